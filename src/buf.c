@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-worker buffer free lists by power-of-two size class, so the request
+ * path does not call malloc once the worker is warm.
+ */
+#include "buf.h"
+
+#include <stdlib.h>
+
+void
+sl_bufpool_init(struct sl_bufpool *p, uint32_t max_free)
+{
+	for (int i = 0; i < SL_BUF_NCLASS; i++) {
+		p->free[i] = NULL;
+		p->nfree[i] = 0;
+	}
+	p->max_free = max_free;
+	p->allocated = 0;
+}
+
+void
+sl_bufpool_drain(struct sl_bufpool *p)
+{
+	for (int i = 0; i < SL_BUF_NCLASS; i++) {
+		while (p->free[i] != NULL) {
+			void *next = *(void **)p->free[i];
+			free(p->free[i]);
+			p->free[i] = next;
+		}
+		p->nfree[i] = 0;
+	}
+}
+
+static int
+size_class(size_t size)
+{
+	int shift = SL_BUF_MIN_SHIFT;
+
+	while (((size_t)1 << shift) < size && shift < SL_BUF_MAX_SHIFT)
+		shift++;
+	return shift - SL_BUF_MIN_SHIFT;
+}
+
+int
+sl_buf_alloc(struct sl_bufpool *p, struct sl_buf *b, size_t size)
+{
+	int cls;
+	void *mem;
+
+	if (b->data != NULL)
+		return 0;
+	cls = size_class(size);
+	if (p->free[cls] != NULL) {
+		mem = p->free[cls];
+		p->free[cls] = *(void **)mem;
+		p->nfree[cls]--;
+	} else if ((mem = malloc((size_t)1 << (cls + SL_BUF_MIN_SHIFT))) ==
+		   NULL)
+		return -1;
+	b->data = mem;
+	b->cap = (uint32_t)1 << (cls + SL_BUF_MIN_SHIFT);
+	b->off = b->len = 0;
+	p->allocated += b->cap;
+	return 0;
+}
+
+void
+sl_buf_release(struct sl_bufpool *p, struct sl_buf *b)
+{
+	int cls;
+
+	if (b->data == NULL)
+		return;
+	cls = size_class(b->cap);
+	p->allocated -= b->cap;
+	if (p->nfree[cls] < p->max_free) {
+		*(void **)b->data = p->free[cls];
+		p->free[cls] = b->data;
+		p->nfree[cls]++;
+	} else
+		free(b->data);
+	b->data = NULL;
+	b->cap = b->off = b->len = 0;
+}
+
+void
+sl_buf_release_if_empty(struct sl_bufpool *p, struct sl_buf *b)
+{
+	if (b->data != NULL && b->off == b->len)
+		sl_buf_release(p, b);
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * I/O buffers and the per-worker free lists they come from. A connection
+ * holds a buffer only while bytes wait in it; an idle connection holds none.
+ * Not thread-safe: each worker has its own pool.
+ */
+#ifndef SL_BUF_H
+#define SL_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A linear buffer: bytes [off, len) are waiting; [0, off) are consumed.
+ * data == NULL means no memory is held.
+ */
+struct sl_buf {
+	char *data;
+	uint32_t cap; /* bytes */
+	uint32_t off;
+	uint32_t len;
+};
+
+#define SL_BUF_MIN_SHIFT 12 /* 4 KiB */
+#define SL_BUF_MAX_SHIFT 27 /* 128 MiB */
+#define SL_BUF_NCLASS (SL_BUF_MAX_SHIFT - SL_BUF_MIN_SHIFT + 1)
+
+struct sl_bufpool {
+	void *free[SL_BUF_NCLASS]; /* singly linked through the first word */
+	uint32_t nfree[SL_BUF_NCLASS];
+	uint32_t max_free; /* kept per class; the rest goes back to malloc */
+	uint64_t allocated; /* bytes held by connections now */
+};
+
+void sl_bufpool_init(struct sl_bufpool *p, uint32_t max_free);
+void sl_bufpool_drain(struct sl_bufpool *p);
+
+/*
+ * Gives b a buffer of at least size bytes (rounded up to a power of two)
+ * unless it has one. Returns 0, or -1 when out of memory.
+ */
+int sl_buf_alloc(struct sl_bufpool *p, struct sl_buf *b, size_t size);
+/* Returns b's memory to the pool; b holds nothing afterwards. */
+void sl_buf_release(struct sl_bufpool *p, struct sl_buf *b);
+/* Releases b's memory if no byte waits in it. */
+void sl_buf_release_if_empty(struct sl_bufpool *p, struct sl_buf *b);
+
+static inline uint32_t
+sl_buf_pending(const struct sl_buf *b)
+{
+	return b->len - b->off;
+}
+
+static inline uint32_t
+sl_buf_space(const struct sl_buf *b)
+{
+	return b->cap - b->len;
+}
+
+#endif

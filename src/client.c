@@ -1,0 +1,1563 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client connection state machine and the exchange it drives with one
+ * upstream connection at a time: head parsing, routing, streaming both
+ * bodies with backpressure, deadlines, local responses, keep-alive and
+ * closing. Parsing and header rewriting are delegated to h1_parse/h1_msg.
+ */
+#include "client.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "balance.h"
+#include "h1_msg.h"
+#include "h1_parse.h"
+#include "listener.h"
+#include "log.h"
+#include "route.h"
+#include "upstream.h"
+#include "worker.h"
+
+#define LINGER_MS 2000 /* reading and dropping input before a close */
+#define MAX_CONNECT_TRIES 8
+
+enum sl_client_state {
+	SL_CLIENT_ST_IDLE,   /* between requests: txn == NULL, no byte of the
+				next head yet; deadline = idle timeout */
+	SL_CLIENT_ST_HEAD,   /* part of a head is in `in`: txn == NULL;
+				deadline = header deadline */
+	SL_CLIENT_ST_TXN,    /* txn != NULL: one exchange, proxied or local */
+	SL_CLIENT_ST_LINGER, /* final response sent, write side shut down;
+				input is dropped until EOF or deadline */
+	SL_CLIENT_ST_CLOSED, /* fd closed, no events; freed by tev */
+};
+
+#define C_F_REV 0x01 /* rev is added */
+#define C_F_WEV 0x02 /* wev is added: a write would block */
+#define C_F_EOF 0x04 /* the client shut its write side */
+
+/* One request/response exchange. Owned by its client; free list per
+ * worker. */
+struct sl_txn {
+	struct sl_txn *next_free;
+	const struct sl_conf_route *route; /* borrowed, NULL for local */
+	struct sl_wcluster *wc;		   /* borrowed */
+	size_t ep_index;
+	struct sl_upconn *up; /* owned while set */
+	struct sl_buf uphead; /* request head for the upstream, kept until
+				 the response head arrives (replay) */
+	unsigned flags;
+	enum sl_h1_body req_body;
+	uint64_t req_remaining;	 /* Content-Length bytes not yet read */
+	uint64_t req_body_bytes; /* payload bytes read */
+	uint64_t req_body_sent;	 /* body bytes written upstream */
+	struct sl_h1_chunked req_chunked;
+	struct sl_h1_scan resp_scan;
+	enum sl_h1_body resp_body;
+	uint64_t resp_remaining;
+	struct sl_h1_chunked resp_chunked;
+	int resp_keepalive; /* upstream allows reuse */
+	int status;
+	const char *error; /* error code of a local response */
+	enum sl_h1_method method_id;
+	int minor;
+	unsigned tries;	    /* connect attempts */
+	uint64_t tried;	    /* endpoints tried (first 64) */
+	int last_fail;	    /* FAIL_* of the last connect failure */
+	uint64_t start_ms;
+	uint64_t connect_deadline_ms;
+	uint64_t up_progress_ms; /* last progress with the upstream */
+	uint64_t bytes_in, bytes_out;
+	char request_id[SL_REQUEST_ID_MAX + 1];
+	char method[16];
+	char path[256];
+	char host[128];
+};
+
+#define T_LOCAL 0x0001	      /* a local response is being sent */
+#define T_CLOSE 0x0002	      /* close the client after this exchange */
+#define T_REQ_READ_DONE 0x0004 /* the whole request was read and checked */
+#define T_REQ_SENT 0x0008      /* ...and written upstream */
+#define T_RESP_HEAD 0x0010     /* response head queued to the client */
+#define T_RESP_DONE 0x0020     /* whole response read from the upstream */
+#define T_UP_BROKEN 0x0040     /* upstream connection must not be reused */
+#define T_UP_REUSED 0x0080     /* upstream connection came from the pool */
+#define T_RETRIED 0x0100       /* replayed once on a fresh connection */
+#define T_DECHUNK 0x0200       /* chunked response to an HTTP/1.0 client */
+#define T_HEAD_ONLY 0x0400     /* HEAD request */
+#define T_UP_WBLOCK 0x0800     /* an upstream write would block */
+#define T_COUNTED 0x1000       /* counted in the endpoint's active */
+
+enum { FAIL_REFUSED, FAIL_CONNECT_TIMEOUT, FAIL_RESET, FAIL_BAD, FAIL_TIMEOUT };
+
+/* Owned by its worker's list; freed after sl_client_close by tev. */
+struct sl_client {
+	TAILQ_ENTRY(sl_client) entry;
+	struct sl_worker *w;
+	struct sl_lsock *ls;		  /* borrowed */
+	const struct sl_conf_limits *lim; /* borrowed from ls->conf */
+	struct sl_txn *txn;
+	enum sl_client_state state;
+	unsigned flags;
+	int fd;
+	uint32_t in_ready; /* in: end of checked request bytes (TXN) */
+	struct sl_buf in;  /* request bytes */
+	struct sl_buf out; /* our heads and local responses */
+	struct sl_h1_scan scan;
+	uint64_t id;
+	uint64_t phase_deadline_ms; /* IDLE, HEAD, LINGER */
+	uint64_t armed_ms;	    /* deadline tev is armed for, 0 = none */
+	uint64_t last_read_ms;	    /* last body bytes read */
+	uint64_t last_write_ms;	    /* last write progress */
+	uint32_t nrequests;
+	const char *close_reason;
+	struct event rev, wev, tev;
+	struct sockaddr_in6 peer; /* large enough for AF_INET too */
+};
+
+static void client_process(struct sl_client *c);
+static void client_on_read(evutil_socket_t, short, void *);
+static void client_on_write(evutil_socket_t, short, void *);
+static void client_on_timer(evutil_socket_t, short, void *);
+static void txn_connect(struct sl_client *c);
+
+static const char *
+client_state_str(enum sl_client_state s)
+{
+	switch (s) {
+	case SL_CLIENT_ST_IDLE: return "idle";
+	case SL_CLIENT_ST_HEAD: return "head";
+	case SL_CLIENT_ST_TXN: return "txn";
+	case SL_CLIENT_ST_LINGER: return "linger";
+	case SL_CLIENT_ST_CLOSED: return "closed";
+	}
+	return "?";
+}
+
+static void
+client_set_state(struct sl_client *c, enum sl_client_state s)
+{
+	if (sl_log_enabled(SL_LOG_DEBUG))
+		log_debug("conn=%llu state %s -> %s",
+			  (unsigned long long)c->id, client_state_str(c->state),
+			  client_state_str(s));
+	c->state = s;
+}
+
+static uint64_t
+now_ms(void)
+{
+	return sl_now_ms();
+}
+
+static size_t
+in_cap(const struct sl_client *c)
+{
+	return SL_MAX(c->lim->buffer_bytes, c->lim->max_header_bytes);
+}
+
+static size_t
+head_cap(const struct sl_client *c)
+{
+	/* a rewritten head is the original plus a few fields we add */
+	return c->lim->max_header_bytes + 1024;
+}
+
+static void
+client_want_read(struct sl_client *c, int on)
+{
+	if (on && !(c->flags & C_F_REV)) {
+		if (event_add(&c->rev, NULL) == 0)
+			c->flags |= C_F_REV;
+	} else if (!on && (c->flags & C_F_REV)) {
+		event_del(&c->rev);
+		c->flags &= ~C_F_REV;
+	}
+}
+
+static void
+client_want_write(struct sl_client *c, int on)
+{
+	if (on && !(c->flags & C_F_WEV)) {
+		if (event_add(&c->wev, NULL) == 0)
+			c->flags |= C_F_WEV;
+	} else if (!on && (c->flags & C_F_WEV)) {
+		event_del(&c->wev);
+		c->flags &= ~C_F_WEV;
+	}
+}
+
+static const char *
+peer_str(const struct sl_client *c, char *buf, size_t n)
+{
+	return sl_addr_str((const struct sockaddr *)&c->peer, buf, n);
+}
+
+/* ---- access log ------------------------------------------------------ */
+
+static void
+txn_log(struct sl_client *c, struct sl_txn *t)
+{
+	char line[2048], peer[64], ts[64], upstream[64] = "-";
+	struct timespec now;
+	struct tm tm;
+	size_t n = 0;
+	uint64_t dur = now_ms() - t->start_ms;
+
+	if (!sl_access_enabled())
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	sl_addr_ip((const struct sockaddr *)&c->peer, peer, sizeof(peer));
+	if (t->wc != NULL)
+		snprintf(upstream, sizeof(upstream), "%s",
+			 t->wc->eps[t->ep_index].conf->addr.text);
+	if (sl_access_format() == SL_ACCESS_JSON) {
+		char m[64], p[1024], h[512];
+		size_t ml, pl, hl;
+		ml = sl_json_escape(m, sizeof(m), t->method, strlen(t->method));
+		pl = sl_json_escape(p, sizeof(p), t->path, strlen(t->path));
+		hl = sl_json_escape(h, sizeof(h), t->host, strlen(t->host));
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+		n = (size_t)snprintf(
+		    line, sizeof(line),
+		    "{\"time\":\"%s.%03ldZ\",\"conn\":%llu,\"peer\":\"%s\","
+		    "\"listener\":\"%s\",\"method\":\"%.*s\",\"path\":\"%.*s\","
+		    "\"host\":\"%.*s\",\"status\":%d,\"route\":\"%s\","
+		    "\"upstream\":\"%s\",\"bytes_in\":%llu,\"bytes_out\":%llu,"
+		    "\"duration_ms\":%llu,\"request_id\":\"%s\","
+		    "\"error\":\"%s\",\"retried\":%s}\n",
+		    ts, now.tv_nsec / 1000000, (unsigned long long)c->id, peer,
+		    c->ls->conf->name, (int)ml, m, (int)pl, p, (int)hl, h,
+		    t->status, t->route ? t->route->name : "-", upstream,
+		    (unsigned long long)t->bytes_in,
+		    (unsigned long long)t->bytes_out, (unsigned long long)dur,
+		    t->request_id, t->error ? t->error : "",
+		    (t->flags & T_RETRIED) ? "true" : "false");
+	} else {
+		char p[512];
+		strftime(ts, sizeof(ts), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+		sl_escape(p, sizeof(p), t->path, strlen(t->path));
+		n = (size_t)snprintf(
+		    line, sizeof(line),
+		    "%s - - [%s] \"%s %s HTTP/1.%d\" %d %llu \"-\" \"-\" "
+		    "rid=%s route=%s upstream=%s ms=%llu\n",
+		    peer, ts, t->method, p, t->minor, t->status,
+		    (unsigned long long)t->bytes_out, t->request_id,
+		    t->route ? t->route->name : "-", upstream,
+		    (unsigned long long)dur);
+	}
+	if (n >= sizeof(line)) {
+		n = sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	sl_access_append(c->w->alog, line, n);
+}
+
+/* ---- closing --------------------------------------------------------- */
+
+static void
+client_on_free(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_client *c = arg;
+	struct sl_worker *w = c->w;
+
+	free(c);
+	sl_worker_maybe_done(w);
+}
+
+static void
+txn_release_upstream(struct sl_client *c, int reusable)
+{
+	struct sl_txn *t = c->txn;
+
+	if (t->flags & T_COUNTED) {
+		t->wc->active[t->ep_index]--;
+		t->flags &= ~T_COUNTED;
+	}
+	if (t->up == NULL)
+		return;
+	sl_upstream_put(t->up, reusable);
+	t->up = NULL;
+}
+
+static void
+txn_free(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+
+	if (t == NULL)
+		return;
+	txn_release_upstream(c, 0);
+	sl_buf_release(&c->w->bufs, &t->uphead);
+	t->next_free = c->w->free_txns;
+	c->w->free_txns = t;
+	c->txn = NULL;
+}
+
+/*
+ * Closes the connection now and frees c from a zero-delay event, so the
+ * caller may still read c but must not act on it. reason is static.
+ */
+static void
+client_close(struct sl_client *c, const char *reason)
+{
+	struct sl_worker *w = c->w;
+
+	if (c->state == SL_CLIENT_ST_CLOSED)
+		return;
+	c->close_reason = reason;
+	if (sl_log_enabled(SL_LOG_DEBUG)) {
+		char peer[64];
+		log_debug("conn=%llu peer=%s close: %s",
+			  (unsigned long long)c->id,
+			  peer_str(c, peer, sizeof(peer)), reason);
+	}
+	if (c->txn != NULL) {
+		c->txn->error = c->txn->error ? c->txn->error : reason;
+		if (c->txn->status == 0)
+			c->txn->status = 499; /* client went away */
+		txn_log(c, c->txn);
+		txn_free(c);
+	}
+	client_want_read(c, 0);
+	client_want_write(c, 0);
+	event_del(&c->tev);
+	close(c->fd);
+	c->fd = -1;
+	sl_buf_release(&w->bufs, &c->in);
+	sl_buf_release(&w->bufs, &c->out);
+	TAILQ_REMOVE(&w->clients, c, entry);
+	w->nclients--;
+	client_set_state(c, SL_CLIENT_ST_CLOSED);
+	evtimer_assign(&c->tev, w->base, client_on_free, c);
+	event_active(&c->tev, EV_TIMEOUT, 1);
+}
+
+/*
+ * Ends a connection whose last response is written: with unread input
+ * still coming, shut the write side and drop input for a while so the
+ * client reads the response instead of a reset.
+ */
+static void
+client_finish(struct sl_client *c, const char *reason, int linger)
+{
+	if (!linger || (c->flags & C_F_EOF)) {
+		client_close(c, reason);
+		return;
+	}
+	shutdown(c->fd, SHUT_WR);
+	c->close_reason = reason;
+	client_set_state(c, SL_CLIENT_ST_LINGER);
+	c->phase_deadline_ms = now_ms() + LINGER_MS;
+	if (c->in.data != NULL)
+		c->in.off = c->in.len = 0;
+	client_want_write(c, 0);
+	client_want_read(c, 1);
+}
+
+/* ---- local responses ---------------------------------------------------*/
+
+static struct sl_txn *
+txn_new(struct sl_client *c)
+{
+	struct sl_worker *w = c->w;
+	struct sl_txn *t = w->free_txns;
+
+	if (t != NULL)
+		w->free_txns = t->next_free;
+	else if ((t = malloc(sizeof(*t))) == NULL)
+		return NULL;
+	memset(t, 0, offsetof(struct sl_txn, request_id));
+	t->request_id[0] = t->method[0] = t->path[0] = t->host[0] = '\0';
+	t->start_ms = now_ms();
+	c->txn = t;
+	return t;
+}
+
+static int
+out_reserve(struct sl_client *c, size_t n)
+{
+	if (sl_buf_alloc(&c->w->bufs, &c->out, head_cap(c)) == -1)
+		return -1;
+	if (c->out.off == c->out.len)
+		c->out.off = c->out.len = 0;
+	if (sl_buf_space(&c->out) < n && c->out.off > 0) {
+		memmove(c->out.data, c->out.data + c->out.off,
+			sl_buf_pending(&c->out));
+		c->out.len -= c->out.off;
+		c->out.off = 0;
+	}
+	return sl_buf_space(&c->out) >= n ? 0 : -1;
+}
+
+/*
+ * Answers the current request (or the head being read) with a local error
+ * and stops the exchange with the upstream. close forces the connection to
+ * close after it; so does a request whose body was not read.
+ */
+static void
+txn_local(struct sl_client *c, int status, const char *code, int close)
+{
+	struct sl_txn *t = c->txn;
+	long n;
+
+	if (t == NULL) {
+		if ((t = txn_new(c)) == NULL) {
+			client_close(c, "out_of_memory");
+			return;
+		}
+		if (c->in.data != NULL)
+			c->in.off = c->in.len; /* the bad head is dropped */
+		t->flags |= T_CLOSE;
+		client_set_state(c, SL_CLIENT_ST_TXN);
+	}
+	if (t->request_id[0] == '\0')
+		sl_worker_request_id(c->w, t->request_id);
+	if (t->flags & T_RESP_HEAD) {
+		/* part of the upstream response is out: it cannot be
+		 * replaced, only cut */
+		t->status = t->status ? t->status : status;
+		t->error = code;
+		client_close(c, code);
+		return;
+	}
+	txn_release_upstream(c, 0);
+	t->flags |= T_LOCAL;
+	t->status = status;
+	t->error = code;
+	if (close || !(t->flags & T_REQ_READ_DONE))
+		t->flags |= T_CLOSE;
+	if (out_reserve(c, 512) == -1) {
+		client_close(c, "out_of_memory");
+		return;
+	}
+	n = sl_h1_write_error(c->out.data + c->out.len, sl_buf_space(&c->out),
+			      status, code, t->request_id,
+			      (t->flags & T_CLOSE) != 0,
+			      (t->flags & T_HEAD_ONLY) != 0);
+	if (n < 0) {
+		client_close(c, code);
+		return;
+	}
+	c->out.len += (uint32_t)n;
+	if (sl_log_enabled(SL_LOG_INFO) && status != 404) {
+		char peer[64];
+		log_info("conn=%llu peer=%s route=%s: %d %s",
+			 (unsigned long long)c->id,
+			 peer_str(c, peer, sizeof(peer)),
+			 t->route ? t->route->name : "-", status, code);
+	}
+}
+
+static const char *
+status_code_name(int status)
+{
+	switch (status) {
+	case 400: return "bad_request";
+	case 405: return "method_not_allowed";
+	case 408: return "request_timeout";
+	case 413: return "payload_too_large";
+	case 414: return "uri_too_long";
+	case 417: return "expectation_failed";
+	case 431: return "header_too_large";
+	case 501: return "not_implemented";
+	case 505: return "version_not_supported";
+	default: return "bad_request";
+	}
+}
+
+/* 417 keeps the connection (DESIGN.md section 5); every other request
+ * error closes it. */
+static int
+status_closes(int status)
+{
+	return status != 417;
+}
+
+/* ---- starting an exchange --------------------------------------------- */
+
+static void
+copy_slice(char *dst, size_t dstsz, const char *s, size_t n)
+{
+	if (n >= dstsz)
+		n = dstsz - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+static int
+is_idempotent(enum sl_h1_method m)
+{
+	return m == SL_M_GET || m == SL_M_HEAD || m == SL_M_PUT ||
+	       m == SL_M_DELETE || m == SL_M_OPTIONS || m == SL_M_TRACE;
+}
+
+/*
+ * A complete head of head_len bytes is at in.off: parse it, route it,
+ * prepare the upstream head and get an upstream connection.
+ */
+static void
+txn_start(struct sl_client *c, size_t head_len)
+{
+	struct sl_worker *w = c->w;
+	const struct sl_conf_limits *lim = c->lim;
+	struct sl_h1_limits hl = {lim->max_uri_bytes, lim->max_header_bytes,
+				  lim->max_headers};
+	struct sl_h1_request req;
+	struct sl_txn *t;
+	char ip[64];
+	struct sl_fwd fwd;
+	long n;
+	int r;
+
+	if ((t = txn_new(c)) == NULL) {
+		client_close(c, "out_of_memory");
+		return;
+	}
+	client_set_state(c, SL_CLIENT_ST_TXN);
+	memset(&req, 0, sizeof(req));
+	req.headers = w->hdrs;
+	req.max_headers = SL_MIN(w->max_hdrs, lim->max_headers);
+	r = sl_h1_parse_request(c->in.data + c->in.off, head_len, &req, &hl);
+	t->bytes_in = head_len;
+	if (r == 0 || req.method != NULL) {
+		copy_slice(t->method, sizeof(t->method), req.method,
+			   req.method_len);
+		if (req.path != NULL)
+			copy_slice(t->path, sizeof(t->path), req.path,
+				   req.path_len);
+		if (req.host != NULL)
+			copy_slice(t->host, sizeof(t->host), req.host,
+				   req.host_len);
+	}
+	if (r < 0) {
+		c->in.off += (uint32_t)head_len;
+		c->in_ready = c->in.off;
+		sl_worker_request_id(w, t->request_id);
+		txn_local(c, -r, status_code_name(-r), status_closes(-r));
+		return;
+	}
+	if (!sl_h1_client_request_id(&req, t->request_id))
+		sl_worker_request_id(w, t->request_id);
+	t->method_id = req.method_id;
+	t->minor = req.minor;
+	if (req.method_id == SL_M_HEAD)
+		t->flags |= T_HEAD_ONLY;
+	if (req.minor == 0 ? !(req.flags & SL_H1_F_CONN_KEEPALIVE)
+			   : (req.flags & SL_H1_F_CONN_CLOSE))
+		t->flags |= T_CLOSE;
+	if (lim->max_requests && c->nrequests + 1 >= lim->max_requests)
+		t->flags |= T_CLOSE;
+	if (w->draining)
+		t->flags |= T_CLOSE;
+	t->req_body = req.body;
+	t->req_remaining = req.content_length;
+	if (req.body == SL_H1_BODY_CHUNKED)
+		sl_h1_chunked_init(&t->req_chunked, lim->max_header_bytes);
+	c->in.off += (uint32_t)head_len;
+	c->in_ready = c->in.off;
+	if (req.body == SL_H1_BODY_NONE)
+		t->flags |= T_REQ_READ_DONE;
+
+	if (req.body == SL_H1_BODY_LENGTH && lim->max_body_bytes &&
+	    req.content_length > lim->max_body_bytes) {
+		txn_local(c, 413, "payload_too_large", 1);
+		return;
+	}
+	t->route = sl_route_match(c->ls->conf, &req);
+	if (t->route == NULL) {
+		txn_local(c, 404, "no_route", 0);
+		return;
+	}
+	t->wc = &w->clusters[t->route->cluster->index];
+
+	if (sl_buf_alloc(&w->bufs, &t->uphead, head_cap(c)) == -1) {
+		txn_local(c, 503, "out_of_memory", 0);
+		return;
+	}
+	fwd.client_ip = sl_addr_ip((const struct sockaddr *)&c->peer, ip,
+				   sizeof(ip));
+	fwd.proto = "http";
+	fwd.request_id = t->request_id;
+	n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, &req, &fwd);
+	if (n < 0) {
+		txn_local(c, 431, "header_too_large", 1);
+		return;
+	}
+	t->uphead.len = (uint32_t)n;
+
+	/* 100-continue: we ask for the body ourselves, once we are about to
+	 * read it; the upstream never sees Expect */
+	if ((req.flags & SL_H1_F_EXPECT_CONTINUE) && req.minor >= 1 &&
+	    req.body != SL_H1_BODY_NONE && sl_buf_pending(&c->in) == 0) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		if (out_reserve(c, sizeof(cont) - 1) == 0) {
+			memcpy(c->out.data + c->out.len, cont,
+			       sizeof(cont) - 1);
+			c->out.len += sizeof(cont) - 1;
+		}
+	}
+	c->last_read_ms = now_ms();
+	txn_connect(c);
+}
+
+/* Picks an endpoint not tried yet; returns its index or SL_BALANCE_NONE. */
+static size_t
+txn_pick(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_wcluster *wc = t->wc;
+	size_t n = wc->conf->nendpoints;
+	unsigned char skip[64];
+	const unsigned char *sk = NULL;
+	uint64_t key;
+
+	if (t->tried != 0 && n <= 64) {
+		size_t left = 0;
+		for (size_t i = 0; i < n; i++) {
+			skip[i] = (t->tried >> i) & 1;
+			left += !skip[i];
+		}
+		if (left == 0)
+			return SL_BALANCE_NONE;
+		sk = skip;
+	}
+	switch (wc->conf->balance) {
+	case SL_BALANCE_LEAST_REQUEST:
+		return sl_balance_least(wc->active, wc->weights, n, sk,
+					&wc->cursor);
+	case SL_BALANCE_HASH:
+		key = sl_hash64(c->peer.sin6_family == AF_INET
+					? (const void *)&((struct sockaddr_in *)&c
+								->peer)
+					      ->sin_addr
+					: (const void *)&c->peer.sin6_addr,
+				c->peer.sin6_family == AF_INET ? 4 : 16);
+		return sl_balance_hash(key, wc->weights, n, sk);
+	case SL_BALANCE_ROUND_ROBIN:
+	default:
+		return sl_balance_swrr(wc->swrr, wc->weights, n, sk);
+	}
+}
+
+static void
+txn_fail_connect(struct sl_client *c, int fail)
+{
+	if (fail == FAIL_CONNECT_TIMEOUT)
+		txn_local(c, 504, "upstream_connect_timeout", 0);
+	else
+		txn_local(c, 502, "upstream_connect_failed", 0);
+}
+
+/* Gets an upstream connection for the current exchange: pooled, or new. */
+static void
+txn_connect(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	size_t i;
+	int fresh = (t->flags & T_RETRIED) != 0;
+
+	if (t->tries >= MAX_CONNECT_TRIES ||
+	    (i = txn_pick(c)) == SL_BALANCE_NONE) {
+		txn_fail_connect(c, t->last_fail);
+		return;
+	}
+	t->tries++;
+	t->ep_index = i;
+	if (i < 64)
+		t->tried |= (uint64_t)1 << i;
+	t->up = sl_upstream_get(c->w, &t->wc->eps[i], c, fresh);
+	if (t->up == NULL) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+		    errno == ENOBUFS) {
+			log_warn("conn=%llu route=%s: upstream socket",
+				 (unsigned long long)c->id, t->route->name);
+			txn_local(c, 503, "no_endpoint", 0);
+			return;
+		}
+		/* refused at once (loopback): try the next endpoint */
+		log_warn("conn=%llu route=%s upstream=%s: connect",
+			 (unsigned long long)c->id, t->route->name,
+			 t->wc->eps[i].conf->addr.text);
+		t->last_fail = FAIL_REFUSED;
+		txn_connect(c);
+		return;
+	}
+	t->wc->active[i]++;
+	t->flags |= T_COUNTED;
+	if (t->up->nrequests > 0)
+		t->flags |= T_UP_REUSED;
+	else
+		t->flags &= ~T_UP_REUSED;
+	t->up->nrequests++;
+	t->uphead.off = 0;
+	t->up_progress_ms = now_ms();
+	if (t->up->state == SL_UP_ST_CONNECTING)
+		t->connect_deadline_ms =
+		    now_ms() + t->route->cluster->connect_timeout_ms;
+}
+
+/*
+ * The upstream connection failed in the way fail says. Tries another
+ * endpoint (connect failures), replays on a fresh connection when that is
+ * safe, or answers with an error.
+ */
+static void
+txn_upstream_failed(struct sl_client *c, int fail, const char *why)
+{
+	struct sl_txn *t = c->txn;
+	int nothing_sent = t->uphead.off == 0 && t->req_body_sent == 0;
+	char peer[64];
+
+	log_warnx("conn=%llu peer=%s route=%s upstream=%s: %s",
+		  (unsigned long long)c->id, peer_str(c, peer, sizeof(peer)),
+		  t->route->name, t->wc->eps[t->ep_index].conf->addr.text, why);
+	txn_release_upstream(c, 0);
+	if (t->flags & T_RESP_HEAD) {
+		t->error = why;
+		client_close(c, why);
+		return;
+	}
+	switch (fail) {
+	case FAIL_REFUSED:
+	case FAIL_CONNECT_TIMEOUT:
+		t->last_fail = fail;
+		txn_connect(c);
+		return;
+	case FAIL_RESET:
+		/* A pooled connection the upstream closed under us: replay on
+		 * a fresh one when no byte went out, or when the request is
+		 * idempotent and its body is still here. */
+		if (!(t->flags & T_RETRIED) &&
+		    (nothing_sent || ((t->flags & T_UP_REUSED) &&
+				      is_idempotent(t->method_id) &&
+				      t->req_body_sent == 0))) {
+			t->flags |= T_RETRIED;
+			c->w->stats.upstream_retries++;
+			t->tried &= ~((uint64_t)1 << (t->ep_index & 63));
+			txn_connect(c);
+			return;
+		}
+		txn_local(c, 502, "upstream_reset", 0);
+		return;
+	case FAIL_BAD:
+		txn_local(c, 502, "upstream_bad_response", 0);
+		return;
+	case FAIL_TIMEOUT:
+	default:
+		txn_local(c, 504, "upstream_timeout", 0);
+		return;
+	}
+}
+
+/* ---- request direction -------------------------------------------------*/
+
+/* Checks newly read request body bytes; returns -1 when the exchange was
+ * turned into an error response. */
+static int
+req_body_advance(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	uint32_t avail = c->in.len - c->in_ready;
+	size_t consumed, data;
+	int r;
+
+	if ((t->flags & T_REQ_READ_DONE) || avail == 0)
+		return 0;
+	if (t->req_body == SL_H1_BODY_LENGTH) {
+		uint64_t k = SL_MIN((uint64_t)avail, t->req_remaining);
+		c->in_ready += (uint32_t)k;
+		t->req_remaining -= k;
+		t->req_body_bytes += k;
+		t->bytes_in += k;
+		if (t->req_remaining == 0)
+			t->flags |= T_REQ_READ_DONE;
+		return 0;
+	}
+	r = sl_h1_chunked_decode(&t->req_chunked, c->in.data + c->in_ready,
+				 avail, 0, &consumed, &data);
+	c->in_ready += (uint32_t)consumed;
+	t->req_body_bytes += data;
+	t->bytes_in += consumed;
+	if (r < 0) {
+		txn_local(c, 400, "bad_request", 1);
+		return -1;
+	}
+	if (c->lim->max_body_bytes && t->req_body_bytes > c->lim->max_body_bytes) {
+		txn_local(c, 413, "payload_too_large", 1);
+		return -1;
+	}
+	if (r == 1)
+		t->flags |= T_REQ_READ_DONE;
+	return 0;
+}
+
+/* Writes what is ready of the request upstream. Returns -1 when the
+ * exchange failed (already handled). */
+static int
+up_write(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_upconn *u = t->up;
+	struct iovec iov[2];
+	int niov = 0;
+	ssize_t n;
+	size_t hp;
+
+	if (u == NULL || u->state != SL_UP_ST_ACTIVE ||
+	    (t->flags & (T_REQ_SENT | T_UP_WBLOCK)))
+		return 0;
+	hp = sl_buf_pending(&t->uphead);
+	if (hp > 0)
+		iov[niov++] = (struct iovec){t->uphead.data + t->uphead.off, hp};
+	if (c->in_ready > c->in.off)
+		iov[niov++] = (struct iovec){c->in.data + c->in.off,
+					     c->in_ready - c->in.off};
+	if (niov > 0) {
+		n = writev(u->fd, iov, niov);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				t->flags |= T_UP_WBLOCK;
+				sl_upstream_want_write(u, 1);
+				return 0;
+			}
+			txn_upstream_failed(c, FAIL_RESET, "upstream_write");
+			return -1;
+		}
+		t->up_progress_ms = now_ms();
+		if ((size_t)n >= hp) {
+			t->uphead.off += (uint32_t)hp;
+			c->in.off += (uint32_t)(n - (ssize_t)hp);
+			t->req_body_sent += (uint64_t)(n - (ssize_t)hp);
+		} else
+			t->uphead.off += (uint32_t)n;
+		if (sl_buf_pending(&t->uphead) > 0 || c->in_ready > c->in.off) {
+			t->flags |= T_UP_WBLOCK;
+			sl_upstream_want_write(u, 1);
+			return 0;
+		}
+	}
+	sl_upstream_want_write(u, 0);
+	if (t->flags & T_REQ_READ_DONE) {
+		t->flags |= T_REQ_SENT;
+		t->up_progress_ms = now_ms();
+	}
+	return 0;
+}
+
+/* ---- response direction ----------------------------------------------- */
+
+/* Checks new response bytes: head, then body framing. Returns -1 when
+ * the exchange failed (already handled). */
+static int
+resp_advance(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_upconn *u = t->up;
+	struct sl_worker *w = c->w;
+
+	while (!(t->flags & T_RESP_HEAD)) {
+		struct sl_h1_limits hl = {c->lim->max_header_bytes,
+					  c->lim->max_header_bytes,
+					  w->max_hdrs};
+		struct sl_h1_response resp;
+		long hlen, n;
+		int close;
+
+		if (sl_buf_pending(&u->in) == 0)
+			return 0;
+		hlen = sl_h1_scan_head(&t->resp_scan, u->in.data + u->in.off,
+				       sl_buf_pending(&u->in), &hl, 0);
+		if (hlen == 0)
+			return 0;
+		if (hlen < 0) {
+			txn_upstream_failed(c, FAIL_BAD, "upstream_bad_response");
+			return -1;
+		}
+		memset(&resp, 0, sizeof(resp));
+		resp.headers = w->hdrs;
+		resp.max_headers = w->max_hdrs;
+		if (sl_h1_parse_response(u->in.data + u->in.off, (size_t)hlen,
+					 &resp, t->method_id) < 0 ||
+		    resp.status == 101) {
+			txn_upstream_failed(c, FAIL_BAD, "upstream_bad_response");
+			return -1;
+		}
+		if (resp.status < 200) {
+			/* interim responses are not passed on: the gateway
+			 * answered 100-continue itself */
+			u->in.off += (uint32_t)hlen;
+			u->ready = u->in.off;
+			sl_h1_scan_init(&t->resp_scan);
+			continue;
+		}
+		t->status = resp.status;
+		t->resp_body = resp.body;
+		t->resp_remaining = resp.content_length;
+		t->resp_keepalive = resp.minor >= 1
+					? !(resp.flags & SL_H1_F_CONN_CLOSE)
+					: (resp.flags & SL_H1_F_CONN_KEEPALIVE) != 0;
+		if (resp.body == SL_H1_BODY_CHUNKED) {
+			sl_h1_chunked_init(&t->resp_chunked,
+					   c->lim->max_header_bytes);
+			if (t->minor == 0)
+				t->flags |= T_DECHUNK;
+		}
+		if (resp.body == SL_H1_BODY_CLOSE || (t->flags & T_DECHUNK))
+			t->flags |= T_CLOSE;
+		close = (t->flags & T_CLOSE) != 0 ||
+			!(t->flags & T_REQ_READ_DONE);
+		if (close)
+			t->flags |= T_CLOSE;
+		if (out_reserve(c, (size_t)hlen + 512) == -1) {
+			txn_upstream_failed(c, FAIL_BAD, "upstream_head_too_large");
+			return -1;
+		}
+		n = sl_h1_write_response_head(
+		    c->out.data + c->out.len, sl_buf_space(&c->out), &resp,
+		    t->minor, close, (t->flags & T_DECHUNK) != 0,
+		    t->request_id);
+		if (n < 0) {
+			txn_upstream_failed(c, FAIL_BAD, "upstream_head_too_large");
+			return -1;
+		}
+		c->out.len += (uint32_t)n;
+		u->in.off += (uint32_t)hlen;
+		u->ready = u->in.off;
+		t->flags |= T_RESP_HEAD;
+		/* the request cannot be replayed any more */
+		sl_buf_release(&w->bufs, &t->uphead);
+		if (resp.body == SL_H1_BODY_NONE)
+			t->flags |= T_RESP_DONE;
+	}
+	if (!(t->flags & T_RESP_DONE) && u->in.len > u->ready) {
+		uint32_t avail = u->in.len - u->ready;
+		size_t consumed, data;
+		int r;
+
+		switch (t->resp_body) {
+		case SL_H1_BODY_LENGTH: {
+			uint64_t k = SL_MIN((uint64_t)avail, t->resp_remaining);
+			u->ready += (uint32_t)k;
+			t->resp_remaining -= k;
+			if (t->resp_remaining == 0)
+				t->flags |= T_RESP_DONE;
+			break;
+		}
+		case SL_H1_BODY_CHUNKED:
+			r = sl_h1_chunked_decode(
+			    &t->resp_chunked, u->in.data + u->ready, avail,
+			    (t->flags & T_DECHUNK) != 0, &consumed, &data);
+			if (t->flags & T_DECHUNK) {
+				/* payload moved to ready; close the gap
+				 * left by the framing bytes */
+				memmove(u->in.data + u->ready + data,
+					u->in.data + u->ready + consumed,
+					avail - consumed);
+				u->in.len -= (uint32_t)(consumed - data);
+				u->ready += (uint32_t)data;
+			} else
+				u->ready += (uint32_t)consumed;
+			if (r < 0) {
+				t->error = "upstream_bad_chunk";
+				t->flags |= T_UP_BROKEN;
+				client_close(c, "upstream_bad_chunk");
+				return -1;
+			}
+			if (r == 1)
+				t->flags |= T_RESP_DONE;
+			break;
+		case SL_H1_BODY_CLOSE:
+			u->ready = u->in.len;
+			break;
+		case SL_H1_BODY_NONE:
+			break;
+		}
+	}
+	if ((t->flags & T_RESP_DONE) && u->in.len > u->ready)
+		t->flags |= T_UP_BROKEN; /* bytes after the response */
+	return 0;
+}
+
+/* Reads from the upstream. Returns -1 when the exchange failed. */
+static int
+up_read(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_upconn *u = t->up;
+	ssize_t n;
+
+	if (sl_buf_alloc(&c->w->bufs, &u->in, c->lim->buffer_bytes) == -1) {
+		txn_upstream_failed(c, FAIL_RESET, "out_of_memory");
+		return -1;
+	}
+	if (u->in.off == u->in.len)
+		u->in.off = u->in.len = u->ready = 0;
+	if (u->in.len == u->in.cap && u->in.off > 0) {
+		memmove(u->in.data, u->in.data + u->in.off,
+			u->in.len - u->in.off);
+		u->in.len -= u->in.off;
+		u->ready -= u->in.off;
+		u->in.off = 0;
+	}
+	if (sl_buf_space(&u->in) == 0) {
+		/* the client is slower than the upstream: stop reading */
+		sl_upstream_want_read(u, 0);
+		return 0;
+	}
+	n = read(u->fd, u->in.data + u->in.len, sl_buf_space(&u->in));
+	if (n > 0) {
+		u->in.len += (uint32_t)n;
+		t->up_progress_ms = now_ms();
+		return resp_advance(c);
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	/* end of stream or error */
+	sl_upstream_want_read(u, 0);
+	if (resp_advance(c) == -1)
+		return -1;
+	if (!(t->flags & T_RESP_HEAD)) {
+		txn_upstream_failed(c, FAIL_RESET,
+				    n == 0 ? "upstream_closed" : "upstream_reset");
+		return -1;
+	}
+	if (t->resp_body == SL_H1_BODY_CLOSE && n == 0) {
+		t->flags |= T_RESP_DONE | T_UP_BROKEN;
+		return 0;
+	}
+	if (!(t->flags & T_RESP_DONE)) {
+		t->error = "upstream_truncated";
+		client_close(c, "upstream_truncated");
+		return -1;
+	}
+	t->flags |= T_UP_BROKEN;
+	return 0;
+}
+
+/* ---- client side I/O -------------------------------------------------- */
+
+/* Writes our heads and the ready response bytes. Returns -1 when c was
+ * closed. */
+static int
+client_write(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_upconn *u = t != NULL ? t->up : NULL;
+	struct iovec iov[2];
+	int niov = 0;
+	size_t op;
+	ssize_t n;
+
+	if (c->flags & C_F_WEV)
+		return 0; /* wait for writability */
+	op = sl_buf_pending(&c->out);
+	if (op > 0)
+		iov[niov++] = (struct iovec){c->out.data + c->out.off, op};
+	if (u != NULL && t != NULL && (t->flags & T_RESP_HEAD) &&
+	    u->ready > u->in.off)
+		iov[niov++] = (struct iovec){u->in.data + u->in.off,
+					     u->ready - u->in.off};
+	if (niov == 0)
+		return 0;
+	n = writev(c->fd, iov, niov);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR) {
+			client_want_write(c, 1);
+			return 0;
+		}
+		client_close(c, "client_write_error");
+		return -1;
+	}
+	c->last_write_ms = now_ms();
+	if (t != NULL)
+		t->bytes_out += (uint64_t)n;
+	if ((size_t)n >= op) {
+		c->out.off += (uint32_t)op;
+		if (u != NULL && (size_t)n > op) {
+			u->in.off += (uint32_t)((size_t)n - op);
+			if (u->in.off == u->in.len)
+				u->in.off = u->in.len = u->ready = 0;
+		}
+	} else
+		c->out.off += (uint32_t)n;
+	if (sl_buf_pending(&c->out) == 0)
+		sl_buf_release(&c->w->bufs, &c->out);
+	if (sl_buf_pending(&c->out) > 0 ||
+	    (u != NULL && (t->flags & T_RESP_HEAD) && u->ready > u->in.off))
+		client_want_write(c, 1);
+	return 0;
+}
+
+/*
+ * Reads from the client into `in`. Returns bytes read, 0 at end of stream,
+ * SL_AGAIN when nothing could be read now, or -1 when c was closed.
+ */
+static ssize_t
+client_read(struct sl_client *c)
+{
+	ssize_t n;
+
+	if (sl_buf_alloc(&c->w->bufs, &c->in, in_cap(c)) == -1) {
+		client_close(c, "out_of_memory");
+		return -1;
+	}
+	if (c->in.off == c->in.len) {
+		c->in.off = c->in.len = 0;
+		c->in_ready = 0;
+	}
+	if (sl_buf_space(&c->in) == 0 && c->in.off > 0) {
+		uint32_t off = c->in.off;
+		memmove(c->in.data, c->in.data + off, c->in.len - off);
+		c->in.len -= off;
+		c->in_ready = c->in_ready >= off ? c->in_ready - off : 0;
+		c->in.off = 0;
+	}
+	if (sl_buf_space(&c->in) == 0) {
+		client_want_read(c, 0); /* backpressure */
+		return SL_AGAIN;
+	}
+	n = read(c->fd, c->in.data + c->in.len, sl_buf_space(&c->in));
+	if (n > 0) {
+		c->in.len += (uint32_t)n;
+		return n;
+	}
+	if (n == 0)
+		return 0;
+	if (errno == EAGAIN || errno == EINTR)
+		return SL_AGAIN;
+	client_close(c, "client_read_error");
+	return -1;
+}
+
+/* ---- the exchange ----------------------------------------------------- */
+
+/* The exchange is over: give the upstream connection back, log, and go on
+ * with the next request or close. */
+static void
+txn_finish(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_upconn *u = t->up;
+	unsigned flags;
+	int linger = 0;
+
+	if (u != NULL) {
+		const struct sl_conf_cluster *cc = t->route->cluster;
+		int reusable = (t->flags & T_REQ_SENT) &&
+			       (t->flags & T_RESP_DONE) &&
+			       !(t->flags & T_UP_BROKEN) && t->resp_keepalive &&
+			       (cc->pool_max_requests == 0 ||
+				u->nrequests < cc->pool_max_requests);
+		txn_release_upstream(c, reusable);
+	}
+	if (t->flags & T_REQ_READ_DONE) {
+		c->in.off = c->in_ready; /* body the upstream did not take */
+	} else {
+		t->flags |= T_CLOSE;
+		linger = 1;
+	}
+	if ((t->flags & T_LOCAL) && (t->flags & T_CLOSE))
+		linger = 1;
+	txn_log(c, t);
+	c->nrequests++;
+	c->w->stats.requests++;
+	flags = t->flags;
+	txn_free(c);
+	if ((flags & T_CLOSE) || (c->flags & C_F_EOF) || c->w->draining) {
+		client_finish(c, (flags & T_CLOSE) ? "close" : "eof", linger);
+		return;
+	}
+	client_set_state(c, SL_CLIENT_ST_IDLE);
+	c->phase_deadline_ms = now_ms() + c->lim->idle_timeout_ms;
+	sl_buf_release_if_empty(&c->w->bufs, &c->in);
+}
+
+/* Moves bytes as far as they can go now. Returns -1 when c was closed or
+ * the exchange ended, 0 when it waits for an event. */
+static int
+txn_pump(struct sl_client *c)
+{
+	struct sl_txn *t;
+
+	for (int guard = 0; guard < 8; guard++) {
+		t = c->txn;
+		if (c->state != SL_CLIENT_ST_TXN || t == NULL)
+			return -1;
+		if (!(t->flags & T_LOCAL)) {
+			if (req_body_advance(c) == -1)
+				continue; /* now a local response */
+			if (up_write(c) == -1)
+				continue;
+			if (c->state != SL_CLIENT_ST_TXN)
+				return -1;
+		}
+		if (client_write(c) == -1)
+			return -1;
+		t = c->txn;
+		if (sl_buf_pending(&c->out) > 0 || (c->flags & C_F_WEV))
+			return 0;
+		if (t->flags & T_LOCAL) {
+			txn_finish(c);
+			return -1;
+		}
+		if ((t->flags & T_RESP_DONE) &&
+		    (t->up == NULL || t->up->ready == t->up->in.off)) {
+			txn_finish(c);
+			return -1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* Recomputes read interest and the deadline after any change. */
+static void
+client_schedule(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	uint64_t d = 0;
+
+	if (c->state == SL_CLIENT_ST_CLOSED)
+		return;
+	switch (c->state) {
+	case SL_CLIENT_ST_IDLE:
+	case SL_CLIENT_ST_HEAD:
+	case SL_CLIENT_ST_LINGER:
+		if (!(c->flags & C_F_EOF))
+			client_want_read(c, c->in.data == NULL ||
+						sl_buf_space(&c->in) > 0 ||
+						c->in.off > 0);
+		d = c->phase_deadline_ms;
+		break;
+	case SL_CLIENT_ST_TXN: {
+		uint64_t x = UINT64_MAX;
+		struct sl_upconn *u = t->up;
+		int room = c->in.data == NULL || sl_buf_space(&c->in) > 0 ||
+			   c->in.off > 0;
+
+		if (!(c->flags & C_F_EOF))
+			client_want_read(c, room);
+		if (!(t->flags & (T_LOCAL | T_REQ_READ_DONE)) &&
+		    (c->flags & C_F_REV))
+			x = SL_MIN(x, c->last_read_ms + c->lim->body_timeout_ms);
+		if (u != NULL && u->state == SL_UP_ST_CONNECTING)
+			x = SL_MIN(x, t->connect_deadline_ms);
+		else if (u != NULL && !(t->flags & T_RESP_DONE)) {
+			/* resume reading the upstream once there is room */
+			if (!u->rev_on && (u->in.data == NULL ||
+					   sl_buf_space(&u->in) > 0 ||
+					   u->in.off > 0))
+				sl_upstream_want_read(u, 1);
+			/* the upstream is on the clock only while we wait
+			 * for it, not while it waits for a slow client */
+			if (((t->flags & T_REQ_SENT) && u->rev_on) ||
+			    (t->flags & T_UP_WBLOCK))
+				x = SL_MIN(x, t->up_progress_ms +
+						  t->route->timeout_ms);
+		}
+		if (c->flags & C_F_WEV)
+			x = SL_MIN(x, c->last_write_ms + c->lim->send_timeout_ms);
+		d = x == UINT64_MAX ? 0 : x;
+		break;
+	}
+	case SL_CLIENT_ST_CLOSED:
+		return;
+	}
+	if (d == c->armed_ms)
+		return;
+	if (d == 0) {
+		event_del(&c->tev);
+	} else {
+		uint64_t now = now_ms();
+		uint64_t ms = d > now ? d - now : 0;
+		struct timeval tv = {(time_t)(ms / 1000),
+				     (suseconds_t)(ms % 1000) * 1000};
+		event_add(&c->tev, &tv);
+	}
+	c->armed_ms = d;
+}
+
+/* Works on c until it must wait for an event. May close c. */
+static void
+client_process(struct sl_client *c)
+{
+	for (int guard = 0; guard < 1024; guard++) {
+		long r;
+
+		switch (c->state) {
+		case SL_CLIENT_ST_IDLE:
+		case SL_CLIENT_ST_HEAD: {
+			struct sl_h1_limits hl = {c->lim->max_uri_bytes,
+						  c->lim->max_header_bytes,
+						  c->lim->max_headers};
+			if (c->in.data == NULL || sl_buf_pending(&c->in) == 0) {
+				if (c->in.data != NULL &&
+				    c->state == SL_CLIENT_ST_IDLE)
+					sl_buf_release(&c->w->bufs, &c->in);
+				goto out;
+			}
+			if (c->state == SL_CLIENT_ST_IDLE) {
+				/* empty lines before a request are ignored
+				 * (RFC 9112 section 2.2) */
+				while (sl_buf_pending(&c->in) >= 2 &&
+				       c->in.data[c->in.off] == '\r' &&
+				       c->in.data[c->in.off + 1] == '\n')
+					c->in.off += 2;
+				if (sl_buf_pending(&c->in) == 0 ||
+				    (sl_buf_pending(&c->in) == 1 &&
+				     c->in.data[c->in.off] == '\r'))
+					goto out;
+				if (c->w->draining) {
+					client_close(c, "draining");
+					return;
+				}
+				client_set_state(c, SL_CLIENT_ST_HEAD);
+				sl_h1_scan_init(&c->scan);
+				c->phase_deadline_ms =
+				    now_ms() + c->lim->header_timeout_ms;
+			}
+			r = sl_h1_scan_head(&c->scan, c->in.data + c->in.off,
+					    sl_buf_pending(&c->in), &hl, 1);
+			if (r < 0) {
+				txn_local(c, (int)-r, status_code_name((int)-r),
+					  1);
+				continue;
+			}
+			if (r == 0)
+				goto out;
+			txn_start(c, (size_t)r);
+			continue;
+		}
+		case SL_CLIENT_ST_TXN:
+			if (txn_pump(c) == -1)
+				continue;
+			goto out;
+		case SL_CLIENT_ST_LINGER:
+			if (c->in.data != NULL)
+				c->in.off = c->in.len = 0;
+			goto out;
+		case SL_CLIENT_ST_CLOSED:
+			return;
+		}
+	}
+out:
+	client_schedule(c);
+}
+
+/* ---- events ------------------------------------------------------------*/
+
+static void
+client_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_client *c = arg;
+	ssize_t n;
+
+	n = client_read(c);
+	if (n == -1)
+		return;
+	if (n == 0) {
+		c->flags |= C_F_EOF;
+		client_want_read(c, 0);
+		switch (c->state) {
+		case SL_CLIENT_ST_IDLE:
+			client_close(c, "client_closed");
+			return;
+		case SL_CLIENT_ST_HEAD:
+			client_close(c, "client_closed_in_head");
+			return;
+		case SL_CLIENT_ST_LINGER:
+			client_close(c, c->close_reason);
+			return;
+		case SL_CLIENT_ST_TXN:
+			/* a half-closed client still gets its response; one
+			 * that stopped in the middle of its body does not */
+			if (!(c->txn->flags & T_REQ_READ_DONE)) {
+				client_close(c, "client_closed_in_body");
+				return;
+			}
+			break;
+		case SL_CLIENT_ST_CLOSED:
+			return;
+		}
+	} else if (n > 0 && c->state == SL_CLIENT_ST_TXN)
+		c->last_read_ms = now_ms();
+	client_process(c);
+}
+
+static void
+client_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_client *c = arg;
+
+	client_want_write(c, 0);
+	client_process(c);
+}
+
+static void
+client_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_client *c = arg;
+	struct sl_txn *t = c->txn;
+	uint64_t now = now_ms();
+
+	c->armed_ms = 0;
+	switch (c->state) {
+	case SL_CLIENT_ST_IDLE:
+		if (now >= c->phase_deadline_ms) {
+			client_close(c, "idle_timeout");
+			return;
+		}
+		break;
+	case SL_CLIENT_ST_HEAD:
+		if (now >= c->phase_deadline_ms) {
+			txn_local(c, 408, "request_timeout", 1);
+			if (c->txn != NULL)
+				c->txn->error = "header_timeout";
+		}
+		break;
+	case SL_CLIENT_ST_LINGER:
+		if (now >= c->phase_deadline_ms) {
+			client_close(c, c->close_reason);
+			return;
+		}
+		break;
+	case SL_CLIENT_ST_TXN: {
+		struct sl_upconn *u = t->up;
+		if ((c->flags & C_F_WEV) &&
+		    now >= c->last_write_ms + c->lim->send_timeout_ms) {
+			t->error = "send_timeout";
+			client_close(c, "send_timeout");
+			return;
+		}
+		if (u != NULL && u->state == SL_UP_ST_CONNECTING &&
+		    now >= t->connect_deadline_ms) {
+			txn_upstream_failed(c, FAIL_CONNECT_TIMEOUT,
+					    "upstream_connect_timeout");
+			break;
+		}
+		if (u != NULL && u->state == SL_UP_ST_ACTIVE &&
+		    !(t->flags & T_RESP_DONE) &&
+		    (((t->flags & T_REQ_SENT) && u->rev_on) ||
+		     (t->flags & T_UP_WBLOCK)) &&
+		    now >= t->up_progress_ms + t->route->timeout_ms) {
+			txn_upstream_failed(c, FAIL_TIMEOUT, "upstream_timeout");
+			break;
+		}
+		if (!(t->flags & (T_LOCAL | T_REQ_READ_DONE)) &&
+		    (c->flags & C_F_REV) &&
+		    now >= c->last_read_ms + c->lim->body_timeout_ms) {
+			txn_local(c, 408, "request_timeout", 1);
+			if (c->txn != NULL && c->state == SL_CLIENT_ST_TXN)
+				c->txn->error = "body_timeout";
+			break;
+		}
+		break;
+	}
+	case SL_CLIENT_ST_CLOSED:
+		return;
+	}
+	client_process(c);
+}
+
+void
+sl_client_on_upstream(struct sl_client *c, struct sl_upconn *u, short what)
+{
+	struct sl_txn *t = c->txn;
+
+	if (c->state != SL_CLIENT_ST_TXN || t == NULL || t->up != u)
+		return;
+	if (u->state == SL_UP_ST_CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			err = errno;
+		if (err == EINPROGRESS)
+			return;
+		if (err != 0) {
+			errno = err;
+			txn_upstream_failed(c, FAIL_REFUSED,
+					    "upstream_connect_failed");
+			client_process(c);
+			return;
+		}
+		u->state = SL_UP_ST_ACTIVE;
+		sl_upstream_want_write(u, 0);
+		sl_upstream_want_read(u, 1);
+		t->up_progress_ms = now_ms();
+	} else if (what & EV_WRITE) {
+		t->flags &= ~T_UP_WBLOCK;
+		sl_upstream_want_write(u, 0);
+	} else if (what & EV_READ) {
+		if (up_read(c) == -1) {
+			client_process(c);
+			return;
+		}
+	}
+	client_process(c);
+}
+
+/* ---- lifecycle ---------------------------------------------------------*/
+
+void
+sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
+	      socklen_t salen)
+{
+	struct sl_worker *w = ls->w;
+	struct sl_client *c;
+
+	if (w->draining || (c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return;
+	}
+	c->w = w;
+	c->ls = ls;
+	c->lim = &ls->conf->limits;
+	c->fd = fd;
+	c->id = ++w->next_conn_id;
+	memcpy(&c->peer, sa, SL_MIN((size_t)salen, sizeof(c->peer)));
+	event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST,
+		     client_on_read, c);
+	event_assign(&c->wev, w->base, fd, EV_WRITE | EV_PERSIST,
+		     client_on_write, c);
+	evtimer_assign(&c->tev, w->base, client_on_timer, c);
+	TAILQ_INSERT_TAIL(&w->clients, c, entry);
+	w->nclients++;
+	c->state = SL_CLIENT_ST_IDLE;
+	c->phase_deadline_ms = now_ms() + c->lim->idle_timeout_ms;
+	client_schedule(c);
+}
+
+void
+sl_client_drain(struct sl_client *c)
+{
+	if (c->state == SL_CLIENT_ST_IDLE &&
+	    (c->in.data == NULL || sl_buf_pending(&c->in) == 0))
+		client_close(c, "draining");
+	else if (c->txn != NULL)
+		c->txn->flags |= T_CLOSE;
+}
+
+struct sl_client *
+sl_client_next(struct sl_client *c)
+{
+	return TAILQ_NEXT(c, entry);
+}
+
+void
+sl_client_abort(struct sl_client *c)
+{
+	client_close(c, "drain_timeout");
+}

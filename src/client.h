@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client connection state machine: reading and checking request heads,
+ * routing, the request/response exchange with an upstream connection,
+ * budgets and deadlines, local error responses, keep-alive and closing.
+ */
+#ifndef SL_CLIENT_H
+#define SL_CLIENT_H
+
+#include <sys/socket.h>
+
+struct sl_worker;
+struct sl_lsock;
+struct sl_client;
+struct sl_upconn;
+
+/* Takes over fd, a connection accepted on ls. Closes fd on failure. */
+void sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
+		   socklen_t salen);
+
+/* Event on u, owned by c: what is EV_READ or EV_WRITE (readiness), or
+ * EV_WRITE when a connect finished (see u->state). */
+void sl_client_on_upstream(struct sl_client *c, struct sl_upconn *u,
+			   short what);
+
+/* The worker starts draining: idle connections close now, busy ones after
+ * their current exchange. */
+void sl_client_drain(struct sl_client *c);
+
+/* The connection after c in its worker's list, or NULL. */
+struct sl_client *sl_client_next(struct sl_client *c);
+
+/* Closes c at once (end of drain). */
+void sl_client_abort(struct sl_client *c);
+
+#endif

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One configuration generation: the YAML file turned into immutable structs.
+ * conf.c owns parsing and every validation rule; nothing here does I/O other
+ * than reading the file, and nothing here opens sockets.
+ */
+#ifndef SL_CONF_H
+#define SL_CONF_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum sl_log_level {
+	SL_LOG_ERROR = 0,
+	SL_LOG_WARN,
+	SL_LOG_INFO,
+	SL_LOG_DEBUG,
+};
+
+enum sl_access_format {
+	SL_ACCESS_JSON = 0,
+	SL_ACCESS_COMBINED,
+};
+
+enum sl_balance {
+	SL_BALANCE_ROUND_ROBIN = 0, /* smooth weighted round robin */
+	SL_BALANCE_LEAST_REQUEST,
+	SL_BALANCE_HASH, /* by client address */
+};
+
+/* A parsed HOST:PORT or [V6]:PORT. */
+struct sl_conf_addr {
+	char *text; /* as written in the file, NUL-terminated */
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+};
+
+/* Per-connection budgets of a listener (DESIGN.md section 3). */
+struct sl_conf_limits {
+	uint64_t header_timeout_ms; /* whole head, from its first byte */
+	uint64_t body_timeout_ms;   /* longest gap between body reads */
+	uint64_t send_timeout_ms;   /* longest write without progress */
+	uint64_t idle_timeout_ms;   /* keep-alive wait */
+	uint64_t max_uri_bytes;
+	uint64_t max_header_bytes;
+	uint64_t max_headers;
+	uint64_t max_body_bytes; /* 0 = unlimited */
+	uint64_t buffer_bytes;   /* per direction per connection */
+	uint64_t max_requests;   /* per client connection, 0 = unlimited */
+};
+
+struct sl_conf_endpoint {
+	struct sl_conf_addr addr;
+	uint32_t weight; /* >= 1, default 1 */
+	size_t index;	 /* position in its cluster's endpoint array */
+};
+
+struct sl_conf_cluster {
+	char *name;
+	struct sl_conf_endpoint *endpoints; /* owned, nendpoints >= 1 */
+	size_t nendpoints;
+	enum sl_balance balance;
+	uint64_t connect_timeout_ms; /* default 1s */
+	uint64_t pool_max_idle;	     /* per endpoint per worker, default 64 */
+	uint64_t pool_idle_timeout_ms; /* default 30s */
+	uint64_t pool_max_requests;    /* per upstream connection, 0 = unlimited;
+					  default 10000 */
+	size_t index; /* position in sl_conf.clusters */
+};
+
+struct sl_conf_header_match {
+	char *name;  /* lower-cased */
+	char *value; /* exact, case-sensitive */
+};
+
+struct sl_conf_route {
+	char *name; /* given, or "route-N" with N from 1 within its listener */
+	/* match; every part optional, all present parts must match */
+	char *host;	     /* NULL = any; lower-cased, without port */
+	int host_wildcard;   /* 1: host holds the suffix, e.g. ".example.com" */
+	char *path;	     /* NULL = any */
+	int path_prefix;     /* 1: path is a prefix (path_prefix:), 0: exact */
+	char **methods;	     /* NULL = any; upper-case tokens as written */
+	size_t nmethods;
+	struct sl_conf_header_match *headers;
+	size_t nheaders;
+	/* target */
+	struct sl_conf_cluster *cluster; /* borrowed from sl_conf.clusters */
+	uint64_t timeout_ms;		 /* request sent -> response head, 30s */
+};
+
+struct sl_conf_listener {
+	char *name;
+	struct sl_conf_addr addr;
+	struct sl_conf_limits limits;
+	struct sl_conf_route *routes;
+	size_t nroutes;
+};
+
+/*
+ * One generation. Immutable once loaded; shared by the main thread and the
+ * workers through sl_conf_ref()/sl_conf_unref(). Freed by the last unref.
+ */
+struct sl_conf {
+	atomic_int refcnt;
+	uint64_t generation; /* set by the caller that installs it */
+	char *path;	     /* file it was loaded from */
+	unsigned workers;    /* 0 = auto (one per CPU) */
+	int has_admin;
+	struct sl_conf_addr admin_addr;
+	enum sl_log_level log_level;
+	char *access_log; /* "off", "stdout", "stderr" or a file path */
+	enum sl_access_format access_format;
+	uint64_t drain_timeout_ms; /* graceful stop bound, default 30s */
+	struct sl_conf_listener *listeners;
+	size_t nlisteners;
+	struct sl_conf_cluster *clusters;
+	size_t nclusters;
+};
+
+/*
+ * Loads and validates the file at path. Returns a generation with refcnt 1,
+ * or NULL. Every problem found is appended to *errors (malloc'd, one
+ * "FILE:LINE:COL: error: MESSAGE\n" per line; the caller frees it), also
+ * when the generation is returned (then *errors is NULL).
+ */
+struct sl_conf *sl_conf_load(const char *path, char **errors);
+
+/* The same from memory; name is used in error messages in place of FILE. */
+struct sl_conf *sl_conf_load_buffer(const char *name, const char *text,
+				    size_t len, char **errors);
+
+struct sl_conf *sl_conf_ref(struct sl_conf *conf);
+/* Drops one reference; frees the generation with the last one. */
+void sl_conf_unref(struct sl_conf *conf);
+
+/*
+ * Parses "HOST:PORT" or "[V6]:PORT" (numeric hosts and "localhost" only; no
+ * DNS). Returns 0 and fills ss/sslen, or -1.
+ */
+int sl_conf_parse_addr(const char *text, struct sockaddr_storage *ss,
+		       socklen_t *sslen);
+
+/* "250ms" -> 250; returns 0 or -1 (bare integer, bad unit, overflow). */
+int sl_conf_parse_duration(const char *text, uint64_t *ms);
+/* "16KiB" -> 16384; returns 0 or -1. */
+int sl_conf_parse_size(const char *text, uint64_t *bytes);
+
+#endif

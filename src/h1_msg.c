@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Header rewriting between client and upstream, and the gateway's own
+ * responses. Pure: no I/O, writes only into the buffers it is given.
+ */
+#include "h1_msg.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define SL_NELEM_HOP (sizeof(hop_by_hop) / sizeof(hop_by_hop[0]))
+
+/* Bounded appender: once full it stays full and the result is -1. */
+struct out {
+	char *p;
+	size_t cap;
+	size_t len;
+	int overflow;
+};
+
+static void
+put(struct out *o, const char *s, size_t n)
+{
+	if (o->overflow || o->cap - o->len < n) {
+		o->overflow = 1;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static void
+puts_(struct out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+static void
+put_header(struct out *o, const struct sl_h1_header *h)
+{
+	put(o, h->name, h->name_len);
+	put(o, ": ", 2);
+	put(o, h->value, h->value_len);
+	put(o, "\r\n", 2);
+}
+
+static long
+finish(struct out *o)
+{
+	return o->overflow ? -1 : (long)o->len;
+}
+
+static const char *const hop_by_hop[] = {
+    "connection", "keep-alive", "te",	   "trailer",
+    "upgrade",	  "proxy-connection",
+};
+
+/* 1 when the comma list v[0..n) names name (case-insensitive). */
+static int
+list_has(const char *v, size_t n, const char *name, size_t name_len)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t start, end;
+		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		start = i;
+		while (i < n && v[i] != ',')
+			i++;
+		end = i;
+		while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+			end--;
+		if (end - start == name_len) {
+			size_t k;
+			for (k = 0; k < name_len; k++) {
+				unsigned char a = (unsigned char)v[start + k];
+				unsigned char b = (unsigned char)name[k];
+				if (a >= 'A' && a <= 'Z')
+					a += 32;
+				if (b >= 'A' && b <= 'Z')
+					b += 32;
+				if (a != b)
+					break;
+			}
+			if (k == name_len)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+int
+sl_h1_is_hop_by_hop(const struct sl_h1_header *h,
+		    const struct sl_h1_header *hdrs, size_t n, unsigned flags)
+{
+	for (size_t i = 0; i < SL_NELEM_HOP; i++)
+		if (sl_h1_ieq(h->name, h->name_len, hop_by_hop[i]))
+			return 1;
+	if (!(flags & SL_H1_F_CONN_OTHER))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (sl_h1_ieq(hdrs[i].name, hdrs[i].name_len, "connection") &&
+		    list_has(hdrs[i].value, hdrs[i].value_len, h->name,
+			     h->name_len))
+			return 1;
+	return 0;
+}
+
+int
+sl_h1_request_id_ok(const char *v, size_t n)
+{
+	if (n == 0 || n > SL_REQUEST_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == ':' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int
+sl_h1_client_request_id(const struct sl_h1_request *req, char *out)
+{
+	const struct sl_h1_header *found = NULL;
+
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct sl_h1_header *h = &req->headers[i];
+		if (!sl_h1_ieq(h->name, h->name_len, "x-request-id"))
+			continue;
+		if (found != NULL)
+			return 0; /* two ids: trust neither */
+		found = h;
+	}
+	if (found == NULL || !sl_h1_request_id_ok(found->value, found->value_len))
+		return 0;
+	memcpy(out, found->value, found->value_len);
+	out[found->value_len] = '\0';
+	return 1;
+}
+
+long
+sl_h1_write_request_head(char *out, size_t cap,
+			 const struct sl_h1_request *req,
+			 const struct sl_fwd *fwd)
+{
+	struct out o = {out, cap, 0, 0};
+	int xff_done = 0;
+
+	put(&o, req->method, req->method_len);
+	put(&o, " ", 1);
+	put(&o, req->path, req->path_len);
+	puts_(&o, " HTTP/1.1\r\n");
+	if (req->flags & SL_H1_F_ABSOLUTE_FORM) {
+		puts_(&o, "Host: ");
+		put(&o, req->host, req->host_len);
+		puts_(&o, "\r\n");
+	}
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct sl_h1_header *h = &req->headers[i];
+
+		if (sl_h1_is_hop_by_hop(h, req->headers, req->nheaders,
+					req->flags))
+			continue;
+		if (sl_h1_ieq(h->name, h->name_len, "expect") ||
+		    sl_h1_ieq(h->name, h->name_len, "x-request-id") ||
+		    sl_h1_ieq(h->name, h->name_len, "x-forwarded-proto"))
+			continue;
+		if ((req->flags & SL_H1_F_ABSOLUTE_FORM) &&
+		    sl_h1_ieq(h->name, h->name_len, "host"))
+			continue;
+		if (sl_h1_ieq(h->name, h->name_len, "x-forwarded-for")) {
+			/* all X-Forwarded-For fields become one list, in
+			 * order, with the client appended */
+			if (xff_done)
+				continue;
+			xff_done = 1;
+			puts_(&o, "X-Forwarded-For: ");
+			for (size_t j = i; j < req->nheaders; j++) {
+				const struct sl_h1_header *x = &req->headers[j];
+				if (!sl_h1_ieq(x->name, x->name_len,
+					       "x-forwarded-for") ||
+				    x->value_len == 0)
+					continue;
+				put(&o, x->value, x->value_len);
+				puts_(&o, ", ");
+			}
+			puts_(&o, fwd->client_ip);
+			puts_(&o, "\r\n");
+			continue;
+		}
+		put_header(&o, h);
+	}
+	if (!xff_done) {
+		puts_(&o, "X-Forwarded-For: ");
+		puts_(&o, fwd->client_ip);
+		puts_(&o, "\r\n");
+	}
+	puts_(&o, "X-Forwarded-Proto: ");
+	puts_(&o, fwd->proto);
+	puts_(&o, "\r\nX-Request-Id: ");
+	puts_(&o, fwd->request_id);
+	puts_(&o, "\r\n\r\n");
+	return finish(&o);
+}
+
+long
+sl_h1_write_response_head(char *out, size_t cap,
+			  const struct sl_h1_response *resp, int client_minor,
+			  int close, int dechunk, const char *request_id)
+{
+	struct out o = {out, cap, 0, 0};
+	char line[32];
+
+	snprintf(line, sizeof(line), "HTTP/1.1 %03d ", resp->status);
+	puts_(&o, line);
+	put(&o, resp->reason, resp->reason_len);
+	puts_(&o, "\r\n");
+	for (size_t i = 0; i < resp->nheaders; i++) {
+		const struct sl_h1_header *h = &resp->headers[i];
+
+		if (sl_h1_is_hop_by_hop(h, resp->headers, resp->nheaders,
+					resp->flags))
+			continue;
+		if (sl_h1_ieq(h->name, h->name_len, "x-request-id"))
+			continue;
+		if (dechunk &&
+		    sl_h1_ieq(h->name, h->name_len, "transfer-encoding"))
+			continue;
+		put_header(&o, h);
+	}
+	puts_(&o, "X-Request-Id: ");
+	puts_(&o, request_id);
+	puts_(&o, "\r\n");
+	if (close)
+		puts_(&o, "Connection: close\r\n");
+	else if (client_minor == 0)
+		puts_(&o, "Connection: keep-alive\r\n");
+	puts_(&o, "\r\n");
+	return finish(&o);
+}
+
+const char *
+sl_h1_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 417: return "Expectation Failed";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default: return "";
+	}
+}
+
+long
+sl_h1_write_error(char *out, size_t cap, int status, const char *code,
+		  const char *request_id, int close, int head_only)
+{
+	struct out o = {out, cap, 0, 0};
+	char body[192];
+	char line[256];
+	int blen;
+
+	blen = snprintf(body, sizeof(body),
+			"{\"error\":\"%s\",\"status\":%d,\"request_id\":\"%s\"}\n",
+			code, status, request_id);
+	if (blen < 0 || (size_t)blen >= sizeof(body))
+		return -1;
+	snprintf(line, sizeof(line),
+		 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+		 "Content-Length: %d\r\nX-Request-Id: %s\r\n",
+		 status, sl_h1_reason(status), blen, request_id);
+	puts_(&o, line);
+	if (status == 405)
+		puts_(&o, "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n");
+	if (status == 503)
+		puts_(&o, "Retry-After: 1\r\n");
+	if (close)
+		puts_(&o, "Connection: close\r\n");
+	puts_(&o, "\r\n");
+	if (!head_only)
+		put(&o, body, (size_t)blen);
+	return finish(&o);
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/1.1 message rules above the parser: which fields are hop-by-hop, how
+ * a request head is rewritten for the upstream and a response head for the
+ * client, and the local error responses. Pure: writes into caller buffers.
+ */
+#ifndef SL_H1_MSG_H
+#define SL_H1_MSG_H
+
+#include <stddef.h>
+
+#include "h1_parse.h"
+
+#define SL_REQUEST_ID_MAX 64 /* longest client X-Request-Id kept */
+
+/* What the gateway adds to a forwarded request. */
+struct sl_fwd {
+	const char *client_ip; /* appended to X-Forwarded-For */
+	const char *proto;     /* X-Forwarded-Proto value */
+	const char *request_id; /* X-Request-Id value (NUL-terminated) */
+};
+
+/*
+ * 1 when the field is hop-by-hop for a message whose Connection fields are
+ * hdrs[0..n) (static list plus the names Connection lists).
+ */
+int sl_h1_is_hop_by_hop(const struct sl_h1_header *h,
+			const struct sl_h1_header *hdrs, size_t n,
+			unsigned flags);
+
+/*
+ * 1 when v[0..n) may be kept as a request id: 1 to SL_REQUEST_ID_MAX bytes
+ * of [A-Za-z0-9._:-].
+ */
+int sl_h1_request_id_ok(const char *v, size_t n);
+
+/*
+ * The client's X-Request-Id if it sent exactly one sane value: copies it to
+ * out (size > SL_REQUEST_ID_MAX) and returns 1; else returns 0.
+ */
+int sl_h1_client_request_id(const struct sl_h1_request *req, char *out);
+
+/*
+ * Writes the head to send upstream into out[0..cap): origin-form request
+ * line in HTTP/1.1, fields without hop-by-hop ones and Expect, Host from
+ * the authority of an absolute-form target, X-Forwarded-For appended,
+ * X-Forwarded-Proto and X-Request-Id set. Returns its length, or -1 when
+ * it does not fit.
+ */
+long sl_h1_write_request_head(char *out, size_t cap,
+			      const struct sl_h1_request *req,
+			      const struct sl_fwd *fwd);
+
+/*
+ * Writes the head to send to the client for an upstream response: fields
+ * without hop-by-hop ones (and without Transfer-Encoding when dechunk is
+ * set), X-Request-Id, and "Connection: close" when close is set or
+ * "Connection: keep-alive" for a persistent HTTP/1.0 client. Returns its
+ * length or -1 when it does not fit.
+ */
+long sl_h1_write_response_head(char *out, size_t cap,
+			       const struct sl_h1_response *resp,
+			       int client_minor, int close, int dechunk,
+			       const char *request_id);
+
+/* Reason phrase of a status the gateway generates ("" if unknown). */
+const char *sl_h1_reason(int status);
+
+/*
+ * Writes a complete local error response: JSON body
+ * {"error":CODE,"status":N,"request_id":ID}, Content-Type, Content-Length,
+ * X-Request-Id, "Connection: close" when close, "Allow" for 405,
+ * "Retry-After" for 503. head_only leaves the body out (HEAD). Returns the
+ * length or -1 when it does not fit.
+ */
+long sl_h1_write_error(char *out, size_t cap, int status, const char *code,
+		       const char *request_id, int close, int head_only);
+
+#endif

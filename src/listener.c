@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Listening sockets and accept. Each worker has its own SO_REUSEPORT socket
+ * per listener, so the kernel spreads connections and no lock is taken.
+ */
+#include "listener.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+#define ACCEPT_BATCH 64	     /* accepts per readiness event */
+#define EMFILE_PAUSE_MS 100  /* accept pause when out of descriptors */
+#define EMFILE_LOG_MS 1000   /* at most one log line per interval */
+
+int
+sl_listener_open(const struct sl_conf_listener *l)
+{
+	int fd, on = 1;
+
+	fd = socket(l->addr.ss.ss_family,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
+		goto fail;
+	if (l->addr.ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	if (bind(fd, (const struct sockaddr *)&l->addr.ss, l->addr.sslen) == -1)
+		goto fail;
+	if (listen(fd, 4096) == -1)
+		goto fail;
+	return fd;
+fail: {
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+}
+
+static void
+listener_on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_lsock *ls = arg;
+
+	if (ls->fd != -1 && !ls->active && event_add(&ls->ev, NULL) == 0)
+		ls->active = 1;
+}
+
+static void
+listener_pause(struct sl_lsock *ls)
+{
+	struct timeval tv = {0, EMFILE_PAUSE_MS * 1000};
+	uint64_t now = sl_now_ms();
+
+	/* out of descriptors: stop polling the socket for a moment instead of
+	 * spinning on a readiness that accept cannot consume */
+	if (now - ls->last_emfile_log_ms >= EMFILE_LOG_MS) {
+		log_warn("listener %s: accept paused for %d ms",
+			 ls->conf->name, EMFILE_PAUSE_MS);
+		ls->last_emfile_log_ms = now;
+	}
+	if (ls->active) {
+		event_del(&ls->ev);
+		ls->active = 0;
+	}
+	event_add(&ls->pause_ev, &tv);
+}
+
+static void
+listener_on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct sl_lsock *ls = arg;
+
+	for (int i = 0; i < ACCEPT_BATCH && ls->fd != -1; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd, on = 1;
+
+		fd = accept4(ls->fd, (struct sockaddr *)&ss, &len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				listener_pause(ls);
+			else if (errno != EAGAIN && errno != EINTR &&
+				 errno != ECONNABORTED)
+				log_warn("listener %s: accept", ls->conf->name);
+			return;
+		}
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		ls->w->stats.accepted++;
+		sl_client_new(ls, fd, (struct sockaddr *)&ss, len);
+	}
+}
+
+int
+sl_listener_start(struct sl_lsock *ls)
+{
+	event_assign(&ls->ev, ls->w->base, ls->fd, EV_READ | EV_PERSIST,
+		     listener_on_accept, ls);
+	evtimer_assign(&ls->pause_ev, ls->w->base, listener_on_resume, ls);
+	if (event_add(&ls->ev, NULL) == -1)
+		return -1;
+	ls->active = 1;
+	return 0;
+}
+
+void
+sl_listener_close(struct sl_lsock *ls)
+{
+	if (ls->fd == -1)
+		return;
+	if (ls->active)
+		event_del(&ls->ev);
+	event_del(&ls->pause_ev);
+	ls->active = 0;
+	close(ls->fd);
+	ls->fd = -1;
+}

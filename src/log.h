@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The error log (stderr, one write per line, safe from any thread) and the
+ * access log (a shared file descriptor written in batches by each worker).
+ */
+#ifndef SL_LOG_H
+#define SL_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "conf.h"
+
+void sl_log_set_level(enum sl_log_level level);
+int sl_log_enabled(enum sl_log_level level);
+
+/* log_warn appends ": strerror(errno)"; the x variants do not. */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * Access log destination: "off", "stdout", "stderr" or a file path opened
+ * for appending. Called by the main thread at start. Returns 0 or -1.
+ */
+int sl_access_open(const char *dest, enum sl_access_format format);
+/* Reopens the access log file in place (SIGUSR1); workers never see a
+ * closed descriptor. Returns 0 or -1. */
+int sl_access_reopen(void);
+int sl_access_enabled(void);
+enum sl_access_format sl_access_format(void);
+
+/* A worker's batch of access log lines; flushed when nearly full or by the
+ * worker's flush timer. */
+struct sl_access_buf {
+	size_t len;
+	char data[32768];
+};
+/* Appends one complete line (with its '\n'); flushes first if needed. */
+void sl_access_append(struct sl_access_buf *b, const char *line, size_t n);
+void sl_access_flush(struct sl_access_buf *b);
+
+#endif

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Command line, start-up, signals and stop. Everything that touches
+ * requests runs in the workers; this thread only loads the configuration,
+ * opens the listening sockets and relays signals.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <openssl/crypto.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "conf.h"
+#include "listener.h"
+#include "log.h"
+#include "worker.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONF SYSCONFDIR "/sluice/sluice.yaml"
+
+struct sl_main {
+	struct sl_conf *conf;
+	struct sl_worker **workers;
+	unsigned nworkers;
+	struct event_base *base;
+	int stopping;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: sluice [-c FILE] [-t] [-V] [-h]\n"
+		   "  -c FILE   configuration (default: %s)\n"
+		   "  -t        check the configuration and exit\n"
+		   "  -V        print versions and exit\n"
+		   "  -h        this help\n",
+		   DEFAULT_CONF);
+}
+
+static void
+version(void)
+{
+	printf("sluice %s\n", PACKAGE_VERSION);
+	printf("libevent %s\n", event_get_version());
+	printf("OpenSSL %s\n", OpenSSL_version(OPENSSL_VERSION_STRING));
+	printf("libyaml %s\n", yaml_get_version_string());
+}
+
+static unsigned
+cpu_count(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : (unsigned)n;
+}
+
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit(RLIMIT_NOFILE)");
+	}
+}
+
+static void
+main_on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct sl_main *m = arg;
+
+	if (m->stopping) {
+		log_info("signal %d: already stopping", (int)sig);
+		return;
+	}
+	m->stopping = 1;
+	log_info("signal %d: stopping: no new connections, finishing "
+		 "requests in flight (drain_timeout %llu ms)",
+		 (int)sig, (unsigned long long)m->conf->drain_timeout_ms);
+	for (unsigned i = 0; i < m->nworkers; i++)
+		sl_worker_stop(m->workers[i]);
+	event_base_loopexit(m->base, NULL);
+}
+
+static void
+main_on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	log_warnx("SIGHUP: configuration reload is not available in this "
+		  "version; restart sluice to apply changes");
+}
+
+static void
+main_on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+	if (sl_access_reopen() == -1)
+		log_warn("SIGUSR1: reopening the access log");
+	else
+		log_info("SIGUSR1: access log reopened");
+}
+
+static int
+start_workers(struct sl_main *m)
+{
+	struct sl_conf *conf = m->conf;
+	int *fds;
+
+	m->nworkers = conf->workers ? conf->workers : cpu_count();
+	m->workers = calloc(m->nworkers, sizeof(*m->workers));
+	fds = calloc(conf->nlisteners, sizeof(*fds));
+	if (m->workers == NULL || fds == NULL)
+		fatalx("out of memory");
+	for (unsigned i = 0; i < m->nworkers; i++) {
+		for (size_t j = 0; j < conf->nlisteners; j++) {
+			const struct sl_conf_listener *l = &conf->listeners[j];
+			fds[j] = sl_listener_open(l);
+			if (fds[j] == -1)
+				fatal("listener \"%s\" %s: cannot listen",
+				      l->name, l->addr.text);
+		}
+		m->workers[i] = sl_worker_new(i, conf, fds);
+		if (m->workers[i] == NULL)
+			fatalx("worker %u: cannot create", i);
+	}
+	free(fds);
+	for (unsigned i = 0; i < m->nworkers; i++)
+		if (sl_worker_start(m->workers[i]) == -1)
+			fatal("worker %u: cannot start", i);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sl_main m;
+	const char *path = DEFAULT_CONF;
+	int check = 0, ch;
+	char *errors = NULL;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_usr1;
+
+	memset(&m, 0, sizeof(m));
+	while ((ch = getopt(argc, argv, "c:tVh")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'V':
+			version();
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+
+	m.conf = sl_conf_load(path, &errors);
+	if (m.conf == NULL) {
+		fputs(errors ? errors : "configuration: unknown error\n",
+		      stderr);
+		free(errors);
+		return 1;
+	}
+	free(errors);
+	if (check) {
+		printf("configuration OK\n");
+		sl_conf_unref(m.conf);
+		return 0;
+	}
+	m.conf->generation = 1;
+	sl_log_set_level(m.conf->log_level);
+	if (sl_access_open(m.conf->access_log, m.conf->access_format) == -1)
+		fatal("access log %s", m.conf->access_log);
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+
+	if ((m.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	ev_term = evsignal_new(m.base, SIGTERM, main_on_stop, &m);
+	ev_int = evsignal_new(m.base, SIGINT, main_on_stop, &m);
+	ev_hup = evsignal_new(m.base, SIGHUP, main_on_hup, &m);
+	ev_usr1 = evsignal_new(m.base, SIGUSR1, main_on_usr1, &m);
+	if (!ev_term || !ev_int || !ev_hup || !ev_usr1 ||
+	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL) ||
+	    evsignal_add(ev_hup, NULL) || evsignal_add(ev_usr1, NULL))
+		fatalx("cannot install signal handlers");
+
+	start_workers(&m);
+	for (size_t i = 0; i < m.conf->nlisteners; i++)
+		log_info("listener \"%s\" on %s", m.conf->listeners[i].name,
+			 m.conf->listeners[i].addr.text);
+	log_info("sluice %s started: %u workers, configuration %s "
+		 "(generation %llu)",
+		 PACKAGE_VERSION, m.nworkers, path,
+		 (unsigned long long)m.conf->generation);
+
+	event_base_dispatch(m.base);
+
+	for (unsigned i = 0; i < m.nworkers; i++)
+		sl_worker_join_free(m.workers[i]);
+	log_info("stopped");
+	free(m.workers);
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_hup);
+	event_free(ev_usr1);
+	event_base_free(m.base);
+	sl_conf_unref(m.conf);
+	return 0;
+}

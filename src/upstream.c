@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Upstream connections and their pools. A pooled connection keeps its read
+ * event armed, so an upstream that closes it (or says anything while idle)
+ * is noticed and the connection dropped before a request can use it.
+ */
+#include "upstream.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "log.h"
+
+static void upstream_on_read(evutil_socket_t, short, void *);
+static void upstream_on_write(evutil_socket_t, short, void *);
+static void upstream_on_idle_timeout(evutil_socket_t, short, void *);
+
+static void
+upstream_free(struct sl_upconn *u)
+{
+	if (u->rev_on)
+		event_del(&u->rev);
+	if (u->wev_on)
+		event_del(&u->wev);
+	event_del(&u->tev);
+	if (u->fd != -1)
+		close(u->fd);
+	sl_buf_release(&u->w->bufs, &u->in);
+	free(u);
+}
+
+static void
+pool_remove(struct sl_upconn *u)
+{
+	TAILQ_REMOVE(&u->ep->idle, u, entry);
+	u->ep->nidle--;
+}
+
+struct sl_upconn *
+sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,
+		struct sl_client *owner, int fresh)
+{
+	const struct sl_conf_endpoint *ce = ep->conf;
+	struct sl_upconn *u;
+	int on = 1;
+
+	if (!fresh && (u = TAILQ_FIRST(&ep->idle)) != NULL) {
+		pool_remove(u);
+		event_del(&u->tev);
+		u->state = SL_UP_ST_ACTIVE;
+		u->owner = owner;
+		w->stats.upstream_reused++;
+		return u;
+	}
+	if ((u = calloc(1, sizeof(*u))) == NULL)
+		return NULL;
+	u->w = w;
+	u->ep = ep;
+	u->owner = owner;
+	u->id = ++w->next_conn_id;
+	u->fd = socket(ce->addr.ss.ss_family,
+		       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (u->fd == -1) {
+		free(u);
+		return NULL;
+	}
+	(void)setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	event_assign(&u->rev, w->base, u->fd, EV_READ | EV_PERSIST,
+		     upstream_on_read, u);
+	event_assign(&u->wev, w->base, u->fd, EV_WRITE | EV_PERSIST,
+		     upstream_on_write, u);
+	evtimer_assign(&u->tev, w->base, upstream_on_idle_timeout, u);
+	w->stats.upstream_connects++;
+	if (connect(u->fd, (const struct sockaddr *)&ce->addr.ss,
+		    ce->addr.sslen) == 0) {
+		u->state = SL_UP_ST_ACTIVE;
+	} else if (errno == EINPROGRESS) {
+		u->state = SL_UP_ST_CONNECTING;
+		sl_upstream_want_write(u, 1);
+		return u;
+	} else {
+		int saved = errno;
+		close(u->fd);
+		free(u);
+		errno = saved;
+		return NULL;
+	}
+	sl_upstream_want_read(u, 1);
+	return u;
+}
+
+void
+sl_upstream_want_read(struct sl_upconn *u, int on)
+{
+	if (on && !u->rev_on) {
+		if (event_add(&u->rev, NULL) == 0)
+			u->rev_on = 1;
+	} else if (!on && u->rev_on) {
+		event_del(&u->rev);
+		u->rev_on = 0;
+	}
+}
+
+void
+sl_upstream_want_write(struct sl_upconn *u, int on)
+{
+	if (on && !u->wev_on) {
+		if (event_add(&u->wev, NULL) == 0)
+			u->wev_on = 1;
+	} else if (!on && u->wev_on) {
+		event_del(&u->wev);
+		u->wev_on = 0;
+	}
+}
+
+void
+sl_upstream_put(struct sl_upconn *u, int reusable)
+{
+	struct sl_wendpoint *ep = u->ep;
+	const struct sl_conf_cluster *cc = ep->cluster;
+	struct timeval tv;
+
+	u->owner = NULL;
+	if (!reusable || u->state != SL_UP_ST_ACTIVE ||
+	    sl_buf_pending(&u->in) != 0 || ep->nidle >= cc->pool_max_idle ||
+	    u->w->draining) {
+		upstream_free(u);
+		return;
+	}
+	sl_buf_release(&u->w->bufs, &u->in);
+	u->ready = 0;
+	u->state = SL_UP_ST_IDLE;
+	sl_upstream_want_write(u, 0);
+	sl_upstream_want_read(u, 1);
+	tv.tv_sec = (time_t)(cc->pool_idle_timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(cc->pool_idle_timeout_ms % 1000) * 1000;
+	event_add(&u->tev, &tv);
+	TAILQ_INSERT_HEAD(&ep->idle, u, entry);
+	ep->nidle++;
+}
+
+static void
+upstream_on_idle_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_upconn *u = arg;
+
+	pool_remove(u);
+	upstream_free(u);
+}
+
+static void
+upstream_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_upconn *u = arg;
+	char tmp[64];
+	ssize_t n;
+
+	if (u->state != SL_UP_ST_IDLE) {
+		sl_client_on_upstream(u->owner, u, EV_READ);
+		return;
+	}
+	/* idle: a close, an error, or bytes nobody asked for all end it */
+	n = read(u->fd, tmp, sizeof(tmp));
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0) {
+		char esc[128];
+		log_warnx("upstream conn=%llu: %zd unexpected bytes on an "
+			  "idle connection: \"%s\"",
+			  (unsigned long long)u->id, n,
+			  sl_escape(esc, sizeof(esc), tmp, (size_t)n));
+	}
+	pool_remove(u);
+	upstream_free(u);
+}
+
+static void
+upstream_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_upconn *u = arg;
+
+	if (u->state == SL_UP_ST_IDLE) {
+		sl_upstream_want_write(u, 0);
+		return;
+	}
+	sl_client_on_upstream(u->owner, u, EV_WRITE);
+}
+
+void
+sl_upstream_close_idle(struct sl_worker *w)
+{
+	for (size_t i = 0; i < w->nclusters; i++) {
+		struct sl_wcluster *wc = &w->clusters[i];
+		for (size_t j = 0; j < wc->conf->nendpoints; j++) {
+			struct sl_wendpoint *ep = &wc->eps[j];
+			struct sl_upconn *u;
+			while ((u = TAILQ_FIRST(&ep->idle)) != NULL) {
+				pool_remove(u);
+				upstream_free(u);
+			}
+		}
+	}
+}

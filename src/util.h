@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Small helpers shared by every module: monotonic time, escaping of network
+ * bytes for logs, a fast per-thread random generator. No I/O.
+ */
+#ifndef SL_UTIL_H
+#define SL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define SL_AGAIN (-2) /* "need more" where 0 and -1 are taken */
+
+#define SL_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define SL_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define SL_NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Milliseconds of CLOCK_MONOTONIC (vDSO, no syscall). */
+uint64_t sl_now_ms(void);
+
+/*
+ * Copies n bytes of s into out (size outsz, always NUL-terminated) with
+ * every byte outside printable ASCII, '"' and '\\' escaped as \xHH, so a
+ * log line never carries raw network bytes. Returns out.
+ */
+char *sl_escape(char *out, size_t outsz, const char *s, size_t n);
+
+/* Appends s[0..n) to out as the body of a JSON string (quotes not added),
+ * escaping as JSON requires; returns bytes written, never more than outsz. */
+size_t sl_json_escape(char *out, size_t outsz, const char *s, size_t n);
+
+/* "1.2.3.4" or "::1" of a socket address into out (INET6_ADDRSTRLEN). */
+const char *sl_addr_ip(const struct sockaddr *sa, char *out, size_t outsz);
+/* "1.2.3.4:80" or "[::1]:80". */
+const char *sl_addr_str(const struct sockaddr *sa, char *out, size_t outsz);
+
+/* xoshiro256** state, one per thread. */
+struct sl_rand {
+	uint64_t s[4];
+};
+void sl_rand_seed(struct sl_rand *r);
+uint64_t sl_rand_next(struct sl_rand *r);
+
+#endif

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A worker: one thread, one event_base, its own listening sockets, client
+ * connections, upstream pools and balancer state. Nothing here is shared
+ * with other threads except through the notify descriptor and atomics.
+ */
+#ifndef SL_WORKER_H
+#define SL_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "h1_parse.h"
+#include "log.h"
+#include "util.h"
+
+struct event;
+struct event_base;
+struct sl_client;
+struct sl_upconn;
+struct sl_lsock;
+
+/* One endpoint's state in one worker. */
+struct sl_wendpoint {
+	const struct sl_conf_endpoint *conf; /* borrowed from worker->conf */
+	const struct sl_conf_cluster *cluster; /* borrowed */
+	TAILQ_HEAD(, sl_upconn) idle; /* pooled connections, newest first */
+	uint32_t nidle;
+};
+
+/* One cluster's state in one worker. */
+struct sl_wcluster {
+	const struct sl_conf_cluster *conf; /* borrowed */
+	struct sl_wendpoint *eps;	    /* owned, conf->nendpoints */
+	int64_t *swrr;			    /* owned, smooth WRR counters */
+	uint32_t *weights;		    /* owned */
+	uint32_t *active;		    /* owned, requests in flight */
+	size_t cursor;			    /* least_request tie breaker */
+};
+
+/* Counters of one worker; read (racily, for reporting) by others. */
+struct sl_worker_stats {
+	uint64_t accepted;
+	uint64_t requests;
+	uint64_t upstream_connects;
+	uint64_t upstream_reused;
+	uint64_t upstream_retries;
+};
+
+struct sl_worker {
+	unsigned id; /* 0.. */
+	pthread_t thread;
+	struct event_base *base;
+	struct sl_conf *conf; /* counted reference */
+	struct sl_lsock *lsocks; /* owned, one per listener */
+	size_t nlsocks;
+	struct sl_wcluster *clusters; /* owned, one per conf cluster */
+	size_t nclusters;
+	struct sl_bufpool bufs;
+	TAILQ_HEAD(, sl_client) clients;
+	size_t nclients;
+	struct sl_txn *free_txns; /* free list */
+	int notify_fd;		  /* eventfd: the main thread's commands */
+	struct event *notify_ev;
+	struct event *flush_ev; /* access log flush timer */
+	struct event *drain_ev; /* end of drain */
+	atomic_int cmd_stop;	/* set by main: stop accepting and drain */
+	int draining;
+	uint64_t next_conn_id;
+	struct sl_rand rand;
+	struct sl_access_buf *alog; /* owned */
+	struct sl_h1_header *hdrs;  /* scratch for one parse */
+	size_t max_hdrs;
+	struct sl_worker_stats stats;
+};
+
+/*
+ * Creates a worker for conf (takes a reference) with the listening sockets
+ * fds[0..nlisteners) (taken over). Returns NULL on failure.
+ */
+struct sl_worker *sl_worker_new(unsigned id, struct sl_conf *conf,
+				const int *fds);
+int sl_worker_start(struct sl_worker *w);
+/* Asks the worker to stop accepting and drain; thread-safe. */
+void sl_worker_stop(struct sl_worker *w);
+/* Joins the thread and frees the worker. */
+void sl_worker_join_free(struct sl_worker *w);
+
+/* Called by connection code when a client goes away while draining. */
+void sl_worker_maybe_done(struct sl_worker *w);
+
+/* A request id: 32 hex characters into out (>= 33 bytes). */
+void sl_worker_request_id(struct sl_worker *w, char *out);
+
+#endif
