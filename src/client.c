@@ -1526,7 +1526,7 @@ sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 	c->ls = ls;
 	c->lim = &ls->conf->limits;
 	c->fd = fd;
-	c->id = ++w->next_conn_id;
+	c->id = sl_conn_id();
 	memcpy(&c->peer, sa, SL_MIN((size_t)salen, sizeof(c->peer)));
 	event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST,
 		     client_on_read, c);

@@ -64,7 +64,7 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,
 	u->w = w;
 	u->ep = ep;
 	u->owner = owner;
-	u->id = ++w->next_conn_id;
+	u->id = sl_conn_id();
 	u->fd = socket(ce->addr.ss.ss_family,
 		       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (u->fd == -1) {

@@ -146,9 +146,6 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 	TAILQ_INIT(&w->clients);
 	sl_bufpool_init(&w->bufs, BUF_FREE_PER_CLASS);
 	sl_rand_seed(&w->rand);
-	/* connection ids are unique across workers: the worker in the top
-	 * bits */
-	w->next_conn_id = (uint64_t)id << 48;
 
 	if ((cfg = event_config_new()) == NULL)
 		goto fail;
@@ -269,6 +266,16 @@ sl_worker_join_free(struct sl_worker *w)
 		event_base_free(w->base);
 	sl_conf_unref(w->conf);
 	free(w);
+}
+
+static atomic_uint_fast64_t conn_ids;
+
+uint64_t
+sl_conn_id(void)
+{
+	/* one atomic add per connection, none per request */
+	return atomic_fetch_add_explicit(&conn_ids, 1, memory_order_relaxed) +
+	       1;
 }
 
 void

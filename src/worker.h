@@ -70,7 +70,6 @@ struct sl_worker {
 	struct event *drain_ev; /* end of drain */
 	atomic_int cmd_stop;	/* set by main: stop accepting and drain */
 	int draining;
-	uint64_t next_conn_id;
 	struct sl_rand rand;
 	struct sl_access_buf *alog; /* owned */
 	struct sl_h1_header *hdrs;  /* scratch for one parse */
@@ -92,6 +91,9 @@ void sl_worker_join_free(struct sl_worker *w);
 
 /* Called by connection code when a client goes away while draining. */
 void sl_worker_maybe_done(struct sl_worker *w);
+
+/* A new connection id, unique in the process (client and upstream). */
+uint64_t sl_conn_id(void);
 
 /* A request id: 32 hex characters into out (>= 33 bytes). */
 void sl_worker_request_id(struct sl_worker *w, char *out);

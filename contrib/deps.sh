@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs the Debian packages sluice needs to build, test and benchmark,
+# when some are missing. Needs root (or sudo) only when it installs.
+set -e
+PKGS="build-essential autoconf automake libtool pkg-config \
+libevent-dev libssl-dev libyaml-dev libcmocka-dev \
+python3 curl"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# nginx and haproxy are used as referees and upstreams, never as services
+$SUDO apt-get install -y -q --no-install-recommends $missing

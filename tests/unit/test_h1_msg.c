@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for header rewriting: hop-by-hop removal both ways,
+ * X-Forwarded-For appending, X-Request-Id keeping or replacing,
+ * absolute-form targets, response framing fields and local errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "h1_msg.h"
+
+static struct sl_h1_header hdrs[64];
+static const struct sl_h1_limits lim = {8192, 32768, 64};
+
+static void
+parse_req(const char *raw, struct sl_h1_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->headers = hdrs;
+	req->max_headers = 64;
+	assert_int_equal(sl_h1_parse_request(raw, strlen(raw), req, &lim), 0);
+}
+
+static char *
+rewrite(const char *raw, const char *rid)
+{
+	static char out[4096];
+	struct sl_h1_request req;
+	struct sl_fwd fwd = {"10.0.0.7", "http", rid};
+	long n;
+
+	parse_req(raw, &req);
+	n = sl_h1_write_request_head(out, sizeof(out) - 1, &req, &fwd);
+	assert_true(n > 0);
+	out[n] = '\0';
+	return out;
+}
+
+static void
+test_request_hop_by_hop_removed(void **state)
+{
+	char *o = rewrite("GET /a?b=1 HTTP/1.1\r\nHost: h\r\n"
+			  "Connection: keep-alive, X-Secret\r\n"
+			  "Keep-Alive: timeout=5\r\nTE: trailers\r\n"
+			  "Trailer: X-T\r\nUpgrade: websocket\r\n"
+			  "Proxy-Connection: keep-alive\r\nX-Secret: 1\r\n"
+			  "Accept: */*\r\nExpect: 100-continue\r\n\r\n",
+			  "rid1");
+
+	assert_string_equal(o, "GET /a?b=1 HTTP/1.1\r\nHost: h\r\n"
+			       "Accept: */*\r\nX-Forwarded-For: 10.0.0.7\r\n"
+			       "X-Forwarded-Proto: http\r\n"
+			       "X-Request-Id: rid1\r\n\r\n");
+}
+
+static void
+test_request_xff_appended_in_place(void **state)
+{
+	char *o = rewrite("POST / HTTP/1.1\r\nHost: h\r\n"
+			  "X-Forwarded-For: 1.2.3.4\r\nContent-Length: 0\r\n"
+			  "X-Forwarded-For: 5.6.7.8\r\n"
+			  "X-Forwarded-Proto: https\r\n\r\n",
+			  "r");
+
+	assert_string_equal(o, "POST / HTTP/1.1\r\nHost: h\r\n"
+			       "X-Forwarded-For: 1.2.3.4, 5.6.7.8, 10.0.0.7\r\n"
+			       "Content-Length: 0\r\n"
+			       "X-Forwarded-Proto: http\r\nX-Request-Id: r\r\n\r\n");
+}
+
+static void
+test_request_absolute_form(void **state)
+{
+	char *o = rewrite("GET http://Pay.Example.com:8080/v1/x?q HTTP/1.1\r\n"
+			  "Host: other\r\n\r\n",
+			  "r");
+
+	assert_string_equal(o, "GET /v1/x?q HTTP/1.1\r\n"
+			       "Host: Pay.Example.com:8080\r\n"
+			       "X-Forwarded-For: 10.0.0.7\r\n"
+			       "X-Forwarded-Proto: http\r\nX-Request-Id: r\r\n\r\n");
+}
+
+static void
+test_request_chunked_kept_and_10_upgraded(void **state)
+{
+	char *o = rewrite("PUT /u HTTP/1.1\r\nHost: h\r\n"
+			  "Transfer-Encoding: chunked\r\n\r\n",
+			  "r");
+
+	assert_non_null(strstr(o, "PUT /u HTTP/1.1\r\n"));
+	assert_non_null(strstr(o, "\r\nTransfer-Encoding: chunked\r\n"));
+	o = rewrite("GET / HTTP/1.0\r\n\r\n", "r");
+	/* upstream connections are HTTP/1.1, whatever the client spoke */
+	assert_true(strncmp(o, "GET / HTTP/1.1\r\n", 16) == 0);
+}
+
+static void
+test_request_id(void **state)
+{
+	struct sl_h1_request req;
+	char id[SL_REQUEST_ID_MAX + 1];
+
+	parse_req("GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: abc-123\r\n\r\n",
+		  &req);
+	assert_int_equal(sl_h1_client_request_id(&req, id), 1);
+	assert_string_equal(id, "abc-123");
+	parse_req("GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: a b\r\n\r\n",
+		  &req);
+	assert_int_equal(sl_h1_client_request_id(&req, id), 0);
+	parse_req("GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: a\r\n"
+		  "X-Request-Id: b\r\n\r\n",
+		  &req);
+	assert_int_equal(sl_h1_client_request_id(&req, id), 0);
+	assert_int_equal(sl_h1_request_id_ok("a\"b", 3), 0);
+	char longid[SL_REQUEST_ID_MAX + 2];
+	memset(longid, 'a', sizeof(longid));
+	assert_int_equal(sl_h1_request_id_ok(longid, SL_REQUEST_ID_MAX), 1);
+	assert_int_equal(sl_h1_request_id_ok(longid, SL_REQUEST_ID_MAX + 1), 0);
+	/* the rewritten head carries only the chosen id */
+	char *o = rewrite("GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: bad id\r\n\r\n",
+			  "gen");
+	assert_null(strstr(o, "bad id"));
+	assert_non_null(strstr(o, "X-Request-Id: gen\r\n"));
+}
+
+static void
+test_request_head_too_small_buffer(void **state)
+{
+	struct sl_h1_request req;
+	struct sl_fwd fwd = {"1.1.1.1", "http", "r"};
+	char out[32];
+
+	parse_req("GET /long/path HTTP/1.1\r\nHost: example\r\n\r\n", &req);
+	assert_int_equal(sl_h1_write_request_head(out, sizeof(out), &req, &fwd),
+			 -1);
+}
+
+static char *
+rewrite_resp(const char *raw, int minor, int close, int dechunk)
+{
+	static char out[4096];
+	struct sl_h1_response resp;
+	long n;
+
+	memset(&resp, 0, sizeof(resp));
+	resp.headers = hdrs;
+	resp.max_headers = 64;
+	assert_int_equal(sl_h1_parse_response(raw, strlen(raw), &resp, SL_M_GET),
+			 0);
+	n = sl_h1_write_response_head(out, sizeof(out) - 1, &resp, minor, close,
+				      dechunk, "rid");
+	assert_true(n > 0);
+	out[n] = '\0';
+	return out;
+}
+
+static void
+test_response_rewrite(void **state)
+{
+	char *o = rewrite_resp("HTTP/1.1 200 OK\r\nConnection: X-Internal\r\n"
+			       "X-Internal: yes\r\nKeep-Alive: timeout=3\r\n"
+			       "Content-Length: 5\r\nX-Request-Id: upstream\r\n\r\n",
+			       1, 0, 0);
+
+	assert_string_equal(o, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+			       "X-Request-Id: rid\r\n\r\n");
+	o = rewrite_resp("HTTP/1.1 404 Not Found\r\n"
+			 "Transfer-Encoding: chunked\r\n\r\n",
+			 0, 1, 1);
+	assert_string_equal(o, "HTTP/1.1 404 Not Found\r\nX-Request-Id: rid\r\n"
+			       "Connection: close\r\n\r\n");
+	o = rewrite_resp("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 0, 0,
+			 0);
+	assert_string_equal(o, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+			       "X-Request-Id: rid\r\n"
+			       "Connection: keep-alive\r\n\r\n");
+}
+
+static void
+test_error_responses(void **state)
+{
+	char out[1024];
+	long n;
+
+	n = sl_h1_write_error(out, sizeof(out) - 1, 504, "upstream_timeout",
+			      "abc", 0, 0);
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_non_null(strstr(out, "HTTP/1.1 504 Gateway Timeout\r\n"));
+	assert_non_null(strstr(out, "Content-Type: application/json\r\n"));
+	assert_null(strstr(out, "Connection: close"));
+	assert_non_null(strstr(out, "\r\n\r\n{\"error\":\"upstream_timeout\","
+				    "\"status\":504,\"request_id\":\"abc\"}\n"));
+	char *body = strstr(out, "\r\n\r\n") + 4;
+	char cl[64];
+	snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", strlen(body));
+	assert_non_null(strstr(out, cl));
+
+	n = sl_h1_write_error(out, sizeof(out) - 1, 405, "method_not_allowed",
+			      "abc", 1, 0);
+	out[n] = '\0';
+	assert_non_null(strstr(out, "\r\nAllow: "));
+	assert_non_null(strstr(out, "\r\nConnection: close\r\n"));
+
+	n = sl_h1_write_error(out, sizeof(out) - 1, 503, "no_endpoint", "abc",
+			      0, 1);
+	out[n] = '\0';
+	assert_non_null(strstr(out, "\r\nRetry-After: "));
+	/* HEAD: same head, no body */
+	assert_string_equal(strstr(out, "\r\n\r\n"), "\r\n\r\n");
+	assert_int_equal(sl_h1_write_error(out, 40, 400, "bad_request", "abc",
+					   1, 0),
+			 -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_request_hop_by_hop_removed),
+	    cmocka_unit_test(test_request_xff_appended_in_place),
+	    cmocka_unit_test(test_request_absolute_form),
+	    cmocka_unit_test(test_request_chunked_kept_and_10_upgraded),
+	    cmocka_unit_test(test_request_id),
+	    cmocka_unit_test(test_request_head_too_small_buffer),
+	    cmocka_unit_test(test_response_rewrite),
+	    cmocka_unit_test(test_error_responses),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
