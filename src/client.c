@@ -205,6 +205,8 @@ peer_str(const struct sl_client *c, char *buf, size_t n)
 
 /* ---- access log ------------------------------------------------------ */
 
+/* Counts the exchange and writes its access log line; called once for
+ * every exchange, finished or cut. */
 static void
 txn_log(struct sl_client *c, struct sl_txn *t)
 {
@@ -213,7 +215,10 @@ txn_log(struct sl_client *c, struct sl_txn *t)
 	struct tm tm;
 	size_t n = 0;
 	uint64_t dur = now_ms() - t->start_ms;
+	int cls = t->status >= 100 && t->status < 600 ? t->status / 100 : 0;
 
+	SL_STAT_INC(c->w->stats.requests);
+	SL_STAT_INC(c->w->stats.responses[cls]);
 	if (!sl_access_enabled())
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -339,6 +344,7 @@ client_close(struct sl_client *c, const char *reason)
 	sl_buf_release(&w->bufs, &c->out);
 	TAILQ_REMOVE(&w->clients, c, entry);
 	w->nclients--;
+	SL_STAT_ADD(w->stats.active, -1);
 	client_set_state(c, SL_CLIENT_ST_CLOSED);
 	evtimer_assign(&c->tev, w->base, client_on_free, c);
 	event_active(&c->tev, EV_TIMEOUT, 1);
@@ -723,6 +729,7 @@ txn_upstream_failed(struct sl_client *c, int fail, const char *why)
 	log_warnx("conn=%llu peer=%s route=%s upstream=%s: %s",
 		  (unsigned long long)c->id, peer_str(c, peer, sizeof(peer)),
 		  t->route->name, t->wc->eps[t->ep_index].conf->addr.text, why);
+	SL_STAT_INC(c->w->stats.upstream_failures);
 	txn_release_upstream(c, 0);
 	if (t->flags & T_RESP_HEAD) {
 		t->error = why;
@@ -744,7 +751,7 @@ txn_upstream_failed(struct sl_client *c, int fail, const char *why)
 				      is_idempotent(t->method_id) &&
 				      t->req_body_sent == 0))) {
 			t->flags |= T_RETRIED;
-			c->w->stats.upstream_retries++;
+			SL_STAT_INC(c->w->stats.upstream_retries);
 			t->tried &= ~((uint64_t)1 << (t->ep_index & 63));
 			txn_connect(c);
 			return;
@@ -1172,7 +1179,6 @@ txn_finish(struct sl_client *c)
 		linger = 1;
 	txn_log(c, t);
 	c->nrequests++;
-	c->w->stats.requests++;
 	flags = t->flags;
 	txn_free(c);
 	if ((flags & T_CLOSE) || (c->flags & C_F_EOF) || c->w->draining) {
@@ -1535,6 +1541,7 @@ sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 	evtimer_assign(&c->tev, w->base, client_on_timer, c);
 	TAILQ_INSERT_TAIL(&w->clients, c, entry);
 	w->nclients++;
+	SL_STAT_INC(w->stats.active);
 	c->state = SL_CLIENT_ST_IDLE;
 	c->phase_deadline_ms = now_ms() + c->lim->idle_timeout_ms;
 	client_schedule(c);

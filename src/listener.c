@@ -100,7 +100,7 @@ listener_on_accept(evutil_socket_t lfd, short what, void *arg)
 			return;
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-		ls->w->stats.accepted++;
+		SL_STAT_INC(ls->w->stats.accepted);
 		sl_client_new(ls, fd, (struct sockaddr *)&ss, len);
 	}
 }

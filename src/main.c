@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "admin.h"
 #include "conf.h"
 #include "listener.h"
 #include "log.h"
@@ -30,6 +31,9 @@ struct sl_main {
 	struct sl_worker **workers;
 	unsigned nworkers;
 	struct event_base *base;
+	struct sl_admin *admin;
+	struct sl_admin_view view; /* what admin pages show */
+	struct event *wait_ev;	   /* polls for drained workers */
 	int stopping;
 };
 
@@ -86,8 +90,22 @@ main_on_stop(evutil_socket_t sig, short what, void *arg)
 	log_info("signal %d: stopping: no new connections, finishing "
 		 "requests in flight (drain_timeout %llu ms)",
 		 (int)sig, (unsigned long long)m->conf->drain_timeout_ms);
+	m->view.draining = 1;
 	for (unsigned i = 0; i < m->nworkers; i++)
 		sl_worker_stop(m->workers[i]);
+	/* the main loop keeps serving the admin listener (readyz says
+	 * draining) until every worker has finished */
+	event_add(m->wait_ev, &(struct timeval){0, 50000});
+}
+
+static void
+main_on_wait(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_main *m = arg;
+
+	for (unsigned i = 0; i < m->nworkers; i++)
+		if (!atomic_load(&m->workers[i]->done))
+			return;
 	event_base_loopexit(m->base, NULL);
 }
 
@@ -202,7 +220,23 @@ main(int argc, char **argv)
 	    evsignal_add(ev_hup, NULL) || evsignal_add(ev_usr1, NULL))
 		fatalx("cannot install signal handlers");
 
+	m.wait_ev = event_new(m.base, -1, EV_PERSIST, main_on_wait, &m);
+	if (m.wait_ev == NULL)
+		fatalx("out of memory");
+	m.view.conf = m.conf;
+	m.view.start_ms = sl_now_ms();
+	if (m.conf->has_admin) {
+		/* bound before the workers start, so a taken admin port
+		 * stops start-up before any traffic is served */
+		m.admin = sl_admin_start(m.base, &m.view);
+		if (m.admin == NULL)
+			fatal("admin listener %s: cannot listen",
+			      m.conf->admin_addr.text);
+		log_info("admin listener on %s", m.conf->admin_addr.text);
+	}
 	start_workers(&m);
+	m.view.workers = m.workers;
+	m.view.nworkers = m.nworkers;
 	for (size_t i = 0; i < m.conf->nlisteners; i++)
 		log_info("listener \"%s\" on %s", m.conf->listeners[i].name,
 			 m.conf->listeners[i].addr.text);
@@ -213,8 +247,10 @@ main(int argc, char **argv)
 
 	event_base_dispatch(m.base);
 
+	sl_admin_free(m.admin);
 	for (unsigned i = 0; i < m.nworkers; i++)
 		sl_worker_join_free(m.workers[i]);
+	event_free(m.wait_ev);
 	log_info("stopped");
 	free(m.workers);
 	event_free(ev_term);

@@ -56,7 +56,7 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,
 		event_del(&u->tev);
 		u->state = SL_UP_ST_ACTIVE;
 		u->owner = owner;
-		w->stats.upstream_reused++;
+		SL_STAT_INC(w->stats.upstream_reused);
 		return u;
 	}
 	if ((u = calloc(1, sizeof(*u))) == NULL)
@@ -77,7 +77,7 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,
 	event_assign(&u->wev, w->base, u->fd, EV_WRITE | EV_PERSIST,
 		     upstream_on_write, u);
 	evtimer_assign(&u->tev, w->base, upstream_on_idle_timeout, u);
-	w->stats.upstream_connects++;
+	SL_STAT_INC(w->stats.upstream_connects);
 	if (connect(u->fd, (const struct sockaddr *)&ce->addr.ss,
 		    ce->addr.sslen) == 0) {
 		u->state = SL_UP_ST_ACTIVE;

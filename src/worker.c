@@ -203,6 +203,7 @@ worker_main(void *arg)
 	/* run the deferred frees of connections closed on the way out */
 	event_base_loop(w->base, EVLOOP_NONBLOCK);
 	sl_access_flush(w->alog);
+	atomic_store(&w->done, 1);
 	return NULL;
 }
 

@@ -42,14 +42,29 @@ struct sl_wcluster {
 	size_t cursor;			    /* least_request tie breaker */
 };
 
-/* Counters of one worker; read (racily, for reporting) by others. */
+/*
+ * Counters of one worker. Only the worker writes them; the admin thread
+ * reads them at scrape time. Relaxed atomics: on x86-64 an increment is a
+ * plain load and store, no locked instruction.
+ */
 struct sl_worker_stats {
-	uint64_t accepted;
-	uint64_t requests;
-	uint64_t upstream_connects;
-	uint64_t upstream_reused;
-	uint64_t upstream_retries;
+	atomic_uint_fast64_t accepted;	 /* client connections */
+	atomic_uint_fast64_t active;	 /* client connections open now */
+	atomic_uint_fast64_t requests;	 /* exchanges finished */
+	atomic_uint_fast64_t responses[6]; /* by status class, [0] = other */
+	atomic_uint_fast64_t upstream_connects;
+	atomic_uint_fast64_t upstream_reused;
+	atomic_uint_fast64_t upstream_retries;
+	atomic_uint_fast64_t upstream_failures;
 };
+
+#define SL_STAT_ADD(field, n)                                                  \
+	atomic_store_explicit(                                                 \
+	    &(field),                                                          \
+	    atomic_load_explicit(&(field), memory_order_relaxed) + (n),        \
+	    memory_order_relaxed)
+#define SL_STAT_INC(field) SL_STAT_ADD(field, 1)
+#define SL_STAT_GET(field) atomic_load_explicit(&(field), memory_order_relaxed)
 
 struct sl_worker {
 	unsigned id; /* 0.. */
@@ -69,6 +84,7 @@ struct sl_worker {
 	struct event *flush_ev; /* access log flush timer */
 	struct event *drain_ev; /* end of drain */
 	atomic_int cmd_stop;	/* set by main: stop accepting and drain */
+	atomic_int done;	/* set by the worker when its loop ended */
 	int draining;
 	struct sl_rand rand;
 	struct sl_access_buf *alog; /* owned */

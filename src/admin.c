@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Admin HTTP endpoint on the main thread. Requests are tiny and answered
+ * whole, then the connection closes: simplicity over speed, since only
+ * operators and scrapers call it.
+ */
+#include "admin.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "h1_parse.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+#define ADMIN_HEAD_MAX 4096
+#define ADMIN_TIMEOUT_S 5
+#define ADMIN_MAX_CONNS 64
+
+struct admin_conn {
+	struct sl_admin *a;
+	int fd;
+	struct event *ev;
+	char in[ADMIN_HEAD_MAX];
+	size_t inlen;
+	char *out; /* owned */
+	size_t outlen, outoff;
+	struct admin_conn *next;
+};
+
+struct sl_admin {
+	const struct sl_admin_view *view; /* borrowed */
+	struct event_base *base;
+	int fd;
+	struct event *ev;
+	struct admin_conn *conns;
+	unsigned nconns;
+};
+
+/* A growing string; on allocation failure it stays short and failed. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		if (b->failed)
+			return;
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->failed = 1;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t ncap = (b->cap + (size_t)n + 1) * 2;
+		char *np = realloc(b->p, ncap);
+		if (np == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+}
+
+static void
+sb_json_str(struct sbuf *b, const char *s)
+{
+	char tmp[512];
+	size_t n = sl_json_escape(tmp, sizeof(tmp), s, strlen(s));
+
+	sb_printf(b, "\"%.*s\"", (int)n, tmp);
+}
+
+static void
+conn_free(struct admin_conn *ac)
+{
+	struct sl_admin *a = ac->a;
+	struct admin_conn **pp;
+
+	for (pp = &a->conns; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == ac) {
+			*pp = ac->next;
+			break;
+		}
+	a->nconns--;
+	event_free(ac->ev);
+	close(ac->fd);
+	free(ac->out);
+	free(ac);
+}
+
+static uint64_t
+sum(const struct sl_admin_view *v, size_t offset)
+{
+	uint64_t total = 0;
+
+	for (unsigned i = 0; i < v->nworkers; i++) {
+		atomic_uint_fast64_t *f =
+		    (atomic_uint_fast64_t *)((char *)&v->workers[i]->stats +
+					     offset);
+		total += SL_STAT_GET(*f);
+	}
+	return total;
+}
+
+static void
+page_metrics(const struct sl_admin_view *v, struct sbuf *b)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} m[] = {
+	    {"sluice_connections_accepted_total", "counter",
+	     "Client connections accepted.",
+	     offsetof(struct sl_worker_stats, accepted)},
+	    {"sluice_connections_active", "gauge",
+	     "Client connections open now.",
+	     offsetof(struct sl_worker_stats, active)},
+	    {"sluice_requests_total", "counter",
+	     "Requests answered or cut, local responses included.",
+	     offsetof(struct sl_worker_stats, requests)},
+	    {"sluice_upstream_connects_total", "counter",
+	     "New upstream connections opened.",
+	     offsetof(struct sl_worker_stats, upstream_connects)},
+	    {"sluice_upstream_reused_total", "counter",
+	     "Requests sent on a pooled upstream connection.",
+	     offsetof(struct sl_worker_stats, upstream_reused)},
+	    {"sluice_upstream_retries_total", "counter",
+	     "Requests replayed on a fresh connection after a pooled one "
+	     "failed.",
+	     offsetof(struct sl_worker_stats, upstream_retries)},
+	    {"sluice_upstream_failures_total", "counter",
+	     "Upstream connect failures, resets, timeouts and bad responses.",
+	     offsetof(struct sl_worker_stats, upstream_failures)},
+	};
+
+	for (size_t i = 0; i < SL_NELEM(m); i++)
+		sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", m[i].name,
+			  m[i].help, m[i].name, m[i].type, m[i].name,
+			  (unsigned long long)sum(v, m[i].off));
+	sb_printf(b, "# HELP sluice_responses_total Responses by status "
+		     "class.\n# TYPE sluice_responses_total counter\n");
+	for (int cls = 1; cls <= 5; cls++)
+		sb_printf(b, "sluice_responses_total{class=\"%dxx\"} %llu\n",
+			  cls,
+			  (unsigned long long)sum(
+			      v, offsetof(struct sl_worker_stats, responses) +
+				     (size_t)cls * sizeof(atomic_uint_fast64_t)));
+	sb_printf(b, "# HELP sluice_config_generation Generation of the "
+		     "running configuration.\n# TYPE sluice_config_generation "
+		     "gauge\nsluice_config_generation %llu\n",
+		  (unsigned long long)v->conf->generation);
+	sb_printf(b, "# HELP sluice_workers Worker threads.\n# TYPE "
+		     "sluice_workers gauge\nsluice_workers %u\n",
+		  v->nworkers);
+	sb_printf(b, "# HELP sluice_uptime_seconds Seconds since start.\n"
+		     "# TYPE sluice_uptime_seconds gauge\n"
+		     "sluice_uptime_seconds %llu\n",
+		  (unsigned long long)((sl_now_ms() - v->start_ms) / 1000));
+}
+
+static void
+page_config(const struct sl_admin_view *v, struct sbuf *b)
+{
+	const struct sl_conf *c = v->conf;
+
+	sb_printf(b, "{\"generation\":%llu,\"path\":",
+		  (unsigned long long)c->generation);
+	sb_json_str(b, c->path ? c->path : "");
+	sb_printf(b, ",\"workers\":%u,\"listeners\":[", v->nworkers);
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		const struct sl_conf_listener *l = &c->listeners[i];
+		sb_printf(b, "%s{\"name\":", i ? "," : "");
+		sb_json_str(b, l->name);
+		sb_printf(b, ",\"address\":");
+		sb_json_str(b, l->addr.text);
+		sb_printf(b, ",\"routes\":[");
+		for (size_t j = 0; j < l->nroutes; j++) {
+			sb_printf(b, "%s{\"name\":", j ? "," : "");
+			sb_json_str(b, l->routes[j].name);
+			sb_printf(b, ",\"cluster\":");
+			sb_json_str(b, l->routes[j].cluster->name);
+			sb_printf(b, "}");
+		}
+		sb_printf(b, "]}");
+	}
+	sb_printf(b, "],\"clusters\":[");
+	for (size_t i = 0; i < c->nclusters; i++) {
+		const struct sl_conf_cluster *cl = &c->clusters[i];
+		sb_printf(b, "%s{\"name\":", i ? "," : "");
+		sb_json_str(b, cl->name);
+		sb_printf(b, ",\"endpoints\":[");
+		for (size_t j = 0; j < cl->nendpoints; j++) {
+			sb_printf(b, "%s{\"address\":", j ? "," : "");
+			sb_json_str(b, cl->endpoints[j].addr.text);
+			sb_printf(b, ",\"weight\":%u}", cl->endpoints[j].weight);
+		}
+		sb_printf(b, "]}");
+	}
+	sb_printf(b, "]}\n");
+}
+
+/* Builds the whole response for the request head in ac->in. */
+static void
+respond(struct admin_conn *ac, size_t head_len)
+{
+	const struct sl_admin_view *v = ac->a->view;
+	struct sl_h1_header hdrs[64];
+	struct sl_h1_request req;
+	struct sl_h1_limits lim = {1024, ADMIN_HEAD_MAX, 64};
+	struct sbuf body = {0}, out = {0};
+	const char *ctype = "application/json";
+	int status = 200;
+
+	memset(&req, 0, sizeof(req));
+	req.headers = hdrs;
+	req.max_headers = 64;
+	if (sl_h1_parse_request(ac->in, head_len, &req, &lim) != 0) {
+		status = 400;
+		sb_printf(&body, "{\"error\":\"bad_request\"}\n");
+	} else if (req.method_id != SL_M_GET && req.method_id != SL_M_HEAD) {
+		status = 405;
+		sb_printf(&body, "{\"error\":\"method_not_allowed\"}\n");
+	} else if (sl_h1_ieq(req.path, req.path_len, "/healthz")) {
+		sb_printf(&body, "{\"status\":\"ok\"}\n");
+	} else if (sl_h1_ieq(req.path, req.path_len, "/readyz")) {
+		if (v->draining) {
+			status = 503;
+			sb_printf(&body, "{\"status\":\"draining\"}\n");
+		} else
+			sb_printf(&body, "{\"status\":\"ready\"}\n");
+	} else if (sl_h1_ieq(req.path, req.path_len, "/config")) {
+		page_config(v, &body);
+	} else if (sl_h1_ieq(req.path, req.path_len, "/metrics")) {
+		ctype = "text/plain; version=0.0.4";
+		page_metrics(v, &body);
+	} else {
+		status = 404;
+		sb_printf(&body, "{\"error\":\"not_found\"}\n");
+	}
+	if (body.failed) {
+		status = 500;
+		body.len = 0;
+	}
+	sb_printf(&out,
+		  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		  "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+		  status,
+		  status == 200   ? "OK"
+		  : status == 404 ? "Not Found"
+		  : status == 405 ? "Method Not Allowed"
+		  : status == 503 ? "Service Unavailable"
+		  : status == 400 ? "Bad Request"
+				  : "Internal Server Error",
+		  ctype, body.len);
+	if (req.method_id != SL_M_HEAD && body.len > 0)
+		sb_printf(&out, "%.*s", (int)body.len, body.p);
+	free(body.p);
+	ac->out = out.p;
+	ac->outlen = out.failed ? 0 : out.len;
+	ac->outoff = 0;
+}
+
+static void
+admin_on_conn(evutil_socket_t fd, short what, void *arg)
+{
+	struct admin_conn *ac = arg;
+	struct sl_h1_scan scan;
+	struct sl_h1_limits lim = {1024, ADMIN_HEAD_MAX, 64};
+	struct timeval tv = {ADMIN_TIMEOUT_S, 0};
+	ssize_t n;
+	long r;
+
+	if (what & EV_TIMEOUT) {
+		conn_free(ac);
+		return;
+	}
+	if (ac->out == NULL) {
+		n = read(ac->fd, ac->in + ac->inlen, sizeof(ac->in) - ac->inlen);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			conn_free(ac);
+			return;
+		}
+		ac->inlen += (size_t)n;
+		sl_h1_scan_init(&scan);
+		r = sl_h1_scan_head(&scan, ac->in, ac->inlen, &lim, 1);
+		if (r == 0 && ac->inlen < sizeof(ac->in))
+			return;
+		if (r <= 0) {
+			conn_free(ac);
+			return;
+		}
+		respond(ac, (size_t)r);
+		event_del(ac->ev);
+		event_assign(ac->ev, ac->a->base, ac->fd, EV_WRITE | EV_PERSIST,
+			     admin_on_conn, ac);
+		event_add(ac->ev, &tv);
+		return;
+	}
+	n = write(ac->fd, ac->out + ac->outoff, ac->outlen - ac->outoff);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0 || (ac->outoff += (size_t)n) == ac->outlen)
+		conn_free(ac);
+}
+
+static void
+admin_on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct sl_admin *a = arg;
+	struct timeval tv = {ADMIN_TIMEOUT_S, 0};
+	struct admin_conn *ac;
+	int fd;
+
+	fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd == -1)
+		return;
+	if (a->nconns >= ADMIN_MAX_CONNS ||
+	    (ac = calloc(1, sizeof(*ac))) == NULL) {
+		close(fd);
+		return;
+	}
+	ac->a = a;
+	ac->fd = fd;
+	ac->ev = event_new(a->base, fd, EV_READ | EV_PERSIST, admin_on_conn,
+			   ac);
+	if (ac->ev == NULL) {
+		close(fd);
+		free(ac);
+		return;
+	}
+	ac->next = a->conns;
+	a->conns = ac;
+	a->nconns++;
+	event_add(ac->ev, &tv);
+}
+
+struct sl_admin *
+sl_admin_start(struct event_base *base, const struct sl_admin_view *view)
+{
+	const struct sl_conf_addr *addr = &view->conf->admin_addr;
+	struct sl_admin *a;
+	int on = 1;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return NULL;
+	a->view = view;
+	a->base = base;
+	a->fd = socket(addr->ss.ss_family,
+		       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (a->fd == -1)
+		goto fail;
+	(void)setsockopt(a->fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(a->fd, (const struct sockaddr *)&addr->ss, addr->sslen) ==
+		-1 ||
+	    listen(a->fd, 64) == -1)
+		goto fail;
+	a->ev = event_new(base, a->fd, EV_READ | EV_PERSIST, admin_on_accept,
+			  a);
+	if (a->ev == NULL || event_add(a->ev, NULL) == -1)
+		goto fail;
+	return a;
+fail: {
+	int saved = errno;
+	if (a->ev)
+		event_free(a->ev);
+	if (a->fd != -1)
+		close(a->fd);
+	free(a);
+	errno = saved;
+	return NULL;
+}
+}
+
+void
+sl_admin_free(struct sl_admin *a)
+{
+	if (a == NULL)
+		return;
+	while (a->conns != NULL)
+		conn_free(a->conns);
+	event_free(a->ev);
+	close(a->fd);
+	free(a);
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The admin listener, served by the main thread: /healthz, /readyz,
+ * /config and /metrics. It reads worker counters; it never touches a
+ * worker's connections.
+ */
+#ifndef SL_ADMIN_H
+#define SL_ADMIN_H
+
+#include "conf.h"
+
+struct event_base;
+struct sl_worker;
+struct sl_admin;
+
+/* What the admin pages report on; owned by main, borrowed here. */
+struct sl_admin_view {
+	struct sl_conf *conf;
+	struct sl_worker **workers;
+	unsigned nworkers;
+	int draining;
+	uint64_t start_ms;
+};
+
+/*
+ * Listens on conf->admin_addr. Returns NULL with errno set when the socket
+ * cannot be opened.
+ */
+struct sl_admin *sl_admin_start(struct event_base *base,
+				const struct sl_admin_view *view);
+/* Stops listening and closes admin connections. */
+void sl_admin_free(struct sl_admin *a);
+
+#endif
