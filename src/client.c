@@ -386,7 +386,10 @@ txn_new(struct sl_client *c)
 		return NULL;
 	memset(t, 0, offsetof(struct sl_txn, request_id));
 	t->request_id[0] = t->method[0] = t->path[0] = t->host[0] = '\0';
-	t->start_ms = now_ms();
+	/* an exchange starts with the first byte of its head */
+	t->start_ms = c->state == SL_CLIENT_ST_HEAD
+			  ? c->phase_deadline_ms - c->lim->header_timeout_ms
+			  : now_ms();
 	c->txn = t;
 	return t;
 }
