@@ -553,6 +553,9 @@ txn_start(struct sl_client *c, size_t head_len)
 	if (r < 0) {
 		c->in.off += (uint32_t)head_len;
 		c->in_ready = c->in.off;
+		/* a 417 without a body leaves the connection in sync */
+		if (r == -417 && req.body == SL_H1_BODY_NONE)
+			t->flags |= T_REQ_READ_DONE;
 		sl_worker_request_id(w, t->request_id);
 		txn_local(c, -r, status_code_name(-r), status_closes(-r));
 		return;

@@ -114,7 +114,8 @@ struct sl_h1_request {
  *         missing or duplicate Host in HTTP/1.1, bad Host value
  *   -405  CONNECT
  *   -414  target longer than max_uri_bytes
- *   -417  an Expect other than 100-continue
+ *   -417  an Expect other than 100-continue (req->body and
+ *         req->content_length are set: the request is otherwise valid)
  *   -431  too many fields or head too long
  *   -501  a Transfer-Encoding other than "chunked"
  *   -505  a well-formed version other than HTTP/1.x

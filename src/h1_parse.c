@@ -1,0 +1,1085 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Strict HTTP/1.1 parsing after RFC 9112 and RFC 9110: the incremental head
+ * scanner, request and response heads, and the chunked transfer coding.
+ * Pure: no I/O, no malloc, no mutable global state, no locale; every byte
+ * class comes from the ASCII table below.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "h1_parse.h"
+
+/* Byte classes, one bit each, looked up in sl_h1_class[]. */
+#define C_TCHAR	 0x01 /* token character (tchar) */
+#define C_FVCHAR 0x02 /* field-vchar: VCHAR / obs-text */
+#define C_WS	 0x04 /* SP / HTAB */
+#define C_DIGIT	 0x08 /* DIGIT */
+#define C_HEX	 0x10 /* HEXDIG, either case */
+#define C_REG	 0x20 /* reg-name byte: unreserved / sub-delims (not "%") */
+#define C_TARGET 0x40 /* request-target byte: VCHAR except "#" */
+#define C_QDTEXT 0x80 /* qdtext: HTAB / SP / VCHAR except DQUOTE "\" / obs */
+
+static const uint8_t sl_h1_class[256] = {
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 00 */
+    0x00, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 08 */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 10 */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 18 */
+    0x84, 0xe3, 0x42, 0x83, 0xe3, 0xc3, 0xe3, 0xe3, /* 20 */
+    0xe2, 0xe2, 0xe3, 0xe3, 0xe2, 0xe3, 0xe3, 0xc2, /* 28 */
+    0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, /* 30 */
+    0xfb, 0xfb, 0xc2, 0xe2, 0xc2, 0xe2, 0xc2, 0xc2, /* 38 */
+    0xc2, 0xf3, 0xf3, 0xf3, 0xf3, 0xf3, 0xf3, 0xe3, /* 40 */
+    0xe3, 0xe3, 0xe3, 0xe3, 0xe3, 0xe3, 0xe3, 0xe3, /* 48 */
+    0xe3, 0xe3, 0xe3, 0xe3, 0xe3, 0xe3, 0xe3, 0xe3, /* 50 */
+    0xe3, 0xe3, 0xe3, 0xc2, 0x42, 0xc2, 0xc3, 0xe3, /* 58 */
+    0xc3, 0xf3, 0xf3, 0xf3, 0xf3, 0xf3, 0xf3, 0xe3, /* 60 */
+    0xe3, 0xe3, 0xe3, 0xe3, 0xe3, 0xe3, 0xe3, 0xe3, /* 68 */
+    0xe3, 0xe3, 0xe3, 0xe3, 0xe3, 0xe3, 0xe3, 0xe3, /* 70 */
+    0xe3, 0xe3, 0xe3, 0xc2, 0xc3, 0xc2, 0xe3, 0x00, /* 78 */
+    0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, /* 80 */
+    0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, /* 88 */
+    0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, /* 90 */
+    0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, /* 98 */
+    0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, /* a0 */
+    0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, /* a8 */
+    0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, /* b0 */
+    0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, /* b8 */
+    0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, /* c0 */
+    0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, /* c8 */
+    0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, /* d0 */
+    0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, /* d8 */
+    0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, /* e0 */
+    0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, /* e8 */
+    0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, /* f0 */
+    0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, /* f8 */
+};
+
+#define IS(c, cls) ((sl_h1_class[(unsigned char)(c)] & (cls)) != 0)
+
+/* Largest Content-Length or chunk size accepted: 2^63 - 1. */
+#define SL_H1_SIZE_MAX ((uint64_t)INT64_MAX)
+
+/* Longest chunk-size line, extensions included, CRLF excluded. */
+#define SL_H1_CHUNK_LINE_MAX 4096
+
+/* Transfer-Encoding outcomes. */
+#define TE_NONE	   0
+#define TE_CHUNKED 1 /* exactly "chunked" */
+#define TE_OTHER   2 /* well-formed, but not only "chunked": 501 */
+
+/* What the fields of one head say about framing and routing. */
+struct fields {
+	unsigned flags;	    /* SL_H1_F_* */
+	int ncl;	    /* Content-Length fields seen */
+	int cl_differ;	    /* two Content-Length values differ */
+	uint64_t cl;	    /* value of the first one */
+	int nte;	    /* Transfer-Encoding fields seen */
+	int te;		    /* TE_* of the (only) one */
+	int nhost;	    /* Host fields seen */
+	const char *host;   /* borrowed: value of the Host field */
+	size_t host_len;    /* bytes */
+	int expect_unknown; /* an Expect other than 100-continue */
+};
+
+static unsigned char
+lower(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+int
+sl_h1_ieq(const char *s, size_t n, const char *lower_str)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (lower_str[i] == '\0' ||
+		    lower((unsigned char)s[i]) != (unsigned char)lower_str[i])
+			return 0;
+	}
+	return lower_str[n] == '\0';
+}
+
+#define LIM_URI	    0
+#define LIM_BYTES   1
+#define LIM_HEADERS 2
+
+/* A zero limit, or no limits at all, means "unbounded". */
+static size_t
+limit(const struct sl_h1_limits *lim, int which)
+{
+	size_t v = 0;
+
+	if (lim != NULL) {
+		if (which == LIM_URI)
+			v = lim->max_uri_bytes;
+		else if (which == LIM_BYTES)
+			v = lim->max_header_bytes;
+		else
+			v = lim->max_headers;
+	}
+	return v == 0 ? SIZE_MAX : v;
+}
+
+/* ---- head scanner -------------------------------------------------------- */
+
+void
+sl_h1_scan_init(struct sl_h1_scan *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+long
+sl_h1_scan_head(struct sl_h1_scan *s, const char *buf, size_t len,
+		const struct sl_h1_limits *lim, int is_request)
+{
+	size_t max_bytes = limit(lim, LIM_BYTES);
+	size_t max_fields = limit(lim, LIM_HEADERS);
+	size_t max_uri = limit(lim, LIM_URI);
+	long e400 = is_request ? -400 : -502;
+	long e414 = is_request ? -414 : -502;
+	long e431 = is_request ? -431 : -502;
+	size_t i = s->off;
+	unsigned char c;
+
+	while (i < len) {
+		/* The head is not complete yet, so it is at least i + 1 long.
+		 */
+		if (i >= max_bytes)
+			return e431;
+		c = (unsigned char)buf[i];
+		if (c == '\r') {
+			if (i + 1 >= len)
+				break; /* look at this CR again with its LF */
+			if (buf[i + 1] != '\n')
+				return e400;
+			if (i == s->line_start) {
+				if (s->nlines > 0) {
+					if (i + 2 > max_bytes)
+						return e431;
+					s->off = i + 2;
+					return (long)(i + 2);
+				}
+				/*
+				 * RFC 9112 section 2.2: a server ignores empty
+				 * lines before the request-line (clients that
+				 * sent CRLF after a body). Not for responses.
+				 */
+				if (!is_request)
+					return e400;
+			} else {
+				s->nlines++;
+				if (s->nlines - 1 > max_fields)
+					return e431;
+			}
+			i += 2;
+			s->line_start = i;
+			continue;
+		}
+		if (c == '\n' || c == '\0')
+			return e400;
+		if (s->nlines == 0) {
+			if (c == ' ') {
+				if (i == s->line_start)
+					return e400;
+				if (s->sp1 == 0)
+					s->sp1 = i;
+				else if (s->sp2 == 0)
+					s->sp2 = i;
+			} else if (is_request && s->sp1 != 0 && s->sp2 == 0 &&
+				   i - s->sp1 > max_uri) {
+				return e414;
+			}
+		}
+		i++;
+	}
+	s->off = i;
+	return 0;
+}
+
+/* ---- small grammar helpers ----------------------------------------------- */
+
+static size_t
+skip_ws(const char *s, size_t n, size_t i)
+{
+	while (i < n && IS(s[i], C_WS))
+		i++;
+	return i;
+}
+
+static size_t
+skip_token(const char *s, size_t n, size_t i)
+{
+	while (i < n && IS(s[i], C_TCHAR))
+		i++;
+	return i;
+}
+
+/*
+ * quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE starting at s[i].
+ * Returns the offset after the closing DQUOTE, or 0 when malformed.
+ */
+static size_t
+skip_qstring(const char *s, size_t n, size_t i)
+{
+	if (i >= n || s[i] != '"')
+		return 0;
+	for (i++; i < n; i++) {
+		if (s[i] == '"')
+			return i + 1;
+		if (s[i] == '\\') {
+			if (++i >= n || !IS(s[i], C_FVCHAR | C_WS))
+				return 0;
+		} else if (!IS(s[i], C_QDTEXT)) {
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* 1*DIGIT, no sign, no space, at most 2^63 - 1. Returns 0 or -1. */
+static int
+parse_length(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+	unsigned d;
+
+	if (n == 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (!IS(s[i], C_DIGIT))
+			return -1;
+		d = (unsigned)(s[i] - '0');
+		if (v > (SL_H1_SIZE_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * Transfer-Encoding = 1#transfer-coding, the value already OWS-trimmed;
+ * transfer-coding = token *( OWS ";" OWS token BWS "=" BWS ( token /
+ * quoted-string ) ). Empty list elements are refused. Returns TE_CHUNKED,
+ * TE_OTHER, or -1 when malformed or when "chunked" is repeated or not the
+ * final coding (RFC 9112 section 6.3: the length cannot be determined).
+ */
+static int
+parse_te(const char *s, size_t n)
+{
+	size_t i = 0, j, start;
+	int nelem = 0, nchunked = 0, last_chunked = 0, params = 0, is_chunked;
+
+	for (;;) {
+		start = i;
+		i = skip_token(s, n, i);
+		if (i == start)
+			return -1;
+		is_chunked = sl_h1_ieq(s + start, i - start, "chunked");
+		for (;;) {
+			j = skip_ws(s, n, i);
+			if (j >= n || s[j] != ';')
+				break;
+			j = skip_ws(s, n, j + 1);
+			start = j;
+			j = skip_token(s, n, j);
+			if (j == start)
+				return -1;
+			j = skip_ws(s, n, j);
+			if (j >= n || s[j] != '=')
+				return -1;
+			j = skip_ws(s, n, j + 1);
+			start = j;
+			if (j < n && s[j] == '"') {
+				if ((j = skip_qstring(s, n, j)) == 0)
+					return -1;
+			} else if ((j = skip_token(s, n, j)) == start) {
+				return -1;
+			}
+			if (is_chunked)
+				params = 1;
+			i = j;
+		}
+		nelem++;
+		nchunked += is_chunked;
+		last_chunked = is_chunked;
+		if (j == n)
+			break;
+		if (s[j] != ',')
+			return -1;
+		i = skip_ws(s, n, j + 1);
+	}
+	if (nchunked > 1 || (nchunked == 1 && !last_chunked))
+		return -1;
+	if (nelem == 1 && nchunked == 1 && !params)
+		return TE_CHUNKED;
+	return TE_OTHER;
+}
+
+/*
+ * Connection = 1#connection-option (tokens), OWS-trimmed value; empty
+ * elements are refused. Adds SL_H1_F_CONN_* to *flags. Returns 0 or -1.
+ */
+static int
+parse_connection(const char *s, size_t n, unsigned *flags)
+{
+	size_t i = 0, j, start;
+
+	for (;;) {
+		start = i;
+		i = skip_token(s, n, i);
+		if (i == start)
+			return -1;
+		if (sl_h1_ieq(s + start, i - start, "close"))
+			*flags |= SL_H1_F_CONN_CLOSE;
+		else if (sl_h1_ieq(s + start, i - start, "keep-alive"))
+			*flags |= SL_H1_F_CONN_KEEPALIVE;
+		else
+			*flags |= SL_H1_F_CONN_OTHER;
+		j = skip_ws(s, n, i);
+		if (j == n)
+			return 0;
+		if (s[j] != ',')
+			return -1;
+		i = skip_ws(s, n, j + 1);
+	}
+}
+
+/* dec-octet "." dec-octet "." dec-octet "." dec-octet, no leading zeros. */
+static int
+valid_ipv4(const char *s, size_t n)
+{
+	size_t i = 0, start;
+	unsigned v;
+	int part;
+
+	for (part = 0; part < 4; part++) {
+		if (part > 0) {
+			if (i >= n || s[i] != '.')
+				return 0;
+			i++;
+		}
+		start = i;
+		v = 0;
+		while (i < n && IS(s[i], C_DIGIT) && i - start < 3)
+			v = v * 10 + (unsigned)(s[i++] - '0');
+		if (i == start || v > 255 || (s[start] == '0' && i - start > 1))
+			return 0;
+	}
+	return i == n;
+}
+
+/* RFC 3986 IPv6address: 8 groups, or fewer with one "::", IPv4 tail. */
+static int
+valid_ipv6(const char *s, size_t n)
+{
+	size_t i = 0, start;
+	int groups = 0, dcolon = 0;
+
+	if (n >= 2 && s[0] == ':' && s[1] == ':') {
+		dcolon = 1;
+		i = 2;
+		if (i == n)
+			return 1;
+	}
+	for (;;) {
+		start = i;
+		while (i < n && IS(s[i], C_HEX))
+			i++;
+		if (i < n && s[i] == '.') {
+			if (!valid_ipv4(s + start, n - start))
+				return 0;
+			groups += 2;
+			break;
+		}
+		if (i == start || i - start > 4)
+			return 0;
+		groups++;
+		if (i == n)
+			break;
+		if (s[i] != ':' || ++i == n)
+			return 0;
+		if (s[i] == ':') {
+			if (dcolon)
+				return 0;
+			dcolon = 1;
+			if (++i == n)
+				break;
+		}
+		if (groups >= 8)
+			return 0;
+	}
+	return dcolon ? groups <= 7 : groups == 8;
+}
+
+/* IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ) */
+static int
+valid_ipvfuture(const char *s, size_t n)
+{
+	size_t i = 1, start;
+
+	if (n == 0 || lower((unsigned char)s[0]) != 'v')
+		return 0;
+	while (i < n && IS(s[i], C_HEX))
+		i++;
+	if (i == 1 || i >= n || s[i] != '.')
+		return 0;
+	start = ++i;
+	while (i < n && (IS(s[i], C_REG) || s[i] == ':'))
+		i++;
+	return i == n && i > start;
+}
+
+/*
+ * uri-host [ ":" port ] with a non-empty host and, when present, a port
+ * of 1 to 5 digits up to 65535 (an empty port is refused). The host is an
+ * IP-literal or a reg-name (IPv4 addresses are reg-names syntactically).
+ * Returns 1 when valid.
+ */
+static int
+valid_authority(const char *s, size_t n, int need_port)
+{
+	size_t i = 0, start;
+	unsigned port = 0;
+
+	if (n == 0)
+		return 0;
+	if (s[0] == '[') {
+		for (i = 1; i < n && s[i] != ']'; i++)
+			;
+		if (i >= n)
+			return 0;
+		if (!valid_ipv6(s + 1, i - 1) && !valid_ipvfuture(s + 1, i - 1))
+			return 0;
+		i++;
+	} else {
+		while (i < n) {
+			if (IS(s[i], C_REG)) {
+				i++;
+			} else if (s[i] == '%' && i + 2 < n &&
+				   IS(s[i + 1], C_HEX) && IS(s[i + 2], C_HEX)) {
+				i += 3;
+			} else {
+				break;
+			}
+		}
+		if (i == 0)
+			return 0;
+	}
+	if (i == n)
+		return !need_port;
+	if (s[i] != ':')
+		return 0;
+	start = ++i;
+	while (i < n && IS(s[i], C_DIGIT) && i - start < 5)
+		port = port * 10 + (unsigned)(s[i++] - '0');
+	return i == n && i > start && port <= 65535;
+}
+
+/* ---- field lines ----------------------------------------------------------
+ */
+
+/*
+ * Parses one field line at buf[*pos .. len): name ":" OWS value OWS CRLF.
+ * Returns 1 and fills h, 0 after consuming the empty line that ends the
+ * head, or -1 when malformed (obs-fold, whitespace before the colon,
+ * invalid bytes, bare CR or LF, no CRLF).
+ */
+static int
+parse_field_line(const char *buf, size_t len, size_t *pos,
+		 struct sl_h1_header *h)
+{
+	size_t i = *pos, start, vend;
+
+	if (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n') {
+		*pos = i + 2;
+		return 0;
+	}
+	start = i;
+	i = skip_token(buf, len, i);
+	if (i == start || i >= len || buf[i] != ':')
+		return -1;
+	h->name = buf + start;
+	h->name_len = i - start;
+	i = skip_ws(buf, len, i + 1);
+	start = i;
+	while (i < len && IS(buf[i], C_FVCHAR | C_WS))
+		i++;
+	if (i + 1 >= len || buf[i] != '\r' || buf[i + 1] != '\n')
+		return -1;
+	vend = i;
+	while (vend > start && IS(buf[vend - 1], C_WS))
+		vend--;
+	h->value = buf + start;
+	h->value_len = vend - start;
+	*pos = i + 2;
+	return 1;
+}
+
+/*
+ * Records what a field means for framing. Returns 0, or -1 for a field
+ * that makes the message malformed whatever else it says.
+ */
+static int
+note_field(struct fields *f, const struct sl_h1_header *h, int is_request)
+{
+	const char *v = h->value;
+	size_t vn = h->value_len;
+	uint64_t cl;
+	int te;
+
+	switch (h->name_len) {
+	case 4:
+		if (!is_request || !sl_h1_ieq(h->name, 4, "host"))
+			break;
+		if (++f->nhost > 1 || !valid_authority(v, vn, 0))
+			return -1;
+		f->host = v;
+		f->host_len = vn;
+		break;
+	case 6:
+		if (!is_request || !sl_h1_ieq(h->name, 6, "expect"))
+			break;
+		if (sl_h1_ieq(v, vn, "100-continue"))
+			f->flags |= SL_H1_F_EXPECT_CONTINUE;
+		else
+			f->expect_unknown = 1;
+		break;
+	case 10:
+		if (sl_h1_ieq(h->name, 10, "connection") &&
+		    parse_connection(v, vn, &f->flags) != 0)
+			return -1;
+		break;
+	case 14:
+		if (!sl_h1_ieq(h->name, 14, "content-length"))
+			break;
+		if (parse_length(v, vn, &cl) != 0)
+			return -1;
+		if (f->ncl++ == 0)
+			f->cl = cl;
+		else if (is_request)
+			return -1; /* even when equal */
+		else if (cl != f->cl)
+			f->cl_differ = 1;
+		break;
+	case 17:
+		if (!sl_h1_ieq(h->name, 17, "transfer-encoding"))
+			break;
+		if (++f->nte > 1 || (te = parse_te(v, vn)) < 0)
+			return -1;
+		f->te = te;
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Parses the field lines at buf[*pos .. len) into headers[0 .. cap).
+ * Returns 0 when the final CRLF ends buf exactly, -1 when malformed or when
+ * bytes follow the final CRLF, -2 when there are more than cap fields.
+ */
+static int
+parse_fields(const char *buf, size_t len, size_t pos,
+	     struct sl_h1_header *headers, size_t cap, size_t *nheaders,
+	     struct fields *f, int is_request)
+{
+	struct sl_h1_header h;
+	int r;
+
+	*nheaders = 0;
+	for (;;) {
+		r = parse_field_line(buf, len, &pos, &h);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return pos == len ? 0 : -1;
+		if (*nheaders >= cap)
+			return -2;
+		headers[(*nheaders)++] = h;
+		if (note_field(f, &h, is_request) != 0)
+			return -1;
+	}
+}
+
+/* ---- requests ---------------------------------------------------------------
+ */
+
+static enum sl_h1_method
+method_id(const char *m, size_t n)
+{
+	static const struct {
+		const char *name;
+		size_t len;
+		enum sl_h1_method id;
+	} methods[] = {
+	    {"GET", 3, SL_M_GET},	  {"HEAD", 4, SL_M_HEAD},
+	    {"POST", 4, SL_M_POST},	  {"PUT", 3, SL_M_PUT},
+	    {"DELETE", 6, SL_M_DELETE},	  {"CONNECT", 7, SL_M_CONNECT},
+	    {"OPTIONS", 7, SL_M_OPTIONS}, {"TRACE", 5, SL_M_TRACE},
+	    {"PATCH", 5, SL_M_PATCH},
+	};
+	size_t i;
+
+	/* Methods are case-sensitive (RFC 9110 section 9.1). */
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		if (methods[i].len == n && memcmp(methods[i].name, m, n) == 0)
+			return methods[i].id;
+	}
+	return SL_M_OTHER;
+}
+
+/*
+ * Classifies req->target and sets path, host (absolute-form) and flags.
+ * Returns 0, -400 or -405.
+ */
+static int
+parse_target(struct sl_h1_request *req)
+{
+	const char *t = req->target;
+	size_t n = req->target_len, i, skip;
+
+	if (req->method_id == SL_M_CONNECT) {
+		/* authority-form; sluice does not tunnel. */
+		if (!valid_authority(t, n, 1))
+			return -400;
+		return -405;
+	}
+	if (t[0] == '/') {
+		req->path = t;
+		req->path_len = n;
+		return 0;
+	}
+	if (n == 1 && t[0] == '*') {
+		if (req->method_id != SL_M_OPTIONS)
+			return -400;
+		req->path = t;
+		req->path_len = 1;
+		return 0;
+	}
+	if (n > 7 && sl_h1_ieq(t, 7, "http://"))
+		skip = 7;
+	else if (n > 8 && sl_h1_ieq(t, 8, "https://"))
+		skip = 8;
+	else
+		return -400; /* authority-form or another scheme */
+	for (i = skip; i < n && t[i] != '/' && t[i] != '?'; i++) {
+		if (t[i] == '@')
+			return -400; /* userinfo (RFC 9110 section 4.2.4) */
+	}
+	if (!valid_authority(t + skip, i - skip, 0))
+		return -400;
+	/*
+	 * "http://h?q" has an empty path; its origin-form would be "/?q",
+	 * which does not exist in the buffer: refused rather than rewritten.
+	 */
+	if (i < n && t[i] == '?')
+		return -400;
+	req->host = t + skip;
+	req->host_len = i - skip;
+	if (i == n) {
+		req->path = "/";
+		req->path_len = 1;
+	} else {
+		req->path = t + i;
+		req->path_len = n - i;
+	}
+	req->flags |= SL_H1_F_ABSOLUTE_FORM;
+	return 0;
+}
+
+int
+sl_h1_parse_request(const char *buf, size_t len, struct sl_h1_request *req,
+		    const struct sl_h1_limits *lim)
+{
+	struct sl_h1_header *headers = req->headers;
+	size_t cap = req->max_headers, i = 0, start;
+	struct fields f;
+	int r;
+
+	memset(req, 0, sizeof(*req));
+	req->headers = headers;
+	req->max_headers = cap;
+	if (cap > limit(lim, LIM_HEADERS))
+		cap = limit(lim, LIM_HEADERS);
+	memset(&f, 0, sizeof(f));
+
+	/* Empty lines before the request-line are ignored (see scanner). */
+	while (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n')
+		i += 2;
+
+	/* method SP request-target SP HTTP-version CRLF */
+	start = i;
+	i = skip_token(buf, len, i);
+	if (i == start || i >= len || buf[i] != ' ')
+		return -400;
+	req->method = buf + start;
+	req->method_len = i - start;
+	req->method_id = method_id(req->method, req->method_len);
+	start = ++i;
+	while (i < len && buf[i] != ' ' && buf[i] != '\r' && buf[i] != '\n')
+		i++;
+	if (i - start > limit(lim, LIM_URI))
+		return -414;
+	if (len > limit(lim, LIM_BYTES))
+		return -431;
+	if (i == start || i >= len || buf[i] != ' ')
+		return -400;
+	req->target = buf + start;
+	req->target_len = i - start;
+	for (; start < i; start++) {
+		if (!IS(buf[start], C_TARGET))
+			return -400;
+	}
+	i++;
+	if (len - i < 10 || memcmp(buf + i, "HTTP/", 5) != 0 ||
+	    !IS(buf[i + 5], C_DIGIT) || buf[i + 6] != '.' ||
+	    !IS(buf[i + 7], C_DIGIT) || buf[i + 8] != '\r' ||
+	    buf[i + 9] != '\n')
+		return -400;
+	if (buf[i + 5] != '1')
+		return -505;
+	req->minor = buf[i + 7] == '0' ? 0 : 1;
+	i += 10;
+
+	if ((r = parse_target(req)) != 0)
+		return r;
+
+	r = parse_fields(buf, len, i, headers, cap, &req->nheaders, &f, 1);
+	if (r == -2)
+		return -431;
+	if (r != 0)
+		return -400;
+
+	/* RFC 9112 section 6.1 and 6.3: smuggling-shaped framing. */
+	if (f.nte > 0 && (f.ncl > 0 || req->minor == 0))
+		return -400;
+	/* RFC 9112 section 3.2: Host is required in 1.1, even with an
+	 * absolute-form target. */
+	if (req->minor == 1 && f.nhost == 0)
+		return -400;
+	if (f.te == TE_OTHER)
+		return -501;
+	/* framing is known before a 417, so the caller can tell whether a
+	 * body follows and keep the connection when none does */
+	if (f.te == TE_CHUNKED) {
+		req->body = SL_H1_BODY_CHUNKED;
+	} else if (f.ncl > 0 && f.cl > 0) {
+		req->body = SL_H1_BODY_LENGTH;
+		req->content_length = f.cl;
+	}
+	if (f.expect_unknown)
+		return -417;
+
+	req->flags |= f.flags;
+	if (req->minor == 0)
+		req->flags &=
+		    ~(unsigned)SL_H1_F_EXPECT_CONTINUE; /* 9110 10.1.1 */
+	if (req->host == NULL && f.nhost > 0) {
+		req->host = f.host;
+		req->host_len = f.host_len;
+	}
+	return 0;
+}
+
+/* ---- responses --------------------------------------------------------- */
+
+int
+sl_h1_parse_response(const char *buf, size_t len, struct sl_h1_response *resp,
+		     enum sl_h1_method method)
+{
+	struct sl_h1_header *headers = resp->headers;
+	size_t cap = resp->max_headers, i;
+	struct fields f;
+	int status, no_body;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->headers = headers;
+	resp->max_headers = cap;
+	memset(&f, 0, sizeof(f));
+
+	/* HTTP-version SP 3DIGIT [ SP reason-phrase ] CRLF */
+	if (len < 14 || memcmp(buf, "HTTP/1.", 7) != 0 ||
+	    !IS(buf[7], C_DIGIT) || buf[8] != ' ' || !IS(buf[9], C_DIGIT) ||
+	    !IS(buf[10], C_DIGIT) || !IS(buf[11], C_DIGIT))
+		return -502;
+	resp->minor = buf[7] == '0' ? 0 : 1;
+	status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+	if (status < 100)
+		return -502;
+	resp->status = status;
+	i = 12;
+	if (buf[i] == ' ') {
+		/* reason-phrase = *( HTAB / SP / VCHAR / obs-text ) */
+		i++;
+		resp->reason = buf + i;
+		while (i < len && IS(buf[i], C_FVCHAR | C_WS))
+			i++;
+		resp->reason_len = (size_t)(buf + i - resp->reason);
+	} else {
+		resp->reason = buf + i; /* no SP: tolerated, empty reason */
+	}
+	if (i + 1 >= len || buf[i] != '\r' || buf[i + 1] != '\n')
+		return -502;
+	i += 2;
+
+	if (parse_fields(buf, len, i, headers, cap, &resp->nheaders, &f, 0) !=
+	    0)
+		return -502;
+	if (f.cl_differ || (f.nte > 0 && (f.ncl > 0 || resp->minor == 0)))
+		return -502;
+	if (f.te == TE_OTHER)
+		return -502;
+	resp->flags = f.flags;
+
+	/* RFC 9110 sections 8.6 and 6.1: 1xx and 204 carry no framing. */
+	if ((status < 200 || status == 204) &&
+	    (f.nte > 0 || (f.ncl > 0 && f.cl != 0)))
+		return -502;
+	no_body = status < 200 || status == 204 || status == 304 ||
+		  method == SL_M_HEAD;
+	if (f.ncl > 0)
+		resp->content_length = f.cl;
+	if (no_body)
+		resp->body = SL_H1_BODY_NONE;
+	else if (f.te == TE_CHUNKED)
+		resp->body = SL_H1_BODY_CHUNKED;
+	else if (f.ncl > 0)
+		resp->body = f.cl > 0 ? SL_H1_BODY_LENGTH : SL_H1_BODY_NONE;
+	else
+		resp->body = SL_H1_BODY_CLOSE;
+	return 0;
+}
+
+/* ---- chunked transfer coding ----------------------------------------------
+ */
+
+enum {
+	CH_SIZE = 0,	  /* in the hex digits of a chunk-size */
+	CH_SIZE_WS,	  /* BWS after the size: only ";" may follow */
+	CH_EXT_PRE_NAME,  /* after ";": BWS, then a name */
+	CH_EXT_NAME,	  /* in an extension name */
+	CH_EXT_POST_NAME, /* BWS after a name: "=" or ";" */
+	CH_EXT_PRE_VAL,	  /* after "=": BWS, then token or quoted-string */
+	CH_EXT_TOKEN,	  /* in a token value */
+	CH_EXT_QSTR,	  /* in a quoted-string value */
+	CH_EXT_QPAIR,	  /* after a backslash in a quoted-string */
+	CH_EXT_POST_QSTR, /* right after the closing DQUOTE */
+	CH_EXT_POST_VAL,  /* BWS after a value: only ";" may follow */
+	CH_SIZE_LF,	  /* CR of the size line seen */
+	CH_DATA,	  /* remaining data bytes follow */
+	CH_DATA_CR,	  /* chunk data done, CR expected */
+	CH_DATA_LF,	  /* CR after data seen */
+	CH_TR_START,	  /* start of a trailer field line or the final CRLF */
+	CH_TR_NAME,	  /* in a trailer field name */
+	CH_TR_VALUE,	  /* after the colon of a trailer field */
+	CH_TR_LF,	  /* CR of a trailer field line seen */
+	CH_FINAL_LF,	  /* CR of the final empty line seen */
+	CH_DONE,	  /* message complete; done == 1 */
+	CH_ERROR,	  /* malformed; every later call fails */
+};
+
+void
+sl_h1_chunked_init(struct sl_h1_chunked *c, size_t max_trailer_bytes)
+{
+	memset(c, 0, sizeof(*c));
+	c->state = CH_SIZE;
+	c->max_trailer_bytes = max_trailer_bytes;
+}
+
+/* One framing byte of a chunk-size line. Returns the next state. */
+static int
+chunk_size_byte(struct sl_h1_chunked *c, unsigned char b)
+{
+	unsigned d;
+
+	if (b != '\r' && ++c->line_len > SL_H1_CHUNK_LINE_MAX)
+		return CH_ERROR;
+	switch (c->state) {
+	case CH_SIZE:
+		if (IS(b, C_HEX)) {
+			d = IS(b, C_DIGIT) ? (unsigned)(b - '0')
+					   : (unsigned)(lower(b) - 'a' + 10);
+			if (++c->ndigits > 16 ||
+			    c->remaining > (SL_H1_SIZE_MAX >> 4))
+				return CH_ERROR;
+			c->remaining = (c->remaining << 4) | d;
+			return CH_SIZE;
+		}
+		if (c->ndigits == 0)
+			return CH_ERROR;
+		if (b == '\r')
+			return CH_SIZE_LF;
+		if (b == ';')
+			return CH_EXT_PRE_NAME;
+		return IS(b, C_WS) ? CH_SIZE_WS : CH_ERROR;
+	case CH_SIZE_WS:
+	case CH_EXT_POST_VAL:
+		if (b == ';')
+			return CH_EXT_PRE_NAME;
+		return IS(b, C_WS) ? c->state : CH_ERROR;
+	case CH_EXT_PRE_NAME:
+		if (IS(b, C_TCHAR))
+			return CH_EXT_NAME;
+		return IS(b, C_WS) ? CH_EXT_PRE_NAME : CH_ERROR;
+	case CH_EXT_NAME:
+	case CH_EXT_TOKEN:
+		if (IS(b, C_TCHAR))
+			return c->state;
+		if (b == '\r')
+			return CH_SIZE_LF;
+		if (b == ';')
+			return CH_EXT_PRE_NAME;
+		if (b == '=' && c->state == CH_EXT_NAME)
+			return CH_EXT_PRE_VAL;
+		if (IS(b, C_WS))
+			return c->state == CH_EXT_NAME ? CH_EXT_POST_NAME
+						       : CH_EXT_POST_VAL;
+		return CH_ERROR;
+	case CH_EXT_POST_NAME:
+		if (b == '=')
+			return CH_EXT_PRE_VAL;
+		if (b == ';')
+			return CH_EXT_PRE_NAME;
+		return IS(b, C_WS) ? CH_EXT_POST_NAME : CH_ERROR;
+	case CH_EXT_PRE_VAL:
+		if (IS(b, C_TCHAR))
+			return CH_EXT_TOKEN;
+		if (b == '"')
+			return CH_EXT_QSTR;
+		return IS(b, C_WS) ? CH_EXT_PRE_VAL : CH_ERROR;
+	case CH_EXT_QSTR:
+		if (b == '"')
+			return CH_EXT_POST_QSTR;
+		if (b == '\\')
+			return CH_EXT_QPAIR;
+		return IS(b, C_QDTEXT) ? CH_EXT_QSTR : CH_ERROR;
+	case CH_EXT_QPAIR:
+		return IS(b, C_FVCHAR | C_WS) ? CH_EXT_QSTR : CH_ERROR;
+	case CH_EXT_POST_QSTR:
+		if (b == '\r')
+			return CH_SIZE_LF;
+		if (b == ';')
+			return CH_EXT_PRE_NAME;
+		return IS(b, C_WS) ? CH_EXT_POST_VAL : CH_ERROR;
+	}
+	return CH_ERROR;
+}
+
+/* One byte of the trailer section. Returns the next state. */
+static int
+chunk_trailer_byte(struct sl_h1_chunked *c, unsigned char b)
+{
+	if (c->state == CH_TR_START && b == '\r')
+		return CH_FINAL_LF;
+	if (c->trailer_bytes >= c->max_trailer_bytes)
+		return CH_ERROR;
+	c->trailer_bytes++;
+	switch (c->state) {
+	case CH_TR_START: /* SP or HTAB here would be obs-fold */
+		return IS(b, C_TCHAR) ? CH_TR_NAME : CH_ERROR;
+	case CH_TR_NAME:
+		if (b == ':')
+			return CH_TR_VALUE;
+		return IS(b, C_TCHAR) ? CH_TR_NAME : CH_ERROR;
+	case CH_TR_VALUE:
+		if (b == '\r')
+			return CH_TR_LF;
+		return IS(b, C_FVCHAR | C_WS) ? CH_TR_VALUE : CH_ERROR;
+	case CH_TR_LF:
+		if (b != '\n')
+			return CH_ERROR;
+		c->ntrailers++;
+		return CH_TR_START;
+	}
+	return CH_ERROR;
+}
+
+int
+sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
+		     int compact, size_t *consumed, size_t *data_len)
+{
+	size_t i = 0, dl = 0, n;
+	unsigned char b;
+	int ret = 0;
+
+	while (i < len && ret == 0) {
+		switch (c->state) {
+		case CH_DATA:
+			n = len - i;
+			if ((uint64_t)n > c->remaining)
+				n = (size_t)c->remaining;
+			if (compact && dl != i)
+				memmove(buf + dl, buf + i, n);
+			dl += n;
+			i += n;
+			c->remaining -= n;
+			if (c->remaining == 0)
+				c->state = CH_DATA_CR;
+			continue;
+		case CH_DONE:
+			ret = 1;
+			continue;
+		case CH_ERROR:
+			ret = -400;
+			continue;
+		}
+		b = (unsigned char)buf[i];
+		switch (c->state) {
+		case CH_SIZE_LF:
+			if (b != '\n') {
+				c->state = CH_ERROR;
+			} else if (c->remaining > 0) {
+				c->state = CH_DATA;
+			} else {
+				c->state = CH_TR_START;
+			}
+			break;
+		case CH_DATA_CR:
+			c->state = b == '\r' ? CH_DATA_LF : CH_ERROR;
+			break;
+		case CH_DATA_LF:
+			if (b != '\n') {
+				c->state = CH_ERROR;
+				break;
+			}
+			c->state = CH_SIZE;
+			c->remaining = 0;
+			c->ndigits = 0;
+			c->line_len = 0;
+			break;
+		case CH_TR_START:
+		case CH_TR_NAME:
+		case CH_TR_VALUE:
+		case CH_TR_LF:
+			c->state = chunk_trailer_byte(c, b);
+			break;
+		case CH_FINAL_LF:
+			if (b != '\n') {
+				c->state = CH_ERROR;
+				break;
+			}
+			c->state = CH_DONE;
+			c->done = 1;
+			ret = 1;
+			break;
+		default:
+			c->state = chunk_size_byte(c, b);
+			break;
+		}
+		if (c->state == CH_ERROR)
+			ret = -400;
+		else
+			i++;
+	}
+	if (ret == 0 && c->state == CH_DONE)
+		ret = 1;
+	else if (ret == 0 && c->state == CH_ERROR)
+		ret = -400;
+	*consumed = i;
+	*data_len = dl;
+	return ret;
+}

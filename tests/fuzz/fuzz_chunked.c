@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer driver for the chunked decoder: decodes the input whole (in
+ * place and compacting), byte by byte and in uneven pieces, and checks all
+ * of them agree on the result, the bytes consumed and the payload.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "h1_parse.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(x)                                                               \
+	do {                                                                   \
+		if (!(x))                                                      \
+			abort();                                               \
+	} while (0)
+
+#define MAX_TRAILER 128
+
+struct result {
+	int ret;
+	size_t consumed;
+	size_t data_len;
+};
+
+/*
+ * Decodes a copy of in[0 .. size) in pieces: piece 0 = all at once, 1 = byte
+ * by byte, larger = uneven pieces of at most that many bytes. With compact,
+ * the payload is gathered into out; without, the copy must stay unchanged.
+ */
+static struct result
+decode(const uint8_t *in, size_t size, size_t piece, int compact, char *work,
+       char *out)
+{
+	struct sl_h1_chunked c;
+	struct result res = {0, 0, 0};
+	size_t off = 0, n, consumed, dl, k = 0;
+	int r = 0;
+
+	memcpy(work, in, size);
+	sl_h1_chunked_init(&c, MAX_TRAILER);
+	do {
+		n = size - off;
+		if (piece == 1)
+			n = n > 0 ? 1 : 0;
+		else if (piece > 1 && n > 1 + (k * 7 + off) % piece)
+			n = 1 + (k * 7 + off) % piece; /* uneven pieces */
+		k++;
+		r = sl_h1_chunked_decode(&c, work + off, n, compact, &consumed,
+					 &dl);
+		CHECK(r == 0 || r == 1 || r == -400);
+		CHECK(consumed <= n && dl <= consumed);
+		if (r == 0)
+			CHECK(consumed == n);
+		if (compact)
+			memcpy(out + res.data_len, work + off, dl);
+		else
+			CHECK(memcmp(work + off, in + off, n) == 0);
+		res.data_len += dl;
+		off += consumed;
+	} while (r == 0 && off < size);
+	CHECK(c.done == (r == 1));
+	CHECK(c.trailer_bytes <= MAX_TRAILER);
+	res.ret = r;
+	res.consumed = off;
+	return res;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct result whole, inplace, bytes, pieces;
+	char *work, *out1, *out2;
+
+	if (size > 65536)
+		return 0;
+	work = malloc(size + 1);
+	out1 = malloc(size + 1);
+	out2 = malloc(size + 1);
+	CHECK(work != NULL && out1 != NULL && out2 != NULL);
+
+	whole = decode(data, size, 0, 1, work, out1);
+	inplace = decode(data, size, 0, 0, work, out2);
+	CHECK(whole.ret == inplace.ret && whole.consumed == inplace.consumed &&
+	      whole.data_len == inplace.data_len);
+
+	bytes = decode(data, size, 1, 1, work, out2);
+	CHECK(whole.ret == bytes.ret && whole.consumed == bytes.consumed &&
+	      whole.data_len == bytes.data_len);
+	CHECK(memcmp(out1, out2, whole.data_len) == 0);
+
+	pieces = decode(data, size, 13, 1, work, out2);
+	CHECK(whole.ret == pieces.ret && whole.consumed == pieces.consumed &&
+	      whole.data_len == pieces.data_len);
+	CHECK(memcmp(out1, out2, whole.data_len) == 0);
+
+	if (whole.ret == 1)
+		CHECK(whole.consumed >= 5 && data[whole.consumed - 1] == '\n');
+	free(work);
+	free(out1);
+	free(out2);
+	return 0;
+}

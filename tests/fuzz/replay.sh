@@ -1,0 +1,35 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Replays the fuzz corpora through the replayer binaries (the fuzz drivers
+# linked without libFuzzer). Run by make check with top_srcdir and
+# top_builddir set; a corpus directory that does not exist is skipped.
+
+top_srcdir=${top_srcdir:-$(dirname "$0")/../..}
+top_builddir=${top_builddir:-.}
+
+status=0
+ran=0
+for target in request response chunked conf; do
+	corpus=$top_srcdir/tests/fuzz/corpus/$target
+	bin=$top_builddir/tests/fuzz/replay_$target
+	if [ ! -d "$corpus" ]; then
+		echo "replay.sh: no corpus for $target, skipped"
+		continue
+	fi
+	if [ ! -x "$bin" ]; then
+		echo "replay.sh: $bin not built" >&2
+		status=1
+		continue
+	fi
+	if "$bin" "$corpus"; then
+		ran=$((ran + 1))
+	else
+		echo "replay.sh: FAIL: $target corpus" >&2
+		status=1
+	fi
+done
+if [ "$status" -eq 0 ] && [ "$ran" -eq 0 ]; then
+	echo "replay.sh: no corpus found" >&2
+	status=1
+fi
+exit $status
