@@ -122,9 +122,9 @@ struct sl_conf {
 
 /*
  * Loads and validates the file at path. Returns a generation with refcnt 1,
- * or NULL. Every problem found is appended to *errors (malloc'd, one
- * "FILE:LINE:COL: error: MESSAGE\n" per line; the caller frees it), also
- * when the generation is returned (then *errors is NULL).
+ * or NULL. When errors is not NULL, *errors is set: NULL on success, else a
+ * malloc'd string with every problem found, sorted by position, one
+ * "FILE:LINE:COL: error: MESSAGE\n" per line (the caller frees it).
  */
 struct sl_conf *sl_conf_load(const char *path, char **errors);
 

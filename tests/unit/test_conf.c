@@ -1,0 +1,1689 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the configuration loader (conf.c): the scalar parsers, every
+ * key of a full configuration, the defaults, and one test per kind of error
+ * with its exact text and position. No sockets; files only under SRCDIR.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+
+#ifndef SRCDIR
+#define SRCDIR "."
+#endif
+
+/* The valid tail most error cases share: 5 + 3 lines. */
+#define LISTENER                                                               \
+	"listeners:\n"                                                         \
+	"  - name: public\n"                                                   \
+	"    address: 127.0.0.1:8080\n"                                        \
+	"    routes:\n"                                                        \
+	"      - cluster: demo\n"
+#define CLUSTER                                                                \
+	"clusters:\n"                                                          \
+	"  - name: demo\n"                                                     \
+	"    endpoints: [127.0.0.1:9001]\n"
+
+/* Loads yaml that must be valid; fails the test with its errors if not. */
+static struct sl_conf *
+load_ok(const char *yaml)
+{
+	struct sl_conf *conf;
+	char *errs = (char *)"sentinel";
+
+	conf = sl_conf_load_buffer("t.yaml", yaml, strlen(yaml), &errs);
+	if (conf == NULL)
+		print_error("unexpected errors:\n%s", errs ? errs : "(none)\n");
+	assert_non_null(conf);
+	assert_null(errs);
+	return conf;
+}
+
+/* Loads yaml that must be rejected with exactly the error lines want. */
+static void
+load_bad(const char *yaml, size_t len, const char *want)
+{
+	struct sl_conf *conf;
+	char *errs = NULL;
+
+	conf = sl_conf_load_buffer("t.yaml", yaml, len, &errs);
+	assert_null(conf);
+	assert_non_null(errs);
+	assert_string_equal(errs, want);
+	free(errs);
+}
+
+static uint16_t
+port_of(const struct sl_conf_addr *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+}
+
+static void
+assert_ipv4(const struct sl_conf_addr *a, const char *ip, uint16_t port)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&a->ss;
+	char buf[INET_ADDRSTRLEN];
+
+	assert_int_equal(a->ss.ss_family, AF_INET);
+	assert_int_equal(a->sslen, sizeof(struct sockaddr_in));
+	assert_non_null(inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf)));
+	assert_string_equal(buf, ip);
+	assert_int_equal(port_of(a), port);
+}
+
+/* ---- scalar parsers ---------------------------------------------------- */
+
+static void
+test_parse_duration(void **state)
+{
+	static const struct {
+		const char *text;
+		uint64_t ms;
+	} good[] = {
+	    {"250ms", 250},
+	    {"10s", 10000},
+	    {"5m", 300000},
+	    {"1h", 3600000},
+	    {"0ms", 0},
+	    {"0h", 0},
+	    {"007s", 7000},
+	    {"18446744073709551615ms", UINT64_MAX},
+	    {"5124095576030h", 5124095576030ULL * 3600000},
+	};
+	static const char *const bad[] = {
+	    "",
+	    "10",
+	    "s",
+	    "ms",
+	    "10 s",
+	    " 10s",
+	    "10s ",
+	    "10S",
+	    "10Ms",
+	    "10sec",
+	    "10d",
+	    "1.5s",
+	    "-1s",
+	    "+1s",
+	    "1e3ms",
+	    "0x10s",
+	    "10s10ms",
+	    "1h30m",
+	    "10mss",
+	    "\t1s",
+	    "18446744073709551616ms", /* 2^64 */
+	    "5124095576031h",	      /* * 3600000 > 2^64 */
+	    "99999999999999999999999999s",
+	};
+	uint64_t ms;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ms = 12345;
+		assert_int_equal(sl_conf_parse_duration(good[i].text, &ms), 0);
+		assert_true(ms == good[i].ms);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ms = 12345;
+		if (sl_conf_parse_duration(bad[i], &ms) != -1)
+			fail_msg("accepted \"%s\"", bad[i]);
+		assert_true(ms == 12345);
+	}
+	assert_int_equal(sl_conf_parse_duration(NULL, &ms), -1);
+}
+
+static void
+test_parse_size(void **state)
+{
+	static const struct {
+		const char *text;
+		uint64_t bytes;
+	} good[] = {
+	    {"512B", 512},
+	    {"0B", 0},
+	    {"16KiB", 16384},
+	    {"8MiB", 8388608},
+	    {"1GiB", 1073741824},
+	    {"17179869183GiB", 17179869183ULL << 30},
+	    {"18446744073709551615B", UINT64_MAX},
+	};
+	static const char *const bad[] = {
+	    "",
+	    "16",
+	    "KiB",
+	    "16KB",
+	    "16kib",
+	    "16kB",
+	    "16 KiB",
+	    "16K",
+	    "16k",
+	    "1TiB",
+	    "1.5MiB",
+	    "-1B",
+	    "16KiB ",
+	    "16b",
+	    "16KiB16B",
+	    "0x10B",
+	    "17179869184GiB", /* 2^64 */
+	    "18446744073709551616B",
+	};
+	uint64_t b;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		b = 12345;
+		assert_int_equal(sl_conf_parse_size(good[i].text, &b), 0);
+		assert_true(b == good[i].bytes);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		b = 12345;
+		if (sl_conf_parse_size(bad[i], &b) != -1)
+			fail_msg("accepted \"%s\"", bad[i]);
+		assert_true(b == 12345);
+	}
+	assert_int_equal(sl_conf_parse_size(NULL, &b), -1);
+}
+
+static void
+test_parse_addr(void **state)
+{
+	static const char *const bad[] = {
+	    "",
+	    "1.2.3.4",
+	    "1.2.3.4:",
+	    "1.2.3.4:0",
+	    "1.2.3.4:65536",
+	    "1.2.3.4:99999999999999999999",
+	    "1.2.3.4:-1",
+	    "1.2.3.4:+80",
+	    "1.2.3.4:80x",
+	    "1.2.3.4: 80",
+	    " 1.2.3.4:80",
+	    ":80",
+	    "1.2.3:80",
+	    "256.1.1.1:80",
+	    "example.com:80",
+	    "localhost.:80",
+	    "::1:80",
+	    "::1",
+	    "[::1]",
+	    "[::1]80",
+	    "[::1:80",
+	    "[]:80",
+	    "[::g]:80",
+	    "[1.2.3.4]:80",
+	    "[fe80::1%eth0]:80",
+	    "[::1]:0",
+	    "*:80",
+	};
+	struct sl_conf_addr a;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a.ss;
+	struct in6_addr v6;
+	size_t i;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(sl_conf_parse_addr("1.2.3.4:80", &a.ss, &a.sslen), 0);
+	assert_ipv4(&a, "1.2.3.4", 80);
+	assert_int_equal(sl_conf_parse_addr("0.0.0.0:8080", &a.ss, &a.sslen),
+			 0);
+	assert_ipv4(&a, "0.0.0.0", 8080);
+	assert_int_equal(
+	    sl_conf_parse_addr("255.255.255.255:65535", &a.ss, &a.sslen), 0);
+	assert_ipv4(&a, "255.255.255.255", 65535);
+	assert_int_equal(sl_conf_parse_addr("127.0.0.1:1", &a.ss, &a.sslen), 0);
+	assert_ipv4(&a, "127.0.0.1", 1);
+	assert_int_equal(sl_conf_parse_addr("localhost:9000", &a.ss, &a.sslen),
+			 0);
+	assert_ipv4(&a, "127.0.0.1", 9000);
+	assert_int_equal(sl_conf_parse_addr("LocalHost:9000", &a.ss, &a.sslen),
+			 0);
+	assert_ipv4(&a, "127.0.0.1", 9000);
+
+	assert_int_equal(sl_conf_parse_addr("[::1]:80", &a.ss, &a.sslen), 0);
+	assert_int_equal(a.ss.ss_family, AF_INET6);
+	assert_int_equal(a.sslen, sizeof(struct sockaddr_in6));
+	assert_int_equal(port_of(&a), 80);
+	assert_int_equal(inet_pton(AF_INET6, "::1", &v6), 1);
+	assert_memory_equal(&sin6->sin6_addr, &v6, sizeof(v6));
+	assert_int_equal(sl_conf_parse_addr("[::]:443", &a.ss, &a.sslen), 0);
+	assert_true(IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr));
+	assert_int_equal(port_of(&a), 443);
+	assert_int_equal(
+	    sl_conf_parse_addr("[2001:db8::7]:8443", &a.ss, &a.sslen), 0);
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8::7", &v6), 1);
+	assert_memory_equal(&sin6->sin6_addr, &v6, sizeof(v6));
+	assert_int_equal(
+	    sl_conf_parse_addr("[::ffff:1.2.3.4]:80", &a.ss, &a.sslen), 0);
+	assert_int_equal(a.ss.ss_family, AF_INET6);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (sl_conf_parse_addr(bad[i], &a.ss, &a.sslen) != -1)
+			fail_msg("accepted \"%s\"", bad[i]);
+	assert_int_equal(sl_conf_parse_addr(NULL, &a.ss, &a.sslen), -1);
+}
+
+/* ---- valid configurations ---------------------------------------------- */
+
+static const char full_yaml[] =
+    "workers: 4\n"
+    "drain_timeout: 5s\n"
+    "admin:\n"
+    "  address: 127.0.0.1:9901\n"
+    "log:\n"
+    "  level: debug\n"
+    "  access: /var/log/sluice/access.log\n"
+    "  access_format: combined\n"
+    "listeners:\n"
+    "  - name: public\n"
+    "    address: 0.0.0.0:8080\n"
+    "    limits:\n"
+    "      header_timeout: 5s\n"
+    "      body_timeout: 20s\n"
+    "      send_timeout: 15s\n"
+    "      idle_timeout: 2m\n"
+    "      max_uri_bytes: 4KiB\n"
+    "      max_header_bytes: 16KiB\n"
+    "      max_headers: 50\n"
+    "      max_body_bytes: 1MiB\n"
+    "      buffer_bytes: 32KiB\n"
+    "      max_requests: 1000\n"
+    "    routes:\n"
+    "      - name: payments\n"
+    "        match:\n"
+    "          host: \"*.Pay.Example.com\"\n"
+    "          path_prefix: /v1/\n"
+    "          methods: [GET, POST]\n"
+    "          headers: { X-Canary: \"on\", X-Tenant: acme }\n"
+    "        cluster: payments\n"
+    "        timeout: 2s\n"
+    "      - name: health\n"
+    "        match:\n"
+    "          host: Status.Example.COM\n"
+    "          path: /healthz\n"
+    "        cluster: payments\n"
+    "        timeout: 500ms\n"
+    "      - cluster: fallback\n"
+    "  - name: internal\n"
+    "    address: \"[::1]:8081\"\n"
+    "    routes:\n"
+    "      - cluster: fallback\n"
+    "clusters:\n"
+    "  - name: payments\n"
+    "    endpoints:\n"
+    "      - 127.0.0.1:9001\n"
+    "      - { address: 127.0.0.1:9002, weight: 3 }\n"
+    "      - { address: \"[::1]:9003\" }\n"
+    "    balance: least_request\n"
+    "    connect_timeout: 250ms\n"
+    "    pool:\n"
+    "      max_idle: 8\n"
+    "      idle_timeout: 10s\n"
+    "      max_requests: 0\n"
+    "  - name: fallback\n"
+    "    endpoints: [localhost:9010]\n"
+    "    balance: hash\n";
+
+static void
+test_full(void **state)
+{
+	struct sl_conf *c;
+	const struct sl_conf_listener *l;
+	const struct sl_conf_route *r;
+	const struct sl_conf_cluster *cl;
+
+	(void)state;
+	c = load_ok(full_yaml);
+	assert_int_equal(atomic_load(&c->refcnt), 1);
+	assert_string_equal(c->path, "t.yaml");
+	assert_int_equal(c->workers, 4);
+	assert_true(c->drain_timeout_ms == 5000);
+	assert_int_equal(c->has_admin, 1);
+	assert_string_equal(c->admin_addr.text, "127.0.0.1:9901");
+	assert_ipv4(&c->admin_addr, "127.0.0.1", 9901);
+	assert_int_equal(c->log_level, SL_LOG_DEBUG);
+	assert_string_equal(c->access_log, "/var/log/sluice/access.log");
+	assert_int_equal(c->access_format, SL_ACCESS_COMBINED);
+
+	assert_int_equal(c->nlisteners, 2);
+	l = &c->listeners[0];
+	assert_string_equal(l->name, "public");
+	assert_string_equal(l->addr.text, "0.0.0.0:8080");
+	assert_ipv4(&l->addr, "0.0.0.0", 8080);
+	assert_true(l->limits.header_timeout_ms == 5000);
+	assert_true(l->limits.body_timeout_ms == 20000);
+	assert_true(l->limits.send_timeout_ms == 15000);
+	assert_true(l->limits.idle_timeout_ms == 120000);
+	assert_true(l->limits.max_uri_bytes == 4096);
+	assert_true(l->limits.max_header_bytes == 16384);
+	assert_true(l->limits.max_headers == 50);
+	assert_true(l->limits.max_body_bytes == 1048576);
+	assert_true(l->limits.buffer_bytes == 32768);
+	assert_true(l->limits.max_requests == 1000);
+	assert_int_equal(l->nroutes, 3);
+
+	r = &l->routes[0];
+	assert_string_equal(r->name, "payments");
+	assert_string_equal(r->host, ".pay.example.com");
+	assert_int_equal(r->host_wildcard, 1);
+	assert_string_equal(r->path, "/v1/");
+	assert_int_equal(r->path_prefix, 1);
+	assert_int_equal(r->nmethods, 2);
+	assert_string_equal(r->methods[0], "GET");
+	assert_string_equal(r->methods[1], "POST");
+	assert_int_equal(r->nheaders, 2);
+	assert_string_equal(r->headers[0].name, "x-canary");
+	assert_string_equal(r->headers[0].value, "on");
+	assert_string_equal(r->headers[1].name, "x-tenant");
+	assert_string_equal(r->headers[1].value, "acme");
+	assert_ptr_equal(r->cluster, &c->clusters[0]);
+	assert_true(r->timeout_ms == 2000);
+
+	r = &l->routes[1];
+	assert_string_equal(r->name, "health");
+	assert_string_equal(r->host, "status.example.com");
+	assert_int_equal(r->host_wildcard, 0);
+	assert_string_equal(r->path, "/healthz");
+	assert_int_equal(r->path_prefix, 0);
+	assert_null(r->methods);
+	assert_int_equal(r->nmethods, 0);
+	assert_null(r->headers);
+	assert_int_equal(r->nheaders, 0);
+	assert_ptr_equal(r->cluster, &c->clusters[0]);
+	assert_true(r->timeout_ms == 500);
+
+	r = &l->routes[2];
+	assert_string_equal(r->name, "route-3");
+	assert_null(r->host);
+	assert_null(r->path);
+	assert_ptr_equal(r->cluster, &c->clusters[1]);
+	assert_true(r->timeout_ms == 30000);
+
+	l = &c->listeners[1];
+	assert_string_equal(l->name, "internal");
+	assert_string_equal(l->addr.text, "[::1]:8081");
+	assert_int_equal(l->addr.ss.ss_family, AF_INET6);
+	assert_int_equal(port_of(&l->addr), 8081);
+	assert_int_equal(l->nroutes, 1);
+	assert_string_equal(l->routes[0].name, "route-1");
+
+	assert_int_equal(c->nclusters, 2);
+	cl = &c->clusters[0];
+	assert_string_equal(cl->name, "payments");
+	assert_int_equal(cl->index, 0);
+	assert_int_equal(cl->nendpoints, 3);
+	assert_string_equal(cl->endpoints[0].addr.text, "127.0.0.1:9001");
+	assert_ipv4(&cl->endpoints[0].addr, "127.0.0.1", 9001);
+	assert_int_equal(cl->endpoints[0].weight, 1);
+	assert_int_equal(cl->endpoints[0].index, 0);
+	assert_string_equal(cl->endpoints[1].addr.text, "127.0.0.1:9002");
+	assert_int_equal(cl->endpoints[1].weight, 3);
+	assert_int_equal(cl->endpoints[1].index, 1);
+	assert_string_equal(cl->endpoints[2].addr.text, "[::1]:9003");
+	assert_int_equal(cl->endpoints[2].addr.ss.ss_family, AF_INET6);
+	assert_int_equal(cl->endpoints[2].weight, 1);
+	assert_int_equal(cl->endpoints[2].index, 2);
+	assert_int_equal(cl->balance, SL_BALANCE_LEAST_REQUEST);
+	assert_true(cl->connect_timeout_ms == 250);
+	assert_true(cl->pool_max_idle == 8);
+	assert_true(cl->pool_idle_timeout_ms == 10000);
+	assert_true(cl->pool_max_requests == 0);
+
+	cl = &c->clusters[1];
+	assert_string_equal(cl->name, "fallback");
+	assert_int_equal(cl->index, 1);
+	assert_int_equal(cl->nendpoints, 1);
+	assert_ipv4(&cl->endpoints[0].addr, "127.0.0.1", 9010);
+	assert_string_equal(cl->endpoints[0].addr.text, "localhost:9010");
+	assert_int_equal(cl->balance, SL_BALANCE_HASH);
+	sl_conf_unref(c);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct sl_conf *c;
+	const struct sl_conf_limits *lim;
+	const struct sl_conf_route *r;
+	const struct sl_conf_cluster *cl;
+
+	(void)state;
+	c = load_ok(LISTENER CLUSTER);
+	assert_int_equal(c->workers, 0);
+	assert_int_equal(c->has_admin, 0);
+	assert_null(c->admin_addr.text);
+	assert_int_equal(c->log_level, SL_LOG_INFO);
+	assert_string_equal(c->access_log, "stdout");
+	assert_int_equal(c->access_format, SL_ACCESS_JSON);
+	assert_true(c->drain_timeout_ms == 30000);
+	assert_true(c->generation == 0);
+
+	lim = &c->listeners[0].limits;
+	assert_true(lim->header_timeout_ms == 10000);
+	assert_true(lim->body_timeout_ms == 30000);
+	assert_true(lim->send_timeout_ms == 30000);
+	assert_true(lim->idle_timeout_ms == 60000);
+	assert_true(lim->max_uri_bytes == 8 * 1024);
+	assert_true(lim->max_header_bytes == 32 * 1024);
+	assert_true(lim->max_headers == 100);
+	assert_true(lim->max_body_bytes == 16 * 1024 * 1024);
+	assert_true(lim->buffer_bytes == 64 * 1024);
+	assert_true(lim->max_requests == 0);
+
+	r = &c->listeners[0].routes[0];
+	assert_string_equal(r->name, "route-1");
+	assert_null(r->host);
+	assert_int_equal(r->host_wildcard, 0);
+	assert_null(r->path);
+	assert_int_equal(r->path_prefix, 0);
+	assert_null(r->methods);
+	assert_null(r->headers);
+	assert_ptr_equal(r->cluster, &c->clusters[0]);
+	assert_true(r->timeout_ms == 30000);
+
+	cl = &c->clusters[0];
+	assert_int_equal(cl->balance, SL_BALANCE_ROUND_ROBIN);
+	assert_true(cl->connect_timeout_ms == 1000);
+	assert_true(cl->pool_max_idle == 64);
+	assert_true(cl->pool_idle_timeout_ms == 30000);
+	assert_true(cl->pool_max_requests == 10000);
+	assert_int_equal(cl->endpoints[0].weight, 1);
+	sl_conf_unref(c);
+
+	/* Empty mappings leave every default in place too. */
+	c = load_ok("log: {}\n"
+		    "listeners:\n"
+		    "  - {name: a, address: 127.0.0.1:1, limits: {},\n"
+		    "     routes: [{cluster: demo, match: {}}]}\n" CLUSTER);
+	assert_int_equal(c->log_level, SL_LOG_INFO);
+	assert_true(c->listeners[0].limits.max_headers == 100);
+	assert_null(c->listeners[0].routes[0].host);
+	sl_conf_unref(c);
+}
+
+static void
+test_route_names(void **state)
+{
+	struct sl_conf *c;
+
+	(void)state;
+	c = load_ok("listeners:\n"
+		    "  - name: a\n"
+		    "    address: 127.0.0.1:8080\n"
+		    "    routes:\n"
+		    "      - cluster: demo\n"
+		    "      - name: named\n"
+		    "        cluster: demo\n"
+		    "      - cluster: demo\n"
+		    "  - name: b\n"
+		    "    address: 127.0.0.1:8081\n"
+		    "    routes: [{cluster: demo}, {cluster: demo}]\n" CLUSTER);
+	assert_string_equal(c->listeners[0].routes[0].name, "route-1");
+	assert_string_equal(c->listeners[0].routes[1].name, "named");
+	assert_string_equal(c->listeners[0].routes[2].name, "route-3");
+	assert_string_equal(c->listeners[1].routes[0].name, "route-1");
+	assert_string_equal(c->listeners[1].routes[1].name, "route-2");
+	sl_conf_unref(c);
+}
+
+static void
+test_match(void **state)
+{
+	struct sl_conf *c;
+	const struct sl_conf_route *r;
+
+	(void)state;
+	c = load_ok("listeners:\n"
+		    "  - name: a\n"
+		    "    address: 127.0.0.1:8080\n"
+		    "    routes:\n"
+		    "      - match: {host: \"*.EXAMPLE.com\"}\n"
+		    "        cluster: demo\n"
+		    "      - match: {host: \"[::1]\"}\n"
+		    "        cluster: demo\n"
+		    "      - match: {host: 127.0.0.1, path: \"/a/b;c=%20\"}\n"
+		    "        cluster: demo\n"
+		    "      - match:\n"
+		    "          methods: [purge, M-SEARCH, \"GET\"]\n"
+		    "          headers:\n"
+		    "            X-Empty: \"\"\n"
+		    "            X-Num: 2\n"
+		    "            X-Inner: \"a  b\"\n"
+		    "            X-Case: MiXeD\n"
+		    "        cluster: demo\n" CLUSTER);
+	r = &c->listeners[0].routes[0];
+	assert_string_equal(r->host, ".example.com");
+	assert_int_equal(r->host_wildcard, 1);
+	r = &c->listeners[0].routes[1];
+	assert_string_equal(r->host, "[::1]");
+	assert_int_equal(r->host_wildcard, 0);
+	r = &c->listeners[0].routes[2];
+	assert_string_equal(r->host, "127.0.0.1");
+	assert_string_equal(r->path, "/a/b;c=%20");
+	assert_int_equal(r->path_prefix, 0);
+	r = &c->listeners[0].routes[3];
+	assert_int_equal(r->nmethods, 3);
+	assert_string_equal(r->methods[0], "purge");
+	assert_string_equal(r->methods[1], "M-SEARCH");
+	assert_string_equal(r->methods[2], "GET");
+	assert_int_equal(r->nheaders, 4);
+	assert_string_equal(r->headers[0].name, "x-empty");
+	assert_string_equal(r->headers[0].value, "");
+	assert_string_equal(r->headers[1].name, "x-num");
+	assert_string_equal(r->headers[1].value, "2");
+	assert_string_equal(r->headers[2].value, "a  b");
+	assert_string_equal(r->headers[3].name, "x-case");
+	assert_string_equal(r->headers[3].value, "MiXeD");
+	sl_conf_unref(c);
+}
+
+/* Routes find their cluster wherever "clusters" is written. */
+static void
+test_cluster_order(void **state)
+{
+	struct sl_conf *c;
+	const struct sl_conf_listener *l;
+
+	(void)state;
+	c = load_ok("clusters:\n"
+		    "  - {name: one, endpoints: [127.0.0.1:9001]}\n"
+		    "  - {name: two, endpoints: [127.0.0.1:9002]}\n"
+		    "  - {name: three, endpoints: [127.0.0.1:9003]}\n"
+		    "listeners:\n"
+		    "  - name: a\n"
+		    "    address: 127.0.0.1:8080\n"
+		    "    routes:\n"
+		    "      - cluster: three\n"
+		    "      - cluster: one\n"
+		    "      - cluster: two\n");
+	l = &c->listeners[0];
+	assert_int_equal(c->nclusters, 3);
+	assert_ptr_equal(l->routes[0].cluster, &c->clusters[2]);
+	assert_ptr_equal(l->routes[1].cluster, &c->clusters[0]);
+	assert_ptr_equal(l->routes[2].cluster, &c->clusters[1]);
+	assert_int_equal(c->clusters[0].index, 0);
+	assert_int_equal(c->clusters[1].index, 1);
+	assert_int_equal(c->clusters[2].index, 2);
+	assert_string_equal(l->routes[0].cluster->name, "three");
+	sl_conf_unref(c);
+}
+
+/* Quoted values where strings are expected, and every boundary value. */
+static void
+test_bounds(void **state)
+{
+	struct sl_conf *c;
+	const struct sl_conf_limits *lim;
+
+	(void)state;
+	c = load_ok("workers: 1024\n"
+		    "drain_timeout: 0ms\n"
+		    "listeners:\n"
+		    "  - name: a\n"
+		    "    address: 127.0.0.1:8080\n"
+		    "    limits:\n"
+		    "      header_timeout: \"1ms\"\n"
+		    "      body_timeout: 24h\n"
+		    "      send_timeout: 1440m\n"
+		    "      idle_timeout: 86400000ms\n"
+		    "      max_uri_bytes: 16B\n"
+		    "      max_header_bytes: 256B\n"
+		    "      max_headers: 10000\n"
+		    "      max_body_bytes: 0B\n"
+		    "      buffer_bytes: 4KiB\n"
+		    "      max_requests: 4294967295\n"
+		    "    routes: [{cluster: demo, timeout: 1ms}]\n"
+		    "  - name: b\n"
+		    "    address: 127.0.0.1:8081\n"
+		    "    limits:\n"
+		    "      max_uri_bytes: 1MiB\n"
+		    "      max_header_bytes: 1MiB\n"
+		    "      max_headers: 1\n"
+		    "      max_body_bytes: 16GiB\n"
+		    "      buffer_bytes: 64MiB\n"
+		    "    routes: [{cluster: demo, timeout: 24h}]\n"
+		    "clusters:\n"
+		    "  - name: demo\n"
+		    "    endpoints:\n"
+		    "      - {address: 127.0.0.1:1, weight: 1}\n"
+		    "      - {address: 127.0.0.1:65535, weight: 1000}\n"
+		    "    connect_timeout: 24h\n"
+		    "    pool: {max_idle: 100000, idle_timeout: 1ms,\n"
+		    "           max_requests: 4294967295}\n"
+		    "  - name: d2\n"
+		    "    endpoints: [127.0.0.1:1]\n"
+		    "    connect_timeout: 1ms\n"
+		    "    pool: {max_idle: 0}\n");
+	assert_int_equal(c->workers, 1024);
+	assert_true(c->drain_timeout_ms == 0);
+	lim = &c->listeners[0].limits;
+	assert_true(lim->header_timeout_ms == 1);
+	assert_true(lim->body_timeout_ms == 86400000);
+	assert_true(lim->send_timeout_ms == 86400000);
+	assert_true(lim->idle_timeout_ms == 86400000);
+	assert_true(lim->max_uri_bytes == 16);
+	assert_true(lim->max_header_bytes == 256);
+	assert_true(lim->max_headers == 10000);
+	assert_true(lim->max_body_bytes == 0);
+	assert_true(lim->buffer_bytes == 4096);
+	assert_true(lim->max_requests == 4294967295ULL);
+	assert_true(c->listeners[0].routes[0].timeout_ms == 1);
+	lim = &c->listeners[1].limits;
+	assert_true(lim->max_uri_bytes == 1048576);
+	assert_true(lim->max_header_bytes == 1048576);
+	assert_true(lim->max_headers == 1);
+	assert_true(lim->max_body_bytes == 16ULL << 30);
+	assert_true(lim->buffer_bytes == 64 << 20);
+	assert_true(c->listeners[1].routes[0].timeout_ms == 86400000);
+	assert_int_equal(c->clusters[0].endpoints[0].weight, 1);
+	assert_int_equal(c->clusters[0].endpoints[1].weight, 1000);
+	assert_true(c->clusters[0].connect_timeout_ms == 86400000);
+	assert_true(c->clusters[0].pool_max_idle == 100000);
+	assert_true(c->clusters[0].pool_idle_timeout_ms == 1);
+	assert_true(c->clusters[0].pool_max_requests == 4294967295ULL);
+	assert_true(c->clusters[1].connect_timeout_ms == 1);
+	assert_true(c->clusters[1].pool_max_idle == 0);
+	sl_conf_unref(c);
+
+	c = load_ok(
+	    "workers: \"auto\"\n"
+	    "log: {level: error, access: \"off\", access_format: json}\n"
+	    "admin: {address: \"[::1]:9901\"}\n" LISTENER CLUSTER);
+	assert_int_equal(c->workers, 0);
+	assert_int_equal(c->log_level, SL_LOG_ERROR);
+	assert_string_equal(c->access_log, "off");
+	assert_int_equal(c->admin_addr.ss.ss_family, AF_INET6);
+	sl_conf_unref(c);
+
+	c = load_ok("workers: 1\nlog: {level: warn, access: stderr}\n" LISTENER
+			CLUSTER);
+	assert_int_equal(c->workers, 1);
+	assert_int_equal(c->log_level, SL_LOG_WARN);
+	assert_string_equal(c->access_log, "stderr");
+	sl_conf_unref(c);
+}
+
+/* Different families, hosts or ports may share nothing: all accepted. */
+static void
+test_listener_addresses(void **state)
+{
+	struct sl_conf *c;
+
+	(void)state;
+	c = load_ok("admin: {address: 127.0.0.1:9901}\n"
+		    "listeners:\n"
+		    "  - {name: a, address: 0.0.0.0:8080, routes: "
+		    "[{cluster: demo}]}\n"
+		    "  - {name: b, address: \"[::]:8080\", routes: "
+		    "[{cluster: demo}]}\n"
+		    "  - {name: c, address: 127.0.0.1:8081, routes: "
+		    "[{cluster: demo}]}\n"
+		    "  - {name: d, address: 127.0.0.2:8081, routes: "
+		    "[{cluster: demo}]}\n" CLUSTER);
+	assert_int_equal(c->nlisteners, 4);
+	sl_conf_unref(c);
+}
+
+static void
+test_ref_unref(void **state)
+{
+	struct sl_conf *c;
+
+	(void)state;
+	c = load_ok(LISTENER CLUSTER);
+	assert_ptr_equal(sl_conf_ref(c), c);
+	assert_int_equal(atomic_load(&c->refcnt), 2);
+	sl_conf_unref(c);
+	assert_int_equal(atomic_load(&c->refcnt), 1);
+	assert_string_equal(c->listeners[0].name, "public");
+	sl_conf_unref(c);
+	sl_conf_unref(NULL);
+}
+
+/* The buffer ends at len: bytes after it are never read. */
+static void
+test_buffer_len(void **state)
+{
+	static const char yaml[] = LISTENER CLUSTER "garbage: [";
+	struct sl_conf *c;
+	char *errs = NULL;
+
+	(void)state;
+	c = sl_conf_load_buffer("t.yaml", yaml, strlen(yaml) - 10, &errs);
+	assert_non_null(c);
+	assert_null(errs);
+	sl_conf_unref(c);
+
+	/* A NUL byte inside the buffer is a YAML error, not its end. */
+	load_bad("workers: 1\0\n", 12,
+		 "t.yaml:1:11: error: invalid YAML: control characters are not "
+		 "allowed (#x0)\n");
+
+	/* No errors wanted: the result alone tells. */
+	assert_null(sl_conf_load_buffer("t.yaml", yaml, strlen(yaml), NULL));
+	c = sl_conf_load_buffer(NULL, yaml, strlen(yaml) - 10, NULL);
+	assert_non_null(c);
+	assert_string_equal(c->path, "<buffer>");
+	sl_conf_unref(c);
+}
+
+static void
+test_load_files(void **state)
+{
+	static const char *const files[] = {
+	    SRCDIR "/tests/conf/good/minimal.yaml",
+	    SRCDIR "/tests/conf/good/full.yaml",
+	    SRCDIR "/tests/conf/good/multi.yaml",
+	    SRCDIR "/etc/sluice.yaml",
+	};
+	struct sl_conf *c;
+	char *errs;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		errs = NULL;
+		c = sl_conf_load(files[i], &errs);
+		if (c == NULL)
+			fail_msg("%s", errs ? errs : files[i]);
+		assert_null(errs);
+		assert_string_equal(c->path, files[i]);
+		sl_conf_unref(c);
+	}
+
+	/* The shipped example is what the quick start relies on. */
+	c = sl_conf_load(SRCDIR "/etc/sluice.yaml", NULL);
+	assert_non_null(c);
+	assert_int_equal(c->workers, 0);
+	assert_string_equal(c->access_log, "stdout");
+	assert_int_equal(c->access_format, SL_ACCESS_JSON);
+	assert_string_equal(c->listeners[0].name, "public");
+	assert_string_equal(c->listeners[0].addr.text, "127.0.0.1:8080");
+	assert_string_equal(c->clusters[0].name, "demo");
+	assert_string_equal(c->clusters[0].endpoints[0].addr.text,
+			    "127.0.0.1:9001");
+	sl_conf_unref(c);
+
+	errs = NULL;
+	assert_null(
+	    sl_conf_load(SRCDIR "/tests/conf/no-such-file.yaml", &errs));
+	assert_string_equal(errs, SRCDIR "/tests/conf/no-such-file.yaml: "
+					 "error: cannot open: No such file or "
+					 "directory\n");
+	free(errs);
+	errs = NULL;
+	assert_null(sl_conf_load(SRCDIR "/tests/conf", &errs));
+	assert_string_equal(errs, SRCDIR "/tests/conf: error: cannot read: Is "
+					 "a directory\n");
+	free(errs);
+
+	errs = NULL;
+	assert_null(
+	    sl_conf_load(SRCDIR "/tests/conf/bad/unknown-cluster.yaml", &errs));
+	assert_string_equal(errs, SRCDIR "/tests/conf/bad/unknown-cluster.yaml"
+					 ":7:18: error: route \"api\": unknown "
+					 "cluster \"billing\"\n");
+	free(errs);
+}
+
+/* Everything wrong in a file is reported, in the order of the file. */
+static void
+test_all_errors(void **state)
+{
+	static const char yaml[] =
+	    "workers: zero\n"
+	    "log: {level: loud}\n"
+	    "listeners:\n"
+	    "  - name: public\n"
+	    "    address: 127.0.0.1\n"
+	    "    limits: {header_timeout: 10, colour: blue}\n"
+	    "    routes:\n"
+	    "      - name: api\n"
+	    "        cluster: billing\n"
+	    "      - match: {methods: [\"GE T\"], host: \"a:1\"}\n"
+	    "        split: []\n"
+	    "  - name: public\n"
+	    "    routes: []\n"
+	    "clusters:\n"
+	    "  - name: demo\n"
+	    "    endpoints: []\n"
+	    "    balance: random\n"
+	    "    pool: {max_idle: -1}\n";
+
+	(void)state;
+	load_bad(
+	    yaml, strlen(yaml),
+	    "t.yaml:1:10: error: \"workers\": expected an integer >= 1 or "
+	    "\"auto\"\n"
+	    "t.yaml:2:14: error: \"level\": expected error, warn, info or "
+	    "debug\n"
+	    "t.yaml:5:14: error: \"address\": invalid address "
+	    "\"127.0.0.1\": missing \":PORT\"\n"
+	    "t.yaml:6:30: error: \"header_timeout\": duration \"10\" needs "
+	    "a unit (ms, s, m or h)\n"
+	    "t.yaml:6:34: error: unknown key \"colour\" in limits\n"
+	    "t.yaml:9:18: error: route \"api\": unknown cluster "
+	    "\"billing\"\n"
+	    "t.yaml:10:27: error: \"methods\": invalid method \"GE T\"\n"
+	    "t.yaml:10:42: error: \"host\": \"a:1\" must not contain a "
+	    "port\n"
+	    "t.yaml:11:9: error: route \"route-2\": \"split\" is not "
+	    "supported in this version\n"
+	    "t.yaml:12:5: error: listener \"public\": missing key "
+	    "\"address\"\n"
+	    "t.yaml:12:11: error: duplicate listener name \"public\" (first "
+	    "at 4:11)\n"
+	    "t.yaml:13:13: error: listener \"public\": \"routes\" must not "
+	    "be empty\n"
+	    "t.yaml:16:16: error: cluster \"demo\": \"endpoints\" must not "
+	    "be empty\n"
+	    "t.yaml:17:14: error: \"balance\": expected round_robin, "
+	    "least_request or hash\n"
+	    "t.yaml:18:22: error: \"max_idle\": expected an integer "
+	    "(0..100000)\n");
+}
+
+/* ---- one test per kind of error ---------------------------------------- */
+
+struct error_case {
+	const char *name;
+	const char *yaml;
+	const char *want; /* every error line, in order */
+};
+
+static const struct error_case error_cases[] = {
+    /* YAML itself */
+    {"yaml syntax", "a: b: c\n",
+     "t.yaml:1:5: error: invalid YAML: mapping values are not allowed in this "
+     "context\n"},
+    {"yaml tab indent", "listeners:\n\t- name: a\n",
+     "t.yaml:2:1: error: invalid YAML: found character that cannot start any "
+     "token (while scanning for the next token at 2:1)\n"},
+    {"yaml unclosed flow", "listeners: [\n",
+     "t.yaml:2:1: error: invalid YAML: did not find expected node content "
+     "(while parsing a flow node at 2:1)\n"},
+    {"yaml control character", "workers: 1\x01\n",
+     "t.yaml:1:11: error: invalid YAML: control characters are not allowed "
+     "(#x1)\n"},
+    {"yaml invalid UTF-8", "workers: \xff\n",
+     "t.yaml:1:10: error: invalid YAML: invalid leading UTF-8 octet (#xff)\n"},
+    {"yaml alias", "x: &a 1\n" LISTENER CLUSTER "workers: *a\n",
+     "t.yaml:1:1: error: unknown key \"x\" at the top level\n"
+     "t.yaml:10:10: error: YAML aliases are not supported\n"},
+    {"yaml alias as key", LISTENER CLUSTER "log: {level: &l info}\n*l : 1\n",
+     "t.yaml:10:1: error: YAML aliases are not supported\n"},
+    {"yaml two documents", LISTENER CLUSTER "---\nworkers: 2\n",
+     "t.yaml:9:1: error: only one YAML document is allowed\n"},
+    {"yaml too deep",
+     "a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+     "]]]]]]]]]]]]]\n",
+     "t.yaml:1:35: error: YAML nested more than 32 levels deep\n"},
+    /* the document */
+    {"empty file", "",
+     "t.yaml:1:1: error: the configuration is empty (expected a "
+     "mapping with \"listeners\")\n"},
+    {"comments only", "# nothing\n\n",
+     "t.yaml:1:1: error: the configuration is empty (expected a mapping with "
+     "\"listeners\")\n"},
+    {"empty document", "---\n",
+     "t.yaml:2:1: error: expected a mapping at the top level\n"},
+    {"list document", "- a\n- b\n",
+     "t.yaml:1:1: error: expected a mapping at the top level\n"},
+    {"scalar document", "hello\n",
+     "t.yaml:1:1: error: expected a mapping at the top level\n"},
+    {"non-string key", "? [a]\n: b\n" LISTENER CLUSTER,
+     "t.yaml:1:3: error: keys must be strings at the top level\n"},
+    {"duplicate key", "workers: 1\n" LISTENER CLUSTER "workers: 2\n",
+     "t.yaml:10:1: error: duplicate key \"workers\" at the top level (first at "
+     "1:1)\n"},
+    /* unknown keys */
+    {"unknown key top", "worker: 4\n" LISTENER CLUSTER,
+     "t.yaml:1:1: error: unknown key \"worker\" at the top level\n"},
+    {"unknown key listener",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    foo: bar\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:4:5: error: unknown key \"foo\" in listener\n"},
+    {"unknown key limits",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    limits: {max_header: 1KiB}\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:4:14: error: unknown key \"max_header\" in limits\n"},
+    {"unknown key route",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, retries: 3}]\n" CLUSTER,
+     "t.yaml:4:30: error: unknown key \"retries\" in route\n"},
+    {"unknown key match",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {prefix: /}}]\n" CLUSTER,
+     "t.yaml:4:38: error: unknown key \"prefix\" in match\n"},
+    {"unknown key cluster",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [127.0.0.1:9001]\n"
+	      "    health: /\n",
+     "t.yaml:9:5: error: unknown key \"health\" in cluster\n"},
+    {"unknown key pool",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [127.0.0.1:9001]\n"
+	      "    pool: {max_conns: 1}\n",
+     "t.yaml:9:12: error: unknown key \"max_conns\" in pool\n"},
+    {"unknown key endpoint",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [{address: 127.0.0.1:9001, backup: 1}]\n",
+     "t.yaml:8:43: error: unknown key \"backup\" in endpoint\n"},
+    {"unknown key log", "log: {format: json}\n" LISTENER CLUSTER,
+     "t.yaml:1:7: error: unknown key \"format\" in log\n"},
+    {"unknown key admin",
+     "admin: {address: 127.0.0.1:9901, tls: on}\n" LISTENER CLUSTER,
+     "t.yaml:1:34: error: unknown key \"tls\" in admin\n"},
+    /* workers */
+    {"workers word", "workers: many\n" LISTENER CLUSTER,
+     "t.yaml:1:10: error: \"workers\": expected an integer >= 1 or \"auto\"\n"},
+    {"workers zero", "workers: 0\n" LISTENER CLUSTER,
+     "t.yaml:1:10: error: \"workers\": expected an integer >= 1 or \"auto\"\n"},
+    {"workers negative", "workers: -2\n" LISTENER CLUSTER,
+     "t.yaml:1:10: error: \"workers\": expected an integer >= 1 or \"auto\"\n"},
+    {"workers quoted", "workers: \"4\"\n" LISTENER CLUSTER,
+     "t.yaml:1:10: error: \"workers\": expected an integer >= 1 or \"auto\"\n"},
+    {"workers null", "workers:\n" LISTENER CLUSTER,
+     "t.yaml:1:9: error: \"workers\": expected an integer >= 1 or \"auto\"\n"},
+    {"workers too many", "workers: 1025\n" LISTENER CLUSTER,
+     "t.yaml:1:10: error: \"workers\": 1025 is out of range (1..1024)\n"},
+    {"workers overflow", "workers: 99999999999999999999999\n" LISTENER CLUSTER,
+     "t.yaml:1:10: error: \"workers\": 99999999999999999999999 is out of range "
+     "(1..1024)\n"},
+    /* durations */
+    {"duration bare integer", "drain_timeout: 10\n" LISTENER CLUSTER,
+     "t.yaml:1:16: error: \"drain_timeout\": duration \"10\" needs a unit (ms, "
+     "s, "
+     "m or h)\n"},
+    {"duration bad unit", "drain_timeout: 10sec\n" LISTENER CLUSTER,
+     "t.yaml:1:16: error: \"drain_timeout\": invalid duration \"10sec\" "
+     "(expected "
+     "an integer with unit ms, s, m or h)\n"},
+    {"duration upper case", "drain_timeout: 10S\n" LISTENER CLUSTER,
+     "t.yaml:1:16: error: \"drain_timeout\": invalid duration \"10S\" "
+     "(expected "
+     "an integer with unit ms, s, m or h)\n"},
+    {"duration fraction", "drain_timeout: 1.5s\n" LISTENER CLUSTER,
+     "t.yaml:1:16: error: \"drain_timeout\": invalid duration \"1.5s\" "
+     "(expected "
+     "an integer with unit ms, s, m or h)\n"},
+    {"duration negative", "drain_timeout: -1s\n" LISTENER CLUSTER,
+     "t.yaml:1:16: error: \"drain_timeout\": invalid duration \"-1s\" "
+     "(expected "
+     "an integer with unit ms, s, m or h)\n"},
+    {"duration overflow", "drain_timeout: 5124095576031h\n" LISTENER CLUSTER,
+     "t.yaml:1:16: error: \"drain_timeout\": duration \"5124095576031h\" is "
+     "too "
+     "large\n"},
+    {"duration too long", "drain_timeout: 25h\n" LISTENER CLUSTER,
+     "t.yaml:1:16: error: \"drain_timeout\": 25h is out of range (0ms..24h)\n"},
+    {"duration zero timeout",
+     LISTENER "    limits: {idle_timeout: 0s}\n" CLUSTER,
+     "t.yaml:6:28: error: \"idle_timeout\": 0s is out of range (1ms..24h)\n"},
+    {"duration route timeout zero",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, timeout: 0ms}]\n" CLUSTER,
+     "t.yaml:4:39: error: \"timeout\": 0ms is out of range (1ms..24h)\n"},
+    {"duration not a scalar", "drain_timeout: [1s]\n" LISTENER CLUSTER,
+     "t.yaml:1:16: error: \"drain_timeout\": expected a duration (an integer "
+     "with unit ms, s, m or h)\n"},
+    /* sizes */
+    {"size bare integer",
+     LISTENER "    limits: {max_body_bytes: 1024}\n" CLUSTER,
+     "t.yaml:6:30: error: \"max_body_bytes\": size \"1024\" needs a unit (B, "
+     "KiB, "
+     "MiB or GiB)\n"},
+    {"size bad unit", LISTENER "    limits: {buffer_bytes: 64KB}\n" CLUSTER,
+     "t.yaml:6:28: error: \"buffer_bytes\": invalid size \"64KB\" (expected an "
+     "integer with unit B, KiB, MiB or GiB)\n"},
+    {"size overflow",
+     LISTENER "    limits: {max_body_bytes: 17179869184GiB}\n" CLUSTER,
+     "t.yaml:6:30: error: \"max_body_bytes\": size \"17179869184GiB\" is too "
+     "large\n"},
+    {"size header too small",
+     LISTENER
+     "    limits: {max_header_bytes: 255B, max_uri_bytes: 16B}\n" CLUSTER,
+     "t.yaml:6:32: error: \"max_header_bytes\": 255B is out of range "
+     "(256B..1MiB)\n"},
+    {"size header too large",
+     LISTENER "    limits: {max_header_bytes: 1025KiB}\n" CLUSTER,
+     "t.yaml:6:32: error: \"max_header_bytes\": 1025KiB is out of range "
+     "(256B..1MiB)\n"},
+    {"size buffer too small",
+     LISTENER "    limits: {buffer_bytes: 4095B}\n" CLUSTER,
+     "t.yaml:6:28: error: \"buffer_bytes\": 4095B is out of range "
+     "(4KiB..64MiB)\n"},
+    {"size buffer too large",
+     LISTENER "    limits: {buffer_bytes: 1GiB}\n" CLUSTER,
+     "t.yaml:6:28: error: \"buffer_bytes\": 1GiB is out of range "
+     "(4KiB..64MiB)\n"},
+    {"size uri too small",
+     LISTENER "    limits: {max_uri_bytes: 15B}\n" CLUSTER,
+     "t.yaml:6:29: error: \"max_uri_bytes\": 15B is out of range (>= 16B)\n"},
+    {"size uri above header",
+     LISTENER "    limits: {max_uri_bytes: 33KiB}\n" CLUSTER,
+     "t.yaml:6:29: error: \"max_uri_bytes\" (33KiB) must not exceed "
+     "\"max_header_bytes\" (32KiB)\n"},
+    {"size header below uri",
+     LISTENER "    limits: {max_header_bytes: 4KiB}\n" CLUSTER,
+     "t.yaml:6:32: error: \"max_uri_bytes\" (8KiB) must not exceed "
+     "\"max_header_bytes\" (4KiB)\n"},
+    {"size header above buffer",
+     LISTENER "    limits: {buffer_bytes: 16KiB}\n" CLUSTER,
+     "t.yaml:6:28: error: \"max_header_bytes\" (32KiB) must not exceed "
+     "\"buffer_bytes\" (16KiB)\n"},
+    {"size not a scalar",
+     LISTENER "    limits: {buffer_bytes: {a: 1}}\n" CLUSTER,
+     "t.yaml:6:28: error: \"buffer_bytes\": expected a size (an integer with "
+     "unit "
+     "B, KiB, MiB or GiB)\n"},
+    /* integers */
+    {"integer zero headers", LISTENER "    limits: {max_headers: 0}\n" CLUSTER,
+     "t.yaml:6:27: error: \"max_headers\": 0 is out of range (1..10000)\n"},
+    {"integer too many headers",
+     LISTENER "    limits: {max_headers: 10001}\n" CLUSTER,
+     "t.yaml:6:27: error: \"max_headers\": 10001 is out of range (1..10000)\n"},
+    {"integer word", LISTENER "    limits: {max_headers: many}\n" CLUSTER,
+     "t.yaml:6:27: error: \"max_headers\": expected an integer (1..10000)\n"},
+    {"integer quoted", LISTENER "    limits: {max_headers: \"100\"}\n" CLUSTER,
+     "t.yaml:6:27: error: \"max_headers\": expected an integer (1..10000)\n"},
+    {"integer with unit", LISTENER "    limits: {max_requests: 10s}\n" CLUSTER,
+     "t.yaml:6:28: error: \"max_requests\": expected an integer "
+     "(0..4294967295)\n"},
+    {"integer negative",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [127.0.0.1:9001]\n"
+	      "    pool: {max_idle: -1}\n",
+     "t.yaml:9:22: error: \"max_idle\": expected an integer (0..100000)\n"},
+    {"integer too large",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [127.0.0.1:9001]\n"
+	      "    pool: {max_requests: 4294967296}\n",
+     "t.yaml:9:26: error: \"max_requests\": 4294967296 is out of range "
+     "(0..4294967295)\n"},
+    {"integer weight zero",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [{address: 127.0.0.1:9001, weight: 0}]\n",
+     "t.yaml:8:51: error: \"weight\": 0 is out of range (1..1000)\n"},
+    {"integer weight too large",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [{address: 127.0.0.1:9001, weight: 1001}]\n",
+     "t.yaml:8:51: error: \"weight\": 1001 is out of range (1..1000)\n"},
+    /* strings and enumerations */
+    {"log level", "log: {level: verbose}\n" LISTENER CLUSTER,
+     "t.yaml:1:14: error: \"level\": expected error, warn, info or debug\n"},
+    {"log format", "log: {access_format: clf}\n" LISTENER CLUSTER,
+     "t.yaml:1:22: error: \"access_format\": expected json or combined\n"},
+    {"log access empty", "log: {access: \"\"}\n" LISTENER CLUSTER,
+     "t.yaml:1:15: error: \"access\": expected off, stdout, stderr or a file "
+     "path\n"},
+    {"log access null", "log: {access: }\n" LISTENER CLUSTER,
+     "t.yaml:1:15: error: \"access\": expected a string\n"},
+    {"log access NUL", "log: {access: \"a\\0b\"}\n" LISTENER CLUSTER,
+     "t.yaml:1:15: error: \"access\": must not contain NUL bytes\n"},
+    {"log not a mapping", "log: info\n" LISTENER CLUSTER,
+     "t.yaml:1:6: error: \"log\": expected a mapping\n"},
+    {"balance",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [127.0.0.1:9001]\n"
+	      "    balance: random\n",
+     "t.yaml:9:14: error: \"balance\": expected round_robin, least_request or "
+     "hash\n"},
+    {"name with space",
+     "listeners:\n"
+     "  - name: public api\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:2:11: error: \"name\": invalid name \"public api\" (1 to 64 "
+     "letters, "
+     "digits, \".\", \"_\" or \"-\")\n"},
+    {"name too long",
+     LISTENER
+     "clusters:\n"
+     "  - name: "
+     "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcde\n"
+     "    endpoints: [127.0.0.1:9001]\n",
+     "t.yaml:5:18: error: route \"route-1\": unknown cluster \"demo\"\n"
+     "t.yaml:7:11: error: \"name\": invalid name "
+     "\"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd..."
+     "\" (1 to 64 letters, digits, \".\", \"_\" or \"-\")\n"},
+    {"name empty",
+     "listeners:\n"
+     "  - name: \"\"\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:2:11: error: \"name\": invalid name \"\" (1 to 64 letters, "
+     "digits, "
+     "\".\", \"_\" or \"-\")\n"},
+    {"name not a string",
+     "listeners:\n"
+     "  - name: [a]\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:2:11: error: \"name\": expected a string\n"},
+    {"name escaped in messages",
+     "listeners:\n"
+     "  - name: \"a\\\"\\tb\"\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:2:11: error: \"name\": invalid name \"a\\\"\\x09b\" (1 to 64 "
+     "letters, "
+     "digits, \".\", \"_\" or \"-\")\n"},
+    /* structure: required keys, empty lists, wrong types */
+    {"missing listeners", CLUSTER,
+     "t.yaml:1:1: error: missing key \"listeners\"\n"},
+    {"empty listeners", "listeners: []\n" CLUSTER,
+     "t.yaml:1:12: error: \"listeners\": must not be empty\n"},
+    {"listeners not a list", "listeners: {name: a}\n" CLUSTER,
+     "t.yaml:1:12: error: \"listeners\": expected a list\n"},
+    {"listener not a mapping", "listeners: [public]\n" CLUSTER,
+     "t.yaml:1:13: error: \"listeners\": each item must be a mapping\n"},
+    {"listener missing name",
+     "listeners:\n"
+     "  - address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:2:5: error: listener #1: missing key \"name\"\n"},
+    {"listener missing address",
+     "listeners:\n"
+     "  - name: public\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:2:5: error: listener \"public\": missing key \"address\"\n"},
+    {"listener missing routes",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n" CLUSTER,
+     "t.yaml:2:5: error: listener \"public\": missing key \"routes\"\n"},
+    {"listener empty routes",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: []\n" CLUSTER,
+     "t.yaml:4:13: error: listener \"public\": \"routes\" must not be empty\n"},
+    {"limits not a mapping", LISTENER "    limits: [10s]\n" CLUSTER,
+     "t.yaml:6:13: error: \"limits\": expected a mapping\n"},
+    {"routes not a list",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: {cluster: demo}\n" CLUSTER,
+     "t.yaml:4:13: error: \"routes\": expected a list\n"},
+    {"route not a mapping",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [demo]\n" CLUSTER,
+     "t.yaml:4:14: error: \"routes\": each item must be a mapping\n"},
+    {"route missing cluster",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - name: api\n"
+     "        timeout: 1s\n" CLUSTER,
+     "t.yaml:5:9: error: route \"api\": missing key \"cluster\"\n"},
+    {"route cluster not a string",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: [demo]}]\n" CLUSTER,
+     "t.yaml:4:24: error: \"cluster\": expected a string\n"},
+    {"match not a mapping",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: /api}]\n" CLUSTER,
+     "t.yaml:4:37: error: \"match\": expected a mapping\n"},
+    {"clusters not a list", LISTENER "clusters: {name: demo}\n",
+     "t.yaml:5:18: error: route \"route-1\": unknown cluster \"demo\"\n"
+     "t.yaml:6:11: error: \"clusters\": expected a list\n"},
+    {"cluster not a mapping", LISTENER "clusters: [demo]\n",
+     "t.yaml:5:18: error: route \"route-1\": unknown cluster \"demo\"\n"
+     "t.yaml:6:12: error: \"clusters\": each item must be a mapping\n"},
+    {"cluster missing name",
+     LISTENER "clusters:\n"
+	      "  - endpoints: [127.0.0.1:9001]\n",
+     "t.yaml:5:18: error: route \"route-1\": unknown cluster \"demo\"\n"
+     "t.yaml:7:5: error: cluster #1: missing key \"name\"\n"},
+    {"cluster missing endpoints",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n",
+     "t.yaml:7:5: error: cluster \"demo\": missing key \"endpoints\"\n"},
+    {"cluster empty endpoints",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: []\n",
+     "t.yaml:8:16: error: cluster \"demo\": \"endpoints\" must not be empty\n"},
+    {"endpoints not a list",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: 127.0.0.1:9001\n",
+     "t.yaml:8:16: error: \"endpoints\": expected a list\n"},
+    {"endpoint wrong type",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [[127.0.0.1, 9001], ~]\n",
+     "t.yaml:8:17: error: \"endpoints\": expected \"HOST:PORT\" or a mapping "
+     "with "
+     "\"address\" and \"weight\"\n"
+     "t.yaml:8:36: error: \"endpoints\": expected \"HOST:PORT\" or a mapping "
+     "with \"address\" and \"weight\"\n"},
+    {"endpoint missing address",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [{weight: 2}]\n",
+     "t.yaml:8:17: error: cluster \"demo\": endpoint: missing key "
+     "\"address\"\n"},
+    {"pool not a mapping",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [127.0.0.1:9001]\n"
+	      "    pool: 10\n",
+     "t.yaml:9:11: error: \"pool\": expected a mapping\n"},
+    {"admin missing address", "admin: {}\n" LISTENER CLUSTER,
+     "t.yaml:1:8: error: admin: missing key \"address\"\n"},
+    {"admin not a mapping", "admin: 127.0.0.1:9901\n" LISTENER CLUSTER,
+     "t.yaml:1:8: error: \"admin\": expected a mapping\n"},
+    /* references and uniqueness */
+    {"unknown cluster",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - name: api\n"
+     "        cluster: billing\n" CLUSTER,
+     "t.yaml:6:18: error: route \"api\": unknown cluster \"billing\"\n"},
+    {"unknown cluster without clusters",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo}]\n",
+     "t.yaml:4:24: error: route \"route-1\": unknown cluster \"demo\"\n"},
+    {"duplicate listener name",
+     LISTENER "  - name: public\n"
+	      "    address: 127.0.0.1:8081\n"
+	      "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:6:11: error: duplicate listener name \"public\" (first at "
+     "2:11)\n"},
+    {"duplicate cluster name",
+     LISTENER CLUSTER "  - name: demo\n"
+		      "    endpoints: [127.0.0.1:9002]\n",
+     "t.yaml:9:11: error: duplicate cluster name \"demo\" (first at 7:11)\n"},
+    {"duplicate listener address",
+     LISTENER "  - name: internal\n"
+	      "    address: 127.0.0.1:8080\n"
+	      "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:7:14: error: listener \"internal\": address 127.0.0.1:8080 is "
+     "already "
+     "used by listener \"public\"\n"},
+    {"duplicate listener address v6",
+     "listeners:\n"
+     "  - {name: a, address: \"[::1]:80\", routes: [{cluster: demo}]}\n"
+     "  - {name: b, address: \"[0::1]:80\", routes: [{cluster: "
+     "demo}]}\n" CLUSTER,
+     "t.yaml:3:24: error: listener \"b\": address [0::1]:80 is already used by "
+     "listener \"a\"\n"},
+    {"overlapping listener address",
+     LISTENER "  - name: any\n"
+	      "    address: 0.0.0.0:8080\n"
+	      "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:7:14: error: listener \"any\": address 0.0.0.0:8080 overlaps "
+     "127.0.0.1:8080 of listener \"public\"\n"},
+    {"admin address conflict",
+     "admin: {address: \"0.0.0.0:8080\"}\n" LISTENER CLUSTER,
+     "t.yaml:1:18: error: \"admin\": address 0.0.0.0:8080 conflicts with "
+     "127.0.0.1:8080 of listener \"public\"\n"},
+    {"duplicate endpoint",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [127.0.0.1:9001, localhost:9001]\n",
+     "t.yaml:8:33: error: cluster \"demo\": duplicate endpoint localhost:9001 "
+     "(first at 8:17; use \"weight\" instead)\n"},
+    /* addresses */
+    {"address missing port",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:3:14: error: \"address\": invalid address \"127.0.0.1\": missing "
+     "\":PORT\"\n"},
+    {"address port zero",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 0.0.0.0:0\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:3:14: error: \"address\": invalid address \"0.0.0.0:0\": the port "
+     "must be a number from 1 to 65535\n"},
+    {"address port too large",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 0.0.0.0:65536\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:3:14: error: \"address\": invalid address \"0.0.0.0:65536\": the "
+     "port "
+     "must be a number from 1 to 65535\n"},
+    {"address DNS name",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [db.internal:5432]\n",
+     "t.yaml:8:17: error: \"address\": invalid address \"db.internal:5432\": "
+     "the "
+     "host must be a numeric IP address or localhost (no DNS)\n"},
+    {"address IPv6 without brackets",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: \"::1:8080\"\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:3:14: error: \"address\": invalid address \"::1:8080\": write "
+     "IPv6 "
+     "addresses as [ADDRESS]:PORT\n"},
+    {"address bad IPv6",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: \"[::g]:8080\"\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:3:14: error: \"address\": invalid address \"[::g]:8080\": invalid "
+     "IPv6 address\n"},
+    {"address unclosed bracket",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: \"[::1:8080\"\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:3:14: error: \"address\": invalid address \"[::1:8080\": missing "
+     "\"]\" after the IPv6 address\n"},
+    {"address empty host",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: \":8080\"\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:3:14: error: \"address\": invalid address \":8080\": missing "
+     "host\n"},
+    {"address not a string",
+     "admin: {address: [127.0.0.1, 9901]}\n" LISTENER CLUSTER,
+     "t.yaml:1:18: error: \"address\": expected an address \"HOST:PORT\"\n"},
+    /* match */
+    {"path and path_prefix",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - name: api\n"
+     "        match: {path_prefix: /api/, path: /api}\n"
+     "        cluster: demo\n" CLUSTER,
+     "t.yaml:6:37: error: route \"api\": \"path\" and \"path_prefix\" are "
+     "mutually exclusive\n"},
+    {"path relative",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {path: api}}]\n" CLUSTER,
+     "t.yaml:4:44: error: \"path\": \"api\" must start with \"/\"\n"},
+    {"path with query",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {path_prefix: \"/a?b\"}}]\n" CLUSTER,
+     "t.yaml:4:51: error: \"path_prefix\": invalid character in \"/a?b\" (no "
+     "spaces, controls, \"?\" or \"#\")\n"},
+    {"path with space",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {path: \"/a b\"}}]\n" CLUSTER,
+     "t.yaml:4:44: error: \"path\": invalid character in \"/a b\" (no spaces, "
+     "controls, \"?\" or \"#\")\n"},
+    {"methods invalid",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {methods: [GET, \"PO ST\", "
+     "\"\"]}}]\n" CLUSTER,
+     "t.yaml:4:53: error: \"methods\": invalid method \"PO ST\"\n"
+     "t.yaml:4:62: error: \"methods\": invalid method \"\"\n"},
+    {"methods empty",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {methods: []}}]\n" CLUSTER,
+     "t.yaml:4:47: error: \"methods\": must not be empty\n"},
+    {"methods not a list",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {methods: GET}}]\n" CLUSTER,
+     "t.yaml:4:47: error: \"methods\": expected a list\n"},
+    {"methods item not a string",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {methods: [[GET]]}}]\n" CLUSTER,
+     "t.yaml:4:48: error: \"methods\": expected a method name\n"},
+    {"host inner wildcard",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {host: "
+     "api.*.example.com}}]\n" CLUSTER,
+     "t.yaml:4:44: error: \"host\": invalid host pattern \"api.*.example.com\" "
+     "(expected a name or *.suffix)\n"},
+    {"host star only",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {host: \"*\"}}]\n" CLUSTER,
+     "t.yaml:4:44: error: \"host\": invalid host pattern \"*\" (expected a "
+     "name "
+     "or *.suffix)\n"},
+    {"host star without dot",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {host: \"*example.com\"}}]\n" CLUSTER,
+     "t.yaml:4:44: error: \"host\": invalid host pattern \"*example.com\" "
+     "(expected a name or *.suffix)\n"},
+    {"host empty label",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {host: a..example.com}}]\n" CLUSTER,
+     "t.yaml:4:44: error: \"host\": invalid host pattern \"a..example.com\" "
+     "(expected a name or *.suffix)\n"},
+    {"host leading dot",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {host: .example.com}}]\n" CLUSTER,
+     "t.yaml:4:44: error: \"host\": invalid host pattern \".example.com\" "
+     "(expected a name or *.suffix)\n"},
+    {"host empty",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {host: \"\"}}]\n" CLUSTER,
+     "t.yaml:4:44: error: \"host\": invalid host pattern \"\" (expected a name "
+     "or *.suffix)\n"},
+    {"host with port",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {host: "
+     "\"pay.example.com:443\"}}]\n" CLUSTER,
+     "t.yaml:4:44: error: \"host\": \"pay.example.com:443\" must not contain a "
+     "port\n"},
+    {"host wildcard with port",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {host: "
+     "\"*.example.com:80\"}}]\n" CLUSTER,
+     "t.yaml:4:44: error: \"host\": \"*.example.com:80\" must not contain a "
+     "port\n"},
+    {"host IPv6 with port",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {host: \"[::1]:80\"}}]\n" CLUSTER,
+     "t.yaml:4:44: error: \"host\": \"[::1]:80\" must not contain a port\n"},
+    {"headers bad name",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {headers: {\"X Y\": a}}}]\n" CLUSTER,
+     "t.yaml:4:48: error: \"headers\": invalid header name \"X Y\"\n"},
+    {"headers value not a string",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {headers: {X-A: [1], X-B: "
+     "}}}]\n" CLUSTER,
+     "t.yaml:4:53: error: \"headers\": the value of \"X-A\" must be a string\n"
+     "t.yaml:4:63: error: \"headers\": the value of \"X-B\" must be a "
+     "string\n"},
+    {"headers value blanks",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {headers: {X-A: \" "
+     "on\"}}}]\n" CLUSTER,
+     "t.yaml:4:53: error: \"headers\": invalid value \" on\" for \"X-A\" (no "
+     "control characters, no leading or trailing blanks)\n"},
+    {"headers value control",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {headers: {X-A: "
+     "\"a\\rb\"}}}]\n" CLUSTER,
+     "t.yaml:4:53: error: \"headers\": invalid value \"a\\x0db\" for \"X-A\" "
+     "(no "
+     "control characters, no leading or trailing blanks)\n"},
+    {"headers duplicate",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {headers: {X-A: a, x-a: "
+     "b}}}]\n" CLUSTER,
+     "t.yaml:4:56: error: \"headers\": duplicate header \"x-a\"\n"},
+    {"headers not a mapping",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {headers: [X-A]}}]\n" CLUSTER,
+     "t.yaml:4:47: error: \"headers\": expected a mapping\n"},
+    /* not in this version */
+    {"split",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - name: migrate\n"
+     "        split:\n"
+     "          - { cluster: pay-v1, weight: 90 }\n"
+     "          - { cluster: pay-v2, weight: 10 }\n" CLUSTER,
+     "t.yaml:6:9: error: route \"migrate\": \"split\" is not supported in this "
+     "version\n"},
+    {"sticky",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - name: api\n"
+     "        cluster: demo\n"
+     "        sticky: header:X-User-Id\n" CLUSTER,
+     "t.yaml:7:9: error: route \"api\": \"sticky\" is not supported in this "
+     "version\n"},
+    {"cluster and split",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - name: migrate\n"
+     "        cluster: demo\n"
+     "        split: [{ cluster: demo, weight: 1 }]\n" CLUSTER,
+     "t.yaml:7:9: error: route \"migrate\": \"split\" is not supported in this "
+     "version\n"
+     "t.yaml:7:9: error: route \"migrate\": \"cluster\" and \"split\" are "
+     "mutually exclusive\n"},
+};
+
+static void
+test_error_case(void **state)
+{
+	const struct error_case *ec = *state;
+
+	load_bad(ec->yaml, strlen(ec->yaml), ec->want);
+}
+
+int
+main(void)
+{
+	static const struct CMUnitTest fixed[] = {
+	    cmocka_unit_test(test_parse_duration),
+	    cmocka_unit_test(test_parse_size),
+	    cmocka_unit_test(test_parse_addr),
+	    cmocka_unit_test(test_full),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_route_names),
+	    cmocka_unit_test(test_match),
+	    cmocka_unit_test(test_cluster_order),
+	    cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_listener_addresses),
+	    cmocka_unit_test(test_ref_unref),
+	    cmocka_unit_test(test_buffer_len),
+	    cmocka_unit_test(test_load_files),
+	    cmocka_unit_test(test_all_errors),
+	};
+	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
+	size_t ncases = sizeof(error_cases) / sizeof(error_cases[0]);
+	struct CMUnitTest *tests;
+	size_t i;
+	int rc;
+
+	if ((tests = calloc(nfixed + ncases, sizeof(*tests))) == NULL)
+		return 99;
+	memcpy(tests, fixed, sizeof(fixed));
+	for (i = 0; i < ncases; i++) {
+		tests[nfixed + i].name = error_cases[i].name;
+		tests[nfixed + i].test_func = test_error_case;
+		tests[nfixed + i].initial_state = (void *)&error_cases[i];
+	}
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	rc =
+	    _cmocka_run_group_tests("conf", tests, nfixed + ncases, NULL, NULL);
+	free(tests);
+	return rc;
+}
