@@ -1,0 +1,1296 @@
+# SPDX-License-Identifier: MIT
+"""
+Integration test harness for sluice: the real binary, real sockets.
+
+Python 3 standard library only.  Provides
+  - a tiny test runner (ok / not ok lines, "N passed, N failed", exit 0/1/77)
+  - Sluice: writes a YAML file, starts $SLUICE -c FILE, waits for the
+    listeners, stops it with SIGTERM and checks exit status 0 and the absence
+    of sanitizer reports
+  - Upstream: a raw-socket HTTP/1.1 server thread that counts accepts and
+    records every request it receives, with scriptable replies
+  - Client: a buffered raw-socket client that reads responses with their
+    framing (Content-Length, chunked, close-delimited, 1xx, HEAD, 204/304)
+  - curl() helper
+
+Every blocking operation has a timeout; a watchdog kills a test that runs
+too long.
+"""
+
+import errno
+import hashlib
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+# ---------------------------------------------------------------------------
+# Environment
+
+TOP_SRCDIR = os.environ.get("top_srcdir") or os.path.abspath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+TOP_BUILDDIR = os.environ.get("top_builddir") or os.getcwd()
+
+
+def sluice_path():
+    p = os.environ.get("SLUICE")
+    if p:
+        return p
+    return os.path.join(TOP_BUILDDIR, "src", "sluice")
+
+
+SOCK_TIMEOUT = 5.0          # default timeout of every client socket
+TEST_TIMEOUT = 60.0         # watchdog per test
+DEFAULT_DRAIN = "5s"        # drain_timeout written into test configs
+
+# ---------------------------------------------------------------------------
+# Runner
+
+_tests = []
+_current = None             # per-test resources (see _Ctx)
+
+
+class Skip(Exception):
+    pass
+
+
+class _Ctx:
+    def __init__(self, name):
+        self.name = name
+        self.sluices = []
+        self.upstreams = []
+        self.clients = []
+        self.tmpdirs = []
+
+    def cleanup(self):
+        """Closes clients, stops upstreams, stops sluices (checking their
+        exit status). Returns a list of problems (strings)."""
+        problems = []
+        for c in self.clients:
+            c.close()
+        for u in self.upstreams:
+            u.stop()
+        for s in self.sluices:
+            if s.proc is not None and s.proc.poll() is None:
+                try:
+                    s.stop()
+                except AssertionError as e:
+                    problems.append(str(e))
+            else:
+                if s.proc is not None and s.rc is None and s.expect_running:
+                    problems.append("sluice died during the test (status %s)"
+                                    % s.proc.returncode)
+                p = s.sanitizer_problem(leaks=s.expect_running)
+                if p:
+                    problems.append(p)
+        return problems
+
+    def dump(self):
+        for s in self.sluices:
+            s.dump()
+
+
+def test(fn):
+    """Decorator: registers a test case."""
+    _tests.append(fn)
+    return fn
+
+
+def _watchdog(name, timeout):
+    def fire():
+        sys.stdout.write("not ok - %s # watchdog: test ran longer than %ds\n"
+                         % (name, timeout))
+        try:
+            import faulthandler
+            faulthandler.dump_traceback(all_threads=True)
+        except Exception:
+            pass
+        if _current is not None:
+            _current.dump()
+            for s in _current.sluices:
+                s.kill()
+        sys.stdout.flush()
+        os._exit(1)
+    t = threading.Timer(timeout, fire)
+    t.daemon = True
+    t.start()
+    return t
+
+
+def main():
+    """Runs the registered tests (or those named on the command line)."""
+    global _current
+    names = sys.argv[1:]
+    sel = [t for t in _tests if not names or t.__name__ in names]
+    binary = sluice_path()
+    if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+        print("not ok - sluice binary not found at %s (set SLUICE)" % binary)
+        print("0 passed, 1 failed")
+        sys.exit(1)
+    passed = failed = skipped = 0
+    for fn in sel:
+        name = fn.__name__
+        _current = _Ctx(name)
+        wd = _watchdog(name, TEST_TIMEOUT)
+        err = None
+        skipmsg = None
+        t0 = time.monotonic()
+        try:
+            fn()
+        except Skip as e:
+            skipmsg = str(e)
+        except Exception:
+            err = traceback.format_exc()
+        problems = _current.cleanup()
+        if problems and err is None:
+            err = "cleanup: " + "\n".join(problems)
+        wd.cancel()
+        dt = time.monotonic() - t0
+        if skipmsg is not None and err is None:
+            skipped += 1
+            print("ok - %s # SKIP %s" % (name, skipmsg))
+        elif err is None:
+            passed += 1
+            print("ok - %s (%.2fs)" % (name, dt))
+        else:
+            failed += 1
+            print("not ok - %s (%.2fs)" % (name, dt))
+            for line in err.rstrip().splitlines():
+                print("#   " + line)
+            _current.dump()
+        for d in _current.tmpdirs:
+            shutil.rmtree(d, ignore_errors=True)
+        _current = None
+        sys.stdout.flush()
+    print("%d passed, %d failed" % (passed, failed))
+    if failed:
+        sys.exit(1)
+    if passed == 0 and skipped > 0:
+        sys.exit(77)
+    sys.exit(0)
+
+
+def _register(kind, obj):
+    if _current is not None:
+        getattr(_current, kind).append(obj)
+    return obj
+
+
+def tmpdir():
+    d = tempfile.mkdtemp(prefix="sltest-")
+    _register("tmpdirs", d)
+    return d
+
+
+# ---------------------------------------------------------------------------
+# Small helpers
+
+
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = f.read().split()
+            return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_port():
+    """A free port for a sluice listener, chosen outside the ephemeral
+    range so that the kernel does not hand it out to another socket (an
+    upstream, an outgoing connection, a parallel test) before sluice binds
+    it."""
+    import random
+    lo, hi = _ephemeral_range()
+    cands = [(1025, lo - 1), (hi + 1, 65535)]
+    cands = [(a, b) for a, b in cands if b - a > 1000]
+    for _ in range(200):
+        if cands:
+            a, b = random.choice(cands)
+            port = random.randint(max(a, 10000) if b > 10000 else a, b)
+        else:
+            port = 0
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port))
+            port = s.getsockname()[1]
+        except OSError:
+            continue
+        finally:
+            s.close()
+        if connect_refused(port, 0.2):
+            return port
+    raise AssertionError("no free port found")
+
+
+def sha256(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def wait_until(pred, timeout=3.0, interval=0.02):
+    """Polls pred() until true or timeout; returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+def eq(got, want, what=""):
+    if got != want:
+        raise AssertionError("%s: expected %r, got %r" % (what or "value",
+                                                          want, got))
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+# ---------------------------------------------------------------------------
+# YAML emitter (block style) for test configurations
+
+_PLAIN = re.compile(r"^[A-Za-z0-9_./\-\[\]:*]+$")
+_YAML_WORDS = {"y", "n", "yes", "no", "on", "true", "false", "null",
+               "~"}
+
+
+def _scalar(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    s = str(v)
+    if (_PLAIN.match(s) and s.lower() not in _YAML_WORDS
+            and not s.startswith(("[", "*", "-", ":")) and ": " not in s
+            and not s.endswith(":")):
+        return s
+    return json.dumps(s)
+
+
+def to_yaml(v, indent=0):
+    pad = "  " * indent
+    out = []
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if isinstance(x, (dict, list)) and x:
+                out.append("%s%s:" % (pad, _scalar(k)))
+                out.append(to_yaml(x, indent + 1))
+            elif isinstance(x, dict):
+                out.append("%s%s: {}" % (pad, _scalar(k)))
+            elif isinstance(x, list):
+                out.append("%s%s: []" % (pad, _scalar(k)))
+            else:
+                out.append("%s%s: %s" % (pad, _scalar(k), _scalar(x)))
+    elif isinstance(v, list):
+        for x in v:
+            if isinstance(x, (dict, list)) and x:
+                inner = to_yaml(x, indent + 1).splitlines()
+                first = inner[0][len(pad) + 2:]
+                out.append("%s- %s" % (pad, first))
+                out.extend(inner[1:])
+            else:
+                out.append("%s- %s" % (pad, _scalar(x)))
+    else:
+        out.append(pad + _scalar(v))
+    return "\n".join(out)
+
+
+def addr(x):
+    """An Upstream, a port number or an address string -> 'HOST:PORT'."""
+    if isinstance(x, Upstream):
+        return x.addr
+    if isinstance(x, int):
+        return "127.0.0.1:%d" % x
+    return x
+
+
+def make_config(clusters, routes=None, limits=None, workers=1, port=None,
+                access_log=None, cluster_opts=None, extra=None,
+                listener_name="main"):
+    """Builds a config dict with one listener.
+
+    clusters: {name: [Upstream | port | "h:p" | (x, weight), ...]}
+    routes:   list of route dicts; default: one catch-all route to the
+              first cluster, named "main".
+    Returns (config dict, listener port).
+    """
+    port = port or free_port()
+    cl = []
+    for name, eps in clusters.items():
+        e = []
+        for x in eps:
+            if isinstance(x, tuple):
+                e.append({"address": addr(x[0]), "weight": x[1]})
+            else:
+                e.append(addr(x))
+        c = {"name": name, "endpoints": e}
+        if cluster_opts and name in cluster_opts:
+            c.update(cluster_opts[name])
+        cl.append(c)
+    if routes is None:
+        routes = [{"name": "main", "cluster": next(iter(clusters))}]
+    lst = {"name": listener_name, "address": "127.0.0.1:%d" % port}
+    if limits:
+        lst["limits"] = limits
+    lst["routes"] = routes
+    cfg = {}
+    if workers is not None:
+        cfg["workers"] = workers
+    cfg["drain_timeout"] = DEFAULT_DRAIN
+    log = {"level": "info"}
+    if access_log:
+        log["access"] = access_log
+        log["access_format"] = "json"
+    else:
+        log["access"] = "off"
+    cfg["log"] = log
+    cfg["listeners"] = [lst]
+    cfg["clusters"] = cl
+    if extra:
+        cfg.update(extra)
+    return cfg, port
+
+
+# ---------------------------------------------------------------------------
+# The daemon
+
+_all_procs = []
+
+
+def _kill_all():
+    for p in _all_procs:
+        if p.poll() is None:
+            try:
+                p.kill()
+            except OSError:
+                pass
+
+
+import atexit  # noqa: E402
+atexit.register(_kill_all)
+
+
+class Sluice:
+    """One sluice process. Use start_sluice()."""
+
+    def __init__(self, config, wait_ports=None, name="sluice"):
+        self.dir = tmpdir()
+        self.conf_path = os.path.join(self.dir, "sluice.yaml")
+        with open(self.conf_path, "w") as f:
+            f.write(config if isinstance(config, str) else to_yaml(config))
+            f.write("\n")
+        self.config = config
+        self.stderr_path = os.path.join(self.dir, "stderr.log")
+        self.stdout_path = os.path.join(self.dir, "stdout.log")
+        self.proc = None
+        self.rc = None
+        self.name = name
+        self.expect_running = wait_ports is None or bool(wait_ports)
+        if wait_ports is None and isinstance(config, dict):
+            wait_ports = [int(l["address"].rsplit(":", 1)[1])
+                          for l in config.get("listeners", [])]
+        self.ports = wait_ports or []
+
+    def start(self, timeout=10.0):
+        self._err = open(self.stderr_path, "wb")
+        self._out = open(self.stdout_path, "wb")
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        self.proc = subprocess.Popen([sluice_path(), "-c", self.conf_path],
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=self._out, stderr=self._err,
+                                     env=env)
+        _all_procs.append(self.proc)
+        deadline = time.monotonic() + timeout
+        for p in self.ports:
+            while True:
+                if self.proc.poll() is not None:
+                    raise AssertionError(
+                        "sluice exited with %s during start-up:\n%s"
+                        % (self.proc.returncode, self.stderr()))
+                try:
+                    s = socket.create_connection(("127.0.0.1", p), 0.5)
+                    s.close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(
+                            "sluice did not listen on %d within %.0fs:\n%s"
+                            % (p, timeout, self.stderr()))
+                    time.sleep(0.02)
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stdout(self):
+        try:
+            with open(self.stdout_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def sanitizer_problem(self, leaks=True):
+        """A sanitizer report in stderr, or None. Leaks are ignored for a
+        process that was meant to fail at start-up (fatal exit paths)."""
+        err = self.stderr()
+        pats = ["ERROR: AddressSanitizer", "runtime error:"]
+        if leaks:
+            pats.append("ERROR: LeakSanitizer")
+        for pat in pats:
+            if pat in err:
+                return "sanitizer report in sluice stderr (%s)" % pat
+        return None
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout):
+        """Waits for exit; returns the exit code or None on timeout."""
+        try:
+            self.rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._close_files()
+        return self.rc
+
+    def _close_files(self):
+        for f in (getattr(self, "_err", None), getattr(self, "_out", None)):
+            if f and not f.closed:
+                f.close()
+
+    def stop(self, sig=signal.SIGTERM, timeout=None):
+        """Graceful stop; asserts exit status 0 and no sanitizer report."""
+        if timeout is None:
+            timeout = 10.0
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        rc = self.wait(timeout)
+        if rc is None:
+            self.kill()
+            raise AssertionError("sluice did not exit within %.0fs of %s"
+                                 % (timeout, signal.Signals(sig).name))
+        p = self.sanitizer_problem()
+        if p:
+            raise AssertionError(p)
+        if rc != 0:
+            raise AssertionError("sluice exited with status %d (want 0)" % rc)
+        return rc
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        self._close_files()
+
+    def dump(self):
+        out = sys.stdout
+        out.write("# ---- %s config (%s) ----\n" % (self.name, self.conf_path))
+        try:
+            with open(self.conf_path) as f:
+                for line in f.read().splitlines():
+                    out.write("#   " + line + "\n")
+        except OSError:
+            pass
+        err = self.stderr()
+        if len(err) > 8000:
+            err = "...\n" + err[-8000:]
+        out.write("# ---- %s stderr ----\n" % self.name)
+        for line in err.splitlines():
+            out.write("#   " + line + "\n")
+        out.write("# ---- end ----\n")
+
+
+def start_sluice(config, **kw):
+    s = Sluice(config, **kw)
+    _register("sluices", s)
+    return s.start()
+
+
+def run_sluice(args, timeout=10.0, env=None):
+    """Runs sluice with args; returns (rc, stdout, stderr) as text."""
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    p = subprocess.run([sluice_path()] + list(args), stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=timeout, env=e)
+    return (p.returncode, p.stdout.decode("utf-8", "replace"),
+            p.stderr.decode("utf-8", "replace"))
+
+
+# ---------------------------------------------------------------------------
+# Buffered socket with HTTP/1.1 message reading
+
+
+class Closed(Exception):
+    pass
+
+
+class BufSock:
+    def __init__(self, sock, on_bytes=None):
+        self.sock = sock
+        self.buf = bytearray()
+        self.eof = False
+        self.on_bytes = on_bytes
+        self.reset = False
+
+    def _fill(self, n=262144):
+        if self.eof:
+            return False
+        try:
+            d = self.sock.recv(n)
+        except ConnectionResetError:
+            d = b""
+            self.reset = True
+        if not d:
+            self.eof = True
+            return False
+        if self.on_bytes:
+            self.on_bytes(len(d))
+        self.buf += d
+        return True
+
+    def read_until(self, delim, limit=1 << 20):
+        while True:
+            i = self.buf.find(delim)
+            if i >= 0:
+                out = bytes(self.buf[:i + len(delim)])
+                del self.buf[:i + len(delim)]
+                return out
+            if len(self.buf) > limit:
+                raise AssertionError("no %r within %d bytes" % (delim, limit))
+            if not self._fill():
+                raise Closed("connection closed after %d bytes while "
+                             "waiting for %r: %r" % (len(self.buf), delim,
+                                                     bytes(self.buf[:200])))
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            if not self._fill(max(65536, min(n - len(self.buf), 1 << 20))):
+                raise Closed("connection closed after %d of %d bytes"
+                             % (len(self.buf), n))
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def read_to_close(self):
+        while self._fill():
+            pass
+        out = bytes(self.buf)
+        self.buf.clear()
+        return out
+
+    def has_data(self, timeout=0.0):
+        if self.buf:
+            return True
+        r, _, _ = select.select([self.sock], [], [], timeout)
+        return bool(r)
+
+
+def parse_head(raw):
+    """b'HTTP/1.1 200 OK\\r\\nA: b\\r\\n\\r\\n' -> (start line, [(n, v)])."""
+    text = raw.decode("latin-1")
+    lines = text.split("\r\n")
+    start = lines[0]
+    headers = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        if ":" not in line:
+            raise AssertionError("bad header line %r" % line)
+        n, v = line.split(":", 1)
+        headers.append((n, v.strip(" \t")))
+    return start, headers
+
+
+class Headers:
+    def __init__(self, items):
+        self.items = list(items)
+
+    def get(self, name, default=None):
+        n = name.lower()
+        for k, v in self.items:
+            if k.lower() == n:
+                return v
+        return default
+
+    def get_all(self, name):
+        n = name.lower()
+        return [v for k, v in self.items if k.lower() == n]
+
+    def has(self, name):
+        return bool(self.get_all(name))
+
+    def tokens(self, name):
+        out = []
+        for v in self.get_all(name):
+            out += [t.strip().lower() for t in v.split(",") if t.strip()]
+        return out
+
+    def names(self):
+        return [k.lower() for k, _ in self.items]
+
+    def __repr__(self):
+        return repr(self.items)
+
+
+def read_chunked(bs, raw_out=None):
+    body = bytearray()
+    while True:
+        line = bs.read_until(b"\r\n", 4096)
+        if raw_out is not None:
+            raw_out += line
+        size = int(line.split(b";")[0].strip(), 16)
+        if size == 0:
+            break
+        d = bs.read_exact(size)
+        body += d
+        crlf = bs.read_exact(2)
+        if raw_out is not None:
+            raw_out += d + crlf
+        if crlf != b"\r\n":
+            raise AssertionError("bad chunk terminator %r" % crlf)
+    trailers = []
+    while True:
+        line = bs.read_until(b"\r\n", 65536)
+        if raw_out is not None:
+            raw_out += line
+        if line == b"\r\n":
+            break
+        n, v = line.decode("latin-1")[:-2].split(":", 1)
+        trailers.append((n, v.strip()))
+    return bytes(body), trailers
+
+
+class Response:
+    def __init__(self):
+        self.version = None
+        self.status = None
+        self.reason = None
+        self.headers = Headers([])
+        self.body = b""
+        self.framing = None
+        self.interim = []
+        self.raw_head = b""
+        self.trailers = []
+
+    def header(self, name, default=None):
+        return self.headers.get(name, default)
+
+    def json(self):
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except Exception:
+            raise AssertionError("response body is not JSON: %r"
+                                 % self.body[:300])
+
+    def wants_close(self):
+        return "close" in self.headers.tokens("connection")
+
+    def __repr__(self):
+        return "<Response %s %s %s body=%r>" % (
+            self.status, self.reason, self.headers, self.body[:200])
+
+
+def read_response(bs, method="GET", stop_at_interim=False):
+    """Reads one response (after any 1xx, which go to .interim).
+
+    With stop_at_interim a 1xx is returned on its own."""
+    interim = []
+    while True:
+        raw = bs.read_until(b"\r\n\r\n", 1 << 20)
+        start, hdrs = parse_head(raw)
+        m = re.match(r"^HTTP/(1\.[01]) (\d{3}) ?(.*)$", start)
+        if not m:
+            raise AssertionError("bad status line %r" % start)
+        r = Response()
+        r.version, r.status, r.reason = m.group(1), int(m.group(2)), \
+            m.group(3)
+        r.headers = Headers(hdrs)
+        r.raw_head = raw
+        if 100 <= r.status < 200:
+            r.framing = "none"
+            if stop_at_interim:
+                return r
+            interim.append(r)
+            continue
+        break
+    r.interim = interim
+    te = r.headers.tokens("transfer-encoding")
+    if method == "HEAD" or r.status in (204, 304):
+        r.framing = "none"
+    elif te:
+        check(te == ["chunked"], "unexpected Transfer-Encoding %r" % te)
+        r.framing = "chunked"
+        r.body, r.trailers = read_chunked(bs)
+    elif r.headers.has("content-length"):
+        cls = r.headers.get_all("content-length")
+        check(len(cls) == 1, "several Content-Length: %r" % cls)
+        r.framing = "cl"
+        r.body = bs.read_exact(int(cls[0]))
+    else:
+        r.framing = "close"
+        r.body = bs.read_to_close()
+    return r
+
+
+class Client(BufSock):
+    """A raw client connection to 127.0.0.1:port."""
+
+    def __init__(self, port, timeout=SOCK_TIMEOUT, host="127.0.0.1"):
+        s = socket.create_connection((host, port), timeout)
+        s.settimeout(timeout)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        BufSock.__init__(self, s)
+        self.port = port
+        _register("clients", self)
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("latin-1")
+        self.sock.sendall(data)
+
+    def request(self, method="GET", path="/", headers=None, body=None,
+                host="test.local", version="1.1", read=True):
+        self.send(build_request(method, path, headers, body, host, version))
+        if read:
+            return read_response(self, method)
+        return None
+
+    def read_response(self, method="GET", stop_at_interim=False):
+        return read_response(self, method, stop_at_interim)
+
+    def wait_closed(self, timeout=2.0):
+        """True when the peer closes (EOF or reset) within timeout; bytes
+        received meanwhile are kept in .buf."""
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            r, _, _ = select.select([self.sock], [], [], left)
+            if r:
+                self._fill()
+        return True
+
+    def settimeout(self, t):
+        self.sock.settimeout(t)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def build_request(method="GET", path="/", headers=None, body=None,
+                  host="test.local", version="1.1"):
+    lines = ["%s %s HTTP/%s" % (method, path, version)]
+    hdrs = list(headers.items() if isinstance(headers, dict)
+                else (headers or []))
+    names = [k.lower() for k, _ in hdrs]
+    if host is not None and "host" not in names:
+        lines.append("Host: %s" % host)
+    for k, v in hdrs:
+        lines.append("%s: %s" % (k, v))
+    if body is not None and "content-length" not in names \
+            and "transfer-encoding" not in names:
+        lines.append("Content-Length: %d" % len(body))
+    raw = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    if body is not None:
+        raw += body if isinstance(body, bytes) else body.encode()
+    return raw
+
+
+def chunked(data, size=4096, ext=b""):
+    out = bytearray()
+    for i in range(0, len(data), size):
+        part = data[i:i + size]
+        out += b"%x%s\r\n" % (len(part), ext) + part + b"\r\n"
+    out += b"0\r\n\r\n"
+    return bytes(out)
+
+
+def get(port, path="/", headers=None, host="test.local", timeout=SOCK_TIMEOUT,
+        method="GET", body=None, version="1.1"):
+    """One request on a fresh connection; returns the response."""
+    c = Client(port, timeout)
+    try:
+        return c.request(method, path, headers, body, host, version)
+    finally:
+        c.close()
+
+
+def connect_refused(port, timeout=0.5):
+    """True when a TCP connect to port is refused."""
+    s = socket.socket()
+    s.settimeout(timeout)
+    try:
+        s.connect(("127.0.0.1", port))
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+    return False
+
+
+REQID_RE = re.compile(r"^[A-Za-z0-9._:+/=-]{8,200}$")
+
+
+def assert_error(resp, status, code, close=None):
+    """Checks a sluice error response: status, JSON body, X-Request-Id;
+    close=True/False checks Connection: close."""
+    eq(resp.status, status, "status (body %r)" % resp.body[:200])
+    ct = (resp.header("content-type") or "").split(";")[0].strip().lower()
+    eq(ct, "application/json", "Content-Type of %d" % status)
+    j = resp.json()
+    eq(j.get("error"), code, "JSON error code")
+    eq(j.get("status"), status, "JSON status")
+    rid = resp.header("x-request-id")
+    check(rid, "error response without X-Request-Id: %r" % resp.headers)
+    eq(j.get("request_id"), rid, "JSON request_id vs X-Request-Id header")
+    if close is True:
+        check(resp.wants_close(),
+              "%d response lacks Connection: close: %r" % (status,
+                                                           resp.headers))
+    elif close is False:
+        check(not resp.wants_close(),
+              "%d response has Connection: close but the connection must "
+              "stay open: %r" % (status, resp.headers))
+    return j
+
+
+# ---------------------------------------------------------------------------
+# Upstream server
+
+
+class Reply:
+    """What an upstream sends for one request.
+
+    mode: 'cl' (Content-Length), 'chunked', 'close' (close-delimited),
+          'none' (no body and no framing header, e.g. 204/304)
+    action: None, 'hang' (never answer), 'reset' (RST), 'close' (FIN
+            without answering), 'raw' (send raw bytes, then close if
+            close=True)
+    """
+
+    def __init__(self, status=200, body=b"", headers=None, mode="cl",
+                 reason=None, interim=None, delay=0.0, action=None, raw=b"",
+                 close=False, chunk_size=65536, head_cl=None):
+        self.status = status
+        self.reason = reason or {200: "OK", 204: "No Content",
+                                 304: "Not Modified", 404: "Not Found",
+                                 500: "Internal Server Error"}.get(status,
+                                                                    "X")
+        self.body = body if isinstance(body, bytes) else body.encode()
+        self.headers = list(headers.items() if isinstance(headers, dict)
+                            else (headers or []))
+        self.mode = mode
+        self.interim = interim or []
+        self.delay = delay
+        self.action = action
+        self.raw = raw
+        self.close = close
+        self.chunk_size = chunk_size
+        self.head_cl = head_cl
+
+
+class UpRequest:
+    def __init__(self):
+        self.method = self.target = self.version = None
+        self.headers = Headers([])
+        self.raw_head = b""
+        self.body = b""
+        self.body_sha = sha256(b"")
+        self.body_len = 0
+        self.chunked = False
+        self.conn_id = None
+        self.time = None
+
+    def header(self, name, default=None):
+        return self.headers.get(name, default)
+
+    def __repr__(self):
+        return "<UpRequest %s %s %r>" % (self.method, self.target,
+                                         self.headers)
+
+
+class UpConn:
+    def __init__(self, cid, sock):
+        self.id = cid
+        self.sock = sock
+        self.nrequests = 0
+        self.bytes = 0
+        self.closed_by_peer = threading.Event()
+        self.closed = threading.Event()
+
+
+class Upstream:
+    """A threaded raw HTTP/1.1 server on 127.0.0.1.
+
+    handler(req) -> Reply; default answers 200 with a JSON body naming the
+    upstream, method, path and request body hash.
+    idle_close: close a keep-alive connection idle for that many seconds.
+    """
+
+    def __init__(self, name="up", handler=None, idle_close=None,
+                 backlog=128, keep_body=True, body_delay=0.0, port=0):
+        self.name = name
+        self.body_delay = body_delay
+        self.handler = handler or self.default_handler
+        self.idle_close = idle_close
+        self.keep_body = keep_body
+        self.lock = threading.Lock()
+        self.accepts = 0
+        self.bytes_received = 0
+        self.requests = []
+        self.conns = []
+        self.errors = []
+        self.stopping = threading.Event()
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", port))
+        self.lsock.listen(backlog)
+        self.port = self.lsock.getsockname()[1]
+        self.addr = "127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self.thread.start()
+        _register("upstreams", self)
+
+    # -- default behaviour
+    def default_handler(self, req):
+        body = json.dumps({"upstream": self.name, "method": req.method,
+                           "path": req.target, "body_sha256": req.body_sha,
+                           "body_len": req.body_len}).encode()
+        return Reply(200, body, [("Content-Type", "application/json")])
+
+    # -- accounting
+    def _count(self, conn, n):
+        with self.lock:
+            self.bytes_received += n
+            conn.bytes += n
+
+    def wait_requests(self, n, timeout=3.0):
+        return wait_until(lambda: len(self.requests) >= n, timeout)
+
+    def paths(self):
+        with self.lock:
+            return [r.target for r in self.requests]
+
+    def stop(self):
+        self.stopping.set()
+        try:
+            self.lsock.close()
+        except OSError:
+            pass
+        with self.lock:
+            conns = list(self.conns)
+        for c in conns:
+            try:
+                c.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            try:
+                c.sock.close()
+            except OSError:
+                pass
+
+    # -- server
+    def _accept_loop(self):
+        while not self.stopping.is_set():
+            try:
+                s, _ = self.lsock.accept()
+            except OSError:
+                return
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self.lock:
+                conn = UpConn(len(self.conns), s)
+                self.conns.append(conn)
+                self.accepts += 1
+            threading.Thread(target=self._serve, args=(conn,),
+                             daemon=True).start()
+
+    def _serve(self, conn):
+        s = conn.sock
+        bs = BufSock(s, lambda n: self._count(conn, n))
+        try:
+            while not self.stopping.is_set():
+                # wait for the first byte of the next request
+                if not bs.buf:
+                    s.settimeout(self.idle_close or 30.0)
+                    try:
+                        if not bs._fill():
+                            conn.closed_by_peer.set()
+                            return
+                    except socket.timeout:
+                        return      # idle close (or give up)
+                s.settimeout(10.0)
+                req = self._read_request(bs, conn)
+                if req is None:
+                    conn.closed_by_peer.set()
+                    return
+                reply = self.handler(req)
+                if reply is None:
+                    reply = self.default_handler(req)
+                if not self._reply(conn, bs, req, reply):
+                    return
+        except Closed:
+            conn.closed_by_peer.set()
+        except Exception as e:  # noqa: B902 - recorded for the test
+            if not self.stopping.is_set():
+                with self.lock:
+                    self.errors.append(repr(e))
+        finally:
+            conn.closed.set()
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def _read_request(self, bs, conn):
+        try:
+            raw = bs.read_until(b"\r\n\r\n", 1 << 20)
+        except Closed:
+            return None
+        start, hdrs = parse_head(raw)
+        req = UpRequest()
+        parts = start.split(" ")
+        if len(parts) != 3:
+            raise AssertionError("upstream got bad request line %r" % start)
+        req.method, req.target, req.version = parts
+        req.headers = Headers(hdrs)
+        req.raw_head = raw
+        req.conn_id = conn.id
+        te = req.headers.tokens("transfer-encoding")
+        if "100-continue" in req.headers.tokens("expect"):
+            bs.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if self.body_delay:
+            self._sleep(self.body_delay)
+        if te:
+            req.chunked = True
+            body, _ = read_chunked(bs)
+        elif req.headers.has("content-length"):
+            body = bs.read_exact(int(req.headers.get("content-length")))
+        else:
+            body = b""
+        req.body_len = len(body)
+        req.body_sha = sha256(body)
+        if self.keep_body or len(body) < 65536:
+            req.body = body
+        req.time = time.monotonic()
+        with self.lock:
+            conn.nrequests += 1
+            self.requests.append(req)
+        return req
+
+    def _sleep(self, t):
+        self.stopping.wait(t)
+
+    def _hang(self, conn, bs):
+        s = conn.sock
+        s.settimeout(0.05)
+        while not self.stopping.is_set():
+            try:
+                d = s.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                d = b""
+            if not d:
+                conn.closed_by_peer.set()
+                return
+            self._count(conn, len(d))
+
+    def _reply(self, conn, bs, req, r):
+        s = conn.sock
+        if r.delay:
+            self._sleep(r.delay)
+        if r.action == "hang":
+            self._hang(conn, bs)
+            return False
+        if r.action == "reset":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            s.close()
+            return False
+        if r.action == "close":
+            s.shutdown(socket.SHUT_WR)
+            self._hang(conn, bs)
+            return False
+        if r.action == "raw":
+            s.sendall(r.raw)
+            if r.close:
+                s.shutdown(socket.SHUT_WR)
+                self._hang(conn, bs)
+                return False
+            return True
+        out = bytearray()
+        for st, reason, hs in r.interim:
+            out += ("HTTP/1.1 %d %s\r\n" % (st, reason)).encode()
+            for k, v in hs:
+                out += ("%s: %s\r\n" % (k, v)).encode()
+            out += b"\r\n"
+        out += ("HTTP/1.1 %d %s\r\n" % (r.status, r.reason)).encode()
+        for k, v in r.headers:
+            out += ("%s: %s\r\n" % (k, v)).encode("latin-1")
+        is_head = req.method == "HEAD"
+        if r.mode == "cl":
+            n = r.head_cl if r.head_cl is not None else len(r.body)
+            out += b"Content-Length: %d\r\n" % n
+        elif r.mode == "chunked":
+            out += b"Transfer-Encoding: chunked\r\n"
+        if r.close and r.mode != "close":
+            out += b"Connection: close\r\n"
+        out += b"\r\n"
+        if is_head or r.mode == "none":
+            s.sendall(out)
+        elif r.mode == "chunked":
+            s.sendall(out)
+            s.sendall(chunked(r.body, r.chunk_size))
+        else:
+            s.sendall(bytes(out) + r.body)
+        if r.mode == "close" or r.close:
+            s.shutdown(socket.SHUT_WR)
+            self._hang(conn, bs)
+            return False
+        return True
+
+
+class Blackhole:
+    """A listening port whose accept queue is full: connects to it hang
+    (SYNs are dropped), which makes upstream connect timeouts testable on
+    127.0.0.1."""
+
+    def __init__(self):
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(0)
+        self.port = self.lsock.getsockname()[1]
+        self.addr = "127.0.0.1:%d" % self.port
+        self.held = []
+        for _ in range(4):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(("127.0.0.1", self.port))
+            except (BlockingIOError, OSError):
+                pass
+            self.held.append(s)
+        time.sleep(0.05)
+        _register("upstreams", self)
+
+    def works(self):
+        """True when a connect really hangs here."""
+        s = socket.socket()
+        s.settimeout(0.3)
+        try:
+            s.connect(("127.0.0.1", self.port))
+        except socket.timeout:
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+        return False
+
+    def stop(self):
+        for s in self.held + [self.lsock]:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+# ---------------------------------------------------------------------------
+# Access log
+
+
+def read_json_lines(path, pred=None, timeout=3.0, min_count=1):
+    """Polls a JSON-lines file until at least min_count lines satisfy
+    pred; returns the matching objects."""
+    found = []
+
+    def scan():
+        nonlocal found
+        try:
+            with open(path) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return False
+        objs = []
+        for line in lines:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                objs.append(json.loads(line))
+            except ValueError:
+                raise AssertionError("access log line is not JSON: %r"
+                                     % line)
+        found = [o for o in objs if pred is None or pred(o)]
+        return len(found) >= min_count
+    wait_until(scan, timeout, 0.05)
+    return found
+
+
+# ---------------------------------------------------------------------------
+# curl
+
+
+def have_curl():
+    return shutil.which("curl") is not None
+
+
+def curl(args, timeout=30.0):
+    """Runs curl -sS with args; returns (rc, stdout bytes, stderr text)."""
+    env = {k: v for k, v in os.environ.items()
+           if k.lower() not in ("http_proxy", "https_proxy", "all_proxy",
+                                "no_proxy")}
+    p = subprocess.run(["curl", "-sS", "--http1.1", "--noproxy", "*"]
+                       + list(args), capture_output=True, timeout=timeout,
+                       env=env)
+    return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+
+def parse_curl_headers(text):
+    """Parses a curl -D dump: returns the list of (status, Headers) for
+    every response (1xx included)."""
+    out = []
+    for block in re.split(r"\r\n\r\n", text.strip("\r\n") + "\r\n\r\n"):
+        if not block.strip():
+            continue
+        lines = block.split("\r\n")
+        m = re.match(r"HTTP/\S+ (\d{3})", lines[0])
+        if not m:
+            continue
+        hs = []
+        for line in lines[1:]:
+            if ":" in line:
+                n, v = line.split(":", 1)
+                hs.append((n, v.strip()))
+        out.append((int(m.group(1)), Headers(hs)))
+    return out

@@ -1,0 +1,243 @@
+# SPDX-License-Identifier: MIT
+"""Bodies both ways, byte-exact (sha256 at both ends): Content-Length and
+chunked requests, 10 MiB uploads and downloads, close-delimited and chunked
+responses, backpressure with slow readers on either side."""
+
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sltest import (Client, Reply, Upstream, build_request, check,  # noqa
+                    chunked, curl, eq, main, make_config, read_response,
+                    sha256, start_sluice, test, tmpdir)
+
+MIB10 = 10 << 20
+
+
+def payload(n, seed=1):
+    # deterministic, incompressible enough, not all one byte
+    import random
+    r = random.Random(seed)
+    return r.randbytes(n)
+
+
+def setup(handler=None, **kw):
+    up = Upstream("a", handler, **kw)
+    cfg, port = make_config({"a": [up]}, workers=2)
+    sl = start_sluice(cfg)
+    return up, sl, port
+
+
+@test
+def upload_10mib_content_length():
+    up, sl, port = setup()
+    data = payload(MIB10)
+    c = Client(port, timeout=15)
+    c.send(build_request("POST", "/up", [("Content-Type",
+                                          "application/octet-stream")],
+                         data))
+    r = read_response(c, "POST")
+    eq(r.status, 200, "status")
+    j = r.json()
+    eq(j["body_len"], MIB10, "length at upstream")
+    eq(j["body_sha256"], sha256(data), "sha256 at upstream")
+    u = up.requests[0]
+    check(not u.chunked or u.body_len == MIB10, "framing")
+    # keep-alive after a large body
+    eq(c.request("GET", "/after").status, 200, "request after the upload")
+    eq(up.accepts, 1, "accepts")
+
+
+@test
+def upload_10mib_chunked():
+    up, sl, port = setup()
+    data = payload(MIB10, 2)
+    c = Client(port, timeout=15)
+    head = build_request("POST", "/upc", [("Transfer-Encoding", "chunked")])
+    c.send(head)
+    # uneven chunk sizes, sent in pieces that split chunk headers
+    enc = chunked(data[:1000003], 99991) + b""
+    enc = enc[:-5]      # drop the last-chunk "0\r\n\r\n"
+    enc += chunked(data[1000003:], 65536)
+    for i in range(0, len(enc), 300007):
+        c.send(enc[i:i + 300007])
+    r = read_response(c, "POST")
+    eq(r.status, 200, "status")
+    j = r.json()
+    eq(j["body_len"], MIB10, "length at upstream")
+    eq(j["body_sha256"], sha256(data), "sha256 at upstream")
+    eq(c.request("GET", "/after").status, 200, "request after the upload")
+
+
+@test
+def chunked_request_small_chunks_extensions_trailers():
+    up, sl, port = setup()
+    data = payload(5000, 3)
+    enc = bytearray()
+    for i in range(0, len(data), 7):
+        part = data[i:i + 7]
+        enc += b"%x;ext=v;x\r\n" % len(part) + part + b"\r\n"
+    enc += b"0\r\nX-Trailer: t\r\n\r\n"
+    c = Client(port)
+    c.send(build_request("PUT", "/small", [("Transfer-Encoding", "chunked")])
+           + bytes(enc))
+    r = read_response(c, "PUT")
+    eq(r.status, 200, "status")
+    eq(r.json()["body_sha256"], sha256(data), "sha256 at upstream")
+    eq(up.requests[0].body, data, "body")
+    eq(c.request("GET", "/next").status, 200, "request after trailers")
+    eq(up.requests[1].target, "/next", "next request parsed correctly")
+
+
+@test
+def chunked_request_hex_case_and_empty_body():
+    up, sl, port = setup()
+    c = Client(port)
+    data = b"z" * 0x1A
+    c.send(build_request("POST", "/hex", [("Transfer-Encoding", "chunked")])
+           + b"1A\r\n" + data + b"\r\n0\r\n\r\n")
+    r = read_response(c, "POST")
+    eq(r.status, 200, "status")
+    eq(up.requests[0].body, data, "upper-case hex chunk size")
+    c.send(build_request("POST", "/empty", [("Transfer-Encoding",
+                                             "chunked")]) + b"0\r\n\r\n")
+    r = read_response(c, "POST")
+    eq(r.status, 200, "status")
+    eq(up.requests[1].body, b"", "empty chunked body")
+    r = c.request("POST", "/cl0", body=b"")
+    eq(r.status, 200, "status")
+    eq(up.requests[2].body, b"", "Content-Length: 0")
+    eq(up.accepts, 1, "accepts")
+
+
+@test
+def upload_via_curl_content_length_and_chunked():
+    up, sl, port = setup()
+    d = tmpdir()
+    p = os.path.join(d, "up.bin")
+    data = payload(MIB10, 4)
+    with open(p, "wb") as f:
+        f.write(data)
+    rc, out, err = curl(["-H", "Expect:", "--data-binary", "@" + p,
+                         "http://127.0.0.1:%d/curl-cl" % port])
+    eq(rc, 0, "curl (%s)" % err)
+    eq(json.loads(out)["body_sha256"], sha256(data), "sha256 (CL)")
+    rc, out, err = curl(["-H", "Transfer-Encoding: chunked",
+                         "--data-binary", "@" + p,
+                         "http://127.0.0.1:%d/curl-chunked" % port])
+    eq(rc, 0, "curl (%s)" % err)
+    eq(json.loads(out)["body_sha256"], sha256(data), "sha256 (chunked)")
+    check(up.requests[-1].chunked or
+          up.requests[-1].header("content-length") == str(MIB10),
+          "upstream framing of the chunked upload")
+
+
+DOWN = payload(MIB10, 5)
+
+
+def down_handler(req):
+    if req.target == "/cl":
+        return Reply(200, DOWN)
+    if req.target == "/chunked":
+        return Reply(200, DOWN, mode="chunked", chunk_size=100000)
+    if req.target == "/close":
+        return Reply(200, DOWN, mode="close")
+    return Reply(404, b"")
+
+
+@test
+def download_10mib_via_curl():
+    up, sl, port = setup(down_handler, keep_body=False)
+    d = tmpdir()
+    for p in ("/cl", "/chunked", "/close"):
+        out = os.path.join(d, p[1:])
+        rc, _, err = curl(["-o", out, "-w", "%{http_code}",
+                           "http://127.0.0.1:%d%s" % (port, p)])
+        eq(rc, 0, "curl %s (%s)" % (p, err))
+        with open(out, "rb") as f:
+            got = f.read()
+        eq(len(got), MIB10, "length of %s" % p)
+        eq(sha256(got), sha256(DOWN), "sha256 of %s" % p)
+
+
+@test
+def download_10mib_raw_keepalive():
+    up, sl, port = setup(down_handler, keep_body=False)
+    c = Client(port, timeout=15)
+    for p in ("/cl", "/chunked", "/cl"):
+        r = c.request("GET", p)
+        eq(r.status, 200, p)
+        eq(sha256(r.body), sha256(DOWN), "sha256 of %s" % p)
+    eq(up.accepts, 1, "accepts")
+
+
+@test
+def echo_10mib_both_ways():
+    def h(req):
+        return Reply(200, req.body, mode="chunked" if req.chunked else "cl")
+    up, sl, port = setup(h)
+    data = payload(MIB10, 6)
+    c = Client(port, timeout=15)
+    r = c.request("POST", "/echo", body=data)
+    eq(r.status, 200, "status")
+    eq(sha256(r.body), sha256(data), "echoed sha256 (CL)")
+    c.send(build_request("POST", "/echo2", [("Transfer-Encoding",
+                                             "chunked")])
+           + chunked(data, 1 << 16))
+    r = read_response(c, "POST")
+    eq(r.status, 200, "status")
+    eq(sha256(r.body), sha256(data), "echoed sha256 (chunked)")
+
+
+@test
+def slow_upstream_reader_backpressure():
+    up, sl, port = setup(body_delay=1.0)
+    data = payload(8 << 20, 7)
+    c = Client(port, timeout=15)
+    t0 = time.monotonic()
+    r = c.request("POST", "/slow", body=data)
+    eq(r.status, 200, "status")
+    eq(r.json()["body_sha256"], sha256(data), "sha256")
+    check(time.monotonic() - t0 >= 0.9, "upstream delay not observed")
+
+
+@test
+def slow_client_reader_backpressure():
+    up, sl, port = setup(down_handler, keep_body=False)
+    c = Client(port, timeout=15)
+    c.send(build_request("GET", "/cl"))
+    time.sleep(1.0)         # let every buffer fill up
+    got = bytearray()
+    while len(got) < 2 << 20:
+        d = c.sock.recv(32768)
+        check(d, "connection closed while reading slowly")
+        got += d
+        time.sleep(0.002)
+    c.buf += got
+    r = read_response(c)
+    eq(r.status, 200, "status")
+    eq(sha256(r.body), sha256(DOWN), "sha256 after a slow reader")
+
+
+@test
+def body_then_more_requests_same_connection():
+    up, sl, port = setup()
+    c = Client(port)
+    for i in range(20):
+        data = payload(1000 * i + 1, i)
+        if i % 2:
+            c.send(build_request("POST", "/b%d" % i,
+                                 [("Transfer-Encoding", "chunked")])
+                   + chunked(data, 333))
+        else:
+            c.send(build_request("POST", "/b%d" % i, body=data))
+        r = read_response(c, "POST")
+        eq(r.status, 200, "status")
+        eq(r.json()["body_sha256"], sha256(data), "sha256 of #%d" % i)
+    eq(up.accepts, 1, "accepts")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,308 @@
+# SPDX-License-Identifier: MIT
+"""Command line: -V, -h, -t on good and bad files (exit codes, messages
+FILE:LINE:COL: error: ...), the full schema of DESIGN.md section 3."""
+
+import os
+import re
+import socket
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sltest import (TOP_SRCDIR, check, eq, free_port, main,  # noqa: E402
+                    run_sluice, test, tmpdir)
+
+
+def write(text, name="sluice.yaml"):
+    d = tmpdir()
+    p = os.path.join(d, name)
+    with open(p, "w") as f:
+        f.write(text)
+    return p
+
+
+GOOD = """\
+workers: 1
+listeners:
+  - name: public
+    address: 127.0.0.1:%d
+    routes:
+      - cluster: app
+clusters:
+  - name: app
+    endpoints:
+      - 127.0.0.1:9001
+"""
+
+FULL = """\
+workers: auto
+drain_timeout: 15s
+admin:
+  address: 127.0.0.1:%(admin)d
+log:
+  level: info
+  access: stdout
+  access_format: json
+listeners:
+  - name: public
+    address: 127.0.0.1:%(port)d
+    limits:
+      header_timeout: 10s
+      body_timeout: 30s
+      send_timeout: 30s
+      idle_timeout: 60s
+      max_uri_bytes: 8KiB
+      max_header_bytes: 32KiB
+      max_headers: 100
+      max_body_bytes: 16MiB
+      buffer_bytes: 64KiB
+      max_requests: 0
+    routes:
+      - name: payments
+        match:
+          host: pay.example.com
+          path_prefix: /v1/
+          methods: [GET, POST]
+          headers: { X-Canary: "on" }
+        cluster: payments
+        timeout: 30s
+      - name: wild
+        match:
+          host: "*.example.com"
+          path: /exact
+        cluster: payments
+        timeout: 250ms
+      - cluster: other
+  - name: second
+    address: "[::1]:%(port6)d"
+    limits:
+      idle_timeout: 5m
+      max_body_bytes: 0B
+      header_timeout: 1h
+    routes:
+      - cluster: other
+clusters:
+  - name: payments
+    endpoints:
+      - 127.0.0.1:9001
+      - { address: 127.0.0.1:9002, weight: 3 }
+    balance: round_robin
+    connect_timeout: 1s
+    pool:
+      max_idle: 64
+      idle_timeout: 30s
+      max_requests: 10000
+  - name: other
+    endpoints:
+      - localhost:9003
+      - "[::1]:9004"
+    balance: least_request
+  - name: third
+    endpoints: [127.0.0.1:9005]
+    balance: hash
+    pool:
+      max_requests: 0
+"""
+
+
+@test
+def version_flag():
+    rc, out, err = run_sluice(["-V"])
+    eq(rc, 0, "exit status of -V")
+    text = out + err
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    check(first.startswith("sluice "), "first line %r does not start with "
+          "'sluice '" % first)
+    check(re.search(r"\d+\.\d+", first), "no version number in %r" % first)
+    low = text.lower()
+    for lib in ("libevent", "openssl", "libyaml"):
+        check(lib in low, "-V does not name %s: %r" % (lib, text))
+    check(re.search(r"libevent\D*2\.\d", low), "libevent version missing")
+    check(re.search(r"openssl\D*3\.\d", low), "OpenSSL version missing")
+    check(re.search(r"libyaml\D*0\.\d", low), "libyaml version missing")
+
+
+@test
+def help_flag():
+    rc, out, err = run_sluice(["-h"])
+    eq(rc, 0, "exit status of -h")
+    text = out + err
+    for opt in ("-c", "-t", "-V"):
+        check(opt in text, "usage does not mention %s: %r" % (opt, text))
+
+
+@test
+def unknown_option_fails():
+    rc, out, err = run_sluice(["-Z"])
+    check(rc != 0, "exit status 0 for an unknown option")
+    check(err.strip(), "no message on stderr for an unknown option")
+
+
+@test
+def check_good_file():
+    p = write(GOOD % free_port())
+    rc, out, err = run_sluice(["-t", "-c", p])
+    eq(rc, 0, "exit status of -t on a good file (stderr %r)" % err)
+    check("configuration OK" in out, "stdout %r lacks 'configuration OK'"
+          % out)
+
+
+@test
+def check_full_schema_file():
+    p = write(FULL % {"admin": free_port(), "port": free_port(),
+                      "port6": free_port()})
+    rc, out, err = run_sluice(["-t", "-c", p])
+    eq(rc, 0, "exit status of -t on the full DESIGN.md schema "
+       "(stderr %r)" % err)
+    check("configuration OK" in out, "stdout %r" % out)
+
+
+@test
+def check_shipped_sample_config():
+    p = os.path.join(TOP_SRCDIR, "etc", "sluice.yaml")
+    if not os.path.exists(p):
+        raise AssertionError("etc/sluice.yaml missing in %s" % TOP_SRCDIR)
+    rc, out, err = run_sluice(["-t", "-c", p])
+    eq(rc, 0, "exit status of -t on etc/sluice.yaml (stderr %r)" % err)
+    check("configuration OK" in out, "stdout %r" % out)
+
+
+@test
+def check_does_not_bind():
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        p = write(GOOD % busy.getsockname()[1])
+        rc, out, err = run_sluice(["-t", "-c", p])
+        eq(rc, 0, "-t must not open listeners (stderr %r)" % err)
+    finally:
+        busy.close()
+
+
+def bad(text, line, col=None, more=()):
+    p = write(text, "bad.yaml")
+    rc, out, err = run_sluice(["-t", "-c", p])
+    eq(rc, 1, "exit status of -t on a bad file (stdout %r, stderr %r)"
+       % (out, err))
+    check("configuration OK" not in out, "bad file reported OK")
+    pat = re.escape(p) + ":%d:%s: error: " % (line, col if col else r"\d+")
+    check(re.search(pat, err), "stderr lacks %s:%d:%s: error: ...\n%s"
+          % (p, line, col or "COL", err))
+    for ln in more:
+        pat = re.escape(p) + r":%d:\d+: error: " % ln
+        check(re.search(pat, err), "stderr lacks an error on line %d:\n%s"
+              % (ln, err))
+    return err
+
+
+@test
+def check_bad_unknown_key():
+    bad(GOOD % 8080 + "  # trailing comment\nbogus_key: 1\n", 12, 1)
+
+
+@test
+def check_bad_unknown_nested_key():
+    bad("""\
+listeners:
+  - name: public
+    address: 127.0.0.1:8080
+    limits:
+      header_timeout: 10s
+      no_such_limit: 5
+    routes:
+      - cluster: app
+clusters:
+  - name: app
+    endpoints: [127.0.0.1:9001]
+""", 6, 7)
+
+
+@test
+def check_bad_bare_integer_duration_and_size():
+    bad("""\
+listeners:
+  - name: public
+    address: 127.0.0.1:8080
+    limits:
+      header_timeout: 10
+      max_body_bytes: 1024
+    routes:
+      - cluster: app
+clusters:
+  - name: app
+    endpoints: [127.0.0.1:9001]
+""", 5, more=(6,))
+
+
+@test
+def check_bad_reports_every_error():
+    err = bad("""\
+workers: 0
+listeners:
+  - name: public
+    address: 127.0.0.1:8080
+    routes:
+      - cluster: nope
+clusters:
+  - name: app
+    endpoints: [127.0.0.1:9001]
+    balance: fastest
+""", 1, more=(6, 10))
+    check(len([ln for ln in err.splitlines() if ": error: " in ln]) >= 3,
+          "fewer than 3 errors reported:\n" + err)
+
+
+@test
+def check_bad_wrong_types_and_values():
+    bad("""\
+listeners:
+  - name: public
+    address: not-an-address
+    routes:
+      - cluster: app
+        timeout: 5 parsecs
+clusters:
+  - name: app
+    endpoints:
+      - { address: 127.0.0.1:9001, weight: -1 }
+    pool: {max_idle: lots}
+""", 3, more=(6, 10, 11))
+
+
+@test
+def check_bad_duplicate_names():
+    bad("""\
+listeners:
+  - name: public
+    address: 127.0.0.1:8080
+    routes: [{cluster: app}]
+  - name: public
+    address: 127.0.0.1:8081
+    routes: [{cluster: app}]
+clusters:
+  - name: app
+    endpoints: [127.0.0.1:9001]
+  - name: app
+    endpoints: [127.0.0.1:9002]
+""", 5, more=(11,))
+
+
+@test
+def check_bad_yaml_syntax():
+    p = write("listeners:\n  - name: [unclosed\n", "bad.yaml")
+    rc, out, err = run_sluice(["-t", "-c", p])
+    eq(rc, 1, "exit status on a YAML syntax error")
+    check(re.search(re.escape(p) + r":\d+:\d+: error: ", err),
+          "no FILE:LINE:COL error: %r" % err)
+
+
+@test
+def check_missing_file():
+    p = os.path.join(tmpdir(), "nope.yaml")
+    rc, out, err = run_sluice(["-t", "-c", p])
+    eq(rc, 1, "exit status for a missing file")
+    check("nope.yaml" in err, "error does not name the file: %r" % err)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+# SPDX-License-Identifier: MIT
+"""Process lifecycle: graceful stop on SIGTERM/SIGINT with requests in
+flight, idle keep-alive connections closed at stop, drain_timeout, other
+signals, start-up failures."""
+
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sltest import (Client, Reply, Sluice, Upstream, build_request,  # noqa
+                    check, connect_refused, eq, main, make_config,
+                    read_json_lines, read_response, start_sluice, test,
+                    tmpdir, to_yaml, wait_until, _register)
+
+
+def stop_with_inflight(sig):
+    body = b"complete-body-" * 5000
+    up = Upstream("a", handler=lambda req: Reply(200, body, delay=1.0))
+    cfg, port = make_config({"a": [up]}, workers=2,
+                            extra={"drain_timeout": "10s"})
+    sl = start_sluice(cfg)
+    c = Client(port)
+    c.send(build_request("GET", "/slow"))
+    check(up.wait_requests(1, 2.0), "request did not reach the upstream")
+    t0 = time.monotonic()
+    sl.send_signal(sig)
+    # stops accepting at once, while the request is still in flight
+    refused = wait_until(lambda: connect_refused(port), 0.6, 0.05)
+    check(refused, "the listener still accepts connections after %s"
+          % signal.Signals(sig).name)
+    check(sl.proc.poll() is None, "sluice exited with a request in flight")
+    r = read_response(c)
+    eq(r.status, 200, "status of the in-flight request")
+    eq(r.body, body, "body of the in-flight request")
+    check(time.monotonic() - t0 >= 0.5, "response came too early")
+    check(c.wait_closed(2.0), "client connection not closed after the "
+          "in-flight response during stop")
+    rc = sl.wait(5.0)
+    check(rc is not None, "sluice did not exit after finishing in-flight "
+          "work")
+    eq(rc, 0, "exit status")
+    check(time.monotonic() - t0 < 4.0, "stop took %.1fs"
+          % (time.monotonic() - t0))
+    check(connect_refused(port), "port still accepts after exit")
+    p = sl.sanitizer_problem()
+    check(p is None, p)
+
+
+@test
+def sigterm_finishes_inflight_request():
+    stop_with_inflight(signal.SIGTERM)
+
+
+@test
+def sigint_finishes_inflight_request():
+    stop_with_inflight(signal.SIGINT)
+
+
+@test
+def sigterm_closes_idle_keepalive_connections_fast():
+    up = Upstream("a")
+    cfg, port = make_config({"a": [up]}, workers=2,
+                            extra={"drain_timeout": "30s"})
+    sl = start_sluice(cfg)
+    clients = []
+    for i in range(20):
+        c = Client(port)
+        eq(c.request("GET", "/%d" % i).status, 200, "status")
+        clients.append(c)
+    silent = Client(port)       # connected, never sent a byte
+    t0 = time.monotonic()
+    sl.send_signal(signal.SIGTERM)
+    for c in clients + [silent]:
+        check(c.wait_closed(2.0), "idle keep-alive connection not closed "
+              "at stop")
+    eq(sl.wait(3.0), 0, "exit status")
+    dt = time.monotonic() - t0
+    check(dt < 2.0, "stop with only idle connections took %.1fs "
+          "(drain_timeout 30s)" % dt)
+    check(all(c.buf == bytearray() or c.buf.startswith(b"HTTP/1.1 ")
+              for c in clients), "junk sent on idle connections at stop")
+
+
+@test
+def drain_timeout_bounds_stop():
+    up = Upstream("hang", handler=lambda req: Reply(action="hang"))
+    cfg, port = make_config({"hang": [up]}, extra={"drain_timeout": "1s"},
+                            routes=[{"name": "h", "cluster": "hang",
+                                     "timeout": "30s"}])
+    sl = start_sluice(cfg)
+    c = Client(port)
+    c.send(build_request("GET", "/never"))
+    check(up.wait_requests(1, 2.0), "request did not reach the upstream")
+    t0 = time.monotonic()
+    sl.send_signal(signal.SIGTERM)
+    rc = sl.wait(5.0)
+    dt = time.monotonic() - t0
+    check(rc is not None, "sluice still running 5s after SIGTERM with "
+          "drain_timeout 1s")
+    eq(rc, 0, "exit status")
+    check(0.7 <= dt <= 3.0, "exit %.2fs after SIGTERM (drain_timeout 1s)"
+          % dt)
+    check(c.wait_closed(1.0), "client connection not closed at exit")
+
+
+@test
+def inflight_upload_completes_during_stop():
+    up = Upstream("a")
+    cfg, port = make_config({"a": [up]}, extra={"drain_timeout": "10s"})
+    sl = start_sluice(cfg)
+    data = os.urandom(1 << 20)
+    c = Client(port)
+    c.send(build_request("POST", "/up", [("Content-Length",
+                                          str(len(data)))]) + data[:1000])
+    time.sleep(0.3)
+    sl.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    c.send(data[1000:])
+    r = read_response(c, "POST")
+    eq(r.status, 200, "status")
+    import hashlib
+    eq(r.json()["body_sha256"], hashlib.sha256(data).hexdigest(), "sha256")
+    eq(sl.wait(5.0), 0, "exit status")
+
+
+@test
+def sighup_keeps_serving():
+    up = Upstream("a")
+    cfg, port = make_config({"a": [up]})
+    sl = start_sluice(cfg)
+    c = Client(port)
+    eq(c.request("GET", "/1").status, 200, "before SIGHUP")
+    sl.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    check(sl.proc.poll() is None, "sluice exited on SIGHUP (status %s)"
+          % sl.proc.returncode)
+    eq(c.request("GET", "/2").status, 200, "same connection after SIGHUP")
+    eq(Client(port).request("GET", "/3").status, 200,
+       "new connection after SIGHUP")
+
+
+@test
+def sigusr1_reopens_access_log():
+    up = Upstream("a")
+    d = tmpdir()
+    logp = os.path.join(d, "access.log")
+    cfg, port = make_config({"a": [up]}, access_log=logp)
+    sl = start_sluice(cfg)
+    c = Client(port)
+    eq(c.request("GET", "/", [("X-Request-Id", "before-rotate")]).status,
+       200, "status")
+    check(read_json_lines(logp, lambda o: o.get("request_id")
+                          == "before-rotate"), "first entry not logged")
+    os.rename(logp, logp + ".1")
+    sl.send_signal(signal.SIGUSR1)
+    time.sleep(0.5)
+    check(sl.proc.poll() is None, "sluice exited on SIGUSR1")
+    eq(c.request("GET", "/", [("X-Request-Id", "after-rotate")]).status,
+       200, "status")
+    check(read_json_lines(logp, lambda o: o.get("request_id")
+                          == "after-rotate"),
+          "entry after SIGUSR1 not in the reopened file")
+
+
+@test
+def startup_fails_when_port_in_use():
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(8)
+    port = busy.getsockname()[1]
+    try:
+        up = Upstream("a")
+        cfg, _ = make_config({"a": [up]}, port=port)
+        sl = Sluice(cfg, wait_ports=[])
+        _register("sluices", sl)
+        sl.start()
+        rc = sl.wait(5.0)
+        check(rc is not None, "sluice runs although its port is taken")
+        check(rc != 0, "exit status 0 although the port is taken")
+        check(sl.stderr().strip(), "no error message on stderr")
+    finally:
+        busy.close()
+
+
+@test
+def startup_fails_with_bad_config():
+    sl = Sluice("listeners: 42\nbogus: 1\n", wait_ports=[])
+    _register("sluices", sl)
+    sl.start()
+    rc = sl.wait(5.0)
+    eq(rc, 1, "exit status with an invalid config")
+    check("error:" in sl.stderr(), "no error on stderr: %r" % sl.stderr())
+
+
+@test
+def startup_fails_with_missing_config():
+    sl = Sluice("", wait_ports=[])
+    _register("sluices", sl)
+    os.unlink(sl.conf_path)
+    sl.start()
+    rc = sl.wait(5.0)
+    check(rc is not None and rc != 0, "exit status %r for a missing "
+          "config file" % rc)
+    check(sl.stderr().strip(), "no error on stderr")
+
+
+if __name__ == "__main__":
+    main()

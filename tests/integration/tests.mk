@@ -1,0 +1,1 @@
+INTEGRATION_TESTS = tests/integration/test_cli.py tests/integration/test_proxy.py tests/integration/test_pool.py tests/integration/test_bodies.py tests/integration/test_limits.py tests/integration/test_malformed.py tests/integration/test_routing.py tests/integration/test_upstream_errors.py tests/integration/test_lifecycle.py
