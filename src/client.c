@@ -807,7 +807,11 @@ req_body_advance(struct sl_client *c)
 		txn_local(c, 400, "bad_request", 1);
 		return -1;
 	}
-	if (c->lim->max_body_bytes && t->req_body_bytes > c->lim->max_body_bytes) {
+	/* the announced chunk size counts at once: a client must not hold
+	 * the connection for bytes it could never be allowed to send */
+	if (c->lim->max_body_bytes &&
+	    t->req_body_bytes + t->req_chunked.remaining >
+		c->lim->max_body_bytes) {
 		txn_local(c, 413, "payload_too_large", 1);
 		return -1;
 	}

@@ -140,9 +140,13 @@ start_workers(struct sl_main *m)
 		for (size_t j = 0; j < conf->nlisteners; j++) {
 			const struct sl_conf_listener *l = &conf->listeners[j];
 			fds[j] = sl_listener_open(l);
-			if (fds[j] == -1)
+			if (fds[j] == -1) {
+				int saved = errno;
+				free(fds);
+				errno = saved;
 				fatal("listener \"%s\" %s: cannot listen",
 				      l->name, l->addr.text);
+			}
 		}
 		m->workers[i] = sl_worker_new(i, conf, fds);
 		if (m->workers[i] == NULL)

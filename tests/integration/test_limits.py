@@ -210,6 +210,29 @@ def max_body_bytes_chunked_413():
 
 
 @test
+def max_body_bytes_chunk_size_announced_too_large():
+    # the announced size alone is enough: 413 at once, without waiting for
+    # the bytes (a client that then stalls must not hold the connection
+    # until body_timeout)
+    up, sl, port = setup({"max_body_bytes": "1KiB", "body_timeout": "5s"})
+    c = Client(port)
+    t0 = time.monotonic()
+    c.send(build_request("POST", "/", [("Transfer-Encoding", "chunked")])
+           + b"401\r\n")
+    r = read_response(c, "POST")
+    assert_error(r, 413, "payload_too_large", close=True)
+    check(time.monotonic() - t0 < 2.0, "413 waited for the chunk's bytes")
+    check(c.wait_closed(2.0), "connection not closed after 413")
+    c.close()
+    c = Client(port)
+    c.send(build_request("POST", "/", [("Transfer-Encoding", "chunked")])
+           + b"200\r\n" + b"a" * 0x200 + b"\r\n201\r\n")
+    r = read_response(c, "POST")
+    assert_error(r, 413, "payload_too_large", close=True)
+    check(time.monotonic() - t0 < 4.0, "413 waited for the chunk's bytes")
+
+
+@test
 def max_body_bytes_zero_is_unlimited():
     up, sl, port = setup({"max_body_bytes": "0B"})
     c = Client(port, timeout=15)

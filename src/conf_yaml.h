@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal to the configuration module (conf.c, its tests and fuzzers): the
+ * YAML document as a node tree with positions, the error list of one load,
+ * and typed getters for scalars. Knows no sluice key; that is conf.c's job.
+ */
+#ifndef SL_CONF_YAML_H
+#define SL_CONF_YAML_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_YAML_QUOTE_MAX 64 /* bytes of a value in messages */
+/* Bytes of a buffer for sl_yaml_label() and for labels built alike. */
+#define SL_YAML_LABEL_MAX (SL_YAML_QUOTE_MAX * 4 + 32)
+
+struct sl_conf_addr;
+
+/*
+ * The YAML document as a small tree built from libyaml events, so that every
+ * node keeps its position. Owned by the loader, freed before it returns.
+ */
+enum sl_yaml_node_type {
+	SL_YAML_NODE_SCALAR,
+	SL_YAML_NODE_SEQ,
+	SL_YAML_NODE_MAP,
+	SL_YAML_NODE_BAD, /* an alias: already reported, ignored by every check
+			   */
+};
+
+struct sl_yaml_node {
+	enum sl_yaml_node_type type;
+	unsigned line, col; /* 1-based position of the node's first char */
+	char *str;	    /* scalars: the value, NUL-terminated */
+	size_t len;	    /* scalars: bytes in str, NULs included */
+	int plain;	    /* scalars: plain style and no tag */
+	struct sl_yaml_node **kids; /* seq: items; map: key, value, ... */
+	size_t nkids, cap;
+};
+
+struct sl_yaml_err; /* one error line, private to conf_yaml.c */
+
+/*
+ * One load: the input and every error found in it so far. On the caller's
+ * stack; sl_yaml_errors_finish() frees what it holds.
+ */
+struct sl_yaml_loader {
+	const char *name; /* FILE in messages; borrowed */
+	const char *text; /* the input, for positions of reader errors */
+	size_t len;
+	struct sl_yaml_err *errs;
+	size_t nerrs, errcap;
+	int oom;				 /* set by any failed malloc */
+	char qbuf[4][SL_YAML_QUOTE_MAX * 4 + 8]; /* see sl_yaml_qnode() */
+	unsigned qi;
+};
+
+enum sl_yaml_num {
+	SL_YAML_NUM_OK = 0,
+	SL_YAML_NUM_BARE,     /* digits without a unit */
+	SL_YAML_NUM_BAD,      /* not digits followed by a known unit */
+	SL_YAML_NUM_OVERFLOW, /* does not fit in 64 bits */
+};
+
+/* ---- loading and errors ------------------------------------------------ */
+
+/*
+ * Zeroes ld and points it at the input (borrowed, must outlive ld); a NULL
+ * name reads "<buffer>", a NULL text is the empty input.
+ */
+void sl_yaml_loader_init(struct sl_yaml_loader *ld, const char *name,
+			 const char *text, size_t len);
+
+/*
+ * Parses ld's input into a tree and returns the root of the first document
+ * (NULL for an empty stream); the caller frees it with sl_yaml_node_free().
+ * Sets *fatal when the tree cannot be trusted (syntax error, too deep, out
+ * of memory); the reason is in ld's errors or ld->oom.
+ */
+struct sl_yaml_node *sl_yaml_parse(struct sl_yaml_loader *ld, int *fatal);
+
+/* Frees n and everything under it; takes NULL. */
+void sl_yaml_node_free(struct sl_yaml_node *n);
+
+/* Records "FILE:LINE:COL: error: MESSAGE" (no position when line is 0). */
+void sl_yaml_err_at(struct sl_yaml_loader *ld, unsigned line, unsigned col,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The same at the position of n. */
+void sl_yaml_err_node(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
+		      const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Hands the collected errors out as one malloc'd string (the caller frees
+ * it), one per line, sorted by position, and frees them in ld. Returns NULL
+ * when there are none (or no memory for them).
+ */
+char *sl_yaml_errors_finish(struct sl_yaml_loader *ld);
+
+/*
+ * The scalar n, or the string s, escaped for an error message (no
+ * surrounding quotes): non-printable bytes as \xNN, long values cut with
+ * "...". The result lives in one of four rotating buffers of ld: valid for
+ * the next three calls.
+ */
+const char *sl_yaml_qnode(struct sl_yaml_loader *ld,
+			  const struct sl_yaml_node *n);
+const char *sl_yaml_qstr(struct sl_yaml_loader *ld, const char *s);
+
+/* A malloc'd copy of s, or NULL with ld->oom set. */
+char *sl_yaml_strdup(struct sl_yaml_loader *ld, const char *s);
+
+/* ---- tree access ------------------------------------------------------- */
+
+/* A plain scalar "", "~" or "null" in any of its YAML spellings. */
+int sl_yaml_is_null(const struct sl_yaml_node *n);
+/* A non-null scalar without NUL bytes: usable as a C string. */
+int sl_yaml_is_string(const struct sl_yaml_node *n);
+
+/*
+ * The value of key in map (first occurrence) or NULL; its key node in *keyp
+ * when keyp is not NULL. Borrowed from the tree.
+ */
+const struct sl_yaml_node *sl_yaml_map_get(const struct sl_yaml_node *map,
+					   const char *key,
+					   const struct sl_yaml_node **keyp);
+
+/* Of two nodes, the one written later in the file. */
+const struct sl_yaml_node *sl_yaml_later(const struct sl_yaml_node *a,
+					 const struct sl_yaml_node *b);
+
+/*
+ * Reports keys of map that are not strings, not in allowed (NULL-terminated)
+ * or duplicated; where is "in listener" etc.
+ */
+void sl_yaml_check_keys(struct sl_yaml_loader *ld,
+			const struct sl_yaml_node *map,
+			const char *const *allowed, const char *where);
+
+/* ---- scalars ----------------------------------------------------------- */
+
+/*
+ * Reads the decimal digits at *sp into *v and advances *sp past them.
+ * Returns SL_YAML_NUM_OK, SL_YAML_NUM_BAD (no digit) or SL_YAML_NUM_OVERFLOW.
+ */
+enum sl_yaml_num sl_yaml_parse_digits(const char **sp, uint64_t *v);
+
+/* Formats bytes with the largest unit that divides it: 65536 -> "64KiB". */
+const char *sl_yaml_fmt_size(char *buf, size_t sz, uint64_t bytes);
+
+/*
+ * Typed getters: key names n's key in messages. Each returns 0 (and sets
+ * *out), or -1 with the error reported at n (none for an alias, which was
+ * reported already). Strings set in *out are borrowed from the tree, except
+ * where a getter says malloc'd.
+ */
+int sl_yaml_get_map(struct sl_yaml_loader *ld, const char *key,
+		    const struct sl_yaml_node *n);
+int sl_yaml_get_seq(struct sl_yaml_loader *ld, const char *key,
+		    const struct sl_yaml_node *n);
+int sl_yaml_get_str(struct sl_yaml_loader *ld, const char *key,
+		    const struct sl_yaml_node *n, const char **out);
+/* A plain decimal integer in [min, max]. */
+int sl_yaml_get_uint(struct sl_yaml_loader *ld, const char *key,
+		     const struct sl_yaml_node *n, uint64_t min, uint64_t max,
+		     uint64_t *out);
+/* "250ms", "30s", "5m", "1h" in [min, max] milliseconds. */
+int sl_yaml_get_duration(struct sl_yaml_loader *ld, const char *key,
+			 const struct sl_yaml_node *n, uint64_t min,
+			 uint64_t max, uint64_t *out);
+/* "512B", "16KiB", "8MiB", "1GiB" in [min, max] bytes. */
+int sl_yaml_get_size(struct sl_yaml_loader *ld, const char *key,
+		     const struct sl_yaml_node *n, uint64_t min, uint64_t max,
+		     uint64_t *out);
+/* Fills a (see sl_conf_parse_addr()); a->text is malloc'd. */
+int sl_yaml_get_addr(struct sl_yaml_loader *ld, const char *key,
+		     const struct sl_yaml_node *n, struct sl_conf_addr *a);
+/* A listener, cluster or route "name": 1-64 of [A-Za-z0-9._-], malloc'd. */
+int sl_yaml_get_name(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
+		     char **out);
+
+/*
+ * Picks one of names[] (NULL-terminated) and returns its index, or -1 with
+ * "expected <expected>" reported.
+ */
+int sl_yaml_get_enum(struct sl_yaml_loader *ld, const char *key,
+		     const struct sl_yaml_node *n, const char *const *names,
+		     const char *expected);
+
+/*
+ * Writes "kind "name"" for messages into buf (SL_YAML_LABEL_MAX bytes do),
+ * or "kind #N" (idx + 1) when name is NULL or unusable.
+ */
+void sl_yaml_label(struct sl_yaml_loader *ld, char *buf, size_t sz,
+		   const char *kind, const struct sl_yaml_node *name,
+		   size_t idx);
+
+#endif
