@@ -28,4 +28,14 @@ run() {
 }
 run build --enable-werror
 run build-asan --enable-asan
-echo "check: all passed"
+# one plain closing line over both runs
+pass=0
+fail=0
+for log in build/test-suite.log build-asan/test-suite.log; do
+	p=$(sed -n 's/^# PASS: *//p' "$top/$log")
+	f=$(sed -n 's/^# FAIL: *//p' "$top/$log")
+	e=$(sed -n 's/^# ERROR: *//p' "$top/$log")
+	pass=$((pass + ${p:-0}))
+	fail=$((fail + ${f:-0} + ${e:-0}))
+done
+echo "check: $pass passed, $fail failed"

@@ -713,6 +713,9 @@ txn_connect(struct sl_client *c)
 	else
 		t->flags &= ~T_UP_REUSED;
 	t->up->nrequests++;
+	/* a new attempt starts the request over on this connection */
+	t->flags &= ~(T_REQ_SENT | T_UP_WBLOCK);
+	sl_h1_scan_init(&t->resp_scan);
 	t->uphead.off = 0;
 	t->up_progress_ms = now_ms();
 	if (t->up->state == SL_UP_ST_CONNECTING)

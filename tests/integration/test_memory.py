@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: MIT
+"""Bodies are streamed, never collected: a 100 MiB upload and a 100 MiB
+download through sluice, with the slow side on purpose, must not grow the
+gateway's resident memory by anything near the body size."""
+
+import hashlib
+import os
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sltest import (Client, Reply, Upstream, build_request, check,  # noqa
+                    eq, main, make_config, read_response, start_sluice, test)
+
+SIZE = 100 << 20
+LIMIT = 24 << 20    # allowed growth: buffers, not bodies
+
+
+def rss(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class Sampler:
+    def __init__(self, pid):
+        self.pid = pid
+        self.base = rss(pid)
+        self.peak = self.base
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        while not self.stop.is_set():
+            self.peak = max(self.peak, rss(self.pid))
+            time.sleep(0.02)
+
+    def done(self):
+        self.stop.set()
+        self.t.join()
+        return self.peak - self.base
+
+
+@test
+def upload_100mib_is_streamed():
+    # the upstream reads the body slowly, so sluice must hold the client
+    # back instead of buffering
+    up = Upstream("a", keep_body=False, body_delay=0.0005)
+    cfg, port = make_config({"a": [up]}, workers=1,
+                            limits={"max_body_bytes": "0B"})
+    sl = start_sluice(cfg)
+    Client(port).request("GET", "/warm")     # steady state first
+    s = Sampler(sl.pid)
+    c = Client(port, timeout=60)
+    block = os.urandom(1 << 20)
+    h = hashlib.sha256()
+    c.send(build_request("POST", "/up", [("Content-Length", str(SIZE))]))
+    for _ in range(SIZE >> 20):
+        c.send(block)
+        h.update(block)
+    r = read_response(c, "POST")
+    growth = s.done()
+    eq(r.status, 200, "status")
+    eq(up.requests[-1].body_len, SIZE, "bytes at the upstream")
+    eq(up.requests[-1].body_sha, h.hexdigest(), "sha256 at the upstream")
+    check(growth < LIMIT, "RSS grew by %d MiB during a 100 MiB upload"
+          % (growth >> 20))
+    print("# upload: RSS growth %.1f MiB" % (growth / 1048576.0))
+
+
+@test
+def download_100mib_to_slow_reader_is_streamed():
+    body = os.urandom(1 << 20) * (SIZE >> 20)
+    up = Upstream("a", handler=lambda req: Reply(200, body))
+    cfg, port = make_config({"a": [up]}, workers=1)
+    sl = start_sluice(cfg)
+    Client(port).request("GET", "/warm")
+    s = Sampler(sl.pid)
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    sock.settimeout(60)
+    sock.sendall(build_request("GET", "/down"))
+    got = 0
+    h = hashlib.sha256()
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(65536)
+    head, rest = head.split(b"\r\n\r\n", 1)
+    h.update(rest)
+    got = len(rest)
+    while got < SIZE:
+        d = sock.recv(65536)
+        if not d:
+            break
+        h.update(d)
+        got += len(d)
+        if got < (8 << 20):
+            time.sleep(0.002)   # slow at first: the upstream must wait
+    growth = s.done()
+    sock.close()
+    eq(got, SIZE, "bytes at the client")
+    eq(h.hexdigest(), hashlib.sha256(body).hexdigest(), "sha256")
+    check(growth < LIMIT, "RSS grew by %d MiB during a 100 MiB download"
+          % (growth >> 20))
+    print("# download: RSS growth %.1f MiB" % (growth / 1048576.0))
+
+
+if __name__ == "__main__":
+    main()
