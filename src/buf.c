@@ -6,6 +6,7 @@
 #include "buf.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 void
 sl_bufpool_init(struct sl_bufpool *p, uint32_t max_free)
@@ -61,6 +62,25 @@ sl_buf_alloc(struct sl_bufpool *p, struct sl_buf *b, size_t size)
 	b->cap = (uint32_t)1 << (cls + SL_BUF_MIN_SHIFT);
 	b->off = b->len = 0;
 	p->allocated += b->cap;
+	return 0;
+}
+
+int
+sl_buf_grow(struct sl_bufpool *p, struct sl_buf *b, size_t size)
+{
+	struct sl_buf nb = {0};
+
+	if (b->data == NULL)
+		return sl_buf_alloc(p, b, size);
+	if (b->cap >= size)
+		return 0;
+	if (sl_buf_alloc(p, &nb, size) == -1)
+		return -1;
+	memcpy(nb.data, b->data, b->len);
+	nb.off = b->off;
+	nb.len = b->len;
+	sl_buf_release(p, b);
+	*b = nb;
 	return 0;
 }
 

@@ -40,6 +40,12 @@ void sl_bufpool_drain(struct sl_bufpool *p);
  * unless it has one. Returns 0, or -1 when out of memory.
  */
 int sl_buf_alloc(struct sl_bufpool *p, struct sl_buf *b, size_t size);
+/*
+ * Moves b's bytes to a buffer of at least size bytes, keeping off and len
+ * (positions into b stay valid). Returns 0, or -1 when out of memory (b is
+ * unchanged).
+ */
+int sl_buf_grow(struct sl_bufpool *p, struct sl_buf *b, size_t size);
 /* Returns b's memory to the pool; b holds nothing afterwards. */
 void sl_buf_release(struct sl_bufpool *p, struct sl_buf *b);
 /* Releases b's memory if no byte waits in it. */

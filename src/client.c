@@ -24,11 +24,14 @@
 #include "h1_parse.h"
 #include "listener.h"
 #include "log.h"
+#include "rate.h"
 #include "route.h"
+#include "runtime.h"
 #include "upstream.h"
 #include "worker.h"
 
 #define LINGER_MS 2000 /* reading and dropping input before a close */
+#define HEAD_BUF_START 4096 /* first buffer of a request head */
 #define MAX_CONNECT_TRIES 8
 
 enum sl_client_state {
@@ -50,6 +53,11 @@ enum sl_client_state {
  * worker. */
 struct sl_txn {
 	struct sl_txn *next_free;
+	struct sl_client *client;    /* owner */
+	TAILQ_ENTRY(sl_txn) qentry;  /* in wc->waiters when T_QUEUED */
+	uint64_t queue_deadline_ms;  /* queue_timeout while T_QUEUED */
+	struct sl_rate body_rate;    /* min_body_rate meter */
+	struct sl_rate send_rate;    /* min_send_rate meter */
 	const struct sl_conf_route *route; /* borrowed, NULL for local */
 	struct sl_wcluster *wc;		   /* borrowed */
 	size_t ep_index;
@@ -97,6 +105,8 @@ struct sl_txn {
 #define T_HEAD_ONLY 0x0400     /* HEAD request */
 #define T_UP_WBLOCK 0x0800     /* an upstream write would block */
 #define T_COUNTED 0x1000       /* counted in the endpoint's active */
+#define T_QUEUED 0x2000	       /* waiting for an upstream connection */
+#define T_RETRYING 0x4000      /* leaving the queue to try again */
 
 enum { FAIL_REFUSED, FAIL_CONNECT_TIMEOUT, FAIL_RESET, FAIL_BAD, FAIL_TIMEOUT };
 
@@ -120,6 +130,8 @@ struct sl_client {
 	uint64_t last_read_ms;	    /* last body bytes read */
 	uint64_t last_write_ms;	    /* last write progress */
 	uint32_t nrequests;
+	int ip_slot; /* per-address count to release, or
+			SL_RUNTIME_IP_UNCOUNTED */
 	const char *close_reason;
 	struct event rev, wev, tev;
 	struct sockaddr_in6 peer; /* large enough for AF_INET too */
@@ -130,6 +142,7 @@ static void client_on_read(evutil_socket_t, short, void *);
 static void client_on_write(evutil_socket_t, short, void *);
 static void client_on_timer(evutil_socket_t, short, void *);
 static void txn_connect(struct sl_client *c);
+static void txn_dequeue(struct sl_txn *t);
 
 static const char *
 client_state_str(enum sl_client_state s)
@@ -171,6 +184,14 @@ head_cap(const struct sl_client *c)
 {
 	/* a rewritten head is the original plus a few fields we add */
 	return c->lim->max_header_bytes + 1024;
+}
+
+/* 1 when `in` can take more bytes (now, or after compaction or growth). */
+static int
+in_room(const struct sl_client *c)
+{
+	return c->in.data == NULL || sl_buf_space(&c->in) > 0 ||
+	       c->in.off > 0 || c->in.cap < in_cap(c);
 }
 
 static void
@@ -303,6 +324,7 @@ txn_free(struct sl_client *c)
 
 	if (t == NULL)
 		return;
+	txn_dequeue(t);
 	txn_release_upstream(c, 0);
 	sl_buf_release(&c->w->bufs, &t->uphead);
 	t->next_free = c->w->free_txns;
@@ -340,6 +362,8 @@ client_close(struct sl_client *c, const char *reason)
 	event_del(&c->tev);
 	close(c->fd);
 	c->fd = -1;
+	sl_runtime_release(&c->ls->conf->state->conns);
+	sl_runtime_ip_release(c->ls->conf->state, c->ip_slot);
 	sl_buf_release(&w->bufs, &c->in);
 	sl_buf_release(&w->bufs, &c->out);
 	TAILQ_REMOVE(&w->clients, c, entry);
@@ -390,6 +414,7 @@ txn_new(struct sl_client *c)
 	t->start_ms = c->state == SL_CLIENT_ST_HEAD
 			  ? c->phase_deadline_ms - c->lim->header_timeout_ms
 			  : now_ms();
+	t->client = c;
 	c->txn = t;
 	return t;
 }
@@ -621,33 +646,45 @@ txn_start(struct sl_client *c, size_t head_len)
 		}
 	}
 	c->last_read_ms = now_ms();
+	if (req.body != SL_H1_BODY_NONE && lim->min_body_rate_bps > 0)
+		sl_rate_start(&t->body_rate, c->last_read_ms);
 	txn_connect(c);
 }
 
-/* Picks an endpoint not tried yet; returns its index or SL_BALANCE_NONE. */
+/*
+ * Picks an endpoint not tried yet and with room for a connection (an idle
+ * pooled one here, or below max_connections everywhere). Returns its
+ * index, or SL_BALANCE_NONE; *full is set when some endpoint was passed
+ * over only for lack of room.
+ */
 static size_t
-txn_pick(struct sl_client *c)
+txn_pick(struct sl_client *c, int fresh, int *full)
 {
 	struct sl_txn *t = c->txn;
 	struct sl_wcluster *wc = t->wc;
-	size_t n = wc->conf->nendpoints;
-	unsigned char skip[64];
-	const unsigned char *sk = NULL;
+	const struct sl_conf_cluster *cc = wc->conf;
+	size_t n = cc->nendpoints, left = 0;
+	unsigned char *skip = wc->skip;
 	uint64_t key;
 
-	if (t->tried != 0 && n <= 64) {
-		size_t left = 0;
-		for (size_t i = 0; i < n; i++) {
-			skip[i] = (t->tried >> i) & 1;
-			left += !skip[i];
+	*full = 0;
+	for (size_t i = 0; i < n; i++) {
+		skip[i] = i < 64 && ((t->tried >> i) & 1);
+		if (!skip[i] && cc->max_connections > 0 &&
+		    (fresh || wc->eps[i].nidle == 0) &&
+		    atomic_load_explicit(&cc->endpoints[i].state->conns,
+					 memory_order_relaxed) >=
+			cc->max_connections) {
+			skip[i] = 1;
+			*full = 1;
 		}
-		if (left == 0)
-			return SL_BALANCE_NONE;
-		sk = skip;
+		left += !skip[i];
 	}
-	switch (wc->conf->balance) {
+	if (left == 0)
+		return SL_BALANCE_NONE;
+	switch (cc->balance) {
 	case SL_BALANCE_LEAST_REQUEST:
-		return sl_balance_least(wc->active, wc->weights, n, sk,
+		return sl_balance_least(wc->active, wc->weights, n, skip,
 					&wc->cursor);
 	case SL_BALANCE_HASH:
 		key = sl_hash64(c->peer.sin6_family == AF_INET
@@ -656,10 +693,10 @@ txn_pick(struct sl_client *c)
 					      ->sin_addr
 					: (const void *)&c->peer.sin6_addr,
 				c->peer.sin6_family == AF_INET ? 4 : 16);
-		return sl_balance_hash(key, wc->weights, n, sk);
+		return sl_balance_hash(key, wc->weights, n, skip);
 	case SL_BALANCE_ROUND_ROBIN:
 	default:
-		return sl_balance_swrr(wc->swrr, wc->weights, n, sk);
+		return sl_balance_swrr(wc->swrr, wc->weights, n, skip);
 	}
 }
 
@@ -672,25 +709,84 @@ txn_fail_connect(struct sl_client *c, int fail)
 		txn_local(c, 502, "upstream_connect_failed", 0);
 }
 
-/* Gets an upstream connection for the current exchange: pooled, or new. */
+static void
+txn_overloaded(struct sl_client *c)
+{
+	atomic_fetch_add(&c->txn->route->cluster->state->overloaded, 1);
+	txn_local(c, 503, "upstream_overloaded", 0);
+}
+
+/* Stops waiting for a connection (no-op when not waiting). */
+static void
+txn_dequeue(struct sl_txn *t)
+{
+	if (!(t->flags & T_QUEUED))
+		return;
+	TAILQ_REMOVE(&t->wc->waiters, t, qentry);
+	sl_runtime_release(&t->route->cluster->state->pending);
+	sl_worker_waiting(t->client->w, -1);
+	t->flags &= ~T_QUEUED;
+}
+
+/*
+ * Every endpoint with room is taken: wait, in order, for at most
+ * queue_timeout, unless max_pending requests of the cluster already wait.
+ */
+static void
+txn_queue(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	const struct sl_conf_cluster *cc = t->route->cluster;
+
+	if (t->flags & T_RETRYING) {
+		/* a retry that found no room: first in line again, with the
+		 * pending count it still holds */
+		TAILQ_INSERT_HEAD(&t->wc->waiters, t, qentry);
+	} else {
+		if (cc->max_pending == 0 ||
+		    !sl_runtime_take(&cc->state->pending, cc->max_pending)) {
+			txn_overloaded(c);
+			return;
+		}
+		t->queue_deadline_ms = now_ms() + cc->queue_timeout_ms;
+		TAILQ_INSERT_TAIL(&t->wc->waiters, t, qentry);
+	}
+	t->flags |= T_QUEUED;
+	sl_worker_waiting(c->w, 1);
+}
+
+/* Gets an upstream connection for the current exchange: pooled, or new,
+ * or a place in the queue. */
 static void
 txn_connect(struct sl_client *c)
 {
 	struct sl_txn *t = c->txn;
 	size_t i;
-	int fresh = (t->flags & T_RETRIED) != 0;
+	int fresh = (t->flags & T_RETRIED) != 0, full;
 
-	if (t->tries >= MAX_CONNECT_TRIES ||
-	    (i = txn_pick(c)) == SL_BALANCE_NONE) {
+	if (t->tries >= MAX_CONNECT_TRIES) {
 		txn_fail_connect(c, t->last_fail);
 		return;
 	}
-	t->tries++;
+	i = txn_pick(c, fresh, &full);
+	if (i == SL_BALANCE_NONE) {
+		if (full)
+			txn_queue(c);
+		else
+			txn_fail_connect(c, t->last_fail);
+		return;
+	}
 	t->ep_index = i;
-	if (i < 64)
-		t->tried |= (uint64_t)1 << i;
 	t->up = sl_upstream_get(c->w, &t->wc->eps[i], c, fresh);
 	if (t->up == NULL) {
+		if (errno == EBUSY) {
+			/* another worker took the last connection */
+			txn_queue(c);
+			return;
+		}
+		t->tries++;
+		if (i < 64)
+			t->tried |= (uint64_t)1 << i;
 		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
 		    errno == ENOBUFS) {
 			log_warn("conn=%llu route=%s: upstream socket",
@@ -706,6 +802,9 @@ txn_connect(struct sl_client *c)
 		txn_connect(c);
 		return;
 	}
+	t->tries++;
+	if (i < 64)
+		t->tried |= (uint64_t)1 << i;
 	t->wc->active[i]++;
 	t->flags |= T_COUNTED;
 	if (t->up->nrequests > 0)
@@ -721,6 +820,23 @@ txn_connect(struct sl_client *c)
 	if (t->up->state == SL_UP_ST_CONNECTING)
 		t->connect_deadline_ms =
 		    now_ms() + t->route->cluster->connect_timeout_ms;
+}
+
+int
+sl_txn_retry(struct sl_txn *t)
+{
+	struct sl_client *c = t->client;
+
+	TAILQ_REMOVE(&t->wc->waiters, t, qentry);
+	sl_worker_waiting(c->w, -1);
+	t->flags = (t->flags & ~T_QUEUED) | T_RETRYING;
+	txn_connect(c);
+	t->flags &= ~T_RETRYING;
+	if (t->flags & T_QUEUED)
+		return 0;
+	sl_runtime_release(&t->route->cluster->state->pending);
+	client_process(c);
+	return 1;
 }
 
 /*
@@ -956,6 +1072,8 @@ resp_advance(struct sl_client *c)
 		u->in.off += (uint32_t)hlen;
 		u->ready = u->in.off;
 		t->flags |= T_RESP_HEAD;
+		if (c->lim->min_send_rate_bps > 0)
+			sl_rate_start(&t->send_rate, now_ms());
 		/* the request cannot be replayed any more */
 		sl_buf_release(&w->bufs, &t->uphead);
 		if (resp.body == SL_H1_BODY_NONE)
@@ -1101,8 +1219,10 @@ client_write(struct sl_client *c)
 		return -1;
 	}
 	c->last_write_ms = now_ms();
-	if (t != NULL)
+	if (t != NULL) {
 		t->bytes_out += (uint64_t)n;
+		sl_rate_add(&t->send_rate, c->last_write_ms, (uint64_t)n);
+	}
 	if ((size_t)n >= op) {
 		c->out.off += (uint32_t)op;
 		if (u != NULL && (size_t)n > op) {
@@ -1117,6 +1237,9 @@ client_write(struct sl_client *c)
 	if (sl_buf_pending(&c->out) > 0 ||
 	    (u != NULL && (t->flags & T_RESP_HEAD) && u->ready > u->in.off))
 		client_want_write(c, 1);
+	else if (t != NULL)
+		/* the client took all we had: waiting is our doing */
+		sl_rate_excuse(&t->send_rate, c->last_write_ms);
 	return 0;
 }
 
@@ -1127,15 +1250,26 @@ client_write(struct sl_client *c)
 static ssize_t
 client_read(struct sl_client *c)
 {
+	struct sl_txn *t = c->txn;
+	size_t cap = in_cap(c);
 	ssize_t n;
 
-	if (sl_buf_alloc(&c->w->bufs, &c->in, in_cap(c)) == -1) {
+	/* a head starts in a small buffer that grows only when the head
+	 * needs it, so a slow or idle client costs little; a body gets the
+	 * whole budget at once */
+	if (sl_buf_alloc(&c->w->bufs, &c->in, SL_MIN(HEAD_BUF_START, cap)) ==
+	    -1) {
 		client_close(c, "out_of_memory");
 		return -1;
 	}
 	if (c->in.off == c->in.len) {
 		c->in.off = c->in.len = 0;
 		c->in_ready = 0;
+	}
+	if (c->in.cap < cap && t != NULL && !(t->flags & T_REQ_READ_DONE) &&
+	    sl_buf_grow(&c->w->bufs, &c->in, cap) == -1) {
+		client_close(c, "out_of_memory");
+		return -1;
 	}
 	if (sl_buf_space(&c->in) == 0 && c->in.off > 0) {
 		uint32_t off = c->in.off;
@@ -1144,8 +1278,16 @@ client_read(struct sl_client *c)
 		c->in_ready = c->in_ready >= off ? c->in_ready - off : 0;
 		c->in.off = 0;
 	}
+	if (sl_buf_space(&c->in) == 0 && c->in.cap < cap &&
+	    sl_buf_grow(&c->w->bufs, &c->in, SL_MIN((size_t)c->in.cap * 2,
+						    cap)) == -1) {
+		client_close(c, "out_of_memory");
+		return -1;
+	}
 	if (sl_buf_space(&c->in) == 0) {
 		client_want_read(c, 0); /* backpressure */
+		if (t != NULL)
+			sl_rate_excuse(&t->body_rate, now_ms());
 		return SL_AGAIN;
 	}
 	n = read(c->fd, c->in.data + c->in.len, sl_buf_space(&c->in));
@@ -1255,19 +1397,21 @@ client_schedule(struct sl_client *c)
 	case SL_CLIENT_ST_HEAD:
 	case SL_CLIENT_ST_LINGER:
 		if (!(c->flags & C_F_EOF))
-			client_want_read(c, c->in.data == NULL ||
-						sl_buf_space(&c->in) > 0 ||
-						c->in.off > 0);
+			client_want_read(c, in_room(c));
 		d = c->phase_deadline_ms;
 		break;
 	case SL_CLIENT_ST_TXN: {
 		uint64_t x = UINT64_MAX;
 		struct sl_upconn *u = t->up;
-		int room = c->in.data == NULL || sl_buf_space(&c->in) > 0 ||
-			   c->in.off > 0;
-
 		if (!(c->flags & C_F_EOF))
-			client_want_read(c, room);
+			client_want_read(c, in_room(c));
+		if (t->flags & T_QUEUED)
+			x = SL_MIN(x, t->queue_deadline_ms);
+		if (t->body_rate.start_ms != 0 &&
+		    !(t->flags & (T_LOCAL | T_REQ_READ_DONE)))
+			x = SL_MIN(x, t->body_rate.next_ms);
+		if (t->send_rate.start_ms != 0 && !(t->flags & T_LOCAL))
+			x = SL_MIN(x, t->send_rate.next_ms);
 		if (!(t->flags & (T_LOCAL | T_REQ_READ_DONE)) &&
 		    (c->flags & C_F_REV))
 			x = SL_MIN(x, c->last_read_ms + c->lim->body_timeout_ms);
@@ -1410,8 +1554,10 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 		case SL_CLIENT_ST_CLOSED:
 			return;
 		}
-	} else if (n > 0 && c->state == SL_CLIENT_ST_TXN)
+	} else if (n > 0 && c->state == SL_CLIENT_ST_TXN) {
 		c->last_read_ms = now_ms();
+		sl_rate_add(&c->txn->body_rate, c->last_read_ms, (uint64_t)n);
+	}
 	client_process(c);
 }
 
@@ -1422,6 +1568,22 @@ client_on_write(evutil_socket_t fd, short what, void *arg)
 
 	client_want_write(c, 0);
 	client_process(c);
+}
+
+/* Counts a client cut for being slow or silent, and says so at info. */
+static void
+client_count_timeout(struct sl_client *c, enum sl_timeout_reason r)
+{
+	SL_STAT_INC(c->w->stats.timeouts[r]);
+	/* the others are logged with the 408 they answer */
+	if ((r == SL_TO_SEND || r == SL_TO_SEND_RATE) &&
+	    sl_log_enabled(SL_LOG_INFO)) {
+		char peer[64];
+		log_info("conn=%llu peer=%s: %s",
+			 (unsigned long long)c->id,
+			 peer_str(c, peer, sizeof(peer)),
+			 sl_timeout_reason_str(r));
+	}
 }
 
 static void
@@ -1435,12 +1597,14 @@ client_on_timer(evutil_socket_t fd, short what, void *arg)
 	switch (c->state) {
 	case SL_CLIENT_ST_IDLE:
 		if (now >= c->phase_deadline_ms) {
+			client_count_timeout(c, SL_TO_IDLE);
 			client_close(c, "idle_timeout");
 			return;
 		}
 		break;
 	case SL_CLIENT_ST_HEAD:
 		if (now >= c->phase_deadline_ms) {
+			client_count_timeout(c, SL_TO_HEADER);
 			txn_local(c, 408, "request_timeout", 1);
 			if (c->txn != NULL)
 				c->txn->error = "header_timeout";
@@ -1454,11 +1618,33 @@ client_on_timer(evutil_socket_t fd, short what, void *arg)
 		break;
 	case SL_CLIENT_ST_TXN: {
 		struct sl_upconn *u = t->up;
+		int pending_out;
+
 		if ((c->flags & C_F_WEV) &&
 		    now >= c->last_write_ms + c->lim->send_timeout_ms) {
+			client_count_timeout(c, SL_TO_SEND);
 			t->error = "send_timeout";
 			client_close(c, "send_timeout");
 			return;
+		}
+		pending_out = sl_buf_pending(&c->out) > 0 ||
+			      (u != NULL && (t->flags & T_RESP_HEAD) &&
+			       u->ready > u->in.off);
+		if (t->send_rate.start_ms != 0 && now >= t->send_rate.next_ms) {
+			if (!pending_out)
+				sl_rate_excuse(&t->send_rate, now);
+			if (sl_rate_check(&t->send_rate, now,
+					  c->lim->min_send_rate_bps)) {
+				client_count_timeout(c, SL_TO_SEND_RATE);
+				t->error = "min_send_rate";
+				client_close(c, "min_send_rate");
+				return;
+			}
+		}
+		if ((t->flags & T_QUEUED) && now >= t->queue_deadline_ms) {
+			txn_dequeue(t);
+			txn_overloaded(c);
+			break;
 		}
 		if (u != NULL && u->state == SL_UP_ST_CONNECTING &&
 		    now >= t->connect_deadline_ms) {
@@ -1474,12 +1660,23 @@ client_on_timer(evutil_socket_t fd, short what, void *arg)
 			txn_upstream_failed(c, FAIL_TIMEOUT, "upstream_timeout");
 			break;
 		}
-		if (!(t->flags & (T_LOCAL | T_REQ_READ_DONE)) &&
-		    (c->flags & C_F_REV) &&
+		if (t->flags & (T_LOCAL | T_REQ_READ_DONE))
+			break;
+		if ((c->flags & C_F_REV) &&
 		    now >= c->last_read_ms + c->lim->body_timeout_ms) {
+			client_count_timeout(c, SL_TO_BODY);
 			txn_local(c, 408, "request_timeout", 1);
 			if (c->txn != NULL && c->state == SL_CLIENT_ST_TXN)
 				c->txn->error = "body_timeout";
+			break;
+		}
+		if (t->body_rate.start_ms != 0 && now >= t->body_rate.next_ms &&
+		    sl_rate_check(&t->body_rate, now,
+				  c->lim->min_body_rate_bps)) {
+			client_count_timeout(c, SL_TO_BODY_RATE);
+			txn_local(c, 408, "request_timeout", 1);
+			if (c->txn != NULL && c->state == SL_CLIENT_ST_TXN)
+				c->txn->error = "min_body_rate";
 			break;
 		}
 		break;
@@ -1532,15 +1729,18 @@ sl_client_on_upstream(struct sl_client *c, struct sl_upconn *u, short what)
 
 void
 sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
-	      socklen_t salen)
+	      socklen_t salen, int ip_slot)
 {
 	struct sl_worker *w = ls->w;
 	struct sl_client *c;
 
 	if (w->draining || (c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
+		sl_runtime_release(&ls->conf->state->conns);
+		sl_runtime_ip_release(ls->conf->state, ip_slot);
 		return;
 	}
+	c->ip_slot = ip_slot;
 	c->w = w;
 	c->ls = ls;
 	c->lim = &ls->conf->limits;

@@ -14,9 +14,20 @@ struct sl_lsock;
 struct sl_client;
 struct sl_upconn;
 
-/* Takes over fd, a connection accepted on ls. Closes fd on failure. */
+struct sl_txn;
+
+/*
+ * Takes over fd, a connection accepted on ls and already counted against
+ * the listener's limits (ip_slot from sl_runtime_ip_take). Closes fd and
+ * releases the counts on failure.
+ */
 void sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
-		   socklen_t salen);
+		   socklen_t salen, int ip_slot);
+
+/* A request waiting for an upstream connection tries again. Returns 1 when
+ * it left the queue (connected, connecting or answered), 0 when it must
+ * keep waiting. */
+int sl_txn_retry(struct sl_txn *t);
 
 /* Event on u, owned by c: what is EV_READ or EV_WRITE (readiness), or
  * EV_WRITE when a connect finished (see u->state). */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "runtime.h"
 #include "conf_yaml.h"
 
 #define CONF_MAX_FILE	   (16 * 1024 * 1024) /* bytes */
@@ -23,6 +24,9 @@
 #define CONF_MAX_WEIGHT	   1000
 #define CONF_MAX_POOL_IDLE 100000
 #define CONF_MAX_COUNT	   4294967295ULL /* max_requests */
+#define CONF_MAX_RATE	   (1ULL << 30)	 /* 1GiB: min_*_rate, bytes/s */
+#define CONF_MAX_CONNS	   10000000	 /* max_connections(_per_ip) */
+#define CONF_MAX_PENDING   1000000	 /* max_pending */
 
 /* Defaults, DESIGN.md section 3. */
 #define DEF_HEADER_TIMEOUT_MS  10000
@@ -40,6 +44,8 @@
 #define DEF_POOL_IDLE_MS       30000
 #define DEF_POOL_MAX_REQUESTS  10000
 #define DEF_DRAIN_TIMEOUT_MS   30000
+#define DEF_MAX_PENDING	       100
+#define DEF_QUEUE_TIMEOUT_MS   1000
 
 /* ---- HTTP tokens and socket addresses ---------------------------------- */
 
@@ -111,7 +117,9 @@ sockaddr_overlap(const struct sockaddr_storage *a,
 /* ---- clusters ---------------------------------------------------------- */
 
 static const char *const cluster_keys[] = {
-    "name", "endpoints", "balance", "connect_timeout", "pool", NULL,
+    "name", "endpoints",       "balance",     "connect_timeout",
+    "pool", "max_connections", "max_pending", "queue_timeout",
+    NULL,
 };
 static const char *const pool_keys[] = {
     "max_idle",
@@ -223,6 +231,9 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	cl->pool_max_idle = DEF_POOL_MAX_IDLE;
 	cl->pool_idle_timeout_ms = DEF_POOL_IDLE_MS;
 	cl->pool_max_requests = DEF_POOL_MAX_REQUESTS;
+	cl->max_connections = 0;
+	cl->max_pending = DEF_MAX_PENDING;
+	cl->queue_timeout_ms = DEF_QUEUE_TIMEOUT_MS;
 	if (map->type != SL_YAML_NODE_MAP) {
 		if (map->type != SL_YAML_NODE_BAD)
 			sl_yaml_err_node(
@@ -257,6 +268,15 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	if ((v = sl_yaml_map_get(map, "pool", NULL)) != NULL &&
 	    sl_yaml_get_map(ld, "pool", v) == 0)
 		parse_pool(ld, v, cl);
+	if ((v = sl_yaml_map_get(map, "max_connections", NULL)) != NULL)
+		sl_yaml_get_uint(ld, "max_connections", v, 0, CONF_MAX_CONNS,
+				 &cl->max_connections);
+	if ((v = sl_yaml_map_get(map, "max_pending", NULL)) != NULL)
+		sl_yaml_get_uint(ld, "max_pending", v, 0, CONF_MAX_PENDING,
+				 &cl->max_pending);
+	if ((v = sl_yaml_map_get(map, "queue_timeout", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "queue_timeout", v, 1, CONF_DAY_MS,
+				     &cl->queue_timeout_ms);
 }
 
 static void
@@ -302,9 +322,11 @@ static const char *const listener_keys[] = {
     "name", "address", "limits", "routes", NULL,
 };
 static const char *const limits_keys[] = {
-    "header_timeout", "body_timeout",	  "send_timeout", "idle_timeout",
-    "max_uri_bytes",  "max_header_bytes", "max_headers",  "max_body_bytes",
-    "buffer_bytes",   "max_requests",	  NULL,
+    "header_timeout",  "body_timeout",		 "send_timeout",
+    "idle_timeout",    "max_uri_bytes",		 "max_header_bytes",
+    "max_headers",     "max_body_bytes",	 "buffer_bytes",
+    "max_requests",    "min_body_rate",		 "min_send_rate",
+    "max_connections", "max_connections_per_ip", NULL,
 };
 static const char *const route_keys[] = {
     "name", "match", "cluster", "split", "sticky", "timeout", NULL,
@@ -354,6 +376,19 @@ parse_limits(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	if ((v = sl_yaml_map_get(map, "max_requests", NULL)) != NULL)
 		sl_yaml_get_uint(ld, "max_requests", v, 0, CONF_MAX_COUNT,
 				 &lim->max_requests);
+	/* Rates are written as sizes: bytes per second, no "/s". */
+	if ((v = sl_yaml_map_get(map, "min_body_rate", NULL)) != NULL)
+		sl_yaml_get_size(ld, "min_body_rate", v, 0, CONF_MAX_RATE,
+				 &lim->min_body_rate_bps);
+	if ((v = sl_yaml_map_get(map, "min_send_rate", NULL)) != NULL)
+		sl_yaml_get_size(ld, "min_send_rate", v, 0, CONF_MAX_RATE,
+				 &lim->min_send_rate_bps);
+	if ((v = sl_yaml_map_get(map, "max_connections", NULL)) != NULL)
+		sl_yaml_get_uint(ld, "max_connections", v, 0, CONF_MAX_CONNS,
+				 &lim->max_connections);
+	if ((v = sl_yaml_map_get(map, "max_connections_per_ip", NULL)) != NULL)
+		sl_yaml_get_uint(ld, "max_connections_per_ip", v, 0,
+				 CONF_MAX_CONNS, &lim->max_connections_per_ip);
 
 	/* Report a conflict at whichever of the two keys is written. */
 	if (lim->max_uri_bytes > lim->max_header_bytes && (uri || hdr))
@@ -701,6 +736,10 @@ limits_defaults(struct sl_conf_limits *lim)
 	lim->max_body_bytes = DEF_MAX_BODY_BYTES;
 	lim->buffer_bytes = DEF_BUFFER_BYTES;
 	lim->max_requests = 0;
+	lim->min_body_rate_bps = 0;
+	lim->min_send_rate_bps = 0;
+	lim->max_connections = 0;
+	lim->max_connections_per_ip = 0;
 }
 
 /* Returns the address node when the listener's address is usable. */
@@ -1147,6 +1186,8 @@ sl_conf_unref(struct sl_conf *conf)
 	if (conf == NULL)
 		return;
 	if (atomic_fetch_sub_explicit(&conf->refcnt, 1, memory_order_acq_rel) ==
-	    1)
+	    1) {
+		sl_runtime_unbind(conf);
 		conf_free(conf);
+	}
 }

@@ -12,6 +12,10 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+struct sl_lstate;
+struct sl_clstate;
+struct sl_epstate;
+
 enum sl_log_level {
 	SL_LOG_ERROR = 0,
 	SL_LOG_WARN,
@@ -49,12 +53,21 @@ struct sl_conf_limits {
 	uint64_t max_body_bytes; /* 0 = unlimited */
 	uint64_t buffer_bytes;   /* per direction per connection */
 	uint64_t max_requests;   /* per client connection, 0 = unlimited */
+	uint64_t min_body_rate_bps; /* request body, bytes per second over a
+				       5s window after 5s grace; 0 = off */
+	uint64_t min_send_rate_bps; /* response to the client, bytes per
+				       second, same window; 0 = off */
+	uint64_t max_connections;   /* client connections on this listener,
+				       all workers; 0 = unlimited */
+	uint64_t max_connections_per_ip; /* client connections from one IP
+					    address; 0 = unlimited */
 };
 
 struct sl_conf_endpoint {
 	struct sl_conf_addr addr;
 	uint32_t weight; /* >= 1, default 1 */
 	size_t index;	 /* position in its cluster's endpoint array */
+	struct sl_epstate *state; /* shared counters, set by sl_runtime_bind */
 };
 
 struct sl_conf_cluster {
@@ -68,6 +81,14 @@ struct sl_conf_cluster {
 	uint64_t pool_max_requests;    /* per upstream connection, 0 = unlimited;
 					  default 10000 */
 	size_t index; /* position in sl_conf.clusters */
+	uint64_t max_connections;  /* open upstream connections per endpoint,
+				      all workers, idle ones included;
+				      0 = unlimited, default 0 */
+	uint64_t max_pending;	   /* requests waiting for a connection, all
+				      workers; 0 = none wait, default 100 */
+	uint64_t queue_timeout_ms; /* longest wait for a connection, default
+				      1s */
+	struct sl_clstate *state; /* shared counters, set by sl_runtime_bind */
 };
 
 struct sl_conf_header_match {
@@ -97,6 +118,7 @@ struct sl_conf_listener {
 	struct sl_conf_limits limits;
 	struct sl_conf_route *routes;
 	size_t nroutes;
+	struct sl_lstate *state; /* shared counters, set by sl_runtime_bind */
 };
 
 /*
@@ -118,6 +140,7 @@ struct sl_conf {
 	size_t nlisteners;
 	struct sl_conf_cluster *clusters;
 	size_t nclusters;
+	int bound; /* sl_runtime_bind attached shared state */
 };
 
 /*

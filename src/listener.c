@@ -15,12 +15,14 @@
 
 #include "client.h"
 #include "log.h"
+#include "runtime.h"
 #include "util.h"
 #include "worker.h"
 
 #define ACCEPT_BATCH 64	     /* accepts per readiness event */
 #define EMFILE_PAUSE_MS 100  /* accept pause when out of descriptors */
 #define EMFILE_LOG_MS 1000   /* at most one log line per interval */
+#define REJECT_LOG_MS 1000
 
 int
 sl_listener_open(const struct sl_conf_listener *l)
@@ -79,6 +81,47 @@ listener_pause(struct sl_lsock *ls)
 }
 
 static void
+listener_reject_log(struct sl_lsock *ls, const char *what, uint64_t limit)
+{
+	uint64_t now = sl_now_ms();
+
+	if (now - ls->last_reject_log_ms >= REJECT_LOG_MS) {
+		log_warnx("listener %s: %s (%llu) reached: closing new "
+			  "connections",
+			  ls->conf->name, what, (unsigned long long)limit);
+		ls->last_reject_log_ms = now;
+	}
+}
+
+/*
+ * Counts a new connection against the listener's limits. Returns the
+ * per-address slot to release at close (or SL_RUNTIME_IP_UNCOUNTED), or -1
+ * when a limit is reached (nothing stays counted).
+ */
+static int
+listener_admit(struct sl_lsock *ls, const struct sockaddr *sa)
+{
+	const struct sl_conf_limits *lim = &ls->conf->limits;
+	struct sl_lstate *st = ls->conf->state;
+	int slot;
+
+	if (!sl_runtime_take(&st->conns, lim->max_connections)) {
+		atomic_fetch_add(&st->rejected_max, 1);
+		listener_reject_log(ls, "max_connections", lim->max_connections);
+		return -1;
+	}
+	slot = sl_runtime_ip_take(st, sa, lim->max_connections_per_ip);
+	if (slot == -1) {
+		sl_runtime_release(&st->conns);
+		atomic_fetch_add(&st->rejected_per_ip, 1);
+		listener_reject_log(ls, "max_connections_per_ip",
+				    lim->max_connections_per_ip);
+		return -1;
+	}
+	return slot;
+}
+
+static void
 listener_on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct sl_lsock *ls = arg;
@@ -86,7 +129,7 @@ listener_on_accept(evutil_socket_t lfd, short what, void *arg)
 	for (int i = 0; i < ACCEPT_BATCH && ls->fd != -1; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		int fd, on = 1;
+		int fd, slot, on = 1;
 
 		fd = accept4(ls->fd, (struct sockaddr *)&ss, &len,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -99,9 +142,15 @@ listener_on_accept(evutil_socket_t lfd, short what, void *arg)
 				log_warn("listener %s: accept", ls->conf->name);
 			return;
 		}
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 		SL_STAT_INC(ls->w->stats.accepted);
-		sl_client_new(ls, fd, (struct sockaddr *)&ss, len);
+		if ((slot = listener_admit(ls, (struct sockaddr *)&ss)) == -1) {
+			/* past a limit: closed before any byte is read,
+			 * the cheapest answer there is */
+			close(fd);
+			continue;
+		}
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		sl_client_new(ls, fd, (struct sockaddr *)&ss, len, slot);
 	}
 }
 

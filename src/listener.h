@@ -21,6 +21,7 @@ struct sl_lsock {
 	struct event pause_ev; /* resume after EMFILE */
 	int active;	       /* ev is added */
 	uint64_t last_emfile_log_ms;
+	uint64_t last_reject_log_ms;
 };
 
 /*

@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "listener.h"
 #include "log.h"
+#include "runtime.h"
 #include "worker.h"
 
 #ifndef SYSCONFDIR
@@ -207,6 +208,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	m.conf->generation = 1;
+	if (sl_runtime_bind(m.conf) == -1)
+		fatalx("out of memory");
 	sl_log_set_level(m.conf->log_level);
 	if (sl_access_open(m.conf->access_log, m.conf->access_format) == -1)
 		fatal("access log %s", m.conf->access_log);

@@ -17,14 +17,26 @@
 
 #include "client.h"
 #include "log.h"
+#include "runtime.h"
 
 static void upstream_on_read(evutil_socket_t, short, void *);
 static void upstream_on_write(evutil_socket_t, short, void *);
 static void upstream_on_idle_timeout(evutil_socket_t, short, void *);
 
+/* Capacity freed: waiting requests try again from the next loop turn,
+ * never from inside the caller's stack. */
+static void
+upstream_capacity(struct sl_worker *w)
+{
+	if (w->nwaiting > 0)
+		event_active(w->queue_ev, EV_TIMEOUT, 1);
+}
+
 static void
 upstream_free(struct sl_upconn *u)
 {
+	sl_runtime_release(&u->ep->conf->state->conns);
+	upstream_capacity(u->w);
 	if (u->rev_on)
 		event_del(&u->rev);
 	if (u->wev_on)
@@ -59,8 +71,16 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,
 		SL_STAT_INC(w->stats.upstream_reused);
 		return u;
 	}
-	if ((u = calloc(1, sizeof(*u))) == NULL)
+	/* every connection, idle ones included, counts against the
+	 * endpoint's max_connections across all workers */
+	if (!sl_runtime_take(&ce->state->conns, ep->cluster->max_connections)) {
+		errno = EBUSY;
 		return NULL;
+	}
+	if ((u = calloc(1, sizeof(*u))) == NULL) {
+		sl_runtime_release(&ce->state->conns);
+		return NULL;
+	}
 	u->w = w;
 	u->ep = ep;
 	u->owner = owner;
@@ -68,7 +88,10 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,
 	u->fd = socket(ce->addr.ss.ss_family,
 		       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (u->fd == -1) {
+		int saved = errno;
+		sl_runtime_release(&ce->state->conns);
 		free(u);
+		errno = saved;
 		return NULL;
 	}
 	(void)setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
@@ -87,8 +110,7 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,
 		return u;
 	} else {
 		int saved = errno;
-		close(u->fd);
-		free(u);
+		upstream_free(u); /* closes the socket, releases the count */
 		errno = saved;
 		return NULL;
 	}
@@ -144,6 +166,7 @@ sl_upstream_put(struct sl_upconn *u, int reusable)
 	event_add(&u->tev, &tv);
 	TAILQ_INSERT_HEAD(&ep->idle, u, entry);
 	ep->nidle++;
+	upstream_capacity(u->w);
 }
 
 static void

@@ -20,6 +20,9 @@
 
 #define ACCESS_FLUSH_MS 200
 #define BUF_FREE_PER_CLASS 64
+#define QUEUE_POLL_MS 10
+
+static void worker_on_queue_poll(evutil_socket_t, short, void *);
 
 static void
 worker_on_flush(evutil_socket_t fd, short what, void *arg)
@@ -85,6 +88,48 @@ worker_on_notify(evutil_socket_t fd, short what, void *arg)
 		worker_drain(w);
 }
 
+void
+sl_worker_wake(struct sl_worker *w, struct sl_wcluster *wc)
+{
+	struct sl_txn *t;
+
+	while ((t = TAILQ_FIRST(&wc->waiters)) != NULL)
+		if (!sl_txn_retry(t))
+			break;
+}
+
+static void
+worker_on_queue_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_worker *w = arg;
+
+	/* capacity freed by another worker is seen here; this worker's own
+	 * releases wake waiters at once */
+	for (size_t i = 0; i < w->nclusters; i++)
+		sl_worker_wake(w, &w->clusters[i]);
+}
+
+void
+sl_worker_waiting(struct sl_worker *w, int delta)
+{
+	struct timeval tv = {0, QUEUE_POLL_MS * 1000};
+
+	if (delta > 0 && w->nwaiting++ == 0)
+		event_add(w->queue_ev, &tv);
+	else if (delta < 0 && --w->nwaiting == 0)
+		event_del(w->queue_ev);
+}
+
+const char *
+sl_timeout_reason_str(enum sl_timeout_reason r)
+{
+	static const char *names[SL_TO_NREASONS] = {
+	    "header_timeout", "body_timeout",  "send_timeout",
+	    "idle_timeout",   "min_body_rate", "min_send_rate",
+	};
+	return r < SL_TO_NREASONS ? names[r] : "?";
+}
+
 static int
 clusters_init(struct sl_worker *w)
 {
@@ -100,11 +145,14 @@ clusters_init(struct sl_worker *w)
 		size_t n = cc->nendpoints;
 
 		wc->conf = cc;
+		TAILQ_INIT(&wc->waiters);
 		wc->eps = calloc(n, sizeof(*wc->eps));
 		wc->swrr = calloc(n, sizeof(*wc->swrr));
 		wc->weights = calloc(n, sizeof(*wc->weights));
 		wc->active = calloc(n, sizeof(*wc->active));
-		if (!wc->eps || !wc->swrr || !wc->weights || !wc->active)
+		wc->skip = calloc(n, sizeof(*wc->skip));
+		if (!wc->eps || !wc->swrr || !wc->weights || !wc->active ||
+		    !wc->skip)
 			return -1;
 		for (size_t j = 0; j < n; j++) {
 			wc->eps[j].conf = &cc->endpoints[j];
@@ -127,6 +175,7 @@ clusters_free(struct sl_worker *w)
 		free(w->clusters[i].swrr);
 		free(w->clusters[i].weights);
 		free(w->clusters[i].active);
+		free(w->clusters[i].skip);
 	}
 	free(w->clusters);
 }
@@ -182,7 +231,9 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 				 worker_on_notify, w);
 	w->flush_ev = event_new(w->base, -1, EV_PERSIST, worker_on_flush, w);
 	w->drain_ev = evtimer_new(w->base, worker_on_drain_timeout, w);
-	if (!w->notify_ev || !w->flush_ev || !w->drain_ev)
+	w->queue_ev = event_new(w->base, -1, EV_PERSIST, worker_on_queue_poll,
+				w);
+	if (!w->notify_ev || !w->flush_ev || !w->drain_ev || !w->queue_ev)
 		goto fail;
 	return w;
 fail:
@@ -251,6 +302,8 @@ sl_worker_join_free(struct sl_worker *w)
 		event_free(w->flush_ev);
 	if (w->drain_ev)
 		event_free(w->drain_ev);
+	if (w->queue_ev)
+		event_free(w->queue_ev);
 	if (w->notify_fd != -1)
 		close(w->notify_fd);
 	while (w->free_txns != NULL) {

@@ -23,6 +23,7 @@ struct event_base;
 struct sl_client;
 struct sl_upconn;
 struct sl_lsock;
+struct sl_txn;
 
 /* One endpoint's state in one worker. */
 struct sl_wendpoint {
@@ -35,11 +36,25 @@ struct sl_wendpoint {
 /* One cluster's state in one worker. */
 struct sl_wcluster {
 	const struct sl_conf_cluster *conf; /* borrowed */
+	TAILQ_HEAD(, sl_txn) waiters; /* requests waiting for a connection,
+					 oldest first */
 	struct sl_wendpoint *eps;	    /* owned, conf->nendpoints */
 	int64_t *swrr;			    /* owned, smooth WRR counters */
 	uint32_t *weights;		    /* owned */
 	uint32_t *active;		    /* owned, requests in flight */
+	unsigned char *skip;		    /* owned, scratch of txn_pick */
 	size_t cursor;			    /* least_request tie breaker */
+};
+
+/* Why a client was cut for being slow or silent. */
+enum sl_timeout_reason {
+	SL_TO_HEADER = 0, /* header_timeout */
+	SL_TO_BODY,	  /* body_timeout */
+	SL_TO_SEND,	  /* send_timeout */
+	SL_TO_IDLE,	  /* idle_timeout */
+	SL_TO_BODY_RATE,  /* min_body_rate */
+	SL_TO_SEND_RATE,  /* min_send_rate */
+	SL_TO_NREASONS,
 };
 
 /*
@@ -56,6 +71,7 @@ struct sl_worker_stats {
 	atomic_uint_fast64_t upstream_reused;
 	atomic_uint_fast64_t upstream_retries;
 	atomic_uint_fast64_t upstream_failures;
+	atomic_uint_fast64_t timeouts[SL_TO_NREASONS]; /* clients cut */
 };
 
 #define SL_STAT_ADD(field, n)                                                  \
@@ -83,6 +99,9 @@ struct sl_worker {
 	struct event *notify_ev;
 	struct event *flush_ev; /* access log flush timer */
 	struct event *drain_ev; /* end of drain */
+	struct event *queue_ev; /* polls for upstream capacity while requests
+				   wait (freed by other workers) */
+	size_t nwaiting;	/* requests waiting, all clusters */
 	atomic_int cmd_stop;	/* set by main: stop accepting and drain */
 	atomic_int done;	/* set by the worker when its loop ended */
 	int draining;
@@ -107,6 +126,15 @@ void sl_worker_join_free(struct sl_worker *w);
 
 /* Called by connection code when a client goes away while draining. */
 void sl_worker_maybe_done(struct sl_worker *w);
+
+/* A request starts or stops waiting for an upstream connection. */
+void sl_worker_waiting(struct sl_worker *w, int delta);
+/* Capacity may have freed up in wc: lets waiting requests try again, in
+ * order, until one has to keep waiting. */
+void sl_worker_wake(struct sl_worker *w, struct sl_wcluster *wc);
+
+/* Name of a timeout reason, for logs and metrics. */
+const char *sl_timeout_reason_str(enum sl_timeout_reason r);
 
 /* A new connection id, unique in the process (client and upstream). */
 uint64_t sl_conn_id(void);

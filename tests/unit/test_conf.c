@@ -304,6 +304,10 @@ static const char full_yaml[] =
     "      max_body_bytes: 1MiB\n"
     "      buffer_bytes: 32KiB\n"
     "      max_requests: 1000\n"
+    "      min_body_rate: 1KiB\n"
+    "      min_send_rate: 512B\n"
+    "      max_connections: 20000\n"
+    "      max_connections_per_ip: 64\n"
     "    routes:\n"
     "      - name: payments\n"
     "        match:\n"
@@ -336,6 +340,9 @@ static const char full_yaml[] =
     "      max_idle: 8\n"
     "      idle_timeout: 10s\n"
     "      max_requests: 0\n"
+    "    max_connections: 200\n"
+    "    max_pending: 50\n"
+    "    queue_timeout: 250ms\n"
     "  - name: fallback\n"
     "    endpoints: [localhost:9010]\n"
     "    balance: hash\n";
@@ -376,6 +383,10 @@ test_full(void **state)
 	assert_true(l->limits.max_body_bytes == 1048576);
 	assert_true(l->limits.buffer_bytes == 32768);
 	assert_true(l->limits.max_requests == 1000);
+	assert_true(l->limits.min_body_rate_bps == 1024);
+	assert_true(l->limits.min_send_rate_bps == 512);
+	assert_true(l->limits.max_connections == 20000);
+	assert_true(l->limits.max_connections_per_ip == 64);
 	assert_int_equal(l->nroutes, 3);
 
 	r = &l->routes[0];
@@ -444,6 +455,9 @@ test_full(void **state)
 	assert_true(cl->pool_max_idle == 8);
 	assert_true(cl->pool_idle_timeout_ms == 10000);
 	assert_true(cl->pool_max_requests == 0);
+	assert_true(cl->max_connections == 200);
+	assert_true(cl->max_pending == 50);
+	assert_true(cl->queue_timeout_ms == 250);
 
 	cl = &c->clusters[1];
 	assert_string_equal(cl->name, "fallback");
@@ -452,6 +466,9 @@ test_full(void **state)
 	assert_ipv4(&cl->endpoints[0].addr, "127.0.0.1", 9010);
 	assert_string_equal(cl->endpoints[0].addr.text, "localhost:9010");
 	assert_int_equal(cl->balance, SL_BALANCE_HASH);
+	assert_true(cl->max_connections == 0);
+	assert_true(cl->max_pending == 100);
+	assert_true(cl->queue_timeout_ms == 1000);
 	sl_conf_unref(c);
 }
 
@@ -485,6 +502,10 @@ test_defaults(void **state)
 	assert_true(lim->max_body_bytes == 16 * 1024 * 1024);
 	assert_true(lim->buffer_bytes == 64 * 1024);
 	assert_true(lim->max_requests == 0);
+	assert_true(lim->min_body_rate_bps == 0);
+	assert_true(lim->min_send_rate_bps == 0);
+	assert_true(lim->max_connections == 0);
+	assert_true(lim->max_connections_per_ip == 0);
 
 	r = &c->listeners[0].routes[0];
 	assert_string_equal(r->name, "route-1");
@@ -503,6 +524,9 @@ test_defaults(void **state)
 	assert_true(cl->pool_max_idle == 64);
 	assert_true(cl->pool_idle_timeout_ms == 30000);
 	assert_true(cl->pool_max_requests == 10000);
+	assert_true(cl->max_connections == 0);
+	assert_true(cl->max_pending == 100);
+	assert_true(cl->queue_timeout_ms == 1000);
 	assert_int_equal(cl->endpoints[0].weight, 1);
 	sl_conf_unref(c);
 
@@ -513,6 +537,8 @@ test_defaults(void **state)
 		    "     routes: [{cluster: demo, match: {}}]}\n" CLUSTER);
 	assert_int_equal(c->log_level, SL_LOG_INFO);
 	assert_true(c->listeners[0].limits.max_headers == 100);
+	assert_true(c->listeners[0].limits.min_body_rate_bps == 0);
+	assert_true(c->listeners[0].limits.max_connections_per_ip == 0);
 	assert_null(c->listeners[0].routes[0].host);
 	sl_conf_unref(c);
 }
@@ -648,6 +674,10 @@ test_bounds(void **state)
 		    "      max_body_bytes: 0B\n"
 		    "      buffer_bytes: 4KiB\n"
 		    "      max_requests: 4294967295\n"
+		    "      min_body_rate: 0B\n"
+		    "      min_send_rate: 1GiB\n"
+		    "      max_connections: 10000000\n"
+		    "      max_connections_per_ip: 0\n"
 		    "    routes: [{cluster: demo, timeout: 1ms}]\n"
 		    "  - name: b\n"
 		    "    address: 127.0.0.1:8081\n"
@@ -657,6 +687,10 @@ test_bounds(void **state)
 		    "      max_headers: 1\n"
 		    "      max_body_bytes: 16GiB\n"
 		    "      buffer_bytes: 64MiB\n"
+		    "      min_body_rate: \"1073741824B\"\n"
+		    "      min_send_rate: 1B\n"
+		    "      max_connections: 0\n"
+		    "      max_connections_per_ip: 10000000\n"
 		    "    routes: [{cluster: demo, timeout: 24h}]\n"
 		    "clusters:\n"
 		    "  - name: demo\n"
@@ -666,10 +700,16 @@ test_bounds(void **state)
 		    "    connect_timeout: 24h\n"
 		    "    pool: {max_idle: 100000, idle_timeout: 1ms,\n"
 		    "           max_requests: 4294967295}\n"
+		    "    max_connections: 10000000\n"
+		    "    max_pending: 1000000\n"
+		    "    queue_timeout: 24h\n"
 		    "  - name: d2\n"
 		    "    endpoints: [127.0.0.1:1]\n"
 		    "    connect_timeout: 1ms\n"
-		    "    pool: {max_idle: 0}\n");
+		    "    pool: {max_idle: 0}\n"
+		    "    max_connections: 1\n"
+		    "    max_pending: 0\n"
+		    "    queue_timeout: \"1ms\"\n");
 	assert_int_equal(c->workers, 1024);
 	assert_true(c->drain_timeout_ms == 0);
 	lim = &c->listeners[0].limits;
@@ -683,6 +723,10 @@ test_bounds(void **state)
 	assert_true(lim->max_body_bytes == 0);
 	assert_true(lim->buffer_bytes == 4096);
 	assert_true(lim->max_requests == 4294967295ULL);
+	assert_true(lim->min_body_rate_bps == 0);
+	assert_true(lim->min_send_rate_bps == 1073741824);
+	assert_true(lim->max_connections == 10000000);
+	assert_true(lim->max_connections_per_ip == 0);
 	assert_true(c->listeners[0].routes[0].timeout_ms == 1);
 	lim = &c->listeners[1].limits;
 	assert_true(lim->max_uri_bytes == 1048576);
@@ -690,6 +734,10 @@ test_bounds(void **state)
 	assert_true(lim->max_headers == 1);
 	assert_true(lim->max_body_bytes == 16ULL << 30);
 	assert_true(lim->buffer_bytes == 64 << 20);
+	assert_true(lim->min_body_rate_bps == 1073741824);
+	assert_true(lim->min_send_rate_bps == 1);
+	assert_true(lim->max_connections == 0);
+	assert_true(lim->max_connections_per_ip == 10000000);
 	assert_true(c->listeners[1].routes[0].timeout_ms == 86400000);
 	assert_int_equal(c->clusters[0].endpoints[0].weight, 1);
 	assert_int_equal(c->clusters[0].endpoints[1].weight, 1000);
@@ -697,8 +745,14 @@ test_bounds(void **state)
 	assert_true(c->clusters[0].pool_max_idle == 100000);
 	assert_true(c->clusters[0].pool_idle_timeout_ms == 1);
 	assert_true(c->clusters[0].pool_max_requests == 4294967295ULL);
+	assert_true(c->clusters[0].max_connections == 10000000);
+	assert_true(c->clusters[0].max_pending == 1000000);
+	assert_true(c->clusters[0].queue_timeout_ms == 86400000);
 	assert_true(c->clusters[1].connect_timeout_ms == 1);
 	assert_true(c->clusters[1].pool_max_idle == 0);
+	assert_true(c->clusters[1].max_connections == 1);
+	assert_true(c->clusters[1].max_pending == 0);
+	assert_true(c->clusters[1].queue_timeout_ms == 1);
 	sl_conf_unref(c);
 
 	c = load_ok(
@@ -818,6 +872,14 @@ test_load_files(void **state)
 	assert_string_equal(c->clusters[0].name, "demo");
 	assert_string_equal(c->clusters[0].endpoints[0].addr.text,
 			    "127.0.0.1:9001");
+	/* It lists the new keys at their defaults. */
+	assert_true(c->listeners[0].limits.min_body_rate_bps == 0);
+	assert_true(c->listeners[0].limits.min_send_rate_bps == 0);
+	assert_true(c->listeners[0].limits.max_connections == 0);
+	assert_true(c->listeners[0].limits.max_connections_per_ip == 0);
+	assert_true(c->clusters[0].max_connections == 0);
+	assert_true(c->clusters[0].max_pending == 100);
+	assert_true(c->clusters[0].queue_timeout_ms == 1000);
 	sl_conf_unref(c);
 
 	errs = NULL;
@@ -1144,6 +1206,77 @@ static const struct error_case error_cases[] = {
 	      "  - name: demo\n"
 	      "    endpoints: [{address: 127.0.0.1:9001, weight: 1001}]\n",
      "t.yaml:8:51: error: \"weight\": 1001 is out of range (1..1000)\n"},
+    /* connection limits and rates */
+    {"rate bare integer",
+     LISTENER "    limits: {min_body_rate: 1024}\n" CLUSTER,
+     "t.yaml:6:29: error: \"min_body_rate\": size \"1024\" needs a unit (B, "
+     "KiB, MiB or GiB)\n"},
+    {"rate bare zero", LISTENER "    limits: {min_send_rate: 0}\n" CLUSTER,
+     "t.yaml:6:29: error: \"min_send_rate\": size \"0\" needs a unit (B, "
+     "KiB, MiB or GiB)\n"},
+    {"rate per second suffix",
+     LISTENER "    limits: {min_send_rate: 1KiB/s}\n" CLUSTER,
+     "t.yaml:6:29: error: \"min_send_rate\": invalid size \"1KiB/s\" "
+     "(expected an integer with unit B, KiB, MiB or GiB)\n"},
+    {"rate too large",
+     LISTENER "    limits: {min_body_rate: 1025MiB}\n" CLUSTER,
+     "t.yaml:6:29: error: \"min_body_rate\": 1025MiB is out of range "
+     "(0B..1GiB)\n"},
+    {"rate overflow",
+     LISTENER "    limits: {min_send_rate: 17179869184GiB}\n" CLUSTER,
+     "t.yaml:6:29: error: \"min_send_rate\": size \"17179869184GiB\" is too "
+     "large\n"},
+    {"rate not a scalar",
+     LISTENER "    limits: {min_send_rate: [1KiB]}\n" CLUSTER,
+     "t.yaml:6:29: error: \"min_send_rate\": expected a size (an integer "
+     "with unit B, KiB, MiB or GiB)\n"},
+    {"listener max_connections too large",
+     LISTENER "    limits: {max_connections: 10000001}\n" CLUSTER,
+     "t.yaml:6:31: error: \"max_connections\": 10000001 is out of range "
+     "(0..10000000)\n"},
+    {"listener max_connections negative",
+     LISTENER "    limits: {max_connections: -1}\n" CLUSTER,
+     "t.yaml:6:31: error: \"max_connections\": expected an integer "
+     "(0..10000000)\n"},
+    {"max_connections_per_ip too large",
+     LISTENER
+     "    limits: {max_connections_per_ip: 99999999999999999999}\n" CLUSTER,
+     "t.yaml:6:38: error: \"max_connections_per_ip\": 99999999999999999999 "
+     "is out of range (0..10000000)\n"},
+    {"max_connections_per_ip quoted",
+     LISTENER "    limits: {max_connections_per_ip: \"8\"}\n" CLUSTER,
+     "t.yaml:6:38: error: \"max_connections_per_ip\": expected an integer "
+     "(0..10000000)\n"},
+    {"cluster max_connections too large",
+     LISTENER CLUSTER "    max_connections: 10000001\n",
+     "t.yaml:9:22: error: \"max_connections\": 10000001 is out of range "
+     "(0..10000000)\n"},
+    {"cluster max_connections with unit",
+     LISTENER CLUSTER "    max_connections: 1KiB\n",
+     "t.yaml:9:22: error: \"max_connections\": expected an integer "
+     "(0..10000000)\n"},
+    {"max_pending too large", LISTENER CLUSTER "    max_pending: 1000001\n",
+     "t.yaml:9:18: error: \"max_pending\": 1000001 is out of range "
+     "(0..1000000)\n"},
+    {"max_pending null", LISTENER CLUSTER "    max_pending:\n",
+     "t.yaml:9:17: error: \"max_pending\": expected an integer "
+     "(0..1000000)\n"},
+    {"queue_timeout zero", LISTENER CLUSTER "    queue_timeout: 0ms\n",
+     "t.yaml:9:20: error: \"queue_timeout\": 0ms is out of range "
+     "(1ms..24h)\n"},
+    {"queue_timeout too long", LISTENER CLUSTER "    queue_timeout: 1441m\n",
+     "t.yaml:9:20: error: \"queue_timeout\": 1441m is out of range "
+     "(1ms..24h)\n"},
+    {"queue_timeout bare integer", LISTENER CLUSTER "    queue_timeout: 1\n",
+     "t.yaml:9:20: error: \"queue_timeout\": duration \"1\" needs a unit "
+     "(ms, s, m or h)\n"},
+    {"queue_timeout not a scalar",
+     LISTENER CLUSTER "    queue_timeout: {s: 1}\n",
+     "t.yaml:9:20: error: \"queue_timeout\": expected a duration (an "
+     "integer with unit ms, s, m or h)\n"},
+    {"max_connections in pool",
+     LISTENER CLUSTER "    pool: {max_connections: 10}\n",
+     "t.yaml:9:12: error: unknown key \"max_connections\" in pool\n"},
     /* strings and enumerations */
     {"log level", "log: {level: verbose}\n" LISTENER CLUSTER,
      "t.yaml:1:14: error: \"level\": expected error, warn, info or debug\n"},

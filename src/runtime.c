@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The registry of state shared across workers and generations. The lock
+ * protects only the registry lists and reference counts, taken when a
+ * generation is bound or freed; counters are atomics.
+ */
+#include "runtime.h"
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "conf.h"
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sl_lstate *lstates;
+static struct sl_epstate *epstates;
+static struct sl_clstate *clstates;
+static uint64_t ip_key[2]; /* keys the per-address hash */
+static pthread_once_t ip_key_once = PTHREAD_ONCE_INIT;
+
+static void
+ip_key_init(void)
+{
+	if (getrandom(ip_key, sizeof(ip_key), 0) != (ssize_t)sizeof(ip_key)) {
+		ip_key[0] = (uint64_t)(uintptr_t)&ip_key ^ 0x9e3779b97f4a7c15ULL;
+		ip_key[1] = 0xbf58476d1ce4e5b9ULL;
+	}
+}
+
+/* Finds or creates the entry of key in a list of one of the state types:
+ * all three start with next, key, refs. */
+#define LOOKUP(type, list, k)                                                  \
+	({                                                                     \
+		struct type *e_;                                               \
+		for (e_ = (list); e_ != NULL; e_ = e_->next)                   \
+			if (strcmp(e_->key, (k)) == 0)                         \
+				break;                                         \
+		if (e_ == NULL && (e_ = calloc(1, sizeof(*e_))) != NULL) {     \
+			if ((e_->key = strdup(k)) == NULL) {                   \
+				free(e_);                                      \
+				e_ = NULL;                                     \
+			} else {                                               \
+				e_->next = (list);                             \
+				(list) = e_;                                   \
+			}                                                      \
+		}                                                              \
+		if (e_ != NULL)                                                \
+			e_->refs++;                                            \
+		e_;                                                            \
+	})
+
+#define RELEASE(type, list, e)                                                 \
+	do {                                                                   \
+		struct type **pp_;                                             \
+		if ((e) == NULL || --(e)->refs > 0)                            \
+			break;                                                 \
+		for (pp_ = &(list); *pp_ != NULL; pp_ = &(*pp_)->next)         \
+			if (*pp_ == (e)) {                                     \
+				*pp_ = (e)->next;                              \
+				break;                                         \
+			}                                                      \
+		free((e)->key);                                                \
+		free((e));                                                     \
+	} while (0)
+
+static void
+lstate_release(struct sl_lstate *ls)
+{
+	if (ls != NULL && ls->refs == 1)
+		free(atomic_load(&ls->per_ip));
+	RELEASE(sl_lstate, lstates, ls);
+}
+
+static void
+unbind_locked(struct sl_conf *conf)
+{
+	for (size_t i = 0; i < conf->nlisteners; i++) {
+		lstate_release(conf->listeners[i].state);
+		conf->listeners[i].state = NULL;
+	}
+	for (size_t i = 0; i < conf->nclusters; i++) {
+		struct sl_conf_cluster *c = &conf->clusters[i];
+		RELEASE(sl_clstate, clstates, c->state);
+		c->state = NULL;
+		for (size_t j = 0; j < c->nendpoints; j++) {
+			RELEASE(sl_epstate, epstates, c->endpoints[j].state);
+			c->endpoints[j].state = NULL;
+		}
+	}
+}
+
+int
+sl_runtime_bind(struct sl_conf *conf)
+{
+	char key[512];
+	int ok = 1;
+
+	pthread_once(&ip_key_once, ip_key_init);
+	pthread_mutex_lock(&reg_lock);
+	for (size_t i = 0; i < conf->nlisteners && ok; i++) {
+		struct sl_conf_listener *l = &conf->listeners[i];
+		l->state = LOOKUP(sl_lstate, lstates, l->addr.text);
+		ok = l->state != NULL;
+		if (ok && l->limits.max_connections_per_ip > 0 &&
+		    atomic_load(&l->state->per_ip) == NULL) {
+			atomic_uint *t = calloc(SL_PER_IP_SLOTS, sizeof(*t));
+			ok = t != NULL;
+			atomic_store(&l->state->per_ip, t);
+		}
+	}
+	for (size_t i = 0; i < conf->nclusters && ok; i++) {
+		struct sl_conf_cluster *c = &conf->clusters[i];
+		c->state = LOOKUP(sl_clstate, clstates, c->name);
+		ok = c->state != NULL;
+		for (size_t j = 0; j < c->nendpoints && ok; j++) {
+			snprintf(key, sizeof(key), "%s %s", c->name,
+				 c->endpoints[j].addr.text);
+			c->endpoints[j].state = LOOKUP(sl_epstate, epstates, key);
+			ok = c->endpoints[j].state != NULL;
+		}
+	}
+	if (!ok)
+		unbind_locked(conf);
+	else
+		conf->bound = 1;
+	pthread_mutex_unlock(&reg_lock);
+	return ok ? 0 : -1;
+}
+
+void
+sl_runtime_unbind(struct sl_conf *conf)
+{
+	if (!conf->bound)
+		return;
+	pthread_mutex_lock(&reg_lock);
+	unbind_locked(conf);
+	conf->bound = 0;
+	pthread_mutex_unlock(&reg_lock);
+}
+
+static uint64_t
+mix(uint64_t x)
+{
+	x ^= x >> 31;
+	x *= 0x7fb5d329728ea185ULL;
+	x ^= x >> 27;
+	x *= 0x81dadef4bc2dd44dULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static unsigned
+ip_slot(const struct sockaddr *sa)
+{
+	uint64_t w[2] = {0, 0}, h;
+
+	if (sa->sa_family == AF_INET) {
+		memcpy(&w[0], &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		memcpy(w, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	}
+	h = mix(w[0] ^ ip_key[0]);
+	h = mix(h ^ w[1] ^ ip_key[1]);
+	return (unsigned)(h & (SL_PER_IP_SLOTS - 1));
+}
+
+int
+sl_runtime_ip_take(struct sl_lstate *ls, const struct sockaddr *sa,
+		   uint64_t max)
+{
+	atomic_uint *t = atomic_load(&ls->per_ip);
+	unsigned slot;
+
+	if (max == 0 || t == NULL)
+		return SL_RUNTIME_IP_UNCOUNTED;
+	slot = ip_slot(sa);
+	if (atomic_fetch_add(&t[slot], 1) >= max) {
+		atomic_fetch_sub(&t[slot], 1);
+		return -1;
+	}
+	return (int)slot;
+}
+
+void
+sl_runtime_ip_release(struct sl_lstate *ls, int slot)
+{
+	atomic_uint *t = atomic_load(&ls->per_ip);
+
+	if (slot >= 0 && t != NULL)
+		atomic_fetch_sub(&t[slot], 1);
+}
+
+int
+sl_runtime_take(atomic_uint_fast64_t *counter, uint64_t max)
+{
+	if (atomic_fetch_add(counter, 1) >= max && max > 0) {
+		atomic_fetch_sub(counter, 1);
+		return 0;
+	}
+	return 1;
+}
+
+void
+sl_runtime_release(atomic_uint_fast64_t *counter)
+{
+	atomic_fetch_sub(counter, 1);
+}
