@@ -17,6 +17,7 @@
 
 #include "h1_parse.h"
 #include "log.h"
+#include "runtime.h"
 #include "util.h"
 #include "worker.h"
 
@@ -123,6 +124,81 @@ sum(const struct sl_admin_view *v, size_t offset)
 	return total;
 }
 
+static uint64_t
+load(atomic_uint_fast64_t *a)
+{
+	return atomic_load_explicit(a, memory_order_relaxed);
+}
+
+static void
+page_listeners(const struct sl_admin_view *v, struct sbuf *b)
+{
+	const struct sl_conf *c = v->conf;
+
+	sb_printf(b, "# HELP sluice_listener_connections Client connections "
+		     "open on a listener.\n# TYPE sluice_listener_connections "
+		     "gauge\n");
+	for (size_t i = 0; i < c->nlisteners; i++)
+		sb_printf(b, "sluice_listener_connections{listener=\"%s\"} "
+			     "%llu\n",
+			  c->listeners[i].name,
+			  (unsigned long long)load(
+			      &c->listeners[i].state->conns));
+	sb_printf(b, "# HELP sluice_connections_rejected_total Connections "
+		     "closed at accept by a listener limit.\n# TYPE "
+		     "sluice_connections_rejected_total counter\n");
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		struct sl_lstate *st = c->listeners[i].state;
+		sb_printf(b,
+			  "sluice_connections_rejected_total{listener=\"%s\","
+			  "reason=\"max_connections\"} %llu\n"
+			  "sluice_connections_rejected_total{listener=\"%s\","
+			  "reason=\"max_connections_per_ip\"} %llu\n",
+			  c->listeners[i].name,
+			  (unsigned long long)load(&st->rejected_max),
+			  c->listeners[i].name,
+			  (unsigned long long)load(&st->rejected_per_ip));
+	}
+}
+
+static void
+page_clusters(const struct sl_admin_view *v, struct sbuf *b)
+{
+	const struct sl_conf *c = v->conf;
+
+	sb_printf(b, "# HELP sluice_upstream_connections Open upstream "
+		     "connections per endpoint, idle ones included.\n# TYPE "
+		     "sluice_upstream_connections gauge\n");
+	for (size_t i = 0; i < c->nclusters; i++)
+		for (size_t j = 0; j < c->clusters[i].nendpoints; j++)
+			sb_printf(b,
+				  "sluice_upstream_connections{cluster=\"%s\","
+				  "endpoint=\"%s\"} %llu\n",
+				  c->clusters[i].name,
+				  c->clusters[i].endpoints[j].addr.text,
+				  (unsigned long long)load(
+				      &c->clusters[i].endpoints[j].state->conns));
+	sb_printf(b, "# HELP sluice_upstream_pending Requests waiting for an "
+		     "upstream connection.\n# TYPE sluice_upstream_pending "
+		     "gauge\n");
+	for (size_t i = 0; i < c->nclusters; i++)
+		sb_printf(b, "sluice_upstream_pending{cluster=\"%s\"} %llu\n",
+			  c->clusters[i].name,
+			  (unsigned long long)load(
+			      &c->clusters[i].state->pending));
+	sb_printf(b, "# HELP sluice_upstream_overloaded_total Requests "
+		     "answered 503 because no upstream connection could be "
+		     "had in time.\n# TYPE sluice_upstream_overloaded_total "
+		     "counter\n");
+	for (size_t i = 0; i < c->nclusters; i++)
+		sb_printf(b,
+			  "sluice_upstream_overloaded_total{cluster=\"%s\"} "
+			  "%llu\n",
+			  c->clusters[i].name,
+			  (unsigned long long)load(
+			      &c->clusters[i].state->overloaded));
+}
+
 static void
 page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 {
@@ -166,6 +242,18 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 			  (unsigned long long)sum(
 			      v, offsetof(struct sl_worker_stats, responses) +
 				     (size_t)cls * sizeof(atomic_uint_fast64_t)));
+	sb_printf(b, "# HELP sluice_client_timeouts_total Client connections "
+		     "cut for being slow or silent, by reason.\n# TYPE "
+		     "sluice_client_timeouts_total counter\n");
+	for (int r = 0; r < SL_TO_NREASONS; r++)
+		sb_printf(b,
+			  "sluice_client_timeouts_total{reason=\"%s\"} %llu\n",
+			  sl_timeout_reason_str((enum sl_timeout_reason)r),
+			  (unsigned long long)sum(
+			      v, offsetof(struct sl_worker_stats, timeouts) +
+				     (size_t)r * sizeof(atomic_uint_fast64_t)));
+	page_listeners(v, b);
+	page_clusters(v, b);
 	sb_printf(b, "# HELP sluice_config_generation Generation of the "
 		     "running configuration.\n# TYPE sluice_config_generation "
 		     "gauge\nsluice_config_generation %llu\n",
