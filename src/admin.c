@@ -258,6 +258,12 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 		     "running configuration.\n# TYPE sluice_config_generation "
 		     "gauge\nsluice_config_generation %llu\n",
 		  (unsigned long long)v->conf->generation);
+	sb_printf(b, "# HELP sluice_reloads_total Configuration reloads by "
+		     "result.\n# TYPE sluice_reloads_total counter\n"
+		     "sluice_reloads_total{result=\"ok\"} %llu\n"
+		     "sluice_reloads_total{result=\"failed\"} %llu\n",
+		  (unsigned long long)v->reloads_ok,
+		  (unsigned long long)v->reloads_failed);
 	sb_printf(b, "# HELP sluice_workers Worker threads.\n# TYPE "
 		     "sluice_workers gauge\nsluice_workers %u\n",
 		  v->nworkers);

@@ -20,6 +20,8 @@ struct sl_admin_view {
 	unsigned nworkers;
 	int draining;
 	uint64_t start_ms;
+	uint64_t reloads_ok;	 /* SIGHUP reloads applied */
+	uint64_t reloads_failed; /* SIGHUP reloads refused */
 };
 
 /*

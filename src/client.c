@@ -48,6 +48,8 @@ enum sl_client_state {
 #define C_F_REV 0x01 /* rev is added */
 #define C_F_WEV 0x02 /* wev is added: a write would block */
 #define C_F_EOF 0x04 /* the client shut its write side */
+#define C_F_RETIRED 0x08 /* its listener left the configuration: close
+			    after the current exchange */
 
 /* One request/response exchange. Owned by its client; free list per
  * worker. */
@@ -114,8 +116,10 @@ enum { FAIL_REFUSED, FAIL_CONNECT_TIMEOUT, FAIL_RESET, FAIL_BAD, FAIL_TIMEOUT };
 struct sl_client {
 	TAILQ_ENTRY(sl_client) entry;
 	struct sl_worker *w;
-	struct sl_lsock *ls;		  /* borrowed */
-	const struct sl_conf_limits *lim; /* borrowed from ls->conf */
+	struct sl_wgen *gen; /* generation of the current or last request
+				(one reference) */
+	const struct sl_conf_listener *lconf; /* borrowed from gen */
+	const struct sl_conf_limits *lim;     /* borrowed from lconf */
 	struct sl_txn *txn;
 	enum sl_client_state state;
 	unsigned flags;
@@ -142,6 +146,7 @@ static void client_on_read(evutil_socket_t, short, void *);
 static void client_on_write(evutil_socket_t, short, void *);
 static void client_on_timer(evutil_socket_t, short, void *);
 static void txn_connect(struct sl_client *c);
+static void client_adopt(struct sl_client *c);
 static void txn_dequeue(struct sl_txn *t);
 
 static const char *
@@ -247,7 +252,7 @@ txn_log(struct sl_client *c, struct sl_txn *t)
 	sl_addr_ip((const struct sockaddr *)&c->peer, peer, sizeof(peer));
 	if (t->wc != NULL)
 		snprintf(upstream, sizeof(upstream), "%s",
-			 t->wc->eps[t->ep_index].conf->addr.text);
+			 t->wc->eps[t->ep_index]->conf->addr.text);
 	if (sl_access_format() == SL_ACCESS_JSON) {
 		char m[64], p[1024], h[512];
 		size_t ml, pl, hl;
@@ -264,7 +269,7 @@ txn_log(struct sl_client *c, struct sl_txn *t)
 		    "\"duration_ms\":%llu,\"request_id\":\"%s\","
 		    "\"error\":\"%s\",\"retried\":%s}\n",
 		    ts, now.tv_nsec / 1000000, (unsigned long long)c->id, peer,
-		    c->ls->conf->name, (int)ml, m, (int)pl, p, (int)hl, h,
+		    c->lconf->name, (int)ml, m, (int)pl, p, (int)hl, h,
 		    t->status, t->route ? t->route->name : "-", upstream,
 		    (unsigned long long)t->bytes_in,
 		    (unsigned long long)t->bytes_out, (unsigned long long)dur,
@@ -308,7 +313,7 @@ txn_release_upstream(struct sl_client *c, int reusable)
 	struct sl_txn *t = c->txn;
 
 	if (t->flags & T_COUNTED) {
-		t->wc->active[t->ep_index]--;
+		t->wc->eps[t->ep_index]->active--;
 		t->flags &= ~T_COUNTED;
 	}
 	if (t->up == NULL)
@@ -362,12 +367,14 @@ client_close(struct sl_client *c, const char *reason)
 	event_del(&c->tev);
 	close(c->fd);
 	c->fd = -1;
-	sl_runtime_release(&c->ls->conf->state->conns);
-	sl_runtime_ip_release(c->ls->conf->state, c->ip_slot);
+	sl_runtime_release(&c->lconf->state->conns);
+	sl_runtime_ip_release(c->lconf->state, c->ip_slot);
 	sl_buf_release(&w->bufs, &c->in);
 	sl_buf_release(&w->bufs, &c->out);
 	TAILQ_REMOVE(&w->clients, c, entry);
 	w->nclients--;
+	sl_wgen_unref(w, c->gen);
+	c->gen = NULL;
 	SL_STAT_ADD(w->stats.active, -1);
 	client_set_state(c, SL_CLIENT_ST_CLOSED);
 	evtimer_assign(&c->tev, w->base, client_on_free, c);
@@ -596,7 +603,7 @@ txn_start(struct sl_client *c, size_t head_len)
 		t->flags |= T_CLOSE;
 	if (lim->max_requests && c->nrequests + 1 >= lim->max_requests)
 		t->flags |= T_CLOSE;
-	if (w->draining)
+	if (w->draining || (c->flags & C_F_RETIRED))
 		t->flags |= T_CLOSE;
 	t->req_body = req.body;
 	t->req_remaining = req.content_length;
@@ -612,12 +619,12 @@ txn_start(struct sl_client *c, size_t head_len)
 		txn_local(c, 413, "payload_too_large", 1);
 		return;
 	}
-	t->route = sl_route_match(c->ls->conf, &req);
+	t->route = sl_route_match(c->lconf, &req);
 	if (t->route == NULL) {
 		txn_local(c, 404, "no_route", 0);
 		return;
 	}
-	t->wc = &w->clusters[t->route->cluster->index];
+	t->wc = &c->gen->clusters[t->route->cluster->index];
 
 	if (sl_buf_alloc(&w->bufs, &t->uphead, head_cap(c)) == -1) {
 		txn_local(c, 503, "out_of_memory", 0);
@@ -671,7 +678,7 @@ txn_pick(struct sl_client *c, int fresh, int *full)
 	for (size_t i = 0; i < n; i++) {
 		skip[i] = i < 64 && ((t->tried >> i) & 1);
 		if (!skip[i] && cc->max_connections > 0 &&
-		    (fresh || wc->eps[i].nidle == 0) &&
+		    (fresh || wc->eps[i]->nidle == 0) &&
 		    atomic_load_explicit(&cc->endpoints[i].state->conns,
 					 memory_order_relaxed) >=
 			cc->max_connections) {
@@ -684,6 +691,10 @@ txn_pick(struct sl_client *c, int fresh, int *full)
 		return SL_BALANCE_NONE;
 	switch (cc->balance) {
 	case SL_BALANCE_LEAST_REQUEST:
+		/* in-flight counts live with the endpoints, so a reload
+		 * keeps them */
+		for (size_t i = 0; i < n; i++)
+			wc->active[i] = wc->eps[i]->active;
 		return sl_balance_least(wc->active, wc->weights, n, skip,
 					&wc->cursor);
 	case SL_BALANCE_HASH:
@@ -777,7 +788,7 @@ txn_connect(struct sl_client *c)
 		return;
 	}
 	t->ep_index = i;
-	t->up = sl_upstream_get(c->w, &t->wc->eps[i], c, fresh);
+	t->up = sl_upstream_get(c->w, t->wc->eps[i], c, fresh);
 	if (t->up == NULL) {
 		if (errno == EBUSY) {
 			/* another worker took the last connection */
@@ -797,7 +808,7 @@ txn_connect(struct sl_client *c)
 		/* refused at once (loopback): try the next endpoint */
 		log_warn("conn=%llu route=%s upstream=%s: connect",
 			 (unsigned long long)c->id, t->route->name,
-			 t->wc->eps[i].conf->addr.text);
+			 t->wc->eps[i]->conf->addr.text);
 		t->last_fail = FAIL_REFUSED;
 		txn_connect(c);
 		return;
@@ -805,7 +816,7 @@ txn_connect(struct sl_client *c)
 	t->tries++;
 	if (i < 64)
 		t->tried |= (uint64_t)1 << i;
-	t->wc->active[i]++;
+	t->wc->eps[i]->active++;
 	t->flags |= T_COUNTED;
 	if (t->up->nrequests > 0)
 		t->flags |= T_UP_REUSED;
@@ -853,7 +864,7 @@ txn_upstream_failed(struct sl_client *c, int fail, const char *why)
 
 	log_warnx("conn=%llu peer=%s route=%s upstream=%s: %s",
 		  (unsigned long long)c->id, peer_str(c, peer, sizeof(peer)),
-		  t->route->name, t->wc->eps[t->ep_index].conf->addr.text, why);
+		  t->route->name, t->wc->eps[t->ep_index]->conf->addr.text, why);
 	SL_STAT_INC(c->w->stats.upstream_failures);
 	txn_release_upstream(c, 0);
 	if (t->flags & T_RESP_HEAD) {
@@ -1486,6 +1497,7 @@ client_process(struct sl_client *c)
 					client_close(c, "draining");
 					return;
 				}
+				client_adopt(c);
 				client_set_state(c, SL_CLIENT_ST_HEAD);
 				sl_h1_scan_init(&c->scan);
 				c->phase_deadline_ms =
@@ -1741,8 +1753,10 @@ sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 		return;
 	}
 	c->ip_slot = ip_slot;
+	c->gen = w->gen;
+	sl_wgen_ref(c->gen);
 	c->w = w;
-	c->ls = ls;
+	c->lconf = ls->conf;
 	c->lim = &ls->conf->limits;
 	c->fd = fd;
 	c->id = sl_conn_id();
@@ -1758,6 +1772,56 @@ sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 	c->state = SL_CLIENT_ST_IDLE;
 	c->phase_deadline_ms = now_ms() + c->lim->idle_timeout_ms;
 	client_schedule(c);
+}
+
+/* The listener of the current generation that is c's listener (same
+ * address), or NULL when a reload removed it. */
+static const struct sl_conf_listener *
+client_listener_now(struct sl_client *c)
+{
+	const struct sl_conf *conf = c->w->gen->conf;
+
+	for (size_t i = 0; i < conf->nlisteners; i++)
+		if (conf->listeners[i].state == c->lconf->state)
+			return &conf->listeners[i];
+	return NULL;
+}
+
+/*
+ * A new request starts: it runs under the newest generation (routes,
+ * clusters, limits), whatever the connection's previous requests used.
+ */
+static void
+client_adopt(struct sl_client *c)
+{
+	const struct sl_conf_listener *l;
+
+	if (c->gen == c->w->gen)
+		return;
+	if ((l = client_listener_now(c)) == NULL) {
+		c->flags |= C_F_RETIRED;
+		return;
+	}
+	sl_wgen_unref(c->w, c->gen);
+	c->gen = c->w->gen;
+	sl_wgen_ref(c->gen);
+	c->lconf = l;
+	c->lim = &l->limits;
+}
+
+void
+sl_client_reloaded(struct sl_client *c)
+{
+	if (c->state == SL_CLIENT_ST_CLOSED || client_listener_now(c) != NULL)
+		return;
+	/* its listener is gone: idle connections close now, the others
+	 * after their exchange */
+	c->flags |= C_F_RETIRED;
+	if (c->state == SL_CLIENT_ST_IDLE &&
+	    (c->in.data == NULL || sl_buf_pending(&c->in) == 0))
+		client_close(c, "listener_removed");
+	else if (c->txn != NULL)
+		c->txn->flags |= T_CLOSE;
 }
 
 void

@@ -38,6 +38,10 @@ void sl_client_on_upstream(struct sl_client *c, struct sl_upconn *u,
  * their current exchange. */
 void sl_client_drain(struct sl_client *c);
 
+/* A reload was applied: a client whose listener is gone closes when idle,
+ * else after its current exchange. May close c. */
+void sl_client_reloaded(struct sl_client *c);
+
 /* The connection after c in its worker's list, or NULL. */
 struct sl_client *sl_client_next(struct sl_client *c);
 

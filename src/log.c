@@ -21,7 +21,7 @@
 static atomic_int log_level = SL_LOG_INFO;
 static int access_fd = -1; /* stays the same number across reopen */
 static char *access_path;  /* NULL unless logging to a file */
-static enum sl_access_format access_fmt;
+static atomic_int access_fmt; /* enum sl_access_format */
 
 void
 sl_log_set_level(enum sl_log_level level)
@@ -114,7 +114,7 @@ fatalx(const char *fmt, ...)
 int
 sl_access_open(const char *dest, enum sl_access_format format)
 {
-	access_fmt = format;
+	sl_access_set_format(format);
 	if (strcmp(dest, "off") == 0) {
 		access_fd = -1;
 		return 0;
@@ -165,7 +165,14 @@ sl_access_enabled(void)
 enum sl_access_format
 sl_access_format(void)
 {
-	return access_fmt;
+	return (enum sl_access_format)atomic_load_explicit(
+	    &access_fmt, memory_order_relaxed);
+}
+
+void
+sl_access_set_format(enum sl_access_format format)
+{
+	atomic_store(&access_fmt, (int)format);
 }
 
 void

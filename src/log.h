@@ -34,6 +34,8 @@ int sl_access_open(const char *dest, enum sl_access_format format);
  * closed descriptor. Returns 0 or -1. */
 int sl_access_reopen(void);
 int sl_access_enabled(void);
+/* Switches the line format (a reload); any thread. */
+void sl_access_set_format(enum sl_access_format format);
 enum sl_access_format sl_access_format(void);
 
 /* A worker's batch of access log lines; flushed when nearly full or by the

@@ -35,6 +35,9 @@ struct sl_main {
 	struct sl_admin *admin;
 	struct sl_admin_view view; /* what admin pages show */
 	struct event *wait_ev;	   /* polls for drained workers */
+	struct event *reload_ev;   /* retries a reload that had to wait */
+	const char *path;	   /* configuration file */
+	int **fds; /* listening sockets: [worker][listener of conf] */
 	int stopping;
 };
 
@@ -110,11 +113,169 @@ main_on_wait(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(m->base, NULL);
 }
 
+/* Logs every line of a loader's error text. */
+static void
+log_errors(const char *prefix, const char *errors)
+{
+	const char *p = errors, *nl;
+
+	while (p != NULL && *p != '\0') {
+		nl = strchr(p, '\n');
+		log_error("%s%.*s", prefix, nl ? (int)(nl - p) : (int)strlen(p),
+			  p);
+		p = nl ? nl + 1 : NULL;
+	}
+}
+
+/* Settings read at start only: say so when a reload changes them. */
+static void
+reload_check_static(struct sl_main *m, struct sl_conf *nc)
+{
+	const struct sl_conf *oc = m->conf;
+
+	if (nc->workers != oc->workers)
+		log_warnx("reload: \"workers\" changes need a restart; "
+			  "keeping %u workers",
+			  m->nworkers);
+	if (nc->has_admin != oc->has_admin ||
+	    (nc->has_admin &&
+	     strcmp(nc->admin_addr.text, oc->admin_addr.text) != 0))
+		log_warnx("reload: \"admin\" changes need a restart; the "
+			  "admin listener stays as it was");
+	if (strcmp(nc->access_log, oc->access_log) != 0)
+		log_warnx("reload: \"log.access\" changes need a restart; "
+			  "access lines still go to %s",
+			  oc->access_log);
+}
+
+/* Listening sockets of nc for every worker: the running socket of an
+ * unchanged address, a new one otherwise. Returns NULL (nothing left open)
+ * when a new address cannot be opened. */
+static int **
+reload_sockets(struct sl_main *m, struct sl_conf *nc)
+{
+	const struct sl_conf *oc = m->conf;
+	int **nfds = calloc(m->nworkers, sizeof(*nfds));
+	unsigned i;
+	size_t j, k;
+
+	if (nfds == NULL)
+		return NULL;
+	for (i = 0; i < m->nworkers; i++) {
+		if ((nfds[i] = calloc(nc->nlisteners + 1, sizeof(**nfds))) ==
+		    NULL)
+			goto fail;
+		for (j = 0; j < nc->nlisteners; j++) {
+			nfds[i][j] = -1;
+			for (k = 0; k < oc->nlisteners; k++)
+				if (strcmp(nc->listeners[j].addr.text,
+					   oc->listeners[k].addr.text) == 0)
+					nfds[i][j] = m->fds[i][k];
+			if (nfds[i][j] != -1)
+				continue;
+			if ((nfds[i][j] = sl_listener_open(&nc->listeners[j])) ==
+			    -1) {
+				log_warn("reload: listener \"%s\" %s: cannot "
+					 "listen",
+					 nc->listeners[j].name,
+					 nc->listeners[j].addr.text);
+				goto fail;
+			}
+		}
+	}
+	return nfds;
+fail:
+	/* close only what this reload opened */
+	for (i = 0; i < m->nworkers && nfds[i] != NULL; i++) {
+		for (j = 0; j < nc->nlisteners; j++) {
+			int kept = 0;
+			for (k = 0; k < oc->nlisteners; k++)
+				kept |= nfds[i][j] == m->fds[i][k];
+			if (!kept && nfds[i][j] > 0)
+				close(nfds[i][j]);
+		}
+		free(nfds[i]);
+	}
+	free(nfds);
+	return NULL;
+}
+
+/*
+ * SIGHUP: load and check the file completely; on any error keep the
+ * running generation. Else hand the new generation to every worker.
+ */
+static void
+main_reload(struct sl_main *m)
+{
+	struct sl_conf *nc, *oc = m->conf;
+	char *errors = NULL;
+	int **nfds;
+
+	if (m->stopping)
+		return;
+	for (unsigned i = 0; i < m->nworkers; i++)
+		if (atomic_load(&m->workers[i]->applied_gen) < oc->generation) {
+			/* the previous generation is still being handed
+			 * out: one at a time */
+			event_add(m->reload_ev, &(struct timeval){0, 20000});
+			return;
+		}
+	nc = sl_conf_load(m->path, &errors);
+	if (nc == NULL) {
+		m->view.reloads_failed++;
+		log_error("reload: %s is not valid; generation %llu keeps "
+			  "running",
+			  m->path, (unsigned long long)oc->generation);
+		log_errors("reload: ", errors);
+		free(errors);
+		return;
+	}
+	nc->generation = oc->generation + 1;
+	reload_check_static(m, nc);
+	if (sl_runtime_bind(nc) == -1 || (nfds = reload_sockets(m, nc)) == NULL) {
+		m->view.reloads_failed++;
+		log_error("reload: generation %llu not applied; generation %llu "
+			  "keeps running",
+			  (unsigned long long)nc->generation,
+			  (unsigned long long)oc->generation);
+		sl_conf_unref(nc);
+		return;
+	}
+	sl_log_set_level(nc->log_level);
+	sl_access_set_format(nc->access_format);
+	for (unsigned i = 0; i < m->nworkers; i++) {
+		struct sl_reload_msg *msg = malloc(sizeof(*msg));
+		int *fds = malloc((nc->nlisteners + 1) * sizeof(*fds));
+		if (msg == NULL || fds == NULL)
+			fatalx("out of memory");
+		memcpy(fds, nfds[i], (nc->nlisteners + 1) * sizeof(*fds));
+		msg->conf = sl_conf_ref(nc);
+		msg->fds = fds;
+		sl_worker_reload(m->workers[i], msg);
+		free(m->fds[i]);
+		m->fds[i] = nfds[i];
+	}
+	free(nfds);
+	m->conf = nc;
+	m->view.conf = nc;
+	m->view.reloads_ok++;
+	log_info("reload: generation %llu from %s: %zu listeners, %zu "
+		 "clusters",
+		 (unsigned long long)nc->generation, m->path, nc->nlisteners,
+		 nc->nclusters);
+	sl_conf_unref(oc);
+}
+
+static void
+main_on_reload_retry(evutil_socket_t fd, short what, void *arg)
+{
+	main_reload(arg);
+}
+
 static void
 main_on_hup(evutil_socket_t sig, short what, void *arg)
 {
-	log_warnx("SIGHUP: configuration reload is not available in this "
-		  "version; restart sluice to apply changes");
+	main_reload(arg);
 }
 
 static void
@@ -137,7 +298,13 @@ start_workers(struct sl_main *m)
 	fds = calloc(conf->nlisteners, sizeof(*fds));
 	if (m->workers == NULL || fds == NULL)
 		fatalx("out of memory");
+	m->fds = calloc(m->nworkers, sizeof(*m->fds));
+	if (m->fds == NULL)
+		fatalx("out of memory");
 	for (unsigned i = 0; i < m->nworkers; i++) {
+		m->fds[i] = calloc(conf->nlisteners + 1, sizeof(**m->fds));
+		if (m->fds[i] == NULL)
+			fatalx("out of memory");
 		for (size_t j = 0; j < conf->nlisteners; j++) {
 			const struct sl_conf_listener *l = &conf->listeners[j];
 			fds[j] = sl_listener_open(l);
@@ -149,6 +316,7 @@ start_workers(struct sl_main *m)
 				      l->name, l->addr.text);
 			}
 		}
+		memcpy(m->fds[i], fds, conf->nlisteners * sizeof(*fds));
 		m->workers[i] = sl_worker_new(i, conf, fds);
 		if (m->workers[i] == NULL)
 			fatalx("worker %u: cannot create", i);
@@ -227,8 +395,10 @@ main(int argc, char **argv)
 	    evsignal_add(ev_hup, NULL) || evsignal_add(ev_usr1, NULL))
 		fatalx("cannot install signal handlers");
 
+	m.path = path;
 	m.wait_ev = event_new(m.base, -1, EV_PERSIST, main_on_wait, &m);
-	if (m.wait_ev == NULL)
+	m.reload_ev = evtimer_new(m.base, main_on_reload_retry, &m);
+	if (m.wait_ev == NULL || m.reload_ev == NULL)
 		fatalx("out of memory");
 	m.view.conf = m.conf;
 	m.view.start_ms = sl_now_ms();
@@ -258,6 +428,10 @@ main(int argc, char **argv)
 	for (unsigned i = 0; i < m.nworkers; i++)
 		sl_worker_join_free(m.workers[i]);
 	event_free(m.wait_ev);
+	event_free(m.reload_ev);
+	for (unsigned i = 0; i < m.nworkers; i++)
+		free(m.fds[i]);
+	free(m.fds);
 	log_info("stopped");
 	free(m.workers);
 	event_free(ev_term);

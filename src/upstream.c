@@ -37,6 +37,7 @@ upstream_free(struct sl_upconn *u)
 {
 	sl_runtime_release(&u->ep->conf->state->conns);
 	upstream_capacity(u->w);
+	sl_wendpoint_unref(u->ep);
 	if (u->rev_on)
 		event_del(&u->rev);
 	if (u->wev_on)
@@ -94,6 +95,7 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,
 		errno = saved;
 		return NULL;
 	}
+	ep->refs++; /* dropped by upstream_free */
 	(void)setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	event_assign(&u->rev, w->base, u->fd, EV_READ | EV_PERSIST,
 		     upstream_on_read, u);
@@ -150,7 +152,7 @@ sl_upstream_put(struct sl_upconn *u, int reusable)
 	struct timeval tv;
 
 	u->owner = NULL;
-	if (!reusable || u->state != SL_UP_ST_ACTIVE ||
+	if (!reusable || u->state != SL_UP_ST_ACTIVE || ep->retired ||
 	    sl_buf_pending(&u->in) != 0 || ep->nidle >= cc->pool_max_idle ||
 	    u->w->draining) {
 		upstream_free(u);
@@ -217,17 +219,26 @@ upstream_on_write(evutil_socket_t fd, short what, void *arg)
 }
 
 void
+sl_upstream_close_idle_ep(struct sl_wendpoint *ep)
+{
+	struct sl_upconn *u;
+
+	while ((u = TAILQ_FIRST(&ep->idle)) != NULL) {
+		pool_remove(u);
+		upstream_free(u);
+	}
+}
+
+void
 sl_upstream_close_idle(struct sl_worker *w)
 {
-	for (size_t i = 0; i < w->nclusters; i++) {
-		struct sl_wcluster *wc = &w->clusters[i];
-		for (size_t j = 0; j < wc->conf->nendpoints; j++) {
-			struct sl_wendpoint *ep = &wc->eps[j];
-			struct sl_upconn *u;
-			while ((u = TAILQ_FIRST(&ep->idle)) != NULL) {
-				pool_remove(u);
-				upstream_free(u);
-			}
-		}
+	struct sl_wendpoint *ep, *next;
+
+	for (ep = TAILQ_FIRST(&w->eps); ep != NULL; ep = next) {
+		/* a reference keeps ep while its last connections close */
+		ep->refs++;
+		sl_upstream_close_idle_ep(ep);
+		next = TAILQ_NEXT(ep, link);
+		sl_wendpoint_unref(ep);
 	}
 }

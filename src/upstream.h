@@ -56,6 +56,9 @@ void sl_upstream_put(struct sl_upconn *u, int reusable);
 void sl_upstream_want_read(struct sl_upconn *u, int on);
 void sl_upstream_want_write(struct sl_upconn *u, int on);
 
+/* Closes the idle connections of one endpoint (retired by a reload). */
+void sl_upstream_close_idle_ep(struct sl_wendpoint *ep);
+
 /* Closes every idle connection of the worker (stop). */
 void sl_upstream_close_idle(struct sl_worker *w);
 

@@ -23,6 +23,8 @@
 #define QUEUE_POLL_MS 10
 
 static void worker_on_queue_poll(evutil_socket_t, short, void *);
+static void worker_apply(struct sl_worker *, struct sl_reload_msg *);
+static int worker_size_hdrs(struct sl_worker *, const struct sl_conf *);
 
 static void
 worker_on_flush(evutil_socket_t fd, short what, void *arg)
@@ -59,13 +61,13 @@ worker_drain(struct sl_worker *w)
 {
 	struct sl_client *c, *next;
 	struct timeval tv;
-	uint64_t ms = w->conf->drain_timeout_ms;
+	uint64_t ms = w->gen->conf->drain_timeout_ms;
 
 	if (w->draining)
 		return;
 	w->draining = 1;
 	for (size_t i = 0; i < w->nlsocks; i++)
-		sl_listener_close(&w->lsocks[i]);
+		sl_listener_close(w->lsocks[i]);
 	sl_upstream_close_idle(w);
 	for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
 		next = sl_client_next(c);
@@ -81,9 +83,12 @@ static void
 worker_on_notify(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_worker *w = arg;
+	struct sl_reload_msg *msg;
 	uint64_t v;
 
 	(void)!read(w->notify_fd, &v, sizeof(v));
+	if ((msg = atomic_exchange(&w->mailbox, NULL)) != NULL)
+		worker_apply(w, msg);
 	if (atomic_load(&w->cmd_stop))
 		worker_drain(w);
 }
@@ -105,8 +110,16 @@ worker_on_queue_poll(evutil_socket_t fd, short what, void *arg)
 
 	/* capacity freed by another worker is seen here; this worker's own
 	 * releases wake waiters at once */
-	for (size_t i = 0; i < w->nclusters; i++)
-		sl_worker_wake(w, &w->clusters[i]);
+	struct sl_wgen *g, *next;
+
+	for (g = TAILQ_FIRST(&w->gens); g != NULL; g = next) {
+		/* waking may end the last request of an old generation */
+		sl_wgen_ref(g);
+		for (size_t i = 0; i < g->nclusters; i++)
+			sl_worker_wake(w, &g->clusters[i]);
+		next = TAILQ_NEXT(g, link);
+		sl_wgen_unref(w, g);
+	}
 }
 
 void
@@ -130,54 +143,128 @@ sl_timeout_reason_str(enum sl_timeout_reason r)
 	return r < SL_TO_NREASONS ? names[r] : "?";
 }
 
+/* Opens the listener sockets of the current generation from fds (taken
+ * over). Returns 0 or -1. */
 static int
-clusters_init(struct sl_worker *w)
+lsocks_init(struct sl_worker *w, const int *fds)
 {
-	struct sl_conf *conf = w->conf;
+	struct sl_conf *conf = w->gen->conf;
 
-	w->nclusters = conf->nclusters;
-	w->clusters = calloc(conf->nclusters, sizeof(*w->clusters));
-	if (w->clusters == NULL)
+	w->nlsocks = conf->nlisteners;
+	w->lsocks = calloc(w->nlsocks, sizeof(*w->lsocks));
+	if (w->lsocks == NULL)
 		return -1;
-	for (size_t i = 0; i < conf->nclusters; i++) {
-		struct sl_wcluster *wc = &w->clusters[i];
-		const struct sl_conf_cluster *cc = &conf->clusters[i];
-		size_t n = cc->nendpoints;
-
-		wc->conf = cc;
-		TAILQ_INIT(&wc->waiters);
-		wc->eps = calloc(n, sizeof(*wc->eps));
-		wc->swrr = calloc(n, sizeof(*wc->swrr));
-		wc->weights = calloc(n, sizeof(*wc->weights));
-		wc->active = calloc(n, sizeof(*wc->active));
-		wc->skip = calloc(n, sizeof(*wc->skip));
-		if (!wc->eps || !wc->swrr || !wc->weights || !wc->active ||
-		    !wc->skip)
+	for (size_t i = 0; i < w->nlsocks; i++) {
+		if ((w->lsocks[i] = calloc(1, sizeof(**w->lsocks))) == NULL)
 			return -1;
-		for (size_t j = 0; j < n; j++) {
-			wc->eps[j].conf = &cc->endpoints[j];
-			wc->eps[j].cluster = cc;
-			TAILQ_INIT(&wc->eps[j].idle);
-			wc->weights[j] = cc->endpoints[j].weight;
-		}
-		/* workers start at different endpoints so that N workers
-		 * do not send their first requests to the same one */
-		wc->cursor = w->id % n;
+		w->lsocks[i]->w = w;
+		w->lsocks[i]->conf = &conf->listeners[i];
+		w->lsocks[i]->fd = fds[i];
 	}
 	return 0;
 }
 
+/*
+ * Switches the worker to msg's generation: listener sockets whose address
+ * stays keep accepting without a pause, removed ones close, new ones open;
+ * endpoints keep their pools by identity; requests in flight finish under
+ * the generation they started with.
+ */
 static void
-clusters_free(struct sl_worker *w)
+worker_apply(struct sl_worker *w, struct sl_reload_msg *msg)
 {
-	for (size_t i = 0; i < w->nclusters && w->clusters; i++) {
-		free(w->clusters[i].eps);
-		free(w->clusters[i].swrr);
-		free(w->clusters[i].weights);
-		free(w->clusters[i].active);
-		free(w->clusters[i].skip);
+	struct sl_conf *conf = msg->conf;
+	struct sl_wgen *g = NULL, *old;
+	struct sl_lsock **ls = NULL;
+	struct sl_client *c, *next;
+
+	if (w->draining || worker_size_hdrs(w, conf) == -1 ||
+	    (g = sl_wgen_new(w, conf)) == NULL ||
+	    (ls = calloc(conf->nlisteners, sizeof(*ls))) == NULL) {
+		/* keep the running generation; close only sockets that
+		 * were opened for this one */
+		if (w->draining || g != NULL)
+			log_warnx("worker %u: generation %llu not applied",
+				  w->id, (unsigned long long)conf->generation);
+		for (size_t j = 0; j < conf->nlisteners; j++) {
+			int mine = 0;
+			for (size_t i = 0; i < w->nlsocks; i++)
+				mine |= w->lsocks[i]->fd == msg->fds[j];
+			if (!mine)
+				close(msg->fds[j]);
+		}
+		if (g != NULL) {
+			sl_conf_ref(conf);
+			sl_wgen_unref(w, g);
+		}
+		sl_conf_unref(conf);
+		free(msg->fds);
+		free(msg);
+		atomic_store(&w->applied_gen, conf->generation);
+		return;
 	}
-	free(w->clusters);
+	for (size_t j = 0; j < conf->nlisteners; j++) {
+		for (size_t i = 0; i < w->nlsocks; i++)
+			if (w->lsocks[i] != NULL && w->lsocks[i]->fd == msg->fds[j]) {
+				ls[j] = w->lsocks[i];
+				w->lsocks[i] = NULL;
+				break;
+			}
+		if (ls[j] == NULL && (ls[j] = calloc(1, sizeof(**ls))) != NULL) {
+			ls[j]->w = w;
+			ls[j]->fd = msg->fds[j];
+			ls[j]->conf = &conf->listeners[j];
+			if (sl_listener_start(ls[j]) == -1)
+				log_warn("listener %s: cannot start",
+					 conf->listeners[j].name);
+		} else if (ls[j] == NULL) {
+			close(msg->fds[j]);
+			log_warnx("listener %s: out of memory",
+				  conf->listeners[j].name);
+			continue;
+		}
+		ls[j]->conf = &conf->listeners[j];
+	}
+	for (size_t i = 0; i < w->nlsocks; i++)
+		if (w->lsocks[i] != NULL) {
+			/* removed from the configuration */
+			sl_listener_close(w->lsocks[i]);
+			free(w->lsocks[i]);
+		}
+	free(w->lsocks);
+	w->lsocks = ls;
+	w->nlsocks = conf->nlisteners;
+	old = w->gen;
+	w->gen = g;
+	sl_wgen_retire_endpoints(w);
+	/* idle connections of a removed listener close now; busy ones
+	 * after their exchange (see sl_client_adopt) */
+	for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
+		next = sl_client_next(c);
+		sl_client_reloaded(c);
+	}
+	sl_wgen_unref(w, old);
+	free(msg->fds);
+	free(msg);
+	atomic_store(&w->applied_gen, conf->generation);
+}
+
+/* Makes the header scratch large enough for conf. Returns 0 or -1. */
+static int
+worker_size_hdrs(struct sl_worker *w, const struct sl_conf *conf)
+{
+	size_t maxh = 256;
+	struct sl_h1_header *h;
+
+	for (size_t i = 0; i < conf->nlisteners; i++)
+		maxh = SL_MAX(maxh, conf->listeners[i].limits.max_headers);
+	if (maxh <= w->max_hdrs)
+		return 0;
+	if ((h = realloc(w->hdrs, maxh * sizeof(*h))) == NULL)
+		return -1;
+	w->hdrs = h;
+	w->max_hdrs = maxh;
+	return 0;
 }
 
 struct sl_worker *
@@ -185,16 +272,17 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 {
 	struct sl_worker *w;
 	struct event_config *cfg;
-	size_t maxh = 256;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL)
-		return NULL;
+		goto fail;
 	w->id = id;
-	w->conf = sl_conf_ref(conf);
 	w->notify_fd = -1;
 	TAILQ_INIT(&w->clients);
+	TAILQ_INIT(&w->gens);
+	TAILQ_INIT(&w->eps);
 	sl_bufpool_init(&w->bufs, BUF_FREE_PER_CLASS);
 	sl_rand_seed(&w->rand);
+	atomic_store(&w->applied_gen, conf->generation);
 
 	if ((cfg = event_config_new()) == NULL)
 		goto fail;
@@ -203,26 +291,16 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 	event_config_free(cfg);
 	if (w->base == NULL)
 		goto fail;
-
-	for (size_t i = 0; i < conf->nlisteners; i++)
-		maxh = SL_MAX(maxh, conf->listeners[i].limits.max_headers);
-	w->max_hdrs = maxh;
-	w->hdrs = calloc(maxh, sizeof(*w->hdrs));
 	w->alog = calloc(1, sizeof(*w->alog));
-	if (w->hdrs == NULL || w->alog == NULL)
+	if (w->alog == NULL || worker_size_hdrs(w, conf) == -1)
 		goto fail;
-	if (clusters_init(w) == -1)
+	if ((w->gen = sl_wgen_new(w, sl_conf_ref(conf))) == NULL) {
+		sl_conf_unref(conf);
 		goto fail;
-
-	w->nlsocks = conf->nlisteners;
-	w->lsocks = calloc(w->nlsocks, sizeof(*w->lsocks));
-	if (w->lsocks == NULL)
-		goto fail;
-	for (size_t i = 0; i < w->nlsocks; i++) {
-		w->lsocks[i].w = w;
-		w->lsocks[i].conf = &conf->listeners[i];
-		w->lsocks[i].fd = fds[i];
 	}
+	if (lsocks_init(w, fds) == -1)
+		goto fail;
+	fds = NULL; /* taken over */
 
 	w->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->notify_fd == -1)
@@ -237,8 +315,7 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 		goto fail;
 	return w;
 fail:
-	/* the caller closes nothing: fds were taken over */
-	if (w->lsocks == NULL)
+	if (fds != NULL)
 		for (size_t i = 0; i < conf->nlisteners; i++)
 			close(fds[i]);
 	sl_worker_join_free(w);
@@ -264,7 +341,7 @@ sl_worker_start(struct sl_worker *w)
 	struct timeval tv = {0, ACCESS_FLUSH_MS * 1000};
 
 	for (size_t i = 0; i < w->nlsocks; i++)
-		if (sl_listener_start(&w->lsocks[i]) == -1)
+		if (sl_listener_start(w->lsocks[i]) == -1)
 			return -1;
 	if (event_add(w->notify_ev, NULL) == -1 ||
 	    event_add(w->flush_ev, &tv) == -1)
@@ -284,18 +361,42 @@ sl_worker_stop(struct sl_worker *w)
 }
 
 void
+sl_worker_reload(struct sl_worker *w, struct sl_reload_msg *msg)
+{
+	uint64_t one = 1;
+
+	atomic_store(&w->mailbox, msg);
+	(void)!write(w->notify_fd, &one, sizeof(one));
+}
+
+void
 sl_worker_join_free(struct sl_worker *w)
 {
+	struct sl_reload_msg *msg;
+
 	if (w == NULL)
 		return;
 	if (w->thread)
 		pthread_join(w->thread, NULL);
-	for (size_t i = 0; i < w->nlsocks; i++)
-		sl_listener_close(&w->lsocks[i]);
-	if (w->clusters != NULL)
-		sl_upstream_close_idle(w);
+	for (size_t i = 0; i < w->nlsocks && w->lsocks != NULL; i++) {
+		if (w->lsocks[i] == NULL)
+			continue;
+		sl_listener_close(w->lsocks[i]);
+		free(w->lsocks[i]);
+	}
+	free(w->lsocks);
+	if ((msg = atomic_exchange(&w->mailbox, NULL)) != NULL) {
+		/* a reload that arrived as the worker stopped */
+		for (size_t j = 0; j < msg->conf->nlisteners; j++)
+			close(msg->fds[j]);
+		sl_conf_unref(msg->conf);
+		free(msg->fds);
+		free(msg);
+	}
+	sl_upstream_close_idle(w);
 	if (w->base != NULL)
 		event_base_loop(w->base, EVLOOP_NONBLOCK);
+	sl_wgen_unref(w, w->gen);
 	if (w->notify_ev)
 		event_free(w->notify_ev);
 	if (w->flush_ev)
@@ -311,14 +412,11 @@ sl_worker_join_free(struct sl_worker *w)
 		w->free_txns = *(struct sl_txn **)t;
 		free(t);
 	}
-	clusters_free(w);
-	free(w->lsocks);
 	free(w->hdrs);
 	free(w->alog);
 	sl_bufpool_drain(&w->bufs);
 	if (w->base != NULL)
 		event_base_free(w->base);
-	sl_conf_unref(w->conf);
 	free(w);
 }
 

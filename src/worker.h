@@ -24,26 +24,60 @@ struct sl_client;
 struct sl_upconn;
 struct sl_lsock;
 struct sl_txn;
+struct sl_epstate;
 
-/* One endpoint's state in one worker. */
+/*
+ * One upstream endpoint in one worker: its pool. Shared by every
+ * generation that names the endpoint (same cluster name and address, hence
+ * the same shared state), so a reload keeps pooled connections. Freed when
+ * no generation names it and no connection uses it.
+ */
 struct sl_wendpoint {
-	const struct sl_conf_endpoint *conf; /* borrowed from worker->conf */
-	const struct sl_conf_cluster *cluster; /* borrowed */
+	TAILQ_ENTRY(sl_wendpoint) link;	       /* in worker->eps */
+	struct sl_worker *w;
+	struct sl_epstate *key;		       /* identity (shared state) */
+	struct sl_conf *gconf;		       /* reference: keeps conf alive */
+	const struct sl_conf_endpoint *conf;   /* newest generation naming it */
+	const struct sl_conf_cluster *cluster; /* same generation */
 	TAILQ_HEAD(, sl_upconn) idle; /* pooled connections, newest first */
 	uint32_t nidle;
+	uint32_t active;   /* requests in flight (least_request) */
+	int refs;	   /* generations naming it + its connections */
+	int retired;	   /* not in the current generation: no pooling */
+	uint64_t seen_gen; /* newest generation naming it */
 };
 
-/* One cluster's state in one worker. */
+/* One cluster of one generation in one worker. */
 struct sl_wcluster {
-	const struct sl_conf_cluster *conf; /* borrowed */
+	const struct sl_conf_cluster *conf; /* borrowed from its generation */
 	TAILQ_HEAD(, sl_txn) waiters; /* requests waiting for a connection,
 					 oldest first */
-	struct sl_wendpoint *eps;	    /* owned, conf->nendpoints */
-	int64_t *swrr;			    /* owned, smooth WRR counters */
-	uint32_t *weights;		    /* owned */
-	uint32_t *active;		    /* owned, requests in flight */
-	unsigned char *skip;		    /* owned, scratch of txn_pick */
-	size_t cursor;			    /* least_request tie breaker */
+	struct sl_wendpoint **eps;    /* owned array of references */
+	int64_t *swrr;		      /* owned, smooth WRR counters */
+	uint32_t *weights;	      /* owned */
+	uint32_t *active;	      /* owned, scratch of least_request */
+	unsigned char *skip;	      /* owned, scratch of txn_pick */
+	size_t cursor;		      /* least_request tie breaker */
+};
+
+/*
+ * One configuration generation as a worker uses it. Referenced by the
+ * worker while it is current and by every client connection that started
+ * a request under it; freed with the last reference.
+ */
+struct sl_wgen {
+	TAILQ_ENTRY(sl_wgen) link; /* in worker->gens */
+	struct sl_conf *conf;	   /* counted reference */
+	struct sl_wcluster *clusters; /* owned, one per conf cluster */
+	size_t nclusters;
+	int refs;
+};
+
+/* A new generation handed from the main thread to one worker. */
+struct sl_reload_msg {
+	struct sl_conf *conf; /* a reference, taken over by the worker */
+	int *fds;	      /* listening socket per conf listener: kept ones
+				 are the worker's own, new ones taken over */
 };
 
 /* Why a client was cut for being slow or silent. */
@@ -86,11 +120,11 @@ struct sl_worker {
 	unsigned id; /* 0.. */
 	pthread_t thread;
 	struct event_base *base;
-	struct sl_conf *conf; /* counted reference */
-	struct sl_lsock *lsocks; /* owned, one per listener */
+	struct sl_wgen *gen;	   /* current generation (one reference) */
+	TAILQ_HEAD(, sl_wgen) gens; /* every live generation */
+	TAILQ_HEAD(, sl_wendpoint) eps; /* every live endpoint (pools) */
+	struct sl_lsock **lsocks; /* owned, one per listener of gen */
 	size_t nlsocks;
-	struct sl_wcluster *clusters; /* owned, one per conf cluster */
-	size_t nclusters;
 	struct sl_bufpool bufs;
 	TAILQ_HEAD(, sl_client) clients;
 	size_t nclients;
@@ -103,6 +137,8 @@ struct sl_worker {
 				   wait (freed by other workers) */
 	size_t nwaiting;	/* requests waiting, all clusters */
 	atomic_int cmd_stop;	/* set by main: stop accepting and drain */
+	_Atomic(struct sl_reload_msg *) mailbox; /* set by main */
+	atomic_uint_fast64_t applied_gen; /* generation in use */
 	atomic_int done;	/* set by the worker when its loop ended */
 	int draining;
 	struct sl_rand rand;
@@ -119,6 +155,11 @@ struct sl_worker {
 struct sl_worker *sl_worker_new(unsigned id, struct sl_conf *conf,
 				const int *fds);
 int sl_worker_start(struct sl_worker *w);
+/*
+ * Hands msg (a new generation) to the worker; thread-safe. The caller
+ * waits until applied_gen shows it before sending another.
+ */
+void sl_worker_reload(struct sl_worker *w, struct sl_reload_msg *msg);
 /* Asks the worker to stop accepting and drain; thread-safe. */
 void sl_worker_stop(struct sl_worker *w);
 /* Joins the thread and frees the worker. */
@@ -126,6 +167,20 @@ void sl_worker_join_free(struct sl_worker *w);
 
 /* Called by connection code when a client goes away while draining. */
 void sl_worker_maybe_done(struct sl_worker *w);
+
+/*
+ * A worker's view of conf (one reference of conf is taken over on
+ * success), with endpoints found or created by identity. Returns NULL when
+ * out of memory.
+ */
+struct sl_wgen *sl_wgen_new(struct sl_worker *w, struct sl_conf *conf);
+/* Retires endpoints the current generation no longer names. */
+void sl_wgen_retire_endpoints(struct sl_worker *w);
+/* Takes and drops a reference on a generation (worker thread). */
+void sl_wgen_ref(struct sl_wgen *g);
+void sl_wgen_unref(struct sl_worker *w, struct sl_wgen *g);
+/* Drops a reference on an endpoint; frees it with the last one. */
+void sl_wendpoint_unref(struct sl_wendpoint *ep);
 
 /* A request starts or stops waiting for an upstream connection. */
 void sl_worker_waiting(struct sl_worker *w, int delta);
