@@ -172,10 +172,11 @@ client_set_state(struct sl_client *c, enum sl_client_state s)
 	c->state = s;
 }
 
+/* The time of the event being handled (see sl_now_refresh). */
 static uint64_t
 now_ms(void)
 {
-	return sl_now_ms();
+	return sl_now_cached();
 }
 
 static size_t
@@ -838,6 +839,7 @@ sl_txn_retry(struct sl_txn *t)
 {
 	struct sl_client *c = t->client;
 
+	sl_now_refresh();
 	TAILQ_REMOVE(&t->wc->waiters, t, qentry);
 	sl_worker_waiting(c->w, -1);
 	t->flags = (t->flags & ~T_QUEUED) | T_RETRYING;
@@ -1539,6 +1541,7 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 	struct sl_client *c = arg;
 	ssize_t n;
 
+	sl_now_refresh();
 	n = client_read(c);
 	if (n == -1)
 		return;
@@ -1578,6 +1581,7 @@ client_on_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_client *c = arg;
 
+	sl_now_refresh();
 	client_want_write(c, 0);
 	client_process(c);
 }
@@ -1603,7 +1607,7 @@ client_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_client *c = arg;
 	struct sl_txn *t = c->txn;
-	uint64_t now = now_ms();
+	uint64_t now = sl_now_refresh();
 
 	c->armed_ms = 0;
 	switch (c->state) {
@@ -1704,6 +1708,7 @@ sl_client_on_upstream(struct sl_client *c, struct sl_upconn *u, short what)
 {
 	struct sl_txn *t = c->txn;
 
+	sl_now_refresh();
 	if (c->state != SL_CLIENT_ST_TXN || t == NULL || t->up != u)
 		return;
 	if (u->state == SL_UP_ST_CONNECTING) {
@@ -1752,6 +1757,7 @@ sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 		sl_runtime_ip_release(ls->conf->state, ip_slot);
 		return;
 	}
+	sl_now_refresh();
 	c->ip_slot = ip_slot;
 	c->gen = w->gen;
 	sl_wgen_ref(c->gen);
@@ -1812,6 +1818,7 @@ client_adopt(struct sl_client *c)
 void
 sl_client_reloaded(struct sl_client *c)
 {
+	sl_now_refresh();
 	if (c->state == SL_CLIENT_ST_CLOSED || client_listener_now(c) != NULL)
 		return;
 	/* its listener is gone: idle connections close now, the others
@@ -1827,6 +1834,7 @@ sl_client_reloaded(struct sl_client *c)
 void
 sl_client_drain(struct sl_client *c)
 {
+	sl_now_refresh();
 	if (c->state == SL_CLIENT_ST_IDLE &&
 	    (c->in.data == NULL || sl_buf_pending(&c->in) == 0))
 		client_close(c, "draining");
@@ -1843,5 +1851,6 @@ sl_client_next(struct sl_client *c)
 void
 sl_client_abort(struct sl_client *c)
 {
+	sl_now_refresh();
 	client_close(c, "drain_timeout");
 }

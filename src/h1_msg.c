@@ -213,10 +213,13 @@ sl_h1_write_response_head(char *out, size_t cap,
 			  int close, int dechunk, const char *request_id)
 {
 	struct out o = {out, cap, 0, 0};
-	char line[32];
+	char line[14] = "HTTP/1.1 000 ";
 
-	snprintf(line, sizeof(line), "HTTP/1.1 %03d ", resp->status);
-	puts_(&o, line);
+	/* the parser guarantees three digits */
+	line[9] = (char)('0' + resp->status / 100 % 10);
+	line[10] = (char)('0' + resp->status / 10 % 10);
+	line[11] = (char)('0' + resp->status % 10);
+	put(&o, line, 13);
 	put(&o, resp->reason, resp->reason_len);
 	puts_(&o, "\r\n");
 	for (size_t i = 0; i < resp->nheaders; i++) {

@@ -12,6 +12,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+_Thread_local uint64_t sl_now_tl;
+
 uint64_t
 sl_now_ms(void)
 {

@@ -20,6 +20,23 @@
 uint64_t sl_now_ms(void);
 
 /*
+ * The same, read once per event: an event callback calls sl_now_refresh()
+ * first, and the code it runs uses sl_now_cached() (a thread-local read,
+ * not a clock read per use).
+ */
+extern _Thread_local uint64_t sl_now_tl;
+static inline uint64_t
+sl_now_refresh(void)
+{
+	return sl_now_tl = sl_now_ms();
+}
+static inline uint64_t
+sl_now_cached(void)
+{
+	return sl_now_tl;
+}
+
+/*
  * Copies n bytes of s into out (size outsz, always NUL-terminated) with
  * every byte outside printable ASCII, '"' and '\\' escaped as \xHH, so a
  * log line never carries raw network bytes. Returns out.
