@@ -109,6 +109,7 @@ struct sl_txn {
 #define T_COUNTED 0x1000       /* counted in the endpoint's active */
 #define T_QUEUED 0x2000	       /* waiting for an upstream connection */
 #define T_RETRYING 0x4000      /* leaving the queue to try again */
+#define T_UP_WDEAD 0x8000      /* the upstream stopped taking the request */
 
 enum { FAIL_REFUSED, FAIL_CONNECT_TIMEOUT, FAIL_RESET, FAIL_BAD, FAIL_TIMEOUT };
 
@@ -148,6 +149,7 @@ static void client_on_timer(evutil_socket_t, short, void *);
 static void txn_connect(struct sl_client *c);
 static void client_adopt(struct sl_client *c);
 static void txn_dequeue(struct sl_txn *t);
+static int up_read(struct sl_client *c);
 
 static const char *
 client_state_str(enum sl_client_state s)
@@ -474,6 +476,7 @@ txn_local(struct sl_client *c, int status, const char *code, int close)
 		client_close(c, code);
 		return;
 	}
+	txn_dequeue(t); /* a request answered here waits for nothing */
 	txn_release_upstream(c, 0);
 	t->flags |= T_LOCAL;
 	t->status = status;
@@ -487,7 +490,7 @@ txn_local(struct sl_client *c, int status, const char *code, int close)
 	n = sl_h1_write_error(c->out.data + c->out.len, sl_buf_space(&c->out),
 			      status, code, t->request_id,
 			      (t->flags & T_CLOSE) != 0,
-			      (t->flags & T_HEAD_ONLY) != 0);
+			      (t->flags & T_HEAD_ONLY) != 0, t->minor);
 	if (n < 0) {
 		client_close(c, code);
 		return;
@@ -635,6 +638,7 @@ txn_start(struct sl_client *c, size_t head_len)
 				   sizeof(ip));
 	fwd.proto = "http";
 	fwd.request_id = t->request_id;
+	fwd.default_host = c->lconf->addr.text;
 	n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, &req, &fwd);
 	if (n < 0) {
 		txn_local(c, 431, "header_too_large", 1);
@@ -825,7 +829,7 @@ txn_connect(struct sl_client *c)
 		t->flags &= ~T_UP_REUSED;
 	t->up->nrequests++;
 	/* a new attempt starts the request over on this connection */
-	t->flags &= ~(T_REQ_SENT | T_UP_WBLOCK);
+	t->flags &= ~(T_REQ_SENT | T_UP_WBLOCK | T_UP_WDEAD | T_UP_BROKEN);
 	sl_h1_scan_init(&t->resp_scan);
 	t->uphead.off = 0;
 	t->up_progress_ms = now_ms();
@@ -965,7 +969,7 @@ up_write(struct sl_client *c)
 	size_t hp;
 
 	if (u == NULL || u->state != SL_UP_ST_ACTIVE ||
-	    (t->flags & (T_REQ_SENT | T_UP_WBLOCK)))
+	    (t->flags & (T_REQ_SENT | T_UP_WBLOCK | T_UP_WDEAD)))
 		return 0;
 	hp = sl_buf_pending(&t->uphead);
 	if (hp > 0)
@@ -981,6 +985,16 @@ up_write(struct sl_client *c)
 				sl_upstream_want_write(u, 1);
 				return 0;
 			}
+			/* an upstream may answer early (413) and close: its
+			 * answer, already here, wins over the write error */
+			t->flags |= T_UP_WDEAD | T_UP_BROKEN;
+			sl_upstream_want_write(u, 0);
+			if (t->flags & T_RESP_HEAD)
+				return 0;
+			if (up_read(c) == -1)
+				return -1;
+			if (t->flags & T_RESP_HEAD)
+				return 0;
 			txn_upstream_failed(c, FAIL_RESET, "upstream_write");
 			return -1;
 		}
@@ -1028,6 +1042,11 @@ resp_advance(struct sl_client *c)
 			return 0;
 		hlen = sl_h1_scan_head(&t->resp_scan, u->in.data + u->in.off,
 				       sl_buf_pending(&u->in), &hl, 0);
+		if (hlen == 0 && sl_buf_pending(&u->in) >= u->in.cap) {
+			/* a head that does not fit the buffer never will */
+			txn_upstream_failed(c, FAIL_BAD, "upstream_head_too_large");
+			return -1;
+		}
 		if (hlen == 0)
 			return 0;
 		if (hlen < 0) {
@@ -1087,8 +1106,14 @@ resp_advance(struct sl_client *c)
 		t->flags |= T_RESP_HEAD;
 		if (c->lim->min_send_rate_bps > 0)
 			sl_rate_start(&t->send_rate, now_ms());
-		/* the request cannot be replayed any more */
-		sl_buf_release(&w->bufs, &t->uphead);
+		/* an answer before the whole request went out: the upstream
+		 * connection cannot carry another exchange */
+		if (!(t->flags & T_REQ_SENT))
+			t->flags |= T_UP_BROKEN;
+		/* the request cannot be replayed any more; a head still
+		 * being written is kept until it is out */
+		if (sl_buf_pending(&t->uphead) == 0)
+			sl_buf_release(&w->bufs, &t->uphead);
 		if (resp.body == SL_H1_BODY_NONE)
 			t->flags |= T_RESP_DONE;
 	}
@@ -1225,6 +1250,9 @@ client_write(struct sl_client *c)
 	n = writev(c->fd, iov, niov);
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR) {
+			/* send_timeout counts from the moment writing stalls */
+			if (!(c->flags & C_F_WEV))
+				c->last_write_ms = now_ms();
 			client_want_write(c, 1);
 			return 0;
 		}
@@ -1349,7 +1377,10 @@ txn_finish(struct sl_client *c)
 	c->nrequests++;
 	flags = t->flags;
 	txn_free(c);
-	if ((flags & T_CLOSE) || (c->flags & C_F_EOF) || c->w->draining) {
+	/* a client that shut its write side after pipelining still gets
+	 * every complete request it sent answered */
+	if ((flags & T_CLOSE) || c->w->draining ||
+	    ((c->flags & C_F_EOF) && sl_buf_pending(&c->in) == 0)) {
 		client_finish(c, (flags & T_CLOSE) ? "close" : "eof", linger);
 		return;
 	}
@@ -1493,8 +1524,13 @@ client_process(struct sl_client *c)
 					c->in.off += 2;
 				if (sl_buf_pending(&c->in) == 0 ||
 				    (sl_buf_pending(&c->in) == 1 &&
-				     c->in.data[c->in.off] == '\r'))
+				     c->in.data[c->in.off] == '\r')) {
+					if (c->flags & C_F_EOF) {
+						client_close(c, "client_closed");
+						return;
+					}
 					goto out;
+				}
 				if (c->w->draining) {
 					client_close(c, "draining");
 					return;
@@ -1507,10 +1543,19 @@ client_process(struct sl_client *c)
 			}
 			r = sl_h1_scan_head(&c->scan, c->in.data + c->in.off,
 					    sl_buf_pending(&c->in), &hl, 1);
+			/* a head that fills the largest buffer never ends
+			 * (buffer_bytes == max_header_bytes, CR last) */
+			if (r == 0 && sl_buf_pending(&c->in) >= in_cap(c))
+				r = -431;
 			if (r < 0) {
 				txn_local(c, (int)-r, status_code_name((int)-r),
 					  1);
 				continue;
+			}
+			if (r == 0 && (c->flags & C_F_EOF)) {
+				/* the rest of this head will never come */
+				client_close(c, "client_closed_in_head");
+				return;
 			}
 			if (r == 0)
 				goto out;
@@ -1529,6 +1574,10 @@ client_process(struct sl_client *c)
 			return;
 		}
 	}
+	/* many pipelined requests answered in one go: let other
+	 * connections run, and carry on from the next loop turn (the write
+	 * callback only processes) */
+	event_active(&c->wev, EV_WRITE, 1);
 out:
 	client_schedule(c);
 }
@@ -1835,8 +1884,8 @@ void
 sl_client_drain(struct sl_client *c)
 {
 	sl_now_refresh();
-	if (c->state == SL_CLIENT_ST_IDLE &&
-	    (c->in.data == NULL || sl_buf_pending(&c->in) == 0))
+	/* an idle connection holds at most a lone CR: nothing to finish */
+	if (c->state == SL_CLIENT_ST_IDLE)
 		client_close(c, "draining");
 	else if (c->txn != NULL)
 		c->txn->flags |= T_CLOSE;

@@ -99,6 +99,14 @@ sl_h1_is_hop_by_hop(const struct sl_h1_header *h,
 			return 1;
 	if (!(flags & SL_H1_F_CONN_OTHER))
 		return 0;
+	/* Connection may not take away the fields that frame the message
+	 * or name its target: the gateway frames by them, so the next hop
+	 * must see them too, or the two would disagree on where a message
+	 * ends (request smuggling, response splitting) */
+	if (sl_h1_ieq(h->name, h->name_len, "content-length") ||
+	    sl_h1_ieq(h->name, h->name_len, "transfer-encoding") ||
+	    sl_h1_ieq(h->name, h->name_len, "host"))
+		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (sl_h1_ieq(hdrs[i].name, hdrs[i].name_len, "connection") &&
 		    list_has(hdrs[i].value, hdrs[i].value_len, h->name,
@@ -157,6 +165,12 @@ sl_h1_write_request_head(char *out, size_t cap,
 	if (req->flags & SL_H1_F_ABSOLUTE_FORM) {
 		puts_(&o, "Host: ");
 		put(&o, req->host, req->host_len);
+		puts_(&o, "\r\n");
+	} else if (req->host == NULL) {
+		/* an HTTP/1.0 request without Host: HTTP/1.1 to the upstream
+		 * needs one (RFC 9112 section 3.2) */
+		puts_(&o, "Host: ");
+		puts_(&o, fwd->default_host);
 		puts_(&o, "\r\n");
 	}
 	for (size_t i = 0; i < req->nheaders; i++) {
@@ -272,7 +286,8 @@ sl_h1_reason(int status)
 
 long
 sl_h1_write_error(char *out, size_t cap, int status, const char *code,
-		  const char *request_id, int close, int head_only)
+		  const char *request_id, int close, int head_only,
+		  int client_minor)
 {
 	struct out o = {out, cap, 0, 0};
 	char body[192];
@@ -295,6 +310,8 @@ sl_h1_write_error(char *out, size_t cap, int status, const char *code,
 		puts_(&o, "Retry-After: 1\r\n");
 	if (close)
 		puts_(&o, "Connection: close\r\n");
+	else if (client_minor == 0)
+		puts_(&o, "Connection: keep-alive\r\n");
 	puts_(&o, "\r\n");
 	if (!head_only)
 		put(&o, body, (size_t)blen);

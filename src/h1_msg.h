@@ -18,11 +18,14 @@ struct sl_fwd {
 	const char *client_ip; /* appended to X-Forwarded-For */
 	const char *proto;     /* X-Forwarded-Proto value */
 	const char *request_id; /* X-Request-Id value (NUL-terminated) */
+	const char *default_host; /* Host for a request without one (1.0) */
 };
 
 /*
  * 1 when the field is hop-by-hop for a message whose Connection fields are
- * hdrs[0..n) (static list plus the names Connection lists).
+ * hdrs[0..n) (static list plus the names Connection lists, except
+ * Content-Length, Transfer-Encoding and Host, which Connection cannot
+ * remove).
  */
 int sl_h1_is_hop_by_hop(const struct sl_h1_header *h,
 			const struct sl_h1_header *hdrs, size_t n,
@@ -70,10 +73,12 @@ const char *sl_h1_reason(int status);
  * Writes a complete local error response: JSON body
  * {"error":CODE,"status":N,"request_id":ID}, Content-Type, Content-Length,
  * X-Request-Id, "Connection: close" when close, "Allow" for 405,
- * "Retry-After" for 503. head_only leaves the body out (HEAD). Returns the
- * length or -1 when it does not fit.
+ * "Retry-After" for 503, "Connection: keep-alive" for a persistent
+ * HTTP/1.0 client (client_minor 0). head_only leaves the body out (HEAD).
+ * Returns the length or -1 when it does not fit.
  */
 long sl_h1_write_error(char *out, size_t cap, int status, const char *code,
-		       const char *request_id, int close, int head_only);
+		       const char *request_id, int close, int head_only,
+		       int client_minor);
 
 #endif

@@ -144,6 +144,35 @@ sl_upstream_want_write(struct sl_upconn *u, int on)
 	}
 }
 
+/*
+ * 1 when requests of cc wait for a connection in other workers while this
+ * one has none waiting: an idle connection kept here would hold a slot of
+ * max_connections they need.
+ */
+static int
+others_wait(struct sl_worker *w, const struct sl_conf_cluster *cc)
+{
+	return cc->max_connections > 0 && w->nwaiting == 0 &&
+	       atomic_load_explicit(&cc->state->pending,
+				    memory_order_relaxed) > 0;
+}
+
+void
+sl_upstream_shed_idle(struct sl_worker *w)
+{
+	struct sl_wendpoint *ep, *next;
+
+	for (ep = TAILQ_FIRST(&w->eps); ep != NULL; ep = next) {
+		next = TAILQ_NEXT(ep, link);
+		if (ep->nidle == 0 || !others_wait(w, ep->cluster))
+			continue;
+		ep->refs++;
+		sl_upstream_close_idle_ep(ep);
+		next = TAILQ_NEXT(ep, link);
+		sl_wendpoint_unref(ep);
+	}
+}
+
 void
 sl_upstream_put(struct sl_upconn *u, int reusable)
 {
@@ -153,6 +182,7 @@ sl_upstream_put(struct sl_upconn *u, int reusable)
 
 	u->owner = NULL;
 	if (!reusable || u->state != SL_UP_ST_ACTIVE || ep->retired ||
+	    others_wait(u->w, cc) ||
 	    sl_buf_pending(&u->in) != 0 || ep->nidle >= cc->pool_max_idle ||
 	    u->w->draining) {
 		upstream_free(u);

@@ -59,6 +59,10 @@ void sl_upstream_want_write(struct sl_upconn *u, int on);
 /* Closes the idle connections of one endpoint (retired by a reload). */
 void sl_upstream_close_idle_ep(struct sl_wendpoint *ep);
 
+/* Closes idle connections that hold max_connections slots requests in
+ * other workers wait for (called periodically). */
+void sl_upstream_shed_idle(struct sl_worker *w);
+
 /* Closes every idle connection of the worker (stop). */
 void sl_upstream_close_idle(struct sl_worker *w);
 

@@ -30,7 +30,7 @@ rewrite(const char *raw, const char *rid)
 {
 	static char out[4096];
 	struct sl_h1_request req;
-	struct sl_fwd fwd = {"10.0.0.7", "http", rid};
+	struct sl_fwd fwd = {"10.0.0.7", "http", rid, "127.0.0.1:8080"};
 	long n;
 
 	parse_req(raw, &req);
@@ -55,6 +55,44 @@ test_request_hop_by_hop_removed(void **state)
 			       "Accept: */*\r\nX-Forwarded-For: 10.0.0.7\r\n"
 			       "X-Forwarded-Proto: http\r\n"
 			       "X-Request-Id: rid1\r\n\r\n");
+}
+
+static void
+test_connection_cannot_remove_framing(void **state)
+{
+	char *o = rewrite("POST /p HTTP/1.1\r\nHost: h\r\n"
+			  "Connection: Content-Length, Host, Transfer-Encoding, "
+			  "X-Drop\r\nX-Drop: 1\r\nContent-Length: 4\r\n\r\n",
+			  "r");
+
+	assert_non_null(strstr(o, "\r\nHost: h\r\n"));
+	assert_non_null(strstr(o, "\r\nContent-Length: 4\r\n"));
+	assert_null(strstr(o, "X-Drop"));
+	assert_null(strstr(o, "Connection"));
+
+	static char resp[4096];
+	struct sl_h1_response r;
+	const char *raw = "HTTP/1.1 200 OK\r\nConnection: Content-Length, "
+			  "Transfer-Encoding\r\nContent-Length: 5\r\n\r\n";
+	memset(&r, 0, sizeof(r));
+	r.headers = hdrs;
+	r.max_headers = 64;
+	assert_int_equal(sl_h1_parse_response(raw, strlen(raw), &r, SL_M_GET),
+			 0);
+	long n = sl_h1_write_response_head(resp, sizeof(resp) - 1, &r, 1, 0, 0,
+					   "rid");
+	resp[n] = '\0';
+	assert_non_null(strstr(resp, "\r\nContent-Length: 5\r\n"));
+}
+
+static void
+test_http10_without_host_gets_one(void **state)
+{
+	char *o = rewrite("GET /x HTTP/1.0\r\nAccept: */*\r\n\r\n", "r");
+
+	static const char want[] = "GET /x HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n";
+
+	assert_true(strncmp(o, want, sizeof(want) - 1) == 0);
 }
 
 static void
@@ -132,7 +170,7 @@ static void
 test_request_head_too_small_buffer(void **state)
 {
 	struct sl_h1_request req;
-	struct sl_fwd fwd = {"1.1.1.1", "http", "r"};
+	struct sl_fwd fwd = {"1.1.1.1", "http", "r", "h"};
 	char out[32];
 
 	parse_req("GET /long/path HTTP/1.1\r\nHost: example\r\n\r\n", &req);
@@ -188,7 +226,7 @@ test_error_responses(void **state)
 	long n;
 
 	n = sl_h1_write_error(out, sizeof(out) - 1, 504, "upstream_timeout",
-			      "abc", 0, 0);
+			      "abc", 0, 0, 1);
 	assert_true(n > 0);
 	out[n] = '\0';
 	assert_non_null(strstr(out, "HTTP/1.1 504 Gateway Timeout\r\n"));
@@ -202,20 +240,25 @@ test_error_responses(void **state)
 	assert_non_null(strstr(out, cl));
 
 	n = sl_h1_write_error(out, sizeof(out) - 1, 405, "method_not_allowed",
-			      "abc", 1, 0);
+			      "abc", 1, 0, 1);
 	out[n] = '\0';
 	assert_non_null(strstr(out, "\r\nAllow: "));
 	assert_non_null(strstr(out, "\r\nConnection: close\r\n"));
 
 	n = sl_h1_write_error(out, sizeof(out) - 1, 503, "no_endpoint", "abc",
-			      0, 1);
+			      0, 1, 1);
 	out[n] = '\0';
 	assert_non_null(strstr(out, "\r\nRetry-After: "));
 	/* HEAD: same head, no body */
 	assert_string_equal(strstr(out, "\r\n\r\n"), "\r\n\r\n");
 	assert_int_equal(sl_h1_write_error(out, 40, 400, "bad_request", "abc",
-					   1, 0),
+					   1, 0, 1),
 			 -1);
+	/* a persistent HTTP/1.0 client is told the connection stays */
+	n = sl_h1_write_error(out, sizeof(out) - 1, 404, "no_route", "abc", 0,
+			      0, 0);
+	out[n] = '\0';
+	assert_non_null(strstr(out, "\r\nConnection: keep-alive\r\n"));
 }
 
 int
@@ -223,6 +266,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_request_hop_by_hop_removed),
+	    cmocka_unit_test(test_connection_cannot_remove_framing),
+	    cmocka_unit_test(test_http10_without_host_gets_one),
 	    cmocka_unit_test(test_request_xff_appended_in_place),
 	    cmocka_unit_test(test_request_absolute_form),
 	    cmocka_unit_test(test_request_chunked_kept_and_10_upgraded),
