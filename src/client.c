@@ -1403,6 +1403,14 @@ txn_pump(struct sl_client *c)
 		if (!(t->flags & T_LOCAL)) {
 			if (req_body_advance(c) == -1)
 				continue; /* now a local response */
+			if ((c->flags & C_F_EOF) &&
+			    !(t->flags & T_REQ_READ_DONE) &&
+			    c->in_ready == c->in.len) {
+				/* half-closed before this (pipelined) body was
+				 * complete: the rest will never come */
+				client_close(c, "client_closed_in_body");
+				return -1;
+			}
 			if (up_write(c) == -1)
 				continue;
 			if (c->state != SL_CLIENT_ST_TXN)

@@ -384,8 +384,9 @@ atexit.register(_kill_all)
 class Sluice:
     """One sluice process. Use start_sluice()."""
 
-    def __init__(self, config, wait_ports=None, name="sluice"):
+    def __init__(self, config, wait_ports=None, name="sluice", env=None):
         self.dir = tmpdir()
+        self.env = dict(env or {})     # added to (over) the environment
         self.conf_path = os.path.join(self.dir, "sluice.yaml")
         with open(self.conf_path, "w") as f:
             f.write(config if isinstance(config, str) else to_yaml(config))
@@ -407,6 +408,7 @@ class Sluice:
         self._out = open(self.stdout_path, "wb")
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        env.update(self.env)
         self.proc = subprocess.Popen([sluice_path(), "-c", self.conf_path],
                                      stdin=subprocess.DEVNULL,
                                      stdout=self._out, stderr=self._err,
