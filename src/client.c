@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +62,9 @@ struct sl_txn {
 	uint64_t queue_deadline_ms;  /* queue_timeout while T_QUEUED */
 	struct sl_rate body_rate;    /* min_body_rate meter */
 	struct sl_rate send_rate;    /* min_send_rate meter */
+	uint64_t send_written;	     /* response bytes handed to the kernel */
+	uint64_t send_delivered;     /* ... of which the client took, at the
+					last check */
 	const struct sl_conf_route *route; /* borrowed, NULL for local */
 	struct sl_wcluster *wc;		   /* borrowed */
 	size_t ep_index;
@@ -1262,7 +1267,7 @@ client_write(struct sl_client *c)
 	c->last_write_ms = now_ms();
 	if (t != NULL) {
 		t->bytes_out += (uint64_t)n;
-		sl_rate_add(&t->send_rate, c->last_write_ms, (uint64_t)n);
+		t->send_written += (uint64_t)n;
 	}
 	if ((size_t)n >= op) {
 		c->out.off += (uint32_t)op;
@@ -1278,9 +1283,6 @@ client_write(struct sl_client *c)
 	if (sl_buf_pending(&c->out) > 0 ||
 	    (u != NULL && (t->flags & T_RESP_HEAD) && u->ready > u->in.off))
 		client_want_write(c, 1);
-	else if (t != NULL)
-		/* the client took all we had: waiting is our doing */
-		sl_rate_excuse(&t->send_rate, c->last_write_ms);
 	return 0;
 }
 
@@ -1457,6 +1459,10 @@ client_schedule(struct sl_client *c)
 		struct sl_upconn *u = t->up;
 		if (!(c->flags & C_F_EOF))
 			client_want_read(c, in_room(c));
+		if (!(c->flags & C_F_REV) && t->body_rate.start_ms != 0)
+			/* not reading is the gateway's doing, not the
+			 * client's */
+			sl_rate_excuse(&t->body_rate, now_ms());
 		if (t->flags & T_QUEUED)
 			x = SL_MIN(x, t->queue_deadline_ms);
 		if (t->body_rate.start_ms != 0 &&
@@ -1643,6 +1649,34 @@ client_on_write(evutil_socket_t fd, short what, void *arg)
 	client_process(c);
 }
 
+/*
+ * Feeds the send-rate meter with the bytes the client actually took since
+ * the last check: written minus what still waits in the kernel's send
+ * queue. Counting writes would be wrong both ways: a multi-megabyte send
+ * buffer swallows a response at once and then lets a steady reader look
+ * idle for seconds. One ioctl per check (once a second), not per write.
+ * Returns the bytes still queued in the kernel.
+ */
+static int
+client_send_progress(struct sl_client *c, uint64_t now)
+{
+	struct sl_txn *t = c->txn;
+	int outq = 0;
+	uint64_t delivered;
+
+	if (ioctl(c->fd, SIOCOUTQ, &outq) == -1 || outq < 0)
+		outq = 0;
+	delivered = t->send_written > (uint64_t)outq
+			? t->send_written - (uint64_t)outq
+			: 0;
+	if (delivered > t->send_delivered) {
+		sl_rate_add_completed(&t->send_rate, now,
+				      delivered - t->send_delivered);
+		t->send_delivered = delivered;
+	}
+	return outq;
+}
+
 /* Counts a client cut for being slow or silent, and says so at info. */
 static void
 client_count_timeout(struct sl_client *c, enum sl_timeout_reason r)
@@ -1704,7 +1738,9 @@ client_on_timer(evutil_socket_t fd, short what, void *arg)
 			      (u != NULL && (t->flags & T_RESP_HEAD) &&
 			       u->ready > u->in.off);
 		if (t->send_rate.start_ms != 0 && now >= t->send_rate.next_ms) {
-			if (!pending_out)
+			/* the client took everything there was: waiting for
+			 * the upstream is not its fault */
+			if (client_send_progress(c, now) == 0 && !pending_out)
 				sl_rate_excuse(&t->send_rate, now);
 			if (sl_rate_check(&t->send_rate, now,
 					  c->lim->min_send_rate_bps)) {
@@ -1743,6 +1779,10 @@ client_on_timer(evutil_socket_t fd, short what, void *arg)
 				c->txn->error = "body_timeout";
 			break;
 		}
+		if (t->body_rate.start_ms != 0 && now >= t->body_rate.next_ms &&
+		    !(c->flags & C_F_REV))
+			/* reading is off: the upstream holds the body back */
+			sl_rate_excuse(&t->body_rate, now);
 		if (t->body_rate.start_ms != 0 && now >= t->body_rate.next_ms &&
 		    sl_rate_check(&t->body_rate, now,
 				  c->lim->min_body_rate_bps)) {

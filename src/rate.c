@@ -16,7 +16,7 @@ sl_rate_start(struct sl_rate *r, uint64_t now)
 	memset(r, 0, sizeof(*r));
 	r->start_ms = now;
 	r->bucket_ms = now;
-	r->next_ms = now + SL_RATE_GRACE_MS;
+	r->next_ms = now + SL_RATE_BUCKET_MS;
 }
 
 /* Moves the current bucket forward to the one that contains now. */
@@ -46,6 +46,19 @@ sl_rate_add(struct sl_rate *r, uint64_t now, uint64_t n)
 }
 
 void
+sl_rate_add_completed(struct sl_rate *r, uint64_t now, uint64_t n)
+{
+	unsigned prev;
+
+	if (r->start_ms == 0)
+		return;
+	advance(r, now);
+	prev = (r->cur + SL_RATE_NBUCKETS) % (SL_RATE_NBUCKETS + 1);
+	r->b[prev] = n > UINT32_MAX - r->b[prev] ? UINT32_MAX
+						  : r->b[prev] + (uint32_t)n;
+}
+
+void
 sl_rate_excuse(struct sl_rate *r, uint64_t now)
 {
 	r->excused_ms = now;
@@ -58,12 +71,12 @@ sl_rate_check(struct sl_rate *r, uint64_t now, uint64_t min_bps)
 
 	if (r->start_ms == 0 || min_bps == 0)
 		return 0;
-	if (now < r->start_ms + SL_RATE_GRACE_MS) {
-		r->next_ms = r->start_ms + SL_RATE_GRACE_MS;
-		return 0;
-	}
+	/* ticks every bucket from the start, so that a sampled meter
+	 * (sl_rate_add_completed) is fed during the grace period too */
 	advance(r, now);
 	r->next_ms = r->bucket_ms + SL_RATE_BUCKET_MS;
+	if (now < r->start_ms + SL_RATE_GRACE_MS)
+		return 0;
 	for (unsigned i = 0; i <= SL_RATE_NBUCKETS; i++)
 		if (i != r->cur)
 			sum += r->b[i];

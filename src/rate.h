@@ -27,13 +27,17 @@ struct sl_rate {
 void sl_rate_start(struct sl_rate *r, uint64_t now);
 /* Counts n bytes moved at now. */
 void sl_rate_add(struct sl_rate *r, uint64_t now, uint64_t n);
+/* Counts n bytes sampled at now as moved during the bucket that just
+ * ended (a meter fed once per tick rather than per transfer). */
+void sl_rate_add_completed(struct sl_rate *r, uint64_t now, uint64_t n);
 /* Notes that at now the gateway, not the peer, held the bytes back (a full
  * buffer, nothing to send): the window that contains now is not judged. */
 void sl_rate_excuse(struct sl_rate *r, uint64_t now);
 /*
  * Judges the window ending at now. Returns 1 when the peer moved fewer
  * than min_bps bytes per second over it (after the grace period, and not
- * excused), else 0; r->next_ms is then the time of the next check.
+ * excused), else 0; r->next_ms is then the time of the next check: every
+ * bucket boundary from the start, the grace period included.
  */
 int sl_rate_check(struct sl_rate *r, uint64_t now, uint64_t min_bps);
 

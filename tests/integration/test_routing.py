@@ -6,7 +6,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sltest import (Client, Upstream, assert_error, build_request,  # noqa
+from sltest import (wait_until, Client, Upstream, assert_error, build_request,  # noqa
                     check, eq, main, make_config, read_response,
                     start_sluice, test)
 
@@ -224,8 +224,11 @@ def workers_2_serves_and_runs_threads():
     up = Upstream("a")
     cfg, port = make_config({"a": [up]}, workers=2)
     sl = start_sluice(cfg)
-    tasks = os.listdir("/proc/%d/task" % sl.pid)
-    check(len(tasks) >= 3, "workers: 2 but only %d threads" % len(tasks))
+    # the sockets listen (and queue connections) before the worker
+    # threads exist: wait for them rather than race them
+    ntasks = lambda: len(os.listdir("/proc/%d/task" % sl.pid))  # noqa
+    check(wait_until(lambda: ntasks() >= 3, 3.0),
+          "workers: 2 but only %d threads" % ntasks())
     for i in range(100):
         c = Client(port)
         eq(c.request("GET", "/w%d" % i).status, 200, "status")

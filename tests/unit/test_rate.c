@@ -88,6 +88,32 @@ test_excused_window(void **state)
 }
 
 static void
+test_sampled_meter(void **state)
+{
+	struct sl_rate r;
+	uint64_t t = T0;
+	int i;
+
+	/* fed once per tick with what moved since the last one, as the
+	 * send side does (bytes the client took, sampled each second) */
+	sl_rate_start(&r, T0);
+	for (i = 0; i < 20; i++) {
+		assert_int_equal(r.next_ms, t + 1000);
+		t = r.next_ms;
+		sl_rate_add_completed(&r, t, 80000); /* 80 KB/s */
+		assert_int_equal(sl_rate_check(&r, t, 16384), 0);
+	}
+	/* the reader stops: caught once the window holds no more reading */
+	for (i = 0; i < 10; i++) {
+		t = r.next_ms;
+		sl_rate_add_completed(&r, t, 0);
+		if (sl_rate_check(&r, t, 16384))
+			break;
+	}
+	assert_true(i >= 3 && i <= 5);
+}
+
+static void
 test_off(void **state)
 {
 	struct sl_rate r = {0};
@@ -120,6 +146,7 @@ main(void)
 	    cmocka_unit_test(test_trickle_too_slow),
 	    cmocka_unit_test(test_old_burst_does_not_excuse_trickle),
 	    cmocka_unit_test(test_excused_window),
+	    cmocka_unit_test(test_sampled_meter),
 	    cmocka_unit_test(test_off),
 	    cmocka_unit_test(test_long_silence_clears_buckets),
 	};
