@@ -1874,7 +1874,8 @@ sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 	SL_STAT_INC(w->stats.active);
 	c->state = SL_CLIENT_ST_IDLE;
 	c->phase_deadline_ms = now_ms() + c->lim->idle_timeout_ms;
-	client_schedule(c);
+	/* with TCP_DEFER_ACCEPT the request is usually here already */
+	client_on_read(fd, EV_READ, c);
 }
 
 /* The listener of the current generation that is c's listener (same
