@@ -48,7 +48,7 @@ enum sl_client_state {
 };
 
 #define C_F_REV 0x01 /* rev is added */
-#define C_F_WEV 0x02 /* wev is added: a write would block */
+#define C_F_WEV 0x02 /* txn->wev is added: a write would block */
 #define C_F_EOF 0x04 /* the client shut its write side */
 #define C_F_RETIRED 0x08 /* its listener left the configuration: close
 			    after the current exchange */
@@ -58,6 +58,9 @@ enum sl_client_state {
 struct sl_txn {
 	struct sl_txn *next_free;
 	struct sl_client *client;    /* owner */
+	struct event wev;	     /* the client is writable (C_F_WEV) */
+	struct event tev;	     /* the exchange's nearest deadline */
+	uint64_t armed_ms;	     /* deadline tev is armed for, 0 = none */
 	TAILQ_ENTRY(sl_txn) qentry;  /* in wc->waiters when T_QUEUED */
 	uint64_t queue_deadline_ms;  /* queue_timeout while T_QUEUED */
 	struct sl_rate body_rate;    /* min_body_rate meter */
@@ -135,15 +138,15 @@ struct sl_client {
 	struct sl_buf out; /* our heads and local responses */
 	struct sl_h1_scan scan;
 	uint64_t id;
-	uint64_t phase_deadline_ms; /* IDLE, HEAD, LINGER */
-	uint64_t armed_ms;	    /* deadline tev is armed for, 0 = none */
+	struct sl_tnode tnode; /* IDLE, HEAD, LINGER deadline (worker list);
+				  the reap list once CLOSED */
 	uint64_t last_read_ms;	    /* last body bytes read */
 	uint64_t last_write_ms;	    /* last write progress */
 	uint32_t nrequests;
 	int ip_slot; /* per-address count to release, or
 			SL_RUNTIME_IP_UNCOUNTED */
 	const char *close_reason;
-	struct event rev, wev, tev;
+	struct event rev; /* the only event of an idle connection */
 	struct sockaddr_in6 peer; /* large enough for AF_INET too */
 };
 
@@ -222,11 +225,13 @@ client_want_read(struct sl_client *c, int on)
 static void
 client_want_write(struct sl_client *c, int on)
 {
-	if (on && !(c->flags & C_F_WEV)) {
-		if (event_add(&c->wev, NULL) == 0)
+	/* only an exchange writes to the client, so the event lives in
+	 * the (pooled) exchange, not in every idle connection */
+	if (on && !(c->flags & C_F_WEV) && c->txn != NULL) {
+		if (event_add(&c->txn->wev, NULL) == 0)
 			c->flags |= C_F_WEV;
 	} else if (!on && (c->flags & C_F_WEV)) {
-		event_del(&c->wev);
+		event_del(&c->txn->wev);
 		c->flags &= ~C_F_WEV;
 	}
 }
@@ -305,15 +310,6 @@ txn_log(struct sl_client *c, struct sl_txn *t)
 
 /* ---- closing --------------------------------------------------------- */
 
-static void
-client_on_free(evutil_socket_t fd, short what, void *arg)
-{
-	struct sl_client *c = arg;
-	struct sl_worker *w = c->w;
-
-	free(c);
-	sl_worker_maybe_done(w);
-}
 
 static void
 txn_release_upstream(struct sl_client *c, int reusable)
@@ -337,6 +333,8 @@ txn_free(struct sl_client *c)
 
 	if (t == NULL)
 		return;
+	client_want_write(c, 0);
+	event_del(&t->tev);
 	txn_dequeue(t);
 	txn_release_upstream(c, 0);
 	sl_buf_release(&c->w->bufs, &t->uphead);
@@ -370,9 +368,10 @@ client_close(struct sl_client *c, const char *reason)
 		txn_log(c, c->txn);
 		txn_free(c);
 	}
-	client_want_read(c, 0);
-	client_want_write(c, 0);
-	event_del(&c->tev);
+	/* unconditionally: rev may be active without being added (see the
+	 * end of client_process), and the struct is reused after reaping */
+	event_del(&c->rev);
+	c->flags &= ~C_F_REV;
 	close(c->fd);
 	c->fd = -1;
 	sl_runtime_release(&c->lconf->state->conns);
@@ -385,8 +384,7 @@ client_close(struct sl_client *c, const char *reason)
 	c->gen = NULL;
 	SL_STAT_ADD(w->stats.active, -1);
 	client_set_state(c, SL_CLIENT_ST_CLOSED);
-	evtimer_assign(&c->tev, w->base, client_on_free, c);
-	event_active(&c->tev, EV_TIMEOUT, 1);
+	sl_worker_reap(w, &c->tnode);
 }
 
 /*
@@ -404,7 +402,7 @@ client_finish(struct sl_client *c, const char *reason, int linger)
 	shutdown(c->fd, SHUT_WR);
 	c->close_reason = reason;
 	client_set_state(c, SL_CLIENT_ST_LINGER);
-	c->phase_deadline_ms = now_ms() + LINGER_MS;
+	sl_timeq_set(c->w, &c->tnode, LINGER_MS, now_ms());
 	if (c->in.data != NULL)
 		c->in.off = c->in.len = 0;
 	client_want_write(c, 0);
@@ -427,9 +425,14 @@ txn_new(struct sl_client *c)
 	t->request_id[0] = t->method[0] = t->path[0] = t->host[0] = '\0';
 	/* an exchange starts with the first byte of its head */
 	t->start_ms = c->state == SL_CLIENT_ST_HEAD
-			  ? c->phase_deadline_ms - c->lim->header_timeout_ms
+			  ? c->tnode.deadline_ms - c->lim->header_timeout_ms
 			  : now_ms();
 	t->client = c;
+	event_assign(&t->wev, w->base, c->fd, EV_WRITE | EV_PERSIST,
+		     client_on_write, c);
+	evtimer_assign(&t->tev, w->base, client_on_timer, c);
+	/* the exchange keeps its own deadlines */
+	sl_timeq_del(w, &c->tnode);
 	c->txn = t;
 	return t;
 }
@@ -1387,7 +1390,7 @@ txn_finish(struct sl_client *c)
 		return;
 	}
 	client_set_state(c, SL_CLIENT_ST_IDLE);
-	c->phase_deadline_ms = now_ms() + c->lim->idle_timeout_ms;
+	sl_timeq_set(c->w, &c->tnode, c->lim->idle_timeout_ms, now_ms());
 	sl_buf_release_if_empty(&c->w->bufs, &c->in);
 }
 
@@ -1450,10 +1453,11 @@ client_schedule(struct sl_client *c)
 	case SL_CLIENT_ST_IDLE:
 	case SL_CLIENT_ST_HEAD:
 	case SL_CLIENT_ST_LINGER:
+		/* the deadline is in a worker list (set on entering the
+		 * state) */
 		if (!(c->flags & C_F_EOF))
 			client_want_read(c, in_room(c));
-		d = c->phase_deadline_ms;
-		break;
+		return;
 	case SL_CLIENT_ST_TXN: {
 		uint64_t x = UINT64_MAX;
 		struct sl_upconn *u = t->up;
@@ -1496,18 +1500,18 @@ client_schedule(struct sl_client *c)
 	case SL_CLIENT_ST_CLOSED:
 		return;
 	}
-	if (d == c->armed_ms)
+	if (d == t->armed_ms)
 		return;
 	if (d == 0) {
-		event_del(&c->tev);
+		event_del(&t->tev);
 	} else {
 		uint64_t now = now_ms();
 		uint64_t ms = d > now ? d - now : 0;
 		struct timeval tv = {(time_t)(ms / 1000),
 				     (suseconds_t)(ms % 1000) * 1000};
-		event_add(&c->tev, &tv);
+		event_add(&t->tev, &tv);
 	}
-	c->armed_ms = d;
+	t->armed_ms = d;
 }
 
 /* Works on c until it must wait for an event. May close c. */
@@ -1552,8 +1556,9 @@ client_process(struct sl_client *c)
 				client_adopt(c);
 				client_set_state(c, SL_CLIENT_ST_HEAD);
 				sl_h1_scan_init(&c->scan);
-				c->phase_deadline_ms =
-				    now_ms() + c->lim->header_timeout_ms;
+				sl_timeq_set(c->w, &c->tnode,
+					     c->lim->header_timeout_ms,
+					     now_ms());
 			}
 			r = sl_h1_scan_head(&c->scan, c->in.data + c->in.off,
 					    sl_buf_pending(&c->in), &hl, 1);
@@ -1591,7 +1596,7 @@ client_process(struct sl_client *c)
 	/* many pipelined requests answered in one go: let other
 	 * connections run, and carry on from the next loop turn (the write
 	 * callback only processes) */
-	event_active(&c->wev, EV_WRITE, 1);
+	event_active(&c->rev, EV_READ, 1);
 out:
 	client_schedule(c);
 }
@@ -1605,6 +1610,11 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	sl_now_refresh();
+	if (c->flags & C_F_EOF) {
+		/* woken to carry on (see client_process), not to read */
+		client_process(c);
+		return;
+	}
 	n = client_read(c);
 	if (n == -1)
 		return;
@@ -1700,28 +1710,13 @@ client_on_timer(evutil_socket_t fd, short what, void *arg)
 	struct sl_txn *t = c->txn;
 	uint64_t now = sl_now_refresh();
 
-	c->armed_ms = 0;
+	if (c->state != SL_CLIENT_ST_TXN || t == NULL)
+		return;
+	t->armed_ms = 0;
 	switch (c->state) {
 	case SL_CLIENT_ST_IDLE:
-		if (now >= c->phase_deadline_ms) {
-			client_count_timeout(c, SL_TO_IDLE);
-			client_close(c, "idle_timeout");
-			return;
-		}
-		break;
 	case SL_CLIENT_ST_HEAD:
-		if (now >= c->phase_deadline_ms) {
-			client_count_timeout(c, SL_TO_HEADER);
-			txn_local(c, 408, "request_timeout", 1);
-			if (c->txn != NULL)
-				c->txn->error = "header_timeout";
-		}
-		break;
 	case SL_CLIENT_ST_LINGER:
-		if (now >= c->phase_deadline_ms) {
-			client_close(c, c->close_reason);
-			return;
-		}
 		break;
 	case SL_CLIENT_ST_TXN: {
 		struct sl_upconn *u = t->up;
@@ -1800,6 +1795,66 @@ client_on_timer(evutil_socket_t fd, short what, void *arg)
 	client_process(c);
 }
 
+#define CLIENT_OF(n) \
+	((struct sl_client *)((char *)(n)-offsetof(struct sl_client, tnode)))
+
+void
+sl_client_on_deadline(struct sl_tnode *n)
+{
+	struct sl_client *c = CLIENT_OF(n);
+
+	switch (c->state) {
+	case SL_CLIENT_ST_IDLE:
+		client_count_timeout(c, SL_TO_IDLE);
+		client_close(c, "idle_timeout");
+		return;
+	case SL_CLIENT_ST_HEAD:
+		/* a deadline for the whole head, however many bytes
+		 * trickled in */
+		client_count_timeout(c, SL_TO_HEADER);
+		txn_local(c, 408, "request_timeout", 1);
+		if (c->txn != NULL)
+			c->txn->error = "header_timeout";
+		client_process(c);
+		return;
+	case SL_CLIENT_ST_LINGER:
+		client_close(c, c->close_reason);
+		return;
+	case SL_CLIENT_ST_TXN:
+	case SL_CLIENT_ST_CLOSED:
+		return;
+	}
+}
+
+#define FREE_CLIENTS_MAX 1024
+
+void
+sl_client_reap(struct sl_tnode *n)
+{
+	struct sl_client *c = CLIENT_OF(n);
+	struct sl_worker *w = c->w;
+
+	/* a few structs are kept for the next connections: no malloc per
+	 * short connection */
+	if (w->nfree_clients < FREE_CLIENTS_MAX) {
+		*(void **)c = w->free_clients;
+		w->free_clients = c;
+		w->nfree_clients++;
+	} else
+		free(c);
+}
+
+void
+sl_client_free_list(struct sl_worker *w)
+{
+	while (w->free_clients != NULL) {
+		void *next = *(void **)w->free_clients;
+		free(w->free_clients);
+		w->free_clients = next;
+	}
+	w->nfree_clients = 0;
+}
+
 void
 sl_client_on_upstream(struct sl_client *c, struct sl_upconn *u, short what)
 {
@@ -1848,7 +1903,11 @@ sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 	struct sl_worker *w = ls->w;
 	struct sl_client *c;
 
-	if (w->draining || (c = calloc(1, sizeof(*c))) == NULL) {
+	if (!w->draining && (c = w->free_clients) != NULL) {
+		w->free_clients = *(void **)c;
+		w->nfree_clients--;
+		memset(c, 0, sizeof(*c));
+	} else if (w->draining || (c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
 		sl_runtime_release(&ls->conf->state->conns);
 		sl_runtime_ip_release(ls->conf->state, ip_slot);
@@ -1866,14 +1925,11 @@ sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 	memcpy(&c->peer, sa, SL_MIN((size_t)salen, sizeof(c->peer)));
 	event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST,
 		     client_on_read, c);
-	event_assign(&c->wev, w->base, fd, EV_WRITE | EV_PERSIST,
-		     client_on_write, c);
-	evtimer_assign(&c->tev, w->base, client_on_timer, c);
 	TAILQ_INSERT_TAIL(&w->clients, c, entry);
 	w->nclients++;
 	SL_STAT_INC(w->stats.active);
 	c->state = SL_CLIENT_ST_IDLE;
-	c->phase_deadline_ms = now_ms() + c->lim->idle_timeout_ms;
+	sl_timeq_set(w, &c->tnode, c->lim->idle_timeout_ms, now_ms());
 	/* with TCP_DEFER_ACCEPT the request is usually here already */
 	client_on_read(fd, EV_READ, c);
 }

@@ -45,6 +45,14 @@ void sl_client_reloaded(struct sl_client *c);
 /* The connection after c in its worker's list, or NULL. */
 struct sl_client *sl_client_next(struct sl_client *c);
 
+struct sl_tnode;
+/* A connection's deadline in a worker timer list expired. */
+void sl_client_on_deadline(struct sl_tnode *n);
+/* Frees a closed connection (from the worker's reap event). */
+void sl_client_reap(struct sl_tnode *n);
+/* Frees the worker's cached client structs (worker teardown). */
+void sl_client_free_list(struct sl_worker *w);
+
 /* Closes c at once (end of drain). */
 void sl_client_abort(struct sl_client *c);
 

@@ -36,6 +36,118 @@ worker_on_flush(evutil_socket_t fd, short what, void *arg)
 	sl_upstream_shed_idle(w);
 }
 
+static void
+timeq_arm(struct sl_worker *w)
+{
+	uint64_t first = 0, now;
+	struct timeval tv;
+
+	for (int i = 0; i < SL_TLISTS; i++) {
+		struct sl_tnode *n = TAILQ_FIRST(&w->tlists[i].q);
+		if (n != NULL && (first == 0 || n->deadline_ms < first))
+			first = n->deadline_ms;
+	}
+	if (first == w->tq_armed_ms)
+		return;
+	w->tq_armed_ms = first;
+	if (first == 0) {
+		event_del(w->tq_ev);
+		return;
+	}
+	now = sl_now_cached();
+	first = first > now ? first - now : 0;
+	tv.tv_sec = (time_t)(first / 1000);
+	tv.tv_usec = (suseconds_t)(first % 1000) * 1000;
+	event_add(w->tq_ev, &tv);
+}
+
+void
+sl_timeq_del(struct sl_worker *w, struct sl_tnode *n)
+{
+	if (n->tl == NULL)
+		return;
+	TAILQ_REMOVE(&n->tl->q, n, link);
+	n->tl = NULL;
+	/* the worker timer is left as it is: firing early finds nothing
+	 * due and re-arms for the new head */
+}
+
+void
+sl_timeq_set(struct sl_worker *w, struct sl_tnode *n, uint64_t dur_ms,
+	     uint64_t now)
+{
+	struct sl_tlist *tl = NULL;
+	struct sl_tnode *after;
+
+	sl_timeq_del(w, n);
+	for (int i = 0; i < SL_TLISTS && tl == NULL; i++)
+		if (w->tlists[i].dur_ms == dur_ms)
+			tl = &w->tlists[i];
+	for (int i = 0; i < SL_TLISTS - 1 && tl == NULL; i++)
+		if (TAILQ_EMPTY(&w->tlists[i].q)) {
+			tl = &w->tlists[i];
+			tl->dur_ms = dur_ms;
+		}
+	n->deadline_ms = now + dur_ms;
+	if (tl != NULL) {
+		n->tl = tl;
+		TAILQ_INSERT_TAIL(&tl->q, n, link);
+	} else {
+		/* more durations than lists (many listeners with different
+		 * timeouts): kept sorted in the last one */
+		tl = n->tl = &w->tlists[SL_TLISTS - 1];
+		tl->dur_ms = UINT64_MAX;
+		after = TAILQ_LAST(&tl->q, sl_tnode_q);
+		while (after != NULL && after->deadline_ms > n->deadline_ms)
+			after = TAILQ_PREV(after, sl_tnode_q, link);
+		if (after == NULL)
+			TAILQ_INSERT_HEAD(&tl->q, n, link);
+		else
+			TAILQ_INSERT_AFTER(&tl->q, after, n, link);
+	}
+	if (w->tq_armed_ms == 0 || n->deadline_ms < w->tq_armed_ms)
+		timeq_arm(w);
+}
+
+static void
+worker_on_timeq(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_worker *w = arg;
+	uint64_t now = sl_now_refresh();
+
+	w->tq_armed_ms = 0;
+	for (int i = 0; i < SL_TLISTS; i++) {
+		struct sl_tnode *n;
+		while ((n = TAILQ_FIRST(&w->tlists[i].q)) != NULL &&
+		       n->deadline_ms <= now) {
+			sl_timeq_del(w, n);
+			sl_client_on_deadline(n);
+		}
+	}
+	timeq_arm(w);
+}
+
+void
+sl_worker_reap(struct sl_worker *w, struct sl_tnode *n)
+{
+	sl_timeq_del(w, n);
+	TAILQ_INSERT_TAIL(&w->reap, n, link);
+	event_active(w->reap_ev, EV_TIMEOUT, 1);
+}
+
+static void
+worker_on_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_worker *w = arg;
+	struct sl_tnode *n;
+
+	while ((n = TAILQ_FIRST(&w->reap)) != NULL) {
+		TAILQ_REMOVE(&w->reap, n, link);
+		sl_client_reap(n);
+	}
+	sl_worker_maybe_done(w);
+}
+
 void
 sl_worker_maybe_done(struct sl_worker *w)
 {
@@ -280,6 +392,9 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 	w->notify_fd = -1;
 	TAILQ_INIT(&w->clients);
 	TAILQ_INIT(&w->gens);
+	TAILQ_INIT(&w->reap);
+	for (int i = 0; i < SL_TLISTS; i++)
+		TAILQ_INIT(&w->tlists[i].q);
 	TAILQ_INIT(&w->eps);
 	sl_bufpool_init(&w->bufs, BUF_FREE_PER_CLASS);
 	sl_rand_seed(&w->rand);
@@ -312,7 +427,10 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 	w->drain_ev = evtimer_new(w->base, worker_on_drain_timeout, w);
 	w->queue_ev = event_new(w->base, -1, EV_PERSIST, worker_on_queue_poll,
 				w);
-	if (!w->notify_ev || !w->flush_ev || !w->drain_ev || !w->queue_ev)
+	w->tq_ev = evtimer_new(w->base, worker_on_timeq, w);
+	w->reap_ev = event_new(w->base, -1, 0, worker_on_reap, w);
+	if (!w->notify_ev || !w->flush_ev || !w->drain_ev || !w->queue_ev ||
+	    !w->tq_ev || !w->reap_ev)
 		goto fail;
 	return w;
 fail:
@@ -406,6 +524,11 @@ sl_worker_join_free(struct sl_worker *w)
 		event_free(w->drain_ev);
 	if (w->queue_ev)
 		event_free(w->queue_ev);
+	if (w->tq_ev)
+		event_free(w->tq_ev);
+	if (w->reap_ev)
+		event_free(w->reap_ev);
+	sl_client_free_list(w);
 	if (w->notify_fd != -1)
 		close(w->notify_fd);
 	while (w->free_txns != NULL) {

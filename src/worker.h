@@ -61,6 +61,26 @@ struct sl_wcluster {
 };
 
 /*
+ * A connection's place in a worker timer list: deadlines of one duration
+ * expire in the order they were set, so a FIFO per duration replaces a
+ * timer per connection (an idle keep-alive connection needs 32 bytes for
+ * its timeout instead of a 128-byte event). Embedded in its owner.
+ */
+struct sl_tlist;
+struct sl_tnode {
+	TAILQ_ENTRY(sl_tnode) link; /* in tl->q, or in the reap list */
+	struct sl_tlist *tl;	    /* NULL when not queued */
+	uint64_t deadline_ms;
+};
+
+#define SL_TLISTS 8 /* distinct durations kept as FIFOs; more go sorted
+		       into the last list */
+struct sl_tlist {
+	uint64_t dur_ms; /* 0 = unused */
+	TAILQ_HEAD(sl_tnode_q, sl_tnode) q;
+};
+
+/*
  * One configuration generation as a worker uses it. Referenced by the
  * worker while it is current and by every client connection that started
  * a request under it; freed with the last reference.
@@ -136,6 +156,13 @@ struct sl_worker {
 	struct event *queue_ev; /* polls for upstream capacity while requests
 				   wait (freed by other workers) */
 	size_t nwaiting;	/* requests waiting, all clusters */
+	struct sl_tlist tlists[SL_TLISTS]; /* connection deadlines */
+	struct event *tq_ev;		  /* fires at the earliest of them */
+	uint64_t tq_armed_ms;		  /* 0 = not armed */
+	struct sl_tnode_q reap;		  /* closed connections to free */
+	struct event *reap_ev;
+	void *free_clients; /* free list of client structs */
+	unsigned nfree_clients;
 	atomic_int cmd_stop;	/* set by main: stop accepting and drain */
 	_Atomic(struct sl_reload_msg *) mailbox; /* set by main */
 	atomic_uint_fast64_t applied_gen; /* generation in use */
@@ -181,6 +208,16 @@ void sl_wgen_ref(struct sl_wgen *g);
 void sl_wgen_unref(struct sl_worker *w, struct sl_wgen *g);
 /* Drops a reference on an endpoint; frees it with the last one. */
 void sl_wendpoint_unref(struct sl_wendpoint *ep);
+
+/*
+ * Sets n to expire dur_ms after now (replacing any earlier deadline); at
+ * expiry sl_client_on_deadline(n) is called. sl_timeq_del unqueues.
+ */
+void sl_timeq_set(struct sl_worker *w, struct sl_tnode *n, uint64_t dur_ms,
+		  uint64_t now);
+void sl_timeq_del(struct sl_worker *w, struct sl_tnode *n);
+/* Frees n's connection from the next loop turn (see sl_client_reap). */
+void sl_worker_reap(struct sl_worker *w, struct sl_tnode *n);
 
 /* A request starts or stops waiting for an upstream connection. */
 void sl_worker_waiting(struct sl_worker *w, int delta);
