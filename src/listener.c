@@ -6,6 +6,7 @@
 #include "listener.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -30,7 +31,7 @@
 int
 sl_listener_open(const struct sl_conf_listener *l)
 {
-	int fd, on = 1, defer_s = 1;
+	int fd, on = 1, defer_s = 1, sndbuf;
 
 	fd = socket(l->addr.ss.ss_family,
 		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -49,6 +50,13 @@ sl_listener_open(const struct sl_conf_listener *l)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s,
 			 sizeof(defer_s));
+	/* buffer_bytes bounds the kernel's send buffer of every accepted
+	 * socket too (inherited, no syscall per connection): left to
+	 * autotuning, a slow reader would pin up to 4 MiB of kernel memory
+	 * each, outside any budget */
+	sndbuf = l->limits.buffer_bytes > INT_MAX ? INT_MAX
+						  : (int)l->limits.buffer_bytes;
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	if (bind(fd, (const struct sockaddr *)&l->addr.ss, l->addr.sslen) == -1)
 		goto fail;
 	if (listen(fd, 4096) == -1)

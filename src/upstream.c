@@ -19,6 +19,10 @@
 #include "log.h"
 #include "runtime.h"
 
+/* Kernel receive buffer of an upstream connection (the kernel doubles
+ * it for its bookkeeping). */
+#define UPSTREAM_RCVBUF (256 * 1024)
+
 static void upstream_on_read(evutil_socket_t, short, void *);
 static void upstream_on_write(evutil_socket_t, short, void *);
 static void upstream_on_idle_timeout(evutil_socket_t, short, void *);
@@ -62,7 +66,7 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,
 {
 	const struct sl_conf_endpoint *ce = ep->conf;
 	struct sl_upconn *u;
-	int on = 1;
+	int on = 1, rcvbuf = UPSTREAM_RCVBUF;
 
 	if (!fresh && (u = TAILQ_FIRST(&ep->idle)) != NULL) {
 		pool_remove(u);
@@ -97,6 +101,10 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,
 	}
 	ep->refs++; /* dropped by upstream_free */
 	(void)setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	/* bounded, as the client side: what a slow client holds back waits
+	 * in the upstream's buffers, not in ours (set before connect, so the
+	 * window scale fits) */
+	(void)setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	event_assign(&u->rev, w->base, u->fd, EV_READ | EV_PERSIST,
 		     upstream_on_read, u);
 	event_assign(&u->wev, w->base, u->fd, EV_WRITE | EV_PERSIST,
