@@ -7,6 +7,8 @@
 
 #include <math.h>
 
+#include "util.h"
+
 size_t
 sl_balance_swrr(int64_t *current, const uint32_t *weights, size_t n,
 		const unsigned char *skip)
@@ -49,16 +51,6 @@ sl_balance_least(const uint32_t *active, const uint32_t *weights, size_t n,
 	return best;
 }
 
-static uint64_t
-mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
 
 uint64_t
 sl_hash64(const void *data, size_t len)
@@ -70,7 +62,7 @@ sl_hash64(const void *data, size_t len)
 		h ^= p[i];
 		h *= 0x100000001b3ULL;
 	}
-	return mix64(h);
+	return sl_mix64(h);
 }
 
 size_t
@@ -86,7 +78,7 @@ sl_balance_hash(uint64_t key, const uint32_t *weights, size_t n,
 
 		if (skip != NULL && skip[i])
 			continue;
-		h = mix64(key ^ mix64(i + 1));
+		h = sl_mix64(key ^ sl_mix64(i + 1));
 		/* u in (0, 1]; -w / ln(u) is weighted rendezvous */
 		u = ((double)(h >> 11) + 1.0) / 9007199254740992.0;
 		score = -(double)weights[i] / log(u);

@@ -14,6 +14,7 @@
 #include <sys/random.h>
 
 #include "conf.h"
+#include "util.h"
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sl_lstate *lstates;
@@ -142,16 +143,6 @@ sl_runtime_unbind(struct sl_conf *conf)
 	pthread_mutex_unlock(&reg_lock);
 }
 
-static uint64_t
-mix(uint64_t x)
-{
-	x ^= x >> 31;
-	x *= 0x7fb5d329728ea185ULL;
-	x ^= x >> 27;
-	x *= 0x81dadef4bc2dd44dULL;
-	x ^= x >> 33;
-	return x;
-}
 
 static unsigned
 ip_slot(const struct sockaddr *sa)
@@ -163,8 +154,8 @@ ip_slot(const struct sockaddr *sa)
 	} else if (sa->sa_family == AF_INET6) {
 		memcpy(w, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
 	}
-	h = mix(w[0] ^ ip_key[0]);
-	h = mix(h ^ w[1] ^ ip_key[1]);
+	h = sl_mix64(w[0] ^ ip_key[0]);
+	h = sl_mix64(h ^ w[1] ^ ip_key[1]);
 	return (unsigned)(h & (SL_PER_IP_SLOTS - 1));
 }
 

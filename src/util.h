@@ -52,6 +52,19 @@ const char *sl_addr_ip(const struct sockaddr *sa, char *out, size_t outsz);
 /* "1.2.3.4:80" or "[::1]:80". */
 const char *sl_addr_str(const struct sockaddr *sa, char *out, size_t outsz);
 
+/* A 64-bit finalizer (splitmix64's): every input bit moves every output
+ * bit. For hashing, not for secrets. */
+static inline uint64_t
+sl_mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
 /* xoshiro256** state, one per thread. */
 struct sl_rand {
 	uint64_t s[4];
