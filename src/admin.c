@@ -21,7 +21,7 @@
 #include "util.h"
 #include "worker.h"
 
-#define ADMIN_HEAD_MAX 4096
+#define ADMIN_HEAD_MAX	4096
 #define ADMIN_TIMEOUT_S 5
 #define ADMIN_MAX_CONNS 64
 
@@ -139,11 +139,12 @@ page_listeners(const struct sl_admin_view *v, struct sbuf *b)
 		     "open on a listener.\n# TYPE sluice_listener_connections "
 		     "gauge\n");
 	for (size_t i = 0; i < c->nlisteners; i++)
-		sb_printf(b, "sluice_listener_connections{listener=\"%s\"} "
-			     "%llu\n",
-			  c->listeners[i].name,
-			  (unsigned long long)load(
-			      &c->listeners[i].state->conns));
+		sb_printf(
+		    b,
+		    "sluice_listener_connections{listener=\"%s\"} "
+		    "%llu\n",
+		    c->listeners[i].name,
+		    (unsigned long long)load(&c->listeners[i].state->conns));
 	sb_printf(b, "# HELP sluice_connections_rejected_total Connections "
 		     "closed at accept by a listener limit.\n# TYPE "
 		     "sluice_connections_rejected_total counter\n");
@@ -171,21 +172,22 @@ page_clusters(const struct sl_admin_view *v, struct sbuf *b)
 		     "sluice_upstream_connections gauge\n");
 	for (size_t i = 0; i < c->nclusters; i++)
 		for (size_t j = 0; j < c->clusters[i].nendpoints; j++)
-			sb_printf(b,
-				  "sluice_upstream_connections{cluster=\"%s\","
-				  "endpoint=\"%s\"} %llu\n",
-				  c->clusters[i].name,
-				  c->clusters[i].endpoints[j].addr.text,
-				  (unsigned long long)load(
-				      &c->clusters[i].endpoints[j].state->conns));
+			sb_printf(
+			    b,
+			    "sluice_upstream_connections{cluster=\"%s\","
+			    "endpoint=\"%s\"} %llu\n",
+			    c->clusters[i].name,
+			    c->clusters[i].endpoints[j].addr.text,
+			    (unsigned long long)load(
+				&c->clusters[i].endpoints[j].state->conns));
 	sb_printf(b, "# HELP sluice_upstream_pending Requests waiting for an "
 		     "upstream connection.\n# TYPE sluice_upstream_pending "
 		     "gauge\n");
 	for (size_t i = 0; i < c->nclusters; i++)
-		sb_printf(b, "sluice_upstream_pending{cluster=\"%s\"} %llu\n",
-			  c->clusters[i].name,
-			  (unsigned long long)load(
-			      &c->clusters[i].state->pending));
+		sb_printf(
+		    b, "sluice_upstream_pending{cluster=\"%s\"} %llu\n",
+		    c->clusters[i].name,
+		    (unsigned long long)load(&c->clusters[i].state->pending));
 	sb_printf(b, "# HELP sluice_upstream_overloaded_total Requests "
 		     "answered 503 because no upstream connection could be "
 		     "had in time.\n# TYPE sluice_upstream_overloaded_total "
@@ -237,11 +239,11 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 	sb_printf(b, "# HELP sluice_responses_total Responses by status "
 		     "class.\n# TYPE sluice_responses_total counter\n");
 	for (int cls = 1; cls <= 5; cls++)
-		sb_printf(b, "sluice_responses_total{class=\"%dxx\"} %llu\n",
-			  cls,
-			  (unsigned long long)sum(
-			      v, offsetof(struct sl_worker_stats, responses) +
-				     (size_t)cls * sizeof(atomic_uint_fast64_t)));
+		sb_printf(
+		    b, "sluice_responses_total{class=\"%dxx\"} %llu\n", cls,
+		    (unsigned long long)sum(
+			v, offsetof(struct sl_worker_stats, responses) +
+			       (size_t)cls * sizeof(atomic_uint_fast64_t)));
 	sb_printf(b, "# HELP sluice_client_timeouts_total Client connections "
 		     "cut for being slow or silent, by reason.\n# TYPE "
 		     "sluice_client_timeouts_total counter\n");
@@ -254,22 +256,26 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 				     (size_t)r * sizeof(atomic_uint_fast64_t)));
 	page_listeners(v, b);
 	page_clusters(v, b);
-	sb_printf(b, "# HELP sluice_config_generation Generation of the "
-		     "running configuration.\n# TYPE sluice_config_generation "
-		     "gauge\nsluice_config_generation %llu\n",
+	sb_printf(b,
+		  "# HELP sluice_config_generation Generation of the "
+		  "running configuration.\n# TYPE sluice_config_generation "
+		  "gauge\nsluice_config_generation %llu\n",
 		  (unsigned long long)v->conf->generation);
-	sb_printf(b, "# HELP sluice_reloads_total Configuration reloads by "
-		     "result.\n# TYPE sluice_reloads_total counter\n"
-		     "sluice_reloads_total{result=\"ok\"} %llu\n"
-		     "sluice_reloads_total{result=\"failed\"} %llu\n",
+	sb_printf(b,
+		  "# HELP sluice_reloads_total Configuration reloads by "
+		  "result.\n# TYPE sluice_reloads_total counter\n"
+		  "sluice_reloads_total{result=\"ok\"} %llu\n"
+		  "sluice_reloads_total{result=\"failed\"} %llu\n",
 		  (unsigned long long)v->reloads_ok,
 		  (unsigned long long)v->reloads_failed);
-	sb_printf(b, "# HELP sluice_workers Worker threads.\n# TYPE "
-		     "sluice_workers gauge\nsluice_workers %u\n",
+	sb_printf(b,
+		  "# HELP sluice_workers Worker threads.\n# TYPE "
+		  "sluice_workers gauge\nsluice_workers %u\n",
 		  v->nworkers);
-	sb_printf(b, "# HELP sluice_uptime_seconds Seconds since start.\n"
-		     "# TYPE sluice_uptime_seconds gauge\n"
-		     "sluice_uptime_seconds %llu\n",
+	sb_printf(b,
+		  "# HELP sluice_uptime_seconds Seconds since start.\n"
+		  "# TYPE sluice_uptime_seconds gauge\n"
+		  "sluice_uptime_seconds %llu\n",
 		  (unsigned long long)((sl_now_ms() - v->start_ms) / 1000));
 }
 
@@ -307,7 +313,8 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 		for (size_t j = 0; j < cl->nendpoints; j++) {
 			sb_printf(b, "%s{\"address\":", j ? "," : "");
 			sb_json_str(b, cl->endpoints[j].addr.text);
-			sb_printf(b, ",\"weight\":%u}", cl->endpoints[j].weight);
+			sb_printf(b, ",\"weight\":%u}",
+				  cl->endpoints[j].weight);
 		}
 		sb_printf(b, "]}");
 	}
@@ -356,17 +363,18 @@ respond(struct admin_conn *ac, size_t head_len)
 		status = 500;
 		body.len = 0;
 	}
-	sb_printf(&out,
-		  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		  "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-		  status,
-		  status == 200   ? "OK"
-		  : status == 404 ? "Not Found"
-		  : status == 405 ? "Method Not Allowed"
-		  : status == 503 ? "Service Unavailable"
-		  : status == 400 ? "Bad Request"
-				  : "Internal Server Error",
-		  ctype, body.len);
+	sb_printf(
+	    &out,
+	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+	    status,
+	    status == 200   ? "OK"
+	    : status == 404 ? "Not Found"
+	    : status == 405 ? "Method Not Allowed"
+	    : status == 503 ? "Service Unavailable"
+	    : status == 400 ? "Bad Request"
+			    : "Internal Server Error",
+	    ctype, body.len);
 	if (req.method_id != SL_M_HEAD && body.len > 0)
 		sb_printf(&out, "%.*s", (int)body.len, body.p);
 	free(body.p);
@@ -390,7 +398,8 @@ admin_on_conn(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (ac->out == NULL) {
-		n = read(ac->fd, ac->in + ac->inlen, sizeof(ac->in) - ac->inlen);
+		n = read(ac->fd, ac->in + ac->inlen,
+			 sizeof(ac->in) - ac->inlen);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
@@ -438,8 +447,8 @@ admin_on_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 	ac->a = a;
 	ac->fd = fd;
-	ac->ev = event_new(a->base, fd, EV_READ | EV_PERSIST, admin_on_conn,
-			   ac);
+	ac->ev =
+	    event_new(a->base, fd, EV_READ | EV_PERSIST, admin_on_conn, ac);
 	if (ac->ev == NULL) {
 		close(fd);
 		free(ac);
@@ -471,12 +480,12 @@ sl_admin_start(struct event_base *base, const struct sl_admin_view *view)
 		-1 ||
 	    listen(a->fd, 64) == -1)
 		goto fail;
-	a->ev = event_new(base, a->fd, EV_READ | EV_PERSIST, admin_on_accept,
-			  a);
+	a->ev =
+	    event_new(base, a->fd, EV_READ | EV_PERSIST, admin_on_accept, a);
 	if (a->ev == NULL || event_add(a->ev, NULL) == -1)
 		goto fail;
 	return a;
-fail: {
+fail : {
 	int saved = errno;
 	if (a->ev)
 		event_free(a->ev);

@@ -51,7 +51,6 @@ sl_balance_least(const uint32_t *active, const uint32_t *weights, size_t n,
 	return best;
 }
 
-
 uint64_t
 sl_hash64(const void *data, size_t len)
 {

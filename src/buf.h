@@ -23,12 +23,12 @@ struct sl_buf {
 
 #define SL_BUF_MIN_SHIFT 12 /* 4 KiB */
 #define SL_BUF_MAX_SHIFT 27 /* 128 MiB */
-#define SL_BUF_NCLASS (SL_BUF_MAX_SHIFT - SL_BUF_MIN_SHIFT + 1)
+#define SL_BUF_NCLASS	 (SL_BUF_MAX_SHIFT - SL_BUF_MIN_SHIFT + 1)
 
 struct sl_bufpool {
 	void *free[SL_BUF_NCLASS]; /* singly linked through the first word */
 	uint32_t nfree[SL_BUF_NCLASS];
-	uint32_t max_free; /* kept per class; the rest goes back to malloc */
+	uint32_t max_free;  /* kept per class; the rest goes back to malloc */
 	uint64_t allocated; /* bytes held by connections now */
 };
 

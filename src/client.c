@@ -10,13 +10,13 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <linux/sockios.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,8 +32,8 @@
 #include "upstream.h"
 #include "worker.h"
 
-#define LINGER_MS 2000 /* reading and dropping input before a close */
-#define HEAD_BUF_START 4096 /* first buffer of a request head */
+#define LINGER_MS	  2000 /* reading and dropping input before a close */
+#define HEAD_BUF_START	  4096 /* first buffer of a request head */
 #define MAX_CONNECT_TRIES 8
 
 enum sl_client_state {
@@ -50,24 +50,25 @@ enum sl_client_state {
 #define C_F_REV 0x01 /* rev is added */
 #define C_F_WEV 0x02 /* txn->wev is added: a write would block */
 #define C_F_EOF 0x04 /* the client shut its write side */
-#define C_F_RETIRED 0x08 /* its listener left the configuration: close
-			    after the current exchange */
+#define C_F_RETIRED                                                            \
+	0x08 /* its listener left the configuration: close                     \
+		after the current exchange */
 
 /* One request/response exchange. Owned by its client; free list per
  * worker. */
 struct sl_txn {
 	struct sl_txn *next_free;
-	struct sl_client *client;    /* owner */
-	struct event wev;	     /* the client is writable (C_F_WEV) */
-	struct event tev;	     /* the exchange's nearest deadline */
-	uint64_t armed_ms;	     /* deadline tev is armed for, 0 = none */
-	TAILQ_ENTRY(sl_txn) qentry;  /* in wc->waiters when T_QUEUED */
-	uint64_t queue_deadline_ms;  /* queue_timeout while T_QUEUED */
-	struct sl_rate body_rate;    /* min_body_rate meter */
-	struct sl_rate send_rate;    /* min_send_rate meter */
-	uint64_t send_written;	     /* response bytes handed to the kernel */
-	uint64_t send_delivered;     /* ... of which the client took, at the
-					last check */
+	struct sl_client *client;   /* owner */
+	struct event wev;	    /* the client is writable (C_F_WEV) */
+	struct event tev;	    /* the exchange's nearest deadline */
+	uint64_t armed_ms;	    /* deadline tev is armed for, 0 = none */
+	TAILQ_ENTRY(sl_txn) qentry; /* in wc->waiters when T_QUEUED */
+	uint64_t queue_deadline_ms; /* queue_timeout while T_QUEUED */
+	struct sl_rate body_rate;   /* min_body_rate meter */
+	struct sl_rate send_rate;   /* min_send_rate meter */
+	uint64_t send_written;	    /* response bytes handed to the kernel */
+	uint64_t send_delivered;    /* ... of which the client took, at the
+				       last check */
 	const struct sl_conf_route *route; /* borrowed, NULL for local */
 	struct sl_wcluster *wc;		   /* borrowed */
 	size_t ep_index;
@@ -89,9 +90,9 @@ struct sl_txn {
 	const char *error; /* error code of a local response */
 	enum sl_h1_method method_id;
 	int minor;
-	unsigned tries;	    /* connect attempts */
-	uint64_t tried;	    /* endpoints tried (first 64) */
-	int last_fail;	    /* FAIL_* of the last connect failure */
+	unsigned tries; /* connect attempts */
+	uint64_t tried; /* endpoints tried (first 64) */
+	int last_fail;	/* FAIL_* of the last connect failure */
 	uint64_t start_ms;
 	uint64_t connect_deadline_ms;
 	uint64_t up_progress_ms; /* last progress with the upstream */
@@ -102,22 +103,22 @@ struct sl_txn {
 	char host[128];
 };
 
-#define T_LOCAL 0x0001	      /* a local response is being sent */
-#define T_CLOSE 0x0002	      /* close the client after this exchange */
+#define T_LOCAL		0x0001 /* a local response is being sent */
+#define T_CLOSE		0x0002 /* close the client after this exchange */
 #define T_REQ_READ_DONE 0x0004 /* the whole request was read and checked */
-#define T_REQ_SENT 0x0008      /* ...and written upstream */
-#define T_RESP_HEAD 0x0010     /* response head queued to the client */
-#define T_RESP_DONE 0x0020     /* whole response read from the upstream */
-#define T_UP_BROKEN 0x0040     /* upstream connection must not be reused */
-#define T_UP_REUSED 0x0080     /* upstream connection came from the pool */
-#define T_RETRIED 0x0100       /* replayed once on a fresh connection */
-#define T_DECHUNK 0x0200       /* chunked response to an HTTP/1.0 client */
-#define T_HEAD_ONLY 0x0400     /* HEAD request */
-#define T_UP_WBLOCK 0x0800     /* an upstream write would block */
-#define T_COUNTED 0x1000       /* counted in the endpoint's active */
-#define T_QUEUED 0x2000	       /* waiting for an upstream connection */
-#define T_RETRYING 0x4000      /* leaving the queue to try again */
-#define T_UP_WDEAD 0x8000      /* the upstream stopped taking the request */
+#define T_REQ_SENT	0x0008 /* ...and written upstream */
+#define T_RESP_HEAD	0x0010 /* response head queued to the client */
+#define T_RESP_DONE	0x0020 /* whole response read from the upstream */
+#define T_UP_BROKEN	0x0040 /* upstream connection must not be reused */
+#define T_UP_REUSED	0x0080 /* upstream connection came from the pool */
+#define T_RETRIED	0x0100 /* replayed once on a fresh connection */
+#define T_DECHUNK	0x0200 /* chunked response to an HTTP/1.0 client */
+#define T_HEAD_ONLY	0x0400 /* HEAD request */
+#define T_UP_WBLOCK	0x0800 /* an upstream write would block */
+#define T_COUNTED	0x1000 /* counted in the endpoint's active */
+#define T_QUEUED	0x2000 /* waiting for an upstream connection */
+#define T_RETRYING	0x4000 /* leaving the queue to try again */
+#define T_UP_WDEAD	0x8000 /* the upstream stopped taking the request */
 
 enum { FAIL_REFUSED, FAIL_CONNECT_TIMEOUT, FAIL_RESET, FAIL_BAD, FAIL_TIMEOUT };
 
@@ -138,15 +139,15 @@ struct sl_client {
 	struct sl_buf out; /* our heads and local responses */
 	struct sl_h1_scan scan;
 	uint64_t id;
-	struct sl_tnode tnode; /* IDLE, HEAD, LINGER deadline (worker list);
-				  the reap list once CLOSED */
-	uint64_t last_read_ms;	    /* last body bytes read */
-	uint64_t last_write_ms;	    /* last write progress */
+	struct sl_tnode tnode;	/* IDLE, HEAD, LINGER deadline (worker list);
+				   the reap list once CLOSED */
+	uint64_t last_read_ms;	/* last body bytes read */
+	uint64_t last_write_ms; /* last write progress */
 	uint32_t nrequests;
 	int ip_slot; /* per-address count to release, or
 			SL_RUNTIME_IP_UNCOUNTED */
 	const char *close_reason;
-	struct event rev; /* the only event of an idle connection */
+	struct event rev;	  /* the only event of an idle connection */
 	struct sockaddr_in6 peer; /* large enough for AF_INET too */
 };
 
@@ -163,11 +164,16 @@ static const char *
 client_state_str(enum sl_client_state s)
 {
 	switch (s) {
-	case SL_CLIENT_ST_IDLE: return "idle";
-	case SL_CLIENT_ST_HEAD: return "head";
-	case SL_CLIENT_ST_TXN: return "txn";
-	case SL_CLIENT_ST_LINGER: return "linger";
-	case SL_CLIENT_ST_CLOSED: return "closed";
+	case SL_CLIENT_ST_IDLE:
+		return "idle";
+	case SL_CLIENT_ST_HEAD:
+		return "head";
+	case SL_CLIENT_ST_TXN:
+		return "txn";
+	case SL_CLIENT_ST_LINGER:
+		return "linger";
+	case SL_CLIENT_ST_CLOSED:
+		return "closed";
 	}
 	return "?";
 }
@@ -176,9 +182,8 @@ static void
 client_set_state(struct sl_client *c, enum sl_client_state s)
 {
 	if (sl_log_enabled(SL_LOG_DEBUG))
-		log_debug("conn=%llu state %s -> %s",
-			  (unsigned long long)c->id, client_state_str(c->state),
-			  client_state_str(s));
+		log_debug("conn=%llu state %s -> %s", (unsigned long long)c->id,
+			  client_state_str(c->state), client_state_str(s));
 	c->state = s;
 }
 
@@ -309,7 +314,6 @@ txn_log(struct sl_client *c, struct sl_txn *t)
 }
 
 /* ---- closing --------------------------------------------------------- */
-
 
 static void
 txn_release_upstream(struct sl_client *c, int reusable)
@@ -517,16 +521,26 @@ static const char *
 status_code_name(int status)
 {
 	switch (status) {
-	case 400: return "bad_request";
-	case 405: return "method_not_allowed";
-	case 408: return "request_timeout";
-	case 413: return "payload_too_large";
-	case 414: return "uri_too_long";
-	case 417: return "expectation_failed";
-	case 431: return "header_too_large";
-	case 501: return "not_implemented";
-	case 505: return "version_not_supported";
-	default: return "bad_request";
+	case 400:
+		return "bad_request";
+	case 405:
+		return "method_not_allowed";
+	case 408:
+		return "request_timeout";
+	case 413:
+		return "payload_too_large";
+	case 414:
+		return "uri_too_long";
+	case 417:
+		return "expectation_failed";
+	case 431:
+		return "header_too_large";
+	case 501:
+		return "not_implemented";
+	case 505:
+		return "version_not_supported";
+	default:
+		return "bad_request";
 	}
 }
 
@@ -642,8 +656,8 @@ txn_start(struct sl_client *c, size_t head_len)
 		txn_local(c, 503, "out_of_memory", 0);
 		return;
 	}
-	fwd.client_ip = sl_addr_ip((const struct sockaddr *)&c->peer, ip,
-				   sizeof(ip));
+	fwd.client_ip =
+	    sl_addr_ip((const struct sockaddr *)&c->peer, ip, sizeof(ip));
 	fwd.proto = "http";
 	fwd.request_id = t->request_id;
 	fwd.default_host = c->lconf->addr.text;
@@ -711,12 +725,12 @@ txn_pick(struct sl_client *c, int fresh, int *full)
 		return sl_balance_least(wc->active, wc->weights, n, skip,
 					&wc->cursor);
 	case SL_BALANCE_HASH:
-		key = sl_hash64(c->peer.sin6_family == AF_INET
-					? (const void *)&((struct sockaddr_in *)&c
-								->peer)
-					      ->sin_addr
-					: (const void *)&c->peer.sin6_addr,
-				c->peer.sin6_family == AF_INET ? 4 : 16);
+		key = sl_hash64(
+		    c->peer.sin6_family == AF_INET
+			? (const void *)&((struct sockaddr_in *)&c->peer)
+			      ->sin_addr
+			: (const void *)&c->peer.sin6_addr,
+		    c->peer.sin6_family == AF_INET ? 4 : 16);
 		return sl_balance_hash(key, wc->weights, n, skip);
 	case SL_BALANCE_ROUND_ROBIN:
 	default:
@@ -878,7 +892,8 @@ txn_upstream_failed(struct sl_client *c, int fail, const char *why)
 
 	log_warnx("conn=%llu peer=%s route=%s upstream=%s: %s",
 		  (unsigned long long)c->id, peer_str(c, peer, sizeof(peer)),
-		  t->route->name, t->wc->eps[t->ep_index]->conf->addr.text, why);
+		  t->route->name, t->wc->eps[t->ep_index]->conf->addr.text,
+		  why);
 	SL_STAT_INC(c->w->stats.upstream_failures);
 	txn_release_upstream(c, 0);
 	if (t->flags & T_RESP_HEAD) {
@@ -897,9 +912,9 @@ txn_upstream_failed(struct sl_client *c, int fail, const char *why)
 		 * a fresh one when no byte went out, or when the request is
 		 * idempotent and its body is still here. */
 		if (!(t->flags & T_RETRIED) &&
-		    (nothing_sent || ((t->flags & T_UP_REUSED) &&
-				      is_idempotent(t->method_id) &&
-				      t->req_body_sent == 0))) {
+		    (nothing_sent ||
+		     ((t->flags & T_UP_REUSED) && is_idempotent(t->method_id) &&
+		      t->req_body_sent == 0))) {
 			t->flags |= T_RETRIED;
 			SL_STAT_INC(c->w->stats.upstream_retries);
 			t->tried &= ~((uint64_t)1 << (t->ep_index & 63));
@@ -981,7 +996,8 @@ up_write(struct sl_client *c)
 		return 0;
 	hp = sl_buf_pending(&t->uphead);
 	if (hp > 0)
-		iov[niov++] = (struct iovec){t->uphead.data + t->uphead.off, hp};
+		iov[niov++] =
+		    (struct iovec){t->uphead.data + t->uphead.off, hp};
 	if (c->in_ready > c->in.off)
 		iov[niov++] = (struct iovec){c->in.data + c->in.off,
 					     c->in_ready - c->in.off};
@@ -1052,13 +1068,15 @@ resp_advance(struct sl_client *c)
 				       sl_buf_pending(&u->in), &hl, 0);
 		if (hlen == 0 && sl_buf_pending(&u->in) >= u->in.cap) {
 			/* a head that does not fit the buffer never will */
-			txn_upstream_failed(c, FAIL_BAD, "upstream_head_too_large");
+			txn_upstream_failed(c, FAIL_BAD,
+					    "upstream_head_too_large");
 			return -1;
 		}
 		if (hlen == 0)
 			return 0;
 		if (hlen < 0) {
-			txn_upstream_failed(c, FAIL_BAD, "upstream_bad_response");
+			txn_upstream_failed(c, FAIL_BAD,
+					    "upstream_bad_response");
 			return -1;
 		}
 		memset(&resp, 0, sizeof(resp));
@@ -1067,7 +1085,8 @@ resp_advance(struct sl_client *c)
 		if (sl_h1_parse_response(u->in.data + u->in.off, (size_t)hlen,
 					 &resp, t->method_id) < 0 ||
 		    resp.status == 101) {
-			txn_upstream_failed(c, FAIL_BAD, "upstream_bad_response");
+			txn_upstream_failed(c, FAIL_BAD,
+					    "upstream_bad_response");
 			return -1;
 		}
 		if (resp.status < 200) {
@@ -1081,9 +1100,10 @@ resp_advance(struct sl_client *c)
 		t->status = resp.status;
 		t->resp_body = resp.body;
 		t->resp_remaining = resp.content_length;
-		t->resp_keepalive = resp.minor >= 1
-					? !(resp.flags & SL_H1_F_CONN_CLOSE)
-					: (resp.flags & SL_H1_F_CONN_KEEPALIVE) != 0;
+		t->resp_keepalive =
+		    resp.minor >= 1
+			? !(resp.flags & SL_H1_F_CONN_CLOSE)
+			: (resp.flags & SL_H1_F_CONN_KEEPALIVE) != 0;
 		if (resp.body == SL_H1_BODY_CHUNKED) {
 			sl_h1_chunked_init(&t->resp_chunked,
 					   c->lim->max_header_bytes);
@@ -1092,12 +1112,13 @@ resp_advance(struct sl_client *c)
 		}
 		if (resp.body == SL_H1_BODY_CLOSE || (t->flags & T_DECHUNK))
 			t->flags |= T_CLOSE;
-		close = (t->flags & T_CLOSE) != 0 ||
-			!(t->flags & T_REQ_READ_DONE);
+		close =
+		    (t->flags & T_CLOSE) != 0 || !(t->flags & T_REQ_READ_DONE);
 		if (close)
 			t->flags |= T_CLOSE;
 		if (out_reserve(c, (size_t)hlen + 512) == -1) {
-			txn_upstream_failed(c, FAIL_BAD, "upstream_head_too_large");
+			txn_upstream_failed(c, FAIL_BAD,
+					    "upstream_head_too_large");
 			return -1;
 		}
 		n = sl_h1_write_response_head(
@@ -1105,7 +1126,8 @@ resp_advance(struct sl_client *c)
 		    t->minor, close, (t->flags & T_DECHUNK) != 0,
 		    t->request_id);
 		if (n < 0) {
-			txn_upstream_failed(c, FAIL_BAD, "upstream_head_too_large");
+			txn_upstream_failed(c, FAIL_BAD,
+					    "upstream_head_too_large");
 			return -1;
 		}
 		c->out.len += (uint32_t)n;
@@ -1214,7 +1236,8 @@ up_read(struct sl_client *c)
 		return -1;
 	if (!(t->flags & T_RESP_HEAD)) {
 		txn_upstream_failed(c, FAIL_RESET,
-				    n == 0 ? "upstream_closed" : "upstream_reset");
+				    n == 0 ? "upstream_closed"
+					   : "upstream_reset");
 		return -1;
 	}
 	if (t->resp_body == SL_H1_BODY_CLOSE && n == 0) {
@@ -1325,8 +1348,8 @@ client_read(struct sl_client *c)
 		c->in.off = 0;
 	}
 	if (sl_buf_space(&c->in) == 0 && c->in.cap < cap &&
-	    sl_buf_grow(&c->w->bufs, &c->in, SL_MIN((size_t)c->in.cap * 2,
-						    cap)) == -1) {
+	    sl_buf_grow(&c->w->bufs, &c->in,
+			SL_MIN((size_t)c->in.cap * 2, cap)) == -1) {
 		client_close(c, "out_of_memory");
 		return -1;
 	}
@@ -1476,14 +1499,15 @@ client_schedule(struct sl_client *c)
 			x = SL_MIN(x, t->send_rate.next_ms);
 		if (!(t->flags & (T_LOCAL | T_REQ_READ_DONE)) &&
 		    (c->flags & C_F_REV))
-			x = SL_MIN(x, c->last_read_ms + c->lim->body_timeout_ms);
+			x = SL_MIN(x,
+				   c->last_read_ms + c->lim->body_timeout_ms);
 		if (u != NULL && u->state == SL_UP_ST_CONNECTING)
 			x = SL_MIN(x, t->connect_deadline_ms);
 		else if (u != NULL && !(t->flags & T_RESP_DONE)) {
 			/* resume reading the upstream once there is room */
-			if (!u->rev_on && (u->in.data == NULL ||
-					   sl_buf_space(&u->in) > 0 ||
-					   u->in.off > 0))
+			if (!u->rev_on &&
+			    (u->in.data == NULL || sl_buf_space(&u->in) > 0 ||
+			     u->in.off > 0))
 				sl_upstream_want_read(u, 1);
 			/* the upstream is on the clock only while we wait
 			 * for it, not while it waits for a slow client */
@@ -1493,7 +1517,8 @@ client_schedule(struct sl_client *c)
 						  t->route->timeout_ms);
 		}
 		if (c->flags & C_F_WEV)
-			x = SL_MIN(x, c->last_write_ms + c->lim->send_timeout_ms);
+			x = SL_MIN(x,
+				   c->last_write_ms + c->lim->send_timeout_ms);
 		d = x == UINT64_MAX ? 0 : x;
 		break;
 	}
@@ -1544,7 +1569,8 @@ client_process(struct sl_client *c)
 				    (sl_buf_pending(&c->in) == 1 &&
 				     c->in.data[c->in.off] == '\r')) {
 					if (c->flags & C_F_EOF) {
-						client_close(c, "client_closed");
+						client_close(c,
+							     "client_closed");
 						return;
 					}
 					goto out;
@@ -1696,8 +1722,7 @@ client_count_timeout(struct sl_client *c, enum sl_timeout_reason r)
 	if ((r == SL_TO_SEND || r == SL_TO_SEND_RATE) &&
 	    sl_log_enabled(SL_LOG_INFO)) {
 		char peer[64];
-		log_info("conn=%llu peer=%s: %s",
-			 (unsigned long long)c->id,
+		log_info("conn=%llu peer=%s: %s", (unsigned long long)c->id,
 			 peer_str(c, peer, sizeof(peer)),
 			 sl_timeout_reason_str(r));
 	}
@@ -1761,7 +1786,8 @@ client_on_timer(evutil_socket_t fd, short what, void *arg)
 		    (((t->flags & T_REQ_SENT) && u->rev_on) ||
 		     (t->flags & T_UP_WBLOCK)) &&
 		    now >= t->up_progress_ms + t->route->timeout_ms) {
-			txn_upstream_failed(c, FAIL_TIMEOUT, "upstream_timeout");
+			txn_upstream_failed(c, FAIL_TIMEOUT,
+					    "upstream_timeout");
 			break;
 		}
 		if (t->flags & (T_LOCAL | T_REQ_READ_DONE))
@@ -1795,7 +1821,7 @@ client_on_timer(evutil_socket_t fd, short what, void *arg)
 	client_process(c);
 }
 
-#define CLIENT_OF(n) \
+#define CLIENT_OF(n)                                                           \
 	((struct sl_client *)((char *)(n)-offsetof(struct sl_client, tnode)))
 
 void
@@ -1923,8 +1949,8 @@ sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 	c->fd = fd;
 	c->id = sl_conn_id();
 	memcpy(&c->peer, sa, SL_MIN((size_t)salen, sizeof(c->peer)));
-	event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST,
-		     client_on_read, c);
+	event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST, client_on_read,
+		     c);
 	TAILQ_INSERT_TAIL(&w->clients, c, entry);
 	w->nclients++;
 	SL_STAT_INC(w->stats.active);

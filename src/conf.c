@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "conf.h"
-#include "runtime.h"
 #include "conf_yaml.h"
+#include "runtime.h"
 
 #define CONF_MAX_FILE	   (16 * 1024 * 1024) /* bytes */
 #define CONF_MAX_HOST	   253		      /* bytes of a host pattern */

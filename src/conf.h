@@ -50,9 +50,9 @@ struct sl_conf_limits {
 	uint64_t max_uri_bytes;
 	uint64_t max_header_bytes;
 	uint64_t max_headers;
-	uint64_t max_body_bytes; /* 0 = unlimited */
-	uint64_t buffer_bytes;   /* per direction per connection */
-	uint64_t max_requests;   /* per client connection, 0 = unlimited */
+	uint64_t max_body_bytes;    /* 0 = unlimited */
+	uint64_t buffer_bytes;	    /* per direction per connection */
+	uint64_t max_requests;	    /* per client connection, 0 = unlimited */
 	uint64_t min_body_rate_bps; /* request body, bytes per second over a
 				       5s window after 5s grace; 0 = off */
 	uint64_t min_send_rate_bps; /* response to the client, bytes per
@@ -65,8 +65,8 @@ struct sl_conf_limits {
 
 struct sl_conf_endpoint {
 	struct sl_conf_addr addr;
-	uint32_t weight; /* >= 1, default 1 */
-	size_t index;	 /* position in its cluster's endpoint array */
+	uint32_t weight;	  /* >= 1, default 1 */
+	size_t index;		  /* position in its cluster's endpoint array */
 	struct sl_epstate *state; /* shared counters, set by sl_runtime_bind */
 };
 
@@ -75,19 +75,19 @@ struct sl_conf_cluster {
 	struct sl_conf_endpoint *endpoints; /* owned, nendpoints >= 1 */
 	size_t nendpoints;
 	enum sl_balance balance;
-	uint64_t connect_timeout_ms; /* default 1s */
-	uint64_t pool_max_idle;	     /* per endpoint per worker, default 64 */
+	uint64_t connect_timeout_ms;   /* default 1s */
+	uint64_t pool_max_idle;	       /* per endpoint per worker, default 64 */
 	uint64_t pool_idle_timeout_ms; /* default 30s */
-	uint64_t pool_max_requests;    /* per upstream connection, 0 = unlimited;
-					  default 10000 */
-	size_t index; /* position in sl_conf.clusters */
-	uint64_t max_connections;  /* open upstream connections per endpoint,
-				      all workers, idle ones included;
-				      0 = unlimited, default 0 */
-	uint64_t max_pending;	   /* requests waiting for a connection, all
-				      workers; 0 = none wait, default 100 */
-	uint64_t queue_timeout_ms; /* longest wait for a connection, default
-				      1s */
+	uint64_t pool_max_requests; /* per upstream connection, 0 = unlimited;
+				       default 10000 */
+	size_t index;		    /* position in sl_conf.clusters */
+	uint64_t max_connections;   /* open upstream connections per endpoint,
+				       all workers, idle ones included;
+				       0 = unlimited, default 0 */
+	uint64_t max_pending;	    /* requests waiting for a connection, all
+				       workers; 0 = none wait, default 100 */
+	uint64_t queue_timeout_ms;  /* longest wait for a connection, default
+				       1s */
 	struct sl_clstate *state; /* shared counters, set by sl_runtime_bind */
 };
 
@@ -99,17 +99,17 @@ struct sl_conf_header_match {
 struct sl_conf_route {
 	char *name; /* given, or "route-N" with N from 1 within its listener */
 	/* match; every part optional, all present parts must match */
-	char *host;	     /* NULL = any; lower-cased, without port */
-	int host_wildcard;   /* 1: host holds the suffix, e.g. ".example.com" */
-	char *path;	     /* NULL = any */
-	int path_prefix;     /* 1: path is a prefix (path_prefix:), 0: exact */
-	char **methods;	     /* NULL = any; upper-case tokens as written */
+	char *host;	   /* NULL = any; lower-cased, without port */
+	int host_wildcard; /* 1: host holds the suffix, e.g. ".example.com" */
+	char *path;	   /* NULL = any */
+	int path_prefix;   /* 1: path is a prefix (path_prefix:), 0: exact */
+	char **methods;	   /* NULL = any; upper-case tokens as written */
 	size_t nmethods;
 	struct sl_conf_header_match *headers;
 	size_t nheaders;
 	/* target */
 	struct sl_conf_cluster *cluster; /* borrowed from sl_conf.clusters */
-	uint64_t timeout_ms;		 /* request sent -> response head, 30s */
+	uint64_t timeout_ms; /* request sent -> response head, 30s */
 };
 
 struct sl_conf_listener {

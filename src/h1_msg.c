@@ -51,8 +51,7 @@ finish(struct out *o)
 }
 
 static const char *const hop_by_hop[] = {
-    "connection", "keep-alive", "te",	   "trailer",
-    "upgrade",	  "proxy-connection",
+    "connection", "keep-alive", "te", "trailer", "upgrade", "proxy-connection",
 };
 
 /* 1 when the comma list v[0..n) names name (case-insensitive). */
@@ -143,7 +142,8 @@ sl_h1_client_request_id(const struct sl_h1_request *req, char *out)
 			return 0; /* two ids: trust neither */
 		found = h;
 	}
-	if (found == NULL || !sl_h1_request_id_ok(found->value, found->value_len))
+	if (found == NULL ||
+	    !sl_h1_request_id_ok(found->value, found->value_len))
 		return 0;
 	memcpy(out, found->value, found->value_len);
 	out[found->value_len] = '\0';
@@ -151,8 +151,7 @@ sl_h1_client_request_id(const struct sl_h1_request *req, char *out)
 }
 
 long
-sl_h1_write_request_head(char *out, size_t cap,
-			 const struct sl_h1_request *req,
+sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 			 const struct sl_fwd *fwd)
 {
 	struct out o = {out, cap, 0, 0};
@@ -264,23 +263,40 @@ const char *
 sl_h1_reason(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 417: return "Expectation Failed";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "";
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 417:
+		return "Expectation Failed";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "";
 	}
 }
 
@@ -294,9 +310,10 @@ sl_h1_write_error(char *out, size_t cap, int status, const char *code,
 	char line[256];
 	int blen;
 
-	blen = snprintf(body, sizeof(body),
-			"{\"error\":\"%s\",\"status\":%d,\"request_id\":\"%s\"}\n",
-			code, status, request_id);
+	blen =
+	    snprintf(body, sizeof(body),
+		     "{\"error\":\"%s\",\"status\":%d,\"request_id\":\"%s\"}\n",
+		     code, status, request_id);
 	if (blen < 0 || (size_t)blen >= sizeof(body))
 		return -1;
 	snprintf(line, sizeof(line),
@@ -305,7 +322,9 @@ sl_h1_write_error(char *out, size_t cap, int status, const char *code,
 		 status, sl_h1_reason(status), blen, request_id);
 	puts_(&o, line);
 	if (status == 405)
-		puts_(&o, "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n");
+		puts_(
+		    &o,
+		    "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n");
 	if (status == 503)
 		puts_(&o, "Retry-After: 1\r\n");
 	if (close)

@@ -15,9 +15,9 @@
 
 /* What the gateway adds to a forwarded request. */
 struct sl_fwd {
-	const char *client_ip; /* appended to X-Forwarded-For */
-	const char *proto;     /* X-Forwarded-Proto value */
-	const char *request_id; /* X-Request-Id value (NUL-terminated) */
+	const char *client_ip;	  /* appended to X-Forwarded-For */
+	const char *proto;	  /* X-Forwarded-Proto value */
+	const char *request_id;	  /* X-Request-Id value (NUL-terminated) */
 	const char *default_host; /* Host for a request without one (1.0) */
 };
 

@@ -75,11 +75,11 @@ enum sl_h1_body {
 	SL_H1_BODY_CLOSE, /* responses only: until the connection closes */
 };
 
-#define SL_H1_F_CONN_CLOSE 0x01	     /* Connection has "close" */
-#define SL_H1_F_CONN_KEEPALIVE 0x02  /* Connection has "keep-alive" */
+#define SL_H1_F_CONN_CLOSE	0x01 /* Connection has "close" */
+#define SL_H1_F_CONN_KEEPALIVE	0x02 /* Connection has "keep-alive" */
 #define SL_H1_F_EXPECT_CONTINUE 0x04 /* Expect: 100-continue */
-#define SL_H1_F_ABSOLUTE_FORM 0x08   /* target was absolute-form */
-#define SL_H1_F_CONN_OTHER 0x10	     /* Connection names other fields */
+#define SL_H1_F_ABSOLUTE_FORM	0x08 /* target was absolute-form */
+#define SL_H1_F_CONN_OTHER	0x10 /* Connection names other fields */
 
 struct sl_h1_request {
 	const char *method;
@@ -97,7 +97,7 @@ struct sl_h1_request {
 	int minor; /* HTTP/1.minor: 0 or 1 (1.2+ are treated as 1.1) */
 	unsigned flags;
 	enum sl_h1_body body;
-	uint64_t content_length; /* with SL_H1_BODY_LENGTH */
+	uint64_t content_length;      /* with SL_H1_BODY_LENGTH */
 	struct sl_h1_header *headers; /* array provided by the caller */
 	size_t nheaders;
 	size_t max_headers; /* capacity of headers, set by the caller */
@@ -120,15 +120,14 @@ struct sl_h1_request {
  *   -501  a Transfer-Encoding other than "chunked"
  *   -505  a well-formed version other than HTTP/1.x
  */
-int sl_h1_parse_request(const char *buf, size_t len,
-			struct sl_h1_request *req,
+int sl_h1_parse_request(const char *buf, size_t len, struct sl_h1_request *req,
 			const struct sl_h1_limits *lim);
 
 struct sl_h1_response {
 	int status; /* 100..999 */
 	const char *reason;
 	size_t reason_len;
-	int minor; /* 0 or 1 */
+	int minor;	/* 0 or 1 */
 	unsigned flags; /* SL_H1_F_CONN_* */
 	enum sl_h1_body body;
 	uint64_t content_length;
@@ -151,13 +150,13 @@ int sl_h1_parse_response(const char *buf, size_t len,
 /* State of a chunked body decoder. */
 struct sl_h1_chunked {
 	int state;
-	uint64_t remaining;	/* data bytes left in the current chunk */
-	size_t line_len;	/* bytes of the current size/trailer line */
-	size_t trailer_bytes;	/* bytes of trailer section so far */
-	size_t ntrailers;	/* trailer field lines so far */
+	uint64_t remaining;	  /* data bytes left in the current chunk */
+	size_t line_len;	  /* bytes of the current size/trailer line */
+	size_t trailer_bytes;	  /* bytes of trailer section so far */
+	size_t ntrailers;	  /* trailer field lines so far */
 	size_t max_trailer_bytes; /* limit on the trailer section */
-	int ndigits;		/* hex digits in the current chunk size */
-	int done;		/* 1 once the message is complete */
+	int ndigits;		  /* hex digits in the current chunk size */
+	int done;		  /* 1 once the message is complete */
 };
 
 void sl_h1_chunked_init(struct sl_h1_chunked *c, size_t max_trailer_bytes);

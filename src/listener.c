@@ -6,8 +6,8 @@
 #include "listener.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <event2/event.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -23,10 +23,10 @@
 /* Accepts per readiness event. One, as nginx does by default: the event
  * is level-triggered, so more pending connections are reported again by
  * the next epoll_wait, and no accept ends in EAGAIN. */
-#define ACCEPT_BATCH 1
+#define ACCEPT_BATCH	1
 #define EMFILE_PAUSE_MS 100  /* accept pause when out of descriptors */
-#define EMFILE_LOG_MS 1000   /* at most one log line per interval */
-#define REJECT_LOG_MS 1000
+#define EMFILE_LOG_MS	1000 /* at most one log line per interval */
+#define REJECT_LOG_MS	1000
 
 int
 sl_listener_open(const struct sl_conf_listener *l)
@@ -41,7 +41,8 @@ sl_listener_open(const struct sl_conf_listener *l)
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
 		goto fail;
 	if (l->addr.ss.ss_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+				 sizeof(on));
 	/* accepted sockets inherit TCP_NODELAY (one setsockopt per
 	 * listener instead of one per connection); TCP_DEFER_ACCEPT hands
 	 * over a connection once its first bytes are there, so the request
@@ -62,7 +63,7 @@ sl_listener_open(const struct sl_conf_listener *l)
 	if (listen(fd, 4096) == -1)
 		goto fail;
 	return fd;
-fail: {
+fail : {
 	int saved = errno;
 	close(fd);
 	errno = saved;
@@ -88,8 +89,8 @@ listener_pause(struct sl_lsock *ls)
 	/* out of descriptors: stop polling the socket for a moment instead of
 	 * spinning on a readiness that accept cannot consume */
 	if (now - ls->last_emfile_log_ms >= EMFILE_LOG_MS) {
-		log_warn("listener %s: accept paused for %d ms",
-			 ls->conf->name, EMFILE_PAUSE_MS);
+		log_warn("listener %s: accept paused for %d ms", ls->conf->name,
+			 EMFILE_PAUSE_MS);
 		ls->last_emfile_log_ms = now;
 	}
 	if (ls->active) {
@@ -126,7 +127,8 @@ listener_admit(struct sl_lsock *ls, const struct sockaddr *sa)
 
 	if (!sl_runtime_take(&st->conns, lim->max_connections)) {
 		atomic_fetch_add(&st->rejected_max, 1);
-		listener_reject_log(ls, "max_connections", lim->max_connections);
+		listener_reject_log(ls, "max_connections",
+				    lim->max_connections);
 		return -1;
 	}
 	slot = sl_runtime_ip_take(st, sa, lim->max_connections_per_ip);

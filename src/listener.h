@@ -14,8 +14,8 @@ struct sl_worker;
 
 /* One listener's socket in one worker. */
 struct sl_lsock {
-	struct sl_worker *w;			/* owner */
-	const struct sl_conf_listener *conf;	/* borrowed from w->conf */
+	struct sl_worker *w;		     /* owner */
+	const struct sl_conf_listener *conf; /* borrowed from w->conf */
 	int fd;
 	struct event ev;       /* readable: connections wait */
 	struct event pause_ev; /* resume after EMFILE */

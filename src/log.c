@@ -19,8 +19,8 @@
 #define SL_LOG_MIN(a, b) ((a) < (b) ? (a) : (b))
 
 static atomic_int log_level = SL_LOG_INFO;
-static int access_fd = -1; /* stays the same number across reopen */
-static char *access_path;  /* NULL unless logging to a file */
+static int access_fd = -1;    /* stays the same number across reopen */
+static char *access_path;     /* NULL unless logging to a file */
 static atomic_int access_fmt; /* enum sl_access_format */
 
 void

@@ -44,12 +44,13 @@ struct sl_main {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: sluice [-c FILE] [-t] [-V] [-h]\n"
-		   "  -c FILE   configuration (default: %s)\n"
-		   "  -t        check the configuration and exit\n"
-		   "  -V        print versions and exit\n"
-		   "  -h        this help\n",
-		   DEFAULT_CONF);
+	fprintf(f,
+		"usage: sluice [-c FILE] [-t] [-V] [-h]\n"
+		"  -c FILE   configuration (default: %s)\n"
+		"  -t        check the configuration and exit\n"
+		"  -V        print versions and exit\n"
+		"  -h        this help\n",
+		DEFAULT_CONF);
 }
 
 static void
@@ -173,8 +174,8 @@ reload_sockets(struct sl_main *m, struct sl_conf *nc)
 					nfds[i][j] = m->fds[i][k];
 			if (nfds[i][j] != -1)
 				continue;
-			if ((nfds[i][j] = sl_listener_open(&nc->listeners[j])) ==
-			    -1) {
+			if ((nfds[i][j] =
+				 sl_listener_open(&nc->listeners[j])) == -1) {
 				log_warn("reload: listener \"%s\" %s: cannot "
 					 "listen",
 					 nc->listeners[j].name,
@@ -232,12 +233,14 @@ main_reload(struct sl_main *m)
 	}
 	nc->generation = oc->generation + 1;
 	reload_check_static(m, nc);
-	if (sl_runtime_bind(nc) == -1 || (nfds = reload_sockets(m, nc)) == NULL) {
+	if (sl_runtime_bind(nc) == -1 ||
+	    (nfds = reload_sockets(m, nc)) == NULL) {
 		m->view.reloads_failed++;
-		log_error("reload: generation %llu not applied; generation %llu "
-			  "keeps running",
-			  (unsigned long long)nc->generation,
-			  (unsigned long long)oc->generation);
+		log_error(
+		    "reload: generation %llu not applied; generation %llu "
+		    "keeps running",
+		    (unsigned long long)nc->generation,
+		    (unsigned long long)oc->generation);
 		sl_conf_unref(nc);
 		return;
 	}

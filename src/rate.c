@@ -41,8 +41,9 @@ sl_rate_add(struct sl_rate *r, uint64_t now, uint64_t n)
 	if (r->start_ms == 0)
 		return;
 	advance(r, now);
-	r->b[r->cur] = n > UINT32_MAX - r->b[r->cur] ? UINT32_MAX
-						      : r->b[r->cur] + (uint32_t)n;
+	r->b[r->cur] = n > UINT32_MAX - r->b[r->cur]
+			   ? UINT32_MAX
+			   : r->b[r->cur] + (uint32_t)n;
 }
 
 void
@@ -54,8 +55,8 @@ sl_rate_add_completed(struct sl_rate *r, uint64_t now, uint64_t n)
 		return;
 	advance(r, now);
 	prev = (r->cur + SL_RATE_NBUCKETS) % (SL_RATE_NBUCKETS + 1);
-	r->b[prev] = n > UINT32_MAX - r->b[prev] ? UINT32_MAX
-						  : r->b[prev] + (uint32_t)n;
+	r->b[prev] =
+	    n > UINT32_MAX - r->b[prev] ? UINT32_MAX : r->b[prev] + (uint32_t)n;
 }
 
 void
@@ -82,11 +83,11 @@ sl_rate_check(struct sl_rate *r, uint64_t now, uint64_t min_bps)
 			sum += r->b[i];
 	/* the window: the complete buckets, from the phase start when the
 	 * phase is younger than the window */
-	oldest = r->bucket_ms >= r->start_ms + (uint64_t)SL_RATE_NBUCKETS *
-						    SL_RATE_BUCKET_MS
-		     ? r->bucket_ms -
-			   (uint64_t)SL_RATE_NBUCKETS * SL_RATE_BUCKET_MS
-		     : r->start_ms;
+	oldest =
+	    r->bucket_ms >=
+		    r->start_ms + (uint64_t)SL_RATE_NBUCKETS * SL_RATE_BUCKET_MS
+		? r->bucket_ms - (uint64_t)SL_RATE_NBUCKETS * SL_RATE_BUCKET_MS
+		: r->start_ms;
 	span = r->bucket_ms - oldest;
 	if (span == 0)
 		return 0;

@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 #define SL_RATE_BUCKET_MS 1000
-#define SL_RATE_NBUCKETS 5 /* window: 5 s */
-#define SL_RATE_GRACE_MS 5000
+#define SL_RATE_NBUCKETS  5 /* window: 5 s */
+#define SL_RATE_GRACE_MS  5000
 
 struct sl_rate {
 	uint64_t start_ms;   /* phase start; 0 = meter off */
@@ -20,7 +20,7 @@ struct sl_rate {
 	uint64_t next_ms;    /* next check */
 	uint32_t b[SL_RATE_NBUCKETS + 1]; /* bytes per bucket: the current
 					     one and the complete ones */
-	unsigned cur;		      /* current bucket */
+	unsigned cur;			  /* current bucket */
 };
 
 /* Starts measuring at now. */

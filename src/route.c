@@ -28,8 +28,7 @@ sl_route_host_len(const char *host, size_t len)
 }
 
 int
-sl_route_host_match(const struct sl_conf_route *r, const char *host,
-		    size_t len)
+sl_route_host_match(const struct sl_conf_route *r, const char *host, size_t len)
 {
 	size_t plen = strlen(r->host);
 	const char *p;
@@ -87,7 +86,8 @@ header_match(const struct sl_conf_header_match *m,
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const struct sl_h1_header *h = &req->headers[i];
 		if (sl_h1_ieq(h->name, h->name_len, m->name) &&
-		    h->value_len == vlen && memcmp(h->value, m->value, vlen) == 0)
+		    h->value_len == vlen &&
+		    memcmp(h->value, m->value, vlen) == 0)
 			return 1;
 	}
 	return 0;

@@ -27,7 +27,8 @@ static void
 ip_key_init(void)
 {
 	if (getrandom(ip_key, sizeof(ip_key), 0) != (ssize_t)sizeof(ip_key)) {
-		ip_key[0] = (uint64_t)(uintptr_t)&ip_key ^ 0x9e3779b97f4a7c15ULL;
+		ip_key[0] =
+		    (uint64_t)(uintptr_t)&ip_key ^ 0x9e3779b97f4a7c15ULL;
 		ip_key[1] = 0xbf58476d1ce4e5b9ULL;
 	}
 }
@@ -120,7 +121,8 @@ sl_runtime_bind(struct sl_conf *conf)
 		for (size_t j = 0; j < c->nendpoints && ok; j++) {
 			snprintf(key, sizeof(key), "%s %s", c->name,
 				 c->endpoints[j].addr.text);
-			c->endpoints[j].state = LOOKUP(sl_epstate, epstates, key);
+			c->endpoints[j].state =
+			    LOOKUP(sl_epstate, epstates, key);
 			ok = c->endpoints[j].state != NULL;
 		}
 	}
@@ -142,7 +144,6 @@ sl_runtime_unbind(struct sl_conf *conf)
 	conf->bound = 0;
 	pthread_mutex_unlock(&reg_lock);
 }
-
 
 static unsigned
 ip_slot(const struct sockaddr *sa)

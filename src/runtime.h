@@ -21,10 +21,10 @@ struct sl_conf;
 #define SL_PER_IP_SLOTS 65536
 
 struct sl_lstate {
-	struct sl_lstate *next; /* registry */
-	char *key;		/* listener address as written */
-	int refs;		/* generations using it (registry lock) */
-	atomic_uint_fast64_t conns;	      /* open client connections */
+	struct sl_lstate *next;	    /* registry */
+	char *key;		    /* listener address as written */
+	int refs;		    /* generations using it (registry lock) */
+	atomic_uint_fast64_t conns; /* open client connections */
 	atomic_uint_fast64_t rejected_max;    /* past max_connections */
 	atomic_uint_fast64_t rejected_per_ip; /* past max_connections_per_ip */
 	_Atomic(atomic_uint *) per_ip;	      /* SL_PER_IP_SLOTS, lazily */
@@ -41,7 +41,7 @@ struct sl_clstate {
 	struct sl_clstate *next;
 	char *key; /* cluster name */
 	int refs;
-	atomic_uint_fast64_t pending;  /* requests waiting for a connection */
+	atomic_uint_fast64_t pending;	 /* requests waiting for a connection */
 	atomic_uint_fast64_t overloaded; /* 503 upstream_overloaded answered */
 };
 

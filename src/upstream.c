@@ -161,8 +161,8 @@ static int
 others_wait(struct sl_worker *w, const struct sl_conf_cluster *cc)
 {
 	return cc->max_connections > 0 && w->nwaiting == 0 &&
-	       atomic_load_explicit(&cc->state->pending,
-				    memory_order_relaxed) > 0;
+	       atomic_load_explicit(&cc->state->pending, memory_order_relaxed) >
+		   0;
 }
 
 void
@@ -190,9 +190,8 @@ sl_upstream_put(struct sl_upconn *u, int reusable)
 
 	u->owner = NULL;
 	if (!reusable || u->state != SL_UP_ST_ACTIVE || ep->retired ||
-	    others_wait(u->w, cc) ||
-	    sl_buf_pending(&u->in) != 0 || ep->nidle >= cc->pool_max_idle ||
-	    u->w->draining) {
+	    others_wait(u->w, cc) || sl_buf_pending(&u->in) != 0 ||
+	    ep->nidle >= cc->pool_max_idle || u->w->draining) {
 		upstream_free(u);
 		return;
 	}

@@ -23,16 +23,16 @@ enum sl_upconn_state {
 struct sl_upconn {
 	TAILQ_ENTRY(sl_upconn) entry; /* in ep->idle when IDLE */
 	struct sl_worker *w;
-	struct sl_wendpoint *ep;  /* borrowed */
-	struct sl_client *owner;  /* borrowed, NULL when IDLE */
+	struct sl_wendpoint *ep; /* borrowed */
+	struct sl_client *owner; /* borrowed, NULL when IDLE */
 	enum sl_upconn_state state;
 	int fd;
 	int rev_on; /* rev is added */
 	int wev_on; /* wev is added */
 	struct event rev, wev;
-	struct event tev; /* idle timeout in the pool */
-	struct sl_buf in; /* response bytes */
-	uint32_t ready;	  /* in: end of the bytes checked and ready to send */
+	struct event tev;   /* idle timeout in the pool */
+	struct sl_buf in;   /* response bytes */
+	uint32_t ready;	    /* in: end of the bytes checked and ready to send */
 	uint32_t nrequests; /* requests sent on this connection */
 	uint64_t id;
 };

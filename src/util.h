@@ -14,7 +14,7 @@
 
 #define SL_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SL_MAX(a, b) ((a) > (b) ? (a) : (b))
-#define SL_NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define SL_NELEM(a)  (sizeof(a) / sizeof((a)[0]))
 
 /* Milliseconds of CLOCK_MONOTONIC (vDSO, no syscall). */
 uint64_t sl_now_ms(void);

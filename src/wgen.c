@@ -16,7 +16,8 @@
  * with one more reference. Points it at the newest generation. */
 static struct sl_wendpoint *
 wendpoint_get(struct sl_worker *w, struct sl_conf *conf,
-	      const struct sl_conf_cluster *cc, const struct sl_conf_endpoint *ce)
+	      const struct sl_conf_cluster *cc,
+	      const struct sl_conf_endpoint *ce)
 {
 	struct sl_wendpoint *ep;
 
@@ -101,8 +102,8 @@ sl_wgen_new(struct sl_worker *w, struct sl_conf *conf)
 		    !wc->skip)
 			goto fail;
 		for (size_t j = 0; j < n; j++) {
-			wc->eps[j] = wendpoint_get(w, conf, cc,
-						   &cc->endpoints[j]);
+			wc->eps[j] =
+			    wendpoint_get(w, conf, cc, &cc->endpoints[j]);
 			if (wc->eps[j] == NULL)
 				goto fail;
 			wc->weights[j] = cc->endpoints[j].weight;

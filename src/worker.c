@@ -18,9 +18,9 @@
 #include "listener.h"
 #include "upstream.h"
 
-#define ACCESS_FLUSH_MS 200 /* also the idle-shedding period */
+#define ACCESS_FLUSH_MS	   200 /* also the idle-shedding period */
 #define BUF_FREE_PER_CLASS 64
-#define QUEUE_POLL_MS 10
+#define QUEUE_POLL_MS	   10
 
 static void worker_on_queue_poll(evutil_socket_t, short, void *);
 static void worker_apply(struct sl_worker *, struct sl_reload_msg *);
@@ -318,12 +318,14 @@ worker_apply(struct sl_worker *w, struct sl_reload_msg *msg)
 	}
 	for (size_t j = 0; j < conf->nlisteners; j++) {
 		for (size_t i = 0; i < w->nlsocks; i++)
-			if (w->lsocks[i] != NULL && w->lsocks[i]->fd == msg->fds[j]) {
+			if (w->lsocks[i] != NULL &&
+			    w->lsocks[i]->fd == msg->fds[j]) {
 				ls[j] = w->lsocks[i];
 				w->lsocks[i] = NULL;
 				break;
 			}
-		if (ls[j] == NULL && (ls[j] = calloc(1, sizeof(**ls))) != NULL) {
+		if (ls[j] == NULL &&
+		    (ls[j] = calloc(1, sizeof(**ls))) != NULL) {
 			ls[j]->w = w;
 			ls[j]->fd = msg->fds[j];
 			ls[j]->conf = &conf->listeners[j];
@@ -425,8 +427,8 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 				 worker_on_notify, w);
 	w->flush_ev = event_new(w->base, -1, EV_PERSIST, worker_on_flush, w);
 	w->drain_ev = evtimer_new(w->base, worker_on_drain_timeout, w);
-	w->queue_ev = event_new(w->base, -1, EV_PERSIST, worker_on_queue_poll,
-				w);
+	w->queue_ev =
+	    event_new(w->base, -1, EV_PERSIST, worker_on_queue_poll, w);
 	w->tq_ev = evtimer_new(w->base, worker_on_timeq, w);
 	w->reap_ev = event_new(w->base, -1, 0, worker_on_reap, w);
 	if (!w->notify_ev || !w->flush_ev || !w->drain_ev || !w->queue_ev ||

@@ -33,7 +33,7 @@ struct sl_epstate;
  * no generation names it and no connection uses it.
  */
 struct sl_wendpoint {
-	TAILQ_ENTRY(sl_wendpoint) link;	       /* in worker->eps */
+	TAILQ_ENTRY(sl_wendpoint) link; /* in worker->eps */
 	struct sl_worker *w;
 	struct sl_epstate *key;		       /* identity (shared state) */
 	struct sl_conf *gconf;		       /* reference: keeps conf alive */
@@ -50,14 +50,15 @@ struct sl_wendpoint {
 /* One cluster of one generation in one worker. */
 struct sl_wcluster {
 	const struct sl_conf_cluster *conf; /* borrowed from its generation */
-	TAILQ_HEAD(, sl_txn) waiters; /* requests waiting for a connection,
-					 oldest first */
-	struct sl_wendpoint **eps;    /* owned array of references */
-	int64_t *swrr;		      /* owned, smooth WRR counters */
-	uint32_t *weights;	      /* owned */
-	uint32_t *active;	      /* owned, scratch of least_request */
-	unsigned char *skip;	      /* owned, scratch of txn_pick */
-	size_t cursor;		      /* least_request tie breaker */
+	TAILQ_HEAD(, sl_txn)
+	waiters;		   /* requests waiting for a connection,
+				      oldest first */
+	struct sl_wendpoint **eps; /* owned array of references */
+	int64_t *swrr;		   /* owned, smooth WRR counters */
+	uint32_t *weights;	   /* owned */
+	uint32_t *active;	   /* owned, scratch of least_request */
+	unsigned char *skip;	   /* owned, scratch of txn_pick */
+	size_t cursor;		   /* least_request tie breaker */
 };
 
 /*
@@ -73,8 +74,9 @@ struct sl_tnode {
 	uint64_t deadline_ms;
 };
 
-#define SL_TLISTS 8 /* distinct durations kept as FIFOs; more go sorted
-		       into the last list */
+#define SL_TLISTS                                                              \
+	8 /* distinct durations kept as FIFOs; more go sorted                  \
+	     into the last list */
 struct sl_tlist {
 	uint64_t dur_ms; /* 0 = unused */
 	TAILQ_HEAD(sl_tnode_q, sl_tnode) q;
@@ -86,8 +88,8 @@ struct sl_tlist {
  * a request under it; freed with the last reference.
  */
 struct sl_wgen {
-	TAILQ_ENTRY(sl_wgen) link; /* in worker->gens */
-	struct sl_conf *conf;	   /* counted reference */
+	TAILQ_ENTRY(sl_wgen) link;    /* in worker->gens */
+	struct sl_conf *conf;	      /* counted reference */
 	struct sl_wcluster *clusters; /* owned, one per conf cluster */
 	size_t nclusters;
 	int refs;
@@ -117,9 +119,9 @@ enum sl_timeout_reason {
  * plain load and store, no locked instruction.
  */
 struct sl_worker_stats {
-	atomic_uint_fast64_t accepted;	 /* client connections */
-	atomic_uint_fast64_t active;	 /* client connections open now */
-	atomic_uint_fast64_t requests;	 /* exchanges finished */
+	atomic_uint_fast64_t accepted;	   /* client connections */
+	atomic_uint_fast64_t active;	   /* client connections open now */
+	atomic_uint_fast64_t requests;	   /* exchanges finished */
 	atomic_uint_fast64_t responses[6]; /* by status class, [0] = other */
 	atomic_uint_fast64_t upstream_connects;
 	atomic_uint_fast64_t upstream_reused;
@@ -140,10 +142,10 @@ struct sl_worker {
 	unsigned id; /* 0.. */
 	pthread_t thread;
 	struct event_base *base;
-	struct sl_wgen *gen;	   /* current generation (one reference) */
-	TAILQ_HEAD(, sl_wgen) gens; /* every live generation */
+	struct sl_wgen *gen;		/* current generation (one reference) */
+	TAILQ_HEAD(, sl_wgen) gens;	/* every live generation */
 	TAILQ_HEAD(, sl_wendpoint) eps; /* every live endpoint (pools) */
-	struct sl_lsock **lsocks; /* owned, one per listener of gen */
+	struct sl_lsock **lsocks;	/* owned, one per listener of gen */
 	size_t nlsocks;
 	struct sl_bufpool bufs;
 	TAILQ_HEAD(, sl_client) clients;
@@ -157,16 +159,16 @@ struct sl_worker {
 				   wait (freed by other workers) */
 	size_t nwaiting;	/* requests waiting, all clusters */
 	struct sl_tlist tlists[SL_TLISTS]; /* connection deadlines */
-	struct event *tq_ev;		  /* fires at the earliest of them */
-	uint64_t tq_armed_ms;		  /* 0 = not armed */
-	struct sl_tnode_q reap;		  /* closed connections to free */
+	struct event *tq_ev;		   /* fires at the earliest of them */
+	uint64_t tq_armed_ms;		   /* 0 = not armed */
+	struct sl_tnode_q reap;		   /* closed connections to free */
 	struct event *reap_ev;
 	void *free_clients; /* free list of client structs */
 	unsigned nfree_clients;
-	atomic_int cmd_stop;	/* set by main: stop accepting and drain */
+	atomic_int cmd_stop; /* set by main: stop accepting and drain */
 	_Atomic(struct sl_reload_msg *) mailbox; /* set by main */
-	atomic_uint_fast64_t applied_gen; /* generation in use */
-	atomic_int done;	/* set by the worker when its loop ended */
+	atomic_uint_fast64_t applied_gen;	 /* generation in use */
+	atomic_int done; /* set by the worker when its loop ended */
 	int draining;
 	struct sl_rand rand;
 	struct sl_access_buf *alog; /* owned */

@@ -29,7 +29,7 @@ writev(int fd, const struct iovec *iov, int n)
 	static ssize_t (*real)(int, const struct iovec *, int);
 
 	if (!real)
-		real = (ssize_t (*)(int, const struct iovec *, int))dlsym(
+		real = (ssize_t(*)(int, const struct iovec *, int))dlsym(
 		    RTLD_NEXT, "writev");
 	if (n > 0 && iov[0].iov_len >= 12 &&
 	    memcmp(iov[0].iov_base, "HTTP/1.1 400", 12) == 0) {

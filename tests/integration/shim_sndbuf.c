@@ -7,8 +7,8 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 int
 connect(int fd, const struct sockaddr *sa, socklen_t l)

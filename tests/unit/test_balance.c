@@ -78,9 +78,12 @@ test_hash_stable_and_minimal_moves(void **state)
 	int moved = 0, count[4] = {0};
 
 	for (uint64_t k = 0; k < 4000; k++) {
-		size_t a = sl_balance_hash(sl_hash64(&k, sizeof(k)), w, 4, NULL);
-		size_t b = sl_balance_hash(sl_hash64(&k, sizeof(k)), w, 4, NULL);
-		size_t c = sl_balance_hash(sl_hash64(&k, sizeof(k)), w, 4, skip);
+		size_t a =
+		    sl_balance_hash(sl_hash64(&k, sizeof(k)), w, 4, NULL);
+		size_t b =
+		    sl_balance_hash(sl_hash64(&k, sizeof(k)), w, 4, NULL);
+		size_t c =
+		    sl_balance_hash(sl_hash64(&k, sizeof(k)), w, 4, skip);
 		assert_int_equal(a, b);
 		count[a]++;
 		if (a != c) {

@@ -60,10 +60,11 @@ test_request_hop_by_hop_removed(void **state)
 static void
 test_connection_cannot_remove_framing(void **state)
 {
-	char *o = rewrite("POST /p HTTP/1.1\r\nHost: h\r\n"
-			  "Connection: Content-Length, Host, Transfer-Encoding, "
-			  "X-Drop\r\nX-Drop: 1\r\nContent-Length: 4\r\n\r\n",
-			  "r");
+	char *o =
+	    rewrite("POST /p HTTP/1.1\r\nHost: h\r\n"
+		    "Connection: Content-Length, Host, Transfer-Encoding, "
+		    "X-Drop\r\nX-Drop: 1\r\nContent-Length: 4\r\n\r\n",
+		    "r");
 
 	assert_non_null(strstr(o, "\r\nHost: h\r\n"));
 	assert_non_null(strstr(o, "\r\nContent-Length: 4\r\n"));
@@ -90,7 +91,8 @@ test_http10_without_host_gets_one(void **state)
 {
 	char *o = rewrite("GET /x HTTP/1.0\r\nAccept: */*\r\n\r\n", "r");
 
-	static const char want[] = "GET /x HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n";
+	static const char want[] =
+	    "GET /x HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n";
 
 	assert_true(strncmp(o, want, sizeof(want) - 1) == 0);
 }
@@ -104,10 +106,11 @@ test_request_xff_appended_in_place(void **state)
 			  "X-Forwarded-Proto: https\r\n\r\n",
 			  "r");
 
-	assert_string_equal(o, "POST / HTTP/1.1\r\nHost: h\r\n"
-			       "X-Forwarded-For: 1.2.3.4, 5.6.7.8, 10.0.0.7\r\n"
-			       "Content-Length: 0\r\n"
-			       "X-Forwarded-Proto: http\r\nX-Request-Id: r\r\n\r\n");
+	assert_string_equal(
+	    o, "POST / HTTP/1.1\r\nHost: h\r\n"
+	       "X-Forwarded-For: 1.2.3.4, 5.6.7.8, 10.0.0.7\r\n"
+	       "Content-Length: 0\r\n"
+	       "X-Forwarded-Proto: http\r\nX-Request-Id: r\r\n\r\n");
 }
 
 static void
@@ -117,10 +120,11 @@ test_request_absolute_form(void **state)
 			  "Host: other\r\n\r\n",
 			  "r");
 
-	assert_string_equal(o, "GET /v1/x?q HTTP/1.1\r\n"
-			       "Host: Pay.Example.com:8080\r\n"
-			       "X-Forwarded-For: 10.0.0.7\r\n"
-			       "X-Forwarded-Proto: http\r\nX-Request-Id: r\r\n\r\n");
+	assert_string_equal(
+	    o, "GET /v1/x?q HTTP/1.1\r\n"
+	       "Host: Pay.Example.com:8080\r\n"
+	       "X-Forwarded-For: 10.0.0.7\r\n"
+	       "X-Forwarded-Proto: http\r\nX-Request-Id: r\r\n\r\n");
 }
 
 static void
@@ -160,8 +164,8 @@ test_request_id(void **state)
 	assert_int_equal(sl_h1_request_id_ok(longid, SL_REQUEST_ID_MAX), 1);
 	assert_int_equal(sl_h1_request_id_ok(longid, SL_REQUEST_ID_MAX + 1), 0);
 	/* the rewritten head carries only the chosen id */
-	char *o = rewrite("GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: bad id\r\n\r\n",
-			  "gen");
+	char *o = rewrite(
+	    "GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: bad id\r\n\r\n", "gen");
 	assert_null(strstr(o, "bad id"));
 	assert_non_null(strstr(o, "X-Request-Id: gen\r\n"));
 }
@@ -188,8 +192,8 @@ rewrite_resp(const char *raw, int minor, int close, int dechunk)
 	memset(&resp, 0, sizeof(resp));
 	resp.headers = hdrs;
 	resp.max_headers = 64;
-	assert_int_equal(sl_h1_parse_response(raw, strlen(raw), &resp, SL_M_GET),
-			 0);
+	assert_int_equal(
+	    sl_h1_parse_response(raw, strlen(raw), &resp, SL_M_GET), 0);
 	n = sl_h1_write_response_head(out, sizeof(out) - 1, &resp, minor, close,
 				      dechunk, "rid");
 	assert_true(n > 0);
@@ -200,10 +204,11 @@ rewrite_resp(const char *raw, int minor, int close, int dechunk)
 static void
 test_response_rewrite(void **state)
 {
-	char *o = rewrite_resp("HTTP/1.1 200 OK\r\nConnection: X-Internal\r\n"
-			       "X-Internal: yes\r\nKeep-Alive: timeout=3\r\n"
-			       "Content-Length: 5\r\nX-Request-Id: upstream\r\n\r\n",
-			       1, 0, 0);
+	char *o =
+	    rewrite_resp("HTTP/1.1 200 OK\r\nConnection: X-Internal\r\n"
+			 "X-Internal: yes\r\nKeep-Alive: timeout=3\r\n"
+			 "Content-Length: 5\r\nX-Request-Id: upstream\r\n\r\n",
+			 1, 0, 0);
 
 	assert_string_equal(o, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
 			       "X-Request-Id: rid\r\n\r\n");
@@ -232,8 +237,9 @@ test_error_responses(void **state)
 	assert_non_null(strstr(out, "HTTP/1.1 504 Gateway Timeout\r\n"));
 	assert_non_null(strstr(out, "Content-Type: application/json\r\n"));
 	assert_null(strstr(out, "Connection: close"));
-	assert_non_null(strstr(out, "\r\n\r\n{\"error\":\"upstream_timeout\","
-				    "\"status\":504,\"request_id\":\"abc\"}\n"));
+	assert_non_null(strstr(out,
+			       "\r\n\r\n{\"error\":\"upstream_timeout\","
+			       "\"status\":504,\"request_id\":\"abc\"}\n"));
 	char *body = strstr(out, "\r\n\r\n") + 4;
 	char cl[64];
 	snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", strlen(body));
@@ -251,9 +257,8 @@ test_error_responses(void **state)
 	assert_non_null(strstr(out, "\r\nRetry-After: "));
 	/* HEAD: same head, no body */
 	assert_string_equal(strstr(out, "\r\n\r\n"), "\r\n\r\n");
-	assert_int_equal(sl_h1_write_error(out, 40, 400, "bad_request", "abc",
-					   1, 0, 1),
-			 -1);
+	assert_int_equal(
+	    sl_h1_write_error(out, 40, 400, "bad_request", "abc", 1, 0, 1), -1);
 	/* a persistent HTTP/1.0 client is told the connection stays */
 	n = sl_h1_write_error(out, sizeof(out) - 1, 404, "no_route", "abc", 0,
 			      0, 0);

@@ -64,8 +64,8 @@ test_host_exact_and_port(void **state)
 static void
 test_host_wildcard(void **state)
 {
-	struct sl_conf_route r = {.name = "w", .host = ".example.com",
-				  .host_wildcard = 1};
+	struct sl_conf_route r = {
+	    .name = "w", .host = ".example.com", .host_wildcard = 1};
 	struct sl_conf_listener l = {.routes = &r, .nroutes = 1};
 	struct sl_h1_request q = mkreq("GET", "a.example.com", "/");
 
@@ -158,7 +158,9 @@ static void
 test_first_match_wins(void **state)
 {
 	struct sl_conf_route r[3] = {
-	    {.name = "api", .host = "api.example.com", .path = "/v1/",
+	    {.name = "api",
+	     .host = "api.example.com",
+	     .path = "/v1/",
 	     .path_prefix = 1},
 	    {.name = "api-any", .host = "api.example.com"},
 	    {.name = "all"},
