@@ -62,6 +62,10 @@ struct sl_txn {
 	struct event wev;	    /* the client is writable (C_F_WEV) */
 	struct event tev;	    /* the exchange's nearest deadline */
 	uint64_t armed_ms;	    /* deadline tev is armed for, 0 = none */
+	struct sl_buf out;	    /* our heads and local responses to the
+				       client (only an exchange writes) */
+	uint64_t last_read_ms;	    /* last body bytes read */
+	uint64_t last_write_ms;	    /* last write progress to the client */
 	TAILQ_ENTRY(sl_txn) qentry; /* in wc->waiters when T_QUEUED */
 	uint64_t queue_deadline_ms; /* queue_timeout while T_QUEUED */
 	struct sl_rate body_rate;   /* min_body_rate meter */
@@ -128,21 +132,19 @@ struct sl_client {
 	struct sl_worker *w;
 	struct sl_wgen *gen; /* generation of the current or last request
 				(one reference) */
-	const struct sl_conf_listener *lconf; /* borrowed from gen */
-	const struct sl_conf_limits *lim;     /* borrowed from lconf */
+	const struct sl_conf_listener *lconf; /* borrowed from gen; its
+						 limits are the budgets */
 	struct sl_txn *txn;
 	enum sl_client_state state;
 	unsigned flags;
 	int fd;
 	uint32_t in_ready; /* in: end of checked request bytes (TXN) */
 	struct sl_buf in;  /* request bytes */
-	struct sl_buf out; /* our heads and local responses */
+
 	struct sl_h1_scan scan;
 	uint64_t id;
-	struct sl_tnode tnode;	/* IDLE, HEAD, LINGER deadline (worker list);
-				   the reap list once CLOSED */
-	uint64_t last_read_ms;	/* last body bytes read */
-	uint64_t last_write_ms; /* last write progress */
+	struct sl_tnode tnode; /* IDLE, HEAD, LINGER deadline (worker list);
+				  the reap list once CLOSED */
 	uint32_t nrequests;
 	int ip_slot; /* per-address count to release, or
 			SL_RUNTIME_IP_UNCOUNTED */
@@ -197,14 +199,15 @@ now_ms(void)
 static size_t
 in_cap(const struct sl_client *c)
 {
-	return SL_MAX(c->lim->buffer_bytes, c->lim->max_header_bytes);
+	return SL_MAX(c->lconf->limits.buffer_bytes,
+		      c->lconf->limits.max_header_bytes);
 }
 
 static size_t
 head_cap(const struct sl_client *c)
 {
 	/* a rewritten head is the original plus a few fields we add */
-	return c->lim->max_header_bytes + 1024;
+	return c->lconf->limits.max_header_bytes + 1024;
 }
 
 /* 1 when `in` can take more bytes (now, or after compaction or growth). */
@@ -339,6 +342,7 @@ txn_free(struct sl_client *c)
 		return;
 	client_want_write(c, 0);
 	event_del(&t->tev);
+	sl_buf_release(&c->w->bufs, &t->out);
 	txn_dequeue(t);
 	txn_release_upstream(c, 0);
 	sl_buf_release(&c->w->bufs, &t->uphead);
@@ -381,7 +385,6 @@ client_close(struct sl_client *c, const char *reason)
 	sl_runtime_release(&c->lconf->state->conns);
 	sl_runtime_ip_release(c->lconf->state, c->ip_slot);
 	sl_buf_release(&w->bufs, &c->in);
-	sl_buf_release(&w->bufs, &c->out);
 	TAILQ_REMOVE(&w->clients, c, entry);
 	w->nclients--;
 	sl_wgen_unref(w, c->gen);
@@ -428,9 +431,10 @@ txn_new(struct sl_client *c)
 	memset(t, 0, offsetof(struct sl_txn, request_id));
 	t->request_id[0] = t->method[0] = t->path[0] = t->host[0] = '\0';
 	/* an exchange starts with the first byte of its head */
-	t->start_ms = c->state == SL_CLIENT_ST_HEAD
-			  ? c->tnode.deadline_ms - c->lim->header_timeout_ms
-			  : now_ms();
+	t->start_ms =
+	    c->state == SL_CLIENT_ST_HEAD
+		? c->tnode.deadline_ms - c->lconf->limits.header_timeout_ms
+		: now_ms();
 	t->client = c;
 	event_assign(&t->wev, w->base, c->fd, EV_WRITE | EV_PERSIST,
 		     client_on_write, c);
@@ -444,17 +448,17 @@ txn_new(struct sl_client *c)
 static int
 out_reserve(struct sl_client *c, size_t n)
 {
-	if (sl_buf_alloc(&c->w->bufs, &c->out, head_cap(c)) == -1)
+	if (sl_buf_alloc(&c->w->bufs, &c->txn->out, head_cap(c)) == -1)
 		return -1;
-	if (c->out.off == c->out.len)
-		c->out.off = c->out.len = 0;
-	if (sl_buf_space(&c->out) < n && c->out.off > 0) {
-		memmove(c->out.data, c->out.data + c->out.off,
-			sl_buf_pending(&c->out));
-		c->out.len -= c->out.off;
-		c->out.off = 0;
+	if (c->txn->out.off == c->txn->out.len)
+		c->txn->out.off = c->txn->out.len = 0;
+	if (sl_buf_space(&c->txn->out) < n && c->txn->out.off > 0) {
+		memmove(c->txn->out.data, c->txn->out.data + c->txn->out.off,
+			sl_buf_pending(&c->txn->out));
+		c->txn->out.len -= c->txn->out.off;
+		c->txn->out.off = 0;
 	}
-	return sl_buf_space(&c->out) >= n ? 0 : -1;
+	return sl_buf_space(&c->txn->out) >= n ? 0 : -1;
 }
 
 /*
@@ -499,15 +503,15 @@ txn_local(struct sl_client *c, int status, const char *code, int close)
 		client_close(c, "out_of_memory");
 		return;
 	}
-	n = sl_h1_write_error(c->out.data + c->out.len, sl_buf_space(&c->out),
-			      status, code, t->request_id,
-			      (t->flags & T_CLOSE) != 0,
+	n = sl_h1_write_error(c->txn->out.data + c->txn->out.len,
+			      sl_buf_space(&c->txn->out), status, code,
+			      t->request_id, (t->flags & T_CLOSE) != 0,
 			      (t->flags & T_HEAD_ONLY) != 0, t->minor);
 	if (n < 0) {
 		client_close(c, code);
 		return;
 	}
-	c->out.len += (uint32_t)n;
+	c->txn->out.len += (uint32_t)n;
 	if (sl_log_enabled(SL_LOG_INFO) && status != 404) {
 		char peer[64];
 		log_info("conn=%llu peer=%s route=%s: %d %s",
@@ -578,7 +582,7 @@ static void
 txn_start(struct sl_client *c, size_t head_len)
 {
 	struct sl_worker *w = c->w;
-	const struct sl_conf_limits *lim = c->lim;
+	const struct sl_conf_limits *lim = &c->lconf->limits;
 	struct sl_h1_limits hl = {lim->max_uri_bytes, lim->max_header_bytes,
 				  lim->max_headers};
 	struct sl_h1_request req;
@@ -674,14 +678,14 @@ txn_start(struct sl_client *c, size_t head_len)
 	    req.body != SL_H1_BODY_NONE && sl_buf_pending(&c->in) == 0) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		if (out_reserve(c, sizeof(cont) - 1) == 0) {
-			memcpy(c->out.data + c->out.len, cont,
+			memcpy(c->txn->out.data + c->txn->out.len, cont,
 			       sizeof(cont) - 1);
-			c->out.len += sizeof(cont) - 1;
+			c->txn->out.len += sizeof(cont) - 1;
 		}
 	}
-	c->last_read_ms = now_ms();
+	c->txn->last_read_ms = now_ms();
 	if (req.body != SL_H1_BODY_NONE && lim->min_body_rate_bps > 0)
-		sl_rate_start(&t->body_rate, c->last_read_ms);
+		sl_rate_start(&t->body_rate, c->txn->last_read_ms);
 	txn_connect(c);
 }
 
@@ -968,9 +972,9 @@ req_body_advance(struct sl_client *c)
 	}
 	/* the announced chunk size counts at once: a client must not hold
 	 * the connection for bytes it could never be allowed to send */
-	if (c->lim->max_body_bytes &&
+	if (c->lconf->limits.max_body_bytes &&
 	    t->req_body_bytes + t->req_chunked.remaining >
-		c->lim->max_body_bytes) {
+		c->lconf->limits.max_body_bytes) {
 		txn_local(c, 413, "payload_too_large", 1);
 		return -1;
 	}
@@ -1055,8 +1059,8 @@ resp_advance(struct sl_client *c)
 	struct sl_worker *w = c->w;
 
 	while (!(t->flags & T_RESP_HEAD)) {
-		struct sl_h1_limits hl = {c->lim->max_header_bytes,
-					  c->lim->max_header_bytes,
+		struct sl_h1_limits hl = {c->lconf->limits.max_header_bytes,
+					  c->lconf->limits.max_header_bytes,
 					  w->max_hdrs};
 		struct sl_h1_response resp;
 		long hlen, n;
@@ -1106,7 +1110,7 @@ resp_advance(struct sl_client *c)
 			: (resp.flags & SL_H1_F_CONN_KEEPALIVE) != 0;
 		if (resp.body == SL_H1_BODY_CHUNKED) {
 			sl_h1_chunked_init(&t->resp_chunked,
-					   c->lim->max_header_bytes);
+					   c->lconf->limits.max_header_bytes);
 			if (t->minor == 0)
 				t->flags |= T_DECHUNK;
 		}
@@ -1122,19 +1126,19 @@ resp_advance(struct sl_client *c)
 			return -1;
 		}
 		n = sl_h1_write_response_head(
-		    c->out.data + c->out.len, sl_buf_space(&c->out), &resp,
-		    t->minor, close, (t->flags & T_DECHUNK) != 0,
-		    t->request_id);
+		    c->txn->out.data + c->txn->out.len,
+		    sl_buf_space(&c->txn->out), &resp, t->minor, close,
+		    (t->flags & T_DECHUNK) != 0, t->request_id);
 		if (n < 0) {
 			txn_upstream_failed(c, FAIL_BAD,
 					    "upstream_head_too_large");
 			return -1;
 		}
-		c->out.len += (uint32_t)n;
+		c->txn->out.len += (uint32_t)n;
 		u->in.off += (uint32_t)hlen;
 		u->ready = u->in.off;
 		t->flags |= T_RESP_HEAD;
-		if (c->lim->min_send_rate_bps > 0)
+		if (c->lconf->limits.min_send_rate_bps > 0)
 			sl_rate_start(&t->send_rate, now_ms());
 		/* an answer before the whole request went out: the upstream
 		 * connection cannot carry another exchange */
@@ -1204,7 +1208,8 @@ up_read(struct sl_client *c)
 	struct sl_upconn *u = t->up;
 	ssize_t n;
 
-	if (sl_buf_alloc(&c->w->bufs, &u->in, c->lim->buffer_bytes) == -1) {
+	if (sl_buf_alloc(&c->w->bufs, &u->in, c->lconf->limits.buffer_bytes) ==
+	    -1) {
 		txn_upstream_failed(c, FAIL_RESET, "out_of_memory");
 		return -1;
 	}
@@ -1269,9 +1274,10 @@ client_write(struct sl_client *c)
 
 	if (c->flags & C_F_WEV)
 		return 0; /* wait for writability */
-	op = sl_buf_pending(&c->out);
+	op = sl_buf_pending(&c->txn->out);
 	if (op > 0)
-		iov[niov++] = (struct iovec){c->out.data + c->out.off, op};
+		iov[niov++] =
+		    (struct iovec){c->txn->out.data + c->txn->out.off, op};
 	if (u != NULL && t != NULL && (t->flags & T_RESP_HEAD) &&
 	    u->ready > u->in.off)
 		iov[niov++] = (struct iovec){u->in.data + u->in.off,
@@ -1283,30 +1289,30 @@ client_write(struct sl_client *c)
 		if (errno == EAGAIN || errno == EINTR) {
 			/* send_timeout counts from the moment writing stalls */
 			if (!(c->flags & C_F_WEV))
-				c->last_write_ms = now_ms();
+				c->txn->last_write_ms = now_ms();
 			client_want_write(c, 1);
 			return 0;
 		}
 		client_close(c, "client_write_error");
 		return -1;
 	}
-	c->last_write_ms = now_ms();
+	c->txn->last_write_ms = now_ms();
 	if (t != NULL) {
 		t->bytes_out += (uint64_t)n;
 		t->send_written += (uint64_t)n;
 	}
 	if ((size_t)n >= op) {
-		c->out.off += (uint32_t)op;
+		c->txn->out.off += (uint32_t)op;
 		if (u != NULL && (size_t)n > op) {
 			u->in.off += (uint32_t)((size_t)n - op);
 			if (u->in.off == u->in.len)
 				u->in.off = u->in.len = u->ready = 0;
 		}
 	} else
-		c->out.off += (uint32_t)n;
-	if (sl_buf_pending(&c->out) == 0)
-		sl_buf_release(&c->w->bufs, &c->out);
-	if (sl_buf_pending(&c->out) > 0 ||
+		c->txn->out.off += (uint32_t)n;
+	if (sl_buf_pending(&c->txn->out) == 0)
+		sl_buf_release(&c->w->bufs, &c->txn->out);
+	if (sl_buf_pending(&c->txn->out) > 0 ||
 	    (u != NULL && (t->flags & T_RESP_HEAD) && u->ready > u->in.off))
 		client_want_write(c, 1);
 	return 0;
@@ -1413,7 +1419,8 @@ txn_finish(struct sl_client *c)
 		return;
 	}
 	client_set_state(c, SL_CLIENT_ST_IDLE);
-	sl_timeq_set(c->w, &c->tnode, c->lim->idle_timeout_ms, now_ms());
+	sl_timeq_set(c->w, &c->tnode, c->lconf->limits.idle_timeout_ms,
+		     now_ms());
 	sl_buf_release_if_empty(&c->w->bufs, &c->in);
 }
 
@@ -1447,7 +1454,7 @@ txn_pump(struct sl_client *c)
 		if (client_write(c) == -1)
 			return -1;
 		t = c->txn;
-		if (sl_buf_pending(&c->out) > 0 || (c->flags & C_F_WEV))
+		if (sl_buf_pending(&c->txn->out) > 0 || (c->flags & C_F_WEV))
 			return 0;
 		if (t->flags & T_LOCAL) {
 			txn_finish(c);
@@ -1499,8 +1506,8 @@ client_schedule(struct sl_client *c)
 			x = SL_MIN(x, t->send_rate.next_ms);
 		if (!(t->flags & (T_LOCAL | T_REQ_READ_DONE)) &&
 		    (c->flags & C_F_REV))
-			x = SL_MIN(x,
-				   c->last_read_ms + c->lim->body_timeout_ms);
+			x = SL_MIN(x, c->txn->last_read_ms +
+					  c->lconf->limits.body_timeout_ms);
 		if (u != NULL && u->state == SL_UP_ST_CONNECTING)
 			x = SL_MIN(x, t->connect_deadline_ms);
 		else if (u != NULL && !(t->flags & T_RESP_DONE)) {
@@ -1517,8 +1524,8 @@ client_schedule(struct sl_client *c)
 						  t->route->timeout_ms);
 		}
 		if (c->flags & C_F_WEV)
-			x = SL_MIN(x,
-				   c->last_write_ms + c->lim->send_timeout_ms);
+			x = SL_MIN(x, c->txn->last_write_ms +
+					  c->lconf->limits.send_timeout_ms);
 		d = x == UINT64_MAX ? 0 : x;
 		break;
 	}
@@ -1549,9 +1556,10 @@ client_process(struct sl_client *c)
 		switch (c->state) {
 		case SL_CLIENT_ST_IDLE:
 		case SL_CLIENT_ST_HEAD: {
-			struct sl_h1_limits hl = {c->lim->max_uri_bytes,
-						  c->lim->max_header_bytes,
-						  c->lim->max_headers};
+			struct sl_h1_limits hl = {
+			    c->lconf->limits.max_uri_bytes,
+			    c->lconf->limits.max_header_bytes,
+			    c->lconf->limits.max_headers};
 			if (c->in.data == NULL || sl_buf_pending(&c->in) == 0) {
 				if (c->in.data != NULL &&
 				    c->state == SL_CLIENT_ST_IDLE)
@@ -1583,7 +1591,7 @@ client_process(struct sl_client *c)
 				client_set_state(c, SL_CLIENT_ST_HEAD);
 				sl_h1_scan_init(&c->scan);
 				sl_timeq_set(c->w, &c->tnode,
-					     c->lim->header_timeout_ms,
+					     c->lconf->limits.header_timeout_ms,
 					     now_ms());
 			}
 			r = sl_h1_scan_head(&c->scan, c->in.data + c->in.off,
@@ -1669,8 +1677,9 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 	} else if (n > 0 && c->state == SL_CLIENT_ST_TXN) {
-		c->last_read_ms = now_ms();
-		sl_rate_add(&c->txn->body_rate, c->last_read_ms, (uint64_t)n);
+		c->txn->last_read_ms = now_ms();
+		sl_rate_add(&c->txn->body_rate, c->txn->last_read_ms,
+			    (uint64_t)n);
 	}
 	client_process(c);
 }
@@ -1748,13 +1757,14 @@ client_on_timer(evutil_socket_t fd, short what, void *arg)
 		int pending_out;
 
 		if ((c->flags & C_F_WEV) &&
-		    now >= c->last_write_ms + c->lim->send_timeout_ms) {
+		    now >= c->txn->last_write_ms +
+			       c->lconf->limits.send_timeout_ms) {
 			client_count_timeout(c, SL_TO_SEND);
 			t->error = "send_timeout";
 			client_close(c, "send_timeout");
 			return;
 		}
-		pending_out = sl_buf_pending(&c->out) > 0 ||
+		pending_out = sl_buf_pending(&c->txn->out) > 0 ||
 			      (u != NULL && (t->flags & T_RESP_HEAD) &&
 			       u->ready > u->in.off);
 		if (t->send_rate.start_ms != 0 && now >= t->send_rate.next_ms) {
@@ -1763,7 +1773,7 @@ client_on_timer(evutil_socket_t fd, short what, void *arg)
 			if (client_send_progress(c, now) == 0 && !pending_out)
 				sl_rate_excuse(&t->send_rate, now);
 			if (sl_rate_check(&t->send_rate, now,
-					  c->lim->min_send_rate_bps)) {
+					  c->lconf->limits.min_send_rate_bps)) {
 				client_count_timeout(c, SL_TO_SEND_RATE);
 				t->error = "min_send_rate";
 				client_close(c, "min_send_rate");
@@ -1793,7 +1803,8 @@ client_on_timer(evutil_socket_t fd, short what, void *arg)
 		if (t->flags & (T_LOCAL | T_REQ_READ_DONE))
 			break;
 		if ((c->flags & C_F_REV) &&
-		    now >= c->last_read_ms + c->lim->body_timeout_ms) {
+		    now >= c->txn->last_read_ms +
+			       c->lconf->limits.body_timeout_ms) {
 			client_count_timeout(c, SL_TO_BODY);
 			txn_local(c, 408, "request_timeout", 1);
 			if (c->txn != NULL && c->state == SL_CLIENT_ST_TXN)
@@ -1806,7 +1817,7 @@ client_on_timer(evutil_socket_t fd, short what, void *arg)
 			sl_rate_excuse(&t->body_rate, now);
 		if (t->body_rate.start_ms != 0 && now >= t->body_rate.next_ms &&
 		    sl_rate_check(&t->body_rate, now,
-				  c->lim->min_body_rate_bps)) {
+				  c->lconf->limits.min_body_rate_bps)) {
 			client_count_timeout(c, SL_TO_BODY_RATE);
 			txn_local(c, 408, "request_timeout", 1);
 			if (c->txn != NULL && c->state == SL_CLIENT_ST_TXN)
@@ -1945,7 +1956,6 @@ sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 	sl_wgen_ref(c->gen);
 	c->w = w;
 	c->lconf = ls->conf;
-	c->lim = &ls->conf->limits;
 	c->fd = fd;
 	c->id = sl_conn_id();
 	memcpy(&c->peer, sa, SL_MIN((size_t)salen, sizeof(c->peer)));
@@ -1955,7 +1965,7 @@ sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 	w->nclients++;
 	SL_STAT_INC(w->stats.active);
 	c->state = SL_CLIENT_ST_IDLE;
-	sl_timeq_set(w, &c->tnode, c->lim->idle_timeout_ms, now_ms());
+	sl_timeq_set(w, &c->tnode, c->lconf->limits.idle_timeout_ms, now_ms());
 	/* with TCP_DEFER_ACCEPT the request is usually here already */
 	client_on_read(fd, EV_READ, c);
 }
@@ -1992,7 +2002,6 @@ client_adopt(struct sl_client *c)
 	c->gen = c->w->gen;
 	sl_wgen_ref(c->gen);
 	c->lconf = l;
-	c->lim = &l->limits;
 }
 
 void

@@ -24,11 +24,11 @@ struct sl_h1_limits {
 
 /* Incremental search for the end of a head; keeps what it has examined. */
 struct sl_h1_scan {
-	size_t off;	   /* bytes examined so far */
-	size_t line_start; /* offset of the current line */
-	size_t nlines;	   /* complete lines, the start line included */
-	size_t sp1, sp2;   /* offsets of the first two SP of the start line,
-			      0 = not seen yet */
+	uint32_t off;	     /* bytes examined so far (heads are <= 1 MiB) */
+	uint32_t line_start; /* offset of the current line */
+	uint32_t nlines;     /* complete lines, the start line included */
+	uint32_t sp1, sp2;   /* offsets of the first two SP of the start line,
+				0 = not seen yet */
 };
 
 void sl_h1_scan_init(struct sl_h1_scan *s);
