@@ -1,0 +1,656 @@
+#!/usr/bin/env bash
+# contrib/bench/run.sh -- sluice, nginx and HAProxy side by side, per core.
+#
+# usage: contrib/bench/run.sh [--quick] [--rounds N] [--duration SECS]
+#            [--only LIST] [--gateways LIST] [--idle-conns N]
+#            [--same-headers] [--out DIR] [--keep]
+#
+#   --quick          3 s per run instead of 10 s
+#   --rounds N       runs per gateway per scenario, alternating A B C A B C
+#                    (default 3, at least 1)
+#   --duration SECS  seconds per measured run (overrides --quick)
+#   --only LIST      scenarios, comma-separated, from
+#                    ka,close,4k,256k,upload,ka2,idle (default: all)
+#   --gateways LIST  from sluice,nginx,haproxy (default: all three)
+#   --idle-conns N   idle keep-alive connections for "idle" (default 15000)
+#   --same-headers   make nginx and HAProxy add the request headers sluice
+#                    adds (X-Forwarded-For, X-Forwarded-Proto, X-Request-Id)
+#                    and X-Request-Id on the response, for the same work
+#   --big-buffers    give nginx and HAProxy 64 KiB buffers, as sluice has
+#                    (nginx: proxy_buffer_size 64k, proxy_buffers 8 64k,
+#                    client_body_buffer_size 64k; HAProxy: tune.bufsize 65536)
+#   --nice N         run the gateway, the upstream, wrk and the idle client
+#                    with this niceness (e.g. -10, needs root): on a machine
+#                    shared with other jobs they then lose less CPU to them
+#   --out DIR        where performance.{md,csv,png} go (default: doc/ of this
+#                    tree; the text outside the generated block of an
+#                    existing performance.md is kept)
+#   --keep           keep the scratch directory (configs, logs, wrk output)
+#
+# Environment: SLUICE (default ./build/src/sluice), NGINX, HAPROXY, WRK,
+# GNUPLOT, PYTHON (default /usr/bin/python3 when present), GW_CPU (0),
+# LOAD_CPU (1), UP_PORT (19100), GW_PORT (19200), MAX_SECONDS (2400: the
+# whole run is stopped after this long).
+#
+# The upstream (nginx, 1 worker) and wrk run on LOAD_CPU; the gateway under
+# test runs alone on GW_CPU (for "ka2", with 2 workers, on both CPUs).
+# Traffic is to 127.0.0.1 only. Everything started here is stopped on exit.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+
+SLUICE=${SLUICE:-./build/src/sluice}
+NGINX=${NGINX:-nginx}
+HAPROXY=${HAPROXY:-haproxy}
+WRK=${WRK:-wrk}
+GNUPLOT=${GNUPLOT:-gnuplot}
+if [ -z "${PYTHON:-}" ]; then
+	if [ -x /usr/bin/python3 ]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
+fi
+GW_CPU=${GW_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+UP_PORT=${UP_PORT:-19100}
+GW_PORT=${GW_PORT:-19200}
+MAX_SECONDS=${MAX_SECONDS:-2400}
+
+DURATION=10
+WARMUP=1
+ROUNDS=3
+QUICK=0
+ONLY="ka,close,4k,256k,upload,ka2,idle"
+GATEWAYS="sluice,nginx,haproxy"
+IDLE_CONNS=15000
+SAME_HEADERS=0
+BIG_BUFFERS=0
+NICE=""
+OUT="$TOP/doc"
+KEEP=0
+ARGS="$*"
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) QUICK=1; DURATION=3 ;;
+	--rounds) ROUNDS=${2:?}; shift ;;
+	--duration) DURATION=${2:?}; shift ;;
+	--only) ONLY=${2:?}; shift ;;
+	--gateways) GATEWAYS=${2:?}; shift ;;
+	--idle-conns) IDLE_CONNS=${2:?}; shift ;;
+	--same-headers) SAME_HEADERS=1 ;;
+	--big-buffers) BIG_BUFFERS=1 ;;
+	--nice) NICE=${2:?}; shift ;;
+	--out) OUT=${2:?}; shift ;;
+	--keep) KEEP=1 ;;
+	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) die "unknown argument: $1 (try --help)" ;;
+	esac
+	shift
+done
+case "$ROUNDS" in ''|*[!0-9]*|0) die "--rounds wants an integer >= 1" ;; esac
+case "$DURATION" in ''|*[!0-9]*|0) die "--duration wants an integer >= 1" ;; esac
+NICE_CMD=(env)  # a no-op prefix
+if [ -n "$NICE" ]; then
+	case "$NICE" in -[0-9]*|[0-9]*) ;; *) die "--nice wants an integer" ;; esac
+	nice -n "$NICE" true 2>/dev/null && [ "$(nice -n "$NICE" nice)" = "$NICE" ] ||
+		die "cannot run with niceness $NICE (negative values need root)"
+	NICE_CMD=(nice -n "$NICE")
+fi
+case "$IDLE_CONNS" in ''|*[!0-9]*|0) die "--idle-conns wants an integer >= 1" ;; esac
+
+# ---------------------------------------------------------------- checks
+for t in "$NGINX" "$HAPROXY" "$WRK" "$GNUPLOT" "$PYTHON" taskset curl ss; do
+	command -v "$t" >/dev/null 2>&1 || die "$t not found (apt-get install nginx-light haproxy wrk gnuplot-nox python3 curl)"
+done
+[ -x "$SLUICE" ] || die "sluice binary $SLUICE not found (set SLUICE=...)"
+SLUICE=$(cd "$(dirname "$SLUICE")" && pwd)/$(basename "$SLUICE")
+[ "$(nproc --all)" -ge 2 ] || die "needs at least 2 CPUs"
+for p in "$UP_PORT" "$GW_PORT"; do
+	if [ "$(ss -Hltn "sport = :$p" | wc -l)" -ne 0 ]; then
+		die "port $p is already in use"
+	fi
+done
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" -ge $((IDLE_CONNS + 200)) ] || case ",$ONLY," in
+	*,idle,*) die "fd limit $(ulimit -n) too low for --idle-conns $IDLE_CONNS" ;;
+	esac
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+chmod 755 "$WORK"
+PIDS=()          # every long-running process we started
+WATCHDOG=""
+CLIENT_PID=""
+
+proc_alive() {  # pid: alive and not a zombie
+	local st
+	[ -r "/proc/$1/stat" ] || return 1
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+stop_pid() {  # pid [signal]: stop one process we started, bounded in time
+	local pid=$1 sig=${2:-TERM} i
+	proc_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
+	kill "-$sig" "$pid" 2>/dev/null || true
+	for i in $(seq 50); do
+		proc_alive "$pid" || break
+		sleep 0.1
+	done
+	if proc_alive "$pid"; then
+		log "pid $pid ignored SIG$sig, killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+	local rc=$? p
+	trap - EXIT INT TERM
+	[ -n "$CLIENT_PID" ] && stop_pid "$CLIENT_PID"
+	for p in "${PIDS[@]}"; do stop_pid "$p"; done
+	[ -n "$WATCHDOG" ] && { kill "$WATCHDOG" 2>/dev/null || true; wait "$WATCHDOG" 2>/dev/null || true; }
+	if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ]; then
+		log "scratch directory kept: $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+watchdog() {  # stops the whole run after MAX_SECONDS; its sleep holds no pipe
+	local sp
+	trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+	sleep "$MAX_SECONDS" </dev/null >/dev/null 2>&1 &
+	sp=$!
+	wait "$sp"
+	echo "run.sh: time limit of ${MAX_SECONDS}s reached" >&2
+	kill -TERM $$
+}
+watchdog &
+WATCHDOG=$!
+
+forget_pid() {  # remove a stopped pid from PIDS
+	local p keep=()
+	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
+}
+
+wait_http() {  # url [seconds]: until it answers 200
+	local i
+	for i in $(seq $((${2:-10} * 10))); do
+		[ "$(curl -s -o /dev/null --max-time 1 -w '%{http_code}' "$1" || true)" = 200 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+children() { # pid: its direct children
+	local f
+	for f in /proc/[0-9]*/stat; do
+		[ "$(sed 's/.*) //' "$f" 2>/dev/null | cut -d' ' -f2)" = "$1" ] && { f=${f#/proc/}; echo "${f%/stat}"; }
+	done
+	return 0
+}
+
+# ---------------------------------------------------------------- upstream
+UP="$WORK/upstream"
+setup_upstream() {
+	mkdir -p "$UP/www" "$UP/tmp" "$UP/logs"
+	"$PYTHON" - "$UP/www" <<'EOF'
+import os, sys
+d = sys.argv[1]
+def put(name, n):
+    line = b"sluice bench payload 0123456789abcdefghijklmnopqrstuvwxyz\n"
+    data = (line * (n // len(line) + 1))[:n - 1] + b"\n"
+    open(os.path.join(d, name), "wb").write(data)
+put("index.html", 100)
+put("4k", 4096)
+put("256k", 262144)
+open(os.path.join(d, "ok"), "wb").write(b"ok\n")
+open(os.path.join(d, "upload"), "wb").close()  # POST to it: 405 -> 200 /ok
+EOF
+	chmod -R a+rX "$UP"
+	chmod 777 "$UP/tmp"
+	local user=""
+	[ "$(id -u)" = 0 ] && user="user root;"
+	cat >"$UP/nginx.conf" <<EOF
+# bench upstream: one nginx worker serving static files from memory cache
+$user
+worker_processes 1;
+daemon off;
+pid $UP/nginx.pid;
+error_log $UP/logs/error.log warn;
+worker_rlimit_nofile 20000;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    default_type application/octet-stream;
+    sendfile on;
+    open_file_cache max=16 inactive=1h;
+    open_file_cache_valid 1h;
+    keepalive_requests 1000000000;
+    keepalive_timeout 300s;
+    client_body_temp_path $UP/tmp/body;
+    proxy_temp_path $UP/tmp/proxy;
+    fastcgi_temp_path $UP/tmp/fastcgi;
+    uwsgi_temp_path $UP/tmp/uwsgi;
+    scgi_temp_path $UP/tmp/scgi;
+    server {
+        listen 127.0.0.1:$UP_PORT backlog=4096;
+        root $UP/www;
+        location = / { try_files /index.html =404; }
+        location = /4k { }
+        location = /256k { }
+        # Reads the whole 1 MiB body into memory (the mirror module reads
+        # it before the content phase), then answers 200 "ok": the static
+        # handler refuses POST with 405, turned into 200 + /ok as a GET.
+        location = /upload {
+            client_max_body_size 2m;
+            client_body_buffer_size 2m;
+            mirror /_mirror;
+            mirror_request_body on;
+            error_page 405 =200 /ok;
+        }
+        location = /_mirror { internal; return 204; }
+        location = /ok { }
+        location = /_status { stub_status; }
+    }
+}
+EOF
+}
+
+start_upstream() {
+	taskset -c "$LOAD_CPU" "${NICE_CMD[@]}" "$NGINX" -p "$UP/" -c "$UP/nginx.conf" -e "$UP/logs/error.log" \
+		>"$UP/logs/stdout" 2>&1 &
+	PIDS+=($!)
+	UP_PID=$!
+	wait_http "http://127.0.0.1:$UP_PORT/" 10 || { cat "$UP/logs/error.log" >&2; die "upstream nginx did not start"; }
+}
+
+upstream_accepts() {
+	curl -s --max-time 2 "http://127.0.0.1:$UP_PORT/_status" | awk 'NR == 3 { print $1 }'
+}
+
+# ---------------------------------------------------------------- gateways
+# Equivalent settings: one listener on 127.0.0.1:GW_PORT, one upstream with
+# a keep-alive pool of 256, no access log, 8 MiB bodies, sluice's default
+# timeouts (head 10s, body/send 30s, client idle 60s, connect 1s, response
+# 30s, pooled idle 30s), no limit on requests per connection either side.
+
+conf_sluice() {  # workers
+	cat <<EOF
+workers: $1
+drain_timeout: 1s
+log: { level: warn, access: off }
+listeners:
+  - name: bench
+    address: 127.0.0.1:$GW_PORT
+    limits:
+      max_body_bytes: 8MiB
+    routes:
+      - cluster: up
+clusters:
+  - name: up
+    endpoints: [127.0.0.1:$UP_PORT]
+    pool: { max_idle: 256, max_requests: 0 }
+EOF
+}
+
+conf_nginx() {  # workers dir
+	local user="" hdr="" buf=""
+	[ "$(id -u)" = 0 ] && user="user root;"
+	[ "$BIG_BUFFERS" = 1 ] && buf='
+            proxy_buffer_size 64k;
+            proxy_buffers 8 64k;
+            proxy_busy_buffers_size 128k;
+            client_body_buffer_size 64k;'
+	[ "$SAME_HEADERS" = 1 ] && hdr='
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Request-Id $request_id;
+            add_header X-Request-Id $request_id always;'
+	cat <<EOF
+$user
+worker_processes $1;
+daemon off;
+pid $2/nginx.pid;
+error_log $2/logs/error.log warn;
+worker_rlimit_nofile 20000;
+events { worker_connections 20000; }
+http {
+    access_log off;
+    keepalive_requests 1000000000;
+    keepalive_timeout 60s;
+    client_header_timeout 10s;
+    client_body_timeout 30s;
+    send_timeout 30s;
+    client_max_body_size 8m;
+    client_body_temp_path $2/tmp/body;
+    proxy_temp_path $2/tmp/proxy;
+    fastcgi_temp_path $2/tmp/fastcgi;
+    uwsgi_temp_path $2/tmp/uwsgi;
+    scgi_temp_path $2/tmp/scgi;
+    upstream u {
+        server 127.0.0.1:$UP_PORT;
+        keepalive 256;
+        keepalive_requests 1000000000;
+        keepalive_timeout 30s;
+    }
+    server {
+        listen 127.0.0.1:$GW_PORT backlog=4096 reuseport;
+        location / {
+            proxy_pass http://u;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_connect_timeout 1s;
+            proxy_send_timeout 30s;
+            proxy_read_timeout 30s;
+            # proxy_buffering on (default); buffer in memory only, and
+            # stream request bodies as sluice and HAProxy do (no temp files)
+            proxy_max_temp_file_size 0;
+            proxy_request_buffering off;$buf$hdr
+        }
+    }
+}
+EOF
+}
+
+conf_haproxy() {  # workers
+	local hdr="" uid="" buf=""
+	[ "$BIG_BUFFERS" = 1 ] && buf="    tune.bufsize 65536"
+	[ "$SAME_HEADERS" = 1 ] && {
+		uid='    unique-id-format %{+X}o\ %ci:%cp_%fi:%fp_%Ts_%rt:%pid'
+		hdr='    option forwardfor
+    http-request set-header X-Forwarded-Proto http
+    http-request set-header X-Request-Id %[unique-id]
+    http-response set-header X-Request-Id %[unique-id]'
+	}
+	cat <<EOF
+global
+    nbthread $1
+    maxconn 20000
+    # HAProxy wants 2 fds per maxconn (40014) and the hard limit here may be
+    # lower (20000): with "no strict-limits" it warns but runs, and 15,000
+    # idle client connections fit
+    no strict-limits
+$buf
+    # no "log" line: nothing is logged
+defaults
+    mode http
+    option http-keep-alive
+    http-reuse always
+    timeout http-request 10s
+    timeout client 30s
+    timeout http-keep-alive 60s
+    timeout connect 1s
+    timeout server 30s
+$uid
+frontend fe
+    bind 127.0.0.1:$GW_PORT
+$hdr
+    default_backend be
+backend be
+    server up 127.0.0.1:$UP_PORT
+EOF
+}
+
+GW_PID=""
+GW_NAME=""
+start_gateway() {  # name workers
+	local name=$1 workers=$2 dir="$WORK/gw-$1-$2" cpus="$GW_CPU"
+	[ "$workers" -gt 1 ] && cpus="$GW_CPU,$LOAD_CPU"
+	mkdir -p "$dir/logs" "$dir/tmp"
+	chmod -R a+rwX "$dir/tmp"
+	case "$name" in
+	sluice)
+		conf_sluice "$workers" >"$dir/sluice.yaml"
+		taskset -c "$cpus" "${NICE_CMD[@]}" "$SLUICE" -c "$dir/sluice.yaml" >>"$dir/logs/stdout" 2>>"$dir/logs/stderr" & ;;
+	nginx)
+		conf_nginx "$workers" "$dir" >"$dir/nginx.conf"
+		taskset -c "$cpus" "${NICE_CMD[@]}" "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/logs/error.log" \
+			>>"$dir/logs/stdout" 2>>"$dir/logs/stderr" & ;;
+	haproxy)
+		conf_haproxy "$workers" >"$dir/haproxy.cfg"
+		taskset -c "$cpus" "${NICE_CMD[@]}" "$HAPROXY" -db -f "$dir/haproxy.cfg" >>"$dir/logs/stdout" 2>>"$dir/logs/stderr" & ;;
+	*) die "unknown gateway $name" ;;
+	esac
+	GW_PID=$!
+	GW_NAME=$name
+	GW_DIR=$dir
+	PIDS+=("$GW_PID")
+	if ! wait_http "http://127.0.0.1:$GW_PORT/" 10; then
+		tail -n 20 "$dir"/logs/* >&2 || true
+		die "$name did not start"
+	fi
+	GW_PROCS="$GW_PID"
+	[ "$name" = nginx ] && GW_PROCS="$GW_PID $(children "$GW_PID" | tr '\n' ' ')"
+	return 0
+}
+
+stop_gateway() {
+	[ -n "$GW_PID" ] || return 0
+	if ! proc_alive "$GW_PID"; then
+		log "WARNING: $GW_NAME (pid $GW_PID) died during the run; see $GW_DIR/logs"
+		KEEP=1
+	fi
+	stop_pid "$GW_PID" TERM
+	forget_pid "$GW_PID"
+	if [ -s "$GW_DIR/logs/stderr" ] || [ -s "$GW_DIR/logs/error.log" ]; then
+		# HAProxy's start-up notices and its fd-limit warning (see
+		# conf_haproxy) are expected; everything else is kept and shown
+		cat "$GW_DIR"/logs/stderr "$GW_DIR"/logs/error.log 2>/dev/null |
+			grep -vE '^$|haproxy version is|path to executable is|Cannot raise FD limit|FD limit \([0-9]+\) too low' |
+			sed "s/^/[$GW_NAME] /" >"$WORK/last-messages.log" || true
+		if [ -s "$WORK/last-messages.log" ]; then
+			head -n 3 "$WORK/last-messages.log" | sed 's/^/  /' >&2
+			cat "$WORK/last-messages.log" >>"$WORK/gateway-messages.log"
+		fi
+		: >"$GW_DIR/logs/stderr"; : >"$GW_DIR/logs/error.log" 2>/dev/null || true
+	fi
+	GW_PID=""
+}
+
+snapshot() {  # one line: utime stime of the gateway's processes (ticks), then
+	#             user nice system idle iowait irq softirq steal of GW_CPU and
+	#             of LOAD_CPU from /proc/stat
+	local p u=0 s=0 a b
+	for p in $GW_PROCS; do
+		read -r a b <<<"$(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12, $13 }')"
+		u=$((u + a))
+		s=$((s + b))
+	done
+	echo "$u $s $(awk -v a="cpu$GW_CPU" -v b="cpu$LOAD_CPU" '
+		$1 == a { x = $2 " " $3 " " $4 " " $5 " " $6 " " $7 " " $8 " " $9 }
+		$1 == b { y = $2 " " $3 " " $4 " " $5 " " $6 " " $7 " " $8 " " $9 }
+		END { print x, y }' /proc/stat)"
+}
+
+# Two snapshots, requests, duration -> user_ticks sys_ticks cpu_us_per_req
+# user_us_per_req sys_us_per_req gw_cpu_util gw_cpu_busy load_cpu_busy
+# gw_cpu_softirq_us_per_req steal (fractions of the run's CPU time)
+cpu_figures() {
+	printf '%s\n%s\n' "$1" "$2" | awk -v hz="$CLK_TCK" -v n="$3" -v d="$4" '
+		NR == 1 { for (i = 1; i <= 18; i++) a[i] = $i }
+		NR == 2 { for (i = 1; i <= 18; i++) b[i] = $i - a[i] }
+		END {
+			ta = 0; for (i = 3; i <= 10; i++) ta += b[i]
+			tb = 0; for (i = 11; i <= 18; i++) tb += b[i]
+			us = 1e6 / hz / (n > 0 ? n : 1)
+			printf "%d %d %.3f %.3f %.3f %.3f %.3f %.3f %.3f %.4f\n", b[1], b[2],
+				(b[1] + b[2]) * us, b[1] * us, b[2] * us, (b[1] + b[2]) / hz / d,
+				ta ? (ta - b[6] - b[7]) / ta : 0, tb ? (tb - b[14] - b[15]) / tb : 0,
+				b[9] * us, (ta + tb) ? (b[10] + b[18]) / (ta + tb) : 0
+		}'
+}
+
+gw_rss() {  # VmRSS of the gateway's processes (nginx: master + worker), KiB
+	local p t=0 v
+	for p in $GW_PROCS; do
+		v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status")
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+
+# ---------------------------------------------------------------- scenarios
+# name -> connections path workers extra-wrk-args
+scenario() {
+	case "$1" in
+	ka) echo "64 / 1" ;;
+	close) echo "64 / 1 close" ;;
+	4k) echo "64 /4k 1" ;;
+	256k) echo "64 /256k 1" ;;
+	upload) echo "16 /upload 1 upload" ;;
+	ka2) echo "64 / 2" ;;
+	*) die "unknown scenario $1" ;;
+	esac
+}
+
+CSV="$WORK/performance.csv"
+COLUMNS_RUN="requests,rps,p50_ms,p99_ms,socket_errors,err_connect,err_read,err_write,err_timeout,non2xx"
+COLUMNS_CPU="cpu_user_ticks,cpu_sys_ticks,cpu_us_per_req,cpu_user_us_per_req,cpu_sys_us_per_req,gw_cpu_util,gw_cpu_busy,load_cpu_busy,gw_cpu_softirq_us_per_req,steal"
+echo "scenario,workers,round,gateway,connections,duration_s,$COLUMNS_RUN,$COLUMNS_CPU,rss_kib,upstream_conns,idle_base_kib,idle_ok,idle_open,idle_bytes_per_conn" >"$CSV"
+CLK_TCK=$(getconf CLK_TCK)
+
+wrk_cmd() {  # conns path extra duration
+	local a=(taskset -c "$LOAD_CPU" "${NICE_CMD[@]}" "$WRK" -t1 -c"$1" -d"$4s" --latency)
+	case "${3:-}" in
+	close) a+=(-H "Connection: close") ;;
+	upload) a+=(-s "$HERE/upload.lua") ;;
+	esac
+	a+=("http://127.0.0.1:$GW_PORT$2")
+	printf '%q ' "${a[@]}"
+}
+
+run_one() {  # scenario gateway round
+	local sc=$1 gw=$2 r=$3 conns path workers extra cmd out s0 s1 a0 a1 rss w c
+	read -r conns path workers extra <<<"$(scenario "$sc")"
+	start_gateway "$gw" "$workers"
+	cmd=$(wrk_cmd "$conns" "$path" "${extra:-}" "$WARMUP")
+	eval "timeout 60 $cmd" >/dev/null 2>&1 || log "warm-up of $gw/$sc failed"
+	out="$WORK/wrk-$sc-$gw-$r.txt"
+	cmd=$(wrk_cmd "$conns" "$path" "${extra:-}" "$DURATION")
+	echo "$cmd" >"$out.cmd"
+	a0=$(upstream_accepts)
+	s0=$(snapshot)
+	eval "timeout $((DURATION + 60)) $cmd" >"$out" 2>&1 || log "wrk failed for $gw/$sc: $(tail -n 2 "$out")"
+	s1=$(snapshot)
+	rss=$(gw_rss)
+	a1=$(upstream_accepts)
+	stop_gateway
+	w=$("$PYTHON" "$HERE/report.py" parse-wrk "$out") || w="0 0 nan nan 0 0 0 0 0 0"
+	read -r req rps p50 p99 serr ec er ew et non2xx <<<"$w"
+	c=$(cpu_figures "$s0" "$s1" "$req" "$DURATION")
+	read -r _ _ cpu_us _ _ util gwb ldb _ _ <<<"$c"
+	echo "$sc,$workers,$r,$gw,$conns,$DURATION,${w// /,},${c// /,},$rss,$((a1 - a0 - 1)),,,," >>"$CSV"
+	log "$(printf '%-6s %-7s r%d: %8.0f req/s  p50 %6.2f  p99 %7.2f ms  %6.2f us/req  (gateway %.2f, CPU %s %.2f, CPU %s %.2f busy)  rss %s KiB  errors c%s r%s w%s t%s + %s non-2xx  upstream conns %s' \
+		"$sc" "$gw" "$r" "$rps" "$p50" "$p99" "$cpu_us" "$util" "$GW_CPU" "$gwb" "$LOAD_CPU" "$ldb" "$rss" "$ec" "$er" "$ew" "$et" "$non2xx" $((a1 - a0 - 1)))"
+}
+
+run_idle() {  # gateway round
+	local gw=$1 r=$2 base with line ok open cmd i empty
+	start_gateway "$gw" 1
+	cmd=$(wrk_cmd 64 / "" 2)
+	eval "timeout 60 $cmd" >/dev/null 2>&1 || log "warm-up of $gw/idle failed"
+	sleep 1
+	base=$(gw_rss)
+	local out="$WORK/idle-$gw-$r.txt"
+	: >"$out"
+	taskset -c "$LOAD_CPU" "${NICE_CMD[@]}" "$PYTHON" "$HERE/idle_conns.py" 127.0.0.1 "$GW_PORT" "$IDLE_CONNS" \
+		--window 64 --hold 120 >"$out" 2>&1 &
+	CLIENT_PID=$!
+	for i in $(seq 1000); do  # the client bounds its own set-up time (90 s)
+		grep -q '^READY' "$out" && break
+		proc_alive "$CLIENT_PID" || break
+		sleep 0.1
+	done
+	sleep 3
+	with=$(gw_rss)
+	kill -USR1 "$CLIENT_PID" 2>/dev/null || true
+	for i in $(seq 600); do
+		grep -q '^OPEN' "$out" && break
+		proc_alive "$CLIENT_PID" || break
+		sleep 0.1
+	done
+	stop_pid "$CLIENT_PID"
+	CLIENT_PID=""
+	stop_gateway
+	line=$(grep '^READY' "$out" || true)
+	ok=$(sed -n 's/.*ok=\([0-9]*\).*/\1/p' <<<"$line")
+	open=$(sed -n 's/^OPEN open=\([0-9]*\).*/\1/p' "$out")
+	[ -n "$ok" ] || { log "idle client failed for $gw: $(tail -n 3 "$out")"; ok=0; }
+	local per
+	per=$(awk -v b="$base" -v w="$with" -v n="$IDLE_CONNS" 'BEGIN { printf "%.0f", (w - b) * 1024 / n }')
+	empty=$(printf ',%.0s' $(seq 20))  # the 20 run and CPU columns
+	echo "idle,1,$r,$gw,$IDLE_CONNS,$empty,$with,,$base,$ok,${open:-},$per" >>"$CSV"
+	log "$(printf 'idle   %-7s r%d: baseline %s KiB, with %s idle %s KiB -> %s bytes/connection (%s answered, %s still open)' \
+		"$gw" "$r" "$base" "$IDLE_CONNS" "$with" "$per" "$ok" "${open:-?}")"
+}
+
+# ---------------------------------------------------------------- main
+IFS=, read -r -a SCENARIOS <<<"$ONLY"
+IFS=, read -r -a GWS <<<"$GATEWAYS"
+for g in "${GWS[@]}"; do case "$g" in sluice|nginx|haproxy) ;; *) die "unknown gateway $g" ;; esac; done
+for s in "${SCENARIOS[@]}"; do [ "$s" = idle ] || scenario "$s" >/dev/null; done
+
+START=$(date +%s)
+DATE_START=$(date -u '+%Y-%m-%d %H:%M UTC')
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+log "scratch: $WORK; ${DURATION}s per run, $ROUNDS rounds; gateways: $GATEWAYS; scenarios: $ONLY"
+setup_upstream
+start_upstream
+for s in "${SCENARIOS[@]}"; do
+	for r in $(seq "$ROUNDS"); do
+		for g in "${GWS[@]}"; do
+			if [ "$s" = idle ]; then run_idle "$g" "$r"; else run_one "$s" "$g" "$r"; fi
+		done
+	done
+done
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+ELAPSED=$(( $(date +%s) - START ))
+
+# ---------------------------------------------------------------- report
+META="$WORK/meta.txt"
+{
+	echo "date=$DATE_START"
+	echo "command=contrib/bench/run.sh${ARGS:+ $ARGS}"
+	echo "sluice_bin=$SLUICE"
+	echo "sluice_commit=$(git -C "$(dirname "$SLUICE")" rev-parse --short HEAD 2>/dev/null || true)"
+	echo "sluice=$("$SLUICE" -V 2>&1 | head -n 1)"
+	echo "sluice_libs=$("$SLUICE" -V 2>&1 | tail -n +2 | paste -sd ';' | sed 's/;/; /g')"
+	echo "nginx=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')"
+	echo "haproxy=$("$HAPROXY" -v 2>&1 | head -n 1 | sed 's/ - https.*//')"
+	echo "wrk=$("$WRK" -v 2>&1 | head -n 1 | sed 's/ Copyright.*//')"
+	echo "python=$("$PYTHON" --version 2>&1)"
+	echo "cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+	echo "ncpu=$(nproc --all)"
+	echo "mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+	echo "kernel=$(uname -sr)"
+	echo "os=$( . /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
+	if grep -qw hypervisor /proc/cpuinfo; then echo "virt=virtual machine (hypervisor CPU flag)"; else echo "virt=no hypervisor flag"; fi
+	echo "load=$LOAD_START at start, $LOAD_END at end"
+	echo "fd_limit=$(ulimit -n)"
+	echo "duration=$DURATION"
+	echo "warmup=$WARMUP"
+	echo "rounds=$ROUNDS"
+	echo "elapsed=$ELAPSED"
+	echo "idle_conns=$IDLE_CONNS"
+	echo "same_headers=$SAME_HEADERS"
+	echo "big_buffers=$BIG_BUFFERS"
+	echo "nice=$NICE"
+	echo "gw_cpu=$GW_CPU"
+	echo "load_cpu=$LOAD_CPU"
+} >"$META"
+cp "$CSV" "$OUT/performance.csv"
+"$PYTHON" "$HERE/report.py" report --csv "$OUT/performance.csv" --meta "$META" \
+	--md "$OUT/performance.md" --png "$OUT/performance.png" --gnuplot "$GNUPLOT" --work "$WORK"
+if [ -s "$WORK/gateway-messages.log" ]; then
+	log "messages from the gateways, most frequent first (numbers masked):"
+	sed -E 's/[0-9]+/N/g' "$WORK/gateway-messages.log" | sort | uniq -c | sort -rn | head -n 20 >&2
+fi
+log "done in ${ELAPSED}s: $OUT/performance.md, performance.csv, performance.png"
