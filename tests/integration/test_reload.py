@@ -87,25 +87,7 @@ def write_conf(sl, cfg, tail=""):
     return text
 
 
-def metrics(aport, timeout=5.0):
-    """GET /metrics on the admin listener -> {'name{labels}': value}."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            r = get(aport, "/metrics", timeout=3.0)
-            break
-        except (OSError, sltest.Closed):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    eq(r.status, 200, "status of /metrics")
-    out = {}
-    for line in r.body.decode("utf-8", "replace").splitlines():
-        if not line or line.startswith("#"):
-            continue
-        k, v = line.rsplit(" ", 1)
-        out[k] = float(v)
-    return out
+metrics = sltest.metrics
 
 
 OK = 'sluice_reloads_total{result="ok"}'
@@ -1167,7 +1149,7 @@ def sigterm_drain_keepalive_gets_connection_close():
           "slow request did not reach the upstream")
     t0 = time.monotonic()
     sl.send_signal(signal.SIGTERM)
-    check(wait_until(lambda: connect_refused(port), 0.5, 0.02),
+    check(wait_until(lambda: connect_refused(port), 2.0, 0.02),
           "listener still accepts after SIGTERM")
     # SIGHUP during the drain changes nothing
     sl.send_signal(signal.SIGHUP)
