@@ -1737,6 +1737,84 @@ client_count_timeout(struct sl_client *c, enum sl_timeout_reason r)
 	}
 }
 
+/*
+ * The exchange's timer fired: acts on whichever of its deadlines passed.
+ * Returns -1 when c was closed, 0 when it should be processed.
+ */
+static int
+txn_on_deadline(struct sl_client *c, struct sl_txn *t, uint64_t now)
+{
+	struct sl_upconn *u = t->up;
+	int pending_out;
+
+	if ((c->flags & C_F_WEV) &&
+	    now >= c->txn->last_write_ms + c->lconf->limits.send_timeout_ms) {
+		client_count_timeout(c, SL_TO_SEND);
+		t->error = "send_timeout";
+		client_close(c, "send_timeout");
+		return -1;
+	}
+	pending_out =
+	    sl_buf_pending(&c->txn->out) > 0 ||
+	    (u != NULL && (t->flags & T_RESP_HEAD) && u->ready > u->in.off);
+	if (t->send_rate.start_ms != 0 && now >= t->send_rate.next_ms) {
+		/* the client took everything there was: waiting for
+		 * the upstream is not its fault */
+		if (client_send_progress(c, now) == 0 && !pending_out)
+			sl_rate_excuse(&t->send_rate, now);
+		if (sl_rate_check(&t->send_rate, now,
+				  c->lconf->limits.min_send_rate_bps)) {
+			client_count_timeout(c, SL_TO_SEND_RATE);
+			t->error = "min_send_rate";
+			client_close(c, "min_send_rate");
+			return -1;
+		}
+	}
+	if ((t->flags & T_QUEUED) && now >= t->queue_deadline_ms) {
+		txn_dequeue(t);
+		txn_overloaded(c);
+		return 0;
+	}
+	if (u != NULL && u->state == SL_UP_ST_CONNECTING &&
+	    now >= t->connect_deadline_ms) {
+		txn_upstream_failed(c, FAIL_CONNECT_TIMEOUT,
+				    "upstream_connect_timeout");
+		return 0;
+	}
+	if (u != NULL && u->state == SL_UP_ST_ACTIVE &&
+	    !(t->flags & T_RESP_DONE) &&
+	    (((t->flags & T_REQ_SENT) && u->rev_on) ||
+	     (t->flags & T_UP_WBLOCK)) &&
+	    now >= t->up_progress_ms + t->route->timeout_ms) {
+		txn_upstream_failed(c, FAIL_TIMEOUT, "upstream_timeout");
+		return 0;
+	}
+	if (t->flags & (T_LOCAL | T_REQ_READ_DONE))
+		return 0;
+	if ((c->flags & C_F_REV) &&
+	    now >= c->txn->last_read_ms + c->lconf->limits.body_timeout_ms) {
+		client_count_timeout(c, SL_TO_BODY);
+		txn_local(c, 408, "request_timeout", 1);
+		if (c->txn != NULL && c->state == SL_CLIENT_ST_TXN)
+			c->txn->error = "body_timeout";
+		return 0;
+	}
+	if (t->body_rate.start_ms != 0 && now >= t->body_rate.next_ms &&
+	    !(c->flags & C_F_REV))
+		/* reading is off: the upstream holds the body back */
+		sl_rate_excuse(&t->body_rate, now);
+	if (t->body_rate.start_ms != 0 && now >= t->body_rate.next_ms &&
+	    sl_rate_check(&t->body_rate, now,
+			  c->lconf->limits.min_body_rate_bps)) {
+		client_count_timeout(c, SL_TO_BODY_RATE);
+		txn_local(c, 408, "request_timeout", 1);
+		if (c->txn != NULL && c->state == SL_CLIENT_ST_TXN)
+			c->txn->error = "min_body_rate";
+		return 0;
+	}
+	return 0;
+}
+
 static void
 client_on_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -1744,91 +1822,13 @@ client_on_timer(evutil_socket_t fd, short what, void *arg)
 	struct sl_txn *t = c->txn;
 	uint64_t now = sl_now_refresh();
 
+	/* only an exchange arms this timer; other states use the worker's
+	 * lists (sl_client_on_deadline) */
 	if (c->state != SL_CLIENT_ST_TXN || t == NULL)
 		return;
 	t->armed_ms = 0;
-	switch (c->state) {
-	case SL_CLIENT_ST_IDLE:
-	case SL_CLIENT_ST_HEAD:
-	case SL_CLIENT_ST_LINGER:
-		break;
-	case SL_CLIENT_ST_TXN: {
-		struct sl_upconn *u = t->up;
-		int pending_out;
-
-		if ((c->flags & C_F_WEV) &&
-		    now >= c->txn->last_write_ms +
-			       c->lconf->limits.send_timeout_ms) {
-			client_count_timeout(c, SL_TO_SEND);
-			t->error = "send_timeout";
-			client_close(c, "send_timeout");
-			return;
-		}
-		pending_out = sl_buf_pending(&c->txn->out) > 0 ||
-			      (u != NULL && (t->flags & T_RESP_HEAD) &&
-			       u->ready > u->in.off);
-		if (t->send_rate.start_ms != 0 && now >= t->send_rate.next_ms) {
-			/* the client took everything there was: waiting for
-			 * the upstream is not its fault */
-			if (client_send_progress(c, now) == 0 && !pending_out)
-				sl_rate_excuse(&t->send_rate, now);
-			if (sl_rate_check(&t->send_rate, now,
-					  c->lconf->limits.min_send_rate_bps)) {
-				client_count_timeout(c, SL_TO_SEND_RATE);
-				t->error = "min_send_rate";
-				client_close(c, "min_send_rate");
-				return;
-			}
-		}
-		if ((t->flags & T_QUEUED) && now >= t->queue_deadline_ms) {
-			txn_dequeue(t);
-			txn_overloaded(c);
-			break;
-		}
-		if (u != NULL && u->state == SL_UP_ST_CONNECTING &&
-		    now >= t->connect_deadline_ms) {
-			txn_upstream_failed(c, FAIL_CONNECT_TIMEOUT,
-					    "upstream_connect_timeout");
-			break;
-		}
-		if (u != NULL && u->state == SL_UP_ST_ACTIVE &&
-		    !(t->flags & T_RESP_DONE) &&
-		    (((t->flags & T_REQ_SENT) && u->rev_on) ||
-		     (t->flags & T_UP_WBLOCK)) &&
-		    now >= t->up_progress_ms + t->route->timeout_ms) {
-			txn_upstream_failed(c, FAIL_TIMEOUT,
-					    "upstream_timeout");
-			break;
-		}
-		if (t->flags & (T_LOCAL | T_REQ_READ_DONE))
-			break;
-		if ((c->flags & C_F_REV) &&
-		    now >= c->txn->last_read_ms +
-			       c->lconf->limits.body_timeout_ms) {
-			client_count_timeout(c, SL_TO_BODY);
-			txn_local(c, 408, "request_timeout", 1);
-			if (c->txn != NULL && c->state == SL_CLIENT_ST_TXN)
-				c->txn->error = "body_timeout";
-			break;
-		}
-		if (t->body_rate.start_ms != 0 && now >= t->body_rate.next_ms &&
-		    !(c->flags & C_F_REV))
-			/* reading is off: the upstream holds the body back */
-			sl_rate_excuse(&t->body_rate, now);
-		if (t->body_rate.start_ms != 0 && now >= t->body_rate.next_ms &&
-		    sl_rate_check(&t->body_rate, now,
-				  c->lconf->limits.min_body_rate_bps)) {
-			client_count_timeout(c, SL_TO_BODY_RATE);
-			txn_local(c, 408, "request_timeout", 1);
-			if (c->txn != NULL && c->state == SL_CLIENT_ST_TXN)
-				c->txn->error = "min_body_rate";
-			break;
-		}
-		break;
-	}
-	case SL_CLIENT_ST_CLOSED:
+	if (txn_on_deadline(c, t, now) == -1)
 		return;
-	}
 	client_process(c);
 }
 

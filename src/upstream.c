@@ -165,20 +165,31 @@ others_wait(struct sl_worker *w, const struct sl_conf_cluster *cc)
 		   0;
 }
 
-void
-sl_upstream_shed_idle(struct sl_worker *w)
+/* Closes the idle connections of every endpoint of w, or, with
+ * only_contended, of those whose cluster has requests waiting elsewhere. */
+static void
+close_idle(struct sl_worker *w, int only_contended)
 {
 	struct sl_wendpoint *ep, *next;
 
 	for (ep = TAILQ_FIRST(&w->eps); ep != NULL; ep = next) {
-		next = TAILQ_NEXT(ep, link);
-		if (ep->nidle == 0 || !others_wait(w, ep->cluster))
+		if (ep->nidle == 0 ||
+		    (only_contended && !others_wait(w, ep->cluster))) {
+			next = TAILQ_NEXT(ep, link);
 			continue;
+		}
+		/* a reference keeps ep while its last connections close */
 		ep->refs++;
 		sl_upstream_close_idle_ep(ep);
 		next = TAILQ_NEXT(ep, link);
 		sl_wendpoint_unref(ep);
 	}
+}
+
+void
+sl_upstream_shed_idle(struct sl_worker *w)
+{
+	close_idle(w, 1);
 }
 
 void
@@ -269,13 +280,5 @@ sl_upstream_close_idle_ep(struct sl_wendpoint *ep)
 void
 sl_upstream_close_idle(struct sl_worker *w)
 {
-	struct sl_wendpoint *ep, *next;
-
-	for (ep = TAILQ_FIRST(&w->eps); ep != NULL; ep = next) {
-		/* a reference keeps ep while its last connections close */
-		ep->refs++;
-		sl_upstream_close_idle_ep(ep);
-		next = TAILQ_NEXT(ep, link);
-		sl_wendpoint_unref(ep);
-	}
+	close_idle(w, 0);
 }
