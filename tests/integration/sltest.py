@@ -845,6 +845,28 @@ def get(port, path="/", headers=None, host="test.local", timeout=SOCK_TIMEOUT,
         c.close()
 
 
+
+def metrics(aport, timeout=5.0):
+    """GET /metrics on the admin listener -> {'name{labels}': value},
+    retrying while the listener is not up yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            r = get(aport, "/metrics", timeout=3.0)
+            break
+        except (OSError, Closed):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    eq(r.status, 200, "status of /metrics")
+    out = {}
+    for line in r.body.decode("utf-8", "replace").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        k, v = line.rsplit(" ", 1)
+        out[k] = float(v)
+    return out
+
 def connect_refused(port, timeout=0.5):
     """True when a TCP connect to port is refused."""
     s = socket.socket()

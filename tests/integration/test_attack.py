@@ -39,15 +39,7 @@ def raise_nofile():
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
-def metrics(aport):
-    r = get(aport, "/metrics", timeout=5.0)
-    eq(r.status, 200, "status of /metrics")
-    out = {}
-    for line in r.body.decode("utf-8", "replace").splitlines():
-        if line and not line.startswith("#"):
-            k, v = line.rsplit(" ", 1)
-            out[k] = float(v)
-    return out
+metrics = sltest.metrics
 
 
 def nfds(pid):

@@ -42,25 +42,7 @@ def setup(limits=None, handler=None, workers=1, cluster_opts=None,
     return up, sl, port, aport
 
 
-def metrics(aport, timeout=5.0):
-    """GET /metrics on the admin listener -> {'name{labels}': value}."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            r = get(aport, "/metrics", timeout=3.0)
-            break
-        except (OSError, sltest.Closed):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    eq(r.status, 200, "status of /metrics")
-    out = {}
-    for line in r.body.decode("utf-8", "replace").splitlines():
-        if not line or line.startswith("#"):
-            continue
-        k, v = line.rsplit(" ", 1)
-        out[k] = float(v)
-    return out
+metrics = sltest.metrics
 
 
 def metric(aport, key):
