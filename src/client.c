@@ -50,6 +50,7 @@ enum sl_client_state {
 #define C_F_REV 0x01 /* rev is added */
 #define C_F_WEV 0x02 /* txn->wev is added: a write would block */
 #define C_F_EOF 0x04 /* the client shut its write side */
+#define C_F_CORKED 0x10 /* the last response went out with MSG_MORE */
 #define C_F_RETIRED                                                            \
 	0x08 /* its listener left the configuration: close                     \
 		after the current exchange */
@@ -380,6 +381,10 @@ client_close(struct sl_client *c, const char *reason)
 	 * end of client_process), and the struct is reused after reaping */
 	event_del(&c->rev);
 	c->flags &= ~C_F_REV;
+	/* a held last response leaves with the FIN now, before close()
+	 * could turn into a reset over unread input and drop it */
+	if (c->flags & C_F_CORKED)
+		shutdown(c->fd, SHUT_WR);
 	close(c->fd);
 	c->fd = -1;
 	sl_runtime_release(&c->lconf->state->conns);
@@ -900,9 +905,26 @@ txn_upstream_failed(struct sl_client *c, int fail, const char *why)
 		  why);
 	SL_STAT_INC(c->w->stats.upstream_failures);
 	txn_release_upstream(c, 0);
-	if (t->flags & T_RESP_HEAD) {
+	if ((t->flags & T_RESP_HEAD) && t->bytes_out > 0) {
+		/* the client has part of the response: only a close tells
+		 * it the rest will not come */
 		t->error = why;
 		client_close(c, why);
+		return;
+	}
+	if (t->flags & T_RESP_HEAD) {
+		/* a held head (resp_head_held): the client has seen nothing,
+		 * so it gets an error response; the upstream answered, so the
+		 * request is not replayed */
+		t->flags &= ~T_RESP_HEAD;
+		t->out.off = t->out.len = 0;
+		if (fail == FAIL_TIMEOUT)
+			txn_local(c, 504, "upstream_timeout", 0);
+		else
+			txn_local(c, 502, "upstream_reset", 0);
+		t = c->txn;
+		if (t != NULL && c->state == SL_CLIENT_ST_TXN)
+			t->error = why;
 		return;
 	}
 	switch (fail) {
@@ -1006,7 +1028,7 @@ up_write(struct sl_client *c)
 		iov[niov++] = (struct iovec){c->in.data + c->in.off,
 					     c->in_ready - c->in.off};
 	if (niov > 0) {
-		n = writev(u->fd, iov, niov);
+		n = sl_sendv(u->fd, iov, niov, 0);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR) {
 				t->flags |= T_UP_WBLOCK;
@@ -1227,7 +1249,7 @@ up_read(struct sl_client *c)
 		sl_upstream_want_read(u, 0);
 		return 0;
 	}
-	n = read(u->fd, u->in.data + u->in.len, sl_buf_space(&u->in));
+	n = sl_recv(u->fd, u->in.data + u->in.len, sl_buf_space(&u->in));
 	if (n > 0) {
 		u->in.len += (uint32_t)n;
 		t->up_progress_ms = now_ms();
@@ -1250,8 +1272,7 @@ up_read(struct sl_client *c)
 		return 0;
 	}
 	if (!(t->flags & T_RESP_DONE)) {
-		t->error = "upstream_truncated";
-		client_close(c, "upstream_truncated");
+		txn_upstream_failed(c, FAIL_RESET, "upstream_truncated");
 		return -1;
 	}
 	t->flags |= T_UP_BROKEN;
@@ -1259,6 +1280,26 @@ up_read(struct sl_client *c)
 }
 
 /* ---- client side I/O -------------------------------------------------- */
+
+/*
+ * Whether a response head waits for the first bytes of its body. Upstreams
+ * commonly write the head and a Content-Length body with two calls (nginx:
+ * writev, then sendfile); forwarding each as it comes costs the client a
+ * second segment, a second read and an ACK. The head alone is held, and only
+ * while the upstream is being read for a body of known length: body bytes
+ * are never delayed, and chunked or close-delimited responses (event
+ * streams) get their head at once. A stalled upstream is on its response
+ * timeout as before.
+ */
+static int
+resp_head_held(const struct sl_txn *t, const struct sl_upconn *u)
+{
+	return u != NULL &&
+	       (t->flags & (T_LOCAL | T_RESP_HEAD | T_RESP_DONE)) ==
+		   T_RESP_HEAD &&
+	       t->resp_body == SL_H1_BODY_LENGTH && t->bytes_out == 0 &&
+	       u->ready == u->in.off && u->rev_on;
+}
 
 /* Writes our heads and the ready response bytes. Returns -1 when c was
  * closed. */
@@ -1268,12 +1309,14 @@ client_write(struct sl_client *c)
 	struct sl_txn *t = c->txn;
 	struct sl_upconn *u = t != NULL ? t->up : NULL;
 	struct iovec iov[2];
-	int niov = 0;
+	int niov = 0, flags = 0;
 	size_t op;
 	ssize_t n;
 
 	if (c->flags & C_F_WEV)
 		return 0; /* wait for writability */
+	if (resp_head_held(t, u))
+		return 0; /* wait for the body's first bytes */
 	op = sl_buf_pending(&c->txn->out);
 	if (op > 0)
 		iov[niov++] =
@@ -1284,7 +1327,14 @@ client_write(struct sl_client *c)
 					     u->ready - u->in.off};
 	if (niov == 0)
 		return 0;
-	n = writev(c->fd, iov, niov);
+	/* The last bytes before a close: held back (MSG_MORE) so that the
+	 * FIN the close sends right after leaves in the same segment. */
+	if (t != NULL && (t->flags & T_CLOSE) &&
+	    (t->flags & (T_LOCAL | T_RESP_DONE)) && !(c->flags & C_F_EOF)) {
+		flags = MSG_MORE;
+		c->flags |= C_F_CORKED;
+	}
+	n = sl_sendv(c->fd, iov, niov, flags);
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR) {
 			/* send_timeout counts from the moment writing stalls */
@@ -1365,7 +1415,7 @@ client_read(struct sl_client *c)
 			sl_rate_excuse(&t->body_rate, now_ms());
 		return SL_AGAIN;
 	}
-	n = read(c->fd, c->in.data + c->in.len, sl_buf_space(&c->in));
+	n = sl_recv(c->fd, c->in.data + c->in.len, sl_buf_space(&c->in));
 	if (n > 0) {
 		c->in.len += (uint32_t)n;
 		return n;
@@ -1754,9 +1804,11 @@ txn_on_deadline(struct sl_client *c, struct sl_txn *t, uint64_t now)
 		client_close(c, "send_timeout");
 		return -1;
 	}
+	/* a held head is the upstream's delay, not the client's */
 	pending_out =
-	    sl_buf_pending(&c->txn->out) > 0 ||
-	    (u != NULL && (t->flags & T_RESP_HEAD) && u->ready > u->in.off);
+	    !resp_head_held(t, u) &&
+	    (sl_buf_pending(&c->txn->out) > 0 ||
+	     (u != NULL && (t->flags & T_RESP_HEAD) && u->ready > u->in.off));
 	if (t->send_rate.start_ms != 0 && now >= t->send_rate.next_ms) {
 		/* the client took everything there was: waiting for
 		 * the upstream is not its fault */

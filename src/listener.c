@@ -31,7 +31,7 @@
 int
 sl_listener_open(const struct sl_conf_listener *l)
 {
-	int fd, on = 1, defer_s = 1, sndbuf;
+	int fd, on = 1, off = 0, defer_s = 1, sndbuf;
 
 	fd = socket(l->addr.ss.ss_family,
 		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -62,6 +62,11 @@ sl_listener_open(const struct sl_conf_listener *l)
 		goto fail;
 	if (listen(fd, 4096) == -1)
 		goto fail;
+	/* accepted sockets start with delayed ACKs (inherited; set after
+	 * listen(), which resets the ACK state): a request is acknowledged
+	 * by its response instead of by a packet of its own, as a new
+	 * connection otherwise starts in quick-ACK mode */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &off, sizeof(off));
 	return fd;
 fail : {
 	int saved = errno;

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #define SL_AGAIN (-2) /* "need more" where 0 and -1 are taken */
 
@@ -63,6 +65,28 @@ sl_mix64(uint64_t x)
 	x *= 0x94d049bb133111ebULL;
 	x ^= x >> 31;
 	return x;
+}
+
+/*
+ * Socket I/O on the data path: send()/recv() rather than writev()/read(),
+ * which go through the VFS layer first, and send() for the common single
+ * buffer. MSG_NOSIGNAL: a closed peer is an error return, never SIGPIPE.
+ */
+static inline ssize_t
+sl_sendv(int fd, struct iovec *iov, int niov, int flags)
+{
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)niov};
+
+	if (niov == 1)
+		return send(fd, iov[0].iov_base, iov[0].iov_len,
+			    flags | MSG_NOSIGNAL);
+	return sendmsg(fd, &mh, flags | MSG_NOSIGNAL);
+}
+
+static inline ssize_t
+sl_recv(int fd, void *buf, size_t n)
+{
+	return recv(fd, buf, n, 0);
 }
 
 /* xoshiro256** state, one per thread. */

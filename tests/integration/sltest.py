@@ -1318,3 +1318,70 @@ def parse_curl_headers(text):
                 hs.append((n, v.strip()))
         out.append((int(m.group(1)), Headers(hs)))
     return out
+
+
+class RawUpstream:
+    """A raw TCP upstream: handler(sock, index, log) runs in a thread per
+    accepted connection; log (a bytearray) is meant to record every byte
+    the connection received."""
+
+    def __init__(self, handler, rcvbuf=None):
+        self.handler = handler
+        self.logs = []
+        self.socks = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if rcvbuf:
+            self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                                  rcvbuf)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        self.addr = "127.0.0.1:%d" % self.port
+        threading.Thread(target=self._loop, daemon=True).start()
+        _register("upstreams", self)
+
+    def _loop(self):
+        while not self.stopping.is_set():
+            try:
+                s, _ = self.lsock.accept()
+            except OSError:
+                return
+            log = bytearray()
+            with self.lock:
+                idx = len(self.logs)
+                self.logs.append(log)
+                self.socks.append(s)
+            threading.Thread(target=self._run, args=(s, idx, log),
+                             daemon=True).start()
+
+    def _run(self, s, idx, log):
+        try:
+            self.handler(s, idx, log)
+        except OSError:
+            pass
+        finally:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def snapshot(self):
+        with self.lock:
+            return [bytes(x) for x in self.logs]
+
+    def stop(self):
+        self.stopping.set()
+        try:
+            self.lsock.close()
+        except OSError:
+            pass
+        with self.lock:
+            socks = list(self.socks)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass

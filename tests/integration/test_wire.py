@@ -1,0 +1,196 @@
+# SPDX-License-Identifier: MIT
+"""What sluice puts on the wire, beyond the bytes of the messages: a
+Content-Length response head waits for the first bytes of its body (one
+segment instead of two); a chunked head does not wait; a held head whose
+upstream fails becomes an error response, and waiting for the upstream
+is not charged to the client's send rate; the last response before a
+close still arrives whole.
+
+The upstreams are raw sockets that write the head and the body with a
+pause in between, the way nginx does (writev, then sendfile)."""
+
+import os
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sltest import *  # noqa: E402,F401,F403
+from sltest import (Client, RawUpstream, build_request, check,  # noqa: E402
+                    eq, main, make_config, start_sluice, test)
+
+
+def read_request(s):
+    """Reads one request head (no body) from s; None at end of stream."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        if not d:
+            return None
+        buf += d
+    return buf
+
+
+def split_upstream(head, parts, pause, repeat=True):
+    """An upstream that answers each request with `head`, then each of
+    `parts` after `pause` seconds; with repeat=False it then stops
+    answering and keeps the connection open."""
+    def handler(s, idx, log):
+        while True:
+            req = read_request(s)
+            if req is None:
+                return
+            log += req
+            s.sendall(head)
+            for p in parts:
+                time.sleep(pause)
+                if p is None:           # close here
+                    return
+                s.sendall(p)
+            if not repeat:
+                time.sleep(30)
+                return
+    return RawUpstream(handler)
+
+
+def setup(up, limits=None, timeout=None):
+    route = {"name": "main", "cluster": "a"}
+    if timeout:
+        route["timeout"] = timeout
+    cfg, port = make_config({"a": [up.addr]}, routes=[route],
+                            limits=limits)
+    start_sluice(cfg)
+    return port
+
+
+def first_read(c, timeout):
+    """The bytes of the first recv() on the client's socket, or b"" when
+    nothing arrived within timeout."""
+    c.sock.settimeout(timeout)
+    try:
+        return c.sock.recv(65536)
+    except socket.timeout:
+        return b""
+
+
+@test
+def content_length_head_waits_for_first_body_bytes():
+    body = b"x" * 100
+    up = split_upstream(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+                        [body], 0.6)
+    port = setup(up)
+    c = Client(port, timeout=5.0)
+    c.send(build_request("GET", "/"))
+    t0 = time.monotonic()
+    got = first_read(c, 0.4)
+    eq(got, b"", "bytes the client had 0.4 s into the upstream's 0.6 s "
+       "pause between head and body (the head went alone)")
+    got = first_read(c, 3.0)
+    dt = time.monotonic() - t0
+    check(got.startswith(b"HTTP/1.1 200 OK\r\n") and got.endswith(body),
+          "first read after the pause is not head and body together "
+          "(%.2fs): %r" % (dt, got[:200]))
+    # the next exchange on the same connections is not disturbed
+    c.sock.settimeout(5.0)
+    r = c.request("GET", "/again")
+    eq(r.status, 200, "second request")
+    eq(r.body, body, "second body")
+
+
+@test
+def chunked_head_is_not_held():
+    up = split_upstream(b"HTTP/1.1 200 OK\r\n"
+                        b"Transfer-Encoding: chunked\r\n\r\n",
+                        [b"5\r\nhello\r\n0\r\n\r\n"], 1.0)
+    port = setup(up)
+    c = Client(port, timeout=5.0)
+    c.send(build_request("GET", "/events"))
+    got = first_read(c, 0.8)
+    check(got.startswith(b"HTTP/1.1 200 OK\r\n") and got.endswith(b"\r\n\r\n"),
+          "a chunked (streamed) response head must go out at once, "
+          "before its first chunk: %r" % got[:200])
+    c.buf += got
+    c.sock.settimeout(5.0)
+    r = c.read_response()
+    eq(r.body, b"hello", "body")
+
+
+@test
+def held_head_then_upstream_closes_is_502():
+    up = split_upstream(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+                        [None], 0.2)
+    port = setup(up)
+    c = Client(port, timeout=5.0)
+    r = c.request("GET", "/")
+    eq(r.status, 502, "status when the upstream closed after a held head")
+    eq(r.json().get("error"), "upstream_reset", "error code")
+    eq(len(up.snapshot()), 1, "upstream connections (no replay of a "
+       "request the upstream answered)")
+
+
+@test
+def held_head_then_upstream_stalls_is_504():
+    up = split_upstream(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+                        [], 0, repeat=False)
+    port = setup(up, timeout="500ms")
+    c = Client(port, timeout=5.0)
+    t0 = time.monotonic()
+    r = c.request("GET", "/")
+    dt = time.monotonic() - t0
+    eq(r.status, 504, "status when the body never came after a held head")
+    eq(r.json().get("error"), "upstream_timeout", "error code")
+    check(dt < 3.0, "504 took %.2fs with a 500ms route timeout" % dt)
+
+
+@test
+def held_head_is_not_charged_to_send_rate():
+    # min_send_rate is judged after a 5 s grace: a body that comes 7 s
+    # after its head must not make the client look like a slow reader
+    body = b"y" * 1000
+    up = split_upstream(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n",
+                        [body], 7.0)
+    port = setup(up, limits={"min_send_rate": "1KiB"}, timeout="20s")
+    c = Client(port, timeout=15.0)
+    r = c.request("GET", "/")
+    eq(r.status, 200, "status")
+    eq(r.body, body, "body")
+
+
+@test
+def last_response_before_close_arrives_whole():
+    body = os.urandom(300000)
+    up = split_upstream(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+                        % len(body), [body], 0.05)
+    port = setup(up)
+    for i in range(20):
+        c = Client(port, timeout=5.0)
+        r = c.request("GET", "/", headers=[("Connection", "close")])
+        eq(r.status, 200, "status %d" % i)
+        eq(r.body, body, "body %d" % i)
+        check(c.wait_closed(2.0), "connection %d not closed" % i)
+    # a client that sends more after its Connection: close request: the
+    # response must still arrive in full
+    c = Client(port, timeout=5.0)
+    c.send(build_request("GET", "/", headers=[("Connection", "close")]))
+    stop = threading.Event()
+
+    def junk():
+        while not stop.is_set():
+            try:
+                c.sock.send(b"GET /more HTTP/1.1\r\nHost: a\r\n\r\n")
+            except OSError:
+                return
+            time.sleep(0.01)
+    th = threading.Thread(target=junk, daemon=True)
+    th.start()
+    try:
+        r = c.read_response()
+    finally:
+        stop.set()
+    eq(r.status, 200, "status with input after Connection: close")
+    eq(r.body, body, "body with input after Connection: close")
+
+
+if __name__ == "__main__":
+    main()
