@@ -8,8 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define SL_NELEM_HOP (sizeof(hop_by_hop) / sizeof(hop_by_hop[0]))
-
 /* Bounded appender: once full it stays full and the result is -1. */
 struct out {
 	char *p;
@@ -50,10 +48,6 @@ finish(struct out *o)
 	return o->overflow ? -1 : (long)o->len;
 }
 
-static const char *const hop_by_hop[] = {
-    "connection", "keep-alive", "te", "trailer", "upgrade", "proxy-connection",
-};
-
 /* 1 when the comma list v[0..n) names name (case-insensitive). */
 static int
 list_has(const char *v, size_t n, const char *name, size_t name_len)
@@ -89,29 +83,95 @@ list_has(const char *v, size_t n, const char *name, size_t name_len)
 	return 0;
 }
 
-int
-sl_h1_is_hop_by_hop(const struct sl_h1_header *h,
-		    const struct sl_h1_header *hdrs, size_t n, unsigned flags)
+/* The fields the rewriting treats specially. */
+enum hkind {
+	HK_OTHER,
+	HK_HOP, /* hop-by-hop by name: Keep-Alive, TE, Trailer, Upgrade,
+		   Proxy-Connection (and Connection, below) */
+	HK_CONNECTION,
+	HK_CONTENT_LENGTH,
+	HK_TRANSFER_ENCODING,
+	HK_HOST,
+	HK_EXPECT,
+	HK_X_REQUEST_ID,
+	HK_X_FORWARDED_FOR,
+	HK_X_FORWARDED_PROTO,
+};
+
+/* Classifies a field name with one switch on its length and at most two
+ * comparisons, instead of comparing it with every special name: writing
+ * heads did that for every field of every message. */
+static enum hkind
+hkind(const char *n, size_t len)
 {
-	for (size_t i = 0; i < SL_NELEM_HOP; i++)
-		if (sl_h1_ieq(h->name, h->name_len, hop_by_hop[i]))
-			return 1;
+	switch (len) {
+	case 2:
+		return sl_h1_ieq(n, len, "te") ? HK_HOP : HK_OTHER;
+	case 4:
+		return sl_h1_ieq(n, len, "host") ? HK_HOST : HK_OTHER;
+	case 6:
+		return sl_h1_ieq(n, len, "expect") ? HK_EXPECT : HK_OTHER;
+	case 7:
+		return sl_h1_ieq(n, len, "trailer") ||
+			       sl_h1_ieq(n, len, "upgrade")
+			   ? HK_HOP
+			   : HK_OTHER;
+	case 10:
+		if (sl_h1_ieq(n, len, "connection"))
+			return HK_CONNECTION;
+		return sl_h1_ieq(n, len, "keep-alive") ? HK_HOP : HK_OTHER;
+	case 12:
+		return sl_h1_ieq(n, len, "x-request-id") ? HK_X_REQUEST_ID
+							  : HK_OTHER;
+	case 14:
+		return sl_h1_ieq(n, len, "content-length") ? HK_CONTENT_LENGTH
+							    : HK_OTHER;
+	case 15:
+		return sl_h1_ieq(n, len, "x-forwarded-for")
+			   ? HK_X_FORWARDED_FOR
+			   : HK_OTHER;
+	case 16:
+		return sl_h1_ieq(n, len, "proxy-connection") ? HK_HOP
+							      : HK_OTHER;
+	case 17:
+		if (sl_h1_ieq(n, len, "transfer-encoding"))
+			return HK_TRANSFER_ENCODING;
+		return sl_h1_ieq(n, len, "x-forwarded-proto")
+			   ? HK_X_FORWARDED_PROTO
+			   : HK_OTHER;
+	default:
+		return HK_OTHER;
+	}
+}
+
+static int
+hop_by_hop(const struct sl_h1_header *h, enum hkind k,
+	   const struct sl_h1_header *hdrs, size_t n, unsigned flags)
+{
+	if (k == HK_HOP || k == HK_CONNECTION)
+		return 1;
 	if (!(flags & SL_H1_F_CONN_OTHER))
 		return 0;
 	/* Connection may not take away the fields that frame the message
 	 * or name its target: the gateway frames by them, so the next hop
 	 * must see them too, or the two would disagree on where a message
 	 * ends (request smuggling, response splitting) */
-	if (sl_h1_ieq(h->name, h->name_len, "content-length") ||
-	    sl_h1_ieq(h->name, h->name_len, "transfer-encoding") ||
-	    sl_h1_ieq(h->name, h->name_len, "host"))
+	if (k == HK_CONTENT_LENGTH || k == HK_TRANSFER_ENCODING ||
+	    k == HK_HOST)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (sl_h1_ieq(hdrs[i].name, hdrs[i].name_len, "connection") &&
+		if (hkind(hdrs[i].name, hdrs[i].name_len) == HK_CONNECTION &&
 		    list_has(hdrs[i].value, hdrs[i].value_len, h->name,
 			     h->name_len))
 			return 1;
 	return 0;
+}
+
+int
+sl_h1_is_hop_by_hop(const struct sl_h1_header *h,
+		    const struct sl_h1_header *hdrs, size_t n, unsigned flags)
+{
+	return hop_by_hop(h, hkind(h->name, h->name_len), hdrs, n, flags);
 }
 
 int
@@ -136,7 +196,7 @@ sl_h1_client_request_id(const struct sl_h1_request *req, char *out)
 
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const struct sl_h1_header *h = &req->headers[i];
-		if (!sl_h1_ieq(h->name, h->name_len, "x-request-id"))
+		if (hkind(h->name, h->name_len) != HK_X_REQUEST_ID)
 			continue;
 		if (found != NULL)
 			return 0; /* two ids: trust neither */
@@ -174,18 +234,16 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 	}
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const struct sl_h1_header *h = &req->headers[i];
+		enum hkind k = hkind(h->name, h->name_len);
 
-		if (sl_h1_is_hop_by_hop(h, req->headers, req->nheaders,
-					req->flags))
+		if (hop_by_hop(h, k, req->headers, req->nheaders, req->flags))
 			continue;
-		if (sl_h1_ieq(h->name, h->name_len, "expect") ||
-		    sl_h1_ieq(h->name, h->name_len, "x-request-id") ||
-		    sl_h1_ieq(h->name, h->name_len, "x-forwarded-proto"))
+		if (k == HK_EXPECT || k == HK_X_REQUEST_ID ||
+		    k == HK_X_FORWARDED_PROTO)
 			continue;
-		if ((req->flags & SL_H1_F_ABSOLUTE_FORM) &&
-		    sl_h1_ieq(h->name, h->name_len, "host"))
+		if ((req->flags & SL_H1_F_ABSOLUTE_FORM) && k == HK_HOST)
 			continue;
-		if (sl_h1_ieq(h->name, h->name_len, "x-forwarded-for")) {
+		if (k == HK_X_FORWARDED_FOR) {
 			/* all X-Forwarded-For fields become one list, in
 			 * order, with the client appended */
 			if (xff_done)
@@ -194,8 +252,8 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 			puts_(&o, "X-Forwarded-For: ");
 			for (size_t j = i; j < req->nheaders; j++) {
 				const struct sl_h1_header *x = &req->headers[j];
-				if (!sl_h1_ieq(x->name, x->name_len,
-					       "x-forwarded-for") ||
+				if (hkind(x->name, x->name_len) !=
+					HK_X_FORWARDED_FOR ||
 				    x->value_len == 0)
 					continue;
 				put(&o, x->value, x->value_len);
@@ -237,14 +295,14 @@ sl_h1_write_response_head(char *out, size_t cap,
 	puts_(&o, "\r\n");
 	for (size_t i = 0; i < resp->nheaders; i++) {
 		const struct sl_h1_header *h = &resp->headers[i];
+		enum hkind k = hkind(h->name, h->name_len);
 
-		if (sl_h1_is_hop_by_hop(h, resp->headers, resp->nheaders,
-					resp->flags))
+		if (hop_by_hop(h, k, resp->headers, resp->nheaders,
+			       resp->flags))
 			continue;
-		if (sl_h1_ieq(h->name, h->name_len, "x-request-id"))
+		if (k == HK_X_REQUEST_ID)
 			continue;
-		if (dechunk &&
-		    sl_h1_ieq(h->name, h->name_len, "transfer-encoding"))
+		if (dechunk && k == HK_TRANSFER_ENCODING)
 			continue;
 		put_header(&o, h);
 	}

@@ -57,6 +57,32 @@ test_request_hop_by_hop_removed(void **state)
 			       "X-Request-Id: rid1\r\n\r\n");
 }
 
+/* Special fields are recognized in any case; fields of the same length
+ * that differ by one letter are ordinary and forwarded. */
+static void
+test_special_names_any_case_not_look_alikes(void **state)
+{
+	char *o = rewrite("GET / HTTP/1.1\r\nhost: h\r\n"
+			  "CONNECTION: close\r\nkeep-ALIVE: 1\r\nte: x\r\n"
+			  "TRAILER: a\r\nupGrade: b\r\nPROXY-connection: c\r\n"
+			  "x-REQUEST-id: abc\r\nX-FORWARDED-PROTO: https\r\n"
+			  "x-forwarded-for: 1.1.1.1\r\n"
+			  "Tf: 1\r\nConnectiom: 2\r\nKeep-Alivf: 3\r\n"
+			  "Trailes: 4\r\nUpgradf: 5\r\nProxy-Connectiom: 6\r\n"
+			  "X-Request-Ie: 7\r\nX-Forwarded-Prott: 8\r\n"
+			  "X-Forwarded-Foo: 9\r\nExpecu: 10\r\n\r\n",
+			  "rid");
+
+	assert_string_equal(
+	    o, "GET / HTTP/1.1\r\nhost: h\r\n"
+	       "X-Forwarded-For: 1.1.1.1, 10.0.0.7\r\n"
+	       "Tf: 1\r\nConnectiom: 2\r\nKeep-Alivf: 3\r\n"
+	       "Trailes: 4\r\nUpgradf: 5\r\nProxy-Connectiom: 6\r\n"
+	       "X-Request-Ie: 7\r\nX-Forwarded-Prott: 8\r\n"
+	       "X-Forwarded-Foo: 9\r\nExpecu: 10\r\n"
+	       "X-Forwarded-Proto: http\r\nX-Request-Id: rid\r\n\r\n");
+}
+
 static void
 test_connection_cannot_remove_framing(void **state)
 {
@@ -271,6 +297,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_request_hop_by_hop_removed),
+	    cmocka_unit_test(test_special_names_any_case_not_look_alikes),
 	    cmocka_unit_test(test_connection_cannot_remove_framing),
 	    cmocka_unit_test(test_http10_without_host_gets_one),
 	    cmocka_unit_test(test_request_xff_appended_in_place),

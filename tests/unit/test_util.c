@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for util.c: address formatting (IPv4 is formatted by hand,
+ * so it is checked against inet_ntop over every octet value). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cmocka.h>
+
+#include "util.h"
+
+static void
+check_v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+	struct sockaddr_in sin;
+	char got[INET6_ADDRSTRLEN], want[INET_ADDRSTRLEN];
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	memcpy(&sin.sin_addr, (uint8_t[]){a, b, c, d}, 4);
+	memset(got, 'x', sizeof(got));
+	assert_ptr_equal(sl_addr_ip((struct sockaddr *)&sin, got, sizeof(got)),
+			 got);
+	assert_non_null(inet_ntop(AF_INET, &sin.sin_addr, want, sizeof(want)));
+	assert_string_equal(got, want);
+}
+
+static void
+test_ipv4_every_octet(void **state)
+{
+	(void)state;
+	for (unsigned v = 0; v < 256; v++) {
+		check_v4((uint8_t)v, 0, 0, 0);
+		check_v4(1, (uint8_t)v, 2, 3);
+		check_v4(10, 20, (uint8_t)v, 255);
+		check_v4(255, 255, 255, (uint8_t)v);
+	}
+	check_v4(127, 0, 0, 1);
+}
+
+static void
+test_ipv4_small_buffer_falls_back(void **state)
+{
+	struct sockaddr_in sin;
+	char out[8];
+
+	(void)state;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	memcpy(&sin.sin_addr, (uint8_t[]){192, 168, 100, 200}, 4);
+	/* too small for the address: never written past the end */
+	sl_addr_ip((struct sockaddr *)&sin, out, sizeof(out));
+	assert_true(memchr(out, '\0', sizeof(out)) != NULL);
+}
+
+static void
+test_ipv6_and_port(void **state)
+{
+	struct sockaddr_in6 s6;
+	struct sockaddr_in s4;
+	char out[64];
+
+	(void)state;
+	memset(&s6, 0, sizeof(s6));
+	s6.sin6_family = AF_INET6;
+	s6.sin6_port = htons(8080);
+	s6.sin6_addr.s6_addr[15] = 1;
+	assert_string_equal(sl_addr_ip((struct sockaddr *)&s6, out, sizeof(out)),
+			    "::1");
+	assert_string_equal(
+	    sl_addr_str((struct sockaddr *)&s6, out, sizeof(out)), "[::1]:8080");
+	memset(&s4, 0, sizeof(s4));
+	s4.sin_family = AF_INET;
+	s4.sin_port = htons(80);
+	memcpy(&s4.sin_addr, (uint8_t[]){10, 0, 0, 7}, 4);
+	assert_string_equal(
+	    sl_addr_str((struct sockaddr *)&s4, out, sizeof(out)), "10.0.0.7:80");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_ipv4_every_octet),
+	    cmocka_unit_test(test_ipv4_small_buffer_falls_back),
+	    cmocka_unit_test(test_ipv6_and_port),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
