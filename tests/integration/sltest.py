@@ -973,6 +973,22 @@ class UpConn:
         self.closed = threading.Event()
 
 
+
+def _stop_server(stopping, lsock, socks):
+    """Stops a test upstream: no more accepts, every connection shut down
+    (its handler thread sees the end and exits)."""
+    stopping.set()
+    try:
+        lsock.close()
+    except OSError:
+        pass
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 class Upstream:
     """A threaded raw HTTP/1.1 server on 127.0.0.1.
 
@@ -1026,20 +1042,12 @@ class Upstream:
             return [r.target for r in self.requests]
 
     def stop(self):
-        self.stopping.set()
-        try:
-            self.lsock.close()
-        except OSError:
-            pass
         with self.lock:
-            conns = list(self.conns)
-        for c in conns:
+            socks = [c.sock for c in self.conns]
+        _stop_server(self.stopping, self.lsock, socks)
+        for s in socks:
             try:
-                c.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            try:
-                c.sock.close()
+                s.close()
             except OSError:
                 pass
 
@@ -1373,15 +1381,6 @@ class RawUpstream:
             return [bytes(x) for x in self.logs]
 
     def stop(self):
-        self.stopping.set()
-        try:
-            self.lsock.close()
-        except OSError:
-            pass
         with self.lock:
             socks = list(self.socks)
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        _stop_server(self.stopping, self.lsock, socks)
