@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The client connection state machine: reading and checking request heads,
- * routing, the request/response exchange with an upstream connection,
- * budgets and deadlines, local error responses, keep-alive and closing.
+ * idle, header and linger deadlines, keep-alive and closing. The exchange
+ * each request drives with an upstream is in exchange.h.
  */
 #ifndef SL_CLIENT_H
 #define SL_CLIENT_H
@@ -12,9 +12,6 @@
 struct sl_worker;
 struct sl_lsock;
 struct sl_client;
-struct sl_upconn;
-
-struct sl_txn;
 
 /*
  * Takes over fd, a connection accepted on ls and already counted against
@@ -23,16 +20,6 @@ struct sl_txn;
  */
 void sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 		   socklen_t salen, int ip_slot);
-
-/* A request waiting for an upstream connection tries again. Returns 1 when
- * it left the queue (connected, connecting or answered), 0 when it must
- * keep waiting. */
-int sl_txn_retry(struct sl_txn *t);
-
-/* Event on u, owned by c: what is EV_READ or EV_WRITE (readiness), or
- * EV_WRITE when a connect finished (see u->state). */
-void sl_client_on_upstream(struct sl_client *c, struct sl_upconn *u,
-			   short what);
 
 /* The worker starts draining: idle connections close now, busy ones after
  * their current exchange. */

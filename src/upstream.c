@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "exchange.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -236,7 +236,7 @@ upstream_on_read(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	if (u->state != SL_UP_ST_IDLE) {
-		sl_client_on_upstream(u->owner, u, EV_READ);
+		sl_exchange_on_upstream(u->owner, u, EV_READ);
 		return;
 	}
 	/* idle: a close, an error, or bytes nobody asked for all end it */
@@ -263,7 +263,7 @@ upstream_on_write(evutil_socket_t fd, short what, void *arg)
 		sl_upstream_want_write(u, 0);
 		return;
 	}
-	sl_client_on_upstream(u->owner, u, EV_WRITE);
+	sl_exchange_on_upstream(u->owner, u, EV_WRITE);
 }
 
 void

@@ -2,7 +2,8 @@
 /*
  * Upstream connections: connecting, the per-worker per-endpoint pools of
  * idle keep-alive connections, and their events. The request/response
- * exchange itself is driven by client.c, which owns an active connection.
+ * exchange itself is driven by exchange.c for the client that owns an
+ * active connection.
  */
 #ifndef SL_UPSTREAM_H
 #define SL_UPSTREAM_H
@@ -40,7 +41,7 @@ struct sl_upconn {
 /*
  * Gives owner a connection to ep: a pooled one (state ACTIVE) unless fresh
  * is set or none is idle, else a new one (state CONNECTING; the owner is
- * told when it is connected through sl_client_on_upstream). Returns NULL
+ * told when it is connected through sl_exchange_on_upstream). Returns NULL
  * with errno set when a socket cannot even be created.
  */
 struct sl_upconn *sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "exchange.h"
 #include "listener.h"
 #include "upstream.h"
 
@@ -212,7 +213,7 @@ sl_worker_wake(struct sl_worker *w, struct sl_wcluster *wc)
 	struct sl_txn *t;
 
 	while ((t = TAILQ_FIRST(&wc->waiters)) != NULL)
-		if (!sl_txn_retry(t))
+		if (!sl_exchange_retry(t))
 			break;
 }
 

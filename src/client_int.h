@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to client.c and exchange.c: the client connection and exchange
+ * structs, their state and flag values, and what each file calls in the
+ * other. No other module may include it; theirs is client.h/exchange.h.
+ */
+#ifndef SL_CLIENT_INT_H
+#define SL_CLIENT_INT_H
+
+#include <event2/event_struct.h>
+#include <event2/util.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "h1_msg.h"
+#include "h1_parse.h"
+#include "rate.h"
+#include "util.h"
+#include "worker.h"
+
+enum sl_client_state {
+	SL_CLIENT_ST_IDLE,   /* between requests: txn == NULL, no byte of the
+				next head yet; deadline = idle timeout */
+	SL_CLIENT_ST_HEAD,   /* part of a head is in `in`: txn == NULL;
+				deadline = header deadline */
+	SL_CLIENT_ST_TXN,    /* txn != NULL: one exchange, proxied or local */
+	SL_CLIENT_ST_LINGER, /* final response sent, write side shut down;
+				input is dropped until EOF or deadline */
+	SL_CLIENT_ST_CLOSED, /* fd closed, no events; freed by tev */
+};
+
+#define C_F_REV 0x01 /* rev is added */
+#define C_F_WEV 0x02 /* txn->wev is added: a write would block */
+#define C_F_EOF 0x04 /* the client shut its write side */
+#define C_F_CORKED 0x10 /* the last response went out with MSG_MORE */
+#define C_F_RETIRED                                                            \
+	0x08 /* its listener left the configuration: close                     \
+		after the current exchange */
+
+/* One request/response exchange. Owned by its client; free list per
+ * worker. */
+struct sl_txn {
+	struct sl_txn *next_free;
+	struct sl_client *client;   /* owner */
+	struct event wev;	    /* the client is writable (C_F_WEV) */
+	struct event tev;	    /* the exchange's nearest deadline */
+	uint64_t armed_ms;	    /* deadline tev is armed for, 0 = none */
+	struct sl_buf out;	    /* our heads and local responses to the
+				       client (only an exchange writes) */
+	uint64_t last_read_ms;	    /* last body bytes read */
+	uint64_t last_write_ms;	    /* last write progress to the client */
+	TAILQ_ENTRY(sl_txn) qentry; /* in wc->waiters when T_QUEUED */
+	uint64_t queue_deadline_ms; /* queue_timeout while T_QUEUED */
+	struct sl_rate body_rate;   /* min_body_rate meter */
+	struct sl_rate send_rate;   /* min_send_rate meter */
+	uint64_t send_written;	    /* response bytes handed to the kernel */
+	uint64_t send_delivered;    /* ... of which the client took, at the
+				       last check */
+	const struct sl_conf_route *route; /* borrowed, NULL for local */
+	struct sl_wcluster *wc;		   /* borrowed */
+	size_t ep_index;
+	struct sl_upconn *up; /* owned while set */
+	struct sl_buf uphead; /* request head for the upstream, kept until
+				 the response head arrives (replay) */
+	unsigned flags;
+	enum sl_h1_body req_body;
+	uint64_t req_remaining;	 /* Content-Length bytes not yet read */
+	uint64_t req_body_bytes; /* payload bytes read */
+	uint64_t req_body_sent;	 /* body bytes written upstream */
+	struct sl_h1_chunked req_chunked;
+	struct sl_h1_scan resp_scan;
+	enum sl_h1_body resp_body;
+	uint64_t resp_remaining;
+	struct sl_h1_chunked resp_chunked;
+	int resp_keepalive; /* upstream allows reuse */
+	int status;
+	const char *error; /* error code of a local response */
+	enum sl_h1_method method_id;
+	int minor;
+	unsigned tries; /* connect attempts */
+	uint64_t tried; /* endpoints tried (first 64) */
+	int last_fail;	/* FAIL_* of the last connect failure */
+	uint64_t start_ms;
+	uint64_t connect_deadline_ms;
+	uint64_t up_progress_ms; /* last progress with the upstream */
+	uint64_t bytes_in, bytes_out;
+	char request_id[SL_REQUEST_ID_MAX + 1];
+	char method[16];
+	char path[256];
+	char host[128];
+};
+
+#define T_LOCAL		0x0001 /* a local response is being sent */
+#define T_CLOSE		0x0002 /* close the client after this exchange */
+#define T_REQ_READ_DONE 0x0004 /* the whole request was read and checked */
+#define T_REQ_SENT	0x0008 /* ...and written upstream */
+#define T_RESP_HEAD	0x0010 /* response head queued to the client */
+#define T_RESP_DONE	0x0020 /* whole response read from the upstream */
+#define T_UP_BROKEN	0x0040 /* upstream connection must not be reused */
+#define T_UP_REUSED	0x0080 /* upstream connection came from the pool */
+#define T_RETRIED	0x0100 /* replayed once on a fresh connection */
+#define T_DECHUNK	0x0200 /* chunked response to an HTTP/1.0 client */
+#define T_HEAD_ONLY	0x0400 /* HEAD request */
+#define T_UP_WBLOCK	0x0800 /* an upstream write would block */
+#define T_COUNTED	0x1000 /* counted in the endpoint's active */
+#define T_QUEUED	0x2000 /* waiting for an upstream connection */
+#define T_RETRYING	0x4000 /* leaving the queue to try again */
+#define T_UP_WDEAD	0x8000 /* the upstream stopped taking the request */
+
+/* Owned by its worker's list; freed after sl_client_close by tev. */
+struct sl_client {
+	TAILQ_ENTRY(sl_client) entry;
+	struct sl_worker *w;
+	struct sl_wgen *gen; /* generation of the current or last request
+				(one reference) */
+	const struct sl_conf_listener *lconf; /* borrowed from gen; its
+						 limits are the budgets */
+	struct sl_txn *txn;
+	enum sl_client_state state;
+	unsigned flags;
+	int fd;
+	uint32_t in_ready; /* in: end of checked request bytes (TXN) */
+	struct sl_buf in;  /* request bytes */
+
+	struct sl_h1_scan scan;
+	uint64_t id;
+	struct sl_tnode tnode; /* IDLE, HEAD, LINGER deadline (worker list);
+				  the reap list once CLOSED */
+	uint32_t nrequests;
+	int ip_slot; /* per-address count to release, or
+			SL_RUNTIME_IP_UNCOUNTED */
+	const char *close_reason;
+	struct event rev;	  /* the only event of an idle connection */
+	struct sockaddr_in6 peer; /* large enough for AF_INET too */
+};
+
+/* The time of the event being handled (see sl_now_refresh). */
+static inline uint64_t
+now_ms(void)
+{
+	return sl_now_cached();
+}
+
+static inline const char *
+peer_str(const struct sl_client *c, char *buf, size_t n)
+{
+	return sl_addr_str((const struct sockaddr *)&c->peer, buf, n);
+}
+
+/* ---- client.c, for exchange.c ---------------------------------------- */
+
+/* Moves c to state s (logged at debug). */
+void sl_client_set_state(struct sl_client *c, enum sl_client_state s);
+
+/* Turns write interest on the client (the exchange's wev) on or off. */
+void sl_client_want_write(struct sl_client *c, int on);
+
+/* Closes c now and frees it from a zero-delay event: the caller may still
+ * read c but must not act on it. reason is static. */
+void sl_client_close(struct sl_client *c, const char *reason);
+
+/* Ends c after its last response: closes it, or with linger set shuts the
+ * write side and drops input for a while. May close c. */
+void sl_client_finish(struct sl_client *c, const char *reason, int linger);
+
+/* Writes the exchange's heads and the ready response bytes to the client.
+ * Returns -1 when c was closed. */
+int sl_client_write(struct sl_client *c);
+
+/* Works on c until it must wait for an event. May close c. */
+void sl_client_process(struct sl_client *c);
+
+/* libevent callback of the exchange's wev: the client is writable. */
+void sl_client_on_write(evutil_socket_t fd, short what, void *arg);
+
+/* Counts a client cut for being slow or silent (logged at info for the
+ * send timeouts). */
+void sl_client_count_timeout(struct sl_client *c, enum sl_timeout_reason r);
+
+#endif

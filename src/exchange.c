@@ -1,0 +1,1288 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One proxied request/response exchange of a client connection: routing,
+ * choosing an endpoint and connecting (queueing, retries, replay), streaming
+ * both bodies with backpressure, the exchange's deadlines, local error
+ * responses and the access log. Parsing and header rewriting are delegated
+ * to h1_parse/h1_msg; the client socket itself is client.c's.
+ */
+#include "exchange.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "balance.h"
+#include "client_int.h"
+#include "h1_msg.h"
+#include "h1_parse.h"
+#include "log.h"
+#include "rate.h"
+#include "route.h"
+#include "runtime.h"
+#include "upstream.h"
+#include "worker.h"
+
+#define MAX_CONNECT_TRIES 8
+
+enum { FAIL_REFUSED, FAIL_CONNECT_TIMEOUT, FAIL_RESET, FAIL_BAD, FAIL_TIMEOUT };
+
+static void exchange_on_timer(evutil_socket_t, short, void *);
+static void txn_connect(struct sl_client *c);
+static void txn_dequeue(struct sl_txn *t);
+static int up_read(struct sl_client *c);
+
+static size_t
+head_cap(const struct sl_client *c)
+{
+	/* a rewritten head is the original plus a few fields we add */
+	return c->lconf->limits.max_header_bytes + 1024;
+}
+
+/* ---- access log ------------------------------------------------------ */
+
+/* Counts the exchange and writes its access log line; called once for
+ * every exchange, finished or cut. */
+void
+sl_exchange_log(struct sl_client *c, struct sl_txn *t)
+{
+	char line[2048], peer[64], ts[64], upstream[64] = "-";
+	struct timespec now;
+	struct tm tm;
+	size_t n = 0;
+	uint64_t dur = now_ms() - t->start_ms;
+	int cls = t->status >= 100 && t->status < 600 ? t->status / 100 : 0;
+
+	SL_STAT_INC(c->w->stats.requests);
+	SL_STAT_INC(c->w->stats.responses[cls]);
+	if (!sl_access_enabled())
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	sl_addr_ip((const struct sockaddr *)&c->peer, peer, sizeof(peer));
+	if (t->wc != NULL)
+		snprintf(upstream, sizeof(upstream), "%s",
+			 t->wc->eps[t->ep_index]->conf->addr.text);
+	if (sl_access_format() == SL_ACCESS_JSON) {
+		char m[64], p[1024], h[512];
+		size_t ml, pl, hl;
+		ml = sl_json_escape(m, sizeof(m), t->method, strlen(t->method));
+		pl = sl_json_escape(p, sizeof(p), t->path, strlen(t->path));
+		hl = sl_json_escape(h, sizeof(h), t->host, strlen(t->host));
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+		n = (size_t)snprintf(
+		    line, sizeof(line),
+		    "{\"time\":\"%s.%03ldZ\",\"conn\":%llu,\"peer\":\"%s\","
+		    "\"listener\":\"%s\",\"method\":\"%.*s\",\"path\":\"%.*s\","
+		    "\"host\":\"%.*s\",\"status\":%d,\"route\":\"%s\","
+		    "\"upstream\":\"%s\",\"bytes_in\":%llu,\"bytes_out\":%llu,"
+		    "\"duration_ms\":%llu,\"request_id\":\"%s\","
+		    "\"error\":\"%s\",\"retried\":%s}\n",
+		    ts, now.tv_nsec / 1000000, (unsigned long long)c->id, peer,
+		    c->lconf->name, (int)ml, m, (int)pl, p, (int)hl, h,
+		    t->status, t->route ? t->route->name : "-", upstream,
+		    (unsigned long long)t->bytes_in,
+		    (unsigned long long)t->bytes_out, (unsigned long long)dur,
+		    t->request_id, t->error ? t->error : "",
+		    (t->flags & T_RETRIED) ? "true" : "false");
+	} else {
+		char p[512];
+		strftime(ts, sizeof(ts), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+		sl_escape(p, sizeof(p), t->path, strlen(t->path));
+		n = (size_t)snprintf(
+		    line, sizeof(line),
+		    "%s - - [%s] \"%s %s HTTP/1.%d\" %d %llu \"-\" \"-\" "
+		    "rid=%s route=%s upstream=%s ms=%llu\n",
+		    peer, ts, t->method, p, t->minor, t->status,
+		    (unsigned long long)t->bytes_out, t->request_id,
+		    t->route ? t->route->name : "-", upstream,
+		    (unsigned long long)dur);
+	}
+	if (n >= sizeof(line)) {
+		n = sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	sl_access_append(c->w->alog, line, n);
+}
+
+/* ---- closing --------------------------------------------------------- */
+
+static void
+txn_release_upstream(struct sl_client *c, int reusable)
+{
+	struct sl_txn *t = c->txn;
+
+	if (t->flags & T_COUNTED) {
+		t->wc->eps[t->ep_index]->active--;
+		t->flags &= ~T_COUNTED;
+	}
+	if (t->up == NULL)
+		return;
+	sl_upstream_put(t->up, reusable);
+	t->up = NULL;
+}
+
+void
+sl_exchange_free(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+
+	if (t == NULL)
+		return;
+	sl_client_want_write(c, 0);
+	event_del(&t->tev);
+	sl_buf_release(&c->w->bufs, &t->out);
+	txn_dequeue(t);
+	txn_release_upstream(c, 0);
+	sl_buf_release(&c->w->bufs, &t->uphead);
+	t->next_free = c->w->free_txns;
+	c->w->free_txns = t;
+	c->txn = NULL;
+}
+
+/* ---- local responses ---------------------------------------------------*/
+
+static struct sl_txn *
+txn_new(struct sl_client *c)
+{
+	struct sl_worker *w = c->w;
+	struct sl_txn *t = w->free_txns;
+
+	if (t != NULL)
+		w->free_txns = t->next_free;
+	else if ((t = malloc(sizeof(*t))) == NULL)
+		return NULL;
+	memset(t, 0, offsetof(struct sl_txn, request_id));
+	t->request_id[0] = t->method[0] = t->path[0] = t->host[0] = '\0';
+	/* an exchange starts with the first byte of its head */
+	t->start_ms =
+	    c->state == SL_CLIENT_ST_HEAD
+		? c->tnode.deadline_ms - c->lconf->limits.header_timeout_ms
+		: now_ms();
+	t->client = c;
+	event_assign(&t->wev, w->base, c->fd, EV_WRITE | EV_PERSIST,
+		     sl_client_on_write, c);
+	evtimer_assign(&t->tev, w->base, exchange_on_timer, c);
+	/* the exchange keeps its own deadlines */
+	sl_timeq_del(w, &c->tnode);
+	c->txn = t;
+	return t;
+}
+
+static int
+out_reserve(struct sl_client *c, size_t n)
+{
+	if (sl_buf_alloc(&c->w->bufs, &c->txn->out, head_cap(c)) == -1)
+		return -1;
+	if (c->txn->out.off == c->txn->out.len)
+		c->txn->out.off = c->txn->out.len = 0;
+	if (sl_buf_space(&c->txn->out) < n && c->txn->out.off > 0) {
+		memmove(c->txn->out.data, c->txn->out.data + c->txn->out.off,
+			sl_buf_pending(&c->txn->out));
+		c->txn->out.len -= c->txn->out.off;
+		c->txn->out.off = 0;
+	}
+	return sl_buf_space(&c->txn->out) >= n ? 0 : -1;
+}
+
+/*
+ * Answers the current request (or the head being read) with a local error
+ * and stops the exchange with the upstream. close forces the connection to
+ * close after it; so does a request whose body was not read.
+ */
+void
+sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
+{
+	struct sl_txn *t = c->txn;
+	long n;
+
+	if (t == NULL) {
+		if ((t = txn_new(c)) == NULL) {
+			sl_client_close(c, "out_of_memory");
+			return;
+		}
+		if (c->in.data != NULL)
+			c->in.off = c->in.len; /* the bad head is dropped */
+		t->flags |= T_CLOSE;
+		sl_client_set_state(c, SL_CLIENT_ST_TXN);
+	}
+	if (t->request_id[0] == '\0')
+		sl_worker_request_id(c->w, t->request_id);
+	if (t->flags & T_RESP_HEAD) {
+		/* part of the upstream response is out: it cannot be
+		 * replaced, only cut */
+		t->status = t->status ? t->status : status;
+		t->error = code;
+		sl_client_close(c, code);
+		return;
+	}
+	txn_dequeue(t); /* a request answered here waits for nothing */
+	txn_release_upstream(c, 0);
+	t->flags |= T_LOCAL;
+	t->status = status;
+	t->error = code;
+	if (close || !(t->flags & T_REQ_READ_DONE))
+		t->flags |= T_CLOSE;
+	if (out_reserve(c, 512) == -1) {
+		sl_client_close(c, "out_of_memory");
+		return;
+	}
+	n = sl_h1_write_error(c->txn->out.data + c->txn->out.len,
+			      sl_buf_space(&c->txn->out), status, code,
+			      t->request_id, (t->flags & T_CLOSE) != 0,
+			      (t->flags & T_HEAD_ONLY) != 0, t->minor);
+	if (n < 0) {
+		sl_client_close(c, code);
+		return;
+	}
+	c->txn->out.len += (uint32_t)n;
+	if (sl_log_enabled(SL_LOG_INFO) && status != 404) {
+		char peer[64];
+		log_info("conn=%llu peer=%s route=%s: %d %s",
+			 (unsigned long long)c->id,
+			 peer_str(c, peer, sizeof(peer)),
+			 t->route ? t->route->name : "-", status, code);
+	}
+}
+
+const char *
+sl_exchange_status_code_name(int status)
+{
+	switch (status) {
+	case 400:
+		return "bad_request";
+	case 405:
+		return "method_not_allowed";
+	case 408:
+		return "request_timeout";
+	case 413:
+		return "payload_too_large";
+	case 414:
+		return "uri_too_long";
+	case 417:
+		return "expectation_failed";
+	case 431:
+		return "header_too_large";
+	case 501:
+		return "not_implemented";
+	case 505:
+		return "version_not_supported";
+	default:
+		return "bad_request";
+	}
+}
+
+/* 417 keeps the connection (DESIGN.md section 5); every other request
+ * error closes it. */
+static int
+status_closes(int status)
+{
+	return status != 417;
+}
+
+/* ---- starting an exchange --------------------------------------------- */
+
+static void
+copy_slice(char *dst, size_t dstsz, const char *s, size_t n)
+{
+	if (n >= dstsz)
+		n = dstsz - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+static int
+is_idempotent(enum sl_h1_method m)
+{
+	return m == SL_M_GET || m == SL_M_HEAD || m == SL_M_PUT ||
+	       m == SL_M_DELETE || m == SL_M_OPTIONS || m == SL_M_TRACE;
+}
+
+/*
+ * A complete head of head_len bytes is at in.off: parse it, route it,
+ * prepare the upstream head and get an upstream connection.
+ */
+void
+sl_exchange_start(struct sl_client *c, size_t head_len)
+{
+	struct sl_worker *w = c->w;
+	const struct sl_conf_limits *lim = &c->lconf->limits;
+	struct sl_h1_limits hl = {lim->max_uri_bytes, lim->max_header_bytes,
+				  lim->max_headers};
+	struct sl_h1_request req;
+	struct sl_txn *t;
+	char ip[64];
+	struct sl_fwd fwd;
+	long n;
+	int r;
+
+	if ((t = txn_new(c)) == NULL) {
+		sl_client_close(c, "out_of_memory");
+		return;
+	}
+	sl_client_set_state(c, SL_CLIENT_ST_TXN);
+	memset(&req, 0, sizeof(req));
+	req.headers = w->hdrs;
+	req.max_headers = SL_MIN(w->max_hdrs, lim->max_headers);
+	r = sl_h1_parse_request(c->in.data + c->in.off, head_len, &req, &hl);
+	t->bytes_in = head_len;
+	if (r == 0 || req.method != NULL) {
+		copy_slice(t->method, sizeof(t->method), req.method,
+			   req.method_len);
+		if (req.path != NULL)
+			copy_slice(t->path, sizeof(t->path), req.path,
+				   req.path_len);
+		if (req.host != NULL)
+			copy_slice(t->host, sizeof(t->host), req.host,
+				   req.host_len);
+	}
+	if (r < 0) {
+		c->in.off += (uint32_t)head_len;
+		c->in_ready = c->in.off;
+		/* a 417 without a body leaves the connection in sync */
+		if (r == -417 && req.body == SL_H1_BODY_NONE)
+			t->flags |= T_REQ_READ_DONE;
+		sl_worker_request_id(w, t->request_id);
+		sl_exchange_local(c, -r, sl_exchange_status_code_name(-r),
+				  status_closes(-r));
+		return;
+	}
+	if (!sl_h1_client_request_id(&req, t->request_id))
+		sl_worker_request_id(w, t->request_id);
+	t->method_id = req.method_id;
+	t->minor = req.minor;
+	if (req.method_id == SL_M_HEAD)
+		t->flags |= T_HEAD_ONLY;
+	if (req.minor == 0 ? !(req.flags & SL_H1_F_CONN_KEEPALIVE)
+			   : (req.flags & SL_H1_F_CONN_CLOSE))
+		t->flags |= T_CLOSE;
+	if (lim->max_requests && c->nrequests + 1 >= lim->max_requests)
+		t->flags |= T_CLOSE;
+	if (w->draining || (c->flags & C_F_RETIRED))
+		t->flags |= T_CLOSE;
+	t->req_body = req.body;
+	t->req_remaining = req.content_length;
+	if (req.body == SL_H1_BODY_CHUNKED)
+		sl_h1_chunked_init(&t->req_chunked, lim->max_header_bytes);
+	c->in.off += (uint32_t)head_len;
+	c->in_ready = c->in.off;
+	if (req.body == SL_H1_BODY_NONE)
+		t->flags |= T_REQ_READ_DONE;
+
+	if (req.body == SL_H1_BODY_LENGTH && lim->max_body_bytes &&
+	    req.content_length > lim->max_body_bytes) {
+		sl_exchange_local(c, 413, "payload_too_large", 1);
+		return;
+	}
+	t->route = sl_route_match(c->lconf, &req);
+	if (t->route == NULL) {
+		sl_exchange_local(c, 404, "no_route", 0);
+		return;
+	}
+	t->wc = &c->gen->clusters[t->route->cluster->index];
+
+	if (sl_buf_alloc(&w->bufs, &t->uphead, head_cap(c)) == -1) {
+		sl_exchange_local(c, 503, "out_of_memory", 0);
+		return;
+	}
+	fwd.client_ip =
+	    sl_addr_ip((const struct sockaddr *)&c->peer, ip, sizeof(ip));
+	fwd.proto = "http";
+	fwd.request_id = t->request_id;
+	fwd.default_host = c->lconf->addr.text;
+	n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, &req, &fwd);
+	if (n < 0) {
+		sl_exchange_local(c, 431, "header_too_large", 1);
+		return;
+	}
+	t->uphead.len = (uint32_t)n;
+
+	/* 100-continue: we ask for the body ourselves, once we are about to
+	 * read it; the upstream never sees Expect */
+	if ((req.flags & SL_H1_F_EXPECT_CONTINUE) && req.minor >= 1 &&
+	    req.body != SL_H1_BODY_NONE && sl_buf_pending(&c->in) == 0) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		if (out_reserve(c, sizeof(cont) - 1) == 0) {
+			memcpy(c->txn->out.data + c->txn->out.len, cont,
+			       sizeof(cont) - 1);
+			c->txn->out.len += sizeof(cont) - 1;
+		}
+	}
+	c->txn->last_read_ms = now_ms();
+	if (req.body != SL_H1_BODY_NONE && lim->min_body_rate_bps > 0)
+		sl_rate_start(&t->body_rate, c->txn->last_read_ms);
+	txn_connect(c);
+}
+
+/*
+ * Picks an endpoint not tried yet and with room for a connection (an idle
+ * pooled one here, or below max_connections everywhere). Returns its
+ * index, or SL_BALANCE_NONE; *full is set when some endpoint was passed
+ * over only for lack of room.
+ */
+static size_t
+txn_pick(struct sl_client *c, int fresh, int *full)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_wcluster *wc = t->wc;
+	const struct sl_conf_cluster *cc = wc->conf;
+	size_t n = cc->nendpoints, left = 0;
+	unsigned char *skip = wc->skip;
+	uint64_t key;
+
+	*full = 0;
+	for (size_t i = 0; i < n; i++) {
+		skip[i] = i < 64 && ((t->tried >> i) & 1);
+		if (!skip[i] && cc->max_connections > 0 &&
+		    (fresh || wc->eps[i]->nidle == 0) &&
+		    atomic_load_explicit(&cc->endpoints[i].state->conns,
+					 memory_order_relaxed) >=
+			cc->max_connections) {
+			skip[i] = 1;
+			*full = 1;
+		}
+		left += !skip[i];
+	}
+	if (left == 0)
+		return SL_BALANCE_NONE;
+	switch (cc->balance) {
+	case SL_BALANCE_LEAST_REQUEST:
+		/* in-flight counts live with the endpoints, so a reload
+		 * keeps them */
+		for (size_t i = 0; i < n; i++)
+			wc->active[i] = wc->eps[i]->active;
+		return sl_balance_least(wc->active, wc->weights, n, skip,
+					&wc->cursor);
+	case SL_BALANCE_HASH:
+		key = sl_hash64(
+		    c->peer.sin6_family == AF_INET
+			? (const void *)&((struct sockaddr_in *)&c->peer)
+			      ->sin_addr
+			: (const void *)&c->peer.sin6_addr,
+		    c->peer.sin6_family == AF_INET ? 4 : 16);
+		return sl_balance_hash(key, wc->weights, n, skip);
+	case SL_BALANCE_ROUND_ROBIN:
+	default:
+		return sl_balance_swrr(wc->swrr, wc->weights, n, skip);
+	}
+}
+
+static void
+txn_fail_connect(struct sl_client *c, int fail)
+{
+	if (fail == FAIL_CONNECT_TIMEOUT)
+		sl_exchange_local(c, 504, "upstream_connect_timeout", 0);
+	else
+		sl_exchange_local(c, 502, "upstream_connect_failed", 0);
+}
+
+static void
+txn_overloaded(struct sl_client *c)
+{
+	atomic_fetch_add(&c->txn->route->cluster->state->overloaded, 1);
+	sl_exchange_local(c, 503, "upstream_overloaded", 0);
+}
+
+/* Stops waiting for a connection (no-op when not waiting). */
+static void
+txn_dequeue(struct sl_txn *t)
+{
+	if (!(t->flags & T_QUEUED))
+		return;
+	TAILQ_REMOVE(&t->wc->waiters, t, qentry);
+	sl_runtime_release(&t->route->cluster->state->pending);
+	sl_worker_waiting(t->client->w, -1);
+	t->flags &= ~T_QUEUED;
+}
+
+/*
+ * Every endpoint with room is taken: wait, in order, for at most
+ * queue_timeout, unless max_pending requests of the cluster already wait.
+ */
+static void
+txn_queue(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	const struct sl_conf_cluster *cc = t->route->cluster;
+
+	if (t->flags & T_RETRYING) {
+		/* a retry that found no room: first in line again, with the
+		 * pending count it still holds */
+		TAILQ_INSERT_HEAD(&t->wc->waiters, t, qentry);
+	} else {
+		if (cc->max_pending == 0 ||
+		    !sl_runtime_take(&cc->state->pending, cc->max_pending)) {
+			txn_overloaded(c);
+			return;
+		}
+		t->queue_deadline_ms = now_ms() + cc->queue_timeout_ms;
+		TAILQ_INSERT_TAIL(&t->wc->waiters, t, qentry);
+	}
+	t->flags |= T_QUEUED;
+	sl_worker_waiting(c->w, 1);
+}
+
+/* Gets an upstream connection for the current exchange: pooled, or new,
+ * or a place in the queue. */
+static void
+txn_connect(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	size_t i;
+	int fresh = (t->flags & T_RETRIED) != 0, full;
+
+	if (t->tries >= MAX_CONNECT_TRIES) {
+		txn_fail_connect(c, t->last_fail);
+		return;
+	}
+	i = txn_pick(c, fresh, &full);
+	if (i == SL_BALANCE_NONE) {
+		if (full)
+			txn_queue(c);
+		else
+			txn_fail_connect(c, t->last_fail);
+		return;
+	}
+	t->ep_index = i;
+	t->up = sl_upstream_get(c->w, t->wc->eps[i], c, fresh);
+	if (t->up == NULL) {
+		if (errno == EBUSY) {
+			/* another worker took the last connection */
+			txn_queue(c);
+			return;
+		}
+		t->tries++;
+		if (i < 64)
+			t->tried |= (uint64_t)1 << i;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+		    errno == ENOBUFS) {
+			log_warn("conn=%llu route=%s: upstream socket",
+				 (unsigned long long)c->id, t->route->name);
+			sl_exchange_local(c, 503, "no_endpoint", 0);
+			return;
+		}
+		/* refused at once (loopback): try the next endpoint */
+		log_warn("conn=%llu route=%s upstream=%s: connect",
+			 (unsigned long long)c->id, t->route->name,
+			 t->wc->eps[i]->conf->addr.text);
+		t->last_fail = FAIL_REFUSED;
+		txn_connect(c);
+		return;
+	}
+	t->tries++;
+	if (i < 64)
+		t->tried |= (uint64_t)1 << i;
+	t->wc->eps[i]->active++;
+	t->flags |= T_COUNTED;
+	if (t->up->nrequests > 0)
+		t->flags |= T_UP_REUSED;
+	else
+		t->flags &= ~T_UP_REUSED;
+	t->up->nrequests++;
+	/* a new attempt starts the request over on this connection */
+	t->flags &= ~(T_REQ_SENT | T_UP_WBLOCK | T_UP_WDEAD | T_UP_BROKEN);
+	sl_h1_scan_init(&t->resp_scan);
+	t->uphead.off = 0;
+	t->up_progress_ms = now_ms();
+	if (t->up->state == SL_UP_ST_CONNECTING)
+		t->connect_deadline_ms =
+		    now_ms() + t->route->cluster->connect_timeout_ms;
+}
+
+int
+sl_exchange_retry(struct sl_txn *t)
+{
+	struct sl_client *c = t->client;
+
+	sl_now_refresh();
+	TAILQ_REMOVE(&t->wc->waiters, t, qentry);
+	sl_worker_waiting(c->w, -1);
+	t->flags = (t->flags & ~T_QUEUED) | T_RETRYING;
+	txn_connect(c);
+	t->flags &= ~T_RETRYING;
+	if (t->flags & T_QUEUED)
+		return 0;
+	sl_runtime_release(&t->route->cluster->state->pending);
+	sl_client_process(c);
+	return 1;
+}
+
+/*
+ * The upstream connection failed in the way fail says. Tries another
+ * endpoint (connect failures), replays on a fresh connection when that is
+ * safe, or answers with an error.
+ */
+static void
+txn_upstream_failed(struct sl_client *c, int fail, const char *why)
+{
+	struct sl_txn *t = c->txn;
+	int nothing_sent = t->uphead.off == 0 && t->req_body_sent == 0;
+	char peer[64];
+
+	log_warnx("conn=%llu peer=%s route=%s upstream=%s: %s",
+		  (unsigned long long)c->id, peer_str(c, peer, sizeof(peer)),
+		  t->route->name, t->wc->eps[t->ep_index]->conf->addr.text,
+		  why);
+	SL_STAT_INC(c->w->stats.upstream_failures);
+	txn_release_upstream(c, 0);
+	if ((t->flags & T_RESP_HEAD) && t->bytes_out > 0) {
+		/* the client has part of the response: only a close tells
+		 * it the rest will not come */
+		t->error = why;
+		sl_client_close(c, why);
+		return;
+	}
+	if (t->flags & T_RESP_HEAD) {
+		/* a held head (sl_exchange_resp_head_held): the client has seen
+		 * nothing, so it gets an error response; the upstream answered,
+		 * so the request is not replayed */
+		t->flags &= ~T_RESP_HEAD;
+		t->out.off = t->out.len = 0;
+		if (fail == FAIL_TIMEOUT)
+			sl_exchange_local(c, 504, "upstream_timeout", 0);
+		else
+			sl_exchange_local(c, 502, "upstream_reset", 0);
+		t = c->txn;
+		if (t != NULL && c->state == SL_CLIENT_ST_TXN)
+			t->error = why;
+		return;
+	}
+	switch (fail) {
+	case FAIL_REFUSED:
+	case FAIL_CONNECT_TIMEOUT:
+		t->last_fail = fail;
+		txn_connect(c);
+		return;
+	case FAIL_RESET:
+		/* A pooled connection the upstream closed under us: replay on
+		 * a fresh one when no byte went out, or when the request is
+		 * idempotent and its body is still here. */
+		if (!(t->flags & T_RETRIED) &&
+		    (nothing_sent ||
+		     ((t->flags & T_UP_REUSED) && is_idempotent(t->method_id) &&
+		      t->req_body_sent == 0))) {
+			t->flags |= T_RETRIED;
+			SL_STAT_INC(c->w->stats.upstream_retries);
+			t->tried &= ~((uint64_t)1 << (t->ep_index & 63));
+			txn_connect(c);
+			return;
+		}
+		sl_exchange_local(c, 502, "upstream_reset", 0);
+		return;
+	case FAIL_BAD:
+		sl_exchange_local(c, 502, "upstream_bad_response", 0);
+		return;
+	case FAIL_TIMEOUT:
+	default:
+		sl_exchange_local(c, 504, "upstream_timeout", 0);
+		return;
+	}
+}
+
+/* ---- request direction -------------------------------------------------*/
+
+/* Checks newly read request body bytes; returns -1 when the exchange was
+ * turned into an error response. */
+static int
+req_body_advance(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	uint32_t avail = c->in.len - c->in_ready;
+	size_t consumed, data;
+	int r;
+
+	if ((t->flags & T_REQ_READ_DONE) || avail == 0)
+		return 0;
+	if (t->req_body == SL_H1_BODY_LENGTH) {
+		uint64_t k = SL_MIN((uint64_t)avail, t->req_remaining);
+		c->in_ready += (uint32_t)k;
+		t->req_remaining -= k;
+		t->req_body_bytes += k;
+		t->bytes_in += k;
+		if (t->req_remaining == 0)
+			t->flags |= T_REQ_READ_DONE;
+		return 0;
+	}
+	r = sl_h1_chunked_decode(&t->req_chunked, c->in.data + c->in_ready,
+				 avail, 0, &consumed, &data);
+	c->in_ready += (uint32_t)consumed;
+	t->req_body_bytes += data;
+	t->bytes_in += consumed;
+	if (r < 0) {
+		sl_exchange_local(c, 400, "bad_request", 1);
+		return -1;
+	}
+	/* the announced chunk size counts at once: a client must not hold
+	 * the connection for bytes it could never be allowed to send */
+	if (c->lconf->limits.max_body_bytes &&
+	    t->req_body_bytes + t->req_chunked.remaining >
+		c->lconf->limits.max_body_bytes) {
+		sl_exchange_local(c, 413, "payload_too_large", 1);
+		return -1;
+	}
+	if (r == 1)
+		t->flags |= T_REQ_READ_DONE;
+	return 0;
+}
+
+/* Writes what is ready of the request upstream. Returns -1 when the
+ * exchange failed (already handled). */
+static int
+up_write(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_upconn *u = t->up;
+	struct iovec iov[2];
+	int niov = 0;
+	ssize_t n;
+	size_t hp;
+
+	if (u == NULL || u->state != SL_UP_ST_ACTIVE ||
+	    (t->flags & (T_REQ_SENT | T_UP_WBLOCK | T_UP_WDEAD)))
+		return 0;
+	hp = sl_buf_pending(&t->uphead);
+	if (hp > 0)
+		iov[niov++] =
+		    (struct iovec){t->uphead.data + t->uphead.off, hp};
+	if (c->in_ready > c->in.off)
+		iov[niov++] = (struct iovec){c->in.data + c->in.off,
+					     c->in_ready - c->in.off};
+	if (niov > 0) {
+		n = sl_sendv(u->fd, iov, niov, 0);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				t->flags |= T_UP_WBLOCK;
+				sl_upstream_want_write(u, 1);
+				return 0;
+			}
+			/* an upstream may answer early (413) and close: its
+			 * answer, already here, wins over the write error */
+			t->flags |= T_UP_WDEAD | T_UP_BROKEN;
+			sl_upstream_want_write(u, 0);
+			if (t->flags & T_RESP_HEAD)
+				return 0;
+			if (up_read(c) == -1)
+				return -1;
+			if (t->flags & T_RESP_HEAD)
+				return 0;
+			txn_upstream_failed(c, FAIL_RESET, "upstream_write");
+			return -1;
+		}
+		t->up_progress_ms = now_ms();
+		if ((size_t)n >= hp) {
+			t->uphead.off += (uint32_t)hp;
+			c->in.off += (uint32_t)(n - (ssize_t)hp);
+			t->req_body_sent += (uint64_t)(n - (ssize_t)hp);
+		} else
+			t->uphead.off += (uint32_t)n;
+		if (sl_buf_pending(&t->uphead) > 0 || c->in_ready > c->in.off) {
+			t->flags |= T_UP_WBLOCK;
+			sl_upstream_want_write(u, 1);
+			return 0;
+		}
+	}
+	sl_upstream_want_write(u, 0);
+	if (t->flags & T_REQ_READ_DONE) {
+		t->flags |= T_REQ_SENT;
+		t->up_progress_ms = now_ms();
+	}
+	return 0;
+}
+
+/* ---- response direction ----------------------------------------------- */
+
+/* Checks new response bytes: head, then body framing. Returns -1 when
+ * the exchange failed (already handled). */
+static int
+resp_advance(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_upconn *u = t->up;
+	struct sl_worker *w = c->w;
+
+	while (!(t->flags & T_RESP_HEAD)) {
+		struct sl_h1_limits hl = {c->lconf->limits.max_header_bytes,
+					  c->lconf->limits.max_header_bytes,
+					  w->max_hdrs};
+		struct sl_h1_response resp;
+		long hlen, n;
+		int close;
+
+		if (sl_buf_pending(&u->in) == 0)
+			return 0;
+		hlen = sl_h1_scan_head(&t->resp_scan, u->in.data + u->in.off,
+				       sl_buf_pending(&u->in), &hl, 0);
+		if (hlen == 0 && sl_buf_pending(&u->in) >= u->in.cap) {
+			/* a head that does not fit the buffer never will */
+			txn_upstream_failed(c, FAIL_BAD,
+					    "upstream_head_too_large");
+			return -1;
+		}
+		if (hlen == 0)
+			return 0;
+		if (hlen < 0) {
+			txn_upstream_failed(c, FAIL_BAD,
+					    "upstream_bad_response");
+			return -1;
+		}
+		memset(&resp, 0, sizeof(resp));
+		resp.headers = w->hdrs;
+		resp.max_headers = w->max_hdrs;
+		if (sl_h1_parse_response(u->in.data + u->in.off, (size_t)hlen,
+					 &resp, t->method_id) < 0 ||
+		    resp.status == 101) {
+			txn_upstream_failed(c, FAIL_BAD,
+					    "upstream_bad_response");
+			return -1;
+		}
+		if (resp.status < 200) {
+			/* interim responses are not passed on: the gateway
+			 * answered 100-continue itself */
+			u->in.off += (uint32_t)hlen;
+			u->ready = u->in.off;
+			sl_h1_scan_init(&t->resp_scan);
+			continue;
+		}
+		t->status = resp.status;
+		t->resp_body = resp.body;
+		t->resp_remaining = resp.content_length;
+		t->resp_keepalive =
+		    resp.minor >= 1
+			? !(resp.flags & SL_H1_F_CONN_CLOSE)
+			: (resp.flags & SL_H1_F_CONN_KEEPALIVE) != 0;
+		if (resp.body == SL_H1_BODY_CHUNKED) {
+			sl_h1_chunked_init(&t->resp_chunked,
+					   c->lconf->limits.max_header_bytes);
+			if (t->minor == 0)
+				t->flags |= T_DECHUNK;
+		}
+		if (resp.body == SL_H1_BODY_CLOSE || (t->flags & T_DECHUNK))
+			t->flags |= T_CLOSE;
+		close =
+		    (t->flags & T_CLOSE) != 0 || !(t->flags & T_REQ_READ_DONE);
+		if (close)
+			t->flags |= T_CLOSE;
+		if (out_reserve(c, (size_t)hlen + 512) == -1) {
+			txn_upstream_failed(c, FAIL_BAD,
+					    "upstream_head_too_large");
+			return -1;
+		}
+		n = sl_h1_write_response_head(
+		    c->txn->out.data + c->txn->out.len,
+		    sl_buf_space(&c->txn->out), &resp, t->minor, close,
+		    (t->flags & T_DECHUNK) != 0, t->request_id);
+		if (n < 0) {
+			txn_upstream_failed(c, FAIL_BAD,
+					    "upstream_head_too_large");
+			return -1;
+		}
+		c->txn->out.len += (uint32_t)n;
+		u->in.off += (uint32_t)hlen;
+		u->ready = u->in.off;
+		t->flags |= T_RESP_HEAD;
+		if (c->lconf->limits.min_send_rate_bps > 0)
+			sl_rate_start(&t->send_rate, now_ms());
+		/* an answer before the whole request went out: the upstream
+		 * connection cannot carry another exchange */
+		if (!(t->flags & T_REQ_SENT))
+			t->flags |= T_UP_BROKEN;
+		/* the request cannot be replayed any more; a head still
+		 * being written is kept until it is out */
+		if (sl_buf_pending(&t->uphead) == 0)
+			sl_buf_release(&w->bufs, &t->uphead);
+		if (resp.body == SL_H1_BODY_NONE)
+			t->flags |= T_RESP_DONE;
+	}
+	if (!(t->flags & T_RESP_DONE) && u->in.len > u->ready) {
+		uint32_t avail = u->in.len - u->ready;
+		size_t consumed, data;
+		int r;
+
+		switch (t->resp_body) {
+		case SL_H1_BODY_LENGTH: {
+			uint64_t k = SL_MIN((uint64_t)avail, t->resp_remaining);
+			u->ready += (uint32_t)k;
+			t->resp_remaining -= k;
+			if (t->resp_remaining == 0)
+				t->flags |= T_RESP_DONE;
+			break;
+		}
+		case SL_H1_BODY_CHUNKED:
+			r = sl_h1_chunked_decode(
+			    &t->resp_chunked, u->in.data + u->ready, avail,
+			    (t->flags & T_DECHUNK) != 0, &consumed, &data);
+			if (t->flags & T_DECHUNK) {
+				/* payload moved to ready; close the gap
+				 * left by the framing bytes */
+				memmove(u->in.data + u->ready + data,
+					u->in.data + u->ready + consumed,
+					avail - consumed);
+				u->in.len -= (uint32_t)(consumed - data);
+				u->ready += (uint32_t)data;
+			} else
+				u->ready += (uint32_t)consumed;
+			if (r < 0) {
+				t->error = "upstream_bad_chunk";
+				t->flags |= T_UP_BROKEN;
+				sl_client_close(c, "upstream_bad_chunk");
+				return -1;
+			}
+			if (r == 1)
+				t->flags |= T_RESP_DONE;
+			break;
+		case SL_H1_BODY_CLOSE:
+			u->ready = u->in.len;
+			break;
+		case SL_H1_BODY_NONE:
+			break;
+		}
+	}
+	if ((t->flags & T_RESP_DONE) && u->in.len > u->ready)
+		t->flags |= T_UP_BROKEN; /* bytes after the response */
+	return 0;
+}
+
+/* Reads from the upstream. Returns -1 when the exchange failed. */
+static int
+up_read(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_upconn *u = t->up;
+	ssize_t n;
+
+	if (sl_buf_alloc(&c->w->bufs, &u->in, c->lconf->limits.buffer_bytes) ==
+	    -1) {
+		txn_upstream_failed(c, FAIL_RESET, "out_of_memory");
+		return -1;
+	}
+	if (u->in.off == u->in.len)
+		u->in.off = u->in.len = u->ready = 0;
+	if (u->in.len == u->in.cap && u->in.off > 0) {
+		memmove(u->in.data, u->in.data + u->in.off,
+			u->in.len - u->in.off);
+		u->in.len -= u->in.off;
+		u->ready -= u->in.off;
+		u->in.off = 0;
+	}
+	if (sl_buf_space(&u->in) == 0) {
+		/* the client is slower than the upstream: stop reading */
+		sl_upstream_want_read(u, 0);
+		return 0;
+	}
+	n = sl_recv(u->fd, u->in.data + u->in.len, sl_buf_space(&u->in));
+	if (n > 0) {
+		u->in.len += (uint32_t)n;
+		t->up_progress_ms = now_ms();
+		return resp_advance(c);
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	/* end of stream or error */
+	sl_upstream_want_read(u, 0);
+	if (resp_advance(c) == -1)
+		return -1;
+	if (!(t->flags & T_RESP_HEAD)) {
+		txn_upstream_failed(c, FAIL_RESET,
+				    n == 0 ? "upstream_closed"
+					   : "upstream_reset");
+		return -1;
+	}
+	if (t->resp_body == SL_H1_BODY_CLOSE && n == 0) {
+		t->flags |= T_RESP_DONE | T_UP_BROKEN;
+		return 0;
+	}
+	if (!(t->flags & T_RESP_DONE)) {
+		txn_upstream_failed(c, FAIL_RESET, "upstream_truncated");
+		return -1;
+	}
+	t->flags |= T_UP_BROKEN;
+	return 0;
+}
+
+/*
+ * Whether a response head waits for the first bytes of its body. Upstreams
+ * commonly write the head and a Content-Length body with two calls (nginx:
+ * writev, then sendfile); forwarding each as it comes costs the client a
+ * second segment, a second read and an ACK. The head alone is held, and only
+ * while the upstream is being read for a body of known length: body bytes
+ * are never delayed, and chunked or close-delimited responses (event
+ * streams) get their head at once. A stalled upstream is on its response
+ * timeout as before.
+ */
+int
+sl_exchange_resp_head_held(const struct sl_txn *t, const struct sl_upconn *u)
+{
+	return u != NULL &&
+	       (t->flags & (T_LOCAL | T_RESP_HEAD | T_RESP_DONE)) ==
+		   T_RESP_HEAD &&
+	       t->resp_body == SL_H1_BODY_LENGTH && t->bytes_out == 0 &&
+	       u->ready == u->in.off && u->rev_on;
+}
+
+/* ---- the exchange ----------------------------------------------------- */
+
+/* The exchange is over: give the upstream connection back, log, and go on
+ * with the next request or close. */
+static void
+txn_finish(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_upconn *u = t->up;
+	unsigned flags;
+	int linger = 0;
+
+	if (u != NULL) {
+		const struct sl_conf_cluster *cc = t->route->cluster;
+		int reusable = (t->flags & T_REQ_SENT) &&
+			       (t->flags & T_RESP_DONE) &&
+			       !(t->flags & T_UP_BROKEN) && t->resp_keepalive &&
+			       (cc->pool_max_requests == 0 ||
+				u->nrequests < cc->pool_max_requests);
+		txn_release_upstream(c, reusable);
+	}
+	if (t->flags & T_REQ_READ_DONE) {
+		c->in.off = c->in_ready; /* body the upstream did not take */
+	} else {
+		t->flags |= T_CLOSE;
+		linger = 1;
+	}
+	if ((t->flags & T_LOCAL) && (t->flags & T_CLOSE))
+		linger = 1;
+	sl_exchange_log(c, t);
+	c->nrequests++;
+	flags = t->flags;
+	sl_exchange_free(c);
+	/* a client that shut its write side after pipelining still gets
+	 * every complete request it sent answered */
+	if ((flags & T_CLOSE) || c->w->draining ||
+	    ((c->flags & C_F_EOF) && sl_buf_pending(&c->in) == 0)) {
+		sl_client_finish(c, (flags & T_CLOSE) ? "close" : "eof",
+				 linger);
+		return;
+	}
+	sl_client_set_state(c, SL_CLIENT_ST_IDLE);
+	sl_timeq_set(c->w, &c->tnode, c->lconf->limits.idle_timeout_ms,
+		     now_ms());
+	sl_buf_release_if_empty(&c->w->bufs, &c->in);
+}
+
+/* Moves bytes as far as they can go now. Returns -1 when c was closed or
+ * the exchange ended, 0 when it waits for an event. */
+int
+sl_exchange_pump(struct sl_client *c)
+{
+	struct sl_txn *t;
+
+	for (int guard = 0; guard < 8; guard++) {
+		t = c->txn;
+		if (c->state != SL_CLIENT_ST_TXN || t == NULL)
+			return -1;
+		if (!(t->flags & T_LOCAL)) {
+			if (req_body_advance(c) == -1)
+				continue; /* now a local response */
+			if ((c->flags & C_F_EOF) &&
+			    !(t->flags & T_REQ_READ_DONE) &&
+			    c->in_ready == c->in.len) {
+				/* half-closed before this (pipelined) body was
+				 * complete: the rest will never come */
+				sl_client_close(c, "client_closed_in_body");
+				return -1;
+			}
+			if (up_write(c) == -1)
+				continue;
+			if (c->state != SL_CLIENT_ST_TXN)
+				return -1;
+		}
+		if (sl_client_write(c) == -1)
+			return -1;
+		t = c->txn;
+		if (sl_buf_pending(&c->txn->out) > 0 || (c->flags & C_F_WEV))
+			return 0;
+		if (t->flags & T_LOCAL) {
+			txn_finish(c);
+			return -1;
+		}
+		if ((t->flags & T_RESP_DONE) &&
+		    (t->up == NULL || t->up->ready == t->up->in.off)) {
+			txn_finish(c);
+			return -1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* ---- events ------------------------------------------------------------*/
+
+/*
+ * Feeds the send-rate meter with the bytes the client actually took since
+ * the last check: written minus what still waits in the kernel's send
+ * queue. Counting writes would be wrong both ways: a multi-megabyte send
+ * buffer swallows a response at once and then lets a steady reader look
+ * idle for seconds. One ioctl per check (once a second), not per write.
+ * Returns the bytes still queued in the kernel.
+ */
+static int
+client_send_progress(struct sl_client *c, uint64_t now)
+{
+	struct sl_txn *t = c->txn;
+	int outq = 0;
+	uint64_t delivered;
+
+	if (ioctl(c->fd, SIOCOUTQ, &outq) == -1 || outq < 0)
+		outq = 0;
+	delivered = t->send_written > (uint64_t)outq
+			? t->send_written - (uint64_t)outq
+			: 0;
+	if (delivered > t->send_delivered) {
+		sl_rate_add_completed(&t->send_rate, now,
+				      delivered - t->send_delivered);
+		t->send_delivered = delivered;
+	}
+	return outq;
+}
+
+/*
+ * The exchange's timer fired: acts on whichever of its deadlines passed.
+ * Returns -1 when c was closed, 0 when it should be processed.
+ */
+static int
+txn_on_deadline(struct sl_client *c, struct sl_txn *t, uint64_t now)
+{
+	struct sl_upconn *u = t->up;
+	int pending_out;
+
+	if ((c->flags & C_F_WEV) &&
+	    now >= c->txn->last_write_ms + c->lconf->limits.send_timeout_ms) {
+		sl_client_count_timeout(c, SL_TO_SEND);
+		t->error = "send_timeout";
+		sl_client_close(c, "send_timeout");
+		return -1;
+	}
+	/* a held head is the upstream's delay, not the client's */
+	pending_out =
+	    !sl_exchange_resp_head_held(t, u) &&
+	    (sl_buf_pending(&c->txn->out) > 0 ||
+	     (u != NULL && (t->flags & T_RESP_HEAD) && u->ready > u->in.off));
+	if (t->send_rate.start_ms != 0 && now >= t->send_rate.next_ms) {
+		/* the client took everything there was: waiting for
+		 * the upstream is not its fault */
+		if (client_send_progress(c, now) == 0 && !pending_out)
+			sl_rate_excuse(&t->send_rate, now);
+		if (sl_rate_check(&t->send_rate, now,
+				  c->lconf->limits.min_send_rate_bps)) {
+			sl_client_count_timeout(c, SL_TO_SEND_RATE);
+			t->error = "min_send_rate";
+			sl_client_close(c, "min_send_rate");
+			return -1;
+		}
+	}
+	if ((t->flags & T_QUEUED) && now >= t->queue_deadline_ms) {
+		txn_dequeue(t);
+		txn_overloaded(c);
+		return 0;
+	}
+	if (u != NULL && u->state == SL_UP_ST_CONNECTING &&
+	    now >= t->connect_deadline_ms) {
+		txn_upstream_failed(c, FAIL_CONNECT_TIMEOUT,
+				    "upstream_connect_timeout");
+		return 0;
+	}
+	if (u != NULL && u->state == SL_UP_ST_ACTIVE &&
+	    !(t->flags & T_RESP_DONE) &&
+	    (((t->flags & T_REQ_SENT) && u->rev_on) ||
+	     (t->flags & T_UP_WBLOCK)) &&
+	    now >= t->up_progress_ms + t->route->timeout_ms) {
+		txn_upstream_failed(c, FAIL_TIMEOUT, "upstream_timeout");
+		return 0;
+	}
+	if (t->flags & (T_LOCAL | T_REQ_READ_DONE))
+		return 0;
+	if ((c->flags & C_F_REV) &&
+	    now >= c->txn->last_read_ms + c->lconf->limits.body_timeout_ms) {
+		sl_client_count_timeout(c, SL_TO_BODY);
+		sl_exchange_local(c, 408, "request_timeout", 1);
+		if (c->txn != NULL && c->state == SL_CLIENT_ST_TXN)
+			c->txn->error = "body_timeout";
+		return 0;
+	}
+	if (t->body_rate.start_ms != 0 && now >= t->body_rate.next_ms &&
+	    !(c->flags & C_F_REV))
+		/* reading is off: the upstream holds the body back */
+		sl_rate_excuse(&t->body_rate, now);
+	if (t->body_rate.start_ms != 0 && now >= t->body_rate.next_ms &&
+	    sl_rate_check(&t->body_rate, now,
+			  c->lconf->limits.min_body_rate_bps)) {
+		sl_client_count_timeout(c, SL_TO_BODY_RATE);
+		sl_exchange_local(c, 408, "request_timeout", 1);
+		if (c->txn != NULL && c->state == SL_CLIENT_ST_TXN)
+			c->txn->error = "min_body_rate";
+		return 0;
+	}
+	return 0;
+}
+
+static void
+exchange_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_client *c = arg;
+	struct sl_txn *t = c->txn;
+	uint64_t now = sl_now_refresh();
+
+	/* only an exchange arms this timer; other states use the worker's
+	 * lists (sl_client_on_deadline) */
+	if (c->state != SL_CLIENT_ST_TXN || t == NULL)
+		return;
+	t->armed_ms = 0;
+	if (txn_on_deadline(c, t, now) == -1)
+		return;
+	sl_client_process(c);
+}
+
+void
+sl_exchange_on_upstream(struct sl_client *c, struct sl_upconn *u, short what)
+{
+	struct sl_txn *t = c->txn;
+
+	sl_now_refresh();
+	if (c->state != SL_CLIENT_ST_TXN || t == NULL || t->up != u)
+		return;
+	if (u->state == SL_UP_ST_CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			err = errno;
+		if (err == EINPROGRESS)
+			return;
+		if (err != 0) {
+			errno = err;
+			txn_upstream_failed(c, FAIL_REFUSED,
+					    "upstream_connect_failed");
+			sl_client_process(c);
+			return;
+		}
+		u->state = SL_UP_ST_ACTIVE;
+		sl_upstream_want_write(u, 0);
+		sl_upstream_want_read(u, 1);
+		t->up_progress_ms = now_ms();
+	} else if (what & EV_WRITE) {
+		t->flags &= ~T_UP_WBLOCK;
+		sl_upstream_want_write(u, 0);
+	} else if (what & EV_READ) {
+		if (up_read(c) == -1) {
+			sl_client_process(c);
+			return;
+		}
+	}
+	sl_client_process(c);
+}
