@@ -354,7 +354,7 @@ worker_apply(struct sl_worker *w, struct sl_reload_msg *msg)
 	w->gen = g;
 	sl_wgen_retire_endpoints(w);
 	/* idle connections of a removed listener close now; busy ones
-	 * after their exchange (see sl_client_adopt) */
+	 * after their exchange (see client_adopt in client.c) */
 	for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
 		next = sl_client_next(c);
 		sl_client_reloaded(c);
