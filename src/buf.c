@@ -5,8 +5,11 @@
  */
 #include "buf.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define TRIM_AFTER_BYTES (1u << 20)
 
 void
 sl_bufpool_init(struct sl_bufpool *p, uint32_t max_free)
@@ -58,6 +61,8 @@ sl_buf_alloc(struct sl_bufpool *p, struct sl_buf *b, size_t size)
 	} else if ((mem = malloc((size_t)1 << (cls + SL_BUF_MIN_SHIFT))) ==
 		   NULL)
 		return -1;
+	else
+		p->from_malloc += (size_t)1 << (cls + SL_BUF_MIN_SHIFT);
 	b->data = mem;
 	b->cap = (uint32_t)1 << (cls + SL_BUF_MIN_SHIFT);
 	b->off = b->len = 0;
@@ -97,10 +102,43 @@ sl_buf_release(struct sl_bufpool *p, struct sl_buf *b)
 		*(void **)b->data = p->free[cls];
 		p->free[cls] = b->data;
 		p->nfree[cls]++;
-	} else
+	} else {
 		free(b->data);
+		p->to_malloc += b->cap;
+	}
 	b->data = NULL;
 	b->cap = b->off = b->len = 0;
+}
+
+/*
+ * glibc keeps freed chunks in the worker thread's arena, so after a burst
+ * (an attack of slow readers, a spike of large bodies) the process stays
+ * at its peak RSS. malloc_trim hands the free pages back, after the free
+ * lists are cut to a quarter of their size. It is not done
+ * while buffers are still being taken from malloc: a steady churn would
+ * otherwise fault the same pages in again every period.
+ */
+int
+sl_bufpool_tick(struct sl_bufpool *p)
+{
+	int trimmed = 0;
+
+	if (p->to_malloc >= TRIM_AFTER_BYTES && p->from_malloc == 0) {
+		/* the free lists were filled by the burst too: keep a
+		 * quarter, enough for the traffic that stayed */
+		for (int i = 0; i < SL_BUF_NCLASS; i++)
+			while (p->nfree[i] > p->max_free / 4) {
+				void *next = *(void **)p->free[i];
+				free(p->free[i]);
+				p->free[i] = next;
+				p->nfree[i]--;
+			}
+		malloc_trim(0);
+		p->to_malloc = 0;
+		trimmed = 1;
+	}
+	p->from_malloc = 0;
+	return trimmed;
 }
 
 void

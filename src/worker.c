@@ -19,7 +19,7 @@
 #include "listener.h"
 #include "upstream.h"
 
-#define ACCESS_FLUSH_MS	   200 /* also the idle-shedding period */
+#define ACCESS_FLUSH_MS	   200 /* also the idle-shedding and trim period */
 #define BUF_FREE_PER_CLASS 64
 #define QUEUE_POLL_MS	   10
 
@@ -35,6 +35,7 @@ worker_on_flush(evutil_socket_t fd, short what, void *arg)
 	if (w->alog->len > 0)
 		sl_access_flush(w->alog);
 	sl_upstream_shed_idle(w);
+	sl_bufpool_tick(&w->bufs);
 }
 
 static void

@@ -12,7 +12,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sltest import (Client, Reply, Upstream, build_request, check,  # noqa
-                    eq, main, make_config, read_response, start_sluice, test)
+                    eq, main, make_config, read_response, start_sluice, test,
+                    wait_until)
 
 SIZE = 100 << 20
 LIMIT = 24 << 20    # allowed growth: buffers, not bodies
@@ -111,6 +112,45 @@ def download_100mib_to_slow_reader_is_streamed():
     check(growth < LIMIT, "RSS grew by %d MiB during a 100 MiB download"
           % (growth >> 20))
     print("# download: RSS growth %.1f MiB" % (growth / 1048576.0))
+
+
+@test
+def memory_goes_back_after_a_burst():
+    # 300 clients that ask for 1 MiB and never read: each exchange holds a
+    # 64 KiB buffer. When they are gone, the freed buffers must not stay
+    # in malloc's arena for good: RSS comes back down, to what the
+    # worker's free lists keep (64 buffers per size class, 4 MiB of 64 KiB
+    # ones) and a little more.
+    n = 300
+    big = os.urandom(1 << 20)
+    up = Upstream("a", handler=lambda req: Reply(200, big))
+    cfg, port = make_config({"a": [up]}, workers=1)
+    sl = start_sluice(cfg)
+    Client(port).request("GET", "/warm")
+    time.sleep(0.5)
+    base = rss(sl.pid)
+    socks = []
+    for i in range(n):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", port))
+        s.sendall(build_request("GET", "/big%d" % i))
+        socks.append(s)
+    grown = wait_until(lambda: rss(sl.pid) - base >= 8 << 20, 10.0, 0.1)
+    peak = rss(sl.pid)
+    check(grown, "the burst did not grow RSS by 8 MiB (%.1f MiB): the test "
+          "tests nothing" % ((peak - base) / 1048576.0))
+    for s in socks:
+        s.close()
+    back = wait_until(lambda: rss(sl.pid) - base <= (peak - base) / 2,
+                      5.0, 0.1)
+    after = rss(sl.pid)
+    print("# burst: RSS %.1f -> %.1f -> %.1f MiB" % (
+        base / 1048576.0, peak / 1048576.0, after / 1048576.0))
+    check(back, "RSS stayed at %.1f MiB after the burst (base %.1f, peak "
+          "%.1f)" % (after / 1048576.0, base / 1048576.0, peak / 1048576.0))
+    # and the gateway still works
+    eq(Client(port).request("GET", "/after").status, 200, "status after")
 
 
 if __name__ == "__main__":
