@@ -19,20 +19,26 @@ sl_bufpool_init(struct sl_bufpool *p, uint32_t max_free)
 		p->nfree[i] = 0;
 	}
 	p->max_free = max_free;
-	p->allocated = 0;
+	p->allocated = p->from_malloc = p->to_malloc = 0;
+}
+
+/* Frees the buffers of every free list beyond the first `keep`. */
+static void
+free_lists_cut(struct sl_bufpool *p, uint32_t keep)
+{
+	for (int i = 0; i < SL_BUF_NCLASS; i++)
+		while (p->nfree[i] > keep) {
+			void *next = *(void **)p->free[i];
+			free(p->free[i]);
+			p->free[i] = next;
+			p->nfree[i]--;
+		}
 }
 
 void
 sl_bufpool_drain(struct sl_bufpool *p)
 {
-	for (int i = 0; i < SL_BUF_NCLASS; i++) {
-		while (p->free[i] != NULL) {
-			void *next = *(void **)p->free[i];
-			free(p->free[i]);
-			p->free[i] = next;
-		}
-		p->nfree[i] = 0;
-	}
+	free_lists_cut(p, 0);
 }
 
 static int
@@ -118,27 +124,17 @@ sl_buf_release(struct sl_bufpool *p, struct sl_buf *b)
  * while buffers are still being taken from malloc: a steady churn would
  * otherwise fault the same pages in again every period.
  */
-int
+void
 sl_bufpool_tick(struct sl_bufpool *p)
 {
-	int trimmed = 0;
-
 	if (p->to_malloc >= TRIM_AFTER_BYTES && p->from_malloc == 0) {
 		/* the free lists were filled by the burst too: keep a
 		 * quarter, enough for the traffic that stayed */
-		for (int i = 0; i < SL_BUF_NCLASS; i++)
-			while (p->nfree[i] > p->max_free / 4) {
-				void *next = *(void **)p->free[i];
-				free(p->free[i]);
-				p->free[i] = next;
-				p->nfree[i]--;
-			}
+		free_lists_cut(p, p->max_free / 4);
 		malloc_trim(0);
 		p->to_malloc = 0;
-		trimmed = 1;
 	}
 	p->from_malloc = 0;
-	return trimmed;
 }
 
 void

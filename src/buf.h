@@ -28,8 +28,8 @@ struct sl_buf {
 struct sl_bufpool {
 	void *free[SL_BUF_NCLASS]; /* singly linked through the first word */
 	uint32_t nfree[SL_BUF_NCLASS];
-	uint32_t max_free;  /* kept per class; the rest goes back to malloc */
-	uint64_t allocated; /* bytes held by connections now */
+	uint32_t max_free;    /* kept per class; the rest goes back to malloc */
+	uint64_t allocated;   /* bytes held by connections now */
 	uint64_t from_malloc; /* bytes taken from malloc since the last tick */
 	uint64_t to_malloc;   /* bytes given back to malloc since a trim */
 };
@@ -39,9 +39,9 @@ void sl_bufpool_init(struct sl_bufpool *p, uint32_t max_free);
  * Called periodically: once a burst is over (at least 1 MiB went back to
  * malloc, and the last period needed nothing new from it), cuts the free
  * lists to a quarter and asks malloc to return its free pages to the
- * kernel. Returns 1 when it did.
+ * kernel.
  */
-int sl_bufpool_tick(struct sl_bufpool *p);
+void sl_bufpool_tick(struct sl_bufpool *p);
 void sl_bufpool_drain(struct sl_bufpool *p);
 
 /*
