@@ -217,13 +217,19 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 	}
 	if (t->request_id[0] == '\0')
 		sl_worker_request_id(c->w, t->request_id);
-	if (t->flags & T_RESP_HEAD) {
+	if ((t->flags & T_RESP_HEAD) && t->bytes_out > 0) {
 		/* part of the upstream response is out: it cannot be
 		 * replaced, only cut */
 		t->status = t->status ? t->status : status;
 		t->error = code;
 		sl_client_close(c, code);
 		return;
+	}
+	if (t->flags & T_RESP_HEAD) {
+		/* a head held back for its body (sl_exchange_resp_head_held)
+		 * never went out: this answer replaces it */
+		t->flags &= ~T_RESP_HEAD;
+		t->out.off = t->out.len = 0;
 	}
 	txn_dequeue(t); /* a request answered here waits for nothing */
 	txn_release_upstream(c, 0);
@@ -634,19 +640,16 @@ txn_upstream_failed(struct sl_client *c, int fail, const char *why)
 		  why);
 	SL_STAT_INC(c->w->stats.upstream_failures);
 	txn_release_upstream(c, 0);
-	if ((t->flags & T_RESP_HEAD) && t->bytes_out > 0) {
-		/* the client has part of the response: only a close tells
-		 * it the rest will not come */
-		t->error = why;
-		sl_client_close(c, why);
-		return;
-	}
 	if (t->flags & T_RESP_HEAD) {
-		/* a held head (sl_exchange_resp_head_held): the client has seen
-		 * nothing, so it gets an error response; the upstream answered,
-		 * so the request is not replayed */
-		t->flags &= ~T_RESP_HEAD;
-		t->out.off = t->out.len = 0;
+		if (t->bytes_out > 0) {
+			/* the client has part of the response: only a close
+			 * tells it the rest will not come */
+			t->error = why;
+			sl_client_close(c, why);
+			return;
+		}
+		/* a head still held back: the error response replaces it;
+		 * the upstream answered, so the request is not replayed */
 		if (fail == FAIL_TIMEOUT)
 			sl_exchange_local(c, 504, "upstream_timeout", 0);
 		else
