@@ -289,7 +289,7 @@ client_read(struct sl_client *c)
 			sl_rate_excuse(&t->body_rate, now_ms());
 		return SL_AGAIN;
 	}
-	n = sl_recv(c->fd, c->in.data + c->in.len, sl_buf_space(&c->in));
+	n = recv(c->fd, c->in.data + c->in.len, sl_buf_space(&c->in), 0);
 	if (n > 0) {
 		c->in.len += (uint32_t)n;
 		return n;

@@ -981,7 +981,7 @@ up_read(struct sl_client *c)
 		sl_upstream_want_read(u, 0);
 		return 0;
 	}
-	n = sl_recv(u->fd, u->in.data + u->in.len, sl_buf_space(&u->in));
+	n = recv(u->fd, u->in.data + u->in.len, sl_buf_space(&u->in), 0);
 	if (n > 0) {
 		u->in.len += (uint32_t)n;
 		t->up_progress_ms = now_ms();

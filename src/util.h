@@ -68,9 +68,10 @@ sl_mix64(uint64_t x)
 }
 
 /*
- * Socket I/O on the data path: send()/recv() rather than writev()/read(),
- * which go through the VFS layer first, and send() for the common single
- * buffer. MSG_NOSIGNAL: a closed peer is an error return, never SIGPIPE.
+ * Socket writes on the data path: send()/sendmsg() rather than writev()
+ * (reads use recv() rather than read()), which go through the VFS layer
+ * first, and send() for the common single buffer. MSG_NOSIGNAL: a closed peer
+ * is an error return, never SIGPIPE.
  */
 static inline ssize_t
 sl_sendv(int fd, struct iovec *iov, int niov, int flags)
@@ -81,12 +82,6 @@ sl_sendv(int fd, struct iovec *iov, int niov, int flags)
 		return send(fd, iov[0].iov_base, iov[0].iov_len,
 			    flags | MSG_NOSIGNAL);
 	return sendmsg(fd, &mh, flags | MSG_NOSIGNAL);
-}
-
-static inline ssize_t
-sl_recv(int fd, void *buf, size_t n)
-{
-	return recv(fd, buf, n, 0);
 }
 
 /* xoshiro256** state, one per thread. */
