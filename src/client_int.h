@@ -35,10 +35,9 @@ enum sl_client_state {
 #define C_F_REV 0x01 /* rev is added */
 #define C_F_WEV 0x02 /* txn->wev is added: a write would block */
 #define C_F_EOF 0x04 /* the client shut its write side */
-#define C_F_RETIRED                                                            \
-	0x08 /* its listener left the configuration: close                     \
-		after the current exchange */
-#define C_F_CORKED 0x10 /* the last response went out with MSG_MORE */
+/* its listener left the configuration: close after the current exchange */
+#define C_F_RETIRED 0x08
+#define C_F_CORKED  0x10 /* the last response went out with MSG_MORE */
 
 /* One request/response exchange. Owned by its client; free list per
  * worker. */

@@ -122,17 +122,16 @@ hkind(const char *n, size_t len)
 		return sl_h1_ieq(n, len, "keep-alive") ? HK_HOP : HK_OTHER;
 	case 12:
 		return sl_h1_ieq(n, len, "x-request-id") ? HK_X_REQUEST_ID
-							  : HK_OTHER;
+							 : HK_OTHER;
 	case 14:
 		return sl_h1_ieq(n, len, "content-length") ? HK_CONTENT_LENGTH
-							    : HK_OTHER;
+							   : HK_OTHER;
 	case 15:
-		return sl_h1_ieq(n, len, "x-forwarded-for")
-			   ? HK_X_FORWARDED_FOR
-			   : HK_OTHER;
+		return sl_h1_ieq(n, len, "x-forwarded-for") ? HK_X_FORWARDED_FOR
+							    : HK_OTHER;
 	case 16:
 		return sl_h1_ieq(n, len, "proxy-connection") ? HK_HOP
-							      : HK_OTHER;
+							     : HK_OTHER;
 	case 17:
 		if (sl_h1_ieq(n, len, "transfer-encoding"))
 			return HK_TRANSFER_ENCODING;
@@ -156,8 +155,7 @@ hop_by_hop(const struct sl_h1_header *h, enum hkind k,
 	 * or name its target: the gateway frames by them, so the next hop
 	 * must see them too, or the two would disagree on where a message
 	 * ends (request smuggling, response splitting) */
-	if (k == HK_CONTENT_LENGTH || k == HK_TRANSFER_ENCODING ||
-	    k == HK_HOST)
+	if (k == HK_CONTENT_LENGTH || k == HK_TRANSFER_ENCODING || k == HK_HOST)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (hkind(hdrs[i].name, hdrs[i].name_len) == HK_CONNECTION &&

@@ -89,8 +89,9 @@ sl_addr_ip(const struct sockaddr *sa, char *out, size_t outsz)
 	if (sa->sa_family == AF_INET && outsz >= INET_ADDRSTRLEN) {
 		/* by hand: inet_ntop formats IPv4 with sprintf, and this runs
 		 * for every request (X-Forwarded-For) */
-		const unsigned char *b = (const unsigned char *)&(
-		    (const struct sockaddr_in *)sa)->sin_addr;
+		const unsigned char *b =
+		    (const unsigned char *)&((const struct sockaddr_in *)sa)
+			->sin_addr;
 		char *p = out;
 
 		for (int i = 0; i < 4; i++) {

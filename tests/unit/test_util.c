@@ -71,16 +71,18 @@ test_ipv6_and_port(void **state)
 	s6.sin6_family = AF_INET6;
 	s6.sin6_port = htons(8080);
 	s6.sin6_addr.s6_addr[15] = 1;
-	assert_string_equal(sl_addr_ip((struct sockaddr *)&s6, out, sizeof(out)),
-			    "::1");
 	assert_string_equal(
-	    sl_addr_str((struct sockaddr *)&s6, out, sizeof(out)), "[::1]:8080");
+	    sl_addr_ip((struct sockaddr *)&s6, out, sizeof(out)), "::1");
+	assert_string_equal(
+	    sl_addr_str((struct sockaddr *)&s6, out, sizeof(out)),
+	    "[::1]:8080");
 	memset(&s4, 0, sizeof(s4));
 	s4.sin_family = AF_INET;
 	s4.sin_port = htons(80);
 	memcpy(&s4.sin_addr, (uint8_t[]){10, 0, 0, 7}, 4);
 	assert_string_equal(
-	    sl_addr_str((struct sockaddr *)&s4, out, sizeof(out)), "10.0.0.7:80");
+	    sl_addr_str((struct sockaddr *)&s4, out, sizeof(out)),
+	    "10.0.0.7:80");
 }
 
 int
