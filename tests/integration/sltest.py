@@ -1384,3 +1384,13 @@ class RawUpstream:
         with self.lock:
             socks = list(self.socks)
         _stop_server(self.stopping, self.lsock, socks)
+
+
+def one_upstream(handler=None, workers=1, **kw):
+    """sluice with one catch-all route to one Upstream named "a" (handler:
+    see Upstream); kw goes to make_config. Returns (upstream, sluice,
+    listener port)."""
+    up = Upstream("a", handler)
+    cfg, port = make_config({"a": [up]}, workers=workers, **kw)
+    sl = start_sluice(cfg)
+    return up, sl, port

@@ -14,11 +14,7 @@ from sltest import (Client, Reply, Upstream, check, curl,  # noqa: E402
                     REQID_RE, build_request)
 
 
-def setup(handler=None, workers=1, **kw):
-    up = Upstream("a", handler)
-    cfg, port = make_config({"a": [up]}, workers=workers, **kw)
-    sl = start_sluice(cfg)
-    return up, sl, port
+setup = one_upstream
 
 
 @test

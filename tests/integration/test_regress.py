@@ -109,11 +109,7 @@ def read_framed(c, what):
     return start, hdrs, body
 
 
-def setup(handler=None, workers=1, **kw):
-    up = Upstream("a", handler)
-    cfg, port = make_config({"a": [up]}, workers=workers, **kw)
-    sl = start_sluice(cfg)
-    return up, sl, port
+setup = one_upstream
 
 
 # ---------------------------------------------------------------------------
