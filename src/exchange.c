@@ -675,7 +675,10 @@ txn_upstream_failed(struct sl_client *c, int fail, const char *why)
 		      t->req_body_sent == 0))) {
 			t->flags |= T_RETRIED;
 			SL_STAT_INC(c->w->stats.upstream_retries);
-			t->tried &= ~((uint64_t)1 << (t->ep_index & 63));
+			/* the same endpoint may take the replay; only the
+			 * first 64 have a bit in the mask */
+			if (t->ep_index < 64)
+				t->tried &= ~((uint64_t)1 << t->ep_index);
 			txn_connect(c);
 			return;
 		}

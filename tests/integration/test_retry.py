@@ -11,8 +11,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sltest import (Client, Reply, Upstream, assert_error, check,  # noqa
-                    eq, main, make_config, start_sluice, test, tmpdir,
-                    wait_until)
+                    eq, free_port, main, make_config, start_sluice, test,
+                    tmpdir, wait_until)
 
 
 def dies_on_second_request(action="close"):
@@ -156,6 +156,39 @@ def replay_happens_once_only():
     assert_error(r, 502, "upstream_reset", close=False)
     eq(up.paths(), ["/one", "/always-dies", "/always-dies"],
        "one replay, no more")
+
+
+@test
+def replay_from_endpoint_past_64_keeps_failed_endpoints_out():
+    # The exchange remembers the endpoints it tried in a 64-bit mask
+    # (endpoints past the 64th are not remembered). A replay from endpoint
+    # 64 used to clear bit 64 & 63, which belongs to endpoint 0: an
+    # endpoint that had already refused in this request was tried again.
+    # Endpoint 0 refuses (closed port), 1..63 are closed ports that the
+    # weights keep out of the way, 64 is the upstream. With smooth weighted
+    # round robin and these weights, request 1 goes to 64 (new connection,
+    # pooled), request 2 tries 0 (refused), then 64's pooled connection,
+    # which dies and makes a replay on a fresh connection.
+    up = CountingUpstream("a")
+    up._user_handler = dies_on_second_request("close")
+    up.handler = up._dispatch
+    closed = set()
+    while len(closed) < 64:
+        closed.add(free_port())
+    closed = sorted(closed)
+    eps = [(closed[0], 999)] + [(p, 1) for p in closed[1:]] + [(up, 1000)]
+    cfg, port = make_config({"a": eps})
+    sl = start_sluice(cfg)
+    refused = "upstream=127.0.0.1:%d: upstream_connect_failed" % closed[0]
+    c = Client(port)
+    eq(c.request("GET", "/one").status, 200, "first request")
+    check(refused not in sl.stderr(), "request 1 went to endpoint 64")
+    r = c.request("GET", "/two")
+    eq(r.status, 200, "replayed GET")
+    eq(up.accepts, 2, "the replay used a new upstream connection")
+    eq(up.paths(), ["/one", "/two", "/two"], "requests seen upstream")
+    eq(sl.stderr().count(refused), 1,
+       "endpoint 0 refused once and was not tried again after the replay")
 
 
 if __name__ == "__main__":
