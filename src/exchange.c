@@ -1285,10 +1285,9 @@ sl_exchange_on_upstream(struct sl_client *c, struct sl_upconn *u, short what)
 		t->flags &= ~T_UP_WBLOCK;
 		sl_upstream_want_write(u, 0);
 	} else if (what & EV_READ) {
-		if (up_read(c) == -1) {
-			sl_client_process(c);
-			return;
-		}
+		/* on failure the exchange is now a local answer or a close,
+		 * and processing carries on from there all the same */
+		(void)up_read(c);
 	}
 	sl_client_process(c);
 }
