@@ -19,6 +19,17 @@ import subprocess
 import sys
 
 GATEWAYS = ["sluice", "nginx", "haproxy"]
+
+# Is softirq time inside the gateway's utime + stime? (meta irq_time)
+IRQ_TIME = {
+    "yes": "this kernel has IRQ time accounting (CONFIG_IRQ_TIME_ACCOUNTING), so that time is "
+           "not charged to a process and is not in CPU µs/req.",
+    "no": "this kernel has no IRQ time accounting (CONFIG_IRQ_TIME_ACCOUNTING is not set): a "
+          "tick that lands in a softirq is charged to the process it interrupted, usually the "
+          "gateway, so most of this time is also inside CPU µs/req.",
+    "unknown": "whether it is also inside CPU µs/req depends on the kernel's "
+               "CONFIG_IRQ_TIME_ACCOUNTING, which could not be read here.",
+}
 SCENARIOS = [
     ("ka", "(a) keep-alive, 64 connections, GET / (100 B)"),
     ("close", "(b) Connection: close, 64 connections, GET / (gateway keeps its upstream pool)"),
@@ -173,9 +184,9 @@ def main_report(a):
       "on how fast wrk and the upstream are, so it is the figure to compare on a shared machine.")
     w("* Per scenario, all medians except min–max (the spread of CPU µs/req over the runs) and errors. "
       "\"user + sys\" splits CPU µs/req. \"softirq\" is the softirq time of the gateway's CPU "
-      f"(CPU {meta.get('gw_cpu')}, from `/proc/stat`) per request: with IRQ time accounting the kernel "
-      "charges loopback packet processing there rather than to a process, so it is not in CPU µs/req; "
-      "it also counts anything else that ran on that CPU. \"gateway CPU use\" is the gateway's CPU "
+      f"(CPU {meta.get('gw_cpu')}, from `/proc/stat`) per request, mostly loopback packet "
+      f"processing; {IRQ_TIME.get(meta.get('irq_time'), IRQ_TIME['unknown'])} "
+      "It also counts anything else that ran on that CPU. \"gateway CPU use\" is the gateway's CPU "
       "time over the run's duration (1.00 = one core busy all the time); \"CPU busy gw / load\" is "
       f"how busy CPU {meta.get('gw_cpu')} and CPU {meta.get('load_cpu')} were in total, whoever used "
       "them (well above the gateway's own use = other jobs on the machine).")

@@ -633,6 +633,13 @@ META="$WORK/meta.txt"
 	echo "kernel=$(uname -sr)"
 	echo "os=$( . /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
 	if grep -qw hypervisor /proc/cpuinfo; then echo "virt=virtual machine (hypervisor CPU flag)"; else echo "virt=no hypervisor flag"; fi
+	# does the kernel keep softirq time out of the processes' stime?
+	kconf=$( { zcat /proc/config.gz || cat "/boot/config-$(uname -r)"; } 2>/dev/null | grep -E '^(# )?CONFIG_IRQ_TIME_ACCOUNTING[= ]' || true)
+	case $kconf in
+	CONFIG_IRQ_TIME_ACCOUNTING=y) echo "irq_time=yes" ;;
+	"# CONFIG_IRQ_TIME_ACCOUNTING is not set") echo "irq_time=no" ;;
+	*) echo "irq_time=unknown" ;;
+	esac
 	echo "load=$LOAD_START at start, $LOAD_END at end"
 	echo "fd_limit=$(ulimit -n)"
 	echo "duration=$DURATION"
