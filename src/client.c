@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -519,6 +520,36 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 	sl_client_process(c);
 }
 
+/*
+ * Every client socket starts with SO_SNDBUF = buffer_bytes (inherited
+ * from its listening socket), so that a slow reader pins little kernel
+ * memory. The kernel wakes a blocked writer once a third of the (doubled)
+ * buffer is free: when that comes within SNDBUF_FAST_MS of the stall, the
+ * reader took 2/3 of buffer_bytes that fast, and the buffer, not the
+ * reader, holds the transfer back (a distant client is bound to one
+ * buffer per round trip). Such a reader gets the bound doubled, up to
+ * SNDBUF_MAX_SHIFT times; a slow one never does.
+ */
+#define SNDBUF_FAST_MS	 100
+#define SNDBUF_MAX_SHIFT 3
+
+static void
+client_sndbuf_grow(struct sl_client *c, uint64_t stalled_ms)
+{
+	size_t want;
+	int v;
+
+	if (stalled_ms > SNDBUF_FAST_MS || c->sndbuf_shift >= SNDBUF_MAX_SHIFT)
+		return;
+	want = c->lconf->limits.buffer_bytes << (c->sndbuf_shift + 1);
+	if (want > INT_MAX / 2)
+		return;
+	v = (int)want;
+	/* the kernel caps it at net.core.wmem_max */
+	if (setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)) == 0)
+		c->sndbuf_shift++;
+}
+
 void
 sl_client_on_write(evutil_socket_t fd, short what, void *arg)
 {
@@ -526,6 +557,9 @@ sl_client_on_write(evutil_socket_t fd, short what, void *arg)
 
 	sl_now_refresh();
 	sl_client_want_write(c, 0);
+	/* while writing is stalled, last_write_ms is when it stalled */
+	if (c->txn != NULL)
+		client_sndbuf_grow(c, now_ms() - c->txn->last_write_ms);
 	sl_client_process(c);
 }
 

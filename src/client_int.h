@@ -125,6 +125,7 @@ struct sl_client {
 	struct sl_buf in;  /* request bytes */
 
 	struct sl_h1_scan scan;
+	uint8_t sndbuf_shift; /* SO_SNDBUF is buffer_bytes << this */
 	uint64_t id;
 	struct sl_tnode tnode; /* IDLE, HEAD, LINGER deadline (worker list);
 				  the reap list once CLOSED */

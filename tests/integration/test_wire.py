@@ -4,13 +4,17 @@ Content-Length response head waits for the first bytes of its body (one
 segment instead of two); a chunked head does not wait; a held head whose
 upstream fails becomes an error response, and waiting for the upstream
 is not charged to the client's send rate; the last response before a
-close still arrives whole.
+close still arrives whole; a client that reads fast earns a bigger
+kernel send buffer and a slow reader keeps the small one.
 
 The upstreams are raw sockets that write the head and the body with a
 pause in between, the way nginx does (writev, then sendfile)."""
 
 import os
+import re
+import shutil
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -190,6 +194,81 @@ def last_response_before_close_arrives_whole():
         stop.set()
     eq(r.status, 200, "status with input after Connection: close")
     eq(r.body, body, "body with input after Connection: close")
+
+
+def sluice_sndbuf(port, sock):
+    """The kernel send buffer (ss's tb: sk_sndbuf, twice SO_SNDBUF) of
+    sluice's socket at the other end of sock."""
+    check(shutil.which("ss"), "ss (iproute2) not found: run contrib/deps.sh")
+    flt = "( sport = :%d and dport = :%d )" % (port, sock.getsockname()[1])
+    out = subprocess.run(["ss", "-tmnH", "state", "established", flt],
+                         capture_output=True, text=True, check=True).stdout
+    m = re.search(r"\btb(\d+)", out)
+    check(m, "sluice's socket not in ss output: %r" % out)
+    return int(m.group(1))
+
+
+def kernel_sndbuf(n):
+    """sk_sndbuf after SO_SNDBUF = n: capped at wmem_max, then doubled."""
+    with open("/proc/sys/net/core/wmem_max") as f:
+        return 2 * min(n, int(f.read()))
+
+
+def big_upstream(n):
+    body = b"z" * n
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % n
+    return split_upstream(head, [body], 0)
+
+
+@test
+def fast_reader_earns_a_bigger_send_buffer():
+    # buffer_bytes 64 KiB: SO_SNDBUF starts there and may double 3 times
+    n = 4 << 20
+    port = setup(big_upstream(n), limits={"buffer_bytes": "64KiB"})
+    c = Client(port, timeout=5.0)
+    c.send(build_request("GET", "/"))
+    # read in rounds with a pause: sluice fills the buffer and stalls in
+    # each pause, then the buffer is emptied at once
+    got = b""
+    c.sock.setblocking(False)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        while True:
+            try:
+                d = c.sock.recv(1 << 20)
+            except BlockingIOError:
+                break
+            check(d, "sluice closed the connection")
+            got += d
+        end = got.find(b"\r\n\r\n")
+        if end != -1 and len(got) - end - 4 >= n:
+            break
+    check(got.startswith(b"HTTP/1.1 200 OK\r\n"), "status line")
+    eq(len(got) - got.find(b"\r\n\r\n") - 4, n, "body bytes")
+    eq(sluice_sndbuf(port, c.sock), kernel_sndbuf(512 << 10),
+       "send buffer after a fast 4 MiB download (64 KiB doubled 3 times)")
+
+
+@test
+def slow_reader_keeps_the_small_send_buffer():
+    n = 4 << 20
+    port = setup(big_upstream(n), limits={"buffer_bytes": "64KiB"})
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    s.settimeout(5.0)
+    s.sendall(build_request("GET", "/"))
+    got = 0
+    for _ in range(25):            # about 40 KiB/s for 2.5 s
+        d = s.recv(4096)
+        check(d, "sluice closed the connection")
+        got += len(d)
+        time.sleep(0.1)
+    check(got < n, "the slow reader got the whole body")
+    eq(sluice_sndbuf(port, s), kernel_sndbuf(64 << 10),
+       "send buffer of a slow reader")
+    s.close()
 
 
 if __name__ == "__main__":
