@@ -4,8 +4,9 @@ Content-Length response head waits for the first bytes of its body (one
 segment instead of two); a chunked head does not wait; a held head whose
 upstream fails becomes an error response, and waiting for the upstream
 is not charged to the client's send rate; the last response before a
-close still arrives whole; a client that reads fast earns a bigger
-kernel send buffer and a slow reader keeps the small one.
+close still arrives whole; body bytes sent with MSG_MORE (more of a
+known length to come) do not wait for the rest; a client that reads fast
+earns a bigger kernel send buffer and a slow reader keeps the small one.
 
 The upstreams are raw sockets that write the head and the body with a
 pause in between, the way nginx does (writev, then sendfile)."""
@@ -196,15 +197,62 @@ def last_response_before_close_arrives_whole():
     eq(r.body, body, "body with input after Connection: close")
 
 
+@test
+def bulk_body_part_is_not_held_back_for_the_rest():
+    # 100 KiB of a 200 KiB body, then a 1 s pause. A write with MSG_MORE
+    # (more of the body is due) would leave its last partial segment in
+    # sluice's kernel queue, unsent, for up to 200 ms: none may be there
+    # while the upstream pauses
+    part = b"p" * (100 << 10)
+    up = split_upstream(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+                        % (2 * len(part)), [part, part], 1.0)
+    port = setup(up)
+    c = Client(port, timeout=5.0)
+    c.send(build_request("GET", "/"))
+    got = c.sock.recv(1 << 20)
+    check(got, "sluice closed the connection")
+    c.sock.setblocking(False)
+    until = time.monotonic() + 0.1
+    while time.monotonic() < until:
+        try:
+            got += c.sock.recv(1 << 20)
+        except BlockingIOError:
+            time.sleep(0.005)
+    eq(sluice_tcp_info(port, c.sock, "notsent"), 0,
+       "bytes left unsent in sluice's socket while the upstream pauses")
+    c.sock.setblocking(True)
+    end = got.find(b"\r\n\r\n")
+    check(end != -1, "response head")
+    rest = 2 * len(part) - (len(got) - end - 4)
+    while rest > 0:
+        d = c.sock.recv(1 << 20)
+        check(d, "sluice closed the connection")
+        rest -= len(d)
+    eq(rest, 0, "body bytes")
+
+
+def ss_line(port, sock, opts):
+    """ss's line for sluice's socket at the other end of sock."""
+    check(shutil.which("ss"), "ss (iproute2) not found: run contrib/deps.sh")
+    flt = "( sport = :%d and dport = :%d )" % (port, sock.getsockname()[1])
+    out = subprocess.run(["ss", opts + "nH", "state", "established", flt],
+                         capture_output=True, text=True, check=True).stdout
+    check(out.strip(), "sluice's socket not in ss output")
+    return out
+
+
+def sluice_tcp_info(port, sock, field):
+    """A counter of ss -i (0 when ss leaves it out, as it does for 0)."""
+    m = re.search(r"\b%s:(\d+)" % field, ss_line(port, sock, "-ti"))
+    return int(m.group(1)) if m else 0
+
+
 def sluice_sndbuf(port, sock):
     """The kernel send buffer (ss's tb: sk_sndbuf, twice SO_SNDBUF) of
     sluice's socket at the other end of sock."""
-    check(shutil.which("ss"), "ss (iproute2) not found: run contrib/deps.sh")
-    flt = "( sport = :%d and dport = :%d )" % (port, sock.getsockname()[1])
-    out = subprocess.run(["ss", "-tmnH", "state", "established", flt],
-                         capture_output=True, text=True, check=True).stdout
+    out = ss_line(port, sock, "-tm")
     m = re.search(r"\btb(\d+)", out)
-    check(m, "sluice's socket not in ss output: %r" % out)
+    check(m, "no tb in ss output: %r" % out)
     return int(m.group(1))
 
 
