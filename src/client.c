@@ -141,6 +141,8 @@ sl_client_close(struct sl_client *c, const char *reason)
 		shutdown(c->fd, SHUT_WR);
 	close(c->fd);
 	c->fd = -1;
+	w->sndbuf_extra -= c->sndbuf_extra;
+	c->sndbuf_extra = 0;
 	sl_runtime_release(&c->lconf->state->conns);
 	sl_runtime_ip_release(c->lconf->state, c->ip_slot);
 	sl_buf_release(&w->bufs, &c->in);
@@ -551,29 +553,60 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
  * from its listening socket), so that a slow reader pins little kernel
  * memory. The kernel wakes a blocked writer once a third of the (doubled)
  * buffer is free: when that comes within SNDBUF_FAST_MS of the stall, the
- * reader took 2/3 of buffer_bytes that fast, and the buffer, not the
- * reader, holds the transfer back (a distant client is bound to one
- * buffer per round trip). Such a reader gets the bound doubled, up to
- * SNDBUF_MAX_SHIFT times; a slow one never does.
+ * client's side took 2/3 of the buffer that fast, and the buffer, not the
+ * client, holds the transfer back (a distant client gets one buffer per
+ * round trip). Such a client gets SO_SNDBUF doubled, up to
+ * SNDBUF_MAX_FACTOR x buffer_bytes. What this measures is the client's TCP
+ * (its receive window included), not its application: a slow application
+ * behind a large window may earn a doubling before the window fills. So
+ * the extra kernel memory is also bounded per worker (SNDBUF_EXTRA_MAX,
+ * given back when the connection closes): clients that read fast and then
+ * stop cannot pin more than that together, until send_timeout or
+ * min_send_rate cuts them.
  */
-#define SNDBUF_FAST_MS	 100
-#define SNDBUF_MAX_SHIFT 3
+#define SNDBUF_FAST_MS	  100
+#define SNDBUF_MAX_FACTOR 8
+#define SNDBUF_EXTRA_MAX  ((size_t)64 << 20)
 
 static void
 client_sndbuf_grow(struct sl_client *c, uint64_t stalled_ms)
 {
-	size_t want;
-	int v;
+	struct sl_worker *w = c->w;
+	uint64_t max = SNDBUF_MAX_FACTOR * c->lconf->limits.buffer_bytes;
+	uint64_t want;
+	socklen_t len;
+	int cur = 0, v;
 
-	if (stalled_ms > SNDBUF_FAST_MS || c->sndbuf_shift >= SNDBUF_MAX_SHIFT)
+	if (stalled_ms > SNDBUF_FAST_MS || (c->flags & C_F_SNDBUF_MAX))
 		return;
-	want = c->lconf->limits.buffer_bytes << (c->sndbuf_shift + 1);
-	if (want > INT_MAX / 2)
+	/* asked, not remembered: a reload may have changed buffer_bytes
+	 * since the listening socket gave this one its size */
+	len = sizeof(cur);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &cur, &len) == -1 ||
+	    cur <= 1)
 		return;
+	cur /= 2; /* the kernel reports twice what was set */
+	want = SL_MIN((uint64_t)cur * 2, SL_MIN(max, (uint64_t)INT_MAX / 2));
+	if (want <= (uint64_t)cur) {
+		c->flags |= C_F_SNDBUF_MAX;
+		return;
+	}
+	if (w->sndbuf_extra + (want - (uint64_t)cur) > SNDBUF_EXTRA_MAX)
+		return; /* others hold the budget: maybe later */
 	v = (int)want;
-	/* the kernel caps it at net.core.wmem_max */
-	if (setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)) == 0)
-		c->sndbuf_shift++;
+	if (setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)) == -1)
+		return;
+	/* what the kernel granted: it caps the size at net.core.wmem_max */
+	len = sizeof(v);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &v, &len) == -1)
+		v = (int)want * 2;
+	v /= 2;
+	if (v <= cur) {
+		c->flags |= C_F_SNDBUF_MAX;
+		return;
+	}
+	c->sndbuf_extra += (uint32_t)(v - cur);
+	w->sndbuf_extra += (size_t)(v - cur);
 }
 
 void

@@ -36,8 +36,9 @@ enum sl_client_state {
 #define C_F_WEV 0x02 /* txn->wev is added: a write would block */
 #define C_F_EOF 0x04 /* the client shut its write side */
 /* its listener left the configuration: close after the current exchange */
-#define C_F_RETIRED 0x08
-#define C_F_CORKED  0x10 /* the last response went out with MSG_MORE */
+#define C_F_RETIRED    0x08
+#define C_F_CORKED     0x10 /* the last response went out with MSG_MORE */
+#define C_F_SNDBUF_MAX 0x20 /* SO_SNDBUF has grown as far as it may */
 
 /* One request/response exchange. Owned by its client; free list per
  * worker. */
@@ -125,7 +126,8 @@ struct sl_client {
 	struct sl_buf in;  /* request bytes */
 
 	struct sl_h1_scan scan;
-	uint8_t sndbuf_shift; /* SO_SNDBUF is buffer_bytes << this */
+	uint32_t sndbuf_extra; /* SO_SNDBUF granted above the inherited
+				  one (w->sndbuf_extra) */
 	uint64_t id;
 	struct sl_tnode tnode; /* IDLE, HEAD, LINGER deadline (worker list);
 				  the reap list once CLOSED */

@@ -163,7 +163,9 @@ struct sl_worker {
 	uint64_t tq_armed_ms;		   /* 0 = not armed */
 	struct sl_tnode_q reap;		   /* closed connections to free */
 	struct event *reap_ev;
-	void *free_clients; /* free list of client structs */
+	void *free_clients;  /* free list of client structs */
+	size_t sndbuf_extra; /* SO_SNDBUF granted to fast readers, above
+				buffer_bytes, over all connections */
 	unsigned nfree_clients;
 	atomic_int cmd_stop; /* set by main: stop accepting and drain */
 	_Atomic(struct sl_reload_msg *) mailbox; /* set by main */

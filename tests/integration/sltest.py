@@ -912,6 +912,62 @@ def assert_error(resp, status, code, close=None):
 # Upstream server
 
 
+def ss_line(port, sock, opts):
+    """ss's line for sluice's socket at the other end of sock (opts: "-tm"
+    for socket memory, "-ti" for TCP info)."""
+    check(shutil.which("ss"), "ss (iproute2) not found: run contrib/deps.sh")
+    flt = "( sport = :%d and dport = :%d )" % (port, sock.getsockname()[1])
+    out = subprocess.run(["ss", opts + "nH", "state", "established", flt],
+                         capture_output=True, text=True, check=True).stdout
+    check(out.strip(), "sluice's socket not in ss output")
+    return out
+
+
+def sluice_sndbuf(port, sock):
+    """The kernel send buffer (ss's tb: sk_sndbuf, twice SO_SNDBUF) of
+    sluice's socket at the other end of sock."""
+    out = ss_line(port, sock, "-tm")
+    m = re.search(r"\btb(\d+)", out)
+    check(m, "no tb in ss output: %r" % out)
+    return int(m.group(1))
+
+
+def kernel_sndbuf(n):
+    """sk_sndbuf after SO_SNDBUF = n: capped at wmem_max, then doubled."""
+    with open("/proc/sys/net/core/wmem_max") as f:
+        return 2 * min(n, int(f.read()))
+
+
+def read_in_bursts(sock, body_len, pause=0.02, timeout=20.0):
+    """Reads one response with a body of body_len bytes, emptying the
+    socket every `pause` seconds: the sender fills its buffer and stalls
+    in each pause, then finds it emptied at once (a fast reader). Returns
+    the raw bytes."""
+    got = b""
+    sock.setblocking(False)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(pause)
+            while True:
+                try:
+                    d = sock.recv(1 << 20)
+                except BlockingIOError:
+                    break
+                check(d, "connection closed mid-response")
+                got += d
+            end = got.find(b"\r\n\r\n")
+            if end != -1 and len(got) - end - 4 >= body_len:
+                break
+    finally:
+        sock.setblocking(True)
+    end = got.find(b"\r\n\r\n")
+    check(end != -1 and len(got) - end - 4 == body_len,
+          "response of %d body bytes not read whole in %.0fs"
+          % (body_len, timeout))
+    return got
+
+
 class Reply:
     """What an upstream sends for one request.
 

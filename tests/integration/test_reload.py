@@ -28,9 +28,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
 from sltest import (Client, Reply, Upstream, build_request,  # noqa: E402
-                    check, connect_refused, eq, get, main,
-                    make_config, read_json_lines, read_response, sha256,
-                    start_sluice, test, tmpdir, to_yaml, wait_until)
+                    check, connect_refused, eq, get, kernel_sndbuf, main,
+                    make_config, read_in_bursts, read_json_lines,
+                    read_response, sha256, sluice_sndbuf, start_sluice,
+                    test, tmpdir, to_yaml, wait_until)
 
 MiB = 1 << 20
 
@@ -338,6 +339,29 @@ def invalid_configs_rejected_while_serving_continues():
 
 # ---------------------------------------------------------------------------
 # What a valid reload changes
+
+
+@test
+def lower_buffer_bytes_does_not_shrink_a_growing_send_buffer():
+    # The listening socket is kept across a reload, and with it the send
+    # buffer it gives new connections: the old buffer_bytes. A fast reader
+    # that earns more must grow from that, never below it.
+    body = b"g" * (8 * MiB)
+    up = Upstream("a", handler=lambda req: Reply(200, body))
+    aport = free_port()
+    cfg, port = conf({"a": [up]}, aport=aport, workers=1,
+                     limits={"buffer_bytes": "1MiB"})
+    sl = start_sluice(cfg)
+    cfg2, _ = conf({"a": [up]}, port=port, aport=aport, workers=1,
+                   limits={"buffer_bytes": "64KiB"})
+    reload(sl, aport, cfg2)
+    c = Client(port)
+    c.send(build_request("GET", "/"))
+    got = read_in_bursts(c.sock, len(body))
+    check(got.startswith(b"HTTP/1.1 200 OK\r\n"), "status line")
+    check(sluice_sndbuf(port, c.sock) >= kernel_sndbuf(MiB),
+          "send buffer below what the kept listening socket gave: %d < %d"
+          % (sluice_sndbuf(port, c.sock), kernel_sndbuf(MiB)))
 
 
 @test
