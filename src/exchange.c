@@ -429,6 +429,24 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	txn_connect(c);
 }
 
+/* The endpoints an exchange tried: only the first 64 have a bit. */
+static int
+tried_has(const struct sl_txn *t, size_t i)
+{
+	return i < 64 && ((t->tried >> i) & 1);
+}
+
+static void
+tried_set(struct sl_txn *t, size_t i, int on)
+{
+	if (i >= 64)
+		return;
+	if (on)
+		t->tried |= (uint64_t)1 << i;
+	else
+		t->tried &= ~((uint64_t)1 << i);
+}
+
 /*
  * Picks an endpoint not tried yet and with room for a connection (an idle
  * pooled one here, or below max_connections everywhere). Returns its
@@ -447,7 +465,7 @@ txn_pick(struct sl_client *c, int fresh, int *full)
 
 	*full = 0;
 	for (size_t i = 0; i < n; i++) {
-		skip[i] = i < 64 && ((t->tried >> i) & 1);
+		skip[i] = tried_has(t, i);
 		if (!skip[i] && cc->max_connections > 0 &&
 		    (fresh || wc->eps[i]->nidle == 0) &&
 		    atomic_load_explicit(&cc->endpoints[i].state->conns,
@@ -567,8 +585,7 @@ txn_connect(struct sl_client *c)
 			return;
 		}
 		t->tries++;
-		if (i < 64)
-			t->tried |= (uint64_t)1 << i;
+		tried_set(t, i, 1);
 		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
 		    errno == ENOBUFS) {
 			log_warn("conn=%llu route=%s: upstream socket",
@@ -585,8 +602,7 @@ txn_connect(struct sl_client *c)
 		return;
 	}
 	t->tries++;
-	if (i < 64)
-		t->tried |= (uint64_t)1 << i;
+	tried_set(t, i, 1);
 	t->wc->eps[i]->active++;
 	t->flags |= T_COUNTED;
 	if (t->up->nrequests > 0)
@@ -675,10 +691,8 @@ txn_upstream_failed(struct sl_client *c, int fail, const char *why)
 		      t->req_body_sent == 0))) {
 			t->flags |= T_RETRIED;
 			SL_STAT_INC(c->w->stats.upstream_retries);
-			/* the same endpoint may take the replay; only the
-			 * first 64 have a bit in the mask */
-			if (t->ep_index < 64)
-				t->tried &= ~((uint64_t)1 << t->ep_index);
+			/* the same endpoint may take the replay */
+			tried_set(t, t->ep_index, 0);
 			txn_connect(c);
 			return;
 		}
