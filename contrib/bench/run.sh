@@ -3,14 +3,15 @@
 #
 # usage: contrib/bench/run.sh [--quick] [--rounds N] [--duration SECS]
 #            [--only LIST] [--gateways LIST] [--idle-conns N]
-#            [--same-headers] [--out DIR] [--keep]
+#            [--same-headers] [--big-buffers] [--sat-cpu PCT] [--idle-poll]
+#            [--nice N] [--out DIR] [--keep]
 #
 #   --quick          3 s per run instead of 10 s
 #   --rounds N       runs per gateway per scenario, alternating A B C A B C
 #                    (default 3, at least 1)
 #   --duration SECS  seconds per measured run (overrides --quick)
 #   --only LIST      scenarios, comma-separated, from
-#                    ka,close,4k,256k,upload,ka2,idle (default: all)
+#                    ka,close,4k,256k,upload,ka2,sat,idle (default: all)
 #   --gateways LIST  from sluice,nginx,haproxy (default: all three)
 #   --idle-conns N   idle keep-alive connections for "idle" (default 15000)
 #   --same-headers   make nginx and HAProxy add the request headers sluice
@@ -19,6 +20,13 @@
 #   --big-buffers    give nginx and HAProxy 64 KiB buffers, as sluice has
 #                    (nginx: proxy_buffer_size 64k, proxy_buffers 8 64k,
 #                    client_body_buffer_size 64k; HAProxy: tune.bufsize 65536)
+#   --sat-cpu PCT    the CPU quota of the gateway in "sat", in percent of one
+#                    CPU (default 40): low enough that the gateway, not wrk
+#                    and the upstream, is the bottleneck (needs root and a
+#                    cgroup CPU controller, v1 or v2)
+#   --idle-poll      hold /dev/cpu_dma_latency at 0 for the whole run, so
+#                    that idle CPUs poll instead of halting (for every
+#                    gateway; needs root): shows what waking from idle costs
 #   --nice N         run the gateway, the upstream, wrk and the idle client
 #                    with this niceness (e.g. -10, needs root): on a machine
 #                    shared with other jobs they then lose less CPU to them
@@ -33,7 +41,9 @@
 # whole run is stopped after this long).
 #
 # The upstream (nginx, 1 worker) and wrk run on LOAD_CPU; the gateway under
-# test runs alone on GW_CPU (for "ka2", with 2 workers, on both CPUs).
+# test runs alone on GW_CPU (for "ka2", with 2 workers, on both CPUs; for
+# "sat", in a cgroup whose CPU quota makes it the bottleneck, so that req/s
+# is its capacity).
 # Traffic is to 127.0.0.1 only. Everything started here is stopped on exit.
 set -euo pipefail
 
@@ -58,11 +68,13 @@ DURATION=10
 WARMUP=1
 ROUNDS=3
 QUICK=0
-ONLY="ka,close,4k,256k,upload,ka2,idle"
+ONLY="ka,close,4k,256k,upload,ka2,sat,idle"
 GATEWAYS="sluice,nginx,haproxy"
 IDLE_CONNS=15000
 SAME_HEADERS=0
 BIG_BUFFERS=0
+SAT_CPU=40
+IDLE_POLL=0
 NICE=""
 OUT="$TOP/doc"
 KEEP=0
@@ -81,6 +93,8 @@ while [ $# -gt 0 ]; do
 	--idle-conns) IDLE_CONNS=${2:?}; shift ;;
 	--same-headers) SAME_HEADERS=1 ;;
 	--big-buffers) BIG_BUFFERS=1 ;;
+	--sat-cpu) SAT_CPU=${2:?}; shift ;;
+	--idle-poll) IDLE_POLL=1 ;;
 	--nice) NICE=${2:?}; shift ;;
 	--out) OUT=${2:?}; shift ;;
 	--keep) KEEP=1 ;;
@@ -99,6 +113,8 @@ if [ -n "$NICE" ]; then
 	NICE_CMD=(nice -n "$NICE")
 fi
 case "$IDLE_CONNS" in ''|*[!0-9]*|0) die "--idle-conns wants an integer >= 1" ;; esac
+case "$SAT_CPU" in ''|*[!0-9]*|0) die "--sat-cpu wants a percentage from 1 to 100" ;; esac
+[ "$SAT_CPU" -le 100 ] || die "--sat-cpu wants a percentage from 1 to 100"
 
 # ---------------------------------------------------------------- checks
 for t in "$NGINX" "$HAPROXY" "$WRK" "$GNUPLOT" "$PYTHON" taskset curl ss; do
@@ -116,6 +132,11 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" -ge $((IDLE_CONNS + 200)) ] || case ",$ONLY," in
 	*,idle,*) die "fd limit $(ulimit -n) too low for --idle-conns $IDLE_CONNS" ;;
 	esac
+# Other gateways, upstreams or load generators left running would share
+# the CPUs (and a stray one with SO_REUSEPORT on GW_PORT would even share
+# the traffic: the port check above catches only a listener without it).
+OTHERS=$(pgrep -x 'nginx|haproxy|sluice|wrk' | paste -sd ' ' || true)
+[ -z "$OTHERS" ] || log "WARNING: already running, and sharing the CPUs: $(ps -o pid=,comm= -p ${OTHERS// /,} | awk '{ printf "%s%s (%s)", s, $2, $1; s = ", " }')"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
@@ -152,6 +173,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	[ -n "$CLIENT_PID" ] && stop_pid "$CLIENT_PID"
 	for p in "${PIDS[@]}"; do stop_pid "$p"; done
+	[ -z "$CAP_DIR" ] || rmdir "$CAP_DIR" 2>/dev/null || true
 	[ -n "$WATCHDOG" ] && { kill "$WATCHDOG" 2>/dev/null || true; wait "$WATCHDOG" 2>/dev/null || true; }
 	if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ]; then
 		log "scratch directory kept: $WORK"
@@ -160,6 +182,7 @@ cleanup() {
 	fi
 	exit "$rc"
 }
+CAP_DIR=""
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 watchdog() {  # stops the whole run after MAX_SECONDS; its sleep holds no pipe
@@ -497,6 +520,33 @@ gw_rss() {  # VmRSS of the gateway's processes (nginx: master + worker), KiB
 	echo "$t"
 }
 
+# "sat": a cgroup with a CPU quota of SAT_CPU % of one CPU (period 10 ms)
+cap_setup() {
+	local base=""
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then  # cgroup v2
+		grep -qw cpu /sys/fs/cgroup/cgroup.controllers || return 1
+		grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control ||
+			echo +cpu >/sys/fs/cgroup/cgroup.subtree_control || return 1
+		CAP_DIR=/sys/fs/cgroup/sluice-bench-$$
+		mkdir "$CAP_DIR" && echo "$((SAT_CPU * 100)) 10000" >"$CAP_DIR/cpu.max"
+		return
+	fi
+	for base in /sys/fs/cgroup/cpu /sys/fs/cgroup/cpu,cpuacct ""; do
+		[ -f "$base/cpu.cfs_quota_us" ] && break
+	done
+	[ -n "$base" ] || return 1
+	CAP_DIR=$base/sluice-bench-$$
+	mkdir "$CAP_DIR" && echo 10000 >"$CAP_DIR/cpu.cfs_period_us" &&
+		echo "$((SAT_CPU * 100))" >"$CAP_DIR/cpu.cfs_quota_us"
+}
+
+cap_gateway() {  # moves the gateway's processes (all their threads) in
+	local p
+	for p in $GW_PROCS; do
+		echo "$p" >"$CAP_DIR/cgroup.procs" || die "cannot move pid $p into $CAP_DIR"
+	done
+}
+
 # ---------------------------------------------------------------- scenarios
 # name -> connections path workers extra-wrk-args
 scenario() {
@@ -507,6 +557,7 @@ scenario() {
 	256k) echo "64 /256k 1" ;;
 	upload) echo "16 /upload 1 upload" ;;
 	ka2) echo "64 / 2" ;;
+	sat) echo "64 / 1" ;;
 	*) die "unknown scenario $1" ;;
 	esac
 }
@@ -531,6 +582,7 @@ run_one() {  # scenario gateway round
 	local sc=$1 gw=$2 r=$3 conns path workers extra cmd out s0 s1 a0 a1 rss w c
 	read -r conns path workers extra <<<"$(scenario "$sc")"
 	start_gateway "$gw" "$workers"
+	[ "$sc" = sat ] && cap_gateway
 	cmd=$(wrk_cmd "$conns" "$path" "${extra:-}" "$WARMUP")
 	eval "timeout 60 $cmd" >/dev/null 2>&1 || log "warm-up of $gw/$sc failed"
 	out="$WORK/wrk-$sc-$gw-$r.txt"
@@ -597,6 +649,16 @@ IFS=, read -r -a SCENARIOS <<<"$ONLY"
 IFS=, read -r -a GWS <<<"$GATEWAYS"
 for g in "${GWS[@]}"; do case "$g" in sluice|nginx|haproxy) ;; *) die "unknown gateway $g" ;; esac; done
 for s in "${SCENARIOS[@]}"; do [ "$s" = idle ] || scenario "$s" >/dev/null; done
+case ",$ONLY," in
+*,sat,*) cap_setup || die "scenario sat needs root and a cgroup CPU controller (v1 or v2); leave it out with --only" ;;
+esac
+if [ "$IDLE_POLL" = 1 ]; then
+	[ -w /dev/cpu_dma_latency ] || die "--idle-poll needs root (/dev/cpu_dma_latency)"
+	# the request holds while the file is open (here by sleep), and is
+	# dropped when that process is stopped at the end
+	(exec 3>/dev/cpu_dma_latency && printf 0 >&3 && exec sleep 86400) &
+	PIDS+=($!)
+fi
 
 START=$(date +%s)
 DATE_START=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -649,6 +711,10 @@ META="$WORK/meta.txt"
 	echo "idle_conns=$IDLE_CONNS"
 	echo "same_headers=$SAME_HEADERS"
 	echo "big_buffers=$BIG_BUFFERS"
+	echo "sat_cpu=$SAT_CPU"
+	echo "idle_poll=$IDLE_POLL"
+	echo "others=$OTHERS"
+	echo "cpuidle=$(cat /sys/devices/system/cpu/cpuidle/current_governor_ro 2>/dev/null || true)"
 	echo "nice=$NICE"
 	echo "gw_cpu=$GW_CPU"
 	echo "load_cpu=$LOAD_CPU"
