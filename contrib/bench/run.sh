@@ -135,7 +135,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # Other gateways, upstreams or load generators left running would share
 # the CPUs (and a stray one with SO_REUSEPORT on GW_PORT would even share
 # the traffic: the port check above catches only a listener without it).
-OTHERS=$(pgrep -x 'nginx|haproxy|sluice|wrk' | paste -sd ' ' || true)
+OTHERS=$(for p in nginx haproxy sluice wrk; do pgrep -x "$p" || true; done | paste -sd ' ')
 [ -z "$OTHERS" ] || log "WARNING: already running, and sharing the CPUs: $(ps -o pid=,comm= -p ${OTHERS// /,} | awk '{ printf "%s%s (%s)", s, $2, $1; s = ", " }')"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
