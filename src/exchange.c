@@ -297,6 +297,15 @@ status_closes(int status)
 
 /* ---- starting an exchange --------------------------------------------- */
 
+/* The client asks to close after this request (RFC 9112 section 9.3):
+ * "Connection: close", or HTTP/1.0 without "Connection: keep-alive". */
+static int
+req_wants_close(const struct sl_h1_request *req)
+{
+	return req->minor == 0 ? !(req->flags & SL_H1_F_CONN_KEEPALIVE)
+			       : (req->flags & SL_H1_F_CONN_CLOSE) != 0;
+}
+
 static void
 copy_slice(char *dst, size_t dstsz, const char *s, size_t n)
 {
@@ -342,6 +351,13 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	r = sl_h1_parse_request(c->in.data + c->in.off, head_len, &req, &hl);
 	t->bytes_in = head_len;
 	if (r == 0 || req.method != NULL) {
+		/* known from the request line on: even an error answer must
+		 * be framed for it (no body after HEAD, the client's version)
+		 */
+		t->method_id = req.method_id;
+		t->minor = req.minor;
+		if (req.method_id == SL_M_HEAD)
+			t->flags |= T_HEAD_ONLY;
 		copy_slice(t->method, sizeof(t->method), req.method,
 			   req.method_len);
 		if (req.path != NULL)
@@ -359,17 +375,12 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 			t->flags |= T_REQ_READ_DONE;
 		sl_worker_request_id(w, t->request_id);
 		sl_exchange_local(c, -r, sl_exchange_status_code_name(-r),
-				  status_closes(-r));
+				  status_closes(-r) || req_wants_close(&req));
 		return;
 	}
 	if (!sl_h1_client_request_id(&req, t->request_id))
 		sl_worker_request_id(w, t->request_id);
-	t->method_id = req.method_id;
-	t->minor = req.minor;
-	if (req.method_id == SL_M_HEAD)
-		t->flags |= T_HEAD_ONLY;
-	if (req.minor == 0 ? !(req.flags & SL_H1_F_CONN_KEEPALIVE)
-			   : (req.flags & SL_H1_F_CONN_CLOSE))
+	if (req_wants_close(&req))
 		t->flags |= T_CLOSE;
 	if (lim->max_requests && c->nrequests + 1 >= lim->max_requests)
 		t->flags |= T_CLOSE;

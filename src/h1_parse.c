@@ -771,13 +771,15 @@ sl_h1_parse_request(const char *buf, size_t len, struct sl_h1_request *req,
 		req->body = SL_H1_BODY_LENGTH;
 		req->content_length = f.cl;
 	}
-	if (f.expect_unknown)
-		return -417;
-
+	/* the connection flags too: a 417 keeps the connection only if the
+	 * request does not ask to close it */
 	req->flags |= f.flags;
 	if (req->minor == 0)
 		req->flags &=
 		    ~(unsigned)SL_H1_F_EXPECT_CONTINUE; /* 9110 10.1.1 */
+	if (f.expect_unknown)
+		return -417;
+
 	if (req->host == NULL && f.nhost > 0) {
 		req->host = f.host;
 		req->host_len = f.host_len;

@@ -160,6 +160,41 @@ def expect_other_than_100_continue_417_keeps_connection():
 
 
 @test
+def expect_417_still_closes_when_the_request_asks_to():
+    # found by a network fuzz: the 417 path kept the connection and served
+    # the next pipelined request, "Connection: close" or HTTP/1.0 or not
+    up, sl, port = setup()
+    nxt = b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n"
+    expect_rejected(port, up, b"GET / HTTP/1.1\r\nHost: a\r\n"
+                    b"Connection: close\r\nExpect: foo\r\n\r\n" + nxt,
+                    417, "expectation_failed", True)
+    expect_rejected(port, up, b"GET / HTTP/1.0\r\nExpect: foo\r\n\r\n" +
+                    nxt, 417, "expectation_failed", True)
+    # HTTP/1.0 with keep-alive keeps it, and is told so
+    c, r = expect_rejected(port, up, b"GET / HTTP/1.0\r\n"
+                           b"Connection: keep-alive\r\nExpect: foo\r\n\r\n",
+                           417, "expectation_failed", False)
+    eq((r.header("connection") or "").lower(), "keep-alive",
+       "Connection of a 417 to an HTTP/1.0 keep-alive request")
+
+
+@test
+def expect_417_to_head_has_no_body():
+    # the connection stays open after a 417, so a body after a HEAD
+    # response would be read as the start of the next response
+    up, sl, port = setup()
+    c = Client(port)
+    c.send(b"HEAD / HTTP/1.1\r\nHost: a\r\nExpect: foo\r\n\r\n")
+    r = read_response(c, "HEAD")
+    eq(r.status, 417, "status of HEAD with Expect: foo")
+    check(not r.wants_close(), "a 417 closes the connection")
+    check(r.header("x-request-id"), "417 without X-Request-Id")
+    r = c.request("GET", "/after")
+    eq(r.status, 200, "request after a 417 to HEAD on the same connection")
+    eq(up.paths(), ["/after"], "upstream requests")
+
+
+@test
 def connect_405_with_allow():
     up, sl, port = setup()
     c, r = expect_rejected(port, up, b"CONNECT example.com:443 HTTP/1.1\r\n"

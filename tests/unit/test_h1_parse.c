@@ -116,6 +116,12 @@ test_req_expect_417_framing(void **state)
 	static const char chunked[] = "PUT / HTTP/1.1\r\nHost: a\r\n"
 				      "Transfer-Encoding: chunked\r\n"
 				      "Expect: foo\r\n\r\n";
+	static const char conn_close[] =
+	    "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "Connection: close\r\nExpect: foo\r\n\r\n";
+	static const char ka10[] =
+	    "GET / HTTP/1.0\r\n"
+	    "Connection: keep-alive\r\nExpect: foo\r\n\r\n";
 	struct sl_h1_header hdrs[NHDR];
 	struct sl_h1_request req;
 
@@ -132,6 +138,16 @@ test_req_expect_417_framing(void **state)
 	assert_int_equal(
 	    request_status(chunked, sizeof(chunked) - 1, &req, hdrs), -417);
 	assert_int_equal(req.body, SL_H1_BODY_CHUNKED);
+	/* and the connection flags, so that a 417 closes when asked to */
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(
+	    request_status(conn_close, sizeof(conn_close) - 1, &req, hdrs),
+	    -417);
+	assert_true(req.flags & SL_H1_F_CONN_CLOSE);
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(request_status(ka10, sizeof(ka10) - 1, &req, hdrs),
+			 -417);
+	assert_true(req.flags & SL_H1_F_CONN_KEEPALIVE);
 }
 
 static void
