@@ -297,13 +297,11 @@ status_closes(int status)
 
 /* ---- starting an exchange --------------------------------------------- */
 
-/* The client asks to close after this request (RFC 9112 section 9.3):
- * "Connection: close", or HTTP/1.0 without "Connection: keep-alive". */
+/* The client asks to close after this request (RFC 9112 section 9.3). */
 static int
 req_wants_close(const struct sl_h1_request *req)
 {
-	return req->minor == 0 ? !(req->flags & SL_H1_F_CONN_KEEPALIVE)
-			       : (req->flags & SL_H1_F_CONN_CLOSE) != 0;
+	return !sl_h1_persists(req->minor, req->flags);
 }
 
 static void
@@ -886,10 +884,7 @@ resp_advance(struct sl_client *c)
 		t->status = resp.status;
 		t->resp_body = resp.body;
 		t->resp_remaining = resp.content_length;
-		t->resp_keepalive =
-		    resp.minor >= 1
-			? !(resp.flags & SL_H1_F_CONN_CLOSE)
-			: (resp.flags & SL_H1_F_CONN_KEEPALIVE) != 0;
+		t->resp_keepalive = sl_h1_persists(resp.minor, resp.flags);
 		if (resp.body == SL_H1_BODY_CHUNKED) {
 			sl_h1_chunked_init(&t->resp_chunked,
 					   c->lconf->limits.max_header_bytes);

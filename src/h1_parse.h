@@ -81,6 +81,20 @@ enum sl_h1_body {
 #define SL_H1_F_ABSOLUTE_FORM	0x08 /* target was absolute-form */
 #define SL_H1_F_CONN_OTHER	0x10 /* Connection names other fields */
 
+/*
+ * Whether the connection persists after a message of HTTP/1.minor with
+ * these flags (RFC 9112 section 9.3): "close" ends it in any version,
+ * even next to "keep-alive"; otherwise 1.1 persists, and 1.0 only with
+ * "keep-alive".
+ */
+static inline int
+sl_h1_persists(int minor, unsigned flags)
+{
+	if (flags & SL_H1_F_CONN_CLOSE)
+		return 0;
+	return minor >= 1 || (flags & SL_H1_F_CONN_KEEPALIVE) != 0;
+}
+
 struct sl_h1_request {
 	const char *method;
 	size_t method_len;

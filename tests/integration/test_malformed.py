@@ -179,6 +179,26 @@ def expect_417_still_closes_when_the_request_asks_to():
 
 
 @test
+def http10_keepalive_and_close_closes():
+    # "close" wins over "keep-alive" in any version (RFC 9112 section
+    # 9.3): the pipelined request after it must not be processed
+    nxt = b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n"
+    for conn in (b"Connection: keep-alive, close\r\n",
+                 b"Connection: keep-alive\r\nConnection: close\r\n"):
+        up, sl, port = setup()
+        c = Client(port)
+        c.send(b"GET /first HTTP/1.0\r\n" + conn + b"\r\n" + nxt)
+        r = read_response(c)
+        eq(r.status, 200, "status with %r" % conn)
+        check(r.wants_close(), "response lacks Connection: close: %r" %
+              r.headers)
+        check(c.wait_closed(2.0), "connection not closed with %r" % conn)
+        eq(up.paths(), ["/first"], "upstream requests with %r" % conn)
+        sl.stop()
+        up.stop()
+
+
+@test
 def expect_417_to_head_has_no_body():
     # the connection stays open after a 417, so a body after a HEAD
     # response would be read as the start of the next response

@@ -206,6 +206,28 @@ def upstream_http10_response_not_reused():
 
 
 @test
+def upstream_http10_keepalive_and_close_not_reused():
+    # "close" ends persistence even next to "keep-alive" (RFC 9112
+    # section 9.3); the server keeps its side open, so only sluice's own
+    # reading of the response can keep the connection out of the pool
+    for conn in (b"Connection: keep-alive, close\r\n",
+                 b"Connection: keep-alive\r\nConnection: close\r\n"):
+        up = Upstream("a", handler=lambda req, conn=conn: Reply(
+            action="raw", raw=b"HTTP/1.0 200 OK\r\n" + conn +
+            b"Content-Length: 2\r\n\r\nok"))
+        cfg, port = make_config({"a": [up]})
+        sl = start_sluice(cfg)
+        c = Client(port)
+        for i in range(3):
+            r = c.request("GET", "/%d" % i)
+            eq(r.status, 200, "status")
+            eq(r.body, b"ok", "body")
+        eq(up.accepts, 3, "accepts with %r" % conn)
+        sl.stop()
+        up.stop()
+
+
+@test
 def pool_shared_between_client_connections():
     up = Upstream("a")
     cfg, port = make_config({"a": [up]})

@@ -150,6 +150,23 @@ test_req_expect_417_framing(void **state)
 	assert_true(req.flags & SL_H1_F_CONN_KEEPALIVE);
 }
 
+/* RFC 9112 section 9.3: "close" wins in any version, 1.0 needs
+ * "keep-alive" to persist. */
+static void
+test_persists(void **state)
+{
+	const unsigned c = SL_H1_F_CONN_CLOSE, k = SL_H1_F_CONN_KEEPALIVE;
+
+	assert_true(sl_h1_persists(1, 0));
+	assert_true(sl_h1_persists(1, k));
+	assert_false(sl_h1_persists(1, c));
+	assert_false(sl_h1_persists(1, c | k));
+	assert_false(sl_h1_persists(0, 0));
+	assert_true(sl_h1_persists(0, k));
+	assert_false(sl_h1_persists(0, c));
+	assert_false(sl_h1_persists(0, c | k));
+}
+
 static void
 test_req_get(void **state)
 {
@@ -1145,6 +1162,7 @@ main(void)
 	    cmocka_unit_test(test_req_connection_tokens),
 	    cmocka_unit_test(test_req_leading_crlf),
 	    cmocka_unit_test(test_req_expect_417_framing),
+	    cmocka_unit_test(test_persists),
 	    cmocka_unit_test(test_req_valid_table),
 	    cmocka_unit_test(test_req_bad_table),
 	    cmocka_unit_test(test_req_limits),
