@@ -283,6 +283,7 @@ sl_h1_write_response_head(char *out, size_t cap,
 {
 	struct out o = {out, cap, 0, 0};
 	char line[14] = "HTTP/1.1 000 ";
+	int cl_done = 0;
 
 	/* the parser guarantees three digits */
 	line[9] = (char)('0' + resp->status / 100 % 10);
@@ -301,6 +302,10 @@ sl_h1_write_response_head(char *out, size_t cap,
 		if (k == HK_X_REQUEST_ID)
 			continue;
 		if (dechunk && k == HK_TRANSFER_ENCODING)
+			continue;
+		/* the parser lets equal duplicates through (RFC 9110
+		 * section 8.6); the client gets one, not a list */
+		if (k == HK_CONTENT_LENGTH && cl_done++)
 			continue;
 		put_header(&o, h);
 	}

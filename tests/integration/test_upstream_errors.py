@@ -183,6 +183,26 @@ for _n, _raw in BAD_RESPONSES:
 
 
 @test
+def upstream_equal_duplicate_content_length_forwarded_once():
+    # accepted (RFC 9110 section 8.6 lets a recipient keep one value),
+    # but a client must never see the list: strict clients reject it
+    up = Upstream("a", handler=lambda req: Reply(
+        action="raw", raw=b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+        b"content-length: 003\r\n\r\nabc"))
+    cfg, port = make_config({"a": [up]})
+    start_sluice(cfg)
+    c = Client(port)
+    for method in ("GET", "HEAD", "GET"):
+        c.send(build_request(method, "/"))
+        r = read_response(c, method)
+        eq(r.status, 200, "status of %s" % method)
+        cls = r.headers.get_all("content-length")
+        eq(cls, ["3"], "Content-Length fields the client got for %s" %
+           method)
+        eq(r.body, b"" if method == "HEAD" else b"abc", "body")
+
+
+@test
 def upstream_bad_chunked_body_closes_client():
     # the head was already forwarded: sluice cannot send a 502 any more;
     # it must cut the client connection (not hang, not pretend success)

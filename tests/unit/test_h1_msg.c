@@ -243,6 +243,12 @@ test_response_rewrite(void **state)
 			 0, 1, 1);
 	assert_string_equal(o, "HTTP/1.1 404 Not Found\r\nX-Request-Id: rid\r\n"
 			       "Connection: close\r\n\r\n");
+	/* equal duplicates are accepted, and forwarded as one */
+	o = rewrite_resp("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+			 "X-A: 1\r\ncontent-length: 003\r\n\r\n",
+			 1, 0, 0);
+	assert_string_equal(o, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+			       "X-A: 1\r\nX-Request-Id: rid\r\n\r\n");
 	o = rewrite_resp("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 0, 0,
 			 0);
 	assert_string_equal(o, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
