@@ -810,7 +810,10 @@ sl_h1_parse_response(const char *buf, size_t len, struct sl_h1_response *resp,
 		return -502;
 	resp->minor = buf[7] == '0' ? 0 : 1;
 	status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
-	if (status < 100)
+	/* RFC 9110 section 15: 600-999 are not HTTP statuses (some libraries
+	 * use them for their own errors), and a client is told to treat them
+	 * as a server error: that error is the upstream's, so it is a 502 */
+	if (status < 100 || status > 599)
 		return -502;
 	resp->status = status;
 	i = 12;

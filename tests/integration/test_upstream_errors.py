@@ -161,6 +161,7 @@ BAD_RESPONSES = [
      b"Content-Length: 6\r\n\r\nhello!"),
     ("te_gzip", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxx"),
     ("bad_status", b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n"),
+    ("status_999", b"HTTP/1.1 999 Internal\r\nContent-Length: 0\r\n\r\n"),
     ("bare_lf", b"HTTP/1.1 200 OK\nContent-Length: 0\n\n"),
     ("obs_fold", b"HTTP/1.1 200 OK\r\nX-A: b\r\n c\r\n"
      b"Content-Length: 0\r\n\r\n"),

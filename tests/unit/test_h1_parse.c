@@ -805,6 +805,8 @@ static const struct resp_case responses[] = {
     RCASE("four-digit status", "HTTP/1.1 2000 OK\r\n\r\n", SL_M_GET, -502, 0,
 	  0),
     RCASE("status 099", "HTTP/1.1 099 OK\r\n\r\n", SL_M_GET, -502, 0, 0),
+    RCASE("status 600", "HTTP/1.1 600 X\r\n\r\n", SL_M_GET, -502, 0, 0),
+    RCASE("status 999", "HTTP/1.1 999 X\r\n\r\n", SL_M_GET, -502, 0, 0),
     RCASE("double SP", "HTTP/1.1  200 OK\r\n\r\n", SL_M_GET, -502, 0, 0),
     RCASE("CTL in reason", "HTTP/1.1 200 O\x01K\r\n\r\n", SL_M_GET, -502, 0, 0),
     RCASE("NUL in reason", "HTTP/1.1 200 O\0K\r\n\r\n", SL_M_GET, -502, 0, 0),
