@@ -297,11 +297,17 @@ status_closes(int status)
 
 /* ---- starting an exchange --------------------------------------------- */
 
-/* The client asks to close after this request (RFC 9112 section 9.3). */
+/* The connection ends after this request: the client asks for it (RFC
+ * 9112 section 9.3), or the gateway does (the connection's last request
+ * under max_requests, a draining worker, a listener a reload removed). */
 static int
-req_wants_close(const struct sl_h1_request *req)
+req_ends_connection(const struct sl_client *c, const struct sl_h1_request *req)
 {
-	return !sl_h1_persists(req->minor, req->flags);
+	const struct sl_conf_limits *lim = &c->lconf->limits;
+
+	return !sl_h1_persists(req->minor, req->flags) ||
+	       (lim->max_requests && c->nrequests + 1 >= lim->max_requests) ||
+	       c->w->draining || (c->flags & C_F_RETIRED);
 }
 
 static void
@@ -373,16 +379,13 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 			t->flags |= T_REQ_READ_DONE;
 		sl_worker_request_id(w, t->request_id);
 		sl_exchange_local(c, -r, sl_exchange_status_code_name(-r),
-				  status_closes(-r) || req_wants_close(&req));
+				  status_closes(-r) ||
+				      req_ends_connection(c, &req));
 		return;
 	}
 	if (!sl_h1_client_request_id(&req, t->request_id))
 		sl_worker_request_id(w, t->request_id);
-	if (req_wants_close(&req))
-		t->flags |= T_CLOSE;
-	if (lim->max_requests && c->nrequests + 1 >= lim->max_requests)
-		t->flags |= T_CLOSE;
-	if (w->draining || (c->flags & C_F_RETIRED))
+	if (req_ends_connection(c, &req))
 		t->flags |= T_CLOSE;
 	t->req_body = req.body;
 	t->req_remaining = req.content_length;

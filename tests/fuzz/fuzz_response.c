@@ -42,7 +42,7 @@ parse(const char *buf, size_t len, enum sl_h1_method m, size_t cap)
 	CHECK(resp.headers == h && resp.max_headers == cap);
 	if (r != 0)
 		return;
-	CHECK(resp.status >= 100 && resp.status <= 999);
+	CHECK(resp.status >= 100 && resp.status <= 599);
 	CHECK(resp.minor == 0 || resp.minor == 1);
 	check_slice(buf, len, resp.reason, resp.reason_len);
 	CHECK(resp.nheaders <= cap);

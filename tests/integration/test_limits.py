@@ -294,6 +294,19 @@ def max_requests_per_client_connection():
     check(c.wait_closed(2.0), "connection not closed")
     eq(c.buf, bytearray(), "bytes after the third response")
     eq(up.paths()[3:], ["/p0", "/p1", "/p2"], "requests at upstream")
+    # the last request answered locally (417 keeps a connection) still
+    # ends it: nothing pipelined after it is processed
+    c = Client(port)
+    c.send(build_request("GET", "/q0") + build_request("GET", "/q1") +
+           b"GET /q2 HTTP/1.1\r\nHost: a\r\nExpect: foo\r\n\r\n" +
+           build_request("GET", "/q3"))
+    for want in (200, 200, 417):
+        r = read_response(c)
+        eq(r.status, want, "pipelined status")
+    check(r.wants_close(), "417 as request 3 of max_requests 3 lacks "
+          "Connection: close: %r" % r.headers)
+    check(c.wait_closed(2.0), "connection not closed after the 417")
+    eq(up.paths()[6:], ["/q0", "/q1"], "requests at upstream")
 
 
 @test
