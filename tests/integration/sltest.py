@@ -932,6 +932,15 @@ def sluice_sndbuf(port, sock):
     return int(m.group(1))
 
 
+def sluice_tcp_info(port, sock, field):
+    """A counter of ss -i for sluice's socket at the other end of sock
+    (0 when ss leaves it out, as it does for 0)."""
+    out = ss_line(port, sock, "-ti")
+    check(re.search(r"\brtt:", out), "ss -i printed no TCP info: %r" % out)
+    m = re.search(r"\b%s:(\d+)" % field, out)
+    return int(m.group(1)) if m else 0
+
+
 def kernel_sndbuf(n):
     """sk_sndbuf after SO_SNDBUF = n: capped at wmem_max, then doubled."""
     with open("/proc/sys/net/core/wmem_max") as f:

@@ -12,7 +12,6 @@ The upstreams are raw sockets that write the head and the body with a
 pause in between, the way nginx does (writev, then sendfile)."""
 
 import os
-import re
 import socket
 import sys
 import threading
@@ -22,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sltest import *  # noqa: E402,F401,F403
 from sltest import (Client, RawUpstream, build_request, check,  # noqa: E402
                     eq, kernel_sndbuf, main, make_config, read_in_bursts,
-                    sluice_sndbuf, ss_line, start_sluice, test)
+                    sluice_sndbuf, sluice_tcp_info, start_sluice, test)
 
 
 def read_request(s):
@@ -228,14 +227,6 @@ def bulk_body_part_is_not_held_back_for_the_rest():
         check(d, "sluice closed the connection")
         rest -= len(d)
     eq(rest, 0, "body bytes")
-
-
-def sluice_tcp_info(port, sock, field):
-    """A counter of ss -i (0 when ss leaves it out, as it does for 0)."""
-    out = ss_line(port, sock, "-ti")
-    check(re.search(r"\brtt:", out), "ss -i printed no TCP info: %r" % out)
-    m = re.search(r"\b%s:(\d+)" % field, out)
-    return int(m.group(1)) if m else 0
 
 
 def big_upstream(n):
