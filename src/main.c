@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "listener.h"
 #include "log.h"
+#include "portcheck.h"
 #include "runtime.h"
 #include "worker.h"
 
@@ -149,16 +150,69 @@ reload_check_static(struct sl_main *m, struct sl_conf *nc)
 			  oc->access_log);
 }
 
+/*
+ * Refuses an address that another process also listens on: every worker
+ * binds with SO_REUSEPORT, and the kernel would let another process of the
+ * same user join the group and take a share of the connections (another
+ * sluice started on the same file, say). own[0..nown) are all the
+ * listening sockets of this process. Returns 0, or -1 (logged).
+ */
+static int
+listener_exclusive(const char *prefix, const struct sl_conf_listener *l,
+		   const int *own, size_t nown)
+{
+	char who[128];
+	int r;
+
+	r = sl_portcheck_foreign(&l->addr.ss, own, nown, who, sizeof(who));
+	if (r == 1) {
+		log_error("%slistener \"%s\" %s: address already in use by %s; "
+			  "two processes listening there would share its "
+			  "connections",
+			  prefix, l->name, l->addr.text, who);
+		return -1;
+	}
+	if (r == -1)
+		log_warnx("%slistener \"%s\" %s: cannot read the kernel's "
+			  "table of listening sockets; not checked whether "
+			  "another process listens there too",
+			  prefix, l->name, l->addr.text);
+	return 0;
+}
+
+/* Every listening socket of m (running) and of nfds (being prepared for
+ * nc), for listener_exclusive(). Returns a malloc'd array or NULL. */
+static int *
+all_fds(struct sl_main *m, int **nfds, const struct sl_conf *nc, size_t *n)
+{
+	size_t cap = m->nworkers * (m->conf->nlisteners + nc->nlisteners);
+	int *all = calloc(cap + 1, sizeof(*all));
+
+	*n = 0;
+	if (all == NULL)
+		return NULL;
+	for (unsigned i = 0; i < m->nworkers; i++) {
+		for (size_t j = 0; m->fds != NULL && j < m->conf->nlisteners;
+		     j++)
+			all[(*n)++] = m->fds[i][j];
+		for (size_t j = 0; nfds != NULL && j < nc->nlisteners; j++)
+			all[(*n)++] = nfds[i][j];
+	}
+	return all;
+}
+
 /* Listening sockets of nc for every worker: the running socket of an
  * unchanged address, a new one otherwise. Returns NULL (nothing left open)
- * when a new address cannot be opened. */
+ * when a new address cannot be opened, or another process listens on
+ * it. */
 static int **
 reload_sockets(struct sl_main *m, struct sl_conf *nc)
 {
 	const struct sl_conf *oc = m->conf;
 	int **nfds = calloc(m->nworkers, sizeof(*nfds));
+	int *all;
 	unsigned i;
-	size_t j, k;
+	size_t j, k, nall;
 
 	if (nfds == NULL)
 		return NULL;
@@ -184,6 +238,21 @@ reload_sockets(struct sl_main *m, struct sl_conf *nc)
 			}
 		}
 	}
+	/* a new address must be ours alone; a kept one was checked when it
+	 * was opened */
+	all = all_fds(m, nfds, nc, &nall);
+	for (j = 0; j < nc->nlisteners; j++) {
+		int kept = 0;
+		for (k = 0; k < oc->nlisteners; k++)
+			kept |= strcmp(nc->listeners[j].addr.text,
+				       oc->listeners[k].addr.text) == 0;
+		if (!kept && listener_exclusive("reload: ", &nc->listeners[j],
+						all, nall) == -1) {
+			free(all);
+			goto fail;
+		}
+	}
+	free(all);
 	return nfds;
 fail:
 	/* close only what this reload opened */
@@ -294,37 +363,45 @@ static int
 start_workers(struct sl_main *m)
 {
 	struct sl_conf *conf = m->conf;
-	int *fds;
+	size_t nall;
+	int *all;
 
 	m->nworkers = conf->workers ? conf->workers : cpu_count();
 	m->workers = calloc(m->nworkers, sizeof(*m->workers));
-	fds = calloc(conf->nlisteners, sizeof(*fds));
-	if (m->workers == NULL || fds == NULL)
-		fatalx("out of memory");
 	m->fds = calloc(m->nworkers, sizeof(*m->fds));
-	if (m->fds == NULL)
+	if (m->workers == NULL || m->fds == NULL)
 		fatalx("out of memory");
+	/* every socket is bound before any is checked or used: the check
+	 * must know all of our own */
 	for (unsigned i = 0; i < m->nworkers; i++) {
 		m->fds[i] = calloc(conf->nlisteners + 1, sizeof(**m->fds));
 		if (m->fds[i] == NULL)
 			fatalx("out of memory");
 		for (size_t j = 0; j < conf->nlisteners; j++) {
 			const struct sl_conf_listener *l = &conf->listeners[j];
-			fds[j] = sl_listener_open(l);
-			if (fds[j] == -1) {
-				int saved = errno;
-				free(fds);
-				errno = saved;
+			if ((m->fds[i][j] = sl_listener_open(l)) == -1)
 				fatal("listener \"%s\" %s: cannot listen",
 				      l->name, l->addr.text);
-			}
 		}
-		memcpy(m->fds[i], fds, conf->nlisteners * sizeof(*fds));
+	}
+	if ((all = all_fds(m, NULL, conf, &nall)) == NULL)
+		fatalx("out of memory");
+	for (size_t j = 0; j < conf->nlisteners; j++)
+		if (listener_exclusive("", &conf->listeners[j], all, nall) ==
+		    -1)
+			exit(1);
+	free(all);
+	for (unsigned i = 0; i < m->nworkers; i++) {
+		/* the worker takes over its copy of the descriptors */
+		int *fds = malloc((conf->nlisteners + 1) * sizeof(*fds));
+		if (fds == NULL)
+			fatalx("out of memory");
+		memcpy(fds, m->fds[i], conf->nlisteners * sizeof(*fds));
 		m->workers[i] = sl_worker_new(i, conf, fds);
+		free(fds);
 		if (m->workers[i] == NULL)
 			fatalx("worker %u: cannot create", i);
 	}
-	free(fds);
 	for (unsigned i = 0; i < m->nworkers; i++)
 		if (sl_worker_start(m->workers[i]) == -1)
 			fatal("worker %u: cannot start", i);

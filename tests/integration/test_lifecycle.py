@@ -4,6 +4,7 @@ flight, idle keep-alive connections closed at stop, drain_timeout, other
 signals, start-up failures."""
 
 import os
+import re
 import signal
 import socket
 import sys
@@ -12,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sltest import (Client, Reply, Sluice, Upstream, build_request,  # noqa
-                    check, connect_refused, eq, main, make_config,
+                    check, connect_refused, eq, get, main, make_config,
                     read_json_lines, read_response, start_sluice, test,
                     tmpdir, to_yaml, wait_until, _register)
 
@@ -195,6 +196,77 @@ def startup_fails_when_port_in_use():
         check(sl.stderr().strip(), "no error message on stderr")
     finally:
         busy.close()
+
+
+def start_refused(cfg):
+    """Starts a sluice that must refuse to start; returns its stderr."""
+    sl = Sluice(cfg, wait_ports=[])
+    _register("sluices", sl)
+    sl.start()
+    rc = sl.wait(5.0)
+    eq(rc, 1, "exit status; stderr:\n%s" % sl.stderr())
+    return sl.stderr()
+
+
+def served_by(port, n=40):
+    """Names of the upstreams that answered n requests on new
+    connections."""
+    names = set()
+    for i in range(n):
+        r = get(port, "/who-%d" % i)
+        eq(r.status, 200, "status")
+        names.add(r.json()["upstream"])
+    return names
+
+
+@test
+def second_sluice_on_the_same_address_refuses_to_start():
+    # both would listen with SO_REUSEPORT: the kernel would let the
+    # second one join and take a share of the first one's connections
+    a, b = Upstream("a"), Upstream("b")
+    cfg1, port = make_config({"a": [a]}, workers=2)
+    sl1 = start_sluice(cfg1)
+    cfg2, _ = make_config({"b": [b]}, workers=2, port=port,
+                          listener_name="other")
+    err = start_refused(cfg2)
+    check(re.search(r'error: listener "other" 127\.0\.0\.1:%d: address '
+                    r'already in use by pid %d \(sluice\)' % (port, sl1.pid),
+                    err), "no 'address already in use by pid N (sluice)' "
+          "line in:\n%s" % err)
+    eq(served_by(port), {"a"}, "upstreams that served the port")
+    eq(len(b.requests), 0, "requests that reached the second file's "
+       "upstream")
+    # a wildcard address overlaps the first one's 127.0.0.1 too
+    cfg3, _ = make_config({"b": [b]}, workers=1, port=port)
+    cfg3["listeners"][0]["address"] = "0.0.0.0:%d" % port
+    err = start_refused(cfg3)
+    check("address already in use by pid %d" % sl1.pid in err,
+          "wildcard address not refused:\n%s" % err)
+    eq(served_by(port), {"a"}, "upstreams that served the port")
+
+
+@test
+def other_reuseport_listener_refuses_start():
+    # any process of the same user that listens with SO_REUSEPORT would
+    # share the port the same way
+    a = Upstream("a")
+    other = socket.socket()
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    other.bind(("0.0.0.0", 0))
+    other.listen(8)
+    port = other.getsockname()[1]
+    try:
+        cfg, _ = make_config({"a": [a]}, workers=2, port=port)
+        err = start_refused(cfg)
+        check(re.search(r'listener "main" 127\.0\.0\.1:%d: address already '
+                        r'in use by pid %d \(python' % (port, os.getpid()),
+                        err), "no refusal naming this process:\n%s" % err)
+    finally:
+        other.close()
+    # once it is gone, the same file starts
+    sl = start_sluice(cfg)
+    eq(served_by(port, 4), {"a"}, "upstreams that served the port")
+    sl.stop()
 
 
 @test

@@ -669,6 +669,56 @@ def reload_with_unavailable_port_is_refused():
 
 
 @test
+def reload_refuses_new_address_another_process_listens_on():
+    # another process listening with SO_REUSEPORT would be let into the
+    # new listener's group silently: the reload is refused instead
+    a = Upstream("a")
+    aport = free_port()
+    cfg1, port = conf({"a": [a]}, aport=aport)
+    sl = start_sluice(cfg1)
+    other = socket.socket()
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    other.bind(("127.0.0.1", 0))
+    other.listen(8)
+    oport = other.getsockname()[1]
+    try:
+        fd0 = nfds(sl.pid)
+        cfg2, _ = conf({"a": [a]}, port=port, aport=aport,
+                       listeners_extra=[("shared", oport)])
+        log = reload(sl, aport, cfg2, expect="failed_bind")
+        check(re.search(r'error: reload: listener "shared" 127\.0\.0\.1:%d: '
+                        r'address already in use by pid %d' % (oport,
+                                                               os.getpid()),
+                        log), "no 'already in use' line:\n%s" % log)
+        eq(listen_inodes(sl.pid, oport), set(), "sockets of the refused "
+           "reload left open")
+        check(wait_until(lambda: nfds(sl.pid) == fd0, 2.0),
+              "descriptors %d -> %d after a refused reload"
+              % (fd0, nfds(sl.pid)))
+        eq(get(port, "/still").status, 200, "the running generation")
+    finally:
+        other.close()
+    reload(sl, aport)
+    eq(get(oport, "/now").status, 200, "listener once the port is free")
+
+
+@test
+def reload_moves_listener_to_the_wildcard_of_its_port():
+    # the old 127.0.0.1 sockets overlap the new 0.0.0.0 address, but they
+    # are sluice's own: not a reason to refuse
+    a = Upstream("a")
+    aport = free_port()
+    cfg1, port = conf({"a": [a]}, aport=aport)
+    sl = start_sluice(cfg1)
+    cfg2, _ = conf({"a": [a]}, port=port, aport=aport)
+    cfg2["listeners"][0]["address"] = "0.0.0.0:%d" % port
+    reload(sl, aport, cfg2)
+    eq(get(port, "/wild").status, 200, "status through the new address")
+    reload(sl, aport, cfg1)
+    eq(get(port, "/back").status, 200, "status through the old address")
+
+
+@test
 def rapid_sighups_end_on_the_last_file():
     a, b = Upstream("a"), Upstream("b")
     aport = free_port()

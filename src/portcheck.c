@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Finds listening sockets of other processes on a listener's address. The
+ * kernel's table comes from sock_diag netlink (only sockets in LISTEN, as
+ * ss(8) asks for them), or from /proc/net/tcp and tcp6 when netlink is not
+ * available. Runs on the main thread at start-up and when a reload opens
+ * a new address, never on the request path.
+ */
+#include "portcheck.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TCP_ST_LISTEN 10 /* the kernel's TCP_LISTEN */
+
+/* ---- pure helpers ------------------------------------------------------ */
+
+static uint16_t
+ss_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_port;
+	return ((const struct sockaddr_in6 *)ss)->sin6_port;
+}
+
+static int
+ss_any(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr ==
+		       htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(
+	    &((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+int
+sl_portcheck_overlap(const struct sockaddr_storage *a,
+		     const struct sl_listen_sock *b)
+{
+	const struct sockaddr_in *a4 = (const struct sockaddr_in *)a;
+	const struct sockaddr_in6 *b6 = (const struct sockaddr_in6 *)&b->ss;
+
+	if (ss_port(a) != ss_port(&b->ss))
+		return 0;
+	if (a->ss_family == b->ss.ss_family) {
+		if (ss_any(a) || ss_any(&b->ss))
+			return 1;
+		if (a->ss_family == AF_INET)
+			return a4->sin_addr.s_addr ==
+			       ((const struct sockaddr_in *)&b->ss)
+				   ->sin_addr.s_addr;
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &b6->sin6_addr, sizeof(struct in6_addr)) == 0;
+	}
+	/* sluice's own IPv6 listeners are IPV6_V6ONLY, so only an IPv4
+	 * address can meet a socket of the other family: a dual-stack IPv6
+	 * one on the wildcard or on the mapped form of that address */
+	if (a->ss_family != AF_INET || b->ss.ss_family != AF_INET6 ||
+	    b->v6only)
+		return 0;
+	if (ss_any(&b->ss))
+		return 1;
+	if (!IN6_IS_ADDR_V4MAPPED(&b6->sin6_addr))
+		return 0;
+	return ss_any(a) ||
+	       memcmp(&b6->sin6_addr.s6_addr[12], &a4->sin_addr, 4) == 0;
+}
+
+int
+sl_portcheck_parse_proc(const char *line, int family,
+			struct sl_listen_sock *out)
+{
+	char laddr[40];
+	unsigned port, st;
+	unsigned long long inode;
+	size_t n;
+
+	/* "  0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000
+	 * 00000000  1000  0 123456 ..." (the header line does not scan) */
+	if (sscanf(line, " %*u: %39[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x "
+			 "%*x:%*x %*x:%*x %*x %*u %*u %llu",
+		   laddr, &port, &st, &inode) != 4)
+		return strchr(line, ':') != NULL &&
+			       strstr(line, "local_address") == NULL
+			   ? -1
+			   : 0;
+	if (st != TCP_ST_LISTEN)
+		return 0;
+	n = strlen(laddr);
+	memset(out, 0, sizeof(*out));
+	out->inode = inode;
+	/* the kernel prints each 32-bit word of the address as a host-order
+	 * integer: read back the same way, the bytes come out as they were */
+	if (family == AF_INET && n == 8) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
+		uint32_t w = (uint32_t)strtoul(laddr, NULL, 16);
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		memcpy(&sin->sin_addr, &w, 4);
+		return 1;
+	}
+	if (family == AF_INET6 && n == 32) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		for (int i = 0; i < 4; i++) {
+			char word[9];
+			uint32_t w;
+			memcpy(word, laddr + i * 8, 8);
+			word[8] = '\0';
+			w = (uint32_t)strtoul(word, NULL, 16);
+			memcpy(&sin6->sin6_addr.s6_addr[i * 4], &w, 4);
+		}
+		/* not in /proc: taken as dual-stack, which errs towards
+		 * refusing a shared port */
+		out->v6only = 0;
+		return 1;
+	}
+	return -1;
+}
+
+/* ---- reading the kernel's table ---------------------------------------- */
+
+struct search {
+	const struct sockaddr_storage *ss;
+	const uint64_t *own; /* inodes of our own sockets */
+	size_t nown;
+	uint64_t found; /* inode of a foreign socket, 0 = none */
+};
+
+static void
+search_one(struct search *s, const struct sl_listen_sock *ls)
+{
+	if (s->found != 0 || !sl_portcheck_overlap(s->ss, ls))
+		return;
+	for (size_t i = 0; i < s->nown; i++)
+		if (s->own[i] == ls->inode)
+			return;
+	s->found = ls->inode ? ls->inode : 1;
+}
+
+/* Walks the listening TCP sockets of one family through sock_diag.
+ * Returns 0, or -1 when netlink cannot answer. */
+static int
+diag_walk(int family, struct search *s)
+{
+	struct sockaddr_nl nladdr = {.nl_family = AF_NETLINK};
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 r;
+	} req;
+	long buf[8192 / sizeof(long)];
+	int fd, done = 0, ret = -1;
+
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd == -1)
+		return -1;
+	memset(&req, 0, sizeof(req));
+	req.nlh.nlmsg_len = sizeof(req);
+	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.r.sdiag_family = (uint8_t)family;
+	req.r.sdiag_protocol = IPPROTO_TCP;
+	req.r.idiag_states = 1U << TCP_ST_LISTEN;
+	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&nladdr,
+		   sizeof(nladdr)) != (ssize_t)sizeof(req))
+		goto out;
+	while (!done) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		struct nlmsghdr *h = (struct nlmsghdr *)buf;
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto out;
+		for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			const struct inet_diag_msg *m;
+			struct sl_listen_sock ls;
+			struct rtattr *a;
+			size_t alen;
+
+			if (h->nlmsg_type == NLMSG_DONE) {
+				done = 1;
+				break;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR)
+				goto out;
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+				continue;
+			m = NLMSG_DATA(h);
+			memset(&ls, 0, sizeof(ls));
+			ls.inode = m->idiag_inode;
+			if (m->idiag_family == AF_INET) {
+				struct sockaddr_in *sin =
+				    (struct sockaddr_in *)&ls.ss;
+				sin->sin_family = AF_INET;
+				sin->sin_port = m->id.idiag_sport;
+				memcpy(&sin->sin_addr, m->id.idiag_src, 4);
+			} else if (m->idiag_family == AF_INET6) {
+				struct sockaddr_in6 *sin6 =
+				    (struct sockaddr_in6 *)&ls.ss;
+				sin6->sin6_family = AF_INET6;
+				sin6->sin6_port = m->id.idiag_sport;
+				memcpy(&sin6->sin6_addr, m->id.idiag_src, 16);
+			} else
+				continue;
+			/* the kernel adds INET_DIAG_SKV6ONLY for every IPv6
+			 * socket */
+			a = (struct rtattr *)(m + 1);
+			alen = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+			for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen))
+				if (a->rta_type == INET_DIAG_SKV6ONLY &&
+				    RTA_PAYLOAD(a) >= 1)
+					ls.v6only = *(uint8_t *)RTA_DATA(a);
+			search_one(s, &ls);
+		}
+	}
+	ret = 0;
+out:
+	close(fd);
+	return ret;
+}
+
+/* The same from /proc/net/tcp or tcp6. Returns 0 or -1. */
+static int
+proc_walk(int family, struct search *s)
+{
+	const char *path =
+	    family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6";
+	struct sl_listen_sock ls;
+	char line[512];
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return errno == ENOENT && family == AF_INET6 ? 0 : -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sl_portcheck_parse_proc(line, family, &ls) == 1)
+			search_one(s, &ls);
+	fclose(f);
+	return 0;
+}
+
+/* "pid N (comm)" of the process that holds socket inode, if /proc lets us
+ * see it (another user's descriptors need privileges). */
+static void
+find_owner(uint64_t inode, char *who, size_t whosz)
+{
+	char want[64], path[300], link[64], comm[32];
+	struct dirent *pe, *fe;
+	DIR *pd, *fd;
+	int found = 0;
+
+	snprintf(who, whosz, "an unknown process");
+	snprintf(want, sizeof(want), "socket:[%llu]",
+		 (unsigned long long)inode);
+	if ((pd = opendir("/proc")) == NULL)
+		return;
+	while (!found && (pe = readdir(pd)) != NULL) {
+		if (pe->d_name[0] < '1' || pe->d_name[0] > '9' ||
+		    atol(pe->d_name) == (long)getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", pe->d_name);
+		if ((fd = opendir(path)) == NULL)
+			continue;
+		while ((fe = readdir(fd)) != NULL) {
+			ssize_t n = readlinkat(dirfd(fd), fe->d_name, link,
+					       sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if (strcmp(link, want) == 0) {
+				found = 1;
+				break;
+			}
+		}
+		closedir(fd);
+		if (!found)
+			continue;
+		comm[0] = '\0';
+		snprintf(path, sizeof(path), "/proc/%s/comm", pe->d_name);
+		FILE *f = fopen(path, "re");
+		if (f != NULL) {
+			if (fgets(comm, sizeof(comm), f) == NULL)
+				comm[0] = '\0';
+			fclose(f);
+		}
+		comm[strcspn(comm, "\n")] = '\0';
+		snprintf(who, whosz, "pid %s (%s)", pe->d_name,
+			 comm[0] ? comm : "?");
+	}
+	closedir(pd);
+}
+
+int
+sl_portcheck_foreign(const struct sockaddr_storage *ss, const int *own,
+		     size_t nown, char *who, size_t whosz)
+{
+	struct search s = {.ss = ss};
+	uint64_t *inodes;
+	int r = 0;
+
+	if ((inodes = calloc(nown + 1, sizeof(*inodes))) == NULL)
+		return -1;
+	for (size_t i = 0; i < nown; i++) {
+		struct stat st;
+		if (own[i] >= 0 && fstat(own[i], &st) == 0)
+			inodes[s.nown++] = (uint64_t)st.st_ino;
+	}
+	s.own = inodes;
+	/* an IPv4 address can also meet a dual-stack IPv6 socket */
+	if (ss->ss_family == AF_INET)
+		r = diag_walk(AF_INET, &s) == 0 && diag_walk(AF_INET6, &s) == 0
+			? 0
+			: -1;
+	else
+		r = diag_walk(AF_INET6, &s);
+	if (r == -1) {
+		s.found = 0;
+		r = (ss->ss_family != AF_INET || proc_walk(AF_INET, &s) == 0) &&
+			    proc_walk(AF_INET6, &s) == 0
+			? 0
+			: -1;
+	}
+	free(inodes);
+	if (r == -1)
+		return -1;
+	if (s.found == 0)
+		return 0;
+	find_owner(s.found, who, whosz);
+	return 1;
+}

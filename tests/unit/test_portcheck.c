@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for portcheck.c's pure parts: which listening addresses
+ * overlap, and the /proc/net/tcp* parser of the fallback path (netlink
+ * covers the integration tests, so the parser is checked here against
+ * lines as the kernel prints them). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cmocka.h>
+
+#include "portcheck.h"
+
+static struct sockaddr_storage
+addr(const char *ip, unsigned port)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(ip, ':') != NULL) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		assert_int_equal(inet_pton(AF_INET6, ip, &s6->sin6_addr), 1);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		assert_int_equal(inet_pton(AF_INET, ip, &s4->sin_addr), 1);
+	}
+	return ss;
+}
+
+static int
+overlap(const char *a, unsigned pa, const char *b, unsigned pb, int v6only)
+{
+	struct sockaddr_storage sa = addr(a, pa);
+	struct sl_listen_sock ls = {.ss = addr(b, pb), .v6only = v6only};
+
+	return sl_portcheck_overlap(&sa, &ls);
+}
+
+static void
+test_overlap(void **state)
+{
+	(void)state;
+	/* same family */
+	assert_true(overlap("127.0.0.1", 80, "127.0.0.1", 80, 0));
+	assert_false(overlap("127.0.0.1", 80, "127.0.0.1", 81, 0));
+	assert_false(overlap("127.0.0.1", 80, "127.0.0.2", 80, 0));
+	assert_true(overlap("127.0.0.1", 80, "0.0.0.0", 80, 0));
+	assert_true(overlap("0.0.0.0", 80, "10.1.2.3", 80, 0));
+	assert_true(overlap("::1", 80, "::1", 80, 1));
+	assert_true(overlap("::1", 80, "::", 80, 1));
+	assert_false(overlap("::1", 80, "::2", 80, 1));
+	/* an IPv4 address and IPv6 sockets */
+	assert_true(overlap("127.0.0.1", 80, "::", 80, 0));
+	assert_false(overlap("127.0.0.1", 80, "::", 80, 1));
+	assert_true(overlap("127.0.0.1", 80, "::ffff:127.0.0.1", 80, 0));
+	assert_true(overlap("0.0.0.0", 80, "::ffff:10.0.0.1", 80, 0));
+	assert_false(overlap("127.0.0.1", 80, "::ffff:10.0.0.1", 80, 0));
+	assert_false(overlap("127.0.0.1", 80, "::1", 80, 0));
+	assert_false(overlap("127.0.0.1", 80, "::", 81, 0));
+	/* sluice's IPv6 listeners are V6ONLY: IPv4 sockets never meet them */
+	assert_false(overlap("::", 80, "0.0.0.0", 80, 0));
+}
+
+static void
+test_parse_proc_v4(void **state)
+{
+	struct sl_listen_sock ls;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ls.ss;
+	char ip[INET_ADDRSTRLEN];
+
+	(void)state;
+	assert_int_equal(
+	    sl_portcheck_parse_proc(
+		"  sl  local_address rem_address   st tx_queue rx_queue tr "
+		"tm->when retrnsmt   uid  timeout inode\n",
+		AF_INET, &ls),
+	    0);
+	assert_int_equal(
+	    sl_portcheck_parse_proc(
+		"   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 "
+		"00:00000000 00000000     0        0 123456 1 0000000000000000 "
+		"100 0 0 10 0\n",
+		AF_INET, &ls),
+	    1);
+	assert_int_equal(s4->sin_family, AF_INET);
+	assert_int_equal(ntohs(s4->sin_port), 8080);
+	assert_non_null(inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip)));
+	assert_string_equal(ip, "127.0.0.1");
+	assert_int_equal(ls.inode, 123456);
+	/* an established connection is not a listener */
+	assert_int_equal(
+	    sl_portcheck_parse_proc(
+		"   1: 0100007F:1F90 0100007F:C350 01 00000000:00000000 "
+		"00:00000000 00000000     0        0 7 1\n",
+		AF_INET, &ls),
+	    0);
+	assert_int_equal(sl_portcheck_parse_proc("   2: garbage\n", AF_INET, &ls),
+			 -1);
+}
+
+static void
+test_parse_proc_v6(void **state)
+{
+	struct sl_listen_sock ls;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ls.ss;
+	char ip[INET6_ADDRSTRLEN];
+
+	(void)state;
+	/* ::1 as the kernel prints it: four host-order words */
+	assert_int_equal(sl_portcheck_parse_proc(
+			     "   0: 00000000000000000000000001000000:0050 "
+			     "00000000000000000000000000000000:0000 0A "
+			     "00000000:00000000 00:00000000 00000000  1000 "
+			     "0 99 1\n",
+			     AF_INET6, &ls),
+			 1);
+	assert_int_equal(s6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(s6->sin6_port), 80);
+	assert_non_null(inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip)));
+	assert_string_equal(ip, "::1");
+	assert_int_equal(ls.inode, 99);
+	/* ::ffff:127.0.0.1 */
+	assert_int_equal(sl_portcheck_parse_proc(
+			     "   1: 0000000000000000FFFF00000100007F:0050 "
+			     "00000000000000000000000000000000:0000 0A "
+			     "00000000:00000000 00:00000000 00000000  1000 "
+			     "0 98 1\n",
+			     AF_INET6, &ls),
+			 1);
+	assert_non_null(inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip)));
+	assert_string_equal(ip, "::ffff:127.0.0.1");
+	/* an IPv4-length address in the IPv6 table is malformed */
+	assert_int_equal(sl_portcheck_parse_proc(
+			     "   2: 0100007F:0050 00000000:0000 0A "
+			     "00000000:00000000 00:00000000 00000000  1000 "
+			     "0 97 1\n",
+			     AF_INET6, &ls),
+			 -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_overlap),
+	    cmocka_unit_test(test_parse_proc_v4),
+	    cmocka_unit_test(test_parse_proc_v6),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
