@@ -962,6 +962,8 @@ parse_log(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		else if ((d = sl_yaml_strdup(ld, s)) != NULL) {
 			free(conf->access_log);
 			conf->access_log = d;
+			conf->access_log_pos.line = v->line;
+			conf->access_log_pos.col = v->col;
 		}
 	}
 	if ((v = sl_yaml_map_get(map, "access_format", NULL)) != NULL &&

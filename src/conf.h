@@ -34,6 +34,11 @@ enum sl_balance {
 	SL_BALANCE_HASH, /* by client address */
 };
 
+/* Where a value was written in the file (1-based; 0 = not written). */
+struct sl_conf_pos {
+	unsigned line, col;
+};
+
 /* A parsed HOST:PORT or [V6]:PORT. */
 struct sl_conf_addr {
 	char *text; /* as written in the file, NUL-terminated */
@@ -134,6 +139,7 @@ struct sl_conf {
 	struct sl_conf_addr admin_addr;
 	enum sl_log_level log_level;
 	char *access_log; /* "off", "stdout", "stderr" or a file path */
+	struct sl_conf_pos access_log_pos; /* of its value, for sl_preflight */
 	enum sl_access_format access_format;
 	uint64_t drain_timeout_ms; /* graceful stop bound, default 30s */
 	struct sl_conf_listener *listeners;

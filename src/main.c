@@ -20,6 +20,7 @@
 #include "listener.h"
 #include "log.h"
 #include "portcheck.h"
+#include "preflight.h"
 #include "runtime.h"
 #include "worker.h"
 
@@ -40,6 +41,9 @@ struct sl_main {
 	const char *path;	   /* configuration file */
 	int **fds; /* listening sockets: [worker][listener of conf] */
 	int stopping;
+	/* what start-up opened, which a reload cannot change */
+	char *run_admin;  /* admin address, NULL for none (owned) */
+	char *run_access; /* access log destination (owned) */
 };
 
 static void
@@ -129,25 +133,41 @@ log_errors(const char *prefix, const char *errors)
 	}
 }
 
-/* Settings read at start only: say so when a reload changes them. */
+/* "1 worker", "2 workers". */
+static const char *
+plural(size_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/* Settings read at start only: say so when a reload asks for something
+ * other than what is running (not merely other than the previous file:
+ * putting the original value back is no change). */
 static void
 reload_check_static(struct sl_main *m, struct sl_conf *nc)
 {
-	const struct sl_conf *oc = m->conf;
+	unsigned want = nc->workers ? nc->workers : cpu_count();
+	const char *admin = nc->has_admin ? nc->admin_addr.text : NULL;
 
-	if (nc->workers != oc->workers)
-		log_warnx("reload: \"workers\" changes need a restart; "
-			  "keeping %u workers",
-			  m->nworkers);
-	if (nc->has_admin != oc->has_admin ||
-	    (nc->has_admin &&
-	     strcmp(nc->admin_addr.text, oc->admin_addr.text) != 0))
-		log_warnx("reload: \"admin\" changes need a restart; the "
-			  "admin listener stays as it was");
-	if (strcmp(nc->access_log, oc->access_log) != 0)
+	if (want != m->nworkers)
+		log_warnx("reload: \"workers\" changes need a restart; the file "
+			  "asks for %u, %u %s keep running",
+			  want, m->nworkers,
+			  plural(m->nworkers, "worker", "workers"));
+	if ((admin == NULL) != (m->run_admin == NULL) ||
+	    (admin != NULL && strcmp(admin, m->run_admin) != 0)) {
+		if (m->run_admin != NULL)
+			log_warnx("reload: \"admin\" changes need a restart; "
+				  "the admin listener stays on %s",
+				  m->run_admin);
+		else
+			log_warnx("reload: \"admin\" changes need a restart; "
+				  "there is no admin listener until then");
+	}
+	if (strcmp(nc->access_log, m->run_access) != 0)
 		log_warnx("reload: \"log.access\" changes need a restart; "
 			  "access lines still go to %s",
-			  oc->access_log);
+			  m->run_access);
 }
 
 /*
@@ -301,6 +321,17 @@ main_reload(struct sl_main *m)
 		return;
 	}
 	nc->generation = oc->generation + 1;
+	/* what a restart on this file would open must open */
+	if ((errors = sl_preflight(nc, m->run_access)) != NULL) {
+		m->view.reloads_failed++;
+		log_error("reload: %s cannot start as it is; generation %llu "
+			  "keeps running",
+			  m->path, (unsigned long long)oc->generation);
+		log_errors("reload: ", errors);
+		free(errors);
+		sl_conf_unref(nc);
+		return;
+	}
 	reload_check_static(m, nc);
 	if (sl_runtime_bind(nc) == -1 ||
 	    (nfds = reload_sockets(m, nc)) == NULL) {
@@ -331,10 +362,10 @@ main_reload(struct sl_main *m)
 	m->conf = nc;
 	m->view.conf = nc;
 	m->view.reloads_ok++;
-	log_info("reload: generation %llu from %s: %zu listeners, %zu "
-		 "clusters",
+	log_info("reload: generation %llu from %s: %zu %s, %zu %s",
 		 (unsigned long long)nc->generation, m->path, nc->nlisteners,
-		 nc->nclusters);
+		 plural(nc->nlisteners, "listener", "listeners"), nc->nclusters,
+		 plural(nc->nclusters, "cluster", "clusters"));
 	sl_conf_unref(oc);
 }
 
@@ -450,6 +481,14 @@ main(int argc, char **argv)
 		return 1;
 	}
 	free(errors);
+	/* a file that -t calls OK must also start: what it will open must
+	 * open */
+	if ((errors = sl_preflight(m.conf, NULL)) != NULL) {
+		fputs(errors, stderr);
+		free(errors);
+		sl_conf_unref(m.conf);
+		return 1;
+	}
 	if (check) {
 		printf("configuration OK\n");
 		sl_conf_unref(m.conf);
@@ -461,6 +500,10 @@ main(int argc, char **argv)
 	sl_log_set_level(m.conf->log_level);
 	if (sl_access_open(m.conf->access_log, m.conf->access_format) == -1)
 		fatal("access log %s", m.conf->access_log);
+	if ((m.run_access = strdup(m.conf->access_log)) == NULL ||
+	    (m.conf->has_admin &&
+	     (m.run_admin = strdup(m.conf->admin_addr.text)) == NULL))
+		fatalx("out of memory");
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 
@@ -497,9 +540,10 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < m.conf->nlisteners; i++)
 		log_info("listener \"%s\" on %s", m.conf->listeners[i].name,
 			 m.conf->listeners[i].addr.text);
-	log_info("sluice %s started: %u workers, configuration %s "
+	log_info("sluice %s started: %u %s, configuration %s "
 		 "(generation %llu)",
-		 PACKAGE_VERSION, m.nworkers, path,
+		 PACKAGE_VERSION, m.nworkers,
+		 plural(m.nworkers, "worker", "workers"), path,
 		 (unsigned long long)m.conf->generation);
 
 	event_base_dispatch(m.base);
@@ -520,5 +564,7 @@ main(int argc, char **argv)
 	event_free(ev_usr1);
 	event_base_free(m.base);
 	sl_conf_unref(m.conf);
+	free(m.run_admin);
+	free(m.run_access);
 	return 0;
 }

@@ -2,6 +2,7 @@
 """Command line: -V, -h, -t on good and bad files (exit codes, messages
 FILE:LINE:COL: error: ...), the full schema of DESIGN.md section 3."""
 
+import json
 import os
 import re
 import socket
@@ -302,6 +303,57 @@ def check_missing_file():
     rc, out, err = run_sluice(["-t", "-c", p])
     eq(rc, 1, "exit status for a missing file")
     check("nope.yaml" in err, "error does not name the file: %r" % err)
+
+
+LOGGED = """\
+workers: 1
+log:
+  level: info
+  access: %s
+listeners:
+  - name: public
+    address: 127.0.0.1:%d
+    routes:
+      - cluster: app
+clusters:
+  - name: app
+    endpoints:
+      - 127.0.0.1:9001
+"""
+
+
+@test
+def check_access_log_that_cannot_open():
+    # -t used to say OK, then start-up failed on the access log: what -t
+    # passes must start (the README's example had /var/log/sluice/)
+    d = tmpdir()
+    afile = os.path.join(d, "afile")
+    open(afile, "w").close()
+    cases = [
+        (os.path.join(d, "no-such-dir", "access.log"),
+         'the directory "%s" does not exist'
+         % os.path.join(d, "no-such-dir")),
+        (d, "it is a directory"),
+        (os.path.join(afile, "access.log"), "Not a directory"),
+    ]
+    for path, why in cases:
+        p = write(LOGGED % (json.dumps(path), free_port()))
+        rc, out, err = run_sluice(["-t", "-c", p])
+        eq(rc, 1, "exit status of -t with access %r (stdout %r, stderr %r)"
+           % (path, out, err))
+        want = ('%s:4:11: error: "access": cannot open "%s" for appending: '
+                '%s' % (p, path, why))
+        check(want in err, "stderr lacks %r:\n%s" % (want, err))
+        # start-up says the same, and starts nothing
+        rc, out, err2 = run_sluice(["-c", p])
+        eq(rc, 1, "exit status of a start with access %r" % path)
+        check(want in err2, "start-up stderr lacks %r:\n%s" % (want, err2))
+    # a writable directory passes, and -t creates nothing there
+    path = os.path.join(d, "access.log")
+    p = write(LOGGED % (json.dumps(path), free_port()))
+    rc, out, err = run_sluice(["-t", "-c", p])
+    eq(rc, 0, "exit status of -t with a creatable access log (%r)" % err)
+    check(not os.path.exists(path), "-t created the access log")
 
 
 if __name__ == "__main__":

@@ -1196,6 +1196,66 @@ def workers_and_admin_changes_log_restart_warning():
           "combined: %r" % line)
 
 
+@test
+def restart_warnings_compare_with_what_runs():
+    # the warnings used to compare with the previous file: putting the
+    # original values back warned again, naming a log never opened
+    a = Upstream("a")
+    aport = free_port()
+    d = tmpdir()
+    one, two = os.path.join(d, "one.log"), os.path.join(d, "two.log")
+    cfg1, port = conf({"a": [a]}, aport=aport, workers=1, access_log=one)
+    sl = start_sluice(cfg1)
+    cfg2, _ = conf({"a": [a]}, port=port, aport=aport, workers=2,
+                   access_log=two)
+    log = reload(sl, aport, cfg2)
+    check(re.search(r'warn: reload: "workers" changes need a restart; the '
+                    r'file asks for 2, 1 worker keep running', log),
+          "no workers warning naming what runs:\n%s" % log)
+    check(re.search(r'warn: reload: "log.access" changes need a restart; '
+                    r'access lines still go to %s' % re.escape(one), log),
+          "no log.access warning naming the open log:\n%s" % log)
+    # back to what runs: nothing needs a restart
+    log = reload(sl, aport, cfg1)
+    check("need a restart" not in log, "restart warning although the file "
+          "asks for what runs:\n%s" % log)
+    check(two not in log, "a log file that was never opened is named:\n%s"
+          % log)
+    # workers: auto resolves to the CPU count before comparing
+    cfg3, _ = conf({"a": [a]}, port=port, aport=aport, workers=None,
+                   access_log=one)
+    cfg3["workers"] = "auto"
+    log = reload(sl, aport, cfg3)
+    if os.cpu_count() == 1:
+        check("need a restart" not in log, "auto == 1 warned:\n%s" % log)
+    else:
+        check(re.search(r'asks for %d, 1 worker keep running'
+                        % os.cpu_count(), log), "auto not resolved:\n%s"
+              % log)
+
+
+@test
+def reload_refused_when_the_new_access_log_cannot_open():
+    # a file that could not start must not be taken in by a reload either
+    a = Upstream("a")
+    aport = free_port()
+    d = tmpdir()
+    cfg1, port = conf({"a": [a]}, aport=aport, access_log=os.path.join(
+        d, "one.log"))
+    sl = start_sluice(cfg1)
+    bad = os.path.join(d, "missing", "two.log")
+    cfg2, _ = conf({"a": [a]}, port=port, aport=aport, access_log=bad)
+    log = reload(sl, aport, cfg2, expect="failed_bind")
+    check(re.search(r"error: reload: %s cannot start as it is; generation 1 "
+                    r"keeps running" % re.escape(sl.conf_path), log),
+          "no 'cannot start as it is' line:\n%s" % log)
+    check(re.search(r'error: reload: %s:\d+:\d+: error: "access": cannot '
+                    r'open "%s" for appending: the directory' % (
+                        re.escape(sl.conf_path), re.escape(bad)), log),
+          "no FILE:LINE:COL line for the access log:\n%s" % log)
+    eq(get(port, "/still").status, 200, "the running generation")
+
+
 # ---------------------------------------------------------------------------
 # Drain and other signals
 

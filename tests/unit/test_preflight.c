@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for preflight.c: when an access log path could be opened for
+ * appending, and the error lines sl_preflight() writes. Works in a fresh
+ * temporary directory; creates nothing the code under test should have
+ * created. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+#include "preflight.h"
+
+static char dir[] = "/tmp/sl-preflight-XXXXXX";
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int
+appendable(const char *path, char *why, size_t whysz)
+{
+	why[0] = '\0';
+	return sl_preflight_appendable(path, why, whysz);
+}
+
+static void
+test_appendable(void **state)
+{
+	char path[256], why[512], want[512];
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	/* a new file in a writable directory, created by nobody */
+	snprintf(path, sizeof(path), "%s/access.log", dir);
+	assert_int_equal(appendable(path, why, sizeof(why)), 0);
+	assert_int_equal(stat(path, &st), -1);
+	/* an existing writable file */
+	assert_non_null(f = fopen(path, "w"));
+	fclose(f);
+	assert_int_equal(appendable(path, why, sizeof(why)), 0);
+	/* a directory that does not exist */
+	snprintf(path, sizeof(path), "%s/nope/access.log", dir);
+	assert_int_equal(appendable(path, why, sizeof(why)), -1);
+	snprintf(want, sizeof(want), "the directory \"%s/nope\" does not exist",
+		 dir);
+	assert_string_equal(why, want);
+	/* the path is a directory */
+	assert_int_equal(appendable(dir, why, sizeof(why)), -1);
+	assert_string_equal(why, "it is a directory");
+	/* a component is a file */
+	snprintf(path, sizeof(path), "%s/access.log/x", dir);
+	assert_int_equal(appendable(path, why, sizeof(why)), -1);
+	assert_string_equal(why, "Not a directory");
+	/* a bare name lives in the working directory, "/x" in "/" */
+	assert_int_equal(chdir(dir), 0);
+	assert_int_equal(appendable("bare.log", why, sizeof(why)), 0);
+	if (geteuid() != 0) {
+		/* "/" is not writable for others */
+		assert_int_equal(appendable("/sl-preflight-test.log", why,
+					    sizeof(why)),
+				 -1);
+		assert_non_null(strstr(why, "cannot be created in \"/\""));
+	}
+}
+
+static void
+test_errors(void **state)
+{
+	struct sl_conf conf;
+	char path[256], want[768], *e;
+
+	(void)state;
+	memset(&conf, 0, sizeof(conf));
+	conf.path = "my.yaml";
+	snprintf(path, sizeof(path), "%s/gone/a.log", dir);
+	conf.access_log = path;
+	conf.access_log_pos.line = 4;
+	conf.access_log_pos.col = 11;
+	assert_non_null(e = sl_preflight(&conf, NULL));
+	snprintf(want, sizeof(want),
+		 "my.yaml:4:11: error: \"access\": cannot open \"%s\" for "
+		 "appending: the directory \"%s/gone\" does not exist\n",
+		 path, dir);
+	assert_string_equal(e, want);
+	free(e);
+	/* what is open already is not checked again (a reload) */
+	assert_null(sl_preflight(&conf, path));
+	/* nothing to open */
+	conf.access_log = "off";
+	assert_null(sl_preflight(&conf, NULL));
+	conf.access_log = "stdout";
+	assert_null(sl_preflight(&conf, NULL));
+	conf.access_log = "stderr";
+	assert_null(sl_preflight(&conf, NULL));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_appendable),
+	    cmocka_unit_test(test_errors),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
