@@ -2,8 +2,9 @@
 /*
  * The sluice schema: walks the YAML node tree of conf_yaml.c into one
  * immutable generation (struct sl_conf), with every validation rule of
- * DESIGN.md section 3, and owns the generation's lifetime. Reads the file
- * and nothing else; it must not touch libyaml, sockets, DNS or the logs.
+ * doc/contracts.md section 1, and owns the generation's lifetime. Reads
+ * the file and nothing else; it must not touch libyaml, sockets, DNS or
+ * the logs.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,7 +29,7 @@
 #define CONF_MAX_CONNS	   10000000	 /* max_connections(_per_ip) */
 #define CONF_MAX_PENDING   1000000	 /* max_pending */
 
-/* Defaults, DESIGN.md section 3. */
+/* Defaults, doc/contracts.md section 1.3. */
 #define DEF_HEADER_TIMEOUT_MS  10000
 #define DEF_BODY_TIMEOUT_MS    30000
 #define DEF_SEND_TIMEOUT_MS    30000

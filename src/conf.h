@@ -46,7 +46,7 @@ struct sl_conf_addr {
 	socklen_t sslen;
 };
 
-/* Per-connection budgets of a listener (DESIGN.md section 3). */
+/* Per-connection budgets of a listener (doc/contracts.md section 1.3). */
 struct sl_conf_limits {
 	uint64_t header_timeout_ms; /* whole head, from its first byte */
 	uint64_t body_timeout_ms;   /* longest gap between body reads */

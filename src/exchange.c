@@ -287,8 +287,8 @@ sl_exchange_status_code_name(int status)
 	}
 }
 
-/* 417 keeps the connection (DESIGN.md section 5); every other request
- * error closes it. */
+/* 417 may keep the connection (doc/contracts.md section 3.2); every
+ * other request error closes it. */
 static int
 status_closes(int status)
 {

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """Command line: -V, -h, -t on good and bad files (exit codes, messages
-FILE:LINE:COL: error: ...), the full schema of DESIGN.md section 3."""
+FILE:LINE:COL: error: ...), the full schema of doc/contracts.md section 1."""
 
 import json
 import os
