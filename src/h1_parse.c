@@ -123,6 +123,53 @@ limit(const struct sl_h1_limits *lim, int which)
 	return v == 0 ? SIZE_MAX : v;
 }
 
+const char *
+sl_h1_reason_str(enum sl_h1_reason r)
+{
+	static const char *const names[SL_H1_R_NREASONS] = {
+	    [SL_H1_R_NONE] = "none",
+	    [SL_H1_R_BARE_CR] = "bare_cr",
+	    [SL_H1_R_BARE_LF] = "bare_lf",
+	    [SL_H1_R_NUL_BYTE] = "nul_byte",
+	    [SL_H1_R_BAD_REQUEST_LINE] = "bad_request_line",
+	    [SL_H1_R_BAD_TARGET] = "bad_target",
+	    [SL_H1_R_BAD_VERSION] = "bad_version",
+	    [SL_H1_R_VERSION] = "version_not_supported",
+	    [SL_H1_R_URI_TOO_LONG] = "uri_too_long",
+	    [SL_H1_R_HEAD_TOO_LARGE] = "head_too_large",
+	    [SL_H1_R_TOO_MANY_HEADERS] = "too_many_headers",
+	    [SL_H1_R_OBS_FOLD] = "obs_fold",
+	    [SL_H1_R_SPACE_BEFORE_COLON] = "space_before_colon",
+	    [SL_H1_R_BAD_FIELD_NAME] = "bad_field_name",
+	    [SL_H1_R_BAD_FIELD_VALUE] = "bad_field_value",
+	    [SL_H1_R_MISSING_HOST] = "missing_host",
+	    [SL_H1_R_DUP_HOST] = "dup_host",
+	    [SL_H1_R_BAD_HOST] = "bad_host",
+	    [SL_H1_R_DUP_CONTENT_LENGTH] = "dup_content_length",
+	    [SL_H1_R_BAD_CONTENT_LENGTH] = "bad_content_length",
+	    [SL_H1_R_CL_TE_CONFLICT] = "cl_te_conflict",
+	    [SL_H1_R_TE_IN_HTTP10] = "te_in_http10",
+	    [SL_H1_R_BAD_TRANSFER_ENCODING] = "bad_transfer_encoding",
+	    [SL_H1_R_UNSUPPORTED_TRANSFER_ENCODING] =
+		"unsupported_transfer_encoding",
+	    [SL_H1_R_BAD_CONNECTION] = "bad_connection",
+	    [SL_H1_R_UNSUPPORTED_EXPECT] = "unsupported_expect",
+	    [SL_H1_R_CONNECT_METHOD] = "connect_method",
+	    [SL_H1_R_BAD_CHUNK_SIZE] = "bad_chunk_size",
+	    [SL_H1_R_BAD_CHUNK_EXT] = "bad_chunk_ext",
+	    [SL_H1_R_BAD_CHUNK_END] = "bad_chunk_end",
+	    [SL_H1_R_BAD_TRAILER] = "bad_trailer",
+	    [SL_H1_R_TRAILER_TOO_LARGE] = "trailer_too_large",
+	    [SL_H1_R_BODY_TOO_LARGE] = "body_too_large",
+	    [SL_H1_R_BAD_STATUS_LINE] = "bad_status_line",
+	    [SL_H1_R_BAD_STATUS] = "bad_status",
+	    [SL_H1_R_CONTENT_LENGTH_DIFFER] = "content_length_differ",
+	    [SL_H1_R_FRAMING_WITHOUT_BODY] = "framing_without_body",
+	};
+
+	return (unsigned)r < SL_H1_R_NREASONS && names[r] ? names[r] : "?";
+}
+
 /* ---- head scanner -------------------------------------------------------- */
 
 void
@@ -144,21 +191,27 @@ sl_h1_scan_head(struct sl_h1_scan *s, const char *buf, size_t len,
 	size_t i = s->off;
 	unsigned char c;
 
+#define FAIL(status, r_)                                                       \
+	do {                                                                   \
+		s->why = (r_);                                                 \
+		return (status);                                               \
+	} while (0)
 	while (i < len) {
 		/* The head is not complete yet, so it is at least i + 1 long.
 		 */
 		if (i >= max_bytes)
-			return e431;
+			FAIL(e431, SL_H1_R_HEAD_TOO_LARGE);
 		c = (unsigned char)buf[i];
 		if (c == '\r') {
 			if (i + 1 >= len)
 				break; /* look at this CR again with its LF */
 			if (buf[i + 1] != '\n')
-				return e400;
+				FAIL(e400, SL_H1_R_BARE_CR);
 			if (i == s->line_start) {
 				if (s->nlines > 0) {
 					if (i + 2 > max_bytes)
-						return e431;
+						FAIL(e431,
+						     SL_H1_R_HEAD_TOO_LARGE);
 					s->off = i + 2;
 					return (long)(i + 2);
 				}
@@ -168,33 +221,40 @@ sl_h1_scan_head(struct sl_h1_scan *s, const char *buf, size_t len,
 				 * sent CRLF after a body). Not for responses.
 				 */
 				if (!is_request)
-					return e400;
+					FAIL(e400, SL_H1_R_BAD_STATUS_LINE);
 			} else {
 				s->nlines++;
-				if (s->nlines - 1 > max_fields)
-					return e431;
+				if ((size_t)s->nlines - 1 > max_fields ||
+				    s->nlines >= SL_H1_MAX_LINES)
+					FAIL(e431, SL_H1_R_TOO_MANY_HEADERS);
 			}
 			i += 2;
 			s->line_start = i;
 			continue;
 		}
-		if (c == '\n' || c == '\0')
-			return e400;
+		if (c == '\n')
+			FAIL(e400, SL_H1_R_BARE_LF);
+		if (c == '\0')
+			FAIL(e400, SL_H1_R_NUL_BYTE);
 		if (s->nlines == 0) {
 			if (c == ' ') {
 				if (i == s->line_start)
-					return e400;
+					FAIL(e400,
+					     is_request
+						 ? SL_H1_R_BAD_REQUEST_LINE
+						 : SL_H1_R_BAD_STATUS_LINE);
 				if (s->sp1 == 0)
 					s->sp1 = i;
 				else if (s->sp2 == 0)
 					s->sp2 = i;
 			} else if (is_request && s->sp1 != 0 && s->sp2 == 0 &&
 				   i - s->sp1 > max_uri) {
-				return e414;
+				FAIL(e414, SL_H1_R_URI_TOO_LONG);
 			}
 		}
 		i++;
 	}
+#undef FAIL
 	s->off = i;
 	return 0;
 }
@@ -486,8 +546,8 @@ valid_authority(const char *s, size_t n, int need_port)
 /*
  * Parses one field line at buf[*pos .. len): name ":" OWS value OWS CRLF.
  * Returns 1 and fills h, 0 after consuming the empty line that ends the
- * head, or -1 when malformed (obs-fold, whitespace before the colon,
- * invalid bytes, bare CR or LF, no CRLF).
+ * head, or minus an enum sl_h1_reason when malformed (obs-fold, whitespace
+ * before the colon, invalid bytes, bare CR or LF, no CRLF).
  */
 static int
 parse_field_line(const char *buf, size_t len, size_t *pos,
@@ -501,8 +561,12 @@ parse_field_line(const char *buf, size_t len, size_t *pos,
 	}
 	start = i;
 	i = skip_token(buf, len, i);
+	if (i == start && i < len && IS(buf[i], C_WS))
+		return -SL_H1_R_OBS_FOLD;
+	if (i < len && i > start && IS(buf[i], C_WS))
+		return -SL_H1_R_SPACE_BEFORE_COLON;
 	if (i == start || i >= len || buf[i] != ':')
-		return -1;
+		return -SL_H1_R_BAD_FIELD_NAME;
 	h->name = buf + start;
 	h->name_len = i - start;
 	i = skip_ws(buf, len, i + 1);
@@ -510,7 +574,10 @@ parse_field_line(const char *buf, size_t len, size_t *pos,
 	while (i < len && IS(buf[i], C_FVCHAR | C_WS))
 		i++;
 	if (i + 1 >= len || buf[i] != '\r' || buf[i + 1] != '\n')
-		return -1;
+		return i < len && buf[i] == '\n'   ? -SL_H1_R_BARE_LF
+		       : i < len && buf[i] == '\r' ? -SL_H1_R_BARE_CR
+		       : i < len && buf[i] == '\0' ? -SL_H1_R_NUL_BYTE
+						   : -SL_H1_R_BAD_FIELD_VALUE;
 	vend = i;
 	while (vend > start && IS(buf[vend - 1], C_WS))
 		vend--;
@@ -521,8 +588,9 @@ parse_field_line(const char *buf, size_t len, size_t *pos,
 }
 
 /*
- * Records what a field means for framing. Returns 0, or -1 for a field
- * that makes the message malformed whatever else it says.
+ * Records what a field means for framing. Returns 0, or minus an enum
+ * sl_h1_reason for a field that makes the message malformed whatever else
+ * it says.
  */
 static int
 note_field(struct fields *f, const struct sl_h1_header *h, int is_request)
@@ -536,8 +604,10 @@ note_field(struct fields *f, const struct sl_h1_header *h, int is_request)
 	case 4:
 		if (!is_request || !sl_h1_ieq(h->name, 4, "host"))
 			break;
-		if (++f->nhost > 1 || !valid_authority(v, vn, 0))
-			return -1;
+		if (++f->nhost > 1)
+			return -SL_H1_R_DUP_HOST;
+		if (!valid_authority(v, vn, 0))
+			return -SL_H1_R_BAD_HOST;
 		f->host = v;
 		f->host_len = vn;
 		break;
@@ -552,17 +622,18 @@ note_field(struct fields *f, const struct sl_h1_header *h, int is_request)
 	case 10:
 		if (sl_h1_ieq(h->name, 10, "connection") &&
 		    parse_connection(v, vn, &f->flags) != 0)
-			return -1;
+			return -SL_H1_R_BAD_CONNECTION;
 		break;
 	case 14:
 		if (!sl_h1_ieq(h->name, 14, "content-length"))
 			break;
 		if (parse_length(v, vn, &cl) != 0)
-			return -1;
+			return -SL_H1_R_BAD_CONTENT_LENGTH;
 		if (f->ncl++ == 0)
 			f->cl = cl;
 		else if (is_request)
-			return -1; /* even when equal */
+			return -SL_H1_R_DUP_CONTENT_LENGTH; /* even when equal
+							     */
 		else if (cl != f->cl)
 			f->cl_differ = 1;
 		break;
@@ -570,7 +641,7 @@ note_field(struct fields *f, const struct sl_h1_header *h, int is_request)
 		if (!sl_h1_ieq(h->name, 17, "transfer-encoding"))
 			break;
 		if (++f->nte > 1 || (te = parse_te(v, vn)) < 0)
-			return -1;
+			return -SL_H1_R_BAD_TRANSFER_ENCODING;
 		f->te = te;
 		break;
 	}
@@ -579,8 +650,9 @@ note_field(struct fields *f, const struct sl_h1_header *h, int is_request)
 
 /*
  * Parses the field lines at buf[*pos .. len) into headers[0 .. cap).
- * Returns 0 when the final CRLF ends buf exactly, -1 when malformed or when
- * bytes follow the final CRLF, -2 when there are more than cap fields.
+ * Returns 0 when the final CRLF ends buf exactly, or minus an enum
+ * sl_h1_reason: malformed, bytes after the final CRLF, more than cap
+ * fields (SL_H1_R_TOO_MANY_HEADERS).
  */
 static int
 parse_fields(const char *buf, size_t len, size_t pos,
@@ -594,14 +666,14 @@ parse_fields(const char *buf, size_t len, size_t pos,
 	for (;;) {
 		r = parse_field_line(buf, len, &pos, &h);
 		if (r < 0)
-			return -1;
+			return r;
 		if (r == 0)
-			return pos == len ? 0 : -1;
+			return pos == len ? 0 : -SL_H1_R_BAD_FIELD_NAME;
 		if (*nheaders >= cap)
-			return -2;
+			return -SL_H1_R_TOO_MANY_HEADERS;
 		headers[(*nheaders)++] = h;
-		if (note_field(f, &h, is_request) != 0)
-			return -1;
+		if ((r = note_field(f, &h, is_request)) != 0)
+			return r;
 	}
 }
 
@@ -634,7 +706,7 @@ method_id(const char *m, size_t n)
 
 /*
  * Classifies req->target and sets path, host (absolute-form) and flags.
- * Returns 0, -400 or -405.
+ * Returns 0, -400 or -405 (with req->why).
  */
 static int
 parse_target(struct sl_h1_request *req)
@@ -642,15 +714,18 @@ parse_target(struct sl_h1_request *req)
 	const char *t = req->target;
 	size_t n = req->target_len, i, skip;
 
+	req->why = SL_H1_R_BAD_TARGET;
 	if (req->method_id == SL_M_CONNECT) {
 		/* authority-form; sluice does not tunnel. */
 		if (!valid_authority(t, n, 1))
 			return -400;
+		req->why = SL_H1_R_CONNECT_METHOD;
 		return -405;
 	}
 	if (t[0] == '/') {
 		req->path = t;
 		req->path_len = n;
+		req->why = SL_H1_R_NONE;
 		return 0;
 	}
 	if (n == 1 && t[0] == '*') {
@@ -658,6 +733,7 @@ parse_target(struct sl_h1_request *req)
 			return -400;
 		req->path = t;
 		req->path_len = 1;
+		req->why = SL_H1_R_NONE;
 		return 0;
 	}
 	if (n > 7 && sl_h1_ieq(t, 7, "http://"))
@@ -688,6 +764,7 @@ parse_target(struct sl_h1_request *req)
 		req->path_len = n - i;
 	}
 	req->flags |= SL_H1_F_ABSOLUTE_FORM;
+	req->why = SL_H1_R_NONE;
 	return 0;
 }
 
@@ -711,11 +788,16 @@ sl_h1_parse_request(const char *buf, size_t len, struct sl_h1_request *req,
 	while (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n')
 		i += 2;
 
+#define FAIL(status, r_)                                                       \
+	do {                                                                   \
+		req->why = (r_);                                               \
+		return (status);                                               \
+	} while (0)
 	/* method SP request-target SP HTTP-version CRLF */
 	start = i;
 	i = skip_token(buf, len, i);
 	if (i == start || i >= len || buf[i] != ' ')
-		return -400;
+		FAIL(-400, SL_H1_R_BAD_REQUEST_LINE);
 	req->method = buf + start;
 	req->method_len = i - start;
 	req->method_id = method_id(req->method, req->method_len);
@@ -723,25 +805,25 @@ sl_h1_parse_request(const char *buf, size_t len, struct sl_h1_request *req,
 	while (i < len && buf[i] != ' ' && buf[i] != '\r' && buf[i] != '\n')
 		i++;
 	if (i - start > limit(lim, LIM_URI))
-		return -414;
+		FAIL(-414, SL_H1_R_URI_TOO_LONG);
 	if (len > limit(lim, LIM_BYTES))
-		return -431;
+		FAIL(-431, SL_H1_R_HEAD_TOO_LARGE);
 	if (i == start || i >= len || buf[i] != ' ')
-		return -400;
+		FAIL(-400, SL_H1_R_BAD_REQUEST_LINE);
+	for (size_t k = start; k < i; k++) {
+		if (!IS(buf[k], C_TARGET))
+			FAIL(-400, SL_H1_R_BAD_TARGET);
+	}
 	req->target = buf + start;
 	req->target_len = i - start;
-	for (; start < i; start++) {
-		if (!IS(buf[start], C_TARGET))
-			return -400;
-	}
 	i++;
 	if (len - i < 10 || memcmp(buf + i, "HTTP/", 5) != 0 ||
 	    !IS(buf[i + 5], C_DIGIT) || buf[i + 6] != '.' ||
 	    !IS(buf[i + 7], C_DIGIT) || buf[i + 8] != '\r' ||
 	    buf[i + 9] != '\n')
-		return -400;
+		FAIL(-400, SL_H1_R_BAD_VERSION);
 	if (buf[i + 5] != '1')
-		return -505;
+		FAIL(-505, SL_H1_R_VERSION);
 	req->minor = buf[i + 7] == '0' ? 0 : 1;
 	i += 10;
 
@@ -749,20 +831,31 @@ sl_h1_parse_request(const char *buf, size_t len, struct sl_h1_request *req,
 		return r;
 
 	r = parse_fields(buf, len, i, headers, cap, &req->nheaders, &f, 1);
-	if (r == -2)
-		return -431;
-	if (r != 0)
-		return -400;
+	if (r != 0) {
+		/* the Host field, if it came before the fault, for logs */
+		if (f.nhost == 1 && req->host == NULL) {
+			req->host = f.host;
+			req->host_len = f.host_len;
+		}
+		FAIL(r == -SL_H1_R_TOO_MANY_HEADERS ? -431 : -400,
+		     (enum sl_h1_reason) - r);
+	}
+	if (req->host == NULL && f.nhost > 0) {
+		req->host = f.host;
+		req->host_len = f.host_len;
+	}
 
 	/* RFC 9112 section 6.1 and 6.3: smuggling-shaped framing. */
-	if (f.nte > 0 && (f.ncl > 0 || req->minor == 0))
-		return -400;
+	if (f.nte > 0 && f.ncl > 0)
+		FAIL(-400, SL_H1_R_CL_TE_CONFLICT);
+	if (f.nte > 0 && req->minor == 0)
+		FAIL(-400, SL_H1_R_TE_IN_HTTP10);
 	/* RFC 9112 section 3.2: Host is required in 1.1, even with an
 	 * absolute-form target. */
 	if (req->minor == 1 && f.nhost == 0)
-		return -400;
+		FAIL(-400, SL_H1_R_MISSING_HOST);
 	if (f.te == TE_OTHER)
-		return -501;
+		FAIL(-501, SL_H1_R_UNSUPPORTED_TRANSFER_ENCODING);
 	/* framing is known before a 417, so the caller can tell whether a
 	 * body follows and keep the connection when none does */
 	if (f.te == TE_CHUNKED) {
@@ -778,12 +871,8 @@ sl_h1_parse_request(const char *buf, size_t len, struct sl_h1_request *req,
 		req->flags &=
 		    ~(unsigned)SL_H1_F_EXPECT_CONTINUE; /* 9110 10.1.1 */
 	if (f.expect_unknown)
-		return -417;
-
-	if (req->host == NULL && f.nhost > 0) {
-		req->host = f.host;
-		req->host_len = f.host_len;
-	}
+		FAIL(-417, SL_H1_R_UNSUPPORTED_EXPECT);
+#undef FAIL
 	return 0;
 }
 
@@ -796,25 +885,30 @@ sl_h1_parse_response(const char *buf, size_t len, struct sl_h1_response *resp,
 	struct sl_h1_header *headers = resp->headers;
 	size_t cap = resp->max_headers, i;
 	struct fields f;
-	int status, no_body;
+	int status, no_body, r;
 
 	memset(resp, 0, sizeof(*resp));
 	resp->headers = headers;
 	resp->max_headers = cap;
 	memset(&f, 0, sizeof(f));
 
+#define FAIL(r_)                                                               \
+	do {                                                                   \
+		resp->why = (r_);                                              \
+		return -502;                                                   \
+	} while (0)
 	/* HTTP-version SP 3DIGIT [ SP reason-phrase ] CRLF */
 	if (len < 14 || memcmp(buf, "HTTP/1.", 7) != 0 ||
 	    !IS(buf[7], C_DIGIT) || buf[8] != ' ' || !IS(buf[9], C_DIGIT) ||
 	    !IS(buf[10], C_DIGIT) || !IS(buf[11], C_DIGIT))
-		return -502;
+		FAIL(SL_H1_R_BAD_STATUS_LINE);
 	resp->minor = buf[7] == '0' ? 0 : 1;
 	status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
 	/* RFC 9110 section 15: 600-999 are not HTTP statuses (some libraries
 	 * use them for their own errors), and a client is told to treat them
 	 * as a server error: that error is the upstream's, so it is a 502 */
 	if (status < 100 || status > 599)
-		return -502;
+		FAIL(SL_H1_R_BAD_STATUS);
 	resp->status = status;
 	i = 12;
 	if (buf[i] == ' ') {
@@ -828,22 +922,27 @@ sl_h1_parse_response(const char *buf, size_t len, struct sl_h1_response *resp,
 		resp->reason = buf + i; /* no SP: tolerated, empty reason */
 	}
 	if (i + 1 >= len || buf[i] != '\r' || buf[i + 1] != '\n')
-		return -502;
+		FAIL(SL_H1_R_BAD_STATUS_LINE);
 	i += 2;
 
-	if (parse_fields(buf, len, i, headers, cap, &resp->nheaders, &f, 0) !=
-	    0)
-		return -502;
-	if (f.cl_differ || (f.nte > 0 && (f.ncl > 0 || resp->minor == 0)))
-		return -502;
+	if ((r = parse_fields(buf, len, i, headers, cap, &resp->nheaders, &f,
+			      0)) != 0)
+		FAIL((enum sl_h1_reason) - r);
+	if (f.cl_differ)
+		FAIL(SL_H1_R_CONTENT_LENGTH_DIFFER);
+	if (f.nte > 0 && f.ncl > 0)
+		FAIL(SL_H1_R_CL_TE_CONFLICT);
+	if (f.nte > 0 && resp->minor == 0)
+		FAIL(SL_H1_R_TE_IN_HTTP10);
 	if (f.te == TE_OTHER)
-		return -502;
+		FAIL(SL_H1_R_UNSUPPORTED_TRANSFER_ENCODING);
 	resp->flags = f.flags;
 
 	/* RFC 9110 sections 8.6 and 6.1: 1xx and 204 carry no framing. */
 	if ((status < 200 || status == 204) &&
 	    (f.nte > 0 || (f.ncl > 0 && f.cl != 0)))
-		return -502;
+		FAIL(SL_H1_R_FRAMING_WITHOUT_BODY);
+#undef FAIL
 	no_body = status < 200 || status == 204 || status == 304 ||
 		  method == SL_M_HEAD;
 	if (f.ncl > 0)
@@ -1003,13 +1102,40 @@ chunk_trailer_byte(struct sl_h1_chunked *c, unsigned char b)
 	return CH_ERROR;
 }
 
+/* Why the decoder failed in state st (the state before CH_ERROR). */
+static enum sl_h1_reason
+chunk_reason(const struct sl_h1_chunked *c, int st, unsigned char b)
+{
+	switch (st) {
+	case CH_SIZE:
+		if (c->line_len > SL_H1_CHUNK_LINE_MAX)
+			return SL_H1_R_BAD_CHUNK_EXT;
+		return b == '\n' ? SL_H1_R_BARE_LF : SL_H1_R_BAD_CHUNK_SIZE;
+	case CH_SIZE_LF:
+	case CH_FINAL_LF:
+	case CH_TR_LF:
+		return SL_H1_R_BARE_CR;
+	case CH_DATA_CR:
+	case CH_DATA_LF:
+		return SL_H1_R_BAD_CHUNK_END;
+	case CH_TR_START:
+	case CH_TR_NAME:
+	case CH_TR_VALUE:
+		if (c->trailer_bytes >= c->max_trailer_bytes)
+			return SL_H1_R_TRAILER_TOO_LARGE;
+		return b == '\n' ? SL_H1_R_BARE_LF : SL_H1_R_BAD_TRAILER;
+	default: /* the extension states and CH_SIZE_WS */
+		return b == '\n' ? SL_H1_R_BARE_LF : SL_H1_R_BAD_CHUNK_EXT;
+	}
+}
+
 int
 sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
 		     int compact, size_t *consumed, size_t *data_len)
 {
 	size_t i = 0, dl = 0, n;
 	unsigned char b;
-	int ret = 0;
+	int ret = 0, st;
 
 	while (i < len && ret == 0) {
 		switch (c->state) {
@@ -1033,6 +1159,7 @@ sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
 			continue;
 		}
 		b = (unsigned char)buf[i];
+		st = c->state;
 		switch (c->state) {
 		case CH_SIZE_LF:
 			if (b != '\n') {
@@ -1075,9 +1202,10 @@ sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
 			c->state = chunk_size_byte(c, b);
 			break;
 		}
-		if (c->state == CH_ERROR)
+		if (c->state == CH_ERROR) {
+			c->why = chunk_reason(c, st, b);
 			ret = -400;
-		else
+		} else
 			i++;
 	}
 	if (ret == 0 && c->state == CH_DONE)
@@ -1087,4 +1215,85 @@ sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
 	*consumed = i;
 	*data_len = dl;
 	return ret;
+}
+
+/* ---- what a refused head says, for the logs ---------------------------- */
+
+/* The value of field line [p, end) when its name is lname, else NULL. */
+static const char *
+salvage_field(const char *p, const char *end, const char *lname, size_t *vlen)
+{
+	size_t n = strlen(lname);
+	const char *v;
+
+	if ((size_t)(end - p) <= n || p[n] != ':' || !sl_h1_ieq(p, n, lname))
+		return NULL;
+	v = p + n + 1;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	*vlen = (size_t)(end - v);
+	return v;
+}
+
+void
+sl_h1_salvage(const char *buf, size_t len, struct sl_h1_salvage *out)
+{
+	const char *p = buf, *end = buf + len, *eol, *sp;
+
+	memset(out, 0, sizeof(*out));
+	out->minor = -1;
+	while (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
+		p += 2;
+	/* request line: up to LF (a bare one too), without its CR */
+	eol = memchr(p, '\n', (size_t)(end - p));
+	if (eol == NULL)
+		eol = end;
+	if (eol > p && eol[-1] == '\r' && eol < end)
+		eol--;
+	if ((sp = memchr(p, ' ', (size_t)(eol - p))) != NULL && sp > p) {
+		out->method = p;
+		out->method_len = (size_t)(sp - p);
+		p = sp + 1;
+		sp = memchr(p, ' ', (size_t)(eol - p));
+		out->target = p;
+		out->target_len = (size_t)((sp ? sp : eol) - p);
+		if (sp != NULL && eol - sp == 9 &&
+		    memcmp(sp + 1, "HTTP/1.", 7) == 0 && sp[8] >= '0' &&
+		    sp[8] <= '9')
+			out->minor = sp[8] == '0' ? 0 : 1;
+	}
+	/* field lines, whatever else is wrong with them */
+	for (p = eol; p < end;) {
+		const char *v;
+		size_t vl;
+
+		if ((p = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		p++;
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (eol == NULL)
+			eol = end;
+		else if (eol > p && eol[-1] == '\r')
+			eol--;
+		if (eol == p)
+			break; /* the empty line ends the head */
+		if (out->host == NULL &&
+		    (v = salvage_field(p, eol, "host", &vl)) != NULL) {
+			out->host = v;
+			out->host_len = vl;
+		} else if (out->referer == NULL &&
+			   (v = salvage_field(p, eol, "referer", &vl)) !=
+			       NULL) {
+			out->referer = v;
+			out->referer_len = vl;
+		} else if (out->user_agent == NULL &&
+			   (v = salvage_field(p, eol, "user-agent", &vl)) !=
+			       NULL) {
+			out->user_agent = v;
+			out->user_agent_len = vl;
+		}
+		p = eol;
+	}
 }

@@ -22,14 +22,70 @@ struct sl_h1_limits {
 	size_t max_headers;	 /* more field lines -> -431 */
 };
 
+/*
+ * Which rule a message broke, for logs and metrics (the status alone does
+ * not tell an operator why a partner's client is refused). Set next to
+ * every negative return of the functions below; the response to the
+ * client stays generic. sl_h1_reason_str() names them.
+ */
+enum sl_h1_reason {
+	SL_H1_R_NONE = 0,
+	SL_H1_R_BARE_CR,	    /* CR not followed by LF */
+	SL_H1_R_BARE_LF,	    /* LF without CR */
+	SL_H1_R_NUL_BYTE,	    /* NUL in a head */
+	SL_H1_R_BAD_REQUEST_LINE,   /* not method SP target SP version */
+	SL_H1_R_BAD_TARGET,	    /* invalid request-target */
+	SL_H1_R_BAD_VERSION,	    /* not HTTP/DIGIT.DIGIT */
+	SL_H1_R_VERSION,	    /* well-formed, not HTTP/1.x (505) */
+	SL_H1_R_URI_TOO_LONG,	    /* 414 */
+	SL_H1_R_HEAD_TOO_LARGE,	    /* more than max_header_bytes (431) */
+	SL_H1_R_TOO_MANY_HEADERS,   /* more than max_headers (431) */
+	SL_H1_R_OBS_FOLD,	    /* a field line starting with SP or HTAB */
+	SL_H1_R_SPACE_BEFORE_COLON, /* "Name : value" */
+	SL_H1_R_BAD_FIELD_NAME,	    /* not a token, or no colon */
+	SL_H1_R_BAD_FIELD_VALUE,    /* a control byte in a value */
+	SL_H1_R_MISSING_HOST,	    /* HTTP/1.1 without Host */
+	SL_H1_R_DUP_HOST,	    /* two Host fields */
+	SL_H1_R_BAD_HOST,	    /* Host is not a valid authority */
+	SL_H1_R_DUP_CONTENT_LENGTH, /* two Content-Length fields */
+	SL_H1_R_BAD_CONTENT_LENGTH, /* not 1*DIGIT, or too large */
+	SL_H1_R_CL_TE_CONFLICT,	    /* Content-Length and Transfer-Encoding */
+	SL_H1_R_TE_IN_HTTP10,	    /* Transfer-Encoding in HTTP/1.0 */
+	SL_H1_R_BAD_TRANSFER_ENCODING, /* malformed, or chunked not last */
+	SL_H1_R_UNSUPPORTED_TRANSFER_ENCODING, /* not only chunked (501) */
+	SL_H1_R_BAD_CONNECTION,		       /* malformed Connection */
+	SL_H1_R_UNSUPPORTED_EXPECT, /* Expect other than 100-continue (417) */
+	SL_H1_R_CONNECT_METHOD,	    /* CONNECT (405) */
+	SL_H1_R_BAD_CHUNK_SIZE,	    /* chunk-size not hex, or too large */
+	SL_H1_R_BAD_CHUNK_EXT,	    /* malformed chunk extension */
+	SL_H1_R_BAD_CHUNK_END,	    /* no CRLF after chunk data */
+	SL_H1_R_BAD_TRAILER,	    /* malformed trailer field */
+	SL_H1_R_TRAILER_TOO_LARGE,  /* trailer section over its limit */
+	SL_H1_R_BODY_TOO_LARGE,	    /* over max_body_bytes (413; the
+				       caller's limit) */
+	SL_H1_R_BAD_STATUS_LINE,    /* responses: not HTTP/1.x SP 3DIGIT */
+	SL_H1_R_BAD_STATUS,	    /* responses: status outside 100-599 */
+	SL_H1_R_CONTENT_LENGTH_DIFFER, /* responses: differing values */
+	SL_H1_R_FRAMING_WITHOUT_BODY,  /* responses: 1xx or 204 with framing */
+	SL_H1_R_NREASONS,
+};
+
+/* "obs_fold", "cl_te_conflict", ...: stable names for logs and metrics. */
+const char *sl_h1_reason_str(enum sl_h1_reason r);
+
 /* Incremental search for the end of a head; keeps what it has examined. */
 struct sl_h1_scan {
 	uint32_t off;	     /* bytes examined so far (heads are <= 1 MiB) */
 	uint32_t line_start; /* offset of the current line */
-	uint32_t nlines;     /* complete lines, the start line included */
+	uint16_t nlines;     /* complete lines, the start line included;
+				SL_H1_MAX_LINES at most */
+	uint16_t why;	     /* enum sl_h1_reason of a negative return */
 	uint32_t sp1, sp2;   /* offsets of the first two SP of the start line,
 				0 = not seen yet */
 };
+
+/* Lines of a head, whatever the limits say (they go up to 10,000). */
+#define SL_H1_MAX_LINES 65000
 
 void sl_h1_scan_init(struct sl_h1_scan *s);
 
@@ -43,7 +99,8 @@ void sl_h1_scan_init(struct sl_h1_scan *s);
  *         reported as soon as that is known
  *   -431  more than max_header_bytes without the end of the head, or more
  *         than max_headers field lines
- * For responses (is_request == 0) every error is -502.
+ * For responses (is_request == 0) every error is -502. s->why says
+ * which rule was broken.
  */
 long sl_h1_scan_head(struct sl_h1_scan *s, const char *buf, size_t len,
 		     const struct sl_h1_limits *lim, int is_request);
@@ -114,7 +171,8 @@ struct sl_h1_request {
 	uint64_t content_length;      /* with SL_H1_BODY_LENGTH */
 	struct sl_h1_header *headers; /* array provided by the caller */
 	size_t nheaders;
-	size_t max_headers; /* capacity of headers, set by the caller */
+	size_t max_headers;    /* capacity of headers, set by the caller */
+	enum sl_h1_reason why; /* of a negative return */
 };
 
 /*
@@ -133,6 +191,8 @@ struct sl_h1_request {
  *   -431  too many fields or head too long
  *   -501  a Transfer-Encoding other than "chunked"
  *   -505  a well-formed version other than HTTP/1.x
+ * req->why says which rule was broken. Fields parsed before the error
+ * (method, target, path, minor, host) are left set when they were valid.
  */
 int sl_h1_parse_request(const char *buf, size_t len, struct sl_h1_request *req,
 			const struct sl_h1_limits *lim);
@@ -148,6 +208,7 @@ struct sl_h1_response {
 	struct sl_h1_header *headers; /* array provided by the caller */
 	size_t nheaders;
 	size_t max_headers;
+	enum sl_h1_reason why; /* of a negative return */
 };
 
 /*
@@ -155,7 +216,7 @@ struct sl_h1_response {
  * method: a response to HEAD, and every 1xx, 204 and 304, has no body.
  * Framing is strict: Content-Length and Transfer-Encoding together,
  * differing or malformed Content-Length, a Transfer-Encoding other than
- * "chunked" are errors. Returns 0 or -502.
+ * "chunked" are errors. Returns 0 or -502 (resp->why says which rule).
  */
 int sl_h1_parse_response(const char *buf, size_t len,
 			 struct sl_h1_response *resp,
@@ -171,6 +232,7 @@ struct sl_h1_chunked {
 	size_t max_trailer_bytes; /* limit on the trailer section */
 	int ndigits;		  /* hex digits in the current chunk size */
 	int done;		  /* 1 once the message is complete */
+	enum sl_h1_reason why;	  /* of a -400 return */
 };
 
 void sl_h1_chunked_init(struct sl_h1_chunked *c, size_t max_trailer_bytes);
@@ -190,6 +252,20 @@ void sl_h1_chunked_init(struct sl_h1_chunked *c, size_t max_trailer_bytes);
  */
 int sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
 			 int compact, size_t *consumed, size_t *data_len);
+
+/*
+ * What can be read of a request head that was refused, for the logs only
+ * (never for routing or forwarding): lenient where the parser is strict,
+ * on the bytes received so far, complete or not. Slices point into buf;
+ * NULL when absent.
+ */
+struct sl_h1_salvage {
+	const char *method, *target, *host, *referer, *user_agent;
+	size_t method_len, target_len, host_len, referer_len, user_agent_len;
+	int minor; /* HTTP/1.minor, -1 when not seen */
+};
+
+void sl_h1_salvage(const char *buf, size_t len, struct sl_h1_salvage *out);
 
 /* Case-insensitive ASCII comparison of a slice with a NUL-terminated
  * lower-case string; returns 1 when equal. */

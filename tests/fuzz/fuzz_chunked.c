@@ -52,6 +52,8 @@ decode(const uint8_t *in, size_t size, size_t piece, int compact, char *work,
 		r = sl_h1_chunked_decode(&c, work + off, n, compact, &consumed,
 					 &dl);
 		CHECK(r == 0 || r == 1 || r == -400);
+		CHECK(r != -400 ||
+		      (c.why > SL_H1_R_NONE && c.why < SL_H1_R_NREASONS));
 		CHECK(consumed <= n && dl <= consumed);
 		if (r == 0)
 			CHECK(consumed == n);

@@ -49,6 +49,9 @@ parse(const char *buf, size_t len, const struct sl_h1_limits *lim, size_t cap)
 	r = sl_h1_parse_request(buf, len, &req, lim);
 	CHECK(known_status(r));
 	CHECK(req.headers == h && req.max_headers == cap);
+	/* every refusal names its rule (logs and metrics depend on it) */
+	CHECK(r == 0 || (req.why > SL_H1_R_NONE &&
+			 req.why < SL_H1_R_NREASONS));
 	if (r != 0)
 		return r;
 	check_slice(buf, len, req.method, req.method_len);
@@ -97,6 +100,7 @@ run(const char *buf, size_t size, const struct sl_h1_limits *lim)
 	sl_h1_scan_init(&s);
 	r1 = sl_h1_scan_head(&s, buf, size, lim, 1);
 	CHECK(r1 >= 0 || r1 == -400 || r1 == -414 || r1 == -431);
+	CHECK(r1 >= 0 || (s.why > SL_H1_R_NONE && s.why < SL_H1_R_NREASONS));
 	sl_h1_scan_init(&s);
 	for (n = 1; n <= size && r2 == 0; n++) {
 		r2 = sl_h1_scan_head(&s, buf, n, lim, 1);

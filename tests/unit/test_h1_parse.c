@@ -1150,6 +1150,228 @@ test_ieq(void **state)
 	assert_false(sl_h1_ieq("\xc9", 1, "\xe9"));
 }
 
+/* ---- which rule: the reasons logged and counted ------------------------- */
+
+/* The reason of a rejected request, from the scanner when it rejects the
+ * head, else from the parser (as the gateway sees it). */
+static enum sl_h1_reason
+request_reason(const char *raw, size_t len, long *status)
+{
+	struct sl_h1_header hdrs[NHDR];
+	struct sl_h1_request req;
+	struct sl_h1_scan s;
+
+	sl_h1_scan_init(&s);
+	*status = sl_h1_scan_head(&s, raw, len, &lim, 1);
+	if (*status < 0)
+		return (enum sl_h1_reason)s.why;
+	memset(&req, 0, sizeof(req));
+	req.headers = hdrs;
+	req.max_headers = NHDR;
+	*status = sl_h1_parse_request(raw, len, &req, &lim);
+	return *status < 0 ? req.why : SL_H1_R_NONE;
+}
+
+static void
+test_req_reasons(void **state)
+{
+	static const struct {
+		const char *raw;
+		long status;
+		const char *why;
+	} cases[] = {
+	    {"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", -400, "obs_fold"},
+	    {"GET / HTTP/1.1\r\nHost: a\r\n\tfolded\r\n\r\n", -400, "obs_fold"},
+	    {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", -400, "space_before_colon"},
+	    {"GET / HTTP/1.1\r\nHo[st: a\r\n\r\n", -400, "bad_field_name"},
+	    {"GET / HTTP/1.1\r\nHost: a\r\nX: \x7f\r\n\r\n", -400,
+	     "bad_field_value"},
+	    {"GET / HTTP/1.1\nHost: a\r\n\r\n", -400, "bare_lf"},
+	    {"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", -400, "bare_cr"},
+	    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+	     "Transfer-Encoding: chunked\r\n\r\n",
+	     -400, "cl_te_conflict"},
+	    {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", -400,
+	     "te_in_http10"},
+	    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+	     "Content-Length: 1\r\n\r\n",
+	     -400, "dup_content_length"},
+	    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\n", -400,
+	     "bad_content_length"},
+	    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, "
+	     "gzip\r\n\r\n",
+	     -400, "bad_transfer_encoding"},
+	    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, "
+	     "chunked\r\n\r\n",
+	     -501, "unsupported_transfer_encoding"},
+	    {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", -400, "dup_host"},
+	    {"GET / HTTP/1.1\r\n\r\n", -400, "missing_host"},
+	    {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", -400, "bad_host"},
+	    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: ,\r\n\r\n", -400,
+	     "bad_connection"},
+	    {"GET / HTTP/1.1\r\nHost: a\r\nExpect: x\r\n\r\n", -417,
+	     "unsupported_expect"},
+	    {"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", -405,
+	     "connect_method"},
+	    {"GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", -400, "bad_target"},
+	    {"GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n", -400, "bad_target"},
+	    {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", -505,
+	     "version_not_supported"},
+	    {"GET / HTTQ/1.1\r\nHost: a\r\n\r\n", -400, "bad_version"},
+	    {" GET / HTTP/1.1\r\nHost: a\r\n\r\n", -400, "bad_request_line"},
+	    {"GET /\r\nHost: a\r\n\r\n", -400, "bad_request_line"},
+	    {"G(T / HTTP/1.1\r\nHost: a\r\n\r\n", -400, "bad_request_line"},
+	};
+	long status;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum sl_h1_reason r =
+		    request_reason(cases[i].raw, strlen(cases[i].raw), &status);
+		if (status != cases[i].status ||
+		    strcmp(sl_h1_reason_str(r), cases[i].why) != 0)
+			fail_msg("case %zu: got %ld %s, want %ld %s", i, status,
+				 sl_h1_reason_str(r), cases[i].status,
+				 cases[i].why);
+	}
+}
+
+static void
+test_scan_reasons(void **state)
+{
+	char buf[4096];
+	struct sl_h1_scan s;
+	struct sl_h1_limits small = {16, 64, 2};
+
+	(void)state;
+	sl_h1_scan_init(&s);
+	assert_int_equal(
+	    sl_h1_scan_head(&s, "GET /\0 HTTP/1.1\r\n", 17, &lim, 1), -400);
+	assert_string_equal(sl_h1_reason_str(s.why), "nul_byte");
+	sl_h1_scan_init(&s);
+	memset(buf, 'a', sizeof(buf));
+	memcpy(buf, "GET /", 5);
+	assert_int_equal(sl_h1_scan_head(&s, buf, 40, &small, 1), -414);
+	assert_string_equal(sl_h1_reason_str(s.why), "uri_too_long");
+	sl_h1_scan_init(&s);
+	memcpy(buf, "GET / HTTP/1.1\r\n", 16);
+	assert_int_equal(sl_h1_scan_head(&s, buf, 100, &small, 1), -431);
+	assert_string_equal(sl_h1_reason_str(s.why), "head_too_large");
+	sl_h1_scan_init(&s);
+	assert_int_equal(sl_h1_scan_head(&s,
+					 "GET / HTTP/1.1\r\nA: b\r\nC: d\r\n"
+					 "E: f\r\n",
+					 34, &small, 1),
+			 -431);
+	assert_string_equal(sl_h1_reason_str(s.why), "too_many_headers");
+	/* every reason has a distinct name */
+	for (int i = 0; i < SL_H1_R_NREASONS; i++) {
+		assert_string_not_equal(sl_h1_reason_str(i), "?");
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(sl_h1_reason_str(i),
+						sl_h1_reason_str(j));
+	}
+	assert_string_equal(sl_h1_reason_str(SL_H1_R_NREASONS), "?");
+}
+
+static void
+test_resp_and_chunk_reasons(void **state)
+{
+	static const struct {
+		const char *raw;
+		const char *why;
+	} resp[] = {
+	    {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: "
+	     "2\r\n\r\n",
+	     "content_length_differ"},
+	    {"HTTP/1.1 999 X\r\n\r\n", "bad_status"},
+	    {"HTTP/2 200 OK\r\n\r\n", "bad_status_line"},
+	    {"HTTP/1.1 204 OK\r\nContent-Length: 4\r\n\r\n",
+	     "framing_without_body"},
+	    {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: "
+	     "chunked\r\n\r\n",
+	     "cl_te_conflict"},
+	};
+	static const struct {
+		const char *raw;
+		const char *why;
+	} chunks[] = {
+	    {"zz\r\n", "bad_chunk_size"},
+	    {"1;=\r\n", "bad_chunk_ext"},
+	    {"1\r\naXY", "bad_chunk_end"},
+	    {"1\ra", "bare_cr"},
+	    {"0\r\nbad trailer\r\n\r\n", "bad_trailer"},
+	};
+	struct sl_h1_header hdrs[NHDR];
+	struct sl_h1_response r;
+	struct sl_h1_chunked c;
+	char buf[64];
+	size_t consumed, data;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(resp) / sizeof(resp[0]); i++) {
+		memset(&r, 0, sizeof(r));
+		r.headers = hdrs;
+		r.max_headers = NHDR;
+		assert_int_equal(sl_h1_parse_response(resp[i].raw,
+						      strlen(resp[i].raw), &r,
+						      SL_M_GET),
+				 -502);
+		assert_string_equal(sl_h1_reason_str(r.why), resp[i].why);
+	}
+	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		sl_h1_chunked_init(&c, 64);
+		snprintf(buf, sizeof(buf), "%s", chunks[i].raw);
+		assert_int_equal(sl_h1_chunked_decode(&c, buf, strlen(buf), 0,
+						      &consumed, &data),
+				 -400);
+		assert_string_equal(sl_h1_reason_str(c.why), chunks[i].why);
+	}
+	/* a trailer section over its limit */
+	sl_h1_chunked_init(&c, 8);
+	snprintf(buf, sizeof(buf), "0\r\nX-Long: 0123456789\r\n\r\n");
+	assert_int_equal(
+	    sl_h1_chunked_decode(&c, buf, strlen(buf), 0, &consumed, &data),
+	    -400);
+	assert_string_equal(sl_h1_reason_str(c.why), "trailer_too_large");
+}
+
+static void
+test_salvage(void **state)
+{
+	static const char bad[] =
+	    "POST /pay?x=1 HTTP/1.1\r\nHost: pay.example\r\n"
+	    "User-Agent:  partner/1 \r\nX: a\n folded\r\n"
+	    "Referer: http://r/\r\n\r\nBODY";
+	static const char cut[] = "GET /very/long/target";
+	struct sl_h1_salvage sv;
+
+	(void)state;
+	sl_h1_salvage(bad, sizeof(bad) - 1, &sv);
+	assert_slice(sv.method, sv.method_len, "POST");
+	assert_slice(sv.target, sv.target_len, "/pay?x=1");
+	assert_int_equal(sv.minor, 1);
+	assert_slice(sv.host, sv.host_len, "pay.example");
+	assert_slice(sv.user_agent, sv.user_agent_len, "partner/1");
+	assert_slice(sv.referer, sv.referer_len, "http://r/");
+	/* a head cut short: what there is */
+	sl_h1_salvage(cut, sizeof(cut) - 1, &sv);
+	assert_slice(sv.method, sv.method_len, "GET");
+	assert_slice(sv.target, sv.target_len, "/very/long/target");
+	assert_int_equal(sv.minor, -1);
+	assert_null(sv.host);
+	/* nothing readable */
+	sl_h1_salvage("\r\n\r\n", 4, &sv);
+	assert_null(sv.method);
+	assert_null(sv.target);
+	sl_h1_salvage("", 0, &sv);
+	assert_null(sv.method);
+	/* fields after the empty line are body, not fields */
+	sl_h1_salvage("GET / HTTP/1.0\r\n\r\nHost: no\r\n", 29, &sv);
+	assert_int_equal(sv.minor, 0);
+	assert_null(sv.host);
+}
+
 int
 main(void)
 {
@@ -1175,6 +1397,10 @@ main(void)
 	    cmocka_unit_test(test_chunked_table),
 	    cmocka_unit_test(test_chunked_state),
 	    cmocka_unit_test(test_ieq),
+	    cmocka_unit_test(test_req_reasons),
+	    cmocka_unit_test(test_scan_reasons),
+	    cmocka_unit_test(test_resp_and_chunk_reasons),
+	    cmocka_unit_test(test_salvage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
