@@ -254,6 +254,19 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 			  (unsigned long long)sum(
 			      v, offsetof(struct sl_worker_stats, timeouts) +
 				     (size_t)r * sizeof(atomic_uint_fast64_t)));
+	sb_printf(b, "# HELP sluice_requests_rejected_total Requests refused "
+		     "as malformed or over a limit (4xx, 501, 505), by the "
+		     "rule they broke.\n# TYPE sluice_requests_rejected_total "
+		     "counter\n");
+	/* the rules a request can break; the last few are responses' */
+	for (int r = SL_H1_R_NONE + 1; r <= SL_H1_R_BODY_TOO_LARGE; r++)
+		sb_printf(b,
+			  "sluice_requests_rejected_total{reason=\"%s\"} "
+			  "%llu\n",
+			  sl_h1_reason_str((enum sl_h1_reason)r),
+			  (unsigned long long)sum(
+			      v, offsetof(struct sl_worker_stats, rejected) +
+				     (size_t)r * sizeof(atomic_uint_fast64_t)));
 	page_listeners(v, b);
 	page_clusters(v, b);
 	sb_printf(b,

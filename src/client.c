@@ -461,12 +461,12 @@ sl_client_process(struct sl_client *c)
 					    sl_buf_pending(&c->in), &hl, 1);
 			/* a head that fills the largest buffer never ends
 			 * (buffer_bytes == max_header_bytes, CR last) */
-			if (r == 0 && sl_buf_pending(&c->in) >= in_cap(c))
+			if (r == 0 && sl_buf_pending(&c->in) >= in_cap(c)) {
 				r = -431;
+				c->scan.why = SL_H1_R_HEAD_TOO_LARGE;
+			}
 			if (r < 0) {
-				sl_exchange_local(
-				    c, (int)-r,
-				    sl_exchange_status_code_name((int)-r), 1);
+				sl_exchange_reject(c, (int)-r, c->scan.why);
 				continue;
 			}
 			if (r == 0 && (c->flags & C_F_EOF)) {
@@ -631,8 +631,10 @@ sl_client_count_timeout(struct sl_client *c, enum sl_timeout_reason r)
 	if ((r == SL_TO_SEND || r == SL_TO_SEND_RATE) &&
 	    sl_log_enabled(SL_LOG_INFO)) {
 		char peer[64];
-		log_info("conn=%llu peer=%s: %s", (unsigned long long)c->id,
+		log_info("conn=%llu peer=%s request_id=%s: %s",
+			 (unsigned long long)c->id,
 			 peer_str(c, peer, sizeof(peer)),
+			 c->txn != NULL ? c->txn->request_id : "-",
 			 sl_timeout_reason_str(r));
 	}
 }

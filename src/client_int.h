@@ -77,7 +77,8 @@ struct sl_txn {
 	struct sl_h1_chunked resp_chunked;
 	int resp_keepalive; /* upstream allows reuse */
 	int status;
-	const char *error; /* error code of a local response */
+	const char *error;     /* error code of a local response */
+	enum sl_h1_reason why; /* rule a refused request broke, for logs */
 	enum sl_h1_method method_id;
 	int minor;
 	unsigned tries; /* connect attempts */
@@ -89,8 +90,10 @@ struct sl_txn {
 	uint64_t bytes_in, bytes_out;
 	char request_id[SL_REQUEST_ID_MAX + 1];
 	char method[16];
-	char path[256];
+	char path[256]; /* target as logged (log.query applied) */
 	char host[128];
+	char referer[256];    /* as logged; only with an access log */
+	char user_agent[256]; /* only with an access log */
 };
 
 #define T_LOCAL		0x0001 /* a local response is being sent */

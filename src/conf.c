@@ -901,7 +901,8 @@ static const char *const top_keys[] = {
 };
 static const char *const admin_keys[] = {"address", NULL};
 static const char *const log_keys[] = {"level", "access", "access_format",
-				       NULL};
+				       "query", NULL};
+static const char *const query_names[] = {"names", "full", "off", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug",
 					  NULL};
 static const char *const format_names[] = {"json", "combined", NULL};
@@ -971,6 +972,10 @@ parse_log(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	    (e = sl_yaml_get_enum(ld, "access_format", v, format_names,
 				  "json or combined")) >= 0)
 		conf->access_format = (enum sl_access_format)e;
+	if ((v = sl_yaml_map_get(map, "query", NULL)) != NULL &&
+	    (e = sl_yaml_get_enum(ld, "query", v, query_names,
+				  "names, full or off")) >= 0)
+		conf->log_query = (enum sl_log_query)e;
 }
 
 static void

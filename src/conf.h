@@ -28,6 +28,14 @@ enum sl_access_format {
 	SL_ACCESS_COMBINED,
 };
 
+/* How request targets (and Referer values) appear in the logs: their
+ * query strings may carry card numbers or tokens. */
+enum sl_log_query {
+	SL_LOG_QUERY_NAMES = 0, /* parameter names kept, values replaced */
+	SL_LOG_QUERY_FULL,	/* as received */
+	SL_LOG_QUERY_OFF,	/* the whole query left out */
+};
+
 enum sl_balance {
 	SL_BALANCE_ROUND_ROBIN = 0, /* smooth weighted round robin */
 	SL_BALANCE_LEAST_REQUEST,
@@ -141,7 +149,8 @@ struct sl_conf {
 	char *access_log; /* "off", "stdout", "stderr" or a file path */
 	struct sl_conf_pos access_log_pos; /* of its value, for sl_preflight */
 	enum sl_access_format access_format;
-	uint64_t drain_timeout_ms; /* graceful stop bound, default 30s */
+	enum sl_log_query log_query; /* both logs; default names */
+	uint64_t drain_timeout_ms;   /* graceful stop bound, default 30s */
 	struct sl_conf_listener *listeners;
 	size_t nlisteners;
 	struct sl_conf_cluster *clusters;

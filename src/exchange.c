@@ -50,12 +50,23 @@ head_cap(const struct sl_client *c)
 
 /* ---- access log ------------------------------------------------------ */
 
+/* What the error field of the access log says: the rule a refused
+ * request broke when there is one (more precise than its code). */
+static const char *
+txn_error(const struct sl_txn *t)
+{
+	if (t->why != SL_H1_R_NONE)
+		return sl_h1_reason_str(t->why);
+	return t->error ? t->error : "";
+}
+
 /* Counts the exchange and writes its access log line; called once for
- * every exchange, finished or cut. */
+ * every exchange, finished or cut. The line's time is when the exchange
+ * ended (duration_ms before it, it started). */
 void
 sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 {
-	char line[2048], peer[64], ts[64], upstream[64] = "-";
+	char line[4096], peer[64], ts[64], upstream[64] = "-";
 	struct timespec now;
 	struct tm tm;
 	size_t n = 0;
@@ -73,11 +84,15 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		snprintf(upstream, sizeof(upstream), "%s",
 			 t->wc->eps[t->ep_index]->conf->addr.text);
 	if (sl_access_format() == SL_ACCESS_JSON) {
-		char m[64], p[1024], h[512];
-		size_t ml, pl, hl;
+		char m[128], p[1024], h[256], r[512], u[512];
+		size_t ml, pl, hl, rl, ul;
 		ml = sl_json_escape(m, sizeof(m), t->method, strlen(t->method));
 		pl = sl_json_escape(p, sizeof(p), t->path, strlen(t->path));
 		hl = sl_json_escape(h, sizeof(h), t->host, strlen(t->host));
+		rl = sl_json_escape(r, sizeof(r), t->referer,
+				    strlen(t->referer));
+		ul = sl_json_escape(u, sizeof(u), t->user_agent,
+				    strlen(t->user_agent));
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 		n = (size_t)snprintf(
 		    line, sizeof(line),
@@ -86,26 +101,34 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		    "\"host\":\"%.*s\",\"status\":%d,\"route\":\"%s\","
 		    "\"upstream\":\"%s\",\"bytes_in\":%llu,\"bytes_out\":%llu,"
 		    "\"duration_ms\":%llu,\"request_id\":\"%s\","
-		    "\"error\":\"%s\",\"retried\":%s}\n",
+		    "\"error\":\"%s\",\"retried\":%s,\"referer\":\"%.*s\","
+		    "\"user_agent\":\"%.*s\"}\n",
 		    ts, now.tv_nsec / 1000000, (unsigned long long)c->id, peer,
 		    c->lconf->name, (int)ml, m, (int)pl, p, (int)hl, h,
 		    t->status, t->route ? t->route->name : "-", upstream,
 		    (unsigned long long)t->bytes_in,
 		    (unsigned long long)t->bytes_out, (unsigned long long)dur,
-		    t->request_id, t->error ? t->error : "",
-		    (t->flags & T_RETRIED) ? "true" : "false");
+		    t->request_id, txn_error(t),
+		    (t->flags & T_RETRIED) ? "true" : "false", (int)rl, r,
+		    (int)ul, u);
 	} else {
-		char p[512];
+		char m[64], p[1024], r[512], u[512];
 		strftime(ts, sizeof(ts), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+		sl_escape(m, sizeof(m), t->method, strlen(t->method));
 		sl_escape(p, sizeof(p), t->path, strlen(t->path));
+		sl_escape(r, sizeof(r), t->referer, strlen(t->referer));
+		sl_escape(u, sizeof(u), t->user_agent, strlen(t->user_agent));
+		/* the combined format proper, then sluice's fields */
 		n = (size_t)snprintf(
 		    line, sizeof(line),
-		    "%s - - [%s] \"%s %s HTTP/1.%d\" %d %llu \"-\" \"-\" "
-		    "rid=%s route=%s upstream=%s ms=%llu\n",
-		    peer, ts, t->method, p, t->minor, t->status,
-		    (unsigned long long)t->bytes_out, t->request_id,
+		    "%s - - [%s] \"%s %s HTTP/1.%d\" %d %llu \"%s\" \"%s\" "
+		    "rid=%s route=%s upstream=%s ms=%llu%s%s\n",
+		    peer, ts, m[0] ? m : "-", p[0] ? p : "-", t->minor,
+		    t->status, (unsigned long long)t->bytes_out, r[0] ? r : "-",
+		    u[0] ? u : "-", t->request_id,
 		    t->route ? t->route->name : "-", upstream,
-		    (unsigned long long)dur);
+		    (unsigned long long)dur, txn_error(t)[0] ? " error=" : "",
+		    txn_error(t));
 	}
 	if (n >= sizeof(line)) {
 		n = sizeof(line) - 1;
@@ -163,6 +186,7 @@ txn_new(struct sl_client *c)
 		return NULL;
 	memset(t, 0, offsetof(struct sl_txn, request_id));
 	t->request_id[0] = t->method[0] = t->path[0] = t->host[0] = '\0';
+	t->referer[0] = t->user_agent[0] = '\0';
 	/* an exchange starts with the first byte of its head */
 	t->start_ms =
 	    c->state == SL_CLIENT_ST_HEAD
@@ -175,6 +199,105 @@ txn_new(struct sl_client *c)
 	/* the exchange keeps its own deadlines */
 	sl_timeq_del(w, &c->tnode);
 	c->txn = t;
+	return t;
+}
+
+static void
+copy_slice(char *dst, size_t dstsz, const char *s, size_t n)
+{
+	if (s == NULL)
+		n = 0;
+	if (n >= dstsz)
+		n = dstsz - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+/* Keeps what the logs show of the request: its target and Referer with
+ * log.query applied (card numbers travel in query strings). */
+static void
+txn_note(struct sl_txn *t, const char *method, size_t method_len,
+	 const char *target, size_t target_len, const char *host,
+	 size_t host_len)
+{
+	copy_slice(t->method, sizeof(t->method), method, method_len);
+	if (target != NULL)
+		sl_log_target(t->path, sizeof(t->path), target, target_len,
+			      sl_log_query());
+	else
+		t->path[0] = '\0';
+	copy_slice(t->host, sizeof(t->host), host, host_len);
+}
+
+static void
+txn_note_agent(struct sl_txn *t, const char *referer, size_t referer_len,
+	       const char *ua, size_t ua_len)
+{
+	if (referer != NULL)
+		sl_log_target(t->referer, sizeof(t->referer), referer,
+			      referer_len, sl_log_query());
+	copy_slice(t->user_agent, sizeof(t->user_agent), ua, ua_len);
+}
+
+/* Referer and User-Agent of a parsed request, for the access log. */
+static void
+txn_agent_from(struct sl_txn *t, const struct sl_h1_request *req)
+{
+	const char *ref = NULL, *ua = NULL;
+	size_t rl = 0, ul = 0;
+
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct sl_h1_header *h = &req->headers[i];
+		if (ref == NULL && sl_h1_ieq(h->name, h->name_len, "referer")) {
+			ref = h->value;
+			rl = h->value_len;
+		} else if (ua == NULL &&
+			   sl_h1_ieq(h->name, h->name_len, "user-agent")) {
+			ua = h->value;
+			ul = h->value_len;
+		}
+	}
+	txn_note_agent(t, ref, rl, ua, ul);
+}
+
+/* Fills the logged fields of t from a refused head of len bytes, as far
+ * as they can be read; nothing already known is replaced. */
+static void
+txn_salvage(struct sl_txn *t, const char *head, size_t len)
+{
+	struct sl_h1_salvage sv;
+
+	sl_h1_salvage(head, len, &sv);
+	if (t->method[0] == '\0' && t->path[0] == '\0')
+		txn_note(t, sv.method, sv.method_len, sv.target, sv.target_len,
+			 sv.host, sv.host_len);
+	else if (t->host[0] == '\0')
+		copy_slice(t->host, sizeof(t->host), sv.host, sv.host_len);
+	if (sl_access_enabled())
+		txn_note_agent(t, sv.referer, sv.referer_len, sv.user_agent,
+			       sv.user_agent_len);
+	if (t->minor == 0 && sv.minor == 1)
+		t->minor = 1;
+}
+
+/* An exchange for a head that will not be parsed (refused by the scanner,
+ * or timed out): what was read of it is logged, then dropped. */
+static struct sl_txn *
+txn_for_head(struct sl_client *c)
+{
+	struct sl_txn *t;
+
+	if ((t = txn_new(c)) == NULL) {
+		sl_client_close(c, "out_of_memory");
+		return NULL;
+	}
+	if (c->in.data != NULL) {
+		t->bytes_in = sl_buf_pending(&c->in);
+		txn_salvage(t, c->in.data + c->in.off, sl_buf_pending(&c->in));
+		c->in.off = c->in.len; /* the bad head is dropped */
+	}
+	t->flags |= T_CLOSE;
+	sl_client_set_state(c, SL_CLIENT_ST_TXN);
 	return t;
 }
 
@@ -205,16 +328,8 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 	struct sl_txn *t = c->txn;
 	long n;
 
-	if (t == NULL) {
-		if ((t = txn_new(c)) == NULL) {
-			sl_client_close(c, "out_of_memory");
-			return;
-		}
-		if (c->in.data != NULL)
-			c->in.off = c->in.len; /* the bad head is dropped */
-		t->flags |= T_CLOSE;
-		sl_client_set_state(c, SL_CLIENT_ST_TXN);
-	}
+	if (t == NULL && (t = txn_for_head(c)) == NULL)
+		return;
 	if (t->request_id[0] == '\0')
 		sl_worker_request_id(c->w, t->request_id);
 	if ((t->flags & T_RESP_HEAD) && t->bytes_out > 0) {
@@ -252,12 +367,34 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 	}
 	c->txn->out.len += (uint32_t)n;
 	if (sl_log_enabled(SL_LOG_INFO) && status != 404) {
-		char peer[64];
-		log_info("conn=%llu peer=%s route=%s: %d %s",
+		char peer[64], m[64], p[1024], h[512];
+		/* the rule a refused request broke: the response says only
+		 * bad_request, the operator needs more */
+		log_info("conn=%llu peer=%s request_id=%s route=%s: %d %s%s%s "
+			 "method=%s target=\"%s\" host=\"%s\"",
 			 (unsigned long long)c->id,
-			 peer_str(c, peer, sizeof(peer)),
-			 t->route ? t->route->name : "-", status, code);
+			 peer_str(c, peer, sizeof(peer)), t->request_id,
+			 t->route ? t->route->name : "-", status, code,
+			 t->why != SL_H1_R_NONE ? " reason=" : "",
+			 t->why != SL_H1_R_NONE ? sl_h1_reason_str(t->why) : "",
+			 sl_escape(m, sizeof(m), t->method, strlen(t->method)),
+			 sl_escape(p, sizeof(p), t->path, strlen(t->path)),
+			 sl_escape(h, sizeof(h), t->host, strlen(t->host)));
 	}
+}
+
+void
+sl_exchange_reject(struct sl_client *c, int status, int why)
+{
+	struct sl_txn *t = c->txn;
+
+	if (t == NULL && (t = txn_for_head(c)) == NULL)
+		return;
+	if (why <= SL_H1_R_NONE || why >= SL_H1_R_NREASONS)
+		why = SL_H1_R_NONE;
+	t->why = (enum sl_h1_reason)why;
+	SL_STAT_INC(c->w->stats.rejected[why]);
+	sl_exchange_local(c, status, sl_exchange_status_code_name(status), 1);
 }
 
 const char *
@@ -310,15 +447,6 @@ req_ends_connection(const struct sl_client *c, const struct sl_h1_request *req)
 	       c->w->draining || (c->flags & C_F_RETIRED);
 }
 
-static void
-copy_slice(char *dst, size_t dstsz, const char *s, size_t n)
-{
-	if (n >= dstsz)
-		n = dstsz - 1;
-	memcpy(dst, s, n);
-	dst[n] = '\0';
-}
-
 static int
 is_idempotent(enum sl_h1_method m)
 {
@@ -362,22 +490,24 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 		t->minor = req.minor;
 		if (req.method_id == SL_M_HEAD)
 			t->flags |= T_HEAD_ONLY;
-		copy_slice(t->method, sizeof(t->method), req.method,
-			   req.method_len);
-		if (req.path != NULL)
-			copy_slice(t->path, sizeof(t->path), req.path,
-				   req.path_len);
-		if (req.host != NULL)
-			copy_slice(t->host, sizeof(t->host), req.host,
-				   req.host_len);
+	}
+	if (r == 0) {
+		txn_note(t, req.method, req.method_len, req.path, req.path_len,
+			 req.host, req.host_len);
+		if (sl_access_enabled())
+			txn_agent_from(t, &req);
 	}
 	if (r < 0) {
+		/* what the logs need of a refused head, read leniently */
+		txn_salvage(t, c->in.data + c->in.off, head_len);
 		c->in.off += (uint32_t)head_len;
 		c->in_ready = c->in.off;
 		/* a 417 without a body leaves the connection in sync */
 		if (r == -417 && req.body == SL_H1_BODY_NONE)
 			t->flags |= T_REQ_READ_DONE;
 		sl_worker_request_id(w, t->request_id);
+		t->why = req.why;
+		SL_STAT_INC(w->stats.rejected[req.why]);
 		sl_exchange_local(c, -r, sl_exchange_status_code_name(-r),
 				  status_closes(-r) ||
 				      req_ends_connection(c, &req));
@@ -398,7 +528,7 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 
 	if (req.body == SL_H1_BODY_LENGTH && lim->max_body_bytes &&
 	    req.content_length > lim->max_body_bytes) {
-		sl_exchange_local(c, 413, "payload_too_large", 1);
+		sl_exchange_reject(c, 413, SL_H1_R_BODY_TOO_LARGE);
 		return;
 	}
 	t->route = sl_route_match(c->lconf, &req);
@@ -419,7 +549,8 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	fwd.default_host = c->lconf->addr.text;
 	n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, &req, &fwd);
 	if (n < 0) {
-		sl_exchange_local(c, 431, "header_too_large", 1);
+		/* the head with the fields sluice adds does not fit */
+		sl_exchange_reject(c, 431, SL_H1_R_HEAD_TOO_LARGE);
 		return;
 	}
 	t->uphead.len = (uint32_t)n;
@@ -600,15 +731,18 @@ txn_connect(struct sl_client *c)
 		tried_set(t, i, 1);
 		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
 		    errno == ENOBUFS) {
-			log_warn("conn=%llu route=%s: upstream socket",
-				 (unsigned long long)c->id, t->route->name);
+			log_warn("conn=%llu request_id=%s route=%s: upstream "
+				 "socket",
+				 (unsigned long long)c->id, t->request_id,
+				 t->route->name);
 			sl_exchange_local(c, 503, "no_endpoint", 0);
 			return;
 		}
 		/* refused at once (loopback): try the next endpoint */
-		log_warn("conn=%llu route=%s upstream=%s: connect",
-			 (unsigned long long)c->id, t->route->name,
-			 t->wc->eps[i]->conf->addr.text);
+		log_warn("conn=%llu request_id=%s route=%s upstream=%s: "
+			 "upstream_connect_failed",
+			 (unsigned long long)c->id, t->request_id,
+			 t->route->name, t->wc->eps[i]->conf->addr.text);
 		t->last_fail = FAIL_REFUSED;
 		txn_connect(c);
 		return;
@@ -656,16 +790,21 @@ sl_exchange_retry(struct sl_txn *t)
  * safe, or answers with an error.
  */
 static void
-txn_upstream_failed(struct sl_client *c, int fail, const char *why)
+txn_upstream_failed(struct sl_client *c, int fail, const char *why,
+		    const char *detail)
 {
 	struct sl_txn *t = c->txn;
 	int nothing_sent = t->uphead.off == 0 && t->req_body_sent == 0;
 	char peer[64];
 
-	log_warnx("conn=%llu peer=%s route=%s upstream=%s: %s",
+	/* detail says what the OS or the parser said: refused, no route
+	 * to host, the connect_timeout, the rule a response broke */
+	log_warnx("conn=%llu peer=%s request_id=%s route=%s upstream=%s: "
+		  "%s%s%s%s",
 		  (unsigned long long)c->id, peer_str(c, peer, sizeof(peer)),
-		  t->route->name, t->wc->eps[t->ep_index]->conf->addr.text,
-		  why);
+		  t->request_id, t->route->name,
+		  t->wc->eps[t->ep_index]->conf->addr.text, why,
+		  detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
 	SL_STAT_INC(c->w->stats.upstream_failures);
 	txn_release_upstream(c, 0);
 	if (t->flags & T_RESP_HEAD) {
@@ -750,7 +889,7 @@ req_body_advance(struct sl_client *c)
 	t->req_body_bytes += data;
 	t->bytes_in += consumed;
 	if (r < 0) {
-		sl_exchange_local(c, 400, "bad_request", 1);
+		sl_exchange_reject(c, 400, t->req_chunked.why);
 		return -1;
 	}
 	/* the announced chunk size counts at once: a client must not hold
@@ -758,7 +897,7 @@ req_body_advance(struct sl_client *c)
 	if (c->lconf->limits.max_body_bytes &&
 	    t->req_body_bytes + t->req_chunked.remaining >
 		c->lconf->limits.max_body_bytes) {
-		sl_exchange_local(c, 413, "payload_too_large", 1);
+		sl_exchange_reject(c, 413, SL_H1_R_BODY_TOO_LARGE);
 		return -1;
 	}
 	if (r == 1)
@@ -777,6 +916,7 @@ up_write(struct sl_client *c)
 	int niov = 0;
 	ssize_t n;
 	size_t hp;
+	int werr;
 
 	if (u == NULL || u->state != SL_UP_ST_ACTIVE ||
 	    (t->flags & (T_REQ_SENT | T_UP_WBLOCK | T_UP_WDEAD)))
@@ -798,6 +938,7 @@ up_write(struct sl_client *c)
 			}
 			/* an upstream may answer early (413) and close: its
 			 * answer, already here, wins over the write error */
+			werr = errno;
 			t->flags |= T_UP_WDEAD | T_UP_BROKEN;
 			sl_upstream_want_write(u, 0);
 			if (t->flags & T_RESP_HEAD)
@@ -806,7 +947,8 @@ up_write(struct sl_client *c)
 				return -1;
 			if (t->flags & T_RESP_HEAD)
 				return 0;
-			txn_upstream_failed(c, FAIL_RESET, "upstream_write");
+			txn_upstream_failed(c, FAIL_RESET, "upstream_write",
+					    strerror(werr));
 			return -1;
 		}
 		t->up_progress_ms = now_ms();
@@ -856,24 +998,32 @@ resp_advance(struct sl_client *c)
 		if (hlen == 0 && sl_buf_pending(&u->in) >= u->in.cap) {
 			/* a head that does not fit the buffer never will */
 			txn_upstream_failed(c, FAIL_BAD,
-					    "upstream_head_too_large");
+					    "upstream_head_too_large",
+					    "buffer_bytes");
 			return -1;
 		}
 		if (hlen == 0)
 			return 0;
 		if (hlen < 0) {
 			txn_upstream_failed(c, FAIL_BAD,
-					    "upstream_bad_response");
+					    "upstream_bad_response",
+					    sl_h1_reason_str(t->resp_scan.why));
 			return -1;
 		}
 		memset(&resp, 0, sizeof(resp));
 		resp.headers = w->hdrs;
 		resp.max_headers = w->max_hdrs;
 		if (sl_h1_parse_response(u->in.data + u->in.off, (size_t)hlen,
-					 &resp, t->method_id) < 0 ||
-		    resp.status == 101) {
+					 &resp, t->method_id) < 0) {
 			txn_upstream_failed(c, FAIL_BAD,
-					    "upstream_bad_response");
+					    "upstream_bad_response",
+					    sl_h1_reason_str(resp.why));
+			return -1;
+		}
+		if (resp.status == 101) {
+			txn_upstream_failed(c, FAIL_BAD,
+					    "upstream_bad_response",
+					    "unrequested_101");
 			return -1;
 		}
 		if (resp.status < 200) {
@@ -902,7 +1052,8 @@ resp_advance(struct sl_client *c)
 			t->flags |= T_CLOSE;
 		if (out_reserve(c, (size_t)hlen + 512) == -1) {
 			txn_upstream_failed(c, FAIL_BAD,
-					    "upstream_head_too_large");
+					    "upstream_head_too_large",
+					    "max_header_bytes");
 			return -1;
 		}
 		n = sl_h1_write_response_head(
@@ -911,7 +1062,8 @@ resp_advance(struct sl_client *c)
 		    (t->flags & T_DECHUNK) != 0, t->request_id);
 		if (n < 0) {
 			txn_upstream_failed(c, FAIL_BAD,
-					    "upstream_head_too_large");
+					    "upstream_head_too_large",
+					    "max_header_bytes");
 			return -1;
 		}
 		c->txn->out.len += (uint32_t)n;
@@ -960,6 +1112,18 @@ resp_advance(struct sl_client *c)
 			} else
 				u->ready += (uint32_t)consumed;
 			if (r < 0) {
+				char peer[64];
+				/* part of the body is out: only a close tells
+				 * the client the rest will not come */
+				log_warnx(
+				    "conn=%llu peer=%s request_id=%s "
+				    "route=%s upstream=%s: "
+				    "upstream_bad_chunk (%s)",
+				    (unsigned long long)c->id,
+				    peer_str(c, peer, sizeof(peer)),
+				    t->request_id, t->route->name,
+				    t->wc->eps[t->ep_index]->conf->addr.text,
+				    sl_h1_reason_str(t->resp_chunked.why));
 				t->error = "upstream_bad_chunk";
 				t->flags |= T_UP_BROKEN;
 				sl_client_close(c, "upstream_bad_chunk");
@@ -987,10 +1151,11 @@ up_read(struct sl_client *c)
 	struct sl_txn *t = c->txn;
 	struct sl_upconn *u = t->up;
 	ssize_t n;
+	int rerr;
 
 	if (sl_buf_alloc(&c->w->bufs, &u->in, c->lconf->limits.buffer_bytes) ==
 	    -1) {
-		txn_upstream_failed(c, FAIL_RESET, "out_of_memory");
+		txn_upstream_failed(c, FAIL_RESET, "out_of_memory", NULL);
 		return -1;
 	}
 	if (u->in.off == u->in.len)
@@ -1016,13 +1181,15 @@ up_read(struct sl_client *c)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	/* end of stream or error */
+	rerr = errno;
 	sl_upstream_want_read(u, 0);
 	if (resp_advance(c) == -1)
 		return -1;
 	if (!(t->flags & T_RESP_HEAD)) {
 		txn_upstream_failed(c, FAIL_RESET,
 				    n == 0 ? "upstream_closed"
-					   : "upstream_reset");
+					   : "upstream_reset",
+				    n == 0 ? NULL : strerror(rerr));
 		return -1;
 	}
 	if (t->resp_body == SL_H1_BODY_CLOSE && n == 0) {
@@ -1030,7 +1197,8 @@ up_read(struct sl_client *c)
 		return 0;
 	}
 	if (!(t->flags & T_RESP_DONE)) {
-		txn_upstream_failed(c, FAIL_RESET, "upstream_truncated");
+		txn_upstream_failed(c, FAIL_RESET, "upstream_truncated",
+				    n == 0 ? "closed" : strerror(rerr));
 		return -1;
 	}
 	t->flags |= T_UP_BROKEN;
@@ -1222,8 +1390,12 @@ txn_on_deadline(struct sl_client *c, struct sl_txn *t, uint64_t now)
 	}
 	if (u != NULL && u->state == SL_UP_ST_CONNECTING &&
 	    now >= t->connect_deadline_ms) {
+		char d[64];
+		snprintf(
+		    d, sizeof(d), "no answer within connect_timeout %llu ms",
+		    (unsigned long long)t->route->cluster->connect_timeout_ms);
 		txn_upstream_failed(c, FAIL_CONNECT_TIMEOUT,
-				    "upstream_connect_timeout");
+				    "upstream_connect_timeout", d);
 		return 0;
 	}
 	if (u != NULL && u->state == SL_UP_ST_ACTIVE &&
@@ -1231,7 +1403,10 @@ txn_on_deadline(struct sl_client *c, struct sl_txn *t, uint64_t now)
 	    (((t->flags & T_REQ_SENT) && u->rev_on) ||
 	     (t->flags & T_UP_WBLOCK)) &&
 	    now >= t->up_progress_ms + t->route->timeout_ms) {
-		txn_upstream_failed(c, FAIL_TIMEOUT, "upstream_timeout");
+		char d[64];
+		snprintf(d, sizeof(d), "silent for the route timeout %llu ms",
+			 (unsigned long long)t->route->timeout_ms);
+		txn_upstream_failed(c, FAIL_TIMEOUT, "upstream_timeout", d);
 		return 0;
 	}
 	if (t->flags & (T_LOCAL | T_REQ_READ_DONE))
@@ -1294,9 +1469,11 @@ sl_exchange_on_upstream(struct sl_client *c, struct sl_upconn *u, short what)
 		if (err == EINPROGRESS)
 			return;
 		if (err != 0) {
-			errno = err;
+			/* the OS's reason: refused, no route to host, its own
+			 * SYN timeout */
 			txn_upstream_failed(c, FAIL_REFUSED,
-					    "upstream_connect_failed");
+					    "upstream_connect_failed",
+					    strerror(err));
 			sl_client_process(c);
 			return;
 		}

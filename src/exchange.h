@@ -43,6 +43,12 @@ void sl_exchange_start(struct sl_client *c, size_t head_len);
 void sl_exchange_local(struct sl_client *c, int status, const char *code,
 		       int close);
 
+/* Refuses c's request (or the head being read, which is then dropped)
+ * with status, for breaking rule why (enum sl_h1_reason): logged and
+ * counted by rule; the connection closes after the answer. May close
+ * c. */
+void sl_exchange_reject(struct sl_client *c, int status, int why);
+
 /* The error code (static) a local response to a bad request with this
  * status carries. */
 const char *sl_exchange_status_code_name(int status);

@@ -22,6 +22,7 @@ static atomic_int log_level = SL_LOG_INFO;
 static int access_fd = -1;    /* stays the same number across reopen */
 static char *access_path;     /* NULL unless logging to a file */
 static atomic_int access_fmt; /* enum sl_access_format */
+static atomic_int log_query;  /* enum sl_log_query */
 
 void
 sl_log_set_level(enum sl_log_level level)
@@ -200,4 +201,56 @@ sl_access_append(struct sl_access_buf *b, const char *line, size_t n)
 		n = sizeof(b->data);
 	memcpy(b->data + b->len, line, n);
 	b->len += n;
+}
+
+void
+sl_log_set_query(enum sl_log_query q)
+{
+	atomic_store(&log_query, (int)q);
+}
+
+enum sl_log_query
+sl_log_query(void)
+{
+	return (enum sl_log_query)atomic_load_explicit(&log_query,
+						       memory_order_relaxed);
+}
+
+size_t
+sl_log_target(char *out, size_t outsz, const char *s, size_t n,
+	      enum sl_log_query q)
+{
+	const char *qm = memchr(s, '?', n);
+	size_t o = 0, i;
+	int in_value = 0;
+
+	if (outsz == 0)
+		return 0;
+	if (qm == NULL || q == SL_LOG_QUERY_FULL)
+		i = n; /* nothing to hide: copied below */
+	else
+		i = (size_t)(qm - s);
+	/* the path, and the whole target when nothing is hidden */
+	o = SL_LOG_MIN(i, outsz - 1);
+	memcpy(out, s, o);
+	if (qm != NULL && q == SL_LOG_QUERY_NAMES) {
+		/* names kept, each non-empty value becomes one "*" */
+		for (; i < n && o < outsz - 1; i++) {
+			char ch = s[i];
+			if (ch == '&' || ch == ';' || ch == '?') {
+				in_value = 0;
+				out[o++] = ch;
+			} else if (ch == '=' && !in_value) {
+				in_value = 1;
+				out[o++] = ch;
+				if (i + 1 < n && s[i + 1] != '&' &&
+				    s[i + 1] != ';' && o < outsz - 1)
+					out[o++] = '*';
+			} else if (!in_value) {
+				out[o++] = ch;
+			}
+		}
+	}
+	out[o] = '\0';
+	return o;
 }

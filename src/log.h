@@ -38,6 +38,22 @@ int sl_access_enabled(void);
 void sl_access_set_format(enum sl_access_format format);
 enum sl_access_format sl_access_format(void);
 
+/* How query strings are logged (log.query; a reload applies it at once);
+ * any thread. */
+void sl_log_set_query(enum sl_log_query q);
+enum sl_log_query sl_log_query(void);
+
+/*
+ * Copies a request target (or a URL such as a Referer value) s[0..n) into
+ * out (outsz bytes, always NUL-terminated, cut when longer) as the logs
+ * show it under q: with SL_LOG_QUERY_NAMES every value of the query is
+ * replaced by "*" ("?card=*&amount=*"; an empty value stays empty), with
+ * SL_LOG_QUERY_OFF the query is left out ("?" included). Returns the
+ * length written. Pure.
+ */
+size_t sl_log_target(char *out, size_t outsz, const char *s, size_t n,
+		     enum sl_log_query q);
+
 /* A worker's batch of access log lines; flushed when nearly full or by the
  * worker's flush timer. */
 struct sl_access_buf {

@@ -346,6 +346,7 @@ main_reload(struct sl_main *m)
 	}
 	sl_log_set_level(nc->log_level);
 	sl_access_set_format(nc->access_format);
+	sl_log_set_query(nc->log_query);
 	for (unsigned i = 0; i < m->nworkers; i++) {
 		struct sl_reload_msg *msg = malloc(sizeof(*msg));
 		int *fds = malloc((nc->nlisteners + 1) * sizeof(*fds));
@@ -498,6 +499,7 @@ main(int argc, char **argv)
 	if (sl_runtime_bind(m.conf) == -1)
 		fatalx("out of memory");
 	sl_log_set_level(m.conf->log_level);
+	sl_log_set_query(m.conf->log_query);
 	if (sl_access_open(m.conf->access_log, m.conf->access_format) == -1)
 		fatal("access log %s", m.conf->access_log);
 	if ((m.run_access = strdup(m.conf->access_log)) == NULL ||

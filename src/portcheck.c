@@ -66,8 +66,7 @@ sl_portcheck_overlap(const struct sockaddr_storage *a,
 	/* sluice's own IPv6 listeners are IPV6_V6ONLY, so only an IPv4
 	 * address can meet a socket of the other family: a dual-stack IPv6
 	 * one on the wildcard or on the mapped form of that address */
-	if (a->ss_family != AF_INET || b->ss.ss_family != AF_INET6 ||
-	    b->v6only)
+	if (a->ss_family != AF_INET || b->ss.ss_family != AF_INET6 || b->v6only)
 		return 0;
 	if (ss_any(&b->ss))
 		return 1;
@@ -88,8 +87,9 @@ sl_portcheck_parse_proc(const char *line, int family,
 
 	/* "  0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000
 	 * 00000000  1000  0 123456 ..." (the header line does not scan) */
-	if (sscanf(line, " %*u: %39[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x "
-			 "%*x:%*x %*x:%*x %*x %*u %*u %llu",
+	if (sscanf(line,
+		   " %*u: %39[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x "
+		   "%*x:%*x %*x:%*x %*x %*u %*u %llu",
 		   laddr, &port, &st, &inode) != 4)
 		return strchr(line, ':') != NULL &&
 			       strstr(line, "local_address") == NULL

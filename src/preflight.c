@@ -51,7 +51,8 @@ sl_preflight_appendable(const char *path, char *why, size_t whysz)
 	if (stat(dir, &st) == -1) {
 		if (errno == ENOENT)
 			snprintf(why, whysz,
-				 "the directory \"%.200s\" does not exist", dir);
+				 "the directory \"%.200s\" does not exist",
+				 dir);
 		else
 			snprintf(why, whysz, "the directory \"%.200s\": %s",
 				 dir, strerror(errno));
@@ -72,8 +73,8 @@ sl_preflight_appendable(const char *path, char *why, size_t whysz)
 /* Appends one error line to *out (growing it); gives up quietly when out
  * of memory, leaving what it has. */
 static void __attribute__((format(printf, 4, 5)))
-add_error(char **out, const struct sl_conf *conf,
-	  const struct sl_conf_pos *pos, const char *fmt, ...)
+add_error(char **out, const struct sl_conf *conf, const struct sl_conf_pos *pos,
+	  const char *fmt, ...)
 {
 	char msg[1024], line[1400];
 	size_t have = *out ? strlen(*out) : 0, n;

@@ -128,6 +128,9 @@ struct sl_worker_stats {
 	atomic_uint_fast64_t upstream_retries;
 	atomic_uint_fast64_t upstream_failures;
 	atomic_uint_fast64_t timeouts[SL_TO_NREASONS]; /* clients cut */
+	/* requests refused as malformed or over a limit, by the rule they
+	 * broke (enum sl_h1_reason) */
+	atomic_uint_fast64_t rejected[SL_H1_R_NREASONS];
 };
 
 #define SL_STAT_ADD(field, n)                                                  \

@@ -290,6 +290,7 @@ static const char full_yaml[] =
     "  level: debug\n"
     "  access: /var/log/sluice/access.log\n"
     "  access_format: combined\n"
+    "  query: \"off\"\n"
     "listeners:\n"
     "  - name: public\n"
     "    address: 0.0.0.0:8080\n"
@@ -366,7 +367,11 @@ test_full(void **state)
 	assert_ipv4(&c->admin_addr, "127.0.0.1", 9901);
 	assert_int_equal(c->log_level, SL_LOG_DEBUG);
 	assert_string_equal(c->access_log, "/var/log/sluice/access.log");
+	/* the position sl_preflight reports it at */
+	assert_int_equal(c->access_log_pos.line, 7);
+	assert_int_equal(c->access_log_pos.col, 11);
 	assert_int_equal(c->access_format, SL_ACCESS_COMBINED);
+	assert_int_equal(c->log_query, SL_LOG_QUERY_OFF);
 
 	assert_int_equal(c->nlisteners, 2);
 	l = &c->listeners[0];
@@ -488,6 +493,7 @@ test_defaults(void **state)
 	assert_int_equal(c->log_level, SL_LOG_INFO);
 	assert_string_equal(c->access_log, "stdout");
 	assert_int_equal(c->access_format, SL_ACCESS_JSON);
+	assert_int_equal(c->log_query, SL_LOG_QUERY_NAMES);
 	assert_true(c->drain_timeout_ms == 30000);
 	assert_true(c->generation == 0);
 

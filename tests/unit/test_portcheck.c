@@ -104,8 +104,8 @@ test_parse_proc_v4(void **state)
 		"00:00000000 00000000     0        0 7 1\n",
 		AF_INET, &ls),
 	    0);
-	assert_int_equal(sl_portcheck_parse_proc("   2: garbage\n", AF_INET, &ls),
-			 -1);
+	assert_int_equal(
+	    sl_portcheck_parse_proc("   2: garbage\n", AF_INET, &ls), -1);
 }
 
 static void

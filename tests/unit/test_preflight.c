@@ -78,9 +78,8 @@ test_appendable(void **state)
 	assert_int_equal(appendable("bare.log", why, sizeof(why)), 0);
 	if (geteuid() != 0) {
 		/* "/" is not writable for others */
-		assert_int_equal(appendable("/sl-preflight-test.log", why,
-					    sizeof(why)),
-				 -1);
+		assert_int_equal(
+		    appendable("/sl-preflight-test.log", why, sizeof(why)), -1);
 		assert_non_null(strstr(why, "cannot be created in \"/\""));
 	}
 }

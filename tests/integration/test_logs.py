@@ -1,0 +1,233 @@
+# SPDX-License-Identifier: MIT
+"""What the logs tell an operator about a request, through the real binary:
+the rule a refused request broke (error log, access log, /metrics), query
+strings kept out of both logs by default (log.query), the facts of a
+refused request (host, bytes_in, referer and user agent in the combined
+format), and request ids and OS reasons on error-log lines."""
+
+import os
+import re
+import signal
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sltest import (Client, Reply, Upstream, assert_error,  # noqa: E402
+                    check, eq, free_port, get, main, make_config, metrics,
+                    read_json_lines, read_response, start_sluice, test,
+                    tmpdir, to_yaml, wait_until)
+
+CARD = "4111111111111111"
+
+
+def logged_sluice(clusters=None, fmt="json", query=None, level="info",
+                  **kw):
+    """A sluice with an admin listener and an access log file; returns
+    (sluice, port, admin port, access log path)."""
+    d = tmpdir()
+    alog = os.path.join(d, "access.log")
+    aport = free_port()
+    cfg, port = make_config(clusters or {"a": [Upstream("a")]},
+                            access_log=alog,
+                            extra={"admin": {"address": "127.0.0.1:%d"
+                                             % aport}}, **kw)
+    cfg["log"]["access_format"] = fmt
+    cfg["log"]["level"] = level
+    if query is not None:
+        cfg["log"]["query"] = query
+    return start_sluice(cfg), port, aport, alog
+
+
+def raw(port, data, timeout=3.0):
+    """Sends raw bytes on a new connection; returns the response (the
+    connection is read to its close)."""
+    c = Client(port, timeout)
+    try:
+        c.send(data)
+        return read_response(c)
+    finally:
+        c.close()
+
+
+def access_lines(path, n, timeout=3.0):
+    """The first n lines of a text access log, once there are n."""
+    def lines():
+        try:
+            with open(path) as f:
+                got = f.read().splitlines()
+        except OSError:
+            return None
+        return got if len(got) >= n else None
+    got = wait_until(lines, timeout)
+    check(got, "fewer than %d access log lines in %s" % (n, path))
+    return got
+
+
+# (request bytes, status, error code in the body, rule)
+BAD = [
+    (b"GET /f HTTP/1.1\r\nHost: pay.example.com\r\nX-A: 1\r\n"
+     b" folded\r\n\r\n", 400, "bad_request", "obs_fold"),
+    (b"POST /p HTTP/1.1\r\nHost: pay.example.com\r\nContent-Length: 3\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n", 400, "bad_request",
+     "cl_te_conflict"),
+    (b"GET /l HTTP/1.1\nHost: pay.example.com\r\n\r\n", 400, "bad_request",
+     "bare_lf"),
+    (b"GET /n\x00 HTTP/1.1\r\nHost: pay.example.com\r\n\r\n", 400,
+     "bad_request", "nul_byte"),
+    (b"GET /d HTTP/1.1\r\nHost: pay.example.com\r\nHost: b\r\n\r\n", 400,
+     "bad_request", "dup_host"),
+    (b"GET /m HTTP/1.1\r\nX: y\r\n\r\n", 400, "bad_request",
+     "missing_host"),
+    (b"GET /" + b"u" * 9000 + b" HTTP/1.1\r\nHost: pay.example.com\r\n\r\n",
+     414, "uri_too_long", "uri_too_long"),
+    (b"GET /t HTTP/1.1\r\nHost: pay.example.com\r\n"
+     b"Transfer-Encoding: gzip\r\n\r\n", 501, "not_implemented",
+     "unsupported_transfer_encoding"),
+    (b"POST /c HTTP/1.1\r\nHost: pay.example.com\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "bad_request",
+     "bad_chunk_size"),
+]
+
+
+@test
+def refused_request_says_which_rule():
+    # a 400 used to log only "400 bad_request": an operator could not tell
+    # why a partner's client was refused without a packet capture
+    sl, port, aport, alog = logged_sluice()
+    for req, status, code, why in BAD:
+        r = raw(port, req)
+        assert_error(r, status, code)
+        # the body stays generic
+        check(why == code or why.encode() not in r.body, "the rule %s "
+              "leaks into the response body %r" % (why, r.body))
+    err = sl.stderr()
+    for req, status, code, why in BAD:
+        check(re.search(r"info: conn=\d+ peer=127\.0\.0\.1:\d+ "
+                        r"request_id=[0-9a-f]{32} route=\S+: %d %s "
+                        r"reason=%s method=" % (status, code, why), err),
+              "no info line with reason=%s in:\n%s" % (why, err))
+    lines = read_json_lines(alog, min_count=len(BAD))
+    eq(sorted(x["error"] for x in lines), sorted(b[3] for b in BAD),
+       "error fields of the access log")
+    m = metrics(aport)
+    for req, status, code, why in BAD:
+        eq(m.get('sluice_requests_rejected_total{reason="%s"}' % why), 1.0,
+           "rejections counted for %s" % why)
+    eq(m.get('sluice_requests_rejected_total{reason="bad_target"}'), 0.0,
+       "a rule nobody broke")
+
+
+@test
+def query_values_stay_out_of_the_logs_by_default():
+    # "?card=4111..." used to be logged verbatim, in both logs
+    dead = free_port()   # nothing listens: a 502 with an error-log line
+    up = Upstream("a")
+    sl, port, aport, alog = logged_sluice({"a": [up], "dead": [dead]},
+                                          routes=[
+        {"name": "dead", "match": {"path_prefix": "/dead"},
+         "cluster": "dead"},
+        {"name": "main", "cluster": "a"}])
+    ref = "https://shop.example/checkout?card=%s" % CARD
+    eq(get(port, "/pay?card=%s&amount=12&flag&empty=" % CARD,
+           [("Referer", ref)]).status, 200, "status")
+    eq(up.paths(), ["/pay?card=%s&amount=12&flag&empty=" % CARD],
+       "the upstream gets the target unchanged")
+    assert_error(get(port, "/dead?card=%s" % CARD), 502,
+                 "upstream_connect_failed")
+    assert_error(raw(port, b"GET /bad?card=" + CARD.encode() +
+                     b" HTTP/1.1\r\nHost: h\r\n\x01\r\n\r\n"), 400,
+                 "bad_request")
+    lines = read_json_lines(alog, min_count=3)
+    eq(sorted(x["path"] for x in lines),
+       ["/bad?card=*", "/dead?card=*", "/pay?card=*&amount=*&flag&empty="],
+       "paths in the access log")
+    eq([x["referer"] for x in lines if x["path"].startswith("/pay")],
+       ["https://shop.example/checkout?card=*"], "referer")
+    sl.stop()
+    text = open(alog).read() + sl.stderr()
+    check(CARD not in text, "the card number is in a log:\n%s" % text)
+    check('target="/dead?card=*"' in sl.stderr(), "the error log line of "
+          "the 502 lacks the redacted target:\n%s" % sl.stderr())
+
+
+@test
+def log_query_full_and_off():
+    for mode, want in (("full", "/pay?card=%s&amount=12" % CARD),
+                       ("off", "/pay")):
+        sl, port, aport, alog = logged_sluice(query=mode, fmt="combined")
+        eq(get(port, "/pay?card=%s&amount=12" % CARD).status, 200, "status")
+        line = access_lines(alog, 1)[0]
+        check('"GET %s HTTP/1.1" 200 ' % want in line,
+              "log.query %s: %r" % (mode, line))
+        sl.stop()
+
+
+@test
+def refused_request_logs_what_was_read():
+    # host was empty on a 400 although a Host field was sent, and bytes_in
+    # was 0 for heads the scanner refused (9 KB URI, bare LF, NUL)
+    sl, port, aport, alog = logged_sluice()
+    for req, status, code, why in BAD:
+        raw(port, req)
+    lines = read_json_lines(alog, min_count=len(BAD))
+    by = {x["error"]: x for x in lines}
+    for req, status, code, why in BAD:
+        x = by[why]
+        head = req.split(b"\r\n\r\n")[0]
+        check(x["bytes_in"] >= len(head), "%s: bytes_in %d for a head of "
+              "%d bytes" % (why, x["bytes_in"], len(head)))
+        eq(x["method"], req.split(b" ")[0].decode(), why + ": method")
+        if b"Host: pay.example.com" in req:
+            eq(x["host"], "pay.example.com", why + ": host")
+    check(by["uri_too_long"]["path"].startswith("/uuuu"), "path of the "
+          "414: %r" % by["uri_too_long"]["path"])
+
+
+@test
+def combined_format_writes_referer_and_user_agent():
+    # it wrote "-" "-" whatever the client sent
+    sl, port, aport, alog = logged_sluice(fmt="combined")
+    eq(get(port, "/ok", [("Referer", "http://r.example/?q=1"),
+                         ("User-Agent", 'bot "quoted" \\ 1')]).status,
+       200, "status")
+    raw(port, b"GET /bad HTTP/1.1\r\nHost: h\r\nUser-Agent: partner/2\r\n"
+              b"Referer: http://x/\r\nX: \x7f\r\n\r\n")
+    ok, bad = access_lines(alog, 2)
+    check(re.search(r'"GET /ok HTTP/1\.1" 200 \d+ "http://r\.example/\?q=\*" '
+                    r'"bot \\x22quoted\\x22 \\x5c 1" rid=[0-9a-f]{32} ', ok),
+          "combined line: %r" % ok)
+    check(re.search(r'"GET /bad HTTP/1\.1" 400 \d+ "http://x/" "partner/2" '
+                    r'rid=.* error=bad_field_value$', bad),
+          "combined line of a refused request: %r" % bad)
+
+
+@test
+def error_log_lines_carry_the_request_id_and_the_os_reason():
+    dead = free_port()
+    hang = Upstream("hang", handler=lambda req: Reply(action="hang"))
+    sl, port, aport, alog = logged_sluice(
+        {"dead": [dead], "hang": [hang]},
+        routes=[{"name": "slow", "match": {"path_prefix": "/slow"},
+                 "cluster": "hang", "timeout": "300ms"},
+                {"name": "dead", "cluster": "dead"}])
+    r = get(port, "/x")
+    assert_error(r, 502, "upstream_connect_failed")
+    rid = r.header("x-request-id")
+    check(re.search(r"warn: conn=\d+ peer=127\.0\.0\.1:\d+ request_id=%s "
+                    r"route=dead upstream=127\.0\.0\.1:%d: "
+                    r"upstream_connect_failed \(Connection refused\)"
+                    % (rid, dead), sl.stderr()),
+          "no connect failure line with request id and OS reason:\n%s"
+          % sl.stderr())
+    r = get(port, "/slow", [("X-Request-Id", "partner-42")])
+    assert_error(r, 504, "upstream_timeout")
+    check(re.search(r"warn: conn=\d+ peer=\S+ request_id=partner-42 "
+                    r"route=slow upstream=\S+: upstream_timeout \(silent "
+                    r"for the route timeout 300 ms\)", sl.stderr()),
+          "no timeout line with the client's request id:\n%s"
+          % sl.stderr())
+
+
+if __name__ == "__main__":
+    main()
