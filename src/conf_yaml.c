@@ -6,6 +6,7 @@
  * struct sl_conf; does no I/O, no DNS and no logging.
  */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -488,12 +489,62 @@ sl_yaml_later(const struct sl_yaml_node *a, const struct sl_yaml_node *b)
 	return a->col > b->col ? a : b;
 }
 
+/* Damerau-Levenshtein (optimal string alignment) distance of a and b. */
+unsigned
+sl_yaml_distance(const char *a, const char *b)
+{
+	/* Rows i - 2, i - 1 and i of the edit matrix, by i % 3. */
+	unsigned d[3][CONF_MAX_NAME + 1], *cur, *up, *up2, v;
+	size_t la = strlen(a), lb = strlen(b), i, j;
+
+	if (la > CONF_MAX_NAME || lb > CONF_MAX_NAME)
+		return UINT_MAX;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = (unsigned)j;
+	for (i = 1; i <= la; i++) {
+		cur = d[i % 3];
+		up = d[(i - 1) % 3];
+		up2 = d[(i + 1) % 3];
+		cur[0] = (unsigned)i;
+		for (j = 1; j <= lb; j++) {
+			v = up[j - 1] + (a[i - 1] != b[j - 1]);
+			if (up[j] + 1 < v)
+				v = up[j] + 1;
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && up2[j - 2] + 1 < v)
+				v = up2[j - 2] + 1;
+			cur[j] = v;
+		}
+	}
+	return d[la % 3][lb];
+}
+
+/* Keeps in *best the closest name that word is a likely misspelling of. */
+void
+sl_yaml_suggest(const char *word, const char *name, const char **best,
+		unsigned *bestd)
+{
+	size_t len = strlen(name);
+	unsigned d = sl_yaml_distance(word, name);
+
+	if (d <= (len < 6 ? 1u : 2u) && d < len &&
+	    (*best == NULL || d < *bestd)) {
+		*best = name;
+		*bestd = d;
+	}
+}
+
 /* Reports unknown and duplicate keys; where is "in listener" etc. */
 void
 sl_yaml_check_keys(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		   const char *const *allowed, const char *where)
 {
 	const struct sl_yaml_node *k;
+	char mean[SL_YAML_LABEL_MAX];
+	const char *best;
+	unsigned bestd = 0;
 	size_t i, j;
 	int ok;
 
@@ -511,8 +562,17 @@ sl_yaml_check_keys(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 			if (key_is(k, allowed[j]))
 				ok = 1;
 		if (!ok) {
-			sl_yaml_err_node(ld, k, "unknown key \"%s\" %s",
-					 sl_yaml_qnode(ld, k), where);
+			best = NULL;
+			for (j = 0; allowed[j] != NULL; j++)
+				if (sl_yaml_is_string(k))
+					sl_yaml_suggest(k->str, allowed[j],
+							&best, &bestd);
+			mean[0] = '\0';
+			if (best != NULL)
+				snprintf(mean, sizeof(mean),
+					 " (did you mean \"%s\"?)", best);
+			sl_yaml_err_node(ld, k, "unknown key \"%s\" %s%s",
+					 sl_yaml_qnode(ld, k), where, mean);
 			continue;
 		}
 		for (j = 0; j < i; j += 2) {

@@ -12,12 +12,14 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
+#include "conf_yaml.h"
 
 #ifndef SRCDIR
 #define SRCDIR "."
@@ -83,6 +85,113 @@ assert_ipv4(const struct sl_conf_addr *a, const char *ip, uint16_t port)
 	assert_non_null(inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf)));
 	assert_string_equal(buf, ip);
 	assert_int_equal(port_of(a), port);
+}
+
+/* ---- "did you mean" ---------------------------------------------------- */
+
+static void
+test_distance(void **state)
+{
+	static const struct {
+		const char *a, *b;
+		unsigned d;
+	} cases[] = {
+	    {"", "", 0},
+	    {"name", "name", 0},
+	    {"", "name", 4},
+	    {"name", "", 4},
+	    {"nme", "name", 1},	       /* deletion */
+	    {"namee", "name", 1},      /* insertion */
+	    {"nbme", "name", 1},       /* substitution */
+	    {"nmae", "name", 1},       /* swap */
+	    {"clsuter", "cluster", 1}, /* swap inside */
+	    {"conect_timeout", "connect_timeout", 1},
+	    {"ca", "abc", 3}, /* no edit of a swapped pair */
+	    {"kitten", "sitting", 3},
+	    {"Workers", "workers", 1}, /* bytes: case counts */
+	    {"health_check", "balance", 8},
+	    {"payment", "payments", 1},
+	};
+	char big[66];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (sl_yaml_distance(cases[i].a, cases[i].b) != cases[i].d)
+			fail_msg("distance(\"%s\", \"%s\") = %u, want %u",
+				 cases[i].a, cases[i].b,
+				 sl_yaml_distance(cases[i].a, cases[i].b),
+				 cases[i].d);
+		assert_int_equal(sl_yaml_distance(cases[i].b, cases[i].a),
+				 cases[i].d);
+	}
+	memset(big, 'a', sizeof(big) - 2);
+	big[64] = '\0';
+	assert_int_equal(sl_yaml_distance(big, big), 0);
+	assert_int_equal(sl_yaml_distance(big, "a"), 63);
+	big[64] = 'a';
+	big[65] = '\0';
+	assert_int_equal(sl_yaml_distance(big, "a"), UINT_MAX);
+	assert_int_equal(sl_yaml_distance("a", big), UINT_MAX);
+}
+
+static void
+test_suggest(void **state)
+{
+	static const char *const keys[] = {"name", "match", "cluster",
+					   "timeout", NULL};
+	static const struct {
+		const char *word, *want;
+	} cases[] = {
+	    {"nme", "name"}, /* short name: one edit */
+	    {"nm", NULL},    /* two edits of a short name */
+	    {"clustr", "cluster"},
+	    {"clstr", "cluster"}, /* two edits */
+	    {"clst", NULL},	  /* three */
+	    {"timeot", "timeout"},
+	    {"mach", "match"},
+	    {"x", NULL}, /* never all of a name */
+	    {"", NULL},
+	    {"retries", NULL},
+	};
+	const char *best;
+	unsigned d = 99;
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		best = NULL;
+		for (j = 0; keys[j] != NULL; j++)
+			sl_yaml_suggest(cases[i].word, keys[j], &best, &d);
+		if (cases[i].want == NULL && best != NULL)
+			fail_msg("\"%s\": suggested \"%s\"", cases[i].word,
+				 best);
+		if (cases[i].want != NULL)
+			assert_string_equal(best ? best : "(none)",
+					    cases[i].want);
+	}
+	/* The closest wins; the first of equals. */
+	best = NULL;
+	sl_yaml_suggest("pay", "pa", &best, &d);
+	assert_string_equal(best, "pa");
+	sl_yaml_suggest("pay", "pays", &best, &d);
+	assert_string_equal(best, "pa");
+	sl_yaml_suggest("pay", "pay1", &best, &d);
+	assert_string_equal(best, "pa");
+	sl_yaml_suggest("payments-v1", "payments-v2", &best, &d);
+	assert_string_equal(best, "pa");
+	best = NULL;
+	sl_yaml_suggest("payments-v3", "payments-v2", &best, &d);
+	sl_yaml_suggest("payments-v3", "payments-v3x", &best, &d);
+	assert_string_equal(best, "payments-v2");
+	assert_int_equal(d, 1);
+	sl_yaml_suggest("payments-v3", "payments-v3", &best, &d);
+	assert_string_equal(best, "payments-v3");
+	assert_int_equal(d, 0);
+	/* A name of one byte is never "close" to another. */
+	best = NULL;
+	sl_yaml_suggest("b", "a", &best, &d);
+	assert_null(best);
 }
 
 /* ---- scalar parsers ---------------------------------------------------- */
@@ -1016,7 +1125,8 @@ static const struct error_case error_cases[] = {
      "1:1)\n"},
     /* unknown keys */
     {"unknown key top", "worker: 4\n" LISTENER CLUSTER,
-     "t.yaml:1:1: error: unknown key \"worker\" at the top level\n"},
+     "t.yaml:1:1: error: unknown key \"worker\" at the top level (did you "
+     "mean \"workers\"?)\n"},
     {"unknown key listener",
      "listeners:\n"
      "  - name: public\n"
@@ -1030,7 +1140,8 @@ static const struct error_case error_cases[] = {
      "    address: 127.0.0.1:8080\n"
      "    limits: {max_header: 1KiB}\n"
      "    routes: [{cluster: demo}]\n" CLUSTER,
-     "t.yaml:4:14: error: unknown key \"max_header\" in limits\n"},
+     "t.yaml:4:14: error: unknown key \"max_header\" in limits (did you mean "
+     "\"max_headers\"?)\n"},
     {"unknown key route",
      "listeners:\n"
      "  - name: public\n"
@@ -1065,6 +1176,29 @@ static const struct error_case error_cases[] = {
     {"unknown key admin",
      "admin: {address: 127.0.0.1:9901, tls: on}\n" LISTENER CLUSTER,
      "t.yaml:1:34: error: unknown key \"tls\" in admin\n"},
+    {"unknown key misspelt",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [127.0.0.1:9001]\n"
+	      "    conect_timeout: 2s\n",
+     "t.yaml:9:5: error: unknown key \"conect_timeout\" in cluster (did you "
+     "mean \"connect_timeout\"?)\n"},
+    {"unknown key swapped letters",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{clsuter: demo}]\n" CLUSTER,
+     "t.yaml:4:14: error: route \"route-1\": missing key \"cluster\"\n"
+     "t.yaml:4:15: error: unknown key \"clsuter\" in route (did you mean "
+     "\"cluster\"?)\n"},
+    {"unknown key short",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, nme: a, nm: b}]\n" CLUSTER,
+     "t.yaml:4:30: error: unknown key \"nme\" in route (did you mean "
+     "\"name\"?)\n"
+     "t.yaml:4:38: error: unknown key \"nm\" in route\n"},
     /* workers */
     {"workers word", "workers: many\n" LISTENER CLUSTER,
      "t.yaml:1:10: error: \"workers\": expected an integer >= 1 or \"auto\"\n"},
@@ -1785,6 +1919,8 @@ int
 main(void)
 {
 	static const struct CMUnitTest fixed[] = {
+	    cmocka_unit_test(test_distance),
+	    cmocka_unit_test(test_suggest),
 	    cmocka_unit_test(test_parse_duration),
 	    cmocka_unit_test(test_parse_size),
 	    cmocka_unit_test(test_parse_addr),
