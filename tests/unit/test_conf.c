@@ -1601,6 +1601,28 @@ static const struct error_case error_cases[] = {
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo}]\n",
      "t.yaml:4:24: error: route \"route-1\": unknown cluster \"demo\"\n"},
+    {"unknown cluster misspelt",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - {name: a, cluster: payment}\n"
+     "      - {name: b, cluster: pay-v3}\n"
+     "      - {name: c, cluster: Demo}\n"
+     "      - {name: d, cluster: x}\n"
+     "clusters:\n"
+     "  - {name: payments, endpoints: [127.0.0.1:9001]}\n"
+     "  - {name: pay-v1, endpoints: [127.0.0.1:9002]}\n"
+     "  - {name: pay-v2, endpoints: [127.0.0.1:9003]}\n"
+     "  - {name: demo, endpoints: [127.0.0.1:9004]}\n"
+     "  - {name: y, endpoints: [127.0.0.1:9005]}\n",
+     "t.yaml:5:28: error: route \"a\": unknown cluster \"payment\" (did you "
+     "mean \"payments\"?)\n"
+     "t.yaml:6:28: error: route \"b\": unknown cluster \"pay-v3\" (did you "
+     "mean \"pay-v1\"?)\n"
+     "t.yaml:7:28: error: route \"c\": unknown cluster \"Demo\" (did you "
+     "mean \"demo\"?)\n"
+     "t.yaml:8:28: error: route \"d\": unknown cluster \"x\"\n"},
     {"duplicate listener name",
      LISTENER "  - name: public\n"
 	      "    address: 127.0.0.1:8081\n"
