@@ -277,8 +277,85 @@ offset_pos(const struct sl_yaml_loader *ld, size_t off, unsigned *line,
 	}
 }
 
+/* ---- YAML syntax errors, said where the operator has to edit --------- */
+
+/* What tree_build knows when libyaml stops. */
+struct build {
+	struct sl_yaml_node *stack[CONF_MAX_DEPTH]; /* open collections */
+	size_t depth;
+};
+
+/* Line number line (1-based) of the input, without its line break. */
+static const char *
+text_line(const struct sl_yaml_loader *ld, unsigned line, size_t *len)
+{
+	const char *p = ld->text, *end = ld->text + ld->len, *nl;
+
+	for (; line > 1; line--) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			*len = 0;
+			return end;
+		}
+		p = nl + 1;
+	}
+	/* libyaml does not count a byte order mark as a column. */
+	if (p == ld->text && ld->len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3;
+	nl = memchr(p, '\n', (size_t)(end - p));
+	*len = (size_t)((nl != NULL ? nl : end) - p);
+	if (*len > 0 && p[*len - 1] == '\r')
+		(*len)--;
+	return p;
+}
+
+/* Byte index in s of column col (1-based, in UTF-8 characters); <= len. */
+static size_t
+col_index(const char *s, size_t len, unsigned col)
+{
+	size_t i = 0;
+
+	for (; col > 1 && i < len; col--)
+		for (i++; i < len && ((unsigned char)s[i] & 0xc0) == 0x80; i++)
+			;
+	return i;
+}
+
+/* The byte at a libyaml mark, or -1 past the end of its line. */
+static int
+mark_char(const struct sl_yaml_loader *ld, const yaml_mark_t *m)
+{
+	size_t len, i;
+	const char *s = text_line(ld, (unsigned)m->line + 1, &len);
+
+	i = col_index(s, len, (unsigned)m->column + 1);
+	return i < len ? (unsigned char)s[i] : -1;
+}
+
+/*
+ * Reports libyaml's syntax error p in the operator's words when it is a
+ * known mistake, at the place to edit. Returns -1 when it is not.
+ */
+static int
+explain(struct sl_yaml_loader *ld, const yaml_parser_t *p,
+	const struct build *b)
+{
+	unsigned line = (unsigned)p->problem_mark.line + 1;
+	unsigned col = (unsigned)p->problem_mark.column + 1;
+
+	(void)b;
+	/* A tab where libyaml wants an indentation space or a token. */
+	if (mark_char(ld, &p->problem_mark) == '\t') {
+		sl_yaml_err_at(ld, line, col,
+			       "tabs are not allowed for indentation (indent "
+			       "with spaces)");
+		return 0;
+	}
+	return -1;
+}
+
 static void
-yaml_error(struct sl_yaml_loader *ld, const yaml_parser_t *p)
+yaml_error(struct sl_yaml_loader *ld, const yaml_parser_t *p,
+	   const struct build *b)
 {
 	unsigned line, col;
 
@@ -296,6 +373,8 @@ yaml_error(struct sl_yaml_loader *ld, const yaml_parser_t *p)
 				       p->problem);
 		break;
 	default:
+		if (explain(ld, p, b) == 0)
+			break;
 		line = (unsigned)p->problem_mark.line + 1;
 		col = (unsigned)p->problem_mark.column + 1;
 		if (p->context != NULL)
@@ -320,16 +399,16 @@ yaml_error(struct sl_yaml_loader *ld, const yaml_parser_t *p)
 static struct sl_yaml_node *
 tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 {
-	struct sl_yaml_node *stack[CONF_MAX_DEPTH];
+	struct build b;
 	struct sl_yaml_node *root = NULL, *n;
-	size_t depth = 0;
 	int ndocs = 0, done = 0;
 	yaml_event_t ev;
 
 	*fatal = 0;
+	b.depth = 0;
 	while (!done) {
 		if (!yaml_parser_parse(p, &ev)) {
-			yaml_error(ld, p);
+			yaml_error(ld, p, &b);
 			*fatal = 1;
 			break;
 		}
@@ -378,15 +457,15 @@ tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 			break;
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:
-			if (depth > 0)
-				depth--;
+			if (b.depth > 0)
+				b.depth--;
 			break;
 		default:
 			break;
 		}
 		if (n != NULL) {
-			if (depth > 0) {
-				if (node_add(ld, stack[depth - 1], n) == -1) {
+			if (b.depth > 0) {
+				if (node_add(ld, b.stack[b.depth - 1], n)) {
 					sl_yaml_node_free(n);
 					n = NULL;
 				}
@@ -399,7 +478,7 @@ tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 		}
 		if (n != NULL && (n->type == SL_YAML_NODE_SEQ ||
 				  n->type == SL_YAML_NODE_MAP)) {
-			if (depth == CONF_MAX_DEPTH) {
+			if (b.depth == CONF_MAX_DEPTH) {
 				sl_yaml_err_node(
 				    ld, n,
 				    "YAML nested more than %d levels deep",
@@ -407,7 +486,7 @@ tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 				*fatal = 1;
 				done = 1;
 			} else
-				stack[depth++] = n;
+				b.stack[b.depth++] = n;
 		}
 		yaml_event_delete(&ev);
 		if (ld->oom) {

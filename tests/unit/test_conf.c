@@ -1084,8 +1084,23 @@ static const struct error_case error_cases[] = {
      "t.yaml:1:5: error: invalid YAML: mapping values are not allowed in this "
      "context\n"},
     {"yaml tab indent", "listeners:\n\t- name: a\n",
-     "t.yaml:2:1: error: invalid YAML: found character that cannot start any "
-     "token (while scanning for the next token at 2:1)\n"},
+     "t.yaml:2:1: error: tabs are not allowed for indentation (indent with "
+     "spaces)\n"},
+    {"yaml tab before a key", "listeners:\n  - name: a\n\taddress: x\n",
+     "t.yaml:3:1: error: tabs are not allowed for indentation (indent with "
+     "spaces)\n"},
+    {"yaml tab after spaces", "log:\n  level: info\n  \taccess: x\n",
+     "t.yaml:3:3: error: tabs are not allowed for indentation (indent with "
+     "spaces)\n"},
+    {"yaml tab after a dash", "listeners:\n  -\tname: a\n",
+     "t.yaml:2:4: error: tabs are not allowed for indentation (indent with "
+     "spaces)\n"},
+    {"yaml tab in a block scalar", "log: |\n  a\n\tb\n",
+     "t.yaml:3:1: error: tabs are not allowed for indentation (indent with "
+     "spaces)\n"},
+    {"yaml tab on a blank line", "log:\n\t\n  level: info\n",
+     "t.yaml:2:1: error: tabs are not allowed for indentation (indent with "
+     "spaces)\n"},
     {"yaml unclosed flow", "listeners: [\n",
      "t.yaml:2:1: error: invalid YAML: did not find expected node content "
      "(while parsing a flow node at 2:1)\n"},
