@@ -283,6 +283,10 @@ offset_pos(const struct sl_yaml_loader *ld, size_t off, unsigned *line,
 struct build {
 	struct sl_yaml_node *stack[CONF_MAX_DEPTH]; /* open collections */
 	size_t depth;
+	/* The last scalar when it is quoted over several lines. */
+	int quote;		      /* '"' or '\'', or 0: it is not */
+	unsigned qline, qcol;	      /* its opening quote, 1-based */
+	unsigned qend_line, qend_col; /* its closing quote */
 };
 
 /* Line number line (1-based) of the input, without its line break. */
@@ -341,13 +345,45 @@ explain(struct sl_yaml_loader *ld, const yaml_parser_t *p,
 {
 	unsigned line = (unsigned)p->problem_mark.line + 1;
 	unsigned col = (unsigned)p->problem_mark.column + 1;
+	unsigned cline = (unsigned)p->context_mark.line + 1;
+	unsigned ccol = (unsigned)p->context_mark.column + 1;
+	const char *problem = p->problem != NULL ? p->problem : "";
+	const char *context = p->context != NULL ? p->context : "";
+	int q;
 
-	(void)b;
 	/* A tab where libyaml wants an indentation space or a token. */
 	if (mark_char(ld, &p->problem_mark) == '\t') {
 		sl_yaml_err_at(ld, line, col,
 			       "tabs are not allowed for indentation (indent "
 			       "with spaces)");
+		return 0;
+	}
+	if (strcmp(context, "while scanning a quoted scalar") == 0) {
+		q = mark_char(ld, &p->context_mark) == '\'' ? '\'' : '"';
+		if (strcmp(problem, "found unexpected end of stream") == 0)
+			sl_yaml_err_at(ld, cline, ccol,
+				       "unclosed quoted string (no closing %c "
+				       "before the end of the file)",
+				       q);
+		else if (strcmp(problem,
+				"found unexpected document indicator") == 0)
+			sl_yaml_err_at(ld, cline, ccol,
+				       "unclosed quoted string (no closing %c "
+				       "before the document marker at %u:%u)",
+				       q, line, col);
+		else
+			return -1;
+		return 0;
+	}
+	/*
+	 * A quote left open takes in the lines up to the next quote, and
+	 * libyaml stumbles on what follows that one.
+	 */
+	if (b->quote != 0 && line == b->qend_line) {
+		sl_yaml_err_at(ld, b->qline, b->qcol,
+			       "unclosed quoted string (the next %c is at "
+			       "%u:%u)",
+			       b->quote, b->qend_line, b->qend_col);
 		return 0;
 	}
 	return -1;
@@ -391,6 +427,30 @@ yaml_error(struct sl_yaml_loader *ld, const yaml_parser_t *p,
 	}
 }
 
+/* ---- events to the tree ------------------------------------------------ */
+
+/* Remembers the scalar ev when it is quoted over several lines. */
+static void
+note_quote(struct build *b, const yaml_event_t *ev)
+{
+	const yaml_mark_t *m = &ev->start_mark, *e = &ev->end_mark;
+
+	b->quote = 0;
+	if (e->line == m->line)
+		return;
+	if (ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
+		b->quote = '"';
+	else if (ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE)
+		b->quote = '\'';
+	else
+		return;
+	b->qline = (unsigned)m->line + 1;
+	b->qcol = (unsigned)m->column + 1;
+	/* The end mark is just after the closing quote. */
+	b->qend_line = (unsigned)e->line + 1;
+	b->qend_col = (unsigned)e->column;
+}
+
 /*
  * Reads the whole event stream into a tree. Returns the root of the first
  * document (NULL for an empty stream); sets *fatal when the tree cannot be
@@ -405,7 +465,7 @@ tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 	yaml_event_t ev;
 
 	*fatal = 0;
-	b.depth = 0;
+	memset(&b, 0, sizeof(b));
 	while (!done) {
 		if (!yaml_parser_parse(p, &ev)) {
 			yaml_error(ld, p, &b);
@@ -448,6 +508,7 @@ tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 			n->plain =
 			    ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 			    ev.data.scalar.tag == NULL;
+			note_quote(&b, &ev);
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 			n = node_new(ld, SL_YAML_NODE_SEQ, &ev.start_mark);

@@ -1101,6 +1101,22 @@ static const struct error_case error_cases[] = {
     {"yaml tab on a blank line", "log:\n\t\n  level: info\n",
      "t.yaml:2:1: error: tabs are not allowed for indentation (indent with "
      "spaces)\n"},
+    {"yaml unclosed quote",
+     LISTENER CLUSTER "log:\n  level: info\n  access: \"stdout\nworkers: 2\n",
+     "t.yaml:11:11: error: unclosed quoted string (no closing \" before the "
+     "end of the file)\n"},
+    {"yaml unclosed single quote", "log: {access: 'stdout}\n" LISTENER,
+     "t.yaml:1:15: error: unclosed quoted string (no closing ' before the "
+     "end of the file)\n"},
+    {"yaml unclosed quote before ---", "log:\n  access: \"stdout\n---\n",
+     "t.yaml:2:11: error: unclosed quoted string (no closing \" before the "
+     "document marker at 3:1)\n"},
+    {"yaml quote closed on a later line",
+     "log:\n  access: \"stdout\n  level: \"info\"\n" LISTENER CLUSTER,
+     "t.yaml:2:11: error: unclosed quoted string (the next \" is at 3:10)\n"},
+    {"yaml single quote closed on a later line",
+     "log:\n  access: 'std\n  level: 'info'\n" LISTENER CLUSTER,
+     "t.yaml:2:11: error: unclosed quoted string (the next ' is at 3:10)\n"},
     {"yaml unclosed flow", "listeners: [\n",
      "t.yaml:2:1: error: invalid YAML: did not find expected node content "
      "(while parsing a flow node at 2:1)\n"},
