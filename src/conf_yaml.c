@@ -324,15 +324,118 @@ col_index(const char *s, size_t len, unsigned col)
 	return i;
 }
 
-/* The byte at a libyaml mark, or -1 past the end of its line. */
+/*
+ * The byte at line:col (1-based) of the input, or -1 past the end of that
+ * line; its offset in the input in *off.
+ */
 static int
-mark_char(const struct sl_yaml_loader *ld, const yaml_mark_t *m)
+text_at(const struct sl_yaml_loader *ld, unsigned line, unsigned col,
+	size_t *off)
 {
 	size_t len, i;
-	const char *s = text_line(ld, (unsigned)m->line + 1, &len);
+	const char *s = text_line(ld, line, &len);
 
-	i = col_index(s, len, (unsigned)m->column + 1);
+	i = col_index(s, len, col);
+	*off = (size_t)(s - ld->text) + i;
 	return i < len ? (unsigned char)s[i] : -1;
+}
+
+/* Whether only blanks follow line:col in the input. */
+static int
+at_end(const struct sl_yaml_loader *ld, unsigned line, unsigned col)
+{
+	size_t i;
+
+	text_at(ld, line, col, &i);
+	for (; i < ld->len; i++)
+		if (ld->text[i] == '\0' ||
+		    strchr(" \t\r\n", ld->text[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+/* The closing quote of the quoted string that q opens, or end. */
+static const char *
+quote_end(const char *q, const char *end)
+{
+	char c = *q;
+
+	for (q++; q < end; q++) {
+		if (c == '"' && *q == '\\' && q + 1 < end)
+			q++;
+		else if (*q == c && c == '\'' && q + 1 < end && q[1] == c)
+			q++; /* '' is a quote inside single quotes */
+		else if (*q == c)
+			return q;
+	}
+	return end;
+}
+
+/*
+ * Whether the "[" or "{" at byte off of the input is ever closed: brackets
+ * of both kinds counted, quoted strings and comments skipped.
+ */
+static int
+flow_closed(const struct sl_yaml_loader *ld, size_t off)
+{
+	const char *q, *end = ld->text + ld->len;
+	int depth = 0;
+	char prev = '['; /* the last byte that is not a blank */
+
+	for (q = ld->text + off; q < end; q++) {
+		if (*q == '[' || *q == '{')
+			depth++;
+		else if ((*q == ']' || *q == '}') && --depth == 0)
+			return 1;
+		else if ((*q == '"' || *q == '\'') && prev != '\0' &&
+			 strchr("[{,:?\n", prev) != NULL) {
+			if ((q = quote_end(q, end)) == end)
+				return 0;
+		} else if (*q == '#' &&
+			   (q[-1] == ' ' || q[-1] == '\t' || q[-1] == '\n')) {
+			if ((q = memchr(q, '\n', (size_t)(end - q))) == NULL)
+				return 0;
+		}
+		if (*q != ' ' && *q != '\t' && *q != '\r')
+			prev = *q;
+	}
+	return 0;
+}
+
+/*
+ * libyaml found no "," or closing bracket at line:col in the flow
+ * collection whose bracket is at oline:ocol (comma: it said so). When the
+ * bracket is never closed, report it there; else where the "," is missing.
+ */
+static int
+flow_error(struct sl_yaml_loader *ld, unsigned oline, unsigned ocol,
+	   unsigned line, unsigned col, int comma)
+{
+	size_t off;
+	int open = text_at(ld, oline, ocol, &off);
+	int close = open == '[' ? ']' : '}';
+
+	if (open != '[' && open != '{')
+		return -1;
+	if (flow_closed(ld, off)) {
+		if (!comma)
+			return -1;
+		sl_yaml_err_at(ld, line, col,
+			       "expected \",\" or \"%c\" in the %s that starts "
+			       "at %u:%u",
+			       close, open == '[' ? "list" : "mapping", oline,
+			       ocol);
+	} else if (at_end(ld, line, col))
+		sl_yaml_err_at(ld, oline, ocol,
+			       "unclosed \"%c\" (no matching \"%c\" before the "
+			       "end of the file)",
+			       open, close);
+	else
+		sl_yaml_err_at(ld, oline, ocol,
+			       "unclosed \"%c\" (no matching \"%c\" before "
+			       "%u:%u)",
+			       open, close, line, col);
+	return 0;
 }
 
 /*
@@ -349,17 +452,20 @@ explain(struct sl_yaml_loader *ld, const yaml_parser_t *p,
 	unsigned ccol = (unsigned)p->context_mark.column + 1;
 	const char *problem = p->problem != NULL ? p->problem : "";
 	const char *context = p->context != NULL ? p->context : "";
+	const struct sl_yaml_node *top;
+	size_t off;
 	int q;
 
+	top = b->depth > 0 ? b->stack[b->depth - 1] : NULL;
 	/* A tab where libyaml wants an indentation space or a token. */
-	if (mark_char(ld, &p->problem_mark) == '\t') {
+	if (text_at(ld, line, col, &off) == '\t') {
 		sl_yaml_err_at(ld, line, col,
 			       "tabs are not allowed for indentation (indent "
 			       "with spaces)");
 		return 0;
 	}
 	if (strcmp(context, "while scanning a quoted scalar") == 0) {
-		q = mark_char(ld, &p->context_mark) == '\'' ? '\'' : '"';
+		q = text_at(ld, cline, ccol, &off) == '\'' ? '\'' : '"';
 		if (strcmp(problem, "found unexpected end of stream") == 0)
 			sl_yaml_err_at(ld, cline, ccol,
 				       "unclosed quoted string (no closing %c "
@@ -386,6 +492,11 @@ explain(struct sl_yaml_loader *ld, const yaml_parser_t *p,
 			       b->quote, b->qend_line, b->qend_col);
 		return 0;
 	}
+	if (strncmp(problem, "did not find expected ',' or ", 29) == 0)
+		return flow_error(ld, cline, ccol, line, col, 1);
+	if (strcmp(problem, "did not find expected node content") == 0 &&
+	    top != NULL && top->flow)
+		return flow_error(ld, top->line, top->col, line, col, 0);
 	return -1;
 }
 
@@ -512,9 +623,15 @@ tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 			n = node_new(ld, SL_YAML_NODE_SEQ, &ev.start_mark);
+			if (n != NULL)
+				n->flow = ev.data.sequence_start.style ==
+					  YAML_FLOW_SEQUENCE_STYLE;
 			break;
 		case YAML_MAPPING_START_EVENT:
 			n = node_new(ld, SL_YAML_NODE_MAP, &ev.start_mark);
+			if (n != NULL)
+				n->flow = ev.data.mapping_start.style ==
+					  YAML_FLOW_MAPPING_STYLE;
 			break;
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:

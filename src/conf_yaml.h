@@ -34,6 +34,7 @@ struct sl_yaml_node {
 	char *str;	    /* scalars: the value, NUL-terminated */
 	size_t len;	    /* scalars: bytes in str, NULs included */
 	int plain;	    /* scalars: plain style and no tag */
+	int flow;	    /* seq, map: written [...] or {...} */
 	struct sl_yaml_node **kids; /* seq: items; map: key, value, ... */
 	size_t nkids, cap;
 };

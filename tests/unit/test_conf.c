@@ -1118,8 +1118,34 @@ static const struct error_case error_cases[] = {
      "log:\n  access: 'std\n  level: 'info'\n" LISTENER CLUSTER,
      "t.yaml:2:11: error: unclosed quoted string (the next ' is at 3:10)\n"},
     {"yaml unclosed flow", "listeners: [\n",
-     "t.yaml:2:1: error: invalid YAML: did not find expected node content "
-     "(while parsing a flow node at 2:1)\n"},
+     "t.yaml:1:12: error: unclosed \"[\" (no matching \"]\" before the end "
+     "of the file)\n"},
+    {"yaml unclosed flow list",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo}\n" CLUSTER,
+     "t.yaml:4:13: error: unclosed \"[\" (no matching \"]\" before 5:1)\n"},
+    {"yaml unclosed flow mapping", "log: {level: info\n\n" LISTENER CLUSTER,
+     "t.yaml:1:6: error: unclosed \"{\" (no matching \"}\" before 3:10)\n"},
+    {"yaml unclosed nested flow", "log: {level: [info, access: x}\n",
+     "t.yaml:1:30: error: expected \",\" or \"]\" in the list that starts at "
+     "1:14\n"},
+    {"yaml flow missing comma", "log: {level: info access: x}\n",
+     "t.yaml:1:25: error: expected \",\" or \"}\" in the mapping that starts "
+     "at 1:6\n"},
+    {"yaml flow missing comma across lines",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [\n"
+	      "      \"127.0.0.1:9001\"  # ]\n"
+	      "      '127.0.0.1:9002'\n"
+	      "    ]\n",
+     "t.yaml:10:7: error: expected \",\" or \"]\" in the list that starts at "
+     "8:16\n"},
+    {"yaml flow mismatched brackets", "log: [a, b}\n",
+     "t.yaml:1:11: error: expected \",\" or \"]\" in the list that starts at "
+     "1:6\n"},
     {"yaml control character", "workers: 1\x01\n",
      "t.yaml:1:11: error: invalid YAML: control characters are not allowed "
      "(#x1)\n"},
