@@ -439,6 +439,177 @@ flow_error(struct sl_yaml_loader *ld, unsigned oline, unsigned ocol,
 }
 
 /*
+ * The column (1-based) where line starts after its indentation; *seq: the
+ * line starts with "- ".
+ */
+static unsigned
+line_indent(const struct sl_yaml_loader *ld, unsigned line, int *seq)
+{
+	size_t len, i = 0;
+	const char *s = text_line(ld, line, &len);
+
+	while (i < len && s[i] == ' ')
+		i++;
+	*seq = i < len && s[i] == '-' &&
+	       (i + 1 == len || s[i + 1] == ' ' || s[i + 1] == '\t');
+	return (unsigned)i + 1;
+}
+
+/*
+ * Keeps n in *best when it is a block collection of the kind wanted (seq:
+ * a list) and at least as near to col.
+ */
+static void
+nearer(const struct sl_yaml_node *n, unsigned col, int seq,
+       const struct sl_yaml_node **best)
+{
+	unsigned d = n->col > col ? n->col - col : col - n->col;
+	const struct sl_yaml_node *o = *best;
+
+	if (n->flow || n->type != (seq ? SL_YAML_NODE_SEQ : SL_YAML_NODE_MAP))
+		return;
+	if (o == NULL || d <= (o->col > col ? o->col - col : col - o->col))
+		*best = n;
+}
+
+/*
+ * The line that starts at line:col (seq: with "- ") lines up with no list
+ * or mapping. Names the one of its kind nearest to col among those still
+ * open and those the line has closed: what the operator most likely meant
+ * to continue.
+ */
+static int
+err_indent(struct sl_yaml_loader *ld, const struct build *b, unsigned line,
+	   unsigned col, int seq)
+{
+	const struct sl_yaml_node *top = b->stack[b->depth - 1], *n;
+	const struct sl_yaml_node *best = NULL;
+	size_t i;
+
+	for (i = 0; i < b->depth; i++)
+		nearer(b->stack[i], col, seq, &best);
+	for (n = top; !n->flow && n->nkids > 0;) {
+		n = n->kids[n->nkids - 1];
+		if (n->type != SL_YAML_NODE_SEQ && n->type != SL_YAML_NODE_MAP)
+			break;
+		nearer(n, col, seq, &best);
+	}
+	if (best != NULL && best->col != col)
+		sl_yaml_err_at(ld, line, col,
+			       "bad indentation: this line does not line up "
+			       "with the %s at %u:%u",
+			       seq ? "items of the list"
+				   : "keys of the mapping",
+			       best->line, best->col);
+	else if (top->type == SL_YAML_NODE_MAP)
+		sl_yaml_err_at(ld, line, col,
+			       "expected a key like the others of the mapping "
+			       "at %u:%u",
+			       top->line, top->col);
+	else
+		sl_yaml_err_at(ld, line, col,
+			       "expected a list item (\"- \") like the others "
+			       "of the list at %u:%u",
+			       top->line, top->col);
+	return 0;
+}
+
+/*
+ * The plain scalar at line:col was meant as a key but has no ":" (next:
+ * the line libyaml read as its continuation, or 0).
+ */
+static int
+err_colon(struct sl_yaml_loader *ld, unsigned line, unsigned col, unsigned next)
+{
+	size_t len, i, n;
+	const char *s = text_line(ld, line, &len), *word;
+
+	i = col_index(s, len, col);
+	for (n = i; n < len; n++)
+		if (s[n] == '#' && n > i &&
+		    (s[n - 1] == ' ' || s[n - 1] == '\t'))
+			break;
+	while (n > i && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	word = quote(ld, s + i, n - i);
+	if (next > 0)
+		sl_yaml_err_at(ld, line, col,
+			       "missing \":\" after \"%s\" (YAML reads this "
+			       "line and line %u as one value)",
+			       word, next);
+	else
+		sl_yaml_err_at(ld, line, col, "missing \":\" after \"%s\"",
+			       word);
+	return 0;
+}
+
+/*
+ * libyaml expected a key or "- " at line:col. At the start of a line that
+ * is bad indentation; after a value on the line, text that cannot follow.
+ */
+static int
+err_block(struct sl_yaml_loader *ld, const struct build *b, unsigned line,
+	  unsigned col)
+{
+	const struct sl_yaml_node *top = b->stack[b->depth - 1], *last;
+	size_t off;
+	int seq, c;
+
+	if (line_indent(ld, line, &seq) == col)
+		return err_indent(ld, b, line, col, seq);
+	last = top->nkids > 0 ? top->kids[top->nkids - 1] : NULL;
+	if (last == NULL || last->line != line || last->col >= col)
+		return -1;
+	c = text_at(ld, last->line, last->col, &off);
+	sl_yaml_err_at(ld, line, col, "unexpected text after the %s at %u:%u",
+		       last->type == SL_YAML_NODE_SEQ	? "list"
+		       : last->type == SL_YAML_NODE_MAP ? "mapping"
+		       : c == '"' || c == '\''		? "quoted string"
+							: "value",
+		       last->line, last->col);
+	return 0;
+}
+
+/*
+ * libyaml found a ":" on line after a plain value that cannot be a key:
+ * a value with ": " in it, a line indented so far that it continues the
+ * value above it, or a value on a line of its own that lacks its ":".
+ */
+static int
+err_value(struct sl_yaml_loader *ld, const struct build *b, unsigned line)
+{
+	const struct sl_yaml_node *top = b->stack[b->depth - 1], *last;
+	const struct sl_yaml_node *key = NULL;
+	unsigned col;
+	int seq;
+
+	last = top->nkids > 0 ? top->kids[top->nkids - 1] : NULL;
+	if (last == NULL || last->type != SL_YAML_NODE_SCALAR || !last->plain)
+		return -1;
+	if (top->type == SL_YAML_NODE_MAP) {
+		if (top->nkids % 2 != 0)
+			return -1; /* last is a key */
+		key = top->kids[top->nkids - 2];
+	}
+	if (last->line == line) {
+		sl_yaml_err_at(ld, last->line, last->col,
+			       "a value containing \": \" must be quoted");
+		return 0;
+	}
+	if (key == NULL || key->line != last->line)
+		return err_colon(ld, last->line, last->col, line);
+	col = line_indent(ld, line, &seq);
+	return err_indent(ld, b, line, col, seq);
+}
+
+/* Whether libyaml's message s starts with prefix. */
+static int
+says(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/*
  * Reports libyaml's syntax error p in the operator's words when it is a
  * known mistake, at the place to edit. Returns -1 when it is not.
  */
@@ -454,25 +625,25 @@ explain(struct sl_yaml_loader *ld, const yaml_parser_t *p,
 	const char *context = p->context != NULL ? p->context : "";
 	const struct sl_yaml_node *top;
 	size_t off;
-	int q;
+	int c, q, seq;
 
 	top = b->depth > 0 ? b->stack[b->depth - 1] : NULL;
+	c = text_at(ld, line, col, &off);
 	/* A tab where libyaml wants an indentation space or a token. */
-	if (text_at(ld, line, col, &off) == '\t') {
+	if (c == '\t') {
 		sl_yaml_err_at(ld, line, col,
 			       "tabs are not allowed for indentation (indent "
 			       "with spaces)");
 		return 0;
 	}
-	if (strcmp(context, "while scanning a quoted scalar") == 0) {
+	if (says(context, "while scanning a quoted scalar")) {
 		q = text_at(ld, cline, ccol, &off) == '\'' ? '\'' : '"';
-		if (strcmp(problem, "found unexpected end of stream") == 0)
+		if (says(problem, "found unexpected end of stream"))
 			sl_yaml_err_at(ld, cline, ccol,
 				       "unclosed quoted string (no closing %c "
 				       "before the end of the file)",
 				       q);
-		else if (strcmp(problem,
-				"found unexpected document indicator") == 0)
+		else if (says(problem, "found unexpected document indicator"))
 			sl_yaml_err_at(ld, cline, ccol,
 				       "unclosed quoted string (no closing %c "
 				       "before the document marker at %u:%u)",
@@ -492,11 +663,30 @@ explain(struct sl_yaml_loader *ld, const yaml_parser_t *p,
 			       b->quote, b->qend_line, b->qend_col);
 		return 0;
 	}
-	if (strncmp(problem, "did not find expected ',' or ", 29) == 0)
+	if (says(problem, "did not find expected ',' or "))
 		return flow_error(ld, cline, ccol, line, col, 1);
-	if (strcmp(problem, "did not find expected node content") == 0 &&
+	if (says(problem, "did not find expected node content") &&
 	    top != NULL && top->flow)
 		return flow_error(ld, top->line, top->col, line, col, 0);
+	if (says(problem, "could not find expected ':'"))
+		return err_colon(ld, cline, ccol, 0);
+
+	/* Block structure: indentation, mostly. */
+	if (top == NULL || top->flow)
+		return -1;
+	if (says(problem, "did not find expected key") ||
+	    says(problem, "did not find expected '-' indicator"))
+		return err_block(ld, b, line, col);
+	if (says(problem, "mapping values are not allowed"))
+		return err_value(ld, b, line);
+	if (says(problem, "block sequence entries are not allowed")) {
+		if (line_indent(ld, line, &seq) == col)
+			return err_indent(ld, b, line, col, 1);
+		sl_yaml_err_at(ld, line, col,
+			       "\"- \" cannot follow a key on the same line "
+			       "(start the list on the next line)");
+		return 0;
+	}
 	return -1;
 }
 

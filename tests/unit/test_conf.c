@@ -1081,8 +1081,72 @@ struct error_case {
 static const struct error_case error_cases[] = {
     /* YAML itself */
     {"yaml syntax", "a: b: c\n",
-     "t.yaml:1:5: error: invalid YAML: mapping values are not allowed in this "
-     "context\n"},
+     "t.yaml:1:4: error: a value containing \": \" must be quoted\n"},
+    /* indentation: the error is on the line to edit */
+    {"yaml key under-indented in a list item",
+     "listeners:\n  - name: public\n   address: 127.0.0.1:8080\n",
+     "t.yaml:3:4: error: bad indentation: this line does not line up with "
+     "the keys of the mapping at 2:5\n"},
+    {"yaml key over-indented in a list item",
+     "listeners:\n  - name: public\n     address: 127.0.0.1:8080\n",
+     "t.yaml:3:6: error: bad indentation: this line does not line up with "
+     "the keys of the mapping at 2:5\n"},
+    {"yaml key at the column of the list",
+     "listeners:\n  - name: public\n  address: 127.0.0.1:8080\n",
+     "t.yaml:3:3: error: bad indentation: this line does not line up with "
+     "the keys of the mapping at 2:5\n"},
+    {"yaml key under-indented", "log:\n  level: info\n access: stdout\n",
+     "t.yaml:3:2: error: bad indentation: this line does not line up with "
+     "the keys of the mapping at 2:3\n"},
+    {"yaml key over-indented", "log:\n  level: info\n    access: stdout\n",
+     "t.yaml:3:5: error: bad indentation: this line does not line up with "
+     "the keys of the mapping at 2:3\n"},
+    {"yaml top-level key indented", "workers: 1\n  log: {}\n",
+     "t.yaml:2:3: error: bad indentation: this line does not line up with "
+     "the keys of the mapping at 1:1\n"},
+    {"yaml deep key under-indented",
+     "listeners:\n"
+     "  - name: public\n"
+     "    routes:\n"
+     "    - cluster: demo\n"
+     "      match:\n"
+     "        path_prefix: /a\n"
+     "     timeout: 2s\n",
+     "t.yaml:7:6: error: bad indentation: this line does not line up with "
+     "the keys of the mapping at 4:7\n"},
+    {"yaml list item under-indented",
+     "clusters:\n"
+     "  - name: demo\n"
+     "    endpoints:\n"
+     "      - 127.0.0.1:9001\n"
+     "     - 127.0.0.1:9002\n",
+     "t.yaml:5:6: error: bad indentation: this line does not line up with "
+     "the items of the list at 4:7\n"},
+    {"yaml list item over-indented", "listeners:\n  - name: a\n   - name: b\n",
+     "t.yaml:3:4: error: bad indentation: this line does not line up with "
+     "the items of the list at 2:3\n"},
+    {"yaml list item among keys", "log:\n  level: info\n  - access: x\n",
+     "t.yaml:3:3: error: expected a key like the others of the mapping at "
+     "2:3\n"},
+    {"yaml key among list items", "- a\nb: c\n",
+     "t.yaml:2:1: error: expected a list item (\"- \") like the others of the "
+     "list at 1:1\n"},
+    {"yaml missing colon", "log:\n  level\n  access: stdout\n",
+     "t.yaml:2:3: error: missing \":\" after \"level\" (YAML reads this line "
+     "and line 3 as one value)\n"},
+    {"yaml missing colon in a list item",
+     "listeners:\n  - name\n    address: 127.0.0.1:8080\n",
+     "t.yaml:2:5: error: missing \":\" after \"name\" (YAML reads this line "
+     "and line 3 as one value)\n"},
+    {"yaml missing colon at the end", "log:\n  level: info\n  access\n",
+     "t.yaml:3:3: error: missing \":\" after \"access\"\n"},
+    {"yaml list on the line of its key", "log:\n  access: - stdout\n",
+     "t.yaml:2:11: error: \"- \" cannot follow a key on the same line (start "
+     "the list on the next line)\n"},
+    {"yaml text after a quoted value", "log:\n  access: \"std\" out\n",
+     "t.yaml:2:17: error: unexpected text after the quoted string at 2:11\n"},
+    {"yaml text after a list", "log: [a, b]]\n",
+     "t.yaml:1:12: error: unexpected text after the list at 1:6\n"},
     {"yaml tab indent", "listeners:\n\t- name: a\n",
      "t.yaml:2:1: error: tabs are not allowed for indentation (indent with "
      "spaces)\n"},
