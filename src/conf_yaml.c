@@ -668,6 +668,13 @@ explain(struct sl_yaml_loader *ld, const yaml_parser_t *p,
 	if (says(problem, "did not find expected node content") &&
 	    top != NULL && top->flow)
 		return flow_error(ld, top->line, top->col, line, col, 0);
+	if (says(problem, "found character that cannot start any token") &&
+	    (c == '@' || c == '`' || c == '%')) {
+		sl_yaml_err_at(ld, line, col,
+			       "\"%c\" cannot start a value (quote the value)",
+			       c);
+		return 0;
+	}
 	if (says(problem, "could not find expected ':'"))
 		return err_colon(ld, cline, ccol, 0);
 

@@ -1082,6 +1082,8 @@ static const struct error_case error_cases[] = {
     /* YAML itself */
     {"yaml syntax", "a: b: c\n",
      "t.yaml:1:4: error: a value containing \": \" must be quoted\n"},
+    {"yaml reserved character", "log: {access: @stdout}\n",
+     "t.yaml:1:15: error: \"@\" cannot start a value (quote the value)\n"},
     /* indentation: the error is on the line to edit */
     {"yaml key under-indented in a list item",
      "listeners:\n  - name: public\n   address: 127.0.0.1:8080\n",
