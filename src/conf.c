@@ -660,6 +660,26 @@ parse_match(struct sl_yaml_loader *ld, const char *lbl,
 		parse_headers(ld, v, r);
 }
 
+/* "unknown cluster", with the closest cluster name when one is close. */
+static void
+unknown_cluster(struct sl_yaml_loader *ld, const char *lbl,
+		const struct sl_yaml_node *n, const struct sl_conf *conf)
+{
+	char mean[SL_YAML_LABEL_MAX] = "";
+	const char *best = NULL;
+	unsigned bestd = 0;
+	size_t i;
+
+	for (i = 0; i < conf->nclusters; i++)
+		if (conf->clusters[i].name != NULL)
+			sl_yaml_suggest(n->str, conf->clusters[i].name, &best,
+					&bestd);
+	if (best != NULL)
+		snprintf(mean, sizeof(mean), " (did you mean \"%s\"?)", best);
+	sl_yaml_err_node(ld, n, "%s: unknown cluster \"%s\"%s", lbl,
+			 sl_yaml_qnode(ld, n), mean);
+}
+
 static void
 parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	    size_t idx, struct sl_conf_route *r, struct sl_conf *conf)
@@ -716,8 +736,7 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 			}
 		}
 		if (r->cluster == NULL)
-			sl_yaml_err_node(ld, clv, "%s: unknown cluster \"%s\"",
-					 lbl, sl_yaml_qnode(ld, clv));
+			unknown_cluster(ld, lbl, clv, conf);
 	}
 	if ((v = sl_yaml_map_get(map, "timeout", NULL)) != NULL)
 		sl_yaml_get_duration(ld, "timeout", v, 1, CONF_DAY_MS,

@@ -6,6 +6,7 @@
  * struct sl_conf; does no I/O, no DNS and no logging.
  */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -276,8 +277,429 @@ offset_pos(const struct sl_yaml_loader *ld, size_t off, unsigned *line,
 	}
 }
 
+/* ---- YAML syntax errors, said where the operator has to edit --------- */
+
+/* What tree_build knows when libyaml stops. */
+struct build {
+	struct sl_yaml_node *stack[CONF_MAX_DEPTH]; /* open collections */
+	size_t depth;
+	/* The last scalar when it is quoted over several lines. */
+	int quote;		      /* '"' or '\'', or 0: it is not */
+	unsigned qline, qcol;	      /* its opening quote, 1-based */
+	unsigned qend_line, qend_col; /* its closing quote */
+};
+
+/* Line number line (1-based) of the input, without its line break. */
+static const char *
+text_line(const struct sl_yaml_loader *ld, unsigned line, size_t *len)
+{
+	const char *p = ld->text, *end = ld->text + ld->len, *nl;
+
+	for (; line > 1; line--) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			*len = 0;
+			return end;
+		}
+		p = nl + 1;
+	}
+	/* libyaml does not count a byte order mark as a column. */
+	if (p == ld->text && ld->len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3;
+	nl = memchr(p, '\n', (size_t)(end - p));
+	*len = (size_t)((nl != NULL ? nl : end) - p);
+	if (*len > 0 && p[*len - 1] == '\r')
+		(*len)--;
+	return p;
+}
+
+/* Byte index in s of column col (1-based, in UTF-8 characters); <= len. */
+static size_t
+col_index(const char *s, size_t len, unsigned col)
+{
+	size_t i = 0;
+
+	for (; col > 1 && i < len; col--)
+		for (i++; i < len && ((unsigned char)s[i] & 0xc0) == 0x80; i++)
+			;
+	return i;
+}
+
+/*
+ * The byte at line:col (1-based) of the input, or -1 past the end of that
+ * line; its offset in the input in *off.
+ */
+static int
+text_at(const struct sl_yaml_loader *ld, unsigned line, unsigned col,
+	size_t *off)
+{
+	size_t len, i;
+	const char *s = text_line(ld, line, &len);
+
+	i = col_index(s, len, col);
+	*off = (size_t)(s - ld->text) + i;
+	return i < len ? (unsigned char)s[i] : -1;
+}
+
+/* Whether only blanks follow line:col in the input. */
+static int
+at_end(const struct sl_yaml_loader *ld, unsigned line, unsigned col)
+{
+	size_t i;
+
+	text_at(ld, line, col, &i);
+	for (; i < ld->len; i++)
+		if (ld->text[i] == '\0' ||
+		    strchr(" \t\r\n", ld->text[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+/* The closing quote of the quoted string that q opens, or end. */
+static const char *
+quote_end(const char *q, const char *end)
+{
+	char c = *q;
+
+	for (q++; q < end; q++) {
+		if (c == '"' && *q == '\\' && q + 1 < end)
+			q++;
+		else if (*q == c && c == '\'' && q + 1 < end && q[1] == c)
+			q++; /* '' is a quote inside single quotes */
+		else if (*q == c)
+			return q;
+	}
+	return end;
+}
+
+/*
+ * Whether the "[" or "{" at byte off of the input is ever closed: brackets
+ * of both kinds counted, quoted strings and comments skipped.
+ */
+static int
+flow_closed(const struct sl_yaml_loader *ld, size_t off)
+{
+	const char *q, *end = ld->text + ld->len;
+	int depth = 0;
+	char prev = '['; /* the last byte that is not a blank */
+
+	for (q = ld->text + off; q < end; q++) {
+		if (*q == '[' || *q == '{')
+			depth++;
+		else if ((*q == ']' || *q == '}') && --depth == 0)
+			return 1;
+		else if ((*q == '"' || *q == '\'') && prev != '\0' &&
+			 strchr("[{,:?\n", prev) != NULL) {
+			if ((q = quote_end(q, end)) == end)
+				return 0;
+		} else if (*q == '#' &&
+			   (q[-1] == ' ' || q[-1] == '\t' || q[-1] == '\n')) {
+			if ((q = memchr(q, '\n', (size_t)(end - q))) == NULL)
+				return 0;
+		}
+		if (*q != ' ' && *q != '\t' && *q != '\r')
+			prev = *q;
+	}
+	return 0;
+}
+
+/*
+ * libyaml found no "," or closing bracket at line:col in the flow
+ * collection whose bracket is at oline:ocol (comma: it said so). When the
+ * bracket is never closed, report it there; else where the "," is missing.
+ */
+static int
+flow_error(struct sl_yaml_loader *ld, unsigned oline, unsigned ocol,
+	   unsigned line, unsigned col, int comma)
+{
+	size_t off;
+	int open = text_at(ld, oline, ocol, &off);
+	int close = open == '[' ? ']' : '}';
+
+	if (open != '[' && open != '{')
+		return -1;
+	if (flow_closed(ld, off)) {
+		if (!comma)
+			return -1;
+		sl_yaml_err_at(ld, line, col,
+			       "expected \",\" or \"%c\" in the %s that starts "
+			       "at %u:%u",
+			       close, open == '[' ? "list" : "mapping", oline,
+			       ocol);
+	} else if (at_end(ld, line, col))
+		sl_yaml_err_at(ld, oline, ocol,
+			       "unclosed \"%c\" (no matching \"%c\" before the "
+			       "end of the file)",
+			       open, close);
+	else
+		sl_yaml_err_at(ld, oline, ocol,
+			       "unclosed \"%c\" (no matching \"%c\" before "
+			       "%u:%u)",
+			       open, close, line, col);
+	return 0;
+}
+
+/*
+ * The column (1-based) where line starts after its indentation; *seq: the
+ * line starts with "- ".
+ */
+static unsigned
+line_indent(const struct sl_yaml_loader *ld, unsigned line, int *seq)
+{
+	size_t len, i = 0;
+	const char *s = text_line(ld, line, &len);
+
+	while (i < len && s[i] == ' ')
+		i++;
+	*seq = i < len && s[i] == '-' &&
+	       (i + 1 == len || s[i + 1] == ' ' || s[i + 1] == '\t');
+	return (unsigned)i + 1;
+}
+
+/*
+ * Keeps n in *best when it is a block collection of the kind wanted (seq:
+ * a list) and at least as near to col.
+ */
 static void
-yaml_error(struct sl_yaml_loader *ld, const yaml_parser_t *p)
+nearer(const struct sl_yaml_node *n, unsigned col, int seq,
+       const struct sl_yaml_node **best)
+{
+	unsigned d = n->col > col ? n->col - col : col - n->col;
+	const struct sl_yaml_node *o = *best;
+
+	if (n->flow || n->type != (seq ? SL_YAML_NODE_SEQ : SL_YAML_NODE_MAP))
+		return;
+	if (o == NULL || d <= (o->col > col ? o->col - col : col - o->col))
+		*best = n;
+}
+
+/*
+ * The line that starts at line:col (seq: with "- ") lines up with no list
+ * or mapping. Names the one of its kind nearest to col among those still
+ * open and those the line has closed: what the operator most likely meant
+ * to continue.
+ */
+static int
+err_indent(struct sl_yaml_loader *ld, const struct build *b, unsigned line,
+	   unsigned col, int seq)
+{
+	const struct sl_yaml_node *top = b->stack[b->depth - 1], *n;
+	const struct sl_yaml_node *best = NULL;
+	size_t i;
+
+	for (i = 0; i < b->depth; i++)
+		nearer(b->stack[i], col, seq, &best);
+	for (n = top; !n->flow && n->nkids > 0;) {
+		n = n->kids[n->nkids - 1];
+		if (n->type != SL_YAML_NODE_SEQ && n->type != SL_YAML_NODE_MAP)
+			break;
+		nearer(n, col, seq, &best);
+	}
+	if (best != NULL && best->col != col)
+		sl_yaml_err_at(ld, line, col,
+			       "bad indentation: this line does not line up "
+			       "with the %s at %u:%u",
+			       seq ? "items of the list"
+				   : "keys of the mapping",
+			       best->line, best->col);
+	else if (top->type == SL_YAML_NODE_MAP)
+		sl_yaml_err_at(ld, line, col,
+			       "expected a key like the others of the mapping "
+			       "at %u:%u",
+			       top->line, top->col);
+	else
+		sl_yaml_err_at(ld, line, col,
+			       "expected a list item (\"- \") like the others "
+			       "of the list at %u:%u",
+			       top->line, top->col);
+	return 0;
+}
+
+/*
+ * The plain scalar at line:col was meant as a key but has no ":" (next:
+ * the line libyaml read as its continuation, or 0).
+ */
+static int
+err_colon(struct sl_yaml_loader *ld, unsigned line, unsigned col, unsigned next)
+{
+	size_t len, i, n;
+	const char *s = text_line(ld, line, &len), *word;
+
+	i = col_index(s, len, col);
+	for (n = i; n < len; n++)
+		if (s[n] == '#' && n > i &&
+		    (s[n - 1] == ' ' || s[n - 1] == '\t'))
+			break;
+	while (n > i && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	word = quote(ld, s + i, n - i);
+	if (next > 0)
+		sl_yaml_err_at(ld, line, col,
+			       "missing \":\" after \"%s\" (YAML reads this "
+			       "line and line %u as one value)",
+			       word, next);
+	else
+		sl_yaml_err_at(ld, line, col, "missing \":\" after \"%s\"",
+			       word);
+	return 0;
+}
+
+/*
+ * libyaml expected a key or "- " at line:col. At the start of a line that
+ * is bad indentation; after a value on the line, text that cannot follow.
+ */
+static int
+err_block(struct sl_yaml_loader *ld, const struct build *b, unsigned line,
+	  unsigned col)
+{
+	const struct sl_yaml_node *top = b->stack[b->depth - 1], *last;
+	size_t off;
+	int seq, c;
+
+	if (line_indent(ld, line, &seq) == col)
+		return err_indent(ld, b, line, col, seq);
+	last = top->nkids > 0 ? top->kids[top->nkids - 1] : NULL;
+	if (last == NULL || last->line != line || last->col >= col)
+		return -1;
+	c = text_at(ld, last->line, last->col, &off);
+	sl_yaml_err_at(ld, line, col, "unexpected text after the %s at %u:%u",
+		       last->type == SL_YAML_NODE_SEQ	? "list"
+		       : last->type == SL_YAML_NODE_MAP ? "mapping"
+		       : c == '"' || c == '\''		? "quoted string"
+							: "value",
+		       last->line, last->col);
+	return 0;
+}
+
+/*
+ * libyaml found a ":" on line after a plain value that cannot be a key:
+ * a value with ": " in it, a line indented so far that it continues the
+ * value above it, or a value on a line of its own that lacks its ":".
+ */
+static int
+err_value(struct sl_yaml_loader *ld, const struct build *b, unsigned line)
+{
+	const struct sl_yaml_node *top = b->stack[b->depth - 1], *last;
+	const struct sl_yaml_node *key = NULL;
+	unsigned col;
+	int seq;
+
+	last = top->nkids > 0 ? top->kids[top->nkids - 1] : NULL;
+	if (last == NULL || last->type != SL_YAML_NODE_SCALAR || !last->plain)
+		return -1;
+	if (top->type == SL_YAML_NODE_MAP) {
+		if (top->nkids % 2 != 0)
+			return -1; /* last is a key */
+		key = top->kids[top->nkids - 2];
+	}
+	if (last->line == line) {
+		sl_yaml_err_at(ld, last->line, last->col,
+			       "a value containing \": \" must be quoted");
+		return 0;
+	}
+	if (key == NULL || key->line != last->line)
+		return err_colon(ld, last->line, last->col, line);
+	col = line_indent(ld, line, &seq);
+	return err_indent(ld, b, line, col, seq);
+}
+
+/* Whether libyaml's message s starts with prefix. */
+static int
+says(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/*
+ * Reports libyaml's syntax error p in the operator's words when it is a
+ * known mistake, at the place to edit. Returns -1 when it is not.
+ */
+static int
+explain(struct sl_yaml_loader *ld, const yaml_parser_t *p,
+	const struct build *b)
+{
+	unsigned line = (unsigned)p->problem_mark.line + 1;
+	unsigned col = (unsigned)p->problem_mark.column + 1;
+	unsigned cline = (unsigned)p->context_mark.line + 1;
+	unsigned ccol = (unsigned)p->context_mark.column + 1;
+	const char *problem = p->problem != NULL ? p->problem : "";
+	const char *context = p->context != NULL ? p->context : "";
+	const struct sl_yaml_node *top;
+	size_t off;
+	int c, q, seq;
+
+	top = b->depth > 0 ? b->stack[b->depth - 1] : NULL;
+	c = text_at(ld, line, col, &off);
+	/* A tab where libyaml wants an indentation space or a token. */
+	if (c == '\t') {
+		sl_yaml_err_at(ld, line, col,
+			       "tabs are not allowed for indentation (indent "
+			       "with spaces)");
+		return 0;
+	}
+	if (says(context, "while scanning a quoted scalar")) {
+		q = text_at(ld, cline, ccol, &off) == '\'' ? '\'' : '"';
+		if (says(problem, "found unexpected end of stream"))
+			sl_yaml_err_at(ld, cline, ccol,
+				       "unclosed quoted string (no closing %c "
+				       "before the end of the file)",
+				       q);
+		else if (says(problem, "found unexpected document indicator"))
+			sl_yaml_err_at(ld, cline, ccol,
+				       "unclosed quoted string (no closing %c "
+				       "before the document marker at %u:%u)",
+				       q, line, col);
+		else
+			return -1;
+		return 0;
+	}
+	/*
+	 * A quote left open takes in the lines up to the next quote, and
+	 * libyaml stumbles on what follows that one.
+	 */
+	if (b->quote != 0 && line == b->qend_line) {
+		sl_yaml_err_at(ld, b->qline, b->qcol,
+			       "unclosed quoted string (the next %c is at "
+			       "%u:%u)",
+			       b->quote, b->qend_line, b->qend_col);
+		return 0;
+	}
+	if (says(problem, "did not find expected ',' or "))
+		return flow_error(ld, cline, ccol, line, col, 1);
+	if (says(problem, "did not find expected node content") &&
+	    top != NULL && top->flow)
+		return flow_error(ld, top->line, top->col, line, col, 0);
+	if (says(problem, "found character that cannot start any token") &&
+	    (c == '@' || c == '`' || c == '%')) {
+		sl_yaml_err_at(ld, line, col,
+			       "\"%c\" cannot start a value (quote the value)",
+			       c);
+		return 0;
+	}
+	if (says(problem, "could not find expected ':'"))
+		return err_colon(ld, cline, ccol, 0);
+
+	/* Block structure: indentation, mostly. */
+	if (top == NULL || top->flow)
+		return -1;
+	if (says(problem, "did not find expected key") ||
+	    says(problem, "did not find expected '-' indicator"))
+		return err_block(ld, b, line, col);
+	if (says(problem, "mapping values are not allowed"))
+		return err_value(ld, b, line);
+	if (says(problem, "block sequence entries are not allowed")) {
+		if (line_indent(ld, line, &seq) == col)
+			return err_indent(ld, b, line, col, 1);
+		sl_yaml_err_at(ld, line, col,
+			       "\"- \" cannot follow a key on the same line "
+			       "(start the list on the next line)");
+		return 0;
+	}
+	return -1;
+}
+
+static void
+yaml_error(struct sl_yaml_loader *ld, const yaml_parser_t *p,
+	   const struct build *b)
 {
 	unsigned line, col;
 
@@ -295,6 +717,8 @@ yaml_error(struct sl_yaml_loader *ld, const yaml_parser_t *p)
 				       p->problem);
 		break;
 	default:
+		if (explain(ld, p, b) == 0)
+			break;
 		line = (unsigned)p->problem_mark.line + 1;
 		col = (unsigned)p->problem_mark.column + 1;
 		if (p->context != NULL)
@@ -311,6 +735,30 @@ yaml_error(struct sl_yaml_loader *ld, const yaml_parser_t *p)
 	}
 }
 
+/* ---- events to the tree ------------------------------------------------ */
+
+/* Remembers the scalar ev when it is quoted over several lines. */
+static void
+note_quote(struct build *b, const yaml_event_t *ev)
+{
+	const yaml_mark_t *m = &ev->start_mark, *e = &ev->end_mark;
+
+	b->quote = 0;
+	if (e->line == m->line)
+		return;
+	if (ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
+		b->quote = '"';
+	else if (ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE)
+		b->quote = '\'';
+	else
+		return;
+	b->qline = (unsigned)m->line + 1;
+	b->qcol = (unsigned)m->column + 1;
+	/* The end mark is just after the closing quote. */
+	b->qend_line = (unsigned)e->line + 1;
+	b->qend_col = (unsigned)e->column;
+}
+
 /*
  * Reads the whole event stream into a tree. Returns the root of the first
  * document (NULL for an empty stream); sets *fatal when the tree cannot be
@@ -319,16 +767,16 @@ yaml_error(struct sl_yaml_loader *ld, const yaml_parser_t *p)
 static struct sl_yaml_node *
 tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 {
-	struct sl_yaml_node *stack[CONF_MAX_DEPTH];
+	struct build b;
 	struct sl_yaml_node *root = NULL, *n;
-	size_t depth = 0;
 	int ndocs = 0, done = 0;
 	yaml_event_t ev;
 
 	*fatal = 0;
+	memset(&b, 0, sizeof(b));
 	while (!done) {
 		if (!yaml_parser_parse(p, &ev)) {
-			yaml_error(ld, p);
+			yaml_error(ld, p, &b);
 			*fatal = 1;
 			break;
 		}
@@ -368,24 +816,31 @@ tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 			n->plain =
 			    ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 			    ev.data.scalar.tag == NULL;
+			note_quote(&b, &ev);
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 			n = node_new(ld, SL_YAML_NODE_SEQ, &ev.start_mark);
+			if (n != NULL)
+				n->flow = ev.data.sequence_start.style ==
+					  YAML_FLOW_SEQUENCE_STYLE;
 			break;
 		case YAML_MAPPING_START_EVENT:
 			n = node_new(ld, SL_YAML_NODE_MAP, &ev.start_mark);
+			if (n != NULL)
+				n->flow = ev.data.mapping_start.style ==
+					  YAML_FLOW_MAPPING_STYLE;
 			break;
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:
-			if (depth > 0)
-				depth--;
+			if (b.depth > 0)
+				b.depth--;
 			break;
 		default:
 			break;
 		}
 		if (n != NULL) {
-			if (depth > 0) {
-				if (node_add(ld, stack[depth - 1], n) == -1) {
+			if (b.depth > 0) {
+				if (node_add(ld, b.stack[b.depth - 1], n)) {
 					sl_yaml_node_free(n);
 					n = NULL;
 				}
@@ -398,7 +853,7 @@ tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 		}
 		if (n != NULL && (n->type == SL_YAML_NODE_SEQ ||
 				  n->type == SL_YAML_NODE_MAP)) {
-			if (depth == CONF_MAX_DEPTH) {
+			if (b.depth == CONF_MAX_DEPTH) {
 				sl_yaml_err_node(
 				    ld, n,
 				    "YAML nested more than %d levels deep",
@@ -406,7 +861,7 @@ tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 				*fatal = 1;
 				done = 1;
 			} else
-				stack[depth++] = n;
+				b.stack[b.depth++] = n;
 		}
 		yaml_event_delete(&ev);
 		if (ld->oom) {
@@ -488,12 +943,62 @@ sl_yaml_later(const struct sl_yaml_node *a, const struct sl_yaml_node *b)
 	return a->col > b->col ? a : b;
 }
 
+/* Damerau-Levenshtein (optimal string alignment) distance of a and b. */
+unsigned
+sl_yaml_distance(const char *a, const char *b)
+{
+	/* Rows i - 2, i - 1 and i of the edit matrix, by i % 3. */
+	unsigned d[3][CONF_MAX_NAME + 1], *cur, *up, *up2, v;
+	size_t la = strlen(a), lb = strlen(b), i, j;
+
+	if (la > CONF_MAX_NAME || lb > CONF_MAX_NAME)
+		return UINT_MAX;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = (unsigned)j;
+	for (i = 1; i <= la; i++) {
+		cur = d[i % 3];
+		up = d[(i - 1) % 3];
+		up2 = d[(i + 1) % 3];
+		cur[0] = (unsigned)i;
+		for (j = 1; j <= lb; j++) {
+			v = up[j - 1] + (a[i - 1] != b[j - 1]);
+			if (up[j] + 1 < v)
+				v = up[j] + 1;
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && up2[j - 2] + 1 < v)
+				v = up2[j - 2] + 1;
+			cur[j] = v;
+		}
+	}
+	return d[la % 3][lb];
+}
+
+/* Keeps in *best the closest name that word is a likely misspelling of. */
+void
+sl_yaml_suggest(const char *word, const char *name, const char **best,
+		unsigned *bestd)
+{
+	size_t len = strlen(name);
+	unsigned d = sl_yaml_distance(word, name);
+
+	if (d <= (len < 6 ? 1u : 2u) && d < len &&
+	    (*best == NULL || d < *bestd)) {
+		*best = name;
+		*bestd = d;
+	}
+}
+
 /* Reports unknown and duplicate keys; where is "in listener" etc. */
 void
 sl_yaml_check_keys(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		   const char *const *allowed, const char *where)
 {
 	const struct sl_yaml_node *k;
+	char mean[SL_YAML_LABEL_MAX];
+	const char *best;
+	unsigned bestd = 0;
 	size_t i, j;
 	int ok;
 
@@ -511,8 +1016,17 @@ sl_yaml_check_keys(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 			if (key_is(k, allowed[j]))
 				ok = 1;
 		if (!ok) {
-			sl_yaml_err_node(ld, k, "unknown key \"%s\" %s",
-					 sl_yaml_qnode(ld, k), where);
+			best = NULL;
+			for (j = 0; allowed[j] != NULL; j++)
+				if (sl_yaml_is_string(k))
+					sl_yaml_suggest(k->str, allowed[j],
+							&best, &bestd);
+			mean[0] = '\0';
+			if (best != NULL)
+				snprintf(mean, sizeof(mean),
+					 " (did you mean \"%s\"?)", best);
+			sl_yaml_err_node(ld, k, "unknown key \"%s\" %s%s",
+					 sl_yaml_qnode(ld, k), where, mean);
 			continue;
 		}
 		for (j = 0; j < i; j += 2) {

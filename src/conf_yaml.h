@@ -34,6 +34,7 @@ struct sl_yaml_node {
 	char *str;	    /* scalars: the value, NUL-terminated */
 	size_t len;	    /* scalars: bytes in str, NULs included */
 	int plain;	    /* scalars: plain style and no tag */
+	int flow;	    /* seq, map: written [...] or {...} */
 	struct sl_yaml_node **kids; /* seq: items; map: key, value, ... */
 	size_t nkids, cap;
 };
@@ -136,6 +137,22 @@ const struct sl_yaml_node *sl_yaml_later(const struct sl_yaml_node *a,
 void sl_yaml_check_keys(struct sl_yaml_loader *ld,
 			const struct sl_yaml_node *map,
 			const char *const *allowed, const char *where);
+
+/*
+ * Damerau-Levenshtein distance of a and b in bytes (optimal string
+ * alignment: an insertion, a deletion, a substitution or a swap of two
+ * adjacent bytes is one edit). UINT_MAX when either is longer than 64 bytes.
+ */
+unsigned sl_yaml_distance(const char *a, const char *b);
+
+/*
+ * For "did you mean": call it with each known name; *best (NULL at first)
+ * becomes name when name is closer to word than *best (distance in *bestd)
+ * and close enough to be a typing mistake: at most 2 edits, 1 for names
+ * shorter than 6 bytes, and fewer edits than name has bytes.
+ */
+void sl_yaml_suggest(const char *word, const char *name, const char **best,
+		     unsigned *bestd);
 
 /* ---- scalars ----------------------------------------------------------- */
 

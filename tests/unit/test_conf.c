@@ -12,12 +12,14 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
+#include "conf_yaml.h"
 
 #ifndef SRCDIR
 #define SRCDIR "."
@@ -83,6 +85,113 @@ assert_ipv4(const struct sl_conf_addr *a, const char *ip, uint16_t port)
 	assert_non_null(inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf)));
 	assert_string_equal(buf, ip);
 	assert_int_equal(port_of(a), port);
+}
+
+/* ---- "did you mean" ---------------------------------------------------- */
+
+static void
+test_distance(void **state)
+{
+	static const struct {
+		const char *a, *b;
+		unsigned d;
+	} cases[] = {
+	    {"", "", 0},
+	    {"name", "name", 0},
+	    {"", "name", 4},
+	    {"name", "", 4},
+	    {"nme", "name", 1},	       /* deletion */
+	    {"namee", "name", 1},      /* insertion */
+	    {"nbme", "name", 1},       /* substitution */
+	    {"nmae", "name", 1},       /* swap */
+	    {"clsuter", "cluster", 1}, /* swap inside */
+	    {"conect_timeout", "connect_timeout", 1},
+	    {"ca", "abc", 3}, /* no edit of a swapped pair */
+	    {"kitten", "sitting", 3},
+	    {"Workers", "workers", 1}, /* bytes: case counts */
+	    {"health_check", "balance", 8},
+	    {"payment", "payments", 1},
+	};
+	char big[66];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (sl_yaml_distance(cases[i].a, cases[i].b) != cases[i].d)
+			fail_msg("distance(\"%s\", \"%s\") = %u, want %u",
+				 cases[i].a, cases[i].b,
+				 sl_yaml_distance(cases[i].a, cases[i].b),
+				 cases[i].d);
+		assert_int_equal(sl_yaml_distance(cases[i].b, cases[i].a),
+				 cases[i].d);
+	}
+	memset(big, 'a', sizeof(big) - 2);
+	big[64] = '\0';
+	assert_int_equal(sl_yaml_distance(big, big), 0);
+	assert_int_equal(sl_yaml_distance(big, "a"), 63);
+	big[64] = 'a';
+	big[65] = '\0';
+	assert_int_equal(sl_yaml_distance(big, "a"), UINT_MAX);
+	assert_int_equal(sl_yaml_distance("a", big), UINT_MAX);
+}
+
+static void
+test_suggest(void **state)
+{
+	static const char *const keys[] = {"name", "match", "cluster",
+					   "timeout", NULL};
+	static const struct {
+		const char *word, *want;
+	} cases[] = {
+	    {"nme", "name"}, /* short name: one edit */
+	    {"nm", NULL},    /* two edits of a short name */
+	    {"clustr", "cluster"},
+	    {"clstr", "cluster"}, /* two edits */
+	    {"clst", NULL},	  /* three */
+	    {"timeot", "timeout"},
+	    {"mach", "match"},
+	    {"x", NULL}, /* never all of a name */
+	    {"", NULL},
+	    {"retries", NULL},
+	};
+	const char *best;
+	unsigned d = 99;
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		best = NULL;
+		for (j = 0; keys[j] != NULL; j++)
+			sl_yaml_suggest(cases[i].word, keys[j], &best, &d);
+		if (cases[i].want == NULL && best != NULL)
+			fail_msg("\"%s\": suggested \"%s\"", cases[i].word,
+				 best);
+		if (cases[i].want != NULL)
+			assert_string_equal(best ? best : "(none)",
+					    cases[i].want);
+	}
+	/* The closest wins; the first of equals. */
+	best = NULL;
+	sl_yaml_suggest("pay", "pa", &best, &d);
+	assert_string_equal(best, "pa");
+	sl_yaml_suggest("pay", "pays", &best, &d);
+	assert_string_equal(best, "pa");
+	sl_yaml_suggest("pay", "pay1", &best, &d);
+	assert_string_equal(best, "pa");
+	sl_yaml_suggest("payments-v1", "payments-v2", &best, &d);
+	assert_string_equal(best, "pa");
+	best = NULL;
+	sl_yaml_suggest("payments-v3", "payments-v2", &best, &d);
+	sl_yaml_suggest("payments-v3", "payments-v3x", &best, &d);
+	assert_string_equal(best, "payments-v2");
+	assert_int_equal(d, 1);
+	sl_yaml_suggest("payments-v3", "payments-v3", &best, &d);
+	assert_string_equal(best, "payments-v3");
+	assert_int_equal(d, 0);
+	/* A name of one byte is never "close" to another. */
+	best = NULL;
+	sl_yaml_suggest("b", "a", &best, &d);
+	assert_null(best);
 }
 
 /* ---- scalar parsers ---------------------------------------------------- */
@@ -978,14 +1087,137 @@ struct error_case {
 static const struct error_case error_cases[] = {
     /* YAML itself */
     {"yaml syntax", "a: b: c\n",
-     "t.yaml:1:5: error: invalid YAML: mapping values are not allowed in this "
-     "context\n"},
+     "t.yaml:1:4: error: a value containing \": \" must be quoted\n"},
+    {"yaml reserved character", "log: {access: @stdout}\n",
+     "t.yaml:1:15: error: \"@\" cannot start a value (quote the value)\n"},
+    /* indentation: the error is on the line to edit */
+    {"yaml key under-indented in a list item",
+     "listeners:\n  - name: public\n   address: 127.0.0.1:8080\n",
+     "t.yaml:3:4: error: bad indentation: this line does not line up with "
+     "the keys of the mapping at 2:5\n"},
+    {"yaml key over-indented in a list item",
+     "listeners:\n  - name: public\n     address: 127.0.0.1:8080\n",
+     "t.yaml:3:6: error: bad indentation: this line does not line up with "
+     "the keys of the mapping at 2:5\n"},
+    {"yaml key at the column of the list",
+     "listeners:\n  - name: public\n  address: 127.0.0.1:8080\n",
+     "t.yaml:3:3: error: bad indentation: this line does not line up with "
+     "the keys of the mapping at 2:5\n"},
+    {"yaml key under-indented", "log:\n  level: info\n access: stdout\n",
+     "t.yaml:3:2: error: bad indentation: this line does not line up with "
+     "the keys of the mapping at 2:3\n"},
+    {"yaml key over-indented", "log:\n  level: info\n    access: stdout\n",
+     "t.yaml:3:5: error: bad indentation: this line does not line up with "
+     "the keys of the mapping at 2:3\n"},
+    {"yaml top-level key indented", "workers: 1\n  log: {}\n",
+     "t.yaml:2:3: error: bad indentation: this line does not line up with "
+     "the keys of the mapping at 1:1\n"},
+    {"yaml deep key under-indented",
+     "listeners:\n"
+     "  - name: public\n"
+     "    routes:\n"
+     "    - cluster: demo\n"
+     "      match:\n"
+     "        path_prefix: /a\n"
+     "     timeout: 2s\n",
+     "t.yaml:7:6: error: bad indentation: this line does not line up with "
+     "the keys of the mapping at 4:7\n"},
+    {"yaml list item under-indented",
+     "clusters:\n"
+     "  - name: demo\n"
+     "    endpoints:\n"
+     "      - 127.0.0.1:9001\n"
+     "     - 127.0.0.1:9002\n",
+     "t.yaml:5:6: error: bad indentation: this line does not line up with "
+     "the items of the list at 4:7\n"},
+    {"yaml list item over-indented", "listeners:\n  - name: a\n   - name: b\n",
+     "t.yaml:3:4: error: bad indentation: this line does not line up with "
+     "the items of the list at 2:3\n"},
+    {"yaml list item among keys", "log:\n  level: info\n  - access: x\n",
+     "t.yaml:3:3: error: expected a key like the others of the mapping at "
+     "2:3\n"},
+    {"yaml key among list items", "- a\nb: c\n",
+     "t.yaml:2:1: error: expected a list item (\"- \") like the others of the "
+     "list at 1:1\n"},
+    {"yaml missing colon", "log:\n  level\n  access: stdout\n",
+     "t.yaml:2:3: error: missing \":\" after \"level\" (YAML reads this line "
+     "and line 3 as one value)\n"},
+    {"yaml missing colon in a list item",
+     "listeners:\n  - name\n    address: 127.0.0.1:8080\n",
+     "t.yaml:2:5: error: missing \":\" after \"name\" (YAML reads this line "
+     "and line 3 as one value)\n"},
+    {"yaml missing colon at the end", "log:\n  level: info\n  access\n",
+     "t.yaml:3:3: error: missing \":\" after \"access\"\n"},
+    {"yaml list on the line of its key", "log:\n  access: - stdout\n",
+     "t.yaml:2:11: error: \"- \" cannot follow a key on the same line (start "
+     "the list on the next line)\n"},
+    {"yaml text after a quoted value", "log:\n  access: \"std\" out\n",
+     "t.yaml:2:17: error: unexpected text after the quoted string at 2:11\n"},
+    {"yaml text after a list", "log: [a, b]]\n",
+     "t.yaml:1:12: error: unexpected text after the list at 1:6\n"},
     {"yaml tab indent", "listeners:\n\t- name: a\n",
-     "t.yaml:2:1: error: invalid YAML: found character that cannot start any "
-     "token (while scanning for the next token at 2:1)\n"},
+     "t.yaml:2:1: error: tabs are not allowed for indentation (indent with "
+     "spaces)\n"},
+    {"yaml tab before a key", "listeners:\n  - name: a\n\taddress: x\n",
+     "t.yaml:3:1: error: tabs are not allowed for indentation (indent with "
+     "spaces)\n"},
+    {"yaml tab after spaces", "log:\n  level: info\n  \taccess: x\n",
+     "t.yaml:3:3: error: tabs are not allowed for indentation (indent with "
+     "spaces)\n"},
+    {"yaml tab after a dash", "listeners:\n  -\tname: a\n",
+     "t.yaml:2:4: error: tabs are not allowed for indentation (indent with "
+     "spaces)\n"},
+    {"yaml tab in a block scalar", "log: |\n  a\n\tb\n",
+     "t.yaml:3:1: error: tabs are not allowed for indentation (indent with "
+     "spaces)\n"},
+    {"yaml tab on a blank line", "log:\n\t\n  level: info\n",
+     "t.yaml:2:1: error: tabs are not allowed for indentation (indent with "
+     "spaces)\n"},
+    {"yaml unclosed quote",
+     LISTENER CLUSTER "log:\n  level: info\n  access: \"stdout\nworkers: 2\n",
+     "t.yaml:11:11: error: unclosed quoted string (no closing \" before the "
+     "end of the file)\n"},
+    {"yaml unclosed single quote", "log: {access: 'stdout}\n" LISTENER,
+     "t.yaml:1:15: error: unclosed quoted string (no closing ' before the "
+     "end of the file)\n"},
+    {"yaml unclosed quote before ---", "log:\n  access: \"stdout\n---\n",
+     "t.yaml:2:11: error: unclosed quoted string (no closing \" before the "
+     "document marker at 3:1)\n"},
+    {"yaml quote closed on a later line",
+     "log:\n  access: \"stdout\n  level: \"info\"\n" LISTENER CLUSTER,
+     "t.yaml:2:11: error: unclosed quoted string (the next \" is at 3:10)\n"},
+    {"yaml single quote closed on a later line",
+     "log:\n  access: 'std\n  level: 'info'\n" LISTENER CLUSTER,
+     "t.yaml:2:11: error: unclosed quoted string (the next ' is at 3:10)\n"},
     {"yaml unclosed flow", "listeners: [\n",
-     "t.yaml:2:1: error: invalid YAML: did not find expected node content "
-     "(while parsing a flow node at 2:1)\n"},
+     "t.yaml:1:12: error: unclosed \"[\" (no matching \"]\" before the end "
+     "of the file)\n"},
+    {"yaml unclosed flow list",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo}\n" CLUSTER,
+     "t.yaml:4:13: error: unclosed \"[\" (no matching \"]\" before 5:1)\n"},
+    {"yaml unclosed flow mapping", "log: {level: info\n\n" LISTENER CLUSTER,
+     "t.yaml:1:6: error: unclosed \"{\" (no matching \"}\" before 3:10)\n"},
+    {"yaml unclosed nested flow", "log: {level: [info, access: x}\n",
+     "t.yaml:1:30: error: expected \",\" or \"]\" in the list that starts at "
+     "1:14\n"},
+    {"yaml flow missing comma", "log: {level: info access: x}\n",
+     "t.yaml:1:25: error: expected \",\" or \"}\" in the mapping that starts "
+     "at 1:6\n"},
+    {"yaml flow missing comma across lines",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [\n"
+	      "      \"127.0.0.1:9001\"  # ]\n"
+	      "      '127.0.0.1:9002'\n"
+	      "    ]\n",
+     "t.yaml:10:7: error: expected \",\" or \"]\" in the list that starts at "
+     "8:16\n"},
+    {"yaml flow mismatched brackets", "log: [a, b}\n",
+     "t.yaml:1:11: error: expected \",\" or \"]\" in the list that starts at "
+     "1:6\n"},
     {"yaml control character", "workers: 1\x01\n",
      "t.yaml:1:11: error: invalid YAML: control characters are not allowed "
      "(#x1)\n"},
@@ -1022,7 +1254,8 @@ static const struct error_case error_cases[] = {
      "1:1)\n"},
     /* unknown keys */
     {"unknown key top", "worker: 4\n" LISTENER CLUSTER,
-     "t.yaml:1:1: error: unknown key \"worker\" at the top level\n"},
+     "t.yaml:1:1: error: unknown key \"worker\" at the top level (did you "
+     "mean \"workers\"?)\n"},
     {"unknown key listener",
      "listeners:\n"
      "  - name: public\n"
@@ -1036,7 +1269,8 @@ static const struct error_case error_cases[] = {
      "    address: 127.0.0.1:8080\n"
      "    limits: {max_header: 1KiB}\n"
      "    routes: [{cluster: demo}]\n" CLUSTER,
-     "t.yaml:4:14: error: unknown key \"max_header\" in limits\n"},
+     "t.yaml:4:14: error: unknown key \"max_header\" in limits (did you mean "
+     "\"max_headers\"?)\n"},
     {"unknown key route",
      "listeners:\n"
      "  - name: public\n"
@@ -1071,6 +1305,29 @@ static const struct error_case error_cases[] = {
     {"unknown key admin",
      "admin: {address: 127.0.0.1:9901, tls: on}\n" LISTENER CLUSTER,
      "t.yaml:1:34: error: unknown key \"tls\" in admin\n"},
+    {"unknown key misspelt",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [127.0.0.1:9001]\n"
+	      "    conect_timeout: 2s\n",
+     "t.yaml:9:5: error: unknown key \"conect_timeout\" in cluster (did you "
+     "mean \"connect_timeout\"?)\n"},
+    {"unknown key swapped letters",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{clsuter: demo}]\n" CLUSTER,
+     "t.yaml:4:14: error: route \"route-1\": missing key \"cluster\"\n"
+     "t.yaml:4:15: error: unknown key \"clsuter\" in route (did you mean "
+     "\"cluster\"?)\n"},
+    {"unknown key short",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, nme: a, nm: b}]\n" CLUSTER,
+     "t.yaml:4:30: error: unknown key \"nme\" in route (did you mean "
+     "\"name\"?)\n"
+     "t.yaml:4:38: error: unknown key \"nm\" in route\n"},
     /* workers */
     {"workers word", "workers: many\n" LISTENER CLUSTER,
      "t.yaml:1:10: error: \"workers\": expected an integer >= 1 or \"auto\"\n"},
@@ -1473,6 +1730,28 @@ static const struct error_case error_cases[] = {
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo}]\n",
      "t.yaml:4:24: error: route \"route-1\": unknown cluster \"demo\"\n"},
+    {"unknown cluster misspelt",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - {name: a, cluster: payment}\n"
+     "      - {name: b, cluster: pay-v3}\n"
+     "      - {name: c, cluster: Demo}\n"
+     "      - {name: d, cluster: x}\n"
+     "clusters:\n"
+     "  - {name: payments, endpoints: [127.0.0.1:9001]}\n"
+     "  - {name: pay-v1, endpoints: [127.0.0.1:9002]}\n"
+     "  - {name: pay-v2, endpoints: [127.0.0.1:9003]}\n"
+     "  - {name: demo, endpoints: [127.0.0.1:9004]}\n"
+     "  - {name: y, endpoints: [127.0.0.1:9005]}\n",
+     "t.yaml:5:28: error: route \"a\": unknown cluster \"payment\" (did you "
+     "mean \"payments\"?)\n"
+     "t.yaml:6:28: error: route \"b\": unknown cluster \"pay-v3\" (did you "
+     "mean \"pay-v1\"?)\n"
+     "t.yaml:7:28: error: route \"c\": unknown cluster \"Demo\" (did you "
+     "mean \"demo\"?)\n"
+     "t.yaml:8:28: error: route \"d\": unknown cluster \"x\"\n"},
     {"duplicate listener name",
      LISTENER "  - name: public\n"
 	      "    address: 127.0.0.1:8081\n"
@@ -1791,6 +2070,8 @@ int
 main(void)
 {
 	static const struct CMUnitTest fixed[] = {
+	    cmocka_unit_test(test_distance),
+	    cmocka_unit_test(test_suggest),
 	    cmocka_unit_test(test_parse_duration),
 	    cmocka_unit_test(test_parse_size),
 	    cmocka_unit_test(test_parse_addr),
