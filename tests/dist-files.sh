@@ -9,9 +9,39 @@
 # track and ./bootstrap does not generate (a build product: an object, a
 # binary, a log). NOT-SHIPPED names tracked files that stay out on purpose.
 # Outside a git checkout (a tarball's own "make dist") it checks nothing.
+#
+#	dist-files.sh --update-lists SRCDIR
+# rewrites tests/conf/files.mk and tests/fuzz/corpus.mk from what git
+# tracks under tests/conf/{good,bad} and tests/fuzz/corpus.
 
 LC_ALL=C
 export LC_ALL
+
+# mklist VAR COMMENT PATH...: a makefile fragment setting VAR to the files
+# git tracks under PATH..., one a line
+mklist() {
+	var=$1 comment=$2
+	shift 2
+	echo "# SPDX-License-Identifier: MIT"
+	echo "$comment" | fold -s -w 72 | sed 's/ *$//; s/^/# /'
+	echo "# Regenerate: tests/dist-files.sh --update-lists ."
+	git ls-files "$@" | sort |
+		awk -v v="$var" '{ printf "%s \\\n\t%s", NR == 1 ? v " =" : "", $0 }
+			END { print "" }'
+}
+if [ "$1" = --update-lists ]; then
+	cd "$2" || exit 1
+	mklist CONF_TEST_FILES "The configurations tests/conf/check.sh runs, \
+for make dist (Makefile.am includes this list): a file missing here is \
+missing from the tarball, and make dist says so." \
+		tests/conf/good tests/conf/bad >tests/conf/files.mk &&
+	mklist FUZZ_CORPUS "The seed corpora tests/fuzz/replay.sh replays, \
+for make dist (Makefile.am includes this list): a file missing here is \
+missing from the tarball, and make dist says so." \
+		tests/fuzz/corpus >tests/fuzz/corpus.mk
+	exit
+fi
+
 srcdir=$1
 distdir=$2
 shift 2
@@ -36,8 +66,9 @@ comm -23 "$tmp/want" "$tmp/have" >"$tmp/missing"
 if [ -s "$tmp/missing" ]; then
 	echo "dist-files.sh: tracked by git but missing from the tarball:" >&2
 	sed 's/^/	/' "$tmp/missing" >&2
-	echo "dist-files.sh: list them in Makefile.am's EXTRA_DIST (or" \
-		"tests/conf/files.mk, tests/fuzz/corpus.mk)" >&2
+	echo "dist-files.sh: list them in Makefile.am's EXTRA_DIST; for" \
+		"tests/conf and tests/fuzz/corpus run:" \
+		"tests/dist-files.sh --update-lists ." >&2
 	status=1
 fi
 comm -13 "$tmp/want" "$tmp/have" | grep -Ev "$generated" >"$tmp/extra"

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
-# The configurations tests/conf/check.sh runs, one a line, for make dist
-# (Makefile.am includes this list): a file missing here is missing from
-# the tarball, and make dist says so.
+# The configurations tests/conf/check.sh runs, for make dist (Makefile.am
+# includes this list): a file missing here is missing from the tarball,
+# and make dist says so.
+# Regenerate: tests/dist-files.sh --update-lists .
 CONF_TEST_FILES = \
 	tests/conf/bad/address-dns-name.yaml \
 	tests/conf/bad/admin-address-conflict.yaml \

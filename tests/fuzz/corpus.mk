@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
-# The seed corpora tests/fuzz/replay.sh replays, one file a line, for
-# make dist (Makefile.am includes this list): a file missing here is
-# missing from the tarball, and make dist says so.
+# The seed corpora tests/fuzz/replay.sh replays, for make dist
+# (Makefile.am includes this list): a file missing here is missing from
+# the tarball, and make dist says so.
+# Regenerate: tests/dist-files.sh --update-lists .
 FUZZ_CORPUS = \
 	tests/fuzz/corpus/chunked/17-digits \
 	tests/fuzz/corpus/chunked/bad-ext \
