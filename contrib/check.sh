@@ -1,21 +1,33 @@
 #!/bin/sh
 # Builds sluice and runs the whole test suite, twice: a strict-warnings
-# build and an AddressSanitizer + UBSan build. This is the README's test
-# command and what CI runs.
+# build in build-werror/ and an AddressSanitizer + UBSan build in
+# build-asan/. This is the README's test command and what CI runs.
+#	contrib/check.sh [--build-only]
+# --build-only: install what is missing and build both, tests included;
+# run no test.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
+
+build_only=
+case "$*" in
+"") ;;
+--build-only) build_only=1 ;;
+*)
+	echo "usage: $0 [--build-only]" >&2
+	exit 2
+	;;
+esac
+
 "$top/contrib/deps.sh"
-cd "$top"
-./bootstrap >/dev/null 2>&1 || ./bootstrap
 jobs=$(nproc 2>/dev/null || echo 2)
 run() {
 	dir=$1; shift
-	echo "== $dir: configure $*"
-	mkdir -p "$top/$dir"
+	echo "== $dir: $*"
+	"$top/contrib/build.sh" "$dir" "$@"
 	cd "$top/$dir"
-	"$top/configure" -q "$@"
-	make -j"$jobs" >/dev/null
-	if ! make -j"$jobs" check; then
+	if [ -n "$build_only" ]; then
+		make -j"$jobs" check TESTS= >/dev/null
+	elif ! make -j"$jobs" check; then
 		# show what failed, then fail
 		for f in $(find . -name '*.log' -path './tests/*'); do
 			if grep -qE '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null; then
@@ -26,12 +38,13 @@ run() {
 	fi
 	cd "$top"
 }
-run build --enable-werror
+run build-werror --enable-werror
 run build-asan --enable-asan
+[ -z "$build_only" ] || exit 0
 # one plain closing line over both runs
 pass=0
 fail=0
-for log in build/test-suite.log build-asan/test-suite.log; do
+for log in build-werror/test-suite.log build-asan/test-suite.log; do
 	p=$(sed -n 's/^# PASS: *//p' "$top/$log")
 	f=$(sed -n 's/^# FAIL: *//p' "$top/$log")
 	e=$(sed -n 's/^# ERROR: *//p' "$top/$log")

@@ -65,6 +65,10 @@ version(void)
 	printf("libevent %s\n", event_get_version());
 	printf("OpenSSL %s\n", OpenSSL_version(OPENSSL_VERSION_STRING));
 	printf("libyaml %s\n", yaml_get_version_string());
+	/* buildflags.h, included by the build (see Makefile.am) */
+#ifdef SL_BUILD_CC
+	printf("built with: %s %s\n", SL_BUILD_CC, SL_BUILD_CFLAGS);
+#endif
 }
 
 static unsigned
