@@ -209,7 +209,8 @@ copy_slice(char *dst, size_t dstsz, const char *s, size_t n)
 		n = 0;
 	if (n >= dstsz)
 		n = dstsz - 1;
-	memcpy(dst, s, n);
+	if (n > 0)
+		memcpy(dst, s, n);
 	dst[n] = '\0';
 }
 

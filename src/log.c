@@ -232,7 +232,8 @@ sl_log_target(char *out, size_t outsz, const char *s, size_t n,
 		i = (size_t)(qm - s);
 	/* the path, and the whole target when nothing is hidden */
 	o = SL_LOG_MIN(i, outsz - 1);
-	memcpy(out, s, o);
+	if (o > 0)
+		memcpy(out, s, o);
 	if (qm != NULL && q == SL_LOG_QUERY_NAMES) {
 		/* names kept, each non-empty value becomes one "*" */
 		for (; i < n && o < outsz - 1; i++) {
