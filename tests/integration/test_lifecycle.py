@@ -12,7 +12,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sltest import (Client, Reply, Sluice, Upstream, build_request,  # noqa
+from sltest import (Client, Reply, Skip, Sluice, Upstream, build_request,  # noqa
                     check, connect_refused, eq, get, main, make_config,
                     read_json_lines, read_response, start_sluice, test,
                     tmpdir, to_yaml, wait_until, _register)
@@ -267,6 +267,41 @@ def other_reuseport_listener_refuses_start():
     sl = start_sluice(cfg)
     eq(served_by(port, 4), {"a"}, "upstreams that served the port")
     sl.stop()
+
+
+@test
+def ipv6_listener_shared_with_another_process_refuses_start():
+    # the IPv6 table too, and a dual-stack [::] socket meets an IPv4
+    # address
+    a = Upstream("a")
+    try:
+        other = socket.socket(socket.AF_INET6)
+    except OSError:
+        raise Skip("no IPv6")
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    other.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    try:
+        other.bind(("::", 0))
+    except OSError:
+        other.close()
+        raise Skip("cannot bind [::]")
+    other.listen(8)
+    port = other.getsockname()[1]
+    try:
+        cfg, _ = make_config({"a": [a]}, workers=1, port=port)
+        cfg["listeners"][0]["address"] = "[::1]:%d" % port
+        err = start_refused(cfg)
+        check(re.search(r'listener "main" \[::1\]:%d: address already in '
+                        r'use by pid %d' % (port, os.getpid()), err),
+              "IPv6 address not refused:\n%s" % err)
+        cfg["listeners"][0]["address"] = "127.0.0.1:%d" % port
+        err = start_refused(cfg)
+        check(re.search(r'listener "main" 127\.0\.0\.1:%d: address already '
+                        r'in use by pid %d' % (port, os.getpid()), err),
+              "IPv4 address beside a dual-stack [::] not refused:\n%s"
+              % err)
+    finally:
+        other.close()
 
 
 @test
