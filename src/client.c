@@ -14,7 +14,6 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -27,7 +26,6 @@
 #include "log.h"
 #include "rate.h"
 #include "runtime.h"
-#include "upstream.h"
 #include "worker.h"
 
 #define LINGER_MS      2000 /* reading and dropping input before a close */
@@ -179,61 +177,26 @@ sl_client_finish(struct sl_client *c, const char *reason, int linger)
 
 /* ---- client side I/O -------------------------------------------------- */
 
-/*
- * Is this a bulk write of a Content-Length body whose next bytes already
- * wait on the upstream socket? Then it goes with MSG_MORE: the kernel
- * keeps the last partial segment for the next write, and a 64 KiB write
- * does not leave as a full segment plus a 53-byte one (loopback's MSS is
- * 65483). Only then: bytes held with nothing to follow would wait up to
- * 200 ms in the kernel. Costs one FIONREAD per bulk write; small writes,
- * and the last one of a body, go out at once.
- */
-#define SEND_MORE_MIN (16 * 1024)
-
-static int
-body_more_ready(const struct sl_txn *t, const struct sl_upconn *u)
-{
-	int avail = 0;
-
-	if (t->resp_body != SL_H1_BODY_LENGTH || (t->flags & T_RESP_DONE) ||
-	    u->ready - u->in.off < SEND_MORE_MIN)
-		return 0;
-	return ioctl(u->fd, FIONREAD, &avail) == 0 && avail > 0;
-}
-
 /* Writes our heads and the ready response bytes. Returns -1 when c was
  * closed. */
 int
 sl_client_write(struct sl_client *c)
 {
 	struct sl_txn *t = c->txn;
-	struct sl_upconn *u = t != NULL ? t->up : NULL;
 	struct iovec iov[2];
-	int niov = 0, flags = 0;
-	size_t op;
+	int niov, flags = 0, more = 0;
 	ssize_t n;
 
 	if (c->flags & C_F_WEV)
 		return 0; /* wait for writability */
-	if (sl_exchange_resp_head_held(t, u))
-		return 0; /* wait for the body's first bytes */
-	op = sl_buf_pending(&c->txn->out);
-	if (op > 0)
-		iov[niov++] =
-		    (struct iovec){c->txn->out.data + c->txn->out.off, op};
-	if (u != NULL && t != NULL && (t->flags & T_RESP_HEAD) &&
-	    u->ready > u->in.off) {
-		iov[niov++] = (struct iovec){u->in.data + u->in.off,
-					     u->ready - u->in.off};
-		if (body_more_ready(t, u))
-			flags = MSG_MORE;
-	}
-	if (niov == 0)
+	if ((niov = sl_exchange_output(c, iov, &more)) == 0)
 		return 0;
+	if (more)
+		flags = MSG_MORE;
 	/* The last bytes before a close: held back (MSG_MORE) so that the
 	 * FIN the close sends right after leaves in the same segment. */
-	if (t != NULL && (t->flags & T_CLOSE) &&
-	    (t->flags & (T_LOCAL | T_RESP_DONE)) && !(c->flags & C_F_EOF)) {
+	if ((t->flags & T_CLOSE) && (t->flags & (T_LOCAL | T_RESP_DONE)) &&
+	    !(c->flags & C_F_EOF)) {
 		flags = MSG_MORE;
 		c->flags |= C_F_CORKED;
 	}
@@ -242,31 +205,15 @@ sl_client_write(struct sl_client *c)
 		if (errno == EAGAIN || errno == EINTR) {
 			/* send_timeout counts from the moment writing stalls */
 			if (!(c->flags & C_F_WEV))
-				c->txn->last_write_ms = now_ms();
+				t->last_write_ms = now_ms();
 			sl_client_want_write(c, 1);
 			return 0;
 		}
 		sl_client_close(c, "client_write_error");
 		return -1;
 	}
-	c->txn->last_write_ms = now_ms();
-	if (t != NULL) {
-		t->bytes_out += (uint64_t)n;
-		t->send_written += (uint64_t)n;
-	}
-	if ((size_t)n >= op) {
-		c->txn->out.off += (uint32_t)op;
-		if (u != NULL && (size_t)n > op) {
-			u->in.off += (uint32_t)((size_t)n - op);
-			if (u->in.off == u->in.len)
-				u->in.off = u->in.len = u->ready = 0;
-		}
-	} else
-		c->txn->out.off += (uint32_t)n;
-	if (sl_buf_pending(&c->txn->out) == 0)
-		sl_buf_release(&c->w->bufs, &c->txn->out);
-	if (sl_buf_pending(&c->txn->out) > 0 ||
-	    (u != NULL && (t->flags & T_RESP_HEAD) && u->ready > u->in.off))
+	t->last_write_ms = now_ms();
+	if (sl_exchange_sent(c, (size_t)n))
 		sl_client_want_write(c, 1);
 	return 0;
 }
@@ -337,11 +284,6 @@ client_read(struct sl_client *c)
 static void
 client_schedule(struct sl_client *c)
 {
-	struct sl_txn *t = c->txn;
-	uint64_t d = 0;
-
-	if (c->state == SL_CLIENT_ST_CLOSED)
-		return;
 	switch (c->state) {
 	case SL_CLIENT_ST_IDLE:
 	case SL_CLIENT_ST_HEAD:
@@ -351,62 +293,15 @@ client_schedule(struct sl_client *c)
 		if (!(c->flags & C_F_EOF))
 			client_want_read(c, in_room(c));
 		return;
-	case SL_CLIENT_ST_TXN: {
-		uint64_t x = UINT64_MAX;
-		struct sl_upconn *u = t->up;
+	case SL_CLIENT_ST_TXN:
 		if (!(c->flags & C_F_EOF))
 			client_want_read(c, in_room(c));
-		if (!(c->flags & C_F_REV) && t->body_rate.start_ms != 0)
-			/* not reading is the gateway's doing, not the
-			 * client's */
-			sl_rate_excuse(&t->body_rate, now_ms());
-		if (t->flags & T_QUEUED)
-			x = SL_MIN(x, t->queue_deadline_ms);
-		if (t->body_rate.start_ms != 0 &&
-		    !(t->flags & (T_LOCAL | T_REQ_READ_DONE)))
-			x = SL_MIN(x, t->body_rate.next_ms);
-		if (t->send_rate.start_ms != 0 && !(t->flags & T_LOCAL))
-			x = SL_MIN(x, t->send_rate.next_ms);
-		if (!(t->flags & (T_LOCAL | T_REQ_READ_DONE)) &&
-		    (c->flags & C_F_REV))
-			x = SL_MIN(x, c->txn->last_read_ms +
-					  c->lconf->limits.body_timeout_ms);
-		if (u != NULL && u->state == SL_UP_ST_CONNECTING)
-			x = SL_MIN(x, t->connect_deadline_ms);
-		else if (u != NULL && !(t->flags & T_RESP_DONE)) {
-			/* resume reading the upstream once there is room */
-			if (!u->rev_on &&
-			    (u->in.data == NULL || sl_buf_space(&u->in) > 0 ||
-			     u->in.off > 0))
-				sl_upstream_want_read(u, 1);
-			/* the upstream is on the clock only while we wait
-			 * for it, not while it waits for a slow client */
-			if (((t->flags & T_REQ_SENT) && u->rev_on) ||
-			    (t->flags & T_UP_WBLOCK))
-				x = SL_MIN(x, t->up_progress_ms +
-						  t->route->timeout_ms);
-		}
-		if (c->flags & C_F_WEV)
-			x = SL_MIN(x, c->txn->last_write_ms +
-					  c->lconf->limits.send_timeout_ms);
-		d = x == UINT64_MAX ? 0 : x;
-		break;
-	}
+		/* the exchange's deadlines, and its upstream's interest */
+		sl_exchange_schedule(c);
+		return;
 	case SL_CLIENT_ST_CLOSED:
 		return;
 	}
-	if (d == t->armed_ms)
-		return;
-	if (d == 0) {
-		event_del(&t->tev);
-	} else {
-		uint64_t now = now_ms();
-		uint64_t ms = d > now ? d - now : 0;
-		struct timeval tv = {(time_t)(ms / 1000),
-				     (suseconds_t)(ms % 1000) * 1000};
-		event_add(&t->tev, &tv);
-	}
-	t->armed_ms = d;
 }
 
 /* Works on c until it must wait for an event. May close c. */

@@ -37,6 +37,8 @@
 enum { FAIL_REFUSED, FAIL_CONNECT_TIMEOUT, FAIL_RESET, FAIL_BAD, FAIL_TIMEOUT };
 
 static void exchange_on_timer(evutil_socket_t, short, void *);
+static void exchange_on_upstream(struct sl_upconn *, enum sl_up_event, int,
+				 void *);
 static void txn_connect(struct sl_client *c);
 static void txn_dequeue(struct sl_txn *t);
 static int up_read(struct sl_client *c);
@@ -342,7 +344,7 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 		return;
 	}
 	if (t->flags & T_RESP_HEAD) {
-		/* a head held back for its body (sl_exchange_resp_head_held)
+		/* a head held back for its body (resp_head_held)
 		 * never went out: this answer replaces it */
 		t->flags &= ~T_RESP_HEAD;
 		t->out.off = t->out.len = 0;
@@ -721,7 +723,8 @@ txn_connect(struct sl_client *c)
 		return;
 	}
 	t->ep_index = i;
-	t->up = sl_upstream_get(c->w, t->wc->eps[i], c, fresh);
+	t->up = sl_upstream_get(c->w, t->wc->eps[i], fresh,
+				exchange_on_upstream, c);
 	if (t->up == NULL) {
 		if (errno == EBUSY) {
 			/* another worker took the last connection */
@@ -930,7 +933,7 @@ up_write(struct sl_client *c)
 		iov[niov++] = (struct iovec){c->in.data + c->in.off,
 					     c->in_ready - c->in.off};
 	if (niov > 0) {
-		n = sl_sendv(u->fd, iov, niov, 0);
+		n = sl_upstream_writev(u, iov, niov, 0);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR) {
 				t->flags |= T_UP_WBLOCK;
@@ -1154,33 +1157,19 @@ up_read(struct sl_client *c)
 	ssize_t n;
 	int rerr;
 
-	if (sl_buf_alloc(&c->w->bufs, &u->in, c->lconf->limits.buffer_bytes) ==
-	    -1) {
-		txn_upstream_failed(c, FAIL_RESET, "out_of_memory", NULL);
-		return -1;
-	}
-	if (u->in.off == u->in.len)
-		u->in.off = u->in.len = u->ready = 0;
-	if (u->in.len == u->in.cap && u->in.off > 0) {
-		memmove(u->in.data, u->in.data + u->in.off,
-			u->in.len - u->in.off);
-		u->in.len -= u->in.off;
-		u->ready -= u->in.off;
-		u->in.off = 0;
-	}
-	if (sl_buf_space(&u->in) == 0) {
-		/* the client is slower than the upstream: stop reading */
-		sl_upstream_want_read(u, 0);
-		return 0;
-	}
-	n = recv(u->fd, u->in.data + u->in.len, sl_buf_space(&u->in), 0);
+	/* with no room left the read interest goes off: the client is
+	 * slower than the upstream */
+	n = sl_upstream_read(u, c->lconf->limits.buffer_bytes);
 	if (n > 0) {
-		u->in.len += (uint32_t)n;
 		t->up_progress_ms = now_ms();
 		return resp_advance(c);
 	}
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+	if (n == SL_AGAIN)
 		return 0;
+	if (n == -1 && errno == ENOMEM) {
+		txn_upstream_failed(c, FAIL_RESET, "out_of_memory", NULL);
+		return -1;
+	}
 	/* end of stream or error */
 	rerr = errno;
 	sl_upstream_want_read(u, 0);
@@ -1216,14 +1205,127 @@ up_read(struct sl_client *c)
  * streams) get their head at once. A stalled upstream is on its response
  * timeout as before.
  */
-int
-sl_exchange_resp_head_held(const struct sl_txn *t, const struct sl_upconn *u)
+static int
+resp_head_held(const struct sl_txn *t, const struct sl_upconn *u)
 {
 	return u != NULL &&
 	       (t->flags & (T_LOCAL | T_RESP_HEAD | T_RESP_DONE)) ==
 		   T_RESP_HEAD &&
 	       t->resp_body == SL_H1_BODY_LENGTH && t->bytes_out == 0 &&
 	       u->ready == u->in.off && u->rev_on;
+}
+
+/*
+ * Is this a bulk write of a Content-Length body whose next bytes already
+ * wait on the upstream socket? Then it goes with MSG_MORE: the kernel
+ * keeps the last partial segment for the next write, and a 64 KiB write
+ * does not leave as a full segment plus a 53-byte one (loopback's MSS is
+ * 65483). Only then: bytes held with nothing to follow would wait up to
+ * 200 ms in the kernel. Costs one FIONREAD per bulk write; small writes,
+ * and the last one of a body, go out at once.
+ */
+#define SEND_MORE_MIN (16 * 1024)
+
+static int
+body_more_ready(const struct sl_txn *t, const struct sl_upconn *u)
+{
+	if (t->resp_body != SL_H1_BODY_LENGTH || (t->flags & T_RESP_DONE) ||
+	    u->ready - u->in.off < SEND_MORE_MIN)
+		return 0;
+	return sl_upstream_more_waiting(u);
+}
+
+int
+sl_exchange_output(struct sl_client *c, struct iovec *iov, int *more)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_upconn *u = t->up;
+	size_t op;
+	int niov = 0;
+
+	*more = 0;
+	if (resp_head_held(t, u))
+		return 0; /* wait for the body's first bytes */
+	if ((op = sl_buf_pending(&t->out)) > 0)
+		iov[niov++] = (struct iovec){t->out.data + t->out.off, op};
+	if (u != NULL && (t->flags & T_RESP_HEAD) && u->ready > u->in.off) {
+		iov[niov++] = (struct iovec){u->in.data + u->in.off,
+					     u->ready - u->in.off};
+		*more = body_more_ready(t, u);
+	}
+	return niov;
+}
+
+int
+sl_exchange_sent(struct sl_client *c, size_t n)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_upconn *u = t->up;
+	size_t op = sl_buf_pending(&t->out);
+
+	t->bytes_out += (uint64_t)n;
+	t->send_written += (uint64_t)n;
+	if (n >= op) {
+		t->out.off += (uint32_t)op;
+		if (u != NULL && n > op)
+			sl_upstream_consume(u, n - op);
+	} else
+		t->out.off += (uint32_t)n;
+	if (sl_buf_pending(&t->out) == 0)
+		sl_buf_release(&c->w->bufs, &t->out);
+	return sl_buf_pending(&t->out) > 0 ||
+	       (u != NULL && (t->flags & T_RESP_HEAD) && u->ready > u->in.off);
+}
+
+void
+sl_exchange_schedule(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_upconn *u = t->up;
+	uint64_t x = UINT64_MAX, d;
+
+	if (!(c->flags & C_F_REV) && t->body_rate.start_ms != 0)
+		/* not reading is the gateway's doing, not the client's */
+		sl_rate_excuse(&t->body_rate, now_ms());
+	if (t->flags & T_QUEUED)
+		x = SL_MIN(x, t->queue_deadline_ms);
+	if (t->body_rate.start_ms != 0 &&
+	    !(t->flags & (T_LOCAL | T_REQ_READ_DONE)))
+		x = SL_MIN(x, t->body_rate.next_ms);
+	if (t->send_rate.start_ms != 0 && !(t->flags & T_LOCAL))
+		x = SL_MIN(x, t->send_rate.next_ms);
+	if (!(t->flags & (T_LOCAL | T_REQ_READ_DONE)) && (c->flags & C_F_REV))
+		x = SL_MIN(x,
+			   t->last_read_ms + c->lconf->limits.body_timeout_ms);
+	if (u != NULL && u->state == SL_UP_ST_CONNECTING)
+		x = SL_MIN(x, t->connect_deadline_ms);
+	else if (u != NULL && !(t->flags & T_RESP_DONE)) {
+		/* resume reading the upstream once there is room */
+		if (!u->rev_on && (u->in.data == NULL ||
+				   sl_buf_space(&u->in) > 0 || u->in.off > 0))
+			sl_upstream_want_read(u, 1);
+		/* the upstream is on the clock only while we wait for it,
+		 * not while it waits for a slow client */
+		if (((t->flags & T_REQ_SENT) && u->rev_on) ||
+		    (t->flags & T_UP_WBLOCK))
+			x = SL_MIN(x, t->up_progress_ms + t->route->timeout_ms);
+	}
+	if (c->flags & C_F_WEV)
+		x = SL_MIN(x,
+			   t->last_write_ms + c->lconf->limits.send_timeout_ms);
+	d = x == UINT64_MAX ? 0 : x;
+	if (d == t->armed_ms)
+		return;
+	if (d == 0) {
+		event_del(&t->tev);
+	} else {
+		uint64_t now = now_ms();
+		uint64_t ms = d > now ? d - now : 0;
+		struct timeval tv = {(time_t)(ms / 1000),
+				     (suseconds_t)(ms % 1000) * 1000};
+		event_add(&t->tev, &tv);
+	}
+	t->armed_ms = d;
 }
 
 /* ---- the exchange ----------------------------------------------------- */
@@ -1368,7 +1470,7 @@ txn_on_deadline(struct sl_client *c, struct sl_txn *t, uint64_t now)
 	}
 	/* a held head is the upstream's delay, not the client's */
 	pending_out =
-	    !sl_exchange_resp_head_held(t, u) &&
+	    !resp_head_held(t, u) &&
 	    (sl_buf_pending(&c->txn->out) > 0 ||
 	     (u != NULL && (t->flags & T_RESP_HEAD) && u->ready > u->in.off));
 	if (t->send_rate.start_ms != 0 && now >= t->send_rate.next_ms) {
@@ -1453,42 +1555,36 @@ exchange_on_timer(evutil_socket_t fd, short what, void *arg)
 	sl_client_process(c);
 }
 
-void
-sl_exchange_on_upstream(struct sl_client *c, struct sl_upconn *u, short what)
+/* The handler of the exchange's upstream connection (arg: its client). */
+static void
+exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
+		     void *arg)
 {
+	struct sl_client *c = arg;
 	struct sl_txn *t = c->txn;
 
 	sl_now_refresh();
 	if (c->state != SL_CLIENT_ST_TXN || t == NULL || t->up != u)
 		return;
-	if (u->state == SL_UP_ST_CONNECTING) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-
-		if (getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-			err = errno;
-		if (err == EINPROGRESS)
-			return;
-		if (err != 0) {
-			/* the OS's reason: refused, no route to host, its own
-			 * SYN timeout */
-			txn_upstream_failed(c, FAIL_REFUSED,
-					    "upstream_connect_failed",
-					    strerror(err));
-			sl_client_process(c);
-			return;
-		}
-		u->state = SL_UP_ST_ACTIVE;
-		sl_upstream_want_write(u, 0);
-		sl_upstream_want_read(u, 1);
+	switch (ev) {
+	case SL_UP_EV_FAILED:
+		/* the OS's reason: refused, no route to host, its own SYN
+		 * timeout */
+		txn_upstream_failed(c, FAIL_REFUSED, "upstream_connect_failed",
+				    strerror(err));
+		break;
+	case SL_UP_EV_CONNECTED:
 		t->up_progress_ms = now_ms();
-	} else if (what & EV_WRITE) {
+		break;
+	case SL_UP_EV_WRITABLE:
 		t->flags &= ~T_UP_WBLOCK;
 		sl_upstream_want_write(u, 0);
-	} else if (what & EV_READ) {
+		break;
+	case SL_UP_EV_READABLE:
 		/* on failure the exchange is now a local answer or a close,
 		 * and processing carries on from there all the same */
 		(void)up_read(c);
+		break;
 	}
 	sl_client_process(c);
 }

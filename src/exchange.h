@@ -8,6 +8,7 @@
 #define SL_EXCHANGE_H
 
 #include <stddef.h>
+#include <sys/uio.h>
 
 struct sl_client;
 struct sl_upconn;
@@ -17,11 +18,6 @@ struct sl_txn;
  * it left the queue (connected, connecting or answered), 0 when it must
  * keep waiting. */
 int sl_exchange_retry(struct sl_txn *t);
-
-/* Event on u, owned by c: what is EV_READ or EV_WRITE (readiness), or
- * EV_WRITE when a connect finished (see u->state). */
-void sl_exchange_on_upstream(struct sl_client *c, struct sl_upconn *u,
-			     short what);
 
 /* ---- for client.c ---------------------------------------------------- */
 
@@ -53,10 +49,19 @@ void sl_exchange_reject(struct sl_client *c, int status, int why);
  * status carries. */
 const char *sl_exchange_status_code_name(int status);
 
-/* 1 when a response head is held back waiting for its body's first
- * bytes. */
-int sl_exchange_resp_head_held(const struct sl_txn *t,
-			       const struct sl_upconn *u);
+/* What to write to the client now: the exchange's own heads, then the
+ * response bytes that are ready. Fills iov (2 entries) and returns how
+ * many; *more is set when more response bytes already wait upstream (a
+ * MSG_MORE hint). */
+int sl_exchange_output(struct sl_client *c, struct iovec *iov, int *more);
+
+/* n bytes of that output were written. Returns 1 when some of it is still
+ * to be written. */
+int sl_exchange_sent(struct sl_client *c, size_t n);
+
+/* Arms the exchange's nearest deadline, and its upstream's read interest
+ * when there is room again. */
+void sl_exchange_schedule(struct sl_client *c);
 
 /* Moves bytes as far as they can go now. Returns -1 when c was closed or
  * the exchange ended, 0 when it waits for an event. */

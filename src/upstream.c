@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Upstream connections and their pools. A pooled connection keeps its read
- * event armed, so an upstream that closes it (or says anything while idle)
- * is noticed and the connection dropped before a request can use it.
+ * Upstream endpoints, their pools and connections. A pooled connection
+ * keeps its read event armed, so an upstream that closes it (or says
+ * anything while idle) is noticed and the connection dropped before a
+ * request can use it. Every socket call on an upstream connection is here;
+ * owners hear of events only through their handler.
  */
 #include "upstream.h"
 
@@ -12,12 +14,13 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "exchange.h"
 #include "log.h"
 #include "runtime.h"
+#include "util.h"
 
 /* Kernel receive buffer of an upstream connection (the kernel doubles
  * it for its bookkeeping). */
@@ -36,12 +39,83 @@ upstream_capacity(struct sl_worker *w)
 		event_active(w->queue_ev, EV_TIMEOUT, 1);
 }
 
+/* ---- endpoints -------------------------------------------------------- */
+
+struct sl_wendpoint *
+sl_upstream_endpoint(struct sl_worker *w, struct sl_conf *conf,
+		     const struct sl_conf_cluster *cc,
+		     const struct sl_conf_endpoint *ce)
+{
+	struct sl_wendpoint *ep;
+
+	TAILQ_FOREACH(ep, &w->eps, link)
+	if (ep->key == ce->state)
+		break;
+	if (ep == NULL) {
+		if ((ep = calloc(1, sizeof(*ep))) == NULL)
+			return NULL;
+		ep->key = ce->state;
+		ep->w = w;
+		TAILQ_INIT(&ep->idle);
+		TAILQ_INSERT_TAIL(&w->eps, ep, link);
+	}
+	if (ep->gconf != conf) {
+		/* settings (weight, pool, limits) follow the newest
+		 * generation; the reference keeps them valid for
+		 * connections that outlive older ones */
+		struct sl_conf *old = ep->gconf;
+		ep->gconf = sl_conf_ref(conf);
+		sl_conf_unref(old);
+	}
+	ep->conf = ce;
+	ep->cluster = cc;
+	ep->seen_gen = conf->generation;
+	ep->retired = 0;
+	ep->refs++;
+	return ep;
+}
+
+void
+sl_upstream_endpoint_unref(struct sl_wendpoint *ep)
+{
+	if (ep == NULL || --ep->refs > 0)
+		return;
+	/* no generation names it and no connection uses it, so its pool
+	 * is empty */
+	TAILQ_REMOVE(&ep->w->eps, ep, link);
+	sl_conf_unref(ep->gconf);
+	free(ep);
+}
+
+static void close_idle_ep(struct sl_wendpoint *ep);
+
+void
+sl_upstream_retire_endpoints(struct sl_worker *w, uint64_t generation)
+{
+	struct sl_wendpoint *ep, *next;
+
+	for (ep = TAILQ_FIRST(&w->eps); ep != NULL; ep = next) {
+		next = TAILQ_NEXT(ep, link);
+		if (ep->seen_gen == generation || ep->retired)
+			continue;
+		/* gone from the configuration: idle connections close now,
+		 * busy ones when their owner is done */
+		ep->retired = 1;
+		ep->refs++; /* closing may drop the last reference */
+		close_idle_ep(ep);
+		next = TAILQ_NEXT(ep, link);
+		sl_upstream_endpoint_unref(ep);
+	}
+}
+
+/* ---- connections ------------------------------------------------------- */
+
 static void
 upstream_free(struct sl_upconn *u)
 {
 	sl_runtime_release(&u->ep->conf->state->conns);
 	upstream_capacity(u->w);
-	sl_wendpoint_unref(u->ep);
+	sl_upstream_endpoint_unref(u->ep);
 	if (u->rev_on)
 		event_del(&u->rev);
 	if (u->wev_on)
@@ -61,8 +135,8 @@ pool_remove(struct sl_upconn *u)
 }
 
 struct sl_upconn *
-sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,
-		struct sl_client *owner, int fresh)
+sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
+		sl_up_handler *handler, void *arg)
 {
 	const struct sl_conf_endpoint *ce = ep->conf;
 	struct sl_upconn *u;
@@ -72,7 +146,8 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,
 		pool_remove(u);
 		event_del(&u->tev);
 		u->state = SL_UP_ST_ACTIVE;
-		u->owner = owner;
+		u->handler = handler;
+		u->arg = arg;
 		SL_STAT_INC(w->stats.upstream_reused);
 		return u;
 	}
@@ -88,7 +163,8 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,
 	}
 	u->w = w;
 	u->ep = ep;
-	u->owner = owner;
+	u->handler = handler;
+	u->arg = arg;
 	u->id = sl_conn_id();
 	u->fd = socket(ce->addr.ss.ss_family,
 		       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -180,9 +256,9 @@ close_idle(struct sl_worker *w, int only_contended)
 		}
 		/* a reference keeps ep while its last connections close */
 		ep->refs++;
-		sl_upstream_close_idle_ep(ep);
+		close_idle_ep(ep);
 		next = TAILQ_NEXT(ep, link);
-		sl_wendpoint_unref(ep);
+		sl_upstream_endpoint_unref(ep);
 	}
 }
 
@@ -199,7 +275,8 @@ sl_upstream_put(struct sl_upconn *u, int reusable)
 	const struct sl_conf_cluster *cc = ep->cluster;
 	struct timeval tv;
 
-	u->owner = NULL;
+	u->handler = NULL;
+	u->arg = NULL;
 	if (!reusable || u->state != SL_UP_ST_ACTIVE || ep->retired ||
 	    others_wait(u->w, cc) || sl_buf_pending(&u->in) != 0 ||
 	    ep->nidle >= cc->pool_max_idle || u->w->draining) {
@@ -236,7 +313,7 @@ upstream_on_read(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	if (u->state != SL_UP_ST_IDLE) {
-		sl_exchange_on_upstream(u->owner, u, EV_READ);
+		u->handler(u, SL_UP_EV_READABLE, 0, u->arg);
 		return;
 	}
 	/* idle: a close, an error, or bytes nobody asked for all end it */
@@ -258,16 +335,92 @@ static void
 upstream_on_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_upconn *u = arg;
+	socklen_t len;
+	int err = 0;
 
-	if (u->state == SL_UP_ST_IDLE) {
+	switch (u->state) {
+	case SL_UP_ST_IDLE:
 		sl_upstream_want_write(u, 0);
 		return;
+	case SL_UP_ST_CONNECTING:
+		/* a non-blocking connect completed, one way or the other */
+		len = sizeof(err);
+		if (getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			err = errno;
+		if (err == EINPROGRESS)
+			return;
+		if (err != 0) {
+			u->handler(u, SL_UP_EV_FAILED, err, u->arg);
+			return;
+		}
+		u->state = SL_UP_ST_ACTIVE;
+		sl_upstream_want_write(u, 0);
+		sl_upstream_want_read(u, 1);
+		u->handler(u, SL_UP_EV_CONNECTED, 0, u->arg);
+		return;
+	case SL_UP_ST_ACTIVE:
+		u->handler(u, SL_UP_EV_WRITABLE, 0, u->arg);
+		return;
 	}
-	sl_exchange_on_upstream(u->owner, u, EV_WRITE);
+}
+
+ssize_t
+sl_upstream_read(struct sl_upconn *u, size_t bufsize)
+{
+	ssize_t n;
+
+	if (sl_buf_alloc(&u->w->bufs, &u->in, bufsize) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (u->in.off == u->in.len)
+		u->in.off = u->in.len = u->ready = 0;
+	if (u->in.len == u->in.cap && u->in.off > 0) {
+		memmove(u->in.data, u->in.data + u->in.off,
+			u->in.len - u->in.off);
+		u->in.len -= u->in.off;
+		u->ready -= u->in.off;
+		u->in.off = 0;
+	}
+	if (sl_buf_space(&u->in) == 0) {
+		/* the owner is slower than the upstream: stop reading */
+		sl_upstream_want_read(u, 0);
+		return SL_AGAIN;
+	}
+	n = recv(u->fd, u->in.data + u->in.len, sl_buf_space(&u->in), 0);
+	if (n > 0) {
+		u->in.len += (uint32_t)n;
+		return n;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return SL_AGAIN;
+	return n;
+}
+
+ssize_t
+sl_upstream_writev(struct sl_upconn *u, struct iovec *iov, int niov, int flags)
+{
+	return sl_sendv(u->fd, iov, niov, flags);
 }
 
 void
-sl_upstream_close_idle_ep(struct sl_wendpoint *ep)
+sl_upstream_consume(struct sl_upconn *u, size_t n)
+{
+	u->in.off += (uint32_t)n;
+	if (u->in.off == u->in.len)
+		u->in.off = u->in.len = u->ready = 0;
+}
+
+int
+sl_upstream_more_waiting(const struct sl_upconn *u)
+{
+	int avail = 0;
+
+	return ioctl(u->fd, FIONREAD, &avail) == 0 && avail > 0;
+}
+
+static void
+close_idle_ep(struct sl_wendpoint *ep)
 {
 	struct sl_upconn *u;
 

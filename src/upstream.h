@@ -1,51 +1,74 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Upstream connections: connecting, the per-worker per-endpoint pools of
- * idle keep-alive connections, and their events. The request/response
- * exchange itself is driven by exchange.c for the client that owns an
- * active connection.
+ * Upstream connections: the per-worker endpoints and their pools of idle
+ * keep-alive connections, connecting, and every socket call made on an
+ * upstream connection. A connection in use belongs to an owner (an
+ * exchange today; a mirror copy or a health check tomorrow) that hears
+ * from it only through the handler it gave: connected, failed, readable,
+ * writable. Knows no HTTP and no client.
  */
 #ifndef SL_UPSTREAM_H
 #define SL_UPSTREAM_H
 
 #include <event2/event_struct.h>
 #include <sys/queue.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "buf.h"
 #include "worker.h"
 
 enum sl_upconn_state {
-	SL_UP_ST_CONNECTING, /* connect() in progress; owner != NULL */
-	SL_UP_ST_ACTIVE,     /* connected and owned by a client */
-	SL_UP_ST_IDLE,	     /* in ep->idle; owner == NULL, in is empty */
+	SL_UP_ST_CONNECTING, /* connect() in progress; handler != NULL */
+	SL_UP_ST_ACTIVE,     /* connected and owned: handler != NULL */
+	SL_UP_ST_IDLE,	     /* in ep->idle; handler == NULL, in is empty */
 };
 
-/* Owned by its endpoint's pool when idle, by its client when not. */
+/* What a connection tells its owner. */
+enum sl_up_event {
+	SL_UP_EV_CONNECTED, /* connect() completed: now ACTIVE, read interest
+			       on */
+	SL_UP_EV_FAILED,    /* connect() failed; err is the errno */
+	SL_UP_EV_READABLE,  /* read interest was on and bytes (or EOF) came */
+	SL_UP_EV_WRITABLE,  /* write interest was on and a write can go */
+};
+
+struct sl_upconn;
+
+/* An owner's handler: called from the connection's event callbacks, with
+ * the argument the owner gave. It may put the connection back. */
+typedef void sl_up_handler(struct sl_upconn *u, enum sl_up_event ev, int err,
+			   void *arg);
+
+/* Owned by its endpoint's pool when idle, by its owner when not. */
 struct sl_upconn {
 	TAILQ_ENTRY(sl_upconn) entry; /* in ep->idle when IDLE */
 	struct sl_worker *w;
-	struct sl_wendpoint *ep; /* borrowed */
-	struct sl_client *owner; /* borrowed, NULL when IDLE */
+	struct sl_wendpoint *ep; /* holds a reference */
+	sl_up_handler *handler;	 /* the owner's; NULL when IDLE */
+	void *arg;		 /* the handler's argument, borrowed */
 	enum sl_upconn_state state;
 	int fd;
 	int rev_on; /* rev is added */
 	int wev_on; /* wev is added */
 	struct event rev, wev;
 	struct event tev;   /* idle timeout in the pool */
-	struct sl_buf in;   /* response bytes */
-	uint32_t ready;	    /* in: end of the bytes checked and ready to send */
+	struct sl_buf in;   /* response bytes (sl_upstream_read fills it) */
+	uint32_t ready;	    /* in: end of the bytes the owner checked and may
+			       pass on; kept right when in is compacted */
 	uint32_t nrequests; /* requests sent on this connection */
 	uint64_t id;
 };
 
 /*
- * Gives owner a connection to ep: a pooled one (state ACTIVE) unless fresh
- * is set or none is idle, else a new one (state CONNECTING; the owner is
- * told when it is connected through sl_exchange_on_upstream). Returns NULL
- * with errno set when a socket cannot even be created.
+ * Gives the caller a connection to ep, owned through handler(arg): a
+ * pooled one (state ACTIVE) unless fresh is set or none is idle, else a
+ * new one (state CONNECTING; the handler hears CONNECTED or FAILED).
+ * Returns NULL with errno set when a socket cannot even be created or the
+ * connect fails at once (EBUSY: the endpoint is at max_connections).
  */
 struct sl_upconn *sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,
-				  struct sl_client *owner, int fresh);
+				  int fresh, sl_up_handler *handler, void *arg);
 
 /*
  * Ends the owner's use of u: back to its pool when reusable is set and the
@@ -53,12 +76,46 @@ struct sl_upconn *sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,
  */
 void sl_upstream_put(struct sl_upconn *u, int reusable);
 
-/* Read/write interest of an active connection. */
+/* Read/write interest of an owned connection. */
 void sl_upstream_want_read(struct sl_upconn *u, int on);
 void sl_upstream_want_write(struct sl_upconn *u, int on);
 
-/* Closes the idle connections of one endpoint (retired by a reload). */
-void sl_upstream_close_idle_ep(struct sl_wendpoint *ep);
+/*
+ * Reads what the socket has into u->in, a buffer of bufsize bytes from the
+ * worker's pool (compacted first when full; ready moves with the bytes).
+ * Returns bytes read, 0 at end of stream, SL_AGAIN when nothing came or
+ * there is no room (read interest is then turned off: backpressure until
+ * the owner turns it on), or -1 with errno (ENOMEM: no buffer).
+ */
+ssize_t sl_upstream_read(struct sl_upconn *u, size_t bufsize);
+
+/* Sends iov[0..niov) (send flags such as MSG_MORE). Returns bytes sent, or
+ * -1 with errno (EAGAIN: try on WRITABLE). */
+ssize_t sl_upstream_writev(struct sl_upconn *u, struct iovec *iov, int niov,
+			   int flags);
+
+/* Drops the first n bytes of u->in (passed on by the owner). */
+void sl_upstream_consume(struct sl_upconn *u, size_t n);
+
+/* 1 when the kernel already holds more bytes from the upstream (one
+ * FIONREAD). */
+int sl_upstream_more_waiting(const struct sl_upconn *u);
+
+/*
+ * The endpoint (cluster, address) of this worker, created if new, with one
+ * more reference; it takes its settings from conf (the newest generation
+ * naming it), of which it keeps a reference. Returns NULL when out of
+ * memory.
+ */
+struct sl_wendpoint *sl_upstream_endpoint(struct sl_worker *w,
+					  struct sl_conf *conf,
+					  const struct sl_conf_cluster *cc,
+					  const struct sl_conf_endpoint *ce);
+/* Drops a reference on an endpoint; frees it with the last one. */
+void sl_upstream_endpoint_unref(struct sl_wendpoint *ep);
+/* Endpoints no generation since `generation` names: idle connections
+ * close now, busy ones when their owner puts them back. */
+void sl_upstream_retire_endpoints(struct sl_worker *w, uint64_t generation);
 
 /* Closes idle connections that hold max_connections slots requests in
  * other workers wait for (called periodically). */

@@ -353,7 +353,7 @@ worker_apply(struct sl_worker *w, struct sl_reload_msg *msg)
 	w->nlsocks = conf->nlisteners;
 	old = w->gen;
 	w->gen = g;
-	sl_wgen_retire_endpoints(w);
+	sl_upstream_retire_endpoints(w, conf->generation);
 	/* idle connections of a removed listener close now; busy ones
 	 * after their exchange (see client_adopt in client.c) */
 	for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {

@@ -208,13 +208,9 @@ void sl_worker_maybe_done(struct sl_worker *w);
  * out of memory.
  */
 struct sl_wgen *sl_wgen_new(struct sl_worker *w, struct sl_conf *conf);
-/* Retires endpoints the current generation no longer names. */
-void sl_wgen_retire_endpoints(struct sl_worker *w);
 /* Takes and drops a reference on a generation (worker thread). */
 void sl_wgen_ref(struct sl_wgen *g);
 void sl_wgen_unref(struct sl_worker *w, struct sl_wgen *g);
-/* Drops a reference on an endpoint; frees it with the last one. */
-void sl_wendpoint_unref(struct sl_wendpoint *ep);
 
 /*
  * Sets n to expire dur_ms after now (replacing any earlier deadline); at
