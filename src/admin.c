@@ -19,7 +19,7 @@
 #include "log.h"
 #include "runtime.h"
 #include "util.h"
-#include "worker.h"
+#include "wloop.h"
 
 #define ADMIN_HEAD_MAX	4096
 #define ADMIN_TIMEOUT_S 5

@@ -26,7 +26,7 @@
 #include "log.h"
 #include "rate.h"
 #include "runtime.h"
-#include "worker.h"
+#include "wloop.h"
 
 #define LINGER_MS      2000 /* reading and dropping input before a close */
 #define HEAD_BUF_START 4096 /* first buffer of a request head */

@@ -19,7 +19,8 @@
 #include "h1_parse.h"
 #include "rate.h"
 #include "util.h"
-#include "worker.h"
+#include "wgen.h"
+#include "wloop.h"
 
 enum sl_client_state {
 	SL_CLIENT_ST_IDLE,   /* between requests: txn == NULL, no byte of the
@@ -52,7 +53,7 @@ struct sl_txn {
 				       client (only an exchange writes) */
 	uint64_t last_read_ms;	    /* last body bytes read */
 	uint64_t last_write_ms;	    /* last write progress to the client */
-	TAILQ_ENTRY(sl_txn) qentry; /* in wc->waiters when T_QUEUED */
+	struct sl_waiter wait;	    /* in wc->waiters when T_QUEUED */
 	uint64_t queue_deadline_ms; /* queue_timeout while T_QUEUED */
 	struct sl_rate body_rate;   /* min_body_rate meter */
 	struct sl_rate send_rate;   /* min_send_rate meter */

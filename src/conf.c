@@ -15,7 +15,6 @@
 
 #include "conf.h"
 #include "conf_yaml.h"
-#include "runtime.h"
 
 #define CONF_MAX_FILE	   (16 * 1024 * 1024) /* bytes */
 #define CONF_MAX_HOST	   253		      /* bytes of a host pattern */
@@ -1214,7 +1213,8 @@ sl_conf_unref(struct sl_conf *conf)
 		return;
 	if (atomic_fetch_sub_explicit(&conf->refcnt, 1, memory_order_acq_rel) ==
 	    1) {
-		sl_runtime_unbind(conf);
+		if (conf->on_free != NULL)
+			conf->on_free(conf);
 		conf_free(conf);
 	}
 }

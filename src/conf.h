@@ -156,6 +156,9 @@ struct sl_conf {
 	struct sl_conf_cluster *clusters;
 	size_t nclusters;
 	int bound; /* sl_runtime_bind attached shared state */
+	/* called with the last reference, before the generation is freed:
+	 * set by whoever attached state to it (sl_runtime_bind) */
+	void (*on_free)(struct sl_conf *conf);
 };
 
 /*

@@ -30,7 +30,7 @@
 #include "route.h"
 #include "runtime.h"
 #include "upstream.h"
-#include "worker.h"
+#include "wloop.h"
 
 #define MAX_CONNECT_TRIES 8
 
@@ -39,6 +39,7 @@ enum { FAIL_REFUSED, FAIL_CONNECT_TIMEOUT, FAIL_RESET, FAIL_BAD, FAIL_TIMEOUT };
 static void exchange_on_timer(evutil_socket_t, short, void *);
 static void exchange_on_upstream(struct sl_upconn *, enum sl_up_event, int,
 				 void *);
+static int exchange_retry(struct sl_waiter *);
 static void txn_connect(struct sl_client *c);
 static void txn_dequeue(struct sl_txn *t);
 static int up_read(struct sl_client *c);
@@ -668,7 +669,7 @@ txn_dequeue(struct sl_txn *t)
 {
 	if (!(t->flags & T_QUEUED))
 		return;
-	TAILQ_REMOVE(&t->wc->waiters, t, qentry);
+	TAILQ_REMOVE(&t->wc->waiters, &t->wait, link);
 	sl_runtime_release(&t->route->cluster->state->pending);
 	sl_worker_waiting(t->client->w, -1);
 	t->flags &= ~T_QUEUED;
@@ -687,7 +688,7 @@ txn_queue(struct sl_client *c)
 	if (t->flags & T_RETRYING) {
 		/* a retry that found no room: first in line again, with the
 		 * pending count it still holds */
-		TAILQ_INSERT_HEAD(&t->wc->waiters, t, qentry);
+		TAILQ_INSERT_HEAD(&t->wc->waiters, &t->wait, link);
 	} else {
 		if (cc->max_pending == 0 ||
 		    !sl_runtime_take(&cc->state->pending, cc->max_pending)) {
@@ -695,8 +696,9 @@ txn_queue(struct sl_client *c)
 			return;
 		}
 		t->queue_deadline_ms = now_ms() + cc->queue_timeout_ms;
-		TAILQ_INSERT_TAIL(&t->wc->waiters, t, qentry);
+		TAILQ_INSERT_TAIL(&t->wc->waiters, &t->wait, link);
 	}
+	t->wait.retry = exchange_retry;
 	t->flags |= T_QUEUED;
 	sl_worker_waiting(c->w, 1);
 }
@@ -770,13 +772,18 @@ txn_connect(struct sl_client *c)
 		    now_ms() + t->route->cluster->connect_timeout_ms;
 }
 
-int
-sl_exchange_retry(struct sl_txn *t)
+/* A request waiting for a connection tries again (the waiter's retry
+ * handler). Returns 1 when it left the queue, 0 when it must keep
+ * waiting. */
+static int
+exchange_retry(struct sl_waiter *wt)
 {
+	struct sl_txn *t =
+	    (struct sl_txn *)((char *)wt - offsetof(struct sl_txn, wait));
 	struct sl_client *c = t->client;
 
 	sl_now_refresh();
-	TAILQ_REMOVE(&t->wc->waiters, t, qentry);
+	TAILQ_REMOVE(&t->wc->waiters, &t->wait, link);
 	sl_worker_waiting(c->w, -1);
 	t->flags = (t->flags & ~T_QUEUED) | T_RETRYING;
 	txn_connect(c);

@@ -14,11 +14,6 @@ struct sl_client;
 struct sl_upconn;
 struct sl_txn;
 
-/* A request waiting for an upstream connection tries again. Returns 1 when
- * it left the queue (connected, connecting or answered), 0 when it must
- * keep waiting. */
-int sl_exchange_retry(struct sl_txn *t);
-
 /* ---- for client.c ---------------------------------------------------- */
 
 /* Counts the exchange and writes its access log line; called once for

@@ -14,11 +14,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "client.h"
 #include "log.h"
 #include "runtime.h"
 #include "util.h"
-#include "worker.h"
+#include "wloop.h"
 
 /* Accepts per readiness event, at most. The event is level-triggered, so
  * connections left pending are reported again by the next epoll_wait;
@@ -179,13 +178,14 @@ listener_on_accept(evutil_socket_t lfd, short what, void *arg)
 			close(fd);
 			continue;
 		}
-		sl_client_new(ls, fd, (struct sockaddr *)&ss, len, slot);
+		ls->on_accept(ls, fd, (struct sockaddr *)&ss, len, slot);
 	}
 }
 
 int
-sl_listener_start(struct sl_lsock *ls)
+sl_listener_start(struct sl_lsock *ls, sl_accept_handler *on_accept)
 {
+	ls->on_accept = on_accept;
 	event_assign(&ls->ev, ls->w->base, ls->fd, EV_READ | EV_PERSIST,
 		     listener_on_accept, ls);
 	evtimer_assign(&ls->pause_ev, ls->w->base, listener_on_resume, ls);

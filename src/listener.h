@@ -7,15 +7,25 @@
 #define SL_LISTENER_H
 
 #include <event2/event_struct.h>
+#include <sys/socket.h>
 
 #include "conf.h"
 
 struct sl_worker;
+struct sl_lsock;
+
+/* What a listener does with a connection it accepted and counted (the
+ * per-address slot to release at close, see sl_runtime_ip_take): takes fd
+ * over. */
+typedef void sl_accept_handler(struct sl_lsock *ls, int fd,
+			       const struct sockaddr *sa, socklen_t salen,
+			       int ip_slot);
 
 /* One listener's socket in one worker. */
 struct sl_lsock {
 	struct sl_worker *w;		     /* owner */
 	const struct sl_conf_listener *conf; /* borrowed from w->conf */
+	sl_accept_handler *on_accept;	     /* set by sl_listener_start */
 	int fd;
 	struct event ev;       /* readable: connections wait */
 	struct event pause_ev; /* resume after EMFILE */
@@ -30,8 +40,9 @@ struct sl_lsock {
  */
 int sl_listener_open(const struct sl_conf_listener *l);
 
-/* Starts accepting on ls (fd already set). Returns 0 or -1. */
-int sl_listener_start(struct sl_lsock *ls);
+/* Starts accepting on ls (fd already set); each connection goes to
+ * on_accept. Returns 0 or -1. */
+int sl_listener_start(struct sl_lsock *ls, sl_accept_handler *on_accept);
 /* Stops accepting and closes the socket. */
 void sl_listener_close(struct sl_lsock *ls);
 

@@ -128,8 +128,11 @@ sl_runtime_bind(struct sl_conf *conf)
 	}
 	if (!ok)
 		unbind_locked(conf);
-	else
+	else {
 		conf->bound = 1;
+		/* the last reference of conf lets go of the shared state */
+		conf->on_free = sl_runtime_unbind;
+	}
 	pthread_mutex_unlock(&reg_lock);
 	return ok ? 0 : -1;
 }

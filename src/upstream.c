@@ -30,15 +30,6 @@ static void upstream_on_read(evutil_socket_t, short, void *);
 static void upstream_on_write(evutil_socket_t, short, void *);
 static void upstream_on_idle_timeout(evutil_socket_t, short, void *);
 
-/* Capacity freed: waiting requests try again from the next loop turn,
- * never from inside the caller's stack. */
-static void
-upstream_capacity(struct sl_worker *w)
-{
-	if (w->nwaiting > 0)
-		event_active(w->queue_ev, EV_TIMEOUT, 1);
-}
-
 /* ---- endpoints -------------------------------------------------------- */
 
 struct sl_wendpoint *
@@ -114,7 +105,7 @@ static void
 upstream_free(struct sl_upconn *u)
 {
 	sl_runtime_release(&u->ep->conf->state->conns);
-	upstream_capacity(u->w);
+	sl_worker_capacity(u->w);
 	sl_upstream_endpoint_unref(u->ep);
 	if (u->rev_on)
 		event_del(&u->rev);
@@ -293,7 +284,7 @@ sl_upstream_put(struct sl_upconn *u, int reusable)
 	event_add(&u->tev, &tv);
 	TAILQ_INSERT_HEAD(&ep->idle, u, entry);
 	ep->nidle++;
-	upstream_capacity(u->w);
+	sl_worker_capacity(u->w);
 }
 
 static void

@@ -16,7 +16,30 @@
 #include <sys/uio.h>
 
 #include "buf.h"
-#include "worker.h"
+#include "wloop.h"
+
+struct sl_upconn;
+
+/*
+ * One upstream endpoint in one worker: its pool. Shared by every
+ * generation that names the endpoint (same cluster name and address, hence
+ * the same shared state), so a reload keeps pooled connections. Freed when
+ * no generation names it and no connection uses it.
+ */
+struct sl_wendpoint {
+	TAILQ_ENTRY(sl_wendpoint) link; /* in worker->eps */
+	struct sl_worker *w;
+	struct sl_epstate *key;		       /* identity (shared state) */
+	struct sl_conf *gconf;		       /* reference: keeps conf alive */
+	const struct sl_conf_endpoint *conf;   /* newest generation naming it */
+	const struct sl_conf_cluster *cluster; /* same generation */
+	TAILQ_HEAD(, sl_upconn) idle; /* pooled connections, newest first */
+	uint32_t nidle;
+	uint32_t active;   /* requests in flight (least_request) */
+	int refs;	   /* generations naming it + its connections */
+	int retired;	   /* not in the current generation: no pooling */
+	uint64_t seen_gen; /* newest generation naming it */
+};
 
 enum sl_upconn_state {
 	SL_UP_ST_CONNECTING, /* connect() in progress; handler != NULL */

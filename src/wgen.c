@@ -10,7 +10,7 @@
 
 #include "runtime.h"
 #include "upstream.h"
-#include "worker.h"
+#include "wgen.h"
 
 static void
 wcluster_free(struct sl_wcluster *wc)
@@ -92,4 +92,29 @@ sl_wgen_unref(struct sl_worker *w, struct sl_wgen *g)
 	free(g->clusters);
 	sl_conf_unref(g->conf);
 	free(g);
+}
+
+void
+sl_wcluster_wake(struct sl_wcluster *wc)
+{
+	struct sl_waiter *wt;
+
+	while ((wt = TAILQ_FIRST(&wc->waiters)) != NULL)
+		if (!wt->retry(wt))
+			break;
+}
+
+void
+sl_wgen_wake_all(struct sl_worker *w)
+{
+	struct sl_wgen *g, *next;
+
+	for (g = TAILQ_FIRST(&w->gens); g != NULL; g = next) {
+		/* waking may end the last request of an old generation */
+		sl_wgen_ref(g);
+		for (size_t i = 0; i < g->nclusters; i++)
+			sl_wcluster_wake(&g->clusters[i]);
+		next = TAILQ_NEXT(g, link);
+		sl_wgen_unref(w, g);
+	}
 }

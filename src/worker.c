@@ -15,15 +15,13 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "exchange.h"
 #include "listener.h"
 #include "upstream.h"
+#include "wgen.h"
 
 #define ACCESS_FLUSH_MS	   200 /* also the idle-shedding and trim period */
 #define BUF_FREE_PER_CLASS 64
-#define QUEUE_POLL_MS	   10
 
-static void worker_on_queue_poll(evutil_socket_t, short, void *);
 static void worker_apply(struct sl_worker *, struct sl_reload_msg *);
 static int worker_size_hdrs(struct sl_worker *, const struct sl_conf *);
 
@@ -36,125 +34,6 @@ worker_on_flush(evutil_socket_t fd, short what, void *arg)
 		sl_access_flush(w->alog);
 	sl_upstream_shed_idle(w);
 	sl_bufpool_tick(&w->bufs);
-}
-
-static void
-timeq_arm(struct sl_worker *w)
-{
-	uint64_t first = 0, now;
-	struct timeval tv;
-
-	for (int i = 0; i < SL_TLISTS; i++) {
-		struct sl_tnode *n = TAILQ_FIRST(&w->tlists[i].q);
-		if (n != NULL && (first == 0 || n->deadline_ms < first))
-			first = n->deadline_ms;
-	}
-	if (first == w->tq_armed_ms)
-		return;
-	w->tq_armed_ms = first;
-	if (first == 0) {
-		event_del(w->tq_ev);
-		return;
-	}
-	now = sl_now_cached();
-	first = first > now ? first - now : 0;
-	tv.tv_sec = (time_t)(first / 1000);
-	tv.tv_usec = (suseconds_t)(first % 1000) * 1000;
-	event_add(w->tq_ev, &tv);
-}
-
-void
-sl_timeq_del(struct sl_worker *w, struct sl_tnode *n)
-{
-	if (n->tl == NULL)
-		return;
-	TAILQ_REMOVE(&n->tl->q, n, link);
-	n->tl = NULL;
-	/* the worker timer is left as it is: firing early finds nothing
-	 * due and re-arms for the new head */
-}
-
-void
-sl_timeq_set(struct sl_worker *w, struct sl_tnode *n, uint64_t dur_ms,
-	     uint64_t now)
-{
-	struct sl_tlist *tl = NULL;
-	struct sl_tnode *after;
-
-	sl_timeq_del(w, n);
-	for (int i = 0; i < SL_TLISTS && tl == NULL; i++)
-		if (w->tlists[i].dur_ms == dur_ms)
-			tl = &w->tlists[i];
-	for (int i = 0; i < SL_TLISTS - 1 && tl == NULL; i++)
-		if (TAILQ_EMPTY(&w->tlists[i].q)) {
-			tl = &w->tlists[i];
-			tl->dur_ms = dur_ms;
-		}
-	n->deadline_ms = now + dur_ms;
-	if (tl != NULL) {
-		n->tl = tl;
-		TAILQ_INSERT_TAIL(&tl->q, n, link);
-	} else {
-		/* more durations than lists (many listeners with different
-		 * timeouts): kept sorted in the last one */
-		tl = n->tl = &w->tlists[SL_TLISTS - 1];
-		tl->dur_ms = UINT64_MAX;
-		after = TAILQ_LAST(&tl->q, sl_tnode_q);
-		while (after != NULL && after->deadline_ms > n->deadline_ms)
-			after = TAILQ_PREV(after, sl_tnode_q, link);
-		if (after == NULL)
-			TAILQ_INSERT_HEAD(&tl->q, n, link);
-		else
-			TAILQ_INSERT_AFTER(&tl->q, after, n, link);
-	}
-	if (w->tq_armed_ms == 0 || n->deadline_ms < w->tq_armed_ms)
-		timeq_arm(w);
-}
-
-static void
-worker_on_timeq(evutil_socket_t fd, short what, void *arg)
-{
-	struct sl_worker *w = arg;
-	uint64_t now = sl_now_refresh();
-
-	w->tq_armed_ms = 0;
-	for (int i = 0; i < SL_TLISTS; i++) {
-		struct sl_tnode *n;
-		while ((n = TAILQ_FIRST(&w->tlists[i].q)) != NULL &&
-		       n->deadline_ms <= now) {
-			sl_timeq_del(w, n);
-			sl_client_on_deadline(n);
-		}
-	}
-	timeq_arm(w);
-}
-
-void
-sl_worker_reap(struct sl_worker *w, struct sl_tnode *n)
-{
-	sl_timeq_del(w, n);
-	TAILQ_INSERT_TAIL(&w->reap, n, link);
-	event_active(w->reap_ev, EV_TIMEOUT, 1);
-}
-
-static void
-worker_on_reap(evutil_socket_t fd, short what, void *arg)
-{
-	struct sl_worker *w = arg;
-	struct sl_tnode *n;
-
-	while ((n = TAILQ_FIRST(&w->reap)) != NULL) {
-		TAILQ_REMOVE(&w->reap, n, link);
-		sl_client_reap(n);
-	}
-	sl_worker_maybe_done(w);
-}
-
-void
-sl_worker_maybe_done(struct sl_worker *w)
-{
-	if (w->draining && w->nclients == 0)
-		event_base_loopexit(w->base, NULL);
 }
 
 static void
@@ -206,56 +85,6 @@ worker_on_notify(evutil_socket_t fd, short what, void *arg)
 		worker_apply(w, msg);
 	if (atomic_load(&w->cmd_stop))
 		worker_drain(w);
-}
-
-void
-sl_worker_wake(struct sl_worker *w, struct sl_wcluster *wc)
-{
-	struct sl_txn *t;
-
-	while ((t = TAILQ_FIRST(&wc->waiters)) != NULL)
-		if (!sl_exchange_retry(t))
-			break;
-}
-
-static void
-worker_on_queue_poll(evutil_socket_t fd, short what, void *arg)
-{
-	struct sl_worker *w = arg;
-
-	/* capacity freed by another worker is seen here; this worker's own
-	 * releases wake waiters at once */
-	struct sl_wgen *g, *next;
-
-	for (g = TAILQ_FIRST(&w->gens); g != NULL; g = next) {
-		/* waking may end the last request of an old generation */
-		sl_wgen_ref(g);
-		for (size_t i = 0; i < g->nclusters; i++)
-			sl_worker_wake(w, &g->clusters[i]);
-		next = TAILQ_NEXT(g, link);
-		sl_wgen_unref(w, g);
-	}
-}
-
-void
-sl_worker_waiting(struct sl_worker *w, int delta)
-{
-	struct timeval tv = {0, QUEUE_POLL_MS * 1000};
-
-	if (delta > 0 && w->nwaiting++ == 0)
-		event_add(w->queue_ev, &tv);
-	else if (delta < 0 && --w->nwaiting == 0)
-		event_del(w->queue_ev);
-}
-
-const char *
-sl_timeout_reason_str(enum sl_timeout_reason r)
-{
-	static const char *names[SL_TO_NREASONS] = {
-	    "header_timeout", "body_timeout",  "send_timeout",
-	    "idle_timeout",   "min_body_rate", "min_send_rate",
-	};
-	return r < SL_TO_NREASONS ? names[r] : "?";
 }
 
 /* Opens the listener sockets of the current generation from fds (taken
@@ -331,7 +160,7 @@ worker_apply(struct sl_worker *w, struct sl_reload_msg *msg)
 			ls[j]->w = w;
 			ls[j]->fd = msg->fds[j];
 			ls[j]->conf = &conf->listeners[j];
-			if (sl_listener_start(ls[j]) == -1)
+			if (sl_listener_start(ls[j], sl_client_new) == -1)
 				log_warn("listener %s: cannot start",
 					 conf->listeners[j].name);
 		} else if (ls[j] == NULL) {
@@ -396,10 +225,11 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 	w->notify_fd = -1;
 	TAILQ_INIT(&w->clients);
 	TAILQ_INIT(&w->gens);
-	TAILQ_INIT(&w->reap);
-	for (int i = 0; i < SL_TLISTS; i++)
-		TAILQ_INIT(&w->tlists[i].q);
 	TAILQ_INIT(&w->eps);
+	/* what the layers below call, by handler, when their events come */
+	w->on_deadline = sl_client_on_deadline;
+	w->on_reap = sl_client_reap;
+	w->on_queue_poll = sl_wgen_wake_all;
 	sl_bufpool_init(&w->bufs, BUF_FREE_PER_CLASS);
 	sl_rand_seed(&w->rand);
 	atomic_store(&w->applied_gen, conf->generation);
@@ -429,12 +259,8 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 				 worker_on_notify, w);
 	w->flush_ev = event_new(w->base, -1, EV_PERSIST, worker_on_flush, w);
 	w->drain_ev = evtimer_new(w->base, worker_on_drain_timeout, w);
-	w->queue_ev =
-	    event_new(w->base, -1, EV_PERSIST, worker_on_queue_poll, w);
-	w->tq_ev = evtimer_new(w->base, worker_on_timeq, w);
-	w->reap_ev = event_new(w->base, -1, 0, worker_on_reap, w);
-	if (!w->notify_ev || !w->flush_ev || !w->drain_ev || !w->queue_ev ||
-	    !w->tq_ev || !w->reap_ev)
+	if (!w->notify_ev || !w->flush_ev || !w->drain_ev ||
+	    sl_wloop_init(w) == -1)
 		goto fail;
 	return w;
 fail:
@@ -464,7 +290,7 @@ sl_worker_start(struct sl_worker *w)
 	struct timeval tv = {0, ACCESS_FLUSH_MS * 1000};
 
 	for (size_t i = 0; i < w->nlsocks; i++)
-		if (sl_listener_start(w->lsocks[i]) == -1)
+		if (sl_listener_start(w->lsocks[i], sl_client_new) == -1)
 			return -1;
 	if (event_add(w->notify_ev, NULL) == -1 ||
 	    event_add(w->flush_ev, &tv) == -1)
@@ -526,12 +352,7 @@ sl_worker_join_free(struct sl_worker *w)
 		event_free(w->flush_ev);
 	if (w->drain_ev)
 		event_free(w->drain_ev);
-	if (w->queue_ev)
-		event_free(w->queue_ev);
-	if (w->tq_ev)
-		event_free(w->tq_ev);
-	if (w->reap_ev)
-		event_free(w->reap_ev);
+	sl_wloop_free(w);
 	sl_client_free_list(w);
 	if (w->notify_fd != -1)
 		close(w->notify_fd);
@@ -546,27 +367,4 @@ sl_worker_join_free(struct sl_worker *w)
 	if (w->base != NULL)
 		event_base_free(w->base);
 	free(w);
-}
-
-static atomic_uint_fast64_t conn_ids;
-
-uint64_t
-sl_conn_id(void)
-{
-	/* one atomic add per connection, none per request */
-	return atomic_fetch_add_explicit(&conn_ids, 1, memory_order_relaxed) +
-	       1;
-}
-
-void
-sl_worker_request_id(struct sl_worker *w, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	uint64_t a = sl_rand_next(&w->rand), b = sl_rand_next(&w->rand);
-
-	for (int i = 0; i < 16; i++) {
-		out[i] = hex[(a >> (i * 4)) & 15];
-		out[16 + i] = hex[(b >> (i * 4)) & 15];
-	}
-	out[32] = '\0';
 }

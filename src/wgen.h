@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Configuration generations as a worker uses them: per cluster, its
+ * endpoints (shared by identity between generations, upstream.h), its
+ * balancer state and the requests waiting for a connection. Worker thread
+ * only; no I/O.
+ */
+#ifndef SL_WGEN_H
+#define SL_WGEN_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "conf.h"
+#include "wloop.h"
+
+struct sl_wendpoint;
+
+/* A request waiting for an upstream connection, embedded in its owner. */
+struct sl_waiter {
+	TAILQ_ENTRY(sl_waiter) link; /* in wc->waiters */
+	/* tries again; returns 1 when it left the queue (connected,
+	 * connecting or answered), 0 when it must keep waiting */
+	int (*retry)(struct sl_waiter *wt);
+};
+
+/* One cluster of one generation in one worker. */
+struct sl_wcluster {
+	const struct sl_conf_cluster *conf; /* borrowed from its generation */
+	TAILQ_HEAD(, sl_waiter)
+	waiters;		   /* requests waiting for a connection,
+				      oldest first */
+	struct sl_wendpoint **eps; /* owned array of references */
+	int64_t *swrr;		   /* owned, smooth WRR counters */
+	uint32_t *weights;	   /* owned */
+	uint32_t *active;	   /* owned, scratch of least_request */
+	unsigned char *skip;	   /* owned, scratch of txn_pick */
+	size_t cursor;		   /* least_request tie breaker */
+};
+
+/*
+ * One configuration generation as a worker uses it. Referenced by the
+ * worker while it is current and by every client connection that started
+ * a request under it; freed with the last reference.
+ */
+struct sl_wgen {
+	TAILQ_ENTRY(sl_wgen) link;    /* in worker->gens */
+	struct sl_conf *conf;	      /* counted reference */
+	struct sl_wcluster *clusters; /* owned, one per conf cluster */
+	size_t nclusters;
+	int refs;
+};
+
+/*
+ * A worker's view of conf (one reference of conf is taken over on
+ * success), with endpoints found or created by identity. Returns NULL when
+ * out of memory.
+ */
+struct sl_wgen *sl_wgen_new(struct sl_worker *w, struct sl_conf *conf);
+/* Takes and drops a reference on a generation (worker thread). */
+void sl_wgen_ref(struct sl_wgen *g);
+void sl_wgen_unref(struct sl_worker *w, struct sl_wgen *g);
+
+/* Capacity may have freed up in wc: lets waiting requests try again, in
+ * order, until one has to keep waiting. */
+void sl_wcluster_wake(struct sl_wcluster *wc);
+/* The same for every cluster of every live generation of w. */
+void sl_wgen_wake_all(struct sl_worker *w);
+
+#endif

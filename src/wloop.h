@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What every connection of a worker uses from it: the worker struct, its
+ * deadline lists, the deferred frees of closed connections, the wake-up of
+ * requests waiting for an upstream connection, its counters and ids. It
+ * knows no client, exchange or upstream: what to call when a deadline
+ * passes, a connection is to be freed or waiters may try again are
+ * handlers worker.c stores here. Worker thread only, except the counters
+ * (read by the admin thread) and the fields the main thread sets with
+ * atomics.
+ */
+#ifndef SL_WLOOP_H
+#define SL_WLOOP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "h1_parse.h"
+#include "log.h"
+#include "util.h"
+
+struct event;
+struct event_base;
+struct sl_client;
+struct sl_lsock;
+struct sl_wgen;
+struct sl_wendpoint;
+struct sl_reload_msg;
+struct sl_txn;
+
+/*
+ * A connection's place in a worker timer list: deadlines of one duration
+ * expire in the order they were set, so a FIFO per duration replaces a
+ * timer per connection (an idle keep-alive connection needs 32 bytes for
+ * its timeout instead of a 128-byte event). Embedded in its owner.
+ */
+struct sl_tlist;
+struct sl_tnode {
+	TAILQ_ENTRY(sl_tnode) link; /* in tl->q, or in the reap list */
+	struct sl_tlist *tl;	    /* NULL when not queued */
+	uint64_t deadline_ms;
+};
+
+#define SL_TLISTS                                                              \
+	8 /* distinct durations kept as FIFOs; more go sorted                  \
+	     into the last list */
+struct sl_tlist {
+	uint64_t dur_ms; /* 0 = unused */
+	TAILQ_HEAD(sl_tnode_q, sl_tnode) q;
+};
+
+/* Why a client was cut for being slow or silent. */
+enum sl_timeout_reason {
+	SL_TO_HEADER = 0, /* header_timeout */
+	SL_TO_BODY,	  /* body_timeout */
+	SL_TO_SEND,	  /* send_timeout */
+	SL_TO_IDLE,	  /* idle_timeout */
+	SL_TO_BODY_RATE,  /* min_body_rate */
+	SL_TO_SEND_RATE,  /* min_send_rate */
+	SL_TO_NREASONS,
+};
+
+/*
+ * Counters of one worker. Only the worker writes them; the admin thread
+ * reads them at scrape time. Relaxed atomics: on x86-64 an increment is a
+ * plain load and store, no locked instruction.
+ */
+struct sl_worker_stats {
+	atomic_uint_fast64_t accepted;	   /* client connections */
+	atomic_uint_fast64_t active;	   /* client connections open now */
+	atomic_uint_fast64_t requests;	   /* exchanges finished */
+	atomic_uint_fast64_t responses[6]; /* by status class, [0] = other */
+	atomic_uint_fast64_t upstream_connects;
+	atomic_uint_fast64_t upstream_reused;
+	atomic_uint_fast64_t upstream_retries;
+	atomic_uint_fast64_t upstream_failures;
+	atomic_uint_fast64_t timeouts[SL_TO_NREASONS]; /* clients cut */
+	/* requests refused as malformed or over a limit, by the rule they
+	 * broke (enum sl_h1_reason) */
+	atomic_uint_fast64_t rejected[SL_H1_R_NREASONS];
+};
+
+#define SL_STAT_ADD(field, n)                                                  \
+	atomic_store_explicit(                                                 \
+	    &(field),                                                          \
+	    atomic_load_explicit(&(field), memory_order_relaxed) + (n),        \
+	    memory_order_relaxed)
+#define SL_STAT_INC(field) SL_STAT_ADD(field, 1)
+#define SL_STAT_GET(field) atomic_load_explicit(&(field), memory_order_relaxed)
+
+struct sl_worker {
+	unsigned id; /* 0.. */
+	pthread_t thread;
+	struct event_base *base;
+	struct sl_wgen *gen;		/* current generation (one reference) */
+	TAILQ_HEAD(, sl_wgen) gens;	/* every live generation */
+	TAILQ_HEAD(, sl_wendpoint) eps; /* every live endpoint (pools) */
+	struct sl_lsock **lsocks;	/* owned, one per listener of gen */
+	size_t nlsocks;
+	struct sl_bufpool bufs;
+	TAILQ_HEAD(, sl_client) clients;
+	size_t nclients;
+	struct sl_txn *free_txns; /* free list */
+	int notify_fd;		  /* eventfd: the main thread's commands */
+	struct event *notify_ev;
+	struct event *flush_ev; /* access log flush timer */
+	struct event *drain_ev; /* end of drain */
+	struct event *queue_ev; /* polls for upstream capacity while requests
+				   wait (freed by other workers) */
+	size_t nwaiting;	/* requests waiting, all clusters */
+	struct sl_tlist tlists[SL_TLISTS]; /* connection deadlines */
+	/* handlers stored by worker.c: this layer knows no connection */
+	void (*on_deadline)(struct sl_tnode *n); /* a deadline passed */
+	void (*on_reap)(struct sl_tnode *n);	 /* free a closed connection */
+	void (*on_queue_poll)(struct sl_worker *w); /* let waiting requests
+						       try again */
+	struct event *tq_ev;	/* fires at the earliest of them */
+	uint64_t tq_armed_ms;	/* 0 = not armed */
+	struct sl_tnode_q reap; /* closed connections to free */
+	struct event *reap_ev;
+	void *free_clients;  /* free list of client structs */
+	size_t sndbuf_extra; /* SO_SNDBUF granted to fast readers, above
+				buffer_bytes, over all connections */
+	unsigned nfree_clients;
+	atomic_int cmd_stop; /* set by main: stop accepting and drain */
+	_Atomic(struct sl_reload_msg *) mailbox; /* set by main */
+	atomic_uint_fast64_t applied_gen;	 /* generation in use */
+	atomic_int done; /* set by the worker when its loop ended */
+	int draining;
+	struct sl_rand rand;
+	struct sl_access_buf *alog; /* owned */
+	struct sl_h1_header *hdrs;  /* scratch for one parse */
+	size_t max_hdrs;
+	struct sl_worker_stats stats;
+};
+
+/*
+ * Sets n to expire dur_ms after now (replacing any earlier deadline); at
+ * expiry w->on_deadline(n) is called. sl_timeq_del unqueues.
+ */
+void sl_timeq_set(struct sl_worker *w, struct sl_tnode *n, uint64_t dur_ms,
+		  uint64_t now);
+void sl_timeq_del(struct sl_worker *w, struct sl_tnode *n);
+/* Frees n's connection from the next loop turn (w->on_reap). */
+void sl_worker_reap(struct sl_worker *w, struct sl_tnode *n);
+
+/* Called by connection code when a client goes away while draining. */
+void sl_worker_maybe_done(struct sl_worker *w);
+
+/* A request starts or stops waiting for an upstream connection; while any
+ * waits, w->on_queue_poll runs every few milliseconds (capacity freed by
+ * other workers), and sl_worker_capacity() runs it from the next loop turn
+ * (capacity freed here). */
+void sl_worker_waiting(struct sl_worker *w, int delta);
+void sl_worker_capacity(struct sl_worker *w);
+
+/* Name of a timeout reason, for logs and metrics. */
+const char *sl_timeout_reason_str(enum sl_timeout_reason r);
+
+/* A new connection id, unique in the process (client and upstream). */
+uint64_t sl_conn_id(void);
+
+/* A request id: 32 hex characters into out (>= 33 bytes). */
+void sl_worker_request_id(struct sl_worker *w, char *out);
+
+/* Creates the loop's own events on w->base (w->base set). Returns 0 or
+ * -1. */
+int sl_wloop_init(struct sl_worker *w);
+/* Frees them. */
+void sl_wloop_free(struct sl_worker *w);
+
+#endif
