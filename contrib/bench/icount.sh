@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# contrib/bench/icount.sh -- instructions per request, counted by callgrind.
+#
+# usage: contrib/bench/icount.sh [--requests N] [--conns N] [--path P]
+#            [--header 'Name: value'] [--sticky-users N]
+#            NAME=SLUICE_BINARY:CONFIG [NAME=SLUICE_BINARY:CONFIG ...]
+#
+# Counts the instructions one sluice worker executes per keep-alive
+# request: each binary runs under valgrind --tool=callgrind with the given
+# configuration, a warm-up, then the counters are zeroed, N requests are
+# made by a Python client over --conns keep-alive connections, and the
+# count is read. Instruction counts do not depend on what else the
+# machine is doing, so two builds or two configurations can be compared
+# to well under 1 % on a shared machine, where CPU time per request moves
+# by several percent between runs (doc/performance.md). It says nothing of
+# system calls' cost in the kernel, of cache misses or of waiting: use
+# contrib/bench/run.sh for those.
+#
+# CONFIG is a sluice YAML file in which @GW_PORT@ and @UP_PORT@ stand for
+# the listener's and the upstream's ports, or one of the built-in names:
+#   plain   one route to one cluster
+#   split   a 90/10 split between two clusters (same upstream)
+#   sticky  the same split, sticky on header:X-User
+#   mirror  plain, with 10 % of requests mirrored to a second cluster
+# With --sticky-users N the client sends X-User: u<i % N>.
+#
+# Example, a plain route against a split one on the same binary:
+#   contrib/bench/icount.sh plain=build/src/sluice:plain split=build/src/sluice:split
+# Traffic is to 127.0.0.1 only; everything started here is stopped on exit.
+set -euo pipefail
+
+REQUESTS=20000
+CONNS=8
+PATH_Q=/
+HEADERS=()
+STICKY_USERS=0
+UP_PORT=${UP_PORT:-19300}
+GW_PORT=${GW_PORT:-19400}
+PYTHON=${PYTHON:-python3}
+
+die() { echo "icount.sh: $*" >&2; exit 1; }
+RUNS=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--requests) REQUESTS=${2:?}; shift ;;
+	--conns) CONNS=${2:?}; shift ;;
+	--path) PATH_Q=${2:?}; shift ;;
+	--header) HEADERS+=("${2:?}"); shift ;;
+	--sticky-users) STICKY_USERS=${2:?}; shift ;;
+	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-*) die "unknown option $1" ;;
+	*=*:*) RUNS+=("$1") ;;
+	*) die "expected NAME=BINARY:CONFIG, got $1" ;;
+	esac
+	shift
+done
+[ ${#RUNS[@]} -gt 0 ] || die "nothing to measure (try --help)"
+for t in valgrind callgrind_control "$PYTHON"; do
+	command -v "$t" >/dev/null || die "$t not found (apt-get install valgrind python3)"
+done
+
+WORK=$(mktemp -d /tmp/sluice-icount.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# The upstream: a small Python HTTP/1.1 server, keep-alive, 100-byte
+# answers (its cost is not counted: only sluice runs under callgrind).
+cat >"$WORK/up.py" <<'EOF'
+import socket, sys, threading
+body = b"x" * 99 + b"\n"
+resp = (b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nContent-Type: text/plain"
+        b"\r\n\r\n" % len(body)) + body
+def serve(c):
+    buf = b""
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                return
+            buf += d
+            while b"\r\n\r\n" in buf:
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                c.sendall(resp)
+    except OSError:
+        pass
+    finally:
+        c.close()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1024)
+while True:
+    c, _ = s.accept()
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOF
+"$PYTHON" "$WORK/up.py" "$UP_PORT" &
+PIDS+=($!)
+
+# The client: exactly N requests over CONNS keep-alive connections.
+cat >"$WORK/client.py" <<'EOF'
+import socket, sys
+port, n, conns, path, users = (int(sys.argv[1]), int(sys.argv[2]),
+                               int(sys.argv[3]), sys.argv[4],
+                               int(sys.argv[5]))
+extra = "".join(h + "\r\n" for h in sys.argv[6:])
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(conns)]
+for s in socks:
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+bufs = [b""] * conns
+def one(i, k):
+    s = socks[i]
+    u = ("X-User: u%d\r\n" % (k % users)) if users else ""
+    s.sendall(("GET %s HTTP/1.1\r\nHost: bench\r\n%s%s\r\n"
+               % (path, u, extra)).encode())
+    b = bufs[i]
+    while True:
+        j = b.find(b"\r\n\r\n")
+        if j >= 0:
+            cl = 0
+            for line in b[:j].split(b"\r\n")[1:]:
+                if line.lower().startswith(b"content-length:"):
+                    cl = int(line.split(b":")[1])
+            if len(b) >= j + 4 + cl:
+                if not b.startswith(b"HTTP/1.1 200"):
+                    sys.exit("bad response: %r" % b[:100])
+                bufs[i] = b[j + 4 + cl:]
+                return
+        d = s.recv(65536)
+        if not d:
+            sys.exit("closed")
+        b += d
+for k in range(n):
+    one(k % conns, k)
+EOF
+
+conf_builtin() {  # name
+	local up="127.0.0.1:@UP_PORT@"
+	case "$1" in
+	plain) cat <<EOF
+routes:
+      - cluster: a
+EOF
+	;;
+	split) cat <<EOF
+routes:
+      - split:
+          - { cluster: a, weight: 90 }
+          - { cluster: b, weight: 10 }
+EOF
+	;;
+	sticky) cat <<EOF
+routes:
+      - split:
+          - { cluster: a, weight: 90 }
+          - { cluster: b, weight: 10 }
+        sticky: header:X-User
+EOF
+	;;
+	mirror) cat <<EOF
+routes:
+      - cluster: a
+        mirror: { cluster: b, percent: 10 }
+EOF
+	;;
+	*) return 1 ;;
+	esac
+}
+
+make_conf() {  # config-name-or-file out
+	if [ -f "$1" ]; then
+		cp "$1" "$2.tmpl"
+	else
+		local routes
+		routes=$(conf_builtin "$1") || die "no built-in configuration $1"
+		cat >"$2.tmpl" <<EOF
+workers: 1
+log: { level: warn, access: off }
+listeners:
+  - name: bench
+    address: 127.0.0.1:@GW_PORT@
+    $routes
+clusters:
+  - name: a
+    endpoints: [127.0.0.1:@UP_PORT@]
+    pool: { max_idle: 64, max_requests: 0 }
+  - name: b
+    endpoints: [127.0.0.1:@UP_PORT@]
+    pool: { max_idle: 64, max_requests: 0 }
+EOF
+	fi
+	sed -e "s/@GW_PORT@/$GW_PORT/g" -e "s/@UP_PORT@/$UP_PORT/g" "$2.tmpl" >"$2"
+}
+
+wait_port() {
+	for _ in $(seq 200); do
+		"$PYTHON" -c "import socket,sys; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+wait_port "$UP_PORT" || die "upstream did not start"
+printf '%-12s %14s %12s\n' name Ir/request requests
+for run in "${RUNS[@]}"; do
+	name=${run%%=*}
+	rest=${run#*=}
+	bin=${rest%%:*}
+	conf=${rest#*:}
+	[ -x "$bin" ] || die "$bin is not executable"
+	make_conf "$conf" "$WORK/$name.yaml"
+	"$bin" -t -c "$WORK/$name.yaml" >/dev/null || die "$name: configuration refused"
+	out="$WORK/$name.callgrind"
+	valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no \
+		"$bin" -c "$WORK/$name.yaml" 2>"$WORK/$name.log" &
+	vpid=$!
+	PIDS+=($vpid)
+	wait_port "$GW_PORT" || { cat "$WORK/$name.log" >&2; die "$name: sluice did not start"; }
+	# warm-up: pools, buffers, code paths
+	"$PYTHON" "$WORK/client.py" "$GW_PORT" 2000 "$CONNS" "$PATH_Q" "$STICKY_USERS" ${HEADERS[@]+"${HEADERS[@]}"}
+	callgrind_control -z "$vpid" >/dev/null 2>&1
+	"$PYTHON" "$WORK/client.py" "$GW_PORT" "$REQUESTS" "$CONNS" "$PATH_Q" "$STICKY_USERS" ${HEADERS[@]+"${HEADERS[@]}"}
+	callgrind_control -d "$vpid" >/dev/null 2>&1
+	kill -TERM "$vpid"
+	wait "$vpid" 2>/dev/null || true
+	# the dump made after zeroing: the highest-numbered part file
+	part=$(ls "$out".* 2>/dev/null | sort -t. -k3 -n | tail -1)
+	[ -n "$part" ] || die "$name: no callgrind dump"
+	ir=$(awk '/^summary:/ { print $2 }' "$part")
+	[ -n "$ir" ] || ir=$(awk '/^totals:/ { print $2 }' "$part")
+	awk -v n="$name" -v ir="$ir" -v r="$REQUESTS" \
+		'BEGIN { printf "%-12s %14.0f %12d\n", n, ir / r, r }'
+	rm -f "$out"*
+done
