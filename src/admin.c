@@ -309,10 +309,44 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 		sb_json_str(b, l->addr.text);
 		sb_printf(b, ",\"routes\":[");
 		for (size_t j = 0; j < l->nroutes; j++) {
+			const struct sl_conf_route *r = &l->routes[j];
 			sb_printf(b, "%s{\"name\":", j ? "," : "");
-			sb_json_str(b, l->routes[j].name);
-			sb_printf(b, ",\"cluster\":");
-			sb_json_str(b, l->routes[j].cluster->name);
+			sb_json_str(b, r->name);
+			if (r->cluster != NULL) {
+				sb_printf(b, ",\"cluster\":");
+				sb_json_str(b, r->cluster->name);
+			} else {
+				sb_printf(b, ",\"split\":[");
+				for (size_t k = 0; k < r->nsplit; k++) {
+					sb_printf(
+					    b, "%s{\"cluster\":", k ? "," : "");
+					sb_json_str(b,
+						    r->split[k].cluster->name);
+					sb_printf(b, ",\"weight\":%u}",
+						  r->split[k].weight);
+				}
+				sb_printf(b, "]");
+				if (r->sticky.source != SL_KEY_NONE) {
+					char key[160];
+					snprintf(
+					    key, sizeof(key), "%s%s",
+					    r->sticky.source == SL_KEY_CLIENT_IP
+						? "client_ip"
+					    : r->sticky.source == SL_KEY_HEADER
+						? "header:"
+						: "cookie:",
+					    r->sticky.name ? r->sticky.name
+							   : "");
+					sb_printf(b, ",\"sticky\":");
+					sb_json_str(b, key);
+				}
+			}
+			if (r->mirror != NULL) {
+				sb_printf(b, ",\"mirror\":{\"cluster\":");
+				sb_json_str(b, r->mirror->name);
+				sb_printf(b, ",\"percent\":%u}",
+					  r->mirror_percent);
+			}
 			sb_printf(b, "}");
 		}
 		sb_printf(b, "]}");

@@ -5,8 +5,6 @@
  */
 #include "balance.h"
 
-#include <math.h>
-
 #include "util.h"
 
 size_t
@@ -52,38 +50,54 @@ sl_balance_least(const uint32_t *active, const uint32_t *weights, size_t n,
 }
 
 uint64_t
-sl_hash64(const void *data, size_t len)
+sl_balance_neglog2(uint64_t h)
 {
-	const unsigned char *p = data;
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t v = (h >> 11) + 1; /* 1 .. 2^53 */
+	int e = 63 - __builtin_clzll(v);
+	/* the mantissa v / 2^e in [1, 2), Q62 */
+	uint64_t m = v << (62 - e), frac = 0, l;
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
+	for (int i = 0; i < 32; i++) {
+		/* squaring doubles the logarithm: its next bit is whether
+		 * the square reached 2 */
+		unsigned __int128 sq = (unsigned __int128)m * m;
+		m = (uint64_t)(sq >> 62);
+		frac <<= 1;
+		if (m >= (uint64_t)1 << 63) {
+			m >>= 1;
+			frac |= 1;
+		}
 	}
-	return sl_mix64(h);
+	/* log2 v = e + frac / 2^32, and -log2 u = 53 - log2 v */
+	l = ((uint64_t)53 << 32) - (((uint64_t)e << 32) | frac);
+	return l == 0 ? 1 : l;
 }
 
 size_t
-sl_balance_hash(uint64_t key, const uint32_t *weights, size_t n,
-		const unsigned char *skip)
+sl_balance_race(uint64_t key, const uint64_t *ids, const uint32_t *weights,
+		size_t n, const unsigned char *skip)
 {
 	size_t best = SL_BALANCE_NONE;
-	double best_score = 0;
+	uint64_t best_l = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		uint64_t h;
-		double u, score;
+		uint64_t l;
+		unsigned __int128 a, b;
 
-		if (skip != NULL && skip[i])
+		if (weights[i] == 0 || (skip != NULL && skip[i]))
 			continue;
-		h = sl_mix64(key ^ sl_mix64(i + 1));
-		/* u in (0, 1]; -w / ln(u) is weighted rendezvous */
-		u = ((double)(h >> 11) + 1.0) / 9007199254740992.0;
-		score = -(double)weights[i] / log(u);
-		if (best == SL_BALANCE_NONE || score > best_score) {
+		l = sl_balance_neglog2(sl_mix64(key ^ ids[i]));
+		if (best == SL_BALANCE_NONE) {
 			best = i;
-			best_score = score;
+			best_l = l;
+			continue;
+		}
+		/* l / w[i] against best_l / w[best], without division */
+		a = (unsigned __int128)l * weights[best];
+		b = (unsigned __int128)best_l * weights[i];
+		if (a < b || (a == b && ids[i] < ids[best])) {
+			best = i;
+			best_l = l;
 		}
 	}
 	return best;

@@ -28,14 +28,28 @@ size_t sl_balance_least(const uint32_t *active, const uint32_t *weights,
 			size_t n, const unsigned char *skip, size_t *cursor);
 
 /*
- * Weighted rendezvous hashing of key: the same key picks the same endpoint
- * while the set is unchanged, and removing one endpoint moves only its own
- * keys. Returns an index or SL_BALANCE_NONE.
+ * The weighted race behind sticky splits and the hash balancer (weighted
+ * rendezvous hashing, in integers so that every machine agrees): entry i
+ * draws h = sl_mix64(key ^ ids[i]) and L = sl_balance_neglog2(h), and the
+ * smallest L / weights[i] wins (ties: the smaller id). ids name the
+ * entries (a hash of a cluster's name, of an endpoint's address), not
+ * their positions. Entries of weight 0, and skipped ones, never win. The
+ * same key always wins on the same entry; raising an entry's weight only
+ * moves keys to it, lowering it only moves keys away from it, adding an
+ * entry only moves keys to it, and removing one moves only its own keys
+ * (doc/weighted-routes.md has the proof). An entry wins a share of the
+ * keys equal to its share of the weight. Returns an index or
+ * SL_BALANCE_NONE.
  */
-size_t sl_balance_hash(uint64_t key, const uint32_t *weights, size_t n,
+size_t sl_balance_race(uint64_t key, const uint64_t *ids,
+		       const uint32_t *weights, size_t n,
 		       const unsigned char *skip);
 
-/* 64-bit hash of bytes (FNV-1a then a finalizer). */
-uint64_t sl_hash64(const void *data, size_t len);
+/*
+ * -log2(u) for u = ((h >> 11) + 1) / 2^53 in (0, 1], in Q32 fixed point
+ * (2^32 = 1.0), computed with integers only (the bits of the fraction by
+ * repeated squaring), never 0. Exposed for tests.
+ */
+uint64_t sl_balance_neglog2(uint64_t h);
 
 #endif

@@ -82,9 +82,10 @@ struct sl_txn {
 	enum sl_h1_reason why; /* rule a refused request broke, for logs */
 	enum sl_h1_method method_id;
 	int minor;
-	unsigned tries; /* connect attempts */
-	uint64_t tried; /* endpoints tried (first 64) */
-	int last_fail;	/* FAIL_* of the last connect failure */
+	uint64_t hash_key; /* with T_HASH_KEY: the hash balancer's key */
+	unsigned tries;	   /* connect attempts */
+	uint64_t tried;	   /* endpoints tried (first 64) */
+	int last_fail;	   /* FAIL_* of the last connect failure */
 	uint64_t start_ms;
 	uint64_t connect_deadline_ms;
 	uint64_t up_progress_ms; /* last progress with the upstream */
@@ -97,22 +98,23 @@ struct sl_txn {
 	char user_agent[256]; /* only with an access log */
 };
 
-#define T_LOCAL		0x0001 /* a local response is being sent */
-#define T_CLOSE		0x0002 /* close the client after this exchange */
-#define T_REQ_READ_DONE 0x0004 /* the whole request was read and checked */
-#define T_REQ_SENT	0x0008 /* ...and written upstream */
-#define T_RESP_HEAD	0x0010 /* response head queued to the client */
-#define T_RESP_DONE	0x0020 /* whole response read from the upstream */
-#define T_UP_BROKEN	0x0040 /* upstream connection must not be reused */
-#define T_UP_REUSED	0x0080 /* upstream connection came from the pool */
-#define T_RETRIED	0x0100 /* replayed once on a fresh connection */
-#define T_DECHUNK	0x0200 /* chunked response to an HTTP/1.0 client */
-#define T_HEAD_ONLY	0x0400 /* HEAD request */
-#define T_UP_WBLOCK	0x0800 /* an upstream write would block */
-#define T_COUNTED	0x1000 /* counted in the endpoint's active */
-#define T_QUEUED	0x2000 /* waiting for an upstream connection */
-#define T_RETRYING	0x4000 /* leaving the queue to try again */
-#define T_UP_WDEAD	0x8000 /* the upstream stopped taking the request */
+#define T_LOCAL		0x0001	/* a local response is being sent */
+#define T_CLOSE		0x0002	/* close the client after this exchange */
+#define T_REQ_READ_DONE 0x0004	/* the whole request was read and checked */
+#define T_REQ_SENT	0x0008	/* ...and written upstream */
+#define T_RESP_HEAD	0x0010	/* response head queued to the client */
+#define T_RESP_DONE	0x0020	/* whole response read from the upstream */
+#define T_UP_BROKEN	0x0040	/* upstream connection must not be reused */
+#define T_UP_REUSED	0x0080	/* upstream connection came from the pool */
+#define T_RETRIED	0x0100	/* replayed once on a fresh connection */
+#define T_DECHUNK	0x0200	/* chunked response to an HTTP/1.0 client */
+#define T_HEAD_ONLY	0x0400	/* HEAD request */
+#define T_UP_WBLOCK	0x0800	/* an upstream write would block */
+#define T_COUNTED	0x1000	/* counted in the endpoint's active */
+#define T_QUEUED	0x2000	/* waiting for an upstream connection */
+#define T_RETRYING	0x4000	/* leaving the queue to try again */
+#define T_UP_WDEAD	0x8000	/* the upstream stopped taking the request */
+#define T_HASH_KEY	0x10000 /* hash_key holds the request's key */
 
 /* Owned by its worker's list; freed after sl_client_close by tev. */
 struct sl_client {

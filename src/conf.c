@@ -12,21 +12,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf.h"
 #include "conf_yaml.h"
+#include "util.h"
 
-#define CONF_MAX_FILE	   (16 * 1024 * 1024) /* bytes */
-#define CONF_MAX_HOST	   253		      /* bytes of a host pattern */
-#define CONF_DAY_MS	   (24ULL * 3600 * 1000)
-#define CONF_MAX_WORKERS   1024
-#define CONF_MAX_HEADERS   10000
-#define CONF_MAX_WEIGHT	   1000
-#define CONF_MAX_POOL_IDLE 100000
-#define CONF_MAX_COUNT	   4294967295ULL /* max_requests */
-#define CONF_MAX_RATE	   (1ULL << 30)	 /* 1GiB: min_*_rate, bytes/s */
-#define CONF_MAX_CONNS	   10000000	 /* max_connections(_per_ip) */
-#define CONF_MAX_PENDING   1000000	 /* max_pending */
+#define CONF_MAX_FILE	      (16 * 1024 * 1024) /* bytes */
+#define CONF_MAX_HOST	      253		 /* bytes of a host pattern */
+#define CONF_DAY_MS	      (24ULL * 3600 * 1000)
+#define CONF_MAX_WORKERS      1024
+#define CONF_MAX_HEADERS      10000
+#define CONF_MAX_WEIGHT	      1000
+#define CONF_MAX_SPLIT_WEIGHT 10000
+#define CONF_MAX_POOL_IDLE    100000
+#define CONF_MAX_COUNT	      4294967295ULL /* max_requests */
+#define CONF_MAX_RATE	      (1ULL << 30)  /* 1GiB: min_*_rate, bytes/s */
+#define CONF_MAX_CONNS	      10000000	    /* max_connections(_per_ip) */
+#define CONF_MAX_PENDING      1000000	    /* max_pending */
 
 /* Defaults, doc/contracts.md section 1.3. */
 #define DEF_HEADER_TIMEOUT_MS  10000
@@ -117,8 +120,15 @@ sockaddr_overlap(const struct sockaddr_storage *a,
 /* ---- clusters ---------------------------------------------------------- */
 
 static const char *const cluster_keys[] = {
-    "name", "endpoints",       "balance",     "connect_timeout",
-    "pool", "max_connections", "max_pending", "queue_timeout",
+    "name",
+    "endpoints",
+    "balance",
+    "hash_key",
+    "connect_timeout",
+    "pool",
+    "max_connections",
+    "max_pending",
+    "queue_timeout",
     NULL,
 };
 static const char *const pool_keys[] = {
@@ -134,6 +144,54 @@ static const char *const balance_names[] = {
     "hash",
     NULL,
 };
+
+/*
+ * "header:NAME", "cookie:NAME" or "client_ip" (sticky: and hash_key:) into
+ * k. Returns 0, or -1 with the error reported.
+ */
+static int
+parse_key(struct sl_yaml_loader *ld, const char *key,
+	  const struct sl_yaml_node *n, struct sl_conf_key *k)
+{
+	const char *s, *name = NULL;
+	enum sl_key_source src;
+
+	if (sl_yaml_get_str(ld, key, n, &s) == -1)
+		return -1;
+	if (strcmp(s, "client_ip") == 0)
+		src = SL_KEY_CLIENT_IP;
+	else if (strncmp(s, "header:", 7) == 0) {
+		src = SL_KEY_HEADER;
+		name = s + 7;
+	} else if (strncmp(s, "cookie:", 7) == 0) {
+		src = SL_KEY_COOKIE;
+		name = s + 7;
+	} else {
+		sl_yaml_err_node(ld, n,
+				 "\"%s\": expected header:NAME, cookie:NAME or "
+				 "client_ip, not \"%s\"",
+				 key, sl_yaml_qnode(ld, n));
+		return -1;
+	}
+	if (name != NULL && !is_token(name, strlen(name))) {
+		sl_yaml_err_node(ld, n, "\"%s\": \"%s\" is not a valid %s name",
+				 key, sl_yaml_qstr(ld, name),
+				 src == SL_KEY_HEADER ? "header" : "cookie");
+		return -1;
+	}
+	k->source = src;
+	if (name != NULL) {
+		if ((k->name = sl_yaml_strdup(ld, name)) == NULL)
+			return -1;
+		k->name_len = strlen(name);
+		/* header names compare case-insensitively, cookie names
+		 * exactly (RFC 6265) */
+		for (size_t i = 0; src == SL_KEY_HEADER && i < k->name_len; i++)
+			if (k->name[i] >= 'A' && k->name[i] <= 'Z')
+				k->name[i] = (char)(k->name[i] - 'A' + 'a');
+	}
+	return 0;
+}
 
 static void
 parse_pool(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
@@ -199,6 +257,7 @@ parse_endpoints(struct sl_yaml_loader *ld, const char *lbl,
 		if (addr == NULL ||
 		    sl_yaml_get_addr(ld, "address", addr, &ep->addr))
 			continue;
+		ep->id = sl_hash64(ep->addr.text, strlen(ep->addr.text));
 		where[i] = addr;
 		for (j = 0; j < i; j++) {
 			if (where[j] != NULL &&
@@ -221,7 +280,7 @@ static void
 parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	      size_t idx, struct sl_conf_cluster *cl)
 {
-	const struct sl_yaml_node *v, *namen;
+	const struct sl_yaml_node *v, *namen, *k;
 	char lbl[SL_YAML_LABEL_MAX];
 	int e;
 
@@ -262,6 +321,16 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	    (e = sl_yaml_get_enum(ld, "balance", v, balance_names,
 				  "round_robin, least_request or hash")) >= 0)
 		cl->balance = (enum sl_balance)e;
+	cl->hash_key.source = SL_KEY_CLIENT_IP;
+	if ((v = sl_yaml_map_get(map, "hash_key", &k)) != NULL) {
+		if (cl->balance != SL_BALANCE_HASH)
+			sl_yaml_err_node(ld, k,
+					 "%s: \"hash_key\" needs \"balance: "
+					 "hash\"",
+					 lbl);
+		else
+			parse_key(ld, "hash_key", v, &cl->hash_key);
+	}
 	if ((v = sl_yaml_map_get(map, "connect_timeout", NULL)) != NULL)
 		sl_yaml_get_duration(ld, "connect_timeout", v, 1, CONF_DAY_MS,
 				     &cl->connect_timeout_ms);
@@ -329,8 +398,12 @@ static const char *const limits_keys[] = {
     "max_connections", "max_connections_per_ip", NULL,
 };
 static const char *const route_keys[] = {
-    "name", "match", "cluster", "split", "sticky", "timeout", NULL,
+    "name",   "match",	"cluster", "split",
+    "sticky", "mirror", "timeout", "expose_cluster_header",
+    NULL,
 };
+static const char *const split_keys[] = {"cluster", "weight", NULL};
+static const char *const mirror_keys[] = {"cluster", "percent", NULL};
 static const char *const match_keys[] = {
     "host", "path", "path_prefix", "methods", "headers", NULL,
 };
@@ -679,16 +752,195 @@ unknown_cluster(struct sl_yaml_loader *ld, const char *lbl,
 			 sl_yaml_qnode(ld, n), mean);
 }
 
+/* The cluster a string node names, or NULL (reported, with a suggestion
+ * when one is close). */
+static struct sl_conf_cluster *
+find_cluster(struct sl_yaml_loader *ld, const char *lbl, const char *key,
+	     const struct sl_yaml_node *n, struct sl_conf *conf)
+{
+	const char *s;
+
+	if (sl_yaml_get_str(ld, key, n, &s) == -1)
+		return NULL;
+	for (size_t i = 0; i < conf->nclusters; i++)
+		if (conf->clusters[i].name != NULL &&
+		    strcmp(conf->clusters[i].name, s) == 0)
+			return &conf->clusters[i];
+	unknown_cluster(ld, lbl, n, conf);
+	return NULL;
+}
+
+/* split: a list of { cluster: NAME, weight: 0..10000 }, weights not all
+ * 0, each cluster once. */
+static void
+parse_split(struct sl_yaml_loader *ld, const char *lbl,
+	    const struct sl_yaml_node *key, const struct sl_yaml_node *seq,
+	    struct sl_conf_route *r, struct sl_conf *conf)
+{
+	uint64_t total = 0, w;
+	size_t i, j;
+	int bad = 0; /* a weight missing or wrong: the sum means nothing */
+
+	if (sl_yaml_get_seq(ld, "split", seq) == -1)
+		return;
+	if (seq->nkids == 0) {
+		sl_yaml_err_node(ld, seq, "%s: \"split\" must not be empty",
+				 lbl);
+		return;
+	}
+	if ((r->split = calloc(seq->nkids, sizeof(*r->split))) == NULL ||
+	    (r->split_weights = calloc(seq->nkids, sizeof(uint32_t))) == NULL ||
+	    (r->split_ids = calloc(seq->nkids, sizeof(uint64_t))) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	r->nsplit = seq->nkids;
+	for (i = 0; i < seq->nkids; i++) {
+		const struct sl_yaml_node *item = seq->kids[i], *c, *wn;
+		struct sl_conf_split *sp = &r->split[i];
+
+		if (item->type != SL_YAML_NODE_MAP) {
+			if (item->type != SL_YAML_NODE_BAD)
+				sl_yaml_err_node(
+				    ld, item,
+				    "%s: each \"split\" item is a mapping "
+				    "{ cluster: NAME, weight: N }",
+				    lbl);
+			bad = 1;
+			continue;
+		}
+		sl_yaml_check_keys(ld, item, split_keys, "in split");
+		if ((c = sl_yaml_map_get(item, "cluster", NULL)) == NULL)
+			sl_yaml_err_node(ld, item,
+					 "%s: split: missing key \"cluster\"",
+					 lbl);
+		else if ((sp->cluster = find_cluster(ld, lbl, "cluster", c,
+						     conf)) != NULL) {
+			sp->id = sl_hash64(sp->cluster->name,
+					   strlen(sp->cluster->name));
+			for (j = 0; j < i; j++)
+				if (r->split[j].cluster == sp->cluster) {
+					sl_yaml_err_node(
+					    ld, c,
+					    "%s: cluster \"%s\" is in the "
+					    "split twice",
+					    lbl, sl_yaml_qnode(ld, c));
+					break;
+				}
+		}
+		if ((wn = sl_yaml_map_get(item, "weight", NULL)) == NULL) {
+			sl_yaml_err_node(
+			    ld, item, "%s: split: missing key \"weight\"", lbl);
+			bad = 1;
+		} else if (sl_yaml_get_uint(ld, "weight", wn, 0,
+					    CONF_MAX_SPLIT_WEIGHT, &w) == 0) {
+			sp->weight = (uint32_t)w;
+			total += w;
+		} else
+			bad = 1;
+	}
+	for (i = 0; i < r->nsplit; i++) {
+		r->split_weights[i] = r->split[i].weight;
+		r->split_ids[i] = r->split[i].id;
+	}
+	if (!bad && total == 0)
+		sl_yaml_err_node(ld, key,
+				 "%s: every weight of the split is 0 (at least "
+				 "one must get traffic)",
+				 lbl);
+}
+
+/* mirror: { cluster: NAME, percent: 0..100 } */
+static void
+parse_mirror(struct sl_yaml_loader *ld, const char *lbl,
+	     const struct sl_yaml_node *map, struct sl_conf_route *r,
+	     struct sl_conf *conf)
+{
+	const struct sl_yaml_node *c, *p;
+	uint64_t pct = 100;
+
+	if (sl_yaml_get_map(ld, "mirror", map) == -1)
+		return;
+	sl_yaml_check_keys(ld, map, mirror_keys, "in mirror");
+	if ((p = sl_yaml_map_get(map, "percent", NULL)) != NULL &&
+	    sl_yaml_get_uint(ld, "percent", p, 0, 100, &pct) == -1)
+		return;
+	if ((c = sl_yaml_map_get(map, "cluster", NULL)) == NULL) {
+		sl_yaml_err_node(ld, map, "%s: mirror: missing key \"cluster\"",
+				 lbl);
+		return;
+	}
+	if ((r->mirror = find_cluster(ld, lbl, "cluster", c, conf)) == NULL)
+		return;
+	r->mirror_percent = (uint32_t)pct;
+	/* a copy sent where the request goes anyway doubles its effect */
+	if (r->mirror == r->cluster) {
+		sl_yaml_err_node(ld, c,
+				 "%s: \"mirror\" to \"%s\", the route's own "
+				 "cluster",
+				 lbl, sl_yaml_qnode(ld, c));
+		r->mirror = NULL;
+	}
+	for (size_t i = 0; r->mirror != NULL && i < r->nsplit; i++)
+		if (r->split[i].cluster == r->mirror) {
+			sl_yaml_err_node(ld, c,
+					 "%s: \"mirror\" to \"%s\", a cluster "
+					 "of the route's split",
+					 lbl, sl_yaml_qnode(ld, c));
+			r->mirror = NULL;
+		}
+}
+
+/* A response field name sluice may add: a token, not one that frames
+ * the message or that sluice sets itself. */
+static void
+parse_expose(struct sl_yaml_loader *ld, const char *lbl,
+	     const struct sl_yaml_node *n, struct sl_conf_route *r)
+{
+	static const char *const reserved[] = {
+	    "connection",
+	    "content-length",
+	    "transfer-encoding",
+	    "keep-alive",
+	    "te",
+	    "trailer",
+	    "upgrade",
+	    "proxy-connection",
+	    "x-request-id",
+	    "date",
+	    NULL,
+	};
+	const char *s;
+
+	if (sl_yaml_get_str(ld, "expose_cluster_header", n, &s) == -1)
+		return;
+	if (!is_token(s, n->len)) {
+		sl_yaml_err_node(ld, n,
+				 "\"expose_cluster_header\": \"%s\" is not a "
+				 "valid header name",
+				 sl_yaml_qnode(ld, n));
+		return;
+	}
+	for (size_t i = 0; reserved[i] != NULL; i++)
+		if (strcasecmp(s, reserved[i]) == 0) {
+			sl_yaml_err_node(ld, n,
+					 "%s: \"expose_cluster_header\": "
+					 "\"%s\" is a field sluice controls",
+					 lbl, sl_yaml_qnode(ld, n));
+			return;
+		}
+	r->expose_cluster_header = sl_yaml_strdup(ld, s);
+}
+
 static void
 parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	    size_t idx, struct sl_conf_route *r, struct sl_conf *conf)
 {
 	const struct sl_yaml_node *v, *namen, *clk, *clv, *splitk, *splitv, *k;
 	char lbl[SL_YAML_LABEL_MAX];
-	const char *s;
-	size_t i;
 
 	r->timeout_ms = DEF_ROUTE_TIMEOUT_MS;
+	r->index = conf->nroutes++;
 	snprintf(lbl, sizeof(lbl), "route-%zu", idx + 1);
 	if (map->type != SL_YAML_NODE_MAP) {
 		if (map->type != SL_YAML_NODE_BAD)
@@ -711,32 +963,31 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 
 	clv = sl_yaml_map_get(map, "cluster", &clk);
 	splitv = sl_yaml_map_get(map, "split", &splitk);
-	if (splitv != NULL)
-		sl_yaml_err_node(
-		    ld, splitk,
-		    "%s: \"split\" is not supported in this version", lbl);
-	if (sl_yaml_map_get(map, "sticky", &k) != NULL)
-		sl_yaml_err_node(
-		    ld, k, "%s: \"sticky\" is not supported in this version",
-		    lbl);
 	if (clv != NULL && splitv != NULL)
 		sl_yaml_err_node(
 		    ld, sl_yaml_later(clk, splitk),
 		    "%s: \"cluster\" and \"split\" are mutually exclusive",
 		    lbl);
 	else if (clv == NULL && splitv == NULL)
-		sl_yaml_err_node(ld, map, "%s: missing key \"cluster\"", lbl);
-	else if (clv != NULL && sl_yaml_get_str(ld, "cluster", clv, &s) == 0) {
-		for (i = 0; i < conf->nclusters; i++) {
-			if (conf->clusters[i].name != NULL &&
-			    strcmp(conf->clusters[i].name, s) == 0) {
-				r->cluster = &conf->clusters[i];
-				break;
-			}
-		}
-		if (r->cluster == NULL)
-			unknown_cluster(ld, lbl, clv, conf);
+		sl_yaml_err_node(
+		    ld, map, "%s: missing key \"cluster\" (or \"split\")", lbl);
+	else if (clv != NULL)
+		r->cluster = find_cluster(ld, lbl, "cluster", clv, conf);
+	else
+		parse_split(ld, lbl, splitk, splitv, r, conf);
+	if ((v = sl_yaml_map_get(map, "sticky", &k)) != NULL) {
+		if (splitv == NULL)
+			sl_yaml_err_node(ld, k,
+					 "%s: \"sticky\" needs \"split\" (it "
+					 "keeps a user on one cluster of it)",
+					 lbl);
+		else
+			parse_key(ld, "sticky", v, &r->sticky);
 	}
+	if ((v = sl_yaml_map_get(map, "mirror", NULL)) != NULL)
+		parse_mirror(ld, lbl, v, r, conf);
+	if ((v = sl_yaml_map_get(map, "expose_cluster_header", NULL)) != NULL)
+		parse_expose(ld, lbl, v, r);
 	if ((v = sl_yaml_map_get(map, "timeout", NULL)) != NULL)
 		sl_yaml_get_duration(ld, "timeout", v, 1, CONF_DAY_MS,
 				     &r->timeout_ms);
@@ -1072,6 +1323,11 @@ conf_free(struct sl_conf *conf)
 				free(r->headers[k].value);
 			}
 			free(r->headers);
+			free(r->split);
+			free(r->split_weights);
+			free(r->split_ids);
+			free(r->sticky.name);
+			free(r->expose_cluster_header);
 		}
 		free(l->routes);
 	}
@@ -1082,6 +1338,7 @@ conf_free(struct sl_conf *conf)
 		for (j = 0; j < cl->nendpoints; j++)
 			free(cl->endpoints[j].addr.text);
 		free(cl->endpoints);
+		free(cl->hash_key.name);
 	}
 	free(conf->clusters);
 	free(conf->admin_addr.text);

@@ -15,6 +15,7 @@
 struct sl_lstate;
 struct sl_clstate;
 struct sl_epstate;
+struct sl_rstate;
 
 enum sl_log_level {
 	SL_LOG_ERROR = 0,
@@ -39,7 +40,22 @@ enum sl_log_query {
 enum sl_balance {
 	SL_BALANCE_ROUND_ROBIN = 0, /* smooth weighted round robin */
 	SL_BALANCE_LEAST_REQUEST,
-	SL_BALANCE_HASH, /* by client address */
+	SL_BALANCE_HASH, /* consistent, by hash_key */
+};
+
+/* Where a per-request key comes from (route sticky:, cluster hash_key:). */
+enum sl_key_source {
+	SL_KEY_NONE = 0,  /* no key: every request on its own */
+	SL_KEY_HEADER,	  /* the first value of a request header */
+	SL_KEY_COOKIE,	  /* the value of a cookie */
+	SL_KEY_CLIENT_IP, /* the client's address */
+};
+
+struct sl_conf_key {
+	enum sl_key_source source;
+	char *name;	 /* header name (lower-cased) or cookie name (as
+			    written); NULL for the client address */
+	size_t name_len; /* bytes */
 };
 
 /* Where a value was written in the file (1-based; 0 = not written). */
@@ -79,6 +95,8 @@ struct sl_conf_limits {
 struct sl_conf_endpoint {
 	struct sl_conf_addr addr;
 	uint32_t weight;	  /* >= 1, default 1 */
+	uint64_t id;		  /* hash of addr.text: its place in the hash
+				     balancer's race, whatever its position */
 	size_t index;		  /* position in its cluster's endpoint array */
 	struct sl_epstate *state; /* shared counters, set by sl_runtime_bind */
 };
@@ -88,6 +106,7 @@ struct sl_conf_cluster {
 	struct sl_conf_endpoint *endpoints; /* owned, nendpoints >= 1 */
 	size_t nendpoints;
 	enum sl_balance balance;
+	struct sl_conf_key hash_key;   /* balance: hash; default client_ip */
 	uint64_t connect_timeout_ms;   /* default 1s */
 	uint64_t pool_max_idle;	       /* per endpoint per worker, default 64 */
 	uint64_t pool_idle_timeout_ms; /* default 30s */
@@ -109,8 +128,18 @@ struct sl_conf_header_match {
 	char *value; /* exact, case-sensitive */
 };
 
+/* One cluster of a route's split. */
+struct sl_conf_split {
+	struct sl_conf_cluster *cluster; /* borrowed from sl_conf.clusters */
+	uint32_t weight;		 /* 0..10000; 0 gets no traffic */
+	uint64_t id;			 /* hash of the cluster's name: its
+					    place in the sticky race */
+};
+
 struct sl_conf_route {
 	char *name; /* given, or "route-N" with N from 1 within its listener */
+	size_t index; /* position among all routes of the generation (every
+			 listener's), for per-worker route state */
 	/* match; every part optional, all present parts must match */
 	char *host;	   /* NULL = any; lower-cased, without port */
 	int host_wildcard; /* 1: host holds the suffix, e.g. ".example.com" */
@@ -120,9 +149,20 @@ struct sl_conf_route {
 	size_t nmethods;
 	struct sl_conf_header_match *headers;
 	size_t nheaders;
-	/* target */
+	/* target: exactly one of cluster and split */
 	struct sl_conf_cluster *cluster; /* borrowed from sl_conf.clusters */
-	uint64_t timeout_ms; /* request sent -> response head, 30s */
+	struct sl_conf_split *split;	 /* owned, nsplit >= 1 */
+	size_t nsplit;
+	uint32_t *split_weights;	/* owned: split[i].weight, and */
+	uint64_t *split_ids;		/* split[i].id, as arrays */
+	struct sl_conf_key sticky;	/* split only; SL_KEY_NONE = per
+					   request */
+	struct sl_conf_cluster *mirror; /* borrowed; NULL = none */
+	uint32_t mirror_percent;	/* 0..100 of the requests */
+	char *expose_cluster_header;	/* response field naming the cluster
+					   that served it; NULL = none */
+	uint64_t timeout_ms;		/* request sent -> response head, 30s */
+	struct sl_rstate *state; /* shared counters, set by sl_runtime_bind */
 };
 
 struct sl_conf_listener {
@@ -155,7 +195,8 @@ struct sl_conf {
 	size_t nlisteners;
 	struct sl_conf_cluster *clusters;
 	size_t nclusters;
-	int bound; /* sl_runtime_bind attached shared state */
+	size_t nroutes; /* every listener's together */
+	int bound;	/* sl_runtime_bind attached shared state */
 	/* called with the last reference, before the generation is freed:
 	 * set by whoever attached state to it (sl_runtime_bind) */
 	void (*on_free)(struct sl_conf *conf);

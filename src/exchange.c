@@ -40,6 +40,8 @@ static void exchange_on_timer(evutil_socket_t, short, void *);
 static void exchange_on_upstream(struct sl_upconn *, enum sl_up_event, int,
 				 void *);
 static int exchange_retry(struct sl_waiter *);
+static void txn_choose_cluster(struct sl_client *c,
+			       const struct sl_h1_request *req);
 static void txn_connect(struct sl_client *c);
 static void txn_dequeue(struct sl_txn *t);
 static int up_read(struct sl_client *c);
@@ -540,7 +542,7 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 		sl_exchange_local(c, 404, "no_route", 0);
 		return;
 	}
-	t->wc = &c->gen->clusters[t->route->cluster->index];
+	txn_choose_cluster(c, &req);
 
 	if (sl_buf_alloc(&w->bufs, &t->uphead, head_cap(c)) == -1) {
 		sl_exchange_local(c, 503, "out_of_memory", 0);
@@ -576,6 +578,42 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	txn_connect(c);
 }
 
+/*
+ * The cluster of the route that takes this request: its cluster, or one of
+ * its split, by the sticky key's race when the request has the key, else
+ * in turn by weight (smooth weighted round robin, per worker). With a hash
+ * balancer, its key is hashed now, while the request's fields are here.
+ */
+static void
+txn_choose_cluster(struct sl_client *c, const struct sl_h1_request *req)
+{
+	struct sl_txn *t = c->txn;
+	const struct sl_conf_route *r = t->route;
+	const struct sl_conf_cluster *cc = r->cluster;
+	const struct sockaddr *peer = (const struct sockaddr *)&c->peer;
+	unsigned char ip[16];
+	const void *key;
+	size_t len;
+
+	if (cc == NULL) {
+		size_t i;
+		if (r->sticky.source != SL_KEY_NONE &&
+		    sl_route_key(&r->sticky, req, peer, ip, &key, &len))
+			i = sl_balance_race(sl_hash64(key, len), r->split_ids,
+					    r->split_weights, r->nsplit, NULL);
+		else
+			i = sl_balance_swrr(c->gen->routes[r->index].swrr,
+					    r->split_weights, r->nsplit, NULL);
+		cc = r->split[i].cluster;
+	}
+	t->wc = &c->gen->clusters[cc->index];
+	if (cc->balance == SL_BALANCE_HASH &&
+	    sl_route_key(&cc->hash_key, req, peer, ip, &key, &len)) {
+		t->hash_key = sl_hash64(key, len);
+		t->flags |= T_HASH_KEY;
+	}
+}
+
 /* The endpoints an exchange tried: only the first 64 have a bit. */
 static int
 tried_has(const struct sl_txn *t, size_t i)
@@ -608,7 +646,6 @@ txn_pick(struct sl_client *c, int fresh, int *full)
 	const struct sl_conf_cluster *cc = wc->conf;
 	size_t n = cc->nendpoints, left = 0;
 	unsigned char *skip = wc->skip;
-	uint64_t key;
 
 	*full = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -634,13 +671,12 @@ txn_pick(struct sl_client *c, int fresh, int *full)
 		return sl_balance_least(wc->active, wc->weights, n, skip,
 					&wc->cursor);
 	case SL_BALANCE_HASH:
-		key = sl_hash64(
-		    c->peer.sin6_family == AF_INET
-			? (const void *)&((struct sockaddr_in *)&c->peer)
-			      ->sin_addr
-			: (const void *)&c->peer.sin6_addr,
-		    c->peer.sin6_family == AF_INET ? 4 : 16);
-		return sl_balance_hash(key, wc->weights, n, skip);
+		/* by the endpoints' addresses, not their positions: removing
+		 * one moves only its own keys; without a key, in turn */
+		if (t->flags & T_HASH_KEY)
+			return sl_balance_race(t->hash_key, wc->ids,
+					       wc->weights, n, skip);
+		return sl_balance_swrr(wc->swrr, wc->weights, n, skip);
 	case SL_BALANCE_ROUND_ROBIN:
 	default:
 		return sl_balance_swrr(wc->swrr, wc->weights, n, skip);
@@ -659,7 +695,7 @@ txn_fail_connect(struct sl_client *c, int fail)
 static void
 txn_overloaded(struct sl_client *c)
 {
-	atomic_fetch_add(&c->txn->route->cluster->state->overloaded, 1);
+	atomic_fetch_add(&c->txn->wc->conf->state->overloaded, 1);
 	sl_exchange_local(c, 503, "upstream_overloaded", 0);
 }
 
@@ -670,7 +706,7 @@ txn_dequeue(struct sl_txn *t)
 	if (!(t->flags & T_QUEUED))
 		return;
 	TAILQ_REMOVE(&t->wc->waiters, &t->wait, link);
-	sl_runtime_release(&t->route->cluster->state->pending);
+	sl_runtime_release(&t->wc->conf->state->pending);
 	sl_worker_waiting(t->client->w, -1);
 	t->flags &= ~T_QUEUED;
 }
@@ -683,7 +719,7 @@ static void
 txn_queue(struct sl_client *c)
 {
 	struct sl_txn *t = c->txn;
-	const struct sl_conf_cluster *cc = t->route->cluster;
+	const struct sl_conf_cluster *cc = t->wc->conf;
 
 	if (t->flags & T_RETRYING) {
 		/* a retry that found no room: first in line again, with the
@@ -769,7 +805,7 @@ txn_connect(struct sl_client *c)
 	t->up_progress_ms = now_ms();
 	if (t->up->state == SL_UP_ST_CONNECTING)
 		t->connect_deadline_ms =
-		    now_ms() + t->route->cluster->connect_timeout_ms;
+		    now_ms() + t->wc->conf->connect_timeout_ms;
 }
 
 /* A request waiting for a connection tries again (the waiter's retry
@@ -790,7 +826,7 @@ exchange_retry(struct sl_waiter *wt)
 	t->flags &= ~T_RETRYING;
 	if (t->flags & T_QUEUED)
 		return 0;
-	sl_runtime_release(&t->route->cluster->state->pending);
+	sl_runtime_release(&t->wc->conf->state->pending);
 	sl_client_process(c);
 	return 1;
 }
@@ -999,6 +1035,7 @@ resp_advance(struct sl_client *c)
 					  c->lconf->limits.max_header_bytes,
 					  w->max_hdrs};
 		struct sl_h1_response resp;
+		struct sl_h1_header expose;
 		long hlen, n;
 		int close;
 
@@ -1067,10 +1104,18 @@ resp_advance(struct sl_client *c)
 					    "max_header_bytes");
 			return -1;
 		}
+		if (t->route->expose_cluster_header != NULL) {
+			/* which cluster served it (a split's, say) */
+			expose.name = t->route->expose_cluster_header;
+			expose.name_len = strlen(expose.name);
+			expose.value = t->wc->conf->name;
+			expose.value_len = strlen(expose.value);
+		}
 		n = sl_h1_write_response_head(
 		    c->txn->out.data + c->txn->out.len,
 		    sl_buf_space(&c->txn->out), &resp, t->minor, close,
-		    (t->flags & T_DECHUNK) != 0, t->request_id);
+		    (t->flags & T_DECHUNK) != 0, t->request_id,
+		    t->route->expose_cluster_header != NULL ? &expose : NULL);
 		if (n < 0) {
 			txn_upstream_failed(c, FAIL_BAD,
 					    "upstream_head_too_large",
@@ -1348,7 +1393,7 @@ txn_finish(struct sl_client *c)
 	int linger = 0;
 
 	if (u != NULL) {
-		const struct sl_conf_cluster *cc = t->route->cluster;
+		const struct sl_conf_cluster *cc = t->wc->conf;
 		int reusable = (t->flags & T_REQ_SENT) &&
 			       (t->flags & T_RESP_DONE) &&
 			       !(t->flags & T_UP_BROKEN) && t->resp_keepalive &&
@@ -1501,9 +1546,9 @@ txn_on_deadline(struct sl_client *c, struct sl_txn *t, uint64_t now)
 	if (u != NULL && u->state == SL_UP_ST_CONNECTING &&
 	    now >= t->connect_deadline_ms) {
 		char d[64];
-		snprintf(
-		    d, sizeof(d), "no answer within connect_timeout %llu ms",
-		    (unsigned long long)t->route->cluster->connect_timeout_ms);
+		snprintf(d, sizeof(d),
+			 "no answer within connect_timeout %llu ms",
+			 (unsigned long long)t->wc->conf->connect_timeout_ms);
 		txn_upstream_failed(c, FAIL_CONNECT_TIMEOUT,
 				    "upstream_connect_timeout", d);
 		return 0;

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* Bounded appender: once full it stays full and the result is -1. */
 struct out {
@@ -279,7 +280,8 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 long
 sl_h1_write_response_head(char *out, size_t cap,
 			  const struct sl_h1_response *resp, int client_minor,
-			  int close, int dechunk, const char *request_id)
+			  int close, int dechunk, const char *request_id,
+			  const struct sl_h1_header *extra)
 {
 	struct out o = {out, cap, 0, 0};
 	char line[14] = "HTTP/1.1 000 ";
@@ -307,11 +309,16 @@ sl_h1_write_response_head(char *out, size_t cap,
 		 * section 8.6); the client gets one, not a list */
 		if (k == HK_CONTENT_LENGTH && cl_done++)
 			continue;
+		if (extra != NULL && h->name_len == extra->name_len &&
+		    strncasecmp(h->name, extra->name, h->name_len) == 0)
+			continue;
 		put_header(&o, h);
 	}
 	puts_(&o, "X-Request-Id: ");
 	puts_(&o, request_id);
 	puts_(&o, "\r\n");
+	if (extra != NULL)
+		put_header(&o, extra);
 	if (close)
 		puts_(&o, "Connection: close\r\n");
 	else if (client_minor == 0)

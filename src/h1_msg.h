@@ -58,13 +58,15 @@ long sl_h1_write_request_head(char *out, size_t cap,
  * Writes the head to send to the client for an upstream response: fields
  * without hop-by-hop ones (and without Transfer-Encoding when dechunk is
  * set), X-Request-Id, and "Connection: close" when close is set or
- * "Connection: keep-alive" for a persistent HTTP/1.0 client. Returns its
- * length or -1 when it does not fit.
+ * "Connection: keep-alive" for a persistent HTTP/1.0 client, and extra
+ * when not NULL (a field sluice sets: the upstream's fields of that name
+ * are dropped). Returns its length or -1 when it does not fit.
  */
 long sl_h1_write_response_head(char *out, size_t cap,
 			       const struct sl_h1_response *resp,
 			       int client_minor, int close, int dechunk,
-			       const char *request_id);
+			       const char *request_id,
+			       const struct sl_h1_header *extra);
 
 /* Reason phrase of a status the gateway generates ("" if unknown). */
 const char *sl_h1_reason(int status);

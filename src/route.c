@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Route matching on host, path, method and header values, first match wins.
- * Pure: no I/O, no allocation.
+ * Route matching on host, path, method and header values, first match wins;
+ * the keys that keep a user on one cluster of a split (or one endpoint of
+ * a hash-balanced cluster). Pure: no I/O, no allocation.
  */
 #include "route.h"
 
+#include <netinet/in.h>
 #include <string.h>
 
 static unsigned char
@@ -117,4 +119,104 @@ sl_route_match(const struct sl_conf_listener *l,
 		return r;
 	}
 	return NULL;
+}
+
+int
+sl_route_cookie(const char *v, size_t vlen, const char *name, size_t nlen,
+		const char **val, size_t *vallen)
+{
+	size_t i = 0;
+
+	/* cookie-string = cookie-pair *( ";" SP cookie-pair ), read with
+	 * blanks tolerated around the separators */
+	while (i < vlen) {
+		size_t ns, ne, vs, ve;
+
+		while (i < vlen && (v[i] == ' ' || v[i] == '\t' || v[i] == ';'))
+			i++;
+		ns = i;
+		while (i < vlen && v[i] != '=' && v[i] != ';')
+			i++;
+		ne = i;
+		while (ne > ns && (v[ne - 1] == ' ' || v[ne - 1] == '\t'))
+			ne--;
+		if (i >= vlen || v[i] != '=') {
+			continue; /* a pair without "=": skipped */
+		}
+		vs = ++i;
+		while (i < vlen && v[i] != ';')
+			i++;
+		ve = i;
+		while (vs < ve && (v[vs] == ' ' || v[vs] == '\t'))
+			vs++;
+		while (ve > vs && (v[ve - 1] == ' ' || v[ve - 1] == '\t'))
+			ve--;
+		if (ne - ns == nlen && memcmp(v + ns, name, nlen) == 0) {
+			*val = v + vs;
+			*vallen = ve - vs;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
+sl_route_key(const struct sl_conf_key *k, const struct sl_h1_request *req,
+	     const struct sockaddr *peer, unsigned char ip[16],
+	     const void **key, size_t *len)
+{
+	switch (k->source) {
+	case SL_KEY_HEADER:
+		for (size_t i = 0; i < req->nheaders; i++) {
+			const struct sl_h1_header *h = &req->headers[i];
+			if (h->value_len > 0 &&
+			    sl_h1_ieq(h->name, h->name_len, k->name)) {
+				*key = h->value;
+				*len = h->value_len;
+				return 1;
+			}
+		}
+		return 0;
+	case SL_KEY_COOKIE:
+		for (size_t i = 0; i < req->nheaders; i++) {
+			const struct sl_h1_header *h = &req->headers[i];
+			const char *val;
+			size_t vl;
+			if (h->name_len == 6 &&
+			    sl_h1_ieq(h->name, 6, "cookie") &&
+			    sl_route_cookie(h->value, h->value_len, k->name,
+					    k->name_len, &val, &vl) &&
+			    vl > 0) {
+				*key = val;
+				*len = vl;
+				return 1;
+			}
+		}
+		return 0;
+	case SL_KEY_CLIENT_IP:
+		if (peer->sa_family == AF_INET) {
+			memcpy(ip,
+			       &((const struct sockaddr_in *)peer)->sin_addr,
+			       4);
+			*len = 4;
+		} else if (peer->sa_family == AF_INET6) {
+			const struct in6_addr *a =
+			    &((const struct sockaddr_in6 *)peer)->sin6_addr;
+			/* a dual-stack listener's IPv4 clients hash as on an
+			 * IPv4 listener */
+			if (IN6_IS_ADDR_V4MAPPED(a)) {
+				memcpy(ip, &a->s6_addr[12], 4);
+				*len = 4;
+			} else {
+				memcpy(ip, a, 16);
+				*len = 16;
+			}
+		} else
+			return 0;
+		*key = ip;
+		return 1;
+	case SL_KEY_NONE:
+		break;
+	}
+	return 0;
 }

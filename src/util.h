@@ -68,6 +68,25 @@ sl_mix64(uint64_t x)
 }
 
 /*
+ * A seedless 64-bit hash of bytes: FNV-1a 64 (offset basis
+ * 0xcbf29ce484222325, prime 0x100000001b3), then the finalizer above.
+ * Documented (doc/weighted-routes.md) so that every sluice, and any other
+ * program, hashes a key the same way.
+ */
+static inline uint64_t
+sl_hash64(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return sl_mix64(h);
+}
+
+/*
  * Socket writes on the data path: send()/sendmsg() rather than writev()
  * (reads use recv() rather than read()), which go through the VFS layer
  * first, and send() for the common single buffer. MSG_NOSIGNAL: a closed peer

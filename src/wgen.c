@@ -21,8 +21,46 @@ wcluster_free(struct sl_wcluster *wc)
 	free(wc->eps);
 	free(wc->swrr);
 	free(wc->weights);
+	free(wc->ids);
 	free(wc->active);
 	free(wc->skip);
+}
+
+static void
+wroutes_free(struct sl_wgen *g)
+{
+	for (size_t i = 0; g->routes != NULL && i < g->nroutes; i++)
+		free(g->routes[i].swrr);
+	free(g->routes);
+	g->routes = NULL;
+}
+
+/* Per-route state: split counters, mirror accumulators. Returns 0 or
+ * -1. */
+static int
+wgen_routes(struct sl_wgen *g, struct sl_worker *w)
+{
+	const struct sl_conf *conf = g->conf;
+
+	g->nroutes = conf->nroutes;
+	if (g->nroutes == 0)
+		return 0;
+	if ((g->routes = calloc(g->nroutes, sizeof(*g->routes))) == NULL)
+		return -1;
+	for (size_t i = 0; i < conf->nlisteners; i++)
+		for (size_t j = 0; j < conf->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &conf->listeners[i].routes[j];
+			struct sl_wroute *wr = &g->routes[r->index];
+			if (r->nsplit > 0 &&
+			    (wr->swrr = calloc(r->nsplit, sizeof(*wr->swrr))) ==
+				NULL)
+				return -1;
+			/* workers start their sequences at different points,
+			 * as for endpoints */
+			wr->mirror_acc = (uint32_t)(w->id * 37 % 100);
+		}
+	return 0;
 }
 
 struct sl_wgen *
@@ -48,10 +86,11 @@ sl_wgen_new(struct sl_worker *w, struct sl_conf *conf)
 		wc->eps = calloc(n, sizeof(*wc->eps));
 		wc->swrr = calloc(n, sizeof(*wc->swrr));
 		wc->weights = calloc(n, sizeof(*wc->weights));
+		wc->ids = calloc(n, sizeof(*wc->ids));
 		wc->active = calloc(n, sizeof(*wc->active));
 		wc->skip = calloc(n, sizeof(*wc->skip));
-		if (!wc->eps || !wc->swrr || !wc->weights || !wc->active ||
-		    !wc->skip)
+		if (!wc->eps || !wc->swrr || !wc->weights || !wc->ids ||
+		    !wc->active || !wc->skip)
 			goto fail;
 		for (size_t j = 0; j < n; j++) {
 			wc->eps[j] = sl_upstream_endpoint(w, conf, cc,
@@ -59,14 +98,18 @@ sl_wgen_new(struct sl_worker *w, struct sl_conf *conf)
 			if (wc->eps[j] == NULL)
 				goto fail;
 			wc->weights[j] = cc->endpoints[j].weight;
+			wc->ids[j] = cc->endpoints[j].id;
 		}
 		/* workers start at different endpoints so that N workers
 		 * do not send their first requests to the same one */
 		wc->cursor = w->id % n;
 	}
+	if (wgen_routes(g, w) == -1)
+		goto fail;
 	TAILQ_INSERT_TAIL(&w->gens, g, link);
 	return g;
 fail:
+	wroutes_free(g);
 	for (size_t i = 0; g->clusters != NULL && i < g->nclusters; i++)
 		if (g->clusters[i].conf != NULL)
 			wcluster_free(&g->clusters[i]);
@@ -90,6 +133,7 @@ sl_wgen_unref(struct sl_worker *w, struct sl_wgen *g)
 	for (size_t i = 0; i < g->nclusters; i++)
 		wcluster_free(&g->clusters[i]);
 	free(g->clusters);
+	wroutes_free(g);
 	sl_conf_unref(g->conf);
 	free(g);
 }

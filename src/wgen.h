@@ -33,9 +33,18 @@ struct sl_wcluster {
 	struct sl_wendpoint **eps; /* owned array of references */
 	int64_t *swrr;		   /* owned, smooth WRR counters */
 	uint32_t *weights;	   /* owned */
+	uint64_t *ids;		   /* owned, endpoint ids (hash balancer) */
 	uint32_t *active;	   /* owned, scratch of least_request */
 	unsigned char *skip;	   /* owned, scratch of txn_pick */
 	size_t cursor;		   /* least_request tie breaker */
+};
+
+/* One route of one generation in one worker: what its choices need. */
+struct sl_wroute {
+	int64_t *swrr;	     /* owned, smooth WRR counters of a split's
+				clusters (requests without a sticky key) */
+	uint32_t mirror_acc; /* percent accumulated: a copy goes out each
+				time it passes 100 */
 };
 
 /*
@@ -48,6 +57,8 @@ struct sl_wgen {
 	struct sl_conf *conf;	      /* counted reference */
 	struct sl_wcluster *clusters; /* owned, one per conf cluster */
 	size_t nclusters;
+	struct sl_wroute *routes; /* owned, one per route (route->index) */
+	size_t nroutes;
 	int refs;
 };
 

@@ -65,8 +65,6 @@ CONF_TEST_FILES = \
 	tests/conf/bad/size-bare.yaml \
 	tests/conf/bad/size-range.yaml \
 	tests/conf/bad/size-unit.yaml \
-	tests/conf/bad/split-unsupported.yaml \
-	tests/conf/bad/sticky-unsupported.yaml \
 	tests/conf/bad/syntax.yaml \
 	tests/conf/bad/tab-indent.yaml \
 	tests/conf/bad/two-documents.yaml \

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "util.h"
 #include "conf_yaml.h"
 
 #ifndef SRCDIR
@@ -1060,8 +1061,8 @@ test_all_errors(void **state)
 	    "t.yaml:10:27: error: \"methods\": invalid method \"GE T\"\n"
 	    "t.yaml:10:42: error: \"host\": \"a:1\" must not contain a "
 	    "port\n"
-	    "t.yaml:11:9: error: route \"route-2\": \"split\" is not "
-	    "supported in this version\n"
+	    "t.yaml:11:16: error: route \"route-2\": \"split\" must not be "
+	    "empty\n"
 	    "t.yaml:12:5: error: listener \"public\": missing key "
 	    "\"address\"\n"
 	    "t.yaml:12:11: error: duplicate listener name \"public\" (first "
@@ -1317,7 +1318,8 @@ static const struct error_case error_cases[] = {
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{clsuter: demo}]\n" CLUSTER,
-     "t.yaml:4:14: error: route \"route-1\": missing key \"cluster\"\n"
+     "t.yaml:4:14: error: route \"route-1\": missing key \"cluster\" (or "
+     "\"split\")\n"
      "t.yaml:4:15: error: unknown key \"clsuter\" in route (did you mean "
      "\"cluster\"?)\n"},
     {"unknown key short",
@@ -1652,7 +1654,8 @@ static const struct error_case error_cases[] = {
      "    routes:\n"
      "      - name: api\n"
      "        timeout: 1s\n" CLUSTER,
-     "t.yaml:5:9: error: route \"api\": missing key \"cluster\"\n"},
+     "t.yaml:5:9: error: route \"api\": missing key \"cluster\" (or "
+     "\"split\")\n"},
     {"route cluster not a string",
      "listeners:\n"
      "  - name: public\n"
@@ -2022,8 +2025,8 @@ static const struct error_case error_cases[] = {
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {headers: [X-A]}}]\n" CLUSTER,
      "t.yaml:4:47: error: \"headers\": expected a mapping\n"},
-    /* not in this version */
-    {"split",
+    /* weighted routes */
+    {"split unknown cluster",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
@@ -2031,10 +2034,75 @@ static const struct error_case error_cases[] = {
      "      - name: migrate\n"
      "        split:\n"
      "          - { cluster: pay-v1, weight: 90 }\n"
-     "          - { cluster: pay-v2, weight: 10 }\n" CLUSTER,
-     "t.yaml:6:9: error: route \"migrate\": \"split\" is not supported in this "
-     "version\n"},
-    {"sticky",
+     "          - { cluster: pay-v3, weight: 10 }\n"
+     "clusters:\n"
+     "  - name: pay-v1\n"
+     "    endpoints: [127.0.0.1:9001]\n"
+     "  - name: pay-v2\n"
+     "    endpoints: [127.0.0.1:9002]\n",
+     "t.yaml:8:24: error: route \"migrate\": unknown cluster \"pay-v3\" "
+     "(did you mean \"pay-v1\"?)\n"},
+    {"split all weights 0",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - name: migrate\n"
+     "        split:\n"
+     "          - { cluster: pay-v1, weight: 0 }\n"
+     "          - { cluster: pay-v2, weight: 0 }\n"
+     "clusters:\n"
+     "  - name: pay-v1\n"
+     "    endpoints: [127.0.0.1:9001]\n"
+     "  - name: pay-v2\n"
+     "    endpoints: [127.0.0.1:9002]\n",
+     "t.yaml:6:9: error: route \"migrate\": every weight of the split is 0 "
+     "(at least one must get traffic)\n"},
+    {"split weight range",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - name: migrate\n"
+     "        split: [{ cluster: pay-v1, weight: 10001 }]\n"
+     "clusters:\n"
+     "  - name: pay-v1\n"
+     "    endpoints: [127.0.0.1:9001]\n"
+     "  - name: pay-v2\n"
+     "    endpoints: [127.0.0.1:9002]\n",
+     "t.yaml:6:44: error: \"weight\": 10001 is out of range (0..10000)\n"},
+    {"split twice",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - name: migrate\n"
+     "        split: [{ cluster: pay-v1, weight: 1 }, { cluster: pay-v1, "
+     "weight: 2 }]\n"
+     "clusters:\n"
+     "  - name: pay-v1\n"
+     "    endpoints: [127.0.0.1:9001]\n"
+     "  - name: pay-v2\n"
+     "    endpoints: [127.0.0.1:9002]\n",
+     "t.yaml:6:60: error: route \"migrate\": cluster \"pay-v1\" is in the "
+     "split twice\n"},
+    {"split item keys",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - name: migrate\n"
+     "        split: [{ cluster: pay-v1 }, 7]\n"
+     "clusters:\n"
+     "  - name: pay-v1\n"
+     "    endpoints: [127.0.0.1:9001]\n"
+     "  - name: pay-v2\n"
+     "    endpoints: [127.0.0.1:9002]\n",
+     "t.yaml:6:17: error: route \"migrate\": split: missing key "
+     "\"weight\"\n"
+     "t.yaml:6:38: error: route \"migrate\": each \"split\" item is a "
+     "mapping { cluster: NAME, weight: N }\n"},
+    {"sticky without split",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
@@ -2042,8 +2110,38 @@ static const struct error_case error_cases[] = {
      "      - name: api\n"
      "        cluster: demo\n"
      "        sticky: header:X-User-Id\n" CLUSTER,
-     "t.yaml:7:9: error: route \"api\": \"sticky\" is not supported in this "
-     "version\n"},
+     "t.yaml:7:9: error: route \"api\": \"sticky\" needs \"split\" (it "
+     "keeps a user on one cluster of it)\n"},
+    {"sticky bad form",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - name: migrate\n"
+     "        split: [{ cluster: pay-v1, weight: 1 }]\n"
+     "        sticky: user_id\n"
+     "clusters:\n"
+     "  - name: pay-v1\n"
+     "    endpoints: [127.0.0.1:9001]\n"
+     "  - name: pay-v2\n"
+     "    endpoints: [127.0.0.1:9002]\n",
+     "t.yaml:7:17: error: \"sticky\": expected header:NAME, cookie:NAME or "
+     "client_ip, not \"user_id\"\n"},
+    {"sticky bad name",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - name: migrate\n"
+     "        split: [{ cluster: pay-v1, weight: 1 }]\n"
+     "        sticky: \"cookie:a b\"\n"
+     "clusters:\n"
+     "  - name: pay-v1\n"
+     "    endpoints: [127.0.0.1:9001]\n"
+     "  - name: pay-v2\n"
+     "    endpoints: [127.0.0.1:9002]\n",
+     "t.yaml:7:17: error: \"sticky\": \"a b\" is not a valid cookie "
+     "name\n"},
     {"cluster and split",
      "listeners:\n"
      "  - name: public\n"
@@ -2052,10 +2150,65 @@ static const struct error_case error_cases[] = {
      "      - name: migrate\n"
      "        cluster: demo\n"
      "        split: [{ cluster: demo, weight: 1 }]\n" CLUSTER,
-     "t.yaml:7:9: error: route \"migrate\": \"split\" is not supported in this "
-     "version\n"
      "t.yaml:7:9: error: route \"migrate\": \"cluster\" and \"split\" are "
      "mutually exclusive\n"},
+    {"mirror to itself",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - name: api\n"
+     "        cluster: demo\n"
+     "        mirror: { cluster: demo }\n" CLUSTER,
+     "t.yaml:7:28: error: route \"api\": \"mirror\" to \"demo\", the "
+     "route's own cluster\n"},
+    {"mirror to a split's cluster",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - name: migrate\n"
+     "        split: [{ cluster: pay-v1, weight: 1 }, { cluster: pay-v2, "
+     "weight: 1 }]\n"
+     "        mirror: { cluster: pay-v2, percent: 5 }\n"
+     "clusters:\n"
+     "  - name: pay-v1\n"
+     "    endpoints: [127.0.0.1:9001]\n"
+     "  - name: pay-v2\n"
+     "    endpoints: [127.0.0.1:9002]\n",
+     "t.yaml:7:28: error: route \"migrate\": \"mirror\" to \"pay-v2\", a "
+     "cluster of the route's split\n"},
+    {"mirror keys",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - name: api\n"
+     "        cluster: demo\n"
+     "        mirror: { percent: 101, to: x }\n" CLUSTER,
+     "t.yaml:7:28: error: \"percent\": 101 is out of range (0..100)\n"
+     "t.yaml:7:33: error: unknown key \"to\" in mirror\n"},
+    {"expose header reserved",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - name: api\n"
+     "        cluster: demo\n"
+     "        expose_cluster_header: Content-Length\n" CLUSTER,
+     "t.yaml:7:32: error: route \"api\": \"expose_cluster_header\": "
+     "\"Content-Length\" is a field sluice controls\n"},
+    {"hash_key without hash",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo}]\n"
+     "clusters:\n"
+     "  - name: demo\n"
+     "    endpoints: [127.0.0.1:9001]\n"
+     "    hash_key: client_ip\n",
+     "t.yaml:8:5: error: cluster \"demo\": \"hash_key\" needs \"balance: "
+     "hash\"\n"},
 };
 
 static void
@@ -2064,6 +2217,82 @@ test_error_case(void **state)
 	const struct error_case *ec = *state;
 
 	load_bad(ec->yaml, strlen(ec->yaml), ec->want);
+}
+
+/* split, sticky, mirror, expose_cluster_header, hash_key */
+static void
+test_weighted_routes(void **state)
+{
+	struct sl_conf *c = load_ok(
+	    "listeners:\n"
+	    "  - name: public\n"
+	    "    address: 127.0.0.1:8080\n"
+	    "    routes:\n"
+	    "      - name: migrate\n"
+	    "        split:\n"
+	    "          - { cluster: pay-v1, weight: 90 }\n"
+	    "          - { cluster: pay-v2, weight: 10 }\n"
+	    "          - { cluster: pay-v3, weight: 0 }\n"
+	    "        sticky: header:X-User-Id\n"
+	    "        mirror: { cluster: shadow, percent: 5 }\n"
+	    "        expose_cluster_header: X-Served-By\n"
+	    "      - name: cookie\n"
+	    "        split: [{ cluster: pay-v1, weight: 1 }]\n"
+	    "        sticky: cookie:Sess\n"
+	    "      - name: ip\n"
+	    "        split: [{ cluster: pay-v2, weight: 1 }]\n"
+	    "        sticky: client_ip\n"
+	    "  - name: second\n"
+	    "    address: 127.0.0.1:8081\n"
+	    "    routes:\n"
+	    "      - cluster: shadow\n"
+	    "        mirror: { cluster: pay-v1 }\n"
+	    "clusters:\n"
+	    "  - name: pay-v1\n"
+	    "    endpoints: [127.0.0.1:9001]\n"
+	    "  - name: pay-v2\n"
+	    "    endpoints: [127.0.0.1:9002, 127.0.0.1:9003]\n"
+	    "    balance: hash\n"
+	    "    hash_key: cookie:cart\n"
+	    "  - name: pay-v3\n"
+	    "    endpoints: [127.0.0.1:9004]\n"
+	    "    balance: hash\n"
+	    "  - name: shadow\n"
+	    "    endpoints: [127.0.0.1:9005]\n");
+	const struct sl_conf_route *r;
+
+	(void)state;
+	assert_int_equal(c->nroutes, 4);
+	r = &c->listeners[0].routes[0];
+	assert_int_equal(r->index, 0);
+	assert_null(r->cluster);
+	assert_int_equal(r->nsplit, 3);
+	assert_string_equal(r->split[1].cluster->name, "pay-v2");
+	assert_int_equal(r->split_weights[0], 90);
+	assert_int_equal(r->split_weights[2], 0);
+	assert_true(r->split_ids[1] == sl_hash64("pay-v2", 6));
+	assert_int_equal(r->sticky.source, SL_KEY_HEADER);
+	assert_string_equal(r->sticky.name, "x-user-id"); /* lower-cased */
+	assert_string_equal(r->mirror->name, "shadow");
+	assert_int_equal(r->mirror_percent, 5);
+	assert_string_equal(r->expose_cluster_header, "X-Served-By");
+	r = &c->listeners[0].routes[1];
+	assert_int_equal(r->sticky.source, SL_KEY_COOKIE);
+	assert_string_equal(r->sticky.name, "Sess"); /* exact */
+	assert_int_equal(r->sticky.name_len, 4);
+	assert_int_equal(c->listeners[0].routes[2].sticky.source,
+			 SL_KEY_CLIENT_IP);
+	r = &c->listeners[1].routes[0];
+	assert_int_equal(r->index, 3);
+	assert_int_equal(r->mirror_percent, 100); /* the default */
+	assert_int_equal(r->sticky.source, SL_KEY_NONE);
+	assert_int_equal(c->clusters[0].hash_key.source, SL_KEY_CLIENT_IP);
+	assert_int_equal(c->clusters[1].hash_key.source, SL_KEY_COOKIE);
+	assert_string_equal(c->clusters[1].hash_key.name, "cart");
+	assert_int_equal(c->clusters[2].hash_key.source, SL_KEY_CLIENT_IP);
+	assert_true(c->clusters[1].endpoints[1].id ==
+		    sl_hash64("127.0.0.1:9003", 14));
+	sl_conf_unref(c);
 }
 
 int
@@ -2076,6 +2305,7 @@ main(void)
 	    cmocka_unit_test(test_parse_size),
 	    cmocka_unit_test(test_parse_addr),
 	    cmocka_unit_test(test_full),
+	    cmocka_unit_test(test_weighted_routes),
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_route_names),
 	    cmocka_unit_test(test_match),

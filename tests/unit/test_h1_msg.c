@@ -107,7 +107,7 @@ test_connection_cannot_remove_framing(void **state)
 	assert_int_equal(sl_h1_parse_response(raw, strlen(raw), &r, SL_M_GET),
 			 0);
 	long n = sl_h1_write_response_head(resp, sizeof(resp) - 1, &r, 1, 0, 0,
-					   "rid");
+					   "rid", NULL);
 	resp[n] = '\0';
 	assert_non_null(strstr(resp, "\r\nContent-Length: 5\r\n"));
 }
@@ -221,7 +221,7 @@ rewrite_resp(const char *raw, int minor, int close, int dechunk)
 	assert_int_equal(
 	    sl_h1_parse_response(raw, strlen(raw), &resp, SL_M_GET), 0);
 	n = sl_h1_write_response_head(out, sizeof(out) - 1, &resp, minor, close,
-				      dechunk, "rid");
+				      dechunk, "rid", NULL);
 	assert_true(n > 0);
 	out[n] = '\0';
 	return out;
