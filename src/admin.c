@@ -201,6 +201,117 @@ page_clusters(const struct sl_admin_view *v, struct sbuf *b)
 			      &c->clusters[i].state->overloaded));
 }
 
+/* A per-worker counter of a route or cluster, summed. off is the
+ * counter's offset in struct sl_counts. */
+static uint64_t
+counts_sum(const struct sl_admin_view *v, const struct sl_counts *c, size_t off)
+{
+	uint64_t total = 0;
+
+	for (unsigned i = 0; c != NULL && i < v->nworkers; i++)
+		total +=
+		    SL_STAT_GET(*(atomic_uint_fast64_t *)((char *)&c[i] + off));
+	return total;
+}
+
+#define COUNT_OFF(field) offsetof(struct sl_counts, field)
+
+static void
+page_routes(const struct sl_admin_view *v, struct sbuf *b)
+{
+	static const char *const results[SL_MIRROR_NRESULTS] = {
+	    "sent", "dropped", "failed", "too_large"};
+	const struct sl_conf *c = v->conf;
+
+	sb_printf(b, "# HELP sluice_route_requests_total Requests a route "
+		     "matched, answered or cut.\n# TYPE "
+		     "sluice_route_requests_total counter\n");
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &c->listeners[i].routes[j];
+			sb_printf(
+			    b,
+			    "sluice_route_requests_total{listener=\"%s\","
+			    "route=\"%s\"} %llu\n",
+			    c->listeners[i].name, r->name,
+			    (unsigned long long)counts_sum(
+				v, r->state->counts, COUNT_OFF(requests)));
+		}
+	sb_printf(b, "# HELP sluice_route_responses_total Responses of a "
+		     "route's requests by status class.\n# TYPE "
+		     "sluice_route_responses_total counter\n");
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &c->listeners[i].routes[j];
+			for (int cls = 1; cls <= 5; cls++)
+				sb_printf(
+				    b,
+				    "sluice_route_responses_total{listener="
+				    "\"%s\",route=\"%s\",class=\"%dxx\"} "
+				    "%llu\n",
+				    c->listeners[i].name, r->name, cls,
+				    (unsigned long long)counts_sum(
+					v, r->state->counts,
+					COUNT_OFF(responses) +
+					    (size_t)cls *
+						sizeof(atomic_uint_fast64_t)));
+		}
+	sb_printf(b, "# HELP sluice_cluster_requests_total Requests sent to a "
+		     "cluster (mirror copies included), answered or cut.\n"
+		     "# TYPE sluice_cluster_requests_total counter\n");
+	for (size_t i = 0; i < c->nclusters; i++)
+		sb_printf(
+		    b,
+		    "sluice_cluster_requests_total{cluster=\"%s\"} "
+		    "%llu\n",
+		    c->clusters[i].name,
+		    (unsigned long long)counts_sum(
+			v, c->clusters[i].state->counts, COUNT_OFF(requests)));
+	sb_printf(b, "# HELP sluice_cluster_responses_total Responses of a "
+		     "cluster's requests by status class (local errors such "
+		     "as 502 and 504 included).\n# TYPE "
+		     "sluice_cluster_responses_total counter\n");
+	for (size_t i = 0; i < c->nclusters; i++)
+		for (int cls = 1; cls <= 5; cls++)
+			sb_printf(
+			    b,
+			    "sluice_cluster_responses_total{cluster=\"%s\","
+			    "class=\"%dxx\"} %llu\n",
+			    c->clusters[i].name, cls,
+			    (unsigned long long)counts_sum(
+				v, c->clusters[i].state->counts,
+				COUNT_OFF(responses) +
+				    (size_t)cls *
+					sizeof(atomic_uint_fast64_t)));
+	sb_printf(b, "# HELP sluice_mirror_requests_total Mirror copies of a "
+		     "route's requests by result: sent (and answered), "
+		     "dropped (the worker's copies at their bound), failed, "
+		     "too_large (body over buffer_bytes).\n# TYPE "
+		     "sluice_mirror_requests_total counter\n");
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &c->listeners[i].routes[j];
+			if (r->mirror == NULL)
+				continue;
+			for (int k = 0; k < SL_MIRROR_NRESULTS; k++)
+				sb_printf(
+				    b,
+				    "sluice_mirror_requests_total{listener="
+				    "\"%s\",route=\"%s\",cluster=\"%s\","
+				    "result=\"%s\"} %llu\n",
+				    c->listeners[i].name, r->name,
+				    r->mirror->name, results[k],
+				    (unsigned long long)counts_sum(
+					v, r->state->counts,
+					COUNT_OFF(mirror) +
+					    (size_t)k *
+						sizeof(atomic_uint_fast64_t)));
+		}
+}
+
 static void
 page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 {
@@ -268,6 +379,7 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 			      v, offsetof(struct sl_worker_stats, rejected) +
 				     (size_t)r * sizeof(atomic_uint_fast64_t)));
 	page_listeners(v, b);
+	page_routes(v, b);
 	page_clusters(v, b);
 	sb_printf(b,
 		  "# HELP sluice_config_generation Generation of the "

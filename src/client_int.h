@@ -63,9 +63,10 @@ struct sl_txn {
 	const struct sl_conf_route *route; /* borrowed, NULL for local */
 	struct sl_wcluster *wc;		   /* borrowed */
 	size_t ep_index;
-	struct sl_upconn *up; /* owned while set */
-	struct sl_buf uphead; /* request head for the upstream, kept until
-				 the response head arrives (replay) */
+	struct sl_upconn *up;	  /* owned while set */
+	struct sl_mirror *mirror; /* owned while set: the copy being filled */
+	struct sl_buf uphead;	  /* request head for the upstream, kept until
+				     the response head arrives (replay) */
 	unsigned flags;
 	enum sl_h1_body req_body;
 	uint64_t req_remaining;	 /* Content-Length bytes not yet read */

@@ -26,6 +26,7 @@
 #include "h1_msg.h"
 #include "h1_parse.h"
 #include "log.h"
+#include "mirror.h"
 #include "rate.h"
 #include "route.h"
 #include "runtime.h"
@@ -42,6 +43,7 @@ static void exchange_on_upstream(struct sl_upconn *, enum sl_up_event, int,
 static int exchange_retry(struct sl_waiter *);
 static void txn_choose_cluster(struct sl_client *c,
 			       const struct sl_h1_request *req);
+static void txn_mirror(struct sl_client *c, const struct sl_h1_request *req);
 static void txn_connect(struct sl_client *c);
 static void txn_dequeue(struct sl_txn *t);
 static int up_read(struct sl_client *c);
@@ -80,6 +82,16 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 
 	SL_STAT_INC(c->w->stats.requests);
 	SL_STAT_INC(c->w->stats.responses[cls]);
+	if (t->route != NULL) {
+		struct sl_counts *rc = &t->route->state->counts[c->w->id];
+		SL_STAT_INC(rc->requests);
+		SL_STAT_INC(rc->responses[cls]);
+	}
+	if (t->wc != NULL) {
+		struct sl_counts *cc = &t->wc->conf->state->counts[c->w->id];
+		SL_STAT_INC(cc->requests);
+		SL_STAT_INC(cc->responses[cls]);
+	}
 	if (!sl_access_enabled())
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -172,6 +184,11 @@ sl_exchange_free(struct sl_client *c)
 	txn_dequeue(t);
 	txn_release_upstream(c, 0);
 	sl_buf_release(&c->w->bufs, &t->uphead);
+	if (t->mirror != NULL) {
+		/* the request never completed: no copy goes out */
+		sl_mirror_abort(t->mirror);
+		t->mirror = NULL;
+	}
 	t->next_free = c->w->free_txns;
 	c->w->free_txns = t;
 	c->txn = NULL;
@@ -560,6 +577,8 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 		return;
 	}
 	t->uphead.len = (uint32_t)n;
+	if (t->route->mirror != NULL && sl_mirror_due(c->gen, t->route))
+		txn_mirror(c, &req);
 
 	/* 100-continue: we ask for the body ourselves, once we are about to
 	 * read it; the upstream never sees Expect */
@@ -611,6 +630,30 @@ txn_choose_cluster(struct sl_client *c, const struct sl_h1_request *req)
 	    sl_route_key(&cc->hash_key, req, peer, ip, &key, &len)) {
 		t->hash_key = sl_hash64(key, len);
 		t->flags |= T_HASH_KEY;
+	}
+}
+
+/*
+ * Starts a mirror copy of the request: its head now, its body as it is
+ * read (req_body_advance), sent when the request is complete. A body
+ * larger than buffer_bytes is not copied.
+ */
+static void
+txn_mirror(struct sl_client *c, const struct sl_h1_request *req)
+{
+	struct sl_txn *t = c->txn;
+	uint64_t max = c->lconf->limits.buffer_bytes;
+
+	if (req->body == SL_H1_BODY_LENGTH && req->content_length > max) {
+		SL_STAT_INC(t->route->state->counts[c->w->id]
+				.mirror[SL_MIRROR_TOO_LARGE]);
+		return;
+	}
+	t->mirror = sl_mirror_new(c->w, c->gen, t->route, t->uphead.data,
+				  t->uphead.len, max);
+	if (t->mirror != NULL && (t->flags & T_REQ_READ_DONE)) {
+		sl_mirror_send(t->mirror);
+		t->mirror = NULL;
 	}
 }
 
@@ -908,6 +951,21 @@ txn_upstream_failed(struct sl_client *c, int fail, const char *why,
 
 /* ---- request direction -------------------------------------------------*/
 
+/* Body bytes (as framed) for the mirror copy; the copy goes once the
+ * request is complete. */
+static void
+txn_mirror_body(struct sl_txn *t, const char *p, size_t n)
+{
+	if (n > 0 && sl_mirror_body(t->mirror, p, n) == -1) {
+		t->mirror = NULL; /* too large: dropped and counted */
+		return;
+	}
+	if (t->flags & T_REQ_READ_DONE) {
+		sl_mirror_send(t->mirror);
+		t->mirror = NULL;
+	}
+}
+
 /* Checks newly read request body bytes; returns -1 when the exchange was
  * turned into an error response. */
 static int
@@ -928,6 +986,9 @@ req_body_advance(struct sl_client *c)
 		t->bytes_in += k;
 		if (t->req_remaining == 0)
 			t->flags |= T_REQ_READ_DONE;
+		if (t->mirror != NULL)
+			txn_mirror_body(t, c->in.data + c->in_ready - k,
+					(size_t)k);
 		return 0;
 	}
 	r = sl_h1_chunked_decode(&t->req_chunked, c->in.data + c->in_ready,
@@ -949,6 +1010,9 @@ req_body_advance(struct sl_client *c)
 	}
 	if (r == 1)
 		t->flags |= T_REQ_READ_DONE;
+	if (t->mirror != NULL)
+		txn_mirror_body(t, c->in.data + c->in_ready - consumed,
+				consumed);
 	return 0;
 }
 

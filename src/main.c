@@ -500,6 +500,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	m.conf->generation = 1;
+	/* per-worker counters are sized by the workers there will be */
+	sl_runtime_set_workers(m.conf->workers ? m.conf->workers : cpu_count());
 	if (sl_runtime_bind(m.conf) == -1)
 		fatalx("out of memory");
 	sl_log_set_level(m.conf->log_level);

@@ -20,7 +20,9 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sl_lstate *lstates;
 static struct sl_epstate *epstates;
 static struct sl_clstate *clstates;
-static uint64_t ip_key[2]; /* keys the per-address hash */
+static struct sl_rstate *rstates;
+static unsigned nworkers = 1; /* per-worker counters in each state */
+static uint64_t ip_key[2];    /* keys the per-address hash */
 static pthread_once_t ip_key_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -69,6 +71,25 @@ ip_key_init(void)
 		free((e));                                                     \
 	} while (0)
 
+void
+sl_runtime_set_workers(unsigned n)
+{
+	nworkers = n > 0 ? n : 1;
+}
+
+/* Per-worker counters for a state that has none yet. Returns 0 or -1. */
+static int
+counts_alloc(struct sl_counts **c)
+{
+	if (*c != NULL)
+		return 0;
+	*c = aligned_alloc(64, nworkers * sizeof(**c));
+	if (*c == NULL)
+		return -1;
+	memset(*c, 0, nworkers * sizeof(**c));
+	return 0;
+}
+
 static void
 lstate_release(struct sl_lstate *ls)
 {
@@ -81,11 +102,21 @@ static void
 unbind_locked(struct sl_conf *conf)
 {
 	for (size_t i = 0; i < conf->nlisteners; i++) {
-		lstate_release(conf->listeners[i].state);
-		conf->listeners[i].state = NULL;
+		struct sl_conf_listener *l = &conf->listeners[i];
+		lstate_release(l->state);
+		l->state = NULL;
+		for (size_t j = 0; j < l->nroutes; j++) {
+			struct sl_rstate *r = l->routes[j].state;
+			if (r != NULL && r->refs == 1)
+				free(r->counts);
+			RELEASE(sl_rstate, rstates, r);
+			l->routes[j].state = NULL;
+		}
 	}
 	for (size_t i = 0; i < conf->nclusters; i++) {
 		struct sl_conf_cluster *c = &conf->clusters[i];
+		if (c->state != NULL && c->state->refs == 1)
+			free(c->state->counts);
 		RELEASE(sl_clstate, clstates, c->state);
 		c->state = NULL;
 		for (size_t j = 0; j < c->nendpoints; j++) {
@@ -113,11 +144,19 @@ sl_runtime_bind(struct sl_conf *conf)
 			ok = t != NULL;
 			atomic_store(&l->state->per_ip, t);
 		}
+		for (size_t j = 0; j < l->nroutes && ok; j++) {
+			struct sl_conf_route *r = &l->routes[j];
+			snprintf(key, sizeof(key), "%s %s", l->addr.text,
+				 r->name);
+			r->state = LOOKUP(sl_rstate, rstates, key);
+			ok = r->state != NULL &&
+			     counts_alloc(&r->state->counts) == 0;
+		}
 	}
 	for (size_t i = 0; i < conf->nclusters && ok; i++) {
 		struct sl_conf_cluster *c = &conf->clusters[i];
 		c->state = LOOKUP(sl_clstate, clstates, c->name);
-		ok = c->state != NULL;
+		ok = c->state != NULL && counts_alloc(&c->state->counts) == 0;
 		for (size_t j = 0; j < c->nendpoints && ok; j++) {
 			snprintf(key, sizeof(key), "%s %s", c->name,
 				 c->endpoints[j].addr.text);

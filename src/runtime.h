@@ -20,6 +20,27 @@ struct sl_conf;
 
 #define SL_PER_IP_SLOTS 65536
 
+/* What became of a mirror copy (route counters). */
+enum sl_mirror_result {
+	SL_MIRROR_SENT = 0,  /* sent, and its response read */
+	SL_MIRROR_DROPPED,   /* the worker's copies were at their bound */
+	SL_MIRROR_FAILED,    /* connect, write, timeout or bad response */
+	SL_MIRROR_TOO_LARGE, /* a body larger than buffer_bytes: not copied */
+	SL_MIRROR_NRESULTS,
+};
+
+/*
+ * Counters of one route or cluster in one worker: only that worker writes
+ * its own (a plain relaxed load and store, see SL_STAT_INC), the admin
+ * thread sums them. Kept in the registry by identity, so a reload keeps
+ * them; on cache lines of their own.
+ */
+struct sl_counts {
+	atomic_uint_fast64_t requests;	   /* exchanges finished */
+	atomic_uint_fast64_t responses[6]; /* by status class, [0] = other */
+	atomic_uint_fast64_t mirror[SL_MIRROR_NRESULTS]; /* routes only */
+} __attribute__((aligned(64)));
+
 struct sl_lstate {
 	struct sl_lstate *next;	    /* registry */
 	char *key;		    /* listener address as written */
@@ -43,7 +64,20 @@ struct sl_clstate {
 	int refs;
 	atomic_uint_fast64_t pending;	 /* requests waiting for a connection */
 	atomic_uint_fast64_t overloaded; /* 503 upstream_overloaded answered */
+	struct sl_counts *counts;	 /* one per worker */
 };
+
+/* A route, by its listener's address and its name. */
+struct sl_rstate {
+	struct sl_rstate *next;
+	char *key; /* "address name" */
+	int refs;
+	struct sl_counts *counts; /* one per worker */
+};
+
+/* Workers there will be (fixed at start): the per-worker counters are
+ * sized by it. Call before the first sl_runtime_bind. */
+void sl_runtime_set_workers(unsigned n);
 
 /*
  * Attaches the shared state of every listener, cluster and endpoint of

@@ -31,6 +31,7 @@ struct sl_wgen;
 struct sl_wendpoint;
 struct sl_reload_msg;
 struct sl_txn;
+struct sl_mirror;
 
 /*
  * A connection's place in a worker timer list: deadlines of one duration
@@ -104,8 +105,10 @@ struct sl_worker {
 	struct sl_bufpool bufs;
 	TAILQ_HEAD(, sl_client) clients;
 	size_t nclients;
-	struct sl_txn *free_txns; /* free list */
-	int notify_fd;		  /* eventfd: the main thread's commands */
+	struct sl_txn *free_txns;	 /* free list */
+	TAILQ_HEAD(, sl_mirror) mirrors; /* mirror copies in flight */
+	unsigned nmirrors;
+	int notify_fd; /* eventfd: the main thread's commands */
 	struct event *notify_ev;
 	struct event *flush_ev; /* access log flush timer */
 	struct event *drain_ev; /* end of drain */

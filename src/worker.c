@@ -16,6 +16,7 @@
 
 #include "client.h"
 #include "listener.h"
+#include "mirror.h"
 #include "upstream.h"
 #include "wgen.h"
 
@@ -226,6 +227,7 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 	TAILQ_INIT(&w->clients);
 	TAILQ_INIT(&w->gens);
 	TAILQ_INIT(&w->eps);
+	TAILQ_INIT(&w->mirrors);
 	/* what the layers below call, by handler, when their events come */
 	w->on_deadline = sl_client_on_deadline;
 	w->on_reap = sl_client_reap;
@@ -342,6 +344,7 @@ sl_worker_join_free(struct sl_worker *w)
 		free(msg->fds);
 		free(msg);
 	}
+	sl_mirror_close_all(w);
 	sl_upstream_close_idle(w);
 	if (w->base != NULL)
 		event_base_loop(w->base, EVLOOP_NONBLOCK);

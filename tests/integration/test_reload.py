@@ -692,7 +692,8 @@ def reload_refuses_new_address_another_process_listens_on():
                         log), "no 'already in use' line:\n%s" % log)
         eq(listen_inodes(sl.pid, oport), set(), "sockets of the refused "
            "reload left open")
-        check(wait_until(lambda: nfds(sl.pid) == fd0, 2.0),
+        # (fd0 may include an admin connection still closing)
+        check(wait_until(lambda: nfds(sl.pid) <= fd0, 2.0),
               "descriptors %d -> %d after a refused reload"
               % (fd0, nfds(sl.pid)))
         eq(get(port, "/still").status, 200, "the running generation")

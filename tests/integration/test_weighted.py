@@ -268,5 +268,137 @@ def least_request_keeps_a_slow_endpoints_share_low():
           % (ns, nf + ns))
 
 
+# ---------------------------------------------------------------------------
+# Mirroring
+
+
+def mirror_config(primary, mirror, percent=100, workers=1, limits=None,
+                  timeout=None):
+    aport = free_port()
+    route = {"name": "pay", "cluster": "main",
+             "mirror": {"cluster": "shadow", "percent": percent}}
+    if timeout:
+        route["timeout"] = timeout
+    cfg, port = make_config({"main": [primary], "shadow": [mirror]},
+                            routes=[route], workers=workers, limits=limits,
+                            extra={"admin": {"address": "127.0.0.1:%d"
+                                             % aport}})
+    return cfg, port, aport
+
+
+MIRRORED = 'sluice_mirror_requests_total{listener="main",route="pay",' \
+           'cluster="shadow",result="%s"}'
+
+
+@test
+def mirror_delivers_copies_of_method_path_and_body():
+    main_up, shadow = Upstream("main"), Upstream("shadow")
+    cfg, port, aport = mirror_config(main_up, shadow)
+    sl = start_sluice(cfg)
+    c = Client(port)
+    body = b"amount=1200&currency=EUR" * 40
+    r = c.request("GET", "/v1/pay?x=1")
+    eq(r.json()["upstream"], "main", "who answered the client")
+    r = c.request("POST", "/v1/charges", [("Content-Type", "text/plain")],
+                  body)
+    eq(r.json()["upstream"], "main", "who answered the client")
+    c.send(b"PUT /v1/chunked HTTP/1.1\r\nHost: t\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+    eq(c.read_response().status, 200, "chunked request")
+    check(shadow.wait_requests(3, 3.0), "the shadow got %d copies"
+          % len(shadow.requests))
+    got = {(q.method, q.target): q for q in shadow.requests}
+    for q in main_up.requests:
+        m = got.get((q.method, q.target))
+        check(m is not None, "no copy of %s %s" % (q.method, q.target))
+        eq(m.body_sha, q.body_sha, "body of the copy of %s" % q.target)
+        eq(m.header("X-Request-Id"), q.header("X-Request-Id"),
+           "request id of the copy")
+        eq(m.header("X-Sluice-Mirror"), "1", "the copy's mark")
+        check(q.header("X-Sluice-Mirror") is None,
+              "the primary request is marked as a copy")
+    check(wait_until(lambda: metrics(aport).get(MIRRORED % "sent") == 3,
+                     3.0), "mirror copies sent: %r"
+          % metrics(aport).get(MIRRORED % "sent"))
+    m = metrics(aport)
+    eq(m.get('sluice_cluster_responses_total{cluster="shadow",'
+             'class="2xx"}'), 3.0, "the shadow's answers")
+    eq(m.get('sluice_cluster_requests_total{cluster="main"}'), 3.0,
+       "requests of the main cluster")
+    eq(m.get('sluice_route_responses_total{listener="main",route="pay",'
+             'class="2xx"}'), 3.0, "answers of the route")
+    sl.stop()
+
+
+@test
+def mirror_percent_copies_that_share_of_requests():
+    main_up, shadow = Upstream("main"), Upstream("shadow")
+    cfg, port, aport = mirror_config(main_up, shadow, percent=10)
+    sl = start_sluice(cfg)
+    c = Client(port)
+    for i in range(200):
+        eq(c.request("GET", "/r%d" % i).status, 200, "status")
+    check(shadow.wait_requests(20, 3.0), "copies: %d" % len(shadow.requests))
+    time.sleep(0.2)
+    eq(len(shadow.requests), 20, "copies of 200 requests at 10 %")
+
+
+@test
+def mirror_that_hangs_or_is_down_changes_nothing_for_the_client():
+    main_up = Upstream("main")
+    hang = Upstream("hang", handler=lambda req: Reply(action="hang"))
+    cfg, port, aport = mirror_config(main_up, hang, timeout="30s")
+    sl = start_sluice(cfg)
+    c = Client(port)
+    n = 100  # more than the 64 copies a worker keeps in flight
+    for i in range(n):
+        t0 = time.monotonic()
+        r = c.request("POST", "/c%d" % i, None, b"x" * 100)
+        eq(r.status, 200, "status with a hanging mirror")
+        eq(r.json()["upstream"], "main", "who answered")
+        # a copy waiting 30 s for its answer must not hold the client
+        check(time.monotonic() - t0 < 2.0, "request %d waited for the "
+              "mirror" % i)
+    m = metrics(aport)
+    eq(m.get(MIRRORED % "dropped"), float(n - 64), "copies dropped at the "
+       "bound")
+    eq(len(main_up.requests), n, "requests at the primary")
+    sl.stop()
+    # a mirror that refuses connections: failed copies, good answers
+    dead = free_port()
+    cfg, port, aport = mirror_config(Upstream("main"), dead)
+    sl = start_sluice(cfg)
+    for i in range(10):
+        eq(get(port, "/d%d" % i).status, 200, "status with a dead mirror")
+    check(wait_until(lambda: metrics(aport).get(MIRRORED % "failed") ==
+                     10.0, 3.0), "failed copies: %r"
+          % metrics(aport).get(MIRRORED % "failed"))
+    check("error" not in sl.stderr().split("started")[-1],
+          "an error was logged for a mirror:\n%s" % sl.stderr())
+
+
+@test
+def mirror_skips_bodies_larger_than_buffer_bytes():
+    main_up, shadow = Upstream("main"), Upstream("shadow")
+    cfg, port, aport = mirror_config(
+        main_up, shadow, limits={"buffer_bytes": "8KiB",
+                                 "max_header_bytes": "8KiB"})
+    sl = start_sluice(cfg)
+    c = Client(port)
+    eq(c.request("POST", "/big", None, b"b" * 20000).status, 200, "status")
+    c.send(b"POST /bigchunked HTTP/1.1\r\nHost: t\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n" +
+           b"".join(b"1000\r\n" + b"c" * 4096 + b"\r\n" for _ in range(4)) +
+           b"0\r\n\r\n")
+    eq(c.read_response().status, 200, "chunked status")
+    eq(c.request("POST", "/small", None, b"s" * 100).status, 200, "status")
+    check(shadow.wait_requests(1, 3.0), "no copy of the small request")
+    time.sleep(0.2)
+    eq(shadow.paths(), ["/small"], "copies at the shadow")
+    eq(metrics(aport).get(MIRRORED % "too_large"), 2.0, "copies too large")
+    eq([q.body_len for q in main_up.requests], [20000, 16384, 100],
+       "bodies at the primary")
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Mirror copies of requests (see mirror.h). A copy owns an upstream
+ * connection through upstream.c's handler, like an exchange, but answers
+ * to nobody: its response is read to its end (so the connection can go
+ * back to the pool) and dropped. Nothing here touches a client.
+ */
+#include "mirror.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "balance.h"
+#include "h1_parse.h"
+#include "log.h"
+#include "runtime.h"
+#include "upstream.h"
+#include "wgen.h"
+
+#define MIRROR_READ_BUF (16 * 1024) /* response bytes read at a time */
+#define MIRROR_HEAD_MAX (64 * 1024) /* a response head, at most */
+#define MIRROR_FIELD	"X-Sluice-Mirror: 1\r\n"
+
+enum mirror_state {
+	M_FILLING,    /* the request is being read: no connection yet */
+	M_CONNECTING, /* up != NULL, connecting */
+	M_SENDING,    /* up connected, the copy being written */
+	M_READING,    /* written; reading the response to its end */
+};
+
+/* Owned by its worker's list from sl_mirror_new to its end. */
+struct sl_mirror {
+	TAILQ_ENTRY(sl_mirror) link; /* in w->mirrors */
+	struct sl_worker *w;
+	struct sl_wgen *gen;		   /* a reference */
+	const struct sl_conf_route *route; /* borrowed from gen */
+	struct sl_wcluster *wc;		   /* borrowed from gen: the mirror */
+	enum mirror_state state;
+	char *req;		/* owned: the head, then the body */
+	size_t len, cap, sent;	/* bytes */
+	size_t body, body_max;	/* body bytes copied, and the bound */
+	int head_method;	/* the request's: HEAD has no body */
+	struct sl_upconn *up;	/* owned while set */
+	struct event tev;	/* the copy's deadline */
+	struct sl_h1_scan scan; /* the response head */
+	int head_done;
+	enum sl_h1_body rbody;
+	uint64_t remaining; /* Content-Length bytes left */
+	struct sl_h1_chunked chunked;
+	int keepalive; /* the upstream allows reuse */
+};
+
+static void mirror_on_upstream(struct sl_upconn *, enum sl_up_event, int,
+			       void *);
+
+static struct sl_counts *
+route_counts(const struct sl_mirror *m)
+{
+	return &m->route->state->counts[m->w->id];
+}
+
+/* Unlinks and frees m; closes its connection (reusable when told). */
+static void
+mirror_free(struct sl_mirror *m, int reusable)
+{
+	struct sl_worker *w = m->w;
+
+	if (m->up != NULL)
+		sl_upstream_put(m->up, reusable);
+	event_del(&m->tev);
+	TAILQ_REMOVE(&w->mirrors, m, link);
+	w->nmirrors--;
+	sl_wgen_unref(w, m->gen);
+	free(m->req);
+	free(m);
+}
+
+/* The copy ended, as result says (a status class when it got an
+ * answer). */
+static void
+mirror_end(struct sl_mirror *m, enum sl_mirror_result result, int status,
+	   int reusable)
+{
+	struct sl_counts *cc = &m->wc->conf->state->counts[m->w->id];
+	int cls = status >= 100 && status < 600 ? status / 100 : 0;
+
+	SL_STAT_INC(route_counts(m)->mirror[result]);
+	if (m->state != M_FILLING) {
+		/* it reached the mirror cluster, or tried to */
+		SL_STAT_INC(cc->requests);
+		SL_STAT_INC(cc->responses[cls]);
+	}
+	mirror_free(m, reusable);
+}
+
+static void
+mirror_fail(struct sl_mirror *m, const char *why, const char *detail)
+{
+	if (sl_log_enabled(SL_LOG_DEBUG))
+		log_debug("mirror route=%s cluster=%s: %s%s%s%s",
+			  m->route->name, m->wc->conf->name, why,
+			  detail ? " (" : "", detail ? detail : "",
+			  detail ? ")" : "");
+	mirror_end(m, SL_MIRROR_FAILED, 0, 0);
+}
+
+int
+sl_mirror_due(struct sl_wgen *gen, const struct sl_conf_route *r)
+{
+	struct sl_wroute *wr = &gen->routes[r->index];
+
+	/* exact shares, in turn: every time the accumulated percent passes
+	 * 100, a request is copied */
+	wr->mirror_acc += r->mirror_percent;
+	if (wr->mirror_acc < 100)
+		return 0;
+	wr->mirror_acc -= 100;
+	return 1;
+}
+
+static int
+reserve(struct sl_mirror *m, size_t more)
+{
+	size_t cap = m->cap ? m->cap : 1024;
+	char *p;
+
+	if (m->len + more <= m->cap)
+		return 0;
+	while (cap < m->len + more)
+		cap *= 2;
+	if ((p = realloc(m->req, cap)) == NULL)
+		return -1;
+	m->req = p;
+	m->cap = cap;
+	return 0;
+}
+
+static void
+mirror_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	mirror_fail(arg, "mirror_timeout", NULL);
+}
+
+struct sl_mirror *
+sl_mirror_new(struct sl_worker *w, struct sl_wgen *gen,
+	      const struct sl_conf_route *r, const char *head, size_t head_len,
+	      size_t body_max)
+{
+	struct sl_counts *rc = &r->state->counts[w->id];
+	const size_t fl = sizeof(MIRROR_FIELD) - 1;
+	struct sl_mirror *m;
+
+	/* a bound of its own: copies never pile up behind a slow mirror */
+	if (w->nmirrors >= SL_MIRROR_MAX || head_len < 4 ||
+	    (m = calloc(1, sizeof(*m))) == NULL) {
+		SL_STAT_INC(rc->mirror[SL_MIRROR_DROPPED]);
+		return NULL;
+	}
+	m->w = w;
+	m->route = r;
+	m->wc = &gen->clusters[r->mirror->index];
+	m->body_max = body_max;
+	m->head_method = head_len >= 5 && memcmp(head, "HEAD ", 5) == 0;
+	if (reserve(m, head_len + fl) == -1) {
+		free(m);
+		SL_STAT_INC(rc->mirror[SL_MIRROR_DROPPED]);
+		return NULL;
+	}
+	/* the head as the primary upstream got it, and a field saying it is
+	 * a copy (a shadow service may want to skip its side effects) */
+	memcpy(m->req, head, head_len - 2);
+	memcpy(m->req + head_len - 2, MIRROR_FIELD, fl);
+	memcpy(m->req + head_len - 2 + fl, "\r\n", 2);
+	m->len = head_len + fl;
+	m->gen = gen;
+	sl_wgen_ref(gen);
+	evtimer_assign(&m->tev, w->base, mirror_on_timer, m);
+	TAILQ_INSERT_TAIL(&w->mirrors, m, link);
+	w->nmirrors++;
+	return m;
+}
+
+int
+sl_mirror_body(struct sl_mirror *m, const char *p, size_t n)
+{
+	if (m->body + n > m->body_max || reserve(m, n) == -1) {
+		/* too large to keep: a partial copy must never go out */
+		mirror_end(m, SL_MIRROR_TOO_LARGE, 0, 0);
+		return -1;
+	}
+	memcpy(m->req + m->len, p, n);
+	m->len += n;
+	m->body += n;
+	return 0;
+}
+
+void
+sl_mirror_abort(struct sl_mirror *m)
+{
+	mirror_free(m, 0);
+}
+
+/* Writes what is left of the copy. */
+static void
+mirror_write(struct sl_mirror *m)
+{
+	struct iovec iov = {m->req + m->sent, m->len - m->sent};
+	ssize_t n;
+
+	n = sl_upstream_writev(m->up, &iov, 1, 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		sl_upstream_want_write(m->up, 1);
+		return;
+	}
+	if (n == -1) {
+		mirror_fail(m, "mirror_write", strerror(errno));
+		return;
+	}
+	m->sent += (size_t)n;
+	if (m->sent < m->len) {
+		sl_upstream_want_write(m->up, 1);
+		return;
+	}
+	sl_upstream_want_write(m->up, 0);
+	/* written: only the response matters now, and only its end */
+	free(m->req);
+	m->req = NULL;
+	m->len = m->cap = m->sent = 0;
+	m->state = M_READING;
+	sl_h1_scan_init(&m->scan);
+	sl_upstream_want_read(m->up, 1);
+}
+
+void
+sl_mirror_send(struct sl_mirror *m)
+{
+	struct sl_wcluster *wc = m->wc;
+	const struct sl_conf_cluster *cc = wc->conf;
+	uint64_t ms = m->route->timeout_ms + cc->connect_timeout_ms;
+	struct timeval tv = {(time_t)(ms / 1000),
+			     (suseconds_t)(ms % 1000) * 1000};
+	size_t i;
+
+	i = sl_balance_swrr(wc->swrr, wc->weights, cc->nendpoints, NULL);
+	m->state = M_CONNECTING;
+	m->up = sl_upstream_get(m->w, wc->eps[i], 0, mirror_on_upstream, m);
+	if (m->up == NULL) {
+		mirror_fail(m, "mirror_connect", strerror(errno));
+		return;
+	}
+	/* one deadline for the whole copy: connect, send and answer */
+	event_add(&m->tev, &tv);
+	if (m->up->state == SL_UP_ST_ACTIVE) {
+		m->state = M_SENDING;
+		mirror_write(m);
+	}
+}
+
+/* Reads the response head. Returns 1 when the body's framing is known,
+ * 0 to wait, -1 when m ended. */
+static int
+mirror_head(struct sl_mirror *m)
+{
+	struct sl_upconn *u = m->up;
+	struct sl_h1_limits hl = {MIRROR_HEAD_MAX, MIRROR_HEAD_MAX, 1000};
+	struct sl_h1_response resp;
+	long hlen;
+
+	for (;;) {
+		hlen = sl_h1_scan_head(&m->scan, u->in.data + u->in.off,
+				       sl_buf_pending(&u->in), &hl, 0);
+		if (hlen == 0)
+			return 0;
+		if (hlen < 0) {
+			mirror_fail(m, "mirror_bad_response",
+				    sl_h1_reason_str(m->scan.why));
+			return -1;
+		}
+		memset(&resp, 0, sizeof(resp));
+		resp.headers = m->w->hdrs;
+		resp.max_headers = m->w->max_hdrs;
+		if (sl_h1_parse_response(
+			u->in.data + u->in.off, (size_t)hlen, &resp,
+			m->head_method ? SL_M_HEAD : SL_M_GET) < 0) {
+			mirror_fail(m, "mirror_bad_response",
+				    sl_h1_reason_str(resp.why));
+			return -1;
+		}
+		sl_upstream_consume(u, (size_t)hlen);
+		if (resp.status >= 200)
+			break;
+		sl_h1_scan_init(&m->scan); /* an interim response */
+	}
+	m->head_done = resp.status;
+	m->rbody = resp.body;
+	m->remaining = resp.content_length;
+	m->keepalive = sl_h1_persists(resp.minor, resp.flags);
+	if (resp.body == SL_H1_BODY_CHUNKED)
+		sl_h1_chunked_init(&m->chunked, MIRROR_HEAD_MAX);
+	return 1;
+}
+
+/* Drops the response body bytes there are. Returns 1 when the response
+ * is complete, 0 to wait, -1 when m ended. */
+static int
+mirror_drop_body(struct sl_mirror *m)
+{
+	struct sl_upconn *u = m->up;
+	size_t avail = sl_buf_pending(&u->in), consumed, data;
+	int r;
+
+	switch (m->rbody) {
+	case SL_H1_BODY_NONE:
+		return 1;
+	case SL_H1_BODY_LENGTH: {
+		uint64_t k = avail < m->remaining ? avail : m->remaining;
+		sl_upstream_consume(u, (size_t)k);
+		m->remaining -= k;
+		return m->remaining == 0;
+	}
+	case SL_H1_BODY_CHUNKED:
+		r = sl_h1_chunked_decode(&m->chunked, u->in.data + u->in.off,
+					 avail, 0, &consumed, &data);
+		sl_upstream_consume(u, consumed);
+		if (r < 0) {
+			mirror_fail(m, "mirror_bad_chunk",
+				    sl_h1_reason_str(m->chunked.why));
+			return -1;
+		}
+		return r == 1;
+	case SL_H1_BODY_CLOSE:
+		sl_upstream_consume(u, avail);
+		return 0; /* until the upstream closes */
+	}
+	return 0;
+}
+
+static void
+mirror_read(struct sl_mirror *m)
+{
+	struct sl_upconn *u = m->up;
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		n = sl_upstream_read(u, MIRROR_READ_BUF);
+		if (n == SL_AGAIN)
+			return;
+		if (n == -1) {
+			mirror_fail(m, "mirror_read", strerror(errno));
+			return;
+		}
+		u->ready = u->in.len; /* nobody passes these bytes on */
+		if (!m->head_done && (r = mirror_head(m)) != 1) {
+			if (r == 0 && n == 0)
+				mirror_fail(m, "mirror_closed", NULL);
+			return;
+		}
+		if ((r = mirror_drop_body(m)) == -1)
+			return;
+		if (n == 0) {
+			/* end of stream: the end of a close-delimited body,
+			 * else a truncated one */
+			if (m->rbody == SL_H1_BODY_CLOSE || r == 1)
+				mirror_end(m, SL_MIRROR_SENT, m->head_done, 0);
+			else
+				mirror_fail(m, "mirror_truncated", NULL);
+			return;
+		}
+		if (r == 1) {
+			/* answered: the connection goes back to the pool if
+			 * nothing follows the response */
+			mirror_end(m, SL_MIRROR_SENT, m->head_done,
+				   m->keepalive && sl_buf_pending(&u->in) == 0);
+			return;
+		}
+	}
+}
+
+static void
+mirror_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err, void *arg)
+{
+	struct sl_mirror *m = arg;
+
+	switch (ev) {
+	case SL_UP_EV_FAILED:
+		mirror_fail(m, "mirror_connect", strerror(err));
+		return;
+	case SL_UP_EV_CONNECTED:
+		m->state = M_SENDING;
+		mirror_write(m);
+		return;
+	case SL_UP_EV_WRITABLE:
+		if (m->state == M_SENDING)
+			mirror_write(m);
+		else
+			sl_upstream_want_write(u, 0);
+		return;
+	case SL_UP_EV_READABLE:
+		if (m->state == M_READING)
+			mirror_read(m);
+		else {
+			/* an answer before the whole copy went out */
+			mirror_fail(m, "mirror_early_response", NULL);
+		}
+		return;
+	}
+}
+
+void
+sl_mirror_close_all(struct sl_worker *w)
+{
+	struct sl_mirror *m;
+
+	while ((m = TAILQ_FIRST(&w->mirrors)) != NULL)
+		mirror_free(m, 0);
+}

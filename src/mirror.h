@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Mirror copies: a route's requests copied to another cluster (a shadow
+ * of a new service version), their responses read and thrown away. A copy
+ * never holds the client connection, its budgets or its response: it is
+ * filled while the request is read, and goes out on its own connection
+ * once the request is complete. A worker keeps at most a few copies in
+ * flight; more are dropped and counted, as are copies of bodies larger
+ * than buffer_bytes and copies that fail.
+ */
+#ifndef SL_MIRROR_H
+#define SL_MIRROR_H
+
+#include <stddef.h>
+
+#include "conf.h"
+#include "wloop.h"
+
+struct sl_mirror;
+struct sl_wgen;
+
+/* Copies in flight per worker, at most; more are dropped. */
+#define SL_MIRROR_MAX 64
+
+/*
+ * Whether this request of route r is to be copied (percent of them, in
+ * turn, per worker). gen is the request's generation in this worker.
+ */
+int sl_mirror_due(struct sl_wgen *gen, const struct sl_conf_route *r);
+
+/*
+ * A copy of a request of route r for r->mirror, starting with head (the
+ * request head as sent upstream, head_len bytes); body bytes up to
+ * body_max may follow. Returns NULL when none can be made (the worker's
+ * copies at their bound, or out of memory: counted as dropped). The
+ * copy holds a reference on gen.
+ */
+struct sl_mirror *sl_mirror_new(struct sl_worker *w, struct sl_wgen *gen,
+				const struct sl_conf_route *r, const char *head,
+				size_t head_len, size_t body_max);
+
+/*
+ * Body bytes of the request, as read. Returns 0, or -1 when they would
+ * pass body_max: the copy is then dropped (counted as too large) and m
+ * must not be used again.
+ */
+int sl_mirror_body(struct sl_mirror *m, const char *p, size_t n);
+
+/* The request is complete: the copy goes out on its own. m belongs to
+ * the mirror module from now on. */
+void sl_mirror_send(struct sl_mirror *m);
+
+/* The request was not read completely (the client went, the request was
+ * refused): the copy is dropped without being counted. */
+void sl_mirror_abort(struct sl_mirror *m);
+
+/* Closes every copy of w (worker teardown). */
+void sl_mirror_close_all(struct sl_worker *w);
+
+#endif
