@@ -4,6 +4,7 @@
 # usage: contrib/bench/run.sh [--quick] [--rounds N] [--duration SECS]
 #            [--only LIST] [--gateways LIST] [--idle-conns N]
 #            [--same-headers] [--big-buffers] [--sat-cpu PCT] [--idle-poll]
+#            [--sluice-route plain|split|sticky|mirror]
 #            [--nice N] [--out DIR] [--keep]
 #
 #   --quick          3 s per run instead of 10 s
@@ -24,6 +25,13 @@
 #                    CPU (default 40): low enough that the gateway, not wrk
 #                    and the upstream, is the bottleneck (needs root and a
 #                    cgroup CPU controller, v1 or v2)
+#   --sluice-route R sluice's route: plain (one cluster), split (a 90/10
+#                    split between two clusters of the same upstream),
+#                    sticky (that split, sticky on header:X-User-Id), mirror
+#                    (plain, 10 % copied to a second cluster of the same
+#                    upstream). With any of them wrk sends X-User-Id on every
+#                    request, so that the variants parse the same bytes:
+#                    compare runs of one variant against another.
 #   --idle-poll      hold /dev/cpu_dma_latency at 0 for the whole run, so
 #                    that idle CPUs poll instead of halting (for every
 #                    gateway; needs root): shows what waking from idle costs
@@ -75,6 +83,7 @@ SAME_HEADERS=0
 BIG_BUFFERS=0
 SAT_CPU=40
 IDLE_POLL=0
+SLUICE_ROUTE=""
 NICE=""
 OUT="$TOP/doc"
 KEEP=0
@@ -95,6 +104,10 @@ while [ $# -gt 0 ]; do
 	--big-buffers) BIG_BUFFERS=1 ;;
 	--sat-cpu) SAT_CPU=${2:?}; shift ;;
 	--idle-poll) IDLE_POLL=1 ;;
+	--sluice-route) SLUICE_ROUTE=${2:?}; shift
+		case "$SLUICE_ROUTE" in plain|split|sticky|mirror) ;;
+		*) die "--sluice-route wants plain, split, sticky or mirror" ;;
+		esac ;;
 	--nice) NICE=${2:?}; shift ;;
 	--out) OUT=${2:?}; shift ;;
 	--keep) KEEP=1 ;;
@@ -316,12 +329,27 @@ listeners:
     limits:
       max_body_bytes: 8MiB
     routes:
-      - cluster: up
+      - $(sluice_route)
 clusters:
   - name: up
     endpoints: [127.0.0.1:$UP_PORT]
     pool: { max_idle: 256, max_requests: 0 }
+  - name: up2
+    endpoints: [127.0.0.1:$UP_PORT]
+    pool: { max_idle: 256, max_requests: 0 }
 EOF
+}
+
+sluice_route() {  # the route's target lines (--sluice-route)
+	case "$SLUICE_ROUTE" in
+	split) echo "split: [{ cluster: up, weight: 90 }, { cluster: up2, weight: 10 }]" ;;
+	sticky) printf '%s\n        %s\n' \
+		"split: [{ cluster: up, weight: 90 }, { cluster: up2, weight: 10 }]" \
+		"sticky: header:X-User-Id" ;;
+	mirror) printf '%s\n        %s\n' "cluster: up" \
+		"mirror: { cluster: up2, percent: 10 }" ;;
+	*) echo "cluster: up" ;;
+	esac
 }
 
 conf_nginx() {  # workers dir
@@ -574,6 +602,7 @@ wrk_cmd() {  # conns path extra duration
 	close) a+=(-H "Connection: close") ;;
 	upload) a+=(-s "$HERE/upload.lua") ;;
 	esac
+	if [ -n "$SLUICE_ROUTE" ]; then a+=(-H "X-User-Id: user-4242"); fi
 	a+=("http://127.0.0.1:$GW_PORT$2")
 	printf '%q ' "${a[@]}"
 }
