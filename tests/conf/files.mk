@@ -48,6 +48,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/max-headers-range.yaml \
 	tests/conf/bad/max-pending-range.yaml \
 	tests/conf/bad/max-pending-type.yaml \
+	tests/conf/bad/mirror-itself.yaml \
 	tests/conf/bad/missing-colon.yaml \
 	tests/conf/bad/missing-endpoints.yaml \
 	tests/conf/bad/missing-listeners.yaml \
@@ -65,6 +66,10 @@ CONF_TEST_FILES = \
 	tests/conf/bad/size-bare.yaml \
 	tests/conf/bad/size-range.yaml \
 	tests/conf/bad/size-unit.yaml \
+	tests/conf/bad/split-unknown-cluster.yaml \
+	tests/conf/bad/split-weights-zero.yaml \
+	tests/conf/bad/sticky-bad-form.yaml \
+	tests/conf/bad/sticky-without-split.yaml \
 	tests/conf/bad/syntax.yaml \
 	tests/conf/bad/tab-indent.yaml \
 	tests/conf/bad/two-documents.yaml \
@@ -87,4 +92,5 @@ CONF_TEST_FILES = \
 	tests/conf/bad/wrong-type-mapping.yaml \
 	tests/conf/good/full.yaml \
 	tests/conf/good/minimal.yaml \
-	tests/conf/good/multi.yaml
+	tests/conf/good/multi.yaml \
+	tests/conf/good/weighted.yaml

@@ -101,4 +101,14 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/response/obs-text \
 	tests/fuzz/corpus/response/status-short \
 	tests/fuzz/corpus/response/te-10 \
-	tests/fuzz/corpus/response/te-gzip
+	tests/fuzz/corpus/response/te-gzip \
+	tests/fuzz/corpus/sticky/both \
+	tests/fuzz/corpus/sticky/empty-header \
+	tests/fuzz/corpus/sticky/found-08057479 \
+	tests/fuzz/corpus/sticky/found-1f0c75bd \
+	tests/fuzz/corpus/sticky/found-8b492e17 \
+	tests/fuzz/corpus/sticky/found-ac9231da \
+	tests/fuzz/corpus/sticky/found-c7d2fffe \
+	tests/fuzz/corpus/sticky/found-fa4cc122 \
+	tests/fuzz/corpus/sticky/odd-cookies \
+	tests/fuzz/corpus/sticky/value-only

@@ -26,7 +26,8 @@ CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf.c $(top_srcdir)/src/conf_yaml.c \
 CONF_LIBS ?= $(shell pkg-config --libs yaml-0.1 2>/dev/null) -lpthread
 CONF_CFLAGS ?= $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
 
-TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked
+TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
+	$(OUT)/fuzz_sticky
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -36,6 +37,12 @@ all: $(TARGETS)
 $(OUT)/fuzz_%: $(top_srcdir)/tests/fuzz/fuzz_%.c $(PARSE_SRCS) $(PARSE_HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(PARSE_SRCS)
+
+# sticky keys: the parser, route matching and the race
+STICKY_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/route.c $(top_srcdir)/src/balance.c
+$(OUT)/fuzz_sticky: $(top_srcdir)/tests/fuzz/fuzz_sticky.c $(STICKY_SRCS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(STICKY_SRCS)
 
 $(OUT)/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(CONF_SRCS)
 	@mkdir -p $(@D)
