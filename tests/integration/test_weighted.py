@@ -400,5 +400,66 @@ def mirror_skips_bodies_larger_than_buffer_bytes():
        "bodies at the primary")
 
 
+@test
+def mirror_reads_every_kind_of_response_and_gives_up_in_time():
+    # the shadow answers in turn: chunked, close-delimited, after a 100
+    # Continue, malformed, not at all (the copy's deadline), a 204
+    def shadow_reply(req):
+        kind = req.target.split("/")[-1]
+        if kind == "chunked":
+            return Reply(200, b"c" * 70000, mode="chunked", chunk_size=9000)
+        if kind == "close":
+            return Reply(200, b"until the end", mode="close")
+        if kind == "interim":
+            return Reply(200, b"ok", interim=[(100, "Continue", [])])
+        if kind == "bad":
+            return Reply(action="raw", raw=b"HTTP/1.1 200 OK\r\n"
+                         b"Content-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                         close=True)
+        if kind == "badchunk":
+            return Reply(action="raw", raw=b"HTTP/1.1 200 OK\r\n"
+                         b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+                         close=True)
+        if kind == "hang":
+            return Reply(action="hang")
+        if kind == "cut":
+            return Reply(action="raw", raw=b"HTTP/1.1 200 OK\r\n"
+                         b"Content-Length: 10\r\n\r\nabc", close=True)
+        return Reply(204, b"", mode="none")
+
+    main_up = Upstream("main")
+    shadow = Upstream("shadow", handler=shadow_reply)
+    cfg, port, aport = mirror_config(main_up, shadow, timeout="300ms")
+    cfg["clusters"][1]["connect_timeout"] = "100ms"
+    sl = start_sluice(cfg)
+    c = Client(port)
+    kinds = ["chunked", "close", "interim", "bad", "badchunk", "hang",
+             "cut", "nobody", "chunked", "interim"]
+    for k in kinds:
+        eq(c.request("GET", "/m/" + k).status, 200, "status of /m/" + k)
+    check(wait_until(lambda: metrics(aport).get(MIRRORED % "sent", 0) +
+                     metrics(aport).get(MIRRORED % "failed", 0) ==
+                     len(kinds), 3.0),
+          "copies accounted: %r" % metrics(aport))
+    m = metrics(aport)
+    eq(m.get(MIRRORED % "sent"), 6.0, "copies answered (chunked, close, "
+       "interim and 204, some twice)")
+    eq(m.get(MIRRORED % "failed"), 4.0, "copies failed (bad, badchunk, "
+       "hang, cut)")
+    # answered copies left their connections in the pool: the second
+    # chunked and interim copies reused one
+    check(shadow.accepts < len(kinds), "the shadow accepted %d connections "
+          "for %d copies" % (shadow.accepts, len(kinds)))
+    # a request that never completes makes no copy
+    c2 = Client(port)
+    c2.send(b"POST /m/partial HTTP/1.1\r\nHost: t\r\nContent-Length: 100"
+            b"\r\n\r\n" + b"p" * 10)
+    time.sleep(0.3)  # the head and the first bytes go upstream
+    c2.close()
+    time.sleep(0.3)
+    eq([q.target for q in shadow.requests].count("/m/partial"), 0,
+       "a copy of a request whose body never came")
+
+
 if __name__ == "__main__":
     main()
