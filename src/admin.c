@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "h1_parse.h"
+#include "health.h"
 #include "log.h"
+#include "retry.h"
 #include "runtime.h"
 #include "util.h"
 #include "wloop.h"
@@ -162,6 +164,119 @@ page_listeners(const struct sl_admin_view *v, struct sbuf *b)
 	}
 }
 
+/* 1 when endpoint e is ejected now. */
+static int
+ejected(const struct sl_conf_cluster *cl, const struct sl_conf_endpoint *e)
+{
+	return cl->outlier.enabled &&
+	       load(&e->state->ejected_until_ms) > sl_now_ms();
+}
+
+/* Retries, their refusals, health and ejections (doc/reliability.md). */
+static void
+page_reliability(const struct sl_admin_view *v, struct sbuf *b)
+{
+	const struct sl_conf *c = v->conf;
+
+	sb_printf(b, "# HELP sluice_cluster_retries_total Failed attempts "
+		     "tried again, by retry class (1: nothing was sent, 2: "
+		     "sent, no answer seen).\n# TYPE "
+		     "sluice_cluster_retries_total counter\n");
+	for (size_t i = 0; i < c->nclusters; i++)
+		for (int k = 1; k <= 2; k++)
+			sb_printf(b,
+				  "sluice_cluster_retries_total{cluster=\"%s\","
+				  "class=\"%d\"} %llu\n",
+				  c->clusters[i].name, k,
+				  (unsigned long long)load(
+				      &c->clusters[i].state->retries[k]));
+	sb_printf(b, "# HELP sluice_cluster_not_retried_total Failed "
+		     "attempts not tried again, by reason (not_on, not_safe, "
+		     "no_attempts, body_too_large, no_budget, no_time).\n"
+		     "# TYPE sluice_cluster_not_retried_total counter\n");
+	for (size_t i = 0; i < c->nclusters; i++)
+		for (int k = SL_RETRY_NOT_ON; k < SL_RETRY_NVERDICTS; k++)
+			sb_printf(
+			    b,
+			    "sluice_cluster_not_retried_total{cluster=\"%s\","
+			    "reason=\"%s\"} %llu\n",
+			    c->clusters[i].name,
+			    sl_retry_verdict_str((enum sl_retry_verdict)k),
+			    (unsigned long long)load(
+				&c->clusters[i].state->not_retried[k]));
+	sb_printf(b, "# HELP sluice_cluster_no_healthy_total Requests "
+		     "answered 503 no_healthy_upstream: every endpoint "
+		     "unhealthy or ejected.\n# TYPE "
+		     "sluice_cluster_no_healthy_total counter\n");
+	for (size_t i = 0; i < c->nclusters; i++)
+		sb_printf(b,
+			  "sluice_cluster_no_healthy_total{cluster=\"%s\"} "
+			  "%llu\n",
+			  c->clusters[i].name,
+			  (unsigned long long)load(
+			      &c->clusters[i].state->no_healthy));
+	sb_printf(b, "# HELP sluice_endpoint_healthy 1 when an endpoint may "
+		     "take requests by its health checks (always 1 without "
+		     "health_check).\n# TYPE sluice_endpoint_healthy gauge\n");
+	for (size_t i = 0; i < c->nclusters; i++)
+		for (size_t j = 0; j < c->clusters[i].nendpoints; j++) {
+			const struct sl_conf_endpoint *e =
+			    &c->clusters[i].endpoints[j];
+			sb_printf(b,
+				  "sluice_endpoint_healthy{cluster=\"%s\","
+				  "endpoint=\"%s\"} %d\n",
+				  c->clusters[i].name, e->addr.text,
+				  !(c->clusters[i].health.enabled &&
+				    atomic_load(&e->state->unhealthy)));
+		}
+	sb_printf(b, "# HELP sluice_endpoint_ejected 1 while an endpoint is "
+		     "ejected by outlier detection.\n# TYPE "
+		     "sluice_endpoint_ejected gauge\n");
+	for (size_t i = 0; i < c->nclusters; i++)
+		for (size_t j = 0; j < c->clusters[i].nendpoints; j++)
+			sb_printf(b,
+				  "sluice_endpoint_ejected{cluster=\"%s\","
+				  "endpoint=\"%s\"} %d\n",
+				  c->clusters[i].name,
+				  c->clusters[i].endpoints[j].addr.text,
+				  ejected(&c->clusters[i],
+					  &c->clusters[i].endpoints[j]));
+	sb_printf(b, "# HELP sluice_endpoint_ejections_total Times an "
+		     "endpoint was ejected.\n# TYPE "
+		     "sluice_endpoint_ejections_total counter\n");
+	for (size_t i = 0; i < c->nclusters; i++)
+		for (size_t j = 0; j < c->clusters[i].nendpoints; j++)
+			sb_printf(
+			    b,
+			    "sluice_endpoint_ejections_total{cluster="
+			    "\"%s\",endpoint=\"%s\"} %llu\n",
+			    c->clusters[i].name,
+			    c->clusters[i].endpoints[j].addr.text,
+			    (unsigned long long)load(
+				&c->clusters[i].endpoints[j].state->ejections));
+	sb_printf(b, "# HELP sluice_health_checks_total Active health checks "
+		     "by result (clusters with health_check).\n# TYPE "
+		     "sluice_health_checks_total counter\n");
+	for (size_t i = 0; i < c->nclusters; i++) {
+		if (!c->clusters[i].health.enabled)
+			continue;
+		for (size_t j = 0; j < c->clusters[i].nendpoints; j++) {
+			const struct sl_conf_endpoint *e =
+			    &c->clusters[i].endpoints[j];
+			sb_printf(
+			    b,
+			    "sluice_health_checks_total{cluster=\"%s\","
+			    "endpoint=\"%s\",result=\"ok\"} %llu\n"
+			    "sluice_health_checks_total{cluster=\"%s\","
+			    "endpoint=\"%s\",result=\"failed\"} %llu\n",
+			    c->clusters[i].name, e->addr.text,
+			    (unsigned long long)load(&e->state->checks_ok),
+			    c->clusters[i].name, e->addr.text,
+			    (unsigned long long)load(&e->state->checks_failed));
+		}
+	}
+}
+
 static void
 page_clusters(const struct sl_admin_view *v, struct sbuf *b)
 {
@@ -199,6 +314,7 @@ page_clusters(const struct sl_admin_view *v, struct sbuf *b)
 			  c->clusters[i].name,
 			  (unsigned long long)load(
 			      &c->clusters[i].state->overloaded));
+	page_reliability(v, b);
 }
 
 /* A per-worker counter of a route or cluster, summed. off is the
@@ -335,8 +451,8 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 	     "Requests sent on a pooled upstream connection.",
 	     offsetof(struct sl_worker_stats, upstream_reused)},
 	    {"sluice_upstream_retries_total", "counter",
-	     "Requests replayed on a fresh connection after a pooled one "
-	     "failed.",
+	     "Upstream attempts after a failed one: retries by the "
+	     "route's policy and replays after a dead pooled connection.",
 	     offsetof(struct sl_worker_stats, upstream_retries)},
 	    {"sluice_upstream_failures_total", "counter",
 	     "Upstream connect failures, resets, timeouts and bad responses.",
@@ -404,6 +520,113 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 		  (unsigned long long)((sl_now_ms() - v->start_ms) / 1000));
 }
 
+/* A route's timeout and retry policy, as in the file (defaults filled
+ * in). */
+static void
+config_retry(struct sbuf *b, const struct sl_conf_route *r)
+{
+	static const char *const on[] = {
+	    "connect-failure", "reset", "timeout", "502", "503", "504"};
+	const struct sl_conf_retry *p = &r->retry;
+	int first = 1;
+
+	sb_printf(b, ",\"timeout_ms\":%llu,\"retry\":{\"attempts\":%u,\"on\":[",
+		  (unsigned long long)r->timeout_ms, p->attempts);
+	for (size_t k = 0; k < SL_NELEM(on); k++)
+		if (p->on & (1u << k)) {
+			sb_printf(b, "%s\"%s\"", first ? "" : ",", on[k]);
+			first = 0;
+		}
+	sb_printf(b,
+		  "],\"idempotency_key\":%s,\"per_try_timeout_ms\":%llu,"
+		  "\"budget_percent\":%u}",
+		  p->idempotency_key ? "true" : "false",
+		  (unsigned long long)(p->per_try_timeout_ms
+					   ? p->per_try_timeout_ms
+					   : r->timeout_ms),
+		  p->budget_percent);
+}
+
+/* A cluster's health_check and outlier settings, when set. */
+static void
+config_checks(struct sbuf *b, const struct sl_conf_cluster *cl)
+{
+	const struct sl_conf_health *h = &cl->health;
+	const struct sl_conf_outlier *o = &cl->outlier;
+
+	if (h->enabled) {
+		int first = 1;
+		sb_printf(b, ",\"health_check\":{\"path\":");
+		sb_json_str(b, h->path);
+		sb_printf(b,
+			  ",\"interval_ms\":%llu,\"timeout_ms\":%llu,"
+			  "\"healthy\":%u,\"unhealthy\":%u,"
+			  "\"expect_status\":[",
+			  (unsigned long long)h->interval_ms,
+			  (unsigned long long)h->timeout_ms, h->healthy,
+			  h->unhealthy);
+		/* as written: a whole class as "2xx", else each status */
+		for (int cls = 1; cls <= 5; cls++) {
+			int all = 1;
+			for (int st = cls * 100; st < cls * 100 + 100; st++)
+				all &= sl_health_expected(h->expect, st);
+			if (all) {
+				sb_printf(b, "%s\"%dxx\"", first ? "" : ",",
+					  cls);
+				first = 0;
+				continue;
+			}
+			for (int st = cls * 100; st < cls * 100 + 100; st++)
+				if (sl_health_expected(h->expect, st)) {
+					sb_printf(b, "%s%d", first ? "" : ",",
+						  st);
+					first = 0;
+				}
+		}
+		sb_printf(b, "]}");
+	}
+	if (o->enabled)
+		sb_printf(b,
+			  ",\"outlier\":{\"consecutive_errors\":%u,"
+			  "\"ejection_time_ms\":%llu,"
+			  "\"max_ejected_percent\":%u}",
+			  o->consecutive_errors,
+			  (unsigned long long)o->ejection_time_ms,
+			  o->max_ejected_percent);
+}
+
+/* What health checks and outlier detection say of an endpoint now. */
+static void
+config_endpoint_state(struct sbuf *b, const struct sl_conf_cluster *cl,
+		      const struct sl_conf_endpoint *e)
+{
+	struct sl_epstate *st = e->state;
+
+	if (cl->health.enabled)
+		sb_printf(
+		    b,
+		    ",\"healthy\":%s,\"checks_ok\":%llu,"
+		    "\"checks_failed\":%llu,"
+		    "\"last_check\":{\"status\":%d,\"result\":\"%s\"}",
+		    atomic_load(&st->unhealthy) ? "false" : "true",
+		    (unsigned long long)load(&st->checks_ok),
+		    (unsigned long long)load(&st->checks_failed),
+		    atomic_load(&st->check_status),
+		    load(&st->checks_ok) + load(&st->checks_failed) == 0
+			? "none"
+			: sl_health_error_str((enum sl_health_error)atomic_load(
+			      &st->check_error)));
+	if (cl->outlier.enabled) {
+		uint64_t until = load(&st->ejected_until_ms), now = sl_now_ms();
+		sb_printf(b,
+			  ",\"ejected\":%s,\"ejected_ms_left\":%llu,"
+			  "\"ejections\":%llu",
+			  until > now ? "true" : "false",
+			  (unsigned long long)(until > now ? until - now : 0),
+			  (unsigned long long)load(&st->ejections));
+	}
+}
+
 static void
 page_config(const struct sl_admin_view *v, struct sbuf *b)
 {
@@ -459,6 +682,7 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 				sb_printf(b, ",\"percent\":%u}",
 					  r->mirror_percent);
 			}
+			config_retry(b, r);
 			sb_printf(b, "}");
 		}
 		sb_printf(b, "]}");
@@ -468,12 +692,14 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 		const struct sl_conf_cluster *cl = &c->clusters[i];
 		sb_printf(b, "%s{\"name\":", i ? "," : "");
 		sb_json_str(b, cl->name);
+		config_checks(b, cl);
 		sb_printf(b, ",\"endpoints\":[");
 		for (size_t j = 0; j < cl->nendpoints; j++) {
 			sb_printf(b, "%s{\"address\":", j ? "," : "");
 			sb_json_str(b, cl->endpoints[j].addr.text);
-			sb_printf(b, ",\"weight\":%u}",
-				  cl->endpoints[j].weight);
+			sb_printf(b, ",\"weight\":%u", cl->endpoints[j].weight);
+			config_endpoint_state(b, cl, &cl->endpoints[j]);
+			sb_printf(b, "}");
 		}
 		sb_printf(b, "]}");
 	}

@@ -153,6 +153,18 @@ sl_client_close(struct sl_client *c, const char *reason)
 	sl_worker_reap(w, &c->tnode);
 }
 
+void
+sl_client_abort_reset(struct sl_client *c, const char *reason)
+{
+	struct linger lg = {1, 0};
+
+	/* SO_LINGER 0: close() sends a reset, and drops what is queued */
+	if (c->state != SL_CLIENT_ST_CLOSED)
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	c->flags &= ~C_F_CORKED;
+	sl_client_close(c, reason);
+}
+
 /*
  * Ends a connection whose last response is written: with unread input
  * still coming, shut the write side and drop input for a while so the

@@ -18,6 +18,7 @@
 #include "h1_msg.h"
 #include "h1_parse.h"
 #include "rate.h"
+#include "upstream.h"
 #include "util.h"
 #include "wgen.h"
 #include "wloop.h"
@@ -71,7 +72,11 @@ struct sl_txn {
 	enum sl_h1_body req_body;
 	uint64_t req_remaining;	 /* Content-Length bytes not yet read */
 	uint64_t req_body_bytes; /* payload bytes read */
-	uint64_t req_body_sent;	 /* body bytes written upstream */
+	uint64_t req_body_sent;	 /* body bytes written upstream, this
+				    attempt */
+	uint32_t body_off;	 /* with T_RETAIN: body bytes past in.off
+				    written to this attempt (in.off stays
+				    at the body's start until the answer) */
 	struct sl_h1_chunked req_chunked;
 	struct sl_h1_scan resp_scan;
 	enum sl_h1_body resp_body;
@@ -87,6 +92,18 @@ struct sl_txn {
 	unsigned tries;	   /* connect attempts */
 	uint64_t tried;	   /* endpoints tried (first 64) */
 	int last_fail;	   /* FAIL_* of the last connect failure */
+	uint32_t attempts; /* requests tried upstream (retry.attempts) */
+	uint8_t nretries;  /* attempts after the first, replays included */
+	uint8_t nfail;	   /* failures recorded in fails */
+	struct {
+		uint8_t cls;	 /* enum sl_retry_class */
+		uint16_t ep;	 /* endpoint index */
+		const char *why; /* error code, static */
+	} fails[4];		 /* the attempts that failed, for the log */
+	uint64_t deadline_ms;	 /* the route's overall deadline, 0 until the
+				    whole request is read */
+	uint64_t retry_at_ms;	 /* with T_BACKOFF: when to try again */
+	uint64_t try_timeout_ms; /* per_try_timeout, or the route's */
 	uint64_t start_ms;
 	uint64_t connect_deadline_ms;
 	uint64_t up_progress_ms; /* last progress with the upstream */
@@ -116,6 +133,23 @@ struct sl_txn {
 #define T_RETRYING	0x4000	/* leaving the queue to try again */
 #define T_UP_WDEAD	0x8000	/* the upstream stopped taking the request */
 #define T_HASH_KEY	0x10000 /* hash_key holds the request's key */
+#define T_RETAIN                                                               \
+	0x20000 /* the body stays in `in` until the answer,                    \
+		   so that a retry can send it again */
+#define T_BODY_GONE                                                            \
+	0x40000		      /* body bytes went out and were dropped:         \
+				 the request cannot be sent again */
+#define T_IDEMPOTENT 0x80000  /* safe to send twice (method or key) */
+#define T_BACKOFF    0x100000 /* waiting retry_at_ms to try again */
+#define T_IN_BUDGET  0x200000 /* counted in the cluster's retrying */
+#define T_IN_CLUSTER 0x400000 /* counted in the cluster's active */
+#define T_POOL_REPLAYED                                                        \
+	0x800000	  /* replayed once after a dead pooled                 \
+			     connection */
+#define T_FRESH 0x1000000 /* the next attempt opens a new connection */
+
+/* How an upstream attempt failed. */
+enum { FAIL_REFUSED, FAIL_CONNECT_TIMEOUT, FAIL_RESET, FAIL_BAD, FAIL_TIMEOUT };
 
 /* Owned by its worker's list; freed after sl_client_close by tev. */
 struct sl_client {
@@ -188,5 +222,50 @@ void sl_client_on_write(evutil_socket_t fd, short what, void *arg);
 /* Counts a client cut for being slow or silent (logged at info for the
  * send timeouts). */
 void sl_client_count_timeout(struct sl_client *c, enum sl_timeout_reason r);
+
+/* Closes c with a reset (not a FIN): a response cut in the middle must
+ * not look complete to the client, even a close-delimited one. */
+void sl_client_abort_reset(struct sl_client *c, const char *reason);
+
+/* The handler of an exchange's upstream connection (arg: the client). */
+void sl_exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
+			     void *arg);
+
+/* ---- attempt.c, for exchange.c: the exchange's upstream attempts ------ */
+
+/* The first attempt: an endpoint, a connection (or a place in the
+ * queue). */
+void sl_attempt_start(struct sl_client *c);
+
+/* The attempt failed in the way fail says (FAIL_*); why is the error
+ * code, detail what the OS or the parser said. Retries when the class,
+ * the route's policy, the budget and the deadline allow, else answers or
+ * cuts the client. */
+void sl_attempt_failed(struct sl_client *c, int fail, const char *why,
+		       const char *detail);
+
+/* A response head with this status came. Returns 1 when it is dropped
+ * and the request retried (a status the route retries), 0 when it goes
+ * to the client. Feeds the outlier detector either way. */
+int sl_attempt_answered(struct sl_client *c, int status);
+
+/* The backoff passed: the next attempt. */
+void sl_attempt_resume(struct sl_client *c);
+
+/* Ends the exchange's use of its upstream connection (pooled when
+ * reusable). */
+void sl_attempt_release(struct sl_client *c, int reusable);
+
+/* Stops waiting for a connection (no-op when not waiting). */
+void sl_attempt_dequeue(struct sl_txn *t);
+
+/* The request waited too long for a connection: 503. */
+void sl_attempt_overloaded(struct sl_client *c);
+
+/* The route's deadline passed before a response head came: 504. */
+void sl_attempt_deadline(struct sl_client *c);
+
+/* The exchange ends: its counts in the cluster go. */
+void sl_attempt_done(struct sl_txn *t);
 
 #endif

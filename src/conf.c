@@ -129,6 +129,18 @@ static const char *const cluster_keys[] = {
     "max_connections",
     "max_pending",
     "queue_timeout",
+    "health_check",
+    "outlier",
+    NULL,
+};
+static const char *const health_keys[] = {
+    "path",	 "interval",	  "timeout", "healthy",
+    "unhealthy", "expect_status", NULL,
+};
+static const char *const outlier_keys[] = {
+    "consecutive_errors",
+    "ejection_time",
+    "max_ejected_percent",
     NULL,
 };
 static const char *const pool_keys[] = {
@@ -191,6 +203,141 @@ parse_key(struct sl_yaml_loader *ld, const char *key,
 				k->name[i] = (char)(k->name[i] - 'A' + 'a');
 	}
 	return 0;
+}
+
+/* true | false */
+static int
+get_bool(struct sl_yaml_loader *ld, const char *key,
+	 const struct sl_yaml_node *n, int *out)
+{
+	if (n->type == SL_YAML_NODE_BAD)
+		return -1;
+	if (n->type == SL_YAML_NODE_SCALAR && n->plain &&
+	    (strcmp(n->str, "true") == 0 || strcmp(n->str, "false") == 0)) {
+		*out = n->str[0] == 't';
+		return 0;
+	}
+	sl_yaml_err_node(ld, n, "\"%s\": expected true or false", key);
+	return -1;
+}
+
+/* One item of expect_status: 200 or "2xx" into set. Returns 0 or -1. */
+static int
+expect_item(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
+	    uint64_t *set)
+{
+	const char *s = n->str;
+	unsigned lo, hi;
+
+	if (n->type == SL_YAML_NODE_SCALAR && n->len == 3 && s[0] >= '1' &&
+	    s[0] <= '5' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' &&
+	    s[2] <= '9') {
+		lo = hi = (unsigned)(s[0] - '0') * 100 +
+			  (unsigned)(s[1] - '0') * 10 + (unsigned)(s[2] - '0');
+	} else if (n->type == SL_YAML_NODE_SCALAR && n->len == 3 &&
+		   s[0] >= '1' && s[0] <= '5' && (s[1] == 'x' || s[1] == 'X') &&
+		   (s[2] == 'x' || s[2] == 'X')) {
+		lo = (unsigned)(s[0] - '0') * 100;
+		hi = lo + 99;
+	} else {
+		if (n->type != SL_YAML_NODE_BAD)
+			sl_yaml_err_node(ld, n,
+					 "\"expect_status\": expected a status "
+					 "from 100 to 599 or a class such as "
+					 "\"2xx\"");
+		return -1;
+	}
+	for (unsigned st = lo; st <= hi; st++)
+		set[(st - 100) / 64] |= (uint64_t)1 << ((st - 100) % 64);
+	return 0;
+}
+
+/* health_check: { path, interval, timeout, healthy, unhealthy,
+ * expect_status } */
+static void
+parse_health(struct sl_yaml_loader *ld, const char *lbl,
+	     const struct sl_yaml_node *map, struct sl_conf_cluster *cl)
+{
+	struct sl_conf_health *h = &cl->health;
+	const struct sl_yaml_node *v;
+	const char *str;
+	uint64_t u;
+
+	if (sl_yaml_get_map(ld, "health_check", map) == -1)
+		return;
+	sl_yaml_check_keys(ld, map, health_keys, "in health_check");
+	h->enabled = 1;
+	if ((v = sl_yaml_map_get(map, "path", NULL)) != NULL &&
+	    sl_yaml_get_str(ld, "path", v, &str) == 0) {
+		int ok = str[0] == '/';
+		for (size_t i = 0; ok && str[i] != '\0'; i++)
+			ok = str[i] > 0x20 && str[i] < 0x7f && str[i] != '#';
+		if (!ok)
+			sl_yaml_err_node(ld, v,
+					 "%s: \"path\": \"%s\" must start with "
+					 "\"/\" and hold no spaces, controls "
+					 "or \"#\"",
+					 lbl, sl_yaml_qnode(ld, v));
+		else if ((h->path = sl_yaml_strdup(ld, str)) == NULL)
+			return;
+	}
+	if (h->path == NULL && (h->path = sl_yaml_strdup(ld, "/")) == NULL)
+		return;
+	if ((v = sl_yaml_map_get(map, "interval", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "interval", v, 100, CONF_DAY_MS,
+				     &h->interval_ms);
+	if ((v = sl_yaml_map_get(map, "timeout", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "timeout", v, 1, CONF_DAY_MS,
+				     &h->timeout_ms);
+	if ((v = sl_yaml_map_get(map, "healthy", NULL)) != NULL &&
+	    sl_yaml_get_uint(ld, "healthy", v, 1, 100, &u) == 0)
+		h->healthy = (uint32_t)u;
+	if ((v = sl_yaml_map_get(map, "unhealthy", NULL)) != NULL &&
+	    sl_yaml_get_uint(ld, "unhealthy", v, 1, 100, &u) == 0)
+		h->unhealthy = (uint32_t)u;
+	if (h->timeout_ms >= h->interval_ms)
+		sl_yaml_err_node(
+		    ld, map,
+		    "%s: health_check: \"timeout\" (%llu ms) must be "
+		    "shorter than \"interval\" (%llu ms)",
+		    lbl, (unsigned long long)h->timeout_ms,
+		    (unsigned long long)h->interval_ms);
+	if ((v = sl_yaml_map_get(map, "expect_status", NULL)) != NULL) {
+		memset(h->expect, 0, sizeof(h->expect));
+		if (v->type == SL_YAML_NODE_SEQ) {
+			if (v->nkids == 0)
+				sl_yaml_err_node(ld, v,
+						 "\"expect_status\": must not "
+						 "be empty");
+			for (size_t i = 0; i < v->nkids; i++)
+				expect_item(ld, v->kids[i], h->expect);
+		} else
+			expect_item(ld, v, h->expect);
+	}
+}
+
+/* outlier: { consecutive_errors, ejection_time, max_ejected_percent } */
+static void
+parse_outlier(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+	      struct sl_conf_cluster *cl)
+{
+	struct sl_conf_outlier *o = &cl->outlier;
+	const struct sl_yaml_node *v;
+	uint64_t u;
+
+	if (sl_yaml_get_map(ld, "outlier", map) == -1)
+		return;
+	sl_yaml_check_keys(ld, map, outlier_keys, "in outlier");
+	o->enabled = 1;
+	if ((v = sl_yaml_map_get(map, "consecutive_errors", NULL)) != NULL &&
+	    sl_yaml_get_uint(ld, "consecutive_errors", v, 1, 1000, &u) == 0)
+		o->consecutive_errors = (uint32_t)u;
+	if ((v = sl_yaml_map_get(map, "ejection_time", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "ejection_time", v, 1, CONF_DAY_MS,
+				     &o->ejection_time_ms);
+	if ((v = sl_yaml_map_get(map, "max_ejected_percent", NULL)) != NULL &&
+	    sl_yaml_get_percent(ld, "max_ejected_percent", v, 0, 100, &u) == 0)
+		o->max_ejected_percent = (uint32_t)u;
 }
 
 static void
@@ -293,6 +440,16 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	cl->max_connections = 0;
 	cl->max_pending = DEF_MAX_PENDING;
 	cl->queue_timeout_ms = DEF_QUEUE_TIMEOUT_MS;
+	cl->health.interval_ms = 5000;
+	cl->health.timeout_ms = 1000;
+	cl->health.healthy = 2;
+	cl->health.unhealthy = 3;
+	for (unsigned st = 200; st <= 299; st++)
+		cl->health.expect[(st - 100) / 64] |= (uint64_t)1
+						      << ((st - 100) % 64);
+	cl->outlier.consecutive_errors = 5;
+	cl->outlier.ejection_time_ms = 30000;
+	cl->outlier.max_ejected_percent = 10;
 	if (map->type != SL_YAML_NODE_MAP) {
 		if (map->type != SL_YAML_NODE_BAD)
 			sl_yaml_err_node(
@@ -346,6 +503,10 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	if ((v = sl_yaml_map_get(map, "queue_timeout", NULL)) != NULL)
 		sl_yaml_get_duration(ld, "queue_timeout", v, 1, CONF_DAY_MS,
 				     &cl->queue_timeout_ms);
+	if ((v = sl_yaml_map_get(map, "health_check", NULL)) != NULL)
+		parse_health(ld, lbl, v, cl);
+	if ((v = sl_yaml_map_get(map, "outlier", NULL)) != NULL)
+		parse_outlier(ld, v, cl);
 }
 
 static void
@@ -400,9 +561,15 @@ static const char *const limits_keys[] = {
 static const char *const route_keys[] = {
     "name",   "match",	"cluster", "split",
     "sticky", "mirror", "timeout", "expose_cluster_header",
-    NULL,
+    "retry",  NULL,
 };
 static const char *const split_keys[] = {"cluster", "weight", NULL};
+static const char *const retry_keys[] = {
+    "attempts", "on", "idempotency_key", "per_try_timeout", "budget", NULL,
+};
+static const char *const retry_on_names[] = {
+    "connect-failure", "reset", "timeout", "502", "503", "504", NULL,
+};
 static const char *const mirror_keys[] = {"cluster", "percent", NULL};
 static const char *const match_keys[] = {
     "host", "path", "path_prefix", "methods", "headers", NULL,
@@ -850,6 +1017,42 @@ parse_split(struct sl_yaml_loader *ld, const char *lbl,
 				 lbl);
 }
 
+/* retry: { attempts, on, idempotency_key, per_try_timeout, budget } */
+static void
+parse_retry(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+	    struct sl_conf_route *r)
+{
+	struct sl_conf_retry *rt = &r->retry;
+	const struct sl_yaml_node *v;
+	uint64_t u;
+
+	if (sl_yaml_get_map(ld, "retry", map) == -1)
+		return;
+	sl_yaml_check_keys(ld, map, retry_keys, "in retry");
+	if ((v = sl_yaml_map_get(map, "attempts", NULL)) != NULL &&
+	    sl_yaml_get_uint(ld, "attempts", v, 1, 10, &u) == 0)
+		rt->attempts = (uint32_t)u;
+	if ((v = sl_yaml_map_get(map, "on", NULL)) != NULL &&
+	    sl_yaml_get_seq(ld, "on", v) == 0) {
+		rt->on = 0;
+		for (size_t i = 0; i < v->nkids; i++) {
+			int e = sl_yaml_get_enum(
+			    ld, "on", v->kids[i], retry_on_names,
+			    "connect-failure, reset, timeout, 502, 503 or 504");
+			if (e >= 0)
+				rt->on |= 1u << e;
+		}
+	}
+	if ((v = sl_yaml_map_get(map, "idempotency_key", NULL)) != NULL)
+		get_bool(ld, "idempotency_key", v, &rt->idempotency_key);
+	if ((v = sl_yaml_map_get(map, "per_try_timeout", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "per_try_timeout", v, 1, CONF_DAY_MS,
+				     &rt->per_try_timeout_ms);
+	if ((v = sl_yaml_map_get(map, "budget", NULL)) != NULL &&
+	    sl_yaml_get_percent(ld, "budget", v, 0, 100, &u) == 0)
+		rt->budget_percent = (uint32_t)u;
+}
+
 /* mirror: { cluster: NAME, percent: 0..100 } */
 static void
 parse_mirror(struct sl_yaml_loader *ld, const char *lbl,
@@ -940,6 +1143,9 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	char lbl[SL_YAML_LABEL_MAX];
 
 	r->timeout_ms = DEF_ROUTE_TIMEOUT_MS;
+	r->retry.attempts = 2;
+	r->retry.on = SL_RETRY_ON_CONNECT | SL_RETRY_ON_RESET;
+	r->retry.budget_percent = 20;
 	r->index = conf->nroutes++;
 	snprintf(lbl, sizeof(lbl), "route-%zu", idx + 1);
 	if (map->type != SL_YAML_NODE_MAP) {
@@ -988,6 +1194,8 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		parse_mirror(ld, lbl, v, r, conf);
 	if ((v = sl_yaml_map_get(map, "expose_cluster_header", NULL)) != NULL)
 		parse_expose(ld, lbl, v, r);
+	if ((v = sl_yaml_map_get(map, "retry", NULL)) != NULL)
+		parse_retry(ld, v, r);
 	if ((v = sl_yaml_map_get(map, "timeout", NULL)) != NULL)
 		sl_yaml_get_duration(ld, "timeout", v, 1, CONF_DAY_MS,
 				     &r->timeout_ms);
@@ -1339,6 +1547,7 @@ conf_free(struct sl_conf *conf)
 			free(cl->endpoints[j].addr.text);
 		free(cl->endpoints);
 		free(cl->hash_key.name);
+		free(cl->health.path);
 	}
 	free(conf->clusters);
 	free(conf->admin_addr.text);

@@ -101,6 +101,26 @@ struct sl_conf_endpoint {
 	struct sl_epstate *state; /* shared counters, set by sl_runtime_bind */
 };
 
+/* Active health checks of a cluster (health_check:). */
+struct sl_conf_health {
+	int enabled;
+	char *path;	      /* GET target, default "/" */
+	uint64_t interval_ms; /* default 5s */
+	uint64_t timeout_ms;  /* default 1s */
+	uint32_t healthy;     /* successes in a row to come back, 2 */
+	uint32_t unhealthy;   /* failures in a row to go out, 3 */
+	uint64_t expect[8];   /* statuses 100..599 that pass, a bit each
+				 (status - 100); default 200..299 */
+};
+
+/* Passive outlier ejection of a cluster (outlier:). */
+struct sl_conf_outlier {
+	int enabled;
+	uint32_t consecutive_errors;  /* default 5 */
+	uint64_t ejection_time_ms;    /* default 30s, grows with repeats */
+	uint32_t max_ejected_percent; /* default 10 */
+};
+
 struct sl_conf_cluster {
 	char *name;
 	struct sl_conf_endpoint *endpoints; /* owned, nendpoints >= 1 */
@@ -118,14 +138,36 @@ struct sl_conf_cluster {
 				       0 = unlimited, default 0 */
 	uint64_t max_pending;	    /* requests waiting for a connection, all
 				       workers; 0 = none wait, default 100 */
-	uint64_t queue_timeout_ms;  /* longest wait for a connection, default
-				       1s */
-	struct sl_clstate *state; /* shared counters, set by sl_runtime_bind */
+	struct sl_conf_health health;
+	struct sl_conf_outlier outlier;
+	uint64_t queue_timeout_ms; /* longest wait for a connection, default
+				      1s */
+	struct sl_clstate *state;  /* shared counters, set by sl_runtime_bind */
 };
 
 struct sl_conf_header_match {
 	char *name;  /* lower-cased */
 	char *value; /* exact, case-sensitive */
+};
+
+/* Which failures a route retries (retry.on). */
+#define SL_RETRY_ON_CONNECT 0x01 /* connect refused or timed out */
+#define SL_RETRY_ON_RESET   0x02 /* reset or closed before a response */
+#define SL_RETRY_ON_TIMEOUT 0x04 /* per_try_timeout passed */
+#define SL_RETRY_ON_502	    0x08 /* the upstream answered 502 */
+#define SL_RETRY_ON_503	    0x10
+#define SL_RETRY_ON_504	    0x20
+
+/* A route's retry policy (retry:). */
+struct sl_conf_retry {
+	uint32_t attempts;	     /* tries in all, the first included;
+					default 2 */
+	unsigned on;		     /* SL_RETRY_ON_*; default CONNECT|RESET */
+	int idempotency_key;	     /* an Idempotency-Key makes a request
+					replayable after it was sent */
+	uint64_t per_try_timeout_ms; /* default: the route's timeout */
+	uint32_t budget_percent;     /* retries in flight per cluster per
+					worker, of its requests; default 20 */
 };
 
 /* One cluster of a route's split. */
@@ -161,7 +203,9 @@ struct sl_conf_route {
 	uint32_t mirror_percent;	/* 0..100 of the requests */
 	char *expose_cluster_header;	/* response field naming the cluster
 					   that served it; NULL = none */
-	uint64_t timeout_ms;		/* request sent -> response head, 30s */
+	uint64_t timeout_ms; /* the whole request read -> response head, across
+				all attempts, 30s */
+	struct sl_conf_retry retry;
 	struct sl_rstate *state; /* shared counters, set by sl_runtime_bind */
 };
 

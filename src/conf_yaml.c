@@ -1305,6 +1305,39 @@ sl_yaml_get_uint(struct sl_yaml_loader *ld, const char *key,
 	return 0;
 }
 
+int
+sl_yaml_get_percent(struct sl_yaml_loader *ld, const char *key,
+		    const struct sl_yaml_node *n, uint64_t min, uint64_t max,
+		    uint64_t *out)
+{
+	const char *s;
+	enum sl_yaml_num r;
+	uint64_t v;
+
+	if (n->type == SL_YAML_NODE_BAD)
+		return -1;
+	s = n->str;
+	if (n->type != SL_YAML_NODE_SCALAR || !sl_yaml_is_string(n) ||
+	    (r = sl_yaml_parse_digits(&s, &v)) == SL_YAML_NUM_BAD ||
+	    (*s != '\0' && strcmp(s, "%") != 0)) {
+		sl_yaml_err_node(ld, n,
+				 "\"%s\": expected a percentage such as "
+				 "\"20%%\" (%llu%%..%llu%%)",
+				 key, (unsigned long long)min,
+				 (unsigned long long)max);
+		return -1;
+	}
+	if (r == SL_YAML_NUM_OVERFLOW || v < min || v > max) {
+		sl_yaml_err_node(
+		    ld, n, "\"%s\": %s is out of range (%llu%%..%llu%%)", key,
+		    sl_yaml_qnode(ld, n), (unsigned long long)min,
+		    (unsigned long long)max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 /* Durations and sizes: an integer with a unit, within [min, max]. */
 static int
 get_units(struct sl_yaml_loader *ld, const char *key,

@@ -181,6 +181,10 @@ int sl_yaml_get_str(struct sl_yaml_loader *ld, const char *key,
 int sl_yaml_get_uint(struct sl_yaml_loader *ld, const char *key,
 		     const struct sl_yaml_node *n, uint64_t min, uint64_t max,
 		     uint64_t *out);
+/* "20%" in [min, max] percent (a bare integer is read the same). */
+int sl_yaml_get_percent(struct sl_yaml_loader *ld, const char *key,
+			const struct sl_yaml_node *n, uint64_t min,
+			uint64_t max, uint64_t *out);
 /* "250ms", "30s", "5m", "1h" in [min, max] milliseconds. */
 int sl_yaml_get_duration(struct sl_yaml_loader *ld, const char *key,
 			 const struct sl_yaml_node *n, uint64_t min,

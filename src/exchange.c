@@ -28,24 +28,16 @@
 #include "log.h"
 #include "mirror.h"
 #include "rate.h"
+#include "retry.h"
 #include "route.h"
 #include "runtime.h"
 #include "upstream.h"
 #include "wloop.h"
 
-#define MAX_CONNECT_TRIES 8
-
-enum { FAIL_REFUSED, FAIL_CONNECT_TIMEOUT, FAIL_RESET, FAIL_BAD, FAIL_TIMEOUT };
-
 static void exchange_on_timer(evutil_socket_t, short, void *);
-static void exchange_on_upstream(struct sl_upconn *, enum sl_up_event, int,
-				 void *);
-static int exchange_retry(struct sl_waiter *);
 static void txn_choose_cluster(struct sl_client *c,
 			       const struct sl_h1_request *req);
 static void txn_mirror(struct sl_client *c, const struct sl_h1_request *req);
-static void txn_connect(struct sl_client *c);
-static void txn_dequeue(struct sl_txn *t);
 static int up_read(struct sl_client *c);
 
 static size_t
@@ -67,13 +59,48 @@ txn_error(const struct sl_txn *t)
 	return t->error ? t->error : "";
 }
 
+/*
+ * The failed attempts of an exchange, as the access log shows them: in
+ * JSON, [{"class":2,"error":"upstream_reset","upstream":"10.0.0.1:80"}],
+ * in the combined format 2:upstream_reset@10.0.0.1:80,1:...; "" when
+ * none failed. Returns the length.
+ */
+static size_t
+txn_failures(const struct sl_txn *t, char *buf, size_t size, int json)
+{
+	size_t n = 0, k = SL_MIN((size_t)t->nfail, SL_NELEM(t->fails));
+	int w;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < k && t->wc != NULL; i++) {
+		const char *ep =
+		    t->fails[i].ep < t->wc->conf->nendpoints
+			? t->wc->eps[t->fails[i].ep]->conf->addr.text
+			: "-";
+		if (json)
+			w = snprintf(buf + n, size - n,
+				     "%s{\"class\":%u,\"error\":\"%s\","
+				     "\"upstream\":\"%s\"}",
+				     i ? "," : "", t->fails[i].cls,
+				     t->fails[i].why, ep);
+		else
+			w = snprintf(buf + n, size - n, "%s%u:%s@%s",
+				     i ? "," : "", t->fails[i].cls,
+				     t->fails[i].why, ep);
+		if (w < 0 || (size_t)w >= size - n)
+			break;
+		n += (size_t)w;
+	}
+	return n;
+}
+
 /* Counts the exchange and writes its access log line; called once for
  * every exchange, finished or cut. The line's time is when the exchange
  * ended (duration_ms before it, it started). */
 void
 sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 {
-	char line[4096], peer[64], ts[64], upstream[64] = "-";
+	char line[4096], peer[64], ts[64], upstream[64] = "-", fails[512];
 	struct timespec now;
 	struct tm tm;
 	size_t n = 0;
@@ -118,7 +145,8 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		    "\"host\":\"%.*s\",\"status\":%d,\"route\":\"%s\","
 		    "\"upstream\":\"%s\",\"bytes_in\":%llu,\"bytes_out\":%llu,"
 		    "\"duration_ms\":%llu,\"request_id\":\"%s\","
-		    "\"error\":\"%s\",\"retried\":%s,\"referer\":\"%.*s\","
+		    "\"error\":\"%s\",\"retried\":%s,\"retries\":%u,"
+		    "\"failures\":[%s],\"referer\":\"%.*s\","
 		    "\"user_agent\":\"%.*s\"}\n",
 		    ts, now.tv_nsec / 1000000, (unsigned long long)c->id, peer,
 		    c->lconf->name, (int)ml, m, (int)pl, p, (int)hl, h,
@@ -126,11 +154,15 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		    (unsigned long long)t->bytes_in,
 		    (unsigned long long)t->bytes_out, (unsigned long long)dur,
 		    t->request_id, txn_error(t),
-		    (t->flags & T_RETRIED) ? "true" : "false", (int)rl, r,
-		    (int)ul, u);
+		    (t->flags & T_RETRIED) ? "true" : "false", t->nretries,
+		    (txn_failures(t, fails, sizeof(fails), 1), fails), (int)rl,
+		    r, (int)ul, u);
 	} else {
-		char m[64], p[1024], r[512], u[512];
+		char m[64], p[1024], r[512], u[512], retries[24] = "";
 		strftime(ts, sizeof(ts), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+		if (t->nretries > 0)
+			snprintf(retries, sizeof(retries), " retries=%u",
+				 t->nretries);
 		sl_escape(m, sizeof(m), t->method, strlen(t->method));
 		sl_escape(p, sizeof(p), t->path, strlen(t->path));
 		sl_escape(r, sizeof(r), t->referer, strlen(t->referer));
@@ -139,13 +171,16 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		n = (size_t)snprintf(
 		    line, sizeof(line),
 		    "%s - - [%s] \"%s %s HTTP/1.%d\" %d %llu \"%s\" \"%s\" "
-		    "rid=%s route=%s upstream=%s ms=%llu%s%s\n",
+		    "rid=%s route=%s upstream=%s ms=%llu%s%s%s%s%s\n",
 		    peer, ts, m[0] ? m : "-", p[0] ? p : "-", t->minor,
 		    t->status, (unsigned long long)t->bytes_out, r[0] ? r : "-",
 		    u[0] ? u : "-", t->request_id,
 		    t->route ? t->route->name : "-", upstream,
 		    (unsigned long long)dur, txn_error(t)[0] ? " error=" : "",
-		    txn_error(t));
+		    txn_error(t), retries,
+		    txn_failures(t, fails, sizeof(fails), 0) ? " failures="
+							     : "",
+		    fails);
 	}
 	if (n >= sizeof(line)) {
 		n = sizeof(line) - 1;
@@ -155,21 +190,6 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 }
 
 /* ---- closing --------------------------------------------------------- */
-
-static void
-txn_release_upstream(struct sl_client *c, int reusable)
-{
-	struct sl_txn *t = c->txn;
-
-	if (t->flags & T_COUNTED) {
-		t->wc->eps[t->ep_index]->active--;
-		t->flags &= ~T_COUNTED;
-	}
-	if (t->up == NULL)
-		return;
-	sl_upstream_put(t->up, reusable);
-	t->up = NULL;
-}
 
 void
 sl_exchange_free(struct sl_client *c)
@@ -181,8 +201,9 @@ sl_exchange_free(struct sl_client *c)
 	sl_client_want_write(c, 0);
 	event_del(&t->tev);
 	sl_buf_release(&c->w->bufs, &t->out);
-	txn_dequeue(t);
-	txn_release_upstream(c, 0);
+	sl_attempt_dequeue(t);
+	sl_attempt_release(c, 0);
+	sl_attempt_done(t);
 	sl_buf_release(&c->w->bufs, &t->uphead);
 	if (t->mirror != NULL) {
 		/* the request never completed: no copy goes out */
@@ -369,8 +390,8 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 		t->flags &= ~T_RESP_HEAD;
 		t->out.off = t->out.len = 0;
 	}
-	txn_dequeue(t); /* a request answered here waits for nothing */
-	txn_release_upstream(c, 0);
+	sl_attempt_dequeue(t); /* a request answered here waits for nothing */
+	sl_attempt_release(c, 0);
 	t->flags |= T_LOCAL;
 	t->status = status;
 	t->error = code;
@@ -470,11 +491,66 @@ req_ends_connection(const struct sl_client *c, const struct sl_h1_request *req)
 	       c->w->draining || (c->flags & C_F_RETIRED);
 }
 
+/* Whether the request carries a non-empty Idempotency-Key (the IETF
+ * draft's field, what payment APIs ask their clients for). */
 static int
-is_idempotent(enum sl_h1_method m)
+has_idempotency_key(const struct sl_h1_request *req)
 {
-	return m == SL_M_GET || m == SL_M_HEAD || m == SL_M_PUT ||
-	       m == SL_M_DELETE || m == SL_M_OPTIONS || m == SL_M_TRACE;
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct sl_h1_header *h = &req->headers[i];
+		if (h->value_len > 0 &&
+		    sl_h1_ieq(h->name, h->name_len, "idempotency-key"))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * What the route's retry policy needs to know of the request: whether it
+ * may be sent twice, the per-try timeout, whether its body is kept until
+ * the answer (so that a retry can send it again: a body of up to
+ * buffer_bytes, or a chunked one while it fits) and the overall deadline
+ * once the request is complete.
+ */
+static void
+txn_retry_setup(struct sl_client *c, const struct sl_h1_request *req)
+{
+	struct sl_txn *t = c->txn;
+	const struct sl_conf_retry *p = &t->route->retry;
+
+	if (sl_retry_idempotent(req->method_id) ||
+	    (p->idempotency_key && has_idempotency_key(req)))
+		t->flags |= T_IDEMPOTENT;
+	t->try_timeout_ms = p->per_try_timeout_ms ? p->per_try_timeout_ms
+						  : t->route->timeout_ms;
+	if (p->attempts > 1 &&
+	    (req->body == SL_H1_BODY_CHUNKED ||
+	     (req->body == SL_H1_BODY_LENGTH &&
+	      req->content_length <= c->lconf->limits.buffer_bytes)))
+		t->flags |= T_RETAIN;
+	if (t->flags & T_REQ_READ_DONE)
+		t->deadline_ms = now_ms() + t->route->timeout_ms;
+}
+
+/* The whole request was read: the route's deadline starts. */
+static void
+req_complete(struct sl_txn *t)
+{
+	t->flags |= T_REQ_READ_DONE;
+	if (t->route != NULL)
+		t->deadline_ms = now_ms() + t->route->timeout_ms;
+}
+
+/* The body kept for a retry is let go: after an answer, or when it no
+ * longer fits the buffer (it cannot be sent again then). */
+static void
+req_unretain(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+
+	c->in.off += t->body_off;
+	t->body_off = 0;
+	t->flags &= ~T_RETAIN;
 }
 
 /*
@@ -560,6 +636,7 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 		return;
 	}
 	txn_choose_cluster(c, &req);
+	txn_retry_setup(c, &req);
 
 	if (sl_buf_alloc(&w->bufs, &t->uphead, head_cap(c)) == -1) {
 		sl_exchange_local(c, 503, "out_of_memory", 0);
@@ -594,7 +671,7 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	c->txn->last_read_ms = now_ms();
 	if (req.body != SL_H1_BODY_NONE && lim->min_body_rate_bps > 0)
 		sl_rate_start(&t->body_rate, c->txn->last_read_ms);
-	txn_connect(c);
+	sl_attempt_start(c);
 }
 
 /*
@@ -657,298 +734,6 @@ txn_mirror(struct sl_client *c, const struct sl_h1_request *req)
 	}
 }
 
-/* The endpoints an exchange tried: only the first 64 have a bit. */
-static int
-tried_has(const struct sl_txn *t, size_t i)
-{
-	return i < 64 && ((t->tried >> i) & 1);
-}
-
-static void
-tried_set(struct sl_txn *t, size_t i, int on)
-{
-	if (i >= 64)
-		return;
-	if (on)
-		t->tried |= (uint64_t)1 << i;
-	else
-		t->tried &= ~((uint64_t)1 << i);
-}
-
-/*
- * Picks an endpoint not tried yet and with room for a connection (an idle
- * pooled one here, or below max_connections everywhere). Returns its
- * index, or SL_BALANCE_NONE; *full is set when some endpoint was passed
- * over only for lack of room.
- */
-static size_t
-txn_pick(struct sl_client *c, int fresh, int *full)
-{
-	struct sl_txn *t = c->txn;
-	struct sl_wcluster *wc = t->wc;
-	const struct sl_conf_cluster *cc = wc->conf;
-	size_t n = cc->nendpoints, left = 0;
-	unsigned char *skip = wc->skip;
-
-	*full = 0;
-	for (size_t i = 0; i < n; i++) {
-		skip[i] = tried_has(t, i);
-		if (!skip[i] && cc->max_connections > 0 &&
-		    (fresh || wc->eps[i]->nidle == 0) &&
-		    atomic_load_explicit(&cc->endpoints[i].state->conns,
-					 memory_order_relaxed) >=
-			cc->max_connections) {
-			skip[i] = 1;
-			*full = 1;
-		}
-		left += !skip[i];
-	}
-	if (left == 0)
-		return SL_BALANCE_NONE;
-	switch (cc->balance) {
-	case SL_BALANCE_LEAST_REQUEST:
-		/* in-flight counts live with the endpoints, so a reload
-		 * keeps them */
-		for (size_t i = 0; i < n; i++)
-			wc->active[i] = wc->eps[i]->active;
-		return sl_balance_least(wc->active, wc->weights, n, skip,
-					&wc->cursor);
-	case SL_BALANCE_HASH:
-		/* by the endpoints' addresses, not their positions: removing
-		 * one moves only its own keys; without a key, in turn */
-		if (t->flags & T_HASH_KEY)
-			return sl_balance_race(t->hash_key, wc->ids,
-					       wc->weights, n, skip);
-		return sl_balance_swrr(wc->swrr, wc->weights, n, skip);
-	case SL_BALANCE_ROUND_ROBIN:
-	default:
-		return sl_balance_swrr(wc->swrr, wc->weights, n, skip);
-	}
-}
-
-static void
-txn_fail_connect(struct sl_client *c, int fail)
-{
-	if (fail == FAIL_CONNECT_TIMEOUT)
-		sl_exchange_local(c, 504, "upstream_connect_timeout", 0);
-	else
-		sl_exchange_local(c, 502, "upstream_connect_failed", 0);
-}
-
-static void
-txn_overloaded(struct sl_client *c)
-{
-	atomic_fetch_add(&c->txn->wc->conf->state->overloaded, 1);
-	sl_exchange_local(c, 503, "upstream_overloaded", 0);
-}
-
-/* Stops waiting for a connection (no-op when not waiting). */
-static void
-txn_dequeue(struct sl_txn *t)
-{
-	if (!(t->flags & T_QUEUED))
-		return;
-	TAILQ_REMOVE(&t->wc->waiters, &t->wait, link);
-	sl_runtime_release(&t->wc->conf->state->pending);
-	sl_worker_waiting(t->client->w, -1);
-	t->flags &= ~T_QUEUED;
-}
-
-/*
- * Every endpoint with room is taken: wait, in order, for at most
- * queue_timeout, unless max_pending requests of the cluster already wait.
- */
-static void
-txn_queue(struct sl_client *c)
-{
-	struct sl_txn *t = c->txn;
-	const struct sl_conf_cluster *cc = t->wc->conf;
-
-	if (t->flags & T_RETRYING) {
-		/* a retry that found no room: first in line again, with the
-		 * pending count it still holds */
-		TAILQ_INSERT_HEAD(&t->wc->waiters, &t->wait, link);
-	} else {
-		if (cc->max_pending == 0 ||
-		    !sl_runtime_take(&cc->state->pending, cc->max_pending)) {
-			txn_overloaded(c);
-			return;
-		}
-		t->queue_deadline_ms = now_ms() + cc->queue_timeout_ms;
-		TAILQ_INSERT_TAIL(&t->wc->waiters, &t->wait, link);
-	}
-	t->wait.retry = exchange_retry;
-	t->flags |= T_QUEUED;
-	sl_worker_waiting(c->w, 1);
-}
-
-/* Gets an upstream connection for the current exchange: pooled, or new,
- * or a place in the queue. */
-static void
-txn_connect(struct sl_client *c)
-{
-	struct sl_txn *t = c->txn;
-	size_t i;
-	int fresh = (t->flags & T_RETRIED) != 0, full;
-
-	if (t->tries >= MAX_CONNECT_TRIES) {
-		txn_fail_connect(c, t->last_fail);
-		return;
-	}
-	i = txn_pick(c, fresh, &full);
-	if (i == SL_BALANCE_NONE) {
-		if (full)
-			txn_queue(c);
-		else
-			txn_fail_connect(c, t->last_fail);
-		return;
-	}
-	t->ep_index = i;
-	t->up = sl_upstream_get(c->w, t->wc->eps[i], fresh,
-				exchange_on_upstream, c);
-	if (t->up == NULL) {
-		if (errno == EBUSY) {
-			/* another worker took the last connection */
-			txn_queue(c);
-			return;
-		}
-		t->tries++;
-		tried_set(t, i, 1);
-		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
-		    errno == ENOBUFS) {
-			log_warn("conn=%llu request_id=%s route=%s: upstream "
-				 "socket",
-				 (unsigned long long)c->id, t->request_id,
-				 t->route->name);
-			sl_exchange_local(c, 503, "no_endpoint", 0);
-			return;
-		}
-		/* refused at once (loopback): try the next endpoint */
-		log_warn("conn=%llu request_id=%s route=%s upstream=%s: "
-			 "upstream_connect_failed",
-			 (unsigned long long)c->id, t->request_id,
-			 t->route->name, t->wc->eps[i]->conf->addr.text);
-		t->last_fail = FAIL_REFUSED;
-		txn_connect(c);
-		return;
-	}
-	t->tries++;
-	tried_set(t, i, 1);
-	t->wc->eps[i]->active++;
-	t->flags |= T_COUNTED;
-	if (t->up->nrequests > 0)
-		t->flags |= T_UP_REUSED;
-	else
-		t->flags &= ~T_UP_REUSED;
-	t->up->nrequests++;
-	/* a new attempt starts the request over on this connection */
-	t->flags &= ~(T_REQ_SENT | T_UP_WBLOCK | T_UP_WDEAD | T_UP_BROKEN);
-	sl_h1_scan_init(&t->resp_scan);
-	t->uphead.off = 0;
-	t->up_progress_ms = now_ms();
-	if (t->up->state == SL_UP_ST_CONNECTING)
-		t->connect_deadline_ms =
-		    now_ms() + t->wc->conf->connect_timeout_ms;
-}
-
-/* A request waiting for a connection tries again (the waiter's retry
- * handler). Returns 1 when it left the queue, 0 when it must keep
- * waiting. */
-static int
-exchange_retry(struct sl_waiter *wt)
-{
-	struct sl_txn *t =
-	    (struct sl_txn *)((char *)wt - offsetof(struct sl_txn, wait));
-	struct sl_client *c = t->client;
-
-	sl_now_refresh();
-	TAILQ_REMOVE(&t->wc->waiters, &t->wait, link);
-	sl_worker_waiting(c->w, -1);
-	t->flags = (t->flags & ~T_QUEUED) | T_RETRYING;
-	txn_connect(c);
-	t->flags &= ~T_RETRYING;
-	if (t->flags & T_QUEUED)
-		return 0;
-	sl_runtime_release(&t->wc->conf->state->pending);
-	sl_client_process(c);
-	return 1;
-}
-
-/*
- * The upstream connection failed in the way fail says. Tries another
- * endpoint (connect failures), replays on a fresh connection when that is
- * safe, or answers with an error.
- */
-static void
-txn_upstream_failed(struct sl_client *c, int fail, const char *why,
-		    const char *detail)
-{
-	struct sl_txn *t = c->txn;
-	int nothing_sent = t->uphead.off == 0 && t->req_body_sent == 0;
-	char peer[64];
-
-	/* detail says what the OS or the parser said: refused, no route
-	 * to host, the connect_timeout, the rule a response broke */
-	log_warnx("conn=%llu peer=%s request_id=%s route=%s upstream=%s: "
-		  "%s%s%s%s",
-		  (unsigned long long)c->id, peer_str(c, peer, sizeof(peer)),
-		  t->request_id, t->route->name,
-		  t->wc->eps[t->ep_index]->conf->addr.text, why,
-		  detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
-	SL_STAT_INC(c->w->stats.upstream_failures);
-	txn_release_upstream(c, 0);
-	if (t->flags & T_RESP_HEAD) {
-		if (t->bytes_out > 0) {
-			/* the client has part of the response: only a close
-			 * tells it the rest will not come */
-			t->error = why;
-			sl_client_close(c, why);
-			return;
-		}
-		/* a head still held back: the error response replaces it;
-		 * the upstream answered, so the request is not replayed */
-		if (fail == FAIL_TIMEOUT)
-			sl_exchange_local(c, 504, "upstream_timeout", 0);
-		else
-			sl_exchange_local(c, 502, "upstream_reset", 0);
-		t = c->txn;
-		if (t != NULL && c->state == SL_CLIENT_ST_TXN)
-			t->error = why;
-		return;
-	}
-	switch (fail) {
-	case FAIL_REFUSED:
-	case FAIL_CONNECT_TIMEOUT:
-		t->last_fail = fail;
-		txn_connect(c);
-		return;
-	case FAIL_RESET:
-		/* A pooled connection the upstream closed under us: replay on
-		 * a fresh one when no byte went out, or when the request is
-		 * idempotent and its body is still here. */
-		if (!(t->flags & T_RETRIED) &&
-		    (nothing_sent ||
-		     ((t->flags & T_UP_REUSED) && is_idempotent(t->method_id) &&
-		      t->req_body_sent == 0))) {
-			t->flags |= T_RETRIED;
-			SL_STAT_INC(c->w->stats.upstream_retries);
-			/* the same endpoint may take the replay */
-			tried_set(t, t->ep_index, 0);
-			txn_connect(c);
-			return;
-		}
-		sl_exchange_local(c, 502, "upstream_reset", 0);
-		return;
-	case FAIL_BAD:
-		sl_exchange_local(c, 502, "upstream_bad_response", 0);
-		return;
-	case FAIL_TIMEOUT:
-	default:
-		sl_exchange_local(c, 504, "upstream_timeout", 0);
-		return;
-	}
-}
-
 /* ---- request direction -------------------------------------------------*/
 
 /* Body bytes (as framed) for the mirror copy; the copy goes once the
@@ -985,7 +770,7 @@ req_body_advance(struct sl_client *c)
 		t->req_body_bytes += k;
 		t->bytes_in += k;
 		if (t->req_remaining == 0)
-			t->flags |= T_REQ_READ_DONE;
+			req_complete(t);
 		if (t->mirror != NULL)
 			txn_mirror_body(t, c->in.data + c->in_ready - k,
 					(size_t)k);
@@ -1009,7 +794,7 @@ req_body_advance(struct sl_client *c)
 		return -1;
 	}
 	if (r == 1)
-		t->flags |= T_REQ_READ_DONE;
+		req_complete(t);
 	if (t->mirror != NULL)
 		txn_mirror_body(t, c->in.data + c->in_ready - consumed,
 				consumed);
@@ -1027,6 +812,7 @@ up_write(struct sl_client *c)
 	int niov = 0;
 	ssize_t n;
 	size_t hp;
+	uint32_t from;
 	int werr;
 
 	if (u == NULL || u->state != SL_UP_ST_ACTIVE ||
@@ -1036,9 +822,11 @@ up_write(struct sl_client *c)
 	if (hp > 0)
 		iov[niov++] =
 		    (struct iovec){t->uphead.data + t->uphead.off, hp};
-	if (c->in_ready > c->in.off)
-		iov[niov++] = (struct iovec){c->in.data + c->in.off,
-					     c->in_ready - c->in.off};
+	/* a kept body is sent from past what this attempt sent already */
+	from = c->in.off + t->body_off;
+	if (c->in_ready > from)
+		iov[niov++] =
+		    (struct iovec){c->in.data + from, c->in_ready - from};
 	if (niov > 0) {
 		n = sl_upstream_writev(u, iov, niov, 0);
 		if (n == -1) {
@@ -1058,18 +846,32 @@ up_write(struct sl_client *c)
 				return -1;
 			if (t->flags & T_RESP_HEAD)
 				return 0;
-			txn_upstream_failed(c, FAIL_RESET, "upstream_write",
-					    strerror(werr));
+			sl_attempt_failed(c, FAIL_RESET, "upstream_write",
+					  strerror(werr));
 			return -1;
 		}
 		t->up_progress_ms = now_ms();
 		if ((size_t)n >= hp) {
+			uint32_t body = (uint32_t)(n - (ssize_t)hp);
 			t->uphead.off += (uint32_t)hp;
-			c->in.off += (uint32_t)(n - (ssize_t)hp);
-			t->req_body_sent += (uint64_t)(n - (ssize_t)hp);
+			t->req_body_sent += body;
+			if (t->flags & T_RETAIN) {
+				t->body_off += body;
+			} else if (body > 0) {
+				c->in.off += body;
+				t->flags |= T_BODY_GONE;
+			}
 		} else
 			t->uphead.off += (uint32_t)n;
-		if (sl_buf_pending(&t->uphead) > 0 || c->in_ready > c->in.off) {
+		/* a chunked body that outgrew the buffer: what went out is
+		 * dropped, so that the rest can be read */
+		if ((t->flags & (T_RETAIN | T_REQ_READ_DONE)) == T_RETAIN &&
+		    c->in_ready - c->in.off >= c->lconf->limits.buffer_bytes) {
+			req_unretain(c);
+			t->flags |= T_BODY_GONE;
+		}
+		if (sl_buf_pending(&t->uphead) > 0 ||
+		    c->in_ready > c->in.off + t->body_off) {
 			t->flags |= T_UP_WBLOCK;
 			sl_upstream_want_write(u, 1);
 			return 0;
@@ -1109,17 +911,16 @@ resp_advance(struct sl_client *c)
 				       sl_buf_pending(&u->in), &hl, 0);
 		if (hlen == 0 && sl_buf_pending(&u->in) >= u->in.cap) {
 			/* a head that does not fit the buffer never will */
-			txn_upstream_failed(c, FAIL_BAD,
-					    "upstream_head_too_large",
-					    "buffer_bytes");
+			sl_attempt_failed(c, FAIL_BAD,
+					  "upstream_head_too_large",
+					  "buffer_bytes");
 			return -1;
 		}
 		if (hlen == 0)
 			return 0;
 		if (hlen < 0) {
-			txn_upstream_failed(c, FAIL_BAD,
-					    "upstream_bad_response",
-					    sl_h1_reason_str(t->resp_scan.why));
+			sl_attempt_failed(c, FAIL_BAD, "upstream_bad_response",
+					  sl_h1_reason_str(t->resp_scan.why));
 			return -1;
 		}
 		memset(&resp, 0, sizeof(resp));
@@ -1127,15 +928,13 @@ resp_advance(struct sl_client *c)
 		resp.max_headers = w->max_hdrs;
 		if (sl_h1_parse_response(u->in.data + u->in.off, (size_t)hlen,
 					 &resp, t->method_id) < 0) {
-			txn_upstream_failed(c, FAIL_BAD,
-					    "upstream_bad_response",
-					    sl_h1_reason_str(resp.why));
+			sl_attempt_failed(c, FAIL_BAD, "upstream_bad_response",
+					  sl_h1_reason_str(resp.why));
 			return -1;
 		}
 		if (resp.status == 101) {
-			txn_upstream_failed(c, FAIL_BAD,
-					    "upstream_bad_response",
-					    "unrequested_101");
+			sl_attempt_failed(c, FAIL_BAD, "upstream_bad_response",
+					  "unrequested_101");
 			return -1;
 		}
 		if (resp.status < 200) {
@@ -1146,6 +945,15 @@ resp_advance(struct sl_client *c)
 			sl_h1_scan_init(&t->resp_scan);
 			continue;
 		}
+		/* a status the route retries is dropped here, unseen */
+		if (sl_attempt_answered(c, resp.status))
+			return -1;
+		if (resp.ka_timeout > 0 || resp.ka_max > 0)
+			sl_upstream_keepalive(u, resp.ka_timeout, resp.ka_max);
+		/* answered: the request is not sent again, its kept body
+		 * goes */
+		if (t->flags & T_RETAIN)
+			req_unretain(c);
 		t->status = resp.status;
 		t->resp_body = resp.body;
 		t->resp_remaining = resp.content_length;
@@ -1163,9 +971,9 @@ resp_advance(struct sl_client *c)
 		if (close)
 			t->flags |= T_CLOSE;
 		if (out_reserve(c, (size_t)hlen + 512) == -1) {
-			txn_upstream_failed(c, FAIL_BAD,
-					    "upstream_head_too_large",
-					    "max_header_bytes");
+			sl_attempt_failed(c, FAIL_BAD,
+					  "upstream_head_too_large",
+					  "max_header_bytes");
 			return -1;
 		}
 		if (t->route->expose_cluster_header != NULL) {
@@ -1181,9 +989,9 @@ resp_advance(struct sl_client *c)
 		    (t->flags & T_DECHUNK) != 0, t->request_id,
 		    t->route->expose_cluster_header != NULL ? &expose : NULL);
 		if (n < 0) {
-			txn_upstream_failed(c, FAIL_BAD,
-					    "upstream_head_too_large",
-					    "max_header_bytes");
+			sl_attempt_failed(c, FAIL_BAD,
+					  "upstream_head_too_large",
+					  "max_header_bytes");
 			return -1;
 		}
 		c->txn->out.len += (uint32_t)n;
@@ -1283,7 +1091,7 @@ up_read(struct sl_client *c)
 	if (n == SL_AGAIN)
 		return 0;
 	if (n == -1 && errno == ENOMEM) {
-		txn_upstream_failed(c, FAIL_RESET, "out_of_memory", NULL);
+		sl_attempt_failed(c, FAIL_RESET, "out_of_memory", NULL);
 		return -1;
 	}
 	/* end of stream or error */
@@ -1292,10 +1100,9 @@ up_read(struct sl_client *c)
 	if (resp_advance(c) == -1)
 		return -1;
 	if (!(t->flags & T_RESP_HEAD)) {
-		txn_upstream_failed(c, FAIL_RESET,
-				    n == 0 ? "upstream_closed"
-					   : "upstream_reset",
-				    n == 0 ? NULL : strerror(rerr));
+		sl_attempt_failed(c, FAIL_RESET,
+				  n == 0 ? "upstream_closed" : "upstream_reset",
+				  n == 0 ? NULL : strerror(rerr));
 		return -1;
 	}
 	if (t->resp_body == SL_H1_BODY_CLOSE && n == 0) {
@@ -1303,8 +1110,8 @@ up_read(struct sl_client *c)
 		return 0;
 	}
 	if (!(t->flags & T_RESP_DONE)) {
-		txn_upstream_failed(c, FAIL_RESET, "upstream_truncated",
-				    n == 0 ? "closed" : strerror(rerr));
+		sl_attempt_failed(c, FAIL_RESET, "upstream_truncated",
+				  n == 0 ? "closed" : strerror(rerr));
 		return -1;
 	}
 	t->flags |= T_UP_BROKEN;
@@ -1405,6 +1212,11 @@ sl_exchange_schedule(struct sl_client *c)
 		sl_rate_excuse(&t->body_rate, now_ms());
 	if (t->flags & T_QUEUED)
 		x = SL_MIN(x, t->queue_deadline_ms);
+	if (t->flags & T_BACKOFF)
+		x = SL_MIN(x, t->retry_at_ms);
+	/* the route's deadline holds until a response head came */
+	if (t->deadline_ms != 0 && !(t->flags & (T_LOCAL | T_RESP_HEAD)))
+		x = SL_MIN(x, t->deadline_ms);
 	if (t->body_rate.start_ms != 0 &&
 	    !(t->flags & (T_LOCAL | T_REQ_READ_DONE)))
 		x = SL_MIN(x, t->body_rate.next_ms);
@@ -1424,7 +1236,7 @@ sl_exchange_schedule(struct sl_client *c)
 		 * not while it waits for a slow client */
 		if (((t->flags & T_REQ_SENT) && u->rev_on) ||
 		    (t->flags & T_UP_WBLOCK))
-			x = SL_MIN(x, t->up_progress_ms + t->route->timeout_ms);
+			x = SL_MIN(x, t->up_progress_ms + t->try_timeout_ms);
 	}
 	if (c->flags & C_F_WEV)
 		x = SL_MIN(x,
@@ -1463,7 +1275,7 @@ txn_finish(struct sl_client *c)
 			       !(t->flags & T_UP_BROKEN) && t->resp_keepalive &&
 			       (cc->pool_max_requests == 0 ||
 				u->nrequests < cc->pool_max_requests);
-		txn_release_upstream(c, reusable);
+		sl_attempt_release(c, reusable);
 	}
 	if (t->flags & T_REQ_READ_DONE) {
 		c->in.off = c->in_ready; /* body the upstream did not take */
@@ -1602,9 +1414,18 @@ txn_on_deadline(struct sl_client *c, struct sl_txn *t, uint64_t now)
 			return -1;
 		}
 	}
+	if (t->deadline_ms != 0 && !(t->flags & (T_LOCAL | T_RESP_HEAD)) &&
+	    now >= t->deadline_ms) {
+		sl_attempt_deadline(c);
+		return 0;
+	}
+	if ((t->flags & T_BACKOFF) && now >= t->retry_at_ms) {
+		sl_attempt_resume(c);
+		return 0;
+	}
 	if ((t->flags & T_QUEUED) && now >= t->queue_deadline_ms) {
-		txn_dequeue(t);
-		txn_overloaded(c);
+		sl_attempt_dequeue(t);
+		sl_attempt_overloaded(c);
 		return 0;
 	}
 	if (u != NULL && u->state == SL_UP_ST_CONNECTING &&
@@ -1613,19 +1434,19 @@ txn_on_deadline(struct sl_client *c, struct sl_txn *t, uint64_t now)
 		snprintf(d, sizeof(d),
 			 "no answer within connect_timeout %llu ms",
 			 (unsigned long long)t->wc->conf->connect_timeout_ms);
-		txn_upstream_failed(c, FAIL_CONNECT_TIMEOUT,
-				    "upstream_connect_timeout", d);
+		sl_attempt_failed(c, FAIL_CONNECT_TIMEOUT,
+				  "upstream_connect_timeout", d);
 		return 0;
 	}
 	if (u != NULL && u->state == SL_UP_ST_ACTIVE &&
 	    !(t->flags & T_RESP_DONE) &&
 	    (((t->flags & T_REQ_SENT) && u->rev_on) ||
 	     (t->flags & T_UP_WBLOCK)) &&
-	    now >= t->up_progress_ms + t->route->timeout_ms) {
+	    now >= t->up_progress_ms + t->try_timeout_ms) {
 		char d[64];
-		snprintf(d, sizeof(d), "silent for the route timeout %llu ms",
-			 (unsigned long long)t->route->timeout_ms);
-		txn_upstream_failed(c, FAIL_TIMEOUT, "upstream_timeout", d);
+		snprintf(d, sizeof(d), "silent for %llu ms (per-try timeout)",
+			 (unsigned long long)t->try_timeout_ms);
+		sl_attempt_failed(c, FAIL_TIMEOUT, "upstream_timeout", d);
 		return 0;
 	}
 	if (t->flags & (T_LOCAL | T_REQ_READ_DONE))
@@ -1672,9 +1493,9 @@ exchange_on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The handler of the exchange's upstream connection (arg: its client). */
-static void
-exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
-		     void *arg)
+void
+sl_exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
+			void *arg)
 {
 	struct sl_client *c = arg;
 	struct sl_txn *t = c->txn;
@@ -1686,8 +1507,8 @@ exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
 	case SL_UP_EV_FAILED:
 		/* the OS's reason: refused, no route to host, its own SYN
 		 * timeout */
-		txn_upstream_failed(c, FAIL_REFUSED, "upstream_connect_failed",
-				    strerror(err));
+		sl_attempt_failed(c, FAIL_REFUSED, "upstream_connect_failed",
+				  strerror(err));
 		break;
 	case SL_UP_EV_CONNECTED:
 		t->up_progress_ms = now_ms();

@@ -81,6 +81,8 @@ struct fields {
 	const char *host;   /* borrowed: value of the Host field */
 	size_t host_len;    /* bytes */
 	int expect_unknown; /* an Expect other than 100-continue */
+	const char *ka;	    /* borrowed: a response's Keep-Alive value */
+	size_t ka_len;
 };
 
 static unsigned char
@@ -620,9 +622,14 @@ note_field(struct fields *f, const struct sl_h1_header *h, int is_request)
 			f->expect_unknown = 1;
 		break;
 	case 10:
-		if (sl_h1_ieq(h->name, 10, "connection") &&
-		    parse_connection(v, vn, &f->flags) != 0)
-			return -SL_H1_R_BAD_CONNECTION;
+		if (sl_h1_ieq(h->name, 10, "connection")) {
+			if (parse_connection(v, vn, &f->flags) != 0)
+				return -SL_H1_R_BAD_CONNECTION;
+		} else if (!is_request && f->ka == NULL &&
+			   sl_h1_ieq(h->name, 10, "keep-alive")) {
+			f->ka = v;
+			f->ka_len = vn;
+		}
 		break;
 	case 14:
 		if (!sl_h1_ieq(h->name, 14, "content-length"))
@@ -878,6 +885,77 @@ sl_h1_parse_request(const char *buf, size_t len, struct sl_h1_request *req,
 
 /* ---- responses --------------------------------------------------------- */
 
+/* A decimal parameter value, optionally quoted; -1 when not one. */
+static int64_t
+ka_number(const char *v, size_t n)
+{
+	int64_t x = 0;
+
+	if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+		v++;
+		n -= 2;
+	}
+	if (n == 0 || n > 9)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!IS(v[i], C_DIGIT))
+			return -1;
+		x = x * 10 + (v[i] - '0');
+	}
+	return x;
+}
+
+void
+sl_h1_keep_alive(const char *v, size_t n, uint32_t *timeout, uint32_t *max)
+{
+	size_t i = 0;
+
+	*timeout = *max = 0;
+	while (i < n) {
+		size_t ns, ne, vs, ve;
+		int64_t x;
+
+		while (i < n && (IS(v[i], C_WS) || v[i] == ','))
+			i++;
+		ns = i;
+		while (i < n && IS(v[i], C_TCHAR))
+			i++;
+		ne = i;
+		while (i < n && IS(v[i], C_WS))
+			i++;
+		vs = ve = i;
+		if (i < n && v[i] == '=') {
+			i++;
+			while (i < n && IS(v[i], C_WS))
+				i++;
+			vs = i;
+			if (i < n && v[i] == '"') {
+				i++;
+				while (i < n && v[i] != '"')
+					i++;
+				if (i < n)
+					i++;
+			} else {
+				while (i < n && v[i] != ',' && !IS(v[i], C_WS))
+					i++;
+			}
+			ve = i;
+		}
+		/* skip what is left of a malformed parameter */
+		while (i < n && v[i] != ',')
+			i++;
+		if (ne == ns)
+			continue;
+		x = ka_number(v + vs, ve - vs);
+		if (x < 0)
+			continue;
+		if (sl_h1_ieq(v + ns, ne - ns, "timeout") && *timeout == 0)
+			*timeout = x == 0 ? 1 : (uint32_t)x; /* 0: no idling */
+		else if (sl_h1_ieq(v + ns, ne - ns, "max") && *max == 0)
+			*max = x == 0 ? 1 : (uint32_t)x;
+	}
+}
+
 int
 sl_h1_parse_response(const char *buf, size_t len, struct sl_h1_response *resp,
 		     enum sl_h1_method method)
@@ -937,6 +1015,9 @@ sl_h1_parse_response(const char *buf, size_t len, struct sl_h1_response *resp,
 	if (f.te == TE_OTHER)
 		FAIL(SL_H1_R_UNSUPPORTED_TRANSFER_ENCODING);
 	resp->flags = f.flags;
+	if (f.ka != NULL)
+		sl_h1_keep_alive(f.ka, f.ka_len, &resp->ka_timeout,
+				 &resp->ka_max);
 
 	/* RFC 9110 sections 8.6 and 6.1: 1xx and 204 carry no framing. */
 	if ((status < 200 || status == 204) &&

@@ -205,11 +205,23 @@ struct sl_h1_response {
 	unsigned flags; /* SL_H1_F_CONN_* */
 	enum sl_h1_body body;
 	uint64_t content_length;
+	uint32_t ka_timeout; /* Keep-Alive: timeout=N seconds, 0 = none */
+	uint32_t ka_max;     /* Keep-Alive: max=M requests, 0 = none */
 	struct sl_h1_header *headers; /* array provided by the caller */
 	size_t nheaders;
 	size_t max_headers;
 	enum sl_h1_reason why; /* of a negative return */
 };
+
+/*
+ * The parameters of a Keep-Alive field (RFC 2068 section 19.7.1, what
+ * Apache, nginx and most frameworks send): timeout=N, the seconds the
+ * upstream keeps an idle connection, and max=M, the requests it still
+ * takes on it; 0 for an absent or malformed one (advisory: a bad one is
+ * ignored, never an error). A value of 0 becomes 1 (the least there is).
+ */
+void sl_h1_keep_alive(const char *v, size_t n, uint32_t *timeout,
+		      uint32_t *max);
 
 /*
  * Parses a complete response head buf[0 .. len). method_id is the request's

@@ -17,6 +17,7 @@
 
 #include "admin.h"
 #include "conf.h"
+#include "health.h"
 #include "listener.h"
 #include "log.h"
 #include "portcheck.h"
@@ -35,6 +36,7 @@ struct sl_main {
 	unsigned nworkers;
 	struct event_base *base;
 	struct sl_admin *admin;
+	struct sl_health *health;  /* active health checks */
 	struct sl_admin_view view; /* what admin pages show */
 	struct event *wait_ev;	   /* polls for drained workers */
 	struct event *reload_ev;   /* retries a reload that had to wait */
@@ -154,10 +156,11 @@ reload_check_static(struct sl_main *m, struct sl_conf *nc)
 	const char *admin = nc->has_admin ? nc->admin_addr.text : NULL;
 
 	if (want != m->nworkers)
-		log_warnx("reload: \"workers\" changes need a restart; the file "
-			  "asks for %u, %u %s keep running",
-			  want, m->nworkers,
-			  plural(m->nworkers, "worker", "workers"));
+		log_warnx(
+		    "reload: \"workers\" changes need a restart; the file "
+		    "asks for %u, %u %s keep running",
+		    want, m->nworkers,
+		    plural(m->nworkers, "worker", "workers"));
 	if ((admin == NULL) != (m->run_admin == NULL) ||
 	    (admin != NULL && strcmp(admin, m->run_admin) != 0)) {
 		if (m->run_admin != NULL)
@@ -367,6 +370,10 @@ main_reload(struct sl_main *m)
 	m->conf = nc;
 	m->view.conf = nc;
 	m->view.reloads_ok++;
+	/* before the old generation goes: checks it shares move over */
+	if (sl_health_apply(m->health, nc) == -1)
+		log_warnx("reload: out of memory: some health checks did not "
+			  "start");
 	log_info("reload: generation %llu from %s: %zu %s, %zu %s",
 		 (unsigned long long)nc->generation, m->path, nc->nlisteners,
 		 plural(nc->nlisteners, "listener", "listeners"), nc->nclusters,
@@ -533,6 +540,9 @@ main(int argc, char **argv)
 		fatalx("out of memory");
 	m.view.conf = m.conf;
 	m.view.start_ms = sl_now_ms();
+	if ((m.health = sl_health_new(m.base)) == NULL ||
+	    sl_health_apply(m.health, m.conf) == -1)
+		fatalx("out of memory");
 	if (m.conf->has_admin) {
 		/* bound before the workers start, so a taken admin port
 		 * stops start-up before any traffic is served */
@@ -557,6 +567,7 @@ main(int argc, char **argv)
 	event_base_dispatch(m.base);
 
 	sl_admin_free(m.admin);
+	sl_health_free(m.health);
 	for (unsigned i = 0; i < m.nworkers; i++)
 		sl_worker_join_free(m.workers[i]);
 	event_free(m.wait_ev);

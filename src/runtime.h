@@ -56,6 +56,19 @@ struct sl_epstate {
 	char *key; /* "cluster address" */
 	int refs;
 	atomic_uint_fast64_t conns; /* open upstream connections, all workers */
+	/* health, written by the main thread's checker, read by workers */
+	atomic_int unhealthy;		    /* 1: no new requests */
+	atomic_uint_fast64_t checks_ok;	    /* health checks passed */
+	atomic_uint_fast64_t checks_failed; /* and failed */
+	atomic_int check_status;	    /* of the last check, 0 = none */
+	atomic_int check_error;		    /* enum sl_health_error */
+	/* outlier ejection, written by any worker on errors (rare) */
+	atomic_uint consecutive_errors;	       /* since the last success */
+	atomic_uint_fast64_t ejected_until_ms; /* monotonic; 0 = never */
+	atomic_uint_fast64_t ejected_since_ms; /* start of the ejection */
+	atomic_uint eject_streak;	       /* ejections in a row, for the
+						  growing ejection time */
+	atomic_uint_fast64_t ejections;	       /* in all */
 };
 
 struct sl_clstate {
@@ -65,6 +78,11 @@ struct sl_clstate {
 	atomic_uint_fast64_t pending;	 /* requests waiting for a connection */
 	atomic_uint_fast64_t overloaded; /* 503 upstream_overloaded answered */
 	struct sl_counts *counts;	 /* one per worker */
+	/* failures that were retried, by retry class (1, 2; 0 unused) */
+	atomic_uint_fast64_t retries[3];
+	/* failures not retried, by verdict (enum sl_retry_verdict) */
+	atomic_uint_fast64_t not_retried[8];
+	atomic_uint_fast64_t no_healthy; /* 503 no_healthy_upstream */
 };
 
 /* A route, by its listener's address and its name. */

@@ -196,6 +196,23 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
 }
 
 void
+sl_upstream_keepalive(struct sl_upconn *u, uint32_t timeout_s, uint32_t max)
+{
+	if (timeout_s > 0) {
+		uint64_t ms = (uint64_t)timeout_s * 1000, margin = ms / 4;
+		if (margin < SL_UP_KA_MARGIN_MIN_MS)
+			margin = SL_UP_KA_MARGIN_MIN_MS;
+		if (margin > SL_UP_KA_MARGIN_MAX_MS)
+			margin = SL_UP_KA_MARGIN_MAX_MS;
+		/* timeout_s >= 1, so ms > margin */
+		u->ka_idle_ms = (uint32_t)SL_MIN(ms - margin, UINT32_MAX);
+	}
+	if (max > 0)
+		/* max counts the requests still to come, this one included */
+		u->ka_max = u->nrequests - 1 + max;
+}
+
+void
 sl_upstream_want_read(struct sl_upconn *u, int on)
 {
 	if (on && !u->rev_on) {
@@ -265,9 +282,12 @@ sl_upstream_put(struct sl_upconn *u, int reusable)
 	struct sl_wendpoint *ep = u->ep;
 	const struct sl_conf_cluster *cc = ep->cluster;
 	struct timeval tv;
+	uint64_t idle;
 
 	u->handler = NULL;
 	u->arg = NULL;
+	if (u->ka_max > 0 && u->nrequests >= u->ka_max)
+		reusable = 0; /* the upstream would close it */
 	if (!reusable || u->state != SL_UP_ST_ACTIVE || ep->retired ||
 	    others_wait(u->w, cc) || sl_buf_pending(&u->in) != 0 ||
 	    ep->nidle >= cc->pool_max_idle || u->w->draining) {
@@ -279,8 +299,11 @@ sl_upstream_put(struct sl_upconn *u, int reusable)
 	u->state = SL_UP_ST_IDLE;
 	sl_upstream_want_write(u, 0);
 	sl_upstream_want_read(u, 1);
-	tv.tv_sec = (time_t)(cc->pool_idle_timeout_ms / 1000);
-	tv.tv_usec = (suseconds_t)(cc->pool_idle_timeout_ms % 1000) * 1000;
+	idle = cc->pool_idle_timeout_ms;
+	if (u->ka_idle_ms > 0 && u->ka_idle_ms < idle)
+		idle = u->ka_idle_ms;
+	tv.tv_sec = (time_t)(idle / 1000);
+	tv.tv_usec = (suseconds_t)(idle % 1000) * 1000;
 	event_add(&u->tev, &tv);
 	TAILQ_INSERT_HEAD(&ep->idle, u, entry);
 	ep->nidle++;

@@ -75,11 +75,16 @@ struct sl_upconn {
 	int rev_on; /* rev is added */
 	int wev_on; /* wev is added */
 	struct event rev, wev;
-	struct event tev;   /* idle timeout in the pool */
-	struct sl_buf in;   /* response bytes (sl_upstream_read fills it) */
-	uint32_t ready;	    /* in: end of the bytes the owner checked and may
-			       pass on; kept right when in is compacted */
-	uint32_t nrequests; /* requests sent on this connection */
+	struct event tev;    /* idle timeout in the pool */
+	struct sl_buf in;    /* response bytes (sl_upstream_read fills it) */
+	uint32_t ready;	     /* in: end of the bytes the owner checked and may
+				pass on; kept right when in is compacted */
+	uint32_t nrequests;  /* requests sent on this connection */
+	uint32_t ka_idle_ms; /* the upstream's Keep-Alive timeout less a
+				margin: retired from the pool by then (0 =
+				pool.idle_timeout alone) */
+	uint32_t ka_max;     /* the upstream takes no more requests than
+				this on it (0 = no limit) */
 	uint64_t id;
 };
 
@@ -98,6 +103,19 @@ struct sl_upconn *sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,
  * pool has room, else closed. u must not be used afterwards.
  */
 void sl_upstream_put(struct sl_upconn *u, int reusable);
+
+/*
+ * What the upstream said of the connection's future in a Keep-Alive
+ * field (sl_h1_keep_alive): it closes the connection after timeout_s
+ * idle seconds, it takes max more requests on it (0: not said). The pool
+ * retires it before then, by a margin of a quarter of the timeout (at
+ * least 200 ms, at most 2 s) for the time its close takes to reach us,
+ * so that a request is never written into a connection being closed.
+ */
+#define SL_UP_KA_MARGIN_MIN_MS 200
+#define SL_UP_KA_MARGIN_MAX_MS 2000
+void sl_upstream_keepalive(struct sl_upconn *u, uint32_t timeout_s,
+			   uint32_t max);
 
 /* Read/write interest of an owned connection. */
 void sl_upstream_want_read(struct sl_upconn *u, int on);

@@ -37,6 +37,8 @@ struct sl_wcluster {
 	uint32_t *active;	   /* owned, scratch of least_request */
 	unsigned char *skip;	   /* owned, scratch of txn_pick */
 	size_t cursor;		   /* least_request tie breaker */
+	uint32_t active_reqs;	   /* requests of this cluster in flight */
+	uint32_t retrying;	   /* of which in a retry (the budget) */
 };
 
 /* One route of one generation in one worker: what its choices need. */

@@ -33,6 +33,9 @@ CONF_TEST_FILES = \
 	tests/conf/bad/empty.yaml \
 	tests/conf/bad/endpoint-type.yaml \
 	tests/conf/bad/header-exceeds-buffer.yaml \
+	tests/conf/bad/health-expect-bad.yaml \
+	tests/conf/bad/health-path-relative.yaml \
+	tests/conf/bad/health-timeout-interval.yaml \
 	tests/conf/bad/host-with-port.yaml \
 	tests/conf/bad/indent-key-over.yaml \
 	tests/conf/bad/indent-key.yaml \
@@ -53,6 +56,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/missing-endpoints.yaml \
 	tests/conf/bad/missing-listeners.yaml \
 	tests/conf/bad/not-mapping.yaml \
+	tests/conf/bad/outlier-percent-range.yaml \
 	tests/conf/bad/overlapping-listener-address.yaml \
 	tests/conf/bad/path-and-prefix.yaml \
 	tests/conf/bad/path-relative.yaml \
@@ -62,6 +66,10 @@ CONF_TEST_FILES = \
 	tests/conf/bad/rate-range.yaml \
 	tests/conf/bad/rate-type.yaml \
 	tests/conf/bad/rate-unit.yaml \
+	tests/conf/bad/retry-attempts-range.yaml \
+	tests/conf/bad/retry-budget-bad.yaml \
+	tests/conf/bad/retry-idempotency-key-type.yaml \
+	tests/conf/bad/retry-on-unknown.yaml \
 	tests/conf/bad/route-missing-cluster.yaml \
 	tests/conf/bad/size-bare.yaml \
 	tests/conf/bad/size-range.yaml \

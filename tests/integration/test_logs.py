@@ -223,8 +223,9 @@ def error_log_lines_carry_the_request_id_and_the_os_reason():
     r = get(port, "/slow", [("X-Request-Id", "partner-42")])
     assert_error(r, 504, "upstream_timeout")
     check(re.search(r"warn: conn=\d+ peer=\S+ request_id=partner-42 "
-                    r"route=slow upstream=\S+: upstream_timeout \(silent "
-                    r"for the route timeout 300 ms\)", sl.stderr()),
+                    r"route=slow upstream=127\.0\.0\.1:\d+: upstream_timeout "
+                    r"\(no answer within the route's timeout 300 ms; "
+                    r"1 attempt\)", sl.stderr()),
           "no timeout line with the client's request id:\n%s"
           % sl.stderr())
 

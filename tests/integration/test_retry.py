@@ -126,14 +126,28 @@ def put_and_delete_are_idempotent_patch_is_not():
 
 @test
 def idempotent_request_whose_body_went_out_is_not_replayed():
-    # sluice streams bodies and does not keep what it has sent, so a PUT
-    # whose body bytes reached the dead connection cannot be sent again
+    # a body larger than buffer_bytes is streamed, not kept: a PUT whose
+    # body bytes reached the dead connection cannot be sent again
     up, sl, port, log = setup("close")
     c = Client(port)
     eq(c.request("PUT", "/r", body=b"v1").status, 200, "first")
-    r = c.request("PUT", "/r", body=b"v2")
+    r = c.request("PUT", "/r", body=b"v" * (256 * 1024))
     assert_error(r, 502, "upstream_reset", close=False)
     eq(len(up.requests), 2, "PUT seen upstream")
+
+
+@test
+def idempotent_request_with_a_kept_body_is_replayed():
+    # a body of up to buffer_bytes is kept until the answer: the PUT is
+    # sent again, whole, on a fresh connection
+    up, sl, port, log = setup("close")
+    c = Client(port)
+    eq(c.request("PUT", "/r", body=b"v1").status, 200, "first")
+    body = bytes(range(256)) * 200
+    r = c.request("PUT", "/r", body=body)
+    eq(r.status, 200, "replayed PUT")
+    eq(len(up.requests), 3, "PUT seen upstream")
+    eq(up.requests[2].body, body, "the replay carried the whole body")
 
 
 @test
@@ -148,7 +162,10 @@ def replay_happens_once_only():
     up = CountingUpstream("a")
     up._user_handler = h
     up.handler = up._dispatch
-    cfg, port = make_config({"a": [up]})
+    # attempts: 1, so that the route's own retries stay out of it: the
+    # replay of a dead pooled connection is the pool's, not the policy's
+    cfg, port = make_config({"a": [up]}, routes=[
+        {"name": "main", "cluster": "a", "retry": {"attempts": 1}}])
     start_sluice(cfg)
     c = Client(port)
     eq(c.request("GET", "/one").status, 200, "first")
@@ -156,6 +173,9 @@ def replay_happens_once_only():
     assert_error(r, 502, "upstream_reset", close=False)
     eq(up.paths(), ["/one", "/always-dies", "/always-dies"],
        "one replay, no more")
+    # with the default policy (attempts: 2) the replay is followed by
+    # one retry of the GET
+    eq(c.request("GET", "/one").status, 200, "first")
 
 
 @test

@@ -121,11 +121,12 @@ def flaky(first_reply):
 
 
 def check_502_not_reused(reply, code):
+    # a POST: a GET that meets a reset is retried (test_reliability.py)
     up = Upstream("a", handler=flaky(reply))
     cfg, port = make_config({"a": [up]})
     start_sluice(cfg)
     c = Client(port)
-    r = c.request("GET", "/first")
+    r = c.request("POST", "/first", body=b"charge")
     assert_error(r, 502, code, close=False)
     check(wait_until(lambda: up.conns[0].closed.is_set(), 2.0),
           "sluice kept the upstream connection that failed open")

@@ -1,0 +1,655 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The upstream attempts of an exchange: choosing an endpoint (healthy,
+ * not ejected, not tried yet), getting a connection or a place in the
+ * queue, and what a failure leads to: another attempt when its retry
+ * class, the route's policy, the cluster's retry budget and the route's
+ * deadline allow (retry.h), else an error answer or, once the client has
+ * part of a response, a reset. Feeds the passive outlier detector. The
+ * streaming of the request and the response is exchange.c's.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "balance.h"
+#include "client_int.h"
+#include "exchange.h"
+#include "log.h"
+#include "retry.h"
+#include "runtime.h"
+#include "upstream.h"
+#include "wgen.h"
+
+/* connects of one exchange, at most: a loop guard (retry.attempts <= 10,
+ * and one replay of a dead pooled connection) */
+#define MAX_CONNECT_TRIES 16
+
+static void attempt_connect(struct sl_client *c);
+
+/* ---- endpoints -------------------------------------------------------- */
+
+/* The endpoints an exchange tried: only the first 64 have a bit. */
+static int
+tried_has(const struct sl_txn *t, size_t i)
+{
+	return i < 64 && ((t->tried >> i) & 1);
+}
+
+static void
+tried_set(struct sl_txn *t, size_t i, int on)
+{
+	if (i >= 64)
+		return;
+	if (on)
+		t->tried |= (uint64_t)1 << i;
+	else
+		t->tried &= ~((uint64_t)1 << i);
+}
+
+/* Whether endpoint i may take new requests: healthy (health_check) and
+ * not ejected (outlier). Reads shared state only when configured. */
+static int
+endpoint_up(const struct sl_conf_cluster *cc, size_t i, uint64_t now)
+{
+	const struct sl_epstate *st = cc->endpoints[i].state;
+
+	if (cc->health.enabled &&
+	    atomic_load_explicit(&st->unhealthy, memory_order_relaxed))
+		return 0;
+	if (cc->outlier.enabled &&
+	    atomic_load_explicit(&st->ejected_until_ms, memory_order_relaxed) >
+		now)
+		return 0;
+	return 1;
+}
+
+/* Why txn_pick found no endpoint. */
+enum {
+	PICK_TRIED = 0x1, /* some were passed over as tried already */
+	PICK_FULL = 0x2,  /* some only for lack of room (max_connections) */
+	PICK_DOWN = 0x4,  /* some as unhealthy or ejected */
+};
+
+/*
+ * Picks an endpoint not tried yet, up, and with room for a connection (an
+ * idle pooled one here, or below max_connections everywhere). Returns its
+ * index, or SL_BALANCE_NONE with *why saying what was passed over.
+ */
+static size_t
+txn_pick(struct sl_client *c, int fresh, unsigned *why)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_wcluster *wc = t->wc;
+	const struct sl_conf_cluster *cc = wc->conf;
+	size_t n = cc->nendpoints, left = 0;
+	unsigned char *skip = wc->skip;
+	uint64_t now = now_ms();
+
+	*why = 0;
+	for (size_t i = 0; i < n; i++) {
+		skip[i] = 0;
+		if (tried_has(t, i)) {
+			skip[i] = 1;
+			*why |= PICK_TRIED;
+		} else if (!endpoint_up(cc, i, now)) {
+			skip[i] = 1;
+			*why |= PICK_DOWN;
+		} else if (cc->max_connections > 0 &&
+			   (fresh || wc->eps[i]->nidle == 0) &&
+			   atomic_load_explicit(&cc->endpoints[i].state->conns,
+						memory_order_relaxed) >=
+			       cc->max_connections) {
+			skip[i] = 1;
+			*why |= PICK_FULL;
+		}
+		left += !skip[i];
+	}
+	if (left == 0)
+		return SL_BALANCE_NONE;
+	switch (cc->balance) {
+	case SL_BALANCE_LEAST_REQUEST:
+		/* in-flight counts live with the endpoints, so a reload
+		 * keeps them */
+		for (size_t i = 0; i < n; i++)
+			wc->active[i] = wc->eps[i]->active;
+		return sl_balance_least(wc->active, wc->weights, n, skip,
+					&wc->cursor);
+	case SL_BALANCE_HASH:
+		/* by the endpoints' addresses, not their positions: removing
+		 * one moves only its own keys; without a key, in turn */
+		if (t->flags & T_HASH_KEY)
+			return sl_balance_race(t->hash_key, wc->ids,
+					       wc->weights, n, skip);
+		return sl_balance_swrr(wc->swrr, wc->weights, n, skip);
+	case SL_BALANCE_ROUND_ROBIN:
+	default:
+		return sl_balance_swrr(wc->swrr, wc->weights, n, skip);
+	}
+}
+
+/* ---- passive outlier detection ---------------------------------------- */
+
+/* How many endpoints of cc are ejected now. */
+static size_t
+ejected_now(const struct sl_conf_cluster *cc, uint64_t now)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < cc->nendpoints; i++)
+		n += atomic_load(&cc->endpoints[i].state->ejected_until_ms) >
+		     now;
+	return n;
+}
+
+/*
+ * An attempt on endpoint i ended: ok, or an error that counts (a 5xx, a
+ * reset, a connect failure). consecutive_errors errors in a row eject it
+ * for ejection_time, times the number of ejections in a row (at most 10),
+ * unless max_ejected_percent of the cluster is out already. Shared by
+ * every worker through the endpoint's state; errors are rare, so the
+ * atomics cost nothing on the successful path but one load.
+ */
+static void
+outlier_note(struct sl_client *c, size_t i, int ok)
+{
+	const struct sl_conf_cluster *cc = c->txn->wc->conf;
+	const struct sl_conf_outlier *o = &cc->outlier;
+	struct sl_epstate *st;
+	uint64_t now, until, max;
+	unsigned n, streak;
+
+	if (!o->enabled || i >= cc->nendpoints)
+		return;
+	st = cc->endpoints[i].state;
+	if (ok) {
+		if (atomic_load_explicit(&st->consecutive_errors,
+					 memory_order_relaxed) != 0)
+			atomic_store(&st->consecutive_errors, 0);
+		return;
+	}
+	n = atomic_fetch_add(&st->consecutive_errors, 1) + 1;
+	if (n < o->consecutive_errors)
+		return;
+	now = sl_now_ms();
+	if (atomic_load(&st->ejected_until_ms) > now)
+		return; /* another worker did it */
+	/* never all of them, and at least one may go */
+	max = (uint64_t)cc->nendpoints * o->max_ejected_percent / 100;
+	if (max < 1)
+		max = 1;
+	if (max > cc->nendpoints - 1)
+		max = cc->nendpoints - 1;
+	if (ejected_now(cc, now) >= max)
+		return;
+	/* a repeat offender stays out longer: the streak ends once it has
+	 * been back as long as its last ejection lasted ten times over */
+	streak = atomic_load(&st->eject_streak);
+	if (streak > 0 && now - atomic_load(&st->ejected_until_ms) >
+			      10 * o->ejection_time_ms * streak)
+		streak = 0;
+	if (streak < 10)
+		streak++;
+	atomic_store(&st->eject_streak, streak);
+	until = now + o->ejection_time_ms * streak;
+	atomic_store(&st->ejected_since_ms, now);
+	atomic_store(&st->ejected_until_ms, until);
+	atomic_store(&st->consecutive_errors, 0);
+	atomic_fetch_add(&st->ejections, 1);
+	log_warnx("outlier: cluster %s endpoint %s ejected for %llu ms after "
+		  "%u errors in a row (ejection %u in a row)",
+		  cc->name, cc->endpoints[i].addr.text,
+		  (unsigned long long)(until - now), n, streak);
+}
+
+/* ---- connecting and queueing ------------------------------------------ */
+
+/* No endpoint could be tried: the last failure's answer, or 503 when none
+ * was up at all. */
+static void
+txn_no_endpoint(struct sl_client *c, unsigned why)
+{
+	struct sl_txn *t = c->txn;
+
+	if (t->tries == 0 && (why & PICK_DOWN)) {
+		atomic_fetch_add(&t->wc->conf->state->no_healthy, 1);
+		sl_exchange_local(c, 503, "no_healthy_upstream", 0);
+	} else if (t->last_fail == FAIL_CONNECT_TIMEOUT)
+		sl_exchange_local(c, 504, "upstream_connect_timeout", 0);
+	else
+		sl_exchange_local(c, 502, "upstream_connect_failed", 0);
+}
+
+void
+sl_attempt_overloaded(struct sl_client *c)
+{
+	atomic_fetch_add(&c->txn->wc->conf->state->overloaded, 1);
+	sl_exchange_local(c, 503, "upstream_overloaded", 0);
+}
+
+void
+sl_attempt_dequeue(struct sl_txn *t)
+{
+	if (!(t->flags & T_QUEUED))
+		return;
+	TAILQ_REMOVE(&t->wc->waiters, &t->wait, link);
+	sl_runtime_release(&t->wc->conf->state->pending);
+	sl_worker_waiting(t->client->w, -1);
+	t->flags &= ~T_QUEUED;
+}
+
+/* A request waiting for a connection tries again (the waiter's retry
+ * handler). Returns 1 when it left the queue, 0 when it must keep
+ * waiting. */
+static int
+attempt_unqueue(struct sl_waiter *wt)
+{
+	struct sl_txn *t =
+	    (struct sl_txn *)((char *)wt - offsetof(struct sl_txn, wait));
+	struct sl_client *c = t->client;
+
+	sl_now_refresh();
+	TAILQ_REMOVE(&t->wc->waiters, &t->wait, link);
+	sl_worker_waiting(c->w, -1);
+	t->flags = (t->flags & ~T_QUEUED) | T_RETRYING;
+	attempt_connect(c);
+	t->flags &= ~T_RETRYING;
+	if (t->flags & T_QUEUED)
+		return 0;
+	sl_runtime_release(&t->wc->conf->state->pending);
+	sl_client_process(c);
+	return 1;
+}
+
+/*
+ * Every endpoint with room is taken: wait, in order, for at most
+ * queue_timeout, unless max_pending requests of the cluster already wait.
+ */
+static void
+txn_queue(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	const struct sl_conf_cluster *cc = t->wc->conf;
+
+	if (t->flags & T_RETRYING) {
+		/* a retry that found no room: first in line again, with the
+		 * pending count it still holds */
+		TAILQ_INSERT_HEAD(&t->wc->waiters, &t->wait, link);
+	} else {
+		if (cc->max_pending == 0 ||
+		    !sl_runtime_take(&cc->state->pending, cc->max_pending)) {
+			sl_attempt_overloaded(c);
+			return;
+		}
+		t->queue_deadline_ms = now_ms() + cc->queue_timeout_ms;
+		TAILQ_INSERT_TAIL(&t->wc->waiters, &t->wait, link);
+	}
+	t->wait.retry = attempt_unqueue;
+	t->flags |= T_QUEUED;
+	sl_worker_waiting(c->w, 1);
+}
+
+/* Gets an upstream connection for the exchange's current attempt: pooled,
+ * or new, or a place in the queue. */
+static void
+attempt_connect(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	unsigned why;
+	size_t i;
+	int fresh = (t->flags & T_FRESH) != 0;
+
+	if (t->tries >= MAX_CONNECT_TRIES) {
+		txn_no_endpoint(c, 0);
+		return;
+	}
+	i = txn_pick(c, fresh, &why);
+	if (i == SL_BALANCE_NONE && (why & PICK_TRIED) && t->attempts > 0) {
+		/* a retry with every endpoint tried: any but the last one
+		 * that failed, or that one when it is the only one */
+		t->tried = 0;
+		if (t->wc->conf->nendpoints > 1)
+			tried_set(t, t->ep_index, 1);
+		i = txn_pick(c, fresh, &why);
+	}
+	if (i == SL_BALANCE_NONE) {
+		if (why & PICK_FULL)
+			txn_queue(c);
+		else
+			txn_no_endpoint(c, why);
+		return;
+	}
+	t->ep_index = i;
+	t->flags &= ~T_FRESH;
+	t->up = sl_upstream_get(c->w, t->wc->eps[i], fresh,
+				sl_exchange_on_upstream, c);
+	if (t->up == NULL) {
+		if (errno == EBUSY) {
+			/* another worker took the last connection */
+			txn_queue(c);
+			return;
+		}
+		t->tries++;
+		tried_set(t, i, 1);
+		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+		    errno == ENOBUFS) {
+			log_warn("conn=%llu request_id=%s route=%s: upstream "
+				 "socket",
+				 (unsigned long long)c->id, t->request_id,
+				 t->route->name);
+			sl_exchange_local(c, 503, "no_endpoint", 0);
+			return;
+		}
+		/* refused at once (loopback): a failed attempt like any */
+		t->attempts++;
+		sl_attempt_failed(c, FAIL_REFUSED, "upstream_connect_failed",
+				  strerror(errno));
+		return;
+	}
+	t->tries++;
+	t->attempts++;
+	tried_set(t, i, 1);
+	t->wc->eps[i]->active++;
+	t->flags |= T_COUNTED;
+	if (t->up->nrequests > 0)
+		t->flags |= T_UP_REUSED;
+	else
+		t->flags &= ~T_UP_REUSED;
+	t->up->nrequests++;
+	/* a new attempt starts the request over on this connection */
+	t->flags &= ~(T_REQ_SENT | T_UP_WBLOCK | T_UP_WDEAD | T_UP_BROKEN);
+	sl_h1_scan_init(&t->resp_scan);
+	t->uphead.off = 0;
+	t->body_off = 0;
+	t->req_body_sent = 0;
+	t->up_progress_ms = now_ms();
+	if (t->up->state == SL_UP_ST_CONNECTING)
+		t->connect_deadline_ms =
+		    now_ms() + t->wc->conf->connect_timeout_ms;
+}
+
+void
+sl_attempt_start(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+
+	t->wc->active_reqs++;
+	t->flags |= T_IN_CLUSTER;
+	attempt_connect(c);
+}
+
+void
+sl_attempt_resume(struct sl_client *c)
+{
+	c->txn->flags &= ~T_BACKOFF;
+	attempt_connect(c);
+}
+
+void
+sl_attempt_release(struct sl_client *c, int reusable)
+{
+	struct sl_txn *t = c->txn;
+
+	if (t->flags & T_COUNTED) {
+		t->wc->eps[t->ep_index]->active--;
+		t->flags &= ~T_COUNTED;
+	}
+	if (t->up == NULL)
+		return;
+	sl_upstream_put(t->up, reusable);
+	t->up = NULL;
+}
+
+void
+sl_attempt_done(struct sl_txn *t)
+{
+	if (t->flags & T_IN_CLUSTER)
+		t->wc->active_reqs--;
+	if (t->flags & T_IN_BUDGET)
+		t->wc->retrying--;
+	t->flags &= ~(T_IN_CLUSTER | T_IN_BUDGET);
+}
+
+/* ---- failures and retries --------------------------------------------- */
+
+static void
+note_failure(struct sl_txn *t, enum sl_retry_class cls, const char *why)
+{
+	if (t->nfail < SL_NELEM(t->fails)) {
+		t->fails[t->nfail].cls = (uint8_t)cls;
+		t->fails[t->nfail].ep = (uint16_t)t->ep_index;
+		t->fails[t->nfail].why = why;
+	}
+	t->nfail++;
+}
+
+/* The error answer of a failure nobody retries. */
+static void
+answer_failure(struct sl_client *c, int fail)
+{
+	switch (fail) {
+	case FAIL_REFUSED:
+		sl_exchange_local(c, 502, "upstream_connect_failed", 0);
+		return;
+	case FAIL_CONNECT_TIMEOUT:
+		sl_exchange_local(c, 504, "upstream_connect_timeout", 0);
+		return;
+	case FAIL_RESET:
+		sl_exchange_local(c, 502, "upstream_reset", 0);
+		return;
+	case FAIL_BAD:
+		sl_exchange_local(c, 502, "upstream_bad_response", 0);
+		return;
+	case FAIL_TIMEOUT:
+	default:
+		sl_exchange_local(c, 504, "upstream_timeout", 0);
+		return;
+	}
+}
+
+/*
+ * What the policy says of a failed attempt; *backoff is the wait before
+ * the next one when it says yes. Counts a refusal by its verdict.
+ */
+static enum sl_retry_verdict
+retry_verdict(struct sl_client *c, enum sl_retry_class cls,
+	      enum sl_retry_kind kind, int status, uint64_t *backoff)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_clstate *cs = t->wc->conf->state;
+	struct sl_retry_try a;
+	enum sl_retry_verdict v;
+
+	memset(&a, 0, sizeof(a));
+	a.cls = cls;
+	a.kind = kind;
+	a.status = status;
+	a.idempotent = (t->flags & T_IDEMPOTENT) != 0;
+	a.body_kept = !(t->flags & T_BODY_GONE);
+	a.attempts = t->attempts;
+	a.active = t->wc->active_reqs;
+	/* a request already in a retry holds its place in the budget */
+	a.retrying = t->wc->retrying - ((t->flags & T_IN_BUDGET) != 0);
+	a.now_ms = now_ms();
+	a.deadline_ms = t->deadline_ms;
+	/* nothing reached the upstream and another endpoint is there: no
+	 * reason to wait; otherwise a jittered, growing wait */
+	if (cls != SL_RETRY_CLASS_NOT_SENT)
+		a.backoff_ms =
+		    sl_retry_backoff(t->attempts, sl_rand_next(&c->w->rand));
+	v = sl_retry_decide(&t->route->retry, &a);
+	*backoff = a.backoff_ms;
+	if (v == SL_RETRY_YES)
+		return v;
+	if ((size_t)v < SL_NELEM(cs->not_retried))
+		atomic_fetch_add(&cs->not_retried[v], 1);
+	if (v != SL_RETRY_NOT_ON && v != SL_RETRY_NOT_SAFE &&
+	    sl_log_enabled(SL_LOG_INFO))
+		log_info("conn=%llu request_id=%s route=%s: not retried (%s)",
+			 (unsigned long long)c->id, t->request_id,
+			 t->route->name, sl_retry_verdict_str(v));
+	return v;
+}
+
+/* The next attempt, now or after backoff milliseconds. */
+static void
+retry_go(struct sl_client *c, enum sl_retry_class cls, uint64_t backoff)
+{
+	struct sl_txn *t = c->txn;
+
+	atomic_fetch_add(&t->wc->conf->state
+			      ->retries[cls == SL_RETRY_CLASS_NOT_SENT ? 1 : 2],
+			 1);
+	SL_STAT_INC(c->w->stats.upstream_retries);
+	t->nretries++;
+	if (!(t->flags & T_IN_BUDGET)) {
+		t->flags |= T_IN_BUDGET;
+		t->wc->retrying++;
+	}
+	t->flags |= T_RETRIED;
+	if (backoff > 0) {
+		t->flags |= T_BACKOFF;
+		t->retry_at_ms = now_ms() + backoff;
+	} else
+		attempt_connect(c);
+}
+
+void
+sl_attempt_failed(struct sl_client *c, int fail, const char *why,
+		  const char *detail)
+{
+	struct sl_txn *t = c->txn;
+	int nothing_sent = t->uphead.off == 0 && t->req_body_sent == 0;
+	enum sl_retry_class cls;
+	enum sl_retry_kind kind;
+	uint64_t backoff;
+	char peer[64];
+
+	/* detail says what the OS or the parser said: refused, no route
+	 * to host, the connect_timeout, the rule a response broke */
+	log_warnx("conn=%llu peer=%s request_id=%s route=%s upstream=%s: "
+		  "%s%s%s%s",
+		  (unsigned long long)c->id, peer_str(c, peer, sizeof(peer)),
+		  t->request_id, t->route->name,
+		  t->wc->eps[t->ep_index]->conf->addr.text, why,
+		  detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+	SL_STAT_INC(c->w->stats.upstream_failures);
+	if (fail != FAIL_TIMEOUT || !(t->flags & T_RESP_HEAD))
+		outlier_note(c, t->ep_index, 0);
+	sl_attempt_release(c, 0);
+	if (t->flags & T_RESP_HEAD) {
+		note_failure(t, SL_RETRY_CLASS_PARTIAL, why);
+		if (t->bytes_out > 0) {
+			/* class 3: the client has part of the response; a
+			 * reset says the rest will not come (a FIN could
+			 * look like its end) */
+			t->error = why;
+			sl_client_abort_reset(c, why);
+			return;
+		}
+		/* a head still held back: the error response replaces it;
+		 * the upstream answered, so the request is not replayed */
+		if (fail == FAIL_TIMEOUT)
+			sl_exchange_local(c, 504, "upstream_timeout", 0);
+		else
+			sl_exchange_local(c, 502, "upstream_reset", 0);
+		t = c->txn;
+		if (t != NULL && c->state == SL_CLIENT_ST_TXN)
+			t->error = why;
+		return;
+	}
+	/* class 1: nothing of this attempt reached the upstream (a connect
+	 * failure, or a pooled connection found closed before a byte went) */
+	cls = fail == FAIL_REFUSED || fail == FAIL_CONNECT_TIMEOUT ||
+		      (fail == FAIL_RESET && nothing_sent)
+		  ? SL_RETRY_CLASS_NOT_SENT
+		  : SL_RETRY_CLASS_SENT;
+	note_failure(t, cls, why);
+	if (fail == FAIL_REFUSED || fail == FAIL_CONNECT_TIMEOUT)
+		t->last_fail = fail;
+	/* a pooled connection that died before any answer is most likely
+	 * one the upstream closed as idle while the request was on its way:
+	 * the pool's failure, not the upstream's. A request that may be sent
+	 * twice (nothing of it went, or it is idempotent) is replayed once on
+	 * a fresh connection to the same endpoint, whatever the policy */
+	if (fail == FAIL_RESET && (t->flags & T_UP_REUSED) &&
+	    (nothing_sent || (t->flags & T_IDEMPOTENT)) &&
+	    !(t->flags & (T_POOL_REPLAYED | T_BODY_GONE))) {
+		t->flags |= T_POOL_REPLAYED | T_RETRIED | T_FRESH;
+		t->attempts--; /* this one never left sluice */
+		t->nretries++;
+		tried_set(t, t->ep_index, 0);
+		attempt_connect(c);
+		return;
+	}
+	kind = fail == FAIL_REFUSED || fail == FAIL_CONNECT_TIMEOUT
+		   ? SL_RETRY_KIND_CONNECT
+	       : fail == FAIL_RESET   ? SL_RETRY_KIND_RESET
+	       : fail == FAIL_TIMEOUT ? SL_RETRY_KIND_TIMEOUT
+				      : SL_RETRY_KIND_BAD;
+	if (retry_verdict(c, cls, kind, 0, &backoff) == SL_RETRY_YES) {
+		retry_go(c, cls, backoff);
+		return;
+	}
+	answer_failure(c, fail);
+	t = c->txn;
+	if (t != NULL && c->state == SL_CLIENT_ST_TXN)
+		t->error = why;
+}
+
+int
+sl_attempt_answered(struct sl_client *c, int status)
+{
+	struct sl_txn *t = c->txn;
+	unsigned bit = status == 502   ? SL_RETRY_ON_502
+		       : status == 503 ? SL_RETRY_ON_503
+		       : status == 504 ? SL_RETRY_ON_504
+				       : 0;
+	uint64_t backoff;
+
+	outlier_note(c, t->ep_index, status < 500);
+	if (bit == 0 || !(t->route->retry.on & bit))
+		return 0;
+	/* heard, but nothing of it went to the client: class 2 */
+	if (retry_verdict(c, SL_RETRY_CLASS_SENT, SL_RETRY_KIND_STATUS, status,
+			  &backoff) != SL_RETRY_YES)
+		return 0;
+	note_failure(t, SL_RETRY_CLASS_SENT,
+		     status == 502   ? "upstream_502"
+		     : status == 503 ? "upstream_503"
+				     : "upstream_504");
+	/* the rest of that answer is not read: its connection goes */
+	sl_attempt_release(c, 0);
+	retry_go(c, SL_RETRY_CLASS_SENT, backoff);
+	return 1;
+}
+
+void
+sl_attempt_deadline(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	char peer[64];
+
+	log_warnx("conn=%llu peer=%s request_id=%s route=%s upstream=%s: "
+		  "upstream_timeout (no answer within the route's timeout "
+		  "%llu ms; %u attempt%s)",
+		  (unsigned long long)c->id, peer_str(c, peer, sizeof(peer)),
+		  t->request_id, t->route->name,
+		  t->up != NULL ? t->wc->eps[t->ep_index]->conf->addr.text
+				: "-",
+		  (unsigned long long)t->route->timeout_ms, t->attempts,
+		  t->attempts == 1 ? "" : "s");
+	if (t->up != NULL) {
+		/* the attempt in flight is cut: an error of its endpoint */
+		SL_STAT_INC(c->w->stats.upstream_failures);
+		note_failure(t,
+			     t->uphead.off == 0 && t->req_body_sent == 0
+				 ? SL_RETRY_CLASS_NOT_SENT
+				 : SL_RETRY_CLASS_SENT,
+			     "upstream_timeout");
+		outlier_note(c, t->ep_index, 0);
+	}
+	sl_exchange_local(c, 504, "upstream_timeout", 0);
+}

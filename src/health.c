@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Active health checks (health.h). One check per endpoint at a time: a
+ * fresh connection, a GET of the configured path with Connection: close,
+ * the response head read and checked as strictly as a proxied one, then
+ * the connection closed. Every step has the check's timeout; the next
+ * check starts one interval after the previous one started.
+ */
+#include "health.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "h1_parse.h"
+#include "log.h"
+#include "runtime.h"
+#include "util.h"
+
+/* The longest response head a check reads (the body is never read). */
+#define HC_BUF 16384
+
+enum hc_phase {
+	HC_IDLE,       /* waiting for the next check */
+	HC_CONNECTING, /* connect() in progress */
+	HC_SENDING,    /* the request is being written */
+	HC_READING,    /* the response head is being read */
+};
+
+/* The checker of one endpoint. */
+struct hc {
+	TAILQ_ENTRY(hc) link;
+	struct sl_health *h;
+	struct sl_epstate *st; /* shared with the workers; its key, "cluster
+				  address", names the endpoint in logs */
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char *req; /* the GET, built once (owned) */
+	size_t req_len;
+	uint64_t interval_ms, timeout_ms;
+	uint32_t healthy, unhealthy;
+	uint64_t expect[8];
+	enum hc_phase phase;
+	int fd;
+	struct event ev;  /* fd readable or writable, while a check runs */
+	struct event tev; /* the next check, or the running one's timeout */
+	uint64_t started_ms;
+	size_t sent;
+	char *buf; /* HC_BUF bytes while reading (owned) */
+	size_t len;
+	struct sl_health_streak streak;
+	int mark; /* seen by the current sl_health_apply */
+};
+
+struct sl_health {
+	struct event_base *base;
+	TAILQ_HEAD(, hc) checks;
+};
+
+/* ---- pure parts -------------------------------------------------------- */
+
+int
+sl_health_expected(const uint64_t expect[8], int status)
+{
+	if (status < 100 || status > 599)
+		return 0;
+	return (expect[(status - 100) / 64] >> ((status - 100) % 64)) & 1;
+}
+
+enum sl_health_change
+sl_health_note(struct sl_health_streak *s, int ok, uint32_t healthy,
+	       uint32_t unhealthy)
+{
+	if (ok) {
+		s->fail = 0;
+		if (s->ok < UINT32_MAX)
+			s->ok++;
+		if (s->down && s->ok >= healthy) {
+			s->down = 0;
+			return SL_HEALTH_WENT_UP;
+		}
+	} else {
+		s->ok = 0;
+		if (s->fail < UINT32_MAX)
+			s->fail++;
+		if (!s->down && s->fail >= unhealthy) {
+			s->down = 1;
+			return SL_HEALTH_WENT_DOWN;
+		}
+	}
+	return SL_HEALTH_SAME;
+}
+
+int
+sl_health_response(const char *buf, size_t len, size_t cap, int *status,
+		   const char **why)
+{
+	struct sl_h1_limits lim = {cap, cap, 100};
+	struct sl_h1_header headers[100];
+	struct sl_h1_response resp;
+	struct sl_h1_scan scan;
+	long n;
+
+	sl_h1_scan_init(&scan);
+	n = sl_h1_scan_head(&scan, buf, len, &lim, 0);
+	if (n == 0 && len >= cap) {
+		*why = "head_too_large";
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	if (n < 0) {
+		*why = sl_h1_reason_str(scan.why);
+		return -1;
+	}
+	memset(&resp, 0, sizeof(resp));
+	resp.headers = headers;
+	resp.max_headers = SL_NELEM(headers);
+	if (sl_h1_parse_response(buf, (size_t)n, &resp, SL_M_GET) < 0) {
+		*why = sl_h1_reason_str(resp.why);
+		return -1;
+	}
+	if (resp.status < 200) {
+		/* an interim answer to a GET nobody asked to continue */
+		*why = "interim_response";
+		return -1;
+	}
+	*status = resp.status;
+	return 1;
+}
+
+const char *
+sl_health_error_str(enum sl_health_error e)
+{
+	static const char *const names[SL_HC_NERRORS] = {
+	    "ok",     "connect_failed", "timeout",
+	    "closed", "bad_response",	"unexpected_status",
+	};
+
+	return (unsigned)e < SL_HC_NERRORS ? names[e] : "?";
+}
+
+/* ---- one check ---------------------------------------------------------- */
+
+static void hc_on_io(evutil_socket_t fd, short what, void *arg);
+static void hc_on_timer(evutil_socket_t fd, short what, void *arg);
+
+static void
+hc_arm(struct hc *c, uint64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000),
+			     (suseconds_t)(ms % 1000) * 1000};
+
+	event_add(&c->tev, &tv);
+}
+
+/* Ends the running check (if any): no socket, no buffer. */
+static void
+hc_stop(struct hc *c)
+{
+	if (c->fd != -1) {
+		event_del(&c->ev);
+		close(c->fd);
+		c->fd = -1;
+	}
+	free(c->buf);
+	c->buf = NULL;
+	c->len = c->sent = 0;
+	c->phase = HC_IDLE;
+}
+
+/* The check ended with err (and status when one came): record it, tell
+ * the workers when the verdict changes, and wait for the next one. */
+static void
+hc_done(struct hc *c, enum sl_health_error err, int status, const char *detail)
+{
+	uint64_t now = sl_now_ms(), next;
+	enum sl_health_change ch;
+
+	hc_stop(c);
+	atomic_store(&c->st->check_status, status);
+	atomic_store(&c->st->check_error, (int)err);
+	if (err == SL_HC_OK)
+		atomic_fetch_add(&c->st->checks_ok, 1);
+	else
+		atomic_fetch_add(&c->st->checks_failed, 1);
+	ch = sl_health_note(&c->streak, err == SL_HC_OK, c->healthy,
+			    c->unhealthy);
+	if (ch == SL_HEALTH_WENT_DOWN) {
+		atomic_store(&c->st->unhealthy, 1);
+		log_warnx("health: %s is down after %u failed checks in a row "
+			  "(last: %s%s%s)",
+			  c->st->key, c->streak.fail, sl_health_error_str(err),
+			  detail ? ", " : "", detail ? detail : "");
+	} else if (ch == SL_HEALTH_WENT_UP) {
+		atomic_store(&c->st->unhealthy, 0);
+		log_info("health: %s is up after %u passed checks in a row",
+			 c->st->key, c->streak.ok);
+	} else if (err != SL_HC_OK && sl_log_enabled(SL_LOG_DEBUG)) {
+		log_debug("health: %s: check failed (%s%s%s)", c->st->key,
+			  sl_health_error_str(err), detail ? ", " : "",
+			  detail ? detail : "");
+	}
+	next = c->started_ms + c->interval_ms;
+	hc_arm(c, next > now ? next - now : 0);
+}
+
+static void
+hc_start(struct hc *c)
+{
+	int on = 1;
+
+	c->started_ms = sl_now_ms();
+	c->fd = socket(c->ss.ss_family,
+		       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd == -1) {
+		/* out of descriptors is sluice's trouble, not the
+		 * endpoint's: no verdict, try again next interval */
+		log_warn("health: %s: socket", c->st->key);
+		hc_arm(c, c->interval_ms);
+		return;
+	}
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	event_assign(&c->ev, c->h->base, c->fd, EV_WRITE | EV_PERSIST, hc_on_io,
+		     c);
+	if (connect(c->fd, (const struct sockaddr *)&c->ss, c->sslen) == -1 &&
+	    errno != EINPROGRESS) {
+		hc_done(c, SL_HC_CONNECT, 0, strerror(errno));
+		return;
+	}
+	c->phase = HC_CONNECTING;
+	event_add(&c->ev, NULL);
+	hc_arm(c, c->timeout_ms);
+}
+
+/* Reads what came; returns 1 when the check ended. */
+static int
+hc_read(struct hc *c)
+{
+	const char *why = NULL;
+	ssize_t n;
+	int status = 0, r;
+
+	if (c->buf == NULL && (c->buf = malloc(HC_BUF)) == NULL) {
+		hc_done(c, SL_HC_CLOSED, 0, "out of memory");
+		return 1;
+	}
+	n = recv(c->fd, c->buf + c->len, HC_BUF - c->len, 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		hc_done(c, SL_HC_CLOSED, 0, n == 0 ? NULL : strerror(errno));
+		return 1;
+	}
+	c->len += (size_t)n;
+	r = sl_health_response(c->buf, c->len, HC_BUF, &status, &why);
+	if (r == 0)
+		return 0;
+	if (r < 0)
+		hc_done(c, SL_HC_BAD, 0, why);
+	else if (!sl_health_expected(c->expect, status)) {
+		char d[32];
+		snprintf(d, sizeof(d), "status %d", status);
+		hc_done(c, SL_HC_STATUS, status, d);
+	} else
+		hc_done(c, SL_HC_OK, status, NULL);
+	return 1;
+}
+
+static void
+hc_on_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct hc *c = arg;
+	socklen_t len = sizeof(int);
+	int err = 0;
+	ssize_t n;
+
+	switch (c->phase) {
+	case HC_CONNECTING:
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			err = errno;
+		if (err != 0) {
+			hc_done(c, SL_HC_CONNECT, 0, strerror(err));
+			return;
+		}
+		c->phase = HC_SENDING;
+		/* FALLTHROUGH */
+	case HC_SENDING:
+		n = send(c->fd, c->req + c->sent, c->req_len - c->sent,
+			 MSG_NOSIGNAL);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n == -1) {
+			hc_done(c, SL_HC_CLOSED, 0, strerror(errno));
+			return;
+		}
+		c->sent += (size_t)n;
+		if (c->sent < c->req_len)
+			return;
+		event_del(&c->ev);
+		event_assign(&c->ev, c->h->base, c->fd, EV_READ | EV_PERSIST,
+			     hc_on_io, c);
+		event_add(&c->ev, NULL);
+		c->phase = HC_READING;
+		return;
+	case HC_READING:
+		(void)hc_read(c);
+		return;
+	case HC_IDLE:
+		return;
+	}
+}
+
+static void
+hc_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct hc *c = arg;
+	char d[48];
+
+	if (c->phase == HC_IDLE) {
+		hc_start(c);
+		return;
+	}
+	snprintf(d, sizeof(d), "no answer within %llu ms",
+		 (unsigned long long)c->timeout_ms);
+	hc_done(c, SL_HC_TIMEOUT, 0, d);
+}
+
+/* ---- the set of checks --------------------------------------------------- */
+
+/* Takes the settings of cc's health_check for the endpoint ce. Returns 0
+ * or -1 (out of memory: c keeps its old request). */
+static int
+hc_configure(struct hc *c, const struct sl_conf_cluster *cc,
+	     const struct sl_conf_endpoint *ce)
+{
+	const struct sl_conf_health *hh = &cc->health;
+	char *req;
+	int n;
+
+	n = snprintf(NULL, 0,
+		     "GET %s HTTP/1.1\r\nHost: %s\r\n"
+		     "User-Agent: sluice-health-check\r\n"
+		     "Connection: close\r\n\r\n",
+		     hh->path, ce->addr.text);
+	if (n < 0 || (req = malloc((size_t)n + 1)) == NULL)
+		return -1;
+	snprintf(req, (size_t)n + 1,
+		 "GET %s HTTP/1.1\r\nHost: %s\r\n"
+		 "User-Agent: sluice-health-check\r\n"
+		 "Connection: close\r\n\r\n",
+		 hh->path, ce->addr.text);
+	if (c->phase == HC_SENDING) {
+		/* the running check keeps the request it is sending */
+		free(req);
+	} else {
+		free(c->req);
+		c->req = req;
+		c->req_len = (size_t)n;
+	}
+	memcpy(&c->ss, &ce->addr.ss, sizeof(c->ss));
+	c->sslen = ce->addr.sslen;
+	c->interval_ms = hh->interval_ms;
+	c->timeout_ms = hh->timeout_ms;
+	c->healthy = hh->healthy;
+	c->unhealthy = hh->unhealthy;
+	memcpy(c->expect, hh->expect, sizeof(c->expect));
+	return 0;
+}
+
+static void
+hc_free(struct hc *c)
+{
+	hc_stop(c);
+	event_del(&c->tev);
+	free(c->req);
+	free(c);
+}
+
+struct sl_health *
+sl_health_new(struct event_base *base)
+{
+	struct sl_health *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return NULL;
+	h->base = base;
+	TAILQ_INIT(&h->checks);
+	return h;
+}
+
+static struct hc *
+hc_find(struct sl_health *h, const struct sl_epstate *st)
+{
+	struct hc *c;
+
+	TAILQ_FOREACH(c, &h->checks, link)
+	if (c->st == st)
+		return c;
+	return NULL;
+}
+
+int
+sl_health_apply(struct sl_health *h, const struct sl_conf *conf)
+{
+	struct hc *c, *next;
+	int rc = 0;
+
+	TAILQ_FOREACH(c, &h->checks, link)
+	c->mark = 0;
+	for (size_t i = 0; i < conf->nclusters; i++) {
+		const struct sl_conf_cluster *cc = &conf->clusters[i];
+		if (!cc->health.enabled)
+			continue;
+		for (size_t j = 0; j < cc->nendpoints; j++) {
+			const struct sl_conf_endpoint *ce = &cc->endpoints[j];
+			if ((c = hc_find(h, ce->state)) != NULL) {
+				uint64_t old = c->interval_ms;
+				c->mark = 1;
+				if (hc_configure(c, cc, ce) == -1)
+					rc = -1;
+				/* a shorter interval takes effect now */
+				if (c->phase == HC_IDLE && c->interval_ms < old)
+					hc_arm(c, c->interval_ms);
+				continue;
+			}
+			if ((c = calloc(1, sizeof(*c))) == NULL) {
+				rc = -1;
+				continue;
+			}
+			c->h = h;
+			c->st = ce->state;
+			c->fd = -1;
+			c->mark = 1;
+			if (hc_configure(c, cc, ce) == -1) {
+				free(c);
+				rc = -1;
+				continue;
+			}
+			/* healthy until the checks say otherwise */
+			atomic_store(&c->st->unhealthy, 0);
+			evtimer_assign(&c->tev, h->base, hc_on_timer, c);
+			TAILQ_INSERT_TAIL(&h->checks, c, link);
+			hc_arm(c, 0);
+		}
+	}
+	for (c = TAILQ_FIRST(&h->checks); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->mark)
+			continue;
+		/* no longer checked: nothing keeps it out */
+		atomic_store(&c->st->unhealthy, 0);
+		TAILQ_REMOVE(&h->checks, c, link);
+		hc_free(c);
+	}
+	return rc;
+}
+
+void
+sl_health_free(struct sl_health *h)
+{
+	struct hc *c;
+
+	if (h == NULL)
+		return;
+	while ((c = TAILQ_FIRST(&h->checks)) != NULL) {
+		TAILQ_REMOVE(&h->checks, c, link);
+		hc_free(c);
+	}
+	free(h);
+}
