@@ -78,7 +78,7 @@ enum {
  * idle pooled one here, or below max_connections everywhere). Returns its
  * index, or SL_BALANCE_NONE with *why saying what was passed over.
  */
-static size_t
+static inline size_t
 txn_pick(struct sl_client *c, int fresh, unsigned *why)
 {
 	struct sl_txn *t = c->txn;
@@ -86,6 +86,7 @@ txn_pick(struct sl_client *c, int fresh, unsigned *why)
 	const struct sl_conf_cluster *cc = wc->conf;
 	size_t n = cc->nendpoints, left = 0;
 	unsigned char *skip = wc->skip;
+	int checked = cc->health.enabled || cc->outlier.enabled;
 	uint64_t now = now_ms();
 
 	*why = 0;
@@ -94,7 +95,7 @@ txn_pick(struct sl_client *c, int fresh, unsigned *why)
 		if (tried_has(t, i)) {
 			skip[i] = 1;
 			*why |= PICK_TRIED;
-		} else if (!endpoint_up(cc, i, now)) {
+		} else if (checked && !endpoint_up(cc, i, now)) {
 			skip[i] = 1;
 			*why |= PICK_DOWN;
 		} else if (cc->max_connections > 0 &&

@@ -88,21 +88,16 @@ struct sl_txn {
 	enum sl_h1_reason why; /* rule a refused request broke, for logs */
 	enum sl_h1_method method_id;
 	int minor;
-	uint64_t hash_key; /* with T_HASH_KEY: the hash balancer's key */
-	unsigned tries;	   /* connect attempts */
-	uint64_t tried;	   /* endpoints tried (first 64) */
-	int last_fail;	   /* FAIL_* of the last connect failure */
-	uint32_t attempts; /* requests tried upstream (retry.attempts) */
-	uint8_t nretries;  /* attempts after the first, replays included */
-	uint8_t nfail;	   /* failures recorded in fails */
-	struct {
-		uint8_t cls;	 /* enum sl_retry_class */
-		uint16_t ep;	 /* endpoint index */
-		const char *why; /* error code, static */
-	} fails[4];		 /* the attempts that failed, for the log */
-	uint64_t deadline_ms;	 /* the route's overall deadline, 0 until the
-				    whole request is read */
-	uint64_t retry_at_ms;	 /* with T_BACKOFF: when to try again */
+	uint64_t hash_key;    /* with T_HASH_KEY: the hash balancer's key */
+	unsigned tries;	      /* connect attempts */
+	uint64_t tried;	      /* endpoints tried (first 64) */
+	int last_fail;	      /* FAIL_* of the last connect failure */
+	uint32_t attempts;    /* requests tried upstream (retry.attempts) */
+	uint8_t nretries;     /* attempts after the first, replays included */
+	uint8_t nfail;	      /* failures recorded in fails */
+	uint64_t deadline_ms; /* the route's overall deadline, 0 until the
+				 whole request is read */
+	uint64_t retry_at_ms; /* with T_BACKOFF: when to try again */
 	uint64_t try_timeout_ms; /* per_try_timeout, or the route's */
 	uint64_t start_ms;
 	uint64_t connect_deadline_ms;
@@ -114,6 +109,12 @@ struct sl_txn {
 	char host[128];
 	char referer[256];    /* as logged; only with an access log */
 	char user_agent[256]; /* only with an access log */
+	/* not cleared by txn_new, like the strings: nfail says what is set */
+	struct {
+		uint8_t cls;	 /* enum sl_retry_class */
+		uint16_t ep;	 /* endpoint index */
+		const char *why; /* error code, static */
+	} fails[4];		 /* the attempts that failed, for the log */
 };
 
 #define T_LOCAL		0x0001	/* a local response is being sent */
@@ -244,9 +245,10 @@ void sl_attempt_start(struct sl_client *c);
 void sl_attempt_failed(struct sl_client *c, int fail, const char *why,
 		       const char *detail);
 
-/* A response head with this status came. Returns 1 when it is dropped
- * and the request retried (a status the route retries), 0 when it goes
- * to the client. Feeds the outlier detector either way. */
+/* A response head with this status came (called for 5xx, and for every
+ * status on a cluster with outlier detection). Returns 1 when it is
+ * dropped and the request retried (a status the route retries), 0 when
+ * it goes to the client. Feeds the outlier detector either way. */
 int sl_attempt_answered(struct sl_client *c, int status);
 
 /* The backoff passed: the next attempt. */

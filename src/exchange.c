@@ -923,7 +923,7 @@ resp_advance(struct sl_client *c)
 					  sl_h1_reason_str(t->resp_scan.why));
 			return -1;
 		}
-		memset(&resp, 0, sizeof(resp));
+		/* sl_h1_parse_response clears the rest */
 		resp.headers = w->hdrs;
 		resp.max_headers = w->max_hdrs;
 		if (sl_h1_parse_response(u->in.data + u->in.off, (size_t)hlen,
@@ -945,8 +945,10 @@ resp_advance(struct sl_client *c)
 			sl_h1_scan_init(&t->resp_scan);
 			continue;
 		}
-		/* a status the route retries is dropped here, unseen */
-		if (sl_attempt_answered(c, resp.status))
+		/* a status the route retries is dropped here, unseen; the
+		 * outlier detector hears of every answer */
+		if ((resp.status >= 500 || t->wc->conf->outlier.enabled) &&
+		    sl_attempt_answered(c, resp.status))
 			return -1;
 		if (resp.ka_timeout > 0 || resp.ka_max > 0)
 			sl_upstream_keepalive(u, resp.ka_timeout, resp.ka_max);

@@ -197,16 +197,18 @@ struct sl_h1_request {
 int sl_h1_parse_request(const char *buf, size_t len, struct sl_h1_request *req,
 			const struct sl_h1_limits *lim);
 
+/* (fields ordered so that the struct has no padding: it is cleared for
+ * every response) */
 struct sl_h1_response {
-	int status; /* 100..999 */
+	int status;	     /* 100..999 */
+	uint32_t ka_timeout; /* Keep-Alive: timeout=N seconds, 0 = none */
 	const char *reason;
 	size_t reason_len;
 	int minor;	/* 0 or 1 */
 	unsigned flags; /* SL_H1_F_CONN_* */
 	enum sl_h1_body body;
+	uint32_t ka_max; /* Keep-Alive: max=M requests, 0 = none */
 	uint64_t content_length;
-	uint32_t ka_timeout; /* Keep-Alive: timeout=N seconds, 0 = none */
-	uint32_t ka_max;     /* Keep-Alive: max=M requests, 0 = none */
 	struct sl_h1_header *headers; /* array provided by the caller */
 	size_t nheaders;
 	size_t max_headers;

@@ -79,9 +79,3 @@ sl_retry_backoff(uint32_t n, uint64_t r)
 	return r % bound;
 }
 
-int
-sl_retry_idempotent(enum sl_h1_method m)
-{
-	return m == SL_M_GET || m == SL_M_HEAD || m == SL_M_PUT ||
-	       m == SL_M_DELETE || m == SL_M_OPTIONS || m == SL_M_TRACE;
-}

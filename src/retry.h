@@ -91,6 +91,13 @@ uint64_t sl_retry_backoff(uint32_t n, uint64_t r);
 
 /* Whether a method is idempotent (RFC 9110 section 9.2.2): GET, HEAD,
  * OPTIONS, PUT, DELETE, TRACE. */
-int sl_retry_idempotent(enum sl_h1_method m);
+static inline int
+sl_retry_idempotent(enum sl_h1_method m)
+{
+	return ((1u << SL_M_GET | 1u << SL_M_HEAD | 1u << SL_M_PUT |
+		 1u << SL_M_DELETE | 1u << SL_M_OPTIONS | 1u << SL_M_TRACE) >>
+		m) &
+	       1;
+}
 
 #endif

@@ -22,6 +22,7 @@
 #   split   a 90/10 split between two clusters (same upstream)
 #   sticky  the same split, sticky on header:X-User
 #   mirror  plain, with 10 % of requests mirrored to a second cluster
+#   reliable plain, with retry, health_check and outlier configured
 # With --sticky-users N the client sends X-User: u<i % N>.
 #
 # Example, a plain route against a split one on the same binary:
@@ -168,6 +169,12 @@ routes:
         mirror: { cluster: b, percent: 10 }
 EOF
 	;;
+	reliable) cat <<EOF
+routes:
+      - cluster: c
+        retry: { attempts: 3, on: [connect-failure, reset, timeout, 503], idempotency_key: true, per_try_timeout: 10s, budget: 20% }
+EOF
+	;;
 	*) return 1 ;;
 	esac
 }
@@ -192,6 +199,14 @@ clusters:
   - name: b
     endpoints: [127.0.0.1:@UP_PORT@]
     pool: { max_idle: 64, max_requests: 0 }
+EOF
+		# a cluster only "reliable" uses (older builds refuse its keys)
+		[ "$1" = reliable ] && cat >>"$2.tmpl" <<EOF
+  - name: c
+    endpoints: [127.0.0.1:@UP_PORT@]
+    pool: { max_idle: 64, max_requests: 0 }
+    health_check: { path: /, interval: 1s, timeout: 500ms }
+    outlier: { consecutive_errors: 5, ejection_time: 30s }
 EOF
 	fi
 	sed -e "s/@GW_PORT@/$GW_PORT/g" -e "s/@UP_PORT@/$UP_PORT/g" "$2.tmpl" >"$2"

@@ -4,7 +4,7 @@
 # usage: contrib/bench/run.sh [--quick] [--rounds N] [--duration SECS]
 #            [--only LIST] [--gateways LIST] [--idle-conns N]
 #            [--same-headers] [--big-buffers] [--sat-cpu PCT] [--idle-poll]
-#            [--sluice-route plain|split|sticky|mirror]
+#            [--sluice-route plain|split|sticky|mirror|reliable]
 #            [--nice N] [--out DIR] [--keep]
 #
 #   --quick          3 s per run instead of 10 s
@@ -29,7 +29,9 @@
 #                    split between two clusters of the same upstream),
 #                    sticky (that split, sticky on header:X-User-Id), mirror
 #                    (plain, 10 % copied to a second cluster of the same
-#                    upstream). With any of them wrk sends X-User-Id on every
+#                    upstream), reliable (plain with retry, health_check
+#                    and outlier configured: doc/reliability.md). With any
+#                    of them wrk sends X-User-Id on every
 #                    request, so that the variants parse the same bytes:
 #                    compare runs of one variant against another.
 #   --idle-poll      hold /dev/cpu_dma_latency at 0 for the whole run, so
@@ -105,8 +107,8 @@ while [ $# -gt 0 ]; do
 	--sat-cpu) SAT_CPU=${2:?}; shift ;;
 	--idle-poll) IDLE_POLL=1 ;;
 	--sluice-route) SLUICE_ROUTE=${2:?}; shift
-		case "$SLUICE_ROUTE" in plain|split|sticky|mirror) ;;
-		*) die "--sluice-route wants plain, split, sticky or mirror" ;;
+		case "$SLUICE_ROUTE" in plain|split|sticky|mirror|reliable) ;;
+		*) die "--sluice-route wants plain, split, sticky, mirror or reliable" ;;
 		esac ;;
 	--nice) NICE=${2:?}; shift ;;
 	--out) OUT=${2:?}; shift ;;
@@ -333,7 +335,7 @@ listeners:
 clusters:
   - name: up
     endpoints: [127.0.0.1:$UP_PORT]
-    pool: { max_idle: 256, max_requests: 0 }
+    pool: { max_idle: 256, max_requests: 0 }$(sluice_cluster_extra)
   - name: up2
     endpoints: [127.0.0.1:$UP_PORT]
     pool: { max_idle: 256, max_requests: 0 }
@@ -348,8 +350,17 @@ sluice_route() {  # the route's target lines (--sluice-route)
 		"sticky: header:X-User-Id" ;;
 	mirror) printf '%s\n        %s\n' "cluster: up" \
 		"mirror: { cluster: up2, percent: 10 }" ;;
+	reliable) printf '%s\n        %s\n' "cluster: up" \
+		"retry: { attempts: 3, on: [connect-failure, reset, timeout, 503], idempotency_key: true, per_try_timeout: 10s, budget: 20% }" ;;
 	*) echo "cluster: up" ;;
 	esac
+}
+
+sluice_cluster_extra() {  # more keys of cluster "up" (--sluice-route)
+	[ "$SLUICE_ROUTE" = reliable ] || return 0
+	printf '\n    %s\n    %s' \
+		"health_check: { path: /, interval: 1s, timeout: 500ms }" \
+		"outlier: { consecutive_errors: 5, ejection_time: 30s }"
 }
 
 conf_nginx() {  # workers dir
