@@ -289,6 +289,9 @@ parse_health(struct sl_yaml_loader *ld, const char *lbl,
 	if ((v = sl_yaml_map_get(map, "timeout", NULL)) != NULL)
 		sl_yaml_get_duration(ld, "timeout", v, 1, CONF_DAY_MS,
 				     &h->timeout_ms);
+	else if (h->timeout_ms >= h->interval_ms)
+		/* the default follows a short interval */
+		h->timeout_ms = h->interval_ms / 2;
 	if ((v = sl_yaml_map_get(map, "healthy", NULL)) != NULL &&
 	    sl_yaml_get_uint(ld, "healthy", v, 1, 100, &u) == 0)
 		h->healthy = (uint32_t)u;

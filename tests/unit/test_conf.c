@@ -2295,6 +2295,335 @@ test_weighted_routes(void **state)
 	sl_conf_unref(c);
 }
 
+/* ---- retry, health_check, outlier ---------------------------------------- */
+
+/* Loads yaml that must be rejected with exactly the error lines want. */
+static void
+load_err(const char *yaml, const char *want)
+{
+	load_bad(yaml, strlen(yaml), want);
+}
+
+static int
+expect_has(const uint64_t expect[8], unsigned st)
+{
+	return (int)((expect[(st - 100) / 64] >> ((st - 100) % 64)) & 1);
+}
+
+/* Exactly the statuses in [lo1, hi1] and [lo2, hi2] are in expect. */
+static void
+assert_expect(const uint64_t expect[8], unsigned lo1, unsigned hi1,
+	      unsigned lo2, unsigned hi2)
+{
+	for (unsigned st = 100; st <= 599; st++) {
+		int want = (st >= lo1 && st <= hi1) || (st >= lo2 && st <= hi2);
+
+		if (expect_has(expect, st) != want)
+			fail_msg("expect_status %u: %d, want %d", st,
+				 expect_has(expect, st), want);
+	}
+	/* the 12 bits past 599 stay clear */
+	assert_true(expect[7] >> ((599 - 100) % 64 + 1) == 0);
+}
+
+#define RETRY_ROUTE                                                            \
+	"listeners:\n"                                                         \
+	"  - name: public\n"                                                   \
+	"    address: 127.0.0.1:8080\n"                                        \
+	"    routes:\n"                                                        \
+	"      - cluster: demo\n"                                              \
+	"        retry:\n"
+
+static void
+test_retry_conf(void **state)
+{
+	struct sl_conf *c;
+	const struct sl_conf_retry *rt;
+
+	(void)state;
+	c = load_ok(LISTENER CLUSTER);
+	rt = &c->listeners[0].routes[0].retry;
+	assert_int_equal(rt->attempts, 2);
+	assert_int_equal(rt->on, SL_RETRY_ON_CONNECT | SL_RETRY_ON_RESET);
+	assert_int_equal(rt->idempotency_key, 0);
+	assert_true(rt->per_try_timeout_ms == 0);
+	assert_int_equal(rt->budget_percent, 20);
+	sl_conf_unref(c);
+
+	/* retry: {} keeps the defaults */
+	c = load_ok(LISTENER "        retry: {}\n" CLUSTER);
+	rt = &c->listeners[0].routes[0].retry;
+	assert_int_equal(rt->attempts, 2);
+	assert_int_equal(rt->on, SL_RETRY_ON_CONNECT | SL_RETRY_ON_RESET);
+	assert_int_equal(rt->budget_percent, 20);
+	sl_conf_unref(c);
+
+	c = load_ok(RETRY_ROUTE "          attempts: 3\n"
+				"          on: [timeout, 503]\n"
+				"          idempotency_key: true\n"
+				"          per_try_timeout: 250ms\n"
+				"          budget: 35%\n" CLUSTER);
+	rt = &c->listeners[0].routes[0].retry;
+	assert_int_equal(rt->attempts, 3);
+	assert_int_equal(rt->on, SL_RETRY_ON_TIMEOUT | SL_RETRY_ON_503);
+	assert_int_equal(rt->idempotency_key, 1);
+	assert_true(rt->per_try_timeout_ms == 250);
+	assert_int_equal(rt->budget_percent, 35);
+	sl_conf_unref(c);
+
+	/* every name of retry.on, and a bare integer budget */
+	c = load_ok(RETRY_ROUTE
+		    "          attempts: 10\n"
+		    "          on: [connect-failure, reset, timeout, "
+		    "502, 503, 504]\n"
+		    "          idempotency_key: false\n"
+		    "          per_try_timeout: 2s\n"
+		    "          budget: 35\n" CLUSTER);
+	rt = &c->listeners[0].routes[0].retry;
+	assert_int_equal(rt->attempts, 10);
+	assert_int_equal(rt->on, SL_RETRY_ON_CONNECT | SL_RETRY_ON_RESET |
+				     SL_RETRY_ON_TIMEOUT | SL_RETRY_ON_502 |
+				     SL_RETRY_ON_503 | SL_RETRY_ON_504);
+	assert_int_equal(rt->idempotency_key, 0);
+	assert_true(rt->per_try_timeout_ms == 2000);
+	assert_int_equal(rt->budget_percent, 35);
+	sl_conf_unref(c);
+
+	/* the ends of the ranges; on: [] retries nothing */
+	c = load_ok(RETRY_ROUTE "          attempts: 1\n"
+				"          on: []\n"
+				"          budget: 0%\n" CLUSTER);
+	rt = &c->listeners[0].routes[0].retry;
+	assert_int_equal(rt->attempts, 1);
+	assert_int_equal(rt->on, 0);
+	assert_int_equal(rt->budget_percent, 0);
+	sl_conf_unref(c);
+	c = load_ok(RETRY_ROUTE "          budget: 100%\n" CLUSTER);
+	assert_int_equal(c->listeners[0].routes[0].retry.budget_percent, 100);
+	sl_conf_unref(c);
+}
+
+static void
+test_retry_conf_errors(void **state)
+{
+	(void)state;
+	load_err(
+	    RETRY_ROUTE "          attempts: 0\n" CLUSTER,
+	    "t.yaml:7:21: error: \"attempts\": 0 is out of range (1..10)\n");
+	load_err(
+	    RETRY_ROUTE "          attempts: 11\n" CLUSTER,
+	    "t.yaml:7:21: error: \"attempts\": 11 is out of range (1..10)\n");
+	load_err(RETRY_ROUTE "          on: [bogus]\n" CLUSTER,
+		 "t.yaml:7:16: error: \"on\": expected connect-failure, reset, "
+		 "timeout, 502, 503 or 504\n");
+	load_err(RETRY_ROUTE "          on: [500]\n" CLUSTER,
+		 "t.yaml:7:16: error: \"on\": expected connect-failure, reset, "
+		 "timeout, 502, 503 or 504\n");
+	load_err(RETRY_ROUTE "          on: timeout\n" CLUSTER,
+		 "t.yaml:7:15: error: \"on\": expected a list\n");
+	load_err(RETRY_ROUTE "          idempotency_key: yes\n" CLUSTER,
+		 "t.yaml:7:28: error: \"idempotency_key\": expected true or "
+		 "false\n");
+	load_err(RETRY_ROUTE "          per_try_timeout: 250\n" CLUSTER,
+		 "t.yaml:7:28: error: \"per_try_timeout\": duration \"250\" "
+		 "needs a unit (ms, s, m or h)\n");
+	load_err(RETRY_ROUTE "          budget: 101%\n" CLUSTER,
+		 "t.yaml:7:19: error: \"budget\": 101% is out of range "
+		 "(0%..100%)\n");
+	load_err(RETRY_ROUTE "          budget: 20 %\n" CLUSTER,
+		 "t.yaml:7:19: error: \"budget\": expected a percentage such "
+		 "as \"20%\" (0%..100%)\n");
+	load_err(RETRY_ROUTE "          budget: -1%\n" CLUSTER,
+		 "t.yaml:7:19: error: \"budget\": expected a percentage such "
+		 "as \"20%\" (0%..100%)\n");
+	load_err(RETRY_ROUTE "          tries: 3\n" CLUSTER,
+		 "t.yaml:7:11: error: unknown key \"tries\" in retry\n");
+	load_err(LISTENER "        retry: 3\n" CLUSTER,
+		 "t.yaml:6:16: error: \"retry\": expected a mapping\n");
+}
+
+static void
+test_health_conf(void **state)
+{
+	struct sl_conf *c;
+	const struct sl_conf_cluster *cl;
+
+	(void)state;
+	c = load_ok(LISTENER CLUSTER);
+	cl = &c->clusters[0];
+	assert_int_equal(cl->health.enabled, 0);
+	assert_int_equal(cl->outlier.enabled, 0);
+	sl_conf_unref(c);
+
+	c = load_ok(LISTENER CLUSTER "    health_check: {}\n");
+	cl = &c->clusters[0];
+	assert_int_equal(cl->health.enabled, 1);
+	assert_non_null(cl->health.path);
+	assert_string_equal(cl->health.path, "/");
+	assert_true(cl->health.interval_ms == 5000);
+	assert_true(cl->health.timeout_ms == 1000);
+	assert_int_equal(cl->health.healthy, 2);
+	assert_int_equal(cl->health.unhealthy, 3);
+	assert_expect(cl->health.expect, 200, 299, 200, 299);
+	assert_int_equal(cl->outlier.enabled, 0);
+	sl_conf_unref(c);
+
+	c = load_ok(LISTENER CLUSTER "    health_check:\n"
+				     "      path: /healthz?deep=1\n"
+				     "      interval: 2s\n"
+				     "      timeout: 500ms\n"
+				     "      healthy: 1\n"
+				     "      unhealthy: 7\n"
+				     "      expect_status: [204, \"3xx\"]\n");
+	cl = &c->clusters[0];
+	assert_int_equal(cl->health.enabled, 1);
+	assert_string_equal(cl->health.path, "/healthz?deep=1");
+	assert_true(cl->health.interval_ms == 2000);
+	assert_true(cl->health.timeout_ms == 500);
+	assert_int_equal(cl->health.healthy, 1);
+	assert_int_equal(cl->health.unhealthy, 7);
+	assert_expect(cl->health.expect, 204, 204, 300, 399);
+	sl_conf_unref(c);
+
+	/* without a timeout, a short interval gets half of it */
+	c = load_ok(LISTENER CLUSTER "    health_check:\n"
+				     "      interval: 500ms\n");
+	assert_true(c->clusters[0].health.timeout_ms == 250);
+	sl_conf_unref(c);
+	c = load_ok(LISTENER CLUSTER "    health_check:\n"
+				     "      interval: 3s\n");
+	assert_true(c->clusters[0].health.timeout_ms == 1000);
+	sl_conf_unref(c);
+
+	/* one status alone, the ends of the range, a class in upper case */
+	c = load_ok(LISTENER CLUSTER "    health_check:\n"
+				     "      expect_status: 418\n");
+	assert_expect(c->clusters[0].health.expect, 418, 418, 418, 418);
+	sl_conf_unref(c);
+	c = load_ok(LISTENER CLUSTER "    health_check:\n"
+				     "      expect_status: [100, 599]\n");
+	assert_expect(c->clusters[0].health.expect, 100, 100, 599, 599);
+	sl_conf_unref(c);
+	c = load_ok(LISTENER CLUSTER "    health_check:\n"
+				     "      expect_status: [1XX, 5xx]\n");
+	assert_expect(c->clusters[0].health.expect, 100, 199, 500, 599);
+	sl_conf_unref(c);
+}
+
+static void
+test_health_conf_errors(void **state)
+{
+	(void)state;
+	load_err(
+	    LISTENER CLUSTER "    health_check:\n"
+			     "      timeout: 5s\n",
+	    "t.yaml:10:7: error: cluster \"demo\": health_check: \"timeout\" "
+	    "(5000 ms) must be shorter than \"interval\" (5000 ms)\n");
+	load_err(
+	    LISTENER CLUSTER "    health_check:\n"
+			     "      interval: 1s\n"
+			     "      timeout: 2s\n",
+	    "t.yaml:10:7: error: cluster \"demo\": health_check: \"timeout\" "
+	    "(2000 ms) must be shorter than \"interval\" (1000 ms)\n");
+	load_err(LISTENER CLUSTER "    health_check:\n"
+				  "      expect_status: 600\n",
+		 "t.yaml:10:22: error: \"expect_status\": expected a status "
+		 "from 100 to 599 or a class such as \"2xx\"\n");
+	load_err(LISTENER CLUSTER "    health_check:\n"
+				  "      expect_status: [200, 99]\n",
+		 "t.yaml:10:28: error: \"expect_status\": expected a status "
+		 "from 100 to 599 or a class such as \"2xx\"\n");
+	load_err(LISTENER CLUSTER "    health_check:\n"
+				  "      expect_status: [6xx]\n",
+		 "t.yaml:10:23: error: \"expect_status\": expected a status "
+		 "from 100 to 599 or a class such as \"2xx\"\n");
+	load_err(LISTENER CLUSTER "    health_check:\n"
+				  "      expect_status: [2x0]\n",
+		 "t.yaml:10:23: error: \"expect_status\": expected a status "
+		 "from 100 to 599 or a class such as \"2xx\"\n");
+	load_err(LISTENER CLUSTER "    health_check:\n"
+				  "      expect_status: []\n",
+		 "t.yaml:10:22: error: \"expect_status\": must not be empty\n");
+	load_err(
+	    LISTENER CLUSTER "    health_check:\n"
+			     "      healthy: 0\n",
+	    "t.yaml:10:16: error: \"healthy\": 0 is out of range (1..100)\n");
+	load_err(LISTENER CLUSTER "    health_check:\n"
+				  "      unhealthy: 101\n",
+		 "t.yaml:10:18: error: \"unhealthy\": 101 is out of range "
+		 "(1..100)\n");
+	load_err(
+	    LISTENER CLUSTER "    health_check:\n"
+			     "      path: healthz\n",
+	    "t.yaml:10:13: error: cluster \"demo\": \"path\": \"healthz\" must "
+	    "start with \"/\" and hold no spaces, controls or \"#\"\n");
+	load_err(
+	    LISTENER CLUSTER "    health_check:\n"
+			     "      path: \"/a b\"\n",
+	    "t.yaml:10:13: error: cluster \"demo\": \"path\": \"/a b\" must "
+	    "start with \"/\" and hold no spaces, controls or \"#\"\n");
+	load_err(LISTENER CLUSTER "    health_check:\n"
+				  "      interval: 50ms\n"
+				  "      timeout: 10ms\n",
+		 "t.yaml:10:17: error: \"interval\": 50ms is out of range "
+		 "(100ms..24h)\n");
+	load_err(LISTENER CLUSTER "    health_check:\n"
+				  "      port: 80\n",
+		 "t.yaml:10:7: error: unknown key \"port\" in health_check\n");
+	load_err(LISTENER CLUSTER "    health_check: /health\n",
+		 "t.yaml:9:19: error: \"health_check\": expected a mapping\n");
+}
+
+static void
+test_outlier_conf(void **state)
+{
+	struct sl_conf *c;
+	const struct sl_conf_cluster *cl;
+
+	(void)state;
+	c = load_ok(LISTENER CLUSTER "    outlier: {}\n");
+	cl = &c->clusters[0];
+	assert_int_equal(cl->outlier.enabled, 1);
+	assert_int_equal(cl->outlier.consecutive_errors, 5);
+	assert_true(cl->outlier.ejection_time_ms == 30000);
+	assert_int_equal(cl->outlier.max_ejected_percent, 10);
+	assert_int_equal(cl->health.enabled, 0);
+	sl_conf_unref(c);
+
+	c = load_ok(LISTENER CLUSTER "    outlier:\n"
+				     "      consecutive_errors: 2\n"
+				     "      ejection_time: 1m\n"
+				     "      max_ejected_percent: 50%\n"
+				     "    health_check: {}\n");
+	cl = &c->clusters[0];
+	assert_int_equal(cl->outlier.enabled, 1);
+	assert_int_equal(cl->outlier.consecutive_errors, 2);
+	assert_true(cl->outlier.ejection_time_ms == 60000);
+	assert_int_equal(cl->outlier.max_ejected_percent, 50);
+	assert_int_equal(cl->health.enabled, 1);
+	sl_conf_unref(c);
+
+	c = load_ok(LISTENER CLUSTER "    outlier:\n"
+				     "      max_ejected_percent: 100\n");
+	assert_int_equal(c->clusters[0].outlier.max_ejected_percent, 100);
+	sl_conf_unref(c);
+
+	load_err(LISTENER CLUSTER "    outlier:\n"
+				  "      max_ejected_percent: 101%\n",
+		 "t.yaml:10:28: error: \"max_ejected_percent\": 101% is out of "
+		 "range (0%..100%)\n");
+	load_err(LISTENER CLUSTER "    outlier:\n"
+				  "      consecutive_errors: 0\n",
+		 "t.yaml:10:27: error: \"consecutive_errors\": 0 is out of "
+		 "range (1..1000)\n");
+	load_err(LISTENER CLUSTER "    outlier:\n"
+				  "      ejection_time: 30\n",
+		 "t.yaml:10:22: error: \"ejection_time\": duration \"30\" "
+		 "needs a unit (ms, s, m or h)\n");
+	load_err(LISTENER CLUSTER "    outlier: true\n",
+		 "t.yaml:9:14: error: \"outlier\": expected a mapping\n");
+}
+
 int
 main(void)
 {
@@ -2316,6 +2645,11 @@ main(void)
 	    cmocka_unit_test(test_buffer_len),
 	    cmocka_unit_test(test_load_files),
 	    cmocka_unit_test(test_all_errors),
+	    cmocka_unit_test(test_retry_conf),
+	    cmocka_unit_test(test_retry_conf_errors),
+	    cmocka_unit_test(test_health_conf),
+	    cmocka_unit_test(test_health_conf_errors),
+	    cmocka_unit_test(test_outlier_conf),
 	};
 	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	size_t ncases = sizeof(error_cases) / sizeof(error_cases[0]);

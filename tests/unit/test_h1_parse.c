@@ -1372,6 +1372,167 @@ test_salvage(void **state)
 	assert_null(sv.host);
 }
 
+/* ---- Keep-Alive -------------------------------------------------------- */
+
+/* sl_h1_keep_alive on a C string: *t and *m start at garbage. */
+static void
+ka(const char *v, uint32_t want_t, uint32_t want_m)
+{
+	uint32_t t = 12345, m = 67890;
+
+	sl_h1_keep_alive(v, strlen(v), &t, &m);
+	if (t != want_t || m != want_m)
+		fail_msg("Keep-Alive \"%s\": timeout %u max %u, want %u %u", v,
+			 (unsigned)t, (unsigned)m, (unsigned)want_t,
+			 (unsigned)want_m);
+}
+
+static void
+test_keep_alive(void **state)
+{
+	uint32_t t, m;
+
+	(void)state;
+	ka("timeout=5, max=100", 5, 100);
+	ka("timeout=5", 5, 0);
+	ka("max=3", 0, 3);
+	ka("max=3, timeout=4", 4, 3);
+	ka("timeout=5,max=100", 5, 100);
+	ka("Timeout=7", 7, 0);
+	ka("TIMEOUT=7, MAX=8", 7, 8);
+	ka("timeout = 5 , max = 9", 5, 9);
+	ka("  timeout=5  ,  max=9  ", 5, 9);
+	ka("\ttimeout=5,\tmax=9", 5, 9);
+	ka(",, timeout=5,,max=9,", 5, 9);
+	ka("timeout=\"5\"", 5, 0);
+	ka("timeout=\"5\", max=\"6\"", 5, 6);
+	ka("timeout=\"\"", 0, 0);
+	ka("timeout=\"5", 0, 0); /* unterminated quote */
+	ka("timeout=\"a\", max=2", 0, 2);
+	/* 0 becomes the least there is */
+	ka("timeout=0", 1, 0);
+	ka("max=0", 0, 1);
+	ka("timeout=0, max=0", 1, 1);
+	ka("timeout=00007", 7, 0);
+	/* malformed values are ignored, the rest still counts */
+	ka("timeout=abc, max=4", 0, 4);
+	ka("timeout=5s, max=4", 0, 4);
+	ka("timeout=-5, max=4", 0, 4);
+	ka("timeout=+5", 0, 0);
+	ka("timeout=5 6, max=4", 5, 4); /* what follows the value skipped */
+	ka("timeout, max=4", 0, 4);
+	ka("timeout=, max=4", 0, 4);
+	ka("=5, max=4", 0, 4);
+	ka("timeout 5, max=4", 0, 4);
+	ka("timeout max=3", 0, 0); /* the rest of a bad one is skipped */
+	ka("timeout=5 max=3", 5, 0);
+	ka("timeout=1.5, max=4", 0, 4);
+	ka("", 0, 0);
+	ka("   ", 0, 0);
+	ka(",", 0, 0);
+	ka("garbage", 0, 0);
+	/* unknown parameters are ignored */
+	ka("foo=bar, timeout=2", 2, 0);
+	ka("foo=\"x, y\", timeout=2", 2, 0); /* a comma in quotes */
+	ka("foo=\"a, max=3, b\", timeout=2", 2, 0);
+	ka("timeouts=9, maximum=9, timeout=2", 2, 0);
+	ka("time=9, ma=9, max=2", 0, 2);
+	/* at most 9 digits */
+	ka("timeout=999999999", 999999999, 0);
+	ka("timeout=1000000000, max=4", 0, 4);
+	ka("timeout=99999999999999999999, max=4", 0, 4);
+	ka("max=\"1234567890\"", 0, 0);
+	/* duplicates: the first valid one wins */
+	ka("timeout=5, timeout=9", 5, 0);
+	ka("max=5, max=9", 0, 5);
+	ka("timeout=0, timeout=9", 1, 0);
+	ka("timeout=x, timeout=9", 9, 0);
+	/* n bounds the value: nothing past it is read */
+	sl_h1_keep_alive("timeout=5, max=100", 9, &t, &m);
+	assert_int_equal(t, 5);
+	assert_int_equal(m, 0);
+	sl_h1_keep_alive("timeout=5, max=100", 17, &t, &m);
+	assert_int_equal(t, 5);
+	assert_int_equal(m, 10);
+	sl_h1_keep_alive(NULL, 0, &t, &m);
+	assert_int_equal(t, 0);
+	assert_int_equal(m, 0);
+}
+
+static int
+parse_resp(const char *raw, struct sl_h1_response *resp, struct sl_h1_header *h)
+{
+	resp->headers = h;
+	resp->max_headers = NHDR;
+	resp->ka_timeout = resp->ka_max = 777; /* must be reset */
+	return sl_h1_parse_response(raw, strlen(raw), resp, SL_M_GET);
+}
+
+static void
+test_resp_keep_alive(void **state)
+{
+	static const char *const bad[] = {
+	    "HTTP/1.1 200 OK\r\nKeep-Alive: \r\nContent-Length: 0\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=abc\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\nKeep-Alive: ,,,=,\"\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=99999999999\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\nKeep-Alive: \"timeout=1\"\r\n\r\n",
+	};
+	struct sl_h1_header h[NHDR];
+	struct sl_h1_response resp;
+
+	(void)state;
+	assert_int_equal(parse_resp("HTTP/1.1 200 OK\r\n"
+				    "Content-Length: 0\r\n"
+				    "Keep-Alive: timeout=1, max=50\r\n"
+				    "\r\n",
+				    &resp, h),
+			 0);
+	assert_int_equal(resp.status, 200);
+	assert_int_equal(resp.ka_timeout, 1);
+	assert_int_equal(resp.ka_max, 50);
+	/* the field name in any case; HTTP/1.0 too */
+	assert_int_equal(parse_resp("HTTP/1.0 200 OK\r\n"
+				    "keep-alive:   timeout=15  \r\n"
+				    "Connection: keep-alive\r\n"
+				    "\r\n",
+				    &resp, h),
+			 0);
+	assert_int_equal(resp.ka_timeout, 15);
+	assert_int_equal(resp.ka_max, 0);
+	/* the first Keep-Alive field counts */
+	assert_int_equal(parse_resp("HTTP/1.1 204 No Content\r\n"
+				    "Keep-Alive: max=3\r\n"
+				    "Keep-Alive: timeout=9, max=9\r\n"
+				    "\r\n",
+				    &resp, h),
+			 0);
+	assert_int_equal(resp.ka_timeout, 0);
+	assert_int_equal(resp.ka_max, 3);
+	/* none: both 0 */
+	assert_int_equal(
+	    parse_resp("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", &resp,
+		       h),
+	    0);
+	assert_int_equal(resp.ka_timeout, 0);
+	assert_int_equal(resp.ka_max, 0);
+	/* a field whose name only starts like it */
+	assert_int_equal(parse_resp("HTTP/1.1 200 OK\r\n"
+				    "Keep-Alives: timeout=4\r\n"
+				    "\r\n",
+				    &resp, h),
+			 0);
+	assert_int_equal(resp.ka_timeout, 0);
+	/* a malformed Keep-Alive is ignored, never an error */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse_resp(bad[i], &resp, h) != 0)
+			fail_msg("bad Keep-Alive %zu failed the response", i);
+		assert_int_equal(resp.status, 200);
+		assert_int_equal(resp.ka_timeout, 0);
+		assert_int_equal(resp.ka_max, 0);
+	}
+}
+
 int
 main(void)
 {
@@ -1401,6 +1562,8 @@ main(void)
 	    cmocka_unit_test(test_scan_reasons),
 	    cmocka_unit_test(test_resp_and_chunk_reasons),
 	    cmocka_unit_test(test_salvage),
+	    cmocka_unit_test(test_keep_alive),
+	    cmocka_unit_test(test_resp_keep_alive),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
