@@ -456,7 +456,8 @@ answer_failure(struct sl_client *c, int fail)
  */
 static enum sl_retry_verdict
 retry_verdict(struct sl_client *c, enum sl_retry_class cls,
-	      enum sl_retry_kind kind, int status, uint64_t *backoff)
+	      enum sl_retry_kind kind, int status, int unseen,
+	      uint64_t *backoff)
 {
 	struct sl_txn *t = c->txn;
 	struct sl_clstate *cs = t->wc->conf->state;
@@ -469,6 +470,7 @@ retry_verdict(struct sl_client *c, enum sl_retry_class cls,
 	a.status = status;
 	a.idempotent = (t->flags & T_IDEMPOTENT) != 0;
 	a.body_kept = !(t->flags & T_BODY_GONE);
+	a.unseen = unseen;
 	a.attempts = t->attempts;
 	a.active = t->wc->active_reqs;
 	/* a request already in a retry holds its place in the budget */
@@ -494,9 +496,11 @@ retry_verdict(struct sl_client *c, enum sl_retry_class cls,
 	return v;
 }
 
-/* The next attempt, now or after backoff milliseconds. */
+/* The next attempt, now or after backoff milliseconds; an unseen one
+ * (retry.h) takes no place in the budget. */
 static void
-retry_go(struct sl_client *c, enum sl_retry_class cls, uint64_t backoff)
+retry_go(struct sl_client *c, enum sl_retry_class cls, int unseen,
+	 uint64_t backoff)
 {
 	struct sl_txn *t = c->txn;
 
@@ -505,7 +509,7 @@ retry_go(struct sl_client *c, enum sl_retry_class cls, uint64_t backoff)
 			 1);
 	SL_STAT_INC(c->w->stats.upstream_retries);
 	t->nretries++;
-	if (!(t->flags & T_IN_BUDGET)) {
+	if (!unseen && !(t->flags & T_IN_BUDGET)) {
 		t->flags |= T_IN_BUDGET;
 		t->wc->retrying++;
 	}
@@ -526,6 +530,7 @@ sl_attempt_failed(struct sl_client *c, int fail, const char *why,
 	enum sl_retry_class cls;
 	enum sl_retry_kind kind;
 	uint64_t backoff;
+	int unseen;
 	char peer[64];
 
 	/* detail says what the OS or the parser said: refused, no route
@@ -581,6 +586,11 @@ sl_attempt_failed(struct sl_client *c, int fail, const char *why,
 		t->flags |= T_POOL_REPLAYED | T_RETRIED | T_FRESH;
 		t->attempts--; /* this one never left sluice */
 		t->nretries++;
+		SL_STAT_INC(c->w->stats.upstream_retries);
+		atomic_fetch_add(
+		    &t->wc->conf->state
+			 ->retries[cls == SL_RETRY_CLASS_NOT_SENT ? 1 : 2],
+		    1);
 		tried_set(t, t->ep_index, 0);
 		attempt_connect(c);
 		return;
@@ -590,8 +600,11 @@ sl_attempt_failed(struct sl_client *c, int fail, const char *why,
 	       : fail == FAIL_RESET   ? SL_RETRY_KIND_RESET
 	       : fail == FAIL_TIMEOUT ? SL_RETRY_KIND_TIMEOUT
 				      : SL_RETRY_KIND_BAD;
-	if (retry_verdict(c, cls, kind, 0, &backoff) == SL_RETRY_YES) {
-		retry_go(c, cls, backoff);
+	/* refused, or found closed before a byte went: no upstream saw
+	 * it, whatever the endpoint's state */
+	unseen = fail == FAIL_REFUSED || (fail == FAIL_RESET && nothing_sent);
+	if (retry_verdict(c, cls, kind, 0, unseen, &backoff) == SL_RETRY_YES) {
+		retry_go(c, cls, unseen, backoff);
 		return;
 	}
 	answer_failure(c, fail);
@@ -615,7 +628,7 @@ sl_attempt_answered(struct sl_client *c, int status)
 		return 0;
 	/* heard, but nothing of it went to the client: class 2 */
 	if (retry_verdict(c, SL_RETRY_CLASS_SENT, SL_RETRY_KIND_STATUS, status,
-			  &backoff) != SL_RETRY_YES)
+			  0, &backoff) != SL_RETRY_YES)
 		return 0;
 	note_failure(t, SL_RETRY_CLASS_SENT,
 		     status == 502   ? "upstream_502"
@@ -623,7 +636,7 @@ sl_attempt_answered(struct sl_client *c, int status)
 				     : "upstream_504");
 	/* the rest of that answer is not read: its connection goes */
 	sl_attempt_release(c, 0);
-	retry_go(c, SL_RETRY_CLASS_SENT, backoff);
+	retry_go(c, SL_RETRY_CLASS_SENT, 0, backoff);
 	return 1;
 }
 

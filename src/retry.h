@@ -60,6 +60,9 @@ struct sl_retry_try {
 	int status;	      /* with SL_RETRY_KIND_STATUS */
 	int idempotent;	      /* by method, or by key where allowed */
 	int body_kept;	      /* the request can be sent again whole */
+	int unseen;	      /* class 1 and no upstream can have seen it:
+				 refused, or a pooled connection found
+				 closed; outside the budget */
 	uint32_t attempts;    /* made so far, the failed one included */
 	uint32_t active;      /* requests of the cluster in this worker */
 	uint32_t retrying;    /* of which in a retry now */
@@ -76,7 +79,10 @@ enum sl_retry_verdict sl_retry_decide(const struct sl_conf_retry *p,
 const char *sl_retry_verdict_str(enum sl_retry_verdict v);
 
 /* Retries a cluster may have in flight in a worker with active requests:
- * budget percent of them, and at least SL_RETRY_BUDGET_FLOOR. */
+ * budget percent of them, and at least SL_RETRY_BUDGET_FLOOR. A retry of
+ * an unseen attempt (a refused connect, a pooled connection found closed)
+ * is not counted and not refused: it adds no request to any upstream,
+ * only moves the one request to another endpoint. */
 #define SL_RETRY_BUDGET_FLOOR 3
 uint32_t sl_retry_budget(uint32_t budget_percent, uint32_t active);
 

@@ -260,6 +260,26 @@ test_budget_verdict(void **state)
 	assert_int_equal(sl_retry_decide(&p, &a), SL_RETRY_YES);
 	a.retrying = 3;
 	assert_int_equal(sl_retry_decide(&p, &a), SL_RETRY_NO_BUDGET);
+	/* an attempt no upstream saw (refused, a pooled connection found
+	 * closed) is moved, not multiplied: outside the budget */
+	a.cls = SL_RETRY_CLASS_NOT_SENT;
+	a.kind = SL_RETRY_KIND_CONNECT;
+	a.unseen = 1;
+	a.retrying = 1000;
+	assert_int_equal(sl_retry_decide(&p, &a), SL_RETRY_YES);
+	/* a connect timeout may be an overloaded host: counted */
+	a.unseen = 0;
+	assert_int_equal(sl_retry_decide(&p, &a), SL_RETRY_NO_BUDGET);
+	/* unseen says nothing of a class 2 attempt */
+	a.cls = SL_RETRY_CLASS_SENT;
+	a.kind = SL_RETRY_KIND_RESET;
+	a.unseen = 1;
+	assert_int_equal(sl_retry_decide(&p, &a), SL_RETRY_NO_BUDGET);
+	/* nor of the attempts left */
+	a.cls = SL_RETRY_CLASS_NOT_SENT;
+	a.kind = SL_RETRY_KIND_CONNECT;
+	a.attempts = p.attempts;
+	assert_int_equal(sl_retry_decide(&p, &a), SL_RETRY_NO_ATTEMPTS);
 }
 
 static void
