@@ -20,6 +20,7 @@
 #include "log.h"
 #include "retry.h"
 #include "runtime.h"
+#include "tls.h"
 #include "util.h"
 #include "wloop.h"
 
@@ -132,6 +133,55 @@ load(atomic_uint_fast64_t *a)
 	return atomic_load_explicit(a, memory_order_relaxed);
 }
 
+/* TLS listeners: handshakes, resumptions, failures by reason. */
+static void
+metrics_tls(struct sbuf *b, const struct sl_conf *c)
+{
+	int any = 0;
+
+	for (size_t i = 0; i < c->nlisteners; i++)
+		any |= c->listeners[i].tls.ctx != NULL;
+	if (!any)
+		return;
+	sb_printf(b, "# HELP sluice_tls_handshakes_total TLS handshakes "
+		     "completed with clients.\n# TYPE "
+		     "sluice_tls_handshakes_total counter\n");
+	for (size_t i = 0; i < c->nlisteners; i++)
+		if (c->listeners[i].tls.ctx != NULL)
+			sb_printf(
+			    b,
+			    "sluice_tls_handshakes_total{listener=\"%s\"} "
+			    "%llu\n",
+			    c->listeners[i].name,
+			    (unsigned long long)load(
+				&c->listeners[i].state->tls_handshakes));
+	sb_printf(b, "# HELP sluice_tls_resumed_total TLS handshakes that "
+		     "resumed a session (ticket or cache).\n# TYPE "
+		     "sluice_tls_resumed_total counter\n");
+	for (size_t i = 0; i < c->nlisteners; i++)
+		if (c->listeners[i].tls.ctx != NULL)
+			sb_printf(b,
+				  "sluice_tls_resumed_total{listener=\"%s\"} "
+				  "%llu\n",
+				  c->listeners[i].name,
+				  (unsigned long long)load(
+				      &c->listeners[i].state->tls_resumed));
+	sb_printf(b, "# HELP sluice_tls_handshake_failures_total TLS "
+		     "handshakes with clients that failed, by reason.\n# "
+		     "TYPE sluice_tls_handshake_failures_total counter\n");
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		if (c->listeners[i].tls.ctx == NULL)
+			continue;
+		for (int f = 0; f < SL_TLS_NFAIL; f++)
+			sb_printf(b,
+				  "sluice_tls_handshake_failures_total{"
+				  "listener=\"%s\",reason=\"%s\"} %llu\n",
+				  c->listeners[i].name, sl_tls_fail_str(f),
+				  (unsigned long long)load(
+				      &c->listeners[i].state->tls_failures[f]));
+	}
+}
+
 static void
 page_listeners(const struct sl_admin_view *v, struct sbuf *b)
 {
@@ -162,6 +212,7 @@ page_listeners(const struct sl_admin_view *v, struct sbuf *b)
 			  c->listeners[i].name,
 			  (unsigned long long)load(&st->rejected_per_ip));
 	}
+	metrics_tls(b, c);
 }
 
 /* 1 when endpoint e is ejected now. */
@@ -585,6 +636,27 @@ config_checks(struct sbuf *b, const struct sl_conf_cluster *cl)
 		}
 		sb_printf(b, "]}");
 	}
+	if (cl->tls.enabled) {
+		const struct sl_conf_tls_client *t = &cl->tls;
+		sb_printf(b, ",\"tls\":{\"sni\":");
+		if (t->sni != NULL)
+			sb_json_str(b, t->sni);
+		else
+			sb_printf(b, "null");
+		sb_printf(b, ",\"ca\":");
+		if (t->ca.path != NULL)
+			sb_json_str(b, t->ca.path);
+		else
+			sb_printf(b, "\"system\"");
+		sb_printf(b, ",\"verify\":%s,\"client_cert\":",
+			  t->verify ? "true" : "false");
+		if (t->cert.path != NULL)
+			sb_json_str(b, t->cert.path);
+		else
+			sb_printf(b, "null");
+		sb_printf(b, ",\"min_version\":\"TLSv1.%d\"}",
+			  t->min_version == 13 ? 3 : 2);
+	}
 	if (o->enabled)
 		sb_printf(b,
 			  ",\"outlier\":{\"consecutive_errors\":%u,"
@@ -627,6 +699,35 @@ config_endpoint_state(struct sbuf *b, const struct sl_conf_cluster *cl,
 	}
 }
 
+/* A listener's tls: the files, the choices, never a key. */
+static void
+config_tls_server(struct sbuf *b, const struct sl_conf_tls_server *t)
+{
+	sb_printf(b, ",\"tls\":{\"certificates\":[");
+	for (size_t i = 0; i < t->ncerts; i++) {
+		sb_printf(b, "%s{\"cert\":", i ? "," : "");
+		sb_json_str(b, t->certs[i].cert.path);
+		sb_printf(b, "}");
+	}
+	sb_printf(b,
+		  "],\"min_version\":\"TLSv1.%d\",\"session_tickets\":%s,"
+		  "\"session_cache\":%llu,\"client_ca\":",
+		  t->min_version == 13 ? 3 : 2,
+		  t->session_tickets ? "true" : "false",
+		  (unsigned long long)t->session_cache);
+	if (t->client_ca.path != NULL) {
+		sb_json_str(b, t->client_ca.path);
+		sb_printf(b, ",\"client_verify\":\"%s\"",
+			  t->client_verify_optional ? "optional" : "required");
+	} else
+		sb_printf(b, "null");
+	if (t->client_subject_header != NULL) {
+		sb_printf(b, ",\"client_subject_header\":");
+		sb_json_str(b, t->client_subject_header);
+	}
+	sb_printf(b, "}");
+}
+
 static void
 page_config(const struct sl_admin_view *v, struct sbuf *b)
 {
@@ -642,6 +743,8 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 		sb_json_str(b, l->name);
 		sb_printf(b, ",\"address\":");
 		sb_json_str(b, l->addr.text);
+		if (l->tls.ncerts > 0)
+			config_tls_server(b, &l->tls);
 		sb_printf(b, ",\"routes\":[");
 		for (size_t j = 0; j < l->nroutes; j++) {
 			const struct sl_conf_route *r = &l->routes[j];

@@ -219,6 +219,8 @@ txn_no_endpoint(struct sl_client *c, unsigned why)
 		sl_exchange_local(c, 503, "no_healthy_upstream", 0);
 	} else if (t->last_fail == FAIL_CONNECT_TIMEOUT)
 		sl_exchange_local(c, 504, "upstream_connect_timeout", 0);
+	else if (t->last_fail == FAIL_TLS)
+		sl_exchange_local(c, 502, "upstream_tls", 0);
 	else
 		sl_exchange_local(c, 502, "upstream_connect_failed", 0);
 }
@@ -366,7 +368,7 @@ attempt_connect(struct sl_client *c)
 	t->body_off = 0;
 	t->req_body_sent = 0;
 	t->up_progress_ms = now_ms();
-	if (t->up->state == SL_UP_ST_CONNECTING)
+	if (sl_upstream_connecting(t->up))
 		t->connect_deadline_ms =
 		    now_ms() + t->wc->conf->connect_timeout_ms;
 }
@@ -436,6 +438,9 @@ answer_failure(struct sl_client *c, int fail)
 		return;
 	case FAIL_CONNECT_TIMEOUT:
 		sl_exchange_local(c, 504, "upstream_connect_timeout", 0);
+		return;
+	case FAIL_TLS:
+		sl_exchange_local(c, 502, "upstream_tls", 0);
 		return;
 	case FAIL_RESET:
 		sl_exchange_local(c, 502, "upstream_reset", 0);
@@ -569,11 +574,12 @@ sl_attempt_failed(struct sl_client *c, int fail, const char *why,
 	/* class 1: nothing of this attempt reached the upstream (a connect
 	 * failure, or a pooled connection found closed before a byte went) */
 	cls = fail == FAIL_REFUSED || fail == FAIL_CONNECT_TIMEOUT ||
-		      (fail == FAIL_RESET && nothing_sent)
+		      fail == FAIL_TLS || (fail == FAIL_RESET && nothing_sent)
 		  ? SL_RETRY_CLASS_NOT_SENT
 		  : SL_RETRY_CLASS_SENT;
 	note_failure(t, cls, why);
-	if (fail == FAIL_REFUSED || fail == FAIL_CONNECT_TIMEOUT)
+	if (fail == FAIL_REFUSED || fail == FAIL_CONNECT_TIMEOUT ||
+	    fail == FAIL_TLS)
 		t->last_fail = fail;
 	/* a pooled connection that died before any answer is most likely
 	 * one the upstream closed as idle while the request was on its way:
@@ -595,7 +601,8 @@ sl_attempt_failed(struct sl_client *c, int fail, const char *why,
 		attempt_connect(c);
 		return;
 	}
-	kind = fail == FAIL_REFUSED || fail == FAIL_CONNECT_TIMEOUT
+	kind = fail == FAIL_REFUSED || fail == FAIL_CONNECT_TIMEOUT ||
+		       fail == FAIL_TLS
 		   ? SL_RETRY_KIND_CONNECT
 	       : fail == FAIL_RESET   ? SL_RETRY_KIND_RESET
 	       : fail == FAIL_TIMEOUT ? SL_RETRY_KIND_TIMEOUT

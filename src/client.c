@@ -27,6 +27,7 @@
 #include "rate.h"
 #include "runtime.h"
 #include "wloop.h"
+#include "xprt.h"
 
 #define LINGER_MS      2000 /* reading and dropping input before a close */
 #define HEAD_BUF_START 4096 /* first buffer of a request head */
@@ -38,6 +39,8 @@ static const char *
 client_state_str(enum sl_client_state s)
 {
 	switch (s) {
+	case SL_CLIENT_ST_HANDSHAKE:
+		return "handshake";
 	case SL_CLIENT_ST_IDLE:
 		return "idle";
 	case SL_CLIENT_ST_HEAD:
@@ -86,6 +89,31 @@ client_want_read(struct sl_client *c, int on)
 		event_del(&c->rev);
 		c->flags &= ~C_F_REV;
 	}
+	/* bytes TLS decrypted (or read) before reading stopped: epoll
+	 * will not say so, the connection must look itself */
+	if (on && sl_xprt_pending(c->ssl))
+		event_active(&c->rev, EV_READ, 1);
+}
+
+/*
+ * What rev waits for: readability, or (TLS) writability when a read or
+ * the handshake must write first. The interest is the transport's.
+ */
+static void
+client_rev_wait(struct sl_client *c, int want)
+{
+	int w = want == SL_TLS_WANT_WRITE;
+	int added = (c->flags & C_F_REV) != 0;
+
+	if (w == ((c->flags & C_F_REV_W) != 0))
+		return;
+	if (added)
+		event_del(&c->rev);
+	event_assign(&c->rev, c->w->base, c->fd,
+		     (w ? EV_WRITE : EV_READ) | EV_PERSIST, client_on_read, c);
+	c->flags = w ? c->flags | C_F_REV_W : c->flags & ~C_F_REV_W;
+	if (added)
+		event_add(&c->rev, NULL);
 }
 
 void
@@ -136,7 +164,16 @@ sl_client_close(struct sl_client *c, const char *reason)
 	/* a held last response leaves with the FIN now, before close()
 	 * could turn into a reset over unread input and drop it */
 	if (c->flags & C_F_CORKED)
-		shutdown(c->fd, SHUT_WR);
+		sl_xprt_shutdown(c->fd, c->ssl);
+	if (c->ssl != NULL) {
+		/* close_notify: the end is an end, not a cut */
+		if (c->state != SL_CLIENT_ST_HANDSHAKE)
+			sl_tls_close_notify(c->ssl);
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	free(c->tls_subject);
+	c->tls_subject = NULL;
 	close(c->fd);
 	c->fd = -1;
 	w->sndbuf_extra -= c->sndbuf_extra;
@@ -161,6 +198,9 @@ sl_client_abort_reset(struct sl_client *c, const char *reason)
 	/* SO_LINGER 0: close() sends a reset, and drops what is queued */
 	if (c->state != SL_CLIENT_ST_CLOSED)
 		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	/* and no close_notify: the peer must not take the part for all */
+	if (c->ssl != NULL)
+		SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN);
 	c->flags &= ~C_F_CORKED;
 	sl_client_close(c, reason);
 }
@@ -177,7 +217,7 @@ sl_client_finish(struct sl_client *c, const char *reason, int linger)
 		sl_client_close(c, reason);
 		return;
 	}
-	shutdown(c->fd, SHUT_WR);
+	sl_xprt_shutdown(c->fd, c->ssl);
 	c->close_reason = reason;
 	sl_client_set_state(c, SL_CLIENT_ST_LINGER);
 	sl_timeq_set(c->w, &c->tnode, LINGER_MS, now_ms());
@@ -196,7 +236,7 @@ sl_client_write(struct sl_client *c)
 {
 	struct sl_txn *t = c->txn;
 	struct iovec iov[2];
-	int niov, flags = 0, more = 0;
+	int niov, flags = 0, more = 0, want;
 	ssize_t n;
 
 	if (c->flags & C_F_WEV)
@@ -212,13 +252,18 @@ sl_client_write(struct sl_client *c)
 		flags = MSG_MORE;
 		c->flags |= C_F_CORKED;
 	}
-	n = sl_sendv(c->fd, iov, niov, flags);
+	n = sl_xprt_sendv(c->fd, c->ssl, iov, niov, flags, &want);
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR) {
 			/* send_timeout counts from the moment writing stalls */
 			if (!(c->flags & C_F_WEV))
 				t->last_write_ms = now_ms();
-			sl_client_want_write(c, 1);
+			if (want == SL_TLS_WANT_READ)
+				/* TLS must read first: the read event
+				 * carries on */
+				client_want_read(c, 1);
+			else
+				sl_client_want_write(c, 1);
 			return 0;
 		}
 		sl_client_close(c, "client_write_error");
@@ -240,6 +285,7 @@ client_read(struct sl_client *c)
 	struct sl_txn *t = c->txn;
 	size_t cap = in_cap(c);
 	ssize_t n;
+	int want;
 
 	/* a head starts in a small buffer that grows only when the head
 	 * needs it, so a slow or idle client costs little; a body gets the
@@ -277,7 +323,14 @@ client_read(struct sl_client *c)
 			sl_rate_excuse(&t->body_rate, now_ms());
 		return SL_AGAIN;
 	}
-	n = recv(c->fd, c->in.data + c->in.len, sl_buf_space(&c->in), 0);
+	n = sl_xprt_recv(c->fd, c->ssl, c->in.data + c->in.len,
+			 sl_buf_space(&c->in), &want);
+	if (c->ssl != NULL)
+		/* a TLS read may have to write first */
+		client_rev_wait(c, n == -1 && errno == EAGAIN ? want
+				   : want == SL_TLS_WANT_WRITE
+				       ? SL_TLS_WANT_WRITE
+				       : SL_TLS_WANT_READ);
 	if (n > 0) {
 		c->in.len += (uint32_t)n;
 		return n;
@@ -286,7 +339,8 @@ client_read(struct sl_client *c)
 		return 0;
 	if (errno == EAGAIN || errno == EINTR)
 		return SL_AGAIN;
-	sl_client_close(c, "client_read_error");
+	sl_client_close(c, errno == EPROTO ? "client_tls_error"
+					   : "client_read_error");
 	return -1;
 }
 
@@ -297,6 +351,8 @@ static void
 client_schedule(struct sl_client *c)
 {
 	switch (c->state) {
+	case SL_CLIENT_ST_HANDSHAKE:
+		return; /* the handshake sets its own interest */
 	case SL_CLIENT_ST_IDLE:
 	case SL_CLIENT_ST_HEAD:
 	case SL_CLIENT_ST_LINGER:
@@ -394,6 +450,8 @@ sl_client_process(struct sl_client *c)
 			if (c->in.data != NULL)
 				c->in.off = c->in.len = 0;
 			goto out;
+		case SL_CLIENT_ST_HANDSHAKE:
+			goto out;
 		case SL_CLIENT_ST_CLOSED:
 			return;
 		}
@@ -406,6 +464,124 @@ out:
 	client_schedule(c);
 }
 
+/* ---- TLS handshake -------------------------------------------------------*/
+
+/* A failed handshake: counted by reason, said at info, closed. */
+static void
+client_tls_failed(struct sl_client *c, enum sl_tls_fail f, const char *why)
+{
+	atomic_fetch_add(&c->lconf->state->tls_failures[f], 1);
+	if (sl_log_enabled(SL_LOG_INFO)) {
+		char peer[64];
+		log_info("conn=%llu peer=%s listener=%s: TLS handshake "
+			 "failed: %s (%s)",
+			 (unsigned long long)c->id,
+			 peer_str(c, peer, sizeof(peer)), c->lconf->name,
+			 sl_tls_fail_str(f), why);
+	}
+}
+
+/*
+ * An HTTP request on a TLS port: a 400 in clear text, then a lingering
+ * close, so that the client reads it instead of waiting for a handshake.
+ */
+static void
+client_plain_http(struct sl_client *c)
+{
+	static const char body[] =
+	    "{\"error\":\"plain_http_on_tls_port\",\"status\":400}\n";
+	char head[256];
+	struct iovec iov[2];
+	int n;
+
+	client_tls_failed(c, SL_TLS_F_PLAIN_HTTP,
+			  "an HTTP request on a TLS listener");
+	n = snprintf(head, sizeof(head),
+		     "HTTP/1.1 400 Bad Request\r\nContent-Type: "
+		     "application/json\r\nContent-Length: %zu\r\nConnection: "
+		     "close\r\n\r\n",
+		     sizeof(body) - 1);
+	iov[0].iov_base = head;
+	iov[0].iov_len = (size_t)n;
+	iov[1].iov_base = (void *)body;
+	iov[1].iov_len = sizeof(body) - 1;
+	/* small enough for any socket buffer; a short write is a client
+	 * that is gone already */
+	(void)sl_sendv(c->fd, iov, 2, 0);
+	SL_STAT_INC(c->w->stats.responses[4]);
+	sl_client_finish(c, "plain_http_on_tls_port", 1);
+}
+
+/*
+ * Drives the handshake of a TLS client. Returns 1 when it is done (c is
+ * IDLE and may read), 0 when it waits (interest set), -1 when c was
+ * closed.
+ */
+static int
+client_handshake(struct sl_client *c)
+{
+	struct sl_lstate *st = c->lconf->state;
+	char why[256];
+	int want = 0, r;
+
+	if (c->ssl == NULL) {
+		unsigned char b;
+		ssize_t n = recv(c->fd, &b, 1, MSG_PEEK);
+
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+			client_tls_failed(c, SL_TLS_F_CLOSED,
+					  n == 0 ? "closed by the client"
+						 : strerror(errno));
+			sl_client_close(c, "client_closed_in_handshake");
+			return -1;
+		}
+		if (n == -1)
+			return 0; /* read interest is on */
+		/* a TLS handshake record starts with 22; a request with a
+		 * letter of its method */
+		if (b != 22) {
+			if (b >= 'A' && b <= 'Z') {
+				client_plain_http(c);
+				return -1;
+			}
+			client_tls_failed(c, SL_TLS_F_PROTOCOL,
+					  "not a TLS handshake");
+			sl_client_close(c, "tls_handshake_failed");
+			return -1;
+		}
+		if ((c->ssl = sl_tls_accept(&c->lconf->tls, c->fd, c)) ==
+		    NULL) {
+			sl_client_close(c, "out_of_memory");
+			return -1;
+		}
+	}
+	r = sl_tls_handshake(c->ssl, &want);
+	if (r == 0) {
+		client_rev_wait(c, want);
+		client_want_read(c, 1);
+		return 0;
+	}
+	if (r == -1) {
+		enum sl_tls_fail f =
+		    sl_tls_why_failed(c->ssl, why, sizeof(why));
+		client_tls_failed(c, f, why);
+		sl_client_close(c, f == SL_TLS_F_CLOSED
+				       ? "client_closed_in_handshake"
+				       : "tls_handshake_failed");
+		return -1;
+	}
+	atomic_fetch_add(&st->tls_handshakes, 1);
+	if (sl_tls_resumed(c->ssl))
+		atomic_fetch_add(&st->tls_resumed, 1);
+	if (c->lconf->tls.client_subject_header != NULL)
+		c->tls_subject = sl_tls_peer_subject(c->ssl);
+	client_rev_wait(c, SL_TLS_WANT_READ);
+	sl_client_set_state(c, SL_CLIENT_ST_IDLE);
+	sl_timeq_set(c->w, &c->tnode, c->lconf->limits.idle_timeout_ms,
+		     now_ms());
+	return 1;
+}
+
 /* ---- events ------------------------------------------------------------*/
 
 static void
@@ -415,6 +591,8 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	sl_now_refresh();
+	if (c->state == SL_CLIENT_ST_HANDSHAKE && client_handshake(c) != 1)
+		return;
 	if (c->flags & C_F_EOF) {
 		/* woken to carry on (see sl_client_process), not to read */
 		sl_client_process(c);
@@ -427,6 +605,7 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 		c->flags |= C_F_EOF;
 		client_want_read(c, 0);
 		switch (c->state) {
+		case SL_CLIENT_ST_HANDSHAKE:
 		case SL_CLIENT_ST_IDLE:
 			sl_client_close(c, "client_closed");
 			return;
@@ -555,6 +734,12 @@ sl_client_on_deadline(struct sl_tnode *n)
 	struct sl_client *c = CLIENT_OF(n);
 
 	switch (c->state) {
+	case SL_CLIENT_ST_HANDSHAKE:
+		/* header_timeout: a handshake is part of getting a head */
+		client_tls_failed(c, SL_TLS_F_TIMEOUT,
+				  "not done within header_timeout");
+		sl_client_close(c, "tls_handshake_timeout");
+		return;
 	case SL_CLIENT_ST_IDLE:
 		sl_client_count_timeout(c, SL_TO_IDLE);
 		sl_client_close(c, "idle_timeout");
@@ -639,8 +824,17 @@ sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 	TAILQ_INSERT_TAIL(&w->clients, c, entry);
 	w->nclients++;
 	SL_STAT_INC(w->stats.active);
-	c->state = SL_CLIENT_ST_IDLE;
-	sl_timeq_set(w, &c->tnode, c->lconf->limits.idle_timeout_ms, now_ms());
+	if (c->lconf->tls.ctx != NULL) {
+		/* the handshake counts against header_timeout */
+		c->state = SL_CLIENT_ST_HANDSHAKE;
+		sl_timeq_set(w, &c->tnode, c->lconf->limits.header_timeout_ms,
+			     now_ms());
+		client_want_read(c, 1);
+	} else {
+		c->state = SL_CLIENT_ST_IDLE;
+		sl_timeq_set(w, &c->tnode, c->lconf->limits.idle_timeout_ms,
+			     now_ms());
+	}
 	/* with TCP_DEFER_ACCEPT the request is usually here already */
 	client_on_read(fd, EV_READ, c);
 }
@@ -688,8 +882,9 @@ sl_client_reloaded(struct sl_client *c)
 	/* its listener is gone: idle connections close now, the others
 	 * after their exchange */
 	c->flags |= C_F_RETIRED;
-	if (c->state == SL_CLIENT_ST_IDLE &&
-	    (c->in.data == NULL || sl_buf_pending(&c->in) == 0))
+	if (c->state == SL_CLIENT_ST_HANDSHAKE ||
+	    (c->state == SL_CLIENT_ST_IDLE &&
+	     (c->in.data == NULL || sl_buf_pending(&c->in) == 0)))
 		sl_client_close(c, "listener_removed");
 	else if (c->txn != NULL)
 		c->txn->flags |= T_CLOSE;
@@ -700,7 +895,7 @@ sl_client_drain(struct sl_client *c)
 {
 	sl_now_refresh();
 	/* an idle connection holds at most a lone CR: nothing to finish */
-	if (c->state == SL_CLIENT_ST_IDLE)
+	if (c->state == SL_CLIENT_ST_IDLE || c->state == SL_CLIENT_ST_HANDSHAKE)
 		sl_client_close(c, "draining");
 	else if (c->txn != NULL)
 		c->txn->flags |= T_CLOSE;

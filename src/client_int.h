@@ -10,6 +10,7 @@
 #include <event2/event_struct.h>
 #include <event2/util.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <stdint.h>
 #include <sys/queue.h>
 
@@ -24,10 +25,12 @@
 #include "wloop.h"
 
 enum sl_client_state {
-	SL_CLIENT_ST_IDLE,   /* between requests: txn == NULL, no byte of the
-				next head yet; deadline = idle timeout */
-	SL_CLIENT_ST_HEAD,   /* part of a head is in `in`: txn == NULL;
-				deadline = header deadline */
+	SL_CLIENT_ST_HANDSHAKE, /* TLS: the handshake, under header_timeout;
+				   nothing read yet */
+	SL_CLIENT_ST_IDLE,	/* between requests: txn == NULL, no byte of the
+				   next head yet; deadline = idle timeout */
+	SL_CLIENT_ST_HEAD,	/* part of a head is in `in`: txn == NULL;
+				   deadline = header deadline */
 	SL_CLIENT_ST_TXN,    /* txn != NULL: one exchange, proxied or local */
 	SL_CLIENT_ST_LINGER, /* final response sent, write side shut down;
 				input is dropped until EOF or deadline */
@@ -41,6 +44,9 @@ enum sl_client_state {
 #define C_F_RETIRED    0x08
 #define C_F_CORKED     0x10 /* the last response went out with MSG_MORE */
 #define C_F_SNDBUF_MAX 0x20 /* SO_SNDBUF has grown as far as it may */
+#define C_F_REV_W                                                              \
+	0x40 /* TLS: rev waits for writability (a read                         \
+		     needs a write to go first) */
 
 /* One request/response exchange. Owned by its client; free list per
  * worker. */
@@ -150,7 +156,14 @@ struct sl_txn {
 #define T_FRESH 0x1000000 /* the next attempt opens a new connection */
 
 /* How an upstream attempt failed. */
-enum { FAIL_REFUSED, FAIL_CONNECT_TIMEOUT, FAIL_RESET, FAIL_BAD, FAIL_TIMEOUT };
+enum {
+	FAIL_REFUSED,
+	FAIL_CONNECT_TIMEOUT,
+	FAIL_TLS, /* the upstream's TLS handshake failed: nothing sent */
+	FAIL_RESET,
+	FAIL_BAD,
+	FAIL_TIMEOUT
+};
 
 /* Owned by its worker's list; freed after sl_client_close by tev. */
 struct sl_client {
@@ -177,6 +190,9 @@ struct sl_client {
 	int ip_slot; /* per-address count to release, or
 			SL_RUNTIME_IP_UNCOUNTED */
 	const char *close_reason;
+	SSL *ssl;		  /* TLS (xprt.h), or NULL */
+	char *tls_subject;	  /* the verified client certificate's subject,
+				     when the listener forwards it */
 	struct event rev;	  /* the only event of an idle connection */
 	struct sockaddr_in6 peer; /* large enough for AF_INET too */
 };

@@ -59,6 +59,9 @@ struct sl_conf_key {
 };
 
 /* Where a value was written in the file (1-based; 0 = not written). */
+struct sl_tls_server;
+struct sl_tls_client;
+
 struct sl_conf_pos {
 	unsigned line, col;
 };
@@ -121,6 +124,42 @@ struct sl_conf_outlier {
 	uint32_t max_ejected_percent; /* default 10 */
 };
 
+/* A file named in the configuration, with where it was named. */
+struct sl_conf_file {
+	char *path; /* NULL when not set */
+	struct sl_conf_pos pos;
+};
+
+/* A listener's tls: (doc/tls.md). The contexts are built by sl_tls_load
+ * (tls.c) from these, once the file is valid. */
+struct sl_conf_tls_cert {
+	struct sl_conf_file cert, key;
+};
+struct sl_conf_tls_server {
+	struct sl_conf_tls_cert *certs; /* NULL: plain HTTP listener */
+	size_t ncerts;			/* the first is the default */
+	int min_version;		/* 12 or 13; default 12 */
+	char *ciphers, *ciphersuites;	/* NULL: the defaults */
+	struct sl_conf_pos ciphers_pos, ciphersuites_pos;
+	int session_tickets;	       /* default on */
+	uint64_t session_cache;	       /* entries, 0 = off; default 20000 */
+	struct sl_conf_file client_ca; /* optional */
+	int client_verify_optional;    /* client_verify: optional */
+	char *client_subject_header;   /* optional; as written */
+	struct sl_tls_server *ctx;     /* built by sl_tls_load */
+};
+
+/* A cluster's tls: (doc/tls.md). */
+struct sl_conf_tls_client {
+	int enabled;
+	char *sni;		       /* NULL: none */
+	struct sl_conf_file ca;	       /* NULL path: the system store */
+	int verify;		       /* default on */
+	struct sl_conf_file cert, key; /* mutual TLS, both or neither */
+	int min_version;	       /* 12 or 13 */
+	struct sl_tls_client *ctx;     /* built by sl_tls_load */
+};
+
 struct sl_conf_cluster {
 	char *name;
 	struct sl_conf_endpoint *endpoints; /* owned, nendpoints >= 1 */
@@ -142,7 +181,8 @@ struct sl_conf_cluster {
 	struct sl_conf_outlier outlier;
 	uint64_t queue_timeout_ms; /* longest wait for a connection, default
 				      1s */
-	struct sl_clstate *state;  /* shared counters, set by sl_runtime_bind */
+	struct sl_conf_tls_client tls;
+	struct sl_clstate *state; /* shared counters, set by sl_runtime_bind */
 };
 
 struct sl_conf_header_match {
@@ -213,6 +253,7 @@ struct sl_conf_listener {
 	char *name;
 	struct sl_conf_addr addr;
 	struct sl_conf_limits limits;
+	struct sl_conf_tls_server tls;
 	struct sl_conf_route *routes;
 	size_t nroutes;
 	struct sl_lstate *state; /* shared counters, set by sl_runtime_bind */
@@ -244,6 +285,8 @@ struct sl_conf {
 	/* called with the last reference, before the generation is freed:
 	 * set by whoever attached state to it (sl_runtime_bind) */
 	void (*on_free)(struct sl_conf *conf);
+	/* frees what sl_tls_load built (set by it) */
+	void (*tls_free)(struct sl_conf *conf);
 };
 
 /*

@@ -33,6 +33,7 @@
 #include "runtime.h"
 #include "upstream.h"
 #include "wloop.h"
+#include "xprt.h"
 
 static void exchange_on_timer(evutil_socket_t, short, void *);
 static void txn_choose_cluster(struct sl_client *c,
@@ -644,7 +645,9 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	}
 	fwd.client_ip =
 	    sl_addr_ip((const struct sockaddr *)&c->peer, ip, sizeof(ip));
-	fwd.proto = "http";
+	fwd.proto = c->ssl != NULL ? "https" : "http";
+	fwd.subject_header = c->lconf->tls.client_subject_header;
+	fwd.subject = c->tls_subject;
 	fwd.request_id = t->request_id;
 	fwd.default_host = c->lconf->addr.text;
 	n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, &req, &fwd);
@@ -1227,7 +1230,7 @@ sl_exchange_schedule(struct sl_client *c)
 	if (!(t->flags & (T_LOCAL | T_REQ_READ_DONE)) && (c->flags & C_F_REV))
 		x = SL_MIN(x,
 			   t->last_read_ms + c->lconf->limits.body_timeout_ms);
-	if (u != NULL && u->state == SL_UP_ST_CONNECTING)
+	if (u != NULL && sl_upstream_connecting(u))
 		x = SL_MIN(x, t->connect_deadline_ms);
 	else if (u != NULL && !(t->flags & T_RESP_DONE)) {
 		/* resume reading the upstream once there is room */
@@ -1368,8 +1371,7 @@ client_send_progress(struct sl_client *c, uint64_t now)
 	int outq = 0;
 	uint64_t delivered;
 
-	if (ioctl(c->fd, SIOCOUTQ, &outq) == -1 || outq < 0)
-		outq = 0;
+	outq = sl_xprt_outq(c->fd, c->ssl);
 	delivered = t->send_written > (uint64_t)outq
 			? t->send_written - (uint64_t)outq
 			: 0;
@@ -1430,7 +1432,7 @@ txn_on_deadline(struct sl_client *c, struct sl_txn *t, uint64_t now)
 		sl_attempt_overloaded(c);
 		return 0;
 	}
-	if (u != NULL && u->state == SL_UP_ST_CONNECTING &&
+	if (u != NULL && sl_upstream_connecting(u) &&
 	    now >= t->connect_deadline_ms) {
 		char d[64];
 		snprintf(d, sizeof(d),
@@ -1509,8 +1511,13 @@ sl_exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
 	case SL_UP_EV_FAILED:
 		/* the OS's reason: refused, no route to host, its own SYN
 		 * timeout */
-		sl_attempt_failed(c, FAIL_REFUSED, "upstream_connect_failed",
-				  strerror(err));
+		if (err == SL_UP_ERR_TLS)
+			sl_attempt_failed(c, FAIL_TLS, "upstream_tls",
+					  sl_upstream_tls_why());
+		else
+			sl_attempt_failed(c, FAIL_REFUSED,
+					  "upstream_connect_failed",
+					  strerror(err));
 		break;
 	case SL_UP_EV_CONNECTED:
 		t->up_progress_ms = now_ms();

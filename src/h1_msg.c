@@ -240,6 +240,10 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 		if (k == HK_EXPECT || k == HK_X_REQUEST_ID ||
 		    k == HK_X_FORWARDED_PROTO)
 			continue;
+		if (fwd->subject_header != NULL &&
+		    h->name_len == strlen(fwd->subject_header) &&
+		    strncasecmp(h->name, fwd->subject_header, h->name_len) == 0)
+			continue; /* only a verified certificate sets it */
 		if ((req->flags & SL_H1_F_ABSOLUTE_FORM) && k == HK_HOST)
 			continue;
 		if (k == HK_X_FORWARDED_FOR) {
@@ -273,7 +277,14 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 	puts_(&o, fwd->proto);
 	puts_(&o, "\r\nX-Request-Id: ");
 	puts_(&o, fwd->request_id);
-	puts_(&o, "\r\n\r\n");
+	puts_(&o, "\r\n");
+	if (fwd->subject_header != NULL && fwd->subject != NULL) {
+		puts_(&o, fwd->subject_header);
+		puts_(&o, ": ");
+		puts_(&o, fwd->subject);
+		puts_(&o, "\r\n");
+	}
+	puts_(&o, "\r\n");
 	return finish(&o);
 }
 

@@ -19,6 +19,10 @@ struct sl_fwd {
 	const char *proto;	  /* X-Forwarded-Proto value */
 	const char *request_id;	  /* X-Request-Id value (NUL-terminated) */
 	const char *default_host; /* Host for a request without one (1.0) */
+	/* TLS client_subject_header: the field is dropped from what the
+	 * client sent, and set to subject when that is not NULL */
+	const char *subject_header; /* NULL: none configured */
+	const char *subject;
 };
 
 /*

@@ -8,6 +8,7 @@
  */
 #include "health.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -26,6 +27,7 @@
 #include "log.h"
 #include "runtime.h"
 #include "util.h"
+#include "xprt.h"
 
 /* The longest response head a check reads (the body is never read). */
 #define HC_BUF 16384
@@ -33,6 +35,7 @@
 enum hc_phase {
 	HC_IDLE,       /* waiting for the next check */
 	HC_CONNECTING, /* connect() in progress */
+	HC_HANDSHAKE,  /* TLS: the handshake */
 	HC_SENDING,    /* the request is being written */
 	HC_READING,    /* the response head is being read */
 };
@@ -45,13 +48,17 @@ struct hc {
 				  address", names the endpoint in logs */
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	char *req; /* the GET, built once (owned) */
+	char ip[INET6_ADDRSTRLEN]; /* for TLS verification without sni */
+	char *req;		   /* the GET, built once (owned) */
 	size_t req_len;
 	uint64_t interval_ms, timeout_ms;
 	uint32_t healthy, unhealthy;
 	uint64_t expect[8];
 	enum hc_phase phase;
 	int fd;
+	const struct sl_tls_client *tls; /* the cluster's TLS, of the newest
+					    generation; NULL: plain */
+	SSL *ssl;
 	struct event ev;  /* fd readable or writable, while a check runs */
 	struct event tev; /* the next check, or the running one's timeout */
 	uint64_t started_ms;
@@ -143,8 +150,8 @@ const char *
 sl_health_error_str(enum sl_health_error e)
 {
 	static const char *const names[SL_HC_NERRORS] = {
-	    "ok",     "connect_failed", "timeout",
-	    "closed", "bad_response",	"unexpected_status",
+	    "ok",	    "connect_failed",	 "timeout", "closed",
+	    "bad_response", "unexpected_status", "tls",
 	};
 
 	return (unsigned)e < SL_HC_NERRORS ? names[e] : "?";
@@ -168,6 +175,11 @@ hc_arm(struct hc *c, uint64_t ms)
 static void
 hc_stop(struct hc *c)
 {
+	if (c->ssl != NULL) {
+		sl_tls_close_notify(c->ssl);
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
 	if (c->fd != -1) {
 		event_del(&c->ev);
 		close(c->fd);
@@ -243,21 +255,37 @@ hc_start(struct hc *c)
 	hc_arm(c, c->timeout_ms);
 }
 
+/* The running check waits for readability or writability. */
+static void
+hc_wait(struct hc *c, int want)
+{
+	short what = want == SL_TLS_WANT_WRITE ? EV_WRITE : EV_READ;
+
+	if (event_get_events(&c->ev) == (what | EV_PERSIST))
+		return;
+	event_del(&c->ev);
+	event_assign(&c->ev, c->h->base, c->fd, what | EV_PERSIST, hc_on_io, c);
+	event_add(&c->ev, NULL);
+}
+
 /* Reads what came; returns 1 when the check ended. */
 static int
 hc_read(struct hc *c)
 {
 	const char *why = NULL;
 	ssize_t n;
-	int status = 0, r;
+	int status = 0, r, want;
 
 	if (c->buf == NULL && (c->buf = malloc(HC_BUF)) == NULL) {
 		hc_done(c, SL_HC_CLOSED, 0, "out of memory");
 		return 1;
 	}
-	n = recv(c->fd, c->buf + c->len, HC_BUF - c->len, 0);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+	n = sl_xprt_recv(c->fd, c->ssl, c->buf + c->len, HC_BUF - c->len,
+			 &want);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		hc_wait(c, want);
 		return 0;
+	}
 	if (n <= 0) {
 		hc_done(c, SL_HC_CLOSED, 0, n == 0 ? NULL : strerror(errno));
 		return 1;
@@ -282,8 +310,10 @@ hc_on_io(evutil_socket_t fd, short what, void *arg)
 {
 	struct hc *c = arg;
 	socklen_t len = sizeof(int);
-	int err = 0;
+	int err = 0, want = 0;
+	struct iovec iov;
 	ssize_t n;
+	char why[200];
 
 	switch (c->phase) {
 	case HC_CONNECTING:
@@ -293,13 +323,41 @@ hc_on_io(evutil_socket_t fd, short what, void *arg)
 			hc_done(c, SL_HC_CONNECT, 0, strerror(err));
 			return;
 		}
-		c->phase = HC_SENDING;
+		if (c->tls != NULL) {
+			/* checked the way requests go: over TLS, with the
+			 * cluster's verification */
+			if ((c->ssl = sl_tls_connect(c->tls, c->fd, c->ip,
+						     NULL)) == NULL) {
+				hc_done(c, SL_HC_CONNECT, 0, "out of memory");
+				return;
+			}
+			c->phase = HC_HANDSHAKE;
+		} else
+			c->phase = HC_SENDING;
+		/* FALLTHROUGH */
+	case HC_HANDSHAKE:
+		if (c->phase == HC_HANDSHAKE) {
+			int r = sl_tls_handshake(c->ssl, &want);
+			if (r == 0) {
+				hc_wait(c, want);
+				return;
+			}
+			if (r == -1) {
+				hc_done(c, SL_HC_TLS, 0,
+					sl_tls_why(c->ssl, why, sizeof(why)));
+				return;
+			}
+			c->phase = HC_SENDING;
+		}
 		/* FALLTHROUGH */
 	case HC_SENDING:
-		n = send(c->fd, c->req + c->sent, c->req_len - c->sent,
-			 MSG_NOSIGNAL);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		iov.iov_base = c->req + c->sent;
+		iov.iov_len = c->req_len - c->sent;
+		n = sl_xprt_sendv(c->fd, c->ssl, &iov, 1, 0, &want);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			hc_wait(c, want);
 			return;
+		}
 		if (n == -1) {
 			hc_done(c, SL_HC_CLOSED, 0, strerror(errno));
 			return;
@@ -307,10 +365,7 @@ hc_on_io(evutil_socket_t fd, short what, void *arg)
 		c->sent += (size_t)n;
 		if (c->sent < c->req_len)
 			return;
-		event_del(&c->ev);
-		event_assign(&c->ev, c->h->base, c->fd, EV_READ | EV_PERSIST,
-			     hc_on_io, c);
-		event_add(&c->ev, NULL);
+		hc_wait(c, SL_TLS_WANT_READ);
 		c->phase = HC_READING;
 		return;
 	case HC_READING:
@@ -370,6 +425,16 @@ hc_configure(struct hc *c, const struct sl_conf_cluster *cc,
 	}
 	memcpy(&c->ss, &ce->addr.ss, sizeof(c->ss));
 	c->sslen = ce->addr.sslen;
+	c->tls = cc->tls.ctx;
+	if (ce->addr.ss.ss_family == AF_INET)
+		inet_ntop(AF_INET,
+			  &((const struct sockaddr_in *)&ce->addr.ss)->sin_addr,
+			  c->ip, sizeof(c->ip));
+	else
+		inet_ntop(
+		    AF_INET6,
+		    &((const struct sockaddr_in6 *)&ce->addr.ss)->sin6_addr,
+		    c->ip, sizeof(c->ip));
 	c->interval_ms = hh->interval_ms;
 	c->timeout_ms = hh->timeout_ms;
 	c->healthy = hh->healthy;

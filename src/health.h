@@ -74,6 +74,7 @@ enum sl_health_error {
 	SL_HC_CLOSED,  /* closed or reset before a complete head */
 	SL_HC_BAD,     /* a malformed response */
 	SL_HC_STATUS,  /* a status not in expect_status */
+	SL_HC_TLS,     /* the TLS handshake failed (cluster tls:) */
 	SL_HC_NERRORS,
 };
 

@@ -23,6 +23,7 @@
 #include "portcheck.h"
 #include "preflight.h"
 #include "runtime.h"
+#include "tls.h"
 #include "worker.h"
 
 #ifndef SYSCONFDIR
@@ -134,6 +135,20 @@ log_errors(const char *prefix, const char *errors)
 	while (p != NULL && *p != '\0') {
 		nl = strchr(p, '\n');
 		log_error("%s%.*s", prefix, nl ? (int)(nl - p) : (int)strlen(p),
+			  p);
+		p = nl ? nl + 1 : NULL;
+	}
+}
+
+/* The same for warnings (an expired certificate on reload). */
+static void
+log_warns(const char *prefix, const char *warnings)
+{
+	const char *p = warnings, *nl;
+
+	while (p != NULL && *p != '\0') {
+		nl = strchr(p, '\n');
+		log_warnx("%s%.*s", prefix, nl ? (int)(nl - p) : (int)strlen(p),
 			  p);
 		p = nl ? nl + 1 : NULL;
 	}
@@ -305,7 +320,7 @@ static void
 main_reload(struct sl_main *m)
 {
 	struct sl_conf *nc, *oc = m->conf;
-	char *errors = NULL;
+	char *errors = NULL, *warnings = NULL;
 	int **nfds;
 
 	if (m->stopping)
@@ -329,8 +344,11 @@ main_reload(struct sl_main *m)
 	}
 	nc->generation = oc->generation + 1;
 	/* what a restart on this file would open must open */
-	if ((errors = sl_preflight(nc, m->run_access)) != NULL) {
+	if ((errors = sl_preflight(nc, m->run_access)) != NULL ||
+	    (errors = sl_tls_load(nc, &warnings)) != NULL) {
 		m->view.reloads_failed++;
+		log_warns("reload: ", warnings);
+		free(warnings);
 		log_error("reload: %s cannot start as it is; generation %llu "
 			  "keeps running",
 			  m->path, (unsigned long long)oc->generation);
@@ -339,6 +357,8 @@ main_reload(struct sl_main *m)
 		sl_conf_unref(nc);
 		return;
 	}
+	log_warns("reload: ", warnings);
+	free(warnings);
 	reload_check_static(m, nc);
 	if (sl_runtime_bind(nc) == -1 ||
 	    (nfds = reload_sockets(m, nc)) == NULL) {
@@ -457,7 +477,7 @@ main(int argc, char **argv)
 	struct sl_main m;
 	const char *path = DEFAULT_CONF;
 	int check = 0, ch;
-	char *errors = NULL;
+	char *errors = NULL, *warnings = NULL;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_usr1;
 
 	memset(&m, 0, sizeof(m));
@@ -496,6 +516,18 @@ main(int argc, char **argv)
 	/* a file that -t calls OK must also start: what it will open must
 	 * open */
 	if ((errors = sl_preflight(m.conf, NULL)) != NULL) {
+		fputs(errors, stderr);
+		free(errors);
+		sl_conf_unref(m.conf);
+		return 1;
+	}
+	/* certificates, keys and CAs: read and checked now, -t included */
+	errors = sl_tls_load(m.conf, &warnings);
+	if (warnings != NULL) {
+		fputs(warnings, stderr);
+		free(warnings);
+	}
+	if (errors != NULL) {
 		fputs(errors, stderr);
 		free(errors);
 		sl_conf_unref(m.conf);

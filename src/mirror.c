@@ -387,7 +387,9 @@ mirror_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err, void *arg)
 
 	switch (ev) {
 	case SL_UP_EV_FAILED:
-		mirror_fail(m, "mirror_connect", strerror(err));
+		mirror_fail(m, "mirror_connect",
+			    err == SL_UP_ERR_TLS ? sl_upstream_tls_why()
+						 : strerror(err));
 		return;
 	case SL_UP_EV_CONNECTED:
 		m->state = M_SENDING;

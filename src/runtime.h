@@ -41,6 +41,9 @@ struct sl_counts {
 	atomic_uint_fast64_t mirror[SL_MIRROR_NRESULTS]; /* routes only */
 } __attribute__((aligned(64)));
 
+/* enum sl_tls_fail's SL_TLS_NFAIL (tls.h checks) */
+#define SL_RUNTIME_TLS_NFAIL 7
+
 struct sl_lstate {
 	struct sl_lstate *next;	    /* registry */
 	char *key;		    /* listener address as written */
@@ -49,6 +52,10 @@ struct sl_lstate {
 	atomic_uint_fast64_t rejected_max;    /* past max_connections */
 	atomic_uint_fast64_t rejected_per_ip; /* past max_connections_per_ip */
 	_Atomic(atomic_uint *) per_ip;	      /* SL_PER_IP_SLOTS, lazily */
+	/* TLS handshakes done, of which resumed, and failed by reason
+	 * (enum sl_tls_fail): one atomic add per handshake */
+	atomic_uint_fast64_t tls_handshakes, tls_resumed;
+	atomic_uint_fast64_t tls_failures[SL_RUNTIME_TLS_NFAIL];
 };
 
 struct sl_epstate {

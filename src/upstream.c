@@ -18,9 +18,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include "log.h"
 #include "runtime.h"
 #include "util.h"
+#include "xprt.h"
 
 /* Kernel receive buffer of an upstream connection (the kernel doubles
  * it for its bookkeeping). */
@@ -29,6 +32,24 @@
 static void upstream_on_read(evutil_socket_t, short, void *);
 static void upstream_on_write(evutil_socket_t, short, void *);
 static void upstream_on_idle_timeout(evutil_socket_t, short, void *);
+static void upstream_handshake(struct sl_upconn *u);
+
+static __thread char tls_why[200];
+
+const char *
+sl_upstream_tls_why(void)
+{
+	return tls_why;
+}
+
+/* The TLS settings a connection to ep must have been made with. */
+static uint64_t
+ep_tls_fp(const struct sl_wendpoint *ep)
+{
+	const struct sl_tls_client *cl = ep->cluster->tls.ctx;
+
+	return cl != NULL ? cl->fp : 0;
+}
 
 /* ---- endpoints -------------------------------------------------------- */
 
@@ -74,6 +95,7 @@ sl_upstream_endpoint_unref(struct sl_wendpoint *ep)
 	/* no generation names it and no connection uses it, so its pool
 	 * is empty */
 	TAILQ_REMOVE(&ep->w->eps, ep, link);
+	sl_tls_slot_clear(&ep->tls_slot);
 	sl_conf_unref(ep->gconf);
 	free(ep);
 }
@@ -112,6 +134,11 @@ upstream_free(struct sl_upconn *u)
 	if (u->wev_on)
 		event_del(&u->wev);
 	event_del(&u->tev);
+	if (u->ssl != NULL) {
+		if (u->state != SL_UP_ST_HANDSHAKE)
+			sl_tls_close_notify(u->ssl);
+		SSL_free(u->ssl);
+	}
 	if (u->fd != -1)
 		close(u->fd);
 	sl_buf_release(&u->w->bufs, &u->in);
@@ -133,7 +160,13 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
 	struct sl_upconn *u;
 	int on = 1, rcvbuf = UPSTREAM_RCVBUF;
 
-	if (!fresh && (u = TAILQ_FIRST(&ep->idle)) != NULL) {
+	while (!fresh && (u = TAILQ_FIRST(&ep->idle)) != NULL &&
+	       u->tls_fp != ep_tls_fp(ep)) {
+		/* made before a reload changed the cluster's TLS */
+		pool_remove(u);
+		upstream_free(u);
+	}
+	if (!fresh && u != NULL) {
 		pool_remove(u);
 		event_del(&u->tev);
 		u->state = SL_UP_ST_ACTIVE;
@@ -178,9 +211,17 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
 		     upstream_on_write, u);
 	evtimer_assign(&u->tev, w->base, upstream_on_idle_timeout, u);
 	SL_STAT_INC(w->stats.upstream_connects);
+	u->tls_fp = ep_tls_fp(ep);
 	if (connect(u->fd, (const struct sockaddr *)&ce->addr.ss,
 		    ce->addr.sslen) == 0) {
 		u->state = SL_UP_ST_ACTIVE;
+		if (u->tls_fp != 0) {
+			/* the handshake starts from the write event, so
+			 * that the owner hears of it from a callback */
+			u->state = SL_UP_ST_HANDSHAKE;
+			sl_upstream_want_write(u, 1);
+			return u;
+		}
 	} else if (errno == EINPROGRESS) {
 		u->state = SL_UP_ST_CONNECTING;
 		sl_upstream_want_write(u, 1);
@@ -218,10 +259,60 @@ sl_upstream_want_read(struct sl_upconn *u, int on)
 	if (on && !u->rev_on) {
 		if (event_add(&u->rev, NULL) == 0)
 			u->rev_on = 1;
+		/* decrypted bytes left when reading stopped: epoll will
+		 * not say so */
+		if (sl_xprt_pending(u->ssl))
+			event_active(&u->rev, EV_READ, 1);
 	} else if (!on && u->rev_on) {
 		event_del(&u->rev);
 		u->rev_on = 0;
 	}
+}
+
+/*
+ * Drives the TLS handshake of a new upstream connection: ACTIVE and
+ * CONNECTED when done, FAILED (SL_UP_ERR_TLS) when it fails.
+ */
+static void
+upstream_handshake(struct sl_upconn *u)
+{
+	int want = 0, r;
+
+	if (u->ssl == NULL) {
+		const struct sl_conf_addr *a = &u->ep->conf->addr;
+		char ip[INET6_ADDRSTRLEN] = "";
+		if (a->ss.ss_family == AF_INET)
+			inet_ntop(
+			    AF_INET,
+			    &((const struct sockaddr_in *)&a->ss)->sin_addr, ip,
+			    sizeof(ip));
+		else
+			inet_ntop(
+			    AF_INET6,
+			    &((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
+			    ip, sizeof(ip));
+		if (u->ep->cluster->tls.ctx == NULL ||
+		    (u->ssl = sl_tls_connect(u->ep->cluster->tls.ctx, u->fd, ip,
+					     &u->ep->tls_slot)) == NULL) {
+			u->handler(u, SL_UP_EV_FAILED, ENOMEM, u->arg);
+			return;
+		}
+	}
+	r = sl_tls_handshake(u->ssl, &want);
+	if (r == 0) {
+		sl_upstream_want_read(u, want == SL_TLS_WANT_READ);
+		sl_upstream_want_write(u, want == SL_TLS_WANT_WRITE);
+		return;
+	}
+	if (r == -1) {
+		sl_tls_why(u->ssl, tls_why, sizeof(tls_why));
+		u->handler(u, SL_UP_EV_FAILED, SL_UP_ERR_TLS, u->arg);
+		return;
+	}
+	u->state = SL_UP_ST_ACTIVE;
+	sl_upstream_want_write(u, 0);
+	sl_upstream_want_read(u, 1);
+	u->handler(u, SL_UP_EV_CONNECTED, 0, u->arg);
 }
 
 void
@@ -290,6 +381,7 @@ sl_upstream_put(struct sl_upconn *u, int reusable)
 		reusable = 0; /* the upstream would close it */
 	if (!reusable || u->state != SL_UP_ST_ACTIVE || ep->retired ||
 	    others_wait(u->w, cc) || sl_buf_pending(&u->in) != 0 ||
+	    sl_xprt_pending(u->ssl) || u->tls_rww ||
 	    ep->nidle >= cc->pool_max_idle || u->w->draining) {
 		upstream_free(u);
 		return;
@@ -325,14 +417,21 @@ upstream_on_read(evutil_socket_t fd, short what, void *arg)
 	struct sl_upconn *u = arg;
 	char tmp[64];
 	ssize_t n;
+	int want;
 
+	if (u->state == SL_UP_ST_HANDSHAKE) {
+		upstream_handshake(u);
+		return;
+	}
 	if (u->state != SL_UP_ST_IDLE) {
 		u->handler(u, SL_UP_EV_READABLE, 0, u->arg);
 		return;
 	}
-	/* idle: a close, an error, or bytes nobody asked for all end it */
-	n = read(u->fd, tmp, sizeof(tmp));
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+	/* idle: a close, an error, or bytes nobody asked for all end it;
+	 * through the transport: a TLS 1.3 session ticket is none of them */
+	n = sl_xprt_recv(u->fd, u->ssl, tmp, sizeof(tmp), &want);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR) &&
+	    want != SL_TLS_WANT_WRITE)
 		return;
 	if (n > 0) {
 		char esc[128];
@@ -367,12 +466,27 @@ upstream_on_write(evutil_socket_t fd, short what, void *arg)
 			u->handler(u, SL_UP_EV_FAILED, err, u->arg);
 			return;
 		}
+		if (u->tls_fp != 0) {
+			u->state = SL_UP_ST_HANDSHAKE;
+			upstream_handshake(u);
+			return;
+		}
 		u->state = SL_UP_ST_ACTIVE;
 		sl_upstream_want_write(u, 0);
 		sl_upstream_want_read(u, 1);
 		u->handler(u, SL_UP_EV_CONNECTED, 0, u->arg);
 		return;
+	case SL_UP_ST_HANDSHAKE:
+		upstream_handshake(u);
+		return;
 	case SL_UP_ST_ACTIVE:
+		if (u->tls_rww) {
+			/* a TLS read could not go on until now */
+			u->tls_rww = 0;
+			sl_upstream_want_write(u, 0);
+			u->handler(u, SL_UP_EV_READABLE, 0, u->arg);
+			return;
+		}
 		u->handler(u, SL_UP_EV_WRITABLE, 0, u->arg);
 		return;
 	}
@@ -382,6 +496,7 @@ ssize_t
 sl_upstream_read(struct sl_upconn *u, size_t bufsize)
 {
 	ssize_t n;
+	int want;
 
 	if (sl_buf_alloc(&u->w->bufs, &u->in, bufsize) == -1) {
 		errno = ENOMEM;
@@ -401,7 +516,13 @@ sl_upstream_read(struct sl_upconn *u, size_t bufsize)
 		sl_upstream_want_read(u, 0);
 		return SL_AGAIN;
 	}
-	n = recv(u->fd, u->in.data + u->in.len, sl_buf_space(&u->in), 0);
+	n = sl_xprt_recv(u->fd, u->ssl, u->in.data + u->in.len,
+			 sl_buf_space(&u->in), &want);
+	if (want == SL_TLS_WANT_WRITE && u->ssl != NULL) {
+		/* a TLS read must write first: the write event says when */
+		u->tls_rww = 1;
+		sl_upstream_want_write(u, 1);
+	}
 	if (n > 0) {
 		u->in.len += (uint32_t)n;
 		return n;
@@ -414,7 +535,9 @@ sl_upstream_read(struct sl_upconn *u, size_t bufsize)
 ssize_t
 sl_upstream_writev(struct sl_upconn *u, struct iovec *iov, int niov, int flags)
 {
-	return sl_sendv(u->fd, iov, niov, flags);
+	int want;
+
+	return sl_xprt_sendv(u->fd, u->ssl, iov, niov, flags, &want);
 }
 
 void
@@ -428,9 +551,7 @@ sl_upstream_consume(struct sl_upconn *u, size_t n)
 int
 sl_upstream_more_waiting(const struct sl_upconn *u)
 {
-	int avail = 0;
-
-	return ioctl(u->fd, FIONREAD, &avail) == 0 && avail > 0;
+	return sl_xprt_more_waiting(u->fd, u->ssl);
 }
 
 static void

@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 
 #include "buf.h"
+#include "tls.h"
 #include "wloop.h"
 
 struct sl_upconn;
@@ -39,10 +40,13 @@ struct sl_wendpoint {
 	int refs;	   /* generations naming it + its connections */
 	int retired;	   /* not in the current generation: no pooling */
 	uint64_t seen_gen; /* newest generation naming it */
+	struct sl_tls_slot tls_slot; /* the TLS session to resume */
 };
 
 enum sl_upconn_state {
 	SL_UP_ST_CONNECTING, /* connect() in progress; handler != NULL */
+	SL_UP_ST_HANDSHAKE,  /* TLS: connected, handshake in progress; to
+				its owner still connecting */
 	SL_UP_ST_ACTIVE,     /* connected and owned: handler != NULL */
 	SL_UP_ST_IDLE,	     /* in ep->idle; handler == NULL, in is empty */
 };
@@ -51,10 +55,18 @@ enum sl_upconn_state {
 enum sl_up_event {
 	SL_UP_EV_CONNECTED, /* connect() completed: now ACTIVE, read interest
 			       on */
-	SL_UP_EV_FAILED,    /* connect() failed; err is the errno */
+	SL_UP_EV_FAILED,    /* connect() failed; err is the errno, or
+			       SL_UP_ERR_TLS: the TLS handshake failed
+			       (sl_upstream_tls_why says why) */
 	SL_UP_EV_READABLE,  /* read interest was on and bytes (or EOF) came */
 	SL_UP_EV_WRITABLE,  /* write interest was on and a write can go */
 };
+
+#define SL_UP_ERR_TLS (-1)
+
+/* Why the last TLS handshake of this thread failed ("certificate verify
+ * failed: Hostname mismatch"): valid in the FAILED handler. */
+const char *sl_upstream_tls_why(void);
 
 struct sl_upconn;
 
@@ -72,8 +84,11 @@ struct sl_upconn {
 	void *arg;		 /* the handler's argument, borrowed */
 	enum sl_upconn_state state;
 	int fd;
-	int rev_on; /* rev is added */
-	int wev_on; /* wev is added */
+	SSL *ssl;	 /* TLS (xprt.h), or NULL */
+	uint64_t tls_fp; /* the TLS settings it was made with (0: plain) */
+	int tls_rww;	 /* a TLS read waits for writability */
+	int rev_on;	 /* rev is added */
+	int wev_on;	 /* wev is added */
 	struct event rev, wev;
 	struct event tev;    /* idle timeout in the pool */
 	struct sl_buf in;    /* response bytes (sl_upstream_read fills it) */
@@ -117,6 +132,14 @@ void sl_upstream_put(struct sl_upconn *u, int reusable);
 void sl_upstream_keepalive(struct sl_upconn *u, uint32_t timeout_s,
 			   uint32_t max);
 
+/* Connecting, TLS handshake included: what the owner waits for. */
+static inline int
+sl_upstream_connecting(const struct sl_upconn *u)
+{
+	return u->state == SL_UP_ST_CONNECTING ||
+	       u->state == SL_UP_ST_HANDSHAKE;
+}
+
 /* Read/write interest of an owned connection. */
 void sl_upstream_want_read(struct sl_upconn *u, int on);
 void sl_upstream_want_write(struct sl_upconn *u, int on);
@@ -138,8 +161,8 @@ ssize_t sl_upstream_writev(struct sl_upconn *u, struct iovec *iov, int niov,
 /* Drops the first n bytes of u->in (passed on by the owner). */
 void sl_upstream_consume(struct sl_upconn *u, size_t n);
 
-/* 1 when the kernel already holds more bytes from the upstream (one
- * FIONREAD). */
+/* 1 when more bytes from the upstream wait: in the kernel (one FIONREAD)
+ * or decrypted in TLS. */
 int sl_upstream_more_waiting(const struct sl_upconn *u);
 
 /*

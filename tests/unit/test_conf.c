@@ -19,8 +19,8 @@
 #include <string.h>
 
 #include "conf.h"
-#include "util.h"
 #include "conf_yaml.h"
+#include "util.h"
 
 #ifndef SRCDIR
 #define SRCDIR "."
@@ -2223,42 +2223,42 @@ test_error_case(void **state)
 static void
 test_weighted_routes(void **state)
 {
-	struct sl_conf *c = load_ok(
-	    "listeners:\n"
-	    "  - name: public\n"
-	    "    address: 127.0.0.1:8080\n"
-	    "    routes:\n"
-	    "      - name: migrate\n"
-	    "        split:\n"
-	    "          - { cluster: pay-v1, weight: 90 }\n"
-	    "          - { cluster: pay-v2, weight: 10 }\n"
-	    "          - { cluster: pay-v3, weight: 0 }\n"
-	    "        sticky: header:X-User-Id\n"
-	    "        mirror: { cluster: shadow, percent: 5 }\n"
-	    "        expose_cluster_header: X-Served-By\n"
-	    "      - name: cookie\n"
-	    "        split: [{ cluster: pay-v1, weight: 1 }]\n"
-	    "        sticky: cookie:Sess\n"
-	    "      - name: ip\n"
-	    "        split: [{ cluster: pay-v2, weight: 1 }]\n"
-	    "        sticky: client_ip\n"
-	    "  - name: second\n"
-	    "    address: 127.0.0.1:8081\n"
-	    "    routes:\n"
-	    "      - cluster: shadow\n"
-	    "        mirror: { cluster: pay-v1 }\n"
-	    "clusters:\n"
-	    "  - name: pay-v1\n"
-	    "    endpoints: [127.0.0.1:9001]\n"
-	    "  - name: pay-v2\n"
-	    "    endpoints: [127.0.0.1:9002, 127.0.0.1:9003]\n"
-	    "    balance: hash\n"
-	    "    hash_key: cookie:cart\n"
-	    "  - name: pay-v3\n"
-	    "    endpoints: [127.0.0.1:9004]\n"
-	    "    balance: hash\n"
-	    "  - name: shadow\n"
-	    "    endpoints: [127.0.0.1:9005]\n");
+	struct sl_conf *c =
+	    load_ok("listeners:\n"
+		    "  - name: public\n"
+		    "    address: 127.0.0.1:8080\n"
+		    "    routes:\n"
+		    "      - name: migrate\n"
+		    "        split:\n"
+		    "          - { cluster: pay-v1, weight: 90 }\n"
+		    "          - { cluster: pay-v2, weight: 10 }\n"
+		    "          - { cluster: pay-v3, weight: 0 }\n"
+		    "        sticky: header:X-User-Id\n"
+		    "        mirror: { cluster: shadow, percent: 5 }\n"
+		    "        expose_cluster_header: X-Served-By\n"
+		    "      - name: cookie\n"
+		    "        split: [{ cluster: pay-v1, weight: 1 }]\n"
+		    "        sticky: cookie:Sess\n"
+		    "      - name: ip\n"
+		    "        split: [{ cluster: pay-v2, weight: 1 }]\n"
+		    "        sticky: client_ip\n"
+		    "  - name: second\n"
+		    "    address: 127.0.0.1:8081\n"
+		    "    routes:\n"
+		    "      - cluster: shadow\n"
+		    "        mirror: { cluster: pay-v1 }\n"
+		    "clusters:\n"
+		    "  - name: pay-v1\n"
+		    "    endpoints: [127.0.0.1:9001]\n"
+		    "  - name: pay-v2\n"
+		    "    endpoints: [127.0.0.1:9002, 127.0.0.1:9003]\n"
+		    "    balance: hash\n"
+		    "    hash_key: cookie:cart\n"
+		    "  - name: pay-v3\n"
+		    "    endpoints: [127.0.0.1:9004]\n"
+		    "    balance: hash\n"
+		    "  - name: shadow\n"
+		    "    endpoints: [127.0.0.1:9005]\n");
 	const struct sl_conf_route *r;
 
 	(void)state;
@@ -2624,6 +2624,163 @@ test_outlier_conf(void **state)
 		 "t.yaml:9:14: error: \"outlier\": expected a mapping\n");
 }
 
+static void
+test_tls_conf(void **state)
+{
+	struct sl_conf *conf;
+	const struct sl_conf_tls_server *t;
+	const struct sl_conf_tls_client *u;
+
+	(void)state;
+	/* no tls: a plain listener and cluster */
+	conf = load_ok(LISTENER CLUSTER);
+	assert_int_equal(conf->listeners[0].tls.ncerts, 0);
+	assert_int_equal(conf->clusters[0].tls.enabled, 0);
+	sl_conf_unref(conf);
+	/* the defaults */
+	conf = load_ok("listeners:\n"
+		       "  - name: public\n"
+		       "    address: 127.0.0.1:8443\n"
+		       "    tls:\n"
+		       "      certificates:\n"
+		       "        - { cert: /a.pem, key: /a.key }\n"
+		       "    routes:\n"
+		       "      - cluster: demo\n" CLUSTER "    tls: {}\n");
+	t = &conf->listeners[0].tls;
+	assert_int_equal(t->ncerts, 1);
+	assert_string_equal(t->certs[0].cert.path, "/a.pem");
+	assert_int_equal(t->certs[0].cert.pos.line, 6);
+	assert_int_equal(t->certs[0].cert.pos.col, 19);
+	assert_string_equal(t->certs[0].key.path, "/a.key");
+	assert_int_equal(t->min_version, 12);
+	assert_null(t->ciphers);
+	assert_null(t->ciphersuites);
+	assert_int_equal(t->session_tickets, 1);
+	assert_int_equal(t->session_cache, 20000);
+	assert_null(t->client_ca.path);
+	assert_null(t->client_subject_header);
+	u = &conf->clusters[0].tls;
+	assert_int_equal(u->enabled, 1);
+	assert_null(u->sni);
+	assert_null(u->ca.path);
+	assert_int_equal(u->verify, 1);
+	assert_null(u->cert.path);
+	assert_int_equal(u->min_version, 12);
+	sl_conf_unref(conf);
+	/* everything set */
+	conf = load_ok("listeners:\n"
+		       "  - name: public\n"
+		       "    address: 127.0.0.1:8443\n"
+		       "    tls:\n"
+		       "      certificates:\n"
+		       "        - { cert: /rsa.pem, key: /rsa.key }\n"
+		       "        - { cert: /ec.pem, key: /ec.key }\n"
+		       "      min_version: TLSv1.3\n"
+		       "      ciphers: ECDHE+AESGCM\n"
+		       "      ciphersuites: TLS_AES_128_GCM_SHA256\n"
+		       "      session_tickets: false\n"
+		       "      session_cache: 0\n"
+		       "      client_ca: /ca.pem\n"
+		       "      client_verify: optional\n"
+		       "      client_subject_header: X-Client-Subject\n"
+		       "    routes:\n"
+		       "      - cluster: demo\n" CLUSTER "    tls:\n"
+		       "      sni: pay.internal\n"
+		       "      ca: /up-ca.pem\n"
+		       "      verify: false\n"
+		       "      cert: /client.pem\n"
+		       "      key: /client.key\n"
+		       "      min_version: TLSv1.3\n");
+	t = &conf->listeners[0].tls;
+	assert_int_equal(t->ncerts, 2);
+	assert_string_equal(t->certs[1].cert.path, "/ec.pem");
+	assert_string_equal(t->certs[1].key.path, "/ec.key");
+	assert_int_equal(t->min_version, 13);
+	assert_string_equal(t->ciphers, "ECDHE+AESGCM");
+	assert_string_equal(t->ciphersuites, "TLS_AES_128_GCM_SHA256");
+	assert_int_equal(t->session_tickets, 0);
+	assert_int_equal(t->session_cache, 0);
+	assert_string_equal(t->client_ca.path, "/ca.pem");
+	assert_int_equal(t->client_verify_optional, 1);
+	assert_string_equal(t->client_subject_header, "X-Client-Subject");
+	u = &conf->clusters[0].tls;
+	assert_string_equal(u->sni, "pay.internal");
+	assert_string_equal(u->ca.path, "/up-ca.pem");
+	assert_int_equal(u->verify, 0);
+	assert_string_equal(u->cert.path, "/client.pem");
+	assert_string_equal(u->key.path, "/client.key");
+	assert_int_equal(u->min_version, 13);
+	sl_conf_unref(conf);
+}
+
+#define TLS_LISTENER                                                           \
+	"listeners:\n"                                                         \
+	"  - name: public\n"                                                   \
+	"    address: 127.0.0.1:8443\n"                                        \
+	"    routes:\n"                                                        \
+	"      - cluster: demo\n"                                              \
+	"    tls:\n"
+
+static void
+test_tls_conf_errors(void **state)
+{
+	(void)state;
+	load_err(TLS_LISTENER "      min_version: TLSv1.2\n" CLUSTER,
+		 "t.yaml:7:7: error: listener \"public\": tls: missing key "
+		 "\"certificates\"\n");
+	load_err(TLS_LISTENER "      certificates: []\n" CLUSTER,
+		 "t.yaml:7:21: error: listener \"public\": \"certificates\" "
+		 "must not be empty\n");
+	load_err(TLS_LISTENER "      certificates:\n"
+			      "        - { cert: /a.pem }\n" CLUSTER,
+		 "t.yaml:8:11: error: listener \"public\": certificate #1: "
+		 "missing key \"key\"\n");
+	load_err(TLS_LISTENER "      certificates:\n"
+			      "        - { cert: '', key: /a.key }\n" CLUSTER,
+		 "t.yaml:8:19: error: \"cert\": must not be empty\n");
+	load_err(TLS_LISTENER "      certificates:\n"
+			      "        - { cert: /a.pem, key: /a.key }\n"
+			      "      min_version: TLSv1.1\n" CLUSTER,
+		 "t.yaml:9:20: error: \"min_version\": expected TLSv1.2 or "
+		 "TLSv1.3\n");
+	load_err(TLS_LISTENER "      certificates:\n"
+			      "        - { cert: /a.pem, key: /a.key }\n"
+			      "      ciphers: 'AES GCM'\n" CLUSTER,
+		 "t.yaml:9:16: error: \"ciphers\": an OpenSSL list such as "
+		 "\"ECDHE+AESGCM:ECDHE+CHACHA20\", without spaces\n");
+	load_err(TLS_LISTENER "      certificates:\n"
+			      "        - { cert: /a.pem, key: /a.key }\n"
+			      "      client_verify: required\n" CLUSTER,
+		 "t.yaml:9:22: error: listener \"public\": \"client_verify\" "
+		 "needs \"client_ca\"\n");
+	load_err(TLS_LISTENER
+		 "      certificates:\n"
+		 "        - { cert: /a.pem, key: /a.key }\n"
+		 "      client_subject_header: X-Subject\n" CLUSTER,
+		 "t.yaml:9:30: error: listener \"public\": "
+		 "\"client_subject_header\" needs \"client_ca\" (only a "
+		 "verified certificate sets it)\n");
+	load_err(TLS_LISTENER
+		 "      certificates:\n"
+		 "        - { cert: /a.pem, key: /a.key }\n"
+		 "      client_ca: /ca.pem\n"
+		 "      client_subject_header: 'X Subject'\n" CLUSTER,
+		 "t.yaml:10:30: error: \"client_subject_header\": \"X "
+		 "Subject\" is not a valid header name\n");
+	load_err(TLS_LISTENER "      certificates:\n"
+			      "        - { cert: /a.pem, key: /a.key }\n"
+			      "      sesion_tickets: true\n" CLUSTER,
+		 "t.yaml:9:7: error: unknown key \"sesion_tickets\" in tls "
+		 "(did you mean \"session_tickets\"?)\n");
+	load_err(LISTENER CLUSTER "    tls: { cert: /c.pem }\n",
+		 "t.yaml:9:18: error: cluster \"demo\": tls: \"cert\" and "
+		 "\"key\" go together (mutual TLS)\n");
+	load_err(LISTENER CLUSTER "    tls: { sni: 'a b' }\n",
+		 "t.yaml:9:17: error: \"sni\": \"a b\" is not a host name\n");
+	load_err(LISTENER CLUSTER "    tls: { verify: yes }\n",
+		 "t.yaml:9:20: error: \"verify\": expected true or false\n");
+}
+
 int
 main(void)
 {
@@ -2650,6 +2807,8 @@ main(void)
 	    cmocka_unit_test(test_health_conf),
 	    cmocka_unit_test(test_health_conf_errors),
 	    cmocka_unit_test(test_outlier_conf),
+	    cmocka_unit_test(test_tls_conf),
+	    cmocka_unit_test(test_tls_conf_errors),
 	};
 	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	size_t ncases = sizeof(error_cases) / sizeof(error_cases[0]);

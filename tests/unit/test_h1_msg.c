@@ -30,7 +30,8 @@ rewrite(const char *raw, const char *rid)
 {
 	static char out[4096];
 	struct sl_h1_request req;
-	struct sl_fwd fwd = {"10.0.0.7", "http", rid, "127.0.0.1:8080"};
+	struct sl_fwd fwd = {"10.0.0.7",       "http", rid,
+			     "127.0.0.1:8080", NULL,   NULL};
 	long n;
 
 	parse_req(raw, &req);
@@ -81,6 +82,48 @@ test_special_names_any_case_not_look_alikes(void **state)
 	       "X-Request-Ie: 7\r\nX-Forwarded-Prott: 8\r\n"
 	       "X-Forwarded-Foo: 9\r\nExpecu: 10\r\n"
 	       "X-Forwarded-Proto: http\r\nX-Request-Id: rid\r\n\r\n");
+}
+
+/* TLS: the subject header is removed from what the client sent, every
+ * field of that name in any case, and set only from the verified
+ * certificate; https in X-Forwarded-Proto. */
+static void
+test_request_client_subject(void **state)
+{
+	static char out[4096];
+	struct sl_h1_request req;
+	struct sl_fwd fwd = {
+	    "10.0.0.7",		"https", "rid", "127.0.0.1:8443",
+	    "X-Client-Subject", NULL};
+	const char *raw =
+	    "GET / HTTP/1.1\r\nHost: h\r\n"
+	    "x-client-subject: CN=mallory\r\nA: 1\r\n"
+	    "X-CLIENT-SUBJECT: CN=eve\r\nX-Client-Subjec: 2\r\n\r\n";
+	long n;
+
+	(void)state;
+	parse_req(raw, &req);
+	/* no verified certificate: none at all */
+	n = sl_h1_write_request_head(out, sizeof(out) - 1, &req, &fwd);
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_string_equal(out, "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\n"
+				 "X-Client-Subjec: 2\r\n"
+				 "X-Forwarded-For: 10.0.0.7\r\n"
+				 "X-Forwarded-Proto: https\r\n"
+				 "X-Request-Id: rid\r\n\r\n");
+	/* a verified one: its subject */
+	fwd.subject = "CN=alice,O=Example Corp";
+	n = sl_h1_write_request_head(out, sizeof(out) - 1, &req, &fwd);
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_string_equal(out, "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\n"
+				 "X-Client-Subjec: 2\r\n"
+				 "X-Forwarded-For: 10.0.0.7\r\n"
+				 "X-Forwarded-Proto: https\r\n"
+				 "X-Request-Id: rid\r\n"
+				 "X-Client-Subject: CN=alice,O=Example Corp\r\n"
+				 "\r\n");
 }
 
 static void
@@ -200,7 +243,7 @@ static void
 test_request_head_too_small_buffer(void **state)
 {
 	struct sl_h1_request req;
-	struct sl_fwd fwd = {"1.1.1.1", "http", "r", "h"};
+	struct sl_fwd fwd = {"1.1.1.1", "http", "r", "h", NULL, NULL};
 	char out[32];
 
 	parse_req("GET /long/path HTTP/1.1\r\nHost: example\r\n\r\n", &req);
@@ -305,6 +348,7 @@ main(void)
 	    cmocka_unit_test(test_request_hop_by_hop_removed),
 	    cmocka_unit_test(test_special_names_any_case_not_look_alikes),
 	    cmocka_unit_test(test_connection_cannot_remove_framing),
+	    cmocka_unit_test(test_request_client_subject),
 	    cmocka_unit_test(test_http10_without_host_gets_one),
 	    cmocka_unit_test(test_request_xff_appended_in_place),
 	    cmocka_unit_test(test_request_absolute_form),

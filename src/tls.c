@@ -1,0 +1,1131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TLS contexts and connections with OpenSSL 3 (tls.h). Contexts are built
+ * on the main thread when a file is loaded and are read-only afterwards;
+ * connections belong to one worker. Ticket keys belong to the process, so
+ * that every worker and every generation accepts the same tickets.
+ */
+#include "tls.h"
+
+#include <errno.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "conf.h"
+#include "util.h"
+
+/* TLS 1.2: forward secrecy and AEAD only (TLS 1.3's suites are all so). */
+#define DEFAULT_CIPHERS                                                        \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"           \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"           \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+/* Session lifetime (cache and tickets), and the ticket key rotation: a
+ * ticket stays usable between one and two periods. */
+#define SESSION_TIMEOUT_S 3600
+#define TICKET_ROTATE_S	  3600
+
+/* Expansion of one full TLS 1.3 AEAD record: header, type, tag. */
+#define RECORD_PLAIN 16384
+#define RECORD_EXTRA 22
+
+struct sl_tls_group {
+	SSL_CTX *ctx;
+	char **names; /* lower-cased; "*.example.com" for wildcards */
+	size_t nnames;
+};
+
+struct sl_tls_server {
+	struct sl_tls_group *groups; /* the first is the default */
+	size_t ngroups;
+};
+
+const char *
+sl_tls_fail_str(enum sl_tls_fail f)
+{
+	static const char *const s[SL_TLS_NFAIL] = {
+	    "plain_http",     "timeout",	 "closed", "protocol",
+	    "no_client_cert", "bad_client_cert", "other",
+	};
+
+	return (unsigned)f < SL_TLS_NFAIL ? s[f] : "other";
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+struct msgs {
+	const struct sl_conf *conf;
+	char *errors, *warnings;
+};
+
+static void __attribute__((format(printf, 4, 5)))
+msg(struct msgs *m, int warning, const struct sl_conf_pos *pos, const char *fmt,
+    ...)
+{
+	char text[1024], line[1400];
+	char **out = warning ? &m->warnings : &m->errors;
+	size_t have = *out ? strlen(*out) : 0, n;
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (pos != NULL && pos->line > 0)
+		snprintf(line, sizeof(line), "%s:%u:%u: %s: %s\n",
+			 m->conf->path, pos->line, pos->col,
+			 warning ? "warning" : "error", text);
+	else
+		snprintf(line, sizeof(line), "%s: %s: %s\n", m->conf->path,
+			 warning ? "warning" : "error", text);
+	n = strlen(line);
+	if ((p = realloc(*out, have + n + 1)) == NULL)
+		return;
+	memcpy(p + have, line, n + 1);
+	*out = p;
+}
+
+/* OpenSSL's last reason, for a message; clears the queue. */
+static const char *
+ossl_reason(char *buf, size_t n)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+
+	snprintf(buf, n, "%s", r ? r : "unknown error");
+	ERR_clear_error();
+	return buf;
+}
+
+/* A file that must be there and readable: says why not. */
+static int
+readable(struct msgs *m, const char *what, const struct sl_conf_file *f)
+{
+	FILE *fp = fopen(f->path, "r");
+
+	if (fp == NULL) {
+		msg(m, 0, &f->pos, "%s \"%s\": %s", what, f->path,
+		    strerror(errno));
+		return -1;
+	}
+	fclose(fp);
+	return 0;
+}
+
+/* The leaf certificate of a PEM file, or NULL. */
+static X509 *
+read_leaf(const char *path)
+{
+	BIO *b = BIO_new_file(path, "r");
+	X509 *x;
+
+	if (b == NULL)
+		return NULL;
+	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	BIO_free(b);
+	return x;
+}
+
+/* Warnings a certificate deserves: expired, not yet valid. */
+static void
+check_dates(struct msgs *m, const struct sl_conf_file *f, X509 *x)
+{
+	char when[64] = "?";
+	BIO *b;
+
+	if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0) {
+		if ((b = BIO_new(BIO_s_mem())) != NULL) {
+			int n;
+			ASN1_TIME_print(b, X509_get0_notAfter(x));
+			n = BIO_read(b, when, sizeof(when) - 1);
+			when[n > 0 ? n : 0] = '\0';
+			BIO_free(b);
+		}
+		msg(m, 1, &f->pos, "certificate \"%s\" expired on %s", f->path,
+		    when);
+	} else if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0)
+		msg(m, 1, &f->pos, "certificate \"%s\" is not valid yet",
+		    f->path);
+}
+
+/* A private key others may read deserves a warning. */
+static void
+check_key_mode(struct msgs *m, const struct sl_conf_file *f)
+{
+	struct stat st;
+
+	if (stat(f->path, &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH)))
+		msg(m, 1, &f->pos,
+		    "key \"%s\" is readable by others (mode %04o): chmod "
+		    "o-rwx",
+		    f->path, (unsigned)(st.st_mode & 07777));
+}
+
+/* Loads cert (chain) and key into ctx and checks that they match. */
+static int
+load_pair(struct msgs *m, SSL_CTX *ctx, const struct sl_conf_file *cert,
+	  const struct sl_conf_file *key)
+{
+	char why[256];
+	X509 *leaf;
+
+	if (readable(m, "certificate", cert) == -1 ||
+	    readable(m, "key", key) == -1)
+		return -1;
+	if ((leaf = read_leaf(cert->path)) == NULL) {
+		ERR_clear_error();
+		msg(m, 0, &cert->pos,
+		    "certificate \"%s\": no PEM certificate in it", cert->path);
+		return -1;
+	}
+	check_dates(m, cert, leaf);
+	X509_free(leaf);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert->path) != 1) {
+		msg(m, 0, &cert->pos, "certificate \"%s\": %s", cert->path,
+		    ossl_reason(why, sizeof(why)));
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key->path, SSL_FILETYPE_PEM) !=
+	    1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH) {
+			ERR_clear_error();
+			msg(m, 0, &key->pos,
+			    "key \"%s\" does not match certificate \"%s\"",
+			    key->path, cert->path);
+		} else
+			msg(m, 0, &key->pos, "key \"%s\": %s", key->path,
+			    ossl_reason(why, sizeof(why)));
+		return -1;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		ERR_clear_error();
+		msg(m, 0, &key->pos,
+		    "key \"%s\" does not match certificate \"%s\"", key->path,
+		    cert->path);
+		return -1;
+	}
+	check_key_mode(m, key);
+	return 0;
+}
+
+/* Loads a CA file into ctx's store; an empty one is an error. */
+static int
+load_ca(struct msgs *m, SSL_CTX *ctx, const struct sl_conf_file *ca)
+{
+	char why[256];
+
+	if (readable(m, "CA file", ca) == -1)
+		return -1;
+	if (SSL_CTX_load_verify_locations(ctx, ca->path, NULL) != 1) {
+		ossl_reason(why, sizeof(why));
+		msg(m, 0, &ca->pos, "CA file \"%s\": %s", ca->path,
+		    strstr(why, "no certificate") != NULL ||
+			    strstr(why, "NO_CERTIFICATE") != NULL
+			? "no certificate in it"
+			: why);
+		return -1;
+	}
+	if (sk_X509_OBJECT_num(
+		X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx))) == 0) {
+		msg(m, 0, &ca->pos, "CA file \"%s\": no certificate in it",
+		    ca->path);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- session tickets ------------------------------------------------------
+ */
+
+struct ticket_key {
+	unsigned char name[16], aes[32], hmac[32];
+	time_t born;
+};
+
+static pthread_mutex_t tk_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ticket_key tk[2]; /* tk[0] encrypts; both decrypt */
+static int tk_n;
+
+/* Under tk_lock: a new key when the newest is a period old. */
+static int
+tk_rotate(time_t now)
+{
+	struct ticket_key k;
+
+	if (tk_n > 0 && now - tk[0].born < TICKET_ROTATE_S && now >= tk[0].born)
+		return 0;
+	if (RAND_bytes(k.name, sizeof(k.name)) != 1 ||
+	    RAND_bytes(k.aes, sizeof(k.aes)) != 1 ||
+	    RAND_bytes(k.hmac, sizeof(k.hmac)) != 1)
+		return -1;
+	k.born = now;
+	tk[1] = tk[0];
+	tk[0] = k;
+	tk_n = tk_n < 2 ? tk_n + 1 : 2;
+	return 0;
+}
+
+static int
+tk_mac(EVP_MAC_CTX *hctx, unsigned char *key)
+{
+	OSSL_PARAM p[3];
+
+	p[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key, 32);
+	p[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+						(char *)"SHA256", 0);
+	p[2] = OSSL_PARAM_construct_end();
+	return EVP_MAC_CTX_set_params(hctx, p) == 1 ? 0 : -1;
+}
+
+static int
+ticket_cb(SSL *s, unsigned char key_name[16], unsigned char iv[16],
+	  EVP_CIPHER_CTX *ctx, EVP_MAC_CTX *hctx, int enc)
+{
+	int r = -1;
+
+	(void)s;
+	pthread_mutex_lock(&tk_lock);
+	if (tk_rotate(time(NULL)) == -1)
+		goto out;
+	if (enc) {
+		if (RAND_bytes(iv, 16) != 1)
+			goto out;
+		memcpy(key_name, tk[0].name, 16);
+		if (EVP_EncryptInit_ex(ctx, EVP_aes_256_cbc(), NULL, tk[0].aes,
+				       iv) != 1 ||
+		    tk_mac(hctx, tk[0].hmac) == -1)
+			goto out;
+		r = 1;
+		goto out;
+	}
+	r = 0; /* unknown key: a full handshake */
+	for (int i = 0; i < tk_n; i++) {
+		if (memcmp(key_name, tk[i].name, 16) != 0)
+			continue;
+		if (EVP_DecryptInit_ex(ctx, EVP_aes_256_cbc(), NULL, tk[i].aes,
+				       iv) != 1 ||
+		    tk_mac(hctx, tk[i].hmac) == -1) {
+			r = -1;
+			break;
+		}
+		/* an older key: accepted, and a new ticket is issued */
+		r = i == 0 ? 1 : 2;
+		break;
+	}
+out:
+	pthread_mutex_unlock(&tk_lock);
+	return r;
+}
+
+/* ---- server contexts ---------------------------------------------------- */
+
+static int
+alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+	const unsigned char *in, unsigned int inlen, void *arg)
+{
+	(void)ssl;
+	(void)arg;
+	for (unsigned i = 0; i < inlen;) {
+		unsigned l = in[i];
+		if (i + 1 + l > inlen)
+			break;
+		if (l == 8 && memcmp(in + i + 1, "http/1.1", 8) == 0) {
+			*out = in + i + 1;
+			*outlen = 8;
+			return SSL_TLSEXT_ERR_OK;
+		}
+		i += 1 + l;
+	}
+	/* nothing we speak: the client decides (no ALPN in the answer) */
+	return SSL_TLSEXT_ERR_NOACK;
+}
+
+/* "*.example.com" matches one label before ".example.com". */
+static int
+name_matches(const char *pattern, const char *name)
+{
+	const char *dot;
+
+	if (strcasecmp(pattern, name) == 0)
+		return 2;
+	if (pattern[0] != '*' || pattern[1] != '.')
+		return 0;
+	if ((dot = strchr(name, '.')) == NULL || dot == name)
+		return 0;
+	return strcasecmp(pattern + 1, dot) == 0;
+}
+
+static int
+sni_cb(SSL *ssl, int *al, void *arg)
+{
+	const struct sl_tls_server *srv = arg;
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	const struct sl_tls_group *best = NULL;
+
+	(void)al;
+	if (name == NULL || srv == NULL)
+		return SSL_TLSEXT_ERR_OK;
+	/* an exact name first, then a wildcard */
+	for (size_t i = 0; i < srv->ngroups && best == NULL; i++)
+		for (size_t j = 0; j < srv->groups[i].nnames; j++)
+			if (name_matches(srv->groups[i].names[j], name) == 2) {
+				best = &srv->groups[i];
+				break;
+			}
+	for (size_t i = 0; i < srv->ngroups && best == NULL; i++)
+		for (size_t j = 0; j < srv->groups[i].nnames; j++)
+			if (name_matches(srv->groups[i].names[j], name) == 1) {
+				best = &srv->groups[i];
+				break;
+			}
+	if (best != NULL && best->ctx != SSL_get_SSL_CTX(ssl))
+		SSL_set_SSL_CTX(ssl, best->ctx);
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* The DNS names of a certificate (its CN when it has none). */
+static int
+cert_names(X509 *x, char ***names, size_t *n)
+{
+	GENERAL_NAMES *sans =
+	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	char cn[256];
+
+	*names = NULL;
+	*n = 0;
+	for (int i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+		const unsigned char *d;
+		char **nn;
+		int len;
+
+		if (g->type != GEN_DNS)
+			continue;
+		d = ASN1_STRING_get0_data(g->d.dNSName);
+		len = ASN1_STRING_length(g->d.dNSName);
+		if (len <= 0 || memchr(d, '\0', (size_t)len) != NULL)
+			continue;
+		if ((nn = realloc(*names, (*n + 1) * sizeof(*nn))) == NULL)
+			goto oom;
+		*names = nn;
+		if ((nn[*n] = strndup((const char *)d, (size_t)len)) == NULL)
+			goto oom;
+		(*n)++;
+	}
+	GENERAL_NAMES_free(sans);
+	sans = NULL;
+	if (*n == 0 &&
+	    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName,
+				      cn, sizeof(cn)) > 0) {
+		if ((*names = malloc(sizeof(**names))) == NULL ||
+		    ((*names)[0] = strdup(cn)) == NULL)
+			goto oom;
+		*n = 1;
+	}
+	return 0;
+oom:
+	GENERAL_NAMES_free(sans);
+	return -1;
+}
+
+static int
+same_names(char **a, size_t na, char **b, size_t nb)
+{
+	if (na != nb)
+		return 0;
+	for (size_t i = 0; i < na; i++) {
+		size_t j;
+		for (j = 0; j < nb; j++)
+			if (strcasecmp(a[i], b[j]) == 0)
+				break;
+		if (j == nb)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static SSL_CTX *
+server_ctx(struct msgs *m, const struct sl_conf_listener *l,
+	   struct sl_tls_server *srv)
+{
+	const struct sl_conf_tls_server *t = &l->tls;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	unsigned char sid[32];
+	unsigned int sidlen = 0;
+	char why[256];
+
+	if (ctx == NULL)
+		return NULL;
+	SSL_CTX_set_min_proto_version(
+	    ctx, t->min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION);
+	SSL_CTX_set_options(
+	    ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+		     SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF |
+		     (t->session_tickets ? 0 : SSL_OP_NO_TICKET));
+	/* buffers go back while a connection is idle; writes may stop
+	 * after a record, and resume from a moved buffer */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
+				  SSL_MODE_ENABLE_PARTIAL_WRITE |
+				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (SSL_CTX_set_cipher_list(ctx, t->ciphers ? t->ciphers
+						    : DEFAULT_CIPHERS) != 1) {
+		msg(m, 0, &t->ciphers_pos, "\"ciphers\": %s",
+		    ossl_reason(why, sizeof(why)));
+		goto fail;
+	}
+	if (t->ciphersuites != NULL &&
+	    SSL_CTX_set_ciphersuites(ctx, t->ciphersuites) != 1) {
+		msg(m, 0, &t->ciphersuites_pos, "\"ciphersuites\": %s",
+		    ossl_reason(why, sizeof(why)));
+		goto fail;
+	}
+	SSL_CTX_set_timeout(ctx, SESSION_TIMEOUT_S);
+	if (t->session_cache > 0) {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+		SSL_CTX_sess_set_cache_size(ctx, (long)t->session_cache);
+	} else
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (t->session_tickets) {
+		SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+		SSL_CTX_set_num_tickets(ctx, 1);
+	} else if (t->session_cache == 0)
+		SSL_CTX_set_num_tickets(ctx, 0);
+	/* sessions of one listener are not resumed on another */
+	EVP_Digest(l->addr.text, strlen(l->addr.text), sid, &sidlen,
+		   EVP_sha256(), NULL);
+	SSL_CTX_set_session_id_context(ctx, sid, sidlen);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
+	SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
+	SSL_CTX_set_tlsext_servername_arg(ctx, srv);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+/* Client certificates: asked for, verified against client_ca. */
+static int
+server_client_ca(struct msgs *m, const struct sl_conf_tls_server *t,
+		 SSL_CTX *ctx)
+{
+	STACK_OF(X509_NAME) * names;
+
+	if (load_ca(m, ctx, &t->client_ca) == -1)
+		return -1;
+	if ((names = SSL_load_client_CA_file(t->client_ca.path)) != NULL)
+		SSL_CTX_set_client_CA_list(ctx, names);
+	ERR_clear_error();
+	SSL_CTX_set_verify(ctx,
+			   SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE |
+			       (t->client_verify_optional
+				    ? 0
+				    : SSL_VERIFY_FAIL_IF_NO_PEER_CERT),
+			   NULL);
+	SSL_CTX_set_verify_depth(ctx, 8);
+	return 0;
+}
+
+static void
+server_free(struct sl_tls_server *srv)
+{
+	if (srv == NULL)
+		return;
+	for (size_t i = 0; i < srv->ngroups; i++) {
+		SSL_CTX_free(srv->groups[i].ctx);
+		free_names(srv->groups[i].names, srv->groups[i].nnames);
+	}
+	free(srv->groups);
+	free(srv);
+}
+
+static struct sl_tls_server *
+server_load(struct msgs *m, const struct sl_conf_listener *l)
+{
+	const struct sl_conf_tls_server *t = &l->tls;
+	struct sl_tls_server *srv = calloc(1, sizeof(*srv));
+	int bad = 0;
+
+	if (srv == NULL ||
+	    (srv->groups = calloc(t->ncerts, sizeof(*srv->groups))) == NULL)
+		goto oom;
+	for (size_t i = 0; i < t->ncerts; i++) {
+		const struct sl_conf_tls_cert *c = &t->certs[i];
+		struct sl_tls_group *g = NULL;
+		char **names;
+		size_t nnames;
+		X509 *leaf;
+
+		if (c->cert.path == NULL || c->key.path == NULL)
+			continue; /* reported by the loader */
+		if (readable(m, "certificate", &c->cert) == -1 ||
+		    readable(m, "key", &c->key) == -1) {
+			bad = 1;
+			continue;
+		}
+		if ((leaf = read_leaf(c->cert.path)) == NULL) {
+			ERR_clear_error();
+			msg(m, 0, &c->cert.pos,
+			    "certificate \"%s\": no PEM certificate in it",
+			    c->cert.path);
+			bad = 1;
+			continue;
+		}
+		if (cert_names(leaf, &names, &nnames) == -1) {
+			X509_free(leaf);
+			goto oom;
+		}
+		X509_free(leaf);
+		/* RSA and ECDSA certificates of the same names: one context
+		 * that holds both, OpenSSL picks per client */
+		for (size_t k = 0; k < srv->ngroups; k++)
+			if (same_names(srv->groups[k].names,
+				       srv->groups[k].nnames, names, nnames)) {
+				g = &srv->groups[k];
+				break;
+			}
+		if (g == NULL) {
+			g = &srv->groups[srv->ngroups];
+			if ((g->ctx = server_ctx(m, l, srv)) == NULL) {
+				free_names(names, nnames);
+				bad = 1;
+				break;
+			}
+			g->names = names;
+			g->nnames = nnames;
+			srv->ngroups++;
+		} else
+			free_names(names, nnames);
+		if (load_pair(m, g->ctx, &c->cert, &c->key) == -1)
+			bad = 1;
+	}
+	if (t->client_ca.path != NULL) {
+		struct msgs quiet = {m->conf, NULL, NULL};
+		/* said once, for the first context */
+		for (size_t k = 0; k < srv->ngroups; k++)
+			if (server_client_ca(k == 0 ? m : &quiet, t,
+					     srv->groups[k].ctx) == -1)
+				bad = 1;
+		free(quiet.errors);
+		free(quiet.warnings);
+	} else if (t->ncerts > 0 && srv->ngroups == 0 && !bad)
+		bad = 1;
+	if (bad || srv->ngroups == 0) {
+		server_free(srv);
+		return NULL;
+	}
+	return srv;
+oom:
+	msg(m, 0, NULL, "out of memory");
+	server_free(srv);
+	return NULL;
+}
+
+/* ---- client contexts ------------------------------------------------------
+ */
+
+static int slot_idx = -1;
+
+static int
+new_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	struct sl_tls_slot *slot = SSL_get_ex_data(ssl, slot_idx);
+	const struct sl_tls_client *cl = SSL_get_app_data(ssl);
+
+	if (slot == NULL || cl == NULL)
+		return 0;
+	SSL_SESSION_free(slot->sess);
+	slot->sess = sess; /* the reference is ours */
+	slot->fp = cl->fp;
+	return 1;
+}
+
+void
+sl_tls_slot_clear(struct sl_tls_slot *s)
+{
+	SSL_SESSION_free(s->sess);
+	s->sess = NULL;
+	s->fp = 0;
+}
+
+/* FNV-1a over a string (and a separator). */
+static uint64_t
+fp_add(uint64_t h, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return (h ^ 0xff) * 1099511628211ull;
+}
+
+/* And a file's identity: its path, size and modification time. */
+static uint64_t
+fp_file(uint64_t h, const char *path)
+{
+	struct stat st;
+
+	h = fp_add(h, path);
+	if (path != NULL && stat(path, &st) == 0) {
+		uint64_t v[3] = {(uint64_t)st.st_size,
+				 (uint64_t)st.st_mtim.tv_sec,
+				 (uint64_t)st.st_mtim.tv_nsec};
+		for (size_t i = 0; i < sizeof(v); i++)
+			h = (h ^ ((unsigned char *)v)[i]) * 1099511628211ull;
+	}
+	return h;
+}
+
+static void
+client_free(struct sl_tls_client *cl)
+{
+	if (cl == NULL)
+		return;
+	SSL_CTX_free(cl->ctx);
+	free(cl->sni);
+	free(cl);
+}
+
+static struct sl_tls_client *
+client_load(struct msgs *m, const struct sl_conf_cluster *cc)
+{
+	const struct sl_conf_tls_client *t = &cc->tls;
+	struct sl_tls_client *cl = calloc(1, sizeof(*cl));
+	uint64_t h = 1469598103934665603ull;
+	SSL_CTX *ctx;
+
+	if (cl == NULL || (ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		free(cl);
+		msg(m, 0, NULL, "out of memory");
+		return NULL;
+	}
+	cl->ctx = ctx;
+	cl->verify = t->verify;
+	if (t->sni != NULL && (cl->sni = strdup(t->sni)) == NULL)
+		goto fail;
+	SSL_CTX_set_min_proto_version(
+	    ctx, t->min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+				     SSL_OP_NO_COMPRESSION |
+				     SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
+				  SSL_MODE_ENABLE_PARTIAL_WRITE |
+				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x08http/1.1", 9);
+	/* sessions are kept per endpoint by sluice, not in a cache */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+						SSL_SESS_CACHE_NO_INTERNAL);
+	SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
+	if (t->verify) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		SSL_CTX_set_verify_depth(ctx, 8);
+	}
+	if (t->ca.path != NULL) {
+		if (load_ca(m, ctx, &t->ca) == -1)
+			goto fail;
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+		ERR_clear_error();
+	if (t->cert.path != NULL && t->key.path != NULL &&
+	    load_pair(m, ctx, &t->cert, &t->key) == -1)
+		goto fail;
+	h = fp_add(h, t->sni);
+	h = fp_add(h, t->verify ? "v" : "-");
+	h = fp_add(h, t->min_version == 13 ? "13" : "12");
+	h = fp_file(h, t->ca.path);
+	h = fp_file(h, t->cert.path);
+	h = fp_file(h, t->key.path);
+	cl->fp = h | 1; /* never 0: 0 is a plain connection */
+	return cl;
+fail:
+	client_free(cl);
+	return NULL;
+}
+
+/* ---- loading ---------------------------------------------------------------
+ */
+
+static void
+tls_free(struct sl_conf *conf)
+{
+	for (size_t i = 0; i < conf->nlisteners; i++) {
+		server_free(conf->listeners[i].tls.ctx);
+		conf->listeners[i].tls.ctx = NULL;
+	}
+	for (size_t i = 0; i < conf->nclusters; i++) {
+		client_free(conf->clusters[i].tls.ctx);
+		conf->clusters[i].tls.ctx = NULL;
+	}
+}
+
+char *
+sl_tls_load(struct sl_conf *conf, char **warnings)
+{
+	struct msgs m = {conf, NULL, NULL};
+
+	if (slot_idx == -1)
+		slot_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	conf->tls_free = tls_free;
+	for (size_t i = 0; i < conf->nlisteners; i++) {
+		struct sl_conf_listener *l = &conf->listeners[i];
+		if (l->tls.ncerts > 0)
+			l->tls.ctx = server_load(&m, l);
+	}
+	for (size_t i = 0; i < conf->nclusters; i++) {
+		struct sl_conf_cluster *cc = &conf->clusters[i];
+		if (cc->tls.enabled)
+			cc->tls.ctx = client_load(&m, cc);
+	}
+	ERR_clear_error();
+	if (warnings != NULL)
+		*warnings = m.warnings;
+	else
+		free(m.warnings);
+	return m.errors;
+}
+
+/* ---- one connection ---------------------------------------------------- */
+
+SSL *
+sl_tls_accept(const struct sl_conf_tls_server *t, int fd, void *app)
+{
+	SSL *ssl = SSL_new(t->ctx->groups[0].ctx);
+
+	if (ssl == NULL)
+		return NULL;
+	if (SSL_set_fd(ssl, fd) != 1) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return NULL;
+	}
+	SSL_set_accept_state(ssl);
+	SSL_set_app_data(ssl, app);
+	return ssl;
+}
+
+SSL *
+sl_tls_connect(const struct sl_tls_client *cl, int fd, const char *ip,
+	       struct sl_tls_slot *slot)
+{
+	SSL *ssl = SSL_new(cl->ctx);
+
+	if (ssl == NULL)
+		return NULL;
+	if (SSL_set_fd(ssl, fd) != 1)
+		goto fail;
+	SSL_set_connect_state(ssl);
+	SSL_set_app_data(ssl, (void *)cl);
+	SSL_set_ex_data(ssl, slot_idx, slot);
+	if (cl->sni != NULL && SSL_set_tlsext_host_name(ssl, cl->sni) != 1)
+		goto fail;
+	if (cl->verify) {
+		if (cl->sni != NULL) {
+			if (SSL_set1_host(ssl, cl->sni) != 1)
+				goto fail;
+		} else if (ip != NULL && X509_VERIFY_PARAM_set1_ip_asc(
+					     SSL_get0_param(ssl), ip) != 1)
+			goto fail;
+	}
+	if (slot != NULL && slot->sess != NULL && slot->fp == cl->fp)
+		SSL_set_session(ssl, slot->sess);
+	return ssl;
+fail:
+	SSL_free(ssl);
+	ERR_clear_error();
+	return NULL;
+}
+
+int
+sl_tls_handshake(SSL *ssl, int *want)
+{
+	int r;
+
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_do_handshake(ssl);
+	if (r == 1)
+		return 1;
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		*want = SL_TLS_WANT_READ;
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+		*want = SL_TLS_WANT_WRITE;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+enum sl_tls_fail
+sl_tls_why_failed(SSL *ssl, char *buf, size_t n)
+{
+	unsigned long e = ERR_peek_last_error();
+	long v = SSL_get_verify_result(ssl);
+	int reason = ERR_GET_REASON(e);
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+	enum sl_tls_fail f;
+
+	if (e == 0) {
+		snprintf(buf, n, "%s",
+			 errno ? strerror(errno) : "closed by the client");
+		ERR_clear_error();
+		return SL_TLS_F_CLOSED;
+	}
+	switch (reason) {
+	case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+		f = SL_TLS_F_NO_CLIENT_CERT;
+		break;
+	case SSL_R_CERTIFICATE_VERIFY_FAILED:
+		f = SL_TLS_F_BAD_CLIENT_CERT;
+		break;
+	case SSL_R_HTTP_REQUEST:
+	case SSL_R_HTTPS_PROXY_REQUEST:
+		f = SL_TLS_F_PLAIN_HTTP;
+		break;
+	case SSL_R_UNSUPPORTED_PROTOCOL:
+	case SSL_R_NO_SHARED_CIPHER:
+	case SSL_R_WRONG_VERSION_NUMBER:
+	case SSL_R_VERSION_TOO_LOW:
+	case SSL_R_NO_SHARED_GROUPS:
+	case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+	case SSL_R_NO_PROTOCOLS_AVAILABLE:
+	case SSL_R_UNKNOWN_PROTOCOL:
+		f = SL_TLS_F_PROTOCOL;
+		break;
+	case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+		f = SL_TLS_F_CLOSED;
+		break;
+	default:
+		f = SL_TLS_F_OTHER;
+	}
+	if (f == SL_TLS_F_BAD_CLIENT_CERT && v != X509_V_OK)
+		snprintf(buf, n, "client certificate: %s",
+			 X509_verify_cert_error_string(v));
+	else
+		snprintf(buf, n, "%s", r ? r : "error");
+	ERR_clear_error();
+	return f;
+}
+
+const char *
+sl_tls_why(SSL *ssl, char *buf, size_t n)
+{
+	long v = SSL_get_verify_result(ssl);
+	unsigned long e = ERR_peek_last_error();
+
+	if (v != X509_V_OK)
+		snprintf(buf, n, "certificate verify failed: %s",
+			 X509_verify_cert_error_string(v));
+	else if (e != 0)
+		snprintf(buf, n, "%s",
+			 ERR_reason_error_string(e) ? ERR_reason_error_string(e)
+						    : "TLS error");
+	else
+		snprintf(buf, n, "%s",
+			 errno ? strerror(errno)
+			       : "closed during the TLS handshake");
+	ERR_clear_error();
+	return buf;
+}
+
+/* errno and *want for a failed SSL call; returns -1, or 0 for the end. */
+static ssize_t
+io_error(SSL *ssl, int r, int *want)
+{
+	int e = SSL_get_error(ssl, r);
+
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		*want = SL_TLS_WANT_READ;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		*want = SL_TLS_WANT_WRITE;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		if (errno == 0)
+			errno = ECONNRESET;
+		ERR_clear_error();
+		return -1;
+	default:
+		ERR_clear_error();
+		errno = EPROTO;
+		return -1;
+	}
+}
+
+ssize_t
+sl_tls_read(SSL *ssl, void *buf, size_t len, int *want)
+{
+	size_t got = 0, n;
+	int r;
+
+	*want = 0;
+	ERR_clear_error();
+	/* until the buffer is full or the socket empty: nothing is left
+	 * decrypted inside OpenSSL unless there is no room for it */
+	while (got < len) {
+		errno = 0;
+		r = SSL_read_ex(ssl, (char *)buf + got, len - got, &n);
+		if (r == 1) {
+			got += n;
+			continue;
+		}
+		if (got > 0) {
+			/* what came is passed on; the end or the error
+			 * comes again with the next call */
+			int e = SSL_get_error(ssl, r);
+			if (e == SSL_ERROR_WANT_WRITE)
+				*want = SL_TLS_WANT_WRITE;
+			else if (e != SSL_ERROR_WANT_READ &&
+				 e != SSL_ERROR_ZERO_RETURN)
+				ERR_clear_error();
+			break;
+		}
+		return io_error(ssl, r, want);
+	}
+	return (ssize_t)got;
+}
+
+ssize_t
+sl_tls_writev(SSL *ssl, const struct iovec *iov, int niov, int *want)
+{
+	char stage[RECORD_PLAIN];
+	size_t total = 0, n;
+	int i = 0;
+	size_t off = 0; /* into iov[i] */
+
+	*want = 0;
+	ERR_clear_error();
+	while (i < niov) {
+		const char *p;
+		size_t len;
+		int r;
+
+		if (off == iov[i].iov_len) {
+			i++;
+			off = 0;
+			continue;
+		}
+		if (i + 1 < niov && iov[i].iov_len - off < sizeof(stage)) {
+			/* a small piece and more after it: one record */
+			size_t fill = 0;
+			int j = i;
+			size_t o = off;
+			while (j < niov && fill < sizeof(stage)) {
+				size_t k = SL_MIN(iov[j].iov_len - o,
+						  sizeof(stage) - fill);
+				memcpy(stage + fill,
+				       (char *)iov[j].iov_base + o, k);
+				fill += k;
+				o = 0;
+				j++;
+			}
+			p = stage;
+			len = fill;
+		} else {
+			p = (const char *)iov[i].iov_base + off;
+			len = iov[i].iov_len - off;
+		}
+		errno = 0;
+		r = SSL_write_ex(ssl, p, len, &n);
+		if (r != 1) {
+			ssize_t e;
+			if (total > 0) {
+				/* taken so far is reported; the call that
+				 * comes next starts where this one stopped */
+				if (SSL_get_error(ssl, r) ==
+				    SSL_ERROR_WANT_READ)
+					*want = SL_TLS_WANT_READ;
+				ERR_clear_error();
+				return (ssize_t)total;
+			}
+			e = io_error(ssl, r, want);
+			if (e == 0) {
+				errno = EPIPE;
+				e = -1;
+			}
+			return e;
+		}
+		total += n;
+		/* advance n bytes over the pieces */
+		while (n > 0 && i < niov) {
+			size_t k = SL_MIN(n, iov[i].iov_len - off);
+			off += k;
+			n -= k;
+			if (off == iov[i].iov_len) {
+				i++;
+				off = 0;
+			}
+		}
+	}
+	return (ssize_t)total;
+}
+
+void
+sl_tls_close_notify(SSL *ssl)
+{
+	ERR_clear_error();
+	if (SSL_is_init_finished(ssl) &&
+	    !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
+		(void)SSL_shutdown(ssl);
+	ERR_clear_error();
+}
+
+int
+sl_tls_plain_bytes(int outq)
+{
+	int records = (outq + RECORD_PLAIN + RECORD_EXTRA - 1) /
+		      (RECORD_PLAIN + RECORD_EXTRA);
+	int plain = outq - records * RECORD_EXTRA;
+
+	return plain > 0 ? plain : 0;
+}
+
+char *
+sl_tls_peer_subject(SSL *ssl)
+{
+	X509 *x = SSL_get0_peer_certificate(ssl);
+	BIO *b;
+	char *out = NULL;
+	long n;
+	char *p;
+
+	if (x == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
+		return NULL;
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return NULL;
+	if (X509_NAME_print_ex(b, X509_get_subject_name(x), 0,
+			       XN_FLAG_RFC2253) >= 0 &&
+	    (n = BIO_get_mem_data(b, &p)) > 0 && n < 4096 &&
+	    (out = malloc((size_t)n + 1)) != NULL) {
+		for (long i = 0; i < n; i++)
+			/* a header value: no controls, nothing above 0x7e
+			 * (RFC 2253 escapes them already) */
+			out[i] = (p[i] < 0x20 || p[i] > 0x7e) ? '?' : p[i];
+		out[n] = '\0';
+	}
+	BIO_free(b);
+	ERR_clear_error();
+	return out;
+}

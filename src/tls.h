@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TLS with OpenSSL, under the transport seam (xprt.h): the contexts built
+ * from a generation's tls: keys (certificates chosen by SNI, session
+ * tickets with keys rotated by sluice, client certificates; upstream
+ * verification, mutual TLS and session resumption), and the handshake,
+ * read, write and close_notify on one connection. The connection's fd is
+ * the socket; OpenSSL reads and writes it directly, never blocking: each
+ * call says what it waits for (SL_TLS_WANT_*), and the caller turns that
+ * into read or write interest. Knows no HTTP and no client.
+ */
+#ifndef SL_TLS_H
+#define SL_TLS_H
+
+#include <openssl/ssl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct sl_conf;
+struct sl_conf_tls_server;
+
+/* What a non-blocking TLS call waits for before it can go on. */
+#define SL_TLS_WANT_READ  1
+#define SL_TLS_WANT_WRITE 2
+
+/* Why a client's handshake failed (sluice_tls_handshake_failures_total). */
+enum sl_tls_fail {
+	SL_TLS_F_PLAIN_HTTP = 0,  /* an HTTP request on the TLS port */
+	SL_TLS_F_TIMEOUT,	  /* not done within header_timeout */
+	SL_TLS_F_CLOSED,	  /* the client closed or reset it */
+	SL_TLS_F_PROTOCOL,	  /* no common version, cipher or group */
+	SL_TLS_F_NO_CLIENT_CERT,  /* client_verify: required, none sent */
+	SL_TLS_F_BAD_CLIENT_CERT, /* it did not verify */
+	SL_TLS_F_OTHER,		  /* anything else (in the log line) */
+	SL_TLS_NFAIL
+};
+const char *sl_tls_fail_str(enum sl_tls_fail f);
+
+/* A TLS listener's contexts: one per set of names (certificates for the
+ * same names, RSA and ECDSA, share one), the first the default. */
+struct sl_tls_server;
+/* A TLS cluster's context. */
+struct sl_tls_client {
+	SSL_CTX *ctx;
+	char *sni;   /* NULL: none */
+	int verify;  /* chain and name */
+	uint64_t fp; /* identity of the settings and files: a pooled
+			connection or a session made under another is
+			not reused */
+};
+
+/*
+ * Builds the TLS contexts of every TLS listener and cluster of conf (and
+ * sets conf->tls_free). Reads the files; changes nothing else. Returns
+ * NULL when all is usable, else a malloc'd string of error lines in the
+ * loader's form ("FILE:LINE:COL: error: MESSAGE\n"). Warnings (an expired
+ * certificate, a key readable by others) go to *warnings the same way
+ * (malloc'd, or left NULL).
+ */
+char *sl_tls_load(struct sl_conf *conf, char **warnings);
+
+/* ---- one connection ---------------------------------------------------- */
+
+/* A server-side connection on fd for a listener, or NULL (out of memory).
+ * app is what sl_tls_app() gives back. */
+SSL *sl_tls_accept(const struct sl_conf_tls_server *t, int fd, void *app);
+
+/* Where an upstream connection keeps the session to resume: one per
+ * endpoint per worker. */
+struct sl_tls_slot {
+	SSL_SESSION *sess;
+	uint64_t fp; /* of the sl_tls_client that made it */
+};
+void sl_tls_slot_clear(struct sl_tls_slot *s);
+
+/* A client-side connection to an upstream on fd: SNI, host (or ip, for
+ * an address without sni) verification, the session in slot if it is of
+ * this context; new sessions are kept there. NULL when out of memory. */
+SSL *sl_tls_connect(const struct sl_tls_client *cl, int fd, const char *ip,
+		    struct sl_tls_slot *slot);
+
+/* Drives the handshake: 1 done, 0 not yet (*want says for what), -1
+ * failed (SSL's error queue and verify result say why). */
+int sl_tls_handshake(SSL *ssl, int *want);
+
+/* Why a server-side handshake failed, and in words (buf). */
+enum sl_tls_fail sl_tls_why_failed(SSL *ssl, char *buf, size_t n);
+/* Why a client-side handshake failed, in words: "certificate verify
+ * failed: Hostname mismatch", ... */
+const char *sl_tls_why(SSL *ssl, char *buf, size_t n);
+
+/*
+ * Reads decrypted bytes, as many as fit (several records). Returns bytes
+ * read, 0 at the end (close_notify, or the peer's FIN), or -1 with errno:
+ * EAGAIN (then *want), EPROTO (a TLS error) or the socket's.
+ */
+ssize_t sl_tls_read(SSL *ssl, void *buf, size_t len, int *want);
+
+/*
+ * Writes iov[0..niov): small pieces are put together so that a head and
+ * the start of its body go in one record. Returns bytes taken, or -1 with
+ * errno: EAGAIN (then *want; the next call must start with the same
+ * bytes), EPIPE/ECONNRESET or EPROTO.
+ */
+ssize_t sl_tls_writev(SSL *ssl, const struct iovec *iov, int niov, int *want);
+
+/* Decrypted bytes that OpenSSL holds: epoll cannot see them. (Not
+ * SSL_has_pending: a record that is not complete yet waits for the
+ * socket, and epoll sees that; without read-ahead OpenSSL reads no
+ * further than the record it needs.) */
+static inline int
+sl_tls_pending(SSL *ssl)
+{
+	return SSL_pending(ssl) > 0;
+}
+
+/* Sends close_notify (once, without waiting for the peer's). */
+void sl_tls_close_notify(SSL *ssl);
+
+/* Bytes of plain text in outq bytes of TLS records (FIONREAD and
+ * SIOCOUTQ count records). */
+int sl_tls_plain_bytes(int outq);
+
+/* Whether the handshake resumed a session. */
+static inline int
+sl_tls_resumed(SSL *ssl)
+{
+	return SSL_session_reused(ssl);
+}
+
+/* The verified client certificate's subject (RFC 2253, controls and
+ * non-ASCII escaped), malloc'd, or NULL: none, or not verified. */
+char *sl_tls_peer_subject(SSL *ssl);
+
+#endif
