@@ -277,14 +277,13 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 	puts_(&o, fwd->proto);
 	puts_(&o, "\r\nX-Request-Id: ");
 	puts_(&o, fwd->request_id);
-	puts_(&o, "\r\n");
 	if (fwd->subject_header != NULL && fwd->subject != NULL) {
+		puts_(&o, "\r\n");
 		puts_(&o, fwd->subject_header);
 		puts_(&o, ": ");
 		puts_(&o, fwd->subject);
-		puts_(&o, "\r\n");
 	}
-	puts_(&o, "\r\n");
+	puts_(&o, "\r\n\r\n");
 	return finish(&o);
 }
 

@@ -747,6 +747,90 @@ def health_checks_take_endpoint_out_and_back():
 # 10. Outlier ejection
 
 
+class RawServer:
+    """A listening socket whose every connection gets act(sock) in a
+    thread: for health checks that fail in each way."""
+
+    def __init__(self, act):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.act = act
+        self.conns = []
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            threading.Thread(target=self.act, args=(c,), daemon=True).start()
+
+
+def _read_head(c):
+    data = b""
+    c.settimeout(5)
+    while b"\r\n\r\n" not in data:
+        try:
+            x = c.recv(4096)
+        except OSError:
+            return data
+        if not x:
+            break
+        data += x
+    return data
+
+
+@test
+def health_check_failures_are_named():
+    # each way a check can fail takes its endpoint out (unhealthy: 1) and
+    # says why: a closed port, a malformed answer, no answer within the
+    # timeout, a close before a complete head
+    def garbage(c):
+        _read_head(c)
+        c.sendall(b"HTTP/1.1 2OO OK\r\nContent-Length: 0\r\n\r\n")
+
+    def silent(c):
+        _read_head(c)
+        time.sleep(3)
+
+    def closes(c):
+        _read_head(c)
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-")
+        c.close()
+
+    servers = {"bad": RawServer(garbage), "slow": RawServer(silent),
+               "cut": RawServer(closes)}
+    dead = free_port()
+    hc = {"health_check": {"path": "/h", "interval": "300ms",
+                           "timeout": "150ms", "unhealthy": 1}}
+    clusters = {"dead": [dead]}
+    clusters.update({n: ["127.0.0.1:%d" % s.port]
+                     for n, s in servers.items()})
+    aport, extra = admin_extra()
+    cfg, port = make_config(clusters, cluster_opts={n: hc for n in clusters},
+                            extra=extra)
+    sl = start_sluice(cfg)
+    want = {"dead": (dead, "connect_failed"),
+            "bad": (servers["bad"].port, "bad_response"),
+            "slow": (servers["slow"].port, "timeout"),
+            "cut": (servers["cut"].port, "closed")}
+    for name, (p, why) in want.items():
+        line = ("health: %s 127.0.0.1:%d is down after 1 failed checks in "
+                "a row (last: %s" % (name, p, why))
+        check(wait_until(lambda: line in sl.stderr(), 3.0),
+              "log line %r" % line)
+        key = ('sluice_endpoint_healthy{cluster="%s",endpoint="127.0.0.1:%d"}'
+               % (name, p))
+        eq(metrics(aport)[key], 0, "%s is out" % name)
+    # a cluster with every endpoint out answers 503 at once
+    r = send(port, "GET", "/x", new_rid("hcdown"))
+    assert_error(r, 503, "no_healthy_upstream")
+
+
 @test
 def outlier_ejects_failing_endpoint_then_lets_it_back():
     ledger = Ledger()
