@@ -486,25 +486,29 @@ client_tls_failed(struct sl_client *c, enum sl_tls_fail f, const char *why)
  * close, so that the client reads it instead of waiting for a handshake.
  */
 static void
-client_plain_http(struct sl_client *c)
+client_plain_http(struct sl_client *c, int head)
 {
-	static const char body[] =
-	    "{\"error\":\"plain_http_on_tls_port\",\"status\":400}\n";
-	char head[256];
+	char rid[SL_REQUEST_ID_MAX + 1], body[160], hdr[320];
 	struct iovec iov[2];
-	int n;
+	int nb, nh;
 
 	client_tls_failed(c, SL_TLS_F_PLAIN_HTTP,
 			  "an HTTP request on a TLS listener");
-	n = snprintf(head, sizeof(head),
-		     "HTTP/1.1 400 Bad Request\r\nContent-Type: "
-		     "application/json\r\nContent-Length: %zu\r\nConnection: "
-		     "close\r\n\r\n",
-		     sizeof(body) - 1);
-	iov[0].iov_base = head;
-	iov[0].iov_len = (size_t)n;
-	iov[1].iov_base = (void *)body;
-	iov[1].iov_len = sizeof(body) - 1;
+	/* an error response like any other (contracts.md 3.1) */
+	sl_worker_request_id(c->w, rid);
+	nb = snprintf(body, sizeof(body),
+		      "{\"error\":\"plain_http_on_tls_port\",\"status\":400,"
+		      "\"request_id\":\"%s\"}\n",
+		      rid);
+	nh = snprintf(hdr, sizeof(hdr),
+		      "HTTP/1.1 400 Bad Request\r\nContent-Type: "
+		      "application/json\r\nContent-Length: %d\r\n"
+		      "X-Request-Id: %s\r\nConnection: close\r\n\r\n",
+		      nb, rid);
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = (size_t)nh;
+	iov[1].iov_base = body;
+	iov[1].iov_len = head ? 0 : (size_t)nb;
 	/* small enough for any socket buffer; a short write is a client
 	 * that is gone already */
 	(void)sl_sendv(c->fd, iov, 2, 0);
@@ -525,8 +529,9 @@ client_handshake(struct sl_client *c)
 	int want = 0, r;
 
 	if (c->ssl == NULL) {
-		unsigned char b;
-		ssize_t n = recv(c->fd, &b, 1, MSG_PEEK);
+		unsigned char p[5];
+		ssize_t n = recv(c->fd, p, sizeof(p), MSG_PEEK);
+		unsigned char b = p[0];
 
 		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
 			client_tls_failed(c, SL_TLS_F_CLOSED,
@@ -541,7 +546,8 @@ client_handshake(struct sl_client *c)
 		 * letter of its method */
 		if (b != 22) {
 			if (b >= 'A' && b <= 'Z') {
-				client_plain_http(c);
+				client_plain_http(
+				    c, n == 5 && memcmp(p, "HEAD ", 5) == 0);
 				return -1;
 			}
 			client_tls_failed(c, SL_TLS_F_PROTOCOL,

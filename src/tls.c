@@ -907,6 +907,20 @@ sl_tls_why_failed(SSL *ssl, char *buf, size_t n)
 	case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
 	case SSL_R_NO_PROTOCOLS_AVAILABLE:
 	case SSL_R_UNKNOWN_PROTOCOL:
+	/* not TLS as it must be spoken: a malformed or out-of-order
+	 * handshake */
+	case SSL_R_UNEXPECTED_MESSAGE:
+	case SSL_R_UNEXPECTED_RECORD:
+	case SSL_R_LENGTH_MISMATCH:
+	case SSL_R_BAD_PACKET_LENGTH:
+	case SSL_R_RECORD_LENGTH_MISMATCH:
+	case SSL_R_PACKET_LENGTH_TOO_LONG:
+	case SSL_R_ENCRYPTED_LENGTH_TOO_LONG:
+	case SSL_R_BAD_EXTENSION:
+	case SSL_R_BAD_LENGTH:
+	case SSL_R_LENGTH_TOO_SHORT:
+	case SSL_R_BAD_PACKET:
+	case SSL_R_WRONG_SSL_VERSION:
 		f = SL_TLS_F_PROTOCOL;
 		break;
 	case SSL_R_UNEXPECTED_EOF_WHILE_READING:
