@@ -106,14 +106,16 @@ ssize_t sl_tls_read(SSL *ssl, void *buf, size_t len, int *want);
  */
 ssize_t sl_tls_writev(SSL *ssl, const struct iovec *iov, int niov, int *want);
 
-/* Decrypted bytes that OpenSSL holds: epoll cannot see them. (Not
- * SSL_has_pending: a record that is not complete yet waits for the
- * socket, and epoll sees that; without read-ahead OpenSSL reads no
- * further than the record it needs.) */
+/* Decrypted bytes that OpenSSL holds, or a close_notify it read and
+ * that was not reported yet (it came after data in one read): epoll
+ * cannot see either. (Not SSL_has_pending: a record that is not
+ * complete yet waits for the socket, and epoll sees that; without
+ * read-ahead OpenSSL reads no further than the record it needs.) */
 static inline int
 sl_tls_pending(SSL *ssl)
 {
-	return SSL_pending(ssl) > 0;
+	return SSL_pending(ssl) > 0 ||
+	       (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN) != 0;
 }
 
 /* Sends close_notify (once, without waiting for the peer's). */

@@ -525,6 +525,16 @@ sl_upstream_read(struct sl_upconn *u, size_t bufsize)
 	}
 	if (n > 0) {
 		u->in.len += (uint32_t)n;
+		if (sl_xprt_pending(u->ssl)) {
+			/* more inside TLS, where epoll cannot see it: with
+			 * the buffer full, reading stops until the owner
+			 * makes room (and turns it on, which looks); else
+			 * (a close_notify after the data) come back */
+			if (sl_buf_space(&u->in) == 0)
+				sl_upstream_want_read(u, 0);
+			else if (u->rev_on)
+				event_active(&u->rev, EV_READ, 1);
+		}
 		return n;
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))

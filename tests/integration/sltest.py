@@ -317,12 +317,13 @@ def addr(x):
 
 def make_config(clusters, routes=None, limits=None, workers=1, port=None,
                 access_log=None, cluster_opts=None, extra=None,
-                listener_name="main"):
+                listener_name="main", listener_opts=None):
     """Builds a config dict with one listener.
 
     clusters: {name: [Upstream | port | "h:p" | (x, weight), ...]}
     routes:   list of route dicts; default: one catch-all route to the
               first cluster, named "main".
+    listener_opts: further keys of the listener (e.g. {"tls": {...}}).
     Returns (config dict, listener port).
     """
     port = port or free_port()
@@ -344,6 +345,8 @@ def make_config(clusters, routes=None, limits=None, workers=1, port=None,
     if limits:
         lst["limits"] = limits
     lst["routes"] = routes
+    if listener_opts:
+        lst.update(listener_opts)
     cfg = {}
     if workers is not None:
         cfg["workers"] = workers
@@ -1459,3 +1462,493 @@ def one_upstream(handler=None, workers=1, **kw):
     cfg, port = make_config({"a": [up]}, workers=workers, **kw)
     sl = start_sluice(cfg)
     return up, sl, port
+
+
+# ---------------------------------------------------------------------------
+# TLS: certificates made with the openssl command, TLS clients, TLS upstreams
+
+import ssl  # noqa: E402
+
+
+def persistent_tmpdir():
+    """A temporary directory that outlives the current test (e.g. the
+    certificates a whole test module shares); removed when the process
+    exits."""
+    d = tempfile.mkdtemp(prefix="sltest-")
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
+def have_openssl():
+    return shutil.which("openssl") is not None
+
+
+_OPENSSL_CNF = """\
+[ req ]
+distinguished_name = dn
+prompt = no
+[ dn ]
+CN = unused
+[ v3_ca ]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[ ca ]
+default_ca = test_ca
+[ test_ca ]
+database = %(dir)s/index.txt
+new_certs_dir = %(dir)s/newcerts
+serial = %(dir)s/serial
+default_md = sha256
+policy = any_dn
+unique_subject = no
+email_in_dn = no
+[ any_dn ]
+commonName = supplied
+organizationName = optional
+"""
+
+
+class Cert:
+    """A certificate file and its key file (PEM)."""
+
+    def __init__(self, name, cert, key, subject):
+        self.name = name
+        self.cert = cert
+        self.key = key
+        self.subject = subject      # as given to openssl: /O=x/CN=y
+
+    def __repr__(self):
+        return "<Cert %s %s>" % (self.name, self.subject)
+
+
+class Pki:
+    """Test certificates made with the openssl command in a directory of
+    their own (removed at exit). Keys are ECDSA P-256 unless kind="rsa"
+    (RSA 2048); key files are mode 0600."""
+
+    def __init__(self, d=None):
+        self.dir = d or persistent_tmpdir()
+        self.cnf = os.path.join(self.dir, "openssl.cnf")
+        with open(self.cnf, "w") as f:
+            f.write(_OPENSSL_CNF % {"dir": self.dir})
+        self.certs = {}
+
+    def __getitem__(self, name):
+        return self.certs[name]
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def openssl(self, args):
+        p = subprocess.run(["openssl"] + list(args), capture_output=True,
+                           timeout=60, stdin=subprocess.DEVNULL)
+        if p.returncode != 0:
+            raise AssertionError("openssl %s failed: %s" % (
+                " ".join(args), p.stderr.decode("utf-8", "replace")))
+        return p.stdout.decode("utf-8", "replace")
+
+    @staticmethod
+    def _newkey(kind):
+        if kind == "rsa":
+            return ["-newkey", "rsa:2048"]
+        return ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+
+    def ca(self, name, subject, kind="ec"):
+        key, crt = self.path(name + ".key"), self.path(name + ".pem")
+        self.openssl(["req", "-config", self.cnf, "-x509"] +
+                     self._newkey(kind) +
+                     ["-noenc", "-utf8", "-keyout", key, "-subj", subject,
+                      "-days", "3650", "-sha256", "-extensions", "v3_ca",
+                      "-out", crt])
+        os.chmod(key, 0o600)
+        c = Cert(name, crt, key, subject)
+        self.certs[name] = c
+        return c
+
+    def intermediate(self, name, subject, ca, kind="ec"):
+        """A CA certificate signed by the CA named ca."""
+        key, crt = self.path(name + ".key"), self.path(name + ".pem")
+        cap = self.certs[ca]
+        self.openssl(["req", "-config", self.cnf] + self._newkey(kind) +
+                     ["-noenc", "-utf8", "-keyout", key, "-subj", subject,
+                      "-CA", cap.cert, "-CAkey", cap.key, "-days", "3650",
+                      "-sha256", "-set_serial", "0x" + os.urandom(8).hex(),
+                      "-extensions", "v3_ca", "-out", crt])
+        os.chmod(key, 0o600)
+        c = Cert(name, crt, key, subject)
+        self.certs[name] = c
+        return c
+
+    def chain(self, name, leaf, *cas):
+        """A certificate file holding leaf's certificate then those of cas
+        (names), with leaf's key."""
+        crt = self.path(name + ".pem")
+        with open(crt, "w") as out:
+            for n in (leaf,) + cas:
+                with open(self.certs[n].cert) as f:
+                    out.write(f.read())
+        c = Cert(name, crt, self.certs[leaf].key, self.certs[leaf].subject)
+        self.certs[name] = c
+        return c
+
+    def leaf(self, name, subject, ca, dns=(), kind="ec", days=30,
+             startdate=None, enddate=None, ips=()):
+        """A certificate signed by the CA named ca. dns, ips: its
+        subjectAltName DNS names and IP addresses. startdate/enddate
+        (YYYYMMDDHHMMSSZ, e.g. in the past for an expired certificate) sign
+        it with `openssl ca`."""
+        key, crt = self.path(name + ".key"), self.path(name + ".pem")
+        cap = self.certs[ca]
+        exts = ["basicConstraints = CA:FALSE",
+                "keyUsage = critical,digitalSignature%s"
+                % (",keyEncipherment" if kind == "rsa" else ""),
+                "extendedKeyUsage = serverAuth,clientAuth"]
+        if dns or ips:
+            exts.append("subjectAltName = " +
+                        ",".join(["DNS:" + d for d in dns] +
+                                 ["IP:" + i for i in ips]))
+        if startdate or enddate:
+            csr, ext = self.path(name + ".csr"), self.path(name + ".ext")
+            with open(ext, "w") as f:
+                f.write("\n".join(exts + ["subjectKeyIdentifier = hash",
+                                          "authorityKeyIdentifier = keyid"])
+                        + "\n")
+            self.openssl(["req", "-config", self.cnf] + self._newkey(kind) +
+                         ["-noenc", "-utf8", "-keyout", key, "-subj", subject,
+                          "-out", csr])
+            os.makedirs(self.path("newcerts"), exist_ok=True)
+            idx = self.path("index.txt")
+            if not os.path.exists(idx):
+                open(idx, "w").close()
+            with open(self.path("serial"), "w") as f:
+                f.write("%s\n" % os.urandom(8).hex())
+            self.openssl(["ca", "-batch", "-config", self.cnf, "-notext",
+                          "-preserveDN", "-cert", cap.cert, "-keyfile",
+                          cap.key, "-in", csr, "-out", crt, "-extfile", ext,
+                          "-startdate", startdate or "20200101000000Z",
+                          "-enddate", enddate or "20200201000000Z"])
+        else:
+            args = ["req", "-config", self.cnf] + self._newkey(kind)
+            args += ["-noenc", "-utf8", "-keyout", key, "-subj", subject,
+                     "-CA", cap.cert, "-CAkey", cap.key, "-days", str(days),
+                     "-sha256", "-set_serial", "0x" + os.urandom(8).hex(),
+                     "-out", crt]
+            for e in exts:
+                args += ["-addext", e.replace(" = ", "=")]
+            self.openssl(args)
+        os.chmod(key, 0o600)
+        c = Cert(name, crt, key, subject)
+        self.certs[name] = c
+        return c
+
+
+_SHORT = {"commonName": "CN", "organizationName": "O",
+          "organizationalUnitName": "OU", "countryName": "C",
+          "localityName": "L", "stateOrProvinceName": "ST",
+          "domainComponent": "DC", "emailAddress": "emailAddress"}
+
+
+def rfc2253(name):
+    """A subject of ssl's getpeercert() as an RFC 2253 string (last RDN
+    first): "CN=alice,O=Example Corp"."""
+    def esc(v):
+        v = re.sub(r'([,+"\\<>;])', r"\\\1", v)
+        if v.startswith(("#", " ")):
+            v = "\\" + v
+        if v.endswith(" "):
+            v = v[:-1] + "\\ "
+        return v
+    out = []
+    for rdn in reversed(name or ()):
+        out.append("+".join("%s=%s" % (_SHORT.get(k, k), esc(v))
+                            for k, v in rdn))
+    return ",".join(out)
+
+
+_TLS_VERSIONS = {"TLSv1": ssl.TLSVersion.TLSv1,
+                 "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+                 "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+                 "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def tls_client_context(cafile=None, cert=None, key=None, min_version=None,
+                       max_version=None, ciphers=None, alpn=None):
+    """A client SSLContext: verifies the chain when cafile is given (not
+    the host name: tests pick SNI names freely), presents cert/key when
+    given; versions as "TLSv1.2"."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    if cafile:
+        ctx.load_verify_locations(cafile)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    else:
+        ctx.verify_mode = ssl.CERT_NONE
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    if min_version:
+        ctx.minimum_version = _TLS_VERSIONS[min_version]
+    if max_version:
+        ctx.maximum_version = _TLS_VERSIONS[max_version]
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    return ctx
+
+
+def tls_server_context(cert, key, client_ca=None, min_version=None,
+                       max_version=None):
+    """A server SSLContext; with client_ca a client certificate signed by
+    it is required."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    if client_ca:
+        ctx.load_verify_locations(client_ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    if min_version:
+        ctx.minimum_version = _TLS_VERSIONS[min_version]
+    if max_version:
+        ctx.maximum_version = _TLS_VERSIONS[max_version]
+    return ctx
+
+
+class TLSClient(Client):
+    """A TLS client connection to 127.0.0.1:port with the Client API
+    (request, read_response, wait_closed...). The handshake happens in the
+    constructor (ssl.SSLError when it fails there). sni: the server name
+    sent (None: no SNI). rcvbuf: SO_RCVBUF set before connecting (a slow,
+    small-windowed reader). A TLS error met while reading (an alert) ends
+    the stream like EOF and is kept in .tls_error."""
+
+    def __init__(self, port, sni=None, cafile=None, cert=None, key=None,
+                 ctx=None, timeout=SOCK_TIMEOUT, host="127.0.0.1",
+                 session=None, min_version=None, max_version=None,
+                 ciphers=None, alpn=None, rcvbuf=None):
+        if ctx is None:
+            ctx = tls_client_context(cafile, cert, key, min_version,
+                                     max_version, ciphers, alpn)
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            if rcvbuf:
+                raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            raw.settimeout(timeout)
+            raw.connect((host, port))
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s = ctx.wrap_socket(raw, server_hostname=sni, session=session)
+        except BaseException:
+            raw.close()
+            raise
+        s.settimeout(timeout)
+        BufSock.__init__(self, s)
+        self.port = port
+        self.tls_error = None
+        _register("clients", self)
+
+    def _fill(self, n=262144):
+        if self.eof:
+            return False
+        try:
+            return BufSock._fill(self, n)
+        except ssl.SSLError as e:
+            self.tls_error = e
+            self.eof = True
+            return False
+        except (BrokenPipeError, ConnectionAbortedError) as e:
+            self.tls_error = e
+            self.eof = True
+            return False
+
+    def has_data(self, timeout=0.0):
+        if self.buf or self.sock.pending():
+            return True
+        return BufSock.has_data(self, timeout)
+
+    def wait_closed(self, timeout=2.0):
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            if self.sock.pending():
+                self._fill()
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            r, _, _ = select.select([self.sock], [], [], left)
+            if r:
+                self._fill()
+        return True
+
+    def peer_cert(self):
+        """The server certificate as a getpeercert() dict (needs cafile)."""
+        return self.sock.getpeercert()
+
+    def peer_subject(self):
+        return rfc2253(self.peer_cert().get("subject"))
+
+    def peer_dns(self):
+        return [v for k, v in self.peer_cert().get("subjectAltName", ())
+                if k == "DNS"]
+
+    @property
+    def session(self):
+        return self.sock.session
+
+    @property
+    def session_reused(self):
+        return self.sock.session_reused
+
+    def version(self):
+        return self.sock.version()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def tls_get(port, path="/", sni=None, headers=None, host="test.local",
+            method="GET", body=None, timeout=SOCK_TIMEOUT, **kw):
+    """One request over a fresh TLS connection; returns the response."""
+    c = TLSClient(port, sni=sni, timeout=timeout, **kw)
+    try:
+        return c.request(method, path, headers, body, host)
+    finally:
+        c.close()
+
+
+def client_hello(sni="test.local", max_version=None):
+    """The bytes of a real TLS ClientHello (from Python's ssl), to send
+    whole or in part over a raw socket."""
+    ctx = tls_client_context(max_version=max_version)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname=sni)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
+class TLSUpstream(Upstream):
+    """An Upstream speaking TLS (ctx: a server SSLContext, see
+    tls_server_context). Per connection it records the SNI name sent
+    (conn.sni), the verified client certificate's subject in RFC 2253
+    form (conn.client_subject, None without one), the TLS version and
+    whether the session was resumed; failed handshakes go to .tls_errors
+    (and count as accepts). The default answer adds "tls_sni",
+    "tls_client_subject", "tls_version" and "tls_resumed" to Upstream's
+    JSON."""
+
+    def __init__(self, name="up", ctx=None, handler=None, **kw):
+        self.ctx = ctx
+        self.tls_errors = []
+        self.handshakes = 0
+        self._snis = threading.local()
+        ctx.sni_callback = self._on_sni
+        Upstream.__init__(self, name, handler, **kw)
+
+    def _on_sni(self, sslobj, name, ctx):
+        self._snis.name = name
+        return None
+
+    def _conn_of(self, req):
+        with self.lock:
+            return self.conns[req.conn_id]
+
+    def default_handler(self, req):
+        conn = self._conn_of(req)
+        body = json.dumps({"upstream": self.name, "method": req.method,
+                           "path": req.target, "body_sha256": req.body_sha,
+                           "body_len": req.body_len,
+                           "tls_sni": getattr(conn, "sni", None),
+                           "tls_client_subject":
+                               getattr(conn, "client_subject", None),
+                           "tls_version": getattr(conn, "tls_version",
+                                                  None),
+                           "tls_resumed": getattr(conn, "tls_resumed",
+                                                  None)}).encode()
+        return Reply(200, body, [("Content-Type", "application/json")])
+
+    def _serve(self, conn):
+        raw = conn.sock
+        raw.settimeout(5.0)
+        self._snis.name = None
+        try:
+            s = self.ctx.wrap_socket(raw, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            with self.lock:
+                self.tls_errors.append(repr(e))
+            conn.closed.set()
+            try:
+                raw.close()
+            except OSError:
+                pass
+            return
+        conn.sni = self._snis.name
+        cert = s.getpeercert()
+        conn.client_subject = rfc2253(cert.get("subject")) if cert else None
+        conn.tls_version = s.version()
+        conn.tls_resumed = s.session_reused
+        with self.lock:
+            self.handshakes += 1
+            conn.sock = s
+        Upstream._serve(self, conn)
+
+
+def s_client(port, args=(), data=b"", timeout=10.0):
+    """Runs openssl s_client -connect 127.0.0.1:port with args, data on its
+    standard input; returns (rc, stdout, stderr) as text. With data that
+    ends in a request with Connection: close, pass -ign_eof to read the
+    answer (and TLS 1.3 session tickets) to the end. rc is None when
+    s_client still ran after timeout seconds (it is killed; the output so
+    far is returned)."""
+    p = subprocess.Popen(["openssl", "s_client", "-connect",
+                          "127.0.0.1:%d" % port] + list(args),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        out, err = p.communicate(data, timeout=timeout)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        rc = None
+    return (rc, out.decode("utf-8", "replace"),
+            err.decode("utf-8", "replace"))
+
+
+def metric_sum(m, name, **labels):
+    """The sum of the samples of metric `name` (from metrics()) whose
+    labels include `labels` (any order); 0 when there is none."""
+    total = 0.0
+    for k, v in m.items():
+        mm = re.match(r"^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?$", k)
+        if not mm or mm.group(1) != name:
+            continue
+        ls = dict(re.findall(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"',
+                             mm.group(2) or ""))
+        if all(ls.get(a) == b for a, b in labels.items()):
+            total += v
+    return total
+
+
+def sighup_reload(sl, aport, timeout=5.0):
+    """Sends SIGHUP and waits (bounded) until the admin counters
+    sluice_reloads_total{result=...} count one more reload. Returns
+    ("ok" | "failed", the stderr written meanwhile)."""
+    def state():
+        m = metrics(aport)
+        return (metric_sum(m, "sluice_reloads_total", result="ok"),
+                metric_sum(m, "sluice_reloads_total", result="failed"))
+    ok0, failed0 = state()
+    n0 = len(sl.stderr())
+    sl.send_signal(signal.SIGHUP)
+    st = [None]
+
+    def done():
+        st[0] = state()
+        return st[0][0] + st[0][1] > ok0 + failed0
+    check(wait_until(done, timeout, 0.02),
+          "no reload counted within %.0fs of SIGHUP" % timeout)
+    return ("ok" if st[0][0] > ok0 else "failed"), sl.stderr()[n0:]
