@@ -2,10 +2,16 @@
 """Open N keep-alive connections, make ONE request on each, keep them idle.
 
 Usage: idle_conns.py HOST PORT N [--window W] [--path /] [--hold SECONDS]
+                     [--tls [--servername NAME]]
 
 At most W connections are being set up or waiting for their response at a
 time (so the gateway needs about W upstream connections, as in the warm-up);
 a connection whose response has fully arrived stays open and idle.
+
+With --tls every connection completes a full TLS handshake first (Python's
+ssl module, TLS 1.2 or 1.3, the certificate is not verified, no session is
+offered for resumption), then makes its request over TLS; the TLS 1.3
+session tickets the server sends are read with the response.
 
 Prints to stdout, one line each, flushed:
   READY ok=N failed=F secs=S       all connections are set up (or failed)
@@ -34,6 +40,8 @@ def parse_args():
     p.add_argument("--path", default="/")
     p.add_argument("--hold", type=float, default=120.0)
     p.add_argument("--setup-timeout", type=float, default=90.0)
+    p.add_argument("--tls", action="store_true")
+    p.add_argument("--servername", default="localhost")
     return p.parse_args()
 
 
@@ -71,6 +79,15 @@ def main():
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGTERM, signal.SIGINT})
     req = (f"GET {a.path} HTTP/1.1\r\nHost: {a.host}:{a.port}\r\n"
            f"User-Agent: sluice-bench-idle\r\n\r\n").encode()
+    ctx = None
+    want = ()  # the exceptions that mean "try again when ready" (TLS only)
+    if a.tls:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        want = (ssl.SSLWantReadError, ssl.SSLWantWriteError)
     sel = selectors.DefaultSelector()
     idle = []
     failed = 0
@@ -88,6 +105,21 @@ def main():
         sel.register(s, selectors.EVENT_WRITE, ["connect", b""])
         return True
 
+    def handshake(s, st):
+        """One step of the TLS handshake; True once it is done."""
+        try:
+            s.do_handshake()
+        except want as e:
+            ev = selectors.EVENT_READ if isinstance(e, ssl.SSLWantReadError) else selectors.EVENT_WRITE
+            sel.modify(s, ev, st)
+            return False
+        return True
+
+    def send_request(s, st):
+        s.sendall(req)  # tiny; fits in the socket buffer (and in one record)
+        st[0] = "read"
+        sel.modify(s, selectors.EVENT_READ, st)
+
     while (started < a.n or sel.get_map()) and time.monotonic() < deadline:
         while started < a.n and len(sel.get_map()) < a.window:
             started += 1
@@ -100,11 +132,27 @@ def main():
                     err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                     if err:
                         raise OSError(err, os.strerror(err))
-                    s.sendall(req)  # tiny; fits in the socket buffer
-                    st[0] = "read"
-                    sel.modify(s, selectors.EVENT_READ, st)
+                    if ctx is None:
+                        send_request(s, st)
+                        continue
+                    sel.unregister(s)
+                    s = ctx.wrap_socket(s, server_hostname=a.servername,
+                                        do_handshake_on_connect=False)
+                    st[0] = "handshake"
+                    sel.register(s, selectors.EVENT_WRITE, st)
+                    if handshake(s, st):
+                        send_request(s, st)
                     continue
-                data = s.recv(65536)
+                if st[0] == "handshake":
+                    if handshake(s, st):
+                        send_request(s, st)
+                    continue
+                try:
+                    data = s.recv(65536)
+                    while ctx is not None and data and s.pending():
+                        data += s.recv(65536)  # decrypted, not in the kernel
+                except want:  # TLS: a record that held no data (a ticket)
+                    continue
                 if not data:
                     raise OSError("closed before the response")
                 st[1] += data
@@ -113,8 +161,11 @@ def main():
                         raise OSError("status " + st[1][:12].decode("latin-1"))
                     sel.unregister(s)
                     idle.append(s)
-            except OSError:
-                sel.unregister(s)
+            except (OSError, ValueError):  # ssl.SSLError is an OSError
+                try:
+                    sel.unregister(s)
+                except (KeyError, ValueError):
+                    pass
                 s.close()
                 failed += 1
     for key in list(sel.get_map().values()):  # timed out
@@ -131,14 +182,21 @@ def main():
         p = select.poll()
         for s in idle:
             p.register(s, select.POLLIN | select.POLLRDHUP)
-        ready = {fd for fd, _ in p.poll(0)}
-        for s in idle:
-            if s.fileno() in ready:
-                try:
-                    if s.recv(1, socket.MSG_PEEK) == b"":
+        events = p.poll(0)
+        if ctx is None:
+            ready = {fd for fd, _ in events}
+            for s in idle:
+                if s.fileno() in ready:
+                    try:
+                        if s.recv(1, socket.MSG_PEEK) == b"":
+                            closed += 1
+                    except OSError:
                         closed += 1
-                except OSError:
-                    closed += 1
+        else:
+            # Under TLS a close_notify alert is data: count the connections
+            # whose FIN has come (the gateway closed them).
+            closed = sum(1 for _, ev in events
+                         if ev & (select.POLLRDHUP | select.POLLHUP | select.POLLERR))
         print(f"OPEN open={len(idle) - closed} closed={closed}", flush=True)
     for s in idle:
         s.close()

@@ -3,6 +3,7 @@
 #
 # usage: contrib/bench/run.sh [--quick] [--rounds N] [--duration SECS]
 #            [--only LIST] [--gateways LIST] [--idle-conns N]
+#            [--tls-idle-conns N]
 #            [--same-headers] [--big-buffers] [--sat-cpu PCT] [--idle-poll]
 #            [--sluice-route plain|split|sticky|mirror|reliable]
 #            [--nice N] [--out DIR] [--keep]
@@ -12,9 +13,12 @@
 #                    (default 3, at least 1)
 #   --duration SECS  seconds per measured run (overrides --quick)
 #   --only LIST      scenarios, comma-separated, from
-#                    ka,close,4k,256k,upload,ka2,sat,idle (default: all)
+#                    ka,close,4k,256k,upload,ka2,sat,idle,tls-hs,tls-ka,
+#                    tls-idle (default: all)
 #   --gateways LIST  from sluice,nginx,haproxy (default: all three)
 #   --idle-conns N   idle keep-alive connections for "idle" (default 15000)
+#   --tls-idle-conns N  idle keep-alive TLS connections for "tls-idle"
+#                    (default 5000, with --quick 2000)
 #   --same-headers   make nginx and HAProxy add the request headers sluice
 #                    adds (X-Forwarded-For, X-Forwarded-Proto, X-Request-Id)
 #                    and X-Request-Id on the response, for the same work
@@ -45,10 +49,40 @@
 #                    existing performance.md is kept)
 #   --keep           keep the scratch directory (configs, logs, wrk output)
 #
+# TLS scenarios (tls-hs, tls-ka, tls-idle): the gateways terminate TLS (TLS
+# 1.2 minimum; 1.3 is what gets negotiated) with the same ECDSA P-256
+# certificate, made with openssl in the scratch directory (never kept), and
+# talk plain HTTP to the upstream:
+#   tls-hs    HTTPS with "Connection: close", 64 connections: one full
+#             handshake per request. wrk keeps the session of a closed
+#             connection (SSL_clear) and offers it on the next one, so for
+#             this scenario all three gateways have session tickets and
+#             the session cache off (sluice session_tickets: false,
+#             session_cache: 0; nginx ssl_session_tickets off,
+#             ssl_session_cache off; HAProxy no-tls-tickets,
+#             tune.ssl.cachesize 0): no handshake can resume. A probe
+#             (openssl s_client, outside the measured run) checks it, and
+#             the report shows what it found.
+#   tls-ka    as "ka" over HTTPS (the 64 handshakes happen in the warm-up)
+#   tls-idle  as "idle" with --tls-idle-conns TLS connections: each one
+#             completes a full handshake (idle_conns.py --tls, Python's
+#             ssl), makes one request, then stays idle
+#   In tls-ka and tls-idle all three have tickets on, a session cache of
+#   20000 sessions and a session lifetime of 1 hour (sluice
+#   session_tickets: true, session_cache: 20000; nginx ssl_session_tickets
+#   on, ssl_session_cache builtin:20000, ssl_session_timeout 1h; HAProxy
+#   tune.ssl.cachesize 20000, tune.ssl.lifetime 3600). Not matched: sluice
+#   sends one TLS 1.3 ticket per handshake and none with tickets off; nginx
+#   and HAProxy send OpenSSL's two, and with tickets off two stateful ones
+#   (useless with the cache off, but made and sent in tls-hs).
+#   A sluice without TLS (one that rejects the tls: block with sluice -t,
+#   or does not answer HTTPS when started with it) is left out of these
+#   three scenarios with a message; the other gateways still run them.
+#
 # Environment: SLUICE (default ./build/src/sluice), NGINX, HAPROXY, WRK,
-# GNUPLOT, PYTHON (default /usr/bin/python3 when present), GW_CPU (0),
-# LOAD_CPU (1), UP_PORT (19100), GW_PORT (19200), MAX_SECONDS (2400: the
-# whole run is stopped after this long).
+# GNUPLOT, OPENSSL (TLS scenarios only), PYTHON (default /usr/bin/python3
+# when present), GW_CPU (0), LOAD_CPU (1), UP_PORT (19100), GW_PORT
+# (19200), MAX_SECONDS (2400: the whole run is stopped after this long).
 #
 # The upstream (nginx, 1 worker) and wrk run on LOAD_CPU; the gateway under
 # test runs alone on GW_CPU (for "ka2", with 2 workers, on both CPUs; for
@@ -65,6 +99,7 @@ NGINX=${NGINX:-nginx}
 HAPROXY=${HAPROXY:-haproxy}
 WRK=${WRK:-wrk}
 GNUPLOT=${GNUPLOT:-gnuplot}
+OPENSSL=${OPENSSL:-openssl}
 if [ -z "${PYTHON:-}" ]; then
 	if [ -x /usr/bin/python3 ]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
 fi
@@ -78,9 +113,10 @@ DURATION=10
 WARMUP=1
 ROUNDS=3
 QUICK=0
-ONLY="ka,close,4k,256k,upload,ka2,sat,idle"
+ONLY="ka,close,4k,256k,upload,ka2,sat,idle,tls-hs,tls-ka,tls-idle"
 GATEWAYS="sluice,nginx,haproxy"
 IDLE_CONNS=15000
+TLS_IDLE_CONNS=""  # 5000, with --quick 2000
 SAME_HEADERS=0
 BIG_BUFFERS=0
 SAT_CPU=40
@@ -102,6 +138,7 @@ while [ $# -gt 0 ]; do
 	--only) ONLY=${2:?}; shift ;;
 	--gateways) GATEWAYS=${2:?}; shift ;;
 	--idle-conns) IDLE_CONNS=${2:?}; shift ;;
+	--tls-idle-conns) TLS_IDLE_CONNS=${2:?}; shift ;;
 	--same-headers) SAME_HEADERS=1 ;;
 	--big-buffers) BIG_BUFFERS=1 ;;
 	--sat-cpu) SAT_CPU=${2:?}; shift ;;
@@ -128,12 +165,14 @@ if [ -n "$NICE" ]; then
 	NICE_CMD=(nice -n "$NICE")
 fi
 case "$IDLE_CONNS" in ''|*[!0-9]*|0) die "--idle-conns wants an integer >= 1" ;; esac
+[ -n "$TLS_IDLE_CONNS" ] || if [ "$QUICK" = 1 ]; then TLS_IDLE_CONNS=2000; else TLS_IDLE_CONNS=5000; fi
+case "$TLS_IDLE_CONNS" in ''|*[!0-9]*|0) die "--tls-idle-conns wants an integer >= 1" ;; esac
 case "$SAT_CPU" in ''|*[!0-9]*|0) die "--sat-cpu wants a percentage from 1 to 100" ;; esac
 [ "$SAT_CPU" -le 100 ] || die "--sat-cpu wants a percentage from 1 to 100"
 
 # ---------------------------------------------------------------- checks
-for t in "$NGINX" "$HAPROXY" "$WRK" "$GNUPLOT" "$PYTHON" taskset curl ss; do
-	command -v "$t" >/dev/null 2>&1 || die "$t not found (apt-get install nginx-light haproxy wrk gnuplot-nox python3 curl)"
+for t in "$NGINX" "$HAPROXY" "$WRK" "$GNUPLOT" "$PYTHON" taskset curl ss pgrep; do
+	command -v "$t" >/dev/null 2>&1 || die "$t not found (apt-get install nginx-light haproxy wrk gnuplot-nox python3 curl procps)"
 done
 [ -x "$SLUICE" ] || die "sluice binary $SLUICE not found (set SLUICE=...)"
 SLUICE=$(cd "$(dirname "$SLUICE")" && pwd)/$(basename "$SLUICE")
@@ -147,6 +186,14 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" -ge $((IDLE_CONNS + 200)) ] || case ",$ONLY," in
 	*,idle,*) die "fd limit $(ulimit -n) too low for --idle-conns $IDLE_CONNS" ;;
 	esac
+[ "$(ulimit -n)" -ge $((TLS_IDLE_CONNS + 200)) ] || case ",$ONLY," in
+	*,tls-idle,*) die "fd limit $(ulimit -n) too low for --tls-idle-conns $TLS_IDLE_CONNS" ;;
+	esac
+TLS_WANTED=0
+case ",$ONLY," in *,tls-*) TLS_WANTED=1 ;; esac
+if [ "$TLS_WANTED" = 1 ]; then
+	command -v "$OPENSSL" >/dev/null 2>&1 || die "$OPENSSL not found (apt-get install openssl), needed by the tls-* scenarios"
+fi
 # Other gateways, upstreams or load generators left running would share
 # the CPUs (and a stray one with SO_REUSEPORT on GW_PORT would even share
 # the traffic: the port check above catches only a listener without it).
@@ -218,21 +265,18 @@ forget_pid() {  # remove a stopped pid from PIDS
 	PIDS=("${keep[@]}")
 }
 
-wait_http() {  # url [seconds]: until it answers 200
+wait_http() {  # url [seconds]: until it answers 200 (https: not verified)
 	local i
 	for i in $(seq $((${2:-10} * 10))); do
-		[ "$(curl -s -o /dev/null --max-time 1 -w '%{http_code}' "$1" || true)" = 200 ] && return 0
+		[ "$(curl -sk -o /dev/null --max-time 1 -w '%{http_code}' "$1" || true)" = 200 ] && return 0
 		sleep 0.1
 	done
 	return 1
 }
 
 children() { # pid: its direct children
-	local f
-	for f in /proc/[0-9]*/stat; do
-		[ "$(sed 's/.*) //' "$f" 2>/dev/null | cut -d' ' -f2)" = "$1" ] && { f=${f#/proc/}; echo "${f%/stat}"; }
-	done
-	return 0
+	# (pgrep, not a sed per /proc entry: that took seconds on a busy machine)
+	pgrep -P "$1" || true
 }
 
 # ---------------------------------------------------------------- upstream
@@ -327,7 +371,7 @@ drain_timeout: 1s
 log: { level: warn, access: off }
 listeners:
   - name: bench
-    address: 127.0.0.1:$GW_PORT
+    address: 127.0.0.1:$GW_PORT$(sluice_tls)
     limits:
       max_body_bytes: 8MiB
     routes:
@@ -340,6 +384,21 @@ clusters:
     endpoints: [127.0.0.1:$UP_PORT]
     pool: { max_idle: 256, max_requests: 0 }
 EOF
+}
+
+# TLS of the gateway under test (set per scenario): "" = plain HTTP,
+# "resume" = session tickets on and a session cache of 20000 sessions,
+# "full" = tickets and cache off, so that every handshake is a full one
+GW_TLS=""
+TLS_DIR=""
+
+sluice_tls() {  # the listener's tls: block (GW_TLS)
+	[ -n "$GW_TLS" ] || return 0
+	local tickets=true cache=20000
+	[ "$GW_TLS" = full ] && { tickets=false; cache=0; }
+	printf '\n    %s\n      %s\n        %s\n      %s\n      %s' "tls:" "certificates:" \
+		"- { cert: $TLS_DIR/cert.pem, key: $TLS_DIR/key.pem }" \
+		"session_tickets: $tickets" "session_cache: $cache"
 }
 
 sluice_route() {  # the route's target lines (--sluice-route)
@@ -364,8 +423,23 @@ sluice_cluster_extra() {  # more keys of cluster "up" (--sluice-route)
 }
 
 conf_nginx() {  # workers dir
-	local user="" hdr="" buf=""
+	local user="" hdr="" buf="" ssl="" tls=""
 	[ "$(id -u)" = 0 ] && user="user root;"
+	if [ -n "$GW_TLS" ]; then
+		ssl=" ssl"
+		tls="
+        ssl_certificate $TLS_DIR/cert.pem;
+        ssl_certificate_key $TLS_DIR/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;"
+		if [ "$GW_TLS" = full ]; then tls="$tls
+        ssl_session_tickets off;
+        ssl_session_cache off;"
+		else tls="$tls
+        ssl_session_tickets on;
+        ssl_session_cache builtin:20000;
+        ssl_session_timeout 1h;"
+		fi
+	fi
 	[ "$BIG_BUFFERS" = 1 ] && buf='
             proxy_buffer_size 64k;
             proxy_buffers 8 64k;
@@ -404,7 +478,7 @@ http {
         keepalive_timeout 30s;
     }
     server {
-        listen 127.0.0.1:$GW_PORT backlog=4096 reuseport;
+        listen 127.0.0.1:$GW_PORT$ssl backlog=4096 reuseport;$tls
         location / {
             proxy_pass http://u;
             proxy_http_version 1.1;
@@ -423,14 +497,25 @@ EOF
 }
 
 conf_haproxy() {  # workers
-	local hdr="" uid="" buf=""
+	local hdr="" uid="" buf="" bind="" cache="" proto=http
 	[ "$BIG_BUFFERS" = 1 ] && buf="    tune.bufsize 65536"
+	if [ -n "$GW_TLS" ]; then
+		proto=https
+		bind=" ssl crt $TLS_DIR/combined.pem ssl-min-ver TLSv1.2"
+		if [ "$GW_TLS" = full ]; then
+			bind="$bind no-tls-tickets"
+			cache="    tune.ssl.cachesize 0"
+		else
+			cache="    tune.ssl.cachesize 20000
+    tune.ssl.lifetime 3600"
+		fi
+	fi
 	[ "$SAME_HEADERS" = 1 ] && {
 		uid='    unique-id-format %{+X}o\ %ci:%cp_%fi:%fp_%Ts_%rt:%pid'
-		hdr='    option forwardfor
-    http-request set-header X-Forwarded-Proto http
+		hdr="    option forwardfor
+    http-request set-header X-Forwarded-Proto $proto
     http-request set-header X-Request-Id %[unique-id]
-    http-response set-header X-Request-Id %[unique-id]'
+    http-response set-header X-Request-Id %[unique-id]"
 	}
 	cat <<EOF
 global
@@ -441,6 +526,7 @@ global
     # idle client connections fit
     no strict-limits
 $buf
+$cache
     # no "log" line: nothing is logged
 defaults
     mode http
@@ -453,12 +539,90 @@ defaults
     timeout server 30s
 $uid
 frontend fe
-    bind 127.0.0.1:$GW_PORT
+    bind 127.0.0.1:$GW_PORT$bind
 $hdr
     default_backend be
 backend be
     server up 127.0.0.1:$UP_PORT
 EOF
+}
+
+gw_url() {  # scheme://host:port of the gateway under test (GW_TLS)
+	if [ -n "$GW_TLS" ]; then echo "https://127.0.0.1:$GW_PORT"; else echo "http://127.0.0.1:$GW_PORT"; fi
+}
+
+tls_setup() {  # a throw-away ECDSA P-256 certificate in the scratch directory
+	TLS_DIR="$WORK/tls"
+	mkdir -p "$TLS_DIR"
+	"$OPENSSL" req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+		-keyout "$TLS_DIR/key.pem" -out "$TLS_DIR/cert.pem" >"$TLS_DIR/openssl.log" 2>&1 ||
+		{ cat "$TLS_DIR/openssl.log" >&2; die "$OPENSSL could not make the TLS certificate"; }
+	cat "$TLS_DIR/cert.pem" "$TLS_DIR/key.pem" >"$TLS_DIR/combined.pem"  # HAProxy's crt
+	chmod 600 "$TLS_DIR/key.pem" "$TLS_DIR/combined.pem"
+}
+
+# Does this sluice take the listener's tls: block (both variants, sluice -t)
+# and then answer over HTTPS (started for a moment; needs the upstream)?
+# Sets SLUICE_TLS_WHY when it does not.
+SLUICE_TLS=yes
+SLUICE_TLS_WHY=""
+sluice_tls_check() {
+	local m out f pid ok=1
+	for m in resume full; do
+		f="$TLS_DIR/check-sluice-$m.yaml"
+		GW_TLS=$m
+		conf_sluice 1 >"$f"
+		GW_TLS=""
+		if ! out=$("$SLUICE" -t -c "$f" 2>&1 </dev/null); then
+			SLUICE_TLS_WHY="sluice -t: $(printf '%s\n' "$out" | grep -v '^[[:space:]]*$' | head -n 1)"
+			return 1
+		fi
+	done
+	taskset -c "$GW_CPU" "$SLUICE" -c "$TLS_DIR/check-sluice-resume.yaml" \
+		>"$TLS_DIR/check-sluice.log" 2>&1 </dev/null &
+	pid=$!
+	PIDS+=("$pid")
+	GW_TLS=resume
+	wait_http "$(gw_url)/" 5 || ok=0
+	GW_TLS=""
+	stop_pid "$pid"
+	forget_pid "$pid"
+	[ "$ok" = 1 ] && return 0
+	SLUICE_TLS_WHY="sluice -t accepts the tls: block, but sluice started with it does not answer GET / over HTTPS$(
+		[ -s "$TLS_DIR/check-sluice.log" ] && printf ': %s' "$(grep -v '^[[:space:]]*$' "$TLS_DIR/check-sluice.log" | tail -n 2 | paste -sd ' ')")"
+	return 1
+}
+
+# What a client negotiates with the gateway (openssl s_client, with the same
+# library defaults as wrk), how many TLS 1.3 tickets the gateway sends, and
+# whether a second connection offering the first one's session resumes it.
+# Outside the measured run; appends a line to $WORK/tls-probe.txt.
+tls_probe() {  # scenario gateway
+	local f="$WORK/tls-probe-$1-$2" req line proto cipher group tickets resumed=no
+	req=$'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'
+	rm -f "$f.sess"
+	printf '%s' "$req" | timeout 10 "$OPENSSL" s_client -connect "127.0.0.1:$GW_PORT" \
+		-servername localhost -msg -ign_eof -sess_out "$f.sess" >"$f.1" 2>&1 || true
+	line=$(grep -m1 -E '^(New|Reused), TLS' "$f.1" || true)
+	proto=$(sed -n 's/^[A-Za-z]*, \([^,]*\), Cipher is \(.*\)$/\1/p' <<<"$line")
+	cipher=$(sed -n 's/^[A-Za-z]*, \([^,]*\), Cipher is \(.*\)$/\2/p' <<<"$line")
+	group=$(sed -n 's/^\(Server \)\{0,1\}Temp Key: \([^,]*\),.*/\2/p' "$f.1" | head -n 1)
+	tickets=$(grep -c '^<<< .*NewSessionTicket' "$f.1" || true)
+	if [ -s "$f.sess" ]; then
+		printf '%s' "$req" | timeout 10 "$OPENSSL" s_client -connect "127.0.0.1:$GW_PORT" \
+			-servername localhost -ign_eof -sess_in "$f.sess" >"$f.2" 2>&1 || true
+		grep -q '^Reused, TLS' "$f.2" && resumed=yes
+	fi
+	echo "$1 $2 ${proto:-?} ${cipher:-?} ${group:-?} tickets=${tickets:-?} resumed=$resumed" >>"$WORK/tls-probe.txt"
+	log "$(printf '%-8s %-7s TLS probe: %s %s %s, %s session tickets, a second connection offering the session: %s' \
+		"$1" "$2" "${proto:-?}" "${cipher:-?}" "${group:-?}" "${tickets:-?}" \
+		"$([ "$resumed" = yes ] && echo resumed || echo "full handshake")")"
+	if [ -z "$line" ]; then
+		log "WARNING: TLS probe of $2 failed: $(grep -v '^[<>]' "$f.1" | head -n 3 | paste -sd ' ')"
+	elif [ "$GW_TLS" = full ] && [ "$resumed" = yes ]; then
+		log "WARNING: $2 resumed a session in $1: it does not measure full handshakes only"
+	fi
 }
 
 GW_PID=""
@@ -485,7 +649,7 @@ start_gateway() {  # name workers
 	GW_NAME=$name
 	GW_DIR=$dir
 	PIDS+=("$GW_PID")
-	if ! wait_http "http://127.0.0.1:$GW_PORT/" 10; then
+	if ! wait_http "$(gw_url)/" 10; then
 		tail -n 20 "$dir"/logs/* >&2 || true
 		die "$name did not start"
 	fi
@@ -597,7 +761,17 @@ scenario() {
 	upload) echo "16 /upload 1 upload" ;;
 	ka2) echo "64 / 2" ;;
 	sat) echo "64 / 1" ;;
+	tls-hs) echo "64 / 1 close" ;;
+	tls-ka) echo "64 / 1" ;;
 	*) die "unknown scenario $1" ;;
+	esac
+}
+
+tls_mode() {  # scenario -> GW_TLS
+	case "$1" in
+	tls-hs) echo full ;;
+	tls-*) echo resume ;;
+	*) echo "" ;;
 	esac
 }
 
@@ -614,15 +788,17 @@ wrk_cmd() {  # conns path extra duration
 	upload) a+=(-s "$HERE/upload.lua") ;;
 	esac
 	if [ -n "$SLUICE_ROUTE" ]; then a+=(-H "X-User-Id: user-4242"); fi
-	a+=("http://127.0.0.1:$GW_PORT$2")
+	a+=("$(gw_url)$2")
 	printf '%q ' "${a[@]}"
 }
 
 run_one() {  # scenario gateway round
 	local sc=$1 gw=$2 r=$3 conns path workers extra cmd out s0 s1 a0 a1 rss w c
 	read -r conns path workers extra <<<"$(scenario "$sc")"
+	GW_TLS=$(tls_mode "$sc")
 	start_gateway "$gw" "$workers"
 	[ "$sc" = sat ] && cap_gateway
+	if [ -n "$GW_TLS" ] && [ "$r" = 1 ]; then tls_probe "$sc" "$gw"; fi
 	cmd=$(wrk_cmd "$conns" "$path" "${extra:-}" "$WARMUP")
 	eval "timeout 60 $cmd" >/dev/null 2>&1 || log "warm-up of $gw/$sc failed"
 	out="$WORK/wrk-$sc-$gw-$r.txt"
@@ -640,21 +816,25 @@ run_one() {  # scenario gateway round
 	c=$(cpu_figures "$s0" "$s1" "$req" "$DURATION")
 	read -r _ _ cpu_us _ _ util gwb ldb _ _ <<<"$c"
 	echo "$sc,$workers,$r,$gw,$conns,$DURATION,${w// /,},${c// /,},$rss,$((a1 - a0 - 1)),,,," >>"$CSV"
+	GW_TLS=""
 	log "$(printf '%-6s %-7s r%d: %8.0f req/s  p50 %6.2f  p99 %7.2f ms  %6.2f us/req  (gateway %.2f, CPU %s %.2f, CPU %s %.2f busy)  rss %s KiB  errors c%s r%s w%s t%s + %s non-2xx  upstream conns %s' \
 		"$sc" "$gw" "$r" "$rps" "$p50" "$p99" "$cpu_us" "$util" "$GW_CPU" "$gwb" "$LOAD_CPU" "$ldb" "$rss" "$ec" "$er" "$ew" "$et" "$non2xx" $((a1 - a0 - 1)))"
 }
 
-run_idle() {  # gateway round
-	local gw=$1 r=$2 base with line ok open cmd i empty
+run_idle() {  # gateway round scenario (idle or tls-idle)
+	local gw=$1 r=$2 sc=${3:-idle} n=$IDLE_CONNS tls=() base with line ok open cmd i empty
+	GW_TLS=$(tls_mode "$sc")
+	if [ -n "$GW_TLS" ]; then n=$TLS_IDLE_CONNS; tls=(--tls); fi
 	start_gateway "$gw" 1
+	if [ -n "$GW_TLS" ] && [ "$r" = 1 ]; then tls_probe "$sc" "$gw"; fi
 	cmd=$(wrk_cmd 64 / "" 2)
-	eval "timeout 60 $cmd" >/dev/null 2>&1 || log "warm-up of $gw/idle failed"
+	eval "timeout 60 $cmd" >/dev/null 2>&1 || log "warm-up of $gw/$sc failed"
 	sleep 1
 	base=$(gw_rss)
-	local out="$WORK/idle-$gw-$r.txt"
+	local out="$WORK/$sc-$gw-$r.txt"
 	: >"$out"
-	taskset -c "$LOAD_CPU" "${NICE_CMD[@]}" "$PYTHON" "$HERE/idle_conns.py" 127.0.0.1 "$GW_PORT" "$IDLE_CONNS" \
-		--window 64 --hold 120 >"$out" 2>&1 &
+	taskset -c "$LOAD_CPU" "${NICE_CMD[@]}" "$PYTHON" "$HERE/idle_conns.py" 127.0.0.1 "$GW_PORT" "$n" \
+		--window 64 --hold 120 ${tls[@]+"${tls[@]}"} >"$out" 2>&1 &
 	CLIENT_PID=$!
 	for i in $(seq 1000); do  # the client bounds its own set-up time (90 s)
 		grep -q '^READY' "$out" && break
@@ -672,23 +852,25 @@ run_idle() {  # gateway round
 	stop_pid "$CLIENT_PID"
 	CLIENT_PID=""
 	stop_gateway
+	GW_TLS=""
 	line=$(grep '^READY' "$out" || true)
 	ok=$(sed -n 's/.*ok=\([0-9]*\).*/\1/p' <<<"$line")
 	open=$(sed -n 's/^OPEN open=\([0-9]*\).*/\1/p' "$out")
-	[ -n "$ok" ] || { log "idle client failed for $gw: $(tail -n 3 "$out")"; ok=0; }
-	local per
-	per=$(awk -v b="$base" -v w="$with" -v n="$IDLE_CONNS" 'BEGIN { printf "%.0f", (w - b) * 1024 / n }')
+	[ -n "$ok" ] || { log "idle client failed for $gw/$sc: $(tail -n 3 "$out")"; ok=0; }
+	local per secs
+	secs=$(sed -n 's/.*secs=\([0-9.]*\).*/\1/p' <<<"$line")
+	per=$(awk -v b="$base" -v w="$with" -v n="$n" 'BEGIN { printf "%.0f", (w - b) * 1024 / n }')
 	empty=$(printf ',%.0s' $(seq 20))  # the 20 run and CPU columns
-	echo "idle,1,$r,$gw,$IDLE_CONNS,$empty,$with,,$base,$ok,${open:-},$per" >>"$CSV"
-	log "$(printf 'idle   %-7s r%d: baseline %s KiB, with %s idle %s KiB -> %s bytes/connection (%s answered, %s still open)' \
-		"$gw" "$r" "$base" "$IDLE_CONNS" "$with" "$per" "$ok" "${open:-?}")"
+	echo "$sc,1,$r,$gw,$n,$empty,$with,,$base,$ok,${open:-},$per" >>"$CSV"
+	log "$(printf '%-8s %-7s r%d: baseline %s KiB, with %s idle %s KiB -> %s bytes/connection (%s answered, %s still open; set up in %s s)' \
+		"$sc" "$gw" "$r" "$base" "$n" "$with" "$per" "$ok" "${open:-?}" "${secs:-?}")"
 }
 
 # ---------------------------------------------------------------- main
 IFS=, read -r -a SCENARIOS <<<"$ONLY"
 IFS=, read -r -a GWS <<<"$GATEWAYS"
 for g in "${GWS[@]}"; do case "$g" in sluice|nginx|haproxy) ;; *) die "unknown gateway $g" ;; esac; done
-for s in "${SCENARIOS[@]}"; do [ "$s" = idle ] || scenario "$s" >/dev/null; done
+for s in "${SCENARIOS[@]}"; do case "$s" in idle|tls-idle) ;; *) scenario "$s" >/dev/null ;; esac; done
 case ",$ONLY," in
 *,sat,*) cap_setup || die "scenario sat needs root and a cgroup CPU controller (v1 or v2); leave it out with --only" ;;
 esac
@@ -706,10 +888,24 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "scratch: $WORK; ${DURATION}s per run, $ROUNDS rounds; gateways: $GATEWAYS; scenarios: $ONLY"
 setup_upstream
 start_upstream
+if [ "$TLS_WANTED" = 1 ]; then
+	tls_setup
+	case ",$GATEWAYS," in
+	*,sluice,*)
+		if ! sluice_tls_check; then
+			SLUICE_TLS=no
+			log "NOTE: sluice is left out of the tls-* scenarios, this binary has no working TLS ($SLUICE_TLS_WHY)"
+		fi ;;
+	esac
+fi
 for s in "${SCENARIOS[@]}"; do
 	for r in $(seq "$ROUNDS"); do
 		for g in "${GWS[@]}"; do
-			if [ "$s" = idle ]; then run_idle "$g" "$r"; else run_one "$s" "$g" "$r"; fi
+			case "$s" in tls-*) [ "$g" = sluice ] && [ "$SLUICE_TLS" = no ] && continue ;; esac
+			case "$s" in
+			idle|tls-idle) run_idle "$g" "$r" "$s" ;;
+			*) run_one "$s" "$g" "$r" ;;
+			esac
 		done
 	done
 done
@@ -749,6 +945,12 @@ META="$WORK/meta.txt"
 	echo "rounds=$ROUNDS"
 	echo "elapsed=$ELAPSED"
 	echo "idle_conns=$IDLE_CONNS"
+	echo "tls_idle_conns=$TLS_IDLE_CONNS"
+	echo "tls_wanted=$TLS_WANTED"
+	echo "sluice_tls=$SLUICE_TLS"
+	echo "sluice_tls_why=$SLUICE_TLS_WHY"
+	[ "$TLS_WANTED" = 1 ] && echo "openssl=$("$OPENSSL" version 2>&1 | head -n 1 | sed 's/ (Library:.*//')"
+	[ -s "$WORK/tls-probe.txt" ] && sed 's/^/tls_probe=/' "$WORK/tls-probe.txt"
 	echo "same_headers=$SAME_HEADERS"
 	echo "big_buffers=$BIG_BUFFERS"
 	echo "sat_cpu=$SAT_CPU"
