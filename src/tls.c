@@ -996,13 +996,20 @@ sl_tls_read(SSL *ssl, void *buf, size_t len, int *want)
 
 	*want = 0;
 	ERR_clear_error();
-	/* until the buffer is full or the socket empty: nothing is left
-	 * decrypted inside OpenSSL unless there is no room for it */
+	/* until the buffer is full, or the socket is empty, or a record
+	 * shorter than the largest was read whole: without read-ahead
+	 * OpenSSL holds nothing beyond the record it decrypted (SSL_pending
+	 * says what is left of that one), and what is still in the socket
+	 * wakes the level-triggered read event again. The short-record stop
+	 * saves a read that would only say EAGAIN after each request;
+	 * full records (a bulk body) are read on in the same call. */
 	while (got < len) {
 		errno = 0;
 		r = SSL_read_ex(ssl, (char *)buf + got, len - got, &n);
 		if (r == 1) {
 			got += n;
+			if (n < RECORD_PLAIN && SSL_pending(ssl) == 0)
+				break;
 			continue;
 		}
 		if (got > 0) {
