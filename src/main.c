@@ -481,6 +481,11 @@ main(int argc, char **argv)
 	struct event *ev_term, *ev_int, *ev_hup, *ev_usr1;
 
 	memset(&m, 0, sizeof(m));
+	/* a reload or reopen asked for before the handlers are in place
+	 * (the file is being loaded right now) must not kill the process:
+	 * the default action of SIGHUP and SIGUSR1 is to terminate */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
 	while ((ch = getopt(argc, argv, "c:tVh")) != -1) {
 		switch (ch) {
 		case 'c':

@@ -326,5 +326,40 @@ def startup_fails_with_missing_config():
     check(sl.stderr().strip(), "no error on stderr")
 
 
+@test
+def early_sighup_and_sigusr1_do_not_kill():
+    # a reload or log reopen asked for while sluice is still loading its
+    # file (here: blocked opening a FIFO) must not end it. The shell or
+    # service manager may have left SIGHUP ignored; the child gets the
+    # default dispositions, as under systemd.
+    from sltest import sluice_path, free_port
+    import subprocess
+    d = tmpdir()
+    fifo = os.path.join(d, "sluice.yaml")
+    os.mkfifo(fifo)
+    port = free_port()
+
+    def defaults():
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+    p = subprocess.Popen([sluice_path(), "-c", fifo],
+                         stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         preexec_fn=defaults)
+    try:
+        time.sleep(0.3)
+        p.send_signal(signal.SIGHUP)
+        p.send_signal(signal.SIGUSR1)
+        time.sleep(0.2)
+        eq(p.poll(), None, "sluice alive after an early SIGHUP and SIGUSR1")
+        with open(fifo, "w") as f:
+            f.write(to_yaml(make_config({"c": ["127.0.0.1:1"]},
+                                        port=port)[0]))
+        check(wait_until(lambda: not connect_refused(port), 5.0),
+              "sluice started after the early signals")
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+
+
 if __name__ == "__main__":
     main()
