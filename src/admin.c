@@ -383,6 +383,32 @@ counts_sum(const struct sl_admin_view *v, const struct sl_counts *c, size_t off)
 
 #define COUNT_OFF(field) offsetof(struct sl_counts, field)
 
+/* One histogram's samples from per-worker counts: cumulative buckets
+ * from one reading of each, so that +Inf and _count agree. */
+static void
+histogram(struct sbuf *b, const struct sl_admin_view *v, const char *name,
+	  const char *labels, const struct sl_counts *counts)
+{
+	static const double bounds[SL_HIST_N - 1] = SL_HIST_BOUNDS;
+	uint64_t cum = 0;
+
+	for (int i = 0; i < SL_HIST_N; i++) {
+		cum += counts_sum(v, counts,
+				  COUNT_OFF(dur) +
+				      (size_t)i * sizeof(atomic_uint_fast64_t));
+		if (i < SL_HIST_N - 1)
+			sb_printf(b, "%s_bucket{%s,le=\"%g\"} %llu\n", name,
+				  labels, bounds[i] / 1000.0,
+				  (unsigned long long)cum);
+		else
+			sb_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name,
+				  labels, (unsigned long long)cum);
+	}
+	sb_printf(b, "%s_sum{%s} %.3f\n%s_count{%s} %llu\n", name, labels,
+		  (double)counts_sum(v, counts, COUNT_OFF(dur_sum_ms)) / 1000.0,
+		  name, labels, (unsigned long long)cum);
+}
+
 static void
 page_routes(const struct sl_admin_view *v, struct sbuf *b)
 {
@@ -477,6 +503,32 @@ page_routes(const struct sl_admin_view *v, struct sbuf *b)
 					    (size_t)k *
 						sizeof(atomic_uint_fast64_t)));
 		}
+	sb_printf(b, "# HELP sluice_request_duration_seconds Time from the "
+		     "first byte of a request's head to the end of its "
+		     "exchange, by route.\n# TYPE "
+		     "sluice_request_duration_seconds histogram\n");
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &c->listeners[i].routes[j];
+			char labels[160];
+			snprintf(labels, sizeof(labels),
+				 "listener=\"%s\",route=\"%s\"",
+				 c->listeners[i].name, r->name);
+			histogram(b, v, "sluice_request_duration_seconds",
+				  labels, r->state->counts);
+		}
+	sb_printf(b, "# HELP sluice_upstream_response_seconds Time from a "
+		     "request's first upstream attempt to the last byte of "
+		     "its answer (retries included), by cluster.\n# TYPE "
+		     "sluice_upstream_response_seconds histogram\n");
+	for (size_t i = 0; i < c->nclusters; i++) {
+		char labels[96];
+		snprintf(labels, sizeof(labels), "cluster=\"%s\"",
+			 c->clusters[i].name);
+		histogram(b, v, "sluice_upstream_response_seconds", labels,
+			  c->clusters[i].state->counts);
+	}
 }
 
 static void

@@ -380,6 +380,7 @@ sl_attempt_start(struct sl_client *c)
 
 	t->wc->active_reqs++;
 	t->flags |= T_IN_CLUSTER;
+	t->up_start_ms = now_ms(); /* the upstream's time starts */
 	attempt_connect(c);
 }
 

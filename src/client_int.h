@@ -106,6 +106,7 @@ struct sl_txn {
 	uint64_t retry_at_ms; /* with T_BACKOFF: when to try again */
 	uint64_t try_timeout_ms; /* per_try_timeout, or the route's */
 	uint64_t start_ms;
+	uint64_t up_start_ms; /* the first attempt began (0: none) */
 	uint64_t connect_deadline_ms;
 	uint64_t up_progress_ms; /* last progress with the upstream */
 	uint64_t bytes_in, bytes_out;

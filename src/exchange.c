@@ -114,11 +114,18 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		struct sl_counts *rc = &t->route->state->counts[c->w->id];
 		SL_STAT_INC(rc->requests);
 		SL_STAT_INC(rc->responses[cls]);
+		SL_STAT_INC(rc->dur[sl_hist_slot(dur)]);
+		SL_STAT_ADD(rc->dur_sum_ms, dur);
 	}
 	if (t->wc != NULL) {
 		struct sl_counts *cc = &t->wc->conf->state->counts[c->w->id];
 		SL_STAT_INC(cc->requests);
 		SL_STAT_INC(cc->responses[cls]);
+		if (t->up_start_ms != 0) {
+			uint64_t up = now_ms() - t->up_start_ms;
+			SL_STAT_INC(cc->dur[sl_hist_slot(up)]);
+			SL_STAT_ADD(cc->dur_sum_ms, up);
+		}
 	}
 	if (!sl_access_enabled())
 		return;

@@ -35,10 +35,42 @@ enum sl_mirror_result {
  * thread sums them. Kept in the registry by identity, so a reload keeps
  * them; on cache lines of their own.
  */
+/*
+ * Latency histograms: the upper bounds of the buckets in milliseconds,
+ * suited to 1 ms - 10 s (Prometheus's "le" in seconds); the last slot
+ * counts what is above the last bound.
+ */
+#define SL_HIST_BOUNDS                                                         \
+	{                                                                      \
+		1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000  \
+	}
+#define SL_HIST_N 14 /* 13 bounds and +Inf */
+
+/* The slot of a duration of ms milliseconds. */
+static inline unsigned
+sl_hist_slot(uint64_t ms)
+{
+	/* twice the bounds: 2.5 ms is 5 half-milliseconds */
+	static const uint32_t b2[SL_HIST_N - 1] = {
+	    2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000};
+	unsigned i = 0;
+
+	ms *= 2;
+	while (i < SL_HIST_N - 1 && ms > b2[i])
+		i++;
+	return i;
+}
+
 struct sl_counts {
 	atomic_uint_fast64_t requests;	   /* exchanges finished */
 	atomic_uint_fast64_t responses[6]; /* by status class, [0] = other */
 	atomic_uint_fast64_t mirror[SL_MIRROR_NRESULTS]; /* routes only */
+	/* routes: request durations (first byte of the head to the end of
+	 * the exchange); clusters: upstream response times (first attempt's
+	 * start to the last byte). Each slot its own bucket, not cumulative;
+	 * the sum in milliseconds */
+	atomic_uint_fast64_t dur[SL_HIST_N];
+	atomic_uint_fast64_t dur_sum_ms;
 } __attribute__((aligned(64)));
 
 /* enum sl_tls_fail's SL_TLS_NFAIL (tls.h checks) */

@@ -1,0 +1,174 @@
+# SPDX-License-Identifier: MIT
+"""/metrics read whole and strictly: every line a comment or a valid
+sample, HELP and TYPE before a metric's samples, labels well formed,
+histograms cumulative and ending in +Inf equal to _count; then exact
+counts and histogram buckets after known traffic."""
+
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sltest import (Reply, Upstream, check, eq, free_port, get,  # noqa: E402
+                    main, make_config, start_sluice, test)
+
+NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"'
+SAMPLE = re.compile(r"^(%s)(\{(%s(?:,%s)*)?\})? (\S+)$" % (NAME, LABEL,
+                                                           LABEL))
+
+
+def parse_strict(text):
+    """Checks the exposition; returns {name: {"type": t, "samples":
+    [(name, labels dict, value)]}} keyed by metric family."""
+    fams = {}
+    cur = None
+    check(text.endswith("\n"), "exposition ends with a newline")
+    for n, line in enumerate(text.split("\n")[:-1], 1):
+        check(line != "", "line %d is empty" % n)
+        if line.startswith("# HELP "):
+            name = line.split(" ")[2]
+            check(re.fullmatch(NAME, name), "line %d: HELP name %r"
+                  % (n, name))
+            check(name not in fams, "line %d: %s described twice" % (n, name))
+            fams[name] = {"type": None, "samples": [], "help": True}
+            cur = name
+            continue
+        if line.startswith("# TYPE "):
+            parts = line.split(" ")
+            check(len(parts) == 4 and parts[2] == cur,
+                  "line %d: TYPE not right after its HELP: %r" % (n, line))
+            check(parts[3] in ("counter", "gauge", "histogram"),
+                  "line %d: type %r" % (n, parts[3]))
+            fams[cur]["type"] = parts[3]
+            continue
+        check(not line.startswith("#"), "line %d: unknown comment %r"
+              % (n, line))
+        m = SAMPLE.match(line)
+        check(m is not None, "line %d is not a sample: %r" % (n, line))
+        name, value = m.group(1), m.group(4)
+        fam = cur
+        check(fam is not None and fams[fam]["type"] is not None,
+              "line %d: sample before HELP/TYPE: %r" % (n, line))
+        if fams[fam]["type"] == "histogram":
+            check(name in (fam + "_bucket", fam + "_sum", fam + "_count"),
+                  "line %d: %s in histogram %s" % (n, name, fam))
+        else:
+            eq(name, fam, "line %d: sample of another family" % n)
+        labels = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"',
+                                 m.group(3) or ""))
+        try:
+            v = float(value)
+        except ValueError:
+            raise AssertionError("line %d: value %r" % (n, value))
+        if fams[fam]["type"] == "counter":
+            check(v >= 0, "line %d: negative counter" % n)
+        fams[fam]["samples"].append((name, labels, v))
+    for fam, f in fams.items():
+        if f["type"] != "histogram":
+            continue
+        series = {}
+        for name, labels, v in f["samples"]:
+            key = tuple(sorted((k, x) for k, x in labels.items()
+                               if k != "le"))
+            series.setdefault(key, {"buckets": [], "sum": None,
+                                    "count": None})
+            if name.endswith("_bucket"):
+                series[key]["buckets"].append((labels["le"], v))
+            elif name.endswith("_sum"):
+                series[key]["sum"] = v
+            else:
+                series[key]["count"] = v
+        for key, s in series.items():
+            les = [le for le, _ in s["buckets"]]
+            eq(les[-1], "+Inf", "%s%r: last bucket" % (fam, key))
+            bounds = [float(le) for le in les[:-1]]
+            eq(bounds, sorted(bounds), "%s%r: bounds in order" % (fam, key))
+            vals = [v for _, v in s["buckets"]]
+            eq(vals, sorted(vals), "%s%r: buckets cumulative" % (fam, key))
+            eq(vals[-1], s["count"], "%s%r: +Inf equals _count"
+               % (fam, key))
+            check(s["sum"] is not None and s["sum"] >= 0,
+                  "%s%r: _sum" % (fam, key))
+        f["series"] = series
+    return fams
+
+
+def scrape(aport):
+    r = get(aport, "/metrics", timeout=3.0)
+    eq(r.status, 200, "status of /metrics")
+    return parse_strict(r.body.decode("utf-8"))
+
+
+def hist(fams, fam, **labels):
+    key = tuple(sorted(labels.items()))
+    s = fams[fam]["series"][key]
+    return dict(s["buckets"]), s["count"], s["sum"]
+
+
+@test
+def histograms_count_known_traffic_exactly():
+    def handler(req):
+        if req.target.startswith("/slow"):
+            return Reply(200, b"slow", delay=0.3)
+        return Reply(200, b"fast")
+    up = Upstream("up", handler)
+    aport = free_port()
+    routes = [{"name": "slow", "match": {"path_prefix": "/slow"},
+               "cluster": "c"},
+              {"name": "fast", "cluster": "c"}]
+    cfg, port = make_config({"c": [up]}, routes=routes,
+                            extra={"admin": {"address": "127.0.0.1:%d"
+                                             % aport}})
+    start_sluice(cfg)
+    before = scrape(aport)
+    b, n, _ = hist(before, "sluice_request_duration_seconds",
+                   listener="main", route="fast")
+    eq(n, 0, "no request yet")
+    for _ in range(5):
+        eq(get(port, "/fast").status, 200, "fast request")
+    for _ in range(3):
+        eq(get(port, "/slow").status, 200, "slow request")
+    fams = scrape(aport)
+    b, n, s = hist(fams, "sluice_request_duration_seconds",
+                   listener="main", route="fast")
+    eq(n, 5, "fast requests counted")
+    eq(b["0.1"], 5, "fast requests under 100 ms")
+    b, n, s = hist(fams, "sluice_request_duration_seconds",
+                   listener="main", route="slow")
+    eq(n, 3, "slow requests counted")
+    eq(b["0.25"], 0, "no slow request under 250 ms")
+    eq(b["0.5"], 3, "slow requests under 500 ms (%r)" % b)
+    check(0.9 <= s <= 1.5, "sum of 3 x 300 ms: %r" % s)
+    b, n, s = hist(fams, "sluice_upstream_response_seconds", cluster="c")
+    eq(n, 8, "upstream responses of the cluster")
+    eq(b["0.25"], 5, "5 fast upstream answers (%r)" % b)
+    eq(b["0.5"], 8, "all 8 under 500 ms (%r)" % b)
+    # the counters the histograms sit beside agree
+    reqs = [v for name, labels, v in
+            fams["sluice_route_requests_total"]["samples"]
+            if labels.get("route") == "fast"]
+    eq(reqs, [5.0], "sluice_route_requests_total of fast")
+
+
+@test
+def a_local_answer_has_a_duration_but_no_upstream_time():
+    up = Upstream("up")
+    aport = free_port()
+    routes = [{"name": "only", "match": {"path": "/x"}, "cluster": "c"}]
+    cfg, port = make_config({"c": [up]}, routes=routes,
+                            extra={"admin": {"address": "127.0.0.1:%d"
+                                             % aport}})
+    start_sluice(cfg)
+    eq(get(port, "/nowhere").status, 404, "no route")
+    eq(get(port, "/x").status, 200, "routed")
+    fams = scrape(aport)
+    _, n, _ = hist(fams, "sluice_request_duration_seconds",
+                   listener="main", route="only")
+    eq(n, 1, "the routed request only (a 404 has no route)")
+    _, n, _ = hist(fams, "sluice_upstream_response_seconds", cluster="c")
+    eq(n, 1, "one upstream response")
+
+
+if __name__ == "__main__":
+    main()
