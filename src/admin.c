@@ -6,13 +6,17 @@
  */
 #include "admin.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <openssl/crypto.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "h1_parse.h"
@@ -531,6 +535,70 @@ page_routes(const struct sl_admin_view *v, struct sbuf *b)
 	}
 }
 
+/* What the Prometheus clients call process_*, and the build. Read from
+ * /proc at scrape time: nothing on the request path. */
+static void
+metrics_process(const struct sl_admin_view *v, struct sbuf *b)
+{
+	static time_t start;
+	long pages = 0, page = sysconf(_SC_PAGESIZE);
+	unsigned long long utime = 0, stime = 0;
+	long ticks = sysconf(_SC_CLK_TCK);
+	unsigned fds = 0;
+	char line[1024];
+	struct dirent *de;
+	FILE *f;
+	DIR *d;
+
+	if (start == 0)
+		start =
+		    time(NULL) - (time_t)((sl_now_ms() - v->start_ms) / 1000);
+	if ((f = fopen("/proc/self/statm", "r")) != NULL) {
+		if (fscanf(f, "%*s %ld", &pages) != 1)
+			pages = 0;
+		fclose(f);
+	}
+	if ((f = fopen("/proc/self/stat", "r")) != NULL) {
+		/* after the command's closing parenthesis: fields 3.. */
+		if (fgets(line, sizeof(line), f) != NULL) {
+			const char *p = strrchr(line, ')');
+			if (p == NULL ||
+			    sscanf(p + 2,
+				   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+				   "%*u %llu %llu",
+				   &utime, &stime) != 2)
+				utime = stime = 0;
+		}
+		fclose(f);
+	}
+	if ((d = opendir("/proc/self/fd")) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			fds += de->d_name[0] != '.';
+		closedir(d);
+		fds--; /* the directory's own */
+	}
+	sb_printf(b,
+		  "# HELP process_start_time_seconds Start time of the "
+		  "process since the Unix epoch in seconds.\n# TYPE "
+		  "process_start_time_seconds gauge\n"
+		  "process_start_time_seconds %lld\n"
+		  "# HELP process_cpu_seconds_total User and system CPU time "
+		  "spent in seconds.\n# TYPE process_cpu_seconds_total "
+		  "counter\nprocess_cpu_seconds_total %.2f\n"
+		  "# HELP process_open_fds Number of open file descriptors.\n"
+		  "# TYPE process_open_fds gauge\nprocess_open_fds %u\n"
+		  "# HELP process_resident_memory_bytes Resident memory size "
+		  "in bytes.\n# TYPE process_resident_memory_bytes gauge\n"
+		  "process_resident_memory_bytes %lld\n"
+		  "# HELP sluice_build_info The running build; always 1.\n"
+		  "# TYPE sluice_build_info gauge\n"
+		  "sluice_build_info{version=\"%s\",openssl=\"%s\"} 1\n",
+		  (long long)start,
+		  ticks > 0 ? (double)(utime + stime) / (double)ticks : 0.0,
+		  fds, (long long)pages * page, PACKAGE_VERSION,
+		  OpenSSL_version(OPENSSL_VERSION_STRING));
+}
+
 static void
 page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 {
@@ -621,6 +689,7 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 		  "# TYPE sluice_uptime_seconds gauge\n"
 		  "sluice_uptime_seconds %llu\n",
 		  (unsigned long long)((sl_now_ms() - v->start_ms) / 1000));
+	metrics_process(v, b);
 }
 
 /* A route's timeout and retry policy, as in the file (defaults filled
@@ -788,6 +857,14 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 	sb_printf(b, "{\"generation\":%llu,\"path\":",
 		  (unsigned long long)c->generation);
 	sb_json_str(b, c->path ? c->path : "");
+	{
+		char when[32] = "";
+		struct tm tm;
+		if (c->loaded_at != 0 && gmtime_r(&c->loaded_at, &tm) != NULL)
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		sb_printf(b, ",\"sha256\":\"%s\",\"loaded_at\":\"%s\"",
+			  c->sha256, when);
+	}
 	sb_printf(b, ",\"workers\":%u,\"listeners\":[", v->nworkers);
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct sl_conf_listener *l = &c->listeners[i];

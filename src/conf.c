@@ -9,10 +9,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "conf.h"
 #include "conf_yaml.h"
@@ -1902,6 +1904,16 @@ sl_conf_load(const char *path, char **errors)
 	}
 	fclose(f);
 	conf = sl_conf_load_buffer(path, buf, len, errors);
+	if (conf != NULL) {
+		/* which file runs: the same bytes, the same digest */
+		unsigned char md[32];
+		unsigned int mdlen = 0;
+		if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) == 1)
+			for (unsigned i = 0; i < mdlen && i < 32; i++)
+				snprintf(conf->sha256 + 2 * i, 3, "%02x",
+					 md[i]);
+		conf->loaded_at = time(NULL);
+	}
 	free(buf);
 	return conf;
 fail:

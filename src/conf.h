@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 struct sl_lstate;
 struct sl_clstate;
@@ -285,6 +286,8 @@ struct sl_conf {
 	/* called with the last reference, before the generation is freed:
 	 * set by whoever attached state to it (sl_runtime_bind) */
 	void (*on_free)(struct sl_conf *conf);
+	char sha256[65];  /* of the file's bytes, hex; "" from a buffer */
+	time_t loaded_at; /* when it was read */
 	/* frees what sl_tls_load built (set by it) */
 	void (*tls_free)(struct sl_conf *conf);
 };

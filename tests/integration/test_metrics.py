@@ -170,5 +170,82 @@ def a_local_answer_has_a_duration_but_no_upstream_time():
     eq(n, 1, "one upstream response")
 
 
+@test
+def process_metrics_and_build_info():
+    import time as _t
+    up = Upstream("up")
+    aport = free_port()
+    cfg, port = make_config({"c": [up]}, extra={
+        "admin": {"address": "127.0.0.1:%d" % aport}})
+    sl = start_sluice(cfg)
+    fams = scrape(aport)
+
+    def one(fam):
+        samples = fams[fam]["samples"]
+        eq(len(samples), 1, "one sample of %s" % fam)
+        return samples[0]
+    _, _, start = one("process_start_time_seconds")
+    check(abs(start - _t.time()) < 60, "start time %r" % start)
+    _, _, fds = one("process_open_fds")
+    n = len(os.listdir("/proc/%d/fd" % sl.pid))
+    check(abs(fds - n) <= 4, "open fds %r, /proc says %d" % (fds, n))
+    _, _, rss = one("process_resident_memory_bytes")
+    check(1 << 20 < rss < 1 << 31, "resident memory %r" % rss)
+    _, _, cpu = one("process_cpu_seconds_total")
+    check(0 <= cpu < 60, "cpu seconds %r" % cpu)
+    _, labels, v = one("sluice_build_info")
+    eq(v, 1, "build_info value")
+    check(re.fullmatch(r"\d+\.\d+\.\d+.*", labels["version"]),
+          "version label %r" % labels)
+
+
+@test
+def config_shows_the_file_digest_and_load_time_and_readyz_drains():
+    import hashlib
+    import json
+    import signal
+    import threading
+    import time as _t
+    from sltest import Client, Reply, to_yaml, wait_until
+
+    def handler(req):
+        if req.target == "/slow":
+            return Reply(200, b"slow", delay=1.5)
+        return None
+    up = Upstream("up", handler)
+    aport = free_port()
+    cfg, port = make_config({"c": [up]}, extra={
+        "admin": {"address": "127.0.0.1:%d" % aport},
+        "drain_timeout": "5s"})
+    sl = start_sluice(cfg)
+    with open(sl.conf_path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    conf = json.loads(get(aport, "/config").body)
+    eq(conf["sha256"], digest, "/config sha256 of the file")
+    loaded = _t.mktime(_t.strptime(conf["loaded_at"], "%Y-%m-%dT%H:%M:%SZ"))
+    check(abs(loaded - _t.mktime(_t.gmtime())) < 60,
+          "loaded_at %r" % conf["loaded_at"])
+    # a reload of a changed file: a new digest
+    cfg["drain_timeout"] = "6s"
+    with open(sl.conf_path, "w") as f:
+        f.write(to_yaml(cfg))
+    with open(sl.conf_path, "rb") as f:
+        digest2 = hashlib.sha256(f.read()).hexdigest()
+    sl.send_signal(signal.SIGHUP)
+    check(wait_until(lambda: json.loads(get(aport, "/config").body)
+                     ["sha256"] == digest2, 5.0), "digest after a reload")
+    eq(get(aport, "/readyz").status, 200, "/readyz while serving")
+    # a request in flight keeps the drain going; /readyz says 503 then
+    c = Client(port)
+    c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+    check(wait_until(lambda: len(up.requests) >= 1, 3.0), "slow request out")
+    sl.send_signal(signal.SIGTERM)
+    check(wait_until(lambda: get(aport, "/readyz").status == 503, 1.0),
+          "/readyz 503 while draining")
+    eq(json.loads(get(aport, "/readyz").body)["status"], "draining",
+       "/readyz body")
+    eq(c.read_response().status, 200, "the request in flight finished")
+
+
 if __name__ == "__main__":
     main()
