@@ -107,6 +107,8 @@ struct sl_txn {
 	uint64_t try_timeout_ms; /* per_try_timeout, or the route's */
 	uint64_t start_ms;
 	uint64_t up_start_ms; /* the first attempt began (0: none) */
+	uint32_t connect_ms;  /* upstream connects (TLS included), all
+				 attempts */
 	uint64_t connect_deadline_ms;
 	uint64_t up_progress_ms; /* last progress with the upstream */
 	uint64_t bytes_in, bytes_out;

@@ -105,8 +105,9 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 	struct timespec now;
 	struct tm tm;
 	size_t n = 0;
-	uint64_t dur = now_ms() - t->start_ms;
+	uint64_t dur = now_ms() - t->start_ms, up_ms = 0;
 	int cls = t->status >= 100 && t->status < 600 ? t->status / 100 : 0;
+	const char *cluster = "-", *close_why = "";
 
 	SL_STAT_INC(c->w->stats.requests);
 	SL_STAT_INC(c->w->stats.responses[cls]);
@@ -129,6 +130,19 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 	}
 	if (!sl_access_enabled())
 		return;
+	if (t->wc != NULL) {
+		cluster = t->wc->conf->name;
+		if (t->up_start_ms != 0)
+			up_ms = now_ms() - t->up_start_ms;
+	}
+	/* why the connection ends with this exchange, "" when it is kept */
+	if (c->close_reason != NULL)
+		close_why = c->close_reason;
+	else if (t->flags & T_CLOSE)
+		/* a refusal or a cut closes for its own reason */
+		close_why = (t->flags & T_LOCAL) && txn_error(t)[0] != '\0'
+				? txn_error(t)
+				: "connection_close";
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	sl_addr_ip((const struct sockaddr *)&c->peer, peer, sizeof(peer));
@@ -155,7 +169,9 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		    "\"duration_ms\":%llu,\"request_id\":\"%s\","
 		    "\"error\":\"%s\",\"retried\":%s,\"retries\":%u,"
 		    "\"failures\":[%s],\"referer\":\"%.*s\","
-		    "\"user_agent\":\"%.*s\"}\n",
+		    "\"user_agent\":\"%.*s\",\"cluster\":\"%s\","
+		    "\"connect_ms\":%u,\"upstream_ms\":%llu,"
+		    "\"close\":\"%s\"}\n",
 		    ts, now.tv_nsec / 1000000, (unsigned long long)c->id, peer,
 		    c->lconf->name, (int)ml, m, (int)pl, p, (int)hl, h,
 		    t->status, t->route ? t->route->name : "-", upstream,
@@ -164,7 +180,8 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		    t->request_id, txn_error(t),
 		    (t->flags & T_RETRIED) ? "true" : "false", t->nretries,
 		    (txn_failures(t, fails, sizeof(fails), 1), fails), (int)rl,
-		    r, (int)ul, u);
+		    r, (int)ul, u, cluster, t->connect_ms,
+		    (unsigned long long)up_ms, close_why);
 	} else {
 		char m[64], p[1024], r[512], u[512], retries[24] = "";
 		strftime(ts, sizeof(ts), "%d/%b/%Y:%H:%M:%S +0000", &tm);
@@ -179,13 +196,15 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		n = (size_t)snprintf(
 		    line, sizeof(line),
 		    "%s - - [%s] \"%s %s HTTP/1.%d\" %d %llu \"%s\" \"%s\" "
-		    "rid=%s route=%s upstream=%s ms=%llu%s%s%s%s%s\n",
+		    "rid=%s route=%s upstream=%s ms=%llu cluster=%s "
+		    "connect_ms=%u upstream_ms=%llu close=%s%s%s%s%s%s\n",
 		    peer, ts, m[0] ? m : "-", p[0] ? p : "-", t->minor,
 		    t->status, (unsigned long long)t->bytes_out, r[0] ? r : "-",
 		    u[0] ? u : "-", t->request_id,
 		    t->route ? t->route->name : "-", upstream,
-		    (unsigned long long)dur, txn_error(t)[0] ? " error=" : "",
-		    txn_error(t), retries,
+		    (unsigned long long)dur, cluster, t->connect_ms,
+		    (unsigned long long)up_ms, close_why[0] ? close_why : "-",
+		    txn_error(t)[0] ? " error=" : "", txn_error(t), retries,
 		    txn_failures(t, fails, sizeof(fails), 0) ? " failures="
 							     : "",
 		    fails);
@@ -1527,6 +1546,9 @@ sl_exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
 					  strerror(err));
 		break;
 	case SL_UP_EV_CONNECTED:
+		/* the attempt started connecting at its last progress */
+		t->connect_ms +=
+		    (uint32_t)SL_MIN(now_ms() - t->up_progress_ms, UINT32_MAX);
 		t->up_progress_ms = now_ms();
 		break;
 	case SL_UP_EV_WRITABLE:

@@ -230,5 +230,129 @@ def error_log_lines_carry_the_request_id_and_the_os_reason():
           % sl.stderr())
 
 
+_last_raw = []
+
+
+def access_lines_raw_text():
+    """The raw lines of the last access_cases run."""
+    return list(_last_raw)
+
+
+def access_cases(fmt):
+    """Known traffic: a success, a 404, a 502, a 504 and a header_timeout
+    cut, and a hostile target; returns the access log lines by request
+    id (JSON) or in order (combined)."""
+    import socket as _s
+
+    def handler(req):
+        if req.target == "/slow":
+            return Reply(200, b"late", delay=2.0)
+        return None
+    up = Upstream("a", handler)
+    dead = free_port()
+    routes = [{"name": "dead", "match": {"path": "/dead"}, "cluster": "d"},
+              {"name": "slow", "match": {"path": "/slow"}, "cluster": "a",
+               "timeout": "300ms"},
+              {"name": "ok", "match": {"path_prefix": "/ok"},
+               "cluster": "a"}]
+    sl, port, aport, alog = logged_sluice(
+        clusters={"a": [up], "d": [dead]}, fmt=fmt, routes=routes,
+        limits={"header_timeout": "500ms"})
+    c = Client(port)
+    eq(c.request("GET", "/ok", {"X-Request-Id": "r-ok"}).status, 200, "ok")
+    eq(c.request("GET", "/nope", {"X-Request-Id": "r-404"}).status, 404,
+       "no route")
+    eq(c.request("GET", "/dead", {"X-Request-Id": "r-502"}).status, 502,
+       "dead upstream")
+    eq(c.request("GET", "/slow", {"X-Request-Id": "r-504"}).status, 504,
+       "route timeout")
+    c.close()
+    # hostile bytes in the target: quote, backslash, a control escaped
+    # by the client as %-codes are kept; raw DEL and high bytes
+    r = raw(port, b'GET /ok/"\\\x7f\xff HTTP/1.1\r\nHost: x\r\n'
+                  b"X-Request-Id: r-hostile\r\n\r\n")
+    check(r.status in (200, 400), "hostile target answered: %r" % r.status)
+    # a budget cut: half a head, then silence past header_timeout
+    k = _s.create_connection(("127.0.0.1", port))
+    k.sendall(b"GET /ok HTTP/1.1\r\nHost: x\r\n")
+    k.settimeout(3)
+    data = b""
+    while True:
+        x = k.recv(4096)
+        if not x:
+            break
+        data += x
+    k.close()
+    check(data.startswith(b"HTTP/1.1 408"), "408 for the cut: %r"
+          % data[:40])
+    got = access_lines(alog, 6)
+    _last_raw[:] = got
+    return got
+
+
+@test
+def access_log_json_fields_for_each_outcome():
+    import json
+    lines = [json.loads(x) for x in access_cases("json")]
+    by = {e["request_id"]: e for e in lines}
+    ok = by["r-ok"]
+    eq((ok["status"], ok["route"], ok["cluster"], ok["close"]),
+       (200, "ok", "a", ""), "success")
+    check(ok["connect_ms"] >= 0 and ok["upstream_ms"] >= 0
+          and ok["bytes_in"] > 0 and ok["bytes_out"] > 0, "success %r" % ok)
+    eq((by["r-404"]["status"], by["r-404"]["route"], by["r-404"]["cluster"],
+        by["r-404"]["error"]), (404, "-", "-", "no_route"), "404")
+    e = by["r-502"]
+    eq((e["status"], e["cluster"], e["error"]),
+       (502, "d", "upstream_connect_failed"), "502")
+    e = by["r-504"]
+    eq((e["status"], e["cluster"], e["error"]), (504, "a", "upstream_timeout"),
+       "504")
+    check(e["upstream_ms"] >= 250, "504 upstream_ms %r" % e)
+    cut = [x for x in lines if x["status"] == 408]
+    eq(len(cut), 1, "one 408 line")
+    eq((cut[0]["error"], cut[0]["close"]),
+       ("header_timeout", "header_timeout"), "408 line")
+    check(cut[0]["close"] != "", "a cut names its close: %r" % cut[0])
+    # the hostile target (refused: a request id of sluice's own) is in
+    # its line escaped, the line printable ASCII
+    raw_lines = access_lines_raw_text()
+    bad = [x for x in raw_lines if '"error":"bad_target"' in x]
+    eq(len(bad), 1, "one line for the hostile target")
+    check(all(0x20 <= ord(ch) < 0x7f for ch in bad[0]),
+          "hostile line is printable ASCII: %r" % bad[0])
+    check('/ok/\\"\\\\\\u007f\\u00ff' in bad[0],
+          "hostile target escaped: %r" % bad[0])
+
+
+@test
+def access_log_combined_fields_for_each_outcome():
+    lines = access_cases("combined")
+    by = {}
+    for x in lines:
+        check(all(0x20 <= ord(ch) < 0x7f for ch in x),
+              "combined line is printable ASCII: %r" % x)
+        rid = [f for f in x.split(" ") if f.startswith("rid=")]
+        if rid:
+            by[rid[0][4:]] = x
+    check("cluster=a " in by["r-ok"] and "close=- " in by["r-ok"] + " ",
+          "success line %r" % by["r-ok"])
+    bad = [x for x in lines if "error=bad_target" in x]
+    eq(len(bad), 1, "one line for the hostile target")
+    check("/ok/\\x22\\x5c\\x7f\\xff HTTP/1.1" in bad[0],
+          "hostile target escaped: %r" % bad[0])
+    check(" 404 " in by["r-404"] and "cluster=- " in by["r-404"],
+          "404 line %r" % by["r-404"])
+    check(" 502 " in by["r-502"] and "cluster=d " in by["r-502"]
+          and "error=upstream_connect_failed" in by["r-502"],
+          "502 line %r" % by["r-502"])
+    check(" 504 " in by["r-504"] and "error=upstream_timeout" in by["r-504"],
+          "504 line %r" % by["r-504"])
+    cut = [x for x in lines if '" 408 ' in x]
+    eq(len(cut), 1, "one 408 line")
+    check("close=header_timeout" in cut[0], "the cut names its close: %r"
+          % cut[0])
+
+
 if __name__ == "__main__":
     main()
