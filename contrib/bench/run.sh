@@ -5,7 +5,7 @@
 #            [--only LIST] [--gateways LIST] [--idle-conns N]
 #            [--tls-idle-conns N]
 #            [--same-headers] [--big-buffers] [--sat-cpu PCT] [--idle-poll]
-#            [--sluice-route plain|split|sticky|mirror|reliable]
+#            [--sluice-route plain|split|sticky|mirror|reliable|logged]
 #            [--nice N] [--out DIR] [--keep]
 #
 #   --quick          3 s per run instead of 10 s
@@ -33,7 +33,10 @@
 #                    split between two clusters of the same upstream),
 #                    sticky (that split, sticky on header:X-User-Id), mirror
 #                    (plain, 10 % copied to a second cluster of the same
-#                    upstream), reliable (plain with retry, health_check
+#                    upstream), logged (plain with the access log, JSON,
+#                    written to a file in the scratch directory; the
+#                    latency histograms are always on), reliable (plain
+#                    with retry, health_check
 #                    and outlier configured: doc/reliability.md). With any
 #                    of them wrk sends X-User-Id on every
 #                    request, so that the variants parse the same bytes:
@@ -144,8 +147,8 @@ while [ $# -gt 0 ]; do
 	--sat-cpu) SAT_CPU=${2:?}; shift ;;
 	--idle-poll) IDLE_POLL=1 ;;
 	--sluice-route) SLUICE_ROUTE=${2:?}; shift
-		case "$SLUICE_ROUTE" in plain|split|sticky|mirror|reliable) ;;
-		*) die "--sluice-route wants plain, split, sticky, mirror or reliable" ;;
+		case "$SLUICE_ROUTE" in plain|split|sticky|mirror|reliable|logged) ;;
+		*) die "--sluice-route wants plain, split, sticky, mirror, reliable or logged" ;;
 		esac ;;
 	--nice) NICE=${2:?}; shift ;;
 	--out) OUT=${2:?}; shift ;;
@@ -368,7 +371,7 @@ conf_sluice() {  # workers
 	cat <<EOF
 workers: $1
 drain_timeout: 1s
-log: { level: warn, access: off }
+log: { level: warn, access: $(sluice_access) }
 listeners:
   - name: bench
     address: 127.0.0.1:$GW_PORT$(sluice_tls)
@@ -399,6 +402,11 @@ sluice_tls() {  # the listener's tls: block (GW_TLS)
 	printf '\n    %s\n      %s\n        %s\n      %s\n      %s' "tls:" "certificates:" \
 		"- { cert: $TLS_DIR/cert.pem, key: $TLS_DIR/key.pem }" \
 		"session_tickets: $tickets" "session_cache: $cache"
+}
+
+sluice_access() {  # the access log (--sluice-route logged: to a file)
+	if [ "$SLUICE_ROUTE" = logged ]; then echo "$WORK/sluice-access.log"
+	else echo off; fi
 }
 
 sluice_route() {  # the route's target lines (--sluice-route)
