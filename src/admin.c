@@ -628,6 +628,18 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 	    {"sluice_upstream_failures_total", "counter",
 	     "Upstream connect failures, resets, timeouts and bad responses.",
 	     offsetof(struct sl_worker_stats, upstream_failures)},
+	    {"sluice_client_received_bytes_total", "counter",
+	     "Bytes read from clients (plain text under TLS).",
+	     offsetof(struct sl_worker_stats, client_bytes_in)},
+	    {"sluice_client_sent_bytes_total", "counter",
+	     "Bytes written to clients (plain text under TLS).",
+	     offsetof(struct sl_worker_stats, client_bytes_out)},
+	    {"sluice_upstream_received_bytes_total", "counter",
+	     "Bytes read from upstreams, mirror copies' answers included.",
+	     offsetof(struct sl_worker_stats, upstream_bytes_in)},
+	    {"sluice_upstream_sent_bytes_total", "counter",
+	     "Bytes written to upstreams, mirror copies included.",
+	     offsetof(struct sl_worker_stats, upstream_bytes_out)},
 	};
 
 	for (size_t i = 0; i < SL_NELEM(m); i++)

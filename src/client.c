@@ -270,6 +270,7 @@ sl_client_write(struct sl_client *c)
 		return -1;
 	}
 	t->last_write_ms = now_ms();
+	SL_STAT_ADD(c->w->stats.client_bytes_out, (uint64_t)n);
 	if (sl_exchange_sent(c, (size_t)n))
 		sl_client_want_write(c, 1);
 	return 0;
@@ -333,6 +334,7 @@ client_read(struct sl_client *c)
 				       : SL_TLS_WANT_READ);
 	if (n > 0) {
 		c->in.len += (uint32_t)n;
+		SL_STAT_ADD(c->w->stats.client_bytes_in, (uint64_t)n);
 		return n;
 	}
 	if (n == 0)

@@ -525,6 +525,7 @@ sl_upstream_read(struct sl_upconn *u, size_t bufsize)
 	}
 	if (n > 0) {
 		u->in.len += (uint32_t)n;
+		SL_STAT_ADD(u->w->stats.upstream_bytes_in, (uint64_t)n);
 		if (sl_xprt_pending(u->ssl)) {
 			/* more inside TLS, where epoll cannot see it: with
 			 * the buffer full, reading stops until the owner
@@ -546,8 +547,11 @@ ssize_t
 sl_upstream_writev(struct sl_upconn *u, struct iovec *iov, int niov, int flags)
 {
 	int want;
+	ssize_t n = sl_xprt_sendv(u->fd, u->ssl, iov, niov, flags, &want);
 
-	return sl_xprt_sendv(u->fd, u->ssl, iov, niov, flags, &want);
+	if (n > 0)
+		SL_STAT_ADD(u->w->stats.upstream_bytes_out, (uint64_t)n);
+	return n;
 }
 
 void

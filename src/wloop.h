@@ -79,6 +79,9 @@ struct sl_worker_stats {
 	atomic_uint_fast64_t upstream_reused;
 	atomic_uint_fast64_t upstream_retries;
 	atomic_uint_fast64_t upstream_failures;
+	/* bytes read from and written to sockets (TLS: plain text) */
+	atomic_uint_fast64_t client_bytes_in, client_bytes_out;
+	atomic_uint_fast64_t upstream_bytes_in, upstream_bytes_out;
 	atomic_uint_fast64_t timeouts[SL_TO_NREASONS]; /* clients cut */
 	/* requests refused as malformed or over a limit, by the rule they
 	 * broke (enum sl_h1_reason) */

@@ -247,5 +247,47 @@ def config_shows_the_file_digest_and_load_time_and_readyz_drains():
     eq(c.read_response().status, 200, "the request in flight finished")
 
 
+@test
+def bytes_counters_are_exact_on_the_client_side():
+    import socket
+    body = b"b" * 10000
+    up = Upstream("up", lambda req: Reply(200, body))
+    aport = free_port()
+    cfg, port = make_config({"c": [up]}, extra={
+        "admin": {"address": "127.0.0.1:%d" % aport}})
+    start_sluice(cfg)
+
+    def counters():
+        fams = scrape(aport)
+        return {n: fams[n]["samples"][0][2] for n in (
+            "sluice_client_received_bytes_total",
+            "sluice_client_sent_bytes_total",
+            "sluice_upstream_received_bytes_total",
+            "sluice_upstream_sent_bytes_total")}
+    before = counters()
+    req = (b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+           b"Connection: close\r\n\r\nhello")
+    k = socket.create_connection(("127.0.0.1", port))
+    k.sendall(req)
+    got = b""
+    while True:
+        x = k.recv(65536)
+        if not x:
+            break
+        got += x
+    k.close()
+    check(got.startswith(b"HTTP/1.1 200") and got.endswith(body),
+          "response %r" % got[:60])
+    after = counters()
+    d = {n: after[n] - before[n] for n in after}
+    eq(d["sluice_client_received_bytes_total"], len(req),
+       "bytes from the client")
+    eq(d["sluice_client_sent_bytes_total"], len(got), "bytes to the client")
+    check(d["sluice_upstream_sent_bytes_total"] >= len(req),
+          "bytes to the upstream: %r" % d)
+    check(len(body) < d["sluice_upstream_received_bytes_total"] < len(got)
+          + 200, "bytes from the upstream: %r" % d)
+
+
 if __name__ == "__main__":
     main()
