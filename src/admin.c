@@ -664,6 +664,29 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 			  (unsigned long long)sum(
 			      v, offsetof(struct sl_worker_stats, timeouts) +
 				     (size_t)r * sizeof(atomic_uint_fast64_t)));
+	{
+		static const char *const why[SL_UP_NCLOSE] = {
+		    "done",
+		    "idle_timeout",
+		    "closed_by_upstream",
+		    "unexpected_bytes",
+		    "connect_failed",
+		    "shed",
+		};
+		sb_printf(b, "# HELP sluice_upstream_closed_total Upstream "
+			     "connections sluice closed, by reason.\n# TYPE "
+			     "sluice_upstream_closed_total counter\n");
+		for (int r = 0; r < SL_UP_NCLOSE; r++)
+			sb_printf(b,
+				  "sluice_upstream_closed_total{reason=\"%s\"} "
+				  "%llu\n",
+				  why[r],
+				  (unsigned long long)sum(
+				      v, offsetof(struct sl_worker_stats,
+						  upstream_closed) +
+					     (size_t)r *
+						 sizeof(atomic_uint_fast64_t)));
+	}
 	sb_printf(b, "# HELP sluice_requests_rejected_total Requests refused "
 		     "as malformed or over a limit (4xx, 501, 505), by the "
 		     "rule they broke.\n# TYPE sluice_requests_rejected_total "

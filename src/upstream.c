@@ -124,8 +124,9 @@ sl_upstream_retire_endpoints(struct sl_worker *w, uint64_t generation)
 /* ---- connections ------------------------------------------------------- */
 
 static void
-upstream_free(struct sl_upconn *u)
+upstream_free(struct sl_upconn *u, enum sl_up_close why)
 {
+	SL_STAT_INC(u->w->stats.upstream_closed[why]);
 	sl_runtime_release(&u->ep->conf->state->conns);
 	sl_worker_capacity(u->w);
 	sl_upstream_endpoint_unref(u->ep);
@@ -164,7 +165,7 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
 	       u->tls_fp != ep_tls_fp(ep)) {
 		/* made before a reload changed the cluster's TLS */
 		pool_remove(u);
-		upstream_free(u);
+		upstream_free(u, SL_UP_CLOSE_SHED);
 	}
 	if (!fresh && u != NULL) {
 		pool_remove(u);
@@ -228,7 +229,8 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
 		return u;
 	} else {
 		int saved = errno;
-		upstream_free(u); /* closes the socket, releases the count */
+		/* closes the socket, releases the count */
+		upstream_free(u, SL_UP_CLOSE_CONNECT);
 		errno = saved;
 		return NULL;
 	}
@@ -383,7 +385,7 @@ sl_upstream_put(struct sl_upconn *u, int reusable)
 	    others_wait(u->w, cc) || sl_buf_pending(&u->in) != 0 ||
 	    sl_xprt_pending(u->ssl) || u->tls_rww ||
 	    ep->nidle >= cc->pool_max_idle || u->w->draining) {
-		upstream_free(u);
+		upstream_free(u, SL_UP_CLOSE_DONE);
 		return;
 	}
 	sl_buf_release(&u->w->bufs, &u->in);
@@ -408,7 +410,7 @@ upstream_on_idle_timeout(evutil_socket_t fd, short what, void *arg)
 	struct sl_upconn *u = arg;
 
 	pool_remove(u);
-	upstream_free(u);
+	upstream_free(u, SL_UP_CLOSE_IDLE_TIMEOUT);
 }
 
 static void
@@ -418,6 +420,7 @@ upstream_on_read(evutil_socket_t fd, short what, void *arg)
 	char tmp[64];
 	ssize_t n;
 	int want;
+	enum sl_up_close why = SL_UP_CLOSE_PEER;
 
 	if (u->state == SL_UP_ST_HANDSHAKE) {
 		upstream_handshake(u);
@@ -435,13 +438,14 @@ upstream_on_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (n > 0) {
 		char esc[128];
+		why = SL_UP_CLOSE_UNEXPECTED;
 		log_warnx("upstream conn=%llu: %zd unexpected bytes on an "
 			  "idle connection: \"%s\"",
 			  (unsigned long long)u->id, n,
 			  sl_escape(esc, sizeof(esc), tmp, (size_t)n));
 	}
 	pool_remove(u);
-	upstream_free(u);
+	upstream_free(u, why);
 }
 
 static void
@@ -575,7 +579,7 @@ close_idle_ep(struct sl_wendpoint *ep)
 
 	while ((u = TAILQ_FIRST(&ep->idle)) != NULL) {
 		pool_remove(u);
-		upstream_free(u);
+		upstream_free(u, SL_UP_CLOSE_SHED);
 	}
 }
 

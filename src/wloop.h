@@ -70,6 +70,21 @@ enum sl_timeout_reason {
  * reads them at scrape time. Relaxed atomics: on x86-64 an increment is a
  * plain load and store, no locked instruction.
  */
+/* Why sluice closed an upstream connection (sluice_upstream_closed_total). */
+enum sl_up_close {
+	SL_UP_CLOSE_DONE = 0,	  /* its owner was done and it could not be
+				     pooled: an error, Connection: close, the
+				     upstream's Keep-Alive max, a full pool */
+	SL_UP_CLOSE_IDLE_TIMEOUT, /* idle in the pool past its deadline */
+	SL_UP_CLOSE_PEER,	  /* the upstream closed it while pooled */
+	SL_UP_CLOSE_UNEXPECTED,	  /* it sent bytes while pooled */
+	SL_UP_CLOSE_CONNECT,	  /* the connect failed at once */
+	SL_UP_CLOSE_SHED,	  /* idle, its slot wanted elsewhere; or
+				     its endpoint left the configuration, or
+				     the worker stopped */
+	SL_UP_NCLOSE
+};
+
 struct sl_worker_stats {
 	atomic_uint_fast64_t accepted;	   /* client connections */
 	atomic_uint_fast64_t active;	   /* client connections open now */
@@ -82,6 +97,8 @@ struct sl_worker_stats {
 	/* bytes read from and written to sockets (TLS: plain text) */
 	atomic_uint_fast64_t client_bytes_in, client_bytes_out;
 	atomic_uint_fast64_t upstream_bytes_in, upstream_bytes_out;
+	/* upstream connections closed, by reason (enum sl_up_close) */
+	atomic_uint_fast64_t upstream_closed[SL_UP_NCLOSE];
 	atomic_uint_fast64_t timeouts[SL_TO_NREASONS]; /* clients cut */
 	/* requests refused as malformed or over a limit, by the rule they
 	 * broke (enum sl_h1_reason) */

@@ -289,5 +289,42 @@ def bytes_counters_are_exact_on_the_client_side():
           + 200, "bytes from the upstream: %r" % d)
 
 
+@test
+def upstream_closes_are_counted_by_reason():
+    import time as _t
+    from sltest import wait_until
+    a = Upstream("a")                       # kept until the pool lets go
+    b = Upstream("b", idle_close=0.2)       # closes idle connections
+    cl = Upstream("c", lambda req: Reply(200, b"x",
+                                         [("Connection", "close")]))
+    aport = free_port()
+    routes = [{"name": "a", "match": {"path": "/a"}, "cluster": "a"},
+              {"name": "b", "match": {"path": "/b"}, "cluster": "b"},
+              {"name": "c", "match": {"path": "/c"}, "cluster": "c"}]
+    cfg, port = make_config(
+        {"a": [a], "b": [b], "c": [cl]}, routes=routes,
+        cluster_opts={"a": {"pool": {"idle_timeout": "200ms"}}},
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}})
+    start_sluice(cfg)
+
+    def closed():
+        return {labels["reason"]: v for _, labels, v in
+                scrape(aport)["sluice_upstream_closed_total"]["samples"]}
+    before = closed()
+    for path in ("/a", "/b", "/c"):
+        eq(get(port, path).status, 200, path)
+
+    def grew():
+        now = closed()
+        return {k: now[k] - before[k] for k in now}
+    check(wait_until(lambda: grew()["idle_timeout"] == 1 and
+                     grew()["closed_by_upstream"] == 1, 3.0),
+          "closes after the pool's and the upstream's idle time: %r"
+          % grew())
+    eq(grew(), {"done": 1, "idle_timeout": 1, "closed_by_upstream": 1,
+                "unexpected_bytes": 0, "connect_failed": 0, "shed": 0},
+       "closes by reason")
+
+
 if __name__ == "__main__":
     main()
