@@ -137,6 +137,19 @@ load(atomic_uint_fast64_t *a)
 	return atomic_load_explicit(a, memory_order_relaxed);
 }
 
+static uint64_t
+counts_sum(const struct sl_admin_view *v, const struct sl_counts *c, size_t off)
+{
+	uint64_t total = 0;
+
+	for (unsigned i = 0; c != NULL && i < v->nworkers; i++)
+		total +=
+		    SL_STAT_GET(*(atomic_uint_fast64_t *)((char *)&c[i] + off));
+	return total;
+}
+
+#define COUNT_OFF(field) offsetof(struct sl_counts, field)
+
 /* TLS listeners: handshakes, resumptions, failures by reason. */
 static void
 metrics_tls(struct sbuf *b, const struct sl_conf *c)
@@ -201,6 +214,31 @@ page_listeners(const struct sl_admin_view *v, struct sbuf *b)
 		    "%llu\n",
 		    c->listeners[i].name,
 		    (unsigned long long)load(&c->listeners[i].state->conns));
+	sb_printf(b, "# HELP sluice_listener_requests_total Requests a "
+		     "listener answered or cut.\n# TYPE "
+		     "sluice_listener_requests_total counter\n");
+	for (size_t i = 0; i < c->nlisteners; i++)
+		sb_printf(
+		    b,
+		    "sluice_listener_requests_total{listener=\"%s\"} "
+		    "%llu\n",
+		    c->listeners[i].name,
+		    (unsigned long long)counts_sum(
+			v, c->listeners[i].state->counts, COUNT_OFF(requests)));
+	sb_printf(b, "# HELP sluice_listener_responses_total Responses of a "
+		     "listener by status class (local errors included).\n"
+		     "# TYPE sluice_listener_responses_total counter\n");
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (int cls = 1; cls <= 5; cls++)
+			sb_printf(b,
+				  "sluice_listener_responses_total{listener="
+				  "\"%s\",class=\"%dxx\"} %llu\n",
+				  c->listeners[i].name, cls,
+				  (unsigned long long)counts_sum(
+				      v, c->listeners[i].state->counts,
+				      COUNT_OFF(responses) +
+					  (size_t)cls *
+					      sizeof(atomic_uint_fast64_t)));
 	sb_printf(b, "# HELP sluice_connections_rejected_total Connections "
 		     "closed at accept by a listener limit.\n# TYPE "
 		     "sluice_connections_rejected_total counter\n");
@@ -374,18 +412,6 @@ page_clusters(const struct sl_admin_view *v, struct sbuf *b)
 
 /* A per-worker counter of a route or cluster, summed. off is the
  * counter's offset in struct sl_counts. */
-static uint64_t
-counts_sum(const struct sl_admin_view *v, const struct sl_counts *c, size_t off)
-{
-	uint64_t total = 0;
-
-	for (unsigned i = 0; c != NULL && i < v->nworkers; i++)
-		total +=
-		    SL_STAT_GET(*(atomic_uint_fast64_t *)((char *)&c[i] + off));
-	return total;
-}
-
-#define COUNT_OFF(field) offsetof(struct sl_counts, field)
 
 /* One histogram's samples from per-worker counts: cumulative buckets
  * from one reading of each, so that +Inf and _count agree. */

@@ -191,6 +191,11 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 
 	SL_STAT_INC(c->w->stats.requests);
 	SL_STAT_INC(c->w->stats.responses[cls]);
+	{
+		struct sl_counts *lc = &c->lconf->state->counts[c->w->id];
+		SL_STAT_INC(lc->requests);
+		SL_STAT_INC(lc->responses[cls]);
+	}
 	if (t->route != NULL) {
 		struct sl_counts *rc = &t->route->state->counts[c->w->id];
 		SL_STAT_INC(rc->requests);

@@ -93,8 +93,10 @@ counts_alloc(struct sl_counts **c)
 static void
 lstate_release(struct sl_lstate *ls)
 {
-	if (ls != NULL && ls->refs == 1)
+	if (ls != NULL && ls->refs == 1) {
 		free(atomic_load(&ls->per_ip));
+		free(ls->counts);
+	}
 	RELEASE(sl_lstate, lstates, ls);
 }
 
@@ -137,7 +139,7 @@ sl_runtime_bind(struct sl_conf *conf)
 	for (size_t i = 0; i < conf->nlisteners && ok; i++) {
 		struct sl_conf_listener *l = &conf->listeners[i];
 		l->state = LOOKUP(sl_lstate, lstates, l->addr.text);
-		ok = l->state != NULL;
+		ok = l->state != NULL && counts_alloc(&l->state->counts) == 0;
 		if (ok && l->limits.max_connections_per_ip > 0 &&
 		    atomic_load(&l->state->per_ip) == NULL) {
 			atomic_uint *t = calloc(SL_PER_IP_SLOTS, sizeof(*t));

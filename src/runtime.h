@@ -88,6 +88,7 @@ struct sl_lstate {
 	 * (enum sl_tls_fail): one atomic add per handshake */
 	atomic_uint_fast64_t tls_handshakes, tls_resumed;
 	atomic_uint_fast64_t tls_failures[SL_RUNTIME_TLS_NFAIL];
+	struct sl_counts *counts; /* one per worker: requests, responses */
 };
 
 struct sl_epstate {

@@ -149,6 +149,14 @@ def histograms_count_known_traffic_exactly():
             fams["sluice_route_requests_total"]["samples"]
             if labels.get("route") == "fast"]
     eq(reqs, [5.0], "sluice_route_requests_total of fast")
+    lreq = [v for name, labels, v in
+            fams["sluice_listener_requests_total"]["samples"]
+            if labels.get("listener") == "main"]
+    eq(lreq, [8.0], "sluice_listener_requests_total of main")
+    l2xx = [v for name, labels, v in
+            fams["sluice_listener_responses_total"]["samples"]
+            if labels == {"listener": "main", "class": "2xx"}]
+    eq(l2xx, [8.0], "sluice_listener_responses_total 2xx of main")
 
 
 @test
