@@ -388,6 +388,21 @@ page_clusters(const struct sl_admin_view *v, struct sbuf *b)
 			    c->clusters[i].endpoints[j].addr.text,
 			    (unsigned long long)load(
 				&c->clusters[i].endpoints[j].state->conns));
+	sb_printf(b, "# HELP sluice_upstream_idle_connections Pooled idle "
+		     "upstream connections per endpoint (the rest of "
+		     "sluice_upstream_connections are busy or connecting).\n"
+		     "# TYPE sluice_upstream_idle_connections gauge\n");
+	for (size_t i = 0; i < c->nclusters; i++)
+		for (size_t j = 0; j < c->clusters[i].nendpoints; j++)
+			sb_printf(b,
+				  "sluice_upstream_idle_connections{cluster="
+				  "\"%s\",endpoint=\"%s\"} %llu\n",
+				  c->clusters[i].name,
+				  c->clusters[i].endpoints[j].addr.text,
+				  (unsigned long long)counts_sum(
+				      v,
+				      c->clusters[i].endpoints[j].state->counts,
+				      COUNT_OFF(idle)));
 	sb_printf(b, "# HELP sluice_upstream_pending Requests waiting for an "
 		     "upstream connection.\n# TYPE sluice_upstream_pending "
 		     "gauge\n");

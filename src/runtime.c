@@ -122,6 +122,9 @@ unbind_locked(struct sl_conf *conf)
 		RELEASE(sl_clstate, clstates, c->state);
 		c->state = NULL;
 		for (size_t j = 0; j < c->nendpoints; j++) {
+			struct sl_epstate *e = c->endpoints[j].state;
+			if (e != NULL && e->refs == 1)
+				free(e->counts);
 			RELEASE(sl_epstate, epstates, c->endpoints[j].state);
 			c->endpoints[j].state = NULL;
 		}
@@ -164,7 +167,8 @@ sl_runtime_bind(struct sl_conf *conf)
 				 c->endpoints[j].addr.text);
 			c->endpoints[j].state =
 			    LOOKUP(sl_epstate, epstates, key);
-			ok = c->endpoints[j].state != NULL;
+			ok = c->endpoints[j].state != NULL &&
+			     counts_alloc(&c->endpoints[j].state->counts) == 0;
 		}
 	}
 	if (!ok)

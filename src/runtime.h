@@ -71,6 +71,7 @@ struct sl_counts {
 	 * the sum in milliseconds */
 	atomic_uint_fast64_t dur[SL_HIST_N];
 	atomic_uint_fast64_t dur_sum_ms;
+	atomic_uint_fast64_t idle; /* endpoints: pooled idle connections */
 } __attribute__((aligned(64)));
 
 /* enum sl_tls_fail's SL_TLS_NFAIL (tls.h checks) */
@@ -97,6 +98,7 @@ struct sl_epstate {
 	int refs;
 	atomic_uint_fast64_t conns; /* open upstream connections, all workers */
 	/* health, written by the main thread's checker, read by workers */
+	struct sl_counts *counts;	    /* one per worker: idle */
 	atomic_int unhealthy;		    /* 1: no new requests */
 	atomic_uint_fast64_t checks_ok;	    /* health checks passed */
 	atomic_uint_fast64_t checks_failed; /* and failed */

@@ -151,6 +151,7 @@ pool_remove(struct sl_upconn *u)
 {
 	TAILQ_REMOVE(&u->ep->idle, u, entry);
 	u->ep->nidle--;
+	SL_STAT_ADD(u->ep->key->counts[u->w->id].idle, (uint64_t)-1);
 }
 
 struct sl_upconn *
@@ -401,6 +402,7 @@ sl_upstream_put(struct sl_upconn *u, int reusable)
 	event_add(&u->tev, &tv);
 	TAILQ_INSERT_HEAD(&ep->idle, u, entry);
 	ep->nidle++;
+	SL_STAT_INC(ep->key->counts[u->w->id].idle);
 	sl_worker_capacity(u->w);
 }
 

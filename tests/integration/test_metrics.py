@@ -157,6 +157,14 @@ def histograms_count_known_traffic_exactly():
             fams["sluice_listener_responses_total"]["samples"]
             if labels == {"listener": "main", "class": "2xx"}]
     eq(l2xx, [8.0], "sluice_listener_responses_total 2xx of main")
+    # one request at a time: one pooled connection, idle now
+    idle = [v for name, labels, v in
+            fams["sluice_upstream_idle_connections"]["samples"]
+            if labels.get("cluster") == "c"]
+    conns = [v for name, labels, v in
+             fams["sluice_upstream_connections"]["samples"]
+             if labels.get("cluster") == "c"]
+    eq((idle, conns), ([1.0], [1.0]), "idle and open upstream connections")
 
 
 @test
