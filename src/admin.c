@@ -239,6 +239,21 @@ page_listeners(const struct sl_admin_view *v, struct sbuf *b)
 				      COUNT_OFF(responses) +
 					  (size_t)cls *
 					      sizeof(atomic_uint_fast64_t)));
+	sb_printf(b, "# HELP sluice_client_closed_total Client connections "
+		     "closed, by listener and kind of reason.\n# TYPE "
+		     "sluice_client_closed_total counter\n");
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (int k = 0; k < SL_CLOSE_NKINDS; k++)
+			sb_printf(
+			    b,
+			    "sluice_client_closed_total{listener=\"%s\","
+			    "reason=\"%s\"} %llu\n",
+			    c->listeners[i].name,
+			    sl_close_kind_str((enum sl_close_kind)k),
+			    (unsigned long long)counts_sum(
+				v, c->listeners[i].state->counts,
+				COUNT_OFF(closed) +
+				    (size_t)k * sizeof(atomic_uint_fast64_t)));
 	sb_printf(b, "# HELP sluice_connections_rejected_total Connections "
 		     "closed at accept by a listener limit.\n# TYPE "
 		     "sluice_connections_rejected_total counter\n");

@@ -144,6 +144,8 @@ sl_client_close(struct sl_client *c, const char *reason)
 	if (c->state == SL_CLIENT_ST_CLOSED)
 		return;
 	c->close_reason = reason;
+	SL_STAT_INC(
+	    c->lconf->state->counts[w->id].closed[sl_close_kind_of(reason)]);
 	if (sl_log_enabled(SL_LOG_DEBUG)) {
 		char peer[64];
 		log_debug("conn=%llu peer=%s close: %s",

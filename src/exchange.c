@@ -1412,6 +1412,7 @@ txn_finish(struct sl_client *c)
 	struct sl_txn *t = c->txn;
 	struct sl_upconn *u = t->up;
 	unsigned flags;
+	const char *why;
 	int linger = 0;
 
 	if (u != NULL) {
@@ -1434,13 +1435,17 @@ txn_finish(struct sl_client *c)
 	sl_exchange_log(c, t);
 	c->nrequests++;
 	flags = t->flags;
+	/* a refusal or a cut that closes, closes for its own reason */
+	why = (flags & T_CLOSE) && (flags & T_LOCAL) && t->error != NULL
+		  ? t->error
+	      : (flags & T_CLOSE) ? "close"
+				  : "eof";
 	sl_exchange_free(c);
 	/* a client that shut its write side after pipelining still gets
 	 * every complete request it sent answered */
 	if ((flags & T_CLOSE) || c->w->draining ||
 	    ((c->flags & C_F_EOF) && sl_buf_pending(&c->in) == 0)) {
-		sl_client_finish(c, (flags & T_CLOSE) ? "close" : "eof",
-				 linger);
+		sl_client_finish(c, why, linger);
 		return;
 	}
 	sl_client_set_state(c, SL_CLIENT_ST_IDLE);

@@ -249,3 +249,61 @@ sl_runtime_release(atomic_uint_fast64_t *counter)
 {
 	atomic_fetch_sub(counter, 1);
 }
+
+const char *
+sl_close_kind_str(enum sl_close_kind k)
+{
+	static const char *const s[SL_CLOSE_NKINDS] = {
+	    "connection_close", "client_closed", "idle_timeout",
+	    "request_timeout",	"send_timeout",	 "min_send_rate",
+	    "refused",		"tls",		 "draining",
+	    "upstream_cut",	"out_of_memory",
+	};
+
+	return (unsigned)k < SL_CLOSE_NKINDS ? s[k] : "refused";
+}
+
+enum sl_close_kind
+sl_close_kind_of(const char *r)
+{
+	static const struct {
+		const char *reason;
+		enum sl_close_kind kind;
+	} map[] = {
+	    {"close", SL_CLOSE_CONNECTION_CLOSE},
+	    {"eof", SL_CLOSE_CLIENT_CLOSED},
+	    {"client_closed", SL_CLOSE_CLIENT_CLOSED},
+	    {"client_closed_in_head", SL_CLOSE_CLIENT_CLOSED},
+	    {"client_closed_in_body", SL_CLOSE_CLIENT_CLOSED},
+	    {"client_closed_in_handshake", SL_CLOSE_CLIENT_CLOSED},
+	    {"client_read_error", SL_CLOSE_CLIENT_CLOSED},
+	    {"client_write_error", SL_CLOSE_CLIENT_CLOSED},
+	    {"idle_timeout", SL_CLOSE_IDLE_TIMEOUT},
+	    {"request_timeout", SL_CLOSE_REQUEST_TIMEOUT},
+	    {"header_timeout", SL_CLOSE_REQUEST_TIMEOUT},
+	    {"body_timeout", SL_CLOSE_REQUEST_TIMEOUT},
+	    {"min_body_rate", SL_CLOSE_REQUEST_TIMEOUT},
+	    {"send_timeout", SL_CLOSE_SEND_TIMEOUT},
+	    {"min_send_rate", SL_CLOSE_MIN_SEND_RATE},
+	    {"tls_handshake_timeout", SL_CLOSE_TLS},
+	    {"tls_handshake_failed", SL_CLOSE_TLS},
+	    {"plain_http_on_tls_port", SL_CLOSE_TLS},
+	    {"client_tls_error", SL_CLOSE_TLS},
+	    {"draining", SL_CLOSE_DRAINING},
+	    {"drain_timeout", SL_CLOSE_DRAINING},
+	    {"listener_removed", SL_CLOSE_DRAINING},
+	    {"out_of_memory", SL_CLOSE_OUT_OF_MEMORY},
+	    {"upstream_bad_chunk", SL_CLOSE_UPSTREAM_CUT},
+	};
+
+	if (r == NULL)
+		return SL_CLOSE_REFUSED;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(r, map[i].reason) == 0)
+			return map[i].kind;
+	/* an upstream failure that cut a response (class 3) */
+	if (strncmp(r, "upstream_", 9) == 0)
+		return SL_CLOSE_UPSTREAM_CUT;
+	/* the other codes are refused requests' (bad_request, ...) */
+	return SL_CLOSE_REFUSED;
+}

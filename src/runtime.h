@@ -46,6 +46,28 @@ enum sl_mirror_result {
 	}
 #define SL_HIST_N 14 /* 13 bounds and +Inf */
 
+/* Why client connections end, in kinds (sluice_client_closed_total):
+ * "close" after a response that closes, the client's own end, each
+ * budget that cuts, a refused request, TLS, a drain, an upstream's
+ * cut, sluice's own trouble. */
+enum sl_close_kind {
+	SL_CLOSE_CONNECTION_CLOSE = 0,
+	SL_CLOSE_CLIENT_CLOSED,
+	SL_CLOSE_IDLE_TIMEOUT,
+	SL_CLOSE_REQUEST_TIMEOUT,
+	SL_CLOSE_SEND_TIMEOUT,
+	SL_CLOSE_MIN_SEND_RATE,
+	SL_CLOSE_REFUSED,
+	SL_CLOSE_TLS,
+	SL_CLOSE_DRAINING,
+	SL_CLOSE_UPSTREAM_CUT,
+	SL_CLOSE_OUT_OF_MEMORY,
+	SL_CLOSE_NKINDS
+};
+const char *sl_close_kind_str(enum sl_close_kind k);
+/* The kind of a close reason (the strings sl_client_close is given). */
+enum sl_close_kind sl_close_kind_of(const char *reason);
+
 /* The slot of a duration of ms milliseconds. */
 static inline unsigned
 sl_hist_slot(uint64_t ms)
@@ -72,6 +94,8 @@ struct sl_counts {
 	atomic_uint_fast64_t dur[SL_HIST_N];
 	atomic_uint_fast64_t dur_sum_ms;
 	atomic_uint_fast64_t idle; /* endpoints: pooled idle connections */
+	/* listeners: client connections closed, by kind (sl_close_kind) */
+	atomic_uint_fast64_t closed[SL_CLOSE_NKINDS];
 } __attribute__((aligned(64)));
 
 /* enum sl_tls_fail's SL_TLS_NFAIL (tls.h checks) */

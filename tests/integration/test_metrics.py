@@ -342,5 +342,67 @@ def upstream_closes_are_counted_by_reason():
        "closes by reason")
 
 
+@test
+def client_closes_are_counted_by_listener_and_kind():
+    import socket
+    from sltest import wait_until
+    up = Upstream("up")
+    aport = free_port()
+    cfg, port = make_config({"c": [up]}, limits={
+        "idle_timeout": "300ms", "header_timeout": "300ms"},
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}})
+    start_sluice(cfg)
+
+    def closed():
+        return {labels["reason"]: v for _, labels, v in
+                scrape(aport)["sluice_client_closed_total"]["samples"]
+                if labels["listener"] == "main"}
+    before = closed()
+
+    def talk(data, wait_close=True):
+        k = socket.create_connection(("127.0.0.1", port))
+        k.settimeout(5)
+        if data:
+            k.sendall(data)
+        got = b""
+        while wait_close:
+            x = k.recv(65536)
+            if not x:
+                break
+            got += x
+        return k, got
+    # Connection: close
+    k, got = talk(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    k.close()
+    # the client closes a kept connection
+    k, _ = talk(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", wait_close=False)
+    k.recv(65536)
+    k.close()
+    # idle past idle_timeout after a request
+    k, got = talk(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    k.close()
+    # a refused request
+    k, got = talk(b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n")
+    check(got.startswith(b"HTTP/1.1 400"), "400: %r" % got[:30])
+    k.close()
+    # half a head past header_timeout
+    k, got = talk(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    check(got.startswith(b"HTTP/1.1 408"), "408: %r" % got[:30])
+    k.close()
+    # client_closed: at least ours (the start-up probe's connection,
+    # accepted late under TCP_DEFER_ACCEPT, may come on top)
+    want = {"connection_close": 1, "idle_timeout": 1, "refused": 1,
+            "request_timeout": 1}
+
+    def grew():
+        now = closed()
+        return {k: now[k] - before[k] for k in now if now[k] != before[k]}
+
+    def ok():
+        g = dict(grew())
+        return g.pop("client_closed", 0) >= 1 and g == want
+    check(wait_until(ok, 3.0), "client closes by kind: %r" % grew())
+
+
 if __name__ == "__main__":
     main()
