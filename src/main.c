@@ -520,23 +520,25 @@ main(int argc, char **argv)
 	free(errors);
 	/* a file that -t calls OK must also start: what it will open must
 	 * open */
-	if ((errors = sl_preflight(m.conf, NULL)) != NULL) {
-		fputs(errors, stderr);
-		free(errors);
-		sl_conf_unref(m.conf);
-		return 1;
-	}
-	/* certificates, keys and CAs: read and checked now, -t included */
-	errors = sl_tls_load(m.conf, &warnings);
-	if (warnings != NULL) {
-		fputs(warnings, stderr);
-		free(warnings);
-	}
-	if (errors != NULL) {
-		fputs(errors, stderr);
-		free(errors);
-		sl_conf_unref(m.conf);
-		return 1;
+	/* what start-up will open must open, and certificates, keys and
+	 * CAs load: every problem at once, -t included */
+	errors = sl_preflight(m.conf, NULL);
+	{
+		char *tls_errors = sl_tls_load(m.conf, &warnings);
+		if (warnings != NULL) {
+			fputs(warnings, stderr);
+			free(warnings);
+		}
+		if (errors != NULL)
+			fputs(errors, stderr);
+		if (tls_errors != NULL)
+			fputs(tls_errors, stderr);
+		if (errors != NULL || tls_errors != NULL) {
+			free(errors);
+			free(tls_errors);
+			sl_conf_unref(m.conf);
+			return 1;
+		}
 	}
 	if (check) {
 		printf("configuration OK\n");

@@ -180,8 +180,8 @@ load_pair(struct msgs *m, SSL_CTX *ctx, const struct sl_conf_file *cert,
 	char why[256];
 	X509 *leaf;
 
-	if (readable(m, "certificate", cert) == -1 ||
-	    readable(m, "key", key) == -1)
+	if ((readable(m, "certificate", cert) == -1) |
+	    (readable(m, "key", key) == -1))
 		return -1;
 	if ((leaf = read_leaf(cert->path)) == NULL) {
 		ERR_clear_error();
@@ -577,8 +577,9 @@ server_load(struct msgs *m, const struct sl_conf_listener *l)
 
 		if (c->cert.path == NULL || c->key.path == NULL)
 			continue; /* reported by the loader */
-		if (readable(m, "certificate", &c->cert) == -1 ||
-		    readable(m, "key", &c->key) == -1) {
+		/* both said when both are missing */
+		if ((readable(m, "certificate", &c->cert) == -1) |
+		    (readable(m, "key", &c->key) == -1)) {
 			bad = 1;
 			continue;
 		}
@@ -629,6 +630,9 @@ server_load(struct msgs *m, const struct sl_conf_listener *l)
 		free(quiet.warnings);
 	} else if (t->ncerts > 0 && srv->ngroups == 0 && !bad)
 		bad = 1;
+	if (t->client_ca.path != NULL && srv->ngroups == 0)
+		/* no context to load it into: at least say if it is there */
+		(void)readable(m, "CA file", &t->client_ca);
 	if (bad || srv->ngroups == 0) {
 		server_free(srv);
 		return NULL;
@@ -710,6 +714,7 @@ client_load(struct msgs *m, const struct sl_conf_cluster *cc)
 	struct sl_tls_client *cl = calloc(1, sizeof(*cl));
 	uint64_t h = 1469598103934665603ull;
 	SSL_CTX *ctx;
+	int bad = 0;
 
 	if (cl == NULL || (ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		free(cl);
@@ -739,11 +744,13 @@ client_load(struct msgs *m, const struct sl_conf_cluster *cc)
 	}
 	if (t->ca.path != NULL) {
 		if (load_ca(m, ctx, &t->ca) == -1)
-			goto fail;
+			bad = 1;
 	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1)
 		ERR_clear_error();
 	if (t->cert.path != NULL && t->key.path != NULL &&
 	    load_pair(m, ctx, &t->cert, &t->key) == -1)
+		bad = 1;
+	if (bad)
 		goto fail;
 	h = fp_add(h, t->sni);
 	h = fp_add(h, t->verify ? "v" : "-");

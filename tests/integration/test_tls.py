@@ -1810,6 +1810,39 @@ def check_reports_missing_certificate_file():
 
 
 @test
+def check_reports_every_missing_file_at_once():
+    # one run of -t names every file that will not load, with the access
+    # log's trouble too, so that an operator fixes them in one go
+    d = tmpdir()
+    gone = os.path.join(d, "gone")
+    path = os.path.join(d, "all.yaml")
+    with open(path, "w") as f:
+        f.write("""log: { access: %(g)s/logs/a.log }
+listeners:
+  - name: main
+    address: 127.0.0.1:%(p)d
+    tls:
+      certificates:
+        - { cert: %(g)s/a.pem, key: %(g)s/a.key }
+      client_ca: %(g)s/ca.pem
+    routes:
+      - { cluster: c }
+clusters:
+  - name: c
+    endpoints: [127.0.0.1:1]
+    tls: { ca: %(g)s/uca.pem, cert: %(g)s/c.pem, key: %(g)s/c.key }
+""" % {"g": gone, "p": free_port()})
+    rc, out, err = run_sluice(["-t", "-c", path])
+    eq(rc, 1, "exit status")
+    for name in ("logs", "a.pem", "a.key", "ca.pem", "uca.pem", "c.pem",
+                 "c.key"):
+        check(re.search(r"^%s:\d+:\d+: error: .*%s" % (re.escape(path),
+                                                     re.escape(name)),
+                        err, re.M),
+              "%s not reported: %r" % (name, err))
+
+
+@test
 def check_reports_key_not_matching_certificate():
     p = write_conf(pki()["pay"].cert, pki()["pay2"].key)
     check_error(p, CERT_LINE)
