@@ -100,6 +100,23 @@ def scrape(aport):
     return parse_strict(r.body.decode("utf-8"))
 
 
+def scrape_when(aport, ready, timeout=3.0):
+    """Scrapes until ready(fams) holds: a response reaches the client a
+    moment before its worker counts it."""
+    import time as _t
+    deadline = _t.monotonic() + timeout
+    while True:
+        fams = scrape(aport)
+        try:
+            if ready(fams):
+                return fams
+        except KeyError:
+            pass
+        if _t.monotonic() > deadline:
+            return fams
+        _t.sleep(0.02)
+
+
 def hist(fams, fam, **labels):
     key = tuple(sorted(labels.items()))
     s = fams[fam]["series"][key]
@@ -129,7 +146,10 @@ def histograms_count_known_traffic_exactly():
         eq(get(port, "/fast").status, 200, "fast request")
     for _ in range(3):
         eq(get(port, "/slow").status, 200, "slow request")
-    fams = scrape(aport)
+    fams = scrape_when(aport, lambda f: hist(
+        f, "sluice_upstream_response_seconds", cluster="c")[1] == 8 and
+        hist(f, "sluice_request_duration_seconds", listener="main",
+             route="slow")[1] == 3)
     b, n, s = hist(fams, "sluice_request_duration_seconds",
                    listener="main", route="fast")
     eq(n, 5, "fast requests counted")
@@ -178,7 +198,10 @@ def a_local_answer_has_a_duration_but_no_upstream_time():
     start_sluice(cfg)
     eq(get(port, "/nowhere").status, 404, "no route")
     eq(get(port, "/x").status, 200, "routed")
-    fams = scrape(aport)
+    fams = scrape_when(aport, lambda f: hist(
+        f, "sluice_upstream_response_seconds", cluster="c")[1] >= 1 and
+        hist(f, "sluice_request_duration_seconds", listener="main",
+             route="only")[1] >= 1)
     _, n, _ = hist(fams, "sluice_request_duration_seconds",
                    listener="main", route="only")
     eq(n, 1, "the routed request only (a 404 has no route)")
