@@ -18,12 +18,12 @@ FUZZ_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/src
 PARSE_SRCS = $(top_srcdir)/src/h1_parse.c
 PARSE_HDRS = $(top_srcdir)/src/h1_parse.h
 
-# The configuration fuzzer (tests/fuzz/fuzz_conf.c) needs conf.c and
-# libyaml; it is built only when its driver exists. Override CONF_SRCS or
+# The configuration fuzzer (tests/fuzz/fuzz_conf.c) needs conf.c, libyaml
+# and libcrypto (the file's SHA-256); it is built only when its driver exists. Override CONF_SRCS or
 # CONF_LIBS if conf.c grows other dependencies.
 CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf.c $(top_srcdir)/src/conf_yaml.c \
 	$(top_srcdir)/src/runtime.c $(top_srcdir)/src/util.c)
-CONF_LIBS ?= $(shell pkg-config --libs yaml-0.1 2>/dev/null) -lpthread
+CONF_LIBS ?= $(shell pkg-config --libs yaml-0.1 libcrypto 2>/dev/null) -lpthread
 CONF_CFLAGS ?= $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
 
 TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
