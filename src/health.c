@@ -8,7 +8,6 @@
  */
 #include "health.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -426,15 +425,7 @@ hc_configure(struct hc *c, const struct sl_conf_cluster *cc,
 	memcpy(&c->ss, &ce->addr.ss, sizeof(c->ss));
 	c->sslen = ce->addr.sslen;
 	c->tls = cc->tls.ctx;
-	if (ce->addr.ss.ss_family == AF_INET)
-		inet_ntop(AF_INET,
-			  &((const struct sockaddr_in *)&ce->addr.ss)->sin_addr,
-			  c->ip, sizeof(c->ip));
-	else
-		inet_ntop(
-		    AF_INET6,
-		    &((const struct sockaddr_in6 *)&ce->addr.ss)->sin6_addr,
-		    c->ip, sizeof(c->ip));
+	sl_addr_ip((const struct sockaddr *)&ce->addr.ss, c->ip, sizeof(c->ip));
 	c->interval_ms = hh->interval_ms;
 	c->timeout_ms = hh->timeout_ms;
 	c->healthy = hh->healthy;

@@ -126,30 +126,20 @@ main_on_wait(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(m->base, NULL);
 }
 
-/* Logs every line of a loader's error text. */
+/* Logs every line of a loader's error (or, with warning, warning) text. */
 static void
-log_errors(const char *prefix, const char *errors)
+log_lines(int warning, const char *prefix, const char *text)
 {
-	const char *p = errors, *nl;
+	const char *p = text, *nl;
 
 	while (p != NULL && *p != '\0') {
+		int n;
 		nl = strchr(p, '\n');
-		log_error("%s%.*s", prefix, nl ? (int)(nl - p) : (int)strlen(p),
-			  p);
-		p = nl ? nl + 1 : NULL;
-	}
-}
-
-/* The same for warnings (an expired certificate on reload). */
-static void
-log_warns(const char *prefix, const char *warnings)
-{
-	const char *p = warnings, *nl;
-
-	while (p != NULL && *p != '\0') {
-		nl = strchr(p, '\n');
-		log_warnx("%s%.*s", prefix, nl ? (int)(nl - p) : (int)strlen(p),
-			  p);
+		n = nl ? (int)(nl - p) : (int)strlen(p);
+		if (warning)
+			log_warnx("%s%.*s", prefix, n, p);
+		else
+			log_error("%s%.*s", prefix, n, p);
 		p = nl ? nl + 1 : NULL;
 	}
 }
@@ -338,7 +328,7 @@ main_reload(struct sl_main *m)
 		log_error("reload: %s is not valid; generation %llu keeps "
 			  "running",
 			  m->path, (unsigned long long)oc->generation);
-		log_errors("reload: ", errors);
+		log_lines(0, "reload: ", errors);
 		free(errors);
 		return;
 	}
@@ -347,17 +337,17 @@ main_reload(struct sl_main *m)
 	if ((errors = sl_preflight(nc, m->run_access)) != NULL ||
 	    (errors = sl_tls_load(nc, &warnings)) != NULL) {
 		m->view.reloads_failed++;
-		log_warns("reload: ", warnings);
+		log_lines(1, "reload: ", warnings);
 		free(warnings);
 		log_error("reload: %s cannot start as it is; generation %llu "
 			  "keeps running",
 			  m->path, (unsigned long long)oc->generation);
-		log_errors("reload: ", errors);
+		log_lines(0, "reload: ", errors);
 		free(errors);
 		sl_conf_unref(nc);
 		return;
 	}
-	log_warns("reload: ", warnings);
+	log_lines(1, "reload: ", warnings);
 	free(warnings);
 	reload_check_static(m, nc);
 	if (sl_runtime_bind(nc) == -1 ||

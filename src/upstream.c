@@ -18,8 +18,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-
 #include "log.h"
 #include "runtime.h"
 #include "util.h"
@@ -283,17 +281,8 @@ upstream_handshake(struct sl_upconn *u)
 
 	if (u->ssl == NULL) {
 		const struct sl_conf_addr *a = &u->ep->conf->addr;
-		char ip[INET6_ADDRSTRLEN] = "";
-		if (a->ss.ss_family == AF_INET)
-			inet_ntop(
-			    AF_INET,
-			    &((const struct sockaddr_in *)&a->ss)->sin_addr, ip,
-			    sizeof(ip));
-		else
-			inet_ntop(
-			    AF_INET6,
-			    &((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
-			    ip, sizeof(ip));
+		char ip[INET6_ADDRSTRLEN];
+		sl_addr_ip((const struct sockaddr *)&a->ss, ip, sizeof(ip));
 		if (u->ep->cluster->tls.ctx == NULL ||
 		    (u->ssl = sl_tls_connect(u->ep->cluster->tls.ctx, u->fd, ip,
 					     &u->ep->tls_slot)) == NULL) {
