@@ -417,12 +417,13 @@ def min_send_rate_not_charged_for_a_slow_upstream():
         # /trickle: head at once, then 250 B every 0.5 s for 8 s
         s = up.conns[req.conn_id].sock
         data = os.urandom(4000)
+        # set before the last byte goes: the client may check it first
+        handler.trickled = data
         s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
                   % len(data))
         for i in range(0, len(data), 250):
             time.sleep(0.5)
             s.sendall(data[i:i + 250])
-        handler.trickled = data
         return Reply(action="raw", raw=b"")
 
     up, sl, port, aport = setup({"min_send_rate": "16KiB",
