@@ -124,10 +124,10 @@ sl_upstream_retire_endpoints(struct sl_worker *w, uint64_t generation)
 static void
 upstream_free(struct sl_upconn *u, enum sl_up_close why)
 {
-	SL_STAT_INC(u->w->stats.upstream_closed[why]);
-	sl_runtime_release(&u->ep->conf->state->conns);
-	sl_worker_capacity(u->w);
-	sl_upstream_endpoint_unref(u->ep);
+	struct sl_worker *w = u->w;
+	struct sl_wendpoint *ep = u->ep;
+
+	SL_STAT_INC(w->stats.upstream_closed[why]);
 	if (u->rev_on)
 		event_del(&u->rev);
 	if (u->wev_on)
@@ -140,8 +140,14 @@ upstream_free(struct sl_upconn *u, enum sl_up_close why)
 	}
 	if (u->fd != -1)
 		close(u->fd);
-	sl_buf_release(&u->w->bufs, &u->in);
+	sl_buf_release(&w->bufs, &u->in);
 	free(u);
+	/* The max_connections slot goes back only once the socket is closed:
+	 * another worker may use it at once, and the upstream must not see
+	 * one more connection than the limit. */
+	sl_runtime_release(&ep->conf->state->conns);
+	sl_worker_capacity(w);
+	sl_upstream_endpoint_unref(ep);
 }
 
 static void

@@ -8,6 +8,7 @@ queue_timeout (503 upstream_overloaded), and the metrics of all of them."""
 
 import os
 import re
+import select
 import socket
 import stat
 import sys
@@ -140,6 +141,31 @@ def proc_cpu_seconds(pid):
 
 def nfds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def fd_kinds(pid):
+    """What a process's descriptors are (sockets as their TCP state),
+    for a failure message."""
+    tcp = {}
+    try:
+        with open("/proc/net/tcp") as f:
+            for line in f.read().splitlines()[1:]:
+                x = line.split()
+                tcp[x[9]] = "tcp %d->%d st%s" % (
+                    int(x[1].split(":")[1], 16), int(x[2].split(":")[1], 16),
+                    x[3])
+    except OSError:
+        pass
+    out = []
+    for fd in sorted(os.listdir("/proc/%d/fd" % pid), key=int):
+        try:
+            t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if t.startswith("socket:["):
+            t = tcp.get(t[8:-1], t)
+        out.append("%s=%s" % (fd, t))
+    return ", ".join(out)
 
 
 def catch(res, key, fn):
@@ -623,6 +649,7 @@ def out_of_descriptors_pauses_accept_without_spinning():
     check(lim and lim[0].split()[3:5] == ["64", "64"],
           "descriptor limit of sluice: %r" % lim)
     base = nfds(sl.pid)
+    kinds0 = fd_kinds(sl.pid)
     cs = []
     waiting = None
     for i in range(80):
@@ -670,8 +697,8 @@ def out_of_descriptors_pauses_accept_without_spinning():
               "freed" % i)
         c.close()
     check(wait_until(lambda: nfds(sl.pid) <= base + 2, 5.0, 0.1),
-          "descriptors: %d at start, %d after the clients closed"
-          % (base, nfds(sl.pid)))
+          "descriptors: %d at start (%s), %d after the clients closed (%s)"
+          % (base, kinds0, nfds(sl.pid), fd_kinds(sl.pid)))
 
 
 # ---------------------------------------------------------------------------
@@ -701,10 +728,24 @@ class Tracker:
             self.inflight -= 1
         return Reply(200, self.body)
 
+    @staticmethod
+    def _open(c):
+        # A connection whose FIN has arrived is closed for this count even
+        # if the upstream's thread has not read the EOF yet: sluice closes
+        # a connection before it gives its max_connections slot to another
+        # worker, and the kernel sees that before the thread does.
+        if c.closed.is_set():
+            return False
+        try:
+            r, _, _ = select.select([c.sock], [], [], 0)
+            return not r or c.sock.recv(1, socket.MSG_PEEK) != b""
+        except (OSError, ValueError):
+            return False        # closed by the upstream's thread meanwhile
+
     def sample(self):
         while not self.stop.is_set():
             with self.up.lock:
-                n = sum(1 for c in self.up.conns if not c.closed.is_set())
+                n = sum(1 for c in self.up.conns if self._open(c))
             self.max_open = max(self.max_open, n)
             time.sleep(0.005)
 

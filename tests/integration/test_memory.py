@@ -149,7 +149,17 @@ def memory_goes_back_after_a_burst():
         s.sendall(build_request("GET", "/big%d" % i))
         socks.append(s)
     grown = wait_until(lambda: rss(sl.pid) - base >= 8 << 20, 10.0, 0.1)
+    # the peak is where the burst stops growing, not where it crosses
+    # 8 MiB: the free lists alone may keep 4 MiB afterwards
     peak = rss(sl.pid)
+    t_end = time.monotonic() + 5.0
+    while time.monotonic() < t_end:
+        time.sleep(0.3)
+        now = rss(sl.pid)
+        if now - peak < 256 << 10:
+            peak = max(peak, now)
+            break
+        peak = now
     check(grown, "the burst did not grow RSS by 8 MiB (%.1f MiB): the test "
           "tests nothing" % ((peak - base) / 1048576.0))
     for s in socks:
