@@ -88,7 +88,8 @@ struct sl_txn {
 	enum sl_h1_body resp_body;
 	uint64_t resp_remaining;
 	struct sl_h1_chunked resp_chunked;
-	int resp_keepalive; /* upstream allows reuse */
+	int resp_keepalive;	/* upstream allows reuse */
+	uint32_t interim_bytes; /* 1xx head bytes read for this request */
 	int status;
 	const char *error;     /* error code of a local response */
 	enum sl_h1_reason why; /* rule a refused request broke, for logs */

@@ -760,8 +760,10 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 		t->flags |= T_CLOSE;
 	t->req_body = req.body;
 	t->req_remaining = req.content_length;
-	if (req.body == SL_H1_BODY_CHUNKED)
+	if (req.body == SL_H1_BODY_CHUNKED) {
 		sl_h1_chunked_init(&t->req_chunked, lim->max_header_bytes);
+		t->req_chunked.own = c->lconf->tls.client_subject_header;
+	}
 	c->in.off += (uint32_t)head_len;
 	c->in_ready = c->in.off;
 	if (req.body == SL_H1_BODY_NONE)
@@ -1033,6 +1035,41 @@ up_write(struct sl_client *c)
 
 /* Checks new response bytes: head, then body framing. Returns -1 when
  * the exchange failed (already handled). */
+/*
+ * An interim (1xx) response from the upstream (RFC 9110 section 15.2): a
+ * proxy passes on the ones it did not ask for, in order, before the final
+ * response. Passed on to HTTP/1.1 clients only (HTTP/1.0 has no 1xx), and
+ * never 100 Continue: the upstream never sees Expect, sluice answers the
+ * client's expectation itself, so the client has had its 100 already. All
+ * the interim heads of one request together stay within max_header_bytes.
+ */
+static int
+resp_interim(struct sl_client *c, const struct sl_h1_response *resp,
+	     size_t hlen)
+{
+	struct sl_txn *t = c->txn;
+	long n;
+
+	if (hlen > c->lconf->limits.max_header_bytes - t->interim_bytes) {
+		sl_attempt_failed(c, FAIL_BAD, "upstream_head_too_large",
+				  "interim_responses");
+		return -1;
+	}
+	t->interim_bytes += (uint32_t)hlen;
+	if (resp->status == 100 || t->minor == 0)
+		return 0;
+	if (out_reserve(c, hlen) == -1 ||
+	    (n = sl_h1_write_interim_head(c->txn->out.data + c->txn->out.len,
+					  sl_buf_space(&c->txn->out), resp)) <
+		0) {
+		sl_attempt_failed(c, FAIL_BAD, "upstream_head_too_large",
+				  "interim_responses");
+		return -1;
+	}
+	c->txn->out.len += (uint32_t)n;
+	return 0;
+}
+
 static int
 resp_advance(struct sl_client *c)
 {
@@ -1082,8 +1119,8 @@ resp_advance(struct sl_client *c)
 			return -1;
 		}
 		if (resp.status < 200) {
-			/* interim responses are not passed on: the gateway
-			 * answered 100-continue itself */
+			if (resp_interim(c, &resp, (size_t)hlen) == -1)
+				return -1;
 			u->in.off += (uint32_t)hlen;
 			u->ready = u->in.off;
 			sl_h1_scan_init(&t->resp_scan);
@@ -1107,6 +1144,7 @@ resp_advance(struct sl_client *c)
 		if (resp.body == SL_H1_BODY_CHUNKED) {
 			sl_h1_chunked_init(&t->resp_chunked,
 					   c->lconf->limits.max_header_bytes);
+			t->resp_chunked.own = t->route->expose_cluster_header;
 			if (t->minor == 0)
 				t->flags |= T_DECHUNK;
 		}
@@ -1185,6 +1223,15 @@ resp_advance(struct sl_client *c)
 				u->ready += (uint32_t)data;
 			} else
 				u->ready += (uint32_t)consumed;
+			if (r < 0 && t->bytes_out == 0) {
+				/* nothing of it went out yet: the client
+				 * gets a whole 502 instead */
+				t->flags |= T_UP_BROKEN;
+				sl_attempt_failed(
+				    c, FAIL_BAD, "upstream_bad_chunk",
+				    sl_h1_reason_str(t->resp_chunked.why));
+				return -1;
+			}
 			if (r < 0) {
 				char peer[64];
 				/* part of the body is out: only a close tells

@@ -337,6 +337,30 @@ sl_h1_write_response_head(char *out, size_t cap,
 	return finish(&o);
 }
 
+long
+sl_h1_write_interim_head(char *out, size_t cap,
+			 const struct sl_h1_response *resp)
+{
+	struct out o = {out, cap, 0, 0};
+	char line[14] = "HTTP/1.1 000 ";
+
+	line[9] = (char)('0' + resp->status / 100 % 10);
+	line[10] = (char)('0' + resp->status / 10 % 10);
+	line[11] = (char)('0' + resp->status % 10);
+	put(&o, line, 13);
+	put(&o, resp->reason, resp->reason_len);
+	puts_(&o, "\r\n");
+	for (size_t i = 0; i < resp->nheaders; i++) {
+		const struct sl_h1_header *h = &resp->headers[i];
+
+		if (!hop_by_hop(h, hkind(h->name, h->name_len), resp->headers,
+				resp->nheaders, resp->flags))
+			put_header(&o, h);
+	}
+	puts_(&o, "\r\n");
+	return finish(&o);
+}
+
 const char *
 sl_h1_reason(int status)
 {

@@ -72,6 +72,14 @@ long sl_h1_write_response_head(char *out, size_t cap,
 			       const char *request_id,
 			       const struct sl_h1_header *extra);
 
+/*
+ * Writes an interim (1xx) response head to pass on to an HTTP/1.1 client:
+ * the status line and the fields without hop-by-hop ones; no field of
+ * sluice's own. Returns its length or -1 when it does not fit.
+ */
+long sl_h1_write_interim_head(char *out, size_t cap,
+			      const struct sl_h1_response *resp);
+
 /* Reason phrase of a status the gateway generates ("" if unknown). */
 const char *sl_h1_reason(int status);
 

@@ -5,6 +5,7 @@ framing from the upstream, HTTP/1.0 clients, access log."""
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sltest import *  # noqa: E402,F401,F403
@@ -390,19 +391,95 @@ def upstream_framing_content_length_chunked_close():
 
 @test
 def upstream_1xx_before_final_response():
+    # RFC 9110 section 15.2: a proxy passes on the 1xx it did not ask for,
+    # in order, before the final response. 100 Continue is sluice's own
+    # business (the upstream never sees Expect) and is not passed on.
     def h(req):
         return Reply(200, b"final", interim=[
-            (103, "Early Hints", [("Link", "</s.css>; rel=preload")]),
-            (100, "Continue", [])])
+            (103, "Early Hints", [("Link", "</s.css>; rel=preload"),
+                                  ("Connection", "X-Hop"),
+                                  ("X-Hop", "1")]),
+            (100, "Continue", []),
+            (102, "Processing", []),
+            (103, "Early Hints", [("Link", "</t.js>; rel=preload")])])
     up, sl, port = setup(h)
     c = Client(port)
     for _ in range(2):
         r = c.request("GET", "/")
         eq(r.status, 200, "final status")
         eq(r.body, b"final", "final body")
+        eq([i.status for i in r.interim], [103, 102, 103],
+           "interim responses passed on, in order")
+        eq(r.interim[0].headers.get("link"), "</s.css>; rel=preload",
+           "Link of the first 103")
+        eq(r.interim[2].headers.get("link"), "</t.js>; rel=preload",
+           "Link of the second 103")
         for i in r.interim:
-            check(100 <= i.status < 200, "interim status %r" % i.status)
+            check(not i.headers.has("x-hop") and
+                  not i.headers.has("connection"),
+                  "hop-by-hop field in a 1xx: %r" % i.headers)
+            check(not i.headers.has("x-request-id"),
+                  "sluice's own field in a 1xx: %r" % i.headers)
+            eq(i.version, "1.1", "version of the 1xx")
+        check(r.headers.get("x-request-id"), "final response id")
     eq(up.accepts, 1, "upstream connection reused after 1xx")
+
+
+@test
+def upstream_1xx_not_passed_to_http10_client():
+    def h(req):
+        return Reply(200, b"final", interim=[
+            (103, "Early Hints", [("Link", "</s.css>; rel=preload")])])
+    up, sl, port = setup(h)
+    c = Client(port)
+    c.send(b"GET /old HTTP/1.0\r\nHost: a\r\n\r\n")
+    first = c.read_response(stop_at_interim=True)
+    eq(first.status, 200, "first response an HTTP/1.0 client sees")
+    eq(first.body, b"final", "body")
+
+
+@test
+def upstream_1xx_goes_out_before_the_final_response():
+    # a 103 is useful only if the browser gets it while the upstream
+    # still works on the answer: it is not held back for the final head
+    def h(req):
+        s = up.conns[req.conn_id].sock
+        s.sendall(b"HTTP/1.1 103 Early Hints\r\n"
+                  b"Link: </s.css>; rel=preload\r\n\r\n")
+        time.sleep(1.5)
+        s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        return Reply(action="raw", raw=b"")
+    up, sl, port = setup(h)
+    c = Client(port)
+    c.settimeout(5.0)
+    t0 = time.monotonic()
+    c.send(build_request("GET", "/slow"))
+    first = c.read_response(stop_at_interim=True)
+    t1 = time.monotonic() - t0
+    eq(first.status, 103, "first response")
+    r = c.read_response()
+    t2 = time.monotonic() - t0
+    eq((r.status, r.body), (200, b"ok"), "final response")
+    check(t1 < t2 - 0.5, "the 103 came at %.2fs, the final response at "
+          "%.2fs: the 103 was held back" % (t1, t2))
+
+
+@test
+def upstream_1xx_over_head_limit_is_502():
+    # every 1xx head of one request counts against max_header_bytes
+    hint = (103, "Early Hints", [("Link", "</%s>; rel=preload" % ("x" * 900))])
+
+    def h(req):
+        return Reply(200, b"final", interim=[hint] * 8)
+    up, sl, port = setup(h, limits={"max_header_bytes": "4KiB",
+                                    "max_uri_bytes": "2KiB"})
+    c = Client(port)
+    r = c.request("GET", "/")
+    eq(r.status, 502, "status after 8 KiB of 1xx heads")
+    check(1 <= len(r.interim) <= 4, "1xx passed on before the limit: %d"
+          % len(r.interim))
+    check("upstream_head_too_large" in sl.stderr(), "log: %s"
+          % sl.stderr()[-500:])
 
 
 @test

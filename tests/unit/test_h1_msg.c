@@ -271,6 +271,35 @@ rewrite_resp(const char *raw, int minor, int close, int dechunk)
 }
 
 static void
+test_interim_head(void **state)
+{
+	static char out[512];
+	struct sl_h1_response resp;
+	const char *raw = "HTTP/1.1 103 Early Hints\r\n"
+			  "Link: </s.css>; rel=preload\r\n"
+			  "Connection: X-Hop\r\nX-Hop: 1\r\n"
+			  "Keep-Alive: timeout=5\r\n"
+			  "Link: </t.js>; rel=preload\r\n\r\n";
+	long n;
+
+	(void)state;
+	memset(&resp, 0, sizeof(resp));
+	resp.headers = hdrs;
+	resp.max_headers = 64;
+	assert_int_equal(
+	    sl_h1_parse_response(raw, strlen(raw), &resp, SL_M_GET), 0);
+	n = sl_h1_write_interim_head(out, sizeof(out) - 1, &resp);
+	assert_true(n > 0);
+	out[n] = '\0';
+	/* no hop-by-hop field, no field of sluice's own, no framing */
+	assert_string_equal(out, "HTTP/1.1 103 Early Hints\r\n"
+				 "Link: </s.css>; rel=preload\r\n"
+				 "Link: </t.js>; rel=preload\r\n\r\n");
+	/* a buffer too small is -1, not a cut head */
+	assert_int_equal(sl_h1_write_interim_head(out, 40, &resp), -1);
+}
+
+static void
 test_response_rewrite(void **state)
 {
 	char *o =
@@ -356,6 +385,7 @@ main(void)
 	    cmocka_unit_test(test_request_id),
 	    cmocka_unit_test(test_request_head_too_small_buffer),
 	    cmocka_unit_test(test_response_rewrite),
+	    cmocka_unit_test(test_interim_head),
 	    cmocka_unit_test(test_error_responses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
