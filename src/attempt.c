@@ -565,6 +565,8 @@ sl_attempt_failed(struct sl_client *c, int fail, const char *why,
 		 * the upstream answered, so the request is not replayed */
 		if (fail == FAIL_TIMEOUT)
 			sl_exchange_local(c, 504, "upstream_timeout", 0);
+		else if (fail == FAIL_BAD)
+			sl_exchange_local(c, 502, "upstream_bad_response", 0);
 		else
 			sl_exchange_local(c, 502, "upstream_reset", 0);
 		t = c->txn;

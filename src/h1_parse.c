@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "h1_parse.h"
 
@@ -162,6 +163,7 @@ sl_h1_reason_str(enum sl_h1_reason r)
 	    [SL_H1_R_BAD_CHUNK_END] = "bad_chunk_end",
 	    [SL_H1_R_BAD_TRAILER] = "bad_trailer",
 	    [SL_H1_R_TRAILER_TOO_LARGE] = "trailer_too_large",
+	    [SL_H1_R_FORBIDDEN_TRAILER] = "forbidden_trailer",
 	    [SL_H1_R_BODY_TOO_LARGE] = "body_too_large",
 	    [SL_H1_R_BAD_STATUS_LINE] = "bad_status_line",
 	    [SL_H1_R_BAD_STATUS] = "bad_status",
@@ -1154,6 +1156,32 @@ chunk_size_byte(struct sl_h1_chunked *c, unsigned char b)
 	return CH_ERROR;
 }
 
+int
+sl_h1_trailer_forbidden(const char *name, size_t len, const char *own)
+{
+	static const char *const names[] = {
+	    "content-length",
+	    "transfer-encoding",
+	    "trailer",
+	    "host",
+	    "expect",
+	    "connection",
+	    "keep-alive",
+	    "proxy-connection",
+	    "te",
+	    "upgrade",
+	    "x-forwarded-for",
+	    "x-forwarded-proto",
+	    "x-request-id",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (sl_h1_ieq(name, len, names[i]))
+			return 1;
+	return own != NULL && strlen(own) == len &&
+	       strncasecmp(name, own, len) == 0;
+}
+
 /* One byte of the trailer section. Returns the next state. */
 static int
 chunk_trailer_byte(struct sl_h1_chunked *c, unsigned char b)
@@ -1165,11 +1193,30 @@ chunk_trailer_byte(struct sl_h1_chunked *c, unsigned char b)
 	c->trailer_bytes++;
 	switch (c->state) {
 	case CH_TR_START: /* SP or HTAB here would be obs-fold */
-		return IS(b, C_TCHAR) ? CH_TR_NAME : CH_ERROR;
+		if (!IS(b, C_TCHAR))
+			return CH_ERROR;
+		c->name[0] = (char)b;
+		c->name_len = 1;
+		return CH_TR_NAME;
 	case CH_TR_NAME:
-		if (b == ':')
+		if (b == ':') {
+			/* a name longer than the buffer is none of the
+			 * forbidden ones */
+			if (c->name_len <= sizeof(c->name) &&
+			    sl_h1_trailer_forbidden(c->name, c->name_len,
+						    c->own)) {
+				c->why = SL_H1_R_FORBIDDEN_TRAILER;
+				return CH_ERROR;
+			}
 			return CH_TR_VALUE;
-		return IS(b, C_TCHAR) ? CH_TR_NAME : CH_ERROR;
+		}
+		if (!IS(b, C_TCHAR))
+			return CH_ERROR;
+		if (c->name_len < sizeof(c->name))
+			c->name[c->name_len] = (char)b;
+		if (c->name_len <= sizeof(c->name))
+			c->name_len++;
+		return CH_TR_NAME;
 	case CH_TR_VALUE:
 		if (b == '\r')
 			return CH_TR_LF;
@@ -1202,6 +1249,8 @@ chunk_reason(const struct sl_h1_chunked *c, int st, unsigned char b)
 	case CH_TR_START:
 	case CH_TR_NAME:
 	case CH_TR_VALUE:
+		if (c->why == SL_H1_R_FORBIDDEN_TRAILER)
+			return c->why;
 		if (c->trailer_bytes >= c->max_trailer_bytes)
 			return SL_H1_R_TRAILER_TOO_LARGE;
 		return b == '\n' ? SL_H1_R_BARE_LF : SL_H1_R_BAD_TRAILER;

@@ -61,6 +61,8 @@ enum sl_h1_reason {
 	SL_H1_R_BAD_CHUNK_END,	    /* no CRLF after chunk data */
 	SL_H1_R_BAD_TRAILER,	    /* malformed trailer field */
 	SL_H1_R_TRAILER_TOO_LARGE,  /* trailer section over its limit */
+	SL_H1_R_FORBIDDEN_TRAILER,  /* a trailer field that frames, routes or
+				       is hop-by-hop or sluice's own */
 	SL_H1_R_BODY_TOO_LARGE,	    /* over max_body_bytes (413; the
 				       caller's limit) */
 	SL_H1_R_BAD_STATUS_LINE,    /* responses: not HTTP/1.x SP 3DIGIT */
@@ -247,9 +249,25 @@ struct sl_h1_chunked {
 	int ndigits;		  /* hex digits in the current chunk size */
 	int done;		  /* 1 once the message is complete */
 	enum sl_h1_reason why;	  /* of a -400 return */
+	const char *own;	  /* a field name sluice sets on this message
+				     (NULL: none); forbidden in trailers */
+	uint8_t name_len;	  /* of the trailer field name in name, or
+				     sizeof(name) + 1 when longer */
+	char name[31];		  /* the current trailer field's name */
 };
 
 void sl_h1_chunked_init(struct sl_h1_chunked *c, size_t max_trailer_bytes);
+
+/*
+ * Whether a trailer field of this name is refused (RFC 9110 section 6.5.1
+ * lists what cannot be processed after the content): the fields that frame
+ * a message (Content-Length, Transfer-Encoding, Trailer), route it (Host),
+ * modify the request (Expect), hop-by-hop fields (Connection, Keep-Alive,
+ * Proxy-Connection, TE, Upgrade), the fields sluice sets itself
+ * (X-Forwarded-For, X-Forwarded-Proto, X-Request-Id), and own when not
+ * NULL. Case-insensitive.
+ */
+int sl_h1_trailer_forbidden(const char *name, size_t len, const char *own);
 
 /*
  * Decodes buf[0 .. len), continuing where the last call stopped. Stops at
@@ -262,7 +280,8 @@ void sl_h1_chunked_init(struct sl_h1_chunked *c, size_t max_trailer_bytes);
  * final CRLF consumed), 0 when more input is needed, or -400 on malformed
  * framing: bad or overflowing chunk size (more than 16 hex digits), a
  * missing CRLF after chunk data, bare CR or LF, malformed chunk extension,
- * malformed or oversized trailer section.
+ * malformed or oversized trailer section, a forbidden trailer field
+ * (sl_h1_trailer_forbidden; c->own is the caller's to set after init).
  */
 int sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
 			 int compact, size_t *consumed, size_t *data_len);

@@ -92,6 +92,97 @@ def chunked_request_small_chunks_extensions_trailers():
 
 
 @test
+def chunked_request_with_forbidden_trailer_is_400():
+    # trailer policy (doc/design-notes.md): a trailer field that frames,
+    # routes, is hop-by-hop or one sluice sets is refused, and the
+    # upstream never gets a complete request
+    up, sl, port = setup()
+    for name in ("Content-Length", "transfer-encoding", "Host",
+                 "X-Request-Id", "X-Forwarded-For", "Connection"):
+        c = Client(port)
+        c.send(build_request("POST", "/t", [("Transfer-Encoding",
+                                             "chunked")])
+               + b"5\r\nhello\r\n0\r\nX-Ok: 1\r\n"
+               + name.encode() + b": 1\r\n\r\n")
+        r = read_response(c, "POST")
+        eq(r.status, 400, "status for a %s trailer" % name)
+        check(r.wants_close(), "connection kept after a %s trailer" % name)
+        eq(r.json()["error"], "bad_request", "error code")
+    # an allowed trailer on the same route goes through
+    c = Client(port)
+    c.send(build_request("POST", "/t", [("Transfer-Encoding", "chunked")])
+           + b"5\r\nhello\r\n0\r\nX-Checksum: 1\r\n\r\n")
+    eq(read_response(c, "POST").status, 200, "status with an allowed trailer")
+    time.sleep(0.3)
+    eq([(r.method, r.body) for r in up.requests], [("POST", b"hello")],
+       "requests that reached the upstream whole")
+    check("forbidden_trailer" in sl.stderr(), "log names the rule: %s"
+          % sl.stderr()[-400:])
+
+
+def chunked_reply(trailer):
+    return Reply(action="raw", raw=b"HTTP/1.1 200 OK\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+                 b"0\r\n" + trailer + b"\r\n")
+
+
+def read_to_close(c, timeout=5.0):
+    out = b""
+    c.settimeout(timeout)
+    while True:
+        try:
+            d = c.sock.recv(65536)
+        except ConnectionResetError:
+            return out, "reset"
+        if not d:
+            return out, "eof"
+        out += d
+
+
+@test
+def chunked_response_trailers():
+    def h(req):
+        if req.target == "/bad":
+            return chunked_reply(b"Content-Length: 5\r\n")
+        if req.target == "/bad-late":
+            s = up.conns[req.conn_id].sock
+            s.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                      b"\r\n5\r\nhello\r\n")
+            time.sleep(0.5)
+            return Reply(action="raw", raw=b"0\r\nHost: evil\r\n\r\n")
+        return chunked_reply(b"X-Sum: 1\r\n")
+    up, sl, port = setup(h)
+    # HTTP/1.1: an allowed trailer is passed on
+    c = Client(port)
+    r = c.request("GET", "/ok")
+    eq((r.status, r.body), (200, b"hello"), "response")
+    eq(r.trailers, [("X-Sum", "1")], "trailers passed on")
+    # HTTP/1.0: de-chunked, the trailers go with the framing
+    c = Client(port)
+    c.send(b"GET /ok HTTP/1.0\r\nHost: a\r\n\r\n")
+    raw, how = read_to_close(c)
+    eq(how, "eof", "end of the HTTP/1.0 response")
+    eq(raw[raw.index(b"\r\n\r\n") + 4:], b"hello",
+       "HTTP/1.0 body (no trailer)")
+    # a forbidden trailer from the upstream, before anything went out:
+    # a whole 502
+    c = Client(port)
+    r = c.request("GET", "/bad")
+    eq(r.status, 502, "status for a forbidden trailer")
+    eq(r.json()["error"], "upstream_bad_response", "error code")
+    # ... after the head and body went out: the response is cut, the
+    # field never reaches the client
+    c = Client(port)
+    c.send(build_request("GET", "/bad-late"))
+    raw, how = read_to_close(c)
+    check(raw.startswith(b"HTTP/1.1 200"), "head: %r" % raw[:60])
+    check(raw.endswith(b"5\r\nhello\r\n"),
+          "the response with a forbidden trailer: %r" % raw)
+    check("forbidden_trailer" in sl.stderr(), "log names the rule: %s"
+          % sl.stderr()[-400:])
+
+
+@test
 def chunked_request_hex_case_and_empty_body():
     up, sl, port = setup()
     c = Client(port)

@@ -991,6 +991,24 @@ static const struct chunk_case chunk_cases[] = {
     CCASE("16 hex digits", "0000000000000001\r\nx\r\n0\r\n\r\n", 1, "x", 26),
     CCASE("incomplete", "5\r\nhel", 0, NULL, 0),
     CCASE("incomplete trailer", "0\r\nX: y\r\n", 0, NULL, 0),
+    CCASE("trailer named like a forbidden one, longer",
+	  "0\r\nContent-Length-X: 1\r\nHosts: a\r\n\r\n", 1, "", 36),
+    CCASE("trailer with a name longer than the name buffer",
+	  "0\r\nX-0123456789012345678901234567890123456789: 1\r\n\r\n", 1, "",
+	  52),
+    /* forbidden trailer fields (RFC 9110 section 6.5.1) */
+    CCASE("trailer Content-Length", "0\r\nContent-Length: 5\r\n\r\n", -400,
+	  NULL, 0),
+    CCASE("trailer Transfer-Encoding",
+	  "0\r\nX: 1\r\ntransfer-encoding: chunked\r\n\r\n", -400, NULL, 0),
+    CCASE("trailer Host", "0\r\nHOST: evil\r\n\r\n", -400, NULL, 0),
+    CCASE("trailer Connection", "0\r\nConnection: close\r\n\r\n", -400, NULL,
+	  0),
+    CCASE("trailer X-Request-Id", "0\r\nx-REQUEST-id: 1\r\n\r\n", -400, NULL,
+	  0),
+    CCASE("trailer X-Forwarded-For", "0\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n",
+	  -400, NULL, 0),
+    CCASE("trailer Trailer", "0\r\nTrailer: X\r\n\r\n", -400, NULL, 0),
     /* malformed */
     CCASE("bad hex", "g\r\n", -400, NULL, 0),
     CCASE("empty size", "\r\nhello\r\n", -400, NULL, 0),
@@ -1327,6 +1345,23 @@ test_resp_and_chunk_reasons(void **state)
 				 -400);
 		assert_string_equal(sl_h1_reason_str(c.why), chunks[i].why);
 	}
+	/* a forbidden trailer field, and the caller's own field */
+	sl_h1_chunked_init(&c, 64);
+	snprintf(buf, sizeof(buf), "0\r\nContent-Length: 1\r\n\r\n");
+	assert_int_equal(
+	    sl_h1_chunked_decode(&c, buf, strlen(buf), 0, &consumed, &data),
+	    -400);
+	assert_string_equal(sl_h1_reason_str(c.why), "forbidden_trailer");
+	sl_h1_chunked_init(&c, 64);
+	snprintf(buf, sizeof(buf), "0\r\nx-served-BY: a\r\n\r\n");
+	assert_int_equal(
+	    sl_h1_chunked_decode(&c, buf, strlen(buf), 0, &consumed, &data), 1);
+	sl_h1_chunked_init(&c, 64);
+	c.own = "X-Served-By";
+	assert_int_equal(
+	    sl_h1_chunked_decode(&c, buf, strlen(buf), 0, &consumed, &data),
+	    -400);
+	assert_string_equal(sl_h1_reason_str(c.why), "forbidden_trailer");
 	/* a trailer section over its limit */
 	sl_h1_chunked_init(&c, 8);
 	snprintf(buf, sizeof(buf), "0\r\nX-Long: 0123456789\r\n\r\n");
