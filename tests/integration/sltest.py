@@ -384,6 +384,10 @@ import atexit  # noqa: E402
 atexit.register(_kill_all)
 
 
+# an error-level line of sluice's log (log.c): time, "error: ", text
+ERROR_LINE_RE = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z error: (.*)$")
+
+
 class Sluice:
     """One sluice process. Use start_sluice()."""
 
@@ -401,6 +405,9 @@ class Sluice:
         self.rc = None
         self.name = name
         self.expect_running = wait_ports is None or bool(wait_ports)
+        # regular expressions of the error-level log lines this test
+        # provokes on purpose (expect_errors); any other fails the test
+        self.allowed_errors = []
         if wait_ports is None and isinstance(config, dict):
             wait_ports = [int(l["address"].rsplit(":", 1)[1])
                           for l in config.get("listeners", [])]
@@ -454,8 +461,24 @@ class Sluice:
         except OSError:
             return ""
 
+    def expect_errors(self, *patterns):
+        """Error-level log lines matching one of these regular expressions
+        are what the test provokes; see sanitizer_problem."""
+        self.allowed_errors.extend(re.compile(p) for p in patterns)
+
+    def unexpected_errors(self):
+        """The error-level log lines no expect_errors pattern allows."""
+        out = []
+        for line in self.stderr().splitlines():
+            m = ERROR_LINE_RE.match(line)
+            if m and not any(p.search(m.group(1))
+                             for p in self.allowed_errors):
+                out.append(line)
+        return out
+
     def sanitizer_problem(self, leaks=True):
-        """A sanitizer report in stderr, or None. Leaks are ignored for a
+        """A sanitizer report in stderr, or an error-level log line the
+        test did not expect, or None. Leaks and errors are ignored for a
         process that was meant to fail at start-up (fatal exit paths)."""
         err = self.stderr()
         pats = ["ERROR: AddressSanitizer", "runtime error:"]
@@ -464,6 +487,11 @@ class Sluice:
         for pat in pats:
             if pat in err:
                 return "sanitizer report in sluice stderr (%s)" % pat
+        if leaks:
+            bad = self.unexpected_errors()
+            if bad:
+                return ("%d unexpected error line(s) in sluice stderr, "
+                        "first: %s" % (len(bad), bad[0][:300]))
         return None
 
     def send_signal(self, sig):

@@ -233,6 +233,7 @@ def invalid_configs_rejected_while_serving_continues():
     good, port = conf({"a": [a], "b": [b]},
                       routes=[{"name": "r", "cluster": "a"}], aport=aport)
     sl = start_sluice(good)
+    sl.expect_errors(r"^reload: ")    # refused reloads, on purpose
     c = Client(port)
     eq(upstream_of(c.request("GET", "/0")), "a", "before any reload")
     # every invalid file also moves the route to b: if any part of it were
@@ -633,6 +634,7 @@ def reload_with_unavailable_port_is_refused():
     aport = free_port()
     cfg1, port = conf({"a": [a]}, aport=aport)
     sl = start_sluice(cfg1)
+    sl.expect_errors(r"^reload: ")    # refused reloads, on purpose
     c = Client(port)
     eq(c.request("GET", "/1").status, 200, "status")
     busy = socket.socket()
@@ -676,6 +678,7 @@ def reload_refuses_new_address_another_process_listens_on():
     aport = free_port()
     cfg1, port = conf({"a": [a]}, aport=aport)
     sl = start_sluice(cfg1)
+    sl.expect_errors(r"^reload: ")    # refused reloads, on purpose
     other = socket.socket()
     other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     other.bind(("127.0.0.1", 0))
@@ -736,6 +739,7 @@ def rapid_sighups_end_on_the_last_file():
                          port=cfgs[0][1] if cfgs else None, aport=aport)
         cfgs.append((cfg, port))
     sl = start_sluice(cfgs[0][0])
+    sl.expect_errors(r"^reload: ")    # refused reloads, on purpose
     port = cfgs[0][1]
     c = Client(port)
     # signals faster than workers acknowledge generations: they coalesce or
@@ -1073,6 +1077,7 @@ def reloads_under_load_lose_nothing():
     cfgB, _ = conf(clusters, [{"name": "r", "cluster": "ab"}], port=port,
                    aport=aport, limits={"max_headers": 600})
     sl = start_sluice(cfgA)
+    sl.expect_errors(r"^reload: ")    # refused reloads, on purpose
     stop = threading.Event()
     errors = []
     counts = {"ka": 0, "new": 0}
@@ -1250,6 +1255,7 @@ def reload_refused_when_the_new_access_log_cannot_open():
     cfg1, port = conf({"a": [a]}, aport=aport, access_log=os.path.join(
         d, "one.log"))
     sl = start_sluice(cfg1)
+    sl.expect_errors(r"^reload: ")    # refused reloads, on purpose
     bad = os.path.join(d, "missing", "two.log")
     cfg2, _ = conf({"a": [a]}, port=port, aport=aport, access_log=bad)
     log = reload(sl, aport, cfg2, expect="failed_bind")

@@ -1704,6 +1704,7 @@ def session_ticket_survives_reload():
 @test
 def reload_with_bad_certificate_keeps_serving():
     d, cert, key, up, sl, port, aport = reload_sluice()
+    sl.expect_errors(r"^reload: ")    # refused reloads, on purpose
     k = TLSClient(port, sni="pay.example.test", cafile=CA())
     eq(k.request("GET", "/1").status, 200, "request before")
     cases = [
