@@ -3,7 +3,7 @@
 # when some are missing. Needs root (or sudo) only when it installs.
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config \
-libevent-dev libssl-dev libyaml-dev libcmocka-dev \
+libevent-dev libssl-dev libyaml-dev libcmocka-dev node-llhttp \
 python3 curl iproute2 openssl"
 missing=""
 for p in $PKGS; do

@@ -27,10 +27,21 @@ CONF_LIBS ?= $(shell pkg-config --libs yaml-0.1 libcrypto 2>/dev/null) -lpthread
 CONF_CFLAGS ?= $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
 
 TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
-	$(OUT)/fuzz_sticky $(OUT)/fuzz_keepalive
+	$(OUT)/fuzz_sticky $(OUT)/fuzz_keepalive $(OUT)/fuzz_health \
+	$(OUT)/fuzz_tls
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
+
+# The differential targets against llhttp in strict mode, from the
+# system's llhttp sources (Debian: node-llhttp), when they are there.
+LLHTTP_DIR ?= /usr/share/llhttp
+LLHTTP_INCDIR ?= /usr/share/include/llhttp
+LLHTTP_SRCS = $(LLHTTP_DIR)/llhttp.c $(LLHTTP_DIR)/api.c $(LLHTTP_DIR)/http.c
+ifneq ($(wildcard $(LLHTTP_DIR)/llhttp.c),)
+TARGETS += $(OUT)/fuzz_diff_request $(OUT)/fuzz_diff_response
+endif
+DIFF_CPPFLAGS = $(FUZZ_CPPFLAGS) -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INCDIR)
 
 all: $(TARGETS)
 
@@ -43,6 +54,34 @@ STICKY_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/route.c $(top_srcdir)/src/balance.
 $(OUT)/fuzz_sticky: $(top_srcdir)/tests/fuzz/fuzz_sticky.c $(STICKY_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(STICKY_SRCS)
+
+$(OUT)/fuzz_diff_request: $(top_srcdir)/tests/fuzz/fuzz_diff_request.c $(PARSE_SRCS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(DIFF_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(PARSE_SRCS) \
+		$(LLHTTP_SRCS)
+
+$(OUT)/fuzz_diff_response: $(top_srcdir)/tests/fuzz/fuzz_diff_request.c $(PARSE_SRCS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(DIFF_CPPFLAGS) -DDIFF_RESPONSE $(FUZZ_CFLAGS) -o $@ $< \
+		$(PARSE_SRCS) $(LLHTTP_SRCS)
+
+# health-check responses and the TLS record path: health.c and tls.c pull
+# in libevent and OpenSSL; the linker drops what the drivers do not reach
+GC = -ffunction-sections -fdata-sections -Wl,--gc-sections
+NET_LIBS ?= $(shell pkg-config --libs libevent_core libssl libcrypto \
+	2>/dev/null) -lpthread
+HEALTH_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/health.c \
+	$(top_srcdir)/src/log.c $(top_srcdir)/src/util.c $(top_srcdir)/src/tls.c
+TLS_SRCS = $(top_srcdir)/src/tls.c $(top_srcdir)/src/log.c \
+	$(top_srcdir)/src/util.c
+$(OUT)/fuzz_health: $(top_srcdir)/tests/fuzz/fuzz_health.c $(HEALTH_SRCS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
+		$(HEALTH_SRCS) $(NET_LIBS)
+$(OUT)/fuzz_tls: $(top_srcdir)/tests/fuzz/fuzz_tls.c $(TLS_SRCS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
+		$(TLS_SRCS) $(NET_LIBS)
 
 $(OUT)/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(CONF_SRCS)
 	@mkdir -p $(@D)
