@@ -223,7 +223,8 @@ def fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
-def tcp_states(pid):
+def socket_inodes(pid):
+    """The inodes of the sockets pid holds open."""
     inodes = set()
     for fd in os.listdir("/proc/%d/fd" % pid):
         try:
@@ -232,6 +233,11 @@ def tcp_states(pid):
             continue
         if t.startswith("socket:["):
             inodes.add(t[8:-1])
+    return inodes
+
+
+def tcp_states(pid):
+    inodes = socket_inodes(pid)
     out = {}
     for path in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -250,14 +256,7 @@ def tcp_states(pid):
 def held_ports(pid, lport):
     """The client ports of the connections to lport that pid still holds
     open (an orphaned socket has inode 0 and is not held)."""
-    inodes = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if t.startswith("socket:["):
-            inodes.add(t[8:-1])
+    inodes = socket_inodes(pid)
     out = set()
     with open("/proc/net/tcp") as f:
         for row in f.read().splitlines()[1:]:

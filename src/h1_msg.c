@@ -287,6 +287,21 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 	return finish(&o);
 }
 
+/* "HTTP/1.1 NNN reason" CRLF: sluice speaks HTTP/1.1 to every client. */
+static void
+put_status_line(struct out *o, const struct sl_h1_response *resp)
+{
+	char line[14] = "HTTP/1.1 000 ";
+
+	/* the parser guarantees three digits */
+	line[9] = (char)('0' + resp->status / 100 % 10);
+	line[10] = (char)('0' + resp->status / 10 % 10);
+	line[11] = (char)('0' + resp->status % 10);
+	put(o, line, 13);
+	put(o, resp->reason, resp->reason_len);
+	puts_(o, "\r\n");
+}
+
 long
 sl_h1_write_response_head(char *out, size_t cap,
 			  const struct sl_h1_response *resp, int client_minor,
@@ -294,16 +309,9 @@ sl_h1_write_response_head(char *out, size_t cap,
 			  const struct sl_h1_header *extra)
 {
 	struct out o = {out, cap, 0, 0};
-	char line[14] = "HTTP/1.1 000 ";
 	int cl_done = 0;
 
-	/* the parser guarantees three digits */
-	line[9] = (char)('0' + resp->status / 100 % 10);
-	line[10] = (char)('0' + resp->status / 10 % 10);
-	line[11] = (char)('0' + resp->status % 10);
-	put(&o, line, 13);
-	put(&o, resp->reason, resp->reason_len);
-	puts_(&o, "\r\n");
+	put_status_line(&o, resp);
 	for (size_t i = 0; i < resp->nheaders; i++) {
 		const struct sl_h1_header *h = &resp->headers[i];
 		enum hkind k = hkind(h->name, h->name_len);
@@ -342,14 +350,8 @@ sl_h1_write_interim_head(char *out, size_t cap,
 			 const struct sl_h1_response *resp)
 {
 	struct out o = {out, cap, 0, 0};
-	char line[14] = "HTTP/1.1 000 ";
 
-	line[9] = (char)('0' + resp->status / 100 % 10);
-	line[10] = (char)('0' + resp->status / 10 % 10);
-	line[11] = (char)('0' + resp->status % 10);
-	put(&o, line, 13);
-	put(&o, resp->reason, resp->reason_len);
-	puts_(&o, "\r\n");
+	put_status_line(&o, resp);
 	for (size_t i = 0; i < resp->nheaders; i++) {
 		const struct sl_h1_header *h = &resp->headers[i];
 

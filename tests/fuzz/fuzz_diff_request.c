@@ -32,7 +32,6 @@ struct outcome {
 	enum verdict v;
 	enum framing f;
 	size_t end; /* where the message ends (V_ACCEPT) */
-	char body[MAX_BODY];
 	size_t body_len;
 	int body_overflow;
 	int why;      /* sluice: enum sl_h1_reason; llhttp: llhttp_errno */
@@ -40,7 +39,15 @@ struct outcome {
 	int minor;    /* HTTP/1.minor of an accepted head */
 	int status;   /* responses */
 	int head_end; /* where the head ends, 0 if unknown */
+	char body[MAX_BODY]; /* last: outcome_clear() stops before it */
 };
+
+/* Clears everything but the body bytes (64 KiB, overwritten as needed). */
+static void
+outcome_clear(struct outcome *o)
+{
+	memset(o, 0, offsetof(struct outcome, body));
+}
 
 static struct outcome so, lo;
 
@@ -59,14 +66,7 @@ sluice_parse(const char *buf, size_t len, struct outcome *o)
 	long hlen;
 	int r;
 
-	memset(o, 0, offsetof(struct outcome, body));
-	o->body_len = 0;
-	o->body_overflow = 0;
-	o->why = 0;
-	o->upgrade = 0;
-	o->minor = 0;
-	o->status = 0;
-	o->head_end = 0;
+	outcome_clear(o);
 	sl_h1_scan_init(&scan);
 #ifdef DIFF_RESPONSE
 	hlen = sl_h1_scan_head(&scan, buf, len, &lim, 0);
@@ -235,14 +235,7 @@ llhttp_parse(const char *buf, size_t len, struct outcome *o)
 	llhttp_t p;
 	llhttp_errno_t e;
 
-	memset(o, 0, offsetof(struct outcome, body));
-	o->body_len = 0;
-	o->body_overflow = 0;
-	o->why = 0;
-	o->upgrade = 0;
-	o->minor = 0;
-	o->status = 0;
-	o->head_end = 0;
+	outcome_clear(o);
 	o->v = V_INCOMPLETE;
 	llhttp_settings_init(&st);
 	st.on_body = on_body;
