@@ -762,6 +762,7 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	t->req_remaining = req.content_length;
 	if (req.body == SL_H1_BODY_CHUNKED) {
 		sl_h1_chunked_init(&t->req_chunked, lim->max_header_bytes);
+		t->req_chunked.max_trailers = lim->max_headers;
 		t->req_chunked.own = c->lconf->tls.client_subject_header;
 	}
 	c->in.off += (uint32_t)head_len;
@@ -1144,6 +1145,8 @@ resp_advance(struct sl_client *c)
 		if (resp.body == SL_H1_BODY_CHUNKED) {
 			sl_h1_chunked_init(&t->resp_chunked,
 					   c->lconf->limits.max_header_bytes);
+			t->resp_chunked.max_trailers =
+			    c->lconf->limits.max_headers;
 			t->resp_chunked.own = t->route->expose_cluster_header;
 			if (t->minor == 0)
 				t->flags |= T_DECHUNK;

@@ -1075,6 +1075,7 @@ sl_h1_chunked_init(struct sl_h1_chunked *c, size_t max_trailer_bytes)
 	memset(c, 0, sizeof(*c));
 	c->state = CH_SIZE;
 	c->max_trailer_bytes = max_trailer_bytes;
+	c->max_trailers = SIZE_MAX;
 }
 
 /* One framing byte of a chunk-size line. Returns the next state. */
@@ -1195,6 +1196,10 @@ chunk_trailer_byte(struct sl_h1_chunked *c, unsigned char b)
 	case CH_TR_START: /* SP or HTAB here would be obs-fold */
 		if (!IS(b, C_TCHAR))
 			return CH_ERROR;
+		if (c->ntrailers >= c->max_trailers) {
+			c->why = SL_H1_R_TRAILER_TOO_LARGE;
+			return CH_ERROR;
+		}
 		c->name[0] = (char)b;
 		c->name_len = 1;
 		return CH_TR_NAME;
@@ -1249,7 +1254,7 @@ chunk_reason(const struct sl_h1_chunked *c, int st, unsigned char b)
 	case CH_TR_START:
 	case CH_TR_NAME:
 	case CH_TR_VALUE:
-		if (c->why == SL_H1_R_FORBIDDEN_TRAILER)
+		if (c->why != SL_H1_R_NONE) /* said by chunk_trailer_byte */
 			return c->why;
 		if (c->trailer_bytes >= c->max_trailer_bytes)
 			return SL_H1_R_TRAILER_TOO_LARGE;

@@ -246,6 +246,8 @@ struct sl_h1_chunked {
 	size_t trailer_bytes;	  /* bytes of trailer section so far */
 	size_t ntrailers;	  /* trailer field lines so far */
 	size_t max_trailer_bytes; /* limit on the trailer section */
+	size_t max_trailers;	  /* trailer field lines allowed (init: no
+				     limit; the caller's to set) */
 	int ndigits;		  /* hex digits in the current chunk size */
 	int done;		  /* 1 once the message is complete */
 	enum sl_h1_reason why;	  /* of a -400 return */

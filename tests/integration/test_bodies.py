@@ -120,6 +120,30 @@ def chunked_request_with_forbidden_trailer_is_400():
           % sl.stderr()[-400:])
 
 
+@test
+def chunked_trailers_share_the_header_limits():
+    # max_headers bounds the trailer fields, max_header_bytes the section
+    up = Upstream("a")
+    cfg, port = make_config({"a": [up]}, limits={"max_headers": 5,
+                                                 "max_header_bytes": "8KiB"})
+    sl = start_sluice(cfg)
+    for n, want in ((5, 200), (6, 400)):
+        c = Client(port)
+        c.send(build_request("POST", "/t", [("Transfer-Encoding",
+                                             "chunked")])
+               + b"2\r\nhi\r\n0\r\n"
+               + b"".join(b"X-T%d: v\r\n" % i for i in range(n))
+               + b"\r\n")
+        eq(read_response(c, "POST").status, want, "status with %d trailer "
+           "fields and max_headers 5" % n)
+    c = Client(port)
+    c.send(build_request("POST", "/t", [("Transfer-Encoding", "chunked")])
+           + b"2\r\nhi\r\n0\r\nX-Big: " + b"v" * 9000 + b"\r\n\r\n")
+    eq(read_response(c, "POST").status, 400, "status with a 9 KB trailer "
+       "and max_header_bytes 8 KiB")
+    check("trailer_too_large" in sl.stderr(), "log names the rule")
+
+
 def chunked_reply(trailer):
     return Reply(action="raw", raw=b"HTTP/1.1 200 OK\r\n"
                  b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"

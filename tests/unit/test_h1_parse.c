@@ -1362,6 +1362,18 @@ test_resp_and_chunk_reasons(void **state)
 	    sl_h1_chunked_decode(&c, buf, strlen(buf), 0, &consumed, &data),
 	    -400);
 	assert_string_equal(sl_h1_reason_str(c.why), "forbidden_trailer");
+	/* more trailer fields than allowed (the listener's max_headers) */
+	sl_h1_chunked_init(&c, 64);
+	c.max_trailers = 2;
+	snprintf(buf, sizeof(buf), "0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n");
+	assert_int_equal(
+	    sl_h1_chunked_decode(&c, buf, strlen(buf), 0, &consumed, &data),
+	    -400);
+	assert_string_equal(sl_h1_reason_str(c.why), "trailer_too_large");
+	sl_h1_chunked_init(&c, 64);
+	c.max_trailers = 3;
+	assert_int_equal(
+	    sl_h1_chunked_decode(&c, buf, strlen(buf), 0, &consumed, &data), 1);
 	/* a trailer section over its limit */
 	sl_h1_chunked_init(&c, 8);
 	snprintf(buf, sizeof(buf), "0\r\nX-Long: 0123456789\r\n\r\n");
