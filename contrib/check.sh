@@ -28,11 +28,18 @@ run() {
 	if [ -n "$build_only" ]; then
 		make -j"$jobs" check TESTS= >/dev/null
 	elif ! make -j"$jobs" check; then
-		# show what failed, then fail
-		for f in $(find . -name '*.log' -path './tests/*'); do
-			if grep -qE '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null; then
-				echo "---- $f"; tail -n 80 "$f"
-			fi
+		# show what failed, then fail: each failing test's log, then
+		# one line per failure last (the end of a CI log is what is
+		# read first)
+		fails=$(find . -name '*.trs' -path './tests/*' \
+			-exec grep -lE '^:test-result: (FAIL|ERROR)' {} +)
+		for t in $fails; do
+			echo "---- ${t%.trs}.log"
+			tail -n 80 "${t%.trs}.log"
+		done
+		for t in $fails; do
+			grep -hE '^# FAILED |^not ok ' "${t%.trs}.log" |
+				sed "s|^|$dir ${t%.trs}: |" | cut -c1-400
 		done
 		exit 1
 	fi

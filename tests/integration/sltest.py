@@ -137,6 +137,7 @@ def main():
         print("0 passed, 1 failed")
         sys.exit(1)
     passed = failed = skipped = 0
+    why_failed = []
     for fn in sel:
         name = fn.__name__
         _current = _Ctx(name)
@@ -167,10 +168,16 @@ def main():
             for line in err.rstrip().splitlines():
                 print("#   " + line)
             _current.dump()
+            why_failed.append("%s: %s" % (name,
+                                          err.rstrip().splitlines()[-1]))
         for d in _current.tmpdirs:
             shutil.rmtree(d, ignore_errors=True)
         _current = None
         sys.stdout.flush()
+    # the failures again, one line each, last: a CI log that shows only
+    # the end of a test's log still says what broke
+    for w in why_failed:
+        print("# FAILED %s" % w[:400])
     print("%d passed, %d failed" % (passed, failed))
     if failed:
         sys.exit(1)
