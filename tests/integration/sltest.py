@@ -391,6 +391,16 @@ import atexit  # noqa: E402
 atexit.register(_kill_all)
 
 
+def sanitized(pid):
+    """Whether the process runs with a sanitizer's runtime (AddressSanitizer
+    makes sluice two to three times slower, and keeps freed memory)."""
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            return any("libasan" in line or "libtsan" in line for line in f)
+    except OSError:
+        return False
+
+
 # an error-level line of sluice's log (log.c): time, "error: ", text
 ERROR_LINE_RE = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z error: (.*)$")
 

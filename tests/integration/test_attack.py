@@ -18,7 +18,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
 from sltest import (Client, Reply, Upstream, check, eq,  # noqa: E402
-                    free_port, get, main, make_config, start_sluice, test)
+                    free_port, get, main, make_config, sanitized,
+                    start_sluice, test)
 
 MiB = 1 << 20
 RUN = 9.0               # seconds the normal client runs
@@ -317,6 +318,12 @@ def slow_client_attack_does_not_disturb_normal_client():
                 "send_timeout": "3s"},
         extra={"admin": {"address": "127.0.0.1:%d" % aport}})
     sl = start_sluice(cfg)
+    # Under AddressSanitizer sluice runs two to three times slower while
+    # this test's attack threads compete with it for the CPU: the
+    # tolerance on every deadline, and the bound on a normal request,
+    # double (the deadlines themselves do not change).
+    slow = 2.0 if sanitized(sl.pid) else 1.0
+    tol = TOL * slow
     # warm up: one request through, the pooled connection is in the
     # baseline
     eq(get(port, "/small").status, 200, "status before the attack")
@@ -349,8 +356,8 @@ def slow_client_attack_does_not_disturb_normal_client():
     check(len(normal.statuses) >= 20, "normal client got only %d responses "
           "in %.0fs" % (len(normal.statuses), RUN))
     eq(set(normal.statuses), {200}, "statuses of the normal client")
-    check(normal.worst < 2.0, "a normal request took %.2fs during the "
-          "attack" % normal.worst)
+    check(normal.worst < 2.0 * slow, "a normal request took %.2fs during "
+          "the attack" % normal.worst)
 
     # slowloris: 408 (or closed) by header_timeout from the first byte
     check(not loris.errors, "slowloris: %r" % loris.errors[:5])
@@ -361,7 +368,7 @@ def slow_client_attack_does_not_disturb_normal_client():
         t_cut = c.t_resp if c.t_resp is not None else c.t_end
         if c.outcome == "open" or (c.head and st != 408) or \
                 c.t_first is None or \
-                t_cut - c.t_first > HEADER_TIMEOUT + TOL:
+                t_cut - c.t_first > HEADER_TIMEOUT + tol:
             bad.append((c.outcome, st, c.head[:40],
                         None if c.t_first is None else
                         round(t_cut - c.t_first, 2)))
@@ -377,7 +384,7 @@ def slow_client_attack_does_not_disturb_normal_client():
         st = status_of(c.head)
         t_cut = c.t_resp if c.t_resp is not None else c.t_end
         if c.outcome == "open" or (c.head and st != 408) or \
-                c.t_first is None or t_cut - c.t_first > 6.0 + TOL:
+                c.t_first is None or t_cut - c.t_first > 6.0 + tol:
             bad.append((c.outcome, st, c.head[:40],
                         None if c.t_first is None else
                         round(t_cut - c.t_first, 2)))

@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sltest import (Client, Reply, Skip, Upstream, build_request,  # noqa
-                    check, eq, main, make_config, read_response,
+                    check, eq, main, make_config, read_response, sanitized,
                     start_sluice, test, wait_until)
 
 SIZE = 100 << 20
@@ -28,15 +28,6 @@ def rss(pid):
     except OSError:
         pass
     return 0
-
-
-def sanitized(pid):
-    """Whether the process runs with a sanitizer's allocator."""
-    try:
-        with open("/proc/%d/maps" % pid) as f:
-            return any("libasan" in line or "libtsan" in line for line in f)
-    except OSError:
-        return False
 
 
 class Sampler:
