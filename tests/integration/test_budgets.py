@@ -648,6 +648,13 @@ def out_of_descriptors_pauses_accept_without_spinning():
                if x.startswith("Max open files")]
     check(lim and lim[0].split()[3:5] == ["64", "64"],
           "descriptor limit of sluice: %r" % lim)
+    # the baseline once a request went through: the listeners accept
+    # (into their backlog) before the worker's loop has made its own
+    # descriptors, and the pool then holds its upstream connection
+    c = Client(port, timeout=5.0)
+    check(served(c), "request before the test")
+    c.close()
+    time.sleep(0.3)     # sluice closes its side of c
     base = nfds(sl.pid)
     kinds0 = fd_kinds(sl.pid)
     cs = []
