@@ -740,19 +740,25 @@ class Tracker:
         # A connection whose FIN has arrived is closed for this count even
         # if the upstream's thread has not read the EOF yet: sluice closes
         # a connection before it gives its max_connections slot to another
-        # worker, and the kernel sees that before the thread does.
+        # worker, and the kernel sees that before the thread does. Asked
+        # with POLLRDHUP, which reads nothing and never waits.
         if c.closed.is_set():
             return False
         try:
-            r, _, _ = select.select([c.sock], [], [], 0)
-            return not r or c.sock.recv(1, socket.MSG_PEEK) != b""
+            p = select.poll()
+            p.register(c.sock.fileno(), select.POLLRDHUP)
+            ev = p.poll(0)
         except (OSError, ValueError):
             return False        # closed by the upstream's thread meanwhile
+        gone = select.POLLRDHUP | select.POLLHUP | select.POLLERR
+        return not any(e & gone for _, e in ev)
 
     def sample(self):
         while not self.stop.is_set():
+            # not under the upstream's lock: its threads need it
             with self.up.lock:
-                n = sum(1 for c in self.up.conns if self._open(c))
+                conns = list(self.up.conns)
+            n = sum(1 for c in conns if self._open(c))
             self.max_open = max(self.max_open, n)
             time.sleep(0.005)
 
