@@ -137,6 +137,8 @@ load(atomic_uint_fast64_t *a)
 	return atomic_load_explicit(a, memory_order_relaxed);
 }
 
+/* A per-worker counter of a listener, route, cluster or endpoint, summed.
+ * off is the counter's offset in struct sl_counts. */
 static uint64_t
 counts_sum(const struct sl_admin_view *v, const struct sl_counts *c, size_t off)
 {
@@ -439,9 +441,6 @@ page_clusters(const struct sl_admin_view *v, struct sbuf *b)
 			      &c->clusters[i].state->overloaded));
 	page_reliability(v, b);
 }
-
-/* A per-worker counter of a route or cluster, summed. off is the
- * counter's offset in struct sl_counts. */
 
 /* One histogram's samples from per-worker counts: cumulative buckets
  * from one reading of each, so that +Inf and _count agree. */

@@ -467,7 +467,7 @@ main(int argc, char **argv)
 	struct sl_main m;
 	const char *path = DEFAULT_CONF;
 	int check = 0, ch;
-	char *errors = NULL, *warnings = NULL;
+	char *errors = NULL, *warnings = NULL, *tls_errors;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_usr1;
 
 	memset(&m, 0, sizeof(m));
@@ -513,22 +513,18 @@ main(int argc, char **argv)
 	/* what start-up will open must open, and certificates, keys and
 	 * CAs load: every problem at once, -t included */
 	errors = sl_preflight(m.conf, NULL);
-	{
-		char *tls_errors = sl_tls_load(m.conf, &warnings);
-		if (warnings != NULL) {
-			fputs(warnings, stderr);
-			free(warnings);
-		}
-		if (errors != NULL)
-			fputs(errors, stderr);
-		if (tls_errors != NULL)
-			fputs(tls_errors, stderr);
-		if (errors != NULL || tls_errors != NULL) {
-			free(errors);
-			free(tls_errors);
-			sl_conf_unref(m.conf);
-			return 1;
-		}
+	tls_errors = sl_tls_load(m.conf, &warnings);
+	if (warnings != NULL) {
+		fputs(warnings, stderr);
+		free(warnings);
+	}
+	if (errors != NULL || tls_errors != NULL) {
+		fputs(errors != NULL ? errors : "", stderr);
+		fputs(tls_errors != NULL ? tls_errors : "", stderr);
+		free(errors);
+		free(tls_errors);
+		sl_conf_unref(m.conf);
+		return 1;
 	}
 	if (check) {
 		printf("configuration OK\n");

@@ -65,11 +65,6 @@ enum sl_timeout_reason {
 	SL_TO_NREASONS,
 };
 
-/*
- * Counters of one worker. Only the worker writes them; the admin thread
- * reads them at scrape time. Relaxed atomics: on x86-64 an increment is a
- * plain load and store, no locked instruction.
- */
 /* Why sluice closed an upstream connection (sluice_upstream_closed_total). */
 enum sl_up_close {
 	SL_UP_CLOSE_DONE = 0,	  /* its owner was done and it could not be
@@ -85,6 +80,11 @@ enum sl_up_close {
 	SL_UP_NCLOSE
 };
 
+/*
+ * Counters of one worker. Only the worker writes them; the admin thread
+ * reads them at scrape time. Relaxed atomics: on x86-64 an increment is a
+ * plain load and store, no locked instruction.
+ */
 struct sl_worker_stats {
 	atomic_uint_fast64_t accepted;	   /* client connections */
 	atomic_uint_fast64_t active;	   /* client connections open now */
