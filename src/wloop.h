@@ -103,6 +103,9 @@ struct sl_worker_stats {
 	/* requests refused as malformed or over a limit, by the rule they
 	 * broke (enum sl_h1_reason) */
 	atomic_uint_fast64_t rejected[SL_H1_R_NREASONS];
+	/* I/O buffer bytes held by connections (the pool's `allocated`,
+	 * copied at every flush tick) */
+	atomic_uint_fast64_t buffer_bytes;
 };
 
 #define SL_STAT_ADD(field, n)                                                  \

@@ -35,6 +35,8 @@ worker_on_flush(evutil_socket_t fd, short what, void *arg)
 		sl_access_flush(w->alog);
 	sl_upstream_shed_idle(w);
 	sl_bufpool_tick(&w->bufs);
+	atomic_store_explicit(&w->stats.buffer_bytes, w->bufs.allocated,
+			      memory_order_relaxed);
 }
 
 static void
