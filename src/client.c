@@ -713,8 +713,15 @@ sl_client_on_write(evutil_socket_t fd, short what, void *arg)
 	sl_now_refresh();
 	sl_client_want_write(c, 0);
 	/* while writing is stalled, last_write_ms is when it stalled */
-	if (c->txn != NULL)
-		client_sndbuf_grow(c, now_ms() - c->txn->last_write_ms);
+	if (c->txn != NULL) {
+		uint64_t stalled_ms = now_ms() - c->txn->last_write_ms;
+
+		client_sndbuf_grow(c, stalled_ms);
+		/* the response buffer follows the same verdict */
+		sl_client_rbuf_set(c, stalled_ms <= SNDBUF_FAST_MS);
+		if (stalled_ms > SNDBUF_FAST_MS)
+			c->txn->rbuf_mark = c->txn->send_written;
+	}
 	sl_client_process(c);
 }
 

@@ -47,6 +47,12 @@ enum sl_client_state {
 #define C_F_REV_W                                                              \
 	0x40 /* TLS: rev waits for writability (a read                         \
 		     needs a write to go first) */
+/* the client took SL_RBUF_PROOF bytes since its last slow stall */
+#define C_F_RBUF_PROVEN 0x80
+/* the size class of the response buffer this client has earned: 8 KiB <<
+ * class bytes, at most buffer_bytes (sl_client_rbuf_size) */
+#define C_F_RBUF_SHIFT 8
+#define C_F_RBUF_MASK  (0xfu << C_F_RBUF_SHIFT)
 
 /* One request/response exchange. Owned by its client; free list per
  * worker. */
@@ -113,6 +119,9 @@ struct sl_txn {
 	uint64_t connect_deadline_ms;
 	uint64_t up_progress_ms; /* last progress with the upstream */
 	uint64_t bytes_in, bytes_out;
+	uint64_t rbuf_mark; /* send_written at the last slow stall: the
+			       bytes since are the client's proof that it
+			       reads (sl_client_rbuf_size) */
 	char request_id[SL_REQUEST_ID_MAX + 1];
 	char method[16];
 	char path[256]; /* target as logged (log.query applied) */
@@ -212,6 +221,55 @@ static inline const char *
 peer_str(const struct sl_client *c, char *buf, size_t n)
 {
 	return sl_addr_str((const struct sockaddr *)&c->peer, buf, n);
+}
+
+/*
+ * The response buffer earns its size, as the kernel's send buffer does
+ * (client.c, client_sndbuf_grow). Upstream bytes wait in user space only
+ * until the client takes them, so the buffer only needs to be as large as
+ * what the client drains between two of sluice's turns. It starts at
+ * 8 KiB, which holds a head and a small body, and doubles up to
+ * buffer_bytes each time the client shows it drains fast: a stalled write
+ * that could go on within SNDBUF_FAST_MS, or a read that filled the buffer
+ * once the client took SL_RBUF_PROOF bytes without a slow stall (more than
+ * the kernel buffers of a client that does not read can hold:
+ * C_F_RBUF_PROVEN). A slow stall sends it back to 8 KiB: a slow reader
+ * holds that much, not buffer_bytes. The size changes when the buffer is
+ * empty (or full, to grow); the class is the connection's, so a keep-alive
+ * client keeps what it earned.
+ */
+#define SL_RBUF_MIN_SHIFT 13 /* 8 KiB */
+#define SL_RBUF_PROOF	  ((uint64_t)256 << 10)
+
+static inline unsigned
+sl_client_rbuf_class(const struct sl_client *c)
+{
+	return (c->flags & C_F_RBUF_MASK) >> C_F_RBUF_SHIFT;
+}
+
+static inline size_t
+sl_client_rbuf_size(const struct sl_client *c)
+{
+	uint64_t size = (uint64_t)1
+			<< (SL_RBUF_MIN_SHIFT + sl_client_rbuf_class(c));
+
+	return (size_t)SL_MIN(size, c->lconf->limits.buffer_bytes);
+}
+
+/* One class up (as far as buffer_bytes), or back to the first. */
+static inline void
+sl_client_rbuf_set(struct sl_client *c, int up)
+{
+	unsigned cls = sl_client_rbuf_class(c);
+
+	if (!up) {
+		cls = 0;
+		c->flags &= ~C_F_RBUF_PROVEN;
+	} else if (((uint64_t)1 << (SL_RBUF_MIN_SHIFT + cls)) <
+		       c->lconf->limits.buffer_bytes &&
+		   cls < (C_F_RBUF_MASK >> C_F_RBUF_SHIFT))
+		cls++;
+	c->flags = (c->flags & ~C_F_RBUF_MASK) | (cls << C_F_RBUF_SHIFT);
 }
 
 /* ---- client.c, for exchange.c ---------------------------------------- */

@@ -803,6 +803,14 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	t->uphead.len = (uint32_t)n;
 	if (t->route->mirror != NULL && sl_mirror_due(c->gen, t->route))
 		txn_mirror(c, &req);
+	/* a request without a body is all in uphead now: an empty head
+	 * buffer goes back to the pool while the exchange lasts (req's
+	 * strings are not used past this point) */
+	if (req.body == SL_H1_BODY_NONE && sl_buf_pending(&c->in) == 0 &&
+	    c->in_ready == c->in.len) {
+		sl_buf_release(&w->bufs, &c->in);
+		c->in_ready = 0;
+	}
 
 	/* 100-continue: we ask for the body ourselves, once we are about to
 	 * read it; the upstream never sees Expect */
@@ -1091,8 +1099,10 @@ resp_advance(struct sl_client *c)
 			return 0;
 		hlen = sl_h1_scan_head(&t->resp_scan, u->in.data + u->in.off,
 				       sl_buf_pending(&u->in), &hl, 0);
-		if (hlen == 0 && sl_buf_pending(&u->in) >= u->in.cap) {
-			/* a head that does not fit the buffer never will */
+		if (hlen == 0 && sl_buf_pending(&u->in) >= u->in.cap &&
+		    u->in.cap >= c->lconf->limits.buffer_bytes) {
+			/* a head that does not fit the whole budget never
+			 * will (a smaller buffer grows: up_read) */
 			sl_attempt_failed(c, FAIL_BAD,
 					  "upstream_head_too_large",
 					  "buffer_bytes");
@@ -1274,14 +1284,23 @@ up_read(struct sl_client *c)
 {
 	struct sl_txn *t = c->txn;
 	struct sl_upconn *u = t->up;
+	size_t size;
 	ssize_t n;
 	int rerr;
 
-	/* with no room left the read interest goes off: the client is
-	 * slower than the upstream */
-	n = sl_upstream_read(u, c->lconf->limits.buffer_bytes);
+	/* the buffer the client has earned (sl_client_rbuf_size), or the
+	 * whole budget for a head that does not fit it; with no room left
+	 * the read interest goes off: the client is slower than the
+	 * upstream */
+	size = sl_client_rbuf_size(c);
+	if (!(t->flags & T_RESP_HEAD) && u->in.data != NULL &&
+	    sl_buf_pending(&u->in) >= u->in.cap)
+		size = c->lconf->limits.buffer_bytes;
+	n = sl_upstream_read(u, size);
 	if (n > 0) {
 		t->up_progress_ms = now_ms();
+		if (u->in.len == u->in.cap && (c->flags & C_F_RBUF_PROVEN))
+			sl_client_rbuf_set(c, 1);
 		return resp_advance(c);
 	}
 	if (n == SL_AGAIN)
@@ -1384,6 +1403,8 @@ sl_exchange_sent(struct sl_client *c, size_t n)
 
 	t->bytes_out += (uint64_t)n;
 	t->send_written += (uint64_t)n;
+	if (t->send_written - t->rbuf_mark >= SL_RBUF_PROOF)
+		c->flags |= C_F_RBUF_PROVEN; /* sl_client_rbuf_size */
 	if (n >= op) {
 		t->out.off += (uint32_t)op;
 		if (u != NULL && n > op)

@@ -499,6 +499,11 @@ sl_upstream_read(struct sl_upconn *u, size_t bufsize)
 	ssize_t n;
 	int want;
 
+	/* an empty buffer of another size is exchanged for one of this
+	 * size (bufsize is rounded up to a power of two) */
+	if (u->in.data != NULL && u->in.off == u->in.len &&
+	    (u->in.cap < bufsize || u->in.cap / 2 >= bufsize))
+		sl_buf_release(&u->w->bufs, &u->in);
 	if (sl_buf_alloc(&u->w->bufs, &u->in, bufsize) == -1) {
 		errno = ENOMEM;
 		return -1;
@@ -511,6 +516,12 @@ sl_upstream_read(struct sl_upconn *u, size_t bufsize)
 		u->in.len -= u->in.off;
 		u->ready -= u->in.off;
 		u->in.off = 0;
+	}
+	/* a full buffer smaller than bufsize grows (its bytes move) */
+	if (sl_buf_space(&u->in) == 0 && u->in.cap < bufsize &&
+	    sl_buf_grow(&u->w->bufs, &u->in, bufsize) == -1) {
+		errno = ENOMEM;
+		return -1;
 	}
 	if (sl_buf_space(&u->in) == 0) {
 		/* the owner is slower than the upstream: stop reading */

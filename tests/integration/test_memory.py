@@ -1,19 +1,23 @@
 # SPDX-License-Identifier: MIT
 """Bodies are streamed, never collected: a 100 MiB upload and a 100 MiB
 download through sluice, with the slow side on purpose, must not grow the
-gateway's resident memory by anything near the body size."""
+gateway's resident memory by anything near the body size. Response buffers
+earn their size: a client that does not read holds a small one, one that
+reads fast a large one, and the bytes come out whole either way."""
 
 import hashlib
 import os
 import socket
+import struct
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sltest  # noqa: E402
 from sltest import (Client, Reply, Skip, Upstream, build_request,  # noqa
-                    check, eq, main, make_config, read_response, sanitized,
-                    start_sluice, test, wait_until)
+                    check, eq, free_port, main, make_config, read_response,
+                    sanitized, start_sluice, test, wait_until)
 
 SIZE = 100 << 20
 LIMIT = 24 << 20    # allowed growth: buffers, not bodies
@@ -116,28 +120,37 @@ def download_100mib_to_slow_reader_is_streamed():
 
 @test
 def memory_goes_back_after_a_burst():
-    # 300 clients that ask for 1 MiB and never read: each exchange holds a
-    # 64 KiB buffer. When they are gone, the freed buffers must not stay
-    # in malloc's arena for good: RSS comes back down, to what the
-    # worker's free lists keep (64 buffers per size class, 4 MiB of 64 KiB
-    # ones) and a little more.
+    # 300 clients each send the first part of a 1 MiB upload to an
+    # upstream that does not read for 30 s: each exchange holds a 64 KiB
+    # request buffer (a body gets buffer_bytes at once). When they are
+    # gone, the freed buffers must not stay in malloc's arena for good: RSS
+    # comes back down, to what the worker's free lists keep (64 buffers
+    # per size class, 4 MiB of 64 KiB ones) and a little more. (Slow
+    # readers of a download no longer make such a burst: their response
+    # buffers stay at 8 KiB, slow_readers_hold_small_response_buffers.)
     n = 300
-    big = os.urandom(1 << 20)
-    up = Upstream("a", handler=lambda req: Reply(200, big))
+    up = Upstream("a", body_delay=30.0, keep_body=False)
     cfg, port = make_config({"a": [up]}, workers=1)
     sl = start_sluice(cfg)
     if sanitized(sl.pid):
         raise Skip("AddressSanitizer's allocator keeps freed memory in "
                    "its quarantine: RSS cannot come back")
-    Client(port).request("GET", "/warm")
+    # (no warm-up request: the upstream waits 30 s before any body)
     time.sleep(0.5)
     base = rss(sl.pid)
     socks = []
+    part = b"u" * (256 << 10)
     for i in range(n):
         s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.connect(("127.0.0.1", port))
-        s.sendall(build_request("GET", "/big%d" % i))
+        s.sendall(build_request("POST", "/big%d" % i,
+                                [("Content-Length", str(1 << 20))]))
+        s.setblocking(False)
+        try:
+            for _ in range(4):
+                s.send(part)
+        except BlockingIOError:
+            pass
         socks.append(s)
     grown = wait_until(lambda: rss(sl.pid) - base >= 8 << 20, 10.0, 0.1)
     # the peak is where the burst stops growing, not where it crosses
@@ -153,8 +166,13 @@ def memory_goes_back_after_a_burst():
         peak = now
     check(grown, "the burst did not grow RSS by 8 MiB (%.1f MiB): the test "
           "tests nothing" % ((peak - base) / 1048576.0))
+    # the clients go (RST), and the upstream closes the connections it
+    # never read from: sluice, not reading either side, hears of it there
     for s in socks:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
         s.close()
+    up.stop()
     back = wait_until(lambda: rss(sl.pid) - base <= (peak - base) / 2,
                       5.0, 0.1)
     after = rss(sl.pid)
@@ -163,7 +181,155 @@ def memory_goes_back_after_a_burst():
     check(back, "RSS stayed at %.1f MiB after the burst (base %.1f, peak "
           "%.1f)" % (after / 1048576.0, base / 1048576.0, peak / 1048576.0))
     # and the gateway still works
+    up2 = Upstream("a", port=up.port)
     eq(Client(port).request("GET", "/after").status, 200, "status after")
+    up2.stop()
+
+
+def buffer_bytes(aport):
+    return sltest.metrics(aport)["sluice_buffer_bytes"]
+
+
+def settled_buffer_bytes(aport, t=2.0):
+    """sluice_buffer_bytes once it stopped changing (sampled every 200 ms
+    by sluice)."""
+    last, same, end = None, 0, time.monotonic() + t
+    while time.monotonic() < end:
+        v = buffer_bytes(aport)
+        same = same + 1 if v == last else 0
+        last = v
+        if same >= 3:
+            break
+        time.sleep(0.25)
+    return last
+
+
+def with_admin(up, limits=None):
+    aport = free_port()
+    cfg, port = make_config({"a": [up]}, workers=1, limits=limits,
+                            extra={"admin": {"address":
+                                             "127.0.0.1:%d" % aport}})
+    return start_sluice(cfg), port, aport
+
+
+def read_all(sock, head_and_rest, n, h):
+    """Reads the body's remaining bytes (n in all) into hash h."""
+    got = len(head_and_rest)
+    h.update(head_and_rest)
+    while got < n:
+        d = sock.recv(1 << 20)
+        if not d:
+            break
+        h.update(d)
+        got += len(d)
+    return got
+
+
+def get_head(sock, path, extra=b""):
+    sock.sendall(build_request("GET", path))
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = sock.recv(4096)
+        if not d:
+            raise AssertionError("no response head for %s" % path)
+        buf += d
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    return head, rest
+
+
+@test
+def slow_readers_hold_small_response_buffers():
+    # 40 clients ask for 2 MiB and do not read: once the kernel buffers
+    # are full, each holds what sluice read ahead of it. That is the
+    # smallest response buffer (8 KiB), not buffer_bytes (64 KiB) apiece;
+    # and when they start to read, every byte arrives, in order.
+    n, size = 40, 2 << 20
+    body = os.urandom(size)
+    up = Upstream("a", handler=lambda req: Reply(200, body))
+    sl, port, aport = with_admin(up)
+    Client(port).request("GET", "/warm")
+    socks = []
+    for i in range(n):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", port))
+        s.settimeout(30)
+        socks.append(s)
+    heads = [get_head(s, "/slow%d" % i) for i, s in enumerate(socks)]
+    time.sleep(1.0)    # every stall is long past "fast" (100 ms)
+    held = settled_buffer_bytes(aport)
+    print("# %d slow readers hold %d bytes of buffers (%.1f KiB each)"
+          % (n, held, held / 1024.0 / n))
+    check(held > 0, "no buffer held: nothing was read ahead, the test "
+          "tests nothing")
+    check(held <= n * 12 * 1024, "%d slow readers hold %d bytes of "
+          "buffers, more than 12 KiB each" % (n, held))
+    want = hashlib.sha256(body).hexdigest()
+    for i, (s, (head, rest)) in enumerate(zip(socks, heads)):
+        check(head.startswith(b"HTTP/1.1 200"), "head %r" % head[:40])
+        h = hashlib.sha256()
+        eq(read_all(s, rest, size, h), size, "bytes of reader %d" % i)
+        eq(h.hexdigest(), want, "sha256 of reader %d" % i)
+        s.close()
+
+
+@test
+def fast_reader_earns_a_large_response_buffer():
+    # a keep-alive client that read 8 MiB fast keeps the buffer it earned:
+    # when it then stops reading, sluice holds a full buffer_bytes (64 KiB)
+    # buffer of read-ahead for it, where a new client holds 8 KiB
+    body = os.urandom(8 << 20)
+    huge = os.urandom(1 << 20) * 24
+    up = Upstream("a", handler=lambda req: Reply(
+        200, huge if req.target == "/huge" else body))
+    sl, port, aport = with_admin(up)
+    fast = socket.create_connection(("127.0.0.1", port))
+    fast.settimeout(30)
+    head, rest = get_head(fast, "/big")
+    h = hashlib.sha256()
+    eq(read_all(fast, rest, len(body), h), len(body), "bytes read fast")
+    eq(h.hexdigest(), hashlib.sha256(body).hexdigest(), "sha256 read fast")
+    check(settled_buffer_bytes(aport) == 0, "buffers held with no "
+          "exchange open")
+    # the same connection asks for 24 MiB and stops reading
+    head2, rest2 = get_head(fast, "/huge")
+    time.sleep(1.0)
+    held_fast = settled_buffer_bytes(aport)
+    # a new client that never read
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect(("127.0.0.1", port))
+    slow.settimeout(30)
+    head3, rest3 = get_head(slow, "/huge")
+    time.sleep(1.0)
+    held_both = settled_buffer_bytes(aport)
+    print("# fast reader holds %d bytes; with a new slow one %d"
+          % (held_fast, held_both))
+    check(held_fast >= 64 * 1024, "the fast reader holds %d bytes: it did "
+          "not earn a larger buffer than 8 KiB" % held_fast)
+    check(held_both - held_fast <= 8 * 1024, "the new client holds %d bytes"
+          % (held_both - held_fast))
+    for s, rest_ in ((fast, rest2), (slow, rest3)):
+        h = hashlib.sha256()
+        eq(read_all(s, rest_, len(huge), h), len(huge), "bytes of /huge")
+        eq(h.hexdigest(), hashlib.sha256(huge).hexdigest(), "sha256 /huge")
+        s.close()
+
+
+@test
+def response_head_larger_than_the_first_buffer():
+    # the first response buffer is 8 KiB: a 20 KB head (allowed by
+    # max_header_bytes 32KiB) makes it grow instead of failing
+    value = "v" * 20000
+    up = Upstream("a", handler=lambda req: Reply(200, b"x" * 100,
+                                                 headers={"X-Big": value}))
+    sl, port, aport = with_admin(up, limits={"max_header_bytes": "32KiB"})
+    c = Client(port)
+    for path in ("/one", "/two"):
+        r = c.request("GET", path)
+        eq(r.status, 200, "status with a 20 KB response head")
+        eq(r.headers.get("x-big"), value, "the big field")
+        eq(r.body, b"x" * 100, "body after a 20 KB head")
 
 
 if __name__ == "__main__":
