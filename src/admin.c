@@ -695,6 +695,10 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 	    {"sluice_upstream_sent_bytes_total", "counter",
 	     "Bytes written to upstreams, mirror copies included.",
 	     offsetof(struct sl_worker_stats, upstream_bytes_out)},
+	    {"sluice_connections_parked", "gauge",
+	     "Of the open client connections, those idle long enough to be "
+	     "parked (their read event given back).",
+	     offsetof(struct sl_worker_stats, parked)},
 	    {"sluice_buffer_bytes", "gauge",
 	     "Bytes of I/O buffers held by connections now (sampled every "
 	     "200 ms; the workers' free lists are not included).",

@@ -29,8 +29,13 @@ void sl_client_drain(struct sl_client *c);
  * else after its current exchange. May close c. */
 void sl_client_reloaded(struct sl_client *c);
 
-/* The connection after c in its worker's list, or NULL. */
+/* The worker's first connection, and the one after c (unparked ones
+ * first, then parked ones), or NULL. */
+struct sl_client *sl_client_first(struct sl_worker *w);
 struct sl_client *sl_client_next(struct sl_client *c);
+
+/* Parks the connections idle for a while (called periodically). */
+void sl_client_park_idle(struct sl_worker *w);
 
 struct sl_tnode;
 /* A connection's deadline in a worker timer list expired. */

@@ -47,6 +47,8 @@ enum sl_client_state {
 #define C_F_REV_W                                                              \
 	0x40 /* TLS: rev waits for writability (a read                         \
 		     needs a write to go first) */
+/* idle for a while: in w->parked and park_fd, rev given back */
+#define C_F_PARKED 0x1000
 /* the client took SL_RBUF_PROOF bytes since its last slow stall */
 #define C_F_RBUF_PROVEN 0x80
 /* the size class of the response buffer this client has earned: 8 KiB <<
@@ -206,7 +208,8 @@ struct sl_client {
 	SSL *ssl;		  /* TLS (xprt.h), or NULL */
 	char *tls_subject;	  /* the verified client certificate's subject,
 				     when the listener forwards it */
-	struct event rev;	  /* the only event of an idle connection */
+	struct event *rev;	  /* the only event of an idle connection; NULL
+				     while parked (C_F_PARKED) */
 	struct sockaddr_in6 peer; /* large enough for AF_INET too */
 };
 

@@ -26,6 +26,7 @@
 struct event;
 struct event_base;
 struct sl_client;
+struct sl_rev_region;
 struct sl_lsock;
 struct sl_wgen;
 struct sl_wendpoint;
@@ -106,6 +107,7 @@ struct sl_worker_stats {
 	/* I/O buffer bytes held by connections (the pool's `allocated`,
 	 * copied at every flush tick) */
 	atomic_uint_fast64_t buffer_bytes;
+	atomic_uint_fast64_t parked; /* idle connections parked now */
 };
 
 #define SL_STAT_ADD(field, n)                                                  \
@@ -126,8 +128,9 @@ struct sl_worker {
 	struct sl_lsock **lsocks;	/* owned, one per listener of gen */
 	size_t nlsocks;
 	struct sl_bufpool bufs;
-	TAILQ_HEAD(, sl_client) clients;
-	size_t nclients;
+	TAILQ_HEAD(, sl_client) clients; /* open, not parked */
+	TAILQ_HEAD(, sl_client) parked;	 /* idle, parked (client.c) */
+	size_t nclients;		 /* both lists */
 	struct sl_txn *free_txns;	 /* free list */
 	TAILQ_HEAD(, sl_mirror) mirrors; /* mirror copies in flight */
 	unsigned nmirrors;
@@ -148,9 +151,16 @@ struct sl_worker {
 	uint64_t tq_armed_ms;	/* 0 = not armed */
 	struct sl_tnode_q reap; /* closed connections to free */
 	struct event *reap_ev;
-	void *free_clients;  /* free list of client structs */
-	size_t sndbuf_extra; /* SO_SNDBUF granted to fast readers, above
-				buffer_bytes, over all connections */
+	void *free_clients; /* free list of client structs */
+	LIST_HEAD(, sl_rev_region)
+	rev_avail;			 /* the clients' read events:
+					    regions with a free slot */
+	struct sl_rev_region *rev_spare; /* the empty one kept */
+	unsigned rev_regions;
+	int park_fd;	       /* epoll set of parked connections, or -1 */
+	struct event *park_ev; /* park_fd is readable */
+	size_t sndbuf_extra;   /* SO_SNDBUF granted to fast readers, above
+				  buffer_bytes, over all connections */
 	unsigned nfree_clients;
 	atomic_int cmd_stop; /* set by main: stop accepting and drain */
 	_Atomic(struct sl_reload_msg *) mailbox; /* set by main */

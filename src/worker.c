@@ -35,6 +35,7 @@ worker_on_flush(evutil_socket_t fd, short what, void *arg)
 		sl_access_flush(w->alog);
 	sl_upstream_shed_idle(w);
 	sl_bufpool_tick(&w->bufs);
+	sl_client_park_idle(w);
 	atomic_store_explicit(&w->stats.buffer_bytes, w->bufs.allocated,
 			      memory_order_relaxed);
 }
@@ -48,7 +49,7 @@ worker_on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 	if (w->nclients > 0)
 		log_warnx("worker %u: drain_timeout: closing %zu connections",
 			  w->id, w->nclients);
-	while ((c = TAILQ_FIRST(&w->clients)) != NULL)
+	while ((c = sl_client_first(w)) != NULL)
 		sl_client_abort(c);
 	event_base_loopexit(w->base, NULL);
 }
@@ -66,7 +67,7 @@ worker_drain(struct sl_worker *w)
 	for (size_t i = 0; i < w->nlsocks; i++)
 		sl_listener_close(w->lsocks[i]);
 	sl_upstream_close_idle(w);
-	for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
+	for (c = sl_client_first(w); c != NULL; c = next) {
 		next = sl_client_next(c);
 		sl_client_drain(c);
 	}
@@ -188,7 +189,7 @@ worker_apply(struct sl_worker *w, struct sl_reload_msg *msg)
 	sl_upstream_retire_endpoints(w, conf->generation);
 	/* idle connections of a removed listener close now; busy ones
 	 * after their exchange (see client_adopt in client.c) */
-	for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
+	for (c = sl_client_first(w); c != NULL; c = next) {
 		next = sl_client_next(c);
 		sl_client_reloaded(c);
 	}
@@ -227,6 +228,8 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 	w->id = id;
 	w->notify_fd = -1;
 	TAILQ_INIT(&w->clients);
+	TAILQ_INIT(&w->parked);
+	w->park_fd = -1;
 	TAILQ_INIT(&w->gens);
 	TAILQ_INIT(&w->eps);
 	TAILQ_INIT(&w->mirrors);

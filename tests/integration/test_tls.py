@@ -2358,5 +2358,28 @@ def close_notify_on_clean_closes_only():
               "close_notify (%s): %d bytes" % (ver, len(got)))
 
 
+@test
+def idle_tls_connections_park_and_come_back():
+    # an idle TLS connection is parked like a plain one (after 1 s): the
+    # next request on it, and its close, still work
+    up, sl, port, aport = tls_sluice(("pay",))
+    cs = [TLSClient(port, sni="pay.example.test", cafile=CA())
+          for _ in range(5)]
+    for c in cs:
+        eq(c.request("GET", "/first").status, 200, "first request")
+    check(wait_until(lambda: metrics(aport).get(
+        "sluice_connections_parked") == 5, 5.0, 0.2), "TLS connections "
+        "not parked: %s" % metrics(aport).get("sluice_connections_parked"))
+    for c in cs:
+        r = c.request("GET", "/again")
+        eq(r.status, 200, "request on a parked TLS connection")
+    check(wait_until(lambda: metrics(aport).get(
+        "sluice_connections_parked") == 5, 5.0, 0.2), "not parked again")
+    cs[0].close()
+    check(wait_until(lambda: metrics(aport).get(
+        "sluice_connections_active") == 4, 5.0, 0.1),
+        "a closed parked TLS connection stays open in sluice")
+
+
 if __name__ == "__main__":
     main()
