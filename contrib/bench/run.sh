@@ -84,29 +84,35 @@
 #
 # Idle scenarios (idle, tls-idle): besides the gateway's RSS growth per
 # connection they report the KERNEL memory per idle connection that the
-# gateway accounts for. /proc/meminfo (Slab + KernelStack + PageTables +
-# Percpu), /proc/net/sockstat{,6} and, as root, /proc/slabinfo are sampled
-# with the RSS, before and with the idle connections; the growth holds both
-# ends of every loopback connection. Before the gateways of each scenario
-# and round, a reference run opens the same number of plain connections to
-# idle_conns.py --serve (a trivial server that accepts, answers one request
-# and holds the socket without polling it): the two ends of such a
-# connection have the same objects except the connecting end's port buckets
-# (read from slabinfo), so the client's share = (its growth - buckets) / 2 +
-# buckets, and the gateway's share = the growth with the gateway - the
-# client's share (epoll registrations and queued data included). New
-# performance.csv columns, after the old ones: kern_before_kib,
-# kern_with_kib (the sum above), then per connection set up (idle_ok):
-# kern_all_bytes_per_conn (both ends), kern_slab_, kern_sunreclaim_,
-# kern_sreclaimable_bytes_per_conn (its parts), tcp_inuse_delta,
-# tcp_mem_pages_delta (sockstat; TCP buffer pages, not added to the sum),
-# kern_asym_bytes_per_conn (the port buckets' cache), kern_client_,
-# kern_bytes_per_conn (the gateway's share), total_bytes_per_conn
-# (idle_bytes_per_conn + the gateway's share); the reference run is a line
-# with gateway "reference". The samples and a per-cache breakdown (*.kmem)
-# are in the scratch directory (--keep). The idle client and the reference
-# server close with a reset, leaving no TIME_WAIT sockets to be freed during
-# the next measurement.
+# gateway accounts for (doc/scale.md has the method and the figures).
+# As root, the gateway and the idle client each run in a memory cgroup of
+# their own (v1 or v2): the gateway's share = the kernel memory charged to
+# its cgroup + one "TCP" slab object per connection (an accepted socket is
+# made in softirq before accept() and charged to nobody). Machine-wide,
+# /proc/meminfo (Slab + KernelStack + PageTables + Percpu, less the
+# /proc/PID/fd entries something listing descriptors leaves behind),
+# /proc/net/sockstat{,6} and /proc/slabinfo are sampled with the RSS: that
+# growth holds both loopback ends and any other job on the machine, and
+# minus the client's share it is the cross-check. Before the gateways of
+# each scenario and round a reference run opens the same number of plain
+# connections to idle_conns.py --serve (accepts, answers, holds without
+# polling): a bare accepted socket's cost; without cgroups (not root) it
+# gives the client's share instead ((growth - the connecting end's port
+# buckets) / 2 + buckets). New performance.csv columns, after the old ones:
+# kern_before_kib, kern_with_kib (the machine-wide sum), then bytes per
+# connection set up (idle_ok): kern_all_ (machine-wide, both ends),
+# kern_slab_, kern_sunreclaim_, kern_sreclaimable_ (its parts), kern_procfs_
+# (the /proc entries left out), tcp_inuse_delta, tcp_mem_pages_delta
+# (sockstat; buffer pages, not added), kern_asym_ (the port buckets' slab),
+# kern_client_ (client's share), kern_global_ (machine-wide - client),
+# memcg_ (charged to the gateway's cgroup), memcg_client_, kern_accept_
+# (the TCP object), kern_bytes_per_conn (the gateway's share: memcg_ +
+# kern_accept_, else kern_global_), total_bytes_per_conn
+# (idle_bytes_per_conn + kern_bytes_per_conn); the reference run is a line
+# with gateway "reference". --keep keeps the samples and a per-cache
+# breakdown per run (*.kmem). The idle client and the reference server close
+# with a reset, leaving no TIME_WAIT sockets to be freed during the next
+# measurement.
 #
 # Environment: SLUICE (default ./build/src/sluice), NGINX, HAPROXY, WRK,
 # GNUPLOT, OPENSSL (TLS scenarios only), PYTHON (default /usr/bin/python3
