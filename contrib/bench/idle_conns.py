@@ -2,7 +2,8 @@
 """Open N keep-alive connections, make ONE request on each, keep them idle.
 
 Usage: idle_conns.py HOST PORT N [--window W] [--path /] [--hold SECONDS]
-                     [--tls [--servername NAME]]
+                     [--setup-timeout SECONDS] [--tls [--servername NAME]]
+       idle_conns.py --serve HOST PORT [N] [--hold SECONDS]
 
 At most W connections are being set up or waiting for their response at a
 time (so the gateway needs about W upstream connections, as in the warm-up);
@@ -17,7 +18,18 @@ Prints to stdout, one line each, flushed:
   READY ok=N failed=F secs=S       all connections are set up (or failed)
   OPEN open=N closed=C             after SIGUSR1: how many are still open
 then closes everything and exits. Without SIGUSR1 it gives up after --hold
-seconds (default 120), so it never outlives the benchmark by much.
+seconds (default 120), so it never outlives the benchmark by much. The
+connections are closed with a reset (SO_LINGER 0), so that neither end
+keeps them in TIME_WAIT: kernel memory that would otherwise be given back
+during the next measurement, and seen there as a smaller cost.
+
+--serve is the reference end of contrib/bench's kernel-memory measurement:
+a trivial server on HOST:PORT (backlog 4096) that accepts every connection,
+reads the request head, answers "200 OK" with an empty body and then holds
+the socket without polling it (no epoll registration, nothing buffered):
+the least a TCP endpoint can cost the kernel. N (optional) is how many
+descriptors to make room for. It prints "LISTENING" once bound, and runs
+until SIGTERM or SIGINT, or --hold seconds; it closes with a reset too.
 """
 import argparse
 import errno
@@ -27,22 +39,36 @@ import select
 import selectors
 import signal
 import socket
+import struct
 import sys
 import time
 
 
 def parse_args():
     p = argparse.ArgumentParser()
+    p.add_argument("--serve", action="store_true")
     p.add_argument("host")
     p.add_argument("port", type=int)
-    p.add_argument("n", type=int)
+    p.add_argument("n", type=int, nargs="?")
     p.add_argument("--window", type=int, default=64)
     p.add_argument("--path", default="/")
     p.add_argument("--hold", type=float, default=120.0)
     p.add_argument("--setup-timeout", type=float, default=90.0)
     p.add_argument("--tls", action="store_true")
     p.add_argument("--servername", default="localhost")
-    return p.parse_args()
+    a = p.parse_args()
+    if a.n is None and not a.serve:
+        p.error("N is required (connections to open)")
+    return a
+
+
+def close_reset(s):
+    """Close with a reset: no TIME_WAIT left behind on either end."""
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    s.close()
 
 
 def raise_nofile(need):
@@ -72,8 +98,71 @@ def response_complete(buf):
     return True  # no body framing: head only (e.g. 204/304)
 
 
+def serve(a):
+    """The reference end: accept, answer one request, hold; see above."""
+    raise_nofile((a.n or 20000) + 64)
+    stop = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.append(1))
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((a.host, a.port))
+    ls.listen(4096)
+    ls.setblocking(False)
+    resp = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    sel = selectors.DefaultSelector()
+    sel.register(ls, selectors.EVENT_READ, None)
+    held = []
+    print("LISTENING", flush=True)
+    deadline = time.monotonic() + a.hold
+    while not stop and time.monotonic() < deadline:
+        try:
+            events = sel.select(timeout=0.5)
+        except InterruptedError:
+            continue
+        for key, _ in events:
+            if key.data is None:  # the listener: take everything queued
+                for _ in range(256):
+                    try:
+                        c, _ = ls.accept()
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    except OSError:  # EMFILE and the like: try again later
+                        break
+                    c.setblocking(False)
+                    sel.register(c, selectors.EVENT_READ, [b""])
+                continue
+            c = key.fileobj
+            try:
+                data = c.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                sel.unregister(c)
+                close_reset(c)
+                continue
+            key.data[0] += data
+            if b"\r\n\r\n" in key.data[0]:
+                sel.unregister(c)  # held from now on, not polled
+                try:
+                    c.send(resp)  # tiny: fits in the empty send buffer
+                except OSError:
+                    close_reset(c)
+                    continue
+                held.append(c)
+    for key in list(sel.get_map().values()):
+        key.fileobj.close()
+    for c in held:
+        close_reset(c)
+
+
 def main():
     a = parse_args()
+    if a.serve:
+        serve(a)
+        return
     raise_nofile(a.n + 64)
     # Block the signals we wait for, so sigtimedwait() sees them.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGTERM, signal.SIGINT})
@@ -199,7 +288,7 @@ def main():
                          if ev & (select.POLLRDHUP | select.POLLHUP | select.POLLERR))
         print(f"OPEN open={len(idle) - closed} closed={closed}", flush=True)
     for s in idle:
-        s.close()
+        close_reset(s)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,14 @@
   report.py parse-wrk FILE
       prints "requests rps p50_ms p99_ms socket_errors connect read write
       timeout non2xx" from the output of wrk --latency
+  report.py kmem BEFORE AFTER CONNS [--ref-client BYTES | --symmetric]
+                 [--memcg BYTES] [--memcg-client BYTES] [--detail FILE]
+      kernel memory between two samples of /proc/meminfo, /proc/net/sockstat,
+      /proc/net/sockstat6 and /proc/slabinfo (concatenated, as run.sh's
+      kmem_sample writes them), per connection; prints the kern_* ... columns
+      of performance.csv up to kern_bytes_per_conn, comma-separated (see
+      kmem_delta; --memcg*: growth of the kernel memory charged to the
+      gateway's and the client's memory cgroups, bytes)
   report.py report --csv CSV --meta META --md MD --png PNG [--gnuplot BIN]
                    [--work DIR]
       medians per gateway per scenario -> markdown tables in MD (the block
@@ -82,6 +90,126 @@ def parse_wrk(path):
           sum(errs), *errs, n2.group(1) if n2 else 0)
 
 
+# The kernel memory counted as the cost of connections, from /proc/meminfo:
+# slab (socket, inode, file, dentry, epoll objects), plus what processes and
+# threads bring (stacks, page tables, per-CPU areas), which stays flat here.
+# /proc/net/sockstat's TCP "mem" pages are reported beside it, not added: it
+# is the TCP buffer accounting (queued data, rounded up to pages), whose skb
+# heads are in the slab already; with idle sockets it is about zero.
+KMEM_FIELDS = ("Slab", "KernelStack", "PageTables", "Percpu")
+# The slab cache that only the connecting end of a loopback connection fills
+# when nothing polls the socket: on this kernel eventpoll_epi, tcp_bind_bucket
+# and tcp_bind2_bucket share one 128-byte cache, listed as eventpoll_epi
+# (/sys/kernel/slab/*/ links to the same :A-0000128). The client's ephemeral
+# port takes one tcp_bind_bucket and one tcp_bind2_bucket per connection;
+# the reference server holds its sockets without epoll.
+ASYM_CACHES = ("eventpoll_epi", "tcp_bind_bucket", "tcp_bind2_bucket")
+
+
+def kmem_parse(path):
+    """One kmem sample -> {'mem': {field: bytes}, 'tcp': {...}, 'slab': {name: (objs, size, bytes/obj in pages)}}."""
+    mem, tcp, slab = {}, {}, {}
+    for line in open(path, errors="replace"):
+        f = line.split()
+        if len(f) >= 2 and f[0].endswith(":") and f[0][:-1] in ("TCP", "TCP6"):
+            kv = dict(zip(f[1::2], f[2::2]))
+            for k, v in kv.items():
+                tcp[f"{f[0][:-1]}_{k}"] = int(v)
+        elif len(f) >= 2 and f[0].endswith(":") and (len(f) == 2 or f[2] == "kB"):
+            try:
+                mem[f[0][:-1]] = int(f[1]) * (1024 if len(f) > 2 else 1)
+            except ValueError:
+                pass
+        elif len(f) >= 6 and f[0] not in ("slabinfo", "#") and all(x.isdigit() for x in f[1:6]):
+            objs, size, per_slab, pages = int(f[1]), int(f[3]), int(f[4]), int(f[5])
+            slab[f[0]] = (objs, size, pages * 4096 / per_slab if per_slab else size)
+    return {"mem": mem, "tcp": tcp, "slab": slab}
+
+
+def kmem_delta(a):
+    """The kernel's memory between two samples, per connection.
+
+    all         = growth of KMEM_FIELDS / CONNS, both ends of every loopback
+                  connection, less procfs (below)
+    procfs      = /proc/PID/fd entries (proc_inode_cache and one dentry
+                  each) made while something lists the processes'
+                  descriptors (here a supervisor, every few seconds): a
+                  cache of the observer, not of the connections
+    asym        = growth of ASYM_CACHES / CONNS (slabinfo; 0 without it)
+    client      = the client's share: --memcg-client (its own memory
+                  cgroup, this run) if given, else --ref-client, else
+                  (all - asym) / 2 + asym (the two ends of a plain loopback
+                  connection have the same objects except the connecting
+                  end's port buckets: the reference run's formula)
+    global      = all - client: the gateway's share from machine-wide
+                  counters (anything else running on the machine is in it)
+    memcg       = growth of the kernel memory charged to the gateway's own
+                  memory cgroup (--memcg; object sizes) / CONNS
+    accept      = what an accepted connection costs outside any cgroup: its
+                  TCP socket is made in softirq context, before accept(),
+                  and charged to nobody; one object of the "TCP" slab (with
+                  its share of the slab's pages)
+    gateway     = memcg + accept with --memcg, else global (if a client
+                  share is known)
+    """
+    b, w = kmem_parse(a.before), kmem_parse(a.after)
+    n = max(a.conns, 1)
+    kb = sum(b["mem"].get(k, 0) for k in KMEM_FIELDS)
+    kw = sum(w["mem"].get(k, 0) for k in KMEM_FIELDS)
+    d = lambda part, k: w[part].get(k, 0) - b[part].get(k, 0)
+    dobj = lambda k: w["slab"].get(k, (0, 0, 0))[0] - b["slab"].get(k, (0, 0, 0))[0]
+    dslab = lambda k: dobj(k) * w["slab"].get(k, b["slab"].get(k, (0, 0, 0)))[1]
+    per = lambda x: x / n
+    procfs = 0.0
+    if "proc_inode_cache" in w["slab"]:
+        procfs = per(dobj("proc_inode_cache") * (w["slab"]["proc_inode_cache"][2] +
+                                                 w["slab"].get("dentry", (0, 0, 0))[2]))
+    all_ = per(kw - kb) - procfs
+    asym = per(sum(dslab(k) for k in ASYM_CACHES if k in w["slab"] or k in b["slab"]))
+    if a.memcg_client is not None:
+        client = a.memcg_client / n
+    elif a.ref_client is not None:
+        client = a.ref_client
+    elif a.symmetric:
+        client = (all_ - asym) / 2 + asym
+    else:
+        client = None
+    glob = None if client is None else all_ - client
+    memcg = None if a.memcg is None else a.memcg / n
+    accept = w["slab"]["TCP"][2] if "TCP" in w["slab"] else None
+    if memcg is not None and accept is not None:
+        gw = memcg + accept
+    else:
+        gw = glob
+    o = lambda x: "" if x is None else "%.0f" % x
+    print(",".join([
+        "%d" % (kb / 1024), "%d" % (kw / 1024), o(all_), o(per(d("mem", "Slab"))),
+        o(per(d("mem", "SUnreclaim"))), o(per(d("mem", "SReclaimable"))), o(procfs),
+        "%d" % (d("tcp", "TCP_inuse") + d("tcp", "TCP6_inuse")),
+        "%d" % (d("tcp", "TCP_mem") + d("tcp", "TCP6_mem")), o(asym), o(client), o(glob),
+        o(memcg), o(None if a.memcg_client is None else a.memcg_client / n), o(accept), o(gw)]))
+    if a.detail:
+        with open(a.detail, "w") as f:
+            f.write(f"# kernel memory, after - before, {a.conns} connections\n")
+            f.write("# /proc/meminfo fields that moved by 64 KiB or more: total, bytes per connection\n")
+            for k in sorted(set(b["mem"]) | set(w["mem"])):
+                x = d("mem", k)
+                if abs(x) >= 65536:
+                    f.write(f"meminfo {k:<16} {x / 1024:12.0f} KiB {per(x):9.0f} B/conn\n")
+            f.write("# /proc/net/sockstat{,6} TCP (mem in pages)\n")
+            for k in sorted(set(b["tcp"]) | set(w["tcp"])):
+                f.write(f"sockstat {k:<15} {b['tcp'].get(k, 0):9d} -> {w['tcp'].get(k, 0):9d}\n")
+            f.write("# /proc/slabinfo caches that moved by 64 KiB or more (active objects * size; "
+                    "merged caches are listed under one name)\n")
+            for k in sorted(set(b["slab"]) | set(w["slab"]), key=lambda k: -abs(dslab(k))):
+                x = dslab(k)
+                if abs(x) >= 65536:
+                    f.write(f"slab {k:<24} {x / 1024:12.0f} KiB {per(x):9.0f} B/conn\n")
+            f.write("# memory cgroups (kernel memory charged, bytes per connection)\n")
+            f.write(f"memcg gateway {o(memcg)} client {o(None if a.memcg_client is None else a.memcg_client / n)}"
+                    f" accept {o(accept)} procfs {o(procfs)}\n")
+
+
 def fnum(x):
     try:
         return float(x)
@@ -138,7 +266,13 @@ def main_report(a):
                                      "cpu_sys_us_per_req", "gw_cpu_util", "gw_cpu_busy", "load_cpu_busy",
                                      "gw_cpu_softirq_us_per_req", "steal",
                                      "rss_kib", "upstream_conns", "idle_base_kib", "idle_ok",
-                                     "idle_open", "idle_bytes_per_conn")}
+                                     "idle_open", "idle_bytes_per_conn", "kern_all_bytes_per_conn",
+                                     "kern_slab_bytes_per_conn", "kern_asym_bytes_per_conn",
+                                     "kern_client_bytes_per_conn", "kern_global_bytes_per_conn",
+                                     "memcg_bytes_per_conn", "kern_accept_bytes_per_conn",
+                                     "kern_procfs_bytes_per_conn", "kern_bytes_per_conn",
+                                     "total_bytes_per_conn", "tcp_inuse_delta",
+                                     "tcp_mem_pages_delta")}
         cpu = [x for x in (fnum(r["cpu_us_per_req"]) for r in rs) if x is not None]
         d["cpu_min"], d["cpu_max"] = (min(cpu), max(cpu)) if cpu else (None, None)
         tot = lambda k: sum(int(fnum(r.get(k)) or 0) for r in rs)
@@ -336,22 +470,77 @@ def main_report(a):
           "before (after a 2 s wrk warm-up with 64 connections" + (" over HTTPS" if tls else "")
           + ") and 3 s after the last connection "
           "is set up; bytes per connection = (RSS with − RSS before) / connections. nginx: master + "
-          "worker (the master does not change). Kernel socket memory is not in RSS."
+          "worker (the master does not change). Kernel socket memory is not in RSS (next columns)."
           + (" The TLS session cache is part of it where the gateway fills it with these "
              "connections' sessions." if tls else ""))
         w("")
-        w("| gateway | RSS before MiB | RSS with idle connections MiB | bytes / idle connection | answered | still open at the end |")
-        w("|---|--:|--:|--:|--:|--:|")
-        for g, d in idle:
-            w(f"| {g} | {fmt(d['idle_base_kib'] / 1024, 1)} | {fmt(d['rss_kib'] / 1024, 1)} | "
-              f"{fmt(d['idle_bytes_per_conn'], 0)} | {fmt(d['idle_ok'], 0)} | {fmt(d['idle_open'], 0)} |")
+        kern = any(d.get("kern_all_bytes_per_conn") is not None for _, d in idle)
+        memcg = any(d.get("memcg_bytes_per_conn") is not None for _, d in idle)
+        if kern:
+            w("| gateway | RSS before MiB | RSS with idle connections MiB | RSS bytes / idle connection "
+              "| kernel, machine-wide (both ends) | client's share | machine-wide − client "
+              + ("| charged to the gateway's cgroup | + accepted TCP socket " if memcg else "")
+              + "| **kernel: the gateway's share** | **RSS + kernel** | answered | still open at the end |")
+            w("|---|--:|--:|--:|--:|--:|--:|" + ("--:|--:|" if memcg else "") + "--:|--:|--:|--:|")
+        else:
+            w("| gateway | RSS before MiB | RSS with idle connections MiB | bytes / idle connection | answered | still open at the end |")
+            w("|---|--:|--:|--:|--:|--:|")
+        ref = M.get((isc, "reference"))
+        rows = idle + ([("reference: a trivial server", ref)] if kern and ref else [])
+        for g, d in rows:
+            if kern:
+                rss = lambda k: "–" if d.get(k) is None else fmt(d[k] / 1024, 1)
+                w(f"| {g} | {rss('idle_base_kib')} | {rss('rss_kib')} | {fmt(d['idle_bytes_per_conn'], 0)} | "
+                  f"{fmt(d['kern_all_bytes_per_conn'], 0)} | {fmt(d['kern_client_bytes_per_conn'], 0)} | "
+                  f"{fmt(d['kern_global_bytes_per_conn'], 0)} | "
+                  + (f"{fmt(d['memcg_bytes_per_conn'], 0)} | {fmt(d['kern_accept_bytes_per_conn'], 0)} | "
+                     if memcg else "")
+                  + f"**{fmt(d['kern_bytes_per_conn'], 0)}** | **{fmt(d['total_bytes_per_conn'], 0)}** | "
+                  f"{fmt(d['idle_ok'], 0)} | {fmt(d['idle_open'], 0)} |")
+            else:
+                w(f"| {g} | {fmt(d['idle_base_kib'] / 1024, 1)} | {fmt(d['rss_kib'] / 1024, 1)} | "
+                  f"{fmt(d['idle_bytes_per_conn'], 0)} | {fmt(d['idle_ok'], 0)} | {fmt(d['idle_open'], 0)} |")
         w("")
+        if kern:
+            w("Kernel memory, bytes per connection set up. Machine-wide: growth of `/proc/meminfo` Slab + "
+              "KernelStack + PageTables + Percpu between the two RSS readings, less the `/proc/PID/fd` "
+              "entries (`proc_inode_cache` and their dentries) that appear while something lists the "
+              "processes' descriptors; both ends of every connection are on this machine, and so is "
+              "anything else that ran meanwhile. "
+              + ("The gateway and the client each run in a memory cgroup of their own: the client's "
+                 "share is what is charged to its cgroup, and **the gateway's share is what is charged to "
+                 "its cgroup plus one object of the `TCP` slab per connection** (with its share of the slab "
+                 "pages): the kernel makes an accepted connection's socket in softirq context, before "
+                 "`accept()`, and charges it to nobody. Cgroups charge object sizes, so slab slack (a few "
+                 "%) is left out; \"machine-wide − client\" is the cross-check, and carries the noise "
+                 "of other jobs on the machine. " if memcg else
+                 "The client's share comes from a reference run: the same client and number of plain "
+                 "connections against a trivial server (`idle_conns.py --serve`: accepts, answers, holds "
+                 "the socket without polling it); the two ends of such a connection have the same kernel "
+                 "objects (TCP socket, socket inode, file, dentry) except the connecting end's port "
+                 "buckets (`tcp_bind_bucket`, `tcp_bind2_bucket`, from `/proc/slabinfo`), so the client's "
+                 "share is half of the reference's growth plus those buckets. It carries the noise of "
+                 "other jobs on the machine. ")
+              + "The reference line is the same client against the trivial server (plain TCP, also for "
+              "`tls-idle`: the client's TLS is in user space): what a bare accepted socket costs. "
+              "`/proc/net/sockstat` TCP memory (buffer accounting in pages) moved by "
+              + ", ".join(f"{g} {fmt(d.get('tcp_mem_pages_delta'), 0)}" for g, d in idle
+                          if d.get("tcp_mem_pages_delta") is not None)
+              + " pages; it is not added (queued data, whose memory is in the slab or charged already). "
+              "RSS + kernel is what one idle connection costs the machine on the gateway's side.")
+            w("")
         b = dict(idle)
         if "sluice" in b and len(b) > 1:
             r = ratio(b["sluice"]["idle_bytes_per_conn"],
                       [d["idle_bytes_per_conn"] for g, d in idle if g != "sluice"], min)
             w(f"Ratio sluice / best of the others, bytes per idle {'TLS ' if tls else ''}connection: {fratio(r)}")
             w("")
+            rt = ratio(b["sluice"].get("total_bytes_per_conn"),
+                       [d.get("total_bytes_per_conn") for g, d in idle if g != "sluice"], min)
+            if rt is not None:
+                w(f"Ratio sluice / best of the others, RSS + kernel per idle {'TLS ' if tls else ''}"
+                  f"connection: {fratio(rt)}")
+                w("")
     targets = []
     for sc, key, what, goal in TARGETS:
         s_ = (M.get((sc, "sluice")) or {}).get(key)
@@ -372,7 +561,8 @@ def main_report(a):
     w("![CPU time per request and memory per idle connection](performance.png)")
     w("")
     w("Every run: [performance.csv](performance.csv) (one line per run; `cpu_user_ticks` and "
-      "`cpu_sys_ticks` are clock ticks of 1/100 s; the `idle` and `tls-idle` lines fill only the last columns).")
+      "`cpu_sys_ticks` are clock ticks of 1/100 s; the `idle` and `tls-idle` lines fill only the last columns, "
+      "the `kern_*` ones in bytes per connection; gateway `reference` is the trivial server's run).")
     w("")
     w(END)
     block = "\n".join(out) + "\n"
@@ -476,6 +666,18 @@ plot '{idat}' using 0:2:3:xtic(1) with boxes lc rgb variable, \\
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "parse-wrk":
         parse_wrk(sys.argv[2])
+        return
+    if len(sys.argv) >= 2 and sys.argv[1] == "kmem":
+        p = argparse.ArgumentParser(prog="report.py kmem")
+        p.add_argument("before")
+        p.add_argument("after")
+        p.add_argument("conns", type=int)
+        p.add_argument("--ref-client", type=float)
+        p.add_argument("--symmetric", action="store_true")
+        p.add_argument("--memcg", type=float)
+        p.add_argument("--memcg-client", type=float)
+        p.add_argument("--detail")
+        kmem_delta(p.parse_args(sys.argv[2:]))
         return
     p = argparse.ArgumentParser()
     p.add_argument("cmd", choices=["report"])

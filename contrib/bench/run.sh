@@ -82,6 +82,38 @@
 #   or does not answer HTTPS when started with it) is left out of these
 #   three scenarios with a message; the other gateways still run them.
 #
+# Idle scenarios (idle, tls-idle): besides the gateway's RSS growth per
+# connection they report the KERNEL memory per idle connection that the
+# gateway accounts for (doc/scale.md has the method and the figures).
+# As root, the gateway and the idle client each run in a memory cgroup of
+# their own (v1 or v2): the gateway's share = the kernel memory charged to
+# its cgroup + one "TCP" slab object per connection (an accepted socket is
+# made in softirq before accept() and charged to nobody). Machine-wide,
+# /proc/meminfo (Slab + KernelStack + PageTables + Percpu, less the
+# /proc/PID/fd entries something listing descriptors leaves behind),
+# /proc/net/sockstat{,6} and /proc/slabinfo are sampled with the RSS: that
+# growth holds both loopback ends and any other job on the machine, and
+# minus the client's share it is the cross-check. Before the gateways of
+# each scenario and round a reference run opens the same number of plain
+# connections to idle_conns.py --serve (accepts, answers, holds without
+# polling): a bare accepted socket's cost; without cgroups (not root) it
+# gives the client's share instead ((growth - the connecting end's port
+# buckets) / 2 + buckets). New performance.csv columns, after the old ones:
+# kern_before_kib, kern_with_kib (the machine-wide sum), then bytes per
+# connection set up (idle_ok): kern_all_ (machine-wide, both ends),
+# kern_slab_, kern_sunreclaim_, kern_sreclaimable_ (its parts), kern_procfs_
+# (the /proc entries left out), tcp_inuse_delta, tcp_mem_pages_delta
+# (sockstat; buffer pages, not added), kern_asym_ (the port buckets' slab),
+# kern_client_ (client's share), kern_global_ (machine-wide - client),
+# memcg_ (charged to the gateway's cgroup), memcg_client_, kern_accept_
+# (the TCP object), kern_bytes_per_conn (the gateway's share: memcg_ +
+# kern_accept_, else kern_global_), total_bytes_per_conn
+# (idle_bytes_per_conn + kern_bytes_per_conn); the reference run is a line
+# with gateway "reference". --keep keeps the samples and a per-cache
+# breakdown per run (*.kmem). The idle client and the reference server close
+# with a reset, leaving no TIME_WAIT sockets to be freed during the next
+# measurement.
+#
 # Environment: SLUICE (default ./build/src/sluice), NGINX, HAPROXY, WRK,
 # GNUPLOT, OPENSSL (TLS scenarios only), PYTHON (default /usr/bin/python3
 # when present), GW_CPU (0), LOAD_CPU (1), UP_PORT (19100), GW_PORT
@@ -239,6 +271,7 @@ cleanup() {
 	[ -n "$CLIENT_PID" ] && stop_pid "$CLIENT_PID"
 	for p in "${PIDS[@]}"; do stop_pid "$p"; done
 	[ -z "$CAP_DIR" ] || rmdir "$CAP_DIR" 2>/dev/null || true
+	{ declare -F memcg_remove >/dev/null && memcg_remove; } || true
 	[ -n "$WATCHDOG" ] && { kill "$WATCHDOG" 2>/dev/null || true; wait "$WATCHDOG" 2>/dev/null || true; }
 	if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ]; then
 		log "scratch directory kept: $WORK"
@@ -784,9 +817,11 @@ tls_mode() {  # scenario -> GW_TLS
 }
 
 CSV="$WORK/performance.csv"
+# idle and tls-idle: kernel memory (report.py kmem; KiB, then bytes per connection)
+COLUMNS_KMEM="kern_before_kib,kern_with_kib,kern_all_bytes_per_conn,kern_slab_bytes_per_conn,kern_sunreclaim_bytes_per_conn,kern_sreclaimable_bytes_per_conn,kern_procfs_bytes_per_conn,tcp_inuse_delta,tcp_mem_pages_delta,kern_asym_bytes_per_conn,kern_client_bytes_per_conn,kern_global_bytes_per_conn,memcg_bytes_per_conn,memcg_client_bytes_per_conn,kern_accept_bytes_per_conn,kern_bytes_per_conn,total_bytes_per_conn"
 COLUMNS_RUN="requests,rps,p50_ms,p99_ms,socket_errors,err_connect,err_read,err_write,err_timeout,non2xx"
 COLUMNS_CPU="cpu_user_ticks,cpu_sys_ticks,cpu_us_per_req,cpu_user_us_per_req,cpu_sys_us_per_req,gw_cpu_util,gw_cpu_busy,load_cpu_busy,gw_cpu_softirq_us_per_req,steal"
-echo "scenario,workers,round,gateway,connections,duration_s,$COLUMNS_RUN,$COLUMNS_CPU,rss_kib,upstream_conns,idle_base_kib,idle_ok,idle_open,idle_bytes_per_conn" >"$CSV"
+echo "scenario,workers,round,gateway,connections,duration_s,$COLUMNS_RUN,$COLUMNS_CPU,rss_kib,upstream_conns,idle_base_kib,idle_ok,idle_open,idle_bytes_per_conn,$COLUMNS_KMEM" >"$CSV"
 CLK_TCK=$(getconf CLK_TCK)
 
 wrk_cmd() {  # conns path extra duration
@@ -823,55 +858,192 @@ run_one() {  # scenario gateway round
 	read -r req rps p50 p99 serr ec er ew et non2xx <<<"$w"
 	c=$(cpu_figures "$s0" "$s1" "$req" "$DURATION")
 	read -r _ _ cpu_us _ _ util gwb ldb _ _ <<<"$c"
-	echo "$sc,$workers,$r,$gw,$conns,$DURATION,${w// /,},${c// /,},$rss,$((a1 - a0 - 1)),,,," >>"$CSV"
+	echo "$sc,$workers,$r,$gw,$conns,$DURATION,${w// /,},${c// /,},$rss,$((a1 - a0 - 1)),,,,$(printf ',%.0s' $(seq 17))" >>"$CSV"
 	GW_TLS=""
 	log "$(printf '%-6s %-7s r%d: %8.0f req/s  p50 %6.2f  p99 %7.2f ms  %6.2f us/req  (gateway %.2f, CPU %s %.2f, CPU %s %.2f busy)  rss %s KiB  errors c%s r%s w%s t%s + %s non-2xx  upstream conns %s' \
 		"$sc" "$gw" "$r" "$rps" "$p50" "$p99" "$cpu_us" "$util" "$GW_CPU" "$gwb" "$LOAD_CPU" "$ldb" "$rss" "$ec" "$er" "$ew" "$et" "$non2xx" $((a1 - a0 - 1)))"
 }
 
-run_idle() {  # gateway round scenario (idle or tls-idle)
-	local gw=$1 r=$2 sc=${3:-idle} n=$IDLE_CONNS tls=() base with line ok open cmd i empty
-	GW_TLS=$(tls_mode "$sc")
-	if [ -n "$GW_TLS" ]; then n=$TLS_IDLE_CONNS; tls=(--tls); fi
-	start_gateway "$gw" 1
-	if [ -n "$GW_TLS" ] && [ "$r" = 1 ]; then tls_probe "$sc" "$gw"; fi
-	cmd=$(wrk_cmd 64 / "" 2)
-	eval "timeout 60 $cmd" >/dev/null 2>&1 || log "warm-up of $gw/$sc failed"
-	sleep 1
-	base=$(gw_rss)
-	local out="$WORK/$sc-$gw-$r.txt"
+# The idle client's bounds: set-up time grows with the connections (Python
+# makes about 1,000 TLS handshakes a second here), and it holds them for a
+# minute more, at most
+idle_setup_s() { echo $((90 + $1 / 200)); }
+
+idle_client_start() {  # conns out [--tls]: connects, waits until READY + 3 s
+	local n=$1 out=$2 setup i
+	shift 2
+	setup=$(idle_setup_s "$n")
 	: >"$out"
-	taskset -c "$LOAD_CPU" "${NICE_CMD[@]}" "$PYTHON" "$HERE/idle_conns.py" 127.0.0.1 "$GW_PORT" "$n" \
-		--window 64 --hold 120 ${tls[@]+"${tls[@]}"} >"$out" 2>&1 &
+	# in its own memory cgroup (if there is one) from its first allocation
+	taskset -c "$LOAD_CPU" "${NICE_CMD[@]}" sh -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs"; shift; exec "$@"' sh \
+		"${MEMCG_DIR:+$MEMCG_DIR/client}" "$PYTHON" "$HERE/idle_conns.py" 127.0.0.1 "$GW_PORT" "$n" \
+		--window 64 --setup-timeout "$setup" --hold $((setup + 60)) "$@" >"$out" 2>&1 &
 	CLIENT_PID=$!
-	for i in $(seq 1000); do  # the client bounds its own set-up time (90 s)
+	for i in $(seq $(((setup + 10) * 10))); do  # the client bounds its own set-up time
 		grep -q '^READY' "$out" && break
 		proc_alive "$CLIENT_PID" || break
 		sleep 0.1
 	done
 	sleep 3
-	with=$(gw_rss)
+}
+
+idle_client_stop() {  # out: asks how many are still open, then stops the client
+	local i
 	kill -USR1 "$CLIENT_PID" 2>/dev/null || true
 	for i in $(seq 600); do
-		grep -q '^OPEN' "$out" && break
+		grep -q '^OPEN' "$1" && break
 		proc_alive "$CLIENT_PID" || break
 		sleep 0.1
 	done
 	stop_pid "$CLIENT_PID"
 	CLIENT_PID=""
+}
+
+kmem_sample() {  # file: the kernel's memory counters now (report.py kmem reads them)
+	{
+		cat /proc/meminfo /proc/net/sockstat
+		cat /proc/net/sockstat6 2>/dev/null || true
+		cat /proc/slabinfo 2>/dev/null || true  # root only: the per-cache breakdown
+	} >"$1"
+}
+
+# Memory cgroups for the idle scenarios (root): the gateway (or the
+# reference server) in MEMCG_DIR/gw, the idle client in MEMCG_DIR/client, so
+# that the kernel memory charged to each is known whatever else runs on the
+# machine. cgroup v1 (memory.kmem.usage_in_bytes) or v2 (memory.stat kernel
+# + sock). Without them only the machine-wide figures are there.
+MEMCG_DIR=""
+MEMCG_V=""
+memcg_setup() {
+	local base
+	[ "$(id -u)" = 0 ] || return 1
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then  # v2: a child of the root
+		grep -qw memory /sys/fs/cgroup/cgroup.controllers || return 1
+		grep -qw memory /sys/fs/cgroup/cgroup.subtree_control ||
+			echo +memory >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || return 1
+		MEMCG_DIR=/sys/fs/cgroup/sluice-bench-mem-$$
+		mkdir "$MEMCG_DIR" && echo +memory >"$MEMCG_DIR/cgroup.subtree_control" || { memcg_remove; return 1; }
+		MEMCG_V=2
+	else  # v1: a child of the cgroup this script is in
+		base=/sys/fs/cgroup/memory$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3 }' /proc/self/cgroup)
+		[ -f "$base/memory.kmem.usage_in_bytes" ] || return 1
+		MEMCG_DIR=$base/sluice-bench-mem-$$
+		mkdir "$MEMCG_DIR" || { MEMCG_DIR=""; return 1; }
+		MEMCG_V=1
+	fi
+	mkdir "$MEMCG_DIR/gw" "$MEMCG_DIR/client" || { memcg_remove; return 1; }
+}
+
+memcg_remove() {  # (their processes are stopped by then)
+	[ -n "$MEMCG_DIR" ] || return 0
+	rmdir "$MEMCG_DIR/gw" "$MEMCG_DIR/client" "$MEMCG_DIR" 2>/dev/null || true
+	MEMCG_DIR=""
+}
+
+memcg_kmem() {  # gw|client: kernel memory charged to that cgroup, bytes
+	[ -n "$MEMCG_DIR" ] || return 0
+	if [ "$MEMCG_V" = 1 ]; then cat "$MEMCG_DIR/$1/memory.kmem.usage_in_bytes"
+	else awk '$1 == "kernel" || $1 == "sock" { t += $2 } END { print t + 0 }' "$MEMCG_DIR/$1/memory.stat"; fi
+}
+
+memcg_enter() {  # pid...: into the gateway's cgroup (all threads)
+	local p
+	[ -n "$MEMCG_DIR" ] || return 0
+	for p in "$@"; do echo "$p" >"$MEMCG_DIR/gw/cgroup.procs" || log "cannot move pid $p into $MEMCG_DIR/gw"; done
+}
+
+# The kernel memory of the idle connections. Both ends are on this machine,
+# so the machine-wide growth (/proc/meminfo etc.) holds the client's sockets
+# too, and whatever else runs meanwhile. Two ways to the gateway's share:
+# (1) with memory cgroups (root): what is charged to the gateway's cgroup,
+# plus its accepted sockets' TCP objects, which the kernel makes before
+# accept() and charges to nobody (report.py kmem); (2) the machine-wide
+# growth minus the client's share: the client's cgroup, or without cgroups a
+# reference run, the same client and number of connections against
+# idle_conns.py --serve, a trivial server that accepts, answers and holds
+# each socket without polling it. The two ends of such a plain loopback
+# connection have the same kernel objects except the connecting end's port
+# buckets, so the client's share is half of the reference's growth plus
+# those buckets. Per scenario and round, run before the gateways;
+# REF_CLIENT holds the result.
+declare -A REF_CLIENT=()
+run_idle_ref() {  # scenario round
+	local sc=$1 r=$2 n=$IDLE_CONNS out pid i k line ok open m0 m1 c0 c1 kall kcli ksrv
+	[ "$sc" = tls-idle ] && n=$TLS_IDLE_CONNS
+	out="$WORK/$sc-reference-$r.txt"
+	: >"$out.server"
+	taskset -c "$GW_CPU" "${NICE_CMD[@]}" "$PYTHON" "$HERE/idle_conns.py" --serve 127.0.0.1 "$GW_PORT" "$n" \
+		--hold $(($(idle_setup_s "$n") + 120)) >"$out.server" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	memcg_enter "$pid"
+	for i in $(seq 100); do
+		grep -q '^LISTENING' "$out.server" && break
+		proc_alive "$pid" || break
+		sleep 0.1
+	done
+	grep -q '^LISTENING' "$out.server" || { stop_pid "$pid"; forget_pid "$pid"; log "reference server did not start: $(tail -n 2 "$out.server")"; return 0; }
+	sleep 1
+	kmem_sample "$out.k0"
+	m0=$(memcg_kmem gw); c0=$(memcg_kmem client)
+	idle_client_start "$n" "$out"  # plain TCP even for tls-idle: the client's TLS is in user space
+	kmem_sample "$out.k1"
+	m1=$(memcg_kmem gw); c1=$(memcg_kmem client)
+	idle_client_stop "$out"
+	stop_pid "$pid"
+	forget_pid "$pid"
+	line=$(grep '^READY' "$out" || true)
+	ok=$(sed -n 's/.*ok=\([0-9]*\).*/\1/p' <<<"$line")
+	open=$(sed -n 's/^OPEN open=\([0-9]*\).*/\1/p' "$out")
+	[ -n "$ok" ] && [ "$ok" -gt 0 ] || { log "reference client failed for $sc: $(tail -n 3 "$out")"; return 0; }
+	k=$("$PYTHON" "$HERE/report.py" kmem "$out.k0" "$out.k1" "$ok" --symmetric \
+		${m0:+--memcg $((m1 - m0)) --memcg-client $((c1 - c0))} --detail "$out.kmem") || return 0
+	IFS=, read -r _ _ kall _ _ _ _ _ _ _ kcli _ _ _ _ ksrv <<<"$k"
+	[ -n "$MEMCG_DIR" ] || REF_CLIENT["$sc-$r"]=$kcli
+	echo "$sc,1,$r,reference,$n,$(printf ',%.0s' $(seq 20)),,,,$ok,${open:-},,$k," >>"$CSV"
+	log "$(printf '%-8s %-9s r%d: kernel +%s bytes per plain loopback connection, both ends (%s connections): client %s, trivial server %s' \
+		"$sc" reference "$r" "$kall" "$ok" "$kcli" "$ksrv")"
+}
+
+run_idle() {  # gateway round scenario (idle or tls-idle)
+	local gw=$1 r=$2 sc=${3:-idle} n=$IDLE_CONNS tls=() base with line ok open cmd empty k ref m0 m1 c0 c1 kall kcli kglob kgw
+	GW_TLS=$(tls_mode "$sc")
+	if [ -n "$GW_TLS" ]; then n=$TLS_IDLE_CONNS; tls=(--tls); fi
+	start_gateway "$gw" 1
+	memcg_enter $GW_PROCS
+	if [ -n "$GW_TLS" ] && [ "$r" = 1 ]; then tls_probe "$sc" "$gw"; fi
+	cmd=$(wrk_cmd 64 / "" 2)
+	eval "timeout 60 $cmd" >/dev/null 2>&1 || log "warm-up of $gw/$sc failed"
+	sleep 1
+	local out="$WORK/$sc-$gw-$r.txt"
+	base=$(gw_rss)
+	kmem_sample "$out.k0"
+	m0=$(memcg_kmem gw); c0=$(memcg_kmem client)
+	idle_client_start "$n" "$out" ${tls[@]+"${tls[@]}"}
+	with=$(gw_rss)
+	kmem_sample "$out.k1"
+	m1=$(memcg_kmem gw); c1=$(memcg_kmem client)
+	idle_client_stop "$out"
 	stop_gateway
 	GW_TLS=""
 	line=$(grep '^READY' "$out" || true)
 	ok=$(sed -n 's/.*ok=\([0-9]*\).*/\1/p' <<<"$line")
 	open=$(sed -n 's/^OPEN open=\([0-9]*\).*/\1/p' "$out")
 	[ -n "$ok" ] || { log "idle client failed for $gw/$sc: $(tail -n 3 "$out")"; ok=0; }
-	local per secs
+	local per secs ktot=""
 	secs=$(sed -n 's/.*secs=\([0-9.]*\).*/\1/p' <<<"$line")
 	per=$(awk -v b="$base" -v w="$with" -v n="$n" 'BEGIN { printf "%.0f", (w - b) * 1024 / n }')
+	# kernel: per connection set up (ok)
+	ref=${REF_CLIENT["$sc-$r"]:-}
+	k=$("$PYTHON" "$HERE/report.py" kmem "$out.k0" "$out.k1" "$((ok > 0 ? ok : n))" \
+		${ref:+--ref-client "$ref"} ${m0:+--memcg $((m1 - m0)) --memcg-client $((c1 - c0))} \
+		--detail "$out.kmem") || k=$(printf ',%.0s' $(seq 15))
+	IFS=, read -r _ _ kall _ _ _ _ _ _ _ kcli kglob _ _ _ kgw <<<"$k"
+	[ -n "$kgw" ] && ktot=$((per + kgw))
 	empty=$(printf ',%.0s' $(seq 20))  # the 20 run and CPU columns
-	echo "$sc,1,$r,$gw,$n,$empty,$with,,$base,$ok,${open:-},$per" >>"$CSV"
-	log "$(printf '%-8s %-7s r%d: baseline %s KiB, with %s idle %s KiB -> %s bytes/connection (%s answered, %s still open; set up in %s s)' \
-		"$sc" "$gw" "$r" "$base" "$n" "$with" "$per" "$ok" "${open:-?}" "${secs:-?}")"
+	echo "$sc,1,$r,$gw,$n,$empty,$with,,$base,$ok,${open:-},$per,$k,$ktot" >>"$CSV"
+	log "$(printf '%-8s %-7s r%d: baseline %s KiB, with %s idle %s KiB -> %s bytes/connection (%s answered, %s still open; set up in %s s); kernel: the gateway'"'"'s share %s bytes/connection (machine-wide %s - client %s = %s) -> %s in all' \
+		"$sc" "$gw" "$r" "$base" "$n" "$with" "$per" "$ok" "${open:-?}" "${secs:-?}" "${kgw:-?}" "${kall:-?}" "${kcli:-?}" "${kglob:-?}" "${ktot:-?}")"
 }
 
 # ---------------------------------------------------------------- main
@@ -879,6 +1051,9 @@ IFS=, read -r -a SCENARIOS <<<"$ONLY"
 IFS=, read -r -a GWS <<<"$GATEWAYS"
 for g in "${GWS[@]}"; do case "$g" in sluice|nginx|haproxy) ;; *) die "unknown gateway $g" ;; esac; done
 for s in "${SCENARIOS[@]}"; do case "$s" in idle|tls-idle) ;; *) scenario "$s" >/dev/null ;; esac; done
+case ",$ONLY," in
+*,idle,*|*,tls-idle,*) memcg_setup || log "NOTE: no memory cgroup for the idle scenarios (needs root and the memory controller): their kernel figures are machine-wide only" ;;
+esac
 case ",$ONLY," in
 *,sat,*) cap_setup || die "scenario sat needs root and a cgroup CPU controller (v1 or v2); leave it out with --only" ;;
 esac
@@ -908,6 +1083,7 @@ if [ "$TLS_WANTED" = 1 ]; then
 fi
 for s in "${SCENARIOS[@]}"; do
 	for r in $(seq "$ROUNDS"); do
+		case "$s" in idle|tls-idle) run_idle_ref "$s" "$r" ;; esac
 		for g in "${GWS[@]}"; do
 			case "$s" in tls-*) [ "$g" = sluice ] && [ "$SLUICE_TLS" = no ] && continue ;; esac
 			case "$s" in
