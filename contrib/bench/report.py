@@ -54,6 +54,7 @@ SCENARIOS = [
 IDLE = [
     ("idle", "keep-alive connections that made one request each"),
     ("tls-idle", "keep-alive TLS connections that made a full handshake and one request each"),
+    ("slowread", "connections that asked for 256 KiB and read nothing but the head (a slow-read attack)"),
 ]
 # Targets of the TLS work (sluice / best of nginx and HAProxy; lower is better)
 TARGETS = [
@@ -460,20 +461,34 @@ def main_report(a):
             continue
         idles[isc] = idle
         tls = isc == "tls-idle"
-        n = meta.get("tls_idle_conns" if tls else "idle_conns")
-        w(f"### {'Idle TLS memory' if tls else 'Idle memory'}: {n} {what}")
-        w("")
-        w(f"A python3 client (on CPU {meta.get('load_cpu')}) opens {n} connections, at most 64 of them "
-          "in set-up at a time, "
-          + ("each makes a full TLS handshake (Python's `ssl`, no session offered), " if tls else "")
-          + "each sends `GET /`, reads the response and stays open. RSS is read "
-          "before (after a 2 s wrk warm-up with 64 connections" + (" over HTTPS" if tls else "")
-          + ") and 3 s after the last connection "
-          "is set up; bytes per connection = (RSS with − RSS before) / connections. nginx: master + "
-          "worker (the master does not change). Kernel socket memory is not in RSS (next columns)."
-          + (" The TLS session cache is part of it where the gateway fills it with these "
-             "connections' sessions." if tls else ""))
-        w("")
+        if isc == "slowread":
+            n = meta.get("slowread_conns")
+            w(f"### Memory under a slow-read attack: {n} {what}")
+            w("")
+            w(f"A python3 client (`slow_readers.py`, on CPU {meta.get('load_cpu')}) opens {n} "
+              "connections, at most 64 of them in set-up at a time, each with a 4 KiB receive buffer "
+              "set before it connects; each sends `GET /256k`, reads the response head and nothing "
+              "more, and stays open. RSS is read before (after a 2 s wrk warm-up with 64 connections) "
+              "and 3 s after the last head arrived; bytes per connection = (RSS with − RSS before) / "
+              "connections: what the gateway holds in user space for a reader that does not read. "
+              "The kernel columns include the socket buffers the response fills.")
+            w("")
+        else:
+            n = meta.get("tls_idle_conns" if tls else "idle_conns")
+            w(f"### {'Idle TLS memory' if tls else 'Idle memory'}: {n} {what}")
+            w("")
+            w(f"A python3 client (on CPU {meta.get('load_cpu')}) opens {n} connections, at most 64 "
+              "of them in set-up at a time, "
+              + ("each makes a full TLS handshake (Python's `ssl`, no session offered), " if tls else "")
+              + "each sends `GET /`, reads the response and stays open. RSS is read "
+              "before (after a 2 s wrk warm-up with 64 connections" + (" over HTTPS" if tls else "")
+              + ") and 3 s after the last connection "
+              "is set up; bytes per connection = (RSS with − RSS before) / connections. nginx: "
+              "master + worker (the master does not change). Kernel socket memory is not in RSS "
+              "(next columns)."
+              + (" The TLS session cache is part of it where the gateway fills it with these "
+                 "connections' sessions." if tls else ""))
+            w("")
         kern = any(d.get("kern_all_bytes_per_conn") is not None for _, d in idle)
         memcg = any(d.get("memcg_bytes_per_conn") is not None for _, d in idle)
         if kern:
@@ -533,12 +548,13 @@ def main_report(a):
         if "sluice" in b and len(b) > 1:
             r = ratio(b["sluice"]["idle_bytes_per_conn"],
                       [d["idle_bytes_per_conn"] for g, d in idle if g != "sluice"], min)
-            w(f"Ratio sluice / best of the others, bytes per idle {'TLS ' if tls else ''}connection: {fratio(r)}")
+            kind = "slow-read " if isc == "slowread" else "idle TLS " if tls else "idle "
+            w(f"Ratio sluice / best of the others, bytes per {kind}connection: {fratio(r)}")
             w("")
             rt = ratio(b["sluice"].get("total_bytes_per_conn"),
                        [d.get("total_bytes_per_conn") for g, d in idle if g != "sluice"], min)
             if rt is not None:
-                w(f"Ratio sluice / best of the others, RSS + kernel per idle {'TLS ' if tls else ''}"
+                w(f"Ratio sluice / best of the others, RSS + kernel per {kind}"
                   f"connection: {fratio(rt)}")
                 w("")
     targets = []
@@ -602,7 +618,8 @@ def plot(a, M, gws, scen, idle):
     with open(idat, "w") as f:
         for isc, rows in idle.items():
             for g, d in rows:
-                label = g if isc == "idle" else f"{g}/TLS"
+                label = (g if isc == "idle" else f"{g}/TLS" if isc == "tls-idle"
+                         else f"{g}/slow-read")
                 f.write(f"{label} {d['idle_bytes_per_conn'] or 0:.0f} {int(colors[g][1:], 16)}\n")
     gp = os.path.join(work, "plot.gp")
     cols = []

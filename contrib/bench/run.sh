@@ -3,7 +3,7 @@
 #
 # usage: contrib/bench/run.sh [--quick] [--rounds N] [--duration SECS]
 #            [--only LIST] [--gateways LIST] [--idle-conns N]
-#            [--tls-idle-conns N]
+#            [--tls-idle-conns N] [--slowread-conns N]
 #            [--same-headers] [--big-buffers] [--sat-cpu PCT] [--idle-poll]
 #            [--sluice-route plain|split|sticky|mirror|reliable|logged]
 #            [--nice N] [--out DIR] [--keep]
@@ -13,10 +13,15 @@
 #                    (default 3, at least 1)
 #   --duration SECS  seconds per measured run (overrides --quick)
 #   --only LIST      scenarios, comma-separated, from
-#                    ka,close,4k,256k,upload,ka2,sat,idle,tls-hs,tls-ka,
-#                    tls-idle (default: all)
+#                    ka,close,4k,256k,upload,ka2,sat,idle,slowread,tls-hs,
+#                    tls-ka,tls-idle (default: all)
 #   --gateways LIST  from sluice,nginx,haproxy (default: all three)
 #   --idle-conns N   idle keep-alive connections for "idle" (default 15000)
+#   --slowread-conns N  connections of "slowread" (default 1000): each
+#                    asks for /256k with a 4 KiB receive buffer and reads
+#                    only the head (slow_readers.py), so that RSS per
+#                    connection is what a slow-read attacker costs the
+#                    gateway (measured as "idle", with the same columns)
 #   --tls-idle-conns N  idle keep-alive TLS connections for "tls-idle"
 #                    (default 5000, with --quick 2000)
 #   --same-headers   make nginx and HAProxy add the request headers sluice
@@ -148,7 +153,9 @@ DURATION=10
 WARMUP=1
 ROUNDS=3
 QUICK=0
-ONLY="ka,close,4k,256k,upload,ka2,sat,idle,tls-hs,tls-ka,tls-idle"
+ONLY="ka,close,4k,256k,upload,ka2,sat,idle,slowread,tls-hs,tls-ka,tls-idle"
+SLOWREAD_CONNS=1000
+IDLE_CLIENT=idle_conns.py
 GATEWAYS="sluice,nginx,haproxy"
 IDLE_CONNS=15000
 TLS_IDLE_CONNS=""  # 5000, with --quick 2000
@@ -174,6 +181,7 @@ while [ $# -gt 0 ]; do
 	--gateways) GATEWAYS=${2:?}; shift ;;
 	--idle-conns) IDLE_CONNS=${2:?}; shift ;;
 	--tls-idle-conns) TLS_IDLE_CONNS=${2:?}; shift ;;
+	--slowread-conns) SLOWREAD_CONNS=${2:?}; shift ;;
 	--same-headers) SAME_HEADERS=1 ;;
 	--big-buffers) BIG_BUFFERS=1 ;;
 	--sat-cpu) SAT_CPU=${2:?}; shift ;;
@@ -202,6 +210,7 @@ fi
 case "$IDLE_CONNS" in ''|*[!0-9]*|0) die "--idle-conns wants an integer >= 1" ;; esac
 [ -n "$TLS_IDLE_CONNS" ] || if [ "$QUICK" = 1 ]; then TLS_IDLE_CONNS=2000; else TLS_IDLE_CONNS=5000; fi
 case "$TLS_IDLE_CONNS" in ''|*[!0-9]*|0) die "--tls-idle-conns wants an integer >= 1" ;; esac
+case "$SLOWREAD_CONNS" in ''|*[!0-9]*|0) die "--slowread-conns wants an integer >= 1" ;; esac
 case "$SAT_CPU" in ''|*[!0-9]*|0) die "--sat-cpu wants a percentage from 1 to 100" ;; esac
 [ "$SAT_CPU" -le 100 ] || die "--sat-cpu wants a percentage from 1 to 100"
 
@@ -220,6 +229,9 @@ done
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" -ge $((IDLE_CONNS + 200)) ] || case ",$ONLY," in
 	*,idle,*) die "fd limit $(ulimit -n) too low for --idle-conns $IDLE_CONNS" ;;
+	esac
+[ "$(ulimit -n)" -ge $((2 * SLOWREAD_CONNS + 200)) ] || case ",$ONLY," in
+	*,slowread,*) die "fd limit $(ulimit -n) too low for --slowread-conns $SLOWREAD_CONNS" ;;
 	esac
 [ "$(ulimit -n)" -ge $((TLS_IDLE_CONNS + 200)) ] || case ",$ONLY," in
 	*,tls-idle,*) die "fd limit $(ulimit -n) too low for --tls-idle-conns $TLS_IDLE_CONNS" ;;
@@ -876,7 +888,7 @@ idle_client_start() {  # conns out [--tls]: connects, waits until READY + 3 s
 	: >"$out"
 	# in its own memory cgroup (if there is one) from its first allocation
 	taskset -c "$LOAD_CPU" "${NICE_CMD[@]}" sh -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs"; shift; exec "$@"' sh \
-		"${MEMCG_DIR:+$MEMCG_DIR/client}" "$PYTHON" "$HERE/idle_conns.py" 127.0.0.1 "$GW_PORT" "$n" \
+		"${MEMCG_DIR:+$MEMCG_DIR/client}" "$PYTHON" "$HERE/$IDLE_CLIENT" 127.0.0.1 "$GW_PORT" "$n" \
 		--window 64 --setup-timeout "$setup" --hold $((setup + 60)) "$@" >"$out" 2>&1 &
 	CLIENT_PID=$!
 	for i in $(seq $(((setup + 10) * 10))); do  # the client bounds its own set-up time
@@ -1009,6 +1021,12 @@ run_idle() {  # gateway round scenario (idle or tls-idle)
 	local gw=$1 r=$2 sc=${3:-idle} n=$IDLE_CONNS tls=() base with line ok open cmd empty k ref m0 m1 c0 c1 kall kcli kglob kgw
 	GW_TLS=$(tls_mode "$sc")
 	if [ -n "$GW_TLS" ]; then n=$TLS_IDLE_CONNS; tls=(--tls); fi
+	IDLE_CLIENT=idle_conns.py
+	if [ "$sc" = slowread ]; then
+		n=$SLOWREAD_CONNS
+		IDLE_CLIENT=slow_readers.py
+		tls=(--path /256k --rcvbuf 4096)
+	fi
 	start_gateway "$gw" 1
 	memcg_enter $GW_PROCS
 	if [ -n "$GW_TLS" ] && [ "$r" = 1 ]; then tls_probe "$sc" "$gw"; fi
@@ -1050,9 +1068,9 @@ run_idle() {  # gateway round scenario (idle or tls-idle)
 IFS=, read -r -a SCENARIOS <<<"$ONLY"
 IFS=, read -r -a GWS <<<"$GATEWAYS"
 for g in "${GWS[@]}"; do case "$g" in sluice|nginx|haproxy) ;; *) die "unknown gateway $g" ;; esac; done
-for s in "${SCENARIOS[@]}"; do case "$s" in idle|tls-idle) ;; *) scenario "$s" >/dev/null ;; esac; done
+for s in "${SCENARIOS[@]}"; do case "$s" in idle|tls-idle|slowread) ;; *) scenario "$s" >/dev/null ;; esac; done
 case ",$ONLY," in
-*,idle,*|*,tls-idle,*) memcg_setup || log "NOTE: no memory cgroup for the idle scenarios (needs root and the memory controller): their kernel figures are machine-wide only" ;;
+*,idle,*|*,tls-idle,*|*,slowread,*) memcg_setup || log "NOTE: no memory cgroup for the idle scenarios (needs root and the memory controller): their kernel figures are machine-wide only" ;;
 esac
 case ",$ONLY," in
 *,sat,*) cap_setup || die "scenario sat needs root and a cgroup CPU controller (v1 or v2); leave it out with --only" ;;
@@ -1087,7 +1105,7 @@ for s in "${SCENARIOS[@]}"; do
 		for g in "${GWS[@]}"; do
 			case "$s" in tls-*) [ "$g" = sluice ] && [ "$SLUICE_TLS" = no ] && continue ;; esac
 			case "$s" in
-			idle|tls-idle) run_idle "$g" "$r" "$s" ;;
+			idle|tls-idle|slowread) run_idle "$g" "$r" "$s" ;;
 			*) run_one "$s" "$g" "$r" ;;
 			esac
 		done
@@ -1130,6 +1148,7 @@ META="$WORK/meta.txt"
 	echo "elapsed=$ELAPSED"
 	echo "idle_conns=$IDLE_CONNS"
 	echo "tls_idle_conns=$TLS_IDLE_CONNS"
+	echo "slowread_conns=$SLOWREAD_CONNS"
 	echo "tls_wanted=$TLS_WANTED"
 	echo "sluice_tls=$SLUICE_TLS"
 	echo "sluice_tls_why=$SLUICE_TLS_WHY"
