@@ -356,8 +356,10 @@ def keepalive_get(sock, path):
 def idle_connections_park_and_come_back():
     # keep-alive connections idle for a second are parked (their read
     # event goes back, ~128 bytes each): they must still answer a new
-    # request, see their peer's close, and leave no trace
-    n = 200
+    # request, see their peer's close, and leave no trace. 600 of them:
+    # more events than one 64 KiB region holds (511), so that a region
+    # fills, empties and is given back
+    n = 600
     up = Upstream("a")
     sl, port, aport = with_admin(up)
     socks = []
