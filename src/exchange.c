@@ -1292,6 +1292,7 @@ up_read(struct sl_client *c)
 	 * whole budget for a head that does not fit it; with no room left
 	 * the read interest goes off: the client is slower than the
 	 * upstream */
+again:
 	size = sl_client_rbuf_size(c);
 	if (!(t->flags & T_RESP_HEAD) && u->in.data != NULL &&
 	    sl_buf_pending(&u->in) >= u->in.cap)
@@ -1301,7 +1302,20 @@ up_read(struct sl_client *c)
 		t->up_progress_ms = now_ms();
 		if (u->in.len == u->in.cap && (c->flags & C_F_RBUF_PROVEN))
 			sl_client_rbuf_set(c, 1);
-		return resp_advance(c);
+		if (resp_advance(c) == -1)
+			return -1;
+		/* a head that filled a buffer smaller than the budget: read
+		 * on now, into a larger one. Waiting for the next event is not
+		 * enough: the full buffer turned reading off, the rest may be
+		 * inside TLS where epoll cannot see it, and an upstream that
+		 * answered early and closed gets one call to be read. */
+		if (!(t->flags & T_RESP_HEAD) &&
+		    sl_buf_pending(&u->in) >= u->in.cap &&
+		    u->in.cap < c->lconf->limits.buffer_bytes) {
+			sl_upstream_want_read(u, 1);
+			goto again;
+		}
+		return 0;
 	}
 	if (n == SL_AGAIN)
 		return 0;

@@ -407,9 +407,23 @@ def idle_pool_does_not_starve_other_worker():
 
 @test
 def early_413_and_close_forwarded():
+    early_answer_case(b"", {"max_body_bytes": "128MiB"})
+
+
+@test
+def early_413_with_a_large_head_and_close_forwarded():
+    # the answer's head (20 KB) is larger than the first response buffer
+    # (8 KiB): the one read made after the failed write must go on into a
+    # larger buffer, not leave half a head and a 502
+    early_answer_case(b"X-Big: " + b"v" * 20000 + b"\r\n",
+                      {"max_body_bytes": "128MiB",
+                       "max_header_bytes": "32KiB"})
+
+
+def early_answer_case(extra, limits):
     BODY = 64 << 20            # more than the socket buffers hold
     answer = (b"HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n"
-              b"Content-Length: 9\r\n\r\ntoo large")
+              + extra + b"Content-Length: 9\r\n\r\ntoo large")
 
     def handler(s, idx, log):
         buf = b""
@@ -424,8 +438,7 @@ def early_413_and_close_forwarded():
         s.close()              # unread body: the kernel resets
 
     up = RawUpstream(handler)
-    cfg, port = make_config({"a": [up.addr]},
-                            limits={"max_body_bytes": "128MiB"})
+    cfg, port = make_config({"a": [up.addr]}, limits=limits)
     start_sluice(cfg)
     c = Client(port, timeout=5.0)
     c.send(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n"

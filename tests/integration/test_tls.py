@@ -2381,5 +2381,30 @@ def idle_tls_connections_park_and_come_back():
         "a closed parked TLS connection stays open in sluice")
 
 
+@test
+def tls_upstream_response_head_larger_than_the_first_buffer():
+    # the first response buffer is 8 KiB; a 20 KB head from a TLS upstream
+    # fills it while the rest waits decrypted inside OpenSSL, where epoll
+    # cannot see it: sluice must read on into a larger buffer at once
+    # (found by review: it waited for the route's timeout, then 504)
+    value = "v" * 20000
+    tu = tls_upstream(handler=lambda req: Reply(
+        200, b"x" * 100, headers={"X-Big": value}))
+    cfg, port = make_config({"tu": [tu]}, workers=1,
+                            cluster_opts={"tu": {"tls": up_tls()}},
+                            limits={"max_header_bytes": "32KiB"},
+                            routes=[{"name": "main", "cluster": "tu",
+                                     "timeout": "3s"}])
+    start_sluice(cfg)
+    c = Client(port)
+    for path in ("/one", "/two"):
+        t0 = time.monotonic()
+        r = c.request("GET", path)
+        eq(r.status, 200, "status with a 20 KB head over TLS after %.1fs"
+           % (time.monotonic() - t0))
+        eq(r.headers.get("x-big"), value, "the big field")
+        eq(r.body, b"x" * 100, "body after the head")
+
+
 if __name__ == "__main__":
     main()
