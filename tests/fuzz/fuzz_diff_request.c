@@ -17,10 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "h1_parse.h"
 #include "llhttp.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NHDR	 64
 #define MAX_BODY 65536

@@ -10,15 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz.h"
 #include "h1_parse.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-	do {                                                                   \
-		if (!(x))                                                      \
-			abort();                                               \
-	} while (0)
 
 /* Whether the value names the parameter at all, in any case. */
 static int

@@ -7,15 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "fuzz.h"
 #include "h1_parse.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-	do {                                                                   \
-		if (!(x))                                                      \
-			abort();                                               \
-	} while (0)
 
 #define NHDR 40
 
@@ -50,8 +43,7 @@ parse(const char *buf, size_t len, const struct sl_h1_limits *lim, size_t cap)
 	CHECK(known_status(r));
 	CHECK(req.headers == h && req.max_headers == cap);
 	/* every refusal names its rule (logs and metrics depend on it) */
-	CHECK(r == 0 || (req.why > SL_H1_R_NONE &&
-			 req.why < SL_H1_R_NREASONS));
+	CHECK(r == 0 || (req.why > SL_H1_R_NONE && req.why < SL_H1_R_NREASONS));
 	if (r != 0)
 		return r;
 	check_slice(buf, len, req.method, req.method_len);

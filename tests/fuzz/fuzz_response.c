@@ -7,15 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "fuzz.h"
 #include "h1_parse.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-	do {                                                                   \
-		if (!(x))                                                      \
-			abort();                                               \
-	} while (0)
 
 #define NHDR 40
 
@@ -40,8 +33,8 @@ parse(const char *buf, size_t len, enum sl_h1_method m, size_t cap)
 	r = sl_h1_parse_response(buf, len, &resp, m);
 	CHECK(r == 0 || r == -502);
 	CHECK(resp.headers == h && resp.max_headers == cap);
-	CHECK(r == 0 || (resp.why > SL_H1_R_NONE &&
-			 resp.why < SL_H1_R_NREASONS));
+	CHECK(r == 0 ||
+	      (resp.why > SL_H1_R_NONE && resp.why < SL_H1_R_NREASONS));
 	if (r != 0)
 		return;
 	CHECK(resp.status >= 100 && resp.status <= 599);

@@ -13,17 +13,10 @@
 #include <string.h>
 
 #include "balance.h"
+#include "fuzz.h"
 #include "h1_parse.h"
 #include "route.h"
 #include "util.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-	do {                                                                   \
-		if (!(x))                                                      \
-			abort();                                               \
-	} while (0)
 
 static void
 in_buffer(const void *base, size_t size, const void *p, size_t n)

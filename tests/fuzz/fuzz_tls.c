@@ -26,15 +26,8 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "fuzz.h"
 #include "tls.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-	do {                                                                   \
-		if (!(x))                                                      \
-			abort();                                               \
-	} while (0)
 
 static SSL_CTX *server_ctx, *client_ctx;
 

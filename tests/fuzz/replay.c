@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* Runs one file; returns 0, or -1 when it cannot be read. */
 static int
