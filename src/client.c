@@ -84,6 +84,20 @@ in_room(const struct sl_client *c)
 
 static int client_unpark(struct sl_client *c);
 
+/* Takes a parked connection out of park_fd and back among the unparked
+ * ones (it has no event yet: client_unpark gives it one). */
+static void
+park_leave(struct sl_client *c)
+{
+	struct sl_worker *w = c->w;
+
+	(void)epoll_ctl(w->park_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	TAILQ_REMOVE(&w->parked, c, entry);
+	TAILQ_INSERT_TAIL(&w->clients, c, entry);
+	c->flags &= ~C_F_PARKED;
+	SL_STAT_ADD(w->stats.parked, -1);
+}
+
 static void
 client_want_read(struct sl_client *c, int on)
 {
@@ -174,13 +188,8 @@ sl_client_close(struct sl_client *c, const char *reason)
 	if (c->rev != NULL)
 		event_del(c->rev);
 	c->flags &= ~C_F_REV;
-	if (c->flags & C_F_PARKED) {
-		(void)epoll_ctl(w->park_fd, EPOLL_CTL_DEL, c->fd, NULL);
-		TAILQ_REMOVE(&w->parked, c, entry);
-		TAILQ_INSERT_TAIL(&w->clients, c, entry);
-		c->flags &= ~C_F_PARKED;
-		SL_STAT_ADD(w->stats.parked, -1);
-	}
+	if (c->flags & C_F_PARKED)
+		park_leave(c);
 	/* a held last response leaves with the FIN now, before close()
 	 * could turn into a reset over unread input and drop it */
 	if (c->flags & C_F_CORKED)
@@ -916,11 +925,7 @@ client_unpark(struct sl_client *c)
 {
 	struct sl_worker *w = c->w;
 
-	(void)epoll_ctl(w->park_fd, EPOLL_CTL_DEL, c->fd, NULL);
-	TAILQ_REMOVE(&w->parked, c, entry);
-	TAILQ_INSERT_TAIL(&w->clients, c, entry);
-	c->flags &= ~C_F_PARKED;
-	SL_STAT_ADD(w->stats.parked, -1);
+	park_leave(c);
 	if ((c->rev = rev_get(w)) == NULL) {
 		sl_client_close(c, "out_of_memory");
 		return -1;

@@ -1079,6 +1079,15 @@ resp_interim(struct sl_client *c, const struct sl_h1_response *resp,
 	return 0;
 }
 
+/* An incomplete response head fills the upstream buffer: it needs a
+ * larger one, or (at buffer_bytes) it is too large. */
+static int
+head_fills_buffer(const struct sl_txn *t, const struct sl_upconn *u)
+{
+	return !(t->flags & T_RESP_HEAD) && u->in.data != NULL &&
+	       sl_buf_pending(&u->in) >= u->in.cap;
+}
+
 static int
 resp_advance(struct sl_client *c)
 {
@@ -1099,7 +1108,7 @@ resp_advance(struct sl_client *c)
 			return 0;
 		hlen = sl_h1_scan_head(&t->resp_scan, u->in.data + u->in.off,
 				       sl_buf_pending(&u->in), &hl, 0);
-		if (hlen == 0 && sl_buf_pending(&u->in) >= u->in.cap &&
+		if (hlen == 0 && head_fills_buffer(t, u) &&
 		    u->in.cap >= c->lconf->limits.buffer_bytes) {
 			/* a head that does not fit the whole budget never
 			 * will (a smaller buffer grows: up_read) */
@@ -1293,10 +1302,8 @@ up_read(struct sl_client *c)
 	 * the read interest goes off: the client is slower than the
 	 * upstream */
 again:
-	size = sl_client_rbuf_size(c);
-	if (!(t->flags & T_RESP_HEAD) && u->in.data != NULL &&
-	    sl_buf_pending(&u->in) >= u->in.cap)
-		size = c->lconf->limits.buffer_bytes;
+	size = head_fills_buffer(t, u) ? c->lconf->limits.buffer_bytes
+				       : sl_client_rbuf_size(c);
 	n = sl_upstream_read(u, size);
 	if (n > 0) {
 		t->up_progress_ms = now_ms();
@@ -1309,8 +1316,7 @@ again:
 		 * enough: the full buffer turned reading off, the rest may be
 		 * inside TLS where epoll cannot see it, and an upstream that
 		 * answered early and closed gets one call to be read. */
-		if (!(t->flags & T_RESP_HEAD) &&
-		    sl_buf_pending(&u->in) >= u->in.cap &&
+		if (head_fills_buffer(t, u) &&
 		    u->in.cap < c->lconf->limits.buffer_bytes) {
 			sl_upstream_want_read(u, 1);
 			goto again;
