@@ -186,8 +186,8 @@ def memory_goes_back_after_a_burst():
     up2.stop()
 
 
-def buffer_bytes(aport):
-    return sltest.metrics(aport)["sluice_buffer_bytes"]
+def gauge(aport, name):
+    return sltest.metrics(aport).get(name)
 
 
 def settled_buffer_bytes(aport, t=2.0):
@@ -195,7 +195,7 @@ def settled_buffer_bytes(aport, t=2.0):
     by sluice)."""
     last, same, end = None, 0, time.monotonic() + t
     while time.monotonic() < end:
-        v = buffer_bytes(aport)
+        v = gauge(aport, "sluice_buffer_bytes")
         same = same + 1 if v == last else 0
         last = v
         if same >= 3:
@@ -332,26 +332,6 @@ def response_head_larger_than_the_first_buffer():
         eq(r.body, b"x" * 100, "body after a 20 KB head")
 
 
-def gauge(aport, name):
-    return sltest.metrics(aport).get(name)
-
-
-def keepalive_get(sock, path):
-    """One GET on an open keep-alive socket; returns the status."""
-    head, rest = get_head(sock, path)
-    n = 0
-    for line in head.split(b"\r\n")[1:]:
-        k, _, v = line.partition(b":")
-        if k.strip().lower() == b"content-length":
-            n = int(v)
-    while len(rest) < n:
-        d = sock.recv(65536)
-        if not d:
-            break
-        rest += d
-    return int(head.split(b" ")[1])
-
-
 @test
 def idle_connections_park_and_come_back():
     # keep-alive connections idle for a second are parked (their read
@@ -364,9 +344,8 @@ def idle_connections_park_and_come_back():
     sl, port, aport = with_admin(up)
     socks = []
     for i in range(n):
-        s = socket.create_connection(("127.0.0.1", port))
-        s.settimeout(10)
-        eq(keepalive_get(s, "/one%d" % i), 200, "first request")
+        s = Client(port, timeout=10)
+        eq(s.request("GET", "/one%d" % i).status, 200, "first request")
         socks.append(s)
     check(wait_until(lambda: gauge(aport, "sluice_connections_parked") == n,
                      5.0, 0.2),
@@ -374,8 +353,8 @@ def idle_connections_park_and_come_back():
           % (gauge(aport, "sluice_connections_parked"), n))
     # every parked connection answers again, and is unparked for it
     for i, s in enumerate(socks):
-        eq(keepalive_get(s, "/two%d" % i), 200, "request on a parked "
-           "connection")
+        eq(s.request("GET", "/two%d" % i).status, 200, "request on a "
+           "parked connection")
     eq(len(up.requests), 2 * n, "requests at the upstream")
     check(gauge(aport, "sluice_connections_parked") < n,
           "still %s parked right after they all sent a request"
@@ -393,25 +372,18 @@ def idle_connections_park_and_come_back():
        "the closes")
     # a pipelined pair on a parked connection
     s = socks[n // 2]
-    s.sendall(build_request("GET", "/p1") + build_request("GET", "/p2"))
-    buf = b""
-    deadline = time.monotonic() + 5
-    while buf.count(b"HTTP/1.1 200") < 2 and time.monotonic() < deadline:
-        d = s.recv(65536)
-        if not d:
-            break
-        buf += d
-    eq(buf.count(b"HTTP/1.1 200"), 2, "pipelined responses on a parked "
-       "connection")
+    s.send(build_request("GET", "/p1") + build_request("GET", "/p2"))
+    eq([s.read_response().status, s.read_response().status], [200, 200],
+       "pipelined responses on a parked connection")
     # a stop closes the parked ones at once
     t0 = time.monotonic()
     sl.stop()
     check(time.monotonic() - t0 < 3.0, "stop took %.1fs with parked "
           "connections" % (time.monotonic() - t0))
     for s in socks[n // 2:]:
-        s.settimeout(3)
+        s.sock.settimeout(3)
         try:
-            rest = s.recv(1)
+            rest = s.sock.recv(1)
         except OSError:
             rest = b""
         eq(rest, b"", "a parked connection after the stop")
@@ -422,13 +394,12 @@ def idle_connections_park_and_come_back():
 def parked_connection_keeps_its_idle_timeout():
     up = Upstream("a")
     sl, port, aport = with_admin(up, limits={"idle_timeout": "3s"})
-    s = socket.create_connection(("127.0.0.1", port))
-    s.settimeout(10)
-    eq(keepalive_get(s, "/"), 200, "first request")
+    s = Client(port, timeout=10)
+    eq(s.request("GET", "/").status, 200, "first request")
     t0 = time.monotonic()
     check(wait_until(lambda: gauge(aport, "sluice_connections_parked") == 1,
                      2.5, 0.1), "not parked")
-    eq(s.recv(1), b"", "end of the idle connection")
+    eq(s.sock.recv(1), b"", "end of the idle connection")
     dt = time.monotonic() - t0
     check(2.5 <= dt <= 5.0, "a parked connection closed %.1fs after its "
           "response (idle_timeout 3s)" % dt)
