@@ -471,7 +471,8 @@ def main_report(a):
               "more, and stays open. RSS is read before (after a 2 s wrk warm-up with 64 connections) "
               "and 3 s after the last head arrived; bytes per connection = (RSS with − RSS before) / "
               "connections: what the gateway holds in user space for a reader that does not read. "
-              "The kernel columns include the socket buffers the response fills.")
+              "The kernel columns count the queued response's slab objects; its data pages show in "
+              "`sockstat` TCP memory, given below the table.")
             w("")
         else:
             n = meta.get("tls_idle_conns" if tls else "idle_conns")

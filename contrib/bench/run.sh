@@ -1017,15 +1017,15 @@ run_idle_ref() {  # scenario round
 		"$sc" reference "$r" "$kall" "$ok" "$kcli" "$ksrv")"
 }
 
-run_idle() {  # gateway round scenario (idle or tls-idle)
-	local gw=$1 r=$2 sc=${3:-idle} n=$IDLE_CONNS tls=() base with line ok open cmd empty k ref m0 m1 c0 c1 kall kcli kglob kgw
+run_idle() {  # gateway round scenario (idle, tls-idle or slowread)
+	local gw=$1 r=$2 sc=${3:-idle} n=$IDLE_CONNS cargs=() base with line ok open cmd empty k ref m0 m1 c0 c1 kall kcli kglob kgw
 	GW_TLS=$(tls_mode "$sc")
-	if [ -n "$GW_TLS" ]; then n=$TLS_IDLE_CONNS; tls=(--tls); fi
+	if [ -n "$GW_TLS" ]; then n=$TLS_IDLE_CONNS; cargs=(--tls); fi
 	IDLE_CLIENT=idle_conns.py
 	if [ "$sc" = slowread ]; then
 		n=$SLOWREAD_CONNS
 		IDLE_CLIENT=slow_readers.py
-		tls=(--path /256k --rcvbuf 4096)
+		cargs=(--path /256k --rcvbuf 4096)
 	fi
 	start_gateway "$gw" 1
 	memcg_enter $GW_PROCS
@@ -1037,7 +1037,7 @@ run_idle() {  # gateway round scenario (idle or tls-idle)
 	base=$(gw_rss)
 	kmem_sample "$out.k0"
 	m0=$(memcg_kmem gw); c0=$(memcg_kmem client)
-	idle_client_start "$n" "$out" ${tls[@]+"${tls[@]}"}
+	idle_client_start "$n" "$out" ${cargs[@]+"${cargs[@]}"}
 	with=$(gw_rss)
 	kmem_sample "$out.k1"
 	m1=$(memcg_kmem gw); c1=$(memcg_kmem client)

@@ -19,14 +19,14 @@ then closes everything (RST) and exits. Without SIGUSR1 it gives up after
 --hold seconds (default 120). Traffic to HOST only; use 127.0.0.1.
 """
 import argparse
-import os
-import resource
 import select
 import signal
 import socket
 import struct
 import sys
 import time
+
+from idle_conns import raise_nofile  # the same directory
 
 
 def parse_args():
@@ -40,13 +40,6 @@ def parse_args():
     p.add_argument("--hold", type=float, default=120.0)
     p.add_argument("--setup-timeout", type=float, default=90.0)
     return p.parse_args()
-
-
-def raise_nofile(need):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = need if hard == resource.RLIM_INFINITY else min(need, hard)
-    if soft != resource.RLIM_INFINITY and soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
 def still_open(s):
