@@ -748,6 +748,9 @@ sl_client_on_write(evutil_socket_t fd, short what, void *arg)
 		sl_client_rbuf_set(c, stalled_ms <= SNDBUF_FAST_MS);
 		if (stalled_ms > SNDBUF_FAST_MS)
 			c->txn->rbuf_mark = c->txn->send_written;
+		if (c->txn->flags & T_PACED) /* read the upstream on */
+			c->txn->flags =
+			    (c->txn->flags & ~T_PACED) | T_PACE_WOKE;
 	}
 	sl_client_process(c);
 }

@@ -169,6 +169,10 @@ struct sl_txn {
 	0x800000	  /* replayed once after a dead pooled                 \
 			     connection */
 #define T_FRESH 0x1000000 /* the next attempt opens a new connection */
+/* the client's socket is full: the upstream is not read until the client
+ * is writable (resp_paced) */
+#define T_PACED	    0x2000000
+#define T_PACE_WOKE 0x4000000 /* ...and the client has been writable since */
 
 /* How an upstream attempt failed. */
 enum {

@@ -1287,15 +1287,55 @@ resp_advance(struct sl_client *c)
 	return 0;
 }
 
+/*
+ * Is the response body paced to what the client's socket takes? A client
+ * that has not shown it reads fast (the first response buffer class, not
+ * proven: sl_client_rbuf_size) gets, after its first buffer_bytes, only
+ * as much read from the upstream as its socket takes at once. What it has
+ * not taken yet then waits in the upstream socket, not in a buffer of
+ * ours: a thousand clients that stop reading hold no response buffer at
+ * all, where they held one each (and under TLS, OpenSSL no record it
+ * could not write).
+ */
+static int
+resp_paced(const struct sl_client *c, const struct sl_txn *t)
+{
+	return (t->flags & T_RESP_HEAD) &&
+	       !(c->flags & (C_F_RBUF_PROVEN | C_F_RBUF_MASK)) &&
+	       t->send_written >= c->lconf->limits.buffer_bytes;
+}
+
 /* Reads from the upstream. Returns -1 when the exchange failed. */
 static int
 up_read(struct sl_client *c)
 {
 	struct sl_txn *t = c->txn;
 	struct sl_upconn *u = t->up;
-	size_t size;
+	size_t size, max = SIZE_MAX;
 	ssize_t n;
 	int rerr;
+
+	if (resp_paced(c, t)) {
+		/* the bytes still here go first */
+		size_t room = sl_xprt_send_room(c->fd, c->ssl);
+		size_t held = u->in.data != NULL ? sl_buf_pending(&u->in) : 0;
+		max = room > held ? room - held : 0;
+	}
+	if (max == 0) {
+		if (!(t->flags & T_PACE_WOKE)) {
+			/* the client's socket is full: the rest waits
+			 * upstream until the client is writable
+			 * (sl_client_on_write) */
+			t->flags |= T_PACED;
+			sl_upstream_want_read(u, 0);
+			sl_client_want_write(c, 1);
+			return 0;
+		}
+		/* writable, yet no room: a kernel that counts otherwise.
+		 * One read as without pacing, not a wake-up loop. */
+		max = SIZE_MAX;
+	}
+	t->flags &= ~T_PACE_WOKE;
 
 	/* the buffer the client has earned (sl_client_rbuf_size), or the
 	 * whole budget for a head that does not fit it; with no room left
@@ -1304,7 +1344,7 @@ up_read(struct sl_client *c)
 again:
 	size = head_fills_buffer(t, u) ? c->lconf->limits.buffer_bytes
 				       : sl_client_rbuf_size(c);
-	n = sl_upstream_read(u, size);
+	n = sl_upstream_read(u, size, max);
 	if (n > 0) {
 		t->up_progress_ms = now_ms();
 		if (u->in.len == u->in.cap && (c->flags & C_F_RBUF_PROVEN))
@@ -1433,6 +1473,10 @@ sl_exchange_sent(struct sl_client *c, size_t n)
 		t->out.off += (uint32_t)n;
 	if (sl_buf_pending(&t->out) == 0)
 		sl_buf_release(&c->w->bufs, &t->out);
+	/* paced: what the client has not taken waits upstream, not here */
+	if (u != NULL && u->in.data != NULL && sl_buf_pending(&u->in) == 0 &&
+	    resp_paced(c, t))
+		sl_buf_release(&c->w->bufs, &u->in);
 	return sl_buf_pending(&t->out) > 0 ||
 	       (u != NULL && (t->flags & T_RESP_HEAD) && u->ready > u->in.off);
 }
@@ -1465,9 +1509,11 @@ sl_exchange_schedule(struct sl_client *c)
 	if (u != NULL && sl_upstream_connecting(u))
 		x = SL_MIN(x, t->connect_deadline_ms);
 	else if (u != NULL && !(t->flags & T_RESP_DONE)) {
-		/* resume reading the upstream once there is room */
-		if (!u->rev_on && (u->in.data == NULL ||
-				   sl_buf_space(&u->in) > 0 || u->in.off > 0))
+		/* resume reading the upstream once there is room (paced:
+		 * once the client's socket has room) */
+		if (!u->rev_on && !(t->flags & T_PACED) &&
+		    (u->in.data == NULL || sl_buf_space(&u->in) > 0 ||
+		     u->in.off > 0))
 			sl_upstream_want_read(u, 1);
 		/* the upstream is on the clock only while we wait for it,
 		 * not while it waits for a slow client */

@@ -346,7 +346,7 @@ mirror_read(struct sl_mirror *m)
 	int r;
 
 	for (;;) {
-		n = sl_upstream_read(u, MIRROR_READ_BUF);
+		n = sl_upstream_read(u, MIRROR_READ_BUF, SIZE_MAX);
 		if (n == SL_AGAIN)
 			return;
 		if (n == -1) {

@@ -494,7 +494,7 @@ upstream_on_write(evutil_socket_t fd, short what, void *arg)
 }
 
 ssize_t
-sl_upstream_read(struct sl_upconn *u, size_t bufsize)
+sl_upstream_read(struct sl_upconn *u, size_t bufsize, size_t max)
 {
 	ssize_t n;
 	int want;
@@ -529,7 +529,7 @@ sl_upstream_read(struct sl_upconn *u, size_t bufsize)
 		return SL_AGAIN;
 	}
 	n = sl_xprt_recv(u->fd, u->ssl, u->in.data + u->in.len,
-			 sl_buf_space(&u->in), &want);
+			 SL_MIN(sl_buf_space(&u->in), max), &want);
 	if (want == SL_TLS_WANT_WRITE && u->ssl != NULL) {
 		/* a TLS read must write first: the write event says when */
 		u->tls_rww = 1;

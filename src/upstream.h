@@ -145,15 +145,16 @@ void sl_upstream_want_read(struct sl_upconn *u, int on);
 void sl_upstream_want_write(struct sl_upconn *u, int on);
 
 /*
- * Reads what the socket has into u->in, a buffer of bufsize bytes from the
- * worker's pool (compacted first when full; ready moves with the bytes).
+ * Reads what the socket has, at most max bytes, into u->in, a buffer of
+ * bufsize bytes from the worker's pool (compacted first when full; ready
+ * moves with the bytes).
  * The buffer takes a new bufsize when it is empty, or grows to it when it
  * is full; it never shrinks while holding bytes.
  * Returns bytes read, 0 at end of stream, SL_AGAIN when nothing came or
  * there is no room (read interest is then turned off: backpressure until
  * the owner turns it on), or -1 with errno (ENOMEM: no buffer).
  */
-ssize_t sl_upstream_read(struct sl_upconn *u, size_t bufsize);
+ssize_t sl_upstream_read(struct sl_upconn *u, size_t bufsize, size_t max);
 
 /* Sends iov[0..niov) (send flags such as MSG_MORE). Returns bytes sent, or
  * -1 with errno (EAGAIN: try on WRITABLE). */

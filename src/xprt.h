@@ -91,4 +91,41 @@ sl_xprt_outq(int fd, SSL *ssl)
 	return ssl != NULL ? sl_tls_plain_bytes(outq) : outq;
 }
 
+/*
+ * Bytes a write is sure to be taken whole right now, or 0 when so little
+ * room is left that the caller should wait for writability instead. The
+ * kernel counts its send buffer in memory (SO_MEMINFO: sndbuf, and
+ * wmem_queued, bytes plus their buffers' overhead); half of what is free
+ * is what a write can take. Less than an eighth free counts as none: the
+ * kernel reports the socket writable only once a third is free, so a
+ * wait for writability ends with room (no spinning), and only after the
+ * client read a fifth of the buffer, not when a few bytes in flight were
+ * acknowledged (a wait that ends fast says the client reads fast).
+ * Under TLS the same holds for the plain text: a record adds 22 bytes to
+ * up to 16 KiB, far less than the half kept back. A failed query: no
+ * limit.
+ */
+#ifndef SO_MEMINFO
+#define SO_MEMINFO 55
+#endif
+#define SL_XPRT_MEMINFO_SNDBUF 3 /* SK_MEMINFO_SNDBUF */
+#define SL_XPRT_MEMINFO_QUEUED 5 /* SK_MEMINFO_WMEM_QUEUED */
+
+static inline size_t
+sl_xprt_send_room(int fd, SSL *ssl)
+{
+	uint32_t mi[9] = {0};
+	socklen_t len = sizeof(mi);
+	uint32_t sndbuf, queued, free;
+
+	(void)ssl;
+	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &len) == -1 ||
+	    len < sizeof(uint32_t) * (SL_XPRT_MEMINFO_QUEUED + 1))
+		return SIZE_MAX;
+	sndbuf = mi[SL_XPRT_MEMINFO_SNDBUF];
+	queued = mi[SL_XPRT_MEMINFO_QUEUED];
+	free = sndbuf > queued ? sndbuf - queued : 0;
+	return free >= sndbuf / 8 ? free / 2 : 0;
+}
+
 #endif

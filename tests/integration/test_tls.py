@@ -32,6 +32,7 @@ certificate files are read on SIGHUP (new handshakes only), bad ones keep
 the old configuration, TLS turned on and off. `sluice -t` on bad and
 dubious TLS files, listener and cluster."""
 
+import hashlib
 import json
 import os
 import re
@@ -2404,6 +2405,58 @@ def tls_upstream_response_head_larger_than_the_first_buffer():
            % (time.monotonic() - t0))
         eq(r.headers.get("x-big"), value, "the big field")
         eq(r.body, b"x" * 100, "body after the head")
+
+
+@test
+def tls_slow_readers_are_paced():
+    # TLS clients that ask for 2 MiB and stop reading are paced like plain
+    # ones: past their first buffer_bytes sluice reads the upstream only
+    # as fast as their sockets take the records, so it holds no response
+    # buffer for them (8 KiB each before); then every byte arrives
+    n, size = 10, 2 << 20
+    body = os.urandom(size)
+    up, sl, port, aport = tls_sluice(("pay",), handler=lambda req: Reply(
+        200, body))
+    ctx = ssl.create_default_context(cafile=CA())
+    socks = []
+    for i in range(n):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(30)
+        s.connect(("127.0.0.1", port))
+        ss = ctx.wrap_socket(s, server_hostname="pay.example.test")
+        ss.sendall(build_request("GET", "/slow%d" % i,
+                                 host="pay.example.test"))
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            d = ss.recv(4096)
+            check(d, "no response head")
+            buf += d
+        socks.append((ss, buf.split(b"\r\n\r\n", 1)[1]))
+    time.sleep(1.0)     # every stall is long past "fast" (100 ms)
+    held = metrics(aport).get("sluice_buffer_bytes")
+    check(wait_until(lambda: metrics(aport).get("sluice_buffer_bytes") ==
+                     held, 2.0, 0.25), "sluice_buffer_bytes moves")
+    got = metric_sum(metrics(aport), "sluice_upstream_received_bytes_total")
+    print("# %d TLS slow readers: buffers %d bytes; sluice read %.1f of "
+          "their %d MiB" % (n, held, got / 1048576.0, n * size >> 20))
+    check(got < n * size / 2, "the readers did not stall: the test "
+          "tests nothing")
+    check(held <= 16 * 1024, "%d TLS slow readers hold %d bytes of "
+          "buffers" % (n, held))
+    want = hashlib.sha256(body).hexdigest()
+    for ss, rest in socks:
+        h = hashlib.sha256(rest)
+        got = len(rest)
+        while got < size:
+            d = ss.recv(1 << 16)
+            if not d:
+                break
+            h.update(d)
+            got += len(d)
+        eq(got, size, "bytes of a paced TLS response")
+        eq(h.hexdigest(), want, "sha256 of a paced TLS response")
+        ss.close()
 
 
 if __name__ == "__main__":
