@@ -237,19 +237,39 @@ sl_client_abort_reset(struct sl_client *c, const char *reason)
 /*
  * Ends a connection whose last response is written: with unread input
  * still coming, shut the write side and drop input for a while so the
- * client reads the response instead of a reset.
+ * client reads the response instead of a reset. Also when part of the
+ * response is not even sent yet (the client's window is full): input
+ * that comes before it is would make close() a reset that drops it. That
+ * wait is the client's send_timeout, as the response's was.
  */
 void
 sl_client_finish(struct sl_client *c, const char *reason, int linger)
 {
+	uint64_t ms = LINGER_MS;
+	int shut = 0;
+
+	if (!(c->flags & C_F_EOF)) {
+		/* the held last bytes go with the FIN now; what the window
+		 * keeps back after that is really unsent */
+		if (c->flags & C_F_CORKED) {
+			sl_xprt_shutdown(c->fd, c->ssl);
+			c->flags &= ~C_F_CORKED;
+			shut = 1;
+		}
+		if (sl_xprt_unsent(c->fd) > 0) {
+			linger = 1;
+			ms = SL_MAX(ms, c->lconf->limits.send_timeout_ms);
+		}
+	}
 	if (!linger || (c->flags & C_F_EOF)) {
 		sl_client_close(c, reason);
 		return;
 	}
-	sl_xprt_shutdown(c->fd, c->ssl);
+	if (!shut)
+		sl_xprt_shutdown(c->fd, c->ssl);
 	c->close_reason = reason;
 	sl_client_set_state(c, SL_CLIENT_ST_LINGER);
-	sl_timeq_set(c->w, &c->tnode, LINGER_MS, now_ms());
+	sl_timeq_set(c->w, &c->tnode, ms, now_ms());
 	if (c->in.data != NULL)
 		c->in.off = c->in.len = 0;
 	sl_client_want_write(c, 0);

@@ -91,6 +91,18 @@ sl_xprt_outq(int fd, SSL *ssl)
 	return ssl != NULL ? sl_tls_plain_bytes(outq) : outq;
 }
 
+/* Bytes written but not sent yet: the peer's window has no room for them
+ * (TLS: record bytes). */
+static inline int
+sl_xprt_unsent(int fd)
+{
+	int n = 0;
+
+	if (ioctl(fd, SIOCOUTQNSD, &n) == -1 || n < 0)
+		return 0;
+	return n;
+}
+
 /*
  * Bytes a write is sure to be taken whole right now, or 0 when so little
  * room is left that the caller should wait for writability instead. The

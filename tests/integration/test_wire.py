@@ -196,6 +196,41 @@ def last_response_before_close_arrives_whole():
 
 
 @test
+def last_response_to_a_reader_that_waits_and_sends_more_arrives_whole():
+    # as above, but the client reads only after a pause: when sluice has
+    # written the last bytes, part of them is not even sent (the client's
+    # window is full), and input it did not read made close() a reset
+    # that dropped them (114,645 of 300,000 bytes arrived, every time).
+    # sluice now lingers while bytes are unsent.
+    body = os.urandom(300000)
+    up = split_upstream(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+                        % len(body), [body], 0.0)
+    port = setup(up)
+    for i in range(3):
+        c = Client(port, timeout=5.0)
+        c.send(build_request("GET", "/", headers=[("Connection", "close")]))
+        stop = threading.Event()
+
+        def junk():
+            while not stop.is_set():
+                try:
+                    c.sock.send(b"GET /more HTTP/1.1\r\nHost: a\r\n\r\n")
+                except OSError:
+                    return
+                time.sleep(0.01)
+        th = threading.Thread(target=junk, daemon=True)
+        th.start()
+        time.sleep(0.3)
+        try:
+            r = c.read_response()
+        finally:
+            stop.set()
+        eq(r.status, 200, "status %d" % i)
+        eq(r.body, body, "body %d" % i)
+        c.close()
+
+
+@test
 def bulk_body_part_is_not_held_back_for_the_rest():
     # 100 KiB of a 200 KiB body, then a 1 s pause. A write with MSG_MORE
     # (more of the body is due) would leave its last partial segment in
