@@ -855,6 +855,20 @@ class Client(BufSock):
             pass
 
 
+def read_all(sock, first, n, h):
+    """Feeds `first` and then what sock receives into hash h until n
+    bytes in all (or the end of the stream); returns the count."""
+    got = len(first)
+    h.update(first)
+    while got < n:
+        d = sock.recv(1 << 20)
+        if not d:
+            break
+        h.update(d)
+        got += len(d)
+    return got
+
+
 def build_request(method="GET", path="/", headers=None, body=None,
                   host="test.local", version="1.1"):
     lines = ["%s %s HTTP/%s" % (method, path, version)]

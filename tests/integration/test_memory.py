@@ -16,8 +16,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
 from sltest import (Client, Reply, Skip, Upstream, build_request,  # noqa
-                    check, eq, free_port, main, make_config, read_response,
-                    sanitized, start_sluice, test, wait_until)
+                    check, eq, free_port, main, make_config, read_all,
+                    read_response, sanitized, start_sluice, test,
+                    wait_until)
 
 SIZE = 100 << 20
 LIMIT = 24 << 20    # allowed growth: buffers, not bodies
@@ -210,19 +211,6 @@ def with_admin(up, limits=None):
                             extra={"admin": {"address":
                                              "127.0.0.1:%d" % aport}})
     return start_sluice(cfg), port, aport
-
-
-def read_all(sock, head_and_rest, n, h):
-    """Reads the body's remaining bytes (n in all) into hash h."""
-    got = len(head_and_rest)
-    h.update(head_and_rest)
-    while got < n:
-        d = sock.recv(1 << 20)
-        if not d:
-            break
-        h.update(d)
-        got += len(d)
-    return got
 
 
 def get_head(sock, path, extra=b""):

@@ -51,8 +51,8 @@ from sltest import (Client, Pki, RawUpstream, Reply, Skip,  # noqa: E402
                     TLSClient, TLSUpstream, Upstream, assert_error,
                     build_request, check, client_hello, curl, eq, free_port,
                     get, have_curl, have_openssl, main, make_config,
-                    metric_sum, metrics, parse_head, run_sluice, s_client,
-                    sha256, sighup_reload, start_sluice, test,
+                    metric_sum, metrics, parse_head, read_all, run_sluice,
+                    s_client, sha256, sighup_reload, start_sluice, test,
                     tls_server_context, tmpdir, wait_until)
 
 # ---------------------------------------------------------------------------
@@ -2446,15 +2446,8 @@ def tls_slow_readers_are_paced():
           "buffers" % (n, held))
     want = hashlib.sha256(body).hexdigest()
     for ss, rest in socks:
-        h = hashlib.sha256(rest)
-        got = len(rest)
-        while got < size:
-            d = ss.recv(1 << 16)
-            if not d:
-                break
-            h.update(d)
-            got += len(d)
-        eq(got, size, "bytes of a paced TLS response")
+        h = hashlib.sha256()
+        eq(read_all(ss, rest, size, h), size, "bytes of a paced TLS response")
         eq(h.hexdigest(), want, "sha256 of a paced TLS response")
         ss.close()
 

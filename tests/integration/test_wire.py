@@ -160,6 +160,30 @@ def held_head_is_not_charged_to_send_rate():
     eq(r.body, body, "body")
 
 
+def close_request_then_more(port, wait):
+    """Sends a Connection: close request, then more requests every 10 ms
+    while it reads the response, starting after `wait` seconds; returns
+    the response."""
+    c = Client(port, timeout=5.0)
+    c.send(build_request("GET", "/", headers=[("Connection", "close")]))
+    stop = threading.Event()
+
+    def junk():
+        while not stop.is_set():
+            try:
+                c.sock.send(b"GET /more HTTP/1.1\r\nHost: a\r\n\r\n")
+            except OSError:
+                return
+            time.sleep(0.01)
+    threading.Thread(target=junk, daemon=True).start()
+    time.sleep(wait)
+    try:
+        return c.read_response()
+    finally:
+        stop.set()
+        c.close()
+
+
 @test
 def last_response_before_close_arrives_whole():
     body = os.urandom(300000)
@@ -174,23 +198,7 @@ def last_response_before_close_arrives_whole():
         check(c.wait_closed(2.0), "connection %d not closed" % i)
     # a client that sends more after its Connection: close request: the
     # response must still arrive in full
-    c = Client(port, timeout=5.0)
-    c.send(build_request("GET", "/", headers=[("Connection", "close")]))
-    stop = threading.Event()
-
-    def junk():
-        while not stop.is_set():
-            try:
-                c.sock.send(b"GET /more HTTP/1.1\r\nHost: a\r\n\r\n")
-            except OSError:
-                return
-            time.sleep(0.01)
-    th = threading.Thread(target=junk, daemon=True)
-    th.start()
-    try:
-        r = c.read_response()
-    finally:
-        stop.set()
+    r = close_request_then_more(port, 0.0)
     eq(r.status, 200, "status with input after Connection: close")
     eq(r.body, body, "body with input after Connection: close")
 
@@ -207,27 +215,9 @@ def last_response_to_a_reader_that_waits_and_sends_more_arrives_whole():
                         % len(body), [body], 0.0)
     port = setup(up)
     for i in range(3):
-        c = Client(port, timeout=5.0)
-        c.send(build_request("GET", "/", headers=[("Connection", "close")]))
-        stop = threading.Event()
-
-        def junk():
-            while not stop.is_set():
-                try:
-                    c.sock.send(b"GET /more HTTP/1.1\r\nHost: a\r\n\r\n")
-                except OSError:
-                    return
-                time.sleep(0.01)
-        th = threading.Thread(target=junk, daemon=True)
-        th.start()
-        time.sleep(0.3)
-        try:
-            r = c.read_response()
-        finally:
-            stop.set()
+        r = close_request_then_more(port, 0.3)
         eq(r.status, 200, "status %d" % i)
         eq(r.body, body, "body %d" % i)
-        c.close()
 
 
 @test
