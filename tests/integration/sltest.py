@@ -1106,6 +1106,12 @@ def _stop_server(stopping, lsock, socks):
     (its handler thread sees the end and exits)."""
     stopping.set()
     try:
+        # wakes the accept() blocked on it: close() alone leaves the
+        # socket listening until accept() returns, and the port taken
+        lsock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
         lsock.close()
     except OSError:
         pass
@@ -1167,6 +1173,17 @@ class Upstream:
     def paths(self):
         with self.lock:
             return [r.target for r in self.requests]
+
+    def drop_connections(self):
+        """Shuts down every connection accepted so far (their handler
+        threads see the end and exit); new ones are still accepted."""
+        with self.lock:
+            socks = [c.sock for c in self.conns]
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def stop(self):
         with self.lock:
