@@ -164,6 +164,20 @@ def nfds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
+def settled_nfds(pid, t=3.0):
+    """nfds once it stopped changing: just after start, a worker may still
+    be opening its own (seen once in CI under ASan: 16, then 17)."""
+    last, same, end = None, 0, time.monotonic() + t
+    while time.monotonic() < end:
+        n = nfds(pid)
+        same = same + 1 if n == last else 0
+        last = n
+        if same >= 4:
+            break
+        time.sleep(0.05)
+    return last
+
+
 def binary_has_asan():
     try:
         with open(sltest.sluice_path(), "rb") as f:
@@ -643,7 +657,7 @@ def reload_with_unavailable_port_is_refused():
     bport = busy.getsockname()[1]
     free = free_port()
     try:
-        fd0 = nfds(sl.pid)
+        fd0 = settled_nfds(sl.pid)
         # a free new address first (opened for each worker), then a taken
         # one: the whole reload is refused and nothing stays open
         cfg2, _ = conf({"a": [a]}, port=port, aport=aport,
@@ -685,7 +699,7 @@ def reload_refuses_new_address_another_process_listens_on():
     other.listen(8)
     oport = other.getsockname()[1]
     try:
-        fd0 = nfds(sl.pid)
+        fd0 = settled_nfds(sl.pid)
         cfg2, _ = conf({"a": [a]}, port=port, aport=aport,
                        listeners_extra=[("shared", oport)])
         log = reload(sl, aport, cfg2, expect="failed_bind")
