@@ -855,6 +855,20 @@ class Client(BufSock):
             pass
 
 
+def settled(fn, t=2.0, every=0.25, times=3):
+    """fn() once it returned the same value `times` times in a row,
+    sampled every `every` seconds (at most t seconds: the last value)."""
+    last, same, end = None, 0, time.monotonic() + t
+    while time.monotonic() < end:
+        v = fn()
+        same = same + 1 if v == last else 0
+        last = v
+        if same >= times:
+            break
+        time.sleep(every)
+    return last
+
+
 def read_all(sock, first, n, h):
     """Feeds `first` and then what sock receives into hash h until n
     bytes in all (or the end of the stream); returns the count."""

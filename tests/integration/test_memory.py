@@ -195,15 +195,7 @@ def gauge(aport, name):
 def settled_buffer_bytes(aport, t=2.0):
     """sluice_buffer_bytes once it stopped changing (sampled every 200 ms
     by sluice)."""
-    last, same, end = None, 0, time.monotonic() + t
-    while time.monotonic() < end:
-        v = gauge(aport, "sluice_buffer_bytes")
-        same = same + 1 if v == last else 0
-        last = v
-        if same >= 3:
-            break
-        time.sleep(0.25)
-    return last
+    return sltest.settled(lambda: gauge(aport, "sluice_buffer_bytes"), t)
 
 
 def with_admin(up, limits=None):

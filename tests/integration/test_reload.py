@@ -167,15 +167,7 @@ def nfds(pid):
 def settled_nfds(pid, t=3.0):
     """nfds once it stopped changing: just after start, a worker may still
     be opening its own (seen once in CI under ASan: 16, then 17)."""
-    last, same, end = None, 0, time.monotonic() + t
-    while time.monotonic() < end:
-        n = nfds(pid)
-        same = same + 1 if n == last else 0
-        last = n
-        if same >= 4:
-            break
-        time.sleep(0.05)
-    return last
+    return sltest.settled(lambda: nfds(pid), t, 0.05, 4)
 
 
 def binary_has_asan():
