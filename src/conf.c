@@ -1609,8 +1609,8 @@ static const char *const top_keys[] = {
     "workers", "admin", "log", "drain_timeout", "listeners", "clusters", NULL,
 };
 static const char *const admin_keys[] = {"address", NULL};
-static const char *const log_keys[] = {"level", "access", "access_format",
-				       "query", NULL};
+static const char *const log_keys[] = {
+    "level", "access", "access_format", "query", "mask_card_numbers", NULL};
 static const char *const query_names[] = {"names", "full", "off", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug",
 					  NULL};
@@ -1685,6 +1685,8 @@ parse_log(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	    (e = sl_yaml_get_enum(ld, "query", v, query_names,
 				  "names, full or off")) >= 0)
 		conf->log_query = (enum sl_log_query)e;
+	if ((v = sl_yaml_map_get(map, "mask_card_numbers", NULL)) != NULL)
+		get_bool(ld, "mask_card_numbers", v, &conf->log_cards);
 }
 
 static void
@@ -1821,6 +1823,7 @@ sl_conf_load_buffer(const char *name, const char *text, size_t len,
 		atomic_init(&conf->refcnt, 1);
 		conf->log_level = SL_LOG_INFO;
 		conf->access_format = SL_ACCESS_JSON;
+		conf->log_cards = 1;
 		conf->drain_timeout_ms = DEF_DRAIN_TIMEOUT_MS;
 		conf->path = sl_yaml_strdup(&ld, ld.name);
 		conf->access_log = sl_yaml_strdup(&ld, "stdout");

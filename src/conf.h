@@ -276,6 +276,7 @@ struct sl_conf {
 	struct sl_conf_pos access_log_pos; /* of its value, for sl_preflight */
 	enum sl_access_format access_format;
 	enum sl_log_query log_query; /* both logs; default names */
+	int log_cards; /* mask card numbers in both logs; default 1 */
 	uint64_t drain_timeout_ms;   /* graceful stop bound, default 30s */
 	struct sl_conf_listener *listeners;
 	size_t nlisteners;

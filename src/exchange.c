@@ -399,8 +399,21 @@ copy_slice(char *dst, size_t dstsz, const char *s, size_t n)
 	dst[n] = '\0';
 }
 
+/* Whether the target and Referer kept for the access log are masked: an
+ * error-log line is masked whole when it is written (log.c), so without
+ * an access log there is nothing to do here. Method, Host and User-Agent
+ * are not scanned: a card number has no business there, and a browser's
+ * User-Agent alone would cost more than the target and Referer together
+ * (doc/performance.md, issue 22). */
+static int
+note_cards(void)
+{
+	return sl_access_enabled() && sl_log_cards();
+}
+
 /* Keeps what the logs show of the request: its target and Referer with
- * log.query applied (card numbers travel in query strings). */
+ * log.query applied (card numbers travel in query strings), and no card
+ * number in either, whatever log.query says. */
 static void
 txn_note(struct sl_txn *t, const char *method, size_t method_len,
 	 const char *target, size_t target_len, const char *host,
@@ -409,7 +422,7 @@ txn_note(struct sl_txn *t, const char *method, size_t method_len,
 	copy_slice(t->method, sizeof(t->method), method, method_len);
 	if (target != NULL)
 		sl_log_target(t->path, sizeof(t->path), target, target_len,
-			      sl_log_query());
+			      sl_log_query(), note_cards());
 	else
 		t->path[0] = '\0';
 	copy_slice(t->host, sizeof(t->host), host, host_len);
@@ -421,7 +434,7 @@ txn_note_agent(struct sl_txn *t, const char *referer, size_t referer_len,
 {
 	if (referer != NULL)
 		sl_log_target(t->referer, sizeof(t->referer), referer,
-			      referer_len, sl_log_query());
+			      referer_len, sl_log_query(), note_cards());
 	copy_slice(t->user_agent, sizeof(t->user_agent), ua, ua_len);
 }
 

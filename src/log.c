@@ -16,13 +16,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pan.h"
+
 #define SL_LOG_MIN(a, b) ((a) < (b) ? (a) : (b))
 
 static atomic_int log_level = SL_LOG_INFO;
-static int access_fd = -1;    /* stays the same number across reopen */
-static char *access_path;     /* NULL unless logging to a file */
-static atomic_int access_fmt; /* enum sl_access_format */
-static atomic_int log_query;  /* enum sl_log_query */
+static int access_fd = -1;	 /* stays the same number across reopen */
+static char *access_path;	 /* NULL unless logging to a file */
+static atomic_int access_fmt;	 /* enum sl_access_format */
+static atomic_int log_query;	 /* enum sl_log_query */
+static atomic_int log_cards = 1; /* card numbers masked (pan.h) */
 
 void
 sl_log_set_level(enum sl_log_level level)
@@ -45,7 +48,7 @@ vlog(enum sl_log_level level, const char *prefix, int with_errno,
 	struct timespec ts;
 	struct tm tm;
 	size_t n;
-	int saved = errno;
+	int saved = errno, cut = 0;
 	int r;
 
 	if (!sl_log_enabled(level))
@@ -59,8 +62,10 @@ vlog(enum sl_log_level level, const char *prefix, int with_errno,
 		n += (size_t)r;
 	if (n < sizeof(line)) {
 		r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-		if (r > 0)
+		if (r > 0) {
+			cut = n + (size_t)r > sizeof(line) - 2;
 			n = SL_LOG_MIN(n + (size_t)r, sizeof(line) - 1);
+		}
 	}
 	if (with_errno && n < sizeof(line)) {
 		r = snprintf(line + n, sizeof(line) - n, ": %s",
@@ -70,6 +75,10 @@ vlog(enum sl_log_level level, const char *prefix, int with_errno,
 	}
 	if (n >= sizeof(line) - 1)
 		n = sizeof(line) - 2;
+	/* a card number in a target, a header value or a peer's message
+	 * never reaches the error log */
+	if (sl_log_cards())
+		sl_pan_mask(line, n, cut);
 	line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, n);
 	errno = saved;
@@ -216,9 +225,21 @@ sl_log_query(void)
 						       memory_order_relaxed);
 }
 
+void
+sl_log_set_cards(int mask)
+{
+	atomic_store(&log_cards, mask != 0);
+}
+
+int
+sl_log_cards(void)
+{
+	return atomic_load_explicit(&log_cards, memory_order_relaxed);
+}
+
 size_t
 sl_log_target(char *out, size_t outsz, const char *s, size_t n,
-	      enum sl_log_query q)
+	      enum sl_log_query q, int cards)
 {
 	const char *qm = memchr(s, '?', n);
 	size_t o = 0, i;
@@ -253,5 +274,8 @@ sl_log_target(char *out, size_t outsz, const char *s, size_t n,
 		}
 	}
 	out[o] = '\0';
+	/* a full buffer counts as cut: a digit run at its end may go on */
+	if (cards)
+		sl_pan_mask(out, o, o == outsz - 1);
 	return o;
 }

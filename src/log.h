@@ -43,16 +43,23 @@ enum sl_access_format sl_access_format(void);
 void sl_log_set_query(enum sl_log_query q);
 enum sl_log_query sl_log_query(void);
 
+/* Whether card numbers are masked in both logs (log.mask_card_numbers,
+ * on unless turned off; a reload applies it at once); any thread. */
+void sl_log_set_cards(int mask);
+int sl_log_cards(void);
+
 /*
  * Copies a request target (or a URL such as a Referer value) s[0..n) into
  * out (outsz bytes, always NUL-terminated, cut when longer) as the logs
  * show it under q: with SL_LOG_QUERY_NAMES every value of the query is
  * replaced by "*" ("?card=*&amount=*"; an empty value stays empty), with
- * SL_LOG_QUERY_OFF the query is left out ("?" included). Returns the
- * length written. Pure.
+ * SL_LOG_QUERY_OFF the query is left out ("?" included). With cards set,
+ * every card number left in it is then masked (sl_pan_mask), whatever q
+ * is; a cut text counts as cut for that. Returns the length written.
+ * Pure.
  */
 size_t sl_log_target(char *out, size_t outsz, const char *s, size_t n,
-		     enum sl_log_query q);
+		     enum sl_log_query q, int cards);
 
 /* A worker's batch of access log lines; flushed when nearly full or by the
  * worker's flush timer. */

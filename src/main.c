@@ -364,6 +364,7 @@ main_reload(struct sl_main *m)
 	sl_log_set_level(nc->log_level);
 	sl_access_set_format(nc->access_format);
 	sl_log_set_query(nc->log_query);
+	sl_log_set_cards(nc->log_cards);
 	for (unsigned i = 0; i < m->nworkers; i++) {
 		struct sl_reload_msg *msg = malloc(sizeof(*msg));
 		int *fds = malloc((nc->nlisteners + 1) * sizeof(*fds));
@@ -538,6 +539,7 @@ main(int argc, char **argv)
 		fatalx("out of memory");
 	sl_log_set_level(m.conf->log_level);
 	sl_log_set_query(m.conf->log_query);
+	sl_log_set_cards(m.conf->log_cards);
 	if (sl_access_open(m.conf->access_log, m.conf->access_format) == -1)
 		fatal("access log %s", m.conf->access_log);
 	if ((m.run_access = strdup(m.conf->access_log)) == NULL ||

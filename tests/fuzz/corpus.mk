@@ -561,6 +561,17 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/keepalive/spaces \
 	tests/fuzz/corpus/keepalive/twice \
 	tests/fuzz/corpus/keepalive/zeros \
+	tests/fuzz/corpus/pan/amex-long \
+	tests/fuzz/corpus/pan/bare \
+	tests/fuzz/corpus/pan/cut-escape \
+	tests/fuzz/corpus/pan/dashes \
+	tests/fuzz/corpus/pan/encoded-eq \
+	tests/fuzz/corpus/pan/error-line \
+	tests/fuzz/corpus/pan/groups \
+	tests/fuzz/corpus/pan/path-param \
+	tests/fuzz/corpus/pan/pct-digits \
+	tests/fuzz/corpus/pan/pct-seps \
+	tests/fuzz/corpus/pan/spaces \
 	tests/fuzz/corpus/request/absolute \
 	tests/fuzz/corpus/request/bad-host \
 	tests/fuzz/corpus/request/bare-cr \

@@ -28,7 +28,7 @@ CONF_CFLAGS ?= $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
 
 TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_sticky $(OUT)/fuzz_keepalive $(OUT)/fuzz_health \
-	$(OUT)/fuzz_tls
+	$(OUT)/fuzz_tls $(OUT)/fuzz_pan
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -64,6 +64,12 @@ $(OUT)/fuzz_diff_response: $(top_srcdir)/tests/fuzz/fuzz_diff_request.c $(PARSE_
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(DIFF_CPPFLAGS) -DDIFF_RESPONSE $(FUZZ_CFLAGS) -o $@ $< \
 		$(PARSE_SRCS) $(LLHTTP_SRCS)
+
+# the card number masker and its users in log.c
+PAN_SRCS = $(top_srcdir)/src/pan.c $(top_srcdir)/src/log.c
+$(OUT)/fuzz_pan: $(top_srcdir)/tests/fuzz/fuzz_pan.c $(PAN_SRCS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(PAN_SRCS)
 
 # health-check responses and the TLS record path: health.c and tls.c pull
 # in libevent and OpenSSL; the linker drops what the drivers do not reach

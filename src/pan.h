@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Card numbers (PANs) kept out of the logs, as PCI DSS asks: every run of
+ * 13 to 19 digits that passes the Luhn check is written with its first six
+ * and last four digits only, wherever it stands in a logged string and
+ * however it is written (plain, split by spaces, dashes or '+', digits or
+ * separators percent-encoded). Pure: no I/O, no allocation.
+ */
+#ifndef SL_PAN_H
+#define SL_PAN_H
+
+#include <stddef.h>
+
+/*
+ * Masks, in place, every card number in s[0..n). A digit is '0'..'9' or
+ * its percent-encoding "%30".."%39"; a separator is one ' ', '-', '+',
+ * "%20", "%2B" or "%2D" between two digits. Digits joined by single
+ * separators form a run of groups; a card number is any stretch of whole
+ * groups of such a run (it starts at a group's first digit and ends at a
+ * group's last) with 13 to 19 digits and a valid Luhn check digit. Each of
+ * its digits but the first six and the last four becomes '*' (a
+ * percent-encoded one "%2A", the encoding of '*'), so the length does not
+ * change and the separators stay where they were.
+ *
+ * cut says that s is the start of a longer text that was cut at n: the
+ * digits of a run that reaches the end could be the start of a card
+ * number whose end is lost, so each of them past the sixth of its group
+ * stretch is masked as well.
+ *
+ * Returns the number of digits masked.
+ */
+size_t sl_pan_mask(char *s, size_t n, int cut);
+
+/* The Luhn check of the n decimal digit values d[0..n): 1 when valid. */
+int sl_pan_luhn(const unsigned char *d, size_t n);
+
+#endif

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for pan.c: card numbers masked in logged text, whatever shape
+ * they come in. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pan.h"
+
+/* s masked (cut or not), in a static buffer. */
+static const char *
+mask(const char *s, int cut)
+{
+	static char buf[512];
+	size_t n = strlen(s);
+
+	assert_true(n < sizeof(buf));
+	memcpy(buf, s, n + 1);
+	sl_pan_mask(buf, n, cut);
+	assert_int_equal(strlen(buf), n); /* the length never changes */
+	return buf;
+}
+
+static void
+test_luhn(void **state)
+{
+	static const unsigned char visa[] = {4, 1, 1, 1, 1, 1, 1, 1,
+					     1, 1, 1, 1, 1, 1, 1, 1};
+	static const unsigned char bad[] = {4, 1, 1, 1, 1, 1, 1, 1,
+					    1, 1, 1, 1, 1, 1, 1, 2};
+
+	(void)state;
+	assert_true(sl_pan_luhn(visa, sizeof(visa)));
+	assert_false(sl_pan_luhn(bad, sizeof(bad)));
+	assert_true(sl_pan_luhn((const unsigned char *)"\0", 1));
+}
+
+/* The three shapes the issue found in the access log, and the plain one. */
+static void
+test_url_shapes(void **state)
+{
+	(void)state;
+	assert_string_equal(mask("/v1/pay?card=4111111111111111", 0),
+			    "/v1/pay?card=411111******1111");
+	assert_string_equal(mask("/v1/pay?card%3D4111111111111111", 0),
+			    "/v1/pay?card%3D411111******1111");
+	assert_string_equal(mask("/v1/pay;card=4111111111111111", 0),
+			    "/v1/pay;card=411111******1111");
+	assert_string_equal(mask("/v1/pay?4111111111111111", 0),
+			    "/v1/pay?411111******1111");
+	assert_string_equal(mask("/v1/cards/5500005555555559/charge", 0),
+			    "/v1/cards/550000******5559/charge");
+	/* one next to another, and a letter against it */
+	assert_string_equal(mask("a=4111111111111111&b=5500005555555559x", 0),
+			    "a=411111******1111&b=550000******5559x");
+}
+
+static void
+test_separators(void **state)
+{
+	(void)state;
+	assert_string_equal(mask("4111 1111 1111 1111", 0),
+			    "4111 11** **** 1111");
+	assert_string_equal(mask("4111-1111-1111-1111", 0),
+			    "4111-11**-****-1111");
+	assert_string_equal(mask("pan=4111+1111+1111+1111", 0),
+			    "pan=4111+11**+****+1111");
+	assert_string_equal(mask("4111%201111%201111%201111", 0),
+			    "4111%2011**%20****%201111");
+	assert_string_equal(mask("4111%2D1111%2d1111%2B1111", 0),
+			    "4111%2D11**%2d****%2B1111");
+	/* Amex, 15 digits in 4-6-5 */
+	assert_string_equal(mask("3782 822463 10005", 0), "3782 82**** *0005");
+	/* two separators in a row end the run */
+	assert_string_equal(mask("4111  1111111111111", 0),
+			    "4111  1111111111111");
+}
+
+static void
+test_percent_encoded_digits(void **state)
+{
+	(void)state;
+	/* every digit encoded: the masked ones become %2A ('*') */
+	assert_string_equal(
+	    mask("c=%34%31%31%31%31%31%31%31%31%31%31%31%31%31%31%31", 0),
+	    "c=%34%31%31%31%31%31%2A%2A%2A%2A%2A%2A%31%31%31%31");
+	/* mixed */
+	assert_string_equal(mask("41111%311111111111", 0),
+			    "41111%31******1111");
+}
+
+/* Only stretches of whole groups count: a date before a card number is
+ * its own group, a 20-digit number is not a card number. */
+static void
+test_groups(void **state)
+{
+	(void)state;
+	assert_string_equal(mask("q=2026 4111111111111111", 0),
+			    "q=2026 411111******1111");
+	assert_string_equal(mask("4111111111111111 1225", 0),
+			    "411111******1111 1225");
+	assert_string_equal(mask("41111111111111111111", 0),
+			    "41111111111111111111");
+	/* 12 digits are too few even when they pass Luhn */
+	assert_string_equal(mask("411111111113", 0), "411111111113");
+}
+
+static void
+test_not_cards(void **state)
+{
+	(void)state;
+	/* fails the Luhn check: kept */
+	assert_string_equal(mask("/v1/pay?card=4111111111111112", 0),
+			    "/v1/pay?card=4111111111111112");
+	/* times, addresses, ids */
+	assert_string_equal(mask("2026-11-23T02:15:27.123Z 10.0.0.1:8080", 0),
+			    "2026-11-23T02:15:27.123Z 10.0.0.1:8080");
+	assert_string_equal(mask("", 0), "");
+	assert_string_equal(mask("%3", 0), "%3");
+	assert_string_equal(mask("%", 1), "%");
+}
+
+/* A cut text: a run that reaches the cut keeps only the first six digits
+ * of every group start that could begin a card number. */
+static void
+test_cut(void **state)
+{
+	(void)state;
+	assert_string_equal(mask("/p?c=4111111111", 1), "/p?c=411111****");
+	assert_string_equal(mask("/p?c=4111111111", 0), "/p?c=4111111111");
+	assert_string_equal(mask("/p?c=4111 1111 11", 1), "/p?c=4111 11** **");
+	assert_string_equal(mask("/p?c=4111111111%3", 1), "/p?c=411111****%3");
+	assert_string_equal(mask("/p?c=4111111111 ", 1), "/p?c=411111**** ");
+	/* not at the end: not touched */
+	assert_string_equal(mask("/p?c=4111111111&x", 1), "/p?c=4111111111&x");
+	/* a group that starts 19 digits or more back cannot reach */
+	assert_string_equal(mask("1111111111111111111 2345678", 1),
+			    "1111111111111111111 234567*");
+}
+
+static void
+test_counts(void **state)
+{
+	char b[] = "4111111111111111 and 5500005555555559";
+
+	(void)state;
+	assert_int_equal(sl_pan_mask(b, strlen(b), 0), 12);
+	/* masked text has nothing left to mask */
+	assert_int_equal(sl_pan_mask(b, strlen(b), 0), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_luhn),
+	    cmocka_unit_test(test_url_shapes),
+	    cmocka_unit_test(test_separators),
+	    cmocka_unit_test(test_percent_encoded_digits),
+	    cmocka_unit_test(test_groups),
+	    cmocka_unit_test(test_not_cards),
+	    cmocka_unit_test(test_cut),
+	    cmocka_unit_test(test_counts),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
