@@ -98,6 +98,9 @@ struct sl_txn {
 	struct sl_h1_chunked resp_chunked;
 	int resp_keepalive;	/* upstream allows reuse */
 	uint32_t interim_bytes; /* 1xx head bytes read for this request */
+	uint32_t head_out;	/* bytes of heads queued to the client
+				   (1xx, the response's): bytes_out less
+				   these is body */
 	int status;
 	const char *error;     /* error code of a local response */
 	enum sl_h1_reason why; /* rule a refused request broke, for logs */

@@ -95,6 +95,15 @@ txn_failures(const struct sl_txn *t, char *buf, size_t size, int json)
 	return n;
 }
 
+/* Response body bytes sent to the client (chunk framing included, as
+ * nginx's $body_bytes_sent): what the combined format's bytes column
+ * means to every tool that reads it. bytes_out counts heads too. */
+static uint64_t
+txn_body_out(const struct sl_txn *t)
+{
+	return t->bytes_out > t->head_out ? t->bytes_out - t->head_out : 0;
+}
+
 /* ---- access log lines ---------------------------------------------- */
 
 /* A line being written: p moves towards end, never past it. */
@@ -314,7 +323,8 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		    "rid=%s route=%s upstream=%s ms=%llu cluster=%s "
 		    "connect_ms=%u upstream_ms=%llu close=%s%s%s%s%s%s\n",
 		    peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", t->minor,
-		    t->status, (unsigned long long)t->bytes_out, r[0] ? r : "-",
+		    t->status, (unsigned long long)txn_body_out(t),
+		    r[0] ? r : "-",
 		    u[0] ? u : "-", t->request_id,
 		    t->route ? t->route->name : "-", upstream,
 		    (unsigned long long)dur, cluster, t->connect_ms,
@@ -543,6 +553,7 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 		/* a head held back for its body (resp_head_held)
 		 * never went out: this answer replaces it */
 		t->flags &= ~T_RESP_HEAD;
+		t->head_out -= sl_buf_pending(&t->out);
 		t->out.off = t->out.len = 0;
 	}
 	sl_attempt_dequeue(t); /* a request answered here waits for nothing */
@@ -563,6 +574,12 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 	if (n < 0) {
 		sl_client_close(c, code);
 		return;
+	}
+	{
+		/* the body follows the head's blank line (none after HEAD) */
+		const char *h = c->txn->out.data + c->txn->out.len;
+		const char *e = memmem(h, (size_t)n, "\r\n\r\n", 4);
+		t->head_out += e != NULL ? (uint32_t)(e - h + 4) : (uint32_t)n;
 	}
 	c->txn->out.len += (uint32_t)n;
 	if (sl_log_enabled(SL_LOG_INFO) && status != 404) {
@@ -834,6 +851,7 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 			memcpy(c->txn->out.data + c->txn->out.len, cont,
 			       sizeof(cont) - 1);
 			c->txn->out.len += sizeof(cont) - 1;
+			t->head_out += sizeof(cont) - 1;
 		}
 	}
 	c->txn->last_read_ms = now_ms();
@@ -1089,6 +1107,7 @@ resp_interim(struct sl_client *c, const struct sl_h1_response *resp,
 		return -1;
 	}
 	c->txn->out.len += (uint32_t)n;
+	t->head_out += (uint32_t)n;
 	return 0;
 }
 
@@ -1214,6 +1233,7 @@ resp_advance(struct sl_client *c)
 			return -1;
 		}
 		c->txn->out.len += (uint32_t)n;
+		t->head_out += (uint32_t)n;
 		u->in.off += (uint32_t)hlen;
 		u->ready = u->in.off;
 		t->flags |= T_RESP_HEAD;

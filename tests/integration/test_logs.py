@@ -248,6 +248,50 @@ def card_masking_turned_off_explicitly():
 
 
 @test
+def combined_bytes_column_counts_body_bytes():
+    # issue 22: a HEAD answer logged 157 in the combined format's bytes
+    # column (head and body); Apache, nginx and goaccess mean body bytes.
+    # JSON's bytes_out keeps counting every byte sent.
+    body = b"x" * 100
+    up = Upstream("a", lambda req: Reply(200, body))
+    for fmt in ("combined", "json"):
+        sl, port, aport, alog = logged_sluice({"a": [up]}, fmt=fmt,
+                                              routes=[
+            {"name": "main", "match": {"path_prefix": "/a"},
+             "cluster": "a"}])
+        c = Client(port)
+        eq(c.request("GET", "/a").body, body, "GET body")
+        eq(c.request("HEAD", "/a").status, 200, "HEAD")
+        r = c.request("GET", "/none")
+        eq(r.status, 404, "no route")
+        # 100 Continue, then the body
+        r = c.request("POST", "/a", {"Expect": "100-continue"}, b"12345")
+        eq(r.status, 200, "POST")
+        c.close()
+        if fmt == "combined":
+            lines = access_lines(alog, 4)
+            got = [int(re.search(r'" (\d{3}) (\d+) "', x).group(2))
+                   for x in lines]
+            eq(got, [100, 0, len(r404_body(lines)), 100],
+               "combined bytes of GET, HEAD, 404, POST")
+        else:
+            lines = read_json_lines(alog, min_count=4)
+            for x in lines:
+                check(x["bytes_out"] > 100 if x["method"] != "HEAD" else
+                      x["bytes_out"] > 0, "bytes_out counts the head: %r"
+                      % x)
+        sl.stop()
+
+
+def r404_body(lines):
+    """The JSON body sluice sends with its 404, from the request id the
+    combined line carries."""
+    rid = re.search(r"rid=(\S+)", lines[2]).group(1)
+    return ('{"error":"no_route","status":404,"request_id":"%s"}\n'
+            % rid).encode()
+
+
+@test
 def refused_request_logs_what_was_read():
     # host was empty on a 400 although a Host field was sent, and bytes_in
     # was 0 for heads the scanner refused (9 KB URI, bare LF, NUL)
