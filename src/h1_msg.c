@@ -87,8 +87,10 @@ list_has(const char *v, size_t n, const char *name, size_t name_len)
 /* The fields the rewriting treats specially. */
 enum hkind {
 	HK_OTHER,
-	HK_HOP, /* hop-by-hop by name: Keep-Alive, TE, Trailer, Upgrade,
-		   Proxy-Connection (and Connection, below) */
+	HK_HOP,	    /* hop-by-hop by name: Keep-Alive, TE, Upgrade,
+		       Proxy-Connection (and Connection, below) */
+	HK_TRAILER, /* end-to-end (RFC 9110 section 6.6.2), but it goes
+		       only with the trailers it announces */
 	HK_CONNECTION,
 	HK_CONTENT_LENGTH,
 	HK_TRANSFER_ENCODING,
@@ -113,10 +115,9 @@ hkind(const char *n, size_t len)
 	case 6:
 		return sl_h1_ieq(n, len, "expect") ? HK_EXPECT : HK_OTHER;
 	case 7:
-		return sl_h1_ieq(n, len, "trailer") ||
-			       sl_h1_ieq(n, len, "upgrade")
-			   ? HK_HOP
-			   : HK_OTHER;
+		if (sl_h1_ieq(n, len, "trailer"))
+			return HK_TRAILER;
+		return sl_h1_ieq(n, len, "upgrade") ? HK_HOP : HK_OTHER;
 	case 10:
 		if (sl_h1_ieq(n, len, "connection"))
 			return HK_CONNECTION;
@@ -240,6 +241,9 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 		if (k == HK_EXPECT || k == HK_X_REQUEST_ID ||
 		    k == HK_X_FORWARDED_PROTO)
 			continue;
+		/* trailers go on with a chunked body only */
+		if (k == HK_TRAILER && req->body != SL_H1_BODY_CHUNKED)
+			continue;
 		if (fwd->subject_header != NULL &&
 		    h->name_len == strlen(fwd->subject_header) &&
 		    strncasecmp(h->name, fwd->subject_header, h->name_len) == 0)
@@ -322,6 +326,12 @@ sl_h1_write_response_head(char *out, size_t cap,
 		if (k == HK_X_REQUEST_ID)
 			continue;
 		if (dechunk && k == HK_TRANSFER_ENCODING)
+			continue;
+		/* Trailer announces trailer fields: it goes on when they do
+		 * (a chunked body passed on as it is), not when they are
+		 * dropped (dechunked for HTTP/1.0) or cannot exist */
+		if (k == HK_TRAILER &&
+		    (dechunk || resp->body != SL_H1_BODY_CHUNKED))
 			continue;
 		/* the parser lets equal duplicates through (RFC 9110
 		 * section 8.6); the client gets one, not a list */

@@ -164,6 +164,46 @@ def read_to_close(c, timeout=5.0):
 
 
 @test
+def trailer_field_goes_with_the_trailers():
+    # issue 22: the Trailer field (RFC 9110 section 6.6.2, end-to-end) was
+    # dropped while the trailer fields it announces were passed on
+    def h(req):
+        if req.target == "/cl":
+            return Reply(200, b"hello", headers=[("Trailer", "X-Sum")])
+        return Reply(action="raw", raw=b"HTTP/1.1 200 OK\r\n"
+                     b"Trailer: X-Sum\r\nTransfer-Encoding: chunked\r\n"
+                     b"\r\n5\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n")
+    up, sl, port = setup(h)
+    c = Client(port)
+    r = c.request("GET", "/ok")
+    eq((r.status, r.body, r.trailers), (200, b"hello", [("X-Sum", "1")]),
+       "chunked response with a trailer")
+    eq(r.header("trailer"), "X-Sum", "Trailer field of a chunked response")
+    # no trailers can follow a Content-Length body: no announcement
+    r = c.request("GET", "/cl")
+    eq((r.status, r.header("trailer")), (200, None),
+       "Trailer field of a Content-Length response")
+    # HTTP/1.0: de-chunked, trailers dropped, and their announcement too
+    c = Client(port)
+    c.send(b"GET /ok HTTP/1.0\r\nHost: a\r\n\r\n")
+    raw, how = read_to_close(c)
+    head = raw[:raw.index(b"\r\n\r\n")].lower()
+    check(b"\r\ntrailer:" not in head, "Trailer sent to an HTTP/1.0 "
+          "client whose trailers are dropped: %r" % head)
+    # requests: with a chunked body the field goes on, without it not
+    c = Client(port)
+    c.send(build_request("POST", "/up", [("Transfer-Encoding", "chunked"),
+                                         ("Trailer", "X-Sig")])
+           + b"3\r\nabc\r\n0\r\nX-Sig: s\r\n\r\n")
+    eq(read_response(c, "POST").status, 200, "chunked request")
+    eq(c.request("POST", "/up2", {"Trailer": "X-Sig"}, b"abc").status, 200,
+       "request with a Content-Length body")
+    got = {x.target: x.headers.get("trailer") for x in up.requests}
+    eq((got["/up"], got["/up2"]), ("X-Sig", None),
+       "Trailer field of the requests upstream")
+
+
+@test
 def chunked_response_trailers():
     def h(req):
         if req.target == "/bad":

@@ -58,6 +58,26 @@ test_request_hop_by_hop_removed(void **state)
 			       "X-Request-Id: rid1\r\n\r\n");
 }
 
+/* Trailer is end-to-end (RFC 9110 section 6.6.2): it goes on with a
+ * chunked body, whose trailers go on, and not with any other. */
+static void
+test_request_trailer_with_chunked_body(void **state)
+{
+	char *o = rewrite("POST /a HTTP/1.1\r\nHost: h\r\n"
+			  "Transfer-Encoding: chunked\r\nTRAILER: X-T\r\n\r\n",
+			  "r");
+
+	assert_string_equal(o, "POST /a HTTP/1.1\r\nHost: h\r\n"
+			       "Transfer-Encoding: chunked\r\nTRAILER: X-T\r\n"
+			       "X-Forwarded-For: 10.0.0.7\r\n"
+			       "X-Forwarded-Proto: http\r\n"
+			       "X-Request-Id: r\r\n\r\n");
+	o = rewrite("POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n"
+		    "Trailer: X-T\r\n\r\n",
+		    "r");
+	assert_null(strstr(o, "Trailer"));
+}
+
 /* Special fields are recognized in any case; fields of the same length
  * that differ by one letter are ordinary and forwarded. */
 static void
@@ -375,6 +395,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_request_hop_by_hop_removed),
+	    cmocka_unit_test(test_request_trailer_with_chunked_body),
 	    cmocka_unit_test(test_special_names_any_case_not_look_alikes),
 	    cmocka_unit_test(test_connection_cannot_remove_framing),
 	    cmocka_unit_test(test_request_client_subject),
