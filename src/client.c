@@ -563,7 +563,15 @@ client_plain_http(struct sl_client *c, int head)
 	/* small enough for any socket buffer; a short write is a client
 	 * that is gone already */
 	(void)sl_sendv(c->fd, iov, 2, 0);
+	/* a refused request like the others: counted as a request and as
+	 * a response, of the worker and of the listener */
+	SL_STAT_INC(c->w->stats.requests);
 	SL_STAT_INC(c->w->stats.responses[4]);
+	{
+		struct sl_counts *lc = &c->lconf->state->counts[c->w->id];
+		SL_STAT_INC(lc->requests);
+		SL_STAT_INC(lc->responses[4]);
+	}
 	sl_client_finish(c, "plain_http_on_tls_port", 1);
 }
 

@@ -1001,6 +1001,74 @@ def plain_http_on_tls_port_gets_clear_400_and_close():
                  close=True)
 
 
+def sums(aport):
+    """(requests, responses) of the worker totals and of listener "main"."""
+    m = metrics(aport)
+    req = m.get("sluice_requests_total", 0)
+    resp = sum(v for k, v in m.items()
+               if k.startswith("sluice_responses_total{"))
+    lreq = m.get('sluice_listener_requests_total{listener="main"}', 0)
+    lresp = sum(v for k, v in m.items()
+                if k.startswith("sluice_listener_responses_total{")
+                and 'listener="main"' in k)
+    return req, resp, lreq, lresp
+
+
+@test
+def every_response_counted_has_its_request_counted():
+    # issue 22: the 400 for plain HTTP on a TLS port counted in
+    # sluice_responses_total but not in sluice_requests_total, so that
+    # responses could exceed requests. The sums must agree after each
+    # kind of refusal.
+    dead = free_port()
+    up = Upstream("a")
+    aport = free_port()
+    cfg, port = make_config(
+        {"a": [up], "dead": [dead]},
+        routes=[{"name": "dead", "match": {"path_prefix": "/dead"},
+                 "cluster": "dead"},
+                {"name": "main", "match": {"path_prefix": "/ok"},
+                 "cluster": "a"}],
+        limits={"max_uri_bytes": "1KiB", "max_body_bytes": "1KiB",
+                "header_timeout": "500ms"},
+        listener_opts={"tls": tls_block(("default",))},
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}})
+    sl = start_sluice(cfg)
+    kinds = [
+        ("ok", b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"),
+        ("404", b"GET /none HTTP/1.1\r\nHost: x\r\n\r\n"),
+        ("502", b"GET /dead HTTP/1.1\r\nHost: x\r\n\r\n"),
+        ("400", b"GET /ok HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"),
+        ("413", b"POST /ok HTTP/1.1\r\nHost: x\r\nContent-Length: 9999"
+                b"\r\n\r\n"),
+        ("414", b"GET /" + b"u" * 2000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
+        ("417", b"GET /ok HTTP/1.1\r\nHost: x\r\nExpect: x\r\n\r\n"),
+        ("501", b"GET /ok HTTP/1.1\r\nHost: x\r\n"
+                b"Transfer-Encoding: gzip\r\n\r\n"),
+        ("505", b"GET /ok HTTP/2.0\r\nHost: x\r\n\r\n"),
+        ("405", b"CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n"),
+        ("408", b"GET /ok HTTP/1.1\r\nHost: x\r\n"),
+        ("plain", None),
+    ]
+    for name, data in kinds:
+        if name == "plain":
+            c = Client(port)
+            c.send(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+        else:
+            c = TLSClient(port, sni="default.example.test", cafile=CA())
+            c.send(data)
+        c.wait_closed(3.0) if name in ("plain", "408") else \
+            c.read_response("CONNECT" if name == "405" else "GET")
+        c.close()
+
+        def agree():
+            s = sums(aport)
+            return s if s[0] == s[1] and s[2] == s[3] and s[0] > 0 else None
+        got = wait_until(agree, 3.0)
+        check(got, "after %s: requests, responses, listener requests, "
+              "listener responses = %r" % (name, sums(aport)))
+
+
 @test
 def other_first_bytes_on_tls_port_are_closed():
     up, sl, port, aport = tls_sluice()
