@@ -138,6 +138,39 @@ def smuggled_request_never_reaches_upstream():
 
 
 @test
+def empty_lines_before_a_request_line_are_ignored():
+    # RFC 9112 section 2.2: a server SHOULD ignore at least one empty line
+    # (CRLF) received before a request line; a bare LF there is a 400
+    up = Upstream("a")
+    cfg, port = make_config({"a": [up]}, limits={"idle_timeout": "1s"})
+    start_sluice(cfg)
+    c = Client(port)
+    c.send(b"\r\n\r\n" + build_request("GET", "/first"))
+    eq(read_response(c).status, 200, "after two empty lines")
+    # between keep-alive requests, and split across reads
+    c.send(b"\r")
+    time.sleep(0.05)
+    c.send(b"\n\r\n" + build_request("GET", "/second"))
+    eq(read_response(c).status, 200, "after empty lines in pieces")
+    eq([r.target for r in up.requests], ["/first", "/second"],
+       "the upstream sees the requests, no empty line")
+    check(b"\r\n\r\nGET" not in up.requests[0].raw_head,
+          "empty lines reached the upstream")
+    c.close()
+    # a bare LF before the request line stays a 400
+    c = Client(port)
+    c.send(b"\n" + build_request("GET", "/lf"))
+    r = read_response(c)
+    assert_error(r, 400, "bad_request", close=True)
+    # nothing but empty lines: an idle connection, closed at idle_timeout
+    c = Client(port)
+    c.send(b"\r\n" * 10)
+    check(c.wait_closed(5.0), "a connection sending only empty lines "
+          "outlived idle_timeout")
+    eq(len(up.requests), 2, "requests at the upstream")
+
+
+@test
 def transfer_encoding_gzip_501():
     up, sl, port = setup()
     expect_rejected(port, up, b"POST / HTTP/1.1\r\nHost: a\r\n"
