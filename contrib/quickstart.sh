@@ -10,6 +10,7 @@ set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 listen=127.0.0.1:8080		# as in etc/sluice.yaml
 upstream=127.0.0.1:9001		# etc/sluice.yaml's cluster "demo"
+admin=127.0.0.1:9901		# etc/sluice.yaml's admin listener
 
 build_only=
 case "$*" in
@@ -84,6 +85,7 @@ fi
 echo "quickstart: sluice listens on $listen -> demo upstream $upstream;" \
 	"Ctrl-C stops both"
 echo "try:        curl -i http://$listen/hello"
+echo "            curl http://$admin/metrics"
 status=0
 wait "$sluice" || status=$?
 sluice=

@@ -21,7 +21,8 @@
 # Last, when 127.0.0.1:8080 and :9001 are free, contrib/quickstart.sh runs
 # for real in a new copy, as a newcomer's first command: as soon as it says sluice listens, sluice must answer
 # "curl -i http://127.0.0.1:8080/hello" with the response the README shows
-# (the date and the request id aside).
+# (the date and the request id aside), and "curl 127.0.0.1:9901/metrics"
+# must count that request.
 # Environment: STEP_TIMEOUT (seconds, default 900) bounds every step.
 # Exit 0 when everything passed.
 
@@ -184,11 +185,11 @@ sample() {
 		-e 's/[0-9a-f]{32}/REQUEST-ID/g' \
 		-e 's|Python/[0-9.]+|Python/VERSION|'
 }
-# ports_free: nothing listens on 127.0.0.1:8080 or :9001
+# ports_free: nothing listens on 127.0.0.1:8080, :9001 or :9901
 ports_free() {
 	python3 -c '
 import socket, sys
-for p in (8080, 9001):
+for p in (8080, 9001, 9901):
     try:
         socket.create_connection(("127.0.0.1", p), timeout=1).close()
         sys.exit(1)
@@ -205,7 +206,7 @@ echo "== contrib/quickstart.sh in a new copy, then curl -i http://127.0.0.1:8080
 q=$tmp/q
 copy "$q" || exit 99
 if ! ports_free; then
-	echo "skip quick start: 127.0.0.1:8080 or :9001 is in use"
+	echo "skip quick start: 127.0.0.1:8080, :9001 or :9901 is in use"
 else
 	# in a session of its own, so that whatever it leaves can be killed
 	(cd "$q" && exec setsid contrib/quickstart.sh) </dev/null \
@@ -241,6 +242,20 @@ with open(out, "rb") as f:
     status = f.readline().strip().decode("latin-1")
 if rc != 0 or not status.startswith("HTTP/1.1 200 "):
     sys.exit("curl exited %d: %r" % (rc, status))
+# the README's next command: the quick start's admin listener (the
+# request is counted once its exchange ends, just after the client has
+# its answer: asked again for up to 3 s)
+deadline = time.monotonic() + 3
+while True:
+    p = subprocess.run(["curl", "-s", "--max-time", "5",
+                        "http://127.0.0.1:9901/metrics"],
+                       capture_output=True)
+    if p.returncode == 0 and b"sluice_requests_total 1" in p.stdout:
+        break
+    if time.monotonic() > deadline:
+        sys.exit("curl 127.0.0.1:9901/metrics exited %d: %r"
+                 % (p.returncode, p.stdout[:200]))
+    time.sleep(0.05)
 EOF
 	if [ $? -ne 0 ]; then
 		fail "quick start: sluice did not answer 200 when quickstart.sh" \

@@ -1001,6 +1001,53 @@ def plain_http_on_tls_port_gets_clear_400_and_close():
                  close=True)
 
 
+@test
+def readme_tls_examples_load_and_serve():
+    # issue 22: the README's TLS example carried mutual-TLS extras only;
+    # the minimal listener comes first. Both examples, with the test
+    # run's files in place of /etc/sluice and local ports, must pass -t,
+    # and the minimal one must serve HTTPS.
+    import re as _re
+    text = open(os.path.join(sltest.TOP_SRCDIR, "README.md")).read()
+    sec = text[text.index("## Terminating TLS"):]
+    sec = sec[:sec.index("\n## ", 1)]
+    blocks = _re.findall(r"```yaml\n(.*?)```", sec, _re.S)
+    eq(len(blocks), 2, "YAML examples in the README's TLS section")
+    check(len(blocks[0].splitlines()) < len(blocks[1].splitlines()),
+          "the minimal example comes first")
+    p = pki()
+    files = {"api.pem": p["default"].cert, "api.key": p["default"].key,
+             "api-rsa.pem": p["dual_rsa"].cert,
+             "api-rsa.key": p["dual_rsa"].key,
+             "partners-ca.pem": p["cca"].cert,
+             "internal-ca.pem": p["ca"].cert,
+             "gateway.pem": p["gw"].cert, "gateway.key": p["gw"].key}
+    up, up2 = Upstream("a"), Upstream("b")
+    d = tmpdir()
+    for i, y in enumerate(blocks):
+        port = free_port()
+        for name, path in files.items():
+            y = y.replace("/etc/sluice/" + name, path)
+        y = y.replace("0.0.0.0:443", "127.0.0.1:%d" % port)
+        y = _re.sub(r"10\.0\.1\.11:\d+", "127.0.0.1:%d" % up.port, y)
+        y = _re.sub(r"10\.0\.1\.12:\d+", "127.0.0.1:%d" % up2.port, y)
+        check("/etc/sluice" not in y, "a file of the example has no test "
+              "stand-in:\n%s" % y)
+        y = "log: { access: off }\n" + y
+        f = os.path.join(d, "readme-%d.yaml" % i)
+        with open(f, "w") as fh:
+            fh.write(y)
+        rc, out, err = run_sluice(["-t", "-c", f])
+        eq(rc, 0, "-t on README TLS example %d (%s)" % (i + 1, err))
+        if i == 0:
+            sl = start_sluice(y, wait_ports=[port])
+            c = TLSClient(port, sni="default.example.test", cafile=CA())
+            eq(c.request("GET", "/x").status, 200, "HTTPS through the "
+               "minimal example")
+            c.close()
+            sl.stop()
+
+
 def sums(aport):
     """(requests, responses) of the worker totals and of listener "main"."""
     m = metrics(aport)
