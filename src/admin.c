@@ -791,20 +791,15 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
  * change at a restart only).
  */
 
-/* A JSON string of s, or null. Strings of the file are UTF-8 (libyaml
- * checks it), passed on as they are; a byte that does not start a valid
- * sequence (the -c path may hold anything) becomes U+FFFD. Nothing is
- * cut short. */
+/* The body of a JSON string of s (quotes not added). Strings of the file
+ * are UTF-8 (libyaml checks it), passed on as they are; a byte that does
+ * not start a valid sequence (the -c path may hold anything) becomes
+ * U+FFFD. Nothing is cut short. */
 static void
-jstr(struct sbuf *b, const char *s)
+jesc(struct sbuf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s, *run;
 
-	if (s == NULL) {
-		sb_printf(b, "null");
-		return;
-	}
-	sb_printf(b, "\"");
 	for (run = p; *p != '\0';) {
 		unsigned char c = *p;
 		size_t n = 1;
@@ -847,7 +842,27 @@ jstr(struct sbuf *b, const char *s)
 			sb_printf(b, "\\ufffd");
 		run = ++p;
 	}
-	sb_printf(b, "%.*s\"", (int)(p - run), (const char *)run);
+	sb_printf(b, "%.*s", (int)(p - run), (const char *)run);
+}
+
+/* A JSON string of prefix and s, or null when s is NULL. */
+static void
+jstr2(struct sbuf *b, const char *prefix, const char *s)
+{
+	if (s == NULL) {
+		sb_printf(b, "null");
+		return;
+	}
+	sb_printf(b, "\"%s", prefix);
+	jesc(b, s);
+	sb_printf(b, "\"");
+}
+
+/* A JSON string of s, or null. */
+static void
+jstr(struct sbuf *b, const char *s)
+{
+	jstr2(b, "", s);
 }
 
 /* ,"key":"s" (or null) */
@@ -883,18 +898,14 @@ tls_version_str(int v)
 static void
 config_key(struct sbuf *b, const char *name, const struct sl_conf_key *k)
 {
-	char key[300];
-
-	if (k->source == SL_KEY_NONE) {
-		jkv_str(b, name, NULL);
-		return;
-	}
-	snprintf(key, sizeof(key), "%s%s",
-		 k->source == SL_KEY_CLIENT_IP ? "client_ip"
-		 : k->source == SL_KEY_HEADER  ? "header:"
-					       : "cookie:",
-		 k->name != NULL ? k->name : "");
-	jkv_str(b, name, key);
+	sb_printf(b, ",\"%s\":", name);
+	if (k->source == SL_KEY_NONE)
+		sb_printf(b, "null");
+	else if (k->source == SL_KEY_CLIENT_IP)
+		sb_printf(b, "\"client_ip\"");
+	else
+		jstr2(b, k->source == SL_KEY_HEADER ? "header:" : "cookie:",
+		      k->name != NULL ? k->name : "");
 }
 
 /* A listener's limits (doc/contracts.md 1.3). */
@@ -955,12 +966,8 @@ static void
 config_match(struct sbuf *b, const struct sl_conf_route *r)
 {
 	sb_printf(b, ",\"match\":{\"host\":");
-	if (r->host != NULL && r->host_wildcard) {
-		char host[300];
-		snprintf(host, sizeof(host), "*%s", r->host);
-		jstr(b, host);
-	} else
-		jstr(b, r->host);
+	/* a wildcard's host holds its suffix, ".example.com" */
+	jstr2(b, r->host_wildcard ? "*" : "", r->host);
 	jkv_str(b, "path", r->path_prefix ? NULL : r->path);
 	jkv_str(b, "path_prefix", r->path_prefix ? r->path : NULL);
 	if (r->methods == NULL)
