@@ -91,15 +91,6 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
 }
 
 static void
-sb_json_str(struct sbuf *b, const char *s)
-{
-	char tmp[512];
-	size_t n = sl_json_escape(tmp, sizeof(tmp), s, strlen(s));
-
-	sb_printf(b, "\"%.*s\"", (int)n, tmp);
-}
-
-static void
 conn_free(struct admin_conn *ac)
 {
 	struct sl_admin *a = ac->a;
@@ -790,8 +781,220 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 	metrics_process(v, b);
 }
 
-/* A route's timeout and retry policy, as in the file (defaults filled
- * in). */
+/* ---- /config ------------------------------------------------------------
+ *
+ * The running generation, every key with its default filled in, in the
+ * file's names: a duration as KEY_ms (milliseconds), a rate as
+ * KEY_bytes_per_s, a percentage as KEY_percent, sizes in bytes (their
+ * keys end in _bytes already); a part that is not set is null. Key files
+ * are never named. workers, admin and log.access are what runs (they
+ * change at a restart only).
+ */
+
+/* The body of a JSON string of s (quotes not added). Strings of the file
+ * are UTF-8 (libyaml checks it), passed on as they are; a byte that does
+ * not start a valid sequence (the -c path may hold anything) becomes
+ * U+FFFD. Nothing is cut short. */
+static void
+jesc(struct sbuf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s, *run;
+
+	for (run = p; *p != '\0';) {
+		unsigned char c = *p;
+		size_t n = 1;
+		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f &&
+		    c < 0x80) {
+			p++;
+			continue;
+		}
+		if (c >= 0x80) {
+			/* RFC 3629: the second byte's range depends on
+			 * the first (no overlongs, no surrogates) */
+			unsigned char lo = 0x80, hi = 0xbf;
+			if (c >= 0xc2 && c <= 0xdf)
+				n = 2;
+			else if (c >= 0xe0 && c <= 0xef) {
+				n = 3;
+				lo = c == 0xe0 ? 0xa0 : 0x80;
+				hi = c == 0xed ? 0x9f : 0xbf;
+			} else if (c >= 0xf0 && c <= 0xf4) {
+				n = 4;
+				lo = c == 0xf0 ? 0x90 : 0x80;
+				hi = c == 0xf4 ? 0x8f : 0xbf;
+			} else
+				n = 0;
+			for (size_t i = 1; n > 0 && i < n; i++)
+				if (p[i] < (i == 1 ? lo : 0x80) ||
+				    p[i] > (i == 1 ? hi : 0xbf))
+					n = 0;
+			if (n > 0) {
+				p += n;
+				continue;
+			}
+		}
+		sb_printf(b, "%.*s", (int)(p - run), (const char *)run);
+		if (c == '"' || c == '\\')
+			sb_printf(b, "\\%c", c);
+		else if (c < 0x80)
+			sb_printf(b, "\\u%04x", c);
+		else
+			sb_printf(b, "\\ufffd");
+		run = ++p;
+	}
+	sb_printf(b, "%.*s", (int)(p - run), (const char *)run);
+}
+
+/* A JSON string of prefix and s, or null when s is NULL. */
+static void
+jstr2(struct sbuf *b, const char *prefix, const char *s)
+{
+	if (s == NULL) {
+		sb_printf(b, "null");
+		return;
+	}
+	sb_printf(b, "\"%s", prefix);
+	jesc(b, s);
+	sb_printf(b, "\"");
+}
+
+/* A JSON string of s, or null. */
+static void
+jstr(struct sbuf *b, const char *s)
+{
+	jstr2(b, "", s);
+}
+
+/* ,"key":"s" (or null) */
+static void
+jkv_str(struct sbuf *b, const char *key, const char *s)
+{
+	sb_printf(b, ",\"%s\":", key);
+	jstr(b, s);
+}
+
+/* ,"key":N */
+static void
+jkv_u64(struct sbuf *b, const char *key, uint64_t v)
+{
+	sb_printf(b, ",\"%s\":%llu", key, (unsigned long long)v);
+}
+
+/* ,"key":true|false */
+static void
+jkv_bool(struct sbuf *b, const char *key, int v)
+{
+	sb_printf(b, ",\"%s\":%s", key, v ? "true" : "false");
+}
+
+static const char *
+tls_version_str(int v)
+{
+	return v == 13 ? "TLSv1.3" : "TLSv1.2";
+}
+
+/* A sticky: or hash_key: as written ("header:x-user-id", with the
+ * header's name lower-cased as it is matched), or null. */
+static void
+config_key(struct sbuf *b, const char *name, const struct sl_conf_key *k)
+{
+	sb_printf(b, ",\"%s\":", name);
+	if (k->source == SL_KEY_NONE)
+		sb_printf(b, "null");
+	else if (k->source == SL_KEY_CLIENT_IP)
+		sb_printf(b, "\"client_ip\"");
+	else
+		jstr2(b, k->source == SL_KEY_HEADER ? "header:" : "cookie:",
+		      k->name != NULL ? k->name : "");
+}
+
+/* A listener's limits (doc/contracts.md 1.3). */
+static void
+config_limits(struct sbuf *b, const struct sl_conf_limits *l)
+{
+	sb_printf(b, ",\"limits\":{\"header_timeout_ms\":%llu",
+		  (unsigned long long)l->header_timeout_ms);
+	jkv_u64(b, "body_timeout_ms", l->body_timeout_ms);
+	jkv_u64(b, "send_timeout_ms", l->send_timeout_ms);
+	jkv_u64(b, "idle_timeout_ms", l->idle_timeout_ms);
+	jkv_u64(b, "max_uri_bytes", l->max_uri_bytes);
+	jkv_u64(b, "max_header_bytes", l->max_header_bytes);
+	jkv_u64(b, "max_headers", l->max_headers);
+	jkv_u64(b, "max_body_bytes", l->max_body_bytes);
+	jkv_u64(b, "buffer_bytes", l->buffer_bytes);
+	jkv_u64(b, "max_requests", l->max_requests);
+	jkv_u64(b, "min_body_rate_bytes_per_s", l->min_body_rate_bps);
+	jkv_u64(b, "min_send_rate_bytes_per_s", l->min_send_rate_bps);
+	jkv_u64(b, "max_connections", l->max_connections);
+	jkv_u64(b, "max_connections_per_ip", l->max_connections_per_ip);
+	sb_printf(b, "}");
+}
+
+/* A listener's tls: the certificate files and the choices, never a key;
+ * null for plain HTTP. */
+static void
+config_tls_server(struct sbuf *b, const struct sl_conf_tls_server *t)
+{
+	if (t->ncerts == 0) {
+		sb_printf(b, ",\"tls\":null");
+		return;
+	}
+	sb_printf(b, ",\"tls\":{\"certificates\":[");
+	for (size_t i = 0; i < t->ncerts; i++) {
+		sb_printf(b, "%s{\"cert\":", i ? "," : "");
+		jstr(b, t->certs[i].cert.path);
+		sb_printf(b, "}");
+	}
+	sb_printf(b, "],\"min_version\":\"%s\"",
+		  tls_version_str(t->min_version));
+	/* null: sluice's own list (doc/tls.md), OpenSSL's suites */
+	jkv_str(b, "ciphers", t->ciphers);
+	jkv_str(b, "ciphersuites", t->ciphersuites);
+	jkv_bool(b, "session_tickets", t->session_tickets);
+	jkv_u64(b, "session_cache", t->session_cache);
+	jkv_str(b, "client_ca", t->client_ca.path);
+	jkv_str(b, "client_verify",
+		t->client_ca.path == NULL   ? NULL
+		: t->client_verify_optional ? "optional"
+					    : "required");
+	jkv_str(b, "client_subject_header", t->client_subject_header);
+	sb_printf(b, "}");
+}
+
+/* A route's match: every part, null where any value matches. */
+static void
+config_match(struct sbuf *b, const struct sl_conf_route *r)
+{
+	sb_printf(b, ",\"match\":{\"host\":");
+	/* a wildcard's host holds its suffix, ".example.com" */
+	jstr2(b, r->host_wildcard ? "*" : "", r->host);
+	jkv_str(b, "path", r->path_prefix ? NULL : r->path);
+	jkv_str(b, "path_prefix", r->path_prefix ? r->path : NULL);
+	if (r->methods == NULL)
+		sb_printf(b, ",\"methods\":null");
+	else {
+		sb_printf(b, ",\"methods\":[");
+		for (size_t k = 0; k < r->nmethods; k++) {
+			sb_printf(b, "%s", k ? "," : "");
+			jstr(b, r->methods[k]);
+		}
+		sb_printf(b, "]");
+	}
+	if (r->headers == NULL)
+		sb_printf(b, ",\"headers\":null}");
+	else {
+		sb_printf(b, ",\"headers\":{");
+		for (size_t k = 0; k < r->nheaders; k++) {
+			sb_printf(b, "%s", k ? "," : "");
+			jstr(b, r->headers[k].name);
+			sb_printf(b, ":");
+			jstr(b, r->headers[k].value);
+		}
+		sb_printf(b, "}}");
+	}
+}
+
+/* A route's timeout and retry policy. */
 static void
 config_retry(struct sbuf *b, const struct sl_conf_route *r)
 {
@@ -817,17 +1020,49 @@ config_retry(struct sbuf *b, const struct sl_conf_route *r)
 		  p->budget_percent);
 }
 
-/* A cluster's health_check and outlier settings, when set. */
+static void
+config_route(struct sbuf *b, const struct sl_conf_route *r)
+{
+	sb_printf(b, "{\"name\":");
+	jstr(b, r->name);
+	config_match(b, r);
+	jkv_str(b, "cluster", r->cluster != NULL ? r->cluster->name : NULL);
+	if (r->split == NULL)
+		sb_printf(b, ",\"split\":null");
+	else {
+		sb_printf(b, ",\"split\":[");
+		for (size_t k = 0; k < r->nsplit; k++) {
+			sb_printf(b, "%s{\"cluster\":", k ? "," : "");
+			jstr(b, r->split[k].cluster->name);
+			sb_printf(b, ",\"weight\":%u}", r->split[k].weight);
+		}
+		sb_printf(b, "]");
+	}
+	config_key(b, "sticky", &r->sticky);
+	if (r->mirror == NULL)
+		sb_printf(b, ",\"mirror\":null");
+	else {
+		sb_printf(b, ",\"mirror\":{\"cluster\":");
+		jstr(b, r->mirror->name);
+		sb_printf(b, ",\"percent\":%u}", r->mirror_percent);
+	}
+	jkv_str(b, "expose_cluster_header", r->expose_cluster_header);
+	config_retry(b, r);
+	sb_printf(b, "}");
+}
+
+/* A cluster's health_check, outlier and tls, each null when not set. */
 static void
 config_checks(struct sbuf *b, const struct sl_conf_cluster *cl)
 {
 	const struct sl_conf_health *h = &cl->health;
 	const struct sl_conf_outlier *o = &cl->outlier;
+	const struct sl_conf_tls_client *t = &cl->tls;
 
 	if (h->enabled) {
 		int first = 1;
 		sb_printf(b, ",\"health_check\":{\"path\":");
-		sb_json_str(b, h->path);
+		jstr(b, h->path);
 		sb_printf(b,
 			  ",\"interval_ms\":%llu,\"timeout_ms\":%llu,"
 			  "\"healthy\":%u,\"unhealthy\":%u,"
@@ -854,28 +1089,8 @@ config_checks(struct sbuf *b, const struct sl_conf_cluster *cl)
 				}
 		}
 		sb_printf(b, "]}");
-	}
-	if (cl->tls.enabled) {
-		const struct sl_conf_tls_client *t = &cl->tls;
-		sb_printf(b, ",\"tls\":{\"sni\":");
-		if (t->sni != NULL)
-			sb_json_str(b, t->sni);
-		else
-			sb_printf(b, "null");
-		sb_printf(b, ",\"ca\":");
-		if (t->ca.path != NULL)
-			sb_json_str(b, t->ca.path);
-		else
-			sb_printf(b, "\"system\"");
-		sb_printf(b, ",\"verify\":%s,\"client_cert\":",
-			  t->verify ? "true" : "false");
-		if (t->cert.path != NULL)
-			sb_json_str(b, t->cert.path);
-		else
-			sb_printf(b, "null");
-		sb_printf(b, ",\"min_version\":\"TLSv1.%d\"}",
-			  t->min_version == 13 ? 3 : 2);
-	}
+	} else
+		sb_printf(b, ",\"health_check\":null");
 	if (o->enabled)
 		sb_printf(b,
 			  ",\"outlier\":{\"consecutive_errors\":%u,"
@@ -884,6 +1099,20 @@ config_checks(struct sbuf *b, const struct sl_conf_cluster *cl)
 			  o->consecutive_errors,
 			  (unsigned long long)o->ejection_time_ms,
 			  o->max_ejected_percent);
+	else
+		sb_printf(b, ",\"outlier\":null");
+	if (!t->enabled) {
+		sb_printf(b, ",\"tls\":null");
+		return;
+	}
+	sb_printf(b, ",\"tls\":{\"sni\":");
+	jstr(b, t->sni);
+	/* the client certificate's file, never its key's */
+	jkv_str(b, "ca", t->ca.path != NULL ? t->ca.path : "system");
+	jkv_bool(b, "verify", t->verify);
+	jkv_str(b, "client_cert", t->cert.path);
+	sb_printf(b, ",\"min_version\":\"%s\"}",
+		  tls_version_str(t->min_version));
 }
 
 /* What health checks and outlier detection say of an endpoint now. */
@@ -918,120 +1147,96 @@ config_endpoint_state(struct sbuf *b, const struct sl_conf_cluster *cl,
 	}
 }
 
-/* A listener's tls: the files, the choices, never a key. */
 static void
-config_tls_server(struct sbuf *b, const struct sl_conf_tls_server *t)
+config_cluster(struct sbuf *b, const struct sl_conf_cluster *cl)
 {
-	sb_printf(b, ",\"tls\":{\"certificates\":[");
-	for (size_t i = 0; i < t->ncerts; i++) {
-		sb_printf(b, "%s{\"cert\":", i ? "," : "");
-		sb_json_str(b, t->certs[i].cert.path);
+	static const char *const balance[] = {"round_robin", "least_request",
+					      "hash"};
+
+	sb_printf(b, "{\"name\":");
+	jstr(b, cl->name);
+	sb_printf(b, ",\"balance\":\"%s\"",
+		  (unsigned)cl->balance < SL_NELEM(balance)
+		      ? balance[cl->balance]
+		      : "?");
+	if (cl->balance == SL_BALANCE_HASH)
+		config_key(b, "hash_key", &cl->hash_key);
+	else
+		jkv_str(b, "hash_key", NULL);
+	jkv_u64(b, "connect_timeout_ms", cl->connect_timeout_ms);
+	sb_printf(b, ",\"pool\":{\"max_idle\":%llu",
+		  (unsigned long long)cl->pool_max_idle);
+	jkv_u64(b, "idle_timeout_ms", cl->pool_idle_timeout_ms);
+	jkv_u64(b, "max_requests", cl->pool_max_requests);
+	sb_printf(b, "}");
+	jkv_u64(b, "max_connections", cl->max_connections);
+	jkv_u64(b, "max_pending", cl->max_pending);
+	jkv_u64(b, "queue_timeout_ms", cl->queue_timeout_ms);
+	config_checks(b, cl);
+	sb_printf(b, ",\"endpoints\":[");
+	for (size_t j = 0; j < cl->nendpoints; j++) {
+		sb_printf(b, "%s{\"address\":", j ? "," : "");
+		jstr(b, cl->endpoints[j].addr.text);
+		sb_printf(b, ",\"weight\":%u", cl->endpoints[j].weight);
+		config_endpoint_state(b, cl, &cl->endpoints[j]);
 		sb_printf(b, "}");
 	}
-	sb_printf(b,
-		  "],\"min_version\":\"TLSv1.%d\",\"session_tickets\":%s,"
-		  "\"session_cache\":%llu,\"client_ca\":",
-		  t->min_version == 13 ? 3 : 2,
-		  t->session_tickets ? "true" : "false",
-		  (unsigned long long)t->session_cache);
-	if (t->client_ca.path != NULL) {
-		sb_json_str(b, t->client_ca.path);
-		sb_printf(b, ",\"client_verify\":\"%s\"",
-			  t->client_verify_optional ? "optional" : "required");
-	} else
-		sb_printf(b, "null");
-	if (t->client_subject_header != NULL) {
-		sb_printf(b, ",\"client_subject_header\":");
-		sb_json_str(b, t->client_subject_header);
-	}
-	sb_printf(b, "}");
+	sb_printf(b, "]}");
 }
 
 static void
 page_config(const struct sl_admin_view *v, struct sbuf *b)
 {
+	static const char *const level[] = {"error", "warn", "info", "debug"};
+	static const char *const query[] = {"names", "full", "off"};
 	const struct sl_conf *c = v->conf;
+	char when[32] = "";
+	struct tm tm;
 
 	sb_printf(b, "{\"generation\":%llu,\"path\":",
 		  (unsigned long long)c->generation);
-	sb_json_str(b, c->path ? c->path : "");
-	{
-		char when[32] = "";
-		struct tm tm;
-		if (c->loaded_at != 0 && gmtime_r(&c->loaded_at, &tm) != NULL)
-			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		sb_printf(b, ",\"sha256\":\"%s\",\"loaded_at\":\"%s\"",
-			  c->sha256, when);
-	}
-	sb_printf(b, ",\"workers\":%u,\"listeners\":[", v->nworkers);
+	jstr(b, c->path ? c->path : "");
+	if (c->loaded_at != 0 && gmtime_r(&c->loaded_at, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	sb_printf(b, ",\"sha256\":\"%s\",\"loaded_at\":\"%s\"", c->sha256,
+		  when);
+	sb_printf(b, ",\"workers\":%u", v->nworkers);
+	if (v->run_admin != NULL) {
+		sb_printf(b, ",\"admin\":{\"address\":");
+		jstr(b, v->run_admin);
+		sb_printf(b, "}");
+	} else
+		sb_printf(b, ",\"admin\":null");
+	sb_printf(b, ",\"log\":{\"level\":\"%s\"",
+		  (unsigned)c->log_level < SL_NELEM(level) ? level[c->log_level]
+							   : "?");
+	jkv_str(b, "access",
+		v->run_access != NULL ? v->run_access : c->access_log);
+	sb_printf(b, ",\"access_format\":\"%s\"",
+		  c->access_format == SL_ACCESS_COMBINED ? "combined" : "json");
+	sb_printf(b, ",\"query\":\"%s\"}",
+		  (unsigned)c->log_query < SL_NELEM(query) ? query[c->log_query]
+							   : "?");
+	jkv_u64(b, "drain_timeout_ms", c->drain_timeout_ms);
+	sb_printf(b, ",\"listeners\":[");
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct sl_conf_listener *l = &c->listeners[i];
 		sb_printf(b, "%s{\"name\":", i ? "," : "");
-		sb_json_str(b, l->name);
-		sb_printf(b, ",\"address\":");
-		sb_json_str(b, l->addr.text);
-		if (l->tls.ncerts > 0)
-			config_tls_server(b, &l->tls);
+		jstr(b, l->name);
+		jkv_str(b, "address", l->addr.text);
+		config_limits(b, &l->limits);
+		config_tls_server(b, &l->tls);
 		sb_printf(b, ",\"routes\":[");
 		for (size_t j = 0; j < l->nroutes; j++) {
-			const struct sl_conf_route *r = &l->routes[j];
-			sb_printf(b, "%s{\"name\":", j ? "," : "");
-			sb_json_str(b, r->name);
-			if (r->cluster != NULL) {
-				sb_printf(b, ",\"cluster\":");
-				sb_json_str(b, r->cluster->name);
-			} else {
-				sb_printf(b, ",\"split\":[");
-				for (size_t k = 0; k < r->nsplit; k++) {
-					sb_printf(
-					    b, "%s{\"cluster\":", k ? "," : "");
-					sb_json_str(b,
-						    r->split[k].cluster->name);
-					sb_printf(b, ",\"weight\":%u}",
-						  r->split[k].weight);
-				}
-				sb_printf(b, "]");
-				if (r->sticky.source != SL_KEY_NONE) {
-					char key[160];
-					snprintf(
-					    key, sizeof(key), "%s%s",
-					    r->sticky.source == SL_KEY_CLIENT_IP
-						? "client_ip"
-					    : r->sticky.source == SL_KEY_HEADER
-						? "header:"
-						: "cookie:",
-					    r->sticky.name ? r->sticky.name
-							   : "");
-					sb_printf(b, ",\"sticky\":");
-					sb_json_str(b, key);
-				}
-			}
-			if (r->mirror != NULL) {
-				sb_printf(b, ",\"mirror\":{\"cluster\":");
-				sb_json_str(b, r->mirror->name);
-				sb_printf(b, ",\"percent\":%u}",
-					  r->mirror_percent);
-			}
-			config_retry(b, r);
-			sb_printf(b, "}");
+			sb_printf(b, "%s", j ? "," : "");
+			config_route(b, &l->routes[j]);
 		}
 		sb_printf(b, "]}");
 	}
 	sb_printf(b, "],\"clusters\":[");
 	for (size_t i = 0; i < c->nclusters; i++) {
-		const struct sl_conf_cluster *cl = &c->clusters[i];
-		sb_printf(b, "%s{\"name\":", i ? "," : "");
-		sb_json_str(b, cl->name);
-		config_checks(b, cl);
-		sb_printf(b, ",\"endpoints\":[");
-		for (size_t j = 0; j < cl->nendpoints; j++) {
-			sb_printf(b, "%s{\"address\":", j ? "," : "");
-			sb_json_str(b, cl->endpoints[j].addr.text);
-			sb_printf(b, ",\"weight\":%u", cl->endpoints[j].weight);
-			config_endpoint_state(b, cl, &cl->endpoints[j]);
-			sb_printf(b, "}");
-		}
-		sb_printf(b, "]}");
+		sb_printf(b, "%s", i ? "," : "");
+		config_cluster(b, &c->clusters[i]);
 	}
 	sb_printf(b, "]}\n");
 }

@@ -22,6 +22,9 @@ struct sl_admin_view {
 	uint64_t start_ms;
 	uint64_t reloads_ok;	 /* SIGHUP reloads applied */
 	uint64_t reloads_failed; /* SIGHUP reloads refused */
+	/* what runs of the settings read at start only (borrowed): the
+	 * admin address (NULL: none) and the access log */
+	const char *run_admin, *run_access;
 };
 
 /*

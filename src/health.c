@@ -65,7 +65,8 @@ struct hc {
 	char *buf; /* HC_BUF bytes while reading (owned) */
 	size_t len;
 	struct sl_health_streak streak;
-	int mark; /* seen by the current sl_health_apply */
+	uint64_t fp; /* sl_health_check_fp of the settings in use */
+	int mark;    /* seen by the current sl_health_apply */
 };
 
 struct sl_health {
@@ -105,6 +106,38 @@ sl_health_note(struct sl_health_streak *s, int ok, uint32_t healthy,
 		}
 	}
 	return SL_HEALTH_SAME;
+}
+
+void
+sl_health_rejudge(struct sl_health_streak *s, uint32_t healthy)
+{
+	s->fail = 0;
+	s->ok = s->down && healthy > 0 ? healthy - 1 : 0;
+}
+
+/* FNV-1a over n bytes. */
+static uint64_t
+fp_bytes(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ull;
+	return h;
+}
+
+uint64_t
+sl_health_check_fp(const struct sl_conf_cluster *cc)
+{
+	const struct sl_conf_health *hh = &cc->health;
+	uint64_t h = 1469598103934665603ull, tls;
+
+	tls = cc->tls.ctx != NULL ? cc->tls.ctx->fp : 0;
+	if (hh->path != NULL)
+		h = fp_bytes(h, hh->path, strlen(hh->path) + 1);
+	h = fp_bytes(h, &hh->timeout_ms, sizeof(hh->timeout_ms));
+	h = fp_bytes(h, hh->expect, sizeof(hh->expect));
+	return fp_bytes(h, &tls, sizeof(tls));
 }
 
 int
@@ -431,6 +464,7 @@ hc_configure(struct hc *c, const struct sl_conf_cluster *cc,
 	c->healthy = hh->healthy;
 	c->unhealthy = hh->unhealthy;
 	memcpy(c->expect, hh->expect, sizeof(c->expect));
+	c->fp = sl_health_check_fp(cc);
 	return 0;
 }
 
@@ -466,12 +500,57 @@ hc_find(struct sl_health *h, const struct sl_epstate *st)
 	return NULL;
 }
 
+/* The check of c changed (hc_configure took the new settings): the
+ * verdict of the old one is not kept against the endpoint, and the new
+ * one runs at once. */
+static void
+hc_rejudge(struct hc *c)
+{
+	if (c->streak.down)
+		log_info("health: %s: the check changed; checking it now, "
+			 "one pass brings it back",
+			 c->st->key);
+	sl_health_rejudge(&c->streak, c->healthy);
+	hc_arm(c, 0);
+}
+
+/* Outlier ejection is earned by real traffic, which goes over the
+ * cluster's TLS: when its settings or files change, errors earned under
+ * the old ones (a wrong sni, an old CA) are forgotten. */
+static void
+outlier_carry(const struct sl_conf *conf)
+{
+	uint64_t now = sl_now_ms();
+
+	for (size_t i = 0; i < conf->nclusters; i++) {
+		const struct sl_conf_cluster *cc = &conf->clusters[i];
+		uint64_t fp = cc->tls.ctx != NULL ? cc->tls.ctx->fp : 0;
+		for (size_t j = 0; j < cc->nendpoints; j++) {
+			struct sl_epstate *st = cc->endpoints[j].state;
+			if (st->tls_seen && st->tls_fp != fp) {
+				if (atomic_load(&st->ejected_until_ms) > now)
+					log_info("outlier: cluster %s endpoint "
+						 "%s: TLS settings changed, "
+						 "ejection lifted",
+						 cc->name,
+						 cc->endpoints[j].addr.text);
+				atomic_store(&st->ejected_until_ms, 0);
+				atomic_store(&st->consecutive_errors, 0);
+				atomic_store(&st->eject_streak, 0);
+			}
+			st->tls_fp = fp;
+			st->tls_seen = 1;
+		}
+	}
+}
+
 int
 sl_health_apply(struct sl_health *h, const struct sl_conf *conf)
 {
 	struct hc *c, *next;
 	int rc = 0;
 
+	outlier_carry(conf);
 	TAILQ_FOREACH(c, &h->checks, link)
 	c->mark = 0;
 	for (size_t i = 0; i < conf->nclusters; i++) {
@@ -482,9 +561,18 @@ sl_health_apply(struct sl_health *h, const struct sl_conf *conf)
 			const struct sl_conf_endpoint *ce = &cc->endpoints[j];
 			if ((c = hc_find(h, ce->state)) != NULL) {
 				uint64_t old = c->interval_ms;
+				int changed = c->fp != sl_health_check_fp(cc);
 				c->mark = 1;
+				/* a check of the old settings says nothing
+				 * of the new: no verdict from it */
+				if (changed)
+					hc_stop(c);
 				if (hc_configure(c, cc, ce) == -1)
 					rc = -1;
+				if (changed) {
+					hc_rejudge(c);
+					continue;
+				}
 				/* a shorter interval takes effect now */
 				if (c->phase == HC_IDLE && c->interval_ms < old)
 					hc_arm(c, c->interval_ms);

@@ -26,10 +26,15 @@ struct sl_health *sl_health_new(struct event_base *base);
 /*
  * Checks what conf asks for from now on: endpoints new to health checks
  * are checked at once (and count as healthy until their first verdict),
- * those conf still checks keep their state and their schedule, those it
- * no longer checks stop and count as healthy again. conf must outlive
- * the next call (the checker keeps pointers to its shared state).
- * Returns 0, or -1 when out of memory (the checks left are consistent).
+ * those conf checks the same way keep their state and their schedule,
+ * those it no longer checks stop and count as healthy again. An endpoint
+ * whose check changed (path, timeout, expect_status or the cluster's TLS:
+ * sl_health_check_fp) is checked again at once, and one pass of the new
+ * check brings it back (sl_health_rejudge). An endpoint whose cluster's
+ * TLS settings or files changed has its outlier ejection lifted: errors
+ * earned under the old TLS say nothing of the new. conf must outlive the
+ * next call (the checker keeps pointers to its shared state). Returns 0,
+ * or -1 when out of memory (the checks left are consistent).
  */
 int sl_health_apply(struct sl_health *h, const struct sl_conf *conf);
 
@@ -57,6 +62,24 @@ enum sl_health_change {
 /* Counts one check's result; returns what it changed. */
 enum sl_health_change sl_health_note(struct sl_health_streak *s, int ok,
 				     uint32_t healthy, uint32_t unhealthy);
+
+/*
+ * The check changed: the streaks earned under the old one are dropped.
+ * An endpoint that is up stays up and needs `unhealthy` failures of the
+ * new check to go out, as at a fresh start; one that is down stays down
+ * until the next check, and its first pass brings it back (a failure
+ * first leaves it needing `healthy` passes, as any failing endpoint).
+ */
+void sl_health_rejudge(struct sl_health_streak *s, uint32_t healthy);
+
+struct sl_conf_cluster;
+/*
+ * What decides the verdict of cc's checks: the path, the timeout, the
+ * expected statuses and the identity of the cluster's TLS settings and
+ * files (sl_tls_client.fp; 0 for plain). Not the interval or the
+ * thresholds, which change when and how often, not what a check says.
+ */
+uint64_t sl_health_check_fp(const struct sl_conf_cluster *cc);
 
 /*
  * Reads a check's response from buf[0 .. len): 1 with *status set when

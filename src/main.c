@@ -567,6 +567,8 @@ main(int argc, char **argv)
 		fatalx("out of memory");
 	m.view.conf = m.conf;
 	m.view.start_ms = sl_now_ms();
+	m.view.run_admin = m.run_admin;
+	m.view.run_access = m.run_access;
 	if ((m.health = sl_health_new(m.base)) == NULL ||
 	    sl_health_apply(m.health, m.conf) == -1)
 		fatalx("out of memory");

@@ -135,6 +135,11 @@ struct sl_epstate {
 	atomic_uint eject_streak;	       /* ejections in a row, for the
 						  growing ejection time */
 	atomic_uint_fast64_t ejections;	       /* in all */
+	/* the cluster's TLS identity (sl_tls_client.fp, 0 plain) the
+	 * outlier state above was earned under; main thread only
+	 * (sl_health_apply), tls_seen 0 until the first generation */
+	uint64_t tls_fp;
+	int tls_seen;
 };
 
 struct sl_clstate {

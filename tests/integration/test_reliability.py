@@ -10,8 +10,11 @@ answer went to the client nothing is retried and the client sees a reset
 extra load of a total outage; the route timeout is one deadline across all
 attempts; the Keep-Alive timeout an upstream announces retires pooled
 connections before the upstream closes them; health checks and outlier
-ejection keep failing endpoints out and let them back. Run against a real
-upstream process killed with SIGKILL too."""
+ejection keep failing endpoints out and let them back; a reload that
+changes the check or the cluster's TLS judges the endpoints again at once
+(one pass of the new check brings one back, an ejection earned under the
+old TLS is lifted), one that does not keeps their state. Run against a
+real upstream process killed with SIGKILL too."""
 
 import json
 import os
@@ -26,8 +29,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sltest import (Client, Reply, Upstream, assert_error,  # noqa: E402
                     build_request, check, connect_refused, eq, free_port,
-                    get, main, make_config, metrics, read_json_lines,
-                    start_sluice, test, tmpdir, wait_until)
+                    get, have_openssl, main, make_config, metrics, Pki,
+                    read_json_lines, Skip, sighup_reload, start_sluice, test,
+                    TLSUpstream, tls_server_context, tmpdir, to_yaml,
+                    wait_until)
 
 HEALTH_UA = "sluice-health-check"
 
@@ -1009,6 +1014,196 @@ def default_policy_retries_get_once_and_never_post():
     e = access_entry(log, rid)
     eq((e["retried"], e["retries"]), (True, 1), "GET retried, retries")
     eq(e["failures"], [failure(2, "upstream_reset", up)], "GET failures")
+
+
+# ---------------------------------------------------------------------------
+# 13. A reload that changes how endpoints are judged
+
+
+_pki = []
+
+
+def pki():
+    """A CA and the certificate of up.internal it signed (made once)."""
+    if not have_openssl():
+        raise Skip("the openssl command is not installed")
+    if not _pki:
+        p = Pki()
+        p.ca("ca", "/O=Sluice Test/CN=Sluice Test CA")
+        p.leaf("up", "/O=Example Corp/CN=up.internal", "ca",
+               ["up.internal"])
+        _pki.append(p)
+    return _pki[0]
+
+
+def tls_up(name, handler=None):
+    p = pki()
+    return TLSUpstream(name, tls_server_context(p["up"].cert, p["up"].key),
+                       handler)
+
+
+def health_by_path(path):
+    """An upstream handler: health checks pass on path only (404
+    elsewhere); every other request gets the default answer."""
+    def handler(req):
+        if req.header("user-agent") == HEALTH_UA:
+            return Reply(200 if req.target == path else 404, b"",
+                         close=True)
+        return None
+    return handler
+
+
+def rewrite(sl, cfg):
+    with open(sl.conf_path, "w") as f:
+        f.write(to_yaml(cfg) + "\n")
+
+
+def served(port):
+    return get(port, "/x", timeout=3.0).status == 200
+
+
+# The interval is long: an endpoint that had to wait for the next
+# scheduled check, let alone for `healthy` passes in a row, would stay out
+# for 10 s or more; each test waits 5 s at most for what it expects.
+SLOW_HC = {"interval": "10s", "timeout": "1s", "unhealthy": 1,
+           "healthy": 2}
+
+
+@test
+def fixed_health_path_brings_endpoint_back_at_once_after_reload():
+    up = Upstream("a", health_by_path("/health"))
+    aport, extra = admin_extra()
+    hc = dict(SLOW_HC, path="/wrong")
+    cfg, port = make_config({"c": [up]}, cluster_opts={"c": {
+        "health_check": hc}}, extra=extra)
+    sl = start_sluice(cfg)
+    hkey = ep_metric("sluice_endpoint_healthy", "c", up)
+    check(wait_until(lambda: metrics(aport).get(hkey) == 0, 5.0),
+          "the endpoint failing its check (404 on /wrong) went out")
+    assert_error(get(port, "/x"), 503, "no_healthy_upstream")
+    # the operator fixes the path: the new check runs at once and its
+    # first pass counts, not two passes 10 s apart
+    hc["path"] = "/health"
+    rewrite(sl, cfg)
+    eq(sighup_reload(sl, aport)[0], "ok", "reload")
+    check(wait_until(lambda: served(port), 5.0, 0.05),
+          "requests still refused 5 s after the reload that fixed the "
+          "health check's path (interval 10s, healthy 2)")
+    eq(metrics(aport)[hkey], 1, "healthy after the fixed check")
+    check("health: c %s: the check changed" % up.addr in sl.stderr(),
+          "log line of the changed check")
+    eq(config_endpoint(aport, "c", up.addr)["last_check"]["status"], 200,
+       "/config last_check")
+
+
+@test
+def fixed_tls_sni_brings_endpoint_back_at_once_after_reload():
+    # the case of the report: a wrong sni fails every check's handshake;
+    # with it fixed, clients were kept on 503 until two checks passed
+    up = tls_up("a")
+    aport, extra = admin_extra()
+    tls = {"sni": "wrong.internal", "ca": pki()["ca"].cert}
+    hc = dict(SLOW_HC, path="/")
+    cfg, port = make_config({"c": [up]}, cluster_opts={"c": {
+        "tls": tls, "health_check": hc}}, extra=extra)
+    sl = start_sluice(cfg)
+    hkey = ep_metric("sluice_endpoint_healthy", "c", up)
+    check(wait_until(lambda: metrics(aport).get(hkey) == 0, 5.0),
+          "the endpoint whose name does not match the sni went out")
+    eq(config_endpoint(aport, "c", up.addr)["last_check"]["result"], "tls",
+       "/config last_check")
+    assert_error(get(port, "/x"), 503, "no_healthy_upstream")
+    tls["sni"] = "up.internal"
+    rewrite(sl, cfg)
+    eq(sighup_reload(sl, aport)[0], "ok", "reload")
+    check(wait_until(lambda: served(port), 5.0, 0.05),
+          "requests still refused 5 s after the reload that fixed the "
+          "sni (interval 10s, healthy 2)")
+    eq(get(port, "/x").json()["tls_sni"], "up.internal", "sni sent")
+    eq(metrics(aport)[hkey], 1, "healthy after the fixed sni")
+
+
+@test
+def unchanged_health_check_keeps_state_across_reload():
+    # a reload does not forget health: the endpoint went out, its checks
+    # pass again but it needs 2 passes 10 s apart; a reload that changes
+    # neither the check nor TLS (only the interval, the thresholds and a
+    # route) keeps it out, and keeps the passes it has
+    state = {"ok": False}
+
+    def handler(req):
+        if req.header("user-agent") == HEALTH_UA:
+            return Reply(200 if state["ok"] else 503, b"", close=True)
+        return None
+    up = Upstream("a", handler)
+    aport, extra = admin_extra()
+    hc = dict(SLOW_HC, path="/health")
+    cfg, port = make_config({"c": [up]}, cluster_opts={"c": {
+        "health_check": hc}}, extra=extra)
+    sl = start_sluice(cfg)
+    hkey = ep_metric("sluice_endpoint_healthy", "c", up)
+    check(wait_until(lambda: metrics(aport).get(hkey) == 0, 5.0),
+          "the endpoint failing its check went out")
+    state["ok"] = True
+    hc.update(interval="9s", unhealthy=2)
+    cfg["listeners"][0]["routes"][0]["timeout"] = "20s"
+    rewrite(sl, cfg)
+    eq(sighup_reload(sl, aport)[0], "ok", "reload")
+    for _ in range(5):
+        assert_error(get(port, "/x"), 503, "no_healthy_upstream")
+        e = config_endpoint(aport, "c", up.addr)
+        eq((e["healthy"], e["checks_ok"]), (False, 0),
+           "/config of the endpoint after a reload that kept its check")
+        time.sleep(0.1)
+    eq(metrics(aport)[hkey], 0, "still out after the reload")
+    check("the check changed" not in sl.stderr(), "no re-check logged")
+
+
+@test
+def fixed_tls_lifts_outlier_ejection_on_reload():
+    # real traffic with a wrong sni fails its handshakes: one of the two
+    # endpoints is ejected for a minute (never both). A reload that keeps
+    # the TLS settings keeps the ejection; the one that fixes the sni
+    # lifts it: errors earned under the old TLS say nothing of the new
+    ups = [tls_up("a"), tls_up("b")]
+    aport, extra = admin_extra()
+    tls = {"sni": "wrong.internal", "ca": pki()["ca"].cert}
+    ol = {"consecutive_errors": 2, "ejection_time": "60s",
+          "max_ejected_percent": "50%"}
+    cfg, port = make_config({"c": ups}, cluster_opts={"c": {
+        "tls": tls, "outlier": ol}}, extra=extra)
+    sl = start_sluice(cfg)
+
+    def ejected():
+        m = metrics(aport)
+        return [u for u in ups
+                if m[ep_metric("sluice_endpoint_ejected", "c", u)] == 1]
+    for _ in range(10):
+        assert_error(get(port, "/x"), 502, "upstream_tls")
+        if ejected():
+            break
+    out = ejected()
+    eq(len(out), 1, "endpoints ejected")
+    out = out[0]
+    cfg["listeners"][0]["routes"][0]["timeout"] = "20s"
+    rewrite(sl, cfg)
+    eq(sighup_reload(sl, aport)[0], "ok", "reload keeping TLS")
+    eq([u.name for u in ejected()], [out.name],
+       "ejected after a reload that kept the TLS settings")
+    tls["sni"] = "up.internal"
+    rewrite(sl, cfg)
+    eq(sighup_reload(sl, aport)[0], "ok", "reload fixing the sni")
+    eq(ejected(), [], "ejected after the reload that fixed the sni")
+    eq(config_endpoint(aport, "c", out.addr)["ejected"], False,
+       "/config ejected")
+    line = ("outlier: cluster c endpoint %s: TLS settings changed, "
+            "ejection lifted" % out.addr)
+    check(line in sl.stderr(), "log line %r" % line)
+    n0 = len(out.requests)
+    check(wait_until(lambda: served(port) and len(out.requests) > n0, 5.0,
+                     0.05),
+          "the endpoint ejected under the wrong sni took no request after "
+          "the reload that fixed it")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@
 
 #include <cmocka.h>
 
+#include "conf.h"
 #include "health.h"
+#include "tls.h"
 
 #define CAP 4096
 
@@ -173,6 +175,94 @@ response(const char *s, int *status, const char **why)
 }
 
 static void
+test_rejudge(void **state)
+{
+	struct sl_health_streak s;
+
+	(void)state;
+	/* down after 3 failures; the check changes: its first pass brings
+	 * it back, though healthy is 2 */
+	memset(&s, 0, sizeof(s));
+	for (int i = 0; i < 3; i++)
+		(void)sl_health_note(&s, 0, 2, 3);
+	assert_int_equal(s.down, 1);
+	(void)sl_health_note(&s, 1, 2, 3); /* one pass of the old check */
+	sl_health_rejudge(&s, 2);
+	assert_int_equal(s.down, 1); /* out until the new check says */
+	assert_int_equal(sl_health_note(&s, 1, 2, 3), SL_HEALTH_WENT_UP);
+	/* its first result a failure: a failing endpoint, `healthy`
+	 * passes in a row as always */
+	memset(&s, 0, sizeof(s));
+	(void)sl_health_note(&s, 0, 2, 1);
+	sl_health_rejudge(&s, 2);
+	assert_int_equal(sl_health_note(&s, 0, 2, 1), SL_HEALTH_SAME);
+	assert_int_equal(sl_health_note(&s, 1, 2, 1), SL_HEALTH_SAME);
+	assert_int_equal(sl_health_note(&s, 1, 2, 1), SL_HEALTH_WENT_UP);
+	/* healthy 1 and a rejudge: one pass, as before */
+	memset(&s, 0, sizeof(s));
+	(void)sl_health_note(&s, 0, 1, 1);
+	sl_health_rejudge(&s, 1);
+	assert_int_equal(sl_health_note(&s, 1, 1, 1), SL_HEALTH_WENT_UP);
+	/* up, two failures of three under the old check: they are
+	 * forgotten, the new check needs its own three */
+	memset(&s, 0, sizeof(s));
+	(void)sl_health_note(&s, 0, 2, 3);
+	(void)sl_health_note(&s, 0, 2, 3);
+	sl_health_rejudge(&s, 2);
+	assert_int_equal(s.down, 0);
+	assert_int_equal(sl_health_note(&s, 0, 2, 3), SL_HEALTH_SAME);
+	assert_int_equal(sl_health_note(&s, 0, 2, 3), SL_HEALTH_SAME);
+	assert_int_equal(sl_health_note(&s, 0, 2, 3), SL_HEALTH_WENT_DOWN);
+}
+
+static void
+test_check_fp(void **state)
+{
+	struct sl_tls_client tls = {.fp = 0x1234567};
+	struct sl_conf_cluster a, b;
+	char p1[] = "/health", p2[] = "/healthz";
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	a.health.enabled = 1;
+	a.health.path = p1;
+	a.health.interval_ms = 5000;
+	a.health.timeout_ms = 1000;
+	a.health.healthy = 2;
+	a.health.unhealthy = 3;
+	a.health.expect[1] = 0xff;
+	b = a;
+	assert_true(sl_health_check_fp(&a) == sl_health_check_fp(&b));
+	/* when and how often: the same check */
+	b.health.interval_ms = 1000;
+	b.health.healthy = 1;
+	b.health.unhealthy = 1;
+	assert_true(sl_health_check_fp(&a) == sl_health_check_fp(&b));
+	/* what a check says: another check */
+	b = a;
+	b.health.path = p2;
+	assert_true(sl_health_check_fp(&a) != sl_health_check_fp(&b));
+	b = a;
+	b.health.timeout_ms = 2000;
+	assert_true(sl_health_check_fp(&a) != sl_health_check_fp(&b));
+	b = a;
+	b.health.expect[7] = 1;
+	assert_true(sl_health_check_fp(&a) != sl_health_check_fp(&b));
+	b = a;
+	b.tls.enabled = 1;
+	b.tls.ctx = &tls;
+	assert_true(sl_health_check_fp(&a) != sl_health_check_fp(&b));
+	a = b;
+	assert_true(sl_health_check_fp(&a) == sl_health_check_fp(&b));
+	{
+		/* another sni, CA or file: another fp (tls.c) */
+		struct sl_tls_client tls2 = {.fp = 0x7654321};
+		b.tls.ctx = &tls2;
+		assert_true(sl_health_check_fp(&a) != sl_health_check_fp(&b));
+	}
+}
+
+static void
 test_response_ok(void **state)
 {
 	static const char ok[] =
@@ -333,6 +423,8 @@ main(void)
 	    cmocka_unit_test(test_note_success_resets_failures),
 	    cmocka_unit_test(test_note_up),
 	    cmocka_unit_test(test_note_thresholds_of_one),
+	    cmocka_unit_test(test_rejudge),
+	    cmocka_unit_test(test_check_fp),
 	    cmocka_unit_test(test_response_ok),
 	    cmocka_unit_test(test_response_partial),
 	    cmocka_unit_test(test_response_bad),

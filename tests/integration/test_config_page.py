@@ -1,0 +1,441 @@
+# SPDX-License-Identifier: MIT
+"""The admin listener's /config shows the whole running configuration:
+every key of the file, with its default filled in where the file leaves
+it out, in the file's names (a duration as NAME_ms, a rate as
+NAME_bytes_per_s, a percentage as NAME_percent, sizes in bytes), strings
+JSON-escaped and never cut, and no key file named.
+
+The key lists are read from src/conf.c (the arrays the loader checks
+every mapping against): a key added there and not set by this test's
+configuration fails the test, and so does one that the configuration sets
+but /config does not show. operations.md section 5 and sluice(8) rely on
+it (a 404 is compared with the routes' match in /config)."""
+
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sltest import (TOP_SRCDIR, Pki, Skip, check, eq, free_port,  # noqa: E402
+                    get, have_openssl, main, start_sluice, test, tmpdir)
+
+# ---------------------------------------------------------------------------
+# What the loader accepts
+
+
+def conf_key_lists():
+    """{"top": [...], "listener": [...], ...}: the NAME_keys arrays of
+    src/conf.c."""
+    path = os.path.join(TOP_SRCDIR, "src", "conf.c")
+    with open(path) as f:
+        src = f.read()
+    out = {}
+    for m in re.finditer(r"static const char \*const (\w+)_keys\[\]\s*=\s*"
+                         r"\{(.*?)\};", src, re.S):
+        out[m.group(1)] = re.findall(r'"([^"]*)"', m.group(2))
+    check(len(out) >= 10, "key lists found in %s: %r" % (path, sorted(out)))
+    return out
+
+
+# Where each kind of mapping sits: (kind, key) -> kind of its value (a
+# mapping, or a list of mappings). The JSON of /config has the same key.
+NESTED = {
+    ("top", "admin"): "admin",
+    ("top", "log"): "log",
+    ("top", "listeners"): "listener",
+    ("top", "clusters"): "cluster",
+    ("listener", "limits"): "limits",
+    ("listener", "tls"): "tls_server",
+    ("listener", "routes"): "route",
+    ("tls_server", "certificates"): "tls_cert",
+    ("route", "match"): "match",
+    ("route", "split"): "split",
+    ("route", "retry"): "retry",
+    ("route", "mirror"): "mirror",
+    ("cluster", "endpoints"): "endpoint",
+    ("cluster", "pool"): "pool",
+    ("cluster", "health_check"): "health",
+    ("cluster", "outlier"): "outlier",
+    ("cluster", "tls"): "tls_client",
+}
+
+DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
+SIZE = re.compile(r"^(\d+)(B|KiB|MiB|GiB)$")
+PERCENT = re.compile(r"^(\d+)%$")
+UNIT_MS = {"ms": 1, "s": 1000, "m": 60000, "h": 3600000}
+UNIT_B = {"B": 1, "KiB": 1024, "MiB": 1 << 20, "GiB": 1 << 30}
+
+
+def shown_as(kind, key, value):
+    """(the key in /config, the value it must have) for key: value of a
+    mapping of kind in the file; (None, None) for what must not show."""
+    if key == "key" and kind in ("tls_client", "tls_cert"):
+        return None, None
+    if (kind, key) == ("tls_client", "cert"):
+        return "client_cert", value
+    if isinstance(value, str):
+        m = DURATION.match(value)
+        if m:
+            return key + "_ms", int(m.group(1)) * UNIT_MS[m.group(2)]
+        m = SIZE.match(value)
+        if m:
+            n = int(m.group(1)) * UNIT_B[m.group(2)]
+            return (key if key.endswith("_bytes")
+                    else key + "_bytes_per_s"), n
+        m = PERCENT.match(value)
+        if m:
+            return (key if key.endswith("percent")
+                    else key + "_percent"), int(m.group(1))
+    if (kind, key) == ("match", "host"):
+        return key, value.lower()
+    if (kind, key) == ("match", "headers"):
+        return key, {k.lower(): v for k, v in value.items()}
+    if key in ("sticky", "hash_key") and value.startswith("header:"):
+        return key, "header:" + value[len("header:"):].lower()
+    return key, value
+
+
+def walk(kind, f, j, where, out):
+    """Appends (kind, file mapping, /config object, where) for f and the
+    mappings under it."""
+    if kind == "endpoint" and isinstance(f, str):
+        f = {"address": f}
+    check(isinstance(j, dict), "%s: /config has %r for a mapping"
+          % (where, j))
+    out.append((kind, f, j, where))
+    for k, v in f.items():
+        sub = NESTED.get((kind, k))
+        if sub is None:
+            continue
+        check(k in j, "%s: %r missing from /config" % (where, k))
+        if isinstance(v, list):
+            check(isinstance(j[k], list) and len(j[k]) == len(v),
+                  "%s.%s: /config has %r" % (where, k, j[k]))
+            for i, x in enumerate(v):
+                walk(sub, x, j[k][i], "%s.%s[%d]" % (where, k, i), out)
+        else:
+            walk(sub, v, j[k], "%s.%s" % (where, k), out)
+
+
+def compare(cfg, shown):
+    """Every key the file sets appears in /config with its value."""
+    objs = []
+    walk("top", cfg, shown, "config", objs)
+    for kind, f, j, where in objs:
+        for k, v in f.items():
+            if (kind, k) in NESTED:
+                continue
+            jk, want = shown_as(kind, k, v)
+            if jk is None:
+                check(k not in j, "%s: %r shown in /config" % (where, k))
+                continue
+            check(jk in j, "%s: %r (%r in the file) missing from /config: "
+                  "%s" % (where, jk, k, json.dumps(j)[:600]))
+            eq(j[jk], want, "%s.%s in /config" % (where, jk))
+    return objs
+
+
+# ---------------------------------------------------------------------------
+# Files
+
+_pki = []
+
+
+def pki():
+    if not have_openssl():
+        raise Skip("the openssl command is not installed")
+    if not _pki:
+        p = Pki()
+        p.ca("ca", "/O=Sluice Test/CN=Sluice Test CA")
+        p.leaf("srv", "/O=Example Corp/CN=pay.example.test", "ca",
+               ["pay.example.test"])
+        p.ca("cca", "/O=Example Corp/CN=Example Client CA")
+        p.leaf("gw", "/O=Example Corp/CN=sluice-gw", "cca")
+        _pki.append(p)
+    return _pki[0]
+
+
+def closed_port():
+    return "127.0.0.1:%d" % free_port()
+
+
+# A value with every kind of byte a JSON string must escape, non-ASCII
+# text, and longer than any buffer a value might be cut to
+ODD = 'a "quoted" \\ back\tslash caf\u00e9 \u2713 ' + "x" * 1200
+
+
+def full_config():
+    """A configuration that sets every key, each to a value other than
+    its default. Returns (config, admin port, key files)."""
+    p = pki()
+    d = tmpdir()
+    aport = free_port()
+    access = os.path.join(d, 'access "log" \u00e9.txt')
+    cfg = {
+        "workers": 2,
+        "admin": {"address": "127.0.0.1:%d" % aport},
+        "log": {"level": "warn", "access": access,
+                "access_format": "combined", "query": "full"},
+        "drain_timeout": "7s",
+        "listeners": [
+            {"name": "plain", "address": "127.0.0.1:%d" % free_port(),
+             "limits": {"header_timeout": "11s", "body_timeout": "31s",
+                        "send_timeout": "32s", "idle_timeout": "61s",
+                        "max_uri_bytes": "4KiB",
+                        "max_header_bytes": "16KiB",
+                        "max_headers": 50, "max_body_bytes": "2MiB",
+                        "buffer_bytes": "32KiB", "max_requests": 1000,
+                        "min_body_rate": "1KiB", "min_send_rate": "2KiB",
+                        "max_connections": 500,
+                        "max_connections_per_ip": 20},
+             "routes": [
+                 {"name": "pay",
+                  "match": {"host": "*.Example.COM", "path_prefix": "/v1/",
+                            "methods": ["GET", "POST"],
+                            "headers": {"X-Canary": ODD}},
+                  "cluster": "pay",
+                  "mirror": {"cluster": "shadow", "percent": 25},
+                  "timeout": "12s",
+                  "expose_cluster_header": "X-Served-By",
+                  "retry": {"attempts": 3,
+                            "on": ["connect-failure", "reset", "timeout",
+                                   "502", "503", "504"],
+                            "idempotency_key": True,
+                            "per_try_timeout": "4s", "budget": "30%"}},
+                 {"name": "migrate", "match": {"path": "/exact"},
+                  "split": [{"cluster": "pay", "weight": 90},
+                            {"cluster": "hashed", "weight": 10}],
+                  "sticky": "header:X-User-Id"},
+             ]},
+            {"name": "secure", "address": "127.0.0.1:%d" % free_port(),
+             "tls": {"certificates": [{"cert": p["srv"].cert,
+                                       "key": p["srv"].key}],
+                     "min_version": "TLSv1.3",
+                     "ciphers": "ECDHE+AESGCM",
+                     "ciphersuites": "TLS_AES_256_GCM_SHA384",
+                     "session_tickets": False, "session_cache": 100,
+                     "client_ca": p["cca"].cert,
+                     "client_verify": "optional",
+                     "client_subject_header": "X-Client-Subject"},
+             "routes": [{"name": "all", "cluster": "hashed"}]},
+        ],
+        "clusters": [
+            {"name": "pay",
+             "endpoints": [closed_port(),
+                           {"address": closed_port(), "weight": 3}],
+             "balance": "least_request",
+             "connect_timeout": "2s",
+             "pool": {"max_idle": 8, "idle_timeout": "9s",
+                      "max_requests": 50},
+             "max_connections": 40, "max_pending": 7,
+             "queue_timeout": "3s",
+             "health_check": {"path": "/healthz?full=1", "interval": "11s",
+                              "timeout": "900ms", "healthy": 3,
+                              "unhealthy": 4,
+                              "expect_status": [204, "3xx"]},
+             "outlier": {"consecutive_errors": 6, "ejection_time": "45s",
+                         "max_ejected_percent": "40%"},
+             "tls": {"sni": "pay.internal", "ca": p["ca"].cert,
+                     "verify": False, "cert": p["gw"].cert,
+                     "key": p["gw"].key, "min_version": "TLSv1.3"}},
+            {"name": "hashed", "endpoints": [closed_port()],
+             "balance": "hash", "hash_key": "cookie:Session"},
+            {"name": "shadow", "endpoints": [closed_port()]},
+        ],
+    }
+    return cfg, aport, [p["srv"].key, p["gw"].key]
+
+
+def minimal_config():
+    """Every optional part left out, and the blocks whose keys all have
+    defaults given empty."""
+    p = pki()
+    aport = free_port()
+    cfg = {
+        "admin": {"address": "127.0.0.1:%d" % aport},
+        "listeners": [
+            {"name": "main", "address": "127.0.0.1:%d" % free_port(),
+             "routes": [{"cluster": "c"}]},
+            {"name": "secure", "address": "127.0.0.1:%d" % free_port(),
+             "tls": {"certificates": [{"cert": p["srv"].cert,
+                                       "key": p["srv"].key}]},
+             "routes": [{"cluster": "d"}]},
+        ],
+        "clusters": [
+            {"name": "c", "endpoints": [closed_port()]},
+            {"name": "d", "endpoints": [closed_port()],
+             "health_check": {}, "outlier": {}, "tls": {},
+             "balance": "hash"},
+        ],
+    }
+    return cfg, aport
+
+
+def config_of(aport):
+    r = get(aport, "/config", timeout=5.0)
+    eq(r.status, 200, "status of /config")
+    eq(r.header("content-type"), "application/json", "Content-Type")
+    return r.body.decode("utf-8"), json.loads(r.body.decode("utf-8"))
+
+
+# ---------------------------------------------------------------------------
+# Tests
+
+
+@test
+def config_shows_every_key_of_the_file():
+    lists = conf_key_lists()
+    cfg, aport, keyfiles = full_config()
+    kinds = set(k for k in NESTED.values()) | {"top"}
+    # every key the loader accepts is set by the configuration above
+    set_keys = {}
+    for kind, f in _mappings("top", cfg):
+        set_keys.setdefault(kind, set()).update(f)
+    for name, keys in sorted(lists.items()):
+        check(name in kinds, "src/conf.c has %s_keys, a kind of mapping "
+              "this test does not know: add it to NESTED and set its keys "
+              "in full_config" % name)
+        for k in keys:
+            check(k in set_keys.get(name, ()),
+                  "src/conf.c's %s_keys has %r, which full_config does not "
+                  "set: set it to a value other than its default, and "
+                  "make /config show it" % (name, k))
+    sl = start_sluice(cfg)
+    body, shown = config_of(aport)
+    objs = compare(cfg, shown)
+    check(len(objs) > 20, "mappings compared: %d" % len(objs))
+    # never a key file, anywhere
+    for k in keyfiles:
+        check(k not in body, "the key file %s is named in /config" % k)
+    # strings whole and exact (the JSON parser undid the escapes)
+    eq(shown["listeners"][0]["routes"][0]["match"]["headers"]["x-canary"],
+       ODD, "the header value of the match")
+    check("\t" not in body, "a tab is escaped")
+    eq(shown["log"]["access"], cfg["log"]["access"], "log.access")
+    # what runs
+    eq(shown["workers"], 2, "workers")
+    eq(shown["admin"], {"address": "127.0.0.1:%d" % aport}, "admin")
+    sl.stop()
+
+
+def _mappings(kind, f):
+    """(kind, mapping) of f and every mapping under it."""
+    if kind == "endpoint" and isinstance(f, str):
+        return [(kind, {"address": f})]
+    out = [(kind, f)]
+    for k, v in f.items():
+        sub = NESTED.get((kind, k))
+        if sub is None:
+            continue
+        for x in (v if isinstance(v, list) else [v]):
+            out += _mappings(sub, x)
+    return out
+
+
+def _paths(j, prefix="", nulls=None):
+    """The key paths of a JSON value, lists seen through (a[].b); those
+    whose value is null go to nulls too."""
+    out = set()
+    if isinstance(j, dict):
+        for k, v in j.items():
+            out.add(prefix + k)
+            if v is None and nulls is not None:
+                nulls.add(prefix + k)
+            out |= _paths(v, prefix + k + ".", nulls)
+    elif isinstance(j, list):
+        for x in j:
+            out |= _paths(x, prefix[:-1] + "[].", nulls)
+    return out
+
+
+def _under_null(path, nulls):
+    while "." in path:
+        path = path.rsplit(".", 1)[0]
+        if path in nulls or path[:-2] in nulls:
+            return True
+    return False
+
+
+@test
+def config_fills_in_every_default():
+    cfg, aport = minimal_config()
+    start_sluice(cfg)
+    _, shown = config_of(aport)
+    full, faport = full_config()[:2]
+    sl = start_sluice(full)
+    _, fshown = config_of(faport)
+    sl.stop()
+    # the same keys whether the file sets them or not (endpoint state
+    # aside: it shows only with health_check or outlier)
+    state = {"healthy", "checks_ok", "checks_failed", "last_check",
+             "last_check.status", "last_check.result", "ejected",
+             "ejected_ms_left", "ejections"}
+
+    def keys(j, nulls=None):
+        return set(p for p in _paths(j, "", nulls)
+                   if p.split("endpoints[].", 1)[-1] not in state)
+    nulls = set()
+    mine = keys(shown, nulls)
+    # what only a part that is set has (a mirror's cluster), and the
+    # names of match.headers, are no keys the minimal file left out
+    missing = set(p for p in keys(fshown) - mine
+                  if not _under_null(p, nulls))
+    eq(sorted(missing), [], "keys of /config that only a file setting them "
+       "shows")
+    lst, sec = shown["listeners"]
+    eq(lst["limits"], {
+        "header_timeout_ms": 10000, "body_timeout_ms": 30000,
+        "send_timeout_ms": 30000, "idle_timeout_ms": 60000,
+        "max_uri_bytes": 8192, "max_header_bytes": 32768,
+        "max_headers": 100, "max_body_bytes": 16 << 20,
+        "buffer_bytes": 65536, "max_requests": 0,
+        "min_body_rate_bytes_per_s": 0, "min_send_rate_bytes_per_s": 0,
+        "max_connections": 0, "max_connections_per_ip": 0},
+        "default limits")
+    eq(lst["tls"], None, "tls of a plain listener")
+    r = lst["routes"][0]
+    eq(r["name"], "route-1", "default route name")
+    eq(r["match"], {"host": None, "path": None, "path_prefix": None,
+                    "methods": None, "headers": None}, "match of all")
+    eq((r["cluster"], r["split"], r["sticky"], r["mirror"],
+        r["expose_cluster_header"], r["timeout_ms"]),
+       ("c", None, None, None, None, 30000), "route defaults")
+    eq(r["retry"], {"attempts": 2, "on": ["connect-failure", "reset"],
+                    "idempotency_key": False, "per_try_timeout_ms": 30000,
+                    "budget_percent": 20}, "retry defaults")
+    eq(sec["tls"], {"certificates": [{"cert": pki()["srv"].cert}],
+                    "min_version": "TLSv1.2", "ciphers": None,
+                    "ciphersuites": None, "session_tickets": True,
+                    "session_cache": 20000, "client_ca": None,
+                    "client_verify": None, "client_subject_header": None},
+       "listener tls defaults")
+    c, d = shown["clusters"]
+    eq({k: v for k, v in c.items() if k != "endpoints"}, {
+        "name": "c", "balance": "round_robin", "hash_key": None,
+        "connect_timeout_ms": 1000,
+        "pool": {"max_idle": 64, "idle_timeout_ms": 30000,
+                 "max_requests": 10000},
+        "max_connections": 0, "max_pending": 100, "queue_timeout_ms": 1000,
+        "health_check": None, "outlier": None, "tls": None},
+        "cluster defaults")
+    eq(c["endpoints"][0]["weight"], 1, "endpoint weight")
+    eq(d["hash_key"], "client_ip", "hash_key default")
+    eq(d["health_check"], {"path": "/", "interval_ms": 5000,
+                           "timeout_ms": 1000, "healthy": 2,
+                           "unhealthy": 3, "expect_status": ["2xx"]},
+       "health_check defaults")
+    eq(d["outlier"], {"consecutive_errors": 5, "ejection_time_ms": 30000,
+                      "max_ejected_percent": 10}, "outlier defaults")
+    eq(d["tls"], {"sni": None, "ca": "system", "verify": True,
+                  "client_cert": None, "min_version": "TLSv1.2"},
+       "cluster tls defaults")
+    eq(shown["log"], {"level": "info", "access": "stdout",
+                      "access_format": "json", "query": "names"},
+       "log defaults")
+    eq(shown["drain_timeout_ms"], 30000, "drain_timeout default")
+    check(shown["workers"] >= 1, "workers %r" % shown["workers"])
+
+
+if __name__ == "__main__":
+    main()
