@@ -1214,9 +1214,11 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 		v->run_access != NULL ? v->run_access : c->access_log);
 	sb_printf(b, ",\"access_format\":\"%s\"",
 		  c->access_format == SL_ACCESS_COMBINED ? "combined" : "json");
-	sb_printf(b, ",\"query\":\"%s\"}",
+	sb_printf(b, ",\"query\":\"%s\"",
 		  (unsigned)c->log_query < SL_NELEM(query) ? query[c->log_query]
 							   : "?");
+	jkv_bool(b, "mask_card_numbers", c->log_cards);
+	sb_printf(b, "}");
 	jkv_u64(b, "drain_timeout_ms", c->drain_timeout_ms);
 	sb_printf(b, ",\"listeners\":[");
 	for (size_t i = 0; i < c->nlisteners; i++) {

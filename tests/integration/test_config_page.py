@@ -176,7 +176,8 @@ def full_config():
         "workers": 2,
         "admin": {"address": "127.0.0.1:%d" % aport},
         "log": {"level": "warn", "access": access,
-                "access_format": "combined", "query": "full"},
+                "access_format": "combined", "query": "full",
+                "mask_card_numbers": False},
         "drain_timeout": "7s",
         "listeners": [
             {"name": "plain", "address": "127.0.0.1:%d" % free_port(),
@@ -431,7 +432,8 @@ def config_fills_in_every_default():
                   "client_cert": None, "min_version": "TLSv1.2"},
        "cluster tls defaults")
     eq(shown["log"], {"level": "info", "access": "stdout",
-                      "access_format": "json", "query": "names"},
+                      "access_format": "json", "query": "names",
+                      "mask_card_numbers": True},
        "log defaults")
     eq(shown["drain_timeout_ms"], 30000, "drain_timeout default")
     check(shown["workers"] >= 1, "workers %r" % shown["workers"])
