@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""A split fails over (doc/weighted-routes.md, section 7): a request that no
+"""A split fails over (doc/weighted-routes.md, section 5): a request that no
 upstream saw (retry class 1: a refused connect, a cluster with no endpoint
 up) moves to another cluster of its split, under the retry policy and that
 cluster's retry budget; a sticky user is served elsewhere for that request
