@@ -432,15 +432,16 @@ sl_attempt_done(struct sl_txn *t)
 
 /* ---- failures and retries --------------------------------------------- */
 
-/* A failed attempt, on the exchange's endpoint (or on none: ep 0). */
+/* A failure, on the exchange's endpoint when ep is 1, on none (a cluster
+ * passed over) when it is 0. */
 static void
 note_failure_at(struct sl_txn *t, enum sl_retry_class cls, const char *why,
 		int ep)
 {
 	if (t->nfail < SL_NELEM(t->fails)) {
 		t->fails[t->nfail].cls = (uint8_t)cls;
-		/* the generation outlives the exchange, and the cluster may
-		 * change (a split's failover): the address itself */
+		/* the address itself, borrowed from the exchange's
+		 * generation: the cluster may change (a split's failover) */
 		t->fails[t->nfail].upstream =
 		    ep ? t->wc->conf->endpoints[t->ep_index].addr.text : NULL;
 		t->fails[t->nfail].why = why;
