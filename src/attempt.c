@@ -5,8 +5,10 @@
  * queue, and what a failure leads to: another attempt when its retry
  * class, the route's policy, the cluster's retry budget and the route's
  * deadline allow (retry.h), else an error answer or, once the client has
- * part of a response, a reset. Feeds the passive outlier detector. The
- * streaming of the request and the response is exchange.c's.
+ * part of a response, a reset; on a split, the move of a request no
+ * upstream saw to another cluster of the split when its own has nothing
+ * left to try. Feeds the passive outlier detector. The streaming of the
+ * request and the response is exchange.c's.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -19,6 +21,7 @@
 #include "exchange.h"
 #include "log.h"
 #include "retry.h"
+#include "route.h"
 #include "runtime.h"
 #include "upstream.h"
 #include "wgen.h"
@@ -28,6 +31,8 @@
 #define MAX_CONNECT_TRIES 16
 
 static void attempt_connect(struct sl_client *c);
+static int split_failover(struct sl_client *c, enum sl_retry_kind kind,
+			  int attempted);
 
 /* ---- endpoints -------------------------------------------------------- */
 
@@ -214,6 +219,10 @@ txn_no_endpoint(struct sl_client *c, unsigned why)
 {
 	struct sl_txn *t = c->txn;
 
+	/* not one endpoint of the cluster is up (none was passed over for
+	 * another reason): a split may send the request elsewhere */
+	if (why == PICK_DOWN && split_failover(c, SL_RETRY_KIND_CONNECT, 0) > 0)
+		return;
 	if (t->tries == 0 && (why & PICK_DOWN)) {
 		atomic_fetch_add(&t->wc->conf->state->no_healthy, 1);
 		sl_exchange_local(c, 503, "no_healthy_upstream", 0);
@@ -252,16 +261,21 @@ attempt_unqueue(struct sl_waiter *wt)
 	struct sl_txn *t =
 	    (struct sl_txn *)((char *)wt - offsetof(struct sl_txn, wait));
 	struct sl_client *c = t->client;
+	struct sl_wcluster *wc = t->wc;
 
 	sl_now_refresh();
-	TAILQ_REMOVE(&t->wc->waiters, &t->wait, link);
+	TAILQ_REMOVE(&wc->waiters, &t->wait, link);
 	sl_worker_waiting(c->w, -1);
 	t->flags = (t->flags & ~T_QUEUED) | T_RETRYING;
 	attempt_connect(c);
 	t->flags &= ~T_RETRYING;
-	if (t->flags & T_QUEUED)
-		return 0;
-	sl_runtime_release(&t->wc->conf->state->pending);
+	/* a request that moved to another cluster of its split gave its
+	 * place here back as it left (txn_move) */
+	if (t->wc == wc) {
+		if (t->flags & T_QUEUED)
+			return 0;
+		sl_runtime_release(&wc->conf->state->pending);
+	}
 	sl_client_process(c);
 	return 1;
 }
@@ -418,15 +432,27 @@ sl_attempt_done(struct sl_txn *t)
 
 /* ---- failures and retries --------------------------------------------- */
 
+/* A failure, on the exchange's endpoint when ep is 1, on none (a cluster
+ * passed over) when it is 0. */
 static void
-note_failure(struct sl_txn *t, enum sl_retry_class cls, const char *why)
+note_failure_at(struct sl_txn *t, enum sl_retry_class cls, const char *why,
+		int ep)
 {
 	if (t->nfail < SL_NELEM(t->fails)) {
 		t->fails[t->nfail].cls = (uint8_t)cls;
-		t->fails[t->nfail].ep = (uint16_t)t->ep_index;
+		/* the address itself, borrowed from the exchange's
+		 * generation: the cluster may change (a split's failover) */
+		t->fails[t->nfail].upstream =
+		    ep ? t->wc->conf->endpoints[t->ep_index].addr.text : NULL;
 		t->fails[t->nfail].why = why;
 	}
 	t->nfail++;
+}
+
+static void
+note_failure(struct sl_txn *t, enum sl_retry_class cls, const char *why)
+{
+	note_failure_at(t, cls, why, 1);
 }
 
 /* The error answer of a failure nobody retries. */
@@ -458,12 +484,14 @@ answer_failure(struct sl_client *c, int fail)
 
 /*
  * What the policy says of a failed attempt; *backoff is the wait before
- * the next one when it says yes. Counts a refusal by its verdict.
+ * the next one when it says yes. to is the cluster of the split the next
+ * attempt would move to (its budget then), NULL for the same cluster.
+ * Counts a refusal by its verdict, on the cluster that failed.
  */
 static enum sl_retry_verdict
 retry_verdict(struct sl_client *c, enum sl_retry_class cls,
 	      enum sl_retry_kind kind, int status, int unseen,
-	      uint64_t *backoff)
+	      struct sl_wcluster *to, uint64_t *backoff)
 {
 	struct sl_txn *t = c->txn;
 	struct sl_clstate *cs = t->wc->conf->state;
@@ -478,9 +506,18 @@ retry_verdict(struct sl_client *c, enum sl_retry_class cls,
 	a.body_kept = !(t->flags & T_BODY_GONE);
 	a.unseen = unseen;
 	a.attempts = t->attempts;
-	a.active = t->wc->active_reqs;
-	/* a request already in a retry holds its place in the budget */
-	a.retrying = t->wc->retrying - ((t->flags & T_IN_BUDGET) != 0);
+	if (to != NULL) {
+		/* as it would be there: one more request, not yet in a
+		 * retry */
+		a.other_cluster = 1;
+		a.active = to->active_reqs + 1;
+		a.retrying = to->retrying;
+	} else {
+		a.active = t->wc->active_reqs;
+		/* a request already in a retry holds its place in the
+		 * budget */
+		a.retrying = t->wc->retrying - ((t->flags & T_IN_BUDGET) != 0);
+	}
 	a.now_ms = now_ms();
 	a.deadline_ms = t->deadline_ms;
 	/* nothing reached the upstream and another endpoint is there: no
@@ -495,10 +532,19 @@ retry_verdict(struct sl_client *c, enum sl_retry_class cls,
 	if ((size_t)v < SL_NELEM(cs->not_retried))
 		atomic_fetch_add(&cs->not_retried[v], 1);
 	if (v != SL_RETRY_NOT_ON && v != SL_RETRY_NOT_SAFE &&
-	    sl_log_enabled(SL_LOG_INFO))
-		log_info("conn=%llu request_id=%s route=%s: not retried (%s)",
-			 (unsigned long long)c->id, t->request_id,
-			 t->route->name, sl_retry_verdict_str(v));
+	    sl_log_enabled(SL_LOG_INFO)) {
+		if (to != NULL)
+			log_info("conn=%llu request_id=%s route=%s: not moved "
+				 "from cluster %s to %s (%s)",
+				 (unsigned long long)c->id, t->request_id,
+				 t->route->name, t->wc->conf->name,
+				 to->conf->name, sl_retry_verdict_str(v));
+		else
+			log_info("conn=%llu request_id=%s route=%s: not "
+				 "retried (%s)",
+				 (unsigned long long)c->id, t->request_id,
+				 t->route->name, sl_retry_verdict_str(v));
+	}
 	return v;
 }
 
@@ -525,6 +571,135 @@ retry_go(struct sl_client *c, enum sl_retry_class cls, int unseen,
 		t->retry_at_ms = now_ms() + backoff;
 	} else
 		attempt_connect(c);
+}
+
+/* ---- failing over to another cluster of a split ----------------------- */
+
+/* Whether the exchange's cluster has an endpoint that is up and that the
+ * request has not tried: a class 1 failure is retried there before the
+ * request leaves the cluster. */
+static int
+cluster_has_untried(const struct sl_txn *t)
+{
+	const struct sl_conf_cluster *cc = t->wc->conf;
+	uint64_t now = now_ms();
+
+	for (size_t i = 0; i < cc->nendpoints; i++)
+		if (!tried_has(t, i) && endpoint_up(cc, i, now))
+			return 1;
+	return 0;
+}
+
+/* Whether two hash balancers read the same key from a request. */
+static int
+same_key(const struct sl_conf_key *a, const struct sl_conf_key *b)
+{
+	return a->source == b->source && a->name_len == b->name_len &&
+	       (a->name_len == 0 || memcmp(a->name, b->name, a->name_len) == 0);
+}
+
+/*
+ * Moves the exchange to the cluster to of its split: out of its cluster's
+ * counts (and queue), into to's, where it is in a retry until it ends (the
+ * budget). None of to's endpoints was tried. The hash balancer's key
+ * follows when to's reads the same one, or is made again when it is the
+ * client's address; any other key is gone with the request's head, and
+ * to balances the request in turn, as one without the key.
+ */
+static void
+txn_move(struct sl_client *c, struct sl_wcluster *to)
+{
+	struct sl_txn *t = c->txn;
+	const struct sl_conf_cluster *from = t->wc->conf, *cc = to->conf;
+	unsigned char ip[16];
+	const void *key;
+	size_t len;
+
+	if (t->flags & T_RETRYING) {
+		/* it is leaving from's queue (attempt_unqueue): its place
+		 * there goes; to's queue, if it comes to that, takes it as
+		 * a new waiter */
+		sl_runtime_release(&from->state->pending);
+		t->flags &= ~T_RETRYING;
+	}
+	sl_attempt_done(t);
+	t->wc = to;
+	to->active_reqs++;
+	to->retrying++;
+	t->flags |= T_IN_CLUSTER | T_IN_BUDGET;
+	t->flags &= ~T_FRESH; /* about a pool of the other cluster */
+	t->tried = 0;
+	t->ep_index = 0;
+	if (cc->balance == SL_BALANCE_HASH && (t->flags & T_HASH_KEY) &&
+	    same_key(&from->hash_key, &cc->hash_key))
+		return;
+	t->flags &= ~T_HASH_KEY;
+	/* the address is the connection's, not the head's: no request
+	 * needed */
+	if (cc->balance == SL_BALANCE_HASH &&
+	    cc->hash_key.source == SL_KEY_CLIENT_IP &&
+	    sl_route_key(&cc->hash_key, NULL, (const struct sockaddr *)&c->peer,
+			 ip, &key, &len)) {
+		t->hash_key = sl_hash64(key, len);
+		t->flags |= T_HASH_KEY;
+	}
+}
+
+/*
+ * The exchange's cluster cannot take its request: a class 1 failure (of
+ * kind) left no endpoint there that is up and not tried (attempted), or
+ * not one is up (no attempt was made there). On a route whose split allows
+ * it, the request moves to another cluster of the split (sl_route_failover
+ * chooses), as a retry under the policy and that cluster's budget, and its
+ * next attempt starts. Returns 1 when it moved, 0 when there is no
+ * cluster to move to (the caller carries on as on a plain route), -1 when
+ * the policy refused (counted and logged; the caller answers).
+ */
+static int
+split_failover(struct sl_client *c, enum sl_retry_kind kind, int attempted)
+{
+	struct sl_txn *t = c->txn;
+	const struct sl_conf_route *r = t->route;
+	struct sl_clstate *cs = t->wc->conf->state;
+	struct sl_wcluster *to;
+	uint64_t backoff;
+	size_t i;
+
+	if (r->cluster != NULL || !r->split_failover)
+		return 0;
+	for (i = 0; i < r->nsplit && r->split[i].cluster != t->wc->conf; i++)
+		;
+	if (i < 64)
+		t->split_tried |= (uint64_t)1 << i;
+	i = sl_route_failover(r, t->split_tried,
+			      (t->flags & T_STICKY_KEY) ? &t->sticky_key : NULL,
+			      c->gen->routes[r->index].swrr);
+	if (i == SL_BALANCE_NONE)
+		return 0;
+	to = &c->gen->clusters[r->split[i].cluster->index];
+	if (retry_verdict(c, SL_RETRY_CLASS_NOT_SENT, kind, 0, 1, to,
+			  &backoff) != SL_RETRY_YES)
+		return -1;
+	if (attempted) {
+		/* a retry of the attempt that failed, counted where it
+		 * failed */
+		atomic_fetch_add(&cs->retries[1], 1);
+		SL_STAT_INC(c->w->stats.upstream_retries);
+		t->nretries++;
+		t->flags |= T_RETRIED;
+	} else {
+		/* the cluster was passed over: no attempt, no retry */
+		atomic_fetch_add(&cs->no_healthy, 1);
+		note_failure_at(t, SL_RETRY_CLASS_NOT_SENT,
+				"no_healthy_upstream", 0);
+	}
+	if (sl_log_enabled(SL_LOG_DEBUG))
+		log_debug("conn=%llu request_id=%s route=%s: cluster %s -> %s",
+			  (unsigned long long)c->id, t->request_id, r->name,
+			  t->wc->conf->name, to->conf->name);
+	txn_move(c, to);
+	attempt_connect(c);
+	return 1;
 }
 
 void
@@ -613,7 +788,23 @@ sl_attempt_failed(struct sl_client *c, int fail, const char *why,
 	/* refused, or found closed before a byte went: no upstream saw
 	 * it, whatever the endpoint's state */
 	unseen = fail == FAIL_REFUSED || (fail == FAIL_RESET && nothing_sent);
-	if (retry_verdict(c, cls, kind, 0, unseen, &backoff) == SL_RETRY_YES) {
+	/* the cluster has nothing left to try for a request no upstream
+	 * saw: another cluster of the split, when the route has one */
+	if (cls == SL_RETRY_CLASS_NOT_SENT && t->route->cluster == NULL &&
+	    t->route->split_failover && !cluster_has_untried(t)) {
+		int moved = split_failover(c, kind, 1);
+		if (moved > 0)
+			return;
+		if (moved < 0) {
+			answer_failure(c, fail);
+			t = c->txn;
+			if (t != NULL && c->state == SL_CLIENT_ST_TXN)
+				t->error = why;
+			return;
+		}
+	}
+	if (retry_verdict(c, cls, kind, 0, unseen, NULL, &backoff) ==
+	    SL_RETRY_YES) {
 		retry_go(c, cls, unseen, backoff);
 		return;
 	}
@@ -638,7 +829,7 @@ sl_attempt_answered(struct sl_client *c, int status)
 		return 0;
 	/* heard, but nothing of it went to the client: class 2 */
 	if (retry_verdict(c, SL_RETRY_CLASS_SENT, SL_RETRY_KIND_STATUS, status,
-			  0, &backoff) != SL_RETRY_YES)
+			  0, NULL, &backoff) != SL_RETRY_YES)
 		return 0;
 	note_failure(t, SL_RETRY_CLASS_SENT,
 		     status == 502   ? "upstream_502"

@@ -107,6 +107,8 @@ struct sl_txn {
 	enum sl_h1_method method_id;
 	int minor;
 	uint64_t hash_key;    /* with T_HASH_KEY: the hash balancer's key */
+	uint64_t sticky_key;  /* with T_STICKY_KEY: the split's sticky key */
+	uint64_t split_tried; /* clusters of the split left (first 64) */
 	unsigned tries;	      /* connect attempts */
 	uint64_t tried;	      /* endpoints tried (first 64) */
 	int last_fail;	      /* FAIL_* of the last connect failure */
@@ -135,10 +137,11 @@ struct sl_txn {
 	char user_agent[256]; /* only with an access log */
 	/* not cleared by txn_new, like the strings: nfail says what is set */
 	struct {
-		uint8_t cls;	 /* enum sl_retry_class */
-		uint16_t ep;	 /* endpoint index */
-		const char *why; /* error code, static */
-	} fails[4];		 /* the attempts that failed, for the log */
+		uint8_t cls;	      /* enum sl_retry_class */
+		const char *upstream; /* its address (borrowed from the
+					 generation), NULL: none */
+		const char *why;      /* error code, static */
+	} fails[4]; /* the attempts that failed, for the log */
 };
 
 #define T_LOCAL		0x0001	/* a local response is being sent */
@@ -176,6 +179,8 @@ struct sl_txn {
  * is writable (resp_paced) */
 #define T_PACED	    0x2000000
 #define T_PACE_WOKE 0x4000000 /* ...and the client has been writable since */
+/* sticky_key holds the request's sticky key (a split's) */
+#define T_STICKY_KEY 0x8000000
 
 /* How an upstream attempt failed. */
 enum {

@@ -786,9 +786,9 @@ static const char *const limits_keys[] = {
     "max_connections", "max_connections_per_ip", NULL,
 };
 static const char *const route_keys[] = {
-    "name",   "match",	"cluster", "split",
-    "sticky", "mirror", "timeout", "expose_cluster_header",
-    "retry",  NULL,
+    "name",   "match",		"cluster", "split",
+    "sticky", "mirror",		"timeout", "expose_cluster_header",
+    "retry",  "split_failover", NULL,
 };
 static const char *const split_keys[] = {"cluster", "weight", NULL};
 static const char *const retry_keys[] = {
@@ -1373,6 +1373,7 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	r->retry.attempts = 2;
 	r->retry.on = SL_RETRY_ON_CONNECT | SL_RETRY_ON_RESET;
 	r->retry.budget_percent = 20;
+	r->split_failover = 1;
 	r->index = conf->nroutes++;
 	snprintf(lbl, sizeof(lbl), "route-%zu", idx + 1);
 	if (map->type != SL_YAML_NODE_MAP) {
@@ -1416,6 +1417,16 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 					 lbl);
 		else
 			parse_key(ld, "sticky", v, &r->sticky);
+	}
+	if ((v = sl_yaml_map_get(map, "split_failover", &k)) != NULL) {
+		if (splitv == NULL)
+			sl_yaml_err_node(
+			    ld, k,
+			    "%s: \"split_failover\" needs \"split\" (it moves "
+			    "a request to another cluster of it)",
+			    lbl);
+		else
+			get_bool(ld, "split_failover", v, &r->split_failover);
 	}
 	if ((v = sl_yaml_map_get(map, "mirror", NULL)) != NULL)
 		parse_mirror(ld, lbl, v, r, conf);

@@ -247,6 +247,9 @@ struct sl_conf_route {
 	uint64_t timeout_ms; /* the whole request read -> response head, across
 				all attempts, 30s */
 	struct sl_conf_retry retry;
+	int split_failover;	 /* split only: a request no upstream saw (retry
+				    class 1) may move to another cluster of the
+				    split; default 1 */
 	struct sl_rstate *state; /* shared counters, set by sl_runtime_bind */
 };
 

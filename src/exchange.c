@@ -75,9 +75,7 @@ txn_failures(const struct sl_txn *t, char *buf, size_t size, int json)
 	buf[0] = '\0';
 	for (size_t i = 0; i < k && t->wc != NULL; i++) {
 		const char *ep =
-		    t->fails[i].ep < t->wc->conf->nendpoints
-			? t->wc->eps[t->fails[i].ep]->conf->addr.text
-			: "-";
+		    t->fails[i].upstream ? t->fails[i].upstream : "-";
 		if (json)
 			w = snprintf(buf + n, size - n,
 				     "%s{\"class\":%u,\"error\":\"%s\","
@@ -880,10 +878,13 @@ txn_choose_cluster(struct sl_client *c, const struct sl_h1_request *req)
 	if (cc == NULL) {
 		size_t i;
 		if (r->sticky.source != SL_KEY_NONE &&
-		    sl_route_key(&r->sticky, req, peer, ip, &key, &len))
-			i = sl_balance_race(sl_hash64(key, len), r->split_ids,
+		    sl_route_key(&r->sticky, req, peer, ip, &key, &len)) {
+			/* kept: a failover takes the key's next choice */
+			t->sticky_key = sl_hash64(key, len);
+			t->flags |= T_STICKY_KEY;
+			i = sl_balance_race(t->sticky_key, r->split_ids,
 					    r->split_weights, r->nsplit, NULL);
-		else
+		} else
 			i = sl_balance_swrr(c->gen->routes[r->index].swrr,
 					    r->split_weights, r->nsplit, NULL);
 		cc = r->split[i].cluster;

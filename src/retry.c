@@ -49,7 +49,8 @@ sl_retry_decide(const struct sl_conf_retry *p, const struct sl_retry_try *a)
 		return SL_RETRY_NO_BODY;
 	if (a->attempts >= p->attempts)
 		return SL_RETRY_NO_ATTEMPTS;
-	if (!(a->unseen && a->cls == SL_RETRY_CLASS_NOT_SENT) &&
+	if ((a->other_cluster ||
+	     !(a->unseen && a->cls == SL_RETRY_CLASS_NOT_SENT)) &&
 	    a->retrying >= sl_retry_budget(p->budget_percent, a->active))
 		return SL_RETRY_NO_BUDGET;
 	if (a->deadline_ms != 0 && a->now_ms + a->backoff_ms >= a->deadline_ms)

@@ -63,6 +63,10 @@ struct sl_retry_try {
 	int unseen;	      /* class 1 and no upstream can have seen it:
 				 refused, or a pooled connection found
 				 closed; outside the budget */
+	int other_cluster;    /* the retry moves to another cluster of a
+				 split: under that cluster's budget, even
+				 when unseen (active and retrying are that
+				 cluster's) */
 	uint32_t attempts;    /* made so far, the failed one included */
 	uint32_t active;      /* requests of the cluster in this worker */
 	uint32_t retrying;    /* of which in a retry now */
@@ -81,8 +85,11 @@ const char *sl_retry_verdict_str(enum sl_retry_verdict v);
 /* Retries a cluster may have in flight in a worker with active requests:
  * budget percent of them, and at least SL_RETRY_BUDGET_FLOOR. A retry of
  * an unseen attempt (a refused connect, a pooled connection found closed)
- * is not counted and not refused: it adds no request to any upstream,
- * only moves the one request to another endpoint. */
+ * within its cluster is not counted and not refused: it adds no request to
+ * any upstream, only moves the one request to another endpoint. A move to
+ * another cluster of a split is always counted there: that cluster was
+ * not sized for the other's share, and a dead cluster must not double its
+ * load. */
 #define SL_RETRY_BUDGET_FLOOR 3
 uint32_t sl_retry_budget(uint32_t budget_percent, uint32_t active);
 

@@ -2,12 +2,15 @@
 /*
  * Route matching on host, path, method and header values, first match wins;
  * the keys that keep a user on one cluster of a split (or one endpoint of
- * a hash-balanced cluster). Pure: no I/O, no allocation.
+ * a hash-balanced cluster), and the cluster of a split a request fails over
+ * to. Pure: no I/O, no allocation.
  */
 #include "route.h"
 
 #include <netinet/in.h>
 #include <string.h>
+
+#include "balance.h"
 
 static unsigned char
 lower(unsigned char c)
@@ -219,4 +222,23 @@ sl_route_key(const struct sl_conf_key *k, const struct sl_h1_request *req,
 		break;
 	}
 	return 0;
+}
+
+size_t
+sl_route_failover(const struct sl_conf_route *r, uint64_t left,
+		  const uint64_t *key, int64_t *swrr)
+{
+	unsigned char skip[64];
+	size_t n = r->nsplit < 64 ? r->nsplit : 64, open = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		skip[i] = ((left >> i) & 1) || r->split_weights[i] == 0;
+		open += !skip[i];
+	}
+	if (open == 0)
+		return SL_BALANCE_NONE;
+	if (key != NULL)
+		return sl_balance_race(*key, r->split_ids, r->split_weights, n,
+				       skip);
+	return sl_balance_swrr(swrr, r->split_weights, n, skip);
 }

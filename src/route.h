@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Route matching (the first route of a listener whose match holds for a
- * request) and the keys of sticky splits and hash balancing. Pure: no
- * I/O, no allocation.
+ * request), the keys of sticky splits and hash balancing, and a split's
+ * failover choice. Pure: no I/O, no allocation.
  */
 #ifndef SL_ROUTE_H
 #define SL_ROUTE_H
@@ -25,6 +25,19 @@ const struct sl_conf_route *sl_route_match(const struct sl_conf_listener *l,
 int sl_route_key(const struct sl_conf_key *k, const struct sl_h1_request *req,
 		 const struct sockaddr *peer, unsigned char ip[16],
 		 const void **key, size_t *len);
+
+/*
+ * The cluster of r's split that a request moves to when its own cannot
+ * take it (split_failover): among the entries of weight above 0 whose bit
+ * is clear in left (bit i: entry i, the first 64; later entries never
+ * take a failover), the sticky key's next choice in the race when key is
+ * not NULL (the cluster the user would have if the ones left were removed
+ * from the split), else in turn by weight over swrr (the route's counters,
+ * shared with first choices: a move over the rest keeps them balanced).
+ * Returns an index into r->split, or SL_BALANCE_NONE.
+ */
+size_t sl_route_failover(const struct sl_conf_route *r, uint64_t left,
+			 const uint64_t *key, int64_t *swrr);
 
 /*
  * The value of cookie name (exact, case-sensitive) in one Cookie field

@@ -74,6 +74,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/size-bare.yaml \
 	tests/conf/bad/size-range.yaml \
 	tests/conf/bad/size-unit.yaml \
+	tests/conf/bad/split-failover-without-split.yaml \
 	tests/conf/bad/split-unknown-cluster.yaml \
 	tests/conf/bad/split-weights-zero.yaml \
 	tests/conf/bad/sticky-bad-form.yaml \

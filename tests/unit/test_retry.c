@@ -283,6 +283,44 @@ test_budget_verdict(void **state)
 }
 
 static void
+test_other_cluster_budget(void **state)
+{
+	struct sl_conf_retry p = default_policy();
+	struct sl_retry_try a = retryable();
+
+	(void)state;
+	/* a refused connect moved to another cluster of a split adds a
+	 * request to that cluster: its budget holds, unseen or not */
+	a.unseen = 1;
+	a.other_cluster = 1;
+	a.active = 1;
+	a.retrying = 2;
+	assert_int_equal(sl_retry_decide(&p, &a), SL_RETRY_YES);
+	a.retrying = 3;
+	assert_int_equal(sl_retry_decide(&p, &a), SL_RETRY_NO_BUDGET);
+	a.active = 100;
+	a.retrying = 19;
+	assert_int_equal(sl_retry_decide(&p, &a), SL_RETRY_YES);
+	a.retrying = 20;
+	assert_int_equal(sl_retry_decide(&p, &a), SL_RETRY_NO_BUDGET);
+	/* within its own cluster the same attempt is outside the budget */
+	a.other_cluster = 0;
+	assert_int_equal(sl_retry_decide(&p, &a), SL_RETRY_YES);
+	/* and a move still needs the policy's other yeses */
+	a.other_cluster = 1;
+	a.retrying = 0;
+	a.attempts = p.attempts;
+	assert_int_equal(sl_retry_decide(&p, &a), SL_RETRY_NO_ATTEMPTS);
+	a.attempts = 0; /* no attempt made: a cluster with none up */
+	assert_int_equal(sl_retry_decide(&p, &a), SL_RETRY_YES);
+	p.on = SL_RETRY_ON_503;
+	assert_int_equal(sl_retry_decide(&p, &a), SL_RETRY_NOT_ON);
+	p.on = SL_RETRY_ON_CONNECT;
+	a.deadline_ms = a.now_ms;
+	assert_int_equal(sl_retry_decide(&p, &a), SL_RETRY_NO_TIME);
+}
+
+static void
 test_deadline(void **state)
 {
 	struct sl_conf_retry p = default_policy();
@@ -484,6 +522,7 @@ main(void)
 	    cmocka_unit_test(test_no_body),
 	    cmocka_unit_test(test_attempts),
 	    cmocka_unit_test(test_budget_verdict),
+	    cmocka_unit_test(test_other_cluster_budget),
 	    cmocka_unit_test(test_deadline),
 	    cmocka_unit_test(test_precedence),
 	    cmocka_unit_test(test_budget),
