@@ -1039,6 +1039,7 @@ config_route(struct sbuf *b, const struct sl_conf_route *r)
 		sb_printf(b, "]");
 	}
 	config_key(b, "sticky", &r->sticky);
+	jkv_bool(b, "split_failover", r->split_failover);
 	if (r->mirror == NULL)
 		sb_printf(b, ",\"mirror\":null");
 	else {

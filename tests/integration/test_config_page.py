@@ -207,7 +207,7 @@ def full_config():
                  {"name": "migrate", "match": {"path": "/exact"},
                   "split": [{"cluster": "pay", "weight": 90},
                             {"cluster": "hashed", "weight": 10}],
-                  "sticky": "header:X-User-Id"},
+                  "sticky": "header:X-User-Id", "split_failover": False},
              ]},
             {"name": "secure", "address": "127.0.0.1:%d" % free_port(),
              "tls": {"certificates": [{"cert": p["srv"].cert,
@@ -400,8 +400,8 @@ def config_fills_in_every_default():
     eq(r["match"], {"host": None, "path": None, "path_prefix": None,
                     "methods": None, "headers": None}, "match of all")
     eq((r["cluster"], r["split"], r["sticky"], r["mirror"],
-        r["expose_cluster_header"], r["timeout_ms"]),
-       ("c", None, None, None, None, 30000), "route defaults")
+        r["expose_cluster_header"], r["timeout_ms"], r["split_failover"]),
+       ("c", None, None, None, None, 30000, True), "route defaults")
     eq(r["retry"], {"attempts": 2, "on": ["connect-failure", "reset"],
                     "idempotency_key": False, "per_try_timeout_ms": 30000,
                     "budget_percent": 20}, "retry defaults")
