@@ -212,6 +212,36 @@ listener_exclusive(const char *prefix, const struct sl_conf_listener *l,
 	return 0;
 }
 
+/* Appends fds[0..i) (nl sockets each) and fds[i][0..j) to out at *n: the
+ * sockets opened so far, in the order they are opened. */
+static void
+opened_fds(int *out, size_t *n, int **fds, size_t nl, unsigned i, size_t j)
+{
+	for (unsigned w = 0; w <= i; w++)
+		for (size_t k = 0; k < (w < i ? nl : j); k++)
+			out[(*n)++] = fds[w][k];
+}
+
+/*
+ * Why ss cannot be bound or listened on after a failure with errno err:
+ * for EADDRINUSE, who holds it ("address already in use by pid 123
+ * (nginx)"), own[0..nown) being this process's sockets; else, or when the
+ * holder cannot be found, strerror(err). Writes into msg (msgsz bytes).
+ */
+static const char *
+cannot_listen(char *msg, size_t msgsz, int err,
+	      const struct sockaddr_storage *ss, const int *own, size_t nown)
+{
+	char who[160];
+
+	if (err == EADDRINUSE &&
+	    sl_portcheck_foreign(ss, own, nown, who, sizeof(who)) == 1)
+		snprintf(msg, msgsz, "address already in use by %s", who);
+	else
+		snprintf(msg, msgsz, "%s", strerror(err));
+	return msg;
+}
+
 /* Every listening socket of m (running) and of nfds (being prepared for
  * nc), for listener_exclusive(). Returns a malloc'd array or NULL. */
 static int *
@@ -262,10 +292,22 @@ reload_sockets(struct sl_main *m, struct sl_conf *nc)
 				continue;
 			if ((nfds[i][j] =
 				 sl_listener_open(&nc->listeners[j])) == -1) {
-				log_warn("reload: listener \"%s\" %s: cannot "
-					 "listen",
-					 nc->listeners[j].name,
-					 nc->listeners[j].addr.text);
+				int err = errno;
+				char why[256];
+				size_t nown;
+				int *own = all_fds(m, NULL, nc, &nown);
+				if (own != NULL)
+					opened_fds(own, &nown, nfds,
+						   nc->nlisteners, i, j);
+				log_error(
+				    "reload: listener \"%s\" %s: cannot "
+				    "listen: %s",
+				    nc->listeners[j].name,
+				    nc->listeners[j].addr.text,
+				    cannot_listen(why, sizeof(why), err,
+						  &nc->listeners[j].addr.ss,
+						  own, nown));
+				free(own);
 				goto fail;
 			}
 		}
@@ -432,9 +474,22 @@ start_workers(struct sl_main *m)
 			fatalx("out of memory");
 		for (size_t j = 0; j < conf->nlisteners; j++) {
 			const struct sl_conf_listener *l = &conf->listeners[j];
-			if ((m->fds[i][j] = sl_listener_open(l)) == -1)
-				fatal("listener \"%s\" %s: cannot listen",
-				      l->name, l->addr.text);
+			int err, *own;
+			size_t nown = 0;
+			char why[256];
+
+			if ((m->fds[i][j] = sl_listener_open(l)) != -1)
+				continue;
+			err = errno;
+			own = calloc(m->nworkers * conf->nlisteners + 1,
+				     sizeof(*own));
+			if (own != NULL)
+				opened_fds(own, &nown, m->fds, conf->nlisteners,
+					   i, j);
+			fatalx("listener \"%s\" %s: cannot listen: %s", l->name,
+			       l->addr.text,
+			       cannot_listen(why, sizeof(why), err, &l->addr.ss,
+					     own, nown));
 		}
 	}
 	if ((all = all_fds(m, NULL, conf, &nall)) == NULL)
@@ -467,7 +522,8 @@ main(int argc, char **argv)
 	struct sl_main m;
 	const char *path = DEFAULT_CONF;
 	int check = 0, ch;
-	char *errors = NULL, *warnings = NULL, *tls_errors;
+	char *errors = NULL, *warnings = NULL, *tls_errors, *port_errors;
+	char *port_warnings = NULL;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_usr1;
 
 	memset(&m, 0, sizeof(m));
@@ -508,20 +564,25 @@ main(int argc, char **argv)
 		return 1;
 	}
 	free(errors);
-	/* a file that -t calls OK must also start: what it will open must
-	 * open */
-	/* what start-up will open must open, and certificates, keys and
+	/* a file that -t calls OK must also start: what start-up will open
+	 * must open, its addresses must be free (a sluice serving this very
+	 * file aside: -t runs before its reload), and certificates, keys and
 	 * CAs load: every problem at once, -t included */
 	errors = sl_preflight(m.conf, NULL);
+	port_errors = sl_preflight_ports(m.conf, DEFAULT_CONF, &port_warnings);
 	tls_errors = sl_tls_load(m.conf, &warnings);
+	fputs(port_warnings != NULL ? port_warnings : "", stderr);
+	free(port_warnings);
 	if (warnings != NULL) {
 		fputs(warnings, stderr);
 		free(warnings);
 	}
-	if (errors != NULL || tls_errors != NULL) {
+	if (errors != NULL || port_errors != NULL || tls_errors != NULL) {
 		fputs(errors != NULL ? errors : "", stderr);
+		fputs(port_errors != NULL ? port_errors : "", stderr);
 		fputs(tls_errors != NULL ? tls_errors : "", stderr);
 		free(errors);
+		free(port_errors);
 		free(tls_errors);
 		sl_conf_unref(m.conf);
 		return 1;
@@ -572,9 +633,13 @@ main(int argc, char **argv)
 		/* bound before the workers start, so a taken admin port
 		 * stops start-up before any traffic is served */
 		m.admin = sl_admin_start(m.base, &m.view);
-		if (m.admin == NULL)
-			fatal("admin listener %s: cannot listen",
-			      m.conf->admin_addr.text);
+		if (m.admin == NULL) {
+			char why[256];
+			fatalx("admin listener %s: cannot listen: %s",
+			       m.conf->admin_addr.text,
+			       cannot_listen(why, sizeof(why), errno,
+					     &m.conf->admin_addr.ss, NULL, 0));
+		}
 		log_info("admin listener on %s", m.conf->admin_addr.text);
 	}
 	start_workers(&m);

@@ -658,6 +658,12 @@ def reload_with_unavailable_port_is_refused():
         check(re.search(r"reload: generation 2 not applied; generation 1 "
                         r"keeps running", log),
               "no 'generation 2 not applied' line:\n%s" % log)
+        # the bind failure names who holds the address
+        with open("/proc/self/comm") as f:
+            me = "pid %d (%s)" % (os.getpid(), f.read().strip())
+        want = ('error: reload: listener "taken" 127.0.0.1:%d: cannot '
+                'listen: address already in use by %s' % (bport, me))
+        check(want in log, "no %r line:\n%s" % (want, log))
         check(connect_refused(free), "the free address of a refused reload "
               "accepts connections")
         eq(listen_inodes(sl.pid, free), set(), "sockets of the refused "
