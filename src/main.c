@@ -347,6 +347,9 @@ fail:
 /*
  * SIGHUP: load and check the file completely; on any error keep the
  * running generation. Else hand the new generation to every worker.
+ * A generation number names one configuration that ran: the file gets
+ * the next number only once it is applied, so a refused reload never
+ * names a number that the next good one will also take.
  */
 static void
 main_reload(struct sl_main *m)
@@ -374,7 +377,6 @@ main_reload(struct sl_main *m)
 		free(errors);
 		return;
 	}
-	nc->generation = oc->generation + 1;
 	/* what a restart on this file would open must open */
 	if ((errors = sl_preflight(nc, m->run_access)) != NULL ||
 	    (errors = sl_tls_load(nc, &warnings)) != NULL) {
@@ -395,14 +397,13 @@ main_reload(struct sl_main *m)
 	if (sl_runtime_bind(nc) == -1 ||
 	    (nfds = reload_sockets(m, nc)) == NULL) {
 		m->view.reloads_failed++;
-		log_error(
-		    "reload: generation %llu not applied; generation %llu "
-		    "keeps running",
-		    (unsigned long long)nc->generation,
-		    (unsigned long long)oc->generation);
+		log_error("reload: %s not applied; generation %llu keeps "
+			  "running",
+			  m->path, (unsigned long long)oc->generation);
 		sl_conf_unref(nc);
 		return;
 	}
+	nc->generation = oc->generation + 1;
 	sl_log_set_level(nc->log_level);
 	sl_access_set_format(nc->access_format);
 	sl_log_set_query(nc->log_query);
