@@ -6,12 +6,14 @@
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -42,6 +44,8 @@ struct sl_main {
 	struct event *wait_ev;	   /* polls for drained workers */
 	struct event *reload_ev;   /* retries a reload that had to wait */
 	const char *path;	   /* configuration file */
+	const char *pid_file;	   /* -p, NULL for none */
+	int pid_written;	   /* pid_file is ours: remove it at exit */
 	int **fds; /* listening sockets: [worker][listener of conf] */
 	int stopping;
 	/* what start-up opened, which a reload cannot change */
@@ -53,9 +57,12 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: sluice [-c FILE] [-t] [-V] [-h]\n"
+		"usage: sluice [-c FILE] [-p FILE] [-t] [-V] [-h]\n"
 		"  -c FILE   configuration (default: %s)\n"
-		"  -t        check the configuration and exit\n"
+		"  -p FILE   write the process id to FILE once serving; "
+		"removed at exit\n"
+		"  -t        check the configuration (and that -p FILE can be "
+		"written) and exit\n"
 		"  -V        print versions and exit\n"
 		"  -h        this help\n",
 		DEFAULT_CONF);
@@ -455,6 +462,103 @@ main_on_usr1(evutil_socket_t sig, short what, void *arg)
 		log_info("SIGUSR1: access log reopened");
 }
 
+/* ---- pid file (-p) ------------------------------------------------------ */
+
+/* The pid written in path, or 0 when there is none (no file, no number). */
+static long
+pidfile_read(const char *path)
+{
+	char buf[32];
+	ssize_t n;
+	long pid;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%ld", &pid) != 1 || pid <= 0)
+		return 0;
+	return pid;
+}
+
+/*
+ * Refuses to start when path names a running sluice (a second sluice
+ * given the same -p). A file left by a process that is gone, or whose
+ * pid now belongs to another program (the number came round again), is
+ * stale: it is replaced once this one serves. Exits on refusal.
+ */
+static void
+pidfile_check(const char *path)
+{
+	long pid = pidfile_read(path);
+	char comm[32];
+
+	if (pid == 0 || pid == (long)getpid() ||
+	    (kill((pid_t)pid, 0) == -1 && errno == ESRCH))
+		return;
+	if (sl_portcheck_is_sluice(pid))
+		fatalx("pid file %s: pid %ld (sluice) is running; not "
+		       "starting a second sluice with the same pid file",
+		       path, pid);
+	if (sl_portcheck_comm(pid, comm, sizeof(comm)) == -1)
+		fatalx("pid file %s: pid %ld is running, a process this "
+		       "user cannot see; not starting",
+		       path, pid);
+	log_warnx("pid file %s: stale: pid %ld is now %s, not sluice; "
+		  "replacing it",
+		  path, pid, comm);
+}
+
+/* Writes this process's pid to path: a temporary file in the same
+ * directory renamed over it, so that a reader never sees half a file.
+ * Returns 0, or -1 (errno set). */
+static int
+pidfile_write(const char *path)
+{
+	char tmp[4096], buf[32];
+	int fd, n, ok, saved;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
+	    sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = mkstemp(tmp)) == -1)
+		return -1;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	/* readable by all, as pid files are, whatever the umask */
+	ok = write(fd, buf, (size_t)n) == n && fchmod(fd, 0644) == 0;
+	saved = errno;
+	if (close(fd) == -1 && ok) {
+		ok = 0;
+		saved = errno;
+	}
+	if (!ok) {
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	if (rename(tmp, path) == -1) {
+		saved = errno;
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+/* Removes path at a clean exit if it still names this process. */
+static void
+pidfile_remove(const char *path)
+{
+	if (pidfile_read(path) == (long)getpid() && unlink(path) == -1)
+		log_warn("pid file %s: cannot remove it", path);
+}
+
 static int
 start_workers(struct sl_main *m)
 {
@@ -521,10 +625,10 @@ int
 main(int argc, char **argv)
 {
 	struct sl_main m;
-	const char *path = DEFAULT_CONF;
+	const char *path = DEFAULT_CONF, *pid_file = NULL;
 	int check = 0, ch;
 	char *errors = NULL, *warnings = NULL, *tls_errors, *port_errors;
-	char *port_warnings = NULL;
+	char *port_warnings = NULL, *pid_errors = NULL;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_usr1;
 
 	memset(&m, 0, sizeof(m));
@@ -533,10 +637,13 @@ main(int argc, char **argv)
 	 * the default action of SIGHUP and SIGUSR1 is to terminate */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGUSR1, SIG_IGN);
-	while ((ch = getopt(argc, argv, "c:tVh")) != -1) {
+	while ((ch = getopt(argc, argv, "c:p:tVh")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
+			break;
+		case 'p':
+			pid_file = optarg;
 			break;
 		case 't':
 			check = 1;
@@ -567,10 +674,20 @@ main(int argc, char **argv)
 	free(errors);
 	/* a file that -t calls OK must also start: what start-up will open
 	 * must open, its addresses must be free (a sluice serving this very
-	 * file aside: -t runs before its reload), and certificates, keys and
-	 * CAs load: every problem at once, -t included */
+	 * file aside: -t runs before its reload), the pid file must be
+	 * writable, and certificates, keys and CAs load: every problem at
+	 * once, -t included */
 	errors = sl_preflight(m.conf, NULL);
 	port_errors = sl_preflight_ports(m.conf, DEFAULT_CONF, &port_warnings);
+	if (pid_file != NULL) {
+		char why[512];
+		if (sl_preflight_pidfile(pid_file, why, sizeof(why)) == -1 &&
+		    asprintf(&pid_errors,
+			     "error: -p: cannot write the pid file \"%s\": "
+			     "%s\n",
+			     pid_file, why) == -1)
+			pid_errors = NULL;
+	}
 	tls_errors = sl_tls_load(m.conf, &warnings);
 	fputs(port_warnings != NULL ? port_warnings : "", stderr);
 	free(port_warnings);
@@ -578,12 +695,15 @@ main(int argc, char **argv)
 		fputs(warnings, stderr);
 		free(warnings);
 	}
-	if (errors != NULL || port_errors != NULL || tls_errors != NULL) {
+	if (errors != NULL || port_errors != NULL || pid_errors != NULL ||
+	    tls_errors != NULL) {
 		fputs(errors != NULL ? errors : "", stderr);
 		fputs(port_errors != NULL ? port_errors : "", stderr);
+		fputs(pid_errors != NULL ? pid_errors : "", stderr);
 		fputs(tls_errors != NULL ? tls_errors : "", stderr);
 		free(errors);
 		free(port_errors);
+		free(pid_errors);
 		free(tls_errors);
 		sl_conf_unref(m.conf);
 		return 1;
@@ -593,6 +713,9 @@ main(int argc, char **argv)
 		sl_conf_unref(m.conf);
 		return 0;
 	}
+	/* a second sluice given the same -p stops here, before it binds */
+	if (pid_file != NULL)
+		pidfile_check(pid_file);
 	m.conf->generation = 1;
 	/* per-worker counters are sized by the workers there will be */
 	sl_runtime_set_workers(m.conf->workers ? m.conf->workers : cpu_count());
@@ -644,6 +767,13 @@ main(int argc, char **argv)
 		log_info("admin listener on %s", m.conf->admin_addr.text);
 	}
 	start_workers(&m);
+	/* listeners bound and workers serving: the pid now means "running" */
+	m.pid_file = pid_file;
+	if (pid_file != NULL) {
+		if (pidfile_write(pid_file) == -1)
+			fatal("pid file %s: cannot write it", pid_file);
+		m.pid_written = 1;
+	}
 	m.view.workers = m.workers;
 	m.view.nworkers = m.nworkers;
 	for (size_t i = 0; i < m.conf->nlisteners; i++)
@@ -666,6 +796,8 @@ main(int argc, char **argv)
 	for (unsigned i = 0; i < m.nworkers; i++)
 		free(m.fds[i]);
 	free(m.fds);
+	if (m.pid_written)
+		pidfile_remove(m.pid_file);
 	log_info("stopped");
 	free(m.workers);
 	event_free(ev_term);

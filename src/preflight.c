@@ -135,6 +135,52 @@ sl_preflight(const struct sl_conf *conf, const char *running_access)
 	return errors;
 }
 
+int
+sl_preflight_pidfile(const char *path, char *why, size_t whysz)
+{
+	char dir[4096];
+	const char *slash;
+	struct stat st;
+
+	if (path[0] == '\0') {
+		snprintf(why, whysz, "empty path");
+		return -1;
+	}
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(why, whysz, "it is a directory");
+		return -1;
+	}
+	/* written as a temporary file renamed over path: the directory
+	 * must let us create and replace files, whatever path's own mode */
+	slash = strrchr(path, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (stat(dir, &st) == -1) {
+		if (errno == ENOENT)
+			snprintf(why, whysz,
+				 "the directory \"%.200s\" does not exist",
+				 dir);
+		else
+			snprintf(why, whysz, "the directory \"%.200s\": %s",
+				 dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, whysz, "\"%.200s\" is not a directory", dir);
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) == -1) {
+		snprintf(why, whysz, "it cannot be created in \"%.200s\": %s",
+			 dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 #define MAX_HOLDERS 256 /* a sluice with many workers has one socket each */
 
 /* The first holder of h[0..n) that is not a sluice serving conf_real

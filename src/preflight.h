@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What start-up needs beyond a valid file, checked without side effects:
- * files that must open (the access log; certificates and keys are
- * tls.c's), and addresses that no other process listens on. Used
+ * files that must open (the access log, the pid file; certificates and
+ * keys are tls.c's), and addresses that no other process listens on. Used
  * by `sluice -t`, at start and before a reload applies, so that a file -t
  * calls OK does not then fail to start. Creates, opens and changes
  * nothing; asks the file system (stat, access) and the kernel's table of
@@ -31,6 +31,13 @@ char *sl_preflight(const struct sl_conf *conf, const char *running_access);
  * \"/var/log/sluice\" does not exist".
  */
 int sl_preflight_appendable(const char *path, char *why, size_t whysz);
+
+/*
+ * Whether a pid file could be written at path as sluice writes it (a
+ * temporary file in the same directory, renamed over path). Returns 0, or
+ * -1 with a reason in why (whysz bytes).
+ */
+int sl_preflight_pidfile(const char *path, char *why, size_t whysz);
 
 /*
  * Checks that no other process listens on conf's listener and admin
