@@ -113,8 +113,12 @@ def man_page_names_the_prefix_configuration():
         check("/usr/local/etc" not in text, "the installed sluice(8) "
               "still names /usr/local/etc")
     finally:
-        # the build's own page back to its prefix
-        make("sluice.8", dest)
+        # the build's own page back to its prefix (any failure is the
+        # test's, above)
+        try:
+            make("sluice.8", dest)
+        except AssertionError:
+            pass
     # and with the build's prefix, the file sluice -h names
     dest = tmpdir()
     make("install-man", dest)
