@@ -239,10 +239,14 @@ static const char *
 cannot_listen(char *msg, size_t msgsz, int err,
 	      const struct sockaddr_storage *ss, const int *own, size_t nown)
 {
+	struct sockaddr_storage v4;
 	char who[160];
 
+	/* a dual-stack socket (the admin's) on [::] also needs 0.0.0.0 */
 	if (err == EADDRINUSE &&
-	    sl_portcheck_foreign(ss, own, nown, who, sizeof(who)) == 1)
+	    (sl_portcheck_foreign(ss, own, nown, who, sizeof(who)) == 1 ||
+	     (sl_portcheck_v4_alias(ss, &v4) &&
+	      sl_portcheck_foreign(&v4, own, nown, who, sizeof(who)) == 1)))
 		snprintf(msg, msgsz, "address already in use by %s", who);
 	else
 		snprintf(msg, msgsz, "%s", strerror(err));

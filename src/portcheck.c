@@ -79,6 +79,24 @@ sl_portcheck_overlap(const struct sockaddr_storage *a,
 }
 
 int
+sl_portcheck_v4_alias(const struct sockaddr_storage *a,
+		      struct sockaddr_storage *v4)
+{
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+	struct sockaddr_in *sin = (struct sockaddr_in *)v4;
+
+	if (a->ss_family != AF_INET6 ||
+	    !(ss_any(a) || IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)))
+		return 0;
+	memset(v4, 0, sizeof(*v4));
+	sin->sin_family = AF_INET;
+	sin->sin_port = a6->sin6_port;
+	if (!ss_any(a))
+		memcpy(&sin->sin_addr, &a6->sin6_addr.s6_addr[12], 4);
+	return 1;
+}
+
+int
 sl_portcheck_parse_proc(const char *line, int family,
 			struct sl_listen_sock *out)
 {

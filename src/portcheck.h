@@ -45,6 +45,15 @@ int sl_portcheck_overlap(const struct sockaddr_storage *a,
 			 const struct sl_listen_sock *b);
 
 /*
+ * The IPv4 address that a dual-stack (not IPV6_V6ONLY) IPv6 socket bound to
+ * a also takes: 0.0.0.0 for ::, a.b.c.d for ::ffff:a.b.c.d, same port.
+ * The admin listener's socket is dual-stack. Returns 1 and fills *v4, or
+ * 0 when a is not such an address. Pure.
+ */
+int sl_portcheck_v4_alias(const struct sockaddr_storage *a,
+			  struct sockaddr_storage *v4);
+
+/*
  * Parses one line of /proc/net/tcp or /proc/net/tcp6 (family AF_INET or
  * AF_INET6) into *out. Returns 1 for a socket in LISTEN state, 0 for any
  * other line (header, other states), -1 when the line is malformed. Pure.

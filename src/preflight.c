@@ -196,21 +196,31 @@ other_holder(const struct sl_port_holder *h, int n, const char *conf_real,
 	return NULL;
 }
 
-/* Checks one address; returns -1 when the socket table cannot be read. */
+/* Checks one address (and, with dual, the IPv4 address a dual-stack
+ * socket on it also takes); returns -1 when the socket table cannot be
+ * read. */
 static int
 check_addr(char **errors, const struct sl_conf *conf, const char *what,
 	   const struct sl_conf_addr *addr, const struct sl_conf_pos *pos,
-	   const char *conf_real, const char *default_conf)
+	   int dual, const char *conf_real, const char *default_conf)
 {
 	struct sl_port_holder h[MAX_HOLDERS];
 	const struct sl_port_holder *other;
+	struct sockaddr_storage v4;
 	char who[128];
 	int n;
 
 	if ((n = sl_portcheck_holders(&addr->ss, NULL, 0, h, MAX_HOLDERS)) ==
 	    -1)
 		return -1;
-	if ((other = other_holder(h, n, conf_real, default_conf)) != NULL) {
+	other = other_holder(h, n, conf_real, default_conf);
+	if (other == NULL && dual && sl_portcheck_v4_alias(&addr->ss, &v4)) {
+		if ((n = sl_portcheck_holders(&v4, NULL, 0, h, MAX_HOLDERS)) ==
+		    -1)
+			return -1;
+		other = other_holder(h, n, conf_real, default_conf);
+	}
+	if (other != NULL) {
 		sl_portcheck_describe(other, who, sizeof(who));
 		add_error(errors, conf, pos,
 			  "%s %s: address already in use by %s", what,
@@ -235,13 +245,14 @@ sl_preflight_ports(const struct sl_conf *conf, const char *default_conf,
 	if (conf->has_admin)
 		unreadable =
 		    check_addr(&errors, conf, "admin listener",
-			       &conf->admin_addr, &conf->admin_addr_pos,
+			       &conf->admin_addr, &conf->admin_addr_pos, 1,
 			       conf_real, default_conf) == -1;
 	for (size_t i = 0; i < conf->nlisteners && !unreadable; i++) {
 		const struct sl_conf_listener *l = &conf->listeners[i];
 		snprintf(what, sizeof(what), "listener \"%s\"", l->name);
+		/* listeners are IPV6_V6ONLY: no IPv4 alias */
 		unreadable =
-		    check_addr(&errors, conf, what, &l->addr, &l->addr_pos,
+		    check_addr(&errors, conf, what, &l->addr, &l->addr_pos, 0,
 			       conf_real, default_conf) == -1;
 	}
 	if (unreadable && warnings != NULL)

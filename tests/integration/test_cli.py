@@ -245,6 +245,23 @@ def check_names_who_listens_on_the_admin_address():
               "holder:\n%s" % err)
     finally:
         busy.close()
+    # the admin socket is dual-stack: on [::] it needs 0.0.0.0 as well
+    if not socket.has_ipv6:
+        return
+    busy = socket.socket()
+    busy.bind(("0.0.0.0", 0))
+    busy.listen(1)
+    aport = busy.getsockname()[1]
+    try:
+        p = write((FULL % {"admin": aport, "port": free_port(),
+                           "port6": free_port()})
+                  .replace("127.0.0.1:%d" % aport, '"[::]:%d"' % aport))
+        rc, out, err = run_sluice(["-t", "-c", p])
+        eq(rc, 1, "exit status of -t, admin on [::] (stderr %r)" % err)
+        check("admin listener [::]:%d: address already in use by %s"
+              % (aport, me()) in err, "-t stderr:\n%s" % err)
+    finally:
+        busy.close()
 
 
 ADMIN = """\

@@ -73,6 +73,31 @@ test_overlap(void **state)
 }
 
 static void
+test_v4_alias(void **state)
+{
+	struct sockaddr_storage a, v4;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&v4;
+	char ip[INET_ADDRSTRLEN];
+
+	(void)state;
+	/* a dual-stack socket on [::] takes 0.0.0.0 too */
+	a = addr("::", 9901);
+	assert_int_equal(sl_portcheck_v4_alias(&a, &v4), 1);
+	assert_int_equal(v4.ss_family, AF_INET);
+	assert_int_equal(ntohs(s4->sin_port), 9901);
+	assert_non_null(inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip)));
+	assert_string_equal(ip, "0.0.0.0");
+	a = addr("::ffff:127.0.0.1", 80);
+	assert_int_equal(sl_portcheck_v4_alias(&a, &v4), 1);
+	assert_non_null(inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip)));
+	assert_string_equal(ip, "127.0.0.1");
+	a = addr("::1", 80);
+	assert_int_equal(sl_portcheck_v4_alias(&a, &v4), 0);
+	a = addr("127.0.0.1", 80);
+	assert_int_equal(sl_portcheck_v4_alias(&a, &v4), 0);
+}
+
+static void
 test_parse_proc_v4(void **state)
 {
 	struct sl_listen_sock ls;
@@ -247,6 +272,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_overlap),
+	    cmocka_unit_test(test_v4_alias),
 	    cmocka_unit_test(test_parse_proc_v4),
 	    cmocka_unit_test(test_parse_proc_v6),
 	    cmocka_unit_test(test_describe),
