@@ -1485,8 +1485,11 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 
 	if ((v = sl_yaml_map_get(map, "address", NULL)) == NULL)
 		sl_yaml_err_node(ld, map, "%s: missing key \"address\"", lbl);
-	else if (sl_yaml_get_addr(ld, "address", v, &l->addr) == 0)
+	else if (sl_yaml_get_addr(ld, "address", v, &l->addr) == 0) {
 		addr = v;
+		l->addr_pos.line = v->line;
+		l->addr_pos.col = v->col;
+	}
 
 	if ((v = sl_yaml_map_get(map, "limits", NULL)) != NULL &&
 	    sl_yaml_get_map(ld, "limits", v) == 0)
@@ -1729,9 +1732,11 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 			sl_yaml_err_node(ld, v,
 					 "admin: missing key \"address\"");
 		else if (sl_yaml_get_addr(ld, "address", admin,
-					  &conf->admin_addr) == 0)
+					  &conf->admin_addr) == 0) {
 			conf->has_admin = 1;
-		else
+			conf->admin_addr_pos.line = admin->line;
+			conf->admin_addr_pos.col = admin->col;
+		} else
 			admin = NULL;
 	}
 	if ((v = sl_yaml_map_get(root, "log", NULL)) != NULL &&

@@ -256,6 +256,7 @@ struct sl_conf_route {
 struct sl_conf_listener {
 	char *name;
 	struct sl_conf_addr addr;
+	struct sl_conf_pos addr_pos; /* of the address, for sl_preflight */
 	struct sl_conf_limits limits;
 	struct sl_conf_tls_server tls;
 	struct sl_conf_route *routes;
@@ -274,6 +275,7 @@ struct sl_conf {
 	unsigned workers;    /* 0 = auto (one per CPU) */
 	int has_admin;
 	struct sl_conf_addr admin_addr;
+	struct sl_conf_pos admin_addr_pos; /* of its value, for sl_preflight */
 	enum sl_log_level log_level;
 	char *access_log; /* "off", "stdout", "stderr" or a file path */
 	struct sl_conf_pos access_log_pos; /* of its value, for sl_preflight */

@@ -6,12 +6,14 @@
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -42,6 +44,8 @@ struct sl_main {
 	struct event *wait_ev;	   /* polls for drained workers */
 	struct event *reload_ev;   /* retries a reload that had to wait */
 	const char *path;	   /* configuration file */
+	const char *pid_file;	   /* -p, NULL for none */
+	int pid_written;	   /* pid_file is ours: remove it at exit */
 	int **fds; /* listening sockets: [worker][listener of conf] */
 	int stopping;
 	/* what start-up opened, which a reload cannot change */
@@ -53,9 +57,12 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: sluice [-c FILE] [-t] [-V] [-h]\n"
+		"usage: sluice [-c FILE] [-p FILE] [-t] [-V] [-h]\n"
 		"  -c FILE   configuration (default: %s)\n"
-		"  -t        check the configuration and exit\n"
+		"  -p FILE   write the process id to FILE once serving; "
+		"removed at exit\n"
+		"  -t        check the configuration (and that -p FILE can be "
+		"written) and exit\n"
 		"  -V        print versions and exit\n"
 		"  -h        this help\n",
 		DEFAULT_CONF);
@@ -212,6 +219,40 @@ listener_exclusive(const char *prefix, const struct sl_conf_listener *l,
 	return 0;
 }
 
+/* Appends fds[0..i) (nl sockets each) and fds[i][0..j) to out at *n: the
+ * sockets opened so far, in the order they are opened. */
+static void
+opened_fds(int *out, size_t *n, int **fds, size_t nl, unsigned i, size_t j)
+{
+	for (unsigned w = 0; w <= i; w++)
+		for (size_t k = 0; k < (w < i ? nl : j); k++)
+			out[(*n)++] = fds[w][k];
+}
+
+/*
+ * Why ss cannot be bound or listened on after a failure with errno err:
+ * for EADDRINUSE, who holds it ("address already in use by pid 123
+ * (nginx)"), own[0..nown) being this process's sockets; else, or when the
+ * holder cannot be found, strerror(err). Writes into msg (msgsz bytes).
+ */
+static const char *
+cannot_listen(char *msg, size_t msgsz, int err,
+	      const struct sockaddr_storage *ss, const int *own, size_t nown)
+{
+	struct sockaddr_storage v4;
+	char who[160];
+
+	/* a dual-stack socket (the admin's) on [::] also needs 0.0.0.0 */
+	if (err == EADDRINUSE &&
+	    (sl_portcheck_foreign(ss, own, nown, who, sizeof(who)) == 1 ||
+	     (sl_portcheck_v4_alias(ss, &v4) &&
+	      sl_portcheck_foreign(&v4, own, nown, who, sizeof(who)) == 1)))
+		snprintf(msg, msgsz, "address already in use by %s", who);
+	else
+		snprintf(msg, msgsz, "%s", strerror(err));
+	return msg;
+}
+
 /* Every listening socket of m (running) and of nfds (being prepared for
  * nc), for listener_exclusive(). Returns a malloc'd array or NULL. */
 static int *
@@ -262,10 +303,22 @@ reload_sockets(struct sl_main *m, struct sl_conf *nc)
 				continue;
 			if ((nfds[i][j] =
 				 sl_listener_open(&nc->listeners[j])) == -1) {
-				log_warn("reload: listener \"%s\" %s: cannot "
-					 "listen",
-					 nc->listeners[j].name,
-					 nc->listeners[j].addr.text);
+				int err = errno;
+				char why[256];
+				size_t nown;
+				int *own = all_fds(m, NULL, nc, &nown);
+				if (own != NULL)
+					opened_fds(own, &nown, nfds,
+						   nc->nlisteners, i, j);
+				log_error(
+				    "reload: listener \"%s\" %s: cannot "
+				    "listen: %s",
+				    nc->listeners[j].name,
+				    nc->listeners[j].addr.text,
+				    cannot_listen(why, sizeof(why), err,
+						  &nc->listeners[j].addr.ss,
+						  own, nown));
+				free(own);
 				goto fail;
 			}
 		}
@@ -305,6 +358,9 @@ fail:
 /*
  * SIGHUP: load and check the file completely; on any error keep the
  * running generation. Else hand the new generation to every worker.
+ * A generation number names one configuration that ran: the file gets
+ * the next number only once it is applied, so a refused reload never
+ * names a number that the next good one will also take.
  */
 static void
 main_reload(struct sl_main *m)
@@ -332,7 +388,6 @@ main_reload(struct sl_main *m)
 		free(errors);
 		return;
 	}
-	nc->generation = oc->generation + 1;
 	/* what a restart on this file would open must open */
 	if ((errors = sl_preflight(nc, m->run_access)) != NULL ||
 	    (errors = sl_tls_load(nc, &warnings)) != NULL) {
@@ -353,14 +408,13 @@ main_reload(struct sl_main *m)
 	if (sl_runtime_bind(nc) == -1 ||
 	    (nfds = reload_sockets(m, nc)) == NULL) {
 		m->view.reloads_failed++;
-		log_error(
-		    "reload: generation %llu not applied; generation %llu "
-		    "keeps running",
-		    (unsigned long long)nc->generation,
-		    (unsigned long long)oc->generation);
+		log_error("reload: %s not applied; generation %llu keeps "
+			  "running",
+			  m->path, (unsigned long long)oc->generation);
 		sl_conf_unref(nc);
 		return;
 	}
+	nc->generation = oc->generation + 1;
 	sl_log_set_level(nc->log_level);
 	sl_access_set_format(nc->access_format);
 	sl_log_set_query(nc->log_query);
@@ -413,6 +467,103 @@ main_on_usr1(evutil_socket_t sig, short what, void *arg)
 		log_info("SIGUSR1: access log reopened");
 }
 
+/* ---- pid file (-p) ------------------------------------------------------ */
+
+/* The pid written in path, or 0 when there is none (no file, no number). */
+static long
+pidfile_read(const char *path)
+{
+	char buf[32];
+	ssize_t n;
+	long pid;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%ld", &pid) != 1 || pid <= 0)
+		return 0;
+	return pid;
+}
+
+/*
+ * Refuses to start when path names a running sluice (a second sluice
+ * given the same -p). A file left by a process that is gone, or whose
+ * pid now belongs to another program (the number came round again), is
+ * stale: it is replaced once this one serves. Exits on refusal.
+ */
+static void
+pidfile_check(const char *path)
+{
+	long pid = pidfile_read(path);
+	char comm[32];
+
+	if (pid == 0 || pid == (long)getpid() ||
+	    (kill((pid_t)pid, 0) == -1 && errno == ESRCH))
+		return;
+	if (sl_portcheck_is_sluice(pid))
+		fatalx("pid file %s: pid %ld (sluice) is running; not "
+		       "starting a second sluice with the same pid file",
+		       path, pid);
+	if (sl_portcheck_comm(pid, comm, sizeof(comm)) == -1)
+		fatalx("pid file %s: pid %ld is running, a process this "
+		       "user cannot see; not starting",
+		       path, pid);
+	log_warnx("pid file %s: stale: pid %ld is now %s, not sluice; "
+		  "replacing it",
+		  path, pid, comm);
+}
+
+/* Writes this process's pid to path: a temporary file in the same
+ * directory renamed over it, so that a reader never sees half a file.
+ * Returns 0, or -1 (errno set). */
+static int
+pidfile_write(const char *path)
+{
+	char tmp[4096], buf[32];
+	int fd, n, ok, saved;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
+	    sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = mkstemp(tmp)) == -1)
+		return -1;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	/* readable by all, as pid files are, whatever the umask */
+	ok = write(fd, buf, (size_t)n) == n && fchmod(fd, 0644) == 0;
+	saved = errno;
+	if (close(fd) == -1 && ok) {
+		ok = 0;
+		saved = errno;
+	}
+	if (!ok) {
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	if (rename(tmp, path) == -1) {
+		saved = errno;
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+/* Removes path at a clean exit if it still names this process. */
+static void
+pidfile_remove(const char *path)
+{
+	if (pidfile_read(path) == (long)getpid() && unlink(path) == -1)
+		log_warn("pid file %s: cannot remove it", path);
+}
+
 static int
 start_workers(struct sl_main *m)
 {
@@ -433,9 +584,22 @@ start_workers(struct sl_main *m)
 			fatalx("out of memory");
 		for (size_t j = 0; j < conf->nlisteners; j++) {
 			const struct sl_conf_listener *l = &conf->listeners[j];
-			if ((m->fds[i][j] = sl_listener_open(l)) == -1)
-				fatal("listener \"%s\" %s: cannot listen",
-				      l->name, l->addr.text);
+			int err, *own;
+			size_t nown = 0;
+			char why[256];
+
+			if ((m->fds[i][j] = sl_listener_open(l)) != -1)
+				continue;
+			err = errno;
+			own = calloc(m->nworkers * conf->nlisteners + 1,
+				     sizeof(*own));
+			if (own != NULL)
+				opened_fds(own, &nown, m->fds, conf->nlisteners,
+					   i, j);
+			fatalx("listener \"%s\" %s: cannot listen: %s", l->name,
+			       l->addr.text,
+			       cannot_listen(why, sizeof(why), err, &l->addr.ss,
+					     own, nown));
 		}
 	}
 	if ((all = all_fds(m, NULL, conf, &nall)) == NULL)
@@ -466,9 +630,10 @@ int
 main(int argc, char **argv)
 {
 	struct sl_main m;
-	const char *path = DEFAULT_CONF;
+	const char *path = DEFAULT_CONF, *pid_file = NULL;
 	int check = 0, ch;
-	char *errors = NULL, *warnings = NULL, *tls_errors;
+	char *errors = NULL, *warnings = NULL, *tls_errors, *port_errors;
+	char *port_warnings = NULL, *pid_errors = NULL;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_usr1;
 
 	memset(&m, 0, sizeof(m));
@@ -477,10 +642,13 @@ main(int argc, char **argv)
 	 * the default action of SIGHUP and SIGUSR1 is to terminate */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGUSR1, SIG_IGN);
-	while ((ch = getopt(argc, argv, "c:tVh")) != -1) {
+	while ((ch = getopt(argc, argv, "c:p:tVh")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
+			break;
+		case 'p':
+			pid_file = optarg;
 			break;
 		case 't':
 			check = 1;
@@ -509,20 +677,38 @@ main(int argc, char **argv)
 		return 1;
 	}
 	free(errors);
-	/* a file that -t calls OK must also start: what it will open must
-	 * open */
-	/* what start-up will open must open, and certificates, keys and
-	 * CAs load: every problem at once, -t included */
+	/* a file that -t calls OK must also start: what start-up will open
+	 * must open, its addresses must be free (a sluice serving this very
+	 * file aside: -t runs before its reload), the pid file must be
+	 * writable, and certificates, keys and CAs load: every problem at
+	 * once, -t included */
 	errors = sl_preflight(m.conf, NULL);
+	port_errors = sl_preflight_ports(m.conf, DEFAULT_CONF, &port_warnings);
+	if (pid_file != NULL) {
+		char why[512];
+		if (sl_preflight_pidfile(pid_file, why, sizeof(why)) == -1 &&
+		    asprintf(&pid_errors,
+			     "error: -p: cannot write the pid file \"%s\": "
+			     "%s\n",
+			     pid_file, why) == -1)
+			pid_errors = NULL;
+	}
 	tls_errors = sl_tls_load(m.conf, &warnings);
+	fputs(port_warnings != NULL ? port_warnings : "", stderr);
+	free(port_warnings);
 	if (warnings != NULL) {
 		fputs(warnings, stderr);
 		free(warnings);
 	}
-	if (errors != NULL || tls_errors != NULL) {
+	if (errors != NULL || port_errors != NULL || pid_errors != NULL ||
+	    tls_errors != NULL) {
 		fputs(errors != NULL ? errors : "", stderr);
+		fputs(port_errors != NULL ? port_errors : "", stderr);
+		fputs(pid_errors != NULL ? pid_errors : "", stderr);
 		fputs(tls_errors != NULL ? tls_errors : "", stderr);
 		free(errors);
+		free(port_errors);
+		free(pid_errors);
 		free(tls_errors);
 		sl_conf_unref(m.conf);
 		return 1;
@@ -532,6 +718,9 @@ main(int argc, char **argv)
 		sl_conf_unref(m.conf);
 		return 0;
 	}
+	/* a second sluice given the same -p stops here, before it binds */
+	if (pid_file != NULL)
+		pidfile_check(pid_file);
 	m.conf->generation = 1;
 	/* per-worker counters are sized by the workers there will be */
 	sl_runtime_set_workers(m.conf->workers ? m.conf->workers : cpu_count());
@@ -576,12 +765,23 @@ main(int argc, char **argv)
 		/* bound before the workers start, so a taken admin port
 		 * stops start-up before any traffic is served */
 		m.admin = sl_admin_start(m.base, &m.view);
-		if (m.admin == NULL)
-			fatal("admin listener %s: cannot listen",
-			      m.conf->admin_addr.text);
+		if (m.admin == NULL) {
+			char why[256];
+			fatalx("admin listener %s: cannot listen: %s",
+			       m.conf->admin_addr.text,
+			       cannot_listen(why, sizeof(why), errno,
+					     &m.conf->admin_addr.ss, NULL, 0));
+		}
 		log_info("admin listener on %s", m.conf->admin_addr.text);
 	}
 	start_workers(&m);
+	/* listeners bound and workers serving: the pid now means "running" */
+	m.pid_file = pid_file;
+	if (pid_file != NULL) {
+		if (pidfile_write(pid_file) == -1)
+			fatal("pid file %s: cannot write it", pid_file);
+		m.pid_written = 1;
+	}
 	m.view.workers = m.workers;
 	m.view.nworkers = m.nworkers;
 	for (size_t i = 0; i < m.conf->nlisteners; i++)
@@ -604,6 +804,8 @@ main(int argc, char **argv)
 	for (unsigned i = 0; i < m.nworkers; i++)
 		free(m.fds[i]);
 	free(m.fds);
+	if (m.pid_written)
+		pidfile_remove(m.pid_file);
 	log_info("stopped");
 	free(m.workers);
 	event_free(ev_term);

@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Finds listening sockets of other processes on a listener's address. The
- * kernel's table comes from sock_diag netlink (only sockets in LISTEN, as
- * ss(8) asks for them), or from /proc/net/tcp and tcp6 when netlink is not
- * available. Runs on the main thread at start-up and when a reload opens
- * a new address, never on the request path.
+ * Finds listening sockets of other processes on a listener's address, and
+ * who holds them. The kernel's table comes from sock_diag netlink (only
+ * sockets in LISTEN, as ss(8) asks for them), or from /proc/net/tcp and
+ * tcp6 when netlink is not available; the holder from /proc/PID/fd. Runs
+ * on the main thread at start-up, for `sluice -t`, when a bind fails and
+ * when a reload opens a new address, never on the request path.
  */
 #include "portcheck.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -77,11 +79,29 @@ sl_portcheck_overlap(const struct sockaddr_storage *a,
 }
 
 int
+sl_portcheck_v4_alias(const struct sockaddr_storage *a,
+		      struct sockaddr_storage *v4)
+{
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+	struct sockaddr_in *sin = (struct sockaddr_in *)v4;
+
+	if (a->ss_family != AF_INET6 ||
+	    !(ss_any(a) || IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)))
+		return 0;
+	memset(v4, 0, sizeof(*v4));
+	sin->sin_family = AF_INET;
+	sin->sin_port = a6->sin6_port;
+	if (!ss_any(a))
+		memcpy(&sin->sin_addr, &a6->sin6_addr.s6_addr[12], 4);
+	return 1;
+}
+
+int
 sl_portcheck_parse_proc(const char *line, int family,
 			struct sl_listen_sock *out)
 {
 	char laddr[40];
-	unsigned port, st;
+	unsigned port, st, uid;
 	unsigned long long inode;
 	size_t n;
 
@@ -89,8 +109,8 @@ sl_portcheck_parse_proc(const char *line, int family,
 	 * 00000000  1000  0 123456 ..." (the header line does not scan) */
 	if (sscanf(line,
 		   " %*u: %39[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x "
-		   "%*x:%*x %*x:%*x %*x %*u %*u %llu",
-		   laddr, &port, &st, &inode) != 4)
+		   "%*x:%*x %*x:%*x %*x %u %*u %llu",
+		   laddr, &port, &st, &uid, &inode) != 5)
 		return strchr(line, ':') != NULL &&
 			       strstr(line, "local_address") == NULL
 			   ? -1
@@ -100,6 +120,7 @@ sl_portcheck_parse_proc(const char *line, int family,
 	n = strlen(laddr);
 	memset(out, 0, sizeof(*out));
 	out->inode = inode;
+	out->uid = uid;
 	/* the kernel prints each 32-bit word of the address as a host-order
 	 * integer: read back the same way, the bytes come out as they were */
 	if (family == AF_INET && n == 8) {
@@ -136,18 +157,24 @@ struct search {
 	const struct sockaddr_storage *ss;
 	const uint64_t *own; /* inodes of our own sockets */
 	size_t nown;
-	uint64_t found; /* inode of a foreign socket, 0 = none */
+	struct sl_port_holder *found; /* [0..n) of max */
+	size_t n, max;
 };
 
 static void
 search_one(struct search *s, const struct sl_listen_sock *ls)
 {
-	if (s->found != 0 || !sl_portcheck_overlap(s->ss, ls))
+	struct sl_port_holder *h;
+
+	if (s->n == s->max || !sl_portcheck_overlap(s->ss, ls))
 		return;
 	for (size_t i = 0; i < s->nown; i++)
 		if (s->own[i] == ls->inode)
 			return;
-	s->found = ls->inode ? ls->inode : 1;
+	h = &s->found[s->n++];
+	memset(h, 0, sizeof(*h));
+	h->inode = ls->inode;
+	h->uid = ls->uid;
 }
 
 /* Walks the listening TCP sockets of one family through sock_diag.
@@ -201,6 +228,7 @@ diag_walk(int family, struct search *s)
 			m = NLMSG_DATA(h);
 			memset(&ls, 0, sizeof(ls));
 			ls.inode = m->idiag_inode;
+			ls.uid = m->idiag_uid;
 			if (m->idiag_family == AF_INET) {
 				struct sockaddr_in *sin =
 				    (struct sockaddr_in *)&ls.ss;
@@ -251,62 +279,83 @@ proc_walk(int family, struct search *s)
 	return 0;
 }
 
-/* "pid N (comm)" of the process that holds socket inode, if /proc lets us
- * see it (another user's descriptors need privileges). */
-static void
-find_owner(uint64_t inode, char *who, size_t whosz)
+/* Reads /proc/PID/NAME (a short text file) into buf, without its
+ * newline. Returns its length, or -1. */
+static ssize_t
+proc_read(long pid, const char *name, char *buf, size_t bufsz)
 {
-	char want[64], path[300], link[64], comm[32];
-	struct dirent *pe, *fe;
-	DIR *pd, *fd;
-	int found = 0;
+	char path[64];
+	ssize_t n;
+	int fd;
 
-	snprintf(who, whosz, "an unknown process");
-	snprintf(want, sizeof(want), "socket:[%llu]",
-		 (unsigned long long)inode);
-	if ((pd = opendir("/proc")) == NULL)
+	snprintf(path, sizeof(path), "/proc/%ld/%s", pid, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, bufsz - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	return n;
+}
+
+/* Fills in pid and comm of each of h[0..n) that a process of /proc holds
+ * (another user's descriptors need privileges to be read). One walk over
+ * /proc for them all. */
+static void
+find_owners(struct sl_port_holder *h, size_t n)
+{
+	char path[300], link[64];
+	struct dirent *pe, *fe;
+	size_t left = 0;
+	DIR *pd, *fd;
+
+	for (size_t i = 0; i < n; i++)
+		left += h[i].inode != 0;
+	if (left == 0 || (pd = opendir("/proc")) == NULL)
 		return;
-	while (!found && (pe = readdir(pd)) != NULL) {
+	while (left > 0 && (pe = readdir(pd)) != NULL) {
+		long pid;
+
 		if (pe->d_name[0] < '1' || pe->d_name[0] > '9' ||
-		    atol(pe->d_name) == (long)getpid())
+		    (pid = atol(pe->d_name)) == (long)getpid())
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/fd", pe->d_name);
 		if ((fd = opendir(path)) == NULL)
 			continue;
-		while ((fe = readdir(fd)) != NULL) {
-			ssize_t n = readlinkat(dirfd(fd), fe->d_name, link,
+		while (left > 0 && (fe = readdir(fd)) != NULL) {
+			unsigned long long ino;
+			ssize_t k = readlinkat(dirfd(fd), fe->d_name, link,
 					       sizeof(link) - 1);
-			if (n <= 0)
+
+			if (k <= 0)
 				continue;
-			link[n] = '\0';
-			if (strcmp(link, want) == 0) {
-				found = 1;
-				break;
+			link[k] = '\0';
+			if (sscanf(link, "socket:[%llu]", &ino) != 1)
+				continue;
+			for (size_t i = 0; i < n; i++) {
+				if (h[i].pid != 0 || h[i].inode != ino)
+					continue;
+				h[i].pid = pid;
+				if (proc_read(pid, "comm", h[i].comm,
+					      sizeof(h[i].comm)) <= 0)
+					snprintf(h[i].comm, sizeof(h[i].comm),
+						 "?");
+				left--;
 			}
 		}
 		closedir(fd);
-		if (!found)
-			continue;
-		comm[0] = '\0';
-		snprintf(path, sizeof(path), "/proc/%s/comm", pe->d_name);
-		FILE *f = fopen(path, "re");
-		if (f != NULL) {
-			if (fgets(comm, sizeof(comm), f) == NULL)
-				comm[0] = '\0';
-			fclose(f);
-		}
-		comm[strcspn(comm, "\n")] = '\0';
-		snprintf(who, whosz, "pid %s (%s)", pe->d_name,
-			 comm[0] ? comm : "?");
 	}
 	closedir(pd);
 }
 
 int
-sl_portcheck_foreign(const struct sockaddr_storage *ss, const int *own,
-		     size_t nown, char *who, size_t whosz)
+sl_portcheck_holders(const struct sockaddr_storage *ss, const int *own,
+		     size_t nown, struct sl_port_holder *h, size_t max)
 {
-	struct search s = {.ss = ss};
+	struct search s = {.ss = ss, .found = h, .max = max};
 	uint64_t *inodes;
 	int r = 0;
 
@@ -326,7 +375,7 @@ sl_portcheck_foreign(const struct sockaddr_storage *ss, const int *own,
 	else
 		r = diag_walk(AF_INET6, &s);
 	if (r == -1) {
-		s.found = 0;
+		s.n = 0;
 		r = (ss->ss_family != AF_INET || proc_walk(AF_INET, &s) == 0) &&
 			    proc_walk(AF_INET6, &s) == 0
 			? 0
@@ -335,8 +384,161 @@ sl_portcheck_foreign(const struct sockaddr_storage *ss, const int *own,
 	free(inodes);
 	if (r == -1)
 		return -1;
-	if (s.found == 0)
-		return 0;
-	find_owner(s.found, who, whosz);
+	find_owners(h, s.n);
+	return (int)s.n;
+}
+
+void
+sl_portcheck_describe(const struct sl_port_holder *h, char *out, size_t outsz)
+{
+	if (h->pid > 0)
+		snprintf(out, outsz, "pid %ld (%s)", h->pid,
+			 h->comm[0] ? h->comm : "?");
+	else
+		snprintf(out, outsz, "a process this user cannot see (uid %u)",
+			 (unsigned)h->uid);
+}
+
+int
+sl_portcheck_foreign(const struct sockaddr_storage *ss, const int *own,
+		     size_t nown, char *who, size_t whosz)
+{
+	struct sl_port_holder h[8];
+	int n = sl_portcheck_holders(ss, own, nown, h, 8);
+
+	if (n <= 0)
+		return n;
+	/* one that can be named, if any */
+	for (int i = 0; i < n; i++)
+		if (h[i].pid > 0) {
+			sl_portcheck_describe(&h[i], who, whosz);
+			return 1;
+		}
+	sl_portcheck_describe(&h[0], who, whosz);
 	return 1;
+}
+
+/* ---- is it a sluice, and which file does it serve ------------------------ */
+
+/* The length of the argument at a, or -1 when it does not end (with a
+ * NUL) before end: a command line cut short. */
+static ssize_t
+arg_len(const char *a, const char *end)
+{
+	size_t n = strnlen(a, (size_t)(end - a));
+
+	return a + n < end ? (ssize_t)n : -1;
+}
+
+const char *
+sl_portcheck_cmdline_conf(const char *cmdline, size_t len,
+			  const char *default_conf)
+{
+	const char *conf = default_conf, *end = cmdline + len, *a, *next;
+	ssize_t n;
+
+	/* skip argv[0]; then sluice's getopt("c:p:tVh") */
+	if (len == 0 || (n = arg_len(cmdline, end)) == -1)
+		return NULL;
+	for (a = cmdline + n + 1; a < end; a = next) {
+		if ((n = arg_len(a, end)) == -1)
+			return NULL;
+		next = a + n + 1;
+		if (strcmp(a, "--") == 0) {
+			/* nothing may follow: sluice takes no operand */
+			return next < end ? NULL : conf;
+		}
+		if (a[0] != '-' || a[1] == '\0')
+			return NULL; /* an operand: sluice refuses it */
+		for (const char *o = a + 1; *o != '\0'; o++) {
+			const char *val = o + 1;
+
+			if (*o != 'c' && *o != 'p')
+				return NULL; /* -t, -V, -h, unknown: no server
+					      */
+			if (*val == '\0') {
+				/* the value is the next argument */
+				if (next >= end ||
+				    (n = arg_len(next, end)) == -1)
+					return NULL;
+				val = next;
+				next += n + 1;
+			}
+			if (*o == 'c')
+				conf = val;
+			break;
+		}
+	}
+	return conf;
+}
+
+/* Whether /proc/PID/exe is the same file as this process's executable. */
+static int
+same_exe(long pid)
+{
+	char path[64];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "/proc/%ld/exe", pid);
+	return stat(path, &a) == 0 && stat("/proc/self/exe", &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+int
+sl_portcheck_comm(long pid, char *comm, size_t commsz)
+{
+	return proc_read(pid, "comm", comm, commsz) > 0 ? 0 : -1;
+}
+
+int
+sl_portcheck_is_sluice(long pid)
+{
+	char comm[32];
+
+	return (proc_read(pid, "comm", comm, sizeof(comm)) > 0 &&
+		strcmp(comm, "sluice") == 0) ||
+	       same_exe(pid);
+}
+
+int
+sl_portcheck_serves(long pid, const char *conf_real, const char *default_conf)
+{
+	char path[64], *cmdline, *real, *full = NULL;
+	const char *conf;
+	size_t cap = 65536;
+	ssize_t n;
+	int fd, r = 0;
+
+	if (pid <= 0 || !sl_portcheck_is_sluice(pid))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	if ((cmdline = malloc(cap)) == NULL)
+		return 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		free(cmdline);
+		return 0;
+	}
+	n = read(fd, cmdline, cap - 1);
+	close(fd);
+	if (n > 0)
+		cmdline[n] = '\0';
+	if (n > 0 && (conf = sl_portcheck_cmdline_conf(cmdline, (size_t)n,
+						       default_conf)) != NULL) {
+		/* a relative path is relative to that process's working
+		 * directory, which the kernel resolves for us */
+		if (conf[0] != '/') {
+			size_t sz = strlen(conf) + 64;
+			if ((full = malloc(sz)) != NULL)
+				snprintf(full, sz, "/proc/%ld/cwd/%s", pid,
+					 conf);
+			conf = full;
+		}
+		if (conf != NULL && (real = realpath(conf, NULL)) != NULL) {
+			r = strcmp(real, conf_real) == 0;
+			free(real);
+		}
+	}
+	free(full);
+	free(cmdline);
+	return r;
 }

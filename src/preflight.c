@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Start-up needs that a valid file does not guarantee, checked with stat()
- * and access() only: nothing is created or opened. See preflight.h.
+ * and access() and the kernel's socket table only: nothing is created or
+ * opened. See preflight.h.
  */
 #include "preflight.h"
 
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "portcheck.h"
 
 int
 sl_preflight_appendable(const char *path, char *why, size_t whysz)
@@ -70,31 +72,50 @@ sl_preflight_appendable(const char *path, char *why, size_t whysz)
 	return 0;
 }
 
-/* Appends one error line to *out (growing it); gives up quietly when out
- * of memory, leaving what it has. */
-static void __attribute__((format(printf, 4, 5)))
-add_error(char **out, const struct sl_conf *conf, const struct sl_conf_pos *pos,
-	  const char *fmt, ...)
+/* Appends one line ("FILE:LINE:COL: LEVEL: MESSAGE") to *out (growing
+ * it); gives up quietly when out of memory, leaving what it has. */
+static void __attribute__((format(printf, 5, 0)))
+add_line(char **out, const char *level, const struct sl_conf *conf,
+	 const struct sl_conf_pos *pos, const char *fmt, va_list ap)
 {
 	char msg[1024], line[1400];
 	size_t have = *out ? strlen(*out) : 0, n;
-	va_list ap;
 	char *p;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (pos != NULL && pos->line > 0)
-		snprintf(line, sizeof(line), "%s:%u:%u: error: %s\n",
-			 conf->path, pos->line, pos->col, msg);
+		snprintf(line, sizeof(line), "%s:%u:%u: %s: %s\n", conf->path,
+			 pos->line, pos->col, level, msg);
 	else
-		snprintf(line, sizeof(line), "%s: error: %s\n", conf->path,
+		snprintf(line, sizeof(line), "%s: %s: %s\n", conf->path, level,
 			 msg);
 	n = strlen(line);
 	if ((p = realloc(*out, have + n + 1)) == NULL)
 		return;
 	memcpy(p + have, line, n + 1);
 	*out = p;
+}
+
+static void __attribute__((format(printf, 4, 5)))
+add_error(char **out, const struct sl_conf *conf, const struct sl_conf_pos *pos,
+	  const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add_line(out, "error", conf, pos, fmt, ap);
+	va_end(ap);
+}
+
+static void __attribute__((format(printf, 4, 5)))
+add_warning(char **out, const struct sl_conf *conf,
+	    const struct sl_conf_pos *pos, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add_line(out, "warning", conf, pos, fmt, ap);
+	va_end(ap);
 }
 
 char *
@@ -111,5 +132,134 @@ sl_preflight(const struct sl_conf *conf, const char *running_access)
 			  "\"access\": cannot open \"%.512s\" for appending: "
 			  "%s",
 			  a, why);
+	return errors;
+}
+
+int
+sl_preflight_pidfile(const char *path, char *why, size_t whysz)
+{
+	char dir[4096];
+	const char *slash;
+	struct stat st;
+
+	if (path[0] == '\0') {
+		snprintf(why, whysz, "empty path");
+		return -1;
+	}
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(why, whysz, "it is a directory");
+		return -1;
+	}
+	/* written as a temporary file renamed over path: the directory
+	 * must let us create and replace files, whatever path's own mode */
+	slash = strrchr(path, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (stat(dir, &st) == -1) {
+		if (errno == ENOENT)
+			snprintf(why, whysz,
+				 "the directory \"%.200s\" does not exist",
+				 dir);
+		else
+			snprintf(why, whysz, "the directory \"%.200s\": %s",
+				 dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, whysz, "\"%.200s\" is not a directory", dir);
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) == -1) {
+		snprintf(why, whysz, "it cannot be created in \"%.200s\": %s",
+			 dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+#define MAX_HOLDERS 256 /* a sluice with many workers has one socket each */
+
+/* The first holder of h[0..n) that is not a sluice serving conf_real
+ * (NULL: every one is), or NULL. */
+static const struct sl_port_holder *
+other_holder(const struct sl_port_holder *h, int n, const char *conf_real,
+	     const char *default_conf)
+{
+	for (int i = 0; i < n; i++)
+		if (conf_real == NULL ||
+		    !sl_portcheck_serves(h[i].pid, conf_real, default_conf))
+			return &h[i];
+	return NULL;
+}
+
+/* Checks one address (and, with dual, the IPv4 address a dual-stack
+ * socket on it also takes); returns -1 when the socket table cannot be
+ * read. */
+static int
+check_addr(char **errors, const struct sl_conf *conf, const char *what,
+	   const struct sl_conf_addr *addr, const struct sl_conf_pos *pos,
+	   int dual, const char *conf_real, const char *default_conf)
+{
+	struct sl_port_holder h[MAX_HOLDERS];
+	const struct sl_port_holder *other;
+	struct sockaddr_storage v4;
+	char who[128];
+	int n;
+
+	if ((n = sl_portcheck_holders(&addr->ss, NULL, 0, h, MAX_HOLDERS)) ==
+	    -1)
+		return -1;
+	other = other_holder(h, n, conf_real, default_conf);
+	if (other == NULL && dual && sl_portcheck_v4_alias(&addr->ss, &v4)) {
+		if ((n = sl_portcheck_holders(&v4, NULL, 0, h, MAX_HOLDERS)) ==
+		    -1)
+			return -1;
+		other = other_holder(h, n, conf_real, default_conf);
+	}
+	if (other != NULL) {
+		sl_portcheck_describe(other, who, sizeof(who));
+		add_error(errors, conf, pos,
+			  "%s %s: address already in use by %s", what,
+			  addr->text, who);
+	}
+	return 0;
+}
+
+char *
+sl_preflight_ports(const struct sl_conf *conf, const char *default_conf,
+		   char **warnings)
+{
+	char *errors = NULL, *conf_real, what[128];
+	int unreadable = 0;
+
+	if (warnings != NULL)
+		*warnings = NULL;
+	/* NULL (a file that is gone, or a buffer): every holder counts */
+	conf_real = realpath(conf->path, NULL);
+	/* in the order of the file, as the loader reports: admin comes
+	 * first there */
+	if (conf->has_admin)
+		unreadable =
+		    check_addr(&errors, conf, "admin listener",
+			       &conf->admin_addr, &conf->admin_addr_pos, 1,
+			       conf_real, default_conf) == -1;
+	for (size_t i = 0; i < conf->nlisteners && !unreadable; i++) {
+		const struct sl_conf_listener *l = &conf->listeners[i];
+		snprintf(what, sizeof(what), "listener \"%s\"", l->name);
+		/* listeners are IPV6_V6ONLY: no IPv4 alias */
+		unreadable =
+		    check_addr(&errors, conf, what, &l->addr, &l->addr_pos, 0,
+			       conf_real, default_conf) == -1;
+	}
+	if (unreadable && warnings != NULL)
+		add_warning(warnings, conf, NULL,
+			    "cannot read the kernel's table of listening "
+			    "sockets; not checked whether another process "
+			    "listens on an address of this file");
+	free(conf_real);
 	return errors;
 }

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What start-up needs beyond a valid file, checked without side effects:
- * files that must open (the access log today; certificates and keys when
- * TLS comes). Used by `sluice -t`, at start and before a reload applies, so
- * that a file -t calls OK does not then fail to start. Creates, opens and
- * changes nothing; only asks the file system (stat, access).
+ * files that must open (the access log, the pid file; certificates and
+ * keys are tls.c's), and addresses that no other process listens on. Used
+ * by `sluice -t`, at start and before a reload applies, so that a file -t
+ * calls OK does not then fail to start. Creates, opens and changes
+ * nothing; asks the file system (stat, access) and the kernel's table of
+ * listening sockets (portcheck.h).
  */
 #ifndef SL_PREFLIGHT_H
 #define SL_PREFLIGHT_H
@@ -29,5 +31,27 @@ char *sl_preflight(const struct sl_conf *conf, const char *running_access);
  * \"/var/log/sluice\" does not exist".
  */
 int sl_preflight_appendable(const char *path, char *why, size_t whysz);
+
+/*
+ * Whether a pid file could be written at path as sluice writes it (a
+ * temporary file in the same directory, renamed over path). Returns 0, or
+ * -1 with a reason in why (whysz bytes).
+ */
+int sl_preflight_pidfile(const char *path, char *why, size_t whysz);
+
+/*
+ * Checks that no other process listens on conf's listener and admin
+ * addresses, as start-up would find when it binds them: the same address,
+ * or a wildcard on the same port (see portcheck.h). A sluice serving this
+ * same file (by real path; default_conf is the file a sluice without -c
+ * reads) does not count: the check that runs before its reload must pass.
+ * Returns NULL, or a malloc'd string of error lines as sl_preflight writes
+ * them, naming who holds each address ("listener \"public\"
+ * 127.0.0.1:8080: address already in use by pid 4242 (nginx)"). When the
+ * socket table cannot be read, *warnings (when not NULL) gets a warning
+ * line and nothing is checked; it is NULL otherwise.
+ */
+char *sl_preflight_ports(const struct sl_conf *conf, const char *default_conf,
+			 char **warnings);
 
 #endif

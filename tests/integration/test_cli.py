@@ -1,16 +1,21 @@
 # SPDX-License-Identifier: MIT
 """Command line: -V, -h, -t on good and bad files (exit codes, messages
-FILE:LINE:COL: error: ...), the full schema of doc/contracts.md section 1."""
+FILE:LINE:COL: error: ...), the full schema of doc/contracts.md section 1,
+-t and start-up on addresses another process listens on, -p."""
 
 import json
 import os
 import re
+import shutil
+import signal
 import socket
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sltest import (TOP_SRCDIR, check, eq, free_port, main,  # noqa: E402
-                    run_sluice, test, tmpdir)
+from sltest import (TOP_SRCDIR, Sluice, _register, check,  # noqa: E402
+                    connect_refused, eq, free_port, main, run_sluice,
+                    sluice_path, start_sluice, test, tmpdir, wait_until)
 
 
 def write(text, name="sluice.yaml"):
@@ -167,17 +172,152 @@ def check_shipped_sample_config():
     check("configuration OK" in out, "stdout %r" % out)
 
 
+def held(port=0):
+    """A socket of this process listening on 127.0.0.1:port without
+    SO_REUSEPORT, as most servers listen."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", port))
+    s.listen(1)
+    return s
+
+
+def me():
+    """How sluice names this process: pid N (comm)."""
+    with open("/proc/self/comm") as f:
+        return "pid %d (%s)" % (os.getpid(), f.read().strip())
+
+
+def start_fails(path):
+    """Starts sluice on path, which must refuse to start; returns its
+    stderr."""
+    rc, out, err = run_sluice(["-c", path])
+    eq(rc, 1, "exit status of a start that must fail (stderr %r)" % err)
+    return err
+
+
 @test
-def check_does_not_bind():
-    busy = socket.socket()
-    busy.bind(("127.0.0.1", 0))
-    busy.listen(1)
+def check_names_who_listens_on_a_listener_address():
+    # -t used to say OK, then start-up failed with a bare "Address
+    # already in use" naming nobody
+    busy = held()
+    port = busy.getsockname()[1]
     try:
-        p = write(GOOD % busy.getsockname()[1])
+        p = write(GOOD % port)
         rc, out, err = run_sluice(["-t", "-c", p])
-        eq(rc, 0, "-t must not open listeners (stderr %r)" % err)
+        eq(rc, 1, "exit status of -t (stdout %r, stderr %r)" % (out, err))
+        want = ('%s:4:14: error: listener "public" 127.0.0.1:%d: address '
+                'already in use by %s' % (p, port, me()))
+        check(want in err, "-t stderr lacks %r:\n%s" % (want, err))
+        check("configuration OK" not in out, "-t said OK")
+        err = start_fails(p)
+        check('listener "public" 127.0.0.1:%d: address already in use by '
+              '%s' % (port, me()) in err, "start-up does not name the "
+              "holder:\n%s" % err)
+        # a wildcard address on the same port is held as well
+        p = write(GOOD.replace("127.0.0.1:%d", "0.0.0.0:%d") % port)
+        rc, out, err = run_sluice(["-t", "-c", p])
+        eq(rc, 1, "exit status of -t for 0.0.0.0 (stderr %r)" % err)
+        check("0.0.0.0:%d: address already in use by %s" % (port, me())
+              in err, "-t stderr for 0.0.0.0:\n%s" % err)
     finally:
         busy.close()
+    # free again: OK, and -t left nothing listening
+    rc, out, err = run_sluice(["-t", "-c", write(GOOD % port)])
+    eq(rc, 0, "exit status of -t once the port is free (stderr %r)" % err)
+    check(connect_refused(port), "-t left a socket listening")
+
+
+@test
+def check_names_who_listens_on_the_admin_address():
+    busy = held()
+    aport = busy.getsockname()[1]
+    try:
+        p = write(FULL % {"admin": aport, "port": free_port(),
+                          "port6": free_port()})
+        rc, out, err = run_sluice(["-t", "-c", p])
+        eq(rc, 1, "exit status of -t (stdout %r, stderr %r)" % (out, err))
+        want = ('%s:4:12: error: admin listener 127.0.0.1:%d: address '
+                'already in use by %s' % (p, aport, me()))
+        check(want in err, "-t stderr lacks %r:\n%s" % (want, err))
+        err = start_fails(p)
+        check("admin listener 127.0.0.1:%d: address already in use by %s"
+              % (aport, me()) in err, "start-up does not name the "
+              "holder:\n%s" % err)
+    finally:
+        busy.close()
+    # the admin socket is dual-stack: on [::] it needs 0.0.0.0 as well
+    if not socket.has_ipv6:
+        return
+    busy = socket.socket()
+    busy.bind(("0.0.0.0", 0))
+    busy.listen(1)
+    aport = busy.getsockname()[1]
+    try:
+        p = write((FULL % {"admin": aport, "port": free_port(),
+                           "port6": free_port()})
+                  .replace("127.0.0.1:%d" % aport, '"[::]:%d"' % aport))
+        rc, out, err = run_sluice(["-t", "-c", p])
+        eq(rc, 1, "exit status of -t, admin on [::] (stderr %r)" % err)
+        check("admin listener [::]:%d: address already in use by %s"
+              % (aport, me()) in err, "-t stderr:\n%s" % err)
+    finally:
+        busy.close()
+
+
+ADMIN = """\
+workers: 2
+admin:
+  address: 127.0.0.1:%d
+listeners:
+  - name: public
+    address: 127.0.0.1:%d
+    routes:
+      - cluster: app
+clusters:
+  - name: app
+    endpoints:
+      - 127.0.0.1:9001
+"""
+
+
+@test
+def check_on_the_file_of_a_running_sluice():
+    # systemd's ExecReload runs -t on the file of the sluice it is about
+    # to reload: that sluice holding its own addresses is no error. A
+    # sluice serving another file is.
+    aport, port = free_port(), free_port()
+    text = ADMIN % (aport, port)
+    sl = start_sluice(text, wait_ports=[port, aport])
+    for args, cwd in ((["-t", "-c", sl.conf_path], None),
+                      (["-t", "-c", "sluice.yaml"], sl.dir)):
+        r = subprocess.run([sluice_path()] + args, cwd=cwd,
+                           capture_output=True, text=True, timeout=10)
+        eq(r.returncode, 0, "-t %r on the running file (stderr %r)"
+           % (args, r.stderr))
+        check("configuration OK" in r.stdout, "stdout %r" % r.stdout)
+    # the same text in another file: both addresses are taken
+    other = write(text, "other.yaml")
+    rc, out, err = run_sluice(["-t", "-c", other])
+    eq(rc, 1, "exit status of -t on another file (stderr %r)" % err)
+    for want in ('%s:3:12: error: admin listener 127.0.0.1:%d: address '
+                 'already in use by pid %d (sluice)' % (other, aport, sl.pid),
+                 '%s:6:14: error: listener "public" 127.0.0.1:%d: address '
+                 'already in use by pid %d (sluice)' % (other, port, sl.pid)):
+        check(want in err, "-t stderr lacks %r:\n%s" % (want, err))
+    # a second sluice on the running file itself: -t passed, the start
+    # does not (its admin address cannot be bound), naming the first
+    err = start_fails(sl.conf_path)
+    check("admin listener 127.0.0.1:%d: cannot listen: address already in "
+          "use by pid %d (sluice)" % (aport, sl.pid) in err,
+          "second start on the same file:\n%s" % err)
+    # without an admin listener the listener's shared port is refused
+    text = ADMIN.replace("admin:\n  address: 127.0.0.1:%d\n", "")
+    port = free_port()
+    sl2 = start_sluice(text % port, wait_ports=[port])
+    err = start_fails(sl2.conf_path)
+    check(re.search(r'listener "public" 127\.0\.0\.1:\d+: address already '
+                    r'in use by pid %d \(sluice\)' % sl2.pid, err),
+          "second start on the same file:\n%s" % err)
 
 
 def bad(text, line, col=None, more=()):

@@ -2,7 +2,8 @@
 """make install and make uninstall into a DESTDIR, from the build directory:
 the example configuration lands where the daemon looks by default, an edited
 sluice.yaml survives a second install (the new example goes next to it as
-sluice.yaml.example), both man pages are installed, and uninstall leaves
+sluice.yaml.example), both man pages are installed (sluice(8) naming the
+configuration file of the prefix installed to), and uninstall leaves
 nothing behind but an operator's edited file."""
 
 import filecmp
@@ -18,14 +19,15 @@ from sltest import (TOP_BUILDDIR, TOP_SRCDIR, check, eq, main,  # noqa: E402
 EXAMPLE = os.path.join(TOP_SRCDIR, "etc", "sluice.yaml")
 
 
-def make(target, destdir):
-    """Runs "make TARGET DESTDIR=destdir" in the build directory, as its
-    own make: the flags of the make running this test (jobserver, -j) are
-    not passed on."""
+def make(target, destdir, *args):
+    """Runs "make TARGET DESTDIR=destdir ARGS..." in the build directory,
+    as its own make: the flags of the make running this test (jobserver,
+    -j) are not passed on."""
     env = dict(os.environ)
     for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
         env.pop(k, None)
-    p = subprocess.run(["make", "-s", target, "DESTDIR=" + destdir],
+    p = subprocess.run(["make", "-s", target, "DESTDIR=" + destdir]
+                       + list(args),
                        cwd=TOP_BUILDDIR, env=env, stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=120)
@@ -89,6 +91,42 @@ def install_man_pages():
     for want in ("man8/sluice.8", "man5/sluice.yaml.5"):
         check([p for p in pages if p.endswith("/" + want)],
               "%s not installed; man files: %r" % (want, pages))
+
+
+@test
+def man_page_names_the_prefix_configuration():
+    # sluice(8) says which file sluice reads without -c: under another
+    # prefix, that prefix's, not /usr/local's. Only the man pages are
+    # installed (no object is rebuilt for the other prefix).
+    dest = tmpdir()
+    prefix = "/opt/sluice-test"
+    try:
+        make("install-man", dest, "prefix=" + prefix)
+        page = dest + prefix + "/share/man/man8/sluice.8"
+        check(os.path.isfile(page), "no %s; installed: %r"
+              % (page, files_under(dest)))
+        with open(page) as f:
+            text = f.read()
+        want = prefix + "/etc/sluice/sluice.yaml"
+        check(want in text, "the installed sluice(8) does not name %s"
+              % want)
+        check("/usr/local/etc" not in text, "the installed sluice(8) "
+              "still names /usr/local/etc")
+    finally:
+        # the build's own page back to its prefix (any failure is the
+        # test's, above)
+        try:
+            make("sluice.8", dest)
+        except AssertionError:
+            pass
+    # and with the build's prefix, the file sluice -h names
+    dest = tmpdir()
+    make("install-man", dest)
+    pages = [f for f in files_under(dest) if f.endswith("man8/sluice.8")]
+    check(pages, "sluice.8 not installed: %r" % files_under(dest))
+    with open(os.path.join(dest, pages[0])) as f:
+        check(default_conf() in f.read(), "the installed sluice(8) does "
+              "not name %s" % default_conf())
 
 
 @test

@@ -1,21 +1,23 @@
 # SPDX-License-Identifier: MIT
 """Process lifecycle: graceful stop on SIGTERM/SIGINT with requests in
 flight, idle keep-alive connections closed at stop, drain_timeout, other
-signals, start-up failures."""
+signals, start-up failures, the pid file (-p)."""
 
 import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sltest  # noqa: E402
 from sltest import (Client, Reply, Skip, Sluice, Upstream, build_request,  # noqa
                     check, connect_refused, eq, get, main, make_config,
-                    read_json_lines, read_response, start_sluice, test,
-                    tmpdir, to_yaml, wait_until, _register)
+                    read_json_lines, read_response, run_sluice, start_sluice,
+                    test, tmpdir, to_yaml, wait_until, _register)
 
 
 def stop_with_inflight(sig):
@@ -326,6 +328,20 @@ def startup_fails_with_missing_config():
     check(sl.stderr().strip(), "no error on stderr")
 
 
+def blocked_before_reading(pid):
+    """Whether process pid runs sluice (it has exec'd) and sleeps: here,
+    in the open of its configuration, a FIFO nobody writes yet."""
+    from sltest import sluice_path
+    try:
+        exe = os.readlink("/proc/%d/exe" % pid)
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return False
+    return (exe == os.path.realpath(sluice_path())
+            and st[st.rindex(")") + 2] == "S")
+
+
 @test
 def early_sighup_and_sigusr1_do_not_kill():
     # a reload or log reopen asked for while sluice is still loading its
@@ -333,7 +349,6 @@ def early_sighup_and_sigusr1_do_not_kill():
     # service manager may have left SIGHUP ignored; the child gets the
     # default dispositions, as under systemd.
     from sltest import sluice_path, free_port
-    import subprocess
     d = tmpdir()
     fifo = os.path.join(d, "sluice.yaml")
     os.mkfifo(fifo)
@@ -346,19 +361,142 @@ def early_sighup_and_sigusr1_do_not_kill():
                          stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          preexec_fn=defaults)
     try:
-        time.sleep(0.3)
+        check(wait_until(lambda: blocked_before_reading(p.pid), 10.0),
+              "sluice never waited for its configuration file")
         p.send_signal(signal.SIGHUP)
         p.send_signal(signal.SIGUSR1)
-        time.sleep(0.2)
-        eq(p.poll(), None, "sluice alive after an early SIGHUP and SIGUSR1")
+        # with their default action either signal would end it before it
+        # reads a byte: then it never listens
         with open(fifo, "w") as f:
             f.write(to_yaml(make_config({"c": ["127.0.0.1:1"]},
                                         port=port)[0]))
         check(wait_until(lambda: not connect_refused(port), 5.0),
-              "sluice started after the early signals")
+              "sluice started after the early signals (exit status %r)"
+              % p.poll())
+        eq(p.poll(), None, "sluice alive after an early SIGHUP and SIGUSR1")
     finally:
         p.terminate()
         p.wait(timeout=10)
+
+
+# ---------------------------------------------------------------------------
+# -p: the pid file
+
+
+def start_with(sl, *args):
+    """Starts sl (a Sluice) with further command-line arguments."""
+    popen = subprocess.Popen
+
+    def with_args(cmd, *a, **kw):
+        return popen(list(cmd) + list(args), *a, **kw)
+    sltest.subprocess.Popen = with_args
+    try:
+        return sl.start()
+    finally:
+        sltest.subprocess.Popen = popen
+
+
+def sluice_p(pid_file, cfg=None, **kw):
+    """A registered Sluice started with -p pid_file."""
+    if cfg is None:
+        cfg, _ = make_config({"a": ["127.0.0.1:1"]})
+    sl = Sluice(cfg, **kw)
+    _register("sluices", sl)
+    return start_with(sl, "-p", pid_file)
+
+
+def read_pid(path):
+    with open(path) as f:
+        return f.read()
+
+
+def gone_pid():
+    """The pid of a process that has exited."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+@test
+def pid_file_written_when_serving_and_removed_at_stop():
+    d = tmpdir()
+    pf = os.path.join(d, "sluice.pid")
+    sl = sluice_p(pf)
+    # written once the listeners are bound and the workers started:
+    # start_with returned when the port accepted
+    check(wait_until(lambda: os.path.exists(pf), 5.0), "no pid file")
+    eq(read_pid(pf), "%d\n" % sl.pid, "pid file content")
+    eq(os.stat(pf).st_mode & 0o777, 0o644, "pid file mode")
+    eq(sorted(os.listdir(d)), ["sluice.pid"], "files beside the pid file")
+    sl.stop()
+    check(not os.path.exists(pf), "pid file left after SIGTERM")
+    eq(os.listdir(d), [], "files left in the directory")
+
+
+@test
+def second_sluice_with_the_same_pid_file_refuses():
+    d = tmpdir()
+    pf = os.path.join(d, "sluice.pid")
+    sl1 = sluice_p(pf)
+    check(wait_until(lambda: os.path.exists(pf), 5.0), "no pid file")
+    # another file, another port: only the pid file is shared
+    cfg2, port2 = make_config({"b": ["127.0.0.1:1"]})
+    sl2 = Sluice(cfg2, wait_ports=[])
+    _register("sluices", sl2)
+    start_with(sl2, "-p", pf)
+    eq(sl2.wait(10.0), 1, "exit status of the second sluice; stderr:\n%s"
+       % sl2.stderr())
+    want = ("pid file %s: pid %d (sluice) is running; not starting a "
+            "second sluice with the same pid file" % (pf, sl1.pid))
+    check(want in sl2.stderr(), "stderr lacks %r:\n%s"
+          % (want, sl2.stderr()))
+    check(connect_refused(port2), "the refused sluice listens")
+    eq(read_pid(pf), "%d\n" % sl1.pid, "pid file after the refusal")
+    sl1.stop()
+    check(not os.path.exists(pf), "pid file left after SIGTERM")
+
+
+@test
+def stale_pid_file_is_replaced():
+    d = tmpdir()
+    pf = os.path.join(d, "sluice.pid")
+    # a process that is gone, and a live one that is not sluice (its
+    # number came round again after a crash)
+    for pid, note in ((gone_pid(), None),
+                      (os.getpid(), "pid file %s: stale: pid %d is now ")):
+        with open(pf, "w") as f:
+            f.write("%d\n" % pid)
+        sl = sluice_p(pf)
+        check(wait_until(lambda: read_pid(pf) == "%d\n" % sl.pid, 5.0),
+              "stale pid file not replaced: %r" % read_pid(pf))
+        if note:
+            check(note % (pf, pid) in sl.stderr(), "no stale warning:\n%s"
+                  % sl.stderr())
+        sl.stop()
+        check(not os.path.exists(pf), "pid file left after SIGTERM")
+
+
+@test
+def check_with_pid_file_checks_it_can_be_written():
+    d = tmpdir()
+    cfg, _ = make_config({"a": ["127.0.0.1:1"]})
+    conf = os.path.join(d, "sluice.yaml")
+    with open(conf, "w") as f:
+        f.write(to_yaml(cfg))
+    pf = os.path.join(d, "run", "sluice.pid")
+    rc, out, err = run_sluice(["-t", "-c", conf, "-p", pf])
+    eq(rc, 1, "exit status of -t with an unwritable pid file (%r)" % err)
+    want = ('error: -p: cannot write the pid file "%s": the directory "%s" '
+            'does not exist' % (pf, os.path.dirname(pf)))
+    check(want in err, "stderr lacks %r:\n%s" % (want, err))
+    # and start-up refuses the same way, before it binds
+    rc, out, err = run_sluice(["-c", conf, "-p", pf])
+    eq(rc, 1, "exit status of a start with an unwritable pid file")
+    check(want in err, "start-up stderr lacks %r:\n%s" % (want, err))
+    os.mkdir(os.path.dirname(pf))
+    rc, out, err = run_sluice(["-t", "-c", conf, "-p", pf])
+    eq(rc, 0, "exit status of -t with a writable pid file (%r)" % err)
+    check(not os.path.exists(pf), "-t wrote the pid file")
 
 
 if __name__ == "__main__":

@@ -655,9 +655,20 @@ def reload_with_unavailable_port_is_refused():
         cfg2, _ = conf({"a": [a]}, port=port, aport=aport,
                        listeners_extra=[("free", free), ("taken", bport)])
         log = reload(sl, aport, cfg2, expect="failed_bind")
-        check(re.search(r"reload: generation 2 not applied; generation 1 "
-                        r"keeps running", log),
-              "no 'generation 2 not applied' line:\n%s" % log)
+        # a refused reload names no generation of its own: the next good
+        # one is generation 2, and "generation 2" must name only that
+        check(re.search(r"error: reload: %s not applied; generation 1 "
+                        r"keeps running" % re.escape(sl.conf_path), log),
+              "no 'FILE not applied; generation 1 keeps running' "
+              "line:\n%s" % log)
+        check("generation 2" not in log, "a refused reload names "
+              "generation 2:\n%s" % log)
+        # the bind failure names who holds the address
+        with open("/proc/self/comm") as f:
+            me = "pid %d (%s)" % (os.getpid(), f.read().strip())
+        want = ('error: reload: listener "taken" 127.0.0.1:%d: cannot '
+                'listen: address already in use by %s' % (bport, me))
+        check(want in log, "no %r line:\n%s" % (want, log))
         check(connect_refused(free), "the free address of a refused reload "
               "accepts connections")
         eq(listen_inodes(sl.pid, free), set(), "sockets of the refused "
@@ -672,6 +683,13 @@ def reload_with_unavailable_port_is_refused():
     # the port is free now: the same file applies as generation 2
     reload(sl, aport)
     eq(reload_state(aport)[2], 2, "generation")
+    eq(get(aport, "/config").json()["generation"], 2, "/config generation")
+    gen2 = [ln for ln in sl.stderr().splitlines() if "generation 2" in ln]
+    eq(len(gen2), 1, "log lines naming generation 2: %r" % gen2)
+    check(re.search(r"info: reload: generation 2 from %s: "
+                    % re.escape(sl.conf_path), gen2[0]),
+          "the line naming generation 2 is not the applied one: %r"
+          % gen2[0])
     eq(get(bport, "/4").status, 200, "listener on the freed port")
     eq(get(free, "/5").status, 200, "listener on the free port")
 

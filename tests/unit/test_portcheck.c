@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for portcheck.c's pure parts: which listening addresses
- * overlap, and the /proc/net/tcp* parser of the fallback path (netlink
- * covers the integration tests, so the parser is checked here against
- * lines as the kernel prints them). */
+ * overlap, the /proc/net/tcp* parser of the fallback path (netlink covers
+ * the integration tests, so the parser is checked here against lines as
+ * the kernel prints them), how a holder is named, and which configuration
+ * file a sluice command line serves. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -72,6 +73,31 @@ test_overlap(void **state)
 }
 
 static void
+test_v4_alias(void **state)
+{
+	struct sockaddr_storage a, v4;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&v4;
+	char ip[INET_ADDRSTRLEN];
+
+	(void)state;
+	/* a dual-stack socket on [::] takes 0.0.0.0 too */
+	a = addr("::", 9901);
+	assert_int_equal(sl_portcheck_v4_alias(&a, &v4), 1);
+	assert_int_equal(v4.ss_family, AF_INET);
+	assert_int_equal(ntohs(s4->sin_port), 9901);
+	assert_non_null(inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip)));
+	assert_string_equal(ip, "0.0.0.0");
+	a = addr("::ffff:127.0.0.1", 80);
+	assert_int_equal(sl_portcheck_v4_alias(&a, &v4), 1);
+	assert_non_null(inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip)));
+	assert_string_equal(ip, "127.0.0.1");
+	a = addr("::1", 80);
+	assert_int_equal(sl_portcheck_v4_alias(&a, &v4), 0);
+	a = addr("127.0.0.1", 80);
+	assert_int_equal(sl_portcheck_v4_alias(&a, &v4), 0);
+}
+
+static void
 test_parse_proc_v4(void **state)
 {
 	struct sl_listen_sock ls;
@@ -97,6 +123,16 @@ test_parse_proc_v4(void **state)
 	assert_non_null(inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip)));
 	assert_string_equal(ip, "127.0.0.1");
 	assert_int_equal(ls.inode, 123456);
+	assert_int_equal(ls.uid, 0);
+	assert_int_equal(
+	    sl_portcheck_parse_proc(
+		"   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 "
+		"00:00000000 00000000  1000        0 4242 1 0000000000000000 "
+		"100 0 0 10 0\n",
+		AF_INET, &ls),
+	    1);
+	assert_int_equal(ls.uid, 1000);
+	assert_int_equal(ls.inode, 4242);
 	/* an established connection is not a listener */
 	assert_int_equal(
 	    sl_portcheck_parse_proc(
@@ -148,13 +184,99 @@ test_parse_proc_v6(void **state)
 			 -1);
 }
 
+static void
+test_describe(void **state)
+{
+	struct sl_port_holder h = {.inode = 7, .uid = 33, .pid = 4242};
+	char out[128];
+
+	(void)state;
+	snprintf(h.comm, sizeof(h.comm), "nginx");
+	sl_portcheck_describe(&h, out, sizeof(out));
+	assert_string_equal(out, "pid 4242 (nginx)");
+	/* found in /proc but its name could not be read */
+	h.comm[0] = '\0';
+	sl_portcheck_describe(&h, out, sizeof(out));
+	assert_string_equal(out, "pid 4242 (?)");
+	/* another user's process: only the socket's owner is known */
+	h.pid = 0;
+	sl_portcheck_describe(&h, out, sizeof(out));
+	assert_string_equal(out, "a process this user cannot see (uid 33)");
+}
+
+/* The configuration file of the command line args (NULL-terminated), as
+ * /proc/PID/cmdline holds it: each argument followed by a NUL. */
+static const char *
+conf_of(char *buf, size_t bufsz, const char *const *args)
+{
+	size_t len = 0;
+
+	for (; *args != NULL; args++) {
+		size_t n = strlen(*args) + 1;
+		assert_true(len + n <= bufsz);
+		memcpy(buf + len, *args, n);
+		len += n;
+	}
+	return sl_portcheck_cmdline_conf(buf, len, "/etc/sluice/sluice.yaml");
+}
+
+#define CONF_OF(...)                                                           \
+	conf_of(buf, sizeof(buf), (const char *const[]){__VA_ARGS__, NULL})
+
+static void
+test_cmdline_conf(void **state)
+{
+	char buf[512];
+
+	(void)state;
+	/* no -c: the default file */
+	assert_string_equal(CONF_OF("sluice"), "/etc/sluice/sluice.yaml");
+	assert_string_equal(CONF_OF("/usr/sbin/sluice", "-p", "/run/s.pid"),
+			    "/etc/sluice/sluice.yaml");
+	/* -c FILE, -cFILE, the last one wins (getopt) */
+	assert_string_equal(CONF_OF("sluice", "-c", "/a.yaml"), "/a.yaml");
+	assert_string_equal(CONF_OF("sluice", "-c/a.yaml"), "/a.yaml");
+	assert_string_equal(CONF_OF("sluice", "-c", "a.yaml", "-c", "b.yaml"),
+			    "b.yaml");
+	assert_string_equal(
+	    CONF_OF("sluice", "-p", "/run/s.pid", "-c", "/x/s.yaml"),
+	    "/x/s.yaml");
+	assert_string_equal(CONF_OF("sluice", "-p/run/s.pid", "-c", "-t"),
+			    "-t");
+	assert_string_equal(CONF_OF("sluice", "-c", "/a.yaml", "--"),
+			    "/a.yaml");
+	/* command lines that run no server */
+	assert_null(CONF_OF("sluice", "-t", "-c", "/a.yaml"));
+	assert_null(CONF_OF("sluice", "-c", "/a.yaml", "-t"));
+	assert_null(CONF_OF("sluice", "-tc", "/a.yaml"));
+	assert_null(CONF_OF("sluice", "-V"));
+	assert_null(CONF_OF("sluice", "-h"));
+	assert_null(CONF_OF("sluice", "-x"));
+	assert_null(CONF_OF("sluice", "-c"));
+	assert_null(CONF_OF("sluice", "-c", "/a.yaml", "extra"));
+	assert_null(CONF_OF("sluice", "-c", "/a.yaml", "--", "extra"));
+	assert_null(CONF_OF("sluice", "-"));
+	assert_null(sl_portcheck_cmdline_conf("", 0, "/d"));
+	/* a command line cut short (no final NUL): not known */
+	memcpy(buf, "sluice\0-c\0/a.yaml\0", 18);
+	assert_string_equal(sl_portcheck_cmdline_conf(buf, 18, "/d"),
+			    "/a.yaml");
+	assert_null(sl_portcheck_cmdline_conf(buf, 17, "/d"));
+	assert_null(sl_portcheck_cmdline_conf(buf, 10, "/d"));
+	assert_null(sl_portcheck_cmdline_conf(buf, 6, "/d"));
+	assert_string_equal(sl_portcheck_cmdline_conf(buf, 7, "/d"), "/d");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_overlap),
+	    cmocka_unit_test(test_v4_alias),
 	    cmocka_unit_test(test_parse_proc_v4),
 	    cmocka_unit_test(test_parse_proc_v6),
+	    cmocka_unit_test(test_describe),
+	    cmocka_unit_test(test_cmdline_conf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

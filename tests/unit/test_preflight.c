@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for preflight.c: when an access log path could be opened for
- * appending, and the error lines sl_preflight() writes. Works in a fresh
+ * appending, when a pid file could be written, and the error lines
+ * sl_preflight() writes. Works in a fresh
  * temporary directory; creates nothing the code under test should have
  * created. */
 #include <setjmp.h>
@@ -115,12 +116,53 @@ test_errors(void **state)
 	assert_null(sl_preflight(&conf, NULL));
 }
 
+static void
+test_pidfile(void **state)
+{
+	char path[256], why[512], want[512];
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	/* a new file in a writable directory, created by nobody */
+	snprintf(path, sizeof(path), "%s/sluice.pid", dir);
+	why[0] = '\0';
+	assert_int_equal(sl_preflight_pidfile(path, why, sizeof(why)), 0);
+	assert_int_equal(stat(path, &st), -1);
+	/* an existing one, even read-only: it is replaced by a rename */
+	assert_non_null(f = fopen(path, "w"));
+	fclose(f);
+	assert_int_equal(chmod(path, 0444), 0);
+	assert_int_equal(sl_preflight_pidfile(path, why, sizeof(why)), 0);
+	assert_int_equal(unlink(path), 0);
+	/* a missing directory */
+	snprintf(path, sizeof(path), "%s/run/sluice.pid", dir);
+	assert_int_equal(sl_preflight_pidfile(path, why, sizeof(why)), -1);
+	snprintf(want, sizeof(want), "the directory \"%s/run\" does not exist",
+		 dir);
+	assert_string_equal(why, want);
+	/* a directory in its place */
+	assert_int_equal(sl_preflight_pidfile(dir, why, sizeof(why)), -1);
+	assert_string_equal(why, "it is a directory");
+	assert_int_equal(sl_preflight_pidfile("", why, sizeof(why)), -1);
+	/* a directory that is not writable (root writes anywhere) */
+	if (geteuid() != 0) {
+		snprintf(path, sizeof(path), "%s/ro", dir);
+		assert_int_equal(mkdir(path, 0555), 0);
+		snprintf(path, sizeof(path), "%s/ro/sluice.pid", dir);
+		assert_int_equal(sl_preflight_pidfile(path, why, sizeof(why)),
+				 -1);
+		assert_non_null(strstr(why, "cannot be created in"));
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_appendable),
 	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_pidfile),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
