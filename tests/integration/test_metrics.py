@@ -284,6 +284,9 @@ def config_shows_the_file_digest_and_load_time_and_readyz_drains():
     eq(json.loads(get(aport, "/readyz").body)["status"], "draining",
        "/readyz body")
     eq(c.read_response().status, 200, "the request in flight finished")
+    # the drain ends with that response: sluice exits by itself (waited
+    # for, or the harness would find it gone and call it a death)
+    eq(sl.wait(10.0), 0, "exit status after the drain")
 
 
 @test
