@@ -208,24 +208,23 @@ parse_tls_server(struct sl_yaml_loader *ld, const char *lbl,
 	if (sl_yaml_get_map(ld, "tls", map) == -1)
 		return;
 	sl_yaml_check_keys(ld, map, tls_server_keys, "in tls");
-	if ((certs = sl_yaml_map_get(map, "certificates", NULL)) == NULL) {
+	/* what is wrong with the certificates does not hide the rest */
+	if ((certs = sl_yaml_map_get(map, "certificates", NULL)) == NULL)
 		sl_yaml_err_node(ld, map,
 				 "%s: tls: missing key \"certificates\"", lbl);
-		return;
-	}
-	if (sl_yaml_get_seq(ld, "certificates", certs) == -1)
-		return;
-	if (certs->nkids == 0) {
+	else if (sl_yaml_get_seq(ld, "certificates", certs) == -1)
+		certs = NULL;
+	else if (certs->nkids == 0) {
 		sl_yaml_err_node(ld, certs,
 				 "%s: \"certificates\" must not be empty", lbl);
-		return;
-	}
-	if ((t->certs = calloc(certs->nkids, sizeof(*t->certs))) == NULL) {
+		certs = NULL;
+	} else if ((t->certs = calloc(certs->nkids, sizeof(*t->certs))) ==
+		   NULL) {
 		ld->oom = 1;
 		return;
-	}
-	t->ncerts = certs->nkids;
-	for (size_t i = 0; i < certs->nkids; i++) {
+	} else
+		t->ncerts = certs->nkids;
+	for (size_t i = 0; certs != NULL && i < certs->nkids; i++) {
 		const struct sl_yaml_node *c = certs->kids[i];
 		if (sl_yaml_get_map(ld, "certificates", c) == -1)
 			continue;
@@ -274,18 +273,20 @@ parse_tls_server(struct sl_yaml_loader *ld, const char *lbl,
 	}
 	if ((v = sl_yaml_map_get(map, "client_subject_header", NULL)) != NULL &&
 	    sl_yaml_get_str(ld, "client_subject_header", v, &str) == 0) {
-		if (!is_token(str, strlen(str)) || str[0] == '\0')
+		int ok = is_token(str, strlen(str)) && str[0] != '\0';
+
+		if (!ok)
 			sl_yaml_err_node(ld, v,
 					 "\"client_subject_header\": \"%s\" is "
 					 "not a valid header name",
 					 sl_yaml_qnode(ld, v));
-		else if (sl_yaml_map_get(map, "client_ca", NULL) == NULL)
+		if (sl_yaml_map_get(map, "client_ca", NULL) == NULL)
 			sl_yaml_err_node(ld, v,
 					 "%s: \"client_subject_header\" needs "
 					 "\"client_ca\" (only a verified "
 					 "certificate sets it)",
 					 lbl);
-		else
+		else if (ok)
 			t->client_subject_header = sl_yaml_strdup(ld, str);
 	}
 }
@@ -697,19 +698,20 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		else
 			parse_endpoints(ld, lbl, v, cl);
 	}
+	e = 0;
 	if ((v = sl_yaml_map_get(map, "balance", NULL)) != NULL &&
 	    (e = sl_yaml_get_enum(ld, "balance", v, balance_names,
 				  "round_robin, least_request or hash")) >= 0)
 		cl->balance = (enum sl_balance)e;
 	cl->hash_key.source = SL_KEY_CLIENT_IP;
 	if ((v = sl_yaml_map_get(map, "hash_key", &k)) != NULL) {
-		if (cl->balance != SL_BALANCE_HASH)
+		/* not when "balance" is wrong itself: it may say hash */
+		if (cl->balance != SL_BALANCE_HASH && e >= 0)
 			sl_yaml_err_node(ld, k,
 					 "%s: \"hash_key\" needs \"balance: "
 					 "hash\"",
 					 lbl);
-		else
-			parse_key(ld, "hash_key", v, &cl->hash_key);
+		parse_key(ld, "hash_key", v, &cl->hash_key);
 	}
 	if ((v = sl_yaml_map_get(map, "connect_timeout", NULL)) != NULL)
 		sl_yaml_get_duration(ld, "connect_timeout", v, 1, CONF_DAY_MS,
@@ -975,7 +977,7 @@ parse_path(struct sl_yaml_loader *ld, const char *key,
 			return;
 		}
 	}
-	if ((r->path = sl_yaml_strdup(ld, s)) != NULL)
+	if (r->path == NULL && (r->path = sl_yaml_strdup(ld, s)) != NULL)
 		r->path_prefix = strcmp(key, "path_prefix") == 0;
 }
 
@@ -1025,6 +1027,7 @@ parse_headers(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	struct sl_conf_header_match *h;
 	const struct sl_yaml_node *k, *v;
 	size_t i, j, vl;
+	int bad;
 
 	if (sl_yaml_get_map(ld, "headers", map) == -1 || map->nkids == 0)
 		return;
@@ -1037,21 +1040,24 @@ parse_headers(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		v = map->kids[i + 1];
 		if (k->type == SL_YAML_NODE_BAD || v->type == SL_YAML_NODE_BAD)
 			continue;
-		if (k->type != SL_YAML_NODE_SCALAR ||
-		    !is_token(k->str, k->len)) {
+		/* the name and the value are checked apart: both may be
+		 * wrong */
+		bad =
+		    k->type != SL_YAML_NODE_SCALAR || !is_token(k->str, k->len);
+		if (bad)
 			sl_yaml_err_node(
 			    ld, k, "\"headers\": invalid header name \"%s\"",
 			    k->type == SL_YAML_NODE_SCALAR
 				? sl_yaml_qnode(ld, k)
 				: "");
-			continue;
-		}
 		if (!sl_yaml_is_string(v)) {
 			sl_yaml_err_node(
 			    ld, v,
 			    "\"headers\": the value of \"%s\" must be a "
 			    "string",
-			    sl_yaml_qnode(ld, k));
+			    k->type == SL_YAML_NODE_SCALAR
+				? sl_yaml_qnode(ld, k)
+				: "");
 			continue;
 		}
 		vl = v->len;
@@ -1070,9 +1076,14 @@ parse_headers(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 			    "\"headers\": invalid value \"%s\" for "
 			    "\"%s\" (no control characters, no leading "
 			    "or trailing blanks)",
-			    sl_yaml_qnode(ld, v), sl_yaml_qnode(ld, k));
+			    sl_yaml_qnode(ld, v),
+			    k->type == SL_YAML_NODE_SCALAR
+				? sl_yaml_qnode(ld, k)
+				: "");
 			continue;
 		}
+		if (bad)
+			continue;
 		h = &r->headers[r->nheaders];
 		if ((h->name = sl_yaml_strdup(ld, k->str)) == NULL)
 			continue;
@@ -1116,9 +1127,10 @@ parse_match(struct sl_yaml_loader *ld, const char *lbl,
 		    "%s: \"path\" and \"path_prefix\" are mutually "
 		    "exclusive",
 		    lbl);
-	else if (path != NULL)
+	/* both values are checked; the first usable one is kept */
+	if (path != NULL)
 		parse_path(ld, "path", path, r);
-	else if (prefix != NULL)
+	if (prefix != NULL)
 		parse_path(ld, "path_prefix", prefix, r);
 	if ((v = sl_yaml_map_get(map, "methods", NULL)) != NULL)
 		parse_methods(ld, v, r);
@@ -1292,9 +1304,9 @@ parse_mirror(struct sl_yaml_loader *ld, const char *lbl,
 	if (sl_yaml_get_map(ld, "mirror", map) == -1)
 		return;
 	sl_yaml_check_keys(ld, map, mirror_keys, "in mirror");
-	if ((p = sl_yaml_map_get(map, "percent", NULL)) != NULL &&
-	    sl_yaml_get_uint(ld, "percent", p, 0, 100, &pct) == -1)
-		return;
+	/* a wrong percent does not hide what is wrong with the cluster */
+	if ((p = sl_yaml_map_get(map, "percent", NULL)) != NULL)
+		sl_yaml_get_uint(ld, "percent", p, 0, 100, &pct);
 	if ((c = sl_yaml_map_get(map, "cluster", NULL)) == NULL) {
 		sl_yaml_err_node(ld, map, "%s: mirror: missing key \"cluster\"",
 				 lbl);
@@ -1394,6 +1406,10 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	    sl_yaml_get_map(ld, "match", v) == 0)
 		parse_match(ld, lbl, v, r);
 
+	/*
+	 * Each value is checked even when the route is wrong as a whole, so
+	 * that one run shows every mistake.
+	 */
 	clv = sl_yaml_map_get(map, "cluster", &clk);
 	splitv = sl_yaml_map_get(map, "split", &splitk);
 	if (clv != NULL && splitv != NULL)
@@ -1404,9 +1420,9 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	else if (clv == NULL && splitv == NULL)
 		sl_yaml_err_node(
 		    ld, map, "%s: missing key \"cluster\" (or \"split\")", lbl);
-	else if (clv != NULL)
+	if (clv != NULL)
 		r->cluster = find_cluster(ld, lbl, "cluster", clv, conf);
-	else
+	if (splitv != NULL)
 		parse_split(ld, lbl, splitk, splitv, r, conf);
 	if ((v = sl_yaml_map_get(map, "sticky", &k)) != NULL) {
 		if (splitv == NULL)
@@ -1414,8 +1430,7 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 					 "%s: \"sticky\" needs \"split\" (it "
 					 "keeps a user on one cluster of it)",
 					 lbl);
-		else
-			parse_key(ld, "sticky", v, &r->sticky);
+		parse_key(ld, "sticky", v, &r->sticky);
 	}
 	if ((v = sl_yaml_map_get(map, "mirror", NULL)) != NULL)
 		parse_mirror(ld, lbl, v, r, conf);

@@ -15,6 +15,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/bad-log-level.yaml \
 	tests/conf/bad/bad-method.yaml \
 	tests/conf/bad/bad-name.yaml \
+	tests/conf/bad/cluster-and-split-all.yaml \
 	tests/conf/bad/cluster-and-split.yaml \
 	tests/conf/bad/cluster-max-connections-range.yaml \
 	tests/conf/bad/cluster-missing-name.yaml \
@@ -32,7 +33,9 @@ CONF_TEST_FILES = \
 	tests/conf/bad/empty-routes.yaml \
 	tests/conf/bad/empty.yaml \
 	tests/conf/bad/endpoint-type.yaml \
+	tests/conf/bad/hash-key-without-hash-all.yaml \
 	tests/conf/bad/header-exceeds-buffer.yaml \
+	tests/conf/bad/headers-all.yaml \
 	tests/conf/bad/health-expect-bad.yaml \
 	tests/conf/bad/health-path-relative.yaml \
 	tests/conf/bad/health-timeout-interval.yaml \
@@ -51,6 +54,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/max-headers-range.yaml \
 	tests/conf/bad/max-pending-range.yaml \
 	tests/conf/bad/max-pending-type.yaml \
+	tests/conf/bad/mirror-all.yaml \
 	tests/conf/bad/mirror-itself.yaml \
 	tests/conf/bad/missing-colon.yaml \
 	tests/conf/bad/missing-endpoints.yaml \
@@ -58,6 +62,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/not-mapping.yaml \
 	tests/conf/bad/outlier-percent-range.yaml \
 	tests/conf/bad/overlapping-listener-address.yaml \
+	tests/conf/bad/path-and-prefix-values.yaml \
 	tests/conf/bad/path-and-prefix.yaml \
 	tests/conf/bad/path-relative.yaml \
 	tests/conf/bad/queue-timeout-bare.yaml \
@@ -77,9 +82,11 @@ CONF_TEST_FILES = \
 	tests/conf/bad/split-unknown-cluster.yaml \
 	tests/conf/bad/split-weights-zero.yaml \
 	tests/conf/bad/sticky-bad-form.yaml \
+	tests/conf/bad/sticky-without-split-all.yaml \
 	tests/conf/bad/sticky-without-split.yaml \
 	tests/conf/bad/syntax.yaml \
 	tests/conf/bad/tab-indent.yaml \
+	tests/conf/bad/tls-all.yaml \
 	tests/conf/bad/two-documents.yaml \
 	tests/conf/bad/unclosed-quote.yaml \
 	tests/conf/bad/unknown-cluster-misspelt.yaml \

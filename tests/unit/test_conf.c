@@ -2186,6 +2186,7 @@ static const struct error_case error_cases[] = {
      "      - name: api\n"
      "        cluster: demo\n"
      "        mirror: { percent: 101, to: x }\n" CLUSTER,
+     "t.yaml:7:17: error: route \"api\": mirror: missing key \"cluster\"\n"
      "t.yaml:7:28: error: \"percent\": 101 is out of range (0..100)\n"
      "t.yaml:7:33: error: unknown key \"to\" in mirror\n"},
     {"expose header reserved",
@@ -2209,6 +2210,61 @@ static const struct error_case error_cases[] = {
      "    hash_key: client_ip\n",
      "t.yaml:8:5: error: cluster \"demo\": \"hash_key\" needs \"balance: "
      "hash\"\n"},
+    /* one mistake does not hide the others beside it */
+    {"cluster and split, each checked",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - name: api\n"
+     "        cluster: dmo\n"
+     "        split: [{cluster: demo, weight: 99.5}, {cluster: demo, "
+     "weight: 1}]\n" CLUSTER,
+     "t.yaml:6:18: error: route \"api\": unknown cluster \"dmo\" (did you "
+     "mean \"demo\"?)\n"
+     "t.yaml:7:9: error: route \"api\": \"cluster\" and \"split\" are "
+     "mutually exclusive\n"
+     "t.yaml:7:41: error: \"weight\": expected an integer (0..10000)\n"
+     "t.yaml:7:58: error: route \"api\": cluster \"demo\" is in the split "
+     "twice\n"},
+    {"path and path_prefix, each checked",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - match: { path_prefix: v1, path: /a#b }\n"
+     "        cluster: demo\n" CLUSTER,
+     "t.yaml:5:31: error: \"path_prefix\": \"v1\" must start with \"/\"\n"
+     "t.yaml:5:35: error: route \"route-1\": \"path\" and \"path_prefix\" "
+     "are mutually exclusive\n"
+     "t.yaml:5:41: error: \"path\": invalid character in \"/a#b\" (no "
+     "spaces, controls, \"?\" or \"#\")\n"},
+    {"sticky without split, value checked",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, sticky: ip}]\n" CLUSTER,
+     "t.yaml:4:30: error: route \"route-1\": \"sticky\" needs \"split\" "
+     "(it keeps a user on one cluster of it)\n"
+     "t.yaml:4:38: error: \"sticky\": expected header:NAME, cookie:NAME or "
+     "client_ip, not \"ip\"\n"},
+    {"hash_key beside a wrong balance",
+     LISTENER CLUSTER "    balance: hsh\n"
+		      "    hash_key: client_ip\n",
+     "t.yaml:9:14: error: \"balance\": expected round_robin, least_request "
+     "or hash\n"},
+    {"tls: certificates and the rest",
+     LISTENER "    tls: { min_version: TLSv1, certificates: [{cert: a}] }\n"
+	      "  - name: other\n"
+	      "    address: 127.0.0.1:8081\n"
+	      "    tls: { min_version: TLSv1 }\n"
+	      "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:6:25: error: \"min_version\": expected TLSv1.2 or TLSv1.3\n"
+     "t.yaml:6:47: error: listener \"public\": certificate #1: missing "
+     "key \"key\"\n"
+     "t.yaml:9:10: error: listener \"other\": tls: missing key "
+     "\"certificates\"\n"
+     "t.yaml:9:25: error: \"min_version\": expected TLSv1.2 or TLSv1.3\n"},
 };
 
 static void
