@@ -115,6 +115,19 @@ sl_yaml_err_node(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
 	va_end(ap);
 }
 
+void
+sl_yaml_err_lacks(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
+		  const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!sl_yaml_whole(ld, n))
+		return;
+	va_start(ap, fmt);
+	verr_at(ld, n->line, n->col, fmt, ap);
+	va_end(ap);
+}
+
 static int
 err_cmp(const void *a, const void *b)
 {
@@ -283,6 +296,9 @@ offset_pos(const struct sl_yaml_loader *ld, size_t off, unsigned *line,
 struct build {
 	struct sl_yaml_node *stack[CONF_MAX_DEPTH]; /* open collections */
 	size_t depth;
+	/* The node made last, until a collection ends: libyaml may have
+	 * read it wrong when it stumbles just after it. */
+	struct sl_yaml_node *last;
 	/* The last scalar when it is quoted over several lines. */
 	int quote;		      /* '"' or '\'', or 0: it is not */
 	unsigned qline, qcol;	      /* its opening quote, 1-based */
@@ -760,15 +776,77 @@ note_quote(struct build *b, const yaml_event_t *ev)
 }
 
 /*
+ * Parsing stopped at line:col (1-based): says so in the errors recorded
+ * since index first (nothing after it is in the tree), drops the node
+ * libyaml may have read wrong just before, and records in ld from which
+ * line on (at the latest stop_line) the tree may be cut short or wrong.
+ */
+static void
+stop_at(struct sl_yaml_loader *ld, struct build *b, struct sl_yaml_node **root,
+	size_t first, unsigned line, unsigned col, unsigned stop_line)
+{
+	struct sl_yaml_node *n = b->last, *parent;
+	char note[96];
+	size_t i, l;
+
+	/* n is the open collection on top, or the last item of it */
+	if (n != NULL) {
+		if (b->depth > 0 && b->stack[b->depth - 1] == n)
+			b->depth--;
+		parent = b->depth > 0 ? b->stack[b->depth - 1] : NULL;
+		if (parent != NULL && parent->nkids > 0 &&
+		    parent->kids[parent->nkids - 1] == n)
+			parent->nkids--;
+		else if (n == *root)
+			*root = NULL;
+		else
+			n = NULL; /* not where it was made: keep it */
+		/* the note below still names where libyaml stopped */
+		if (n != NULL && n->line < stop_line)
+			stop_line = n->line;
+		sl_yaml_node_free(n);
+		b->last = NULL;
+	}
+	ld->stopped = 1;
+	ld->stop_line = stop_line;
+	for (i = first; i < ld->nerrs; i++) {
+		struct sl_yaml_err *e = &ld->errs[i];
+		char *t;
+
+		if (e->line == line)
+			snprintf(note, sizeof(note),
+				 "; YAML parsing stopped here: nothing after "
+				 "this point was checked");
+		else
+			snprintf(note, sizeof(note),
+				 "; YAML parsing stopped at %u:%u: nothing "
+				 "after that point was checked",
+				 line, col);
+		l = strlen(e->text);
+		if ((t = realloc(e->text, l + strlen(note) + 1)) == NULL) {
+			ld->oom = 1;
+			continue;
+		}
+		memcpy(t + l, note, strlen(note) + 1);
+		e->text = t;
+		/* an error said before the stop: what is there is suspect */
+		if (e->line > 0 && e->line < ld->stop_line)
+			ld->stop_line = e->line;
+	}
+}
+
+/*
  * Reads the whole event stream into a tree. Returns the root of the first
- * document (NULL for an empty stream); sets *fatal when the tree cannot be
- * trusted (syntax error, too deep, out of memory).
+ * document (NULL for an empty stream). After a syntax error the tree is
+ * what came before it (ld->stopped); sets *fatal when there is no usable
+ * tree (out of memory).
  */
 static struct sl_yaml_node *
 tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 {
 	struct build b;
 	struct sl_yaml_node *root = NULL, *n;
+	unsigned line, col, cline;
 	int ndocs = 0, done = 0;
 	yaml_event_t ev;
 
@@ -776,8 +854,29 @@ tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 	memset(&b, 0, sizeof(b));
 	while (!done) {
 		if (!yaml_parser_parse(p, &ev)) {
+			size_t first = ld->nerrs;
+
 			yaml_error(ld, p, &b);
-			*fatal = 1;
+			if (p->error == YAML_READER_ERROR) {
+				offset_pos(ld, p->problem_offset, &line, &col);
+				stop_at(ld, &b, &root, first, line, col, line);
+				break;
+			}
+			line = (unsigned)p->problem_mark.line + 1;
+			col = (unsigned)p->problem_mark.column + 1;
+			/* the token libyaml began there is lost */
+			cline = line;
+			if (p->context != NULL &&
+			    says(p->context, "while scanning"))
+				cline = (unsigned)p->context_mark.line + 1;
+			/* an unclosed quote took in what follows */
+			if (p->context != NULL &&
+			    says(p->context, "while scanning a quoted")) {
+				line = cline;
+				col = (unsigned)p->context_mark.column + 1;
+			}
+			stop_at(ld, &b, &root, first, line, col,
+				cline < line ? cline : line);
 			break;
 		}
 		n = NULL;
@@ -833,7 +932,9 @@ tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:
 			if (b.depth > 0)
-				b.depth--;
+				b.stack[--b.depth]->end_line =
+				    (unsigned)ev.start_mark.line + 1;
+			b.last = NULL;
 			break;
 		default:
 			break;
@@ -854,21 +955,26 @@ tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 		if (n != NULL && (n->type == SL_YAML_NODE_SEQ ||
 				  n->type == SL_YAML_NODE_MAP)) {
 			if (b.depth == CONF_MAX_DEPTH) {
+				size_t first = ld->nerrs;
+
 				sl_yaml_err_node(
 				    ld, n,
 				    "YAML nested more than %d levels deep",
 				    CONF_MAX_DEPTH);
-				*fatal = 1;
+				b.last = NULL; /* read right, but never ends */
+				stop_at(ld, &b, &root, first, n->line, n->col,
+					n->line);
 				done = 1;
 			} else
 				b.stack[b.depth++] = n;
 		}
+		if (n != NULL)
+			b.last = n;
 		yaml_event_delete(&ev);
-		if (ld->oom) {
-			*fatal = 1;
+		if (ld->oom)
 			done = 1;
-		}
 	}
+	*fatal = ld->oom;
 	return root;
 }
 
@@ -891,6 +997,14 @@ sl_yaml_parse(struct sl_yaml_loader *ld, int *fatal)
 }
 
 /* ---- tree access ------------------------------------------------------- */
+
+int
+sl_yaml_whole(const struct sl_yaml_loader *ld, const struct sl_yaml_node *n)
+{
+	if (n->type != SL_YAML_NODE_SEQ && n->type != SL_YAML_NODE_MAP)
+		return 1;
+	return n->end_line > 0 && (!ld->stopped || n->end_line < ld->stop_line);
+}
 
 int
 sl_yaml_is_null(const struct sl_yaml_node *n)

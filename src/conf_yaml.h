@@ -35,6 +35,7 @@ struct sl_yaml_node {
 	size_t len;	    /* scalars: bytes in str, NULs included */
 	int plain;	    /* scalars: plain style and no tag */
 	int flow;	    /* seq, map: written [...] or {...} */
+	unsigned end_line;  /* seq, map: line of its end; 0 while open */
 	struct sl_yaml_node **kids; /* seq: items; map: key, value, ... */
 	size_t nkids, cap;
 };
@@ -51,7 +52,19 @@ struct sl_yaml_loader {
 	size_t len;
 	struct sl_yaml_err *errs;
 	size_t nerrs, errcap;
-	int oom;				 /* set by any failed malloc */
+	int oom; /* set by any failed malloc */
+	/*
+	 * YAML parsing stopped before the end of the input (a syntax
+	 * error): the tree is the part before stop_line, and a collection
+	 * still open there is not whole (see sl_yaml_whole()).
+	 */
+	int stopped;
+	unsigned stop_line;
+	/*
+	 * Set by the schema when the names that references are checked
+	 * against may be cut short by the stop: "unknown NAME" is not said.
+	 */
+	int names_cut;
 	char qbuf[4][SL_YAML_QUOTE_MAX * 4 + 8]; /* see sl_yaml_qnode() */
 	unsigned qi;
 };
@@ -75,8 +88,9 @@ void sl_yaml_loader_init(struct sl_yaml_loader *ld, const char *name,
 /*
  * Parses ld's input into a tree and returns the root of the first document
  * (NULL for an empty stream); the caller frees it with sl_yaml_node_free().
- * Sets *fatal when the tree cannot be trusted (syntax error, too deep, out
- * of memory); the reason is in ld's errors or ld->oom.
+ * After a syntax error (reported, with a note that nothing after it was
+ * checked) the tree holds what came before it and ld->stopped is set.
+ * Sets *fatal when there is no usable tree (out of memory: ld->oom).
  */
 struct sl_yaml_node *sl_yaml_parse(struct sl_yaml_loader *ld, int *fatal);
 
@@ -89,6 +103,14 @@ void sl_yaml_err_at(struct sl_yaml_loader *ld, unsigned line, unsigned col,
 /* The same at the position of n. */
 void sl_yaml_err_node(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
 		      const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * The same, unless YAML parsing stopped inside n: for what n lacks (a key,
+ * an item), which may be written after the stop.
+ */
+void sl_yaml_err_lacks(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
+		       const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
@@ -112,6 +134,13 @@ const char *sl_yaml_qstr(struct sl_yaml_loader *ld, const char *s);
 char *sl_yaml_strdup(struct sl_yaml_loader *ld, const char *s);
 
 /* ---- tree access ------------------------------------------------------- */
+
+/*
+ * Whether n was read to its end: true unless YAML parsing stopped inside
+ * it. A check that something is missing from n (a key, an item) needs it.
+ */
+int sl_yaml_whole(const struct sl_yaml_loader *ld,
+		  const struct sl_yaml_node *n);
 
 /* A plain scalar "", "~" or "null" in any of its YAML spellings. */
 int sl_yaml_is_null(const struct sl_yaml_node *n);

@@ -85,6 +85,8 @@ CONF_TEST_FILES = \
 	tests/conf/bad/sticky-without-split-all.yaml \
 	tests/conf/bad/sticky-without-split.yaml \
 	tests/conf/bad/syntax.yaml \
+	tests/conf/bad/tab-after-errors.yaml \
+	tests/conf/bad/tab-after-route.yaml \
 	tests/conf/bad/tab-indent.yaml \
 	tests/conf/bad/tls-all.yaml \
 	tests/conf/bad/two-documents.yaml \

@@ -38,6 +38,13 @@
 	"  - name: demo\n"                                                     \
 	"    endpoints: [127.0.0.1:9001]\n"
 
+/* What a YAML syntax error adds: the parser goes no further. */
+#define STOPPED_HERE                                                           \
+	"; YAML parsing stopped here: nothing after this point was checked\n"
+#define STOPPED_AT(pos)                                                        \
+	"; YAML parsing stopped at " pos ": nothing after that point was "     \
+	"checked\n"
+
 /* Loads yaml that must be valid; fails the test with its errors if not. */
 static struct sl_conf *
 load_ok(const char *yaml)
@@ -943,7 +950,7 @@ test_buffer_len(void **state)
 	/* A NUL byte inside the buffer is a YAML error, not its end. */
 	load_bad("workers: 1\0\n", 12,
 		 "t.yaml:1:11: error: invalid YAML: control characters are not "
-		 "allowed (#x0)\n");
+		 "allowed (#x0)" STOPPED_HERE);
 
 	/* No errors wanted: the result alone tells. */
 	assert_null(sl_conf_load_buffer("t.yaml", yaml, strlen(yaml), NULL));
@@ -1088,31 +1095,33 @@ struct error_case {
 static const struct error_case error_cases[] = {
     /* YAML itself */
     {"yaml syntax", "a: b: c\n",
-     "t.yaml:1:4: error: a value containing \": \" must be quoted\n"},
+     "t.yaml:1:4: error: a value containing \": \" must be "
+     "quoted" STOPPED_HERE},
     {"yaml reserved character", "log: {access: @stdout}\n",
-     "t.yaml:1:15: error: \"@\" cannot start a value (quote the value)\n"},
+     "t.yaml:1:15: error: \"@\" cannot start a value (quote the "
+     "value)" STOPPED_HERE},
     /* indentation: the error is on the line to edit */
     {"yaml key under-indented in a list item",
      "listeners:\n  - name: public\n   address: 127.0.0.1:8080\n",
-     "t.yaml:3:4: error: bad indentation: this line does not line up with "
-     "the keys of the mapping at 2:5\n"},
+     "t.yaml:3:4: error: bad indentation: this line does not line up "
+     "with the keys of the mapping at 2:5" STOPPED_HERE},
     {"yaml key over-indented in a list item",
      "listeners:\n  - name: public\n     address: 127.0.0.1:8080\n",
-     "t.yaml:3:6: error: bad indentation: this line does not line up with "
-     "the keys of the mapping at 2:5\n"},
+     "t.yaml:3:6: error: bad indentation: this line does not line up "
+     "with the keys of the mapping at 2:5" STOPPED_HERE},
     {"yaml key at the column of the list",
      "listeners:\n  - name: public\n  address: 127.0.0.1:8080\n",
-     "t.yaml:3:3: error: bad indentation: this line does not line up with "
-     "the keys of the mapping at 2:5\n"},
+     "t.yaml:3:3: error: bad indentation: this line does not line up "
+     "with the keys of the mapping at 2:5" STOPPED_HERE},
     {"yaml key under-indented", "log:\n  level: info\n access: stdout\n",
-     "t.yaml:3:2: error: bad indentation: this line does not line up with "
-     "the keys of the mapping at 2:3\n"},
+     "t.yaml:3:2: error: bad indentation: this line does not line up "
+     "with the keys of the mapping at 2:3" STOPPED_HERE},
     {"yaml key over-indented", "log:\n  level: info\n    access: stdout\n",
-     "t.yaml:3:5: error: bad indentation: this line does not line up with "
-     "the keys of the mapping at 2:3\n"},
+     "t.yaml:3:5: error: bad indentation: this line does not line up "
+     "with the keys of the mapping at 2:3" STOPPED_HERE},
     {"yaml top-level key indented", "workers: 1\n  log: {}\n",
-     "t.yaml:2:3: error: bad indentation: this line does not line up with "
-     "the keys of the mapping at 1:1\n"},
+     "t.yaml:2:3: error: bad indentation: this line does not line up "
+     "with the keys of the mapping at 1:1" STOPPED_HERE},
     {"yaml deep key under-indented",
      "listeners:\n"
      "  - name: public\n"
@@ -1121,92 +1130,162 @@ static const struct error_case error_cases[] = {
      "      match:\n"
      "        path_prefix: /a\n"
      "     timeout: 2s\n",
-     "t.yaml:7:6: error: bad indentation: this line does not line up with "
-     "the keys of the mapping at 4:7\n"},
+     "t.yaml:7:6: error: bad indentation: this line does not line up "
+     "with the keys of the mapping at 4:7" STOPPED_HERE},
     {"yaml list item under-indented",
      "clusters:\n"
      "  - name: demo\n"
      "    endpoints:\n"
      "      - 127.0.0.1:9001\n"
      "     - 127.0.0.1:9002\n",
-     "t.yaml:5:6: error: bad indentation: this line does not line up with "
-     "the items of the list at 4:7\n"},
+     "t.yaml:5:6: error: bad indentation: this line does not line up "
+     "with the items of the list at 4:7" STOPPED_HERE},
     {"yaml list item over-indented", "listeners:\n  - name: a\n   - name: b\n",
-     "t.yaml:3:4: error: bad indentation: this line does not line up with "
-     "the items of the list at 2:3\n"},
+     "t.yaml:3:4: error: bad indentation: this line does not line up "
+     "with the items of the list at 2:3" STOPPED_HERE},
     {"yaml list item among keys", "log:\n  level: info\n  - access: x\n",
-     "t.yaml:3:3: error: expected a key like the others of the mapping at "
-     "2:3\n"},
+     "t.yaml:3:3: error: expected a key like the others of the mapping "
+     "at 2:3" STOPPED_HERE},
     {"yaml key among list items", "- a\nb: c\n",
-     "t.yaml:2:1: error: expected a list item (\"- \") like the others of the "
-     "list at 1:1\n"},
+     "t.yaml:1:1: error: expected a mapping at the top level\n"
+     "t.yaml:2:1: error: expected a list item (\"- \") like the others "
+     "of the list at 1:1" STOPPED_HERE},
     {"yaml missing colon", "log:\n  level\n  access: stdout\n",
-     "t.yaml:2:3: error: missing \":\" after \"level\" (YAML reads this line "
-     "and line 3 as one value)\n"},
+     "t.yaml:2:3: error: missing \":\" after \"level\" (YAML reads this "
+     "line and line 3 as one value)" STOPPED_AT("3:9")},
     {"yaml missing colon in a list item",
      "listeners:\n  - name\n    address: 127.0.0.1:8080\n",
-     "t.yaml:2:5: error: missing \":\" after \"name\" (YAML reads this line "
-     "and line 3 as one value)\n"},
+     "t.yaml:2:5: error: missing \":\" after \"name\" (YAML reads this "
+     "line and line 3 as one value)" STOPPED_AT("3:12")},
     {"yaml missing colon at the end", "log:\n  level: info\n  access\n",
-     "t.yaml:3:3: error: missing \":\" after \"access\"\n"},
+     "t.yaml:3:3: error: missing \":\" after \"access\"" STOPPED_AT("4:1")},
     {"yaml list on the line of its key", "log:\n  access: - stdout\n",
-     "t.yaml:2:11: error: \"- \" cannot follow a key on the same line (start "
-     "the list on the next line)\n"},
+     "t.yaml:2:11: error: \"- \" cannot follow a key on the same line "
+     "(start the list on the next line)" STOPPED_HERE},
     {"yaml text after a quoted value", "log:\n  access: \"std\" out\n",
-     "t.yaml:2:17: error: unexpected text after the quoted string at 2:11\n"},
+     "t.yaml:2:17: error: unexpected text after the quoted string at "
+     "2:11" STOPPED_HERE},
     {"yaml text after a list", "log: [a, b]]\n",
-     "t.yaml:1:12: error: unexpected text after the list at 1:6\n"},
+     "t.yaml:1:6: error: \"log\": expected a mapping\n"
+     "t.yaml:1:12: error: unexpected text after the list at 1:6" STOPPED_HERE},
     {"yaml tab indent", "listeners:\n\t- name: a\n",
-     "t.yaml:2:1: error: tabs are not allowed for indentation (indent with "
-     "spaces)\n"},
+     "t.yaml:2:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
     {"yaml tab before a key", "listeners:\n  - name: a\n\taddress: x\n",
-     "t.yaml:3:1: error: tabs are not allowed for indentation (indent with "
-     "spaces)\n"},
+     "t.yaml:3:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
     {"yaml tab after spaces", "log:\n  level: info\n  \taccess: x\n",
-     "t.yaml:3:3: error: tabs are not allowed for indentation (indent with "
-     "spaces)\n"},
+     "t.yaml:3:3: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
     {"yaml tab after a dash", "listeners:\n  -\tname: a\n",
-     "t.yaml:2:4: error: tabs are not allowed for indentation (indent with "
-     "spaces)\n"},
+     "t.yaml:2:4: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
     {"yaml tab in a block scalar", "log: |\n  a\n\tb\n",
-     "t.yaml:3:1: error: tabs are not allowed for indentation (indent with "
-     "spaces)\n"},
+     "t.yaml:3:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
     {"yaml tab on a blank line", "log:\n\t\n  level: info\n",
-     "t.yaml:2:1: error: tabs are not allowed for indentation (indent with "
-     "spaces)\n"},
+     "t.yaml:2:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
+    /* what came before the stop is checked, as far as it goes */
+    {"yaml tab after errors",
+     CLUSTER "    balance: random\n"
+	     "  - name: spare\n"
+	     "workers: 0\n"
+	     "listeners:\n"
+	     "  - name: public\n"
+	     "    routes:\n"
+	     "      - cluster: dmo\n"
+	     "        timeout: 5s\n"
+	     "\tretry: {}\n",
+     "t.yaml:4:14: error: \"balance\": expected round_robin, least_request "
+     "or hash\n"
+     "t.yaml:5:5: error: cluster \"spare\": missing key \"endpoints\"\n"
+     "t.yaml:6:10: error: \"workers\": expected an integer >= 1 or "
+     "\"auto\"\n"
+     "t.yaml:10:18: error: route \"route-1\": unknown cluster \"dmo\" (did "
+     "you mean \"demo\"?)\n"
+     "t.yaml:12:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
+    {"yaml tab: what may follow is not missing",
+     "listeners:\n"
+     "  - name: public\n"
+     "    routes:\n"
+     "      - mirror: {cluster: nowhere}\n"
+     "        sticky: client_ip\n"
+     "        match: {}\n"
+     "\tcluster: a\n",
+     "t.yaml:7:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
+    {"yaml tab: what may follow is not missing, tls",
+     "listeners:\n"
+     "  - name: public\n"
+     "    tls:\n"
+     "      client_verify: optional\n"
+     "      client_subject_header: X-S\n"
+     "      min_version: TLSv1.3\n"
+     "\tcertificates: []\n",
+     "t.yaml:7:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
+    {"yaml tab: what may follow is not missing, limits",
+     "listeners:\n"
+     "  - name: public\n"
+     "    limits:\n"
+     "      max_uri_bytes: 64KiB\n"
+     "      buffer_bytes: 4KiB\n"
+     "      idle_timeout: 1s\n"
+     "\tmax_header_bytes: 4KiB\n",
+     "t.yaml:7:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
+    {"yaml tab: a value read wrong is dropped",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo}]\n"
+     "    limits:\n"
+     "      max_headers: 10\n"
+     "       x\n"
+     "\t  y\n",
+     "t.yaml:8:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
     {"yaml unclosed quote",
      LISTENER CLUSTER "log:\n  level: info\n  access: \"stdout\nworkers: 2\n",
-     "t.yaml:11:11: error: unclosed quoted string (no closing \" before the "
-     "end of the file)\n"},
+     "t.yaml:11:11: error: unclosed quoted string (no closing \" before "
+     "the end of the file)" STOPPED_HERE},
     {"yaml unclosed single quote", "log: {access: 'stdout}\n" LISTENER,
-     "t.yaml:1:15: error: unclosed quoted string (no closing ' before the "
-     "end of the file)\n"},
+     "t.yaml:1:15: error: unclosed quoted string (no closing ' before "
+     "the end of the file)" STOPPED_HERE},
     {"yaml unclosed quote before ---", "log:\n  access: \"stdout\n---\n",
-     "t.yaml:2:11: error: unclosed quoted string (no closing \" before the "
-     "document marker at 3:1)\n"},
+     "t.yaml:2:11: error: unclosed quoted string (no closing \" before "
+     "the document marker at 3:1)" STOPPED_HERE},
     {"yaml quote closed on a later line",
      "log:\n  access: \"stdout\n  level: \"info\"\n" LISTENER CLUSTER,
-     "t.yaml:2:11: error: unclosed quoted string (the next \" is at 3:10)\n"},
+     "t.yaml:2:11: error: unclosed quoted string (the next \" is at "
+     "3:10)" STOPPED_AT("3:11")},
     {"yaml single quote closed on a later line",
      "log:\n  access: 'std\n  level: 'info'\n" LISTENER CLUSTER,
-     "t.yaml:2:11: error: unclosed quoted string (the next ' is at 3:10)\n"},
+     "t.yaml:2:11: error: unclosed quoted string (the next ' is at "
+     "3:10)" STOPPED_AT("3:11")},
     {"yaml unclosed flow", "listeners: [\n",
-     "t.yaml:1:12: error: unclosed \"[\" (no matching \"]\" before the end "
-     "of the file)\n"},
+     "t.yaml:1:12: error: unclosed \"[\" (no matching \"]\" before the "
+     "end of the file)" STOPPED_AT("2:1")},
     {"yaml unclosed flow list",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo}\n" CLUSTER,
-     "t.yaml:4:13: error: unclosed \"[\" (no matching \"]\" before 5:1)\n"},
+     "t.yaml:4:13: error: unclosed \"[\" (no matching \"]\" before "
+     "5:1)" STOPPED_AT("5:1")},
     {"yaml unclosed flow mapping", "log: {level: info\n\n" LISTENER CLUSTER,
-     "t.yaml:1:6: error: unclosed \"{\" (no matching \"}\" before 3:10)\n"},
+     "t.yaml:1:6: error: unclosed \"{\" (no matching \"}\" before "
+     "3:10)" STOPPED_AT("3:10")},
     {"yaml unclosed nested flow", "log: {level: [info, access: x}\n",
-     "t.yaml:1:30: error: expected \",\" or \"]\" in the list that starts at "
-     "1:14\n"},
+     "t.yaml:1:14: error: \"level\": expected error, warn, info or "
+     "debug\n"
+     "t.yaml:1:30: error: expected \",\" or \"]\" in the list that "
+     "starts at 1:14" STOPPED_HERE},
     {"yaml flow missing comma", "log: {level: info access: x}\n",
-     "t.yaml:1:25: error: expected \",\" or \"}\" in the mapping that starts "
-     "at 1:6\n"},
+     "t.yaml:1:25: error: expected \",\" or \"}\" in the mapping that "
+     "starts at 1:6" STOPPED_HERE},
     {"yaml flow missing comma across lines",
      LISTENER "clusters:\n"
 	      "  - name: demo\n"
@@ -1214,16 +1293,18 @@ static const struct error_case error_cases[] = {
 	      "      \"127.0.0.1:9001\"  # ]\n"
 	      "      '127.0.0.1:9002'\n"
 	      "    ]\n",
-     "t.yaml:10:7: error: expected \",\" or \"]\" in the list that starts at "
-     "8:16\n"},
+     "t.yaml:10:7: error: expected \",\" or \"]\" in the list that "
+     "starts at 8:16" STOPPED_HERE},
     {"yaml flow mismatched brackets", "log: [a, b}\n",
-     "t.yaml:1:11: error: expected \",\" or \"]\" in the list that starts at "
-     "1:6\n"},
+     "t.yaml:1:6: error: \"log\": expected a mapping\n"
+     "t.yaml:1:11: error: expected \",\" or \"]\" in the list that "
+     "starts at 1:6" STOPPED_HERE},
     {"yaml control character", "workers: 1\x01\n",
-     "t.yaml:1:11: error: invalid YAML: control characters are not allowed "
-     "(#x1)\n"},
+     "t.yaml:1:11: error: invalid YAML: control characters are not "
+     "allowed (#x1)" STOPPED_HERE},
     {"yaml invalid UTF-8", "workers: \xff\n",
-     "t.yaml:1:10: error: invalid YAML: invalid leading UTF-8 octet (#xff)\n"},
+     "t.yaml:1:10: error: invalid YAML: invalid leading UTF-8 octet "
+     "(#xff)" STOPPED_HERE},
     {"yaml alias", "x: &a 1\n" LISTENER CLUSTER "workers: *a\n",
      "t.yaml:1:1: error: unknown key \"x\" at the top level\n"
      "t.yaml:10:10: error: YAML aliases are not supported\n"},
@@ -1234,7 +1315,8 @@ static const struct error_case error_cases[] = {
     {"yaml too deep",
      "a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]"
      "]]]]]]]]]]]]]\n",
-     "t.yaml:1:35: error: YAML nested more than 32 levels deep\n"},
+     "t.yaml:1:1: error: unknown key \"a\" at the top level\n"
+     "t.yaml:1:35: error: YAML nested more than 32 levels deep" STOPPED_HERE},
     /* the document */
     {"empty file", "",
      "t.yaml:1:1: error: the configuration is empty (expected a "
