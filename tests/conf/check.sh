@@ -8,6 +8,8 @@
 #	# expect: LINE:COL: error: MESSAGE
 # each prefixed with the file's path on stderr, and no other error line
 # for that file (sluice reports every error at once: a file lists them all).
+# sluice runs in top_srcdir, so that a good file names the test
+# certificates under tests/conf/good/tls by paths relative to it.
 # Environment: SLUICE (the daemon), top_srcdir. Exit 0 when all pass.
 
 : "${top_srcdir:=.}"
@@ -15,6 +17,13 @@ if [ -z "$SLUICE" ] || [ ! -x "$SLUICE" ]; then
 	echo "check.sh: SLUICE is not set to an executable sluice" >&2
 	exit 99
 fi
+
+# absolute, for the runs in top_srcdir
+top_srcdir=$(cd "$top_srcdir" && pwd) || exit 99
+case $SLUICE in
+/*) ;;
+*) SLUICE=$(pwd)/$SLUICE ;;
+esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-conf.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -25,7 +34,7 @@ n=0
 for f in "$top_srcdir"/tests/conf/good/*.yaml "$top_srcdir"/etc/sluice.yaml; do
 	[ -f "$f" ] || continue
 	n=$((n + 1))
-	"$SLUICE" -t -c "$f" >"$tmp/out" 2>"$tmp/err"
+	(cd "$top_srcdir" && "$SLUICE" -t -c "$f") >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	if [ "$rc" -eq 0 ] && grep -q "configuration OK" "$tmp/out"; then
 		echo "ok   $f"

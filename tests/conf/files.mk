@@ -7,7 +7,10 @@ CONF_TEST_FILES = \
 	tests/conf/bad/access-log-dir-missing.yaml \
 	tests/conf/bad/address-dns-name.yaml \
 	tests/conf/bad/admin-address-conflict.yaml \
-	tests/conf/bad/alias.yaml \
+	tests/conf/bad/alias-bomb.yaml \
+	tests/conf/bad/alias-error-through.yaml \
+	tests/conf/bad/alias-recursive.yaml \
+	tests/conf/bad/alias-undefined.yaml \
 	tests/conf/bad/bad-address.yaml \
 	tests/conf/bad/bad-balance.yaml \
 	tests/conf/bad/bad-header-name.yaml \
@@ -54,6 +57,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/max-headers-range.yaml \
 	tests/conf/bad/max-pending-range.yaml \
 	tests/conf/bad/max-pending-type.yaml \
+	tests/conf/bad/merge-errors.yaml \
 	tests/conf/bad/mirror-all.yaml \
 	tests/conf/bad/mirror-itself.yaml \
 	tests/conf/bad/missing-colon.yaml \
@@ -107,7 +111,10 @@ CONF_TEST_FILES = \
 	tests/conf/bad/workers-type.yaml \
 	tests/conf/bad/wrong-type-list.yaml \
 	tests/conf/bad/wrong-type-mapping.yaml \
+	tests/conf/good/anchors.yaml \
 	tests/conf/good/full.yaml \
 	tests/conf/good/minimal.yaml \
 	tests/conf/good/multi.yaml \
+	tests/conf/good/tls/cert.pem \
+	tests/conf/good/tls/key.pem \
 	tests/conf/good/weighted.yaml

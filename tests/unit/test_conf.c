@@ -967,6 +967,7 @@ test_load_files(void **state)
 	    SRCDIR "/tests/conf/good/minimal.yaml",
 	    SRCDIR "/tests/conf/good/full.yaml",
 	    SRCDIR "/tests/conf/good/multi.yaml",
+	    SRCDIR "/tests/conf/good/anchors.yaml",
 	    SRCDIR "/etc/sluice.yaml",
 	};
 	struct sl_conf *c;
@@ -1305,11 +1306,87 @@ static const struct error_case error_cases[] = {
     {"yaml invalid UTF-8", "workers: \xff\n",
      "t.yaml:1:10: error: invalid YAML: invalid leading UTF-8 octet "
      "(#xff)" STOPPED_HERE},
+    /* anchors, aliases, merge keys */
     {"yaml alias", "x: &a 1\n" LISTENER CLUSTER "workers: *a\n",
-     "t.yaml:1:1: error: unknown key \"x\" at the top level\n"
-     "t.yaml:10:10: error: YAML aliases are not supported\n"},
+     "t.yaml:1:1: error: unknown key \"x\" at the top level\n"},
     {"yaml alias as key", LISTENER CLUSTER "log: {level: &l info}\n*l : 1\n",
-     "t.yaml:10:1: error: YAML aliases are not supported\n"},
+     "t.yaml:9:17: error: unknown key \"info\" at the top level (through "
+     "the alias *l at 10:1)\n"},
+    {"yaml alias undefined", LISTENER CLUSTER "workers: *w\nlog: &w {}\n",
+     "t.yaml:9:10: error: undefined alias *w (no anchor &w before it)\n"},
+    {"yaml alias recursive", LISTENER CLUSTER "log: &l {level: *l}\n",
+     "t.yaml:9:17: error: alias *l is inside what its anchor at 9:6 names "
+     "(a recursive structure)\n"},
+    {"yaml alias too deep",
+     LISTENER CLUSTER "log: &a [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]"
+		      "]]]]]]]]]]]]]]]\n"
+		      "drain_timeout: [[*a]]\n",
+     "t.yaml:9:6: error: \"log\": expected a mapping\n"
+     "t.yaml:10:16: error: \"drain_timeout\": expected a duration (an "
+     "integer with unit ms, s, m or h)\n"
+     "t.yaml:10:18: error: alias *a nests the YAML more than 32 levels "
+     "deep\n"},
+    /* an error in what an alias copied: where it is written, and how
+     * it was reached */
+    {"yaml alias error positions",
+     "listeners:\n"
+     "  - name: a\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: &r\n"
+     "      - cluster: demo\n"
+     "        timeout: &t 5\n"
+     "  - name: b\n"
+     "    address: 127.0.0.1:8081\n"
+     "    routes: *r\n"
+     "  - name: c\n"
+     "    address: 127.0.0.1:8082\n"
+     "    routes: [{ cluster: demo, timeout: *t }]\n" CLUSTER,
+     "t.yaml:6:21: error: \"timeout\": duration \"5\" needs a unit (ms, s, "
+     "m or h)\n"
+     "t.yaml:6:21: error: \"timeout\": duration \"5\" needs a unit (ms, s, "
+     "m or h) (through the alias *r at 9:13)\n"
+     "t.yaml:6:21: error: \"timeout\": duration \"5\" needs a unit (ms, s, "
+     "m or h) (through the alias *t at 12:40)\n"},
+    {"yaml alias through aliases",
+     "x: &x { max_idle: -1 }\n"
+     "y: &y { pool: *x }\n" LISTENER "clusters:\n"
+     "  - name: demo\n"
+     "    endpoints: [127.0.0.1:9001]\n"
+     "    <<: *y\n",
+     "t.yaml:1:1: error: unknown key \"x\" at the top level\n"
+     "t.yaml:1:19: error: \"max_idle\": expected an integer (0..100000) "
+     "(through the alias *y at 11:9, then *x at 2:15)\n"
+     "t.yaml:2:1: error: unknown key \"y\" at the top level\n"},
+    {"yaml merge not a mapping",
+     LISTENER CLUSTER "log: { <<: [{level: info}, x], access: stdout }\n"
+		      "admin: { <<: 1 }\n",
+     "t.yaml:9:28: error: merge key \"<<\": expected a mapping to "
+     "merge\n"
+     "t.yaml:10:8: error: admin: missing key \"address\"\n"
+     "t.yaml:10:14: error: merge key \"<<\": expected a mapping or a "
+     "list of mappings to merge\n"},
+    {"yaml merge key twice",
+     LISTENER CLUSTER "log: { <<: {level: info}, <<: {access: off} }\n",
+     "t.yaml:9:27: error: duplicate key \"<<\" (first at 9:8; merge several "
+     "mappings with \"<<: [*a, *b]\")\n"},
+    {"yaml merge quoted is a key", LISTENER CLUSTER "log: { \"<<\": {} }\n",
+     "t.yaml:9:8: error: unknown key \"<<\" in log\n"},
+    {"yaml merge brings unknown keys",
+     LISTENER "clusters:\n"
+	      "  - &c\n"
+	      "    name: demo\n"
+	      "    endpoints: [127.0.0.1:9001]\n"
+	      "admin: { <<: *c, address: 127.0.0.1:9901 }\n",
+     "t.yaml:8:5: error: unknown key \"name\" in admin (through the "
+     "alias *c at 10:14)\n"
+     "t.yaml:9:5: error: unknown key \"endpoints\" in admin (through "
+     "the alias *c at 10:14)\n"},
+    {"yaml merge cut short by a stop",
+     LISTENER CLUSTER "log:\n"
+		      "  <<: {level: loud}\n"
+		      "\taccess: off\n",
+     "t.yaml:11:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
     {"yaml two documents", LISTENER CLUSTER "---\nworkers: 2\n",
      "t.yaml:9:1: error: only one YAML document is allowed\n"},
     {"yaml too deep",
@@ -2357,6 +2434,158 @@ test_error_case(void **state)
 	load_bad(ec->yaml, strlen(ec->yaml), ec->want);
 }
 
+/* Anchors and aliases on scalars, lists and mappings; merge keys. */
+static void
+test_anchors(void **state)
+{
+	struct sl_conf *c =
+	    load_ok("workers: &n 2\n"
+		    "listeners:\n"
+		    "  - name: plain\n"
+		    "    address: 127.0.0.1:8080\n"
+		    "    limits: &lim { max_headers: *n, idle_timeout: 5s }\n"
+		    "    routes: &routes\n"
+		    "      - name: api\n"
+		    "        match: { methods: &m [GET, HEAD] }\n"
+		    "        cluster: &api api\n"
+		    "      - { cluster: web, match: { methods: *m } }\n"
+		    "  - name: tls\n"
+		    "    address: 127.0.0.1:8443\n"
+		    "    limits: { <<: *lim, idle_timeout: 9s }\n"
+		    "    routes: *routes\n"
+		    "clusters:\n"
+		    "  - &base\n"
+		    "    name: *api\n"
+		    "    endpoints: [127.0.0.1:9001]\n"
+		    "    connect_timeout: 2s\n"
+		    "    pool: &pool { max_idle: 7, idle_timeout: 3s }\n"
+		    "  - <<: *base\n"
+		    "    name: web\n"
+		    "    endpoints: [127.0.0.1:9002]\n"
+		    "  - <<: [{ pool: { max_idle: 1 } }, *base]\n"
+		    "    name: third\n");
+	const struct sl_conf_listener *a = &c->listeners[0], *b;
+	size_t i;
+
+	(void)state;
+	b = &c->listeners[1];
+	assert_int_equal(c->workers, 2);
+	assert_int_equal(a->limits.max_headers, 2);
+	assert_int_equal(a->limits.idle_timeout_ms, 5000);
+	/* a key written beside the merge wins */
+	assert_int_equal(b->limits.max_headers, 2);
+	assert_int_equal(b->limits.idle_timeout_ms, 9000);
+	assert_int_equal(a->nroutes, 2);
+	assert_int_equal(b->nroutes, 2);
+	for (i = 0; i < 2; i++) {
+		assert_string_equal(a->routes[i].name, b->routes[i].name);
+		assert_ptr_equal(a->routes[i].cluster, b->routes[i].cluster);
+		assert_int_equal(a->routes[i].nmethods, 2);
+		assert_int_equal(b->routes[i].nmethods, 2);
+		assert_string_equal(b->routes[i].methods[1], "HEAD");
+	}
+	assert_string_equal(b->routes[0].cluster->name, "api");
+	assert_string_equal(b->routes[1].cluster->name, "web");
+	assert_int_equal(c->nclusters, 3);
+	assert_string_equal(c->clusters[0].name, "api");
+	assert_string_equal(c->clusters[1].name, "web");
+	assert_string_equal(c->clusters[1].endpoints[0].addr.text,
+			    "127.0.0.1:9002");
+	assert_int_equal(c->clusters[1].connect_timeout_ms, 2000);
+	assert_int_equal(c->clusters[1].pool_max_idle, 7);
+	/* of two merged mappings, the first wins; the rest still comes */
+	assert_string_equal(c->clusters[2].name, "third");
+	assert_int_equal(c->clusters[2].pool_max_idle, 1);
+	assert_int_equal(c->clusters[2].pool_idle_timeout_ms, 30000);
+	assert_int_equal(c->clusters[2].connect_timeout_ms, 2000);
+	assert_string_equal(c->clusters[2].endpoints[0].addr.text,
+			    "127.0.0.1:9001");
+	sl_conf_unref(c);
+
+	/* An anchor on a merged mapping still names it whole afterwards. */
+	c = load_ok(LISTENER
+		    "clusters:\n"
+		    "  - name: demo\n"
+		    "    endpoints: [127.0.0.1:9001]\n"
+		    "    <<: &p { connect_timeout: 3s, max_pending: 4 }\n"
+		    "    connect_timeout: 1s\n"
+		    "  - name: two\n"
+		    "    endpoints: [127.0.0.1:9002]\n"
+		    "    <<: *p\n");
+	assert_int_equal(c->clusters[0].connect_timeout_ms, 1000);
+	assert_int_equal(c->clusters[0].max_pending, 4);
+	assert_int_equal(c->clusters[1].connect_timeout_ms, 3000);
+	assert_int_equal(c->clusters[1].max_pending, 4);
+	sl_conf_unref(c);
+}
+
+/* Nodes in the tree under n, n too. */
+static size_t
+tree_nodes(const struct sl_yaml_node *n)
+{
+	size_t i, k = 1;
+
+	for (i = 0; i < n->nkids; i++)
+		k += tree_nodes(n->kids[i]);
+	return k;
+}
+
+/*
+ * A billion laughs: nine aliases a level, nine levels, would be 9^9 nodes.
+ * The expansion stops at the bound, so the tree stays small, and the
+ * error names the alias that crossed it.
+ */
+static void
+test_alias_bomb(void **state)
+{
+	static const char yaml[] =
+	    "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+	    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+	    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+	    "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+	    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+	    "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+	    "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
+	    "h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+	    "i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]\n";
+	struct sl_yaml_loader ld;
+	struct sl_yaml_node *root;
+	char *errs;
+	int fatal;
+
+	(void)state;
+	sl_yaml_loader_init(&ld, "t.yaml", yaml, strlen(yaml));
+	root = sl_yaml_parse(&ld, &fatal);
+	assert_false(fatal);
+	assert_non_null(root);
+	assert_true(tree_nodes(root) <= 200 + SL_YAML_MAX_ALIAS_NODES);
+	sl_yaml_node_free(root);
+	errs = sl_yaml_errors_finish(&ld);
+	assert_non_null(errs);
+	assert_string_equal(errs,
+			    "t.yaml:6:8: error: alias *e expands to more than "
+			    "100000 nodes (it adds 66430 to the 74718 the "
+			    "aliases before it added); 8 more aliases were "
+			    "refused for the same reason\n");
+	free(errs);
+
+	/* The same through the whole loader: refused, not expanded. */
+	load_bad(yaml, strlen(yaml),
+		 "t.yaml:1:1: error: unknown key \"a\" at the top level\n"
+		 "t.yaml:1:1: error: missing key \"listeners\"\n"
+		 "t.yaml:2:1: error: unknown key \"b\" at the top level\n"
+		 "t.yaml:3:1: error: unknown key \"c\" at the top level\n"
+		 "t.yaml:4:1: error: unknown key \"d\" at the top level\n"
+		 "t.yaml:5:1: error: unknown key \"e\" at the top level\n"
+		 "t.yaml:6:1: error: unknown key \"f\" at the top level\n"
+		 "t.yaml:6:8: error: alias *e expands to more than 100000 "
+		 "nodes (it adds 66430 to the 74718 the aliases before it "
+		 "added); 8 more aliases were refused for the same reason\n"
+		 "t.yaml:7:1: error: unknown key \"g\" at the top level\n"
+		 "t.yaml:8:1: error: unknown key \"h\" at the top level\n"
+		 "t.yaml:9:1: error: unknown key \"i\" at the top level\n");
+}
+
 /* split, sticky, mirror, expose_cluster_header, hash_key */
 static void
 test_weighted_routes(void **state)
@@ -2930,6 +3159,8 @@ main(void)
 	    cmocka_unit_test(test_parse_addr),
 	    cmocka_unit_test(test_full),
 	    cmocka_unit_test(test_weighted_routes),
+	    cmocka_unit_test(test_anchors),
+	    cmocka_unit_test(test_alias_bomb),
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_route_names),
 	    cmocka_unit_test(test_match),
