@@ -212,7 +212,7 @@ sl_yaml_errors_finish(struct sl_yaml_loader *ld)
 		struct sl_yaml_via *v = ld->vias;
 
 		ld->vias = v->all;
-		free(v->name);
+		free(v->own);
 		free(v);
 	}
 	return out;
@@ -957,6 +957,11 @@ bury(struct sl_yaml_loader *ld, struct build *b, struct sl_yaml_node *n)
 		sl_yaml_node_free(n); /* out of memory: parsing ends */
 }
 
+/*
+ * A via for the alias *name at line:col, leading on to next. The first
+ * via of an expansion owns a copy of name; those made from it (via_for)
+ * borrow it: a long name is not copied once per node.
+ */
 static struct sl_yaml_via *
 via_new(struct sl_yaml_loader *ld, unsigned line, unsigned col,
 	const char *name, struct sl_yaml_via *next)
@@ -964,11 +969,12 @@ via_new(struct sl_yaml_loader *ld, unsigned line, unsigned col,
 	struct sl_yaml_via *v;
 
 	if ((v = calloc(1, sizeof(*v))) == NULL ||
-	    (v->name = sl_yaml_strdup(ld, name)) == NULL) {
+	    (next == NULL && (v->own = sl_yaml_strdup(ld, name)) == NULL)) {
 		free(v);
 		ld->oom = 1;
 		return NULL;
 	}
+	v->name = next == NULL ? v->own : name;
 	v->line = line;
 	v->col = col;
 	v->next = next;

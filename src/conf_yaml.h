@@ -42,7 +42,8 @@ enum sl_yaml_node_type {
  */
 struct sl_yaml_via {
 	unsigned line, col;	  /* of the "*", 1-based */
-	char *name;		  /* the anchor's name */
+	const char *name;	  /* the anchor's name */
+	char *own;		  /* name, when this via owns it */
 	struct sl_yaml_via *next; /* NULL: the original was written */
 	struct sl_yaml_via *all;  /* every via of the load, to free */
 	struct sl_yaml_via *memo; /* see via_for() in conf_yaml.c */
