@@ -208,40 +208,39 @@ parse_tls_server(struct sl_yaml_loader *ld, const char *lbl,
 	if (sl_yaml_get_map(ld, "tls", map) == -1)
 		return;
 	sl_yaml_check_keys(ld, map, tls_server_keys, "in tls");
-	if ((certs = sl_yaml_map_get(map, "certificates", NULL)) == NULL) {
-		sl_yaml_err_node(ld, map,
-				 "%s: tls: missing key \"certificates\"", lbl);
-		return;
-	}
-	if (sl_yaml_get_seq(ld, "certificates", certs) == -1)
-		return;
-	if (certs->nkids == 0) {
-		sl_yaml_err_node(ld, certs,
-				 "%s: \"certificates\" must not be empty", lbl);
-		return;
-	}
-	if ((t->certs = calloc(certs->nkids, sizeof(*t->certs))) == NULL) {
+	/* what is wrong with the certificates does not hide the rest */
+	if ((certs = sl_yaml_map_get(map, "certificates", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map,
+				  "%s: tls: missing key \"certificates\"", lbl);
+	else if (sl_yaml_get_seq(ld, "certificates", certs) == -1)
+		certs = NULL;
+	else if (certs->nkids == 0) {
+		sl_yaml_err_lacks(
+		    ld, certs, "%s: \"certificates\" must not be empty", lbl);
+		certs = NULL;
+	} else if ((t->certs = calloc(certs->nkids, sizeof(*t->certs))) ==
+		   NULL) {
 		ld->oom = 1;
 		return;
-	}
-	t->ncerts = certs->nkids;
-	for (size_t i = 0; i < certs->nkids; i++) {
+	} else
+		t->ncerts = certs->nkids;
+	for (size_t i = 0; certs != NULL && i < certs->nkids; i++) {
 		const struct sl_yaml_node *c = certs->kids[i];
 		if (sl_yaml_get_map(ld, "certificates", c) == -1)
 			continue;
 		sl_yaml_check_keys(ld, c, tls_cert_keys, "in a certificate");
 		if ((v = sl_yaml_map_get(c, "cert", NULL)) == NULL)
-			sl_yaml_err_node(ld, c,
-					 "%s: certificate #%zu: missing "
-					 "key \"cert\"",
-					 lbl, i + 1);
+			sl_yaml_err_lacks(ld, c,
+					  "%s: certificate #%zu: missing "
+					  "key \"cert\"",
+					  lbl, i + 1);
 		else
 			get_file(ld, "cert", v, &t->certs[i].cert);
 		if ((v = sl_yaml_map_get(c, "key", NULL)) == NULL)
-			sl_yaml_err_node(ld, c,
-					 "%s: certificate #%zu: missing "
-					 "key \"key\"",
-					 lbl, i + 1);
+			sl_yaml_err_lacks(ld, c,
+					  "%s: certificate #%zu: missing "
+					  "key \"key\"",
+					  lbl, i + 1);
 		else
 			get_file(ld, "key", v, &t->certs[i].key);
 	}
@@ -265,8 +264,8 @@ parse_tls_server(struct sl_yaml_loader *ld, const char *lbl,
 				     "required or optional");
 		if (e >= 0)
 			t->client_verify_optional = e == 1;
-		if (t->client_ca.path == NULL &&
-		    sl_yaml_map_get(map, "client_ca", NULL) == NULL)
+		if (sl_yaml_map_get(map, "client_ca", NULL) == NULL &&
+		    sl_yaml_whole(ld, map))
 			sl_yaml_err_node(ld, v,
 					 "%s: \"client_verify\" needs "
 					 "\"client_ca\"",
@@ -274,18 +273,22 @@ parse_tls_server(struct sl_yaml_loader *ld, const char *lbl,
 	}
 	if ((v = sl_yaml_map_get(map, "client_subject_header", NULL)) != NULL &&
 	    sl_yaml_get_str(ld, "client_subject_header", v, &str) == 0) {
-		if (!is_token(str, strlen(str)) || str[0] == '\0')
+		int ok = is_token(str, strlen(str)) && str[0] != '\0';
+
+		if (!ok)
 			sl_yaml_err_node(ld, v,
 					 "\"client_subject_header\": \"%s\" is "
 					 "not a valid header name",
 					 sl_yaml_qnode(ld, v));
-		else if (sl_yaml_map_get(map, "client_ca", NULL) == NULL)
-			sl_yaml_err_node(ld, v,
-					 "%s: \"client_subject_header\" needs "
-					 "\"client_ca\" (only a verified "
-					 "certificate sets it)",
-					 lbl);
-		else
+		if (sl_yaml_map_get(map, "client_ca", NULL) == NULL) {
+			if (sl_yaml_whole(ld, map))
+				sl_yaml_err_node(
+				    ld, v,
+				    "%s: \"client_subject_header\" needs "
+				    "\"client_ca\" (only a verified "
+				    "certificate sets it)",
+				    lbl);
+		} else if (ok)
 			t->client_subject_header = sl_yaml_strdup(ld, str);
 	}
 }
@@ -327,7 +330,7 @@ parse_tls_client(struct sl_yaml_loader *ld, const char *lbl,
 		get_file(ld, "cert", cert, &t->cert);
 	if (key != NULL)
 		get_file(ld, "key", key, &t->key);
-	if ((cert == NULL) != (key == NULL))
+	if ((cert == NULL) != (key == NULL) && sl_yaml_whole(ld, map))
 		sl_yaml_err_node(ld, cert != NULL ? cert : key,
 				 "%s: tls: \"cert\" and \"key\" go together "
 				 "(mutual TLS)",
@@ -518,7 +521,11 @@ parse_health(struct sl_yaml_loader *ld, const char *lbl,
 	if ((v = sl_yaml_map_get(map, "unhealthy", NULL)) != NULL &&
 	    sl_yaml_get_uint(ld, "unhealthy", v, 1, 100, &u) == 0)
 		h->unhealthy = (uint32_t)u;
-	if (h->timeout_ms >= h->interval_ms)
+	/* with one of them not read yet, the other may be right */
+	if (h->timeout_ms >= h->interval_ms &&
+	    (sl_yaml_whole(ld, map) ||
+	     (sl_yaml_map_get(map, "timeout", NULL) != NULL &&
+	      sl_yaml_map_get(map, "interval", NULL) != NULL)))
 		sl_yaml_err_node(
 		    ld, map,
 		    "%s: health_check: \"timeout\" (%llu ms) must be "
@@ -529,9 +536,9 @@ parse_health(struct sl_yaml_loader *ld, const char *lbl,
 		memset(h->expect, 0, sizeof(h->expect));
 		if (v->type == SL_YAML_NODE_SEQ) {
 			if (v->nkids == 0)
-				sl_yaml_err_node(ld, v,
-						 "\"expect_status\": must not "
-						 "be empty");
+				sl_yaml_err_lacks(ld, v,
+						  "\"expect_status\": must not "
+						  "be empty");
 			for (size_t i = 0; i < v->nkids; i++)
 				expect_item(ld, v->kids[i], h->expect);
 		} else
@@ -607,10 +614,10 @@ parse_endpoints(struct sl_yaml_loader *ld, const char *lbl,
 					   "in endpoint");
 			if ((addr = sl_yaml_map_get(item, "address", NULL)) ==
 			    NULL)
-				sl_yaml_err_node(ld, item,
-						 "%s: endpoint: missing key "
-						 "\"address\"",
-						 lbl);
+				sl_yaml_err_lacks(ld, item,
+						  "%s: endpoint: missing key "
+						  "\"address\"",
+						  lbl);
 			if ((item = sl_yaml_map_get(item, "weight", NULL)) !=
 				NULL &&
 			    sl_yaml_get_uint(ld, "weight", item, 1,
@@ -684,32 +691,35 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	namen = sl_yaml_map_get(map, "name", NULL);
 	sl_yaml_label(ld, lbl, sizeof(lbl), "cluster", namen, idx);
 	if (namen == NULL)
-		sl_yaml_err_node(ld, map, "%s: missing key \"name\"", lbl);
+		sl_yaml_err_lacks(ld, map, "%s: missing key \"name\"", lbl);
 	else
 		sl_yaml_get_name(ld, namen, &cl->name);
 
 	if ((v = sl_yaml_map_get(map, "endpoints", NULL)) == NULL)
-		sl_yaml_err_node(ld, map, "%s: missing key \"endpoints\"", lbl);
+		sl_yaml_err_lacks(ld, map, "%s: missing key \"endpoints\"",
+				  lbl);
 	else if (sl_yaml_get_seq(ld, "endpoints", v) == 0) {
 		if (v->nkids == 0)
-			sl_yaml_err_node(
+			sl_yaml_err_lacks(
 			    ld, v, "%s: \"endpoints\" must not be empty", lbl);
 		else
 			parse_endpoints(ld, lbl, v, cl);
 	}
+	/* -1: "balance" wrong; -2: not read, it may come after a stop */
+	e = sl_yaml_whole(ld, map) ? 0 : -2;
 	if ((v = sl_yaml_map_get(map, "balance", NULL)) != NULL &&
 	    (e = sl_yaml_get_enum(ld, "balance", v, balance_names,
 				  "round_robin, least_request or hash")) >= 0)
 		cl->balance = (enum sl_balance)e;
 	cl->hash_key.source = SL_KEY_CLIENT_IP;
 	if ((v = sl_yaml_map_get(map, "hash_key", &k)) != NULL) {
-		if (cl->balance != SL_BALANCE_HASH)
+		/* not when "balance" is wrong itself: it may say hash */
+		if (cl->balance != SL_BALANCE_HASH && e >= 0)
 			sl_yaml_err_node(ld, k,
 					 "%s: \"hash_key\" needs \"balance: "
 					 "hash\"",
 					 lbl);
-		else
-			parse_key(ld, "hash_key", v, &cl->hash_key);
+		parse_key(ld, "hash_key", v, &cl->hash_key);
 	}
 	if ((v = sl_yaml_map_get(map, "connect_timeout", NULL)) != NULL)
 		sl_yaml_get_duration(ld, "connect_timeout", v, 1, CONF_DAY_MS,
@@ -808,6 +818,7 @@ parse_limits(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 {
 	const struct sl_yaml_node *v, *uri, *hdr, *buf;
 	char a[32], b[32];
+	int whole;
 
 	sl_yaml_check_keys(ld, map, limits_keys, "in limits");
 	if ((v = sl_yaml_map_get(map, "header_timeout", NULL)) != NULL)
@@ -857,8 +868,13 @@ parse_limits(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		sl_yaml_get_uint(ld, "max_connections_per_ip", v, 0,
 				 CONF_MAX_CONNS, &lim->max_connections_per_ip);
 
-	/* Report a conflict at whichever of the two keys is written. */
-	if (lim->max_uri_bytes > lim->max_header_bytes && (uri || hdr))
+	/*
+	 * Report a conflict at whichever of the two keys is written; with
+	 * one of them not read yet (parsing stopped), it may be right.
+	 */
+	whole = sl_yaml_whole(ld, map);
+	if (lim->max_uri_bytes > lim->max_header_bytes && (uri || hdr) &&
+	    (whole || (uri && hdr)))
 		sl_yaml_err_node(
 		    ld, uri ? uri : hdr,
 		    "\"max_uri_bytes\" (%s) must not exceed "
@@ -866,7 +882,8 @@ parse_limits(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		    sl_yaml_fmt_size(a, sizeof(a), lim->max_uri_bytes),
 		    sl_yaml_fmt_size(b, sizeof(b), lim->max_header_bytes));
 	/* The whole request head must fit in one buffer. */
-	if (lim->max_header_bytes > lim->buffer_bytes && (hdr || buf))
+	if (lim->max_header_bytes > lim->buffer_bytes && (hdr || buf) &&
+	    (whole || (hdr && buf)))
 		sl_yaml_err_node(
 		    ld, hdr ? hdr : buf,
 		    "\"max_header_bytes\" (%s) must not exceed "
@@ -975,7 +992,7 @@ parse_path(struct sl_yaml_loader *ld, const char *key,
 			return;
 		}
 	}
-	if ((r->path = sl_yaml_strdup(ld, s)) != NULL)
+	if (r->path == NULL && (r->path = sl_yaml_strdup(ld, s)) != NULL)
 		r->path_prefix = strcmp(key, "path_prefix") == 0;
 }
 
@@ -989,7 +1006,7 @@ parse_methods(struct sl_yaml_loader *ld, const struct sl_yaml_node *seq,
 	if (sl_yaml_get_seq(ld, "methods", seq) == -1)
 		return;
 	if (seq->nkids == 0) {
-		sl_yaml_err_node(ld, seq, "\"methods\": must not be empty");
+		sl_yaml_err_lacks(ld, seq, "\"methods\": must not be empty");
 		return;
 	}
 	if ((r->methods = calloc(seq->nkids, sizeof(*r->methods))) == NULL) {
@@ -1025,6 +1042,7 @@ parse_headers(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	struct sl_conf_header_match *h;
 	const struct sl_yaml_node *k, *v;
 	size_t i, j, vl;
+	int bad;
 
 	if (sl_yaml_get_map(ld, "headers", map) == -1 || map->nkids == 0)
 		return;
@@ -1037,21 +1055,24 @@ parse_headers(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		v = map->kids[i + 1];
 		if (k->type == SL_YAML_NODE_BAD || v->type == SL_YAML_NODE_BAD)
 			continue;
-		if (k->type != SL_YAML_NODE_SCALAR ||
-		    !is_token(k->str, k->len)) {
+		/* the name and the value are checked apart: both may be
+		 * wrong */
+		bad =
+		    k->type != SL_YAML_NODE_SCALAR || !is_token(k->str, k->len);
+		if (bad)
 			sl_yaml_err_node(
 			    ld, k, "\"headers\": invalid header name \"%s\"",
 			    k->type == SL_YAML_NODE_SCALAR
 				? sl_yaml_qnode(ld, k)
 				: "");
-			continue;
-		}
 		if (!sl_yaml_is_string(v)) {
 			sl_yaml_err_node(
 			    ld, v,
 			    "\"headers\": the value of \"%s\" must be a "
 			    "string",
-			    sl_yaml_qnode(ld, k));
+			    k->type == SL_YAML_NODE_SCALAR
+				? sl_yaml_qnode(ld, k)
+				: "");
 			continue;
 		}
 		vl = v->len;
@@ -1070,9 +1091,14 @@ parse_headers(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 			    "\"headers\": invalid value \"%s\" for "
 			    "\"%s\" (no control characters, no leading "
 			    "or trailing blanks)",
-			    sl_yaml_qnode(ld, v), sl_yaml_qnode(ld, k));
+			    sl_yaml_qnode(ld, v),
+			    k->type == SL_YAML_NODE_SCALAR
+				? sl_yaml_qnode(ld, k)
+				: "");
 			continue;
 		}
+		if (bad)
+			continue;
 		h = &r->headers[r->nheaders];
 		if ((h->name = sl_yaml_strdup(ld, k->str)) == NULL)
 			continue;
@@ -1116,9 +1142,10 @@ parse_match(struct sl_yaml_loader *ld, const char *lbl,
 		    "%s: \"path\" and \"path_prefix\" are mutually "
 		    "exclusive",
 		    lbl);
-	else if (path != NULL)
+	/* both values are checked; the first usable one is kept */
+	if (path != NULL)
 		parse_path(ld, "path", path, r);
-	else if (prefix != NULL)
+	if (prefix != NULL)
 		parse_path(ld, "path_prefix", prefix, r);
 	if ((v = sl_yaml_map_get(map, "methods", NULL)) != NULL)
 		parse_methods(ld, v, r);
@@ -1160,7 +1187,8 @@ find_cluster(struct sl_yaml_loader *ld, const char *lbl, const char *key,
 		if (conf->clusters[i].name != NULL &&
 		    strcmp(conf->clusters[i].name, s) == 0)
 			return &conf->clusters[i];
-	unknown_cluster(ld, lbl, n, conf);
+	if (!ld->names_cut)
+		unknown_cluster(ld, lbl, n, conf);
 	return NULL;
 }
 
@@ -1178,8 +1206,8 @@ parse_split(struct sl_yaml_loader *ld, const char *lbl,
 	if (sl_yaml_get_seq(ld, "split", seq) == -1)
 		return;
 	if (seq->nkids == 0) {
-		sl_yaml_err_node(ld, seq, "%s: \"split\" must not be empty",
-				 lbl);
+		sl_yaml_err_lacks(ld, seq, "%s: \"split\" must not be empty",
+				  lbl);
 		return;
 	}
 	if ((r->split = calloc(seq->nkids, sizeof(*r->split))) == NULL ||
@@ -1205,9 +1233,9 @@ parse_split(struct sl_yaml_loader *ld, const char *lbl,
 		}
 		sl_yaml_check_keys(ld, item, split_keys, "in split");
 		if ((c = sl_yaml_map_get(item, "cluster", NULL)) == NULL)
-			sl_yaml_err_node(ld, item,
-					 "%s: split: missing key \"cluster\"",
-					 lbl);
+			sl_yaml_err_lacks(ld, item,
+					  "%s: split: missing key \"cluster\"",
+					  lbl);
 		else if ((sp->cluster = find_cluster(ld, lbl, "cluster", c,
 						     conf)) != NULL) {
 			sp->id = sl_hash64(sp->cluster->name,
@@ -1223,7 +1251,7 @@ parse_split(struct sl_yaml_loader *ld, const char *lbl,
 				}
 		}
 		if ((wn = sl_yaml_map_get(item, "weight", NULL)) == NULL) {
-			sl_yaml_err_node(
+			sl_yaml_err_lacks(
 			    ld, item, "%s: split: missing key \"weight\"", lbl);
 			bad = 1;
 		} else if (sl_yaml_get_uint(ld, "weight", wn, 0,
@@ -1237,7 +1265,7 @@ parse_split(struct sl_yaml_loader *ld, const char *lbl,
 		r->split_weights[i] = r->split[i].weight;
 		r->split_ids[i] = r->split[i].id;
 	}
-	if (!bad && total == 0)
+	if (!bad && total == 0 && sl_yaml_whole(ld, seq))
 		sl_yaml_err_node(ld, key,
 				 "%s: every weight of the split is 0 (at least "
 				 "one must get traffic)",
@@ -1292,12 +1320,12 @@ parse_mirror(struct sl_yaml_loader *ld, const char *lbl,
 	if (sl_yaml_get_map(ld, "mirror", map) == -1)
 		return;
 	sl_yaml_check_keys(ld, map, mirror_keys, "in mirror");
-	if ((p = sl_yaml_map_get(map, "percent", NULL)) != NULL &&
-	    sl_yaml_get_uint(ld, "percent", p, 0, 100, &pct) == -1)
-		return;
+	/* a wrong percent does not hide what is wrong with the cluster */
+	if ((p = sl_yaml_map_get(map, "percent", NULL)) != NULL)
+		sl_yaml_get_uint(ld, "percent", p, 0, 100, &pct);
 	if ((c = sl_yaml_map_get(map, "cluster", NULL)) == NULL) {
-		sl_yaml_err_node(ld, map, "%s: mirror: missing key \"cluster\"",
-				 lbl);
+		sl_yaml_err_lacks(ld, map,
+				  "%s: mirror: missing key \"cluster\"", lbl);
 		return;
 	}
 	if ((r->mirror = find_cluster(ld, lbl, "cluster", c, conf)) == NULL)
@@ -1395,6 +1423,10 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	    sl_yaml_get_map(ld, "match", v) == 0)
 		parse_match(ld, lbl, v, r);
 
+	/*
+	 * Each value is checked even when the route is wrong as a whole, so
+	 * that one run shows every mistake.
+	 */
 	clv = sl_yaml_map_get(map, "cluster", &clk);
 	splitv = sl_yaml_map_get(map, "split", &splitk);
 	if (clv != NULL && splitv != NULL)
@@ -1403,20 +1435,19 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		    "%s: \"cluster\" and \"split\" are mutually exclusive",
 		    lbl);
 	else if (clv == NULL && splitv == NULL)
-		sl_yaml_err_node(
+		sl_yaml_err_lacks(
 		    ld, map, "%s: missing key \"cluster\" (or \"split\")", lbl);
-	else if (clv != NULL)
+	if (clv != NULL)
 		r->cluster = find_cluster(ld, lbl, "cluster", clv, conf);
-	else
+	if (splitv != NULL)
 		parse_split(ld, lbl, splitk, splitv, r, conf);
 	if ((v = sl_yaml_map_get(map, "sticky", &k)) != NULL) {
-		if (splitv == NULL)
+		if (splitv == NULL && sl_yaml_whole(ld, map))
 			sl_yaml_err_node(ld, k,
 					 "%s: \"sticky\" needs \"split\" (it "
 					 "keeps a user on one cluster of it)",
 					 lbl);
-		else
-			parse_key(ld, "sticky", v, &r->sticky);
+		parse_key(ld, "sticky", v, &r->sticky);
 	}
 	if ((v = sl_yaml_map_get(map, "split_failover", &k)) != NULL) {
 		if (splitv == NULL)
@@ -1479,12 +1510,12 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	namen = sl_yaml_map_get(map, "name", NULL);
 	sl_yaml_label(ld, lbl, sizeof(lbl), "listener", namen, idx);
 	if (namen == NULL)
-		sl_yaml_err_node(ld, map, "%s: missing key \"name\"", lbl);
+		sl_yaml_err_lacks(ld, map, "%s: missing key \"name\"", lbl);
 	else
 		sl_yaml_get_name(ld, namen, &l->name);
 
 	if ((v = sl_yaml_map_get(map, "address", NULL)) == NULL)
-		sl_yaml_err_node(ld, map, "%s: missing key \"address\"", lbl);
+		sl_yaml_err_lacks(ld, map, "%s: missing key \"address\"", lbl);
 	else if (sl_yaml_get_addr(ld, "address", v, &l->addr) == 0) {
 		addr = v;
 		l->addr_pos.line = v->line;
@@ -1501,10 +1532,10 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		parse_tls_server(ld, lbl, v, &l->tls);
 
 	if ((v = sl_yaml_map_get(map, "routes", NULL)) == NULL)
-		sl_yaml_err_node(ld, map, "%s: missing key \"routes\"", lbl);
+		sl_yaml_err_lacks(ld, map, "%s: missing key \"routes\"", lbl);
 	else if (sl_yaml_get_seq(ld, "routes", v) == 0) {
 		if (v->nkids == 0) {
-			sl_yaml_err_node(
+			sl_yaml_err_lacks(
 			    ld, v, "%s: \"routes\" must not be empty", lbl);
 			return addr;
 		}
@@ -1600,7 +1631,7 @@ parse_listeners(struct sl_yaml_loader *ld, const struct sl_yaml_node *seq,
 	if (sl_yaml_get_seq(ld, "listeners", seq) == -1)
 		return;
 	if (seq->nkids == 0) {
-		sl_yaml_err_node(ld, seq, "\"listeners\": must not be empty");
+		sl_yaml_err_lacks(ld, seq, "\"listeners\": must not be empty");
 		return;
 	}
 	if ((conf->listeners = calloc(seq->nkids, sizeof(*conf->listeners))) ==
@@ -1710,6 +1741,8 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 	const struct sl_yaml_node *v, *admin = NULL;
 
 	if (root == NULL) {
+		if (ld->stopped)
+			return; /* the stop is reported; nothing was read */
 		sl_yaml_err_at(
 		    ld, 1, 1,
 		    "the configuration is empty (expected a mapping with "
@@ -1729,8 +1762,8 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 	    sl_yaml_get_map(ld, "admin", v) == 0) {
 		sl_yaml_check_keys(ld, v, admin_keys, "in admin");
 		if ((admin = sl_yaml_map_get(v, "address", NULL)) == NULL)
-			sl_yaml_err_node(ld, v,
-					 "admin: missing key \"address\"");
+			sl_yaml_err_lacks(ld, v,
+					  "admin: missing key \"address\"");
 		else if (sl_yaml_get_addr(ld, "address", admin,
 					  &conf->admin_addr) == 0) {
 			conf->has_admin = 1;
@@ -1748,8 +1781,10 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 	/* Clusters first: routes refer to them wherever they are written. */
 	if ((v = sl_yaml_map_get(root, "clusters", NULL)) != NULL)
 		parse_clusters(ld, v, conf);
+	/* after a stop, a cluster a route names may be in the part not read */
+	ld->names_cut = !sl_yaml_whole(ld, v != NULL ? v : root);
 	if ((v = sl_yaml_map_get(root, "listeners", NULL)) == NULL)
-		sl_yaml_err_node(ld, root, "missing key \"listeners\"");
+		sl_yaml_err_lacks(ld, root, "missing key \"listeners\"");
 	else
 		parse_listeners(ld, v, admin, conf);
 }

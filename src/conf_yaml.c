@@ -54,18 +54,40 @@ sl_yaml_loader_init(struct sl_yaml_loader *ld, const char *name,
 	ld->len = text != NULL ? len : 0;
 }
 
-static void verr_at(struct sl_yaml_loader *, unsigned, unsigned, const char *,
-		    va_list) __attribute__((format(printf, 4, 0)));
+static const char *quote(struct sl_yaml_loader *, const char *, size_t);
+
+static void verr_at(struct sl_yaml_loader *, unsigned, unsigned,
+		    const struct sl_yaml_via *, const char *, va_list)
+    __attribute__((format(printf, 5, 0)));
+
+/* How many aliases of a chain a message names before "...". */
+#define VIA_SHOWN 4
 
 static void
-verr_at(struct sl_yaml_loader *ld, unsigned line, unsigned col, const char *fmt,
-	va_list ap)
+verr_at(struct sl_yaml_loader *ld, unsigned line, unsigned col,
+	const struct sl_yaml_via *via, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	struct sl_yaml_err *e;
-	size_t sz;
+	size_t sz, l;
+	int i;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* the alias it came through, and the one that brought that, ... */
+	for (i = 0; via != NULL && i <= VIA_SHOWN; via = via->next, i++) {
+		l = strlen(msg);
+		if (i == VIA_SHOWN)
+			snprintf(msg + l, sizeof(msg) - l, ", ...");
+		else
+			snprintf(msg + l, sizeof(msg) - l, "%s*%s at %u:%u",
+				 i == 0 ? " (through the alias " : ", then ",
+				 quote(ld, via->name, strlen(via->name)),
+				 via->line, via->col);
+	}
+	if (i > 0) {
+		l = strlen(msg);
+		snprintf(msg + l, sizeof(msg) - l, ")");
+	}
 	if (ld->nerrs == ld->errcap) {
 		size_t cap = ld->errcap ? ld->errcap * 2 : 8;
 
@@ -100,7 +122,7 @@ sl_yaml_err_at(struct sl_yaml_loader *ld, unsigned line, unsigned col,
 	va_list ap;
 
 	va_start(ap, fmt);
-	verr_at(ld, line, col, fmt, ap);
+	verr_at(ld, line, col, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -111,8 +133,36 @@ sl_yaml_err_node(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
 	va_list ap;
 
 	va_start(ap, fmt);
-	verr_at(ld, n->line, n->col, fmt, ap);
+	verr_at(ld, n->line, n->col, n->via, fmt, ap);
 	va_end(ap);
+}
+
+void
+sl_yaml_err_lacks(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
+		  const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!sl_yaml_whole(ld, n))
+		return;
+	va_start(ap, fmt);
+	verr_at(ld, n->line, n->col, n->via, fmt, ap);
+	va_end(ap);
+}
+
+/* Adds text to the end of the error ld->errs[i]. */
+static void
+err_append(struct sl_yaml_loader *ld, size_t i, const char *text)
+{
+	size_t l = strlen(ld->errs[i].text), tl = strlen(text);
+	char *t;
+
+	if ((t = realloc(ld->errs[i].text, l + tl + 1)) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	memcpy(t + l, text, tl + 1);
+	ld->errs[i].text = t;
 }
 
 static int
@@ -158,6 +208,13 @@ sl_yaml_errors_finish(struct sl_yaml_loader *ld)
 	free(ld->errs);
 	ld->errs = NULL;
 	ld->nerrs = ld->errcap = 0;
+	while (ld->vias != NULL) {
+		struct sl_yaml_via *v = ld->vias;
+
+		ld->vias = v->all;
+		free(v->own);
+		free(v);
+	}
 	return out;
 }
 
@@ -219,6 +276,7 @@ node_new(struct sl_yaml_loader *ld, enum sl_yaml_node_type type,
 	n->type = type;
 	n->line = (unsigned)m->line + 1;
 	n->col = (unsigned)m->column + 1;
+	n->size = 1;
 	return n;
 }
 
@@ -279,10 +337,34 @@ offset_pos(const struct sl_yaml_loader *ld, size_t off, unsigned *line,
 
 /* ---- YAML syntax errors, said where the operator has to edit --------- */
 
-/* What tree_build knows when libyaml stops. */
+/* A table of names (with their length: they may hold NUL) to nodes. */
+struct strtab {
+	struct strtab_slot {
+		char *key; /* NULL: empty slot */
+		size_t len;
+		struct sl_yaml_node *node; /* borrowed */
+	} * slots;
+	size_t cap, n; /* cap: 0 or a power of two, at most half full */
+	int owned;     /* the keys are malloc'd copies */
+};
+
+/* What tree_build knows as it goes, and when libyaml stops. */
 struct build {
 	struct sl_yaml_node *stack[CONF_MAX_DEPTH]; /* open collections */
 	size_t depth;
+	struct strtab anchors; /* name -> the node it was last set on */
+	/* Taken out of the tree (merge keys, merged and overridden
+	 * entries): kept to the end, for anchors may name them. */
+	struct sl_yaml_node *grave;
+	size_t copied; /* nodes aliases and merges added */
+	/* The first alias refused for the bound, as an index of ld->errs,
+	 * and how many more were: they are not listed one by one. */
+	size_t over_err, over_more;
+	struct sl_yaml_via *cur; /* of the alias being expanded */
+	unsigned long gen;	 /* aliases expanded, for via_for() */
+	/* The node made last, until a collection ends: libyaml may have
+	 * read it wrong when it stumbles just after it. */
+	struct sl_yaml_node *last;
 	/* The last scalar when it is quoted over several lines. */
 	int quote;		      /* '"' or '\'', or 0: it is not */
 	unsigned qline, qcol;	      /* its opening quote, 1-based */
@@ -338,6 +420,34 @@ text_at(const struct sl_yaml_loader *ld, unsigned line, unsigned col,
 	i = col_index(s, len, col);
 	*off = (size_t)(s - ld->text) + i;
 	return i < len ? (unsigned char)s[i] : -1;
+}
+
+/*
+ * A scalar's event starts at its anchor or tag ("&a", "!!str") when it
+ * has one: moves n to the value after them, if that is on the same line,
+ * so that errors point at the value.
+ */
+static void
+skip_properties(const struct sl_yaml_loader *ld, struct sl_yaml_node *n)
+{
+	size_t len, i, j;
+	const char *s = text_line(ld, n->line, &len);
+	unsigned col = n->col;
+
+	i = col_index(s, len, col);
+	while (i < len && (s[i] == '&' || s[i] == '!')) {
+		for (j = i; j < len && s[j] != ' ' && s[j] != '\t'; j++)
+			;
+		for (; j < len && (s[j] == ' ' || s[j] == '\t'); j++)
+			;
+		if (j == len)
+			return;
+		/* columns count characters, not bytes */
+		for (; i < j; i++)
+			if (((unsigned char)s[i] & 0xc0) != 0x80)
+				col++;
+		n->col = col;
+	}
 }
 
 /* Whether only blanks follow line:col in the input. */
@@ -735,6 +845,451 @@ yaml_error(struct sl_yaml_loader *ld, const yaml_parser_t *p,
 	}
 }
 
+/* ---- anchors, aliases and merge keys ----------------------------------- */
+
+/*
+ * An alias is expanded into a copy of the node its anchor names, made when
+ * the alias is read (the anchor's node is whole by then), so the rest of
+ * the loader sees an ordinary tree. The copies keep the positions of what
+ * they copy and name the alias they came through (struct sl_yaml_via).
+ * All copies together are bounded by SL_YAML_MAX_ALIAS_NODES, so that a
+ * few nested aliases cannot make billions of nodes; each node knows its
+ * size once whole, so an alias over the bound is refused before copying.
+ */
+
+static uint64_t
+str_hash(const char *s, size_t len)
+{
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+
+	while (len-- > 0) {
+		h ^= (unsigned char)*s++;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* The slot of key in t (cap > 0): its own, or the empty one for it. */
+static struct strtab_slot *
+strtab_slot(struct strtab *t, const char *key, size_t len)
+{
+	size_t i = (size_t)str_hash(key, len) & (t->cap - 1);
+
+	while (t->slots[i].key != NULL &&
+	       (t->slots[i].len != len || memcmp(t->slots[i].key, key, len)))
+		i = (i + 1) & (t->cap - 1);
+	return &t->slots[i];
+}
+
+/* The node key names in t, or NULL. */
+static struct sl_yaml_node *
+strtab_get(struct strtab *t, const char *key, size_t len)
+{
+	struct strtab_slot *sl;
+
+	if (t->cap == 0)
+		return NULL;
+	sl = strtab_slot(t, key, len);
+	return sl->key != NULL ? sl->node : NULL;
+}
+
+/* Sets key to node in t (a copy of key when t->owned). Returns 0 or -1. */
+static int
+strtab_set(struct sl_yaml_loader *ld, struct strtab *t, const char *key,
+	   size_t len, struct sl_yaml_node *node)
+{
+	struct strtab_slot *sl, *old = t->slots;
+	size_t i, cap = t->cap;
+
+	if ((t->n + 1) * 2 > t->cap) {
+		t->cap = cap > 0 ? cap * 2 : 16;
+		if ((t->slots = calloc(t->cap, sizeof(*t->slots))) == NULL) {
+			t->slots = old;
+			t->cap = cap;
+			ld->oom = 1;
+			return -1;
+		}
+		for (i = 0; i < cap; i++)
+			if (old[i].key != NULL)
+				*strtab_slot(t, old[i].key, old[i].len) =
+				    old[i];
+		free(old);
+	}
+	sl = strtab_slot(t, key, len);
+	if (sl->key == NULL) {
+		if (!t->owned)
+			sl->key = (char *)(uintptr_t)key;
+		else if ((sl->key = malloc(len + 1)) == NULL) {
+			ld->oom = 1;
+			return -1;
+		} else {
+			memcpy(sl->key, key, len);
+			sl->key[len] = '\0';
+		}
+		sl->len = len;
+		t->n++;
+	}
+	sl->node = node;
+	return 0;
+}
+
+static void
+strtab_free(struct strtab *t)
+{
+	size_t i;
+
+	for (i = 0; t->owned && i < t->cap; i++)
+		free(t->slots[i].key);
+	free(t->slots);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Keeps n, taken out of the tree, until the tree is built. */
+static void
+bury(struct sl_yaml_loader *ld, struct build *b, struct sl_yaml_node *n)
+{
+	if (n == NULL)
+		return;
+	if (b->grave == NULL &&
+	    (b->grave = calloc(1, sizeof(*b->grave))) == NULL)
+		ld->oom = 1;
+	if (b->grave == NULL || node_add(ld, b->grave, n) == -1)
+		sl_yaml_node_free(n); /* out of memory: parsing ends */
+}
+
+/*
+ * A via for the alias *name at line:col, leading on to next. The first
+ * via of an expansion owns a copy of name; those made from it (via_for)
+ * borrow it: a long name is not copied once per node.
+ */
+static struct sl_yaml_via *
+via_new(struct sl_yaml_loader *ld, unsigned line, unsigned col,
+	const char *name, struct sl_yaml_via *next)
+{
+	struct sl_yaml_via *v;
+
+	if ((v = calloc(1, sizeof(*v))) == NULL ||
+	    (next == NULL && (v->own = sl_yaml_strdup(ld, name)) == NULL)) {
+		free(v);
+		ld->oom = 1;
+		return NULL;
+	}
+	v->name = next == NULL ? v->own : name;
+	v->line = line;
+	v->col = col;
+	v->next = next;
+	v->all = ld->vias;
+	ld->vias = v;
+	return v;
+}
+
+/*
+ * The via of the copy of a node reached through w, in the expansion of
+ * b->cur (NULL: copying without an alias, the via stays). Nodes that came
+ * through the same w share one new via: w remembers it for this expansion.
+ */
+static struct sl_yaml_via *
+via_for(struct sl_yaml_loader *ld, struct build *b, struct sl_yaml_via *w)
+{
+	struct sl_yaml_via *v;
+
+	if (b->cur == NULL)
+		return w;
+	if (w == NULL)
+		return b->cur;
+	if (w->memo_gen == b->gen)
+		return w->memo;
+	v = via_new(ld, b->cur->line, b->cur->col, b->cur->name, w);
+	w->memo = v;
+	w->memo_gen = b->gen;
+	return v;
+}
+
+/*
+ * A deep copy of src (whole), counted in b->copied; NULL when out of
+ * memory. Recursion is bounded by CONF_MAX_DEPTH like the tree.
+ */
+static struct sl_yaml_node *
+node_copy(struct sl_yaml_loader *ld, struct build *b,
+	  const struct sl_yaml_node *src)
+{
+	struct sl_yaml_node *n, *k;
+	size_t i;
+
+	if ((n = malloc(sizeof(*n))) == NULL) {
+		ld->oom = 1;
+		return NULL;
+	}
+	*n = *src;
+	n->str = NULL;
+	n->kids = NULL;
+	n->nkids = n->cap = 0;
+	n->anchored = 0;
+	n->via = via_for(ld, b, src->via);
+	b->copied++;
+	if (src->str != NULL) {
+		if ((n->str = malloc(src->len + 1)) == NULL) {
+			ld->oom = 1;
+			sl_yaml_node_free(n);
+			return NULL;
+		}
+		memcpy(n->str, src->str, src->len + 1);
+	}
+	if (src->nkids > 0) {
+		if ((n->kids = calloc(src->nkids, sizeof(*n->kids))) == NULL) {
+			ld->oom = 1;
+			sl_yaml_node_free(n);
+			return NULL;
+		}
+		n->cap = src->nkids;
+	}
+	for (i = 0; i < src->nkids; i++) {
+		if ((k = node_copy(ld, b, src->kids[i])) == NULL) {
+			sl_yaml_node_free(n);
+			return NULL;
+		}
+		n->kids[n->nkids++] = k;
+	}
+	return n;
+}
+
+/*
+ * The node for the alias of ev: a copy of what its anchor names, or a
+ * SL_YAML_NODE_BAD one with the error reported at the alias. NULL when out
+ * of memory.
+ */
+static struct sl_yaml_node *
+alias_expand(struct sl_yaml_loader *ld, struct build *b, const yaml_event_t *ev)
+{
+	const char *name = (const char *)ev->data.alias.anchor;
+	unsigned line = (unsigned)ev->start_mark.line + 1;
+	unsigned col = (unsigned)ev->start_mark.column + 1;
+	struct sl_yaml_node *t = strtab_get(&b->anchors, name, strlen(name));
+	struct sl_yaml_node *n;
+	const char *q = quote(ld, name, strlen(name));
+
+	if (t == NULL)
+		sl_yaml_err_at(ld, line, col,
+			       "undefined alias *%s (no anchor &%s before it)",
+			       q, q);
+	else if ((t->type == SL_YAML_NODE_SEQ || t->type == SL_YAML_NODE_MAP) &&
+		 t->end_line == 0)
+		/* YAML allows it; a configuration cannot contain itself */
+		sl_yaml_err_at(ld, line, col,
+			       "alias *%s is inside what its anchor at %u:%u "
+			       "names (a recursive structure)",
+			       q, t->line, t->col);
+	else if (b->depth + t->levels > CONF_MAX_DEPTH)
+		sl_yaml_err_at(ld, line, col,
+			       "alias *%s nests the YAML more than %d levels "
+			       "deep",
+			       q, CONF_MAX_DEPTH);
+	else if (t->size > SL_YAML_MAX_ALIAS_NODES - b->copied) {
+		if (b->over_more++ == 0) {
+			b->over_err = ld->nerrs;
+			sl_yaml_err_at(ld, line, col,
+				       "alias *%s expands to more than %d "
+				       "nodes (it adds %zu to the %zu the "
+				       "aliases before it added)",
+				       q, SL_YAML_MAX_ALIAS_NODES, t->size,
+				       b->copied);
+		}
+	} else {
+		b->gen++;
+		if ((b->cur = via_new(ld, line, col, name, NULL)) == NULL)
+			return NULL;
+		n = node_copy(ld, b, t);
+		b->cur = NULL;
+		return n;
+	}
+	return node_new(ld, SL_YAML_NODE_BAD, &ev->start_mark);
+}
+
+/* The YAML 1.1 merge key "<<" (plain, untagged). */
+static int
+is_merge_key(const struct sl_yaml_node *k)
+{
+	return k->type == SL_YAML_NODE_SCALAR && k->plain && k->len == 2 &&
+	       memcmp(k->str, "<<", 2) == 0;
+}
+
+/*
+ * Adds to out (room made) the entries of the mapping m whose keys are not
+ * in seen yet (written keys and those of earlier merges win): moved out of
+ * m, or copied when an anchor may name m (copy), since an alias after it
+ * must still find it whole. mk is the merge key, for errors.
+ */
+static void
+merge_from(struct sl_yaml_loader *ld, struct build *b, struct sl_yaml_node *out,
+	   struct strtab *seen, struct sl_yaml_node *m, int copy,
+	   const struct sl_yaml_node *mk)
+{
+	struct sl_yaml_node *k, *v;
+	size_t i;
+
+	for (i = 0; i + 1 < m->nkids && !ld->oom; i += 2) {
+		k = m->kids[i];
+		v = m->kids[i + 1];
+		if (k->type == SL_YAML_NODE_SCALAR &&
+		    strtab_get(seen, k->str, k->len) != NULL)
+			continue;
+		if (copy) {
+			if (k->size + v->size >
+			    SL_YAML_MAX_ALIAS_NODES - b->copied) {
+				sl_yaml_err_node(
+				    ld, mk,
+				    "merge key \"<<\": aliases and merges may "
+				    "add at most %d nodes",
+				    SL_YAML_MAX_ALIAS_NODES);
+				return;
+			}
+			k = node_copy(ld, b, k);
+			v = node_copy(ld, b, v);
+			if (k == NULL || v == NULL) {
+				sl_yaml_node_free(k);
+				sl_yaml_node_free(v);
+				return;
+			}
+		} else
+			m->kids[i] = m->kids[i + 1] = NULL;
+		if (k->type == SL_YAML_NODE_SCALAR)
+			strtab_set(ld, seen, k->str, k->len, k);
+		out->kids[out->nkids++] = k;
+		out->kids[out->nkids++] = v;
+	}
+}
+
+/* Entries the value of a merge key may bring. */
+static size_t
+merge_room(const struct sl_yaml_node *v)
+{
+	size_t i, n = 0;
+
+	if (v->type == SL_YAML_NODE_MAP)
+		return v->nkids;
+	for (i = 0; v->type == SL_YAML_NODE_SEQ && i < v->nkids; i++)
+		if (v->kids[i]->type == SL_YAML_NODE_MAP)
+			n += v->kids[i]->nkids;
+	return n;
+}
+
+/*
+ * Replaces the merge key of the whole mapping map ("<<: *a" or
+ * "<<: [*a, *b]") by the entries it brings, with YAML 1.1's precedence:
+ * keys written in map win, then the earlier mapping of the list. A second
+ * "<<" is a duplicate key.
+ */
+static void
+merge_keys(struct sl_yaml_loader *ld, struct build *b, struct sl_yaml_node *map)
+{
+	struct sl_yaml_node out, *k, *v, *mk = NULL, *mv = NULL;
+	struct strtab seen;
+	size_t i;
+
+	for (i = 0; i + 1 < map->nkids; i += 2)
+		if (is_merge_key(map->kids[i]))
+			break;
+	if (i + 1 >= map->nkids)
+		return;
+	/* room for everything at once: nothing below can fail half-way */
+	memset(&out, 0, sizeof(out));
+	memset(&seen, 0, sizeof(seen));
+	out.cap = map->nkids + merge_room(map->kids[i + 1]);
+	if ((out.kids = calloc(out.cap, sizeof(*out.kids))) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	for (i = 0; i + 1 < map->nkids; i += 2) {
+		k = map->kids[i];
+		v = map->kids[i + 1];
+		if (!is_merge_key(k)) {
+			if (k->type == SL_YAML_NODE_SCALAR)
+				strtab_set(ld, &seen, k->str, k->len, k);
+			out.kids[out.nkids++] = k;
+			out.kids[out.nkids++] = v;
+		} else if (mk == NULL) {
+			mk = k;
+			mv = v;
+		} else {
+			sl_yaml_err_node(ld, k,
+					 "duplicate key \"<<\" (first at "
+					 "%u:%u; merge several mappings with "
+					 "\"<<: [*a, *b]\")",
+					 mk->line, mk->col);
+			bury(ld, b, k);
+			bury(ld, b, v);
+		}
+	}
+	if (mv->type == SL_YAML_NODE_MAP)
+		merge_from(ld, b, &out, &seen, mv, mv->anchored, mk);
+	else if (mv->type == SL_YAML_NODE_SEQ)
+		for (i = 0; i < mv->nkids; i++) {
+			v = mv->kids[i];
+			if (v->type == SL_YAML_NODE_MAP)
+				merge_from(ld, b, &out, &seen, v,
+					   mv->anchored || v->anchored, mk);
+			else if (v->type != SL_YAML_NODE_BAD)
+				sl_yaml_err_node(ld, v,
+						 "merge key \"<<\": expected "
+						 "a mapping to merge");
+		}
+	else if (mv->type != SL_YAML_NODE_BAD)
+		sl_yaml_err_node(ld, mv,
+				 "merge key \"<<\": expected a mapping or a "
+				 "list of mappings to merge");
+	bury(ld, b, mk);
+	bury(ld, b, mv);
+	free(map->kids);
+	map->kids = out.kids;
+	map->nkids = out.nkids;
+	map->cap = out.cap;
+	strtab_free(&seen);
+}
+
+/*
+ * A mapping still open where parsing stopped keeps no merge key: what it
+ * brings may be overridden by keys never read.
+ */
+static void
+drop_merge_keys(struct sl_yaml_loader *ld, struct build *b,
+		struct sl_yaml_node *map)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < map->nkids; i += 2) {
+		if (is_merge_key(map->kids[i])) {
+			bury(ld, b, map->kids[i]);
+			if (i + 1 < map->nkids)
+				bury(ld, b, map->kids[i + 1]);
+			continue;
+		}
+		map->kids[j++] = map->kids[i];
+		if (i + 1 < map->nkids)
+			map->kids[j++] = map->kids[i + 1];
+	}
+	map->nkids = j;
+}
+
+/* The collection n is whole: merges done, its size and levels known. */
+static void
+close_node(struct sl_yaml_loader *ld, struct build *b, struct sl_yaml_node *n,
+	   unsigned end_line)
+{
+	size_t i;
+
+	n->end_line = end_line;
+	if (n->type == SL_YAML_NODE_MAP)
+		merge_keys(ld, b, n);
+	n->size = 1;
+	n->levels = 0;
+	for (i = 0; i < n->nkids; i++) {
+		n->size += n->kids[i]->size;
+		if (n->kids[i]->levels > n->levels)
+			n->levels = n->kids[i]->levels;
+	}
+	n->levels++;
+}
+
 /* ---- events to the tree ------------------------------------------------ */
 
 /* Remembers the scalar ev when it is quoted over several lines. */
@@ -760,27 +1315,110 @@ note_quote(struct build *b, const yaml_event_t *ev)
 }
 
 /*
+ * Parsing stopped at line:col (1-based): says so in the errors recorded
+ * since index first (nothing after it is in the tree), drops the node
+ * libyaml may have read wrong just before, and records in ld from which
+ * line on (at the latest stop_line) the tree may be cut short or wrong.
+ */
+static void
+stop_at(struct sl_yaml_loader *ld, struct build *b, struct sl_yaml_node **root,
+	size_t first, unsigned line, unsigned col, unsigned stop_line)
+{
+	struct sl_yaml_node *n = b->last, *parent;
+	char note[96];
+	size_t i;
+
+	/* n is the open collection on top, or the last item of it */
+	if (n != NULL) {
+		if (b->depth > 0 && b->stack[b->depth - 1] == n)
+			b->depth--;
+		parent = b->depth > 0 ? b->stack[b->depth - 1] : NULL;
+		if (parent != NULL && parent->nkids > 0 &&
+		    parent->kids[parent->nkids - 1] == n)
+			parent->nkids--;
+		else if (n == *root)
+			*root = NULL;
+		else
+			n = NULL; /* not where it was made: keep it */
+		/* the note below still names where libyaml stopped */
+		if (n != NULL && n->line < stop_line)
+			stop_line = n->line;
+		sl_yaml_node_free(n);
+		b->last = NULL;
+	}
+	for (i = 0; i < b->depth; i++)
+		if (b->stack[i]->type == SL_YAML_NODE_MAP)
+			drop_merge_keys(ld, b, b->stack[i]);
+	ld->stopped = 1;
+	ld->stop_line = stop_line;
+	for (i = first; i < ld->nerrs; i++) {
+		struct sl_yaml_err *e = &ld->errs[i];
+
+		if (e->line == line)
+			snprintf(note, sizeof(note),
+				 "; YAML parsing stopped here: nothing after "
+				 "this point was checked");
+		else
+			snprintf(note, sizeof(note),
+				 "; YAML parsing stopped at %u:%u: nothing "
+				 "after that point was checked",
+				 line, col);
+		err_append(ld, i, note);
+		/* an error said before the stop: what is there is suspect */
+		if (e->line > 0 && e->line < ld->stop_line)
+			ld->stop_line = e->line;
+	}
+}
+
+/*
  * Reads the whole event stream into a tree. Returns the root of the first
- * document (NULL for an empty stream); sets *fatal when the tree cannot be
- * trusted (syntax error, too deep, out of memory).
+ * document (NULL for an empty stream). After a syntax error the tree is
+ * what came before it (ld->stopped); sets *fatal when there is no usable
+ * tree (out of memory).
  */
 static struct sl_yaml_node *
 tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 {
 	struct build b;
 	struct sl_yaml_node *root = NULL, *n;
-	int ndocs = 0, done = 0;
+	const yaml_char_t *anchor;
+	unsigned line, col, cline;
+	int ndocs = 0, done = 0, opens;
 	yaml_event_t ev;
 
 	*fatal = 0;
 	memset(&b, 0, sizeof(b));
+	b.anchors.owned = 1;
 	while (!done) {
 		if (!yaml_parser_parse(p, &ev)) {
+			size_t first = ld->nerrs;
+
 			yaml_error(ld, p, &b);
-			*fatal = 1;
+			if (p->error == YAML_READER_ERROR) {
+				offset_pos(ld, p->problem_offset, &line, &col);
+				stop_at(ld, &b, &root, first, line, col, line);
+				break;
+			}
+			line = (unsigned)p->problem_mark.line + 1;
+			col = (unsigned)p->problem_mark.column + 1;
+			/* the token libyaml began there is lost */
+			cline = line;
+			if (p->context != NULL &&
+			    says(p->context, "while scanning"))
+				cline = (unsigned)p->context_mark.line + 1;
+			/* an unclosed quote took in what follows */
+			if (p->context != NULL &&
+			    says(p->context, "while scanning a quoted")) {
+				line = cline;
+				col = (unsigned)p->context_mark.column + 1;
+			}
+			stop_at(ld, &b, &root, first, line, col,
+				cline < line ? cline : line);
 			break;
 		}
 		n = NULL;
+		anchor = NULL;
+		opens = 0;
 		switch (ev.type) {
 		case YAML_DOCUMENT_START_EVENT:
 			if (ndocs++ > 0) {
@@ -795,10 +1433,7 @@ tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 			done = 1;
 			break;
 		case YAML_ALIAS_EVENT:
-			n = node_new(ld, SL_YAML_NODE_BAD, &ev.start_mark);
-			if (n != NULL)
-				sl_yaml_err_node(
-				    ld, n, "YAML aliases are not supported");
+			n = alias_expand(ld, &b, &ev);
 			break;
 		case YAML_SCALAR_EVENT:
 			if ((n = node_new(ld, SL_YAML_NODE_SCALAR,
@@ -816,24 +1451,34 @@ tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 			n->plain =
 			    ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 			    ev.data.scalar.tag == NULL;
+			if (ev.data.scalar.anchor != NULL ||
+			    ev.data.scalar.tag != NULL)
+				skip_properties(ld, n);
 			note_quote(&b, &ev);
+			anchor = ev.data.scalar.anchor;
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 			n = node_new(ld, SL_YAML_NODE_SEQ, &ev.start_mark);
 			if (n != NULL)
 				n->flow = ev.data.sequence_start.style ==
 					  YAML_FLOW_SEQUENCE_STYLE;
+			anchor = ev.data.sequence_start.anchor;
+			opens = 1;
 			break;
 		case YAML_MAPPING_START_EVENT:
 			n = node_new(ld, SL_YAML_NODE_MAP, &ev.start_mark);
 			if (n != NULL)
 				n->flow = ev.data.mapping_start.style ==
 					  YAML_FLOW_MAPPING_STYLE;
+			anchor = ev.data.mapping_start.anchor;
+			opens = 1;
 			break;
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:
 			if (b.depth > 0)
-				b.depth--;
+				close_node(ld, &b, b.stack[--b.depth],
+					   (unsigned)ev.start_mark.line + 1);
+			b.last = NULL;
 			break;
 		default:
 			break;
@@ -851,24 +1496,43 @@ tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 				n = NULL;
 			}
 		}
-		if (n != NULL && (n->type == SL_YAML_NODE_SEQ ||
-				  n->type == SL_YAML_NODE_MAP)) {
+		if (n != NULL && anchor != NULL) {
+			n->anchored = 1;
+			strtab_set(ld, &b.anchors, (const char *)anchor,
+				   strlen((const char *)anchor), n);
+		}
+		if (n != NULL && opens) {
 			if (b.depth == CONF_MAX_DEPTH) {
+				size_t first = ld->nerrs;
+
 				sl_yaml_err_node(
 				    ld, n,
 				    "YAML nested more than %d levels deep",
 				    CONF_MAX_DEPTH);
-				*fatal = 1;
+				b.last = NULL; /* read right, but never ends */
+				stop_at(ld, &b, &root, first, n->line, n->col,
+					n->line);
 				done = 1;
 			} else
 				b.stack[b.depth++] = n;
 		}
+		if (n != NULL)
+			b.last = n;
 		yaml_event_delete(&ev);
-		if (ld->oom) {
-			*fatal = 1;
+		if (ld->oom)
 			done = 1;
-		}
 	}
+	if (b.over_more > 1 && b.over_err < ld->nerrs) {
+		char more[96];
+
+		snprintf(more, sizeof(more),
+			 "; %zu more aliases were refused for the same reason",
+			 b.over_more - 1);
+		err_append(ld, b.over_err, more);
+	}
+	strtab_free(&b.anchors);
+	sl_yaml_node_free(b.grave);
+	*fatal = ld->oom;
 	return root;
 }
 
@@ -891,6 +1555,14 @@ sl_yaml_parse(struct sl_yaml_loader *ld, int *fatal)
 }
 
 /* ---- tree access ------------------------------------------------------- */
+
+int
+sl_yaml_whole(const struct sl_yaml_loader *ld, const struct sl_yaml_node *n)
+{
+	if (n->type != SL_YAML_NODE_SEQ && n->type != SL_YAML_NODE_MAP)
+		return 1;
+	return n->end_line > 0 && (!ld->stopped || n->end_line < ld->stop_line);
+}
 
 int
 sl_yaml_is_null(const struct sl_yaml_node *n)

@@ -11,6 +11,12 @@
 #include <stdint.h>
 
 #define SL_YAML_QUOTE_MAX 64 /* bytes of a value in messages */
+/*
+ * Nodes that aliases (and merge keys taking an anchored mapping) may add
+ * to one document, all together: a bound on the memory and time of
+ * expanding them (about 150 bytes a node), whatever the file does.
+ */
+#define SL_YAML_MAX_ALIAS_NODES 100000
 /* Bytes of a buffer for sl_yaml_label() and for labels built alike. */
 #define SL_YAML_LABEL_MAX (SL_YAML_QUOTE_MAX * 4 + 32)
 
@@ -24,8 +30,24 @@ enum sl_yaml_node_type {
 	SL_YAML_NODE_SCALAR,
 	SL_YAML_NODE_SEQ,
 	SL_YAML_NODE_MAP,
-	SL_YAML_NODE_BAD, /* an alias: already reported, ignored by every check
-			   */
+	SL_YAML_NODE_BAD, /* an alias in error: already reported, ignored by
+			     every check */
+};
+
+/*
+ * An alias that a node was reached through: a node copied from an anchor
+ * carries the alias that copied it, which leads on to the alias that had
+ * copied the original, if any (the original was itself inside an anchor
+ * that an alias expanded). Owned by the loader.
+ */
+struct sl_yaml_via {
+	unsigned line, col;	  /* of the "*", 1-based */
+	const char *name;	  /* the anchor's name */
+	char *own;		  /* name, when this via owns it */
+	struct sl_yaml_via *next; /* NULL: the original was written */
+	struct sl_yaml_via *all;  /* every via of the load, to free */
+	struct sl_yaml_via *memo; /* see via_for() in conf_yaml.c */
+	unsigned long memo_gen;
 };
 
 struct sl_yaml_node {
@@ -35,8 +57,19 @@ struct sl_yaml_node {
 	size_t len;	    /* scalars: bytes in str, NULs included */
 	int plain;	    /* scalars: plain style and no tag */
 	int flow;	    /* seq, map: written [...] or {...} */
+	unsigned end_line;  /* seq, map: line of its end; 0 while open */
 	struct sl_yaml_node **kids; /* seq: items; map: key, value, ... */
 	size_t nkids, cap;
+	/*
+	 * A copy made by an alias keeps the position of the node it copies
+	 * (where the user wrote the value) and says through which alias it
+	 * came: error messages name it. NULL: written here.
+	 */
+	struct sl_yaml_via *via;
+	size_t size; /* once whole: nodes in the subtree, itself too */
+	unsigned
+	    levels;   /* once whole: nested seqs and maps in it, itself too */
+	int anchored; /* an anchor names it: merges copy, never move it */
 };
 
 struct sl_yaml_err; /* one error line, private to conf_yaml.c */
@@ -51,7 +84,20 @@ struct sl_yaml_loader {
 	size_t len;
 	struct sl_yaml_err *errs;
 	size_t nerrs, errcap;
-	int oom;				 /* set by any failed malloc */
+	int oom;		  /* set by any failed malloc */
+	struct sl_yaml_via *vias; /* every via, to free */
+	/*
+	 * YAML parsing stopped before the end of the input (a syntax
+	 * error): the tree is the part before stop_line, and a collection
+	 * still open there is not whole (see sl_yaml_whole()).
+	 */
+	int stopped;
+	unsigned stop_line;
+	/*
+	 * Set by the schema when the names that references are checked
+	 * against may be cut short by the stop: "unknown NAME" is not said.
+	 */
+	int names_cut;
 	char qbuf[4][SL_YAML_QUOTE_MAX * 4 + 8]; /* see sl_yaml_qnode() */
 	unsigned qi;
 };
@@ -75,15 +121,20 @@ void sl_yaml_loader_init(struct sl_yaml_loader *ld, const char *name,
 /*
  * Parses ld's input into a tree and returns the root of the first document
  * (NULL for an empty stream); the caller frees it with sl_yaml_node_free().
- * Sets *fatal when the tree cannot be trusted (syntax error, too deep, out
- * of memory); the reason is in ld's errors or ld->oom.
+ * After a syntax error (reported, with a note that nothing after it was
+ * checked) the tree holds what came before it and ld->stopped is set.
+ * Sets *fatal when there is no usable tree (out of memory: ld->oom).
  */
 struct sl_yaml_node *sl_yaml_parse(struct sl_yaml_loader *ld, int *fatal);
 
 /* Frees n and everything under it; takes NULL. */
 void sl_yaml_node_free(struct sl_yaml_node *n);
 
-/* Records "FILE:LINE:COL: error: MESSAGE" (no position when line is 0). */
+/*
+ * Records "FILE:LINE:COL: error: MESSAGE" (no position when line is 0).
+ * The _node forms add " (through the alias *NAME at LINE:COL)" for a node
+ * an alias copied.
+ */
 void sl_yaml_err_at(struct sl_yaml_loader *ld, unsigned line, unsigned col,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* The same at the position of n. */
@@ -92,9 +143,18 @@ void sl_yaml_err_node(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
     __attribute__((format(printf, 3, 4)));
 
 /*
+ * The same, unless YAML parsing stopped inside n: for what n lacks (a key,
+ * an item), which may be written after the stop.
+ */
+void sl_yaml_err_lacks(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
+		       const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
  * Hands the collected errors out as one malloc'd string (the caller frees
- * it), one per line, sorted by position, and frees them in ld. Returns NULL
- * when there are none (or no memory for them).
+ * it), one per line, sorted by position, and frees them and all else ld
+ * holds (call it after the tree is freed). Returns NULL when there are
+ * none (or no memory for them).
  */
 char *sl_yaml_errors_finish(struct sl_yaml_loader *ld);
 
@@ -112,6 +172,13 @@ const char *sl_yaml_qstr(struct sl_yaml_loader *ld, const char *s);
 char *sl_yaml_strdup(struct sl_yaml_loader *ld, const char *s);
 
 /* ---- tree access ------------------------------------------------------- */
+
+/*
+ * Whether n was read to its end: true unless YAML parsing stopped inside
+ * it. A check that something is missing from n (a key, an item) needs it.
+ */
+int sl_yaml_whole(const struct sl_yaml_loader *ld,
+		  const struct sl_yaml_node *n);
 
 /* A plain scalar "", "~" or "null" in any of its YAML spellings. */
 int sl_yaml_is_null(const struct sl_yaml_node *n);

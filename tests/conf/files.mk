@@ -7,7 +7,10 @@ CONF_TEST_FILES = \
 	tests/conf/bad/access-log-dir-missing.yaml \
 	tests/conf/bad/address-dns-name.yaml \
 	tests/conf/bad/admin-address-conflict.yaml \
-	tests/conf/bad/alias.yaml \
+	tests/conf/bad/alias-bomb.yaml \
+	tests/conf/bad/alias-error-through.yaml \
+	tests/conf/bad/alias-recursive.yaml \
+	tests/conf/bad/alias-undefined.yaml \
 	tests/conf/bad/bad-address.yaml \
 	tests/conf/bad/bad-balance.yaml \
 	tests/conf/bad/bad-header-name.yaml \
@@ -15,6 +18,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/bad-log-level.yaml \
 	tests/conf/bad/bad-method.yaml \
 	tests/conf/bad/bad-name.yaml \
+	tests/conf/bad/cluster-and-split-all.yaml \
 	tests/conf/bad/cluster-and-split.yaml \
 	tests/conf/bad/cluster-max-connections-range.yaml \
 	tests/conf/bad/cluster-missing-name.yaml \
@@ -32,7 +36,9 @@ CONF_TEST_FILES = \
 	tests/conf/bad/empty-routes.yaml \
 	tests/conf/bad/empty.yaml \
 	tests/conf/bad/endpoint-type.yaml \
+	tests/conf/bad/hash-key-without-hash-all.yaml \
 	tests/conf/bad/header-exceeds-buffer.yaml \
+	tests/conf/bad/headers-all.yaml \
 	tests/conf/bad/health-expect-bad.yaml \
 	tests/conf/bad/health-path-relative.yaml \
 	tests/conf/bad/health-timeout-interval.yaml \
@@ -51,6 +57,8 @@ CONF_TEST_FILES = \
 	tests/conf/bad/max-headers-range.yaml \
 	tests/conf/bad/max-pending-range.yaml \
 	tests/conf/bad/max-pending-type.yaml \
+	tests/conf/bad/merge-errors.yaml \
+	tests/conf/bad/mirror-all.yaml \
 	tests/conf/bad/mirror-itself.yaml \
 	tests/conf/bad/missing-colon.yaml \
 	tests/conf/bad/missing-endpoints.yaml \
@@ -58,6 +66,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/not-mapping.yaml \
 	tests/conf/bad/outlier-percent-range.yaml \
 	tests/conf/bad/overlapping-listener-address.yaml \
+	tests/conf/bad/path-and-prefix-values.yaml \
 	tests/conf/bad/path-and-prefix.yaml \
 	tests/conf/bad/path-relative.yaml \
 	tests/conf/bad/queue-timeout-bare.yaml \
@@ -78,9 +87,13 @@ CONF_TEST_FILES = \
 	tests/conf/bad/split-unknown-cluster.yaml \
 	tests/conf/bad/split-weights-zero.yaml \
 	tests/conf/bad/sticky-bad-form.yaml \
+	tests/conf/bad/sticky-without-split-all.yaml \
 	tests/conf/bad/sticky-without-split.yaml \
 	tests/conf/bad/syntax.yaml \
+	tests/conf/bad/tab-after-errors.yaml \
+	tests/conf/bad/tab-after-route.yaml \
 	tests/conf/bad/tab-indent.yaml \
+	tests/conf/bad/tls-all.yaml \
 	tests/conf/bad/two-documents.yaml \
 	tests/conf/bad/unclosed-quote.yaml \
 	tests/conf/bad/unknown-cluster-misspelt.yaml \
@@ -99,7 +112,10 @@ CONF_TEST_FILES = \
 	tests/conf/bad/workers-type.yaml \
 	tests/conf/bad/wrong-type-list.yaml \
 	tests/conf/bad/wrong-type-mapping.yaml \
+	tests/conf/good/anchors.yaml \
 	tests/conf/good/full.yaml \
 	tests/conf/good/minimal.yaml \
 	tests/conf/good/multi.yaml \
+	tests/conf/good/tls/cert.pem \
+	tests/conf/good/tls/key.pem \
 	tests/conf/good/weighted.yaml

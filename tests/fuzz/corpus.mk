@@ -30,7 +30,9 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/chunked/two \
 	tests/fuzz/corpus/chunked/ws-end \
 	tests/fuzz/corpus/chunked/zero-only \
+	tests/fuzz/corpus/conf/alias-chain.yaml \
 	tests/fuzz/corpus/conf/alias.yaml \
+	tests/fuzz/corpus/conf/anchors.yaml \
 	tests/fuzz/corpus/conf/binary.yaml \
 	tests/fuzz/corpus/conf/bomb.yaml \
 	tests/fuzz/corpus/conf/crlf-bom.yaml \
@@ -41,6 +43,9 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/conf/full.yaml \
 	tests/fuzz/corpus/conf/indent.yaml \
 	tests/fuzz/corpus/conf/keys.yaml \
+	tests/fuzz/corpus/conf/laughs.yaml \
+	tests/fuzz/corpus/conf/merge-bomb.yaml \
+	tests/fuzz/corpus/conf/merge.yaml \
 	tests/fuzz/corpus/conf/minimal.yaml \
 	tests/fuzz/corpus/conf/no-colon.yaml \
 	tests/fuzz/corpus/conf/tab.yaml \

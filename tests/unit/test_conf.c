@@ -38,6 +38,13 @@
 	"  - name: demo\n"                                                     \
 	"    endpoints: [127.0.0.1:9001]\n"
 
+/* What a YAML syntax error adds: the parser goes no further. */
+#define STOPPED_HERE                                                           \
+	"; YAML parsing stopped here: nothing after this point was checked\n"
+#define STOPPED_AT(pos)                                                        \
+	"; YAML parsing stopped at " pos ": nothing after that point was "     \
+	"checked\n"
+
 /* Loads yaml that must be valid; fails the test with its errors if not. */
 static struct sl_conf *
 load_ok(const char *yaml)
@@ -943,7 +950,7 @@ test_buffer_len(void **state)
 	/* A NUL byte inside the buffer is a YAML error, not its end. */
 	load_bad("workers: 1\0\n", 12,
 		 "t.yaml:1:11: error: invalid YAML: control characters are not "
-		 "allowed (#x0)\n");
+		 "allowed (#x0)" STOPPED_HERE);
 
 	/* No errors wanted: the result alone tells. */
 	assert_null(sl_conf_load_buffer("t.yaml", yaml, strlen(yaml), NULL));
@@ -960,6 +967,7 @@ test_load_files(void **state)
 	    SRCDIR "/tests/conf/good/minimal.yaml",
 	    SRCDIR "/tests/conf/good/full.yaml",
 	    SRCDIR "/tests/conf/good/multi.yaml",
+	    SRCDIR "/tests/conf/good/anchors.yaml",
 	    SRCDIR "/etc/sluice.yaml",
 	};
 	struct sl_conf *c;
@@ -1088,31 +1096,33 @@ struct error_case {
 static const struct error_case error_cases[] = {
     /* YAML itself */
     {"yaml syntax", "a: b: c\n",
-     "t.yaml:1:4: error: a value containing \": \" must be quoted\n"},
+     "t.yaml:1:4: error: a value containing \": \" must be "
+     "quoted" STOPPED_HERE},
     {"yaml reserved character", "log: {access: @stdout}\n",
-     "t.yaml:1:15: error: \"@\" cannot start a value (quote the value)\n"},
+     "t.yaml:1:15: error: \"@\" cannot start a value (quote the "
+     "value)" STOPPED_HERE},
     /* indentation: the error is on the line to edit */
     {"yaml key under-indented in a list item",
      "listeners:\n  - name: public\n   address: 127.0.0.1:8080\n",
-     "t.yaml:3:4: error: bad indentation: this line does not line up with "
-     "the keys of the mapping at 2:5\n"},
+     "t.yaml:3:4: error: bad indentation: this line does not line up "
+     "with the keys of the mapping at 2:5" STOPPED_HERE},
     {"yaml key over-indented in a list item",
      "listeners:\n  - name: public\n     address: 127.0.0.1:8080\n",
-     "t.yaml:3:6: error: bad indentation: this line does not line up with "
-     "the keys of the mapping at 2:5\n"},
+     "t.yaml:3:6: error: bad indentation: this line does not line up "
+     "with the keys of the mapping at 2:5" STOPPED_HERE},
     {"yaml key at the column of the list",
      "listeners:\n  - name: public\n  address: 127.0.0.1:8080\n",
-     "t.yaml:3:3: error: bad indentation: this line does not line up with "
-     "the keys of the mapping at 2:5\n"},
+     "t.yaml:3:3: error: bad indentation: this line does not line up "
+     "with the keys of the mapping at 2:5" STOPPED_HERE},
     {"yaml key under-indented", "log:\n  level: info\n access: stdout\n",
-     "t.yaml:3:2: error: bad indentation: this line does not line up with "
-     "the keys of the mapping at 2:3\n"},
+     "t.yaml:3:2: error: bad indentation: this line does not line up "
+     "with the keys of the mapping at 2:3" STOPPED_HERE},
     {"yaml key over-indented", "log:\n  level: info\n    access: stdout\n",
-     "t.yaml:3:5: error: bad indentation: this line does not line up with "
-     "the keys of the mapping at 2:3\n"},
+     "t.yaml:3:5: error: bad indentation: this line does not line up "
+     "with the keys of the mapping at 2:3" STOPPED_HERE},
     {"yaml top-level key indented", "workers: 1\n  log: {}\n",
-     "t.yaml:2:3: error: bad indentation: this line does not line up with "
-     "the keys of the mapping at 1:1\n"},
+     "t.yaml:2:3: error: bad indentation: this line does not line up "
+     "with the keys of the mapping at 1:1" STOPPED_HERE},
     {"yaml deep key under-indented",
      "listeners:\n"
      "  - name: public\n"
@@ -1121,92 +1131,162 @@ static const struct error_case error_cases[] = {
      "      match:\n"
      "        path_prefix: /a\n"
      "     timeout: 2s\n",
-     "t.yaml:7:6: error: bad indentation: this line does not line up with "
-     "the keys of the mapping at 4:7\n"},
+     "t.yaml:7:6: error: bad indentation: this line does not line up "
+     "with the keys of the mapping at 4:7" STOPPED_HERE},
     {"yaml list item under-indented",
      "clusters:\n"
      "  - name: demo\n"
      "    endpoints:\n"
      "      - 127.0.0.1:9001\n"
      "     - 127.0.0.1:9002\n",
-     "t.yaml:5:6: error: bad indentation: this line does not line up with "
-     "the items of the list at 4:7\n"},
+     "t.yaml:5:6: error: bad indentation: this line does not line up "
+     "with the items of the list at 4:7" STOPPED_HERE},
     {"yaml list item over-indented", "listeners:\n  - name: a\n   - name: b\n",
-     "t.yaml:3:4: error: bad indentation: this line does not line up with "
-     "the items of the list at 2:3\n"},
+     "t.yaml:3:4: error: bad indentation: this line does not line up "
+     "with the items of the list at 2:3" STOPPED_HERE},
     {"yaml list item among keys", "log:\n  level: info\n  - access: x\n",
-     "t.yaml:3:3: error: expected a key like the others of the mapping at "
-     "2:3\n"},
+     "t.yaml:3:3: error: expected a key like the others of the mapping "
+     "at 2:3" STOPPED_HERE},
     {"yaml key among list items", "- a\nb: c\n",
-     "t.yaml:2:1: error: expected a list item (\"- \") like the others of the "
-     "list at 1:1\n"},
+     "t.yaml:1:1: error: expected a mapping at the top level\n"
+     "t.yaml:2:1: error: expected a list item (\"- \") like the others "
+     "of the list at 1:1" STOPPED_HERE},
     {"yaml missing colon", "log:\n  level\n  access: stdout\n",
-     "t.yaml:2:3: error: missing \":\" after \"level\" (YAML reads this line "
-     "and line 3 as one value)\n"},
+     "t.yaml:2:3: error: missing \":\" after \"level\" (YAML reads this "
+     "line and line 3 as one value)" STOPPED_AT("3:9")},
     {"yaml missing colon in a list item",
      "listeners:\n  - name\n    address: 127.0.0.1:8080\n",
-     "t.yaml:2:5: error: missing \":\" after \"name\" (YAML reads this line "
-     "and line 3 as one value)\n"},
+     "t.yaml:2:5: error: missing \":\" after \"name\" (YAML reads this "
+     "line and line 3 as one value)" STOPPED_AT("3:12")},
     {"yaml missing colon at the end", "log:\n  level: info\n  access\n",
-     "t.yaml:3:3: error: missing \":\" after \"access\"\n"},
+     "t.yaml:3:3: error: missing \":\" after \"access\"" STOPPED_AT("4:1")},
     {"yaml list on the line of its key", "log:\n  access: - stdout\n",
-     "t.yaml:2:11: error: \"- \" cannot follow a key on the same line (start "
-     "the list on the next line)\n"},
+     "t.yaml:2:11: error: \"- \" cannot follow a key on the same line "
+     "(start the list on the next line)" STOPPED_HERE},
     {"yaml text after a quoted value", "log:\n  access: \"std\" out\n",
-     "t.yaml:2:17: error: unexpected text after the quoted string at 2:11\n"},
+     "t.yaml:2:17: error: unexpected text after the quoted string at "
+     "2:11" STOPPED_HERE},
     {"yaml text after a list", "log: [a, b]]\n",
-     "t.yaml:1:12: error: unexpected text after the list at 1:6\n"},
+     "t.yaml:1:6: error: \"log\": expected a mapping\n"
+     "t.yaml:1:12: error: unexpected text after the list at 1:6" STOPPED_HERE},
     {"yaml tab indent", "listeners:\n\t- name: a\n",
-     "t.yaml:2:1: error: tabs are not allowed for indentation (indent with "
-     "spaces)\n"},
+     "t.yaml:2:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
     {"yaml tab before a key", "listeners:\n  - name: a\n\taddress: x\n",
-     "t.yaml:3:1: error: tabs are not allowed for indentation (indent with "
-     "spaces)\n"},
+     "t.yaml:3:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
     {"yaml tab after spaces", "log:\n  level: info\n  \taccess: x\n",
-     "t.yaml:3:3: error: tabs are not allowed for indentation (indent with "
-     "spaces)\n"},
+     "t.yaml:3:3: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
     {"yaml tab after a dash", "listeners:\n  -\tname: a\n",
-     "t.yaml:2:4: error: tabs are not allowed for indentation (indent with "
-     "spaces)\n"},
+     "t.yaml:2:4: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
     {"yaml tab in a block scalar", "log: |\n  a\n\tb\n",
-     "t.yaml:3:1: error: tabs are not allowed for indentation (indent with "
-     "spaces)\n"},
+     "t.yaml:3:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
     {"yaml tab on a blank line", "log:\n\t\n  level: info\n",
-     "t.yaml:2:1: error: tabs are not allowed for indentation (indent with "
-     "spaces)\n"},
+     "t.yaml:2:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
+    /* what came before the stop is checked, as far as it goes */
+    {"yaml tab after errors",
+     CLUSTER "    balance: random\n"
+	     "  - name: spare\n"
+	     "workers: 0\n"
+	     "listeners:\n"
+	     "  - name: public\n"
+	     "    routes:\n"
+	     "      - cluster: dmo\n"
+	     "        timeout: 5s\n"
+	     "\tretry: {}\n",
+     "t.yaml:4:14: error: \"balance\": expected round_robin, least_request "
+     "or hash\n"
+     "t.yaml:5:5: error: cluster \"spare\": missing key \"endpoints\"\n"
+     "t.yaml:6:10: error: \"workers\": expected an integer >= 1 or "
+     "\"auto\"\n"
+     "t.yaml:10:18: error: route \"route-1\": unknown cluster \"dmo\" (did "
+     "you mean \"demo\"?)\n"
+     "t.yaml:12:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
+    {"yaml tab: what may follow is not missing",
+     "listeners:\n"
+     "  - name: public\n"
+     "    routes:\n"
+     "      - mirror: {cluster: nowhere}\n"
+     "        sticky: client_ip\n"
+     "        match: {}\n"
+     "\tcluster: a\n",
+     "t.yaml:7:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
+    {"yaml tab: what may follow is not missing, tls",
+     "listeners:\n"
+     "  - name: public\n"
+     "    tls:\n"
+     "      client_verify: optional\n"
+     "      client_subject_header: X-S\n"
+     "      min_version: TLSv1.3\n"
+     "\tcertificates: []\n",
+     "t.yaml:7:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
+    {"yaml tab: what may follow is not missing, limits",
+     "listeners:\n"
+     "  - name: public\n"
+     "    limits:\n"
+     "      max_uri_bytes: 64KiB\n"
+     "      buffer_bytes: 4KiB\n"
+     "      idle_timeout: 1s\n"
+     "\tmax_header_bytes: 4KiB\n",
+     "t.yaml:7:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
+    {"yaml tab: a value read wrong is dropped",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo}]\n"
+     "    limits:\n"
+     "      max_headers: 10\n"
+     "       x\n"
+     "\t  y\n",
+     "t.yaml:8:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
     {"yaml unclosed quote",
      LISTENER CLUSTER "log:\n  level: info\n  access: \"stdout\nworkers: 2\n",
-     "t.yaml:11:11: error: unclosed quoted string (no closing \" before the "
-     "end of the file)\n"},
+     "t.yaml:11:11: error: unclosed quoted string (no closing \" before "
+     "the end of the file)" STOPPED_HERE},
     {"yaml unclosed single quote", "log: {access: 'stdout}\n" LISTENER,
-     "t.yaml:1:15: error: unclosed quoted string (no closing ' before the "
-     "end of the file)\n"},
+     "t.yaml:1:15: error: unclosed quoted string (no closing ' before "
+     "the end of the file)" STOPPED_HERE},
     {"yaml unclosed quote before ---", "log:\n  access: \"stdout\n---\n",
-     "t.yaml:2:11: error: unclosed quoted string (no closing \" before the "
-     "document marker at 3:1)\n"},
+     "t.yaml:2:11: error: unclosed quoted string (no closing \" before "
+     "the document marker at 3:1)" STOPPED_HERE},
     {"yaml quote closed on a later line",
      "log:\n  access: \"stdout\n  level: \"info\"\n" LISTENER CLUSTER,
-     "t.yaml:2:11: error: unclosed quoted string (the next \" is at 3:10)\n"},
+     "t.yaml:2:11: error: unclosed quoted string (the next \" is at "
+     "3:10)" STOPPED_AT("3:11")},
     {"yaml single quote closed on a later line",
      "log:\n  access: 'std\n  level: 'info'\n" LISTENER CLUSTER,
-     "t.yaml:2:11: error: unclosed quoted string (the next ' is at 3:10)\n"},
+     "t.yaml:2:11: error: unclosed quoted string (the next ' is at "
+     "3:10)" STOPPED_AT("3:11")},
     {"yaml unclosed flow", "listeners: [\n",
-     "t.yaml:1:12: error: unclosed \"[\" (no matching \"]\" before the end "
-     "of the file)\n"},
+     "t.yaml:1:12: error: unclosed \"[\" (no matching \"]\" before the "
+     "end of the file)" STOPPED_AT("2:1")},
     {"yaml unclosed flow list",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo}\n" CLUSTER,
-     "t.yaml:4:13: error: unclosed \"[\" (no matching \"]\" before 5:1)\n"},
+     "t.yaml:4:13: error: unclosed \"[\" (no matching \"]\" before "
+     "5:1)" STOPPED_AT("5:1")},
     {"yaml unclosed flow mapping", "log: {level: info\n\n" LISTENER CLUSTER,
-     "t.yaml:1:6: error: unclosed \"{\" (no matching \"}\" before 3:10)\n"},
+     "t.yaml:1:6: error: unclosed \"{\" (no matching \"}\" before "
+     "3:10)" STOPPED_AT("3:10")},
     {"yaml unclosed nested flow", "log: {level: [info, access: x}\n",
-     "t.yaml:1:30: error: expected \",\" or \"]\" in the list that starts at "
-     "1:14\n"},
+     "t.yaml:1:14: error: \"level\": expected error, warn, info or "
+     "debug\n"
+     "t.yaml:1:30: error: expected \",\" or \"]\" in the list that "
+     "starts at 1:14" STOPPED_HERE},
     {"yaml flow missing comma", "log: {level: info access: x}\n",
-     "t.yaml:1:25: error: expected \",\" or \"}\" in the mapping that starts "
-     "at 1:6\n"},
+     "t.yaml:1:25: error: expected \",\" or \"}\" in the mapping that "
+     "starts at 1:6" STOPPED_HERE},
     {"yaml flow missing comma across lines",
      LISTENER "clusters:\n"
 	      "  - name: demo\n"
@@ -1214,27 +1294,106 @@ static const struct error_case error_cases[] = {
 	      "      \"127.0.0.1:9001\"  # ]\n"
 	      "      '127.0.0.1:9002'\n"
 	      "    ]\n",
-     "t.yaml:10:7: error: expected \",\" or \"]\" in the list that starts at "
-     "8:16\n"},
+     "t.yaml:10:7: error: expected \",\" or \"]\" in the list that "
+     "starts at 8:16" STOPPED_HERE},
     {"yaml flow mismatched brackets", "log: [a, b}\n",
-     "t.yaml:1:11: error: expected \",\" or \"]\" in the list that starts at "
-     "1:6\n"},
+     "t.yaml:1:6: error: \"log\": expected a mapping\n"
+     "t.yaml:1:11: error: expected \",\" or \"]\" in the list that "
+     "starts at 1:6" STOPPED_HERE},
     {"yaml control character", "workers: 1\x01\n",
-     "t.yaml:1:11: error: invalid YAML: control characters are not allowed "
-     "(#x1)\n"},
+     "t.yaml:1:11: error: invalid YAML: control characters are not "
+     "allowed (#x1)" STOPPED_HERE},
     {"yaml invalid UTF-8", "workers: \xff\n",
-     "t.yaml:1:10: error: invalid YAML: invalid leading UTF-8 octet (#xff)\n"},
+     "t.yaml:1:10: error: invalid YAML: invalid leading UTF-8 octet "
+     "(#xff)" STOPPED_HERE},
+    /* anchors, aliases, merge keys */
     {"yaml alias", "x: &a 1\n" LISTENER CLUSTER "workers: *a\n",
-     "t.yaml:1:1: error: unknown key \"x\" at the top level\n"
-     "t.yaml:10:10: error: YAML aliases are not supported\n"},
+     "t.yaml:1:1: error: unknown key \"x\" at the top level\n"},
     {"yaml alias as key", LISTENER CLUSTER "log: {level: &l info}\n*l : 1\n",
-     "t.yaml:10:1: error: YAML aliases are not supported\n"},
+     "t.yaml:9:17: error: unknown key \"info\" at the top level (through "
+     "the alias *l at 10:1)\n"},
+    {"yaml alias undefined", LISTENER CLUSTER "workers: *w\nlog: &w {}\n",
+     "t.yaml:9:10: error: undefined alias *w (no anchor &w before it)\n"},
+    {"yaml alias recursive", LISTENER CLUSTER "log: &l {level: *l}\n",
+     "t.yaml:9:17: error: alias *l is inside what its anchor at 9:6 names "
+     "(a recursive structure)\n"},
+    {"yaml alias too deep",
+     LISTENER CLUSTER "log: &a [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]"
+		      "]]]]]]]]]]]]]]]\n"
+		      "drain_timeout: [[*a]]\n",
+     "t.yaml:9:6: error: \"log\": expected a mapping\n"
+     "t.yaml:10:16: error: \"drain_timeout\": expected a duration (an "
+     "integer with unit ms, s, m or h)\n"
+     "t.yaml:10:18: error: alias *a nests the YAML more than 32 levels "
+     "deep\n"},
+    /* an error in what an alias copied: where it is written, and how
+     * it was reached */
+    {"yaml alias error positions",
+     "listeners:\n"
+     "  - name: a\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: &r\n"
+     "      - cluster: demo\n"
+     "        timeout: &t 5\n"
+     "  - name: b\n"
+     "    address: 127.0.0.1:8081\n"
+     "    routes: *r\n"
+     "  - name: c\n"
+     "    address: 127.0.0.1:8082\n"
+     "    routes: [{ cluster: demo, timeout: *t }]\n" CLUSTER,
+     "t.yaml:6:21: error: \"timeout\": duration \"5\" needs a unit (ms, s, "
+     "m or h)\n"
+     "t.yaml:6:21: error: \"timeout\": duration \"5\" needs a unit (ms, s, "
+     "m or h) (through the alias *r at 9:13)\n"
+     "t.yaml:6:21: error: \"timeout\": duration \"5\" needs a unit (ms, s, "
+     "m or h) (through the alias *t at 12:40)\n"},
+    {"yaml alias through aliases",
+     "x: &x { max_idle: -1 }\n"
+     "y: &y { pool: *x }\n" LISTENER "clusters:\n"
+     "  - name: demo\n"
+     "    endpoints: [127.0.0.1:9001]\n"
+     "    <<: *y\n",
+     "t.yaml:1:1: error: unknown key \"x\" at the top level\n"
+     "t.yaml:1:19: error: \"max_idle\": expected an integer (0..100000) "
+     "(through the alias *y at 11:9, then *x at 2:15)\n"
+     "t.yaml:2:1: error: unknown key \"y\" at the top level\n"},
+    {"yaml merge not a mapping",
+     LISTENER CLUSTER "log: { <<: [{level: info}, x], access: stdout }\n"
+		      "admin: { <<: 1 }\n",
+     "t.yaml:9:28: error: merge key \"<<\": expected a mapping to "
+     "merge\n"
+     "t.yaml:10:8: error: admin: missing key \"address\"\n"
+     "t.yaml:10:14: error: merge key \"<<\": expected a mapping or a "
+     "list of mappings to merge\n"},
+    {"yaml merge key twice",
+     LISTENER CLUSTER "log: { <<: {level: info}, <<: {access: off} }\n",
+     "t.yaml:9:27: error: duplicate key \"<<\" (first at 9:8; merge several "
+     "mappings with \"<<: [*a, *b]\")\n"},
+    {"yaml merge quoted is a key", LISTENER CLUSTER "log: { \"<<\": {} }\n",
+     "t.yaml:9:8: error: unknown key \"<<\" in log\n"},
+    {"yaml merge brings unknown keys",
+     LISTENER "clusters:\n"
+	      "  - &c\n"
+	      "    name: demo\n"
+	      "    endpoints: [127.0.0.1:9001]\n"
+	      "admin: { <<: *c, address: 127.0.0.1:9901 }\n",
+     "t.yaml:8:5: error: unknown key \"name\" in admin (through the "
+     "alias *c at 10:14)\n"
+     "t.yaml:9:5: error: unknown key \"endpoints\" in admin (through "
+     "the alias *c at 10:14)\n"},
+    {"yaml merge cut short by a stop",
+     LISTENER CLUSTER "log:\n"
+		      "  <<: {level: loud}\n"
+		      "\taccess: off\n",
+     "t.yaml:11:1: error: tabs are not allowed for indentation (indent "
+     "with spaces)" STOPPED_HERE},
     {"yaml two documents", LISTENER CLUSTER "---\nworkers: 2\n",
      "t.yaml:9:1: error: only one YAML document is allowed\n"},
     {"yaml too deep",
      "a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]"
      "]]]]]]]]]]]]]\n",
-     "t.yaml:1:35: error: YAML nested more than 32 levels deep\n"},
+     "t.yaml:1:1: error: unknown key \"a\" at the top level\n"
+     "t.yaml:1:35: error: YAML nested more than 32 levels deep" STOPPED_HERE},
     /* the document */
     {"empty file", "",
      "t.yaml:1:1: error: the configuration is empty (expected a "
@@ -2186,6 +2345,7 @@ static const struct error_case error_cases[] = {
      "      - name: api\n"
      "        cluster: demo\n"
      "        mirror: { percent: 101, to: x }\n" CLUSTER,
+     "t.yaml:7:17: error: route \"api\": mirror: missing key \"cluster\"\n"
      "t.yaml:7:28: error: \"percent\": 101 is out of range (0..100)\n"
      "t.yaml:7:33: error: unknown key \"to\" in mirror\n"},
     {"expose header reserved",
@@ -2209,6 +2369,61 @@ static const struct error_case error_cases[] = {
      "    hash_key: client_ip\n",
      "t.yaml:8:5: error: cluster \"demo\": \"hash_key\" needs \"balance: "
      "hash\"\n"},
+    /* one mistake does not hide the others beside it */
+    {"cluster and split, each checked",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - name: api\n"
+     "        cluster: dmo\n"
+     "        split: [{cluster: demo, weight: 99.5}, {cluster: demo, "
+     "weight: 1}]\n" CLUSTER,
+     "t.yaml:6:18: error: route \"api\": unknown cluster \"dmo\" (did you "
+     "mean \"demo\"?)\n"
+     "t.yaml:7:9: error: route \"api\": \"cluster\" and \"split\" are "
+     "mutually exclusive\n"
+     "t.yaml:7:41: error: \"weight\": expected an integer (0..10000)\n"
+     "t.yaml:7:58: error: route \"api\": cluster \"demo\" is in the split "
+     "twice\n"},
+    {"path and path_prefix, each checked",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - match: { path_prefix: v1, path: /a#b }\n"
+     "        cluster: demo\n" CLUSTER,
+     "t.yaml:5:31: error: \"path_prefix\": \"v1\" must start with \"/\"\n"
+     "t.yaml:5:35: error: route \"route-1\": \"path\" and \"path_prefix\" "
+     "are mutually exclusive\n"
+     "t.yaml:5:41: error: \"path\": invalid character in \"/a#b\" (no "
+     "spaces, controls, \"?\" or \"#\")\n"},
+    {"sticky without split, value checked",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, sticky: ip}]\n" CLUSTER,
+     "t.yaml:4:30: error: route \"route-1\": \"sticky\" needs \"split\" "
+     "(it keeps a user on one cluster of it)\n"
+     "t.yaml:4:38: error: \"sticky\": expected header:NAME, cookie:NAME or "
+     "client_ip, not \"ip\"\n"},
+    {"hash_key beside a wrong balance",
+     LISTENER CLUSTER "    balance: hsh\n"
+		      "    hash_key: client_ip\n",
+     "t.yaml:9:14: error: \"balance\": expected round_robin, least_request "
+     "or hash\n"},
+    {"tls: certificates and the rest",
+     LISTENER "    tls: { min_version: TLSv1, certificates: [{cert: a}] }\n"
+	      "  - name: other\n"
+	      "    address: 127.0.0.1:8081\n"
+	      "    tls: { min_version: TLSv1 }\n"
+	      "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:6:25: error: \"min_version\": expected TLSv1.2 or TLSv1.3\n"
+     "t.yaml:6:47: error: listener \"public\": certificate #1: missing "
+     "key \"key\"\n"
+     "t.yaml:9:10: error: listener \"other\": tls: missing key "
+     "\"certificates\"\n"
+     "t.yaml:9:25: error: \"min_version\": expected TLSv1.2 or TLSv1.3\n"},
 };
 
 static void
@@ -2217,6 +2432,158 @@ test_error_case(void **state)
 	const struct error_case *ec = *state;
 
 	load_bad(ec->yaml, strlen(ec->yaml), ec->want);
+}
+
+/* Anchors and aliases on scalars, lists and mappings; merge keys. */
+static void
+test_anchors(void **state)
+{
+	struct sl_conf *c =
+	    load_ok("workers: &n 2\n"
+		    "listeners:\n"
+		    "  - name: plain\n"
+		    "    address: 127.0.0.1:8080\n"
+		    "    limits: &lim { max_headers: *n, idle_timeout: 5s }\n"
+		    "    routes: &routes\n"
+		    "      - name: api\n"
+		    "        match: { methods: &m [GET, HEAD] }\n"
+		    "        cluster: &api api\n"
+		    "      - { cluster: web, match: { methods: *m } }\n"
+		    "  - name: tls\n"
+		    "    address: 127.0.0.1:8443\n"
+		    "    limits: { <<: *lim, idle_timeout: 9s }\n"
+		    "    routes: *routes\n"
+		    "clusters:\n"
+		    "  - &base\n"
+		    "    name: *api\n"
+		    "    endpoints: [127.0.0.1:9001]\n"
+		    "    connect_timeout: 2s\n"
+		    "    pool: &pool { max_idle: 7, idle_timeout: 3s }\n"
+		    "  - <<: *base\n"
+		    "    name: web\n"
+		    "    endpoints: [127.0.0.1:9002]\n"
+		    "  - <<: [{ pool: { max_idle: 1 } }, *base]\n"
+		    "    name: third\n");
+	const struct sl_conf_listener *a = &c->listeners[0], *b;
+	size_t i;
+
+	(void)state;
+	b = &c->listeners[1];
+	assert_int_equal(c->workers, 2);
+	assert_int_equal(a->limits.max_headers, 2);
+	assert_int_equal(a->limits.idle_timeout_ms, 5000);
+	/* a key written beside the merge wins */
+	assert_int_equal(b->limits.max_headers, 2);
+	assert_int_equal(b->limits.idle_timeout_ms, 9000);
+	assert_int_equal(a->nroutes, 2);
+	assert_int_equal(b->nroutes, 2);
+	for (i = 0; i < 2; i++) {
+		assert_string_equal(a->routes[i].name, b->routes[i].name);
+		assert_ptr_equal(a->routes[i].cluster, b->routes[i].cluster);
+		assert_int_equal(a->routes[i].nmethods, 2);
+		assert_int_equal(b->routes[i].nmethods, 2);
+		assert_string_equal(b->routes[i].methods[1], "HEAD");
+	}
+	assert_string_equal(b->routes[0].cluster->name, "api");
+	assert_string_equal(b->routes[1].cluster->name, "web");
+	assert_int_equal(c->nclusters, 3);
+	assert_string_equal(c->clusters[0].name, "api");
+	assert_string_equal(c->clusters[1].name, "web");
+	assert_string_equal(c->clusters[1].endpoints[0].addr.text,
+			    "127.0.0.1:9002");
+	assert_int_equal(c->clusters[1].connect_timeout_ms, 2000);
+	assert_int_equal(c->clusters[1].pool_max_idle, 7);
+	/* of two merged mappings, the first wins; the rest still comes */
+	assert_string_equal(c->clusters[2].name, "third");
+	assert_int_equal(c->clusters[2].pool_max_idle, 1);
+	assert_int_equal(c->clusters[2].pool_idle_timeout_ms, 30000);
+	assert_int_equal(c->clusters[2].connect_timeout_ms, 2000);
+	assert_string_equal(c->clusters[2].endpoints[0].addr.text,
+			    "127.0.0.1:9001");
+	sl_conf_unref(c);
+
+	/* An anchor on a merged mapping still names it whole afterwards. */
+	c = load_ok(LISTENER
+		    "clusters:\n"
+		    "  - name: demo\n"
+		    "    endpoints: [127.0.0.1:9001]\n"
+		    "    <<: &p { connect_timeout: 3s, max_pending: 4 }\n"
+		    "    connect_timeout: 1s\n"
+		    "  - name: two\n"
+		    "    endpoints: [127.0.0.1:9002]\n"
+		    "    <<: *p\n");
+	assert_int_equal(c->clusters[0].connect_timeout_ms, 1000);
+	assert_int_equal(c->clusters[0].max_pending, 4);
+	assert_int_equal(c->clusters[1].connect_timeout_ms, 3000);
+	assert_int_equal(c->clusters[1].max_pending, 4);
+	sl_conf_unref(c);
+}
+
+/* Nodes in the tree under n, n too. */
+static size_t
+tree_nodes(const struct sl_yaml_node *n)
+{
+	size_t i, k = 1;
+
+	for (i = 0; i < n->nkids; i++)
+		k += tree_nodes(n->kids[i]);
+	return k;
+}
+
+/*
+ * A billion laughs: nine aliases a level, nine levels, would be 9^9 nodes.
+ * The expansion stops at the bound, so the tree stays small, and the
+ * error names the alias that crossed it.
+ */
+static void
+test_alias_bomb(void **state)
+{
+	static const char yaml[] =
+	    "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+	    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+	    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+	    "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+	    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+	    "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+	    "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
+	    "h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+	    "i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]\n";
+	struct sl_yaml_loader ld;
+	struct sl_yaml_node *root;
+	char *errs;
+	int fatal;
+
+	(void)state;
+	sl_yaml_loader_init(&ld, "t.yaml", yaml, strlen(yaml));
+	root = sl_yaml_parse(&ld, &fatal);
+	assert_false(fatal);
+	assert_non_null(root);
+	assert_true(tree_nodes(root) <= 200 + SL_YAML_MAX_ALIAS_NODES);
+	sl_yaml_node_free(root);
+	errs = sl_yaml_errors_finish(&ld);
+	assert_non_null(errs);
+	assert_string_equal(errs,
+			    "t.yaml:6:8: error: alias *e expands to more than "
+			    "100000 nodes (it adds 66430 to the 74718 the "
+			    "aliases before it added); 8 more aliases were "
+			    "refused for the same reason\n");
+	free(errs);
+
+	/* The same through the whole loader: refused, not expanded. */
+	load_bad(yaml, strlen(yaml),
+		 "t.yaml:1:1: error: unknown key \"a\" at the top level\n"
+		 "t.yaml:1:1: error: missing key \"listeners\"\n"
+		 "t.yaml:2:1: error: unknown key \"b\" at the top level\n"
+		 "t.yaml:3:1: error: unknown key \"c\" at the top level\n"
+		 "t.yaml:4:1: error: unknown key \"d\" at the top level\n"
+		 "t.yaml:5:1: error: unknown key \"e\" at the top level\n"
+		 "t.yaml:6:1: error: unknown key \"f\" at the top level\n"
+		 "t.yaml:6:8: error: alias *e expands to more than 100000 "
+		 "nodes (it adds 66430 to the 74718 the aliases before it "
+		 "added); 8 more aliases were refused for the same reason\n"
+		 "t.yaml:7:1: error: unknown key \"g\" at the top level\n"
+		 "t.yaml:8:1: error: unknown key \"h\" at the top level\n"
+		 "t.yaml:9:1: error: unknown key \"i\" at the top level\n");
 }
 
 /* split, sticky, mirror, expose_cluster_header, hash_key */
@@ -2792,6 +3159,8 @@ main(void)
 	    cmocka_unit_test(test_parse_addr),
 	    cmocka_unit_test(test_full),
 	    cmocka_unit_test(test_weighted_routes),
+	    cmocka_unit_test(test_anchors),
+	    cmocka_unit_test(test_alias_bomb),
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_route_names),
 	    cmocka_unit_test(test_match),
