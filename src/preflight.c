@@ -17,32 +17,15 @@
 #include "conf.h"
 #include "portcheck.h"
 
-int
-sl_preflight_appendable(const char *path, char *why, size_t whysz)
+/* Whether a file can be created in the directory of path (which need not
+ * exist). Returns 0, or -1 with the reason in why. */
+static int
+dir_can_create(const char *path, char *why, size_t whysz)
 {
 	char dir[4096];
 	const char *slash;
 	struct stat st;
 
-	if (stat(path, &st) == 0) {
-		if (S_ISDIR(st.st_mode)) {
-			snprintf(why, whysz, "it is a directory");
-			return -1;
-		}
-		/* EROFS too: a read-only file system fails here, root or
-		 * not */
-		if (access(path, W_OK) == -1) {
-			snprintf(why, whysz, "%s", strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
-	if (errno != ENOENT) {
-		/* a component is not a directory, or not searchable */
-		snprintf(why, whysz, "%s", strerror(errno));
-		return -1;
-	}
-	/* the file would be created: its directory must let us */
 	slash = strrchr(path, '/');
 	if (slash == NULL)
 		snprintf(dir, sizeof(dir), ".");
@@ -70,6 +53,33 @@ sl_preflight_appendable(const char *path, char *why, size_t whysz)
 		return -1;
 	}
 	return 0;
+}
+
+int
+sl_preflight_appendable(const char *path, char *why, size_t whysz)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			snprintf(why, whysz, "it is a directory");
+			return -1;
+		}
+		/* EROFS too: a read-only file system fails here, root or
+		 * not */
+		if (access(path, W_OK) == -1) {
+			snprintf(why, whysz, "%s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		/* a component is not a directory, or not searchable */
+		snprintf(why, whysz, "%s", strerror(errno));
+		return -1;
+	}
+	/* the file would be created: its directory must let us */
+	return dir_can_create(path, why, whysz);
 }
 
 /* Appends one line ("FILE:LINE:COL: LEVEL: MESSAGE") to *out (growing
@@ -138,8 +148,6 @@ sl_preflight(const struct sl_conf *conf, const char *running_access)
 int
 sl_preflight_pidfile(const char *path, char *why, size_t whysz)
 {
-	char dir[4096];
-	const char *slash;
 	struct stat st;
 
 	if (path[0] == '\0') {
@@ -152,33 +160,7 @@ sl_preflight_pidfile(const char *path, char *why, size_t whysz)
 	}
 	/* written as a temporary file renamed over path: the directory
 	 * must let us create and replace files, whatever path's own mode */
-	slash = strrchr(path, '/');
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	if (stat(dir, &st) == -1) {
-		if (errno == ENOENT)
-			snprintf(why, whysz,
-				 "the directory \"%.200s\" does not exist",
-				 dir);
-		else
-			snprintf(why, whysz, "the directory \"%.200s\": %s",
-				 dir, strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		snprintf(why, whysz, "\"%.200s\" is not a directory", dir);
-		return -1;
-	}
-	if (access(dir, W_OK | X_OK) == -1) {
-		snprintf(why, whysz, "it cannot be created in \"%.200s\": %s",
-			 dir, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return dir_can_create(path, why, whysz);
 }
 
 #define MAX_HOLDERS 256 /* a sluice with many workers has one socket each */
