@@ -611,7 +611,6 @@ txn_move(struct sl_client *c, struct sl_wcluster *to)
 {
 	struct sl_txn *t = c->txn;
 	const struct sl_conf_cluster *from = t->wc->conf, *cc = to->conf;
-	unsigned char ip[16];
 	const void *key;
 	size_t len;
 
@@ -638,8 +637,7 @@ txn_move(struct sl_client *c, struct sl_wcluster *to)
 	 * needed */
 	if (cc->balance == SL_BALANCE_HASH &&
 	    cc->hash_key.source == SL_KEY_CLIENT_IP &&
-	    sl_route_key(&cc->hash_key, NULL, (const struct sockaddr *)&c->peer,
-			 ip, &key, &len)) {
+	    sl_route_key(&cc->hash_key, NULL, &t->client_addr, &key, &len)) {
 		t->hash_key = sl_hash64(key, len);
 		t->flags |= T_HASH_KEY;
 	}

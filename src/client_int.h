@@ -15,6 +15,7 @@
 #include <sys/queue.h>
 
 #include "buf.h"
+#include "cidr.h"
 #include "conf.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
@@ -126,9 +127,11 @@ struct sl_txn {
 	uint64_t connect_deadline_ms;
 	uint64_t up_progress_ms; /* last progress with the upstream */
 	uint64_t bytes_in, bytes_out;
-	uint64_t rbuf_mark; /* send_written at the last slow stall: the
-			       bytes since are the client's proof that it
-			       reads (sl_client_rbuf_size) */
+	struct sl_ip client_addr; /* the request's client: the connection's
+				peer for now (doc/edge.md) */
+	uint64_t rbuf_mark;	  /* send_written at the last slow stall: the
+				     bytes since are the client's proof that it
+				     reads (sl_client_rbuf_size) */
 	char request_id[SL_REQUEST_ID_MAX + 1];
 	char method[16];
 	char path[256]; /* target as logged (log.query applied) */

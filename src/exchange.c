@@ -236,7 +236,7 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 				? txn_error(t)
 				: "connection_close";
 	clock_gettime(CLOCK_REALTIME, &now);
-	sl_addr_ip((const struct sockaddr *)&c->peer, peer, sizeof(peer));
+	sl_ip_str(&t->client_addr, peer, sizeof(peer));
 	if (t->wc != NULL)
 		upstream = t->wc->eps[t->ep_index]->conf->addr.text;
 	if (sl_access_format() == SL_ACCESS_JSON) {
@@ -322,8 +322,7 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		    "connect_ms=%u upstream_ms=%llu close=%s%s%s%s%s%s\n",
 		    peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", t->minor,
 		    t->status, (unsigned long long)txn_body_out(t),
-		    r[0] ? r : "-",
-		    u[0] ? u : "-", t->request_id,
+		    r[0] ? r : "-", u[0] ? u : "-", t->request_id,
 		    t->route ? t->route->name : "-", upstream,
 		    (unsigned long long)dur, cluster, t->connect_ms,
 		    (unsigned long long)up_ms, close_why[0] ? close_why : "-",
@@ -386,6 +385,9 @@ txn_new(struct sl_client *c)
 		? c->tnode.deadline_ms - c->lconf->limits.header_timeout_ms
 		: now_ms();
 	t->client = c;
+	/* the request's client, until something more is known of it */
+	(void)sl_ip_from_sockaddr((const struct sockaddr *)&c->peer,
+				  &t->client_addr);
 	event_assign(&t->wev, w->base, c->fd, EV_WRITE | EV_PERSIST,
 		     sl_client_on_write, c);
 	evtimer_assign(&t->tev, w->base, exchange_on_timer, c);
@@ -815,8 +817,7 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 		sl_exchange_local(c, 503, "out_of_memory", 0);
 		return;
 	}
-	fwd.client_ip =
-	    sl_addr_ip((const struct sockaddr *)&c->peer, ip, sizeof(ip));
+	fwd.client_ip = sl_ip_str(&t->client_addr, ip, sizeof(ip));
 	fwd.proto = c->ssl != NULL ? "https" : "http";
 	fwd.subject_header = c->lconf->tls.client_subject_header;
 	fwd.subject = c->tls_subject;
@@ -870,15 +871,14 @@ txn_choose_cluster(struct sl_client *c, const struct sl_h1_request *req)
 	struct sl_txn *t = c->txn;
 	const struct sl_conf_route *r = t->route;
 	const struct sl_conf_cluster *cc = r->cluster;
-	const struct sockaddr *peer = (const struct sockaddr *)&c->peer;
-	unsigned char ip[16];
 	const void *key;
 	size_t len;
 
 	if (cc == NULL) {
 		size_t i;
 		if (r->sticky.source != SL_KEY_NONE &&
-		    sl_route_key(&r->sticky, req, peer, ip, &key, &len)) {
+		    sl_route_key(&r->sticky, req, &t->client_addr, &key,
+				 &len)) {
 			/* kept: a failover takes the key's next choice */
 			t->sticky_key = sl_hash64(key, len);
 			t->flags |= T_STICKY_KEY;
@@ -891,7 +891,7 @@ txn_choose_cluster(struct sl_client *c, const struct sl_h1_request *req)
 	}
 	t->wc = &c->gen->clusters[cc->index];
 	if (cc->balance == SL_BALANCE_HASH &&
-	    sl_route_key(&cc->hash_key, req, peer, ip, &key, &len)) {
+	    sl_route_key(&cc->hash_key, req, &t->client_addr, &key, &len)) {
 		t->hash_key = sl_hash64(key, len);
 		t->flags |= T_HASH_KEY;
 	}

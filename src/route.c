@@ -165,8 +165,7 @@ sl_route_cookie(const char *v, size_t vlen, const char *name, size_t nlen,
 
 int
 sl_route_key(const struct sl_conf_key *k, const struct sl_h1_request *req,
-	     const struct sockaddr *peer, unsigned char ip[16],
-	     const void **key, size_t *len)
+	     const struct sl_ip *client, const void **key, size_t *len)
 {
 	switch (k->source) {
 	case SL_KEY_HEADER:
@@ -197,26 +196,12 @@ sl_route_key(const struct sl_conf_key *k, const struct sl_h1_request *req,
 		}
 		return 0;
 	case SL_KEY_CLIENT_IP:
-		if (peer->sa_family == AF_INET) {
-			memcpy(ip,
-			       &((const struct sockaddr_in *)peer)->sin_addr,
-			       4);
-			*len = 4;
-		} else if (peer->sa_family == AF_INET6) {
-			const struct in6_addr *a =
-			    &((const struct sockaddr_in6 *)peer)->sin6_addr;
-			/* a dual-stack listener's IPv4 clients hash as on an
-			 * IPv4 listener */
-			if (IN6_IS_ADDR_V4MAPPED(a)) {
-				memcpy(ip, &a->s6_addr[12], 4);
-				*len = 4;
-			} else {
-				memcpy(ip, a, 16);
-				*len = 16;
-			}
-		} else
+		/* cidr.h keeps a mapped IPv4 address as IPv4: a dual-stack
+		 * listener's IPv4 clients hash as on an IPv4 listener */
+		if (client->len == 0)
 			return 0;
-		*key = ip;
+		*key = client->a;
+		*len = client->len;
 		return 1;
 	case SL_KEY_NONE:
 		break;

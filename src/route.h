@@ -7,6 +7,7 @@
 #ifndef SL_ROUTE_H
 #define SL_ROUTE_H
 
+#include "cidr.h"
 #include "conf.h"
 #include "h1_parse.h"
 
@@ -17,14 +18,14 @@ const struct sl_conf_route *sl_route_match(const struct sl_conf_listener *l,
 
 /*
  * The key of req under k (a sticky split's, a hash balancer's): the first
- * non-empty value of a header, the value of a cookie, or the client
- * address peer (its 4 bytes for IPv4 and IPv4-mapped IPv6, else 16,
- * copied into ip). Returns 1 with *key and *len set (pointing into the
- * request or into ip), or 0 when the request carries no such key.
+ * non-empty value of a header, the value of a cookie, or the request's
+ * client address (its 4 bytes for IPv4, IPv4-mapped IPv6 included, else
+ * 16). Returns 1 with *key and *len set (pointing into the request or into
+ * client), or 0 when the request carries no such key. req may be NULL for
+ * a client_ip key.
  */
 int sl_route_key(const struct sl_conf_key *k, const struct sl_h1_request *req,
-		 const struct sockaddr *peer, unsigned char ip[16],
-		 const void **key, size_t *len);
+		 const struct sl_ip *client, const void **key, size_t *len);
 
 /*
  * The cluster of r's split that a request moves to when its own cannot

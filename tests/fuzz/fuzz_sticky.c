@@ -65,7 +65,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    {SL_KEY_COOKIE, (char *)"sess", 4},
 	    {SL_KEY_CLIENT_IP, NULL, 0},
 	};
-	unsigned char ip[16];
+	struct sl_ip client;
 	const void *key;
 	size_t len;
 
@@ -81,15 +81,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	peer.sin6_family = AF_INET6;
 	if (size >= 16)
 		memcpy(&peer.sin6_addr, data, 16);
+	(void)sl_ip_from_sockaddr((struct sockaddr *)&peer, &client);
 	for (int k = 0; k < 3; k++) {
-		if (!sl_route_key(&keys[k], &req, (struct sockaddr *)&peer, ip,
-				  &key, &len))
+		if (!sl_route_key(&keys[k], &req, &client, &key, &len))
 			continue;
 		CHECK(len > 0);
 		if (k < 2)
 			in_buffer(buf, size, key, len);
 		else
-			CHECK(key == ip && (len == 4 || len == 16));
+			CHECK(key == client.a && (len == 4 || len == 16));
 		race(key, len);
 	}
 	for (size_t i = 0; i < req.nheaders; i++)
