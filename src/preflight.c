@@ -7,6 +7,7 @@
 #include "preflight.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,8 +212,34 @@ check_addr(char **errors, const struct sl_conf *conf, const char *what,
 	return 0;
 }
 
+/* Whether ss is the address of one of given[0..n). */
+static int
+is_given(const struct sockaddr_storage *ss,
+	 const struct sockaddr_storage *given, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (given[i].ss_family != ss->ss_family)
+			continue;
+		if (ss->ss_family == AF_INET) {
+			const struct sockaddr_in *a = (const void *)ss,
+						 *b = (const void *)&given[i];
+			if (a->sin_port == b->sin_port &&
+			    a->sin_addr.s_addr == b->sin_addr.s_addr)
+				return 1;
+		} else if (ss->ss_family == AF_INET6) {
+			const struct sockaddr_in6 *a = (const void *)ss,
+						  *b = (const void *)&given[i];
+			if (a->sin6_port == b->sin6_port &&
+			    memcmp(&a->sin6_addr, &b->sin6_addr, 16) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 char *
 sl_preflight_ports(const struct sl_conf *conf, const char *default_conf,
+		   const struct sockaddr_storage *given, size_t ngiven,
 		   char **warnings)
 {
 	char *errors = NULL, *conf_real, what[128];
@@ -224,13 +251,15 @@ sl_preflight_ports(const struct sl_conf *conf, const char *default_conf,
 	conf_real = realpath(conf->path, NULL);
 	/* in the order of the file, as the loader reports: admin comes
 	 * first there */
-	if (conf->has_admin)
+	if (conf->has_admin && !is_given(&conf->admin_addr.ss, given, ngiven))
 		unreadable =
 		    check_addr(&errors, conf, "admin listener",
 			       &conf->admin_addr, &conf->admin_addr_pos, 1,
 			       conf_real, default_conf) == -1;
 	for (size_t i = 0; i < conf->nlisteners && !unreadable; i++) {
 		const struct sl_conf_listener *l = &conf->listeners[i];
+		if (is_given(&l->addr.ss, given, ngiven))
+			continue; /* this process was given a socket there */
 		snprintf(what, sizeof(what), "listener \"%s\"", l->name);
 		/* listeners are IPV6_V6ONLY: no IPv4 alias */
 		unreadable =
