@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 /* ip from 16 bytes of an IPv6 address, unmapping a mapped IPv4 one. */
@@ -89,6 +91,8 @@ sl_ip_parse(const char *s, size_t n, struct sl_ip *ip)
 const char *
 sl_ip_str(const struct sl_ip *ip, char *out, size_t outsz)
 {
+	if (ip->len == 4 && outsz >= 16)
+		return sl_ipv4_str(ip->a, out);
 	if (ip->len == 0 || inet_ntop(ip->len == 4 ? AF_INET : AF_INET6, ip->a,
 				      out, (socklen_t)outsz) == NULL)
 		snprintf(out, outsz, "-");

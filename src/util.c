@@ -82,29 +82,34 @@ sl_json_escape(char *out, size_t outsz, const char *s, size_t n)
 }
 
 const char *
+sl_ipv4_str(const unsigned char b[4], char *out)
+{
+	char *p = out;
+
+	/* by hand: inet_ntop formats IPv4 with sprintf, and this runs for
+	 * every request (X-Forwarded-For, the access log) */
+	for (int i = 0; i < 4; i++) {
+		unsigned v = b[i];
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		*p++ = i < 3 ? '.' : '\0';
+	}
+	return out;
+}
+
+const char *
 sl_addr_ip(const struct sockaddr *sa, char *out, size_t outsz)
 {
 	const void *a;
 
-	if (sa->sa_family == AF_INET && outsz >= INET_ADDRSTRLEN) {
-		/* by hand: inet_ntop formats IPv4 with sprintf, and this runs
-		 * for every request (X-Forwarded-For) */
-		const unsigned char *b =
+	if (sa->sa_family == AF_INET && outsz >= INET_ADDRSTRLEN)
+		return sl_ipv4_str(
 		    (const unsigned char *)&((const struct sockaddr_in *)sa)
-			->sin_addr;
-		char *p = out;
-
-		for (int i = 0; i < 4; i++) {
-			unsigned v = b[i];
-			if (v >= 100)
-				*p++ = (char)('0' + v / 100);
-			if (v >= 10)
-				*p++ = (char)('0' + v / 10 % 10);
-			*p++ = (char)('0' + v % 10);
-			*p++ = i < 3 ? '.' : '\0';
-		}
-		return out;
-	}
+			->sin_addr,
+		    out);
 	if (sa->sa_family == AF_INET)
 		a = &((const struct sockaddr_in *)sa)->sin_addr;
 	else if (sa->sa_family == AF_INET6)

@@ -49,6 +49,10 @@ char *sl_escape(char *out, size_t outsz, const char *s, size_t n);
  * escaping as JSON requires; returns bytes written, never more than outsz. */
 size_t sl_json_escape(char *out, size_t outsz, const char *s, size_t n);
 
+/* "1.2.3.4" of 4 bytes into out (16 bytes), without inet_ntop's
+ * sprintf. Returns out. */
+const char *sl_ipv4_str(const unsigned char b[4], char *out);
+
 /* "1.2.3.4" or "::1" of a socket address into out (INET6_ADDRSTRLEN). */
 const char *sl_addr_ip(const struct sockaddr *sa, char *out, size_t outsz);
 /* "1.2.3.4:80" or "[::1]:80". */

@@ -52,7 +52,7 @@ $(OUT)/fuzz_%: $(top_srcdir)/tests/fuzz/fuzz_%.c $(PARSE_SRCS) $(PARSE_HDRS)
 
 # sticky keys: the parser, route matching and the race
 STICKY_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/route.c $(top_srcdir)/src/balance.c \
-	$(top_srcdir)/src/cidr.c
+	$(top_srcdir)/src/cidr.c $(top_srcdir)/src/util.c
 $(OUT)/fuzz_sticky: $(top_srcdir)/tests/fuzz/fuzz_sticky.c $(STICKY_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(STICKY_SRCS)

@@ -51,6 +51,14 @@ test_addresses(void **state)
 	a = ip("192.0.2.1");
 	assert_int_equal(a.len, 4);
 	assert_string_equal(sl_ip_str(&a, out, sizeof(out)), "192.0.2.1");
+	/* IPv4 is formatted by hand (sl_ipv4_str): every digit count */
+	a = ip("0.0.0.0");
+	assert_string_equal(sl_ip_str(&a, out, sizeof(out)), "0.0.0.0");
+	a = ip("255.255.255.255");
+	assert_string_equal(sl_ip_str(&a, out, sizeof(out)),
+			    "255.255.255.255");
+	a = ip("10.99.100.9");
+	assert_string_equal(sl_ip_str(&a, out, sizeof(out)), "10.99.100.9");
 	a = ip("2001:db8::1");
 	assert_int_equal(a.len, 16);
 	assert_string_equal(sl_ip_str(&a, out, sizeof(out)), "2001:db8::1");
