@@ -27,10 +27,12 @@
 #include "h1_parse.h"
 #include "log.h"
 #include "mirror.h"
+#include "policy.h"
 #include "rate.h"
 #include "retry.h"
 #include "route.h"
 #include "runtime.h"
+#include "tls.h"
 #include "upstream.h"
 #include "wloop.h"
 #include "xprt.h"
@@ -46,6 +48,32 @@ head_cap(const struct sl_client *c)
 {
 	/* a rewritten head is the original plus a few fields we add */
 	return c->lconf->limits.max_header_bytes + 1024;
+}
+
+/*
+ * The header rules for the request (request 1) or the response of c's
+ * exchange, the listener's and its route's, with the values of their
+ * variables in vars (ip holds the address's text); NULL when none apply,
+ * which costs a pointer test or two.
+ */
+static const struct sl_hdr_apply *
+txn_rules(struct sl_client *c, struct sl_hdr_apply *a, struct sl_hdr_vars *vars,
+	  int request, char ip[64])
+{
+	const struct sl_txn *t = c->txn;
+	const struct sl_policy *rp = t->route != NULL ? t->route->policy : NULL;
+
+	if ((c->lconf->policy == NULL && rp == NULL) ||
+	    sl_policy_rules(a, c->lconf->policy, rp, request, vars) == NULL)
+		return NULL;
+	vars->v[SL_HDR_V_CLIENT_IP] = sl_ip_str(&t->client_addr, ip, 64);
+	vars->v[SL_HDR_V_REQUEST_ID] = t->request_id;
+	vars->v[SL_HDR_V_ROUTE] = t->route != NULL ? t->route->name : NULL;
+	vars->v[SL_HDR_V_CLUSTER] = t->wc != NULL ? t->wc->conf->name : NULL;
+	vars->v[SL_HDR_V_TLS_VERSION] =
+	    c->ssl != NULL ? sl_tls_version(c->ssl) : NULL;
+	vars->v[SL_HDR_V_TLS_CLIENT_SUBJECT] = c->tls_subject;
+	return a;
 }
 
 /* ---- access log ------------------------------------------------------ */
@@ -535,6 +563,10 @@ void
 sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 {
 	struct sl_txn *t = c->txn;
+	const struct sl_hdr_apply *rules;
+	struct sl_hdr_apply apply;
+	struct sl_hdr_vars vars;
+	char ip[64];
 	long n;
 
 	if (t == NULL && (t = txn_for_head(c)) == NULL)
@@ -567,10 +599,18 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 		sl_client_close(c, "out_of_memory");
 		return;
 	}
+	rules = txn_rules(c, &apply, &vars, 0, ip);
 	n = sl_h1_write_error(c->txn->out.data + c->txn->out.len,
 			      sl_buf_space(&c->txn->out), status, code,
 			      t->request_id, (t->flags & T_CLOSE) != 0,
-			      (t->flags & T_HEAD_ONLY) != 0, t->minor);
+			      (t->flags & T_HEAD_ONLY) != 0, t->minor, rules);
+	if (n < 0 && rules != NULL)
+		/* the answer goes out all the same, without the rules */
+		n = sl_h1_write_error(c->txn->out.data + c->txn->out.len,
+				      sl_buf_space(&c->txn->out), status, code,
+				      t->request_id, (t->flags & T_CLOSE) != 0,
+				      (t->flags & T_HEAD_ONLY) != 0, t->minor,
+				      NULL);
 	if (n < 0) {
 		sl_client_close(c, code);
 		return;
@@ -586,16 +626,18 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 		char peer[64], m[64], p[1024], h[512];
 		/* the rule a refused request broke: the response says only
 		 * bad_request, the operator needs more */
-		log_info("conn=%llu peer=%s request_id=%s route=%s: %d %s%s%s "
-			 "method=%s target=\"%s\" host=\"%s\"",
-			 (unsigned long long)c->id,
-			 peer_str(c, peer, sizeof(peer)), t->request_id,
-			 t->route ? t->route->name : "-", status, code,
-			 t->why != SL_H1_R_NONE ? " reason=" : "",
-			 t->why != SL_H1_R_NONE ? sl_h1_reason_str(t->why) : "",
-			 sl_escape(m, sizeof(m), t->method, strlen(t->method)),
-			 sl_escape(p, sizeof(p), t->path, strlen(t->path)),
-			 sl_escape(h, sizeof(h), t->host, strlen(t->host)));
+		log_info(
+		    "conn=%llu peer=%s request_id=%s route=%s: %d %s%s%s%s%s%s "
+		    "method=%s target=\"%s\" host=\"%s\"",
+		    (unsigned long long)c->id, peer_str(c, peer, sizeof(peer)),
+		    t->request_id, t->route ? t->route->name : "-", status,
+		    code, t->why != SL_H1_R_NONE ? " reason=" : "",
+		    t->why != SL_H1_R_NONE ? sl_h1_reason_str(t->why) : "",
+		    t->rule != NULL ? " rule=\"" : "",
+		    t->rule != NULL ? t->rule : "", t->rule != NULL ? "\"" : "",
+		    sl_escape(m, sizeof(m), t->method, strlen(t->method)),
+		    sl_escape(p, sizeof(p), t->path, strlen(t->path)),
+		    sl_escape(h, sizeof(h), t->host, strlen(t->host)));
 	}
 }
 
@@ -646,6 +688,20 @@ static int
 status_closes(int status)
 {
 	return status != 417;
+}
+
+/* Refuses the request by an allow or deny rule (doc/edge.md section 4):
+ * 403, the connection kept as after a 404, counted and logged with the
+ * rule. May close c. */
+static void
+txn_forbid(struct sl_client *c, const char *rule)
+{
+	struct sl_txn *t = c->txn;
+
+	t->why = SL_H1_R_ACCESS_DENIED;
+	t->rule = rule;
+	SL_STAT_INC(c->w->stats.rejected[SL_H1_R_ACCESS_DENIED]);
+	sl_exchange_local(c, 403, "forbidden", 0);
 }
 
 /* ---- starting an exchange --------------------------------------------- */
@@ -740,6 +796,9 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	struct sl_txn *t;
 	char ip[64];
 	struct sl_fwd fwd;
+	struct sl_hdr_apply apply;
+	struct sl_hdr_vars vars;
+	const char *rule;
 	long n;
 	int r;
 
@@ -800,14 +859,25 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	if (req.body == SL_H1_BODY_NONE)
 		t->flags |= T_REQ_READ_DONE;
 
-	if (req.body == SL_H1_BODY_LENGTH && lim->max_body_bytes &&
-	    req.content_length > lim->max_body_bytes) {
-		sl_exchange_reject(c, 413, SL_H1_R_BODY_TOO_LARGE);
+	if ((rule = sl_policy_check(c->lconf->policy, &t->client_addr)) !=
+	    NULL) {
+		txn_forbid(c, rule);
 		return;
 	}
 	t->route = sl_route_match(c->lconf, &req);
 	if (t->route == NULL) {
 		sl_exchange_local(c, 404, "no_route", 0);
+		return;
+	}
+	if ((rule = sl_policy_check(t->route->policy, &t->client_addr)) !=
+	    NULL) {
+		txn_forbid(c, rule);
+		return;
+	}
+	/* the route's limit: its own max_body_bytes, or the listener's */
+	if (req.body == SL_H1_BODY_LENGTH && t->route->max_body_bytes &&
+	    req.content_length > t->route->max_body_bytes) {
+		sl_exchange_reject(c, 413, SL_H1_R_BODY_TOO_LARGE);
 		return;
 	}
 	txn_choose_cluster(c, &req);
@@ -823,6 +893,7 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	fwd.subject = c->tls_subject;
 	fwd.request_id = t->request_id;
 	fwd.default_host = c->lconf->addr.text;
+	fwd.rules = txn_rules(c, &apply, &vars, 1, ip);
 	n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, &req, &fwd);
 	if (n < 0) {
 		/* the head with the fields sluice adds does not fit */
@@ -973,10 +1044,11 @@ req_body_advance(struct sl_client *c)
 		return -1;
 	}
 	/* the announced chunk size counts at once: a client must not hold
-	 * the connection for bytes it could never be allowed to send */
-	if (c->lconf->limits.max_body_bytes &&
+	 * the connection for bytes it could never be allowed to send. The
+	 * route's limit (a body is read for a routed request only). */
+	if (t->route->max_body_bytes &&
 	    t->req_body_bytes + t->req_chunked.remaining >
-		c->lconf->limits.max_body_bytes) {
+		t->route->max_body_bytes) {
 		sl_exchange_reject(c, 413, SL_H1_R_BODY_TOO_LARGE);
 		return -1;
 	}
@@ -1134,6 +1206,9 @@ resp_advance(struct sl_client *c)
 					  w->max_hdrs};
 		struct sl_h1_response resp;
 		struct sl_h1_header expose;
+		struct sl_hdr_apply apply;
+		struct sl_hdr_vars vars;
+		char ip[64];
 		long hlen, n;
 		int close;
 
@@ -1226,7 +1301,8 @@ resp_advance(struct sl_client *c)
 		    c->txn->out.data + c->txn->out.len,
 		    sl_buf_space(&c->txn->out), &resp, t->minor, close,
 		    (t->flags & T_DECHUNK) != 0, t->request_id,
-		    t->route->expose_cluster_header != NULL ? &expose : NULL);
+		    t->route->expose_cluster_header != NULL ? &expose : NULL,
+		    txn_rules(c, &apply, &vars, 0, ip));
 		if (n < 0) {
 			sl_attempt_failed(c, FAIL_BAD,
 					  "upstream_head_too_large",
