@@ -1739,6 +1739,7 @@ static void
 check_listener_policy(struct sl_yaml_loader *ld, struct sl_conf_listener *l)
 {
 	const char *subject = l->tls.client_subject_header;
+	const struct sl_hdr_rules *lq = NULL, *ls = NULL;
 	char whose[SL_YAML_LABEL_MAX + 32];
 
 	if (l->policy != NULL)
@@ -1746,8 +1747,28 @@ check_listener_policy(struct sl_yaml_loader *ld, struct sl_conf_listener *l)
 			       subject, "the listener's client_subject_header");
 	l->wants_subject =
 	    sl_policy_uses(l->policy, SL_HDR_V_TLS_CLIENT_SUBJECT);
+	/* the rules each message meets, put together once */
+	if (l->policy != NULL) {
+		lq = l->policy->request;
+		ls = l->policy->response;
+		l->policy->rules[0] =
+		    sl_hdr_apply_set(&l->policy->apply[0], lq, NULL);
+		l->policy->rules[1] =
+		    sl_hdr_apply_set(&l->policy->apply[1], ls, NULL);
+	}
 	for (size_t i = 0; i < l->nroutes; i++) {
 		struct sl_conf_route *r = &l->routes[i];
+		struct sl_policy *p = r->policy;
+
+		if ((lq != NULL || ls != NULL ||
+		     (p != NULL &&
+		      (p->request != NULL || p->response != NULL))) &&
+		    (p = policy_of(ld, &r->policy)) != NULL) {
+			p->rules[0] =
+			    sl_hdr_apply_set(&p->apply[0], lq, p->request);
+			p->rules[1] =
+			    sl_hdr_apply_set(&p->apply[1], ls, p->response);
+		}
 
 		if (r->max_body_bytes == ROUTE_BODY_UNSET)
 			r->max_body_bytes = l->limits.max_body_bytes;

@@ -50,29 +50,64 @@ head_cap(const struct sl_client *c)
 	return c->lconf->limits.max_header_bytes + 1024;
 }
 
-/*
- * The header rules for the request (request 1) or the response of c's
- * exchange, the listener's and its route's, with the values of their
- * variables in vars (ip holds the address's text); NULL when none apply,
- * which costs a pointer test or two.
- */
-static const struct sl_hdr_apply *
-txn_rules(struct sl_client *c, struct sl_hdr_apply *a, struct sl_hdr_vars *vars,
-	  int request, char ip[64])
+/* The values of the variables a's rules use (ip: the client address's
+ * text when it is made already, else NULL). */
+static const struct sl_hdr_vars *
+txn_rules_vars(struct sl_client *c, const struct sl_hdr_apply *a,
+	       struct sl_hdr_vars *vars, const char *ip, char ipbuf[64])
 {
 	const struct sl_txn *t = c->txn;
-	const struct sl_policy *rp = t->route != NULL ? t->route->policy : NULL;
 
-	if ((c->lconf->policy == NULL && rp == NULL) ||
-	    sl_policy_rules(a, c->lconf->policy, rp, request, vars) == NULL)
+	/* only those used: most rules use one or two */
+	for (unsigned m = a->vars_used; m != 0; m &= m - 1) {
+		const char *v = "";
+		switch (__builtin_ctz(m)) {
+		case SL_HDR_V_CLIENT_IP:
+			v = ip != NULL ? ip
+				       : sl_ip_str(&t->client_addr, ipbuf, 64);
+			break;
+		case SL_HDR_V_REQUEST_ID:
+			v = t->request_id;
+			break;
+		case SL_HDR_V_ROUTE:
+			v = t->route != NULL ? t->route->name : "";
+			break;
+		case SL_HDR_V_CLUSTER:
+			v = t->wc != NULL ? t->wc->conf->name : "";
+			break;
+		case SL_HDR_V_TLS_VERSION:
+			v = c->ssl != NULL ? sl_tls_version(c->ssl) : "";
+			break;
+		case SL_HDR_V_TLS_CLIENT_SUBJECT:
+			v = c->tls_subject != NULL ? c->tls_subject : "";
+			break;
+		}
+		vars->v[__builtin_ctz(m)] = v;
+	}
+	return vars;
+}
+
+/*
+ * The header rules for the request (request 1) or the response of c's
+ * exchange: its route's with its listener's, or the listener's before
+ * routing (put together at load); NULL when none apply, which costs a
+ * pointer test or two. The values of the variables they use go to vars
+ * (*varsp); ip is the client address's text when the caller has it
+ * (else NULL: made in ipbuf if a rule needs it).
+ */
+static inline const struct sl_hdr_apply *
+txn_rules(struct sl_client *c, int request, struct sl_hdr_vars *vars,
+	  const struct sl_hdr_vars **varsp, const char *ip, char ipbuf[64])
+{
+	const struct sl_txn *t = c->txn;
+	const struct sl_policy *p =
+	    t->route != NULL ? t->route->policy : c->lconf->policy;
+	const struct sl_hdr_apply *a;
+
+	if (p == NULL || (a = p->rules[request ? 0 : 1]) == NULL)
 		return NULL;
-	vars->v[SL_HDR_V_CLIENT_IP] = sl_ip_str(&t->client_addr, ip, 64);
-	vars->v[SL_HDR_V_REQUEST_ID] = t->request_id;
-	vars->v[SL_HDR_V_ROUTE] = t->route != NULL ? t->route->name : NULL;
-	vars->v[SL_HDR_V_CLUSTER] = t->wc != NULL ? t->wc->conf->name : NULL;
-	vars->v[SL_HDR_V_TLS_VERSION] =
-	    c->ssl != NULL ? sl_tls_version(c->ssl) : NULL;
-	vars->v[SL_HDR_V_TLS_CLIENT_SUBJECT] = c->tls_subject;
+	*varsp =
+	    a->vars_used != 0 ? txn_rules_vars(c, a, vars, ip, ipbuf) : vars;
 	return a;
 }
 
@@ -564,7 +599,7 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 {
 	struct sl_txn *t = c->txn;
 	const struct sl_hdr_apply *rules;
-	struct sl_hdr_apply apply;
+	const struct sl_hdr_vars *vp = NULL;
 	struct sl_hdr_vars vars;
 	char ip[64];
 	long n;
@@ -599,18 +634,18 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 		sl_client_close(c, "out_of_memory");
 		return;
 	}
-	rules = txn_rules(c, &apply, &vars, 0, ip);
-	n = sl_h1_write_error(c->txn->out.data + c->txn->out.len,
-			      sl_buf_space(&c->txn->out), status, code,
-			      t->request_id, (t->flags & T_CLOSE) != 0,
-			      (t->flags & T_HEAD_ONLY) != 0, t->minor, rules);
+	rules = txn_rules(c, 0, &vars, &vp, NULL, ip);
+	n = sl_h1_write_error(
+	    c->txn->out.data + c->txn->out.len, sl_buf_space(&c->txn->out),
+	    status, code, t->request_id, (t->flags & T_CLOSE) != 0,
+	    (t->flags & T_HEAD_ONLY) != 0, t->minor, rules, vp);
 	if (n < 0 && rules != NULL)
 		/* the answer goes out all the same, without the rules */
 		n = sl_h1_write_error(c->txn->out.data + c->txn->out.len,
 				      sl_buf_space(&c->txn->out), status, code,
 				      t->request_id, (t->flags & T_CLOSE) != 0,
 				      (t->flags & T_HEAD_ONLY) != 0, t->minor,
-				      NULL);
+				      NULL, NULL);
 	if (n < 0) {
 		sl_client_close(c, code);
 		return;
@@ -796,7 +831,6 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	struct sl_txn *t;
 	char ip[64];
 	struct sl_fwd fwd;
-	struct sl_hdr_apply apply;
 	struct sl_hdr_vars vars;
 	const char *rule;
 	long n;
@@ -893,7 +927,8 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	fwd.subject = c->tls_subject;
 	fwd.request_id = t->request_id;
 	fwd.default_host = c->lconf->addr.text;
-	fwd.rules = txn_rules(c, &apply, &vars, 1, ip);
+	fwd.vars = NULL;
+	fwd.rules = txn_rules(c, 1, &vars, &fwd.vars, fwd.client_ip, ip);
 	n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, &req, &fwd);
 	if (n < 0) {
 		/* the head with the fields sluice adds does not fit */
@@ -1206,7 +1241,8 @@ resp_advance(struct sl_client *c)
 					  w->max_hdrs};
 		struct sl_h1_response resp;
 		struct sl_h1_header expose;
-		struct sl_hdr_apply apply;
+		const struct sl_hdr_apply *rules;
+		const struct sl_hdr_vars *vp = NULL;
 		struct sl_hdr_vars vars;
 		char ip[64];
 		long hlen, n;
@@ -1297,12 +1333,13 @@ resp_advance(struct sl_client *c)
 			expose.value = t->wc->conf->name;
 			expose.value_len = strlen(expose.value);
 		}
+		rules = txn_rules(c, 0, &vars, &vp, NULL, ip);
 		n = sl_h1_write_response_head(
 		    c->txn->out.data + c->txn->out.len,
 		    sl_buf_space(&c->txn->out), &resp, t->minor, close,
 		    (t->flags & T_DECHUNK) != 0, t->request_id,
 		    t->route->expose_cluster_header != NULL ? &expose : NULL,
-		    txn_rules(c, &apply, &vars, 0, ip));
+		    rules, vp);
 		if (n < 0) {
 			sl_attempt_failed(c, FAIL_BAD,
 					  "upstream_head_too_large",

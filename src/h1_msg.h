@@ -24,8 +24,10 @@ struct sl_fwd {
 	 * client sent, and set to subject when that is not NULL */
 	const char *subject_header; /* NULL: none configured */
 	const char *subject;
-	/* header rules (request_headers:), NULL: none */
+	/* header rules (request_headers:), NULL: none, and the values of
+	 * their variables */
 	const struct sl_hdr_apply *rules;
+	const struct sl_hdr_vars *vars;
 };
 
 /*
@@ -70,14 +72,16 @@ long sl_h1_write_request_head(char *out, size_t cap,
  * "Connection: keep-alive" for a persistent HTTP/1.0 client, and extra
  * when not NULL (a field sluice sets: the upstream's fields of that name
  * are dropped), and the header rules when not NULL (response_headers:, as
- * for a request). Returns its length or -1 when it does not fit.
+ * for a request, with vars). Returns its length or -1 when it does not
+ * fit.
  */
 long sl_h1_write_response_head(char *out, size_t cap,
 			       const struct sl_h1_response *resp,
 			       int client_minor, int close, int dechunk,
 			       const char *request_id,
 			       const struct sl_h1_header *extra,
-			       const struct sl_hdr_apply *rules);
+			       const struct sl_hdr_apply *rules,
+			       const struct sl_hdr_vars *vars);
 
 /*
  * Writes an interim (1xx) response head to pass on to an HTTP/1.1 client:
@@ -102,6 +106,7 @@ const char *sl_h1_reason(int status);
  */
 long sl_h1_write_error(char *out, size_t cap, int status, const char *code,
 		       const char *request_id, int close, int head_only,
-		       int client_minor, const struct sl_hdr_apply *rules);
+		       int client_minor, const struct sl_hdr_apply *rules,
+		       const struct sl_hdr_vars *vars);
 
 #endif

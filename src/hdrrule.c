@@ -49,6 +49,7 @@ field_free(struct sl_hdr_field *f)
 	free(f->text);
 	free(f->lit);
 	free(f->parts);
+	free(f->wire);
 }
 
 void
@@ -97,6 +98,7 @@ static const struct {
     {"expect", 1, "is answered by sluice itself"},
     {"x-forwarded-for", 1, "is sluice's own"},
     {"x-forwarded-proto", 1, "is sluice's own"},
+    {"x-sluice-mirror", 1, "is sluice's own"},
 };
 
 const char *
@@ -317,6 +319,31 @@ sl_hdr_rules_field(struct sl_hdr_rules *r, const char *name, const char *value,
 		field_free(&f);
 		return e;
 	}
+	/* what the writer copies, made once */
+	f.fixed = nlen + 4;
+	for (size_t i = 0; i < f.nparts; i++)
+		if (f.parts[i].lit != NULL)
+			f.fixed += f.parts[i].len;
+		else
+			f.nvars++;
+	if ((f.wire = malloc(f.fixed)) == NULL) {
+		field_free(&f);
+		return SL_HDR_E_NOMEM;
+	}
+	memcpy(f.wire, name, nlen);
+	memcpy(f.wire + nlen, ": ", 2);
+	f.wire_len = nlen + 2;
+	if (f.nvars == 0) {
+		for (size_t i = 0; i < f.nparts; i++) {
+			memcpy(f.wire + f.wire_len, f.parts[i].lit,
+			       f.parts[i].len);
+			f.wire_len += f.parts[i].len;
+		}
+		memcpy(f.wire + f.wire_len, "\r\n", 2);
+		f.wire_len += 2;
+		if (f.nparts == 0)
+			f.wire_len = 0; /* empty: never written */
+	}
 	if (!add) {
 		char *d = lower_dup(name, nlen);
 		if (d == NULL || add_drop(r, d, nlen) == -1) {
@@ -341,35 +368,47 @@ sl_hdr_rules_field(struct sl_hdr_rules *r, const char *name, const char *value,
 
 /* ---- writing ---------------------------------------------------------- */
 
-static const char *
-var_value(const struct sl_hdr_vars *vars, uint8_t v)
+struct sl_hdr_apply *
+sl_hdr_apply_set(struct sl_hdr_apply *a, const struct sl_hdr_rules *l,
+		 const struct sl_hdr_rules *r)
 {
-	return vars->v[v] != NULL ? vars->v[v] : "";
-}
-
-static size_t
-value_len(const struct sl_hdr_field *f, const struct sl_hdr_vars *vars)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < f->nparts; i++)
-		n += f->parts[i].lit != NULL
-			 ? f->parts[i].len
-			 : strlen(var_value(vars, f->parts[i].var));
-	return n;
+	if (l == NULL && r == NULL)
+		return NULL;
+	a->r[0] = l;
+	a->r[1] = r;
+	a->drop_lens =
+	    (l != NULL ? l->drop_lens : 0) | (r != NULL ? r->drop_lens : 0);
+	a->nfields =
+	    (l != NULL ? l->nfields : 0) + (r != NULL ? r->nfields : 0);
+	a->vars_used = (l != NULL ? l->vars : 0) | (r != NULL ? r->vars : 0);
+	return a;
 }
 
 long
-sl_hdr_write(char *out, size_t cap, const struct sl_hdr_apply *a, int own)
+sl_hdr_write_fields(char *out, size_t cap, const struct sl_hdr_apply *a,
+		    const struct sl_hdr_vars *vars, int own)
 {
-	size_t len = 0;
+	const char *const *val = vars->v;
+	size_t vlen[SL_HDR_V_N];
+	char *p = out;
 
-	for (int k = 0; k < 2; k++) {
+	/* each variable's length once, not once a use */
+	for (unsigned m = a->vars_used; m != 0; m &= m - 1) {
+		int v = __builtin_ctz(m);
+		vlen[v] = strlen(val[v]);
+	}
+	for (int k = a->r[0] != NULL ? 0 : 1; k < 2; k++) {
 		const struct sl_hdr_rules *r = a->r[k];
+		const struct sl_hdr_field *f, *fe;
 
-		for (size_t i = 0; r != NULL && i < r->nfields; i++) {
-			const struct sl_hdr_field *f = &r->fields[i];
-			size_t n;
+		if (r == NULL)
+			break; /* no route's rules */
+		if (r->nfields == 0)
+			continue; /* fields is NULL */
+		for (f = r->fields, fe = f + r->nfields; f < fe; f++) {
+			const struct sl_hdr_part *pp,
+			    *pe = f->parts + f->nparts;
+			size_t n = f->fixed;
 
 			if (own && f->own_clash)
 				continue;
@@ -377,28 +416,54 @@ sl_hdr_write(char *out, size_t cap, const struct sl_hdr_apply *a, int own)
 			if (k == 0 &&
 			    sl_hdr_rules_drop(a->r[1], f->lname, f->name_len))
 				continue;
-			if ((n = value_len(f, a->vars)) == 0)
+			if (f->nvars == 0) {
+				/* the whole field, made at load; an empty
+				 * value is not sent */
+				if (f->wire_len == 0)
+					continue;
+				if ((size_t)(out + cap - p) < f->wire_len)
+					return -1;
+				memcpy(p, f->wire, f->wire_len);
+				p += f->wire_len;
 				continue;
-			if (cap - len < f->name_len + 4 + n)
-				return -1;
-			memcpy(out + len, f->name, f->name_len);
-			len += f->name_len;
-			out[len++] = ':';
-			out[len++] = ' ';
-			for (size_t j = 0; j < f->nparts; j++) {
-				const struct sl_hdr_part *p = &f->parts[j];
-				const char *s = p->lit;
-				size_t pl = p->len;
-				if (s == NULL) {
-					s = var_value(a->vars, p->var);
-					pl = strlen(s);
-				}
-				memcpy(out + len, s, pl);
-				len += pl;
 			}
-			out[len++] = '\r';
-			out[len++] = '\n';
+			if (f->nparts == 1) {
+				/* a variable alone, the usual other case */
+				size_t vl = vlen[f->parts[0].var];
+				if (vl == 0)
+					continue;
+				if ((size_t)(out + cap - p) <
+				    f->wire_len + vl + 2)
+					return -1;
+				memcpy(p, f->wire, f->wire_len);
+				p += f->wire_len;
+				memcpy(p, val[f->parts[0].var], vl);
+				p += vl;
+				*p++ = '\r';
+				*p++ = '\n';
+				continue;
+			}
+			for (pp = f->parts; pp < pe; pp++)
+				if (pp->lit == NULL)
+					n += vlen[pp->var];
+			if (n == f->name_len + 4)
+				continue; /* an empty value is not sent */
+			if ((size_t)(out + cap - p) < n)
+				return -1;
+			memcpy(p, f->wire, f->wire_len);
+			p += f->wire_len;
+			for (pp = f->parts; pp < pe; pp++) {
+				if (pp->lit != NULL) {
+					memcpy(p, pp->lit, pp->len);
+					p += pp->len;
+				} else {
+					memcpy(p, val[pp->var], vlen[pp->var]);
+					p += vlen[pp->var];
+				}
+			}
+			*p++ = '\r';
+			*p++ = '\n';
 		}
 	}
-	return (long)len;
+	return (long)(p - out);
 }

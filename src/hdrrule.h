@@ -26,12 +26,12 @@ enum sl_hdr_var {
 };
 
 /*
- * The values of the variables for one message; NULL reads as "". None of
- * them can hold CR, LF or NUL, so no expansion can split a field: an
- * address and a request id are checked characters (sl_h1_request_id_ok or
- * generated), route and cluster names are checked at load, the TLS version
- * is OpenSSL's constant, and a subject has its control bytes replaced by
- * sl_tls_peer_subject.
+ * The values of the variables for one message, never NULL ("" for none)
+ * for those the rules use. None of them can hold CR, LF or NUL, so no expansion
+ * can split a field: an address and a request id are checked characters
+ * (sl_h1_request_id_ok or generated), route and cluster names are checked at
+ * load, the TLS version is OpenSSL's constant, and a subject has its control
+ * bytes replaced by sl_tls_peer_subject.
  */
 struct sl_hdr_vars {
 	const char *v[SL_HDR_V_N];
@@ -53,6 +53,12 @@ struct sl_hdr_field {
 	char *lit;   /* the literal bytes of the value, "$$" as "$" */
 	struct sl_hdr_part *parts;
 	size_t nparts;
+	/* what is written: "Name: ", and for a value without variables
+	 * the value and CRLF too, the whole field */
+	char *wire;
+	size_t wire_len;
+	size_t fixed;	    /* bytes of the field but its variables' */
+	int nvars;	    /* variable parts */
 	int add;	    /* 1: add:, 0: set: */
 	int own_clash;	    /* a field sluice's own answers carry
 			       (Content-Type, Allow, Retry-After): not
@@ -88,13 +94,16 @@ struct sl_hdr_rules {
 };
 
 /*
- * The rules that apply to one message: a listener's, then a route's (the
- * route's apply after the listener's), either NULL, and the values of
- * their variables.
+ * The rules that apply to one direction of a route's messages: its
+ * listener's, then its own (the route's apply after the listener's),
+ * either NULL, with what the writer needs of both together. Made once, at
+ * load (sl_hdr_apply_set).
  */
 struct sl_hdr_apply {
 	const struct sl_hdr_rules *r[2];
-	const struct sl_hdr_vars *vars;
+	uint64_t drop_lens; /* r[0]'s | r[1]'s */
+	size_t nfields;	    /* r[0]'s + r[1]'s */
+	unsigned vars_used; /* r[0]'s | r[1]'s: 1 << enum sl_hdr_var */
 };
 
 /* ---- compiling (at load) --------------------------------------------- */
@@ -110,9 +119,10 @@ void sl_hdr_rules_free(struct sl_hdr_rules *r);
  * or a response: a sentence to follow the quoted name ("is hop-by-hop"),
  * or NULL when a rule may. Refused: what is not a token, the fields that
  * frame a message or are hop-by-hop, and the fields sluice writes itself
- * (X-Request-Id; on requests Host, Expect, X-Forwarded-For and
- * X-Forwarded-Proto). The configuration's own names (client_subject_header,
- * expose_cluster_header) are the caller's to check.
+ * (X-Request-Id; on requests Host, Expect, X-Forwarded-For,
+ * X-Forwarded-Proto and a mirror copy's X-Sluice-Mirror). The
+ * configuration's own names (client_subject_header, expose_cluster_header)
+ * are the caller's to check.
  */
 const char *sl_hdr_name_refused(const char *name, size_t len, int request);
 
@@ -147,6 +157,12 @@ enum sl_hdr_err sl_hdr_rules_remove(struct sl_hdr_rules *r, const char *name,
 /* The name of variable v ("client_ip"), or NULL. */
 const char *sl_hdr_var_name(int v);
 
+/* Points a at a listener's rules l and a route's r (either NULL).
+ * Returns a, or NULL when both are NULL. */
+struct sl_hdr_apply *sl_hdr_apply_set(struct sl_hdr_apply *a,
+				      const struct sl_hdr_rules *l,
+				      const struct sl_hdr_rules *r);
+
 /* ---- applying (per message) ------------------------------------------ */
 
 /* Whether rules r drop the message's own fields named name[0..len). */
@@ -178,6 +194,9 @@ sl_hdr_rules_drop(const struct sl_hdr_rules *r, const char *name, size_t len)
 static inline int
 sl_hdr_drops(const struct sl_hdr_apply *a, const char *name, size_t len)
 {
+	/* most fields leave at the first test */
+	if (!(a->drop_lens & ((uint64_t)1 << (len & 63))))
+		return 0;
 	return sl_hdr_rules_drop(a->r[0], name, len) ||
 	       sl_hdr_rules_drop(a->r[1], name, len);
 }
@@ -185,12 +204,21 @@ sl_hdr_drops(const struct sl_hdr_apply *a, const char *name, size_t len)
 /*
  * Writes the fields the rules of a add, "Name: value" CRLF each, into
  * out[0..cap): the listener's set: and add: fields (but those whose name
- * the route's rules drop), then the route's. A field whose value is empty
- * once expanded is not written (its set: still drops the message's own).
- * With own (sluice's own answers), the fields that clash with the
- * answer's (own_clash) are left out. Returns the bytes written, or -1
- * when they do not fit.
+ * the route's rules drop), then the route's, with the values of vars (for
+ * the variables a->vars_used names). A field whose value is empty once
+ * expanded is not written (its set: still drops the message's own). With
+ * own (sluice's own answers), the fields that clash with the answer's
+ * (own_clash) are left out. Returns the bytes written, or -1 when they do
+ * not fit.
  */
-long sl_hdr_write(char *out, size_t cap, const struct sl_hdr_apply *a, int own);
+long sl_hdr_write_fields(char *out, size_t cap, const struct sl_hdr_apply *a,
+			 const struct sl_hdr_vars *vars, int own);
+
+static inline long
+sl_hdr_write(char *out, size_t cap, const struct sl_hdr_apply *a,
+	     const struct sl_hdr_vars *vars, int own)
+{
+	return a->nfields > 0 ? sl_hdr_write_fields(out, cap, a, vars, own) : 0;
+}
 
 #endif

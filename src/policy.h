@@ -23,6 +23,14 @@ struct sl_policy {
 	char *allow_rule;
 	struct sl_hdr_rules *request;  /* request_headers:, NULL: none */
 	struct sl_hdr_rules *response; /* response_headers:, NULL: none */
+	/*
+	 * The header rules that apply to requests ([0]) and responses
+	 * ([1]): a route's with its listener's (a route whose listener has
+	 * rules always has a policy), a listener's own for the answers
+	 * given before routing; NULL: none. Made by conf.c at load.
+	 */
+	const struct sl_hdr_apply *rules[2];
+	struct sl_hdr_apply apply[2];
 };
 
 /* Frees p and what it holds; takes NULL. */
@@ -41,20 +49,6 @@ sl_policy_check(const struct sl_policy *p, const struct sl_ip *ip)
 	return p != NULL && (p->allow.n > 0 || p->deny.n > 0)
 		   ? sl_policy_refuses(p, ip)
 		   : NULL;
-}
-
-/* The request rules (request 1) or the response rules of a listener's
- * policy and a route's (either NULL) in a, with vars; returns a, or NULL
- * when neither has any. */
-static inline const struct sl_hdr_apply *
-sl_policy_rules(struct sl_hdr_apply *a, const struct sl_policy *l,
-		const struct sl_policy *r, int request,
-		const struct sl_hdr_vars *vars)
-{
-	a->r[0] = l == NULL ? NULL : request ? l->request : l->response;
-	a->r[1] = r == NULL ? NULL : request ? r->request : r->response;
-	a->vars = vars;
-	return a->r[0] != NULL || a->r[1] != NULL ? a : NULL;
 }
 
 /* Whether the rules of p (NULL: none) use variable v. */

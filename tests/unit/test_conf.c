@@ -3224,7 +3224,28 @@ test_policy_conf(void **state)
 	assert_string_equal(l->routes[1].policy->deny_rules[0],
 			    "deny 192.0.2.7/32 (t.yaml:19)");
 	assert_int_equal(l->routes[2].max_body_bytes, 0);
-	assert_null(l->routes[2].policy);
+	/* the rules each direction meets, put together at load: a route
+	 * without rules of its own gets its listener's */
+	assert_null(p->rules[0]);
+	assert_non_null(p->rules[1]);
+	assert_ptr_equal(p->rules[1]->r[0], p->response);
+	assert_null(p->rules[1]->r[1]);
+	assert_non_null(l->routes[2].policy);
+	assert_int_equal(l->routes[2].policy->allow.n, 0);
+	assert_int_equal(l->routes[2].policy->deny.n, 0);
+	assert_null(l->routes[2].policy->rules[0]);
+	assert_ptr_equal(l->routes[2].policy->rules[1]->r[0], p->response);
+	assert_null(l->routes[2].policy->rules[1]->r[1]);
+	hr = l->routes[0].policy->request;
+	assert_ptr_equal(l->routes[0].policy->rules[0]->r[1], hr);
+	assert_null(l->routes[0].policy->rules[0]->r[0]);
+	assert_int_equal(l->routes[0].policy->rules[0]->nfields, 3);
+	assert_int_equal(l->routes[0].policy->rules[0]->vars_used,
+			 (1u << SL_HDR_V_CLIENT_IP) |
+			     (1u << SL_HDR_V_TLS_CLIENT_SUBJECT));
+	assert_int_equal(l->routes[0].policy->rules[1]->nfields, 1);
+	assert_int_equal(l->routes[0].policy->rules[1]->drop_lens,
+			 (1u << 6) | (1u << 12) | (1u << 25));
 	assert_true(l->wants_subject);
 	sl_conf_unref(c);
 

@@ -65,7 +65,7 @@ static const struct sl_hdr_vars vars = {{
     [SL_HDR_V_REQUEST_ID] = "rid-1",
     [SL_HDR_V_ROUTE] = "api",
     [SL_HDR_V_CLUSTER] = "pay",
-    [SL_HDR_V_TLS_VERSION] = NULL,
+    [SL_HDR_V_TLS_VERSION] = "",
     [SL_HDR_V_TLS_CLIENT_SUBJECT] = "CN=alice,O=Example\\, Inc",
 }};
 
@@ -73,8 +73,12 @@ static char *
 written(const struct sl_hdr_rules *l, const struct sl_hdr_rules *r, int own)
 {
 	static char out[2048];
-	struct sl_hdr_apply a = {{l, r}, &vars};
-	long n = sl_hdr_write(out, sizeof(out) - 1, &a, own);
+	struct sl_hdr_apply a;
+	long n;
+
+	if (sl_hdr_apply_set(&a, l, r) == NULL)
+		return "";
+	n = sl_hdr_write(out, sizeof(out) - 1, &a, &vars, own);
 
 	assert_true(n >= 0);
 	out[n] = '\0';
@@ -96,7 +100,8 @@ test_names_refused(void **state)
 	    "X-Request-Id",
 	};
 	static const char *const request_only[] = {
-	    "Host", "Expect", "X-Forwarded-For", "x-forwarded-proto"};
+	    "Host", "Expect", "X-Forwarded-For", "x-forwarded-proto",
+	    "X-Sluice-Mirror"};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(both) / sizeof(both[0]); i++) {
@@ -105,7 +110,7 @@ test_names_refused(void **state)
 		assert_non_null(
 		    sl_hdr_name_refused(both[i], strlen(both[i]), 0));
 	}
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 5; i++) {
 		const char *n = request_only[i];
 		assert_non_null(sl_hdr_name_refused(n, strlen(n), 1));
 		assert_null(sl_hdr_name_refused(n, strlen(n), 0));
@@ -255,7 +260,7 @@ test_empty_values_and_own_answers(void **state)
 {
 	struct sl_hdr_rules *r = sl_hdr_rules_new();
 	char out[16];
-	struct sl_hdr_apply a = {{r, NULL}, &vars};
+	struct sl_hdr_apply a;
 
 	(void)state;
 	set(r, "X-Tls", "${tls_version}");
@@ -274,7 +279,8 @@ test_empty_values_and_own_answers(void **state)
 	assert_true(sl_hdr_rules_drop(r, "x-tls", 5));
 	assert_true(sl_hdr_rules_drop(r, "x-empty", 7));
 	/* too small a buffer */
-	assert_int_equal(sl_hdr_write(out, sizeof(out), &a, 0), -1);
+	sl_hdr_apply_set(&a, r, NULL);
+	assert_int_equal(sl_hdr_write(out, sizeof(out), &a, &vars, 0), -1);
 	sl_hdr_rules_free(r);
 }
 
@@ -283,9 +289,9 @@ test_request_head_with_rules(void **state)
 {
 	static char out[4096];
 	struct sl_hdr_rules *l = sl_hdr_rules_new(), *r = sl_hdr_rules_new();
-	struct sl_hdr_apply a = {{l, r}, &vars};
+	struct sl_hdr_apply a;
 	struct sl_fwd fwd = {"192.0.2.7", "https", "rid-1", "h",
-			     NULL,	  NULL,	   &a};
+			     NULL,	  NULL,	   &a,	    &vars};
 	struct sl_h1_request req;
 	const char *raw = "POST /p HTTP/1.1\r\nHost: h\r\nX-Debug: 1\r\n"
 			  "X-Env: dev\r\nx-debug: 2\r\nAccept: */*\r\n"
@@ -297,6 +303,7 @@ test_request_head_with_rules(void **state)
 	set(l, "X-Env", "prod");
 	rm(l, "x-debug");
 	add(r, "X-Route", "${route}@${cluster}");
+	sl_hdr_apply_set(&a, l, r);
 	memset(&req, 0, sizeof(req));
 	req.headers = hdrs;
 	req.max_headers = 64;
@@ -323,7 +330,7 @@ test_response_head_and_error_with_rules(void **state)
 {
 	static char out[4096];
 	struct sl_hdr_rules *l = sl_hdr_rules_new();
-	struct sl_hdr_apply a = {{l, NULL}, &vars};
+	struct sl_hdr_apply a;
 	struct sl_h1_response resp;
 	struct sl_h1_header expose = {"X-Served-By", 11, "pay", 3};
 	const char *raw = "HTTP/1.1 200 OK\r\nServer: gunicorn\r\n"
@@ -336,13 +343,14 @@ test_response_head_and_error_with_rules(void **state)
 	set(l, "Content-Type", "application/json");
 	rm(l, "Server");
 	rm(l, "X-Powered-By");
+	sl_hdr_apply_set(&a, l, NULL);
 	memset(&resp, 0, sizeof(resp));
 	resp.headers = hdrs;
 	resp.max_headers = 64;
 	assert_int_equal(
 	    sl_h1_parse_response(raw, strlen(raw), &resp, SL_M_GET), 0);
 	n = sl_h1_write_response_head(out, sizeof(out) - 1, &resp, 1, 1, 0,
-				      "rid-1", &expose, &a);
+				      "rid-1", &expose, &a, &vars);
 	assert_true(n > 0);
 	out[n] = '\0';
 	assert_string_equal(out,
@@ -354,8 +362,9 @@ test_response_head_and_error_with_rules(void **state)
 	/* sluice's own answer: the rules' fields but its own Content-Type;
 	 * its framing as ever */
 	set(l, "Retry-After", "60");
+	sl_hdr_apply_set(&a, l, NULL);
 	n = sl_h1_write_error(out, sizeof(out) - 1, 503, "no_endpoint", "rid-1",
-			      0, 0, 1, &a);
+			      0, 0, 1, &a, &vars);
 	assert_true(n > 0);
 	out[n] = '\0';
 	assert_non_null(strstr(out, "\r\nStrict-Transport-Security: "
@@ -367,7 +376,7 @@ test_response_head_and_error_with_rules(void **state)
 	assert_null(strstr(out, "Retry-After: 60"));
 	assert_non_null(strstr(out, "\r\n\r\n{\"error\":\"no_endpoint\""));
 	n = sl_h1_write_error(out, sizeof(out) - 1, 403, "forbidden", "rid-1",
-			      0, 0, 1, NULL);
+			      0, 0, 1, NULL, NULL);
 	out[n] = '\0';
 	assert_non_null(strstr(out, "HTTP/1.1 403 Forbidden\r\n"));
 	sl_hdr_rules_free(l);
