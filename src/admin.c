@@ -22,6 +22,7 @@
 #include "h1_parse.h"
 #include "health.h"
 #include "log.h"
+#include "policy.h"
 #include "retry.h"
 #include "runtime.h"
 #include "tls.h"
@@ -742,11 +743,11 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 						 sizeof(atomic_uint_fast64_t)));
 	}
 	sb_printf(b, "# HELP sluice_requests_rejected_total Requests refused "
-		     "as malformed or over a limit (4xx, 501, 505), by the "
-		     "rule they broke.\n# TYPE sluice_requests_rejected_total "
-		     "counter\n");
+		     "as malformed, over a limit or by an address rule (4xx, "
+		     "501, 505), by the rule they broke.\n# TYPE "
+		     "sluice_requests_rejected_total counter\n");
 	/* the rules a request can break; the last few are responses' */
-	for (int r = SL_H1_R_NONE + 1; r <= SL_H1_R_BODY_TOO_LARGE; r++)
+	for (int r = SL_H1_R_NONE + 1; r <= SL_H1_R_ACCESS_DENIED; r++)
 		sb_printf(b,
 			  "sluice_requests_rejected_total{reason=\"%s\"} "
 			  "%llu\n",
@@ -1020,6 +1021,66 @@ config_retry(struct sbuf *b, const struct sl_conf_route *r)
 		  p->budget_percent);
 }
 
+/* A list of ranges ("allow", "deny"), null when there is none. */
+static void
+config_cidrs(struct sbuf *b, const char *key, const struct sl_cidr_set *set)
+{
+	char c[64];
+
+	if (set->n == 0) {
+		sb_printf(b, ",\"%s\":null", key);
+		return;
+	}
+	sb_printf(b, ",\"%s\":[", key);
+	for (size_t i = 0; i < set->n; i++)
+		sb_printf(b, "%s\"%s\"", i ? "," : "",
+			  sl_cidr_str(&set->v[i], c, sizeof(c)));
+	sb_printf(b, "]");
+}
+
+/* One direction's header rules, values as written; null without any. */
+static void
+config_hdr_rules(struct sbuf *b, const char *key, const struct sl_hdr_rules *r)
+{
+	if (r == NULL) {
+		sb_printf(b, ",\"%s\":null", key);
+		return;
+	}
+	sb_printf(b, ",\"%s\":{", key);
+	for (int add = 0; add < 2; add++) {
+		int first = 1;
+		sb_printf(b, "%s\"%s\":{", add ? "," : "", add ? "add" : "set");
+		for (size_t i = 0; i < r->nfields; i++) {
+			if (r->fields[i].add != add)
+				continue;
+			sb_printf(b, "%s", first ? "" : ",");
+			jstr(b, r->fields[i].name);
+			sb_printf(b, ":");
+			jstr(b, r->fields[i].text);
+			first = 0;
+		}
+		sb_printf(b, "}");
+	}
+	sb_printf(b, ",\"remove\":[");
+	for (size_t i = 0; i < r->nremove; i++) {
+		sb_printf(b, "%s", i ? "," : "");
+		jstr(b, r->remove[i].name);
+	}
+	sb_printf(b, "]}");
+}
+
+/* A listener's or a route's allow, deny and header rules. */
+static void
+config_policy(struct sbuf *b, const struct sl_policy *p)
+{
+	static const struct sl_cidr_set none;
+
+	config_cidrs(b, "allow", p != NULL ? &p->allow : &none);
+	config_cidrs(b, "deny", p != NULL ? &p->deny : &none);
+	config_hdr_rules(b, "request_headers", p != NULL ? p->request : NULL);
+	config_hdr_rules(b, "response_headers", p != NULL ? p->response : NULL);
+}
+
 static void
 config_route(struct sbuf *b, const struct sl_conf_route *r)
 {
@@ -1049,6 +1110,8 @@ config_route(struct sbuf *b, const struct sl_conf_route *r)
 	}
 	jkv_str(b, "expose_cluster_header", r->expose_cluster_header);
 	config_retry(b, r);
+	config_policy(b, r->policy);
+	jkv_u64(b, "max_body_bytes", r->max_body_bytes);
 	sb_printf(b, "}");
 }
 
@@ -1229,6 +1292,7 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 		jkv_str(b, "address", l->addr.text);
 		config_limits(b, &l->limits);
 		config_tls_server(b, &l->tls);
+		config_policy(b, l->policy);
 		sb_printf(b, ",\"routes\":[");
 		for (size_t j = 0; j < l->nroutes; j++) {
 			sb_printf(b, "%s", j ? "," : "");

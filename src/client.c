@@ -638,7 +638,10 @@ client_handshake(struct sl_client *c)
 	atomic_fetch_add(&st->tls_handshakes, 1);
 	if (sl_tls_resumed(c->ssl))
 		atomic_fetch_add(&st->tls_resumed, 1);
-	if (c->lconf->tls.client_subject_header != NULL)
+	/* for the listener's client_subject_header and the header rules'
+	 * ${tls_client_subject} */
+	if (c->lconf->tls.client_subject_header != NULL ||
+	    c->lconf->wants_subject)
 		c->tls_subject = sl_tls_peer_subject(c->ssl);
 	client_rev_wait(c, SL_TLS_WANT_READ);
 	sl_client_set_state(c, SL_CLIENT_ST_IDLE);

@@ -105,6 +105,8 @@ struct sl_txn {
 	int status;
 	const char *error;     /* error code of a local response */
 	enum sl_h1_reason why; /* rule a refused request broke, for logs */
+	const char *rule;      /* the allow or deny rule that refused it
+				  (borrowed from the generation), NULL */
 	enum sl_h1_method method_id;
 	int minor;
 	uint64_t hash_key;    /* with T_HASH_KEY: the hash balancer's key */

@@ -16,8 +16,11 @@
 #include <strings.h>
 #include <time.h>
 
+#include "cidr.h"
 #include "conf.h"
 #include "conf_yaml.h"
+#include "hdrrule.h"
+#include "policy.h"
 #include "util.h"
 
 #define CONF_MAX_FILE	      (16 * 1024 * 1024) /* bytes */
@@ -786,7 +789,17 @@ parse_clusters(struct sl_yaml_loader *ld, const struct sl_yaml_node *seq,
 /* ---- listeners and routes ---------------------------------------------- */
 
 static const char *const listener_keys[] = {
-    "name", "address", "limits", "tls", "routes", NULL,
+    "name",
+    "address",
+    "limits",
+    "tls",
+    "routes",
+    /* edge policy (doc/edge.md sections 4 and 5) */
+    "allow",
+    "deny",
+    "request_headers",
+    "response_headers",
+    NULL,
 };
 static const char *const limits_keys[] = {
     "header_timeout",  "body_timeout",		 "send_timeout",
@@ -796,10 +809,25 @@ static const char *const limits_keys[] = {
     "max_connections", "max_connections_per_ip", NULL,
 };
 static const char *const route_keys[] = {
-    "name",   "match",		"cluster", "split",
-    "sticky", "mirror",		"timeout", "expose_cluster_header",
-    "retry",  "split_failover", NULL,
+    "name",
+    "match",
+    "cluster",
+    "split",
+    "sticky",
+    "mirror",
+    "timeout",
+    "expose_cluster_header",
+    "retry",
+    "split_failover",
+    /* edge policy (doc/edge.md sections 4 and 5) */
+    "allow",
+    "deny",
+    "request_headers",
+    "response_headers",
+    "max_body_bytes",
+    NULL,
 };
+static const char *const header_rules_keys[] = {"set", "add", "remove", NULL};
 static const char *const split_keys[] = {"cluster", "weight", NULL};
 static const char *const retry_keys[] = {
     "attempts", "on", "idempotency_key", "per_try_timeout", "budget", NULL,
@@ -1390,6 +1418,377 @@ parse_expose(struct sl_yaml_loader *ld, const char *lbl,
 	r->expose_cluster_header = sl_yaml_strdup(ld, s);
 }
 
+/* ---- edge policy: allow, deny, header rules (doc/edge.md 4, 5) ---------- */
+
+/* A body limit a route did not set: its listener's, filled in once the
+ * listener's routes are read (check_policy). */
+#define ROUTE_BODY_UNSET UINT64_MAX
+
+/* The policy *pp, made on first use (NULL with ld->oom set). */
+static struct sl_policy *
+policy_of(struct sl_yaml_loader *ld, struct sl_policy **pp)
+{
+	if (*pp == NULL && (*pp = calloc(1, sizeof(**pp))) == NULL)
+		ld->oom = 1;
+	return *pp;
+}
+
+/* allow: or deny: a non-empty list of ranges (sl_cidr_parse), each with
+ * the rule the log names when it refuses a request. */
+static void
+parse_cidrs(struct sl_yaml_loader *ld, const struct sl_yaml_node *keyn,
+	    const struct sl_yaml_node *seq, struct sl_policy *p)
+{
+	const char *key = keyn->str;
+	int deny = strcmp(key, "deny") == 0;
+	struct sl_cidr_set *set = deny ? &p->deny : &p->allow;
+	char why[128], rule[SL_YAML_LABEL_MAX + 96], c[64];
+
+	if (sl_yaml_get_seq(ld, key, seq) == -1)
+		return;
+	if (seq->nkids == 0 && !deny) {
+		/* it would refuse everybody: a mistake more often than not */
+		sl_yaml_err_lacks(ld, seq,
+				  "\"allow\": must not be empty (to refuse "
+				  "every client, deny [0.0.0.0/0, ::/0])");
+		return;
+	}
+	if (seq->nkids == 0)
+		return;
+	if ((set->v = calloc(seq->nkids, sizeof(*set->v))) == NULL ||
+	    (deny &&
+	     (p->deny_rules = calloc(seq->nkids, sizeof(char *))) == NULL)) {
+		ld->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < seq->nkids; i++) {
+		const struct sl_yaml_node *n = seq->kids[i];
+		struct sl_cidr *cr = &set->v[set->n];
+
+		if (n->type == SL_YAML_NODE_BAD)
+			continue;
+		if (!sl_yaml_is_string(n)) {
+			sl_yaml_err_node(ld, n,
+					 "\"%s\": expected an address or a "
+					 "range (10.0.0.0/8, 2001:db8::/32)",
+					 key);
+			continue;
+		}
+		if (sl_cidr_parse(n->str, cr, why, sizeof(why)) == -1) {
+			sl_yaml_err_node(ld, n, "\"%s\": \"%s\": %s", key,
+					 sl_yaml_qnode(ld, n), why);
+			continue;
+		}
+		if (deny) {
+			snprintf(rule, sizeof(rule), "deny %s (%s:%u)",
+				 sl_cidr_str(cr, c, sizeof(c)), ld->name,
+				 n->line);
+			if ((p->deny_rules[set->n] =
+				 sl_yaml_strdup(ld, rule)) == NULL)
+				return;
+		}
+		set->n++;
+	}
+	if (!deny) {
+		snprintf(rule, sizeof(rule), "not in allow (%s:%u)", ld->name,
+			 keyn->line);
+		p->allow_rule = sl_yaml_strdup(ld, rule);
+	}
+}
+
+/* The message for a value sl_hdr_rules_field refused. */
+static void
+header_value_error(struct sl_yaml_loader *ld, const char *key,
+		   const struct sl_yaml_node *k, const struct sl_yaml_node *v,
+		   enum sl_hdr_err e, size_t off, size_t elen)
+{
+	char var[SL_YAML_QUOTE_MAX + 1], mean[SL_YAML_LABEL_MAX] = "";
+	const char *best = NULL;
+	unsigned bestd = 0;
+
+	switch (e) {
+	case SL_HDR_E_VAR:
+		/* "${name}": the name without its braces */
+		snprintf(var, sizeof(var), "%.*s",
+			 (int)SL_MIN(elen - 3, SL_YAML_QUOTE_MAX),
+			 v->str + off + 2);
+		for (int i = 0; sl_hdr_var_name(i) != NULL; i++)
+			sl_yaml_suggest(var, sl_hdr_var_name(i), &best, &bestd);
+		if (best != NULL)
+			snprintf(mean, sizeof(mean),
+				 " (did you mean \"${%s}\"?)", best);
+		else
+			snprintf(mean, sizeof(mean),
+				 " (known: client_ip, request_id, route, "
+				 "cluster, tls_version, tls_client_subject)");
+		sl_yaml_err_node(ld, v,
+				 "\"%s\": unknown variable \"${%s}\" in the "
+				 "value of \"%s\"%s",
+				 key, sl_yaml_qstr(ld, var),
+				 sl_yaml_qnode(ld, k), mean);
+		break;
+	case SL_HDR_E_OPEN:
+		sl_yaml_err_node(ld, v,
+				 "\"%s\": \"${\" without \"}\" in the value "
+				 "of \"%s\"",
+				 key, sl_yaml_qnode(ld, k));
+		break;
+	case SL_HDR_E_DOLLAR:
+		sl_yaml_err_node(ld, v,
+				 "\"%s\": a lone \"$\" in the value of \"%s\" "
+				 "(\"$$\" is a dollar sign, \"${NAME}\" a "
+				 "variable)",
+				 key, sl_yaml_qnode(ld, k));
+		break;
+	case SL_HDR_E_NOMEM:
+		ld->oom = 1;
+		break;
+	default:
+		sl_yaml_err_node(ld, v,
+				 "\"%s\": invalid value \"%s\" for \"%s\" (no "
+				 "control characters, no leading or trailing "
+				 "blanks)",
+				 key, sl_yaml_qnode(ld, v),
+				 sl_yaml_qnode(ld, k));
+		break;
+	}
+}
+
+/* A name a header rule names: a token that rules may touch; reported at
+ * n. Returns 0 when usable. */
+static int
+header_rule_name(struct sl_yaml_loader *ld, const char *key,
+		 const struct sl_yaml_node *n, int request)
+{
+	const char *why;
+
+	if (n->type == SL_YAML_NODE_BAD)
+		return -1;
+	if (!sl_yaml_is_string(n)) {
+		sl_yaml_err_node(ld, n, "\"%s\": expected a header name", key);
+		return -1;
+	}
+	if (!is_token(n->str, n->len)) {
+		sl_yaml_err_node(ld, n, "\"%s\": invalid header name \"%s\"",
+				 key, sl_yaml_qnode(ld, n));
+		return -1;
+	}
+	if ((why = sl_hdr_name_refused(n->str, n->len, request)) != NULL) {
+		sl_yaml_err_node(ld, n,
+				 "\"%s\": \"%s\" %s: no rule may touch it", key,
+				 sl_yaml_qnode(ld, n), why);
+		return -1;
+	}
+	return 0;
+}
+
+/* set: or add: { NAME: VALUE, ... } of one set of header rules. */
+static void
+parse_header_fields(struct sl_yaml_loader *ld, const char *key, int add,
+		    const struct sl_yaml_node *map, int request,
+		    struct sl_hdr_rules *r)
+{
+	if (sl_yaml_get_map(ld, add ? "add" : "set", map) == -1)
+		return;
+	for (size_t i = 0; i + 1 < map->nkids; i += 2) {
+		const struct sl_yaml_node *k = map->kids[i],
+					  *v = map->kids[i + 1];
+		size_t off, elen;
+		enum sl_hdr_err e;
+		int bad = header_rule_name(ld, key, k, request);
+
+		if (v->type == SL_YAML_NODE_BAD)
+			continue;
+		if (!sl_yaml_is_string(v)) {
+			sl_yaml_err_node(ld, v,
+					 "\"%s\": the value of \"%s\" must be "
+					 "a string",
+					 key,
+					 k->type == SL_YAML_NODE_SCALAR
+					     ? sl_yaml_qnode(ld, k)
+					     : "");
+			continue;
+		}
+		if (bad)
+			continue;
+		e = sl_hdr_rules_field(r, k->str, v->str, v->len, add, k->line,
+				       k->col, &off, &elen);
+		if (e == SL_HDR_E_DUP)
+			sl_yaml_err_node(ld, k, "\"%s\": %s names \"%s\" twice",
+					 key, add ? "add" : "set",
+					 sl_yaml_qnode(ld, k));
+		else if (e != SL_HDR_E_OK)
+			header_value_error(ld, key, k, v, e, off, elen);
+	}
+}
+
+/* request_headers: or response_headers: { set, add, remove }. */
+static void
+parse_header_rules(struct sl_yaml_loader *ld, const char *key,
+		   const struct sl_yaml_node *map, struct sl_hdr_rules **out)
+{
+	int request = strcmp(key, "request_headers") == 0;
+	const struct sl_yaml_node *v;
+	struct sl_hdr_rules *r;
+
+	if (sl_yaml_get_map(ld, key, map) == -1)
+		return;
+	sl_yaml_check_keys(ld, map, header_rules_keys, "in header rules");
+	if ((r = *out = sl_hdr_rules_new()) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	if ((v = sl_yaml_map_get(map, "remove", NULL)) != NULL &&
+	    sl_yaml_get_seq(ld, "remove", v) == 0)
+		for (size_t i = 0; i < v->nkids; i++) {
+			const struct sl_yaml_node *n = v->kids[i];
+			enum sl_hdr_err e;
+
+			if (header_rule_name(ld, key, n, request) == -1)
+				continue;
+			e = sl_hdr_rules_remove(r, n->str, n->line, n->col);
+			if (e == SL_HDR_E_DUP)
+				sl_yaml_err_node(ld, n,
+						 "\"%s\": remove names \"%s\" "
+						 "twice",
+						 key, sl_yaml_qnode(ld, n));
+			else if (e == SL_HDR_E_NOMEM)
+				ld->oom = 1;
+		}
+	if ((v = sl_yaml_map_get(map, "set", NULL)) != NULL)
+		parse_header_fields(ld, key, 0, v, request, r);
+	if ((v = sl_yaml_map_get(map, "add", NULL)) != NULL)
+		parse_header_fields(ld, key, 1, v, request, r);
+}
+
+/* allow, deny, request_headers and response_headers of a listener or a
+ * route (the mapping map); *pp stays NULL when none is written. */
+static void
+parse_policy(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+	     struct sl_policy **pp)
+{
+	static const char *const keys[] = {"allow", "deny", "request_headers",
+					   "response_headers"};
+	const struct sl_yaml_node *v, *k;
+	struct sl_policy *p;
+
+	for (size_t i = 0; i < SL_NELEM(keys); i++) {
+		if ((v = sl_yaml_map_get(map, keys[i], &k)) == NULL ||
+		    (p = policy_of(ld, pp)) == NULL)
+			continue;
+		if (i < 2)
+			parse_cidrs(ld, k, v, p);
+		else
+			parse_header_rules(ld, keys[i], v,
+					   i == 2 ? &p->request : &p->response);
+	}
+}
+
+/* Reports each rule of r that names name (a field sluice writes, which
+ * whose says). */
+static void
+check_own_name(struct sl_yaml_loader *ld, const char *key,
+	       const struct sl_hdr_rules *r, const char *name,
+	       const char *whose)
+{
+	if (r == NULL || name == NULL)
+		return;
+	for (size_t i = 0; i < r->nremove; i++)
+		if (strcasecmp(r->remove[i].name, name) == 0)
+			sl_yaml_err_at(ld, r->remove[i].line, r->remove[i].col,
+				       "\"%s\": \"%s\" is %s: no rule may "
+				       "touch it",
+				       key, sl_yaml_qstr(ld, r->remove[i].name),
+				       whose);
+	for (size_t i = 0; i < r->nfields; i++)
+		if (strcasecmp(r->fields[i].name, name) == 0)
+			sl_yaml_err_at(ld, r->fields[i].line, r->fields[i].col,
+				       "\"%s\": \"%s\" is %s: no rule may "
+				       "touch it",
+				       key, sl_yaml_qstr(ld, r->fields[i].name),
+				       whose);
+}
+
+/* A route's allow, deny, header rules and max_body_bytes. */
+static void
+parse_route_policy(struct sl_yaml_loader *ld, const char *lbl,
+		   const struct sl_yaml_node *map, struct sl_conf_route *r)
+{
+	const struct sl_yaml_node *v;
+	char whose[SL_YAML_LABEL_MAX + 32];
+
+	r->max_body_bytes = ROUTE_BODY_UNSET;
+	if ((v = sl_yaml_map_get(map, "max_body_bytes", NULL)) != NULL &&
+	    sl_yaml_get_size(ld, "max_body_bytes", v, 0, UINT64_MAX - 1,
+			     &r->max_body_bytes) == -1)
+		r->max_body_bytes = ROUTE_BODY_UNSET;
+	parse_policy(ld, map, &r->policy);
+	snprintf(whose, sizeof(whose), "%s's expose_cluster_header", lbl);
+	if (r->policy != NULL)
+		check_own_name(ld, "response_headers", r->policy->response,
+			       r->expose_cluster_header, whose);
+}
+
+/*
+ * A listener's policy (parse_policy) with its routes: no rule of the
+ * listener or of a route may name the listener's client_subject_header,
+ * nor a listener's response rule a route's expose_cluster_header; a route
+ * without max_body_bytes takes the listener's.
+ */
+static void
+check_listener_policy(struct sl_yaml_loader *ld, struct sl_conf_listener *l)
+{
+	const char *subject = l->tls.client_subject_header;
+	const struct sl_hdr_rules *lq = NULL, *ls = NULL;
+	char whose[SL_YAML_LABEL_MAX + 32];
+
+	if (l->policy != NULL)
+		check_own_name(ld, "request_headers", l->policy->request,
+			       subject, "the listener's client_subject_header");
+	l->wants_subject =
+	    sl_policy_uses(l->policy, SL_HDR_V_TLS_CLIENT_SUBJECT);
+	/* the rules each message meets, put together once */
+	if (l->policy != NULL) {
+		lq = l->policy->request;
+		ls = l->policy->response;
+		l->policy->rules[0] =
+		    sl_hdr_apply_set(&l->policy->apply[0], lq, NULL);
+		l->policy->rules[1] =
+		    sl_hdr_apply_set(&l->policy->apply[1], ls, NULL);
+	}
+	for (size_t i = 0; i < l->nroutes; i++) {
+		struct sl_conf_route *r = &l->routes[i];
+		struct sl_policy *p = r->policy;
+
+		if ((lq != NULL || ls != NULL ||
+		     (p != NULL &&
+		      (p->request != NULL || p->response != NULL))) &&
+		    (p = policy_of(ld, &r->policy)) != NULL) {
+			p->rules[0] =
+			    sl_hdr_apply_set(&p->apply[0], lq, p->request);
+			p->rules[1] =
+			    sl_hdr_apply_set(&p->apply[1], ls, p->response);
+		}
+
+		if (r->max_body_bytes == ROUTE_BODY_UNSET)
+			r->max_body_bytes = l->limits.max_body_bytes;
+		if (r->policy != NULL)
+			check_own_name(ld, "request_headers",
+				       r->policy->request, subject,
+				       "the listener's client_subject_header");
+		if (l->policy != NULL && r->expose_cluster_header != NULL) {
+			snprintf(whose, sizeof(whose),
+				 "route \"%s\"'s expose_cluster_header",
+				 r->name != NULL ? r->name : "?");
+			check_own_name(ld, "response_headers",
+				       l->policy->response,
+				       r->expose_cluster_header, whose);
+		}
+		if (sl_policy_uses(r->policy, SL_HDR_V_TLS_CLIENT_SUBJECT))
+			l->wants_subject = 1;
+	}
+}
+
 static void
 parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	    size_t idx, struct sl_conf_route *r, struct sl_conf *conf)
@@ -1468,6 +1867,7 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	if ((v = sl_yaml_map_get(map, "timeout", NULL)) != NULL)
 		sl_yaml_get_duration(ld, "timeout", v, 1, CONF_DAY_MS,
 				     &r->timeout_ms);
+	parse_route_policy(ld, lbl, map, r);
 }
 
 static void
@@ -1530,6 +1930,7 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	l->tls.session_cache = 20000;
 	if ((v = sl_yaml_map_get(map, "tls", NULL)) != NULL)
 		parse_tls_server(ld, lbl, v, &l->tls);
+	parse_policy(ld, map, &l->policy);
 
 	if ((v = sl_yaml_map_get(map, "routes", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, map, "%s: missing key \"routes\"", lbl);
@@ -1548,6 +1949,7 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		for (i = 0; i < v->nkids; i++)
 			parse_route(ld, v->kids[i], i, &l->routes[i], conf);
 	}
+	check_listener_policy(ld, l);
 	return addr;
 }
 
@@ -1823,6 +2225,7 @@ conf_free(struct sl_conf *conf)
 			free(r->split_ids);
 			free(r->sticky.name);
 			free(r->expose_cluster_header);
+			sl_policy_free(r->policy);
 		}
 		free(l->routes);
 		for (j = 0; j < l->tls.ncerts; j++) {
@@ -1834,6 +2237,7 @@ conf_free(struct sl_conf *conf)
 		free(l->tls.ciphersuites);
 		free(l->tls.client_ca.path);
 		free(l->tls.client_subject_header);
+		sl_policy_free(l->policy);
 	}
 	free(conf->listeners);
 	for (i = 0; i < conf->nclusters; i++) {

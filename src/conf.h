@@ -14,6 +14,7 @@
 #include <time.h>
 
 struct sl_lstate;
+struct sl_policy;
 struct sl_clstate;
 struct sl_epstate;
 struct sl_rstate;
@@ -251,6 +252,12 @@ struct sl_conf_route {
 				    class 1) may move to another cluster of the
 				    split; default 1 */
 	struct sl_rstate *state; /* shared counters, set by sl_runtime_bind */
+	/* ---- edge policy (doc/edge.md sections 4 and 5) ---- */
+	struct sl_policy *policy; /* allow, deny, request_headers,
+				     response_headers; NULL: none (owned) */
+	uint64_t max_body_bytes;  /* the route's max_body_bytes, else its
+				     listener's limits.max_body_bytes;
+				     0 = unlimited */
 };
 
 struct sl_conf_listener {
@@ -262,6 +269,11 @@ struct sl_conf_listener {
 	struct sl_conf_route *routes;
 	size_t nroutes;
 	struct sl_lstate *state; /* shared counters, set by sl_runtime_bind */
+	/* ---- edge policy (doc/edge.md sections 4 and 5) ---- */
+	struct sl_policy *policy; /* allow, deny, request_headers,
+				     response_headers; NULL: none (owned) */
+	int wants_subject;	  /* a header rule of the listener or of one of
+				     its routes reads ${tls_client_subject} */
 };
 
 /*
@@ -282,7 +294,7 @@ struct sl_conf {
 	enum sl_access_format access_format;
 	enum sl_log_query log_query; /* both logs; default names */
 	int log_cards; /* mask card numbers in both logs; default 1 */
-	uint64_t drain_timeout_ms;   /* graceful stop bound, default 30s */
+	uint64_t drain_timeout_ms; /* graceful stop bound, default 30s */
 	struct sl_conf_listener *listeners;
 	size_t nlisteners;
 	struct sl_conf_cluster *clusters;

@@ -27,10 +27,12 @@
 #include "h1_parse.h"
 #include "log.h"
 #include "mirror.h"
+#include "policy.h"
 #include "rate.h"
 #include "retry.h"
 #include "route.h"
 #include "runtime.h"
+#include "tls.h"
 #include "upstream.h"
 #include "wloop.h"
 #include "xprt.h"
@@ -46,6 +48,67 @@ head_cap(const struct sl_client *c)
 {
 	/* a rewritten head is the original plus a few fields we add */
 	return c->lconf->limits.max_header_bytes + 1024;
+}
+
+/* The values of the variables a's rules use (ip: the client address's
+ * text when it is made already, else NULL). */
+static const struct sl_hdr_vars *
+txn_rules_vars(struct sl_client *c, const struct sl_hdr_apply *a,
+	       struct sl_hdr_vars *vars, const char *ip, char ipbuf[64])
+{
+	const struct sl_txn *t = c->txn;
+
+	/* only those used: most rules use one or two */
+	for (unsigned m = a->vars_used; m != 0; m &= m - 1) {
+		const char *v = "";
+		switch (__builtin_ctz(m)) {
+		case SL_HDR_V_CLIENT_IP:
+			v = ip != NULL ? ip
+				       : sl_ip_str(&t->client_addr, ipbuf, 64);
+			break;
+		case SL_HDR_V_REQUEST_ID:
+			v = t->request_id;
+			break;
+		case SL_HDR_V_ROUTE:
+			v = t->route != NULL ? t->route->name : "";
+			break;
+		case SL_HDR_V_CLUSTER:
+			v = t->wc != NULL ? t->wc->conf->name : "";
+			break;
+		case SL_HDR_V_TLS_VERSION:
+			v = c->ssl != NULL ? sl_tls_version(c->ssl) : "";
+			break;
+		case SL_HDR_V_TLS_CLIENT_SUBJECT:
+			v = c->tls_subject != NULL ? c->tls_subject : "";
+			break;
+		}
+		vars->v[__builtin_ctz(m)] = v;
+	}
+	return vars;
+}
+
+/*
+ * The header rules for the request (request 1) or the response of c's
+ * exchange: its route's with its listener's, or the listener's before
+ * routing (put together at load); NULL when none apply, which costs a
+ * pointer test or two. The values of the variables they use go to vars
+ * (*varsp); ip is the client address's text when the caller has it
+ * (else NULL: made in ipbuf if a rule needs it).
+ */
+static inline const struct sl_hdr_apply *
+txn_rules(struct sl_client *c, int request, struct sl_hdr_vars *vars,
+	  const struct sl_hdr_vars **varsp, const char *ip, char ipbuf[64])
+{
+	const struct sl_txn *t = c->txn;
+	const struct sl_policy *p =
+	    t->route != NULL ? t->route->policy : c->lconf->policy;
+	const struct sl_hdr_apply *a;
+
+	if (p == NULL || (a = p->rules[request ? 0 : 1]) == NULL)
+		return NULL;
+	*varsp =
+	    a->vars_used != 0 ? txn_rules_vars(c, a, vars, ip, ipbuf) : vars;
+	return a;
 }
 
 /* ---- access log ------------------------------------------------------ */
@@ -535,6 +598,10 @@ void
 sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 {
 	struct sl_txn *t = c->txn;
+	const struct sl_hdr_apply *rules;
+	const struct sl_hdr_vars *vp = NULL;
+	struct sl_hdr_vars vars;
+	char ip[64];
 	long n;
 
 	if (t == NULL && (t = txn_for_head(c)) == NULL)
@@ -567,10 +634,18 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 		sl_client_close(c, "out_of_memory");
 		return;
 	}
-	n = sl_h1_write_error(c->txn->out.data + c->txn->out.len,
-			      sl_buf_space(&c->txn->out), status, code,
-			      t->request_id, (t->flags & T_CLOSE) != 0,
-			      (t->flags & T_HEAD_ONLY) != 0, t->minor);
+	rules = txn_rules(c, 0, &vars, &vp, NULL, ip);
+	n = sl_h1_write_error(
+	    c->txn->out.data + c->txn->out.len, sl_buf_space(&c->txn->out),
+	    status, code, t->request_id, (t->flags & T_CLOSE) != 0,
+	    (t->flags & T_HEAD_ONLY) != 0, t->minor, rules, vp);
+	if (n < 0 && rules != NULL)
+		/* the answer goes out all the same, without the rules */
+		n = sl_h1_write_error(c->txn->out.data + c->txn->out.len,
+				      sl_buf_space(&c->txn->out), status, code,
+				      t->request_id, (t->flags & T_CLOSE) != 0,
+				      (t->flags & T_HEAD_ONLY) != 0, t->minor,
+				      NULL, NULL);
 	if (n < 0) {
 		sl_client_close(c, code);
 		return;
@@ -586,16 +661,18 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 		char peer[64], m[64], p[1024], h[512];
 		/* the rule a refused request broke: the response says only
 		 * bad_request, the operator needs more */
-		log_info("conn=%llu peer=%s request_id=%s route=%s: %d %s%s%s "
-			 "method=%s target=\"%s\" host=\"%s\"",
-			 (unsigned long long)c->id,
-			 peer_str(c, peer, sizeof(peer)), t->request_id,
-			 t->route ? t->route->name : "-", status, code,
-			 t->why != SL_H1_R_NONE ? " reason=" : "",
-			 t->why != SL_H1_R_NONE ? sl_h1_reason_str(t->why) : "",
-			 sl_escape(m, sizeof(m), t->method, strlen(t->method)),
-			 sl_escape(p, sizeof(p), t->path, strlen(t->path)),
-			 sl_escape(h, sizeof(h), t->host, strlen(t->host)));
+		log_info(
+		    "conn=%llu peer=%s request_id=%s route=%s: %d %s%s%s%s%s%s "
+		    "method=%s target=\"%s\" host=\"%s\"",
+		    (unsigned long long)c->id, peer_str(c, peer, sizeof(peer)),
+		    t->request_id, t->route ? t->route->name : "-", status,
+		    code, t->why != SL_H1_R_NONE ? " reason=" : "",
+		    t->why != SL_H1_R_NONE ? sl_h1_reason_str(t->why) : "",
+		    t->rule != NULL ? " rule=\"" : "",
+		    t->rule != NULL ? t->rule : "", t->rule != NULL ? "\"" : "",
+		    sl_escape(m, sizeof(m), t->method, strlen(t->method)),
+		    sl_escape(p, sizeof(p), t->path, strlen(t->path)),
+		    sl_escape(h, sizeof(h), t->host, strlen(t->host)));
 	}
 }
 
@@ -646,6 +723,20 @@ static int
 status_closes(int status)
 {
 	return status != 417;
+}
+
+/* Refuses the request by an allow or deny rule (doc/edge.md section 4):
+ * 403, the connection kept as after a 404, counted and logged with the
+ * rule. May close c. */
+static void
+txn_forbid(struct sl_client *c, const char *rule)
+{
+	struct sl_txn *t = c->txn;
+
+	t->why = SL_H1_R_ACCESS_DENIED;
+	t->rule = rule;
+	SL_STAT_INC(c->w->stats.rejected[SL_H1_R_ACCESS_DENIED]);
+	sl_exchange_local(c, 403, "forbidden", 0);
 }
 
 /* ---- starting an exchange --------------------------------------------- */
@@ -740,6 +831,8 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	struct sl_txn *t;
 	char ip[64];
 	struct sl_fwd fwd;
+	struct sl_hdr_vars vars;
+	const char *rule;
 	long n;
 	int r;
 
@@ -800,14 +893,25 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	if (req.body == SL_H1_BODY_NONE)
 		t->flags |= T_REQ_READ_DONE;
 
-	if (req.body == SL_H1_BODY_LENGTH && lim->max_body_bytes &&
-	    req.content_length > lim->max_body_bytes) {
-		sl_exchange_reject(c, 413, SL_H1_R_BODY_TOO_LARGE);
+	if ((rule = sl_policy_check(c->lconf->policy, &t->client_addr)) !=
+	    NULL) {
+		txn_forbid(c, rule);
 		return;
 	}
 	t->route = sl_route_match(c->lconf, &req);
 	if (t->route == NULL) {
 		sl_exchange_local(c, 404, "no_route", 0);
+		return;
+	}
+	if ((rule = sl_policy_check(t->route->policy, &t->client_addr)) !=
+	    NULL) {
+		txn_forbid(c, rule);
+		return;
+	}
+	/* the route's limit: its own max_body_bytes, or the listener's */
+	if (req.body == SL_H1_BODY_LENGTH && t->route->max_body_bytes &&
+	    req.content_length > t->route->max_body_bytes) {
+		sl_exchange_reject(c, 413, SL_H1_R_BODY_TOO_LARGE);
 		return;
 	}
 	txn_choose_cluster(c, &req);
@@ -823,6 +927,8 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	fwd.subject = c->tls_subject;
 	fwd.request_id = t->request_id;
 	fwd.default_host = c->lconf->addr.text;
+	fwd.vars = NULL;
+	fwd.rules = txn_rules(c, 1, &vars, &fwd.vars, fwd.client_ip, ip);
 	n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, &req, &fwd);
 	if (n < 0) {
 		/* the head with the fields sluice adds does not fit */
@@ -973,10 +1079,11 @@ req_body_advance(struct sl_client *c)
 		return -1;
 	}
 	/* the announced chunk size counts at once: a client must not hold
-	 * the connection for bytes it could never be allowed to send */
-	if (c->lconf->limits.max_body_bytes &&
+	 * the connection for bytes it could never be allowed to send. The
+	 * route's limit (a body is read for a routed request only). */
+	if (t->route->max_body_bytes &&
 	    t->req_body_bytes + t->req_chunked.remaining >
-		c->lconf->limits.max_body_bytes) {
+		t->route->max_body_bytes) {
 		sl_exchange_reject(c, 413, SL_H1_R_BODY_TOO_LARGE);
 		return -1;
 	}
@@ -1134,6 +1241,10 @@ resp_advance(struct sl_client *c)
 					  w->max_hdrs};
 		struct sl_h1_response resp;
 		struct sl_h1_header expose;
+		const struct sl_hdr_apply *rules;
+		const struct sl_hdr_vars *vp = NULL;
+		struct sl_hdr_vars vars;
+		char ip[64];
 		long hlen, n;
 		int close;
 
@@ -1222,11 +1333,13 @@ resp_advance(struct sl_client *c)
 			expose.value = t->wc->conf->name;
 			expose.value_len = strlen(expose.value);
 		}
+		rules = txn_rules(c, 0, &vars, &vp, NULL, ip);
 		n = sl_h1_write_response_head(
 		    c->txn->out.data + c->txn->out.len,
 		    sl_buf_space(&c->txn->out), &resp, t->minor, close,
 		    (t->flags & T_DECHUNK) != 0, t->request_id,
-		    t->route->expose_cluster_header != NULL ? &expose : NULL);
+		    t->route->expose_cluster_header != NULL ? &expose : NULL,
+		    rules, vp);
 		if (n < 0) {
 			sl_attempt_failed(c, FAIL_BAD,
 					  "upstream_head_too_large",

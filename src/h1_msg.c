@@ -43,6 +43,22 @@ put_header(struct out *o, const struct sl_h1_header *h)
 	put(o, "\r\n", 2);
 }
 
+/* The fields header rules set or add (own: on sluice's own answer). */
+static void
+put_rules(struct out *o, const struct sl_hdr_apply *a,
+	  const struct sl_hdr_vars *vars, int own)
+{
+	long n;
+
+	if (o->overflow)
+		return;
+	if ((n = sl_hdr_write(o->p + o->len, o->cap - o->len, a, vars, own)) <
+	    0)
+		o->overflow = 1;
+	else
+		o->len += (size_t)n;
+}
+
 static long
 finish(struct out *o)
 {
@@ -215,6 +231,9 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 			 const struct sl_fwd *fwd)
 {
 	struct out o = {out, cap, 0, 0};
+	/* locals: the writes through out could alias fwd's fields */
+	const struct sl_hdr_apply *rules = fwd->rules;
+	uint64_t drop_lens = rules != NULL ? rules->drop_lens : 0;
 	int xff_done = 0;
 
 	put(&o, req->method, req->method_len);
@@ -249,6 +268,12 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 		    strncasecmp(h->name, fwd->subject_header, h->name_len) == 0)
 			continue; /* only a verified certificate sets it */
 		if ((req->flags & SL_H1_F_ABSOLUTE_FORM) && k == HK_HOST)
+			continue;
+		/* removed or replaced by a rule (none names the fields
+		 * above or below: refused at load) */
+		if (rules != NULL &&
+		    (drop_lens & ((uint64_t)1 << (h->name_len & 63))) &&
+		    sl_hdr_drops(rules, h->name, h->name_len))
 			continue;
 		if (k == HK_X_FORWARDED_FOR) {
 			/* all X-Forwarded-For fields become one list, in
@@ -287,7 +312,12 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 		puts_(&o, ": ");
 		puts_(&o, fwd->subject);
 	}
-	puts_(&o, "\r\n\r\n");
+	if (rules != NULL) {
+		put(&o, "\r\n", 2);
+		put_rules(&o, rules, fwd->vars, 0);
+		put(&o, "\r\n", 2);
+	} else
+		put(&o, "\r\n\r\n", 4);
 	return finish(&o);
 }
 
@@ -310,9 +340,12 @@ long
 sl_h1_write_response_head(char *out, size_t cap,
 			  const struct sl_h1_response *resp, int client_minor,
 			  int close, int dechunk, const char *request_id,
-			  const struct sl_h1_header *extra)
+			  const struct sl_h1_header *extra,
+			  const struct sl_hdr_apply *rules,
+			  const struct sl_hdr_vars *vars)
 {
 	struct out o = {out, cap, 0, 0};
+	uint64_t drop_lens = rules != NULL ? rules->drop_lens : 0;
 	int cl_done = 0;
 
 	put_status_line(&o, resp);
@@ -340,6 +373,10 @@ sl_h1_write_response_head(char *out, size_t cap,
 		if (extra != NULL && h->name_len == extra->name_len &&
 		    strncasecmp(h->name, extra->name, h->name_len) == 0)
 			continue;
+		if (rules != NULL &&
+		    (drop_lens & ((uint64_t)1 << (h->name_len & 63))) &&
+		    sl_hdr_drops(rules, h->name, h->name_len))
+			continue;
 		put_header(&o, h);
 	}
 	puts_(&o, "X-Request-Id: ");
@@ -347,6 +384,8 @@ sl_h1_write_response_head(char *out, size_t cap,
 	puts_(&o, "\r\n");
 	if (extra != NULL)
 		put_header(&o, extra);
+	if (rules != NULL)
+		put_rules(&o, rules, vars, 0);
 	if (close)
 		puts_(&o, "Connection: close\r\n");
 	else if (client_minor == 0)
@@ -383,6 +422,8 @@ sl_h1_reason(int status)
 		return "OK";
 	case 400:
 		return "Bad Request";
+	case 403:
+		return "Forbidden";
 	case 404:
 		return "Not Found";
 	case 405:
@@ -417,7 +458,8 @@ sl_h1_reason(int status)
 long
 sl_h1_write_error(char *out, size_t cap, int status, const char *code,
 		  const char *request_id, int close, int head_only,
-		  int client_minor)
+		  int client_minor, const struct sl_hdr_apply *rules,
+		  const struct sl_hdr_vars *vars)
 {
 	struct out o = {out, cap, 0, 0};
 	char body[192];
@@ -441,6 +483,8 @@ sl_h1_write_error(char *out, size_t cap, int status, const char *code,
 		    "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n");
 	if (status == 503)
 		puts_(&o, "Retry-After: 1\r\n");
+	if (rules != NULL)
+		put_rules(&o, rules, vars, 1);
 	if (close)
 		puts_(&o, "Connection: close\r\n");
 	else if (client_minor == 0)

@@ -11,6 +11,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/alias-error-through.yaml \
 	tests/conf/bad/alias-recursive.yaml \
 	tests/conf/bad/alias-undefined.yaml \
+	tests/conf/bad/allow-deny-all.yaml \
 	tests/conf/bad/bad-address.yaml \
 	tests/conf/bad/bad-balance.yaml \
 	tests/conf/bad/bad-header-name.yaml \
@@ -38,6 +39,8 @@ CONF_TEST_FILES = \
 	tests/conf/bad/endpoint-type.yaml \
 	tests/conf/bad/hash-key-without-hash-all.yaml \
 	tests/conf/bad/header-exceeds-buffer.yaml \
+	tests/conf/bad/header-rules-all.yaml \
+	tests/conf/bad/header-rules-subject.yaml \
 	tests/conf/bad/headers-all.yaml \
 	tests/conf/bad/health-expect-bad.yaml \
 	tests/conf/bad/health-path-relative.yaml \
@@ -116,6 +119,7 @@ CONF_TEST_FILES = \
 	tests/conf/good/full.yaml \
 	tests/conf/good/minimal.yaml \
 	tests/conf/good/multi.yaml \
+	tests/conf/good/policy.yaml \
 	tests/conf/good/tls/cert.pem \
 	tests/conf/good/tls/key.pem \
 	tests/conf/good/weighted.yaml

@@ -48,6 +48,10 @@ NESTED = {
     ("listener", "limits"): "limits",
     ("listener", "tls"): "tls_server",
     ("listener", "routes"): "route",
+    ("listener", "request_headers"): "header_rules",
+    ("listener", "response_headers"): "header_rules",
+    ("route", "request_headers"): "header_rules",
+    ("route", "response_headers"): "header_rules",
     ("tls_server", "certificates"): "tls_cert",
     ("route", "match"): "match",
     ("route", "split"): "split",
@@ -190,6 +194,16 @@ def full_config():
                         "min_body_rate": "1KiB", "min_send_rate": "2KiB",
                         "max_connections": 500,
                         "max_connections_per_ip": 20},
+             "allow": ["10.0.0.0/8", "2001:db8::/32"],
+             "deny": ["10.66.0.0/16"],
+             "request_headers": {"set": {"X-Client-IP": "${client_ip}",
+                                         "X-Odd": ODD},
+                                 "add": {"Via": "1.1 sluice"},
+                                 "remove": ["X-Debug", "x-internal"]},
+             "response_headers": {
+                 "set": {"Strict-Transport-Security": "max-age=63072000"},
+                 "add": {"X-Price": "$$5"},
+                 "remove": ["Server", "X-Powered-By"]},
              "routes": [
                  {"name": "pay",
                   "match": {"host": "*.Example.COM", "path_prefix": "/v1/",
@@ -199,6 +213,16 @@ def full_config():
                   "mirror": {"cluster": "shadow", "percent": 25},
                   "timeout": "12s",
                   "expose_cluster_header": "X-Served-By",
+                  "allow": ["192.0.2.0/24"],
+                  "deny": ["192.0.2.66/32", "::1/128"],
+                  "request_headers": {"set": {"X-Route": "${route}"},
+                                      "add": {"X-Id": "${request_id}"},
+                                      "remove": ["Cookie"]},
+                  "response_headers": {
+                      "set": {"X-Cluster": "${cluster}"},
+                      "add": {"X-Tls": "${tls_version}"},
+                      "remove": ["X-Internal"]},
+                  "max_body_bytes": "1MiB",
                   "retry": {"attempts": 3,
                             "on": ["connect-failure", "reset", "timeout",
                                    "502", "503", "504"],
@@ -402,6 +426,12 @@ def config_fills_in_every_default():
     eq((r["cluster"], r["split"], r["sticky"], r["mirror"],
         r["expose_cluster_header"], r["timeout_ms"], r["split_failover"]),
        ("c", None, None, None, None, 30000, True), "route defaults")
+    # no policy; a route's body limit is its listener's
+    for x in (lst, r):
+        eq((x["allow"], x["deny"], x["request_headers"],
+            x["response_headers"]), (None, None, None, None),
+           "policy defaults")
+    eq(r["max_body_bytes"], 16 << 20, "a route's max_body_bytes")
     eq(r["retry"], {"attempts": 2, "on": ["connect-failure", "reset"],
                     "idempotency_key": False, "per_try_timeout_ms": 30000,
                     "budget_percent": 20}, "retry defaults")
