@@ -716,6 +716,23 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/pan/pct-digits \
 	tests/fuzz/corpus/pan/pct-seps \
 	tests/fuzz/corpus/pan/spaces \
+	tests/fuzz/corpus/proxy/addresses \
+	tests/fuzz/corpus/proxy/found-f4add7e4 \
+	tests/fuzz/corpus/proxy/partial-sig \
+	tests/fuzz/corpus/proxy/v1-lf \
+	tests/fuzz/corpus/proxy/v1-octal \
+	tests/fuzz/corpus/proxy/v1-tcp4 \
+	tests/fuzz/corpus/proxy/v1-tcp6 \
+	tests/fuzz/corpus/proxy/v1-unknown \
+	tests/fuzz/corpus/proxy/v2-crc \
+	tests/fuzz/corpus/proxy/v2-crc-bad \
+	tests/fuzz/corpus/proxy/v2-local \
+	tests/fuzz/corpus/proxy/v2-tcp4 \
+	tests/fuzz/corpus/proxy/v2-tcp6 \
+	tests/fuzz/corpus/proxy/v2-tlv-overrun \
+	tests/fuzz/corpus/proxy/v2-tlvs \
+	tests/fuzz/corpus/proxy/v2-too-large \
+	tests/fuzz/corpus/proxy/v2-unix \
 	tests/fuzz/corpus/request/absolute \
 	tests/fuzz/corpus/request/bad-host \
 	tests/fuzz/corpus/request/bare-cr \
