@@ -22,6 +22,7 @@
 #include "h1_parse.h"
 #include "health.h"
 #include "log.h"
+#include "proxyproto.h"
 #include "retry.h"
 #include "runtime.h"
 #include "tls.h"
@@ -192,6 +193,51 @@ metrics_tls(struct sbuf *b, const struct sl_conf *c)
 	}
 }
 
+/* identity: PROXY protocol listeners, headers accepted and connections
+ * refused by reason (doc/edge.md section 2). */
+static void
+metrics_proxy_protocol(struct sbuf *b, const struct sl_conf *c)
+{
+	static const char *const cmd[2] = {"proxy", "local"};
+	int any = 0;
+
+	for (size_t i = 0; i < c->nlisteners; i++)
+		any |= c->listeners[i].proxy_protocol.enabled;
+	if (!any)
+		return;
+	sb_printf(b, "# HELP sluice_proxy_protocol_total PROXY protocol "
+		     "headers accepted, by command (proxy: it named the "
+		     "client; local: the connection's own peer stands).\n"
+		     "# TYPE sluice_proxy_protocol_total counter\n");
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		const struct sl_conf_listener *l = &c->listeners[i];
+		if (!l->proxy_protocol.enabled)
+			continue;
+		for (int k = 0; k < 2; k++)
+			sb_printf(b,
+				  "sluice_proxy_protocol_total{listener=\"%s\","
+				  "command=\"%s\"} %llu\n",
+				  l->name, cmd[k],
+				  (unsigned long long)load(
+				      &l->state->pp_accepted[k]));
+	}
+	sb_printf(b, "# HELP sluice_proxy_protocol_errors_total Connections "
+		     "closed for their PROXY protocol header, by reason.\n"
+		     "# TYPE sluice_proxy_protocol_errors_total counter\n");
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		const struct sl_conf_listener *l = &c->listeners[i];
+		if (!l->proxy_protocol.enabled)
+			continue;
+		for (int e = 0; e < SL_PP_NERRORS; e++)
+			sb_printf(
+			    b,
+			    "sluice_proxy_protocol_errors_total{"
+			    "listener=\"%s\",reason=\"%s\"} %llu\n",
+			    l->name, sl_pp_error_str((enum sl_pp_error)e),
+			    (unsigned long long)load(&l->state->pp_errors[e]));
+	}
+}
+
 static void
 page_listeners(const struct sl_admin_view *v, struct sbuf *b)
 {
@@ -263,6 +309,7 @@ page_listeners(const struct sl_admin_view *v, struct sbuf *b)
 			  (unsigned long long)load(&st->rejected_per_ip));
 	}
 	metrics_tls(b, c);
+	metrics_proxy_protocol(b, c);
 }
 
 /* 1 when endpoint e is ejected now. */
@@ -961,6 +1008,48 @@ config_tls_server(struct sbuf *b, const struct sl_conf_tls_server *t)
 	sb_printf(b, "}");
 }
 
+/* A list of ranges as JSON strings ("10.0.0.0/8"). */
+static void
+config_cidrs(struct sbuf *b, const char *key, const struct sl_cidr_set *set)
+{
+	char buf[64];
+
+	sb_printf(b, ",\"%s\":[", key);
+	for (size_t i = 0; i < set->n; i++)
+		sb_printf(b, "%s\"%s\"", i ? "," : "",
+			  sl_cidr_str(&set->v[i], buf, sizeof(buf)));
+	sb_printf(b, "]");
+}
+
+/* identity: a listener's proxy_protocol (null when off), trusted_proxies,
+ * client_address_header and untrusted_forwarded. */
+static void
+config_identity(struct sbuf *b, const struct sl_conf_listener *l)
+{
+	const struct sl_conf_proxy_protocol *pp = &l->proxy_protocol;
+
+	if (!pp->enabled)
+		sb_printf(b, ",\"proxy_protocol\":null");
+	else {
+		sb_printf(b, ",\"proxy_protocol\":{\"versions\":[%s%s%s]",
+			  pp->versions & SL_PP_V1 ? "1" : "",
+			  (pp->versions & SL_PP_V1) && (pp->versions & SL_PP_V2)
+			      ? ","
+			      : "",
+			  pp->versions & SL_PP_V2 ? "2" : "");
+		config_cidrs(b, "from", &pp->from);
+		sb_printf(b, "}");
+	}
+	config_cidrs(b, "trusted_proxies", &l->trusted_proxies);
+	jkv_str(b, "client_address_header",
+		l->client_address_header == SL_CLIENT_HEADER_FORWARDED
+		    ? "forwarded"
+		    : "x-forwarded-for");
+	jkv_str(b, "untrusted_forwarded",
+		l->untrusted_forwarded == SL_UNTRUSTED_STRIP ? "strip"
+							     : "append");
+}
+
 /* A route's match: every part, null where any value matches. */
 static void
 config_match(struct sbuf *b, const struct sl_conf_route *r)
@@ -1174,6 +1263,7 @@ config_cluster(struct sbuf *b, const struct sl_conf_cluster *cl)
 	jkv_u64(b, "max_pending", cl->max_pending);
 	jkv_u64(b, "queue_timeout_ms", cl->queue_timeout_ms);
 	config_checks(b, cl);
+	jkv_str(b, "proxy_protocol", cl->proxy_protocol ? "v2" : "off");
 	sb_printf(b, ",\"endpoints\":[");
 	for (size_t j = 0; j < cl->nendpoints; j++) {
 		sb_printf(b, "%s{\"address\":", j ? "," : "");
@@ -1229,6 +1319,7 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 		jkv_str(b, "address", l->addr.text);
 		config_limits(b, &l->limits);
 		config_tls_server(b, &l->tls);
+		config_identity(b, l);
 		sb_printf(b, ",\"routes\":[");
 		for (size_t j = 0; j < l->nroutes; j++) {
 			sb_printf(b, "%s", j ? "," : "");

@@ -18,6 +18,7 @@
 
 #include "conf.h"
 #include "conf_yaml.h"
+#include "proxyproto.h"
 #include "util.h"
 
 #define CONF_MAX_FILE	      (16 * 1024 * 1024) /* bytes */
@@ -339,6 +340,153 @@ parse_tls_client(struct sl_yaml_loader *ld, const char *lbl,
 		get_tls_version(ld, v, &t->min_version);
 }
 
+/* ---- identity: PROXY protocol and trusted proxies ---------------------- */
+
+static const char *const proxy_protocol_keys[] = {"from", "versions", NULL};
+static const char *const client_header_names[] = {"x-forwarded-for",
+						  "forwarded", NULL};
+static const char *const untrusted_names[] = {"append", "strip", NULL};
+static const char *const cluster_pp_names[] = {"off", "v2", NULL};
+
+/*
+ * A list of addresses and CIDR ranges into set ("10.0.0.0/8",
+ * "192.0.2.10", "2001:db8::/32"); empty_ok says whether [] is allowed.
+ * Every bad item is reported.
+ */
+static void
+parse_identity_cidrs(struct sl_yaml_loader *ld, const char *lbl,
+		     const char *key, const struct sl_yaml_node *seq,
+		     int empty_ok, struct sl_cidr_set *set)
+{
+	char why[128];
+
+	if (sl_yaml_get_seq(ld, key, seq) == -1)
+		return;
+	if (seq->nkids == 0) {
+		if (!empty_ok)
+			sl_yaml_err_lacks(
+			    ld, seq, "%s: \"%s\" must not be empty", lbl, key);
+		return;
+	}
+	if ((set->v = calloc(seq->nkids, sizeof(*set->v))) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < seq->nkids; i++) {
+		const struct sl_yaml_node *n = seq->kids[i];
+		if (n->type == SL_YAML_NODE_BAD)
+			continue;
+		if (!sl_yaml_is_string(n)) {
+			sl_yaml_err_node(ld, n,
+					 "\"%s\": expected an address or a "
+					 "range such as 10.0.0.0/8",
+					 key);
+			continue;
+		}
+		if (sl_cidr_parse(n->str, &set->v[set->n], why, sizeof(why)) ==
+		    -1) {
+			sl_yaml_err_node(ld, n, "\"%s\": \"%s\": %s", key,
+					 sl_yaml_qnode(ld, n), why);
+			continue;
+		}
+		set->n++;
+	}
+}
+
+/* proxy_protocol: { from: [...], versions: [1, 2] } */
+static void
+parse_proxy_protocol(struct sl_yaml_loader *ld, const char *lbl,
+		     const struct sl_yaml_node *map,
+		     struct sl_conf_proxy_protocol *pp)
+{
+	const struct sl_yaml_node *v;
+
+	if (sl_yaml_get_map(ld, "proxy_protocol", map) == -1)
+		return;
+	pp->enabled = 1;
+	pp->versions = SL_PP_V1 | SL_PP_V2;
+	sl_yaml_check_keys(ld, map, proxy_protocol_keys, "in proxy_protocol");
+	if ((v = sl_yaml_map_get(map, "from", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map,
+				  "%s: \"proxy_protocol\": missing key "
+				  "\"from\" (the balancers' addresses)",
+				  lbl);
+	else
+		parse_identity_cidrs(ld, lbl, "from", v, 0, &pp->from);
+	if ((v = sl_yaml_map_get(map, "versions", NULL)) == NULL ||
+	    sl_yaml_get_seq(ld, "versions", v) == -1)
+		return;
+	if (v->nkids == 0) {
+		sl_yaml_err_lacks(ld, v, "%s: \"versions\" must not be empty",
+				  lbl);
+		return;
+	}
+	pp->versions = 0;
+	for (size_t i = 0; i < v->nkids; i++) {
+		const struct sl_yaml_node *n = v->kids[i];
+		if (n->type == SL_YAML_NODE_BAD)
+			continue;
+		if (n->type == SL_YAML_NODE_SCALAR && n->plain &&
+		    (strcmp(n->str, "1") == 0 || strcmp(n->str, "2") == 0)) {
+			pp->versions |= n->str[0] == '1' ? SL_PP_V1 : SL_PP_V2;
+			continue;
+		}
+		sl_yaml_err_node(ld, n,
+				 "\"versions\": expected 1 or 2 (PROXY "
+				 "protocol versions), not \"%s\"",
+				 sl_yaml_qnode(ld, n));
+	}
+	if (pp->versions == 0)
+		pp->versions = SL_PP_V1 | SL_PP_V2; /* reported above */
+}
+
+/* A listener's proxy_protocol, trusted_proxies, client_address_header and
+ * untrusted_forwarded. */
+static void
+parse_identity(struct sl_yaml_loader *ld, const char *lbl,
+	       const struct sl_yaml_node *map, struct sl_conf_listener *l)
+{
+	const struct sl_yaml_node *v;
+	int e;
+
+	if ((v = sl_yaml_map_get(map, "proxy_protocol", NULL)) != NULL)
+		parse_proxy_protocol(ld, lbl, v, &l->proxy_protocol);
+	if ((v = sl_yaml_map_get(map, "trusted_proxies", NULL)) != NULL)
+		parse_identity_cidrs(ld, lbl, "trusted_proxies", v, 1,
+				     &l->trusted_proxies);
+	if ((v = sl_yaml_map_get(map, "client_address_header", NULL)) != NULL &&
+	    (e = sl_yaml_get_enum(ld, "client_address_header", v,
+				  client_header_names,
+				  "x-forwarded-for or forwarded")) >= 0)
+		l->client_address_header = (enum sl_client_header)e;
+	if ((v = sl_yaml_map_get(map, "untrusted_forwarded", NULL)) != NULL &&
+	    (e = sl_yaml_get_enum(ld, "untrusted_forwarded", v, untrusted_names,
+				  "append or strip")) >= 0)
+		l->untrusted_forwarded = (enum sl_untrusted_forwarded)e;
+}
+
+/* A cluster's proxy_protocol: off | v2. */
+static void
+parse_cluster_identity(struct sl_yaml_loader *ld,
+		       const struct sl_yaml_node *map,
+		       struct sl_conf_cluster *cl)
+{
+	const struct sl_yaml_node *v;
+	int e;
+
+	if ((v = sl_yaml_map_get(map, "proxy_protocol", NULL)) != NULL &&
+	    (e = sl_yaml_get_enum(ld, "proxy_protocol", v, cluster_pp_names,
+				  "off or v2")) >= 0)
+		cl->proxy_protocol = e == 1 ? 2 : 0;
+}
+
+static void
+free_identity(struct sl_conf_listener *l)
+{
+	free(l->proxy_protocol.from.v);
+	free(l->trusted_proxies.v);
+}
+
 /* ---- clusters ---------------------------------------------------------- */
 
 static const char *const cluster_keys[] = {
@@ -354,6 +502,8 @@ static const char *const cluster_keys[] = {
     "health_check",
     "outlier",
     "tls",
+    /* identity (doc/edge.md section 2) */
+    "proxy_protocol",
     NULL,
 };
 static const char *const health_keys[] = {
@@ -744,6 +894,7 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	cl->tls.min_version = 12;
 	if ((v = sl_yaml_map_get(map, "tls", NULL)) != NULL)
 		parse_tls_client(ld, lbl, v, &cl->tls);
+	parse_cluster_identity(ld, map, cl);
 }
 
 static void
@@ -786,7 +937,17 @@ parse_clusters(struct sl_yaml_loader *ld, const struct sl_yaml_node *seq,
 /* ---- listeners and routes ---------------------------------------------- */
 
 static const char *const listener_keys[] = {
-    "name", "address", "limits", "tls", "routes", NULL,
+    "name",
+    "address",
+    "limits",
+    "tls",
+    "routes",
+    /* identity (doc/edge.md sections 2 and 3) */
+    "proxy_protocol",
+    "trusted_proxies",
+    "client_address_header",
+    "untrusted_forwarded",
+    NULL,
 };
 static const char *const limits_keys[] = {
     "header_timeout",  "body_timeout",		 "send_timeout",
@@ -1530,6 +1691,7 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	l->tls.session_cache = 20000;
 	if ((v = sl_yaml_map_get(map, "tls", NULL)) != NULL)
 		parse_tls_server(ld, lbl, v, &l->tls);
+	parse_identity(ld, lbl, map, l);
 
 	if ((v = sl_yaml_map_get(map, "routes", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, map, "%s: missing key \"routes\"", lbl);
@@ -1834,6 +1996,7 @@ conf_free(struct sl_conf *conf)
 		free(l->tls.ciphersuites);
 		free(l->tls.client_ca.path);
 		free(l->tls.client_subject_header);
+		free_identity(l);
 	}
 	free(conf->listeners);
 	for (i = 0; i < conf->nclusters; i++) {
