@@ -358,6 +358,11 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/diff_response/fuzz-f3bbfa2d \
 	tests/fuzz/corpus/diff_response/fuzz-fe384f15 \
 	tests/fuzz/corpus/diff_response/fuzz-ff51c39a \
+	tests/fuzz/corpus/forwarded/all-trusted \
+	tests/fuzz/corpus/forwarded/fwd-quoted \
+	tests/fuzz/corpus/forwarded/mixed \
+	tests/fuzz/corpus/forwarded/xff-chain \
+	tests/fuzz/corpus/forwarded/xff-strip \
 	tests/fuzz/corpus/health/204 \
 	tests/fuzz/corpus/health/503 \
 	tests/fuzz/corpus/health/bare-lf \

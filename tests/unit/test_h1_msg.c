@@ -31,7 +31,8 @@ rewrite(const char *raw, const char *rid)
 	static char out[4096];
 	struct sl_h1_request req;
 	struct sl_fwd fwd = {"10.0.0.7",       "http", rid,
-			     "127.0.0.1:8080", NULL,   NULL};
+			     "127.0.0.1:8080", NULL,   NULL,
+			     SL_FWD_APPEND,    0,      0};
 	long n;
 
 	parse_req(raw, &req);
@@ -112,9 +113,15 @@ test_request_client_subject(void **state)
 {
 	static char out[4096];
 	struct sl_h1_request req;
-	struct sl_fwd fwd = {
-	    "10.0.0.7",		"https", "rid", "127.0.0.1:8443",
-	    "X-Client-Subject", NULL};
+	struct sl_fwd fwd = {"10.0.0.7",
+			     "https",
+			     "rid",
+			     "127.0.0.1:8443",
+			     "X-Client-Subject",
+			     NULL,
+			     SL_FWD_APPEND,
+			     0,
+			     0};
 	const char *raw =
 	    "GET / HTTP/1.1\r\nHost: h\r\n"
 	    "x-client-subject: CN=mallory\r\nA: 1\r\n"
@@ -263,7 +270,8 @@ static void
 test_request_head_too_small_buffer(void **state)
 {
 	struct sl_h1_request req;
-	struct sl_fwd fwd = {"1.1.1.1", "http", "r", "h", NULL, NULL};
+	struct sl_fwd fwd = {"1.1.1.1", "http",	       "r", "h", NULL,
+			     NULL,	SL_FWD_APPEND, 0,   0};
 	char out[32];
 
 	parse_req("GET /long/path HTTP/1.1\r\nHost: example\r\n\r\n", &req);
