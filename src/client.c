@@ -38,6 +38,7 @@
 
 static void client_on_read(evutil_socket_t, short, void *);
 static void client_adopt(struct sl_client *c);
+static int client_proxy_scan(struct sl_client *c);
 
 _Static_assert(SL_PP_NERRORS == SL_RUNTIME_PP_NERRORS,
 	       "runtime.h's SL_RUNTIME_PP_NERRORS is proxyproto.h's "
@@ -511,8 +512,15 @@ sl_client_process(struct sl_client *c)
 			if (c->in.data != NULL)
 				c->in.off = c->in.len = 0;
 			goto out;
-		case SL_CLIENT_ST_HANDSHAKE:
 		case SL_CLIENT_ST_PROXY:
+			/* TLS reads its header itself (client_proxy_tls) */
+			if (c->lconf->tls.ctx != NULL ||
+			    (r = client_proxy_scan(c)) == 0)
+				goto out;
+			if (r == -1)
+				return;
+			continue;
+		case SL_CLIENT_ST_HANDSHAKE:
 			goto out;
 		case SL_CLIENT_ST_CLOSED:
 			return;
@@ -795,7 +803,8 @@ client_pp_accept(struct sl_client *c, const struct sl_pp_hdr *h)
  * header is incomplete everything there is part of it and is read (no
  * level-triggered loop on bytes left in the socket). A source not in
  * "from" has its first bytes looked at the same way: what is not a PROXY
- * header is left for the handshake. Returns as client_proxy.
+ * header is left for the handshake. Returns 1 when the connection goes on
+ * to its handshake, 0 when it waits, -1 when it was closed.
  */
 static int
 client_proxy_tls(struct sl_client *c)
@@ -881,35 +890,21 @@ client_proxy_tls(struct sl_client *c)
 }
 
 /*
- * The PROXY state (a proxy_protocol listener): reads the header of a
- * "from" source, or checks that another source sends none. On plain HTTP
- * the header is read into `in` like a request head, and the request that
+ * The PROXY state of a plain HTTP listener (sl_client_process): the bytes
+ * read into `in`, like a request head, are a "from" source's header, or
+ * are checked for one that another source may not send; the request that
  * follows in the same read is parsed from the same buffer. Returns 1 when
- * the connection goes on to its TLS handshake, 0 when it waits or was
- * handed on (and processed), -1 when it was closed.
+ * the connection went on (IDLE, bytes left in `in`), 0 when it waits for
+ * more, -1 when it was closed.
  */
 static int
-client_proxy(struct sl_client *c)
+client_proxy_scan(struct sl_client *c)
 {
 	enum sl_pp_error why;
 	struct sl_pp_hdr h;
 	const char *p;
-	ssize_t n;
 	long r;
 
-	if (c->lconf->tls.ctx != NULL)
-		return client_proxy_tls(c);
-	if ((n = client_read(c)) == -1)
-		return -1;
-	if (n == 0) {
-		if (sl_buf_pending(&c->in) > 0 && !(c->flags & C_F_PP_SNIFF))
-			client_pp_refuse(c, SL_PP_E_TRUNCATED);
-		else
-			sl_client_close(c, sl_buf_pending(&c->in) > 0
-					       ? "client_closed_in_head"
-					       : "client_closed");
-		return -1;
-	}
 	if (c->in.data == NULL || sl_buf_pending(&c->in) == 0)
 		return 0;
 	p = c->in.data + c->in.off;
@@ -922,8 +917,7 @@ client_proxy(struct sl_client *c)
 			 * idle deadline set at accept */
 			c->flags &= ~C_F_PP_SNIFF;
 			sl_client_set_state(c, SL_CLIENT_ST_IDLE);
-			sl_client_process(c);
-			return 0;
+			return 1;
 		default:
 			client_pp_refuse(c, SL_PP_E_UNTRUSTED);
 			return -1;
@@ -944,8 +938,21 @@ client_proxy(struct sl_client *c)
 	sl_client_set_state(c, SL_CLIENT_ST_IDLE);
 	sl_timeq_set(c->w, &c->tnode, c->lconf->limits.idle_timeout_ms,
 		     now_ms());
-	sl_client_process(c);
-	return 0;
+	return 1;
+}
+
+/* The end of the stream in the PROXY state (plain HTTP): inside a header,
+ * or before one byte came (a balancer's TCP check: not an error). */
+static void
+client_proxy_eof(struct sl_client *c)
+{
+	int some = c->in.data != NULL && sl_buf_pending(&c->in) > 0;
+
+	if (some && !(c->flags & C_F_PP_SNIFF))
+		client_pp_refuse(c, SL_PP_E_TRUNCATED);
+	else
+		sl_client_close(c, some ? "client_closed_in_head"
+					: "client_closed");
 }
 
 /* ---- events ------------------------------------------------------------*/
@@ -957,7 +964,9 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	sl_now_refresh();
-	if (c->state == SL_CLIENT_ST_PROXY && client_proxy(c) != 1)
+	/* TLS: the PROXY header is read here, not one byte past it */
+	if (c->state == SL_CLIENT_ST_PROXY && c->lconf->tls.ctx != NULL &&
+	    client_proxy_tls(c) != 1)
 		return;
 	if (c->state == SL_CLIENT_ST_HANDSHAKE && client_handshake(c) != 1)
 		return;
@@ -973,8 +982,10 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 		c->flags |= C_F_EOF;
 		client_want_read(c, 0);
 		switch (c->state) {
-		case SL_CLIENT_ST_HANDSHAKE:
 		case SL_CLIENT_ST_PROXY:
+			client_proxy_eof(c);
+			return;
+		case SL_CLIENT_ST_HANDSHAKE:
 		case SL_CLIENT_ST_IDLE:
 			sl_client_close(c, "client_closed");
 			return;

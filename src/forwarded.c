@@ -26,8 +26,15 @@ ows(char c)
 static size_t
 item_end(const char *v, size_t n, size_t i, char sep, int quoted)
 {
+	const char *e;
 	int inq = 0;
 
+	if (!quoted) {
+		/* X-Forwarded-For: no quoting, the next separator */
+		if (i >= n || (e = memchr(v + i, sep, n - i)) == NULL)
+			return n;
+		return (size_t)(e - v);
+	}
 	for (; i < n; i++) {
 		if (quoted && inq && v[i] == '\\') {
 			i++; /* the escaped byte, whatever it is */
@@ -96,6 +103,35 @@ port_ok(const char *s, size_t n, int obf)
 }
 
 /*
+ * A dotted quad (inet_pton's rules: four numbers of 0..255 without
+ * leading zeros) into *ip, by hand: the usual element of X-Forwarded-For
+ * costs a quarter of what inet_pton does. Returns 0 or -1.
+ */
+static int
+ipv4(const char *s, size_t n, struct sl_ip *ip)
+{
+	const char *e = s + n;
+
+	for (int k = 0; k < 4; k++) {
+		unsigned v;
+		if (s == e || *s < '0' || *s > '9')
+			return -1;
+		/* a leading 0 is the whole number */
+		if ((v = (unsigned)(*s++ - '0')) != 0)
+			for (int d = 0;
+			     d < 2 && s < e && *s >= '0' && *s <= '9'; d++)
+				v = v * 10 + (unsigned)(*s++ - '0');
+		if (v > 255 || (k < 3 && (s == e || *s++ != '.')))
+			return -1;
+		ip->a[k] = (uint8_t)v;
+	}
+	if (s != e)
+		return -1;
+	ip->len = 4;
+	return 0;
+}
+
+/*
  * A node: "[v6]", "[v6]:port", "v4", "v4:port", and, when bare6 (in
  * X-Forwarded-For), a bare IPv6 address. Returns 0 or -1.
  */
@@ -119,13 +155,12 @@ node_ip(const char *s, size_t n, int bare6, struct sl_ip *ip)
 		return sl_ip_parse(s + 1, (size_t)(rb - s - 1), ip);
 	}
 	if ((c = memchr(s, ':', n)) == NULL)
-		return sl_ip_parse(s, n, ip);
+		return ipv4(s, n, ip);
 	if (memchr(c + 1, ':', n - (size_t)(c + 1 - s)) == NULL) {
 		/* one colon: IPv4 and a port */
-		if (port_ok(c + 1, n - (size_t)(c + 1 - s), !bare6) == -1 ||
-		    memchr(s, '.', (size_t)(c - s)) == NULL)
+		if (port_ok(c + 1, n - (size_t)(c + 1 - s), !bare6) == -1)
 			return -1;
-		return sl_ip_parse(s, (size_t)(c - s), ip);
+		return ipv4(s, (size_t)(c - s), ip);
 	}
 	return bare6 ? sl_ip_parse(s, n, ip) : -1;
 }
@@ -190,6 +225,18 @@ sl_forwarded_element(enum sl_client_header field, const char *s, size_t n,
 	return node_ip(node, len, 0, ip);
 }
 
+/* Whether the field name n (a token, as the parser checked) is name (lower
+ * case letters and '-', len bytes): a token's byte is one of those, in
+ * either case, exactly when it is with bit 0x20 set. */
+static int
+name_is(const char *n, const char *name, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)n[i] | 0x20) != (unsigned char)name[i])
+			return 0;
+	return 1;
+}
+
 int
 sl_forwarded_walk(const struct sl_h1_header *hdrs, size_t n,
 		  enum sl_client_header field,
@@ -208,7 +255,7 @@ sl_forwarded_walk(const struct sl_h1_header *hdrs, size_t n,
 		size_t count, low;
 
 		if (h->name_len != name_len ||
-		    !sl_h1_ieq(h->name, h->name_len, name))
+		    !name_is(h->name, name, name_len))
 			continue;
 		count = split(h->value, h->value_len,
 			      field == SL_CLIENT_HEADER_FORWARDED, sp);

@@ -175,37 +175,16 @@ upstream_send_pp(struct sl_upconn *u)
 	return -1;
 }
 
-static struct sl_upconn *upstream_get(struct sl_worker *w,
-				      struct sl_wendpoint *ep, int fresh,
-				      const void *pp, size_t pplen,
-				      sl_up_handler *handler, void *arg);
+static struct sl_upconn *upstream_connect(struct sl_worker *w,
+					  struct sl_wendpoint *ep,
+					  const void *pp, size_t pplen,
+					  sl_up_handler *handler, void *arg);
 
 struct sl_upconn *
 sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
 		sl_up_handler *handler, void *arg)
 {
-	return upstream_get(w, ep, fresh, NULL, 0, handler, arg);
-}
-
-struct sl_upconn *
-sl_upstream_get_proxied(struct sl_worker *w, struct sl_wendpoint *ep,
-			const void *pp, size_t pplen, sl_up_handler *handler,
-			void *arg)
-{
-	if (pplen == 0 || pplen > SL_PP_V2_OUT_MAX) {
-		errno = EINVAL;
-		return NULL;
-	}
-	return upstream_get(w, ep, 1, pp, pplen, handler, arg);
-}
-
-static struct sl_upconn *
-upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
-	     const void *pp, size_t pplen, sl_up_handler *handler, void *arg)
-{
-	const struct sl_conf_endpoint *ce = ep->conf;
 	struct sl_upconn *u;
-	int on = 1, rcvbuf = UPSTREAM_RCVBUF;
 
 	while (!fresh && (u = TAILQ_FIRST(&ep->idle)) != NULL &&
 	       u->tls_fp != ep_tls_fp(ep)) {
@@ -222,6 +201,31 @@ upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
 		SL_STAT_INC(w->stats.upstream_reused);
 		return u;
 	}
+	return upstream_connect(w, ep, NULL, 0, handler, arg);
+}
+
+struct sl_upconn *
+sl_upstream_get_proxied(struct sl_worker *w, struct sl_wendpoint *ep,
+			const void *pp, size_t pplen, sl_up_handler *handler,
+			void *arg)
+{
+	if (pplen == 0 || pplen > SL_PP_V2_OUT_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return upstream_connect(w, ep, pp, pplen, handler, arg);
+}
+
+/* A new connection to ep, starting with pp[0..pplen) when pplen > 0 (see
+ * sl_upstream_get). */
+static struct sl_upconn *
+upstream_connect(struct sl_worker *w, struct sl_wendpoint *ep, const void *pp,
+		 size_t pplen, sl_up_handler *handler, void *arg)
+{
+	const struct sl_conf_endpoint *ce = ep->conf;
+	struct sl_upconn *u;
+	int on = 1, rcvbuf = UPSTREAM_RCVBUF;
+
 	/* every connection, idle ones included, counts against the
 	 * endpoint's max_connections across all workers */
 	if (!sl_runtime_take(&ce->state->conns, ep->cluster->max_connections)) {
