@@ -712,17 +712,26 @@ class PPUpstream(RawUpstream):
         self.ctx = ctx
         RawUpstream.__init__(self, self._serve)
 
+    @staticmethod
+    def _recv_exact(sock, n):
+        """n bytes, and not one more: a TLS handshake may follow."""
+        out = b""
+        while len(out) < n:
+            d = sock.recv(n - len(out))
+            if not d:
+                raise ConnectionError("closed inside the PROXY header")
+            out += d
+        return out
+
     def _serve(self, sock, idx, log):
         sock.settimeout(5.0)
-        bs = BufSock(sock)
-        fixed = bs.read_exact(16)
-        rest = bs.read_exact(struct.unpack(">H", fixed[14:16])[0])
+        fixed = self._recv_exact(sock, 16)
+        rest = self._recv_exact(sock, struct.unpack(">H", fixed[14:16])[0])
         with self.lock:
             self.headers.append(fixed + rest)
         if self.ctx is not None:
-            check(not bs.buf, "bytes after the header before TLS")
             sock = self.ctx.wrap_socket(sock, server_side=True)
-            bs = BufSock(sock)
+        bs = BufSock(sock)
         while True:
             try:
                 head = bs.read_until(b"\r\n\r\n")
