@@ -23,6 +23,7 @@
 #include "health.h"
 #include "log.h"
 #include "policy.h"
+#include "proxyproto.h"
 #include "retry.h"
 #include "runtime.h"
 #include "tls.h"
@@ -193,6 +194,51 @@ metrics_tls(struct sbuf *b, const struct sl_conf *c)
 	}
 }
 
+/* identity: PROXY protocol listeners, headers accepted and connections
+ * refused by reason (doc/edge.md section 2). */
+static void
+metrics_proxy_protocol(struct sbuf *b, const struct sl_conf *c)
+{
+	static const char *const cmd[2] = {"proxy", "local"};
+	int any = 0;
+
+	for (size_t i = 0; i < c->nlisteners; i++)
+		any |= c->listeners[i].proxy_protocol.enabled;
+	if (!any)
+		return;
+	sb_printf(b, "# HELP sluice_proxy_protocol_total PROXY protocol "
+		     "headers accepted, by command (proxy: it named the "
+		     "client; local: the connection's own peer stands).\n"
+		     "# TYPE sluice_proxy_protocol_total counter\n");
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		const struct sl_conf_listener *l = &c->listeners[i];
+		if (!l->proxy_protocol.enabled)
+			continue;
+		for (int k = 0; k < 2; k++)
+			sb_printf(b,
+				  "sluice_proxy_protocol_total{listener=\"%s\","
+				  "command=\"%s\"} %llu\n",
+				  l->name, cmd[k],
+				  (unsigned long long)load(
+				      &l->state->pp_accepted[k]));
+	}
+	sb_printf(b, "# HELP sluice_proxy_protocol_errors_total Connections "
+		     "closed for their PROXY protocol header, by reason.\n"
+		     "# TYPE sluice_proxy_protocol_errors_total counter\n");
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		const struct sl_conf_listener *l = &c->listeners[i];
+		if (!l->proxy_protocol.enabled)
+			continue;
+		for (int e = 0; e < SL_PP_NERRORS; e++)
+			sb_printf(
+			    b,
+			    "sluice_proxy_protocol_errors_total{"
+			    "listener=\"%s\",reason=\"%s\"} %llu\n",
+			    l->name, sl_pp_error_str((enum sl_pp_error)e),
+			    (unsigned long long)load(&l->state->pp_errors[e]));
+	}
+}
+
 static void
 page_listeners(const struct sl_admin_view *v, struct sbuf *b)
 {
@@ -264,6 +310,7 @@ page_listeners(const struct sl_admin_view *v, struct sbuf *b)
 			  (unsigned long long)load(&st->rejected_per_ip));
 	}
 	metrics_tls(b, c);
+	metrics_proxy_protocol(b, c);
 }
 
 /* 1 when endpoint e is ejected now. */
@@ -962,6 +1009,54 @@ config_tls_server(struct sbuf *b, const struct sl_conf_tls_server *t)
 	sb_printf(b, "}");
 }
 
+/* ,"key":[...] of a list of ranges as JSON strings ("10.0.0.0/8");
+ * an empty list is [] or, with empty_null, null (a list that is off). */
+static void
+config_cidrs(struct sbuf *b, const char *key, const struct sl_cidr_set *set,
+	     int empty_null)
+{
+	char buf[64];
+
+	if (set->n == 0 && empty_null) {
+		sb_printf(b, ",\"%s\":null", key);
+		return;
+	}
+	sb_printf(b, ",\"%s\":[", key);
+	for (size_t i = 0; i < set->n; i++)
+		sb_printf(b, "%s\"%s\"", i ? "," : "",
+			  sl_cidr_str(&set->v[i], buf, sizeof(buf)));
+	sb_printf(b, "]");
+}
+
+/* identity: a listener's proxy_protocol (null when off), trusted_proxies,
+ * client_address_header and untrusted_forwarded. */
+static void
+config_identity(struct sbuf *b, const struct sl_conf_listener *l)
+{
+	const struct sl_conf_proxy_protocol *pp = &l->proxy_protocol;
+
+	if (!pp->enabled)
+		sb_printf(b, ",\"proxy_protocol\":null");
+	else {
+		sb_printf(b, ",\"proxy_protocol\":{\"versions\":[%s%s%s]",
+			  pp->versions & SL_PP_V1 ? "1" : "",
+			  (pp->versions & SL_PP_V1) && (pp->versions & SL_PP_V2)
+			      ? ","
+			      : "",
+			  pp->versions & SL_PP_V2 ? "2" : "");
+		config_cidrs(b, "from", &pp->from, 0);
+		sb_printf(b, "}");
+	}
+	config_cidrs(b, "trusted_proxies", &l->trusted_proxies, 0);
+	jkv_str(b, "client_address_header",
+		l->client_address_header == SL_CLIENT_HEADER_FORWARDED
+		    ? "forwarded"
+		    : "x-forwarded-for");
+	jkv_str(b, "untrusted_forwarded",
+		l->untrusted_forwarded == SL_UNTRUSTED_STRIP ? "strip"
+							     : "append");
+}
+
 /* A route's match: every part, null where any value matches. */
 static void
 config_match(struct sbuf *b, const struct sl_conf_route *r)
@@ -1021,23 +1116,6 @@ config_retry(struct sbuf *b, const struct sl_conf_route *r)
 		  p->budget_percent);
 }
 
-/* A list of ranges ("allow", "deny"), null when there is none. */
-static void
-config_cidrs(struct sbuf *b, const char *key, const struct sl_cidr_set *set)
-{
-	char c[64];
-
-	if (set->n == 0) {
-		sb_printf(b, ",\"%s\":null", key);
-		return;
-	}
-	sb_printf(b, ",\"%s\":[", key);
-	for (size_t i = 0; i < set->n; i++)
-		sb_printf(b, "%s\"%s\"", i ? "," : "",
-			  sl_cidr_str(&set->v[i], c, sizeof(c)));
-	sb_printf(b, "]");
-}
-
 /* One direction's header rules, values as written; null without any. */
 static void
 config_hdr_rules(struct sbuf *b, const char *key, const struct sl_hdr_rules *r)
@@ -1075,8 +1153,8 @@ config_policy(struct sbuf *b, const struct sl_policy *p)
 {
 	static const struct sl_cidr_set none;
 
-	config_cidrs(b, "allow", p != NULL ? &p->allow : &none);
-	config_cidrs(b, "deny", p != NULL ? &p->deny : &none);
+	config_cidrs(b, "allow", p != NULL ? &p->allow : &none, 1);
+	config_cidrs(b, "deny", p != NULL ? &p->deny : &none, 1);
 	config_hdr_rules(b, "request_headers", p != NULL ? p->request : NULL);
 	config_hdr_rules(b, "response_headers", p != NULL ? p->response : NULL);
 }
@@ -1237,6 +1315,7 @@ config_cluster(struct sbuf *b, const struct sl_conf_cluster *cl)
 	jkv_u64(b, "max_pending", cl->max_pending);
 	jkv_u64(b, "queue_timeout_ms", cl->queue_timeout_ms);
 	config_checks(b, cl);
+	jkv_str(b, "proxy_protocol", cl->proxy_protocol ? "v2" : "off");
 	sb_printf(b, ",\"endpoints\":[");
 	for (size_t j = 0; j < cl->nendpoints; j++) {
 		sb_printf(b, "%s{\"address\":", j ? "," : "");
@@ -1293,6 +1372,7 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 		config_limits(b, &l->limits);
 		config_tls_server(b, &l->tls);
 		config_policy(b, l->policy);
+		config_identity(b, l);
 		sb_printf(b, ",\"routes\":[");
 		for (size_t j = 0; j < l->nroutes; j++) {
 			sb_printf(b, "%s", j ? "," : "");

@@ -21,6 +21,7 @@
 #include "conf_yaml.h"
 #include "hdrrule.h"
 #include "policy.h"
+#include "proxyproto.h"
 #include "util.h"
 
 #define CONF_MAX_FILE	      (16 * 1024 * 1024) /* bytes */
@@ -342,6 +343,157 @@ parse_tls_client(struct sl_yaml_loader *ld, const char *lbl,
 		get_tls_version(ld, v, &t->min_version);
 }
 
+/* ---- identity: PROXY protocol and trusted proxies ---------------------- */
+
+static const char *const proxy_protocol_keys[] = {"from", "versions", NULL};
+static const char *const client_header_names[] = {"x-forwarded-for",
+						  "forwarded", NULL};
+static const char *const untrusted_names[] = {"append", "strip", NULL};
+static const char *const cluster_pp_names[] = {"off", "v2", NULL};
+
+/*
+ * A list of addresses and CIDR ranges into set ("10.0.0.0/8",
+ * "192.0.2.10", "2001:db8::/32"); empty_ok says whether [] is allowed.
+ * Every bad item is reported.
+ */
+static void
+parse_cidr_list(struct sl_yaml_loader *ld, const char *lbl, const char *key,
+		const struct sl_yaml_node *seq, int empty_ok,
+		struct sl_cidr_set *set, unsigned **lines)
+{
+	char why[128];
+
+	if (sl_yaml_get_seq(ld, key, seq) == -1)
+		return;
+	if (seq->nkids == 0) {
+		if (!empty_ok)
+			sl_yaml_err_lacks(
+			    ld, seq, "%s: \"%s\" must not be empty", lbl, key);
+		return;
+	}
+	if ((set->v = calloc(seq->nkids, sizeof(*set->v))) == NULL ||
+	    (lines != NULL &&
+	     (*lines = calloc(seq->nkids, sizeof(**lines))) == NULL)) {
+		ld->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < seq->nkids; i++) {
+		const struct sl_yaml_node *n = seq->kids[i];
+		if (n->type == SL_YAML_NODE_BAD)
+			continue;
+		if (!sl_yaml_is_string(n)) {
+			sl_yaml_err_node(ld, n,
+					 "\"%s\": expected an address or a "
+					 "range such as 10.0.0.0/8",
+					 key);
+			continue;
+		}
+		if (sl_cidr_parse(n->str, &set->v[set->n], why, sizeof(why)) ==
+		    -1) {
+			sl_yaml_err_node(ld, n, "\"%s\": \"%s\": %s", key,
+					 sl_yaml_qnode(ld, n), why);
+			continue;
+		}
+		if (lines != NULL)
+			(*lines)[set->n] = n->line;
+		set->n++;
+	}
+}
+
+/* proxy_protocol: { from: [...], versions: [1, 2] } */
+static void
+parse_proxy_protocol(struct sl_yaml_loader *ld, const char *lbl,
+		     const struct sl_yaml_node *map,
+		     struct sl_conf_proxy_protocol *pp)
+{
+	const struct sl_yaml_node *v;
+
+	if (sl_yaml_get_map(ld, "proxy_protocol", map) == -1)
+		return;
+	pp->enabled = 1;
+	pp->versions = SL_PP_V1 | SL_PP_V2;
+	sl_yaml_check_keys(ld, map, proxy_protocol_keys, "in proxy_protocol");
+	if ((v = sl_yaml_map_get(map, "from", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map,
+				  "%s: \"proxy_protocol\": missing key "
+				  "\"from\" (the balancers' addresses)",
+				  lbl);
+	else
+		parse_cidr_list(ld, lbl, "from", v, 0, &pp->from, NULL);
+	if ((v = sl_yaml_map_get(map, "versions", NULL)) == NULL ||
+	    sl_yaml_get_seq(ld, "versions", v) == -1)
+		return;
+	if (v->nkids == 0) {
+		sl_yaml_err_lacks(ld, v, "%s: \"versions\" must not be empty",
+				  lbl);
+		return;
+	}
+	pp->versions = 0;
+	for (size_t i = 0; i < v->nkids; i++) {
+		const struct sl_yaml_node *n = v->kids[i];
+		if (n->type == SL_YAML_NODE_BAD)
+			continue;
+		if (n->type == SL_YAML_NODE_SCALAR && n->plain &&
+		    (strcmp(n->str, "1") == 0 || strcmp(n->str, "2") == 0)) {
+			pp->versions |= n->str[0] == '1' ? SL_PP_V1 : SL_PP_V2;
+			continue;
+		}
+		sl_yaml_err_node(ld, n,
+				 "\"versions\": expected 1 or 2 (PROXY "
+				 "protocol versions), not \"%s\"",
+				 sl_yaml_qnode(ld, n));
+	}
+	if (pp->versions == 0)
+		pp->versions = SL_PP_V1 | SL_PP_V2; /* reported above */
+}
+
+/* A listener's proxy_protocol, trusted_proxies, client_address_header and
+ * untrusted_forwarded. */
+static void
+parse_identity(struct sl_yaml_loader *ld, const char *lbl,
+	       const struct sl_yaml_node *map, struct sl_conf_listener *l)
+{
+	const struct sl_yaml_node *v;
+	int e;
+
+	if ((v = sl_yaml_map_get(map, "proxy_protocol", NULL)) != NULL)
+		parse_proxy_protocol(ld, lbl, v, &l->proxy_protocol);
+	if ((v = sl_yaml_map_get(map, "trusted_proxies", NULL)) != NULL)
+		parse_cidr_list(ld, lbl, "trusted_proxies", v, 1,
+				&l->trusted_proxies, NULL);
+	if ((v = sl_yaml_map_get(map, "client_address_header", NULL)) != NULL &&
+	    (e = sl_yaml_get_enum(ld, "client_address_header", v,
+				  client_header_names,
+				  "x-forwarded-for or forwarded")) >= 0)
+		l->client_address_header = (enum sl_client_header)e;
+	if ((v = sl_yaml_map_get(map, "untrusted_forwarded", NULL)) != NULL &&
+	    (e = sl_yaml_get_enum(ld, "untrusted_forwarded", v, untrusted_names,
+				  "append or strip")) >= 0)
+		l->untrusted_forwarded = (enum sl_untrusted_forwarded)e;
+}
+
+/* A cluster's proxy_protocol: off | v2. */
+static void
+parse_cluster_identity(struct sl_yaml_loader *ld,
+		       const struct sl_yaml_node *map,
+		       struct sl_conf_cluster *cl)
+{
+	const struct sl_yaml_node *v;
+	int e;
+
+	if ((v = sl_yaml_map_get(map, "proxy_protocol", NULL)) != NULL &&
+	    (e = sl_yaml_get_enum(ld, "proxy_protocol", v, cluster_pp_names,
+				  "off or v2")) >= 0)
+		cl->proxy_protocol = e == 1 ? 2 : 0;
+}
+
+static void
+free_identity(struct sl_conf_listener *l)
+{
+	free(l->proxy_protocol.from.v);
+	free(l->trusted_proxies.v);
+}
+
 /* ---- clusters ---------------------------------------------------------- */
 
 static const char *const cluster_keys[] = {
@@ -357,6 +509,8 @@ static const char *const cluster_keys[] = {
     "health_check",
     "outlier",
     "tls",
+    /* identity (doc/edge.md section 2) */
+    "proxy_protocol",
     NULL,
 };
 static const char *const health_keys[] = {
@@ -747,6 +901,7 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	cl->tls.min_version = 12;
 	if ((v = sl_yaml_map_get(map, "tls", NULL)) != NULL)
 		parse_tls_client(ld, lbl, v, &cl->tls);
+	parse_cluster_identity(ld, map, cl);
 }
 
 static void
@@ -799,6 +954,11 @@ static const char *const listener_keys[] = {
     "deny",
     "request_headers",
     "response_headers",
+    /* identity (doc/edge.md sections 2 and 3) */
+    "proxy_protocol",
+    "trusted_proxies",
+    "client_address_header",
+    "untrusted_forwarded",
     NULL,
 };
 static const char *const limits_keys[] = {
@@ -1433,8 +1593,8 @@ policy_of(struct sl_yaml_loader *ld, struct sl_policy **pp)
 	return *pp;
 }
 
-/* allow: or deny: a non-empty list of ranges (sl_cidr_parse), each with
- * the rule the log names when it refuses a request. */
+/* allow: or deny: a list of ranges (parse_cidr_list; allow not empty),
+ * and the rule the log names when one refuses a request. */
 static void
 parse_cidrs(struct sl_yaml_loader *ld, const struct sl_yaml_node *keyn,
 	    const struct sl_yaml_node *seq, struct sl_policy *p)
@@ -1442,53 +1602,33 @@ parse_cidrs(struct sl_yaml_loader *ld, const struct sl_yaml_node *keyn,
 	const char *key = keyn->str;
 	int deny = strcmp(key, "deny") == 0;
 	struct sl_cidr_set *set = deny ? &p->deny : &p->allow;
-	char why[128], rule[SL_YAML_LABEL_MAX + 96], c[64];
+	char rule[SL_YAML_LABEL_MAX + 96], c[64];
+	unsigned *lines = NULL;
 
-	if (sl_yaml_get_seq(ld, key, seq) == -1)
-		return;
-	if (seq->nkids == 0 && !deny) {
+	if (!deny && seq->type == SL_YAML_NODE_SEQ && seq->nkids == 0) {
 		/* it would refuse everybody: a mistake more often than not */
 		sl_yaml_err_lacks(ld, seq,
 				  "\"allow\": must not be empty (to refuse "
 				  "every client, deny [0.0.0.0/0, ::/0])");
 		return;
 	}
-	if (seq->nkids == 0)
-		return;
-	if ((set->v = calloc(seq->nkids, sizeof(*set->v))) == NULL ||
-	    (deny &&
-	     (p->deny_rules = calloc(seq->nkids, sizeof(char *))) == NULL)) {
-		ld->oom = 1;
-		return;
-	}
-	for (size_t i = 0; i < seq->nkids; i++) {
-		const struct sl_yaml_node *n = seq->kids[i];
-		struct sl_cidr *cr = &set->v[set->n];
-
-		if (n->type == SL_YAML_NODE_BAD)
-			continue;
-		if (!sl_yaml_is_string(n)) {
-			sl_yaml_err_node(ld, n,
-					 "\"%s\": expected an address or a "
-					 "range (10.0.0.0/8, 2001:db8::/32)",
-					 key);
-			continue;
+	parse_cidr_list(ld, key, key, seq, 1, set, deny ? &lines : NULL);
+	if (deny && set->n > 0) {
+		if ((p->deny_rules = calloc(set->n, sizeof(char *))) == NULL) {
+			ld->oom = 1;
+			free(lines);
+			return;
 		}
-		if (sl_cidr_parse(n->str, cr, why, sizeof(why)) == -1) {
-			sl_yaml_err_node(ld, n, "\"%s\": \"%s\": %s", key,
-					 sl_yaml_qnode(ld, n), why);
-			continue;
-		}
-		if (deny) {
+		for (size_t i = 0; i < set->n; i++) {
 			snprintf(rule, sizeof(rule), "deny %s (%s:%u)",
-				 sl_cidr_str(cr, c, sizeof(c)), ld->name,
-				 n->line);
-			if ((p->deny_rules[set->n] =
-				 sl_yaml_strdup(ld, rule)) == NULL)
-				return;
+				 sl_cidr_str(&set->v[i], c, sizeof(c)),
+				 ld->name, lines[i]);
+			if ((p->deny_rules[i] = sl_yaml_strdup(ld, rule)) ==
+			    NULL)
+				break;
 		}
-		set->n++;
 	}
+	free(lines);
 	if (!deny) {
 		snprintf(rule, sizeof(rule), "not in allow (%s:%u)", ld->name,
 			 keyn->line);
@@ -1931,6 +2071,7 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	if ((v = sl_yaml_map_get(map, "tls", NULL)) != NULL)
 		parse_tls_server(ld, lbl, v, &l->tls);
 	parse_policy(ld, map, &l->policy);
+	parse_identity(ld, lbl, map, l);
 
 	if ((v = sl_yaml_map_get(map, "routes", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, map, "%s: missing key \"routes\"", lbl);
@@ -2238,6 +2379,7 @@ conf_free(struct sl_conf *conf)
 		free(l->tls.client_ca.path);
 		free(l->tls.client_subject_header);
 		sl_policy_free(l->policy);
+		free_identity(l);
 	}
 	free(conf->listeners);
 	for (i = 0; i < conf->nclusters; i++) {

@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "cidr.h"
+
 struct sl_lstate;
 struct sl_policy;
 struct sl_clstate;
@@ -185,6 +187,9 @@ struct sl_conf_cluster {
 				      1s */
 	struct sl_conf_tls_client tls;
 	struct sl_clstate *state; /* shared counters, set by sl_runtime_bind */
+	/* identity (doc/edge.md section 2): every upstream connection
+	 * starts with a PROXY version 2 header naming the client */
+	int proxy_protocol; /* 0: off (default), 2: v2 */
 };
 
 struct sl_conf_header_match {
@@ -260,6 +265,27 @@ struct sl_conf_route {
 				     0 = unlimited */
 };
 
+/* A listener's proxy_protocol: (doc/edge.md section 2). */
+struct sl_conf_proxy_protocol {
+	int enabled;		 /* the key is there */
+	struct sl_cidr_set from; /* the balancers; not empty when enabled */
+	unsigned versions;	 /* SL_PP_V1 | SL_PP_V2 (proxyproto.h) */
+};
+
+/* Which request field names the client behind a trusted proxy. */
+enum sl_client_header {
+	SL_CLIENT_HEADER_XFF = 0,   /* X-Forwarded-For (default) */
+	SL_CLIENT_HEADER_FORWARDED, /* Forwarded's for= (RFC 7239) */
+};
+
+/* What becomes of the forwarded fields of a client that is no trusted
+ * proxy. */
+enum sl_untrusted_forwarded {
+	SL_UNTRUSTED_APPEND = 0, /* passed on, the client appended (default) */
+	SL_UNTRUSTED_STRIP,	 /* dropped: X-Forwarded-For names the client
+				    alone */
+};
+
 struct sl_conf_listener {
 	char *name;
 	struct sl_conf_addr addr;
@@ -274,6 +300,15 @@ struct sl_conf_listener {
 				     response_headers; NULL: none (owned) */
 	int wants_subject;	  /* a header rule of the listener or of one of
 				     its routes reads ${tls_client_subject} */
+	/*
+	 * Who the client is (doc/edge.md sections 2 and 3): the sources
+	 * whose connections start with a PROXY header, and the peers whose
+	 * forwarded fields are believed.
+	 */
+	struct sl_conf_proxy_protocol proxy_protocol;
+	struct sl_cidr_set trusted_proxies; /* empty: none */
+	enum sl_client_header client_address_header;
+	enum sl_untrusted_forwarded untrusted_forwarded;
 };
 
 /*

@@ -23,6 +23,7 @@
 
 #include "balance.h"
 #include "client_int.h"
+#include "forwarded.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
 #include "log.h"
@@ -251,8 +252,8 @@ access_time(time_t sec)
 void
 sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 {
-	char line[4096], peer[64], fails[512];
-	const char *upstream = "-";
+	char line[4096], peer[64], fails[512], viab[64];
+	const char *upstream = "-", *via = NULL, *auth = NULL;
 	struct timespec now;
 	size_t n = 0;
 	uint64_t dur = now_ms() - t->start_ms, up_ms = 0;
@@ -300,6 +301,12 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 				: "connection_close";
 	clock_gettime(CLOCK_REALTIME, &now);
 	sl_ip_str(&t->client_addr, peer, sizeof(peer));
+	/* identity: who connected, when not the client (edge.md) */
+	if (c->pp != NULL || (t->flags & T_FWD_CLIENT)) {
+		via = sl_client_via(c, t, viab, sizeof(viab));
+		if (c->pp != NULL && c->pp->authority_len > 0)
+			auth = c->pp->authority;
+	}
 	if (t->wc != NULL)
 		upstream = t->wc->eps[t->ep_index]->conf->addr.text;
 	if (sl_access_format() == SL_ACCESS_JSON) {
@@ -315,6 +322,14 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		lw_u64(&w, c->id);
 		LW_LIT(&w, ",\"peer\":\"");
 		lw_str(&w, peer);
+		if (via != NULL) {
+			LW_LIT(&w, "\",\"via\":\"");
+			lw_str(&w, via);
+		}
+		if (auth != NULL) {
+			LW_LIT(&w, "\",\"authority\":\"");
+			lw_esc(&w, auth, 512);
+		}
 		LW_LIT(&w, "\",\"listener\":\"");
 		lw_str(&w, c->lconf->name);
 		LW_LIT(&w, "\",\"method\":\"");
@@ -369,6 +384,7 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 			line[n - 1] = '\n';
 	} else {
 		char m[64], p[1024], r[512], u[512], retries[24] = "";
+		char ident[1200] = "";
 		access_time(now.tv_sec);
 		if (t->nretries > 0)
 			snprintf(retries, sizeof(retries), " retries=%u",
@@ -377,12 +393,21 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		sl_escape(p, sizeof(p), t->path, strlen(t->path));
 		sl_escape(r, sizeof(r), t->referer, strlen(t->referer));
 		sl_escape(u, sizeof(u), t->user_agent, strlen(t->user_agent));
+		if (via != NULL || auth != NULL) {
+			char a[1100];
+			snprintf(
+			    ident, sizeof(ident), "%s%s%s%s",
+			    via ? " via=" : "", via ? via : "",
+			    auth ? " authority=" : "",
+			    auth ? sl_escape(a, sizeof(a), auth, strlen(auth))
+				 : "");
+		}
 		/* the combined format proper, then sluice's fields */
 		n = (size_t)snprintf(
 		    line, sizeof(line),
 		    "%s - - [%s] \"%s %s HTTP/1.%d\" %d %llu \"%s\" \"%s\" "
 		    "rid=%s route=%s upstream=%s ms=%llu cluster=%s "
-		    "connect_ms=%u upstream_ms=%llu close=%s%s%s%s%s%s\n",
+		    "connect_ms=%u upstream_ms=%llu close=%s%s%s%s%s%s%s\n",
 		    peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", t->minor,
 		    t->status, (unsigned long long)txn_body_out(t),
 		    r[0] ? r : "-", u[0] ? u : "-", t->request_id,
@@ -392,7 +417,7 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		    txn_error(t)[0] ? " error=" : "", txn_error(t), retries,
 		    txn_failures(t, fails, sizeof(fails), 0) ? " failures="
 							     : "",
-		    fails);
+		    fails, ident);
 	}
 	if (n >= sizeof(line)) {
 		n = sizeof(line) - 1;
@@ -658,15 +683,16 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 	}
 	c->txn->out.len += (uint32_t)n;
 	if (sl_log_enabled(SL_LOG_INFO) && status != 404) {
-		char peer[64], m[64], p[1024], h[512];
+		char peer[SL_PEER_MAX], m[64], p[1024], h[512];
 		/* the rule a refused request broke: the response says only
 		 * bad_request, the operator needs more */
 		log_info(
 		    "conn=%llu peer=%s request_id=%s route=%s: %d %s%s%s%s%s%s "
 		    "method=%s target=\"%s\" host=\"%s\"",
-		    (unsigned long long)c->id, peer_str(c, peer, sizeof(peer)),
-		    t->request_id, t->route ? t->route->name : "-", status,
-		    code, t->why != SL_H1_R_NONE ? " reason=" : "",
+		    (unsigned long long)c->id,
+		    sl_client_peer_str(c, t, peer, sizeof(peer)), t->request_id,
+		    t->route ? t->route->name : "-", status, code,
+		    t->why != SL_H1_R_NONE ? " reason=" : "",
 		    t->why != SL_H1_R_NONE ? sl_h1_reason_str(t->why) : "",
 		    t->rule != NULL ? " rule=\"" : "",
 		    t->rule != NULL ? t->rule : "", t->rule != NULL ? "\"" : "",
@@ -877,6 +903,13 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 				      req_ends_connection(c, &req));
 		return;
 	}
+	/* identity: who the client is, before anything keyed on it (a
+	 * trusted proxy's forwarded fields, doc/edge.md section 3) */
+	fwd.xff = SL_FWD_APPEND;
+	if ((c->lconf->trusted_proxies.n > 0 ||
+	     c->lconf->untrusted_forwarded) &&
+	    sl_forwarded_settle(c->lconf, &req, &t->client_addr, &fwd))
+		t->flags |= T_FWD_CLIENT;
 	if (!sl_h1_client_request_id(&req, t->request_id))
 		sl_worker_request_id(w, t->request_id);
 	if (req_ends_connection(c, &req))
@@ -1021,6 +1054,12 @@ txn_mirror(struct sl_client *c, const struct sl_h1_request *req)
 	}
 	t->mirror = sl_mirror_new(c->w, c->gen, t->route, t->uphead.data,
 				  t->uphead.len, max);
+	if (t->mirror != NULL && t->route->mirror->proxy_protocol) {
+		/* identity: the copy carries the client too (edge.md) */
+		unsigned char pp[SL_PP_V2_OUT_MAX];
+		sl_mirror_set_proxy_header(t->mirror, pp,
+					   sl_attempt_pp_header(c, pp));
+	}
 	if (t->mirror != NULL && (t->flags & T_REQ_READ_DONE)) {
 		sl_mirror_send(t->mirror);
 		t->mirror = NULL;
@@ -1402,7 +1441,7 @@ resp_advance(struct sl_client *c)
 				return -1;
 			}
 			if (r < 0) {
-				char peer[64];
+				char peer[SL_PEER_MAX];
 				/* part of the body is out: only a close tells
 				 * the client the rest will not come */
 				log_warnx(
@@ -1410,7 +1449,8 @@ resp_advance(struct sl_client *c)
 				    "route=%s upstream=%s: "
 				    "upstream_bad_chunk (%s)",
 				    (unsigned long long)c->id,
-				    peer_str(c, peer, sizeof(peer)),
+				    sl_client_peer_str(c, t, peer,
+						       sizeof(peer)),
 				    t->request_id, t->route->name,
 				    t->wc->eps[t->ep_index]->conf->addr.text,
 				    sl_h1_reason_str(t->resp_chunked.why));

@@ -115,6 +115,7 @@ enum hkind {
 	HK_X_REQUEST_ID,
 	HK_X_FORWARDED_FOR,
 	HK_X_FORWARDED_PROTO,
+	HK_FORWARDED,
 };
 
 /* Classifies a field name with one switch on its length and at most two
@@ -130,6 +131,8 @@ hkind(const char *n, size_t len)
 		return sl_h1_ieq(n, len, "host") ? HK_HOST : HK_OTHER;
 	case 6:
 		return sl_h1_ieq(n, len, "expect") ? HK_EXPECT : HK_OTHER;
+	case 9:
+		return sl_h1_ieq(n, len, "forwarded") ? HK_FORWARDED : HK_OTHER;
 	case 7:
 		if (sl_h1_ieq(n, len, "trailer"))
 			return HK_TRAILER;
@@ -226,6 +229,46 @@ sl_h1_client_request_id(const struct sl_h1_request *req, char *out)
 	return 1;
 }
 
+/*
+ * "X-Forwarded-For: " with the values of the request's X-Forwarded-For
+ * fields from headers[first] on, as one list, then the client: all of
+ * them (SL_FWD_APPEND), or those before the client's element
+ * (SL_FWD_CUT: the trusted proxies right of it are dropped, the client
+ * is not named twice).
+ */
+static void
+put_xff(struct out *o, const struct sl_h1_request *req, size_t first,
+	const struct sl_fwd *fwd)
+{
+	puts_(o, "X-Forwarded-For: ");
+	for (size_t j = first; j < req->nheaders; j++) {
+		const struct sl_h1_header *x = &req->headers[j];
+		size_t len = x->value_len;
+
+		if (hkind(x->name, x->name_len) != HK_X_FORWARDED_FOR)
+			continue;
+		if (fwd->xff == SL_FWD_CUT) {
+			if (j > fwd->cut_hdr)
+				break;
+			if (j == fwd->cut_hdr) {
+				/* up to the client's element, without the
+				 * comma and spaces before it */
+				len = fwd->cut_off;
+				while (len > 0 && (x->value[len - 1] == ' ' ||
+						   x->value[len - 1] == '\t' ||
+						   x->value[len - 1] == ','))
+					len--;
+			}
+		}
+		if (len == 0)
+			continue;
+		put(o, x->value, len);
+		puts_(o, ", ");
+	}
+	puts_(o, fwd->client_ip);
+	puts_(o, "\r\n");
+}
+
 long
 sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 			 const struct sl_fwd *fwd)
@@ -278,23 +321,14 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 		if (k == HK_X_FORWARDED_FOR) {
 			/* all X-Forwarded-For fields become one list, in
 			 * order, with the client appended */
-			if (xff_done)
+			if (xff_done || fwd->xff == SL_FWD_STRIP)
 				continue;
 			xff_done = 1;
-			puts_(&o, "X-Forwarded-For: ");
-			for (size_t j = i; j < req->nheaders; j++) {
-				const struct sl_h1_header *x = &req->headers[j];
-				if (hkind(x->name, x->name_len) !=
-					HK_X_FORWARDED_FOR ||
-				    x->value_len == 0)
-					continue;
-				put(&o, x->value, x->value_len);
-				puts_(&o, ", ");
-			}
-			puts_(&o, fwd->client_ip);
-			puts_(&o, "\r\n");
+			put_xff(&o, req, i, fwd);
 			continue;
 		}
+		if (k == HK_FORWARDED && fwd->xff == SL_FWD_STRIP)
+			continue;
 		put_header(&o, h);
 	}
 	if (!xff_done) {

@@ -14,6 +14,17 @@
 
 #define SL_REQUEST_ID_MAX 64 /* longest client X-Request-Id kept */
 
+/* How the client's X-Forwarded-For and Forwarded fields go upstream
+ * (doc/edge.md section 3). */
+enum sl_fwd_xff {
+	SL_FWD_APPEND = 0, /* passed on, client_ip appended to
+			      X-Forwarded-For */
+	SL_FWD_STRIP,	   /* both dropped: X-Forwarded-For is client_ip */
+	SL_FWD_CUT,	   /* X-Forwarded-For up to the element at cut_off of
+			      field cut_hdr (the client's), then client_ip;
+			      the fields after that one dropped */
+};
+
 /* What the gateway adds to a forwarded request. */
 struct sl_fwd {
 	const char *client_ip;	  /* appended to X-Forwarded-For */
@@ -28,6 +39,9 @@ struct sl_fwd {
 	 * their variables */
 	const struct sl_hdr_apply *rules;
 	const struct sl_hdr_vars *vars;
+	enum sl_fwd_xff xff;
+	size_t cut_hdr, cut_off; /* SL_FWD_CUT: index in req->headers, and
+				    bytes of its value kept before it */
 };
 
 /*

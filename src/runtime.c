@@ -294,6 +294,8 @@ sl_close_kind_of(const char *r)
 	    {"listener_removed", SL_CLOSE_DRAINING},
 	    {"out_of_memory", SL_CLOSE_OUT_OF_MEMORY},
 	    {"upstream_bad_chunk", SL_CLOSE_UPSTREAM_CUT},
+	    {"proxy_protocol_truncated", SL_CLOSE_CLIENT_CLOSED},
+	    {"proxy_protocol_timeout", SL_CLOSE_REQUEST_TIMEOUT},
 	};
 
 	if (r == NULL)

@@ -100,6 +100,8 @@ struct sl_counts {
 
 /* enum sl_tls_fail's SL_TLS_NFAIL (tls.h checks) */
 #define SL_RUNTIME_TLS_NFAIL 7
+/* enum sl_pp_error's SL_PP_NERRORS (client.c checks) */
+#define SL_RUNTIME_PP_NERRORS 7
 
 struct sl_lstate {
 	struct sl_lstate *next;	    /* registry */
@@ -114,6 +116,11 @@ struct sl_lstate {
 	atomic_uint_fast64_t tls_handshakes, tls_resumed;
 	atomic_uint_fast64_t tls_failures[SL_RUNTIME_TLS_NFAIL];
 	struct sl_counts *counts; /* one per worker: requests, responses */
+	/* identity: PROXY protocol headers accepted, by command ([0] named
+	 * a client, [1] kept the TCP peer: LOCAL, UNKNOWN), and connections
+	 * refused by reason (enum sl_pp_error); one atomic add each */
+	atomic_uint_fast64_t pp_accepted[2];
+	atomic_uint_fast64_t pp_errors[SL_RUNTIME_PP_NERRORS];
 };
 
 struct sl_epstate {
@@ -179,6 +186,10 @@ int sl_runtime_bind(struct sl_conf *conf);
 void sl_runtime_unbind(struct sl_conf *conf);
 
 #define SL_RUNTIME_IP_UNCOUNTED (-2)
+/* A connection from a PROXY protocol source (listener.c to client.c): not
+ * counted at accept, where its address is the balancer's, but once its
+ * header names the client. */
+#define SL_RUNTIME_IP_PROXIED (-3)
 
 /*
  * Counts a connection from sa against the per-address table of ls.

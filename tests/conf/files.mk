@@ -72,6 +72,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/path-and-prefix-values.yaml \
 	tests/conf/bad/path-and-prefix.yaml \
 	tests/conf/bad/path-relative.yaml \
+	tests/conf/bad/proxy-protocol.yaml \
 	tests/conf/bad/queue-timeout-bare.yaml \
 	tests/conf/bad/queue-timeout-range.yaml \
 	tests/conf/bad/rate-bare.yaml \
@@ -97,6 +98,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/tab-after-route.yaml \
 	tests/conf/bad/tab-indent.yaml \
 	tests/conf/bad/tls-all.yaml \
+	tests/conf/bad/trusted-proxies.yaml \
 	tests/conf/bad/two-documents.yaml \
 	tests/conf/bad/unclosed-quote.yaml \
 	tests/conf/bad/unknown-cluster-misspelt.yaml \

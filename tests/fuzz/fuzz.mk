@@ -29,7 +29,8 @@ CONF_CFLAGS ?= $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
 
 TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_sticky $(OUT)/fuzz_keepalive $(OUT)/fuzz_health \
-	$(OUT)/fuzz_tls $(OUT)/fuzz_pan $(OUT)/fuzz_hdrrule
+	$(OUT)/fuzz_tls $(OUT)/fuzz_pan $(OUT)/fuzz_hdrrule $(OUT)/fuzz_proxy \
+	$(OUT)/fuzz_forwarded
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -73,6 +74,20 @@ HDRRULE_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/h1_msg.c \
 $(OUT)/fuzz_hdrrule: $(top_srcdir)/tests/fuzz/fuzz_hdrrule.c $(HDRRULE_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(HDRRULE_SRCS)
+# identity: the PROXY protocol parser; the forwarded fields and the head
+# written upstream
+PROXY_SRCS = $(top_srcdir)/src/proxyproto.c $(top_srcdir)/src/cidr.c \
+	$(top_srcdir)/src/util.c
+$(OUT)/fuzz_proxy: $(top_srcdir)/tests/fuzz/fuzz_proxy.c $(PROXY_SRCS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(PROXY_SRCS)
+FORWARDED_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/forwarded.c \
+	$(top_srcdir)/src/h1_msg.c $(top_srcdir)/src/cidr.c \
+	$(top_srcdir)/src/util.c
+$(OUT)/fuzz_forwarded: $(top_srcdir)/tests/fuzz/fuzz_forwarded.c \
+		$(FORWARDED_SRCS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(FORWARDED_SRCS)
 
 # the card number masker and its users in log.c
 PAN_SRCS = $(top_srcdir)/src/pan.c $(top_srcdir)/src/log.c

@@ -121,14 +121,12 @@ request(const char *head, size_t len, const struct sl_hdr_apply *a)
 	static struct sl_h1_header h2[MAXH2];
 	struct sl_h1_header h[MAXH];
 	struct sl_h1_request req, again;
-	struct sl_fwd fwd = {"192.0.2.7",
-			     "http",
-			     "0123456789abcdef",
-			     "127.0.0.1:8080",
-			     NULL,
-			     NULL,
-			     a,
-			     &vars};
+	struct sl_fwd fwd = {.client_ip = "192.0.2.7",
+			     .proto = "http",
+			     .request_id = "0123456789abcdef",
+			     .default_host = "127.0.0.1:8080",
+			     .rules = a,
+			     .vars = &vars};
 	struct sl_h1_limits lim2 = {65536, sizeof(out), MAXH2};
 	long n;
 

@@ -52,6 +52,7 @@ NESTED = {
     ("listener", "response_headers"): "header_rules",
     ("route", "request_headers"): "header_rules",
     ("route", "response_headers"): "header_rules",
+    ("listener", "proxy_protocol"): "proxy_protocol",
     ("tls_server", "certificates"): "tls_cert",
     ("route", "match"): "match",
     ("route", "split"): "split",
@@ -204,6 +205,12 @@ def full_config():
                  "set": {"Strict-Transport-Security": "max-age=63072000"},
                  "add": {"X-Price": "$$5"},
                  "remove": ["Server", "X-Powered-By"]},
+             # ranges as /config writes them back
+             "proxy_protocol": {"from": ["10.0.0.0/8", "192.0.2.10/32"],
+                                "versions": [2]},
+             "trusted_proxies": ["10.0.0.0/8", "2001:db8::/32"],
+             "client_address_header": "forwarded",
+             "untrusted_forwarded": "strip",
              "routes": [
                  {"name": "pay",
                   "match": {"host": "*.Example.COM", "path_prefix": "/v1/",
@@ -263,7 +270,8 @@ def full_config():
                          "max_ejected_percent": "40%"},
              "tls": {"sni": "pay.internal", "ca": p["ca"].cert,
                      "verify": False, "cert": p["gw"].cert,
-                     "key": p["gw"].key, "min_version": "TLSv1.3"}},
+                     "key": p["gw"].key, "min_version": "TLSv1.3"},
+             "proxy_protocol": "v2"},
             {"name": "hashed", "endpoints": [closed_port()],
              "balance": "hash", "hash_key": "cookie:Session"},
             {"name": "shadow", "endpoints": [closed_port()]},
@@ -419,6 +427,9 @@ def config_fills_in_every_default():
         "max_connections": 0, "max_connections_per_ip": 0},
         "default limits")
     eq(lst["tls"], None, "tls of a plain listener")
+    eq((lst["proxy_protocol"], lst["trusted_proxies"],
+        lst["client_address_header"], lst["untrusted_forwarded"]),
+       (None, [], "x-forwarded-for", "append"), "identity defaults")
     r = lst["routes"][0]
     eq(r["name"], "route-1", "default route name")
     eq(r["match"], {"host": None, "path": None, "path_prefix": None,
@@ -448,7 +459,8 @@ def config_fills_in_every_default():
         "pool": {"max_idle": 64, "idle_timeout_ms": 30000,
                  "max_requests": 10000},
         "max_connections": 0, "max_pending": 100, "queue_timeout_ms": 1000,
-        "health_check": None, "outlier": None, "tls": None},
+        "health_check": None, "outlier": None, "tls": None,
+        "proxy_protocol": "off"},
         "cluster defaults")
     eq(c["endpoints"][0]["weight"], 1, "endpoint weight")
     eq(d["hash_key"], "client_ip", "hash_key default")

@@ -156,7 +156,8 @@ def dashboard_and_rules_use_exported_metrics():
             used |= set(re.findall(r"(sluice_[a-z_]+)", f.read()))
     check(used, "the files name sluice metrics")
     for n in sorted(used):
-        if n.startswith("sluice_tls_"):
+        # exported by TLS and proxy_protocol listeners only
+        if n.startswith(("sluice_tls_", "sluice_proxy_protocol_")):
             check(n in documented, "%s is not in sluice(8)" % n)
         else:
             check(n in names, "%s is not exported by sluice" % n)

@@ -55,8 +55,7 @@ test_addresses(void **state)
 	a = ip("0.0.0.0");
 	assert_string_equal(sl_ip_str(&a, out, sizeof(out)), "0.0.0.0");
 	a = ip("255.255.255.255");
-	assert_string_equal(sl_ip_str(&a, out, sizeof(out)),
-			    "255.255.255.255");
+	assert_string_equal(sl_ip_str(&a, out, sizeof(out)), "255.255.255.255");
 	a = ip("10.99.100.9");
 	assert_string_equal(sl_ip_str(&a, out, sizeof(out)), "10.99.100.9");
 	a = ip("2001:db8::1");

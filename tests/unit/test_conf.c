@@ -3292,7 +3292,7 @@ test_policy_conf_errors(void **state)
 	    "t.yaml:5:24: error: \"deny\": \"bogus\": not an IPv4 or IPv6 "
 	    "address\n"
 	    "t.yaml:5:31: error: \"deny\": expected an address or a range "
-	    "(10.0.0.0/8, 2001:db8::/32)\n"
+	    "such as 10.0.0.0/8\n"
 	    "t.yaml:7:14: error: \"request_headers\": \"Host\" names the "
 	    "request's target: no rule may touch it\n"
 	    "t.yaml:7:28: error: \"request_headers\": unknown variable "

@@ -30,8 +30,11 @@ rewrite(const char *raw, const char *rid)
 {
 	static char out[4096];
 	struct sl_h1_request req;
-	struct sl_fwd fwd = {"10.0.0.7", "http", rid,  "127.0.0.1:8080",
-			     NULL,	 NULL,	 NULL, NULL};
+	struct sl_fwd fwd = {.client_ip = "10.0.0.7",
+			     .proto = "http",
+			     .request_id = rid,
+			     .default_host = "127.0.0.1:8080",
+			     .xff = SL_FWD_APPEND};
 	long n;
 
 	parse_req(raw, &req);
@@ -112,9 +115,12 @@ test_request_client_subject(void **state)
 {
 	static char out[4096];
 	struct sl_h1_request req;
-	struct sl_fwd fwd = {
-	    "10.0.0.7",		"https", "rid", "127.0.0.1:8443",
-	    "X-Client-Subject", NULL,	 NULL,	NULL};
+	struct sl_fwd fwd = {.client_ip = "10.0.0.7",
+			     .proto = "https",
+			     .request_id = "rid",
+			     .default_host = "127.0.0.1:8443",
+			     .subject_header = "X-Client-Subject",
+			     .xff = SL_FWD_APPEND};
 	const char *raw =
 	    "GET / HTTP/1.1\r\nHost: h\r\n"
 	    "x-client-subject: CN=mallory\r\nA: 1\r\n"
@@ -263,8 +269,11 @@ static void
 test_request_head_too_small_buffer(void **state)
 {
 	struct sl_h1_request req;
-	struct sl_fwd fwd = {"1.1.1.1", "http", "r",  "h",
-			     NULL,	NULL,	NULL, NULL};
+	struct sl_fwd fwd = {.client_ip = "1.1.1.1",
+			     .proto = "http",
+			     .request_id = "r",
+			     .default_host = "h",
+			     .xff = SL_FWD_APPEND};
 	char out[32];
 
 	parse_req("GET /long/path HTTP/1.1\r\nHost: example\r\n\r\n", &req);

@@ -290,8 +290,12 @@ test_request_head_with_rules(void **state)
 	static char out[4096];
 	struct sl_hdr_rules *l = sl_hdr_rules_new(), *r = sl_hdr_rules_new();
 	struct sl_hdr_apply a;
-	struct sl_fwd fwd = {"192.0.2.7", "https", "rid-1", "h",
-			     NULL,	  NULL,	   &a,	    &vars};
+	struct sl_fwd fwd = {.client_ip = "192.0.2.7",
+			     .proto = "https",
+			     .request_id = "rid-1",
+			     .default_host = "h",
+			     .rules = &a,
+			     .vars = &vars};
 	struct sl_h1_request req;
 	const char *raw = "POST /p HTTP/1.1\r\nHost: h\r\nX-Debug: 1\r\n"
 			  "X-Env: dev\r\nx-debug: 2\r\nAccept: */*\r\n"
