@@ -23,7 +23,9 @@ PARSE_HDRS = $(top_srcdir)/src/h1_parse.h
 # CONF_LIBS if conf.c grows other dependencies.
 CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf.c $(top_srcdir)/src/conf_yaml.c \
 	$(top_srcdir)/src/conf_node.c \
-	$(top_srcdir)/src/runtime.c $(top_srcdir)/src/util.c)
+	$(top_srcdir)/src/runtime.c $(top_srcdir)/src/util.c \
+	$(top_srcdir)/src/cidr.c $(top_srcdir)/src/policy.c \
+	$(top_srcdir)/src/hdrrule.c $(top_srcdir)/src/proxyproto.c)
 CONF_LIBS ?= $(shell pkg-config --libs yaml-0.1 libcrypto 2>/dev/null) -lpthread
 CONF_CFLAGS ?= $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
 
@@ -83,7 +85,7 @@ $(OUT)/fuzz_proxy: $(top_srcdir)/tests/fuzz/fuzz_proxy.c $(PROXY_SRCS)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(PROXY_SRCS)
 FORWARDED_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/forwarded.c \
 	$(top_srcdir)/src/h1_msg.c $(top_srcdir)/src/cidr.c \
-	$(top_srcdir)/src/util.c
+	$(top_srcdir)/src/util.c $(top_srcdir)/src/hdrrule.c
 $(OUT)/fuzz_forwarded: $(top_srcdir)/tests/fuzz/fuzz_forwarded.c \
 		$(FORWARDED_SRCS)
 	@mkdir -p $(@D)
@@ -101,9 +103,11 @@ GC = -ffunction-sections -fdata-sections -Wl,--gc-sections
 NET_LIBS ?= $(shell pkg-config --libs libevent_core libssl libcrypto \
 	2>/dev/null) -lpthread
 HEALTH_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/health.c \
-	$(top_srcdir)/src/log.c $(top_srcdir)/src/util.c $(top_srcdir)/src/tls.c
+	$(top_srcdir)/src/log.c $(top_srcdir)/src/util.c $(top_srcdir)/src/tls.c \
+	$(top_srcdir)/src/pan.c $(top_srcdir)/src/proxyproto.c \
+	$(top_srcdir)/src/cidr.c
 TLS_SRCS = $(top_srcdir)/src/tls.c $(top_srcdir)/src/log.c \
-	$(top_srcdir)/src/util.c
+	$(top_srcdir)/src/util.c $(top_srcdir)/src/pan.c
 $(OUT)/fuzz_health: $(top_srcdir)/tests/fuzz/fuzz_health.c $(HEALTH_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
