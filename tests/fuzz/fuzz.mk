@@ -12,7 +12,7 @@ OUT ?= $(top_srcdir)/tests/fuzz
 FUZZ_CC ?= clang
 FUZZ_CFLAGS ?= -std=c11 -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-Wall -Wextra
+	-Wall -Wextra -Wno-unused-parameter
 FUZZ_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/src
 
 PARSE_SRCS = $(top_srcdir)/src/h1_parse.c
