@@ -581,6 +581,78 @@ page_routes(const struct sl_admin_view *v, struct sbuf *b)
 	}
 }
 
+/* ---- rate limits (doc/edge.md section 6) -------------------------------- */
+
+/* A per-worker counter of a rate limit, summed. */
+static uint64_t
+rl_sum(const struct sl_admin_view *v, const struct sl_rlcounts *c, size_t off)
+{
+	uint64_t total = 0;
+
+	for (unsigned i = 0; c != NULL && i < v->nworkers; i++)
+		total +=
+		    SL_STAT_GET(*(atomic_uint_fast64_t *)((char *)&c[i] + off));
+	return total;
+}
+
+/* Live keys pushed out of a limit's table. */
+static uint64_t
+rl_evictions(const struct sl_rlstate *st)
+{
+	return atomic_load_explicit(&st->table->evictions,
+				    memory_order_relaxed);
+}
+
+/* One family of per-limit samples: a per-worker counter at off, or the
+ * evictions when off is (size_t)-1. */
+static void
+rl_family(const struct sl_admin_view *v, struct sbuf *b, const char *name,
+	  const char *help, size_t off)
+{
+	const struct sl_conf *c = v->conf;
+
+	sb_printf(b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &c->listeners[i].routes[j];
+			for (size_t k = 0; k < r->nrate_limits; k++) {
+				const struct sl_conf_rate_limit *rl =
+				    &r->rate_limits[k];
+				sb_printf(
+				    b,
+				    "%s{listener=\"%s\",route=\"%s\","
+				    "limit=\"%s\"} %llu\n",
+				    name, c->listeners[i].name, r->name,
+				    rl->name,
+				    (unsigned long long)(off == (size_t)-1
+							     ? rl_evictions(
+								   rl->state)
+							     : rl_sum(
+								   v,
+								   rl->state
+								       ->counts,
+								   off)));
+			}
+		}
+}
+
+static void
+page_rate_limits(const struct sl_admin_view *v, struct sbuf *b)
+{
+	rl_family(v, b, "sluice_rate_limited_total",
+		  "Requests a rate limit refused (429), by route and limit.",
+		  offsetof(struct sl_rlcounts, limited));
+	rl_family(v, b, "sluice_rate_limit_admitted_total",
+		  "Requests a rate limit let through (requests without its "
+		  "key are not counted), by route and limit.",
+		  offsetof(struct sl_rlcounts, admitted));
+	rl_family(v, b, "sluice_rate_limit_evictions_total",
+		  "Live keys pushed out of a rate limit's table (max_keys too "
+		  "small for the keys in use): each starts over.",
+		  (size_t)-1);
+}
+
 /* What the Prometheus clients call process_*, and the build. Read from
  * /proc at scrape time: nothing on the request path. */
 static void
@@ -756,6 +828,7 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 				     (size_t)r * sizeof(atomic_uint_fast64_t)));
 	page_listeners(v, b);
 	page_routes(v, b);
+	page_rate_limits(v, b);
 	page_clusters(v, b);
 	sb_printf(b,
 		  "# HELP sluice_config_generation Generation of the "
@@ -1020,6 +1093,35 @@ config_retry(struct sbuf *b, const struct sl_conf_route *r)
 		  p->budget_percent);
 }
 
+/* A route's rate limits, in the file's form ("10/s"), or null. */
+static void
+config_rate_limits(struct sbuf *b, const struct sl_conf_route *r)
+{
+	if (r->nrate_limits == 0) {
+		sb_printf(b, ",\"rate_limit\":null");
+		return;
+	}
+	sb_printf(b, ",\"rate_limit\":[");
+	for (size_t k = 0; k < r->nrate_limits; k++) {
+		const struct sl_conf_rate_limit *rl = &r->rate_limits[k];
+		sb_printf(b, "%s{\"name\":", k ? "," : "");
+		jstr(b, rl->name);
+		if (rl->key.source == SL_KEY_NONE)
+			sb_printf(b, ",\"key\":\"route\"");
+		else
+			config_key(b, "key", &rl->key);
+		sb_printf(b, ",\"rate\":\"%llu/%s\",\"burst\":%llu",
+			  (unsigned long long)rl->rate,
+			  rl->unit_s == 1    ? "s"
+			  : rl->unit_s == 60 ? "m"
+					     : "h",
+			  (unsigned long long)rl->burst);
+		jkv_u64(b, "max_keys", rl->max_keys);
+		sb_printf(b, "}");
+	}
+	sb_printf(b, "]");
+}
+
 static void
 config_route(struct sbuf *b, const struct sl_conf_route *r)
 {
@@ -1049,6 +1151,7 @@ config_route(struct sbuf *b, const struct sl_conf_route *r)
 	}
 	jkv_str(b, "expose_cluster_header", r->expose_cluster_header);
 	config_retry(b, r);
+	config_rate_limits(b, r);
 	sb_printf(b, "}");
 }
 

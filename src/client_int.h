@@ -20,6 +20,7 @@
 #include "h1_msg.h"
 #include "h1_parse.h"
 #include "rate.h"
+#include "rlcheck.h"
 #include "upstream.h"
 #include "util.h"
 #include "wgen.h"
@@ -145,6 +146,10 @@ struct sl_txn {
 					 generation), NULL: none */
 		const char *why;      /* error code, static */
 	} fails[4]; /* the attempts that failed, for the log */
+	/* rate limits (doc/edge.md section 6): the request's way through
+	 * its route's limits. Not cleared by txn_new either:
+	 * sl_rlcheck_start sets it when the route has limits */
+	struct sl_rlc rl;
 };
 
 #define T_LOCAL		0x0001	/* a local response is being sent */

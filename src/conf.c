@@ -796,9 +796,9 @@ static const char *const limits_keys[] = {
     "max_connections", "max_connections_per_ip", NULL,
 };
 static const char *const route_keys[] = {
-    "name",   "match",		"cluster", "split",
-    "sticky", "mirror",		"timeout", "expose_cluster_header",
-    "retry",  "split_failover", NULL,
+    "name",   "match",		"cluster",    "split",
+    "sticky", "mirror",		"timeout",    "expose_cluster_header",
+    "retry",  "split_failover", "rate_limit", NULL,
 };
 static const char *const split_keys[] = {"cluster", "weight", NULL};
 static const char *const retry_keys[] = {
@@ -1390,6 +1390,186 @@ parse_expose(struct sl_yaml_loader *ld, const char *lbl,
 	r->expose_cluster_header = sl_yaml_strdup(ld, s);
 }
 
+/* ---- rate limits (doc/edge.md section 6) -------------------------------- */
+
+#define CONF_RL_MAX	  8	    /* limits per route */
+#define CONF_RL_MAX_RATE  1000000   /* requests per unit */
+#define CONF_RL_MAX_BURST 1000000   /* requests at once */
+#define CONF_RL_MAX_KEYS  (1 << 24) /* max_keys */
+#define DEF_RL_LOCAL_KEYS 65536
+#define CONF_RL_SPAN_US	  ((uint64_t)1 << 40) /* burst x interval */
+
+static const char *const rate_limit_keys[] = {
+    "name", "key", "rate", "burst", "max_keys", NULL,
+};
+
+/* "10/s", "100/m", "1000/h" into rate and unit. Returns 0 or -1
+ * (reported). */
+static int
+parse_rl_rate(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
+	      struct sl_conf_rate_limit *rl)
+{
+	const char *s;
+	uint64_t v;
+	enum sl_yaml_num r;
+
+	if (n->type == SL_YAML_NODE_BAD)
+		return -1;
+	s = n->str;
+	if (!sl_yaml_is_string(n) ||
+	    (r = sl_yaml_parse_digits(&s, &v)) == SL_YAML_NUM_BAD ||
+	    s[0] != '/' || (s[1] != 's' && s[1] != 'm' && s[1] != 'h') ||
+	    s[2] != '\0') {
+		sl_yaml_err_node(
+		    ld, n,
+		    "\"rate\": expected N/s, N/m or N/h (requests "
+		    "per second, minute or hour), not \"%s\"",
+		    n->type == SL_YAML_NODE_SCALAR ? sl_yaml_qnode(ld, n) : "");
+		return -1;
+	}
+	if (r != SL_YAML_NUM_OK || v == 0 || v > CONF_RL_MAX_RATE) {
+		sl_yaml_err_node(ld, n,
+				 "\"rate\": %s is out of range (1 to %d "
+				 "requests per unit)",
+				 sl_yaml_qnode(ld, n), CONF_RL_MAX_RATE);
+		return -1;
+	}
+	rl->rate = v;
+	rl->unit_s = s[1] == 's' ? 1 : s[1] == 'm' ? 60 : 3600;
+	return 0;
+}
+
+/* "client_ip", "header:NAME", "cookie:NAME" or "route" (one bucket). */
+static int
+parse_rl_key(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
+	     struct sl_conf_key *k)
+{
+	const char *s;
+
+	if (sl_yaml_get_str(ld, "key", n, &s) == -1)
+		return -1;
+	if (strcmp(s, "route") == 0) {
+		k->source = SL_KEY_NONE;
+		return 0;
+	}
+	if (strcmp(s, "client_ip") != 0 && strncmp(s, "header:", 7) != 0 &&
+	    strncmp(s, "cookie:", 7) != 0) {
+		sl_yaml_err_node(ld, n,
+				 "\"key\": expected client_ip, header:NAME, "
+				 "cookie:NAME or route, not \"%s\"",
+				 sl_yaml_qnode(ld, n));
+		return -1;
+	}
+	return parse_key(ld, "key", n, k);
+}
+
+/* One item of rate_limit:. */
+static void
+parse_rate_limit(struct sl_yaml_loader *ld, const char *lbl,
+		 const struct sl_yaml_node *map, struct sl_conf_rate_limit *rl)
+{
+	const struct sl_yaml_node *v, *burstn;
+	char rlbl[2 * SL_YAML_LABEL_MAX];
+	int rate_ok = 0;
+
+	if (map->type != SL_YAML_NODE_MAP) {
+		if (map->type != SL_YAML_NODE_BAD)
+			sl_yaml_err_node(ld, map,
+					 "%s: each \"rate_limit\" item is a "
+					 "mapping with \"name\", \"key\" and "
+					 "\"rate\"",
+					 lbl);
+		return;
+	}
+	sl_yaml_check_keys(ld, map, rate_limit_keys, "in rate_limit");
+	if ((v = sl_yaml_map_get(map, "name", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map,
+				  "%s: rate_limit: missing key \"name\"", lbl);
+	else
+		sl_yaml_get_name(ld, v, &rl->name);
+	snprintf(rlbl, sizeof(rlbl), "%s: rate_limit \"%s\"", lbl,
+		 rl->name != NULL ? rl->name : "?");
+	if ((v = sl_yaml_map_get(map, "key", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map, "%s: missing key \"key\"", rlbl);
+	else
+		parse_rl_key(ld, v, &rl->key);
+	if ((v = sl_yaml_map_get(map, "rate", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map, "%s: missing key \"rate\"", rlbl);
+	else
+		rate_ok = parse_rl_rate(ld, v, rl) == 0;
+	rl->burst = rl->rate;
+	if ((burstn = sl_yaml_map_get(map, "burst", NULL)) != NULL &&
+	    sl_yaml_get_uint(ld, "burst", burstn, 1, CONF_RL_MAX_BURST,
+			     &rl->burst) == -1)
+		burstn = NULL;
+	/* the TATs of a key must stay within 48 bits of microseconds */
+	if (rate_ok &&
+	    rl->burst * ((rl->unit_s * 1000000 + rl->rate - 1) / rl->rate) >
+		CONF_RL_SPAN_US)
+		sl_yaml_err_node(ld, burstn != NULL ? burstn : map,
+				 "%s: \"burst\" (%llu) at %llu/%s spans more "
+				 "than 12 days; lower the burst",
+				 rlbl, (unsigned long long)rl->burst,
+				 (unsigned long long)rl->rate,
+				 rl->unit_s == 1    ? "s"
+				 : rl->unit_s == 60 ? "m"
+						    : "h");
+	rl->max_keys = DEF_RL_LOCAL_KEYS;
+	if ((v = sl_yaml_map_get(map, "max_keys", NULL)) != NULL)
+		sl_yaml_get_uint(ld, "max_keys", v, 1, CONF_RL_MAX_KEYS,
+				 &rl->max_keys);
+}
+
+/* rate_limit: a list of limits, each name once. */
+static void
+parse_rate_limits(struct sl_yaml_loader *ld, const char *lbl,
+		  const struct sl_yaml_node *seq, struct sl_conf_route *r)
+{
+	if (sl_yaml_get_seq(ld, "rate_limit", seq) == -1)
+		return;
+	if (seq->nkids == 0) {
+		sl_yaml_err_lacks(ld, seq,
+				  "%s: \"rate_limit\" must not be empty", lbl);
+		return;
+	}
+	if (seq->nkids > CONF_RL_MAX) {
+		sl_yaml_err_node(ld, seq->kids[CONF_RL_MAX],
+				 "%s: more than %d rate limits", lbl,
+				 CONF_RL_MAX);
+		return;
+	}
+	if ((r->rate_limits = calloc(seq->nkids, sizeof(*r->rate_limits))) ==
+	    NULL) {
+		ld->oom = 1;
+		return;
+	}
+	r->nrate_limits = seq->nkids;
+	for (size_t i = 0; i < seq->nkids; i++) {
+		struct sl_conf_rate_limit *rl = &r->rate_limits[i];
+		parse_rate_limit(ld, lbl, seq->kids[i], rl);
+		for (size_t j = 0; rl->name != NULL && j < i; j++)
+			if (r->rate_limits[j].name != NULL &&
+			    strcmp(r->rate_limits[j].name, rl->name) == 0) {
+				sl_yaml_err_node(
+				    ld,
+				    sl_yaml_map_get(seq->kids[i], "name", NULL),
+				    "%s: duplicate rate_limit name \"%s\"", lbl,
+				    sl_yaml_qstr(ld, rl->name));
+				break;
+			}
+	}
+}
+
+static void
+free_rate_limits(struct sl_conf_route *r)
+{
+	for (size_t i = 0; i < r->nrate_limits; i++) {
+		free(r->rate_limits[i].name);
+		free(r->rate_limits[i].key.name);
+	}
+	free(r->rate_limits);
+}
+
 static void
 parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	    size_t idx, struct sl_conf_route *r, struct sl_conf *conf)
@@ -1468,6 +1648,8 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	if ((v = sl_yaml_map_get(map, "timeout", NULL)) != NULL)
 		sl_yaml_get_duration(ld, "timeout", v, 1, CONF_DAY_MS,
 				     &r->timeout_ms);
+	if ((v = sl_yaml_map_get(map, "rate_limit", NULL)) != NULL)
+		parse_rate_limits(ld, lbl, v, r);
 }
 
 static void
@@ -1823,6 +2005,7 @@ conf_free(struct sl_conf *conf)
 			free(r->split_ids);
 			free(r->sticky.name);
 			free(r->expose_cluster_header);
+			free_rate_limits(r);
 		}
 		free(l->routes);
 		for (j = 0; j < l->tls.ncerts; j++) {

@@ -17,6 +17,7 @@ struct sl_lstate;
 struct sl_clstate;
 struct sl_epstate;
 struct sl_rstate;
+struct sl_rlstate;
 
 enum sl_log_level {
 	SL_LOG_ERROR = 0,
@@ -219,6 +220,21 @@ struct sl_conf_split {
 					    place in the sticky race */
 };
 
+/*
+ * Rate limits (issue 23, doc/edge.md section 6): one of a route's
+ * rate_limit: list. A request passes when every limit of its route lets
+ * it, in order.
+ */
+struct sl_conf_rate_limit {
+	char *name;		  /* unique in the route */
+	struct sl_conf_key key;	  /* SL_KEY_NONE: the route, one bucket */
+	uint64_t rate;		  /* requests per unit_s, >= 1 */
+	uint64_t unit_s;	  /* 1, 60 or 3600 */
+	uint64_t burst;		  /* at once; default rate */
+	uint64_t max_keys;	  /* slots of the table the workers share */
+	struct sl_rlstate *state; /* set by sl_runtime_bind */
+};
+
 struct sl_conf_route {
 	char *name; /* given, or "route-N" with N from 1 within its listener */
 	size_t index; /* position among all routes of the generation (every
@@ -251,6 +267,9 @@ struct sl_conf_route {
 				    class 1) may move to another cluster of the
 				    split; default 1 */
 	struct sl_rstate *state; /* shared counters, set by sl_runtime_bind */
+	/* rate limits (doc/edge.md section 6): NULL when none */
+	struct sl_conf_rate_limit *rate_limits; /* owned */
+	size_t nrate_limits;
 };
 
 struct sl_conf_listener {
@@ -282,7 +301,7 @@ struct sl_conf {
 	enum sl_access_format access_format;
 	enum sl_log_query log_query; /* both logs; default names */
 	int log_cards; /* mask card numbers in both logs; default 1 */
-	uint64_t drain_timeout_ms;   /* graceful stop bound, default 30s */
+	uint64_t drain_timeout_ms; /* graceful stop bound, default 30s */
 	struct sl_conf_listener *listeners;
 	size_t nlisteners;
 	struct sl_conf_cluster *clusters;

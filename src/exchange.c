@@ -29,6 +29,7 @@
 #include "mirror.h"
 #include "rate.h"
 #include "retry.h"
+#include "rlcheck.h"
 #include "route.h"
 #include "runtime.h"
 #include "upstream.h"
@@ -40,6 +41,9 @@ static void txn_choose_cluster(struct sl_client *c,
 			       const struct sl_h1_request *req);
 static void txn_mirror(struct sl_client *c, const struct sl_h1_request *req);
 static int up_read(struct sl_client *c);
+static void txn_forward(struct sl_client *c, struct sl_h1_request *req);
+static int txn_rate_limit(struct sl_client *c, struct sl_h1_request *req);
+static int req_body_advance(struct sl_client *c);
 
 static size_t
 head_cap(const struct sl_client *c)
@@ -529,10 +533,13 @@ out_reserve(struct sl_client *c, size_t n)
 /*
  * Answers the current request (or the head being read) with a local error
  * and stops the exchange with the upstream. close forces the connection to
- * close after it; so does a request whose body was not read.
+ * close after it; so does a request whose body was not read. fields, when
+ * not NULL, are the answer's own (a rate limit's); they also keep it from
+ * the info log (rlcheck.c says those).
  */
-void
-sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
+static void
+exchange_local(struct sl_client *c, int status, const char *code, int close,
+	       const char *fields)
 {
 	struct sl_txn *t = c->txn;
 	long n;
@@ -567,10 +574,10 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 		sl_client_close(c, "out_of_memory");
 		return;
 	}
-	n = sl_h1_write_error(c->txn->out.data + c->txn->out.len,
-			      sl_buf_space(&c->txn->out), status, code,
-			      t->request_id, (t->flags & T_CLOSE) != 0,
-			      (t->flags & T_HEAD_ONLY) != 0, t->minor);
+	n = sl_h1_write_error_fields(
+	    c->txn->out.data + c->txn->out.len, sl_buf_space(&c->txn->out),
+	    status, code, t->request_id, (t->flags & T_CLOSE) != 0,
+	    (t->flags & T_HEAD_ONLY) != 0, t->minor, fields);
 	if (n < 0) {
 		sl_client_close(c, code);
 		return;
@@ -582,7 +589,7 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 		t->head_out += e != NULL ? (uint32_t)(e - h + 4) : (uint32_t)n;
 	}
 	c->txn->out.len += (uint32_t)n;
-	if (sl_log_enabled(SL_LOG_INFO) && status != 404) {
+	if (sl_log_enabled(SL_LOG_INFO) && status != 404 && fields == NULL) {
 		char peer[64], m[64], p[1024], h[512];
 		/* the rule a refused request broke: the response says only
 		 * bad_request, the operator needs more */
@@ -597,6 +604,12 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 			 sl_escape(p, sizeof(p), t->path, strlen(t->path)),
 			 sl_escape(h, sizeof(h), t->host, strlen(t->host)));
 	}
+}
+
+void
+sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
+{
+	exchange_local(c, status, code, close, NULL);
 }
 
 void
@@ -738,9 +751,6 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 				  lim->max_headers};
 	struct sl_h1_request req;
 	struct sl_txn *t;
-	char ip[64];
-	struct sl_fwd fwd;
-	long n;
 	int r;
 
 	if ((t = txn_new(c)) == NULL) {
@@ -810,8 +820,27 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 		sl_exchange_local(c, 404, "no_route", 0);
 		return;
 	}
-	txn_choose_cluster(c, &req);
-	txn_retry_setup(c, &req);
+	if (t->route->rate_limits != NULL && txn_rate_limit(c, &req) != 0)
+		return;
+	txn_forward(c, &req);
+}
+
+/*
+ * The request passed its route's checks: its cluster, its upstream head,
+ * a mirror copy, and the first upstream attempt.
+ */
+static void
+txn_forward(struct sl_client *c, struct sl_h1_request *req)
+{
+	struct sl_worker *w = c->w;
+	const struct sl_conf_limits *lim = &c->lconf->limits;
+	struct sl_txn *t = c->txn;
+	char ip[64];
+	struct sl_fwd fwd;
+	long n;
+
+	txn_choose_cluster(c, req);
+	txn_retry_setup(c, req);
 
 	if (sl_buf_alloc(&w->bufs, &t->uphead, head_cap(c)) == -1) {
 		sl_exchange_local(c, 503, "out_of_memory", 0);
@@ -823,7 +852,7 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	fwd.subject = c->tls_subject;
 	fwd.request_id = t->request_id;
 	fwd.default_host = c->lconf->addr.text;
-	n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, &req, &fwd);
+	n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, req, &fwd);
 	if (n < 0) {
 		/* the head with the fields sluice adds does not fit */
 		sl_exchange_reject(c, 431, SL_H1_R_HEAD_TOO_LARGE);
@@ -831,11 +860,11 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	}
 	t->uphead.len = (uint32_t)n;
 	if (t->route->mirror != NULL && sl_mirror_due(c->gen, t->route))
-		txn_mirror(c, &req);
+		txn_mirror(c, req);
 	/* a request without a body is all in uphead now: an empty head
 	 * buffer goes back to the pool while the exchange lasts (req's
 	 * strings are not used past this point) */
-	if (req.body == SL_H1_BODY_NONE && sl_buf_pending(&c->in) == 0 &&
+	if (req->body == SL_H1_BODY_NONE && sl_buf_pending(&c->in) == 0 &&
 	    c->in_ready == c->in.len) {
 		sl_buf_release(&w->bufs, &c->in);
 		c->in_ready = 0;
@@ -843,8 +872,8 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 
 	/* 100-continue: we ask for the body ourselves, once we are about to
 	 * read it; the upstream never sees Expect */
-	if ((req.flags & SL_H1_F_EXPECT_CONTINUE) && req.minor >= 1 &&
-	    req.body != SL_H1_BODY_NONE && sl_buf_pending(&c->in) == 0) {
+	if ((req->flags & SL_H1_F_EXPECT_CONTINUE) && req->minor >= 1 &&
+	    req->body != SL_H1_BODY_NONE && sl_buf_pending(&c->in) == 0) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		if (out_reserve(c, sizeof(cont) - 1) == 0) {
 			memcpy(c->txn->out.data + c->txn->out.len, cont,
@@ -854,9 +883,35 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 		}
 	}
 	c->txn->last_read_ms = now_ms();
-	if (req.body != SL_H1_BODY_NONE && lim->min_body_rate_bps > 0)
+	if (req->body != SL_H1_BODY_NONE && lim->min_body_rate_bps > 0)
 		sl_rate_start(&t->body_rate, c->txn->last_read_ms);
 	sl_attempt_start(c);
+}
+
+/* ---- rate limits (doc/edge.md section 6) ------------------------------- */
+
+/* The route's rate limits, in order (a route without any costs its
+ * caller one pointer test). Returns 0 when the request goes on, 1 when
+ * it was answered 429. */
+static int
+txn_rate_limit(struct sl_client *c, struct sl_h1_request *req)
+{
+	struct sl_txn *t = c->txn;
+	char fields[512];
+
+	if (sl_rlcheck_start(&t->rl, c->w, t->route, req, &t->client_addr,
+			     c->id) == SL_RLC_PASS)
+		return 0;
+	/* a body already here in full is read, so that the connection is
+	 * kept: a bot's small POSTs do not cost a connection each */
+	if (req_body_advance(c) == -1)
+		return 1; /* a malformed body: answered 400 */
+	exchange_local(
+	    c, 429, "rate_limited", 0,
+	    sl_rlcheck_fields(&t->rl, t->route, fields, sizeof(fields)) > 0
+		? fields
+		: "");
+	return 1;
 }
 
 /*

@@ -395,6 +395,8 @@ sl_h1_reason(int status)
 		return "URI Too Long";
 	case 417:
 		return "Expectation Failed";
+	case 429:
+		return "Too Many Requests";
 	case 431:
 		return "Request Header Fields Too Large";
 	case 500:
@@ -419,6 +421,15 @@ sl_h1_write_error(char *out, size_t cap, int status, const char *code,
 		  const char *request_id, int close, int head_only,
 		  int client_minor)
 {
+	return sl_h1_write_error_fields(out, cap, status, code, request_id,
+					close, head_only, client_minor, NULL);
+}
+
+long
+sl_h1_write_error_fields(char *out, size_t cap, int status, const char *code,
+			 const char *request_id, int close, int head_only,
+			 int client_minor, const char *fields)
+{
 	struct out o = {out, cap, 0, 0};
 	char body[192];
 	char line[256];
@@ -439,7 +450,9 @@ sl_h1_write_error(char *out, size_t cap, int status, const char *code,
 		puts_(
 		    &o,
 		    "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n");
-	if (status == 503)
+	if (fields != NULL)
+		puts_(&o, fields);
+	else if (status == 503)
 		puts_(&o, "Retry-After: 1\r\n");
 	if (close)
 		puts_(&o, "Connection: close\r\n");

@@ -95,4 +95,11 @@ long sl_h1_write_error(char *out, size_t cap, int status, const char *code,
 		       const char *request_id, int close, int head_only,
 		       int client_minor);
 
+/* The same with fields (each line ending in CRLF; NULL: none) in place of
+ * the default Retry-After: a rate limit's 429 and 503 (rlcheck.c). */
+long sl_h1_write_error_fields(char *out, size_t cap, int status,
+			      const char *code, const char *request_id,
+			      int close, int head_only, int client_minor,
+			      const char *fields);
+
 #endif

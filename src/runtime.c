@@ -21,6 +21,7 @@ static struct sl_lstate *lstates;
 static struct sl_epstate *epstates;
 static struct sl_clstate *clstates;
 static struct sl_rstate *rstates;
+static struct sl_rlstate *rlstates;
 static unsigned nworkers = 1; /* per-worker counters in each state */
 static uint64_t ip_key[2];    /* keys the per-address hash */
 static pthread_once_t ip_key_once = PTHREAD_ONCE_INIT;
@@ -77,6 +78,79 @@ sl_runtime_set_workers(unsigned n)
 	nworkers = n > 0 ? n : 1;
 }
 
+/* ---- rate limits -------------------------------------------------------- */
+
+/* What a limit counts, for the registry's key. */
+static void
+rl_spec_str(const struct sl_conf_rate_limit *rl, char *out, size_t sz)
+{
+	const char *src = rl->key.source == SL_KEY_CLIENT_IP ? "client_ip"
+			  : rl->key.source == SL_KEY_HEADER  ? "header:"
+			  : rl->key.source == SL_KEY_COOKIE  ? "cookie:"
+							     : "route";
+
+	snprintf(out, sz, "key=%s%s rate=%llu/%llus burst=%llu", src,
+		 rl->key.name != NULL ? rl->key.name : "",
+		 (unsigned long long)rl->rate, (unsigned long long)rl->unit_s,
+		 (unsigned long long)rl->burst);
+}
+
+/* The state of a limit that has none yet: its table and counters.
+ * Returns 0 or -1. */
+static int
+rl_state_init(struct sl_rlstate *st, const struct sl_conf_rate_limit *rl)
+{
+	if (st->counts != NULL)
+		return 0;
+	sl_rl_spec_init(&st->spec, rl->rate, rl->unit_s, rl->burst);
+	if (getrandom(&st->seed, sizeof(st->seed), 0) != sizeof(st->seed))
+		st->seed = sl_mix64((uint64_t)(uintptr_t)st ^ sl_now_ms());
+	if ((st->table = sl_rl_table_new(rl->max_keys)) == NULL)
+		return -1;
+	st->counts = aligned_alloc(64, nworkers * sizeof(*st->counts));
+	if (st->counts == NULL)
+		return -1;
+	memset(st->counts, 0, nworkers * sizeof(*st->counts));
+	return 0;
+}
+
+static void
+rl_state_release(struct sl_rlstate *st)
+{
+	if (st != NULL && st->refs == 1) {
+		sl_rl_table_free(st->table);
+		free(st->counts);
+	}
+	RELEASE(sl_rlstate, rlstates, st);
+}
+
+static int
+rl_bind(const struct sl_conf_listener *l, struct sl_conf_route *r)
+{
+	char spec[256], key[768];
+
+	for (size_t k = 0; k < r->nrate_limits; k++) {
+		struct sl_conf_rate_limit *rl = &r->rate_limits[k];
+		rl_spec_str(rl, spec, sizeof(spec));
+		snprintf(key, sizeof(key), "%s %s %s %s %s max_keys=%llu",
+			 l->addr.text, l->name, r->name, rl->name, spec,
+			 (unsigned long long)rl->max_keys);
+		rl->state = LOOKUP(sl_rlstate, rlstates, key);
+		if (rl->state == NULL || rl_state_init(rl->state, rl) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+rl_unbind(struct sl_conf_route *r)
+{
+	for (size_t k = 0; k < r->nrate_limits; k++) {
+		rl_state_release(r->rate_limits[k].state);
+		r->rate_limits[k].state = NULL;
+	}
+}
+
 /* Per-worker counters for a state that has none yet. Returns 0 or -1. */
 static int
 counts_alloc(struct sl_counts **c)
@@ -113,6 +187,7 @@ unbind_locked(struct sl_conf *conf)
 				free(r->counts);
 			RELEASE(sl_rstate, rstates, r);
 			l->routes[j].state = NULL;
+			rl_unbind(&l->routes[j]);
 		}
 	}
 	for (size_t i = 0; i < conf->nclusters; i++) {
@@ -155,7 +230,8 @@ sl_runtime_bind(struct sl_conf *conf)
 				 r->name);
 			r->state = LOOKUP(sl_rstate, rstates, key);
 			ok = r->state != NULL &&
-			     counts_alloc(&r->state->counts) == 0;
+			     counts_alloc(&r->state->counts) == 0 &&
+			     rl_bind(l, r) == 0;
 		}
 	}
 	for (size_t i = 0; i < conf->nclusters && ok; i++) {

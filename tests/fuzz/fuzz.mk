@@ -23,7 +23,8 @@ PARSE_HDRS = $(top_srcdir)/src/h1_parse.h
 # CONF_LIBS if conf.c grows other dependencies.
 CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf.c $(top_srcdir)/src/conf_yaml.c \
 	$(top_srcdir)/src/conf_node.c \
-	$(top_srcdir)/src/runtime.c $(top_srcdir)/src/util.c)
+	$(top_srcdir)/src/runtime.c $(top_srcdir)/src/ratelimit.c \
+	$(top_srcdir)/src/util.c)
 CONF_LIBS ?= $(shell pkg-config --libs yaml-0.1 libcrypto 2>/dev/null) -lpthread
 CONF_CFLAGS ?= $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
 

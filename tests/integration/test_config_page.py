@@ -58,6 +58,7 @@ NESTED = {
     ("cluster", "health_check"): "health",
     ("cluster", "outlier"): "outlier",
     ("cluster", "tls"): "tls_client",
+    ("route", "rate_limit"): "rate_limit",
 }
 
 DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
@@ -91,7 +92,8 @@ def shown_as(kind, key, value):
         return key, value.lower()
     if (kind, key) == ("match", "headers"):
         return key, {k.lower(): v for k, v in value.items()}
-    if key in ("sticky", "hash_key") and value.startswith("header:"):
+    if (key in ("sticky", "hash_key") or (kind, key) == ("rate_limit", "key")) \
+            and value.startswith("header:"):
         return key, "header:" + value[len("header:"):].lower()
     return key, value
 
@@ -203,7 +205,12 @@ def full_config():
                             "on": ["connect-failure", "reset", "timeout",
                                    "502", "503", "504"],
                             "idempotency_key": True,
-                            "per_try_timeout": "4s", "budget": "30%"}},
+                            "per_try_timeout": "4s", "budget": "30%"},
+                  "rate_limit": [
+                      {"name": "per-key", "key": "header:X-Api-Key",
+                       "rate": "10/s", "burst": 20, "max_keys": 1000},
+                      {"name": "per-ip", "key": "client_ip",
+                       "rate": "100/m"}]},
                  {"name": "migrate", "match": {"path": "/exact"},
                   "split": [{"cluster": "pay", "weight": 90},
                             {"cluster": "hashed", "weight": 10}],
