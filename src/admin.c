@@ -595,19 +595,25 @@ rl_sum(const struct sl_admin_view *v, const struct sl_rlcounts *c, size_t off)
 	return total;
 }
 
-/* Live keys pushed out of a limit's table. */
+/* Live keys pushed out of a limit's table(s). */
 static uint64_t
-rl_evictions(const struct sl_rlstate *st)
+rl_evictions(const struct sl_admin_view *v, const struct sl_rlstate *st)
 {
-	return atomic_load_explicit(&st->table->evictions,
-				    memory_order_relaxed);
+	uint64_t total = 0;
+
+	if (st->table != NULL)
+		return atomic_load_explicit(&st->table->evictions,
+					    memory_order_relaxed);
+	for (unsigned i = 0; st->ltabs != NULL && i < v->nworkers; i++)
+		total += atomic_load_explicit(&st->ltabs[i]->evictions,
+					      memory_order_relaxed);
+	return total;
 }
 
-/* One family of per-limit samples: a per-worker counter at off, or the
- * evictions when off is (size_t)-1. */
+/* One family of per-limit samples; fleet only when fleet is set. */
 static void
 rl_family(const struct sl_admin_view *v, struct sbuf *b, const char *name,
-	  const char *help, size_t off)
+	  const char *help, size_t off, int fleet)
 {
 	const struct sl_conf *c = v->conf;
 
@@ -619,6 +625,8 @@ rl_family(const struct sl_admin_view *v, struct sbuf *b, const char *name,
 			for (size_t k = 0; k < r->nrate_limits; k++) {
 				const struct sl_conf_rate_limit *rl =
 				    &r->rate_limits[k];
+				if (fleet && rl->scope != SL_RL_SCOPE_FLEET)
+					continue;
 				sb_printf(
 				    b,
 				    "%s{listener=\"%s\",route=\"%s\","
@@ -627,7 +635,7 @@ rl_family(const struct sl_admin_view *v, struct sbuf *b, const char *name,
 				    rl->name,
 				    (unsigned long long)(off == (size_t)-1
 							     ? rl_evictions(
-								   rl->state)
+								   v, rl->state)
 							     : rl_sum(
 								   v,
 								   rl->state
@@ -640,17 +648,94 @@ rl_family(const struct sl_admin_view *v, struct sbuf *b, const char *name,
 static void
 page_rate_limits(const struct sl_admin_view *v, struct sbuf *b)
 {
+	static const double bounds[SL_HIST_N - 1] = SL_HIST_BOUNDS;
+	static const char *const results[] = {"ok", "error", "timeout"};
+	const struct sl_conf *c = v->conf;
+	size_t w = offsetof(struct sl_worker_stats, rl_store);
+	uint64_t cum = 0;
+
 	rl_family(v, b, "sluice_rate_limited_total",
 		  "Requests a rate limit refused (429), by route and limit.",
-		  offsetof(struct sl_rlcounts, limited));
+		  offsetof(struct sl_rlcounts, limited), 0);
 	rl_family(v, b, "sluice_rate_limit_admitted_total",
 		  "Requests a rate limit let through (requests without its "
 		  "key are not counted), by route and limit.",
-		  offsetof(struct sl_rlcounts, admitted));
+		  offsetof(struct sl_rlcounts, admitted), 0);
 	rl_family(v, b, "sluice_rate_limit_evictions_total",
 		  "Live keys pushed out of a rate limit's table (max_keys too "
 		  "small for the keys in use): each starts over.",
-		  (size_t)-1);
+		  (size_t)-1, 0);
+	if (!c->rl_store.set)
+		return;
+	rl_family(v, b, "sluice_rate_limit_store_allowed_total",
+		  "Requests a fleet limit let through because its store did "
+		  "not answer (on_store_error: allow).",
+		  offsetof(struct sl_rlcounts, store_allowed), 1);
+	rl_family(v, b, "sluice_rate_limit_store_denied_total",
+		  "Requests a fleet limit answered 503 because its store did "
+		  "not answer (on_store_error: deny).",
+		  offsetof(struct sl_rlcounts, store_denied), 1);
+	sb_printf(b, "# HELP sluice_rate_limit_store_requests_total Lease "
+		     "requests to the rate limit store, by result.\n# TYPE "
+		     "sluice_rate_limit_store_requests_total counter\n");
+	for (size_t i = 0; i < SL_NELEM(results); i++)
+		sb_printf(b,
+			  "sluice_rate_limit_store_requests_total{result="
+			  "\"%s\"} %llu\n",
+			  results[i],
+			  (unsigned long long)sum(
+			      v, w + i * sizeof(atomic_uint_fast64_t)));
+	sb_printf(b, "# HELP sluice_rate_limit_store_seconds Time from a "
+		     "lease request to its answer.\n# TYPE "
+		     "sluice_rate_limit_store_seconds histogram\n");
+	w = offsetof(struct sl_worker_stats, rl_store_dur);
+	for (int i = 0; i < SL_HIST_N; i++) {
+		cum += sum(v, w + (size_t)i * sizeof(atomic_uint_fast64_t));
+		if (i < SL_HIST_N - 1)
+			sb_printf(b,
+				  "sluice_rate_limit_store_seconds_bucket{le="
+				  "\"%g\"} %llu\n",
+				  bounds[i] / 1000.0, (unsigned long long)cum);
+		else
+			sb_printf(b,
+				  "sluice_rate_limit_store_seconds_bucket{le="
+				  "\"+Inf\"} %llu\n",
+				  (unsigned long long)cum);
+	}
+	sb_printf(b,
+		  "sluice_rate_limit_store_seconds_sum %.3f\n"
+		  "sluice_rate_limit_store_seconds_count %llu\n",
+		  (double)sum(v, offsetof(struct sl_worker_stats,
+					  rl_store_dur_sum_ms)) /
+		      1000.0,
+		  (unsigned long long)cum);
+	w = offsetof(struct sl_worker_stats, rl_store_connects);
+	sb_printf(b,
+		  "# HELP sluice_rate_limit_store_connects_total Connections "
+		  "to the rate limit store, by result (failed ones are "
+		  "retried after 100 ms, doubling to 5 s).\n# TYPE "
+		  "sluice_rate_limit_store_connects_total counter\n"
+		  "sluice_rate_limit_store_connects_total{result=\"ok\"} %llu\n"
+		  "sluice_rate_limit_store_connects_total{result=\"failed\"} "
+		  "%llu\n",
+		  (unsigned long long)sum(v, w),
+		  (unsigned long long)sum(v, w + sizeof(atomic_uint_fast64_t)));
+	sb_printf(
+	    b,
+	    "# HELP sluice_rate_limit_store_disconnects_total Connections "
+	    "to the rate limit store lost, or dropped by sluice after a "
+	    "command timed out.\n# TYPE "
+	    "sluice_rate_limit_store_disconnects_total counter\n"
+	    "sluice_rate_limit_store_disconnects_total %llu\n",
+	    (unsigned long long)sum(
+		v, offsetof(struct sl_worker_stats, rl_store_lost)));
+	sb_printf(b,
+		  "# HELP sluice_rate_limit_store_connected Workers connected "
+		  "to the rate limit store now.\n# TYPE "
+		  "sluice_rate_limit_store_connected gauge\n"
+		  "sluice_rate_limit_store_connected %llu\n",
+		  (unsigned long long)sum(
+		      v, offsetof(struct sl_worker_stats, rl_store_up)));
 }
 
 /* What the Prometheus clients call process_*, and the build. Read from
@@ -1116,7 +1201,13 @@ config_rate_limits(struct sbuf *b, const struct sl_conf_route *r)
 			  : rl->unit_s == 60 ? "m"
 					     : "h",
 			  (unsigned long long)rl->burst);
+		sb_printf(b, ",\"scope\":\"%s\"",
+			  rl->scope == SL_RL_SCOPE_FLEET ? "fleet" : "local");
 		jkv_u64(b, "max_keys", rl->max_keys);
+		jkv_str(b, "on_store_error",
+			rl->scope != SL_RL_SCOPE_FLEET ? NULL
+			: rl->store_error_deny	       ? "deny"
+						       : "allow");
 		sb_printf(b, "}");
 	}
 	sb_printf(b, "]");
@@ -1324,6 +1415,14 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 	jkv_bool(b, "mask_card_numbers", c->log_cards);
 	sb_printf(b, "}");
 	jkv_u64(b, "drain_timeout_ms", c->drain_timeout_ms);
+	if (c->rl_store.set) {
+		sb_printf(b, ",\"rate_limit_store\":{\"address\":");
+		jstr(b, c->rl_store.addr.text);
+		jkv_u64(b, "timeout_ms", c->rl_store.timeout_ms);
+		jkv_str(b, "prefix", c->rl_store.prefix);
+		sb_printf(b, "}");
+	} else
+		sb_printf(b, ",\"rate_limit_store\":null");
 	sb_printf(b, ",\"listeners\":[");
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct sl_conf_listener *l = &c->listeners[i];

@@ -147,8 +147,9 @@ struct sl_txn {
 		const char *why;      /* error code, static */
 	} fails[4]; /* the attempts that failed, for the log */
 	/* rate limits (doc/edge.md section 6): the request's way through
-	 * its route's limits. Not cleared by txn_new either:
-	 * sl_rlcheck_start sets it when the route has limits */
+	 * its route's limits, and its wait for a lease. Not cleared by
+	 * txn_new either: it sets rl.wait.entry (nothing waits), and
+	 * sl_rlcheck_start the rest when the route has limits */
 	struct sl_rlc rl;
 };
 

@@ -1392,16 +1392,27 @@ parse_expose(struct sl_yaml_loader *ld, const char *lbl,
 
 /* ---- rate limits (doc/edge.md section 6) -------------------------------- */
 
-#define CONF_RL_MAX	  8	    /* limits per route */
-#define CONF_RL_MAX_RATE  1000000   /* requests per unit */
-#define CONF_RL_MAX_BURST 1000000   /* requests at once */
-#define CONF_RL_MAX_KEYS  (1 << 24) /* max_keys */
-#define DEF_RL_LOCAL_KEYS 65536
-#define CONF_RL_SPAN_US	  ((uint64_t)1 << 40) /* burst x interval */
+#define CONF_RL_MAX	   8	     /* limits per route */
+#define CONF_RL_MAX_RATE   1000000   /* requests per unit */
+#define CONF_RL_MAX_BURST  1000000   /* requests at once */
+#define CONF_RL_MAX_KEYS   (1 << 24) /* max_keys */
+#define DEF_RL_LOCAL_KEYS  65536
+#define DEF_RL_FLEET_KEYS  4096
+#define DEF_RL_TIMEOUT_MS  50
+#define CONF_RL_MAX_PREFIX 64
+#define CONF_RL_SPAN_US	   ((uint64_t)1 << 40) /* burst x interval */
 
 static const char *const rate_limit_keys[] = {
-    "name", "key", "rate", "burst", "max_keys", NULL,
+    "name", "key", "rate", "burst", "scope", "max_keys", "on_store_error", NULL,
 };
+static const char *const rate_limit_store_keys[] = {
+    "address",
+    "timeout",
+    "prefix",
+    NULL,
+};
+static const char *const rl_scope_names[] = {"local", "fleet", NULL};
+static const char *const rl_error_names[] = {"allow", "deny", NULL};
 
 /* "10/s", "100/m", "1000/h" into rate and unit. Returns 0 or -1
  * (reported). */
@@ -1468,10 +1479,11 @@ static void
 parse_rate_limit(struct sl_yaml_loader *ld, const char *lbl,
 		 const struct sl_yaml_node *map, struct sl_conf_rate_limit *rl)
 {
-	const struct sl_yaml_node *v, *burstn;
+	const struct sl_yaml_node *v, *burstn, *errk;
 	char rlbl[2 * SL_YAML_LABEL_MAX];
-	int rate_ok = 0;
+	int e, rate_ok = 0, scope_ok = 0;
 
+	rl->scope = SL_RL_SCOPE_LOCAL;
 	if (map->type != SL_YAML_NODE_MAP) {
 		if (map->type != SL_YAML_NODE_BAD)
 			sl_yaml_err_node(ld, map,
@@ -1514,10 +1526,34 @@ parse_rate_limit(struct sl_yaml_loader *ld, const char *lbl,
 				 rl->unit_s == 1    ? "s"
 				 : rl->unit_s == 60 ? "m"
 						    : "h");
-	rl->max_keys = DEF_RL_LOCAL_KEYS;
+	if ((v = sl_yaml_map_get(map, "scope", NULL)) != NULL &&
+	    (e = sl_yaml_get_enum(ld, "scope", v, rl_scope_names,
+				  "local or fleet")) >= 0) {
+		rl->scope = (enum sl_conf_rl_scope)e;
+		rl->scope_pos.line = v->line;
+		rl->scope_pos.col = v->col;
+		scope_ok = 1;
+	}
+	rl->max_keys = rl->scope == SL_RL_SCOPE_FLEET ? DEF_RL_FLEET_KEYS
+						      : DEF_RL_LOCAL_KEYS;
 	if ((v = sl_yaml_map_get(map, "max_keys", NULL)) != NULL)
 		sl_yaml_get_uint(ld, "max_keys", v, 1, CONF_RL_MAX_KEYS,
 				 &rl->max_keys);
+	if ((v = sl_yaml_map_get(map, "on_store_error", &errk)) != NULL) {
+		if ((e = sl_yaml_get_enum(ld, "on_store_error", v,
+					  rl_error_names, "allow or deny")) >=
+		    0)
+			rl->store_error_deny = e == 1;
+		/* a wrong scope may have meant fleet; one not read yet may
+		 * be fleet */
+		if (rl->scope != SL_RL_SCOPE_FLEET &&
+		    (scope_ok || (sl_yaml_map_get(map, "scope", NULL) == NULL &&
+				  sl_yaml_whole(ld, map))))
+			sl_yaml_err_node(ld, errk,
+					 "%s: \"on_store_error\" needs "
+					 "\"scope: fleet\"",
+					 rlbl);
+	}
 }
 
 /* rate_limit: a list of limits, each name once. */
@@ -1568,6 +1604,78 @@ free_rate_limits(struct sl_conf_route *r)
 		free(r->rate_limits[i].key.name);
 	}
 	free(r->rate_limits);
+}
+
+/* rate_limit_store: { address, timeout, prefix } */
+static void
+parse_rate_limit_store(struct sl_yaml_loader *ld,
+		       const struct sl_yaml_node *map, struct sl_conf *conf)
+{
+	const struct sl_yaml_node *v;
+	const char *s;
+
+	conf->rl_store.timeout_ms = DEF_RL_TIMEOUT_MS;
+	if (sl_yaml_get_map(ld, "rate_limit_store", map) == -1)
+		return;
+	sl_yaml_check_keys(ld, map, rate_limit_store_keys,
+			   "in rate_limit_store");
+	if ((v = sl_yaml_map_get(map, "address", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map,
+				  "rate_limit_store: missing key \"address\"");
+	else if (sl_yaml_get_addr(ld, "address", v, &conf->rl_store.addr) == 0)
+		conf->rl_store.set = 1;
+	if ((v = sl_yaml_map_get(map, "timeout", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "timeout", v, 1, 10000,
+				     &conf->rl_store.timeout_ms);
+	if ((v = sl_yaml_map_get(map, "prefix", NULL)) != NULL &&
+	    sl_yaml_get_str(ld, "prefix", v, &s) == 0) {
+		int ok = strlen(s) <= CONF_RL_MAX_PREFIX;
+		for (size_t i = 0; ok && s[i] != '\0'; i++)
+			ok = s[i] > 0x20 && s[i] < 0x7f;
+		if (!ok)
+			sl_yaml_err_node(
+			    ld, v,
+			    "\"prefix\": \"%s\" must be at most %d "
+			    "printable characters without spaces",
+			    sl_yaml_qnode(ld, v), CONF_RL_MAX_PREFIX);
+		else {
+			free(conf->rl_store.prefix);
+			conf->rl_store.prefix = sl_yaml_strdup(ld, s);
+		}
+	}
+}
+
+/* A fleet limit needs the store; said where its scope is written. */
+static void
+check_rate_limit_store(struct sl_yaml_loader *ld,
+		       const struct sl_yaml_node *root, struct sl_conf *conf)
+{
+	/* not when the store is written (wrong or not), nor when it may
+	 * be in the part not read */
+	if (conf->rl_store.set ||
+	    sl_yaml_map_get(root, "rate_limit_store", NULL) != NULL ||
+	    !sl_yaml_whole(ld, root))
+		return;
+	for (size_t i = 0; i < conf->nlisteners; i++)
+		for (size_t j = 0; j < conf->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &conf->listeners[i].routes[j];
+			for (size_t k = 0; k < r->nrate_limits; k++)
+				if (r->rate_limits[k].scope ==
+				    SL_RL_SCOPE_FLEET)
+					sl_yaml_err_at(
+					    ld,
+					    r->rate_limits[k].scope_pos.line,
+					    r->rate_limits[k].scope_pos.col,
+					    "route \"%s\": rate_limit \"%s\": "
+					    "\"scope: fleet\" needs "
+					    "\"rate_limit_store\" at the top "
+					    "level",
+					    r->name ? r->name : "?",
+					    r->rate_limits[k].name
+						? r->rate_limits[k].name
+						: "?");
+		}
 }
 
 static void
@@ -1833,7 +1941,9 @@ parse_listeners(struct sl_yaml_loader *ld, const struct sl_yaml_node *seq,
 /* ---- top level --------------------------------------------------------- */
 
 static const char *const top_keys[] = {
-    "workers", "admin", "log", "drain_timeout", "listeners", "clusters", NULL,
+    "workers",		"admin",     "log",
+    "drain_timeout",	"listeners", "clusters",
+    "rate_limit_store", NULL,
 };
 static const char *const admin_keys[] = {"address", NULL};
 static const char *const log_keys[] = {
@@ -1965,10 +2075,13 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 		parse_clusters(ld, v, conf);
 	/* after a stop, a cluster a route names may be in the part not read */
 	ld->names_cut = !sl_yaml_whole(ld, v != NULL ? v : root);
+	if ((v = sl_yaml_map_get(root, "rate_limit_store", NULL)) != NULL)
+		parse_rate_limit_store(ld, v, conf);
 	if ((v = sl_yaml_map_get(root, "listeners", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, root, "missing key \"listeners\"");
 	else
 		parse_listeners(ld, v, admin, conf);
+	check_rate_limit_store(ld, root, conf);
 }
 
 /* ---- public ------------------------------------------------------------ */
@@ -2034,6 +2147,8 @@ conf_free(struct sl_conf *conf)
 	}
 	free(conf->clusters);
 	free(conf->admin_addr.text);
+	free(conf->rl_store.addr.text);
+	free(conf->rl_store.prefix);
 	free(conf->access_log);
 	free(conf->path);
 	free(conf);
@@ -2061,6 +2176,8 @@ sl_conf_load_buffer(const char *name, const char *text, size_t len,
 		conf->drain_timeout_ms = DEF_DRAIN_TIMEOUT_MS;
 		conf->path = sl_yaml_strdup(&ld, ld.name);
 		conf->access_log = sl_yaml_strdup(&ld, "stdout");
+		conf->rl_store.prefix = sl_yaml_strdup(&ld, "sluice:");
+		conf->rl_store.timeout_ms = DEF_RL_TIMEOUT_MS;
 		parse_root(&ld, root, conf);
 	}
 	sl_yaml_node_free(root);

@@ -225,14 +225,24 @@ struct sl_conf_split {
  * rate_limit: list. A request passes when every limit of its route lets
  * it, in order.
  */
+enum sl_conf_rl_scope {
+	SL_RL_SCOPE_LOCAL = 0, /* this process: exact across its workers */
+	SL_RL_SCOPE_FLEET,     /* every process sharing rate_limit_store */
+};
+
 struct sl_conf_rate_limit {
-	char *name;		  /* unique in the route */
-	struct sl_conf_key key;	  /* SL_KEY_NONE: the route, one bucket */
-	uint64_t rate;		  /* requests per unit_s, >= 1 */
-	uint64_t unit_s;	  /* 1, 60 or 3600 */
-	uint64_t burst;		  /* at once; default rate */
-	uint64_t max_keys;	  /* slots of the table the workers share */
-	struct sl_rlstate *state; /* set by sl_runtime_bind */
+	char *name;		/* unique in the route */
+	struct sl_conf_key key; /* SL_KEY_NONE: the route, one bucket */
+	uint64_t rate;		/* requests per unit_s, >= 1 */
+	uint64_t unit_s;	/* 1, 60 or 3600 */
+	uint64_t burst;		/* at once; default rate */
+	enum sl_conf_rl_scope scope;
+	uint64_t max_keys;    /* local: slots of the shared table; fleet:
+				 keys each worker holds leases for */
+	int store_error_deny; /* fleet: on_store_error: deny */
+	struct sl_conf_pos scope_pos; /* of scope: fleet, for the check
+					 that rate_limit_store is set */
+	struct sl_rlstate *state;     /* set by sl_runtime_bind */
 };
 
 struct sl_conf_route {
@@ -315,6 +325,14 @@ struct sl_conf {
 	time_t loaded_at; /* when it was read */
 	/* frees what sl_tls_load built (set by it) */
 	void (*tls_free)(struct sl_conf *conf);
+	/* rate limits (doc/edge.md section 6): where fleet limits keep
+	 * their counts (rate_limit_store:); set = 0 when absent */
+	struct {
+		int set;
+		struct sl_conf_addr addr; /* Redis, HOST:PORT */
+		uint64_t timeout_ms;	  /* per command, default 50 */
+		char *prefix;		  /* of every key, "sluice:" */
+	} rl_store;
 };
 
 /*

@@ -42,7 +42,8 @@ static void txn_choose_cluster(struct sl_client *c,
 static void txn_mirror(struct sl_client *c, const struct sl_h1_request *req);
 static int up_read(struct sl_client *c);
 static void txn_forward(struct sl_client *c, struct sl_h1_request *req);
-static int txn_rate_limit(struct sl_client *c, struct sl_h1_request *req);
+static int txn_rate_limit(struct sl_client *c, struct sl_h1_request *req,
+			  size_t head_len);
 static int req_body_advance(struct sl_client *c);
 
 static size_t
@@ -354,6 +355,7 @@ sl_exchange_free(struct sl_client *c)
 	sl_client_want_write(c, 0);
 	event_del(&t->tev);
 	sl_buf_release(&c->w->bufs, &t->out);
+	sl_rlcheck_cancel(&t->rl); /* a request waiting for a lease */
 	sl_attempt_dequeue(t);
 	sl_attempt_release(c, 0);
 	sl_attempt_done(t);
@@ -381,6 +383,7 @@ txn_new(struct sl_client *c)
 	else if ((t = malloc(sizeof(*t))) == NULL)
 		return NULL;
 	memset(t, 0, offsetof(struct sl_txn, request_id));
+	t->rl.wait.entry = NULL;
 	t->request_id[0] = t->method[0] = t->path[0] = t->host[0] = '\0';
 	t->referer[0] = t->user_agent[0] = '\0';
 	/* an exchange starts with the first byte of its head */
@@ -564,6 +567,7 @@ exchange_local(struct sl_client *c, int status, const char *code, int close,
 		t->out.off = t->out.len = 0;
 	}
 	sl_attempt_dequeue(t); /* a request answered here waits for nothing */
+	sl_rlcheck_cancel(&t->rl);
 	sl_attempt_release(c, 0);
 	t->flags |= T_LOCAL;
 	t->status = status;
@@ -820,7 +824,8 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 		sl_exchange_local(c, 404, "no_route", 0);
 		return;
 	}
-	if (t->route->rate_limits != NULL && txn_rate_limit(c, &req) != 0)
+	if (t->route->rate_limits != NULL &&
+	    txn_rate_limit(c, &req, head_len) != 0)
 		return;
 	txn_forward(c, &req);
 }
@@ -890,28 +895,85 @@ txn_forward(struct sl_client *c, struct sl_h1_request *req)
 
 /* ---- rate limits (doc/edge.md section 6) ------------------------------- */
 
-/* The route's rate limits, in order (a route without any costs its
- * caller one pointer test). Returns 0 when the request goes on, 1 when
- * it was answered 429. */
+/* Acts on what the route's limits said of the request. Returns 0 when it
+ * goes on, 1 when it was answered (429, 503) or waits for a lease. */
 static int
-txn_rate_limit(struct sl_client *c, struct sl_h1_request *req)
+txn_rl_verdict(struct sl_client *c, int r, size_t head_len)
 {
 	struct sl_txn *t = c->txn;
 	char fields[512];
+	int status = r == SL_RLC_LIMITED ? 429 : 503;
 
-	if (sl_rlcheck_start(&t->rl, c->w, t->route, req, &t->client_addr,
-			     c->id) == SL_RLC_PASS)
+	if (r == SL_RLC_PASS)
 		return 0;
+	if (r == SL_RLC_WAIT) {
+		/* the head stays in `in` (a compaction keeps it at in.off),
+		 * to be parsed again when the lease comes */
+		t->rl.head_len = (uint32_t)head_len;
+		c->in.off -= (uint32_t)head_len;
+		return 1;
+	}
 	/* a body already here in full is read, so that the connection is
 	 * kept: a bot's small POSTs do not cost a connection each */
 	if (req_body_advance(c) == -1)
 		return 1; /* a malformed body: answered 400 */
 	exchange_local(
-	    c, 429, "rate_limited", 0,
-	    sl_rlcheck_fields(&t->rl, t->route, fields, sizeof(fields)) > 0
+	    c, status,
+	    status == 429 ? "rate_limited" : "rate_limit_unavailable", 0,
+	    sl_rlcheck_fields(&t->rl, status, t->route, fields,
+			      sizeof(fields)) > 0
 		? fields
 		: "");
 	return 1;
+}
+
+/* The lease a request waited for came, or failed: the request goes on
+ * through its route's limits, and on to the upstream when they let it. */
+static void
+txn_rl_woken(struct sl_rl_wait *wt, int verdict, uint64_t wait_us)
+{
+	struct sl_txn *t =
+	    (struct sl_txn *)((char *)wt - offsetof(struct sl_txn, rl.wait));
+	struct sl_client *c = t->client;
+	const struct sl_conf_limits *lim = &c->lconf->limits;
+	struct sl_h1_limits hl = {lim->max_uri_bytes, lim->max_header_bytes,
+				  lim->max_headers};
+	size_t head_len = t->rl.head_len;
+	struct sl_h1_request req;
+	int r;
+
+	sl_now_refresh();
+	if (c->state != SL_CLIENT_ST_TXN || c->txn != t || (t->flags & T_LOCAL))
+		return;
+	/* the head as it was parsed before the wait */
+	memset(&req, 0, sizeof(req));
+	req.headers = c->w->hdrs;
+	req.max_headers = SL_MIN(c->w->max_hdrs, lim->max_headers);
+	if (sl_h1_parse_request(c->in.data + c->in.off, head_len, &req, &hl) !=
+	    0) {
+		sl_client_close(c, "out_of_memory");
+		return;
+	}
+	c->in.off += (uint32_t)head_len;
+	r = sl_rlcheck_resume(&t->rl, verdict, wait_us, c->w, c->gen->conf,
+			      t->route, &req, &t->client_addr, c->id);
+	if (txn_rl_verdict(c, r, head_len) == 0)
+		txn_forward(c, &req);
+	sl_client_process(c);
+}
+
+/* The route's rate limits, in order (a route without any costs its
+ * caller one pointer test). Returns as txn_rl_verdict. */
+static int
+txn_rate_limit(struct sl_client *c, struct sl_h1_request *req, size_t head_len)
+{
+	struct sl_txn *t = c->txn;
+
+	return txn_rl_verdict(c,
+			      sl_rlcheck_start(&t->rl, c->w, c->gen->conf,
+					       t->route, req, &t->client_addr,
+					       c->id, txn_rl_woken),
+			      head_len);
 }
 
 /*

@@ -73,6 +73,8 @@ CONF_TEST_FILES = \
 	tests/conf/bad/queue-timeout-range.yaml \
 	tests/conf/bad/rate-bare.yaml \
 	tests/conf/bad/rate-limit-errors.yaml \
+	tests/conf/bad/rate-limit-fleet-without-store.yaml \
+	tests/conf/bad/rate-limit-store-errors.yaml \
 	tests/conf/bad/rate-range.yaml \
 	tests/conf/bad/rate-type.yaml \
 	tests/conf/bad/rate-unit.yaml \

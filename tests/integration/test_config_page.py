@@ -59,6 +59,7 @@ NESTED = {
     ("cluster", "outlier"): "outlier",
     ("cluster", "tls"): "tls_client",
     ("route", "rate_limit"): "rate_limit",
+    ("top", "rate_limit_store"): "rate_limit_store",
 }
 
 DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
@@ -181,6 +182,8 @@ def full_config():
                 "access_format": "combined", "query": "full",
                 "mask_card_numbers": False},
         "drain_timeout": "7s",
+        "rate_limit_store": {"address": closed_port(), "timeout": "20ms",
+                             "prefix": "test:"},
         "listeners": [
             {"name": "plain", "address": "127.0.0.1:%d" % free_port(),
              "limits": {"header_timeout": "11s", "body_timeout": "31s",
@@ -208,9 +211,11 @@ def full_config():
                             "per_try_timeout": "4s", "budget": "30%"},
                   "rate_limit": [
                       {"name": "per-key", "key": "header:X-Api-Key",
-                       "rate": "10/s", "burst": 20, "max_keys": 1000},
+                       "rate": "10/s", "burst": 20, "scope": "local",
+                       "max_keys": 1000},
                       {"name": "per-ip", "key": "client_ip",
-                       "rate": "100/m"}]},
+                       "rate": "100/m", "burst": 5, "scope": "fleet",
+                       "max_keys": 100, "on_store_error": "deny"}]},
                  {"name": "migrate", "match": {"path": "/exact"},
                   "split": [{"cluster": "pay", "weight": 90},
                             {"cluster": "hashed", "weight": 10}],

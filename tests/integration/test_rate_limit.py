@@ -3,7 +3,9 @@
 limit exact across two workers, keys by client address, header, cookie and
 route, requests without the key, the 429 and its fields, nothing at the
 upstream for a refused request, the counters, reloads that keep or reset a
-limit's buckets, a bounded table.
+limit's buckets, a bounded table; and fleet limits on a real redis-server
+started here: two sluice processes holding one limit within 5 % of its
+rate, and Redis killed and brought back mid-run.
 
 No time is asserted: counts are compared with what the limit allows over
 the time measured around a run (rate x elapsed + burst, an upper bound),
@@ -11,16 +13,21 @@ and the lower bounds are generous."""
 
 import os
 import re
+import shutil
+import signal
 import socket
+import struct
+import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sltest import (BufSock, Client, Closed, Upstream,  # noqa: E402
-                    assert_error, build_request, check, eq, free_port, get,
-                    main, make_config, metric_sum, metrics, read_response,
-                    sighup_reload, start_sluice, test, to_yaml, wait_until)
+from sltest import (BufSock, Client, Closed, Skip, Upstream,  # noqa: E402
+                    _register, assert_error, build_request, check, eq,
+                    free_port, get, main, make_config, metric_sum, metrics,
+                    read_response, sighup_reload, start_sluice, test,
+                    to_yaml, wait_until)
 
 # ---------------------------------------------------------------------------
 # Helpers
@@ -314,6 +321,236 @@ def max_keys_bounds_the_table():
     # a table of 16 slots does not grow with the keys
     check(rss() - rss0 < 4 << 20, "resident memory grew by %d bytes"
           % (rss() - rss0))
+
+
+# ---------------------------------------------------------------------------
+# Fleet limits: a real redis-server
+
+
+class Redis:
+    """redis-server on 127.0.0.1, a free port, nothing on disk; stopped
+    at the end of the test (registered with the upstreams)."""
+
+    def __init__(self, port=None, debug=False):
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise Skip("redis-server is not installed (contrib/deps.sh "
+                       "installs it; the CI must have it)")
+        self.exe = exe
+        self.port = port or free_port()
+        self.proc = None
+        self.extra = []
+        if debug:
+            # DEBUG SLEEP: Redis 7 allows it only when told to
+            v = subprocess.run([exe, "--version"], capture_output=True,
+                               text=True).stdout
+            m = re.search(r"v=(\d+)", v)
+            if m and int(m.group(1)) >= 7:
+                self.extra = ["--enable-debug-command", "yes"]
+        _register("upstreams", self)
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [self.exe, "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--daemonize", "no"] +
+            self.extra,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        check(wait_until(self.ping, 10.0), "redis-server did not start")
+
+    def ping(self, timeout=1.0):
+        try:
+            s = socket.create_connection(("127.0.0.1", self.port), 0.5)
+        except OSError:
+            return False
+        try:
+            s.settimeout(timeout)
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def command(self, *args):
+        """One command; returns the first line of the answer."""
+        s = socket.create_connection(("127.0.0.1", self.port), 2.0)
+        try:
+            s.settimeout(5.0)
+            s.sendall(("*%d\r\n" % len(args) + "".join(
+                "$%d\r\n%s\r\n" % (len(a), a) for a in args)).encode())
+            return BufSock(s).read_until(b"\r\n").decode().strip()
+        finally:
+            s.close()
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    @property
+    def addr(self):
+        return "127.0.0.1:%d" % self.port
+
+
+def fleet_config(up, redis, limits, workers=2, routes=None):
+    return limited_config(
+        up, limits, workers=workers, routes=routes,
+        extra={"rate_limit_store": {"address": redis.addr,
+                                    "timeout": "200ms"}})
+
+
+@test
+def fleet_limit_held_by_two_processes_within_5_percent():
+    redis = Redis()
+    up = Upstream()
+    rate, burst = 100, 10
+    lim = [{"name": "fleet", "key": "route", "rate": "%d/s" % rate,
+            "burst": burst, "scope": "fleet"}]
+    cfg1, port1, aport1 = fleet_config(up, redis, lim)
+    cfg2, port2, aport2 = fleet_config(up, redis, lim)
+    start_sluice(cfg1, name="sluice-1")
+    start_sluice(cfg2, name="sluice-2")
+    counts, elapsed, _ = hammer([port1, port2], 3.0, 8)
+    ok, refused = counts.get(200, 0), counts.get(429, 0)
+    eq(set(counts) - {200, 429}, set(), "statuses other than 200 and 429")
+    # within 5 % of the rate over the run (and the burst); the workers'
+    # first requests of the key (2 x 2 at most) go before Redis is asked
+    bound = 1.05 * rate * elapsed + burst
+    print("# %d admitted, %d refused in %.2f s: %.1f %% of rate x elapsed "
+          "+ burst" % (ok, refused, elapsed,
+                       100.0 * ok / (rate * elapsed + burst)))
+    check(ok <= bound, "%d admitted by two processes in %.2f s: more than "
+          "%.1f (1.05 x rate x elapsed + burst)" % (ok, elapsed, bound))
+    check(ok >= 0.5 * rate * elapsed and refused > ok,
+          "admitted %d, refused %d in %.2f s" % (ok, refused, elapsed))
+    eq(len(up.requests), ok, "requests the upstreams saw")
+    for aport in (aport1, aport2):
+        m = metrics(aport)
+        check(metric_sum(m, "sluice_rate_limit_store_requests_total",
+                         result="ok") > 0, "leases asked")
+        eq(metric_sum(m, "sluice_rate_limit_store_requests_total",
+                      result="timeout"), 0, "store timeouts")
+
+
+@test
+def fleet_requests_wait_for_their_lease():
+    redis = Redis(debug=True)
+    up = Upstream()
+    # one cell a lease: every request after a key's first needs one
+    lim = [{"name": "fleet", "key": "header:X-Api-Key", "rate": "10/s",
+            "burst": 5, "scope": "fleet"}]
+    cfg, port, aport = limited_config(
+        up, lim, workers=1,
+        extra={"rate_limit_store": {"address": redis.addr,
+                                    "timeout": "2s"}})
+    start_sluice(cfg)
+    hdr = {"X-Api-Key": "k"}
+    eq(get(port, headers={"X-Api-Key": "warm"}).status, 200, "warm-up")
+    # Redis busy for a while: the first request of a key goes through at
+    # once, its lease waits in Redis; the next ones wait for that lease
+    sleeper = threading.Thread(target=redis.command,
+                               args=("DEBUG", "SLEEP", "0.5"))
+    sleeper.start()
+    check(wait_until(lambda: not redis.ping(0.05), 2.0), "Redis not busy")
+    eq(get(port, headers=hdr).status, 200, "the key's first request")
+    clients = [Client(port) for _ in range(3)]
+    for c in clients:
+        c.send(build_request("GET", "/", hdr))
+    # one of them goes away (a reset) while it waits: it leaves the
+    # lease's queue, and its request reaches nobody
+    clients[2].sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                               struct.pack("ii", 1, 0))
+    clients[2].close()
+    st = [read_response(c).status for c in clients[:2]]
+    sleeper.join()
+    # the lease granted one cell; the next waiter asked again at once
+    eq(st, [200, 200], "the waiting requests")
+    eq(len(up.requests), 4, "requests the upstream saw")
+    m = metrics(aport)
+    check(metric_sum(m, "sluice_rate_limit_store_requests_total",
+                     result="ok") >= 3, "leases asked")
+    eq(metric_sum(m, "sluice_rate_limit_store_requests_total",
+                  result="timeout"), 0, "timeouts")
+
+
+@test
+def fleet_store_killed_and_back():
+    redis = Redis()
+    up = Upstream()
+    limits = {"allow": [{"name": "open", "key": "header:X-Api-Key",
+                         "rate": "5/s", "burst": 5, "scope": "fleet",
+                         "on_store_error": "allow"}],
+              "deny": [{"name": "closed", "key": "header:X-Api-Key",
+                        "rate": "5/s", "burst": 5, "scope": "fleet",
+                        "on_store_error": "deny"}]}
+    routes = [{"name": name, "match": {"path_prefix": "/" + name},
+               "cluster": "c", "rate_limit": lim}
+              for name, lim in limits.items()]
+    cfg, port, aport = fleet_config(up, redis, None, routes=routes)
+    sl = start_sluice(cfg)
+    hdr = {"X-Api-Key": "k"}
+    # the limits hold while Redis is there
+    check(wait_until(lambda: get(port, "/allow", hdr).status == 429, 5.0),
+          "the allow route's limit never refused")
+    check(wait_until(lambda: get(port, "/deny", hdr).status == 429, 5.0),
+          "the deny route's limit never refused")
+    redis.kill()
+    # no stall: every request is answered (a socket timeout of 3 s would
+    # fail the test; the store's timeout is 200 ms) by the policy of its
+    # limit, once the cells leased before and the refusals the store
+    # said are over (a second at most)
+
+    def policy():
+        # ten in a row, on both workers (each its own leases)
+        for _ in range(10):
+            a = get(port, "/allow", hdr, timeout=3.0).status
+            d = get(port, "/deny", hdr, timeout=3.0).status
+            if (a, d) != (200, 503):
+                return False
+        return True
+    check(wait_until(policy, 10.0, 0.02), "on_store_error not applied "
+          "while Redis is out (allow: 200, deny: 503)")
+    r = get(port, "/deny", hdr, timeout=3.0)
+    assert_error(r, 503, "rate_limit_unavailable")
+    eq(r.header("retry-after"), "1", "Retry-After of the 503")
+    m = metrics(aport)
+    check(metric_sum(m, "sluice_rate_limit_store_allowed_total",
+                     limit="open") >= 10, "allowed while out counted")
+    check(metric_sum(m, "sluice_rate_limit_store_denied_total",
+                     limit="closed") >= 11, "denied while out counted")
+    check(metric_sum(m, "sluice_responses_total", **{"class": "5xx"})
+          >= 11, "the 503s counted")
+    check(metric_sum(m, "sluice_rate_limit_store_disconnects_total") >= 1,
+          "the workers' lost connections counted")
+    eq(metric_sum(m, "sluice_rate_limit_store_connected"), 0,
+       "workers connected while Redis is out")
+    # back: sluice reconnects (backoff up to 5 s) and the limits hold again
+    redis.start()
+
+    def held():
+        # ten at once is over 5/s with a burst of 5: some are refused
+        return all(429 in [get(port, path, hdr).status for _ in range(10)]
+                   for path in ("/deny", "/allow"))
+    check(wait_until(held, 15.0, 0.1), "the limits do not hold again")
+    def connected():
+        get(port, "/allow", hdr)
+        return metric_sum(metrics(aport),
+                          "sluice_rate_limit_store_connected") == 2
+    check(wait_until(connected, 10.0, 0.05),
+          "the workers are not connected again")
+    check(re.search(r"rate_limit_store .*: connected", sl.stderr()),
+          "the reconnection is said")
 
 
 if __name__ == "__main__":

@@ -3148,7 +3148,7 @@ test_tls_conf_errors(void **state)
 		 "t.yaml:9:20: error: \"verify\": expected true or false\n");
 }
 
-/* Rate limits: units and defaults. */
+/* Rate limits: units, defaults, the store's defaults. */
 static void
 test_rate_limit_conf(void **state)
 {
@@ -3156,7 +3156,8 @@ test_rate_limit_conf(void **state)
 	const struct sl_conf_route *r;
 
 	(void)state;
-	c = load_ok("listeners:\n"
+	c = load_ok("rate_limit_store: { address: \"127.0.0.1:6379\" }\n"
+		    "listeners:\n"
 		    "  - name: public\n"
 		    "    address: 127.0.0.1:8080\n"
 		    "    routes:\n"
@@ -3166,9 +3167,10 @@ test_rate_limit_conf(void **state)
 		    "rate: 10/s }\n"
 		    "          - { name: b, key: client_ip, rate: 5/m, "
 		    "burst: 1, max_keys: 10 }\n"
-		    "          - { name: c, key: route, rate: 3/h }\n"
-		    "          - { name: d, key: \"cookie:Sid\", rate: 1/s "
-		    "}\n" CLUSTER);
+		    "          - { name: c, key: route, rate: 3/h, "
+		    "scope: fleet }\n"
+		    "          - { name: d, key: \"cookie:Sid\", rate: 1/s, "
+		    "scope: fleet, on_store_error: deny }\n" CLUSTER);
 	r = &c->listeners[0].routes[0];
 	assert_int_equal(r->nrate_limits, 4);
 	assert_string_equal(r->rate_limits[0].name, "a");
@@ -3177,6 +3179,7 @@ test_rate_limit_conf(void **state)
 	assert_int_equal(r->rate_limits[0].rate, 10);
 	assert_int_equal(r->rate_limits[0].unit_s, 1);
 	assert_int_equal(r->rate_limits[0].burst, 10); /* one unit's worth */
+	assert_int_equal(r->rate_limits[0].scope, SL_RL_SCOPE_LOCAL);
 	assert_int_equal(r->rate_limits[0].max_keys, 65536);
 	assert_int_equal(r->rate_limits[1].key.source, SL_KEY_CLIENT_IP);
 	assert_int_equal(r->rate_limits[1].unit_s, 60);
@@ -3184,11 +3187,19 @@ test_rate_limit_conf(void **state)
 	assert_int_equal(r->rate_limits[1].max_keys, 10);
 	assert_int_equal(r->rate_limits[2].key.source, SL_KEY_NONE);
 	assert_int_equal(r->rate_limits[2].unit_s, 3600);
+	assert_int_equal(r->rate_limits[2].scope, SL_RL_SCOPE_FLEET);
+	assert_int_equal(r->rate_limits[2].max_keys, 4096);
+	assert_int_equal(r->rate_limits[2].store_error_deny, 0);
 	assert_string_equal(r->rate_limits[3].key.name, "Sid");
+	assert_int_equal(r->rate_limits[3].store_error_deny, 1);
+	assert_int_equal(c->rl_store.set, 1);
+	assert_int_equal(c->rl_store.timeout_ms, 50);
+	assert_string_equal(c->rl_store.prefix, "sluice:");
 	sl_conf_unref(c);
 	/* none: the request path tests one pointer */
 	c = load_ok(LISTENER CLUSTER);
 	assert_null(c->listeners[0].routes[0].rate_limits);
+	assert_int_equal(c->rl_store.set, 0);
 	sl_conf_unref(c);
 }
 
