@@ -629,6 +629,163 @@ page_routes(const struct sl_admin_view *v, struct sbuf *b)
 	}
 }
 
+/* ---- rate limits (doc/edge.md section 6) -------------------------------- */
+
+/* A per-worker counter of a rate limit, summed. */
+static uint64_t
+rl_sum(const struct sl_admin_view *v, const struct sl_rlcounts *c, size_t off)
+{
+	uint64_t total = 0;
+
+	for (unsigned i = 0; c != NULL && i < v->nworkers; i++)
+		total +=
+		    SL_STAT_GET(*(atomic_uint_fast64_t *)((char *)&c[i] + off));
+	return total;
+}
+
+/* Live keys pushed out of a limit's table(s). */
+static uint64_t
+rl_evictions(const struct sl_admin_view *v, const struct sl_rlstate *st)
+{
+	uint64_t total = 0;
+
+	if (st->table != NULL)
+		return atomic_load_explicit(&st->table->evictions,
+					    memory_order_relaxed);
+	for (unsigned i = 0; st->ltabs != NULL && i < v->nworkers; i++)
+		total += atomic_load_explicit(&st->ltabs[i]->evictions,
+					      memory_order_relaxed);
+	return total;
+}
+
+/* One family of per-limit samples; fleet only when fleet is set. */
+static void
+rl_family(const struct sl_admin_view *v, struct sbuf *b, const char *name,
+	  const char *help, size_t off, int fleet)
+{
+	const struct sl_conf *c = v->conf;
+
+	sb_printf(b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &c->listeners[i].routes[j];
+			for (size_t k = 0; k < r->nrate_limits; k++) {
+				const struct sl_conf_rate_limit *rl =
+				    &r->rate_limits[k];
+				if (fleet && rl->scope != SL_RL_SCOPE_FLEET)
+					continue;
+				sb_printf(
+				    b,
+				    "%s{listener=\"%s\",route=\"%s\","
+				    "limit=\"%s\"} %llu\n",
+				    name, c->listeners[i].name, r->name,
+				    rl->name,
+				    (unsigned long long)(off == (size_t)-1
+							     ? rl_evictions(
+								   v, rl->state)
+							     : rl_sum(
+								   v,
+								   rl->state
+								       ->counts,
+								   off)));
+			}
+		}
+}
+
+static void
+page_rate_limits(const struct sl_admin_view *v, struct sbuf *b)
+{
+	static const double bounds[SL_HIST_N - 1] = SL_HIST_BOUNDS;
+	static const char *const results[] = {"ok", "error", "timeout"};
+	const struct sl_conf *c = v->conf;
+	size_t w = offsetof(struct sl_worker_stats, rl_store);
+	uint64_t cum = 0;
+
+	rl_family(v, b, "sluice_rate_limited_total",
+		  "Requests a rate limit refused (429), by route and limit.",
+		  offsetof(struct sl_rlcounts, limited), 0);
+	rl_family(v, b, "sluice_rate_limit_admitted_total",
+		  "Requests a rate limit let through (requests without its "
+		  "key are not counted), by route and limit.",
+		  offsetof(struct sl_rlcounts, admitted), 0);
+	rl_family(v, b, "sluice_rate_limit_evictions_total",
+		  "Live keys pushed out of a rate limit's table (max_keys too "
+		  "small for the keys in use): each starts over.",
+		  (size_t)-1, 0);
+	if (!c->rl_store.set)
+		return;
+	rl_family(v, b, "sluice_rate_limit_store_allowed_total",
+		  "Requests a fleet limit let through because its store did "
+		  "not answer (on_store_error: allow).",
+		  offsetof(struct sl_rlcounts, store_allowed), 1);
+	rl_family(v, b, "sluice_rate_limit_store_denied_total",
+		  "Requests a fleet limit answered 503 because its store did "
+		  "not answer (on_store_error: deny).",
+		  offsetof(struct sl_rlcounts, store_denied), 1);
+	sb_printf(b, "# HELP sluice_rate_limit_store_requests_total Lease "
+		     "requests to the rate limit store, by result.\n# TYPE "
+		     "sluice_rate_limit_store_requests_total counter\n");
+	for (size_t i = 0; i < SL_NELEM(results); i++)
+		sb_printf(b,
+			  "sluice_rate_limit_store_requests_total{result="
+			  "\"%s\"} %llu\n",
+			  results[i],
+			  (unsigned long long)sum(
+			      v, w + i * sizeof(atomic_uint_fast64_t)));
+	sb_printf(b, "# HELP sluice_rate_limit_store_seconds Time from a "
+		     "lease request to its answer.\n# TYPE "
+		     "sluice_rate_limit_store_seconds histogram\n");
+	w = offsetof(struct sl_worker_stats, rl_store_dur);
+	for (int i = 0; i < SL_HIST_N; i++) {
+		cum += sum(v, w + (size_t)i * sizeof(atomic_uint_fast64_t));
+		if (i < SL_HIST_N - 1)
+			sb_printf(b,
+				  "sluice_rate_limit_store_seconds_bucket{le="
+				  "\"%g\"} %llu\n",
+				  bounds[i] / 1000.0, (unsigned long long)cum);
+		else
+			sb_printf(b,
+				  "sluice_rate_limit_store_seconds_bucket{le="
+				  "\"+Inf\"} %llu\n",
+				  (unsigned long long)cum);
+	}
+	sb_printf(b,
+		  "sluice_rate_limit_store_seconds_sum %.3f\n"
+		  "sluice_rate_limit_store_seconds_count %llu\n",
+		  (double)sum(v, offsetof(struct sl_worker_stats,
+					  rl_store_dur_sum_ms)) /
+		      1000.0,
+		  (unsigned long long)cum);
+	w = offsetof(struct sl_worker_stats, rl_store_connects);
+	sb_printf(b,
+		  "# HELP sluice_rate_limit_store_connects_total Connections "
+		  "to the rate limit store, by result (failed ones are "
+		  "retried after 100 ms, doubling to 5 s).\n# TYPE "
+		  "sluice_rate_limit_store_connects_total counter\n"
+		  "sluice_rate_limit_store_connects_total{result=\"ok\"} %llu\n"
+		  "sluice_rate_limit_store_connects_total{result=\"failed\"} "
+		  "%llu\n",
+		  (unsigned long long)sum(v, w),
+		  (unsigned long long)sum(v, w + sizeof(atomic_uint_fast64_t)));
+	sb_printf(
+	    b,
+	    "# HELP sluice_rate_limit_store_disconnects_total Connections "
+	    "to the rate limit store lost, or dropped by sluice after a "
+	    "command timed out.\n# TYPE "
+	    "sluice_rate_limit_store_disconnects_total counter\n"
+	    "sluice_rate_limit_store_disconnects_total %llu\n",
+	    (unsigned long long)sum(
+		v, offsetof(struct sl_worker_stats, rl_store_lost)));
+	sb_printf(b,
+		  "# HELP sluice_rate_limit_store_connected Workers connected "
+		  "to the rate limit store now.\n# TYPE "
+		  "sluice_rate_limit_store_connected gauge\n"
+		  "sluice_rate_limit_store_connected %llu\n",
+		  (unsigned long long)sum(
+		      v, offsetof(struct sl_worker_stats, rl_store_up)));
+}
+
 /* What the Prometheus clients call process_*, and the build. Read from
  * /proc at scrape time: nothing on the request path. */
 static void
@@ -804,6 +961,7 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 				     (size_t)r * sizeof(atomic_uint_fast64_t)));
 	page_listeners(v, b);
 	page_routes(v, b);
+	page_rate_limits(v, b);
 	page_clusters(v, b);
 	sb_printf(b,
 		  "# HELP sluice_config_generation Generation of the "
@@ -1159,6 +1317,41 @@ config_policy(struct sbuf *b, const struct sl_policy *p)
 	config_hdr_rules(b, "response_headers", p != NULL ? p->response : NULL);
 }
 
+/* A route's rate limits, in the file's form ("10/s"), or null. */
+static void
+config_rate_limits(struct sbuf *b, const struct sl_conf_route *r)
+{
+	if (r->nrate_limits == 0) {
+		sb_printf(b, ",\"rate_limit\":null");
+		return;
+	}
+	sb_printf(b, ",\"rate_limit\":[");
+	for (size_t k = 0; k < r->nrate_limits; k++) {
+		const struct sl_conf_rate_limit *rl = &r->rate_limits[k];
+		sb_printf(b, "%s{\"name\":", k ? "," : "");
+		jstr(b, rl->name);
+		if (rl->key.source == SL_KEY_NONE)
+			sb_printf(b, ",\"key\":\"route\"");
+		else
+			config_key(b, "key", &rl->key);
+		sb_printf(b, ",\"rate\":\"%llu/%s\",\"burst\":%llu",
+			  (unsigned long long)rl->rate,
+			  rl->unit_s == 1    ? "s"
+			  : rl->unit_s == 60 ? "m"
+					     : "h",
+			  (unsigned long long)rl->burst);
+		sb_printf(b, ",\"scope\":\"%s\"",
+			  rl->scope == SL_RL_SCOPE_FLEET ? "fleet" : "local");
+		jkv_u64(b, "max_keys", rl->max_keys);
+		jkv_str(b, "on_store_error",
+			rl->scope != SL_RL_SCOPE_FLEET ? NULL
+			: rl->store_error_deny	       ? "deny"
+						       : "allow");
+		sb_printf(b, "}");
+	}
+	sb_printf(b, "]");
+}
+
 static void
 config_route(struct sbuf *b, const struct sl_conf_route *r)
 {
@@ -1190,6 +1383,7 @@ config_route(struct sbuf *b, const struct sl_conf_route *r)
 	config_retry(b, r);
 	config_policy(b, r->policy);
 	jkv_u64(b, "max_body_bytes", r->max_body_bytes);
+	config_rate_limits(b, r);
 	sb_printf(b, "}");
 }
 
@@ -1212,7 +1406,8 @@ config_checks(struct sbuf *b, const struct sl_conf_cluster *cl)
 			  (unsigned long long)h->interval_ms,
 			  (unsigned long long)h->timeout_ms, h->healthy,
 			  h->unhealthy);
-		/* as written: a whole class as "2xx", else each status */
+		/* as written: a whole class as "2xx", else each status
+		 */
 		for (int cls = 1; cls <= 5; cls++) {
 			int all = 1;
 			for (int st = cls * 100; st < cls * 100 + 100; st++)
@@ -1363,6 +1558,14 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 	jkv_bool(b, "mask_card_numbers", c->log_cards);
 	sb_printf(b, "}");
 	jkv_u64(b, "drain_timeout_ms", c->drain_timeout_ms);
+	if (c->rl_store.set) {
+		sb_printf(b, ",\"rate_limit_store\":{\"address\":");
+		jstr(b, c->rl_store.addr.text);
+		jkv_u64(b, "timeout_ms", c->rl_store.timeout_ms);
+		jkv_str(b, "prefix", c->rl_store.prefix);
+		sb_printf(b, "}");
+	} else
+		sb_printf(b, ",\"rate_limit_store\":null");
 	sb_printf(b, ",\"listeners\":[");
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct sl_conf_listener *l = &c->listeners[i];
@@ -1430,18 +1633,18 @@ respond(struct admin_conn *ac, size_t head_len)
 		status = 500;
 		body.len = 0;
 	}
-	sb_printf(
-	    &out,
-	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	    "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-	    status,
-	    status == 200   ? "OK"
-	    : status == 404 ? "Not Found"
-	    : status == 405 ? "Method Not Allowed"
-	    : status == 503 ? "Service Unavailable"
-	    : status == 400 ? "Bad Request"
-			    : "Internal Server Error",
-	    ctype, body.len);
+	sb_printf(&out,
+		  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
+		  "%zu\r\n"
+		  "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+		  status,
+		  status == 200	  ? "OK"
+		  : status == 404 ? "Not Found"
+		  : status == 405 ? "Method Not Allowed"
+		  : status == 503 ? "Service Unavailable"
+		  : status == 400 ? "Bad Request"
+				  : "Internal Server Error",
+		  ctype, body.len);
 	if (req.method_id != SL_M_HEAD && body.len > 0)
 		sb_printf(&out, "%.*s", (int)body.len, body.p);
 	free(body.p);

@@ -20,6 +20,7 @@
 #include "h1_msg.h"
 #include "h1_parse.h"
 #include "rate.h"
+#include "rlcheck.h"
 #include "upstream.h"
 #include "util.h"
 #include "wgen.h"
@@ -107,9 +108,14 @@ struct sl_txn {
 	struct sl_h1_chunked resp_chunked;
 	int resp_keepalive;	/* upstream allows reuse */
 	uint32_t interim_bytes; /* 1xx head bytes read for this request */
-	uint32_t head_out;	/* bytes of heads queued to the client
-				   (1xx, the response's): bytes_out less
-				   these is body */
+	/* what X-Forwarded-For upstream becomes (sl_forwarded_settle): kept
+	 * here because the head may be parsed again (a rate limit's wait) */
+	uint8_t fwd_xff;      /* enum sl_fwd_xff */
+	uint16_t fwd_cut_hdr; /* SL_FWD_CUT: index in the head's fields */
+	uint32_t fwd_cut_off; /* ... and bytes of its value kept */
+	uint32_t head_out;    /* bytes of heads queued to the client
+				 (1xx, the response's): bytes_out less
+				 these is body */
 	int status;
 	const char *error;     /* error code of a local response */
 	enum sl_h1_reason why; /* rule a refused request broke, for logs */
@@ -157,6 +163,11 @@ struct sl_txn {
 					 generation), NULL: none */
 		const char *why;      /* error code, static */
 	} fails[4]; /* the attempts that failed, for the log */
+	/* rate limits (doc/edge.md section 6): the request's way through
+	 * its route's limits, and its wait for a lease. Not cleared by
+	 * txn_new either: it sets rl.wait.entry (nothing waits), and
+	 * sl_rlcheck_start the rest when the route has limits */
+	struct sl_rlc rl;
 };
 
 #define T_LOCAL		0x0001	/* a local response is being sent */

@@ -985,6 +985,8 @@ static const char *const route_keys[] = {
     "request_headers",
     "response_headers",
     "max_body_bytes",
+    /* rate limits (doc/edge.md section 6) */
+    "rate_limit",
     NULL,
 };
 static const char *const header_rules_keys[] = {"set", "add", "remove", NULL};
@@ -1929,6 +1931,297 @@ check_listener_policy(struct sl_yaml_loader *ld, struct sl_conf_listener *l)
 	}
 }
 
+/* ---- rate limits (doc/edge.md section 6) -------------------------------- */
+
+#define CONF_RL_MAX	   8	     /* limits per route */
+#define CONF_RL_MAX_RATE   1000000   /* requests per unit */
+#define CONF_RL_MAX_BURST  1000000   /* requests at once */
+#define CONF_RL_MAX_KEYS   (1 << 24) /* max_keys */
+#define DEF_RL_LOCAL_KEYS  65536
+#define DEF_RL_FLEET_KEYS  4096
+#define DEF_RL_TIMEOUT_MS  50
+#define CONF_RL_MAX_PREFIX 64
+#define CONF_RL_SPAN_US	   ((uint64_t)1 << 40) /* burst x interval */
+
+static const char *const rate_limit_keys[] = {
+    "name", "key", "rate", "burst", "scope", "max_keys", "on_store_error", NULL,
+};
+static const char *const rate_limit_store_keys[] = {
+    "address",
+    "timeout",
+    "prefix",
+    NULL,
+};
+static const char *const rl_scope_names[] = {"local", "fleet", NULL};
+static const char *const rl_error_names[] = {"allow", "deny", NULL};
+
+/* "10/s", "100/m", "1000/h" into rate and unit. Returns 0 or -1
+ * (reported). */
+static int
+parse_rl_rate(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
+	      struct sl_conf_rate_limit *rl)
+{
+	const char *s;
+	uint64_t v;
+	enum sl_yaml_num r;
+
+	if (n->type == SL_YAML_NODE_BAD)
+		return -1;
+	s = n->str;
+	if (!sl_yaml_is_string(n) ||
+	    (r = sl_yaml_parse_digits(&s, &v)) == SL_YAML_NUM_BAD ||
+	    s[0] != '/' || (s[1] != 's' && s[1] != 'm' && s[1] != 'h') ||
+	    s[2] != '\0') {
+		sl_yaml_err_node(
+		    ld, n,
+		    "\"rate\": expected N/s, N/m or N/h (requests "
+		    "per second, minute or hour), not \"%s\"",
+		    n->type == SL_YAML_NODE_SCALAR ? sl_yaml_qnode(ld, n) : "");
+		return -1;
+	}
+	if (r != SL_YAML_NUM_OK || v == 0 || v > CONF_RL_MAX_RATE) {
+		sl_yaml_err_node(ld, n,
+				 "\"rate\": %s is out of range (1 to %d "
+				 "requests per unit)",
+				 sl_yaml_qnode(ld, n), CONF_RL_MAX_RATE);
+		return -1;
+	}
+	rl->rate = v;
+	rl->unit_s = s[1] == 's' ? 1 : s[1] == 'm' ? 60 : 3600;
+	return 0;
+}
+
+/* "client_ip", "header:NAME", "cookie:NAME" or "route" (one bucket). */
+static int
+parse_rl_key(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
+	     struct sl_conf_key *k)
+{
+	const char *s;
+
+	if (sl_yaml_get_str(ld, "key", n, &s) == -1)
+		return -1;
+	if (strcmp(s, "route") == 0) {
+		k->source = SL_KEY_NONE;
+		return 0;
+	}
+	if (strcmp(s, "client_ip") != 0 && strncmp(s, "header:", 7) != 0 &&
+	    strncmp(s, "cookie:", 7) != 0) {
+		sl_yaml_err_node(ld, n,
+				 "\"key\": expected client_ip, header:NAME, "
+				 "cookie:NAME or route, not \"%s\"",
+				 sl_yaml_qnode(ld, n));
+		return -1;
+	}
+	return parse_key(ld, "key", n, k);
+}
+
+/* One item of rate_limit:. */
+static void
+parse_rate_limit(struct sl_yaml_loader *ld, const char *lbl,
+		 const struct sl_yaml_node *map, struct sl_conf_rate_limit *rl)
+{
+	const struct sl_yaml_node *v, *burstn, *errk;
+	char rlbl[2 * SL_YAML_LABEL_MAX];
+	int e, rate_ok = 0, scope_ok = 0;
+
+	rl->scope = SL_RL_SCOPE_LOCAL;
+	if (map->type != SL_YAML_NODE_MAP) {
+		if (map->type != SL_YAML_NODE_BAD)
+			sl_yaml_err_node(ld, map,
+					 "%s: each \"rate_limit\" item is a "
+					 "mapping with \"name\", \"key\" and "
+					 "\"rate\"",
+					 lbl);
+		return;
+	}
+	sl_yaml_check_keys(ld, map, rate_limit_keys, "in rate_limit");
+	if ((v = sl_yaml_map_get(map, "name", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map,
+				  "%s: rate_limit: missing key \"name\"", lbl);
+	else
+		sl_yaml_get_name(ld, v, &rl->name);
+	snprintf(rlbl, sizeof(rlbl), "%s: rate_limit \"%s\"", lbl,
+		 rl->name != NULL ? rl->name : "?");
+	if ((v = sl_yaml_map_get(map, "key", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map, "%s: missing key \"key\"", rlbl);
+	else
+		parse_rl_key(ld, v, &rl->key);
+	if ((v = sl_yaml_map_get(map, "rate", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map, "%s: missing key \"rate\"", rlbl);
+	else
+		rate_ok = parse_rl_rate(ld, v, rl) == 0;
+	rl->burst = rl->rate;
+	if ((burstn = sl_yaml_map_get(map, "burst", NULL)) != NULL &&
+	    sl_yaml_get_uint(ld, "burst", burstn, 1, CONF_RL_MAX_BURST,
+			     &rl->burst) == -1)
+		burstn = NULL;
+	/* the TATs of a key must stay within 48 bits of microseconds */
+	if (rate_ok &&
+	    rl->burst * ((rl->unit_s * 1000000 + rl->rate - 1) / rl->rate) >
+		CONF_RL_SPAN_US)
+		sl_yaml_err_node(ld, burstn != NULL ? burstn : map,
+				 "%s: \"burst\" (%llu) at %llu/%s spans more "
+				 "than 12 days; lower the burst",
+				 rlbl, (unsigned long long)rl->burst,
+				 (unsigned long long)rl->rate,
+				 rl->unit_s == 1    ? "s"
+				 : rl->unit_s == 60 ? "m"
+						    : "h");
+	if ((v = sl_yaml_map_get(map, "scope", NULL)) != NULL &&
+	    (e = sl_yaml_get_enum(ld, "scope", v, rl_scope_names,
+				  "local or fleet")) >= 0) {
+		rl->scope = (enum sl_conf_rl_scope)e;
+		rl->scope_pos.line = v->line;
+		rl->scope_pos.col = v->col;
+		scope_ok = 1;
+	}
+	rl->max_keys = rl->scope == SL_RL_SCOPE_FLEET ? DEF_RL_FLEET_KEYS
+						      : DEF_RL_LOCAL_KEYS;
+	if ((v = sl_yaml_map_get(map, "max_keys", NULL)) != NULL)
+		sl_yaml_get_uint(ld, "max_keys", v, 1, CONF_RL_MAX_KEYS,
+				 &rl->max_keys);
+	if ((v = sl_yaml_map_get(map, "on_store_error", &errk)) != NULL) {
+		if ((e = sl_yaml_get_enum(ld, "on_store_error", v,
+					  rl_error_names, "allow or deny")) >=
+		    0)
+			rl->store_error_deny = e == 1;
+		/* a wrong scope may have meant fleet; one not read yet
+		 * may be fleet */
+		if (rl->scope != SL_RL_SCOPE_FLEET &&
+		    (scope_ok || (sl_yaml_map_get(map, "scope", NULL) == NULL &&
+				  sl_yaml_whole(ld, map))))
+			sl_yaml_err_node(ld, errk,
+					 "%s: \"on_store_error\" needs "
+					 "\"scope: fleet\"",
+					 rlbl);
+	}
+}
+
+/* rate_limit: a list of limits, each name once. */
+static void
+parse_rate_limits(struct sl_yaml_loader *ld, const char *lbl,
+		  const struct sl_yaml_node *seq, struct sl_conf_route *r)
+{
+	if (sl_yaml_get_seq(ld, "rate_limit", seq) == -1)
+		return;
+	if (seq->nkids == 0) {
+		sl_yaml_err_lacks(ld, seq,
+				  "%s: \"rate_limit\" must not be empty", lbl);
+		return;
+	}
+	if (seq->nkids > CONF_RL_MAX) {
+		sl_yaml_err_node(ld, seq->kids[CONF_RL_MAX],
+				 "%s: more than %d rate limits", lbl,
+				 CONF_RL_MAX);
+		return;
+	}
+	if ((r->rate_limits = calloc(seq->nkids, sizeof(*r->rate_limits))) ==
+	    NULL) {
+		ld->oom = 1;
+		return;
+	}
+	r->nrate_limits = seq->nkids;
+	for (size_t i = 0; i < seq->nkids; i++) {
+		struct sl_conf_rate_limit *rl = &r->rate_limits[i];
+		parse_rate_limit(ld, lbl, seq->kids[i], rl);
+		for (size_t j = 0; rl->name != NULL && j < i; j++)
+			if (r->rate_limits[j].name != NULL &&
+			    strcmp(r->rate_limits[j].name, rl->name) == 0) {
+				sl_yaml_err_node(
+				    ld,
+				    sl_yaml_map_get(seq->kids[i], "name", NULL),
+				    "%s: duplicate rate_limit name "
+				    "\"%s\"",
+				    lbl, sl_yaml_qstr(ld, rl->name));
+				break;
+			}
+	}
+}
+
+static void
+free_rate_limits(struct sl_conf_route *r)
+{
+	for (size_t i = 0; i < r->nrate_limits; i++) {
+		free(r->rate_limits[i].name);
+		free(r->rate_limits[i].key.name);
+	}
+	free(r->rate_limits);
+}
+
+/* rate_limit_store: { address, timeout, prefix } */
+static void
+parse_rate_limit_store(struct sl_yaml_loader *ld,
+		       const struct sl_yaml_node *map, struct sl_conf *conf)
+{
+	const struct sl_yaml_node *v;
+	const char *s;
+
+	conf->rl_store.timeout_ms = DEF_RL_TIMEOUT_MS;
+	if (sl_yaml_get_map(ld, "rate_limit_store", map) == -1)
+		return;
+	sl_yaml_check_keys(ld, map, rate_limit_store_keys,
+			   "in rate_limit_store");
+	if ((v = sl_yaml_map_get(map, "address", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map,
+				  "rate_limit_store: missing key \"address\"");
+	else if (sl_yaml_get_addr(ld, "address", v, &conf->rl_store.addr) == 0)
+		conf->rl_store.set = 1;
+	if ((v = sl_yaml_map_get(map, "timeout", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "timeout", v, 1, 10000,
+				     &conf->rl_store.timeout_ms);
+	if ((v = sl_yaml_map_get(map, "prefix", NULL)) != NULL &&
+	    sl_yaml_get_str(ld, "prefix", v, &s) == 0) {
+		int ok = strlen(s) <= CONF_RL_MAX_PREFIX;
+		for (size_t i = 0; ok && s[i] != '\0'; i++)
+			ok = s[i] > 0x20 && s[i] < 0x7f;
+		if (!ok)
+			sl_yaml_err_node(
+			    ld, v,
+			    "\"prefix\": \"%s\" must be at most %d "
+			    "printable characters without spaces",
+			    sl_yaml_qnode(ld, v), CONF_RL_MAX_PREFIX);
+		else {
+			free(conf->rl_store.prefix);
+			conf->rl_store.prefix = sl_yaml_strdup(ld, s);
+		}
+	}
+}
+
+/* A fleet limit needs the store; said where its scope is written. */
+static void
+check_rate_limit_store(struct sl_yaml_loader *ld,
+		       const struct sl_yaml_node *root, struct sl_conf *conf)
+{
+	/* not when the store is written (wrong or not), nor when it may
+	 * be in the part not read */
+	if (conf->rl_store.set ||
+	    sl_yaml_map_get(root, "rate_limit_store", NULL) != NULL ||
+	    !sl_yaml_whole(ld, root))
+		return;
+	for (size_t i = 0; i < conf->nlisteners; i++)
+		for (size_t j = 0; j < conf->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &conf->listeners[i].routes[j];
+			for (size_t k = 0; k < r->nrate_limits; k++)
+				if (r->rate_limits[k].scope ==
+				    SL_RL_SCOPE_FLEET)
+					sl_yaml_err_at(
+					    ld,
+					    r->rate_limits[k].scope_pos.line,
+					    r->rate_limits[k].scope_pos.col,
+					    "route \"%s\": rate_limit "
+					    "\"%s\": "
+					    "\"scope: fleet\" needs "
+					    "\"rate_limit_store\" at "
+					    "the top "
+					    "level",
+					    r->name ? r->name : "?",
+					    r->rate_limits[k].name
+						? r->rate_limits[k].name
+						: "?");
+		}
+}
+
 static void
 parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	    size_t idx, struct sl_conf_route *r, struct sl_conf *conf)
@@ -1963,16 +2256,16 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		parse_match(ld, lbl, v, r);
 
 	/*
-	 * Each value is checked even when the route is wrong as a whole, so
-	 * that one run shows every mistake.
+	 * Each value is checked even when the route is wrong as a
+	 * whole, so that one run shows every mistake.
 	 */
 	clv = sl_yaml_map_get(map, "cluster", &clk);
 	splitv = sl_yaml_map_get(map, "split", &splitk);
 	if (clv != NULL && splitv != NULL)
-		sl_yaml_err_node(
-		    ld, sl_yaml_later(clk, splitk),
-		    "%s: \"cluster\" and \"split\" are mutually exclusive",
-		    lbl);
+		sl_yaml_err_node(ld, sl_yaml_later(clk, splitk),
+				 "%s: \"cluster\" and \"split\" are "
+				 "mutually exclusive",
+				 lbl);
 	else if (clv == NULL && splitv == NULL)
 		sl_yaml_err_lacks(
 		    ld, map, "%s: missing key \"cluster\" (or \"split\")", lbl);
@@ -1992,7 +2285,8 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		if (splitv == NULL)
 			sl_yaml_err_node(
 			    ld, k,
-			    "%s: \"split_failover\" needs \"split\" (it moves "
+			    "%s: \"split_failover\" needs \"split\" "
+			    "(it moves "
 			    "a request to another cluster of it)",
 			    lbl);
 		else
@@ -2008,6 +2302,8 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		sl_yaml_get_duration(ld, "timeout", v, 1, CONF_DAY_MS,
 				     &r->timeout_ms);
 	parse_route_policy(ld, lbl, map, r);
+	if ((v = sl_yaml_map_get(map, "rate_limit", NULL)) != NULL)
+		parse_rate_limits(ld, lbl, v, r);
 }
 
 static void
@@ -2041,9 +2337,9 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	limits_defaults(&l->limits);
 	if (map->type != SL_YAML_NODE_MAP) {
 		if (map->type != SL_YAML_NODE_BAD)
-			sl_yaml_err_node(
-			    ld, map,
-			    "\"listeners\": each item must be a mapping");
+			sl_yaml_err_node(ld, map,
+					 "\"listeners\": each item "
+					 "must be a mapping");
 		return NULL;
 	}
 	sl_yaml_check_keys(ld, map, listener_keys, "in listener");
@@ -2094,7 +2390,8 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	return addr;
 }
 
-/* Duplicate names, and addresses that two sockets cannot both listen on. */
+/* Duplicate names, and addresses that two sockets cannot both listen
+ * on. */
 static void
 check_listeners(struct sl_yaml_loader *ld, const struct sl_yaml_node *seq,
 		const struct sl_yaml_node **addrs,
@@ -2134,7 +2431,8 @@ check_listeners(struct sl_yaml_loader *ld, const struct sl_yaml_node *seq,
 			else if (sockaddr_overlap(&a->addr.ss, &b->addr.ss))
 				sl_yaml_err_node(
 				    ld, addrs[i],
-				    "listener \"%s\": address %s overlaps "
+				    "listener \"%s\": address %s "
+				    "overlaps "
 				    "%s of listener \"%s\"",
 				    b->name ? sl_yaml_qstr(ld, b->name) : "?",
 				    sl_yaml_qstr(ld, b->addr.text),
@@ -2153,13 +2451,13 @@ check_listeners(struct sl_yaml_loader *ld, const struct sl_yaml_node *seq,
 		    !(sockaddr_same(&a->addr.ss, &conf->admin_addr.ss) ||
 		      sockaddr_overlap(&a->addr.ss, &conf->admin_addr.ss)))
 			continue;
-		sl_yaml_err_node(
-		    ld, admin,
-		    "\"admin\": address %s conflicts with %s of listener "
-		    "\"%s\"",
-		    sl_yaml_qstr(ld, conf->admin_addr.text),
-		    sl_yaml_qstr(ld, a->addr.text),
-		    a->name ? sl_yaml_qstr(ld, a->name) : "?");
+		sl_yaml_err_node(ld, admin,
+				 "\"admin\": address %s conflicts with %s of "
+				 "listener "
+				 "\"%s\"",
+				 sl_yaml_qstr(ld, conf->admin_addr.text),
+				 sl_yaml_qstr(ld, a->addr.text),
+				 a->name ? sl_yaml_qstr(ld, a->name) : "?");
 		break;
 	}
 }
@@ -2191,10 +2489,13 @@ parse_listeners(struct sl_yaml_loader *ld, const struct sl_yaml_node *seq,
 	free(addrs);
 }
 
-/* ---- top level --------------------------------------------------------- */
+/* ---- top level
+ * --------------------------------------------------------- */
 
 static const char *const top_keys[] = {
-    "workers", "admin", "log", "drain_timeout", "listeners", "clusters", NULL,
+    "workers",		"admin",     "log",
+    "drain_timeout",	"listeners", "clusters",
+    "rate_limit_store", NULL,
 };
 static const char *const admin_keys[] = {"address", NULL};
 static const char *const log_keys[] = {
@@ -2254,10 +2555,10 @@ parse_log(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	if ((v = sl_yaml_map_get(map, "access", NULL)) != NULL &&
 	    sl_yaml_get_str(ld, "access", v, &s) == 0) {
 		if (s[0] == '\0')
-			sl_yaml_err_node(
-			    ld, v,
-			    "\"access\": expected off, stdout, stderr or "
-			    "a file path");
+			sl_yaml_err_node(ld, v,
+					 "\"access\": expected off, "
+					 "stdout, stderr or "
+					 "a file path");
 		else if ((d = sl_yaml_strdup(ld, s)) != NULL) {
 			free(conf->access_log);
 			conf->access_log = d;
@@ -2285,11 +2586,12 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 
 	if (root == NULL) {
 		if (ld->stopped)
-			return; /* the stop is reported; nothing was read */
-		sl_yaml_err_at(
-		    ld, 1, 1,
-		    "the configuration is empty (expected a mapping with "
-		    "\"listeners\")");
+			return; /* the stop is reported; nothing was
+				   read */
+		sl_yaml_err_at(ld, 1, 1,
+			       "the configuration is empty (expected a "
+			       "mapping with "
+			       "\"listeners\")");
 		return;
 	}
 	if (root->type != SL_YAML_NODE_MAP) {
@@ -2321,18 +2623,24 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 	if ((v = sl_yaml_map_get(root, "drain_timeout", NULL)) != NULL)
 		sl_yaml_get_duration(ld, "drain_timeout", v, 0, CONF_DAY_MS,
 				     &conf->drain_timeout_ms);
-	/* Clusters first: routes refer to them wherever they are written. */
+	/* Clusters first: routes refer to them wherever they are
+	 * written. */
 	if ((v = sl_yaml_map_get(root, "clusters", NULL)) != NULL)
 		parse_clusters(ld, v, conf);
-	/* after a stop, a cluster a route names may be in the part not read */
+	/* after a stop, a cluster a route names may be in the part not
+	 * read */
 	ld->names_cut = !sl_yaml_whole(ld, v != NULL ? v : root);
+	if ((v = sl_yaml_map_get(root, "rate_limit_store", NULL)) != NULL)
+		parse_rate_limit_store(ld, v, conf);
 	if ((v = sl_yaml_map_get(root, "listeners", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, root, "missing key \"listeners\"");
 	else
 		parse_listeners(ld, v, admin, conf);
+	check_rate_limit_store(ld, root, conf);
 }
 
-/* ---- public ------------------------------------------------------------ */
+/* ---- public
+ * ------------------------------------------------------------ */
 
 static void
 conf_free(struct sl_conf *conf)
@@ -2367,6 +2675,7 @@ conf_free(struct sl_conf *conf)
 			free(r->sticky.name);
 			free(r->expose_cluster_header);
 			sl_policy_free(r->policy);
+			free_rate_limits(r);
 		}
 		free(l->routes);
 		for (j = 0; j < l->tls.ncerts; j++) {
@@ -2397,6 +2706,8 @@ conf_free(struct sl_conf *conf)
 	}
 	free(conf->clusters);
 	free(conf->admin_addr.text);
+	free(conf->rl_store.addr.text);
+	free(conf->rl_store.prefix);
 	free(conf->access_log);
 	free(conf->path);
 	free(conf);
@@ -2424,6 +2735,8 @@ sl_conf_load_buffer(const char *name, const char *text, size_t len,
 		conf->drain_timeout_ms = DEF_DRAIN_TIMEOUT_MS;
 		conf->path = sl_yaml_strdup(&ld, ld.name);
 		conf->access_log = sl_yaml_strdup(&ld, "stdout");
+		conf->rl_store.prefix = sl_yaml_strdup(&ld, "sluice:");
+		conf->rl_store.timeout_ms = DEF_RL_TIMEOUT_MS;
 		parse_root(&ld, root, conf);
 	}
 	sl_yaml_node_free(root);
@@ -2442,7 +2755,8 @@ sl_conf_load_buffer(const char *name, const char *text, size_t len,
 	return conf;
 }
 
-/* One error line without a position, for problems with the file itself. */
+/* One error line without a position, for problems with the file itself.
+ */
 static char *
 file_error(const char *path, const char *what, int err)
 {
@@ -2479,7 +2793,9 @@ sl_conf_load(const char *path, char **errors)
 				if (errors != NULL)
 					*errors = file_error(
 					    path,
-					    "the file is larger than 16MiB", 0);
+					    "the file is larger than "
+					    "16MiB",
+					    0);
 				goto fail;
 			}
 			if ((nb = realloc(buf, cap)) == NULL) {

@@ -20,6 +20,7 @@ struct sl_policy;
 struct sl_clstate;
 struct sl_epstate;
 struct sl_rstate;
+struct sl_rlstate;
 
 enum sl_log_level {
 	SL_LOG_ERROR = 0,
@@ -225,6 +226,31 @@ struct sl_conf_split {
 					    place in the sticky race */
 };
 
+/*
+ * Rate limits (issue 23, doc/edge.md section 6): one of a route's
+ * rate_limit: list. A request passes when every limit of its route lets
+ * it, in order.
+ */
+enum sl_conf_rl_scope {
+	SL_RL_SCOPE_LOCAL = 0, /* this process: exact across its workers */
+	SL_RL_SCOPE_FLEET,     /* every process sharing rate_limit_store */
+};
+
+struct sl_conf_rate_limit {
+	char *name;		/* unique in the route */
+	struct sl_conf_key key; /* SL_KEY_NONE: the route, one bucket */
+	uint64_t rate;		/* requests per unit_s, >= 1 */
+	uint64_t unit_s;	/* 1, 60 or 3600 */
+	uint64_t burst;		/* at once; default rate */
+	enum sl_conf_rl_scope scope;
+	uint64_t max_keys;    /* local: slots of the shared table; fleet:
+				 keys each worker holds leases for */
+	int store_error_deny; /* fleet: on_store_error: deny */
+	struct sl_conf_pos scope_pos; /* of scope: fleet, for the check
+					 that rate_limit_store is set */
+	struct sl_rlstate *state;     /* set by sl_runtime_bind */
+};
+
 struct sl_conf_route {
 	char *name; /* given, or "route-N" with N from 1 within its listener */
 	size_t index; /* position among all routes of the generation (every
@@ -263,6 +289,9 @@ struct sl_conf_route {
 	uint64_t max_body_bytes;  /* the route's max_body_bytes, else its
 				     listener's limits.max_body_bytes;
 				     0 = unlimited */
+	/* rate limits (doc/edge.md section 6): NULL when none */
+	struct sl_conf_rate_limit *rate_limits; /* owned */
+	size_t nrate_limits;
 };
 
 /* A listener's proxy_protocol: (doc/edge.md section 2). */
@@ -343,6 +372,14 @@ struct sl_conf {
 	time_t loaded_at; /* when it was read */
 	/* frees what sl_tls_load built (set by it) */
 	void (*tls_free)(struct sl_conf *conf);
+	/* rate limits (doc/edge.md section 6): where fleet limits keep
+	 * their counts (rate_limit_store:); set = 0 when absent */
+	struct {
+		int set;
+		struct sl_conf_addr addr; /* Redis, HOST:PORT */
+		uint64_t timeout_ms;	  /* per command, default 50 */
+		char *prefix;		  /* of every key, "sluice:" */
+	} rl_store;
 };
 
 /*

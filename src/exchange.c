@@ -31,6 +31,7 @@
 #include "policy.h"
 #include "rate.h"
 #include "retry.h"
+#include "rlcheck.h"
 #include "route.h"
 #include "runtime.h"
 #include "tls.h"
@@ -43,6 +44,10 @@ static void txn_choose_cluster(struct sl_client *c,
 			       const struct sl_h1_request *req);
 static void txn_mirror(struct sl_client *c, const struct sl_h1_request *req);
 static int up_read(struct sl_client *c);
+static void txn_forward(struct sl_client *c, struct sl_h1_request *req);
+static int txn_rate_limit(struct sl_client *c, struct sl_h1_request *req,
+			  size_t head_len);
+static int req_body_advance(struct sl_client *c);
 
 static size_t
 head_cap(const struct sl_client *c)
@@ -438,6 +443,7 @@ sl_exchange_free(struct sl_client *c)
 	sl_client_want_write(c, 0);
 	event_del(&t->tev);
 	sl_buf_release(&c->w->bufs, &t->out);
+	sl_rlcheck_cancel(&t->rl); /* a request waiting for a lease */
 	sl_attempt_dequeue(t);
 	sl_attempt_release(c, 0);
 	sl_attempt_done(t);
@@ -465,6 +471,7 @@ txn_new(struct sl_client *c)
 	else if ((t = malloc(sizeof(*t))) == NULL)
 		return NULL;
 	memset(t, 0, offsetof(struct sl_txn, request_id));
+	t->rl.wait.entry = NULL;
 	t->request_id[0] = t->method[0] = t->path[0] = t->host[0] = '\0';
 	t->referer[0] = t->user_agent[0] = '\0';
 	/* an exchange starts with the first byte of its head */
@@ -617,10 +624,13 @@ out_reserve(struct sl_client *c, size_t n)
 /*
  * Answers the current request (or the head being read) with a local error
  * and stops the exchange with the upstream. close forces the connection to
- * close after it; so does a request whose body was not read.
+ * close after it; so does a request whose body was not read. fields, when
+ * not NULL, are the answer's own (a rate limit's); they also keep it from
+ * the info log (rlcheck.c says those).
  */
-void
-sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
+static void
+exchange_local(struct sl_client *c, int status, const char *code, int close,
+	       const char *fields)
 {
 	struct sl_txn *t = c->txn;
 	const struct sl_hdr_apply *rules;
@@ -649,6 +659,7 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 		t->out.off = t->out.len = 0;
 	}
 	sl_attempt_dequeue(t); /* a request answered here waits for nothing */
+	sl_rlcheck_cancel(&t->rl);
 	sl_attempt_release(c, 0);
 	t->flags |= T_LOCAL;
 	t->status = status;
@@ -660,17 +671,17 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 		return;
 	}
 	rules = txn_rules(c, 0, &vars, &vp, NULL, ip);
-	n = sl_h1_write_error(
+	n = sl_h1_write_error_fields(
 	    c->txn->out.data + c->txn->out.len, sl_buf_space(&c->txn->out),
 	    status, code, t->request_id, (t->flags & T_CLOSE) != 0,
-	    (t->flags & T_HEAD_ONLY) != 0, t->minor, rules, vp);
+	    (t->flags & T_HEAD_ONLY) != 0, t->minor, fields, rules, vp);
 	if (n < 0 && rules != NULL)
 		/* the answer goes out all the same, without the rules */
-		n = sl_h1_write_error(c->txn->out.data + c->txn->out.len,
-				      sl_buf_space(&c->txn->out), status, code,
-				      t->request_id, (t->flags & T_CLOSE) != 0,
-				      (t->flags & T_HEAD_ONLY) != 0, t->minor,
-				      NULL, NULL);
+		n = sl_h1_write_error_fields(
+		    c->txn->out.data + c->txn->out.len,
+		    sl_buf_space(&c->txn->out), status, code, t->request_id,
+		    (t->flags & T_CLOSE) != 0, (t->flags & T_HEAD_ONLY) != 0,
+		    t->minor, fields, NULL, NULL);
 	if (n < 0) {
 		sl_client_close(c, code);
 		return;
@@ -682,7 +693,7 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 		t->head_out += e != NULL ? (uint32_t)(e - h + 4) : (uint32_t)n;
 	}
 	c->txn->out.len += (uint32_t)n;
-	if (sl_log_enabled(SL_LOG_INFO) && status != 404) {
+	if (sl_log_enabled(SL_LOG_INFO) && status != 404 && fields == NULL) {
 		char peer[SL_PEER_MAX], m[64], p[1024], h[512];
 		/* the rule a refused request broke: the response says only
 		 * bad_request, the operator needs more */
@@ -700,6 +711,12 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 		    sl_escape(p, sizeof(p), t->path, strlen(t->path)),
 		    sl_escape(h, sizeof(h), t->host, strlen(t->host)));
 	}
+}
+
+void
+sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
+{
+	exchange_local(c, status, code, close, NULL);
 }
 
 void
@@ -855,11 +872,7 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 				  lim->max_headers};
 	struct sl_h1_request req;
 	struct sl_txn *t;
-	char ip[64];
-	struct sl_fwd fwd;
-	struct sl_hdr_vars vars;
 	const char *rule;
-	long n;
 	int r;
 
 	if ((t = txn_new(c)) == NULL) {
@@ -905,11 +918,14 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	}
 	/* identity: who the client is, before anything keyed on it (a
 	 * trusted proxy's forwarded fields, doc/edge.md section 3) */
-	fwd.xff = SL_FWD_APPEND;
-	if ((c->lconf->trusted_proxies.n > 0 ||
-	     c->lconf->untrusted_forwarded) &&
-	    sl_forwarded_settle(c->lconf, &req, &t->client_addr, &fwd))
-		t->flags |= T_FWD_CLIENT;
+	if (c->lconf->trusted_proxies.n > 0 || c->lconf->untrusted_forwarded) {
+		struct sl_fwd fwd = {.xff = SL_FWD_APPEND};
+		if (sl_forwarded_settle(c->lconf, &req, &t->client_addr, &fwd))
+			t->flags |= T_FWD_CLIENT;
+		t->fwd_xff = (uint8_t)fwd.xff;
+		t->fwd_cut_hdr = (uint16_t)fwd.cut_hdr;
+		t->fwd_cut_off = (uint32_t)fwd.cut_off;
+	}
 	if (!sl_h1_client_request_id(&req, t->request_id))
 		sl_worker_request_id(w, t->request_id);
 	if (req_ends_connection(c, &req))
@@ -947,8 +963,29 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 		sl_exchange_reject(c, 413, SL_H1_R_BODY_TOO_LARGE);
 		return;
 	}
-	txn_choose_cluster(c, &req);
-	txn_retry_setup(c, &req);
+	if (t->route->rate_limits != NULL &&
+	    txn_rate_limit(c, &req, head_len) != 0)
+		return;
+	txn_forward(c, &req);
+}
+
+/*
+ * The request passed its route's checks: its cluster, its upstream head,
+ * a mirror copy, and the first upstream attempt.
+ */
+static void
+txn_forward(struct sl_client *c, struct sl_h1_request *req)
+{
+	struct sl_worker *w = c->w;
+	const struct sl_conf_limits *lim = &c->lconf->limits;
+	struct sl_txn *t = c->txn;
+	char ip[64];
+	struct sl_fwd fwd;
+	struct sl_hdr_vars vars;
+	long n;
+
+	txn_choose_cluster(c, req);
+	txn_retry_setup(c, req);
 
 	if (sl_buf_alloc(&w->bufs, &t->uphead, head_cap(c)) == -1) {
 		sl_exchange_local(c, 503, "out_of_memory", 0);
@@ -960,9 +997,12 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	fwd.subject = c->tls_subject;
 	fwd.request_id = t->request_id;
 	fwd.default_host = c->lconf->addr.text;
+	fwd.xff = (enum sl_fwd_xff)t->fwd_xff;
+	fwd.cut_hdr = t->fwd_cut_hdr;
+	fwd.cut_off = t->fwd_cut_off;
 	fwd.vars = NULL;
 	fwd.rules = txn_rules(c, 1, &vars, &fwd.vars, fwd.client_ip, ip);
-	n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, &req, &fwd);
+	n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, req, &fwd);
 	if (n < 0) {
 		/* the head with the fields sluice adds does not fit */
 		sl_exchange_reject(c, 431, SL_H1_R_HEAD_TOO_LARGE);
@@ -970,11 +1010,11 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	}
 	t->uphead.len = (uint32_t)n;
 	if (t->route->mirror != NULL && sl_mirror_due(c->gen, t->route))
-		txn_mirror(c, &req);
+		txn_mirror(c, req);
 	/* a request without a body is all in uphead now: an empty head
 	 * buffer goes back to the pool while the exchange lasts (req's
 	 * strings are not used past this point) */
-	if (req.body == SL_H1_BODY_NONE && sl_buf_pending(&c->in) == 0 &&
+	if (req->body == SL_H1_BODY_NONE && sl_buf_pending(&c->in) == 0 &&
 	    c->in_ready == c->in.len) {
 		sl_buf_release(&w->bufs, &c->in);
 		c->in_ready = 0;
@@ -982,8 +1022,8 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 
 	/* 100-continue: we ask for the body ourselves, once we are about to
 	 * read it; the upstream never sees Expect */
-	if ((req.flags & SL_H1_F_EXPECT_CONTINUE) && req.minor >= 1 &&
-	    req.body != SL_H1_BODY_NONE && sl_buf_pending(&c->in) == 0) {
+	if ((req->flags & SL_H1_F_EXPECT_CONTINUE) && req->minor >= 1 &&
+	    req->body != SL_H1_BODY_NONE && sl_buf_pending(&c->in) == 0) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		if (out_reserve(c, sizeof(cont) - 1) == 0) {
 			memcpy(c->txn->out.data + c->txn->out.len, cont,
@@ -993,9 +1033,92 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 		}
 	}
 	c->txn->last_read_ms = now_ms();
-	if (req.body != SL_H1_BODY_NONE && lim->min_body_rate_bps > 0)
+	if (req->body != SL_H1_BODY_NONE && lim->min_body_rate_bps > 0)
 		sl_rate_start(&t->body_rate, c->txn->last_read_ms);
 	sl_attempt_start(c);
+}
+
+/* ---- rate limits (doc/edge.md section 6) ------------------------------- */
+
+/* Acts on what the route's limits said of the request. Returns 0 when it
+ * goes on, 1 when it was answered (429, 503) or waits for a lease. */
+static int
+txn_rl_verdict(struct sl_client *c, int r, size_t head_len)
+{
+	struct sl_txn *t = c->txn;
+	char fields[512];
+	int status = r == SL_RLC_LIMITED ? 429 : 503;
+
+	if (r == SL_RLC_PASS)
+		return 0;
+	if (r == SL_RLC_WAIT) {
+		/* the head stays in `in` (a compaction keeps it at in.off),
+		 * to be parsed again when the lease comes */
+		t->rl.head_len = (uint32_t)head_len;
+		c->in.off -= (uint32_t)head_len;
+		return 1;
+	}
+	/* a body already here in full is read, so that the connection is
+	 * kept: a bot's small POSTs do not cost a connection each */
+	if (req_body_advance(c) == -1)
+		return 1; /* a malformed body: answered 400 */
+	exchange_local(
+	    c, status,
+	    status == 429 ? "rate_limited" : "rate_limit_unavailable", 0,
+	    sl_rlcheck_fields(&t->rl, status, t->route, fields,
+			      sizeof(fields)) > 0
+		? fields
+		: "");
+	return 1;
+}
+
+/* The lease a request waited for came, or failed: the request goes on
+ * through its route's limits, and on to the upstream when they let it. */
+static void
+txn_rl_woken(struct sl_rl_wait *wt, int verdict, uint64_t wait_us)
+{
+	struct sl_txn *t =
+	    (struct sl_txn *)((char *)wt - offsetof(struct sl_txn, rl.wait));
+	struct sl_client *c = t->client;
+	const struct sl_conf_limits *lim = &c->lconf->limits;
+	struct sl_h1_limits hl = {lim->max_uri_bytes, lim->max_header_bytes,
+				  lim->max_headers};
+	size_t head_len = t->rl.head_len;
+	struct sl_h1_request req;
+	int r;
+
+	sl_now_refresh();
+	if (c->state != SL_CLIENT_ST_TXN || c->txn != t || (t->flags & T_LOCAL))
+		return;
+	/* the head as it was parsed before the wait */
+	memset(&req, 0, sizeof(req));
+	req.headers = c->w->hdrs;
+	req.max_headers = SL_MIN(c->w->max_hdrs, lim->max_headers);
+	if (sl_h1_parse_request(c->in.data + c->in.off, head_len, &req, &hl) !=
+	    0) {
+		sl_client_close(c, "out_of_memory");
+		return;
+	}
+	c->in.off += (uint32_t)head_len;
+	r = sl_rlcheck_resume(&t->rl, verdict, wait_us, c->w, c->gen->conf,
+			      t->route, &req, &t->client_addr, c->id);
+	if (txn_rl_verdict(c, r, head_len) == 0)
+		txn_forward(c, &req);
+	sl_client_process(c);
+}
+
+/* The route's rate limits, in order (a route without any costs its
+ * caller one pointer test). Returns as txn_rl_verdict. */
+static int
+txn_rate_limit(struct sl_client *c, struct sl_h1_request *req, size_t head_len)
+{
+	struct sl_txn *t = c->txn;
+
+	return txn_rl_verdict(c,
+			      sl_rlcheck_start(&t->rl, c->w, c->gen->conf,
+					       t->route, req, &t->client_addr,
+					       c->id, txn_rl_woken),
+			      head_len);
 }
 
 /*

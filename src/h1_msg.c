@@ -470,6 +470,8 @@ sl_h1_reason(int status)
 		return "URI Too Long";
 	case 417:
 		return "Expectation Failed";
+	case 429:
+		return "Too Many Requests";
 	case 431:
 		return "Request Header Fields Too Large";
 	case 500:
@@ -495,6 +497,18 @@ sl_h1_write_error(char *out, size_t cap, int status, const char *code,
 		  int client_minor, const struct sl_hdr_apply *rules,
 		  const struct sl_hdr_vars *vars)
 {
+	return sl_h1_write_error_fields(out, cap, status, code, request_id,
+					close, head_only, client_minor, NULL,
+					rules, vars);
+}
+
+long
+sl_h1_write_error_fields(char *out, size_t cap, int status, const char *code,
+			 const char *request_id, int close, int head_only,
+			 int client_minor, const char *fields,
+			 const struct sl_hdr_apply *rules,
+			 const struct sl_hdr_vars *vars)
+{
 	struct out o = {out, cap, 0, 0};
 	char body[192];
 	char line[256];
@@ -515,7 +529,9 @@ sl_h1_write_error(char *out, size_t cap, int status, const char *code,
 		puts_(
 		    &o,
 		    "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n");
-	if (status == 503)
+	if (fields != NULL)
+		puts_(&o, fields);
+	else if (status == 503)
 		puts_(&o, "Retry-After: 1\r\n");
 	if (rules != NULL)
 		put_rules(&o, rules, vars, 1);

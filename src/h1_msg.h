@@ -123,4 +123,13 @@ long sl_h1_write_error(char *out, size_t cap, int status, const char *code,
 		       int client_minor, const struct sl_hdr_apply *rules,
 		       const struct sl_hdr_vars *vars);
 
+/* The same with fields (each line ending in CRLF; NULL: none) in place of
+ * the default Retry-After: a rate limit's 429 and 503 (rlcheck.c). */
+long sl_h1_write_error_fields(char *out, size_t cap, int status,
+			      const char *code, const char *request_id,
+			      int close, int head_only, int client_minor,
+			      const char *fields,
+			      const struct sl_hdr_apply *rules,
+			      const struct sl_hdr_vars *vars);
+
 #endif

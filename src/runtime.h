@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "ratelimit.h"
+
 struct sl_conf;
 
 #define SL_PER_IP_SLOTS 65536
@@ -169,6 +171,36 @@ struct sl_rstate {
 	char *key; /* "address name" */
 	int refs;
 	struct sl_counts *counts; /* one per worker */
+};
+
+/* A rate limit's counters in one worker (only it writes them). */
+struct sl_rlcounts {
+	atomic_uint_fast64_t admitted;	    /* requests it let through */
+	atomic_uint_fast64_t limited;	    /* answered 429 */
+	atomic_uint_fast64_t store_allowed; /* fleet: passed, store down */
+	atomic_uint_fast64_t store_denied;  /* fleet: 503, store down */
+	uint64_t logged_ms;		    /* last refusal said at info */
+	uint64_t unlogged;		    /* refusals since, not said */
+} __attribute__((aligned(64)));
+
+/*
+ * A rate limit (doc/edge.md section 6), by its listener (address and
+ * name), route, name and what it counts (key, rate, burst, scope,
+ * max_keys): a reload that keeps the limit keeps its buckets; one that
+ * changes it starts with fresh ones.
+ */
+struct sl_rlstate {
+	struct sl_rlstate *next;
+	char *key;
+	int refs;
+	struct sl_rl_spec spec;
+	uint64_t seed;		    /* local: keys' hashes (per table) */
+	struct sl_rl_table *table;  /* local: shared by the workers */
+	struct sl_rl_ltab **ltabs;  /* fleet: one per worker, its own */
+	char *fleet_id;		    /* fleet: names it in the store's keys,
+				       the same in every process */
+	uint32_t lease;		    /* fleet: cells asked for at once */
+	struct sl_rlcounts *counts; /* one per worker */
 };
 
 /* Workers there will be (fixed at start): the per-worker counters are

@@ -76,6 +76,9 @@ CONF_TEST_FILES = \
 	tests/conf/bad/queue-timeout-bare.yaml \
 	tests/conf/bad/queue-timeout-range.yaml \
 	tests/conf/bad/rate-bare.yaml \
+	tests/conf/bad/rate-limit-errors.yaml \
+	tests/conf/bad/rate-limit-fleet-without-store.yaml \
+	tests/conf/bad/rate-limit-store-errors.yaml \
 	tests/conf/bad/rate-range.yaml \
 	tests/conf/bad/rate-type.yaml \
 	tests/conf/bad/rate-unit.yaml \
@@ -122,6 +125,7 @@ CONF_TEST_FILES = \
 	tests/conf/good/minimal.yaml \
 	tests/conf/good/multi.yaml \
 	tests/conf/good/policy.yaml \
+	tests/conf/good/rate-limits.yaml \
 	tests/conf/good/tls/cert.pem \
 	tests/conf/good/tls/key.pem \
 	tests/conf/good/weighted.yaml

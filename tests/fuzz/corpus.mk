@@ -48,6 +48,8 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/conf/merge.yaml \
 	tests/fuzz/corpus/conf/minimal.yaml \
 	tests/fuzz/corpus/conf/no-colon.yaml \
+	tests/fuzz/corpus/conf/rate-limit-errors.yaml \
+	tests/fuzz/corpus/conf/rate-limits.yaml \
 	tests/fuzz/corpus/conf/tab.yaml \
 	tests/fuzz/corpus/conf/unclosed-flow.yaml \
 	tests/fuzz/corpus/conf/unclosed-quote.yaml \
@@ -1596,6 +1598,131 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/proxy/v2-tlvs \
 	tests/fuzz/corpus/proxy/v2-too-large \
 	tests/fuzz/corpus/proxy/v2-unix \
+	tests/fuzz/corpus/ratelimit/burst-then-rate \
+	tests/fuzz/corpus/ratelimit/fuzz-024eeba1 \
+	tests/fuzz/corpus/ratelimit/fuzz-0271602f \
+	tests/fuzz/corpus/ratelimit/fuzz-02c5aa79 \
+	tests/fuzz/corpus/ratelimit/fuzz-04b56b56 \
+	tests/fuzz/corpus/ratelimit/fuzz-0cc74f36 \
+	tests/fuzz/corpus/ratelimit/fuzz-0fd41568 \
+	tests/fuzz/corpus/ratelimit/fuzz-101433e8 \
+	tests/fuzz/corpus/ratelimit/fuzz-13300253 \
+	tests/fuzz/corpus/ratelimit/fuzz-14f5c91b \
+	tests/fuzz/corpus/ratelimit/fuzz-15382825 \
+	tests/fuzz/corpus/ratelimit/fuzz-15987c3b \
+	tests/fuzz/corpus/ratelimit/fuzz-1e479ce3 \
+	tests/fuzz/corpus/ratelimit/fuzz-1fb46f98 \
+	tests/fuzz/corpus/ratelimit/fuzz-22f9a97e \
+	tests/fuzz/corpus/ratelimit/fuzz-23f9eb5f \
+	tests/fuzz/corpus/ratelimit/fuzz-244c3e86 \
+	tests/fuzz/corpus/ratelimit/fuzz-2809b3bb \
+	tests/fuzz/corpus/ratelimit/fuzz-28c7e9f2 \
+	tests/fuzz/corpus/ratelimit/fuzz-3031d573 \
+	tests/fuzz/corpus/ratelimit/fuzz-30848e26 \
+	tests/fuzz/corpus/ratelimit/fuzz-32d76647 \
+	tests/fuzz/corpus/ratelimit/fuzz-394bf971 \
+	tests/fuzz/corpus/ratelimit/fuzz-39c2524a \
+	tests/fuzz/corpus/ratelimit/fuzz-3cdabd15 \
+	tests/fuzz/corpus/ratelimit/fuzz-3d057921 \
+	tests/fuzz/corpus/ratelimit/fuzz-3e888430 \
+	tests/fuzz/corpus/ratelimit/fuzz-3edb5bb1 \
+	tests/fuzz/corpus/ratelimit/fuzz-3f417f61 \
+	tests/fuzz/corpus/ratelimit/fuzz-42bd479d \
+	tests/fuzz/corpus/ratelimit/fuzz-45deaf50 \
+	tests/fuzz/corpus/ratelimit/fuzz-46420667 \
+	tests/fuzz/corpus/ratelimit/fuzz-4797b16b \
+	tests/fuzz/corpus/ratelimit/fuzz-4b444d7e \
+	tests/fuzz/corpus/ratelimit/fuzz-4f25a4e1 \
+	tests/fuzz/corpus/ratelimit/fuzz-50f258ff \
+	tests/fuzz/corpus/ratelimit/fuzz-520711b2 \
+	tests/fuzz/corpus/ratelimit/fuzz-53c7e0af \
+	tests/fuzz/corpus/ratelimit/fuzz-56abfaaa \
+	tests/fuzz/corpus/ratelimit/fuzz-572da856 \
+	tests/fuzz/corpus/ratelimit/fuzz-59f5ce8b \
+	tests/fuzz/corpus/ratelimit/fuzz-5ba93c9d \
+	tests/fuzz/corpus/ratelimit/fuzz-5cec0c88 \
+	tests/fuzz/corpus/ratelimit/fuzz-5de4bd38 \
+	tests/fuzz/corpus/ratelimit/fuzz-5f4ad078 \
+	tests/fuzz/corpus/ratelimit/fuzz-618e250e \
+	tests/fuzz/corpus/ratelimit/fuzz-61a63501 \
+	tests/fuzz/corpus/ratelimit/fuzz-61c321e8 \
+	tests/fuzz/corpus/ratelimit/fuzz-62e18e0b \
+	tests/fuzz/corpus/ratelimit/fuzz-6484724e \
+	tests/fuzz/corpus/ratelimit/fuzz-64b2153b \
+	tests/fuzz/corpus/ratelimit/fuzz-65003d0c \
+	tests/fuzz/corpus/ratelimit/fuzz-6573605c \
+	tests/fuzz/corpus/ratelimit/fuzz-6bee30f5 \
+	tests/fuzz/corpus/ratelimit/fuzz-6f393101 \
+	tests/fuzz/corpus/ratelimit/fuzz-6f7462f0 \
+	tests/fuzz/corpus/ratelimit/fuzz-7a704528 \
+	tests/fuzz/corpus/ratelimit/fuzz-7b66a539 \
+	tests/fuzz/corpus/ratelimit/fuzz-7f4a2b87 \
+	tests/fuzz/corpus/ratelimit/fuzz-8009289e \
+	tests/fuzz/corpus/ratelimit/fuzz-86bb39d0 \
+	tests/fuzz/corpus/ratelimit/fuzz-88f90712 \
+	tests/fuzz/corpus/ratelimit/fuzz-8930098a \
+	tests/fuzz/corpus/ratelimit/fuzz-8b099c5a \
+	tests/fuzz/corpus/ratelimit/fuzz-8e4d14ae \
+	tests/fuzz/corpus/ratelimit/fuzz-9078c76c \
+	tests/fuzz/corpus/ratelimit/fuzz-91363f02 \
+	tests/fuzz/corpus/ratelimit/fuzz-9137998c \
+	tests/fuzz/corpus/ratelimit/fuzz-92fc33bf \
+	tests/fuzz/corpus/ratelimit/fuzz-969c668c \
+	tests/fuzz/corpus/ratelimit/fuzz-9753f622 \
+	tests/fuzz/corpus/ratelimit/fuzz-9816de77 \
+	tests/fuzz/corpus/ratelimit/fuzz-998b0c52 \
+	tests/fuzz/corpus/ratelimit/fuzz-9f061968 \
+	tests/fuzz/corpus/ratelimit/fuzz-9f8dc812 \
+	tests/fuzz/corpus/ratelimit/fuzz-a7f60a7e \
+	tests/fuzz/corpus/ratelimit/fuzz-a8bf3f87 \
+	tests/fuzz/corpus/ratelimit/fuzz-aa9bd843 \
+	tests/fuzz/corpus/ratelimit/fuzz-aba49142 \
+	tests/fuzz/corpus/ratelimit/fuzz-ace35a86 \
+	tests/fuzz/corpus/ratelimit/fuzz-b03a4672 \
+	tests/fuzz/corpus/ratelimit/fuzz-b1cbd78e \
+	tests/fuzz/corpus/ratelimit/fuzz-b2a28a31 \
+	tests/fuzz/corpus/ratelimit/fuzz-b2c3006c \
+	tests/fuzz/corpus/ratelimit/fuzz-b423c22e \
+	tests/fuzz/corpus/ratelimit/fuzz-b5638d21 \
+	tests/fuzz/corpus/ratelimit/fuzz-b65c2e3e \
+	tests/fuzz/corpus/ratelimit/fuzz-bf99bf50 \
+	tests/fuzz/corpus/ratelimit/fuzz-c20b1eca \
+	tests/fuzz/corpus/ratelimit/fuzz-c295a57b \
+	tests/fuzz/corpus/ratelimit/fuzz-c3630352 \
+	tests/fuzz/corpus/ratelimit/fuzz-c53649ff \
+	tests/fuzz/corpus/ratelimit/fuzz-c68f5544 \
+	tests/fuzz/corpus/ratelimit/fuzz-cbbfce39 \
+	tests/fuzz/corpus/ratelimit/fuzz-cd4061c1 \
+	tests/fuzz/corpus/ratelimit/fuzz-ce15ee63 \
+	tests/fuzz/corpus/ratelimit/fuzz-cf24180e \
+	tests/fuzz/corpus/ratelimit/fuzz-d1ec9565 \
+	tests/fuzz/corpus/ratelimit/fuzz-d2d0e37d \
+	tests/fuzz/corpus/ratelimit/fuzz-d6e092fb \
+	tests/fuzz/corpus/ratelimit/fuzz-db2b1ed4 \
+	tests/fuzz/corpus/ratelimit/fuzz-dc80b649 \
+	tests/fuzz/corpus/ratelimit/fuzz-ddda2217 \
+	tests/fuzz/corpus/ratelimit/fuzz-e314ef88 \
+	tests/fuzz/corpus/ratelimit/fuzz-e4463b2d \
+	tests/fuzz/corpus/ratelimit/fuzz-e57888a0 \
+	tests/fuzz/corpus/ratelimit/fuzz-e5ec00f1 \
+	tests/fuzz/corpus/ratelimit/fuzz-e5f6b439 \
+	tests/fuzz/corpus/ratelimit/fuzz-e6610408 \
+	tests/fuzz/corpus/ratelimit/fuzz-e69986ca \
+	tests/fuzz/corpus/ratelimit/fuzz-edecff64 \
+	tests/fuzz/corpus/ratelimit/fuzz-edf1b8b2 \
+	tests/fuzz/corpus/ratelimit/fuzz-ef069844 \
+	tests/fuzz/corpus/ratelimit/fuzz-f28e2592 \
+	tests/fuzz/corpus/ratelimit/fuzz-f694aa01 \
+	tests/fuzz/corpus/ratelimit/fuzz-f6cbca17 \
+	tests/fuzz/corpus/ratelimit/fuzz-f856c890 \
+	tests/fuzz/corpus/ratelimit/fuzz-f8c6c2db \
+	tests/fuzz/corpus/ratelimit/fuzz-fa7d0e1b \
+	tests/fuzz/corpus/ratelimit/fuzz-fc200b2e \
+	tests/fuzz/corpus/ratelimit/fuzz-fc4b1305 \
+	tests/fuzz/corpus/ratelimit/hours \
+	tests/fuzz/corpus/ratelimit/lease-fail-cancel \
+	tests/fuzz/corpus/ratelimit/lease-first-wait-grant \
+	tests/fuzz/corpus/ratelimit/two-keys \
 	tests/fuzz/corpus/request/absolute \
 	tests/fuzz/corpus/request/bad-host \
 	tests/fuzz/corpus/request/bare-cr \

@@ -25,14 +25,15 @@ CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf.c $(top_srcdir)/src/conf_yaml.c \
 	$(top_srcdir)/src/conf_node.c \
 	$(top_srcdir)/src/runtime.c $(top_srcdir)/src/util.c \
 	$(top_srcdir)/src/cidr.c $(top_srcdir)/src/policy.c \
-	$(top_srcdir)/src/hdrrule.c $(top_srcdir)/src/proxyproto.c)
+	$(top_srcdir)/src/hdrrule.c $(top_srcdir)/src/proxyproto.c \
+	$(top_srcdir)/src/ratelimit.c)
 CONF_LIBS ?= $(shell pkg-config --libs yaml-0.1 libcrypto 2>/dev/null) -lpthread
 CONF_CFLAGS ?= $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
 
 TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_sticky $(OUT)/fuzz_keepalive $(OUT)/fuzz_health \
 	$(OUT)/fuzz_tls $(OUT)/fuzz_pan $(OUT)/fuzz_hdrrule $(OUT)/fuzz_proxy \
-	$(OUT)/fuzz_forwarded
+	$(OUT)/fuzz_forwarded $(OUT)/fuzz_ratelimit
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -96,6 +97,12 @@ PAN_SRCS = $(top_srcdir)/src/pan.c $(top_srcdir)/src/log.c
 $(OUT)/fuzz_pan: $(top_srcdir)/tests/fuzz/fuzz_pan.c $(PAN_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(PAN_SRCS)
+
+# rate limits: the GCRA table and the lease table (src/ratelimit.c)
+RL_SRCS = $(top_srcdir)/src/ratelimit.c $(top_srcdir)/src/util.c
+$(OUT)/fuzz_ratelimit: $(top_srcdir)/tests/fuzz/fuzz_ratelimit.c $(RL_SRCS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(RL_SRCS) -lpthread
 
 # health-check responses and the TLS record path: health.c and tls.c pull
 # in libevent and OpenSSL; the linker drops what the drivers do not reach

@@ -63,6 +63,8 @@ NESTED = {
     ("cluster", "health_check"): "health",
     ("cluster", "outlier"): "outlier",
     ("cluster", "tls"): "tls_client",
+    ("route", "rate_limit"): "rate_limit",
+    ("top", "rate_limit_store"): "rate_limit_store",
 }
 
 DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
@@ -96,7 +98,8 @@ def shown_as(kind, key, value):
         return key, value.lower()
     if (kind, key) == ("match", "headers"):
         return key, {k.lower(): v for k, v in value.items()}
-    if key in ("sticky", "hash_key") and value.startswith("header:"):
+    if (key in ("sticky", "hash_key") or (kind, key) == ("rate_limit", "key")) \
+            and value.startswith("header:"):
         return key, "header:" + value[len("header:"):].lower()
     return key, value
 
@@ -184,6 +187,8 @@ def full_config():
                 "access_format": "combined", "query": "full",
                 "mask_card_numbers": False},
         "drain_timeout": "7s",
+        "rate_limit_store": {"address": closed_port(), "timeout": "20ms",
+                             "prefix": "test:"},
         "listeners": [
             {"name": "plain", "address": "127.0.0.1:%d" % free_port(),
              "limits": {"header_timeout": "11s", "body_timeout": "31s",
@@ -234,7 +239,14 @@ def full_config():
                             "on": ["connect-failure", "reset", "timeout",
                                    "502", "503", "504"],
                             "idempotency_key": True,
-                            "per_try_timeout": "4s", "budget": "30%"}},
+                            "per_try_timeout": "4s", "budget": "30%"},
+                  "rate_limit": [
+                      {"name": "per-key", "key": "header:X-Api-Key",
+                       "rate": "10/s", "burst": 20, "scope": "local",
+                       "max_keys": 1000},
+                      {"name": "per-ip", "key": "client_ip",
+                       "rate": "100/m", "burst": 5, "scope": "fleet",
+                       "max_keys": 100, "on_store_error": "deny"}]},
                  {"name": "migrate", "match": {"path": "/exact"},
                   "split": [{"cluster": "pay", "weight": 90},
                             {"cluster": "hashed", "weight": 10}],

@@ -3328,6 +3328,61 @@ test_policy_conf_errors(void **state)
 	    "is sluice's own: no rule may touch it\n");
 }
 
+/* Rate limits: units, defaults, the store's defaults. */
+static void
+test_rate_limit_conf(void **state)
+{
+	struct sl_conf *c;
+	const struct sl_conf_route *r;
+
+	(void)state;
+	c = load_ok("rate_limit_store: { address: \"127.0.0.1:6379\" }\n"
+		    "listeners:\n"
+		    "  - name: public\n"
+		    "    address: 127.0.0.1:8080\n"
+		    "    routes:\n"
+		    "      - cluster: demo\n"
+		    "        rate_limit:\n"
+		    "          - { name: a, key: \"header:X-Api-Key\", "
+		    "rate: 10/s }\n"
+		    "          - { name: b, key: client_ip, rate: 5/m, "
+		    "burst: 1, max_keys: 10 }\n"
+		    "          - { name: c, key: route, rate: 3/h, "
+		    "scope: fleet }\n"
+		    "          - { name: d, key: \"cookie:Sid\", rate: 1/s, "
+		    "scope: fleet, on_store_error: deny }\n" CLUSTER);
+	r = &c->listeners[0].routes[0];
+	assert_int_equal(r->nrate_limits, 4);
+	assert_string_equal(r->rate_limits[0].name, "a");
+	assert_int_equal(r->rate_limits[0].key.source, SL_KEY_HEADER);
+	assert_string_equal(r->rate_limits[0].key.name, "x-api-key");
+	assert_int_equal(r->rate_limits[0].rate, 10);
+	assert_int_equal(r->rate_limits[0].unit_s, 1);
+	assert_int_equal(r->rate_limits[0].burst, 10); /* one unit's worth */
+	assert_int_equal(r->rate_limits[0].scope, SL_RL_SCOPE_LOCAL);
+	assert_int_equal(r->rate_limits[0].max_keys, 65536);
+	assert_int_equal(r->rate_limits[1].key.source, SL_KEY_CLIENT_IP);
+	assert_int_equal(r->rate_limits[1].unit_s, 60);
+	assert_int_equal(r->rate_limits[1].burst, 1);
+	assert_int_equal(r->rate_limits[1].max_keys, 10);
+	assert_int_equal(r->rate_limits[2].key.source, SL_KEY_NONE);
+	assert_int_equal(r->rate_limits[2].unit_s, 3600);
+	assert_int_equal(r->rate_limits[2].scope, SL_RL_SCOPE_FLEET);
+	assert_int_equal(r->rate_limits[2].max_keys, 4096);
+	assert_int_equal(r->rate_limits[2].store_error_deny, 0);
+	assert_string_equal(r->rate_limits[3].key.name, "Sid");
+	assert_int_equal(r->rate_limits[3].store_error_deny, 1);
+	assert_int_equal(c->rl_store.set, 1);
+	assert_int_equal(c->rl_store.timeout_ms, 50);
+	assert_string_equal(c->rl_store.prefix, "sluice:");
+	sl_conf_unref(c);
+	/* none: the request path tests one pointer */
+	c = load_ok(LISTENER CLUSTER);
+	assert_null(c->listeners[0].routes[0].rate_limits);
+	assert_int_equal(c->rl_store.set, 0);
+	sl_conf_unref(c);
+}
+
 int
 main(void)
 {
@@ -3360,6 +3415,7 @@ main(void)
 	    cmocka_unit_test(test_tls_conf_errors),
 	    cmocka_unit_test(test_policy_conf),
 	    cmocka_unit_test(test_policy_conf_errors),
+	    cmocka_unit_test(test_rate_limit_conf),
 	};
 	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	size_t ncases = sizeof(error_cases) / sizeof(error_cases[0]);
