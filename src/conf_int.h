@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to the schema files (conf.c, conf_edge.c): the helpers they
- * share and what conf.c calls in the others while it walks the node tree.
+ * Private to the schema files (conf.c, conf_edge.c, conf_tls.c): the
+ * helpers they share and what conf.c calls in the others while it walks the
+ * node tree.
  * Every function here reports its errors through ld and does no I/O. No
  * other module may include it; theirs is conf.h.
  */
@@ -86,5 +87,19 @@ void sl_conf_parse_rate_limit_store(struct sl_yaml_loader *ld,
 void sl_conf_check_rate_limit_store(struct sl_yaml_loader *ld,
 				    const struct sl_yaml_node *root,
 				    struct sl_conf *conf);
+
+/* ---- conf_tls.c (doc/tls.md) -------------------------------------------- */
+
+/*
+ * A listener's tls: (the value map) into t, which holds the defaults;
+ * lbl names the listener in messages. File names are kept, not opened.
+ */
+void sl_conf_parse_tls_server(struct sl_yaml_loader *ld, const char *lbl,
+			      const struct sl_yaml_node *map,
+			      struct sl_conf_tls_server *t);
+/* A cluster's tls: (the value map) into t, which holds the defaults. */
+void sl_conf_parse_tls_client(struct sl_yaml_loader *ld, const char *lbl,
+			      const struct sl_yaml_node *map,
+			      struct sl_conf_tls_client *t);
 
 #endif
