@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One configuration generation: the YAML file turned into immutable structs.
- * conf.c owns parsing and every validation rule; nothing here does I/O other
- * than reading the file, and nothing here opens sockets.
+ * conf.c (with conf_edge.c for the edge keys and conf_tls.c for tls) owns
+ * parsing and every validation rule; nothing here does I/O other than
+ * reading the file, and nothing here opens sockets.
  */
 #ifndef SL_CONF_H
 #define SL_CONF_H

@@ -2,7 +2,7 @@
 /*
  * The policy of a listener or a route (doc/edge.md sections 4 and 5):
  * allow and deny lists checked against the request's one client address,
- * and header rules for each direction. Built by conf.c, immutable once
+ * and header rules for each direction. Built by conf_edge.c, immutable once
  * loaded, owned by the generation. Pure: no I/O.
  */
 #ifndef SL_POLICY_H
@@ -27,7 +27,7 @@ struct sl_policy {
 	 * The header rules that apply to requests ([0]) and responses
 	 * ([1]): a route's with its listener's (a route whose listener has
 	 * rules always has a policy), a listener's own for the answers
-	 * given before routing; NULL: none. Made by conf.c at load.
+	 * given before routing; NULL: none. Made by conf_edge.c at load.
 	 */
 	const struct sl_hdr_apply *rules[2];
 	struct sl_hdr_apply apply[2];

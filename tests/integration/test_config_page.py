@@ -5,11 +5,12 @@ it out, in the file's names (a duration as NAME_ms, a rate as
 NAME_bytes_per_s, a percentage as NAME_percent, sizes in bytes), strings
 JSON-escaped and never cut, and no key file named.
 
-The key lists are read from src/conf.c (the arrays the loader checks
-every mapping against): a key added there and not set by this test's
-configuration fails the test, and so does one that the configuration sets
-but /config does not show. operations.md section 5 and sluice(8) rely on
-it (a 404 is compared with the routes' match in /config)."""
+The key lists are read from the schema files src/conf*.c (the arrays the
+loader checks every mapping against): a key added there and not set by
+this test's configuration fails the test, and so does one that the
+configuration sets but /config does not show. operations.md section 5
+and sluice(8) rely on it (a 404 is compared with the routes' match in
+/config)."""
 
 import json
 import os
@@ -26,15 +27,21 @@ from sltest import (TOP_SRCDIR, Pki, Skip, check, eq, free_port,  # noqa: E402
 
 def conf_key_lists():
     """{"top": [...], "listener": [...], ...}: the NAME_keys arrays of
-    src/conf.c."""
-    path = os.path.join(TOP_SRCDIR, "src", "conf.c")
-    with open(path) as f:
-        src = f.read()
+    the schema files src/conf*.c (conf.c and the files it calls)."""
+    srcdir = os.path.join(TOP_SRCDIR, "src")
     out = {}
-    for m in re.finditer(r"static const char \*const (\w+)_keys\[\]\s*=\s*"
-                         r"\{(.*?)\};", src, re.S):
-        out[m.group(1)] = re.findall(r'"([^"]*)"', m.group(2))
-    check(len(out) >= 10, "key lists found in %s: %r" % (path, sorted(out)))
+    for name in sorted(os.listdir(srcdir)):
+        if not re.match(r"conf\w*\.c$", name):
+            continue
+        with open(os.path.join(srcdir, name)) as f:
+            src = f.read()
+        for m in re.finditer(r"static const char \*const (\w+)_keys\[\]"
+                             r"\s*=\s*\{(.*?)\};", src, re.S):
+            check(m.group(1) not in out,
+                  "%s_keys is defined twice in src/conf*.c" % m.group(1))
+            out[m.group(1)] = re.findall(r'"([^"]*)"', m.group(2))
+    check(len(out) >= 10, "key lists found in %s/conf*.c: %r" %
+          (srcdir, sorted(out)))
     return out
 
 
@@ -338,12 +345,12 @@ def config_shows_every_key_of_the_file():
     for kind, f in _mappings("top", cfg):
         set_keys.setdefault(kind, set()).update(f)
     for name, keys in sorted(lists.items()):
-        check(name in kinds, "src/conf.c has %s_keys, a kind of mapping "
+        check(name in kinds, "src/conf*.c has %s_keys, a kind of mapping "
               "this test does not know: add it to NESTED and set its keys "
               "in full_config" % name)
         for k in keys:
             check(k in set_keys.get(name, ()),
-                  "src/conf.c's %s_keys has %r, which full_config does not "
+                  "src/conf*.c's %s_keys has %r, which full_config does not "
                   "set: set it to a value other than its default, and "
                   "make /config show it" % (name, k))
     sl = start_sluice(cfg)

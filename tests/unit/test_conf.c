@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the configuration loader (conf.c): the scalar parsers, every
+ * Unit tests of the configuration loader (conf*.c): the scalar parsers, every
  * key of a full configuration, the defaults, and one test per kind of error
  * with its exact text and position. No sockets; files only under SRCDIR.
  */
