@@ -73,8 +73,8 @@ sl_rl_table_free(struct sl_rl_table *t)
 	free(t);
 }
 
-static uint64_t
-hash_bytes(uint64_t seed, const void *key, size_t len)
+uint64_t
+sl_rl_hash_bytes(uint64_t seed, const void *key, size_t len)
 {
 	const unsigned char *p = key;
 	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
@@ -84,90 +84,6 @@ hash_bytes(uint64_t seed, const void *key, size_t len)
 		h *= 0x100000001b3ULL;
 	}
 	return sl_mix64(h ^ (seed >> 32) ^ len);
-}
-
-uint64_t
-sl_rl_hash_seeded(uint64_t seed, const void *key, size_t len)
-{
-	/* an address (4 or 16 bytes, client_ip): mixed a word at a time */
-	if (len == 4) {
-		uint32_t a;
-		memcpy(&a, key, 4);
-		return sl_mix64(sl_mix64(a ^ seed) ^ 4);
-	}
-	if (len == 16) {
-		uint64_t w[2];
-		memcpy(w, key, 16);
-		return sl_mix64(sl_mix64(w[0] ^ seed) ^ w[1] ^ 16);
-	}
-	return hash_bytes(seed, key, len);
-}
-
-int
-sl_rl_take(struct sl_rl_table *t, const struct sl_rl_spec *s, uint64_t h,
-	   uint64_t now, struct sl_rl_result *r)
-{
-	_Atomic uint64_t *b =
-	    &t->slot[(h & t->mask) & ~(uint64_t)(SL_RL_WAYS - 1)];
-	uint64_t tag = h >> TAG_SHIFT;
-
-	r->wait_us = 0;
-	r->evicted = 0;
-	for (;;) {
-		uint64_t w, old = 0, tat, start, next, oldest = UINT64_MAX;
-		unsigned i, slot = 0;
-		int own = 0;
-
-		/*
-		 * The slot the request uses: its key's (the first with its
-		 * tag, live or at rest), else the first never used (slots
-		 * fill in order and are never emptied: no key's slot is past
-		 * it), else the one with the oldest TAT, ties to the first.
-		 * The choice depends on the bucket's words only, not on the
-		 * time: two workers that read the same bucket pick the same
-		 * slot, and one of their writes fails (doc/edge.md section 6
-		 * says when they cannot).
-		 */
-		for (i = 0; i < SL_RL_WAYS; i++) {
-			w = atomic_load_explicit(&b[i], memory_order_acquire);
-			if ((w >> TAG_SHIFT) == tag && w != 0) {
-				own = 1;
-				slot = i;
-				old = w;
-				break;
-			}
-			if (w == 0) {
-				slot = i;
-				old = w;
-				break;
-			}
-			if ((w & SL_RL_TAT_MASK) < oldest) {
-				oldest = w & SL_RL_TAT_MASK;
-				slot = i;
-				old = w;
-			}
-		}
-		/* a key not in the table is at rest: its TAT is now */
-		tat = own ? old & SL_RL_TAT_MASK : now;
-		start = tat > now ? tat : now;
-		if (start - now > s->tolerance_us) {
-			r->wait_us = start - now - s->tolerance_us;
-			return 0;
-		}
-		next = start + s->interval_us;
-		if (atomic_compare_exchange_weak_explicit(
-			&b[slot], &old,
-			(tag << TAG_SHIFT) | (next & SL_RL_TAT_MASK),
-			memory_order_acq_rel, memory_order_acquire)) {
-			if (!own && (old & SL_RL_TAT_MASK) > now) {
-				r->evicted = 1;
-				atomic_fetch_add_explicit(&t->evictions, 1,
-							  memory_order_relaxed);
-			}
-			return 1;
-		}
-		/* another worker wrote the bucket: read it again */
-	}
 }
 
 void

@@ -22,24 +22,17 @@
 
 #define RL_INFO_EVERY_MS 10000 /* refusals said at info at most this often */
 
-/* the rate limits' epoch: set by the first reading, by whichever thread */
-static _Atomic uint64_t epoch_us;
+_Atomic uint64_t sl_rl_epoch_us;
 
 uint64_t
-sl_rlcheck_now_us(void)
+sl_rlcheck_epoch(uint64_t now)
 {
-	struct timespec ts;
-	uint64_t now, e = atomic_load_explicit(&epoch_us, memory_order_relaxed);
+	/* a second back: no key's TAT is ever 0 or before it */
+	uint64_t e = 0, want = now - 1000000;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-	if (e == 0) {
-		/* a second back: no key's TAT is ever 0 or before it */
-		uint64_t want = now - 1000000;
-		if (atomic_compare_exchange_strong(&epoch_us, &e, want))
-			e = want;
-	}
-	return now - e;
+	if (atomic_compare_exchange_strong(&sl_rl_epoch_us, &e, want))
+		e = want;
+	return e;
 }
 
 /* The bytes rl counts the request by: 1 with *key and *len set, or 0 when
@@ -64,7 +57,7 @@ rl_key(const struct sl_conf_rate_limit *rl, const struct sl_h1_request *req,
 
 /* The hash of the key in the limit's table: seeded for a local one, the
  * same in every process for a fleet one. */
-static uint64_t
+static inline uint64_t
 rl_hash(const struct sl_conf_rate_limit *rl, const void *key, size_t len)
 {
 	if (rl->scope == SL_RL_SCOPE_LOCAL)
@@ -195,6 +188,25 @@ lease_unsent(struct sl_rl_lentry *e)
 	sl_rl_wait_run(failed, SL_RL_STORE_ERROR, 0);
 }
 
+/* A local limit i of the request's key (hash h) at now: 1 when it
+ * passes, else 0 with the refusal made. */
+static SL_INLINE int
+take_local(struct sl_rlc *rc, unsigned i, uint64_t h, struct sl_worker *w,
+	   const struct sl_conf_route *r, const struct sl_h1_request *req,
+	   const struct sl_ip *client, uint64_t conn, uint64_t now)
+{
+	struct sl_rlstate *st = r->rate_limits[i].state;
+	struct sl_rl_result res;
+
+	if (!sl_rl_take(st->table, &st->spec, h, now, &res)) {
+		(void)refuse(rc, i, res.wait_us, w, r, req, client, conn, now);
+		return 0;
+	}
+	rc->local |= 1u << i;
+	SL_STAT_INC(st->counts[w->id].admitted);
+	return 1;
+}
+
 /* The limits from rc->next on. */
 static int
 check_from(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
@@ -204,7 +216,6 @@ check_from(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
 	for (unsigned i = rc->next; i < r->nrate_limits; i++) {
 		const struct sl_conf_rate_limit *rl = &r->rate_limits[i];
 		struct sl_rlstate *st = rl->state;
-		struct sl_rl_result res;
 		struct sl_rl_lentry *e;
 		const void *key;
 		uint64_t h, wait;
@@ -217,11 +228,8 @@ check_from(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
 		h = rl_hash(rl, key, len);
 		rc->next = (uint8_t)i;
 		if (rl->scope == SL_RL_SCOPE_LOCAL) {
-			if (!sl_rl_take(st->table, &st->spec, h, now, &res))
-				return refuse(rc, i, res.wait_us, w, r, req,
-					      client, conn, now);
-			rc->local |= 1u << i;
-			SL_STAT_INC(st->counts[w->id].admitted);
+			if (!take_local(rc, i, h, w, r, req, client, conn, now))
+				return SL_RLC_LIMITED;
 			continue;
 		}
 		v = sl_rl_lease_take(st->ltabs[w->id], h, now, st->lease / 2,
@@ -281,11 +289,32 @@ sl_rlcheck_start(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
 		 const struct sl_ip *client, uint64_t conn,
 		 void (*done)(struct sl_rl_wait *, int, uint64_t))
 {
+	uint64_t now = sl_rlcheck_now_us();
+	unsigned i;
+
 	rc->wait.done = done;
-	rc->next = 0;
 	rc->local = rc->cell = rc->first = 0;
-	return check_from(rc, w, conf, r, req, client, conn,
-			  sl_rlcheck_now_us());
+	/* local limits here, without a call a limit (the usual route has
+	 * one or two, all local); from the first fleet one, check_from */
+	for (i = 0; i < r->nrate_limits; i++) {
+		const struct sl_conf_rate_limit *rl = &r->rate_limits[i];
+		const void *key;
+		size_t len;
+
+		if (rl->scope != SL_RL_SCOPE_LOCAL) {
+			rc->next = (uint8_t)i;
+			return check_from(rc, w, conf, r, req, client, conn,
+					  now);
+		}
+		if (!rl_key(rl, req, client, &key, &len))
+			continue;
+		if (!take_local(rc, i,
+				sl_rl_hash_seeded(rl->state->seed, key, len), w,
+				r, req, client, conn, now))
+			return SL_RLC_LIMITED;
+	}
+	rc->next = (uint8_t)i;
+	return SL_RLC_PASS;
 }
 
 int
