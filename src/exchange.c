@@ -47,7 +47,8 @@ static int up_read(struct sl_client *c);
 static void txn_forward(struct sl_client *c, struct sl_h1_request *req);
 static int txn_rate_limit(struct sl_client *c, struct sl_h1_request *req,
 			  size_t head_len);
-static int req_body_advance(struct sl_client *c);
+static int req_body_read(struct sl_client *c);
+static inline int req_body_advance(struct sl_client *c);
 
 static size_t
 head_cap(const struct sl_client *c)
@@ -57,39 +58,25 @@ head_cap(const struct sl_client *c)
 }
 
 /* The values of the variables a's rules use (ip: the client address's
- * text when it is made already, else NULL). */
-static const struct sl_hdr_vars *
+ * text when it is made already, else NULL). The cheap ones are filled
+ * whether used or not: a test per variable costs more than a store. */
+static inline const struct sl_hdr_vars *
 txn_rules_vars(struct sl_client *c, const struct sl_hdr_apply *a,
 	       struct sl_hdr_vars *vars, const char *ip, char ipbuf[64])
 {
 	const struct sl_txn *t = c->txn;
 
-	/* only those used: most rules use one or two */
-	for (unsigned m = a->vars_used; m != 0; m &= m - 1) {
-		const char *v = "";
-		switch (__builtin_ctz(m)) {
-		case SL_HDR_V_CLIENT_IP:
-			v = ip != NULL ? ip
-				       : sl_ip_str(&t->client_addr, ipbuf, 64);
-			break;
-		case SL_HDR_V_REQUEST_ID:
-			v = t->request_id;
-			break;
-		case SL_HDR_V_ROUTE:
-			v = t->route != NULL ? t->route->name : "";
-			break;
-		case SL_HDR_V_CLUSTER:
-			v = t->wc != NULL ? t->wc->conf->name : "";
-			break;
-		case SL_HDR_V_TLS_VERSION:
-			v = c->ssl != NULL ? sl_tls_version(c->ssl) : "";
-			break;
-		case SL_HDR_V_TLS_CLIENT_SUBJECT:
-			v = c->tls_subject != NULL ? c->tls_subject : "";
-			break;
-		}
-		vars->v[__builtin_ctz(m)] = v;
-	}
+	if (a->vars_used & (1u << SL_HDR_V_CLIENT_IP))
+		vars->v[SL_HDR_V_CLIENT_IP] =
+		    ip != NULL ? ip : sl_ip_str(&t->client_addr, ipbuf, 64);
+	vars->v[SL_HDR_V_REQUEST_ID] = t->request_id;
+	vars->v[SL_HDR_V_ROUTE] = t->route != NULL ? t->route->name : "";
+	vars->v[SL_HDR_V_CLUSTER] = t->wc != NULL ? t->wc->conf->name : "";
+	if (a->vars_used & (1u << SL_HDR_V_TLS_VERSION))
+		vars->v[SL_HDR_V_TLS_VERSION] =
+		    c->ssl != NULL ? sl_tls_version(c->ssl) : "";
+	vars->v[SL_HDR_V_TLS_CLIENT_SUBJECT] =
+	    c->tls_subject != NULL ? c->tls_subject : "";
 	return vars;
 }
 
@@ -1113,12 +1100,10 @@ static int
 txn_rate_limit(struct sl_client *c, struct sl_h1_request *req, size_t head_len)
 {
 	struct sl_txn *t = c->txn;
+	int r = sl_rlcheck_start(&t->rl, c->w, c->gen->conf, t->route, req,
+				 &t->client_addr, c->id, txn_rl_woken);
 
-	return txn_rl_verdict(c,
-			      sl_rlcheck_start(&t->rl, c->w, c->gen->conf,
-					       t->route, req, &t->client_addr,
-					       c->id, txn_rl_woken),
-			      head_len);
+	return r == SL_RLC_PASS ? 0 : txn_rl_verdict(c, r, head_len);
 }
 
 /*
@@ -1206,18 +1191,17 @@ txn_mirror_body(struct sl_txn *t, const char *p, size_t n)
 	}
 }
 
-/* Checks newly read request body bytes; returns -1 when the exchange was
- * turned into an error response. */
+/* Checks newly read request body bytes (some came, and the body is not
+ * complete); returns -1 when the exchange was turned into an error
+ * response. */
 static int
-req_body_advance(struct sl_client *c)
+req_body_read(struct sl_client *c)
 {
 	struct sl_txn *t = c->txn;
 	uint32_t avail = c->in.len - c->in_ready;
 	size_t consumed, data;
 	int r;
 
-	if ((t->flags & T_REQ_READ_DONE) || avail == 0)
-		return 0;
 	if (t->req_body == SL_H1_BODY_LENGTH) {
 		uint64_t k = SL_MIN((uint64_t)avail, t->req_remaining);
 		c->in_ready += (uint32_t)k;
@@ -1255,6 +1239,16 @@ req_body_advance(struct sl_client *c)
 		txn_mirror_body(t, c->in.data + c->in_ready - consumed,
 				consumed);
 	return 0;
+}
+
+/* The request body bytes that came, checked and counted (req_body_read);
+ * one test when there are none (most requests have no body). */
+static inline int
+req_body_advance(struct sl_client *c)
+{
+	if ((c->txn->flags & T_REQ_READ_DONE) || c->in.len == c->in_ready)
+		return 0;
+	return req_body_read(c);
 }
 
 /* Writes what is ready of the request upstream. Returns -1 when the

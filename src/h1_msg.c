@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util.h"
+
 /* Bounded appender: once full it stays full and the result is -1. */
 struct out {
 	char *p;
@@ -44,7 +46,7 @@ put_header(struct out *o, const struct sl_h1_header *h)
 }
 
 /* The fields header rules set or add (own: on sluice's own answer). */
-static void
+static SL_INLINE void
 put_rules(struct out *o, const struct sl_hdr_apply *a,
 	  const struct sl_hdr_vars *vars, int own)
 {

@@ -5,6 +5,7 @@
  * hdrrule.h; h1_msg.c calls the writer while it writes a head.
  */
 #include "hdrrule.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +67,39 @@ sl_hdr_rules_free(struct sl_hdr_rules *r)
 	for (size_t i = 0; i < r->nfields; i++)
 		field_free(&r->fields[i]);
 	free(r->fields);
+	free(r->block);
 	free(r);
+}
+
+/* r's block, made again after a field came: its fields' wires in order
+ * when none holds a variable. Returns 0, or -1 (out of memory). */
+static int
+make_block(struct sl_hdr_rules *r)
+{
+	size_t n = 0;
+	char *b;
+
+	free(r->block);
+	r->block = NULL;
+	r->block_len = 0;
+	r->own_clash = 0;
+	for (size_t i = 0; i < r->nfields; i++) {
+		if (r->fields[i].nvars != 0)
+			return 0;
+		n += r->fields[i].wire_len;
+		r->own_clash |= r->fields[i].own_clash;
+	}
+	/* one byte at least: an empty block (fields whose values are
+	 * empty) writes nothing, but is not NULL */
+	if ((b = malloc(n + 1)) == NULL)
+		return -1;
+	for (size_t i = 0; i < r->nfields; i++) {
+		memcpy(b + r->block_len, r->fields[i].wire,
+		       r->fields[i].wire_len);
+		r->block_len += r->fields[i].wire_len;
+	}
+	r->block = b;
+	return 0;
 }
 
 /* ---- names ------------------------------------------------------------ */
@@ -363,10 +396,23 @@ sl_hdr_rules_field(struct sl_hdr_rules *r, const char *name, const char *value,
 	fs[at] = f;
 	r->nfields++;
 	r->vars |= vars;
+	if (make_block(r) == -1)
+		return SL_HDR_E_NOMEM; /* the field stays: r is freed whole */
 	return SL_HDR_E_OK;
 }
 
 /* ---- writing ---------------------------------------------------------- */
+
+/* Whether route rules r drop a field of the listener's l. */
+static int
+drops_any(const struct sl_hdr_rules *r, const struct sl_hdr_rules *l)
+{
+	for (size_t i = 0; i < l->nfields; i++)
+		if (sl_hdr_rules_drop(r, l->fields[i].lname,
+				      l->fields[i].name_len))
+			return 1;
+	return 0;
+}
 
 struct sl_hdr_apply *
 sl_hdr_apply_set(struct sl_hdr_apply *a, const struct sl_hdr_rules *l,
@@ -381,89 +427,109 @@ sl_hdr_apply_set(struct sl_hdr_apply *a, const struct sl_hdr_rules *l,
 	a->nfields =
 	    (l != NULL ? l->nfields : 0) + (r != NULL ? r->nfields : 0);
 	a->vars_used = (l != NULL ? l->vars : 0) | (r != NULL ? r->vars : 0);
+	/* one set with fields, or the route's alone: a route's rules
+	 * drop none of their own fields, and the listener's come first */
+	a->block = NULL;
+	a->block_len = 0;
+	a->own_clash = 0;
+	if (l == NULL || l->nfields == 0 || r == NULL || r->nfields == 0) {
+		const struct sl_hdr_rules *one =
+		    l != NULL && l->nfields > 0 ? l : r;
+		if (one != NULL && one->block != NULL &&
+		    (one == r || !drops_any(r, one))) {
+			a->block = one->block;
+			a->block_len = one->block_len;
+			a->own_clash = one->own_clash;
+		}
+	}
 	return a;
+}
+
+/* Writes field f at p (end: the buffer's end). Returns the end of what
+ * it wrote (p itself for a field whose value is empty: not sent), or
+ * NULL when it does not fit. */
+static SL_INLINE char *
+write_field(char *p, const char *end, const struct sl_hdr_field *f,
+	    const char *const *val)
+{
+	const struct sl_hdr_part *pp, *pe;
+	size_t n;
+
+	if (f->nvars == 0) {
+		/* the whole field, made at load; an empty value is not
+		 * sent (wire_len 0) */
+		if ((size_t)(end - p) < f->wire_len)
+			return NULL;
+		memcpy(p, f->wire, f->wire_len);
+		return p + f->wire_len;
+	}
+	if (f->nparts == 1) {
+		/* a variable alone, the usual other case */
+		const char *v = val[f->parts[0].var];
+		size_t vl = strlen(v);
+		if (vl == 0)
+			return p;
+		if ((size_t)(end - p) < f->wire_len + vl + 2)
+			return NULL;
+		memcpy(p, f->wire, f->wire_len);
+		p += f->wire_len;
+		memcpy(p, v, vl);
+		p += vl;
+		*p++ = '\r';
+		*p++ = '\n';
+		return p;
+	}
+	pe = f->parts + f->nparts;
+	n = f->fixed;
+	for (pp = f->parts; pp < pe; pp++)
+		if (pp->lit == NULL)
+			n += strlen(val[pp->var]);
+	if (n == f->name_len + 4)
+		return p; /* an empty value is not sent */
+	if ((size_t)(end - p) < n)
+		return NULL;
+	memcpy(p, f->wire, f->wire_len);
+	p += f->wire_len;
+	for (pp = f->parts; pp < pe; pp++) {
+		const char *s = pp->lit;
+		size_t l = pp->len;
+		if (s == NULL) {
+			s = val[pp->var];
+			l = strlen(s);
+		}
+		memcpy(p, s, l);
+		p += l;
+	}
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
 }
 
 long
 sl_hdr_write_fields(char *out, size_t cap, const struct sl_hdr_apply *a,
 		    const struct sl_hdr_vars *vars, int own)
 {
-	const char *const *val = vars->v;
-	size_t vlen[SL_HDR_V_N];
+	const struct sl_hdr_rules *l = a->r[0], *r = a->r[1];
+	const char *end = out + cap;
 	char *p = out;
+	size_t i;
 
-	/* each variable's length once, not once a use */
-	for (unsigned m = a->vars_used; m != 0; m &= m - 1) {
-		int v = __builtin_ctz(m);
-		vlen[v] = strlen(val[v]);
+	/* the listener's, but those the route's rules drop (they apply
+	 * after the listener's) */
+	for (i = 0; l != NULL && i < l->nfields; i++) {
+		const struct sl_hdr_field *f = &l->fields[i];
+		if ((own && f->own_clash) ||
+		    sl_hdr_rules_drop(r, f->lname, f->name_len))
+			continue;
+		if ((p = write_field(p, end, f, vars->v)) == NULL)
+			return -1;
 	}
-	for (int k = a->r[0] != NULL ? 0 : 1; k < 2; k++) {
-		const struct sl_hdr_rules *r = a->r[k];
-		const struct sl_hdr_field *f, *fe;
-
-		if (r == NULL)
-			break; /* no route's rules */
-		if (r->nfields == 0)
-			continue; /* fields is NULL */
-		for (f = r->fields, fe = f + r->nfields; f < fe; f++) {
-			const struct sl_hdr_part *pp,
-			    *pe = f->parts + f->nparts;
-			size_t n = f->fixed;
-
-			if (own && f->own_clash)
-				continue;
-			/* the route's rules apply after the listener's */
-			if (k == 0 &&
-			    sl_hdr_rules_drop(a->r[1], f->lname, f->name_len))
-				continue;
-			if (f->nvars == 0) {
-				/* the whole field, made at load; an empty
-				 * value is not sent */
-				if (f->wire_len == 0)
-					continue;
-				if ((size_t)(out + cap - p) < f->wire_len)
-					return -1;
-				memcpy(p, f->wire, f->wire_len);
-				p += f->wire_len;
-				continue;
-			}
-			if (f->nparts == 1) {
-				/* a variable alone, the usual other case */
-				size_t vl = vlen[f->parts[0].var];
-				if (vl == 0)
-					continue;
-				if ((size_t)(out + cap - p) <
-				    f->wire_len + vl + 2)
-					return -1;
-				memcpy(p, f->wire, f->wire_len);
-				p += f->wire_len;
-				memcpy(p, val[f->parts[0].var], vl);
-				p += vl;
-				*p++ = '\r';
-				*p++ = '\n';
-				continue;
-			}
-			for (pp = f->parts; pp < pe; pp++)
-				if (pp->lit == NULL)
-					n += vlen[pp->var];
-			if (n == f->name_len + 4)
-				continue; /* an empty value is not sent */
-			if ((size_t)(out + cap - p) < n)
-				return -1;
-			memcpy(p, f->wire, f->wire_len);
-			p += f->wire_len;
-			for (pp = f->parts; pp < pe; pp++) {
-				if (pp->lit != NULL) {
-					memcpy(p, pp->lit, pp->len);
-					p += pp->len;
-				} else {
-					memcpy(p, val[pp->var], vlen[pp->var]);
-					p += vlen[pp->var];
-				}
-			}
-			*p++ = '\r';
-			*p++ = '\n';
-		}
+	for (i = 0; r != NULL && i < r->nfields; i++) {
+		const struct sl_hdr_field *f = &r->fields[i];
+		if (own && f->own_clash)
+			continue;
+		if ((p = write_field(p, end, f, vars->v)) == NULL)
+			return -1;
 	}
 	return (long)(p - out);
 }

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The variables a value may hold, ${name}. */
 enum sl_hdr_var {
@@ -91,6 +92,11 @@ struct sl_hdr_rules {
 					add: */
 	size_t nfields;
 	unsigned vars; /* 1 << enum sl_hdr_var for each variable used */
+	/* when no field holds a variable (the usual: security headers),
+	 * every field's wire in order, written by one copy; else NULL */
+	char *block;
+	size_t block_len;
+	int own_clash; /* a field has own_clash */
 };
 
 /*
@@ -104,6 +110,11 @@ struct sl_hdr_apply {
 	uint64_t drop_lens; /* r[0]'s | r[1]'s */
 	size_t nfields;	    /* r[0]'s + r[1]'s */
 	unsigned vars_used; /* r[0]'s | r[1]'s: 1 << enum sl_hdr_var */
+	/* the fields when one set has them all, without variables: its
+	 * block (NULL otherwise) */
+	const char *block;
+	size_t block_len;
+	int own_clash; /* a field is not written on sluice's answers */
 };
 
 /* ---- compiling (at load) --------------------------------------------- */
@@ -218,6 +229,13 @@ static inline long
 sl_hdr_write(char *out, size_t cap, const struct sl_hdr_apply *a,
 	     const struct sl_hdr_vars *vars, int own)
 {
+	if (a->block != NULL && !(own && a->own_clash)) {
+		/* fields without variables, all of one set: one copy */
+		if (cap < a->block_len)
+			return -1;
+		memcpy(out, a->block, a->block_len);
+		return (long)a->block_len;
+	}
 	return a->nfields > 0 ? sl_hdr_write_fields(out, cap, a, vars, own) : 0;
 }
 
