@@ -311,13 +311,22 @@ def max_keys_bounds_the_table():
         return metrics(aport)["process_resident_memory_bytes"]
     rss0 = rss()
     n = 1500
+    refused = 0
     for i in range(n):
-        eq(c.request(headers={"X-Api-Key": "key-%d" % i}).status, 200,
-           "key %d, new" % i)
+        st = c.request(headers={"X-Api-Key": "key-%d" % i}).status
+        check(st in (200, 429), "key %d, new: status %d" % (i, st))
+        refused += st == 429
+    # every new key passes but for the stated error of the table
+    # (doc/edge.md section 6): a key whose 16-bit tag matches another's in
+    # its full bucket of 4 shares that key's TAT, 1 in 16,384 a lookup;
+    # 1500 lookups expect 0.09 such refusals, and 4 or more have a chance
+    # of about 3 in a million
+    check(refused <= 3, "%d of %d new keys refused" % (refused, n))
     # more keys than slots: the oldest go (and would start over)
     m = metrics(aport)
     ev = metric_sum(m, "sluice_rate_limit_evictions_total", limit="per-key")
-    check(ev >= n - 16, "evictions %d for %d keys in 16 slots" % (ev, n))
+    check(ev >= n - 16 - refused,
+          "evictions %d for %d keys in 16 slots" % (ev, n))
     # a table of 16 slots does not grow with the keys
     check(rss() - rss0 < 4 << 20, "resident memory grew by %d bytes"
           % (rss() - rss0))
