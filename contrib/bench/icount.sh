@@ -23,8 +23,11 @@
 #   sticky  the same split, sticky on header:X-User
 #   mirror  plain, with 10 % of requests mirrored to a second cluster
 #   reliable plain, with retry, health_check and outlier configured
-#   edge    plain, with one local rate limit (never refusing) and two
-#           header rules, one on the request and one on the response
+#   edge    plain, with one local rate limit (never refusing) and the
+#           two response rules of a payment API: set
+#           Strict-Transport-Security, remove Server
+#   edge-var the same limit, a request rule with a variable
+#           (X-Real-IP: ${client_ip}) and the Strict-Transport-Security one
 #   allow   plain, with a route allow list of three ranges and a deny
 # With --sticky-users N the client sends X-User: u<i % N>.
 #
@@ -179,6 +182,16 @@ routes:
 EOF
 	;;
 	edge) cat <<EOF
+routes:
+      - cluster: a
+        rate_limit:
+          - { name: per-address, key: client_ip, rate: 1000000/s }
+        response_headers:
+          set: { Strict-Transport-Security: "max-age=63072000" }
+          remove: [Server]
+EOF
+	;;
+	edge-var) cat <<EOF
 routes:
       - cluster: a
         rate_limit:
