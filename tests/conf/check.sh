@@ -37,7 +37,7 @@ n=0
 # listener's or the admin's address, and the files' 8080 and 9901 may be
 # taken on the machine that runs the tests (by the quick start, say).
 free_ports() {
-	python3 - "$1" "$2" <<'PY'
+	"${PYTHON3:-python3}" - "$1" "$2" <<'PY'
 import random, re, socket, sys
 text = open(sys.argv[1]).read()
 ports = {}
