@@ -112,6 +112,31 @@ def spoofed_left_most_is_not_the_client():
 
 
 @test
+def a_written_field_does_not_escape_a_rate_limit():
+    """A client limited on client_ip cannot reset its bucket by writing
+    another X-Forwarded-For: through the trusted proxy its bucket is the
+    address the proxy appended, directly it is its peer. Clients the
+    proxy names are limited each on its own."""
+    ups, sl, port, log = setup(
+        {"trusted_proxies": [PROXY]},
+        routes=[{"name": "pay", "cluster": "a",
+                 "rate_limit": [{"name": "per-address", "key": "client_ip",
+                                 "rate": "1/h", "burst": 2}]}])
+
+    def statuses(src, client):
+        return [get_from(port, "/pay", {"X-Forwarded-For": "%s%s" % (
+            spoof, ", " + client if client else "")}, src=src).status
+            for spoof in ("1.2.3.4", "5.6.7.8", "9.9.9.9")]
+    # behind the proxy: 203.0.113.7's two, whatever it writes first
+    eq(statuses(PROXY, "203.0.113.7"), [200, 200, 429], "behind the proxy")
+    # another client of the proxy has its own bucket
+    eq(statuses(PROXY, "203.0.113.8"), [200, 200, 429], "another client")
+    # directly: the peer's bucket, the field written in full not believed
+    eq(statuses(OTHER, None), [200, 200, 429], "directly")
+    eq(len(ups["a"][0].requests), 6, "refused requests reached nobody")
+
+
+@test
 def trusted_chain_and_stops():
     ups, sl, port, log = setup({"trusted_proxies": [PROXY, "10.0.0.0/8"]})
     up = ups["a"][0]
