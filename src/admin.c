@@ -1563,6 +1563,11 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 		jstr(b, c->rl_store.addr.text);
 		jkv_u64(b, "timeout_ms", c->rl_store.timeout_ms);
 		jkv_str(b, "prefix", c->rl_store.prefix);
+		jkv_str(b, "username", c->rl_store.username);
+		/* the file's name and whether a password was read from
+		 * it: never the password */
+		jkv_str(b, "password_file", c->rl_store.password_file.path);
+		jkv_bool(b, "password_set", c->rl_store.password != NULL);
 		sb_printf(b, "}");
 	} else
 		sb_printf(b, ",\"rate_limit_store\":null");

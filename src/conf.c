@@ -5,12 +5,14 @@
  * doc/contracts.md section 1, and owns the generation's lifetime. Holds
  * the top level, listeners, limits, routes and clusters, and the helpers
  * conf_int.h shares; the edge keys (identity, policy, rate limits) are in
- * conf_edge.c, the tls keys in conf_tls.c. Reads the file and nothing else;
- * it must not touch libyaml, sockets, DNS or the logs.
+ * conf_edge.c, the tls keys in conf_tls.c; conf_secret.c reads the
+ * secrets a valid generation names. Reads the file and nothing else; it
+ * must not touch libyaml, sockets, DNS or the logs.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1696,6 +1698,13 @@ conf_free(struct sl_conf *conf)
 	free(conf->admin_addr.text);
 	free(conf->rl_store.addr.text);
 	free(conf->rl_store.prefix);
+	free(conf->rl_store.username);
+	free(conf->rl_store.password_file.path);
+	if (conf->rl_store.password != NULL) {
+		OPENSSL_cleanse(conf->rl_store.password,
+				strlen(conf->rl_store.password));
+		free(conf->rl_store.password);
+	}
 	free(conf->access_log);
 	free(conf->path);
 	free(conf);

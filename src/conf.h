@@ -380,6 +380,12 @@ struct sl_conf {
 		struct sl_conf_addr addr; /* Redis, HOST:PORT */
 		uint64_t timeout_ms;	  /* per command, default 50 */
 		char *prefix;		  /* of every key, "sluice:" */
+		/* AUTH (doc/edge.md section 6.5): the password is read from
+		 * password_file by sl_conf_load_secrets, never written in
+		 * the file itself */
+		char *username; /* NULL: AUTH with the password */
+		struct sl_conf_file password_file; /* NULL path: no AUTH */
+		char *password; /* NULL until read; never logged or shown */
 	} rl_store;
 };
 
@@ -394,6 +400,18 @@ struct sl_conf *sl_conf_load(const char *path, char **errors);
 /* The same from memory; name is used in error messages in place of FILE. */
 struct sl_conf *sl_conf_load_buffer(const char *name, const char *text,
 				    size_t len, char **errors);
+
+/*
+ * Reads the secrets conf's file names (rate_limit_store.password_file)
+ * into conf, once sl_conf_load made it: the one step of loading that opens
+ * files other than the configuration, kept out of sl_conf_load_buffer so
+ * that parsing (and its fuzzer) opens nothing. Run at start-up, by -t and
+ * at every reload, so a rotated password applies on SIGHUP. Returns NULL,
+ * or malloc'd "FILE:LINE:COL: error: ..." lines (the caller frees them);
+ * warnings (a password file others may read) are appended to *warnings
+ * when warnings is not NULL. No message holds the password.
+ */
+char *sl_conf_load_secrets(struct sl_conf *conf, char **warnings);
 
 struct sl_conf *sl_conf_ref(struct sl_conf *conf);
 /* Drops one reference; frees the generation with the last one. */

@@ -538,16 +538,14 @@ sl_conf_check_listener_policy(struct sl_yaml_loader *ld,
 #define DEF_RL_LOCAL_KEYS  65536
 #define DEF_RL_FLEET_KEYS  4096
 #define CONF_RL_MAX_PREFIX 64
+#define CONF_RL_MAX_USER   128 /* bytes of a Redis ACL user name */
 #define CONF_RL_SPAN_US	   ((uint64_t)1 << 40) /* burst x interval */
 
 static const char *const rate_limit_keys[] = {
     "name", "key", "rate", "burst", "scope", "max_keys", "on_store_error", NULL,
 };
 static const char *const rate_limit_store_keys[] = {
-    "address",
-    "timeout",
-    "prefix",
-    NULL,
+    "address", "timeout", "prefix", "username", "password_file", NULL,
 };
 static const char *const rl_scope_names[] = {"local", "fleet", NULL};
 static const char *const rl_error_names[] = {"allow", "deny", NULL};
@@ -746,7 +744,67 @@ sl_conf_free_rate_limits(struct sl_conf_route *r)
 	free(r->rate_limits);
 }
 
-/* rate_limit_store: { address, timeout, prefix } */
+/* A string of 1 to max printable ASCII characters without spaces. */
+static int
+printable_word(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* rate_limit_store's AUTH: username, password_file. The file is only
+ * named here; sl_conf_load_secrets (conf_secret.c) reads it. */
+static void
+parse_rl_store_auth(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+		    struct sl_conf *conf)
+{
+	const struct sl_yaml_node *v, *userk, *user;
+	const char *s;
+
+	if ((v = sl_yaml_map_get(map, "password_file", NULL)) != NULL &&
+	    sl_yaml_get_str(ld, "password_file", v, &s) == 0) {
+		if (s[0] == '\0')
+			sl_yaml_err_node(
+			    ld, v, "\"password_file\": must not be empty");
+		else {
+			conf->rl_store.password_file.pos.line = v->line;
+			conf->rl_store.password_file.pos.col = v->col;
+			conf->rl_store.password_file.path =
+			    sl_yaml_strdup(ld, s);
+		}
+	}
+	if ((user = sl_yaml_map_get(map, "username", &userk)) == NULL ||
+	    sl_yaml_get_str(ld, "username", user, &s) == -1)
+		return;
+	if (!printable_word(s, CONF_RL_MAX_USER)) {
+		sl_yaml_err_node(ld, user,
+				 "\"username\": \"%s\" must be 1 to %d "
+				 "printable characters without spaces",
+				 sl_yaml_qnode(ld, user), CONF_RL_MAX_USER);
+		return;
+	}
+	/* a user without a password would be AUTH with nothing: Redis
+	 * has no such form (not said when the key may be in a part of the
+	 * file not read) */
+	if (v == NULL) {
+		if (sl_yaml_whole(ld, map))
+			sl_yaml_err_node(
+			    ld, userk,
+			    "rate_limit_store: \"username\" needs "
+			    "\"password_file\" (Redis authenticates a "
+			    "user by its password)");
+	} else
+		conf->rl_store.username = sl_yaml_strdup(ld, s);
+}
+
+/* rate_limit_store: { address, timeout, prefix, username, password_file }
+ */
 void
 sl_conf_parse_rate_limit_store(struct sl_yaml_loader *ld,
 			       const struct sl_yaml_node *map,
@@ -784,6 +842,7 @@ sl_conf_parse_rate_limit_store(struct sl_yaml_loader *ld,
 			conf->rl_store.prefix = sl_yaml_strdup(ld, s);
 		}
 	}
+	parse_rl_store_auth(ld, map, conf);
 }
 
 /* A fleet limit needs the store; said where its scope is written. */

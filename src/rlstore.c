@@ -6,8 +6,11 @@
  * timeout, reconnection with backoff. Redis's own clock (TIME) times
  * every key, so the fleet shares one clock. A command that times out
  * drops the connection: the state of one whose answer never came is
- * unknown. Failures reach the waiting requests from the next loop turn,
- * never from inside hiredis.
+ * unknown. A connection is ready once its first commands are answered:
+ * AUTH when the configuration has a password, then SCRIPT LOAD, pipelined
+ * ahead of the first leases and bounded by the connect deadline. Failures
+ * reach the waiting requests from the next loop turn, never from inside
+ * hiredis.
  */
 #include "rlstore.h"
 
@@ -17,6 +20,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,12 +89,15 @@ struct rl_cmd {
 struct sl_rlstore {
 	struct sl_worker *w;
 	redisAsyncContext *ac; /* NULL: none (at rest, or backing off) */
-	int up;		       /* connected (not just connecting) */
+	int up;		       /* ready: connected, AUTH and SCRIPT LOAD
+				  answered (not just connecting) */
 	int was_up;	       /* it was up before it went: say so once */
 	char addr[128];	       /* the store's address as written */
 	uint64_t generation;   /* of the configuration it follows */
 	char host[INET6_ADDRSTRLEN];
 	int port;
+	char *user, *pass; /* AUTH's, copies of the configuration's (owned;
+			      pass wiped when freed); NULL: none */
 	uint64_t timeout_ms;
 	uint64_t backoff_ms;	/* the next wait after a failure */
 	uint64_t retry_at_ms;	/* no connection before; 0: any time */
@@ -106,6 +113,8 @@ static char script_sha[41];
 static void store_on_timer(evutil_socket_t, short, void *);
 static void store_on_kick(evutil_socket_t, short, void *);
 static void store_on_reply(redisAsyncContext *ac, void *r, void *arg);
+static void store_on_auth(redisAsyncContext *ac, void *r, void *arg);
+static void store_on_ready(redisAsyncContext *ac, void *r, void *arg);
 
 static void
 script_sha_init(void)
@@ -184,6 +193,14 @@ store_on_connect(const redisAsyncContext *ac, int status)
 		store_backoff(s);
 		return;
 	}
+	/* not ready yet: its first commands (AUTH, SCRIPT LOAD) are on
+	 * their way, and the connect deadline still runs */
+}
+
+/* The connection's first commands were answered: leases may use it. */
+static void
+store_ready(struct sl_rlstore *s)
+{
 	SL_STAT_INC(s->w->stats.rl_store_connects[0]);
 	store_set_up(s, 1);
 	if (s->backoff_ms > BACKOFF_MIN_MS)
@@ -192,6 +209,76 @@ store_on_connect(const redisAsyncContext *ac, int status)
 	s->was_up = 1;
 	s->backoff_ms = BACKOFF_MIN_MS;
 	store_schedule(s);
+}
+
+/*
+ * s's connection failed before it was ready: Redis refused AUTH (or
+ * wanted one), or it did not answer by the connect deadline. Counted and
+ * said (once per outage) as a connection that could not be made, with
+ * what Redis said (text, escaped; NULL: nothing), then dropped: its
+ * commands fail, and the next try waits for the backoff. May be called
+ * from a hiredis callback (hiredis frees the connection after it).
+ */
+static void
+store_fail(struct sl_rlstore *s, const char *why, const char *text)
+{
+	redisAsyncContext *ac = s->ac;
+	char esc[256] = "";
+
+	if (text != NULL)
+		sl_escape(esc, sizeof(esc), text, SL_MIN(strlen(text), 200));
+	SL_STAT_INC(s->w->stats.rl_store_connects[1]);
+	if (s->was_up || s->backoff_ms == BACKOFF_MIN_MS)
+		log_warnx("worker %u: rate_limit_store %s: %s%s%s; trying "
+			  "again in %llu ms",
+			  s->w->id, s->addr, why, text != NULL ? ": " : "", esc,
+			  (unsigned long long)s->backoff_ms);
+	s->was_up = 0;
+	s->ac = NULL; /* first: the callbacks below must not use it */
+	store_backoff(s);
+	ac->data = NULL;
+	redisAsyncFree(ac);
+}
+
+/* AUTH's answer: an error (WRONGPASS, a Redis without that user or
+ * without a password) fails the connection. */
+static void
+store_on_auth(redisAsyncContext *ac, void *r, void *arg)
+{
+	struct sl_rlstore *s = ac->data;
+	redisReply *reply = r;
+
+	(void)arg;
+	sl_now_refresh();
+	if (s == NULL || s->ac != ac || reply == NULL)
+		return;
+	if (reply->type == REDIS_REPLY_ERROR)
+		store_fail(s, "AUTH refused", reply->str);
+}
+
+/* SCRIPT LOAD's answer, the last of the connection's first commands:
+ * ready, unless Redis wants an AUTH sluice was not given. Its other
+ * errors (an ACL without SCRIPT) leave the leases to find out: EVAL
+ * follows a NOSCRIPT anyway. */
+static void
+store_on_ready(redisAsyncContext *ac, void *r, void *arg)
+{
+	struct sl_rlstore *s = ac->data;
+	redisReply *reply = r;
+
+	(void)arg;
+	sl_now_refresh();
+	if (s == NULL || s->ac != ac || reply == NULL)
+		return;
+	if (reply->type == REDIS_REPLY_ERROR &&
+	    strncmp(reply->str, "NOAUTH", 6) == 0) {
+		store_fail(s,
+			   "Redis wants AUTH, and rate_limit_store has no "
+			   "password_file",
+			   reply->str);
+		return;
+	}
+	store_ready(s);
 }
 
 static void
@@ -204,6 +291,20 @@ store_on_disconnect(const redisAsyncContext *ac, int status)
 		return;
 	/* hiredis frees ac after this */
 	s->ac = NULL;
+	if (!s->up) {
+		/* closed before it was ready: it could not be made */
+		SL_STAT_INC(s->w->stats.rl_store_connects[1]);
+		if (s->was_up || s->backoff_ms == BACKOFF_MIN_MS)
+			log_warnx("worker %u: rate_limit_store %s: cannot "
+				  "connect: %s; trying again in %llu ms",
+				  s->w->id, s->addr,
+				  status != REDIS_OK ? ac->errstr
+						     : "connection closed",
+				  (unsigned long long)s->backoff_ms);
+		s->was_up = 0;
+		store_backoff(s);
+		return;
+	}
 	SL_STAT_INC(s->w->stats.rl_store_lost);
 	store_set_up(s, 0);
 	if (status != REDIS_OK && s->was_up)
@@ -211,6 +312,21 @@ store_on_disconnect(const redisAsyncContext *ac, int status)
 			  "%s",
 			  s->w->id, s->addr, ac->errstr);
 	store_backoff(s);
+}
+
+/* Closes the connection without counting or saying it (a reload changed
+ * how to reach the store). Its commands fail. */
+static void
+store_close(struct sl_rlstore *s)
+{
+	redisAsyncContext *ac = s->ac;
+
+	if (ac == NULL)
+		return;
+	s->ac = NULL;
+	store_set_up(s, 0);
+	ac->data = NULL;
+	redisAsyncFree(ac);
 }
 
 /* Drops the connection (a timeout: its state is unknown). Its commands
@@ -268,12 +384,78 @@ store_connect(struct sl_rlstore *s)
 	}
 	redisAsyncSetConnectCallback(ac, store_on_connect);
 	redisAsyncSetDisconnectCallback(ac, store_on_disconnect);
+	/* AUTH first, then SCRIPT LOAD (so that EVALSHA finds it; a
+	 * NOSCRIPT falls back to EVAL anyway): written ahead of any lease,
+	 * in the same packet once connected */
+	if ((s->pass != NULL &&
+	     (s->user != NULL
+		  ? redisAsyncCommand(ac, store_on_auth, NULL, "AUTH %s %s",
+				      s->user, s->pass)
+		  : redisAsyncCommand(ac, store_on_auth, NULL, "AUTH %s",
+				      s->pass)) != REDIS_OK) ||
+	    redisAsyncCommand(ac, store_on_ready, NULL, "SCRIPT LOAD %s",
+			      sl_rlstore_script) != REDIS_OK) {
+		ac->data = NULL;
+		redisAsyncFree(ac);
+		return -1;
+	}
 	s->ac = ac;
 	s->up = 0;
 	s->connect_by_ms = sl_now_ms() + s->timeout_ms;
-	/* so that EVALSHA finds it; a NOSCRIPT falls back to EVAL anyway */
-	redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s", sl_rlstore_script);
 	store_schedule(s);
+	return 0;
+}
+
+/* Whether s authenticates as conf says. */
+static int
+store_creds_same(const struct sl_rlstore *s, const struct sl_conf *conf)
+{
+	const char *u = conf->rl_store.username, *p = conf->rl_store.password;
+
+	return (s->user == NULL ? u == NULL
+				: u != NULL && strcmp(s->user, u) == 0) &&
+	       (s->pass == NULL ? p == NULL
+				: p != NULL && strcmp(s->pass, p) == 0);
+}
+
+static void
+store_free_creds(struct sl_rlstore *s)
+{
+	if (s->pass != NULL)
+		OPENSSL_cleanse(s->pass, strlen(s->pass));
+	free(s->pass);
+	free(s->user);
+	s->user = s->pass = NULL;
+}
+
+/*
+ * s takes conf's credentials. A connection made with others goes at once
+ * (its leases in flight fail; their requests get on_store_error) and the
+ * next is made now: Redis keeps a connection authenticated with a
+ * password it no longer accepts, so only a new one tells whether the new
+ * credentials work. Returns 0, or -1 (out of memory: s has none, and
+ * tries again at the next lease).
+ */
+static int
+store_rekey(struct sl_rlstore *s, const struct sl_conf *conf)
+{
+	store_free_creds(s);
+	if ((conf->rl_store.username != NULL &&
+	     (s->user = strdup(conf->rl_store.username)) == NULL) ||
+	    (conf->rl_store.password != NULL &&
+	     (s->pass = strdup(conf->rl_store.password)) == NULL)) {
+		store_free_creds(s);
+		return -1;
+	}
+	if (s->ac != NULL)
+		log_info("worker %u: rate_limit_store %s: new credentials: "
+			 "connecting again",
+			 s->w->id, s->addr);
+	store_close(s);
+	s->retry_at_ms = 0;
+	/* a refusal of the new ones is said, even within an outage; a
+	 * success after one is said too (the backoff is kept) */
+	s->was_up = 1;
 	return 0;
 }
 
@@ -294,6 +476,9 @@ store_get(struct sl_worker *w, const struct sl_conf *conf)
 		if (conf->generation >= s->generation) {
 			s->timeout_ms = conf->rl_store.timeout_ms;
 			s->generation = conf->generation;
+			if (!store_creds_same(s, conf) &&
+			    store_rekey(s, conf) == -1)
+				return NULL;
 		}
 		return s;
 	}
@@ -330,6 +515,9 @@ store_get(struct sl_worker *w, const struct sl_conf *conf)
 	s->timeout_ms = conf->rl_store.timeout_ms;
 	s->backoff_ms = BACKOFF_MIN_MS;
 	s->retry_at_ms = 0;
+	if (!store_creds_same(s, conf) && store_rekey(s, conf) == -1)
+		return NULL;
+	s->was_up = 0; /* a new store: its first failure is said anyway */
 	return s;
 }
 
@@ -502,10 +690,20 @@ store_on_timer(evutil_socket_t fd, short what, void *arg)
 		c->timed_out = 1;
 		late = 1;
 	}
-	if (late)
+	if (s->ac != NULL && !s->up && (late || now >= s->connect_by_ms))
+		/* not ready in time: a connection that could not be made */
+		store_fail(s,
+			   !(s->ac->c.flags & REDIS_CONNECTED)
+			       ? "cannot connect: no connection within the "
+				 "timeout"
+			   : s->pass != NULL
+			       ? "cannot connect: no answer to AUTH or "
+				 "SCRIPT LOAD within the timeout"
+			       : "cannot connect: no answer to SCRIPT LOAD "
+				 "within the timeout",
+			   NULL);
+	else if (late)
 		store_drop(s, "no answer within the timeout");
-	else if (s->ac != NULL && !s->up && now >= s->connect_by_ms)
-		store_drop(s, "no connection within the timeout");
 	/* commands a dropped connection failed were freed by hiredis's
 	 * callbacks; what is left (none) sets the next deadline */
 	store_schedule(s);
@@ -525,6 +723,7 @@ sl_rlstore_worker_free(struct sl_worker *w)
 		redisAsyncFree(ac);
 	}
 	store_set_up(s, 0);
+	store_free_creds(s);
 	/* nothing waits any more: the worker's clients are gone */
 	sl_rl_wait_run(s->failed, SL_RL_STORE_ERROR, 0);
 	event_free(s->timer);

@@ -8,8 +8,9 @@
 #	# expect: LINE:COL: error: MESSAGE
 # each prefixed with the file's path on stderr, and no other error line
 # for that file (sluice reports every error at once: a file lists them all).
-# sluice runs in top_srcdir, so that a good file names the test
-# certificates under tests/conf/good/tls by paths relative to it.
+# sluice runs in top_srcdir, so that a file names the test certificates
+# under tests/conf/good/tls, or the password files under
+# tests/conf/*/secrets, by paths relative to it.
 # Environment: SLUICE (the daemon), top_srcdir. Exit 0 when all pass.
 
 : "${top_srcdir:=.}"
@@ -97,7 +98,7 @@ for f in "$top_srcdir"/tests/conf/bad/*.yaml; do
 		fail=$((fail + 1))
 		continue
 	fi
-	"$SLUICE" -t -c "$f" >"$tmp/out" 2>"$tmp/err"
+	(cd "$top_srcdir" && "$SLUICE" -t -c "$f") >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	# every error line about this file, in the order sluice gives them;
 	# an address that something on this machine happens to listen on (a

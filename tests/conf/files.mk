@@ -78,7 +78,13 @@ CONF_TEST_FILES = \
 	tests/conf/bad/rate-bare.yaml \
 	tests/conf/bad/rate-limit-errors.yaml \
 	tests/conf/bad/rate-limit-fleet-without-store.yaml \
+	tests/conf/bad/rate-limit-store-auth-errors.yaml \
 	tests/conf/bad/rate-limit-store-errors.yaml \
+	tests/conf/bad/rate-limit-store-password-control.yaml \
+	tests/conf/bad/rate-limit-store-password-empty.yaml \
+	tests/conf/bad/rate-limit-store-password-missing.yaml \
+	tests/conf/bad/rate-limit-store-password-two-lines.yaml \
+	tests/conf/bad/rate-limit-store-username-alone.yaml \
 	tests/conf/bad/rate-range.yaml \
 	tests/conf/bad/rate-type.yaml \
 	tests/conf/bad/rate-unit.yaml \
@@ -87,6 +93,9 @@ CONF_TEST_FILES = \
 	tests/conf/bad/retry-idempotency-key-type.yaml \
 	tests/conf/bad/retry-on-unknown.yaml \
 	tests/conf/bad/route-missing-cluster.yaml \
+	tests/conf/bad/secrets/control \
+	tests/conf/bad/secrets/empty \
+	tests/conf/bad/secrets/two-lines \
 	tests/conf/bad/size-bare.yaml \
 	tests/conf/bad/size-range.yaml \
 	tests/conf/bad/size-unit.yaml \
@@ -126,6 +135,8 @@ CONF_TEST_FILES = \
 	tests/conf/good/multi.yaml \
 	tests/conf/good/policy.yaml \
 	tests/conf/good/rate-limits.yaml \
+	tests/conf/good/secrets/redis-password \
+	tests/conf/good/secrets/redis-password-crlf \
 	tests/conf/good/tls/cert.pem \
 	tests/conf/good/tls/key.pem \
 	tests/conf/good/weighted.yaml

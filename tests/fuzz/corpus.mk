@@ -49,6 +49,7 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/conf/minimal.yaml \
 	tests/fuzz/corpus/conf/no-colon.yaml \
 	tests/fuzz/corpus/conf/rate-limit-errors.yaml \
+	tests/fuzz/corpus/conf/rate-limit-store-auth.yaml \
 	tests/fuzz/corpus/conf/rate-limits.yaml \
 	tests/fuzz/corpus/conf/tab.yaml \
 	tests/fuzz/corpus/conf/unclosed-flow.yaml \

@@ -3,7 +3,8 @@
 every key of the file, with its default filled in where the file leaves
 it out, in the file's names (a duration as NAME_ms, a rate as
 NAME_bytes_per_s, a percentage as NAME_percent, sizes in bytes), strings
-JSON-escaped and never cut, and no key file named.
+JSON-escaped and never cut, and no key file named (nor a password: the
+Redis password's file is named, and whether a password was read).
 
 The key lists are read from the schema files src/conf*.c (the arrays the
 loader checks every mapping against): a key added there and not set by
@@ -180,6 +181,9 @@ def closed_port():
 ODD = 'a "quoted" \\ back\tslash caf\u00e9 \u2713 ' + "x" * 1200
 
 
+REDIS_PW = "redis-pw-in-no-page-3e8a"
+
+
 def full_config():
     """A configuration that sets every key, each to a value other than
     its default. Returns (config, admin port, key files)."""
@@ -187,6 +191,11 @@ def full_config():
     d = tmpdir()
     aport = free_port()
     access = os.path.join(d, 'access "log" \u00e9.txt')
+    # /config names the password file, never the password (REDIS_PW)
+    pwfile = os.path.join(d, "redis-password")
+    fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(REDIS_PW + "\n")
     cfg = {
         "workers": 2,
         "admin": {"address": "127.0.0.1:%d" % aport},
@@ -195,7 +204,8 @@ def full_config():
                 "mask_card_numbers": False},
         "drain_timeout": "7s",
         "rate_limit_store": {"address": closed_port(), "timeout": "20ms",
-                             "prefix": "test:"},
+                             "prefix": "test:", "username": "sluice-gw",
+                             "password_file": pwfile},
         "listeners": [
             {"name": "plain", "address": "127.0.0.1:%d" % free_port(),
              "limits": {"header_timeout": "11s", "body_timeout": "31s",
@@ -357,9 +367,11 @@ def config_shows_every_key_of_the_file():
     body, shown = config_of(aport)
     objs = compare(cfg, shown)
     check(len(objs) > 20, "mappings compared: %d" % len(objs))
-    # never a key file, anywhere
+    # never a key file, anywhere, nor a password
     for k in keyfiles:
         check(k not in body, "the key file %s is named in /config" % k)
+    check(REDIS_PW not in body, "the Redis password is in /config")
+    eq(shown["rate_limit_store"]["password_set"], True, "password_set")
     # strings whole and exact (the JSON parser undid the escapes)
     eq(shown["listeners"][0]["routes"][0]["match"]["headers"]["x-canary"],
        ODD, "the header value of the match")

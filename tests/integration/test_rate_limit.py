@@ -5,12 +5,15 @@ route, requests without the key, the 429 and its fields, nothing at the
 upstream for a refused request, the counters, reloads that keep or reset a
 limit's buckets, a bounded table; and fleet limits on a real redis-server
 started here: two sluice processes holding one limit within 5 % of its
-rate, and Redis killed and brought back mid-run.
+rate, Redis killed and brought back mid-run, and Redis with a password
+(requirepass, an ACL user, a wrong password then rotated, a password
+changed under a running sluice, none given to a Redis that wants one).
 
 No time is asserted: counts are compared with what the limit allows over
 the time measured around a run (rate x elapsed + burst, an upper bound),
 and the lower bounds are generous."""
 
+import json
 import os
 import re
 import shutil
@@ -27,7 +30,7 @@ from sltest import (BufSock, Client, Closed, Skip, Upstream,  # noqa: E402
                     _register, assert_error, build_request, check, eq,
                     free_port, get, main, make_config, metric_sum, metrics,
                     read_response, sighup_reload, start_sluice, test,
-                    to_yaml, wait_until)
+                    tmpdir, to_yaml, wait_until)
 
 # ---------------------------------------------------------------------------
 # Helpers
@@ -338,9 +341,13 @@ def max_keys_bounds_the_table():
 
 class Redis:
     """redis-server on 127.0.0.1, a free port, nothing on disk; stopped
-    at the end of the test (registered with the upstreams)."""
+    at the end of the test (registered with the upstreams). requirepass:
+    the default user's password (this helper's own commands AUTH with
+    it); users: ACL rules, each a list of words ["name", "on", ">pw",
+    ...], given as --user."""
 
-    def __init__(self, port=None, debug=False):
+    def __init__(self, port=None, debug=False, requirepass=None,
+                 users=()):
         exe = shutil.which("redis-server")
         if exe is None:
             raise Skip("redis-server is not installed (contrib/deps.sh "
@@ -349,13 +356,20 @@ class Redis:
         self.port = port or free_port()
         self.proc = None
         self.extra = []
-        if debug:
+        self.password = requirepass
+        v = subprocess.run([exe, "--version"], capture_output=True,
+                           text=True).stdout
+        m = re.search(r"v=(\d+)", v)
+        self.major = int(m.group(1)) if m else 0
+        if debug and self.major >= 7:
             # DEBUG SLEEP: Redis 7 allows it only when told to
-            v = subprocess.run([exe, "--version"], capture_output=True,
-                               text=True).stdout
-            m = re.search(r"v=(\d+)", v)
-            if m and int(m.group(1)) >= 7:
-                self.extra = ["--enable-debug-command", "yes"]
+            self.extra = ["--enable-debug-command", "yes"]
+        if requirepass is not None:
+            self.extra += ["--requirepass", requirepass]
+        if users and self.major < 6:
+            raise Skip("redis-server %d has no ACL users" % self.major)
+        for u in users:
+            self.extra += ["--user"] + list(u)
         _register("upstreams", self)
         self.start()
 
@@ -368,6 +382,12 @@ class Redis:
             stderr=subprocess.DEVNULL)
         check(wait_until(self.ping, 10.0), "redis-server did not start")
 
+    def _auth(self):
+        """AUTH with the default user's password, as raw RESP."""
+        if self.password is None:
+            return b""
+        return resp("AUTH", self.password)
+
     def ping(self, timeout=1.0):
         try:
             s = socket.create_connection(("127.0.0.1", self.port), 0.5)
@@ -375,9 +395,13 @@ class Redis:
             return False
         try:
             s.settimeout(timeout)
-            s.sendall(b"PING\r\n")
-            return s.recv(64).startswith(b"+PONG")
-        except OSError:
+            s.sendall(self._auth() + b"PING\r\n")
+            bs = BufSock(s)
+            if self.password is not None and \
+                    not bs.read_until(b"\r\n").startswith(b"+OK"):
+                return False
+            return bs.read_until(b"\r\n").startswith(b"+PONG")
+        except (OSError, Closed):
             return False
         finally:
             s.close()
@@ -387,9 +411,30 @@ class Redis:
         s = socket.create_connection(("127.0.0.1", self.port), 2.0)
         try:
             s.settimeout(5.0)
-            s.sendall(("*%d\r\n" % len(args) + "".join(
-                "$%d\r\n%s\r\n" % (len(a), a) for a in args)).encode())
-            return BufSock(s).read_until(b"\r\n").decode().strip()
+            s.sendall(self._auth() + resp(*args))
+            bs = BufSock(s)
+            if self.password is not None:
+                bs.read_until(b"\r\n")
+            return bs.read_until(b"\r\n").decode().strip()
+        finally:
+            s.close()
+
+    def keys(self, pattern):
+        """KEYS pattern, as a set of names."""
+        s = socket.create_connection(("127.0.0.1", self.port), 2.0)
+        try:
+            s.settimeout(5.0)
+            s.sendall(self._auth() + resp("KEYS", pattern))
+            bs = BufSock(s)
+            if self.password is not None:
+                bs.read_until(b"\r\n")
+            head = bs.read_until(b"\r\n")
+            check(head.startswith(b"*"), "KEYS answered %r" % head)
+            out = set()
+            for _ in range(int(head[1:])):
+                n = int(bs.read_until(b"\r\n")[1:])
+                out.add(bs.read_exact(n + 2)[:n].decode())
+            return out
         finally:
             s.close()
 
@@ -410,6 +455,12 @@ class Redis:
     @property
     def addr(self):
         return "127.0.0.1:%d" % self.port
+
+
+def resp(*args):
+    """A command as RESP, each argument a bulk string."""
+    return ("*%d\r\n" % len(args) + "".join(
+        "$%d\r\n%s\r\n" % (len(a), a) for a in args)).encode()
 
 
 def fleet_config(up, redis, limits, workers=2, routes=None):
@@ -560,6 +611,276 @@ def fleet_store_killed_and_back():
           "the workers are not connected again")
     check(re.search(r"rate_limit_store .*: connected", sl.stderr()),
           "the reconnection is said")
+
+
+# ---------------------------------------------------------------------------
+# Fleet limits: Redis with a password (doc/edge.md section 6.5)
+
+
+def password_file(text):
+    """A password file only its owner reads (sluice warns otherwise)."""
+    path = os.path.join(tmpdir(), "redis-password")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return path
+
+
+def auth_config(up, redis, pwfile, limits=None, routes=None, username=None,
+                workers=2):
+    store = {"address": redis.addr, "timeout": "200ms"}
+    if pwfile is not None:
+        store["password_file"] = pwfile
+    if username is not None:
+        store["username"] = username
+    return limited_config(up, limits, workers=workers, routes=routes,
+                          extra={"rate_limit_store": store})
+
+
+# a limit that refuses 503 when it cannot ask Redis: a 429 says Redis
+# answered
+DENY_LIMIT = [{"name": "fleet", "key": "header:X-Api-Key", "rate": "5/s",
+               "burst": 5, "scope": "fleet", "on_store_error": "deny"}]
+
+
+def held_by_redis(port, hdr, path="/"):
+    """Ten requests at once over 5/s with a burst of 5, on a deny limit:
+    some refused (429), none refused for want of Redis (503)."""
+    st = [get(port, path, hdr, timeout=3.0).status for _ in range(10)]
+    check(503 not in st, "503 while Redis is up: %r" % st)
+    return 429 in st
+
+
+def no_secret_in(text, *secrets):
+    for pw in secrets:
+        check(pw not in text, "the password %r is written in: %s"
+              % (pw, text[:2000]))
+
+
+@test
+def fleet_store_auth_with_a_password():
+    # spaces, quotes and a % are bytes of the password like any other
+    # (set through RESP: redis-server's command line would split it)
+    pw = "right pw \"%s\" 7f3a"
+    redis = Redis(requirepass="boot-pw-1c0d")
+    eq(redis.command("CONFIG", "SET", "requirepass", pw), "+OK",
+       "CONFIG SET requirepass")
+    redis.password = pw
+    up = Upstream()
+    pwfile = password_file(pw + "\n")
+    cfg, port, aport = auth_config(up, redis, pwfile, DENY_LIMIT)
+    sl = start_sluice(cfg)
+    check(wait_until(lambda: held_by_redis(port, {"X-Api-Key": "k"}), 5.0),
+          "the limit never refused")
+    m = metrics(aport)
+    check(metric_sum(m, "sluice_rate_limit_store_requests_total",
+                     result="ok") > 0, "leases asked")
+    eq(metric_sum(m, "sluice_rate_limit_store_requests_total",
+                  result="error"), 0, "leases refused")
+    check(metric_sum(m, "sluice_rate_limit_store_connects_total",
+                     result="ok") >= 1, "connections made")
+    eq(metric_sum(m, "sluice_rate_limit_store_connects_total",
+                  result="failed"), 0, "connections failed")
+    # /config names the file and says a password is set; never the
+    # password
+    r = get(aport, "/config", timeout=5.0)
+    body = r.body.decode()
+    store = json.loads(body)["rate_limit_store"]
+    eq((store["password_file"], store["password_set"], store["username"]),
+       (pwfile, True, None), "rate_limit_store in /config")
+    no_secret_in(body, pw, "right pw")  # (JSON would escape its quotes)
+    sl.stop()
+    no_secret_in(sl.stderr() + sl.stdout(), pw, "right pw")
+
+
+@test
+def fleet_store_auth_as_an_acl_user():
+    # the user doc/edge.md section 6.5 recommends: its keys and the
+    # commands of the lease script, nothing else
+    pw = "acl-pw-55e0"
+    redis = Redis(requirepass="admin-pw-0d4c", users=[
+        ["sluice-gw", "on", ">" + pw, "resetkeys", "~sluice:*",
+         "-@all", "+evalsha", "+eval", "+script|load", "+get", "+set",
+         "+time"]])
+    up = Upstream()
+    cfg, port, aport = auth_config(up, redis, password_file(pw),
+                                   DENY_LIMIT, username="sluice-gw")
+    sl = start_sluice(cfg)
+    check(wait_until(lambda: held_by_redis(port, {"X-Api-Key": "k"}), 5.0),
+          "the limit never refused")
+    m = metrics(aport)
+    eq(metric_sum(m, "sluice_rate_limit_store_requests_total",
+                  result="error"), 0, "leases refused")
+    check(not re.search(r"rate_limit_store .*(unexpected|refused)",
+                        sl.stderr()), "a refusal logged:\n" + sl.stderr())
+    eq(json.loads(get(aport, "/config").body)["rate_limit_store"]
+       ["username"], "sluice-gw", "username in /config")
+    check(any(k.startswith("sluice:rl:main/pay/fleet/")
+              for k in redis.keys("sluice:*")), "no key in Redis")
+    sl.stop()
+    no_secret_in(sl.stderr(), pw)
+
+
+@test
+def fleet_store_wrong_password_then_rotated():
+    pw, wrong = "right-pw-2b81", "wrong-pw-91c2"
+    redis = Redis(requirepass=pw)
+    up = Upstream()
+    limits = {"allow": [{"name": "open", "key": "header:X-Api-Key",
+                         "rate": "5/s", "burst": 5, "scope": "fleet",
+                         "on_store_error": "allow"}],
+              "deny": [{"name": "closed", "key": "header:X-Api-Key",
+                        "rate": "5/s", "burst": 5, "scope": "fleet",
+                        "on_store_error": "deny"}]}
+    routes = [{"name": name, "match": {"path_prefix": "/" + name},
+               "cluster": "c", "rate_limit": lim}
+              for name, lim in limits.items()]
+    pwfile = password_file(wrong + "\n")
+    cfg, port, aport = auth_config(up, redis, pwfile, routes=routes)
+    sl = start_sluice(cfg)
+    hdr = {"X-Api-Key": "k"}
+
+    # AUTH refused: the store is out, each limit applies its policy
+    def policy():
+        for _ in range(10):
+            a = get(port, "/allow", hdr, timeout=3.0).status
+            d = get(port, "/deny", hdr, timeout=3.0).status
+            if (a, d) != (200, 503):
+                return False
+        return True
+    check(wait_until(policy, 10.0, 0.02), "on_store_error not applied "
+          "while AUTH is refused (allow: 200, deny: 503)")
+    assert_error(get(port, "/deny", hdr, timeout=3.0), 503,
+                 "rate_limit_unavailable")
+    m = metrics(aport)
+    # (the key's first request in each worker goes through before Redis
+    # is asked: admitted, not allowed by the policy)
+    check(metric_sum(m, "sluice_rate_limit_store_allowed_total",
+                     limit="open") >= 10 - 2, "allowed while refused counted")
+    check(metric_sum(m, "sluice_rate_limit_store_denied_total",
+                     limit="closed") >= 11, "denied while refused counted")
+    check(metric_sum(m, "sluice_rate_limit_store_connects_total",
+                     result="failed") >= 1, "the refused AUTH counted")
+    eq(metric_sum(m, "sluice_rate_limit_store_connects_total",
+                  result="ok"), 0, "connections counted as made")
+    eq(metric_sum(m, "sluice_rate_limit_store_connected"), 0,
+       "workers connected")
+    # said at warn with what Redis said, once per outage per worker
+    # (the backoff made several tries meanwhile)
+    refused = re.findall(r"warn: worker \d+: rate_limit_store \S+: AUTH "
+                         r"refused: WRONGPASS[^\n]*trying again",
+                         sl.stderr())
+    check(1 <= len(refused) <= 2, "AUTH refusals logged %d times:\n%s"
+          % (len(refused), sl.stderr()))
+    # a file emptied mid-rotation: the reload is refused, the running
+    # generation stays
+    sl.expect_errors(r"^reload: ")
+    with open(pwfile, "w") as f:
+        f.write("\n")
+    st, err = sighup_reload(sl, aport)
+    eq(st, "failed", "reload with an empty password file")
+    check(re.search(r'"password_file": "%s" is empty' % re.escape(pwfile),
+                    err), "why the reload failed:\n" + err)
+    # the right password, SIGHUP: connected again, the limits hold
+    with open(pwfile, "w") as f:
+        f.write(pw + "\n")
+    eq(sighup_reload(sl, aport)[0], "ok", "reload with the right password")
+    check(wait_until(lambda: held_by_redis(port, hdr, "/deny") and
+                     held_by_redis(port, hdr, "/allow"), 15.0, 0.1),
+          "the limits do not hold after the rotation")
+    check(re.search(r"rate_limit_store .*: connected", sl.stderr()),
+          "the reconnection is said")
+    sl.stop()
+    no_secret_in(sl.stderr() + sl.stdout(), pw, wrong)
+
+
+@test
+def fleet_store_password_change_reconnects():
+    old, new = "old-pw-6a1e", "new-pw-c93d"
+    redis = Redis(requirepass=old)
+    up = Upstream()
+    pwfile = password_file(old)
+    lim = [{"name": "fleet", "key": "header:X-Api-Key", "rate": "1/h",
+            "burst": 3, "scope": "fleet", "on_store_error": "deny"}]
+    cfg, port, aport = auth_config(up, redis, pwfile, lim)
+    sl = start_sluice(cfg)
+    hdr = {"X-Api-Key": "k"}
+    admitted = [0]
+
+    def refused():
+        st = get(port, headers=hdr).status
+        admitted[0] += st == 200
+        return st == 429
+    check(wait_until(refused, 5.0), "the key never refused")
+    keys0 = redis.keys("sluice:*")
+    eq(len(keys0), 1, "keys in Redis")
+    made0 = metric_sum(metrics(aport),
+                       "sluice_rate_limit_store_connects_total", result="ok")
+    # Redis takes the new password (connections made with the old one
+    # stay open), then sluice's file, then SIGHUP
+    eq(redis.command("CONFIG", "SET", "requirepass", new), "+OK",
+       "CONFIG SET requirepass")
+    redis.password = new
+    with open(pwfile, "w") as f:
+        f.write(new)
+    eq(sighup_reload(sl, aport)[0], "ok", "reload")
+    # every worker that asks Redis now connects again, with the new one
+    # (a key's first request in a worker asks for a lease)
+    n = [0]
+
+    def reconnected():
+        n[0] += 1
+        get(port, headers={"X-Api-Key": "other-%d" % n[0]})
+        return metric_sum(metrics(aport),
+                          "sluice_rate_limit_store_connects_total",
+                          result="ok") >= made0 + 2
+    check(wait_until(reconnected, 10.0, 0.05),
+          "the workers did not connect again")
+    m = metrics(aport)
+    eq(metric_sum(m, "sluice_rate_limit_store_connects_total",
+                  result="failed"), 0, "connections failed")
+    check(re.search(r"rate_limit_store .*: new credentials: connecting "
+                    r"again", sl.stderr()), "the reconnection is said")
+    # the limit kept its state: the key stays within its burst (and the
+    # first request of each worker, doc/edge.md section 6.4), and the
+    # keys written since name the same limit (listener, route, limit,
+    # SPEC) as before
+    for _ in range(10):
+        admitted[0] += get(port, headers=hdr).status == 200
+    check(admitted[0] <= 3 + 2, "the key admitted %d requests with a "
+          "burst of 3 and 2 workers" % admitted[0])
+    spec = {k.rsplit(":", 1)[0] for k in redis.keys("sluice:*")}
+    eq(spec, {k.rsplit(":", 1)[0] for k in keys0},
+       "the limit's keys in Redis")
+    check(wait_until(lambda: held_by_redis(port, {"X-Api-Key": "k3"}), 5.0),
+          "a new key is not limited after the change")
+    sl.stop()
+    no_secret_in(sl.stderr() + sl.stdout(), old, new)
+
+
+@test
+def fleet_store_wants_auth_none_configured():
+    redis = Redis(requirepass="unknown-pw-4e07")
+    up = Upstream()
+    cfg, port, aport = auth_config(up, redis, None, DENY_LIMIT)
+    sl = start_sluice(cfg)
+    hdr = {"X-Api-Key": "k"}
+
+    def denied():
+        return all(get(port, headers=hdr, timeout=3.0).status == 503
+                   for _ in range(10))
+    check(wait_until(denied, 10.0, 0.02), "on_store_error: deny not "
+          "applied while Redis wants AUTH")
+    m = metrics(aport)
+    check(metric_sum(m, "sluice_rate_limit_store_connects_total",
+                     result="failed") >= 1, "the refusal counted")
+    eq(metric_sum(m, "sluice_rate_limit_store_connected"), 0,
+       "workers connected")
+    # said once per outage per worker, not once per lease
+    lines = re.findall(r"rate_limit_store [^\n]*NOAUTH", sl.stderr())
+    check(1 <= len(lines) <= 2, "NOAUTH logged %d times:\n%s"
+          % (len(lines), sl.stderr()))
+    check("password_file" in lines[0], "no hint: " + lines[0])
 
 
 if __name__ == "__main__":

@@ -3383,6 +3383,135 @@ test_rate_limit_conf(void **state)
 	sl_conf_unref(c);
 }
 
+/* rate_limit_store's AUTH: the keys, and the password read from its file
+ * (the test files under tests/conf/{good,bad}/secrets). */
+#define STORE_AUTH(file)                                                       \
+	"rate_limit_store:\n"                                                  \
+	"  address: 127.0.0.1:6379\n"                                          \
+	"  password_file: " file "\n" LISTENER CLUSTER
+
+/* The error sl_conf_load_secrets gives for the password file path. */
+static void
+secret_err(const char *path, const char *want, const char *secret)
+{
+	char yaml[1024];
+	struct sl_conf *c;
+	char *errs, *warn = NULL;
+
+	snprintf(yaml, sizeof(yaml), STORE_AUTH("\"%s\""), path);
+	c = load_ok(yaml);
+	errs = sl_conf_load_secrets(c, &warn);
+	assert_non_null(errs);
+	assert_string_equal(errs, want);
+	assert_null(c->rl_store.password);
+	if (secret != NULL)
+		assert_null(strstr(errs, secret));
+	free(errs);
+	free(warn);
+	sl_conf_unref(c);
+}
+
+static void
+test_rate_limit_store_auth(void **state)
+{
+	struct sl_conf *c;
+	char *errs, *warn = NULL;
+
+	(void)state;
+	/* a user and a file: named, not read, by parsing */
+	c = load_ok(
+	    "rate_limit_store:\n"
+	    "  address: 127.0.0.1:6379\n"
+	    "  username: sluice-gw\n"
+	    "  password_file: " SRCDIR
+	    "/tests/conf/good/secrets/redis-password\n" LISTENER CLUSTER);
+	assert_string_equal(c->rl_store.username, "sluice-gw");
+	assert_string_equal(c->rl_store.password_file.path,
+			    SRCDIR "/tests/conf/good/secrets/redis-password");
+	assert_int_equal(c->rl_store.password_file.pos.line, 4);
+	assert_int_equal(c->rl_store.password_file.pos.col, 18);
+	assert_null(c->rl_store.password);
+	/* read: the line end goes; warnings (a file others may read)
+	 * never hold the password */
+	errs = sl_conf_load_secrets(c, &warn);
+	assert_null(errs);
+	assert_string_equal(c->rl_store.password, "good-pw-1f9b");
+	if (warn != NULL)
+		assert_null(strstr(warn, "good-pw-1f9b"));
+	free(warn);
+	sl_conf_unref(c);
+	/* CR LF too */
+	c = load_ok(STORE_AUTH(SRCDIR "/tests/conf/good/secrets/"
+				      "redis-password-crlf"));
+	assert_null(sl_conf_load_secrets(c, NULL));
+	assert_string_equal(c->rl_store.password, "crlf-pw-8d2e");
+	assert_null(c->rl_store.username);
+	sl_conf_unref(c);
+	/* no file, nothing to read */
+	c = load_ok(
+	    "rate_limit_store: { address: \"127.0.0.1:6379\" }\n" LISTENER
+		CLUSTER);
+	assert_null(c->rl_store.password_file.path);
+	assert_null(sl_conf_load_secrets(c, NULL));
+	assert_null(c->rl_store.password);
+	sl_conf_unref(c);
+
+	/* what a file may not be; the messages never hold its bytes */
+	secret_err(SRCDIR "/tests/conf/bad/secrets/empty",
+		   "t.yaml:3:18: error: \"password_file\": \"" SRCDIR
+		   "/tests/conf/bad/secrets/empty\" is empty\n",
+		   NULL);
+	secret_err(SRCDIR "/tests/conf/bad/secrets/control",
+		   "t.yaml:3:18: error: \"password_file\": the password in "
+		   "\"" SRCDIR "/tests/conf/bad/secrets/control\" holds a "
+		   "control byte (0x01); it must be printable\n",
+		   "secret-9c4");
+	secret_err(SRCDIR "/tests/conf/bad/secrets/two-lines",
+		   "t.yaml:3:18: error: \"password_file\": \"" SRCDIR
+		   "/tests/conf/bad/secrets/two-lines\" holds more than one "
+		   "line (the password alone, on one line)\n",
+		   "9e1");
+	secret_err(
+	    SRCDIR "/tests/conf/bad/secrets/no-such-file",
+	    "t.yaml:3:18: error: \"password_file\": cannot read \"" SRCDIR
+	    "/tests/conf/bad/secrets/no-such-file\": No such file or "
+	    "directory\n",
+	    NULL);
+	secret_err(SRCDIR "/tests/conf/bad/secrets",
+		   "t.yaml:3:18: error: \"password_file\": \"" SRCDIR
+		   "/tests/conf/bad/secrets\" is not a regular file\n",
+		   NULL);
+	secret_err(SRCDIR "/etc/sluice.yaml",
+		   "t.yaml:3:18: error: \"password_file\": \"" SRCDIR
+		   "/etc/sluice.yaml\" is larger than 4096 bytes: not a "
+		   "password\n",
+		   NULL);
+
+	/* the keys' own errors */
+	load_err("rate_limit_store:\n"
+		 "  address: 127.0.0.1:6379\n"
+		 "  username: \"gate way\"\n"
+		 "  password_file: \"\"\n"
+		 "  password: inline\n" LISTENER CLUSTER,
+		 "t.yaml:3:13: error: \"username\": \"gate way\" must be 1 "
+		 "to 128 printable characters without spaces\n"
+		 "t.yaml:4:18: error: \"password_file\": must not be empty\n"
+		 "t.yaml:5:3: error: unknown key \"password\" in "
+		 "rate_limit_store\n");
+	load_err("rate_limit_store:\n"
+		 "  address: 127.0.0.1:6379\n"
+		 "  username: sluice-gw\n" LISTENER CLUSTER,
+		 "t.yaml:3:3: error: rate_limit_store: \"username\" needs "
+		 "\"password_file\" (Redis authenticates a user by its "
+		 "password)\n");
+	load_err("rate_limit_store:\n"
+		 "  address: 127.0.0.1:6379\n"
+		 "  username: [a]\n"
+		 "  password_file: {a: b}\n" LISTENER CLUSTER,
+		 "t.yaml:3:13: error: \"username\": expected a string\n"
+		 "t.yaml:4:18: error: \"password_file\": expected a string\n");
+}
+
 int
 main(void)
 {
@@ -3416,6 +3545,7 @@ main(void)
 	    cmocka_unit_test(test_policy_conf),
 	    cmocka_unit_test(test_policy_conf_errors),
 	    cmocka_unit_test(test_rate_limit_conf),
+	    cmocka_unit_test(test_rate_limit_store_auth),
 	};
 	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	size_t ncases = sizeof(error_cases) / sizeof(error_cases[0]);
