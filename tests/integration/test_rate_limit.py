@@ -5,7 +5,8 @@ route, requests without the key, the 429 and its fields, nothing at the
 upstream for a refused request, the counters, reloads that keep or reset a
 limit's buckets, a bounded table; and fleet limits on a real redis-server
 started here: two sluice processes holding one limit within 5 % of its
-rate, Redis killed and brought back mid-run, and Redis with a password
+rate, Redis killed and brought back mid-run, Redis hung (SIGSTOP) and its
+scripts flushed, and Redis with a password
 (requirepass, an ACL user, a wrong password then rotated, a password
 changed under a running sluice, none given to a Redis that wants one).
 
@@ -438,6 +439,23 @@ class Redis:
         finally:
             s.close()
 
+    def info_count(self, name):
+        """calls= of INFO commandstats' line name (cmdstat_eval), 0
+        when there is none."""
+        s = socket.create_connection(("127.0.0.1", self.port), 2.0)
+        try:
+            s.settimeout(5.0)
+            s.sendall(self._auth() + resp("INFO", "commandstats"))
+            bs = BufSock(s)
+            if self.password is not None:
+                bs.read_until(b"\r\n")
+            n = int(bs.read_until(b"\r\n")[1:])
+            text = bs.read_exact(n + 2)[:n].decode()
+        finally:
+            s.close()
+        m = re.search(r"^%s:calls=(\d+)" % re.escape(name), text, re.M)
+        return int(m.group(1)) if m else 0
+
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
@@ -611,6 +629,93 @@ def fleet_store_killed_and_back():
           "the workers are not connected again")
     check(re.search(r"rate_limit_store .*: connected", sl.stderr()),
           "the reconnection is said")
+
+
+@test
+def fleet_store_hung_times_out_and_recovers():
+    """A Redis that accepts connections but never answers (stopped with
+    SIGSTOP: the kernel still completes the handshake): each lease and
+    each new connection ends at the store's timeout, the limits follow
+    their on_store_error, nothing stalls; SIGCONT and they hold again."""
+    redis = Redis()
+    up = Upstream()
+    limits = {"allow": [{"name": "open", "key": "header:X-Api-Key",
+                         "rate": "5/s", "burst": 5, "scope": "fleet",
+                         "on_store_error": "allow"}],
+              "deny": [{"name": "closed", "key": "header:X-Api-Key",
+                        "rate": "5/s", "burst": 5, "scope": "fleet",
+                        "on_store_error": "deny"}]}
+    routes = [{"name": name, "match": {"path_prefix": "/" + name},
+               "cluster": "c", "rate_limit": lim}
+              for name, lim in limits.items()]
+    cfg, port, aport = fleet_config(up, redis, None, workers=1,
+                                    routes=routes)
+    sl = start_sluice(cfg)
+    hdr = {"X-Api-Key": "k"}
+    check(wait_until(lambda: get(port, "/deny", hdr).status == 429, 5.0),
+          "the deny route's limit never refused")
+    redis.proc.send_signal(signal.SIGSTOP)
+    try:
+        def policy():
+            for _ in range(5):
+                a = get(port, "/allow", hdr, timeout=3.0).status
+                d = get(port, "/deny", hdr, timeout=3.0).status
+                if (a, d) != (200, 503):
+                    return False
+            return True
+        check(wait_until(policy, 10.0, 0.02), "on_store_error not applied "
+              "while Redis hangs (allow: 200, deny: 503)")
+        m = metrics(aport)
+        check(metric_sum(m, "sluice_rate_limit_store_requests_total",
+                         result="timeout") >= 1, "leases timed out")
+        check(re.search(r"rate_limit_store .*no answer within the timeout",
+                        sl.stderr()), "the timeout is said")
+        # a connection made while it hangs is not ready by its deadline:
+        # a failed connect, not a disconnect (a request makes the worker
+        # try again, once its backoff is over)
+        def connect_failed():
+            eq(get(port, "/allow", hdr, timeout=3.0).status, 200, "allow")
+            return metric_sum(metrics(aport),
+                              "sluice_rate_limit_store_connects_total",
+                              result="failed") >= 1
+        check(wait_until(connect_failed, 10.0, 0.1),
+              "no failed connect while Redis hangs")
+    finally:
+        redis.proc.send_signal(signal.SIGCONT)
+
+    def held():
+        return 429 in [get(port, "/deny", hdr).status for _ in range(10)]
+    check(wait_until(held, 15.0, 0.1), "the limit does not hold again")
+
+
+@test
+def fleet_store_script_flushed_is_sent_again():
+    """SCRIPT FLUSH (a Redis restarted from a snapshot, a failover to a
+    replica that never saw the script): the next lease gets NOSCRIPT and
+    is sent again with the script itself; nothing fails."""
+    redis = Redis()
+    up = Upstream()
+    lim = [{"name": "fleet", "key": "header:X-Api-Key", "rate": "5/s",
+            "burst": 5, "scope": "fleet", "on_store_error": "deny"}]
+    cfg, port, aport = fleet_config(up, redis, lim, workers=1)
+    start_sluice(cfg)
+    eq(get(port, headers={"X-Api-Key": "warm"}).status, 200, "warm-up")
+    eq(redis.command("SCRIPT", "FLUSH"), "+OK", "SCRIPT FLUSH")
+    # fresh keys: each one's first request asks for a lease at once
+    st = [get(port, headers={"X-Api-Key": "k%d" % i}).status
+          for i in range(5)]
+    eq(st, [200] * 5, "requests after the flush")
+    hdr = {"X-Api-Key": "k0"}
+    check(wait_until(lambda: 429 in [get(port, headers=hdr).status
+                                     for _ in range(10)], 5.0, 0.1),
+          "the limit does not hold after the flush")
+    m = metrics(aport)
+    eq(metric_sum(m, "sluice_rate_limit_store_requests_total",
+                  result="error"), 0, "lease errors")
+    eq(metric_sum(m, "sluice_rate_limit_store_denied_total"), 0,
+       "requests denied for the store")
+    check(redis.info_count("cmdstat_eval") >= 1,
+          "no lease was sent with the script itself (EVAL)")
 
 
 # ---------------------------------------------------------------------------
