@@ -3,8 +3,8 @@
 # when some are missing. Needs root (or sudo) only when it installs.
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config \
-libevent-dev libssl-dev libyaml-dev libcmocka-dev node-llhttp \
-python3 curl iproute2 openssl"
+libevent-dev libssl-dev libyaml-dev libcmocka-dev libhiredis-dev \
+node-llhttp python3 python3-yaml curl iproute2 openssl haproxy redis-server"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

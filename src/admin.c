@@ -23,6 +23,8 @@
 #include "h1_parse.h"
 #include "health.h"
 #include "log.h"
+#include "policy.h"
+#include "proxyproto.h"
 #include "retry.h"
 #include "runtime.h"
 #include "tls.h"
@@ -193,6 +195,51 @@ metrics_tls(struct sbuf *b, const struct sl_conf *c)
 	}
 }
 
+/* identity: PROXY protocol listeners, headers accepted and connections
+ * refused by reason (doc/edge.md section 2). */
+static void
+metrics_proxy_protocol(struct sbuf *b, const struct sl_conf *c)
+{
+	static const char *const cmd[2] = {"proxy", "local"};
+	int any = 0;
+
+	for (size_t i = 0; i < c->nlisteners; i++)
+		any |= c->listeners[i].proxy_protocol.enabled;
+	if (!any)
+		return;
+	sb_printf(b, "# HELP sluice_proxy_protocol_total PROXY protocol "
+		     "headers accepted, by command (proxy: it named the "
+		     "client; local: the connection's own peer stands).\n"
+		     "# TYPE sluice_proxy_protocol_total counter\n");
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		const struct sl_conf_listener *l = &c->listeners[i];
+		if (!l->proxy_protocol.enabled)
+			continue;
+		for (int k = 0; k < 2; k++)
+			sb_printf(b,
+				  "sluice_proxy_protocol_total{listener=\"%s\","
+				  "command=\"%s\"} %llu\n",
+				  l->name, cmd[k],
+				  (unsigned long long)load(
+				      &l->state->pp_accepted[k]));
+	}
+	sb_printf(b, "# HELP sluice_proxy_protocol_errors_total Connections "
+		     "closed for their PROXY protocol header, by reason.\n"
+		     "# TYPE sluice_proxy_protocol_errors_total counter\n");
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		const struct sl_conf_listener *l = &c->listeners[i];
+		if (!l->proxy_protocol.enabled)
+			continue;
+		for (int e = 0; e < SL_PP_NERRORS; e++)
+			sb_printf(
+			    b,
+			    "sluice_proxy_protocol_errors_total{"
+			    "listener=\"%s\",reason=\"%s\"} %llu\n",
+			    l->name, sl_pp_error_str((enum sl_pp_error)e),
+			    (unsigned long long)load(&l->state->pp_errors[e]));
+	}
+}
+
 static void
 page_listeners(const struct sl_admin_view *v, struct sbuf *b)
 {
@@ -264,6 +311,7 @@ page_listeners(const struct sl_admin_view *v, struct sbuf *b)
 			  (unsigned long long)load(&st->rejected_per_ip));
 	}
 	metrics_tls(b, c);
+	metrics_proxy_protocol(b, c);
 }
 
 /* 1 when endpoint e is ejected now. */
@@ -582,6 +630,163 @@ page_routes(const struct sl_admin_view *v, struct sbuf *b)
 	}
 }
 
+/* ---- rate limits (doc/edge.md section 6) -------------------------------- */
+
+/* A per-worker counter of a rate limit, summed. */
+static uint64_t
+rl_sum(const struct sl_admin_view *v, const struct sl_rlcounts *c, size_t off)
+{
+	uint64_t total = 0;
+
+	for (unsigned i = 0; c != NULL && i < v->nworkers; i++)
+		total +=
+		    SL_STAT_GET(*(atomic_uint_fast64_t *)((char *)&c[i] + off));
+	return total;
+}
+
+/* Live keys pushed out of a limit's table(s). */
+static uint64_t
+rl_evictions(const struct sl_admin_view *v, const struct sl_rlstate *st)
+{
+	uint64_t total = 0;
+
+	if (st->table != NULL)
+		return atomic_load_explicit(&st->table->evictions,
+					    memory_order_relaxed);
+	for (unsigned i = 0; st->ltabs != NULL && i < v->nworkers; i++)
+		total += atomic_load_explicit(&st->ltabs[i]->evictions,
+					      memory_order_relaxed);
+	return total;
+}
+
+/* One family of per-limit samples; fleet only when fleet is set. */
+static void
+rl_family(const struct sl_admin_view *v, struct sbuf *b, const char *name,
+	  const char *help, size_t off, int fleet)
+{
+	const struct sl_conf *c = v->conf;
+
+	sb_printf(b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &c->listeners[i].routes[j];
+			for (size_t k = 0; k < r->nrate_limits; k++) {
+				const struct sl_conf_rate_limit *rl =
+				    &r->rate_limits[k];
+				if (fleet && rl->scope != SL_RL_SCOPE_FLEET)
+					continue;
+				sb_printf(
+				    b,
+				    "%s{listener=\"%s\",route=\"%s\","
+				    "limit=\"%s\"} %llu\n",
+				    name, c->listeners[i].name, r->name,
+				    rl->name,
+				    (unsigned long long)(off == (size_t)-1
+							     ? rl_evictions(
+								   v, rl->state)
+							     : rl_sum(
+								   v,
+								   rl->state
+								       ->counts,
+								   off)));
+			}
+		}
+}
+
+static void
+page_rate_limits(const struct sl_admin_view *v, struct sbuf *b)
+{
+	static const double bounds[SL_HIST_N - 1] = SL_HIST_BOUNDS;
+	static const char *const results[] = {"ok", "error", "timeout"};
+	const struct sl_conf *c = v->conf;
+	size_t w = offsetof(struct sl_worker_stats, rl_store);
+	uint64_t cum = 0;
+
+	rl_family(v, b, "sluice_rate_limited_total",
+		  "Requests a rate limit refused (429), by route and limit.",
+		  offsetof(struct sl_rlcounts, limited), 0);
+	rl_family(v, b, "sluice_rate_limit_admitted_total",
+		  "Requests a rate limit let through (requests without its "
+		  "key are not counted), by route and limit.",
+		  offsetof(struct sl_rlcounts, admitted), 0);
+	rl_family(v, b, "sluice_rate_limit_evictions_total",
+		  "Live keys pushed out of a rate limit's table (max_keys too "
+		  "small for the keys in use): each starts over.",
+		  (size_t)-1, 0);
+	if (!c->rl_store.set)
+		return;
+	rl_family(v, b, "sluice_rate_limit_store_allowed_total",
+		  "Requests a fleet limit let through because its store did "
+		  "not answer (on_store_error: allow).",
+		  offsetof(struct sl_rlcounts, store_allowed), 1);
+	rl_family(v, b, "sluice_rate_limit_store_denied_total",
+		  "Requests a fleet limit answered 503 because its store did "
+		  "not answer (on_store_error: deny).",
+		  offsetof(struct sl_rlcounts, store_denied), 1);
+	sb_printf(b, "# HELP sluice_rate_limit_store_requests_total Lease "
+		     "requests to the rate limit store, by result.\n# TYPE "
+		     "sluice_rate_limit_store_requests_total counter\n");
+	for (size_t i = 0; i < SL_NELEM(results); i++)
+		sb_printf(b,
+			  "sluice_rate_limit_store_requests_total{result="
+			  "\"%s\"} %llu\n",
+			  results[i],
+			  (unsigned long long)sum(
+			      v, w + i * sizeof(atomic_uint_fast64_t)));
+	sb_printf(b, "# HELP sluice_rate_limit_store_seconds Time from a "
+		     "lease request to its answer.\n# TYPE "
+		     "sluice_rate_limit_store_seconds histogram\n");
+	w = offsetof(struct sl_worker_stats, rl_store_dur);
+	for (int i = 0; i < SL_HIST_N; i++) {
+		cum += sum(v, w + (size_t)i * sizeof(atomic_uint_fast64_t));
+		if (i < SL_HIST_N - 1)
+			sb_printf(b,
+				  "sluice_rate_limit_store_seconds_bucket{le="
+				  "\"%g\"} %llu\n",
+				  bounds[i] / 1000.0, (unsigned long long)cum);
+		else
+			sb_printf(b,
+				  "sluice_rate_limit_store_seconds_bucket{le="
+				  "\"+Inf\"} %llu\n",
+				  (unsigned long long)cum);
+	}
+	sb_printf(b,
+		  "sluice_rate_limit_store_seconds_sum %.3f\n"
+		  "sluice_rate_limit_store_seconds_count %llu\n",
+		  (double)sum(v, offsetof(struct sl_worker_stats,
+					  rl_store_dur_sum_ms)) /
+		      1000.0,
+		  (unsigned long long)cum);
+	w = offsetof(struct sl_worker_stats, rl_store_connects);
+	sb_printf(b,
+		  "# HELP sluice_rate_limit_store_connects_total Connections "
+		  "to the rate limit store, by result (failed ones are "
+		  "retried after 100 ms, doubling to 5 s).\n# TYPE "
+		  "sluice_rate_limit_store_connects_total counter\n"
+		  "sluice_rate_limit_store_connects_total{result=\"ok\"} %llu\n"
+		  "sluice_rate_limit_store_connects_total{result=\"failed\"} "
+		  "%llu\n",
+		  (unsigned long long)sum(v, w),
+		  (unsigned long long)sum(v, w + sizeof(atomic_uint_fast64_t)));
+	sb_printf(
+	    b,
+	    "# HELP sluice_rate_limit_store_disconnects_total Connections "
+	    "to the rate limit store lost, or dropped by sluice after a "
+	    "command timed out.\n# TYPE "
+	    "sluice_rate_limit_store_disconnects_total counter\n"
+	    "sluice_rate_limit_store_disconnects_total %llu\n",
+	    (unsigned long long)sum(
+		v, offsetof(struct sl_worker_stats, rl_store_lost)));
+	sb_printf(b,
+		  "# HELP sluice_rate_limit_store_connected Workers connected "
+		  "to the rate limit store now.\n# TYPE "
+		  "sluice_rate_limit_store_connected gauge\n"
+		  "sluice_rate_limit_store_connected %llu\n",
+		  (unsigned long long)sum(
+		      v, offsetof(struct sl_worker_stats, rl_store_up)));
+}
+
 /* What the Prometheus clients call process_*, and the build. Read from
  * /proc at scrape time: nothing on the request path. */
 static void
@@ -745,11 +950,11 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 						 sizeof(atomic_uint_fast64_t)));
 	}
 	sb_printf(b, "# HELP sluice_requests_rejected_total Requests refused "
-		     "as malformed or over a limit (4xx, 501, 505), by the "
-		     "rule they broke.\n# TYPE sluice_requests_rejected_total "
-		     "counter\n");
+		     "as malformed, over a limit or by an address rule (4xx, "
+		     "501, 505), by the rule they broke.\n# TYPE "
+		     "sluice_requests_rejected_total counter\n");
 	/* the rules a request can break; the last few are responses' */
-	for (int r = SL_H1_R_NONE + 1; r <= SL_H1_R_BODY_TOO_LARGE; r++)
+	for (int r = SL_H1_R_NONE + 1; r <= SL_H1_R_ACCESS_DENIED; r++)
 		sb_printf(b,
 			  "sluice_requests_rejected_total{reason=\"%s\"} "
 			  "%llu\n",
@@ -759,6 +964,7 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 				     (size_t)r * sizeof(atomic_uint_fast64_t)));
 	page_listeners(v, b);
 	page_routes(v, b);
+	page_rate_limits(v, b);
 	page_clusters(v, b);
 	sb_printf(b,
 		  "# HELP sluice_config_generation Generation of the "
@@ -1174,6 +1380,54 @@ config_tls_server(struct sbuf *b, const struct sl_conf_tls_server *t)
 	sb_printf(b, "}");
 }
 
+/* ,"key":[...] of a list of ranges as JSON strings ("10.0.0.0/8");
+ * an empty list is [] or, with empty_null, null (a list that is off). */
+static void
+config_cidrs(struct sbuf *b, const char *key, const struct sl_cidr_set *set,
+	     int empty_null)
+{
+	char buf[64];
+
+	if (set->n == 0 && empty_null) {
+		sb_printf(b, ",\"%s\":null", key);
+		return;
+	}
+	sb_printf(b, ",\"%s\":[", key);
+	for (size_t i = 0; i < set->n; i++)
+		sb_printf(b, "%s\"%s\"", i ? "," : "",
+			  sl_cidr_str(&set->v[i], buf, sizeof(buf)));
+	sb_printf(b, "]");
+}
+
+/* identity: a listener's proxy_protocol (null when off), trusted_proxies,
+ * client_address_header and untrusted_forwarded. */
+static void
+config_identity(struct sbuf *b, const struct sl_conf_listener *l)
+{
+	const struct sl_conf_proxy_protocol *pp = &l->proxy_protocol;
+
+	if (!pp->enabled)
+		sb_printf(b, ",\"proxy_protocol\":null");
+	else {
+		sb_printf(b, ",\"proxy_protocol\":{\"versions\":[%s%s%s]",
+			  pp->versions & SL_PP_V1 ? "1" : "",
+			  (pp->versions & SL_PP_V1) && (pp->versions & SL_PP_V2)
+			      ? ","
+			      : "",
+			  pp->versions & SL_PP_V2 ? "2" : "");
+		config_cidrs(b, "from", &pp->from, 0);
+		sb_printf(b, "}");
+	}
+	config_cidrs(b, "trusted_proxies", &l->trusted_proxies, 0);
+	jkv_str(b, "client_address_header",
+		l->client_address_header == SL_CLIENT_HEADER_FORWARDED
+		    ? "forwarded"
+		    : "x-forwarded-for");
+	jkv_str(b, "untrusted_forwarded",
+		l->untrusted_forwarded == SL_UNTRUSTED_STRIP ? "strip"
+							     : "append");
+}
+
 /* A route's match: every part, null where any value matches. */
 static void
 config_match(struct sbuf *b, const struct sl_conf_route *r)
@@ -1233,6 +1487,84 @@ config_retry(struct sbuf *b, const struct sl_conf_route *r)
 		  p->budget_percent);
 }
 
+/* One direction's header rules, values as written; null without any. */
+static void
+config_hdr_rules(struct sbuf *b, const char *key, const struct sl_hdr_rules *r)
+{
+	if (r == NULL) {
+		sb_printf(b, ",\"%s\":null", key);
+		return;
+	}
+	sb_printf(b, ",\"%s\":{", key);
+	for (int add = 0; add < 2; add++) {
+		int first = 1;
+		sb_printf(b, "%s\"%s\":{", add ? "," : "", add ? "add" : "set");
+		for (size_t i = 0; i < r->nfields; i++) {
+			if (r->fields[i].add != add)
+				continue;
+			sb_printf(b, "%s", first ? "" : ",");
+			jstr(b, r->fields[i].name);
+			sb_printf(b, ":");
+			jstr(b, r->fields[i].text);
+			first = 0;
+		}
+		sb_printf(b, "}");
+	}
+	sb_printf(b, ",\"remove\":[");
+	for (size_t i = 0; i < r->nremove; i++) {
+		sb_printf(b, "%s", i ? "," : "");
+		jstr(b, r->remove[i].name);
+	}
+	sb_printf(b, "]}");
+}
+
+/* A listener's or a route's allow, deny and header rules. */
+static void
+config_policy(struct sbuf *b, const struct sl_policy *p)
+{
+	static const struct sl_cidr_set none;
+
+	config_cidrs(b, "allow", p != NULL ? &p->allow : &none, 1);
+	config_cidrs(b, "deny", p != NULL ? &p->deny : &none, 1);
+	config_hdr_rules(b, "request_headers", p != NULL ? p->request : NULL);
+	config_hdr_rules(b, "response_headers", p != NULL ? p->response : NULL);
+}
+
+/* A route's rate limits, in the file's form ("10/s"), or null. */
+static void
+config_rate_limits(struct sbuf *b, const struct sl_conf_route *r)
+{
+	if (r->nrate_limits == 0) {
+		sb_printf(b, ",\"rate_limit\":null");
+		return;
+	}
+	sb_printf(b, ",\"rate_limit\":[");
+	for (size_t k = 0; k < r->nrate_limits; k++) {
+		const struct sl_conf_rate_limit *rl = &r->rate_limits[k];
+		sb_printf(b, "%s{\"name\":", k ? "," : "");
+		jstr(b, rl->name);
+		if (rl->key.source == SL_KEY_NONE)
+			sb_printf(b, ",\"key\":\"route\"");
+		else
+			config_key(b, "key", &rl->key);
+		sb_printf(b, ",\"rate\":\"%llu/%s\",\"burst\":%llu",
+			  (unsigned long long)rl->rate,
+			  rl->unit_s == 1    ? "s"
+			  : rl->unit_s == 60 ? "m"
+					     : "h",
+			  (unsigned long long)rl->burst);
+		sb_printf(b, ",\"scope\":\"%s\"",
+			  rl->scope == SL_RL_SCOPE_FLEET ? "fleet" : "local");
+		jkv_u64(b, "max_keys", rl->max_keys);
+		jkv_str(b, "on_store_error",
+			rl->scope != SL_RL_SCOPE_FLEET ? NULL
+			: rl->store_error_deny	       ? "deny"
+						       : "allow");
+		sb_printf(b, "}");
+	}
+	sb_printf(b, "]");
+}
+
 static void
 config_route(struct sbuf *b, const struct sl_conf_route *r)
 {
@@ -1262,6 +1594,9 @@ config_route(struct sbuf *b, const struct sl_conf_route *r)
 	}
 	jkv_str(b, "expose_cluster_header", r->expose_cluster_header);
 	config_retry(b, r);
+	config_policy(b, r->policy);
+	jkv_u64(b, "max_body_bytes", r->max_body_bytes);
+	config_rate_limits(b, r);
 	sb_printf(b, "}");
 }
 
@@ -1284,7 +1619,8 @@ config_checks(struct sbuf *b, const struct sl_conf_cluster *cl)
 			  (unsigned long long)h->interval_ms,
 			  (unsigned long long)h->timeout_ms, h->healthy,
 			  h->unhealthy);
-		/* as written: a whole class as "2xx", else each status */
+		/* as written: a whole class as "2xx", else each status
+		 */
 		for (int cls = 1; cls <= 5; cls++) {
 			int all = 1;
 			for (int st = cls * 100; st < cls * 100 + 100; st++)
@@ -1387,6 +1723,7 @@ config_cluster(struct sbuf *b, const struct sl_conf_cluster *cl)
 	jkv_u64(b, "max_pending", cl->max_pending);
 	jkv_u64(b, "queue_timeout_ms", cl->queue_timeout_ms);
 	config_checks(b, cl);
+	jkv_str(b, "proxy_protocol", cl->proxy_protocol ? "v2" : "off");
 	sb_printf(b, ",\"endpoints\":[");
 	for (size_t j = 0; j < cl->nendpoints; j++) {
 		sb_printf(b, "%s{\"address\":", j ? "," : "");
@@ -1434,6 +1771,19 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 	jkv_bool(b, "mask_card_numbers", c->log_cards);
 	sb_printf(b, "}");
 	jkv_u64(b, "drain_timeout_ms", c->drain_timeout_ms);
+	if (c->rl_store.set) {
+		sb_printf(b, ",\"rate_limit_store\":{\"address\":");
+		jstr(b, c->rl_store.addr.text);
+		jkv_u64(b, "timeout_ms", c->rl_store.timeout_ms);
+		jkv_str(b, "prefix", c->rl_store.prefix);
+		jkv_str(b, "username", c->rl_store.username);
+		/* the file's name and whether a password was read from
+		 * it: never the password */
+		jkv_str(b, "password_file", c->rl_store.password_file.path);
+		jkv_bool(b, "password_set", c->rl_store.password != NULL);
+		sb_printf(b, "}");
+	} else
+		sb_printf(b, ",\"rate_limit_store\":null");
 	sb_printf(b, ",\"listeners\":[");
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct sl_conf_listener *l = &c->listeners[i];
@@ -1442,6 +1792,8 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 		jkv_str(b, "address", l->addr.text);
 		config_limits(b, &l->limits);
 		config_tls_server(b, &l->tls);
+		config_policy(b, l->policy);
+		config_identity(b, l);
 		sb_printf(b, ",\"routes\":[");
 		for (size_t j = 0; j < l->nroutes; j++) {
 			sb_printf(b, "%s", j ? "," : "");
@@ -1499,18 +1851,18 @@ respond(struct admin_conn *ac, size_t head_len)
 		status = 500;
 		body.len = 0;
 	}
-	sb_printf(
-	    &out,
-	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	    "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-	    status,
-	    status == 200   ? "OK"
-	    : status == 404 ? "Not Found"
-	    : status == 405 ? "Method Not Allowed"
-	    : status == 503 ? "Service Unavailable"
-	    : status == 400 ? "Bad Request"
-			    : "Internal Server Error",
-	    ctype, body.len);
+	sb_printf(&out,
+		  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
+		  "%zu\r\n"
+		  "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+		  status,
+		  status == 200	  ? "OK"
+		  : status == 404 ? "Not Found"
+		  : status == 405 ? "Method Not Allowed"
+		  : status == 503 ? "Service Unavailable"
+		  : status == 400 ? "Bad Request"
+				  : "Internal Server Error",
+		  ctype, body.len);
 	if (req.method_id != SL_M_HEAD && body.len > 0)
 		sb_printf(&out, "%.*s", (int)body.len, body.p);
 	free(body.p);

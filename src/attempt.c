@@ -10,6 +10,7 @@
  * left to try. Feeds the passive outlier detector. The streaming of the
  * request and the response is exchange.c's.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "client_int.h"
 #include "exchange.h"
 #include "log.h"
+#include "proxyproto.h"
 #include "retry.h"
 #include "route.h"
 #include "runtime.h"
@@ -308,6 +310,35 @@ txn_queue(struct sl_client *c)
 	sl_worker_waiting(c->w, 1);
 }
 
+/* The port of an AF_INET or AF_INET6 socket address. */
+static uint16_t
+sa_port(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	return 0;
+}
+
+size_t
+sl_attempt_pp_header(const struct sl_client *c, void *out)
+{
+	const struct sl_txn *t = c->txn;
+	const struct sockaddr *la = (const struct sockaddr *)&c->lconf->addr.ss;
+	struct sl_ip dst;
+
+	/* the client's port when the connection names it (its own, or its
+	 * PROXY header's); a forwarded field's client has none */
+	if (sl_ip_from_sockaddr(la, &dst) == -1)
+		dst.len = 0;
+	return sl_pp_write_v2(out, SL_PP_V2_OUT_MAX, &t->client_addr,
+			      (t->flags & T_FWD_CLIENT)
+				  ? 0
+				  : sa_port((const struct sockaddr *)&c->peer),
+			      &dst, sa_port(la));
+}
+
 /* Gets an upstream connection for the exchange's current attempt: pooled,
  * or new, or a place in the queue. */
 static void
@@ -340,8 +371,15 @@ attempt_connect(struct sl_client *c)
 	}
 	t->ep_index = i;
 	t->flags &= ~T_FRESH;
-	t->up = sl_upstream_get(c->w, t->wc->eps[i], fresh,
-				sl_exchange_on_upstream, c);
+	if (t->wc->conf->proxy_protocol) {
+		/* identity: a connection of the client's own (edge.md) */
+		unsigned char pp[SL_PP_V2_OUT_MAX];
+		t->up = sl_upstream_get_proxied(c->w, t->wc->eps[i], pp,
+						sl_attempt_pp_header(c, pp),
+						sl_exchange_on_upstream, c);
+	} else
+		t->up = sl_upstream_get(c->w, t->wc->eps[i], fresh,
+					sl_exchange_on_upstream, c);
 	if (t->up == NULL) {
 		if (errno == EBUSY) {
 			/* another worker took the last connection */
@@ -710,15 +748,15 @@ sl_attempt_failed(struct sl_client *c, int fail, const char *why,
 	enum sl_retry_kind kind;
 	uint64_t backoff;
 	int unseen;
-	char peer[64];
+	char peer[SL_PEER_MAX];
 
 	/* detail says what the OS or the parser said: refused, no route
 	 * to host, the connect_timeout, the rule a response broke */
 	log_warnx("conn=%llu peer=%s request_id=%s route=%s upstream=%s: "
 		  "%s%s%s%s",
-		  (unsigned long long)c->id, peer_str(c, peer, sizeof(peer)),
-		  t->request_id, t->route->name,
-		  t->wc->eps[t->ep_index]->conf->addr.text, why,
+		  (unsigned long long)c->id,
+		  sl_client_peer_str(c, t, peer, sizeof(peer)), t->request_id,
+		  t->route->name, t->wc->eps[t->ep_index]->conf->addr.text, why,
 		  detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
 	SL_STAT_INC(c->w->stats.upstream_failures);
 	if (fail != FAIL_TIMEOUT || !(t->flags & T_RESP_HEAD))
@@ -843,13 +881,14 @@ void
 sl_attempt_deadline(struct sl_client *c)
 {
 	struct sl_txn *t = c->txn;
-	char peer[64];
+	char peer[SL_PEER_MAX];
 
 	log_warnx("conn=%llu peer=%s request_id=%s route=%s upstream=%s: "
 		  "upstream_timeout (no answer within the route's timeout "
 		  "%llu ms; %u attempt%s)",
-		  (unsigned long long)c->id, peer_str(c, peer, sizeof(peer)),
-		  t->request_id, t->route->name,
+		  (unsigned long long)c->id,
+		  sl_client_peer_str(c, t, peer, sizeof(peer)), t->request_id,
+		  t->route->name,
 		  t->up != NULL ? t->wc->eps[t->ep_index]->conf->addr.text
 				: "-",
 		  (unsigned long long)t->route->timeout_ms, t->attempts,

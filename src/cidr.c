@@ -29,13 +29,8 @@ ip_from6(struct sl_ip *ip, const uint8_t a[16])
 }
 
 int
-sl_ip_from_sockaddr(const struct sockaddr *sa, struct sl_ip *ip)
+sl_ip_from_sockaddr_other(const struct sockaddr *sa, struct sl_ip *ip)
 {
-	if (sa->sa_family == AF_INET) {
-		ip->len = 4;
-		memcpy(ip->a, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		return 0;
-	}
 	if (sa->sa_family == AF_INET6) {
 		ip_from6(ip,
 			 ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr);
@@ -105,17 +100,23 @@ sl_ip_eq(const struct sl_ip *a, const struct sl_ip *b)
 	return a->len == b->len && memcmp(a->a, b->a, a->len) == 0;
 }
 
-/* Whether the first bits bits of a and b agree. */
-static int
-prefix_eq(const uint8_t *a, const uint8_t *b, unsigned bits)
+/* c's words (struct sl_cidr w) from its net and bits. */
+static void
+cidr_words(struct sl_cidr *c)
 {
-	unsigned whole = bits / 8, rest = bits % 8;
+	uint8_t m[16] = {0}, n[16] = {0};
 
-	if (memcmp(a, b, whole) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	return ((a[whole] ^ b[whole]) & (uint8_t)(0xff << (8 - rest))) == 0;
+	for (unsigned i = 0; i < c->bits; i++)
+		m[i / 8] |= (uint8_t)(0x80 >> (i % 8));
+	for (unsigned i = 0; i < c->net.len; i++)
+		n[i] = c->net.a[i] & m[i];
+	if (c->net.len == 4) {
+		memcpy(&c->w.v4.mask, m, 4);
+		memcpy(&c->w.v4.net, n, 4);
+	} else {
+		memcpy(c->w.v6.mask, m, 16);
+		memcpy(c->w.v6.net, n, 16);
+	}
 }
 
 int
@@ -180,6 +181,7 @@ sl_cidr_parse(const char *s, struct sl_cidr *c, char *why, size_t whysz)
 				 sl_cidr_str(&z, fix, sizeof(fix)));
 			return -1;
 		}
+	cidr_words(c);
 	return 0;
 }
 
@@ -191,12 +193,6 @@ sl_cidr_str(const struct sl_cidr *c, char *out, size_t outsz)
 	snprintf(out, outsz, "%s/%u", sl_ip_str(&c->net, ip, sizeof(ip)),
 		 c->bits);
 	return out;
-}
-
-int
-sl_cidr_has(const struct sl_cidr *c, const struct sl_ip *ip)
-{
-	return ip->len == c->net.len && prefix_eq(c->net.a, ip->a, c->bits);
 }
 
 int

@@ -10,8 +10,10 @@
 #ifndef SL_CIDR_H
 #define SL_CIDR_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 /* An IP address. */
@@ -21,8 +23,19 @@ struct sl_ip {
 };
 
 /* The address of an AF_INET or AF_INET6 socket address (mapped IPv4
- * unmapped). Returns 0, or -1 (another family: ip->len is 0). */
-int sl_ip_from_sockaddr(const struct sockaddr *sa, struct sl_ip *ip);
+ * unmapped). Returns 0, or -1 (another family: ip->len is 0). AF_INET
+ * inline (a request's client, each request). */
+int sl_ip_from_sockaddr_other(const struct sockaddr *sa, struct sl_ip *ip);
+static inline int
+sl_ip_from_sockaddr(const struct sockaddr *sa, struct sl_ip *ip)
+{
+	if (sa->sa_family == AF_INET) {
+		ip->len = 4;
+		memcpy(ip->a, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return 0;
+	}
+	return sl_ip_from_sockaddr_other(sa, ip);
+}
 
 /* The socket address of ip and port (an IPv4 ip gives AF_INET). */
 void sl_ip_to_sockaddr(const struct sl_ip *ip, uint16_t port,
@@ -42,6 +55,16 @@ int sl_ip_eq(const struct sl_ip *a, const struct sl_ip *b);
 struct sl_cidr {
 	struct sl_ip net;
 	uint8_t bits; /* 0..32 or 0..128 */
+	/* the prefix as masks of the address's words, network order
+	 * (made by sl_cidr_parse): a match is an AND and a compare */
+	union {
+		struct {
+			uint32_t mask, net;
+		} v4;
+		struct {
+			uint64_t mask[2], net[2];
+		} v6;
+	} w;
 };
 
 /*
@@ -57,7 +80,21 @@ int sl_cidr_parse(const char *s, struct sl_cidr *c, char *why, size_t whysz);
 const char *sl_cidr_str(const struct sl_cidr *c, char *out, size_t outsz);
 
 /* Whether ip is in c (an IPv4 address is never in an IPv6 range). */
-int sl_cidr_has(const struct sl_cidr *c, const struct sl_ip *ip);
+static inline int
+sl_cidr_has(const struct sl_cidr *c, const struct sl_ip *ip)
+{
+	if (ip->len != c->net.len)
+		return 0;
+	if (ip->len == 4) {
+		uint32_t a;
+		memcpy(&a, ip->a, 4);
+		return (a & c->w.v4.mask) == c->w.v4.net;
+	}
+	uint64_t a[2];
+	memcpy(a, ip->a, 16);
+	return (a[0] & c->w.v6.mask[0]) == c->w.v6.net[0] &&
+	       (a[1] & c->w.v6.mask[1]) == c->w.v6.net[1];
+}
 
 /* A list of ranges, as written in the configuration (owned by it). */
 struct sl_cidr_set {

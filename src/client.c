@@ -28,6 +28,7 @@
 #include "h1_parse.h"
 #include "listener.h"
 #include "log.h"
+#include "proxyproto.h"
 #include "rate.h"
 #include "runtime.h"
 #include "wloop.h"
@@ -41,6 +42,11 @@
 
 static void client_on_read(evutil_socket_t, short, void *);
 static void client_adopt(struct sl_client *c);
+static int client_proxy_scan(struct sl_client *c);
+
+_Static_assert(SL_PP_NERRORS == SL_RUNTIME_PP_NERRORS,
+	       "runtime.h's SL_RUNTIME_PP_NERRORS is proxyproto.h's "
+	       "SL_PP_NERRORS");
 
 static const char *
 client_state_str(enum sl_client_state s)
@@ -48,6 +54,8 @@ client_state_str(enum sl_client_state s)
 	switch (s) {
 	case SL_CLIENT_ST_HANDSHAKE:
 		return "handshake";
+	case SL_CLIENT_ST_PROXY:
+		return "proxy";
 	case SL_CLIENT_ST_IDLE:
 		return "idle";
 	case SL_CLIENT_ST_HEAD:
@@ -175,7 +183,7 @@ sl_client_close(struct sl_client *c, const char *reason)
 	SL_STAT_INC(
 	    c->lconf->state->counts[w->id].closed[sl_close_kind_of(reason)]);
 	if (sl_log_enabled(SL_LOG_DEBUG)) {
-		char peer[64];
+		char peer[SL_PEER_MAX];
 		log_debug("conn=%llu peer=%s close: %s",
 			  (unsigned long long)c->id,
 			  peer_str(c, peer, sizeof(peer)), reason);
@@ -207,6 +215,8 @@ sl_client_close(struct sl_client *c, const char *reason)
 	}
 	free(c->tls_subject);
 	c->tls_subject = NULL;
+	free(c->pp);
+	c->pp = NULL;
 	close(c->fd);
 	c->fd = -1;
 	w->sndbuf_extra -= c->sndbuf_extra;
@@ -415,6 +425,7 @@ client_schedule(struct sl_client *c)
 	switch (c->state) {
 	case SL_CLIENT_ST_HANDSHAKE:
 		return; /* the handshake sets its own interest */
+	case SL_CLIENT_ST_PROXY:
 	case SL_CLIENT_ST_IDLE:
 	case SL_CLIENT_ST_HEAD:
 	case SL_CLIENT_ST_LINGER:
@@ -511,6 +522,14 @@ sl_client_process(struct sl_client *c)
 			if (c->in.data != NULL)
 				c->in.off = c->in.len = 0;
 			goto out;
+		case SL_CLIENT_ST_PROXY:
+			/* TLS reads its header itself (client_proxy_tls) */
+			if (c->lconf->tls.ctx != NULL ||
+			    (r = client_proxy_scan(c)) == 0)
+				goto out;
+			if (r == -1)
+				return;
+			continue;
 		case SL_CLIENT_ST_HANDSHAKE:
 			goto out;
 		case SL_CLIENT_ST_CLOSED:
@@ -533,7 +552,7 @@ client_tls_failed(struct sl_client *c, enum sl_tls_fail f, const char *why)
 {
 	atomic_fetch_add(&c->lconf->state->tls_failures[f], 1);
 	if (sl_log_enabled(SL_LOG_INFO)) {
-		char peer[64];
+		char peer[SL_PEER_MAX];
 		log_info("conn=%llu peer=%s listener=%s: TLS handshake "
 			 "failed: %s (%s)",
 			 (unsigned long long)c->id,
@@ -648,13 +667,305 @@ client_handshake(struct sl_client *c)
 	atomic_fetch_add(&st->tls_handshakes, 1);
 	if (sl_tls_resumed(c->ssl))
 		atomic_fetch_add(&st->tls_resumed, 1);
-	if (c->lconf->tls.client_subject_header != NULL)
+	/* for the listener's client_subject_header and the header rules'
+	 * ${tls_client_subject} */
+	if (c->lconf->tls.client_subject_header != NULL ||
+	    c->lconf->wants_subject)
 		c->tls_subject = sl_tls_peer_subject(c->ssl);
 	client_rev_wait(c, SL_TLS_WANT_READ);
 	sl_client_set_state(c, SL_CLIENT_ST_IDLE);
 	sl_timeq_set(c->w, &c->tnode, c->lconf->limits.idle_timeout_ms,
 		     now_ms());
 	return 1;
+}
+
+/* ---- PROXY protocol ------------------------------------------------------*/
+
+const char *
+sl_client_via(const struct sl_client *c, const struct sl_txn *t, char *buf,
+	      size_t n)
+{
+	const struct sockaddr *via;
+	struct sl_ip tcp;
+
+	if (c->pp == NULL && !(t->flags & T_FWD_CLIENT))
+		return NULL;
+	via = (const struct sockaddr *)(c->pp != NULL ? &c->pp->via : &c->peer);
+	if (sl_ip_from_sockaddr(via, &tcp) == -1 ||
+	    sl_ip_eq(&tcp, &t->client_addr))
+		return NULL;
+	return sl_ip_str(&tcp, buf, n);
+}
+
+const char *
+sl_client_peer_str(const struct sl_client *c, const struct sl_txn *t, char *buf,
+		   size_t n)
+{
+	const struct sockaddr *via = NULL;
+	size_t len;
+
+	if (t != NULL && (t->flags & T_FWD_CLIENT)) {
+		/* a trusted proxy named the request's client: its address
+		 * (no port), and the connection's own peer */
+		struct sl_ip tcp;
+		via = (const struct sockaddr *)(c->pp != NULL ? &c->pp->via
+							      : &c->peer);
+		sl_ip_str(&t->client_addr, buf, n);
+		if (sl_ip_from_sockaddr(via, &tcp) == 0 &&
+		    sl_ip_eq(&tcp, &t->client_addr))
+			via = NULL;
+	} else {
+		sl_addr_str((const struct sockaddr *)&c->peer, buf, n);
+		if (c->pp != NULL && c->pp->via_shown)
+			via = (const struct sockaddr *)&c->pp->via;
+	}
+	len = strlen(buf);
+	if (via != NULL && len + 6 < n) {
+		memcpy(buf + len, " via=", 5);
+		sl_addr_str(via, buf + len + 5, n - len - 5);
+	}
+	return buf;
+}
+
+/* Close reasons, by enum sl_pp_error (static strings, as close needs). */
+static const char *const pp_close_reason[SL_PP_NERRORS] = {
+    "proxy_protocol_missing",	"proxy_protocol_untrusted",
+    "proxy_protocol_version",	"proxy_protocol_malformed",
+    "proxy_protocol_too_large", "proxy_protocol_truncated",
+    "proxy_protocol_timeout",
+};
+
+/* A connection refused for its PROXY header (or the lack of one): counted
+ * by reason, said at info like a failed TLS handshake, closed without a
+ * word (nothing is known of its protocol). */
+static void
+client_pp_refuse(struct sl_client *c, enum sl_pp_error why)
+{
+	atomic_fetch_add(&c->lconf->state->pp_errors[why], 1);
+	if (sl_log_enabled(SL_LOG_INFO)) {
+		char peer[SL_PEER_MAX];
+		log_info("conn=%llu peer=%s listener=%s: PROXY protocol: %s, "
+			 "connection closed",
+			 (unsigned long long)c->id,
+			 peer_str(c, peer, sizeof(peer)), c->lconf->name,
+			 sl_pp_error_str(why));
+	}
+	sl_client_close(c, pp_close_reason[why]);
+}
+
+/*
+ * A header was read: the client it names becomes the connection's for
+ * everything (doc/edge.md section 1), counted against
+ * max_connections_per_ip as the balancer's connection was not. Returns 0,
+ * or -1 when c was closed (out of memory, past the per-address limit).
+ */
+static int
+client_pp_accept(struct sl_client *c, const struct sl_pp_hdr *h)
+{
+	struct sl_lstate *st = c->lconf->state;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	struct sl_ip tcp;
+
+	atomic_fetch_add(&st->pp_accepted[h->local], 1);
+	if (!h->local) {
+		size_t alen = h->authority != NULL ? h->authority_len : 0;
+		if ((c->pp = malloc(sizeof(*c->pp) + alen + 1)) == NULL) {
+			sl_client_close(c, "out_of_memory");
+			return -1;
+		}
+		memcpy(&c->pp->via, &c->peer, sizeof(c->pp->via));
+		c->pp->authority_len = alen;
+		memcpy(c->pp->authority,
+		       h->authority != NULL ? h->authority : "", alen);
+		c->pp->authority[alen] = '\0';
+		(void)sl_ip_from_sockaddr((const struct sockaddr *)&c->peer,
+					  &tcp);
+		c->pp->via_shown = !sl_ip_eq(&tcp, &h->src);
+		sl_ip_to_sockaddr(&h->src, h->sport, &ss, &sslen);
+		memset(&c->peer, 0, sizeof(c->peer));
+		memcpy(&c->peer, &ss, SL_MIN((size_t)sslen, sizeof(c->peer)));
+	}
+	c->ip_slot =
+	    sl_runtime_ip_take(st, (const struct sockaddr *)&c->peer,
+			       c->lconf->limits.max_connections_per_ip);
+	if (c->ip_slot == -1) {
+		c->ip_slot = SL_RUNTIME_IP_UNCOUNTED;
+		atomic_fetch_add(&st->rejected_per_ip, 1);
+		if (sl_log_enabled(SL_LOG_INFO)) {
+			char peer[SL_PEER_MAX];
+			log_info("conn=%llu peer=%s listener=%s: "
+				 "max_connections_per_ip (%llu) reached: "
+				 "connection closed",
+				 (unsigned long long)c->id,
+				 peer_str(c, peer, sizeof(peer)),
+				 c->lconf->name,
+				 (unsigned long long)
+				     c->lconf->limits.max_connections_per_ip);
+		}
+		sl_client_close(c, "max_connections_per_ip");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A TLS listener: OpenSSL reads the socket itself once the handshake
+ * starts, so not one byte past the header may be taken. What is there is
+ * looked at (MSG_PEEK) and only the header's bytes are read; while the
+ * header is incomplete everything there is part of it and is read (no
+ * level-triggered loop on bytes left in the socket). A source not in
+ * "from" has its first bytes looked at the same way: what is not a PROXY
+ * header is left for the handshake. Returns 1 when the connection goes on
+ * to its handshake, 0 when it waits, -1 when it was closed.
+ */
+static int
+client_proxy_tls(struct sl_client *c)
+{
+	size_t have, total;
+	enum sl_pp_error why;
+	struct sl_pp_hdr h;
+	ssize_t n;
+	long r;
+
+	if (sl_buf_alloc(&c->w->bufs, &c->in, SL_PP_MAX) == -1) {
+		sl_client_close(c, "out_of_memory");
+		return -1;
+	}
+	have = c->in.len;
+	n = recv(c->fd, c->in.data + have, SL_PP_MAX - have, MSG_PEEK);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		if (c->flags & C_F_PP_SNIFF) {
+			/* what the handshake would have said */
+			client_tls_failed(c, SL_TLS_F_CLOSED,
+					  n == 0 ? "closed by the client"
+						 : strerror(errno));
+			sl_client_close(c, "client_closed_in_handshake");
+		} else if (n == 0 && have > 0)
+			client_pp_refuse(c, SL_PP_E_TRUNCATED);
+		else
+			/* connected and gone: a balancer's TCP check */
+			sl_client_close(c, n == 0 ? "client_closed"
+						  : "client_read_error");
+		return -1;
+	}
+	total = have + (size_t)n;
+	if (c->flags & C_F_PP_SNIFF) {
+		switch (sl_pp_detect(c->in.data, total)) {
+		case SL_PP_AGAIN:
+			break; /* read below: a PROXY prefix is no TLS */
+		case SL_PP_NONE:
+			if (have == 0) {
+				c->flags &= ~C_F_PP_SNIFF;
+				sl_buf_release(&c->w->bufs, &c->in);
+				sl_client_set_state(c, SL_CLIENT_ST_HANDSHAKE);
+				return 1;
+			}
+			/* the bytes read were not a TLS record either */
+			if (c->in.data[0] >= 'A' && c->in.data[0] <= 'Z') {
+				client_plain_http(c, 0);
+				return -1;
+			}
+			client_tls_failed(c, SL_TLS_F_PROTOCOL,
+					  "not a TLS handshake");
+			sl_client_close(c, "tls_handshake_failed");
+			return -1;
+		default:
+			client_pp_refuse(c, SL_PP_E_UNTRUSTED);
+			return -1;
+		}
+		r = 0;
+	} else if ((r = sl_pp_parse(c->in.data, total,
+				    c->lconf->proxy_protocol.versions, &h,
+				    &why)) < 0) {
+		client_pp_refuse(c, why);
+		return -1;
+	}
+	/* the header's bytes (they were seen: the read takes them all),
+	 * or all there is of an incomplete one */
+	n = r > 0 ? r - (long)have : n;
+	if (recv(c->fd, c->in.data + have, (size_t)n, 0) != n) {
+		sl_client_close(c, "client_read_error");
+		return -1;
+	}
+	SL_STAT_ADD(c->w->stats.client_bytes_in, (uint64_t)n);
+	c->in.len = (uint32_t)(have + (size_t)n);
+	if (r == 0)
+		return 0;
+	if (client_pp_accept(c, &h) == -1)
+		return -1;
+	sl_buf_release(&c->w->bufs, &c->in);
+	/* the handshake goes on under the same deadline */
+	sl_client_set_state(c, SL_CLIENT_ST_HANDSHAKE);
+	return 1;
+}
+
+/*
+ * The PROXY state of a plain HTTP listener (sl_client_process): the bytes
+ * read into `in`, like a request head, are a "from" source's header, or
+ * are checked for one that another source may not send; the request that
+ * follows in the same read is parsed from the same buffer. Returns 1 when
+ * the connection went on (IDLE, bytes left in `in`), 0 when it waits for
+ * more, -1 when it was closed.
+ */
+static int
+client_proxy_scan(struct sl_client *c)
+{
+	enum sl_pp_error why;
+	struct sl_pp_hdr h;
+	const char *p;
+	long r;
+
+	if (c->in.data == NULL || sl_buf_pending(&c->in) == 0)
+		return 0;
+	p = c->in.data + c->in.off;
+	if (c->flags & C_F_PP_SNIFF) {
+		switch (sl_pp_detect(p, sl_buf_pending(&c->in))) {
+		case SL_PP_AGAIN:
+			return 0;
+		case SL_PP_NONE:
+			/* a request: on as without proxy_protocol, under the
+			 * idle deadline set at accept */
+			c->flags &= ~C_F_PP_SNIFF;
+			sl_client_set_state(c, SL_CLIENT_ST_IDLE);
+			return 1;
+		default:
+			client_pp_refuse(c, SL_PP_E_UNTRUSTED);
+			return -1;
+		}
+	}
+	r = sl_pp_parse(p, sl_buf_pending(&c->in),
+			c->lconf->proxy_protocol.versions, &h, &why);
+	if (r == 0)
+		return 0;
+	if (r < 0) {
+		client_pp_refuse(c, why);
+		return -1;
+	}
+	if (client_pp_accept(c, &h) == -1)
+		return -1;
+	c->in.off += (uint32_t)r;
+	/* a new connection from here on: its first request, or idle */
+	sl_client_set_state(c, SL_CLIENT_ST_IDLE);
+	sl_timeq_set(c->w, &c->tnode, c->lconf->limits.idle_timeout_ms,
+		     now_ms());
+	return 1;
+}
+
+/* The end of the stream in the PROXY state (plain HTTP): inside a header,
+ * or before one byte came (a balancer's TCP check: not an error). */
+static void
+client_proxy_eof(struct sl_client *c)
+{
+	int some = c->in.data != NULL && sl_buf_pending(&c->in) > 0;
+
+	if (some && !(c->flags & C_F_PP_SNIFF))
+		client_pp_refuse(c, SL_PP_E_TRUNCATED);
+	else
+		sl_client_close(c, some ? "client_closed_in_head"
+					: "client_closed");
 }
 
 /* ---- events ------------------------------------------------------------*/
@@ -666,6 +977,10 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	sl_now_refresh();
+	/* TLS: the PROXY header is read here, not one byte past it */
+	if (c->state == SL_CLIENT_ST_PROXY && c->lconf->tls.ctx != NULL &&
+	    client_proxy_tls(c) != 1)
+		return;
 	if (c->state == SL_CLIENT_ST_HANDSHAKE && client_handshake(c) != 1)
 		return;
 	if (c->flags & C_F_EOF) {
@@ -680,6 +995,9 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 		c->flags |= C_F_EOF;
 		client_want_read(c, 0);
 		switch (c->state) {
+		case SL_CLIENT_ST_PROXY:
+			client_proxy_eof(c);
+			return;
 		case SL_CLIENT_ST_HANDSHAKE:
 		case SL_CLIENT_ST_IDLE:
 			sl_client_close(c, "client_closed");
@@ -801,10 +1119,10 @@ sl_client_count_timeout(struct sl_client *c, enum sl_timeout_reason r)
 	/* the others are logged with the 408 they answer */
 	if ((r == SL_TO_SEND || r == SL_TO_SEND_RATE) &&
 	    sl_log_enabled(SL_LOG_INFO)) {
-		char peer[64];
+		char peer[SL_PEER_MAX];
 		log_info("conn=%llu peer=%s request_id=%s: %s",
 			 (unsigned long long)c->id,
-			 peer_str(c, peer, sizeof(peer)),
+			 sl_client_peer_str(c, c->txn, peer, sizeof(peer)),
 			 c->txn != NULL ? c->txn->request_id : "-",
 			 sl_timeout_reason_str(r));
 	}
@@ -819,6 +1137,19 @@ sl_client_on_deadline(struct sl_tnode *n)
 	struct sl_client *c = CLIENT_OF(n);
 
 	switch (c->state) {
+	case SL_CLIENT_ST_PROXY:
+		if (!(c->flags & C_F_PP_SNIFF)) {
+			client_pp_refuse(c, SL_PP_E_TIMEOUT);
+			return;
+		}
+		/* another source: the deadline is the one it would have had
+		 * without proxy_protocol */
+		if (c->lconf->tls.ctx == NULL) {
+			sl_client_count_timeout(c, SL_TO_IDLE);
+			sl_client_close(c, "idle_timeout");
+			return;
+		}
+		/* FALLTHROUGH */
 	case SL_CLIENT_ST_HANDSHAKE:
 		/* header_timeout: a handshake is part of getting a head */
 		client_tls_failed(c, SL_TLS_F_TIMEOUT,
@@ -1153,7 +1484,23 @@ sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 	TAILQ_INSERT_TAIL(&w->clients, c, entry);
 	w->nclients++;
 	SL_STAT_INC(w->stats.active);
-	if (c->lconf->tls.ctx != NULL) {
+	if (c->lconf->proxy_protocol.enabled) {
+		/* identity: the first bytes are a PROXY header's (a balancer:
+		 * counted per address once the header names the client), or
+		 * must not be one (anyone else) */
+		if (ip_slot == SL_RUNTIME_IP_PROXIED)
+			c->ip_slot = SL_RUNTIME_IP_UNCOUNTED;
+		else
+			c->flags |= C_F_PP_SNIFF;
+		c->state = SL_CLIENT_ST_PROXY;
+		sl_timeq_set(w, &c->tnode,
+			     (c->flags & C_F_PP_SNIFF) &&
+				     c->lconf->tls.ctx == NULL
+				 ? c->lconf->limits.idle_timeout_ms
+				 : c->lconf->limits.header_timeout_ms,
+			     now_ms());
+		client_want_read(c, 1);
+	} else if (c->lconf->tls.ctx != NULL) {
 		/* the handshake counts against header_timeout */
 		c->state = SL_CLIENT_ST_HANDSHAKE;
 		sl_timeq_set(w, &c->tnode, c->lconf->limits.header_timeout_ms,
@@ -1212,6 +1559,7 @@ sl_client_reloaded(struct sl_client *c)
 	 * after their exchange */
 	c->flags |= C_F_RETIRED;
 	if (c->state == SL_CLIENT_ST_HANDSHAKE ||
+	    c->state == SL_CLIENT_ST_PROXY ||
 	    (c->state == SL_CLIENT_ST_IDLE &&
 	     (c->in.data == NULL || sl_buf_pending(&c->in) == 0)))
 		sl_client_close(c, "listener_removed");
@@ -1225,7 +1573,10 @@ sl_client_drain(struct sl_client *c)
 	int queued = 0;
 
 	sl_now_refresh();
-	if (c->state == SL_CLIENT_ST_HANDSHAKE)
+	/* no request can have begun: a TLS handshake or a PROXY header
+	 * under way */
+	if (c->state == SL_CLIENT_ST_HANDSHAKE ||
+	    c->state == SL_CLIENT_ST_PROXY)
 		sl_client_close(c, "draining");
 	else if (c->state == SL_CLIENT_ST_IDLE &&
 		 (sl_buf_pending(&c->in) > 0 ||

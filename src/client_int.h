@@ -20,6 +20,7 @@
 #include "h1_msg.h"
 #include "h1_parse.h"
 #include "rate.h"
+#include "rlcheck.h"
 #include "upstream.h"
 #include "util.h"
 #include "wgen.h"
@@ -28,6 +29,11 @@
 enum sl_client_state {
 	SL_CLIENT_ST_HANDSHAKE, /* TLS: the handshake, under header_timeout;
 				   nothing read yet */
+	SL_CLIENT_ST_PROXY,	/* a proxy_protocol listener: the connection's
+				   first bytes are read as a PROXY header (a
+				   "from" source) or checked for one (any
+				   other), under header_timeout (idle_timeout
+				   for another source on plain HTTP) */
 	SL_CLIENT_ST_IDLE,	/* between requests: txn == NULL, no byte of the
 				   next head yet; deadline = idle timeout */
 	SL_CLIENT_ST_HEAD,	/* part of a head is in `in`: txn == NULL;
@@ -50,6 +56,9 @@ enum sl_client_state {
 		     needs a write to go first) */
 /* idle for a while: in w->parked and park_fd, rev given back */
 #define C_F_PARKED 0x1000
+/* PROXY state, a source not in proxy_protocol.from: its first bytes are
+ * checked for a header it may not send (doc/edge.md section 2) */
+#define C_F_PP_SNIFF 0x4000
 /* the client took SL_RBUF_PROOF bytes since its last slow stall */
 #define C_F_RBUF_PROVEN 0x80
 /* the size class of the response buffer this client has earned: 8 KiB <<
@@ -99,12 +108,19 @@ struct sl_txn {
 	struct sl_h1_chunked resp_chunked;
 	int resp_keepalive;	/* upstream allows reuse */
 	uint32_t interim_bytes; /* 1xx head bytes read for this request */
-	uint32_t head_out;	/* bytes of heads queued to the client
-				   (1xx, the response's): bytes_out less
-				   these is body */
+	/* what X-Forwarded-For upstream becomes (sl_forwarded_settle): kept
+	 * here because the head may be parsed again (a rate limit's wait) */
+	uint8_t fwd_xff;      /* enum sl_fwd_xff */
+	uint16_t fwd_cut_hdr; /* SL_FWD_CUT: index in the head's fields */
+	uint32_t fwd_cut_off; /* ... and bytes of its value kept */
+	uint32_t head_out;    /* bytes of heads queued to the client
+				 (1xx, the response's): bytes_out less
+				 these is body */
 	int status;
 	const char *error;     /* error code of a local response */
 	enum sl_h1_reason why; /* rule a refused request broke, for logs */
+	const char *rule;      /* the allow or deny rule that refused it
+				  (borrowed from the generation), NULL */
 	enum sl_h1_method method_id;
 	int minor;
 	uint64_t hash_key;    /* with T_HASH_KEY: the hash balancer's key */
@@ -127,8 +143,10 @@ struct sl_txn {
 	uint64_t connect_deadline_ms;
 	uint64_t up_progress_ms; /* last progress with the upstream */
 	uint64_t bytes_in, bytes_out;
-	struct sl_ip client_addr; /* the request's client: the connection's
-				peer for now (doc/edge.md) */
+	struct sl_ip client_addr; /* the request's client (doc/edge.md
+				     section 1): the connection's, or the one
+				     a trusted proxy forwarded it for
+				     (T_FWD_CLIENT) */
 	uint64_t rbuf_mark;	  /* send_written at the last slow stall: the
 				     bytes since are the client's proof that it
 				     reads (sl_client_rbuf_size) */
@@ -145,6 +163,11 @@ struct sl_txn {
 					 generation), NULL: none */
 		const char *why;      /* error code, static */
 	} fails[4]; /* the attempts that failed, for the log */
+	/* rate limits (doc/edge.md section 6): the request's way through
+	 * its route's limits, and its wait for a lease. Not cleared by
+	 * txn_new either: it sets rl.wait.entry (nothing waits), and
+	 * sl_rlcheck_start the rest when the route has limits */
+	struct sl_rlc rl;
 };
 
 #define T_LOCAL		0x0001	/* a local response is being sent */
@@ -184,6 +207,8 @@ struct sl_txn {
 #define T_PACE_WOKE 0x4000000 /* ...and the client has been writable since */
 /* sticky_key holds the request's sticky key (a split's) */
 #define T_STICKY_KEY 0x8000000
+/* identity: client_addr came from a trusted proxy's forwarded field */
+#define T_FWD_CLIENT 0x40000000
 
 /* How an upstream attempt failed. */
 enum {
@@ -225,7 +250,21 @@ struct sl_client {
 				     when the listener forwards it */
 	struct event *rev;	  /* the only event of an idle connection; NULL
 				     while parked (C_F_PARKED) */
-	struct sockaddr_in6 peer; /* large enough for AF_INET too */
+	struct sockaddr_in6 peer; /* the client: the TCP peer, or the source
+				     a PROXY header named; large enough for
+				     AF_INET too */
+	/* identity: what a PROXY header said, when it named a client
+	 * (owned, NULL otherwise) */
+	struct sl_client_pp *pp;
+};
+
+/* A PROXY header that named the client (doc/edge.md section 2). */
+struct sl_client_pp {
+	struct sockaddr_in6 via; /* the TCP peer: the balancer */
+	int via_shown;		 /* via's address is not the client's: the
+				    logs show it */
+	size_t authority_len;	 /* bytes of authority; 0: none */
+	char authority[];	 /* TLV 0x02 as sent, NUL-terminated */
 };
 
 /* The time of the event being handled (see sl_now_refresh). */
@@ -235,10 +274,29 @@ now_ms(void)
 	return sl_now_cached();
 }
 
+/* Bytes of a buffer for peer_str and sl_client_peer_str. */
+#define SL_PEER_MAX 128
+
+/*
+ * "ADDR:PORT" of the client for log lines ("peer="): of exchange t when it
+ * is not NULL (its client_addr when a trusted proxy named it), else of
+ * the connection; " via=ADDR:PORT" follows with the TCP peer when that is
+ * another address (a PROXY header or a trusted proxy named the client).
+ * Returns buf.
+ */
+const char *sl_client_peer_str(const struct sl_client *c,
+			       const struct sl_txn *t, char *buf, size_t n);
+
+/* The TCP peer's address (no port) for exchange t's log line when it is
+ * not the client's (a PROXY header or a trusted proxy named the client),
+ * in buf (46 bytes do); NULL when it is the client. */
+const char *sl_client_via(const struct sl_client *c, const struct sl_txn *t,
+			  char *buf, size_t n);
+
 static inline const char *
 peer_str(const struct sl_client *c, char *buf, size_t n)
 {
-	return sl_addr_str((const struct sockaddr *)&c->peer, buf, n);
+	return sl_client_peer_str(c, NULL, buf, n);
 }
 
 /*
@@ -365,5 +423,11 @@ void sl_attempt_deadline(struct sl_client *c);
 
 /* The exchange ends: its counts in the cluster go. */
 void sl_attempt_done(struct sl_txn *t);
+
+/* identity: the PROXY version 2 header for an upstream connection of c's
+ * exchange (doc/edge.md section 2): from its client address to the
+ * listener's address, into out (SL_PP_V2_OUT_MAX bytes). Returns its
+ * length. */
+size_t sl_attempt_pp_header(const struct sl_client *c, void *out);
 
 #endif

@@ -2,13 +2,17 @@
 /*
  * The sluice schema: walks the YAML node tree of conf_yaml.c into one
  * immutable generation (struct sl_conf), with every validation rule of
- * doc/contracts.md section 1, and owns the generation's lifetime. Reads
- * the file and nothing else; it must not touch libyaml, sockets, DNS or
- * the logs.
+ * doc/contracts.md section 1, and owns the generation's lifetime. Holds
+ * the top level, listeners, limits, routes and clusters, and the helpers
+ * conf_int.h shares; the edge keys (identity, policy, rate limits) are in
+ * conf_edge.c, the tls keys in conf_tls.c; conf_secret.c reads the
+ * secrets a valid generation names. Reads the file and nothing else; it
+ * must not touch libyaml, sockets, DNS or the logs.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +21,9 @@
 #include <time.h>
 
 #include "conf.h"
+#include "conf_int.h"
 #include "conf_yaml.h"
+#include "policy.h"
 #include "util.h"
 
 #define CONF_MAX_FILE	      (16 * 1024 * 1024) /* bytes */
@@ -62,8 +68,8 @@ is_tchar(char c)
 	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-static int
-is_token(const char *s, size_t len)
+int
+sl_conf_is_token(const char *s, size_t len)
 {
 	size_t i;
 
@@ -119,226 +125,6 @@ sockaddr_overlap(const struct sockaddr_storage *a,
 	return sockaddr_is_any(a) || sockaddr_is_any(b);
 }
 
-/* ---- tls ---------------------------------------------------------------- */
-
-static int get_bool(struct sl_yaml_loader *ld, const char *key,
-		    const struct sl_yaml_node *n, int *out);
-
-static const char *const tls_server_keys[] = {
-    "certificates", "min_version",     "ciphers",
-    "ciphersuites", "session_tickets", "session_cache",
-    "client_ca",    "client_verify",   "client_subject_header",
-    NULL,
-};
-static const char *const tls_client_keys[] = {
-    "sni", "ca", "verify", "cert", "key", "min_version", NULL,
-};
-static const char *const tls_cert_keys[] = {"cert", "key", NULL};
-static const char *const tls_version_names[] = {"TLSv1.2", "TLSv1.3", NULL};
-static const char *const tls_verify_names[] = {"required", "optional", NULL};
-
-/* A file name: a non-empty string, kept with its position. */
-static void
-get_file(struct sl_yaml_loader *ld, const char *key,
-	 const struct sl_yaml_node *n, struct sl_conf_file *f)
-{
-	const char *str;
-
-	if (sl_yaml_get_str(ld, key, n, &str) == -1)
-		return;
-	if (str[0] == '\0') {
-		sl_yaml_err_node(ld, n, "\"%s\": must not be empty", key);
-		return;
-	}
-	f->pos.line = n->line;
-	f->pos.col = n->col;
-	f->path = sl_yaml_strdup(ld, str);
-}
-
-/* An OpenSSL cipher list: printable, no spaces. */
-static void
-get_cipher_list(struct sl_yaml_loader *ld, const char *key,
-		const struct sl_yaml_node *n, char **out,
-		struct sl_conf_pos *pos)
-{
-	const char *str;
-
-	if (sl_yaml_get_str(ld, key, n, &str) == -1)
-		return;
-	for (size_t i = 0; str[i] != '\0'; i++)
-		if (str[i] <= 0x20 || str[i] >= 0x7f) {
-			sl_yaml_err_node(ld, n,
-					 "\"%s\": an OpenSSL list such as "
-					 "\"ECDHE+AESGCM:ECDHE+CHACHA20\", "
-					 "without spaces",
-					 key);
-			return;
-		}
-	if (str[0] == '\0') {
-		sl_yaml_err_node(ld, n, "\"%s\": must not be empty", key);
-		return;
-	}
-	pos->line = n->line;
-	pos->col = n->col;
-	*out = sl_yaml_strdup(ld, str);
-}
-
-static void
-get_tls_version(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
-		int *out)
-{
-	int e = sl_yaml_get_enum(ld, "min_version", n, tls_version_names,
-				 "TLSv1.2 or TLSv1.3");
-
-	if (e >= 0)
-		*out = e == 0 ? 12 : 13;
-}
-
-/* A listener's tls: { certificates, min_version, ciphers, ciphersuites,
- * session_tickets, session_cache, client_ca, client_verify,
- * client_subject_header } */
-static void
-parse_tls_server(struct sl_yaml_loader *ld, const char *lbl,
-		 const struct sl_yaml_node *map, struct sl_conf_tls_server *t)
-{
-	const struct sl_yaml_node *v, *certs;
-	const char *str;
-	uint64_t u;
-
-	if (sl_yaml_get_map(ld, "tls", map) == -1)
-		return;
-	sl_yaml_check_keys(ld, map, tls_server_keys, "in tls");
-	/* what is wrong with the certificates does not hide the rest */
-	if ((certs = sl_yaml_map_get(map, "certificates", NULL)) == NULL)
-		sl_yaml_err_lacks(ld, map,
-				  "%s: tls: missing key \"certificates\"", lbl);
-	else if (sl_yaml_get_seq(ld, "certificates", certs) == -1)
-		certs = NULL;
-	else if (certs->nkids == 0) {
-		sl_yaml_err_lacks(
-		    ld, certs, "%s: \"certificates\" must not be empty", lbl);
-		certs = NULL;
-	} else if ((t->certs = calloc(certs->nkids, sizeof(*t->certs))) ==
-		   NULL) {
-		ld->oom = 1;
-		return;
-	} else
-		t->ncerts = certs->nkids;
-	for (size_t i = 0; certs != NULL && i < certs->nkids; i++) {
-		const struct sl_yaml_node *c = certs->kids[i];
-		if (sl_yaml_get_map(ld, "certificates", c) == -1)
-			continue;
-		sl_yaml_check_keys(ld, c, tls_cert_keys, "in a certificate");
-		if ((v = sl_yaml_map_get(c, "cert", NULL)) == NULL)
-			sl_yaml_err_lacks(ld, c,
-					  "%s: certificate #%zu: missing "
-					  "key \"cert\"",
-					  lbl, i + 1);
-		else
-			get_file(ld, "cert", v, &t->certs[i].cert);
-		if ((v = sl_yaml_map_get(c, "key", NULL)) == NULL)
-			sl_yaml_err_lacks(ld, c,
-					  "%s: certificate #%zu: missing "
-					  "key \"key\"",
-					  lbl, i + 1);
-		else
-			get_file(ld, "key", v, &t->certs[i].key);
-	}
-	if ((v = sl_yaml_map_get(map, "min_version", NULL)) != NULL)
-		get_tls_version(ld, v, &t->min_version);
-	if ((v = sl_yaml_map_get(map, "ciphers", NULL)) != NULL)
-		get_cipher_list(ld, "ciphers", v, &t->ciphers, &t->ciphers_pos);
-	if ((v = sl_yaml_map_get(map, "ciphersuites", NULL)) != NULL)
-		get_cipher_list(ld, "ciphersuites", v, &t->ciphersuites,
-				&t->ciphersuites_pos);
-	if ((v = sl_yaml_map_get(map, "session_tickets", NULL)) != NULL)
-		get_bool(ld, "session_tickets", v, &t->session_tickets);
-	if ((v = sl_yaml_map_get(map, "session_cache", NULL)) != NULL &&
-	    sl_yaml_get_uint(ld, "session_cache", v, 0, 10000000, &u) == 0)
-		t->session_cache = u;
-	if ((v = sl_yaml_map_get(map, "client_ca", NULL)) != NULL)
-		get_file(ld, "client_ca", v, &t->client_ca);
-	if ((v = sl_yaml_map_get(map, "client_verify", NULL)) != NULL) {
-		int e =
-		    sl_yaml_get_enum(ld, "client_verify", v, tls_verify_names,
-				     "required or optional");
-		if (e >= 0)
-			t->client_verify_optional = e == 1;
-		if (sl_yaml_map_get(map, "client_ca", NULL) == NULL &&
-		    sl_yaml_whole(ld, map))
-			sl_yaml_err_node(ld, v,
-					 "%s: \"client_verify\" needs "
-					 "\"client_ca\"",
-					 lbl);
-	}
-	if ((v = sl_yaml_map_get(map, "client_subject_header", NULL)) != NULL &&
-	    sl_yaml_get_str(ld, "client_subject_header", v, &str) == 0) {
-		int ok = is_token(str, strlen(str)) && str[0] != '\0';
-
-		if (!ok)
-			sl_yaml_err_node(ld, v,
-					 "\"client_subject_header\": \"%s\" is "
-					 "not a valid header name",
-					 sl_yaml_qnode(ld, v));
-		if (sl_yaml_map_get(map, "client_ca", NULL) == NULL) {
-			if (sl_yaml_whole(ld, map))
-				sl_yaml_err_node(
-				    ld, v,
-				    "%s: \"client_subject_header\" needs "
-				    "\"client_ca\" (only a verified "
-				    "certificate sets it)",
-				    lbl);
-		} else if (ok)
-			t->client_subject_header = sl_yaml_strdup(ld, str);
-	}
-}
-
-/* A cluster's tls: { sni, ca, verify, cert, key, min_version } */
-static void
-parse_tls_client(struct sl_yaml_loader *ld, const char *lbl,
-		 const struct sl_yaml_node *map, struct sl_conf_tls_client *t)
-{
-	const struct sl_yaml_node *v, *cert, *key;
-	const char *str;
-
-	if (sl_yaml_get_map(ld, "tls", map) == -1)
-		return;
-	sl_yaml_check_keys(ld, map, tls_client_keys, "in tls");
-	t->enabled = 1;
-	if ((v = sl_yaml_map_get(map, "sni", NULL)) != NULL &&
-	    sl_yaml_get_str(ld, "sni", v, &str) == 0) {
-		int ok = str[0] != '\0' && strlen(str) <= 253;
-		for (size_t i = 0; ok && str[i] != '\0'; i++)
-			ok = (str[i] >= 'a' && str[i] <= 'z') ||
-			     (str[i] >= 'A' && str[i] <= 'Z') ||
-			     (str[i] >= '0' && str[i] <= '9') ||
-			     str[i] == '-' || str[i] == '.' || str[i] == '_';
-		if (!ok)
-			sl_yaml_err_node(ld, v,
-					 "\"sni\": \"%s\" is not a host name",
-					 sl_yaml_qnode(ld, v));
-		else
-			t->sni = sl_yaml_strdup(ld, str);
-	}
-	if ((v = sl_yaml_map_get(map, "ca", NULL)) != NULL)
-		get_file(ld, "ca", v, &t->ca);
-	if ((v = sl_yaml_map_get(map, "verify", NULL)) != NULL)
-		get_bool(ld, "verify", v, &t->verify);
-	cert = sl_yaml_map_get(map, "cert", NULL);
-	key = sl_yaml_map_get(map, "key", NULL);
-	if (cert != NULL)
-		get_file(ld, "cert", cert, &t->cert);
-	if (key != NULL)
-		get_file(ld, "key", key, &t->key);
-	if ((cert == NULL) != (key == NULL) && sl_yaml_whole(ld, map))
-		sl_yaml_err_node(ld, cert != NULL ? cert : key,
-				 "%s: tls: \"cert\" and \"key\" go together "
-				 "(mutual TLS)",
-				 lbl);
-	if ((v = sl_yaml_map_get(map, "min_version", NULL)) != NULL)
-		get_tls_version(ld, v, &t->min_version);
-}
-
 /* ---- clusters ---------------------------------------------------------- */
 
 static const char *const cluster_keys[] = {
@@ -354,6 +140,8 @@ static const char *const cluster_keys[] = {
     "health_check",
     "outlier",
     "tls",
+    /* identity (doc/edge.md section 2) */
+    "proxy_protocol",
     NULL,
 };
 static const char *const health_keys[] = {
@@ -384,9 +172,9 @@ static const char *const balance_names[] = {
  * "header:NAME", "cookie:NAME" or "client_ip" (sticky: and hash_key:) into
  * k. Returns 0, or -1 with the error reported.
  */
-static int
-parse_key(struct sl_yaml_loader *ld, const char *key,
-	  const struct sl_yaml_node *n, struct sl_conf_key *k)
+int
+sl_conf_parse_key(struct sl_yaml_loader *ld, const char *key,
+		  const struct sl_yaml_node *n, struct sl_conf_key *k)
 {
 	const char *s, *name = NULL;
 	enum sl_key_source src;
@@ -408,7 +196,7 @@ parse_key(struct sl_yaml_loader *ld, const char *key,
 				 key, sl_yaml_qnode(ld, n));
 		return -1;
 	}
-	if (name != NULL && !is_token(name, strlen(name))) {
+	if (name != NULL && !sl_conf_is_token(name, strlen(name))) {
 		sl_yaml_err_node(ld, n, "\"%s\": \"%s\" is not a valid %s name",
 				 key, sl_yaml_qstr(ld, name),
 				 src == SL_KEY_HEADER ? "header" : "cookie");
@@ -429,9 +217,9 @@ parse_key(struct sl_yaml_loader *ld, const char *key,
 }
 
 /* true | false */
-static int
-get_bool(struct sl_yaml_loader *ld, const char *key,
-	 const struct sl_yaml_node *n, int *out)
+int
+sl_conf_get_bool(struct sl_yaml_loader *ld, const char *key,
+		 const struct sl_yaml_node *n, int *out)
 {
 	if (n->type == SL_YAML_NODE_BAD)
 		return -1;
@@ -719,7 +507,7 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 					 "%s: \"hash_key\" needs \"balance: "
 					 "hash\"",
 					 lbl);
-		parse_key(ld, "hash_key", v, &cl->hash_key);
+		sl_conf_parse_key(ld, "hash_key", v, &cl->hash_key);
 	}
 	if ((v = sl_yaml_map_get(map, "connect_timeout", NULL)) != NULL)
 		sl_yaml_get_duration(ld, "connect_timeout", v, 1, CONF_DAY_MS,
@@ -743,7 +531,8 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	cl->tls.verify = 1;
 	cl->tls.min_version = 12;
 	if ((v = sl_yaml_map_get(map, "tls", NULL)) != NULL)
-		parse_tls_client(ld, lbl, v, &cl->tls);
+		sl_conf_parse_tls_client(ld, lbl, v, &cl->tls);
+	sl_conf_parse_cluster_identity(ld, map, cl);
 }
 
 static void
@@ -786,7 +575,22 @@ parse_clusters(struct sl_yaml_loader *ld, const struct sl_yaml_node *seq,
 /* ---- listeners and routes ---------------------------------------------- */
 
 static const char *const listener_keys[] = {
-    "name", "address", "limits", "tls", "routes", NULL,
+    "name",
+    "address",
+    "limits",
+    "tls",
+    "routes",
+    /* edge policy (doc/edge.md sections 4 and 5) */
+    "allow",
+    "deny",
+    "request_headers",
+    "response_headers",
+    /* identity (doc/edge.md sections 2 and 3) */
+    "proxy_protocol",
+    "trusted_proxies",
+    "client_address_header",
+    "untrusted_forwarded",
+    NULL,
 };
 static const char *const limits_keys[] = {
     "header_timeout",  "body_timeout",		 "send_timeout",
@@ -796,9 +600,25 @@ static const char *const limits_keys[] = {
     "max_connections", "max_connections_per_ip", NULL,
 };
 static const char *const route_keys[] = {
-    "name",   "match",		"cluster", "split",
-    "sticky", "mirror",		"timeout", "expose_cluster_header",
-    "retry",  "split_failover", NULL,
+    "name",
+    "match",
+    "cluster",
+    "split",
+    "sticky",
+    "mirror",
+    "timeout",
+    "expose_cluster_header",
+    "retry",
+    "split_failover",
+    /* edge policy (doc/edge.md sections 4 and 5) */
+    "allow",
+    "deny",
+    "request_headers",
+    "response_headers",
+    "max_body_bytes",
+    /* rate limits (doc/edge.md section 6) */
+    "rate_limit",
+    NULL,
 };
 static const char *const split_keys[] = {"cluster", "weight", NULL};
 static const char *const retry_keys[] = {
@@ -1018,7 +838,7 @@ parse_methods(struct sl_yaml_loader *ld, const struct sl_yaml_node *seq,
 		if (m->type == SL_YAML_NODE_BAD)
 			continue;
 		if (m->type != SL_YAML_NODE_SCALAR ||
-		    !is_token(m->str, m->len)) {
+		    !sl_conf_is_token(m->str, m->len)) {
 			if (m->type == SL_YAML_NODE_SCALAR)
 				sl_yaml_err_node(
 				    ld, m, "\"methods\": invalid method \"%s\"",
@@ -1057,8 +877,8 @@ parse_headers(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 			continue;
 		/* the name and the value are checked apart: both may be
 		 * wrong */
-		bad =
-		    k->type != SL_YAML_NODE_SCALAR || !is_token(k->str, k->len);
+		bad = k->type != SL_YAML_NODE_SCALAR ||
+		      !sl_conf_is_token(k->str, k->len);
 		if (bad)
 			sl_yaml_err_node(
 			    ld, k, "\"headers\": invalid header name \"%s\"",
@@ -1299,7 +1119,8 @@ parse_retry(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		}
 	}
 	if ((v = sl_yaml_map_get(map, "idempotency_key", NULL)) != NULL)
-		get_bool(ld, "idempotency_key", v, &rt->idempotency_key);
+		sl_conf_get_bool(ld, "idempotency_key", v,
+				 &rt->idempotency_key);
 	if ((v = sl_yaml_map_get(map, "per_try_timeout", NULL)) != NULL)
 		sl_yaml_get_duration(ld, "per_try_timeout", v, 1, CONF_DAY_MS,
 				     &rt->per_try_timeout_ms);
@@ -1372,7 +1193,7 @@ parse_expose(struct sl_yaml_loader *ld, const char *lbl,
 
 	if (sl_yaml_get_str(ld, "expose_cluster_header", n, &s) == -1)
 		return;
-	if (!is_token(s, n->len)) {
+	if (!sl_conf_is_token(s, n->len)) {
 		sl_yaml_err_node(ld, n,
 				 "\"expose_cluster_header\": \"%s\" is not a "
 				 "valid header name",
@@ -1424,16 +1245,16 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		parse_match(ld, lbl, v, r);
 
 	/*
-	 * Each value is checked even when the route is wrong as a whole, so
-	 * that one run shows every mistake.
+	 * Each value is checked even when the route is wrong as a
+	 * whole, so that one run shows every mistake.
 	 */
 	clv = sl_yaml_map_get(map, "cluster", &clk);
 	splitv = sl_yaml_map_get(map, "split", &splitk);
 	if (clv != NULL && splitv != NULL)
-		sl_yaml_err_node(
-		    ld, sl_yaml_later(clk, splitk),
-		    "%s: \"cluster\" and \"split\" are mutually exclusive",
-		    lbl);
+		sl_yaml_err_node(ld, sl_yaml_later(clk, splitk),
+				 "%s: \"cluster\" and \"split\" are "
+				 "mutually exclusive",
+				 lbl);
 	else if (clv == NULL && splitv == NULL)
 		sl_yaml_err_lacks(
 		    ld, map, "%s: missing key \"cluster\" (or \"split\")", lbl);
@@ -1447,17 +1268,19 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 					 "%s: \"sticky\" needs \"split\" (it "
 					 "keeps a user on one cluster of it)",
 					 lbl);
-		parse_key(ld, "sticky", v, &r->sticky);
+		sl_conf_parse_key(ld, "sticky", v, &r->sticky);
 	}
 	if ((v = sl_yaml_map_get(map, "split_failover", &k)) != NULL) {
 		if (splitv == NULL)
 			sl_yaml_err_node(
 			    ld, k,
-			    "%s: \"split_failover\" needs \"split\" (it moves "
+			    "%s: \"split_failover\" needs \"split\" "
+			    "(it moves "
 			    "a request to another cluster of it)",
 			    lbl);
 		else
-			get_bool(ld, "split_failover", v, &r->split_failover);
+			sl_conf_get_bool(ld, "split_failover", v,
+					 &r->split_failover);
 	}
 	if ((v = sl_yaml_map_get(map, "mirror", NULL)) != NULL)
 		parse_mirror(ld, lbl, v, r, conf);
@@ -1468,6 +1291,9 @@ parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	if ((v = sl_yaml_map_get(map, "timeout", NULL)) != NULL)
 		sl_yaml_get_duration(ld, "timeout", v, 1, CONF_DAY_MS,
 				     &r->timeout_ms);
+	sl_conf_parse_route_policy(ld, lbl, map, r);
+	if ((v = sl_yaml_map_get(map, "rate_limit", NULL)) != NULL)
+		sl_conf_parse_rate_limits(ld, lbl, v, r);
 }
 
 static void
@@ -1501,9 +1327,9 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	limits_defaults(&l->limits);
 	if (map->type != SL_YAML_NODE_MAP) {
 		if (map->type != SL_YAML_NODE_BAD)
-			sl_yaml_err_node(
-			    ld, map,
-			    "\"listeners\": each item must be a mapping");
+			sl_yaml_err_node(ld, map,
+					 "\"listeners\": each item "
+					 "must be a mapping");
 		return NULL;
 	}
 	sl_yaml_check_keys(ld, map, listener_keys, "in listener");
@@ -1529,7 +1355,9 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	l->tls.session_tickets = 1;
 	l->tls.session_cache = 20000;
 	if ((v = sl_yaml_map_get(map, "tls", NULL)) != NULL)
-		parse_tls_server(ld, lbl, v, &l->tls);
+		sl_conf_parse_tls_server(ld, lbl, v, &l->tls);
+	sl_conf_parse_policy(ld, map, &l->policy);
+	sl_conf_parse_identity(ld, lbl, map, l);
 
 	if ((v = sl_yaml_map_get(map, "routes", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, map, "%s: missing key \"routes\"", lbl);
@@ -1548,10 +1376,12 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		for (i = 0; i < v->nkids; i++)
 			parse_route(ld, v->kids[i], i, &l->routes[i], conf);
 	}
+	sl_conf_check_listener_policy(ld, l);
 	return addr;
 }
 
-/* Duplicate names, and addresses that two sockets cannot both listen on. */
+/* Duplicate names, and addresses that two sockets cannot both listen
+ * on. */
 static void
 check_listeners(struct sl_yaml_loader *ld, const struct sl_yaml_node *seq,
 		const struct sl_yaml_node **addrs,
@@ -1591,7 +1421,8 @@ check_listeners(struct sl_yaml_loader *ld, const struct sl_yaml_node *seq,
 			else if (sockaddr_overlap(&a->addr.ss, &b->addr.ss))
 				sl_yaml_err_node(
 				    ld, addrs[i],
-				    "listener \"%s\": address %s overlaps "
+				    "listener \"%s\": address %s "
+				    "overlaps "
 				    "%s of listener \"%s\"",
 				    b->name ? sl_yaml_qstr(ld, b->name) : "?",
 				    sl_yaml_qstr(ld, b->addr.text),
@@ -1610,13 +1441,13 @@ check_listeners(struct sl_yaml_loader *ld, const struct sl_yaml_node *seq,
 		    !(sockaddr_same(&a->addr.ss, &conf->admin_addr.ss) ||
 		      sockaddr_overlap(&a->addr.ss, &conf->admin_addr.ss)))
 			continue;
-		sl_yaml_err_node(
-		    ld, admin,
-		    "\"admin\": address %s conflicts with %s of listener "
-		    "\"%s\"",
-		    sl_yaml_qstr(ld, conf->admin_addr.text),
-		    sl_yaml_qstr(ld, a->addr.text),
-		    a->name ? sl_yaml_qstr(ld, a->name) : "?");
+		sl_yaml_err_node(ld, admin,
+				 "\"admin\": address %s conflicts with %s of "
+				 "listener "
+				 "\"%s\"",
+				 sl_yaml_qstr(ld, conf->admin_addr.text),
+				 sl_yaml_qstr(ld, a->addr.text),
+				 a->name ? sl_yaml_qstr(ld, a->name) : "?");
 		break;
 	}
 }
@@ -1648,10 +1479,13 @@ parse_listeners(struct sl_yaml_loader *ld, const struct sl_yaml_node *seq,
 	free(addrs);
 }
 
-/* ---- top level --------------------------------------------------------- */
+/* ---- top level
+ * --------------------------------------------------------- */
 
 static const char *const top_keys[] = {
-    "workers", "admin", "log", "drain_timeout", "listeners", "clusters", NULL,
+    "workers",		"admin",     "log",
+    "drain_timeout",	"listeners", "clusters",
+    "rate_limit_store", NULL,
 };
 static const char *const admin_keys[] = {"address", NULL};
 static const char *const log_keys[] = {
@@ -1711,10 +1545,10 @@ parse_log(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	if ((v = sl_yaml_map_get(map, "access", NULL)) != NULL &&
 	    sl_yaml_get_str(ld, "access", v, &s) == 0) {
 		if (s[0] == '\0')
-			sl_yaml_err_node(
-			    ld, v,
-			    "\"access\": expected off, stdout, stderr or "
-			    "a file path");
+			sl_yaml_err_node(ld, v,
+					 "\"access\": expected off, "
+					 "stdout, stderr or "
+					 "a file path");
 		else if ((d = sl_yaml_strdup(ld, s)) != NULL) {
 			free(conf->access_log);
 			conf->access_log = d;
@@ -1731,7 +1565,7 @@ parse_log(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 				  "names, full or off")) >= 0)
 		conf->log_query = (enum sl_log_query)e;
 	if ((v = sl_yaml_map_get(map, "mask_card_numbers", NULL)) != NULL)
-		get_bool(ld, "mask_card_numbers", v, &conf->log_cards);
+		sl_conf_get_bool(ld, "mask_card_numbers", v, &conf->log_cards);
 }
 
 static void
@@ -1742,11 +1576,12 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 
 	if (root == NULL) {
 		if (ld->stopped)
-			return; /* the stop is reported; nothing was read */
-		sl_yaml_err_at(
-		    ld, 1, 1,
-		    "the configuration is empty (expected a mapping with "
-		    "\"listeners\")");
+			return; /* the stop is reported; nothing was
+				   read */
+		sl_yaml_err_at(ld, 1, 1,
+			       "the configuration is empty (expected a "
+			       "mapping with "
+			       "\"listeners\")");
 		return;
 	}
 	if (root->type != SL_YAML_NODE_MAP) {
@@ -1778,18 +1613,24 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 	if ((v = sl_yaml_map_get(root, "drain_timeout", NULL)) != NULL)
 		sl_yaml_get_duration(ld, "drain_timeout", v, 0, CONF_DAY_MS,
 				     &conf->drain_timeout_ms);
-	/* Clusters first: routes refer to them wherever they are written. */
+	/* Clusters first: routes refer to them wherever they are
+	 * written. */
 	if ((v = sl_yaml_map_get(root, "clusters", NULL)) != NULL)
 		parse_clusters(ld, v, conf);
-	/* after a stop, a cluster a route names may be in the part not read */
+	/* after a stop, a cluster a route names may be in the part not
+	 * read */
 	ld->names_cut = !sl_yaml_whole(ld, v != NULL ? v : root);
+	if ((v = sl_yaml_map_get(root, "rate_limit_store", NULL)) != NULL)
+		sl_conf_parse_rate_limit_store(ld, v, conf);
 	if ((v = sl_yaml_map_get(root, "listeners", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, root, "missing key \"listeners\"");
 	else
 		parse_listeners(ld, v, admin, conf);
+	sl_conf_check_rate_limit_store(ld, root, conf);
 }
 
-/* ---- public ------------------------------------------------------------ */
+/* ---- public
+ * ------------------------------------------------------------ */
 
 static void
 conf_free(struct sl_conf *conf)
@@ -1823,6 +1664,8 @@ conf_free(struct sl_conf *conf)
 			free(r->split_ids);
 			free(r->sticky.name);
 			free(r->expose_cluster_header);
+			sl_policy_free(r->policy);
+			sl_conf_free_rate_limits(r);
 		}
 		free(l->routes);
 		for (j = 0; j < l->tls.ncerts; j++) {
@@ -1834,6 +1677,8 @@ conf_free(struct sl_conf *conf)
 		free(l->tls.ciphersuites);
 		free(l->tls.client_ca.path);
 		free(l->tls.client_subject_header);
+		sl_policy_free(l->policy);
+		sl_conf_free_identity(l);
 	}
 	free(conf->listeners);
 	for (i = 0; i < conf->nclusters; i++) {
@@ -1851,6 +1696,15 @@ conf_free(struct sl_conf *conf)
 	}
 	free(conf->clusters);
 	free(conf->admin_addr.text);
+	free(conf->rl_store.addr.text);
+	free(conf->rl_store.prefix);
+	free(conf->rl_store.username);
+	free(conf->rl_store.password_file.path);
+	if (conf->rl_store.password != NULL) {
+		OPENSSL_cleanse(conf->rl_store.password,
+				strlen(conf->rl_store.password));
+		free(conf->rl_store.password);
+	}
 	free(conf->access_log);
 	free(conf->path);
 	free(conf);
@@ -1878,6 +1732,8 @@ sl_conf_load_buffer(const char *name, const char *text, size_t len,
 		conf->drain_timeout_ms = DEF_DRAIN_TIMEOUT_MS;
 		conf->path = sl_yaml_strdup(&ld, ld.name);
 		conf->access_log = sl_yaml_strdup(&ld, "stdout");
+		conf->rl_store.prefix = sl_yaml_strdup(&ld, "sluice:");
+		conf->rl_store.timeout_ms = DEF_RL_TIMEOUT_MS;
 		parse_root(&ld, root, conf);
 	}
 	sl_yaml_node_free(root);
@@ -1896,7 +1752,8 @@ sl_conf_load_buffer(const char *name, const char *text, size_t len,
 	return conf;
 }
 
-/* One error line without a position, for problems with the file itself. */
+/* One error line without a position, for problems with the file itself.
+ */
 static char *
 file_error(const char *path, const char *what, int err)
 {
@@ -1933,7 +1790,9 @@ sl_conf_load(const char *path, char **errors)
 				if (errors != NULL)
 					*errors = file_error(
 					    path,
-					    "the file is larger than 16MiB", 0);
+					    "the file is larger than "
+					    "16MiB",
+					    0);
 				goto fail;
 			}
 			if ((nb = realloc(buf, cap)) == NULL) {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One configuration generation: the YAML file turned into immutable structs.
- * conf.c owns parsing and every validation rule; nothing here does I/O other
- * than reading the file, and nothing here opens sockets.
+ * conf.c (with conf_edge.c for the edge keys and conf_tls.c for tls) owns
+ * parsing and every validation rule; nothing here does I/O other than
+ * reading the file, and nothing here opens sockets.
  */
 #ifndef SL_CONF_H
 #define SL_CONF_H
@@ -13,10 +14,14 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "cidr.h"
+
 struct sl_lstate;
+struct sl_policy;
 struct sl_clstate;
 struct sl_epstate;
 struct sl_rstate;
+struct sl_rlstate;
 
 enum sl_log_level {
 	SL_LOG_ERROR = 0,
@@ -184,6 +189,9 @@ struct sl_conf_cluster {
 				      1s */
 	struct sl_conf_tls_client tls;
 	struct sl_clstate *state; /* shared counters, set by sl_runtime_bind */
+	/* identity (doc/edge.md section 2): every upstream connection
+	 * starts with a PROXY version 2 header naming the client */
+	int proxy_protocol; /* 0: off (default), 2: v2 */
 };
 
 struct sl_conf_header_match {
@@ -219,6 +227,31 @@ struct sl_conf_split {
 					    place in the sticky race */
 };
 
+/*
+ * Rate limits (issue 23, doc/edge.md section 6): one of a route's
+ * rate_limit: list. A request passes when every limit of its route lets
+ * it, in order.
+ */
+enum sl_conf_rl_scope {
+	SL_RL_SCOPE_LOCAL = 0, /* this process: exact across its workers */
+	SL_RL_SCOPE_FLEET,     /* every process sharing rate_limit_store */
+};
+
+struct sl_conf_rate_limit {
+	char *name;		/* unique in the route */
+	struct sl_conf_key key; /* SL_KEY_NONE: the route, one bucket */
+	uint64_t rate;		/* requests per unit_s, >= 1 */
+	uint64_t unit_s;	/* 1, 60 or 3600 */
+	uint64_t burst;		/* at once; default rate */
+	enum sl_conf_rl_scope scope;
+	uint64_t max_keys;    /* local: slots of the shared table; fleet:
+				 keys each worker holds leases for */
+	int store_error_deny; /* fleet: on_store_error: deny */
+	struct sl_conf_pos scope_pos; /* of scope: fleet, for the check
+					 that rate_limit_store is set */
+	struct sl_rlstate *state;     /* set by sl_runtime_bind */
+};
+
 struct sl_conf_route {
 	char *name; /* given, or "route-N" with N from 1 within its listener */
 	size_t index; /* position among all routes of the generation (every
@@ -251,6 +284,36 @@ struct sl_conf_route {
 				    class 1) may move to another cluster of the
 				    split; default 1 */
 	struct sl_rstate *state; /* shared counters, set by sl_runtime_bind */
+	/* ---- edge policy (doc/edge.md sections 4 and 5) ---- */
+	struct sl_policy *policy; /* allow, deny, request_headers,
+				     response_headers; NULL: none (owned) */
+	uint64_t max_body_bytes;  /* the route's max_body_bytes, else its
+				     listener's limits.max_body_bytes;
+				     0 = unlimited */
+	/* rate limits (doc/edge.md section 6): NULL when none */
+	struct sl_conf_rate_limit *rate_limits; /* owned */
+	size_t nrate_limits;
+};
+
+/* A listener's proxy_protocol: (doc/edge.md section 2). */
+struct sl_conf_proxy_protocol {
+	int enabled;		 /* the key is there */
+	struct sl_cidr_set from; /* the balancers; not empty when enabled */
+	unsigned versions;	 /* SL_PP_V1 | SL_PP_V2 (proxyproto.h) */
+};
+
+/* Which request field names the client behind a trusted proxy. */
+enum sl_client_header {
+	SL_CLIENT_HEADER_XFF = 0,   /* X-Forwarded-For (default) */
+	SL_CLIENT_HEADER_FORWARDED, /* Forwarded's for= (RFC 7239) */
+};
+
+/* What becomes of the forwarded fields of a client that is no trusted
+ * proxy. */
+enum sl_untrusted_forwarded {
+	SL_UNTRUSTED_APPEND = 0, /* passed on, the client appended (default) */
+	SL_UNTRUSTED_STRIP,	 /* dropped: X-Forwarded-For names the client
+				    alone */
 };
 
 struct sl_conf_listener {
@@ -262,6 +325,20 @@ struct sl_conf_listener {
 	struct sl_conf_route *routes;
 	size_t nroutes;
 	struct sl_lstate *state; /* shared counters, set by sl_runtime_bind */
+	/* ---- edge policy (doc/edge.md sections 4 and 5) ---- */
+	struct sl_policy *policy; /* allow, deny, request_headers,
+				     response_headers; NULL: none (owned) */
+	int wants_subject;	  /* a header rule of the listener or of one of
+				     its routes reads ${tls_client_subject} */
+	/*
+	 * Who the client is (doc/edge.md sections 2 and 3): the sources
+	 * whose connections start with a PROXY header, and the peers whose
+	 * forwarded fields are believed.
+	 */
+	struct sl_conf_proxy_protocol proxy_protocol;
+	struct sl_cidr_set trusted_proxies; /* empty: none */
+	enum sl_client_header client_address_header;
+	enum sl_untrusted_forwarded untrusted_forwarded;
 };
 
 /*
@@ -282,7 +359,7 @@ struct sl_conf {
 	enum sl_access_format access_format;
 	enum sl_log_query log_query; /* both logs; default names */
 	int log_cards; /* mask card numbers in both logs; default 1 */
-	uint64_t drain_timeout_ms;   /* graceful stop bound, default 30s */
+	uint64_t drain_timeout_ms; /* graceful stop bound, default 30s */
 	struct sl_conf_listener *listeners;
 	size_t nlisteners;
 	struct sl_conf_cluster *clusters;
@@ -296,6 +373,20 @@ struct sl_conf {
 	time_t loaded_at; /* when it was read */
 	/* frees what sl_tls_load built (set by it) */
 	void (*tls_free)(struct sl_conf *conf);
+	/* rate limits (doc/edge.md section 6): where fleet limits keep
+	 * their counts (rate_limit_store:); set = 0 when absent */
+	struct {
+		int set;
+		struct sl_conf_addr addr; /* Redis, HOST:PORT */
+		uint64_t timeout_ms;	  /* per command, default 50 */
+		char *prefix;		  /* of every key, "sluice:" */
+		/* AUTH (doc/edge.md section 6.5): the password is read from
+		 * password_file by sl_conf_load_secrets, never written in
+		 * the file itself */
+		char *username; /* NULL: AUTH with the password */
+		struct sl_conf_file password_file; /* NULL path: no AUTH */
+		char *password; /* NULL until read; never logged or shown */
+	} rl_store;
 };
 
 /*
@@ -309,6 +400,18 @@ struct sl_conf *sl_conf_load(const char *path, char **errors);
 /* The same from memory; name is used in error messages in place of FILE. */
 struct sl_conf *sl_conf_load_buffer(const char *name, const char *text,
 				    size_t len, char **errors);
+
+/*
+ * Reads the secrets conf's file names (rate_limit_store.password_file)
+ * into conf, once sl_conf_load made it: the one step of loading that opens
+ * files other than the configuration, kept out of sl_conf_load_buffer so
+ * that parsing (and its fuzzer) opens nothing. Run at start-up, by -t and
+ * at every reload, so a rotated password applies on SIGHUP. Returns NULL,
+ * or malloc'd "FILE:LINE:COL: error: ..." lines (the caller frees them);
+ * warnings (a password file others may read) are appended to *warnings
+ * when warnings is not NULL. No message holds the password.
+ */
+char *sl_conf_load_secrets(struct sl_conf *conf, char **warnings);
 
 struct sl_conf *sl_conf_ref(struct sl_conf *conf);
 /* Drops one reference; frees the generation with the last one. */

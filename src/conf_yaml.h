@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internal to the configuration module (conf.c, its tests and fuzzers): the
- * YAML document as a node tree with positions, the error list of one load,
- * and typed getters for scalars. Knows no sluice key; that is conf.c's job.
+ * Internal to the configuration module (the schema files conf.c,
+ * conf_edge.c and conf_tls.c, its tests and fuzzers): the YAML document as
+ * a node tree with positions, the error list of one load, and typed getters
+ * for scalars. Knows no sluice key; that is the schema's job.
  */
 #ifndef SL_CONF_YAML_H
 #define SL_CONF_YAML_H

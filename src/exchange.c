@@ -23,14 +23,18 @@
 
 #include "balance.h"
 #include "client_int.h"
+#include "forwarded.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
 #include "log.h"
 #include "mirror.h"
+#include "policy.h"
 #include "rate.h"
 #include "retry.h"
+#include "rlcheck.h"
 #include "route.h"
 #include "runtime.h"
+#include "tls.h"
 #include "upstream.h"
 #include "wloop.h"
 #include "xprt.h"
@@ -40,12 +44,64 @@ static void txn_choose_cluster(struct sl_client *c,
 			       const struct sl_h1_request *req);
 static void txn_mirror(struct sl_client *c, const struct sl_h1_request *req);
 static int up_read(struct sl_client *c);
+static void txn_forward(struct sl_client *c, struct sl_h1_request *req);
+static int txn_rate_limit(struct sl_client *c, struct sl_h1_request *req,
+			  size_t head_len);
+static int req_body_read(struct sl_client *c);
+static inline int req_body_advance(struct sl_client *c);
 
 static size_t
 head_cap(const struct sl_client *c)
 {
 	/* a rewritten head is the original plus a few fields we add */
 	return c->lconf->limits.max_header_bytes + 1024;
+}
+
+/* The values of the variables a's rules use (ip: the client address's
+ * text when it is made already, else NULL). The cheap ones are filled
+ * whether used or not: a test per variable costs more than a store. */
+static inline const struct sl_hdr_vars *
+txn_rules_vars(struct sl_client *c, const struct sl_hdr_apply *a,
+	       struct sl_hdr_vars *vars, const char *ip, char ipbuf[64])
+{
+	const struct sl_txn *t = c->txn;
+
+	if (a->vars_used & (1u << SL_HDR_V_CLIENT_IP))
+		vars->v[SL_HDR_V_CLIENT_IP] =
+		    ip != NULL ? ip : sl_ip_str(&t->client_addr, ipbuf, 64);
+	vars->v[SL_HDR_V_REQUEST_ID] = t->request_id;
+	vars->v[SL_HDR_V_ROUTE] = t->route != NULL ? t->route->name : "";
+	vars->v[SL_HDR_V_CLUSTER] = t->wc != NULL ? t->wc->conf->name : "";
+	if (a->vars_used & (1u << SL_HDR_V_TLS_VERSION))
+		vars->v[SL_HDR_V_TLS_VERSION] =
+		    c->ssl != NULL ? sl_tls_version(c->ssl) : "";
+	vars->v[SL_HDR_V_TLS_CLIENT_SUBJECT] =
+	    c->tls_subject != NULL ? c->tls_subject : "";
+	return vars;
+}
+
+/*
+ * The header rules for the request (request 1) or the response of c's
+ * exchange: its route's with its listener's, or the listener's before
+ * routing (put together at load); NULL when none apply, which costs a
+ * pointer test or two. The values of the variables they use go to vars
+ * (*varsp); ip is the client address's text when the caller has it
+ * (else NULL: made in ipbuf if a rule needs it).
+ */
+static inline const struct sl_hdr_apply *
+txn_rules(struct sl_client *c, int request, struct sl_hdr_vars *vars,
+	  const struct sl_hdr_vars **varsp, const char *ip, char ipbuf[64])
+{
+	const struct sl_txn *t = c->txn;
+	const struct sl_policy *p =
+	    t->route != NULL ? t->route->policy : c->lconf->policy;
+	const struct sl_hdr_apply *a;
+
+	if (p == NULL || (a = p->rules[request ? 0 : 1]) == NULL)
+		return NULL;
+	*varsp =
+	    a->vars_used != 0 ? txn_rules_vars(c, a, vars, ip, ipbuf) : vars;
+	return a;
 }
 
 /* ---- access log ------------------------------------------------------ */
@@ -188,8 +244,8 @@ access_time(time_t sec)
 void
 sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 {
-	char line[4096], peer[64], fails[512];
-	const char *upstream = "-";
+	char line[4096], peer[64], fails[512], viab[64];
+	const char *upstream = "-", *via = NULL, *auth = NULL;
 	struct timespec now;
 	size_t n = 0;
 	uint64_t dur = now_ms() - t->start_ms, up_ms = 0;
@@ -237,6 +293,12 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 				: "connection_close";
 	clock_gettime(CLOCK_REALTIME, &now);
 	sl_ip_str(&t->client_addr, peer, sizeof(peer));
+	/* identity: who connected, when not the client (edge.md) */
+	if (c->pp != NULL || (t->flags & T_FWD_CLIENT)) {
+		via = sl_client_via(c, t, viab, sizeof(viab));
+		if (c->pp != NULL && c->pp->authority_len > 0)
+			auth = c->pp->authority;
+	}
 	if (t->wc != NULL)
 		upstream = t->wc->eps[t->ep_index]->conf->addr.text;
 	if (sl_access_format() == SL_ACCESS_JSON) {
@@ -252,6 +314,14 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		lw_u64(&w, c->id);
 		LW_LIT(&w, ",\"peer\":\"");
 		lw_str(&w, peer);
+		if (via != NULL) {
+			LW_LIT(&w, "\",\"via\":\"");
+			lw_str(&w, via);
+		}
+		if (auth != NULL) {
+			LW_LIT(&w, "\",\"authority\":\"");
+			lw_esc(&w, auth, 512);
+		}
 		LW_LIT(&w, "\",\"listener\":\"");
 		lw_str(&w, c->lconf->name);
 		LW_LIT(&w, "\",\"method\":\"");
@@ -306,6 +376,7 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 			line[n - 1] = '\n';
 	} else {
 		char m[64], p[1024], r[512], u[512], retries[24] = "";
+		char ident[1200] = "";
 		access_time(now.tv_sec);
 		if (t->nretries > 0)
 			snprintf(retries, sizeof(retries), " retries=%u",
@@ -314,12 +385,21 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		sl_escape(p, sizeof(p), t->path, strlen(t->path));
 		sl_escape(r, sizeof(r), t->referer, strlen(t->referer));
 		sl_escape(u, sizeof(u), t->user_agent, strlen(t->user_agent));
+		if (via != NULL || auth != NULL) {
+			char a[1100];
+			snprintf(
+			    ident, sizeof(ident), "%s%s%s%s",
+			    via ? " via=" : "", via ? via : "",
+			    auth ? " authority=" : "",
+			    auth ? sl_escape(a, sizeof(a), auth, strlen(auth))
+				 : "");
+		}
 		/* the combined format proper, then sluice's fields */
 		n = (size_t)snprintf(
 		    line, sizeof(line),
 		    "%s - - [%s] \"%s %s HTTP/1.%d\" %d %llu \"%s\" \"%s\" "
 		    "rid=%s route=%s upstream=%s ms=%llu cluster=%s "
-		    "connect_ms=%u upstream_ms=%llu close=%s%s%s%s%s%s\n",
+		    "connect_ms=%u upstream_ms=%llu close=%s%s%s%s%s%s%s\n",
 		    peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", t->minor,
 		    t->status, (unsigned long long)txn_body_out(t),
 		    r[0] ? r : "-", u[0] ? u : "-", t->request_id,
@@ -329,7 +409,7 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		    txn_error(t)[0] ? " error=" : "", txn_error(t), retries,
 		    txn_failures(t, fails, sizeof(fails), 0) ? " failures="
 							     : "",
-		    fails);
+		    fails, ident);
 	}
 	if (n >= sizeof(line)) {
 		n = sizeof(line) - 1;
@@ -350,6 +430,7 @@ sl_exchange_free(struct sl_client *c)
 	sl_client_want_write(c, 0);
 	event_del(&t->tev);
 	sl_buf_release(&c->w->bufs, &t->out);
+	sl_rlcheck_cancel(&t->rl); /* a request waiting for a lease */
 	sl_attempt_dequeue(t);
 	sl_attempt_release(c, 0);
 	sl_attempt_done(t);
@@ -377,6 +458,7 @@ txn_new(struct sl_client *c)
 	else if ((t = malloc(sizeof(*t))) == NULL)
 		return NULL;
 	memset(t, 0, offsetof(struct sl_txn, request_id));
+	t->rl.wait.entry = NULL;
 	t->request_id[0] = t->method[0] = t->path[0] = t->host[0] = '\0';
 	t->referer[0] = t->user_agent[0] = '\0';
 	/* an exchange starts with the first byte of its head */
@@ -529,12 +611,19 @@ out_reserve(struct sl_client *c, size_t n)
 /*
  * Answers the current request (or the head being read) with a local error
  * and stops the exchange with the upstream. close forces the connection to
- * close after it; so does a request whose body was not read.
+ * close after it; so does a request whose body was not read. fields, when
+ * not NULL, are the answer's own (a rate limit's); they also keep it from
+ * the info log (rlcheck.c says those).
  */
-void
-sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
+static void
+exchange_local(struct sl_client *c, int status, const char *code, int close,
+	       const char *fields)
 {
 	struct sl_txn *t = c->txn;
+	const struct sl_hdr_apply *rules;
+	const struct sl_hdr_vars *vp = NULL;
+	struct sl_hdr_vars vars;
+	char ip[64];
 	long n;
 
 	if (t == NULL && (t = txn_for_head(c)) == NULL)
@@ -557,6 +646,7 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 		t->out.off = t->out.len = 0;
 	}
 	sl_attempt_dequeue(t); /* a request answered here waits for nothing */
+	sl_rlcheck_cancel(&t->rl);
 	sl_attempt_release(c, 0);
 	t->flags |= T_LOCAL;
 	t->status = status;
@@ -567,10 +657,18 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 		sl_client_close(c, "out_of_memory");
 		return;
 	}
-	n = sl_h1_write_error(c->txn->out.data + c->txn->out.len,
-			      sl_buf_space(&c->txn->out), status, code,
-			      t->request_id, (t->flags & T_CLOSE) != 0,
-			      (t->flags & T_HEAD_ONLY) != 0, t->minor);
+	rules = txn_rules(c, 0, &vars, &vp, NULL, ip);
+	n = sl_h1_write_error_fields(
+	    c->txn->out.data + c->txn->out.len, sl_buf_space(&c->txn->out),
+	    status, code, t->request_id, (t->flags & T_CLOSE) != 0,
+	    (t->flags & T_HEAD_ONLY) != 0, t->minor, fields, rules, vp);
+	if (n < 0 && rules != NULL)
+		/* the answer goes out all the same, without the rules */
+		n = sl_h1_write_error_fields(
+		    c->txn->out.data + c->txn->out.len,
+		    sl_buf_space(&c->txn->out), status, code, t->request_id,
+		    (t->flags & T_CLOSE) != 0, (t->flags & T_HEAD_ONLY) != 0,
+		    t->minor, fields, NULL, NULL);
 	if (n < 0) {
 		sl_client_close(c, code);
 		return;
@@ -582,21 +680,30 @@ sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
 		t->head_out += e != NULL ? (uint32_t)(e - h + 4) : (uint32_t)n;
 	}
 	c->txn->out.len += (uint32_t)n;
-	if (sl_log_enabled(SL_LOG_INFO) && status != 404) {
-		char peer[64], m[64], p[1024], h[512];
+	if (sl_log_enabled(SL_LOG_INFO) && status != 404 && fields == NULL) {
+		char peer[SL_PEER_MAX], m[64], p[1024], h[512];
 		/* the rule a refused request broke: the response says only
 		 * bad_request, the operator needs more */
-		log_info("conn=%llu peer=%s request_id=%s route=%s: %d %s%s%s "
-			 "method=%s target=\"%s\" host=\"%s\"",
-			 (unsigned long long)c->id,
-			 peer_str(c, peer, sizeof(peer)), t->request_id,
-			 t->route ? t->route->name : "-", status, code,
-			 t->why != SL_H1_R_NONE ? " reason=" : "",
-			 t->why != SL_H1_R_NONE ? sl_h1_reason_str(t->why) : "",
-			 sl_escape(m, sizeof(m), t->method, strlen(t->method)),
-			 sl_escape(p, sizeof(p), t->path, strlen(t->path)),
-			 sl_escape(h, sizeof(h), t->host, strlen(t->host)));
+		log_info(
+		    "conn=%llu peer=%s request_id=%s route=%s: %d %s%s%s%s%s%s "
+		    "method=%s target=\"%s\" host=\"%s\"",
+		    (unsigned long long)c->id,
+		    sl_client_peer_str(c, t, peer, sizeof(peer)), t->request_id,
+		    t->route ? t->route->name : "-", status, code,
+		    t->why != SL_H1_R_NONE ? " reason=" : "",
+		    t->why != SL_H1_R_NONE ? sl_h1_reason_str(t->why) : "",
+		    t->rule != NULL ? " rule=\"" : "",
+		    t->rule != NULL ? t->rule : "", t->rule != NULL ? "\"" : "",
+		    sl_escape(m, sizeof(m), t->method, strlen(t->method)),
+		    sl_escape(p, sizeof(p), t->path, strlen(t->path)),
+		    sl_escape(h, sizeof(h), t->host, strlen(t->host)));
 	}
+}
+
+void
+sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
+{
+	exchange_local(c, status, code, close, NULL);
 }
 
 void
@@ -646,6 +753,20 @@ static int
 status_closes(int status)
 {
 	return status != 417;
+}
+
+/* Refuses the request by an allow or deny rule (doc/edge.md section 4):
+ * 403, the connection kept as after a 404, counted and logged with the
+ * rule. May close c. */
+static void
+txn_forbid(struct sl_client *c, const char *rule)
+{
+	struct sl_txn *t = c->txn;
+
+	t->why = SL_H1_R_ACCESS_DENIED;
+	t->rule = rule;
+	SL_STAT_INC(c->w->stats.rejected[SL_H1_R_ACCESS_DENIED]);
+	sl_exchange_local(c, 403, "forbidden", 0);
 }
 
 /* ---- starting an exchange --------------------------------------------- */
@@ -738,9 +859,7 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 				  lim->max_headers};
 	struct sl_h1_request req;
 	struct sl_txn *t;
-	char ip[64];
-	struct sl_fwd fwd;
-	long n;
+	const char *rule;
 	int r;
 
 	if ((t = txn_new(c)) == NULL) {
@@ -784,6 +903,16 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 				      req_ends_connection(c, &req));
 		return;
 	}
+	/* identity: who the client is, before anything keyed on it (a
+	 * trusted proxy's forwarded fields, doc/edge.md section 3) */
+	if (c->lconf->trusted_proxies.n > 0 || c->lconf->untrusted_forwarded) {
+		struct sl_fwd fwd = {.xff = SL_FWD_APPEND};
+		if (sl_forwarded_settle(c->lconf, &req, &t->client_addr, &fwd))
+			t->flags |= T_FWD_CLIENT;
+		t->fwd_xff = (uint8_t)fwd.xff;
+		t->fwd_cut_hdr = (uint16_t)fwd.cut_hdr;
+		t->fwd_cut_off = (uint32_t)fwd.cut_off;
+	}
 	if (!sl_h1_client_request_id(&req, t->request_id))
 		sl_worker_request_id(w, t->request_id);
 	if (req_ends_connection(c, &req))
@@ -800,9 +929,9 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	if (req.body == SL_H1_BODY_NONE)
 		t->flags |= T_REQ_READ_DONE;
 
-	if (req.body == SL_H1_BODY_LENGTH && lim->max_body_bytes &&
-	    req.content_length > lim->max_body_bytes) {
-		sl_exchange_reject(c, 413, SL_H1_R_BODY_TOO_LARGE);
+	if ((rule = sl_policy_check(c->lconf->policy, &t->client_addr)) !=
+	    NULL) {
+		txn_forbid(c, rule);
 		return;
 	}
 	t->route = sl_route_match(c->lconf, &req);
@@ -810,8 +939,40 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 		sl_exchange_local(c, 404, "no_route", 0);
 		return;
 	}
-	txn_choose_cluster(c, &req);
-	txn_retry_setup(c, &req);
+	if ((rule = sl_policy_check(t->route->policy, &t->client_addr)) !=
+	    NULL) {
+		txn_forbid(c, rule);
+		return;
+	}
+	/* the route's limit: its own max_body_bytes, or the listener's */
+	if (req.body == SL_H1_BODY_LENGTH && t->route->max_body_bytes &&
+	    req.content_length > t->route->max_body_bytes) {
+		sl_exchange_reject(c, 413, SL_H1_R_BODY_TOO_LARGE);
+		return;
+	}
+	if (t->route->rate_limits != NULL &&
+	    txn_rate_limit(c, &req, head_len) != 0)
+		return;
+	txn_forward(c, &req);
+}
+
+/*
+ * The request passed its route's checks: its cluster, its upstream head,
+ * a mirror copy, and the first upstream attempt.
+ */
+static void
+txn_forward(struct sl_client *c, struct sl_h1_request *req)
+{
+	struct sl_worker *w = c->w;
+	const struct sl_conf_limits *lim = &c->lconf->limits;
+	struct sl_txn *t = c->txn;
+	char ip[64];
+	struct sl_fwd fwd;
+	struct sl_hdr_vars vars;
+	long n;
+
+	txn_choose_cluster(c, req);
+	txn_retry_setup(c, req);
 
 	if (sl_buf_alloc(&w->bufs, &t->uphead, head_cap(c)) == -1) {
 		sl_exchange_local(c, 503, "out_of_memory", 0);
@@ -823,7 +984,12 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	fwd.subject = c->tls_subject;
 	fwd.request_id = t->request_id;
 	fwd.default_host = c->lconf->addr.text;
-	n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, &req, &fwd);
+	fwd.xff = (enum sl_fwd_xff)t->fwd_xff;
+	fwd.cut_hdr = t->fwd_cut_hdr;
+	fwd.cut_off = t->fwd_cut_off;
+	fwd.vars = NULL;
+	fwd.rules = txn_rules(c, 1, &vars, &fwd.vars, fwd.client_ip, ip);
+	n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, req, &fwd);
 	if (n < 0) {
 		/* the head with the fields sluice adds does not fit */
 		sl_exchange_reject(c, 431, SL_H1_R_HEAD_TOO_LARGE);
@@ -831,11 +997,11 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	}
 	t->uphead.len = (uint32_t)n;
 	if (t->route->mirror != NULL && sl_mirror_due(c->gen, t->route))
-		txn_mirror(c, &req);
+		txn_mirror(c, req);
 	/* a request without a body is all in uphead now: an empty head
 	 * buffer goes back to the pool while the exchange lasts (req's
 	 * strings are not used past this point) */
-	if (req.body == SL_H1_BODY_NONE && sl_buf_pending(&c->in) == 0 &&
+	if (req->body == SL_H1_BODY_NONE && sl_buf_pending(&c->in) == 0 &&
 	    c->in_ready == c->in.len) {
 		sl_buf_release(&w->bufs, &c->in);
 		c->in_ready = 0;
@@ -843,8 +1009,8 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 
 	/* 100-continue: we ask for the body ourselves, once we are about to
 	 * read it; the upstream never sees Expect */
-	if ((req.flags & SL_H1_F_EXPECT_CONTINUE) && req.minor >= 1 &&
-	    req.body != SL_H1_BODY_NONE && sl_buf_pending(&c->in) == 0) {
+	if ((req->flags & SL_H1_F_EXPECT_CONTINUE) && req->minor >= 1 &&
+	    req->body != SL_H1_BODY_NONE && sl_buf_pending(&c->in) == 0) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		if (out_reserve(c, sizeof(cont) - 1) == 0) {
 			memcpy(c->txn->out.data + c->txn->out.len, cont,
@@ -854,9 +1020,90 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 		}
 	}
 	c->txn->last_read_ms = now_ms();
-	if (req.body != SL_H1_BODY_NONE && lim->min_body_rate_bps > 0)
+	if (req->body != SL_H1_BODY_NONE && lim->min_body_rate_bps > 0)
 		sl_rate_start(&t->body_rate, c->txn->last_read_ms);
 	sl_attempt_start(c);
+}
+
+/* ---- rate limits (doc/edge.md section 6) ------------------------------- */
+
+/* Acts on what the route's limits said of the request. Returns 0 when it
+ * goes on, 1 when it was answered (429, 503) or waits for a lease. */
+static int
+txn_rl_verdict(struct sl_client *c, int r, size_t head_len)
+{
+	struct sl_txn *t = c->txn;
+	char fields[512];
+	int status = r == SL_RLC_LIMITED ? 429 : 503;
+
+	if (r == SL_RLC_PASS)
+		return 0;
+	if (r == SL_RLC_WAIT) {
+		/* the head stays in `in` (a compaction keeps it at in.off),
+		 * to be parsed again when the lease comes */
+		t->rl.head_len = (uint32_t)head_len;
+		c->in.off -= (uint32_t)head_len;
+		return 1;
+	}
+	/* a body already here in full is read, so that the connection is
+	 * kept: a bot's small POSTs do not cost a connection each */
+	if (req_body_advance(c) == -1)
+		return 1; /* a malformed body: answered 400 */
+	exchange_local(
+	    c, status,
+	    status == 429 ? "rate_limited" : "rate_limit_unavailable", 0,
+	    sl_rlcheck_fields(&t->rl, status, t->route, fields,
+			      sizeof(fields)) > 0
+		? fields
+		: "");
+	return 1;
+}
+
+/* The lease a request waited for came, or failed: the request goes on
+ * through its route's limits, and on to the upstream when they let it. */
+static void
+txn_rl_woken(struct sl_rl_wait *wt, int verdict, uint64_t wait_us)
+{
+	struct sl_txn *t =
+	    (struct sl_txn *)((char *)wt - offsetof(struct sl_txn, rl.wait));
+	struct sl_client *c = t->client;
+	const struct sl_conf_limits *lim = &c->lconf->limits;
+	struct sl_h1_limits hl = {lim->max_uri_bytes, lim->max_header_bytes,
+				  lim->max_headers};
+	size_t head_len = t->rl.head_len;
+	struct sl_h1_request req;
+	int r;
+
+	sl_now_refresh();
+	if (c->state != SL_CLIENT_ST_TXN || c->txn != t || (t->flags & T_LOCAL))
+		return;
+	/* the head as it was parsed before the wait */
+	memset(&req, 0, sizeof(req));
+	req.headers = c->w->hdrs;
+	req.max_headers = SL_MIN(c->w->max_hdrs, lim->max_headers);
+	if (sl_h1_parse_request(c->in.data + c->in.off, head_len, &req, &hl) !=
+	    0) {
+		sl_client_close(c, "out_of_memory");
+		return;
+	}
+	c->in.off += (uint32_t)head_len;
+	r = sl_rlcheck_resume(&t->rl, verdict, wait_us, c->w, c->gen->conf,
+			      t->route, &req, &t->client_addr, c->id);
+	if (txn_rl_verdict(c, r, head_len) == 0)
+		txn_forward(c, &req);
+	sl_client_process(c);
+}
+
+/* The route's rate limits, in order (a route without any costs its
+ * caller one pointer test). Returns as txn_rl_verdict. */
+static int
+txn_rate_limit(struct sl_client *c, struct sl_h1_request *req, size_t head_len)
+{
+	struct sl_txn *t = c->txn;
+	int r = sl_rlcheck_start(&t->rl, c->w, c->gen->conf, t->route, req,
+				 &t->client_addr, c->id, txn_rl_woken);
+
+	return r == SL_RLC_PASS ? 0 : txn_rl_verdict(c, r, head_len);
 }
 
 /*
@@ -915,6 +1162,12 @@ txn_mirror(struct sl_client *c, const struct sl_h1_request *req)
 	}
 	t->mirror = sl_mirror_new(c->w, c->gen, t->route, t->uphead.data,
 				  t->uphead.len, max);
+	if (t->mirror != NULL && t->route->mirror->proxy_protocol) {
+		/* identity: the copy carries the client too (edge.md) */
+		unsigned char pp[SL_PP_V2_OUT_MAX];
+		sl_mirror_set_proxy_header(t->mirror, pp,
+					   sl_attempt_pp_header(c, pp));
+	}
 	if (t->mirror != NULL && (t->flags & T_REQ_READ_DONE)) {
 		sl_mirror_send(t->mirror);
 		t->mirror = NULL;
@@ -938,18 +1191,17 @@ txn_mirror_body(struct sl_txn *t, const char *p, size_t n)
 	}
 }
 
-/* Checks newly read request body bytes; returns -1 when the exchange was
- * turned into an error response. */
+/* Checks newly read request body bytes (some came, and the body is not
+ * complete); returns -1 when the exchange was turned into an error
+ * response. */
 static int
-req_body_advance(struct sl_client *c)
+req_body_read(struct sl_client *c)
 {
 	struct sl_txn *t = c->txn;
 	uint32_t avail = c->in.len - c->in_ready;
 	size_t consumed, data;
 	int r;
 
-	if ((t->flags & T_REQ_READ_DONE) || avail == 0)
-		return 0;
 	if (t->req_body == SL_H1_BODY_LENGTH) {
 		uint64_t k = SL_MIN((uint64_t)avail, t->req_remaining);
 		c->in_ready += (uint32_t)k;
@@ -973,10 +1225,11 @@ req_body_advance(struct sl_client *c)
 		return -1;
 	}
 	/* the announced chunk size counts at once: a client must not hold
-	 * the connection for bytes it could never be allowed to send */
-	if (c->lconf->limits.max_body_bytes &&
+	 * the connection for bytes it could never be allowed to send. The
+	 * route's limit (a body is read for a routed request only). */
+	if (t->route->max_body_bytes &&
 	    t->req_body_bytes + t->req_chunked.remaining >
-		c->lconf->limits.max_body_bytes) {
+		t->route->max_body_bytes) {
 		sl_exchange_reject(c, 413, SL_H1_R_BODY_TOO_LARGE);
 		return -1;
 	}
@@ -986,6 +1239,16 @@ req_body_advance(struct sl_client *c)
 		txn_mirror_body(t, c->in.data + c->in_ready - consumed,
 				consumed);
 	return 0;
+}
+
+/* The request body bytes that came, checked and counted (req_body_read);
+ * one test when there are none (most requests have no body). */
+static inline int
+req_body_advance(struct sl_client *c)
+{
+	if ((c->txn->flags & T_REQ_READ_DONE) || c->in.len == c->in_ready)
+		return 0;
+	return req_body_read(c);
 }
 
 /* Writes what is ready of the request upstream. Returns -1 when the
@@ -1134,6 +1397,10 @@ resp_advance(struct sl_client *c)
 					  w->max_hdrs};
 		struct sl_h1_response resp;
 		struct sl_h1_header expose;
+		const struct sl_hdr_apply *rules;
+		const struct sl_hdr_vars *vp = NULL;
+		struct sl_hdr_vars vars;
+		char ip[64];
 		long hlen, n;
 		int close;
 
@@ -1222,11 +1489,13 @@ resp_advance(struct sl_client *c)
 			expose.value = t->wc->conf->name;
 			expose.value_len = strlen(expose.value);
 		}
+		rules = txn_rules(c, 0, &vars, &vp, NULL, ip);
 		n = sl_h1_write_response_head(
 		    c->txn->out.data + c->txn->out.len,
 		    sl_buf_space(&c->txn->out), &resp, t->minor, close,
 		    (t->flags & T_DECHUNK) != 0, t->request_id,
-		    t->route->expose_cluster_header != NULL ? &expose : NULL);
+		    t->route->expose_cluster_header != NULL ? &expose : NULL,
+		    rules, vp);
 		if (n < 0) {
 			sl_attempt_failed(c, FAIL_BAD,
 					  "upstream_head_too_large",
@@ -1289,7 +1558,7 @@ resp_advance(struct sl_client *c)
 				return -1;
 			}
 			if (r < 0) {
-				char peer[64];
+				char peer[SL_PEER_MAX];
 				/* part of the body is out: only a close tells
 				 * the client the rest will not come */
 				log_warnx(
@@ -1297,7 +1566,8 @@ resp_advance(struct sl_client *c)
 				    "route=%s upstream=%s: "
 				    "upstream_bad_chunk (%s)",
 				    (unsigned long long)c->id,
-				    peer_str(c, peer, sizeof(peer)),
+				    sl_client_peer_str(c, t, peer,
+						       sizeof(peer)),
 				    t->request_id, t->route->name,
 				    t->wc->eps[t->ep_index]->conf->addr.text,
 				    sl_h1_reason_str(t->resp_chunked.why));

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util.h"
+
 /* Bounded appender: once full it stays full and the result is -1. */
 struct out {
 	char *p;
@@ -41,6 +43,22 @@ put_header(struct out *o, const struct sl_h1_header *h)
 	put(o, ": ", 2);
 	put(o, h->value, h->value_len);
 	put(o, "\r\n", 2);
+}
+
+/* The fields header rules set or add (own: on sluice's own answer). */
+static SL_INLINE void
+put_rules(struct out *o, const struct sl_hdr_apply *a,
+	  const struct sl_hdr_vars *vars, int own)
+{
+	long n;
+
+	if (o->overflow)
+		return;
+	if ((n = sl_hdr_write(o->p + o->len, o->cap - o->len, a, vars, own)) <
+	    0)
+		o->overflow = 1;
+	else
+		o->len += (size_t)n;
 }
 
 static long
@@ -99,6 +117,7 @@ enum hkind {
 	HK_X_REQUEST_ID,
 	HK_X_FORWARDED_FOR,
 	HK_X_FORWARDED_PROTO,
+	HK_FORWARDED,
 };
 
 /* Classifies a field name with one switch on its length and at most two
@@ -114,6 +133,8 @@ hkind(const char *n, size_t len)
 		return sl_h1_ieq(n, len, "host") ? HK_HOST : HK_OTHER;
 	case 6:
 		return sl_h1_ieq(n, len, "expect") ? HK_EXPECT : HK_OTHER;
+	case 9:
+		return sl_h1_ieq(n, len, "forwarded") ? HK_FORWARDED : HK_OTHER;
 	case 7:
 		if (sl_h1_ieq(n, len, "trailer"))
 			return HK_TRAILER;
@@ -210,11 +231,54 @@ sl_h1_client_request_id(const struct sl_h1_request *req, char *out)
 	return 1;
 }
 
+/*
+ * "X-Forwarded-For: " with the values of the request's X-Forwarded-For
+ * fields from headers[first] on, as one list, then the client: all of
+ * them (SL_FWD_APPEND), or those before the client's element
+ * (SL_FWD_CUT: the trusted proxies right of it are dropped, the client
+ * is not named twice).
+ */
+static void
+put_xff(struct out *o, const struct sl_h1_request *req, size_t first,
+	const struct sl_fwd *fwd)
+{
+	puts_(o, "X-Forwarded-For: ");
+	for (size_t j = first; j < req->nheaders; j++) {
+		const struct sl_h1_header *x = &req->headers[j];
+		size_t len = x->value_len;
+
+		if (hkind(x->name, x->name_len) != HK_X_FORWARDED_FOR)
+			continue;
+		if (fwd->xff == SL_FWD_CUT) {
+			if (j > fwd->cut_hdr)
+				break;
+			if (j == fwd->cut_hdr) {
+				/* up to the client's element, without the
+				 * comma and spaces before it */
+				len = fwd->cut_off;
+				while (len > 0 && (x->value[len - 1] == ' ' ||
+						   x->value[len - 1] == '\t' ||
+						   x->value[len - 1] == ','))
+					len--;
+			}
+		}
+		if (len == 0)
+			continue;
+		put(o, x->value, len);
+		puts_(o, ", ");
+	}
+	puts_(o, fwd->client_ip);
+	puts_(o, "\r\n");
+}
+
 long
 sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 			 const struct sl_fwd *fwd)
 {
 	struct out o = {out, cap, 0, 0};
+	/* locals: the writes through out could alias fwd's fields */
+	const struct sl_hdr_apply *rules = fwd->rules;
+	uint64_t drop_lens = rules != NULL ? rules->drop_lens : 0;
 	int xff_done = 0;
 
 	put(&o, req->method, req->method_len);
@@ -250,26 +314,23 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 			continue; /* only a verified certificate sets it */
 		if ((req->flags & SL_H1_F_ABSOLUTE_FORM) && k == HK_HOST)
 			continue;
+		/* removed or replaced by a rule (none names the fields
+		 * above or below: refused at load) */
+		if (rules != NULL &&
+		    (drop_lens & ((uint64_t)1 << (h->name_len & 63))) &&
+		    sl_hdr_drops(rules, h->name, h->name_len))
+			continue;
 		if (k == HK_X_FORWARDED_FOR) {
 			/* all X-Forwarded-For fields become one list, in
 			 * order, with the client appended */
-			if (xff_done)
+			if (xff_done || fwd->xff == SL_FWD_STRIP)
 				continue;
 			xff_done = 1;
-			puts_(&o, "X-Forwarded-For: ");
-			for (size_t j = i; j < req->nheaders; j++) {
-				const struct sl_h1_header *x = &req->headers[j];
-				if (hkind(x->name, x->name_len) !=
-					HK_X_FORWARDED_FOR ||
-				    x->value_len == 0)
-					continue;
-				put(&o, x->value, x->value_len);
-				puts_(&o, ", ");
-			}
-			puts_(&o, fwd->client_ip);
-			puts_(&o, "\r\n");
+			put_xff(&o, req, i, fwd);
 			continue;
 		}
+		if (k == HK_FORWARDED && fwd->xff == SL_FWD_STRIP)
+			continue;
 		put_header(&o, h);
 	}
 	if (!xff_done) {
@@ -287,7 +348,12 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 		puts_(&o, ": ");
 		puts_(&o, fwd->subject);
 	}
-	puts_(&o, "\r\n\r\n");
+	if (rules != NULL) {
+		put(&o, "\r\n", 2);
+		put_rules(&o, rules, fwd->vars, 0);
+		put(&o, "\r\n", 2);
+	} else
+		put(&o, "\r\n\r\n", 4);
 	return finish(&o);
 }
 
@@ -310,9 +376,12 @@ long
 sl_h1_write_response_head(char *out, size_t cap,
 			  const struct sl_h1_response *resp, int client_minor,
 			  int close, int dechunk, const char *request_id,
-			  const struct sl_h1_header *extra)
+			  const struct sl_h1_header *extra,
+			  const struct sl_hdr_apply *rules,
+			  const struct sl_hdr_vars *vars)
 {
 	struct out o = {out, cap, 0, 0};
+	uint64_t drop_lens = rules != NULL ? rules->drop_lens : 0;
 	int cl_done = 0;
 
 	put_status_line(&o, resp);
@@ -340,6 +409,10 @@ sl_h1_write_response_head(char *out, size_t cap,
 		if (extra != NULL && h->name_len == extra->name_len &&
 		    strncasecmp(h->name, extra->name, h->name_len) == 0)
 			continue;
+		if (rules != NULL &&
+		    (drop_lens & ((uint64_t)1 << (h->name_len & 63))) &&
+		    sl_hdr_drops(rules, h->name, h->name_len))
+			continue;
 		put_header(&o, h);
 	}
 	puts_(&o, "X-Request-Id: ");
@@ -347,6 +420,8 @@ sl_h1_write_response_head(char *out, size_t cap,
 	puts_(&o, "\r\n");
 	if (extra != NULL)
 		put_header(&o, extra);
+	if (rules != NULL)
+		put_rules(&o, rules, vars, 0);
 	if (close)
 		puts_(&o, "Connection: close\r\n");
 	else if (client_minor == 0)
@@ -383,6 +458,8 @@ sl_h1_reason(int status)
 		return "OK";
 	case 400:
 		return "Bad Request";
+	case 403:
+		return "Forbidden";
 	case 404:
 		return "Not Found";
 	case 405:
@@ -395,6 +472,8 @@ sl_h1_reason(int status)
 		return "URI Too Long";
 	case 417:
 		return "Expectation Failed";
+	case 429:
+		return "Too Many Requests";
 	case 431:
 		return "Request Header Fields Too Large";
 	case 500:
@@ -417,7 +496,20 @@ sl_h1_reason(int status)
 long
 sl_h1_write_error(char *out, size_t cap, int status, const char *code,
 		  const char *request_id, int close, int head_only,
-		  int client_minor)
+		  int client_minor, const struct sl_hdr_apply *rules,
+		  const struct sl_hdr_vars *vars)
+{
+	return sl_h1_write_error_fields(out, cap, status, code, request_id,
+					close, head_only, client_minor, NULL,
+					rules, vars);
+}
+
+long
+sl_h1_write_error_fields(char *out, size_t cap, int status, const char *code,
+			 const char *request_id, int close, int head_only,
+			 int client_minor, const char *fields,
+			 const struct sl_hdr_apply *rules,
+			 const struct sl_hdr_vars *vars)
 {
 	struct out o = {out, cap, 0, 0};
 	char body[192];
@@ -439,8 +531,12 @@ sl_h1_write_error(char *out, size_t cap, int status, const char *code,
 		puts_(
 		    &o,
 		    "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n");
-	if (status == 503)
+	if (fields != NULL)
+		puts_(&o, fields);
+	else if (status == 503)
 		puts_(&o, "Retry-After: 1\r\n");
+	if (rules != NULL)
+		put_rules(&o, rules, vars, 1);
 	if (close)
 		puts_(&o, "Connection: close\r\n");
 	else if (client_minor == 0)

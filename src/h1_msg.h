@@ -10,8 +10,20 @@
 #include <stddef.h>
 
 #include "h1_parse.h"
+#include "hdrrule.h"
 
 #define SL_REQUEST_ID_MAX 64 /* longest client X-Request-Id kept */
+
+/* How the client's X-Forwarded-For and Forwarded fields go upstream
+ * (doc/edge.md section 3). */
+enum sl_fwd_xff {
+	SL_FWD_APPEND = 0, /* passed on, client_ip appended to
+			      X-Forwarded-For */
+	SL_FWD_STRIP,	   /* both dropped: X-Forwarded-For is client_ip */
+	SL_FWD_CUT,	   /* X-Forwarded-For up to the element at cut_off of
+			      field cut_hdr (the client's), then client_ip;
+			      the fields after that one dropped */
+};
 
 /* What the gateway adds to a forwarded request. */
 struct sl_fwd {
@@ -23,6 +35,13 @@ struct sl_fwd {
 	 * client sent, and set to subject when that is not NULL */
 	const char *subject_header; /* NULL: none configured */
 	const char *subject;
+	/* header rules (request_headers:), NULL: none, and the values of
+	 * their variables */
+	const struct sl_hdr_apply *rules;
+	const struct sl_hdr_vars *vars;
+	enum sl_fwd_xff xff;
+	size_t cut_hdr, cut_off; /* SL_FWD_CUT: index in req->headers, and
+				    bytes of its value kept before it */
 };
 
 /*
@@ -51,8 +70,10 @@ int sl_h1_client_request_id(const struct sl_h1_request *req, char *out);
  * Writes the head to send upstream into out[0..cap): origin-form request
  * line in HTTP/1.1, fields without hop-by-hop ones and Expect, Host from
  * the authority of an absolute-form target, X-Forwarded-For appended,
- * X-Forwarded-Proto and X-Request-Id set. Returns its length, or -1 when
- * it does not fit.
+ * X-Forwarded-Proto and X-Request-Id set, and fwd's header rules applied
+ * (the fields they remove or set left out as the head is copied, the
+ * fields they set or add written with sluice's own). Returns its length,
+ * or -1 when it does not fit.
  */
 long sl_h1_write_request_head(char *out, size_t cap,
 			      const struct sl_h1_request *req,
@@ -64,13 +85,17 @@ long sl_h1_write_request_head(char *out, size_t cap,
  * set), X-Request-Id, and "Connection: close" when close is set or
  * "Connection: keep-alive" for a persistent HTTP/1.0 client, and extra
  * when not NULL (a field sluice sets: the upstream's fields of that name
- * are dropped). Returns its length or -1 when it does not fit.
+ * are dropped), and the header rules when not NULL (response_headers:, as
+ * for a request, with vars). Returns its length or -1 when it does not
+ * fit.
  */
 long sl_h1_write_response_head(char *out, size_t cap,
 			       const struct sl_h1_response *resp,
 			       int client_minor, int close, int dechunk,
 			       const char *request_id,
-			       const struct sl_h1_header *extra);
+			       const struct sl_h1_header *extra,
+			       const struct sl_hdr_apply *rules,
+			       const struct sl_hdr_vars *vars);
 
 /*
  * Writes an interim (1xx) response head to pass on to an HTTP/1.1 client:
@@ -88,11 +113,23 @@ const char *sl_h1_reason(int status);
  * {"error":CODE,"status":N,"request_id":ID}, Content-Type, Content-Length,
  * X-Request-Id, "Connection: close" when close, "Allow" for 405,
  * "Retry-After" for 503, "Connection: keep-alive" for a persistent
- * HTTP/1.0 client (client_minor 0). head_only leaves the body out (HEAD).
- * Returns the length or -1 when it does not fit.
+ * HTTP/1.0 client (client_minor 0), and the fields the header rules set
+ * or add when rules is not NULL (not those the answer has of its own:
+ * Content-Type, Allow, Retry-After; nothing is removed). head_only leaves
+ * the body out (HEAD). Returns the length or -1 when it does not fit.
  */
 long sl_h1_write_error(char *out, size_t cap, int status, const char *code,
 		       const char *request_id, int close, int head_only,
-		       int client_minor);
+		       int client_minor, const struct sl_hdr_apply *rules,
+		       const struct sl_hdr_vars *vars);
+
+/* The same with fields (each line ending in CRLF; NULL: none) in place of
+ * the default Retry-After: a rate limit's 429 and 503 (rlcheck.c). */
+long sl_h1_write_error_fields(char *out, size_t cap, int status,
+			      const char *code, const char *request_id,
+			      int close, int head_only, int client_minor,
+			      const char *fields,
+			      const struct sl_hdr_apply *rules,
+			      const struct sl_hdr_vars *vars);
 
 #endif

@@ -165,6 +165,7 @@ sl_h1_reason_str(enum sl_h1_reason r)
 	    [SL_H1_R_TRAILER_TOO_LARGE] = "trailer_too_large",
 	    [SL_H1_R_FORBIDDEN_TRAILER] = "forbidden_trailer",
 	    [SL_H1_R_BODY_TOO_LARGE] = "body_too_large",
+	    [SL_H1_R_ACCESS_DENIED] = "access_denied",
 	    [SL_H1_R_BAD_STATUS_LINE] = "bad_status_line",
 	    [SL_H1_R_BAD_STATUS] = "bad_status",
 	    [SL_H1_R_CONTENT_LENGTH_DIFFER] = "content_length_differ",

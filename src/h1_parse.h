@@ -65,6 +65,9 @@ enum sl_h1_reason {
 				       is hop-by-hop or sluice's own */
 	SL_H1_R_BODY_TOO_LARGE,	    /* over max_body_bytes (413; the
 				       caller's limit) */
+	SL_H1_R_ACCESS_DENIED,	    /* the client's address is denied, or
+				       not allowed (403; the caller's
+				       policy) */
 	SL_H1_R_BAD_STATUS_LINE,    /* responses: not HTTP/1.x SP 3DIGIT */
 	SL_H1_R_BAD_STATUS,	    /* responses: status outside 100-599 */
 	SL_H1_R_CONTENT_LENGTH_DIFFER, /* responses: differing values */

@@ -24,6 +24,7 @@
 #include "conf.h"
 #include "h1_parse.h"
 #include "log.h"
+#include "proxyproto.h"
 #include "runtime.h"
 #include "util.h"
 #include "xprt.h"
@@ -67,6 +68,8 @@ struct hc {
 	struct sl_health_streak streak;
 	uint64_t fp; /* sl_health_check_fp of the settings in use */
 	int mark;    /* seen by the current sl_health_apply */
+	int pp;	     /* identity: the cluster sends PROXY headers; a check
+			sends a LOCAL one (doc/edge.md section 2) */
 };
 
 struct sl_health {
@@ -135,6 +138,7 @@ sl_health_check_fp(const struct sl_conf_cluster *cc)
 	tls = cc->tls.ctx != NULL ? cc->tls.ctx->fp : 0;
 	if (hh->path != NULL)
 		h = fp_bytes(h, hh->path, strlen(hh->path) + 1);
+	h = fp_bytes(h, &cc->proxy_protocol, sizeof(cc->proxy_protocol));
 	h = fp_bytes(h, &hh->timeout_ms, sizeof(hh->timeout_ms));
 	h = fp_bytes(h, hh->expect, sizeof(hh->expect));
 	return fp_bytes(h, &tls, sizeof(tls));
@@ -337,6 +341,24 @@ hc_read(struct hc *c)
 	return 1;
 }
 
+/* A cluster that takes PROXY headers: the check's connection is sluice's
+ * own, a LOCAL one (as a balancer's checks are), sent before anything
+ * else. Returns 0, or -1 when the check ended. */
+static int
+hc_send_local(struct hc *c)
+{
+	unsigned char pp[SL_PP_V2_FIXED];
+	size_t len = sl_pp_write_v2(pp, sizeof(pp), NULL, 0, NULL, 0);
+	ssize_t n = send(c->fd, pp, len, MSG_NOSIGNAL);
+
+	if (n != (ssize_t)len) {
+		hc_done(c, SL_HC_CLOSED, 0,
+			n == -1 ? strerror(errno) : "short write");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 hc_on_io(evutil_socket_t fd, short what, void *arg)
 {
@@ -355,6 +377,8 @@ hc_on_io(evutil_socket_t fd, short what, void *arg)
 			hc_done(c, SL_HC_CONNECT, 0, strerror(err));
 			return;
 		}
+		if (c->pp && hc_send_local(c) == -1)
+			return;
 		if (c->tls != NULL) {
 			/* checked the way requests go: over TLS, with the
 			 * cluster's verification */
@@ -465,6 +489,7 @@ hc_configure(struct hc *c, const struct sl_conf_cluster *cc,
 	c->unhealthy = hh->unhealthy;
 	memcpy(c->expect, hh->expect, sizeof(c->expect));
 	c->fp = sl_health_check_fp(cc);
+	c->pp = cc->proxy_protocol != 0;
 	return 0;
 }
 

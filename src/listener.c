@@ -165,10 +165,21 @@ listener_reject_log(struct sl_lsock *ls, const char *what, uint64_t limit)
 	}
 }
 
+/* Whether sa is one of the listener's proxy_protocol sources. */
+static int
+listener_pp_source(const struct sl_conf_listener *l, const struct sockaddr *sa)
+{
+	struct sl_ip ip;
+
+	return sl_ip_from_sockaddr(sa, &ip) == 0 &&
+	       sl_cidr_set_find(&l->proxy_protocol.from, &ip) >= 0;
+}
+
 /*
  * Counts a new connection against the listener's limits. Returns the
- * per-address slot to release at close (or SL_RUNTIME_IP_UNCOUNTED), or -1
- * when a limit is reached (nothing stays counted).
+ * per-address slot to release at close (or SL_RUNTIME_IP_UNCOUNTED, or
+ * SL_RUNTIME_IP_PROXIED for a PROXY protocol source), or -1 when a limit
+ * is reached (nothing stays counted).
  */
 static int
 listener_admit(struct sl_lsock *ls, const struct sockaddr *sa)
@@ -183,6 +194,11 @@ listener_admit(struct sl_lsock *ls, const struct sockaddr *sa)
 				    lim->max_connections);
 		return -1;
 	}
+	/* identity: a balancer's connection counts against the client its
+	 * PROXY header names, once it is read (client.c) */
+	if (ls->conf->proxy_protocol.enabled &&
+	    listener_pp_source(ls->conf, sa))
+		return SL_RUNTIME_IP_PROXIED;
 	slot = sl_runtime_ip_take(st, sa, lim->max_connections_per_ip);
 	if (slot == -1) {
 		sl_runtime_release(&st->conns);

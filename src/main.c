@@ -421,7 +421,8 @@ main_reload(struct sl_main *m)
 	}
 	/* what a restart on this file would open must open */
 	if ((errors = sl_preflight(nc, m->run_access)) != NULL ||
-	    (errors = sl_tls_load(nc, &warnings)) != NULL) {
+	    (errors = sl_tls_load(nc, &warnings)) != NULL ||
+	    (errors = sl_conf_load_secrets(nc, &warnings)) != NULL) {
 		m->view.reloads_failed++;
 		log_lines(1, "reload: ", warnings);
 		free(warnings);
@@ -871,6 +872,7 @@ main(int argc, char **argv)
 	const char *path = DEFAULT_CONF, *pid_file = NULL;
 	int check = 0, ch;
 	char *errors = NULL, *warnings = NULL, *tls_errors, *port_errors;
+	char *secret_errors;
 	char *port_warnings = NULL, *pid_errors = NULL;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_usr2;
 	struct sockaddr_storage *given = NULL;
@@ -938,8 +940,8 @@ main(int argc, char **argv)
 	/* a file that -t calls OK must also start: what start-up will open
 	 * must open, its addresses must be free (a sluice serving this very
 	 * file aside: -t runs before its reload), the pid file must be
-	 * writable, and certificates, keys and CAs load: every problem at
-	 * once, -t included */
+	 * writable, certificates, keys and CAs load, and the password files
+	 * read: every problem at once, -t included */
 	errors = sl_preflight(m.conf, NULL);
 	port_errors = sl_preflight_ports(m.conf, DEFAULT_CONF, given, ngiven,
 					 &port_warnings);
@@ -954,6 +956,7 @@ main(int argc, char **argv)
 			pid_errors = NULL;
 	}
 	tls_errors = sl_tls_load(m.conf, &warnings);
+	secret_errors = sl_conf_load_secrets(m.conf, &warnings);
 	fputs(port_warnings != NULL ? port_warnings : "", stderr);
 	free(port_warnings);
 	if (warnings != NULL) {
@@ -961,15 +964,17 @@ main(int argc, char **argv)
 		free(warnings);
 	}
 	if (errors != NULL || port_errors != NULL || pid_errors != NULL ||
-	    tls_errors != NULL) {
+	    tls_errors != NULL || secret_errors != NULL) {
 		fputs(errors != NULL ? errors : "", stderr);
 		fputs(port_errors != NULL ? port_errors : "", stderr);
 		fputs(pid_errors != NULL ? pid_errors : "", stderr);
 		fputs(tls_errors != NULL ? tls_errors : "", stderr);
+		fputs(secret_errors != NULL ? secret_errors : "", stderr);
 		free(errors);
 		free(port_errors);
 		free(pid_errors);
 		free(tls_errors);
+		free(secret_errors);
 		sl_conf_unref(m.conf);
 		return 1;
 	}

@@ -51,6 +51,9 @@ struct sl_mirror {
 	uint64_t remaining; /* Content-Length bytes left */
 	struct sl_h1_chunked chunked;
 	int keepalive; /* the upstream allows reuse */
+	/* identity: a PROXY header for the connection, 0: none */
+	size_t pp_len;
+	unsigned char pp[SL_PP_V2_OUT_MAX];
 };
 
 static void mirror_on_upstream(struct sl_upconn *, enum sl_up_event, int,
@@ -183,6 +186,15 @@ sl_mirror_new(struct sl_worker *w, struct sl_wgen *gen,
 	return m;
 }
 
+void
+sl_mirror_set_proxy_header(struct sl_mirror *m, const void *pp, size_t len)
+{
+	if (len <= sizeof(m->pp)) {
+		memcpy(m->pp, pp, len);
+		m->pp_len = len;
+	}
+}
+
 int
 sl_mirror_body(struct sl_mirror *m, const char *p, size_t n)
 {
@@ -246,7 +258,12 @@ sl_mirror_send(struct sl_mirror *m)
 
 	i = sl_balance_swrr(wc->swrr, wc->weights, cc->nendpoints, NULL);
 	m->state = M_CONNECTING;
-	m->up = sl_upstream_get(m->w, wc->eps[i], 0, mirror_on_upstream, m);
+	if (m->pp_len > 0)
+		m->up = sl_upstream_get_proxied(
+		    m->w, wc->eps[i], m->pp, m->pp_len, mirror_on_upstream, m);
+	else
+		m->up =
+		    sl_upstream_get(m->w, wc->eps[i], 0, mirror_on_upstream, m);
 	if (m->up == NULL) {
 		mirror_fail(m, "mirror_connect", strerror(errno));
 		return;

@@ -39,6 +39,12 @@ struct sl_mirror *sl_mirror_new(struct sl_worker *w, struct sl_wgen *gen,
 				const struct sl_conf_route *r, const char *head,
 				size_t head_len, size_t body_max);
 
+/* identity: the copy's connection starts with this PROXY header (the
+ * mirror cluster has proxy_protocol: v2), len bytes, at most
+ * SL_PP_V2_OUT_MAX. Call before sl_mirror_send. */
+void sl_mirror_set_proxy_header(struct sl_mirror *m, const void *pp,
+				size_t len);
+
 /*
  * Body bytes of the request, as read. Returns 0, or -1 when they would
  * pass body_max: the copy is then dropped (counted as too large) and m

@@ -21,6 +21,7 @@ static struct sl_lstate *lstates;
 static struct sl_epstate *epstates;
 static struct sl_clstate *clstates;
 static struct sl_rstate *rstates;
+static struct sl_rlstate *rlstates;
 static unsigned nworkers = 1; /* per-worker counters in each state */
 static uint64_t ip_key[2];    /* keys the per-address hash */
 static pthread_once_t ip_key_once = PTHREAD_ONCE_INIT;
@@ -77,6 +78,125 @@ sl_runtime_set_workers(unsigned n)
 	nworkers = n > 0 ? n : 1;
 }
 
+/* ---- rate limits ---------------------------------------------------------
+ *
+ * Cells asked of the store at once: what the limit grants in 20 ms, at
+ * least one, at most its burst. Two processes then hold a limit within
+ * a few percent of its rate (doc/edge.md section 6 has the figures).
+ */
+#define RL_LEASE_MS 20
+
+static uint32_t
+rl_lease_size(const struct sl_conf_rate_limit *rl)
+{
+	uint64_t n = (rl->rate * RL_LEASE_MS + rl->unit_s * 1000 - 1) /
+		     (rl->unit_s * 1000);
+
+	n = SL_MAX(n, 1);
+	return (uint32_t)SL_MIN(n, rl->burst);
+}
+
+/* What a limit counts, as the registry's key and the store's name. */
+static void
+rl_spec_str(const struct sl_conf_rate_limit *rl, char *out, size_t sz)
+{
+	const char *src = rl->key.source == SL_KEY_CLIENT_IP ? "client_ip"
+			  : rl->key.source == SL_KEY_HEADER  ? "header:"
+			  : rl->key.source == SL_KEY_COOKIE  ? "cookie:"
+							     : "route";
+
+	snprintf(out, sz, "key=%s%s rate=%llu/%llus burst=%llu", src,
+		 rl->key.name != NULL ? rl->key.name : "",
+		 (unsigned long long)rl->rate, (unsigned long long)rl->unit_s,
+		 (unsigned long long)rl->burst);
+}
+
+/* The state of a limit that has none yet: its table(s) and counters.
+ * Returns 0 or -1. */
+static int
+rl_state_init(struct sl_rlstate *st, const struct sl_conf_listener *l,
+	      const struct sl_conf_route *r,
+	      const struct sl_conf_rate_limit *rl)
+{
+	char spec[256], id[512];
+
+	if (st->counts != NULL)
+		return 0;
+	sl_rl_spec_init(&st->spec, rl->rate, rl->unit_s, rl->burst);
+	st->lease = rl_lease_size(rl);
+	if (getrandom(&st->seed, sizeof(st->seed), 0) != sizeof(st->seed))
+		st->seed = sl_mix64((uint64_t)(uintptr_t)st ^ sl_now_ms());
+	if (rl->scope == SL_RL_SCOPE_LOCAL) {
+		if ((st->table = sl_rl_table_new(rl->max_keys)) == NULL)
+			return -1;
+	} else {
+		if ((st->ltabs = calloc(nworkers, sizeof(*st->ltabs))) == NULL)
+			return -1;
+		for (unsigned i = 0; i < nworkers; i++)
+			if ((st->ltabs[i] = sl_rl_ltab_new(rl->max_keys)) ==
+			    NULL)
+				return -1;
+		/* the same in every process of the fleet: names, and a
+		 * digest of what it counts (a changed limit starts anew) */
+		rl_spec_str(rl, spec, sizeof(spec));
+		snprintf(id, sizeof(id), "rl:%s/%s/%s/%08llx", l->name, r->name,
+			 rl->name,
+			 (unsigned long long)(sl_hash64(spec, strlen(spec)) &
+					      0xffffffffULL));
+		if ((st->fleet_id = strdup(id)) == NULL)
+			return -1;
+	}
+	st->counts = aligned_alloc(64, nworkers * sizeof(*st->counts));
+	if (st->counts == NULL)
+		return -1;
+	memset(st->counts, 0, nworkers * sizeof(*st->counts));
+	return 0;
+}
+
+static void
+rl_state_release(struct sl_rlstate *st)
+{
+	if (st != NULL && st->refs == 1) {
+		sl_rl_table_free(st->table);
+		for (unsigned i = 0; st->ltabs != NULL && i < nworkers; i++)
+			sl_rl_ltab_free(st->ltabs[i]);
+		free(st->ltabs);
+		free(st->fleet_id);
+		free(st->counts);
+	}
+	RELEASE(sl_rlstate, rlstates, st);
+}
+
+static int
+rl_bind(const struct sl_conf_listener *l, struct sl_conf_route *r)
+{
+	char spec[256], key[768];
+
+	for (size_t k = 0; k < r->nrate_limits; k++) {
+		struct sl_conf_rate_limit *rl = &r->rate_limits[k];
+		rl_spec_str(rl, spec, sizeof(spec));
+		snprintf(key, sizeof(key),
+			 "%s %s %s %s %s scope=%s max_keys=%llu", l->addr.text,
+			 l->name, r->name, rl->name, spec,
+			 rl->scope == SL_RL_SCOPE_FLEET ? "fleet" : "local",
+			 (unsigned long long)rl->max_keys);
+		rl->state = LOOKUP(sl_rlstate, rlstates, key);
+		if (rl->state == NULL ||
+		    rl_state_init(rl->state, l, r, rl) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+rl_unbind(struct sl_conf_route *r)
+{
+	for (size_t k = 0; k < r->nrate_limits; k++) {
+		rl_state_release(r->rate_limits[k].state);
+		r->rate_limits[k].state = NULL;
+	}
+}
+
 /* Per-worker counters for a state that has none yet. Returns 0 or -1. */
 static int
 counts_alloc(struct sl_counts **c)
@@ -113,6 +233,7 @@ unbind_locked(struct sl_conf *conf)
 				free(r->counts);
 			RELEASE(sl_rstate, rstates, r);
 			l->routes[j].state = NULL;
+			rl_unbind(&l->routes[j]);
 		}
 	}
 	for (size_t i = 0; i < conf->nclusters; i++) {
@@ -155,7 +276,8 @@ sl_runtime_bind(struct sl_conf *conf)
 				 r->name);
 			r->state = LOOKUP(sl_rstate, rstates, key);
 			ok = r->state != NULL &&
-			     counts_alloc(&r->state->counts) == 0;
+			     counts_alloc(&r->state->counts) == 0 &&
+			     rl_bind(l, r) == 0;
 		}
 	}
 	for (size_t i = 0; i < conf->nclusters && ok; i++) {
@@ -294,6 +416,8 @@ sl_close_kind_of(const char *r)
 	    {"listener_removed", SL_CLOSE_DRAINING},
 	    {"out_of_memory", SL_CLOSE_OUT_OF_MEMORY},
 	    {"upstream_bad_chunk", SL_CLOSE_UPSTREAM_CUT},
+	    {"proxy_protocol_truncated", SL_CLOSE_CLIENT_CLOSED},
+	    {"proxy_protocol_timeout", SL_CLOSE_REQUEST_TIMEOUT},
 	};
 
 	if (r == NULL)

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "ratelimit.h"
+
 struct sl_conf;
 
 #define SL_PER_IP_SLOTS 65536
@@ -100,6 +102,8 @@ struct sl_counts {
 
 /* enum sl_tls_fail's SL_TLS_NFAIL (tls.h checks) */
 #define SL_RUNTIME_TLS_NFAIL 7
+/* enum sl_pp_error's SL_PP_NERRORS (client.c checks) */
+#define SL_RUNTIME_PP_NERRORS 7
 
 struct sl_lstate {
 	struct sl_lstate *next;	    /* registry */
@@ -114,6 +118,11 @@ struct sl_lstate {
 	atomic_uint_fast64_t tls_handshakes, tls_resumed;
 	atomic_uint_fast64_t tls_failures[SL_RUNTIME_TLS_NFAIL];
 	struct sl_counts *counts; /* one per worker: requests, responses */
+	/* identity: PROXY protocol headers accepted, by command ([0] named
+	 * a client, [1] kept the TCP peer: LOCAL, UNKNOWN), and connections
+	 * refused by reason (enum sl_pp_error); one atomic add each */
+	atomic_uint_fast64_t pp_accepted[2];
+	atomic_uint_fast64_t pp_errors[SL_RUNTIME_PP_NERRORS];
 };
 
 struct sl_epstate {
@@ -164,6 +173,36 @@ struct sl_rstate {
 	struct sl_counts *counts; /* one per worker */
 };
 
+/* A rate limit's counters in one worker (only it writes them). */
+struct sl_rlcounts {
+	atomic_uint_fast64_t admitted;	    /* requests it let through */
+	atomic_uint_fast64_t limited;	    /* answered 429 */
+	atomic_uint_fast64_t store_allowed; /* fleet: passed, store down */
+	atomic_uint_fast64_t store_denied;  /* fleet: 503, store down */
+	uint64_t logged_ms;		    /* last refusal said at info */
+	uint64_t unlogged;		    /* refusals since, not said */
+} __attribute__((aligned(64)));
+
+/*
+ * A rate limit (doc/edge.md section 6), by its listener (address and
+ * name), route, name and what it counts (key, rate, burst, scope,
+ * max_keys): a reload that keeps the limit keeps its buckets; one that
+ * changes it starts with fresh ones.
+ */
+struct sl_rlstate {
+	struct sl_rlstate *next;
+	char *key;
+	int refs;
+	struct sl_rl_spec spec;
+	uint64_t seed;		    /* local: keys' hashes (per table) */
+	struct sl_rl_table *table;  /* local: shared by the workers */
+	struct sl_rl_ltab **ltabs;  /* fleet: one per worker, its own */
+	char *fleet_id;		    /* fleet: names it in the store's keys,
+				       the same in every process */
+	uint32_t lease;		    /* fleet: cells asked for at once */
+	struct sl_rlcounts *counts; /* one per worker */
+};
+
 /* Workers there will be (fixed at start): the per-worker counters are
  * sized by it. Call before the first sl_runtime_bind. */
 void sl_runtime_set_workers(unsigned n);
@@ -179,6 +218,10 @@ int sl_runtime_bind(struct sl_conf *conf);
 void sl_runtime_unbind(struct sl_conf *conf);
 
 #define SL_RUNTIME_IP_UNCOUNTED (-2)
+/* A connection from a PROXY protocol source (listener.c to client.c): not
+ * counted at accept, where its address is the balancer's, but once its
+ * header names the client. */
+#define SL_RUNTIME_IP_PROXIED (-3)
 
 /*
  * Counts a connection from sa against the per-address table of ls.

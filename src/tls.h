@@ -132,6 +132,13 @@ sl_tls_resumed(SSL *ssl)
 	return SSL_session_reused(ssl);
 }
 
+/* The connection's protocol version, "TLSv1.3" (a static string). */
+static inline const char *
+sl_tls_version(SSL *ssl)
+{
+	return SSL_get_version(ssl);
+}
+
 /* The verified client certificate's subject (RFC 2253, controls and
  * non-ASCII escaped), malloc'd, or NULL: none, or not verified. */
 char *sl_tls_peer_subject(SSL *ssl);

@@ -158,13 +158,33 @@ pool_remove(struct sl_upconn *u)
 	SL_STAT_ADD(u->ep->key->counts[u->w->id].idle, (uint64_t)-1);
 }
 
+/* Sends the connection's PROXY header, right after connect: the socket's
+ * buffer is empty, so it takes the few bytes whole. Returns 0 or -1 with
+ * errno set. */
+static int
+upstream_send_pp(struct sl_upconn *u)
+{
+	ssize_t n = send(u->fd, u->pp, u->pp_len, MSG_NOSIGNAL);
+
+	if (n == (ssize_t)u->pp_len) {
+		SL_STAT_ADD(u->w->stats.upstream_bytes_out, (uint64_t)n);
+		return 0;
+	}
+	if (n >= 0)
+		errno = EPROTO; /* a short write on a new connection */
+	return -1;
+}
+
+static struct sl_upconn *upstream_connect(struct sl_worker *w,
+					  struct sl_wendpoint *ep,
+					  const void *pp, size_t pplen,
+					  sl_up_handler *handler, void *arg);
+
 struct sl_upconn *
 sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
 		sl_up_handler *handler, void *arg)
 {
-	const struct sl_conf_endpoint *ce = ep->conf;
 	struct sl_upconn *u;
-	int on = 1, rcvbuf = UPSTREAM_RCVBUF;
 
 	while (!fresh && (u = TAILQ_FIRST(&ep->idle)) != NULL &&
 	       u->tls_fp != ep_tls_fp(ep)) {
@@ -181,6 +201,31 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
 		SL_STAT_INC(w->stats.upstream_reused);
 		return u;
 	}
+	return upstream_connect(w, ep, NULL, 0, handler, arg);
+}
+
+struct sl_upconn *
+sl_upstream_get_proxied(struct sl_worker *w, struct sl_wendpoint *ep,
+			const void *pp, size_t pplen, sl_up_handler *handler,
+			void *arg)
+{
+	if (pplen == 0 || pplen > SL_PP_V2_OUT_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return upstream_connect(w, ep, pp, pplen, handler, arg);
+}
+
+/* A new connection to ep, starting with pp[0..pplen) when pplen > 0 (see
+ * sl_upstream_get). */
+static struct sl_upconn *
+upstream_connect(struct sl_worker *w, struct sl_wendpoint *ep, const void *pp,
+		 size_t pplen, sl_up_handler *handler, void *arg)
+{
+	const struct sl_conf_endpoint *ce = ep->conf;
+	struct sl_upconn *u;
+	int on = 1, rcvbuf = UPSTREAM_RCVBUF;
+
 	/* every connection, idle ones included, counts against the
 	 * endpoint's max_connections across all workers */
 	if (!sl_runtime_take(&ce->state->conns, ep->cluster->max_connections)) {
@@ -196,6 +241,10 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
 	u->handler = handler;
 	u->arg = arg;
 	u->id = sl_conn_id();
+	if (pplen > 0) {
+		memcpy(u->pp, pp, pplen);
+		u->pp_len = (uint8_t)pplen;
+	}
 	u->fd = socket(ce->addr.ss.ss_family,
 		       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (u->fd == -1) {
@@ -220,6 +269,12 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
 	u->tls_fp = ep_tls_fp(ep);
 	if (connect(u->fd, (const struct sockaddr *)&ce->addr.ss,
 		    ce->addr.sslen) == 0) {
+		if (u->pp_len > 0 && upstream_send_pp(u) == -1) {
+			int saved = errno;
+			upstream_free(u, SL_UP_CLOSE_CONNECT);
+			errno = saved;
+			return NULL;
+		}
 		u->state = SL_UP_ST_ACTIVE;
 		if (u->tls_fp != 0) {
 			/* the handshake starts from the write event, so
@@ -377,6 +432,8 @@ sl_upstream_put(struct sl_upconn *u, int reusable)
 	u->arg = NULL;
 	if (u->ka_max > 0 && u->nrequests >= u->ka_max)
 		reusable = 0; /* the upstream would close it */
+	if (u->pp_len > 0)
+		reusable = 0; /* its PROXY header named one client */
 	if (!reusable || u->state != SL_UP_ST_ACTIVE || ep->retired ||
 	    others_wait(u->w, cc) || sl_buf_pending(&u->in) != 0 ||
 	    sl_xprt_pending(u->ssl) || u->tls_rww ||
@@ -465,6 +522,11 @@ upstream_on_write(evutil_socket_t fd, short what, void *arg)
 			return;
 		if (err != 0) {
 			u->handler(u, SL_UP_EV_FAILED, err, u->arg);
+			return;
+		}
+		/* the PROXY header goes first, before a TLS handshake */
+		if (u->pp_len > 0 && upstream_send_pp(u) == -1) {
+			u->handler(u, SL_UP_EV_FAILED, errno, u->arg);
 			return;
 		}
 		if (u->tls_fp != 0) {

@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 
 #include "buf.h"
+#include "proxyproto.h"
 #include "tls.h"
 #include "wloop.h"
 
@@ -101,6 +102,11 @@ struct sl_upconn {
 	uint32_t ka_max;     /* the upstream takes no more requests than
 				this on it (0 = no limit) */
 	uint64_t id;
+	/* identity: a PROXY header starts the connection (sent once it
+	 * connects); it names one client, so the connection is never
+	 * pooled. 0: none */
+	uint8_t pp_len;
+	unsigned char pp[SL_PP_V2_OUT_MAX];
 };
 
 /*
@@ -112,6 +118,18 @@ struct sl_upconn {
  */
 struct sl_upconn *sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,
 				  int fresh, sl_up_handler *handler, void *arg);
+
+/*
+ * The same for a cluster with proxy_protocol: v2: always a new connection,
+ * whose first bytes are pp[0..pplen) (a PROXY header, at most
+ * SL_PP_V2_OUT_MAX bytes), written on the socket as soon as it connects,
+ * before a TLS handshake. It names one client: sl_upstream_put closes it,
+ * never pools it.
+ */
+struct sl_upconn *sl_upstream_get_proxied(struct sl_worker *w,
+					  struct sl_wendpoint *ep,
+					  const void *pp, size_t pplen,
+					  sl_up_handler *handler, void *arg);
 
 /*
  * Ends the owner's use of u: back to its pool when reusable is set and the

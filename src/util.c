@@ -13,6 +13,7 @@
 #include <time.h>
 
 _Thread_local uint64_t sl_now_tl;
+_Thread_local struct timespec sl_now_ts;
 
 uint64_t
 sl_now_ms(void)
@@ -21,6 +22,14 @@ sl_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t
+sl_now_read(void)
+{
+	clock_gettime(CLOCK_MONOTONIC, &sl_now_ts);
+	return sl_now_tl = (uint64_t)sl_now_ts.tv_sec * 1000 +
+			   (uint64_t)sl_now_ts.tv_nsec / 1000000;
 }
 
 char *
@@ -81,6 +90,34 @@ sl_json_escape(char *out, size_t outsz, const char *s, size_t n)
 	return o;
 }
 
+/*
+ * "N." of every byte value: its digits, then a dot, in 4 bytes copied at
+ * once (the dot of the last byte becomes the NUL), and the length of
+ * "N.". Made by the compiler.
+ */
+#define IP4_D(n)                                                               \
+	{                                                                      \
+		(char)((n) >= 100  ? '0' + (n) / 100                           \
+		       : (n) >= 10 ? '0' + (n) / 10                            \
+				   : '0' + (n)),                               \
+		    (char)((n) >= 100  ? '0' + (n) / 10 % 10                   \
+			   : (n) >= 10 ? '0' + (n) % 10                        \
+				       : '.'),                                 \
+		    (char)((n) >= 100  ? '0' + (n) % 10                        \
+			   : (n) >= 10 ? '.'                                   \
+				       : 0),                                   \
+		    (char)((n) >= 100 ? '.' : 0)                               \
+	}
+#define IP4_L(n)    (2 + ((n) >= 10) + ((n) >= 100))
+#define IP4_4(f, n) f(n), f(n + 1), f(n + 2), f(n + 3)
+#define IP4_16(f, n)                                                           \
+	IP4_4(f, n), IP4_4(f, n + 4), IP4_4(f, n + 8), IP4_4(f, n + 12)
+#define IP4_64(f, n)                                                           \
+	IP4_16(f, n), IP4_16(f, n + 16), IP4_16(f, n + 32), IP4_16(f, n + 48)
+#define IP4_256(f) IP4_64(f, 0), IP4_64(f, 64), IP4_64(f, 128), IP4_64(f, 192)
+static const char ip4_dec[256][4] = {IP4_256(IP4_D)};
+static const unsigned char ip4_len[256] = {IP4_256(IP4_L)};
+
 const char *
 sl_ipv4_str(const unsigned char b[4], char *out)
 {
@@ -88,15 +125,14 @@ sl_ipv4_str(const unsigned char b[4], char *out)
 
 	/* by hand: inet_ntop formats IPv4 with sprintf, and this runs for
 	 * every request (X-Forwarded-For, the access log) */
-	for (int i = 0; i < 4; i++) {
-		unsigned v = b[i];
-		if (v >= 100)
-			*p++ = (char)('0' + v / 100);
-		if (v >= 10)
-			*p++ = (char)('0' + v / 10 % 10);
-		*p++ = (char)('0' + v % 10);
-		*p++ = i < 3 ? '.' : '\0';
-	}
+	memcpy(p, ip4_dec[b[0]], 4);
+	p += ip4_len[b[0]];
+	memcpy(p, ip4_dec[b[1]], 4);
+	p += ip4_len[b[1]];
+	memcpy(p, ip4_dec[b[2]], 4);
+	p += ip4_len[b[2]];
+	memcpy(p, ip4_dec[b[3]], 4);
+	p[ip4_len[b[3]] - 1] = '\0';
 	return out;
 }
 

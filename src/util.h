@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #define SL_AGAIN (-2) /* "need more" where 0 and -1 are taken */
 
@@ -18,24 +19,40 @@
 #define SL_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define SL_NELEM(a)  (sizeof(a) / sizeof((a)[0]))
 
+/* For a small function on the path of every request that the compiler
+ * would otherwise call (doc/performance.md, instructions per request). */
+#define SL_INLINE inline __attribute__((always_inline))
+
 /* Milliseconds of CLOCK_MONOTONIC (vDSO, no syscall). */
 uint64_t sl_now_ms(void);
+
+/* Reads CLOCK_MONOTONIC for sl_now_cached and sl_now_us_cached; returns
+ * its milliseconds. */
+uint64_t sl_now_read(void);
 
 /*
  * The same, read once per event: an event callback calls sl_now_refresh()
  * first, and the code it runs uses sl_now_cached() (a thread-local read,
- * not a clock read per use).
+ * not a clock read per use), or sl_now_us_cached() where milliseconds are
+ * too coarse (rate limits, doc/edge.md section 6).
  */
 extern _Thread_local uint64_t sl_now_tl;
+extern _Thread_local struct timespec sl_now_ts;
 static inline uint64_t
 sl_now_refresh(void)
 {
-	return sl_now_tl = sl_now_ms();
+	return sl_now_read();
 }
 static inline uint64_t
 sl_now_cached(void)
 {
 	return sl_now_tl;
+}
+static inline uint64_t
+sl_now_us_cached(void)
+{
+	return (uint64_t)sl_now_ts.tv_sec * 1000000 +
+	       (uint64_t)sl_now_ts.tv_nsec / 1000;
 }
 
 /*

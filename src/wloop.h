@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "h1_parse.h"
 #include "log.h"
+#include "runtime.h"
 #include "util.h"
 
 struct event;
@@ -33,6 +34,7 @@ struct sl_wendpoint;
 struct sl_reload_msg;
 struct sl_txn;
 struct sl_mirror;
+struct sl_rlstore;
 
 /*
  * A connection's place in a worker timer list: deadlines of one duration
@@ -108,6 +110,16 @@ struct sl_worker_stats {
 	 * copied at every flush tick) */
 	atomic_uint_fast64_t buffer_bytes;
 	atomic_uint_fast64_t parked; /* idle connections parked now */
+	/* rate limits' store (rlstore.c): lease commands by result (ok,
+	 * error, timeout), their latency (SL_HIST buckets, each its own;
+	 * the sum in ms), connects (ok, failed), connections lost or
+	 * dropped, and 1 while connected */
+	atomic_uint_fast64_t rl_store[3];
+	atomic_uint_fast64_t rl_store_dur[SL_HIST_N];
+	atomic_uint_fast64_t rl_store_dur_sum_ms;
+	atomic_uint_fast64_t rl_store_connects[2];
+	atomic_uint_fast64_t rl_store_lost;
+	atomic_uint_fast64_t rl_store_up;
 };
 
 #define SL_STAT_ADD(field, n)                                                  \
@@ -177,6 +189,9 @@ struct sl_worker {
 	struct sl_h1_header *hdrs;  /* scratch for one parse */
 	size_t max_hdrs;
 	struct sl_worker_stats stats;
+	/* rate limits: this worker's connection to rate_limit_store
+	 * (rlstore.c), made when a fleet limit first needs it */
+	struct sl_rlstore *rlstore;
 };
 
 /*

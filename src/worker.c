@@ -17,6 +17,7 @@
 #include "client.h"
 #include "listener.h"
 #include "mirror.h"
+#include "rlstore.h"
 #include "upstream.h"
 #include "wgen.h"
 
@@ -395,6 +396,7 @@ sl_worker_join_free(struct sl_worker *w)
 	}
 	sl_mirror_close_all(w);
 	sl_upstream_close_idle(w);
+	sl_rlstore_worker_free(w); /* rate limits' store connection */
 	if (w->base != NULL)
 		event_base_loop(w->base, EVLOOP_NONBLOCK);
 	sl_wgen_unref(w, w->gen);

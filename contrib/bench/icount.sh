@@ -23,6 +23,12 @@
 #   sticky  the same split, sticky on header:X-User
 #   mirror  plain, with 10 % of requests mirrored to a second cluster
 #   reliable plain, with retry, health_check and outlier configured
+#   edge    plain, with one local rate limit (never refusing) and the
+#           two response rules of a payment API: set
+#           Strict-Transport-Security, remove Server
+#   edge-var the same limit, a request rule with a variable
+#           (X-Real-IP: ${client_ip}) and the Strict-Transport-Security one
+#   allow   plain, with a route allow list of three ranges and a deny
 # With --sticky-users N the client sends X-User: u<i % N>.
 #
 # Example, a plain route against a split one on the same binary:
@@ -173,6 +179,32 @@ EOF
 routes:
       - cluster: c
         retry: { attempts: 3, on: [connect-failure, reset, timeout, 503], idempotency_key: true, per_try_timeout: 10s, budget: 20% }
+EOF
+	;;
+	edge) cat <<EOF
+routes:
+      - cluster: a
+        rate_limit:
+          - { name: per-address, key: client_ip, rate: 1000000/s }
+        response_headers:
+          set: { Strict-Transport-Security: "max-age=63072000" }
+          remove: [Server]
+EOF
+	;;
+	edge-var) cat <<EOF
+routes:
+      - cluster: a
+        rate_limit:
+          - { name: per-address, key: client_ip, rate: 1000000/s }
+        request_headers: { set: { X-Real-IP: "\${client_ip}" } }
+        response_headers: { set: { Strict-Transport-Security: "max-age=63072000" } }
+EOF
+	;;
+	allow) cat <<EOF
+routes:
+      - cluster: a
+        allow: [10.0.0.0/8, 192.168.0.0/16, 127.0.0.0/8]
+        deny: [127.0.0.2/32]
 EOF
 	;;
 	*) return 1 ;;

@@ -8,8 +8,9 @@
 #	# expect: LINE:COL: error: MESSAGE
 # each prefixed with the file's path on stderr, and no other error line
 # for that file (sluice reports every error at once: a file lists them all).
-# sluice runs in top_srcdir, so that a good file names the test
-# certificates under tests/conf/good/tls by paths relative to it.
+# sluice runs in top_srcdir, so that a file names the test certificates
+# under tests/conf/good/tls, or the password files under
+# tests/conf/*/secrets, by paths relative to it.
 # Environment: SLUICE (the daemon), top_srcdir. Exit 0 when all pass.
 
 : "${top_srcdir:=.}"
@@ -37,7 +38,7 @@ n=0
 # listener's or the admin's address, and the files' 8080 and 9901 may be
 # taken on the machine that runs the tests (by the quick start, say).
 free_ports() {
-	python3 - "$1" "$2" <<'PY'
+	"${PYTHON3:-python3}" - "$1" "$2" <<'PY'
 import random, re, socket, sys
 text = open(sys.argv[1]).read()
 ports = {}
@@ -97,7 +98,7 @@ for f in "$top_srcdir"/tests/conf/bad/*.yaml; do
 		fail=$((fail + 1))
 		continue
 	fi
-	"$SLUICE" -t -c "$f" >"$tmp/out" 2>"$tmp/err"
+	(cd "$top_srcdir" && "$SLUICE" -t -c "$f") >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	# every error line about this file, in the order sluice gives them;
 	# an address that something on this machine happens to listen on (a

@@ -11,6 +11,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/alias-error-through.yaml \
 	tests/conf/bad/alias-recursive.yaml \
 	tests/conf/bad/alias-undefined.yaml \
+	tests/conf/bad/allow-deny-all.yaml \
 	tests/conf/bad/bad-address.yaml \
 	tests/conf/bad/bad-balance.yaml \
 	tests/conf/bad/bad-header-name.yaml \
@@ -38,6 +39,8 @@ CONF_TEST_FILES = \
 	tests/conf/bad/endpoint-type.yaml \
 	tests/conf/bad/hash-key-without-hash-all.yaml \
 	tests/conf/bad/header-exceeds-buffer.yaml \
+	tests/conf/bad/header-rules-all.yaml \
+	tests/conf/bad/header-rules-subject.yaml \
 	tests/conf/bad/headers-all.yaml \
 	tests/conf/bad/health-expect-bad.yaml \
 	tests/conf/bad/health-path-relative.yaml \
@@ -69,9 +72,19 @@ CONF_TEST_FILES = \
 	tests/conf/bad/path-and-prefix-values.yaml \
 	tests/conf/bad/path-and-prefix.yaml \
 	tests/conf/bad/path-relative.yaml \
+	tests/conf/bad/proxy-protocol.yaml \
 	tests/conf/bad/queue-timeout-bare.yaml \
 	tests/conf/bad/queue-timeout-range.yaml \
 	tests/conf/bad/rate-bare.yaml \
+	tests/conf/bad/rate-limit-errors.yaml \
+	tests/conf/bad/rate-limit-fleet-without-store.yaml \
+	tests/conf/bad/rate-limit-store-auth-errors.yaml \
+	tests/conf/bad/rate-limit-store-errors.yaml \
+	tests/conf/bad/rate-limit-store-password-control.yaml \
+	tests/conf/bad/rate-limit-store-password-empty.yaml \
+	tests/conf/bad/rate-limit-store-password-missing.yaml \
+	tests/conf/bad/rate-limit-store-password-two-lines.yaml \
+	tests/conf/bad/rate-limit-store-username-alone.yaml \
 	tests/conf/bad/rate-range.yaml \
 	tests/conf/bad/rate-type.yaml \
 	tests/conf/bad/rate-unit.yaml \
@@ -80,6 +93,9 @@ CONF_TEST_FILES = \
 	tests/conf/bad/retry-idempotency-key-type.yaml \
 	tests/conf/bad/retry-on-unknown.yaml \
 	tests/conf/bad/route-missing-cluster.yaml \
+	tests/conf/bad/secrets/control \
+	tests/conf/bad/secrets/empty \
+	tests/conf/bad/secrets/two-lines \
 	tests/conf/bad/size-bare.yaml \
 	tests/conf/bad/size-range.yaml \
 	tests/conf/bad/size-unit.yaml \
@@ -94,6 +110,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/tab-after-route.yaml \
 	tests/conf/bad/tab-indent.yaml \
 	tests/conf/bad/tls-all.yaml \
+	tests/conf/bad/trusted-proxies.yaml \
 	tests/conf/bad/two-documents.yaml \
 	tests/conf/bad/unclosed-quote.yaml \
 	tests/conf/bad/unknown-cluster-misspelt.yaml \
@@ -116,6 +133,10 @@ CONF_TEST_FILES = \
 	tests/conf/good/full.yaml \
 	tests/conf/good/minimal.yaml \
 	tests/conf/good/multi.yaml \
+	tests/conf/good/policy.yaml \
+	tests/conf/good/rate-limits.yaml \
+	tests/conf/good/secrets/redis-password \
+	tests/conf/good/secrets/redis-password-crlf \
 	tests/conf/good/tls/cert.pem \
 	tests/conf/good/tls/key.pem \
 	tests/conf/good/weighted.yaml

@@ -12,24 +12,30 @@ OUT ?= $(top_srcdir)/tests/fuzz
 FUZZ_CC ?= clang
 FUZZ_CFLAGS ?= -std=c11 -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-Wall -Wextra
+	-Wall -Wextra -Wno-unused-parameter
 FUZZ_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/src
 
 PARSE_SRCS = $(top_srcdir)/src/h1_parse.c
 PARSE_HDRS = $(top_srcdir)/src/h1_parse.h
 
-# The configuration fuzzer (tests/fuzz/fuzz_conf.c) needs conf.c, libyaml
-# and libcrypto (the file's SHA-256); it is built only when its driver exists. Override CONF_SRCS or
-# CONF_LIBS if conf.c grows other dependencies.
+# The configuration fuzzer (tests/fuzz/fuzz_conf.c) needs the loader
+# (conf.c, conf_edge.c, conf_tls.c, conf_yaml.c, conf_node.c), libyaml and
+# libcrypto (the file's SHA-256); it is built only when its driver exists.
+# Override CONF_SRCS or CONF_LIBS if the loader grows other dependencies.
 CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf.c $(top_srcdir)/src/conf_yaml.c \
-	$(top_srcdir)/src/conf_node.c \
-	$(top_srcdir)/src/runtime.c $(top_srcdir)/src/util.c)
+	$(top_srcdir)/src/conf_node.c $(top_srcdir)/src/conf_edge.c \
+	$(top_srcdir)/src/conf_tls.c \
+	$(top_srcdir)/src/runtime.c $(top_srcdir)/src/util.c \
+	$(top_srcdir)/src/cidr.c $(top_srcdir)/src/policy.c \
+	$(top_srcdir)/src/hdrrule.c $(top_srcdir)/src/proxyproto.c \
+	$(top_srcdir)/src/ratelimit.c)
 CONF_LIBS ?= $(shell pkg-config --libs yaml-0.1 libcrypto 2>/dev/null) -lpthread
 CONF_CFLAGS ?= $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
 
 TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_sticky $(OUT)/fuzz_keepalive $(OUT)/fuzz_health \
-	$(OUT)/fuzz_tls $(OUT)/fuzz_pan
+	$(OUT)/fuzz_tls $(OUT)/fuzz_pan $(OUT)/fuzz_hdrrule $(OUT)/fuzz_proxy \
+	$(OUT)/fuzz_forwarded $(OUT)/fuzz_ratelimit
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -67,11 +73,38 @@ $(OUT)/fuzz_diff_response: $(top_srcdir)/tests/fuzz/fuzz_diff_request.c $(PARSE_
 	$(FUZZ_CC) $(DIFF_CPPFLAGS) -DDIFF_RESPONSE $(FUZZ_CFLAGS) -o $@ $< \
 		$(PARSE_SRCS) $(LLHTTP_SRCS)
 
+# header rules and the heads written with them
+HDRRULE_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/h1_msg.c \
+	$(top_srcdir)/src/hdrrule.c
+$(OUT)/fuzz_hdrrule: $(top_srcdir)/tests/fuzz/fuzz_hdrrule.c $(HDRRULE_SRCS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(HDRRULE_SRCS)
+# identity: the PROXY protocol parser; the forwarded fields and the head
+# written upstream
+PROXY_SRCS = $(top_srcdir)/src/proxyproto.c $(top_srcdir)/src/cidr.c \
+	$(top_srcdir)/src/util.c
+$(OUT)/fuzz_proxy: $(top_srcdir)/tests/fuzz/fuzz_proxy.c $(PROXY_SRCS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(PROXY_SRCS)
+FORWARDED_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/forwarded.c \
+	$(top_srcdir)/src/h1_msg.c $(top_srcdir)/src/cidr.c \
+	$(top_srcdir)/src/util.c $(top_srcdir)/src/hdrrule.c
+$(OUT)/fuzz_forwarded: $(top_srcdir)/tests/fuzz/fuzz_forwarded.c \
+		$(FORWARDED_SRCS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(FORWARDED_SRCS)
+
 # the card number masker and its users in log.c
 PAN_SRCS = $(top_srcdir)/src/pan.c $(top_srcdir)/src/log.c
 $(OUT)/fuzz_pan: $(top_srcdir)/tests/fuzz/fuzz_pan.c $(PAN_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(PAN_SRCS)
+
+# rate limits: the GCRA table and the lease table (src/ratelimit.c)
+RL_SRCS = $(top_srcdir)/src/ratelimit.c $(top_srcdir)/src/util.c
+$(OUT)/fuzz_ratelimit: $(top_srcdir)/tests/fuzz/fuzz_ratelimit.c $(RL_SRCS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(RL_SRCS) -lpthread
 
 # health-check responses and the TLS record path: health.c and tls.c pull
 # in libevent and OpenSSL; the linker drops what the drivers do not reach
@@ -79,9 +112,11 @@ GC = -ffunction-sections -fdata-sections -Wl,--gc-sections
 NET_LIBS ?= $(shell pkg-config --libs libevent_core libssl libcrypto \
 	2>/dev/null) -lpthread
 HEALTH_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/health.c \
-	$(top_srcdir)/src/log.c $(top_srcdir)/src/util.c $(top_srcdir)/src/tls.c
+	$(top_srcdir)/src/log.c $(top_srcdir)/src/util.c $(top_srcdir)/src/tls.c \
+	$(top_srcdir)/src/pan.c $(top_srcdir)/src/proxyproto.c \
+	$(top_srcdir)/src/cidr.c
 TLS_SRCS = $(top_srcdir)/src/tls.c $(top_srcdir)/src/log.c \
-	$(top_srcdir)/src/util.c
+	$(top_srcdir)/src/util.c $(top_srcdir)/src/pan.c
 $(OUT)/fuzz_health: $(top_srcdir)/tests/fuzz/fuzz_health.c $(HEALTH_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \

@@ -3,13 +3,15 @@
 every key of the file, with its default filled in where the file leaves
 it out, in the file's names (a duration as NAME_ms, a rate as
 NAME_bytes_per_s, a percentage as NAME_percent, sizes in bytes), strings
-JSON-escaped and never cut, and no key file named.
+JSON-escaped and never cut, and no key file named (nor a password: the
+Redis password's file is named, and whether a password was read).
 
-The key lists are read from src/conf.c (the arrays the loader checks
-every mapping against): a key added there and not set by this test's
-configuration fails the test, and so does one that the configuration sets
-but /config does not show. operations.md section 5 and sluice(8) rely on
-it (a 404 is compared with the routes' match in /config)."""
+The key lists are read from the schema files src/conf*.c (the arrays the
+loader checks every mapping against): a key added there and not set by
+this test's configuration fails the test, and so does one that the
+configuration sets but /config does not show. operations.md section 5
+and sluice(8) rely on it (a 404 is compared with the routes' match in
+/config)."""
 
 import json
 import os
@@ -26,15 +28,21 @@ from sltest import (TOP_SRCDIR, Pki, Skip, check, eq, free_port,  # noqa: E402
 
 def conf_key_lists():
     """{"top": [...], "listener": [...], ...}: the NAME_keys arrays of
-    src/conf.c."""
-    path = os.path.join(TOP_SRCDIR, "src", "conf.c")
-    with open(path) as f:
-        src = f.read()
+    the schema files src/conf*.c (conf.c and the files it calls)."""
+    srcdir = os.path.join(TOP_SRCDIR, "src")
     out = {}
-    for m in re.finditer(r"static const char \*const (\w+)_keys\[\]\s*=\s*"
-                         r"\{(.*?)\};", src, re.S):
-        out[m.group(1)] = re.findall(r'"([^"]*)"', m.group(2))
-    check(len(out) >= 10, "key lists found in %s: %r" % (path, sorted(out)))
+    for name in sorted(os.listdir(srcdir)):
+        if not re.match(r"conf\w*\.c$", name):
+            continue
+        with open(os.path.join(srcdir, name)) as f:
+            src = f.read()
+        for m in re.finditer(r"static const char \*const (\w+)_keys\[\]"
+                             r"\s*=\s*\{(.*?)\};", src, re.S):
+            check(m.group(1) not in out,
+                  "%s_keys is defined twice in src/conf*.c" % m.group(1))
+            out[m.group(1)] = re.findall(r'"([^"]*)"', m.group(2))
+    check(len(out) >= 10, "key lists found in %s/conf*.c: %r" %
+          (srcdir, sorted(out)))
     return out
 
 
@@ -48,6 +56,11 @@ NESTED = {
     ("listener", "limits"): "limits",
     ("listener", "tls"): "tls_server",
     ("listener", "routes"): "route",
+    ("listener", "request_headers"): "header_rules",
+    ("listener", "response_headers"): "header_rules",
+    ("route", "request_headers"): "header_rules",
+    ("route", "response_headers"): "header_rules",
+    ("listener", "proxy_protocol"): "proxy_protocol",
     ("tls_server", "certificates"): "tls_cert",
     ("route", "match"): "match",
     ("route", "split"): "split",
@@ -58,6 +71,8 @@ NESTED = {
     ("cluster", "health_check"): "health",
     ("cluster", "outlier"): "outlier",
     ("cluster", "tls"): "tls_client",
+    ("route", "rate_limit"): "rate_limit",
+    ("top", "rate_limit_store"): "rate_limit_store",
 }
 
 DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
@@ -91,7 +106,8 @@ def shown_as(kind, key, value):
         return key, value.lower()
     if (kind, key) == ("match", "headers"):
         return key, {k.lower(): v for k, v in value.items()}
-    if key in ("sticky", "hash_key") and value.startswith("header:"):
+    if (key in ("sticky", "hash_key") or (kind, key) == ("rate_limit", "key")) \
+            and value.startswith("header:"):
         return key, "header:" + value[len("header:"):].lower()
     return key, value
 
@@ -165,6 +181,9 @@ def closed_port():
 ODD = 'a "quoted" \\ back\tslash caf\u00e9 \u2713 ' + "x" * 1200
 
 
+REDIS_PW = "redis-pw-in-no-page-3e8a"
+
+
 def full_config():
     """A configuration that sets every key, each to a value other than
     its default. Returns (config, admin port, key files)."""
@@ -172,6 +191,11 @@ def full_config():
     d = tmpdir()
     aport = free_port()
     access = os.path.join(d, 'access "log" \u00e9.txt')
+    # /config names the password file, never the password (REDIS_PW)
+    pwfile = os.path.join(d, "redis-password")
+    fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(REDIS_PW + "\n")
     cfg = {
         "workers": 2,
         "admin": {"address": "127.0.0.1:%d" % aport},
@@ -179,6 +203,9 @@ def full_config():
                 "access_format": "combined", "query": "full",
                 "mask_card_numbers": False},
         "drain_timeout": "7s",
+        "rate_limit_store": {"address": closed_port(), "timeout": "20ms",
+                             "prefix": "test:", "username": "sluice-gw",
+                             "password_file": pwfile},
         "listeners": [
             {"name": "plain", "address": "127.0.0.1:%d" % free_port(),
              "limits": {"header_timeout": "11s", "body_timeout": "31s",
@@ -190,6 +217,22 @@ def full_config():
                         "min_body_rate": "1KiB", "min_send_rate": "2KiB",
                         "max_connections": 500,
                         "max_connections_per_ip": 20},
+             "allow": ["10.0.0.0/8", "2001:db8::/32"],
+             "deny": ["10.66.0.0/16"],
+             "request_headers": {"set": {"X-Client-IP": "${client_ip}",
+                                         "X-Odd": ODD},
+                                 "add": {"Via": "1.1 sluice"},
+                                 "remove": ["X-Debug", "x-internal"]},
+             "response_headers": {
+                 "set": {"Strict-Transport-Security": "max-age=63072000"},
+                 "add": {"X-Price": "$$5"},
+                 "remove": ["Server", "X-Powered-By"]},
+             # ranges as /config writes them back
+             "proxy_protocol": {"from": ["10.0.0.0/8", "192.0.2.10/32"],
+                                "versions": [2]},
+             "trusted_proxies": ["10.0.0.0/8", "2001:db8::/32"],
+             "client_address_header": "forwarded",
+             "untrusted_forwarded": "strip",
              "routes": [
                  {"name": "pay",
                   "match": {"host": "*.Example.COM", "path_prefix": "/v1/",
@@ -199,11 +242,28 @@ def full_config():
                   "mirror": {"cluster": "shadow", "percent": 25},
                   "timeout": "12s",
                   "expose_cluster_header": "X-Served-By",
+                  "allow": ["192.0.2.0/24"],
+                  "deny": ["192.0.2.66/32", "::1/128"],
+                  "request_headers": {"set": {"X-Route": "${route}"},
+                                      "add": {"X-Id": "${request_id}"},
+                                      "remove": ["Cookie"]},
+                  "response_headers": {
+                      "set": {"X-Cluster": "${cluster}"},
+                      "add": {"X-Tls": "${tls_version}"},
+                      "remove": ["X-Internal"]},
+                  "max_body_bytes": "1MiB",
                   "retry": {"attempts": 3,
                             "on": ["connect-failure", "reset", "timeout",
                                    "502", "503", "504"],
                             "idempotency_key": True,
-                            "per_try_timeout": "4s", "budget": "30%"}},
+                            "per_try_timeout": "4s", "budget": "30%"},
+                  "rate_limit": [
+                      {"name": "per-key", "key": "header:X-Api-Key",
+                       "rate": "10/s", "burst": 20, "scope": "local",
+                       "max_keys": 1000},
+                      {"name": "per-ip", "key": "client_ip",
+                       "rate": "100/m", "burst": 5, "scope": "fleet",
+                       "max_keys": 100, "on_store_error": "deny"}]},
                  {"name": "migrate", "match": {"path": "/exact"},
                   "split": [{"cluster": "pay", "weight": 90},
                             {"cluster": "hashed", "weight": 10}],
@@ -239,7 +299,8 @@ def full_config():
                          "max_ejected_percent": "40%"},
              "tls": {"sni": "pay.internal", "ca": p["ca"].cert,
                      "verify": False, "cert": p["gw"].cert,
-                     "key": p["gw"].key, "min_version": "TLSv1.3"}},
+                     "key": p["gw"].key, "min_version": "TLSv1.3"},
+             "proxy_protocol": "v2"},
             {"name": "hashed", "endpoints": [closed_port()],
              "balance": "hash", "hash_key": "cookie:Session"},
             {"name": "shadow", "endpoints": [closed_port()]},
@@ -294,21 +355,23 @@ def config_shows_every_key_of_the_file():
     for kind, f in _mappings("top", cfg):
         set_keys.setdefault(kind, set()).update(f)
     for name, keys in sorted(lists.items()):
-        check(name in kinds, "src/conf.c has %s_keys, a kind of mapping "
+        check(name in kinds, "src/conf*.c has %s_keys, a kind of mapping "
               "this test does not know: add it to NESTED and set its keys "
               "in full_config" % name)
         for k in keys:
             check(k in set_keys.get(name, ()),
-                  "src/conf.c's %s_keys has %r, which full_config does not "
+                  "src/conf*.c's %s_keys has %r, which full_config does not "
                   "set: set it to a value other than its default, and "
                   "make /config show it" % (name, k))
     sl = start_sluice(cfg)
     body, shown = config_of(aport)
     objs = compare(cfg, shown)
     check(len(objs) > 20, "mappings compared: %d" % len(objs))
-    # never a key file, anywhere
+    # never a key file, anywhere, nor a password
     for k in keyfiles:
         check(k not in body, "the key file %s is named in /config" % k)
+    check(REDIS_PW not in body, "the Redis password is in /config")
+    eq(shown["rate_limit_store"]["password_set"], True, "password_set")
     # strings whole and exact (the JSON parser undid the escapes)
     eq(shown["listeners"][0]["routes"][0]["match"]["headers"]["x-canary"],
        ODD, "the header value of the match")
@@ -395,6 +458,9 @@ def config_fills_in_every_default():
         "max_connections": 0, "max_connections_per_ip": 0},
         "default limits")
     eq(lst["tls"], None, "tls of a plain listener")
+    eq((lst["proxy_protocol"], lst["trusted_proxies"],
+        lst["client_address_header"], lst["untrusted_forwarded"]),
+       (None, [], "x-forwarded-for", "append"), "identity defaults")
     r = lst["routes"][0]
     eq(r["name"], "route-1", "default route name")
     eq(r["match"], {"host": None, "path": None, "path_prefix": None,
@@ -402,6 +468,12 @@ def config_fills_in_every_default():
     eq((r["cluster"], r["split"], r["sticky"], r["mirror"],
         r["expose_cluster_header"], r["timeout_ms"], r["split_failover"]),
        ("c", None, None, None, None, 30000, True), "route defaults")
+    # no policy; a route's body limit is its listener's
+    for x in (lst, r):
+        eq((x["allow"], x["deny"], x["request_headers"],
+            x["response_headers"]), (None, None, None, None),
+           "policy defaults")
+    eq(r["max_body_bytes"], 16 << 20, "a route's max_body_bytes")
     eq(r["retry"], {"attempts": 2, "on": ["connect-failure", "reset"],
                     "idempotency_key": False, "per_try_timeout_ms": 30000,
                     "budget_percent": 20}, "retry defaults")
@@ -418,7 +490,8 @@ def config_fills_in_every_default():
         "pool": {"max_idle": 64, "idle_timeout_ms": 30000,
                  "max_requests": 10000},
         "max_connections": 0, "max_pending": 100, "queue_timeout_ms": 1000,
-        "health_check": None, "outlier": None, "tls": None},
+        "health_check": None, "outlier": None, "tls": None,
+        "proxy_protocol": "off"},
         "cluster defaults")
     eq(c["endpoints"][0]["weight"], 1, "endpoint weight")
     eq(d["hash_key"], "client_ip", "hash_key default")

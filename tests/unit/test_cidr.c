@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <arpa/inet.h>
@@ -55,8 +56,7 @@ test_addresses(void **state)
 	a = ip("0.0.0.0");
 	assert_string_equal(sl_ip_str(&a, out, sizeof(out)), "0.0.0.0");
 	a = ip("255.255.255.255");
-	assert_string_equal(sl_ip_str(&a, out, sizeof(out)),
-			    "255.255.255.255");
+	assert_string_equal(sl_ip_str(&a, out, sizeof(out)), "255.255.255.255");
 	a = ip("10.99.100.9");
 	assert_string_equal(sl_ip_str(&a, out, sizeof(out)), "10.99.100.9");
 	a = ip("2001:db8::1");
@@ -161,6 +161,56 @@ test_refused(void **state)
 	assert_string_equal(refused("/8"), "not an address or a range");
 }
 
+/* The bit the naive way: address bit i of a (network order). */
+static int
+bit_of(const uint8_t *a, unsigned i)
+{
+	return (a[i / 8] >> (7 - i % 8)) & 1;
+}
+
+/* sl_cidr_has (masks made at parse) against a bit-by-bit comparison, for
+ * every prefix length of both families, on addresses that differ from
+ * the range's at each bit in turn. */
+static void
+test_has_every_prefix_length(void **state)
+{
+	static const char *const bases[] = {"203.0.113.77",
+					    "2001:db8:85a3::8a2e:370:7334"};
+	(void)state;
+	for (int f = 0; f < 2; f++) {
+		unsigned max = f == 0 ? 32 : 128;
+		for (unsigned bits = 0; bits <= max; bits++) {
+			struct sl_ip base;
+			struct sl_cidr c;
+			char text[80], why[128], net[64];
+			assert_int_equal(inet_pton(f == 0 ? AF_INET : AF_INET6,
+						   bases[f], base.a),
+					 1);
+			base.len = (uint8_t)(max / 8);
+			/* the range: base with the bits past the prefix
+			 * cleared */
+			struct sl_ip n = base;
+			for (unsigned i = bits; i < max; i++)
+				n.a[i / 8] &= (uint8_t) ~(0x80 >> (i % 8));
+			snprintf(text, sizeof(text), "%s/%u",
+				 sl_ip_str(&n, net, sizeof(net)), bits);
+			assert_int_equal(
+			    sl_cidr_parse(text, &c, why, sizeof(why)), 0);
+			for (unsigned flip = 0; flip <= max; flip++) {
+				struct sl_ip a = base;
+				int want = 1;
+				if (flip < max)
+					a.a[flip / 8] ^=
+					    (uint8_t)(0x80 >> (flip % 8));
+				for (unsigned i = 0; i < bits; i++)
+					if (bit_of(a.a, i) != bit_of(n.a, i))
+						want = 0;
+				assert_int_equal(sl_cidr_has(&c, &a), want);
+			}
+		}
+	}
+}
+
 static void
 test_sets(void **state)
 {
@@ -186,9 +236,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_addresses), cmocka_unit_test(test_sockaddr),
-	    cmocka_unit_test(test_ranges),    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_addresses),
+	    cmocka_unit_test(test_sockaddr),
+	    cmocka_unit_test(test_ranges),
+	    cmocka_unit_test(test_refused),
 	    cmocka_unit_test(test_sets),
+	    cmocka_unit_test(test_has_every_prefix_length),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the configuration loader (conf.c): the scalar parsers, every
+ * Unit tests of the configuration loader (conf*.c): the scalar parsers, every
  * key of a full configuration, the defaults, and one test per kind of error
  * with its exact text and position. No sockets; files only under SRCDIR.
  */
@@ -18,8 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cidr.h"
 #include "conf.h"
 #include "conf_yaml.h"
+#include "policy.h"
 #include "util.h"
 
 #ifndef SRCDIR
@@ -3148,6 +3150,368 @@ test_tls_conf_errors(void **state)
 		 "t.yaml:9:20: error: \"verify\": expected true or false\n");
 }
 
+/* ---- edge policy: allow, deny, header rules, a route's body limit ------ */
+
+static void
+test_policy_conf(void **state)
+{
+	struct sl_conf *c;
+	const struct sl_conf_listener *l;
+	const struct sl_policy *p;
+	const struct sl_hdr_rules *hr;
+	struct sl_ip ip;
+	char buf[64];
+
+	(void)state;
+	c = load_ok("listeners:\n"
+		    "  - name: public\n"
+		    "    address: 127.0.0.1:8080\n"
+		    "    limits: { max_body_bytes: 2MiB }\n"
+		    "    allow: [10.0.0.0/8, \"2001:db8::/32\"]\n"
+		    "    deny: [10.66.0.0/16, \"::ffff:10.77.0.0/112\"]\n"
+		    "    response_headers:\n"
+		    "      set: { Strict-Transport-Security: max-age=1 }\n"
+		    "      remove: [Server, X-Powered-By]\n"
+		    "    routes:\n"
+		    "      - name: a\n"
+		    "        cluster: demo\n"
+		    "        max_body_bytes: 1KiB\n"
+		    "        request_headers:\n"
+		    "          set: { X-Client-IP: \"${client_ip}\" }\n"
+		    "          add: { Via: \"1.1 sluice\", X-S: "
+		    "\"${tls_client_subject}\" }\n"
+		    "      - name: b\n"
+		    "        cluster: demo\n"
+		    "        deny: [192.0.2.7]\n"
+		    "      - name: c\n"
+		    "        cluster: demo\n"
+		    "        max_body_bytes: 0B\n" CLUSTER);
+	l = &c->listeners[0];
+	p = l->policy;
+	assert_non_null(p);
+	assert_int_equal(p->allow.n, 2);
+	assert_int_equal(p->deny.n, 2);
+	assert_string_equal(sl_cidr_str(&p->deny.v[1], buf, sizeof(buf)),
+			    "10.77.0.0/16");
+	assert_string_equal(p->deny_rules[0], "deny 10.66.0.0/16 (t.yaml:6)");
+	assert_string_equal(p->deny_rules[1], "deny 10.77.0.0/16 (t.yaml:6)");
+	assert_string_equal(p->allow_rule, "not in allow (t.yaml:5)");
+	assert_null(p->request);
+	hr = p->response;
+	assert_non_null(hr);
+	assert_int_equal(hr->nremove, 2);
+	assert_int_equal(hr->nfields, 1);
+	assert_int_equal(hr->ndrop, 3);
+	/* deny wins; mapped and plain IPv4 alike */
+	assert_int_equal(sl_ip_parse("10.66.1.1", 9, &ip), 0);
+	assert_string_equal(sl_policy_check(p, &ip),
+			    "deny 10.66.0.0/16 (t.yaml:6)");
+	assert_int_equal(sl_ip_parse("::ffff:10.77.1.1", 16, &ip), 0);
+	assert_string_equal(sl_policy_check(p, &ip),
+			    "deny 10.77.0.0/16 (t.yaml:6)");
+	assert_int_equal(sl_ip_parse("10.1.2.3", 8, &ip), 0);
+	assert_null(sl_policy_check(p, &ip));
+	assert_int_equal(sl_ip_parse("2001:db8::1", 11, &ip), 0);
+	assert_null(sl_policy_check(p, &ip));
+	assert_int_equal(sl_ip_parse("192.0.2.1", 9, &ip), 0);
+	assert_string_equal(sl_policy_check(p, &ip), "not in allow (t.yaml:5)");
+	/* routes */
+	assert_int_equal(l->routes[0].max_body_bytes, 1024);
+	assert_non_null(l->routes[0].policy->request);
+	assert_int_equal(l->routes[0].policy->allow.n, 0);
+	assert_null(sl_policy_check(l->routes[0].policy, &ip));
+	assert_int_equal(l->routes[1].max_body_bytes, 2 << 20);
+	assert_string_equal(l->routes[1].policy->deny_rules[0],
+			    "deny 192.0.2.7/32 (t.yaml:19)");
+	assert_int_equal(l->routes[2].max_body_bytes, 0);
+	/* the rules each direction meets, put together at load: a route
+	 * without rules of its own gets its listener's */
+	assert_null(p->rules[0]);
+	assert_non_null(p->rules[1]);
+	assert_ptr_equal(p->rules[1]->r[0], p->response);
+	assert_null(p->rules[1]->r[1]);
+	assert_non_null(l->routes[2].policy);
+	assert_int_equal(l->routes[2].policy->allow.n, 0);
+	assert_int_equal(l->routes[2].policy->deny.n, 0);
+	assert_null(l->routes[2].policy->rules[0]);
+	assert_ptr_equal(l->routes[2].policy->rules[1]->r[0], p->response);
+	assert_null(l->routes[2].policy->rules[1]->r[1]);
+	hr = l->routes[0].policy->request;
+	assert_ptr_equal(l->routes[0].policy->rules[0]->r[1], hr);
+	assert_null(l->routes[0].policy->rules[0]->r[0]);
+	assert_int_equal(l->routes[0].policy->rules[0]->nfields, 3);
+	assert_int_equal(l->routes[0].policy->rules[0]->vars_used,
+			 (1u << SL_HDR_V_CLIENT_IP) |
+			     (1u << SL_HDR_V_TLS_CLIENT_SUBJECT));
+	assert_int_equal(l->routes[0].policy->rules[1]->nfields, 1);
+	assert_int_equal(l->routes[0].policy->rules[1]->drop_lens,
+			 (1u << 6) | (1u << 12) | (1u << 25));
+	assert_true(l->wants_subject);
+	sl_conf_unref(c);
+
+	/* nothing set: no policy at all, the listener's limit */
+	c = load_ok(LISTENER CLUSTER);
+	assert_null(c->listeners[0].policy);
+	assert_null(c->listeners[0].routes[0].policy);
+	assert_false(c->listeners[0].wants_subject);
+	assert_int_equal(c->listeners[0].routes[0].max_body_bytes, 16 << 20);
+	sl_conf_unref(c);
+}
+
+static void
+test_policy_conf_errors(void **state)
+{
+	static const char y1[] =
+	    "listeners:\n"
+	    "  - name: public\n"
+	    "    address: 127.0.0.1:8080\n"
+	    "    allow: []\n"
+	    "    deny: [10.0.0.1/8, bogus, [1]]\n"
+	    "    request_headers:\n"
+	    "      set: { Host: x, X-A: \"${nope}\", X-B: \"5$\", \"X C\": d "
+	    "}\n"
+	    "      add: { X-D: \" e\", X-E: \"${route\", X-F: ~ }\n"
+	    "      remove: [X-G, x-g, Upgrade]\n"
+	    "      replace: {}\n"
+	    "    routes:\n"
+	    "      - cluster: demo\n"
+	    "        expose_cluster_header: X-Served-By\n"
+	    "        max_body_bytes: 12\n"
+	    "        response_headers:\n"
+	    "          set: { X-Served-By: a, X-Forwarded-For: b, "
+	    "X-H: \"${clustr}\" }\n"
+	    "          remove: [X-Request-Id]\n" CLUSTER;
+
+	(void)state;
+	load_bad(
+	    y1, sizeof(y1) - 1,
+	    "t.yaml:4:12: error: \"allow\": must not be empty (to refuse "
+	    "every client, deny [0.0.0.0/0, ::/0])\n"
+	    "t.yaml:5:12: error: \"deny\": \"10.0.0.1/8\": the address has "
+	    "bits set past /8 (did you mean 10.0.0.0/8?)\n"
+	    "t.yaml:5:24: error: \"deny\": \"bogus\": not an IPv4 or IPv6 "
+	    "address\n"
+	    "t.yaml:5:31: error: \"deny\": expected an address or a range "
+	    "such as 10.0.0.0/8\n"
+	    "t.yaml:7:14: error: \"request_headers\": \"Host\" names the "
+	    "request's target: no rule may touch it\n"
+	    "t.yaml:7:28: error: \"request_headers\": unknown variable "
+	    "\"${nope}\" in the value of \"X-A\" (known: client_ip, "
+	    "request_id, route, cluster, tls_version, "
+	    "tls_client_subject)\n"
+	    "t.yaml:7:44: error: \"request_headers\": a lone \"$\" in the "
+	    "value of \"X-B\" (\"$$\" is a dollar sign, \"${NAME}\" a "
+	    "variable)\n"
+	    "t.yaml:7:50: error: \"request_headers\": invalid header name "
+	    "\"X C\"\n"
+	    "t.yaml:8:19: error: \"request_headers\": invalid value \" e\" "
+	    "for \"X-D\" (no control characters, no leading or trailing "
+	    "blanks)\n"
+	    "t.yaml:8:30: error: \"request_headers\": \"${\" without \"}\" "
+	    "in the value of \"X-E\"\n"
+	    "t.yaml:8:46: error: \"request_headers\": the value of \"X-F\" "
+	    "must be a string\n"
+	    "t.yaml:9:21: error: \"request_headers\": remove names \"x-g\" "
+	    "twice\n"
+	    "t.yaml:9:26: error: \"request_headers\": \"Upgrade\" is "
+	    "hop-by-hop: no rule may touch it\n"
+	    "t.yaml:10:7: error: unknown key \"replace\" in header rules\n"
+	    "t.yaml:14:25: error: \"max_body_bytes\": size \"12\" needs a "
+	    "unit (B, KiB, MiB or GiB)\n"
+	    "t.yaml:16:18: error: \"response_headers\": \"X-Served-By\" is "
+	    "route \"route-1\"'s expose_cluster_header: no rule may touch "
+	    "it\n"
+	    "t.yaml:16:59: error: \"response_headers\": unknown variable "
+	    "\"${clustr}\" in the value of \"X-H\" (did you mean "
+	    "\"${cluster}\"?)\n"
+	    "t.yaml:17:20: error: \"response_headers\": \"X-Request-Id\" "
+	    "is sluice's own: no rule may touch it\n");
+}
+
+/* Rate limits: units, defaults, the store's defaults. */
+static void
+test_rate_limit_conf(void **state)
+{
+	struct sl_conf *c;
+	const struct sl_conf_route *r;
+
+	(void)state;
+	c = load_ok("rate_limit_store: { address: \"127.0.0.1:6379\" }\n"
+		    "listeners:\n"
+		    "  - name: public\n"
+		    "    address: 127.0.0.1:8080\n"
+		    "    routes:\n"
+		    "      - cluster: demo\n"
+		    "        rate_limit:\n"
+		    "          - { name: a, key: \"header:X-Api-Key\", "
+		    "rate: 10/s }\n"
+		    "          - { name: b, key: client_ip, rate: 5/m, "
+		    "burst: 1, max_keys: 10 }\n"
+		    "          - { name: c, key: route, rate: 3/h, "
+		    "scope: fleet }\n"
+		    "          - { name: d, key: \"cookie:Sid\", rate: 1/s, "
+		    "scope: fleet, on_store_error: deny }\n" CLUSTER);
+	r = &c->listeners[0].routes[0];
+	assert_int_equal(r->nrate_limits, 4);
+	assert_string_equal(r->rate_limits[0].name, "a");
+	assert_int_equal(r->rate_limits[0].key.source, SL_KEY_HEADER);
+	assert_string_equal(r->rate_limits[0].key.name, "x-api-key");
+	assert_int_equal(r->rate_limits[0].rate, 10);
+	assert_int_equal(r->rate_limits[0].unit_s, 1);
+	assert_int_equal(r->rate_limits[0].burst, 10); /* one unit's worth */
+	assert_int_equal(r->rate_limits[0].scope, SL_RL_SCOPE_LOCAL);
+	assert_int_equal(r->rate_limits[0].max_keys, 65536);
+	assert_int_equal(r->rate_limits[1].key.source, SL_KEY_CLIENT_IP);
+	assert_int_equal(r->rate_limits[1].unit_s, 60);
+	assert_int_equal(r->rate_limits[1].burst, 1);
+	assert_int_equal(r->rate_limits[1].max_keys, 10);
+	assert_int_equal(r->rate_limits[2].key.source, SL_KEY_NONE);
+	assert_int_equal(r->rate_limits[2].unit_s, 3600);
+	assert_int_equal(r->rate_limits[2].scope, SL_RL_SCOPE_FLEET);
+	assert_int_equal(r->rate_limits[2].max_keys, 4096);
+	assert_int_equal(r->rate_limits[2].store_error_deny, 0);
+	assert_string_equal(r->rate_limits[3].key.name, "Sid");
+	assert_int_equal(r->rate_limits[3].store_error_deny, 1);
+	assert_int_equal(c->rl_store.set, 1);
+	assert_int_equal(c->rl_store.timeout_ms, 50);
+	assert_string_equal(c->rl_store.prefix, "sluice:");
+	sl_conf_unref(c);
+	/* none: the request path tests one pointer */
+	c = load_ok(LISTENER CLUSTER);
+	assert_null(c->listeners[0].routes[0].rate_limits);
+	assert_int_equal(c->rl_store.set, 0);
+	sl_conf_unref(c);
+}
+
+/* rate_limit_store's AUTH: the keys, and the password read from its file
+ * (the test files under tests/conf/{good,bad}/secrets). */
+#define STORE_AUTH(file)                                                       \
+	"rate_limit_store:\n"                                                  \
+	"  address: 127.0.0.1:6379\n"                                          \
+	"  password_file: " file "\n" LISTENER CLUSTER
+
+/* The error sl_conf_load_secrets gives for the password file path. */
+static void
+secret_err(const char *path, const char *want, const char *secret)
+{
+	char yaml[1024];
+	struct sl_conf *c;
+	char *errs, *warn = NULL;
+
+	snprintf(yaml, sizeof(yaml), STORE_AUTH("\"%s\""), path);
+	c = load_ok(yaml);
+	errs = sl_conf_load_secrets(c, &warn);
+	assert_non_null(errs);
+	assert_string_equal(errs, want);
+	assert_null(c->rl_store.password);
+	if (secret != NULL)
+		assert_null(strstr(errs, secret));
+	free(errs);
+	free(warn);
+	sl_conf_unref(c);
+}
+
+static void
+test_rate_limit_store_auth(void **state)
+{
+	struct sl_conf *c;
+	char *errs, *warn = NULL;
+
+	(void)state;
+	/* a user and a file: named, not read, by parsing */
+	c = load_ok(
+	    "rate_limit_store:\n"
+	    "  address: 127.0.0.1:6379\n"
+	    "  username: sluice-gw\n"
+	    "  password_file: " SRCDIR
+	    "/tests/conf/good/secrets/redis-password\n" LISTENER CLUSTER);
+	assert_string_equal(c->rl_store.username, "sluice-gw");
+	assert_string_equal(c->rl_store.password_file.path,
+			    SRCDIR "/tests/conf/good/secrets/redis-password");
+	assert_int_equal(c->rl_store.password_file.pos.line, 4);
+	assert_int_equal(c->rl_store.password_file.pos.col, 18);
+	assert_null(c->rl_store.password);
+	/* read: the line end goes; warnings (a file others may read)
+	 * never hold the password */
+	errs = sl_conf_load_secrets(c, &warn);
+	assert_null(errs);
+	assert_string_equal(c->rl_store.password, "good-pw-1f9b");
+	if (warn != NULL)
+		assert_null(strstr(warn, "good-pw-1f9b"));
+	free(warn);
+	sl_conf_unref(c);
+	/* CR LF too */
+	c = load_ok(STORE_AUTH(SRCDIR "/tests/conf/good/secrets/"
+				      "redis-password-crlf"));
+	assert_null(sl_conf_load_secrets(c, NULL));
+	assert_string_equal(c->rl_store.password, "crlf-pw-8d2e");
+	assert_null(c->rl_store.username);
+	sl_conf_unref(c);
+	/* no file, nothing to read */
+	c = load_ok(
+	    "rate_limit_store: { address: \"127.0.0.1:6379\" }\n" LISTENER
+		CLUSTER);
+	assert_null(c->rl_store.password_file.path);
+	assert_null(sl_conf_load_secrets(c, NULL));
+	assert_null(c->rl_store.password);
+	sl_conf_unref(c);
+
+	/* what a file may not be; the messages never hold its bytes */
+	secret_err(SRCDIR "/tests/conf/bad/secrets/empty",
+		   "t.yaml:3:18: error: \"password_file\": \"" SRCDIR
+		   "/tests/conf/bad/secrets/empty\" is empty\n",
+		   NULL);
+	secret_err(SRCDIR "/tests/conf/bad/secrets/control",
+		   "t.yaml:3:18: error: \"password_file\": the password in "
+		   "\"" SRCDIR "/tests/conf/bad/secrets/control\" holds a "
+		   "control byte (0x01); it must be printable\n",
+		   "secret-9c4");
+	secret_err(SRCDIR "/tests/conf/bad/secrets/two-lines",
+		   "t.yaml:3:18: error: \"password_file\": \"" SRCDIR
+		   "/tests/conf/bad/secrets/two-lines\" holds more than one "
+		   "line (the password alone, on one line)\n",
+		   "9e1");
+	secret_err(
+	    SRCDIR "/tests/conf/bad/secrets/no-such-file",
+	    "t.yaml:3:18: error: \"password_file\": cannot read \"" SRCDIR
+	    "/tests/conf/bad/secrets/no-such-file\": No such file or "
+	    "directory\n",
+	    NULL);
+	secret_err(SRCDIR "/tests/conf/bad/secrets",
+		   "t.yaml:3:18: error: \"password_file\": \"" SRCDIR
+		   "/tests/conf/bad/secrets\" is not a regular file\n",
+		   NULL);
+	secret_err(SRCDIR "/etc/sluice.yaml",
+		   "t.yaml:3:18: error: \"password_file\": \"" SRCDIR
+		   "/etc/sluice.yaml\" is larger than 4096 bytes: not a "
+		   "password\n",
+		   NULL);
+
+	/* the keys' own errors */
+	load_err("rate_limit_store:\n"
+		 "  address: 127.0.0.1:6379\n"
+		 "  username: \"gate way\"\n"
+		 "  password_file: \"\"\n"
+		 "  password: inline\n" LISTENER CLUSTER,
+		 "t.yaml:3:13: error: \"username\": \"gate way\" must be 1 "
+		 "to 128 printable characters without spaces\n"
+		 "t.yaml:4:18: error: \"password_file\": must not be empty\n"
+		 "t.yaml:5:3: error: unknown key \"password\" in "
+		 "rate_limit_store\n");
+	load_err("rate_limit_store:\n"
+		 "  address: 127.0.0.1:6379\n"
+		 "  username: sluice-gw\n" LISTENER CLUSTER,
+		 "t.yaml:3:3: error: rate_limit_store: \"username\" needs "
+		 "\"password_file\" (Redis authenticates a user by its "
+		 "password)\n");
+	load_err("rate_limit_store:\n"
+		 "  address: 127.0.0.1:6379\n"
+		 "  username: [a]\n"
+		 "  password_file: {a: b}\n" LISTENER CLUSTER,
+		 "t.yaml:3:13: error: \"username\": expected a string\n"
+		 "t.yaml:4:18: error: \"password_file\": expected a string\n");
+}
+
 int
 main(void)
 {
@@ -3178,6 +3542,10 @@ main(void)
 	    cmocka_unit_test(test_outlier_conf),
 	    cmocka_unit_test(test_tls_conf),
 	    cmocka_unit_test(test_tls_conf_errors),
+	    cmocka_unit_test(test_policy_conf),
+	    cmocka_unit_test(test_policy_conf_errors),
+	    cmocka_unit_test(test_rate_limit_conf),
+	    cmocka_unit_test(test_rate_limit_store_auth),
 	};
 	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	size_t ncases = sizeof(error_cases) / sizeof(error_cases[0]);

@@ -30,8 +30,11 @@ rewrite(const char *raw, const char *rid)
 {
 	static char out[4096];
 	struct sl_h1_request req;
-	struct sl_fwd fwd = {"10.0.0.7",       "http", rid,
-			     "127.0.0.1:8080", NULL,   NULL};
+	struct sl_fwd fwd = {.client_ip = "10.0.0.7",
+			     .proto = "http",
+			     .request_id = rid,
+			     .default_host = "127.0.0.1:8080",
+			     .xff = SL_FWD_APPEND};
 	long n;
 
 	parse_req(raw, &req);
@@ -112,9 +115,12 @@ test_request_client_subject(void **state)
 {
 	static char out[4096];
 	struct sl_h1_request req;
-	struct sl_fwd fwd = {
-	    "10.0.0.7",		"https", "rid", "127.0.0.1:8443",
-	    "X-Client-Subject", NULL};
+	struct sl_fwd fwd = {.client_ip = "10.0.0.7",
+			     .proto = "https",
+			     .request_id = "rid",
+			     .default_host = "127.0.0.1:8443",
+			     .subject_header = "X-Client-Subject",
+			     .xff = SL_FWD_APPEND};
 	const char *raw =
 	    "GET / HTTP/1.1\r\nHost: h\r\n"
 	    "x-client-subject: CN=mallory\r\nA: 1\r\n"
@@ -170,7 +176,7 @@ test_connection_cannot_remove_framing(void **state)
 	assert_int_equal(sl_h1_parse_response(raw, strlen(raw), &r, SL_M_GET),
 			 0);
 	long n = sl_h1_write_response_head(resp, sizeof(resp) - 1, &r, 1, 0, 0,
-					   "rid", NULL);
+					   "rid", NULL, NULL, NULL);
 	resp[n] = '\0';
 	assert_non_null(strstr(resp, "\r\nContent-Length: 5\r\n"));
 }
@@ -263,7 +269,11 @@ static void
 test_request_head_too_small_buffer(void **state)
 {
 	struct sl_h1_request req;
-	struct sl_fwd fwd = {"1.1.1.1", "http", "r", "h", NULL, NULL};
+	struct sl_fwd fwd = {.client_ip = "1.1.1.1",
+			     .proto = "http",
+			     .request_id = "r",
+			     .default_host = "h",
+			     .xff = SL_FWD_APPEND};
 	char out[32];
 
 	parse_req("GET /long/path HTTP/1.1\r\nHost: example\r\n\r\n", &req);
@@ -284,7 +294,7 @@ rewrite_resp(const char *raw, int minor, int close, int dechunk)
 	assert_int_equal(
 	    sl_h1_parse_response(raw, strlen(raw), &resp, SL_M_GET), 0);
 	n = sl_h1_write_response_head(out, sizeof(out) - 1, &resp, minor, close,
-				      dechunk, "rid", NULL);
+				      dechunk, "rid", NULL, NULL, NULL);
 	assert_true(n > 0);
 	out[n] = '\0';
 	return out;
@@ -355,7 +365,7 @@ test_error_responses(void **state)
 	long n;
 
 	n = sl_h1_write_error(out, sizeof(out) - 1, 504, "upstream_timeout",
-			      "abc", 0, 0, 1);
+			      "abc", 0, 0, 1, NULL, NULL);
 	assert_true(n > 0);
 	out[n] = '\0';
 	assert_non_null(strstr(out, "HTTP/1.1 504 Gateway Timeout\r\n"));
@@ -370,22 +380,23 @@ test_error_responses(void **state)
 	assert_non_null(strstr(out, cl));
 
 	n = sl_h1_write_error(out, sizeof(out) - 1, 405, "method_not_allowed",
-			      "abc", 1, 0, 1);
+			      "abc", 1, 0, 1, NULL, NULL);
 	out[n] = '\0';
 	assert_non_null(strstr(out, "\r\nAllow: "));
 	assert_non_null(strstr(out, "\r\nConnection: close\r\n"));
 
 	n = sl_h1_write_error(out, sizeof(out) - 1, 503, "no_endpoint", "abc",
-			      0, 1, 1);
+			      0, 1, 1, NULL, NULL);
 	out[n] = '\0';
 	assert_non_null(strstr(out, "\r\nRetry-After: "));
 	/* HEAD: same head, no body */
 	assert_string_equal(strstr(out, "\r\n\r\n"), "\r\n\r\n");
-	assert_int_equal(
-	    sl_h1_write_error(out, 40, 400, "bad_request", "abc", 1, 0, 1), -1);
+	assert_int_equal(sl_h1_write_error(out, 40, 400, "bad_request", "abc",
+					   1, 0, 1, NULL, NULL),
+			 -1);
 	/* a persistent HTTP/1.0 client is told the connection stays */
 	n = sl_h1_write_error(out, sizeof(out) - 1, 404, "no_route", "abc", 0,
-			      0, 0);
+			      0, 0, NULL, NULL);
 	out[n] = '\0';
 	assert_non_null(strstr(out, "\r\nConnection: keep-alive\r\n"));
 }

@@ -44,6 +44,23 @@ test_ipv4_every_octet(void **state)
 	check_v4(127, 0, 0, 1);
 }
 
+/* sl_ipv4_str copies 4 bytes an octet: the longest address still ends
+ * in its 16 bytes (ASan sees a write past a heap block's end). */
+static void
+test_ipv4_longest_fits_16_bytes(void **state)
+{
+	char *out = test_malloc(16);
+
+	(void)state;
+	assert_string_equal(
+	    sl_ipv4_str((const unsigned char[]){255, 255, 255, 255}, out),
+	    "255.255.255.255");
+	assert_string_equal(
+	    sl_ipv4_str((const unsigned char[]){100, 10, 1, 200}, out),
+	    "100.10.1.200");
+	test_free(out);
+}
+
 static void
 test_ipv4_small_buffer_falls_back(void **state)
 {
@@ -90,6 +107,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ipv4_every_octet),
+	    cmocka_unit_test(test_ipv4_longest_fits_16_bytes),
 	    cmocka_unit_test(test_ipv4_small_buffer_falls_back),
 	    cmocka_unit_test(test_ipv6_and_port),
 	};

@@ -1,0 +1,882 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The edge keys of the sluice schema (doc/edge.md): who the client is
+ * (proxy_protocol, trusted_proxies), what a listener or route lets in and
+ * rewrites (allow, deny, header rules, a route's max_body_bytes) and the
+ * rate limits with their store. Called by conf.c while it walks a
+ * listener, route, cluster or the top level; like conf.c it reads the
+ * node tree and nothing else.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cidr.h"
+#include "conf.h"
+#include "conf_int.h"
+#include "conf_yaml.h"
+#include "hdrrule.h"
+#include "policy.h"
+#include "proxyproto.h"
+#include "util.h"
+
+/* ---- identity: PROXY protocol and trusted proxies ---------------------- */
+
+static const char *const proxy_protocol_keys[] = {"from", "versions", NULL};
+static const char *const client_header_names[] = {"x-forwarded-for",
+						  "forwarded", NULL};
+static const char *const untrusted_names[] = {"append", "strip", NULL};
+static const char *const cluster_pp_names[] = {"off", "v2", NULL};
+
+/*
+ * A list of addresses and CIDR ranges into set ("10.0.0.0/8",
+ * "192.0.2.10", "2001:db8::/32"); empty_ok says whether [] is allowed.
+ * Every bad item is reported.
+ */
+static void
+parse_cidr_list(struct sl_yaml_loader *ld, const char *lbl, const char *key,
+		const struct sl_yaml_node *seq, int empty_ok,
+		struct sl_cidr_set *set, unsigned **lines)
+{
+	char why[128];
+
+	if (sl_yaml_get_seq(ld, key, seq) == -1)
+		return;
+	if (seq->nkids == 0) {
+		if (!empty_ok)
+			sl_yaml_err_lacks(
+			    ld, seq, "%s: \"%s\" must not be empty", lbl, key);
+		return;
+	}
+	if ((set->v = calloc(seq->nkids, sizeof(*set->v))) == NULL ||
+	    (lines != NULL &&
+	     (*lines = calloc(seq->nkids, sizeof(**lines))) == NULL)) {
+		ld->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < seq->nkids; i++) {
+		const struct sl_yaml_node *n = seq->kids[i];
+		if (n->type == SL_YAML_NODE_BAD)
+			continue;
+		if (!sl_yaml_is_string(n)) {
+			sl_yaml_err_node(ld, n,
+					 "\"%s\": expected an address or a "
+					 "range such as 10.0.0.0/8",
+					 key);
+			continue;
+		}
+		if (sl_cidr_parse(n->str, &set->v[set->n], why, sizeof(why)) ==
+		    -1) {
+			sl_yaml_err_node(ld, n, "\"%s\": \"%s\": %s", key,
+					 sl_yaml_qnode(ld, n), why);
+			continue;
+		}
+		if (lines != NULL)
+			(*lines)[set->n] = n->line;
+		set->n++;
+	}
+}
+
+/* proxy_protocol: { from: [...], versions: [1, 2] } */
+static void
+parse_proxy_protocol(struct sl_yaml_loader *ld, const char *lbl,
+		     const struct sl_yaml_node *map,
+		     struct sl_conf_proxy_protocol *pp)
+{
+	const struct sl_yaml_node *v;
+
+	if (sl_yaml_get_map(ld, "proxy_protocol", map) == -1)
+		return;
+	pp->enabled = 1;
+	pp->versions = SL_PP_V1 | SL_PP_V2;
+	sl_yaml_check_keys(ld, map, proxy_protocol_keys, "in proxy_protocol");
+	if ((v = sl_yaml_map_get(map, "from", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map,
+				  "%s: \"proxy_protocol\": missing key "
+				  "\"from\" (the balancers' addresses)",
+				  lbl);
+	else
+		parse_cidr_list(ld, lbl, "from", v, 0, &pp->from, NULL);
+	if ((v = sl_yaml_map_get(map, "versions", NULL)) == NULL ||
+	    sl_yaml_get_seq(ld, "versions", v) == -1)
+		return;
+	if (v->nkids == 0) {
+		sl_yaml_err_lacks(ld, v, "%s: \"versions\" must not be empty",
+				  lbl);
+		return;
+	}
+	pp->versions = 0;
+	for (size_t i = 0; i < v->nkids; i++) {
+		const struct sl_yaml_node *n = v->kids[i];
+		if (n->type == SL_YAML_NODE_BAD)
+			continue;
+		if (n->type == SL_YAML_NODE_SCALAR && n->plain &&
+		    (strcmp(n->str, "1") == 0 || strcmp(n->str, "2") == 0)) {
+			pp->versions |= n->str[0] == '1' ? SL_PP_V1 : SL_PP_V2;
+			continue;
+		}
+		sl_yaml_err_node(ld, n,
+				 "\"versions\": expected 1 or 2 (PROXY "
+				 "protocol versions), not \"%s\"",
+				 sl_yaml_qnode(ld, n));
+	}
+	if (pp->versions == 0)
+		pp->versions = SL_PP_V1 | SL_PP_V2; /* reported above */
+}
+
+/* A listener's proxy_protocol, trusted_proxies, client_address_header and
+ * untrusted_forwarded. */
+void
+sl_conf_parse_identity(struct sl_yaml_loader *ld, const char *lbl,
+		       const struct sl_yaml_node *map,
+		       struct sl_conf_listener *l)
+{
+	const struct sl_yaml_node *v;
+	int e;
+
+	if ((v = sl_yaml_map_get(map, "proxy_protocol", NULL)) != NULL)
+		parse_proxy_protocol(ld, lbl, v, &l->proxy_protocol);
+	if ((v = sl_yaml_map_get(map, "trusted_proxies", NULL)) != NULL)
+		parse_cidr_list(ld, lbl, "trusted_proxies", v, 1,
+				&l->trusted_proxies, NULL);
+	if ((v = sl_yaml_map_get(map, "client_address_header", NULL)) != NULL &&
+	    (e = sl_yaml_get_enum(ld, "client_address_header", v,
+				  client_header_names,
+				  "x-forwarded-for or forwarded")) >= 0)
+		l->client_address_header = (enum sl_client_header)e;
+	if ((v = sl_yaml_map_get(map, "untrusted_forwarded", NULL)) != NULL &&
+	    (e = sl_yaml_get_enum(ld, "untrusted_forwarded", v, untrusted_names,
+				  "append or strip")) >= 0)
+		l->untrusted_forwarded = (enum sl_untrusted_forwarded)e;
+}
+
+/* A cluster's proxy_protocol: off | v2. */
+void
+sl_conf_parse_cluster_identity(struct sl_yaml_loader *ld,
+			       const struct sl_yaml_node *map,
+			       struct sl_conf_cluster *cl)
+{
+	const struct sl_yaml_node *v;
+	int e;
+
+	if ((v = sl_yaml_map_get(map, "proxy_protocol", NULL)) != NULL &&
+	    (e = sl_yaml_get_enum(ld, "proxy_protocol", v, cluster_pp_names,
+				  "off or v2")) >= 0)
+		cl->proxy_protocol = e == 1 ? 2 : 0;
+}
+
+void
+sl_conf_free_identity(struct sl_conf_listener *l)
+{
+	free(l->proxy_protocol.from.v);
+	free(l->trusted_proxies.v);
+}
+
+/* ---- edge policy: allow, deny, header rules (doc/edge.md 4, 5) ---------- */
+
+/* A body limit a route did not set: its listener's, filled in once the
+ * listener's routes are read (sl_conf_check_listener_policy). */
+#define ROUTE_BODY_UNSET UINT64_MAX
+
+static const char *const header_rules_keys[] = {"set", "add", "remove", NULL};
+
+/* The policy *pp, made on first use (NULL with ld->oom set). */
+static struct sl_policy *
+policy_of(struct sl_yaml_loader *ld, struct sl_policy **pp)
+{
+	if (*pp == NULL && (*pp = calloc(1, sizeof(**pp))) == NULL)
+		ld->oom = 1;
+	return *pp;
+}
+
+/* allow: or deny: a list of ranges (parse_cidr_list; allow not empty),
+ * and the rule the log names when one refuses a request. */
+static void
+parse_cidrs(struct sl_yaml_loader *ld, const struct sl_yaml_node *keyn,
+	    const struct sl_yaml_node *seq, struct sl_policy *p)
+{
+	const char *key = keyn->str;
+	int deny = strcmp(key, "deny") == 0;
+	struct sl_cidr_set *set = deny ? &p->deny : &p->allow;
+	char rule[SL_YAML_LABEL_MAX + 96], c[64];
+	unsigned *lines = NULL;
+
+	if (!deny && seq->type == SL_YAML_NODE_SEQ && seq->nkids == 0) {
+		/* it would refuse everybody: a mistake more often than not */
+		sl_yaml_err_lacks(ld, seq,
+				  "\"allow\": must not be empty (to refuse "
+				  "every client, deny [0.0.0.0/0, ::/0])");
+		return;
+	}
+	parse_cidr_list(ld, key, key, seq, 1, set, deny ? &lines : NULL);
+	if (deny && set->n > 0) {
+		if ((p->deny_rules = calloc(set->n, sizeof(char *))) == NULL) {
+			ld->oom = 1;
+			free(lines);
+			return;
+		}
+		for (size_t i = 0; i < set->n; i++) {
+			snprintf(rule, sizeof(rule), "deny %s (%s:%u)",
+				 sl_cidr_str(&set->v[i], c, sizeof(c)),
+				 ld->name, lines[i]);
+			if ((p->deny_rules[i] = sl_yaml_strdup(ld, rule)) ==
+			    NULL)
+				break;
+		}
+	}
+	free(lines);
+	if (!deny) {
+		snprintf(rule, sizeof(rule), "not in allow (%s:%u)", ld->name,
+			 keyn->line);
+		p->allow_rule = sl_yaml_strdup(ld, rule);
+	}
+}
+
+/* The message for a value sl_hdr_rules_field refused. */
+static void
+header_value_error(struct sl_yaml_loader *ld, const char *key,
+		   const struct sl_yaml_node *k, const struct sl_yaml_node *v,
+		   enum sl_hdr_err e, size_t off, size_t elen)
+{
+	char var[SL_YAML_QUOTE_MAX + 1], mean[SL_YAML_LABEL_MAX] = "";
+	const char *best = NULL;
+	unsigned bestd = 0;
+
+	switch (e) {
+	case SL_HDR_E_VAR:
+		/* "${name}": the name without its braces */
+		snprintf(var, sizeof(var), "%.*s",
+			 (int)SL_MIN(elen - 3, SL_YAML_QUOTE_MAX),
+			 v->str + off + 2);
+		for (int i = 0; sl_hdr_var_name(i) != NULL; i++)
+			sl_yaml_suggest(var, sl_hdr_var_name(i), &best, &bestd);
+		if (best != NULL)
+			snprintf(mean, sizeof(mean),
+				 " (did you mean \"${%s}\"?)", best);
+		else
+			snprintf(mean, sizeof(mean),
+				 " (known: client_ip, request_id, route, "
+				 "cluster, tls_version, tls_client_subject)");
+		sl_yaml_err_node(ld, v,
+				 "\"%s\": unknown variable \"${%s}\" in the "
+				 "value of \"%s\"%s",
+				 key, sl_yaml_qstr(ld, var),
+				 sl_yaml_qnode(ld, k), mean);
+		break;
+	case SL_HDR_E_OPEN:
+		sl_yaml_err_node(ld, v,
+				 "\"%s\": \"${\" without \"}\" in the value "
+				 "of \"%s\"",
+				 key, sl_yaml_qnode(ld, k));
+		break;
+	case SL_HDR_E_DOLLAR:
+		sl_yaml_err_node(ld, v,
+				 "\"%s\": a lone \"$\" in the value of \"%s\" "
+				 "(\"$$\" is a dollar sign, \"${NAME}\" a "
+				 "variable)",
+				 key, sl_yaml_qnode(ld, k));
+		break;
+	case SL_HDR_E_NOMEM:
+		ld->oom = 1;
+		break;
+	default:
+		sl_yaml_err_node(ld, v,
+				 "\"%s\": invalid value \"%s\" for \"%s\" (no "
+				 "control characters, no leading or trailing "
+				 "blanks)",
+				 key, sl_yaml_qnode(ld, v),
+				 sl_yaml_qnode(ld, k));
+		break;
+	}
+}
+
+/* A name a header rule names: a token that rules may touch; reported at
+ * n. Returns 0 when usable. */
+static int
+header_rule_name(struct sl_yaml_loader *ld, const char *key,
+		 const struct sl_yaml_node *n, int request)
+{
+	const char *why;
+
+	if (n->type == SL_YAML_NODE_BAD)
+		return -1;
+	if (!sl_yaml_is_string(n)) {
+		sl_yaml_err_node(ld, n, "\"%s\": expected a header name", key);
+		return -1;
+	}
+	if (!sl_conf_is_token(n->str, n->len)) {
+		sl_yaml_err_node(ld, n, "\"%s\": invalid header name \"%s\"",
+				 key, sl_yaml_qnode(ld, n));
+		return -1;
+	}
+	if ((why = sl_hdr_name_refused(n->str, n->len, request)) != NULL) {
+		sl_yaml_err_node(ld, n,
+				 "\"%s\": \"%s\" %s: no rule may touch it", key,
+				 sl_yaml_qnode(ld, n), why);
+		return -1;
+	}
+	return 0;
+}
+
+/* set: or add: { NAME: VALUE, ... } of one set of header rules. */
+static void
+parse_header_fields(struct sl_yaml_loader *ld, const char *key, int add,
+		    const struct sl_yaml_node *map, int request,
+		    struct sl_hdr_rules *r)
+{
+	if (sl_yaml_get_map(ld, add ? "add" : "set", map) == -1)
+		return;
+	for (size_t i = 0; i + 1 < map->nkids; i += 2) {
+		const struct sl_yaml_node *k = map->kids[i],
+					  *v = map->kids[i + 1];
+		size_t off, elen;
+		enum sl_hdr_err e;
+		int bad = header_rule_name(ld, key, k, request);
+
+		if (v->type == SL_YAML_NODE_BAD)
+			continue;
+		if (!sl_yaml_is_string(v)) {
+			sl_yaml_err_node(ld, v,
+					 "\"%s\": the value of \"%s\" must be "
+					 "a string",
+					 key,
+					 k->type == SL_YAML_NODE_SCALAR
+					     ? sl_yaml_qnode(ld, k)
+					     : "");
+			continue;
+		}
+		if (bad)
+			continue;
+		e = sl_hdr_rules_field(r, k->str, v->str, v->len, add, k->line,
+				       k->col, &off, &elen);
+		if (e == SL_HDR_E_DUP)
+			sl_yaml_err_node(ld, k, "\"%s\": %s names \"%s\" twice",
+					 key, add ? "add" : "set",
+					 sl_yaml_qnode(ld, k));
+		else if (e != SL_HDR_E_OK)
+			header_value_error(ld, key, k, v, e, off, elen);
+	}
+}
+
+/* request_headers: or response_headers: { set, add, remove }. */
+static void
+parse_header_rules(struct sl_yaml_loader *ld, const char *key,
+		   const struct sl_yaml_node *map, struct sl_hdr_rules **out)
+{
+	int request = strcmp(key, "request_headers") == 0;
+	const struct sl_yaml_node *v;
+	struct sl_hdr_rules *r;
+
+	if (sl_yaml_get_map(ld, key, map) == -1)
+		return;
+	sl_yaml_check_keys(ld, map, header_rules_keys, "in header rules");
+	if ((r = *out = sl_hdr_rules_new()) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	if ((v = sl_yaml_map_get(map, "remove", NULL)) != NULL &&
+	    sl_yaml_get_seq(ld, "remove", v) == 0)
+		for (size_t i = 0; i < v->nkids; i++) {
+			const struct sl_yaml_node *n = v->kids[i];
+			enum sl_hdr_err e;
+
+			if (header_rule_name(ld, key, n, request) == -1)
+				continue;
+			e = sl_hdr_rules_remove(r, n->str, n->line, n->col);
+			if (e == SL_HDR_E_DUP)
+				sl_yaml_err_node(ld, n,
+						 "\"%s\": remove names \"%s\" "
+						 "twice",
+						 key, sl_yaml_qnode(ld, n));
+			else if (e == SL_HDR_E_NOMEM)
+				ld->oom = 1;
+		}
+	if ((v = sl_yaml_map_get(map, "set", NULL)) != NULL)
+		parse_header_fields(ld, key, 0, v, request, r);
+	if ((v = sl_yaml_map_get(map, "add", NULL)) != NULL)
+		parse_header_fields(ld, key, 1, v, request, r);
+}
+
+/* allow, deny, request_headers and response_headers of a listener or a
+ * route (the mapping map); *pp stays NULL when none is written. */
+void
+sl_conf_parse_policy(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+		     struct sl_policy **pp)
+{
+	static const char *const keys[] = {"allow", "deny", "request_headers",
+					   "response_headers"};
+	const struct sl_yaml_node *v, *k;
+	struct sl_policy *p;
+
+	for (size_t i = 0; i < SL_NELEM(keys); i++) {
+		if ((v = sl_yaml_map_get(map, keys[i], &k)) == NULL ||
+		    (p = policy_of(ld, pp)) == NULL)
+			continue;
+		if (i < 2)
+			parse_cidrs(ld, k, v, p);
+		else
+			parse_header_rules(ld, keys[i], v,
+					   i == 2 ? &p->request : &p->response);
+	}
+}
+
+/* Reports each rule of r that names name (a field sluice writes, which
+ * whose says). */
+static void
+check_own_name(struct sl_yaml_loader *ld, const char *key,
+	       const struct sl_hdr_rules *r, const char *name,
+	       const char *whose)
+{
+	if (r == NULL || name == NULL)
+		return;
+	for (size_t i = 0; i < r->nremove; i++)
+		if (strcasecmp(r->remove[i].name, name) == 0)
+			sl_yaml_err_at(ld, r->remove[i].line, r->remove[i].col,
+				       "\"%s\": \"%s\" is %s: no rule may "
+				       "touch it",
+				       key, sl_yaml_qstr(ld, r->remove[i].name),
+				       whose);
+	for (size_t i = 0; i < r->nfields; i++)
+		if (strcasecmp(r->fields[i].name, name) == 0)
+			sl_yaml_err_at(ld, r->fields[i].line, r->fields[i].col,
+				       "\"%s\": \"%s\" is %s: no rule may "
+				       "touch it",
+				       key, sl_yaml_qstr(ld, r->fields[i].name),
+				       whose);
+}
+
+/* A route's allow, deny, header rules and max_body_bytes. */
+void
+sl_conf_parse_route_policy(struct sl_yaml_loader *ld, const char *lbl,
+			   const struct sl_yaml_node *map,
+			   struct sl_conf_route *r)
+{
+	const struct sl_yaml_node *v;
+	char whose[SL_YAML_LABEL_MAX + 32];
+
+	r->max_body_bytes = ROUTE_BODY_UNSET;
+	if ((v = sl_yaml_map_get(map, "max_body_bytes", NULL)) != NULL &&
+	    sl_yaml_get_size(ld, "max_body_bytes", v, 0, UINT64_MAX - 1,
+			     &r->max_body_bytes) == -1)
+		r->max_body_bytes = ROUTE_BODY_UNSET;
+	sl_conf_parse_policy(ld, map, &r->policy);
+	snprintf(whose, sizeof(whose), "%s's expose_cluster_header", lbl);
+	if (r->policy != NULL)
+		check_own_name(ld, "response_headers", r->policy->response,
+			       r->expose_cluster_header, whose);
+}
+
+/*
+ * A listener's policy (sl_conf_parse_policy) with its routes: no rule of the
+ * listener or of a route may name the listener's client_subject_header,
+ * nor a listener's response rule a route's expose_cluster_header; a route
+ * without max_body_bytes takes the listener's.
+ */
+void
+sl_conf_check_listener_policy(struct sl_yaml_loader *ld,
+			      struct sl_conf_listener *l)
+{
+	const char *subject = l->tls.client_subject_header;
+	const struct sl_hdr_rules *lq = NULL, *ls = NULL;
+	char whose[SL_YAML_LABEL_MAX + 32];
+
+	if (l->policy != NULL)
+		check_own_name(ld, "request_headers", l->policy->request,
+			       subject, "the listener's client_subject_header");
+	l->wants_subject =
+	    sl_policy_uses(l->policy, SL_HDR_V_TLS_CLIENT_SUBJECT);
+	/* the rules each message meets, put together once */
+	if (l->policy != NULL) {
+		lq = l->policy->request;
+		ls = l->policy->response;
+		l->policy->rules[0] =
+		    sl_hdr_apply_set(&l->policy->apply[0], lq, NULL);
+		l->policy->rules[1] =
+		    sl_hdr_apply_set(&l->policy->apply[1], ls, NULL);
+	}
+	for (size_t i = 0; i < l->nroutes; i++) {
+		struct sl_conf_route *r = &l->routes[i];
+		struct sl_policy *p = r->policy;
+
+		if ((lq != NULL || ls != NULL ||
+		     (p != NULL &&
+		      (p->request != NULL || p->response != NULL))) &&
+		    (p = policy_of(ld, &r->policy)) != NULL) {
+			p->rules[0] =
+			    sl_hdr_apply_set(&p->apply[0], lq, p->request);
+			p->rules[1] =
+			    sl_hdr_apply_set(&p->apply[1], ls, p->response);
+		}
+
+		if (r->max_body_bytes == ROUTE_BODY_UNSET)
+			r->max_body_bytes = l->limits.max_body_bytes;
+		if (r->policy != NULL)
+			check_own_name(ld, "request_headers",
+				       r->policy->request, subject,
+				       "the listener's client_subject_header");
+		if (l->policy != NULL && r->expose_cluster_header != NULL) {
+			snprintf(whose, sizeof(whose),
+				 "route \"%s\"'s expose_cluster_header",
+				 r->name != NULL ? r->name : "?");
+			check_own_name(ld, "response_headers",
+				       l->policy->response,
+				       r->expose_cluster_header, whose);
+		}
+		if (sl_policy_uses(r->policy, SL_HDR_V_TLS_CLIENT_SUBJECT))
+			l->wants_subject = 1;
+	}
+}
+
+/* ---- rate limits (doc/edge.md section 6) -------------------------------- */
+
+#define CONF_RL_MAX	   8	     /* limits per route */
+#define CONF_RL_MAX_RATE   1000000   /* requests per unit */
+#define CONF_RL_MAX_BURST  1000000   /* requests at once */
+#define CONF_RL_MAX_KEYS   (1 << 24) /* max_keys */
+#define DEF_RL_LOCAL_KEYS  65536
+#define DEF_RL_FLEET_KEYS  4096
+#define CONF_RL_MAX_PREFIX 64
+#define CONF_RL_MAX_USER   128 /* bytes of a Redis ACL user name */
+#define CONF_RL_SPAN_US	   ((uint64_t)1 << 40) /* burst x interval */
+
+static const char *const rate_limit_keys[] = {
+    "name", "key", "rate", "burst", "scope", "max_keys", "on_store_error", NULL,
+};
+static const char *const rate_limit_store_keys[] = {
+    "address", "timeout", "prefix", "username", "password_file", NULL,
+};
+static const char *const rl_scope_names[] = {"local", "fleet", NULL};
+static const char *const rl_error_names[] = {"allow", "deny", NULL};
+
+/* "10/s", "100/m", "1000/h" into rate and unit. Returns 0 or -1
+ * (reported). */
+static int
+parse_rl_rate(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
+	      struct sl_conf_rate_limit *rl)
+{
+	const char *s;
+	uint64_t v;
+	enum sl_yaml_num r;
+
+	if (n->type == SL_YAML_NODE_BAD)
+		return -1;
+	s = n->str;
+	if (!sl_yaml_is_string(n) ||
+	    (r = sl_yaml_parse_digits(&s, &v)) == SL_YAML_NUM_BAD ||
+	    s[0] != '/' || (s[1] != 's' && s[1] != 'm' && s[1] != 'h') ||
+	    s[2] != '\0') {
+		sl_yaml_err_node(
+		    ld, n,
+		    "\"rate\": expected N/s, N/m or N/h (requests "
+		    "per second, minute or hour), not \"%s\"",
+		    n->type == SL_YAML_NODE_SCALAR ? sl_yaml_qnode(ld, n) : "");
+		return -1;
+	}
+	if (r != SL_YAML_NUM_OK || v == 0 || v > CONF_RL_MAX_RATE) {
+		sl_yaml_err_node(ld, n,
+				 "\"rate\": %s is out of range (1 to %d "
+				 "requests per unit)",
+				 sl_yaml_qnode(ld, n), CONF_RL_MAX_RATE);
+		return -1;
+	}
+	rl->rate = v;
+	rl->unit_s = s[1] == 's' ? 1 : s[1] == 'm' ? 60 : 3600;
+	return 0;
+}
+
+/* "client_ip", "header:NAME", "cookie:NAME" or "route" (one bucket). */
+static int
+parse_rl_key(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
+	     struct sl_conf_key *k)
+{
+	const char *s;
+
+	if (sl_yaml_get_str(ld, "key", n, &s) == -1)
+		return -1;
+	if (strcmp(s, "route") == 0) {
+		k->source = SL_KEY_NONE;
+		return 0;
+	}
+	if (strcmp(s, "client_ip") != 0 && strncmp(s, "header:", 7) != 0 &&
+	    strncmp(s, "cookie:", 7) != 0) {
+		sl_yaml_err_node(ld, n,
+				 "\"key\": expected client_ip, header:NAME, "
+				 "cookie:NAME or route, not \"%s\"",
+				 sl_yaml_qnode(ld, n));
+		return -1;
+	}
+	return sl_conf_parse_key(ld, "key", n, k);
+}
+
+/* One item of rate_limit:. */
+static void
+parse_rate_limit(struct sl_yaml_loader *ld, const char *lbl,
+		 const struct sl_yaml_node *map, struct sl_conf_rate_limit *rl)
+{
+	const struct sl_yaml_node *v, *burstn, *errk;
+	char rlbl[2 * SL_YAML_LABEL_MAX];
+	int e, rate_ok = 0, scope_ok = 0;
+
+	rl->scope = SL_RL_SCOPE_LOCAL;
+	if (map->type != SL_YAML_NODE_MAP) {
+		if (map->type != SL_YAML_NODE_BAD)
+			sl_yaml_err_node(ld, map,
+					 "%s: each \"rate_limit\" item is a "
+					 "mapping with \"name\", \"key\" and "
+					 "\"rate\"",
+					 lbl);
+		return;
+	}
+	sl_yaml_check_keys(ld, map, rate_limit_keys, "in rate_limit");
+	if ((v = sl_yaml_map_get(map, "name", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map,
+				  "%s: rate_limit: missing key \"name\"", lbl);
+	else
+		sl_yaml_get_name(ld, v, &rl->name);
+	snprintf(rlbl, sizeof(rlbl), "%s: rate_limit \"%s\"", lbl,
+		 rl->name != NULL ? rl->name : "?");
+	if ((v = sl_yaml_map_get(map, "key", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map, "%s: missing key \"key\"", rlbl);
+	else
+		parse_rl_key(ld, v, &rl->key);
+	if ((v = sl_yaml_map_get(map, "rate", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map, "%s: missing key \"rate\"", rlbl);
+	else
+		rate_ok = parse_rl_rate(ld, v, rl) == 0;
+	rl->burst = rl->rate;
+	if ((burstn = sl_yaml_map_get(map, "burst", NULL)) != NULL &&
+	    sl_yaml_get_uint(ld, "burst", burstn, 1, CONF_RL_MAX_BURST,
+			     &rl->burst) == -1)
+		burstn = NULL;
+	/* the TATs of a key must stay within 48 bits of microseconds */
+	if (rate_ok &&
+	    rl->burst * ((rl->unit_s * 1000000 + rl->rate - 1) / rl->rate) >
+		CONF_RL_SPAN_US)
+		sl_yaml_err_node(ld, burstn != NULL ? burstn : map,
+				 "%s: \"burst\" (%llu) at %llu/%s spans more "
+				 "than 12 days; lower the burst",
+				 rlbl, (unsigned long long)rl->burst,
+				 (unsigned long long)rl->rate,
+				 rl->unit_s == 1    ? "s"
+				 : rl->unit_s == 60 ? "m"
+						    : "h");
+	if ((v = sl_yaml_map_get(map, "scope", NULL)) != NULL &&
+	    (e = sl_yaml_get_enum(ld, "scope", v, rl_scope_names,
+				  "local or fleet")) >= 0) {
+		rl->scope = (enum sl_conf_rl_scope)e;
+		rl->scope_pos.line = v->line;
+		rl->scope_pos.col = v->col;
+		scope_ok = 1;
+	}
+	rl->max_keys = rl->scope == SL_RL_SCOPE_FLEET ? DEF_RL_FLEET_KEYS
+						      : DEF_RL_LOCAL_KEYS;
+	if ((v = sl_yaml_map_get(map, "max_keys", NULL)) != NULL)
+		sl_yaml_get_uint(ld, "max_keys", v, 1, CONF_RL_MAX_KEYS,
+				 &rl->max_keys);
+	if ((v = sl_yaml_map_get(map, "on_store_error", &errk)) != NULL) {
+		if ((e = sl_yaml_get_enum(ld, "on_store_error", v,
+					  rl_error_names, "allow or deny")) >=
+		    0)
+			rl->store_error_deny = e == 1;
+		/* a wrong scope may have meant fleet; one not read yet
+		 * may be fleet */
+		if (rl->scope != SL_RL_SCOPE_FLEET &&
+		    (scope_ok || (sl_yaml_map_get(map, "scope", NULL) == NULL &&
+				  sl_yaml_whole(ld, map))))
+			sl_yaml_err_node(ld, errk,
+					 "%s: \"on_store_error\" needs "
+					 "\"scope: fleet\"",
+					 rlbl);
+	}
+}
+
+/* rate_limit: a list of limits, each name once. */
+void
+sl_conf_parse_rate_limits(struct sl_yaml_loader *ld, const char *lbl,
+			  const struct sl_yaml_node *seq,
+			  struct sl_conf_route *r)
+{
+	if (sl_yaml_get_seq(ld, "rate_limit", seq) == -1)
+		return;
+	if (seq->nkids == 0) {
+		sl_yaml_err_lacks(ld, seq,
+				  "%s: \"rate_limit\" must not be empty", lbl);
+		return;
+	}
+	if (seq->nkids > CONF_RL_MAX) {
+		sl_yaml_err_node(ld, seq->kids[CONF_RL_MAX],
+				 "%s: more than %d rate limits", lbl,
+				 CONF_RL_MAX);
+		return;
+	}
+	if ((r->rate_limits = calloc(seq->nkids, sizeof(*r->rate_limits))) ==
+	    NULL) {
+		ld->oom = 1;
+		return;
+	}
+	r->nrate_limits = seq->nkids;
+	for (size_t i = 0; i < seq->nkids; i++) {
+		struct sl_conf_rate_limit *rl = &r->rate_limits[i];
+		parse_rate_limit(ld, lbl, seq->kids[i], rl);
+		for (size_t j = 0; rl->name != NULL && j < i; j++)
+			if (r->rate_limits[j].name != NULL &&
+			    strcmp(r->rate_limits[j].name, rl->name) == 0) {
+				sl_yaml_err_node(
+				    ld,
+				    sl_yaml_map_get(seq->kids[i], "name", NULL),
+				    "%s: duplicate rate_limit name "
+				    "\"%s\"",
+				    lbl, sl_yaml_qstr(ld, rl->name));
+				break;
+			}
+	}
+}
+
+void
+sl_conf_free_rate_limits(struct sl_conf_route *r)
+{
+	for (size_t i = 0; i < r->nrate_limits; i++) {
+		free(r->rate_limits[i].name);
+		free(r->rate_limits[i].key.name);
+	}
+	free(r->rate_limits);
+}
+
+/* A string of 1 to max printable ASCII characters without spaces. */
+static int
+printable_word(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* rate_limit_store's AUTH: username, password_file. The file is only
+ * named here; sl_conf_load_secrets (conf_secret.c) reads it. */
+static void
+parse_rl_store_auth(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+		    struct sl_conf *conf)
+{
+	const struct sl_yaml_node *v, *userk, *user;
+	const char *s;
+
+	if ((v = sl_yaml_map_get(map, "password_file", NULL)) != NULL &&
+	    sl_yaml_get_str(ld, "password_file", v, &s) == 0) {
+		if (s[0] == '\0')
+			sl_yaml_err_node(
+			    ld, v, "\"password_file\": must not be empty");
+		else {
+			conf->rl_store.password_file.pos.line = v->line;
+			conf->rl_store.password_file.pos.col = v->col;
+			conf->rl_store.password_file.path =
+			    sl_yaml_strdup(ld, s);
+		}
+	}
+	if ((user = sl_yaml_map_get(map, "username", &userk)) == NULL ||
+	    sl_yaml_get_str(ld, "username", user, &s) == -1)
+		return;
+	if (!printable_word(s, CONF_RL_MAX_USER)) {
+		sl_yaml_err_node(ld, user,
+				 "\"username\": \"%s\" must be 1 to %d "
+				 "printable characters without spaces",
+				 sl_yaml_qnode(ld, user), CONF_RL_MAX_USER);
+		return;
+	}
+	/* a user without a password would be AUTH with nothing: Redis
+	 * has no such form (not said when the key may be in a part of the
+	 * file not read) */
+	if (v == NULL) {
+		if (sl_yaml_whole(ld, map))
+			sl_yaml_err_node(
+			    ld, userk,
+			    "rate_limit_store: \"username\" needs "
+			    "\"password_file\" (Redis authenticates a "
+			    "user by its password)");
+	} else
+		conf->rl_store.username = sl_yaml_strdup(ld, s);
+}
+
+/* rate_limit_store: { address, timeout, prefix, username, password_file }
+ */
+void
+sl_conf_parse_rate_limit_store(struct sl_yaml_loader *ld,
+			       const struct sl_yaml_node *map,
+			       struct sl_conf *conf)
+{
+	const struct sl_yaml_node *v;
+	const char *s;
+
+	conf->rl_store.timeout_ms = DEF_RL_TIMEOUT_MS;
+	if (sl_yaml_get_map(ld, "rate_limit_store", map) == -1)
+		return;
+	sl_yaml_check_keys(ld, map, rate_limit_store_keys,
+			   "in rate_limit_store");
+	if ((v = sl_yaml_map_get(map, "address", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map,
+				  "rate_limit_store: missing key \"address\"");
+	else if (sl_yaml_get_addr(ld, "address", v, &conf->rl_store.addr) == 0)
+		conf->rl_store.set = 1;
+	if ((v = sl_yaml_map_get(map, "timeout", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "timeout", v, 1, 10000,
+				     &conf->rl_store.timeout_ms);
+	if ((v = sl_yaml_map_get(map, "prefix", NULL)) != NULL &&
+	    sl_yaml_get_str(ld, "prefix", v, &s) == 0) {
+		int ok = strlen(s) <= CONF_RL_MAX_PREFIX;
+		for (size_t i = 0; ok && s[i] != '\0'; i++)
+			ok = s[i] > 0x20 && s[i] < 0x7f;
+		if (!ok)
+			sl_yaml_err_node(
+			    ld, v,
+			    "\"prefix\": \"%s\" must be at most %d "
+			    "printable characters without spaces",
+			    sl_yaml_qnode(ld, v), CONF_RL_MAX_PREFIX);
+		else {
+			free(conf->rl_store.prefix);
+			conf->rl_store.prefix = sl_yaml_strdup(ld, s);
+		}
+	}
+	parse_rl_store_auth(ld, map, conf);
+}
+
+/* A fleet limit needs the store; said where its scope is written. */
+void
+sl_conf_check_rate_limit_store(struct sl_yaml_loader *ld,
+			       const struct sl_yaml_node *root,
+			       struct sl_conf *conf)
+{
+	/* not when the store is written (wrong or not), nor when it may
+	 * be in the part not read */
+	if (conf->rl_store.set ||
+	    sl_yaml_map_get(root, "rate_limit_store", NULL) != NULL ||
+	    !sl_yaml_whole(ld, root))
+		return;
+	for (size_t i = 0; i < conf->nlisteners; i++)
+		for (size_t j = 0; j < conf->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &conf->listeners[i].routes[j];
+			for (size_t k = 0; k < r->nrate_limits; k++)
+				if (r->rate_limits[k].scope ==
+				    SL_RL_SCOPE_FLEET)
+					sl_yaml_err_at(
+					    ld,
+					    r->rate_limits[k].scope_pos.line,
+					    r->rate_limits[k].scope_pos.col,
+					    "route \"%s\": rate_limit "
+					    "\"%s\": "
+					    "\"scope: fleet\" needs "
+					    "\"rate_limit_store\" at "
+					    "the top "
+					    "level",
+					    r->name ? r->name : "?",
+					    r->rate_limits[k].name
+						? r->rate_limits[k].name
+						: "?");
+		}
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to the schema files (conf.c, conf_edge.c, conf_tls.c): the
+ * helpers they share and what conf.c calls in the others while it walks the
+ * node tree.
+ * Every function here reports its errors through ld and does no I/O. No
+ * other module may include it; theirs is conf.h.
+ */
+#ifndef SL_CONF_INT_H
+#define SL_CONF_INT_H
+
+#include <stddef.h>
+
+#include "conf.h"
+#include "conf_yaml.h"
+
+/* rate_limit_store's timeout when the file does not say (ms). */
+#define DEF_RL_TIMEOUT_MS 50
+
+/* ---- conf.c: shared helpers --------------------------------------------- */
+
+/* An HTTP token of len bytes (RFC 9110 tchar), s holding no NUL: 1 or 0. */
+int sl_conf_is_token(const char *s, size_t len);
+
+/* true | false into *out. Returns 0, or -1 with the error reported. */
+int sl_conf_get_bool(struct sl_yaml_loader *ld, const char *key,
+		     const struct sl_yaml_node *n, int *out);
+
+/*
+ * "header:NAME", "cookie:NAME" or "client_ip" (sticky:, hash_key:, a rate
+ * limit's key:) into k; k->name is malloc'd, header names lower-cased.
+ * Returns 0, or -1 with the error reported.
+ */
+int sl_conf_parse_key(struct sl_yaml_loader *ld, const char *key,
+		      const struct sl_yaml_node *n, struct sl_conf_key *k);
+
+/* ---- conf_edge.c: identity (doc/edge.md sections 2 and 3) --------------- */
+
+/* A listener's proxy_protocol, trusted_proxies, client_address_header and
+ * untrusted_forwarded, read from the listener's mapping map into l. */
+void sl_conf_parse_identity(struct sl_yaml_loader *ld, const char *lbl,
+			    const struct sl_yaml_node *map,
+			    struct sl_conf_listener *l);
+/* A cluster's proxy_protocol (off | v2), from the cluster's mapping. */
+void sl_conf_parse_cluster_identity(struct sl_yaml_loader *ld,
+				    const struct sl_yaml_node *map,
+				    struct sl_conf_cluster *cl);
+/* Frees what sl_conf_parse_identity allocated in l (not l itself). */
+void sl_conf_free_identity(struct sl_conf_listener *l);
+
+/* ---- conf_edge.c: policy (doc/edge.md sections 4 and 5) ----------------- */
+
+/*
+ * allow, deny, request_headers and response_headers of a listener or a
+ * route (the mapping map) into a malloc'd *pp, which stays NULL when none
+ * is written; the generation frees it with sl_policy_free.
+ */
+void sl_conf_parse_policy(struct sl_yaml_loader *ld,
+			  const struct sl_yaml_node *map,
+			  struct sl_policy **pp);
+/* A route's policy and max_body_bytes; call after its
+ * expose_cluster_header is read. */
+void sl_conf_parse_route_policy(struct sl_yaml_loader *ld, const char *lbl,
+				const struct sl_yaml_node *map,
+				struct sl_conf_route *r);
+/*
+ * Once a listener's tls, policy and routes are read: checks the rules
+ * against the fields sluice writes, puts together the rules each route's
+ * messages meet, and gives a route without max_body_bytes the listener's.
+ */
+void sl_conf_check_listener_policy(struct sl_yaml_loader *ld,
+				   struct sl_conf_listener *l);
+
+/* ---- conf_edge.c: rate limits (doc/edge.md section 6) ------------------- */
+
+/* A route's rate_limit: (the value seq) into r->rate_limits. */
+void sl_conf_parse_rate_limits(struct sl_yaml_loader *ld, const char *lbl,
+			       const struct sl_yaml_node *seq,
+			       struct sl_conf_route *r);
+/* Frees what sl_conf_parse_rate_limits allocated in r (not r itself). */
+void sl_conf_free_rate_limits(struct sl_conf_route *r);
+/* The top-level rate_limit_store: (the value map) into conf->rl_store. */
+void sl_conf_parse_rate_limit_store(struct sl_yaml_loader *ld,
+				    const struct sl_yaml_node *map,
+				    struct sl_conf *conf);
+/* Once the listeners are read: a fleet limit needs the store. */
+void sl_conf_check_rate_limit_store(struct sl_yaml_loader *ld,
+				    const struct sl_yaml_node *root,
+				    struct sl_conf *conf);
+
+/* ---- conf_tls.c (doc/tls.md) -------------------------------------------- */
+
+/*
+ * A listener's tls: (the value map) into t, which holds the defaults;
+ * lbl names the listener in messages. File names are kept, not opened.
+ */
+void sl_conf_parse_tls_server(struct sl_yaml_loader *ld, const char *lbl,
+			      const struct sl_yaml_node *map,
+			      struct sl_conf_tls_server *t);
+/* A cluster's tls: (the value map) into t, which holds the defaults. */
+void sl_conf_parse_tls_client(struct sl_yaml_loader *ld, const char *lbl,
+			      const struct sl_yaml_node *map,
+			      struct sl_conf_tls_client *t);
+
+#endif

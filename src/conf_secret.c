@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The secrets a valid generation names, read into it after parsing:
+ * rate_limit_store.password_file (doc/edge.md section 6.5). Parsing opens
+ * no file but the configuration (its fuzzer feeds it any path); this is
+ * the step that does, at start-up, for -t and at every reload. A password
+ * is never written to a message, a log or /config: only its file's name.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+
+#define SECRET_MAX 4096 /* bytes of a password file */
+
+/* Appends one "FILE:LINE:COL: LEVEL: TEXT" line to *out. */
+static void __attribute__((format(printf, 5, 6)))
+add_msg(char **out, const struct sl_conf *conf, const char *level,
+	const struct sl_conf_pos *pos, const char *fmt, ...)
+{
+	char text[1024], line[1400];
+	size_t have = *out != NULL ? strlen(*out) : 0, n;
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	snprintf(line, sizeof(line), "%s:%u:%u: %s: %s\n",
+		 conf->path != NULL ? conf->path : "?", pos->line, pos->col,
+		 level, text);
+	n = strlen(line);
+	if ((p = realloc(*out, have + n + 1)) == NULL)
+		return;
+	memcpy(p + have, line, n + 1);
+	*out = p;
+}
+
+/*
+ * The password in the file f: its bytes, line ends (LF, CR LF) at the end
+ * removed; one line of bytes other than controls (below 0x20, 0x7f).
+ * Returns a malloc'd string, or NULL with the reason in *errors.
+ */
+static char *
+read_password(const struct sl_conf *conf, const struct sl_conf_file *f,
+	      char **errors, char **warnings)
+{
+	char buf[SECRET_MAX + 1], *pw = NULL;
+	size_t len = 0;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	/* O_NONBLOCK: a FIFO named by mistake does not hang a reload */
+	if ((fd = open(f->path,
+		       O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
+		add_msg(errors, conf, "error", &f->pos,
+			"\"password_file\": cannot read \"%s\": %s", f->path,
+			strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		add_msg(errors, conf, "error", &f->pos,
+			"\"password_file\": \"%s\" is not a regular file",
+			f->path);
+		goto out;
+	}
+	if (st.st_mode & (S_IROTH | S_IWOTH))
+		add_msg(warnings, conf, "warning", &f->pos,
+			"\"password_file\": \"%s\" is readable by others "
+			"(mode %04o): chmod o-rwx",
+			f->path, (unsigned)(st.st_mode & 07777));
+	while (len < sizeof(buf) &&
+	       (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			add_msg(errors, conf, "error", &f->pos,
+				"\"password_file\": cannot read \"%s\": %s",
+				f->path, strerror(errno));
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	if (len > SECRET_MAX) {
+		add_msg(errors, conf, "error", &f->pos,
+			"\"password_file\": \"%s\" is larger than %d bytes: "
+			"not a password",
+			f->path, SECRET_MAX);
+		goto out;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	if (len == 0) {
+		add_msg(errors, conf, "error", &f->pos,
+			"\"password_file\": \"%s\" is empty", f->path);
+		goto out;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (c == '\n' || c == '\r') {
+			add_msg(errors, conf, "error", &f->pos,
+				"\"password_file\": \"%s\" holds more than "
+				"one line (the password alone, on one line)",
+				f->path);
+			goto out;
+		}
+		/* the byte's value only: never the characters around it */
+		if (c < 0x20 || c == 0x7f) {
+			add_msg(errors, conf, "error", &f->pos,
+				"\"password_file\": the password in \"%s\" "
+				"holds a control byte (0x%02x); it must be "
+				"printable",
+				f->path, c);
+			goto out;
+		}
+	}
+	if ((pw = malloc(len + 1)) == NULL) {
+		add_msg(errors, conf, "error", &f->pos,
+			"\"password_file\": \"%s\": out of memory", f->path);
+		goto out;
+	}
+	memcpy(pw, buf, len);
+	pw[len] = '\0';
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	close(fd);
+	return pw;
+}
+
+char *
+sl_conf_load_secrets(struct sl_conf *conf, char **warnings)
+{
+	char *errors = NULL, *warn = NULL;
+
+	if (conf->rl_store.password_file.path != NULL &&
+	    conf->rl_store.password == NULL)
+		conf->rl_store.password = read_password(
+		    conf, &conf->rl_store.password_file, &errors, &warn);
+	if (warn != NULL && warnings != NULL) {
+		size_t have = *warnings != NULL ? strlen(*warnings) : 0;
+		char *p = realloc(*warnings, have + strlen(warn) + 1);
+		if (p != NULL) {
+			strcpy(p + have, warn);
+			*warnings = p;
+		}
+	}
+	free(warn);
+	return errors;
+}

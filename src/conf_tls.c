@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The tls keys of the sluice schema (doc/tls.md): a listener's tls (its
+ * certificates, versions, ciphers, sessions and client certificates) and a
+ * cluster's (SNI, verification, mutual TLS). Called by conf.c; it records
+ * file names with their positions and opens none of them: tls.c loads them.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "conf_int.h"
+#include "conf_yaml.h"
+
+static const char *const tls_server_keys[] = {
+    "certificates", "min_version",     "ciphers",
+    "ciphersuites", "session_tickets", "session_cache",
+    "client_ca",    "client_verify",   "client_subject_header",
+    NULL,
+};
+static const char *const tls_client_keys[] = {
+    "sni", "ca", "verify", "cert", "key", "min_version", NULL,
+};
+static const char *const tls_cert_keys[] = {"cert", "key", NULL};
+static const char *const tls_version_names[] = {"TLSv1.2", "TLSv1.3", NULL};
+static const char *const tls_verify_names[] = {"required", "optional", NULL};
+
+/* A file name: a non-empty string, kept with its position. */
+static void
+get_file(struct sl_yaml_loader *ld, const char *key,
+	 const struct sl_yaml_node *n, struct sl_conf_file *f)
+{
+	const char *str;
+
+	if (sl_yaml_get_str(ld, key, n, &str) == -1)
+		return;
+	if (str[0] == '\0') {
+		sl_yaml_err_node(ld, n, "\"%s\": must not be empty", key);
+		return;
+	}
+	f->pos.line = n->line;
+	f->pos.col = n->col;
+	f->path = sl_yaml_strdup(ld, str);
+}
+
+/* An OpenSSL cipher list: printable, no spaces. */
+static void
+get_cipher_list(struct sl_yaml_loader *ld, const char *key,
+		const struct sl_yaml_node *n, char **out,
+		struct sl_conf_pos *pos)
+{
+	const char *str;
+
+	if (sl_yaml_get_str(ld, key, n, &str) == -1)
+		return;
+	for (size_t i = 0; str[i] != '\0'; i++)
+		if (str[i] <= 0x20 || str[i] >= 0x7f) {
+			sl_yaml_err_node(ld, n,
+					 "\"%s\": an OpenSSL list such as "
+					 "\"ECDHE+AESGCM:ECDHE+CHACHA20\", "
+					 "without spaces",
+					 key);
+			return;
+		}
+	if (str[0] == '\0') {
+		sl_yaml_err_node(ld, n, "\"%s\": must not be empty", key);
+		return;
+	}
+	pos->line = n->line;
+	pos->col = n->col;
+	*out = sl_yaml_strdup(ld, str);
+}
+
+static void
+get_tls_version(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
+		int *out)
+{
+	int e = sl_yaml_get_enum(ld, "min_version", n, tls_version_names,
+				 "TLSv1.2 or TLSv1.3");
+
+	if (e >= 0)
+		*out = e == 0 ? 12 : 13;
+}
+
+/* A listener's tls: { certificates, min_version, ciphers, ciphersuites,
+ * session_tickets, session_cache, client_ca, client_verify,
+ * client_subject_header } */
+void
+sl_conf_parse_tls_server(struct sl_yaml_loader *ld, const char *lbl,
+			 const struct sl_yaml_node *map,
+			 struct sl_conf_tls_server *t)
+{
+	const struct sl_yaml_node *v, *certs;
+	const char *str;
+	uint64_t u;
+
+	if (sl_yaml_get_map(ld, "tls", map) == -1)
+		return;
+	sl_yaml_check_keys(ld, map, tls_server_keys, "in tls");
+	/* what is wrong with the certificates does not hide the rest */
+	if ((certs = sl_yaml_map_get(map, "certificates", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map,
+				  "%s: tls: missing key \"certificates\"", lbl);
+	else if (sl_yaml_get_seq(ld, "certificates", certs) == -1)
+		certs = NULL;
+	else if (certs->nkids == 0) {
+		sl_yaml_err_lacks(
+		    ld, certs, "%s: \"certificates\" must not be empty", lbl);
+		certs = NULL;
+	} else if ((t->certs = calloc(certs->nkids, sizeof(*t->certs))) ==
+		   NULL) {
+		ld->oom = 1;
+		return;
+	} else
+		t->ncerts = certs->nkids;
+	for (size_t i = 0; certs != NULL && i < certs->nkids; i++) {
+		const struct sl_yaml_node *c = certs->kids[i];
+		if (sl_yaml_get_map(ld, "certificates", c) == -1)
+			continue;
+		sl_yaml_check_keys(ld, c, tls_cert_keys, "in a certificate");
+		if ((v = sl_yaml_map_get(c, "cert", NULL)) == NULL)
+			sl_yaml_err_lacks(ld, c,
+					  "%s: certificate #%zu: missing "
+					  "key \"cert\"",
+					  lbl, i + 1);
+		else
+			get_file(ld, "cert", v, &t->certs[i].cert);
+		if ((v = sl_yaml_map_get(c, "key", NULL)) == NULL)
+			sl_yaml_err_lacks(ld, c,
+					  "%s: certificate #%zu: missing "
+					  "key \"key\"",
+					  lbl, i + 1);
+		else
+			get_file(ld, "key", v, &t->certs[i].key);
+	}
+	if ((v = sl_yaml_map_get(map, "min_version", NULL)) != NULL)
+		get_tls_version(ld, v, &t->min_version);
+	if ((v = sl_yaml_map_get(map, "ciphers", NULL)) != NULL)
+		get_cipher_list(ld, "ciphers", v, &t->ciphers, &t->ciphers_pos);
+	if ((v = sl_yaml_map_get(map, "ciphersuites", NULL)) != NULL)
+		get_cipher_list(ld, "ciphersuites", v, &t->ciphersuites,
+				&t->ciphersuites_pos);
+	if ((v = sl_yaml_map_get(map, "session_tickets", NULL)) != NULL)
+		sl_conf_get_bool(ld, "session_tickets", v, &t->session_tickets);
+	if ((v = sl_yaml_map_get(map, "session_cache", NULL)) != NULL &&
+	    sl_yaml_get_uint(ld, "session_cache", v, 0, 10000000, &u) == 0)
+		t->session_cache = u;
+	if ((v = sl_yaml_map_get(map, "client_ca", NULL)) != NULL)
+		get_file(ld, "client_ca", v, &t->client_ca);
+	if ((v = sl_yaml_map_get(map, "client_verify", NULL)) != NULL) {
+		int e =
+		    sl_yaml_get_enum(ld, "client_verify", v, tls_verify_names,
+				     "required or optional");
+		if (e >= 0)
+			t->client_verify_optional = e == 1;
+		if (sl_yaml_map_get(map, "client_ca", NULL) == NULL &&
+		    sl_yaml_whole(ld, map))
+			sl_yaml_err_node(ld, v,
+					 "%s: \"client_verify\" needs "
+					 "\"client_ca\"",
+					 lbl);
+	}
+	if ((v = sl_yaml_map_get(map, "client_subject_header", NULL)) != NULL &&
+	    sl_yaml_get_str(ld, "client_subject_header", v, &str) == 0) {
+		int ok = sl_conf_is_token(str, strlen(str)) && str[0] != '\0';
+
+		if (!ok)
+			sl_yaml_err_node(ld, v,
+					 "\"client_subject_header\": \"%s\" is "
+					 "not a valid header name",
+					 sl_yaml_qnode(ld, v));
+		if (sl_yaml_map_get(map, "client_ca", NULL) == NULL) {
+			if (sl_yaml_whole(ld, map))
+				sl_yaml_err_node(
+				    ld, v,
+				    "%s: \"client_subject_header\" needs "
+				    "\"client_ca\" (only a verified "
+				    "certificate sets it)",
+				    lbl);
+		} else if (ok)
+			t->client_subject_header = sl_yaml_strdup(ld, str);
+	}
+}
+
+/* A cluster's tls: { sni, ca, verify, cert, key, min_version } */
+void
+sl_conf_parse_tls_client(struct sl_yaml_loader *ld, const char *lbl,
+			 const struct sl_yaml_node *map,
+			 struct sl_conf_tls_client *t)
+{
+	const struct sl_yaml_node *v, *cert, *key;
+	const char *str;
+
+	if (sl_yaml_get_map(ld, "tls", map) == -1)
+		return;
+	sl_yaml_check_keys(ld, map, tls_client_keys, "in tls");
+	t->enabled = 1;
+	if ((v = sl_yaml_map_get(map, "sni", NULL)) != NULL &&
+	    sl_yaml_get_str(ld, "sni", v, &str) == 0) {
+		int ok = str[0] != '\0' && strlen(str) <= 253;
+		for (size_t i = 0; ok && str[i] != '\0'; i++)
+			ok = (str[i] >= 'a' && str[i] <= 'z') ||
+			     (str[i] >= 'A' && str[i] <= 'Z') ||
+			     (str[i] >= '0' && str[i] <= '9') ||
+			     str[i] == '-' || str[i] == '.' || str[i] == '_';
+		if (!ok)
+			sl_yaml_err_node(ld, v,
+					 "\"sni\": \"%s\" is not a host name",
+					 sl_yaml_qnode(ld, v));
+		else
+			t->sni = sl_yaml_strdup(ld, str);
+	}
+	if ((v = sl_yaml_map_get(map, "ca", NULL)) != NULL)
+		get_file(ld, "ca", v, &t->ca);
+	if ((v = sl_yaml_map_get(map, "verify", NULL)) != NULL)
+		sl_conf_get_bool(ld, "verify", v, &t->verify);
+	cert = sl_yaml_map_get(map, "cert", NULL);
+	key = sl_yaml_map_get(map, "key", NULL);
+	if (cert != NULL)
+		get_file(ld, "cert", cert, &t->cert);
+	if (key != NULL)
+		get_file(ld, "key", key, &t->key);
+	if ((cert == NULL) != (key == NULL) && sl_yaml_whole(ld, map))
+		sl_yaml_err_node(ld, cert != NULL ? cert : key,
+				 "%s: tls: \"cert\" and \"key\" go together "
+				 "(mutual TLS)",
+				 lbl);
+	if ((v = sl_yaml_map_get(map, "min_version", NULL)) != NULL)
+		get_tls_version(ld, v, &t->min_version);
+}

@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for hdrrule.c, the header rules' compiler and writer, and
+ * for the heads h1_msg.c writes with them: names refused, values split at
+ * their variables, the order of remove, set and add, a listener's rules
+ * then a route's, sluice's own answers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "h1_msg.h"
+#include "hdrrule.h"
+
+static struct sl_h1_header hdrs[64];
+static const struct sl_h1_limits lim = {8192, 32768, 64};
+
+static void
+set(struct sl_hdr_rules *r, const char *name, const char *value)
+{
+	size_t off, elen;
+
+	assert_int_equal(sl_hdr_rules_field(r, name, value, strlen(value), 0, 1,
+					    1, &off, &elen),
+			 SL_HDR_E_OK);
+}
+
+static void
+add(struct sl_hdr_rules *r, const char *name, const char *value)
+{
+	size_t off, elen;
+
+	assert_int_equal(sl_hdr_rules_field(r, name, value, strlen(value), 1, 1,
+					    1, &off, &elen),
+			 SL_HDR_E_OK);
+}
+
+static void
+rm(struct sl_hdr_rules *r, const char *name)
+{
+	assert_int_equal(sl_hdr_rules_remove(r, name, 1, 1), SL_HDR_E_OK);
+}
+
+/* The error of compiling value, with where it is. */
+static enum sl_hdr_err
+bad_value(const char *value, size_t *off, size_t *elen)
+{
+	struct sl_hdr_rules *r = sl_hdr_rules_new();
+	enum sl_hdr_err e;
+
+	e = sl_hdr_rules_field(r, "X-A", value, strlen(value), 0, 1, 1, off,
+			       elen);
+	/* refused: nothing of it is kept */
+	assert_int_equal(r->nfields, e == SL_HDR_E_OK);
+	assert_int_equal(r->ndrop, e == SL_HDR_E_OK);
+	sl_hdr_rules_free(r);
+	return e;
+}
+
+static const struct sl_hdr_vars vars = {{
+    [SL_HDR_V_CLIENT_IP] = "192.0.2.7",
+    [SL_HDR_V_REQUEST_ID] = "rid-1",
+    [SL_HDR_V_ROUTE] = "api",
+    [SL_HDR_V_CLUSTER] = "pay",
+    [SL_HDR_V_TLS_VERSION] = "",
+    [SL_HDR_V_TLS_CLIENT_SUBJECT] = "CN=alice,O=Example\\, Inc",
+}};
+
+static char *
+written(const struct sl_hdr_rules *l, const struct sl_hdr_rules *r, int own)
+{
+	static char out[2048];
+	struct sl_hdr_apply a;
+	long n;
+
+	if (sl_hdr_apply_set(&a, l, r) == NULL)
+		return "";
+	n = sl_hdr_write(out, sizeof(out) - 1, &a, &vars, own);
+
+	assert_true(n >= 0);
+	out[n] = '\0';
+	return out;
+}
+
+static void
+test_names_refused(void **state)
+{
+	static const char *const both[] = {
+	    "Content-Length",
+	    "transfer-encoding",
+	    "Connection",
+	    "Keep-Alive",
+	    "TE",
+	    "Trailer",
+	    "Upgrade",
+	    "Proxy-Connection",
+	    "X-Request-Id",
+	};
+	static const char *const request_only[] = {
+	    "Host", "Expect", "X-Forwarded-For", "x-forwarded-proto",
+	    "X-Sluice-Mirror"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(both) / sizeof(both[0]); i++) {
+		assert_non_null(
+		    sl_hdr_name_refused(both[i], strlen(both[i]), 1));
+		assert_non_null(
+		    sl_hdr_name_refused(both[i], strlen(both[i]), 0));
+	}
+	for (size_t i = 0; i < 5; i++) {
+		const char *n = request_only[i];
+		assert_non_null(sl_hdr_name_refused(n, strlen(n), 1));
+		assert_null(sl_hdr_name_refused(n, strlen(n), 0));
+	}
+	assert_string_equal(sl_hdr_name_refused("Content-Length", 14, 0),
+			    "frames the message");
+	assert_string_equal(sl_hdr_name_refused("te", 2, 0), "is hop-by-hop");
+	assert_string_equal(sl_hdr_name_refused("X A", 3, 0),
+			    "is not a valid header name");
+	assert_non_null(sl_hdr_name_refused("", 0, 0));
+	/* look-alikes pass */
+	assert_null(sl_hdr_name_refused("Content-Lengths", 15, 0));
+	assert_null(sl_hdr_name_refused("X-Request", 9, 1));
+	assert_null(sl_hdr_name_refused("Strict-Transport-Security", 25, 0));
+	assert_null(sl_hdr_name_refused("Server", 6, 0));
+}
+
+static void
+test_values_split_at_variables(void **state)
+{
+	struct sl_hdr_rules *r = sl_hdr_rules_new();
+	const struct sl_hdr_field *f;
+
+	(void)state;
+	set(r, "X-A", "ip=${client_ip}, $$${route}$$");
+	f = &r->fields[0];
+	assert_string_equal(f->name, "X-A");
+	assert_string_equal(f->lname, "x-a");
+	assert_string_equal(f->text, "ip=${client_ip}, $$${route}$$");
+	assert_int_equal(f->nparts, 5);
+	assert_int_equal(f->parts[0].len, 3);
+	assert_memory_equal(f->parts[0].lit, "ip=", 3);
+	assert_null(f->parts[1].lit);
+	assert_int_equal(f->parts[1].var, SL_HDR_V_CLIENT_IP);
+	assert_int_equal(f->parts[2].len, 3);
+	assert_memory_equal(f->parts[2].lit, ", $", 3);
+	assert_int_equal(f->parts[3].var, SL_HDR_V_ROUTE);
+	/* "$$" at the end is a literal part after the variable */
+	assert_int_equal(f->parts[4].len, 1);
+	assert_memory_equal(f->parts[4].lit, "$", 1);
+	assert_int_equal(r->nfields, 1);
+	assert_int_equal(r->vars,
+			 (1u << SL_HDR_V_CLIENT_IP) | (1u << SL_HDR_V_ROUTE));
+	assert_string_equal(written(r, NULL, 0),
+			    "X-A: ip=192.0.2.7, $api$\r\n");
+	sl_hdr_rules_free(r);
+}
+
+static void
+test_value_errors(void **state)
+{
+	size_t off, elen;
+
+	(void)state;
+	assert_int_equal(bad_value("a ${clientip} b", &off, &elen),
+			 SL_HDR_E_VAR);
+	assert_int_equal(off, 2);
+	assert_int_equal(elen, 11);
+	assert_int_equal(bad_value("${}", &off, &elen), SL_HDR_E_VAR);
+	assert_int_equal(bad_value("${client_ip", &off, &elen), SL_HDR_E_OPEN);
+	assert_int_equal(off, 0);
+	assert_int_equal(bad_value("5$", &off, &elen), SL_HDR_E_DOLLAR);
+	assert_int_equal(off, 1);
+	assert_int_equal(bad_value("$x", &off, &elen), SL_HDR_E_DOLLAR);
+	assert_int_equal(bad_value("a\r\nX-Evil: 1", &off, &elen),
+			 SL_HDR_E_CTL);
+	assert_int_equal(off, 1);
+	assert_int_equal(bad_value("a\nb", &off, &elen), SL_HDR_E_CTL);
+	assert_int_equal(bad_value("a\x7f", &off, &elen), SL_HDR_E_CTL);
+	assert_int_equal(bad_value(" a", &off, &elen), SL_HDR_E_BLANK);
+	assert_int_equal(bad_value("a\t", &off, &elen), SL_HDR_E_BLANK);
+	assert_int_equal(off, 1);
+	/* a NUL inside the value (YAML "\0") */
+	{
+		struct sl_hdr_rules *r = sl_hdr_rules_new();
+		assert_int_equal(sl_hdr_rules_field(r, "X-A", "a\0b", 3, 0, 1,
+						    1, &off, &elen),
+				 SL_HDR_E_CTL);
+		sl_hdr_rules_free(r);
+	}
+	/* a tab inside, an empty value and obs-text are fine */
+	assert_int_equal(bad_value("a\tb", &off, &elen), SL_HDR_E_OK);
+	assert_int_equal(bad_value("", &off, &elen), SL_HDR_E_OK);
+	assert_int_equal(bad_value("caf\xc3\xa9", &off, &elen), SL_HDR_E_OK);
+}
+
+static void
+test_duplicates_and_order(void **state)
+{
+	struct sl_hdr_rules *r = sl_hdr_rules_new();
+	size_t off, elen;
+
+	(void)state;
+	add(r, "X-B", "added");
+	set(r, "X-B", "set");
+	add(r, "X-C", "c");
+	set(r, "X-A", "a");
+	/* set: first, in the order written, then add: */
+	assert_string_equal(written(r, NULL, 0), "X-B: set\r\nX-A: a\r\n"
+						 "X-B: added\r\nX-C: c\r\n");
+	assert_int_equal(
+	    sl_hdr_rules_field(r, "x-a", "again", 5, 0, 1, 1, &off, &elen),
+	    SL_HDR_E_DUP);
+	rm(r, "X-Debug");
+	assert_int_equal(sl_hdr_rules_remove(r, "x-DEBUG", 1, 1), SL_HDR_E_DUP);
+	assert_int_equal(r->nremove, 1);
+	/* remove: and set: names are dropped, add: names are not */
+	assert_true(sl_hdr_rules_drop(r, "x-debug", 7));
+	assert_true(sl_hdr_rules_drop(r, "X-DEBUG", 7));
+	assert_true(sl_hdr_rules_drop(r, "X-b", 3));
+	assert_true(sl_hdr_rules_drop(r, "x-a", 3));
+	assert_false(sl_hdr_rules_drop(r, "X-C", 3));
+	assert_false(sl_hdr_rules_drop(r, "X-Debu", 6));
+	assert_false(sl_hdr_rules_drop(r, "X-Debugs", 8));
+	assert_false(sl_hdr_rules_drop(NULL, "X-A", 3));
+	sl_hdr_rules_free(r);
+}
+
+static void
+test_listener_then_route(void **state)
+{
+	struct sl_hdr_rules *l = sl_hdr_rules_new(), *r = sl_hdr_rules_new();
+
+	(void)state;
+	set(l, "X-Tier", "gw");
+	add(l, "X-Layer", "listener");
+	add(l, "Via", "1.1 sluice");
+	set(r, "X-Tier", "api");
+	rm(r, "X-Layer");
+	add(r, "Via", "1.1 api");
+	/* the route's set replaces the listener's, its remove drops the
+	 * listener's add, adds of both stay */
+	assert_string_equal(written(l, r, 0),
+			    "Via: 1.1 sluice\r\n"
+			    "X-Tier: api\r\nVia: 1.1 api\r\n");
+	assert_string_equal(written(l, NULL, 0),
+			    "X-Tier: gw\r\nX-Layer: listener\r\n"
+			    "Via: 1.1 sluice\r\n");
+	assert_string_equal(written(NULL, r, 0),
+			    "X-Tier: api\r\nVia: 1.1 api\r\n");
+	sl_hdr_rules_free(l);
+	sl_hdr_rules_free(r);
+}
+
+static void
+test_empty_values_and_own_answers(void **state)
+{
+	struct sl_hdr_rules *r = sl_hdr_rules_new();
+	char out[16];
+	struct sl_hdr_apply a;
+
+	(void)state;
+	set(r, "X-Tls", "${tls_version}");
+	set(r, "X-Subject", "${tls_client_subject}");
+	set(r, "Content-Type", "text/plain");
+	add(r, "Retry-After", "30");
+	set(r, "X-Empty", "");
+	/* an empty expansion writes nothing; sluice's answers keep their
+	 * own Content-Type and Retry-After */
+	assert_string_equal(written(r, NULL, 0),
+			    "X-Subject: CN=alice,O=Example\\, Inc\r\n"
+			    "Content-Type: text/plain\r\nRetry-After: 30\r\n");
+	assert_string_equal(written(r, NULL, 1),
+			    "X-Subject: CN=alice,O=Example\\, Inc\r\n");
+	/* but set: drops the message's own all the same */
+	assert_true(sl_hdr_rules_drop(r, "x-tls", 5));
+	assert_true(sl_hdr_rules_drop(r, "x-empty", 7));
+	/* too small a buffer */
+	sl_hdr_apply_set(&a, r, NULL);
+	assert_int_equal(sl_hdr_write(out, sizeof(out), &a, &vars, 0), -1);
+	sl_hdr_rules_free(r);
+}
+
+static void
+test_request_head_with_rules(void **state)
+{
+	static char out[4096];
+	struct sl_hdr_rules *l = sl_hdr_rules_new(), *r = sl_hdr_rules_new();
+	struct sl_hdr_apply a;
+	struct sl_fwd fwd = {.client_ip = "192.0.2.7",
+			     .proto = "https",
+			     .request_id = "rid-1",
+			     .default_host = "h",
+			     .rules = &a,
+			     .vars = &vars};
+	struct sl_h1_request req;
+	const char *raw = "POST /p HTTP/1.1\r\nHost: h\r\nX-Debug: 1\r\n"
+			  "X-Env: dev\r\nx-debug: 2\r\nAccept: */*\r\n"
+			  "X-Env: qa\r\nContent-Length: 2\r\n\r\n";
+	long n;
+
+	(void)state;
+	set(l, "X-Client-IP", "${client_ip}");
+	set(l, "X-Env", "prod");
+	rm(l, "x-debug");
+	add(r, "X-Route", "${route}@${cluster}");
+	sl_hdr_apply_set(&a, l, r);
+	memset(&req, 0, sizeof(req));
+	req.headers = hdrs;
+	req.max_headers = 64;
+	assert_int_equal(sl_h1_parse_request(raw, strlen(raw), &req, &lim), 0);
+	n = sl_h1_write_request_head(out, sizeof(out) - 1, &req, &fwd);
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_string_equal(out, "POST /p HTTP/1.1\r\nHost: h\r\n"
+				 "Accept: */*\r\nContent-Length: 2\r\n"
+				 "X-Forwarded-For: 192.0.2.7\r\n"
+				 "X-Forwarded-Proto: https\r\n"
+				 "X-Request-Id: rid-1\r\n"
+				 "X-Client-IP: 192.0.2.7\r\nX-Env: prod\r\n"
+				 "X-Route: api@pay\r\n\r\n");
+	/* what does not fit is the caller's 431 */
+	assert_int_equal(
+	    sl_h1_write_request_head(out, (size_t)n - 10, &req, &fwd), -1);
+	sl_hdr_rules_free(l);
+	sl_hdr_rules_free(r);
+}
+
+static void
+test_response_head_and_error_with_rules(void **state)
+{
+	static char out[4096];
+	struct sl_hdr_rules *l = sl_hdr_rules_new();
+	struct sl_hdr_apply a;
+	struct sl_h1_response resp;
+	struct sl_h1_header expose = {"X-Served-By", 11, "pay", 3};
+	const char *raw = "HTTP/1.1 200 OK\r\nServer: gunicorn\r\n"
+			  "Content-Type: text/html\r\nX-Powered-By: PHP\r\n"
+			  "x-powered-by: Express\r\nContent-Length: 2\r\n\r\n";
+	long n;
+
+	(void)state;
+	set(l, "Strict-Transport-Security", "max-age=63072000");
+	set(l, "Content-Type", "application/json");
+	rm(l, "Server");
+	rm(l, "X-Powered-By");
+	sl_hdr_apply_set(&a, l, NULL);
+	memset(&resp, 0, sizeof(resp));
+	resp.headers = hdrs;
+	resp.max_headers = 64;
+	assert_int_equal(
+	    sl_h1_parse_response(raw, strlen(raw), &resp, SL_M_GET), 0);
+	n = sl_h1_write_response_head(out, sizeof(out) - 1, &resp, 1, 1, 0,
+				      "rid-1", &expose, &a, &vars);
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_string_equal(out,
+			    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+			    "X-Request-Id: rid-1\r\nX-Served-By: pay\r\n"
+			    "Strict-Transport-Security: max-age=63072000\r\n"
+			    "Content-Type: application/json\r\n"
+			    "Connection: close\r\n\r\n");
+	/* sluice's own answer: the rules' fields but its own Content-Type;
+	 * its framing as ever */
+	set(l, "Retry-After", "60");
+	sl_hdr_apply_set(&a, l, NULL);
+	n = sl_h1_write_error(out, sizeof(out) - 1, 503, "no_endpoint", "rid-1",
+			      0, 0, 1, &a, &vars);
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_non_null(strstr(out, "\r\nStrict-Transport-Security: "
+				    "max-age=63072000\r\n"));
+	assert_non_null(strstr(out, "\r\nContent-Type: application/json\r\n"));
+	assert_null(strstr(out, "Content-Type: application/json\r\n"
+				"Content-Type"));
+	assert_non_null(strstr(out, "\r\nRetry-After: 1\r\n"));
+	assert_null(strstr(out, "Retry-After: 60"));
+	assert_non_null(strstr(out, "\r\n\r\n{\"error\":\"no_endpoint\""));
+	n = sl_h1_write_error(out, sizeof(out) - 1, 403, "forbidden", "rid-1",
+			      0, 0, 1, NULL, NULL);
+	out[n] = '\0';
+	assert_non_null(strstr(out, "HTTP/1.1 403 Forbidden\r\n"));
+	sl_hdr_rules_free(l);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_names_refused),
+	    cmocka_unit_test(test_values_split_at_variables),
+	    cmocka_unit_test(test_value_errors),
+	    cmocka_unit_test(test_duplicates_and_order),
+	    cmocka_unit_test(test_listener_then_route),
+	    cmocka_unit_test(test_empty_values_and_own_answers),
+	    cmocka_unit_test(test_request_head_with_rules),
+	    cmocka_unit_test(test_response_head_and_error_with_rules),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

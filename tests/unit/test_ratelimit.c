@@ -1,0 +1,451 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for the GCRA table and the lease table of ratelimit.c, with
+ * threads that hammer one key and count what passed. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "ratelimit.h"
+#include "util.h"
+
+#define T0 ((uint64_t)5000000) /* 5 s after the epoch */
+#define S  ((uint64_t)1000000)
+
+static void
+test_spec(void **state)
+{
+	struct sl_rl_spec s;
+
+	(void)state;
+	sl_rl_spec_init(&s, 10, 1, 20);
+	assert_int_equal(s.interval_us, 100000);
+	assert_int_equal(s.tolerance_us, 19 * 100000);
+	/* rounded up: 3/s is one per 333334 us, never more than 3 */
+	sl_rl_spec_init(&s, 3, 1, 1);
+	assert_int_equal(s.interval_us, 333334);
+	assert_int_equal(s.tolerance_us, 0);
+	sl_rl_spec_init(&s, 5, 60, 5);
+	assert_int_equal(s.interval_us, 12 * S);
+	sl_rl_spec_init(&s, 1, 3600, 1);
+	assert_int_equal(s.interval_us, 3600 * S);
+}
+
+/* The burst passes at once, then one per interval; Retry-After's time is
+ * exact. */
+static void
+test_burst_then_rate(void **state)
+{
+	struct sl_rl_table *t = sl_rl_table_new(64);
+	struct sl_rl_spec s;
+	struct sl_rl_result r;
+	uint64_t h = sl_rl_hash_seeded(7, "key", 3);
+
+	(void)state;
+	sl_rl_spec_init(&s, 10, 1, 5); /* T = 100 ms, 5 at once */
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(sl_rl_take(t, &s, h, T0, &r), 1);
+	}
+	assert_int_equal(sl_rl_take(t, &s, h, T0, &r), 0);
+	assert_int_equal(r.wait_us, 100000);
+	assert_int_equal(sl_rl_take(t, &s, h, T0 + 99999, &r), 0);
+	assert_int_equal(r.wait_us, 1);
+	assert_int_equal(sl_rl_take(t, &s, h, T0 + 100000, &r), 1);
+	assert_int_equal(sl_rl_take(t, &s, h, T0 + 100000, &r), 0);
+	/* at rest long enough: the whole burst again */
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(sl_rl_take(t, &s, h, T0 + 10 * S, &r), 1);
+	assert_int_equal(sl_rl_take(t, &s, h, T0 + 10 * S, &r), 0);
+	/* another key is not affected */
+	assert_int_equal(
+	    sl_rl_take(t, &s, sl_rl_hash_seeded(7, "other", 5), T0, &r), 1);
+	assert_int_equal(atomic_load(&t->evictions), 0);
+	sl_rl_table_free(t);
+}
+
+/* Over a long run, admitted <= rate x time + burst, and a client that
+ * keeps sending gets exactly that. */
+static void
+test_long_run_exact(void **state)
+{
+	struct sl_rl_table *t = sl_rl_table_new(16);
+	struct sl_rl_spec s;
+	struct sl_rl_result r;
+	uint64_t ok = 0, now;
+
+	(void)state;
+	sl_rl_spec_init(&s, 7, 1, 3);
+	for (now = T0; now < T0 + 60 * S; now += 1000)
+		ok += (uint64_t)sl_rl_take(t, &s, 42, now, &r);
+	/* 3 at once (T0, T0 + 1 ms, T0 + 2 ms), then one per interval of
+	 * 142858 us after the first: 419 in the 59.999 s that follow */
+	assert_int_equal(ok, 3 + (60 * S - 1000) / 142858);
+	assert_true(ok <= 7 * 60 + 3);
+	sl_rl_table_free(t);
+}
+
+static void
+test_give_back(void **state)
+{
+	struct sl_rl_table *t = sl_rl_table_new(16);
+	struct sl_rl_spec s;
+	struct sl_rl_result r;
+
+	(void)state;
+	sl_rl_spec_init(&s, 1, 1, 2);
+	assert_int_equal(sl_rl_take(t, &s, 9, T0, &r), 1);
+	assert_int_equal(sl_rl_take(t, &s, 9, T0, &r), 1);
+	assert_int_equal(sl_rl_take(t, &s, 9, T0, &r), 0);
+	sl_rl_give_back(t, &s, 9, T0);
+	assert_int_equal(sl_rl_take(t, &s, 9, T0, &r), 1);
+	assert_int_equal(sl_rl_take(t, &s, 9, T0, &r), 0);
+	/* giving back more than was taken leaves a key at rest, no more */
+	for (int i = 0; i < 5; i++)
+		sl_rl_give_back(t, &s, 9, T0);
+	assert_int_equal(sl_rl_take(t, &s, 9, T0, &r), 1);
+	assert_int_equal(sl_rl_take(t, &s, 9, T0, &r), 1);
+	assert_int_equal(sl_rl_take(t, &s, 9, T0, &r), 0);
+	sl_rl_table_free(t);
+}
+
+/* More live keys than slots: the oldest goes and starts over; the table
+ * does not grow. */
+static void
+test_eviction(void **state)
+{
+	struct sl_rl_table *t = sl_rl_table_new(4); /* one bucket */
+	struct sl_rl_spec s;
+	struct sl_rl_result r;
+
+	(void)state;
+	assert_int_equal(t->mask, 3);
+	sl_rl_spec_init(&s, 1, 60, 1);
+	/* distinct tags, one bucket */
+	for (uint64_t k = 1; k <= 4; k++) {
+		assert_int_equal(sl_rl_take(t, &s, k << 48, T0 + k, &r), 1);
+		assert_int_equal(r.evicted, 0);
+		assert_int_equal(sl_rl_take(t, &s, k << 48, T0 + k, &r), 0);
+	}
+	/* a fifth key pushes out the first (the oldest TAT) */
+	assert_int_equal(sl_rl_take(t, &s, (uint64_t)5 << 48, T0 + 10, &r), 1);
+	assert_int_equal(r.evicted, 1);
+	assert_int_equal(atomic_load(&t->evictions), 1);
+	assert_int_equal(sl_rl_take(t, &s, (uint64_t)1 << 48, T0 + 11, &r),
+			 1); /* starts over */
+	assert_int_equal(sl_rl_take(t, &s, (uint64_t)3 << 48, T0 + 12, &r),
+			 0); /* still held */
+	sl_rl_table_free(t);
+	assert_int_equal(sl_rl_table_bytes(65536),
+			 sizeof(struct sl_rl_table) + 65536 * 8);
+	assert_int_equal(sl_rl_table_bytes(65537),
+			 sizeof(struct sl_rl_table) + 131072 * 8);
+}
+
+/* ---- threads --------------------------------------------------------- */
+
+struct hammer {
+	struct sl_rl_table *t;
+	const struct sl_rl_spec *s;
+	uint64_t nkeys;
+	uint64_t now; /* 0: advance with the real clock */
+	uint64_t tries;
+	pthread_barrier_t *go;
+	uint64_t admitted[8]; /* per key */
+};
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void *
+hammer_main(void *arg)
+{
+	struct hammer *hm = arg;
+	struct sl_rl_result r;
+
+	pthread_barrier_wait(hm->go);
+	for (uint64_t i = 0; i < hm->tries; i++) {
+		uint64_t k = i % hm->nkeys;
+		uint64_t now = hm->now ? hm->now : mono_us();
+		hm->admitted[k] += (uint64_t)sl_rl_take(
+		    hm->t, hm->s, sl_rl_hash_seeded(1, &k, sizeof(k)), now, &r);
+	}
+	return NULL;
+}
+
+/* Four threads take from the same keys at the same instant: together
+ * they get exactly the burst of each, not four times it. */
+static void
+test_threads_exact(void **state)
+{
+	enum { NT = 4, NK = 3 };
+	struct sl_rl_table *t = sl_rl_table_new(1024);
+	struct sl_rl_spec s;
+	struct hammer hm[NT];
+	pthread_t th[NT];
+	pthread_barrier_t go;
+	uint64_t total[NK] = {0};
+
+	(void)state;
+	sl_rl_spec_init(&s, 1, 1, 1000);
+	pthread_barrier_init(&go, NULL, NT);
+	for (int i = 0; i < NT; i++) {
+		hm[i] = (struct hammer){t, &s, NK, T0, 20000, &go, {0}};
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, hammer_main, &hm[i]), 0);
+	}
+	for (int i = 0; i < NT; i++) {
+		pthread_join(th[i], NULL);
+		for (int k = 0; k < NK; k++)
+			total[k] += hm[i].admitted[k];
+	}
+	for (int k = 0; k < NK; k++)
+		assert_int_equal(total[k], 1000);
+	pthread_barrier_destroy(&go);
+	sl_rl_table_free(t);
+}
+
+/* The same with time running: within rate x elapsed + burst, measured
+ * around the run. */
+static void
+test_threads_clock(void **state)
+{
+	enum { NT = 4 };
+	struct sl_rl_table *t = sl_rl_table_new(64);
+	struct sl_rl_spec s;
+	struct hammer hm[NT];
+	pthread_t th[NT];
+	pthread_barrier_t go;
+	uint64_t total = 0, t0, t1;
+
+	(void)state;
+	sl_rl_spec_init(&s, 1000, 1, 50); /* one per ms */
+	pthread_barrier_init(&go, NULL, NT + 1);
+	for (int i = 0; i < NT; i++) {
+		hm[i] = (struct hammer){t, &s, 1, 0, 200000, &go, {0}};
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, hammer_main, &hm[i]), 0);
+	}
+	t0 = mono_us();
+	pthread_barrier_wait(&go);
+	for (int i = 0; i < NT; i++) {
+		pthread_join(th[i], NULL);
+		total += hm[i].admitted[0];
+	}
+	t1 = mono_us();
+	assert_true(total <= (t1 - t0) / 1000 + 1 + 50);
+	assert_true(total >= 50);
+	pthread_barrier_destroy(&go);
+	sl_rl_table_free(t);
+}
+
+/* ---- leases ----------------------------------------------------------- */
+
+struct waiter {
+	struct sl_rl_wait wt;
+	int verdict;
+	uint64_t wait_us;
+	int calls;
+};
+
+static void
+waiter_done(struct sl_rl_wait *wt, int verdict, uint64_t wait_us)
+{
+	struct waiter *w = (struct waiter *)wt;
+
+	w->verdict = verdict;
+	w->wait_us = wait_us;
+	w->calls++;
+}
+
+static void
+test_lease_first_then_cells(void **state)
+{
+	struct sl_rl_ltab *t = sl_rl_ltab_new(64);
+	struct sl_rl_lentry *e, *e2;
+	struct sl_rl_wait *served, *refused;
+	struct waiter w1 = {{0}, -1, 0, 0}, w2 = {{0}, -1, 0, 0};
+	uint64_t wait;
+	int pf;
+
+	(void)state;
+	w1.wt.done = w2.wt.done = waiter_done;
+	/* never seen: passes, a lease is due */
+	assert_int_equal(sl_rl_lease_take(t, 77, T0, 1, &e, &pf, &wait),
+			 SL_RL_FIRST);
+	sl_rl_lease_sent(e);
+	/* the next ones wait for it */
+	assert_int_equal(sl_rl_lease_take(t, 77, T0 + 1, 1, &e2, &pf, &wait),
+			 SL_RL_WAIT);
+	assert_ptr_equal(e, e2);
+	sl_rl_lease_wait(e, &w1.wt);
+	assert_int_equal(sl_rl_lease_take(t, 77, T0 + 2, 1, &e2, &pf, &wait),
+			 SL_RL_WAIT);
+	sl_rl_lease_wait(e, &w2.wt);
+	/* 3 cells: both waiters served in order, one cell left */
+	served = refused = NULL;
+	assert_int_equal(
+	    sl_rl_lease_granted(e, 3, 0, T0 + 10, &served, &refused), 0);
+	assert_ptr_equal(served, &w1.wt);
+	assert_ptr_equal(served->next, &w2.wt);
+	assert_null(refused);
+	sl_rl_wait_run(served, SL_RL_CELL, 0);
+	assert_int_equal(w1.verdict, SL_RL_CELL);
+	assert_int_equal(w2.verdict, SL_RL_CELL);
+	assert_int_equal(e->cells, 1);
+	/* the last cell passes and asks for the next lease */
+	assert_int_equal(sl_rl_lease_take(t, 77, T0 + 20, 1, &e2, &pf, &wait),
+			 SL_RL_CELL);
+	assert_int_equal(pf, 1);
+	sl_rl_lease_sent(e);
+	/* the store grants nothing: the key is refused here until it says */
+	served = refused = NULL;
+	assert_int_equal(
+	    sl_rl_lease_granted(e, 0, 300000, T0 + 30, &served, &refused), 0);
+	assert_int_equal(sl_rl_lease_take(t, 77, T0 + 40, 1, &e2, &pf, &wait),
+			 SL_RL_REFUSED);
+	assert_int_equal(wait, 300000 - 10);
+	/* after that: ask again, and wait for the answer */
+	assert_int_equal(
+	    sl_rl_lease_take(t, 77, T0 + 300030, 1, &e2, &pf, &wait),
+	    SL_RL_ASK);
+	/* a second later nothing is held: a first request again */
+	assert_int_equal(
+	    sl_rl_lease_take(t, 77, T0 + 300030 + S, 1, &e2, &pf, &wait),
+	    SL_RL_FIRST);
+	sl_rl_ltab_free(t);
+}
+
+static void
+test_lease_waiters_refused_and_errors(void **state)
+{
+	struct sl_rl_ltab *t = sl_rl_ltab_new(64);
+	struct sl_rl_lentry *e;
+	struct sl_rl_wait *served, *refused;
+	struct waiter w[3];
+	uint64_t wait;
+	int pf;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		w[i] = (struct waiter){{NULL, NULL, waiter_done}, -1, 0, 0};
+	assert_int_equal(sl_rl_lease_take(t, 5, T0, 0, &e, &pf, &wait),
+			 SL_RL_FIRST);
+	sl_rl_lease_sent(e);
+	for (int i = 0; i < 3; i++)
+		sl_rl_lease_wait(e, &w[i].wt);
+	/* the one in the middle leaves */
+	sl_rl_lease_cancel(&w[1].wt);
+	assert_null(w[1].wt.entry);
+	/* one cell for two waiters: the first gets it, the next is refused
+	 * with the store's time */
+	served = refused = NULL;
+	assert_int_equal(
+	    sl_rl_lease_granted(e, 1, 250000, T0 + 5, &served, &refused), 0);
+	sl_rl_wait_run(served, SL_RL_CELL, 0);
+	sl_rl_wait_run(refused, SL_RL_REFUSED, 250000);
+	assert_int_equal(w[0].verdict, SL_RL_CELL);
+	assert_int_equal(w[1].calls, 0);
+	assert_int_equal(w[2].verdict, SL_RL_REFUSED);
+	assert_int_equal(w[2].wait_us, 250000);
+	/* one cell for two, and more to be had at once: ask again */
+	e = NULL;
+	assert_int_equal(sl_rl_lease_take(t, 6, T0, 0, &e, &pf, &wait),
+			 SL_RL_FIRST);
+	sl_rl_lease_sent(e);
+	for (int i = 0; i < 2; i++) {
+		w[i] = (struct waiter){{NULL, NULL, waiter_done}, -1, 0, 0};
+		sl_rl_lease_wait(e, &w[i].wt);
+	}
+	served = refused = NULL;
+	assert_int_equal(
+	    sl_rl_lease_granted(e, 1, 0, T0 + 5, &served, &refused), 1);
+	assert_null(refused);
+	sl_rl_lease_sent(e);
+	sl_rl_wait_run(served, SL_RL_CELL, 0);
+	assert_int_equal(w[0].verdict, SL_RL_CELL);
+	assert_int_equal(w[1].calls, 0);
+	served = NULL;
+	sl_rl_lease_failed(e, &served);
+	assert_ptr_equal(served, &w[1].wt);
+	assert_null(w[1].wt.entry);
+	sl_rl_wait_run(served, SL_RL_STORE_ERROR, 0);
+	assert_int_equal(w[1].verdict, SL_RL_STORE_ERROR);
+	assert_int_equal(e->flags & SL_RL_L_INFLIGHT, 0);
+	sl_rl_ltab_free(t);
+}
+
+/* A bucket whose every entry waits on the store has no room; otherwise
+ * the least recently used goes. */
+static void
+test_lease_full_and_lru(void **state)
+{
+	struct sl_rl_ltab *t = sl_rl_ltab_new(4);
+	struct sl_rl_lentry *e;
+	uint64_t wait;
+	int pf;
+
+	(void)state;
+	for (uint64_t k = 1; k <= 4; k++) {
+		assert_int_equal(
+		    sl_rl_lease_take(t, k, T0 + k, 0, &e, &pf, &wait),
+		    SL_RL_FIRST);
+		sl_rl_lease_sent(e);
+	}
+	assert_int_equal(sl_rl_lease_take(t, 9, T0 + 9, 0, &e, &pf, &wait),
+			 SL_RL_FULL);
+	/* answered: 2 is used again, 1 is the least recently used */
+	for (unsigned i = 0; i < 4; i++) {
+		struct sl_rl_wait *sv = NULL, *rf = NULL;
+		sl_rl_lease_granted(&t->e[i], 5, 0, T0 + 10, &sv, &rf);
+	}
+	assert_int_equal(sl_rl_lease_take(t, 2, T0 + 11, 0, &e, &pf, &wait),
+			 SL_RL_CELL);
+	assert_int_equal(sl_rl_lease_take(t, 9, T0 + 12, 0, &e, &pf, &wait),
+			 SL_RL_FIRST);
+	assert_int_equal(atomic_load(&t->evictions), 1);
+	assert_int_equal(sl_rl_lease_take(t, 2, T0 + 13, 0, &e, &pf, &wait),
+			 SL_RL_CELL);
+	assert_int_equal(sl_rl_lease_take(t, 1, T0 + 14, 0, &e, &pf, &wait),
+			 SL_RL_FIRST); /* the one that went */
+	/* give back */
+	assert_int_equal(sl_rl_lease_take(t, 2, T0 + 15, 0, &e, &pf, &wait),
+			 SL_RL_CELL);
+	assert_int_equal(e->cells, 2);
+	sl_rl_lease_give_back(t, 2, T0 + 16);
+	assert_int_equal(e->cells, 3);
+	/* cells a second old are not given back, nor used */
+	sl_rl_lease_give_back(t, 2, T0 + 10 + S);
+	assert_int_equal(e->cells, 3);
+	assert_int_equal(sl_rl_lease_take(t, 2, T0 + 10 + S, 0, &e, &pf, &wait),
+			 SL_RL_FIRST);
+	sl_rl_ltab_free(t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_spec),
+	    cmocka_unit_test(test_burst_then_rate),
+	    cmocka_unit_test(test_long_run_exact),
+	    cmocka_unit_test(test_give_back),
+	    cmocka_unit_test(test_eviction),
+	    cmocka_unit_test(test_threads_exact),
+	    cmocka_unit_test(test_threads_clock),
+	    cmocka_unit_test(test_lease_first_then_cells),
+	    cmocka_unit_test(test_lease_waiters_refused_and_errors),
+	    cmocka_unit_test(test_lease_full_and_lru),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
