@@ -38,6 +38,9 @@
 /* ... of an idle connection a drain closes: what a client sent as the
  * drain began (one round trip) */
 #define DRAIN_LINGER_MS 500
+/* a drain leaves an idle keep-alive connection this long to send one more
+ * request (answered with Connection: close) before it closes it */
+#define DRAIN_IDLE_MS 1000
 #define HEAD_BUF_START	4096 /* first buffer of a request head */
 
 static void client_on_read(evutil_socket_t, short, void *);
@@ -1157,6 +1160,11 @@ sl_client_on_deadline(struct sl_tnode *n)
 		sl_client_close(c, "tls_handshake_timeout");
 		return;
 	case SL_CLIENT_ST_IDLE:
+		if (c->w->draining) {
+			/* its grace is over (sl_client_drain) */
+			client_finish_ms(c, "draining", 1, DRAIN_LINGER_MS);
+			return;
+		}
 		sl_client_count_timeout(c, SL_TO_IDLE);
 		sl_client_close(c, "idle_timeout");
 		return;
@@ -1584,12 +1592,17 @@ sl_client_drain(struct sl_client *c)
 		/* a request on its way, read or not: it is answered, and
 		 * the connection closes after it (req_ends_connection) */
 		return;
-	else if (c->state == SL_CLIENT_ST_IDLE)
-		/* the FIN first, then what comes is read and dropped for a
-		 * while: a request the client sent as the drain began gets
-		 * an end of stream, which tells a client it may send it
-		 * again elsewhere (RFC 9112 section 9.3.1), not a reset */
-		client_finish_ms(c, "draining", 1, DRAIN_LINGER_MS);
+	else if (c->state == SL_CLIENT_ST_IDLE) {
+		/* a busy client's next request is on its way: it is answered
+		 * (with Connection: close) if it comes within DRAIN_IDLE_MS;
+		 * then the FIN, and what comes is read and dropped for a
+		 * while: a request that crossed the FIN gets an end of
+		 * stream, which tells a client it may send it again
+		 * elsewhere (RFC 9112 section 9.3.1), not a reset */
+		uint64_t now = now_ms();
+		if (c->tnode.deadline_ms > now + DRAIN_IDLE_MS)
+			sl_timeq_set(c->w, &c->tnode, DRAIN_IDLE_MS, now);
+	}
 	else if (c->txn != NULL)
 		c->txn->flags |= T_CLOSE;
 }
