@@ -615,11 +615,13 @@ sl_upgrade_start(struct event_base *base, const char *exe, char *const argv[],
 		goto fail;
 	}
 	nenv = 0;
+	/* NOTIFY_SOCKET stays: the new process is systemd's main pid once
+	 * this one says so (MAINPID=), and must then tell systemd of the next
+	 * upgrade and of its stop itself; before that it sends nothing */
 	for (size_t i = 0; environ[i] != NULL; i++)
 		if (strncmp(environ[i], HANDOVER_FD_ENV "=",
 			    sizeof(HANDOVER_FD_ENV)) != 0 &&
-		    strncmp(environ[i], "LISTEN_", 7) != 0 &&
-		    strncmp(environ[i], "NOTIFY_SOCKET=", 14) != 0)
+		    strncmp(environ[i], "LISTEN_", 7) != 0)
 			env[nenv++] = environ[i];
 	env[nenv++] = env_fd;
 	env[nenv] = NULL;

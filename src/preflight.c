@@ -166,16 +166,45 @@ sl_preflight_pidfile(const char *path, char *why, size_t whysz)
 
 #define MAX_HOLDERS 256 /* a sluice with many workers has one socket each */
 
+/* Whether sluice runs under socket activation (SLUICE_SOCKET_ACTIVATION=1,
+ * set by contrib/systemd/sluice-socket.conf): the service manager holds
+ * the listening sockets between two starts, and the check before a start
+ * (ExecStartPre, which gets no LISTEN_FDS) must not call them another
+ * process's. */
+static int
+socket_activated(void)
+{
+	const char *v = getenv("SLUICE_SOCKET_ACTIVATION");
+
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+/* Whether h is the service manager's socket: pid 1, a systemd process
+ * (systemd-socket-activate, a user manager), or, under ProtectProc=
+ * invisible, a socket of root's that this user cannot see. */
+static int
+service_manager(const struct sl_port_holder *h)
+{
+	if (h->pid == 1 || (h->pid == 0 && h->uid == 0))
+		return 1;
+	return strncmp(h->comm, "systemd", 7) == 0;
+}
+
 /* The first holder of h[0..n) that is not a sluice serving conf_real
  * (NULL: every one is), or NULL. */
 static const struct sl_port_holder *
 other_holder(const struct sl_port_holder *h, int n, const char *conf_real,
 	     const char *default_conf)
 {
-	for (int i = 0; i < n; i++)
+	int activated = socket_activated();
+
+	for (int i = 0; i < n; i++) {
+		if (activated && service_manager(&h[i]))
+			continue;
 		if (conf_real == NULL ||
 		    !sl_portcheck_serves(h[i].pid, conf_real, default_conf))
 			return &h[i];
+	}
 	return NULL;
 }
 

@@ -57,7 +57,7 @@ def alive(pid):
 class Gateway:
     """sluice started through a link, followed across upgrades."""
 
-    def __init__(self, cfg, binary=None):
+    def __init__(self, cfg, binary=None, env=None):
         self.dir = tmpdir()
         self.link = os.path.join(self.dir, "sluice")
         self.conf = os.path.join(self.dir, "sluice.yaml")
@@ -66,7 +66,7 @@ class Gateway:
         self.write(cfg)
         self.point(binary or sluice_path())
         self.err = open(self.errpath, "ab")
-        env = dict(os.environ)
+        env = dict(os.environ, **(env or {}))
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
         self.first = subprocess.Popen(
             [self.link, "-c", self.conf, "-p", self.pidfile],
@@ -264,6 +264,17 @@ def upstream_ids(up):
     """The request ids the upstream saw, in order."""
     with up.lock:
         return [r.headers.get("x-request-id") for r in up.requests]
+
+
+def listening(port):
+    """Whether something listens on 127.0.0.1:port, read from the kernel's
+    table (a connect would be a connection)."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            local, st = line.split()[1], line.split()[3]
+            if st == "0A" and local == "0100007F:%04X" % port:
+                return True
+    return False
 
 
 def config(up, port, aport, workers=2, extra_listeners=()):
@@ -483,6 +494,130 @@ def socket_activation_and_a_restart_without_refused_connects():
     eq(p.wait(30), 0, "exit status")
     err.close()
     sock.close()
+
+
+@test
+def check_under_socket_activation_accepts_the_managers_socket():
+    """ExecStartPre's "sluice -t" gets no LISTEN_FDS: the address is held
+    by the service manager then, which SLUICE_SOCKET_ACTIVATION=1 (the
+    drop-in sets it) tells -t to accept; another holder stays an error."""
+    if not os.access("/usr/bin/systemd-socket-activate", os.X_OK):
+        raise AssertionError("systemd-socket-activate is missing (Debian's "
+                             "systemd package)")
+    up = Upstream("a")
+    port, aport = free_port(), free_port()
+    d = tmpdir()
+    conf = os.path.join(d, "sluice.yaml")
+    with open(conf, "w") as f:
+        f.write(to_yaml(config(up, port, aport)) + "\n")
+    # the manager binds and listens, and starts sluice only at the first
+    # connection: until then it alone holds the address
+    mgr = subprocess.Popen(
+        ["/usr/bin/systemd-socket-activate", "-l", "127.0.0.1:%d" % port,
+         sluice_path(), "-c", conf],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE)
+    try:
+        check(wait_until(lambda: listening(port), 10.0),
+              "systemd-socket-activate does not listen")
+        env = dict(os.environ)
+        env.pop("SLUICE_SOCKET_ACTIVATION", None)
+        r = subprocess.run([sluice_path(), "-t", "-c", conf], env=env,
+                           capture_output=True, text=True, timeout=30)
+        eq(r.returncode, 1, "-t without the variable")
+        check("address already in use by pid %d" % mgr.pid in r.stderr,
+              "-t does not name the manager: %r" % r.stderr)
+        env["SLUICE_SOCKET_ACTIVATION"] = "1"
+        r = subprocess.run([sluice_path(), "-t", "-c", conf], env=env,
+                           capture_output=True, text=True, timeout=30)
+        eq((r.returncode, r.stderr), (0, ""), "-t with the variable")
+        # another process on the admin address is still refused
+        other = socket.socket()
+        other.bind(("127.0.0.1", aport))
+        other.listen(1)
+        r = subprocess.run([sluice_path(), "-t", "-c", conf], env=env,
+                           capture_output=True, text=True, timeout=30)
+        other.close()
+        eq(r.returncode, 1, "-t with another process on the admin address")
+        check("admin listener 127.0.0.1:%d: address already in use by pid "
+              "%d" % (aport, os.getpid()) in r.stderr,
+              "-t does not name the other holder: %r" % r.stderr)
+        # and what -t passed starts: the first connection starts sluice
+        # on the manager's socket
+        eq(get(port, "/", timeout=20).status, 200, "through the socket")
+    finally:
+        mgr.send_signal(signal.SIGTERM)
+        try:
+            mgr.wait(30)
+        except subprocess.TimeoutExpired:
+            mgr.kill()
+            mgr.wait()
+
+
+class Notify:
+    """A stand-in for systemd's notification socket: a datagram socket
+    that records each message with its sender's pid (SO_PASSCRED, as
+    systemd reads it)."""
+
+    def __init__(self):
+        self.path = os.path.join(tmpdir(), "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.got = []
+
+    def poll(self):
+        while True:
+            try:
+                msg, anc, _, _ = self.sock.recvmsg(4096, 256)
+            except socket.timeout:
+                return self.got
+            pid = None
+            for level, kind, data in anc:
+                if level == socket.SOL_SOCKET and kind == 0x02:
+                    pid = int.from_bytes(data[0:4], sys.byteorder)
+            self.got.append((pid, msg.decode()))
+
+    def wait(self, what, timeout=20.0):
+        return wait_until(lambda: what in self.poll(), timeout)
+
+
+@test
+def systemd_hears_ready_the_new_main_pid_and_stopping():
+    """Type=notify: READY=1 from the process that serves, MAINPID= of the
+    new process from the old one at an upgrade (NotifyAccess=main accepts
+    it from the main pid only), STOPPING=1 from the main pid at the stop;
+    the new process of an upgrade says nothing itself."""
+    up = Upstream("a")
+    port, aport = free_port(), free_port()
+    n = Notify()
+    gw = Gateway(config(up, port, aport), env={"NOTIFY_SOCKET": n.path})
+    try:
+        first = gw.pid()
+        check(n.wait((first, "READY=1")), "no READY=1 from %d: %r"
+              % (first, n.got))
+        eq(get(port, "/").status, 200, "serving")
+        new = gw.upgrade()
+        check(n.wait((first, "MAINPID=%d" % new)),
+              "no MAINPID=%d from %d: %r" % (new, first, n.got))
+        eq([m for m in n.poll() if m[0] == new], [],
+           "messages from the new process before it is the main pid")
+        check((first, "STOPPING=1") not in n.got,
+              "the old process said STOPPING=1 after handing over")
+        eq(get(port, "/").status, 200, "serving after the upgrade")
+        # a chain: the new main pid tells of the next upgrade itself (a
+        # MAINPID= systemd never heard would make the exit of the process
+        # it follows the end of the service)
+        third = gw.upgrade()
+        check(n.wait((new, "MAINPID=%d" % third)),
+              "no MAINPID=%d from %d: %r" % (third, new, n.got))
+        os.kill(third, signal.SIGTERM)
+        check(n.wait((third, "STOPPING=1")), "no STOPPING=1 from %d: %r"
+              % (third, n.got))
+    finally:
+        gw.stop()
+        n.sock.close()
 
 
 if __name__ == "__main__":
