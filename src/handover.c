@@ -478,6 +478,18 @@ sl_handover_free(struct sl_handover *h)
 	h->chan = -1;
 }
 
+void
+sl_handover_discard(struct sl_handover *h)
+{
+	/* a start that fails: the sockets are the old process's still */
+	for (size_t i = 0; i < h->n; i++) {
+		if (h->v[i].fd != -1 && !h->v[i].claimed)
+			close(h->v[i].fd);
+		h->v[i].fd = -1;
+	}
+	sl_handover_free(h);
+}
+
 /* ---- the process being replaced ---------------------------------------- */
 
 struct sl_upgrade {

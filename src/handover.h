@@ -77,6 +77,13 @@ int sl_handover_ready(struct sl_handover *h, struct event_base *base,
 /* Frees h (given sockets not claimed are closed). */
 void sl_handover_free(struct sl_handover *h);
 
+/*
+ * The same for a start that fails before it serves: the sockets it was
+ * given are closed without a log line each (they stay open in the
+ * process that gave them).
+ */
+void sl_handover_discard(struct sl_handover *h);
+
 /* ---- the process being replaced --------------------------------------- */
 
 struct sl_upgrade;

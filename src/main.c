@@ -927,6 +927,7 @@ main(int argc, char **argv)
 		char why[512];
 		if (sl_handover_receive(&m.given, why, sizeof(why)) == -1) {
 			log_error("cannot start: %s", why);
+			sl_handover_discard(&m.given);
 			sl_conf_unref(m.conf);
 			return 1;
 		}
@@ -975,6 +976,7 @@ main(int argc, char **argv)
 		free(pid_errors);
 		free(tls_errors);
 		free(secret_errors);
+		sl_handover_discard(&m.given);
 		sl_conf_unref(m.conf);
 		return 1;
 	}

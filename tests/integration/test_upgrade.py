@@ -12,6 +12,8 @@ to another binary. The process that serves changes with every upgrade,
 so these tests follow it by its pid file, not by sltest's Sluice."""
 
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -260,10 +262,37 @@ class Load:
             return len(self.ok)
 
 
+class Wrk:
+    """wrk's keep-alive load beside Load's (wrk retries nothing: a
+    connection closed under a request it sent is a read error); stopped
+    with SIGINT, after which it prints its summary."""
+
+    def __init__(self, port, conns=8):
+        if shutil.which("wrk") is None:
+            raise AssertionError("wrk is missing (contrib/deps.sh)")
+        self.p = subprocess.Popen(
+            ["wrk", "-t", "1", "-c", str(conns), "-d", "600s",
+             "http://127.0.0.1:%d/wrk" % port],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+
+    def stop(self):
+        """The summary: (requests, socket errors line or "", non-2xx)."""
+        self.p.send_signal(signal.SIGINT)
+        out = self.p.communicate(timeout=30)[0]
+        m = re.search(r"(\d+) requests in", out)
+        check(m, "no summary from wrk:\n%s" % out)
+        errs = re.search(r"Socket errors:.*", out)
+        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        return (int(m.group(1)), errs.group(0) if errs else "",
+                int(non2xx.group(1)) if non2xx else 0)
+
+
 def upstream_ids(up):
     """The request ids the upstream saw, in order."""
     with up.lock:
-        return [r.headers.get("x-request-id") for r in up.requests]
+        return [r.headers.get("x-request-id") for r in up.requests
+                if r.headers.get("x-request-id") is not None]
 
 
 def listening(port):
@@ -298,6 +327,7 @@ def twenty_upgrades_under_load_lose_nothing():
     if alt is not None:
         builds.append(alt)
     load = Load(port)
+    wrk = Wrk(port)
     try:
         check(wait_until(lambda: load.count() > 50, 10.0),
               "no traffic: %r" % load.failures[:5])
@@ -309,7 +339,11 @@ def twenty_upgrades_under_load_lose_nothing():
                   "traffic stopped after upgrade %d" % (i + 1))
     finally:
         load.stop()
+        nwrk, wrk_errors, wrk_non2xx = wrk.stop()
     eq(load.failures, [], "failed requests (of %d)" % load.count())
+    check(nwrk > 100, "wrk's load: %d requests" % nwrk)
+    eq((wrk_errors, wrk_non2xx), ("", 0),
+       "wrk's errors and non-2xx answers (of %d)" % nwrk)
     ids = upstream_ids(up)
     dup = sorted({x for x in ids if ids.count(x) > 1})
     eq(dup, [], "requests the upstream got twice")
