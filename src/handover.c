@@ -369,13 +369,20 @@ sl_handover_claim(struct sl_handover *h, const struct sockaddr *ss,
 {
 	size_t k = 0;
 
+	h->misnamed = NULL;
 	for (size_t i = 0; i < h->n && k < max; i++) {
 		struct sl_given *g = &h->v[i];
+		int named = name != NULL && g->name != NULL &&
+			    strcmp(name, g->name) == 0;
 		if (g->claimed)
 			continue;
-		if ((name != NULL && g->name != NULL &&
-		     strcmp(name, g->name) == 0) ||
-		    (g->sslen > 0 && same_addr(ss, &g->ss))) {
+		if (named && g->sslen > 0 && !same_addr(ss, &g->ss)) {
+			/* the socket unit and the file disagree: serving it
+			 * would listen where the file does not say */
+			h->misnamed = g;
+			return 0;
+		}
+		if (named || (g->sslen > 0 && same_addr(ss, &g->ss))) {
 			g->claimed = 1;
 			out[k++] = g->fd;
 		}

@@ -36,6 +36,9 @@ struct sl_handover {
 	long old_pid;
 	char old_version[64];
 	char *counters; /* the old process's /metrics page, malloc'd */
+	/* set by sl_handover_claim: a socket named as the listener but bound
+	 * to another address (nothing was claimed), else NULL */
+	const struct sl_given *misnamed;
 	struct event *ev;
 	/* the old process's final counters (at its exit), or the channel's
 	 * end: text is malloc'd (taken) or NULL at the end */

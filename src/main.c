@@ -80,11 +80,31 @@ usage(FILE *f)
 		"removed at exit\n"
 		"  -t        check the configuration (and that -p FILE can be "
 		"written) and exit\n"
-		"SIGUSR2 hands the listening sockets to a new process of "
-		"this binary's path (upgrade)\n"
 		"  -V        print versions and exit\n"
-		"  -h        this help\n",
+		"  -h        this help\n"
+		"signals: HUP reload, USR1 reopen the access log, USR2 upgrade "
+		"(hand the\n"
+		"sockets to a new process of this binary's path), TERM/INT "
+		"stop\n",
 		DEFAULT_CONF);
+}
+
+/* Stops a start whose socket unit names a socket for a listener that the
+ * file puts on another address. */
+static void
+misnamed(const struct sl_handover *h, const char *what, const char *name,
+	 const char *addr)
+{
+	char a[64];
+
+	if (h->misnamed == NULL)
+		return;
+	fatalx("%s%s%s%s %s: the socket systemd named \"%s\" listens on %s; "
+	       "the socket unit and the configuration must agree",
+	       what, name != NULL ? " \"" : "", name != NULL ? name : "",
+	       name != NULL ? "\"" : "", addr, h->misnamed->name,
+	       sl_addr_str((const struct sockaddr *)&h->misnamed->ss, a,
+			   sizeof(a)));
 }
 
 static void
@@ -772,6 +792,7 @@ start_workers(struct sl_main *m)
 		k = sl_handover_claim(&m->given,
 				      (const struct sockaddr *)&l->addr.ss,
 				      l->name, got, m->given.n);
+		misnamed(&m->given, "listener", l->name, l->addr.text);
 		for (size_t x = 0; x < k; x++)
 			if (sl_listener_adopt(got[x], l) == -1)
 				fatal("listener \"%s\" %s: the socket given "
@@ -1042,6 +1063,8 @@ main(int argc, char **argv)
 			(const struct sockaddr *)&m.conf->admin_addr.ss,
 			"admin", &afd, 1) == 0)
 			afd = -1;
+		misnamed(&m.given, "admin listener", NULL,
+			 m.conf->admin_addr.text);
 		m.admin = sl_admin_start(m.base, &m.view, afd);
 		if (m.admin == NULL) {
 			char why[256];

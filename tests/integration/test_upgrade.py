@@ -588,6 +588,43 @@ def check_under_socket_activation_accepts_the_managers_socket():
             mgr.wait()
 
 
+@test
+def a_socket_named_for_a_listener_on_another_address_stops_the_start():
+    """FileDescriptorName= names the listener, but the socket listens
+    elsewhere: the unit and the file disagree, and serving would listen
+    where the file does not say. The start stops, saying both."""
+    up = Upstream("a")
+    port, aport, other = free_port(), free_port(), free_port()
+    d = tmpdir()
+    conf = os.path.join(d, "sluice.yaml")
+    with open(conf, "w") as f:
+        f.write(to_yaml(config(up, port, aport)) + "\n")
+    errpath = os.path.join(d, "stderr.log")
+    with open(errpath, "wb") as err:
+        mgr = subprocess.Popen(
+            ["/usr/bin/systemd-socket-activate", "-l",
+             "127.0.0.1:%d" % other, "--fdname=main", sluice_path(), "-c",
+             conf], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=err)
+    try:
+        check(wait_until(lambda: listening(other), 10.0),
+              "systemd-socket-activate does not listen")
+        c = socket.create_connection(("127.0.0.1", other), 5)
+        want = ('listener "main" 127.0.0.1:%d: the socket systemd named '
+                '"main" listens on 127.0.0.1:%d' % (port, other))
+        check(wait_until(lambda: want in open(errpath).read(), 20.0),
+              "no refusal logged:\n%s" % open(errpath).read())
+        c.close()
+        check(not listening(port), "sluice listens on the file's address")
+    finally:
+        mgr.send_signal(signal.SIGTERM)
+        try:
+            mgr.wait(30)
+        except subprocess.TimeoutExpired:
+            mgr.kill()
+            mgr.wait()
+
+
 class Notify:
     """A stand-in for systemd's notification socket: a datagram socket
     that records each message with its sender's pid (SO_PASSCRED, as
