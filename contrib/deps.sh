@@ -4,7 +4,11 @@
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config \
 libevent-dev libssl-dev libyaml-dev libcmocka-dev libhiredis-dev \
-node-llhttp python3 python3-yaml curl iproute2 openssl haproxy redis-server"
+node-llhttp python3 python3-yaml curl iproute2 openssl haproxy redis-server \
+systemd wrk"
+# systemd for systemd-socket-activate and systemd-analyze (test_upgrade,
+# test_packaging: nothing runs it as the init system); wrk for the load of
+# test_upgrade and the benchmarks
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

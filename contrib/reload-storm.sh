@@ -20,18 +20,32 @@
 # within 10% of the baseline, descriptors back to where they were, every
 # reload counted as expected.
 #
+# With --upgrade, the same runs replace the binary instead (doc/upgrade.md):
+# SIGUSR2 to the process that serves, which hands its sockets to a new
+# process of the binary's path and drains; sluice runs through a link in
+# the work directory, pointed in turn at SLUICE and SLUICE_ALT (when set:
+# the ASan build, say) before each upgrade, and every 5th upgrade is to an
+# invalid file (it must fail and leave the old process serving). The
+# "reloads" column counts upgrades then (sluice_upgrades_total, carried
+# across them); CPU per request and descriptors are left out (each
+# process has its own), and with SLUICE_ALT the throughput is shown but
+# not judged (half the run is served by the other build).
+#
 # Exit status: 0 when every component started (whatever the verdicts),
 # 1 when one did not (missing tool, nginx or sluice not listening).
 #
 # usage: contrib/reload-storm.sh [-d SECONDS] [-c CONNECTIONS] [-t THREADS]
-#                                [-n RELOADS] [--quick] [-k] [-h]
+#                                [-n RELOADS] [--upgrade] [--quick] [-k] [-h]
 #   -d SECONDS     duration of each wrk run (default 30)
 #   -c N           wrk connections (default 256)
 #   -t N           wrk threads (default 2)
-#   -n N           SIGHUPs per reload run (default 50)
+#   -n N           SIGHUPs per reload run (default 50), or SIGUSR2s per
+#                  upgrade run (default 10)
+#   --upgrade      upgrades (SIGUSR2) instead of reloads (SIGHUP)
 #   --quick        -d 5 (and the same number of reloads, closer together)
 #   -k             keep the work directory (logs, configs) for inspection
-# Environment: SLUICE (default ./build/src/sluice), NGINX (default nginx),
+# Environment: SLUICE (default ./build/src/sluice), SLUICE_ALT (--upgrade:
+#              another build to alternate with), NGINX (default nginx),
 #              WRK (default wrk).
 
 set -u
@@ -39,7 +53,8 @@ set -u
 DURATION=30
 CONNS=256
 THREADS=2
-RELOADS=50
+RELOADS=
+UPGRADE=0
 KEEP=0
 SLUICE=${SLUICE:-./build/src/sluice}
 NGINX=${NGINX:-nginx}
@@ -55,12 +70,17 @@ while [ $# -gt 0 ]; do
 	-c) CONNS=$2; shift 2 ;;
 	-t) THREADS=$2; shift 2 ;;
 	-n) RELOADS=$2; shift 2 ;;
+	--upgrade) UPGRADE=1; shift ;;
 	--quick) DURATION=5; shift ;;
 	-k) KEEP=1; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) echo "reload-storm: unknown argument $1" >&2; usage >&2; exit 1 ;;
 	esac
 done
+if [ -z "$RELOADS" ]; then
+	RELOADS=50
+	[ "$UPGRADE" = 1 ] && RELOADS=10
+fi
 case $DURATION$CONNS$THREADS$RELOADS in
 *[!0-9]*) echo "reload-storm: -d, -c, -t, -n take integers" >&2; exit 1 ;;
 esac
@@ -76,6 +96,11 @@ for tool in "$NGINX" "$WRK" curl; do
 done
 [ -x "$SLUICE" ] || die "sluice binary not found at $SLUICE (set SLUICE)"
 SLUICE=$(cd "$(dirname "$SLUICE")" && pwd)/$(basename "$SLUICE")
+SLUICE_ALT=${SLUICE_ALT:-}
+if [ -n "$SLUICE_ALT" ]; then
+	[ -x "$SLUICE_ALT" ] || die "SLUICE_ALT $SLUICE_ALT is not executable"
+	SLUICE_ALT=$(cd "$(dirname "$SLUICE_ALT")" && pwd)/$(basename "$SLUICE_ALT")
+fi
 
 WORK=$(mktemp -d /tmp/reload-storm.XXXXXX) || die "mktemp failed"
 NGINX_PID=
@@ -85,6 +110,7 @@ STORM_PID=
 
 cleanup() {
 	local p
+	[ "$UPGRADE" = 1 ] && SLUICE_PID=$(serving_pid)
 	for p in $STORM_PID $WRK_PID $SLUICE_PID $NGINX_PID; do
 		kill "$p" 2>/dev/null
 	done
@@ -105,6 +131,16 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# The process that serves: with --upgrade, the one the pid file names
+# (each upgrade writes it), else the one started here.
+serving_pid() {
+	if [ "$UPGRADE" = 1 ]; then
+		cat "$WORK/sluice.pid" 2>/dev/null || echo "$SLUICE_PID"
+	else
+		echo "$SLUICE_PID"
+	fi
+}
 
 # A port nobody listens on, outside the ephemeral range.
 port_free() {
@@ -236,7 +272,13 @@ cp "$WORK/a.yaml" "$CONF"
 "$SLUICE" -t -c "$CONF" >/dev/null 2>"$WORK/check.err" || { cat "$WORK/check.err" >&2; die "sluice -t refused a.yaml"; }
 "$SLUICE" -t -c "$WORK/b.yaml" >/dev/null 2>"$WORK/check.err" || { cat "$WORK/check.err" >&2; die "sluice -t refused b.yaml"; }
 
-"$SLUICE" -c "$CONF" >"$WORK/sluice.out" 2>"$WORK/sluice.err" </dev/null &
+# --upgrade: through a link, so that an upgrade starts what it names then
+BIN=$SLUICE
+if [ "$UPGRADE" = 1 ]; then
+	BIN=$WORK/sluice
+	ln -s "$SLUICE" "$BIN"
+fi
+"$BIN" -c "$CONF" -p "$WORK/sluice.pid" >"$WORK/sluice.out" 2>"$WORK/sluice.err" </dev/null &
 SLUICE_PID=$!
 wait_listen "$PORT" "$SLUICE_PID" && wait_listen "$ADMIN" "$SLUICE_PID" ||
 	{ cat "$WORK/sluice.err" >&2; die "sluice did not start"; }
@@ -247,8 +289,13 @@ metric() {	# NAME -> value (integer) or empty
 	curl -sS --noproxy '*' --max-time 5 "http://127.0.0.1:$ADMIN/metrics" 2>/dev/null |
 		awk -v k="$1" '$1 == k { printf "%d\n", $2 }'
 }
-reloads_ok() { metric 'sluice_reloads_total{result="ok"}'; }
-reloads_failed() { metric 'sluice_reloads_total{result="failed"}'; }
+if [ "$UPGRADE" = 1 ]; then
+	reloads_ok() { metric 'sluice_upgrades_total{result="ok"}'; }
+	reloads_failed() { metric 'sluice_upgrades_total{result="failed"}'; }
+else
+	reloads_ok() { metric 'sluice_reloads_total{result="ok"}'; }
+	reloads_failed() { metric 'sluice_reloads_total{result="failed"}'; }
+fi
 fds() { ls "/proc/$SLUICE_PID/fd" 2>/dev/null | wc -l; }
 # CPU time sluice used so far (user + system), in clock ticks
 CLK_TCK=$(getconf CLK_TCK)
@@ -298,6 +345,41 @@ pause() {	# MILLISECONDS, without forking sleep
 	read -rt "$s" -u "$PAUSE_FD" _ 2>/dev/null
 	return 0
 }
+# --upgrade: N SIGUSR2s, each after the file and the link are set, and
+# each waiting for its outcome (the pid file names a new process, or the
+# old one logs the failure) before the pause; every 5th file is invalid.
+storm_upgrades() {
+	local n=$RELOADS i f ok=0 bad=0 ms pid fails t bin
+	exec {PAUSE_FD}<> <(:)
+	ms=$(( (DURATION - 2) * 1000 / n ))
+	pause 1000
+	for i in $(seq 1 "$n"); do
+		bin=$SLUICE
+		[ -n "$SLUICE_ALT" ] && [ $((i % 2)) = 1 ] && bin=$SLUICE_ALT
+		ln -sfn "$bin" "$WORK/sluice.tmp" && mv -T "$WORK/sluice.tmp" "$WORK/sluice"
+		if [ $((i % 5)) = 0 ]; then
+			f=${BADS[$(( (i / 5) % ${#BADS[@]} ))]}
+			bad=$((bad + 1))
+		elif [ $((i % 2)) = 1 ]; then
+			f=b; ok=$((ok + 1))
+		else
+			f=a; ok=$((ok + 1))
+		fi
+		printf '%s\n' "${TEXT[$f]}" >"$CONF.tmp" && mv "$CONF.tmp" "$CONF"
+		pid=$(serving_pid)
+		fails=$(grep -c 'upgrade: failed' "$WORK/sluice.err")
+		kill -USR2 "$pid" 2>/dev/null || break
+		# its outcome, within 40 s
+		for t in $(seq 400); do
+			[ "$(serving_pid)" != "$pid" ] && break
+			[ "$(grep -c 'upgrade: failed' "$WORK/sluice.err")" != "$fails" ] && break
+			pause 100
+		done
+		pause "$ms"
+	done
+	cp "$WORK/a.yaml" "$CONF.tmp" && mv "$CONF.tmp" "$CONF"
+	echo "$ok $bad" >"$WORK/storm.sent"
+}
 storm() {
 	local n=$RELOADS i f ok=0 bad=0 ms
 	exec {PAUSE_FD}<> <(:)
@@ -346,6 +428,7 @@ run() {	# NAME MODE(ka|close) RELOAD(0|1)
 		hdr=(-H "Connection: close")
 	fi
 	cp "$WORK/a.yaml" "$CONF.tmp" && mv "$CONF.tmp" "$CONF"
+	SLUICE_PID=$(serving_pid)
 	kill -HUP "$SLUICE_PID"
 	sleep 0.3
 	fd0=$(settled_fds)
@@ -357,7 +440,10 @@ run() {	# NAME MODE(ka|close) RELOAD(0|1)
 	"$WRK" -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 5s "${hdr[@]}" \
 		"http://127.0.0.1:$PORT/" >"$out" 2>&1 &
 	WRK_PID=$!
-	if [ "$reload" = 1 ]; then
+	if [ "$reload" = 1 ] && [ "$UPGRADE" = 1 ]; then
+		storm_upgrades &
+		STORM_PID=$!
+	elif [ "$reload" = 1 ]; then
 		storm &
 		STORM_PID=$!
 	fi
@@ -374,6 +460,7 @@ run() {	# NAME MODE(ka|close) RELOAD(0|1)
 		STORM_PID=
 		sent=$(cat "$WORK/storm.sent" 2>/dev/null || echo "0 0")
 	fi
+	SLUICE_PID=$(serving_pid)
 	if ! kill -0 "$SLUICE_PID" 2>/dev/null; then
 		ROWS+=("$name|-|-|-|-|-|-|-|-|-|FAIL (sluice exited)")
 		return 1
@@ -398,11 +485,15 @@ run() {	# NAME MODE(ka|close) RELOAD(0|1)
 	[ "$reqs" -gt 0 ] || why+=("no requests")
 	[ "$reload" = 0 ] && BASE_RPS[$mode]="${BASE_RPS[$mode]:-} $rps"
 	RPS[$name]=$rps
+	if [ "$UPGRADE" = 1 ] && [ "$reload" = 1 ]; then
+		fd0=-; fd1=-; cpu0=0; cpu1=0
+	fi
 	[ "$fd1" = "$fd0" ] || why+=("fds")
 	local rl="-"
 	[ "$reload" = 1 ] && rl="$rok/$rbad"
 	local cpureq
 	cpureq=$(awk -v t=$((cpu1 - cpu0)) -v hz="$CLK_TCK" -v n="$reqs" 'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "-" }')
+	[ "$UPGRADE" = 1 ] && [ "$reload" = 1 ] && cpureq=-
 	# throughput and the verdict are filled in once both baselines ran
 	ROWS+=("$name|$rl|$rps|$c/$r/$w/$t|$n|@$mode@$reload|$cpureq|$((acc1 - acc0))|$fd0/$fd1|$(IFS=,; echo "${why[*]}")")
 	return 0
@@ -411,12 +502,14 @@ run() {	# NAME MODE(ka|close) RELOAD(0|1)
 # Each mode: baseline, reloads, baseline again; the reload run is compared
 # with the mean of the baselines around it (the second one shows how much
 # the machine itself drifts).
-run "keep-alive, no reload" ka 0 &&
-run "keep-alive, reloads" ka 1 &&
-run "keep-alive, no reload" ka 0 &&
-run "close, no reload" close 0 &&
-run "close, reloads" close 1 &&
-run "close, no reload" close 0
+WHAT=reloads
+[ "$UPGRADE" = 1 ] && WHAT=upgrades
+run "keep-alive, no $WHAT" ka 0 &&
+run "keep-alive, $WHAT" ka 1 &&
+run "keep-alive, no $WHAT" ka 0 &&
+run "close, no $WHAT" close 0 &&
+run "close, $WHAT" close 1 &&
+run "close, no $WHAT" close 0
 
 finish_rows() {
 	local i row name rl rps errs n th cpu acc fdd why mode reload base pct
@@ -429,7 +522,9 @@ finish_rows() {
 			pct="-"
 			if [ -n "$base" ]; then
 				pct=$(awk -v a="$rps" -v b="$base" 'BEGIN { printf "%.1f%%", 100 * a / b }')
-				if [ "$reload" = 1 ] && ! awk -v a="$rps" -v b="$base" 'BEGIN { exit !(a >= 0.9 * b) }'; then
+				# alternating with another build (ASan, say) the
+				# upgraded runs are as fast as the slower one: not judged
+				if [ "$reload" = 1 ] && [ -z "${SLUICE_ALT:-}" ] && ! awk -v a="$rps" -v b="$base" 'BEGIN { exit !(a >= 0.9 * b) }'; then
 					why="${why:+$why,}throughput"
 				fi
 			fi
@@ -448,6 +543,7 @@ finish_rows
 
 # ---- report ------------------------------------------------------------
 crash=0
+SLUICE_PID=$(serving_pid)
 kill -0 "$SLUICE_PID" 2>/dev/null || crash=1
 # graceful stop after the storms: exit status and drain time (bounded)
 stop_rc=- stop_ms=-
@@ -460,19 +556,34 @@ if [ $crash = 0 ]; then
 	done
 	if kill -0 "$SLUICE_PID" 2>/dev/null; then
 		stop_rc="still running 15 s after SIGTERM"
+	elif wait "$SLUICE_PID" 2>/dev/null; then
+		stop_rc=0
+		SLUICE_PID=
+		stop_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 	else
-		wait "$SLUICE_PID"
 		stop_rc=$?
+		# not our child (a process an upgrade started): its exit
+		# status is not ours to read; its log says how it stopped
+		if [ "$stop_rc" = 127 ] && grep -q 'info: stopped' "$WORK/sluice.err"; then
+			stop_rc=0
+		fi
 		SLUICE_PID=
 		stop_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 	fi
 fi
 # every error/warn line but those of the invalid files
 expected_re=" error: reload: $CONF( is not valid|:)"
+# --upgrade: an invalid file ends the new process, which says so, and the
+# old one says the upgrade failed
+[ "$UPGRADE" = 1 ] && expected_re="$expected_re| $CONF:[0-9]+:[0-9]+: error| error: .*$CONF|upgrade: failed"
 unexpected=$(grep -E ' (error|warn): ' "$WORK/sluice.err" | grep -cvE "$expected_re")
 sanitizer=$(grep -cE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK/sluice.err")
 echo
-echo "sluice $("$SLUICE" -V | head -1 | cut -d' ' -f2), $(nproc) CPUs, wrk -t$THREADS -c$CONNS -d${DURATION}s, $RELOADS SIGHUPs per reload run (every 10th file invalid)"
+if [ "$UPGRADE" = 1 ]; then
+	echo "sluice $("$SLUICE" -V | head -1 | cut -d' ' -f2)${SLUICE_ALT:+ alternating with $SLUICE_ALT}, $(nproc) CPUs, wrk -t$THREADS -c$CONNS -d${DURATION}s, $RELOADS SIGUSR2s per upgrade run (every 5th file invalid)"
+else
+	echo "sluice $("$SLUICE" -V | head -1 | cut -d' ' -f2), $(nproc) CPUs, wrk -t$THREADS -c$CONNS -d${DURATION}s, $RELOADS SIGHUPs per reload run (every 10th file invalid)"
+fi
 echo "vs baseline: against the mean of the two no-reload runs of the same mode"
 echo
 FMT='| %-21s | %-17s | %-10s | %-21s | %-7s | %-11s | %-14s | %-16s | %-16s | %s |\n'
@@ -484,6 +595,8 @@ for row in "${ROWS[@]}"; do
 	printf "$FMT" "$a" "$b" "$c" "$d" "$e" "$f" "$g us" "$h" "$i" "$j"
 done
 echo
+[ "$UPGRADE" = 1 ] && echo "upgrade log lines: $(grep -c 'hands over and drains' "$WORK/sluice.err") done," \
+	"$(grep -c 'upgrade: failed' "$WORK/sluice.err") failed"
 echo "reload log lines: $(grep -c 'info: reload: generation' "$WORK/sluice.err") applied," \
 	"$(grep -cE " error: reload: $CONF is not valid" "$WORK/sluice.err") refused;" \
 	"other error/warn lines: $unexpected; sanitizer reports: $sanitizer"

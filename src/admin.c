@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 
 #include <stdarg.h>
@@ -850,6 +851,8 @@ metrics_process(const struct sl_admin_view *v, struct sbuf *b)
 		  OpenSSL_version(OPENSSL_VERSION_STRING));
 }
 
+static void carry_counters(struct sbuf *page, const char *carried_text);
+
 static void
 page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 {
@@ -984,7 +987,217 @@ page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 		  "# TYPE sluice_uptime_seconds gauge\n"
 		  "sluice_uptime_seconds %llu\n",
 		  (unsigned long long)((sl_now_ms() - v->start_ms) / 1000));
+	sb_printf(b,
+		  "# HELP sluice_upgrades_total Binary upgrades (hand-overs "
+		  "to a new process) by result.\n"
+		  "# TYPE sluice_upgrades_total counter\n"
+		  "sluice_upgrades_total{result=\"ok\"} %llu\n"
+		  "sluice_upgrades_total{result=\"failed\"} %llu\n",
+		  (unsigned long long)v->upgrades_ok,
+		  (unsigned long long)v->upgrades_failed);
 	metrics_process(v, b);
+	if (v->carried != NULL)
+		carry_counters(b, v->carried);
+}
+
+/* ---- counters carried over an upgrade ----------------------------------
+ *
+ * A process that took over from another (doc/upgrade.md) shows the old
+ * one's counters added to its own: every sample of a counter or a
+ * histogram family, by its name and labels, but the process_* families,
+ * which describe one process. The old process's page is the text it sent
+ * (with what it carried itself, so a chain of upgrades adds up).
+ */
+
+struct carried {
+	char *key; /* "name{labels}", in the page's text */
+	double v;
+};
+
+static int
+carried_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct carried *)a)->key,
+		      ((const struct carried *)b)->key);
+}
+
+/* The family of a sample name that counts up, given the page's TYPE
+ * lines in types (a "\n"-separated list of "name type"). */
+static int
+counts_up(const char *types, const char *name, size_t n)
+{
+	static const char *const suffix[] = {"_bucket", "_sum", "_count"};
+
+	if (n >= 8 && strncmp(name, "process_", 8) == 0)
+		return 0;
+	for (int pass = 0; pass < 4; pass++) {
+		size_t k = n;
+		const char *p = types;
+		if (pass > 0) {
+			size_t sl = strlen(suffix[pass - 1]);
+			if (n <= sl ||
+			    strncmp(name + n - sl, suffix[pass - 1], sl) != 0)
+				continue;
+			k = n - sl;
+		}
+		/* each line of types: "family type" */
+		for (; *p != '\0'; p = strchr(p, '\n') + 1) {
+			const char *t = p + k + 1;
+			if (strncmp(p, name, k) != 0 || p[k] != ' ')
+				continue;
+			if (pass == 0 && strncmp(t, "counter\n", 8) == 0)
+				return 1;
+			if (strncmp(t, "histogram\n", 10) == 0 ||
+			    strncmp(t, "summary\n", 8) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* "name type\n" of each "# TYPE name type" line of text. Returns a
+ * malloc'd string or NULL. */
+static char *
+type_lines(const char *text)
+{
+	struct sbuf t = {0};
+	const char *p = text;
+
+	sb_printf(&t, "%s", "");
+	while (p != NULL && *p != '\0') {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		if (n > 7 && strncmp(p, "# TYPE ", 7) == 0)
+			sb_printf(&t, "%.*s\n", (int)(n - 7), p + 7);
+		p = nl ? nl + 1 : NULL;
+	}
+	if (t.failed) {
+		free(t.p);
+		return NULL;
+	}
+	return t.p;
+}
+
+/* The samples of carried text that count up, sorted by key. */
+static struct carried *
+carried_parse(const char *text, size_t *np)
+{
+	char *types = type_lines(text);
+	struct carried *v = NULL;
+	size_t n = 0, cap = 0;
+	const char *p = text;
+
+	*np = 0;
+	if (types == NULL)
+		return NULL;
+	while (*p != '\0') {
+		const char *nl = strchr(p, '\n'), *sp, *brace;
+		size_t len = nl ? (size_t)(nl - p) : strlen(p), nlen;
+		char *end;
+		double d;
+
+		if (len == 0 || p[0] == '#')
+			goto next;
+		sp = memrchr(p, ' ', len);
+		if (sp == NULL)
+			goto next;
+		brace = memchr(p, '{', (size_t)(sp - p));
+		nlen = (size_t)((brace ? brace : sp) - p);
+		if (!counts_up(types, p, nlen))
+			goto next;
+		d = strtod(sp + 1, &end);
+		if (end == sp + 1)
+			goto next;
+		if (n == cap) {
+			struct carried *nv;
+			cap = cap ? cap * 2 : 256;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
+				break;
+			v = nv;
+		}
+		if ((v[n].key = strndup(p, (size_t)(sp - p))) == NULL)
+			break;
+		v[n++].v = d;
+	next:
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	free(types);
+	if (v != NULL)
+		qsort(v, n, sizeof(*v), carried_cmp);
+	*np = n;
+	return v;
+}
+
+/* Rewrites page (its own samples) with carried's counts added. */
+static void
+carry_counters(struct sbuf *page, const char *carried_text)
+{
+	size_t n, len = page->len;
+	struct carried *c = carried_parse(carried_text, &n);
+	char *types = NULL, *text = page->p;
+	struct sbuf out = {0};
+	const char *p = text;
+
+	if (c == NULL || page->failed || (types = type_lines(text)) == NULL)
+		goto done;
+	sb_printf(&out, "%s", "");
+	while (p < text + len) {
+		const char *nl = memchr(p, '\n', (size_t)(text + len - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(text + len - p);
+		const char *sp = p[0] != '#' ? memrchr(p, ' ', l) : NULL;
+		struct carried key, *hit = NULL;
+		char kbuf[1024];
+
+		if (sp != NULL && (size_t)(sp - p) < sizeof(kbuf)) {
+			const char *brace = memchr(p, '{', (size_t)(sp - p));
+			size_t nlen = (size_t)((brace ? brace : sp) - p);
+			memcpy(kbuf, p, (size_t)(sp - p));
+			kbuf[sp - p] = '\0';
+			key.key = kbuf;
+			if (counts_up(types, p, nlen))
+				hit = bsearch(&key, c, n, sizeof(*c),
+					      carried_cmp);
+		}
+		if (hit != NULL) {
+			double d = strtod(sp + 1, NULL) + hit->v;
+			if (memchr(sp + 1, '.', l - (size_t)(sp + 1 - p)) ==
+				NULL &&
+			    d == (double)(unsigned long long)d)
+				sb_printf(&out, "%.*s %.0f\n", (int)(sp - p), p,
+					  d);
+			else
+				sb_printf(&out, "%.*s %.3f\n", (int)(sp - p), p,
+					  d);
+		} else
+			sb_printf(&out, "%.*s\n", (int)l, p);
+		p += l + 1;
+	}
+	if (!out.failed) {
+		free(page->p);
+		*page = out;
+		out.p = NULL;
+	}
+done:
+	free(out.p);
+	free(types);
+	for (size_t i = 0; i < n; i++)
+		free(c[i].key);
+	free(c);
+}
+
+char *
+sl_admin_metrics(const struct sl_admin_view *v)
+{
+	struct sbuf b = {0};
+
+	page_metrics(v, &b);
+	if (b.failed) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
 }
 
 /* ---- /config ------------------------------------------------------------
@@ -1736,7 +1949,8 @@ admin_on_accept(evutil_socket_t lfd, short what, void *arg)
 }
 
 struct sl_admin *
-sl_admin_start(struct event_base *base, const struct sl_admin_view *view)
+sl_admin_start(struct event_base *base, const struct sl_admin_view *view,
+	       int fd)
 {
 	const struct sl_conf_addr *addr = &view->conf->admin_addr;
 	struct sl_admin *a;
@@ -1746,15 +1960,23 @@ sl_admin_start(struct event_base *base, const struct sl_admin_view *view)
 		return NULL;
 	a->view = view;
 	a->base = base;
-	a->fd = socket(addr->ss.ss_family,
-		       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (a->fd == -1)
-		goto fail;
-	(void)setsockopt(a->fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	if (bind(a->fd, (const struct sockaddr *)&addr->ss, addr->sslen) ==
-		-1 ||
-	    listen(a->fd, 64) == -1)
-		goto fail;
+	if (fd != -1) {
+		/* given: listening already */
+		a->fd = fd;
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
+			goto fail;
+	} else {
+		a->fd = socket(addr->ss.ss_family,
+			       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (a->fd == -1)
+			goto fail;
+		(void)setsockopt(a->fd, SOL_SOCKET, SO_REUSEADDR, &on,
+				 sizeof(on));
+		if (bind(a->fd, (const struct sockaddr *)&addr->ss,
+			 addr->sslen) == -1 ||
+		    listen(a->fd, 64) == -1)
+			goto fail;
+	}
 	a->ev =
 	    event_new(base, a->fd, EV_READ | EV_PERSIST, admin_on_accept, a);
 	if (a->ev == NULL || event_add(a->ev, NULL) == -1)
@@ -1770,6 +1992,12 @@ fail : {
 	errno = saved;
 	return NULL;
 }
+}
+
+int
+sl_admin_fd(const struct sl_admin *a)
+{
+	return a->fd;
 }
 
 void

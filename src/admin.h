@@ -25,14 +25,27 @@ struct sl_admin_view {
 	/* what runs of the settings read at start only (borrowed): the
 	 * admin address (NULL: none) and the access log */
 	const char *run_admin, *run_access;
+	uint64_t upgrades_ok;	  /* hand-overs to a new process, done */
+	uint64_t upgrades_failed; /* and failed */
+	/* the counters of the sluice this one took over from (its /metrics
+	 * page), added to this one's (doc/upgrade.md); owned by main */
+	char *carried;
 };
 
 /*
- * Listens on conf->admin_addr. Returns NULL with errno set when the socket
- * cannot be opened.
+ * Listens on conf->admin_addr, on fd when it is not -1 (a socket this
+ * process was given, listening there: taken over). Returns NULL with errno
+ * set when the socket cannot be opened.
  */
 struct sl_admin *sl_admin_start(struct event_base *base,
-				const struct sl_admin_view *view);
+				const struct sl_admin_view *view, int fd);
+
+/* The admin's listening socket (an upgrade hands it over). */
+int sl_admin_fd(const struct sl_admin *a);
+
+/* The /metrics page as it is served now, malloc'd (NULL when out of
+ * memory): what an upgrade carries over. */
+char *sl_admin_metrics(const struct sl_admin_view *view);
 /* Stops listening and closes admin connections. */
 void sl_admin_free(struct sl_admin *a);
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -33,8 +34,14 @@
 #include "wloop.h"
 #include "xprt.h"
 
-#define LINGER_MS      2000 /* reading and dropping input before a close */
-#define HEAD_BUF_START 4096 /* first buffer of a request head */
+#define LINGER_MS 2000 /* reading and dropping input before a close */
+/* ... of an idle connection a drain closes: what a client sent as the
+ * drain began (one round trip) */
+#define DRAIN_LINGER_MS 500
+/* a drain leaves an idle keep-alive connection this long to send one more
+ * request (answered with Connection: close) before it closes it */
+#define DRAIN_IDLE_MS 1000
+#define HEAD_BUF_START	4096 /* first buffer of a request head */
 
 static void client_on_read(evutil_socket_t, short, void *);
 static void client_adopt(struct sl_client *c);
@@ -252,10 +259,11 @@ sl_client_abort_reset(struct sl_client *c, const char *reason)
  * that comes before it is would make close() a reset that drops it. That
  * wait is the client's send_timeout, as the response's was.
  */
-void
-sl_client_finish(struct sl_client *c, const char *reason, int linger)
+/* sl_client_finish with the lingering bounded by ms. */
+static void
+client_finish_ms(struct sl_client *c, const char *reason, int linger,
+		 uint64_t ms)
 {
-	uint64_t ms = LINGER_MS;
 	int shut = 0;
 
 	if (!(c->flags & C_F_EOF)) {
@@ -284,6 +292,12 @@ sl_client_finish(struct sl_client *c, const char *reason, int linger)
 		c->in.off = c->in.len = 0;
 	sl_client_want_write(c, 0);
 	client_want_read(c, 1);
+}
+
+void
+sl_client_finish(struct sl_client *c, const char *reason, int linger)
+{
+	client_finish_ms(c, reason, linger, LINGER_MS);
 }
 
 /* ---- client side I/O -------------------------------------------------- */
@@ -471,10 +485,9 @@ sl_client_process(struct sl_client *c)
 					}
 					goto out;
 				}
-				if (c->w->draining) {
-					sl_client_close(c, "draining");
-					return;
-				}
+				/* draining: a request that was on its way
+				 * when the drain began is answered, with
+				 * Connection: close (req_ends_connection) */
 				client_adopt(c);
 				sl_client_set_state(c, SL_CLIENT_ST_HEAD);
 				sl_h1_scan_init(&c->scan);
@@ -1147,6 +1160,11 @@ sl_client_on_deadline(struct sl_tnode *n)
 		sl_client_close(c, "tls_handshake_timeout");
 		return;
 	case SL_CLIENT_ST_IDLE:
+		if (c->w->draining) {
+			/* its grace is over (sl_client_drain) */
+			client_finish_ms(c, "draining", 1, DRAIN_LINGER_MS);
+			return;
+		}
 		sl_client_count_timeout(c, SL_TO_IDLE);
 		sl_client_close(c, "idle_timeout");
 		return;
@@ -1560,12 +1578,31 @@ sl_client_reloaded(struct sl_client *c)
 void
 sl_client_drain(struct sl_client *c)
 {
+	int queued = 0;
+
 	sl_now_refresh();
-	/* an idle connection holds at most a lone CR: nothing to finish */
-	if (c->state == SL_CLIENT_ST_IDLE ||
-	    c->state == SL_CLIENT_ST_HANDSHAKE ||
+	/* no request can have begun: a TLS handshake or a PROXY header
+	 * under way */
+	if (c->state == SL_CLIENT_ST_HANDSHAKE ||
 	    c->state == SL_CLIENT_ST_PROXY)
 		sl_client_close(c, "draining");
+	else if (c->state == SL_CLIENT_ST_IDLE &&
+		 (sl_buf_pending(&c->in) > 0 ||
+		  (ioctl(c->fd, FIONREAD, &queued) == 0 && queued > 0)))
+		/* a request on its way, read or not: it is answered, and
+		 * the connection closes after it (req_ends_connection) */
+		return;
+	else if (c->state == SL_CLIENT_ST_IDLE) {
+		/* a busy client's next request is on its way: it is answered
+		 * (with Connection: close) if it comes within DRAIN_IDLE_MS;
+		 * then the FIN, and what comes is read and dropped for a
+		 * while: a request that crossed the FIN gets an end of
+		 * stream, which tells a client it may send it again
+		 * elsewhere (RFC 9112 section 9.3.1), not a reset */
+		uint64_t now = now_ms();
+		if (c->tnode.deadline_ms > now + DRAIN_IDLE_MS)
+			sl_timeq_set(c->w, &c->tnode, DRAIN_IDLE_MS, now);
+	}
 	else if (c->txn != NULL)
 		c->txn->flags |= T_CLOSE;
 }

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,21 +32,13 @@
 #define EMFILE_LOG_MS	1000 /* at most one log line per interval */
 #define REJECT_LOG_MS	1000
 
-int
-sl_listener_open(const struct sl_conf_listener *l)
+/* What every listening socket of l gets: the options accepted sockets
+ * inherit. */
+static void
+listener_options(int fd, const struct sl_conf_listener *l)
 {
-	int fd, on = 1, off = 0, defer_s = 1, sndbuf;
+	int on = 1, defer_s = 1, sndbuf;
 
-	fd = socket(l->addr.ss.ss_family,
-		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return -1;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
-		goto fail;
-	if (l->addr.ss.ss_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
-				 sizeof(on));
 	/* accepted sockets inherit TCP_NODELAY (one setsockopt per
 	 * listener instead of one per connection); TCP_DEFER_ACCEPT hands
 	 * over a connection once its first bytes are there, so the request
@@ -61,15 +54,41 @@ sl_listener_open(const struct sl_conf_listener *l)
 	sndbuf = l->limits.buffer_bytes > INT_MAX ? INT_MAX
 						  : (int)l->limits.buffer_bytes;
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+}
+
+/* After listen(): accepted sockets start with delayed ACKs (inherited;
+ * set after listen(), which resets the ACK state): a request is
+ * acknowledged by its response instead of by a packet of its own, as a
+ * new connection otherwise starts in quick-ACK mode. */
+static void
+listener_options_listening(int fd)
+{
+	int off = 0;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &off, sizeof(off));
+}
+
+int
+sl_listener_open(const struct sl_conf_listener *l)
+{
+	int fd, on = 1;
+
+	fd = socket(l->addr.ss.ss_family,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
+		goto fail;
+	if (l->addr.ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+				 sizeof(on));
+	listener_options(fd, l);
 	if (bind(fd, (const struct sockaddr *)&l->addr.ss, l->addr.sslen) == -1)
 		goto fail;
 	if (listen(fd, 4096) == -1)
 		goto fail;
-	/* accepted sockets start with delayed ACKs (inherited; set after
-	 * listen(), which resets the ACK state): a request is acknowledged
-	 * by its response instead of by a packet of its own, as a new
-	 * connection otherwise starts in quick-ACK mode */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &off, sizeof(off));
+	listener_options_listening(fd);
 	return fd;
 fail : {
 	int saved = errno;
@@ -77,6 +96,31 @@ fail : {
 	errno = saved;
 	return -1;
 }
+}
+
+int
+sl_listener_adopt(int fd, const struct sl_conf_listener *l)
+{
+	int v = 0, fl;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) == -1 ||
+	    v != SOCK_STREAM) {
+		errno = ENOTSOCK;
+		return -1;
+	}
+	len = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == -1 || !v) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+		return -1;
+	listener_options(fd, l);
+	listener_options_listening(fd);
+	return 0;
 }
 
 static void

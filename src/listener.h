@@ -40,6 +40,14 @@ struct sl_lsock {
  */
 int sl_listener_open(const struct sl_conf_listener *l);
 
+/*
+ * Takes fd, a socket this process was given listening on l's address (an
+ * upgrade, socket activation), as if sl_listener_open had made it: checks
+ * that it is a listening stream socket, makes it non-blocking and
+ * close-on-exec and sets l's options. Returns 0, or -1 (errno set).
+ */
+int sl_listener_adopt(int fd, const struct sl_conf_listener *l);
+
 /* Starts accepting on ls (fd already set); each connection goes to
  * on_accept. Returns 0 or -1. */
 int sl_listener_start(struct sl_lsock *ls, sl_accept_handler *on_accept);

@@ -19,6 +19,7 @@
 
 #include "admin.h"
 #include "conf.h"
+#include "handover.h"
 #include "health.h"
 #include "listener.h"
 #include "log.h"
@@ -51,7 +52,23 @@ struct sl_main {
 	/* what start-up opened, which a reload cannot change */
 	char *run_admin;  /* admin address, NULL for none (owned) */
 	char *run_access; /* access log destination (owned) */
+	/* binary upgrades (doc/upgrade.md) */
+	char *exe;		    /* this binary's path as started (owned) */
+	char **argv;		    /* as started, for the new process */
+	struct sl_handover given;   /* what this process was given */
+	struct sl_upgrade *upgrade; /* to a new process, under way or done */
+	int handed_over; /* the new process serves: this one drains */
+	/* sockets given to the workers beyond one per worker and listener
+	 * (an upgrade from a sluice with more workers): handed over again */
+	struct sl_xfd {
+		int fd;
+		char *addr; /* the listener's address text (owned) */
+	} * xfds;
+	size_t nxfds;
 };
+
+/* How long a new process has to report that it serves. */
+#define UPGRADE_TIMEOUT_MS 30000
 
 static void
 usage(FILE *f)
@@ -64,8 +81,30 @@ usage(FILE *f)
 		"  -t        check the configuration (and that -p FILE can be "
 		"written) and exit\n"
 		"  -V        print versions and exit\n"
-		"  -h        this help\n",
+		"  -h        this help\n"
+		"signals: HUP reload, USR1 reopen the access log, USR2 upgrade "
+		"(hand the\n"
+		"sockets to a new process of this binary's path), TERM/INT "
+		"stop\n",
 		DEFAULT_CONF);
+}
+
+/* Stops a start whose socket unit names a socket for a listener that the
+ * file puts on another address. */
+static void
+misnamed(const struct sl_handover *h, const char *what, const char *name,
+	 const char *addr)
+{
+	char a[64];
+
+	if (h->misnamed == NULL)
+		return;
+	fatalx("%s%s%s%s %s: the socket systemd named \"%s\" listens on %s; "
+	       "the socket unit and the configuration must agree",
+	       what, name != NULL ? " \"" : "", name != NULL ? name : "",
+	       name != NULL ? "\"" : "", addr, h->misnamed->name,
+	       sl_addr_str((const struct sockaddr *)&h->misnamed->ss, a,
+			   sizeof(a)));
 }
 
 static void
@@ -101,25 +140,35 @@ raise_nofile(void)
 	}
 }
 
+/* Stops accepting and drains (why: "signal 15", "upgrade"). */
 static void
-main_on_stop(evutil_socket_t sig, short what, void *arg)
+main_stop(struct sl_main *m, const char *why)
 {
-	struct sl_main *m = arg;
-
 	if (m->stopping) {
-		log_info("signal %d: already stopping", (int)sig);
+		log_info("%s: already stopping", why);
 		return;
 	}
 	m->stopping = 1;
-	log_info("signal %d: stopping: no new connections, finishing "
-		 "requests in flight (drain_timeout %llu ms)",
-		 (int)sig, (unsigned long long)m->conf->drain_timeout_ms);
+	log_info("%s: stopping: no new connections, finishing requests in "
+		 "flight (drain_timeout %llu ms)",
+		 why, (unsigned long long)m->conf->drain_timeout_ms);
+	if (!m->handed_over)
+		(void)sl_sd_notify("STOPPING=1");
 	m->view.draining = 1;
 	for (unsigned i = 0; i < m->nworkers; i++)
 		sl_worker_stop(m->workers[i]);
 	/* the main loop keeps serving the admin listener (readyz says
 	 * draining) until every worker has finished */
 	event_add(m->wait_ev, &(struct timeval){0, 50000});
+}
+
+static void
+main_on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	char why[32];
+
+	snprintf(why, sizeof(why), "signal %d", (int)sig);
+	main_stop(arg, why);
 }
 
 static void
@@ -169,23 +218,25 @@ reload_check_static(struct sl_main *m, struct sl_conf *nc)
 
 	if (want != m->nworkers)
 		log_warnx(
-		    "reload: \"workers\" changes need a restart; the file "
-		    "asks for %u, %u %s keep running",
+		    "reload: \"workers\" changes need an upgrade (SIGUSR2) "
+		    "or a restart; the file asks for %u, %u %s keep running",
 		    want, m->nworkers,
 		    plural(m->nworkers, "worker", "workers"));
 	if ((admin == NULL) != (m->run_admin == NULL) ||
 	    (admin != NULL && strcmp(admin, m->run_admin) != 0)) {
 		if (m->run_admin != NULL)
-			log_warnx("reload: \"admin\" changes need a restart; "
-				  "the admin listener stays on %s",
+			log_warnx("reload: \"admin\" changes need an "
+				  "upgrade (SIGUSR2) or a restart; the admin "
+				  "listener stays on %s",
 				  m->run_admin);
 		else
-			log_warnx("reload: \"admin\" changes need a restart; "
-				  "there is no admin listener until then");
+			log_warnx("reload: \"admin\" changes need an "
+				  "upgrade (SIGUSR2) or a restart; there is no "
+				  "admin listener until then");
 	}
 	if (strcmp(nc->access_log, m->run_access) != 0)
-		log_warnx("reload: \"log.access\" changes need a restart; "
-			  "access lines still go to %s",
+		log_warnx("reload: \"log.access\" changes need an upgrade "
+			  "(SIGUSR2) or a restart; access lines still go to %s",
 			  m->run_access);
 }
 
@@ -433,6 +484,17 @@ main_reload(struct sl_main *m)
 		m->fds[i] = nfds[i];
 	}
 	free(nfds);
+	/* the workers close the extra sockets of a removed listener */
+	for (size_t x = 0; x < m->nxfds; x++) {
+		int kept = 0;
+		for (size_t j = 0; j < nc->nlisteners && !kept; j++)
+			kept = strcmp(nc->listeners[j].addr.text,
+				      m->xfds[x].addr) == 0;
+		if (!kept) {
+			free(m->xfds[x].addr);
+			m->xfds[x--] = m->xfds[--m->nxfds];
+		}
+	}
 	m->conf = nc;
 	m->view.conf = nc;
 	m->view.reloads_ok++;
@@ -468,6 +530,138 @@ main_on_usr1(evutil_socket_t sig, short what, void *arg)
 		log_info("SIGUSR1: access log reopened");
 }
 
+/* ---- upgrade (SIGUSR2) -------------------------------------------------- */
+
+static void
+main_on_upgrade_done(void *arg, const struct sl_upgrade_result *r)
+{
+	struct sl_main *m = arg;
+	char msg[64];
+
+	if (!r->ok) {
+		m->view.upgrades_failed++;
+		log_error("upgrade: failed: %s (%s); this process (pid %ld, "
+			  "sluice %s) keeps serving",
+			  r->why, r->reason, (long)getpid(), PACKAGE_VERSION);
+		sl_upgrade_free(m->upgrade);
+		m->upgrade = NULL;
+		return;
+	}
+	m->view.upgrades_ok++;
+	m->handed_over = 1;
+	log_info("upgrade: pid %ld (sluice %s, configuration sha256 %s) "
+		 "serves; pid %ld (sluice %s, sha256 %s) hands over and drains",
+		 r->pid, r->version, r->sha256, (long)getpid(), PACKAGE_VERSION,
+		 m->conf->sha256[0] ? m->conf->sha256 : "-");
+	/* systemd follows the new process from now on */
+	snprintf(msg, sizeof(msg), "MAINPID=%ld", r->pid);
+	(void)sl_sd_notify(msg);
+	/* the admin socket is the new process's now (it holds it) */
+	sl_admin_free(m->admin);
+	m->admin = NULL;
+	main_stop(m, "upgrade");
+}
+
+/*
+ * SIGUSR2: hands every listening socket (the admin's too) and this
+ * process's counters to a new process of this binary's path, which
+ * loads the file and serves; this one then drains and exits. If the new
+ * one fails at any point, this one serves on as if nothing happened.
+ */
+static void
+main_on_usr2(evutil_socket_t sig, short what, void *arg)
+{
+	struct sl_main *m = arg;
+	size_t n = 0, cap = m->nworkers * m->conf->nlisteners + m->nxfds + 1;
+	char why[512], *counters;
+	int *fds;
+
+	if (m->stopping || m->upgrade != NULL) {
+		log_warnx("SIGUSR2: %s; no upgrade",
+			  m->stopping ? "stopping" : "an upgrade is under way");
+		return;
+	}
+	if ((fds = calloc(cap, sizeof(*fds))) == NULL) {
+		log_warnx("SIGUSR2: out of memory; no upgrade");
+		return;
+	}
+	for (unsigned i = 0; i < m->nworkers; i++)
+		for (size_t j = 0; j < m->conf->nlisteners; j++)
+			fds[n++] = m->fds[i][j];
+	for (size_t i = 0; i < m->nxfds; i++)
+		fds[n++] = m->xfds[i].fd;
+	if (m->admin != NULL)
+		fds[n++] = sl_admin_fd(m->admin);
+	counters = sl_admin_metrics(&m->view);
+	m->upgrade = sl_upgrade_start(
+	    m->base, m->exe, m->argv, fds, n, counters, UPGRADE_TIMEOUT_MS,
+	    main_on_upgrade_done, m, why, sizeof(why));
+	free(counters);
+	free(fds);
+	if (m->upgrade == NULL) {
+		m->view.upgrades_failed++;
+		log_error("upgrade: failed: %s; this process keeps serving",
+			  why);
+		return;
+	}
+	log_info("upgrade: started %s: %zu listening sockets handed over",
+		 m->exe, n);
+}
+
+/* The counters of the process this one took over from, at its exit
+ * (text), or the end of its channel (NULL). */
+static void
+main_on_carried(void *arg, char *text)
+{
+	struct sl_main *m = arg;
+
+	if (text == NULL) {
+		log_info("upgrade: pid %ld has finished", m->given.old_pid);
+		return;
+	}
+	free(m->view.carried);
+	m->view.carried = text;
+}
+
+/*
+ * This binary's path as it was started, for the upgrade: argv[0] made
+ * absolute, a symbolic link left as it is (a package upgrade or a link
+ * moved to another build puts the new binary there), or found on PATH.
+ */
+static char *
+exe_path(const char *argv0)
+{
+	char cwd[4096], *p;
+
+	if (strchr(argv0, '/') != NULL) {
+		if (argv0[0] == '/')
+			return strdup(argv0);
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			return NULL;
+		return asprintf(&p, "%s/%s", cwd, argv0) == -1 ? NULL : p;
+	}
+	{
+		const char *path = getenv("PATH");
+		char *copy, *save = NULL, *dir;
+		if (path == NULL || (copy = strdup(path)) == NULL)
+			return NULL;
+		for (dir = strtok_r(copy, ":", &save); dir != NULL;
+		     dir = strtok_r(NULL, ":", &save)) {
+			if (asprintf(&p, "%s/%s", dir, argv0) == -1)
+				break;
+			if (access(p, X_OK) == 0) {
+				free(copy);
+				return p;
+			}
+			free(p);
+		}
+		free(copy);
+	}
+	/* the kernel's idea, as a last resort */
+	p = realpath("/proc/self/exe", NULL);
+	return p;
+}
+
 /* ---- pid file (-p) ------------------------------------------------------ */
 
 /* The pid written in path, or 0 when there is none (no file, no number). */
@@ -498,12 +692,13 @@ pidfile_read(const char *path)
  * stale: it is replaced once this one serves. Exits on refusal.
  */
 static void
-pidfile_check(const char *path)
+pidfile_check(const char *path, long replaced)
 {
 	long pid = pidfile_read(path);
 	char comm[32];
 
-	if (pid == 0 || pid == (long)getpid() ||
+	/* replaced: the sluice this one takes over from (an upgrade) */
+	if (pid == 0 || pid == (long)getpid() || pid == replaced ||
 	    (kill((pid_t)pid, 0) == -1 && errno == ESRCH))
 		return;
 	if (sl_portcheck_is_sluice(pid))
@@ -577,18 +772,65 @@ start_workers(struct sl_main *m)
 	m->fds = calloc(m->nworkers, sizeof(*m->fds));
 	if (m->workers == NULL || m->fds == NULL)
 		fatalx("out of memory");
+	for (unsigned i = 0; i < m->nworkers; i++)
+		if ((m->fds[i] = calloc(conf->nlisteners + 1,
+					sizeof(**m->fds))) == NULL)
+			fatalx("out of memory");
+	/* sockets given (an upgrade, systemd) first: a listener takes the
+	 * ones on its address, one per worker; a worker without one opens
+	 * its own (an upgrade's sockets are in a SO_REUSEPORT group it
+	 * joins; systemd's one socket is shared by every worker); sockets
+	 * beyond one per worker are served as well, or their queues would
+	 * be lost */
+	for (size_t j = 0; j < conf->nlisteners; j++) {
+		const struct sl_conf_listener *l = &conf->listeners[j];
+		int *got = calloc(m->given.n + 1, sizeof(*got));
+		size_t k;
+
+		if (got == NULL)
+			fatalx("out of memory");
+		k = sl_handover_claim(&m->given,
+				      (const struct sockaddr *)&l->addr.ss,
+				      l->name, got, m->given.n);
+		misnamed(&m->given, "listener", l->name, l->addr.text);
+		for (size_t x = 0; x < k; x++)
+			if (sl_listener_adopt(got[x], l) == -1)
+				fatal("listener \"%s\" %s: the socket given "
+				      "for it",
+				      l->name, l->addr.text);
+		for (unsigned i = 0; i < m->nworkers && k > 0; i++) {
+			if (i < k)
+				m->fds[i][j] = got[i];
+			else if (m->given.from_systemd &&
+				 (m->fds[i][j] =
+				      fcntl(got[0], F_DUPFD_CLOEXEC, 0)) == -1)
+				fatal("listener \"%s\": dup", l->name);
+		}
+		for (size_t x = m->nworkers; x < k; x++) {
+			struct sl_xfd *v =
+			    realloc(m->xfds, (m->nxfds + 1) * sizeof(*v));
+			if (v == NULL)
+				fatalx("out of memory");
+			m->xfds = v;
+			v[m->nxfds].fd = got[x];
+			v[m->nxfds].addr = strdup(l->addr.text);
+			if (v[m->nxfds++].addr == NULL)
+				fatalx("out of memory");
+		}
+		free(got);
+	}
+	sl_handover_close_unclaimed(&m->given);
 	/* every socket is bound before any is checked or used: the check
 	 * must know all of our own */
 	for (unsigned i = 0; i < m->nworkers; i++) {
-		m->fds[i] = calloc(conf->nlisteners + 1, sizeof(**m->fds));
-		if (m->fds[i] == NULL)
-			fatalx("out of memory");
 		for (size_t j = 0; j < conf->nlisteners; j++) {
 			const struct sl_conf_listener *l = &conf->listeners[j];
 			int err, *own;
 			size_t nown = 0;
 			char why[256];
 
+			if (m->fds[i][j] > 0)
+				continue; /* given */
 			if ((m->fds[i][j] = sl_listener_open(l)) != -1)
 				continue;
 			err = errno;
@@ -605,6 +847,15 @@ start_workers(struct sl_main *m)
 	}
 	if ((all = all_fds(m, NULL, conf, &nall)) == NULL)
 		fatalx("out of memory");
+	/* the sockets beyond one per worker are ours too */
+	if (m->nxfds > 0) {
+		int *more = realloc(all, (nall + m->nxfds + 1) * sizeof(*all));
+		if (more == NULL)
+			fatalx("out of memory");
+		all = more;
+		for (size_t x = 0; x < m->nxfds; x++)
+			all[nall++] = m->xfds[x].fd;
+	}
 	for (size_t j = 0; j < conf->nlisteners; j++)
 		if (listener_exclusive("", &conf->listeners[j], all, nall) ==
 		    -1)
@@ -621,6 +872,14 @@ start_workers(struct sl_main *m)
 		if (m->workers[i] == NULL)
 			fatalx("worker %u: cannot create", i);
 	}
+	for (size_t x = 0; x < m->nxfds; x++) {
+		size_t j = 0;
+		while (strcmp(conf->listeners[j].addr.text, m->xfds[x].addr))
+			j++;
+		if (sl_worker_add_socket(m->workers[x % m->nworkers], j,
+					 m->xfds[x].fd) == -1)
+			fatalx("out of memory");
+	}
 	for (unsigned i = 0; i < m->nworkers; i++)
 		if (sl_worker_start(m->workers[i]) == -1)
 			fatal("worker %u: cannot start", i);
@@ -636,14 +895,18 @@ main(int argc, char **argv)
 	char *errors = NULL, *warnings = NULL, *tls_errors, *port_errors;
 	char *secret_errors;
 	char *port_warnings = NULL, *pid_errors = NULL;
-	struct event *ev_term, *ev_int, *ev_hup, *ev_usr1;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_usr2;
+	struct sockaddr_storage *given = NULL;
+	size_t ngiven = 0;
 
 	memset(&m, 0, sizeof(m));
+	m.given.chan = -1;
 	/* a reload or reopen asked for before the handlers are in place
 	 * (the file is being loaded right now) must not kill the process:
 	 * the default action of SIGHUP and SIGUSR1 is to terminate */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
 	while ((ch = getopt(argc, argv, "c:p:tVh")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -679,13 +942,32 @@ main(int argc, char **argv)
 		return 1;
 	}
 	free(errors);
+	if (!check) {
+		/* the sockets of a sluice being replaced, or systemd's: the
+		 * addresses they listen on are this process's own */
+		char why[512];
+		if (sl_handover_receive(&m.given, why, sizeof(why)) == -1) {
+			log_error("cannot start: %s", why);
+			sl_handover_discard(&m.given);
+			sl_conf_unref(m.conf);
+			return 1;
+		}
+		if (m.given.n > 0 &&
+		    (given = calloc(m.given.n, sizeof(*given))) == NULL)
+			fatalx("out of memory");
+		for (size_t i = 0; i < m.given.n; i++)
+			if (m.given.v[i].sslen > 0)
+				given[ngiven++] = m.given.v[i].ss;
+	}
 	/* a file that -t calls OK must also start: what start-up will open
 	 * must open, its addresses must be free (a sluice serving this very
 	 * file aside: -t runs before its reload), the pid file must be
 	 * writable, certificates, keys and CAs load, and the password files
 	 * read: every problem at once, -t included */
 	errors = sl_preflight(m.conf, NULL);
-	port_errors = sl_preflight_ports(m.conf, DEFAULT_CONF, &port_warnings);
+	port_errors = sl_preflight_ports(m.conf, DEFAULT_CONF, given, ngiven,
+					 &port_warnings);
+	free(given);
 	if (pid_file != NULL) {
 		char why[512];
 		if (sl_preflight_pidfile(pid_file, why, sizeof(why)) == -1 &&
@@ -715,6 +997,7 @@ main(int argc, char **argv)
 		free(pid_errors);
 		free(tls_errors);
 		free(secret_errors);
+		sl_handover_discard(&m.given);
 		sl_conf_unref(m.conf);
 		return 1;
 	}
@@ -725,7 +1008,7 @@ main(int argc, char **argv)
 	}
 	/* a second sluice given the same -p stops here, before it binds */
 	if (pid_file != NULL)
-		pidfile_check(pid_file);
+		pidfile_check(pid_file, m.given.old_pid);
 	m.conf->generation = 1;
 	/* per-worker counters are sized by the workers there will be */
 	sl_runtime_set_workers(m.conf->workers ? m.conf->workers : cpu_count());
@@ -749,10 +1032,15 @@ main(int argc, char **argv)
 	ev_int = evsignal_new(m.base, SIGINT, main_on_stop, &m);
 	ev_hup = evsignal_new(m.base, SIGHUP, main_on_hup, &m);
 	ev_usr1 = evsignal_new(m.base, SIGUSR1, main_on_usr1, &m);
-	if (!ev_term || !ev_int || !ev_hup || !ev_usr1 ||
+	ev_usr2 = evsignal_new(m.base, SIGUSR2, main_on_usr2, &m);
+	if (!ev_term || !ev_int || !ev_hup || !ev_usr1 || !ev_usr2 ||
 	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL) ||
-	    evsignal_add(ev_hup, NULL) || evsignal_add(ev_usr1, NULL))
+	    evsignal_add(ev_hup, NULL) || evsignal_add(ev_usr1, NULL) ||
+	    evsignal_add(ev_usr2, NULL))
 		fatalx("cannot install signal handlers");
+	if ((m.exe = exe_path(argv[0])) == NULL)
+		fatalx("out of memory");
+	m.argv = argv;
 
 	m.path = path;
 	m.wait_ev = event_new(m.base, -1, EV_PERSIST, main_on_wait, &m);
@@ -769,7 +1057,15 @@ main(int argc, char **argv)
 	if (m.conf->has_admin) {
 		/* bound before the workers start, so a taken admin port
 		 * stops start-up before any traffic is served */
-		m.admin = sl_admin_start(m.base, &m.view);
+		int afd = -1;
+		if (sl_handover_claim(
+			&m.given,
+			(const struct sockaddr *)&m.conf->admin_addr.ss,
+			"admin", &afd, 1) == 0)
+			afd = -1;
+		misnamed(&m.given, "admin listener", NULL,
+			 m.conf->admin_addr.text);
+		m.admin = sl_admin_start(m.base, &m.view, afd);
 		if (m.admin == NULL) {
 			char why[256];
 			fatalx("admin listener %s: cannot listen: %s",
@@ -797,8 +1093,35 @@ main(int argc, char **argv)
 		 PACKAGE_VERSION, m.nworkers,
 		 plural(m.nworkers, "worker", "workers"), path,
 		 (unsigned long long)m.conf->generation);
+	if (m.given.chan != -1) {
+		/* an upgrade: the old process learns that this one serves,
+		 * and carries on with its counters */
+		m.view.carried = m.given.counters;
+		m.given.counters = NULL;
+		m.given.on_counters = main_on_carried;
+		m.given.arg = &m;
+		log_info("upgrade: took over from pid %ld (sluice %s): %zu "
+			 "sockets",
+			 m.given.old_pid, m.given.old_version, m.given.n);
+		(void)sl_handover_ready(&m.given, m.base, m.conf->sha256);
+	} else {
+		if (m.given.from_systemd)
+			log_info("socket activation: %zu sockets from systemd",
+				 m.given.n);
+		(void)sl_sd_notify("READY=1");
+	}
 
 	event_base_dispatch(m.base);
+
+	if (m.handed_over) {
+		/* the new process carries on from this one's final counts */
+		char *counters = sl_admin_metrics(&m.view);
+		sl_upgrade_finish(m.upgrade, counters);
+		m.upgrade = NULL;
+		free(counters);
+	}
+	sl_upgrade_free(m.upgrade);
+	sl_handover_free(&m.given);
 
 	sl_admin_free(m.admin);
 	sl_health_free(m.health);
@@ -817,9 +1140,15 @@ main(int argc, char **argv)
 	event_free(ev_int);
 	event_free(ev_hup);
 	event_free(ev_usr1);
+	event_free(ev_usr2);
 	event_base_free(m.base);
 	sl_conf_unref(m.conf);
 	free(m.run_admin);
 	free(m.run_access);
+	free(m.exe);
+	free(m.view.carried);
+	for (size_t x = 0; x < m.nxfds; x++)
+		free(m.xfds[x].addr);
+	free(m.xfds);
 	return 0;
 }

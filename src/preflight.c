@@ -7,6 +7,7 @@
 #include "preflight.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,16 +166,45 @@ sl_preflight_pidfile(const char *path, char *why, size_t whysz)
 
 #define MAX_HOLDERS 256 /* a sluice with many workers has one socket each */
 
+/* Whether sluice runs under socket activation (SLUICE_SOCKET_ACTIVATION=1,
+ * set by contrib/systemd/sluice-socket.conf): the service manager holds
+ * the listening sockets between two starts, and the check before a start
+ * (ExecStartPre, which gets no LISTEN_FDS) must not call them another
+ * process's. */
+static int
+socket_activated(void)
+{
+	const char *v = getenv("SLUICE_SOCKET_ACTIVATION");
+
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+/* Whether h is the service manager's socket: pid 1, a systemd process
+ * (systemd-socket-activate, a user manager), or, under ProtectProc=
+ * invisible, a socket of root's that this user cannot see. */
+static int
+service_manager(const struct sl_port_holder *h)
+{
+	if (h->pid == 1 || (h->pid == 0 && h->uid == 0))
+		return 1;
+	return strncmp(h->comm, "systemd", 7) == 0;
+}
+
 /* The first holder of h[0..n) that is not a sluice serving conf_real
  * (NULL: every one is), or NULL. */
 static const struct sl_port_holder *
 other_holder(const struct sl_port_holder *h, int n, const char *conf_real,
 	     const char *default_conf)
 {
-	for (int i = 0; i < n; i++)
+	int activated = socket_activated();
+
+	for (int i = 0; i < n; i++) {
+		if (activated && service_manager(&h[i]))
+			continue;
 		if (conf_real == NULL ||
 		    !sl_portcheck_serves(h[i].pid, conf_real, default_conf))
 			return &h[i];
+	}
 	return NULL;
 }
 
@@ -211,8 +241,34 @@ check_addr(char **errors, const struct sl_conf *conf, const char *what,
 	return 0;
 }
 
+/* Whether ss is the address of one of given[0..n). */
+static int
+is_given(const struct sockaddr_storage *ss,
+	 const struct sockaddr_storage *given, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (given[i].ss_family != ss->ss_family)
+			continue;
+		if (ss->ss_family == AF_INET) {
+			const struct sockaddr_in *a = (const void *)ss,
+						 *b = (const void *)&given[i];
+			if (a->sin_port == b->sin_port &&
+			    a->sin_addr.s_addr == b->sin_addr.s_addr)
+				return 1;
+		} else if (ss->ss_family == AF_INET6) {
+			const struct sockaddr_in6 *a = (const void *)ss,
+						  *b = (const void *)&given[i];
+			if (a->sin6_port == b->sin6_port &&
+			    memcmp(&a->sin6_addr, &b->sin6_addr, 16) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 char *
 sl_preflight_ports(const struct sl_conf *conf, const char *default_conf,
+		   const struct sockaddr_storage *given, size_t ngiven,
 		   char **warnings)
 {
 	char *errors = NULL, *conf_real, what[128];
@@ -224,13 +280,15 @@ sl_preflight_ports(const struct sl_conf *conf, const char *default_conf,
 	conf_real = realpath(conf->path, NULL);
 	/* in the order of the file, as the loader reports: admin comes
 	 * first there */
-	if (conf->has_admin)
+	if (conf->has_admin && !is_given(&conf->admin_addr.ss, given, ngiven))
 		unreadable =
 		    check_addr(&errors, conf, "admin listener",
 			       &conf->admin_addr, &conf->admin_addr_pos, 1,
 			       conf_real, default_conf) == -1;
 	for (size_t i = 0; i < conf->nlisteners && !unreadable; i++) {
 		const struct sl_conf_listener *l = &conf->listeners[i];
+		if (is_given(&l->addr.ss, given, ngiven))
+			continue; /* this process was given a socket there */
 		snprintf(what, sizeof(what), "listener \"%s\"", l->name);
 		/* listeners are IPV6_V6ONLY: no IPv4 alias */
 		unreadable =

@@ -12,6 +12,7 @@
 #define SL_PREFLIGHT_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 struct sl_conf;
 
@@ -49,9 +50,12 @@ int sl_preflight_pidfile(const char *path, char *why, size_t whysz);
  * them, naming who holds each address ("listener \"public\"
  * 127.0.0.1:8080: address already in use by pid 4242 (nginx)"). When the
  * socket table cannot be read, *warnings (when not NULL) gets a warning
- * line and nothing is checked; it is NULL otherwise.
+ * line and nothing is checked; it is NULL otherwise. An address of
+ * given[0..ngiven) (sockets this process was given by an upgrade or
+ * systemd) is not checked: whoever else holds it holds this socket.
  */
 char *sl_preflight_ports(const struct sl_conf *conf, const char *default_conf,
+			 const struct sockaddr_storage *given, size_t ngiven,
 			 char **warnings);
 
 #endif

@@ -139,6 +139,11 @@ struct sl_worker {
 	TAILQ_HEAD(, sl_wendpoint) eps; /* every live endpoint (pools) */
 	struct sl_lsock **lsocks;	/* owned, one per listener of gen */
 	size_t nlsocks;
+	/* more sockets of gen's listeners, from an upgrade by a sluice that
+	 * had more workers: each has a queue of its own that must be
+	 * served (sl_worker_add_socket); owned */
+	struct sl_lsock **xlsocks;
+	size_t nxlsocks;
 	struct sl_bufpool bufs;
 	TAILQ_HEAD(, sl_client) clients; /* open, not parked */
 	TAILQ_HEAD(, sl_client) parked;	 /* idle, parked (client.c) */

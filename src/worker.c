@@ -67,6 +67,8 @@ worker_drain(struct sl_worker *w)
 	w->draining = 1;
 	for (size_t i = 0; i < w->nlsocks; i++)
 		sl_listener_close(w->lsocks[i]);
+	for (size_t i = 0; i < w->nxlsocks; i++)
+		sl_listener_close(w->xlsocks[i]);
 	sl_upstream_close_idle(w);
 	for (c = sl_client_first(w); c != NULL; c = next) {
 		next = sl_client_next(c);
@@ -185,6 +187,22 @@ worker_apply(struct sl_worker *w, struct sl_reload_msg *msg)
 	free(w->lsocks);
 	w->lsocks = ls;
 	w->nlsocks = conf->nlisteners;
+	/* an extra socket follows its address, or closes with it */
+	for (size_t i = 0; i < w->nxlsocks; i++) {
+		struct sl_lsock *x = w->xlsocks[i];
+		const struct sl_conf_listener *to = NULL;
+		for (size_t j = 0; j < conf->nlisteners && to == NULL; j++)
+			if (strcmp(conf->listeners[j].addr.text,
+				   x->conf->addr.text) == 0)
+				to = &conf->listeners[j];
+		if (to != NULL) {
+			x->conf = to;
+			continue;
+		}
+		sl_listener_close(x);
+		free(x);
+		w->xlsocks[i--] = w->xlsocks[--w->nxlsocks];
+	}
 	old = w->gen;
 	w->gen = g;
 	sl_upstream_retire_endpoints(w, conf->generation);
@@ -279,6 +297,24 @@ fail:
 	return NULL;
 }
 
+int
+sl_worker_add_socket(struct sl_worker *w, size_t listener, int fd)
+{
+	struct sl_lsock **v, *x;
+
+	if (listener >= w->nlsocks ||
+	    (v = realloc(w->xlsocks, (w->nxlsocks + 1) * sizeof(*v))) == NULL)
+		return -1;
+	w->xlsocks = v;
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return -1;
+	x->w = w;
+	x->fd = fd;
+	x->conf = w->lsocks[listener]->conf;
+	w->xlsocks[w->nxlsocks++] = x;
+	return 0;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -299,6 +335,9 @@ sl_worker_start(struct sl_worker *w)
 
 	for (size_t i = 0; i < w->nlsocks; i++)
 		if (sl_listener_start(w->lsocks[i], sl_client_new) == -1)
+			return -1;
+	for (size_t i = 0; i < w->nxlsocks; i++)
+		if (sl_listener_start(w->xlsocks[i], sl_client_new) == -1)
 			return -1;
 	if (event_add(w->notify_ev, NULL) == -1 ||
 	    event_add(w->flush_ev, &tv) == -1)
@@ -342,6 +381,11 @@ sl_worker_join_free(struct sl_worker *w)
 		free(w->lsocks[i]);
 	}
 	free(w->lsocks);
+	for (size_t i = 0; i < w->nxlsocks; i++) {
+		sl_listener_close(w->xlsocks[i]);
+		free(w->xlsocks[i]);
+	}
+	free(w->xlsocks);
 	if ((msg = atomic_exchange(&w->mailbox, NULL)) != NULL) {
 		/* a reload that arrived as the worker stopped */
 		for (size_t j = 0; j < msg->conf->nlisteners; j++)

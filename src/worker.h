@@ -26,6 +26,14 @@ struct sl_reload_msg {
  */
 struct sl_worker *sl_worker_new(unsigned id, struct sl_conf *conf,
 				const int *fds);
+/*
+ * Gives a worker not started yet one more socket of its listener index
+ * listener (taken over): a socket handed over by an upgrade when the
+ * replaced sluice had more workers than this one. It is served like the
+ * worker's own, follows its address across reloads and closes with it.
+ * Returns 0 or -1 (the caller still owns fd).
+ */
+int sl_worker_add_socket(struct sl_worker *w, size_t listener, int fd);
 int sl_worker_start(struct sl_worker *w);
 /*
  * Hands msg (a new generation) to the worker; thread-safe. The caller

@@ -44,6 +44,55 @@ def systemd_unit_verifies():
                        capture_output=True, text=True, timeout=60)
     eq((r.returncode, r.stdout + r.stderr), (0, ""), "systemd-analyze verify")
 
+    check(re.search(r"^Type=notify$", unit, re.M) and
+          re.search(r"^NotifyAccess=main$", unit, re.M),
+          "Type=notify with NotifyAccess=main (the upgrade's MAINPID=)")
+
+
+@test
+def systemd_socket_units_verify():
+    """sluice.socket and the service's drop-in for it, verified together
+    with the service as systemd would load them (the drop-in from
+    sluice.service.d/); a drop-in systemd did not read would not show
+    its own mistake, so a broken copy must."""
+    if shutil.which("systemd-analyze") is None:
+        raise Skip("systemd-analyze is not installed")
+    with open(os.path.join(CONTRIB, "systemd", "sluice.service")) as f:
+        unit = f.read()
+    with open(os.path.join(CONTRIB, "systemd", "sluice.socket")) as f:
+        sock = f.read()
+    with open(os.path.join(CONTRIB, "systemd", "sluice-socket.conf")) as f:
+        dropin = f.read()
+    check(re.search(r"^Environment=SLUICE_SOCKET_ACTIVATION=1$", dropin,
+                    re.M), "the drop-in tells -t about the sockets")
+    check(re.search(r"^Requires=sluice.socket$", dropin, re.M),
+          "the drop-in requires the socket unit")
+    check(re.search(r"^BindIPv6Only=ipv6-only$", sock, re.M),
+          "IPv6 sockets are IPv6-only, as sluice's own")
+    check(re.search(r"^Service=sluice.service$", sock, re.M),
+          "the socket names the service")
+    d = tmpdir()
+    with open(os.path.join(d, "sluice.service"), "w") as f:
+        f.write(unit.replace("/usr/sbin/sluice",
+                             os.path.abspath(sluice_path())))
+    with open(os.path.join(d, "sluice.socket"), "w") as f:
+        f.write(sock)
+    os.mkdir(os.path.join(d, "sluice.service.d"))
+    conf = os.path.join(d, "sluice.service.d", "socket.conf")
+
+    def verify(text):
+        with open(conf, "w") as f:
+            f.write(text)
+        return subprocess.run(
+            ["systemd-analyze", "verify", "--man=no", "sluice.service",
+             "sluice.socket"], capture_output=True, text=True, timeout=60,
+            cwd=d, env=dict(os.environ, SYSTEMD_UNIT_PATH=d + ":"))
+    r = verify(dropin)
+    eq((r.returncode, r.stdout + r.stderr), (0, ""), "systemd-analyze verify")
+    r = verify(dropin + "Environment=BROKEN=\"x\n")
+    check("socket.conf" in r.stdout + r.stderr,
+          "the drop-in was not read: %r" % (r.stdout + r.stderr))
+
 
 def postrotate(text):
     """The shell script of the snippet's postrotate ... endscript."""

@@ -1188,9 +1188,11 @@ def workers_and_admin_changes_log_restart_warning():
                    port=port, aport=aport, workers=3,
                    access_log=os.path.join(d, "two.log"))
     log = reload(sl, aport, cfg2)
-    check(re.search(r'warn: reload: "workers" changes need a restart', log),
+    check(re.search(r'warn: reload: "workers" changes need an upgrade '
+                    r'\(SIGUSR2\) or a restart', log),
           "no restart warning for workers:\n%s" % log)
-    check(re.search(r'warn: reload: "log.access" changes need a restart',
+    check(re.search(r'warn: reload: "log.access" changes need an upgrade '
+                    r'\(SIGUSR2\) or a restart',
                     log), "no restart warning for log.access:\n%s" % log)
     eq(metrics(aport).get("sluice_workers"), 1.0, "sluice_workers after "
        "the reload")
@@ -1208,7 +1210,8 @@ def workers_and_admin_changes_log_restart_warning():
                    port=port, aport=aport2, workers=1,
                    access_log=os.path.join(d, "one.log"))
     log = reload(sl, aport, cfg3)
-    check(re.search(r'warn: reload: "admin" changes need a restart', log),
+    check(re.search(r'warn: reload: "admin" changes need an upgrade '
+                    r'\(SIGUSR2\) or a restart', log),
           "no restart warning for admin:\n%s" % log)
     check(connect_refused(aport2), "admin opened on the new address")
     eq(upstream_of(get(port, "/y")), "a", "route of the third file")
@@ -1245,15 +1248,17 @@ def restart_warnings_compare_with_what_runs():
     cfg2, _ = conf({"a": [a]}, port=port, aport=aport, workers=2,
                    access_log=two)
     log = reload(sl, aport, cfg2)
-    check(re.search(r'warn: reload: "workers" changes need a restart; the '
+    check(re.search(r'warn: reload: "workers" changes need an upgrade '
+                    r'\(SIGUSR2\) or a restart; the '
                     r'file asks for 2, 1 worker keep running', log),
           "no workers warning naming what runs:\n%s" % log)
-    check(re.search(r'warn: reload: "log.access" changes need a restart; '
+    check(re.search(r'warn: reload: "log.access" changes need an upgrade '
+                    r'\(SIGUSR2\) or a restart; '
                     r'access lines still go to %s' % re.escape(one), log),
           "no log.access warning naming the open log:\n%s" % log)
     # back to what runs: nothing needs a restart
     log = reload(sl, aport, cfg1)
-    check("need a restart" not in log, "restart warning although the file "
+    check("or a restart" not in log, "restart warning although the file "
           "asks for what runs:\n%s" % log)
     check(two not in log, "a log file that was never opened is named:\n%s"
           % log)

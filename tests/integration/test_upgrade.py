@@ -1,0 +1,695 @@
+# SPDX-License-Identifier: MIT
+"""Replacing the running binary (doc/upgrade.md): SIGUSR2 hands the
+listening sockets and the counters to a new process of the binary's path,
+the old one drains; systemd socket activation. Real binaries, real
+sockets, under load: no refused connect, no failed request, no request
+lost or answered twice.
+
+sluice runs here through a symbolic link in a scratch directory, as a
+package installs it: an upgrade starts whatever the link names then, so
+that pointing it at another build (the ASan one and back) is an upgrade
+to another binary. The process that serves changes with every upgrade,
+so these tests follow it by its pid file, not by sltest's Sluice."""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sltest import (TOP_SRCDIR, Client, Reply, Upstream, check,  # noqa: E402
+                    eq, free_port, get, main, make_config, metrics,
+                    sluice_path, test, tmpdir, to_yaml, wait_until)
+
+
+def other_build():
+    """The other of the werror and ASan builds, when both exist: the
+    upgrades alternate between them."""
+    alt = os.environ.get("SLUICE_ALT")
+    if alt:
+        return alt if os.access(alt, os.X_OK) else None
+    me = os.path.realpath(sluice_path())
+    for d in ("build-werror", "build-asan"):
+        p = os.path.join(TOP_SRCDIR, d, "src", "sluice")
+        if os.access(p, os.X_OK) and os.path.realpath(p) != me:
+            return p
+    return None
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie (our own child, not reaped yet) is gone
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class Gateway:
+    """sluice started through a link, followed across upgrades."""
+
+    def __init__(self, cfg, binary=None, env=None):
+        self.dir = tmpdir()
+        self.link = os.path.join(self.dir, "sluice")
+        self.conf = os.path.join(self.dir, "sluice.yaml")
+        self.pidfile = os.path.join(self.dir, "sluice.pid")
+        self.errpath = os.path.join(self.dir, "stderr.log")
+        self.write(cfg)
+        self.point(binary or sluice_path())
+        self.err = open(self.errpath, "ab")
+        env = dict(os.environ, **(env or {}))
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        self.first = subprocess.Popen(
+            [self.link, "-c", self.conf, "-p", self.pidfile],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=self.err, env=env)
+        check(wait_until(lambda: self.pid() is not None, 10.0),
+              "sluice wrote no pid file:\n%s" % self.stderr())
+        self.pids = [self.pid()]
+
+    def write(self, cfg):
+        with open(self.conf + ".tmp", "w") as f:
+            f.write(cfg if isinstance(cfg, str) else to_yaml(cfg))
+            f.write("\n")
+        os.rename(self.conf + ".tmp", self.conf)
+
+    def point(self, binary):
+        tmp = self.link + ".tmp"
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        os.symlink(binary, tmp)
+        os.rename(tmp, self.link)
+
+    def pid(self):
+        try:
+            with open(self.pidfile) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def stderr(self):
+        with open(self.errpath, errors="replace") as f:
+            return f.read()
+
+    def upgrade(self, expect_ok=True, timeout=40.0):
+        """SIGUSR2 to the serving process; with expect_ok, waits until a
+        new one serves and the old one has exited. Returns the new pid."""
+        old = self.pid()
+        n_ok = self.stderr().count("hands over and drains")
+        n_failed = self.stderr().count("upgrade: failed")
+        os.kill(old, signal.SIGUSR2)
+        if not expect_ok:
+            check(wait_until(lambda: self.stderr().count("upgrade: failed")
+                             > n_failed, timeout),
+                  "no failed upgrade logged:\n%s" % self.stderr())
+            eq(self.pid(), old, "the pid file after a failed upgrade")
+            check(alive(old), "the old process died")
+            return old
+        check(wait_until(lambda: self.stderr().count("hands over and "
+                                                     "drains") > n_ok,
+                         timeout),
+              "the upgrade did not happen:\n%s" % self.stderr()[-3000:])
+        check(wait_until(lambda: self.pid() not in (None, old), timeout),
+              "the pid file still names %s" % old)
+        check(wait_until(lambda: not alive(old), timeout),
+              "the old process %d did not exit" % old)
+        new = self.pid()
+        self.pids.append(new)
+        return new
+
+    def stop(self):
+        pid = self.pid()
+        if pid is not None and alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            check(wait_until(lambda: not alive(pid), 30.0),
+                  "sluice %d did not stop" % pid)
+        try:
+            self.first.wait(5)
+        except subprocess.TimeoutExpired:
+            self.first.kill()
+        self.err.close()
+        err = self.stderr()
+        for pat in ("ERROR: AddressSanitizer", "runtime error:",
+                    "ERROR: LeakSanitizer"):
+            check(pat not in err, "sanitizer report:\n%s" % err[-4000:])
+
+
+class Load:
+    """Clients that send requests until stopped, each with an id of its
+    own: keep-alive ones (a request on a reused connection that ends
+    before any byte of its answer is sent again on a new connection, as
+    HTTP clients do, RFC 9112 section 9.3.1) and short ones (a connection
+    per request). A refused connect, a reset or any status but 200 is a
+    failure."""
+
+    def __init__(self, port, keepalive=4, short=2):
+        self.port = port
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.ok = []
+        self.failures = []
+        self.resent = 0
+        self.threads = [threading.Thread(target=self.keepalive, args=(i,),
+                                         daemon=True)
+                        for i in range(keepalive)]
+        self.threads += [threading.Thread(target=self.short, args=(i,),
+                                          daemon=True)
+                         for i in range(short)]
+        for t in self.threads:
+            t.start()
+
+    def _request(self, sock, rid):
+        sock.sendall(("GET /r/%s HTTP/1.1\r\nHost: t\r\nX-Request-Id: %s"
+                      "\r\n\r\n" % (rid, rid)).encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            d = sock.recv(65536)
+            if not d:
+                return None if not buf else ("cut", buf)
+            buf += d
+        head, rest = buf.split(b"\r\n\r\n", 1)
+        cl = 0
+        for line in head.split(b"\r\n")[1:]:
+            if line.lower().startswith(b"content-length:"):
+                cl = int(line.split(b":")[1])
+        while len(rest) < cl:
+            d = sock.recv(65536)
+            if not d:
+                return ("cut", head)
+            rest += d
+        status = int(head.split(b" ")[1])
+        close = b"\r\nconnection: close" in head.lower()
+        return (status, close)
+
+    def _connect(self):
+        s = socket.create_connection(("127.0.0.1", self.port), 5)
+        s.settimeout(10)
+        return s
+
+    def keepalive(self, i):
+        n = 0
+        sock = None
+        reused = False
+        while not self.stopping.is_set():
+            n += 1
+            rid = "k%d-%d" % (i, n)
+            try:
+                if sock is None:
+                    sock = self._connect()
+                    reused = False
+                r = self._request(sock, rid)
+                if r is None and reused:
+                    # closed before a byte of the answer: send it again
+                    with self.lock:
+                        self.resent += 1
+                    sock.close()
+                    sock = self._connect()
+                    r = self._request(sock, rid)
+                reused = True
+                if r is None or r[0] != 200:
+                    raise OSError("answer %r" % (r,))
+                with self.lock:
+                    self.ok.append(rid)
+                if r[1]:
+                    sock.close()
+                    sock = None
+            except OSError as e:
+                with self.lock:
+                    self.failures.append("%s: %r" % (rid, e))
+                if sock is not None:
+                    sock.close()
+                sock = None
+        if sock is not None:
+            sock.close()
+
+    def short(self, i):
+        n = 0
+        while not self.stopping.is_set():
+            n += 1
+            rid = "s%d-%d" % (i, n)
+            try:
+                sock = self._connect()
+                try:
+                    r = self._request(sock, rid)
+                finally:
+                    sock.close()
+                if r is None or r[0] != 200:
+                    raise OSError("answer %r" % (r,))
+                with self.lock:
+                    self.ok.append(rid)
+            except OSError as e:
+                with self.lock:
+                    self.failures.append("%s: %r" % (rid, e))
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(30)
+
+    def count(self):
+        with self.lock:
+            return len(self.ok)
+
+
+class Wrk:
+    """wrk's keep-alive load beside Load's (wrk retries nothing: a
+    connection closed under a request it sent is a read error); stopped
+    with SIGINT, after which it prints its summary."""
+
+    def __init__(self, port, conns=8):
+        if shutil.which("wrk") is None:
+            raise AssertionError("wrk is missing (contrib/deps.sh)")
+        self.p = subprocess.Popen(
+            ["wrk", "-t", "1", "-c", str(conns), "-d", "600s",
+             "http://127.0.0.1:%d/wrk" % port],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+
+    def stop(self):
+        """The summary: (requests, socket errors line or "", non-2xx)."""
+        self.p.send_signal(signal.SIGINT)
+        out = self.p.communicate(timeout=30)[0]
+        m = re.search(r"(\d+) requests in", out)
+        check(m, "no summary from wrk:\n%s" % out)
+        errs = re.search(r"Socket errors:.*", out)
+        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        return (int(m.group(1)), errs.group(0) if errs else "",
+                int(non2xx.group(1)) if non2xx else 0)
+
+
+def upstream_ids(up):
+    """The request ids the upstream saw, in order."""
+    with up.lock:
+        return [r.headers.get("x-request-id") for r in up.requests
+                if r.headers.get("x-request-id") is not None]
+
+
+def listening(port):
+    """Whether something listens on 127.0.0.1:port, read from the kernel's
+    table (a connect would be a connection)."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            local, st = line.split()[1], line.split()[3]
+            if st == "0A" and local == "0100007F:%04X" % port:
+                return True
+    return False
+
+
+def config(up, port, aport, workers=2, extra_listeners=()):
+    cfg, _ = make_config({"a": [up]}, port=port, workers=workers,
+                         extra={"admin": {"address": "127.0.0.1:%d" % aport},
+                                "drain_timeout": "10s"})
+    for name, p in extra_listeners:
+        cfg["listeners"].append({"name": name,
+                                 "address": "127.0.0.1:%d" % p,
+                                 "routes": [{"cluster": "a"}]})
+    return cfg
+
+
+@test
+def twenty_upgrades_under_load_lose_nothing():
+    up = Upstream("a")
+    port, aport = free_port(), free_port()
+    gw = Gateway(config(up, port, aport))
+    builds = [sluice_path()]
+    alt = other_build()
+    if alt is not None:
+        builds.append(alt)
+    load = Load(port)
+    wrk = Wrk(port)
+    try:
+        check(wait_until(lambda: load.count() > 50, 10.0),
+              "no traffic: %r" % load.failures[:5])
+        for i in range(20):
+            gw.point(builds[(i + 1) % len(builds)])
+            gw.upgrade()
+            seen = load.count()
+            check(wait_until(lambda: load.count() > seen + 20, 10.0),
+                  "traffic stopped after upgrade %d" % (i + 1))
+    finally:
+        load.stop()
+        nwrk, wrk_errors, wrk_non2xx = wrk.stop()
+    eq(load.failures, [], "failed requests (of %d)" % load.count())
+    check(nwrk > 100, "wrk's load: %d requests" % nwrk)
+    eq((wrk_errors, wrk_non2xx), ("", 0),
+       "wrk's errors and non-2xx answers (of %d)" % nwrk)
+    ids = upstream_ids(up)
+    dup = sorted({x for x in ids if ids.count(x) > 1})
+    eq(dup, [], "requests the upstream got twice")
+    missing = sorted(set(load.ok) - set(ids))
+    eq(missing, [], "answered requests the upstream never got")
+    check(len(gw.pids) == 21 and len(set(gw.pids)) == 21,
+          "pids of the upgrades: %r" % gw.pids)
+    # the counters carried on through every hand-over
+    m = metrics(aport)
+    eq(m.get('sluice_upgrades_total{result="ok"}'), 20.0, "upgrades done")
+    check(m.get("sluice_requests_total", 0) >= len(load.ok),
+          "requests_total %r < %d answered" % (
+              m.get("sluice_requests_total"), len(load.ok)))
+    gw.stop()
+
+
+@test
+def a_request_in_flight_finishes_on_the_old_process():
+    def slow(req):
+        if req.target == "/slow":
+            return Reply(200, b"slow and whole", delay=5.0)
+        return None
+    up = Upstream("a", slow)
+    port, aport = free_port(), free_port()
+    gw = Gateway(config(up, port, aport))
+    old = gw.pid()
+    c = Client(port, timeout=20)
+    c.send(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+    check(wait_until(lambda: len(up.requests) >= 1, 5.0), "slow request "
+          "not out")
+    os.kill(old, signal.SIGUSR2)
+    check(wait_until(lambda: gw.pid() not in (None, old), 10.0),
+          "no new process")
+    new = gw.pid()
+    # the new one serves at once; the old one still holds the request
+    eq(get(port, "/fast").status, 200, "a request to the new process")
+    check(alive(old), "the old process left before its request finished")
+    r = c.read_response()
+    eq((r.status, r.body), (200, b"slow and whole"), "the slow answer")
+    check(r.wants_close(), "the old process kept the connection open")
+    check(wait_until(lambda: not alive(old), 10.0), "the old process did "
+          "not exit after its last request")
+    check(alive(new), "the new process is gone")
+    gw.stop()
+
+
+@test
+def a_failed_upgrade_leaves_the_old_process_serving():
+    up = Upstream("a")
+    port, aport = free_port(), free_port()
+    cfg = config(up, port, aport)
+    gw = Gateway(cfg)
+    real = os.readlink(gw.link)
+    # a binary that exits at start
+    bad = os.path.join(gw.dir, "exits")
+    with open(bad, "w") as f:
+        f.write("#!/bin/sh\necho 'not a sluice' >&2\nexit 3\n")
+    os.chmod(bad, 0o755)
+    gw.point(bad)
+    gw.upgrade(expect_ok=False)
+    eq(get(port, "/").status, 200, "served after a binary that exits")
+    check("exited with status 3" in gw.stderr(), "the new process's exit "
+          "status is not logged:\n%s" % gw.stderr())
+    # a file that does not load
+    gw.point(real)
+    gw.write("listeners: [oops\n")
+    gw.upgrade(expect_ok=False)
+    eq(get(port, "/").status, 200, "served after a file that does not load")
+    # a port the new file adds that someone else holds
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen(1)
+    gw.write(config(up, port, aport,
+                    extra_listeners=[("taken", held.getsockname()[1])]))
+    gw.upgrade(expect_ok=False)
+    held.close()
+    eq(get(port, "/").status, 200, "served after a port it cannot bind")
+    m = metrics(aport)
+    eq(m.get('sluice_upgrades_total{result="failed"}'), 3.0,
+       "failed upgrades counted")
+    # and the next good one works
+    gw.write(cfg)
+    gw.upgrade()
+    eq(get(port, "/").status, 200, "served after a good upgrade")
+    gw.stop()
+
+
+@test
+def an_upgrade_adds_and_removes_listeners_and_changes_workers():
+    up = Upstream("a")
+    port, aport, extra = free_port(), free_port(), free_port()
+    gw = Gateway(config(up, port, aport, workers=1))
+    eq(metrics(aport).get("sluice_workers"), 1.0, "workers at start")
+    gw.write(config(up, port, aport, workers=3,
+                    extra_listeners=[("more", extra)]))
+    gw.upgrade()
+    eq(get(extra, "/").status, 200, "the listener the upgrade added")
+    eq(get(port, "/").status, 200, "the listener kept")
+    eq(metrics(aport).get("sluice_workers"), 3.0, "workers after upgrade")
+    # back to one worker: three sockets per listener were handed over to
+    # one worker, which serves them all
+    gw.write(config(up, port, aport, workers=1))
+    gw.upgrade()
+    for i in range(20):
+        eq(get(port, "/%d" % i).status, 200, "request %d" % i)
+    check(wait_until(lambda: socket_refused(extra), 5.0),
+          "the removed listener still accepts")
+    gw.stop()
+
+
+def socket_refused(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), 1).close()
+        return False
+    except OSError:
+        return True
+
+
+@test
+def socket_activation_and_a_restart_without_refused_connects():
+    if not os.access("/usr/bin/systemd-socket-activate", os.X_OK):
+        raise AssertionError("systemd-socket-activate is missing (Debian's "
+                             "systemd package)")
+    up = Upstream("a")
+    port, aport = free_port(), free_port()
+    d = tmpdir()
+    conf = os.path.join(d, "sluice.yaml")
+    with open(conf, "w") as f:
+        f.write(to_yaml(config(up, port, aport)) + "\n")
+    err = open(os.path.join(d, "stderr.log"), "ab")
+    # the socket's owner, as systemd is: it keeps the socket across
+    # restarts of the service; each start goes through the real
+    # systemd-socket-activate, which passes the socket on (LISTEN_FDS)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(4096)
+    fd = sock.fileno()
+
+    def start():
+        # fd 3 is the socket in the child: kept open (pass_fds) after
+        # preexec_fn has put it there
+        def child():
+            os.dup2(fd, 3)
+            os.environ["LISTEN_FDS"] = "1"
+            os.environ["LISTEN_FDNAMES"] = "main"
+            os.environ["LISTEN_PID"] = str(os.getpid())
+        return subprocess.Popen(
+            ["/usr/bin/systemd-socket-activate", "--fdname=main",
+             sluice_path(), "-c", conf],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=err, preexec_fn=child, pass_fds=(fd, 3))
+    p = start()
+    # systemd-socket-activate starts the service at the first connection
+    try:
+        r = get(port, "/", timeout=20)
+    except OSError:
+        raise AssertionError("no answer through systemd's socket:\n%s"
+                             % open(os.path.join(d, "stderr.log")).read())
+    eq(r.status, 200, "through systemd's socket")
+    check("socket activation: 1 sockets" in
+          open(os.path.join(d, "stderr.log")).read(),
+          "no socket activation logged")
+    load = Load(port, keepalive=2, short=2)
+    try:
+        check(wait_until(lambda: load.count() > 30, 10.0), "no traffic")
+        # a restart: the process goes, the socket stays; connections
+        # wait in its queue until the next process takes them
+        p.send_signal(signal.SIGTERM)
+        eq(p.wait(30), 0, "exit status of the stop")
+        # the next start, at the next connection (the load makes it)
+        p = start()
+        seen = load.count()
+        check(wait_until(lambda: load.count() > seen + 30, 15.0),
+              "no traffic after the restart")
+    finally:
+        load.stop()
+    refused = [f for f in load.failures if "refused" in f.lower()]
+    eq(refused, [], "refused connects")
+    eq(load.failures, [], "failed requests")
+    p.send_signal(signal.SIGTERM)
+    eq(p.wait(30), 0, "exit status")
+    err.close()
+    sock.close()
+
+
+@test
+def check_under_socket_activation_accepts_the_managers_socket():
+    """ExecStartPre's "sluice -t" gets no LISTEN_FDS: the address is held
+    by the service manager then, which SLUICE_SOCKET_ACTIVATION=1 (the
+    drop-in sets it) tells -t to accept; another holder stays an error."""
+    if not os.access("/usr/bin/systemd-socket-activate", os.X_OK):
+        raise AssertionError("systemd-socket-activate is missing (Debian's "
+                             "systemd package)")
+    up = Upstream("a")
+    port, aport = free_port(), free_port()
+    d = tmpdir()
+    conf = os.path.join(d, "sluice.yaml")
+    with open(conf, "w") as f:
+        f.write(to_yaml(config(up, port, aport)) + "\n")
+    # the manager binds and listens, and starts sluice only at the first
+    # connection: until then it alone holds the address
+    mgr = subprocess.Popen(
+        ["/usr/bin/systemd-socket-activate", "-l", "127.0.0.1:%d" % port,
+         sluice_path(), "-c", conf],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE)
+    try:
+        check(wait_until(lambda: listening(port), 10.0),
+              "systemd-socket-activate does not listen")
+        env = dict(os.environ)
+        env.pop("SLUICE_SOCKET_ACTIVATION", None)
+        r = subprocess.run([sluice_path(), "-t", "-c", conf], env=env,
+                           capture_output=True, text=True, timeout=30)
+        eq(r.returncode, 1, "-t without the variable")
+        check("address already in use by pid %d" % mgr.pid in r.stderr,
+              "-t does not name the manager: %r" % r.stderr)
+        env["SLUICE_SOCKET_ACTIVATION"] = "1"
+        r = subprocess.run([sluice_path(), "-t", "-c", conf], env=env,
+                           capture_output=True, text=True, timeout=30)
+        eq((r.returncode, r.stderr), (0, ""), "-t with the variable")
+        # another process on the admin address is still refused
+        other = socket.socket()
+        other.bind(("127.0.0.1", aport))
+        other.listen(1)
+        r = subprocess.run([sluice_path(), "-t", "-c", conf], env=env,
+                           capture_output=True, text=True, timeout=30)
+        other.close()
+        eq(r.returncode, 1, "-t with another process on the admin address")
+        check("admin listener 127.0.0.1:%d: address already in use by pid "
+              "%d" % (aport, os.getpid()) in r.stderr,
+              "-t does not name the other holder: %r" % r.stderr)
+        # and what -t passed starts: the first connection starts sluice
+        # on the manager's socket
+        eq(get(port, "/", timeout=20).status, 200, "through the socket")
+    finally:
+        mgr.send_signal(signal.SIGTERM)
+        try:
+            mgr.wait(30)
+        except subprocess.TimeoutExpired:
+            mgr.kill()
+            mgr.wait()
+
+
+@test
+def a_socket_named_for_a_listener_on_another_address_stops_the_start():
+    """FileDescriptorName= names the listener, but the socket listens
+    elsewhere: the unit and the file disagree, and serving would listen
+    where the file does not say. The start stops, saying both."""
+    up = Upstream("a")
+    port, aport, other = free_port(), free_port(), free_port()
+    d = tmpdir()
+    conf = os.path.join(d, "sluice.yaml")
+    with open(conf, "w") as f:
+        f.write(to_yaml(config(up, port, aport)) + "\n")
+    errpath = os.path.join(d, "stderr.log")
+    with open(errpath, "wb") as err:
+        mgr = subprocess.Popen(
+            ["/usr/bin/systemd-socket-activate", "-l",
+             "127.0.0.1:%d" % other, "--fdname=main", sluice_path(), "-c",
+             conf], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=err)
+    try:
+        check(wait_until(lambda: listening(other), 10.0),
+              "systemd-socket-activate does not listen")
+        c = socket.create_connection(("127.0.0.1", other), 5)
+        want = ('listener "main" 127.0.0.1:%d: the socket systemd named '
+                '"main" listens on 127.0.0.1:%d' % (port, other))
+        check(wait_until(lambda: want in open(errpath).read(), 20.0),
+              "no refusal logged:\n%s" % open(errpath).read())
+        c.close()
+        check(not listening(port), "sluice listens on the file's address")
+    finally:
+        mgr.send_signal(signal.SIGTERM)
+        try:
+            mgr.wait(30)
+        except subprocess.TimeoutExpired:
+            mgr.kill()
+            mgr.wait()
+
+
+class Notify:
+    """A stand-in for systemd's notification socket: a datagram socket
+    that records each message with its sender's pid (SO_PASSCRED, as
+    systemd reads it)."""
+
+    def __init__(self):
+        self.path = os.path.join(tmpdir(), "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.got = []
+
+    def poll(self):
+        while True:
+            try:
+                msg, anc, _, _ = self.sock.recvmsg(4096, 256)
+            except socket.timeout:
+                return self.got
+            pid = None
+            for level, kind, data in anc:
+                if level == socket.SOL_SOCKET and kind == 0x02:
+                    pid = int.from_bytes(data[0:4], sys.byteorder)
+            self.got.append((pid, msg.decode()))
+
+    def wait(self, what, timeout=20.0):
+        return wait_until(lambda: what in self.poll(), timeout)
+
+
+@test
+def systemd_hears_ready_the_new_main_pid_and_stopping():
+    """Type=notify: READY=1 from the process that serves, MAINPID= of the
+    new process from the old one at an upgrade (NotifyAccess=main accepts
+    it from the main pid only), STOPPING=1 from the main pid at the stop;
+    the new process of an upgrade says nothing itself."""
+    up = Upstream("a")
+    port, aport = free_port(), free_port()
+    n = Notify()
+    gw = Gateway(config(up, port, aport), env={"NOTIFY_SOCKET": n.path})
+    try:
+        first = gw.pid()
+        check(n.wait((first, "READY=1")), "no READY=1 from %d: %r"
+              % (first, n.got))
+        eq(get(port, "/").status, 200, "serving")
+        new = gw.upgrade()
+        check(n.wait((first, "MAINPID=%d" % new)),
+              "no MAINPID=%d from %d: %r" % (new, first, n.got))
+        eq([m for m in n.poll() if m[0] == new], [],
+           "messages from the new process before it is the main pid")
+        check((first, "STOPPING=1") not in n.got,
+              "the old process said STOPPING=1 after handing over")
+        eq(get(port, "/").status, 200, "serving after the upgrade")
+        # a chain: the new main pid tells of the next upgrade itself (a
+        # MAINPID= systemd never heard would make the exit of the process
+        # it follows the end of the service)
+        third = gw.upgrade()
+        check(n.wait((new, "MAINPID=%d" % third)),
+              "no MAINPID=%d from %d: %r" % (third, new, n.got))
+        os.kill(third, signal.SIGTERM)
+        check(n.wait((third, "STOPPING=1")), "no STOPPING=1 from %d: %r"
+              % (third, n.got))
+    finally:
+        gw.stop()
+        n.sock.close()
+
+
+if __name__ == "__main__":
+    main()
