@@ -1578,27 +1578,21 @@ sl_client_reloaded(struct sl_client *c)
 void
 sl_client_drain(struct sl_client *c)
 {
-	int queued = 0;
-
 	sl_now_refresh();
 	/* no request can have begun: a TLS handshake or a PROXY header
 	 * under way */
 	if (c->state == SL_CLIENT_ST_HANDSHAKE ||
 	    c->state == SL_CLIENT_ST_PROXY)
 		sl_client_close(c, "draining");
-	else if (c->state == SL_CLIENT_ST_IDLE &&
-		 (sl_buf_pending(&c->in) > 0 ||
-		  (ioctl(c->fd, FIONREAD, &queued) == 0 && queued > 0)))
-		/* a request on its way, read or not: it is answered, and
-		 * the connection closes after it (req_ends_connection) */
-		return;
 	else if (c->state == SL_CLIENT_ST_IDLE) {
-		/* a busy client's next request is on its way: it is answered
-		 * (with Connection: close) if it comes within DRAIN_IDLE_MS;
-		 * then the FIN, and what comes is read and dropped for a
-		 * while: a request that crossed the FIN gets an end of
+		/* a busy client's next request is on its way, or already in
+		 * the socket: it is answered (with Connection: close) if its
+		 * head begins within DRAIN_IDLE_MS (the head then has its own
+		 * deadline); then the FIN, and what comes is read and dropped
+		 * for a while: a request that crossed the FIN gets an end of
 		 * stream, which tells a client it may send it again
-		 * elsewhere (RFC 9112 section 9.3.1), not a reset */
+		 * elsewhere (RFC 9112 section 9.3.1), not a reset. Bytes
+		 * that begin no request (a lone CR) do not hold it open. */
 		uint64_t now = now_ms();
 		if (c->tnode.deadline_ms > now + DRAIN_IDLE_MS)
 			sl_timeq_set(c->w, &c->tnode, DRAIN_IDLE_MS, now);

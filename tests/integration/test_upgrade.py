@@ -34,9 +34,16 @@ def other_build():
     if alt:
         return alt if os.access(alt, os.X_OK) else None
     me = os.path.realpath(sluice_path())
+    # only a build of these sources: contrib/check.sh runs the strict
+    # build's tests before it rebuilds the ASan one, which may be a
+    # build of older sources (one that knows no upgrade) until then
+    src = os.path.join(TOP_SRCDIR, "src")
+    newest = max(os.path.getmtime(os.path.join(src, f))
+                 for f in os.listdir(src) if f.endswith((".c", ".h")))
     for d in ("build-werror", "build-asan"):
         p = os.path.join(TOP_SRCDIR, d, "src", "sluice")
-        if os.access(p, os.X_OK) and os.path.realpath(p) != me:
+        if (os.access(p, os.X_OK) and os.path.realpath(p) != me and
+                os.path.getmtime(p) >= newest):
             return p
     return None
 
