@@ -11,6 +11,7 @@ that pointing it at another build (the ASan one and back) is an upgrade
 to another binary. The process that serves changes with every upgrade,
 so these tests follow it by its pid file, not by sltest's Sluice."""
 
+import atexit
 import os
 import re
 import shutil
@@ -63,6 +64,27 @@ def alive(pid):
         return False
 
 
+_gateways = []
+
+
+def _kill_gateways():
+    """At exit, whatever a failed test left running: the processes an
+    upgrade started are not this script's children, so sltest's own
+    clean-up does not see them."""
+    for gw in _gateways:
+        if getattr(gw, "first", None) is not None and gw.first.poll() is None:
+            gw.first.kill()
+        for pid in set(gw.pids + [gw.pid()]):
+            if pid is not None and alive(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+
+atexit.register(_kill_gateways)
+
+
 class Gateway:
     """sluice started through a link, followed across upgrades."""
 
@@ -77,6 +99,8 @@ class Gateway:
         self.err = open(self.errpath, "ab")
         env = dict(os.environ, **(env or {}))
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        self.pids = []
+        _gateways.append(self)
         self.first = subprocess.Popen(
             [self.link, "-c", self.conf, "-p", self.pidfile],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
