@@ -22,6 +22,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include "attempt.h"
 #include "balance.h"
 #include "client_int.h"
 #include "exchange_int.h"
