@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attempt.h"
 #include "balance.h"
 #include "client_int.h"
 #include "exchange.h"

@@ -210,16 +210,6 @@ struct sl_txn {
 /* identity: client_addr came from a trusted proxy's forwarded field */
 #define T_FWD_CLIENT 0x40000000
 
-/* How an upstream attempt failed. */
-enum {
-	FAIL_REFUSED,
-	FAIL_CONNECT_TIMEOUT,
-	FAIL_TLS, /* the upstream's TLS handshake failed: nothing sent */
-	FAIL_RESET,
-	FAIL_BAD,
-	FAIL_TIMEOUT
-};
-
 /* Owned by its worker's list; freed after sl_client_close by tev. */
 struct sl_client {
 	TAILQ_ENTRY(sl_client) entry;
@@ -385,49 +375,5 @@ void sl_client_abort_reset(struct sl_client *c, const char *reason);
 /* The handler of an exchange's upstream connection (arg: the client). */
 void sl_exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
 			     void *arg);
-
-/* ---- attempt.c, for exchange.c: the exchange's upstream attempts ------ */
-
-/* The first attempt: an endpoint, a connection (or a place in the
- * queue). */
-void sl_attempt_start(struct sl_client *c);
-
-/* The attempt failed in the way fail says (FAIL_*); why is the error
- * code, detail what the OS or the parser said. Retries when the class,
- * the route's policy, the budget and the deadline allow, else answers or
- * cuts the client. */
-void sl_attempt_failed(struct sl_client *c, int fail, const char *why,
-		       const char *detail);
-
-/* A response head with this status came (called for 5xx, and for every
- * status on a cluster with outlier detection). Returns 1 when it is
- * dropped and the request retried (a status the route retries), 0 when
- * it goes to the client. Feeds the outlier detector either way. */
-int sl_attempt_answered(struct sl_client *c, int status);
-
-/* The backoff passed: the next attempt. */
-void sl_attempt_resume(struct sl_client *c);
-
-/* Ends the exchange's use of its upstream connection (pooled when
- * reusable). */
-void sl_attempt_release(struct sl_client *c, int reusable);
-
-/* Stops waiting for a connection (no-op when not waiting). */
-void sl_attempt_dequeue(struct sl_txn *t);
-
-/* The request waited too long for a connection: 503. */
-void sl_attempt_overloaded(struct sl_client *c);
-
-/* The route's deadline passed before a response head came: 504. */
-void sl_attempt_deadline(struct sl_client *c);
-
-/* The exchange ends: its counts in the cluster go. */
-void sl_attempt_done(struct sl_txn *t);
-
-/* identity: the PROXY version 2 header for an upstream connection of c's
- * exchange (doc/edge.md section 2): from its client address to the
- * listener's address, into out (SL_PP_V2_OUT_MAX bytes). Returns its
- * length. */
-size_t sl_attempt_pp_header(const struct sl_client *c, void *out);
 
 #endif

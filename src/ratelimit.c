@@ -349,3 +349,16 @@ sl_rl_lease_give_back(struct sl_rl_ltab *t, uint64_t h, uint64_t now)
 			return;
 		}
 }
+
+_Atomic uint64_t sl_rl_epoch_us;
+
+uint64_t
+sl_ratelimit_epoch(uint64_t now)
+{
+	/* a second back: no key's TAT is ever 0 or before it */
+	uint64_t e = 0, want = now - 1000000;
+
+	if (atomic_compare_exchange_strong(&sl_rl_epoch_us, &e, want))
+		e = want;
+	return e;
+}

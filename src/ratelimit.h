@@ -290,4 +290,27 @@ void sl_rl_wait_run(struct sl_rl_wait *list, int verdict, uint64_t wait_us);
  * request), if e still holds h. */
 void sl_rl_lease_give_back(struct sl_rl_ltab *t, uint64_t h, uint64_t now);
 
+/* ---- the tables' clock (rlcheck.c and rlstore.c both read it) ---------- */
+
+/* The process's rate limit epoch, in microseconds of CLOCK_MONOTONIC: 0
+ * until sl_ratelimit_epoch sets it, with the first reading, by whichever
+ * thread. */
+extern _Atomic uint64_t sl_rl_epoch_us;
+uint64_t sl_ratelimit_epoch(uint64_t now_us);
+
+/* Microseconds of CLOCK_MONOTONIC since the epoch (at least 1 s after
+ * it): the time of the tables. The event's time (sl_now_refresh), not a
+ * clock reading: requests handled in one event arrive together. */
+static inline uint64_t
+sl_ratelimit_now_us(void)
+{
+	uint64_t e = atomic_load_explicit(&sl_rl_epoch_us,
+					  memory_order_relaxed),
+		 now = sl_now_us_cached();
+
+	if (e == 0)
+		e = sl_ratelimit_epoch(now);
+	return now - e;
+}
+
 #endif

@@ -22,19 +22,6 @@
 
 #define RL_INFO_EVERY_MS 10000 /* refusals said at info at most this often */
 
-_Atomic uint64_t sl_rl_epoch_us;
-
-uint64_t
-sl_rlcheck_epoch(uint64_t now)
-{
-	/* a second back: no key's TAT is ever 0 or before it */
-	uint64_t e = 0, want = now - 1000000;
-
-	if (atomic_compare_exchange_strong(&sl_rl_epoch_us, &e, want))
-		e = want;
-	return e;
-}
-
 /* The bytes rl counts the request by: 1 with *key and *len set, or 0 when
  * the request has no such key (it is not limited by rl). */
 static inline int
@@ -289,7 +276,7 @@ sl_rlcheck_start(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
 		 const struct sl_ip *client, uint64_t conn,
 		 void (*done)(struct sl_rl_wait *, int, uint64_t))
 {
-	uint64_t now = sl_rlcheck_now_us();
+	uint64_t now = sl_ratelimit_now_us();
 	unsigned i;
 
 	rc->wait.done = done;
@@ -325,7 +312,7 @@ sl_rlcheck_resume(struct sl_rlc *rc, int verdict, uint64_t wait_us,
 		  uint64_t conn)
 {
 	unsigned i = rc->next;
-	uint64_t now = sl_rlcheck_now_us();
+	uint64_t now = sl_ratelimit_now_us();
 
 	switch (verdict) {
 	case SL_RL_CELL:

@@ -83,25 +83,4 @@ sl_rlcheck_cancel(struct sl_rlc *rc)
 size_t sl_rlcheck_fields(const struct sl_rlc *rc, int status,
 			 const struct sl_conf_route *r, char *out, size_t cap);
 
-/* The process's rate limit epoch, in microseconds of CLOCK_MONOTONIC: 0
- * until sl_rlcheck_epoch sets it, with the first reading, by whichever
- * thread. */
-extern _Atomic uint64_t sl_rl_epoch_us;
-uint64_t sl_rlcheck_epoch(uint64_t now_us);
-
-/* Microseconds of CLOCK_MONOTONIC since the epoch (at least 1 s after
- * it): the time of the tables. The event's time (sl_now_refresh), not a
- * clock reading: requests handled in one event arrive together. */
-static inline uint64_t
-sl_rlcheck_now_us(void)
-{
-	uint64_t e = atomic_load_explicit(&sl_rl_epoch_us,
-					  memory_order_relaxed),
-		 now = sl_now_us_cached();
-
-	if (e == 0)
-		e = sl_rlcheck_epoch(now);
-	return now - e;
-}
-
 #endif

@@ -28,7 +28,6 @@
 #include <sys/queue.h>
 
 #include "log.h"
-#include "rlcheck.h"
 #include "runtime.h"
 #include "util.h"
 #include "wloop.h"
@@ -662,7 +661,7 @@ store_on_reply(redisAsyncContext *ac, void *r, void *arg)
 	}
 	got = reply->element[0]->integer;
 	wait_us = (uint64_t)reply->element[1]->integer;
-	now = sl_rlcheck_now_us();
+	now = sl_ratelimit_now_us();
 	if (sl_rl_lease_granted(c->e, (uint32_t)SL_MIN(got, UINT32_MAX),
 				wait_us, now, &served, &refused)) {
 		/* requests still wait, and more cells are there: ask */

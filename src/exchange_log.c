@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The access log line of an exchange (JSON or combined), written once per
+ * exchange, finished or cut, with the counters it feeds. Reads the exchange
+ * and its connection; changes neither, and calls nothing of the exchange's
+ * other files.
+ */
+#include "exchange.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "balance.h"
+#include "client_int.h"
+#include "exchange_int.h"
+#include "forwarded.h"
+#include "h1_msg.h"
+#include "h1_parse.h"
+#include "log.h"
+#include "mirror.h"
+#include "policy.h"
+#include "rate.h"
+#include "retry.h"
+#include "rlcheck.h"
+#include "route.h"
+#include "runtime.h"
+#include "tls.h"
+#include "upstream.h"
+#include "wloop.h"
+#include "xprt.h"
+
+/* ---- access log ------------------------------------------------------ */
+
+/* What the error field of the access log says: the rule a refused
+ * request broke when there is one (more precise than its code). */
+static const char *
+txn_error(const struct sl_txn *t)
+{
+	if (t->why != SL_H1_R_NONE)
+		return sl_h1_reason_str(t->why);
+	return t->error ? t->error : "";
+}
+
+/*
+ * The failed attempts of an exchange, as the access log shows them: in
+ * JSON, [{"class":2,"error":"upstream_reset","upstream":"10.0.0.1:80"}],
+ * in the combined format 2:upstream_reset@10.0.0.1:80,1:...; "" when
+ * none failed. Returns the length.
+ */
+static size_t
+txn_failures(const struct sl_txn *t, char *buf, size_t size, int json)
+{
+	size_t n = 0, k = SL_MIN((size_t)t->nfail, SL_NELEM(t->fails));
+	int w;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < k && t->wc != NULL; i++) {
+		const char *ep =
+		    t->fails[i].upstream ? t->fails[i].upstream : "-";
+		if (json)
+			w = snprintf(buf + n, size - n,
+				     "%s{\"class\":%u,\"error\":\"%s\","
+				     "\"upstream\":\"%s\"}",
+				     i ? "," : "", t->fails[i].cls,
+				     t->fails[i].why, ep);
+		else
+			w = snprintf(buf + n, size - n, "%s%u:%s@%s",
+				     i ? "," : "", t->fails[i].cls,
+				     t->fails[i].why, ep);
+		if (w < 0 || (size_t)w >= size - n)
+			break;
+		n += (size_t)w;
+	}
+	return n;
+}
+
+/* Response body bytes sent to the client (chunk framing included, as
+ * nginx's $body_bytes_sent): what the combined format's bytes column
+ * means to every tool that reads it. bytes_out counts heads too. */
+static uint64_t
+txn_body_out(const struct sl_txn *t)
+{
+	return t->bytes_out > t->head_out ? t->bytes_out - t->head_out : 0;
+}
+
+/* ---- access log lines ---------------------------------------------- */
+
+/* A line being written: p moves towards end, never past it. */
+struct lw {
+	char *p, *end;
+};
+
+static inline void
+lw_mem(struct lw *w, const char *s, size_t n)
+{
+	if (n > (size_t)(w->end - w->p))
+		n = (size_t)(w->end - w->p);
+	memcpy(w->p, s, n);
+	w->p += n;
+}
+
+#define LW_LIT(w, s) lw_mem((w), (s), sizeof(s) - 1)
+
+static inline void
+lw_str(struct lw *w, const char *s)
+{
+	lw_mem(w, s, strlen(s));
+}
+
+static inline void
+lw_ch(struct lw *w, char ch)
+{
+	if (w->p < w->end)
+		*w->p++ = ch;
+}
+
+/* v in decimal, at least width digits (zero-padded). */
+static void
+lw_u64w(struct lw *w, uint64_t v, int width)
+{
+	char b[20];
+	int i = (int)sizeof(b);
+
+	do {
+		b[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0 || (int)sizeof(b) - i < width);
+	lw_mem(w, b + i, sizeof(b) - (size_t)i);
+}
+
+static inline void
+lw_u64(struct lw *w, uint64_t v)
+{
+	lw_u64w(w, v, 1);
+}
+
+/* s JSON-escaped, at most cap bytes of output. */
+static void
+lw_esc(struct lw *w, const char *s, size_t cap)
+{
+	size_t room = (size_t)(w->end - w->p);
+
+	w->p += sl_json_escape(w->p, SL_MIN(room, cap), s, strlen(s));
+}
+
+/* The access log's time, to the second, made once a second per thread:
+ * gmtime_r and strftime were a tenth of a request's instructions. */
+static __thread time_t ts_sec = (time_t)-1;
+static __thread char ts_json[24], ts_clf[40];
+static __thread size_t ts_json_len;
+
+static void
+access_time(time_t sec)
+{
+	struct tm tm;
+
+	if (sec == ts_sec)
+		return;
+	gmtime_r(&sec, &tm);
+	ts_json_len =
+	    strftime(ts_json, sizeof(ts_json), "%Y-%m-%dT%H:%M:%S", &tm);
+	strftime(ts_clf, sizeof(ts_clf), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+	ts_sec = sec;
+}
+
+/* Counts the exchange and writes its access log line; called once for
+ * every exchange, finished or cut. The line's time is when the exchange
+ * ended (duration_ms before it, it started). */
+void
+sl_exchange_log(struct sl_client *c, struct sl_txn *t)
+{
+	char line[4096], peer[64], fails[512], viab[64];
+	const char *upstream = "-", *via = NULL, *auth = NULL;
+	struct timespec now;
+	size_t n = 0;
+	uint64_t dur = now_ms() - t->start_ms, up_ms = 0;
+	int cls = t->status >= 100 && t->status < 600 ? t->status / 100 : 0;
+	const char *cluster = "-", *close_why = "";
+
+	SL_STAT_INC(c->w->stats.requests);
+	SL_STAT_INC(c->w->stats.responses[cls]);
+	{
+		struct sl_counts *lc = &c->lconf->state->counts[c->w->id];
+		SL_STAT_INC(lc->requests);
+		SL_STAT_INC(lc->responses[cls]);
+	}
+	if (t->route != NULL) {
+		struct sl_counts *rc = &t->route->state->counts[c->w->id];
+		SL_STAT_INC(rc->requests);
+		SL_STAT_INC(rc->responses[cls]);
+		SL_STAT_INC(rc->dur[sl_hist_slot(dur)]);
+		SL_STAT_ADD(rc->dur_sum_ms, dur);
+	}
+	if (t->wc != NULL) {
+		struct sl_counts *cc = &t->wc->conf->state->counts[c->w->id];
+		SL_STAT_INC(cc->requests);
+		SL_STAT_INC(cc->responses[cls]);
+		if (t->up_start_ms != 0) {
+			uint64_t up = now_ms() - t->up_start_ms;
+			SL_STAT_INC(cc->dur[sl_hist_slot(up)]);
+			SL_STAT_ADD(cc->dur_sum_ms, up);
+		}
+	}
+	if (!sl_access_enabled())
+		return;
+	if (t->wc != NULL) {
+		cluster = t->wc->conf->name;
+		if (t->up_start_ms != 0)
+			up_ms = now_ms() - t->up_start_ms;
+	}
+	/* why the connection ends with this exchange, "" when it is kept */
+	if (c->close_reason != NULL)
+		close_why = c->close_reason;
+	else if (t->flags & T_CLOSE)
+		/* a refusal or a cut closes for its own reason */
+		close_why = (t->flags & T_LOCAL) && txn_error(t)[0] != '\0'
+				? txn_error(t)
+				: "connection_close";
+	clock_gettime(CLOCK_REALTIME, &now);
+	sl_ip_str(&t->client_addr, peer, sizeof(peer));
+	/* identity: who connected, when not the client (edge.md) */
+	if (c->pp != NULL || (t->flags & T_FWD_CLIENT)) {
+		via = sl_client_via(c, t, viab, sizeof(viab));
+		if (c->pp != NULL && c->pp->authority_len > 0)
+			auth = c->pp->authority;
+	}
+	if (t->wc != NULL)
+		upstream = t->wc->eps[t->ep_index]->conf->addr.text;
+	if (sl_access_format() == SL_ACCESS_JSON) {
+		/* by hand, not snprintf: the line is most of what logging
+		 * costs per request */
+		struct lw w = {line, line + sizeof(line) - 1};
+		access_time(now.tv_sec);
+		LW_LIT(&w, "{\"time\":\"");
+		lw_mem(&w, ts_json, ts_json_len);
+		lw_ch(&w, '.');
+		lw_u64w(&w, (uint64_t)(now.tv_nsec / 1000000), 3);
+		LW_LIT(&w, "Z\",\"conn\":");
+		lw_u64(&w, c->id);
+		LW_LIT(&w, ",\"peer\":\"");
+		lw_str(&w, peer);
+		if (via != NULL) {
+			LW_LIT(&w, "\",\"via\":\"");
+			lw_str(&w, via);
+		}
+		if (auth != NULL) {
+			LW_LIT(&w, "\",\"authority\":\"");
+			lw_esc(&w, auth, 512);
+		}
+		LW_LIT(&w, "\",\"listener\":\"");
+		lw_str(&w, c->lconf->name);
+		LW_LIT(&w, "\",\"method\":\"");
+		lw_esc(&w, t->method, 128);
+		LW_LIT(&w, "\",\"path\":\"");
+		lw_esc(&w, t->path, 1024);
+		LW_LIT(&w, "\",\"host\":\"");
+		lw_esc(&w, t->host, 256);
+		LW_LIT(&w, "\",\"status\":");
+		lw_u64(&w, (uint64_t)(t->status > 0 ? t->status : 0));
+		LW_LIT(&w, ",\"route\":\"");
+		lw_str(&w, t->route ? t->route->name : "-");
+		LW_LIT(&w, "\",\"upstream\":\"");
+		lw_str(&w, upstream);
+		LW_LIT(&w, "\",\"bytes_in\":");
+		lw_u64(&w, t->bytes_in);
+		LW_LIT(&w, ",\"bytes_out\":");
+		lw_u64(&w, t->bytes_out);
+		LW_LIT(&w, ",\"duration_ms\":");
+		lw_u64(&w, dur);
+		LW_LIT(&w, ",\"request_id\":\"");
+		lw_str(&w, t->request_id);
+		LW_LIT(&w, "\",\"error\":\"");
+		lw_str(&w, txn_error(t));
+		LW_LIT(&w, "\",\"retried\":");
+		if (t->flags & T_RETRIED)
+			LW_LIT(&w, "true");
+		else
+			LW_LIT(&w, "false");
+		LW_LIT(&w, ",\"retries\":");
+		lw_u64(&w, t->nretries);
+		LW_LIT(&w, ",\"failures\":[");
+		if (t->nfail > 0) {
+			txn_failures(t, fails, sizeof(fails), 1);
+			lw_str(&w, fails);
+		}
+		LW_LIT(&w, "],\"referer\":\"");
+		lw_esc(&w, t->referer, 512);
+		LW_LIT(&w, "\",\"user_agent\":\"");
+		lw_esc(&w, t->user_agent, 512);
+		LW_LIT(&w, "\",\"cluster\":\"");
+		lw_str(&w, cluster);
+		LW_LIT(&w, "\",\"connect_ms\":");
+		lw_u64(&w, t->connect_ms);
+		LW_LIT(&w, ",\"upstream_ms\":");
+		lw_u64(&w, up_ms);
+		LW_LIT(&w, ",\"close\":\"");
+		lw_str(&w, close_why);
+		LW_LIT(&w, "\"}\n");
+		n = (size_t)(w.p - line);
+		if (w.p == w.end) /* cut short: still one line */
+			line[n - 1] = '\n';
+	} else {
+		char m[64], p[1024], r[512], u[512], retries[24] = "";
+		char ident[1200] = "";
+		access_time(now.tv_sec);
+		if (t->nretries > 0)
+			snprintf(retries, sizeof(retries), " retries=%u",
+				 t->nretries);
+		sl_escape(m, sizeof(m), t->method, strlen(t->method));
+		sl_escape(p, sizeof(p), t->path, strlen(t->path));
+		sl_escape(r, sizeof(r), t->referer, strlen(t->referer));
+		sl_escape(u, sizeof(u), t->user_agent, strlen(t->user_agent));
+		if (via != NULL || auth != NULL) {
+			char a[1100];
+			snprintf(
+			    ident, sizeof(ident), "%s%s%s%s",
+			    via ? " via=" : "", via ? via : "",
+			    auth ? " authority=" : "",
+			    auth ? sl_escape(a, sizeof(a), auth, strlen(auth))
+				 : "");
+		}
+		/* the combined format proper, then sluice's fields */
+		n = (size_t)snprintf(
+		    line, sizeof(line),
+		    "%s - - [%s] \"%s %s HTTP/1.%d\" %d %llu \"%s\" \"%s\" "
+		    "rid=%s route=%s upstream=%s ms=%llu cluster=%s "
+		    "connect_ms=%u upstream_ms=%llu close=%s%s%s%s%s%s%s\n",
+		    peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", t->minor,
+		    t->status, (unsigned long long)txn_body_out(t),
+		    r[0] ? r : "-", u[0] ? u : "-", t->request_id,
+		    t->route ? t->route->name : "-", upstream,
+		    (unsigned long long)dur, cluster, t->connect_ms,
+		    (unsigned long long)up_ms, close_why[0] ? close_why : "-",
+		    txn_error(t)[0] ? " error=" : "", txn_error(t), retries,
+		    txn_failures(t, fails, sizeof(fails), 0) ? " failures="
+							     : "",
+		    fails, ident);
+	}
+	if (n >= sizeof(line)) {
+		n = sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	sl_access_append(c->w->alog, line, n);
+}

@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The response direction of an exchange: reading the upstream, its head
+ * (interim 1xx responses, the final head rewritten for the client), its body
+ * framing, pacing to what the client takes, and the output the client
+ * connection writes (sl_exchange_output, sl_exchange_sent). Called by the
+ * exchange's core and by client.c through exchange.h; it never schedules or
+ * finishes the exchange itself (the core does, from what this reports).
+ */
+#include "exchange.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "attempt.h"
+#include "balance.h"
+#include "client_int.h"
+#include "exchange_int.h"
+#include "forwarded.h"
+#include "h1_msg.h"
+#include "h1_parse.h"
+#include "log.h"
+#include "mirror.h"
+#include "policy.h"
+#include "rate.h"
+#include "retry.h"
+#include "rlcheck.h"
+#include "route.h"
+#include "runtime.h"
+#include "tls.h"
+#include "upstream.h"
+#include "wloop.h"
+#include "xprt.h"
+
+/* ---- response direction ----------------------------------------------- */
+
+/* Checks new response bytes: head, then body framing. Returns -1 when
+ * the exchange failed (already handled). */
+/*
+ * An interim (1xx) response from the upstream (RFC 9110 section 15.2): a
+ * proxy passes on the ones it did not ask for, in order, before the final
+ * response. Passed on to HTTP/1.1 clients only (HTTP/1.0 has no 1xx), and
+ * never 100 Continue: the upstream never sees Expect, sluice answers the
+ * client's expectation itself, so the client has had its 100 already. All
+ * the interim heads of one request together stay within max_header_bytes.
+ */
+static int
+resp_interim(struct sl_client *c, const struct sl_h1_response *resp,
+	     size_t hlen)
+{
+	struct sl_txn *t = c->txn;
+	long n;
+
+	if (hlen > c->lconf->limits.max_header_bytes - t->interim_bytes) {
+		sl_attempt_failed(c, FAIL_BAD, "upstream_head_too_large",
+				  "interim_responses");
+		return -1;
+	}
+	t->interim_bytes += (uint32_t)hlen;
+	if (resp->status == 100 || t->minor == 0)
+		return 0;
+	if (sl_exchange_out_reserve(c, hlen) == -1 ||
+	    (n = sl_h1_write_interim_head(c->txn->out.data + c->txn->out.len,
+					  sl_buf_space(&c->txn->out), resp)) <
+		0) {
+		sl_attempt_failed(c, FAIL_BAD, "upstream_head_too_large",
+				  "interim_responses");
+		return -1;
+	}
+	c->txn->out.len += (uint32_t)n;
+	t->head_out += (uint32_t)n;
+	return 0;
+}
+
+/* An incomplete response head fills the upstream buffer: it needs a
+ * larger one, or (at buffer_bytes) it is too large. */
+static int
+head_fills_buffer(const struct sl_txn *t, const struct sl_upconn *u)
+{
+	return !(t->flags & T_RESP_HEAD) && u->in.data != NULL &&
+	       sl_buf_pending(&u->in) >= u->in.cap;
+}
+
+static int
+resp_advance(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_upconn *u = t->up;
+	struct sl_worker *w = c->w;
+
+	while (!(t->flags & T_RESP_HEAD)) {
+		struct sl_h1_limits hl = {c->lconf->limits.max_header_bytes,
+					  c->lconf->limits.max_header_bytes,
+					  w->max_hdrs};
+		struct sl_h1_response resp;
+		struct sl_h1_header expose;
+		const struct sl_hdr_apply *rules;
+		const struct sl_hdr_vars *vp = NULL;
+		struct sl_hdr_vars vars;
+		char ip[64];
+		long hlen, n;
+		int close;
+
+		if (sl_buf_pending(&u->in) == 0)
+			return 0;
+		hlen = sl_h1_scan_head(&t->resp_scan, u->in.data + u->in.off,
+				       sl_buf_pending(&u->in), &hl, 0);
+		if (hlen == 0 && head_fills_buffer(t, u) &&
+		    u->in.cap >= c->lconf->limits.buffer_bytes) {
+			/* a head that does not fit the whole budget never
+			 * will (a smaller buffer grows: sl_exchange_up_read) */
+			sl_attempt_failed(c, FAIL_BAD,
+					  "upstream_head_too_large",
+					  "buffer_bytes");
+			return -1;
+		}
+		if (hlen == 0)
+			return 0;
+		if (hlen < 0) {
+			sl_attempt_failed(c, FAIL_BAD, "upstream_bad_response",
+					  sl_h1_reason_str(t->resp_scan.why));
+			return -1;
+		}
+		/* sl_h1_parse_response clears the rest */
+		resp.headers = w->hdrs;
+		resp.max_headers = w->max_hdrs;
+		if (sl_h1_parse_response(u->in.data + u->in.off, (size_t)hlen,
+					 &resp, t->method_id) < 0) {
+			sl_attempt_failed(c, FAIL_BAD, "upstream_bad_response",
+					  sl_h1_reason_str(resp.why));
+			return -1;
+		}
+		if (resp.status == 101) {
+			sl_attempt_failed(c, FAIL_BAD, "upstream_bad_response",
+					  "unrequested_101");
+			return -1;
+		}
+		if (resp.status < 200) {
+			if (resp_interim(c, &resp, (size_t)hlen) == -1)
+				return -1;
+			u->in.off += (uint32_t)hlen;
+			u->ready = u->in.off;
+			sl_h1_scan_init(&t->resp_scan);
+			continue;
+		}
+		/* a status the route retries is dropped here, unseen; the
+		 * outlier detector hears of every answer */
+		if ((resp.status >= 500 || t->wc->conf->outlier.enabled) &&
+		    sl_attempt_answered(c, resp.status))
+			return -1;
+		if (resp.ka_timeout > 0 || resp.ka_max > 0)
+			sl_upstream_keepalive(u, resp.ka_timeout, resp.ka_max);
+		/* answered: the request is not sent again, its kept body
+		 * goes */
+		if (t->flags & T_RETAIN)
+			sl_exchange_req_unretain(c);
+		t->status = resp.status;
+		t->resp_body = resp.body;
+		t->resp_remaining = resp.content_length;
+		t->resp_keepalive = sl_h1_persists(resp.minor, resp.flags);
+		if (resp.body == SL_H1_BODY_CHUNKED) {
+			sl_h1_chunked_init(&t->resp_chunked,
+					   c->lconf->limits.max_header_bytes);
+			t->resp_chunked.max_trailers =
+			    c->lconf->limits.max_headers;
+			t->resp_chunked.own = t->route->expose_cluster_header;
+			if (t->minor == 0)
+				t->flags |= T_DECHUNK;
+		}
+		if (resp.body == SL_H1_BODY_CLOSE || (t->flags & T_DECHUNK))
+			t->flags |= T_CLOSE;
+		close =
+		    (t->flags & T_CLOSE) != 0 || !(t->flags & T_REQ_READ_DONE);
+		if (close)
+			t->flags |= T_CLOSE;
+		if (sl_exchange_out_reserve(c, (size_t)hlen + 512) == -1) {
+			sl_attempt_failed(c, FAIL_BAD,
+					  "upstream_head_too_large",
+					  "max_header_bytes");
+			return -1;
+		}
+		if (t->route->expose_cluster_header != NULL) {
+			/* which cluster served it (a split's, say) */
+			expose.name = t->route->expose_cluster_header;
+			expose.name_len = strlen(expose.name);
+			expose.value = t->wc->conf->name;
+			expose.value_len = strlen(expose.value);
+		}
+		rules = sl_exchange_rules(c, 0, &vars, &vp, NULL, ip);
+		n = sl_h1_write_response_head(
+		    c->txn->out.data + c->txn->out.len,
+		    sl_buf_space(&c->txn->out), &resp, t->minor, close,
+		    (t->flags & T_DECHUNK) != 0, t->request_id,
+		    t->route->expose_cluster_header != NULL ? &expose : NULL,
+		    rules, vp);
+		if (n < 0) {
+			sl_attempt_failed(c, FAIL_BAD,
+					  "upstream_head_too_large",
+					  "max_header_bytes");
+			return -1;
+		}
+		c->txn->out.len += (uint32_t)n;
+		t->head_out += (uint32_t)n;
+		u->in.off += (uint32_t)hlen;
+		u->ready = u->in.off;
+		t->flags |= T_RESP_HEAD;
+		if (c->lconf->limits.min_send_rate_bps > 0)
+			sl_rate_start(&t->send_rate, now_ms());
+		/* an answer before the whole request went out: the upstream
+		 * connection cannot carry another exchange */
+		if (!(t->flags & T_REQ_SENT))
+			t->flags |= T_UP_BROKEN;
+		/* the request cannot be replayed any more; a head still
+		 * being written is kept until it is out */
+		if (sl_buf_pending(&t->uphead) == 0)
+			sl_buf_release(&w->bufs, &t->uphead);
+		if (resp.body == SL_H1_BODY_NONE)
+			t->flags |= T_RESP_DONE;
+	}
+	if (!(t->flags & T_RESP_DONE) && u->in.len > u->ready) {
+		uint32_t avail = u->in.len - u->ready;
+		size_t consumed, data;
+		int r;
+
+		switch (t->resp_body) {
+		case SL_H1_BODY_LENGTH: {
+			uint64_t k = SL_MIN((uint64_t)avail, t->resp_remaining);
+			u->ready += (uint32_t)k;
+			t->resp_remaining -= k;
+			if (t->resp_remaining == 0)
+				t->flags |= T_RESP_DONE;
+			break;
+		}
+		case SL_H1_BODY_CHUNKED:
+			r = sl_h1_chunked_decode(
+			    &t->resp_chunked, u->in.data + u->ready, avail,
+			    (t->flags & T_DECHUNK) != 0, &consumed, &data);
+			if (t->flags & T_DECHUNK) {
+				/* payload moved to ready; close the gap
+				 * left by the framing bytes */
+				memmove(u->in.data + u->ready + data,
+					u->in.data + u->ready + consumed,
+					avail - consumed);
+				u->in.len -= (uint32_t)(consumed - data);
+				u->ready += (uint32_t)data;
+			} else
+				u->ready += (uint32_t)consumed;
+			if (r < 0 && t->bytes_out == 0) {
+				/* nothing of it went out yet: the client
+				 * gets a whole 502 instead */
+				t->flags |= T_UP_BROKEN;
+				sl_attempt_failed(
+				    c, FAIL_BAD, "upstream_bad_chunk",
+				    sl_h1_reason_str(t->resp_chunked.why));
+				return -1;
+			}
+			if (r < 0) {
+				char peer[SL_PEER_MAX];
+				/* part of the body is out: only a close tells
+				 * the client the rest will not come */
+				log_warnx(
+				    "conn=%llu peer=%s request_id=%s "
+				    "route=%s upstream=%s: "
+				    "upstream_bad_chunk (%s)",
+				    (unsigned long long)c->id,
+				    sl_client_peer_str(c, t, peer,
+						       sizeof(peer)),
+				    t->request_id, t->route->name,
+				    t->wc->eps[t->ep_index]->conf->addr.text,
+				    sl_h1_reason_str(t->resp_chunked.why));
+				t->error = "upstream_bad_chunk";
+				t->flags |= T_UP_BROKEN;
+				sl_client_close(c, "upstream_bad_chunk");
+				return -1;
+			}
+			if (r == 1)
+				t->flags |= T_RESP_DONE;
+			break;
+		case SL_H1_BODY_CLOSE:
+			u->ready = u->in.len;
+			break;
+		case SL_H1_BODY_NONE:
+			break;
+		}
+	}
+	if ((t->flags & T_RESP_DONE) && u->in.len > u->ready)
+		t->flags |= T_UP_BROKEN; /* bytes after the response */
+	return 0;
+}
+
+/*
+ * Is the response body paced to what the client's socket takes? A client
+ * that has not shown it reads fast (the first response buffer class, not
+ * proven: sl_client_rbuf_size) gets, after its first buffer_bytes, only
+ * as much read from the upstream as its socket takes at once. What it has
+ * not taken yet then waits in the upstream socket, not in a buffer of
+ * ours: a thousand clients that stop reading hold no response buffer at
+ * all, where they held one each (and under TLS, OpenSSL no record it
+ * could not write).
+ */
+static int
+resp_paced(const struct sl_client *c, const struct sl_txn *t)
+{
+	return (t->flags & T_RESP_HEAD) &&
+	       !(c->flags & (C_F_RBUF_PROVEN | C_F_RBUF_MASK)) &&
+	       t->send_written >= c->lconf->limits.buffer_bytes;
+}
+
+/* Reads from the upstream. Returns -1 when the exchange failed. */
+int
+sl_exchange_up_read(struct sl_client *c)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_upconn *u = t->up;
+	size_t size, max = SIZE_MAX;
+	ssize_t n;
+	int rerr;
+
+	if (resp_paced(c, t)) {
+		/* the bytes still here go first */
+		size_t room = sl_xprt_send_room(c->fd, c->ssl);
+		size_t held = u->in.data != NULL ? sl_buf_pending(&u->in) : 0;
+		max = room > held ? room - held : 0;
+	}
+	if (max == 0) {
+		if (!(t->flags & T_PACE_WOKE)) {
+			/* the client's socket is full: the rest waits
+			 * upstream until the client is writable
+			 * (sl_client_on_write) */
+			t->flags |= T_PACED;
+			sl_upstream_want_read(u, 0);
+			sl_client_want_write(c, 1);
+			return 0;
+		}
+		/* writable, yet no room: a kernel that counts otherwise.
+		 * One read as without pacing, not a wake-up loop. */
+		max = SIZE_MAX;
+	}
+	t->flags &= ~T_PACE_WOKE;
+
+	/* the buffer the client has earned (sl_client_rbuf_size), or the
+	 * whole budget for a head that does not fit it; with no room left
+	 * the read interest goes off: the client is slower than the
+	 * upstream */
+again:
+	size = head_fills_buffer(t, u) ? c->lconf->limits.buffer_bytes
+				       : sl_client_rbuf_size(c);
+	n = sl_upstream_read(u, size, max);
+	if (n > 0) {
+		t->up_progress_ms = now_ms();
+		if (u->in.len == u->in.cap && (c->flags & C_F_RBUF_PROVEN))
+			sl_client_rbuf_set(c, 1);
+		if (resp_advance(c) == -1)
+			return -1;
+		/* a head that filled a buffer smaller than the budget: read
+		 * on now, into a larger one. Waiting for the next event is not
+		 * enough: the full buffer turned reading off, the rest may be
+		 * inside TLS where epoll cannot see it, and an upstream that
+		 * answered early and closed gets one call to be read. */
+		if (head_fills_buffer(t, u) &&
+		    u->in.cap < c->lconf->limits.buffer_bytes) {
+			sl_upstream_want_read(u, 1);
+			goto again;
+		}
+		return 0;
+	}
+	if (n == SL_AGAIN)
+		return 0;
+	if (n == -1 && errno == ENOMEM) {
+		sl_attempt_failed(c, FAIL_RESET, "out_of_memory", NULL);
+		return -1;
+	}
+	/* end of stream or error */
+	rerr = errno;
+	sl_upstream_want_read(u, 0);
+	if (resp_advance(c) == -1)
+		return -1;
+	if (!(t->flags & T_RESP_HEAD)) {
+		sl_attempt_failed(c, FAIL_RESET,
+				  n == 0 ? "upstream_closed" : "upstream_reset",
+				  n == 0 ? NULL : strerror(rerr));
+		return -1;
+	}
+	if (t->resp_body == SL_H1_BODY_CLOSE && n == 0) {
+		t->flags |= T_RESP_DONE | T_UP_BROKEN;
+		return 0;
+	}
+	if (!(t->flags & T_RESP_DONE)) {
+		sl_attempt_failed(c, FAIL_RESET, "upstream_truncated",
+				  n == 0 ? "closed" : strerror(rerr));
+		return -1;
+	}
+	t->flags |= T_UP_BROKEN;
+	return 0;
+}
+
+/*
+ * Is this a bulk write of a Content-Length body whose next bytes already
+ * wait on the upstream socket? Then it goes with MSG_MORE: the kernel
+ * keeps the last partial segment for the next write, and a 64 KiB write
+ * does not leave as a full segment plus a 53-byte one (loopback's MSS is
+ * 65483). Only then: bytes held with nothing to follow would wait up to
+ * 200 ms in the kernel. Costs one FIONREAD per bulk write; small writes,
+ * and the last one of a body, go out at once.
+ */
+#define SEND_MORE_MIN (16 * 1024)
+
+static int
+body_more_ready(const struct sl_txn *t, const struct sl_upconn *u)
+{
+	if (t->resp_body != SL_H1_BODY_LENGTH || (t->flags & T_RESP_DONE) ||
+	    u->ready - u->in.off < SEND_MORE_MIN)
+		return 0;
+	return sl_upstream_more_waiting(u);
+}
+
+int
+sl_exchange_output(struct sl_client *c, struct iovec *iov, int *more)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_upconn *u = t->up;
+	size_t op;
+	int niov = 0;
+
+	*more = 0;
+	if (sl_exchange_resp_held(t, u))
+		return 0; /* wait for the body's first bytes */
+	if ((op = sl_buf_pending(&t->out)) > 0)
+		iov[niov++] = (struct iovec){t->out.data + t->out.off, op};
+	if (u != NULL && (t->flags & T_RESP_HEAD) && u->ready > u->in.off) {
+		iov[niov++] = (struct iovec){u->in.data + u->in.off,
+					     u->ready - u->in.off};
+		*more = body_more_ready(t, u);
+	}
+	return niov;
+}
+
+int
+sl_exchange_sent(struct sl_client *c, size_t n)
+{
+	struct sl_txn *t = c->txn;
+	struct sl_upconn *u = t->up;
+	size_t op = sl_buf_pending(&t->out);
+
+	t->bytes_out += (uint64_t)n;
+	t->send_written += (uint64_t)n;
+	if (t->send_written - t->rbuf_mark >= SL_RBUF_PROOF)
+		c->flags |= C_F_RBUF_PROVEN; /* sl_client_rbuf_size */
+	if (n >= op) {
+		t->out.off += (uint32_t)op;
+		if (u != NULL && n > op)
+			sl_upstream_consume(u, n - op);
+	} else
+		t->out.off += (uint32_t)n;
+	if (sl_buf_pending(&t->out) == 0)
+		sl_buf_release(&c->w->bufs, &t->out);
+	/* paced: what the client has not taken waits upstream, not here */
+	if (u != NULL && u->in.data != NULL && sl_buf_pending(&u->in) == 0 &&
+	    resp_paced(c, t))
+		sl_buf_release(&c->w->bufs, &u->in);
+	return sl_buf_pending(&t->out) > 0 ||
+	       (u != NULL && (t->flags & T_RESP_HEAD) && u->ready > u->in.off);
+}
