@@ -40,8 +40,8 @@
 #define DRAIN_LINGER_MS 500
 /* a drain leaves an idle keep-alive connection this long to send one more
  * request (answered with Connection: close) before it closes it */
-#define DRAIN_IDLE_MS 1000
-#define HEAD_BUF_START	4096 /* first buffer of a request head */
+#define DRAIN_IDLE_MS  1000
+#define HEAD_BUF_START 4096 /* first buffer of a request head */
 
 static void client_on_read(evutil_socket_t, short, void *);
 static void client_adopt(struct sl_client *c);
@@ -106,9 +106,9 @@ park_leave(struct sl_client *c)
 {
 	struct sl_worker *w = c->w;
 
-	(void)epoll_ctl(w->park_fd, EPOLL_CTL_DEL, c->fd, NULL);
-	TAILQ_REMOVE(&w->parked, c, entry);
-	TAILQ_INSERT_TAIL(&w->clients, c, entry);
+	(void)epoll_ctl(w->cpool.park_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	TAILQ_REMOVE(&w->cpool.parked, c, entry);
+	TAILQ_INSERT_TAIL(&w->cpool.clients, c, entry);
 	c->flags &= ~C_F_PARKED;
 	SL_STAT_ADD(w->stats.parked, -1);
 }
@@ -222,12 +222,12 @@ sl_client_close(struct sl_client *c, const char *reason)
 	c->pp = NULL;
 	close(c->fd);
 	c->fd = -1;
-	w->sndbuf_extra -= c->sndbuf_extra;
+	w->cpool.sndbuf_extra -= c->sndbuf_extra;
 	c->sndbuf_extra = 0;
 	sl_runtime_release(&c->lconf->state->conns);
 	sl_runtime_ip_release(c->lconf->state, c->ip_slot);
 	sl_buf_release(&w->bufs, &c->in);
-	TAILQ_REMOVE(&w->clients, c, entry);
+	TAILQ_REMOVE(&w->cpool.clients, c, entry);
 	w->nclients--;
 	sl_wgen_unref(w, c->gen);
 	c->gen = NULL;
@@ -1073,7 +1073,7 @@ client_sndbuf_grow(struct sl_client *c, uint64_t stalled_ms)
 		c->flags |= C_F_SNDBUF_MAX;
 		return;
 	}
-	if (w->sndbuf_extra + (want - (uint64_t)cur) > SNDBUF_EXTRA_MAX)
+	if (w->cpool.sndbuf_extra + (want - (uint64_t)cur) > SNDBUF_EXTRA_MAX)
 		return; /* others hold the budget: maybe later */
 	v = (int)want;
 	if (setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)) == -1)
@@ -1088,7 +1088,7 @@ client_sndbuf_grow(struct sl_client *c, uint64_t stalled_ms)
 		return;
 	}
 	c->sndbuf_extra += (uint32_t)(v - cur);
-	w->sndbuf_extra += (size_t)(v - cur);
+	w->cpool.sndbuf_extra += (size_t)(v - cur);
 }
 
 void
@@ -1198,9 +1198,9 @@ sl_client_on_deadline(struct sl_tnode *n)
  * worker's own (park_fd, data.ptr = the client), and its event goes back
  * to the worker. When it becomes readable, it gets an event again and
  * carries on as before. A busy connection never parks: the walk looks at
- * the unparked connections only (w->clients), and a keep-alive client that
- * sends its next request within PARK_AFTER_MS pays nothing; one that comes
- * back later pays two epoll_ctl calls.
+ * the unparked connections only (cpool.clients), and a keep-alive client
+ * that sends its next request within PARK_AFTER_MS pays nothing; one that
+ * comes back later pays two epoll_ctl calls.
  */
 #define PARK_AFTER_MS 1000
 #define PARK_BATCH    64
@@ -1215,7 +1215,7 @@ sl_client_on_deadline(struct sl_tnode *n)
 #define REV_REGION ((size_t)64 << 10)
 
 struct sl_rev_region {
-	LIST_ENTRY(sl_rev_region) link; /* in w->rev_avail while not full */
+	LIST_ENTRY(sl_rev_region) link; /* in rev_avail while not full */
 	void *free;			/* free slots, linked */
 	unsigned used, bumped, nslots, slot;
 	int avail;
@@ -1249,22 +1249,22 @@ rev_region_new(void)
 static struct event *
 rev_get(struct sl_worker *w)
 {
-	struct sl_rev_region *r = LIST_FIRST(&w->rev_avail);
+	struct sl_rev_region *r = LIST_FIRST(&w->cpool.rev_avail);
 	void *ev;
 
 	if (r == NULL) {
 		if ((r = rev_region_new()) == NULL)
 			return NULL;
-		LIST_INSERT_HEAD(&w->rev_avail, r, link);
+		LIST_INSERT_HEAD(&w->cpool.rev_avail, r, link);
 		r->avail = 1;
-		w->rev_regions++;
+		w->cpool.rev_regions++;
 	}
 	if ((ev = r->free) != NULL)
 		r->free = *(void **)ev;
 	else
 		ev = (char *)(r + 1) + (size_t)r->bumped++ * r->slot;
-	if (r->used++ == 0 && r == w->rev_spare)
-		w->rev_spare = NULL;
+	if (r->used++ == 0 && r == w->cpool.rev_spare)
+		w->cpool.rev_spare = NULL;
 	if (r->free == NULL && r->bumped == r->nslots) {
 		LIST_REMOVE(r, link);
 		r->avail = 0;
@@ -1283,18 +1283,18 @@ rev_put(struct sl_worker *w, struct event *ev)
 	*(void **)ev = r->free;
 	r->free = ev;
 	if (!r->avail) {
-		LIST_INSERT_HEAD(&w->rev_avail, r, link);
+		LIST_INSERT_HEAD(&w->cpool.rev_avail, r, link);
 		r->avail = 1;
 	}
 	if (--r->used > 0)
 		return;
 	/* empty: kept as the spare, or given back */
-	if (w->rev_spare == NULL) {
-		w->rev_spare = r;
+	if (w->cpool.rev_spare == NULL) {
+		w->cpool.rev_spare = r;
 		return;
 	}
 	LIST_REMOVE(r, link);
-	w->rev_regions--;
+	w->cpool.rev_regions--;
 	munmap(r, REV_REGION);
 }
 
@@ -1325,7 +1325,7 @@ client_on_parked(evutil_socket_t fd, short what, void *arg)
 	struct epoll_event ev[PARK_BATCH];
 	int n;
 
-	n = epoll_wait(w->park_fd, ev, PARK_BATCH, 0);
+	n = epoll_wait(w->cpool.park_fd, ev, PARK_BATCH, 0);
 	for (int i = 0; i < n; i++) {
 		struct sl_client *c = ev[i].data.ptr;
 
@@ -1338,18 +1338,19 @@ client_on_parked(evutil_socket_t fd, short what, void *arg)
 static int
 park_init(struct sl_worker *w)
 {
-	if (w->park_ev != NULL)
+	if (w->cpool.park_ev != NULL)
 		return 0;
-	if ((w->park_fd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+	if ((w->cpool.park_fd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		return -1;
-	w->park_ev = event_new(w->base, w->park_fd, EV_READ | EV_PERSIST,
-			       client_on_parked, w);
-	if (w->park_ev == NULL || event_add(w->park_ev, NULL) == -1) {
-		if (w->park_ev != NULL)
-			event_free(w->park_ev);
-		w->park_ev = NULL;
-		close(w->park_fd);
-		w->park_fd = -1;
+	w->cpool.park_ev = event_new(w->base, w->cpool.park_fd,
+				     EV_READ | EV_PERSIST, client_on_parked, w);
+	if (w->cpool.park_ev == NULL ||
+	    event_add(w->cpool.park_ev, NULL) == -1) {
+		if (w->cpool.park_ev != NULL)
+			event_free(w->cpool.park_ev);
+		w->cpool.park_ev = NULL;
+		close(w->cpool.park_fd);
+		w->cpool.park_fd = -1;
 		return -1;
 	}
 	return 0;
@@ -1362,15 +1363,15 @@ client_park(struct sl_client *c)
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
 
 	event_del(c->rev);
-	if (epoll_ctl(w->park_fd, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
+	if (epoll_ctl(w->cpool.park_fd, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
 		event_add(c->rev, NULL);
 		return;
 	}
 	rev_put(w, c->rev);
 	c->rev = NULL;
 	c->flags = (c->flags & ~C_F_REV) | C_F_PARKED;
-	TAILQ_REMOVE(&w->clients, c, entry);
-	TAILQ_INSERT_TAIL(&w->parked, c, entry);
+	TAILQ_REMOVE(&w->cpool.clients, c, entry);
+	TAILQ_INSERT_TAIL(&w->cpool.parked, c, entry);
 	SL_STAT_INC(w->stats.parked);
 }
 
@@ -1384,7 +1385,7 @@ sl_client_park_idle(struct sl_worker *w)
 		return;
 	sl_now_refresh();
 	now = sl_now_cached();
-	for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
+	for (c = TAILQ_FIRST(&w->cpool.clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		/* idle since the deadline's start, reading, nothing held */
 		if (c->state != SL_CLIENT_ST_IDLE || !(c->flags & C_F_REV) ||
@@ -1408,10 +1409,10 @@ sl_client_reap(struct sl_tnode *n)
 
 	/* a few structs are kept for the next connections: no malloc per
 	 * short connection (the event stays with its struct) */
-	if (w->nfree_clients < FREE_CLIENTS_MAX) {
-		*(void **)c = w->free_clients;
-		w->free_clients = c;
-		w->nfree_clients++;
+	if (w->cpool.nfree_clients < FREE_CLIENTS_MAX) {
+		*(void **)c = w->cpool.free_clients;
+		w->cpool.free_clients = c;
+		w->cpool.nfree_clients++;
 	} else {
 		rev_put(w, c->rev);
 		free(c);
@@ -1419,32 +1420,40 @@ sl_client_reap(struct sl_tnode *n)
 }
 
 void
+sl_client_worker_init(struct sl_worker *w)
+{
+	TAILQ_INIT(&w->cpool.clients);
+	TAILQ_INIT(&w->cpool.parked);
+	w->cpool.park_fd = -1;
+}
+
+void
 sl_client_free_list(struct sl_worker *w)
 {
 	struct sl_rev_region *r;
 
-	while (w->free_clients != NULL) {
-		struct sl_client *c = w->free_clients;
+	while (w->cpool.free_clients != NULL) {
+		struct sl_client *c = w->cpool.free_clients;
 		void *next = *(void **)c;
 		rev_put(w, c->rev);
 		free(c);
-		w->free_clients = next;
+		w->cpool.free_clients = next;
 	}
-	w->nfree_clients = 0;
+	w->cpool.nfree_clients = 0;
 	/* at teardown every event is back: the regions go */
-	while ((r = LIST_FIRST(&w->rev_avail)) != NULL) {
+	while ((r = LIST_FIRST(&w->cpool.rev_avail)) != NULL) {
 		LIST_REMOVE(r, link);
 		munmap(r, REV_REGION);
 	}
-	w->rev_spare = NULL;
-	w->rev_regions = 0;
-	if (w->park_ev != NULL) {
-		event_free(w->park_ev);
-		w->park_ev = NULL;
+	w->cpool.rev_spare = NULL;
+	w->cpool.rev_regions = 0;
+	if (w->cpool.park_ev != NULL) {
+		event_free(w->cpool.park_ev);
+		w->cpool.park_ev = NULL;
 	}
-	if (w->park_fd != -1) {
-		close(w->park_fd);
-		w->park_fd = -1;
+	if (w->cpool.park_fd != -1) {
+		close(w->cpool.park_fd);
+		w->cpool.park_fd = -1;
 	}
 }
 
@@ -1458,9 +1467,9 @@ sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 	struct sl_client *c;
 	struct event *rev = NULL;
 
-	if (!w->draining && (c = w->free_clients) != NULL) {
-		w->free_clients = *(void **)c;
-		w->nfree_clients--;
+	if (!w->draining && (c = w->cpool.free_clients) != NULL) {
+		w->cpool.free_clients = *(void **)c;
+		w->cpool.nfree_clients--;
 		rev = c->rev;
 		memset(c, 0, sizeof(*c));
 	} else if (!w->draining)
@@ -1489,7 +1498,7 @@ sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 	memcpy(&c->peer, sa, SL_MIN((size_t)salen, sizeof(c->peer)));
 	event_assign(c->rev, w->base, fd, EV_READ | EV_PERSIST, client_on_read,
 		     c);
-	TAILQ_INSERT_TAIL(&w->clients, c, entry);
+	TAILQ_INSERT_TAIL(&w->cpool.clients, c, entry);
 	w->nclients++;
 	SL_STAT_INC(w->stats.active);
 	if (c->lconf->proxy_protocol.enabled) {
@@ -1596,17 +1605,16 @@ sl_client_drain(struct sl_client *c)
 		uint64_t now = now_ms();
 		if (c->tnode.deadline_ms > now + DRAIN_IDLE_MS)
 			sl_timeq_set(c->w, &c->tnode, DRAIN_IDLE_MS, now);
-	}
-	else if (c->txn != NULL)
+	} else if (c->txn != NULL)
 		c->txn->flags |= T_CLOSE;
 }
 
 struct sl_client *
 sl_client_first(struct sl_worker *w)
 {
-	struct sl_client *c = TAILQ_FIRST(&w->clients);
+	struct sl_client *c = TAILQ_FIRST(&w->cpool.clients);
 
-	return c != NULL ? c : TAILQ_FIRST(&w->parked);
+	return c != NULL ? c : TAILQ_FIRST(&w->cpool.parked);
 }
 
 struct sl_client *
@@ -1616,7 +1624,7 @@ sl_client_next(struct sl_client *c)
 
 	/* the unparked ones, then the parked ones */
 	if (n == NULL && !(c->flags & C_F_PARKED))
-		n = TAILQ_FIRST(&c->w->parked);
+		n = TAILQ_FIRST(&c->w->cpool.parked);
 	return n;
 }
 
