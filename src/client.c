@@ -3,7 +3,9 @@
  * The client-side connection: its states, reading and scanning request
  * heads, the idle, header and linger deadlines, keep-alive, half-close,
  * lingering close and closing. The proxied exchange of each request is
- * exchange.c's; the structs both share are in client_int.h.
+ * exchange.c's; the structs both share are in client_int.h. The worker's
+ * lists of connections, the structs and read events kept for reuse and
+ * the parking of idle connections are client_pool.c's.
  */
 #include "client.h"
 
@@ -15,15 +17,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "client_int.h"
+#include "client_pool.h"
 #include "exchange.h"
 #include "h1_parse.h"
 #include "listener.h"
@@ -40,8 +41,8 @@
 #define DRAIN_LINGER_MS 500
 /* a drain leaves an idle keep-alive connection this long to send one more
  * request (answered with Connection: close) before it closes it */
-#define DRAIN_IDLE_MS 1000
-#define HEAD_BUF_START	4096 /* first buffer of a request head */
+#define DRAIN_IDLE_MS  1000
+#define HEAD_BUF_START 4096 /* first buffer of a request head */
 
 static void client_on_read(evutil_socket_t, short, void *);
 static void client_adopt(struct sl_client *c);
@@ -97,20 +98,20 @@ in_room(const struct sl_client *c)
 	       c->in.off > 0 || c->in.cap < in_cap(c);
 }
 
-static int client_unpark(struct sl_client *c);
-
-/* Takes a parked connection out of park_fd and back among the unparked
- * ones (it has no event yet: client_unpark gives it one). */
-static void
-park_leave(struct sl_client *c)
+/* Gives a parked connection its event back, added. Returns -1 when c was
+ * closed (no memory). */
+static int
+client_unpark(struct sl_client *c)
 {
-	struct sl_worker *w = c->w;
-
-	(void)epoll_ctl(w->park_fd, EPOLL_CTL_DEL, c->fd, NULL);
-	TAILQ_REMOVE(&w->parked, c, entry);
-	TAILQ_INSERT_TAIL(&w->clients, c, entry);
-	c->flags &= ~C_F_PARKED;
-	SL_STAT_ADD(w->stats.parked, -1);
+	if (sl_client_unpark(c) == -1) {
+		sl_client_close(c, "out_of_memory");
+		return -1;
+	}
+	event_assign(c->rev, c->w->base, c->fd, EV_READ | EV_PERSIST,
+		     client_on_read, c);
+	if (event_add(c->rev, NULL) == 0)
+		c->flags |= C_F_REV;
+	return 0;
 }
 
 static void
@@ -204,7 +205,7 @@ sl_client_close(struct sl_client *c, const char *reason)
 		event_del(c->rev);
 	c->flags &= ~C_F_REV;
 	if (c->flags & C_F_PARKED)
-		park_leave(c);
+		sl_client_park_leave(c);
 	/* a held last response leaves with the FIN now, before close()
 	 * could turn into a reset over unread input and drop it */
 	if (c->flags & C_F_CORKED)
@@ -222,12 +223,12 @@ sl_client_close(struct sl_client *c, const char *reason)
 	c->pp = NULL;
 	close(c->fd);
 	c->fd = -1;
-	w->sndbuf_extra -= c->sndbuf_extra;
+	w->cpool.sndbuf_extra -= c->sndbuf_extra;
 	c->sndbuf_extra = 0;
 	sl_runtime_release(&c->lconf->state->conns);
 	sl_runtime_ip_release(c->lconf->state, c->ip_slot);
 	sl_buf_release(&w->bufs, &c->in);
-	TAILQ_REMOVE(&w->clients, c, entry);
+	TAILQ_REMOVE(&w->cpool.clients, c, entry);
 	w->nclients--;
 	sl_wgen_unref(w, c->gen);
 	c->gen = NULL;
@@ -1073,7 +1074,7 @@ client_sndbuf_grow(struct sl_client *c, uint64_t stalled_ms)
 		c->flags |= C_F_SNDBUF_MAX;
 		return;
 	}
-	if (w->sndbuf_extra + (want - (uint64_t)cur) > SNDBUF_EXTRA_MAX)
+	if (w->cpool.sndbuf_extra + (want - (uint64_t)cur) > SNDBUF_EXTRA_MAX)
 		return; /* others hold the budget: maybe later */
 	v = (int)want;
 	if (setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)) == -1)
@@ -1088,7 +1089,7 @@ client_sndbuf_grow(struct sl_client *c, uint64_t stalled_ms)
 		return;
 	}
 	c->sndbuf_extra += (uint32_t)(v - cur);
-	w->sndbuf_extra += (size_t)(v - cur);
+	w->cpool.sndbuf_extra += (size_t)(v - cur);
 }
 
 void
@@ -1186,266 +1187,27 @@ sl_client_on_deadline(struct sl_tnode *n)
 	}
 }
 
-#define FREE_CLIENTS_MAX 1024
-
-/* ---- parking ---------------------------------------------------------- */
-
-/*
- * An idle keep-alive connection costs its struct, its read event (a
- * libevent struct event is 128 bytes, a third of the rest) and libevent's
- * bookkeeping of its descriptor. Once it has been idle for PARK_AFTER_MS,
- * it is parked: its descriptor moves from libevent's epoll set to the
- * worker's own (park_fd, data.ptr = the client), and its event goes back
- * to the worker. When it becomes readable, it gets an event again and
- * carries on as before. A busy connection never parks: the walk looks at
- * the unparked connections only (w->clients), and a keep-alive client that
- * sends its next request within PARK_AFTER_MS pays nothing; one that comes
- * back later pays two epoll_ctl calls.
- */
-#define PARK_AFTER_MS 1000
-#define PARK_BATCH    64
-
-/*
- * The events live in regions of their own (REV_REGION bytes, aligned to
- * their size, from mmap), not among the client structs: the events that
- * parked connections give back then leave whole regions empty, which go
- * back to the kernel (one empty region is kept). From malloc they would be
- * 144-byte holes between live structs, and RSS would not move.
- */
-#define REV_REGION ((size_t)64 << 10)
-
-struct sl_rev_region {
-	LIST_ENTRY(sl_rev_region) link; /* in w->rev_avail while not full */
-	void *free;			/* free slots, linked */
-	unsigned used, bumped, nslots, slot;
-	int avail;
-};
-
-static struct sl_rev_region *
-rev_region_new(void)
-{
-	struct sl_rev_region *r;
-	size_t slot = (event_get_struct_event_size() + 15) & ~(size_t)15;
-	char *p, *a;
-
-	p = mmap(NULL, 2 * REV_REGION, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	/* keep the aligned middle: a slot finds its region by masking */
-	a = (char *)(((uintptr_t)p + REV_REGION - 1) & ~(REV_REGION - 1));
-	if (a > p)
-		munmap(p, (size_t)(a - p));
-	munmap(a + REV_REGION, (size_t)(p + REV_REGION - a));
-	r = (struct sl_rev_region *)a;
-	r->free = NULL;
-	r->used = r->bumped = 0;
-	r->slot = (unsigned)slot;
-	r->nslots = (unsigned)((REV_REGION - sizeof(*r)) / slot);
-	r->avail = 0;
-	return r;
-}
-
-static struct event *
-rev_get(struct sl_worker *w)
-{
-	struct sl_rev_region *r = LIST_FIRST(&w->rev_avail);
-	void *ev;
-
-	if (r == NULL) {
-		if ((r = rev_region_new()) == NULL)
-			return NULL;
-		LIST_INSERT_HEAD(&w->rev_avail, r, link);
-		r->avail = 1;
-		w->rev_regions++;
-	}
-	if ((ev = r->free) != NULL)
-		r->free = *(void **)ev;
-	else
-		ev = (char *)(r + 1) + (size_t)r->bumped++ * r->slot;
-	if (r->used++ == 0 && r == w->rev_spare)
-		w->rev_spare = NULL;
-	if (r->free == NULL && r->bumped == r->nslots) {
-		LIST_REMOVE(r, link);
-		r->avail = 0;
-	}
-	return ev;
-}
-
+/* A parked connection became readable (pool.on_wake): the read runs from
+ * the loop, as for any event. */
 static void
-rev_put(struct sl_worker *w, struct event *ev)
+client_on_wake(struct sl_client *c)
 {
-	struct sl_rev_region *r =
-	    (struct sl_rev_region *)((uintptr_t)ev & ~(REV_REGION - 1));
-
-	if (ev == NULL)
-		return;
-	*(void **)ev = r->free;
-	r->free = ev;
-	if (!r->avail) {
-		LIST_INSERT_HEAD(&w->rev_avail, r, link);
-		r->avail = 1;
-	}
-	if (--r->used > 0)
-		return;
-	/* empty: kept as the spare, or given back */
-	if (w->rev_spare == NULL) {
-		w->rev_spare = r;
-		return;
-	}
-	LIST_REMOVE(r, link);
-	w->rev_regions--;
-	munmap(r, REV_REGION);
-}
-
-/* Gives a parked connection its event back, added. Returns -1 when c was
- * closed (no memory). */
-static int
-client_unpark(struct sl_client *c)
-{
-	struct sl_worker *w = c->w;
-
-	park_leave(c);
-	if ((c->rev = rev_get(w)) == NULL) {
-		sl_client_close(c, "out_of_memory");
-		return -1;
-	}
-	event_assign(c->rev, w->base, c->fd, EV_READ | EV_PERSIST,
-		     client_on_read, c);
-	if (event_add(c->rev, NULL) == 0)
-		c->flags |= C_F_REV;
-	return 0;
-}
-
-/* Parked connections became readable (or were closed by their peer). */
-static void
-client_on_parked(evutil_socket_t fd, short what, void *arg)
-{
-	struct sl_worker *w = arg;
-	struct epoll_event ev[PARK_BATCH];
-	int n;
-
-	n = epoll_wait(w->park_fd, ev, PARK_BATCH, 0);
-	for (int i = 0; i < n; i++) {
-		struct sl_client *c = ev[i].data.ptr;
-
-		/* the read itself runs from the loop, as for any event */
-		if (client_unpark(c) == 0)
-			event_active(c->rev, EV_READ, 1);
-	}
-}
-
-static int
-park_init(struct sl_worker *w)
-{
-	if (w->park_ev != NULL)
-		return 0;
-	if ((w->park_fd = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		return -1;
-	w->park_ev = event_new(w->base, w->park_fd, EV_READ | EV_PERSIST,
-			       client_on_parked, w);
-	if (w->park_ev == NULL || event_add(w->park_ev, NULL) == -1) {
-		if (w->park_ev != NULL)
-			event_free(w->park_ev);
-		w->park_ev = NULL;
-		close(w->park_fd);
-		w->park_fd = -1;
-		return -1;
-	}
-	return 0;
-}
-
-static void
-client_park(struct sl_client *c)
-{
-	struct sl_worker *w = c->w;
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
-
-	event_del(c->rev);
-	if (epoll_ctl(w->park_fd, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
-		event_add(c->rev, NULL);
-		return;
-	}
-	rev_put(w, c->rev);
-	c->rev = NULL;
-	c->flags = (c->flags & ~C_F_REV) | C_F_PARKED;
-	TAILQ_REMOVE(&w->clients, c, entry);
-	TAILQ_INSERT_TAIL(&w->parked, c, entry);
-	SL_STAT_INC(w->stats.parked);
+	if (client_unpark(c) == 0)
+		event_active(c->rev, EV_READ, 1);
 }
 
 void
-sl_client_park_idle(struct sl_worker *w)
+sl_client_worker_init(struct sl_worker *w)
 {
-	struct sl_client *c, *next;
-	uint64_t now;
-
-	if (w->draining)
-		return;
-	sl_now_refresh();
-	now = sl_now_cached();
-	for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, entry);
-		/* idle since the deadline's start, reading, nothing held */
-		if (c->state != SL_CLIENT_ST_IDLE || !(c->flags & C_F_REV) ||
-		    (c->flags & C_F_REV_W) || c->in.data != NULL ||
-		    sl_xprt_pending(c->ssl) ||
-		    c->tnode.deadline_ms - c->lconf->limits.idle_timeout_ms +
-			    PARK_AFTER_MS >
-			now)
-			continue;
-		if (park_init(w) == -1)
-			return;
-		client_park(c);
-	}
+	sl_client_pool_init(&w->cpool, client_on_wake);
 }
 
 void
 sl_client_reap(struct sl_tnode *n)
 {
 	struct sl_client *c = CLIENT_OF(n);
-	struct sl_worker *w = c->w;
 
-	/* a few structs are kept for the next connections: no malloc per
-	 * short connection (the event stays with its struct) */
-	if (w->nfree_clients < FREE_CLIENTS_MAX) {
-		*(void **)c = w->free_clients;
-		w->free_clients = c;
-		w->nfree_clients++;
-	} else {
-		rev_put(w, c->rev);
-		free(c);
-	}
-}
-
-void
-sl_client_free_list(struct sl_worker *w)
-{
-	struct sl_rev_region *r;
-
-	while (w->free_clients != NULL) {
-		struct sl_client *c = w->free_clients;
-		void *next = *(void **)c;
-		rev_put(w, c->rev);
-		free(c);
-		w->free_clients = next;
-	}
-	w->nfree_clients = 0;
-	/* at teardown every event is back: the regions go */
-	while ((r = LIST_FIRST(&w->rev_avail)) != NULL) {
-		LIST_REMOVE(r, link);
-		munmap(r, REV_REGION);
-	}
-	w->rev_spare = NULL;
-	w->rev_regions = 0;
-	if (w->park_ev != NULL) {
-		event_free(w->park_ev);
-		w->park_ev = NULL;
-	}
-	if (w->park_fd != -1) {
-		close(w->park_fd);
-		w->park_fd = -1;
-	}
+	sl_client_pool_put(&c->w->cpool, c);
 }
 
 /* ---- lifecycle ---------------------------------------------------------*/
@@ -1456,28 +1218,14 @@ sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 {
 	struct sl_worker *w = ls->w;
 	struct sl_client *c;
-	struct event *rev = NULL;
 
-	if (!w->draining && (c = w->free_clients) != NULL) {
-		w->free_clients = *(void **)c;
-		w->nfree_clients--;
-		rev = c->rev;
-		memset(c, 0, sizeof(*c));
-	} else if (!w->draining)
-		c = calloc(1, sizeof(*c));
-	else
-		c = NULL;
-	if (c != NULL && rev == NULL && (rev = rev_get(w)) == NULL) {
-		free(c);
-		c = NULL;
-	}
+	c = w->draining ? NULL : sl_client_pool_take(&w->cpool);
 	if (c == NULL) {
 		close(fd);
 		sl_runtime_release(&ls->conf->state->conns);
 		sl_runtime_ip_release(ls->conf->state, ip_slot);
 		return;
 	}
-	c->rev = rev;
 	sl_now_refresh();
 	c->ip_slot = ip_slot;
 	c->gen = w->gen;
@@ -1489,7 +1237,7 @@ sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 	memcpy(&c->peer, sa, SL_MIN((size_t)salen, sizeof(c->peer)));
 	event_assign(c->rev, w->base, fd, EV_READ | EV_PERSIST, client_on_read,
 		     c);
-	TAILQ_INSERT_TAIL(&w->clients, c, entry);
+	TAILQ_INSERT_TAIL(&w->cpool.clients, c, entry);
 	w->nclients++;
 	SL_STAT_INC(w->stats.active);
 	if (c->lconf->proxy_protocol.enabled) {
@@ -1596,28 +1344,8 @@ sl_client_drain(struct sl_client *c)
 		uint64_t now = now_ms();
 		if (c->tnode.deadline_ms > now + DRAIN_IDLE_MS)
 			sl_timeq_set(c->w, &c->tnode, DRAIN_IDLE_MS, now);
-	}
-	else if (c->txn != NULL)
+	} else if (c->txn != NULL)
 		c->txn->flags |= T_CLOSE;
-}
-
-struct sl_client *
-sl_client_first(struct sl_worker *w)
-{
-	struct sl_client *c = TAILQ_FIRST(&w->clients);
-
-	return c != NULL ? c : TAILQ_FIRST(&w->parked);
-}
-
-struct sl_client *
-sl_client_next(struct sl_client *c)
-{
-	struct sl_client *n = TAILQ_NEXT(c, entry);
-
-	/* the unparked ones, then the parked ones */
-	if (n == NULL && !(c->flags & C_F_PARKED))
-		n = TAILQ_FIRST(&c->w->parked);
-	return n;
 }
 
 void

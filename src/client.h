@@ -42,6 +42,9 @@ struct sl_tnode;
 void sl_client_on_deadline(struct sl_tnode *n);
 /* Frees a closed connection (from the worker's reap event). */
 void sl_client_reap(struct sl_tnode *n);
+/* Sets up what w holds for its client connections (w->cpool), at worker
+ * start. */
+void sl_client_worker_init(struct sl_worker *w);
 /* Frees the worker's cached client structs (worker teardown). */
 void sl_client_free_list(struct sl_worker *w);
 

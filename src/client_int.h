@@ -54,7 +54,7 @@ enum sl_client_state {
 #define C_F_REV_W                                                              \
 	0x40 /* TLS: rev waits for writability (a read                         \
 		     needs a write to go first) */
-/* idle for a while: in w->parked and park_fd, rev given back */
+/* idle for a while: in w->cpool.parked and its park_fd, rev given back */
 #define C_F_PARKED 0x1000
 /* PROXY state, a source not in proxy_protocol.from: its first bytes are
  * checked for a header it may not send (doc/edge.md section 2) */
@@ -227,7 +227,7 @@ struct sl_client {
 
 	struct sl_h1_scan scan;
 	uint32_t sndbuf_extra; /* SO_SNDBUF granted above the inherited
-				  one (w->sndbuf_extra) */
+				  one (w->cpool.sndbuf_extra) */
 	uint64_t id;
 	struct sl_tnode tnode; /* IDLE, HEAD, LINGER deadline (worker list);
 				  the reap list once CLOSED */

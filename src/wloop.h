@@ -18,6 +18,7 @@
 #include <sys/queue.h>
 
 #include "buf.h"
+#include "client_pool.h"
 #include "conf.h"
 #include "h1_parse.h"
 #include "log.h"
@@ -27,7 +28,6 @@
 struct event;
 struct event_base;
 struct sl_client;
-struct sl_rev_region;
 struct sl_lsock;
 struct sl_wgen;
 struct sl_wendpoint;
@@ -145,10 +145,9 @@ struct sl_worker {
 	struct sl_lsock **xlsocks;
 	size_t nxlsocks;
 	struct sl_bufpool bufs;
-	TAILQ_HEAD(, sl_client) clients; /* open, not parked */
-	TAILQ_HEAD(, sl_client) parked;	 /* idle, parked (client.c) */
-	size_t nclients;		 /* both lists */
-	struct sl_txn *free_txns;	 /* free list */
+	struct sl_client_pool cpool; /* the client layer's (client_pool.h) */
+	size_t nclients;	     /* open client connections */
+	struct sl_txn *free_txns;    /* free list */
 	TAILQ_HEAD(, sl_mirror) mirrors; /* mirror copies in flight */
 	unsigned nmirrors;
 	int notify_fd; /* eventfd: the main thread's commands */
@@ -168,17 +167,6 @@ struct sl_worker {
 	uint64_t tq_armed_ms;	/* 0 = not armed */
 	struct sl_tnode_q reap; /* closed connections to free */
 	struct event *reap_ev;
-	void *free_clients; /* free list of client structs */
-	LIST_HEAD(, sl_rev_region)
-	rev_avail;			 /* the clients' read events:
-					    regions with a free slot */
-	struct sl_rev_region *rev_spare; /* the empty one kept */
-	unsigned rev_regions;
-	int park_fd;	       /* epoll set of parked connections, or -1 */
-	struct event *park_ev; /* park_fd is readable */
-	size_t sndbuf_extra;   /* SO_SNDBUF granted to fast readers, above
-				  buffer_bytes, over all connections */
-	unsigned nfree_clients;
 	atomic_int cmd_stop; /* set by main: stop accepting and drain */
 	_Atomic(struct sl_reload_msg *) mailbox; /* set by main */
 	atomic_uint_fast64_t applied_gen;	 /* generation in use */

@@ -246,9 +246,7 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 		goto fail;
 	w->id = id;
 	w->notify_fd = -1;
-	TAILQ_INIT(&w->clients);
-	TAILQ_INIT(&w->parked);
-	w->park_fd = -1;
+	sl_client_worker_init(w);
 	TAILQ_INIT(&w->gens);
 	TAILQ_INIT(&w->eps);
 	TAILQ_INIT(&w->mirrors);

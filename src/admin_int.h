@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to admin.c and admin_metrics.c: the growing string the pages are
+ * written into, and what admin.c calls to render /metrics. No other
+ * module may include it; theirs is admin.h.
+ */
+#ifndef SL_ADMIN_INT_H
+#define SL_ADMIN_INT_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "admin.h"
+
+/* A growing string; on allocation failure it stays short and failed. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static inline void __attribute__((format(printf, 2, 3)))
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		if (b->failed)
+			return;
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->failed = 1;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t ncap = (b->cap + (size_t)n + 1) * 2;
+		char *np = realloc(b->p, ncap);
+		if (np == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+}
+
+/* A counter read by the admin thread while a worker writes it. */
+static inline uint64_t
+load(atomic_uint_fast64_t *a)
+{
+	return atomic_load_explicit(a, memory_order_relaxed);
+}
+
+/* Appends the /metrics page (Prometheus text format) to b: the workers'
+ * counters summed, the generation's listeners, routes, rate limits and
+ * clusters, the process's, and what an upgrade carried over. On
+ * allocation failure b is left failed. admin_metrics.c. */
+void sl_admin_page_metrics(const struct sl_admin_view *v, struct sbuf *b);
+
+#endif

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What a worker holds for its client connections, owned by the client
+ * layer (client.c, client_pool.c): their lists, the client structs kept for
+ * reuse, the slab their read events come from, the epoll set of parked idle
+ * ones and the SO_SNDBUF budget. struct sl_worker embeds it; nothing outside
+ * the client layer reads its fields or calls the functions below.
+ */
+#ifndef SL_CLIENT_POOL_H
+#define SL_CLIENT_POOL_H
+
+#include <stddef.h>
+#include <sys/queue.h>
+
+struct event;
+struct sl_client;
+struct sl_rev_region;
+
+struct sl_client_pool {
+	TAILQ_HEAD(, sl_client) clients; /* open, not parked */
+	TAILQ_HEAD(, sl_client) parked;	 /* idle, parked */
+	void *free_clients;		 /* free list of client structs */
+	unsigned nfree_clients;
+	LIST_HEAD(, sl_rev_region)
+	rev_avail;			 /* the clients' read events:
+					    regions with a free slot */
+	struct sl_rev_region *rev_spare; /* the empty one kept */
+	unsigned rev_regions;
+	int park_fd;	       /* epoll set of parked connections, or -1 */
+	struct event *park_ev; /* park_fd is readable */
+	size_t sndbuf_extra;   /* SO_SNDBUF granted to fast readers, above
+				  buffer_bytes, over all connections */
+	/* a parked connection became readable, or its peer closed it:
+	 * client.c gives it its event back (sl_client_unpark) */
+	void (*on_wake)(struct sl_client *c);
+};
+
+/* ---- client_pool.c, for client.c -------------------------------------
+ * (sl_client_park_idle, sl_client_free_list, sl_client_first and
+ * sl_client_next, client_pool.c's too, are in client.h) */
+
+/* Sets up an empty pool whose parked connections go to on_wake when they
+ * become readable. */
+void sl_client_pool_init(struct sl_client_pool *p,
+			 void (*on_wake)(struct sl_client *c));
+
+/* A zeroed client struct for a new connection, a kept one or a new one,
+ * with a read event from the slab in its rev (not assigned). Returns NULL
+ * when out of memory. */
+struct sl_client *sl_client_pool_take(struct sl_client_pool *p);
+
+/* Takes back the struct of a closed client (freed, or kept for the next
+ * connection with its event). */
+void sl_client_pool_put(struct sl_client_pool *p, struct sl_client *c);
+
+/* Takes parked c out of the park set and back among the unparked
+ * connections; c has no event then. */
+void sl_client_park_leave(struct sl_client *c);
+
+/* The same, and gives c a read event from the slab in c->rev, which the
+ * caller assigns and adds. Returns -1 when out of memory: c is unparked
+ * with no event (c->rev NULL), and the caller closes it. */
+int sl_client_unpark(struct sl_client *c);
+
+#endif
