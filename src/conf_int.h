@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to the schema files (conf.c, conf_edge.c, conf_tls.c): the
- * helpers they share and what conf.c calls in the others while it walks the
- * node tree.
+ * Private to the schema files (conf.c, conf_cluster.c, conf_route.c,
+ * conf_edge.c, conf_tls.c): the helpers and bounds they share and what
+ * conf.c calls in the others while it walks the node tree.
  * Every function here reports its errors through ld and does no I/O. No
  * other module may include it; theirs is conf.h.
  */
@@ -16,6 +16,10 @@
 
 /* rate_limit_store's timeout when the file does not say (ms). */
 #define DEF_RL_TIMEOUT_MS 50
+
+#define CONF_DAY_MS    (24ULL * 3600 * 1000) /* longest duration (ms) */
+#define CONF_MAX_COUNT 4294967295ULL	     /* max_requests */
+#define CONF_MAX_CONNS 10000000		     /* max_connections(_per_ip) */
 
 /* ---- conf.c: shared helpers --------------------------------------------- */
 
@@ -33,6 +37,34 @@ int sl_conf_get_bool(struct sl_yaml_loader *ld, const char *key,
  */
 int sl_conf_parse_key(struct sl_yaml_loader *ld, const char *key,
 		      const struct sl_yaml_node *n, struct sl_conf_key *k);
+
+/* The same address and port: 1 or 0. */
+int sl_conf_sockaddr_same(const struct sockaddr_storage *a,
+			  const struct sockaddr_storage *b);
+
+/* ---- conf_cluster.c ----------------------------------------------------- */
+
+/*
+ * The top-level clusters: (the value seq) into conf->clusters, names
+ * checked unique. Routes may then name them.
+ */
+void sl_conf_parse_clusters(struct sl_yaml_loader *ld,
+			    const struct sl_yaml_node *seq,
+			    struct sl_conf *conf);
+/* Frees what sl_conf_parse_clusters allocated in cl (not cl itself). */
+void sl_conf_free_cluster(struct sl_conf_cluster *cl);
+
+/* ---- conf_route.c ------------------------------------------------------- */
+
+/*
+ * Route number idx of a listener (the item map) into r, its clusters
+ * looked up in conf->clusters; counts it in conf->nroutes.
+ */
+void sl_conf_parse_route(struct sl_yaml_loader *ld,
+			 const struct sl_yaml_node *map, size_t idx,
+			 struct sl_conf_route *r, struct sl_conf *conf);
+/* Frees what sl_conf_parse_route allocated in r (not r itself). */
+void sl_conf_free_route(struct sl_conf_route *r);
 
 /* ---- conf_edge.c: identity (doc/edge.md sections 2 and 3) --------------- */
 
