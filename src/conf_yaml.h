@@ -73,7 +73,7 @@ struct sl_yaml_node {
 	int anchored; /* an anchor names it: merges copy, never move it */
 };
 
-struct sl_yaml_err; /* one error line, private to conf_yaml.c */
+struct sl_yaml_err; /* one error line, private to conf_yaml_int.h */
 
 /*
  * One load: the input and every error found in it so far. On the caller's
