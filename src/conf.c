@@ -175,31 +175,6 @@ sl_conf_get_bool(struct sl_yaml_loader *ld, const char *key,
 
 /* ---- listeners and their limits ---------------------------------------- */
 
-static const char *const listener_keys[] = {
-    "name",
-    "address",
-    "limits",
-    "tls",
-    "routes",
-    /* edge policy (doc/edge.md sections 4 and 5) */
-    "allow",
-    "deny",
-    "request_headers",
-    "response_headers",
-    /* identity (doc/edge.md sections 2 and 3) */
-    "proxy_protocol",
-    "trusted_proxies",
-    "client_address_header",
-    "untrusted_forwarded",
-    NULL,
-};
-static const char *const limits_keys[] = {
-    "header_timeout",  "body_timeout",		 "send_timeout",
-    "idle_timeout",    "max_uri_bytes",		 "max_header_bytes",
-    "max_headers",     "max_body_bytes",	 "buffer_bytes",
-    "max_requests",    "min_body_rate",		 "min_send_rate",
-    "max_connections", "max_connections_per_ip", NULL,
-};
 static void
 parse_limits(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	     struct sl_conf_limits *lim)
@@ -208,7 +183,7 @@ parse_limits(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	char a[32], b[32];
 	int whole;
 
-	sl_yaml_check_keys(ld, map, limits_keys, "in limits");
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_LIMITS);
 	if ((v = sl_yaml_map_get(map, "header_timeout", NULL)) != NULL)
 		sl_yaml_get_duration(ld, "header_timeout", v, 1, CONF_DAY_MS,
 				     &lim->header_timeout_ms);
@@ -316,7 +291,7 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 					 "must be a mapping");
 		return NULL;
 	}
-	sl_yaml_check_keys(ld, map, listener_keys, "in listener");
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_LISTENER);
 	namen = sl_yaml_map_get(map, "name", NULL);
 	sl_yaml_label(ld, lbl, sizeof(lbl), "listener", namen, idx);
 	if (namen == NULL)
@@ -340,7 +315,7 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	l->tls.session_cache = 20000;
 	if ((v = sl_yaml_map_get(map, "tls", NULL)) != NULL)
 		sl_conf_parse_tls_server(ld, lbl, v, &l->tls);
-	sl_conf_parse_policy(ld, map, &l->policy);
+	sl_conf_parse_policy(ld, map, SL_CONF_SEC_LISTENER_HEADERS, &l->policy);
 	sl_conf_parse_identity(ld, lbl, map, l);
 
 	if ((v = sl_yaml_map_get(map, "routes", NULL)) == NULL)
@@ -467,14 +442,6 @@ parse_listeners(struct sl_yaml_loader *ld, const struct sl_yaml_node *seq,
 
 /* ---- top level --------------------------------------------------------- */
 
-static const char *const top_keys[] = {
-    "workers",		"admin",     "log",
-    "drain_timeout",	"listeners", "clusters",
-    "rate_limit_store", NULL,
-};
-static const char *const admin_keys[] = {"address", NULL};
-static const char *const log_keys[] = {
-    "level", "access", "access_format", "query", "mask_card_numbers", NULL};
 static const char *const query_names[] = {"names", "full", "off", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug",
 					  NULL};
@@ -522,7 +489,7 @@ parse_log(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	char *d;
 	int e;
 
-	sl_yaml_check_keys(ld, map, log_keys, "in log");
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_LOG);
 	if ((v = sl_yaml_map_get(map, "level", NULL)) != NULL &&
 	    (e = sl_yaml_get_enum(ld, "level", v, level_names,
 				  "error, warn, info or debug")) >= 0)
@@ -575,12 +542,12 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 					 "expected a mapping at the top level");
 		return;
 	}
-	sl_yaml_check_keys(ld, root, top_keys, "at the top level");
+	sl_conf_check_keys(ld, root, SL_CONF_SEC_TOP);
 	if ((v = sl_yaml_map_get(root, "workers", NULL)) != NULL)
 		parse_workers(ld, v, conf);
 	if ((v = sl_yaml_map_get(root, "admin", NULL)) != NULL &&
 	    sl_yaml_get_map(ld, "admin", v) == 0) {
-		sl_yaml_check_keys(ld, v, admin_keys, "in admin");
+		sl_conf_check_keys(ld, v, SL_CONF_SEC_ADMIN);
 		if ((admin = sl_yaml_map_get(v, "address", NULL)) == NULL)
 			sl_yaml_err_lacks(ld, v,
 					  "admin: missing key \"address\"");

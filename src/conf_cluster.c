@@ -29,40 +29,6 @@
 #define DEF_MAX_PENDING	       100
 #define DEF_QUEUE_TIMEOUT_MS   1000
 
-static const char *const cluster_keys[] = {
-    "name",
-    "endpoints",
-    "balance",
-    "hash_key",
-    "connect_timeout",
-    "pool",
-    "max_connections",
-    "max_pending",
-    "queue_timeout",
-    "health_check",
-    "outlier",
-    "tls",
-    /* identity (doc/edge.md section 2) */
-    "proxy_protocol",
-    NULL,
-};
-static const char *const health_keys[] = {
-    "path",	 "interval",	  "timeout", "healthy",
-    "unhealthy", "expect_status", NULL,
-};
-static const char *const outlier_keys[] = {
-    "consecutive_errors",
-    "ejection_time",
-    "max_ejected_percent",
-    NULL,
-};
-static const char *const pool_keys[] = {
-    "max_idle",
-    "idle_timeout",
-    "max_requests",
-    NULL,
-};
-static const char *const endpoint_keys[] = {"address", "weight", NULL};
 static const char *const balance_names[] = {
     "round_robin",
     "least_request",
@@ -114,7 +80,7 @@ parse_health(struct sl_yaml_loader *ld, const char *lbl,
 
 	if (sl_yaml_get_map(ld, "health_check", map) == -1)
 		return;
-	sl_yaml_check_keys(ld, map, health_keys, "in health_check");
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_HEALTH);
 	h->enabled = 1;
 	if ((v = sl_yaml_map_get(map, "path", NULL)) != NULL &&
 	    sl_yaml_get_str(ld, "path", v, &str) == 0) {
@@ -183,7 +149,7 @@ parse_outlier(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 
 	if (sl_yaml_get_map(ld, "outlier", map) == -1)
 		return;
-	sl_yaml_check_keys(ld, map, outlier_keys, "in outlier");
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_OUTLIER);
 	o->enabled = 1;
 	if ((v = sl_yaml_map_get(map, "consecutive_errors", NULL)) != NULL &&
 	    sl_yaml_get_uint(ld, "consecutive_errors", v, 1, 1000, &u) == 0)
@@ -202,7 +168,7 @@ parse_pool(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 {
 	const struct sl_yaml_node *v;
 
-	sl_yaml_check_keys(ld, map, pool_keys, "in pool");
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_POOL);
 	if ((v = sl_yaml_map_get(map, "max_idle", NULL)) != NULL)
 		sl_yaml_get_uint(ld, "max_idle", v, 0, CONF_MAX_POOL_IDLE,
 				 &cl->pool_max_idle);
@@ -236,8 +202,7 @@ parse_endpoints(struct sl_yaml_loader *ld, const char *lbl,
 		item = seq->kids[i];
 		addr = NULL;
 		if (item->type == SL_YAML_NODE_MAP) {
-			sl_yaml_check_keys(ld, item, endpoint_keys,
-					   "in endpoint");
+			sl_conf_check_keys(ld, item, SL_CONF_SEC_ENDPOINT);
 			if ((addr = sl_yaml_map_get(item, "address", NULL)) ==
 			    NULL)
 				sl_yaml_err_lacks(ld, item,
@@ -313,7 +278,7 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 			    "\"clusters\": each item must be a mapping");
 		return;
 	}
-	sl_yaml_check_keys(ld, map, cluster_keys, "in cluster");
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_CLUSTER);
 	namen = sl_yaml_map_get(map, "name", NULL);
 	sl_yaml_label(ld, lbl, sizeof(lbl), "cluster", namen, idx);
 	if (namen == NULL)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private to the schema files (conf.c, conf_cluster.c, conf_route.c,
- * conf_edge.c, conf_tls.c): the helpers and bounds they share and what
- * conf.c calls in the others while it walks the node tree.
+ * conf_edge.c, conf_tls.c, conf_keys.c): the sections of the file, the
+ * helpers and bounds they share and what conf.c calls in the others while
+ * it walks the node tree.
  * Every function here reports its errors through ld and does no I/O. No
  * other module may include it; theirs is conf.h.
  */
@@ -20,6 +21,46 @@
 #define CONF_DAY_MS    (24ULL * 3600 * 1000) /* longest duration (ms) */
 #define CONF_MAX_COUNT 4294967295ULL	     /* max_requests */
 #define CONF_MAX_CONNS 10000000		     /* max_connections(_per_ip) */
+
+/* ---- conf_keys.c: the sections of the file and their keys ------------- */
+
+enum sl_conf_section {
+	SL_CONF_SEC_TOP = 0,
+	SL_CONF_SEC_ADMIN,
+	SL_CONF_SEC_LOG,
+	SL_CONF_SEC_RL_STORE,
+	SL_CONF_SEC_LISTENER,
+	SL_CONF_SEC_LIMITS,
+	SL_CONF_SEC_TLS_SERVER,
+	SL_CONF_SEC_TLS_CERT, /* an item of a listener's tls.certificates */
+	SL_CONF_SEC_PROXY_PROTOCOL,
+	SL_CONF_SEC_LISTENER_HEADERS, /* request_headers, response_headers */
+	SL_CONF_SEC_ROUTE,
+	SL_CONF_SEC_MATCH,
+	SL_CONF_SEC_SPLIT, /* an item of split */
+	SL_CONF_SEC_RETRY,
+	SL_CONF_SEC_MIRROR,
+	SL_CONF_SEC_RATE_LIMIT, /* an item of rate_limit */
+	SL_CONF_SEC_ROUTE_HEADERS,
+	SL_CONF_SEC_CLUSTER,
+	SL_CONF_SEC_ENDPOINT, /* an item of endpoints written as a mapping */
+	SL_CONF_SEC_POOL,
+	SL_CONF_SEC_HEALTH,
+	SL_CONF_SEC_OUTLIER,
+	SL_CONF_SEC_TLS_CLIENT,
+	SL_CONF_SEC_N
+};
+
+/*
+ * Reports the keys of map that section sec does not hold, or holds twice
+ * (sl_yaml_check_keys). An unknown key that is no typing mistake for one of
+ * sec's is looked up in the other sections: the message says where it
+ * belongs ("(it belongs under \"limits\")") or which key of another
+ * section it likely misspells.
+ */
+void sl_conf_check_keys(struct sl_yaml_loader *ld,
+			const struct sl_yaml_node *map,
+			enum sl_conf_section sec);
 
 /* ---- conf.c: shared helpers --------------------------------------------- */
 
@@ -85,11 +126,13 @@ void sl_conf_free_identity(struct sl_conf_listener *l);
 /*
  * allow, deny, request_headers and response_headers of a listener or a
  * route (the mapping map) into a malloc'd *pp, which stays NULL when none
- * is written; the generation frees it with sl_policy_free.
+ * is written; the generation frees it with sl_policy_free. headers is the
+ * section of its header rules (SL_CONF_SEC_LISTENER_HEADERS or
+ * SL_CONF_SEC_ROUTE_HEADERS).
  */
 void sl_conf_parse_policy(struct sl_yaml_loader *ld,
 			  const struct sl_yaml_node *map,
-			  struct sl_policy **pp);
+			  enum sl_conf_section headers, struct sl_policy **pp);
 /* A route's policy and max_body_bytes; call after its
  * expose_cluster_header is read. */
 void sl_conf_parse_route_policy(struct sl_yaml_loader *ld, const char *lbl,

@@ -27,37 +27,8 @@
 /* Defaults, doc/contracts.md section 1.3. */
 #define DEF_ROUTE_TIMEOUT_MS 30000
 
-static const char *const route_keys[] = {
-    "name",
-    "match",
-    "cluster",
-    "split",
-    "sticky",
-    "mirror",
-    "timeout",
-    "expose_cluster_header",
-    "retry",
-    "split_failover",
-    /* edge policy (doc/edge.md sections 4 and 5) */
-    "allow",
-    "deny",
-    "request_headers",
-    "response_headers",
-    "max_body_bytes",
-    /* rate limits (doc/edge.md section 6) */
-    "rate_limit",
-    NULL,
-};
-static const char *const split_keys[] = {"cluster", "weight", NULL};
-static const char *const retry_keys[] = {
-    "attempts", "on", "idempotency_key", "per_try_timeout", "budget", NULL,
-};
 static const char *const retry_on_names[] = {
     "connect-failure", "reset", "timeout", "502", "503", "504", NULL,
-};
-static const char *const mirror_keys[] = {"cluster", "percent", NULL};
-static const char *const match_keys[] = {
-    "host", "path", "path_prefix", "methods", "headers", NULL,
 };
 
 /* Exact host name or "*.suffix"; lower-cased into r->host. */
@@ -299,7 +270,7 @@ parse_match(struct sl_yaml_loader *ld, const char *lbl,
 {
 	const struct sl_yaml_node *v, *path, *prefix, *pathk, *prefixk;
 
-	sl_yaml_check_keys(ld, map, match_keys, "in match");
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_MATCH);
 	if ((v = sl_yaml_map_get(map, "host", NULL)) != NULL)
 		parse_host(ld, v, r);
 	path = sl_yaml_map_get(map, "path", &pathk);
@@ -399,7 +370,7 @@ parse_split(struct sl_yaml_loader *ld, const char *lbl,
 			bad = 1;
 			continue;
 		}
-		sl_yaml_check_keys(ld, item, split_keys, "in split");
+		sl_conf_check_keys(ld, item, SL_CONF_SEC_SPLIT);
 		if ((c = sl_yaml_map_get(item, "cluster", NULL)) == NULL)
 			sl_yaml_err_lacks(ld, item,
 					  "%s: split: missing key \"cluster\"",
@@ -451,7 +422,7 @@ parse_retry(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 
 	if (sl_yaml_get_map(ld, "retry", map) == -1)
 		return;
-	sl_yaml_check_keys(ld, map, retry_keys, "in retry");
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_RETRY);
 	if ((v = sl_yaml_map_get(map, "attempts", NULL)) != NULL &&
 	    sl_yaml_get_uint(ld, "attempts", v, 1, 10, &u) == 0)
 		rt->attempts = (uint32_t)u;
@@ -488,7 +459,7 @@ parse_mirror(struct sl_yaml_loader *ld, const char *lbl,
 
 	if (sl_yaml_get_map(ld, "mirror", map) == -1)
 		return;
-	sl_yaml_check_keys(ld, map, mirror_keys, "in mirror");
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_MIRROR);
 	/* a wrong percent does not hide what is wrong with the cluster */
 	if ((p = sl_yaml_map_get(map, "percent", NULL)) != NULL)
 		sl_yaml_get_uint(ld, "percent", p, 0, 100, &pct);
@@ -579,7 +550,7 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 			    ld, map, "\"routes\": each item must be a mapping");
 		return;
 	}
-	sl_yaml_check_keys(ld, map, route_keys, "in route");
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_ROUTE);
 	if ((namen = sl_yaml_map_get(map, "name", NULL)) != NULL) {
 		sl_yaml_label(ld, lbl, sizeof(lbl), "route", namen, idx);
 		sl_yaml_get_name(ld, namen, &r->name);
