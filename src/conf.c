@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,23 +25,15 @@
 #include "conf_int.h"
 #include "conf_yaml.h"
 #include "policy.h"
+#include "util.h"
 
 #define CONF_MAX_FILE	 (16 * 1024 * 1024) /* bytes */
 #define CONF_MAX_WORKERS 1024
 #define CONF_MAX_HEADERS 10000
 #define CONF_MAX_RATE	 (1ULL << 30) /* 1GiB: min_*_rate, bytes/s */
 
-/* Defaults, doc/contracts.md section 1.3. */
-#define DEF_HEADER_TIMEOUT_MS 10000
-#define DEF_BODY_TIMEOUT_MS   30000
-#define DEF_SEND_TIMEOUT_MS   30000
-#define DEF_IDLE_TIMEOUT_MS   60000
-#define DEF_MAX_URI_BYTES     (8 * 1024)
-#define DEF_MAX_HEADER_BYTES  (32 * 1024)
-#define DEF_MAX_HEADERS	      100
-#define DEF_MAX_BODY_BYTES    (16 * 1024 * 1024)
-#define DEF_BUFFER_BYTES      (64 * 1024)
-#define DEF_DRAIN_TIMEOUT_MS  30000
+/* Defaults, doc/contracts.md section 1.3 (limits: in their table). */
+#define DEF_DRAIN_TIMEOUT_MS 30000
 
 /* ---- HTTP tokens and socket addresses ---------------------------------- */
 
@@ -175,61 +168,62 @@ sl_conf_get_bool(struct sl_yaml_loader *ld, const char *key,
 
 /* ---- listeners and their limits ---------------------------------------- */
 
+/*
+ * The keys of limits: (doc/contracts.md section 1.3), each declared once:
+ * how it is read, its range, its default and where it is kept. Read in
+ * this order. The model for the other sections (doc/design-notes.md,
+ * "The configuration as tables").
+ */
+#define LIM(f) offsetof(struct sl_conf_limits, f)
+const struct sl_conf_keydef sl_conf_limits_table[] = {
+    {"header_timeout", SL_CONF_DURATION, 1, CONF_DAY_MS, 10000,
+     LIM(header_timeout_ms)},
+    {"body_timeout", SL_CONF_DURATION, 1, CONF_DAY_MS, 30000,
+     LIM(body_timeout_ms)},
+    {"send_timeout", SL_CONF_DURATION, 1, CONF_DAY_MS, 30000,
+     LIM(send_timeout_ms)},
+    {"idle_timeout", SL_CONF_DURATION, 1, CONF_DAY_MS, 60000,
+     LIM(idle_timeout_ms)},
+    {"max_header_bytes", SL_CONF_SIZE, 256, 1024 * 1024, 32 * 1024,
+     LIM(max_header_bytes)},
+    {"max_uri_bytes", SL_CONF_SIZE, 16, UINT64_MAX, 8 * 1024,
+     LIM(max_uri_bytes)},
+    {"max_headers", SL_CONF_UINT, 1, CONF_MAX_HEADERS, 100, LIM(max_headers)},
+    {"max_body_bytes", SL_CONF_SIZE, 0, UINT64_MAX, 16 * 1024 * 1024,
+     LIM(max_body_bytes)},
+    {"buffer_bytes", SL_CONF_SIZE, 4 * 1024, 64 * 1024 * 1024, 64 * 1024,
+     LIM(buffer_bytes)},
+    {"max_requests", SL_CONF_UINT, 0, CONF_MAX_COUNT, 0, LIM(max_requests)},
+    /* Rates are written as sizes: bytes per second, no "/s". */
+    {"min_body_rate", SL_CONF_SIZE, 0, CONF_MAX_RATE, 0,
+     LIM(min_body_rate_bps)},
+    {"min_send_rate", SL_CONF_SIZE, 0, CONF_MAX_RATE, 0,
+     LIM(min_send_rate_bps)},
+    {"max_connections", SL_CONF_UINT, 0, CONF_MAX_CONNS, 0,
+     LIM(max_connections)},
+    {"max_connections_per_ip", SL_CONF_UINT, 0, CONF_MAX_CONNS, 0,
+     LIM(max_connections_per_ip)},
+    {NULL, SL_CONF_UINT, 0, 0, 0, 0},
+};
+#undef LIM
+
 static void
 parse_limits(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	     struct sl_conf_limits *lim)
 {
-	const struct sl_yaml_node *v, *uri, *hdr, *buf;
+	const struct sl_conf_keydef *t = sl_conf_limits_table;
+	const struct sl_yaml_node *got[SL_NELEM(sl_conf_limits_table)];
+	const struct sl_yaml_node *uri, *hdr, *buf;
 	char a[32], b[32];
 	int whole;
 
 	sl_conf_check_keys(ld, map, SL_CONF_SEC_LIMITS);
-	if ((v = sl_yaml_map_get(map, "header_timeout", NULL)) != NULL)
-		sl_yaml_get_duration(ld, "header_timeout", v, 1, CONF_DAY_MS,
-				     &lim->header_timeout_ms);
-	if ((v = sl_yaml_map_get(map, "body_timeout", NULL)) != NULL)
-		sl_yaml_get_duration(ld, "body_timeout", v, 1, CONF_DAY_MS,
-				     &lim->body_timeout_ms);
-	if ((v = sl_yaml_map_get(map, "send_timeout", NULL)) != NULL)
-		sl_yaml_get_duration(ld, "send_timeout", v, 1, CONF_DAY_MS,
-				     &lim->send_timeout_ms);
-	if ((v = sl_yaml_map_get(map, "idle_timeout", NULL)) != NULL)
-		sl_yaml_get_duration(ld, "idle_timeout", v, 1, CONF_DAY_MS,
-				     &lim->idle_timeout_ms);
-	if ((hdr = sl_yaml_map_get(map, "max_header_bytes", NULL)) != NULL &&
-	    sl_yaml_get_size(ld, "max_header_bytes", hdr, 256, 1024 * 1024,
-			     &lim->max_header_bytes) == -1)
-		hdr = NULL; /* keep the default, skip the cross checks */
-	if ((uri = sl_yaml_map_get(map, "max_uri_bytes", NULL)) != NULL &&
-	    sl_yaml_get_size(ld, "max_uri_bytes", uri, 16, UINT64_MAX,
-			     &lim->max_uri_bytes) == -1)
-		uri = NULL;
-	if ((v = sl_yaml_map_get(map, "max_headers", NULL)) != NULL)
-		sl_yaml_get_uint(ld, "max_headers", v, 1, CONF_MAX_HEADERS,
-				 &lim->max_headers);
-	if ((v = sl_yaml_map_get(map, "max_body_bytes", NULL)) != NULL)
-		sl_yaml_get_size(ld, "max_body_bytes", v, 0, UINT64_MAX,
-				 &lim->max_body_bytes);
-	if ((buf = sl_yaml_map_get(map, "buffer_bytes", NULL)) != NULL &&
-	    sl_yaml_get_size(ld, "buffer_bytes", buf, 4 * 1024,
-			     64 * 1024 * 1024, &lim->buffer_bytes) == -1)
-		buf = NULL;
-	if ((v = sl_yaml_map_get(map, "max_requests", NULL)) != NULL)
-		sl_yaml_get_uint(ld, "max_requests", v, 0, CONF_MAX_COUNT,
-				 &lim->max_requests);
-	/* Rates are written as sizes: bytes per second, no "/s". */
-	if ((v = sl_yaml_map_get(map, "min_body_rate", NULL)) != NULL)
-		sl_yaml_get_size(ld, "min_body_rate", v, 0, CONF_MAX_RATE,
-				 &lim->min_body_rate_bps);
-	if ((v = sl_yaml_map_get(map, "min_send_rate", NULL)) != NULL)
-		sl_yaml_get_size(ld, "min_send_rate", v, 0, CONF_MAX_RATE,
-				 &lim->min_send_rate_bps);
-	if ((v = sl_yaml_map_get(map, "max_connections", NULL)) != NULL)
-		sl_yaml_get_uint(ld, "max_connections", v, 0, CONF_MAX_CONNS,
-				 &lim->max_connections);
-	if ((v = sl_yaml_map_get(map, "max_connections_per_ip", NULL)) != NULL)
-		sl_yaml_get_uint(ld, "max_connections_per_ip", v, 0,
-				 CONF_MAX_CONNS, &lim->max_connections_per_ip);
+	sl_conf_table_read(ld, map, t, lim, got);
+	/* the values read: a wrong one keeps the default and skips the
+	 * cross checks */
+	hdr = sl_conf_table_got(t, got, "max_header_bytes");
+	uri = sl_conf_table_got(t, got, "max_uri_bytes");
+	buf = sl_conf_table_got(t, got, "buffer_bytes");
 
 	/*
 	 * Report a conflict at whichever of the two keys is written; with
@@ -255,25 +249,6 @@ parse_limits(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		    sl_yaml_fmt_size(b, sizeof(b), lim->buffer_bytes));
 }
 
-static void
-limits_defaults(struct sl_conf_limits *lim)
-{
-	lim->header_timeout_ms = DEF_HEADER_TIMEOUT_MS;
-	lim->body_timeout_ms = DEF_BODY_TIMEOUT_MS;
-	lim->send_timeout_ms = DEF_SEND_TIMEOUT_MS;
-	lim->idle_timeout_ms = DEF_IDLE_TIMEOUT_MS;
-	lim->max_uri_bytes = DEF_MAX_URI_BYTES;
-	lim->max_header_bytes = DEF_MAX_HEADER_BYTES;
-	lim->max_headers = DEF_MAX_HEADERS;
-	lim->max_body_bytes = DEF_MAX_BODY_BYTES;
-	lim->buffer_bytes = DEF_BUFFER_BYTES;
-	lim->max_requests = 0;
-	lim->min_body_rate_bps = 0;
-	lim->min_send_rate_bps = 0;
-	lim->max_connections = 0;
-	lim->max_connections_per_ip = 0;
-}
-
 /* Returns the address node when the listener's address is usable. */
 static const struct sl_yaml_node *
 parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
@@ -283,7 +258,7 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	char lbl[SL_YAML_LABEL_MAX];
 	size_t i;
 
-	limits_defaults(&l->limits);
+	sl_conf_table_defaults(sl_conf_limits_table, &l->limits);
 	if (map->type != SL_YAML_NODE_MAP) {
 		if (map->type != SL_YAML_NODE_BAD)
 			sl_yaml_err_node(ld, map,

@@ -11,6 +11,7 @@
 #define SL_CONF_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conf.h"
 #include "conf_yaml.h"
@@ -61,6 +62,52 @@ enum sl_conf_section {
 void sl_conf_check_keys(struct sl_yaml_loader *ld,
 			const struct sl_yaml_node *map,
 			enum sl_conf_section sec);
+
+/*
+ * The configuration as tables: a key declared once, with how it is read,
+ * its range, its default and where it is stored, as nginx's command
+ * tables do. limits: is the first section declared so
+ * (sl_conf_limits_table); doc/design-notes.md says how the others follow.
+ */
+enum sl_conf_type {
+	SL_CONF_DURATION, /* "250ms", "30s" (sl_yaml_get_duration): ms */
+	SL_CONF_SIZE,	  /* "16KiB" (sl_yaml_get_size): bytes */
+	SL_CONF_UINT,	  /* a plain integer (sl_yaml_get_uint) */
+};
+
+struct sl_conf_keydef {
+	const char *name; /* NULL ends a table */
+	enum sl_conf_type type;
+	uint64_t min, max; /* the range, in the unit stored */
+	uint64_t def;	   /* the value when the key is not written */
+	size_t off;	   /* of the uint64_t it is stored in, in the
+			      section's struct */
+};
+
+/* Tables hold at most this many keys. */
+#define SL_CONF_TABLE_MAX 32
+
+/* Stores the default of every key of table t into base. */
+void sl_conf_table_defaults(const struct sl_conf_keydef *t, void *base);
+
+/*
+ * Reads each key of table t that map holds into base, in the table's
+ * order, each error reported at its value. got[i] is then the value node
+ * of t[i] when it was written and read, NULL when it was not written or
+ * is wrong (base keeps the default).
+ */
+void sl_conf_table_read(struct sl_yaml_loader *ld,
+			const struct sl_yaml_node *map,
+			const struct sl_conf_keydef *t, void *base,
+			const struct sl_yaml_node **got);
+
+/* got[i] (see sl_conf_table_read) of the key of t named name. */
+const struct sl_yaml_node *
+sl_conf_table_got(const struct sl_conf_keydef *t,
+		  const struct sl_yaml_node *const *got, const char *name);
+
+/* conf.c: the keys of a listener's limits: (struct sl_conf_limits). */
+extern const struct sl_conf_keydef sl_conf_limits_table[];
 
 /* ---- conf.c: shared helpers --------------------------------------------- */
 

@@ -2,13 +2,14 @@
 /*
  * The outline of the sluice schema: every section of the file (the top
  * level, a listener, its limits, a route, a cluster, its pool, ...), where
- * it sits and the keys it may hold, and the check of a mapping's keys
- * against it. A key unknown in its section is looked up in the others, so
- * that a key written one level off is pointed to where it belongs. The
- * section files call it; it reads only the keys of a mapping, calls no
- * section parser, and does no I/O.
+ * it sits and the keys it may hold, the check of a mapping's keys against
+ * it, and the reading of a section declared as a table of keys. A key unknown
+ * in its section is looked up in the others, so that a key written one level
+ * off is pointed to where it belongs. The section files call it; it reads only
+ * the keys of a mapping, calls no section parser, and does no I/O.
  */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,13 +48,6 @@ static const char *const listener_keys[] = {
     "client_address_header",
     "untrusted_forwarded",
     NULL,
-};
-static const char *const limits_keys[] = {
-    "header_timeout",  "body_timeout",		 "send_timeout",
-    "idle_timeout",    "max_uri_bytes",		 "max_header_bytes",
-    "max_headers",     "max_body_bytes",	 "buffer_bytes",
-    "max_requests",    "min_body_rate",		 "min_send_rate",
-    "max_connections", "max_connections_per_ip", NULL,
 };
 static const char *const tls_server_keys[] = {
     "certificates", "min_version",     "ciphers",
@@ -144,8 +138,9 @@ static const char *const tls_client_keys[] = {
  * section inside it, and "far" from anywhere else.
  */
 struct section {
-	enum sl_conf_section parent; /* the top level's is itself */
-	const char *const *keys;     /* NULL-terminated */
+	enum sl_conf_section parent;	    /* the top level's is itself */
+	const char *const *keys;	    /* NULL-terminated, or NULL */
+	const struct sl_conf_keydef *table; /* the keys when keys is NULL */
 	const char *where; /* "in limits": unknown key "x" in limits */
 	const char *down;  /* seen from its parent */
 	const char *far;   /* seen from elsewhere */
@@ -155,79 +150,79 @@ struct section {
 #define HDRS "\"request_headers\" or \"response_headers\""
 
 static const struct section sections[SL_CONF_SEC_N] = {
-    [SL_CONF_SEC_TOP] = {SL_CONF_SEC_TOP, top_keys, "at the top level",
+    [SL_CONF_SEC_TOP] = {SL_CONF_SEC_TOP, top_keys, NULL, "at the top level",
 			 "at the top level", "at the top level",
 			 "at the top level"},
-    [SL_CONF_SEC_ADMIN] = {SL_CONF_SEC_TOP, admin_keys, "in admin",
+    [SL_CONF_SEC_ADMIN] = {SL_CONF_SEC_TOP, admin_keys, NULL, "in admin",
 			   "under \"admin\"", "under the top-level \"admin\"",
 			   NULL},
-    [SL_CONF_SEC_LOG] = {SL_CONF_SEC_TOP, log_keys, "in log", "under \"log\"",
-			 "under the top-level \"log\"", NULL},
-    [SL_CONF_SEC_RL_STORE] = {SL_CONF_SEC_TOP, rate_limit_store_keys,
+    [SL_CONF_SEC_LOG] = {SL_CONF_SEC_TOP, log_keys, NULL, "in log",
+			 "under \"log\"", "under the top-level \"log\"", NULL},
+    [SL_CONF_SEC_RL_STORE] = {SL_CONF_SEC_TOP, rate_limit_store_keys, NULL,
 			      "in rate_limit_store",
 			      "under \"rate_limit_store\"",
 			      "under the top-level \"rate_limit_store\"", NULL},
 
-    [SL_CONF_SEC_LISTENER] = {SL_CONF_SEC_TOP, listener_keys, "in listener",
-			      "in a listener", "in a listener",
+    [SL_CONF_SEC_LISTENER] = {SL_CONF_SEC_TOP, listener_keys, NULL,
+			      "in listener", "in a listener", "in a listener",
 			      "in the listener"},
-    [SL_CONF_SEC_LIMITS] = {SL_CONF_SEC_LISTENER, limits_keys, "in limits",
-			    "under \"limits\"", "under a listener's \"limits\"",
-			    NULL},
-    [SL_CONF_SEC_TLS_SERVER] = {SL_CONF_SEC_LISTENER, tls_server_keys, "in tls",
-				"under \"tls\"", "under a listener's \"tls\"",
-				"in \"tls\""},
-    [SL_CONF_SEC_TLS_CERT] = {SL_CONF_SEC_TLS_SERVER, tls_cert_keys,
+    [SL_CONF_SEC_LIMITS] = {SL_CONF_SEC_LISTENER, NULL, sl_conf_limits_table,
+			    "in limits", "under \"limits\"",
+			    "under a listener's \"limits\"", NULL},
+    [SL_CONF_SEC_TLS_SERVER] = {SL_CONF_SEC_LISTENER, tls_server_keys, NULL,
+				"in tls", "under \"tls\"",
+				"under a listener's \"tls\"", "in \"tls\""},
+    [SL_CONF_SEC_TLS_CERT] = {SL_CONF_SEC_TLS_SERVER, tls_cert_keys, NULL,
 			      "in a certificate", "in a \"certificates\" item",
 			      "in a \"certificates\" item of a listener's "
 			      "\"tls\"",
 			      NULL},
     [SL_CONF_SEC_PROXY_PROTOCOL] = {SL_CONF_SEC_LISTENER, proxy_protocol_keys,
-				    "in proxy_protocol",
+				    NULL, "in proxy_protocol",
 				    "under \"proxy_protocol\"",
 				    "under a listener's \"proxy_protocol\"",
 				    NULL},
     [SL_CONF_SEC_LISTENER_HEADERS] = {SL_CONF_SEC_LISTENER, header_rules_keys,
-				      "in header rules", "under " HDRS,
+				      NULL, "in header rules", "under " HDRS,
 				      "under a listener's " HDRS, NULL},
 
-    [SL_CONF_SEC_ROUTE] = {SL_CONF_SEC_LISTENER, route_keys, "in route",
+    [SL_CONF_SEC_ROUTE] = {SL_CONF_SEC_LISTENER, route_keys, NULL, "in route",
 			   "in a route", "in a route", "in the route"},
-    [SL_CONF_SEC_MATCH] = {SL_CONF_SEC_ROUTE, match_keys, "in match",
+    [SL_CONF_SEC_MATCH] = {SL_CONF_SEC_ROUTE, match_keys, NULL, "in match",
 			   "under \"match\"", "under a route's \"match\"",
 			   NULL},
-    [SL_CONF_SEC_SPLIT] = {SL_CONF_SEC_ROUTE, split_keys, "in split",
+    [SL_CONF_SEC_SPLIT] = {SL_CONF_SEC_ROUTE, split_keys, NULL, "in split",
 			   "in a \"split\" item",
 			   "in a \"split\" item of a route", NULL},
-    [SL_CONF_SEC_RETRY] = {SL_CONF_SEC_ROUTE, retry_keys, "in retry",
+    [SL_CONF_SEC_RETRY] = {SL_CONF_SEC_ROUTE, retry_keys, NULL, "in retry",
 			   "under \"retry\"", "under a route's \"retry\"",
 			   NULL},
-    [SL_CONF_SEC_MIRROR] = {SL_CONF_SEC_ROUTE, mirror_keys, "in mirror",
+    [SL_CONF_SEC_MIRROR] = {SL_CONF_SEC_ROUTE, mirror_keys, NULL, "in mirror",
 			    "under \"mirror\"", "under a route's \"mirror\"",
 			    NULL},
-    [SL_CONF_SEC_RATE_LIMIT] = {SL_CONF_SEC_ROUTE, rate_limit_keys,
+    [SL_CONF_SEC_RATE_LIMIT] = {SL_CONF_SEC_ROUTE, rate_limit_keys, NULL,
 				"in rate_limit", "in a \"rate_limit\" item",
 				"in a \"rate_limit\" item of a route", NULL},
-    [SL_CONF_SEC_ROUTE_HEADERS] = {SL_CONF_SEC_ROUTE, header_rules_keys,
+    [SL_CONF_SEC_ROUTE_HEADERS] = {SL_CONF_SEC_ROUTE, header_rules_keys, NULL,
 				   "in header rules", "under " HDRS,
 				   "under a route's " HDRS, NULL},
 
-    [SL_CONF_SEC_CLUSTER] = {SL_CONF_SEC_TOP, cluster_keys, "in cluster",
+    [SL_CONF_SEC_CLUSTER] = {SL_CONF_SEC_TOP, cluster_keys, NULL, "in cluster",
 			     "in a cluster", "in a cluster", "in the cluster"},
-    [SL_CONF_SEC_ENDPOINT] = {SL_CONF_SEC_CLUSTER, endpoint_keys, "in endpoint",
-			      "in an \"endpoints\" item",
+    [SL_CONF_SEC_ENDPOINT] = {SL_CONF_SEC_CLUSTER, endpoint_keys, NULL,
+			      "in endpoint", "in an \"endpoints\" item",
 			      "in an \"endpoints\" item of a cluster", NULL},
-    [SL_CONF_SEC_POOL] = {SL_CONF_SEC_CLUSTER, pool_keys, "in pool",
+    [SL_CONF_SEC_POOL] = {SL_CONF_SEC_CLUSTER, pool_keys, NULL, "in pool",
 			  "under \"pool\"", "under a cluster's \"pool\"", NULL},
-    [SL_CONF_SEC_HEALTH] = {SL_CONF_SEC_CLUSTER, health_keys, "in health_check",
-			    "under \"health_check\"",
+    [SL_CONF_SEC_HEALTH] = {SL_CONF_SEC_CLUSTER, health_keys, NULL,
+			    "in health_check", "under \"health_check\"",
 			    "under a cluster's \"health_check\"", NULL},
-    [SL_CONF_SEC_OUTLIER] = {SL_CONF_SEC_CLUSTER, outlier_keys, "in outlier",
-			     "under \"outlier\"",
+    [SL_CONF_SEC_OUTLIER] = {SL_CONF_SEC_CLUSTER, outlier_keys, NULL,
+			     "in outlier", "under \"outlier\"",
 			     "under a cluster's \"outlier\"", NULL},
-    [SL_CONF_SEC_TLS_CLIENT] = {SL_CONF_SEC_CLUSTER, tls_client_keys, "in tls",
-				"under \"tls\"", "under a cluster's \"tls\"",
-				NULL},
+    [SL_CONF_SEC_TLS_CLIENT] = {SL_CONF_SEC_CLUSTER, tls_client_keys, NULL,
+				"in tls", "under \"tls\"",
+				"under a cluster's \"tls\"", NULL},
 };
 
 /* Sections between s and the top level. */
@@ -296,11 +291,22 @@ part_of(const char *word, const char *name)
 	return 0;
 }
 
+/* Key number i of section s, NULL past the last. */
+static const char *
+key_at(enum sl_conf_section s, size_t i)
+{
+	if (sections[s].table != NULL)
+		return sections[s].table[i].name;
+	return sections[s].keys[i];
+}
+
 static int
 has_key(enum sl_conf_section s, const char *key)
 {
-	for (const char *const *k = sections[s].keys; *k != NULL; k++)
-		if (strcmp(*k, key) == 0)
+	const char *k;
+
+	for (size_t i = 0; (k = key_at(s, i)) != NULL; i++)
+		if (strcmp(k, key) == 0)
 			return 1;
 	return 0;
 }
@@ -320,19 +326,19 @@ elsewhere(const void *ctx, const char *key, char *buf, size_t sz)
 	enum sl_conf_section t, near[3], best = SL_CONF_SEC_TOP;
 	int ti;
 	unsigned d, mind = UINT_MAX, bestd = UINT_MAX, bestdist = UINT_MAX;
-	const char *bestkey = NULL;
+	const char *bestkey = NULL, *name;
 	size_t n = 0, i, len;
 
 	buf[0] = '\0';
 	/* a part of one key of its own section: most likely that key */
-	for (const char *const *k = sections[cur].keys; *k != NULL; k++) {
-		if (!part_of(key, *k))
+	for (i = 0; (name = key_at(cur, i)) != NULL; i++) {
+		if (!part_of(key, name))
 			continue;
 		if (bestkey != NULL) {
 			bestkey = NULL; /* two: it says nothing */
 			break;
 		}
-		bestkey = *k;
+		bestkey = name;
 	}
 	if (bestkey != NULL) {
 		snprintf(buf, sz, " (did you mean \"%s\"?)", bestkey);
@@ -372,19 +378,19 @@ elsewhere(const void *ctx, const char *key, char *buf, size_t sz)
 		t = (enum sl_conf_section)ti;
 		if (t == cur)
 			continue;
-		for (const char *const *k = sections[t].keys; *k != NULL; k++) {
+		for (i = 0; (name = key_at(t, i)) != NULL; i++) {
 			const char *close = NULL;
 			unsigned cd = 0, dist;
 
 			/* across ~150 keys, a short one is met by chance */
-			if (strlen(*k) < 5)
+			if (strlen(name) < 5)
 				continue;
-			sl_yaml_suggest(key, *k, &close, &cd);
+			sl_yaml_suggest(key, name, &close, &cd);
 			if (close == NULL)
 				continue;
 			dist = distance(cur, t);
 			if (cd < bestd || (cd == bestd && dist < bestdist)) {
-				bestkey = *k;
+				bestkey = name;
 				best = t;
 				bestd = cd;
 				bestdist = dist;
@@ -400,6 +406,70 @@ void
 sl_conf_check_keys(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		   enum sl_conf_section sec)
 {
-	sl_yaml_check_keys(ld, map, sections[sec].keys, sections[sec].where,
-			   elsewhere, &sec);
+	const char *names[SL_CONF_TABLE_MAX + 1];
+	const char *const *keys = sections[sec].keys;
+	size_t i;
+
+	if (keys == NULL) {
+		for (i = 0; i < SL_CONF_TABLE_MAX &&
+			    (names[i] = key_at(sec, i)) != NULL;
+		     i++)
+			;
+		names[i] = NULL;
+		keys = names;
+	}
+	sl_yaml_check_keys(ld, map, keys, sections[sec].where, elsewhere, &sec);
+}
+
+/* ---- sections declared as tables --------------------------------------- */
+
+void
+sl_conf_table_defaults(const struct sl_conf_keydef *t, void *base)
+{
+	for (; t->name != NULL; t++)
+		*(uint64_t *)((char *)base + t->off) = t->def;
+}
+
+void
+sl_conf_table_read(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+		   const struct sl_conf_keydef *t, void *base,
+		   const struct sl_yaml_node **got)
+{
+	const struct sl_yaml_node *v;
+	uint64_t *out;
+	int rc;
+
+	for (; t->name != NULL; t++, got++) {
+		*got = NULL;
+		rc = -1;
+		if ((v = sl_yaml_map_get(map, t->name, NULL)) == NULL)
+			continue;
+		out = (uint64_t *)((char *)base + t->off);
+		switch (t->type) {
+		case SL_CONF_DURATION:
+			rc = sl_yaml_get_duration(ld, t->name, v, t->min,
+						  t->max, out);
+			break;
+		case SL_CONF_SIZE:
+			rc = sl_yaml_get_size(ld, t->name, v, t->min, t->max,
+					      out);
+			break;
+		case SL_CONF_UINT:
+			rc = sl_yaml_get_uint(ld, t->name, v, t->min, t->max,
+					      out);
+			break;
+		}
+		if (rc == 0)
+			*got = v;
+	}
+}
+
+const struct sl_yaml_node *
+sl_conf_table_got(const struct sl_conf_keydef *t,
+		  const struct sl_yaml_node *const *got, const char *name)
+{
+	for (size_t i = 0; t[i].name != NULL; i++)
+		if (strcmp(t[i].name, name) == 0)
+			return got[i];
+	return NULL;
 }

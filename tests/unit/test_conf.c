@@ -20,6 +20,7 @@
 
 #include "cidr.h"
 #include "conf.h"
+#include "conf_int.h"
 #include "conf_yaml.h"
 #include "policy.h"
 #include "util.h"
@@ -666,6 +667,33 @@ test_defaults(void **state)
 	assert_true(c->listeners[0].limits.max_connections_per_ip == 0);
 	assert_null(c->listeners[0].routes[0].host);
 	sl_conf_unref(c);
+}
+
+/*
+ * The limits: table (conf.c): each key once, its default inside its range,
+ * every field of struct sl_conf_limits written by exactly one key, and no
+ * more keys than sl_conf_check_keys has room for.
+ */
+static void
+test_limits_table(void **state)
+{
+	const struct sl_conf_keydef *t = sl_conf_limits_table;
+	unsigned char seen[sizeof(struct sl_conf_limits)] = {0};
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; t[i].name != NULL; i++) {
+		for (j = 0; j < i; j++)
+			assert_string_not_equal(t[i].name, t[j].name);
+		assert_true(t[i].def >= t[i].min && t[i].def <= t[i].max);
+		assert_true(t[i].off % sizeof(uint64_t) == 0);
+		assert_true(t[i].off + sizeof(uint64_t) <=
+			    sizeof(struct sl_conf_limits));
+		assert_int_equal(seen[t[i].off], 0);
+		seen[t[i].off] = 1;
+	}
+	assert_true(i <= SL_CONF_TABLE_MAX);
+	assert_int_equal(i * sizeof(uint64_t), sizeof(struct sl_conf_limits));
 }
 
 static void
@@ -3632,6 +3660,7 @@ main(void)
 	    cmocka_unit_test(test_anchors),
 	    cmocka_unit_test(test_alias_bomb),
 	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_limits_table),
 	    cmocka_unit_test(test_route_names),
 	    cmocka_unit_test(test_match),
 	    cmocka_unit_test(test_cluster_order),
