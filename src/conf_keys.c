@@ -284,6 +284,8 @@ part_of(const char *word, const char *name)
 	size_t wl = strlen(word);
 	const char *p;
 
+	if (wl == 0)
+		return 0;
 	for (p = name; (p = strstr(p, word)) != NULL; p++)
 		if ((p == name || p[-1] == '_') &&
 		    (p[wl] == '\0' || p[wl] == '_'))

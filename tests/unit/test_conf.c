@@ -1616,6 +1616,9 @@ static const struct error_case error_cases[] = {
     {"short key of another section not guessed",
      LISTENER CLUSTER "    keys: 1\n",
      "t.yaml:9:5: error: unknown key \"keys\" in cluster\n"},
+    {"empty key gets no hint", "\"\": 1\n\"_\": 2\n" LISTENER CLUSTER,
+     "t.yaml:1:1: error: unknown key \"\" at the top level\n"
+     "t.yaml:2:1: error: unknown key \"_\" at the top level\n"},
     {"a close key of the section first",
      "listeners:\n"
      "  - name: public\n"
