@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cidr.h"
+#include "log.h"
 
 struct sl_lstate;
 struct sl_policy;
@@ -22,26 +23,6 @@ struct sl_clstate;
 struct sl_epstate;
 struct sl_rstate;
 struct sl_rlstate;
-
-enum sl_log_level {
-	SL_LOG_ERROR = 0,
-	SL_LOG_WARN,
-	SL_LOG_INFO,
-	SL_LOG_DEBUG,
-};
-
-enum sl_access_format {
-	SL_ACCESS_JSON = 0,
-	SL_ACCESS_COMBINED,
-};
-
-/* How request targets (and Referer values) appear in the logs: their
- * query strings may carry card numbers or tokens. */
-enum sl_log_query {
-	SL_LOG_QUERY_NAMES = 0, /* parameter names kept, values replaced */
-	SL_LOG_QUERY_FULL,	/* as received */
-	SL_LOG_QUERY_OFF,	/* the whole query left out */
-};
 
 enum sl_balance {
 	SL_BALANCE_ROUND_ROBIN = 0, /* smooth weighted round robin */

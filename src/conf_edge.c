@@ -24,7 +24,6 @@
 
 /* ---- identity: PROXY protocol and trusted proxies ---------------------- */
 
-static const char *const proxy_protocol_keys[] = {"from", "versions", NULL};
 static const char *const client_header_names[] = {"x-forwarded-for",
 						  "forwarded", NULL};
 static const char *const untrusted_names[] = {"append", "strip", NULL};
@@ -91,7 +90,7 @@ parse_proxy_protocol(struct sl_yaml_loader *ld, const char *lbl,
 		return;
 	pp->enabled = 1;
 	pp->versions = SL_PP_V1 | SL_PP_V2;
-	sl_yaml_check_keys(ld, map, proxy_protocol_keys, "in proxy_protocol");
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_PROXY_PROTOCOL);
 	if ((v = sl_yaml_map_get(map, "from", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, map,
 				  "%s: \"proxy_protocol\": missing key "
@@ -179,8 +178,6 @@ sl_conf_free_identity(struct sl_conf_listener *l)
 /* A body limit a route did not set: its listener's, filled in once the
  * listener's routes are read (sl_conf_check_listener_policy). */
 #define ROUTE_BODY_UNSET UINT64_MAX
-
-static const char *const header_rules_keys[] = {"set", "add", "remove", NULL};
 
 /* The policy *pp, made on first use (NULL with ld->oom set). */
 static struct sl_policy *
@@ -363,7 +360,8 @@ parse_header_fields(struct sl_yaml_loader *ld, const char *key, int add,
 /* request_headers: or response_headers: { set, add, remove }. */
 static void
 parse_header_rules(struct sl_yaml_loader *ld, const char *key,
-		   const struct sl_yaml_node *map, struct sl_hdr_rules **out)
+		   const struct sl_yaml_node *map, enum sl_conf_section sec,
+		   struct sl_hdr_rules **out)
 {
 	int request = strcmp(key, "request_headers") == 0;
 	const struct sl_yaml_node *v;
@@ -371,7 +369,7 @@ parse_header_rules(struct sl_yaml_loader *ld, const char *key,
 
 	if (sl_yaml_get_map(ld, key, map) == -1)
 		return;
-	sl_yaml_check_keys(ld, map, header_rules_keys, "in header rules");
+	sl_conf_check_keys(ld, map, sec);
 	if ((r = *out = sl_hdr_rules_new()) == NULL) {
 		ld->oom = 1;
 		return;
@@ -403,7 +401,7 @@ parse_header_rules(struct sl_yaml_loader *ld, const char *key,
  * route (the mapping map); *pp stays NULL when none is written. */
 void
 sl_conf_parse_policy(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
-		     struct sl_policy **pp)
+		     enum sl_conf_section headers, struct sl_policy **pp)
 {
 	static const char *const keys[] = {"allow", "deny", "request_headers",
 					   "response_headers"};
@@ -417,7 +415,7 @@ sl_conf_parse_policy(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		if (i < 2)
 			parse_cidrs(ld, k, v, p);
 		else
-			parse_header_rules(ld, keys[i], v,
+			parse_header_rules(ld, keys[i], v, headers,
 					   i == 2 ? &p->request : &p->response);
 	}
 }
@@ -461,7 +459,7 @@ sl_conf_parse_route_policy(struct sl_yaml_loader *ld, const char *lbl,
 	    sl_yaml_get_size(ld, "max_body_bytes", v, 0, UINT64_MAX - 1,
 			     &r->max_body_bytes) == -1)
 		r->max_body_bytes = ROUTE_BODY_UNSET;
-	sl_conf_parse_policy(ld, map, &r->policy);
+	sl_conf_parse_policy(ld, map, SL_CONF_SEC_ROUTE_HEADERS, &r->policy);
 	snprintf(whose, sizeof(whose), "%s's expose_cluster_header", lbl);
 	if (r->policy != NULL)
 		check_own_name(ld, "response_headers", r->policy->response,
@@ -541,12 +539,6 @@ sl_conf_check_listener_policy(struct sl_yaml_loader *ld,
 #define CONF_RL_MAX_USER   128 /* bytes of a Redis ACL user name */
 #define CONF_RL_SPAN_US	   ((uint64_t)1 << 40) /* burst x interval */
 
-static const char *const rate_limit_keys[] = {
-    "name", "key", "rate", "burst", "scope", "max_keys", "on_store_error", NULL,
-};
-static const char *const rate_limit_store_keys[] = {
-    "address", "timeout", "prefix", "username", "password_file", NULL,
-};
 static const char *const rl_scope_names[] = {"local", "fleet", NULL};
 static const char *const rl_error_names[] = {"allow", "deny", NULL};
 
@@ -629,7 +621,7 @@ parse_rate_limit(struct sl_yaml_loader *ld, const char *lbl,
 					 lbl);
 		return;
 	}
-	sl_yaml_check_keys(ld, map, rate_limit_keys, "in rate_limit");
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_RATE_LIMIT);
 	if ((v = sl_yaml_map_get(map, "name", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, map,
 				  "%s: rate_limit: missing key \"name\"", lbl);
@@ -816,8 +808,7 @@ sl_conf_parse_rate_limit_store(struct sl_yaml_loader *ld,
 	conf->rl_store.timeout_ms = DEF_RL_TIMEOUT_MS;
 	if (sl_yaml_get_map(ld, "rate_limit_store", map) == -1)
 		return;
-	sl_yaml_check_keys(ld, map, rate_limit_store_keys,
-			   "in rate_limit_store");
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_RL_STORE);
 	if ((v = sl_yaml_map_get(map, "address", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, map,
 				  "rate_limit_store: missing key \"address\"");

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to the schema files (conf.c, conf_edge.c, conf_tls.c): the
- * helpers they share and what conf.c calls in the others while it walks the
- * node tree.
+ * Private to the schema files (conf.c, conf_cluster.c, conf_route.c,
+ * conf_edge.c, conf_tls.c, conf_keys.c): the sections of the file, the
+ * helpers and bounds they share and what conf.c calls in the others while
+ * it walks the node tree.
  * Every function here reports its errors through ld and does no I/O. No
  * other module may include it; theirs is conf.h.
  */
@@ -10,12 +11,103 @@
 #define SL_CONF_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conf.h"
 #include "conf_yaml.h"
 
 /* rate_limit_store's timeout when the file does not say (ms). */
 #define DEF_RL_TIMEOUT_MS 50
+
+#define CONF_DAY_MS    (24ULL * 3600 * 1000) /* longest duration (ms) */
+#define CONF_MAX_COUNT 4294967295ULL	     /* max_requests */
+#define CONF_MAX_CONNS 10000000		     /* max_connections(_per_ip) */
+
+/* ---- conf_keys.c: the sections of the file and their keys ------------- */
+
+enum sl_conf_section {
+	SL_CONF_SEC_TOP = 0,
+	SL_CONF_SEC_ADMIN,
+	SL_CONF_SEC_LOG,
+	SL_CONF_SEC_RL_STORE,
+	SL_CONF_SEC_LISTENER,
+	SL_CONF_SEC_LIMITS,
+	SL_CONF_SEC_TLS_SERVER,
+	SL_CONF_SEC_TLS_CERT, /* an item of a listener's tls.certificates */
+	SL_CONF_SEC_PROXY_PROTOCOL,
+	SL_CONF_SEC_LISTENER_HEADERS, /* request_headers, response_headers */
+	SL_CONF_SEC_ROUTE,
+	SL_CONF_SEC_MATCH,
+	SL_CONF_SEC_SPLIT, /* an item of split */
+	SL_CONF_SEC_RETRY,
+	SL_CONF_SEC_MIRROR,
+	SL_CONF_SEC_RATE_LIMIT, /* an item of rate_limit */
+	SL_CONF_SEC_ROUTE_HEADERS,
+	SL_CONF_SEC_CLUSTER,
+	SL_CONF_SEC_ENDPOINT, /* an item of endpoints written as a mapping */
+	SL_CONF_SEC_POOL,
+	SL_CONF_SEC_HEALTH,
+	SL_CONF_SEC_OUTLIER,
+	SL_CONF_SEC_TLS_CLIENT,
+	SL_CONF_SEC_N
+};
+
+/*
+ * Reports the keys of map that section sec does not hold, or holds twice
+ * (sl_yaml_check_keys). An unknown key that is no typing mistake for one of
+ * sec's is looked up in the other sections: the message says where it
+ * belongs ("(it belongs under \"limits\")") or which key of another
+ * section it likely misspells.
+ */
+void sl_conf_check_keys(struct sl_yaml_loader *ld,
+			const struct sl_yaml_node *map,
+			enum sl_conf_section sec);
+
+/*
+ * The configuration as tables: a key declared once, with how it is read,
+ * its range, its default and where it is stored, as nginx's command
+ * tables do. limits: is the first section declared so
+ * (sl_conf_limits_table); doc/design-notes.md says how the others follow.
+ */
+enum sl_conf_type {
+	SL_CONF_DURATION, /* "250ms", "30s" (sl_yaml_get_duration): ms */
+	SL_CONF_SIZE,	  /* "16KiB" (sl_yaml_get_size): bytes */
+	SL_CONF_UINT,	  /* a plain integer (sl_yaml_get_uint) */
+};
+
+struct sl_conf_keydef {
+	const char *name; /* NULL ends a table */
+	enum sl_conf_type type;
+	uint64_t min, max; /* the range, in the unit stored */
+	uint64_t def;	   /* the value when the key is not written */
+	size_t off;	   /* of the uint64_t it is stored in, in the
+			      section's struct */
+};
+
+/* Tables hold at most this many keys. */
+#define SL_CONF_TABLE_MAX 32
+
+/* Stores the default of every key of table t into base. */
+void sl_conf_table_defaults(const struct sl_conf_keydef *t, void *base);
+
+/*
+ * Reads each key of table t that map holds into base, in the table's
+ * order, each error reported at its value. got[i] is then the value node
+ * of t[i] when it was written and read, NULL when it was not written or
+ * is wrong (base keeps the default).
+ */
+void sl_conf_table_read(struct sl_yaml_loader *ld,
+			const struct sl_yaml_node *map,
+			const struct sl_conf_keydef *t, void *base,
+			const struct sl_yaml_node **got);
+
+/* got[i] (see sl_conf_table_read) of the key of t named name. */
+const struct sl_yaml_node *
+sl_conf_table_got(const struct sl_conf_keydef *t,
+		  const struct sl_yaml_node *const *got, const char *name);
+
+/* conf.c: the keys of a listener's limits: (struct sl_conf_limits). */
+extern const struct sl_conf_keydef sl_conf_limits_table[];
 
 /* ---- conf.c: shared helpers --------------------------------------------- */
 
@@ -33,6 +125,34 @@ int sl_conf_get_bool(struct sl_yaml_loader *ld, const char *key,
  */
 int sl_conf_parse_key(struct sl_yaml_loader *ld, const char *key,
 		      const struct sl_yaml_node *n, struct sl_conf_key *k);
+
+/* The same address and port: 1 or 0. */
+int sl_conf_sockaddr_same(const struct sockaddr_storage *a,
+			  const struct sockaddr_storage *b);
+
+/* ---- conf_cluster.c ----------------------------------------------------- */
+
+/*
+ * The top-level clusters: (the value seq) into conf->clusters, names
+ * checked unique. Routes may then name them.
+ */
+void sl_conf_parse_clusters(struct sl_yaml_loader *ld,
+			    const struct sl_yaml_node *seq,
+			    struct sl_conf *conf);
+/* Frees what sl_conf_parse_clusters allocated in cl (not cl itself). */
+void sl_conf_free_cluster(struct sl_conf_cluster *cl);
+
+/* ---- conf_route.c ------------------------------------------------------- */
+
+/*
+ * Route number idx of a listener (the item map) into r, its clusters
+ * looked up in conf->clusters; counts it in conf->nroutes.
+ */
+void sl_conf_parse_route(struct sl_yaml_loader *ld,
+			 const struct sl_yaml_node *map, size_t idx,
+			 struct sl_conf_route *r, struct sl_conf *conf);
+/* Frees what sl_conf_parse_route allocated in r (not r itself). */
+void sl_conf_free_route(struct sl_conf_route *r);
 
 /* ---- conf_edge.c: identity (doc/edge.md sections 2 and 3) --------------- */
 
@@ -53,11 +173,13 @@ void sl_conf_free_identity(struct sl_conf_listener *l);
 /*
  * allow, deny, request_headers and response_headers of a listener or a
  * route (the mapping map) into a malloc'd *pp, which stays NULL when none
- * is written; the generation frees it with sl_policy_free.
+ * is written; the generation frees it with sl_policy_free. headers is the
+ * section of its header rules (SL_CONF_SEC_LISTENER_HEADERS or
+ * SL_CONF_SEC_ROUTE_HEADERS).
  */
 void sl_conf_parse_policy(struct sl_yaml_loader *ld,
 			  const struct sl_yaml_node *map,
-			  struct sl_policy **pp);
+			  enum sl_conf_section headers, struct sl_policy **pp);
 /* A route's policy and max_body_bytes; call after its
  * expose_cluster_header is read. */
 void sl_conf_parse_route_policy(struct sl_yaml_loader *ld, const char *lbl,

@@ -145,10 +145,13 @@ sl_yaml_suggest(const char *word, const char *name, const char **best,
 /* Reports unknown and duplicate keys; where is "in listener" etc. */
 void
 sl_yaml_check_keys(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
-		   const char *const *allowed, const char *where)
+		   const char *const *allowed, const char *where,
+		   void (*hint)(const void *ctx, const char *key, char *buf,
+				size_t sz),
+		   const void *ctx)
 {
 	const struct sl_yaml_node *k;
-	char mean[SL_YAML_LABEL_MAX];
+	char mean[2 * SL_YAML_LABEL_MAX];
 	const char *best;
 	unsigned bestd = 0;
 	size_t i, j;
@@ -177,6 +180,8 @@ sl_yaml_check_keys(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 			if (best != NULL)
 				snprintf(mean, sizeof(mean),
 					 " (did you mean \"%s\"?)", best);
+			else if (hint != NULL && sl_yaml_is_string(k))
+				hint(ctx, k->str, mean, sizeof(mean));
 			sl_yaml_err_node(ld, k, "unknown key \"%s\" %s%s",
 					 sl_yaml_qnode(ld, k), where, mean);
 			continue;

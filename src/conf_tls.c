@@ -13,16 +13,6 @@
 #include "conf_int.h"
 #include "conf_yaml.h"
 
-static const char *const tls_server_keys[] = {
-    "certificates", "min_version",     "ciphers",
-    "ciphersuites", "session_tickets", "session_cache",
-    "client_ca",    "client_verify",   "client_subject_header",
-    NULL,
-};
-static const char *const tls_client_keys[] = {
-    "sni", "ca", "verify", "cert", "key", "min_version", NULL,
-};
-static const char *const tls_cert_keys[] = {"cert", "key", NULL};
 static const char *const tls_version_names[] = {"TLSv1.2", "TLSv1.3", NULL};
 static const char *const tls_verify_names[] = {"required", "optional", NULL};
 
@@ -97,7 +87,7 @@ sl_conf_parse_tls_server(struct sl_yaml_loader *ld, const char *lbl,
 
 	if (sl_yaml_get_map(ld, "tls", map) == -1)
 		return;
-	sl_yaml_check_keys(ld, map, tls_server_keys, "in tls");
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_TLS_SERVER);
 	/* what is wrong with the certificates does not hide the rest */
 	if ((certs = sl_yaml_map_get(map, "certificates", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, map,
@@ -118,7 +108,7 @@ sl_conf_parse_tls_server(struct sl_yaml_loader *ld, const char *lbl,
 		const struct sl_yaml_node *c = certs->kids[i];
 		if (sl_yaml_get_map(ld, "certificates", c) == -1)
 			continue;
-		sl_yaml_check_keys(ld, c, tls_cert_keys, "in a certificate");
+		sl_conf_check_keys(ld, c, SL_CONF_SEC_TLS_CERT);
 		if ((v = sl_yaml_map_get(c, "cert", NULL)) == NULL)
 			sl_yaml_err_lacks(ld, c,
 					  "%s: certificate #%zu: missing "
@@ -194,7 +184,7 @@ sl_conf_parse_tls_client(struct sl_yaml_loader *ld, const char *lbl,
 
 	if (sl_yaml_get_map(ld, "tls", map) == -1)
 		return;
-	sl_yaml_check_keys(ld, map, tls_client_keys, "in tls");
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_TLS_CLIENT);
 	t->enabled = 1;
 	if ((v = sl_yaml_map_get(map, "sni", NULL)) != NULL &&
 	    sl_yaml_get_str(ld, "sni", v, &str) == 0) {

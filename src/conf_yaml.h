@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internal to the configuration module (the schema files conf.c,
- * conf_edge.c and conf_tls.c, its tests and fuzzers): the YAML document as
- * a node tree with positions, the error list of one load, and typed getters
- * for scalars. Knows no sluice key; that is the schema's job.
+ * Internal to the configuration module (the schema files conf*.c, its
+ * tests and fuzzers): the YAML document as a node tree with positions, the
+ * error list of one load, and typed getters for scalars. Knows no sluice
+ * key; that is the schema's job.
  */
 #ifndef SL_CONF_YAML_H
 #define SL_CONF_YAML_H
@@ -73,7 +73,7 @@ struct sl_yaml_node {
 	int anchored; /* an anchor names it: merges copy, never move it */
 };
 
-struct sl_yaml_err; /* one error line, private to conf_yaml.c */
+struct sl_yaml_err; /* one error line, private to conf_yaml_int.h */
 
 /*
  * One load: the input and every error found in it so far. On the caller's
@@ -200,11 +200,18 @@ const struct sl_yaml_node *sl_yaml_later(const struct sl_yaml_node *a,
 
 /*
  * Reports keys of map that are not strings, not in allowed (NULL-terminated)
- * or duplicated; where is "in listener" etc.
+ * or duplicated; where is "in listener" etc. An unknown key that is a
+ * likely typing mistake for one of allowed gets "(did you mean ...?)";
+ * for any other, hint (when not NULL) may write " (...)" into buf (sz
+ * bytes, NUL-terminated, left empty when it has nothing to say) for the
+ * message to end with. ctx is passed to it.
  */
 void sl_yaml_check_keys(struct sl_yaml_loader *ld,
 			const struct sl_yaml_node *map,
-			const char *const *allowed, const char *where);
+			const char *const *allowed, const char *where,
+			void (*hint)(const void *ctx, const char *key,
+				     char *buf, size_t sz),
+			const void *ctx);
 
 /*
  * Damerau-Levenshtein distance of a and b in bytes (optimal string

@@ -9,7 +9,30 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#include "conf.h"
+/*
+ * The log's own settings. The configuration names them (log: in
+ * sluice.yaml, conf.h includes this header); the log knows nothing of the
+ * configuration.
+ */
+enum sl_log_level {
+	SL_LOG_ERROR = 0,
+	SL_LOG_WARN,
+	SL_LOG_INFO,
+	SL_LOG_DEBUG,
+};
+
+enum sl_access_format {
+	SL_ACCESS_JSON = 0,
+	SL_ACCESS_COMBINED,
+};
+
+/* How request targets (and Referer values) appear in the logs: their
+ * query strings may carry card numbers or tokens. */
+enum sl_log_query {
+	SL_LOG_QUERY_NAMES = 0, /* parameter names kept, values replaced */
+	SL_LOG_QUERY_FULL,	/* as received */
+	SL_LOG_QUERY_OFF,	/* the whole query left out */
+};
 
 void sl_log_set_level(enum sl_log_level level);
 int sl_log_enabled(enum sl_log_level level);

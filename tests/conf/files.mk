@@ -116,6 +116,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/unknown-cluster-misspelt.yaml \
 	tests/conf/bad/unknown-cluster.yaml \
 	tests/conf/bad/unknown-key-cluster.yaml \
+	tests/conf/bad/unknown-key-elsewhere.yaml \
 	tests/conf/bad/unknown-key-limits.yaml \
 	tests/conf/bad/unknown-key-listener.yaml \
 	tests/conf/bad/unknown-key-match.yaml \

@@ -369,6 +369,29 @@ clusters:
 
 
 @test
+def check_bad_key_in_another_section():
+    # a key written one level off is pointed to where it belongs, and a
+    # misspelt one to the key it likely means there
+    err = bad("""\
+listeners:
+  - name: public
+    address: 127.0.0.1:8080
+    header_timeout: 10s
+    routes:
+      - cluster: app
+        conect_timeout: 1s
+clusters:
+  - name: app
+    endpoints: [127.0.0.1:9001]
+""", 4, 5, more=(7,))
+    for msg in ('unknown key "header_timeout" in listener (it belongs under '
+                '"limits")',
+                'unknown key "conect_timeout" in route (did you mean '
+                '"connect_timeout" in a cluster?)'):
+        check(msg in err, "stderr lacks %r:\n%s" % (msg, err))
+
+
+@test
 def check_bad_bare_integer_duration_and_size():
     bad("""\
 listeners:

@@ -20,6 +20,7 @@
 
 #include "cidr.h"
 #include "conf.h"
+#include "conf_int.h"
 #include "conf_yaml.h"
 #include "policy.h"
 #include "util.h"
@@ -666,6 +667,33 @@ test_defaults(void **state)
 	assert_true(c->listeners[0].limits.max_connections_per_ip == 0);
 	assert_null(c->listeners[0].routes[0].host);
 	sl_conf_unref(c);
+}
+
+/*
+ * The limits: table (conf.c): each key once, its default inside its range,
+ * every field of struct sl_conf_limits written by exactly one key, and no
+ * more keys than sl_conf_check_keys has room for.
+ */
+static void
+test_limits_table(void **state)
+{
+	const struct sl_conf_keydef *t = sl_conf_limits_table;
+	unsigned char seen[sizeof(struct sl_conf_limits)] = {0};
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; t[i].name != NULL; i++) {
+		for (j = 0; j < i; j++)
+			assert_string_not_equal(t[i].name, t[j].name);
+		assert_true(t[i].def >= t[i].min && t[i].def <= t[i].max);
+		assert_true(t[i].off % sizeof(uint64_t) == 0);
+		assert_true(t[i].off + sizeof(uint64_t) <=
+			    sizeof(struct sl_conf_limits));
+		assert_int_equal(seen[t[i].off], 0);
+		seen[t[i].off] = 1;
+	}
+	assert_true(i <= SL_CONF_TABLE_MAX);
+	assert_int_equal(i * sizeof(uint64_t), sizeof(struct sl_conf_limits));
 }
 
 static void
@@ -1379,10 +1407,10 @@ static const struct error_case error_cases[] = {
 	      "    name: demo\n"
 	      "    endpoints: [127.0.0.1:9001]\n"
 	      "admin: { <<: *c, address: 127.0.0.1:9901 }\n",
-     "t.yaml:8:5: error: unknown key \"name\" in admin (through the "
-     "alias *c at 10:14)\n"
-     "t.yaml:9:5: error: unknown key \"endpoints\" in admin (through "
-     "the alias *c at 10:14)\n"},
+     "t.yaml:8:5: error: unknown key \"name\" in admin (it belongs in a "
+     "listener or in a cluster) (through the alias *c at 10:14)\n"
+     "t.yaml:9:5: error: unknown key \"endpoints\" in admin (it belongs in "
+     "a cluster) (through the alias *c at 10:14)\n"},
     {"yaml merge cut short by a stop",
      LISTENER CLUSTER "log:\n"
 		      "  <<: {level: loud}\n"
@@ -1444,13 +1472,15 @@ static const struct error_case error_cases[] = {
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {prefix: /}}]\n" CLUSTER,
-     "t.yaml:4:38: error: unknown key \"prefix\" in match\n"},
+     "t.yaml:4:38: error: unknown key \"prefix\" in match (did you mean "
+     "\"path_prefix\"?)\n"},
     {"unknown key cluster",
      LISTENER "clusters:\n"
 	      "  - name: demo\n"
 	      "    endpoints: [127.0.0.1:9001]\n"
 	      "    health: /\n",
-     "t.yaml:9:5: error: unknown key \"health\" in cluster\n"},
+     "t.yaml:9:5: error: unknown key \"health\" in cluster (did you mean "
+     "\"health_check\"?)\n"},
     {"unknown key pool",
      LISTENER "clusters:\n"
 	      "  - name: demo\n"
@@ -1463,10 +1493,12 @@ static const struct error_case error_cases[] = {
 	      "    endpoints: [{address: 127.0.0.1:9001, backup: 1}]\n",
      "t.yaml:8:43: error: unknown key \"backup\" in endpoint\n"},
     {"unknown key log", "log: {format: json}\n" LISTENER CLUSTER,
-     "t.yaml:1:7: error: unknown key \"format\" in log\n"},
+     "t.yaml:1:7: error: unknown key \"format\" in log (did you mean "
+     "\"access_format\"?)\n"},
     {"unknown key admin",
      "admin: {address: 127.0.0.1:9901, tls: on}\n" LISTENER CLUSTER,
-     "t.yaml:1:34: error: unknown key \"tls\" in admin\n"},
+     "t.yaml:1:34: error: unknown key \"tls\" in admin (it belongs in a "
+     "listener or in a cluster)\n"},
     {"unknown key misspelt",
      LISTENER "clusters:\n"
 	      "  - name: demo\n"
@@ -1491,6 +1523,110 @@ static const struct error_case error_cases[] = {
      "t.yaml:4:30: error: unknown key \"nme\" in route (did you mean "
      "\"name\"?)\n"
      "t.yaml:4:38: error: unknown key \"nm\" in route\n"},
+    /* a key of another section: where it belongs (issue 24) */
+    {"key of limits on a listener",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    header_timeout: 5s\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:4:5: error: unknown key \"header_timeout\" in listener (it "
+     "belongs under \"limits\")\n"},
+    {"key of limits misspelt on a listener",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    header_timout: 5s\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:4:5: error: unknown key \"header_timout\" in listener (did you "
+     "mean \"header_timeout\" under \"limits\"?)\n"},
+    {"key of limits in a route",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, idle_timeout: 5s}]\n" CLUSTER,
+     "t.yaml:4:30: error: unknown key \"idle_timeout\" in route (it belongs "
+     "under a listener's \"limits\")\n"},
+    {"key of limits and of a route at the top level",
+     "max_body_bytes: 1MiB\n" LISTENER CLUSTER,
+     "t.yaml:1:1: error: unknown key \"max_body_bytes\" at the top level "
+     "(it belongs under a listener's \"limits\" or in a route)\n"},
+    {"key of a cluster in a route",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, connect_timeout: 1s}]\n" CLUSTER,
+     "t.yaml:4:30: error: unknown key \"connect_timeout\" in route (it "
+     "belongs in a cluster)\n"},
+    {"key of a route in match",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, match: {timeout: 5s}}]\n" CLUSTER,
+     "t.yaml:4:38: error: unknown key \"timeout\" in match (it belongs in "
+     "the route)\n"},
+    {"key of the pool on a cluster", LISTENER CLUSTER "    max_idle: 8\n",
+     "t.yaml:9:5: error: unknown key \"max_idle\" in cluster (it belongs "
+     "under \"pool\")\n"},
+    {"key of the pool on a route",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, max_idle: 8}]\n" CLUSTER,
+     "t.yaml:4:30: error: unknown key \"max_idle\" in route (it belongs "
+     "under a cluster's \"pool\")\n"},
+    {"key of the top level on a listener",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    workers: 2\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:4:5: error: unknown key \"workers\" in listener (it belongs at "
+     "the top level)\n"},
+    {"key of log at the top level", "level: debug\n" LISTENER CLUSTER,
+     "t.yaml:1:1: error: unknown key \"level\" at the top level (it belongs "
+     "under \"log\")\n"},
+    {"key of header rules on a route",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes: [{cluster: demo, remove: [X-A]}]\n" CLUSTER,
+     "t.yaml:4:30: error: unknown key \"remove\" in route (it belongs under "
+     "\"request_headers\" or \"response_headers\")\n"},
+    {"key of a certificate on a listener's tls",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    tls: {cert: a.pem, key: a.key}\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:4:10: error: listener \"public\": tls: missing key "
+     "\"certificates\"\n"
+     "t.yaml:4:11: error: unknown key \"cert\" in tls (it belongs in a "
+     "\"certificates\" item)\n"
+     "t.yaml:4:24: error: unknown key \"key\" in tls (it belongs in a "
+     "\"certificates\" item)\n"},
+    {"part of a key of the same section",
+     LISTENER CLUSTER "    hash: client_ip\n",
+     "t.yaml:9:5: error: unknown key \"hash\" in cluster (did you mean "
+     "\"hash_key\"?)\n"},
+    {"part of two keys of the same section",
+     LISTENER CLUSTER "    timeout: 1s\n",
+     "t.yaml:9:5: error: unknown key \"timeout\" in cluster (it belongs "
+     "under \"health_check\")\n"},
+    {"short key of another section not guessed",
+     LISTENER CLUSTER "    keys: 1\n",
+     "t.yaml:9:5: error: unknown key \"keys\" in cluster\n"},
+    {"empty key gets no hint", "\"\": 1\n\"_\": 2\n" LISTENER CLUSTER,
+     "t.yaml:1:1: error: unknown key \"\" at the top level\n"
+     "t.yaml:2:1: error: unknown key \"_\" at the top level\n"},
+    {"a close key of the section first",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    limits: {max_connection: 5}\n"
+     "    routes: [{cluster: demo}]\n" CLUSTER,
+     "t.yaml:4:14: error: unknown key \"max_connection\" in limits (did you "
+     "mean \"max_connections\"?)\n"},
     /* workers */
     {"workers word", "workers: many\n" LISTENER CLUSTER,
      "t.yaml:1:10: error: \"workers\": expected an integer >= 1 or \"auto\"\n"},
@@ -1702,7 +1838,8 @@ static const struct error_case error_cases[] = {
      "integer with unit ms, s, m or h)\n"},
     {"max_connections in pool",
      LISTENER CLUSTER "    pool: {max_connections: 10}\n",
-     "t.yaml:9:12: error: unknown key \"max_connections\" in pool\n"},
+     "t.yaml:9:12: error: unknown key \"max_connections\" in pool (it "
+     "belongs in the cluster)\n"},
     /* strings and enumerations */
     {"log level", "log: {level: verbose}\n" LISTENER CLUSTER,
      "t.yaml:1:14: error: \"level\": expected error, warn, info or debug\n"},
@@ -3497,7 +3634,7 @@ test_rate_limit_store_auth(void **state)
 		 "to 128 printable characters without spaces\n"
 		 "t.yaml:4:18: error: \"password_file\": must not be empty\n"
 		 "t.yaml:5:3: error: unknown key \"password\" in "
-		 "rate_limit_store\n");
+		 "rate_limit_store (did you mean \"password_file\"?)\n");
 	load_err("rate_limit_store:\n"
 		 "  address: 127.0.0.1:6379\n"
 		 "  username: sluice-gw\n" LISTENER CLUSTER,
@@ -3526,6 +3663,7 @@ main(void)
 	    cmocka_unit_test(test_anchors),
 	    cmocka_unit_test(test_alias_bomb),
 	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_limits_table),
 	    cmocka_unit_test(test_route_names),
 	    cmocka_unit_test(test_match),
 	    cmocka_unit_test(test_cluster_order),

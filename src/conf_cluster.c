@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The clusters of the sluice schema: each cluster's endpoints, balancing,
+ * pool, queue, health checks and outlier ejection (its tls and
+ * proxy_protocol through conf_tls.c and conf_edge.c), duplicate names,
+ * and freeing what it allocated. conf.c calls it before the listeners so
+ * that routes find the clusters they name. It knows no listener or route;
+ * like conf.c it reads the node tree and nothing else: no libyaml,
+ * sockets, DNS or logs.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "conf_int.h"
+#include "conf_yaml.h"
+#include "util.h"
+
+#define CONF_MAX_WEIGHT	   1000
+#define CONF_MAX_POOL_IDLE 100000
+#define CONF_MAX_PENDING   1000000 /* max_pending */
+
+/* Defaults, doc/contracts.md section 1.3. */
+#define DEF_CONNECT_TIMEOUT_MS 1000
+#define DEF_POOL_MAX_IDLE      64
+#define DEF_POOL_IDLE_MS       30000
+#define DEF_POOL_MAX_REQUESTS  10000
+#define DEF_MAX_PENDING	       100
+#define DEF_QUEUE_TIMEOUT_MS   1000
+
+static const char *const balance_names[] = {
+    "round_robin",
+    "least_request",
+    "hash",
+    NULL,
+};
+
+/* One item of expect_status: 200 or "2xx" into set. Returns 0 or -1. */
+static int
+expect_item(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
+	    uint64_t *set)
+{
+	const char *s = n->str;
+	unsigned lo, hi;
+
+	if (n->type == SL_YAML_NODE_SCALAR && n->len == 3 && s[0] >= '1' &&
+	    s[0] <= '5' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' &&
+	    s[2] <= '9') {
+		lo = hi = (unsigned)(s[0] - '0') * 100 +
+			  (unsigned)(s[1] - '0') * 10 + (unsigned)(s[2] - '0');
+	} else if (n->type == SL_YAML_NODE_SCALAR && n->len == 3 &&
+		   s[0] >= '1' && s[0] <= '5' && (s[1] == 'x' || s[1] == 'X') &&
+		   (s[2] == 'x' || s[2] == 'X')) {
+		lo = (unsigned)(s[0] - '0') * 100;
+		hi = lo + 99;
+	} else {
+		if (n->type != SL_YAML_NODE_BAD)
+			sl_yaml_err_node(ld, n,
+					 "\"expect_status\": expected a status "
+					 "from 100 to 599 or a class such as "
+					 "\"2xx\"");
+		return -1;
+	}
+	for (unsigned st = lo; st <= hi; st++)
+		set[(st - 100) / 64] |= (uint64_t)1 << ((st - 100) % 64);
+	return 0;
+}
+
+/* health_check: { path, interval, timeout, healthy, unhealthy,
+ * expect_status } */
+static void
+parse_health(struct sl_yaml_loader *ld, const char *lbl,
+	     const struct sl_yaml_node *map, struct sl_conf_cluster *cl)
+{
+	struct sl_conf_health *h = &cl->health;
+	const struct sl_yaml_node *v;
+	const char *str;
+	uint64_t u;
+
+	if (sl_yaml_get_map(ld, "health_check", map) == -1)
+		return;
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_HEALTH);
+	h->enabled = 1;
+	if ((v = sl_yaml_map_get(map, "path", NULL)) != NULL &&
+	    sl_yaml_get_str(ld, "path", v, &str) == 0) {
+		int ok = str[0] == '/';
+		for (size_t i = 0; ok && str[i] != '\0'; i++)
+			ok = str[i] > 0x20 && str[i] < 0x7f && str[i] != '#';
+		if (!ok)
+			sl_yaml_err_node(ld, v,
+					 "%s: \"path\": \"%s\" must start with "
+					 "\"/\" and hold no spaces, controls "
+					 "or \"#\"",
+					 lbl, sl_yaml_qnode(ld, v));
+		else if ((h->path = sl_yaml_strdup(ld, str)) == NULL)
+			return;
+	}
+	if (h->path == NULL && (h->path = sl_yaml_strdup(ld, "/")) == NULL)
+		return;
+	if ((v = sl_yaml_map_get(map, "interval", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "interval", v, 100, CONF_DAY_MS,
+				     &h->interval_ms);
+	if ((v = sl_yaml_map_get(map, "timeout", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "timeout", v, 1, CONF_DAY_MS,
+				     &h->timeout_ms);
+	else if (h->timeout_ms >= h->interval_ms)
+		/* the default follows a short interval */
+		h->timeout_ms = h->interval_ms / 2;
+	if ((v = sl_yaml_map_get(map, "healthy", NULL)) != NULL &&
+	    sl_yaml_get_uint(ld, "healthy", v, 1, 100, &u) == 0)
+		h->healthy = (uint32_t)u;
+	if ((v = sl_yaml_map_get(map, "unhealthy", NULL)) != NULL &&
+	    sl_yaml_get_uint(ld, "unhealthy", v, 1, 100, &u) == 0)
+		h->unhealthy = (uint32_t)u;
+	/* with one of them not read yet, the other may be right */
+	if (h->timeout_ms >= h->interval_ms &&
+	    (sl_yaml_whole(ld, map) ||
+	     (sl_yaml_map_get(map, "timeout", NULL) != NULL &&
+	      sl_yaml_map_get(map, "interval", NULL) != NULL)))
+		sl_yaml_err_node(
+		    ld, map,
+		    "%s: health_check: \"timeout\" (%llu ms) must be "
+		    "shorter than \"interval\" (%llu ms)",
+		    lbl, (unsigned long long)h->timeout_ms,
+		    (unsigned long long)h->interval_ms);
+	if ((v = sl_yaml_map_get(map, "expect_status", NULL)) != NULL) {
+		memset(h->expect, 0, sizeof(h->expect));
+		if (v->type == SL_YAML_NODE_SEQ) {
+			if (v->nkids == 0)
+				sl_yaml_err_lacks(ld, v,
+						  "\"expect_status\": must not "
+						  "be empty");
+			for (size_t i = 0; i < v->nkids; i++)
+				expect_item(ld, v->kids[i], h->expect);
+		} else
+			expect_item(ld, v, h->expect);
+	}
+}
+
+/* outlier: { consecutive_errors, ejection_time, max_ejected_percent } */
+static void
+parse_outlier(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+	      struct sl_conf_cluster *cl)
+{
+	struct sl_conf_outlier *o = &cl->outlier;
+	const struct sl_yaml_node *v;
+	uint64_t u;
+
+	if (sl_yaml_get_map(ld, "outlier", map) == -1)
+		return;
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_OUTLIER);
+	o->enabled = 1;
+	if ((v = sl_yaml_map_get(map, "consecutive_errors", NULL)) != NULL &&
+	    sl_yaml_get_uint(ld, "consecutive_errors", v, 1, 1000, &u) == 0)
+		o->consecutive_errors = (uint32_t)u;
+	if ((v = sl_yaml_map_get(map, "ejection_time", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "ejection_time", v, 1, CONF_DAY_MS,
+				     &o->ejection_time_ms);
+	if ((v = sl_yaml_map_get(map, "max_ejected_percent", NULL)) != NULL &&
+	    sl_yaml_get_percent(ld, "max_ejected_percent", v, 0, 100, &u) == 0)
+		o->max_ejected_percent = (uint32_t)u;
+}
+
+static void
+parse_pool(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+	   struct sl_conf_cluster *cl)
+{
+	const struct sl_yaml_node *v;
+
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_POOL);
+	if ((v = sl_yaml_map_get(map, "max_idle", NULL)) != NULL)
+		sl_yaml_get_uint(ld, "max_idle", v, 0, CONF_MAX_POOL_IDLE,
+				 &cl->pool_max_idle);
+	if ((v = sl_yaml_map_get(map, "idle_timeout", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "idle_timeout", v, 1, CONF_DAY_MS,
+				     &cl->pool_idle_timeout_ms);
+	if ((v = sl_yaml_map_get(map, "max_requests", NULL)) != NULL)
+		sl_yaml_get_uint(ld, "max_requests", v, 0, CONF_MAX_COUNT,
+				 &cl->pool_max_requests);
+}
+
+static void
+parse_endpoints(struct sl_yaml_loader *ld, const char *lbl,
+		const struct sl_yaml_node *seq, struct sl_conf_cluster *cl)
+{
+	struct sl_conf_endpoint *ep;
+	const struct sl_yaml_node *item, *addr, **where;
+	uint64_t w;
+	size_t i, j;
+
+	if ((cl->endpoints = calloc(seq->nkids, sizeof(*ep))) == NULL ||
+	    (where = calloc(seq->nkids, sizeof(*where))) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	cl->nendpoints = seq->nkids;
+	for (i = 0; i < seq->nkids; i++) {
+		ep = &cl->endpoints[i];
+		ep->index = i;
+		ep->weight = 1;
+		item = seq->kids[i];
+		addr = NULL;
+		if (item->type == SL_YAML_NODE_MAP) {
+			sl_conf_check_keys(ld, item, SL_CONF_SEC_ENDPOINT);
+			if ((addr = sl_yaml_map_get(item, "address", NULL)) ==
+			    NULL)
+				sl_yaml_err_lacks(ld, item,
+						  "%s: endpoint: missing key "
+						  "\"address\"",
+						  lbl);
+			if ((item = sl_yaml_map_get(item, "weight", NULL)) !=
+				NULL &&
+			    sl_yaml_get_uint(ld, "weight", item, 1,
+					     CONF_MAX_WEIGHT, &w) == 0)
+				ep->weight = (uint32_t)w;
+		} else if (item->type == SL_YAML_NODE_SCALAR &&
+			   !sl_yaml_is_null(item))
+			addr = item;
+		else if (item->type != SL_YAML_NODE_BAD)
+			sl_yaml_err_node(
+			    ld, item,
+			    "\"endpoints\": expected \"HOST:PORT\" or a "
+			    "mapping with \"address\" and \"weight\"");
+		if (addr == NULL ||
+		    sl_yaml_get_addr(ld, "address", addr, &ep->addr))
+			continue;
+		ep->id = sl_hash64(ep->addr.text, strlen(ep->addr.text));
+		where[i] = addr;
+		for (j = 0; j < i; j++) {
+			if (where[j] != NULL &&
+			    sl_conf_sockaddr_same(&cl->endpoints[j].addr.ss,
+						  &ep->addr.ss)) {
+				sl_yaml_err_node(
+				    ld, addr,
+				    "%s: duplicate endpoint %s (first at "
+				    "%u:%u; use \"weight\" instead)",
+				    lbl, sl_yaml_qnode(ld, addr),
+				    where[j]->line, where[j]->col);
+				break;
+			}
+		}
+	}
+	free(where);
+}
+
+static void
+parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+	      size_t idx, struct sl_conf_cluster *cl)
+{
+	const struct sl_yaml_node *v, *namen, *k;
+	char lbl[SL_YAML_LABEL_MAX];
+	int e;
+
+	cl->index = idx;
+	cl->balance = SL_BALANCE_ROUND_ROBIN;
+	cl->connect_timeout_ms = DEF_CONNECT_TIMEOUT_MS;
+	cl->pool_max_idle = DEF_POOL_MAX_IDLE;
+	cl->pool_idle_timeout_ms = DEF_POOL_IDLE_MS;
+	cl->pool_max_requests = DEF_POOL_MAX_REQUESTS;
+	cl->max_connections = 0;
+	cl->max_pending = DEF_MAX_PENDING;
+	cl->queue_timeout_ms = DEF_QUEUE_TIMEOUT_MS;
+	cl->health.interval_ms = 5000;
+	cl->health.timeout_ms = 1000;
+	cl->health.healthy = 2;
+	cl->health.unhealthy = 3;
+	for (unsigned st = 200; st <= 299; st++)
+		cl->health.expect[(st - 100) / 64] |= (uint64_t)1
+						      << ((st - 100) % 64);
+	cl->outlier.consecutive_errors = 5;
+	cl->outlier.ejection_time_ms = 30000;
+	cl->outlier.max_ejected_percent = 10;
+	if (map->type != SL_YAML_NODE_MAP) {
+		if (map->type != SL_YAML_NODE_BAD)
+			sl_yaml_err_node(
+			    ld, map,
+			    "\"clusters\": each item must be a mapping");
+		return;
+	}
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_CLUSTER);
+	namen = sl_yaml_map_get(map, "name", NULL);
+	sl_yaml_label(ld, lbl, sizeof(lbl), "cluster", namen, idx);
+	if (namen == NULL)
+		sl_yaml_err_lacks(ld, map, "%s: missing key \"name\"", lbl);
+	else
+		sl_yaml_get_name(ld, namen, &cl->name);
+
+	if ((v = sl_yaml_map_get(map, "endpoints", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map, "%s: missing key \"endpoints\"",
+				  lbl);
+	else if (sl_yaml_get_seq(ld, "endpoints", v) == 0) {
+		if (v->nkids == 0)
+			sl_yaml_err_lacks(
+			    ld, v, "%s: \"endpoints\" must not be empty", lbl);
+		else
+			parse_endpoints(ld, lbl, v, cl);
+	}
+	/* -1: "balance" wrong; -2: not read, it may come after a stop */
+	e = sl_yaml_whole(ld, map) ? 0 : -2;
+	if ((v = sl_yaml_map_get(map, "balance", NULL)) != NULL &&
+	    (e = sl_yaml_get_enum(ld, "balance", v, balance_names,
+				  "round_robin, least_request or hash")) >= 0)
+		cl->balance = (enum sl_balance)e;
+	cl->hash_key.source = SL_KEY_CLIENT_IP;
+	if ((v = sl_yaml_map_get(map, "hash_key", &k)) != NULL) {
+		/* not when "balance" is wrong itself: it may say hash */
+		if (cl->balance != SL_BALANCE_HASH && e >= 0)
+			sl_yaml_err_node(ld, k,
+					 "%s: \"hash_key\" needs \"balance: "
+					 "hash\"",
+					 lbl);
+		sl_conf_parse_key(ld, "hash_key", v, &cl->hash_key);
+	}
+	if ((v = sl_yaml_map_get(map, "connect_timeout", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "connect_timeout", v, 1, CONF_DAY_MS,
+				     &cl->connect_timeout_ms);
+	if ((v = sl_yaml_map_get(map, "pool", NULL)) != NULL &&
+	    sl_yaml_get_map(ld, "pool", v) == 0)
+		parse_pool(ld, v, cl);
+	if ((v = sl_yaml_map_get(map, "max_connections", NULL)) != NULL)
+		sl_yaml_get_uint(ld, "max_connections", v, 0, CONF_MAX_CONNS,
+				 &cl->max_connections);
+	if ((v = sl_yaml_map_get(map, "max_pending", NULL)) != NULL)
+		sl_yaml_get_uint(ld, "max_pending", v, 0, CONF_MAX_PENDING,
+				 &cl->max_pending);
+	if ((v = sl_yaml_map_get(map, "queue_timeout", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "queue_timeout", v, 1, CONF_DAY_MS,
+				     &cl->queue_timeout_ms);
+	if ((v = sl_yaml_map_get(map, "health_check", NULL)) != NULL)
+		parse_health(ld, lbl, v, cl);
+	if ((v = sl_yaml_map_get(map, "outlier", NULL)) != NULL)
+		parse_outlier(ld, v, cl);
+	cl->tls.verify = 1;
+	cl->tls.min_version = 12;
+	if ((v = sl_yaml_map_get(map, "tls", NULL)) != NULL)
+		sl_conf_parse_tls_client(ld, lbl, v, &cl->tls);
+	sl_conf_parse_cluster_identity(ld, map, cl);
+}
+
+void
+sl_conf_parse_clusters(struct sl_yaml_loader *ld,
+		       const struct sl_yaml_node *seq, struct sl_conf *conf)
+{
+	const struct sl_yaml_node *a, *b;
+	size_t i, j;
+
+	if (sl_yaml_get_seq(ld, "clusters", seq) == -1 || seq->nkids == 0)
+		return;
+	if ((conf->clusters = calloc(seq->nkids, sizeof(*conf->clusters))) ==
+	    NULL) {
+		ld->oom = 1;
+		return;
+	}
+	conf->nclusters = seq->nkids;
+	for (i = 0; i < seq->nkids; i++)
+		parse_cluster(ld, seq->kids[i], i, &conf->clusters[i]);
+	for (i = 1; i < conf->nclusters; i++) {
+		if (conf->clusters[i].name == NULL)
+			continue;
+		for (j = 0; j < i; j++) {
+			if (conf->clusters[j].name == NULL ||
+			    strcmp(conf->clusters[i].name,
+				   conf->clusters[j].name) != 0)
+				continue;
+			a = sl_yaml_map_get(seq->kids[j], "name", NULL);
+			b = sl_yaml_map_get(seq->kids[i], "name", NULL);
+			sl_yaml_err_node(
+			    ld, b,
+			    "duplicate cluster name \"%s\" (first at "
+			    "%u:%u)",
+			    sl_yaml_qnode(ld, b), a->line, a->col);
+			break;
+		}
+	}
+}
+void
+sl_conf_free_cluster(struct sl_conf_cluster *cl)
+{
+	size_t j;
+
+	free(cl->name);
+	for (j = 0; j < cl->nendpoints; j++)
+		free(cl->endpoints[j].addr.text);
+	free(cl->endpoints);
+	free(cl->hash_key.name);
+	free(cl->health.path);
+	free(cl->tls.sni);
+	free(cl->tls.ca.path);
+	free(cl->tls.cert.path);
+	free(cl->tls.key.path);
+}

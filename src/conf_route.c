@@ -1,0 +1,641 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The routes of the sluice schema: what a route matches (host, path,
+ * methods, headers), where it sends (a cluster or a weighted split, sticky,
+ * a mirror), its timeout, retry policy and the response field naming the
+ * cluster (its edge keys through conf_edge.c), and freeing what it
+ * allocated. conf.c calls it for each route of a listener once every
+ * cluster is read: it looks clusters up by name and never parses one.
+ * Like conf.c it reads the node tree and nothing else: no libyaml,
+ * sockets, DNS or logs.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf.h"
+#include "conf_int.h"
+#include "conf_yaml.h"
+#include "policy.h"
+#include "util.h"
+
+#define CONF_MAX_HOST	      253 /* bytes of a host pattern */
+#define CONF_MAX_SPLIT_WEIGHT 10000
+
+/* Defaults, doc/contracts.md section 1.3. */
+#define DEF_ROUTE_TIMEOUT_MS 30000
+
+static const char *const retry_on_names[] = {
+    "connect-failure", "reset", "timeout", "502", "503", "504", NULL,
+};
+
+/* Exact host name or "*.suffix"; lower-cased into r->host. */
+static void
+parse_host(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
+	   struct sl_conf_route *r)
+{
+	const char *s, *p, *name;
+	size_t i, len, nlen;
+	int wild = 0, ok = 1;
+
+	if (sl_yaml_get_str(ld, "host", n, &s) == -1)
+		return;
+	len = n->len;
+	if (len >= 2 && s[0] == '*' && s[1] == '.') {
+		wild = 1;
+		s++;
+		len--;
+	}
+	if (s[0] == '[') {
+		/* An IPv6 literal as it appears in a Host header. */
+		p = strchr(s, ']');
+		if (wild || p == NULL || p == s + 1)
+			ok = 0;
+		else if (p[1] == ':') {
+			sl_yaml_err_node(ld, n,
+					 "\"host\": \"%s\" must not contain a "
+					 "port",
+					 sl_yaml_qnode(ld, n));
+			return;
+		} else if (p[1] != '\0')
+			ok = 0;
+		for (i = 1; ok && s + i < p; i++)
+			if (strchr("0123456789abcdefABCDEF:.", s[i]) == NULL)
+				ok = 0;
+	} else {
+		if ((p = strchr(s, ':')) != NULL) {
+			sl_yaml_err_node(ld, n,
+					 "\"host\": \"%s\" must not contain a "
+					 "port",
+					 sl_yaml_qnode(ld, n));
+			return;
+		}
+		/* Dot-separated non-empty labels of [A-Za-z0-9_-]. */
+		name = s + wild; /* after the "." of "*." */
+		nlen = len - (size_t)wild;
+		if (nlen == 0 || nlen > CONF_MAX_HOST || name[0] == '.' ||
+		    name[nlen - 1] == '.')
+			ok = 0;
+		for (i = 0; ok && i < nlen; i++) {
+			char c = name[i];
+
+			if (c == '.' && name[i + 1] == '.')
+				ok = 0;
+			else if (!((c >= 'a' && c <= 'z') ||
+				   (c >= 'A' && c <= 'Z') ||
+				   (c >= '0' && c <= '9') || c == '-' ||
+				   c == '_' || c == '.'))
+				ok = 0;
+		}
+	}
+	if (!ok) {
+		sl_yaml_err_node(
+		    ld, n,
+		    "\"host\": invalid host pattern \"%s\" (expected a "
+		    "name or *.suffix)",
+		    sl_yaml_qnode(ld, n));
+		return;
+	}
+	if ((r->host = sl_yaml_strdup(ld, s)) == NULL)
+		return;
+	for (i = 0; r->host[i] != '\0'; i++)
+		if (r->host[i] >= 'A' && r->host[i] <= 'Z')
+			r->host[i] = (char)(r->host[i] - 'A' + 'a');
+	r->host_wildcard = wild;
+}
+
+static void
+parse_path(struct sl_yaml_loader *ld, const char *key,
+	   const struct sl_yaml_node *n, struct sl_conf_route *r)
+{
+	const char *s;
+	size_t i;
+
+	if (sl_yaml_get_str(ld, key, n, &s) == -1)
+		return;
+	if (s[0] != '/') {
+		sl_yaml_err_node(ld, n, "\"%s\": \"%s\" must start with \"/\"",
+				 key, sl_yaml_qnode(ld, n));
+		return;
+	}
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '?' ||
+		    s[i] == '#') {
+			sl_yaml_err_node(
+			    ld, n,
+			    "\"%s\": invalid character in \"%s\" (no "
+			    "spaces, controls, \"?\" or \"#\")",
+			    key, sl_yaml_qnode(ld, n));
+			return;
+		}
+	}
+	if (r->path == NULL && (r->path = sl_yaml_strdup(ld, s)) != NULL)
+		r->path_prefix = strcmp(key, "path_prefix") == 0;
+}
+
+static void
+parse_methods(struct sl_yaml_loader *ld, const struct sl_yaml_node *seq,
+	      struct sl_conf_route *r)
+{
+	const struct sl_yaml_node *m;
+	size_t i;
+
+	if (sl_yaml_get_seq(ld, "methods", seq) == -1)
+		return;
+	if (seq->nkids == 0) {
+		sl_yaml_err_lacks(ld, seq, "\"methods\": must not be empty");
+		return;
+	}
+	if ((r->methods = calloc(seq->nkids, sizeof(*r->methods))) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	for (i = 0; i < seq->nkids; i++) {
+		m = seq->kids[i];
+		if (m->type == SL_YAML_NODE_BAD)
+			continue;
+		if (m->type != SL_YAML_NODE_SCALAR ||
+		    !sl_conf_is_token(m->str, m->len)) {
+			if (m->type == SL_YAML_NODE_SCALAR)
+				sl_yaml_err_node(
+				    ld, m, "\"methods\": invalid method \"%s\"",
+				    sl_yaml_qnode(ld, m));
+			else
+				sl_yaml_err_node(
+				    ld, m,
+				    "\"methods\": expected a method name");
+			continue;
+		}
+		if ((r->methods[r->nmethods] = sl_yaml_strdup(ld, m->str)) !=
+		    NULL)
+			r->nmethods++;
+	}
+}
+
+static void
+parse_headers(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+	      struct sl_conf_route *r)
+{
+	struct sl_conf_header_match *h;
+	const struct sl_yaml_node *k, *v;
+	size_t i, j, vl;
+	int bad;
+
+	if (sl_yaml_get_map(ld, "headers", map) == -1 || map->nkids == 0)
+		return;
+	if ((r->headers = calloc(map->nkids / 2, sizeof(*h))) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	for (i = 0; i + 1 < map->nkids; i += 2) {
+		k = map->kids[i];
+		v = map->kids[i + 1];
+		if (k->type == SL_YAML_NODE_BAD || v->type == SL_YAML_NODE_BAD)
+			continue;
+		/* the name and the value are checked apart: both may be
+		 * wrong */
+		bad = k->type != SL_YAML_NODE_SCALAR ||
+		      !sl_conf_is_token(k->str, k->len);
+		if (bad)
+			sl_yaml_err_node(
+			    ld, k, "\"headers\": invalid header name \"%s\"",
+			    k->type == SL_YAML_NODE_SCALAR
+				? sl_yaml_qnode(ld, k)
+				: "");
+		if (!sl_yaml_is_string(v)) {
+			sl_yaml_err_node(
+			    ld, v,
+			    "\"headers\": the value of \"%s\" must be a "
+			    "string",
+			    k->type == SL_YAML_NODE_SCALAR
+				? sl_yaml_qnode(ld, k)
+				: "");
+			continue;
+		}
+		vl = v->len;
+		for (j = 0; j < vl; j++) {
+			unsigned char c = (unsigned char)v->str[j];
+
+			if ((c < 0x20 && c != '\t') || c == 0x7f)
+				break;
+		}
+		if (j < vl ||
+		    (vl > 0 &&
+		     (v->str[0] == ' ' || v->str[0] == '\t' ||
+		      v->str[vl - 1] == ' ' || v->str[vl - 1] == '\t'))) {
+			sl_yaml_err_node(
+			    ld, v,
+			    "\"headers\": invalid value \"%s\" for "
+			    "\"%s\" (no control characters, no leading "
+			    "or trailing blanks)",
+			    sl_yaml_qnode(ld, v),
+			    k->type == SL_YAML_NODE_SCALAR
+				? sl_yaml_qnode(ld, k)
+				: "");
+			continue;
+		}
+		if (bad)
+			continue;
+		h = &r->headers[r->nheaders];
+		if ((h->name = sl_yaml_strdup(ld, k->str)) == NULL)
+			continue;
+		for (j = 0; h->name[j] != '\0'; j++)
+			if (h->name[j] >= 'A' && h->name[j] <= 'Z')
+				h->name[j] = (char)(h->name[j] - 'A' + 'a');
+		for (j = 0; j < r->nheaders; j++)
+			if (strcmp(r->headers[j].name, h->name) == 0)
+				break;
+		if (j < r->nheaders) {
+			sl_yaml_err_node(ld, k,
+					 "\"headers\": duplicate header \"%s\"",
+					 sl_yaml_qstr(ld, h->name));
+			free(h->name);
+			h->name = NULL;
+			continue;
+		}
+		if ((h->value = sl_yaml_strdup(ld, v->str)) == NULL) {
+			free(h->name);
+			h->name = NULL;
+			continue;
+		}
+		r->nheaders++;
+	}
+}
+
+static void
+parse_match(struct sl_yaml_loader *ld, const char *lbl,
+	    const struct sl_yaml_node *map, struct sl_conf_route *r)
+{
+	const struct sl_yaml_node *v, *path, *prefix, *pathk, *prefixk;
+
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_MATCH);
+	if ((v = sl_yaml_map_get(map, "host", NULL)) != NULL)
+		parse_host(ld, v, r);
+	path = sl_yaml_map_get(map, "path", &pathk);
+	prefix = sl_yaml_map_get(map, "path_prefix", &prefixk);
+	if (path != NULL && prefix != NULL)
+		sl_yaml_err_node(
+		    ld, sl_yaml_later(pathk, prefixk),
+		    "%s: \"path\" and \"path_prefix\" are mutually "
+		    "exclusive",
+		    lbl);
+	/* both values are checked; the first usable one is kept */
+	if (path != NULL)
+		parse_path(ld, "path", path, r);
+	if (prefix != NULL)
+		parse_path(ld, "path_prefix", prefix, r);
+	if ((v = sl_yaml_map_get(map, "methods", NULL)) != NULL)
+		parse_methods(ld, v, r);
+	if ((v = sl_yaml_map_get(map, "headers", NULL)) != NULL)
+		parse_headers(ld, v, r);
+}
+
+/* "unknown cluster", with the closest cluster name when one is close. */
+static void
+unknown_cluster(struct sl_yaml_loader *ld, const char *lbl,
+		const struct sl_yaml_node *n, const struct sl_conf *conf)
+{
+	char mean[SL_YAML_LABEL_MAX] = "";
+	const char *best = NULL;
+	unsigned bestd = 0;
+	size_t i;
+
+	for (i = 0; i < conf->nclusters; i++)
+		if (conf->clusters[i].name != NULL)
+			sl_yaml_suggest(n->str, conf->clusters[i].name, &best,
+					&bestd);
+	if (best != NULL)
+		snprintf(mean, sizeof(mean), " (did you mean \"%s\"?)", best);
+	sl_yaml_err_node(ld, n, "%s: unknown cluster \"%s\"%s", lbl,
+			 sl_yaml_qnode(ld, n), mean);
+}
+
+/* The cluster a string node names, or NULL (reported, with a suggestion
+ * when one is close). */
+static struct sl_conf_cluster *
+find_cluster(struct sl_yaml_loader *ld, const char *lbl, const char *key,
+	     const struct sl_yaml_node *n, struct sl_conf *conf)
+{
+	const char *s;
+
+	if (sl_yaml_get_str(ld, key, n, &s) == -1)
+		return NULL;
+	for (size_t i = 0; i < conf->nclusters; i++)
+		if (conf->clusters[i].name != NULL &&
+		    strcmp(conf->clusters[i].name, s) == 0)
+			return &conf->clusters[i];
+	if (!ld->names_cut)
+		unknown_cluster(ld, lbl, n, conf);
+	return NULL;
+}
+
+/* split: a list of { cluster: NAME, weight: 0..10000 }, weights not all
+ * 0, each cluster once. */
+static void
+parse_split(struct sl_yaml_loader *ld, const char *lbl,
+	    const struct sl_yaml_node *key, const struct sl_yaml_node *seq,
+	    struct sl_conf_route *r, struct sl_conf *conf)
+{
+	uint64_t total = 0, w;
+	size_t i, j;
+	int bad = 0; /* a weight missing or wrong: the sum means nothing */
+
+	if (sl_yaml_get_seq(ld, "split", seq) == -1)
+		return;
+	if (seq->nkids == 0) {
+		sl_yaml_err_lacks(ld, seq, "%s: \"split\" must not be empty",
+				  lbl);
+		return;
+	}
+	if ((r->split = calloc(seq->nkids, sizeof(*r->split))) == NULL ||
+	    (r->split_weights = calloc(seq->nkids, sizeof(uint32_t))) == NULL ||
+	    (r->split_ids = calloc(seq->nkids, sizeof(uint64_t))) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	r->nsplit = seq->nkids;
+	for (i = 0; i < seq->nkids; i++) {
+		const struct sl_yaml_node *item = seq->kids[i], *c, *wn;
+		struct sl_conf_split *sp = &r->split[i];
+
+		if (item->type != SL_YAML_NODE_MAP) {
+			if (item->type != SL_YAML_NODE_BAD)
+				sl_yaml_err_node(
+				    ld, item,
+				    "%s: each \"split\" item is a mapping "
+				    "{ cluster: NAME, weight: N }",
+				    lbl);
+			bad = 1;
+			continue;
+		}
+		sl_conf_check_keys(ld, item, SL_CONF_SEC_SPLIT);
+		if ((c = sl_yaml_map_get(item, "cluster", NULL)) == NULL)
+			sl_yaml_err_lacks(ld, item,
+					  "%s: split: missing key \"cluster\"",
+					  lbl);
+		else if ((sp->cluster = find_cluster(ld, lbl, "cluster", c,
+						     conf)) != NULL) {
+			sp->id = sl_hash64(sp->cluster->name,
+					   strlen(sp->cluster->name));
+			for (j = 0; j < i; j++)
+				if (r->split[j].cluster == sp->cluster) {
+					sl_yaml_err_node(
+					    ld, c,
+					    "%s: cluster \"%s\" is in the "
+					    "split twice",
+					    lbl, sl_yaml_qnode(ld, c));
+					break;
+				}
+		}
+		if ((wn = sl_yaml_map_get(item, "weight", NULL)) == NULL) {
+			sl_yaml_err_lacks(
+			    ld, item, "%s: split: missing key \"weight\"", lbl);
+			bad = 1;
+		} else if (sl_yaml_get_uint(ld, "weight", wn, 0,
+					    CONF_MAX_SPLIT_WEIGHT, &w) == 0) {
+			sp->weight = (uint32_t)w;
+			total += w;
+		} else
+			bad = 1;
+	}
+	for (i = 0; i < r->nsplit; i++) {
+		r->split_weights[i] = r->split[i].weight;
+		r->split_ids[i] = r->split[i].id;
+	}
+	if (!bad && total == 0 && sl_yaml_whole(ld, seq))
+		sl_yaml_err_node(ld, key,
+				 "%s: every weight of the split is 0 (at least "
+				 "one must get traffic)",
+				 lbl);
+}
+
+/* retry: { attempts, on, idempotency_key, per_try_timeout, budget } */
+static void
+parse_retry(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+	    struct sl_conf_route *r)
+{
+	struct sl_conf_retry *rt = &r->retry;
+	const struct sl_yaml_node *v;
+	uint64_t u;
+
+	if (sl_yaml_get_map(ld, "retry", map) == -1)
+		return;
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_RETRY);
+	if ((v = sl_yaml_map_get(map, "attempts", NULL)) != NULL &&
+	    sl_yaml_get_uint(ld, "attempts", v, 1, 10, &u) == 0)
+		rt->attempts = (uint32_t)u;
+	if ((v = sl_yaml_map_get(map, "on", NULL)) != NULL &&
+	    sl_yaml_get_seq(ld, "on", v) == 0) {
+		rt->on = 0;
+		for (size_t i = 0; i < v->nkids; i++) {
+			int e = sl_yaml_get_enum(
+			    ld, "on", v->kids[i], retry_on_names,
+			    "connect-failure, reset, timeout, 502, 503 or 504");
+			if (e >= 0)
+				rt->on |= 1u << e;
+		}
+	}
+	if ((v = sl_yaml_map_get(map, "idempotency_key", NULL)) != NULL)
+		sl_conf_get_bool(ld, "idempotency_key", v,
+				 &rt->idempotency_key);
+	if ((v = sl_yaml_map_get(map, "per_try_timeout", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "per_try_timeout", v, 1, CONF_DAY_MS,
+				     &rt->per_try_timeout_ms);
+	if ((v = sl_yaml_map_get(map, "budget", NULL)) != NULL &&
+	    sl_yaml_get_percent(ld, "budget", v, 0, 100, &u) == 0)
+		rt->budget_percent = (uint32_t)u;
+}
+
+/* mirror: { cluster: NAME, percent: 0..100 } */
+static void
+parse_mirror(struct sl_yaml_loader *ld, const char *lbl,
+	     const struct sl_yaml_node *map, struct sl_conf_route *r,
+	     struct sl_conf *conf)
+{
+	const struct sl_yaml_node *c, *p;
+	uint64_t pct = 100;
+
+	if (sl_yaml_get_map(ld, "mirror", map) == -1)
+		return;
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_MIRROR);
+	/* a wrong percent does not hide what is wrong with the cluster */
+	if ((p = sl_yaml_map_get(map, "percent", NULL)) != NULL)
+		sl_yaml_get_uint(ld, "percent", p, 0, 100, &pct);
+	if ((c = sl_yaml_map_get(map, "cluster", NULL)) == NULL) {
+		sl_yaml_err_lacks(ld, map,
+				  "%s: mirror: missing key \"cluster\"", lbl);
+		return;
+	}
+	if ((r->mirror = find_cluster(ld, lbl, "cluster", c, conf)) == NULL)
+		return;
+	r->mirror_percent = (uint32_t)pct;
+	/* a copy sent where the request goes anyway doubles its effect */
+	if (r->mirror == r->cluster) {
+		sl_yaml_err_node(ld, c,
+				 "%s: \"mirror\" to \"%s\", the route's own "
+				 "cluster",
+				 lbl, sl_yaml_qnode(ld, c));
+		r->mirror = NULL;
+	}
+	for (size_t i = 0; r->mirror != NULL && i < r->nsplit; i++)
+		if (r->split[i].cluster == r->mirror) {
+			sl_yaml_err_node(ld, c,
+					 "%s: \"mirror\" to \"%s\", a cluster "
+					 "of the route's split",
+					 lbl, sl_yaml_qnode(ld, c));
+			r->mirror = NULL;
+		}
+}
+
+/* A response field name sluice may add: a token, not one that frames
+ * the message or that sluice sets itself. */
+static void
+parse_expose(struct sl_yaml_loader *ld, const char *lbl,
+	     const struct sl_yaml_node *n, struct sl_conf_route *r)
+{
+	static const char *const reserved[] = {
+	    "connection",
+	    "content-length",
+	    "transfer-encoding",
+	    "keep-alive",
+	    "te",
+	    "trailer",
+	    "upgrade",
+	    "proxy-connection",
+	    "x-request-id",
+	    "date",
+	    NULL,
+	};
+	const char *s;
+
+	if (sl_yaml_get_str(ld, "expose_cluster_header", n, &s) == -1)
+		return;
+	if (!sl_conf_is_token(s, n->len)) {
+		sl_yaml_err_node(ld, n,
+				 "\"expose_cluster_header\": \"%s\" is not a "
+				 "valid header name",
+				 sl_yaml_qnode(ld, n));
+		return;
+	}
+	for (size_t i = 0; reserved[i] != NULL; i++)
+		if (strcasecmp(s, reserved[i]) == 0) {
+			sl_yaml_err_node(ld, n,
+					 "%s: \"expose_cluster_header\": "
+					 "\"%s\" is a field sluice controls",
+					 lbl, sl_yaml_qnode(ld, n));
+			return;
+		}
+	r->expose_cluster_header = sl_yaml_strdup(ld, s);
+}
+
+void
+sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+		    size_t idx, struct sl_conf_route *r, struct sl_conf *conf)
+{
+	const struct sl_yaml_node *v, *namen, *clk, *clv, *splitk, *splitv, *k;
+	char lbl[SL_YAML_LABEL_MAX];
+
+	r->timeout_ms = DEF_ROUTE_TIMEOUT_MS;
+	r->retry.attempts = 2;
+	r->retry.on = SL_RETRY_ON_CONNECT | SL_RETRY_ON_RESET;
+	r->retry.budget_percent = 20;
+	r->split_failover = 1;
+	r->index = conf->nroutes++;
+	snprintf(lbl, sizeof(lbl), "route-%zu", idx + 1);
+	if (map->type != SL_YAML_NODE_MAP) {
+		if (map->type != SL_YAML_NODE_BAD)
+			sl_yaml_err_node(
+			    ld, map, "\"routes\": each item must be a mapping");
+		return;
+	}
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_ROUTE);
+	if ((namen = sl_yaml_map_get(map, "name", NULL)) != NULL) {
+		sl_yaml_label(ld, lbl, sizeof(lbl), "route", namen, idx);
+		sl_yaml_get_name(ld, namen, &r->name);
+	} else {
+		r->name = sl_yaml_strdup(ld, lbl);
+		snprintf(lbl, sizeof(lbl), "route \"route-%zu\"", idx + 1);
+	}
+
+	if ((v = sl_yaml_map_get(map, "match", NULL)) != NULL &&
+	    sl_yaml_get_map(ld, "match", v) == 0)
+		parse_match(ld, lbl, v, r);
+
+	/*
+	 * Each value is checked even when the route is wrong as a
+	 * whole, so that one run shows every mistake.
+	 */
+	clv = sl_yaml_map_get(map, "cluster", &clk);
+	splitv = sl_yaml_map_get(map, "split", &splitk);
+	if (clv != NULL && splitv != NULL)
+		sl_yaml_err_node(ld, sl_yaml_later(clk, splitk),
+				 "%s: \"cluster\" and \"split\" are "
+				 "mutually exclusive",
+				 lbl);
+	else if (clv == NULL && splitv == NULL)
+		sl_yaml_err_lacks(
+		    ld, map, "%s: missing key \"cluster\" (or \"split\")", lbl);
+	if (clv != NULL)
+		r->cluster = find_cluster(ld, lbl, "cluster", clv, conf);
+	if (splitv != NULL)
+		parse_split(ld, lbl, splitk, splitv, r, conf);
+	if ((v = sl_yaml_map_get(map, "sticky", &k)) != NULL) {
+		if (splitv == NULL && sl_yaml_whole(ld, map))
+			sl_yaml_err_node(ld, k,
+					 "%s: \"sticky\" needs \"split\" (it "
+					 "keeps a user on one cluster of it)",
+					 lbl);
+		sl_conf_parse_key(ld, "sticky", v, &r->sticky);
+	}
+	if ((v = sl_yaml_map_get(map, "split_failover", &k)) != NULL) {
+		if (splitv == NULL)
+			sl_yaml_err_node(
+			    ld, k,
+			    "%s: \"split_failover\" needs \"split\" "
+			    "(it moves "
+			    "a request to another cluster of it)",
+			    lbl);
+		else
+			sl_conf_get_bool(ld, "split_failover", v,
+					 &r->split_failover);
+	}
+	if ((v = sl_yaml_map_get(map, "mirror", NULL)) != NULL)
+		parse_mirror(ld, lbl, v, r, conf);
+	if ((v = sl_yaml_map_get(map, "expose_cluster_header", NULL)) != NULL)
+		parse_expose(ld, lbl, v, r);
+	if ((v = sl_yaml_map_get(map, "retry", NULL)) != NULL)
+		parse_retry(ld, v, r);
+	if ((v = sl_yaml_map_get(map, "timeout", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "timeout", v, 1, CONF_DAY_MS,
+				     &r->timeout_ms);
+	sl_conf_parse_route_policy(ld, lbl, map, r);
+	if ((v = sl_yaml_map_get(map, "rate_limit", NULL)) != NULL)
+		sl_conf_parse_rate_limits(ld, lbl, v, r);
+}
+
+void
+sl_conf_free_route(struct sl_conf_route *r)
+{
+	size_t k;
+
+	free(r->name);
+	free(r->host);
+	free(r->path);
+	for (k = 0; k < r->nmethods; k++)
+		free(r->methods[k]);
+	free(r->methods);
+	for (k = 0; k < r->nheaders; k++) {
+		free(r->headers[k].name);
+		free(r->headers[k].value);
+	}
+	free(r->headers);
+	free(r->split);
+	free(r->split_weights);
+	free(r->split_ids);
+	free(r->sticky.name);
+	free(r->expose_cluster_header);
+	sl_policy_free(r->policy);
+	sl_conf_free_rate_limits(r);
+}
