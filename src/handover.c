@@ -605,7 +605,7 @@ sl_upgrade_start(struct event_base *base, const char *exe, char *const argv[],
 	char env_fd[64];
 	char **env = NULL;
 	size_t nenv = 0;
-	int sv[2] = {-1, -1}, child = -1, rc;
+	int sv[2] = {-1, -1}, child = -1, rc, err;
 	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 
 	if (u == NULL) {
@@ -683,8 +683,19 @@ sl_upgrade_start(struct event_base *base, const char *exe, char *const argv[],
 	u->r.pid = u->pid;
 	return u;
 sendfail:
+	err = errno;
 	snprintf(why, whysz, "the hand-over to pid %ld failed: %s",
-		 (long)u->pid, strerror(errno));
+		 (long)u->pid, strerror(err));
+	/* the new process is gone before it read the sockets (a binary that
+	 * exits at once): say how it ended, as when it goes later */
+	for (int i = 0; i < 50 && u->pid > 0 && err == EPIPE; i++) {
+		upgrade_child_status(u);
+		if (u->pid > 0)
+			usleep(20000);
+	}
+	if (u->r.reason[0] != '\0')
+		snprintf(why, whysz, "%s before it took the sockets",
+			 u->r.reason);
 killfail:
 	if (u->pid > 0) {
 		int st;
