@@ -338,9 +338,11 @@ def min_body_rate_not_charged_while_upstream_does_not_read():
           "precondition: the client should be held back while the upstream "
           "does not read (sent %d by 2s, %d by 4s, of %d)"
           % (n2, n4, body_len))
+    # the sender ends once the upstream reads: only then does this thread
+    # use the connection (a TLS connection is not for two threads at once)
+    th.join(20.0)
     r = read_response(c, "POST")
     dt = time.monotonic() - t0
-    th.join(10.0)
     eq(r.status, 200, "status after the gateway held the body back for 9s "
        "(%.2fs; body %r; timeouts %r)" % (dt, r.body[:200],
                                           timeouts(aport)))
