@@ -15,6 +15,23 @@ Python 3 standard library only.  Provides
 
 Every blocking operation has a timeout; a watchdog kills a test that runs
 too long.
+
+The transport of the listeners is a parameter of the harness: the
+environment variable SLTEST_TRANSPORT, "plain" (the default) or "tls".
+Under "tls" make_config (and listener_transport, for listeners a test
+adds itself) gives each listener a `tls:` block with a throwaway
+certificate for test.local and 127.0.0.1, signed by a CA made at the
+first use (openssl command, temporary directory), and records the port;
+Client, get(), read_in_bursts() and curl() then speak TLS to that port
+(SNI test.local, the chain and the name verified against that CA) and
+plain TCP to every other one (admin listeners, upstreams). So the same
+test function runs over both transports; a test that cannot run over TLS
+by nature raises Skip when over_tls() says so, with its reason.
+make check runs test_proxy, test_bodies, test_wire, test_budgets,
+test_retry and test_reload both ways: tls_test_*.py set the variable and
+run the plain file. By hand:
+    SLTEST_TRANSPORT=tls SLUICE=build/src/sluice \
+        python3 tests/integration/test_proxy.py [TEST ...]
 """
 
 import errno
@@ -26,6 +43,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -61,6 +79,28 @@ _current = None             # per-test resources (see _Ctx)
 
 class Skip(Exception):
     pass
+
+
+def transport():
+    """The transport of the listeners make_config writes: SLTEST_TRANSPORT,
+    "plain" (unset) or "tls"."""
+    t = os.environ.get("SLTEST_TRANSPORT") or "plain"
+    if t not in ("plain", "tls"):
+        raise ValueError("SLTEST_TRANSPORT=%r: want plain or tls" % t)
+    return t
+
+
+def over_tls():
+    return transport() == "tls"
+
+
+def scheme():
+    """What X-Forwarded-Proto (and a URL) says for the test's listeners."""
+    return "https" if over_tls() else "http"
+
+
+# the ports of the listeners the current test gave TLS (listener_transport)
+_tls_ports = set()
 
 
 class _Ctx:
@@ -138,9 +178,11 @@ def main():
         sys.exit(1)
     passed = failed = skipped = 0
     why_failed = []
+    print("# transport: %s" % transport())
     for fn in sel:
         name = fn.__name__
         _current = _Ctx(name)
+        _tls_ports.clear()
         wd = _watchdog(name, TEST_TIMEOUT)
         err = None
         skipmsg = None
@@ -264,6 +306,11 @@ def check(cond, msg):
         raise AssertionError(msg)
 
 
+# what recv() on a non-blocking socket raises when there is nothing to
+# read: plain TCP, TLS
+WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+
+
 # ---------------------------------------------------------------------------
 # YAML emitter (block style) for test configurations
 
@@ -331,6 +378,8 @@ def make_config(clusters, routes=None, limits=None, workers=1, port=None,
     routes:   list of route dicts; default: one catch-all route to the
               first cluster, named "main".
     listener_opts: further keys of the listener (e.g. {"tls": {...}}).
+    Under SLTEST_TRANSPORT=tls a listener without "tls" gets the harness's
+    (listener_transport).
     Returns (config dict, listener port).
     """
     port = port or free_port()
@@ -354,6 +403,7 @@ def make_config(clusters, routes=None, limits=None, workers=1, port=None,
     lst["routes"] = routes
     if listener_opts:
         lst.update(listener_opts)
+    listener_transport(lst)
     cfg = {}
     if workers is not None:
         cfg["workers"] = workers
@@ -807,15 +857,87 @@ def read_response(bs, method="GET", stop_at_interim=False):
 
 
 class Client(BufSock):
-    """A raw client connection to 127.0.0.1:port."""
+    """A raw client connection to 127.0.0.1:port: plain TCP, or TLS when
+    port is a listener the harness gave TLS (SLTEST_TRANSPORT=tls; tls=
+    True/False forces one). src: the local address to bind (127.0.0.0/8
+    is all local on Linux); rcvbuf: SO_RCVBUF, set before connecting.
 
-    def __init__(self, port, timeout=SOCK_TIMEOUT, host="127.0.0.1"):
-        s = socket.create_connection((host, port), timeout)
-        s.settimeout(timeout)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    Over TLS the handshake is not made here but by the first send or read
+    (as a plain client, constructing one needs only the kernel, not sluice,
+    to accept); .sock is then an ssl.SSLSocket, whose recv() returns the
+    plain text. A TLS error met while reading ends the stream like EOF
+    (kept in .tls_error); has_data() and wait_closed() wait for
+    application data, not for records without any (TLS 1.3 session
+    tickets)."""
+
+    tls = False
+    tls_error = None
+
+    def __init__(self, port, timeout=SOCK_TIMEOUT, host="127.0.0.1",
+                 src=None, rcvbuf=None, tls=None):
+        if tls is None:
+            tls = port in _tls_ports
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            if rcvbuf:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            if src:
+                s.bind((src, 0))
+            s.settimeout(timeout)
+            s.connect((host, port))
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if tls:
+                s = transport_client_context().wrap_socket(
+                    s, server_hostname=TLS_SNI,
+                    do_handshake_on_connect=False)
+                s.settimeout(timeout)
+        except BaseException:
+            s.close()
+            raise
         BufSock.__init__(self, s)
+        self.tls = tls
         self.port = port
         _register("clients", self)
+
+    def _fill(self, n=262144):
+        if not self.tls or self.eof:
+            return BufSock._fill(self, n)
+        try:
+            return BufSock._fill(self, n)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError,
+                ssl.SSLCertVerificationError):
+            raise
+        except (ssl.SSLError, BrokenPipeError,
+                ConnectionAbortedError) as e:
+            self.tls_error = e
+            self.eof = True
+            return False
+
+    def fill_now(self):
+        """Reads what the socket holds into .buf without waiting; False
+        when it held nothing (over TLS: no application data)."""
+        old = self.sock.gettimeout()
+        self.sock.settimeout(0)
+        try:
+            return self._fill() or self.eof
+        except WOULD_BLOCK:
+            return False
+        finally:
+            self.sock.settimeout(old)
+
+    def has_data(self, timeout=0.0):
+        if self.buf or not self.tls:
+            return BufSock.has_data(self, timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.eof or self.sock.pending():
+                return True
+            left = max(0.0, deadline - time.monotonic())
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                return False
+            if self.fill_now():
+                return True
 
     def send(self, data):
         if isinstance(data, str):
@@ -837,12 +959,18 @@ class Client(BufSock):
         received meanwhile are kept in .buf."""
         deadline = time.monotonic() + timeout
         while not self.eof:
+            if self.tls and self.sock.pending():
+                self._fill()
+                continue
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
             r, _, _ = select.select([self.sock], [], [], left)
             if r:
-                self._fill()
+                if self.tls:
+                    self.fill_now()
+                else:
+                    self._fill()
         return True
 
     def settimeout(self, t):
@@ -913,7 +1041,8 @@ def chunked(data, size=4096, ext=b""):
 
 def get(port, path="/", headers=None, host="test.local", timeout=SOCK_TIMEOUT,
         method="GET", body=None, version="1.1"):
-    """One request on a fresh connection; returns the response."""
+    """One request on a fresh connection (TLS to a listener the harness
+    gave TLS); returns the response."""
     c = Client(port, timeout)
     try:
         return c.request(method, path, headers, body, host, version)
@@ -1027,7 +1156,7 @@ def read_in_bursts(sock, body_len, pause=0.02, timeout=20.0):
     """Reads one response with a body of body_len bytes, emptying the
     socket every `pause` seconds: the sender fills its buffer and stalls
     in each pause, then finds it emptied at once (a fast reader). Returns
-    the raw bytes."""
+    the raw bytes (the plain text of a TLS socket)."""
     got = b""
     sock.setblocking(False)
     deadline = time.monotonic() + timeout
@@ -1037,7 +1166,7 @@ def read_in_bursts(sock, body_len, pause=0.02, timeout=20.0):
             while True:
                 try:
                     d = sock.recv(1 << 20)
-                except BlockingIOError:
+                except WOULD_BLOCK:
                     break
                 check(d, "connection closed mid-response")
                 got += d
@@ -1456,12 +1585,22 @@ def have_curl():
 
 
 def curl(args, timeout=30.0):
-    """Runs curl -sS with args; returns (rc, stdout bytes, stderr text)."""
+    """Runs curl -sS with args; returns (rc, stdout bytes, stderr text).
+    A URL http://127.0.0.1:PORT... of a listener the harness gave TLS
+    becomes https://, verified against the harness's CA (curl sends no
+    SNI for an address: the listener's only certificate answers)."""
     env = {k: v for k, v in os.environ.items()
            if k.lower() not in ("http_proxy", "https_proxy", "all_proxy",
                                 "no_proxy")}
+    args = list(args)
+    for i, a in enumerate(args):
+        m = re.match(r"^http://127\.0\.0\.1:(\d+)(?:[/?#]|$)", a)
+        if m and int(m.group(1)) in _tls_ports:
+            args[i] = "https" + a[len("http"):]
+            args[:0] = ["--cacert", transport_ca()]
+            break
     p = subprocess.run(["curl", "-sS", "--http1.1", "--noproxy", "*"]
-                       + list(args), capture_output=True, timeout=timeout,
+                       + args, capture_output=True, timeout=timeout,
                        env=env)
     return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
 
@@ -1556,8 +1695,6 @@ def one_upstream(handler=None, workers=1, **kw):
 
 # ---------------------------------------------------------------------------
 # TLS: certificates made with the openssl command, TLS clients, TLS upstreams
-
-import ssl  # noqa: E402
 
 
 def persistent_tmpdir():
@@ -1733,6 +1870,55 @@ class Pki:
         return c
 
 
+# ---------------------------------------------------------------------------
+# The TLS transport of SLTEST_TRANSPORT=tls (see the top of this file)
+
+TLS_SNI = "test.local"      # the name Client sends and verifies
+_transport = {}
+
+
+def transport_pki():
+    """The certificates of the TLS transport, made once per process: the
+    CA "ca" and the listeners' certificate "listener" (test.local and
+    127.0.0.1)."""
+    if "pki" not in _transport:
+        if not have_openssl():
+            raise Skip("SLTEST_TRANSPORT=tls needs the openssl command")
+        p = Pki()
+        p.ca("ca", "/O=Sluice Test/CN=sltest transport CA")
+        p.leaf("listener", "/O=Sluice Test/CN=%s" % TLS_SNI, "ca",
+               [TLS_SNI], ips=["127.0.0.1"], days=2)
+        _transport["pki"] = p
+    return _transport["pki"]
+
+
+def transport_ca():
+    return transport_pki()["ca"].cert
+
+
+def transport_client_context():
+    """The client SSLContext of the TLS transport: verifies the chain
+    against transport_ca() and the name TLS_SNI."""
+    if "ctx" not in _transport:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(transport_ca())
+        _transport["ctx"] = ctx
+    return _transport["ctx"]
+
+
+def listener_transport(lst):
+    """Gives the listener dict lst (with its "address") the harness's
+    transport: under SLTEST_TRANSPORT=tls a `tls:` block with the
+    transport's certificate, unless it has one of its own, and its port
+    is noted for Client, get() and curl() (until the test ends).
+    Returns lst."""
+    if over_tls() and "tls" not in lst:
+        c = transport_pki()["listener"]
+        lst["tls"] = {"certificates": [{"cert": c.cert, "key": c.key}]}
+        _tls_ports.add(int(lst["address"].rsplit(":", 1)[1]))
+    return lst
+
+
 _SHORT = {"commonName": "CN", "organizationName": "O",
           "organizationalUnitName": "OU", "countryName": "C",
           "localityName": "L", "stateOrProvinceName": "ST",
@@ -1810,6 +1996,8 @@ class TLSClient(Client):
     sent (None: no SNI). rcvbuf: SO_RCVBUF set before connecting (a slow,
     small-windowed reader). A TLS error met while reading (an alert) ends
     the stream like EOF and is kept in .tls_error."""
+
+    tls = True
 
     def __init__(self, port, sni=None, cafile=None, cert=None, key=None,
                  ctx=None, timeout=SOCK_TIMEOUT, host="127.0.0.1",

@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
-from sltest import (BufSock, Client, Reply, Upstream,  # noqa: E402
+from sltest import (Client, Reply, Upstream,  # noqa: E402
                     assert_error, build_request, check, eq, free_port, get,
                     main, make_config, read_response, sha256, start_sluice,
                     test, tmpdir, wait_until)
@@ -91,21 +91,7 @@ class RawClient(Client):
     address (127.0.0.0/8 is all local on Linux) and SO_RCVBUF."""
 
     def __init__(self, port, src=None, rcvbuf=None, timeout=5.0):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            if rcvbuf:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-            if src:
-                s.bind((src, 0))
-            s.settimeout(timeout)
-            s.connect(("127.0.0.1", port))
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except BaseException:
-            s.close()
-            raise
-        BufSock.__init__(self, s)
-        self.port = port
-        sltest._register("clients", self)
+        Client.__init__(self, port, timeout, src=src, rcvbuf=rcvbuf)
 
 
 def closed_without_bytes(c, timeout=3.0):
@@ -352,9 +338,11 @@ def min_body_rate_not_charged_while_upstream_does_not_read():
           "precondition: the client should be held back while the upstream "
           "does not read (sent %d by 2s, %d by 4s, of %d)"
           % (n2, n4, body_len))
+    # the sender ends once the upstream reads: only then does this thread
+    # use the connection (a TLS connection is not for two threads at once)
+    th.join(20.0)
     r = read_response(c, "POST")
     dt = time.monotonic() - t0
-    th.join(10.0)
     eq(r.status, 200, "status after the gateway held the body back for 9s "
        "(%.2fs; body %r; timeouts %r)" % (dt, r.body[:200],
                                           timeouts(aport)))
@@ -659,9 +647,16 @@ def out_of_descriptors_pauses_accept_without_spinning():
     kinds0 = fd_kinds(sl.pid)
     cs = []
     waiting = None
+    unsent = False
     for i in range(80):
         c = Client(port, timeout=1.5)
-        c.send(build_request("GET", "/%d" % i))
+        try:
+            c.send(build_request("GET", "/%d" % i))
+        except socket.timeout:
+            # over TLS the request waits for the handshake, which waits
+            # for sluice to accept
+            waiting, unsent = c, True
+            break
         try:
             r = read_response(c)
         except socket.timeout:
@@ -693,6 +688,8 @@ def out_of_descriptors_pauses_accept_without_spinning():
     for c in cs:
         c.close()
     waiting.settimeout(5.0)
+    if unsent:
+        waiting.send(build_request("GET", "/%d" % len(cs)))
     r = read_response(waiting)
     eq(r.status, 200, "status for the connection that waited in the "
        "backlog")

@@ -282,13 +282,15 @@ def x_forwarded_for_appended():
 
 @test
 def x_forwarded_proto_http():
+    # "https" on a TLS listener (SLTEST_TRANSPORT=tls)
     up, sl, port = setup()
     c = Client(port)
     c.request("GET", "/1")
-    c.request("GET", "/2", [("X-Forwarded-Proto", "https")])
-    eq(up.requests[0].headers.get_all("x-forwarded-proto"), ["http"],
+    other = "http" if over_tls() else "https"
+    c.request("GET", "/2", [("X-Forwarded-Proto", other)])
+    eq(up.requests[0].headers.get_all("x-forwarded-proto"), [scheme()],
        "X-Forwarded-Proto")
-    eq(up.requests[1].headers.get_all("x-forwarded-proto"), ["http"],
+    eq(up.requests[1].headers.get_all("x-forwarded-proto"), [scheme()],
        "client's X-Forwarded-Proto replaced")
 
 

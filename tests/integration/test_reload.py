@@ -73,7 +73,7 @@ def conf(clusters, routes=None, port=None, aport=None, workers=2,
         name, p = x[0], x[1]
         lst = {"name": name, "address": "127.0.0.1:%d" % p,
                "routes": x[2] if len(x) > 2 else cfg["listeners"][0]["routes"]}
-        cfg["listeners"].append(lst)
+        cfg["listeners"].append(sltest.listener_transport(lst))
     return cfg, port
 
 

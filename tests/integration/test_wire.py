@@ -14,14 +14,14 @@ pause in between, the way nginx does (writev, then sendfile)."""
 import os
 import socket
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sltest import *  # noqa: E402,F401,F403
-from sltest import (Client, RawUpstream, build_request, check,  # noqa: E402
-                    eq, kernel_sndbuf, main, make_config, read_in_bursts,
-                    sluice_sndbuf, sluice_tcp_info, start_sluice, test)
+from sltest import (WOULD_BLOCK, Client, RawUpstream,  # noqa: E402
+                    build_request, check, eq, kernel_sndbuf, main,
+                    make_config, read_in_bursts, sluice_sndbuf,
+                    sluice_tcp_info, start_sluice, test)
 
 
 def read_request(s):
@@ -162,25 +162,35 @@ def held_head_is_not_charged_to_send_rate():
 
 def close_request_then_more(port, wait):
     """Sends a Connection: close request, then more requests every 10 ms
-    while it reads the response, starting after `wait` seconds; returns
-    the response."""
+    while it reads the response to the end of the stream, starting after
+    `wait` seconds; returns the response. One thread does both (a TLS
+    connection is not to be used by two threads at once); a send that
+    would block is skipped."""
     c = Client(port, timeout=5.0)
     c.send(build_request("GET", "/", headers=[("Connection", "close")]))
-    stop = threading.Event()
-
-    def junk():
-        while not stop.is_set():
-            try:
-                c.sock.send(b"GET /more HTTP/1.1\r\nHost: a\r\n\r\n")
-            except OSError:
-                return
-            time.sleep(0.01)
-    threading.Thread(target=junk, daemon=True).start()
-    time.sleep(wait)
+    more = b"GET /more HTTP/1.1\r\nHost: a\r\n\r\n"
+    sending = True
+    t0 = time.monotonic()
     try:
+        while not c.eof:
+            check(time.monotonic() - t0 < 5.0, "response not read to the "
+                  "end in 5s (%d bytes)" % len(c.buf))
+            if sending:
+                c.sock.settimeout(0)
+                try:
+                    c.sock.send(more)
+                except WOULD_BLOCK:
+                    pass
+                except OSError:
+                    sending = False
+                finally:
+                    c.sock.settimeout(5.0)
+            if time.monotonic() - t0 < wait:
+                time.sleep(0.01)
+            elif c.has_data(0.01):
+                c.fill_now()
         return c.read_response()
     finally:
-        stop.set()
         c.close()
 
 
@@ -239,7 +249,7 @@ def bulk_body_part_is_not_held_back_for_the_rest():
     while time.monotonic() < until:
         try:
             got += c.sock.recv(1 << 20)
-        except BlockingIOError:
+        except WOULD_BLOCK:
             time.sleep(0.005)
     eq(sluice_tcp_info(port, c.sock, "notsent"), 0,
        "bytes left unsent in sluice's socket while the upstream pauses")
@@ -282,10 +292,7 @@ def slow_reader_keeps_the_small_send_buffer():
     # the per-worker budget bounds.)
     n = 4 << 20
     port = setup(big_upstream(n), limits={"buffer_bytes": "64KiB"})
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.connect(("127.0.0.1", port))
-    s.settimeout(5.0)
+    s = Client(port, timeout=5.0, rcvbuf=4096).sock
     s.sendall(build_request("GET", "/"))
     got = 0
     for _ in range(25):            # about 40 KiB/s for 2.5 s
