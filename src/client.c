@@ -36,6 +36,9 @@
 #include "xprt.h"
 
 #define LINGER_MS 2000 /* reading and dropping input before a close */
+/* how often a lingering connection with response bytes still unsent looks
+ * whether the client has taken them */
+#define LINGER_OUT_POLL_MS 200
 /* ... of an idle connection a drain closes: what a client sent as the
  * drain began (one round trip) */
 #define DRAIN_LINGER_MS 500
@@ -260,6 +263,35 @@ sl_client_abort_reset(struct sl_client *c, const char *reason)
  * that comes before it is would make close() a reset that drops it. That
  * wait is the client's send_timeout, as the response's was.
  */
+/*
+ * A lingering connection whose response was not all sent when it began:
+ * while bytes stay unsent and send_timeout has not passed, it looks again
+ * in a while; once the client has taken them, the usual lingering follows
+ * (reading and dropping what it sends, then the close), instead of holding
+ * the connection until send_timeout for a client that keeps its socket
+ * open. Returns 1 when the connection stays, 0 when it closes now.
+ */
+static int
+client_linger_out(struct sl_client *c)
+{
+	uint64_t now = now_ms();
+	int32_t left;
+
+	if (sl_xprt_unsent(c->fd) == 0) {
+		c->flags &= ~C_F_LINGER_OUT;
+		sl_timeq_set(c->w, &c->tnode,
+			     c->w->draining ? DRAIN_LINGER_MS : LINGER_MS, now);
+		return 1;
+	}
+	/* compared in 32 bits, wrapping: send_timeout is at most a day */
+	left = (int32_t)(c->linger_out_end - (uint32_t)now);
+	if (left <= 0)
+		return 0;
+	sl_timeq_set(c->w, &c->tnode,
+		     SL_MIN((uint64_t)left, LINGER_OUT_POLL_MS), now);
+	return 1;
+}
+
 /* sl_client_finish with the lingering bounded by ms. */
 static void
 client_finish_ms(struct sl_client *c, const char *reason, int linger,
@@ -276,8 +308,17 @@ client_finish_ms(struct sl_client *c, const char *reason, int linger,
 			shut = 1;
 		}
 		if (sl_xprt_unsent(c->fd) > 0) {
+			/* the response is not all out: wait while the client
+			 * takes it, up to send_timeout, then linger as asked
+			 * (client_linger_out) */
 			linger = 1;
-			ms = SL_MAX(ms, c->lconf->limits.send_timeout_ms);
+			c->flags |= C_F_LINGER_OUT;
+			c->linger_out_end =
+			    (uint32_t)(now_ms() +
+				       SL_MAX(
+					   ms,
+					   c->lconf->limits.send_timeout_ms));
+			ms = SL_MIN(ms, LINGER_OUT_POLL_MS);
 		}
 	}
 	if (!linger || (c->flags & C_F_EOF)) {
@@ -1179,6 +1220,8 @@ sl_client_on_deadline(struct sl_tnode *n)
 		sl_client_process(c);
 		return;
 	case SL_CLIENT_ST_LINGER:
+		if ((c->flags & C_F_LINGER_OUT) && client_linger_out(c))
+			return;
 		sl_client_close(c, c->close_reason);
 		return;
 	case SL_CLIENT_ST_TXN:

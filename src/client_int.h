@@ -56,6 +56,9 @@ enum sl_client_state {
 		     needs a write to go first) */
 /* idle for a while: in w->cpool.parked and its park_fd, rev given back */
 #define C_F_PARKED 0x1000
+/* LINGER with response bytes not yet sent: linger_out_end says until
+ * when it waits for the client to take them */
+#define C_F_LINGER_OUT 0x2000
 /* PROXY state, a source not in proxy_protocol.from: its first bytes are
  * checked for a header it may not send (doc/edge.md section 2) */
 #define C_F_PP_SNIFF 0x4000
@@ -225,7 +228,13 @@ struct sl_client {
 	uint32_t in_ready; /* in: end of checked request bytes (TXN) */
 	struct sl_buf in;  /* request bytes */
 
-	struct sl_h1_scan scan;
+	union {
+		struct sl_h1_scan scan; /* HEAD: the head being read */
+		/* LINGER with C_F_LINGER_OUT: when waiting for the client to
+		 * take the response ends, the low 32 bits of a now_ms() time
+		 * (the scanner is done with by then) */
+		uint32_t linger_out_end;
+	};
 	uint32_t sndbuf_extra; /* SO_SNDBUF granted above the inherited
 				  one (w->cpool.sndbuf_extra) */
 	uint64_t id;

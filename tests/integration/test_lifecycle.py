@@ -144,6 +144,34 @@ def idle_connection_next_request_answered_during_stop():
 
 
 @test
+def stop_does_not_wait_for_a_client_that_took_its_response():
+    """A response still in the kernel's send queue when its connection
+    ends (Connection: close, a client reading slowly) keeps the connection
+    lingering while the client takes it; once it has, the usual short
+    linger follows, not send_timeout (30 s) for a client that keeps its
+    socket open after reading everything. Seen as a stop that waited for
+    drain_timeout."""
+    body = os.urandom(4 << 20)
+    up = Upstream("a", handler=lambda req: Reply(200, body))
+    cfg, port = make_config({"a": [up]}, extra={"drain_timeout": "10s"})
+    sl = start_sluice(cfg)
+    c = Client(port, rcvbuf=32768)
+    c.send(build_request("GET", "/big", [("Connection", "close")]))
+    check(wait_until(lambda: len(up.requests) == 1, 5.0), "no request")
+    time.sleep(0.5)  # the response fills the client's window and waits
+    t0 = time.monotonic()
+    sl.send_signal(signal.SIGTERM)
+    r = c.read_response()
+    eq((r.status, len(r.body)), (200, len(body)), "the response")
+    check(c.wait_closed(2.0), "no end of stream after the response")
+    # the socket stays open on this side
+    eq(sl.wait(8.0), 0, "exit status")
+    dt = time.monotonic() - t0
+    check(dt < 5.0, "the stop took %.1fs (drain_timeout 10s): the "
+          "connection lingered after the client took its response" % dt)
+
+
+@test
 def inflight_upload_completes_during_stop():
     up = Upstream("a")
     cfg, port = make_config({"a": [up]}, extra={"drain_timeout": "10s"})

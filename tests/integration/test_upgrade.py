@@ -535,8 +535,10 @@ def socket_activation_and_a_restart_without_refused_connects():
         raise AssertionError("no answer through systemd's socket:\n%s"
                              % open(os.path.join(d, "stderr.log")).read())
     eq(r.status, 200, "through systemd's socket")
-    check("socket activation: 1 sockets" in
-          open(os.path.join(d, "stderr.log")).read(),
+    # the workers serve before the main thread logs the start: the
+    # answer can come before the line
+    check(wait_until(lambda: "socket activation: 1 sockets" in
+                     open(os.path.join(d, "stderr.log")).read(), 10.0),
           "no socket activation logged")
     load = Load(port, keepalive=2, short=2)
     try:
