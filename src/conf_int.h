@@ -109,7 +109,8 @@ sl_conf_table_got(const struct sl_conf_keydef *t,
 /* conf.c: the keys of a listener's limits: (struct sl_conf_limits). */
 extern const struct sl_conf_keydef sl_conf_limits_table[];
 
-/* ---- conf.c: shared helpers --------------------------------------------- */
+/* ---- conf_util.c: shared helpers
+ * --------------------------------------------- */
 
 /* An HTTP token of len bytes (RFC 9110 tchar), s holding no NUL: 1 or 0. */
 int sl_conf_is_token(const char *s, size_t len);
@@ -129,6 +130,11 @@ int sl_conf_parse_key(struct sl_yaml_loader *ld, const char *key,
 /* The same address and port: 1 or 0. */
 int sl_conf_sockaddr_same(const struct sockaddr_storage *a,
 			  const struct sockaddr_storage *b);
+
+/* Two listening sockets on these addresses would fight over the same port
+ * (the same port, and either address a wildcard): 1 or 0. */
+int sl_conf_sockaddr_overlap(const struct sockaddr_storage *a,
+			     const struct sockaddr_storage *b);
 
 /* ---- conf_cluster.c ----------------------------------------------------- */
 

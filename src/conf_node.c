@@ -37,14 +37,6 @@ static const struct unit size_units[] = {
 /* ---- tree access ------------------------------------------------------- */
 
 int
-sl_yaml_whole(const struct sl_yaml_loader *ld, const struct sl_yaml_node *n)
-{
-	if (n->type != SL_YAML_NODE_SEQ && n->type != SL_YAML_NODE_MAP)
-		return 1;
-	return n->end_line > 0 && (!ld->stopped || n->end_line < ld->stop_line);
-}
-
-int
 sl_yaml_is_null(const struct sl_yaml_node *n)
 {
 	if (n->type != SL_YAML_NODE_SCALAR || !n->plain)

@@ -17,6 +17,18 @@
 #include "conf_yaml.h"
 #include "conf_yaml_int.h"
 
+/* ---- where parsing stopped ---------------------------------------------- */
+
+/* Here rather than with the other tree access (conf_node.c): it answers
+ * from the stop of the parse, and the syntax-error messages below ask it. */
+int
+sl_yaml_whole(const struct sl_yaml_loader *ld, const struct sl_yaml_node *n)
+{
+	if (n->type != SL_YAML_NODE_SEQ && n->type != SL_YAML_NODE_MAP)
+		return 1;
+	return n->end_line > 0 && (!ld->stopped || n->end_line < ld->stop_line);
+}
+
 /* ---- the errors of one load --------------------------------------------- */
 
 static void verr_at(struct sl_yaml_loader *, unsigned, unsigned,

@@ -19,7 +19,8 @@ PARSE_SRCS = $(top_srcdir)/src/h1_parse.c
 PARSE_HDRS = $(top_srcdir)/src/h1_parse.h
 
 # The configuration fuzzer (tests/fuzz/fuzz_conf.c) needs the loader
-# (conf.c, conf_keys.c, conf_cluster.c, conf_route.c, conf_edge.c, conf_tls.c,
+# (conf.c, conf_util.c, conf_keys.c, conf_cluster.c, conf_route.c,
+# conf_edge.c, conf_tls.c,
 # conf_yaml.c, conf_yaml_err.c, conf_node.c), libyaml and libcrypto (the
 # file's SHA-256); it is built only when its driver exists.
 # Override CONF_SRCS or CONF_LIBS if the loader grows other dependencies.
@@ -28,6 +29,7 @@ CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf.c $(top_srcdir)/src/conf_yaml.c \
 	$(top_srcdir)/src/conf_node.c $(top_srcdir)/src/conf_edge.c \
 	$(top_srcdir)/src/conf_tls.c $(top_srcdir)/src/conf_cluster.c \
 	$(top_srcdir)/src/conf_route.c $(top_srcdir)/src/conf_keys.c \
+	$(top_srcdir)/src/conf_util.c \
 	$(top_srcdir)/src/runtime.c $(top_srcdir)/src/util.c \
 	$(top_srcdir)/src/cidr.c $(top_srcdir)/src/policy.c \
 	$(top_srcdir)/src/hdrrule.c $(top_srcdir)/src/proxyproto.c \

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The small readers the schema files share (conf_int.h): HTTP tokens,
+ * true/false, a request key (header:, cookie:, client_ip), and how two
+ * socket addresses compare. The floor of the schema: it calls only the
+ * YAML layer (conf_yaml.h) and never a section's file.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "conf.h"
+#include "conf_int.h"
+
+static int
+is_tchar(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+int
+sl_conf_is_token(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || strlen(s) != len)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!is_tchar(s[i]))
+			return 0;
+	return 1;
+}
+
+static int
+sockaddr_is_any(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr ==
+		       htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(
+	    &((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+static uint16_t
+sockaddr_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+int
+sl_conf_sockaddr_same(const struct sockaddr_storage *a,
+		      const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family ||
+	    sockaddr_port(a) != sockaddr_port(b))
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		      &((const struct sockaddr_in6 *)b)->sin6_addr,
+		      sizeof(struct in6_addr)) == 0;
+}
+
+/* Two listening sockets would fight over the same port. */
+int
+sl_conf_sockaddr_overlap(const struct sockaddr_storage *a,
+			 const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family ||
+	    sockaddr_port(a) != sockaddr_port(b))
+		return 0;
+	return sockaddr_is_any(a) || sockaddr_is_any(b);
+}
+
+/*
+ * "header:NAME", "cookie:NAME" or "client_ip" (sticky: and hash_key:) into
+ * k. Returns 0, or -1 with the error reported.
+ */
+int
+sl_conf_parse_key(struct sl_yaml_loader *ld, const char *key,
+		  const struct sl_yaml_node *n, struct sl_conf_key *k)
+{
+	const char *s, *name = NULL;
+	enum sl_key_source src;
+
+	if (sl_yaml_get_str(ld, key, n, &s) == -1)
+		return -1;
+	if (strcmp(s, "client_ip") == 0)
+		src = SL_KEY_CLIENT_IP;
+	else if (strncmp(s, "header:", 7) == 0) {
+		src = SL_KEY_HEADER;
+		name = s + 7;
+	} else if (strncmp(s, "cookie:", 7) == 0) {
+		src = SL_KEY_COOKIE;
+		name = s + 7;
+	} else {
+		sl_yaml_err_node(ld, n,
+				 "\"%s\": expected header:NAME, cookie:NAME or "
+				 "client_ip, not \"%s\"",
+				 key, sl_yaml_qnode(ld, n));
+		return -1;
+	}
+	if (name != NULL && !sl_conf_is_token(name, strlen(name))) {
+		sl_yaml_err_node(ld, n, "\"%s\": \"%s\" is not a valid %s name",
+				 key, sl_yaml_qstr(ld, name),
+				 src == SL_KEY_HEADER ? "header" : "cookie");
+		return -1;
+	}
+	k->source = src;
+	if (name != NULL) {
+		if ((k->name = sl_yaml_strdup(ld, name)) == NULL)
+			return -1;
+		k->name_len = strlen(name);
+		/* header names compare case-insensitively, cookie names
+		 * exactly (RFC 6265) */
+		for (size_t i = 0; src == SL_KEY_HEADER && i < k->name_len; i++)
+			if (k->name[i] >= 'A' && k->name[i] <= 'Z')
+				k->name[i] = (char)(k->name[i] - 'A' + 'a');
+	}
+	return 0;
+}
+
+/* true | false */
+int
+sl_conf_get_bool(struct sl_yaml_loader *ld, const char *key,
+		 const struct sl_yaml_node *n, int *out)
+{
+	if (n->type == SL_YAML_NODE_BAD)
+		return -1;
+	if (n->type == SL_YAML_NODE_SCALAR && n->plain &&
+	    (strcmp(n->str, "true") == 0 || strcmp(n->str, "false") == 0)) {
+		*out = n->str[0] == 't';
+		return 0;
+	}
+	sl_yaml_err_node(ld, n, "\"%s\": expected true or false", key);
+	return -1;
+}
