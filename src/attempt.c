@@ -247,12 +247,12 @@ sl_attempt_overloaded(struct sl_client *c)
 void
 sl_attempt_dequeue(struct sl_txn *t)
 {
-	if (!(t->flags & T_QUEUED))
+	if (t->up_ph != SL_TXN_UP_QUEUED)
 		return;
 	TAILQ_REMOVE(&t->wc->waiters, &t->wait, link);
 	sl_runtime_release(&t->wc->conf->state->pending);
 	sl_worker_waiting(t->client->w, -1);
-	t->flags &= ~T_QUEUED;
+	t->up_ph = SL_TXN_UP_NONE;
 }
 
 /* A request waiting for a connection tries again (the waiter's retry
@@ -269,13 +269,14 @@ attempt_unqueue(struct sl_waiter *wt)
 	sl_now_refresh();
 	TAILQ_REMOVE(&wc->waiters, &t->wait, link);
 	sl_worker_waiting(c->w, -1);
-	t->flags = (t->flags & ~T_QUEUED) | T_RETRYING;
+	t->up_ph = SL_TXN_UP_UNQUEUING;
 	attempt_connect(c);
-	t->flags &= ~T_RETRYING;
+	if (t->up_ph == SL_TXN_UP_UNQUEUING)
+		t->up_ph = SL_TXN_UP_NONE;
 	/* a request that moved to another cluster of its split gave its
 	 * place here back as it left (txn_move) */
 	if (t->wc == wc) {
-		if (t->flags & T_QUEUED)
+		if (t->up_ph == SL_TXN_UP_QUEUED)
 			return 0;
 		sl_runtime_release(&wc->conf->state->pending);
 	}
@@ -293,7 +294,7 @@ txn_queue(struct sl_client *c)
 	struct sl_txn *t = c->txn;
 	const struct sl_conf_cluster *cc = t->wc->conf;
 
-	if (t->flags & T_RETRYING) {
+	if (t->up_ph == SL_TXN_UP_UNQUEUING) {
 		/* a retry that found no room: first in line again, with the
 		 * pending count it still holds */
 		TAILQ_INSERT_HEAD(&t->wc->waiters, &t->wait, link);
@@ -307,7 +308,7 @@ txn_queue(struct sl_client *c)
 		TAILQ_INSERT_TAIL(&t->wc->waiters, &t->wait, link);
 	}
 	t->wait.retry = attempt_unqueue;
-	t->flags |= T_QUEUED;
+	t->up_ph = SL_TXN_UP_QUEUED;
 	sl_worker_waiting(c->w, 1);
 }
 
@@ -440,7 +441,8 @@ sl_attempt_start(struct sl_client *c)
 void
 sl_attempt_resume(struct sl_client *c)
 {
-	c->txn->flags &= ~T_BACKOFF;
+	if (c->txn->up_ph == SL_TXN_UP_BACKOFF)
+		c->txn->up_ph = SL_TXN_UP_NONE;
 	attempt_connect(c);
 }
 
@@ -606,7 +608,7 @@ retry_go(struct sl_client *c, enum sl_retry_class cls, int unseen,
 	}
 	t->flags |= T_RETRIED;
 	if (backoff > 0) {
-		t->flags |= T_BACKOFF;
+		t->up_ph = SL_TXN_UP_BACKOFF;
 		t->retry_at_ms = now_ms() + backoff;
 	} else
 		attempt_connect(c);
@@ -653,12 +655,12 @@ txn_move(struct sl_client *c, struct sl_wcluster *to)
 	const void *key;
 	size_t len;
 
-	if (t->flags & T_RETRYING) {
+	if (t->up_ph == SL_TXN_UP_UNQUEUING) {
 		/* it is leaving from's queue (attempt_unqueue): its place
 		 * there goes; to's queue, if it comes to that, takes it as
 		 * a new waiter */
 		sl_runtime_release(&from->state->pending);
-		t->flags &= ~T_RETRYING;
+		t->up_ph = SL_TXN_UP_NONE;
 	}
 	sl_attempt_done(t);
 	t->wc = to;
@@ -760,10 +762,10 @@ sl_attempt_failed(struct sl_client *c, int fail, const char *why,
 		  t->route->name, t->wc->eps[t->ep_index]->conf->addr.text, why,
 		  detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
 	SL_STAT_INC(c->w->stats.upstream_failures);
-	if (fail != FAIL_TIMEOUT || !(t->flags & T_RESP_HEAD))
+	if (fail != FAIL_TIMEOUT || t->resp_ph != SL_TXN_RESP_UPSTREAM)
 		outlier_note(c, t->ep_index, 0);
 	sl_attempt_release(c, 0);
-	if (t->flags & T_RESP_HEAD) {
+	if (t->resp_ph == SL_TXN_RESP_UPSTREAM) {
 		note_failure(t, SL_RETRY_CLASS_PARTIAL, why);
 		if (t->bytes_out > 0) {
 			/* class 3: the client has part of the response; a

@@ -190,10 +190,14 @@ sl_client_close(struct sl_client *c, const char *reason)
 	SL_STAT_INC(
 	    c->lconf->state->counts[w->id].closed[sl_close_kind_of(reason)]);
 	if (sl_log_enabled(SL_LOG_DEBUG)) {
-		char peer[SL_PEER_MAX];
-		log_debug("conn=%llu peer=%s close: %s",
+		char peer[SL_PEER_MAX], st[256];
+		log_debug("conn=%llu peer=%s close: %s%s%s",
 			  (unsigned long long)c->id,
-			  peer_str(c, peer, sizeof(peer)), reason);
+			  peer_str(c, peer, sizeof(peer)), reason,
+			  c->txn != NULL ? "; exchange " : "",
+			  c->txn != NULL
+			      ? sl_exchange_state_str(c->txn, st, sizeof(st))
+			      : "");
 	}
 	if (c->txn != NULL) {
 		c->txn->error = c->txn->error ? c->txn->error : reason;
@@ -362,7 +366,8 @@ sl_client_write(struct sl_client *c)
 		flags = MSG_MORE;
 	/* The last bytes before a close: held back (MSG_MORE) so that the
 	 * FIN the close sends right after leaves in the same segment. */
-	if ((t->flags & T_CLOSE) && (t->flags & (T_LOCAL | T_RESP_DONE)) &&
+	if ((t->flags & T_CLOSE) &&
+	    (t->resp_ph == SL_TXN_RESP_LOCAL || t->up_ph == SL_TXN_UP_DONE) &&
 	    !(c->flags & C_F_EOF)) {
 		flags = MSG_MORE;
 		c->flags |= C_F_CORKED;
@@ -415,7 +420,7 @@ client_read(struct sl_client *c)
 		c->in.off = c->in.len = 0;
 		c->in_ready = 0;
 	}
-	if (c->in.cap < cap && t != NULL && !(t->flags & T_REQ_READ_DONE) &&
+	if (c->in.cap < cap && t != NULL && t->req_ph != SL_TXN_REQ_DONE &&
 	    sl_buf_grow(&c->w->bufs, &c->in, cap) == -1) {
 		sl_client_close(c, "out_of_memory");
 		return -1;
@@ -1056,7 +1061,7 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 		case SL_CLIENT_ST_TXN:
 			/* a half-closed client still gets its response; one
 			 * that stopped in the middle of its body does not */
-			if (!(c->txn->flags & T_REQ_READ_DONE)) {
+			if (c->txn->req_ph != SL_TXN_REQ_DONE) {
 				sl_client_close(c, "client_closed_in_body");
 				return;
 			}

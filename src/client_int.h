@@ -69,6 +69,36 @@ enum sl_client_state {
 #define C_F_RBUF_SHIFT 8
 #define C_F_RBUF_MASK  (0xfu << C_F_RBUF_SHIFT)
 
+/*
+ * Where an exchange stands, one phase per side, each set where its side
+ * moves on (doc/design-notes.md, "The codec seam"); the facts that vary on
+ * their own stay T_ flags.
+ */
+/* The request, once its head was read whole. */
+enum sl_txn_req_phase {
+	SL_TXN_REQ_BODY, /* its body is being read (or checked: none) */
+	SL_TXN_REQ_DONE	 /* the whole request was read and checked */
+};
+
+/* The upstream side, between attempts and at the end (during an attempt,
+ * t->up and its state say how far it got: connecting, sending, waiting,
+ * receiving). */
+enum sl_txn_up_phase {
+	SL_TXN_UP_NONE,	     /* no wait: none yet, or an attempt under way */
+	SL_TXN_UP_QUEUED,    /* in the cluster's queue for a connection */
+	SL_TXN_UP_UNQUEUING, /* leaving the queue to try again */
+	SL_TXN_UP_BACKOFF,   /* waiting retry_at_ms to try again */
+	SL_TXN_UP_DONE	     /* the whole response was read from it */
+};
+
+/* What the client is being sent. */
+enum sl_txn_resp_phase {
+	SL_TXN_RESP_NONE,     /* nothing yet */
+	SL_TXN_RESP_UPSTREAM, /* the upstream's answer: its head is queued
+				 (or held back), its body follows */
+	SL_TXN_RESP_LOCAL     /* sluice's own answer */
+};
+
 /* One request/response exchange. Owned by its client; free list per
  * worker. */
 struct sl_txn {
@@ -81,8 +111,8 @@ struct sl_txn {
 				       client (only an exchange writes) */
 	uint64_t last_read_ms;	    /* last body bytes read */
 	uint64_t last_write_ms;	    /* last write progress to the client */
-	struct sl_waiter wait;	    /* in wc->waiters when T_QUEUED */
-	uint64_t queue_deadline_ms; /* queue_timeout while T_QUEUED */
+	struct sl_waiter wait;	    /* in wc->waiters when SL_TXN_UP_QUEUED */
+	uint64_t queue_deadline_ms; /* queue_timeout while SL_TXN_UP_QUEUED */
 	struct sl_rate body_rate;   /* min_body_rate meter */
 	struct sl_rate send_rate;   /* min_send_rate meter */
 	uint64_t send_written;	    /* response bytes handed to the kernel */
@@ -96,6 +126,9 @@ struct sl_txn {
 	struct sl_buf uphead;	  /* request head for the upstream, kept until
 				     the response head arrives (replay) */
 	unsigned flags;
+	uint8_t req_ph;	 /* enum sl_txn_req_phase */
+	uint8_t up_ph;	 /* enum sl_txn_up_phase */
+	uint8_t resp_ph; /* enum sl_txn_resp_phase */
 	enum sl_h1_body req_body;
 	uint64_t req_remaining;	 /* Content-Length bytes not yet read */
 	uint64_t req_body_bytes; /* payload bytes read */
@@ -137,7 +170,7 @@ struct sl_txn {
 	uint8_t nfail;	      /* failures recorded in fails */
 	uint64_t deadline_ms; /* the route's overall deadline, 0 until the
 				 whole request is read */
-	uint64_t retry_at_ms; /* with T_BACKOFF: when to try again */
+	uint64_t retry_at_ms; /* in SL_TXN_UP_BACKOFF: when to try again */
 	uint64_t try_timeout_ms; /* per_try_timeout, or the route's */
 	uint64_t start_ms;
 	uint64_t up_start_ms; /* the first attempt began (0: none) */
@@ -173,23 +206,17 @@ struct sl_txn {
 	struct sl_rlc rl;
 };
 
-#define T_LOCAL		0x0001	/* a local response is being sent */
-#define T_CLOSE		0x0002	/* close the client after this exchange */
-#define T_REQ_READ_DONE 0x0004	/* the whole request was read and checked */
-#define T_REQ_SENT	0x0008	/* ...and written upstream */
-#define T_RESP_HEAD	0x0010	/* response head queued to the client */
-#define T_RESP_DONE	0x0020	/* whole response read from the upstream */
-#define T_UP_BROKEN	0x0040	/* upstream connection must not be reused */
-#define T_UP_REUSED	0x0080	/* upstream connection came from the pool */
-#define T_RETRIED	0x0100	/* replayed once on a fresh connection */
-#define T_DECHUNK	0x0200	/* chunked response to an HTTP/1.0 client */
-#define T_HEAD_ONLY	0x0400	/* HEAD request */
-#define T_UP_WBLOCK	0x0800	/* an upstream write would block */
-#define T_COUNTED	0x1000	/* counted in the endpoint's active */
-#define T_QUEUED	0x2000	/* waiting for an upstream connection */
-#define T_RETRYING	0x4000	/* leaving the queue to try again */
-#define T_UP_WDEAD	0x8000	/* the upstream stopped taking the request */
-#define T_HASH_KEY	0x10000 /* hash_key holds the request's key */
+#define T_CLOSE	    0x0002  /* close the client after this exchange */
+#define T_REQ_SENT  0x0008  /* the whole request was written upstream */
+#define T_UP_BROKEN 0x0040  /* upstream connection must not be reused */
+#define T_UP_REUSED 0x0080  /* upstream connection came from the pool */
+#define T_RETRIED   0x0100  /* replayed once on a fresh connection */
+#define T_DECHUNK   0x0200  /* chunked response to an HTTP/1.0 client */
+#define T_HEAD_ONLY 0x0400  /* HEAD request */
+#define T_UP_WBLOCK 0x0800  /* an upstream write would block */
+#define T_COUNTED   0x1000  /* counted in the endpoint's active */
+#define T_UP_WDEAD  0x8000  /* the upstream stopped taking the request */
+#define T_HASH_KEY  0x10000 /* hash_key holds the request's key */
 #define T_RETAIN                                                               \
 	0x20000 /* the body stays in `in` until the answer,                    \
 		   so that a retry can send it again */
@@ -197,7 +224,6 @@ struct sl_txn {
 	0x40000		      /* body bytes went out and were dropped:         \
 				 the request cannot be sent again */
 #define T_IDEMPOTENT 0x80000  /* safe to send twice (method or key) */
-#define T_BACKOFF    0x100000 /* waiting retry_at_ms to try again */
 #define T_IN_BUDGET  0x200000 /* counted in the cluster's retrying */
 #define T_IN_CLUSTER 0x400000 /* counted in the cluster's active */
 #define T_POOL_REPLAYED                                                        \

@@ -264,7 +264,7 @@ sl_exchange_answer(struct sl_client *c, int status, const char *code, int close,
 		return;
 	if (t->request_id[0] == '\0')
 		sl_worker_request_id(c->w, t->request_id);
-	if ((t->flags & T_RESP_HEAD) && t->bytes_out > 0) {
+	if ((t->resp_ph == SL_TXN_RESP_UPSTREAM) && t->bytes_out > 0) {
 		/* part of the upstream response is out: it cannot be
 		 * replaced, only cut */
 		t->status = t->status ? t->status : status;
@@ -272,20 +272,20 @@ sl_exchange_answer(struct sl_client *c, int status, const char *code, int close,
 		sl_client_close(c, code);
 		return;
 	}
-	if (t->flags & T_RESP_HEAD) {
+	if (t->resp_ph == SL_TXN_RESP_UPSTREAM) {
 		/* a head held back for its body (sl_exchange_resp_held)
 		 * never went out: this answer replaces it */
-		t->flags &= ~T_RESP_HEAD;
+		t->resp_ph = SL_TXN_RESP_NONE;
 		t->head_out -= sl_buf_pending(&t->out);
 		t->out.off = t->out.len = 0;
 	}
 	sl_attempt_dequeue(t); /* a request answered here waits for nothing */
 	sl_rlcheck_cancel(&t->rl);
 	sl_attempt_release(c, 0);
-	t->flags |= T_LOCAL;
+	t->resp_ph = SL_TXN_RESP_LOCAL;
 	t->status = status;
 	t->error = code;
-	if (close || !(t->flags & T_REQ_READ_DONE))
+	if (close || t->req_ph != SL_TXN_REQ_DONE)
 		t->flags |= T_CLOSE;
 	if (sl_exchange_out_reserve(c, 512) == -1) {
 		sl_client_close(c, "out_of_memory");
@@ -455,7 +455,7 @@ txn_retry_setup(struct sl_client *c, const struct sl_h1_request *req)
 	     (req->body == SL_H1_BODY_LENGTH &&
 	      req->content_length <= c->lconf->limits.buffer_bytes)))
 		t->flags |= T_RETAIN;
-	if (t->flags & T_REQ_READ_DONE)
+	if (t->req_ph == SL_TXN_REQ_DONE)
 		t->deadline_ms = now_ms() + t->route->timeout_ms;
 }
 
@@ -507,7 +507,7 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 		c->in_ready = c->in.off;
 		/* a 417 without a body leaves the connection in sync */
 		if (r == -417 && req.body == SL_H1_BODY_NONE)
-			t->flags |= T_REQ_READ_DONE;
+			t->req_ph = SL_TXN_REQ_DONE;
 		sl_worker_request_id(w, t->request_id);
 		t->why = req.why;
 		SL_STAT_INC(w->stats.rejected[req.why]);
@@ -540,7 +540,7 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 	c->in.off += (uint32_t)head_len;
 	c->in_ready = c->in.off;
 	if (req.body == SL_H1_BODY_NONE)
-		t->flags |= T_REQ_READ_DONE;
+		t->req_ph = SL_TXN_REQ_DONE;
 
 	if ((rule = sl_policy_check(c->lconf->policy, &t->client_addr)) !=
 	    NULL) {
@@ -701,7 +701,7 @@ txn_mirror(struct sl_client *c, const struct sl_h1_request *req)
 		sl_mirror_set_proxy_header(t->mirror, pp,
 					   sl_attempt_pp_header(c, pp));
 	}
-	if (t->mirror != NULL && (t->flags & T_REQ_READ_DONE)) {
+	if (t->mirror != NULL && (t->req_ph == SL_TXN_REQ_DONE)) {
 		sl_mirror_send(t->mirror);
 		t->mirror = NULL;
 	}
@@ -717,24 +717,25 @@ sl_exchange_schedule(struct sl_client *c)
 	if (!(c->flags & C_F_REV) && t->body_rate.start_ms != 0)
 		/* not reading is the gateway's doing, not the client's */
 		sl_rate_excuse(&t->body_rate, now_ms());
-	if (t->flags & T_QUEUED)
+	if (t->up_ph == SL_TXN_UP_QUEUED)
 		x = SL_MIN(x, t->queue_deadline_ms);
-	if (t->flags & T_BACKOFF)
+	if (t->up_ph == SL_TXN_UP_BACKOFF)
 		x = SL_MIN(x, t->retry_at_ms);
 	/* the route's deadline holds until a response head came */
-	if (t->deadline_ms != 0 && !(t->flags & (T_LOCAL | T_RESP_HEAD)))
+	if (t->deadline_ms != 0 && t->resp_ph == SL_TXN_RESP_NONE)
 		x = SL_MIN(x, t->deadline_ms);
 	if (t->body_rate.start_ms != 0 &&
-	    !(t->flags & (T_LOCAL | T_REQ_READ_DONE)))
+	    (t->resp_ph != SL_TXN_RESP_LOCAL && t->req_ph != SL_TXN_REQ_DONE))
 		x = SL_MIN(x, t->body_rate.next_ms);
-	if (t->send_rate.start_ms != 0 && !(t->flags & T_LOCAL))
+	if (t->send_rate.start_ms != 0 && t->resp_ph != SL_TXN_RESP_LOCAL)
 		x = SL_MIN(x, t->send_rate.next_ms);
-	if (!(t->flags & (T_LOCAL | T_REQ_READ_DONE)) && (c->flags & C_F_REV))
+	if ((t->resp_ph != SL_TXN_RESP_LOCAL && t->req_ph != SL_TXN_REQ_DONE) &&
+	    (c->flags & C_F_REV))
 		x = SL_MIN(x,
 			   t->last_read_ms + c->lconf->limits.body_timeout_ms);
 	if (u != NULL && sl_upstream_connecting(u))
 		x = SL_MIN(x, t->connect_deadline_ms);
-	else if (u != NULL && !(t->flags & T_RESP_DONE)) {
+	else if (u != NULL && t->up_ph != SL_TXN_UP_DONE) {
 		/* resume reading the upstream once there is room (paced:
 		 * once the client's socket has room) */
 		if (!u->rev_on && !(t->flags & T_PACED) &&
@@ -781,25 +782,26 @@ txn_finish(struct sl_client *c)
 	if (u != NULL) {
 		const struct sl_conf_cluster *cc = t->wc->conf;
 		int reusable = (t->flags & T_REQ_SENT) &&
-			       (t->flags & T_RESP_DONE) &&
+			       (t->up_ph == SL_TXN_UP_DONE) &&
 			       !(t->flags & T_UP_BROKEN) && t->resp_keepalive &&
 			       (cc->pool_max_requests == 0 ||
 				u->nrequests < cc->pool_max_requests);
 		sl_attempt_release(c, reusable);
 	}
-	if (t->flags & T_REQ_READ_DONE) {
+	if (t->req_ph == SL_TXN_REQ_DONE) {
 		c->in.off = c->in_ready; /* body the upstream did not take */
 	} else {
 		t->flags |= T_CLOSE;
 		linger = 1;
 	}
-	if ((t->flags & T_LOCAL) && (t->flags & T_CLOSE))
+	if ((t->resp_ph == SL_TXN_RESP_LOCAL) && (t->flags & T_CLOSE))
 		linger = 1;
 	sl_exchange_log(c, t);
 	c->nrequests++;
 	flags = t->flags;
 	/* a refusal or a cut that closes, closes for its own reason */
-	why = (flags & T_CLOSE) && (flags & T_LOCAL) && t->error != NULL
+	why = (flags & T_CLOSE) && t->resp_ph == SL_TXN_RESP_LOCAL &&
+		      t->error != NULL
 		  ? t->error
 	      : (flags & T_CLOSE) ? "close"
 				  : "eof";
@@ -828,11 +830,11 @@ sl_exchange_pump(struct sl_client *c)
 		t = c->txn;
 		if (c->state != SL_CLIENT_ST_TXN || t == NULL)
 			return -1;
-		if (!(t->flags & T_LOCAL)) {
+		if (t->resp_ph != SL_TXN_RESP_LOCAL) {
 			if (sl_exchange_req_advance(c) == -1)
 				continue; /* now a local response */
 			if ((c->flags & C_F_EOF) &&
-			    !(t->flags & T_REQ_READ_DONE) &&
+			    t->req_ph != SL_TXN_REQ_DONE &&
 			    c->in_ready == c->in.len) {
 				/* half-closed before this (pipelined) body was
 				 * complete: the rest will never come */
@@ -849,11 +851,11 @@ sl_exchange_pump(struct sl_client *c)
 		t = c->txn;
 		if (sl_buf_pending(&c->txn->out) > 0 || (c->flags & C_F_WEV))
 			return 0;
-		if (t->flags & T_LOCAL) {
+		if (t->resp_ph == SL_TXN_RESP_LOCAL) {
 			txn_finish(c);
 			return -1;
 		}
-		if ((t->flags & T_RESP_DONE) &&
+		if ((t->up_ph == SL_TXN_UP_DONE) &&
 		    (t->up == NULL || t->up->ready == t->up->in.off)) {
 			txn_finish(c);
 			return -1;
@@ -910,10 +912,10 @@ txn_on_deadline(struct sl_client *c, struct sl_txn *t, uint64_t now)
 		return -1;
 	}
 	/* a held head is the upstream's delay, not the client's */
-	pending_out =
-	    !sl_exchange_resp_held(t, u) &&
-	    (sl_buf_pending(&c->txn->out) > 0 ||
-	     (u != NULL && (t->flags & T_RESP_HEAD) && u->ready > u->in.off));
+	pending_out = !sl_exchange_resp_held(t, u) &&
+		      (sl_buf_pending(&c->txn->out) > 0 ||
+		       (u != NULL && (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
+			u->ready > u->in.off));
 	if (t->send_rate.start_ms != 0 && now >= t->send_rate.next_ms) {
 		/* the client took everything there was: waiting for
 		 * the upstream is not its fault */
@@ -927,16 +929,16 @@ txn_on_deadline(struct sl_client *c, struct sl_txn *t, uint64_t now)
 			return -1;
 		}
 	}
-	if (t->deadline_ms != 0 && !(t->flags & (T_LOCAL | T_RESP_HEAD)) &&
+	if (t->deadline_ms != 0 && t->resp_ph == SL_TXN_RESP_NONE &&
 	    now >= t->deadline_ms) {
 		sl_attempt_deadline(c);
 		return 0;
 	}
-	if ((t->flags & T_BACKOFF) && now >= t->retry_at_ms) {
+	if ((t->up_ph == SL_TXN_UP_BACKOFF) && now >= t->retry_at_ms) {
 		sl_attempt_resume(c);
 		return 0;
 	}
-	if ((t->flags & T_QUEUED) && now >= t->queue_deadline_ms) {
+	if ((t->up_ph == SL_TXN_UP_QUEUED) && now >= t->queue_deadline_ms) {
 		sl_attempt_dequeue(t);
 		sl_attempt_overloaded(c);
 		return 0;
@@ -952,7 +954,7 @@ txn_on_deadline(struct sl_client *c, struct sl_txn *t, uint64_t now)
 		return 0;
 	}
 	if (u != NULL && u->state == SL_UP_ST_ACTIVE &&
-	    !(t->flags & T_RESP_DONE) &&
+	    t->up_ph != SL_TXN_UP_DONE &&
 	    (((t->flags & T_REQ_SENT) && u->rev_on) ||
 	     (t->flags & T_UP_WBLOCK)) &&
 	    now >= t->up_progress_ms + t->try_timeout_ms) {
@@ -962,7 +964,7 @@ txn_on_deadline(struct sl_client *c, struct sl_txn *t, uint64_t now)
 		sl_attempt_failed(c, FAIL_TIMEOUT, "upstream_timeout", d);
 		return 0;
 	}
-	if (t->flags & (T_LOCAL | T_REQ_READ_DONE))
+	if (t->resp_ph == SL_TXN_RESP_LOCAL || t->req_ph == SL_TXN_REQ_DONE)
 		return 0;
 	if ((c->flags & C_F_REV) &&
 	    now >= c->txn->last_read_ms + c->lconf->limits.body_timeout_ms) {

@@ -20,6 +20,12 @@ struct sl_txn;
  * every exchange, finished or cut. */
 void sl_exchange_log(struct sl_client *c, struct sl_txn *t);
 
+/* The exchange's phases and flags in words, for debug logs ("req=done
+ * up=none resp=upstream flags=req_sent,idempotent"), into buf (size bytes,
+ * cut when too small). Returns buf. */
+const char *sl_exchange_state_str(const struct sl_txn *t, char *buf,
+				  size_t size);
+
 /* Frees c's exchange, if any: its events, buffers, queue place and
  * upstream connection (not reused). */
 void sl_exchange_free(struct sl_client *c);

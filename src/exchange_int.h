@@ -123,7 +123,7 @@ sl_exchange_rules(struct sl_client *c, int request, struct sl_hdr_vars *vars,
 static inline void
 sl_exchange_req_complete(struct sl_txn *t)
 {
-	t->flags |= T_REQ_READ_DONE;
+	t->req_ph = SL_TXN_REQ_DONE;
 	if (t->route != NULL)
 		t->deadline_ms = now_ms() + t->route->timeout_ms;
 }
@@ -145,7 +145,7 @@ sl_exchange_req_unretain(struct sl_client *c)
 static inline int
 sl_exchange_req_advance(struct sl_client *c)
 {
-	if ((c->txn->flags & T_REQ_READ_DONE) || c->in.len == c->in_ready)
+	if ((c->txn->req_ph == SL_TXN_REQ_DONE) || c->in.len == c->in_ready)
 		return 0;
 	return sl_exchange_req_read(c);
 }
@@ -163,9 +163,8 @@ sl_exchange_req_advance(struct sl_client *c)
 static inline int
 sl_exchange_resp_held(const struct sl_txn *t, const struct sl_upconn *u)
 {
-	return u != NULL &&
-	       (t->flags & (T_LOCAL | T_RESP_HEAD | T_RESP_DONE)) ==
-		   T_RESP_HEAD &&
+	return u != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM &&
+	       t->up_ph != SL_TXN_UP_DONE &&
 	       t->resp_body == SL_H1_BODY_LENGTH && t->bytes_out == 0 &&
 	       u->ready == u->in.off && u->rev_on;
 }

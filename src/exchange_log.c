@@ -223,9 +223,10 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		close_why = c->close_reason;
 	else if (t->flags & T_CLOSE)
 		/* a refusal or a cut closes for its own reason */
-		close_why = (t->flags & T_LOCAL) && txn_error(t)[0] != '\0'
-				? txn_error(t)
-				: "connection_close";
+		close_why =
+		    (t->resp_ph == SL_TXN_RESP_LOCAL) && txn_error(t)[0] != '\0'
+			? txn_error(t)
+			: "connection_close";
 	clock_gettime(CLOCK_REALTIME, &now);
 	sl_ip_str(&t->client_addr, peer, sizeof(peer));
 	/* identity: who connected, when not the client (edge.md) */
@@ -351,4 +352,60 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		line[n - 1] = '\n';
 	}
 	sl_access_append(c->w->alog, line, n);
+}
+
+/* ---- the exchange's state, for debug logs ------------------------------- */
+
+static const char *const req_phases[] = {"body", "done"};
+static const char *const up_phases[] = {"none", "queued", "unqueuing",
+					"backoff", "done"};
+static const char *const resp_phases[] = {"none", "upstream", "local"};
+
+static const struct {
+	unsigned bit;
+	const char *name;
+} txn_flags[] = {
+    {T_CLOSE, "close"},
+    {T_REQ_SENT, "req_sent"},
+    {T_UP_BROKEN, "up_broken"},
+    {T_UP_REUSED, "up_reused"},
+    {T_RETRIED, "retried"},
+    {T_DECHUNK, "dechunk"},
+    {T_HEAD_ONLY, "head_only"},
+    {T_UP_WBLOCK, "up_wblock"},
+    {T_COUNTED, "counted"},
+    {T_UP_WDEAD, "up_wdead"},
+    {T_HASH_KEY, "hash_key"},
+    {T_RETAIN, "retain"},
+    {T_BODY_GONE, "body_gone"},
+    {T_IDEMPOTENT, "idempotent"},
+    {T_IN_BUDGET, "in_budget"},
+    {T_IN_CLUSTER, "in_cluster"},
+    {T_POOL_REPLAYED, "pool_replayed"},
+    {T_FRESH, "fresh"},
+    {T_PACED, "paced"},
+    {T_PACE_WOKE, "pace_woke"},
+    {T_STICKY_KEY, "sticky_key"},
+    {T_FWD_CLIENT, "fwd_client"},
+};
+
+const char *
+sl_exchange_state_str(const struct sl_txn *t, char *buf, size_t size)
+{
+	int n = snprintf(buf, size,
+			 "req=%s up=%s resp=%s flags=", req_phases[t->req_ph],
+			 up_phases[t->up_ph], resp_phases[t->resp_ph]);
+	const char *sep = "";
+
+	for (size_t i = 0;
+	     i < SL_NELEM(txn_flags) && n >= 0 && (size_t)n < size; i++) {
+		if (!(t->flags & txn_flags[i].bit))
+			continue;
+		n += snprintf(buf + n, size - (size_t)n, "%s%s", sep,
+			      txn_flags[i].name);
+		sep = ",";
+	}
+	if (*sep == '\0' && n >= 0 && (size_t)n < size)
+		snprintf(buf + n, size - (size_t)n, "-");
+	return buf;
 }

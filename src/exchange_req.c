@@ -93,7 +93,8 @@ txn_rl_woken(struct sl_rl_wait *wt, int verdict, uint64_t wait_us)
 	int r;
 
 	sl_now_refresh();
-	if (c->state != SL_CLIENT_ST_TXN || c->txn != t || (t->flags & T_LOCAL))
+	if (c->state != SL_CLIENT_ST_TXN || c->txn != t ||
+	    (t->resp_ph == SL_TXN_RESP_LOCAL))
 		return;
 	/* the head as it was parsed before the wait */
 	memset(&req, 0, sizeof(req));
@@ -136,7 +137,7 @@ txn_mirror_body(struct sl_txn *t, const char *p, size_t n)
 		t->mirror = NULL; /* too large: dropped and counted */
 		return;
 	}
-	if (t->flags & T_REQ_READ_DONE) {
+	if (t->req_ph == SL_TXN_REQ_DONE) {
 		sl_mirror_send(t->mirror);
 		t->mirror = NULL;
 	}
@@ -231,11 +232,11 @@ sl_exchange_up_write(struct sl_client *c)
 			werr = errno;
 			t->flags |= T_UP_WDEAD | T_UP_BROKEN;
 			sl_upstream_want_write(u, 0);
-			if (t->flags & T_RESP_HEAD)
+			if (t->resp_ph == SL_TXN_RESP_UPSTREAM)
 				return 0;
 			if (sl_exchange_up_read(c) == -1)
 				return -1;
-			if (t->flags & T_RESP_HEAD)
+			if (t->resp_ph == SL_TXN_RESP_UPSTREAM)
 				return 0;
 			sl_attempt_failed(c, FAIL_RESET, "upstream_write",
 					  strerror(werr));
@@ -256,7 +257,7 @@ sl_exchange_up_write(struct sl_client *c)
 			t->uphead.off += (uint32_t)n;
 		/* a chunked body that outgrew the buffer: what went out is
 		 * dropped, so that the rest can be read */
-		if ((t->flags & (T_RETAIN | T_REQ_READ_DONE)) == T_RETAIN &&
+		if ((t->flags & T_RETAIN) && t->req_ph != SL_TXN_REQ_DONE &&
 		    c->in_ready - c->in.off >= c->lconf->limits.buffer_bytes) {
 			sl_exchange_req_unretain(c);
 			t->flags |= T_BODY_GONE;
@@ -269,7 +270,7 @@ sl_exchange_up_write(struct sl_client *c)
 		}
 	}
 	sl_upstream_want_write(u, 0);
-	if (t->flags & T_REQ_READ_DONE) {
+	if (t->req_ph == SL_TXN_REQ_DONE) {
 		t->flags |= T_REQ_SENT;
 		t->up_progress_ms = now_ms();
 	}

@@ -87,7 +87,7 @@ resp_interim(struct sl_client *c, const struct sl_h1_response *resp,
 static int
 head_fills_buffer(const struct sl_txn *t, const struct sl_upconn *u)
 {
-	return !(t->flags & T_RESP_HEAD) && u->in.data != NULL &&
+	return t->resp_ph != SL_TXN_RESP_UPSTREAM && u->in.data != NULL &&
 	       sl_buf_pending(&u->in) >= u->in.cap;
 }
 
@@ -98,7 +98,7 @@ resp_advance(struct sl_client *c)
 	struct sl_upconn *u = t->up;
 	struct sl_worker *w = c->w;
 
-	while (!(t->flags & T_RESP_HEAD)) {
+	while (t->resp_ph != SL_TXN_RESP_UPSTREAM) {
 		struct sl_h1_limits hl = {c->lconf->limits.max_header_bytes,
 					  c->lconf->limits.max_header_bytes,
 					  w->max_hdrs};
@@ -180,7 +180,7 @@ resp_advance(struct sl_client *c)
 		if (resp.body == SL_H1_BODY_CLOSE || (t->flags & T_DECHUNK))
 			t->flags |= T_CLOSE;
 		close =
-		    (t->flags & T_CLOSE) != 0 || !(t->flags & T_REQ_READ_DONE);
+		    (t->flags & T_CLOSE) != 0 || t->req_ph != SL_TXN_REQ_DONE;
 		if (close)
 			t->flags |= T_CLOSE;
 		if (sl_exchange_out_reserve(c, (size_t)hlen + 512) == -1) {
@@ -213,7 +213,7 @@ resp_advance(struct sl_client *c)
 		t->head_out += (uint32_t)n;
 		u->in.off += (uint32_t)hlen;
 		u->ready = u->in.off;
-		t->flags |= T_RESP_HEAD;
+		t->resp_ph = SL_TXN_RESP_UPSTREAM;
 		if (c->lconf->limits.min_send_rate_bps > 0)
 			sl_rate_start(&t->send_rate, now_ms());
 		/* an answer before the whole request went out: the upstream
@@ -225,9 +225,9 @@ resp_advance(struct sl_client *c)
 		if (sl_buf_pending(&t->uphead) == 0)
 			sl_buf_release(&w->bufs, &t->uphead);
 		if (resp.body == SL_H1_BODY_NONE)
-			t->flags |= T_RESP_DONE;
+			t->up_ph = SL_TXN_UP_DONE;
 	}
-	if (!(t->flags & T_RESP_DONE) && u->in.len > u->ready) {
+	if (t->up_ph != SL_TXN_UP_DONE && u->in.len > u->ready) {
 		uint32_t avail = u->in.len - u->ready;
 		size_t consumed, data;
 		int r;
@@ -238,7 +238,7 @@ resp_advance(struct sl_client *c)
 			u->ready += (uint32_t)k;
 			t->resp_remaining -= k;
 			if (t->resp_remaining == 0)
-				t->flags |= T_RESP_DONE;
+				t->up_ph = SL_TXN_UP_DONE;
 			break;
 		}
 		case SL_H1_BODY_CHUNKED:
@@ -284,7 +284,7 @@ resp_advance(struct sl_client *c)
 				return -1;
 			}
 			if (r == 1)
-				t->flags |= T_RESP_DONE;
+				t->up_ph = SL_TXN_UP_DONE;
 			break;
 		case SL_H1_BODY_CLOSE:
 			u->ready = u->in.len;
@@ -293,7 +293,7 @@ resp_advance(struct sl_client *c)
 			break;
 		}
 	}
-	if ((t->flags & T_RESP_DONE) && u->in.len > u->ready)
+	if ((t->up_ph == SL_TXN_UP_DONE) && u->in.len > u->ready)
 		t->flags |= T_UP_BROKEN; /* bytes after the response */
 	return 0;
 }
@@ -311,7 +311,7 @@ resp_advance(struct sl_client *c)
 static int
 resp_paced(const struct sl_client *c, const struct sl_txn *t)
 {
-	return (t->flags & T_RESP_HEAD) &&
+	return (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
 	       !(c->flags & (C_F_RBUF_PROVEN | C_F_RBUF_MASK)) &&
 	       t->send_written >= c->lconf->limits.buffer_bytes;
 }
@@ -385,17 +385,18 @@ again:
 	sl_upstream_want_read(u, 0);
 	if (resp_advance(c) == -1)
 		return -1;
-	if (!(t->flags & T_RESP_HEAD)) {
+	if (t->resp_ph != SL_TXN_RESP_UPSTREAM) {
 		sl_attempt_failed(c, FAIL_RESET,
 				  n == 0 ? "upstream_closed" : "upstream_reset",
 				  n == 0 ? NULL : strerror(rerr));
 		return -1;
 	}
 	if (t->resp_body == SL_H1_BODY_CLOSE && n == 0) {
-		t->flags |= T_RESP_DONE | T_UP_BROKEN;
+		t->up_ph = SL_TXN_UP_DONE;
+		t->flags |= T_UP_BROKEN;
 		return 0;
 	}
-	if (!(t->flags & T_RESP_DONE)) {
+	if (t->up_ph != SL_TXN_UP_DONE) {
 		sl_attempt_failed(c, FAIL_RESET, "upstream_truncated",
 				  n == 0 ? "closed" : strerror(rerr));
 		return -1;
@@ -418,7 +419,7 @@ again:
 static int
 body_more_ready(const struct sl_txn *t, const struct sl_upconn *u)
 {
-	if (t->resp_body != SL_H1_BODY_LENGTH || (t->flags & T_RESP_DONE) ||
+	if (t->resp_body != SL_H1_BODY_LENGTH || (t->up_ph == SL_TXN_UP_DONE) ||
 	    u->ready - u->in.off < SEND_MORE_MIN)
 		return 0;
 	return sl_upstream_more_waiting(u);
@@ -437,7 +438,8 @@ sl_exchange_output(struct sl_client *c, struct iovec *iov, int *more)
 		return 0; /* wait for the body's first bytes */
 	if ((op = sl_buf_pending(&t->out)) > 0)
 		iov[niov++] = (struct iovec){t->out.data + t->out.off, op};
-	if (u != NULL && (t->flags & T_RESP_HEAD) && u->ready > u->in.off) {
+	if (u != NULL && (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
+	    u->ready > u->in.off) {
 		iov[niov++] = (struct iovec){u->in.data + u->in.off,
 					     u->ready - u->in.off};
 		*more = body_more_ready(t, u);
@@ -469,5 +471,6 @@ sl_exchange_sent(struct sl_client *c, size_t n)
 	    resp_paced(c, t))
 		sl_buf_release(&c->w->bufs, &u->in);
 	return sl_buf_pending(&t->out) > 0 ||
-	       (u != NULL && (t->flags & T_RESP_HEAD) && u->ready > u->in.off);
+	       (u != NULL && (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
+		u->ready > u->in.off);
 }
