@@ -23,6 +23,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sltest  # noqa: E402
 from sltest import (TOP_SRCDIR, Client, Reply, Upstream, check,  # noqa: E402
                     eq, free_port, get, main, make_config, metrics,
                     sluice_path, test, tmpdir, to_yaml, wait_until)
@@ -522,11 +523,14 @@ def socket_activation_and_a_restart_without_refused_connects():
             os.environ["LISTEN_FDS"] = "1"
             os.environ["LISTEN_FDNAMES"] = "main"
             os.environ["LISTEN_PID"] = str(os.getpid())
-        return subprocess.Popen(
+        p = subprocess.Popen(
             ["/usr/bin/systemd-socket-activate", "--fdname=main",
              sluice_path(), "-c", conf],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=err, preexec_fn=child, pass_fds=(fd, 3))
+        # killed at exit if a failed check leaves it running
+        sltest._all_procs.append(p)
+        return p
     p = start()
     # systemd-socket-activate starts the service at the first connection
     try:
