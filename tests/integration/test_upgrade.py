@@ -494,8 +494,11 @@ def socket_refused(port):
         return True
 
 
-@test
-def socket_activation_and_a_restart_without_refused_connects():
+def activation_setup():
+    """What the socket-activation tests share: systemd-socket-activate
+    (Debian's systemd package), an upstream, two ports and a file in a
+    scratch directory. Returns (upstream, port, admin port, directory,
+    file)."""
     if not os.access("/usr/bin/systemd-socket-activate", os.X_OK):
         raise AssertionError("systemd-socket-activate is missing (Debian's "
                              "systemd package)")
@@ -505,6 +508,22 @@ def socket_activation_and_a_restart_without_refused_connects():
     conf = os.path.join(d, "sluice.yaml")
     with open(conf, "w") as f:
         f.write(to_yaml(config(up, port, aport)) + "\n")
+    return up, port, aport, d, conf
+
+
+def stop_manager(mgr):
+    """Stops a systemd-socket-activate (and the sluice it became)."""
+    mgr.send_signal(signal.SIGTERM)
+    try:
+        mgr.wait(30)
+    except subprocess.TimeoutExpired:
+        mgr.kill()
+        mgr.wait()
+
+
+@test
+def socket_activation_and_a_restart_without_refused_connects():
+    up, port, aport, d, conf = activation_setup()
     err = open(os.path.join(d, "stderr.log"), "ab")
     # the socket's owner, as systemd is: it keeps the socket across
     # restarts of the service; each start goes through the real
@@ -572,15 +591,7 @@ def check_under_socket_activation_accepts_the_managers_socket():
     """ExecStartPre's "sluice -t" gets no LISTEN_FDS: the address is held
     by the service manager then, which SLUICE_SOCKET_ACTIVATION=1 (the
     drop-in sets it) tells -t to accept; another holder stays an error."""
-    if not os.access("/usr/bin/systemd-socket-activate", os.X_OK):
-        raise AssertionError("systemd-socket-activate is missing (Debian's "
-                             "systemd package)")
-    up = Upstream("a")
-    port, aport = free_port(), free_port()
-    d = tmpdir()
-    conf = os.path.join(d, "sluice.yaml")
-    with open(conf, "w") as f:
-        f.write(to_yaml(config(up, port, aport)) + "\n")
+    up, port, aport, d, conf = activation_setup()
     # the manager binds and listens, and starts sluice only at the first
     # connection: until then it alone holds the address
     mgr = subprocess.Popen(
@@ -617,12 +628,7 @@ def check_under_socket_activation_accepts_the_managers_socket():
         # on the manager's socket
         eq(get(port, "/", timeout=20).status, 200, "through the socket")
     finally:
-        mgr.send_signal(signal.SIGTERM)
-        try:
-            mgr.wait(30)
-        except subprocess.TimeoutExpired:
-            mgr.kill()
-            mgr.wait()
+        stop_manager(mgr)
 
 
 @test
@@ -659,12 +665,7 @@ def a_socket_named_for_a_listener_on_another_address_stops_the_start():
               "no refusal logged:\n%s" % open(errpath).read())
         check(not listening(port), "sluice listens on the file's address")
     finally:
-        mgr.send_signal(signal.SIGTERM)
-        try:
-            mgr.wait(30)
-        except subprocess.TimeoutExpired:
-            mgr.kill()
-            mgr.wait()
+        stop_manager(mgr)
 
 
 class Notify:
