@@ -253,11 +253,16 @@ def _ephemeral_range():
         return 32768, 60999
 
 
+_ports_given = set()
+
+
 def free_port():
     """A free port for a sluice listener, chosen outside the ephemeral
     range so that the kernel does not hand it out to another socket (an
     upstream, an outgoing connection, a parallel test) before sluice binds
-    it."""
+    it. Never the same port twice in one process: two random picks for one
+    configuration (a listener and the admin) were once the same port, and
+    sluice refused the file."""
     import random
     lo, hi = _ephemeral_range()
     cands = [(1025, lo - 1), (hi + 1, 65535)]
@@ -276,7 +281,8 @@ def free_port():
             continue
         finally:
             s.close()
-        if connect_refused(port, 0.2):
+        if port not in _ports_given and connect_refused(port, 0.2):
+            _ports_given.add(port)
             return port
     raise AssertionError("no free port found")
 
