@@ -125,7 +125,7 @@ static const struct sl_yaml_node *
 parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	       size_t idx, struct sl_conf_listener *l, struct sl_conf *conf)
 {
-	const struct sl_yaml_node *v, *namen, *addr = NULL;
+	const struct sl_yaml_node *v, *addr = NULL;
 	char lbl[SL_YAML_LABEL_MAX];
 	size_t i;
 
@@ -138,12 +138,7 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		return NULL;
 	}
 	sl_conf_check_keys(ld, map, SL_CONF_SEC_LISTENER);
-	namen = sl_yaml_map_get(map, "name", NULL);
-	sl_yaml_label(ld, lbl, sizeof(lbl), "listener", namen, idx);
-	if (namen == NULL)
-		sl_yaml_err_lacks(ld, map, "%s: missing key \"name\"", lbl);
-	else
-		sl_yaml_get_name(ld, namen, &l->name);
+	sl_conf_item_name(ld, map, "listener", idx, lbl, &l->name);
 
 	if ((v = sl_yaml_map_get(map, "address", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, map, "%s: missing key \"address\"", lbl);

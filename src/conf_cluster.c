@@ -248,7 +248,7 @@ static void
 parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	      size_t idx, struct sl_conf_cluster *cl)
 {
-	const struct sl_yaml_node *v, *namen, *k;
+	const struct sl_yaml_node *v, *k;
 	char lbl[SL_YAML_LABEL_MAX];
 	int e;
 
@@ -279,12 +279,7 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		return;
 	}
 	sl_conf_check_keys(ld, map, SL_CONF_SEC_CLUSTER);
-	namen = sl_yaml_map_get(map, "name", NULL);
-	sl_yaml_label(ld, lbl, sizeof(lbl), "cluster", namen, idx);
-	if (namen == NULL)
-		sl_yaml_err_lacks(ld, map, "%s: missing key \"name\"", lbl);
-	else
-		sl_yaml_get_name(ld, namen, &cl->name);
+	sl_conf_item_name(ld, map, "cluster", idx, lbl, &cl->name);
 
 	if ((v = sl_yaml_map_get(map, "endpoints", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, map, "%s: missing key \"endpoints\"",

@@ -127,6 +127,16 @@ int sl_conf_get_bool(struct sl_yaml_loader *ld, const char *key,
 int sl_conf_parse_key(struct sl_yaml_loader *ld, const char *key,
 		      const struct sl_yaml_node *n, struct sl_conf_key *k);
 
+/*
+ * The required "name" of a listener's or a cluster's mapping (what: its
+ * kind) into *name, and the label its messages start with into lbl
+ * (SL_YAML_LABEL_MAX bytes): "listener \"api\"", or "listener #2" when the
+ * name is missing (reported) or unusable.
+ */
+void sl_conf_item_name(struct sl_yaml_loader *ld,
+		       const struct sl_yaml_node *map, const char *what,
+		       size_t idx, char *lbl, char **name);
+
 /* The same address and port: 1 or 0. */
 int sl_conf_sockaddr_same(const struct sockaddr_storage *a,
 			  const struct sockaddr_storage *b);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The small readers the schema files share (conf_int.h): HTTP tokens,
- * true/false, a request key (header:, cookie:, client_ip), and how two
- * socket addresses compare. The floor of the schema: it calls only the
- * YAML layer (conf_yaml.h) and never a section's file.
+ * true/false, a request key (header:, cookie:, client_ip), an item's name
+ * and label, and how two socket addresses compare. The floor of the
+ * schema: it calls only the YAML layer (conf_yaml.h) and never a
+ * section's file.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -140,4 +141,17 @@ sl_conf_get_bool(struct sl_yaml_loader *ld, const char *key,
 	}
 	sl_yaml_err_node(ld, n, "\"%s\": expected true or false", key);
 	return -1;
+}
+
+void
+sl_conf_item_name(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+		  const char *what, size_t idx, char *lbl, char **name)
+{
+	const struct sl_yaml_node *n = sl_yaml_map_get(map, "name", NULL);
+
+	sl_yaml_label(ld, lbl, SL_YAML_LABEL_MAX, what, n, idx);
+	if (n == NULL)
+		sl_yaml_err_lacks(ld, map, "%s: missing key \"name\"", lbl);
+	else
+		sl_yaml_get_name(ld, n, name);
 }
