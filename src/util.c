@@ -197,6 +197,26 @@ sl_rand_seed(struct sl_rand *r)
 		r->s[0] = 1;
 }
 
+void
+sl_request_id_format(uint64_t a, uint64_t b, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	int run = 0; /* decimal digits just before out[i] */
+
+	for (int i = 0; i < 32; i++) {
+		unsigned v = (unsigned)((i < 16 ? a >> (i * 4)
+						 : b >> ((i - 16) * 4)) &
+					15);
+		/* a 13th digit in a row becomes a letter (rare: a small
+		 * fraction of one bit of the 128 is lost on average) */
+		if (v < 10 && run == 12)
+			v = 10 + v % 6;
+		run = v < 10 ? run + 1 : 0;
+		out[i] = hex[v];
+	}
+	out[32] = '\0';
+}
+
 uint64_t
 sl_rand_next(struct sl_rand *r)
 {

@@ -131,4 +131,11 @@ struct sl_rand {
 void sl_rand_seed(struct sl_rand *r);
 uint64_t sl_rand_next(struct sl_rand *r);
 
+/* A generated request id: the 128 bits of a and b as 32 lower-case hex
+ * characters and a NUL into out (>= 33 bytes). No run of the id is more
+ * than 12 decimal digits long, so that the error log's card number masker
+ * (pan.h, 13 digits and up) never rewrites it: the id an operator reads in
+ * the error log is the one in X-Request-Id and the access log. */
+void sl_request_id_format(uint64_t a, uint64_t b, char *out);
+
 #endif

@@ -209,12 +209,7 @@ sl_conn_id(void)
 void
 sl_worker_request_id(struct sl_worker *w, char *out)
 {
-	static const char hex[] = "0123456789abcdef";
 	uint64_t a = sl_rand_next(&w->rand), b = sl_rand_next(&w->rand);
 
-	for (int i = 0; i < 16; i++) {
-		out[i] = hex[(a >> (i * 4)) & 15];
-		out[16 + i] = hex[(b >> (i * 4)) & 15];
-	}
-	out[32] = '\0';
+	sl_request_id_format(a, b, out);
 }
