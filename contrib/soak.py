@@ -32,6 +32,7 @@ report; 1 otherwise.
 """
 
 import argparse
+import atexit
 import os
 import random
 import re
@@ -51,12 +52,37 @@ TCP_STATES = {"01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV",
 BLOB = os.urandom(1 * MiB)
 
 
+_given = set()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A free port outside the kernel's ephemeral range: an upstream is
+    stopped and started again on its port, and in between an outgoing
+    connection (sluice's own, to that very port: a self-connect) could be
+    given it as its local port, and the restart's bind would fail."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        lo, hi = 32768, 60999
+    ranges = [(a, b) for a, b in ((10000, lo - 1), (hi + 1, 65535))
+              if b - a > 1000]
+    for _ in range(500):
+        a, b = random.choice(ranges) if ranges else (0, 0)
+        p = random.randint(a, b) if ranges else 0
+        if p in _given:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+            p = s.getsockname()[1]
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _given.add(p)
+        return p
+    raise RuntimeError("no free port outside the ephemeral range")
 
 
 # ---- upstreams -------------------------------------------------------------
@@ -477,6 +503,8 @@ def main():
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
     sl = subprocess.Popen([a.sluice, "-c", cfg], stdin=subprocess.DEVNULL,
                           stdout=err, stderr=err, env=env)
+    # a failure of the harness itself must not leave sluice running
+    atexit.register(lambda: sl.poll() is None and sl.kill())
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()

@@ -174,7 +174,16 @@ def setup(opts=None, limits=None, clusters=None, routes=None,
                             extra={"admin": {"address": "127.0.0.1:%d"
                                              % aport}})
     sl = start_sluice(cfg, wait_ports=[aport])
+    listening(sl)
     return ups, sl, port, aport, log
+
+
+def listening(sl):
+    """Waits for sluice's listener: start_sluice waited for the admin
+    port only (a probe on a proxy_protocol listener would count), and the
+    admin listener opens before the others."""
+    check(wait_until(lambda: 'listener "main" on' in sl.stderr(), 10.0),
+          "listener up:\n%s" % sl.stderr())
 
 
 def pp_errors(aport, reason):
@@ -664,7 +673,7 @@ def haproxy_in_front_sends_v2():
                                             "versions": [2]}},
                             extra={"admin": {"address": "127.0.0.1:%d"
                                              % aport}})
-    start_sluice(cfg, wait_ports=[aport])
+    listening(start_sluice(cfg, wait_ports=[aport]))
     hport = free_port()
     HAProxy("""
 global
