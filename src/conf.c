@@ -32,9 +32,6 @@
 #define CONF_MAX_HEADERS 10000
 #define CONF_MAX_RATE	 (1ULL << 30) /* 1GiB: min_*_rate, bytes/s */
 
-/* Defaults, doc/contracts.md section 1.3 (limits: in their table). */
-#define DEF_DRAIN_TIMEOUT_MS 30000
-
 /* ---- HTTP tokens and socket addresses ---------------------------------- */
 
 /* ---- listeners and their limits ---------------------------------------- */
@@ -42,10 +39,9 @@
 /*
  * The keys of limits: (doc/contracts.md section 1.3), each declared once:
  * how it is read, its range, its default and where it is kept. Read in
- * this order. The model for the other sections (doc/design-notes.md,
- * "The configuration as tables").
+ * this order.
  */
-#define LIM(f) offsetof(struct sl_conf_limits, f)
+#define LIM(f) SL_CONF_FIELD(struct sl_conf_limits, f)
 const struct sl_conf_keydef sl_conf_limits_table[] = {
     {"header_timeout", SL_CONF_DURATION, 1, CONF_DAY_MS, 10000,
      LIM(header_timeout_ms)},
@@ -74,7 +70,7 @@ const struct sl_conf_keydef sl_conf_limits_table[] = {
      LIM(max_connections)},
     {"max_connections_per_ip", SL_CONF_UINT, 0, CONF_MAX_CONNS, 0,
      LIM(max_connections_per_ip)},
-    {NULL, SL_CONF_UINT, 0, 0, 0, 0},
+    {.name = NULL},
 };
 #undef LIM
 
@@ -89,7 +85,7 @@ parse_limits(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	int whole;
 
 	sl_conf_check_keys(ld, map, SL_CONF_SEC_LIMITS);
-	sl_conf_table_read(ld, map, t, lim, got);
+	sl_conf_table_read(ld, NULL, map, t, lim, got);
 	/* the values read: a wrong one keeps the default and skips the
 	 * cross checks */
 	hdr = sl_conf_table_got(t, got, "max_header_bytes");
@@ -323,45 +319,78 @@ parse_workers(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
 	conf->workers = (unsigned)v;
 }
 
-static void
-parse_log(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
-	  struct sl_conf *conf)
+/* log.access: off, stdout, stderr or a file path, with where it is
+ * written (for sl_preflight). */
+static int
+read_access_log(struct sl_yaml_loader *ld, const char *lbl,
+		const struct sl_yaml_node *v, void *base)
 {
-	const struct sl_yaml_node *v;
+	struct sl_conf *conf = base;
 	const char *s;
 	char *d;
-	int e;
 
-	sl_conf_check_keys(ld, map, SL_CONF_SEC_LOG);
-	if ((v = sl_yaml_map_get(map, "level", NULL)) != NULL &&
-	    (e = sl_yaml_get_enum(ld, "level", v, level_names,
-				  "error, warn, info or debug")) >= 0)
-		conf->log_level = (enum sl_log_level)e;
-	if ((v = sl_yaml_map_get(map, "access", NULL)) != NULL &&
-	    sl_yaml_get_str(ld, "access", v, &s) == 0) {
-		if (s[0] == '\0')
-			sl_yaml_err_node(ld, v,
-					 "\"access\": expected off, "
-					 "stdout, stderr or "
-					 "a file path");
-		else if ((d = sl_yaml_strdup(ld, s)) != NULL) {
-			free(conf->access_log);
-			conf->access_log = d;
-			conf->access_log_pos.line = v->line;
-			conf->access_log_pos.col = v->col;
-		}
+	(void)lbl;
+	if (sl_yaml_get_str(ld, "access", v, &s) == -1)
+		return -1;
+	if (s[0] == '\0') {
+		sl_yaml_err_node(ld, v,
+				 "\"access\": expected off, stdout, stderr or "
+				 "a file path");
+		return -1;
 	}
-	if ((v = sl_yaml_map_get(map, "access_format", NULL)) != NULL &&
-	    (e = sl_yaml_get_enum(ld, "access_format", v, format_names,
-				  "json or combined")) >= 0)
-		conf->access_format = (enum sl_access_format)e;
-	if ((v = sl_yaml_map_get(map, "query", NULL)) != NULL &&
-	    (e = sl_yaml_get_enum(ld, "query", v, query_names,
-				  "names, full or off")) >= 0)
-		conf->log_query = (enum sl_log_query)e;
-	if ((v = sl_yaml_map_get(map, "mask_card_numbers", NULL)) != NULL)
-		sl_conf_get_bool(ld, "mask_card_numbers", v, &conf->log_cards);
+	if ((d = sl_yaml_strdup(ld, s)) == NULL)
+		return -1;
+	free(conf->access_log);
+	conf->access_log = d;
+	conf->access_log_pos.line = v->line;
+	conf->access_log_pos.col = v->col;
+	return 0;
 }
+
+#define TOP(f) SL_CONF_FIELD(struct sl_conf, f)
+
+/* The keys of log: (doc/sluice.yaml.5), read in this order. access
+ * defaults to "stdout", set by sl_conf_load_buffer. */
+const struct sl_conf_keydef sl_conf_log_table[] = {
+    {"level", SL_CONF_ENUM, .def = SL_LOG_INFO, TOP(log_level),
+     .names = level_names, .expected = "error, warn, info or debug"},
+    {"access", SL_CONF_SET, .set = read_access_log},
+    {"access_format", SL_CONF_ENUM, .def = SL_ACCESS_JSON, TOP(access_format),
+     .names = format_names, .expected = "json or combined"},
+    {"query", SL_CONF_ENUM, .def = SL_LOG_QUERY_NAMES, TOP(log_query),
+     .names = query_names, .expected = "names, full or off"},
+    {"mask_card_numbers", SL_CONF_BOOL, .def = 1, TOP(log_cards)},
+    {.name = NULL},
+};
+
+static int
+read_log(struct sl_yaml_loader *ld, const char *lbl,
+	 const struct sl_yaml_node *map, void *conf)
+{
+	if (sl_yaml_get_map(ld, "log", map) == -1)
+		return -1;
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_LOG);
+	sl_conf_table_read(ld, lbl, map, sl_conf_log_table, conf, NULL);
+	return 0;
+}
+
+/*
+ * The keys of the top level (doc/sluice.yaml.5). parse_root() reads
+ * workers and admin before the table, clusters, rate_limit_store and
+ * listeners after it.
+ */
+const struct sl_conf_keydef sl_conf_top_table[] = {
+    {"workers", .type = SL_CONF_CODE},
+    {"admin", .type = SL_CONF_CODE},
+    {"log", SL_CONF_SET, .set = read_log},
+    {"drain_timeout", SL_CONF_DURATION, 0, CONF_DAY_MS, 30000,
+     TOP(drain_timeout_ms)},
+    {"listeners", .type = SL_CONF_CODE},
+    {"clusters", .type = SL_CONF_CODE},
+    {"rate_limit_store", .type = SL_CONF_CODE},
+    {.name = NULL},
+};
+#undef TOP
 
 static void
 parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
@@ -402,12 +431,7 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 		} else
 			admin = NULL;
 	}
-	if ((v = sl_yaml_map_get(root, "log", NULL)) != NULL &&
-	    sl_yaml_get_map(ld, "log", v) == 0)
-		parse_log(ld, v, conf);
-	if ((v = sl_yaml_map_get(root, "drain_timeout", NULL)) != NULL)
-		sl_yaml_get_duration(ld, "drain_timeout", v, 0, CONF_DAY_MS,
-				     &conf->drain_timeout_ms);
+	sl_conf_table_read(ld, NULL, root, sl_conf_top_table, conf, NULL);
 	/* Clusters first: routes refer to them wherever they are
 	 * written. */
 	if ((v = sl_yaml_map_get(root, "clusters", NULL)) != NULL)
@@ -488,10 +512,8 @@ sl_conf_load_buffer(const char *name, const char *text, size_t len,
 		ld.oom = 1;
 	if (conf != NULL) {
 		atomic_init(&conf->refcnt, 1);
-		conf->log_level = SL_LOG_INFO;
-		conf->access_format = SL_ACCESS_JSON;
-		conf->log_cards = 1;
-		conf->drain_timeout_ms = DEF_DRAIN_TIMEOUT_MS;
+		sl_conf_table_defaults(sl_conf_top_table, conf);
+		sl_conf_table_defaults(sl_conf_log_table, conf);
 		conf->path = sl_yaml_strdup(&ld, ld.name);
 		conf->access_log = sl_yaml_strdup(&ld, "stdout");
 		conf->rl_store.prefix = sl_yaml_strdup(&ld, "sluice:");

@@ -21,14 +21,6 @@
 #define CONF_MAX_POOL_IDLE 100000
 #define CONF_MAX_PENDING   1000000 /* max_pending */
 
-/* Defaults, doc/contracts.md section 1.3. */
-#define DEF_CONNECT_TIMEOUT_MS 1000
-#define DEF_POOL_MAX_IDLE      64
-#define DEF_POOL_IDLE_MS       30000
-#define DEF_POOL_MAX_REQUESTS  10000
-#define DEF_MAX_PENDING	       100
-#define DEF_QUEUE_TIMEOUT_MS   1000
-
 static const char *const balance_names[] = {
     "round_robin",
     "least_request",
@@ -67,19 +59,38 @@ expect_item(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
 	return 0;
 }
 
+#define HC(f) SL_CONF_FIELD(struct sl_conf_health, f)
+
+/*
+ * The keys of health_check: (doc/sluice.yaml.5). read_health() reads
+ * path before the table and expect_status after it; the expect_status
+ * default (2xx) is set by parse_cluster().
+ */
+const struct sl_conf_keydef sl_conf_health_table[] = {
+    {"path", .type = SL_CONF_CODE},
+    {"interval", SL_CONF_DURATION, 100, CONF_DAY_MS, 5000, HC(interval_ms)},
+    /* a default not shorter than interval becomes half of it */
+    {"timeout", SL_CONF_DURATION, 1, CONF_DAY_MS, 1000, HC(timeout_ms)},
+    {"healthy", SL_CONF_UINT, 1, 100, 2, HC(healthy)},
+    {"unhealthy", SL_CONF_UINT, 1, 100, 3, HC(unhealthy)},
+    {"expect_status", .type = SL_CONF_CODE},
+    {.name = NULL},
+};
+#undef HC
+
 /* health_check: { path, interval, timeout, healthy, unhealthy,
  * expect_status } */
-static void
-parse_health(struct sl_yaml_loader *ld, const char *lbl,
-	     const struct sl_yaml_node *map, struct sl_conf_cluster *cl)
+static int
+read_health(struct sl_yaml_loader *ld, const char *lbl,
+	    const struct sl_yaml_node *map, void *base)
 {
+	struct sl_conf_cluster *cl = base;
 	struct sl_conf_health *h = &cl->health;
 	const struct sl_yaml_node *v;
 	const char *str;
-	uint64_t u;
 
 	if (sl_yaml_get_map(ld, "health_check", map) == -1)
-		return;
+		return -1;
 	sl_conf_check_keys(ld, map, SL_CONF_SEC_HEALTH);
 	h->enabled = 1;
 	if ((v = sl_yaml_map_get(map, "path", NULL)) != NULL &&
@@ -94,25 +105,15 @@ parse_health(struct sl_yaml_loader *ld, const char *lbl,
 					 "or \"#\"",
 					 lbl, sl_yaml_qnode(ld, v));
 		else if ((h->path = sl_yaml_strdup(ld, str)) == NULL)
-			return;
+			return 0;
 	}
 	if (h->path == NULL && (h->path = sl_yaml_strdup(ld, "/")) == NULL)
-		return;
-	if ((v = sl_yaml_map_get(map, "interval", NULL)) != NULL)
-		sl_yaml_get_duration(ld, "interval", v, 100, CONF_DAY_MS,
-				     &h->interval_ms);
-	if ((v = sl_yaml_map_get(map, "timeout", NULL)) != NULL)
-		sl_yaml_get_duration(ld, "timeout", v, 1, CONF_DAY_MS,
-				     &h->timeout_ms);
-	else if (h->timeout_ms >= h->interval_ms)
-		/* the default follows a short interval */
+		return 0;
+	sl_conf_table_read(ld, lbl, map, sl_conf_health_table, h, NULL);
+	/* the default follows a short interval */
+	if (sl_yaml_map_get(map, "timeout", NULL) == NULL &&
+	    h->timeout_ms >= h->interval_ms)
 		h->timeout_ms = h->interval_ms / 2;
-	if ((v = sl_yaml_map_get(map, "healthy", NULL)) != NULL &&
-	    sl_yaml_get_uint(ld, "healthy", v, 1, 100, &u) == 0)
-		h->healthy = (uint32_t)u;
-	if ((v = sl_yaml_map_get(map, "unhealthy", NULL)) != NULL &&
-	    sl_yaml_get_uint(ld, "unhealthy", v, 1, 100, &u) == 0)
-		h->unhealthy = (uint32_t)u;
 	/* with one of them not read yet, the other may be right */
 	if (h->timeout_ms >= h->interval_ms &&
 	    (sl_yaml_whole(ld, map) ||
@@ -136,49 +137,97 @@ parse_health(struct sl_yaml_loader *ld, const char *lbl,
 		} else
 			expect_item(ld, v, h->expect);
 	}
+	return 0;
 }
+
+#define OL(f) SL_CONF_FIELD(struct sl_conf_outlier, f)
+
+/* The keys of outlier: (doc/sluice.yaml.5), read in this order. */
+const struct sl_conf_keydef sl_conf_outlier_table[] = {
+    {"consecutive_errors", SL_CONF_UINT, 1, 1000, 5, OL(consecutive_errors)},
+    {"ejection_time", SL_CONF_DURATION, 1, CONF_DAY_MS, 30000,
+     OL(ejection_time_ms)},
+    {"max_ejected_percent", SL_CONF_PERCENT, 0, 100, 10,
+     OL(max_ejected_percent)},
+    {.name = NULL},
+};
+#undef OL
 
 /* outlier: { consecutive_errors, ejection_time, max_ejected_percent } */
-static void
-parse_outlier(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
-	      struct sl_conf_cluster *cl)
+static int
+read_outlier(struct sl_yaml_loader *ld, const char *lbl,
+	     const struct sl_yaml_node *map, void *base)
 {
-	struct sl_conf_outlier *o = &cl->outlier;
-	const struct sl_yaml_node *v;
-	uint64_t u;
+	struct sl_conf_cluster *cl = base;
 
 	if (sl_yaml_get_map(ld, "outlier", map) == -1)
-		return;
+		return -1;
 	sl_conf_check_keys(ld, map, SL_CONF_SEC_OUTLIER);
-	o->enabled = 1;
-	if ((v = sl_yaml_map_get(map, "consecutive_errors", NULL)) != NULL &&
-	    sl_yaml_get_uint(ld, "consecutive_errors", v, 1, 1000, &u) == 0)
-		o->consecutive_errors = (uint32_t)u;
-	if ((v = sl_yaml_map_get(map, "ejection_time", NULL)) != NULL)
-		sl_yaml_get_duration(ld, "ejection_time", v, 1, CONF_DAY_MS,
-				     &o->ejection_time_ms);
-	if ((v = sl_yaml_map_get(map, "max_ejected_percent", NULL)) != NULL &&
-	    sl_yaml_get_percent(ld, "max_ejected_percent", v, 0, 100, &u) == 0)
-		o->max_ejected_percent = (uint32_t)u;
+	cl->outlier.enabled = 1;
+	sl_conf_table_read(ld, lbl, map, sl_conf_outlier_table, &cl->outlier,
+			   NULL);
+	return 0;
 }
 
-static void
-parse_pool(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
-	   struct sl_conf_cluster *cl)
+#define CL(f) SL_CONF_FIELD(struct sl_conf_cluster, f)
+
+/* The keys of pool: (doc/sluice.yaml.5), read in this order. */
+const struct sl_conf_keydef sl_conf_pool_table[] = {
+    {"max_idle", SL_CONF_UINT, 0, CONF_MAX_POOL_IDLE, 64, CL(pool_max_idle)},
+    {"idle_timeout", SL_CONF_DURATION, 1, CONF_DAY_MS, 30000,
+     CL(pool_idle_timeout_ms)},
+    {"max_requests", SL_CONF_UINT, 0, CONF_MAX_COUNT, 10000,
+     CL(pool_max_requests)},
+    {.name = NULL},
+};
+
+static int
+read_pool(struct sl_yaml_loader *ld, const char *lbl,
+	  const struct sl_yaml_node *map, void *cl)
 {
-	const struct sl_yaml_node *v;
-
+	if (sl_yaml_get_map(ld, "pool", map) == -1)
+		return -1;
 	sl_conf_check_keys(ld, map, SL_CONF_SEC_POOL);
-	if ((v = sl_yaml_map_get(map, "max_idle", NULL)) != NULL)
-		sl_yaml_get_uint(ld, "max_idle", v, 0, CONF_MAX_POOL_IDLE,
-				 &cl->pool_max_idle);
-	if ((v = sl_yaml_map_get(map, "idle_timeout", NULL)) != NULL)
-		sl_yaml_get_duration(ld, "idle_timeout", v, 1, CONF_DAY_MS,
-				     &cl->pool_idle_timeout_ms);
-	if ((v = sl_yaml_map_get(map, "max_requests", NULL)) != NULL)
-		sl_yaml_get_uint(ld, "max_requests", v, 0, CONF_MAX_COUNT,
-				 &cl->pool_max_requests);
+	sl_conf_table_read(ld, lbl, map, sl_conf_pool_table, cl, NULL);
+	return 0;
 }
+
+static int
+read_tls(struct sl_yaml_loader *ld, const char *lbl,
+	 const struct sl_yaml_node *map, void *base)
+{
+	struct sl_conf_cluster *cl = base;
+
+	sl_conf_parse_tls_client(ld, lbl, map, &cl->tls);
+	return 0;
+}
+
+/*
+ * The keys of a cluster (doc/sluice.yaml.5). parse_cluster() reads name,
+ * endpoints, balance and hash_key before the table and proxy_protocol
+ * after it.
+ */
+const struct sl_conf_keydef sl_conf_cluster_table[] = {
+    {"name", .type = SL_CONF_CODE},
+    {"endpoints", .type = SL_CONF_CODE},
+    {"balance", .type = SL_CONF_CODE},
+    {"hash_key", .type = SL_CONF_CODE},
+    {"connect_timeout", SL_CONF_DURATION, 1, CONF_DAY_MS, 1000,
+     CL(connect_timeout_ms)},
+    {"pool", SL_CONF_SET, .set = read_pool},
+    {"max_connections", SL_CONF_UINT, 0, CONF_MAX_CONNS, 0,
+     CL(max_connections)},
+    {"max_pending", SL_CONF_UINT, 0, CONF_MAX_PENDING, 100, CL(max_pending)},
+    {"queue_timeout", SL_CONF_DURATION, 1, CONF_DAY_MS, 1000,
+     CL(queue_timeout_ms)},
+    {"health_check", SL_CONF_SET, .set = read_health},
+    {"outlier", SL_CONF_SET, .set = read_outlier},
+    {"tls", SL_CONF_SET, .set = read_tls},
+    /* identity (doc/edge.md section 2) */
+    {"proxy_protocol", .type = SL_CONF_CODE},
+    {.name = NULL},
+};
+#undef CL
 
 static void
 parse_endpoints(struct sl_yaml_loader *ld, const char *lbl,
@@ -254,23 +303,15 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 
 	cl->index = idx;
 	cl->balance = SL_BALANCE_ROUND_ROBIN;
-	cl->connect_timeout_ms = DEF_CONNECT_TIMEOUT_MS;
-	cl->pool_max_idle = DEF_POOL_MAX_IDLE;
-	cl->pool_idle_timeout_ms = DEF_POOL_IDLE_MS;
-	cl->pool_max_requests = DEF_POOL_MAX_REQUESTS;
-	cl->max_connections = 0;
-	cl->max_pending = DEF_MAX_PENDING;
-	cl->queue_timeout_ms = DEF_QUEUE_TIMEOUT_MS;
-	cl->health.interval_ms = 5000;
-	cl->health.timeout_ms = 1000;
-	cl->health.healthy = 2;
-	cl->health.unhealthy = 3;
+	sl_conf_table_defaults(sl_conf_cluster_table, cl);
+	sl_conf_table_defaults(sl_conf_pool_table, cl);
+	sl_conf_table_defaults(sl_conf_health_table, &cl->health);
 	for (unsigned st = 200; st <= 299; st++)
 		cl->health.expect[(st - 100) / 64] |= (uint64_t)1
 						      << ((st - 100) % 64);
-	cl->outlier.consecutive_errors = 5;
-	cl->outlier.ejection_time_ms = 30000;
-	cl->outlier.max_ejected_percent = 10;
+	sl_conf_table_defaults(sl_conf_outlier_table, &cl->outlier);
+	cl->tls.verify = 1;
+	cl->tls.min_version = 12;
 	if (map->type != SL_YAML_NODE_MAP) {
 		if (map->type != SL_YAML_NODE_BAD)
 			sl_yaml_err_node(
@@ -307,29 +348,7 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 					 lbl);
 		sl_conf_parse_key(ld, "hash_key", v, &cl->hash_key);
 	}
-	if ((v = sl_yaml_map_get(map, "connect_timeout", NULL)) != NULL)
-		sl_yaml_get_duration(ld, "connect_timeout", v, 1, CONF_DAY_MS,
-				     &cl->connect_timeout_ms);
-	if ((v = sl_yaml_map_get(map, "pool", NULL)) != NULL &&
-	    sl_yaml_get_map(ld, "pool", v) == 0)
-		parse_pool(ld, v, cl);
-	if ((v = sl_yaml_map_get(map, "max_connections", NULL)) != NULL)
-		sl_yaml_get_uint(ld, "max_connections", v, 0, CONF_MAX_CONNS,
-				 &cl->max_connections);
-	if ((v = sl_yaml_map_get(map, "max_pending", NULL)) != NULL)
-		sl_yaml_get_uint(ld, "max_pending", v, 0, CONF_MAX_PENDING,
-				 &cl->max_pending);
-	if ((v = sl_yaml_map_get(map, "queue_timeout", NULL)) != NULL)
-		sl_yaml_get_duration(ld, "queue_timeout", v, 1, CONF_DAY_MS,
-				     &cl->queue_timeout_ms);
-	if ((v = sl_yaml_map_get(map, "health_check", NULL)) != NULL)
-		parse_health(ld, lbl, v, cl);
-	if ((v = sl_yaml_map_get(map, "outlier", NULL)) != NULL)
-		parse_outlier(ld, v, cl);
-	cl->tls.verify = 1;
-	cl->tls.min_version = 12;
-	if ((v = sl_yaml_map_get(map, "tls", NULL)) != NULL)
-		sl_conf_parse_tls_client(ld, lbl, v, &cl->tls);
+	sl_conf_table_read(ld, lbl, map, sl_conf_cluster_table, cl, NULL);
 	sl_conf_parse_cluster_identity(ld, map, cl);
 }
 

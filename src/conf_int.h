@@ -66,37 +66,65 @@ void sl_conf_check_keys(struct sl_yaml_loader *ld,
 /*
  * The configuration as tables: a key declared once, with how it is read,
  * its range, its default and where it is stored, as nginx's command
- * tables do. limits: is the first section declared so
- * (sl_conf_limits_table); doc/design-notes.md says how the others follow.
+ * tables do. A section's table lists every key of the section, in the
+ * order its old key list had (conf_keys.c's outline takes the names from
+ * it); the typed keys are read by sl_conf_table_read() in the table's
+ * order, which is the order the old parser read them in, so that errors
+ * at one position (two keys through one alias) come out in the same
+ * order. doc/design-notes.md ("The configuration as tables") says what
+ * is left.
  */
 enum sl_conf_type {
+	SL_CONF_CODE = 0, /* read by the section's own code, before or after
+			     sl_conf_table_read(); named here for the outline */
 	SL_CONF_DURATION, /* "250ms", "30s" (sl_yaml_get_duration): ms */
 	SL_CONF_SIZE,	  /* "16KiB" (sl_yaml_get_size): bytes */
 	SL_CONF_UINT,	  /* a plain integer (sl_yaml_get_uint) */
+	SL_CONF_PERCENT,  /* "20%" (sl_yaml_get_percent): the number */
+	SL_CONF_BOOL,	  /* true | false (sl_conf_get_bool): 1 or 0 */
+	SL_CONF_ENUM,	  /* one of names (sl_yaml_get_enum): its index */
+	SL_CONF_SET,	  /* read by the entry's set(), in the table's order */
 };
 
 struct sl_conf_keydef {
 	const char *name; /* NULL ends a table */
 	enum sl_conf_type type;
-	uint64_t min, max; /* the range, in the unit stored */
+	uint64_t min, max; /* the range, in the unit stored (DURATION, SIZE,
+			      UINT, PERCENT) */
 	uint64_t def;	   /* the value when the key is not written */
-	size_t off;	   /* of the uint64_t it is stored in, in the
-			      section's struct */
+	size_t off, size;  /* the field it is stored in, in the section's
+			      struct: offset, and width in bytes (8: a
+			      uint64_t; 4: a uint32_t, an int or an enum);
+			      size 0: none (CODE, or a SET without default) */
+	const char *const *names; /* ENUM: the values, NULL-terminated */
+	const char *expected;	  /* ENUM: its "expected ..." text, as
+				     "error, warn, info or debug" */
+	/* SET: reads the key's value v into base (the section's struct);
+	 * lbl names the item in messages (NULL at the top level). Returns
+	 * 0, or -1 with the error reported. */
+	int (*set)(struct sl_yaml_loader *ld, const char *lbl,
+		   const struct sl_yaml_node *v, void *base);
 };
+
+/* An entry's field: member f of struct st (SL_CONF_FIELD(struct x, f)). */
+#define SL_CONF_FIELD(st, f)                                                   \
+	.off = offsetof(st, f), .size = sizeof(((st *)0)->f)
 
 /* Tables hold at most this many keys. */
 #define SL_CONF_TABLE_MAX 32
 
-/* Stores the default of every key of table t into base. */
+/* Stores the default of every key of table t that has a field into
+ * base. */
 void sl_conf_table_defaults(const struct sl_conf_keydef *t, void *base);
 
 /*
- * Reads each key of table t that map holds into base, in the table's
- * order, each error reported at its value. got[i] is then the value node
- * of t[i] when it was written and read, NULL when it was not written or
- * is wrong (base keeps the default).
+ * Reads each key of table t that map holds and that is not SL_CONF_CODE
+ * into base, in the table's order, each error reported at its value; lbl
+ * is passed to the set() handlers. When got is not NULL, got[i] is then
+ * the value node of t[i] when it was written and read, NULL when it was
+ * not written, is wrong (base keeps the default) or is SL_CONF_CODE.
  */
-void sl_conf_table_read(struct sl_yaml_loader *ld,
+void sl_conf_table_read(struct sl_yaml_loader *ld, const char *lbl,
 			const struct sl_yaml_node *map,
 			const struct sl_conf_keydef *t, void *base,
 			const struct sl_yaml_node **got);
@@ -106,8 +134,16 @@ const struct sl_yaml_node *
 sl_conf_table_got(const struct sl_conf_keydef *t,
 		  const struct sl_yaml_node *const *got, const char *name);
 
-/* conf.c: the keys of a listener's limits: (struct sl_conf_limits). */
-extern const struct sl_conf_keydef sl_conf_limits_table[];
+/* The sections declared as tables, each with the struct it fills. */
+extern const struct sl_conf_keydef sl_conf_top_table[];	    /* sl_conf */
+extern const struct sl_conf_keydef sl_conf_log_table[];	    /* sl_conf */
+extern const struct sl_conf_keydef sl_conf_limits_table[];  /* sl_conf_limits */
+extern const struct sl_conf_keydef sl_conf_route_table[];   /* sl_conf_route */
+extern const struct sl_conf_keydef sl_conf_retry_table[];   /* sl_conf_retry */
+extern const struct sl_conf_keydef sl_conf_cluster_table[]; /* .._cluster */
+extern const struct sl_conf_keydef sl_conf_pool_table[];    /* .._cluster */
+extern const struct sl_conf_keydef sl_conf_health_table[];  /* .._health */
+extern const struct sl_conf_keydef sl_conf_outlier_table[]; /* .._outlier */
 
 /* ---- conf_util.c: shared helpers
  * --------------------------------------------- */

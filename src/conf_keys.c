@@ -19,14 +19,7 @@
 
 /* ---- the keys of each section ------------------------------------------ */
 
-static const char *const top_keys[] = {
-    "workers",		"admin",     "log",
-    "drain_timeout",	"listeners", "clusters",
-    "rate_limit_store", NULL,
-};
 static const char *const admin_keys[] = {"address", NULL};
-static const char *const log_keys[] = {
-    "level", "access", "access_format", "query", "mask_card_numbers", NULL};
 static const char *const rate_limit_store_keys[] = {
     "address", "timeout", "prefix", "username", "password_file", NULL,
 };
@@ -59,73 +52,16 @@ static const char *const tls_cert_keys[] = {"cert", "key", NULL};
 static const char *const proxy_protocol_keys[] = {"from", "versions", NULL};
 static const char *const header_rules_keys[] = {"set", "add", "remove", NULL};
 
-static const char *const route_keys[] = {
-    "name",
-    "match",
-    "cluster",
-    "split",
-    "sticky",
-    "mirror",
-    "timeout",
-    "expose_cluster_header",
-    "retry",
-    "split_failover",
-    /* edge policy (doc/edge.md sections 4 and 5) */
-    "allow",
-    "deny",
-    "request_headers",
-    "response_headers",
-    "max_body_bytes",
-    /* rate limits (doc/edge.md section 6) */
-    "rate_limit",
-    NULL,
-};
 static const char *const match_keys[] = {
     "host", "path", "path_prefix", "methods", "headers", NULL,
 };
 static const char *const split_keys[] = {"cluster", "weight", NULL};
-static const char *const retry_keys[] = {
-    "attempts", "on", "idempotency_key", "per_try_timeout", "budget", NULL,
-};
 static const char *const mirror_keys[] = {"cluster", "percent", NULL};
 static const char *const rate_limit_keys[] = {
     "name", "key", "rate", "burst", "scope", "max_keys", "on_store_error", NULL,
 };
 
-static const char *const cluster_keys[] = {
-    "name",
-    "endpoints",
-    "balance",
-    "hash_key",
-    "connect_timeout",
-    "pool",
-    "max_connections",
-    "max_pending",
-    "queue_timeout",
-    "health_check",
-    "outlier",
-    "tls",
-    /* identity (doc/edge.md section 2) */
-    "proxy_protocol",
-    NULL,
-};
 static const char *const endpoint_keys[] = {"address", "weight", NULL};
-static const char *const pool_keys[] = {
-    "max_idle",
-    "idle_timeout",
-    "max_requests",
-    NULL,
-};
-static const char *const health_keys[] = {
-    "path",	 "interval",	  "timeout", "healthy",
-    "unhealthy", "expect_status", NULL,
-};
-static const char *const outlier_keys[] = {
-    "consecutive_errors",
-    "ejection_time",
-    "max_ejected_percent",
-    NULL,
-};
 static const char *const tls_client_keys[] = {
     "sni", "ca", "verify", "cert", "key", "min_version", NULL,
 };
@@ -150,13 +86,13 @@ struct section {
 #define HDRS "\"request_headers\" or \"response_headers\""
 
 static const struct section sections[SL_CONF_SEC_N] = {
-    [SL_CONF_SEC_TOP] = {SL_CONF_SEC_TOP, top_keys, NULL, "at the top level",
+    [SL_CONF_SEC_TOP] = {SL_CONF_SEC_TOP, NULL, sl_conf_top_table,
 			 "at the top level", "at the top level",
-			 "at the top level"},
+			 "at the top level", "at the top level"},
     [SL_CONF_SEC_ADMIN] = {SL_CONF_SEC_TOP, admin_keys, NULL, "in admin",
 			   "under \"admin\"", "under the top-level \"admin\"",
 			   NULL},
-    [SL_CONF_SEC_LOG] = {SL_CONF_SEC_TOP, log_keys, NULL, "in log",
+    [SL_CONF_SEC_LOG] = {SL_CONF_SEC_TOP, NULL, sl_conf_log_table, "in log",
 			 "under \"log\"", "under the top-level \"log\"", NULL},
     [SL_CONF_SEC_RL_STORE] = {SL_CONF_SEC_TOP, rate_limit_store_keys, NULL,
 			      "in rate_limit_store",
@@ -186,17 +122,18 @@ static const struct section sections[SL_CONF_SEC_N] = {
 				      NULL, "in header rules", "under " HDRS,
 				      "under a listener's " HDRS, NULL},
 
-    [SL_CONF_SEC_ROUTE] = {SL_CONF_SEC_LISTENER, route_keys, NULL, "in route",
-			   "in a route", "in a route", "in the route"},
+    [SL_CONF_SEC_ROUTE] = {SL_CONF_SEC_LISTENER, NULL, sl_conf_route_table,
+			   "in route", "in a route", "in a route",
+			   "in the route"},
     [SL_CONF_SEC_MATCH] = {SL_CONF_SEC_ROUTE, match_keys, NULL, "in match",
 			   "under \"match\"", "under a route's \"match\"",
 			   NULL},
     [SL_CONF_SEC_SPLIT] = {SL_CONF_SEC_ROUTE, split_keys, NULL, "in split",
 			   "in a \"split\" item",
 			   "in a \"split\" item of a route", NULL},
-    [SL_CONF_SEC_RETRY] = {SL_CONF_SEC_ROUTE, retry_keys, NULL, "in retry",
-			   "under \"retry\"", "under a route's \"retry\"",
-			   NULL},
+    [SL_CONF_SEC_RETRY] = {SL_CONF_SEC_ROUTE, NULL, sl_conf_retry_table,
+			   "in retry", "under \"retry\"",
+			   "under a route's \"retry\"", NULL},
     [SL_CONF_SEC_MIRROR] = {SL_CONF_SEC_ROUTE, mirror_keys, NULL, "in mirror",
 			    "under \"mirror\"", "under a route's \"mirror\"",
 			    NULL},
@@ -207,17 +144,19 @@ static const struct section sections[SL_CONF_SEC_N] = {
 				   "in header rules", "under " HDRS,
 				   "under a route's " HDRS, NULL},
 
-    [SL_CONF_SEC_CLUSTER] = {SL_CONF_SEC_TOP, cluster_keys, NULL, "in cluster",
-			     "in a cluster", "in a cluster", "in the cluster"},
+    [SL_CONF_SEC_CLUSTER] = {SL_CONF_SEC_TOP, NULL, sl_conf_cluster_table,
+			     "in cluster", "in a cluster", "in a cluster",
+			     "in the cluster"},
     [SL_CONF_SEC_ENDPOINT] = {SL_CONF_SEC_CLUSTER, endpoint_keys, NULL,
 			      "in endpoint", "in an \"endpoints\" item",
 			      "in an \"endpoints\" item of a cluster", NULL},
-    [SL_CONF_SEC_POOL] = {SL_CONF_SEC_CLUSTER, pool_keys, NULL, "in pool",
-			  "under \"pool\"", "under a cluster's \"pool\"", NULL},
-    [SL_CONF_SEC_HEALTH] = {SL_CONF_SEC_CLUSTER, health_keys, NULL,
+    [SL_CONF_SEC_POOL] = {SL_CONF_SEC_CLUSTER, NULL, sl_conf_pool_table,
+			  "in pool", "under \"pool\"",
+			  "under a cluster's \"pool\"", NULL},
+    [SL_CONF_SEC_HEALTH] = {SL_CONF_SEC_CLUSTER, NULL, sl_conf_health_table,
 			    "in health_check", "under \"health_check\"",
 			    "under a cluster's \"health_check\"", NULL},
-    [SL_CONF_SEC_OUTLIER] = {SL_CONF_SEC_CLUSTER, outlier_keys, NULL,
+    [SL_CONF_SEC_OUTLIER] = {SL_CONF_SEC_CLUSTER, NULL, sl_conf_outlier_table,
 			     "in outlier", "under \"outlier\"",
 			     "under a cluster's \"outlier\"", NULL},
     [SL_CONF_SEC_TLS_CLIENT] = {SL_CONF_SEC_CLUSTER, tls_client_keys, NULL,
@@ -425,44 +364,87 @@ sl_conf_check_keys(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 
 /* ---- sections declared as tables --------------------------------------- */
 
+/* Stores v into the field of entry t in base, at its width. */
+static void
+table_store(const struct sl_conf_keydef *t, void *base, uint64_t v)
+{
+	char *p = (char *)base + t->off;
+	uint32_t v32 = (uint32_t)v;
+
+	if (t->size == sizeof(v))
+		memcpy(p, &v, sizeof(v));
+	else if (t->size == sizeof(v32))
+		memcpy(p, &v32, sizeof(v32));
+}
+
 void
 sl_conf_table_defaults(const struct sl_conf_keydef *t, void *base)
 {
 	for (; t->name != NULL; t++)
-		*(uint64_t *)((char *)base + t->off) = t->def;
+		table_store(t, base, t->def);
+}
+
+/* Reads the value v of entry t into base. Returns 0, or -1 with the error
+ * reported (the field keeps what it held). */
+static int
+table_get(struct sl_yaml_loader *ld, const char *lbl,
+	  const struct sl_conf_keydef *t, const struct sl_yaml_node *v,
+	  void *base)
+{
+	uint64_t u = 0;
+	int rc = -1, i;
+
+	switch (t->type) {
+	case SL_CONF_CODE:
+		break;
+	case SL_CONF_DURATION:
+		rc = sl_yaml_get_duration(ld, t->name, v, t->min, t->max, &u);
+		break;
+	case SL_CONF_SIZE:
+		rc = sl_yaml_get_size(ld, t->name, v, t->min, t->max, &u);
+		break;
+	case SL_CONF_UINT:
+		rc = sl_yaml_get_uint(ld, t->name, v, t->min, t->max, &u);
+		break;
+	case SL_CONF_PERCENT:
+		rc = sl_yaml_get_percent(ld, t->name, v, t->min, t->max, &u);
+		break;
+	case SL_CONF_BOOL:
+		if ((rc = sl_conf_get_bool(ld, t->name, v, &i)) == 0)
+			u = (uint64_t)i;
+		break;
+	case SL_CONF_ENUM:
+		if ((i = sl_yaml_get_enum(ld, t->name, v, t->names,
+					  t->expected)) >= 0) {
+			u = (uint64_t)i;
+			rc = 0;
+		}
+		break;
+	case SL_CONF_SET:
+		return t->set(ld, lbl, v, base); /* it stores what it read */
+	}
+	if (rc == 0)
+		table_store(t, base, u);
+	return rc;
 }
 
 void
-sl_conf_table_read(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+sl_conf_table_read(struct sl_yaml_loader *ld, const char *lbl,
+		   const struct sl_yaml_node *map,
 		   const struct sl_conf_keydef *t, void *base,
 		   const struct sl_yaml_node **got)
 {
 	const struct sl_yaml_node *v;
-	uint64_t *out;
-	int rc;
+	size_t i;
 
-	for (; t->name != NULL; t++, got++) {
-		*got = NULL;
-		rc = -1;
-		if ((v = sl_yaml_map_get(map, t->name, NULL)) == NULL)
+	for (i = 0; t[i].name != NULL; i++) {
+		if (got != NULL)
+			got[i] = NULL;
+		if (t[i].type == SL_CONF_CODE ||
+		    (v = sl_yaml_map_get(map, t[i].name, NULL)) == NULL)
 			continue;
-		out = (uint64_t *)((char *)base + t->off);
-		switch (t->type) {
-		case SL_CONF_DURATION:
-			rc = sl_yaml_get_duration(ld, t->name, v, t->min,
-						  t->max, out);
-			break;
-		case SL_CONF_SIZE:
-			rc = sl_yaml_get_size(ld, t->name, v, t->min, t->max,
-					      out);
-			break;
-		case SL_CONF_UINT:
-			rc = sl_yaml_get_uint(ld, t->name, v, t->min, t->max,
-					      out);
-			break;
-		}
-		if (rc == 0)
-			*got = v;
+		if (table_get(ld, lbl, &t[i], v, base) == 0 && got != NULL)
+			got[i] = v;
 	}
 }
 

@@ -24,9 +24,6 @@
 #define CONF_MAX_HOST	      253 /* bytes of a host pattern */
 #define CONF_MAX_SPLIT_WEIGHT 10000
 
-/* Defaults, doc/contracts.md section 1.3. */
-#define DEF_ROUTE_TIMEOUT_MS 30000
-
 static const char *const retry_on_names[] = {
     "connect-failure", "reset", "timeout", "502", "503", "504", NULL,
 };
@@ -411,41 +408,53 @@ parse_split(struct sl_yaml_loader *ld, const char *lbl,
 				 lbl);
 }
 
+/* retry.on: a list of the failures to retry, into a mask of
+ * SL_RETRY_ON_*. */
+static int
+read_retry_on(struct sl_yaml_loader *ld, const char *lbl,
+	      const struct sl_yaml_node *v, void *base)
+{
+	struct sl_conf_retry *rt = base;
+
+	(void)lbl;
+	if (sl_yaml_get_seq(ld, "on", v) == -1)
+		return -1;
+	rt->on = 0;
+	for (size_t i = 0; i < v->nkids; i++) {
+		int e = sl_yaml_get_enum(
+		    ld, "on", v->kids[i], retry_on_names,
+		    "connect-failure, reset, timeout, 502, 503 or 504");
+		if (e >= 0)
+			rt->on |= 1u << e;
+	}
+	return 0;
+}
+
+#define RT(f) SL_CONF_FIELD(struct sl_conf_retry, f)
+
+/* The keys of a route's retry: (doc/sluice.yaml.5), read in this order. */
+const struct sl_conf_keydef sl_conf_retry_table[] = {
+    {"attempts", SL_CONF_UINT, 1, 10, 2, RT(attempts)},
+    {"on", SL_CONF_SET, .def = SL_RETRY_ON_CONNECT | SL_RETRY_ON_RESET, RT(on),
+     .set = read_retry_on},
+    {"idempotency_key", SL_CONF_BOOL, .def = 0, RT(idempotency_key)},
+    /* 0, the default, stands for the route's timeout */
+    {"per_try_timeout", SL_CONF_DURATION, 1, CONF_DAY_MS, 0,
+     RT(per_try_timeout_ms)},
+    {"budget", SL_CONF_PERCENT, 0, 100, 20, RT(budget_percent)},
+    {.name = NULL},
+};
+#undef RT
+
 /* retry: { attempts, on, idempotency_key, per_try_timeout, budget } */
 static void
-parse_retry(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
-	    struct sl_conf_route *r)
+parse_retry(struct sl_yaml_loader *ld, const char *lbl,
+	    const struct sl_yaml_node *map, struct sl_conf_route *r)
 {
-	struct sl_conf_retry *rt = &r->retry;
-	const struct sl_yaml_node *v;
-	uint64_t u;
-
 	if (sl_yaml_get_map(ld, "retry", map) == -1)
 		return;
 	sl_conf_check_keys(ld, map, SL_CONF_SEC_RETRY);
-	if ((v = sl_yaml_map_get(map, "attempts", NULL)) != NULL &&
-	    sl_yaml_get_uint(ld, "attempts", v, 1, 10, &u) == 0)
-		rt->attempts = (uint32_t)u;
-	if ((v = sl_yaml_map_get(map, "on", NULL)) != NULL &&
-	    sl_yaml_get_seq(ld, "on", v) == 0) {
-		rt->on = 0;
-		for (size_t i = 0; i < v->nkids; i++) {
-			int e = sl_yaml_get_enum(
-			    ld, "on", v->kids[i], retry_on_names,
-			    "connect-failure, reset, timeout, 502, 503 or 504");
-			if (e >= 0)
-				rt->on |= 1u << e;
-		}
-	}
-	if ((v = sl_yaml_map_get(map, "idempotency_key", NULL)) != NULL)
-		sl_conf_get_bool(ld, "idempotency_key", v,
-				 &rt->idempotency_key);
-	if ((v = sl_yaml_map_get(map, "per_try_timeout", NULL)) != NULL)
-		sl_yaml_get_duration(ld, "per_try_timeout", v, 1, CONF_DAY_MS,
-				     &rt->per_try_timeout_ms);
-	if ((v = sl_yaml_map_get(map, "budget", NULL)) != NULL &&
-	    sl_yaml_get_percent(ld, "budget", v, 0, 100, &u) == 0)
-		rt->budget_percent = (uint32_t)u;
+	sl_conf_table_read(ld, lbl, map, sl_conf_retry_table, &r->retry, NULL);
 }
 
 /* mirror: { cluster: NAME, percent: 0..100 } */
@@ -530,6 +539,35 @@ parse_expose(struct sl_yaml_loader *ld, const char *lbl,
 	r->expose_cluster_header = sl_yaml_strdup(ld, s);
 }
 
+#define RO(f) SL_CONF_FIELD(struct sl_conf_route, f)
+
+/*
+ * The keys of a route (doc/sluice.yaml.5). sl_conf_parse_route() reads
+ * the table after retry; every other key is its code's.
+ */
+const struct sl_conf_keydef sl_conf_route_table[] = {
+    {"name", .type = SL_CONF_CODE},
+    {"match", .type = SL_CONF_CODE},
+    {"cluster", .type = SL_CONF_CODE},
+    {"split", .type = SL_CONF_CODE},
+    {"sticky", .type = SL_CONF_CODE},
+    {"mirror", .type = SL_CONF_CODE},
+    {"timeout", SL_CONF_DURATION, 1, CONF_DAY_MS, 30000, RO(timeout_ms)},
+    {"expose_cluster_header", .type = SL_CONF_CODE},
+    {"retry", .type = SL_CONF_CODE},
+    {"split_failover", .type = SL_CONF_CODE},
+    /* edge policy (doc/edge.md sections 4 and 5) */
+    {"allow", .type = SL_CONF_CODE},
+    {"deny", .type = SL_CONF_CODE},
+    {"request_headers", .type = SL_CONF_CODE},
+    {"response_headers", .type = SL_CONF_CODE},
+    {"max_body_bytes", .type = SL_CONF_CODE},
+    /* rate limits (doc/edge.md section 6) */
+    {"rate_limit", .type = SL_CONF_CODE},
+    {.name = NULL},
+};
+#undef RO
+
 void
 sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		    size_t idx, struct sl_conf_route *r, struct sl_conf *conf)
@@ -537,10 +575,8 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	const struct sl_yaml_node *v, *namen, *clk, *clv, *splitk, *splitv, *k;
 	char lbl[SL_YAML_LABEL_MAX];
 
-	r->timeout_ms = DEF_ROUTE_TIMEOUT_MS;
-	r->retry.attempts = 2;
-	r->retry.on = SL_RETRY_ON_CONNECT | SL_RETRY_ON_RESET;
-	r->retry.budget_percent = 20;
+	sl_conf_table_defaults(sl_conf_route_table, r);
+	sl_conf_table_defaults(sl_conf_retry_table, &r->retry);
 	r->split_failover = 1;
 	r->index = conf->nroutes++;
 	snprintf(lbl, sizeof(lbl), "route-%zu", idx + 1);
@@ -606,10 +642,8 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	if ((v = sl_yaml_map_get(map, "expose_cluster_header", NULL)) != NULL)
 		parse_expose(ld, lbl, v, r);
 	if ((v = sl_yaml_map_get(map, "retry", NULL)) != NULL)
-		parse_retry(ld, v, r);
-	if ((v = sl_yaml_map_get(map, "timeout", NULL)) != NULL)
-		sl_yaml_get_duration(ld, "timeout", v, 1, CONF_DAY_MS,
-				     &r->timeout_ms);
+		parse_retry(ld, lbl, v, r);
+	sl_conf_table_read(ld, lbl, map, sl_conf_route_table, r, NULL);
 	sl_conf_parse_route_policy(ld, lbl, map, r);
 	if ((v = sl_yaml_map_get(map, "rate_limit", NULL)) != NULL)
 		sl_conf_parse_rate_limits(ld, lbl, v, r);
