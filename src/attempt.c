@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The upstream attempts of an exchange: choosing an endpoint (healthy,
- * not ejected, not tried yet), getting a connection or a place in the
- * queue, and what a failure leads to: another attempt when its retry
- * class, the route's policy, the cluster's retry budget and the route's
- * deadline allow (retry.h), else an error answer or, once the client has
- * part of a response, a reset; on a split, the move of a request no
- * upstream saw to another cluster of the split when its own has nothing
- * left to try. Feeds the passive outlier detector. The streaming of the
- * request and the response is exchange.c's.
+ * The upstream attempts of an exchange: choosing an endpoint (healthy, not
+ * ejected, not tried yet), getting a connection or a place in the queue,
+ * and what a failure leads to: another attempt when its retry class, the
+ * route's policy, the cluster's retry budget and the route's deadline
+ * allow (retry.h), else an error answer or, once the client has part of a
+ * response, a reset; on a split, the move of a request no upstream saw to
+ * another cluster of the split when its own has nothing left to try. Feeds
+ * the passive outlier detector. Sets the upstream phases of the waits and
+ * of an attempt's start (queued, unqueuing, backoff, connecting or
+ * sending: exchange_int.h). The streaming of the request and the response
+ * is the exchange's; attempt.c calls none of its files but the answers
+ * (exchange_answer.c) and what ends an attempt (attempt_end.c), and hands
+ * the upstream the event handler the exchange holds.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,7 +23,6 @@
 
 #include "attempt.h"
 #include "balance.h"
-#include "client_int.h"
 #include "exchange.h"
 #include "log.h"
 #include "proxyproto.h"
@@ -33,8 +36,8 @@
  * and one replay of a dead pooled connection) */
 #define MAX_CONNECT_TRIES 16
 
-static void attempt_connect(struct sl_client *c);
-static int split_failover(struct sl_client *c, enum sl_retry_kind kind,
+static void attempt_connect(struct sl_stream *s);
+static int split_failover(struct sl_stream *s, enum sl_retry_kind kind,
 			  int attempted);
 
 /* ---- endpoints -------------------------------------------------------- */
@@ -87,9 +90,9 @@ enum {
  * index, or SL_BALANCE_NONE with *why saying what was passed over.
  */
 static inline size_t
-txn_pick(struct sl_client *c, int fresh, unsigned *why)
+txn_pick(struct sl_stream *s, int fresh, unsigned *why)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 	struct sl_wcluster *wc = t->wc;
 	const struct sl_conf_cluster *cc = wc->conf;
 	size_t n = cc->nendpoints, left = 0;
@@ -129,7 +132,7 @@ txn_pick(struct sl_client *c, int fresh, unsigned *why)
 	case SL_BALANCE_HASH:
 		/* by the endpoints' addresses, not their positions: removing
 		 * one moves only its own keys; without a key, in turn */
-		if (t->flags & T_HASH_KEY)
+		if (t->flags & SL_TXN_F_HASH_KEY)
 			return sl_balance_race(t->hash_key, wc->ids,
 					       wc->weights, n, skip);
 		return sl_balance_swrr(wc->swrr, wc->weights, n, skip);
@@ -162,9 +165,9 @@ ejected_now(const struct sl_conf_cluster *cc, uint64_t now)
  * atomics cost nothing on the successful path but one load.
  */
 static void
-outlier_note(struct sl_client *c, size_t i, int ok)
+outlier_note(struct sl_stream *s, size_t i, int ok)
 {
-	const struct sl_conf_cluster *cc = c->txn->wc->conf;
+	const struct sl_conf_cluster *cc = s->txn->wc->conf;
 	const struct sl_conf_outlier *o = &cc->outlier;
 	struct sl_epstate *st;
 	uint64_t now, until, max;
@@ -218,41 +221,30 @@ outlier_note(struct sl_client *c, size_t i, int ok)
 /* No endpoint could be tried: the last failure's answer, or 503 when none
  * was up at all. */
 static void
-txn_no_endpoint(struct sl_client *c, unsigned why)
+txn_no_endpoint(struct sl_stream *s, unsigned why)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 
 	/* not one endpoint of the cluster is up (none was passed over for
 	 * another reason): a split may send the request elsewhere */
-	if (why == PICK_DOWN && split_failover(c, SL_RETRY_KIND_CONNECT, 0) > 0)
+	if (why == PICK_DOWN && split_failover(s, SL_RETRY_KIND_CONNECT, 0) > 0)
 		return;
 	if (t->tries == 0 && (why & PICK_DOWN)) {
 		atomic_fetch_add(&t->wc->conf->state->no_healthy, 1);
-		sl_exchange_local(c, 503, "no_healthy_upstream", 0);
+		sl_exchange_local(s, 503, "no_healthy_upstream", 0);
 	} else if (t->last_fail == FAIL_CONNECT_TIMEOUT)
-		sl_exchange_local(c, 504, "upstream_connect_timeout", 0);
+		sl_exchange_local(s, 504, "upstream_connect_timeout", 0);
 	else if (t->last_fail == FAIL_TLS)
-		sl_exchange_local(c, 502, "upstream_tls", 0);
+		sl_exchange_local(s, 502, "upstream_tls", 0);
 	else
-		sl_exchange_local(c, 502, "upstream_connect_failed", 0);
+		sl_exchange_local(s, 502, "upstream_connect_failed", 0);
 }
 
 void
-sl_attempt_overloaded(struct sl_client *c)
+sl_attempt_overloaded(struct sl_stream *s)
 {
-	atomic_fetch_add(&c->txn->wc->conf->state->overloaded, 1);
-	sl_exchange_local(c, 503, "upstream_overloaded", 0);
-}
-
-void
-sl_attempt_dequeue(struct sl_txn *t)
-{
-	if (t->up_ph != SL_TXN_UP_QUEUED)
-		return;
-	TAILQ_REMOVE(&t->wc->waiters, &t->wait, link);
-	sl_runtime_release(&t->wc->conf->state->pending);
-	sl_worker_waiting(t->client->w, -1);
-	t->up_ph = SL_TXN_UP_NONE;
+	atomic_fetch_add(&s->txn->wc->conf->state->overloaded, 1);
+	sl_exchange_local(s, 503, "upstream_overloaded", 0);
 }
 
 /* A request waiting for a connection tries again (the waiter's retry
@@ -263,14 +255,14 @@ attempt_unqueue(struct sl_waiter *wt)
 {
 	struct sl_txn *t =
 	    (struct sl_txn *)((char *)wt - offsetof(struct sl_txn, wait));
-	struct sl_client *c = t->client;
+	struct sl_stream *s = t->s;
 	struct sl_wcluster *wc = t->wc;
 
 	sl_now_refresh();
 	TAILQ_REMOVE(&wc->waiters, &t->wait, link);
-	sl_worker_waiting(c->w, -1);
+	sl_worker_waiting(s->w, -1);
 	t->up_ph = SL_TXN_UP_UNQUEUING;
-	attempt_connect(c);
+	attempt_connect(s);
 	if (t->up_ph == SL_TXN_UP_UNQUEUING)
 		t->up_ph = SL_TXN_UP_NONE;
 	/* a request that moved to another cluster of its split gave its
@@ -280,7 +272,7 @@ attempt_unqueue(struct sl_waiter *wt)
 			return 0;
 		sl_runtime_release(&wc->conf->state->pending);
 	}
-	sl_client_process(c);
+	s->ops->resume(s);
 	return 1;
 }
 
@@ -289,9 +281,9 @@ attempt_unqueue(struct sl_waiter *wt)
  * queue_timeout, unless max_pending requests of the cluster already wait.
  */
 static void
-txn_queue(struct sl_client *c)
+txn_queue(struct sl_stream *s)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 	const struct sl_conf_cluster *cc = t->wc->conf;
 
 	if (t->up_ph == SL_TXN_UP_UNQUEUING) {
@@ -301,7 +293,7 @@ txn_queue(struct sl_client *c)
 	} else {
 		if (cc->max_pending == 0 ||
 		    !sl_runtime_take(&cc->state->pending, cc->max_pending)) {
-			sl_attempt_overloaded(c);
+			sl_attempt_overloaded(s);
 			return;
 		}
 		t->queue_deadline_ms = now_ms() + cc->queue_timeout_ms;
@@ -309,7 +301,7 @@ txn_queue(struct sl_client *c)
 	}
 	t->wait.retry = attempt_unqueue;
 	t->up_ph = SL_TXN_UP_QUEUED;
-	sl_worker_waiting(c->w, 1);
+	sl_worker_waiting(s->w, 1);
 }
 
 /* The port of an AF_INET or AF_INET6 socket address. */
@@ -324,10 +316,10 @@ sa_port(const struct sockaddr *sa)
 }
 
 size_t
-sl_attempt_pp_header(const struct sl_client *c, void *out)
+sl_attempt_pp_header(const struct sl_stream *s, void *out)
 {
-	const struct sl_txn *t = c->txn;
-	const struct sockaddr *la = (const struct sockaddr *)&c->lconf->addr.ss;
+	const struct sl_txn *t = s->txn;
+	const struct sockaddr *la = (const struct sockaddr *)&s->lconf->addr.ss;
 	struct sl_ip dst;
 
 	/* the client's port when the connection names it (its own, or its
@@ -335,57 +327,58 @@ sl_attempt_pp_header(const struct sl_client *c, void *out)
 	if (sl_ip_from_sockaddr(la, &dst) == -1)
 		dst.len = 0;
 	return sl_pp_write_v2(out, SL_PP_V2_OUT_MAX, &t->client_addr,
-			      (t->flags & T_FWD_CLIENT)
+			      (t->flags & SL_TXN_F_FWD_CLIENT)
 				  ? 0
-				  : sa_port((const struct sockaddr *)&c->peer),
+				  : sa_port((const struct sockaddr *)&s->peer),
 			      &dst, sa_port(la));
 }
 
 /* Gets an upstream connection for the exchange's current attempt: pooled,
  * or new, or a place in the queue. */
 static void
-attempt_connect(struct sl_client *c)
+attempt_connect(struct sl_stream *s)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 	unsigned why;
 	size_t i;
-	int fresh = (t->flags & T_FRESH) != 0;
+	int fresh = t->replay == SL_TXN_REPLAY_FRESH;
 
 	if (t->tries >= MAX_CONNECT_TRIES) {
-		txn_no_endpoint(c, 0);
+		txn_no_endpoint(s, 0);
 		return;
 	}
-	i = txn_pick(c, fresh, &why);
+	i = txn_pick(s, fresh, &why);
 	if (i == SL_BALANCE_NONE && (why & PICK_TRIED) && t->attempts > 0) {
 		/* a retry with every endpoint tried: any but the last one
 		 * that failed, or that one when it is the only one */
 		t->tried = 0;
 		if (t->wc->conf->nendpoints > 1)
 			tried_set(t, t->ep_index, 1);
-		i = txn_pick(c, fresh, &why);
+		i = txn_pick(s, fresh, &why);
 	}
 	if (i == SL_BALANCE_NONE) {
 		if (why & PICK_FULL)
-			txn_queue(c);
+			txn_queue(s);
 		else
-			txn_no_endpoint(c, why);
+			txn_no_endpoint(s, why);
 		return;
 	}
 	t->ep_index = i;
-	t->flags &= ~T_FRESH;
+	if (fresh) /* this is the replay */
+		t->replay = SL_TXN_REPLAY_DONE;
 	if (t->wc->conf->proxy_protocol) {
 		/* identity: a connection of the client's own (edge.md) */
 		unsigned char pp[SL_PP_V2_OUT_MAX];
-		t->up = sl_upstream_get_proxied(c->w, t->wc->eps[i], pp,
-						sl_attempt_pp_header(c, pp),
-						sl_exchange_on_upstream, c);
+		t->up = sl_upstream_get_proxied(s->w, t->wc->eps[i], pp,
+						sl_attempt_pp_header(s, pp),
+						t->on_upstream, s);
 	} else
-		t->up = sl_upstream_get(c->w, t->wc->eps[i], fresh,
-					sl_exchange_on_upstream, c);
+		t->up = sl_upstream_get(s->w, t->wc->eps[i], fresh,
+					t->on_upstream, s);
 	if (t->up == NULL) {
 		if (errno == EBUSY) {
 			/* another worker took the last connection */
-			txn_queue(c);
+			txn_queue(s);
 			return;
 		}
 		t->tries++;
@@ -394,81 +387,57 @@ attempt_connect(struct sl_client *c)
 		    errno == ENOBUFS) {
 			log_warn("conn=%llu request_id=%s route=%s: upstream "
 				 "socket",
-				 (unsigned long long)c->id, t->request_id,
+				 (unsigned long long)s->id, t->request_id,
 				 t->route->name);
-			sl_exchange_local(c, 503, "no_endpoint", 0);
+			sl_exchange_local(s, 503, "no_endpoint", 0);
 			return;
 		}
 		/* refused at once (loopback): a failed attempt like any */
 		t->attempts++;
-		sl_attempt_failed(c, FAIL_REFUSED, "upstream_connect_failed",
+		sl_attempt_failed(s, FAIL_REFUSED, "upstream_connect_failed",
 				  strerror(errno));
 		return;
 	}
 	t->tries++;
 	t->attempts++;
 	tried_set(t, i, 1);
+	/* counted while t->up is set (sl_attempt_release) */
 	t->wc->eps[i]->active++;
-	t->flags |= T_COUNTED;
-	if (t->up->nrequests > 0)
-		t->flags |= T_UP_REUSED;
-	else
-		t->flags &= ~T_UP_REUSED;
+	/* > 1 from now on: a pooled connection (sl_attempt_failed) */
 	t->up->nrequests++;
 	/* a new attempt starts the request over on this connection */
-	t->flags &= ~(T_REQ_SENT | T_UP_WBLOCK | T_UP_WDEAD | T_UP_BROKEN);
+	t->flags &= ~SL_TXN_F_UP_BROKEN;
+	t->send_ph = SL_TXN_SEND_OPEN;
 	sl_h1_scan_init(&t->resp_scan);
 	t->uphead.off = 0;
 	t->body_off = 0;
 	t->req_body_sent = 0;
 	t->up_progress_ms = now_ms();
-	if (sl_upstream_connecting(t->up))
+	if (sl_upstream_connecting(t->up)) {
+		t->up_ph = SL_TXN_UP_CONNECTING;
 		t->connect_deadline_ms =
 		    now_ms() + t->wc->conf->connect_timeout_ms;
+	} else /* pooled, or connected at once */
+		t->up_ph = SL_TXN_UP_SENDING;
 }
 
 void
-sl_attempt_start(struct sl_client *c)
+sl_attempt_start(struct sl_stream *s)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 
 	t->wc->active_reqs++;
-	t->flags |= T_IN_CLUSTER;
+	t->flags |= SL_TXN_F_IN_CLUSTER;
 	t->up_start_ms = now_ms(); /* the upstream's time starts */
-	attempt_connect(c);
+	attempt_connect(s);
 }
 
 void
-sl_attempt_resume(struct sl_client *c)
+sl_attempt_resume(struct sl_stream *s)
 {
-	if (c->txn->up_ph == SL_TXN_UP_BACKOFF)
-		c->txn->up_ph = SL_TXN_UP_NONE;
-	attempt_connect(c);
-}
-
-void
-sl_attempt_release(struct sl_client *c, int reusable)
-{
-	struct sl_txn *t = c->txn;
-
-	if (t->flags & T_COUNTED) {
-		t->wc->eps[t->ep_index]->active--;
-		t->flags &= ~T_COUNTED;
-	}
-	if (t->up == NULL)
-		return;
-	sl_upstream_put(t->up, reusable);
-	t->up = NULL;
-}
-
-void
-sl_attempt_done(struct sl_txn *t)
-{
-	if (t->flags & T_IN_CLUSTER)
-		t->wc->active_reqs--;
-	if (t->flags & T_IN_BUDGET)
-		t->wc->retrying--;
-	t->flags &= ~(T_IN_CLUSTER | T_IN_BUDGET);
+	if (s->txn->up_ph == SL_TXN_UP_BACKOFF)
+		s->txn->up_ph = SL_TXN_UP_NONE;
+	attempt_connect(s);
 }
 
 /* ---- failures and retries --------------------------------------------- */
@@ -498,27 +467,27 @@ note_failure(struct sl_txn *t, enum sl_retry_class cls, const char *why)
 
 /* The error answer of a failure nobody retries. */
 static void
-answer_failure(struct sl_client *c, int fail)
+answer_failure(struct sl_stream *s, int fail)
 {
 	switch (fail) {
 	case FAIL_REFUSED:
-		sl_exchange_local(c, 502, "upstream_connect_failed", 0);
+		sl_exchange_local(s, 502, "upstream_connect_failed", 0);
 		return;
 	case FAIL_CONNECT_TIMEOUT:
-		sl_exchange_local(c, 504, "upstream_connect_timeout", 0);
+		sl_exchange_local(s, 504, "upstream_connect_timeout", 0);
 		return;
 	case FAIL_TLS:
-		sl_exchange_local(c, 502, "upstream_tls", 0);
+		sl_exchange_local(s, 502, "upstream_tls", 0);
 		return;
 	case FAIL_RESET:
-		sl_exchange_local(c, 502, "upstream_reset", 0);
+		sl_exchange_local(s, 502, "upstream_reset", 0);
 		return;
 	case FAIL_BAD:
-		sl_exchange_local(c, 502, "upstream_bad_response", 0);
+		sl_exchange_local(s, 502, "upstream_bad_response", 0);
 		return;
 	case FAIL_TIMEOUT:
 	default:
-		sl_exchange_local(c, 504, "upstream_timeout", 0);
+		sl_exchange_local(s, 504, "upstream_timeout", 0);
 		return;
 	}
 }
@@ -530,11 +499,11 @@ answer_failure(struct sl_client *c, int fail)
  * Counts a refusal by its verdict, on the cluster that failed.
  */
 static enum sl_retry_verdict
-retry_verdict(struct sl_client *c, enum sl_retry_class cls,
+retry_verdict(struct sl_stream *s, enum sl_retry_class cls,
 	      enum sl_retry_kind kind, int status, int unseen,
 	      struct sl_wcluster *to, uint64_t *backoff)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 	struct sl_clstate *cs = t->wc->conf->state;
 	struct sl_retry_try a;
 	enum sl_retry_verdict v;
@@ -543,8 +512,8 @@ retry_verdict(struct sl_client *c, enum sl_retry_class cls,
 	a.cls = cls;
 	a.kind = kind;
 	a.status = status;
-	a.idempotent = (t->flags & T_IDEMPOTENT) != 0;
-	a.body_kept = !(t->flags & T_BODY_GONE);
+	a.idempotent = (t->flags & SL_TXN_F_IDEMPOTENT) != 0;
+	a.body_kept = t->body_ph != SL_TXN_BODY_GONE;
 	a.unseen = unseen;
 	a.attempts = t->attempts;
 	if (to != NULL) {
@@ -557,7 +526,8 @@ retry_verdict(struct sl_client *c, enum sl_retry_class cls,
 		a.active = t->wc->active_reqs;
 		/* a request already in a retry holds its place in the
 		 * budget */
-		a.retrying = t->wc->retrying - ((t->flags & T_IN_BUDGET) != 0);
+		a.retrying =
+		    t->wc->retrying - ((t->flags & SL_TXN_F_IN_BUDGET) != 0);
 	}
 	a.now_ms = now_ms();
 	a.deadline_ms = t->deadline_ms;
@@ -565,7 +535,7 @@ retry_verdict(struct sl_client *c, enum sl_retry_class cls,
 	 * reason to wait; otherwise a jittered, growing wait */
 	if (cls != SL_RETRY_CLASS_NOT_SENT)
 		a.backoff_ms =
-		    sl_retry_backoff(t->attempts, sl_rand_next(&c->w->rand));
+		    sl_retry_backoff(t->attempts, sl_rand_next(&s->w->rand));
 	v = sl_retry_decide(&t->route->retry, &a);
 	*backoff = a.backoff_ms;
 	if (v == SL_RETRY_YES)
@@ -577,13 +547,13 @@ retry_verdict(struct sl_client *c, enum sl_retry_class cls,
 		if (to != NULL)
 			log_info("conn=%llu request_id=%s route=%s: not moved "
 				 "from cluster %s to %s (%s)",
-				 (unsigned long long)c->id, t->request_id,
+				 (unsigned long long)s->id, t->request_id,
 				 t->route->name, t->wc->conf->name,
 				 to->conf->name, sl_retry_verdict_str(v));
 		else
 			log_info("conn=%llu request_id=%s route=%s: not "
 				 "retried (%s)",
-				 (unsigned long long)c->id, t->request_id,
+				 (unsigned long long)s->id, t->request_id,
 				 t->route->name, sl_retry_verdict_str(v));
 	}
 	return v;
@@ -592,26 +562,25 @@ retry_verdict(struct sl_client *c, enum sl_retry_class cls,
 /* The next attempt, now or after backoff milliseconds; an unseen one
  * (retry.h) takes no place in the budget. */
 static void
-retry_go(struct sl_client *c, enum sl_retry_class cls, int unseen,
+retry_go(struct sl_stream *s, enum sl_retry_class cls, int unseen,
 	 uint64_t backoff)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 
 	atomic_fetch_add(&t->wc->conf->state
 			      ->retries[cls == SL_RETRY_CLASS_NOT_SENT ? 1 : 2],
 			 1);
-	SL_STAT_INC(c->w->stats.upstream_retries);
+	SL_STAT_INC(s->w->stats.upstream_retries);
 	t->nretries++;
-	if (!unseen && !(t->flags & T_IN_BUDGET)) {
-		t->flags |= T_IN_BUDGET;
+	if (!unseen && !(t->flags & SL_TXN_F_IN_BUDGET)) {
+		t->flags |= SL_TXN_F_IN_BUDGET;
 		t->wc->retrying++;
 	}
-	t->flags |= T_RETRIED;
 	if (backoff > 0) {
 		t->up_ph = SL_TXN_UP_BACKOFF;
 		t->retry_at_ms = now_ms() + backoff;
 	} else
-		attempt_connect(c);
+		attempt_connect(s);
 }
 
 /* ---- failing over to another cluster of a split ----------------------- */
@@ -648,9 +617,9 @@ same_key(const struct sl_conf_key *a, const struct sl_conf_key *b)
  * to balances the request in turn, as one without the key.
  */
 static void
-txn_move(struct sl_client *c, struct sl_wcluster *to)
+txn_move(struct sl_stream *s, struct sl_wcluster *to)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 	const struct sl_conf_cluster *from = t->wc->conf, *cc = to->conf;
 	const void *key;
 	size_t len;
@@ -666,21 +635,24 @@ txn_move(struct sl_client *c, struct sl_wcluster *to)
 	t->wc = to;
 	to->active_reqs++;
 	to->retrying++;
-	t->flags |= T_IN_CLUSTER | T_IN_BUDGET;
-	t->flags &= ~T_FRESH; /* about a pool of the other cluster */
+	t->flags |= SL_TXN_F_IN_CLUSTER | SL_TXN_F_IN_BUDGET;
+	/* a replay's fresh connection was about a pool of the other
+	 * cluster */
+	if (t->replay == SL_TXN_REPLAY_FRESH)
+		t->replay = SL_TXN_REPLAY_DONE;
 	t->tried = 0;
 	t->ep_index = 0;
-	if (cc->balance == SL_BALANCE_HASH && (t->flags & T_HASH_KEY) &&
+	if (cc->balance == SL_BALANCE_HASH && (t->flags & SL_TXN_F_HASH_KEY) &&
 	    same_key(&from->hash_key, &cc->hash_key))
 		return;
-	t->flags &= ~T_HASH_KEY;
+	t->flags &= ~SL_TXN_F_HASH_KEY;
 	/* the address is the connection's, not the head's: no request
 	 * needed */
 	if (cc->balance == SL_BALANCE_HASH &&
 	    cc->hash_key.source == SL_KEY_CLIENT_IP &&
 	    sl_route_key(&cc->hash_key, NULL, &t->client_addr, &key, &len)) {
 		t->hash_key = sl_hash64(key, len);
-		t->flags |= T_HASH_KEY;
+		t->flags |= SL_TXN_F_HASH_KEY;
 	}
 }
 
@@ -695,9 +667,9 @@ txn_move(struct sl_client *c, struct sl_wcluster *to)
  * the policy refused (counted and logged; the caller answers).
  */
 static int
-split_failover(struct sl_client *c, enum sl_retry_kind kind, int attempted)
+split_failover(struct sl_stream *s, enum sl_retry_kind kind, int attempted)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 	const struct sl_conf_route *r = t->route;
 	struct sl_clstate *cs = t->wc->conf->state;
 	struct sl_wcluster *to;
@@ -711,21 +683,21 @@ split_failover(struct sl_client *c, enum sl_retry_kind kind, int attempted)
 	if (i < 64)
 		t->split_tried |= (uint64_t)1 << i;
 	i = sl_route_failover(r, t->split_tried,
-			      (t->flags & T_STICKY_KEY) ? &t->sticky_key : NULL,
-			      c->gen->routes[r->index].swrr);
+			      (t->flags & SL_TXN_F_STICKY_KEY) ? &t->sticky_key
+							       : NULL,
+			      s->gen->routes[r->index].swrr);
 	if (i == SL_BALANCE_NONE)
 		return 0;
-	to = &c->gen->clusters[r->split[i].cluster->index];
-	if (retry_verdict(c, SL_RETRY_CLASS_NOT_SENT, kind, 0, 1, to,
+	to = &s->gen->clusters[r->split[i].cluster->index];
+	if (retry_verdict(s, SL_RETRY_CLASS_NOT_SENT, kind, 0, 1, to,
 			  &backoff) != SL_RETRY_YES)
 		return -1;
 	if (attempted) {
 		/* a retry of the attempt that failed, counted where it
 		 * failed */
 		atomic_fetch_add(&cs->retries[1], 1);
-		SL_STAT_INC(c->w->stats.upstream_retries);
+		SL_STAT_INC(s->w->stats.upstream_retries);
 		t->nretries++;
-		t->flags |= T_RETRIED;
 	} else {
 		/* the cluster was passed over: no attempt, no retry */
 		atomic_fetch_add(&cs->no_healthy, 1);
@@ -734,19 +706,21 @@ split_failover(struct sl_client *c, enum sl_retry_kind kind, int attempted)
 	}
 	if (sl_log_enabled(SL_LOG_DEBUG))
 		log_debug("conn=%llu request_id=%s route=%s: cluster %s -> %s",
-			  (unsigned long long)c->id, t->request_id, r->name,
+			  (unsigned long long)s->id, t->request_id, r->name,
 			  t->wc->conf->name, to->conf->name);
-	txn_move(c, to);
-	attempt_connect(c);
+	txn_move(s, to);
+	attempt_connect(s);
 	return 1;
 }
 
 void
-sl_attempt_failed(struct sl_client *c, int fail, const char *why,
+sl_attempt_failed(struct sl_stream *s, int fail, const char *why,
 		  const char *detail)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 	int nothing_sent = t->uphead.off == 0 && t->req_body_sent == 0;
+	/* the attempt's connection came from the pool (attempt_connect) */
+	int pooled = t->up != NULL && t->up->nrequests > 1;
 	enum sl_retry_class cls;
 	enum sl_retry_kind kind;
 	uint64_t backoff;
@@ -757,14 +731,14 @@ sl_attempt_failed(struct sl_client *c, int fail, const char *why,
 	 * to host, the connect_timeout, the rule a response broke */
 	log_warnx("conn=%llu peer=%s request_id=%s route=%s upstream=%s: "
 		  "%s%s%s%s",
-		  (unsigned long long)c->id,
-		  sl_client_peer_str(c, t, peer, sizeof(peer)), t->request_id,
+		  (unsigned long long)s->id,
+		  sl_exchange_peer_str(s, t, peer, sizeof(peer)), t->request_id,
 		  t->route->name, t->wc->eps[t->ep_index]->conf->addr.text, why,
 		  detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
-	SL_STAT_INC(c->w->stats.upstream_failures);
+	SL_STAT_INC(s->w->stats.upstream_failures);
 	if (fail != FAIL_TIMEOUT || t->resp_ph != SL_TXN_RESP_UPSTREAM)
-		outlier_note(c, t->ep_index, 0);
-	sl_attempt_release(c, 0);
+		outlier_note(s, t->ep_index, 0);
+	sl_attempt_release(s, 0);
 	if (t->resp_ph == SL_TXN_RESP_UPSTREAM) {
 		note_failure(t, SL_RETRY_CLASS_PARTIAL, why);
 		if (t->bytes_out > 0) {
@@ -772,19 +746,19 @@ sl_attempt_failed(struct sl_client *c, int fail, const char *why,
 			 * reset says the rest will not come (a FIN could
 			 * look like its end) */
 			t->error = why;
-			sl_client_abort_reset(c, why);
+			s->ops->reset(s, why);
 			return;
 		}
 		/* a head still held back: the error response replaces it;
 		 * the upstream answered, so the request is not replayed */
 		if (fail == FAIL_TIMEOUT)
-			sl_exchange_local(c, 504, "upstream_timeout", 0);
+			sl_exchange_local(s, 504, "upstream_timeout", 0);
 		else if (fail == FAIL_BAD)
-			sl_exchange_local(c, 502, "upstream_bad_response", 0);
+			sl_exchange_local(s, 502, "upstream_bad_response", 0);
 		else
-			sl_exchange_local(c, 502, "upstream_reset", 0);
-		t = c->txn;
-		if (t != NULL && c->state == SL_CLIENT_ST_TXN)
+			sl_exchange_local(s, 502, "upstream_reset", 0);
+		t = s->txn;
+		if (t != NULL)
 			t->error = why;
 		return;
 	}
@@ -803,19 +777,19 @@ sl_attempt_failed(struct sl_client *c, int fail, const char *why,
 	 * the pool's failure, not the upstream's. A request that may be sent
 	 * twice (nothing of it went, or it is idempotent) is replayed once on
 	 * a fresh connection to the same endpoint, whatever the policy */
-	if (fail == FAIL_RESET && (t->flags & T_UP_REUSED) &&
-	    (nothing_sent || (t->flags & T_IDEMPOTENT)) &&
-	    !(t->flags & (T_POOL_REPLAYED | T_BODY_GONE))) {
-		t->flags |= T_POOL_REPLAYED | T_RETRIED | T_FRESH;
+	if (fail == FAIL_RESET && pooled &&
+	    (nothing_sent || (t->flags & SL_TXN_F_IDEMPOTENT)) &&
+	    t->replay == SL_TXN_REPLAY_NONE && t->body_ph != SL_TXN_BODY_GONE) {
+		t->replay = SL_TXN_REPLAY_FRESH;
 		t->attempts--; /* this one never left sluice */
 		t->nretries++;
-		SL_STAT_INC(c->w->stats.upstream_retries);
+		SL_STAT_INC(s->w->stats.upstream_retries);
 		atomic_fetch_add(
 		    &t->wc->conf->state
 			 ->retries[cls == SL_RETRY_CLASS_NOT_SENT ? 1 : 2],
 		    1);
 		tried_set(t, t->ep_index, 0);
-		attempt_connect(c);
+		attempt_connect(s);
 		return;
 	}
 	kind = fail == FAIL_REFUSED || fail == FAIL_CONNECT_TIMEOUT ||
@@ -831,43 +805,43 @@ sl_attempt_failed(struct sl_client *c, int fail, const char *why,
 	 * saw: another cluster of the split, when the route has one */
 	if (cls == SL_RETRY_CLASS_NOT_SENT && t->route->cluster == NULL &&
 	    t->route->split_failover && !cluster_has_untried(t)) {
-		int moved = split_failover(c, kind, 1);
+		int moved = split_failover(s, kind, 1);
 		if (moved > 0)
 			return;
 		if (moved < 0) {
-			answer_failure(c, fail);
-			t = c->txn;
-			if (t != NULL && c->state == SL_CLIENT_ST_TXN)
+			answer_failure(s, fail);
+			t = s->txn;
+			if (t != NULL)
 				t->error = why;
 			return;
 		}
 	}
-	if (retry_verdict(c, cls, kind, 0, unseen, NULL, &backoff) ==
+	if (retry_verdict(s, cls, kind, 0, unseen, NULL, &backoff) ==
 	    SL_RETRY_YES) {
-		retry_go(c, cls, unseen, backoff);
+		retry_go(s, cls, unseen, backoff);
 		return;
 	}
-	answer_failure(c, fail);
-	t = c->txn;
-	if (t != NULL && c->state == SL_CLIENT_ST_TXN)
+	answer_failure(s, fail);
+	t = s->txn;
+	if (t != NULL)
 		t->error = why;
 }
 
 int
-sl_attempt_answered(struct sl_client *c, int status)
+sl_attempt_answered(struct sl_stream *s, int status)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 	unsigned bit = status == 502   ? SL_RETRY_ON_502
 		       : status == 503 ? SL_RETRY_ON_503
 		       : status == 504 ? SL_RETRY_ON_504
 				       : 0;
 	uint64_t backoff;
 
-	outlier_note(c, t->ep_index, status < 500);
+	outlier_note(s, t->ep_index, status < 500);
 	if (bit == 0 || !(t->route->retry.on & bit))
 		return 0;
 	/* heard, but nothing of it went to the client: class 2 */
-	if (retry_verdict(c, SL_RETRY_CLASS_SENT, SL_RETRY_KIND_STATUS, status,
+	if (retry_verdict(s, SL_RETRY_CLASS_SENT, SL_RETRY_KIND_STATUS, status,
 			  0, NULL, &backoff) != SL_RETRY_YES)
 		return 0;
 	note_failure(t, SL_RETRY_CLASS_SENT,
@@ -875,22 +849,22 @@ sl_attempt_answered(struct sl_client *c, int status)
 		     : status == 503 ? "upstream_503"
 				     : "upstream_504");
 	/* the rest of that answer is not read: its connection goes */
-	sl_attempt_release(c, 0);
-	retry_go(c, SL_RETRY_CLASS_SENT, 0, backoff);
+	sl_attempt_release(s, 0);
+	retry_go(s, SL_RETRY_CLASS_SENT, 0, backoff);
 	return 1;
 }
 
 void
-sl_attempt_deadline(struct sl_client *c)
+sl_attempt_deadline(struct sl_stream *s)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 	char peer[SL_PEER_MAX];
 
 	log_warnx("conn=%llu peer=%s request_id=%s route=%s upstream=%s: "
 		  "upstream_timeout (no answer within the route's timeout "
 		  "%llu ms; %u attempt%s)",
-		  (unsigned long long)c->id,
-		  sl_client_peer_str(c, t, peer, sizeof(peer)), t->request_id,
+		  (unsigned long long)s->id,
+		  sl_exchange_peer_str(s, t, peer, sizeof(peer)), t->request_id,
 		  t->route->name,
 		  t->up != NULL ? t->wc->eps[t->ep_index]->conf->addr.text
 				: "-",
@@ -898,13 +872,13 @@ sl_attempt_deadline(struct sl_client *c)
 		  t->attempts == 1 ? "" : "s");
 	if (t->up != NULL) {
 		/* the attempt in flight is cut: an error of its endpoint */
-		SL_STAT_INC(c->w->stats.upstream_failures);
+		SL_STAT_INC(s->w->stats.upstream_failures);
 		note_failure(t,
 			     t->uphead.off == 0 && t->req_body_sent == 0
 				 ? SL_RETRY_CLASS_NOT_SENT
 				 : SL_RETRY_CLASS_SENT,
 			     "upstream_timeout");
-		outlier_note(c, t->ep_index, 0);
+		outlier_note(s, t->ep_index, 0);
 	}
-	sl_exchange_local(c, 504, "upstream_timeout", 0);
+	sl_exchange_local(s, 504, "upstream_timeout", 0);
 }

@@ -4,7 +4,9 @@
  * their lists, the client structs kept for reuse, the slab their read
  * events come from, and the parking of idle connections. It moves
  * connections between lists and descriptors between epoll sets, and
- * reads or writes no connection's bytes. It calls nothing in client.c: a
+ * reads or writes no connection's bytes; it also grows a fast reader's
+ * SO_SNDBUF within the worker's budget (sl_client_sndbuf_grow). It calls
+ * nothing in client.c: a
  * parked connection that becomes readable goes to the handler client.c
  * stored in the pool (sl_client_pool_init).
  */
@@ -12,11 +14,13 @@
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -139,12 +143,12 @@ rev_put(struct sl_client_pool *p, struct event *ev)
 void
 sl_client_park_leave(struct sl_client *c)
 {
-	struct sl_worker *w = c->w;
+	struct sl_worker *w = c->s.w;
 
 	(void)epoll_ctl(w->cpool.park_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	TAILQ_REMOVE(&w->cpool.parked, c, entry);
 	TAILQ_INSERT_TAIL(&w->cpool.clients, c, entry);
-	c->flags &= ~C_F_PARKED;
+	c->s.flags &= ~C_F_PARKED;
 	SL_STAT_ADD(w->stats.parked, -1);
 }
 
@@ -152,7 +156,7 @@ int
 sl_client_unpark(struct sl_client *c)
 {
 	sl_client_park_leave(c);
-	return (c->rev = rev_get(&c->w->cpool)) == NULL ? -1 : 0;
+	return (c->rev = rev_get(&c->s.w->cpool)) == NULL ? -1 : 0;
 }
 
 /* Parked connections became readable (or were closed by their peer). */
@@ -193,7 +197,7 @@ park_init(struct sl_worker *w)
 static void
 client_park(struct sl_client *c)
 {
-	struct sl_worker *w = c->w;
+	struct sl_worker *w = c->s.w;
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
 
 	event_del(c->rev);
@@ -203,7 +207,7 @@ client_park(struct sl_client *c)
 	}
 	rev_put(&w->cpool, c->rev);
 	c->rev = NULL;
-	c->flags = (c->flags & ~C_F_REV) | C_F_PARKED;
+	c->s.flags = (c->s.flags & ~C_F_REV) | C_F_PARKED;
 	TAILQ_REMOVE(&w->cpool.clients, c, entry);
 	TAILQ_INSERT_TAIL(&w->cpool.parked, c, entry);
 	SL_STAT_INC(w->stats.parked);
@@ -221,11 +225,14 @@ sl_client_park_idle(struct sl_worker *w)
 	now = sl_now_cached();
 	for (c = TAILQ_FIRST(&w->cpool.clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		/* idle since the deadline's start, reading, nothing held */
-		if (c->state != SL_CLIENT_ST_IDLE || !(c->flags & C_F_REV) ||
-		    (c->flags & C_F_REV_W) || c->in.data != NULL ||
-		    sl_xprt_pending(c->ssl) ||
-		    c->tnode.deadline_ms - c->lconf->limits.idle_timeout_ms +
+		/* idle since the deadline's start, reading, nothing held, on
+		 * a socket (a memory end has no descriptor to park) */
+		if (c->state != SL_CLIENT_ST_IDLE || !(c->s.flags & C_F_REV) ||
+		    (c->s.flags & (C_F_REV_W | C_F_MEM)) ||
+		    c->s.in.data != NULL ||
+		    sl_xprt_pending(c->s.flags >> C_F_XPRT_SHIFT, c->fd,
+				    c->xc) ||
+		    c->tnode.deadline_ms - c->s.lconf->limits.idle_timeout_ms +
 			    PARK_AFTER_MS >
 			now)
 			continue;
@@ -328,7 +335,68 @@ sl_client_next(struct sl_client *c)
 	struct sl_client *n = TAILQ_NEXT(c, entry);
 
 	/* the unparked ones, then the parked ones */
-	if (n == NULL && !(c->flags & C_F_PARKED))
-		n = TAILQ_FIRST(&c->w->cpool.parked);
+	if (n == NULL && !(c->s.flags & C_F_PARKED))
+		n = TAILQ_FIRST(&c->s.w->cpool.parked);
 	return n;
+}
+
+/*
+ * Every client socket starts with SO_SNDBUF = buffer_bytes (inherited
+ * from its listening socket), so that a slow reader pins little kernel
+ * memory. The kernel wakes a blocked writer once a third of the (doubled)
+ * buffer is free: when that comes within SNDBUF_FAST_MS of the stall, the
+ * client's side took 2/3 of the buffer that fast, and the buffer, not the
+ * client, holds the transfer back (a distant client gets one buffer per
+ * round trip). Such a client gets SO_SNDBUF doubled, up to
+ * SNDBUF_MAX_FACTOR x buffer_bytes. What this measures is the client's TCP
+ * (its receive window included), not its application: a slow application
+ * behind a large window may earn a doubling before the window fills. So
+ * the extra kernel memory is also bounded per worker (SNDBUF_EXTRA_MAX,
+ * given back when the connection closes): clients that read fast and then
+ * stop cannot pin more than that together, until send_timeout or
+ * min_send_rate cuts them.
+ */
+#define SNDBUF_FAST_MS	  SL_RBUF_FAST_MS
+#define SNDBUF_MAX_FACTOR 8
+#define SNDBUF_EXTRA_MAX  ((size_t)64 << 20)
+
+void
+sl_client_sndbuf_grow(struct sl_client *c, uint64_t stalled_ms)
+{
+	struct sl_worker *w = c->s.w;
+	uint64_t max = SNDBUF_MAX_FACTOR * c->s.lconf->limits.buffer_bytes;
+	uint64_t want;
+	socklen_t len;
+	int cur = 0, v;
+
+	if (stalled_ms > SNDBUF_FAST_MS || (c->s.flags & C_F_SNDBUF_MAX))
+		return;
+	/* asked, not remembered: a reload may have changed buffer_bytes
+	 * since the listening socket gave this one its size */
+	len = sizeof(cur);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &cur, &len) == -1 ||
+	    cur <= 1)
+		return;
+	cur /= 2; /* the kernel reports twice what was set */
+	want = SL_MIN((uint64_t)cur * 2, SL_MIN(max, (uint64_t)INT_MAX / 2));
+	if (want <= (uint64_t)cur) {
+		c->s.flags |= C_F_SNDBUF_MAX;
+		return;
+	}
+	if (w->cpool.sndbuf_extra + (want - (uint64_t)cur) > SNDBUF_EXTRA_MAX)
+		return; /* others hold the budget: maybe later */
+	v = (int)want;
+	if (setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)) == -1)
+		return;
+	/* what the kernel granted: it caps the size at net.core.wmem_max */
+	len = sizeof(v);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &v, &len) == -1)
+		v = (int)want * 2;
+	v /= 2;
+	if (v <= cur) {
+		c->s.flags |= C_F_SNDBUF_MAX;
+		return;
+	}
+	c->sndbuf_extra += (uint32_t)(v - cur);
+	w->cpool.sndbuf_extra += (size_t)(v - cur);
 }

@@ -10,6 +10,7 @@
 #define SL_CLIENT_POOL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/queue.h>
 
 struct event;
@@ -61,5 +62,10 @@ void sl_client_park_leave(struct sl_client *c);
  * caller assigns and adds. Returns -1 when out of memory: c is unparked
  * with no event (c->rev NULL), and the caller closes it. */
 int sl_client_unpark(struct sl_client *c);
+
+/* A write to c that stalled could go on after stalled_ms: a fast reader
+ * (within SL_RBUF_FAST_MS) gets its SO_SNDBUF doubled, within bounds per
+ * connection and per worker (client_pool.c says which). */
+void sl_client_sndbuf_grow(struct sl_client *c, uint64_t stalled_ms);
 
 #endif

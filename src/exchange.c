@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One proxied request/response exchange of a client connection, its core:
- * starting it (the request head checked, routed, a cluster chosen, the
- * mirror), local responses, pumping bytes between the two directions,
- * finishing it, the scheduling and deadlines of each state, and the
- * upstream's events. The request direction (its body, rate limits, writing
- * upstream) is exchange_req.c's, the response direction (head parsing,
- * interim responses, pacing, output) exchange_resp.c's, the access log
- * exchange_log.c's; what they share is exchange_int.h. Parsing and header
- * rewriting are delegated to h1_parse/h1_msg; the client socket itself is
- * client.c's.
+ * starting it (the request head checked, routed, its rate limits, a
+ * cluster chosen, the mirror), pumping bytes between the two directions,
+ * finishing it, its scheduling and deadlines (a switch over its phases,
+ * exchange_int.h), and the upstream's events (an attempt connected, a
+ * blocked request writable again). The top of the exchange's files: the
+ * request direction (its body, writing upstream) is exchange_req.c's, the
+ * response direction (head parsing, interim responses, pacing, output)
+ * exchange_resp.c's, the upstream attempts attempt.c's, the local answers
+ * exchange_answer.c's, the access log exchange_log.c's; none of them calls
+ * back into this file, and what they share is exchange_int.h. Parsing and
+ * header rewriting are delegated to h1_parse/h1_msg. The connection under
+ * the exchange is its stream (stream.h): the exchange calls its codec only
+ * through the stream's operations, never client.c.
  */
 #include "exchange.h"
 
@@ -28,7 +32,6 @@
 
 #include "attempt.h"
 #include "balance.h"
-#include "client_int.h"
 #include "exchange_int.h"
 #include "forwarded.h"
 #include "h1_msg.h"
@@ -47,43 +50,54 @@
 #include "xprt.h"
 
 static void exchange_on_timer(evutil_socket_t, short, void *);
-static void txn_choose_cluster(struct sl_client *c,
+static void txn_forward(struct sl_stream *s, struct sl_h1_request *req);
+
+/* The request body bytes that came, checked and counted (exchange_req.c);
+ * one test when there are none (most requests have no body). */
+static inline int
+txn_req_advance(struct sl_stream *s)
+{
+	if ((s->txn->req_ph == SL_TXN_REQ_DONE) || s->in.len == s->in_ready)
+		return 0;
+	return sl_exchange_req_read(s);
+}
+static void txn_choose_cluster(struct sl_stream *s,
 			       const struct sl_h1_request *req);
-static void txn_mirror(struct sl_client *c, const struct sl_h1_request *req);
+static void txn_mirror(struct sl_stream *s, const struct sl_h1_request *req);
 
 /* ---- closing --------------------------------------------------------- */
 
 void
-sl_exchange_free(struct sl_client *c)
+sl_exchange_free(struct sl_stream *s)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 
 	if (t == NULL)
 		return;
-	sl_client_want_write(c, 0);
+	s->ops->want_write(s, 0);
 	event_del(&t->tev);
-	sl_buf_release(&c->w->bufs, &t->out);
+	sl_buf_release(&s->w->bufs, &t->out);
 	sl_rlcheck_cancel(&t->rl); /* a request waiting for a lease */
 	sl_attempt_dequeue(t);
-	sl_attempt_release(c, 0);
+	sl_attempt_release(s, 0);
 	sl_attempt_done(t);
-	sl_buf_release(&c->w->bufs, &t->uphead);
+	sl_buf_release(&s->w->bufs, &t->uphead);
 	if (t->mirror != NULL) {
 		/* the request never completed: no copy goes out */
 		sl_mirror_abort(t->mirror);
 		t->mirror = NULL;
 	}
-	t->next_free = c->w->free_txns;
-	c->w->free_txns = t;
-	c->txn = NULL;
+	t->next_free = s->w->free_txns;
+	s->w->free_txns = t;
+	s->txn = NULL;
 }
 
 /* ---- local responses ---------------------------------------------------*/
 
-static struct sl_txn *
-txn_new(struct sl_client *c)
+struct sl_txn *
+sl_exchange_new(struct sl_stream *s, uint64_t start_ms)
 {
-	struct sl_worker *w = c->w;
+	struct sl_worker *w = s->w;
 	struct sl_txn *t = w->free_txns;
 
 	if (t != NULL)
@@ -94,291 +108,62 @@ txn_new(struct sl_client *c)
 	t->rl.wait.entry = NULL;
 	t->request_id[0] = t->method[0] = t->path[0] = t->host[0] = '\0';
 	t->referer[0] = t->user_agent[0] = '\0';
-	/* an exchange starts with the first byte of its head */
-	t->start_ms =
-	    c->state == SL_CLIENT_ST_HEAD
-		? c->tnode.deadline_ms - c->lconf->limits.header_timeout_ms
-		: now_ms();
-	t->client = c;
+	t->start_ms = start_ms;
+	t->s = s;
+	t->on_upstream = sl_exchange_on_upstream;
 	/* the request's client, until something more is known of it */
-	(void)sl_ip_from_sockaddr((const struct sockaddr *)&c->peer,
+	(void)sl_ip_from_sockaddr((const struct sockaddr *)&s->peer,
 				  &t->client_addr);
-	event_assign(&t->wev, w->base, c->fd, EV_WRITE | EV_PERSIST,
-		     sl_client_on_write, c);
-	evtimer_assign(&t->tev, w->base, exchange_on_timer, c);
-	/* the exchange keeps its own deadlines */
-	sl_timeq_del(w, &c->tnode);
-	c->txn = t;
+	evtimer_assign(&t->tev, w->base, exchange_on_timer, s);
+	s->txn = t;
 	return t;
 }
 
-static void
-copy_slice(char *dst, size_t dstsz, const char *s, size_t n)
+struct event *
+sl_exchange_codec_event(struct sl_txn *t)
 {
-	if (s == NULL)
-		n = 0;
-	if (n >= dstsz)
-		n = dstsz - 1;
-	if (n > 0)
-		memcpy(dst, s, n);
-	dst[n] = '\0';
+	return &t->codec_ev;
 }
 
-/* Whether the target and Referer kept for the access log are masked: an
- * error-log line is masked whole when it is written (log.c), so without
- * an access log there is nothing to do here. Method, Host and User-Agent
- * are not scanned: a card number has no business there, and a browser's
- * User-Agent alone would cost more than the target and Referer together
- * (doc/performance.md, issue 22). */
-static int
-note_cards(void)
-{
-	return sl_access_enabled() && sl_log_cards();
-}
-
-/* Keeps what the logs show of the request: its target and Referer with
- * log.query applied (card numbers travel in query strings), and no card
- * number in either, whatever log.query says. */
+/* Counts a client cut for being slow or silent; the send timeouts are
+ * said at info (the others are logged with the 408 they answer). */
 static void
-txn_note(struct sl_txn *t, const char *method, size_t method_len,
-	 const char *target, size_t target_len, const char *host,
-	 size_t host_len)
+txn_count_timeout(struct sl_stream *s, struct sl_txn *t,
+		  enum sl_timeout_reason r)
 {
-	copy_slice(t->method, sizeof(t->method), method, method_len);
-	if (target != NULL)
-		sl_log_target(t->path, sizeof(t->path), target, target_len,
-			      sl_log_query(), note_cards());
-	else
-		t->path[0] = '\0';
-	copy_slice(t->host, sizeof(t->host), host, host_len);
-}
-
-static void
-txn_note_agent(struct sl_txn *t, const char *referer, size_t referer_len,
-	       const char *ua, size_t ua_len)
-{
-	if (referer != NULL)
-		sl_log_target(t->referer, sizeof(t->referer), referer,
-			      referer_len, sl_log_query(), note_cards());
-	copy_slice(t->user_agent, sizeof(t->user_agent), ua, ua_len);
-}
-
-/* Referer and User-Agent of a parsed request, for the access log. */
-static void
-txn_agent_from(struct sl_txn *t, const struct sl_h1_request *req)
-{
-	const char *ref = NULL, *ua = NULL;
-	size_t rl = 0, ul = 0;
-
-	for (size_t i = 0; i < req->nheaders; i++) {
-		const struct sl_h1_header *h = &req->headers[i];
-		if (ref == NULL && sl_h1_ieq(h->name, h->name_len, "referer")) {
-			ref = h->value;
-			rl = h->value_len;
-		} else if (ua == NULL &&
-			   sl_h1_ieq(h->name, h->name_len, "user-agent")) {
-			ua = h->value;
-			ul = h->value_len;
-		}
+	SL_STAT_INC(s->w->stats.timeouts[r]);
+	if ((r == SL_TO_SEND || r == SL_TO_SEND_RATE) &&
+	    sl_log_enabled(SL_LOG_INFO)) {
+		char peer[SL_PEER_MAX];
+		log_info("conn=%llu peer=%s request_id=%s: %s",
+			 (unsigned long long)s->id,
+			 sl_exchange_peer_str(s, t, peer, sizeof(peer)),
+			 t->request_id, sl_timeout_reason_str(r));
 	}
-	txn_note_agent(t, ref, rl, ua, ul);
 }
 
-/* Fills the logged fields of t from a refused head of len bytes, as far
- * as they can be read; nothing already known is replaced. */
-static void
-txn_salvage(struct sl_txn *t, const char *head, size_t len)
+void
+sl_exchange_closed(struct sl_stream *s, const char *reason)
 {
-	struct sl_h1_salvage sv;
+	struct sl_txn *t = s->txn;
 
-	sl_h1_salvage(head, len, &sv);
-	if (t->method[0] == '\0' && t->path[0] == '\0')
-		txn_note(t, sv.method, sv.method_len, sv.target, sv.target_len,
-			 sv.host, sv.host_len);
-	else if (t->host[0] == '\0')
-		copy_slice(t->host, sizeof(t->host), sv.host, sv.host_len);
-	if (sl_access_enabled())
-		txn_note_agent(t, sv.referer, sv.referer_len, sv.user_agent,
-			       sv.user_agent_len);
-	if (t->minor == 0 && sv.minor == 1)
-		t->minor = 1;
+	t->error = t->error ? t->error : reason;
+	if (t->status == 0)
+		t->status = 499; /* client went away */
+	sl_exchange_log(s, t);
+	sl_exchange_free(s);
 }
 
-/* An exchange for a head that will not be parsed (refused by the scanner,
- * or timed out): what was read of it is logged, then dropped. */
-static struct sl_txn *
-txn_for_head(struct sl_client *c)
+void
+sl_exchange_last(struct sl_stream *s)
 {
-	struct sl_txn *t;
-
-	if ((t = txn_new(c)) == NULL) {
-		sl_client_close(c, "out_of_memory");
-		return NULL;
-	}
-	if (c->in.data != NULL) {
-		t->bytes_in = sl_buf_pending(&c->in);
-		txn_salvage(t, c->in.data + c->in.off, sl_buf_pending(&c->in));
-		c->in.off = c->in.len; /* the bad head is dropped */
-	}
-	t->flags |= T_CLOSE;
-	sl_client_set_state(c, SL_CLIENT_ST_TXN);
-	return t;
+	s->txn->flags |= SL_TXN_F_CLOSE;
 }
 
 int
-sl_exchange_out_reserve(struct sl_client *c, size_t n)
+sl_exchange_reading(const struct sl_stream *s)
 {
-	if (sl_buf_alloc(&c->w->bufs, &c->txn->out, sl_exchange_head_cap(c)) ==
-	    -1)
-		return -1;
-	if (c->txn->out.off == c->txn->out.len)
-		c->txn->out.off = c->txn->out.len = 0;
-	if (sl_buf_space(&c->txn->out) < n && c->txn->out.off > 0) {
-		memmove(c->txn->out.data, c->txn->out.data + c->txn->out.off,
-			sl_buf_pending(&c->txn->out));
-		c->txn->out.len -= c->txn->out.off;
-		c->txn->out.off = 0;
-	}
-	return sl_buf_space(&c->txn->out) >= n ? 0 : -1;
-}
-
-/*
- * Answers the current request (or the head being read) with a local error
- * and stops the exchange with the upstream. close forces the connection to
- * close after it; so does a request whose body was not read. fields, when
- * not NULL, are the answer's own (a rate limit's); they also keep it from
- * the info log (rlcheck.c says those).
- */
-void
-sl_exchange_answer(struct sl_client *c, int status, const char *code, int close,
-		   const char *fields)
-{
-	struct sl_txn *t = c->txn;
-	const struct sl_hdr_apply *rules;
-	const struct sl_hdr_vars *vp = NULL;
-	struct sl_hdr_vars vars;
-	char ip[64];
-	long n;
-
-	if (t == NULL && (t = txn_for_head(c)) == NULL)
-		return;
-	if (t->request_id[0] == '\0')
-		sl_worker_request_id(c->w, t->request_id);
-	if ((t->resp_ph == SL_TXN_RESP_UPSTREAM) && t->bytes_out > 0) {
-		/* part of the upstream response is out: it cannot be
-		 * replaced, only cut */
-		t->status = t->status ? t->status : status;
-		t->error = code;
-		sl_client_close(c, code);
-		return;
-	}
-	if (t->resp_ph == SL_TXN_RESP_UPSTREAM) {
-		/* a head held back for its body (sl_exchange_resp_held)
-		 * never went out: this answer replaces it */
-		t->resp_ph = SL_TXN_RESP_NONE;
-		t->head_out -= sl_buf_pending(&t->out);
-		t->out.off = t->out.len = 0;
-	}
-	sl_attempt_dequeue(t); /* a request answered here waits for nothing */
-	sl_rlcheck_cancel(&t->rl);
-	sl_attempt_release(c, 0);
-	t->resp_ph = SL_TXN_RESP_LOCAL;
-	t->status = status;
-	t->error = code;
-	if (close || t->req_ph != SL_TXN_REQ_DONE)
-		t->flags |= T_CLOSE;
-	if (sl_exchange_out_reserve(c, 512) == -1) {
-		sl_client_close(c, "out_of_memory");
-		return;
-	}
-	rules = sl_exchange_rules(c, 0, &vars, &vp, NULL, ip);
-	n = sl_h1_write_error_fields(
-	    c->txn->out.data + c->txn->out.len, sl_buf_space(&c->txn->out),
-	    status, code, t->request_id, (t->flags & T_CLOSE) != 0,
-	    (t->flags & T_HEAD_ONLY) != 0, t->minor, fields, rules, vp);
-	if (n < 0 && rules != NULL)
-		/* the answer goes out all the same, without the rules */
-		n = sl_h1_write_error_fields(
-		    c->txn->out.data + c->txn->out.len,
-		    sl_buf_space(&c->txn->out), status, code, t->request_id,
-		    (t->flags & T_CLOSE) != 0, (t->flags & T_HEAD_ONLY) != 0,
-		    t->minor, fields, NULL, NULL);
-	if (n < 0) {
-		sl_client_close(c, code);
-		return;
-	}
-	{
-		/* the body follows the head's blank line (none after HEAD) */
-		const char *h = c->txn->out.data + c->txn->out.len;
-		const char *e = memmem(h, (size_t)n, "\r\n\r\n", 4);
-		t->head_out += e != NULL ? (uint32_t)(e - h + 4) : (uint32_t)n;
-	}
-	c->txn->out.len += (uint32_t)n;
-	if (sl_log_enabled(SL_LOG_INFO) && status != 404 && fields == NULL) {
-		char peer[SL_PEER_MAX], m[64], p[1024], h[512];
-		/* the rule a refused request broke: the response says only
-		 * bad_request, the operator needs more */
-		log_info(
-		    "conn=%llu peer=%s request_id=%s route=%s: %d %s%s%s%s%s%s "
-		    "method=%s target=\"%s\" host=\"%s\"",
-		    (unsigned long long)c->id,
-		    sl_client_peer_str(c, t, peer, sizeof(peer)), t->request_id,
-		    t->route ? t->route->name : "-", status, code,
-		    t->why != SL_H1_R_NONE ? " reason=" : "",
-		    t->why != SL_H1_R_NONE ? sl_h1_reason_str(t->why) : "",
-		    t->rule != NULL ? " rule=\"" : "",
-		    t->rule != NULL ? t->rule : "", t->rule != NULL ? "\"" : "",
-		    sl_escape(m, sizeof(m), t->method, strlen(t->method)),
-		    sl_escape(p, sizeof(p), t->path, strlen(t->path)),
-		    sl_escape(h, sizeof(h), t->host, strlen(t->host)));
-	}
-}
-
-void
-sl_exchange_local(struct sl_client *c, int status, const char *code, int close)
-{
-	sl_exchange_answer(c, status, code, close, NULL);
-}
-
-void
-sl_exchange_reject(struct sl_client *c, int status, int why)
-{
-	struct sl_txn *t = c->txn;
-
-	if (t == NULL && (t = txn_for_head(c)) == NULL)
-		return;
-	if (why <= SL_H1_R_NONE || why >= SL_H1_R_NREASONS)
-		why = SL_H1_R_NONE;
-	t->why = (enum sl_h1_reason)why;
-	SL_STAT_INC(c->w->stats.rejected[why]);
-	sl_exchange_local(c, status, sl_exchange_status_code_name(status), 1);
-}
-
-const char *
-sl_exchange_status_code_name(int status)
-{
-	switch (status) {
-	case 400:
-		return "bad_request";
-	case 405:
-		return "method_not_allowed";
-	case 408:
-		return "request_timeout";
-	case 413:
-		return "payload_too_large";
-	case 414:
-		return "uri_too_long";
-	case 417:
-		return "expectation_failed";
-	case 431:
-		return "header_too_large";
-	case 501:
-		return "not_implemented";
-	case 505:
-		return "version_not_supported";
-	default:
-		return "bad_request";
-	}
+	return s->txn->req_ph != SL_TXN_REQ_DONE;
 }
 
 /* 417 may keep the connection (doc/contracts.md section 3.2); every
@@ -391,16 +176,16 @@ status_closes(int status)
 
 /* Refuses the request by an allow or deny rule (doc/edge.md section 4):
  * 403, the connection kept as after a 404, counted and logged with the
- * rule. May close c. */
+ * rule. May end the stream. */
 static void
-txn_forbid(struct sl_client *c, const char *rule)
+txn_forbid(struct sl_stream *s, const char *rule)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 
 	t->why = SL_H1_R_ACCESS_DENIED;
 	t->rule = rule;
-	SL_STAT_INC(c->w->stats.rejected[SL_H1_R_ACCESS_DENIED]);
-	sl_exchange_local(c, 403, "forbidden", 0);
+	SL_STAT_INC(s->w->stats.rejected[SL_H1_R_ACCESS_DENIED]);
+	sl_exchange_local(s, 403, "forbidden", 0);
 }
 
 /* ---- starting an exchange --------------------------------------------- */
@@ -409,13 +194,13 @@ txn_forbid(struct sl_client *c, const char *rule)
  * 9112 section 9.3), or the gateway does (the connection's last request
  * under max_requests, a draining worker, a listener a reload removed). */
 static int
-req_ends_connection(const struct sl_client *c, const struct sl_h1_request *req)
+req_ends_connection(const struct sl_stream *s, const struct sl_h1_request *req)
 {
-	const struct sl_conf_limits *lim = &c->lconf->limits;
+	const struct sl_conf_limits *lim = &s->lconf->limits;
 
 	return !sl_h1_persists(req->minor, req->flags) ||
-	       (lim->max_requests && c->nrequests + 1 >= lim->max_requests) ||
-	       c->w->draining || (c->flags & C_F_RETIRED);
+	       (lim->max_requests && s->nrequests + 1 >= lim->max_requests) ||
+	       s->w->draining || (s->flags & SL_STREAM_F_RETIRED);
 }
 
 /* Whether the request carries a non-empty Idempotency-Key (the IETF
@@ -440,23 +225,104 @@ has_idempotency_key(const struct sl_h1_request *req)
  * once the request is complete.
  */
 static void
-txn_retry_setup(struct sl_client *c, const struct sl_h1_request *req)
+txn_retry_setup(struct sl_stream *s, const struct sl_h1_request *req)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 	const struct sl_conf_retry *p = &t->route->retry;
 
 	if (sl_retry_idempotent(req->method_id) ||
 	    (p->idempotency_key && has_idempotency_key(req)))
-		t->flags |= T_IDEMPOTENT;
+		t->flags |= SL_TXN_F_IDEMPOTENT;
 	t->try_timeout_ms = p->per_try_timeout_ms ? p->per_try_timeout_ms
 						  : t->route->timeout_ms;
 	if (p->attempts > 1 &&
 	    (req->body == SL_H1_BODY_CHUNKED ||
 	     (req->body == SL_H1_BODY_LENGTH &&
-	      req->content_length <= c->lconf->limits.buffer_bytes)))
-		t->flags |= T_RETAIN;
+	      req->content_length <= s->lconf->limits.buffer_bytes)))
+		t->body_ph = SL_TXN_BODY_KEPT;
 	if (t->req_ph == SL_TXN_REQ_DONE)
 		t->deadline_ms = now_ms() + t->route->timeout_ms;
+}
+
+/* ---- rate limits (doc/edge.md section 6) ------------------------------- */
+
+/* Acts on what the route's limits said of the request. Returns 0 when it
+ * goes on, 1 when it was answered (429, 503) or waits for a lease. */
+static int
+txn_rl_verdict(struct sl_stream *s, int r, size_t head_len)
+{
+	struct sl_txn *t = s->txn;
+	char fields[512];
+	int status = r == SL_RLC_LIMITED ? 429 : 503;
+
+	if (r == SL_RLC_PASS)
+		return 0;
+	if (r == SL_RLC_WAIT) {
+		/* the head stays in `in` (a compaction keeps it at in.off),
+		 * to be parsed again when the lease comes */
+		t->rl.head_len = (uint32_t)head_len;
+		s->in.off -= (uint32_t)head_len;
+		return 1;
+	}
+	/* a body already here in full is read, so that the connection is
+	 * kept: a bot's small POSTs do not cost a connection each */
+	if (txn_req_advance(s) == -1)
+		return 1; /* a malformed body: answered 400 */
+	sl_exchange_answer(
+	    s, status,
+	    status == 429 ? "rate_limited" : "rate_limit_unavailable", 0,
+	    sl_rlcheck_fields(&t->rl, status, t->route, fields,
+			      sizeof(fields)) > 0
+		? fields
+		: "");
+	return 1;
+}
+
+/* The lease a request waited for came, or failed: the request goes on
+ * through its route's limits, and on to the upstream when they let it. */
+static void
+txn_rl_woken(struct sl_rl_wait *wt, int verdict, uint64_t wait_us)
+{
+	struct sl_txn *t =
+	    (struct sl_txn *)((char *)wt - offsetof(struct sl_txn, rl.wait));
+	struct sl_stream *s = t->s;
+	const struct sl_conf_limits *lim = &s->lconf->limits;
+	struct sl_h1_limits hl = {lim->max_uri_bytes, lim->max_header_bytes,
+				  lim->max_headers};
+	size_t head_len = t->rl.head_len;
+	struct sl_h1_request req;
+	int r;
+
+	sl_now_refresh();
+	if (s->txn != t || (t->resp_ph == SL_TXN_RESP_LOCAL))
+		return;
+	/* the head as it was parsed before the wait */
+	memset(&req, 0, sizeof(req));
+	req.headers = s->w->hdrs;
+	req.max_headers = SL_MIN(s->w->max_hdrs, lim->max_headers);
+	if (sl_h1_parse_request(s->in.data + s->in.off, head_len, &req, &hl) !=
+	    0) {
+		s->ops->close(s, "out_of_memory");
+		return;
+	}
+	s->in.off += (uint32_t)head_len;
+	r = sl_rlcheck_resume(&t->rl, verdict, wait_us, s->w, s->gen->conf,
+			      t->route, &req, &t->client_addr, s->id);
+	if (txn_rl_verdict(s, r, head_len) == 0)
+		txn_forward(s, &req);
+	s->ops->resume(s);
+}
+
+/* The route's rate limits, in order (a route without any costs its
+ * caller one pointer test). Returns as txn_rl_verdict. */
+static int
+txn_rate_limit(struct sl_stream *s, struct sl_h1_request *req, size_t head_len)
+{
+	struct sl_txn *t = s->txn;
+	int r = sl_rlcheck_start(&t->rl, s->w, s->gen->conf, t->route, req,
+				 &t->client_addr, s->id, txn_rl_woken);
+
+	return r == SL_RLC_PASS ? 0 : txn_rl_verdict(s, r, head_len);
 }
 
 /*
@@ -464,26 +330,22 @@ txn_retry_setup(struct sl_client *c, const struct sl_h1_request *req)
  * prepare the upstream head and get an upstream connection.
  */
 void
-sl_exchange_start(struct sl_client *c, size_t head_len)
+sl_exchange_start(struct sl_stream *s, size_t head_len)
 {
-	struct sl_worker *w = c->w;
-	const struct sl_conf_limits *lim = &c->lconf->limits;
+	struct sl_worker *w = s->w;
+	const struct sl_conf_limits *lim = &s->lconf->limits;
 	struct sl_h1_limits hl = {lim->max_uri_bytes, lim->max_header_bytes,
 				  lim->max_headers};
 	struct sl_h1_request req;
-	struct sl_txn *t;
+	struct sl_txn *t = s->txn;
 	const char *rule;
 	int r;
 
-	if ((t = txn_new(c)) == NULL) {
-		sl_client_close(c, "out_of_memory");
-		return;
-	}
-	sl_client_set_state(c, SL_CLIENT_ST_TXN);
+	t->req_ph = SL_TXN_REQ_BODY;
 	memset(&req, 0, sizeof(req));
 	req.headers = w->hdrs;
 	req.max_headers = SL_MIN(w->max_hdrs, lim->max_headers);
-	r = sl_h1_parse_request(c->in.data + c->in.off, head_len, &req, &hl);
+	r = sl_h1_parse_request(s->in.data + s->in.off, head_len, &req, &hl);
 	t->bytes_in = head_len;
 	if (r == 0 || req.method != NULL) {
 		/* known from the request line on: even an error answer must
@@ -491,152 +353,150 @@ sl_exchange_start(struct sl_client *c, size_t head_len)
 		 */
 		t->method_id = req.method_id;
 		t->minor = req.minor;
-		if (req.method_id == SL_M_HEAD)
-			t->flags |= T_HEAD_ONLY;
 	}
 	if (r == 0) {
-		txn_note(t, req.method, req.method_len, req.path, req.path_len,
-			 req.host, req.host_len);
+		sl_exchange_note(t, req.method, req.method_len, req.path,
+				 req.path_len, req.host, req.host_len);
 		if (sl_access_enabled())
-			txn_agent_from(t, &req);
+			sl_exchange_note_agent(t, &req);
 	}
 	if (r < 0) {
 		/* what the logs need of a refused head, read leniently */
-		txn_salvage(t, c->in.data + c->in.off, head_len);
-		c->in.off += (uint32_t)head_len;
-		c->in_ready = c->in.off;
+		sl_exchange_salvage(t, s->in.data + s->in.off, head_len);
+		s->in.off += (uint32_t)head_len;
+		s->in_ready = s->in.off;
 		/* a 417 without a body leaves the connection in sync */
 		if (r == -417 && req.body == SL_H1_BODY_NONE)
 			t->req_ph = SL_TXN_REQ_DONE;
 		sl_worker_request_id(w, t->request_id);
 		t->why = req.why;
 		SL_STAT_INC(w->stats.rejected[req.why]);
-		sl_exchange_local(c, -r, sl_exchange_status_code_name(-r),
+		sl_exchange_local(s, -r, sl_exchange_status_code_name(-r),
 				  status_closes(-r) ||
-				      req_ends_connection(c, &req));
+				      req_ends_connection(s, &req));
 		return;
 	}
 	/* identity: who the client is, before anything keyed on it (a
 	 * trusted proxy's forwarded fields, doc/edge.md section 3) */
-	if (c->lconf->trusted_proxies.n > 0 || c->lconf->untrusted_forwarded) {
+	if (s->lconf->trusted_proxies.n > 0 || s->lconf->untrusted_forwarded) {
 		struct sl_fwd fwd = {.xff = SL_FWD_APPEND};
-		if (sl_forwarded_settle(c->lconf, &req, &t->client_addr, &fwd))
-			t->flags |= T_FWD_CLIENT;
+		if (sl_forwarded_settle(s->lconf, &req, &t->client_addr, &fwd))
+			t->flags |= SL_TXN_F_FWD_CLIENT;
 		t->fwd_xff = (uint8_t)fwd.xff;
 		t->fwd_cut_hdr = (uint16_t)fwd.cut_hdr;
 		t->fwd_cut_off = (uint32_t)fwd.cut_off;
 	}
 	if (!sl_h1_client_request_id(&req, t->request_id))
 		sl_worker_request_id(w, t->request_id);
-	if (req_ends_connection(c, &req))
-		t->flags |= T_CLOSE;
+	if (req_ends_connection(s, &req))
+		t->flags |= SL_TXN_F_CLOSE;
 	t->req_body = req.body;
 	t->req_remaining = req.content_length;
 	if (req.body == SL_H1_BODY_CHUNKED) {
 		sl_h1_chunked_init(&t->req_chunked, lim->max_header_bytes);
 		t->req_chunked.max_trailers = lim->max_headers;
-		t->req_chunked.own = c->lconf->tls.client_subject_header;
+		t->req_chunked.own = s->lconf->tls.client_subject_header;
 	}
-	c->in.off += (uint32_t)head_len;
-	c->in_ready = c->in.off;
+	s->in.off += (uint32_t)head_len;
+	s->in_ready = s->in.off;
 	if (req.body == SL_H1_BODY_NONE)
 		t->req_ph = SL_TXN_REQ_DONE;
 
-	if ((rule = sl_policy_check(c->lconf->policy, &t->client_addr)) !=
+	if ((rule = sl_policy_check(s->lconf->policy, &t->client_addr)) !=
 	    NULL) {
-		txn_forbid(c, rule);
+		txn_forbid(s, rule);
 		return;
 	}
-	t->route = sl_route_match(c->lconf, &req);
+	t->route = sl_route_match(s->lconf, &req);
 	if (t->route == NULL) {
-		sl_exchange_local(c, 404, "no_route", 0);
+		sl_exchange_local(s, 404, "no_route", 0);
 		return;
 	}
 	if ((rule = sl_policy_check(t->route->policy, &t->client_addr)) !=
 	    NULL) {
-		txn_forbid(c, rule);
+		txn_forbid(s, rule);
 		return;
 	}
 	/* the route's limit: its own max_body_bytes, or the listener's */
 	if (req.body == SL_H1_BODY_LENGTH && t->route->max_body_bytes &&
 	    req.content_length > t->route->max_body_bytes) {
-		sl_exchange_reject(c, 413, SL_H1_R_BODY_TOO_LARGE);
+		sl_exchange_reject(s, 413, SL_H1_R_BODY_TOO_LARGE);
 		return;
 	}
 	if (t->route->rate_limits != NULL &&
-	    sl_exchange_rate_limit(c, &req, head_len) != 0)
+	    txn_rate_limit(s, &req, head_len) != 0)
 		return;
-	sl_exchange_forward(c, &req);
+	txn_forward(s, &req);
 }
 
 /*
  * The request passed its route's checks: its cluster, its upstream head,
  * a mirror copy, and the first upstream attempt.
  */
-void
-sl_exchange_forward(struct sl_client *c, struct sl_h1_request *req)
+static void
+txn_forward(struct sl_stream *s, struct sl_h1_request *req)
 {
-	struct sl_worker *w = c->w;
-	const struct sl_conf_limits *lim = &c->lconf->limits;
-	struct sl_txn *t = c->txn;
+	struct sl_worker *w = s->w;
+	const struct sl_conf_limits *lim = &s->lconf->limits;
+	struct sl_txn *t = s->txn;
 	char ip[64];
 	struct sl_fwd fwd;
 	struct sl_hdr_vars vars;
 	long n;
 
-	txn_choose_cluster(c, req);
-	txn_retry_setup(c, req);
+	txn_choose_cluster(s, req);
+	txn_retry_setup(s, req);
 
-	if (sl_buf_alloc(&w->bufs, &t->uphead, sl_exchange_head_cap(c)) == -1) {
-		sl_exchange_local(c, 503, "out_of_memory", 0);
+	if (sl_buf_alloc(&w->bufs, &t->uphead, sl_exchange_head_cap(s)) == -1) {
+		sl_exchange_local(s, 503, "out_of_memory", 0);
 		return;
 	}
 	fwd.client_ip = sl_ip_str(&t->client_addr, ip, sizeof(ip));
-	fwd.proto = c->ssl != NULL ? "https" : "http";
-	fwd.subject_header = c->lconf->tls.client_subject_header;
-	fwd.subject = c->tls_subject;
+	fwd.proto = (s->flags & SL_STREAM_F_TLS) ? "https" : "http";
+	fwd.subject_header = s->lconf->tls.client_subject_header;
+	fwd.subject = s->tls_subject;
 	fwd.request_id = t->request_id;
-	fwd.default_host = c->lconf->addr.text;
+	fwd.default_host = s->lconf->addr.text;
 	fwd.xff = (enum sl_fwd_xff)t->fwd_xff;
 	fwd.cut_hdr = t->fwd_cut_hdr;
 	fwd.cut_off = t->fwd_cut_off;
 	fwd.vars = NULL;
 	fwd.rules =
-	    sl_exchange_rules(c, 1, &vars, &fwd.vars, fwd.client_ip, ip);
+	    sl_exchange_rules(s, 1, &vars, &fwd.vars, fwd.client_ip, ip);
 	n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, req, &fwd);
 	if (n < 0) {
 		/* the head with the fields sluice adds does not fit */
-		sl_exchange_reject(c, 431, SL_H1_R_HEAD_TOO_LARGE);
+		sl_exchange_reject(s, 431, SL_H1_R_HEAD_TOO_LARGE);
 		return;
 	}
 	t->uphead.len = (uint32_t)n;
-	if (t->route->mirror != NULL && sl_mirror_due(c->gen, t->route))
-		txn_mirror(c, req);
+	if (t->route->mirror != NULL && sl_mirror_due(s->gen, t->route))
+		txn_mirror(s, req);
 	/* a request without a body is all in uphead now: an empty head
 	 * buffer goes back to the pool while the exchange lasts (req's
 	 * strings are not used past this point) */
-	if (req->body == SL_H1_BODY_NONE && sl_buf_pending(&c->in) == 0 &&
-	    c->in_ready == c->in.len) {
-		sl_buf_release(&w->bufs, &c->in);
-		c->in_ready = 0;
+	if (req->body == SL_H1_BODY_NONE && sl_buf_pending(&s->in) == 0 &&
+	    s->in_ready == s->in.len) {
+		sl_buf_release(&w->bufs, &s->in);
+		s->in_ready = 0;
 	}
 
 	/* 100-continue: we ask for the body ourselves, once we are about to
 	 * read it; the upstream never sees Expect */
 	if ((req->flags & SL_H1_F_EXPECT_CONTINUE) && req->minor >= 1 &&
-	    req->body != SL_H1_BODY_NONE && sl_buf_pending(&c->in) == 0) {
+	    req->body != SL_H1_BODY_NONE && sl_buf_pending(&s->in) == 0) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-		if (sl_exchange_out_reserve(c, sizeof(cont) - 1) == 0) {
-			memcpy(c->txn->out.data + c->txn->out.len, cont,
+		if (sl_exchange_out_reserve(s, sizeof(cont) - 1) == 0) {
+			memcpy(s->txn->out.data + s->txn->out.len, cont,
 			       sizeof(cont) - 1);
-			c->txn->out.len += sizeof(cont) - 1;
+			s->txn->out.len += sizeof(cont) - 1;
 			t->head_out += sizeof(cont) - 1;
 		}
 	}
-	c->txn->last_read_ms = now_ms();
+	s->txn->last_read_ms = now_ms();
 	if (req->body != SL_H1_BODY_NONE && lim->min_body_rate_bps > 0)
-		sl_rate_start(&t->body_rate, c->txn->last_read_ms);
-	sl_attempt_start(c);
+		sl_rate_start(&t->body_rate, s->txn->last_read_ms);
+	sl_attempt_start(s);
 }
 
 /*
@@ -646,9 +506,9 @@ sl_exchange_forward(struct sl_client *c, struct sl_h1_request *req)
  * balancer, its key is hashed now, while the request's fields are here.
  */
 static void
-txn_choose_cluster(struct sl_client *c, const struct sl_h1_request *req)
+txn_choose_cluster(struct sl_stream *s, const struct sl_h1_request *req)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 	const struct sl_conf_route *r = t->route;
 	const struct sl_conf_cluster *cc = r->cluster;
 	const void *key;
@@ -661,19 +521,19 @@ txn_choose_cluster(struct sl_client *c, const struct sl_h1_request *req)
 				 &len)) {
 			/* kept: a failover takes the key's next choice */
 			t->sticky_key = sl_hash64(key, len);
-			t->flags |= T_STICKY_KEY;
+			t->flags |= SL_TXN_F_STICKY_KEY;
 			i = sl_balance_race(t->sticky_key, r->split_ids,
 					    r->split_weights, r->nsplit, NULL);
 		} else
-			i = sl_balance_swrr(c->gen->routes[r->index].swrr,
+			i = sl_balance_swrr(s->gen->routes[r->index].swrr,
 					    r->split_weights, r->nsplit, NULL);
 		cc = r->split[i].cluster;
 	}
-	t->wc = &c->gen->clusters[cc->index];
+	t->wc = &s->gen->clusters[cc->index];
 	if (cc->balance == SL_BALANCE_HASH &&
 	    sl_route_key(&cc->hash_key, req, &t->client_addr, &key, &len)) {
 		t->hash_key = sl_hash64(key, len);
-		t->flags |= T_HASH_KEY;
+		t->flags |= SL_TXN_F_HASH_KEY;
 	}
 }
 
@@ -683,23 +543,23 @@ txn_choose_cluster(struct sl_client *c, const struct sl_h1_request *req)
  * larger than buffer_bytes is not copied.
  */
 static void
-txn_mirror(struct sl_client *c, const struct sl_h1_request *req)
+txn_mirror(struct sl_stream *s, const struct sl_h1_request *req)
 {
-	struct sl_txn *t = c->txn;
-	uint64_t max = c->lconf->limits.buffer_bytes;
+	struct sl_txn *t = s->txn;
+	uint64_t max = s->lconf->limits.buffer_bytes;
 
 	if (req->body == SL_H1_BODY_LENGTH && req->content_length > max) {
-		SL_STAT_INC(t->route->state->counts[c->w->id]
+		SL_STAT_INC(t->route->state->counts[s->w->id]
 				.mirror[SL_MIRROR_TOO_LARGE]);
 		return;
 	}
-	t->mirror = sl_mirror_new(c->w, c->gen, t->route, t->uphead.data,
+	t->mirror = sl_mirror_new(s->w, s->gen, t->route, t->uphead.data,
 				  t->uphead.len, max);
 	if (t->mirror != NULL && t->route->mirror->proxy_protocol) {
 		/* identity: the copy carries the client too (edge.md) */
 		unsigned char pp[SL_PP_V2_OUT_MAX];
 		sl_mirror_set_proxy_header(t->mirror, pp,
-					   sl_attempt_pp_header(c, pp));
+					   sl_attempt_pp_header(s, pp));
 	}
 	if (t->mirror != NULL && (t->req_ph == SL_TXN_REQ_DONE)) {
 		sl_mirror_send(t->mirror);
@@ -707,50 +567,89 @@ txn_mirror(struct sl_client *c, const struct sl_h1_request *req)
 	}
 }
 
-void
-sl_exchange_schedule(struct sl_client *c)
+/* ---- scheduling and deadlines ---------------------------------------- */
+
+/*
+ * Is the upstream on the clock (per-try timeout) in an attempt's phase
+ * (SENDING, WAITING, RECEIVING)? Only while the exchange waits for it:
+ * for a write to go, or, with the whole request out, for bytes while it is
+ * read (not while it waits for a slow client: read interest is off then).
+ */
+static inline int
+up_on_clock(const struct sl_txn *t, const struct sl_upconn *u)
 {
-	struct sl_txn *t = c->txn;
+	return (t->send_ph == SL_TXN_SEND_DONE && u->rev_on) ||
+	       t->send_ph == SL_TXN_SEND_BLOCKED;
+}
+
+/*
+ * Arms the exchange's timer for the nearest of the deadlines its phases
+ * have, and turns the upstream's read interest back on when there is room:
+ * the client's (send_timeout while its socket is full, min_send_rate while
+ * it is sent the upstream's answer), the route's until a response head
+ * came, the upstream's by its phase, the request body's while it is read.
+ */
+void
+sl_exchange_schedule(struct sl_stream *s)
+{
+	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
 	uint64_t x = UINT64_MAX, d;
 
-	if (!(c->flags & C_F_REV) && t->body_rate.start_ms != 0)
-		/* not reading is the gateway's doing, not the client's */
-		sl_rate_excuse(&t->body_rate, now_ms());
-	if (t->up_ph == SL_TXN_UP_QUEUED)
-		x = SL_MIN(x, t->queue_deadline_ms);
-	if (t->up_ph == SL_TXN_UP_BACKOFF)
-		x = SL_MIN(x, t->retry_at_ms);
+	if (s->flags & SL_STREAM_F_WBLOCK)
+		x = SL_MIN(x,
+			   t->last_write_ms + s->lconf->limits.send_timeout_ms);
+	if (t->send_rate.start_ms != 0 && t->resp_ph != SL_TXN_RESP_LOCAL)
+		x = SL_MIN(x, t->send_rate.next_ms);
 	/* the route's deadline holds until a response head came */
 	if (t->deadline_ms != 0 && t->resp_ph == SL_TXN_RESP_NONE)
 		x = SL_MIN(x, t->deadline_ms);
-	if (t->body_rate.start_ms != 0 &&
-	    (t->resp_ph != SL_TXN_RESP_LOCAL && t->req_ph != SL_TXN_REQ_DONE))
-		x = SL_MIN(x, t->body_rate.next_ms);
-	if (t->send_rate.start_ms != 0 && t->resp_ph != SL_TXN_RESP_LOCAL)
-		x = SL_MIN(x, t->send_rate.next_ms);
-	if ((t->resp_ph != SL_TXN_RESP_LOCAL && t->req_ph != SL_TXN_REQ_DONE) &&
-	    (c->flags & C_F_REV))
-		x = SL_MIN(x,
-			   t->last_read_ms + c->lconf->limits.body_timeout_ms);
-	if (u != NULL && sl_upstream_connecting(u))
+	switch ((enum sl_txn_up_phase)t->up_ph) {
+	case SL_TXN_UP_QUEUED:
+		x = SL_MIN(x, t->queue_deadline_ms);
+		break;
+	case SL_TXN_UP_BACKOFF:
+		x = SL_MIN(x, t->retry_at_ms);
+		break;
+	case SL_TXN_UP_CONNECTING:
 		x = SL_MIN(x, t->connect_deadline_ms);
-	else if (u != NULL && t->up_ph != SL_TXN_UP_DONE) {
+		break;
+	case SL_TXN_UP_SENDING:
+	case SL_TXN_UP_WAITING:
+	case SL_TXN_UP_RECEIVING:
 		/* resume reading the upstream once there is room (paced:
 		 * once the client's socket has room) */
-		if (!u->rev_on && !(t->flags & T_PACED) &&
+		if (!u->rev_on && t->pace != SL_TXN_PACE_PAUSED &&
 		    (u->in.data == NULL || sl_buf_space(&u->in) > 0 ||
 		     u->in.off > 0))
 			sl_upstream_want_read(u, 1);
-		/* the upstream is on the clock only while we wait for it,
-		 * not while it waits for a slow client */
-		if (((t->flags & T_REQ_SENT) && u->rev_on) ||
-		    (t->flags & T_UP_WBLOCK))
+		if (up_on_clock(t, u))
 			x = SL_MIN(x, t->up_progress_ms + t->try_timeout_ms);
+		break;
+	case SL_TXN_UP_NONE:
+	case SL_TXN_UP_UNQUEUING:
+	case SL_TXN_UP_DONE:
+		break;
 	}
-	if (c->flags & C_F_WEV)
-		x = SL_MIN(x,
-			   t->last_write_ms + c->lconf->limits.send_timeout_ms);
+	switch ((enum sl_txn_req_phase)t->req_ph) {
+	case SL_TXN_REQ_HEAD:
+	case SL_TXN_REQ_BODY:
+		if (!(s->flags & SL_STREAM_F_READING) &&
+		    t->body_rate.start_ms != 0)
+			/* not reading is the gateway's doing, not the
+			 * client's */
+			sl_rate_excuse(&t->body_rate, now_ms());
+		if (t->resp_ph == SL_TXN_RESP_LOCAL)
+			break;
+		if (t->body_rate.start_ms != 0)
+			x = SL_MIN(x, t->body_rate.next_ms);
+		if (s->flags & SL_STREAM_F_READING)
+			x = SL_MIN(x, t->last_read_ms +
+					  s->lconf->limits.body_timeout_ms);
+		break;
+	case SL_TXN_REQ_DONE:
+		break;
+	}
 	d = x == UINT64_MAX ? 0 : x;
 	if (d == t->armed_ms)
 		return;
@@ -771,9 +670,9 @@ sl_exchange_schedule(struct sl_client *c)
 /* The exchange is over: give the upstream connection back, log, and go on
  * with the next request or close. */
 static void
-txn_finish(struct sl_client *c)
+txn_finish(struct sl_stream *s)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
 	unsigned flags;
 	const char *why;
@@ -781,83 +680,73 @@ txn_finish(struct sl_client *c)
 
 	if (u != NULL) {
 		const struct sl_conf_cluster *cc = t->wc->conf;
-		int reusable = (t->flags & T_REQ_SENT) &&
-			       (t->up_ph == SL_TXN_UP_DONE) &&
-			       !(t->flags & T_UP_BROKEN) && t->resp_keepalive &&
+		int reusable = t->send_ph == SL_TXN_SEND_DONE &&
+			       t->up_ph == SL_TXN_UP_DONE &&
+			       !(t->flags & SL_TXN_F_UP_BROKEN) &&
+			       t->resp_keepalive &&
 			       (cc->pool_max_requests == 0 ||
 				u->nrequests < cc->pool_max_requests);
-		sl_attempt_release(c, reusable);
+		sl_attempt_release(s, reusable);
 	}
 	if (t->req_ph == SL_TXN_REQ_DONE) {
-		c->in.off = c->in_ready; /* body the upstream did not take */
+		s->in.off = s->in_ready; /* body the upstream did not take */
 	} else {
-		t->flags |= T_CLOSE;
+		t->flags |= SL_TXN_F_CLOSE;
 		linger = 1;
 	}
-	if ((t->resp_ph == SL_TXN_RESP_LOCAL) && (t->flags & T_CLOSE))
+	if ((t->resp_ph == SL_TXN_RESP_LOCAL) && (t->flags & SL_TXN_F_CLOSE))
 		linger = 1;
-	sl_exchange_log(c, t);
-	c->nrequests++;
+	sl_exchange_log(s, t);
 	flags = t->flags;
 	/* a refusal or a cut that closes, closes for its own reason */
-	why = (flags & T_CLOSE) && t->resp_ph == SL_TXN_RESP_LOCAL &&
+	why = (flags & SL_TXN_F_CLOSE) && t->resp_ph == SL_TXN_RESP_LOCAL &&
 		      t->error != NULL
 		  ? t->error
-	      : (flags & T_CLOSE) ? "close"
-				  : "eof";
-	sl_exchange_free(c);
-	/* a client that shut its write side after pipelining still gets
-	 * every complete request it sent answered */
-	if ((flags & T_CLOSE) || c->w->draining ||
-	    ((c->flags & C_F_EOF) && sl_buf_pending(&c->in) == 0)) {
-		sl_client_finish(c, why, linger);
-		return;
-	}
-	sl_client_set_state(c, SL_CLIENT_ST_IDLE);
-	sl_timeq_set(c->w, &c->tnode, c->lconf->limits.idle_timeout_ms,
-		     now_ms());
-	sl_buf_release_if_empty(&c->w->bufs, &c->in);
+	      : (flags & SL_TXN_F_CLOSE) ? "close"
+					 : "eof";
+	sl_exchange_free(s);
+	s->ops->done(s, why, (flags & SL_TXN_F_CLOSE) != 0, linger);
 }
 
-/* Moves bytes as far as they can go now. Returns -1 when c was closed or
- * the exchange ended, 0 when it waits for an event. */
+/* Moves bytes as far as they can go now. Returns -1 when the stream was closed
+ * or the exchange ended, 0 when it waits for an event. */
 int
-sl_exchange_pump(struct sl_client *c)
+sl_exchange_pump(struct sl_stream *s)
 {
 	struct sl_txn *t;
 
 	for (int guard = 0; guard < 8; guard++) {
-		t = c->txn;
-		if (c->state != SL_CLIENT_ST_TXN || t == NULL)
+		if ((t = s->txn) == NULL)
 			return -1;
 		if (t->resp_ph != SL_TXN_RESP_LOCAL) {
-			if (sl_exchange_req_advance(c) == -1)
+			if (txn_req_advance(s) == -1)
 				continue; /* now a local response */
-			if ((c->flags & C_F_EOF) &&
+			if ((s->flags & SL_STREAM_F_EOF) &&
 			    t->req_ph != SL_TXN_REQ_DONE &&
-			    c->in_ready == c->in.len) {
+			    s->in_ready == s->in.len) {
 				/* half-closed before this (pipelined) body was
 				 * complete: the rest will never come */
-				sl_client_close(c, "client_closed_in_body");
+				s->ops->close(s, "client_closed_in_body");
 				return -1;
 			}
-			if (sl_exchange_up_write(c) == -1)
+			if (sl_exchange_up_write(s) == -1)
 				continue;
-			if (c->state != SL_CLIENT_ST_TXN)
+			if (s->txn != t)
 				return -1;
 		}
-		if (sl_client_write(c) == -1)
+		if (s->ops->flush(s) == -1)
 			return -1;
-		t = c->txn;
-		if (sl_buf_pending(&c->txn->out) > 0 || (c->flags & C_F_WEV))
+		t = s->txn;
+		if (sl_buf_pending(&s->txn->out) > 0 ||
+		    (s->flags & SL_STREAM_F_WBLOCK))
 			return 0;
 		if (t->resp_ph == SL_TXN_RESP_LOCAL) {
-			txn_finish(c);
+			txn_finish(s);
 			return -1;
 		}
 		if ((t->up_ph == SL_TXN_UP_DONE) &&
 		    (t->up == NULL || t->up->ready == t->up->in.off)) {
-			txn_finish(c);
+			txn_finish(s);
 			return -1;
 		}
 		return 0;
@@ -876,13 +765,13 @@ sl_exchange_pump(struct sl_client *c)
  * Returns the bytes still queued in the kernel.
  */
 static int
-client_send_progress(struct sl_client *c, uint64_t now)
+client_send_progress(struct sl_stream *s, uint64_t now)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 	int outq = 0;
 	uint64_t delivered;
 
-	outq = sl_xprt_outq(c->fd, c->ssl);
+	outq = s->ops->unacked(s);
 	delivered = t->send_written > (uint64_t)outq
 			? t->send_written - (uint64_t)outq
 			: 0;
@@ -895,97 +784,120 @@ client_send_progress(struct sl_client *c, uint64_t now)
 }
 
 /*
- * The exchange's timer fired: acts on whichever of its deadlines passed.
- * Returns -1 when c was closed, 0 when it should be processed.
+ * The request body's deadlines, while it is read (sl_exchange_schedule):
+ * body_timeout, then min_body_rate. Returns 0.
  */
 static int
-txn_on_deadline(struct sl_client *c, struct sl_txn *t, uint64_t now)
+txn_body_deadline(struct sl_stream *s, struct sl_txn *t, uint64_t now)
+{
+	if ((s->flags & SL_STREAM_F_READING) &&
+	    now >= t->last_read_ms + s->lconf->limits.body_timeout_ms) {
+		txn_count_timeout(s, t, SL_TO_BODY);
+		sl_exchange_timed_out(s, "body_timeout");
+		return 0;
+	}
+	if (t->body_rate.start_ms != 0 && now >= t->body_rate.next_ms &&
+	    !(s->flags & SL_STREAM_F_READING))
+		/* reading is off: the upstream holds the body back */
+		sl_rate_excuse(&t->body_rate, now);
+	if (t->body_rate.start_ms != 0 && now >= t->body_rate.next_ms &&
+	    sl_rate_check(&t->body_rate, now,
+			  s->lconf->limits.min_body_rate_bps)) {
+		txn_count_timeout(s, t, SL_TO_BODY_RATE);
+		sl_exchange_timed_out(s, "min_body_rate");
+		return 0;
+	}
+	return 0;
+}
+
+/*
+ * The exchange's timer fired: acts on the first of its deadlines that
+ * passed (sl_exchange_schedule), in this order: the client's (it is cut
+ * whatever else is due), the route's, the upstream's by its phase, the
+ * request body's. Returns -1 when the stream was closed, 0 when it should
+ * be processed.
+ */
+static int
+txn_on_deadline(struct sl_stream *s, struct sl_txn *t, uint64_t now)
 {
 	struct sl_upconn *u = t->up;
 	int pending_out;
+	char d[64];
 
-	if ((c->flags & C_F_WEV) &&
-	    now >= c->txn->last_write_ms + c->lconf->limits.send_timeout_ms) {
-		sl_client_count_timeout(c, SL_TO_SEND);
+	if ((s->flags & SL_STREAM_F_WBLOCK) &&
+	    now >= t->last_write_ms + s->lconf->limits.send_timeout_ms) {
+		txn_count_timeout(s, t, SL_TO_SEND);
 		t->error = "send_timeout";
-		sl_client_close(c, "send_timeout");
+		s->ops->close(s, "send_timeout");
 		return -1;
 	}
 	/* a held head is the upstream's delay, not the client's */
 	pending_out = !sl_exchange_resp_held(t, u) &&
-		      (sl_buf_pending(&c->txn->out) > 0 ||
+		      (sl_buf_pending(&t->out) > 0 ||
 		       (u != NULL && (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
 			u->ready > u->in.off));
 	if (t->send_rate.start_ms != 0 && now >= t->send_rate.next_ms) {
 		/* the client took everything there was: waiting for
 		 * the upstream is not its fault */
-		if (client_send_progress(c, now) == 0 && !pending_out)
+		if (client_send_progress(s, now) == 0 && !pending_out)
 			sl_rate_excuse(&t->send_rate, now);
 		if (sl_rate_check(&t->send_rate, now,
-				  c->lconf->limits.min_send_rate_bps)) {
-			sl_client_count_timeout(c, SL_TO_SEND_RATE);
+				  s->lconf->limits.min_send_rate_bps)) {
+			txn_count_timeout(s, t, SL_TO_SEND_RATE);
 			t->error = "min_send_rate";
-			sl_client_close(c, "min_send_rate");
+			s->ops->close(s, "min_send_rate");
 			return -1;
 		}
 	}
 	if (t->deadline_ms != 0 && t->resp_ph == SL_TXN_RESP_NONE &&
 	    now >= t->deadline_ms) {
-		sl_attempt_deadline(c);
+		sl_attempt_deadline(s);
 		return 0;
 	}
-	if ((t->up_ph == SL_TXN_UP_BACKOFF) && now >= t->retry_at_ms) {
-		sl_attempt_resume(c);
+	switch ((enum sl_txn_up_phase)t->up_ph) {
+	case SL_TXN_UP_BACKOFF:
+		if (now < t->retry_at_ms)
+			break;
+		sl_attempt_resume(s);
 		return 0;
-	}
-	if ((t->up_ph == SL_TXN_UP_QUEUED) && now >= t->queue_deadline_ms) {
+	case SL_TXN_UP_QUEUED:
+		if (now < t->queue_deadline_ms)
+			break;
 		sl_attempt_dequeue(t);
-		sl_attempt_overloaded(c);
+		sl_attempt_overloaded(s);
 		return 0;
-	}
-	if (u != NULL && sl_upstream_connecting(u) &&
-	    now >= t->connect_deadline_ms) {
-		char d[64];
+	case SL_TXN_UP_CONNECTING:
+		if (now < t->connect_deadline_ms)
+			break;
 		snprintf(d, sizeof(d),
 			 "no answer within connect_timeout %llu ms",
 			 (unsigned long long)t->wc->conf->connect_timeout_ms);
-		sl_attempt_failed(c, FAIL_CONNECT_TIMEOUT,
+		sl_attempt_failed(s, FAIL_CONNECT_TIMEOUT,
 				  "upstream_connect_timeout", d);
 		return 0;
-	}
-	if (u != NULL && u->state == SL_UP_ST_ACTIVE &&
-	    t->up_ph != SL_TXN_UP_DONE &&
-	    (((t->flags & T_REQ_SENT) && u->rev_on) ||
-	     (t->flags & T_UP_WBLOCK)) &&
-	    now >= t->up_progress_ms + t->try_timeout_ms) {
-		char d[64];
+	case SL_TXN_UP_SENDING:
+	case SL_TXN_UP_WAITING:
+	case SL_TXN_UP_RECEIVING:
+		if (!up_on_clock(t, u) ||
+		    now < t->up_progress_ms + t->try_timeout_ms)
+			break;
 		snprintf(d, sizeof(d), "silent for %llu ms (per-try timeout)",
 			 (unsigned long long)t->try_timeout_ms);
-		sl_attempt_failed(c, FAIL_TIMEOUT, "upstream_timeout", d);
+		sl_attempt_failed(s, FAIL_TIMEOUT, "upstream_timeout", d);
 		return 0;
+	case SL_TXN_UP_NONE:
+	case SL_TXN_UP_UNQUEUING:
+	case SL_TXN_UP_DONE:
+		break;
 	}
-	if (t->resp_ph == SL_TXN_RESP_LOCAL || t->req_ph == SL_TXN_REQ_DONE)
-		return 0;
-	if ((c->flags & C_F_REV) &&
-	    now >= c->txn->last_read_ms + c->lconf->limits.body_timeout_ms) {
-		sl_client_count_timeout(c, SL_TO_BODY);
-		sl_exchange_local(c, 408, "request_timeout", 1);
-		if (c->txn != NULL && c->state == SL_CLIENT_ST_TXN)
-			c->txn->error = "body_timeout";
-		return 0;
-	}
-	if (t->body_rate.start_ms != 0 && now >= t->body_rate.next_ms &&
-	    !(c->flags & C_F_REV))
-		/* reading is off: the upstream holds the body back */
-		sl_rate_excuse(&t->body_rate, now);
-	if (t->body_rate.start_ms != 0 && now >= t->body_rate.next_ms &&
-	    sl_rate_check(&t->body_rate, now,
-			  c->lconf->limits.min_body_rate_bps)) {
-		sl_client_count_timeout(c, SL_TO_BODY_RATE);
-		sl_exchange_local(c, 408, "request_timeout", 1);
-		if (c->txn != NULL && c->state == SL_CLIENT_ST_TXN)
-			c->txn->error = "min_body_rate";
-		return 0;
+	switch ((enum sl_txn_req_phase)t->req_ph) {
+	case SL_TXN_REQ_HEAD:
+	case SL_TXN_REQ_BODY:
+		if (t->resp_ph != SL_TXN_RESP_LOCAL)
+			return txn_body_deadline(s, t, now);
+		break;
+	case SL_TXN_REQ_DONE:
+		break;
 	}
 	return 0;
 }
@@ -993,18 +905,18 @@ txn_on_deadline(struct sl_client *c, struct sl_txn *t, uint64_t now)
 static void
 exchange_on_timer(evutil_socket_t fd, short what, void *arg)
 {
-	struct sl_client *c = arg;
-	struct sl_txn *t = c->txn;
+	struct sl_stream *s = arg;
+	struct sl_txn *t = s->txn;
 	uint64_t now = sl_now_refresh();
 
 	/* only an exchange arms this timer; other states use the worker's
-	 * lists (sl_client_on_deadline) */
-	if (c->state != SL_CLIENT_ST_TXN || t == NULL)
+	 * lists */
+	if (t == NULL)
 		return;
 	t->armed_ms = 0;
-	if (txn_on_deadline(c, t, now) == -1)
+	if (txn_on_deadline(s, t, now) == -1)
 		return;
-	sl_client_process(c);
+	s->ops->resume(s);
 }
 
 /* The handler of the exchange's upstream connection (arg: its client). */
@@ -1012,21 +924,21 @@ void
 sl_exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
 			void *arg)
 {
-	struct sl_client *c = arg;
-	struct sl_txn *t = c->txn;
+	struct sl_stream *s = arg;
+	struct sl_txn *t = s->txn;
 
 	sl_now_refresh();
-	if (c->state != SL_CLIENT_ST_TXN || t == NULL || t->up != u)
+	if (t == NULL || t->up != u)
 		return;
 	switch (ev) {
 	case SL_UP_EV_FAILED:
 		/* the OS's reason: refused, no route to host, its own SYN
 		 * timeout */
 		if (err == SL_UP_ERR_TLS)
-			sl_attempt_failed(c, FAIL_TLS, "upstream_tls",
+			sl_attempt_failed(s, FAIL_TLS, "upstream_tls",
 					  sl_upstream_tls_why());
 		else
-			sl_attempt_failed(c, FAIL_REFUSED,
+			sl_attempt_failed(s, FAIL_REFUSED,
 					  "upstream_connect_failed",
 					  strerror(err));
 		break;
@@ -1035,16 +947,18 @@ sl_exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
 		t->connect_ms +=
 		    (uint32_t)SL_MIN(now_ms() - t->up_progress_ms, UINT32_MAX);
 		t->up_progress_ms = now_ms();
+		t->up_ph = SL_TXN_UP_SENDING;
 		break;
 	case SL_UP_EV_WRITABLE:
-		t->flags &= ~T_UP_WBLOCK;
+		if (t->send_ph == SL_TXN_SEND_BLOCKED)
+			t->send_ph = SL_TXN_SEND_OPEN;
 		sl_upstream_want_write(u, 0);
 		break;
 	case SL_UP_EV_READABLE:
 		/* on failure the exchange is now a local answer or a close,
 		 * and processing carries on from there all the same */
-		(void)sl_exchange_up_read(c);
+		(void)sl_exchange_up_read(s);
 		break;
 	}
-	sl_client_process(c);
+	s->ops->resume(s);
 }

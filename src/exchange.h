@@ -1,71 +1,107 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One proxied request/response exchange of a client connection (struct
- * sl_txn): routing, getting an upstream connection, streaming both bodies,
- * its deadlines, local error responses and the access log.
+ * One proxied request/response exchange (struct sl_txn) on a stream of a
+ * client connection: routing, getting an upstream connection, streaming
+ * both bodies, its deadlines, local error responses and the access log.
  */
 #ifndef SL_EXCHANGE_H
 #define SL_EXCHANGE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/uio.h>
 
-struct sl_client;
-struct sl_upconn;
+struct event;
+struct sl_stream;
 struct sl_txn;
 
-/* ---- for client.c ---------------------------------------------------- */
+/*
+ * For the codec under the exchange (client.c's HTTP/1; stream.h): what it
+ * hands an exchange, and what it asks of one. An exchange calls its codec
+ * back only through its stream's operations.
+ */
 
-/* Counts the exchange and writes its access log line; called once for
- * every exchange, finished or cut. */
-void sl_exchange_log(struct sl_client *c, struct sl_txn *t);
+/* A new exchange on stream s (s->txn), its first byte read at start_ms.
+ * Returns NULL when out of memory. */
+struct sl_txn *sl_exchange_new(struct sl_stream *s, uint64_t start_ms);
+
+/* Room for one event the codec may use for the time of exchange t (an
+ * HTTP/1 connection's write event: held only while an exchange runs, so
+ * that an idle connection stays small). The exchange never touches it. */
+struct event *sl_exchange_codec_event(struct sl_txn *t);
 
 /* The exchange's phases and flags in words, for debug logs ("req=done
- * up=none resp=upstream flags=req_sent,idempotent"), into buf (size bytes,
- * cut when too small). Returns buf. */
+ * up=receiving send=done resp=upstream body=stream replay=none pace=paused
+ * flags=idempotent,in_cluster"), into buf (size bytes, cut when too
+ * small). Returns buf. */
 const char *sl_exchange_state_str(const struct sl_txn *t, char *buf,
 				  size_t size);
 
-/* Frees c's exchange, if any: its events, buffers, queue place and
- * upstream connection (not reused). */
-void sl_exchange_free(struct sl_client *c);
+/* A complete head of head_len bytes is at s's in.off: parses it, routes it
+ * and starts the exchange. May end the stream. */
+void sl_exchange_start(struct sl_stream *s, size_t head_len);
 
-/* A complete head of head_len bytes is at c's in.off: parses it, routes it
- * and starts the exchange (c goes to state TXN). May close c. */
-void sl_exchange_start(struct sl_client *c, size_t head_len);
+/* Refuses the head being read (dropped, its parts logged as far as they
+ * can be read) or the request, with status, for breaking rule why (enum
+ * sl_h1_reason): logged and counted by rule; the connection closes after
+ * the answer. May end the stream. */
+void sl_exchange_reject(struct sl_stream *s, int status, int why);
 
-/* Answers c's current request (or the head being read) with a local error
- * status/code; close forces the connection to close after it. May close
- * c. */
-void sl_exchange_local(struct sl_client *c, int status, const char *code,
-		       int close);
+/* The head being read (or the request's body) did not come in time: a
+ * 408 that closes the connection, logged with error (static:
+ * "header_timeout", ...). May end the stream. */
+void sl_exchange_timed_out(struct sl_stream *s, const char *error);
 
-/* Refuses c's request (or the head being read, which is then dropped)
- * with status, for breaking rule why (enum sl_h1_reason): logged and
- * counted by rule; the connection closes after the answer. May close
- * c. */
-void sl_exchange_reject(struct sl_client *c, int status, int why);
+/* The stream closes under its exchange (reason, static): the exchange is
+ * logged (a 499 when nothing was answered yet) and freed. */
+void sl_exchange_closed(struct sl_stream *s, const char *reason);
+
+/* The connection is to end after this exchange (a drain, a listener a
+ * reload removed): it answers with Connection: close. */
+void sl_exchange_last(struct sl_stream *s);
+
+/* 1 while the request (its body) is still being read. */
+int sl_exchange_reading(const struct sl_stream *s);
+
+/* n request bytes were read for the exchange (its body's meter). */
+void sl_exchange_body_read(struct sl_stream *s, size_t n);
+
+/* Reading stopped because the request bytes fill their buffer: the
+ * gateway's doing, not the client's (min_body_rate excuses it). */
+void sl_exchange_body_paused(struct sl_stream *s);
+
+/* What to write to the client now: the exchange's own heads, then the
+ * response bytes that are ready. Fills iov (2 entries) and returns how
+ * many; *hints gets SL_EXCHANGE_OUT_* (stream.h). */
+int sl_exchange_output(struct sl_stream *s, struct iovec *iov, int *hints);
+
+/* n bytes of that output were written. Returns 1 when some of it is still
+ * to be written. */
+int sl_exchange_sent(struct sl_stream *s, size_t n);
+
+/* Writing stalled (it waits for room): send_timeout counts from now. */
+void sl_exchange_stalled(struct sl_stream *s);
+
+/* There is room to write again. Returns how long writing was stalled,
+ * which says how fast the client drains (the response buffer's size
+ * follows it: stream.h). */
+uint64_t sl_exchange_writable(struct sl_stream *s);
+
+/* Arms the exchange's nearest deadline, and its upstream's read interest
+ * when there is room again. */
+void sl_exchange_schedule(struct sl_stream *s);
+
+/* Moves bytes as far as they can go now. Returns -1 when the stream was
+ * closed or the exchange ended, 0 when it waits for an event. */
+int sl_exchange_pump(struct sl_stream *s);
 
 /* The error code (static) a local response to a bad request with this
  * status carries. */
 const char *sl_exchange_status_code_name(int status);
 
-/* What to write to the client now: the exchange's own heads, then the
- * response bytes that are ready. Fills iov (2 entries) and returns how
- * many; *more is set when more response bytes already wait upstream (a
- * MSG_MORE hint). */
-int sl_exchange_output(struct sl_client *c, struct iovec *iov, int *more);
-
-/* n bytes of that output were written. Returns 1 when some of it is still
- * to be written. */
-int sl_exchange_sent(struct sl_client *c, size_t n);
-
-/* Arms the exchange's nearest deadline, and its upstream's read interest
- * when there is room again. */
-void sl_exchange_schedule(struct sl_client *c);
-
-/* Moves bytes as far as they can go now. Returns -1 when c was closed or
- * the exchange ended, 0 when it waits for an event. */
-int sl_exchange_pump(struct sl_client *c);
+/* The client's "ADDR:PORT" for exchange t's log lines (sl_stream_peer_str:
+ * the one a trusted proxy named, when it did). */
+const char *sl_exchange_peer_str(const struct sl_stream *s,
+				 const struct sl_txn *t, char *buf, size_t n);
 
 #endif

@@ -1,29 +1,306 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private to the exchange's files (exchange.c, exchange_req.c,
- * exchange_resp.c, exchange_log.c): what one direction calls in the core or
- * the other, and the small helpers all of them inline. No other module may
- * include it; theirs is exchange.h.
+ * exchange_resp.c, exchange_answer.c, exchange_log.c) and attempt.c,
+ * attempt_end.c: the exchange's struct, its phases (one enum per side, a
+ * few sub-states) and its handful of SL_TXN_F_ flags, what one direction
+ * calls in the core or the other, and the small helpers all of them
+ * inline. No other module may include it; theirs is exchange.h. None of
+ * these files calls client.c: the connection under an exchange is its
+ * stream (stream.h).
  */
 #ifndef SL_EXCHANGE_INT_H
 #define SL_EXCHANGE_INT_H
 
 #include <stddef.h>
 
-#include "client_int.h"
+#include <event2/event_struct.h>
+#include <stdint.h>
+
+#include "buf.h"
 #include "exchange.h"
+#include "h1_msg.h"
 #include "h1_parse.h"
 #include "hdrrule.h"
 #include "policy.h"
+#include "rate.h"
+#include "rlcheck.h"
 #include "route.h"
+#include "stream.h"
 #include "tls.h"
+#include "upstream.h"
+#include "wgen.h"
 #include "wloop.h"
+
+/*
+ * Where an exchange stands (doc/design-notes.md, "The codec seam"): one
+ * phase per side, each set where its side moves on, and the small
+ * sub-states of a side (the request on its way upstream, the body kept for
+ * a retry, the replay of a dead pooled connection, pacing). What is left
+ * are facts that vary on their own: the SL_TXN_F_ flags below.
+ * sl_exchange_schedule and the deadlines switch over these.
+ */
+/* The request, as read from the client. */
+enum sl_txn_req_phase {
+	SL_TXN_REQ_HEAD, /* not parsed yet: the exchange has just begun,
+			    or answers a head refused or timed out */
+	SL_TXN_REQ_BODY, /* its body is being read (or checked: none) */
+	SL_TXN_REQ_DONE	 /* the whole request was read and checked */
+};
+
+/* The upstream side: waits between attempts, an attempt's progress, the
+ * end. t->up is set exactly in CONNECTING to RECEIVING (and in DONE until
+ * the exchange lets its connection go). */
+enum sl_txn_up_phase {
+	SL_TXN_UP_NONE,	      /* no attempt and no wait: none yet, between
+				 two, or a local answer replaced them */
+	SL_TXN_UP_QUEUED,     /* in the cluster's queue for a connection:
+				 queue_deadline_ms */
+	SL_TXN_UP_UNQUEUING,  /* leaving the queue to try again */
+	SL_TXN_UP_BACKOFF,    /* waiting retry_at_ms to try again */
+	SL_TXN_UP_CONNECTING, /* t->up connects (TCP, its PROXY header,
+				 TLS): connect_deadline_ms */
+	SL_TXN_UP_SENDING,    /* connected, the request goes out (send_ph
+				 says how), no response head yet */
+	SL_TXN_UP_WAITING,    /* the whole request went out: waiting for
+				 the response head */
+	SL_TXN_UP_RECEIVING,  /* the response head came (resp_ph UPSTREAM):
+				 its body is read; the request may still
+				 go out, when the upstream answered early */
+	SL_TXN_UP_DONE	      /* the whole response was read from it */
+};
+
+/* The request on its way to the upstream, during an attempt (from
+ * SL_TXN_UP_SENDING on; a new attempt starts it OPEN again). */
+enum sl_txn_send_phase {
+	SL_TXN_SEND_OPEN,    /* what is ready of it is written */
+	SL_TXN_SEND_BLOCKED, /* a write would block: until the upstream is
+				writable (the upstream's clock runs) */
+	SL_TXN_SEND_DEAD,    /* the upstream stopped taking it (a write
+				failed; its answer may be here already) */
+	SL_TXN_SEND_DONE     /* all of it went out */
+};
+
+/* What the client is being sent. */
+enum sl_txn_resp_phase {
+	SL_TXN_RESP_NONE,     /* nothing yet */
+	SL_TXN_RESP_UPSTREAM, /* the upstream's answer: its head is queued
+				 (or held back), its body follows */
+	SL_TXN_RESP_LOCAL     /* sluice's own answer */
+};
+
+/* The request body, for a retry (retry.h). */
+enum sl_txn_body_phase {
+	SL_TXN_BODY_STREAM, /* what goes upstream leaves `in`; nothing of
+			       it was dropped yet */
+	SL_TXN_BODY_KEPT,   /* it stays in `in` until the answer, so that a
+			       retry can send it again (body_off) */
+	SL_TXN_BODY_GONE    /* some of it went out and was dropped: the
+			       request cannot be sent again */
+};
+
+/* The replay of a request whose pooled connection died before an answer:
+ * once per exchange, on a fresh connection, whatever the retry policy. */
+enum sl_txn_replay {
+	SL_TXN_REPLAY_NONE,  /* not replayed */
+	SL_TXN_REPLAY_FRESH, /* replaying: the next attempt opens a new
+				connection */
+	SL_TXN_REPLAY_DONE   /* replayed once: never again */
+};
+
+/* Pacing of the upstream to a client that has not shown it reads fast
+ * (exchange_resp.c, resp_paced). */
+enum sl_txn_pace {
+	SL_TXN_PACE_NONE,   /* the upstream is read as the buffer allows */
+	SL_TXN_PACE_PAUSED, /* the client's socket is full: the upstream is
+			       not read until the client is writable */
+	SL_TXN_PACE_WOKE    /* ...and the client has been writable since:
+			       the next read goes, room or not */
+};
+
+/* One request/response exchange. Owned by its stream's codec; free list
+ * per worker. */
+struct sl_txn {
+	struct sl_txn *next_free;
+	struct sl_stream *s; /* its stream (stream.h): the codec under it */
+	/* its upstream connection's event handler (sl_exchange_on_upstream,
+	 * set by the core: attempt.c hands it on without naming the core) */
+	void (*on_upstream)(struct sl_upconn *u, enum sl_up_event ev, int err,
+			    void *arg);
+	/* lent to the codec for the time of the exchange
+	 * (sl_exchange_codec_event): the exchange never touches it */
+	struct event codec_ev;
+	struct event tev;	    /* the exchange's nearest deadline */
+	uint64_t armed_ms;	    /* deadline tev is armed for, 0 = none */
+	struct sl_buf out;	    /* our heads and local responses to the
+				       client (only an exchange writes) */
+	uint64_t last_read_ms;	    /* last body bytes read */
+	uint64_t last_write_ms;	    /* last write progress to the client */
+	struct sl_waiter wait;	    /* in wc->waiters when SL_TXN_UP_QUEUED */
+	uint64_t queue_deadline_ms; /* queue_timeout while SL_TXN_UP_QUEUED */
+	struct sl_rate body_rate;   /* min_body_rate meter */
+	struct sl_rate send_rate;   /* min_send_rate meter */
+	uint64_t send_written;	    /* response bytes handed to the kernel */
+	uint64_t send_delivered;    /* ... of which the client took, at the
+				       last check */
+	const struct sl_conf_route *route; /* borrowed, NULL for local */
+	struct sl_wcluster *wc;		   /* borrowed */
+	size_t ep_index;
+	struct sl_upconn *up;	  /* owned while set */
+	struct sl_mirror *mirror; /* owned while set: the copy being filled */
+	struct sl_buf uphead;	  /* request head for the upstream, kept until
+				     the response head arrives (replay) */
+	unsigned flags;		  /* SL_TXN_F_* */
+	uint8_t req_ph;		  /* enum sl_txn_req_phase */
+	uint8_t up_ph;		  /* enum sl_txn_up_phase */
+	uint8_t resp_ph;	  /* enum sl_txn_resp_phase */
+	uint8_t send_ph;	  /* enum sl_txn_send_phase */
+	enum sl_h1_body req_body;
+	uint64_t req_remaining;	 /* Content-Length bytes not yet read */
+	uint64_t req_body_bytes; /* payload bytes read */
+	uint64_t req_body_sent;	 /* body bytes written upstream, this
+				    attempt */
+	uint32_t body_off;	 /* SL_TXN_BODY_KEPT: body bytes past in.off
+				    written to this attempt (in.off stays
+				    at the body's start until the answer) */
+	struct sl_h1_chunked req_chunked;
+	struct sl_h1_scan resp_scan;
+	enum sl_h1_body resp_body;
+	uint64_t resp_remaining;
+	struct sl_h1_chunked resp_chunked;
+	int resp_keepalive;	/* upstream allows reuse */
+	uint32_t interim_bytes; /* 1xx head bytes read for this request */
+	/* what X-Forwarded-For upstream becomes (sl_forwarded_settle): kept
+	 * here because the head may be parsed again (a rate limit's wait) */
+	uint8_t fwd_xff;      /* enum sl_fwd_xff */
+	uint16_t fwd_cut_hdr; /* SL_FWD_CUT: index in the head's fields */
+	uint32_t fwd_cut_off; /* ... and bytes of its value kept */
+	uint32_t head_out;    /* bytes of heads queued to the client
+				 (1xx, the response's): bytes_out less
+				 these is body */
+	int status;
+	const char *error;     /* error code of a local response */
+	enum sl_h1_reason why; /* rule a refused request broke, for logs */
+	const char *rule;      /* the allow or deny rule that refused it
+				  (borrowed from the generation), NULL */
+	enum sl_h1_method method_id;
+	int minor;
+	uint64_t hash_key;	 /* with SL_TXN_F_HASH_KEY: the hash
+				    balancer's key */
+	uint64_t sticky_key;	 /* with SL_TXN_F_STICKY_KEY: the split's
+				    sticky key */
+	uint64_t split_tried;	 /* clusters of the split left (first 64) */
+	unsigned tries;		 /* connect attempts */
+	uint64_t tried;		 /* endpoints tried (first 64) */
+	int last_fail;		 /* FAIL_* of the last connect failure */
+	uint32_t attempts;	 /* requests tried upstream (retry.attempts) */
+	uint8_t nretries;	 /* attempts after the first, replays included
+				    (> 0: the exchange was retried) */
+	uint8_t nfail;		 /* failures recorded in fails */
+	uint8_t body_ph;	 /* enum sl_txn_body_phase */
+	uint8_t replay;		 /* enum sl_txn_replay */
+	uint8_t pace;		 /* enum sl_txn_pace */
+	uint64_t deadline_ms;	 /* the route's overall deadline, 0 until the
+				    whole request is read */
+	uint64_t retry_at_ms;	 /* in SL_TXN_UP_BACKOFF: when to try again */
+	uint64_t try_timeout_ms; /* per_try_timeout, or the route's */
+	uint64_t start_ms;
+	uint64_t up_start_ms; /* the first attempt began (0: none) */
+	uint32_t connect_ms;  /* upstream connects (TLS included), all
+				 attempts */
+	uint64_t connect_deadline_ms;
+	uint64_t up_progress_ms; /* last progress with the upstream */
+	uint64_t bytes_in, bytes_out;
+	struct sl_ip client_addr; /* the request's client (doc/edge.md
+				     section 1): the connection's, or the one
+				     a trusted proxy forwarded it for
+				     (SL_TXN_F_FWD_CLIENT) */
+	uint64_t rbuf_mark;	  /* send_written at the last slow stall: the
+				     bytes since are the client's proof that it
+				     reads (sl_stream_rbuf_size) */
+	char request_id[SL_REQUEST_ID_MAX + 1];
+	char method[16];
+	char path[256]; /* target as logged (log.query applied) */
+	char host[128];
+	char referer[256];    /* as logged; only with an access log */
+	char user_agent[256]; /* only with an access log */
+	/* not cleared by txn_new, like the strings: nfail says what is set */
+	struct {
+		uint8_t cls;	      /* enum sl_retry_class */
+		const char *upstream; /* its address (borrowed from the
+					 generation), NULL: none */
+		const char *why;      /* error code, static */
+	} fails[4]; /* the attempts that failed, for the log */
+	/* rate limits (doc/edge.md section 6): the request's way through
+	 * its route's limits, and its wait for a lease. Not cleared by
+	 * txn_new either: it sets rl.wait.entry (nothing waits), and
+	 * sl_rlcheck_start the rest when the route has limits */
+	struct sl_rlc rl;
+};
+
+/*
+ * The facts of an exchange that vary on their own, apart from its phases.
+ * Derived, not kept: a HEAD request is method_id, a retried one nretries,
+ * the connection counted in its endpoint's active is t->up, a pooled one
+ * t->up->nrequests.
+ */
+#define SL_TXN_F_CLOSE	    0x001 /* close the client after this exchange */
+#define SL_TXN_F_IDEMPOTENT 0x002 /* safe to send twice (method or key) */
+#define SL_TXN_F_DECHUNK                                                       \
+	0x004 /* chunked response to an HTTP/1.0                               \
+		 client */
+#define SL_TXN_F_UP_BROKEN                                                     \
+	0x008			/* the attempt's upstream connection must      \
+				   not be reused */
+#define SL_TXN_F_HASH_KEY 0x010 /* hash_key holds the request's key */
+#define SL_TXN_F_STICKY_KEY                                                    \
+	0x020 /* sticky_key holds the request's sticky                         \
+		 key (a split's) */
+#define SL_TXN_F_FWD_CLIENT                                                    \
+	0x040			  /* identity: client_addr came from a         \
+				     trusted proxy's forwarded field */
+#define SL_TXN_F_IN_CLUSTER 0x080 /* counted in the cluster's active */
+#define SL_TXN_F_IN_BUDGET  0x100 /* counted in the cluster's retrying */
 
 /* ---- exchange.c: the core --------------------------------------------- */
 
+/* Frees s's exchange, if any: its events, buffers, queue place and
+ * upstream connection (not reused); s->txn is NULL then. */
+void sl_exchange_free(struct sl_stream *s);
+
+/* The handler of an exchange's upstream connection (arg: its stream).
+ * attempt.c hands the upstream the one in the exchange (t->on_upstream),
+ * which the core set: it does not name the core. */
+void sl_exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
+			     void *arg);
+
+/* ---- exchange_req.c: the request direction ------------------------------ */
+
+/* Checks newly read request body bytes (some came, and the body is not
+ * complete); returns -1 when the exchange was turned into an error
+ * response. */
+int sl_exchange_req_read(struct sl_stream *s);
+
+/* Writes what is ready of the request upstream. Returns -1 when the
+ * exchange failed (already handled). */
+int sl_exchange_up_write(struct sl_stream *s);
+
+/* ---- exchange_resp.c: the response direction ---------------------------- */
+
+/* Reads from the upstream. Returns -1 when the exchange failed. */
+int sl_exchange_up_read(struct sl_stream *s);
+
+/* ---- exchange_log.c --------------------------------------------------- */
+
+/* Counts the exchange and writes its access log line; called once for
+ * every exchange, finished or cut. */
+void sl_exchange_log(struct sl_stream *s, struct sl_txn *t);
+
+/* ---- exchange_answer.c: the exchange's own answers, below the rest ---- */
+
 /* Room for n more bytes in the exchange's output buffer (made, or moved
  * to the front). Returns 0, or -1 when they do not fit. */
-int sl_exchange_out_reserve(struct sl_client *c, size_t n);
+int sl_exchange_out_reserve(struct sl_stream *s, size_t n);
 
 /*
  * Answers the current request (or the head being read) with a local error
@@ -32,52 +309,42 @@ int sl_exchange_out_reserve(struct sl_client *c, size_t n);
  * not NULL, are the answer's own (a rate limit's); they also keep it from
  * the info log (rlcheck.c says those).
  */
-void sl_exchange_answer(struct sl_client *c, int status, const char *code,
+void sl_exchange_answer(struct sl_stream *s, int status, const char *code,
 			int close, const char *fields);
 
-/* The request passed its route's checks: its cluster, its upstream head,
- * a mirror copy, and the first upstream attempt. */
-void sl_exchange_forward(struct sl_client *c, struct sl_h1_request *req);
+/* Answers the request with a local error status/code; close forces the
+ * connection to close after it. May end the stream. */
+void sl_exchange_local(struct sl_stream *s, int status, const char *code,
+		       int close);
 
-/* ---- exchange_req.c: the request direction ------------------------------ */
+/* Keeps what the logs show of the request (method, target with log.query
+ * applied and no card number, Host), its Referer and User-Agent. */
+void sl_exchange_note(struct sl_txn *t, const char *method, size_t method_len,
+		      const char *target, size_t target_len, const char *host,
+		      size_t host_len);
+void sl_exchange_note_agent(struct sl_txn *t, const struct sl_h1_request *req);
 
-/* The route's rate limits, in order (a route without any costs its caller
- * one pointer test). Returns 0 when the request goes on, 1 when it was
- * answered (429, 503) or waits for a lease. */
-int sl_exchange_rate_limit(struct sl_client *c, struct sl_h1_request *req,
-			   size_t head_len);
-
-/* Checks newly read request body bytes (some came, and the body is not
- * complete); returns -1 when the exchange was turned into an error
- * response. */
-int sl_exchange_req_read(struct sl_client *c);
-
-/* Writes what is ready of the request upstream. Returns -1 when the
- * exchange failed (already handled). */
-int sl_exchange_up_write(struct sl_client *c);
-
-/* ---- exchange_resp.c: the response direction ---------------------------- */
-
-/* Reads from the upstream. Returns -1 when the exchange failed. */
-int sl_exchange_up_read(struct sl_client *c);
+/* Fills the logged fields of t from a refused head of len bytes, as far
+ * as they can be read; nothing already known is replaced. */
+void sl_exchange_salvage(struct sl_txn *t, const char *head, size_t len);
 
 /* ---- inline helpers ---------------------------------------------------- */
 
 static inline size_t
-sl_exchange_head_cap(const struct sl_client *c)
+sl_exchange_head_cap(const struct sl_stream *s)
 {
 	/* a rewritten head is the original plus a few fields we add */
-	return c->lconf->limits.max_header_bytes + 1024;
+	return s->lconf->limits.max_header_bytes + 1024;
 }
 
 /* The values of the variables a's rules use (ip: the client address's
  * text when it is made already, else NULL). The cheap ones are filled
  * whether used or not: a test per variable costs more than a store. */
 static inline const struct sl_hdr_vars *
-sl_exchange_rules_vars(struct sl_client *c, const struct sl_hdr_apply *a,
+sl_exchange_rules_vars(struct sl_stream *s, const struct sl_hdr_apply *a,
 		       struct sl_hdr_vars *vars, const char *ip, char ipbuf[64])
 {
-	const struct sl_txn *t = c->txn;
+	const struct sl_txn *t = s->txn;
 
 	if (a->vars_used & (1u << SL_HDR_V_CLIENT_IP))
 		vars->v[SL_HDR_V_CLIENT_IP] =
@@ -86,15 +353,14 @@ sl_exchange_rules_vars(struct sl_client *c, const struct sl_hdr_apply *a,
 	vars->v[SL_HDR_V_ROUTE] = t->route != NULL ? t->route->name : "";
 	vars->v[SL_HDR_V_CLUSTER] = t->wc != NULL ? t->wc->conf->name : "";
 	if (a->vars_used & (1u << SL_HDR_V_TLS_VERSION))
-		vars->v[SL_HDR_V_TLS_VERSION] =
-		    c->ssl != NULL ? sl_tls_version(c->ssl) : "";
+		vars->v[SL_HDR_V_TLS_VERSION] = s->ops->tls_version(s);
 	vars->v[SL_HDR_V_TLS_CLIENT_SUBJECT] =
-	    c->tls_subject != NULL ? c->tls_subject : "";
+	    s->tls_subject != NULL ? s->tls_subject : "";
 	return vars;
 }
 
 /*
- * The header rules for the request (request 1) or the response of c's
+ * The header rules for the request (request 1) or the response of s's
  * exchange: its route's with its listener's, or the listener's before
  * routing (put together at load); NULL when none apply, which costs a
  * pointer test or two. The values of the variables they use go to vars
@@ -102,19 +368,19 @@ sl_exchange_rules_vars(struct sl_client *c, const struct sl_hdr_apply *a,
  * (else NULL: made in ipbuf if a rule needs it).
  */
 static inline const struct sl_hdr_apply *
-sl_exchange_rules(struct sl_client *c, int request, struct sl_hdr_vars *vars,
+sl_exchange_rules(struct sl_stream *s, int request, struct sl_hdr_vars *vars,
 		  const struct sl_hdr_vars **varsp, const char *ip,
 		  char ipbuf[64])
 {
-	const struct sl_txn *t = c->txn;
+	const struct sl_txn *t = s->txn;
 	const struct sl_policy *p =
-	    t->route != NULL ? t->route->policy : c->lconf->policy;
+	    t->route != NULL ? t->route->policy : s->lconf->policy;
 	const struct sl_hdr_apply *a;
 
 	if (p == NULL || (a = p->rules[request ? 0 : 1]) == NULL)
 		return NULL;
 	*varsp = a->vars_used != 0
-		     ? sl_exchange_rules_vars(c, a, vars, ip, ipbuf)
+		     ? sl_exchange_rules_vars(s, a, vars, ip, ipbuf)
 		     : vars;
 	return a;
 }
@@ -128,26 +394,17 @@ sl_exchange_req_complete(struct sl_txn *t)
 		t->deadline_ms = now_ms() + t->route->timeout_ms;
 }
 
-/* The body kept for a retry is let go: after an answer, or when it no
- * longer fits the buffer (it cannot be sent again then). */
+/* The body kept for a retry is let go: after an answer (next
+ * SL_TXN_BODY_STREAM), or when it no longer fits the buffer (it cannot be
+ * sent again then: SL_TXN_BODY_GONE). */
 static inline void
-sl_exchange_req_unretain(struct sl_client *c)
+sl_exchange_req_unretain(struct sl_stream *s, enum sl_txn_body_phase next)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 
-	c->in.off += t->body_off;
+	s->in.off += t->body_off;
 	t->body_off = 0;
-	t->flags &= ~T_RETAIN;
-}
-
-/* The request body bytes that came, checked and counted (sl_exchange_req_read);
- * one test when there are none (most requests have no body). */
-static inline int
-sl_exchange_req_advance(struct sl_client *c)
-{
-	if ((c->txn->req_ph == SL_TXN_REQ_DONE) || c->in.len == c->in_ready)
-		return 0;
-	return sl_exchange_req_read(c);
+	t->body_ph = (uint8_t)next;
 }
 
 /*
@@ -163,8 +420,8 @@ sl_exchange_req_advance(struct sl_client *c)
 static inline int
 sl_exchange_resp_held(const struct sl_txn *t, const struct sl_upconn *u)
 {
-	return u != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM &&
-	       t->up_ph != SL_TXN_UP_DONE &&
+	/* RECEIVING: u is t->up, and the head came (resp_ph UPSTREAM) */
+	return t->up_ph == SL_TXN_UP_RECEIVING &&
 	       t->resp_body == SL_H1_BODY_LENGTH && t->bytes_out == 0 &&
 	       u->ready == u->in.off && u->rev_on;
 }

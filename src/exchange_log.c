@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The access log line of an exchange (JSON or combined), written once per
- * exchange, finished or cut, with the counters it feeds. Reads the exchange
+ * exchange, finished or cut, with the counters it feeds, and the
+ * exchange's phases and flags in words for debug logs. Reads the exchange
  * and its connection; changes neither, and calls nothing of the exchange's
  * other files.
  */
@@ -21,7 +22,6 @@
 #include <time.h>
 
 #include "balance.h"
-#include "client_int.h"
 #include "exchange_int.h"
 #include "forwarded.h"
 #include "h1_msg.h"
@@ -177,7 +177,7 @@ access_time(time_t sec)
  * every exchange, finished or cut. The line's time is when the exchange
  * ended (duration_ms before it, it started). */
 void
-sl_exchange_log(struct sl_client *c, struct sl_txn *t)
+sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 {
 	char line[4096], peer[64], fails[512], viab[64];
 	const char *upstream = "-", *via = NULL, *auth = NULL;
@@ -187,22 +187,22 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 	int cls = t->status >= 100 && t->status < 600 ? t->status / 100 : 0;
 	const char *cluster = "-", *close_why = "";
 
-	SL_STAT_INC(c->w->stats.requests);
-	SL_STAT_INC(c->w->stats.responses[cls]);
+	SL_STAT_INC(s->w->stats.requests);
+	SL_STAT_INC(s->w->stats.responses[cls]);
 	{
-		struct sl_counts *lc = &c->lconf->state->counts[c->w->id];
+		struct sl_counts *lc = &s->lconf->state->counts[s->w->id];
 		SL_STAT_INC(lc->requests);
 		SL_STAT_INC(lc->responses[cls]);
 	}
 	if (t->route != NULL) {
-		struct sl_counts *rc = &t->route->state->counts[c->w->id];
+		struct sl_counts *rc = &t->route->state->counts[s->w->id];
 		SL_STAT_INC(rc->requests);
 		SL_STAT_INC(rc->responses[cls]);
 		SL_STAT_INC(rc->dur[sl_hist_slot(dur)]);
 		SL_STAT_ADD(rc->dur_sum_ms, dur);
 	}
 	if (t->wc != NULL) {
-		struct sl_counts *cc = &t->wc->conf->state->counts[c->w->id];
+		struct sl_counts *cc = &t->wc->conf->state->counts[s->w->id];
 		SL_STAT_INC(cc->requests);
 		SL_STAT_INC(cc->responses[cls]);
 		if (t->up_start_ms != 0) {
@@ -219,9 +219,9 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 			up_ms = now_ms() - t->up_start_ms;
 	}
 	/* why the connection ends with this exchange, "" when it is kept */
-	if (c->close_reason != NULL)
-		close_why = c->close_reason;
-	else if (t->flags & T_CLOSE)
+	if (s->close_reason != NULL)
+		close_why = s->close_reason;
+	else if (t->flags & SL_TXN_F_CLOSE)
 		/* a refusal or a cut closes for its own reason */
 		close_why =
 		    (t->resp_ph == SL_TXN_RESP_LOCAL) && txn_error(t)[0] != '\0'
@@ -230,10 +230,11 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 	clock_gettime(CLOCK_REALTIME, &now);
 	sl_ip_str(&t->client_addr, peer, sizeof(peer));
 	/* identity: who connected, when not the client (edge.md) */
-	if (c->pp != NULL || (t->flags & T_FWD_CLIENT)) {
-		via = sl_client_via(c, t, viab, sizeof(viab));
-		if (c->pp != NULL && c->pp->authority_len > 0)
-			auth = c->pp->authority;
+	if (s->pp != NULL || (t->flags & SL_TXN_F_FWD_CLIENT)) {
+		via = sl_stream_via(s, (t->flags & SL_TXN_F_FWD_CLIENT) != 0,
+				    &t->client_addr, viab, sizeof(viab));
+		if (s->pp != NULL && s->pp->authority_len > 0)
+			auth = s->pp->authority;
 	}
 	if (t->wc != NULL)
 		upstream = t->wc->eps[t->ep_index]->conf->addr.text;
@@ -247,7 +248,7 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		lw_ch(&w, '.');
 		lw_u64w(&w, (uint64_t)(now.tv_nsec / 1000000), 3);
 		LW_LIT(&w, "Z\",\"conn\":");
-		lw_u64(&w, c->id);
+		lw_u64(&w, s->id);
 		LW_LIT(&w, ",\"peer\":\"");
 		lw_str(&w, peer);
 		if (via != NULL) {
@@ -259,7 +260,7 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 			lw_esc(&w, auth, 512);
 		}
 		LW_LIT(&w, "\",\"listener\":\"");
-		lw_str(&w, c->lconf->name);
+		lw_str(&w, s->lconf->name);
 		LW_LIT(&w, "\",\"method\":\"");
 		lw_esc(&w, t->method, 128);
 		LW_LIT(&w, "\",\"path\":\"");
@@ -283,7 +284,7 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		LW_LIT(&w, "\",\"error\":\"");
 		lw_str(&w, txn_error(t));
 		LW_LIT(&w, "\",\"retried\":");
-		if (t->flags & T_RETRIED)
+		if (t->nretries > 0)
 			LW_LIT(&w, "true");
 		else
 			LW_LIT(&w, "false");
@@ -351,50 +352,53 @@ sl_exchange_log(struct sl_client *c, struct sl_txn *t)
 		n = sizeof(line) - 1;
 		line[n - 1] = '\n';
 	}
-	sl_access_append(c->w->alog, line, n);
+	sl_access_append(s->w->alog, line, n);
 }
 
 /* ---- the exchange's state, for debug logs ------------------------------- */
 
-static const char *const req_phases[] = {"body", "done"};
-static const char *const up_phases[] = {"none", "queued", "unqueuing",
-					"backoff", "done"};
+static const char *const req_phases[] = {"head", "body", "done"};
+static const char *const up_phases[] = {"none",	   "queued",	 "unqueuing",
+					"backoff", "connecting", "sending",
+					"waiting", "receiving",	 "done"};
+static const char *const send_phases[] = {"open", "blocked", "dead", "done"};
 static const char *const resp_phases[] = {"none", "upstream", "local"};
+static const char *const body_phases[] = {"stream", "kept", "gone"};
+static const char *const replays[] = {"none", "fresh", "done"};
+static const char *const paces[] = {"none", "paused", "woke"};
 
 static const struct {
 	unsigned bit;
 	const char *name;
 } txn_flags[] = {
-    {T_CLOSE, "close"},
-    {T_REQ_SENT, "req_sent"},
-    {T_UP_BROKEN, "up_broken"},
-    {T_UP_REUSED, "up_reused"},
-    {T_RETRIED, "retried"},
-    {T_DECHUNK, "dechunk"},
-    {T_HEAD_ONLY, "head_only"},
-    {T_UP_WBLOCK, "up_wblock"},
-    {T_COUNTED, "counted"},
-    {T_UP_WDEAD, "up_wdead"},
-    {T_HASH_KEY, "hash_key"},
-    {T_RETAIN, "retain"},
-    {T_BODY_GONE, "body_gone"},
-    {T_IDEMPOTENT, "idempotent"},
-    {T_IN_BUDGET, "in_budget"},
-    {T_IN_CLUSTER, "in_cluster"},
-    {T_POOL_REPLAYED, "pool_replayed"},
-    {T_FRESH, "fresh"},
-    {T_PACED, "paced"},
-    {T_PACE_WOKE, "pace_woke"},
-    {T_STICKY_KEY, "sticky_key"},
-    {T_FWD_CLIENT, "fwd_client"},
+    {SL_TXN_F_CLOSE, "close"},		 {SL_TXN_F_IDEMPOTENT, "idempotent"},
+    {SL_TXN_F_DECHUNK, "dechunk"},	 {SL_TXN_F_UP_BROKEN, "up_broken"},
+    {SL_TXN_F_HASH_KEY, "hash_key"},	 {SL_TXN_F_STICKY_KEY, "sticky_key"},
+    {SL_TXN_F_FWD_CLIENT, "fwd_client"}, {SL_TXN_F_IN_CLUSTER, "in_cluster"},
+    {SL_TXN_F_IN_BUDGET, "in_budget"},
 };
+
+/* The name of value v of a table of n, "?" past its end. */
+static const char *
+state_name(const char *const *names, size_t n, unsigned v)
+{
+	return v < n ? names[v] : "?";
+}
+
+#define STATE_NAME(names, v) state_name((names), SL_NELEM(names), (v))
 
 const char *
 sl_exchange_state_str(const struct sl_txn *t, char *buf, size_t size)
 {
-	int n = snprintf(buf, size,
-			 "req=%s up=%s resp=%s flags=", req_phases[t->req_ph],
-			 up_phases[t->up_ph], resp_phases[t->resp_ph]);
+	int n = snprintf(
+	    buf, size,
+	    "req=%s up=%s send=%s resp=%s body=%s replay=%s "
+	    "pace=%s flags=",
+	    STATE_NAME(req_phases, t->req_ph), STATE_NAME(up_phases, t->up_ph),
+	    STATE_NAME(send_phases, t->send_ph),
+	    STATE_NAME(resp_phases, t->resp_ph),
+	    STATE_NAME(body_phases, t->body_ph), STATE_NAME(replays, t->replay),
+	    STATE_NAME(paces, t->pace));
 	const char *sep = "";
 
 	for (size_t i = 0;

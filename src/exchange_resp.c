@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The response direction of an exchange: reading the upstream, its head
- * (interim 1xx responses, the final head rewritten for the client), its body
- * framing, pacing to what the client takes, and the output the client
+ * (interim 1xx responses, the final head rewritten for the client), its
+ * body framing (the upstream's receiving and done phases), pacing to what
+ * the client takes (its pace sub-state), and the output the client
  * connection writes (sl_exchange_output, sl_exchange_sent). Called by the
- * exchange's core and by client.c through exchange.h; it never schedules or
- * finishes the exchange itself (the core does, from what this reports).
+ * exchange's core and by client.c through exchange.h; it never schedules
+ * or finishes the exchange itself (the core does, from what this reports).
  */
 #include "exchange.h"
 
@@ -24,7 +25,6 @@
 
 #include "attempt.h"
 #include "balance.h"
-#include "client_int.h"
 #include "exchange_int.h"
 #include "forwarded.h"
 #include "h1_msg.h"
@@ -44,6 +44,14 @@
 
 /* ---- response direction ----------------------------------------------- */
 
+/* The whole response was read from the upstream: the upstream's last
+ * phase. */
+static inline void
+resp_complete(struct sl_txn *t)
+{
+	t->up_ph = SL_TXN_UP_DONE;
+}
+
 /* Checks new response bytes: head, then body framing. Returns -1 when
  * the exchange failed (already handled). */
 /*
@@ -55,29 +63,29 @@
  * the interim heads of one request together stay within max_header_bytes.
  */
 static int
-resp_interim(struct sl_client *c, const struct sl_h1_response *resp,
+resp_interim(struct sl_stream *s, const struct sl_h1_response *resp,
 	     size_t hlen)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 	long n;
 
-	if (hlen > c->lconf->limits.max_header_bytes - t->interim_bytes) {
-		sl_attempt_failed(c, FAIL_BAD, "upstream_head_too_large",
+	if (hlen > s->lconf->limits.max_header_bytes - t->interim_bytes) {
+		sl_attempt_failed(s, FAIL_BAD, "upstream_head_too_large",
 				  "interim_responses");
 		return -1;
 	}
 	t->interim_bytes += (uint32_t)hlen;
 	if (resp->status == 100 || t->minor == 0)
 		return 0;
-	if (sl_exchange_out_reserve(c, hlen) == -1 ||
-	    (n = sl_h1_write_interim_head(c->txn->out.data + c->txn->out.len,
-					  sl_buf_space(&c->txn->out), resp)) <
+	if (sl_exchange_out_reserve(s, hlen) == -1 ||
+	    (n = sl_h1_write_interim_head(s->txn->out.data + s->txn->out.len,
+					  sl_buf_space(&s->txn->out), resp)) <
 		0) {
-		sl_attempt_failed(c, FAIL_BAD, "upstream_head_too_large",
+		sl_attempt_failed(s, FAIL_BAD, "upstream_head_too_large",
 				  "interim_responses");
 		return -1;
 	}
-	c->txn->out.len += (uint32_t)n;
+	s->txn->out.len += (uint32_t)n;
 	t->head_out += (uint32_t)n;
 	return 0;
 }
@@ -92,15 +100,15 @@ head_fills_buffer(const struct sl_txn *t, const struct sl_upconn *u)
 }
 
 static int
-resp_advance(struct sl_client *c)
+resp_advance(struct sl_stream *s)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
-	struct sl_worker *w = c->w;
+	struct sl_worker *w = s->w;
 
 	while (t->resp_ph != SL_TXN_RESP_UPSTREAM) {
-		struct sl_h1_limits hl = {c->lconf->limits.max_header_bytes,
-					  c->lconf->limits.max_header_bytes,
+		struct sl_h1_limits hl = {s->lconf->limits.max_header_bytes,
+					  s->lconf->limits.max_header_bytes,
 					  w->max_hdrs};
 		struct sl_h1_response resp;
 		struct sl_h1_header expose;
@@ -116,10 +124,10 @@ resp_advance(struct sl_client *c)
 		hlen = sl_h1_scan_head(&t->resp_scan, u->in.data + u->in.off,
 				       sl_buf_pending(&u->in), &hl, 0);
 		if (hlen == 0 && head_fills_buffer(t, u) &&
-		    u->in.cap >= c->lconf->limits.buffer_bytes) {
+		    u->in.cap >= s->lconf->limits.buffer_bytes) {
 			/* a head that does not fit the whole budget never
 			 * will (a smaller buffer grows: sl_exchange_up_read) */
-			sl_attempt_failed(c, FAIL_BAD,
+			sl_attempt_failed(s, FAIL_BAD,
 					  "upstream_head_too_large",
 					  "buffer_bytes");
 			return -1;
@@ -127,7 +135,7 @@ resp_advance(struct sl_client *c)
 		if (hlen == 0)
 			return 0;
 		if (hlen < 0) {
-			sl_attempt_failed(c, FAIL_BAD, "upstream_bad_response",
+			sl_attempt_failed(s, FAIL_BAD, "upstream_bad_response",
 					  sl_h1_reason_str(t->resp_scan.why));
 			return -1;
 		}
@@ -136,17 +144,17 @@ resp_advance(struct sl_client *c)
 		resp.max_headers = w->max_hdrs;
 		if (sl_h1_parse_response(u->in.data + u->in.off, (size_t)hlen,
 					 &resp, t->method_id) < 0) {
-			sl_attempt_failed(c, FAIL_BAD, "upstream_bad_response",
+			sl_attempt_failed(s, FAIL_BAD, "upstream_bad_response",
 					  sl_h1_reason_str(resp.why));
 			return -1;
 		}
 		if (resp.status == 101) {
-			sl_attempt_failed(c, FAIL_BAD, "upstream_bad_response",
+			sl_attempt_failed(s, FAIL_BAD, "upstream_bad_response",
 					  "unrequested_101");
 			return -1;
 		}
 		if (resp.status < 200) {
-			if (resp_interim(c, &resp, (size_t)hlen) == -1)
+			if (resp_interim(s, &resp, (size_t)hlen) == -1)
 				return -1;
 			u->in.off += (uint32_t)hlen;
 			u->ready = u->in.off;
@@ -156,35 +164,36 @@ resp_advance(struct sl_client *c)
 		/* a status the route retries is dropped here, unseen; the
 		 * outlier detector hears of every answer */
 		if ((resp.status >= 500 || t->wc->conf->outlier.enabled) &&
-		    sl_attempt_answered(c, resp.status))
+		    sl_attempt_answered(s, resp.status))
 			return -1;
 		if (resp.ka_timeout > 0 || resp.ka_max > 0)
 			sl_upstream_keepalive(u, resp.ka_timeout, resp.ka_max);
 		/* answered: the request is not sent again, its kept body
 		 * goes */
-		if (t->flags & T_RETAIN)
-			sl_exchange_req_unretain(c);
+		if (t->body_ph == SL_TXN_BODY_KEPT)
+			sl_exchange_req_unretain(s, SL_TXN_BODY_STREAM);
 		t->status = resp.status;
 		t->resp_body = resp.body;
 		t->resp_remaining = resp.content_length;
 		t->resp_keepalive = sl_h1_persists(resp.minor, resp.flags);
 		if (resp.body == SL_H1_BODY_CHUNKED) {
 			sl_h1_chunked_init(&t->resp_chunked,
-					   c->lconf->limits.max_header_bytes);
+					   s->lconf->limits.max_header_bytes);
 			t->resp_chunked.max_trailers =
-			    c->lconf->limits.max_headers;
+			    s->lconf->limits.max_headers;
 			t->resp_chunked.own = t->route->expose_cluster_header;
 			if (t->minor == 0)
-				t->flags |= T_DECHUNK;
+				t->flags |= SL_TXN_F_DECHUNK;
 		}
-		if (resp.body == SL_H1_BODY_CLOSE || (t->flags & T_DECHUNK))
-			t->flags |= T_CLOSE;
-		close =
-		    (t->flags & T_CLOSE) != 0 || t->req_ph != SL_TXN_REQ_DONE;
+		if (resp.body == SL_H1_BODY_CLOSE ||
+		    (t->flags & SL_TXN_F_DECHUNK))
+			t->flags |= SL_TXN_F_CLOSE;
+		close = (t->flags & SL_TXN_F_CLOSE) != 0 ||
+			t->req_ph != SL_TXN_REQ_DONE;
 		if (close)
-			t->flags |= T_CLOSE;
-		if (sl_exchange_out_reserve(c, (size_t)hlen + 512) == -1) {
-			sl_attempt_failed(c, FAIL_BAD,
+			t->flags |= SL_TXN_F_CLOSE;
+		if (sl_exchange_out_reserve(s, (size_t)hlen + 512) == -1) {
+			sl_attempt_failed(s, FAIL_BAD,
 					  "upstream_head_too_large",
 					  "max_header_bytes");
 			return -1;
@@ -196,36 +205,37 @@ resp_advance(struct sl_client *c)
 			expose.value = t->wc->conf->name;
 			expose.value_len = strlen(expose.value);
 		}
-		rules = sl_exchange_rules(c, 0, &vars, &vp, NULL, ip);
+		rules = sl_exchange_rules(s, 0, &vars, &vp, NULL, ip);
 		n = sl_h1_write_response_head(
-		    c->txn->out.data + c->txn->out.len,
-		    sl_buf_space(&c->txn->out), &resp, t->minor, close,
-		    (t->flags & T_DECHUNK) != 0, t->request_id,
+		    s->txn->out.data + s->txn->out.len,
+		    sl_buf_space(&s->txn->out), &resp, t->minor, close,
+		    (t->flags & SL_TXN_F_DECHUNK) != 0, t->request_id,
 		    t->route->expose_cluster_header != NULL ? &expose : NULL,
 		    rules, vp);
 		if (n < 0) {
-			sl_attempt_failed(c, FAIL_BAD,
+			sl_attempt_failed(s, FAIL_BAD,
 					  "upstream_head_too_large",
 					  "max_header_bytes");
 			return -1;
 		}
-		c->txn->out.len += (uint32_t)n;
+		s->txn->out.len += (uint32_t)n;
 		t->head_out += (uint32_t)n;
 		u->in.off += (uint32_t)hlen;
 		u->ready = u->in.off;
 		t->resp_ph = SL_TXN_RESP_UPSTREAM;
-		if (c->lconf->limits.min_send_rate_bps > 0)
+		t->up_ph = SL_TXN_UP_RECEIVING;
+		if (s->lconf->limits.min_send_rate_bps > 0)
 			sl_rate_start(&t->send_rate, now_ms());
 		/* an answer before the whole request went out: the upstream
 		 * connection cannot carry another exchange */
-		if (!(t->flags & T_REQ_SENT))
-			t->flags |= T_UP_BROKEN;
+		if (t->send_ph != SL_TXN_SEND_DONE)
+			t->flags |= SL_TXN_F_UP_BROKEN;
 		/* the request cannot be replayed any more; a head still
 		 * being written is kept until it is out */
 		if (sl_buf_pending(&t->uphead) == 0)
 			sl_buf_release(&w->bufs, &t->uphead);
 		if (resp.body == SL_H1_BODY_NONE)
-			t->up_ph = SL_TXN_UP_DONE;
+			resp_complete(t);
 	}
 	if (t->up_ph != SL_TXN_UP_DONE && u->in.len > u->ready) {
 		uint32_t avail = u->in.len - u->ready;
@@ -238,14 +248,15 @@ resp_advance(struct sl_client *c)
 			u->ready += (uint32_t)k;
 			t->resp_remaining -= k;
 			if (t->resp_remaining == 0)
-				t->up_ph = SL_TXN_UP_DONE;
+				resp_complete(t);
 			break;
 		}
 		case SL_H1_BODY_CHUNKED:
 			r = sl_h1_chunked_decode(
 			    &t->resp_chunked, u->in.data + u->ready, avail,
-			    (t->flags & T_DECHUNK) != 0, &consumed, &data);
-			if (t->flags & T_DECHUNK) {
+			    (t->flags & SL_TXN_F_DECHUNK) != 0, &consumed,
+			    &data);
+			if (t->flags & SL_TXN_F_DECHUNK) {
 				/* payload moved to ready; close the gap
 				 * left by the framing bytes */
 				memmove(u->in.data + u->ready + data,
@@ -258,9 +269,9 @@ resp_advance(struct sl_client *c)
 			if (r < 0 && t->bytes_out == 0) {
 				/* nothing of it went out yet: the client
 				 * gets a whole 502 instead */
-				t->flags |= T_UP_BROKEN;
+				t->flags |= SL_TXN_F_UP_BROKEN;
 				sl_attempt_failed(
-				    c, FAIL_BAD, "upstream_bad_chunk",
+				    s, FAIL_BAD, "upstream_bad_chunk",
 				    sl_h1_reason_str(t->resp_chunked.why));
 				return -1;
 			}
@@ -272,19 +283,19 @@ resp_advance(struct sl_client *c)
 				    "conn=%llu peer=%s request_id=%s "
 				    "route=%s upstream=%s: "
 				    "upstream_bad_chunk (%s)",
-				    (unsigned long long)c->id,
-				    sl_client_peer_str(c, t, peer,
-						       sizeof(peer)),
+				    (unsigned long long)s->id,
+				    sl_exchange_peer_str(s, t, peer,
+							 sizeof(peer)),
 				    t->request_id, t->route->name,
 				    t->wc->eps[t->ep_index]->conf->addr.text,
 				    sl_h1_reason_str(t->resp_chunked.why));
 				t->error = "upstream_bad_chunk";
-				t->flags |= T_UP_BROKEN;
-				sl_client_close(c, "upstream_bad_chunk");
+				t->flags |= SL_TXN_F_UP_BROKEN;
+				s->ops->close(s, "upstream_bad_chunk");
 				return -1;
 			}
 			if (r == 1)
-				t->up_ph = SL_TXN_UP_DONE;
+				resp_complete(t);
 			break;
 		case SL_H1_BODY_CLOSE:
 			u->ready = u->in.len;
@@ -294,14 +305,14 @@ resp_advance(struct sl_client *c)
 		}
 	}
 	if ((t->up_ph == SL_TXN_UP_DONE) && u->in.len > u->ready)
-		t->flags |= T_UP_BROKEN; /* bytes after the response */
+		t->flags |= SL_TXN_F_UP_BROKEN; /* bytes after the response */
 	return 0;
 }
 
 /*
  * Is the response body paced to what the client's socket takes? A client
  * that has not shown it reads fast (the first response buffer class, not
- * proven: sl_client_rbuf_size) gets, after its first buffer_bytes, only
+ * proven: sl_stream_rbuf_size) gets, after its first buffer_bytes, only
  * as much read from the upstream as its socket takes at once. What it has
  * not taken yet then waits in the upstream socket, not in a buffer of
  * ours: a thousand clients that stop reading hold no response buffer at
@@ -309,58 +320,61 @@ resp_advance(struct sl_client *c)
  * could not write).
  */
 static int
-resp_paced(const struct sl_client *c, const struct sl_txn *t)
+resp_paced(const struct sl_stream *s, const struct sl_txn *t)
 {
 	return (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
-	       !(c->flags & (C_F_RBUF_PROVEN | C_F_RBUF_MASK)) &&
-	       t->send_written >= c->lconf->limits.buffer_bytes;
+	       !(s->flags &
+		 (SL_STREAM_F_RBUF_PROVEN | SL_STREAM_F_RBUF_MASK)) &&
+	       t->send_written >= s->lconf->limits.buffer_bytes;
 }
 
 /* Reads from the upstream. Returns -1 when the exchange failed. */
 int
-sl_exchange_up_read(struct sl_client *c)
+sl_exchange_up_read(struct sl_stream *s)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
 	size_t size, max = SIZE_MAX;
 	ssize_t n;
 	int rerr;
 
-	if (resp_paced(c, t)) {
+	if (resp_paced(s, t)) {
 		/* the bytes still here go first */
-		size_t room = sl_xprt_send_room(c->fd, c->ssl);
+		size_t room = s->ops->send_room(s);
 		size_t held = u->in.data != NULL ? sl_buf_pending(&u->in) : 0;
 		max = room > held ? room - held : 0;
 	}
 	if (max == 0) {
-		if (!(t->flags & T_PACE_WOKE)) {
+		if (t->pace != SL_TXN_PACE_WOKE) {
 			/* the client's socket is full: the rest waits
 			 * upstream until the client is writable
-			 * (sl_client_on_write) */
-			t->flags |= T_PACED;
+			 * (sl_exchange_writable) */
+			t->pace = SL_TXN_PACE_PAUSED;
 			sl_upstream_want_read(u, 0);
-			sl_client_want_write(c, 1);
+			s->ops->want_write(s, 1);
 			return 0;
 		}
 		/* writable, yet no room: a kernel that counts otherwise.
 		 * One read as without pacing, not a wake-up loop. */
 		max = SIZE_MAX;
 	}
-	t->flags &= ~T_PACE_WOKE;
+	if (t->pace == SL_TXN_PACE_WOKE)
+		t->pace = SL_TXN_PACE_NONE;
 
-	/* the buffer the client has earned (sl_client_rbuf_size), or the
+	/* the buffer the client has earned (sl_stream_rbuf_size), or the
 	 * whole budget for a head that does not fit it; with no room left
 	 * the read interest goes off: the client is slower than the
 	 * upstream */
 again:
-	size = head_fills_buffer(t, u) ? c->lconf->limits.buffer_bytes
-				       : sl_client_rbuf_size(c);
+	size = head_fills_buffer(t, u) ? s->lconf->limits.buffer_bytes
+				       : sl_stream_rbuf_size(s);
 	n = sl_upstream_read(u, size, max);
 	if (n > 0) {
 		t->up_progress_ms = now_ms();
-		if (u->in.len == u->in.cap && (c->flags & C_F_RBUF_PROVEN))
-			sl_client_rbuf_set(c, 1);
-		if (resp_advance(c) == -1)
+		if (u->in.len == u->in.cap &&
+		    (s->flags & SL_STREAM_F_RBUF_PROVEN))
+			sl_stream_rbuf_set(s, 1);
+		if (resp_advance(s) == -1)
 			return -1;
 		/* a head that filled a buffer smaller than the budget: read
 		 * on now, into a larger one. Waiting for the next event is not
@@ -368,7 +382,7 @@ again:
 		 * inside TLS where epoll cannot see it, and an upstream that
 		 * answered early and closed gets one call to be read. */
 		if (head_fills_buffer(t, u) &&
-		    u->in.cap < c->lconf->limits.buffer_bytes) {
+		    u->in.cap < s->lconf->limits.buffer_bytes) {
 			sl_upstream_want_read(u, 1);
 			goto again;
 		}
@@ -377,31 +391,31 @@ again:
 	if (n == SL_AGAIN)
 		return 0;
 	if (n == -1 && errno == ENOMEM) {
-		sl_attempt_failed(c, FAIL_RESET, "out_of_memory", NULL);
+		sl_attempt_failed(s, FAIL_RESET, "out_of_memory", NULL);
 		return -1;
 	}
 	/* end of stream or error */
 	rerr = errno;
 	sl_upstream_want_read(u, 0);
-	if (resp_advance(c) == -1)
+	if (resp_advance(s) == -1)
 		return -1;
 	if (t->resp_ph != SL_TXN_RESP_UPSTREAM) {
-		sl_attempt_failed(c, FAIL_RESET,
+		sl_attempt_failed(s, FAIL_RESET,
 				  n == 0 ? "upstream_closed" : "upstream_reset",
 				  n == 0 ? NULL : strerror(rerr));
 		return -1;
 	}
 	if (t->resp_body == SL_H1_BODY_CLOSE && n == 0) {
-		t->up_ph = SL_TXN_UP_DONE;
-		t->flags |= T_UP_BROKEN;
+		resp_complete(t);
+		t->flags |= SL_TXN_F_UP_BROKEN;
 		return 0;
 	}
 	if (t->up_ph != SL_TXN_UP_DONE) {
-		sl_attempt_failed(c, FAIL_RESET, "upstream_truncated",
+		sl_attempt_failed(s, FAIL_RESET, "upstream_truncated",
 				  n == 0 ? "closed" : strerror(rerr));
 		return -1;
 	}
-	t->flags |= T_UP_BROKEN;
+	t->flags |= SL_TXN_F_UP_BROKEN;
 	return 0;
 }
 
@@ -426,9 +440,9 @@ body_more_ready(const struct sl_txn *t, const struct sl_upconn *u)
 }
 
 int
-sl_exchange_output(struct sl_client *c, struct iovec *iov, int *more)
+sl_exchange_output(struct sl_stream *s, struct iovec *iov, int *more)
 {
-	struct sl_txn *t = c->txn;
+	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
 	size_t op;
 	int niov = 0;
@@ -442,22 +456,49 @@ sl_exchange_output(struct sl_client *c, struct iovec *iov, int *more)
 	    u->ready > u->in.off) {
 		iov[niov++] = (struct iovec){u->in.data + u->in.off,
 					     u->ready - u->in.off};
-		*more = body_more_ready(t, u);
+		if (body_more_ready(t, u))
+			*more = SL_EXCHANGE_OUT_MORE;
 	}
+	/* the last bytes, and the connection closes after them */
+	if ((t->flags & SL_TXN_F_CLOSE) &&
+	    (t->resp_ph == SL_TXN_RESP_LOCAL || t->up_ph == SL_TXN_UP_DONE))
+		*more |= SL_EXCHANGE_OUT_LAST;
 	return niov;
 }
 
-int
-sl_exchange_sent(struct sl_client *c, size_t n)
+void
+sl_exchange_stalled(struct sl_stream *s)
 {
-	struct sl_txn *t = c->txn;
+	s->txn->last_write_ms = now_ms();
+}
+
+uint64_t
+sl_exchange_writable(struct sl_stream *s)
+{
+	struct sl_txn *t = s->txn;
+	uint64_t stalled_ms = now_ms() - t->last_write_ms;
+
+	/* the response buffer follows the verdict of the stall (stream.h) */
+	sl_stream_rbuf_set(s, stalled_ms <= SL_RBUF_FAST_MS);
+	if (stalled_ms > SL_RBUF_FAST_MS)
+		t->rbuf_mark = t->send_written;
+	if (t->pace == SL_TXN_PACE_PAUSED) /* read the upstream on */
+		t->pace = SL_TXN_PACE_WOKE;
+	return stalled_ms;
+}
+
+int
+sl_exchange_sent(struct sl_stream *s, size_t n)
+{
+	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
 	size_t op = sl_buf_pending(&t->out);
 
+	t->last_write_ms = now_ms();
 	t->bytes_out += (uint64_t)n;
 	t->send_written += (uint64_t)n;
 	if (t->send_written - t->rbuf_mark >= SL_RBUF_PROOF)
-		c->flags |= C_F_RBUF_PROVEN; /* sl_client_rbuf_size */
+		s->flags |= SL_STREAM_F_RBUF_PROVEN; /* sl_stream_rbuf_size */
 	if (n >= op) {
 		t->out.off += (uint32_t)op;
 		if (u != NULL && n > op)
@@ -465,11 +506,11 @@ sl_exchange_sent(struct sl_client *c, size_t n)
 	} else
 		t->out.off += (uint32_t)n;
 	if (sl_buf_pending(&t->out) == 0)
-		sl_buf_release(&c->w->bufs, &t->out);
+		sl_buf_release(&s->w->bufs, &t->out);
 	/* paced: what the client has not taken waits upstream, not here */
 	if (u != NULL && u->in.data != NULL && sl_buf_pending(&u->in) == 0 &&
-	    resp_paced(c, t))
-		sl_buf_release(&c->w->bufs, &u->in);
+	    resp_paced(s, t))
+		sl_buf_release(&s->w->bufs, &u->in);
 	return sl_buf_pending(&t->out) > 0 ||
 	       (u != NULL && (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
 		u->ready > u->in.off);

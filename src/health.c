@@ -195,6 +195,9 @@ sl_health_error_str(enum sl_health_error e)
 
 /* ---- one check ---------------------------------------------------------- */
 
+/* The check's transport (xprt.h): TLS once it has its SSL, else TCP. */
+#define XPRT(c) sl_xprt((c)->ssl != NULL ? SL_XPRT_TLS : SL_XPRT_TCP)
+
 static void hc_on_io(evutil_socket_t fd, short what, void *arg);
 static void hc_on_timer(evutil_socket_t fd, short what, void *arg);
 
@@ -211,14 +214,10 @@ hc_arm(struct hc *c, uint64_t ms)
 static void
 hc_stop(struct hc *c)
 {
-	if (c->ssl != NULL) {
-		sl_tls_close_notify(c->ssl);
-		SSL_free(c->ssl);
-		c->ssl = NULL;
-	}
 	if (c->fd != -1) {
 		event_del(&c->ev);
-		close(c->fd);
+		XPRT(c)->close(c->fd, c->ssl, 1);
+		c->ssl = NULL;
 		c->fd = -1;
 	}
 	free(c->buf);
@@ -316,8 +315,8 @@ hc_read(struct hc *c)
 		hc_done(c, SL_HC_CLOSED, 0, "out of memory");
 		return 1;
 	}
-	n = sl_xprt_recv(c->fd, c->ssl, c->buf + c->len, HC_BUF - c->len,
-			 &want);
+	n = XPRT(c)->recv(c->fd, c->ssl, c->buf + c->len, HC_BUF - c->len,
+			  &want);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
 		hc_wait(c, want);
 		return 0;
@@ -409,7 +408,7 @@ hc_on_io(evutil_socket_t fd, short what, void *arg)
 	case HC_SENDING:
 		iov.iov_base = c->req + c->sent;
 		iov.iov_len = c->req_len - c->sent;
-		n = sl_xprt_sendv(c->fd, c->ssl, &iov, 1, 0, &want);
+		n = XPRT(c)->sendv(c->fd, c->ssl, &iov, 1, 0, &want);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
 			hc_wait(c, want);
 			return;

@@ -67,7 +67,8 @@ enum sl_close_kind {
 	SL_CLOSE_NKINDS
 };
 const char *sl_close_kind_str(enum sl_close_kind k);
-/* The kind of a close reason (the strings sl_client_close is given). */
+/* The kind of a close reason (the strings a client connection is closed
+ * with). */
 enum sl_close_kind sl_close_kind_of(const char *reason);
 
 /* The slot of a duration of ms milliseconds. */

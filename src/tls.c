@@ -1120,6 +1120,20 @@ sl_tls_close_notify(SSL *ssl)
 	ERR_clear_error();
 }
 
+void
+sl_tls_abort(SSL *ssl)
+{
+	SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_SENT_SHUTDOWN);
+}
+
+void
+sl_tls_free(SSL *ssl, int notify)
+{
+	if (notify)
+		sl_tls_close_notify(ssl);
+	SSL_free(ssl);
+}
+
 int
 sl_tls_plain_bytes(int outq)
 {

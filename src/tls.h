@@ -121,6 +121,14 @@ sl_tls_pending(SSL *ssl)
 /* Sends close_notify (once, without waiting for the peer's). */
 void sl_tls_close_notify(SSL *ssl);
 
+/* The connection is cut, not ended: no close_notify will be sent (the
+ * peer must not take the part for all). */
+void sl_tls_abort(SSL *ssl);
+
+/* Frees the connection's TLS state, after its close_notify when notify is
+ * set (not in the middle of a handshake). */
+void sl_tls_free(SSL *ssl, int notify);
+
 /* Bytes of plain text in outq bytes of TLS records (FIONREAD and
  * SIOCOUTQ count records). */
 int sl_tls_plain_bytes(int outq);

@@ -4,7 +4,9 @@
  * keeps its read event armed, so an upstream that closes it (or says
  * anything while idle) is noticed and the connection dropped before a
  * request can use it. Every socket call on an upstream connection is here;
- * owners hear of events only through their handler.
+ * owners hear of events only through their handler. A test may make an
+ * endpoint's connections on memory ends (ep->connector); from then on
+ * they go through the same transport operations as sockets.
  */
 #include "upstream.h"
 
@@ -12,6 +14,7 @@
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -33,6 +36,20 @@ static void upstream_on_idle_timeout(evutil_socket_t, short, void *);
 static void upstream_handshake(struct sl_upconn *u);
 
 static __thread char tls_why[200];
+
+/* u's transport (xprt.h): TCP, TLS once it has its SSL, or a test's
+ * memory end. */
+#define XKIND(u) ((u)->xkind)
+#define XPRT(u)	 sl_xprt(XKIND(u))
+
+/* Turns interest in one of u's events on or off through its transport,
+ * which a memory end needs to wake it. Returns event_add's or
+ * event_del's result. */
+static inline int
+up_watch(struct sl_upconn *u, struct event *ev, int on)
+{
+	return XPRT(u)->watch(u->fd, u->xc, ev, on);
+}
 
 const char *
 sl_upstream_tls_why(void)
@@ -129,17 +146,12 @@ upstream_free(struct sl_upconn *u, enum sl_up_close why)
 
 	SL_STAT_INC(w->stats.upstream_closed[why]);
 	if (u->rev_on)
-		event_del(&u->rev);
+		up_watch(u, &u->rev, 0);
 	if (u->wev_on)
-		event_del(&u->wev);
+		up_watch(u, &u->wev, 0);
 	event_del(&u->tev);
-	if (u->ssl != NULL) {
-		if (u->state != SL_UP_ST_HANDSHAKE)
-			sl_tls_close_notify(u->ssl);
-		SSL_free(u->ssl);
-	}
-	if (u->fd != -1)
-		close(u->fd);
+	/* TLS: close_notify, unless in the middle of the handshake */
+	XPRT(u)->close(u->fd, u->xc, u->state != SL_UP_ST_HANDSHAKE);
 	sl_buf_release(&w->bufs, &u->in);
 	free(u);
 	/* The max_connections slot goes back only once the socket is closed:
@@ -158,13 +170,16 @@ pool_remove(struct sl_upconn *u)
 	SL_STAT_ADD(u->ep->key->counts[u->w->id].idle, (uint64_t)-1);
 }
 
-/* Sends the connection's PROXY header, right after connect: the socket's
- * buffer is empty, so it takes the few bytes whole. Returns 0 or -1 with
- * errno set. */
+/* Sends the connection's PROXY header, right after connect and before a
+ * TLS handshake (the transport is still TCP or memory): the buffer is
+ * empty, so it takes the few bytes whole. Returns 0 or -1 with errno
+ * set. */
 static int
 upstream_send_pp(struct sl_upconn *u)
 {
-	ssize_t n = send(u->fd, u->pp, u->pp_len, MSG_NOSIGNAL);
+	struct iovec iov = {u->pp, u->pp_len};
+	int want;
+	ssize_t n = XPRT(u)->sendv(u->fd, u->xc, &iov, 1, 0, &want);
 
 	if (n == (ssize_t)u->pp_len) {
 		SL_STAT_ADD(u->w->stats.upstream_bytes_out, (uint64_t)n);
@@ -216,6 +231,22 @@ sl_upstream_get_proxied(struct sl_worker *w, struct sl_wendpoint *ep,
 	return upstream_connect(w, ep, pp, pplen, handler, arg);
 }
 
+/* A test's connect (ep->connector): the connector makes u's memory end,
+ * whose connect is in progress at first, as a socket's is on loopback,
+ * and ends as the test's end says (xprt_mem.c). Returns -1 with errno:
+ * EINPROGRESS, or the connector's. */
+static int
+upstream_connect_mem(struct sl_upconn *u)
+{
+	struct sl_xprt_mem *end;
+
+	if (u->ep->connector(u->ep, &end) == -1)
+		return -1;
+	u->xc = end;
+	errno = EINPROGRESS;
+	return -1;
+}
+
 /* A new connection to ep, starting with pp[0..pplen) when pplen > 0 (see
  * sl_upstream_get). */
 static struct sl_upconn *
@@ -245,9 +276,13 @@ upstream_connect(struct sl_worker *w, struct sl_wendpoint *ep, const void *pp,
 		memcpy(u->pp, pp, pplen);
 		u->pp_len = (uint8_t)pplen;
 	}
-	u->fd = socket(ce->addr.ss.ss_family,
-		       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (u->fd == -1) {
+	if (ep->connector != NULL) {
+		/* a test's: a memory end instead of a socket */
+		u->fd = -1;
+		u->xkind = SL_XPRT_MEM;
+	} else if ((u->fd = socket(ce->addr.ss.ss_family,
+				   SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+				   0)) == -1) {
 		int saved = errno;
 		sl_runtime_release(&ce->state->conns);
 		free(u);
@@ -255,11 +290,15 @@ upstream_connect(struct sl_worker *w, struct sl_wendpoint *ep, const void *pp,
 		return NULL;
 	}
 	ep->refs++; /* dropped by upstream_free */
-	(void)setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	/* bounded, as the client side: what a slow client holds back waits
-	 * in the upstream's buffers, not in ours (set before connect, so the
-	 * window scale fits) */
-	(void)setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (u->fd != -1) {
+		(void)setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &on,
+				 sizeof(on));
+		/* bounded, as the client side: what a slow client holds
+		 * back waits in the upstream's buffers, not in ours (set
+		 * before connect, so the window scale fits) */
+		(void)setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+				 sizeof(rcvbuf));
+	}
 	event_assign(&u->rev, w->base, u->fd, EV_READ | EV_PERSIST,
 		     upstream_on_read, u);
 	event_assign(&u->wev, w->base, u->fd, EV_WRITE | EV_PERSIST,
@@ -267,8 +306,10 @@ upstream_connect(struct sl_worker *w, struct sl_wendpoint *ep, const void *pp,
 	evtimer_assign(&u->tev, w->base, upstream_on_idle_timeout, u);
 	SL_STAT_INC(w->stats.upstream_connects);
 	u->tls_fp = ep_tls_fp(ep);
-	if (connect(u->fd, (const struct sockaddr *)&ce->addr.ss,
-		    ce->addr.sslen) == 0) {
+	if ((u->xkind == SL_XPRT_MEM
+		 ? upstream_connect_mem(u)
+		 : connect(u->fd, (const struct sockaddr *)&ce->addr.ss,
+			   ce->addr.sslen)) == 0) {
 		if (u->pp_len > 0 && upstream_send_pp(u) == -1) {
 			int saved = errno;
 			upstream_free(u, SL_UP_CLOSE_CONNECT);
@@ -319,14 +360,14 @@ void
 sl_upstream_want_read(struct sl_upconn *u, int on)
 {
 	if (on && !u->rev_on) {
-		if (event_add(&u->rev, NULL) == 0)
+		if (up_watch(u, &u->rev, 1) == 0)
 			u->rev_on = 1;
 		/* decrypted bytes left when reading stopped: epoll will
 		 * not say so */
-		if (sl_xprt_pending(u->ssl))
+		if (sl_xprt_pending(XKIND(u), u->fd, u->xc))
 			event_active(&u->rev, EV_READ, 1);
 	} else if (!on && u->rev_on) {
-		event_del(&u->rev);
+		up_watch(u, &u->rev, 0);
 		u->rev_on = 0;
 	}
 }
@@ -340,6 +381,12 @@ upstream_handshake(struct sl_upconn *u)
 {
 	int want = 0, r;
 
+	if (XKIND(u) == SL_XPRT_MEM) {
+		/* a test's memory end: TLS over it is not built (xprt.h) */
+		snprintf(tls_why, sizeof(tls_why), "no TLS on a memory end");
+		u->handler(u, SL_UP_EV_FAILED, SL_UP_ERR_TLS, u->arg);
+		return;
+	}
 	if (u->ssl == NULL) {
 		const struct sl_conf_addr *a = &u->ep->conf->addr;
 		char ip[INET6_ADDRSTRLEN];
@@ -350,6 +397,7 @@ upstream_handshake(struct sl_upconn *u)
 			u->handler(u, SL_UP_EV_FAILED, ENOMEM, u->arg);
 			return;
 		}
+		u->xkind = SL_XPRT_TLS;
 	}
 	r = sl_tls_handshake(u->ssl, &want);
 	if (r == 0) {
@@ -372,10 +420,10 @@ void
 sl_upstream_want_write(struct sl_upconn *u, int on)
 {
 	if (on && !u->wev_on) {
-		if (event_add(&u->wev, NULL) == 0)
+		if (up_watch(u, &u->wev, 1) == 0)
 			u->wev_on = 1;
 	} else if (!on && u->wev_on) {
-		event_del(&u->wev);
+		up_watch(u, &u->wev, 0);
 		u->wev_on = 0;
 	}
 }
@@ -436,7 +484,7 @@ sl_upstream_put(struct sl_upconn *u, int reusable)
 		reusable = 0; /* its PROXY header named one client */
 	if (!reusable || u->state != SL_UP_ST_ACTIVE || ep->retired ||
 	    others_wait(u->w, cc) || sl_buf_pending(&u->in) != 0 ||
-	    sl_xprt_pending(u->ssl) || u->tls_rww ||
+	    sl_xprt_pending(XKIND(u), u->fd, u->xc) || u->tls_rww ||
 	    ep->nidle >= cc->pool_max_idle || u->w->draining) {
 		upstream_free(u, SL_UP_CLOSE_DONE);
 		return;
@@ -486,7 +534,7 @@ upstream_on_read(evutil_socket_t fd, short what, void *arg)
 	}
 	/* idle: a close, an error, or bytes nobody asked for all end it;
 	 * through the transport: a TLS 1.3 session ticket is none of them */
-	n = sl_xprt_recv(u->fd, u->ssl, tmp, sizeof(tmp), &want);
+	n = XPRT(u)->recv(u->fd, u->xc, tmp, sizeof(tmp), &want);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR) &&
 	    want != SL_TLS_WANT_WRITE)
 		return;
@@ -506,8 +554,7 @@ static void
 upstream_on_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_upconn *u = arg;
-	socklen_t len;
-	int err = 0;
+	int err;
 
 	switch (u->state) {
 	case SL_UP_ST_IDLE:
@@ -515,9 +562,7 @@ upstream_on_write(evutil_socket_t fd, short what, void *arg)
 		return;
 	case SL_UP_ST_CONNECTING:
 		/* a non-blocking connect completed, one way or the other */
-		len = sizeof(err);
-		if (getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-			err = errno;
+		err = XPRT(u)->connect_error(u->fd, u->xc);
 		if (err == EINPROGRESS)
 			return;
 		if (err != 0) {
@@ -590,9 +635,9 @@ sl_upstream_read(struct sl_upconn *u, size_t bufsize, size_t max)
 		sl_upstream_want_read(u, 0);
 		return SL_AGAIN;
 	}
-	n = sl_xprt_recv(u->fd, u->ssl, u->in.data + u->in.len,
-			 SL_MIN(sl_buf_space(&u->in), max), &want);
-	if (want == SL_TLS_WANT_WRITE && u->ssl != NULL) {
+	n = XPRT(u)->recv(u->fd, u->xc, u->in.data + u->in.len,
+			  SL_MIN(sl_buf_space(&u->in), max), &want);
+	if (want == SL_TLS_WANT_WRITE) {
 		/* a TLS read must write first: the write event says when */
 		u->tls_rww = 1;
 		sl_upstream_want_write(u, 1);
@@ -600,7 +645,7 @@ sl_upstream_read(struct sl_upconn *u, size_t bufsize, size_t max)
 	if (n > 0) {
 		u->in.len += (uint32_t)n;
 		SL_STAT_ADD(u->w->stats.upstream_bytes_in, (uint64_t)n);
-		if (sl_xprt_pending(u->ssl)) {
+		if (sl_xprt_pending(XKIND(u), u->fd, u->xc)) {
 			/* more inside TLS, where epoll cannot see it: with
 			 * the buffer full, reading stops until the owner
 			 * makes room (and turns it on, which looks); else
@@ -621,7 +666,7 @@ ssize_t
 sl_upstream_writev(struct sl_upconn *u, struct iovec *iov, int niov, int flags)
 {
 	int want;
-	ssize_t n = sl_xprt_sendv(u->fd, u->ssl, iov, niov, flags, &want);
+	ssize_t n = XPRT(u)->sendv(u->fd, u->xc, iov, niov, flags, &want);
 
 	if (n > 0)
 		SL_STAT_ADD(u->w->stats.upstream_bytes_out, (uint64_t)n);
@@ -639,7 +684,7 @@ sl_upstream_consume(struct sl_upconn *u, size_t n)
 int
 sl_upstream_more_waiting(const struct sl_upconn *u)
 {
-	return sl_xprt_more_waiting(u->fd, u->ssl);
+	return XPRT(u)->more_waiting(u->fd, u->xc);
 }
 
 static void

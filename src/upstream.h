@@ -21,6 +21,19 @@
 #include "wloop.h"
 
 struct sl_upconn;
+struct sl_wendpoint;
+struct sl_xprt_mem;
+
+/*
+ * For tests: makes a connection to ep on a memory end (xprt.h) instead of
+ * a socket, where connect() would be called. Returns 0 with *end, the
+ * connecting end of a pair whose other end the test keeps and serves (its
+ * connect completes when that end lets it: at once, or as
+ * sl_xprt_mem_accept or sl_xprt_mem_refuse say after sl_xprt_mem_hold),
+ * or -1 with errno: the connect fails at once (ECONNREFUSED, ...). The
+ * connection owns *end from then on.
+ */
+typedef int sl_up_connector(struct sl_wendpoint *ep, struct sl_xprt_mem **end);
 
 /*
  * One upstream endpoint in one worker: its pool. Shared by every
@@ -42,6 +55,9 @@ struct sl_wendpoint {
 	int retired;	   /* not in the current generation: no pooling */
 	uint64_t seen_gen; /* newest generation naming it */
 	struct sl_tls_slot tls_slot; /* the TLS session to resume */
+	/* a test's (xprt_mem.c): its connections are made on memory ends;
+	 * NULL in the daemon */
+	sl_up_connector *connector;
 };
 
 enum sl_upconn_state {
@@ -84,12 +100,18 @@ struct sl_upconn {
 	sl_up_handler *handler;	 /* the owner's; NULL when IDLE */
 	void *arg;		 /* the handler's argument, borrowed */
 	enum sl_upconn_state state;
-	int fd;
-	SSL *ssl;	 /* TLS (xprt.h), or NULL */
+	int fd; /* the socket; -1 on a memory end */
+	union {
+		void *xc; /* the transport's context (xprt.h): NULL on TCP,
+			     the end on memory */
+		SSL *ssl; /* on TLS */
+	};
 	uint64_t tls_fp; /* the TLS settings it was made with (0: plain) */
 	int tls_rww;	 /* a TLS read waits for writability */
 	int rev_on;	 /* rev is added */
 	int wev_on;	 /* wev is added */
+	uint8_t xkind;	 /* its transport's kind (xprt.h): TCP, TLS once its
+			    SSL is made, or MEM */
 	struct event rev, wev;
 	struct event tev;    /* idle timeout in the pool */
 	struct sl_buf in;    /* response bytes (sl_upstream_read fills it) */

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What ends an exchange's upstream attempt (attempt.h): its place in the
+ * cluster's queue, its upstream connection (pooled or closed), its counts
+ * in the endpoint and the cluster; the upstream phase goes back to none
+ * when its connection goes. Below the local answers (exchange_answer.c),
+ * which end the attempt they replace; calls nothing of the exchange.
+ */
+#include "attempt.h"
+#include "runtime.h"
+#include "upstream.h"
+#include "wgen.h"
+#include "wloop.h"
+
+void
+sl_attempt_dequeue(struct sl_txn *t)
+{
+	if (t->up_ph != SL_TXN_UP_QUEUED)
+		return;
+	TAILQ_REMOVE(&t->wc->waiters, &t->wait, link);
+	sl_runtime_release(&t->wc->conf->state->pending);
+	sl_worker_waiting(t->s->w, -1);
+	t->up_ph = SL_TXN_UP_NONE;
+}
+
+void
+sl_attempt_release(struct sl_stream *s, int reusable)
+{
+	struct sl_txn *t = s->txn;
+
+	if (t->up == NULL)
+		return;
+	/* a connection is counted in its endpoint's active while it is the
+	 * exchange's (attempt.c, attempt_connect) */
+	t->wc->eps[t->ep_index]->active--;
+	sl_upstream_put(t->up, reusable);
+	t->up = NULL;
+	/* the attempt is over; a whole response stays read */
+	if (t->up_ph != SL_TXN_UP_DONE)
+		t->up_ph = SL_TXN_UP_NONE;
+}
+
+void
+sl_attempt_done(struct sl_txn *t)
+{
+	if (t->flags & SL_TXN_F_IN_CLUSTER)
+		t->wc->active_reqs--;
+	if (t->flags & SL_TXN_F_IN_BUDGET)
+		t->wc->retrying--;
+	t->flags &= ~(SL_TXN_F_IN_CLUSTER | SL_TXN_F_IN_BUDGET);
+}

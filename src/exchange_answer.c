@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * An exchange's own answers: the local responses (errors, refusals,
+ * timeouts) that replace or stop the exchange with the upstream, the
+ * refused head's salvage for the logs, what the logs keep of a request,
+ * and the client's text in the exchange's log lines. The bottom of the
+ * exchange's files: every other one calls it, and it calls none of them
+ * (what ends an upstream attempt is attempt_end.c's). The connection under
+ * the exchange is its stream (stream.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attempt.h"
+#include "exchange.h"
+#include "exchange_int.h"
+#include "h1_msg.h"
+#include "h1_parse.h"
+#include "log.h"
+#include "rlcheck.h"
+#include "wloop.h"
+
+const char *
+sl_exchange_peer_str(const struct sl_stream *s, const struct sl_txn *t,
+		     char *buf, size_t n)
+{
+	return sl_stream_peer_str(s,
+				  t != NULL && (t->flags & SL_TXN_F_FWD_CLIENT)
+				      ? &t->client_addr
+				      : NULL,
+				  buf, n);
+}
+
+static void
+copy_slice(char *dst, size_t dstsz, const char *s, size_t n)
+{
+	if (s == NULL)
+		n = 0;
+	if (n >= dstsz)
+		n = dstsz - 1;
+	if (n > 0)
+		memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+/* Whether the target and Referer kept for the access log are masked: an
+ * error-log line is masked whole when it is written (log.c), so without
+ * an access log there is nothing to do here. Method, Host and User-Agent
+ * are not scanned: a card number has no business there, and a browser's
+ * User-Agent alone would cost more than the target and Referer together
+ * (doc/performance.md, issue 22). */
+static int
+note_cards(void)
+{
+	return sl_access_enabled() && sl_log_cards();
+}
+
+/* Keeps what the logs show of the request: its target and Referer with
+ * log.query applied (card numbers travel in query strings), and no card
+ * number in either, whatever log.query says. */
+void
+sl_exchange_note(struct sl_txn *t, const char *method, size_t method_len,
+		 const char *target, size_t target_len, const char *host,
+		 size_t host_len)
+{
+	copy_slice(t->method, sizeof(t->method), method, method_len);
+	if (target != NULL)
+		sl_log_target(t->path, sizeof(t->path), target, target_len,
+			      sl_log_query(), note_cards());
+	else
+		t->path[0] = '\0';
+	copy_slice(t->host, sizeof(t->host), host, host_len);
+}
+
+static void
+txn_note_agent(struct sl_txn *t, const char *referer, size_t referer_len,
+	       const char *ua, size_t ua_len)
+{
+	if (referer != NULL)
+		sl_log_target(t->referer, sizeof(t->referer), referer,
+			      referer_len, sl_log_query(), note_cards());
+	copy_slice(t->user_agent, sizeof(t->user_agent), ua, ua_len);
+}
+
+/* Referer and User-Agent of a parsed request, for the access log. */
+void
+sl_exchange_note_agent(struct sl_txn *t, const struct sl_h1_request *req)
+{
+	const char *ref = NULL, *ua = NULL;
+	size_t rl = 0, ul = 0;
+
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct sl_h1_header *h = &req->headers[i];
+		if (ref == NULL && sl_h1_ieq(h->name, h->name_len, "referer")) {
+			ref = h->value;
+			rl = h->value_len;
+		} else if (ua == NULL &&
+			   sl_h1_ieq(h->name, h->name_len, "user-agent")) {
+			ua = h->value;
+			ul = h->value_len;
+		}
+	}
+	txn_note_agent(t, ref, rl, ua, ul);
+}
+
+/* Fills the logged fields of t from a refused head of len bytes, as far
+ * as they can be read; nothing already known is replaced. */
+void
+sl_exchange_salvage(struct sl_txn *t, const char *head, size_t len)
+{
+	struct sl_h1_salvage sv;
+
+	sl_h1_salvage(head, len, &sv);
+	if (t->method[0] == '\0' && t->path[0] == '\0')
+		sl_exchange_note(t, sv.method, sv.method_len, sv.target,
+				 sv.target_len, sv.host, sv.host_len);
+	else if (t->host[0] == '\0')
+		copy_slice(t->host, sizeof(t->host), sv.host, sv.host_len);
+	if (sl_access_enabled())
+		txn_note_agent(t, sv.referer, sv.referer_len, sv.user_agent,
+			       sv.user_agent_len);
+	if (t->minor == 0 && sv.minor == 1)
+		t->minor = 1;
+}
+
+/* An exchange for a head that will not be parsed (refused by the codec's
+ * scanner, or timed out): what was read of it is logged, then dropped. */
+static void
+txn_for_head(struct sl_stream *s, struct sl_txn *t)
+{
+	if (s->in.data != NULL) {
+		t->bytes_in = sl_buf_pending(&s->in);
+		sl_exchange_salvage(t, s->in.data + s->in.off,
+				    sl_buf_pending(&s->in));
+		s->in.off = s->in.len; /* the bad head is dropped */
+	}
+	t->flags |= SL_TXN_F_CLOSE;
+	t->req_ph = SL_TXN_REQ_BODY; /* never read: the answer closes */
+}
+
+int
+sl_exchange_out_reserve(struct sl_stream *s, size_t n)
+{
+	if (sl_buf_alloc(&s->w->bufs, &s->txn->out, sl_exchange_head_cap(s)) ==
+	    -1)
+		return -1;
+	if (s->txn->out.off == s->txn->out.len)
+		s->txn->out.off = s->txn->out.len = 0;
+	if (sl_buf_space(&s->txn->out) < n && s->txn->out.off > 0) {
+		memmove(s->txn->out.data, s->txn->out.data + s->txn->out.off,
+			sl_buf_pending(&s->txn->out));
+		s->txn->out.len -= s->txn->out.off;
+		s->txn->out.off = 0;
+	}
+	return sl_buf_space(&s->txn->out) >= n ? 0 : -1;
+}
+
+/*
+ * Answers the current request (or the head being read) with a local error
+ * and stops the exchange with the upstream. close forces the connection to
+ * close after it; so does a request whose body was not read. fields, when
+ * not NULL, are the answer's own (a rate limit's); they also keep it from
+ * the info log (rlcheck.c says those).
+ */
+void
+sl_exchange_answer(struct sl_stream *s, int status, const char *code, int close,
+		   const char *fields)
+{
+	struct sl_txn *t = s->txn;
+	const struct sl_hdr_apply *rules;
+	const struct sl_hdr_vars *vp = NULL;
+	struct sl_hdr_vars vars;
+	char ip[64];
+	long n;
+
+	if (t->req_ph == SL_TXN_REQ_HEAD)
+		txn_for_head(s, t);
+	if (t->request_id[0] == '\0')
+		sl_worker_request_id(s->w, t->request_id);
+	if ((t->resp_ph == SL_TXN_RESP_UPSTREAM) && t->bytes_out > 0) {
+		/* part of the upstream response is out: it cannot be
+		 * replaced, only cut */
+		t->status = t->status ? t->status : status;
+		t->error = code;
+		s->ops->close(s, code);
+		return;
+	}
+	if (t->resp_ph == SL_TXN_RESP_UPSTREAM) {
+		/* a head held back for its body (sl_exchange_resp_held)
+		 * never went out: this answer replaces it */
+		t->resp_ph = SL_TXN_RESP_NONE;
+		t->head_out -= sl_buf_pending(&t->out);
+		t->out.off = t->out.len = 0;
+	}
+	sl_attempt_dequeue(t); /* a request answered here waits for nothing */
+	sl_rlcheck_cancel(&t->rl);
+	sl_attempt_release(s, 0);
+	t->resp_ph = SL_TXN_RESP_LOCAL;
+	t->status = status;
+	t->error = code;
+	if (close || t->req_ph != SL_TXN_REQ_DONE)
+		t->flags |= SL_TXN_F_CLOSE;
+	if (sl_exchange_out_reserve(s, 512) == -1) {
+		s->ops->close(s, "out_of_memory");
+		return;
+	}
+	rules = sl_exchange_rules(s, 0, &vars, &vp, NULL, ip);
+	n = sl_h1_write_error_fields(
+	    s->txn->out.data + s->txn->out.len, sl_buf_space(&s->txn->out),
+	    status, code, t->request_id, (t->flags & SL_TXN_F_CLOSE) != 0,
+	    t->method_id == SL_M_HEAD, t->minor, fields, rules, vp);
+	if (n < 0 && rules != NULL)
+		/* the answer goes out all the same, without the rules */
+		n = sl_h1_write_error_fields(
+		    s->txn->out.data + s->txn->out.len,
+		    sl_buf_space(&s->txn->out), status, code, t->request_id,
+		    (t->flags & SL_TXN_F_CLOSE) != 0, t->method_id == SL_M_HEAD,
+		    t->minor, fields, NULL, NULL);
+	if (n < 0) {
+		s->ops->close(s, code);
+		return;
+	}
+	{
+		/* the body follows the head's blank line (none after HEAD) */
+		const char *h = s->txn->out.data + s->txn->out.len;
+		const char *e = memmem(h, (size_t)n, "\r\n\r\n", 4);
+		t->head_out += e != NULL ? (uint32_t)(e - h + 4) : (uint32_t)n;
+	}
+	s->txn->out.len += (uint32_t)n;
+	if (sl_log_enabled(SL_LOG_INFO) && status != 404 && fields == NULL) {
+		char peer[SL_PEER_MAX], m[64], p[1024], h[512];
+		/* the rule a refused request broke: the response says only
+		 * bad_request, the operator needs more */
+		log_info(
+		    "conn=%llu peer=%s request_id=%s route=%s: %d %s%s%s%s%s%s "
+		    "method=%s target=\"%s\" host=\"%s\"",
+		    (unsigned long long)s->id,
+		    sl_exchange_peer_str(s, t, peer, sizeof(peer)),
+		    t->request_id, t->route ? t->route->name : "-", status,
+		    code, t->why != SL_H1_R_NONE ? " reason=" : "",
+		    t->why != SL_H1_R_NONE ? sl_h1_reason_str(t->why) : "",
+		    t->rule != NULL ? " rule=\"" : "",
+		    t->rule != NULL ? t->rule : "", t->rule != NULL ? "\"" : "",
+		    sl_escape(m, sizeof(m), t->method, strlen(t->method)),
+		    sl_escape(p, sizeof(p), t->path, strlen(t->path)),
+		    sl_escape(h, sizeof(h), t->host, strlen(t->host)));
+	}
+}
+
+void
+sl_exchange_local(struct sl_stream *s, int status, const char *code, int close)
+{
+	sl_exchange_answer(s, status, code, close, NULL);
+}
+
+void
+sl_exchange_timed_out(struct sl_stream *s, const char *error)
+{
+	struct sl_txn *t = s->txn;
+
+	sl_exchange_local(s, 408, "request_timeout", 1);
+	if (s->txn == t)
+		t->error = error;
+}
+
+void
+sl_exchange_reject(struct sl_stream *s, int status, int why)
+{
+	struct sl_txn *t = s->txn;
+
+	if (t->req_ph == SL_TXN_REQ_HEAD)
+		txn_for_head(s, t);
+	if (why <= SL_H1_R_NONE || why >= SL_H1_R_NREASONS)
+		why = SL_H1_R_NONE;
+	t->why = (enum sl_h1_reason)why;
+	SL_STAT_INC(s->w->stats.rejected[why]);
+	sl_exchange_local(s, status, sl_exchange_status_code_name(status), 1);
+}
+
+const char *
+sl_exchange_status_code_name(int status)
+{
+	switch (status) {
+	case 400:
+		return "bad_request";
+	case 405:
+		return "method_not_allowed";
+	case 408:
+		return "request_timeout";
+	case 413:
+		return "payload_too_large";
+	case 414:
+		return "uri_too_long";
+	case 417:
+		return "expectation_failed";
+	case 431:
+		return "header_too_large";
+	case 501:
+		return "not_implemented";
+	case 505:
+		return "version_not_supported";
+	default:
+		return "bad_request";
+	}
+}

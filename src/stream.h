@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The codec seam (doc/design-notes.md, "The codec seam"): what an exchange
+ * sees of the client connection under it. A codec (HTTP/1 now: client.c;
+ * HTTP/2 next) turns a connection's bytes into exchanges and writes what
+ * they hand it; each exchange it carries is given a struct sl_stream:
+ * the facts of the connection it may read (worker, generation, listener,
+ * the client's identity), the request bytes the codec has read for it,
+ * a few flags, and the codec's operations. The exchange calls the codec
+ * only through those operations and never calls client.c; the codec knows
+ * no upstream. An HTTP/1 connection embeds one stream and carries one
+ * exchange on it at a time; an HTTP/2 connection would fill one per stream
+ * (the pointers borrowed from the connection, which outlives its streams).
+ * Nothing here calls anything: the only code is peer_str and via (stream.c),
+ * which both sides use for log lines.
+ */
+#ifndef SL_STREAM_H
+#define SL_STREAM_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "cidr.h"
+#include "conf.h"
+#include "util.h"
+#include "wloop.h"
+
+struct sl_stream;
+struct sl_txn;
+
+/*
+ * What an exchange asks of its codec. Each may end the stream (close,
+ * reset, done; flush and resume through what they do): afterwards the
+ * exchange checks that s->txn is still itself before it goes on.
+ */
+struct sl_stream_ops {
+	/* Writes the exchange's output now (sl_exchange_output). Returns -1
+	 * when the stream was closed. */
+	int (*flush)(struct sl_stream *s);
+	/* Turns waiting for room to write on or off. */
+	void (*want_write)(struct sl_stream *s, int on);
+	/* An event the exchange waited for came (an upstream's, a timer, a
+	 * lease, a place in a queue): the codec carries on (pumps). */
+	void (*resume)(struct sl_stream *s);
+	/* Closes now; reason is static. */
+	void (*close)(struct sl_stream *s, const char *reason);
+	/* Closes with a reset: a response cut in the middle must not look
+	 * complete to the client, even a close-delimited one. */
+	void (*reset)(struct sl_stream *s, const char *reason);
+	/* The exchange is over and freed (s->txn is NULL): the codec goes
+	 * on with the next request, or ends the connection (close set: the
+	 * exchange asks for it; linger: with a lingering close). why is the
+	 * close reason, static. */
+	void (*done)(struct sl_stream *s, const char *why, int close,
+		     int linger);
+	/* Response bytes written but not yet taken by the client (still in
+	 * the kernel's send queue, or the codec's). */
+	int (*unacked)(struct sl_stream *s);
+	/* Bytes a write is sure to take whole now, 0 when the exchange
+	 * should wait for room instead (the transport's send_room, xprt.h). */
+	size_t (*send_room)(struct sl_stream *s);
+	/* The TLS version's name ("TLSv1.3"), "" on a plain connection. */
+	const char *(*tls_version)(struct sl_stream *s);
+};
+
+/*
+ * The stream's flags the exchange reads; the codec keeps its own bits in
+ * the same word (client_int.h's C_F_*). The response buffer's size class
+ * is the connection's (sl_stream_rbuf_size), kept here too.
+ */
+#define SL_STREAM_F_READING 0x01 /* the codec reads: body bytes may come */
+#define SL_STREAM_F_WBLOCK  0x02 /* a write would block: it waits for room */
+#define SL_STREAM_F_EOF	    0x04 /* the client shut its write side */
+/* the connection ends after this exchange (its listener left the
+ * configuration) */
+#define SL_STREAM_F_RETIRED 0x08
+#define SL_STREAM_F_TLS	    0x8000 /* the connection is TLS (https) */
+/* the client took SL_RBUF_PROOF bytes since its last slow stall */
+#define SL_STREAM_F_RBUF_PROVEN 0x80
+/* the size class of the response buffer this client has earned: 8 KiB <<
+ * class bytes, at most buffer_bytes (sl_stream_rbuf_size) */
+#define SL_STREAM_F_RBUF_SHIFT 8
+#define SL_STREAM_F_RBUF_MASK  (0xfu << SL_STREAM_F_RBUF_SHIFT)
+
+/* What an exchange's output says to its codec (sl_exchange_output). */
+/* more response bytes already wait: a MSG_MORE hint */
+#define SL_EXCHANGE_OUT_MORE 1
+/* the last bytes: the connection closes after them (hold them back for
+ * the FIN) */
+#define SL_EXCHANGE_OUT_LAST 2
+
+/* A PROXY header that named the client (doc/edge.md section 2). */
+struct sl_client_pp {
+	struct sockaddr_in6 via; /* the TCP peer: the balancer */
+	int via_shown;		 /* via's address is not the client's: the
+				    logs show it */
+	size_t authority_len;	 /* bytes of authority; 0: none */
+	char authority[];	 /* TLV 0x02 as sent, NUL-terminated */
+};
+
+struct sl_stream {
+	const struct sl_stream_ops *ops;
+	struct sl_txn *txn;  /* the exchange it carries, or NULL */
+	struct sl_worker *w; /* borrowed, as the rest */
+	struct sl_wgen *gen; /* generation of the current or last request
+				(the connection holds one reference) */
+	const struct sl_conf_listener *lconf; /* its limits are the
+						 budgets */
+	unsigned flags;			      /* SL_STREAM_F_*, and the
+						 codec's */
+	uint32_t in_ready;	  /* in: end of the request bytes checked */
+	struct sl_buf in;	  /* request bytes: the head at in.off when an
+				     exchange starts, then its body */
+	uint64_t id;		  /* the connection's, for log lines */
+	const char *close_reason; /* why the connection closed, once it
+				     did */
+	char *tls_subject;	  /* the verified client certificate's
+				     subject, when the listener forwards it */
+	struct sl_client_pp *pp;  /* what a PROXY header said, when it named
+				     a client, or NULL */
+	struct sockaddr_in6 peer; /* the client: the TCP peer, or the source
+				     a PROXY header named; large enough for
+				     AF_INET too */
+	uint32_t nrequests;	  /* exchanges the connection finished */
+};
+
+/* The time of the event being handled (see sl_now_refresh). */
+static inline uint64_t
+now_ms(void)
+{
+	return sl_now_cached();
+}
+
+/* Bytes of a buffer for sl_stream_peer_str. */
+#define SL_PEER_MAX 128
+
+/*
+ * "ADDR:PORT" of the client for log lines ("peer="): fwd when it is not
+ * NULL (the client a trusted proxy named: its address, no port), else the
+ * connection's; " via=ADDR:PORT" follows with the TCP peer when that is
+ * another address (a PROXY header or a trusted proxy named the client).
+ * Returns buf.
+ */
+const char *sl_stream_peer_str(const struct sl_stream *s,
+			       const struct sl_ip *fwd, char *buf, size_t n);
+
+/* The TCP peer's address (no port) for a log line when it is not the
+ * client's, client (the request's: the connection's, or the one a trusted
+ * proxy named); in buf (46 bytes do); NULL when it is the client. */
+const char *sl_stream_via(const struct sl_stream *s, int fwd,
+			  const struct sl_ip *client, char *buf, size_t n);
+
+/*
+ * The response buffer earns its size, as the kernel's send buffer does
+ * (client.c, client_sndbuf_grow). Upstream bytes wait in user space only
+ * until the client takes them, so the buffer only needs to be as large as
+ * what the client drains between two of sluice's turns. It starts at
+ * 8 KiB, which holds a head and a small body, and doubles up to
+ * buffer_bytes each time the client shows it drains fast: a stalled write
+ * that could go on within SNDBUF_FAST_MS, or a read that filled the buffer
+ * once the client took SL_RBUF_PROOF bytes without a slow stall (more than
+ * the kernel buffers of a client that does not read can hold:
+ * SL_STREAM_F_RBUF_PROVEN). A slow stall sends it back to 8 KiB: a slow
+ * reader holds that much, not buffer_bytes. The size changes when the
+ * buffer is empty (or full, to grow); the class is the connection's, so a
+ * keep-alive client keeps what it earned.
+ */
+#define SL_RBUF_MIN_SHIFT 13 /* 8 KiB */
+/* a stalled write that can go on within this long: the client drains
+ * fast (client.c's SO_SNDBUF follows the same verdict) */
+#define SL_RBUF_FAST_MS 100
+#define SL_RBUF_PROOF	((uint64_t)256 << 10)
+
+static inline unsigned
+sl_stream_rbuf_class(const struct sl_stream *s)
+{
+	return (s->flags & SL_STREAM_F_RBUF_MASK) >> SL_STREAM_F_RBUF_SHIFT;
+}
+
+static inline size_t
+sl_stream_rbuf_size(const struct sl_stream *s)
+{
+	uint64_t size = (uint64_t)1
+			<< (SL_RBUF_MIN_SHIFT + sl_stream_rbuf_class(s));
+
+	return (size_t)SL_MIN(size, s->lconf->limits.buffer_bytes);
+}
+
+/* One class up (as far as buffer_bytes), or back to the first. */
+static inline void
+sl_stream_rbuf_set(struct sl_stream *s, int up)
+{
+	unsigned cls = sl_stream_rbuf_class(s);
+
+	if (!up) {
+		cls = 0;
+		s->flags &= ~SL_STREAM_F_RBUF_PROVEN;
+	} else if (((uint64_t)1 << (SL_RBUF_MIN_SHIFT + cls)) <
+		       s->lconf->limits.buffer_bytes &&
+		   cls < (SL_STREAM_F_RBUF_MASK >> SL_STREAM_F_RBUF_SHIFT))
+		cls++;
+	s->flags = (s->flags & ~SL_STREAM_F_RBUF_MASK) |
+		   (cls << SL_STREAM_F_RBUF_SHIFT);
+}
+
+#endif

@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The memory transport (xprt.h), for tests: a pair of ends, each holding
+ * in memory the bytes the other wrote until they are read. One end is a
+ * connection's, the other the test's. There is no descriptor, so nothing
+ * tells libevent when an end can be read or written: the end keeps the
+ * events its connection watches (assigned on descriptor -1, which libevent
+ * adds without asking epoll) and activates them itself whenever what they
+ * wait for is there, after every operation on either end, as epoll's
+ * level-triggered readiness would. An end may also be connecting (an
+ * upstream connection a test's connector made): held, it waits for the
+ * other end to accept or refuse, as a socket waits for the SYN's answer.
+ * Not used by the daemon; it is in libsluice.a because the transports'
+ * table names it.
+ */
+#include "xprt.h"
+
+#include <event2/event.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define M_SHUT	 0x01 /* this end shut its write side (or closed) */
+#define M_CLOSED 0x02 /* this end closed: only its peer uses the pair */
+#define M_RESET	 0x04 /* this end cut the connection with a reset */
+#define M_ABORT	 0x08 /* its close is to be a reset (abort) */
+#define M_FIRST	 0x10 /* the pair's allocation starts here */
+
+struct sl_xprt_mem {
+	struct sl_xprt_mem *peer;
+	unsigned flags; /* M_* */
+	char *buf;	/* bytes for this end to read: [off, len) */
+	size_t off, len, cap;
+	size_t window;	   /* most unread bytes it holds; SIZE_MAX: any */
+	int conn_err;	   /* its connect: 0 made, EINPROGRESS held (by the
+			      peer: sl_xprt_mem_hold), else refused */
+	struct event *rev; /* its connection's events, while watched */
+	struct event *wev;
+};
+
+int
+sl_xprt_mem_pair(struct sl_xprt_mem **a, struct sl_xprt_mem **b)
+{
+	struct sl_xprt_mem *p = calloc(2, sizeof(*p));
+
+	if (p == NULL)
+		return -1;
+	p[0].peer = &p[1];
+	p[1].peer = &p[0];
+	p[0].flags = M_FIRST;
+	p[0].window = p[1].window = SIZE_MAX;
+	*a = &p[0];
+	*b = &p[1];
+	return 0;
+}
+
+static size_t
+held(const struct sl_xprt_mem *e)
+{
+	return e->len - e->off;
+}
+
+/* What a read on e would not wait for: bytes, an end, a reset, a
+ * refused connect. */
+static int
+readable(const struct sl_xprt_mem *e)
+{
+	if (e->conn_err != 0)
+		return e->conn_err != EINPROGRESS;
+	return held(e) > 0 || (e->peer->flags & (M_SHUT | M_RESET));
+}
+
+/* Room in e's peer for what e writes; a write that would fail (an end, a
+ * reset) does not wait either. */
+static size_t
+room(const struct sl_xprt_mem *e)
+{
+	const struct sl_xprt_mem *p = e->peer;
+
+	/* a connect in progress is not writable; one that failed is (as a
+	 * socket's: the write says why) */
+	if (e->conn_err != 0)
+		return e->conn_err == EINPROGRESS ? 0 : SIZE_MAX;
+	if ((e->flags & M_SHUT) || (p->flags & (M_CLOSED | M_RESET)))
+		return SIZE_MAX;
+	if (p->window == SIZE_MAX)
+		return SIZE_MAX;
+	return p->window > held(p) ? p->window - held(p) : 0;
+}
+
+/* Activates the events e's connection watches whose wait is over. */
+static void
+kick(struct sl_xprt_mem *e)
+{
+	if (e->flags & M_CLOSED)
+		return;
+	if (e->rev != NULL && readable(e) &&
+	    event_pending(e->rev, EV_READ | EV_WRITE, NULL))
+		event_active(e->rev, EV_READ, 1);
+	if (e->wev != NULL && room(e) > 0 &&
+	    event_pending(e->wev, EV_READ | EV_WRITE, NULL))
+		event_active(e->wev, EV_WRITE, 1);
+}
+
+static ssize_t
+mem_recv(int fd, void *x, void *buf, size_t len, int *want)
+{
+	struct sl_xprt_mem *e = x;
+	size_t n;
+
+	(void)fd;
+	*want = SL_TLS_WANT_READ;
+	if (e->flags & M_CLOSED) {
+		errno = EBADF;
+		return -1;
+	}
+	if (e->conn_err != 0) {
+		errno = e->conn_err == EINPROGRESS ? EAGAIN : e->conn_err;
+		return -1;
+	}
+	/* bytes already come are read before an end or a reset */
+	if ((n = SL_MIN(len, held(e))) > 0) {
+		memcpy(buf, e->buf + e->off, n);
+		e->off += n;
+		if (e->off == e->len)
+			e->off = e->len = 0;
+		kick(e->peer); /* room for its writer */
+		kick(e);       /* more to read: level-triggered */
+		return (ssize_t)n;
+	}
+	if (e->peer->flags & M_RESET) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	if (e->peer->flags & M_SHUT)
+		return 0;
+	errno = EAGAIN;
+	return -1;
+}
+
+static ssize_t
+mem_sendv(int fd, void *x, struct iovec *iov, int niov, int flags, int *want)
+{
+	struct sl_xprt_mem *e = x, *p = e->peer;
+	size_t total = 0, r, n;
+
+	(void)fd;
+	(void)flags;
+	*want = SL_TLS_WANT_WRITE;
+	if (e->flags & M_CLOSED) {
+		errno = EBADF;
+		return -1;
+	}
+	if (e->conn_err != 0 || p->conn_err != 0) {
+		/* connecting (the test's end: not accepted yet), or refused */
+		errno = e->conn_err == EINPROGRESS ? EAGAIN
+			: e->conn_err != 0	   ? e->conn_err
+						   : ENOTCONN;
+		return -1;
+	}
+	if (p->flags & M_RESET) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	if ((e->flags & M_SHUT) || (p->flags & M_CLOSED)) {
+		errno = EPIPE;
+		return -1;
+	}
+	for (int i = 0; i < niov; i++)
+		total += iov[i].iov_len;
+	if ((r = room(e)) == 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	total = SL_MIN(total, r);
+	if (p->len + total > p->cap) {
+		size_t cap = p->cap > 0 ? p->cap : 4096;
+		char *nb;
+		while (cap < p->len + total)
+			cap *= 2;
+		if ((nb = realloc(p->buf, cap)) == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		p->buf = nb;
+		p->cap = cap;
+	}
+	n = 0;
+	for (int i = 0; i < niov && n < total; i++) {
+		size_t k = SL_MIN(iov[i].iov_len, total - n);
+		memcpy(p->buf + p->len + n, iov[i].iov_base, k);
+		n += k;
+	}
+	p->len += total;
+	kick(p);
+	kick(e);
+	return (ssize_t)total;
+}
+
+static void
+mem_shutdown(int fd, void *x)
+{
+	struct sl_xprt_mem *e = x;
+
+	(void)fd;
+	e->flags |= M_SHUT;
+	kick(e->peer);
+}
+
+static int
+mem_connect_error(int fd, void *x)
+{
+	(void)fd;
+	return ((const struct sl_xprt_mem *)x)->conn_err;
+}
+
+static int
+mem_pending(int fd, void *x)
+{
+	(void)fd;
+	return readable(x);
+}
+
+static int
+mem_more_waiting(int fd, void *x)
+{
+	(void)fd;
+	return held(x) > 0;
+}
+
+static int
+mem_outq(int fd, void *x)
+{
+	const struct sl_xprt_mem *e = x;
+
+	(void)fd;
+	if (e->peer->flags & M_CLOSED)
+		return 0;
+	return (int)SL_MIN(held(e->peer), (size_t)INT32_MAX);
+}
+
+/* What the other end's window keeps back is never taken by a write (it
+ * says EAGAIN): nothing waits unsent. */
+static int
+mem_unsent(int fd, void *x)
+{
+	(void)fd;
+	(void)x;
+	return 0;
+}
+
+static size_t
+mem_send_room(int fd, void *x)
+{
+	(void)fd;
+	return room(x);
+}
+
+static int
+mem_watch(int fd, void *x, struct event *ev, int on)
+{
+	struct sl_xprt_mem *e = x;
+	struct event **slot =
+	    (event_get_events(ev) & EV_WRITE) ? &e->wev : &e->rev;
+	int r;
+
+	(void)fd;
+	if (!on) {
+		if (*slot == ev)
+			*slot = NULL;
+		return event_del(ev);
+	}
+	/* descriptor -1: libevent adds it without epoll, and only kick
+	 * activates it */
+	if ((r = event_add(ev, NULL)) == 0) {
+		*slot = ev;
+		kick(e);
+	}
+	return r;
+}
+
+static void
+mem_abort(int fd, void *x)
+{
+	(void)fd;
+	((struct sl_xprt_mem *)x)->flags |= M_ABORT;
+}
+
+/* Closes e: its peer sees an end, or a reset when e aborted or left bytes
+ * unread (as TCP resets a connection closed with unread input). Frees the
+ * pair once both ends are closed. */
+static void
+mem_close(int fd, void *x, int notify)
+{
+	struct sl_xprt_mem *e = x, *p;
+
+	(void)fd;
+	(void)notify;
+	/* NULL: a connection whose connect failed before it had an end */
+	if (e == NULL || (e->flags & M_CLOSED))
+		return;
+	p = e->peer;
+	e->flags |= M_SHUT | M_CLOSED;
+	if ((e->flags & M_ABORT) || held(e) > 0)
+		e->flags |= M_RESET;
+	e->rev = e->wev = NULL;
+	free(e->buf);
+	e->buf = NULL;
+	e->off = e->len = e->cap = 0;
+	if (p->flags & M_CLOSED) {
+		free(e->flags & M_FIRST ? e : p);
+		return;
+	}
+	kick(p);
+}
+
+const struct sl_xprt_ops sl_xprt_mem_ops = {
+    .name = "mem",
+    .recv = mem_recv,
+    .sendv = mem_sendv,
+    .shutdown = mem_shutdown,
+    .connect_error = mem_connect_error,
+    .pending = mem_pending,
+    .more_waiting = mem_more_waiting,
+    .outq = mem_outq,
+    .unsent = mem_unsent,
+    .send_room = mem_send_room,
+    .watch = mem_watch,
+    .abort = mem_abort,
+    .close = mem_close,
+};
+
+/* ---- the test's end ---------------------------------------------------- */
+
+void
+sl_xprt_mem_set_window(struct sl_xprt_mem *e, size_t window)
+{
+	e->window = window;
+	kick(e->peer);
+}
+
+ssize_t
+sl_xprt_mem_write(struct sl_xprt_mem *e, const void *buf, size_t len)
+{
+	struct iovec iov = {(void *)buf, len};
+	int want;
+
+	return mem_sendv(-1, e, &iov, 1, 0, &want);
+}
+
+ssize_t
+sl_xprt_mem_read(struct sl_xprt_mem *e, void *buf, size_t len)
+{
+	int want;
+
+	return mem_recv(-1, e, buf, len, &want);
+}
+
+size_t
+sl_xprt_mem_held(const struct sl_xprt_mem *e)
+{
+	return held(e);
+}
+
+int
+sl_xprt_mem_peer_ended(const struct sl_xprt_mem *e)
+{
+	if (e->peer->flags & M_RESET)
+		return 2;
+	return (e->peer->flags & M_SHUT) != 0;
+}
+
+int
+sl_xprt_mem_peer_closed(const struct sl_xprt_mem *e)
+{
+	return (e->peer->flags & M_CLOSED) != 0;
+}
+
+void
+sl_xprt_mem_shutdown(struct sl_xprt_mem *e)
+{
+	mem_shutdown(-1, e);
+}
+
+void
+sl_xprt_mem_reset(struct sl_xprt_mem *e)
+{
+	mem_abort(-1, e);
+	mem_close(-1, e, 0);
+}
+
+void
+sl_xprt_mem_close(struct sl_xprt_mem *e)
+{
+	mem_close(-1, e, 0);
+}
+
+void
+sl_xprt_mem_hold(struct sl_xprt_mem *e)
+{
+	e->peer->conn_err = EINPROGRESS;
+}
+
+void
+sl_xprt_mem_accept(struct sl_xprt_mem *e)
+{
+	e->peer->conn_err = 0;
+	kick(e->peer);
+}
+
+void
+sl_xprt_mem_refuse(struct sl_xprt_mem *e, int err)
+{
+	e->peer->conn_err = err;
+	mem_close(-1, e, 0); /* kicks the peer: its connect is over */
+}
+
+int
+sl_xprt_mem_held_connect(const struct sl_xprt_mem *e)
+{
+	return e->peer->conn_err == EINPROGRESS;
+}

@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The exchange through the codec seam alone (stream.h): a fake codec, with
+ * no client connection, socket or client.c under it, hands exchanges
+ * their heads through a struct sl_stream and takes what they write through
+ * its operations. What an exchange answers by itself (no route, a refused
+ * or timed-out head, a forbidden client, a body too large), when it asks
+ * for the connection to close, pipelining, a drain, and a connection that
+ * closes under it. The exchanges with an upstream are the integration
+ * tests' (tests/integration), through the real codec.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "exchange.h"
+#include "runtime.h"
+#include "stream.h"
+#include "util.h"
+#include "wgen.h"
+#include "wloop.h"
+
+static const char yaml[] = "listeners:\n"
+			   "  - name: public\n"
+			   "    address: 127.0.0.1:8080\n"
+			   "    limits: { max_requests: 3 }\n"
+			   "    routes:\n"
+			   "      - match: { path_prefix: /small/ }\n"
+			   "        max_body_bytes: 4B\n"
+			   "        cluster: demo\n"
+			   "      - match: { path_prefix: /private/ }\n"
+			   "        deny: [127.0.0.0/8]\n"
+			   "        cluster: demo\n"
+			   "      - match: { path_prefix: /api/ }\n"
+			   "        cluster: demo\n"
+			   "clusters:\n"
+			   "  - name: demo\n"
+			   "    endpoints: [127.0.0.1:9]\n";
+
+/* A codec that records what the exchange asks of it. */
+struct fake {
+	struct sl_stream s; /* first: the operations get &f->s */
+	char out[16384];    /* every byte the exchange had written */
+	size_t outlen;
+	int hints; /* the last output's SL_EXCHANGE_OUT_* */
+	int flushes, want_write, resumes;
+	int dones, done_close, done_linger;
+	const char *done_why;
+	const char *closed; /* close or reset reason, NULL */
+	int reset;
+};
+
+static struct sl_worker *w;
+static struct sl_conf *conf;
+static struct fake *f;
+
+static int
+f_flush(struct sl_stream *s)
+{
+	struct fake *fk = (struct fake *)s;
+	struct iovec iov[2];
+	size_t total = 0;
+	int n;
+
+	fk->flushes++;
+	n = sl_exchange_output(s, iov, &fk->hints);
+	for (int i = 0; i < n; i++) {
+		assert_true(fk->outlen + iov[i].iov_len <= sizeof(fk->out));
+		memcpy(fk->out + fk->outlen, iov[i].iov_base, iov[i].iov_len);
+		fk->outlen += iov[i].iov_len;
+		total += iov[i].iov_len;
+	}
+	if (total > 0)
+		(void)sl_exchange_sent(s, total);
+	return 0;
+}
+
+static void
+f_want_write(struct sl_stream *s, int on)
+{
+	((struct fake *)s)->want_write = on;
+}
+
+static void
+f_resume(struct sl_stream *s)
+{
+	((struct fake *)s)->resumes++;
+}
+
+/* A codec closes its exchange with the connection, as client.c does. */
+static void
+f_close(struct sl_stream *s, const char *reason)
+{
+	((struct fake *)s)->closed = reason;
+	if (s->txn != NULL)
+		sl_exchange_closed(s, reason);
+}
+
+static void
+f_reset(struct sl_stream *s, const char *reason)
+{
+	((struct fake *)s)->reset = 1;
+	f_close(s, reason);
+}
+
+static void
+f_done(struct sl_stream *s, const char *why, int close, int linger)
+{
+	struct fake *fk = (struct fake *)s;
+
+	assert_null(s->txn); /* freed before the codec goes on */
+	fk->dones++;
+	fk->done_why = why;
+	fk->done_close = close;
+	fk->done_linger = linger;
+	s->nrequests++;
+}
+
+static int
+f_unacked(struct sl_stream *s)
+{
+	(void)s;
+	return 0;
+}
+
+static size_t
+f_send_room(struct sl_stream *s)
+{
+	(void)s;
+	return SIZE_MAX;
+}
+
+static const char *
+f_tls_version(struct sl_stream *s)
+{
+	(void)s;
+	return "";
+}
+
+static const struct sl_stream_ops fake_ops = {
+    .flush = f_flush,
+    .want_write = f_want_write,
+    .resume = f_resume,
+    .close = f_close,
+    .reset = f_reset,
+    .done = f_done,
+    .unacked = f_unacked,
+    .send_room = f_send_room,
+    .tls_version = f_tls_version,
+};
+
+static int
+setup(void **state)
+{
+	struct sockaddr_in *sin;
+	char *errs = NULL;
+
+	(void)state;
+	conf = sl_conf_load_buffer("t.yaml", yaml, strlen(yaml), &errs);
+	if (conf == NULL)
+		print_error("%s", errs != NULL ? errs : "?");
+	assert_non_null(conf);
+	sl_runtime_set_workers(1);
+	assert_int_equal(sl_runtime_bind(conf), 0);
+	w = calloc(1, sizeof(*w));
+	assert_non_null(w);
+	TAILQ_INIT(&w->gens);
+	TAILQ_INIT(&w->eps);
+	TAILQ_INIT(&w->mirrors);
+	sl_bufpool_init(&w->bufs, 4);
+	sl_rand_seed(&w->rand);
+	w->base = event_base_new();
+	assert_non_null(w->base);
+	w->max_hdrs = 256;
+	w->hdrs = calloc(w->max_hdrs, sizeof(*w->hdrs));
+	assert_non_null(w->hdrs);
+	w->gen = sl_wgen_new(w, conf);
+	assert_non_null(w->gen);
+
+	f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	f->s.ops = &fake_ops;
+	f->s.w = w;
+	f->s.gen = w->gen;
+	f->s.lconf = &conf->listeners[0];
+	f->s.id = 1;
+	sin = (struct sockaddr_in *)&f->s.peer;
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(40000);
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	assert_null(f->s.txn);
+	sl_buf_release(&w->bufs, &f->s.in);
+	free(f);
+	while (w->free_txns != NULL) {
+		struct sl_txn *t = w->free_txns;
+		w->free_txns = *(struct sl_txn **)t; /* next_free is first */
+		free(t);
+	}
+	/* the generation holds the configuration's reference: its last
+	 * unref frees it, and the shared state bound to it */
+	sl_wgen_unref(w, w->gen);
+	sl_bufpool_drain(&w->bufs);
+	free(w->hdrs);
+	event_base_free(w->base);
+	free(w);
+	return 0;
+}
+
+/* Puts bytes in the stream's request buffer, as a codec's read would. */
+static void
+feed(const char *bytes)
+{
+	size_t n = strlen(bytes);
+
+	assert_int_equal(sl_buf_alloc(&w->bufs, &f->s.in, 8192), 0);
+	assert_true(sl_buf_space(&f->s.in) >= n);
+	memcpy(f->s.in.data + f->s.in.len, bytes, n);
+	f->s.in.len += (uint32_t)n;
+}
+
+/* A head of the request at in.off, up to its blank line. */
+static size_t
+head_len(void)
+{
+	const char *p = f->s.in.data + f->s.in.off;
+	const char *e = memmem(p, sl_buf_pending(&f->s.in), "\r\n\r\n", 4);
+
+	assert_non_null(e);
+	return (size_t)(e - p) + 4;
+}
+
+/* The codec's part for a complete head: an exchange, started, pumped. */
+static void
+exchange(void)
+{
+	size_t n = head_len();
+
+	assert_non_null(sl_exchange_new(&f->s, sl_now_refresh()));
+	sl_exchange_start(&f->s, n);
+	if (f->s.txn != NULL)
+		(void)sl_exchange_pump(&f->s);
+}
+
+static int
+out_has(const char *s)
+{
+	return memmem(f->out, f->outlen, s, strlen(s)) != NULL;
+}
+
+static void
+test_no_route_keeps_the_connection(void **state)
+{
+	(void)state;
+	feed("GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n");
+	exchange();
+	assert_true(out_has("HTTP/1.1 404 "));
+	assert_true(out_has("\"error\":\"no_route\""));
+	assert_false(out_has("Connection: close"));
+	assert_int_equal(f->dones, 1);
+	assert_int_equal(f->done_close, 0);
+	assert_null(f->closed);
+	assert_int_equal(f->s.in.off, f->s.in.len); /* the head was taken */
+}
+
+static void
+test_closing_request_closes_after_its_answer(void **state)
+{
+	(void)state;
+	feed("GET /nowhere HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+	exchange();
+	assert_true(out_has("HTTP/1.1 404 "));
+	assert_true(out_has("Connection: close"));
+	/* the last bytes: held back for the FIN */
+	assert_true(f->hints & SL_EXCHANGE_OUT_LAST);
+	assert_int_equal(f->dones, 1);
+	assert_int_equal(f->done_close, 1);
+	/* a local answer that closes, closes for its own reason */
+	assert_string_equal(f->done_why, "no_route");
+}
+
+static void
+test_head_answer_has_no_body(void **state)
+{
+	(void)state;
+	feed("HEAD /nowhere HTTP/1.1\r\nHost: a\r\n\r\n");
+	exchange();
+	assert_true(out_has("HTTP/1.1 404 "));
+	assert_false(out_has("\"error\""));
+	assert_int_equal(f->dones, 1);
+}
+
+static void
+test_forbidden_client(void **state)
+{
+	(void)state;
+	feed("GET /private/x HTTP/1.1\r\nHost: a\r\n\r\n");
+	exchange();
+	assert_true(out_has("HTTP/1.1 403 "));
+	assert_true(out_has("\"error\":\"forbidden\""));
+	assert_int_equal(f->dones, 1);
+}
+
+static void
+test_body_too_large_for_the_route(void **state)
+{
+	(void)state;
+	feed("POST /small/x HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n"
+	     "0123456789");
+	exchange();
+	assert_true(out_has("HTTP/1.1 413 "));
+	/* a body that was not read: the connection cannot go on */
+	assert_true(out_has("Connection: close"));
+	assert_int_equal(f->dones, 1);
+	assert_int_equal(f->done_close, 1);
+	assert_int_equal(f->done_linger, 1);
+}
+
+static void
+test_refused_head_is_dropped(void **state)
+{
+	(void)state;
+	/* what the codec's scanner refused: the exchange answers it, logs
+	 * what can be read of it, and drops it */
+	feed("GET /nowhere HTTP/1.1\r\nBad Header: x\r\n\r\n");
+	assert_non_null(sl_exchange_new(&f->s, sl_now_refresh()));
+	sl_exchange_reject(&f->s, 400, 0);
+	(void)sl_exchange_pump(&f->s);
+	assert_true(out_has("HTTP/1.1 400 "));
+	assert_true(out_has("Connection: close"));
+	assert_int_equal(f->s.in.off, f->s.in.len);
+	assert_int_equal(f->dones, 1);
+	assert_int_equal(f->done_close, 1);
+	assert_string_equal(f->done_why, "bad_request");
+}
+
+static void
+test_head_timed_out(void **state)
+{
+	(void)state;
+	feed("GET /nowh");
+	assert_non_null(sl_exchange_new(&f->s, sl_now_refresh()));
+	sl_exchange_timed_out(&f->s, "header_timeout");
+	(void)sl_exchange_pump(&f->s);
+	assert_true(out_has("HTTP/1.1 408 "));
+	assert_true(out_has("\"error\":\"request_timeout\""));
+	assert_int_equal(f->done_close, 1);
+	assert_string_equal(f->done_why, "header_timeout");
+}
+
+static void
+test_pipelined_requests_one_at_a_time(void **state)
+{
+	(void)state;
+	feed("GET /a HTTP/1.1\r\nHost: a\r\n\r\n"
+	     "GET /b HTTP/1.1\r\nHost: a\r\n\r\n");
+	exchange();
+	assert_int_equal(f->dones, 1);
+	assert_int_equal(f->done_close, 0);
+	/* the second head waits at in.off, untouched */
+	assert_memory_equal(f->s.in.data + f->s.in.off, "GET /b ", 7);
+	exchange();
+	assert_int_equal(f->dones, 2);
+	assert_int_equal(f->s.in.off, f->s.in.len);
+	assert_int_equal(f->s.nrequests, 2);
+}
+
+static void
+test_last_request_under_max_requests(void **state)
+{
+	(void)state;
+	f->s.nrequests = 2; /* max_requests: 3 */
+	feed("GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+	exchange();
+	assert_true(out_has("Connection: close"));
+	assert_int_equal(f->done_close, 1);
+}
+
+static void
+test_retired_connection_closes_after_the_exchange(void **state)
+{
+	(void)state;
+	f->s.flags |= SL_STREAM_F_RETIRED;
+	feed("GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+	exchange();
+	assert_true(out_has("Connection: close"));
+	assert_int_equal(f->done_close, 1);
+}
+
+static void
+test_closed_under_the_exchange(void **state)
+{
+	(void)state;
+	/* a body that has not all come: the exchange waits for it, its
+	 * first attempt under way (a connect to the discard port), and the
+	 * connection goes first: the exchange is logged and freed, its
+	 * upstream connection with it (ASan finds what would be left) */
+	feed("POST /small/x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n"
+	     "ab");
+	assert_non_null(sl_exchange_new(&f->s, sl_now_refresh()));
+	sl_exchange_start(&f->s, head_len());
+	assert_non_null(f->s.txn);
+	assert_int_equal(sl_exchange_reading(&f->s), 1);
+	f_close(&f->s, "client_closed_in_body");
+	assert_null(f->s.txn);
+	assert_int_equal(f->dones, 0);
+	assert_non_null(w->free_txns); /* given back for the next one */
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_no_route_keeps_the_connection,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_closing_request_closes_after_its_answer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_head_answer_has_no_body, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_forbidden_client, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_body_too_large_for_the_route,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refused_head_is_dropped, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_head_timed_out, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_pipelined_requests_one_at_a_time, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_last_request_under_max_requests, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_retired_connection_closes_after_the_exchange, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_closed_under_the_exchange,
+					    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
