@@ -201,19 +201,18 @@ void
 sl_request_id_format(uint64_t a, uint64_t b, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	int run = 0; /* decimal digits just before out[i] */
 
-	for (int i = 0; i < 32; i++) {
-		unsigned v = (unsigned)((i < 16 ? a >> (i * 4)
-						 : b >> ((i - 16) * 4)) &
-					15);
-		/* a 13th digit in a row becomes a letter (rare: a small
-		 * fraction of one bit of the 128 is lost on average) */
-		if (v < 10 && run == 12)
-			v = 10 + v % 6;
-		run = v < 10 ? run + 1 : 0;
-		out[i] = hex[v];
+	for (int i = 0; i < 16; i++) {
+		out[i] = hex[(a >> (i * 4)) & 15];
+		out[16 + i] = hex[(b >> (i * 4)) & 15];
 	}
+	/* every 13 places in a row take in place 12 or 25: a letter there
+	 * and no run is longer than 12 digits (a digit becomes one of the
+	 * six letters: about 2.8 of the 128 bits are given up) */
+	if (out[12] <= '9')
+		out[12] = (char)('a' + (out[12] - '0') % 6);
+	if (out[25] <= '9')
+		out[25] = (char)('a' + (out[25] - '0') % 6);
 	out[32] = '\0';
 }
 
