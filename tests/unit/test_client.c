@@ -3,19 +3,19 @@
  * The client connection (client.c), its HTTP/1 codec and the exchange
  * under it, driven through the memory transport (xprt.h): a connection is
  * made on one end of a pair, the test plays the client on the other, and
- * the worker's own event loop and deadline lists run between its steps.
- * Local answers, pipelining, a head in pieces, half-close (after a
- * request, after pipelined ones, in a head, in a body), a reset while the
- * upstream thinks, the idle, header, body and send deadlines, a client
- * that takes no bytes or a few at a time, and exchanges with an upstream
- * on a 127.0.0.1 socket that the test serves between the loop's turns:
- * answered (then pooled), silent (the route's timeout), refused, and cut
- * before or after its response head. Assertions read what the client end
- * received (and whether it ended with a FIN or a reset), the connection's
- * state and close reason, the access log lines the worker batches, and
- * the worker's and listener's counters. No sleeping: a deadline under
- * test is short, the others long, and the loop runs until what a test
- * waits for is seen (bounded by WAIT_MS).
+ * the worker's own event loop and deadline lists run between its steps
+ * (harness.h). Local answers, pipelining, a head in pieces, half-close
+ * (after a request, after pipelined ones, in a head, in a body), a reset
+ * while the upstream thinks, the idle, header, body and send deadlines, a
+ * client that takes no bytes or a few at a time, and exchanges with an
+ * upstream on a 127.0.0.1 socket that the test serves between the loop's
+ * turns: answered (then pooled), silent (the route's timeout), refused,
+ * and cut before or after its response head. Assertions read what the
+ * client end received (and whether it ended with a FIN or a reset), the
+ * connection's state and close reason, the access log lines the worker
+ * batches, and the worker's and listener's counters. No sleeping: a
+ * deadline under test is short, the others long, and the loop runs until
+ * what a test waits for is seen (bounded by WAIT_MS).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,31 +23,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <event2/event.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
 
-#include "client.h"
 #include "client_int.h"
-#include "conf.h"
-#include "log.h"
 #include "runtime.h"
-#include "upstream.h"
-#include "wgen.h"
 #include "wloop.h"
 #include "xprt.h"
 
-/* What a test waits for at most (wall clock), however slow the machine:
- * far above the limits below, which are what the loop really waits. */
-#define WAIT_MS 10000
+#include "harness.h"
 
 /* Two listeners with the same routes: "calm" has the default limits (no
  * deadline of the client's can fire while a test runs), "quick" short
@@ -78,18 +68,6 @@ static const char yaml_fmt[] =
 
 enum { CALM, QUICK };
 
-static struct sl_worker *w;
-static struct sl_conf *conf;
-static struct event *tick;	/* the loop never waits longer than this */
-static struct sl_xprt_mem *cli; /* the test's end: the client */
-/* the connection on the other end; once closed, its struct waits in the
- * worker's pool for the next connection (client_int.h), so a test can
- * still read its close reason */
-static struct sl_client *c;
-static char got[65536]; /* what the client end read */
-static size_t gotlen;
-static int got_eof; /* 1: the end (FIN) read, 2: a reset */
-
 /* The upstream: a listening socket on 127.0.0.1, served between the
  * loop's turns (serve_upstream). */
 static int up_lfd = -1, up_fd = -1;
@@ -101,23 +79,7 @@ static size_t up_gotlen;
 static const char *up_answer;
 static int up_close_after;
 
-static void
-on_tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
+/* A listening socket on 127.0.0.1 for the upstream. Returns its port. */
 static int
 upstream_listen(void)
 {
@@ -175,117 +137,6 @@ serve_upstream(void)
 	}
 }
 
-/* Takes what the client end holds into got. */
-static void
-drain_client(void)
-{
-	ssize_t n = -1;
-
-	while (got_eof == 0 &&
-	       (n = sl_xprt_mem_read(cli, got + gotlen,
-				     sizeof(got) - 1 - gotlen)) != 0) {
-		if (n == -1) {
-			if (errno == ECONNRESET)
-				got_eof = 2;
-			break;
-		}
-		gotlen += (size_t)n;
-	}
-	if (n == 0)
-		got_eof = 1;
-	got[gotlen] = '\0';
-}
-
-/* Runs the worker's loop until cond() holds (the client end drained and
- * the upstream served at every turn). Fails after WAIT_MS. */
-static void
-run_until(int (*cond)(void))
-{
-	uint64_t end = wall_ms() + WAIT_MS;
-
-	for (;;) {
-		if (up_lfd != -1)
-			serve_upstream();
-		if (cli != NULL)
-			drain_client();
-		if (cond())
-			return;
-		if (wall_ms() > end)
-			fail_msg("not seen within %d ms", WAIT_MS);
-		event_base_loop(w->base, EVLOOP_ONCE);
-	}
-}
-
-/* Runs the loop's ready events only (no waiting for timers). */
-static void
-run_ready(void)
-{
-	for (int i = 0; i < 8; i++) {
-		if (up_lfd != -1)
-			serve_upstream();
-		event_base_loop(w->base, EVLOOP_NONBLOCK);
-	}
-	if (cli != NULL)
-		drain_client();
-}
-
-static int
-closed(void)
-{
-	return sl_xprt_mem_peer_closed(cli);
-}
-
-/* Responses complete in got: heads counted up to their blank line. */
-static int
-responses(void)
-{
-	int n = 0;
-
-	for (const char *p = got; (p = strstr(p, "HTTP/1.1 ")) != NULL; p++) {
-		const char *e = strstr(p, "\r\n\r\n");
-		const char *cl;
-		if (e == NULL)
-			break;
-		cl = strstr(p, "Content-Length: ");
-		if (cl != NULL && cl < e &&
-		    (size_t)(e + 4 - got) + (size_t)atoi(cl + 16) > gotlen)
-			break;
-		n++;
-	}
-	return n;
-}
-
-static int
-one_response(void)
-{
-	return responses() >= 1;
-}
-
-static int
-two_responses(void)
-{
-	return responses() >= 2;
-}
-
-static int
-reset_seen(void)
-{
-	return got_eof == 2;
-}
-
-/* The access log lines the worker batched (setup opens it). */
-static int
-alog_has(const char *s)
-{
-	return memmem(w->alog->data, w->alog->len, s, strlen(s)) != NULL;
-}
-
-static uint64_t
-closed_count(enum sl_close_kind k)
-{
-	return SL_STAT_GET(c->s.lconf->state->counts[w->id].closed[k]);
-}
-
 /* A port where nothing listens (it was bound, then closed). */
 static int
 closed_port(void)
@@ -303,69 +154,25 @@ closed_port(void)
 	return port;
 }
 
-/* The client connects: a connection on listener l (CALM or QUICK), made
- * as an accept would make it, on the other end of the client's pair. */
+/* The client writes s and shuts its write side; the loop runs until the
+ * connection has closed. */
 static void
-client_connect(int l)
+write_then_shut(const char *s)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET};
-	struct sl_xprt_mem *srv;
-
-	assert_int_equal(sl_xprt_mem_pair(&cli, &srv), 0);
-	sin.sin_port = htons(40000);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	c = sl_client_new_mem(w, &conf->listeners[l], srv,
-			      (struct sockaddr *)&sin, sizeof(sin));
-	assert_non_null(c);
-	assert_int_equal(c->state, SL_CLIENT_ST_IDLE);
+	client_write(s);
+	sl_xprt_mem_shutdown(cli);
+	run_until(closed);
 }
 
 static int
 setup(void **state)
 {
-	struct timeval tv = {0, 10000};
-	char yaml[2048], *errs = NULL;
+	char yaml[2048];
 	int up_port = upstream_listen();
 
 	(void)state;
 	snprintf(yaml, sizeof(yaml), yaml_fmt, up_port, closed_port());
-	conf = sl_conf_load_buffer("t.yaml", yaml, strlen(yaml), &errs);
-	if (conf == NULL)
-		print_error("%s", errs != NULL ? errs : "?");
-	assert_non_null(conf);
-	sl_runtime_set_workers(1);
-	assert_int_equal(sl_runtime_bind(conf), 0);
-	assert_int_equal(sl_access_open("/dev/null", SL_ACCESS_JSON), 0);
-
-	/* a worker as sl_worker_new makes one, without listening sockets
-	 * or the main thread's channel */
-	w = calloc(1, sizeof(*w));
-	assert_non_null(w);
-	sl_client_worker_init(w);
-	TAILQ_INIT(&w->gens);
-	TAILQ_INIT(&w->eps);
-	TAILQ_INIT(&w->mirrors);
-	w->on_deadline = sl_client_on_deadline;
-	w->on_reap = sl_client_reap;
-	w->on_queue_poll = sl_wgen_wake_all;
-	sl_bufpool_init(&w->bufs, 4);
-	sl_rand_seed(&w->rand);
-	w->base = event_base_new();
-	assert_non_null(w->base);
-	w->alog = calloc(1, sizeof(*w->alog));
-	assert_non_null(w->alog);
-	w->max_hdrs = 256;
-	w->hdrs = calloc(w->max_hdrs, sizeof(*w->hdrs));
-	assert_non_null(w->hdrs);
-	w->gen = sl_wgen_new(w, conf);
-	assert_non_null(w->gen);
-	assert_int_equal(sl_wloop_init(w), 0);
-	tick = event_new(w->base, -1, EV_PERSIST, on_tick, NULL);
-	assert_non_null(tick);
-	event_add(tick, &tv);
-
-	gotlen = 0;
-	got_eof = 0;
+	harness_setup(yaml, 0, serve_upstream);
 	up_accepts = 0;
 	up_gotlen = 0;
 	up_answer = NULL;
@@ -376,44 +183,14 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct sl_client *x;
-
 	(void)state;
-	while ((x = sl_client_first(w)) != NULL)
-		sl_client_abort(x);
-	if (cli != NULL)
-		sl_xprt_mem_close(cli);
-	cli = NULL;
 	if (up_fd != -1)
 		close(up_fd);
 	close(up_lfd);
 	up_fd = up_lfd = -1;
-	event_base_loop(w->base, EVLOOP_NONBLOCK); /* the reaps */
-	sl_upstream_close_idle(w);
-	event_base_loop(w->base, EVLOOP_NONBLOCK);
-	event_free(tick);
-	sl_wgen_unref(w, w->gen);
-	sl_wloop_free(w);
-	sl_client_free_list(w);
-	while (w->free_txns != NULL) {
-		struct sl_txn *t = w->free_txns;
-		w->free_txns = *(struct sl_txn **)t; /* next_free is first */
-		free(t);
-	}
-	sl_bufpool_drain(&w->bufs);
-	free(w->hdrs);
-	free(w->alog);
-	event_base_free(w->base);
-	free(w);
+	harness_close_all();
+	harness_teardown();
 	return 0;
-}
-
-static void
-client_write(const char *s)
-{
-	size_t n = strlen(s);
-
-	assert_int_equal(sl_xprt_mem_write(cli, s, n), (ssize_t)n);
 }
 
 /* ---- answered by sluice itself ------------------------------------------ */
@@ -423,13 +200,12 @@ test_local_answer_keeps_the_connection(void **state)
 {
 	(void)state;
 	client_connect(CALM);
-	client_write("GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n");
+	client_get("/nowhere");
 	run_until(one_response);
 	assert_non_null(strstr(got, "HTTP/1.1 404 "));
 	assert_non_null(strstr(got, "\"error\":\"no_route\""));
 	assert_null(strstr(got, "Connection: close"));
-	assert_int_equal(got_eof, 0);
-	assert_int_equal(c->state, SL_CLIENT_ST_IDLE);
+	assert_kept();
 	assert_int_equal(c->s.nrequests, 1);
 	assert_true(alog_has("\"path\":\"/nowhere\""));
 	assert_true(alog_has("\"status\":404"));
@@ -455,8 +231,7 @@ test_pipelined_requests_answered_in_order(void **state)
 	assert_non_null(b);
 	assert_true(a < b);
 	assert_int_equal(c->s.nrequests, 2);
-	assert_int_equal(c->state, SL_CLIENT_ST_IDLE);
-	assert_int_equal(got_eof, 0);
+	assert_kept();
 	a = strstr(w->alog->data, "\"path\":\"/one\"");
 	b = strstr(w->alog->data, "\"path\":\"/two\"");
 	assert_non_null(a);
@@ -490,9 +265,7 @@ test_half_close_after_a_request(void **state)
 	client_connect(CALM);
 	/* the client sends its request and shuts its write side: it still
 	 * gets its answer, then the end */
-	client_write("GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n");
-	sl_xprt_mem_shutdown(cli);
-	run_until(closed);
+	write_then_shut("GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n");
 	drain_client();
 	assert_int_equal(responses(), 1);
 	assert_non_null(strstr(got, "HTTP/1.1 404 "));
@@ -506,10 +279,8 @@ test_half_close_after_pipelined_requests(void **state)
 {
 	(void)state;
 	client_connect(CALM);
-	client_write("GET /one HTTP/1.1\r\nHost: a\r\n\r\n"
-		     "GET /two HTTP/1.1\r\nHost: a\r\n\r\n");
-	sl_xprt_mem_shutdown(cli);
-	run_until(closed);
+	write_then_shut("GET /one HTTP/1.1\r\nHost: a\r\n\r\n"
+			"GET /two HTTP/1.1\r\nHost: a\r\n\r\n");
 	drain_client();
 	assert_int_equal(responses(), 2);
 	assert_int_equal(got_eof, 1);
@@ -524,9 +295,7 @@ test_half_close_while_the_upstream_answers(void **state)
 	/* the end of the client's stream is read while the exchange waits
 	 * for its upstream: the answer still goes out, then the FIN */
 	up_answer = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
-	client_write("GET /up/a HTTP/1.1\r\nHost: a\r\n\r\n");
-	sl_xprt_mem_shutdown(cli);
-	run_until(closed);
+	write_then_shut("GET /up/a HTTP/1.1\r\nHost: a\r\n\r\n");
 	drain_client();
 	assert_int_equal(responses(), 1);
 	assert_non_null(strstr(got, "HTTP/1.1 200 OK"));
@@ -540,9 +309,7 @@ test_half_close_in_a_head(void **state)
 {
 	(void)state;
 	client_connect(CALM);
-	client_write("GET /nowhere HTTP/1.1\r\nHo");
-	sl_xprt_mem_shutdown(cli);
-	run_until(closed);
+	write_then_shut("GET /nowhere HTTP/1.1\r\nHo");
 	assert_int_equal(gotlen, 0);
 	assert_string_equal(c->s.close_reason, "client_closed_in_head");
 }
@@ -567,7 +334,7 @@ test_idle_timeout_after_a_request(void **state)
 {
 	(void)state;
 	client_connect(QUICK);
-	client_write("GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n");
+	client_get("/nowhere");
 	run_until(one_response);
 	assert_int_equal(c->state, SL_CLIENT_ST_IDLE);
 	run_until(closed);
@@ -591,9 +358,7 @@ test_header_timeout(void **state)
 	assert_non_null(strstr(got, "Connection: close"));
 	assert_int_equal(got_eof, 1); /* the write side is shut */
 	assert_int_equal(c->state, SL_CLIENT_ST_LINGER);
-	client_write("more");
-	sl_xprt_mem_shutdown(cli);
-	run_until(closed);
+	write_then_shut("more");
 	assert_string_equal(c->s.close_reason, "header_timeout");
 	assert_int_equal(SL_STAT_GET(w->stats.timeouts[SL_TO_HEADER]), 1);
 	assert_int_equal(closed_count(SL_CLOSE_REQUEST_TIMEOUT), 1);
@@ -609,7 +374,7 @@ test_slow_reader_cut_by_send_timeout(void **state)
 	/* the client takes no bytes at all: the answer cannot be written,
 	 * and send_timeout closes the connection */
 	sl_xprt_mem_set_window(cli, 0);
-	client_write("GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n");
+	client_get("/nowhere");
 	run_until(closed);
 	assert_int_equal(SL_STAT_GET(w->stats.timeouts[SL_TO_SEND]), 1);
 	assert_int_equal(closed_count(SL_CLOSE_SEND_TIMEOUT), 1);
@@ -628,7 +393,7 @@ test_slow_reader_gets_its_answer(void **state)
 	/* a window of a few bytes: the answer goes out a few bytes at a
 	 * time as the client takes them, within send_timeout each time */
 	sl_xprt_mem_set_window(cli, 7);
-	client_write("GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n");
+	client_get("/nowhere");
 	run_until(one_response);
 	assert_non_null(strstr(got, "HTTP/1.1 404 "));
 	assert_int_equal(got_eof, 0);
@@ -643,17 +408,16 @@ test_upstream_answers(void **state)
 	(void)state;
 	client_connect(CALM);
 	up_answer = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
-	client_write("GET /up/a HTTP/1.1\r\nHost: a\r\n\r\n");
+	client_get("/up/a");
 	run_until(one_response);
 	assert_non_null(strstr(got, "HTTP/1.1 200 OK"));
 	assert_non_null(strstr(got, "\r\n\r\nhello"));
 	assert_int_equal(up_accepts, 1);
-	assert_int_equal(got_eof, 0);
-	assert_int_equal(c->state, SL_CLIENT_ST_IDLE);
+	assert_kept();
 	assert_true(alog_has("\"status\":200"));
 	/* the next request goes on the pooled connection */
 	up_answer = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nbye";
-	client_write("GET /up/b HTTP/1.1\r\nHost: a\r\n\r\n");
+	client_get("/up/b");
 	run_until(two_responses);
 	assert_non_null(strstr(got, "\r\n\r\nbye"));
 	assert_int_equal(up_accepts, 1);
@@ -666,11 +430,10 @@ test_upstream_silent_route_timeout(void **state)
 	client_connect(CALM);
 	/* the upstream takes the request and says nothing: 504 at the
 	 * route's timeout, and the connection is kept */
-	client_write("GET /late/a HTTP/1.1\r\nHost: a\r\n\r\n");
+	client_get("/late/a");
 	run_until(one_response);
 	assert_non_null(strstr(got, "HTTP/1.1 504 "));
-	assert_int_equal(got_eof, 0);
-	assert_int_equal(c->state, SL_CLIENT_ST_IDLE);
+	assert_kept();
 	assert_true(alog_has("\"status\":504"));
 }
 
@@ -686,8 +449,7 @@ test_upstream_cut_before_its_head(void **state)
 		     "\r\n");
 	run_until(one_response);
 	assert_non_null(strstr(got, "HTTP/1.1 502 "));
-	assert_int_equal(got_eof, 0);
-	assert_int_equal(c->state, SL_CLIENT_ST_IDLE);
+	assert_kept();
 	assert_true(alog_has("\"status\":502"));
 }
 
@@ -700,7 +462,7 @@ test_upstream_cut_after_its_head(void **state)
 	 * connection is reset, so that it cannot take the part for all */
 	up_answer = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart";
 	up_close_after = 1;
-	client_write("GET /up/a HTTP/1.1\r\nHost: a\r\n\r\n");
+	client_get("/up/a");
 	run_until(reset_seen);
 	assert_non_null(strstr(got, "HTTP/1.1 200 OK"));
 	assert_int_equal(responses(), 0); /* never complete */
@@ -737,10 +499,9 @@ test_client_closed_in_body(void **state)
 	client_connect(CALM);
 	/* the client shuts its side in the middle of its body: no answer
 	 * can follow, the connection closes at once */
-	client_write("POST /up/a HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n"
-		     "\r\nabc");
-	sl_xprt_mem_shutdown(cli);
-	run_until(closed);
+	write_then_shut(
+	    "POST /up/a HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n"
+	    "\r\nabc");
 	assert_string_equal(c->s.close_reason, "client_closed_in_body");
 	assert_int_equal(closed_count(SL_CLOSE_CLIENT_CLOSED), 1);
 	assert_true(alog_has("\"close\":\"client_closed_in_body\""));
@@ -754,7 +515,7 @@ test_client_reset_while_the_upstream_thinks(void **state)
 	/* the request went upstream; the client resets before the answer:
 	 * the exchange is logged (499: nothing was answered) and the
 	 * upstream connection is not kept */
-	client_write("GET /up/a HTTP/1.1\r\nHost: a\r\n\r\n");
+	client_get("/up/a");
 	run_ready();
 	assert_int_equal(c->state, SL_CLIENT_ST_TXN);
 	sl_xprt_mem_reset(cli);
@@ -772,12 +533,11 @@ test_upstream_refused(void **state)
 	client_connect(CALM);
 	/* nothing listens: the connect fails, the client gets a 502 and
 	 * keeps its connection */
-	client_write("GET /down/a HTTP/1.1\r\nHost: a\r\n\r\n");
+	client_get("/down/a");
 	run_until(one_response);
 	assert_non_null(strstr(got, "HTTP/1.1 502 "));
 	assert_true(alog_has("\"error\":\"upstream_connect_failed\""));
-	assert_int_equal(got_eof, 0);
-	assert_int_equal(c->state, SL_CLIENT_ST_IDLE);
+	assert_kept();
 }
 
 int

@@ -7,7 +7,9 @@
  * or timed-out head, a forbidden client, a body too large), when it asks
  * for the connection to close, pipelining, a drain, and a connection that
  * closes under it. The exchanges with an upstream are the integration
- * tests' (tests/integration), through the real codec.
+ * tests' (tests/integration), through the real codec. The worker under
+ * the exchanges is the daemon's own, made without listening sockets and
+ * never run (harness.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,11 +25,11 @@
 #include "buf.h"
 #include "conf.h"
 #include "exchange.h"
-#include "runtime.h"
 #include "stream.h"
 #include "util.h"
-#include "wgen.h"
 #include "wloop.h"
+
+#include "harness.h"
 
 static const char yaml[] = "listeners:\n"
 			   "  - name: public\n"
@@ -59,8 +61,6 @@ struct fake {
 	int reset;
 };
 
-static struct sl_worker *w;
-static struct sl_conf *conf;
 static struct fake *f;
 
 static int
@@ -162,29 +162,10 @@ static int
 setup(void **state)
 {
 	struct sockaddr_in *sin;
-	char *errs = NULL;
 
 	(void)state;
-	conf = sl_conf_load_buffer("t.yaml", yaml, strlen(yaml), &errs);
-	if (conf == NULL)
-		print_error("%s", errs != NULL ? errs : "?");
-	assert_non_null(conf);
-	sl_runtime_set_workers(1);
-	assert_int_equal(sl_runtime_bind(conf), 0);
-	w = calloc(1, sizeof(*w));
-	assert_non_null(w);
-	TAILQ_INIT(&w->gens);
-	TAILQ_INIT(&w->eps);
-	TAILQ_INIT(&w->mirrors);
-	sl_bufpool_init(&w->bufs, 4);
-	sl_rand_seed(&w->rand);
-	w->base = event_base_new();
-	assert_non_null(w->base);
-	w->max_hdrs = 256;
-	w->hdrs = calloc(w->max_hdrs, sizeof(*w->hdrs));
-	assert_non_null(w->hdrs);
-	w->gen = sl_wgen_new(w, conf);
-	assert_non_null(w->gen);
+	harness_conf(yaml, 0);
+	harness_worker();
 
 	f = calloc(1, sizeof(*f));
 	assert_non_null(f);
@@ -207,18 +188,9 @@ teardown(void **state)
 	assert_null(f->s.txn);
 	sl_buf_release(&w->bufs, &f->s.in);
 	free(f);
-	while (w->free_txns != NULL) {
-		struct sl_txn *t = w->free_txns;
-		w->free_txns = *(struct sl_txn **)t; /* next_free is first */
-		free(t);
-	}
 	/* the generation holds the configuration's reference: its last
 	 * unref frees it, and the shared state bound to it */
-	sl_wgen_unref(w, w->gen);
-	sl_bufpool_drain(&w->bufs);
-	free(w->hdrs);
-	event_base_free(w->base);
-	free(w);
+	harness_worker_free();
 	return 0;
 }
 

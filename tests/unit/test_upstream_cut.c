@@ -7,12 +7,12 @@
  * the endpoints' connector (upstream.h), so that the test decides when a
  * connect completes or fails, how much an upstream takes in, and exactly
  * where its answer stops (a reset or a FIN). The worker's own loop runs
- * between the test's steps, until what a test waits for is seen (bounded
- * by WAIT_MS, no sleeping). Assertions read what the client received (and
- * whether it ended with a FIN or a reset), what each upstream connection
- * received, the exchange's phases as its debug decoder writes them, the
- * worker's, cluster's and listener's counters, the access log lines and
- * the error log (stderr, captured).
+ * between the test's steps (harness.h), until what a test waits for is
+ * seen (bounded by WAIT_MS, no sleeping). Assertions read what the client
+ * received (and whether it ended with a FIN or a reset), what each upstream
+ * connection received, the exchange's phases as its debug decoder writes them,
+ * the worker's, cluster's and listener's counters, the access log lines and the
+ * error log (stderr, captured).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,33 +21,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <event2/event.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
 
-#include "client.h"
 #include "client_int.h"
 #include "conf.h"
 #include "exchange.h"
-#include "log.h"
 #include "retry.h"
 #include "runtime.h"
-#include "tls.h"
 #include "upstream.h"
-#include "wgen.h"
 #include "wloop.h"
 #include "xprt.h"
 
-/* What a test waits for at most (wall clock): far above the limits the
- * loop really waits for (50 ms, a retry's backoff below 25 ms). */
-#define WAIT_MS 10000
+#include "harness.h"
 
 /* The endpoints' ports name them (never connected: every connection is on
  * a memory end). /one/ and /once/ go to one endpoint, with the default
@@ -92,15 +84,6 @@ enum { CL_ONE, CL_TWO, CL_SLOW, CL_TLS };
 static const char ok_a[] = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nfrom-a";
 static const char ok_b[] = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nfrom-b";
 
-static struct sl_worker *w;
-static struct sl_conf *conf;
-static struct event *tick;	/* the loop never waits longer than this */
-static struct sl_xprt_mem *cli; /* the test's end: the client */
-static struct sl_client *c;	/* the connection on the other end */
-static char got[65536];		/* what the client end read */
-static size_t gotlen;
-static int got_eof; /* 1: the end (FIN) read, 2: a reset */
-
 /*
  * The upstream connections, in the order the connector made them. What
  * one does is set by a test before it is made (ups[i] is zeroed at
@@ -129,23 +112,6 @@ static int nups;
 
 /* the error log (stderr), captured between setup and teardown */
 static int log_fd = -1, saved_stderr = -1;
-
-static void
-on_tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* The endpoints' connector: the connection's end of a new pair, the
  * other end kept in ups[] and set up as the test planned. */
@@ -228,96 +194,6 @@ serve_upstreams(void)
 	}
 }
 
-/* Takes what the client end holds into got. */
-static void
-drain_client(void)
-{
-	ssize_t n = -1;
-
-	while (got_eof == 0 &&
-	       (n = sl_xprt_mem_read(cli, got + gotlen,
-				     sizeof(got) - 1 - gotlen)) != 0) {
-		if (n == -1) {
-			if (errno == ECONNRESET)
-				got_eof = 2;
-			break;
-		}
-		gotlen += (size_t)n;
-	}
-	if (n == 0)
-		got_eof = 1;
-	got[gotlen] = '\0';
-}
-
-/* Runs the worker's loop until cond() holds (the upstreams served and the
- * client end drained at every turn). Fails after WAIT_MS. */
-static void
-run_until(int (*cond)(void))
-{
-	uint64_t end = wall_ms() + WAIT_MS;
-
-	for (;;) {
-		serve_upstreams();
-		drain_client();
-		if (cond())
-			return;
-		if (wall_ms() > end)
-			fail_msg("not seen within %d ms", WAIT_MS);
-		event_base_loop(w->base, EVLOOP_ONCE);
-	}
-}
-
-/* Runs the loop's ready events only (no waiting for timers). */
-static void
-run_ready(void)
-{
-	for (int i = 0; i < 8; i++) {
-		serve_upstreams();
-		event_base_loop(w->base, EVLOOP_NONBLOCK);
-	}
-	serve_upstreams();
-	drain_client();
-}
-
-/* Responses complete in got: heads counted up to their blank line, and
- * their Content-Length's bytes. */
-static int
-responses(void)
-{
-	int n = 0;
-
-	for (const char *p = got; (p = strstr(p, "HTTP/1.1 ")) != NULL; p++) {
-		const char *e = strstr(p, "\r\n\r\n");
-		const char *cl;
-		if (e == NULL)
-			break;
-		cl = strstr(p, "Content-Length: ");
-		if (cl != NULL && cl < e &&
-		    (size_t)(e + 4 - got) + (size_t)atoi(cl + 16) > gotlen)
-			break;
-		n++;
-	}
-	return n;
-}
-
-static int
-one_response(void)
-{
-	return responses() >= 1;
-}
-
-static int
-two_responses(void)
-{
-	return responses() >= 2;
-}
-
-static int
-client_ended(void)
-{
-	return got_eof != 0;
-}
-
 static int
 first_up_made(void)
 {
@@ -360,13 +236,6 @@ waiting(void)
 	return strstr(phases(), "up=waiting send=done") != NULL;
 }
 
-/* The access log lines the worker batched. */
-static int
-alog_has(const char *s)
-{
-	return memmem(w->alog->data, w->alog->len, s, strlen(s)) != NULL;
-}
-
 /* The error log so far. */
 static int
 errlog_has(const char *s)
@@ -377,12 +246,6 @@ errlog_has(const char *s)
 	assert_true(n >= 0);
 	buf[n] = '\0';
 	return strstr(buf, s) != NULL;
-}
-
-static uint64_t
-closed_count(enum sl_close_kind k)
-{
-	return SL_STAT_GET(c->s.lconf->state->counts[w->id].closed[k]);
 }
 
 static struct sl_clstate *
@@ -406,28 +269,6 @@ endpoint(int i)
 	}
 	fail_msg("no endpoint %d", PORT0 + i);
 	return NULL;
-}
-
-static void
-client_connect(void)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET};
-	struct sl_xprt_mem *srv;
-
-	assert_int_equal(sl_xprt_mem_pair(&cli, &srv), 0);
-	sin.sin_port = htons(40000);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	c = sl_client_new_mem(w, &conf->listeners[0], srv,
-			      (struct sockaddr *)&sin, sizeof(sin));
-	assert_non_null(c);
-}
-
-static void
-client_write(const char *s)
-{
-	size_t n = strlen(s);
-
-	assert_int_equal(sl_xprt_mem_write(cli, s, n), (ssize_t)n);
 }
 
 /* A request with a body of n bytes of 'x'. */
@@ -470,104 +311,72 @@ up_write(int i, const char *s)
 	assert_int_equal(sl_xprt_mem_write(ups[i].e, s, n), (ssize_t)n);
 }
 
+/* Resets upstream connection i, then runs the loop until the client has a
+ * response. */
+static void
+up_reset_until_response(int i)
+{
+	up_reset(i);
+	run_until(one_response);
+}
+
+/* The client's response is a 502 for an upstream's reset. */
+static void
+assert_upstream_reset_502(void)
+{
+	assert_non_null(strstr(got, "HTTP/1.1 502 "));
+	assert_non_null(strstr(got, "\"error\":\"upstream_reset\""));
+}
+
+/* The request went to a second connection, on the other endpoint, which
+ * took it once. */
+static void
+assert_other_endpoint_took_it(void)
+{
+	assert_int_equal(nups, 2);
+	assert_int_not_equal(ups[0].ep, ups[1].ep);
+	assert_int_equal(ups[1].nreq, 1);
+}
+
 static int
 setup(void **state)
 {
-	struct timeval tv = {0, 10000};
-	char *errs = NULL, *tls_errs, path[] = "/tmp/sluice-test-upcut.XXXXXX";
+	char path[] = "/tmp/sluice-test-upcut.XXXXXX";
 	struct sl_wendpoint *ep;
 
 	(void)state;
-	conf = sl_conf_load_buffer("t.yaml", yaml, strlen(yaml), &errs);
-	if (conf == NULL)
-		print_error("%s", errs != NULL ? errs : "?");
-	assert_non_null(conf);
-	/* the TLS cluster's context, as the daemon loads it */
-	tls_errs = sl_tls_load(conf, NULL);
-	if (tls_errs != NULL)
-		print_error("%s", tls_errs);
-	assert_null(tls_errs);
-	sl_runtime_set_workers(1);
-	assert_int_equal(sl_runtime_bind(conf), 0);
-	assert_int_equal(sl_access_open("/dev/null", SL_ACCESS_JSON), 0);
-
-	/* a worker as sl_worker_new makes one, without listening sockets
-	 * or the main thread's channel (as test_client.c) */
-	w = calloc(1, sizeof(*w));
-	assert_non_null(w);
-	sl_client_worker_init(w);
-	TAILQ_INIT(&w->gens);
-	TAILQ_INIT(&w->eps);
-	TAILQ_INIT(&w->mirrors);
-	w->on_deadline = sl_client_on_deadline;
-	w->on_reap = sl_client_reap;
-	w->on_queue_poll = sl_wgen_wake_all;
-	sl_bufpool_init(&w->bufs, 4);
-	sl_rand_seed(&w->rand);
-	w->base = event_base_new();
-	assert_non_null(w->base);
-	w->alog = calloc(1, sizeof(*w->alog));
-	assert_non_null(w->alog);
-	w->max_hdrs = 256;
-	w->hdrs = calloc(w->max_hdrs, sizeof(*w->hdrs));
-	assert_non_null(w->hdrs);
-	w->gen = sl_wgen_new(w, conf);
-	assert_non_null(w->gen);
-	assert_int_equal(sl_wloop_init(w), 0);
-	tick = event_new(w->base, -1, EV_PERSIST, on_tick, NULL);
-	assert_non_null(tick);
-	event_add(tick, &tv);
+	/* with the TLS cluster's context, as the daemon loads it */
+	harness_setup(yaml, 1, serve_upstreams);
 	/* every endpoint's connections on memory ends */
 	TAILQ_FOREACH(ep, &w->eps, link)
 	ep->connector = connector;
 
 	memset(ups, 0, sizeof(ups));
 	nups = 0;
-	gotlen = 0;
-	got_eof = 0;
 	log_fd = mkstemp(path);
 	assert_true(log_fd >= 0);
 	unlink(path);
 	saved_stderr = dup(2);
 	assert_true(saved_stderr >= 0);
 	assert_int_equal(dup2(log_fd, 2), 2);
+	/* every test plays a client of the one listener */
+	client_connect(0);
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	struct sl_client *x;
 	char buf[4096];
 	ssize_t n;
 	off_t off = 0;
 
 	(void)state;
-	while ((x = sl_client_first(w)) != NULL)
-		sl_client_abort(x);
-	if (cli != NULL)
-		sl_xprt_mem_close(cli);
-	cli = NULL;
-	event_base_loop(w->base, EVLOOP_NONBLOCK); /* the reaps */
-	sl_upstream_close_idle(w);
-	event_base_loop(w->base, EVLOOP_NONBLOCK);
+	harness_close_all();
 	for (int i = 0; i < nups; i++)
 		if (ups[i].e != NULL)
 			sl_xprt_mem_close(ups[i].e);
-	event_free(tick);
-	sl_wgen_unref(w, w->gen);
-	sl_wloop_free(w);
-	sl_client_free_list(w);
-	while (w->free_txns != NULL) {
-		struct sl_txn *t = w->free_txns;
-		w->free_txns = *(struct sl_txn **)t; /* next_free is first */
-		free(t);
-	}
-	sl_bufpool_drain(&w->bufs);
-	free(w->hdrs);
-	free(w->alog);
-	event_base_free(w->base);
-	free(w);
+	harness_teardown();
 
 	/* the error log goes where stderr went, after the fact */
 	assert_int_equal(dup2(saved_stderr, 2), 2);
@@ -583,20 +392,30 @@ teardown(void **state)
 
 /* ---- connecting ----------------------------------------------------------*/
 
+/* A GET of path whose first connect the upstream holds: the exchange is
+ * left connecting, with nothing written yet. */
+static void
+connect_held(const char *path)
+{
+	ups[0].hold = 1;
+	client_get(path);
+	run_until(first_up_made);
+	run_ready();
+	assert_non_null(strstr(phases(), "up=connecting"));
+}
+
 static void
 test_connect_refused_at_once(void **state)
 {
 	(void)state;
-	client_connect();
 	/* retries off: the refusal is the answer, and the client keeps its
 	 * connection */
 	ups[0].refuse = ECONNREFUSED;
-	client_write("GET /once/a HTTP/1.1\r\nHost: a\r\n\r\n");
+	client_get("/once/a");
 	run_until(one_response);
 	assert_non_null(strstr(got, "HTTP/1.1 502 "));
 	assert_non_null(strstr(got, "\"error\":\"upstream_connect_failed\""));
-	assert_int_equal(got_eof, 0);
-	assert_int_equal(c->state, SL_CLIENT_ST_IDLE);
+	assert_kept();
 	assert_int_equal(nups, 1);
 	assert_int_equal(SL_STAT_GET(w->stats.upstream_connects), 1);
 	assert_int_equal(
@@ -610,15 +429,10 @@ static void
 test_connect_refused_retried_on_the_other_endpoint(void **state)
 {
 	(void)state;
-	client_connect();
 	/* the first connect is held, then refused: a class 1 failure,
 	 * retried at once on the other endpoint, which answers */
-	ups[0].hold = 1;
 	ups[1].answer = ok_b;
-	client_write("GET /two/a HTTP/1.1\r\nHost: a\r\n\r\n");
-	run_until(first_up_made);
-	run_ready();
-	assert_non_null(strstr(phases(), "up=connecting"));
+	connect_held("/two/a");
 	assert_true(sl_xprt_mem_held_connect(ups[0].e));
 	assert_int_equal(gotlen, 0);
 	sl_xprt_mem_refuse(ups[0].e, ECONNREFUSED);
@@ -626,9 +440,7 @@ test_connect_refused_retried_on_the_other_endpoint(void **state)
 	run_until(one_response);
 	assert_non_null(strstr(got, "HTTP/1.1 200 OK"));
 	assert_non_null(strstr(got, "from-b"));
-	assert_int_equal(nups, 2);
-	assert_int_not_equal(ups[0].ep, ups[1].ep);
-	assert_int_equal(ups[1].nreq, 1);
+	assert_other_endpoint_took_it();
 	assert_int_equal(SL_STAT_GET(w->stats.upstream_retries), 1);
 	assert_int_equal(SL_STAT_GET(cluster(CL_TWO)->retries[1]), 1);
 	assert_int_equal(SL_STAT_GET(w->stats.upstream_failures), 1);
@@ -639,15 +451,10 @@ static void
 test_connect_completes_late(void **state)
 {
 	(void)state;
-	client_connect();
 	/* nothing is written before the connect completes; once accepted,
 	 * the request goes and the answer comes back */
-	ups[0].hold = 1;
 	ups[0].answer = ok_a;
-	client_write("GET /once/a HTTP/1.1\r\nHost: a\r\n\r\n");
-	run_until(first_up_made);
-	run_ready();
-	assert_non_null(strstr(phases(), "up=connecting"));
+	connect_held("/once/a");
 	assert_int_equal(sl_xprt_mem_held(ups[0].e), 0);
 	sl_xprt_mem_accept(ups[0].e);
 	run_until(one_response);
@@ -662,19 +469,13 @@ static void
 test_connect_never_completes(void **state)
 {
 	(void)state;
-	client_connect();
 	/* held for good: the cluster's connect_timeout (50 ms) gives up,
 	 * closes the connection and answers 504 */
-	ups[0].hold = 1;
-	client_write("GET /slow/a HTTP/1.1\r\nHost: a\r\n\r\n");
-	run_until(first_up_made);
-	run_ready();
-	assert_non_null(strstr(phases(), "up=connecting"));
+	connect_held("/slow/a");
 	run_until(one_response);
 	assert_non_null(strstr(got, "HTTP/1.1 504 "));
 	assert_non_null(strstr(got, "\"error\":\"upstream_connect_timeout\""));
-	assert_int_equal(got_eof, 0);
-	assert_int_equal(c->state, SL_CLIENT_ST_IDLE);
+	assert_kept();
 	/* the connection given up is closed: its peer sees it */
 	assert_true(sl_xprt_mem_peer_closed(ups[0].e));
 	assert_int_equal(nups, 1);
@@ -686,10 +487,9 @@ static void
 test_connect_tls_on_a_memory_end(void **state)
 {
 	(void)state;
-	client_connect();
 	/* a cluster with TLS cannot run on a memory end: its handshake
 	 * fails as a handshake does, and says why */
-	client_write("GET /tls/a HTTP/1.1\r\nHost: a\r\n\r\n");
+	client_get("/tls/a");
 	run_until(one_response);
 	assert_non_null(strstr(got, "HTTP/1.1 502 "));
 	assert_non_null(strstr(got, "\"error\":\"upstream_tls\""));
@@ -699,29 +499,34 @@ test_connect_tls_on_a_memory_end(void **state)
 
 /* ---- sending -------------------------------------------------------------*/
 
+/* A request with a body of n bytes, which the first upstream takes no
+ * more of than its window (2048 bytes) and then stalls on: the exchange's
+ * write is left blocked. */
+static void
+body_blocked(const char *method, const char *path, size_t n)
+{
+	ups[0].window = 2048;
+	ups[0].stall = 1;
+	client_write_body(method, path, n);
+	run_until(sending_blocked);
+}
+
 static void
 test_sending_reset_while_the_body_is_written(void **state)
 {
 	(void)state;
-	client_connect();
 	/* a POST whose body (8000 bytes, kept in the buffer) does not fit
 	 * the upstream's window (2048): the write blocks; the upstream
 	 * resets. A POST is not sent twice, though the other endpoint is
 	 * there: 502, and the connection kept (the request was read whole) */
-	ups[0].window = 2048;
-	ups[0].stall = 1;
 	ups[1].answer = ok_b;
-	client_write_body("POST", "/two/a", 8000);
-	run_until(sending_blocked);
+	body_blocked("POST", "/two/a", 8000);
 	assert_non_null(strstr(phases(), "req=done"));
 	assert_true(sl_xprt_mem_held(ups[0].e) <= 2048);
-	up_reset(0);
-	run_until(one_response);
-	assert_non_null(strstr(got, "HTTP/1.1 502 "));
-	assert_non_null(strstr(got, "\"error\":\"upstream_reset\""));
+	up_reset_until_response(0);
+	assert_upstream_reset_502();
 	assert_null(strstr(got, "Connection: close"));
-	assert_int_equal(got_eof, 0);
-	assert_int_equal(c->state, SL_CLIENT_ST_IDLE);
+	assert_kept();
 	assert_int_equal(nups, 1);
 	assert_int_equal(
 	    SL_STAT_GET(cluster(CL_TWO)->not_retried[SL_RETRY_NOT_SAFE]), 1);
@@ -734,21 +539,14 @@ static void
 test_sending_reset_idempotent_sent_again_whole(void **state)
 {
 	(void)state;
-	client_connect();
 	/* the same cut for a PUT: idempotent, and its body was kept, so
 	 * the other endpoint gets all of it */
-	ups[0].window = 2048;
-	ups[0].stall = 1;
 	ups[1].answer = ok_b;
-	client_write_body("PUT", "/two/a", 8000);
-	run_until(sending_blocked);
-	up_reset(0);
-	run_until(one_response);
+	body_blocked("PUT", "/two/a", 8000);
+	up_reset_until_response(0);
 	assert_non_null(strstr(got, "HTTP/1.1 200 OK"));
 	assert_non_null(strstr(got, "from-b"));
-	assert_int_equal(nups, 2);
-	assert_int_not_equal(ups[0].ep, ups[1].ep);
-	assert_int_equal(ups[1].nreq, 1);
+	assert_other_endpoint_took_it();
 	assert_non_null(strstr(ups[1].got, "Content-Length: 8000\r\n"));
 	assert_int_equal(
 	    ups[1].gotlen -
@@ -761,22 +559,16 @@ static void
 test_sending_reset_body_larger_than_the_buffer(void **state)
 {
 	(void)state;
-	client_connect();
 	/* a PUT of 40000 bytes, more than buffer_bytes (16 KiB): what went
 	 * out was dropped, so the request cannot be sent again even though
 	 * it is idempotent; the client is still sending it, so the 502
 	 * closes its connection */
-	ups[0].window = 2048;
-	ups[0].stall = 1;
 	ups[1].answer = ok_b;
-	client_write_body("PUT", "/two/a", 40000);
-	run_until(sending_blocked);
+	body_blocked("PUT", "/two/a", 40000);
 	assert_non_null(strstr(phases(), "req=body"));
 	assert_non_null(strstr(phases(), "body=gone"));
-	up_reset(0);
-	run_until(one_response);
-	assert_non_null(strstr(got, "HTTP/1.1 502 "));
-	assert_non_null(strstr(got, "\"error\":\"upstream_reset\""));
+	up_reset_until_response(0);
+	assert_upstream_reset_502();
 	assert_non_null(strstr(got, "Connection: close"));
 	assert_int_equal(nups, 1);
 	assert_int_equal(
@@ -787,15 +579,11 @@ static void
 test_sending_early_answer_wins(void **state)
 {
 	(void)state;
-	client_connect();
 	/* the upstream answers 413 while the body is still blocked, and
 	 * closes. Its window opens first, so that the write event comes
 	 * before the read event and the write fails (EPIPE) with the answer
 	 * not read yet: the answer, not a 502, is what the client gets */
-	ups[0].window = 2048;
-	ups[0].stall = 1;
-	client_write_body("POST", "/once/a", 8000);
-	run_until(sending_blocked);
+	body_blocked("POST", "/once/a", 8000);
 	sl_xprt_mem_set_window(ups[0].e, SIZE_MAX);
 	up_write(0, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 3\r\n"
 		    "Connection: close\r\n\r\nbig");
@@ -810,20 +598,27 @@ test_sending_early_answer_wins(void **state)
 
 /* ---- waiting ------------------------------------------------------------ */
 
+/* The client sends req; the first upstream takes it whole, then resets
+ * before any byte of its answer (the second answers ok_b, should the
+ * request come to it). Returns once the client has a response. */
+static void
+reset_while_waiting(const char *req)
+{
+	ups[1].answer = ok_b;
+	client_write(req);
+	run_until(first_up_took_a_request);
+	run_until(waiting);
+	up_reset_until_response(0);
+}
+
 static void
 test_waiting_get_reset_retried(void **state)
 {
 	(void)state;
-	client_connect();
 	/* the whole GET was taken, then a reset before any byte of the
 	 * head: idempotent, retried on the other endpoint (class 2) */
 	ups[0].answer = NULL;
-	ups[1].answer = ok_b;
-	client_write("GET /two/a HTTP/1.1\r\nHost: a\r\n\r\n");
-	run_until(first_up_took_a_request);
-	run_until(waiting);
-	up_reset(0);
-	run_until(one_response);
+	reset_while_waiting("GET /two/a HTTP/1.1\r\nHost: a\r\n\r\n");
 	assert_non_null(strstr(got, "HTTP/1.1 200 OK"));
 	assert_non_null(strstr(got, "from-b"));
 	assert_int_equal(nups, 2);
@@ -839,19 +634,11 @@ static void
 test_waiting_post_reset_not_retried(void **state)
 {
 	(void)state;
-	client_connect();
 	/* the same for a POST: it may have been acted on, so 502 */
-	ups[1].answer = ok_b;
-	client_write("POST /two/a HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
-		     "\r\nhello");
-	run_until(first_up_took_a_request);
-	run_until(waiting);
-	up_reset(0);
-	run_until(one_response);
-	assert_non_null(strstr(got, "HTTP/1.1 502 "));
-	assert_non_null(strstr(got, "\"error\":\"upstream_reset\""));
-	assert_int_equal(got_eof, 0);
-	assert_int_equal(c->state, SL_CLIENT_ST_IDLE);
+	reset_while_waiting("POST /two/a HTTP/1.1\r\nHost: a\r\n"
+			    "Content-Length: 5\r\n\r\nhello");
+	assert_upstream_reset_502();
+	assert_kept();
 	assert_int_equal(nups, 1);
 	assert_int_equal(SL_STAT_GET(w->stats.upstream_retries), 0);
 	assert_int_equal(
@@ -861,25 +648,29 @@ test_waiting_post_reset_not_retried(void **state)
 
 /* ---- receiving -----------------------------------------------------------*/
 
+/* A GET of path taken whole by the first upstream, which then writes
+ * bytes, the start of its answer. */
+static void
+answer_starts(const char *path, const char *bytes)
+{
+	client_get(path);
+	run_until(first_up_took_a_request);
+	up_write(0, bytes);
+}
+
 static void
 test_receiving_reset_in_the_head(void **state)
 {
 	(void)state;
-	client_connect();
 	/* half a head, then a reset: nothing of it reaches the client,
 	 * which gets a 502 and keeps its connection */
-	client_write("GET /once/a HTTP/1.1\r\nHost: a\r\n\r\n");
-	run_until(first_up_took_a_request);
-	up_write(0, "HTTP/1.1 200 OK\r\nContent-Le");
+	answer_starts("/once/a", "HTTP/1.1 200 OK\r\nContent-Le");
 	run_ready();
 	assert_int_equal(gotlen, 0);
-	up_reset(0);
-	run_until(one_response);
-	assert_non_null(strstr(got, "HTTP/1.1 502 "));
-	assert_non_null(strstr(got, "\"error\":\"upstream_reset\""));
+	up_reset_until_response(0);
+	assert_upstream_reset_502();
 	assert_null(strstr(got, "200 OK"));
-	assert_int_equal(got_eof, 0);
-	assert_int_equal(c->state, SL_CLIENT_ST_IDLE);
+	assert_kept();
 	assert_int_equal(closed_count(SL_CLOSE_UPSTREAM_CUT), 0);
 }
 
@@ -887,14 +678,12 @@ static void
 test_receiving_reset_in_a_length_body(void **state)
 {
 	(void)state;
-	client_connect();
 	/* the head and part of a Content-Length body went to the client;
 	 * the upstream resets: the client's connection is reset (a FIN
 	 * could pass the part for the whole), not retried (class 3) */
 	ups[1].answer = ok_b;
-	client_write("GET /two/a HTTP/1.1\r\nHost: a\r\n\r\n");
-	run_until(first_up_took_a_request);
-	up_write(0, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart");
+	answer_starts("/two/a", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n"
+				"\r\npart");
 	run_ready();
 	assert_non_null(strstr(got, "\r\n\r\npart"));
 	assert_non_null(strstr(phases(), "up=receiving"));
@@ -915,12 +704,10 @@ static void
 test_receiving_fin_in_a_length_body(void **state)
 {
 	(void)state;
-	client_connect();
 	/* the same with a FIN: short of its Content-Length, the body is
 	 * cut all the same */
-	client_write("GET /one/a HTTP/1.1\r\nHost: a\r\n\r\n");
-	run_until(first_up_took_a_request);
-	up_write(0, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart");
+	answer_starts("/one/a", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n"
+				"\r\npart");
 	up_close(0);
 	run_until(client_ended);
 	assert_int_equal(got_eof, 2);
@@ -933,13 +720,10 @@ static void
 test_receiving_close_delimited_body(void **state)
 {
 	(void)state;
-	client_connect();
 	/* no Content-Length, no chunks: the FIN ends the body, and the
 	 * response is complete; the client's connection ends with a FIN
 	 * after it, and the upstream's is not pooled */
-	client_write("GET /one/a HTTP/1.1\r\nHost: a\r\n\r\n");
-	run_until(first_up_took_a_request);
-	up_write(0, "HTTP/1.1 200 OK\r\n\r\nhello, ");
+	answer_starts("/one/a", "HTTP/1.1 200 OK\r\n\r\nhello, ");
 	run_ready();
 	assert_non_null(strstr(phases(), "up=receiving"));
 	up_write(0, "world");
@@ -962,11 +746,8 @@ test_receiving_close_delimited_body(void **state)
 static void
 pool_one(const char *path)
 {
-	char req[128];
-
 	ups[0].answer = ok_a;
-	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", path);
-	client_write(req);
+	client_get(path);
 	run_until(one_response);
 	assert_non_null(strstr(got, "from-a"));
 	assert_int_equal(endpoint(1)->nidle, 1);
@@ -977,7 +758,6 @@ static void
 test_pooled_closed_while_idle(void **state)
 {
 	(void)state;
-	client_connect();
 	/* the upstream closes an idle pooled connection: the pool sees it
 	 * and drops it; the next request takes a new one, no retry */
 	pool_one("/once/a");
@@ -987,7 +767,7 @@ test_pooled_closed_while_idle(void **state)
 	assert_int_equal(
 	    SL_STAT_GET(w->stats.upstream_closed[SL_UP_CLOSE_PEER]), 1);
 	ups[1].answer = ok_b;
-	client_write("GET /once/b HTTP/1.1\r\nHost: a\r\n\r\n");
+	client_get("/once/b");
 	run_until(two_responses);
 	assert_non_null(strstr(got, "from-b"));
 	assert_int_equal(nups, 2);
@@ -999,14 +779,13 @@ static void
 test_pooled_found_closed_replayed(void **state)
 {
 	(void)state;
-	client_connect();
 	/* the upstream's close and the next request come in the same turn,
 	 * the request first: it takes the pooled connection before the
 	 * pool could see the close, and is replayed once on a new
 	 * connection, though the route's retries are off */
 	pool_one("/once/a");
 	ups[1].answer = ok_b;
-	client_write("GET /once/b HTTP/1.1\r\nHost: a\r\n\r\n");
+	client_get("/once/b");
 	up_close(0);
 	run_until(two_responses);
 	assert_non_null(strstr(got, "from-b"));
@@ -1024,12 +803,11 @@ static void
 test_pooled_found_closed_replayed_once_only(void **state)
 {
 	(void)state;
-	client_connect();
 	/* the replay's new connection takes the request and resets too:
 	 * no second replay, 502 */
 	pool_one("/once/a");
 	ups[1].answer = NULL;
-	client_write("GET /once/b HTTP/1.1\r\nHost: a\r\n\r\n");
+	client_get("/once/b");
 	up_close(0);
 	run_until(second_up_took_a_request);
 	run_until(waiting);
@@ -1045,7 +823,6 @@ static void
 test_pooled_post_closed_after_it_was_sent(void **state)
 {
 	(void)state;
-	client_connect();
 	/* a POST written whole on a pooled connection, which then closes
 	 * without an answer: the upstream may have acted on it, so it is
 	 * not replayed */
@@ -1058,8 +835,7 @@ test_pooled_post_closed_after_it_was_sent(void **state)
 	assert_int_equal(ups[0].nreq, 2);
 	up_close(0);
 	run_until(two_responses);
-	assert_non_null(strstr(got, "HTTP/1.1 502 "));
-	assert_non_null(strstr(got, "\"error\":\"upstream_reset\""));
+	assert_upstream_reset_502();
 	assert_int_equal(nups, 1);
 	assert_int_equal(SL_STAT_GET(w->stats.upstream_retries), 0);
 	assert_true(errlog_has("upstream_closed"));
