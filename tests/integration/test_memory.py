@@ -278,7 +278,13 @@ def fast_reader_earns_a_large_response_buffer():
           "exchange open")
     # the same connection asks for 24 MiB and stops reading
     head2, rest2 = get_head(fast, "/huge")
-    time.sleep(1.0)
+    # sluice's buffer fills only once the kernel's buffers to the client
+    # are full (the fast reader earned a large SO_SNDBUF), and until then
+    # it is let go between reads: a fixed sleep followed by "settled" read
+    # a steady 0 once on a loaded CI machine. Wait for what is meant, the
+    # buffer held full, or for 30 s and let the check below fail.
+    wait_until(lambda: (gauge(aport, "sluice_buffer_bytes") or 0)
+               >= 64 * 1024, timeout=30)
     held_fast = settled_buffer_bytes(aport)
     # a new client that never read
     slow = socket.socket()
