@@ -119,7 +119,8 @@ NET_LIBS ?= $(shell pkg-config --libs libevent_core libssl libcrypto \
 HEALTH_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/health.c \
 	$(top_srcdir)/src/log.c $(top_srcdir)/src/util.c $(top_srcdir)/src/tls.c \
 	$(top_srcdir)/src/pan.c $(top_srcdir)/src/proxyproto.c \
-	$(top_srcdir)/src/cidr.c
+	$(top_srcdir)/src/cidr.c $(top_srcdir)/src/xprt.c \
+	$(top_srcdir)/src/xprt_mem.c
 TLS_SRCS = $(top_srcdir)/src/tls.c $(top_srcdir)/src/log.c \
 	$(top_srcdir)/src/util.c $(top_srcdir)/src/pan.c
 $(OUT)/fuzz_health: $(top_srcdir)/tests/fuzz/fuzz_health.c $(HEALTH_SRCS)
