@@ -213,6 +213,8 @@ config_limits(struct sbuf *b, const struct sl_conf_limits *l)
 	jkv_u64(b, "min_send_rate_bytes_per_s", l->min_send_rate_bps);
 	jkv_u64(b, "max_connections", l->max_connections);
 	jkv_u64(b, "max_connections_per_ip", l->max_connections_per_ip);
+	jkv_u64(b, "max_concurrent_streams", l->max_concurrent_streams);
+	jkv_u64(b, "max_header_list_bytes", l->max_header_list_bytes);
 	sb_printf(b, "}");
 }
 
@@ -657,6 +659,14 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 		sb_printf(b, "%s{\"name\":", i ? "," : "");
 		jstr(b, l->name);
 		jkv_str(b, "address", l->addr.text);
+		/* in the order of preference */
+		sb_printf(b, ",\"protocols\":[%s%s%s]",
+			  (l->protocols & SL_PROTO_H2) ? "\"h2\"" : "",
+			  (l->protocols & SL_PROTO_H2) &&
+				  (l->protocols & SL_PROTO_HTTP1)
+			      ? ","
+			      : "",
+			  (l->protocols & SL_PROTO_HTTP1) ? "\"http/1.1\"" : "");
 		config_limits(b, &l->limits);
 		config_tls_server(b, &l->tls);
 		config_policy(b, l->policy);

@@ -697,6 +697,103 @@ page_rate_limits(const struct sl_admin_view *v, struct sbuf *b)
 		      v, offsetof(struct sl_worker_stats, rl_store_up)));
 }
 
+/* By protocol, and HTTP/2's own (doc/http2.md section 8). */
+static void
+metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
+{
+	static const char *const proto[2] = {"http/1.1", "h2"};
+	static const double bounds[SL_HIST_N - 1] = SL_HIST_BOUNDS;
+	const size_t u = sizeof(atomic_uint_fast64_t);
+
+	sb_printf(b, "# HELP sluice_protocol_requests_total Requests "
+		     "answered or cut, by the client's protocol (http/1.1 "
+		     "counts HTTP/1.0 too).\n# TYPE "
+		     "sluice_protocol_requests_total counter\n");
+	for (int p = 0; p < 2; p++)
+		sb_printf(b,
+			  "sluice_protocol_requests_total{protocol=\"%s\"} "
+			  "%llu\n",
+			  proto[p],
+			  (unsigned long long)sum(
+			      v, offsetof(struct sl_worker_stats,
+					  proto_requests) +
+				     (size_t)p * u));
+	sb_printf(b, "# HELP sluice_protocol_responses_total Responses by "
+		     "the client's protocol and status class.\n# TYPE "
+		     "sluice_protocol_responses_total counter\n");
+	for (int p = 0; p < 2; p++)
+		for (int cls = 1; cls <= 5; cls++)
+			sb_printf(
+			    b,
+			    "sluice_protocol_responses_total{protocol=\"%s\","
+			    "class=\"%dxx\"} %llu\n",
+			    proto[p], cls,
+			    (unsigned long long)sum(
+				v, offsetof(struct sl_worker_stats,
+					    proto_responses) +
+				       ((size_t)p * 6 + (size_t)cls) * u));
+	sb_printf(b, "# HELP sluice_protocol_request_duration_seconds Time "
+		     "from the first byte of a request's head to the end of "
+		     "its exchange, by the client's protocol.\n# TYPE "
+		     "sluice_protocol_request_duration_seconds histogram\n");
+	for (int p = 0; p < 2; p++) {
+		uint64_t cum = 0;
+		size_t base = offsetof(struct sl_worker_stats, proto_dur) +
+			      (size_t)p * SL_HIST_N * u;
+		for (int i = 0; i < SL_HIST_N; i++) {
+			cum += sum(v, base + (size_t)i * u);
+			if (i < SL_HIST_N - 1)
+				sb_printf(b,
+					  "sluice_protocol_request_duration_"
+					  "seconds_bucket{protocol=\"%s\","
+					  "le=\"%g\"} %llu\n",
+					  proto[p], bounds[i] / 1000.0,
+					  (unsigned long long)cum);
+			else
+				sb_printf(b,
+					  "sluice_protocol_request_duration_"
+					  "seconds_bucket{protocol=\"%s\","
+					  "le=\"+Inf\"} %llu\n",
+					  proto[p], (unsigned long long)cum);
+		}
+		sb_printf(
+		    b,
+		    "sluice_protocol_request_duration_seconds_sum{protocol="
+		    "\"%s\"} %.3f\n"
+		    "sluice_protocol_request_duration_seconds_count{protocol="
+		    "\"%s\"} %llu\n",
+		    proto[p],
+		    (double)sum(v, offsetof(struct sl_worker_stats,
+					    proto_dur_sum_ms) +
+				       (size_t)p * u) /
+			1000.0,
+		    proto[p], (unsigned long long)cum);
+	}
+	sb_printf(b,
+		  "# HELP sluice_http2_connections HTTP/2 client connections "
+		  "open now.\n# TYPE sluice_http2_connections gauge\n"
+		  "sluice_http2_connections %llu\n"
+		  "# HELP sluice_http2_streams HTTP/2 streams open now (a "
+		  "request being read, answered, or its end being sent).\n"
+		  "# TYPE sluice_http2_streams gauge\nsluice_http2_streams "
+		  "%llu\n",
+		  (unsigned long long)sum(
+		      v, offsetof(struct sl_worker_stats, h2_conns)),
+		  (unsigned long long)sum(
+		      v, offsetof(struct sl_worker_stats, h2_streams)));
+	sb_printf(b, "# HELP sluice_http2_refused_total HTTP/2 frames, "
+		     "streams and connections refused, by reason "
+		     "(doc/http2.md section 5).\n# TYPE "
+		     "sluice_http2_refused_total counter\n");
+	for (int r = 0; r < SL_H2_NREFUSALS; r++)
+		sb_printf(b,
+			  "sluice_http2_refused_total{reason=\"%s\"} %llu\n",
+			  sl_h2_refusal_str((enum sl_h2_refusal)r),
+			  (unsigned long long)sum(
+			      v, offsetof(struct sl_worker_stats, h2_refused) +
+				     (size_t)r * u));
+}
+
 /* What the Prometheus clients call process_*, and the build. Read from
  * /proc at scrape time: nothing on the request path. */
 static void
@@ -864,7 +961,7 @@ sl_admin_page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 		     "501, 505), by the rule they broke.\n# TYPE "
 		     "sluice_requests_rejected_total counter\n");
 	/* the rules a request can break; the last few are responses' */
-	for (int r = SL_H1_R_NONE + 1; r <= SL_H1_R_ACCESS_DENIED; r++)
+	for (int r = SL_H1_R_NONE + 1; r <= SL_H1_R_MISDIRECTED; r++)
 		sb_printf(b,
 			  "sluice_requests_rejected_total{reason=\"%s\"} "
 			  "%llu\n",
@@ -872,6 +969,7 @@ sl_admin_page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 			  (unsigned long long)sum(
 			      v, offsetof(struct sl_worker_stats, rejected) +
 				     (size_t)r * sizeof(atomic_uint_fast64_t)));
+	metrics_protocols(v, b);
 	page_listeners(v, b);
 	page_routes(v, b);
 	page_rate_limits(v, b);

@@ -28,6 +28,7 @@
 #include "exchange.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
+#include "h2.h"
 #include "listener.h"
 #include "log.h"
 #include "proxyproto.h"
@@ -102,6 +103,8 @@ client_state_str(enum sl_client_state s)
 		return "txn";
 	case SL_CLIENT_ST_LINGER:
 		return "linger";
+	case SL_CLIENT_ST_H2:
+		return "h2";
 	case SL_CLIENT_ST_CLOSED:
 		return "closed";
 	}
@@ -234,6 +237,8 @@ client_close(struct sl_client *c, const char *reason)
 	}
 	if (c->s.txn != NULL)
 		sl_exchange_closed(&c->s, reason);
+	if (c->state == SL_CLIENT_ST_H2)
+		sl_h2_free(c, reason);
 	/* unconditionally: rev may be active without being added (see the
 	 * end of client_process), and the struct is reused after reaping */
 	if (c->rev != NULL)
@@ -366,6 +371,29 @@ client_finish(struct sl_client *c, const char *reason, int linger)
 	client_finish_ms(c, reason, linger, LINGER_MS);
 }
 
+/* A connection ended for what its client sent (an HTTP/2 error or
+ * attack): the last bytes (a GOAWAY) and the FIN go, nothing more is read
+ * (a flood stops at the kernel's buffer, the client's sends block), and
+ * the close follows after DEAF_LINGER_MS, which gives the client time to
+ * read them before the reset that unread input makes of the close. */
+#define DEAF_LINGER_MS 1000
+
+void
+sl_client_finish_deaf(struct sl_client *c, const char *reason)
+{
+	if (c->s.flags & C_F_EOF) {
+		client_close(c, reason);
+		return;
+	}
+	XPRT(c)->shutdown(c->fd, c->xc);
+	c->s.close_reason = reason;
+	client_set_state(c, SL_CLIENT_ST_LINGER);
+	/* as if the client had ended: nothing turns reading on again */
+	c->s.flags |= C_F_EOF;
+	client_want_read(c, 0);
+	sl_timeq_set(c->s.w, &c->tnode, DEAF_LINGER_MS, now_ms());
+}
+
 /* ---- client side I/O -------------------------------------------------- */
 
 /* Writes our heads and the ready response bytes. Returns -1 when c was
@@ -489,7 +517,8 @@ client_schedule(struct sl_client *c)
 {
 	switch (c->state) {
 	case SL_CLIENT_ST_HANDSHAKE:
-		return; /* the handshake sets its own interest */
+	case SL_CLIENT_ST_H2:
+		return; /* the handshake and HTTP/2 set their own interest */
 	case SL_CLIENT_ST_PROXY:
 	case SL_CLIENT_ST_IDLE:
 	case SL_CLIENT_ST_HEAD:
@@ -508,6 +537,39 @@ client_schedule(struct sl_client *c)
 	case SL_CLIENT_ST_CLOSED:
 		return;
 	}
+}
+
+/* The HTTP/2 connection preface (RFC 9113 section 3.4). */
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/*
+ * The first bytes of a plain connection on a listener that speaks h2:
+ * 1 when they are the preface (or the listener speaks HTTP/2 only), -1
+ * when they may still be (wait for more), 0 when they are HTTP/1.
+ */
+static int
+client_h2c(struct sl_client *c)
+{
+	size_t n = SL_MIN((size_t)sl_buf_pending(&c->s.in),
+			  sizeof(h2_preface) - 1);
+
+	if (!(c->s.lconf->protocols & SL_PROTO_HTTP1))
+		return 1;
+	if (memcmp(c->s.in.data + c->s.in.off, h2_preface, n) != 0)
+		return 0;
+	/* "PRI" begins no HTTP/1.1 request that could be served: the
+	 * codec checks the rest of the preface, under header_timeout */
+	if (n >= 3)
+		return 1;
+	if (c->s.flags & C_F_EOF) {
+		client_close(c, "client_closed_in_head");
+		return -1;
+	}
+	/* a head has begun: its deadline */
+	sl_timeq_set(c->s.w, &c->tnode, c->s.lconf->limits.header_timeout_ms,
+		     now_ms());
+	client_schedule(c);
+	return -1;
 }
 
 /* Works on c until it must wait for an event. May close c. */
@@ -547,6 +609,16 @@ client_process(struct sl_client *c)
 						return;
 					}
 					goto out;
+				}
+				/* HTTP/2 with prior knowledge: the preface
+				 * (doc/http2.md section 2) */
+				if ((c->s.lconf->protocols & SL_PROTO_H2) &&
+				    c->s.nrequests == 0 &&
+				    !(c->s.flags & C_F_TLS) &&
+				    (r = client_h2c(c)) != 0) {
+					if (r == 1)
+						sl_h2_start(c);
+					return;
 				}
 				/* draining: a request that was on its way
 				 * when the drain began is answered, with
@@ -603,6 +675,7 @@ client_process(struct sl_client *c)
 			continue;
 		case SL_CLIENT_ST_HANDSHAKE:
 			goto out;
+		case SL_CLIENT_ST_H2:
 		case SL_CLIENT_ST_CLOSED:
 			return;
 		}
@@ -862,6 +935,13 @@ client_handshake(struct sl_client *c)
 		c->s.tls_subject = sl_tls_peer_subject(c->ssl);
 	client_rev_wait(c, SL_TLS_WANT_READ);
 	client_set_state(c, SL_CLIENT_ST_IDLE);
+	/* HTTP/2 by ALPN, or a listener that speaks nothing else */
+	if ((c->s.lconf->protocols & SL_PROTO_H2) &&
+	    (sl_tls_alpn_h2(c->ssl) ||
+	     !(c->s.lconf->protocols & SL_PROTO_HTTP1))) {
+		(void)sl_h2_start(c);
+		return -1;
+	}
 	sl_timeq_set(c->s.w, &c->tnode, c->s.lconf->limits.idle_timeout_ms,
 		     now_ms());
 	return 1;
@@ -1120,6 +1200,10 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	sl_now_refresh();
+	if (c->state == SL_CLIENT_ST_H2) {
+		sl_h2_on_read(c);
+		return;
+	}
 	/* TLS: the PROXY header is read here, not one byte past it */
 	if (c->state == SL_CLIENT_ST_PROXY && c->s.lconf->tls.ctx != NULL &&
 	    client_proxy_tls(c) != 1)
@@ -1150,6 +1234,8 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 			return;
 		case SL_CLIENT_ST_LINGER:
 			client_close(c, c->s.close_reason);
+			return;
+		case SL_CLIENT_ST_H2: /* read by the codec */
 			return;
 		case SL_CLIENT_ST_TXN:
 			/* a half-closed client still gets its response; one
@@ -1240,6 +1326,7 @@ sl_client_on_deadline(struct sl_tnode *n)
 		client_close(c, c->s.close_reason);
 		return;
 	case SL_CLIENT_ST_TXN:
+	case SL_CLIENT_ST_H2:
 	case SL_CLIENT_ST_CLOSED:
 		return;
 	}
@@ -1404,6 +1491,10 @@ sl_client_reloaded(struct sl_client *c)
 	/* its listener is gone: idle connections close now, the others
 	 * after their exchange */
 	c->s.flags |= C_F_RETIRED;
+	if (c->state == SL_CLIENT_ST_H2) {
+		sl_h2_retire(c);
+		return;
+	}
 	if (c->state == SL_CLIENT_ST_HANDSHAKE ||
 	    c->state == SL_CLIENT_ST_PROXY ||
 	    (c->state == SL_CLIENT_ST_IDLE &&
@@ -1422,6 +1513,8 @@ sl_client_drain(struct sl_client *c)
 	if (c->state == SL_CLIENT_ST_HANDSHAKE ||
 	    c->state == SL_CLIENT_ST_PROXY)
 		client_close(c, "draining");
+	else if (c->state == SL_CLIENT_ST_H2)
+		sl_h2_drain(c);
 	else if (c->state == SL_CLIENT_ST_IDLE) {
 		/* a busy client's next request is on its way, or already in
 		 * the socket: it is answered (with Connection: close) if its
@@ -1443,4 +1536,37 @@ sl_client_abort(struct sl_client *c)
 {
 	sl_now_refresh();
 	client_close(c, "drain_timeout");
+}
+
+/* ---- for the HTTP/2 codec (client_int.h) --------------------------------*/
+
+void
+sl_client_close(struct sl_client *c, const char *reason)
+{
+	client_close(c, reason);
+}
+
+void
+sl_client_finish(struct sl_client *c, const char *reason, int linger)
+{
+	client_finish(c, reason, linger);
+}
+
+void
+sl_client_want_read(struct sl_client *c, int on)
+{
+	client_want_read(c, on);
+}
+
+void
+sl_client_rev_wait(struct sl_client *c, int want)
+{
+	client_rev_wait(c, want);
+}
+
+int
+sl_client_adopt(struct sl_client *c)
+{
+	client_adopt(c);
+	return (c->s.flags & C_F_RETIRED) ? -1 : 0;
 }

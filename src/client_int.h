@@ -36,6 +36,10 @@ enum sl_client_state {
 				local */
 	SL_CLIENT_ST_LINGER, /* final response sent, write side shut down;
 				input is dropped until EOF or deadline */
+	SL_CLIENT_ST_H2,     /* the connection speaks HTTP/2: h2 is its
+				codec's state (h2.c), s.txn == NULL (the
+				exchanges are on the codec's streams), the
+				deadlines are the codec's */
 	SL_CLIENT_ST_CLOSED, /* fd closed, no events; freed by tev */
 };
 
@@ -81,6 +85,8 @@ _Static_assert(C_F_REV == SL_STREAM_F_READING &&
 	       "the connection's flags that are the stream's");
 
 /* Owned by its worker's list; freed after client_close by tev. */
+struct sl_h2conn;
+
 struct sl_client {
 	TAILQ_ENTRY(sl_client) entry;
 	struct sl_stream s; /* what its exchange sees of it (stream.h): its
@@ -90,6 +96,7 @@ struct sl_client {
 	int fd; /* the socket; -1 on a memory end */
 	union {
 		struct sl_h1_scan scan; /* HEAD: the head being read */
+		struct sl_h2conn *h2;	/* H2: the codec's state (owned) */
 		/* LINGER with C_F_LINGER_OUT: when waiting for the client to
 		 * take the response ends, the low 32 bits of a now_ms() time
 		 * (the scanner is done with by then) */
@@ -124,6 +131,30 @@ struct sl_client *sl_client_new_mem(struct sl_worker *w,
 				    const struct sl_conf_listener *l,
 				    struct sl_xprt_mem *end,
 				    const struct sockaddr *sa, socklen_t salen);
+
+/*
+ * For the HTTP/2 codec (h2.c), the other codec of the client layer: the
+ * connection's own operations it shares with HTTP/1. Closing is deferred
+ * (STYLE.md): c stays readable until the reap.
+ */
+/* Closes c now; reason is static. */
+void sl_client_close(struct sl_client *c, const char *reason);
+/* Ends c after its last bytes: shuts the write side and reads and drops
+ * input for a while when linger is set (the client reads them instead of
+ * a reset), else closes. */
+void sl_client_finish(struct sl_client *c, const char *reason, int linger);
+/* Ends c for what its client sent: its last bytes and the FIN go, no
+ * byte more is read, and the close follows a second later. */
+void sl_client_finish_deaf(struct sl_client *c, const char *reason);
+/* Read interest on or off (through the transport). */
+void sl_client_want_read(struct sl_client *c, int on);
+/* What the read event waits for (TLS: SL_TLS_WANT_WRITE when a read must
+ * write first). */
+void sl_client_rev_wait(struct sl_client *c, int want);
+/* A new request on c takes the newest generation and c's listener in it.
+ * Returns 0, or -1 when a reload removed the listener (c keeps its own:
+ * it is to end, SL_STREAM_F_RETIRED). */
+int sl_client_adopt(struct sl_client *c);
 
 /* The operations of c's transport (xprt.h). */
 static inline const struct sl_xprt_ops *

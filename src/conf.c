@@ -70,6 +70,12 @@ const struct sl_conf_keydef sl_conf_limits_table[] = {
      LIM(max_connections)},
     {"max_connections_per_ip", SL_CONF_UINT, 0, CONF_MAX_CONNS, 0,
      LIM(max_connections_per_ip)},
+    /* HTTP/2 (doc/http2.md section 4) */
+    {"max_concurrent_streams", SL_CONF_UINT, 1, 10000, 100,
+     LIM(max_concurrent_streams)},
+    /* 0 here: max_header_bytes (parse_limits) */
+    {"max_header_list_bytes", SL_CONF_SIZE, 0, 1024 * 1024, 0,
+     LIM(max_header_list_bytes)},
     {.name = NULL},
 };
 #undef LIM
@@ -91,6 +97,10 @@ parse_limits(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	hdr = sl_conf_table_got(t, got, "max_header_bytes");
 	uri = sl_conf_table_got(t, got, "max_uri_bytes");
 	buf = sl_conf_table_got(t, got, "buffer_bytes");
+	/* written as 0, or not at all: as max_header_bytes */
+	if (sl_conf_table_got(t, got, "max_header_list_bytes") == NULL ||
+	    lim->max_header_list_bytes == 0)
+		lim->max_header_list_bytes = lim->max_header_bytes;
 
 	/*
 	 * Report a conflict at whichever of the two keys is written; with
@@ -116,6 +126,43 @@ parse_limits(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		    sl_yaml_fmt_size(b, sizeof(b), lim->buffer_bytes));
 }
 
+/* protocols: [h2, http/1.1]: a non-empty list, each once (doc/http2.md
+ * section 2). */
+static void
+parse_protocols(struct sl_yaml_loader *ld, const char *lbl,
+		const struct sl_yaml_node *v, unsigned *out)
+{
+	static const char *const names[] = {"http/1.1", "h2", NULL};
+	unsigned got = 0;
+
+	if (sl_yaml_get_seq(ld, "protocols", v) == -1)
+		return;
+	if (v->nkids == 0) {
+		sl_yaml_err_lacks(ld, v, "%s: \"protocols\" must not be empty",
+				  lbl);
+		return;
+	}
+	for (size_t i = 0; i < v->nkids; i++) {
+		const struct sl_yaml_node *n = v->kids[i];
+		int k;
+
+		if (n->type == SL_YAML_NODE_BAD)
+			continue;
+		k = sl_yaml_get_enum(ld, "protocols", n, names,
+				     "\"h2\" or \"http/1.1\"");
+		if (k < 0)
+			continue;
+		if (got & (1u << k))
+			sl_yaml_err_node(ld, n,
+					 "%s: \"protocols\": \"%s\" is listed "
+					 "twice",
+					 lbl, names[k]);
+		got |= 1u << k;
+	}
+	if (got != 0)
+		*out = got; /* bit 0 http/1.1, bit 1 h2: SL_PROTO_* */
+}
+
 /* Returns the address node when the listener's address is usable. */
 static const struct sl_yaml_node *
 parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
@@ -126,6 +173,8 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	size_t i;
 
 	sl_conf_table_defaults(sl_conf_limits_table, &l->limits);
+	l->limits.max_header_list_bytes = l->limits.max_header_bytes;
+	l->protocols = SL_PROTO_HTTP1;
 	if (map->type != SL_YAML_NODE_MAP) {
 		if (map->type != SL_YAML_NODE_BAD)
 			sl_yaml_err_node(ld, map,
@@ -147,6 +196,8 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	if ((v = sl_yaml_map_get(map, "limits", NULL)) != NULL &&
 	    sl_yaml_get_map(ld, "limits", v) == 0)
 		parse_limits(ld, v, &l->limits);
+	if ((v = sl_yaml_map_get(map, "protocols", NULL)) != NULL)
+		parse_protocols(ld, lbl, v, &l->protocols);
 	l->tls.min_version = 12;
 	l->tls.session_tickets = 1;
 	l->tls.session_cache = 20000;

@@ -80,6 +80,13 @@ struct sl_conf_limits {
 				       all workers; 0 = unlimited */
 	uint64_t max_connections_per_ip; /* client connections from one IP
 					    address; 0 = unlimited */
+	/* HTTP/2 (doc/http2.md section 4) */
+	uint64_t max_concurrent_streams; /* streams open at once on one
+					    connection, default 100 */
+	uint64_t max_header_list_bytes;	 /* a request's decoded header list
+					    (RFC 9113 section 6.5.2: names,
+					    values and 32 bytes a field);
+					    default max_header_bytes */
 };
 
 struct sl_conf_endpoint {
@@ -297,9 +304,16 @@ enum sl_untrusted_forwarded {
 				    alone */
 };
 
+/* What a listener speaks (protocols:), bits of sl_conf_listener.protocols:
+ * doc/http2.md section 2. */
+#define SL_PROTO_HTTP1 0x1 /* "http/1.1" */
+#define SL_PROTO_H2    0x2 /* "h2": by ALPN on TLS, by prior knowledge on
+			      plain TCP */
+
 struct sl_conf_listener {
 	char *name;
 	struct sl_conf_addr addr;
+	unsigned protocols; /* SL_PROTO_*, default SL_PROTO_HTTP1 */
 	struct sl_conf_pos addr_pos; /* of the address, for sl_preflight */
 	struct sl_conf_limits limits;
 	struct sl_conf_tls_server tls;

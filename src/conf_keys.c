@@ -27,6 +27,7 @@ static const char *const rate_limit_store_keys[] = {
 static const char *const listener_keys[] = {
     "name",
     "address",
+    "protocols",
     "limits",
     "tls",
     "routes",

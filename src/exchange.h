@@ -75,6 +75,16 @@ void sl_exchange_body_paused(struct sl_stream *s);
  * many; *hints gets SL_EXCHANGE_OUT_* (stream.h). */
 int sl_exchange_output(struct sl_stream *s, struct iovec *iov, int *hints);
 
+/* 1 when nothing will follow what sl_exchange_output hands over now: a
+ * local answer, or an upstream response read whole (a codec that frames
+ * the body itself ends it with those bytes: HTTP/2's END_STREAM). */
+int sl_exchange_output_done(const struct sl_stream *s);
+
+/* Request body bytes at in.off that went upstream but stay in `in` for a
+ * retry (retry.h): the codec's view of what the exchange has taken is
+ * in.off plus these. 0 without an exchange. */
+uint32_t sl_exchange_body_held(const struct sl_stream *s);
+
 /* n bytes of that output were written. Returns 1 when some of it is still
  * to be written. */
 int sl_exchange_sent(struct sl_stream *s, size_t n);

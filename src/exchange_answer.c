@@ -294,6 +294,8 @@ sl_exchange_status_code_name(int status)
 		return "uri_too_long";
 	case 417:
 		return "expectation_failed";
+	case 421:
+		return "misdirected_request";
 	case 431:
 		return "header_too_large";
 	case 501:

@@ -190,6 +190,14 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 	SL_STAT_INC(s->w->stats.requests);
 	SL_STAT_INC(s->w->stats.responses[cls]);
 	{
+		/* by protocol: HTTP/1.x, HTTP/2 */
+		unsigned p = s->stream_id != 0;
+		SL_STAT_INC(s->w->stats.proto_requests[p]);
+		SL_STAT_INC(s->w->stats.proto_responses[p][cls]);
+		SL_STAT_INC(s->w->stats.proto_dur[p][sl_hist_slot(dur)]);
+		SL_STAT_ADD(s->w->stats.proto_dur_sum_ms[p], dur);
+	}
+	{
 		struct sl_counts *lc = &s->lconf->state->counts[s->w->id];
 		SL_STAT_INC(lc->requests);
 		SL_STAT_INC(lc->responses[cls]);
@@ -218,10 +226,11 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 		if (t->up_start_ms != 0)
 			up_ms = now_ms() - t->up_start_ms;
 	}
-	/* why the connection ends with this exchange, "" when it is kept */
+	/* why the connection ends with this exchange, "" when it is kept
+	 * (an HTTP/2 stream: why the stream was cut, "" when it was not) */
 	if (s->close_reason != NULL)
 		close_why = s->close_reason;
-	else if (t->flags & SL_TXN_F_CLOSE)
+	else if ((t->flags & SL_TXN_F_CLOSE) && s->stream_id == 0)
 		/* a refusal or a cut closes for its own reason */
 		close_why =
 		    (t->resp_ph == SL_TXN_RESP_LOCAL) && txn_error(t)[0] != '\0'
@@ -261,7 +270,14 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 		}
 		LW_LIT(&w, "\",\"listener\":\"");
 		lw_str(&w, s->lconf->name);
-		LW_LIT(&w, "\",\"method\":\"");
+		if (s->stream_id != 0) {
+			LW_LIT(&w, "\",\"protocol\":\"HTTP/2.0\",\"stream\":");
+			lw_u64(&w, s->stream_id);
+			LW_LIT(&w, ",\"method\":\"");
+		} else if (t->minor == 0)
+			LW_LIT(&w, "\",\"protocol\":\"HTTP/1.0\",\"method\":\"");
+		else
+			LW_LIT(&w, "\",\"protocol\":\"HTTP/1.1\",\"method\":\"");
 		lw_esc(&w, t->method, 128);
 		LW_LIT(&w, "\",\"path\":\"");
 		lw_esc(&w, t->path, 1024);
@@ -313,7 +329,7 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 			line[n - 1] = '\n';
 	} else {
 		char m[64], p[1024], r[512], u[512], retries[24] = "";
-		char ident[1200] = "";
+		char ident[1200] = "", proto[16], sid[24] = "";
 		access_time(now.tv_sec);
 		if (t->nretries > 0)
 			snprintf(retries, sizeof(retries), " retries=%u",
@@ -331,13 +347,18 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 			    auth ? sl_escape(a, sizeof(a), auth, strlen(auth))
 				 : "");
 		}
+		if (s->stream_id != 0) {
+			snprintf(proto, sizeof(proto), "HTTP/2.0");
+			snprintf(sid, sizeof(sid), " stream=%u", s->stream_id);
+		} else
+			snprintf(proto, sizeof(proto), "HTTP/1.%d", t->minor);
 		/* the combined format proper, then sluice's fields */
 		n = (size_t)snprintf(
 		    line, sizeof(line),
-		    "%s - - [%s] \"%s %s HTTP/1.%d\" %d %llu \"%s\" \"%s\" "
+		    "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\" "
 		    "rid=%s route=%s upstream=%s ms=%llu cluster=%s "
-		    "connect_ms=%u upstream_ms=%llu close=%s%s%s%s%s%s%s\n",
-		    peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", t->minor,
+		    "connect_ms=%u upstream_ms=%llu close=%s%s%s%s%s%s%s%s\n",
+		    peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", proto,
 		    t->status, (unsigned long long)txn_body_out(t),
 		    r[0] ? r : "-", u[0] ? u : "-", t->request_id,
 		    t->route ? t->route->name : "-", upstream,
@@ -346,7 +367,7 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 		    txn_error(t)[0] ? " error=" : "", txn_error(t), retries,
 		    txn_failures(t, fails, sizeof(fails), 0) ? " failures="
 							     : "",
-		    fails, ident);
+		    fails, ident, sid);
 	}
 	if (n >= sizeof(line)) {
 		n = sizeof(line) - 1;

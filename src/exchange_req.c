@@ -69,6 +69,12 @@ sl_exchange_body_read(struct sl_stream *s, size_t n)
 	sl_rate_add(&t->body_rate, t->last_read_ms, (uint64_t)n);
 }
 
+uint32_t
+sl_exchange_body_held(const struct sl_stream *s)
+{
+	return s->txn != NULL ? s->txn->body_off : 0;
+}
+
 void
 sl_exchange_body_paused(struct sl_stream *s)
 {

@@ -466,6 +466,14 @@ sl_exchange_output(struct sl_stream *s, struct iovec *iov, int *more)
 	return niov;
 }
 
+int
+sl_exchange_output_done(const struct sl_stream *s)
+{
+	const struct sl_txn *t = s->txn;
+
+	return t->resp_ph == SL_TXN_RESP_LOCAL || t->up_ph == SL_TXN_UP_DONE;
+}
+
 void
 sl_exchange_stalled(struct sl_stream *s)
 {

@@ -472,6 +472,8 @@ sl_h1_reason(int status)
 		return "URI Too Long";
 	case 417:
 		return "Expectation Failed";
+	case 421:
+		return "Misdirected Request";
 	case 429:
 		return "Too Many Requests";
 	case 431:

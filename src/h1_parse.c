@@ -166,6 +166,7 @@ sl_h1_reason_str(enum sl_h1_reason r)
 	    [SL_H1_R_FORBIDDEN_TRAILER] = "forbidden_trailer",
 	    [SL_H1_R_BODY_TOO_LARGE] = "body_too_large",
 	    [SL_H1_R_ACCESS_DENIED] = "access_denied",
+	    [SL_H1_R_MISDIRECTED] = "misdirected_request",
 	    [SL_H1_R_BAD_STATUS_LINE] = "bad_status_line",
 	    [SL_H1_R_BAD_STATUS] = "bad_status",
 	    [SL_H1_R_CONTENT_LENGTH_DIFFER] = "content_length_differ",
@@ -1351,6 +1352,36 @@ sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
 	*consumed = i;
 	*data_len = dl;
 	return ret;
+}
+
+long
+sl_h1_chunked_frame(struct sl_h1_chunked *c, const char *buf, size_t len,
+		    size_t *data, size_t *trailer_at)
+{
+	size_t i = 0;
+
+	*trailer_at = len;
+	while (i < len && c->state != CH_DATA && c->state != CH_DONE) {
+		size_t consumed, dl;
+		int r;
+
+		if (c->state >= CH_TR_START && *trailer_at == len)
+			*trailer_at = i;
+		/* the framing is a few bytes a chunk: one at a time, so
+		 * that the walk stops at the first payload byte */
+		r = sl_h1_chunked_decode(c, (char *)(uintptr_t)(buf + i), 1, 0,
+					 &consumed, &dl);
+		if (r < 0)
+			return -1;
+		i += consumed;
+		if (r == 1 || consumed == 0)
+			break;
+	}
+	*data = 0;
+	if (c->state == CH_DATA)
+		*data = (uint64_t)(len - i) < c->remaining ? len - i
+							   : (size_t)c->remaining;
+	return (long)i;
 }
 
 /* ---- what a refused head says, for the logs ---------------------------- */

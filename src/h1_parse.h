@@ -68,6 +68,9 @@ enum sl_h1_reason {
 	SL_H1_R_ACCESS_DENIED,	    /* the client's address is denied, or
 				       not allowed (403; the caller's
 				       policy) */
+	SL_H1_R_MISDIRECTED,	    /* HTTP/2: an authority the connection's
+				       certificate does not cover (421;
+				       the codec's check) */
 	SL_H1_R_BAD_STATUS_LINE,    /* responses: not HTTP/1.x SP 3DIGIT */
 	SL_H1_R_BAD_STATUS,	    /* responses: status outside 100-599 */
 	SL_H1_R_CONTENT_LENGTH_DIFFER, /* responses: differing values */
@@ -290,6 +293,20 @@ int sl_h1_trailer_forbidden(const char *name, size_t len, const char *own);
  */
 int sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
 			 int compact, size_t *consumed, size_t *data_len);
+
+/*
+ * Steps c over the framing at buf[0 .. len) that the same decoder already
+ * checked (a response body sluice passes on), up to the first payload
+ * byte or the end of the message, for a codec that frames the payload
+ * itself (HTTP/2, doc/http2.md section 3). Returns the framing bytes
+ * consumed, or -1 on malformed framing. *data gets the payload bytes that
+ * follow them in buf (the caller passes those through
+ * sl_h1_chunked_decode to step over them); *trailer_at the offset in buf
+ * where bytes of the trailer section (and the final CRLF) begin among the
+ * consumed ones, len when none.
+ */
+long sl_h1_chunked_frame(struct sl_h1_chunked *c, const char *buf, size_t len,
+			 size_t *data, size_t *trailer_at);
 
 /*
  * What can be read of a request head that was refused, for the logs only

@@ -124,6 +124,7 @@ struct sl_stream {
 				     a PROXY header named; large enough for
 				     AF_INET too */
 	uint32_t nrequests;	  /* exchanges the connection finished */
+	uint32_t stream_id;	  /* HTTP/2: the stream's id; 0 on HTTP/1 */
 };
 
 /* The time of the event being handled (see sl_now_refresh). */

@@ -7,6 +7,7 @@
  */
 #include "tls.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -331,25 +332,56 @@ out:
 
 /* ---- server contexts ---------------------------------------------------- */
 
+/*
+ * ALPN: the listener's protocols (its SL_PROTO_* bits are the callback's
+ * argument), h2 preferred to http/1.1 whatever the client's order
+ * (doc/http2.md section 2).
+ */
 static int
-alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-	const unsigned char *in, unsigned int inlen, void *arg)
+alpn_offered(const unsigned char *in, unsigned int inlen, const char *proto,
+	     const unsigned char **out, unsigned char *outlen)
 {
-	(void)ssl;
-	(void)arg;
+	size_t plen = strlen(proto);
+
 	for (unsigned i = 0; i < inlen;) {
 		unsigned l = in[i];
 		if (i + 1 + l > inlen)
 			break;
-		if (l == 8 && memcmp(in + i + 1, "http/1.1", 8) == 0) {
+		if (l == plen && memcmp(in + i + 1, proto, plen) == 0) {
 			*out = in + i + 1;
-			*outlen = 8;
-			return SSL_TLSEXT_ERR_OK;
+			*outlen = (unsigned char)l;
+			return 1;
 		}
 		i += 1 + l;
 	}
+	return 0;
+}
+
+static int
+alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+	const unsigned char *in, unsigned int inlen, void *arg)
+{
+	unsigned protocols = (unsigned)(uintptr_t)arg;
+
+	(void)ssl;
+	if ((protocols & SL_PROTO_H2) && alpn_offered(in, inlen, "h2", out,
+						      outlen))
+		return SSL_TLSEXT_ERR_OK;
+	if ((protocols & SL_PROTO_HTTP1) &&
+	    alpn_offered(in, inlen, "http/1.1", out, outlen))
+		return SSL_TLSEXT_ERR_OK;
 	/* nothing we speak: the client decides (no ALPN in the answer) */
 	return SSL_TLSEXT_ERR_NOACK;
+}
+
+int
+sl_tls_alpn_h2(SSL *ssl)
+{
+	const unsigned char *p;
+	unsigned int n;
+
+	SSL_get0_alpn_selected(ssl, &p, &n);
+	return n == 2 && p[0] == 'h' && p[1] == '2';
 }
 
 /* "*.example.com" matches one label before ".example.com". */
@@ -393,6 +425,43 @@ sni_cb(SSL *ssl, int *al, void *arg)
 	if (best != NULL && best->ctx != SSL_get_SSL_CTX(ssl))
 		SSL_set_SSL_CTX(ssl, best->ctx);
 	return SSL_TLSEXT_ERR_OK;
+}
+
+int
+sl_tls_name_covered(SSL *ssl, const struct sl_conf_tls_server *t,
+		    const char *host, size_t len)
+{
+	const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	const struct sl_tls_server *srv = t->ctx;
+	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+	char name[256];
+
+	/* no name asked for: the client relied on no certificate's name */
+	if (sni == NULL || srv == NULL)
+		return 1;
+	if (len >= sizeof(name))
+		return 0;
+	memcpy(name, host, len);
+	name[len] = '\0';
+	/* an address: no client coalesces connections by one (RFC 9110
+	 * section 4.3.3 ties that to the names a certificate holds) */
+	{
+		unsigned char a[16];
+		if (inet_pton(AF_INET, name, a) == 1 ||
+		    inet_pton(AF_INET6, name, a) == 1)
+			return 1;
+	}
+	if (strcasecmp(name, sni) == 0)
+		return 1;
+	for (size_t i = 0; i < srv->ngroups; i++) {
+		if (srv->groups[i].ctx != ctx)
+			continue;
+		for (size_t j = 0; j < srv->groups[i].nnames; j++)
+			if (name_matches(srv->groups[i].names[j], name))
+				return 1;
+		return 0;
+	}
+	return 0;
 }
 
 /* The DNS names of a certificate (its CN when it has none). */
@@ -514,7 +583,8 @@ server_ctx(struct msgs *m, const struct sl_conf_listener *l,
 	EVP_Digest(l->addr.text, strlen(l->addr.text), sid, &sidlen,
 		   EVP_sha256(), NULL);
 	SSL_CTX_set_session_id_context(ctx, sid, sidlen);
-	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb,
+				   (void *)(uintptr_t)l->protocols);
 	SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
 	SSL_CTX_set_tlsext_servername_arg(ctx, srv);
 	return ctx;

@@ -147,6 +147,20 @@ sl_tls_version(SSL *ssl)
 	return SSL_get_version(ssl);
 }
 
+/* Whether ALPN chose "h2" (doc/http2.md section 2). */
+int sl_tls_alpn_h2(SSL *ssl);
+
+/*
+ * Whether host[0..len) (a request's authority, without its port) is a name
+ * the connection's certificate covers, so that a request for it may come
+ * on this connection (RFC 9110 section 15.5.20, doc/http2.md section 7):
+ * the name the client asked for by SNI, or one of the names of the
+ * certificate that SNI chose on listener t. 1 as well when the client sent
+ * no SNI (it relied on no name).
+ */
+int sl_tls_name_covered(SSL *ssl, const struct sl_conf_tls_server *t,
+			const char *host, size_t len);
+
 /* The verified client certificate's subject (RFC 2253, controls and
  * non-ASCII escaped), malloc'd, or NULL: none, or not verified. */
 char *sl_tls_peer_subject(SSL *ssl);

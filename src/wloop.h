@@ -21,6 +21,7 @@
 #include "client_pool.h"
 #include "conf.h"
 #include "h1_parse.h"
+#include "h2.h"
 #include "log.h"
 #include "runtime.h"
 #include "util.h"
@@ -120,6 +121,18 @@ struct sl_worker_stats {
 	atomic_uint_fast64_t rl_store_connects[2];
 	atomic_uint_fast64_t rl_store_lost;
 	atomic_uint_fast64_t rl_store_up;
+	/* by protocol ([0] HTTP/1.x, [1] HTTP/2): exchanges finished, their
+	 * responses by status class, their durations (SL_HIST buckets, the
+	 * sum in ms) */
+	atomic_uint_fast64_t proto_requests[2];
+	atomic_uint_fast64_t proto_responses[2][6];
+	atomic_uint_fast64_t proto_dur[2][SL_HIST_N];
+	atomic_uint_fast64_t proto_dur_sum_ms[2];
+	/* HTTP/2 (h2.c): connections and streams open now, and what the
+	 * codec refused, by reason (enum sl_h2_refusal) */
+	atomic_uint_fast64_t h2_conns;
+	atomic_uint_fast64_t h2_streams;
+	atomic_uint_fast64_t h2_refused[SL_H2_NREFUSALS];
 };
 
 #define SL_STAT_ADD(field, n)                                                  \
@@ -148,6 +161,8 @@ struct sl_worker {
 	struct sl_client_pool cpool; /* the client layer's (client_pool.h) */
 	size_t nclients;	     /* open client connections */
 	struct sl_txn *free_txns;    /* free list */
+	void *h2; /* what the HTTP/2 codec keeps per worker: streams for
+		     reuse, scratch (h2.c's; freed by sl_h2_worker_free) */
 	TAILQ_HEAD(, sl_mirror) mirrors; /* mirror copies in flight */
 	unsigned nmirrors;
 	int notify_fd; /* eventfd: the main thread's commands */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "h2.h"
 #include "listener.h"
 #include "mirror.h"
 #include "rlstore.h"
@@ -406,6 +407,7 @@ sl_worker_join_free(struct sl_worker *w)
 		event_free(w->drain_ev);
 	sl_wloop_free(w);
 	sl_client_free_list(w);
+	sl_h2_worker_free(w);
 	if (w->notify_fd != -1)
 		close(w->notify_fd);
 	while (w->free_txns != NULL) {

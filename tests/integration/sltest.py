@@ -1200,7 +1200,7 @@ class Reply:
 
     def __init__(self, status=200, body=b"", headers=None, mode="cl",
                  reason=None, interim=None, delay=0.0, action=None, raw=b"",
-                 close=False, chunk_size=65536, head_cl=None):
+                 close=False, chunk_size=65536, head_cl=None, trailers=None):
         self.status = status
         self.reason = reason or {200: "OK", 204: "No Content",
                                  304: "Not Modified", 404: "Not Found",
@@ -1217,6 +1217,7 @@ class Reply:
         self.close = close
         self.chunk_size = chunk_size
         self.head_cl = head_cl
+        self.trailers = list(trailers or [])  # mode 'chunked' only
 
 
 class UpRequest:
@@ -1228,6 +1229,7 @@ class UpRequest:
         self.body_sha = sha256(b"")
         self.body_len = 0
         self.chunked = False
+        self.trailers = []
         self.conn_id = None
         self.time = None
 
@@ -1417,7 +1419,7 @@ class Upstream:
             self._sleep(self.body_delay)
         if te:
             req.chunked = True
-            body, _ = read_chunked(bs)
+            body, req.trailers = read_chunked(bs)
         elif req.headers.has("content-length"):
             body = bs.read_exact(int(req.headers.get("content-length")))
         else:
@@ -1493,6 +1495,11 @@ class Upstream:
         out += b"\r\n"
         if is_head or r.mode == "none":
             s.sendall(out)
+        elif r.mode == "chunked" and r.trailers:
+            s.sendall(out)
+            tail = b"".join(("%s: %s\r\n" % kv).encode("latin-1")
+                            for kv in r.trailers)
+            s.sendall(chunked(r.body, r.chunk_size)[:-2] + tail + b"\r\n")
         elif r.mode == "chunked":
             s.sendall(out)
             s.sendall(chunked(r.body, r.chunk_size))

@@ -216,7 +216,10 @@ def full_config():
                         "buffer_bytes": "32KiB", "max_requests": 1000,
                         "min_body_rate": "1KiB", "min_send_rate": "2KiB",
                         "max_connections": 500,
-                        "max_connections_per_ip": 20},
+                        "max_connections_per_ip": 20,
+                        "max_concurrent_streams": 50,
+                        "max_header_list_bytes": "8KiB"},
+             "protocols": ["h2", "http/1.1"],
              "allow": ["10.0.0.0/8", "2001:db8::/32"],
              "deny": ["10.66.0.0/16"],
              "request_headers": {"set": {"X-Client-IP": "${client_ip}",
@@ -455,8 +458,10 @@ def config_fills_in_every_default():
         "max_headers": 100, "max_body_bytes": 16 << 20,
         "buffer_bytes": 65536, "max_requests": 0,
         "min_body_rate_bytes_per_s": 0, "min_send_rate_bytes_per_s": 0,
-        "max_connections": 0, "max_connections_per_ip": 0},
+        "max_connections": 0, "max_connections_per_ip": 0,
+        "max_concurrent_streams": 100, "max_header_list_bytes": 32768},
         "default limits")
+    eq(lst["protocols"], ["http/1.1"], "default protocols")
     eq(lst["tls"], None, "tls of a plain listener")
     eq((lst["proxy_protocol"], lst["trusted_proxies"],
         lst["client_address_header"], lst["untrusted_forwarded"]),

@@ -65,9 +65,11 @@ static const struct tbl tables[] = {
 static int
 def_elsewhere(const struct tbl *tb, const struct sl_conf_keydef *k)
 {
-	/* 0: the route's timeout */
-	return tb->t == sl_conf_retry_table &&
-	       strcmp(k->name, "per_try_timeout") == 0;
+	/* 0: the route's timeout; max_header_bytes */
+	return (tb->t == sl_conf_retry_table &&
+		strcmp(k->name, "per_try_timeout") == 0) ||
+	       (tb->t == sl_conf_limits_table &&
+		strcmp(k->name, "max_header_list_bytes") == 0);
 }
 
 static int

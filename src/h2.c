@@ -1,0 +1,2420 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP/2 codec of a client connection (doc/http2.md), on libnghttp2
+ * used as a state machine over bytes: the bytes the connection's transport
+ * reads go to nghttp2_session_mem_recv, the frames nghttp2 makes come back
+ * through its send callbacks into the connection's write buffer, and this
+ * file writes them with the same transport. nghttp2 never touches a
+ * socket, a timer or the loop. Here: the connection's HTTP/2 state and
+ * deadlines, its budgets against the HTTP/2 attacks, the streams (each one
+ * exchange through the codec seam, stream.h), and the translation of a
+ * stream's request into an HTTP/1.1 head for the exchange and of the
+ * exchange's HTTP/1.1 response back into HEADERS, DATA and trailers.
+ * Part of the client layer: it uses the connection's struct
+ * (client_int.h) and closes it through client.c. It knows no upstream.
+ */
+#include "h2.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <nghttp2/nghttp2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/uio.h>
+
+#include "client_int.h"
+#include "exchange.h"
+#include "h1_parse.h"
+#include "log.h"
+#include "runtime.h"
+#include "tls.h"
+#include "wgen.h"
+#include "wloop.h"
+#include "xprt.h"
+
+/* The write buffer: frames are put together in it and written at once.
+ * A DATA frame is only made while it can take a whole one. */
+#define WBUF_SIZE     (64 * 1024)
+#define DATA_FRAME_MAX (16384 + 9)
+/* The first read buffer; reads grow it up to buffer_bytes. */
+#define RBUF_MIN (16 * 1024)
+/* Bytes of the gap left for a request chunk's size line: as many hex
+ * digits as a window's largest size, then CRLF (doc/http2.md section 3) */
+#define CHUNK_GAP 10
+/* The budget of frames that carry no request (section 5): a burst, then
+ * so many a second; a DATA frame sluice sends and a stream that finishes
+ * each give one back. */
+#define CALM_BURST 400
+#define CALM_RATE  200
+/* The second GOAWAY of a drain goes after the PING's answer, or this
+ * long after the first. */
+#define GOAWAY_WAIT_MS 1000
+/* Stream ids this close to the end get a GOAWAY: the client reconnects. */
+#define STREAM_ID_SLACK (1u << 20)
+#define STREAMS_KEPT	256 /* freed streams a worker keeps for reuse */
+
+/* ---- states -------------------------------------------------------------*/
+
+/* A stream's place in its life. */
+enum h2s_state {
+	H2S_HEAD,  /* its header block is being read; no exchange */
+	H2S_READY, /* the head is whole; its exchange starts once the read
+		      that completed it is processed (a stream reset in the
+		      same read never reaches an upstream) */
+	H2S_BUSY,  /* s.txn != NULL: its exchange runs */
+	H2S_DONE,  /* the exchange is over (s.txn == NULL): the end of the
+		      response and the stream's close are nghttp2's */
+	H2S_CLOSED /* nghttp2 closed it: freed at the end of the run */
+};
+
+/* The response body as the exchange hands it over (HTTP/1.1 framing). */
+enum h2s_body {
+	H2B_NONE,     /* none (HEAD, 204, 304, Content-Length: 0) */
+	H2B_LENGTH,   /* Content-Length: resp_left bytes */
+	H2B_CHUNKED,  /* chunked: the codec takes the framing off */
+	H2B_UNTIL_END /* no length: until the exchange's end */
+};
+
+/* A stream's facts (st->f). */
+#define S_AUTHORITY  0x0001 /* :authority came: a Host must match it */
+#define S_CL	     0x0002 /* the request has a Content-Length */
+#define S_CHUNKED    0x0004 /* its body goes to the exchange chunked */
+#define S_IN_END     0x0008 /* END_STREAM received: the request is whole */
+#define S_HEAD_OUT   0x0010 /* the final response head was submitted */
+#define S_DEFERRED   0x0020 /* the DATA source waits for resume_data */
+#define S_DIRTY	     0x0040 /* in h->dirty */
+#define S_TOO_LARGE  0x0080 /* header list over the limit: a 431 */
+#define S_BAD_HOST   0x0100 /* Host differs from :authority */
+#define S_RESET	     0x0200 /* sluice reset it (RST_STREAM submitted) */
+#define S_WANT_WRITE 0x0400 /* the exchange waits for room (pacing) */
+#define S_REQLINE    0x0800 /* the request line is written */
+#define S_MISDIRECT  0x1000 /* an authority the certificate does not
+			       cover: a 421 */
+#define S_HEAD_REQ   0x2000 /* a HEAD request: no response body */
+#define S_CONNECT    0x4000 /* a CONNECT request */
+#define S_RST_AFTER  0x8000 /* RST_STREAM(NO_ERROR) once the response's
+			       end is sent: the request was not read
+			       whole (RFC 9113 section 8.1) */
+#define S_CLIENT_RST 0x10000 /* the client reset it */
+#define S_DISCARD    0x20000 /* its request body is no longer wanted */
+#define S_CHUNK_OPEN 0x40000 /* a request chunk is open at chunk_at */
+#define S_TRAILERS   0x80000 /* the request's last chunk is written: its
+				trailer fields follow */
+#define S_NG_CLOSED  0x100000 /* nghttp2 closed it: only the exchange's
+				 end is awaited */
+
+struct sl_h2conn;
+
+/* One stream. Owned by its connection (h->streams); its struct goes back
+ * to the worker's list (w->h2) at the end of the run that closed it,
+ * so that no caller holding it sees it freed. */
+struct sl_h2stream {
+	struct sl_stream s; /* what its exchange sees (first member) */
+	struct sl_h2conn *h;
+	TAILQ_ENTRY(sl_h2stream) link; /* in h->streams */
+	struct sl_h2stream *next;      /* in h->dirty or h->reap */
+	int32_t id;
+	uint8_t state; /* enum h2s_state */
+	uint8_t body;  /* enum h2s_body */
+	uint32_t f;    /* S_* */
+	uint32_t hdr_list;   /* header list bytes so far (RFC 9113 section
+				6.5.2: name, value and 32 a field) */
+	uint32_t head_len;   /* the request head's bytes at in's start */
+	uint32_t chunk_at;   /* `in`: the open chunk's gap (S_CHUNK_OPEN) */
+	uint32_t unconsumed; /* DATA bytes not yet given back to the
+				windows */
+	uint32_t taken;	     /* in.off + held at the last give-back */
+	uint64_t start_ms;   /* its HEADERS began */
+	uint64_t resp_left;  /* H2B_LENGTH: body bytes still to frame */
+	struct sl_h1_chunked ch; /* H2B_CHUNKED: the framing taken off */
+	struct sl_buf trailers;	 /* the response's trailer section */
+};
+
+TAILQ_HEAD(sl_h2stream_q, sl_h2stream);
+
+/* The connection's codec state (c->h2). */
+#define C2_RUNNING   0x0001 /* h2_run is on the stack */
+#define C2_AGAIN     0x0002 /* something changed during the run */
+#define C2_READABLE  0x0004 /* the read event fired */
+#define C2_WBLOCKED  0x0008 /* the transport took no more: write event */
+#define C2_PREFACE   0x0010 /* the client's preface and SETTINGS came */
+#define C2_GOAWAY1   0x0020 /* the drain's first GOAWAY went */
+#define C2_GOAWAY2   0x0040 /* the last GOAWAY went: no new stream */
+#define C2_SHUTDOWN  0x0080 /* ending: close once the streams are done */
+#define C2_RUN_EV    0x0100 /* run_ev is active */
+#define C2_TIMER     0x0200 /* tev is added */
+#define C2_W_READ    0x0400 /* TLS: the blocked write waits for a read */
+
+struct sl_h2conn {
+	struct sl_client *c; /* borrowed: the connection */
+	nghttp2_session *ng;
+	struct event wev;    /* writability, while C2_WBLOCKED */
+	struct event run_ev; /* a run deferred to the loop */
+	struct event tev;    /* the connection's nearest deadline */
+	struct sl_buf rbuf, wbuf;
+	struct sl_h2stream_q streams; /* every stream not freed */
+	struct sl_h2stream *dirty;    /* streams to pump */
+	struct sl_h2stream *reap;     /* closed, to free at the run's end */
+	unsigned nopen;		      /* streams in HEAD to DONE */
+	unsigned nwant;		      /* streams with S_WANT_WRITE */
+	uint32_t f;		      /* C2_* */
+	const char *dead;	      /* close at the end of the run, for
+					 this reason (static) */
+	int dead_abort;		      /* ... with a reset, nothing flushed */
+	int dead_now;		      /* ... once the GOAWAY is written, not
+					 reading the rest (an error) */
+	uint64_t armed_ms;	      /* tev's deadline, 0 = none */
+	uint64_t start_ms;	      /* HTTP/2 began: the preface's clock */
+	uint64_t idle_ms;	      /* no stream open since */
+	uint64_t wblock_ms;	      /* the transport stopped taking bytes */
+	uint64_t zwin_ms;	      /* the connection's window shut with
+					 bytes to send, 0 = not */
+	uint64_t goaway_ms;	      /* the first GOAWAY went */
+	/* the header block being read (one at a time on a connection) */
+	struct sl_h2stream *hs;
+	uint64_t hdr_block_ms; /* it began: header_timeout */
+	struct sl_buf scratch; /* its pseudo-header values, cookie crumbs */
+	uint32_t m_off, m_len, p_off, p_len, a_off, a_len, ck_off, ck_len;
+	/* the budgets of section 5 */
+	int64_t calm;	     /* frames that carry no request left */
+	uint64_t calm_ms;    /* last refill */
+	uint32_t resets;     /* streams reset early, less finished ones */
+	uint32_t nstreams;   /* streams begun */
+	uint32_t win_stream; /* the windows sluice gives: per stream */
+	uint32_t win_conn;   /* ... and the connection's */
+};
+
+/* What a worker keeps for its HTTP/2 connections (w->h2), made at the
+ * first one. */
+struct h2_worker {
+	struct sl_h2stream *free; /* streams kept for reuse */
+	unsigned nfree;
+	nghttp2_nv *nv; /* name-value pairs of a head being submitted */
+	size_t nv_cap;
+};
+
+static struct h2_worker *
+h2w(struct sl_worker *w)
+{
+	if (w->h2 == NULL)
+		w->h2 = calloc(1, sizeof(struct h2_worker));
+	return w->h2;
+}
+
+static const char *const refusal_names[SL_H2_NREFUSALS] = {
+    "protocol_error",	   "rapid_reset",	   "continuation_flood",
+    "settings_flood",	   "ping_flood",	   "priority_flood",
+    "window_update_flood", "empty_frames",	   "reset_flood",
+    "header_list_too_large", "stream_ids_exhausted", "zero_window",
+    "too_many_streams",	   "header_timeout",	   "misdirected",
+    "body_overflow",
+};
+
+const char *
+sl_h2_refusal_str(enum sl_h2_refusal r)
+{
+	return (unsigned)r < SL_H2_NREFUSALS ? refusal_names[r] : "?";
+}
+
+static void h2_run(struct sl_h2conn *h);
+static void h2_kick(struct sl_h2conn *h);
+static void chunk_close(struct sl_h2stream *st);
+static const struct sl_stream_ops h2_stream_ops;
+
+#define XPRT(c)		   sl_client_xprt(c)
+#define STREAM_OF(st_)	   ((struct sl_h2stream *)(st_))
+#define H2_OF_SESSION(ud_) ((struct sl_h2conn *)(ud_))
+
+static const char *
+state_str(unsigned st)
+{
+	static const char *const n[] = {"head", "ready", "busy", "done",
+					"closed"};
+	return st < SL_NELEM(n) ? n[st] : "?";
+}
+
+/* The only writer of a stream's state. */
+static void
+stream_set_state(struct sl_h2stream *st, enum h2s_state to)
+{
+	if (sl_log_enabled(SL_LOG_DEBUG))
+		log_debug("conn=%llu stream=%d state %s -> %s",
+			  (unsigned long long)st->s.id, (int)st->id,
+			  state_str(st->state), state_str(to));
+	st->state = (uint8_t)to;
+}
+
+/* Counts a refusal (metrics) and says it at info (a flood ends its
+ * connection, so it is said once). */
+static void
+h2_refused(struct sl_h2conn *h, enum sl_h2_refusal r, int32_t id,
+	   const char *what)
+{
+	struct sl_client *c = h->c;
+
+	SL_STAT_INC(c->s.w->stats.h2_refused[r]);
+	if (sl_log_enabled(SL_LOG_INFO)) {
+		char peer[SL_PEER_MAX];
+		log_info("conn=%llu peer=%s listener=%s stream=%d: HTTP/2 "
+			 "%s: %s",
+			 (unsigned long long)c->s.id,
+			 sl_stream_peer_str(&c->s, NULL, peer, sizeof(peer)),
+			 c->s.lconf->name, (int)id, sl_h2_refusal_str(r),
+			 what);
+	}
+}
+
+/*
+ * Ends the connection with a GOAWAY of code (ENHANCE_YOUR_CALM for an
+ * attack, PROTOCOL_ERROR, NO_ERROR for a graceful end), then the close
+ * once it is written: set here, done at the end of the run.
+ */
+static void
+h2_fail(struct sl_h2conn *h, uint32_t code, const char *reason)
+{
+	if (h->dead != NULL)
+		return;
+	(void)nghttp2_session_terminate_session(h->ng, code);
+	h->dead = reason;
+	/* an error: what else the client sends is not read (a flood is
+	 * not drained by a lingering close) */
+	h->dead_now = code != NGHTTP2_NO_ERROR;
+	h->f |= C2_AGAIN;
+}
+
+/* ---- streams ---------------------------------------------------------- */
+
+static struct sl_h2stream *
+stream_new(struct sl_h2conn *h, int32_t id)
+{
+	struct sl_client *c = h->c;
+	struct h2_worker *hw = h2w(c->s.w);
+	struct sl_worker *w = c->s.w;
+	struct sl_h2stream *st;
+
+	if (hw == NULL)
+		return NULL;
+	if ((st = hw->free) != NULL) {
+		hw->free = st->next;
+		hw->nfree--;
+	} else if ((st = malloc(sizeof(*st))) == NULL)
+		return NULL;
+	memset(st, 0, sizeof(*st));
+	st->h = h;
+	st->id = id;
+	st->start_ms = now_ms();
+	st->s.ops = &h2_stream_ops;
+	st->s.w = w;
+	st->s.id = c->s.id;
+	st->s.stream_id = (uint32_t)id;
+	stream_set_state(st, H2S_HEAD);
+	st->s.tls_subject = c->s.tls_subject; /* borrowed */
+	st->s.pp = c->s.pp;		      /* borrowed */
+	memcpy(&st->s.peer, &c->s.peer, sizeof(st->s.peer));
+	st->s.flags = c->s.flags & SL_STREAM_F_TLS;
+	TAILQ_INSERT_TAIL(&h->streams, st, link);
+	h->nopen++;
+	SL_STAT_INC(w->stats.h2_streams);
+	return st;
+}
+
+/* Puts st on the list of streams to pump in this run. */
+static void
+stream_dirty(struct sl_h2stream *st)
+{
+	struct sl_h2conn *h = st->h;
+
+	if (st->f & S_DIRTY || st->state == H2S_CLOSED)
+		return;
+	st->f |= S_DIRTY;
+	st->next = h->dirty;
+	h->dirty = st;
+	h->f |= C2_AGAIN;
+}
+
+/* The stream's generation and listener: the connection's, made the
+ * newest one's first (a new stream runs under the newest generation). */
+static void
+stream_adopt(struct sl_h2stream *st)
+{
+	struct sl_h2conn *h = st->h;
+	struct sl_client *c = h->c;
+
+	if (sl_client_adopt(c) == -1 && !(h->f & C2_SHUTDOWN)) {
+		/* its listener is gone: this stream is served, no more */
+		h->f |= C2_SHUTDOWN;
+		(void)nghttp2_submit_shutdown_notice(h->ng);
+	}
+	st->s.gen = c->s.gen;
+	sl_wgen_ref(st->s.gen);
+	st->s.lconf = c->s.lconf;
+}
+
+/* Gives back to the windows the request bytes the exchange has taken
+ * (written upstream, or dropped), so that the client sends more. */
+static void
+stream_give_back(struct sl_h2stream *st)
+{
+	struct sl_h2conn *h = st->h;
+	uint32_t now_taken, n;
+
+	if (st->unconsumed == 0)
+		return;
+	if (st->f & S_DISCARD) {
+		n = st->unconsumed;
+	} else {
+		now_taken = st->s.in.off + sl_exchange_body_held(&st->s);
+		if (now_taken <= st->taken)
+			return;
+		/* framed bytes: at least the payload they carry */
+		n = SL_MIN(now_taken - st->taken, st->unconsumed);
+		st->taken = now_taken;
+	}
+	st->unconsumed -= n;
+	(void)nghttp2_session_consume(h->ng, st->id, n);
+}
+
+/* The stream's request bytes were all taken: its buffer goes back. */
+static void
+stream_in_release(struct sl_h2stream *st)
+{
+	if (st->s.in.data != NULL && !(st->f & S_CHUNK_OPEN) &&
+	    st->s.in.off == st->s.in.len) {
+		sl_buf_release(&st->s.w->bufs, &st->s.in);
+		st->s.in_ready = 0;
+		st->taken = 0;
+	}
+}
+
+/* Resets the stream (a stream error, or sluice ends it). */
+static void
+stream_reset(struct sl_h2stream *st, uint32_t code)
+{
+	if (st->f & (S_RESET | S_CLIENT_RST) || st->state == H2S_CLOSED)
+		return;
+	st->f |= S_RESET | S_DISCARD;
+	(void)nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id,
+					code);
+	st->h->f |= C2_AGAIN;
+}
+
+/* The stream leaves its connection: its exchange, if still running, is
+ * logged as cut by reason and freed; the struct waits on h->reap. */
+static void
+stream_close(struct sl_h2stream *st, const char *reason)
+{
+	struct sl_h2conn *h = st->h;
+
+	if (st->state == H2S_CLOSED)
+		return;
+	if (st->s.txn != NULL) {
+		st->s.close_reason = reason;
+		sl_exchange_closed(&st->s, reason);
+	}
+	if (h->hs == st)
+		h->hs = NULL;
+	if (st->f & S_WANT_WRITE) {
+		st->f &= ~S_WANT_WRITE;
+		h->nwant--;
+	}
+	if (st->unconsumed > 0) {
+		/* what the connection's window lent it comes back */
+		(void)nghttp2_session_consume_connection(h->ng,
+							 st->unconsumed);
+		st->unconsumed = 0;
+	}
+	stream_set_state(st, H2S_CLOSED);
+	h->nopen--;
+	SL_STAT_ADD(st->s.w->stats.h2_streams, -1);
+	if (h->nopen == 0)
+		h->idle_ms = now_ms();
+	TAILQ_REMOVE(&h->streams, st, link);
+	/* off the dirty list at the run's end (it may be walked now) */
+	if (!(st->f & S_DIRTY)) {
+		st->next = h->reap;
+		h->reap = st;
+	}
+	st->f |= S_DISCARD;
+}
+
+static void
+stream_free(struct sl_h2stream *st)
+{
+	struct sl_worker *w = st->s.w;
+
+	struct h2_worker *hw = w->h2; /* made with the stream */
+
+	sl_buf_release(&w->bufs, &st->s.in);
+	sl_buf_release(&w->bufs, &st->trailers);
+	if (st->s.gen != NULL)
+		sl_wgen_unref(w, st->s.gen);
+	if (hw->nfree >= STREAMS_KEPT) {
+		free(st);
+		return;
+	}
+	st->next = hw->free;
+	hw->free = st;
+	hw->nfree++;
+}
+
+void
+sl_h2_worker_free(struct sl_worker *w)
+{
+	struct h2_worker *hw = w->h2;
+	struct sl_h2stream *st;
+
+	if (hw == NULL)
+		return;
+	while ((st = hw->free) != NULL) {
+		hw->free = st->next;
+		free(st);
+	}
+	free(hw->nv);
+	free(hw);
+	w->h2 = NULL;
+}
+
+/* ---- the request: HTTP/2 fields into an HTTP/1.1 head ------------------ */
+
+/* Room for n more bytes at the end of the stream's `in`, within its cap.
+ * Returns 0, or -1 (no memory, or past the cap). */
+static int
+in_reserve(struct sl_h2stream *st, size_t n, size_t cap)
+{
+	struct sl_buf *b = &st->s.in;
+	struct sl_worker *w = st->s.w;
+	size_t want;
+
+	if (sl_buf_alloc(&w->bufs, b, SL_MAX(n, (size_t)4096)) == -1)
+		return -1;
+	if (sl_buf_space(b) >= n)
+		return 0;
+	if (b->off > 0) {
+		uint32_t off = b->off;
+		memmove(b->data, b->data + off, b->len - off);
+		b->len -= off;
+		if (st->f & S_CHUNK_OPEN)
+			st->chunk_at -= off;
+		st->s.in_ready = st->s.in_ready >= off ? st->s.in_ready - off
+						       : 0;
+		st->taken = st->taken >= off ? st->taken - off : 0;
+		b->off = 0;
+		if (sl_buf_space(b) >= n)
+			return 0;
+	}
+	want = (size_t)b->len + n;
+	if (want > cap)
+		return -1;
+	return sl_buf_grow(&w->bufs, b, SL_MAX(want, (size_t)b->cap * 2));
+}
+
+static int
+in_put(struct sl_h2stream *st, const void *p, size_t n, size_t cap)
+{
+	if (in_reserve(st, n, cap) == -1)
+		return -1;
+	memcpy(st->s.in.data + st->s.in.len, p, n);
+	st->s.in.len += (uint32_t)n;
+	return 0;
+}
+
+/* A request head's bytes at most: the header list's limit, and room for
+ * the request line and the framing fields. */
+static size_t
+head_cap(const struct sl_h2stream *st)
+{
+	const struct sl_conf_limits *l = &st->h->c->s.lconf->limits;
+
+	return SL_MAX(l->max_header_list_bytes, l->max_header_bytes) + 1024;
+}
+
+/* The stream's `in` at most: a head, a body kept for a retry, and the
+ * window's bytes in flight with their framing. */
+static size_t
+body_cap(const struct sl_h2stream *st)
+{
+	const struct sl_conf_limits *l = &st->h->c->s.lconf->limits;
+
+	return head_cap(st) + 2 * l->buffer_bytes + 2 * st->h->win_stream;
+}
+
+static int
+scratch_put(struct sl_h2conn *h, const void *p, size_t n, uint32_t *off)
+{
+	struct sl_buf *b = &h->scratch;
+	struct sl_worker *w = h->c->s.w;
+
+	if (sl_buf_alloc(&w->bufs, b, SL_MAX(n, (size_t)4096)) == -1)
+		return -1;
+	if (sl_buf_space(b) < n &&
+	    sl_buf_grow(&w->bufs, b, SL_MAX((size_t)b->len + n,
+					    (size_t)b->cap * 2)) == -1)
+		return -1;
+	*off = b->len;
+	memcpy(b->data + b->len, p, n);
+	b->len += (uint32_t)n;
+	return 0;
+}
+
+/* The request line and Host, once the pseudo-header fields are known
+ * (RFC 9113 section 8.3.1). */
+static int
+head_reqline(struct sl_h2stream *st)
+{
+	struct sl_h2conn *h = st->h;
+	const char *sb = h->scratch.data;
+	size_t cap = head_cap(st);
+
+	st->f |= S_REQLINE;
+	if (in_put(st, sb + h->m_off, h->m_len, cap) == -1 ||
+	    in_put(st, " ", 1, cap) == -1)
+		return -1;
+	/* CONNECT has no :path: its authority is the target */
+	if (st->f & S_CONNECT) {
+		if (in_put(st, sb + h->a_off, h->a_len, cap) == -1)
+			return -1;
+	} else if (in_put(st, sb + h->p_off, h->p_len, cap) == -1)
+		return -1;
+	if (in_put(st, " HTTP/1.1\r\n", 11, cap) == -1)
+		return -1;
+	if ((st->f & S_AUTHORITY) &&
+	    (in_put(st, "Host: ", 6, cap) == -1 ||
+	     in_put(st, sb + h->a_off, h->a_len, cap) == -1 ||
+	     in_put(st, "\r\n", 2, cap) == -1))
+		return -1;
+	return 0;
+}
+
+/* The authority's host, without a port or an IPv6 literal's brackets. */
+static void
+authority_host(const char *a, size_t n, const char **host, size_t *len)
+{
+	if (n > 0 && a[0] == '[') {
+		const char *e = memchr(a, ']', n);
+		*host = a + 1;
+		*len = e != NULL ? (size_t)(e - a - 1) : n - 1;
+		return;
+	}
+	*host = a;
+	for (*len = 0; *len < n && a[*len] != ':'; (*len)++)
+		;
+}
+
+/* The head is whole (END_HEADERS): the cookie, the body's framing and the
+ * empty line. Returns -1 when out of memory or past the cap. */
+static int
+head_end(struct sl_h2stream *st, int end_stream)
+{
+	struct sl_h2conn *h = st->h;
+	struct sl_client *c = h->c;
+	size_t cap = head_cap(st);
+
+	if (!(st->f & S_REQLINE) && head_reqline(st) == -1)
+		return -1;
+	if (h->ck_len > 0 &&
+	    (in_put(st, "Cookie: ", 8, cap) == -1 ||
+	     in_put(st, h->scratch.data + h->ck_off, h->ck_len, cap) == -1 ||
+	     in_put(st, "\r\n", 2, cap) == -1))
+		return -1;
+	/* a body without a length goes chunked, its trailers as the
+	 * chunked trailer section */
+	if (!end_stream && !(st->f & S_CL)) {
+		st->f |= S_CHUNKED;
+		if (in_put(st, "Transfer-Encoding: chunked\r\n", 28, cap) == -1)
+			return -1;
+	}
+	if (in_put(st, "\r\n", 2, cap) == -1)
+		return -1;
+	st->head_len = st->s.in.len;
+	/* what follows is the body: the windows' count starts there */
+	st->taken = st->head_len;
+	/* coalescing never crosses the certificate's names (section 7) */
+	if ((c->s.flags & C_F_TLS) && (st->f & S_AUTHORITY)) {
+		const char *host;
+		size_t len;
+		authority_host(h->scratch.data + h->a_off, h->a_len, &host,
+			       &len);
+		if (!sl_tls_name_covered(c->ssl, &c->s.lconf->tls, host, len))
+			st->f |= S_MISDIRECT;
+	}
+	return 0;
+}
+
+static int
+h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
+		    void *ud)
+{
+	struct sl_h2conn *h = H2_OF_SESSION(ud);
+	struct sl_h2stream *st;
+	int32_t id = frame->hd.stream_id;
+
+	if (frame->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+		/* a trailer section: a header list of its own */
+		st = nghttp2_session_get_stream_user_data(ng, id);
+		if (st != NULL)
+			st->hdr_list = 0;
+		return 0;
+	}
+	h->hdr_block_ms = now_ms();
+	h->scratch.len = h->scratch.off = 0;
+	h->m_len = h->p_len = h->a_len = h->ck_len = 0;
+	if ((st = stream_new(h, id)) == NULL) {
+		h->hs = NULL;
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
+	h->hs = st;
+	h->nstreams++;
+	(void)nghttp2_session_set_stream_user_data(ng, id, st);
+	/* ids near their end: this one is served, then a GOAWAY, and the
+	 * client opens a new connection (section 5) */
+	if ((uint32_t)id > 0x7fffffffu - STREAM_ID_SLACK &&
+	    !(h->f & C2_SHUTDOWN)) {
+		h->f |= C2_SHUTDOWN;
+		h2_refused(h, SL_H2_R_STREAM_IDS, id, "stream ids near their "
+						      "end: GOAWAY");
+		(void)nghttp2_submit_shutdown_notice(ng);
+	}
+	return 0;
+}
+
+/* A request field (nghttp2 checked it against RFC 9113 section 8.2 and
+ * 8.3 already). */
+static int
+h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
+	     const uint8_t *name, size_t namelen, const uint8_t *value,
+	     size_t valuelen, uint8_t flags, void *ud)
+{
+	struct sl_h2conn *h = H2_OF_SESSION(ud);
+	struct sl_h2stream *st =
+	    nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+	const struct sl_conf_limits *lim;
+	const char *n = (const char *)name, *v = (const char *)value;
+	size_t cap;
+
+	if (st == NULL || st->state == H2S_CLOSED)
+		return 0;
+	lim = &h->c->s.lconf->limits;
+	/* the decoded list is bounded however well it compresses: an
+	 * HPACK bomb costs its sender the stream (a 431), and the fields
+	 * past the limit are dropped as they are decoded */
+	st->hdr_list += (uint32_t)SL_MIN(namelen + valuelen + 32, UINT32_MAX);
+	if (st->hdr_list > lim->max_header_list_bytes) {
+		if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+			goto trailer_fail;
+		if (!(st->f & S_TOO_LARGE)) {
+			st->f |= S_TOO_LARGE;
+			h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
+				   "header list over max_header_list_bytes");
+		}
+		return 0;
+	}
+	if (st->f & (S_TOO_LARGE | S_DISCARD))
+		return 0;
+	cap = head_cap(st);
+	if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+		/* a trailer: only a chunked body can carry one; after a
+		 * Content-Length body it is dropped (RFC 9110 section
+		 * 6.5.1 lets a recipient discard trailers) */
+		if (!(st->f & S_CHUNKED))
+			return 0;
+		cap = body_cap(st);
+		if (!(st->f & S_TRAILERS)) {
+			/* the last chunk before the first trailer field */
+			chunk_close(st);
+			if (in_put(st, "0\r\n", 3, cap) == -1)
+				goto trailer_fail;
+			st->f |= S_TRAILERS;
+		}
+		if (in_put(st, n, namelen, cap) == -1 ||
+		    in_put(st, ": ", 2, cap) == -1 ||
+		    in_put(st, v, valuelen, cap) == -1 ||
+		    in_put(st, "\r\n", 2, cap) == -1)
+			goto trailer_fail;
+		return 0;
+	}
+	if (namelen > 0 && n[0] == ':') {
+		uint32_t off;
+		if (scratch_put(h, v, valuelen, &off) == -1)
+			goto fail;
+		if (namelen == 7 && memcmp(n, ":method", 7) == 0) {
+			h->m_off = off;
+			h->m_len = (uint32_t)valuelen;
+			if (valuelen == 4 && memcmp(v, "HEAD", 4) == 0)
+				st->f |= S_HEAD_REQ;
+			if (valuelen == 7 && memcmp(v, "CONNECT", 7) == 0)
+				st->f |= S_CONNECT;
+		} else if (namelen == 5 && memcmp(n, ":path", 5) == 0) {
+			h->p_off = off;
+			h->p_len = (uint32_t)valuelen;
+		} else if (namelen == 10 && memcmp(n, ":authority", 10) == 0) {
+			h->a_off = off;
+			h->a_len = (uint32_t)valuelen;
+			st->f |= S_AUTHORITY;
+		}
+		/* :scheme: the connection says http or https */
+		return 0;
+	}
+	if (!(st->f & S_REQLINE) && head_reqline(st) == -1)
+		goto fail;
+	if (namelen == 4 && memcmp(n, "host", 4) == 0 &&
+	    (st->f & S_AUTHORITY)) {
+		/* :authority wins; a Host that names another is a
+		 * malformed request (RFC 9113 section 8.3.1) */
+		if (valuelen != h->a_len ||
+		    strncasecmp(v, h->scratch.data + h->a_off, valuelen) != 0)
+			st->f |= S_BAD_HOST;
+		return 0;
+	}
+	if (namelen == 6 && memcmp(n, "cookie", 6) == 0) {
+		/* crumbs joined with "; " (RFC 9113 section 8.2.3) */
+		uint32_t off;
+		if (h->ck_len > 0 && scratch_put(h, "; ", 2, &off) == -1)
+			goto fail;
+		if (scratch_put(h, v, valuelen, &off) == -1)
+			goto fail;
+		if (h->ck_len == 0)
+			h->ck_off = off;
+		h->ck_len = h->scratch.len - h->ck_off;
+		return 0;
+	}
+	if (namelen == 14 && memcmp(n, "content-length", 14) == 0)
+		st->f |= S_CL;
+	if (in_put(st, n, namelen, cap) == -1 ||
+	    in_put(st, ": ", 2, cap) == -1 ||
+	    in_put(st, v, valuelen, cap) == -1 ||
+	    in_put(st, "\r\n", 2, cap) == -1)
+		goto fail;
+	return 0;
+trailer_fail:
+	/* the request cannot be passed on whole: its exchange is cut */
+	if (!(st->f & S_DISCARD)) {
+		h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
+			   "trailer fields past the limits");
+		if (st->s.txn != NULL) {
+			st->s.close_reason = "http2_trailers_too_large";
+			sl_exchange_closed(&st->s, "http2_trailers_too_large");
+		}
+		stream_reset(st, NGHTTP2_ENHANCE_YOUR_CALM);
+		if (st->state != H2S_CLOSED)
+			stream_set_state(st, H2S_DONE);
+	}
+	return 0;
+fail:
+	/* no memory for it, or past the cap: a 431 like a head too large */
+	if (!(st->f & S_TOO_LARGE)) {
+		st->f |= S_TOO_LARGE;
+		h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
+			   "head past the buffer");
+	}
+	return 0;
+}
+
+/* Closes the request body's open chunk: its size into the gap, CRLF
+ * after its bytes. */
+static void
+chunk_close(struct sl_h2stream *st)
+{
+	char *gap;
+	uint32_t size;
+
+	if (!(st->f & S_CHUNK_OPEN))
+		return;
+	gap = st->s.in.data + st->chunk_at;
+	size = st->s.in.len - st->chunk_at - CHUNK_GAP;
+	/* 8 hex digits, leading zeros (RFC 9112 section 7.1 allows them):
+	 * the gap was left before the size was known */
+	snprintf(gap, CHUNK_GAP + 1, "%08x\r", size);
+	gap[CHUNK_GAP - 1] = '\n';
+	/* room for it was kept when the chunk opened */
+	memcpy(st->s.in.data + st->s.in.len, "\r\n", 2);
+	st->s.in.len += 2;
+	st->f &= ~S_CHUNK_OPEN;
+}
+
+static int
+h2_on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
+		 const uint8_t *data, size_t len, void *ud)
+{
+	struct sl_h2conn *h = H2_OF_SESSION(ud);
+	struct sl_h2stream *st = nghttp2_session_get_stream_user_data(ng, id);
+
+	if (st == NULL || (st->f & S_DISCARD) || st->state == H2S_CLOSED) {
+		(void)nghttp2_session_consume(ng, id, len);
+		return 0;
+	}
+	st->unconsumed += (uint32_t)len;
+	if (st->f & S_CHUNKED) {
+		if (!(st->f & S_CHUNK_OPEN)) {
+			/* a gap for the size, and room for the CRLF after */
+			if (in_reserve(st, CHUNK_GAP + len + 2,
+				       body_cap(st)) == -1)
+				goto overflow;
+			st->chunk_at = st->s.in.len;
+			st->f |= S_CHUNK_OPEN;
+			st->s.in.len += CHUNK_GAP;
+		} else if (in_reserve(st, len + 2, body_cap(st)) == -1)
+			goto overflow;
+		memcpy(st->s.in.data + st->s.in.len, data, len);
+		st->s.in.len += (uint32_t)len;
+	} else if (in_put(st, data, len, body_cap(st)) == -1)
+		goto overflow;
+	if (st->s.txn != NULL)
+		sl_exchange_body_read(&st->s, len);
+	stream_dirty(st);
+	return 0;
+overflow:
+	/* within its window a client fills a stream's buffer only with
+	 * DATA frames of a few bytes each, whose framing outgrows what
+	 * they carry */
+	h2_refused(h, SL_H2_R_BODY_OVERFLOW, id,
+		   "request body framing past the stream's buffer");
+	if (st->s.txn != NULL) {
+		st->s.close_reason = "http2_body_overflow";
+		sl_exchange_closed(&st->s, "http2_body_overflow");
+	}
+	stream_reset(st, NGHTTP2_ENHANCE_YOUR_CALM);
+	stream_set_state(st, H2S_DONE);
+	return 0;
+}
+
+/* Takes a budget token for a frame that carries no request; past the
+ * budget, the connection goes (section 5). */
+static void
+calm_spend(struct sl_h2conn *h, enum sl_h2_refusal why, int64_t n)
+{
+	uint64_t now = now_ms();
+
+	if (now > h->calm_ms) {
+		h->calm += (int64_t)((now - h->calm_ms) * CALM_RATE / 1000);
+		if (h->calm > CALM_BURST)
+			h->calm = CALM_BURST;
+		h->calm_ms = now;
+	}
+	h->calm -= n;
+	if (h->calm >= 0 || h->dead != NULL)
+		return;
+	h2_refused(h, why, 0, "frames that carry no request past the budget");
+	h2_fail(h, NGHTTP2_ENHANCE_YOUR_CALM, "http2_enhance_your_calm");
+}
+
+static void
+calm_earn(struct sl_h2conn *h, int64_t n)
+{
+	h->calm = SL_MIN(h->calm + n, (int64_t)CALM_BURST);
+}
+
+static int
+h2_on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
+{
+	struct sl_h2conn *h = H2_OF_SESSION(ud);
+
+	switch (hd->type) {
+	case NGHTTP2_DATA:
+		if (hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM))
+			calm_spend(h, SL_H2_R_EMPTY_FRAMES, 1);
+		break;
+	case NGHTTP2_HEADERS:
+		break;
+	case NGHTTP2_PRIORITY:
+		calm_spend(h, SL_H2_R_PRIORITY_FLOOD, 1);
+		break;
+	case NGHTTP2_RST_STREAM:
+		/* charged when it arrives: early resets are rapid_reset's,
+		 * resets of streams gone already reset_flood's */
+		break;
+	case NGHTTP2_SETTINGS:
+		calm_spend(h, SL_H2_R_SETTINGS_FLOOD, 1);
+		break;
+	case NGHTTP2_PING:
+		calm_spend(h, SL_H2_R_PING_FLOOD, 1);
+		break;
+	case NGHTTP2_WINDOW_UPDATE:
+		calm_spend(h, SL_H2_R_WINDOW_FLOOD, 1);
+		break;
+	case NGHTTP2_CONTINUATION:
+		if (hd->length == 0)
+			calm_spend(h, SL_H2_R_EMPTY_FRAMES, 1);
+		break;
+	default:
+		calm_spend(h, SL_H2_R_EMPTY_FRAMES, 1);
+		break;
+	}
+	return h->dead != NULL ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+static int
+h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+{
+	struct sl_h2conn *h = H2_OF_SESSION(ud);
+	struct sl_h2stream *st;
+	int end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+
+	switch (frame->hd.type) {
+	case NGHTTP2_SETTINGS:
+		if (!(frame->hd.flags & NGHTTP2_FLAG_ACK))
+			h->f |= C2_PREFACE;
+		return 0;
+	case NGHTTP2_PING:
+		/* the answer to the drain's PING: one round trip after the
+		 * first GOAWAY, the last one (RFC 9113 section 6.8) */
+		if ((frame->hd.flags & NGHTTP2_FLAG_ACK) &&
+		    (h->f & C2_GOAWAY1) && !(h->f & C2_GOAWAY2))
+			h->goaway_ms = 1;
+		return 0;
+	case NGHTTP2_RST_STREAM:
+		st = nghttp2_session_get_stream_user_data(ng,
+							  frame->hd.stream_id);
+		if (st != NULL)
+			st->f |= S_CLIENT_RST;
+		else
+			calm_spend(h, SL_H2_R_RESET_FLOOD, 1);
+		return 0;
+	case NGHTTP2_HEADERS:
+	case NGHTTP2_DATA:
+		break;
+	default:
+		return 0;
+	}
+	st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+	if (st == NULL || st->state == H2S_CLOSED)
+		return 0;
+	if (frame->hd.type == NGHTTP2_HEADERS &&
+	    frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+		h->hs = NULL;
+		h->hdr_block_ms = 0;
+		if (st->f & S_BAD_HOST) {
+			h2_refused(h, SL_H2_R_PROTOCOL, st->id,
+				   "Host differs from :authority");
+			stream_reset(st, NGHTTP2_PROTOCOL_ERROR);
+			stream_set_state(st, H2S_DONE);
+			return 0;
+		}
+		if (!(st->f & S_TOO_LARGE) && head_end(st, end) == -1) {
+			st->f |= S_TOO_LARGE;
+			h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
+				   "head past the buffer");
+		}
+		sl_buf_release(&h->c->s.w->bufs, &h->scratch);
+		if (end)
+			st->f |= S_IN_END;
+		stream_set_state(st, H2S_READY);
+		stream_dirty(st);
+		return 0;
+	}
+	if (!end || (st->f & S_DISCARD))
+		return 0;
+	/* the request's end: the last chunk and the trailers' end */
+	if (st->f & S_CHUNKED) {
+		size_t cap = body_cap(st);
+		chunk_close(st);
+		if (!(st->f & S_TRAILERS) && in_put(st, "0\r\n", 3, cap) == -1)
+			goto overflow;
+		if (in_put(st, "\r\n", 2, cap) == -1)
+			goto overflow;
+	}
+	st->f |= S_IN_END;
+	stream_dirty(st);
+	return 0;
+overflow:
+	stream_reset(st, NGHTTP2_INTERNAL_ERROR);
+	return 0;
+}
+
+/* What sluice sends: resets and GOAWAYs that nghttp2 made itself are its
+ * protocol checks (and its refusal of streams over the limit). */
+static int
+h2_on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+{
+	struct sl_h2conn *h = H2_OF_SESSION(ud);
+	struct sl_h2stream *st;
+
+	switch (frame->hd.type) {
+	case NGHTTP2_DATA:
+		calm_earn(h, 1);
+		/* the response's end, with the request not read whole:
+		 * the client may stop sending it (RFC 9113 section 8.1) */
+		if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+		    (st = nghttp2_session_get_stream_user_data(
+			 ng, frame->hd.stream_id)) != NULL &&
+		    (st->f & S_RST_AFTER))
+			stream_reset(st, NGHTTP2_NO_ERROR);
+		return 0;
+	case NGHTTP2_HEADERS:
+		if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+		    (st = nghttp2_session_get_stream_user_data(
+			 ng, frame->hd.stream_id)) != NULL &&
+		    (st->f & S_RST_AFTER))
+			stream_reset(st, NGHTTP2_NO_ERROR);
+		return 0;
+	case NGHTTP2_RST_STREAM:
+		st = nghttp2_session_get_stream_user_data(ng,
+							  frame->hd.stream_id);
+		if (st != NULL && (st->f & S_RESET))
+			return 0;
+		if (frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM)
+			h2_refused(h, SL_H2_R_TOO_MANY_STREAMS,
+				   frame->hd.stream_id,
+				   "over max_concurrent_streams");
+		else if (frame->rst_stream.error_code != NGHTTP2_NO_ERROR)
+			h2_refused(h, SL_H2_R_PROTOCOL, frame->hd.stream_id,
+				   nghttp2_http2_strerror(
+				       frame->rst_stream.error_code));
+		return 0;
+	case NGHTTP2_GOAWAY:
+		if (frame->goaway.error_code != NGHTTP2_NO_ERROR &&
+		    frame->goaway.error_code != NGHTTP2_ENHANCE_YOUR_CALM &&
+		    h->dead == NULL) {
+			/* nghttp2's own connection error: its debug data says
+			 * which rule the client broke */
+			char why[160], esc[200], e[256];
+			size_t n = SL_MIN(frame->goaway.opaque_data_len,
+					  sizeof(why) - 1);
+			enum sl_h2_refusal r = SL_H2_R_PROTOCOL;
+
+			memcpy(why, frame->goaway.opaque_data, n);
+			why[n] = '\0';
+			if (strstr(why, "CONTINUATION") != NULL)
+				r = SL_H2_R_CONTINUATION;
+			else if (strstr(why, "concurrent streams") != NULL)
+				r = SL_H2_R_TOO_MANY_STREAMS;
+			snprintf(e, sizeof(e), "%s: %s",
+				 nghttp2_http2_strerror(
+				     frame->goaway.error_code),
+				 n > 0 ? sl_escape(esc, sizeof(esc), why, n)
+				       : "-");
+			h2_refused(h, r, frame->goaway.last_stream_id, e);
+			h->dead = "http2_protocol_error";
+			h->dead_now = 1;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int
+h2_on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
+{
+	struct sl_h2conn *h = H2_OF_SESSION(ud);
+	struct sl_h2stream *st = nghttp2_session_get_stream_user_data(ng, id);
+
+	if (st == NULL || st->state == H2S_CLOSED)
+		return 0;
+	st->f |= S_NG_CLOSED;
+	(void)nghttp2_session_set_stream_user_data(ng, id, NULL);
+	/* both ends sent theirs: an exchange that handed over its last
+	 * bytes ends as it would have (its next pump) */
+	if (st->state == H2S_BUSY && code == NGHTTP2_NO_ERROR &&
+	    !(st->f & (S_CLIENT_RST | S_RESET))) {
+		stream_dirty(st);
+		return 0;
+	}
+	/* reset by the client before its answer was whole: rapid reset
+	 * counts these against the streams that finish */
+	if ((st->f & S_CLIENT_RST) && st->state != H2S_DONE) {
+		h->resets++;
+		calm_spend(h, SL_H2_R_RAPID_RESET, 1);
+		if (h->resets > 2 * h->c->s.lconf->limits.max_concurrent_streams &&
+		    h->dead == NULL) {
+			h2_refused(h, SL_H2_R_RAPID_RESET, id,
+				   "streams reset faster than they finish");
+			h2_fail(h, NGHTTP2_ENHANCE_YOUR_CALM,
+				"http2_enhance_your_calm");
+		}
+	}
+	stream_close(st, (st->f & S_CLIENT_RST) ? "client_reset"
+						 : "stream_closed");
+	return 0;
+}
+
+static int
+h2_on_error(nghttp2_session *ng, int code, const char *msg, size_t len,
+	    void *ud)
+{
+	struct sl_h2conn *h = H2_OF_SESSION(ud);
+
+	if (sl_log_enabled(SL_LOG_DEBUG)) {
+		char e[256];
+		log_debug("conn=%llu http2: %s",
+			  (unsigned long long)h->c->s.id,
+			  sl_escape(e, sizeof(e), msg, len));
+	}
+	return 0;
+}
+
+/* ---- the response: the exchange's HTTP/1.1 into frames ----------------- */
+
+/* Whether a response field is connection-specific (RFC 9113 section
+ * 8.2.2): HTTP/1.1's framing and connection management. */
+static int
+conn_specific(const char *n, size_t len)
+{
+	switch (len) {
+	case 7:
+		return sl_h1_ieq(n, len, "upgrade");
+	case 10:
+		return sl_h1_ieq(n, len, "connection") ||
+		       sl_h1_ieq(n, len, "keep-alive");
+	case 16:
+		return sl_h1_ieq(n, len, "proxy-connection");
+	case 17:
+		return sl_h1_ieq(n, len, "transfer-encoding");
+	default:
+		return 0;
+	}
+}
+
+/* The worker's array of name-value pairs, grown as needed. */
+static nghttp2_nv *
+nv_array(struct sl_worker *w, size_t n)
+{
+	struct h2_worker *hw = w->h2; /* made with the first stream */
+
+	if (n > hw->nv_cap) {
+		nghttp2_nv *nv = realloc(hw->nv, n * sizeof(*nv));
+		if (nv == NULL)
+			return NULL;
+		hw->nv = nv;
+		hw->nv_cap = n;
+	}
+	return hw->nv;
+}
+
+static void
+nv_set(nghttp2_nv *nv, char *name, size_t nlen, const char *value,
+       size_t vlen)
+{
+	for (size_t i = 0; i < nlen; i++)
+		if (name[i] >= 'A' && name[i] <= 'Z')
+			name[i] = (char)(name[i] - 'A' + 'a');
+	nv->name = (uint8_t *)name;
+	nv->namelen = nlen;
+	nv->value = (uint8_t *)(uintptr_t)value;
+	nv->valuelen = vlen;
+	nv->flags = NGHTTP2_NV_FLAG_NONE;
+}
+
+/* Field lines "name: value\r\n" of a trailer section into pairs (names
+ * lower-cased in place). Returns how many, or -1 (no memory). */
+static long
+trailer_nv(struct sl_worker *w, char *p, size_t len, nghttp2_nv **out)
+{
+	size_t n = 0, max = 0;
+	nghttp2_nv *nv;
+
+	for (size_t i = 0; i < len; i++)
+		max += p[i] == '\n';
+	if ((nv = nv_array(w, max + 1)) == NULL)
+		return -1;
+	for (size_t i = 0; i < len;) {
+		char *line = p + i, *eol = memchr(line, '\n', len - i), *colon;
+		size_t ll;
+
+		if (eol == NULL)
+			break;
+		i = (size_t)(eol - p) + 1;
+		ll = (size_t)(eol - line);
+		if (ll > 0 && line[ll - 1] == '\r')
+			ll--;
+		if (ll == 0 || (colon = memchr(line, ':', ll)) == NULL)
+			continue;
+		{
+			size_t nl = (size_t)(colon - line);
+			const char *v = colon + 1, *e = line + ll;
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+				e--;
+			if (conn_specific(line, nl))
+				continue;
+			nv_set(&nv[n++], line, nl, v, (size_t)(e - v));
+		}
+	}
+	*out = nv;
+	return (long)n;
+}
+
+static ssize_t h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf,
+			    size_t length, uint32_t *dflags,
+			    nghttp2_data_source *src, void *ud);
+
+/*
+ * Turns the heads at the front of the exchange's output into HEADERS:
+ * interim (1xx) ones, then the final one with its body's framing. Returns
+ * 0, or -1 when the stream was reset.
+ */
+static int
+resp_heads(struct sl_h2stream *st)
+{
+	struct sl_h2conn *h = st->h;
+	struct sl_stream *s = &st->s;
+
+	while (!(st->f & S_HEAD_OUT) && s->txn != NULL) {
+		struct iovec iov[2];
+		struct sl_h1_response resp;
+		nghttp2_data_provider prd;
+		nghttp2_nv *nv;
+		char *p, *e, status[4];
+		size_t hl, k = 0;
+		int hints, r;
+
+		if (sl_exchange_output(s, iov, &hints) == 0)
+			return 0;
+		p = iov[0].iov_base;
+		if ((e = memmem(p, iov[0].iov_len, "\r\n\r\n", 4)) == NULL)
+			return 0; /* heads are written whole */
+		hl = (size_t)(e - p) + 4;
+		memset(&resp, 0, sizeof(resp));
+		resp.headers = s->w->hdrs;
+		resp.max_headers = s->w->max_hdrs;
+		if (sl_h1_parse_response(p, hl, &resp,
+					 (st->f & S_HEAD_REQ) ? SL_M_HEAD
+							      : SL_M_GET) < 0 ||
+		    (nv = nv_array(s->w, resp.nheaders + 1)) == NULL) {
+			stream_close(st, "http2_bad_response_head");
+			stream_reset(st, NGHTTP2_INTERNAL_ERROR);
+			return -1;
+		}
+		snprintf(status, sizeof(status), "%03u",
+			 (unsigned)resp.status % 1000u);
+		nv[k].name = (uint8_t *)(uintptr_t)":status";
+		nv[k].namelen = 7;
+		nv[k].value = (uint8_t *)status;
+		nv[k].valuelen = 3;
+		nv[k++].flags = NGHTTP2_NV_FLAG_NONE;
+		for (size_t i = 0; i < resp.nheaders; i++) {
+			const struct sl_h1_header *f = &resp.headers[i];
+			if (conn_specific(f->name, f->name_len))
+				continue;
+			nv_set(&nv[k++], (char *)(uintptr_t)f->name,
+			       f->name_len, f->value, f->value_len);
+		}
+		if (resp.status < 200) {
+			r = nghttp2_submit_headers(h->ng, NGHTTP2_FLAG_NONE,
+						   st->id, NULL, nv, k, NULL);
+		} else {
+			switch (resp.body) {
+			case SL_H1_BODY_NONE:
+				st->body = H2B_NONE;
+				break;
+			case SL_H1_BODY_LENGTH:
+				st->body = resp.content_length > 0 ? H2B_LENGTH
+								   : H2B_NONE;
+				st->resp_left = resp.content_length;
+				break;
+			case SL_H1_BODY_CHUNKED:
+				st->body = H2B_CHUNKED;
+				sl_h1_chunked_init(&st->ch,
+						   s->lconf->limits
+						       .max_header_bytes);
+				break;
+			case SL_H1_BODY_CLOSE:
+				st->body = H2B_UNTIL_END;
+				break;
+			}
+			prd.source.ptr = st;
+			prd.read_callback = h2_data_read;
+			r = nghttp2_submit_response(
+			    h->ng, st->id, nv, k,
+			    st->body != H2B_NONE ? &prd : NULL);
+			st->f |= S_HEAD_OUT;
+		}
+		if (r != 0) {
+			stream_close(st, "http2_submit_failed");
+			stream_reset(st, NGHTTP2_INTERNAL_ERROR);
+			return -1;
+		}
+		(void)sl_exchange_sent(s, hl);
+	}
+	return 0;
+}
+
+/* The trailer section gathered: its fields as a last HEADERS. Returns 1
+ * when one was submitted. */
+static int
+resp_trailers(struct sl_h2stream *st)
+{
+	nghttp2_nv *nv;
+	long n;
+
+	if (st->trailers.data == NULL || st->trailers.len <= 2)
+		return 0;
+	n = trailer_nv(st->s.w, st->trailers.data, st->trailers.len, &nv);
+	if (n <= 0)
+		return 0;
+	return nghttp2_submit_trailer(st->h->ng, st->id, nv, (size_t)n) == 0;
+}
+
+static int
+trailers_put(struct sl_h2stream *st, const char *p, size_t n)
+{
+	struct sl_buf *b = &st->trailers;
+	struct sl_worker *w = st->s.w;
+
+	if (sl_buf_alloc(&w->bufs, b, 4096) == -1)
+		return -1;
+	if (sl_buf_space(b) < n &&
+	    sl_buf_grow(&w->bufs, b, SL_MAX((size_t)b->len + n,
+					    (size_t)b->cap * 2)) == -1)
+		return -1;
+	memcpy(b->data + b->len, p, n);
+	b->len += (uint32_t)n;
+	return 0;
+}
+
+/*
+ * How many payload bytes of the response can go in a DATA frame now (at
+ * most max), at the front of the exchange's output; a chunked body's
+ * framing before them is taken off first (its trailer section kept).
+ * *end is set when the body ends with them. Returns -1 on bad framing.
+ */
+static long
+resp_avail(struct sl_h2stream *st, size_t max, int *end)
+{
+	struct sl_stream *s = &st->s;
+	struct iovec iov[2];
+	int hints, niov;
+
+	*end = 0;
+	if (s->txn == NULL) {
+		*end = 1;
+		return 0;
+	}
+	for (int guard = 0; guard < 64; guard++) {
+		size_t data, tr, avail;
+		long fr;
+
+		niov = sl_exchange_output(s, iov, &hints);
+		avail = niov > 0 ? iov[0].iov_len : 0;
+		switch ((enum h2s_body)st->body) {
+		case H2B_NONE:
+			*end = 1;
+			return 0;
+		case H2B_LENGTH:
+			avail = (size_t)SL_MIN((uint64_t)avail, st->resp_left);
+			avail = SL_MIN(avail, max);
+			*end = avail == st->resp_left;
+			return (long)avail;
+		case H2B_UNTIL_END:
+			if (niov == 2)
+				avail += iov[1].iov_len;
+			if (avail <= max && sl_exchange_output_done(s))
+				*end = 1;
+			return (long)SL_MIN(avail, max);
+		case H2B_CHUNKED:
+			break;
+		}
+		if (st->ch.done) {
+			*end = 1;
+			return 0;
+		}
+		if (niov == 0)
+			return 0;
+		fr = sl_h1_chunked_frame(&st->ch, iov[0].iov_base,
+					 iov[0].iov_len, &data, &tr);
+		if (fr < 0)
+			return -1;
+		if ((size_t)fr > tr &&
+		    trailers_put(st, (char *)iov[0].iov_base + tr,
+				 (size_t)fr - tr) == -1)
+			return -1;
+		if (fr > 0) {
+			(void)sl_exchange_sent(s, (size_t)fr);
+			if (s->txn == NULL)
+				return 0;
+			continue;
+		}
+		if (st->ch.done) {
+			*end = 1;
+			return 0;
+		}
+		return (long)SL_MIN(data, max);
+	}
+	return 0;
+}
+
+static ssize_t
+h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
+	     uint32_t *dflags, nghttp2_data_source *src, void *ud)
+{
+	struct sl_h2stream *st = src->ptr;
+	int end;
+	long n;
+
+	if (st->state == H2S_CLOSED)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	n = resp_avail(st, length, &end);
+	if (n < 0)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	if (end) {
+		*dflags |= NGHTTP2_DATA_FLAG_EOF;
+		if (resp_trailers(st))
+			*dflags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+	} else if (n == 0) {
+		st->f |= S_DEFERRED;
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	if (n > 0)
+		*dflags |= NGHTTP2_DATA_FLAG_NO_COPY;
+	return n;
+}
+
+static void
+wbuf_put(struct sl_h2conn *h, const void *p, size_t n)
+{
+	memcpy(h->wbuf.data + h->wbuf.len, p, n);
+	h->wbuf.len += (uint32_t)n;
+}
+
+/* A DATA frame: its header, then the payload copied from the exchange's
+ * output, which it then counts as sent. */
+static int
+h2_send_data(nghttp2_session *ng, nghttp2_frame *frame,
+	     const uint8_t *framehd, size_t length, nghttp2_data_source *src,
+	     void *ud)
+{
+	struct sl_h2conn *h = H2_OF_SESSION(ud);
+	struct sl_h2stream *st = src->ptr;
+	struct sl_stream *s = &st->s;
+	size_t left = length;
+
+	if (sl_buf_space(&h->wbuf) < 9 + length)
+		return NGHTTP2_ERR_WOULDBLOCK; /* never: see h2_send */
+	wbuf_put(h, framehd, 9);
+	if (length > 0 && s->txn != NULL) {
+		struct iovec iov[2];
+		int hints, niov = sl_exchange_output(s, iov, &hints);
+		for (int i = 0; i < niov && left > 0; i++) {
+			size_t k = SL_MIN(left, iov[i].iov_len);
+			wbuf_put(h, iov[i].iov_base, k);
+			if (st->body == H2B_CHUNKED) {
+				size_t consumed, dl;
+				(void)sl_h1_chunked_decode(&st->ch,
+							   iov[i].iov_base, k,
+							   0, &consumed, &dl);
+			}
+			left -= k;
+		}
+		if (st->body == H2B_LENGTH)
+			st->resp_left -= length - left;
+		(void)sl_exchange_sent(s, length - left);
+		if (s->flags & SL_STREAM_F_WBLOCK) {
+			s->flags &= ~SL_STREAM_F_WBLOCK;
+			if (s->txn != NULL)
+				(void)sl_exchange_writable(s);
+		}
+	}
+	if (left > 0) {
+		/* the exchange has fewer bytes than it said: never, but
+		 * a short frame would break the connection */
+		memset(h->wbuf.data + h->wbuf.len, 0, left);
+		h->wbuf.len += (uint32_t)left;
+	}
+	stream_dirty(st);
+	return sl_buf_space(&h->wbuf) < DATA_FRAME_MAX ? NGHTTP2_ERR_PAUSE : 0;
+}
+
+/* Other frames: into the write buffer while a DATA frame's room stays
+ * free behind them. */
+static ssize_t
+h2_send(nghttp2_session *ng, const uint8_t *data, size_t len, int flags,
+	void *ud)
+{
+	struct sl_h2conn *h = H2_OF_SESSION(ud);
+	size_t room = sl_buf_space(&h->wbuf);
+
+	if (room <= DATA_FRAME_MAX)
+		return NGHTTP2_ERR_WOULDBLOCK;
+	len = SL_MIN(len, room - DATA_FRAME_MAX);
+	wbuf_put(h, data, len);
+	return (ssize_t)len;
+}
+
+/* ---- the connection's I/O ----------------------------------------------*/
+
+/* Writes what the write buffer holds. Returns -1 when the connection
+ * failed (h->dead set). */
+static int
+wbuf_flush(struct sl_h2conn *h)
+{
+	struct sl_client *c = h->c;
+	struct iovec iov;
+	ssize_t n;
+	int want = 0;
+
+	while (sl_buf_pending(&h->wbuf) > 0 && !(h->f & C2_WBLOCKED)) {
+		iov.iov_base = h->wbuf.data + h->wbuf.off;
+		iov.iov_len = sl_buf_pending(&h->wbuf);
+		n = XPRT(c)->sendv(c->fd, c->xc, &iov, 1, 0, &want);
+		if (n == -1) {
+			if (errno != EAGAIN && errno != EINTR) {
+				h->dead = "client_write_error";
+				h->dead_abort = 1;
+				return -1;
+			}
+			h->f |= C2_WBLOCKED;
+			if (h->wblock_ms == 0)
+				h->wblock_ms = now_ms();
+			if (want == SL_TLS_WANT_READ)
+				h->f |= C2_W_READ;
+			else
+				(void)XPRT(c)->watch(c->fd, c->xc, &h->wev, 1);
+			break;
+		}
+		SL_STAT_ADD(c->s.w->stats.client_bytes_out, (uint64_t)n);
+		h->wbuf.off += (uint32_t)n;
+		h->wblock_ms = 0;
+	}
+	if (sl_buf_pending(&h->wbuf) == 0)
+		sl_buf_release(&c->s.w->bufs, &h->wbuf);
+	return 0;
+}
+
+/* Has nghttp2 frame what is ready, and writes it. */
+static void
+h2_output(struct sl_h2conn *h)
+{
+	struct sl_worker *w = h->c->s.w;
+
+	for (int guard = 0; guard < 32 && !(h->f & C2_WBLOCKED); guard++) {
+		uint32_t before;
+		int rv;
+
+		if (!nghttp2_session_want_write(h->ng))
+			break;
+		if (sl_buf_alloc(&w->bufs, &h->wbuf, WBUF_SIZE) == -1) {
+			h->dead = "out_of_memory";
+			return;
+		}
+		if (h->wbuf.off > 0 && sl_buf_space(&h->wbuf) <= DATA_FRAME_MAX) {
+			memmove(h->wbuf.data, h->wbuf.data + h->wbuf.off,
+				sl_buf_pending(&h->wbuf));
+			h->wbuf.len -= h->wbuf.off;
+			h->wbuf.off = 0;
+		}
+		before = h->wbuf.len;
+		if (sl_buf_space(&h->wbuf) > DATA_FRAME_MAX &&
+		    (rv = nghttp2_session_send(h->ng)) != 0) {
+			if (h->dead == NULL) {
+				h->dead = "http2_protocol_error";
+				h->dead_now = 1;
+			}
+			(void)wbuf_flush(h);
+			return;
+		}
+		/* nothing framed: what nghttp2 holds waits for a window */
+		if (h->wbuf.len == before && sl_buf_pending(&h->wbuf) == 0)
+			break;
+		if (wbuf_flush(h) == -1)
+			return;
+	}
+	if (sl_buf_pending(&h->wbuf) == 0)
+		sl_buf_release(&w->bufs, &h->wbuf);
+}
+
+/* Reads what the connection has and gives it to nghttp2. */
+static void
+h2_input(struct sl_h2conn *h)
+{
+	struct sl_client *c = h->c;
+	struct sl_worker *w = c->s.w;
+	size_t size = SL_MAX((size_t)RBUF_MIN,
+			     SL_MIN(c->s.lconf->limits.buffer_bytes,
+				    (uint64_t)64 * 1024));
+	ssize_t n, rv;
+	int want = 0;
+
+	h->f &= ~C2_READABLE;
+	if (sl_buf_alloc(&w->bufs, &h->rbuf, size) == -1) {
+		h->dead = "out_of_memory";
+		return;
+	}
+	n = XPRT(c)->recv(c->fd, c->xc, h->rbuf.data, h->rbuf.cap, &want);
+	if ((want == SL_TLS_WANT_WRITE) != ((c->s.flags & C_F_REV_W) != 0))
+		sl_client_rev_wait(c, want == SL_TLS_WANT_WRITE
+					  ? SL_TLS_WANT_WRITE
+					  : SL_TLS_WANT_READ);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		sl_buf_release(&w->bufs, &h->rbuf);
+		h->dead = n == 0 ? "client_closed"
+			  : errno == EPROTO ? "client_tls_error"
+					    : "client_read_error";
+		h->dead_abort = n != 0;
+		return;
+	}
+	if (n < 0) {
+		sl_buf_release(&w->bufs, &h->rbuf);
+		return;
+	}
+	SL_STAT_ADD(w->stats.client_bytes_in, (uint64_t)n);
+	rv = nghttp2_session_mem_recv(h->ng, (const uint8_t *)h->rbuf.data,
+				      (size_t)n);
+	sl_buf_release(&w->bufs, &h->rbuf);
+	if (rv < 0 && h->dead == NULL) {
+		enum sl_h2_refusal r = SL_H2_R_PROTOCOL;
+		uint32_t code = NGHTTP2_PROTOCOL_ERROR;
+		if (rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
+			r = SL_H2_R_CONTINUATION;
+			code = NGHTTP2_ENHANCE_YOUR_CALM;
+		} else if (rv == NGHTTP2_ERR_FLOODED ||
+			   rv == NGHTTP2_ERR_TOO_MANY_SETTINGS) {
+			r = SL_H2_R_SETTINGS_FLOOD;
+			code = NGHTTP2_ENHANCE_YOUR_CALM;
+		}
+		h2_refused(h, r, 0, nghttp2_strerror((int)rv));
+		h2_fail(h, code,
+			code == NGHTTP2_ENHANCE_YOUR_CALM
+			    ? "http2_enhance_your_calm"
+			    : "http2_protocol_error");
+		return;
+	}
+	/* a full read: there may be more (level-triggered epoll will say
+	 * so too, but TLS may hold it where epoll cannot see) */
+	if ((size_t)n == h->rbuf.cap ||
+	    sl_xprt_pending(c->s.flags >> C_F_XPRT_SHIFT, c->fd, c->xc))
+		h->f |= C2_READABLE;
+}
+
+/* ---- pumping the streams ----------------------------------------------- */
+
+/* Starts the exchange of a stream whose head is whole. */
+static void
+stream_start(struct sl_h2stream *st)
+{
+	struct sl_stream *s = &st->s;
+	struct sl_h2conn *h = st->h;
+
+	stream_set_state(st, H2S_BUSY);
+	stream_adopt(st);
+	if (sl_exchange_new(s, st->start_ms) == NULL) {
+		stream_reset(st, NGHTTP2_INTERNAL_ERROR);
+		stream_set_state(st, H2S_DONE);
+		return;
+	}
+	s->flags |= SL_STREAM_F_READING;
+	if (st->f & S_TOO_LARGE) {
+		s->in.off = 0;
+		sl_exchange_reject(s, 431, SL_H1_R_HEAD_TOO_LARGE);
+		return;
+	}
+	if (st->f & S_MISDIRECT) {
+		h2_refused(h, SL_H2_R_MISDIRECTED, st->id,
+			   "authority not covered by the certificate");
+		sl_exchange_reject(s, 421, SL_H1_R_MISDIRECTED);
+		return;
+	}
+	sl_exchange_start(s, st->head_len);
+}
+
+/* After a pump: the stream's reading flag, its buffer, the windows. */
+static void
+stream_settle(struct sl_h2stream *st)
+{
+	struct sl_stream *s = &st->s;
+
+	if (st->state == H2S_CLOSED)
+		return;
+	if ((st->f & S_IN_END) || st->unconsumed >= st->h->win_stream)
+		s->flags &= ~SL_STREAM_F_READING;
+	else
+		s->flags |= SL_STREAM_F_READING;
+	stream_give_back(st);
+	stream_in_release(st);
+	if (s->txn != NULL)
+		sl_exchange_schedule(s);
+}
+
+/* Whether the stream has response bytes that its window (or the
+ * connection's) keeps back: send_timeout runs. */
+static void
+stream_check_blocked(struct sl_h2stream *st)
+{
+	struct sl_h2conn *h = st->h;
+	struct sl_stream *s = &st->s;
+	struct iovec iov[2];
+	int hints;
+
+	if (s->txn == NULL || !(st->f & S_HEAD_OUT) ||
+	    (s->flags & SL_STREAM_F_WBLOCK) ||
+	    sl_exchange_output(s, iov, &hints) == 0)
+		return;
+	if (nghttp2_session_get_stream_remote_window_size(h->ng, st->id) >
+		0 &&
+	    nghttp2_session_get_remote_window_size(h->ng) > 0)
+		return;
+	s->flags |= SL_STREAM_F_WBLOCK;
+	sl_exchange_stalled(s);
+	if (nghttp2_session_get_remote_window_size(h->ng) <= 0 &&
+	    h->zwin_ms == 0)
+		h->zwin_ms = now_ms();
+}
+
+static void
+h2_pump(struct sl_h2conn *h)
+{
+	struct sl_h2stream *st;
+
+	while ((st = h->dirty) != NULL) {
+		h->dirty = st->next;
+		st->f &= ~S_DIRTY;
+		if (st->state == H2S_CLOSED) {
+			st->next = h->reap;
+			h->reap = st;
+			continue;
+		}
+		chunk_close(st);
+		if (st->state == H2S_READY)
+			stream_start(st);
+		/* as HTTP/1 does after a start: the request goes upstream at
+		 * once on a pooled connection */
+		if (st->s.txn != NULL && st->state == H2S_BUSY)
+			(void)sl_exchange_pump(&st->s);
+		if (st->state == H2S_CLOSED)
+			continue; /* on h->reap or on the dirty list again */
+		/* blocked first: the schedule arms send_timeout for it */
+		stream_check_blocked(st);
+		stream_settle(st);
+		if (h->dead != NULL)
+			return;
+	}
+}
+
+/* Streams whose exchange waits for room (pacing) hear of it. */
+static void
+h2_writable(struct sl_h2conn *h)
+{
+	struct sl_h2stream *st;
+
+	if (h->nwant == 0)
+		return;
+	TAILQ_FOREACH(st, &h->streams, link) {
+		if (!(st->f & S_WANT_WRITE) || st->s.txn == NULL ||
+		    st->s.ops->send_room(&st->s) == 0)
+			continue;
+		st->f &= ~S_WANT_WRITE;
+		h->nwant--;
+		(void)sl_exchange_writable(&st->s);
+		stream_dirty(st);
+	}
+}
+
+/* ---- deadlines ---------------------------------------------------------*/
+
+static void
+h2_on_timer(evutil_socket_t fd, short what, void *arg);
+
+static void
+h2_schedule(struct sl_h2conn *h)
+{
+	const struct sl_conf_limits *l = &h->c->s.lconf->limits;
+	uint64_t d = UINT64_MAX;
+
+	if (!(h->f & C2_PREFACE))
+		d = SL_MIN(d, h->start_ms + l->header_timeout_ms);
+	if (h->hs != NULL && h->hdr_block_ms != 0)
+		d = SL_MIN(d, h->hdr_block_ms + l->header_timeout_ms);
+	if (h->nopen == 0 && !(h->f & C2_SHUTDOWN))
+		d = SL_MIN(d, h->idle_ms + l->idle_timeout_ms);
+	if (h->wblock_ms != 0)
+		d = SL_MIN(d, h->wblock_ms + l->send_timeout_ms);
+	if (h->zwin_ms != 0)
+		d = SL_MIN(d, h->zwin_ms + l->send_timeout_ms);
+	if ((h->f & C2_GOAWAY1) && !(h->f & C2_GOAWAY2))
+		d = SL_MIN(d, h->goaway_ms + GOAWAY_WAIT_MS);
+	if (d == UINT64_MAX)
+		d = 0;
+	if (d == h->armed_ms)
+		return;
+	h->armed_ms = d;
+	if (d == 0) {
+		event_del(&h->tev);
+	} else {
+		uint64_t now = now_ms(), ms = d > now ? d - now : 0;
+		struct timeval tv = {(time_t)(ms / 1000),
+				     (suseconds_t)(ms % 1000) * 1000};
+		event_add(&h->tev, &tv);
+	}
+}
+
+/* The last GOAWAY of a graceful end: the streams the client began so
+ * far are served, no later one. */
+static void
+h2_goaway_final(struct sl_h2conn *h)
+{
+	h->f |= C2_GOAWAY2 | C2_SHUTDOWN;
+	(void)nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE,
+				    nghttp2_session_get_last_proc_stream_id(
+					h->ng),
+				    NGHTTP2_NO_ERROR, NULL, 0);
+	h->f |= C2_AGAIN;
+}
+
+/* A graceful end in two steps (RFC 9113 section 6.8): a GOAWAY with the
+ * largest id and a PING now, the real last id one round trip later. */
+static void
+h2_goaway_begin(struct sl_h2conn *h)
+{
+	static const uint8_t ping[8] = {'s', 'l', 'u', 'i', 'c', 'e', 'g',
+					'a'};
+
+	if (h->f & (C2_GOAWAY1 | C2_GOAWAY2))
+		return;
+	h->f |= C2_GOAWAY1 | C2_SHUTDOWN;
+	h->goaway_ms = now_ms();
+	(void)nghttp2_submit_shutdown_notice(h->ng);
+	(void)nghttp2_submit_ping(h->ng, NGHTTP2_FLAG_NONE, ping);
+	h->f |= C2_AGAIN;
+}
+
+static void
+h2_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_h2conn *h = arg;
+	const struct sl_conf_limits *l = &h->c->s.lconf->limits;
+	uint64_t now = sl_now_refresh();
+	struct sl_worker *w = h->c->s.w;
+
+	h->armed_ms = 0;
+	if (!(h->f & C2_PREFACE) && now >= h->start_ms + l->header_timeout_ms) {
+		SL_STAT_INC(w->stats.timeouts[SL_TO_HEADER]);
+		h2_refused(h, SL_H2_R_HEADER_TIMEOUT, 0,
+			   "no connection preface within header_timeout");
+		h->dead = "header_timeout";
+	} else if (h->hs != NULL && h->hdr_block_ms != 0 &&
+		   now >= h->hdr_block_ms + l->header_timeout_ms) {
+		SL_STAT_INC(w->stats.timeouts[SL_TO_HEADER]);
+		h2_refused(h, SL_H2_R_HEADER_TIMEOUT, h->hs->id,
+			   "header block not whole within header_timeout");
+		h2_fail(h, NGHTTP2_ENHANCE_YOUR_CALM, "header_timeout");
+	} else if (h->wblock_ms != 0 &&
+		   now >= h->wblock_ms + l->send_timeout_ms) {
+		SL_STAT_INC(w->stats.timeouts[SL_TO_SEND]);
+		h->dead = "send_timeout";
+		h->dead_abort = 1;
+	} else if (h->zwin_ms != 0 && now >= h->zwin_ms + l->send_timeout_ms) {
+		if (nghttp2_session_get_remote_window_size(h->ng) <= 0) {
+			SL_STAT_INC(w->stats.timeouts[SL_TO_SEND]);
+			h2_refused(h, SL_H2_R_ZERO_WINDOW, 0,
+				   "connection window shut past send_timeout");
+			h2_fail(h, NGHTTP2_ENHANCE_YOUR_CALM, "send_timeout");
+		} else
+			h->zwin_ms = 0;
+	} else if (h->nopen == 0 && !(h->f & C2_SHUTDOWN) &&
+		   now >= h->idle_ms + l->idle_timeout_ms) {
+		SL_STAT_INC(w->stats.timeouts[SL_TO_IDLE]);
+		h2_fail(h, NGHTTP2_NO_ERROR, "idle_timeout");
+	} else if ((h->f & C2_GOAWAY1) && !(h->f & C2_GOAWAY2) &&
+		   now >= h->goaway_ms + GOAWAY_WAIT_MS) {
+		h2_goaway_final(h);
+	}
+	h2_run(h);
+}
+
+/* ---- the run ---------------------------------------------------------- */
+
+static void
+h2_on_run(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_h2conn *h = arg;
+
+	sl_now_refresh();
+	h->f &= ~C2_RUN_EV;
+	h2_run(h);
+}
+
+static void
+h2_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_h2conn *h = arg;
+	struct sl_client *c = h->c;
+
+	sl_now_refresh();
+	(void)XPRT(c)->watch(c->fd, c->xc, &h->wev, 0);
+	h->f &= ~C2_WBLOCKED;
+	h2_run(h);
+}
+
+/* Something changed outside a run (an exchange's operation): a run from
+ * the loop's next turn, unless one is on the stack. */
+static void
+h2_kick(struct sl_h2conn *h)
+{
+	if (h->f & C2_RUNNING) {
+		h->f |= C2_AGAIN;
+		return;
+	}
+	if (!(h->f & C2_RUN_EV)) {
+		h->f |= C2_RUN_EV;
+		event_active(&h->run_ev, EV_TIMEOUT, 1);
+	}
+}
+
+static void
+h2_reap(struct sl_h2conn *h)
+{
+	struct sl_h2stream *st;
+
+	while ((st = h->reap) != NULL) {
+		h->reap = st->next;
+		stream_free(st);
+	}
+}
+
+/* Frees the codec's state (the connection is closing). */
+static void
+h2_destroy(struct sl_h2conn *h, const char *reason)
+{
+	struct sl_client *c = h->c;
+	struct sl_worker *w = c->s.w;
+	struct sl_h2stream *st;
+
+	/* the dirty list's closed streams to h->reap, the others off it */
+	while ((st = h->dirty) != NULL) {
+		h->dirty = st->next;
+		st->f &= ~S_DIRTY;
+		if (st->state == H2S_CLOSED) {
+			st->next = h->reap;
+			h->reap = st;
+		}
+	}
+	while ((st = TAILQ_FIRST(&h->streams)) != NULL)
+		stream_close(st, reason);
+	h2_reap(h);
+	nghttp2_session_del(h->ng);
+	event_del(&h->wev);
+	event_del(&h->run_ev);
+	event_del(&h->tev);
+	sl_buf_release(&w->bufs, &h->rbuf);
+	sl_buf_release(&w->bufs, &h->wbuf);
+	sl_buf_release(&w->bufs, &h->scratch);
+	SL_STAT_ADD(w->stats.h2_conns, -1);
+	free(h);
+}
+
+/* The run's end for a connection that ends: the codec goes, then the
+ * connection, lingering so that the last frames (a GOAWAY) are read. */
+static void
+h2_end(struct sl_h2conn *h)
+{
+	struct sl_client *c = h->c;
+	const char *reason = h->dead;
+	int abort_ = h->dead_abort, now = h->dead_now;
+
+	if (!abort_)
+		(void)wbuf_flush(h);
+	c->h2 = NULL;
+	h2_destroy(h, reason);
+	c->state = SL_CLIENT_ST_IDLE; /* client.c's from here on */
+	if (abort_)
+		sl_client_close(c, reason);
+	else if (now)
+		sl_client_finish_deaf(c, reason);
+	else
+		sl_client_finish(c, reason, 1);
+}
+
+static void
+h2_run(struct sl_h2conn *h)
+{
+	struct sl_client *c = h->c;
+
+	if (h->f & C2_RUNNING) {
+		h->f |= C2_AGAIN;
+		return;
+	}
+	h->f |= C2_RUNNING;
+	/* a run the loop was to make: this one does its work */
+	if (h->f & C2_RUN_EV) {
+		event_del(&h->run_ev);
+		h->f &= ~C2_RUN_EV;
+	}
+	for (int guard = 0; guard < 16; guard++) {
+		h->f &= ~C2_AGAIN;
+		/* reading waits while the output cannot go: a client that
+		 * does not read cannot make sluice queue its answers */
+		if ((h->f & C2_READABLE) && !(h->f & C2_WBLOCKED) &&
+		    h->dead == NULL)
+			h2_input(h);
+		if (h->dead == NULL)
+			h2_pump(h);
+		if (h->dead == NULL || !h->dead_abort)
+			h2_output(h);
+		if (h->dead == NULL)
+			h2_writable(h);
+		if (h->dead == NULL && (h->f & C2_SHUTDOWN) && h->nopen == 0 &&
+		    !(h->f & C2_GOAWAY1) && !(h->f & C2_GOAWAY2)) {
+			/* ending with no stream left: the GOAWAY now */
+			h2_goaway_final(h);
+			continue;
+		}
+		if (h->dead == NULL && (h->f & C2_GOAWAY1) &&
+		    !(h->f & C2_GOAWAY2) && h->goaway_ms == 1) {
+			h2_goaway_final(h);
+			continue;
+		}
+		if (h->dead == NULL && !nghttp2_session_want_read(h->ng) &&
+		    !nghttp2_session_want_write(h->ng) &&
+		    sl_buf_pending(&h->wbuf) == 0)
+			/* both sides said GOAWAY and no stream is left */
+			h->dead = (h->f & C2_SHUTDOWN) ? c->s.w->draining
+							     ? "draining"
+							     : "close"
+							: "http2_goaway";
+		if (h->dead != NULL)
+			break;
+		if (!(h->f & (C2_AGAIN | C2_READABLE)) && h->dirty == NULL)
+			break;
+		if ((h->f & C2_READABLE) && (h->f & C2_WBLOCKED) &&
+		    !(h->f & C2_AGAIN) && h->dirty == NULL)
+			break;
+	}
+	h->f &= ~C2_RUNNING;
+	h2_reap(h);
+	if (h->dead != NULL) {
+		h2_end(h);
+		return;
+	}
+	if ((h->f & C2_AGAIN) || h->dirty != NULL ||
+	    ((h->f & C2_READABLE) && !(h->f & C2_WBLOCKED)))
+		h2_kick(h);
+	if (nghttp2_session_get_remote_window_size(h->ng) > 0)
+		h->zwin_ms = 0;
+	/* read interest: off while the output is blocked (unless TLS must
+	 * read for the write to go on) */
+	sl_client_want_read(c, !(h->f & C2_WBLOCKED) || (h->f & C2_W_READ));
+	h2_schedule(h);
+}
+
+/* ---- the stream's operations (stream.h) -------------------------------- */
+
+static int
+op_flush(struct sl_stream *s)
+{
+	struct sl_h2stream *st = STREAM_OF(s);
+	struct sl_h2conn *h = st->h;
+
+	if (st->state == H2S_CLOSED || s->txn == NULL)
+		return -1;
+	if (!(st->f & S_HEAD_OUT) && resp_heads(st) == -1)
+		return -1;
+	if ((st->f & S_DEFERRED) && (st->f & S_HEAD_OUT)) {
+		st->f &= ~S_DEFERRED;
+		(void)nghttp2_session_resume_data(h->ng, st->id);
+	}
+	h2_kick(h);
+	return 0;
+}
+
+static void
+op_want_write(struct sl_stream *s, int on)
+{
+	struct sl_h2stream *st = STREAM_OF(s);
+
+	if (on && !(st->f & S_WANT_WRITE)) {
+		st->f |= S_WANT_WRITE;
+		st->h->nwant++;
+		h2_kick(st->h);
+	} else if (!on && (st->f & S_WANT_WRITE)) {
+		st->f &= ~S_WANT_WRITE;
+		st->h->nwant--;
+	}
+}
+
+static void
+op_resume(struct sl_stream *s)
+{
+	struct sl_h2stream *st = STREAM_OF(s);
+
+	if (st->state == H2S_CLOSED)
+		return;
+	stream_dirty(st);
+	h2_run(st->h);
+}
+
+/* The exchange cuts its stream (send_timeout, a response cut in the
+ * middle, ...): the exchange is logged and freed, the stream reset. */
+static void
+op_close(struct sl_stream *s, const char *reason)
+{
+	struct sl_h2stream *st = STREAM_OF(s);
+	struct sl_h2conn *h = st->h;
+
+	if (st->state == H2S_CLOSED)
+		return;
+	if (s->txn != NULL) {
+		s->close_reason = reason;
+		sl_exchange_closed(s, reason);
+	}
+	/* a client that keeps the connection's window shut holds every
+	 * stream: the connection goes, not each stream in turn */
+	if ((strcmp(reason, "send_timeout") == 0 ||
+	     strcmp(reason, "min_send_rate") == 0) &&
+	    nghttp2_session_get_remote_window_size(h->ng) <= 0) {
+		h2_refused(h, SL_H2_R_ZERO_WINDOW, st->id,
+			   "connection window shut past send_timeout");
+		h2_fail(h, NGHTTP2_ENHANCE_YOUR_CALM, reason);
+	} else if (strcmp(reason, "send_timeout") == 0)
+		h2_refused(h, SL_H2_R_ZERO_WINDOW, st->id,
+			   "stream window shut past send_timeout");
+	stream_reset(st, NGHTTP2_INTERNAL_ERROR);
+	if (st->state != H2S_CLOSED)
+		stream_set_state(st, H2S_DONE);
+	h2_kick(h);
+}
+
+static void
+op_reset(struct sl_stream *s, const char *reason)
+{
+	op_close(s, reason);
+}
+
+/* The exchange is over and freed: the response's end follows what was
+ * written (END_STREAM), and the stream is done with. */
+static void
+op_done(struct sl_stream *s, const char *why, int close, int linger)
+{
+	struct sl_h2stream *st = STREAM_OF(s);
+	struct sl_h2conn *h = st->h;
+	struct sl_client *c = h->c;
+	const struct sl_conf_limits *l = &c->s.lconf->limits;
+
+	(void)why;
+	(void)close;
+	(void)linger;
+	if (st->state == H2S_CLOSED)
+		return;
+	stream_set_state(st, H2S_DONE);
+	c->s.nrequests++;
+	if (h->resets > 0)
+		h->resets--;
+	calm_earn(h, 1);
+	/* answered before its request was whole: the rest is not wanted
+	 * (RST_STREAM(NO_ERROR) after the response's end) */
+	if (!(st->f & S_IN_END))
+		st->f |= S_RST_AFTER;
+	st->f |= S_DISCARD;
+	stream_give_back(st);
+	if (st->f & S_DEFERRED) {
+		st->f &= ~S_DEFERRED;
+		(void)nghttp2_session_resume_data(h->ng, st->id);
+	}
+	if (st->f & S_WANT_WRITE) {
+		st->f &= ~S_WANT_WRITE;
+		h->nwant--;
+	}
+	sl_buf_release(&s->w->bufs, &s->in);
+	s->in_ready = 0;
+	st->taken = 0;
+	/* a connection's last request under max_requests */
+	if (l->max_requests && c->s.nrequests >= l->max_requests)
+		h2_goaway_begin(h);
+	if (st->f & S_NG_CLOSED)
+		stream_close(st, "stream_closed");
+	h2_kick(h);
+}
+
+static int
+op_unacked(struct sl_stream *s)
+{
+	/* what the kernel holds is the connection's, not a stream's: the
+	 * stream's rate is what its window lets out */
+	(void)s;
+	return 0;
+}
+
+static size_t
+op_send_room(struct sl_stream *s)
+{
+	struct sl_h2stream *st = STREAM_OF(s);
+	struct sl_h2conn *h = st->h;
+	int32_t ws, wc;
+
+	if (st->state == H2S_CLOSED || (h->f & C2_WBLOCKED))
+		return 0;
+	ws = nghttp2_session_get_stream_remote_window_size(h->ng, st->id);
+	wc = nghttp2_session_get_remote_window_size(h->ng);
+	ws = SL_MIN(ws, wc);
+	return ws > 0 ? (size_t)ws : 0;
+}
+
+static const char *
+op_tls_version(struct sl_stream *s)
+{
+	struct sl_client *c = STREAM_OF(s)->h->c;
+
+	return (c->s.flags & C_F_TLS) ? sl_tls_version(c->ssl) : "";
+}
+
+static const struct sl_stream_ops h2_stream_ops = {
+    .flush = op_flush,
+    .want_write = op_want_write,
+    .resume = op_resume,
+    .close = op_close,
+    .reset = op_reset,
+    .done = op_done,
+    .unacked = op_unacked,
+    .send_room = op_send_room,
+    .tls_version = op_tls_version,
+};
+
+/* ---- the connection ----------------------------------------------------*/
+
+static nghttp2_session_callbacks *callbacks;
+static nghttp2_option *options;
+static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
+
+static void
+setup(void)
+{
+	nghttp2_session_callbacks *cb;
+	nghttp2_option *opt;
+
+	if (nghttp2_session_callbacks_new(&cb) != 0 ||
+	    nghttp2_option_new(&opt) != 0)
+		return;
+	nghttp2_session_callbacks_set_send_callback(cb, h2_send);
+	nghttp2_session_callbacks_set_send_data_callback(cb, h2_send_data);
+	nghttp2_session_callbacks_set_on_begin_headers_callback(
+	    cb, h2_on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cb, h2_on_header);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+	    cb, h2_on_data_chunk);
+	nghttp2_session_callbacks_set_on_begin_frame_callback(
+	    cb, h2_on_begin_frame);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(
+	    cb, h2_on_frame_recv);
+	nghttp2_session_callbacks_set_on_frame_send_callback(
+	    cb, h2_on_frame_send);
+	nghttp2_session_callbacks_set_on_stream_close_callback(
+	    cb, h2_on_stream_close);
+	nghttp2_session_callbacks_set_error_callback2(cb, h2_on_error);
+	/* the windows are given back as the exchange takes the bytes */
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	/* no memory kept for closed streams (no RFC 7540 priorities) */
+	nghttp2_option_set_no_closed_streams(opt, 1);
+	/* sluice's own budget acts first (section 5) */
+	nghttp2_option_set_stream_reset_rate_limit(opt, 1u << 20, 1u << 20);
+	callbacks = cb;
+	options = opt;
+}
+
+int
+sl_h2_start(struct sl_client *c)
+{
+	const struct sl_conf_limits *l = &c->s.lconf->limits;
+	struct sl_worker *w = c->s.w;
+	struct sl_h2conn *h;
+	nghttp2_settings_entry iv[5];
+	uint32_t win;
+
+	pthread_once(&setup_once, setup);
+	if (callbacks == NULL || (h = calloc(1, sizeof(*h))) == NULL) {
+		sl_client_close(c, "out_of_memory");
+		return -1;
+	}
+	if (nghttp2_session_server_new2(&h->ng, callbacks, h, options) != 0) {
+		free(h);
+		sl_client_close(c, "out_of_memory");
+		return -1;
+	}
+	h->c = c;
+	TAILQ_INIT(&h->streams);
+	h->start_ms = h->idle_ms = h->calm_ms = now_ms();
+	h->calm = CALM_BURST;
+	/* a stream may carry a body kept for a retry (buffer_bytes) and a
+	 * window's worth more; the connection's window bounds what all of
+	 * them hold that no upstream took yet (doc/http2.md section 4) */
+	win = (uint32_t)SL_MIN(SL_MAX(l->buffer_bytes, (uint64_t)16384),
+			       (uint64_t)0x7fffffff);
+	h->win_stream = win;
+	h->win_conn = (uint32_t)SL_MIN((uint64_t)win * 2, (uint64_t)0x7fffffff);
+	event_assign(&h->wev, w->base, c->fd, EV_WRITE | EV_PERSIST,
+		     h2_on_write, h);
+	event_assign(&h->run_ev, w->base, -1, 0, h2_on_run, h);
+	evtimer_assign(&h->tev, w->base, h2_on_timer, h);
+	iv[0] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+					 (uint32_t)l->max_concurrent_streams};
+	iv[1] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
+					 h->win_stream};
+	iv[2] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+					 (uint32_t)l->max_header_list_bytes};
+	iv[3] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_PUSH, 0};
+	iv[4] = (nghttp2_settings_entry){
+	    NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1};
+	if (nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, 5) != 0 ||
+	    nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0,
+						  (int32_t)h->win_conn) != 0) {
+		nghttp2_session_del(h->ng);
+		free(h);
+		sl_client_close(c, "out_of_memory");
+		return -1;
+	}
+	/* the connection's deadlines are the codec's from now on */
+	sl_timeq_del(w, &c->tnode);
+	c->h2 = h;
+	c->state = SL_CLIENT_ST_H2;
+	SL_STAT_INC(w->stats.h2_conns);
+	if (sl_log_enabled(SL_LOG_DEBUG))
+		log_debug("conn=%llu state -> h2", (unsigned long long)c->s.id);
+	/* the bytes read before the codec came (the preface, or more) */
+	if (c->s.in.data != NULL && sl_buf_pending(&c->s.in) > 0) {
+		ssize_t rv = nghttp2_session_mem_recv(
+		    h->ng, (const uint8_t *)c->s.in.data + c->s.in.off,
+		    sl_buf_pending(&c->s.in));
+		if (rv < 0 && h->dead == NULL) {
+			h2_refused(h, SL_H2_R_PROTOCOL, 0,
+				   nghttp2_strerror((int)rv));
+			h2_fail(h, NGHTTP2_PROTOCOL_ERROR,
+				"http2_protocol_error");
+		}
+	}
+	sl_buf_release(&w->bufs, &c->s.in);
+	c->s.in_ready = 0;
+	h->f |= C2_READABLE;
+	h2_run(h);
+	return 0;
+}
+
+void
+sl_h2_on_read(struct sl_client *c)
+{
+	struct sl_h2conn *h = c->h2;
+
+	h->f |= C2_READABLE;
+	/* TLS: a write that waited for a read can go now too */
+	if (h->f & C2_W_READ)
+		h->f &= ~(C2_WBLOCKED | C2_W_READ);
+	h2_run(h);
+}
+
+void
+sl_h2_drain(struct sl_client *c)
+{
+	struct sl_h2conn *h = c->h2;
+
+	h2_goaway_begin(h);
+	h2_run(h);
+}
+
+void
+sl_h2_retire(struct sl_client *c)
+{
+	sl_h2_drain(c);
+}
+
+void
+sl_h2_free(struct sl_client *c, const char *reason)
+{
+	struct sl_h2conn *h = c->h2;
+
+	if (h == NULL)
+		return;
+	c->h2 = NULL;
+	h2_destroy(h, reason);
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP/2 codec of a client connection (doc/http2.md): what client.c
+ * calls once a connection speaks HTTP/2 (ALPN "h2", or the connection
+ * preface on a listener with h2 in its protocols). The connection keeps
+ * its socket, transport and place among the worker's connections
+ * (client.c); the codec turns its bytes into streams, each one exchange
+ * (exchange.h) through the codec seam (stream.h), and writes what they
+ * hand it, under the connection's and every stream's budgets.
+ */
+#ifndef SL_H2_H
+#define SL_H2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sl_client;
+struct sl_worker;
+
+/* Why the codec refused a frame, a stream or the connection
+ * (sluice_http2_refused_total{reason}, doc/http2.md section 5). */
+enum sl_h2_refusal {
+	SL_H2_R_PROTOCOL = 0,	   /* a frame or request RFC 9113 forbids */
+	SL_H2_R_RAPID_RESET,	   /* streams reset faster than they finish */
+	SL_H2_R_CONTINUATION,	   /* CONTINUATION frames past the bound */
+	SL_H2_R_SETTINGS_FLOOD,	   /* SETTINGS past the frame budget */
+	SL_H2_R_PING_FLOOD,	   /* PING past it */
+	SL_H2_R_PRIORITY_FLOOD,	   /* PRIORITY past it */
+	SL_H2_R_WINDOW_FLOOD,	   /* WINDOW_UPDATE past it */
+	SL_H2_R_EMPTY_FRAMES,	   /* empty DATA, CONTINUATION or unknown
+				      frames past it */
+	SL_H2_R_RESET_FLOOD,	   /* RST_STREAM past it */
+	SL_H2_R_HEADER_LIST,	   /* a decoded header list over
+				      max_header_list_bytes (431) */
+	SL_H2_R_STREAM_IDS,	   /* stream ids near their end: GOAWAY */
+	SL_H2_R_ZERO_WINDOW,	   /* a window kept shut past send_timeout */
+	SL_H2_R_TOO_MANY_STREAMS,  /* over max_concurrent_streams */
+	SL_H2_R_HEADER_TIMEOUT,	   /* the preface or a header block past
+				      header_timeout */
+	SL_H2_R_MISDIRECTED,	   /* an authority the certificate does not
+				      cover (421) */
+	SL_H2_R_BODY_OVERFLOW,	   /* tiny DATA frames past a stream's
+				      buffer */
+	SL_H2_NREFUSALS
+};
+
+/* The reason's name in metrics and logs. */
+const char *sl_h2_refusal_str(enum sl_h2_refusal r);
+
+/*
+ * The connection c speaks HTTP/2 from now on: its bytes read so far (in
+ * c->s.in: the connection preface, or more) are the codec's first input,
+ * its deadline becomes the codec's. Returns 0, or -1 when c was closed
+ * (out of memory).
+ */
+int sl_h2_start(struct sl_client *c);
+
+/* c's read event fired (client.c's read callback). May close c. */
+void sl_h2_on_read(struct sl_client *c);
+
+/* The worker drains: a GOAWAY in two steps (RFC 9113 section 6.8), the
+ * open streams finish, then the close. May close c. */
+void sl_h2_drain(struct sl_client *c);
+
+/* c's listener left the configuration: as a drain, for c alone. */
+void sl_h2_retire(struct sl_client *c);
+
+/* The connection closes under the codec (reason static): every exchange
+ * still running is logged and freed, and the codec's state with them.
+ * Called by client.c's close only. */
+void sl_h2_free(struct sl_client *c, const char *reason);
+
+/* Frees the streams the worker keeps for reuse (worker teardown). */
+void sl_h2_worker_free(struct sl_worker *w);
+
+#endif

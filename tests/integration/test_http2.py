@@ -1,0 +1,917 @@
+# SPDX-License-Identifier: MIT
+"""HTTP/2 to clients (doc/http2.md), against the real binary, with real
+HTTP/2 clients: curl (--http2 and --http2-prior-knowledge), nghttp and
+h2load (Debian's nghttp2-client), and Python's h2 (Debian's python3-h2)
+for requests made field by field and for hand-made frames.
+
+Negotiation: ALPN h2 on a TLS listener, prior knowledge on a plain one,
+HTTP/1.1 and HTTP/2 clients on one port, a listener without h2 never
+choosing it. The translation of RFC 9113 section 8 (the request line and
+Host from the pseudo-header fields, :authority against Host, cookie
+crumbs, connection-specific fields and te refused as stream errors,
+content-length checked against the DATA, bodies with and without a
+length, trailers both ways, interim responses, HEAD, 204, 304, a response
+without a length), many streams on one connection with bodies both ways
+checked by SHA-256, local answers and the access log per stream. The
+budgets: the preface's and a header block's header_timeout, idle_timeout
+with a GOAWAY, max_concurrent_streams, max_requests, a window held shut
+(send_timeout), the stream's body_timeout. The attacks of section 5, each
+cut and counted. Drain (two GOAWAYs, in-flight streams finish), SIGHUP
+(new streams on the new generation, nothing sent), and 421 when an
+authority is not the certificate's."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sltest  # noqa: E402
+from sltest import (Pki, Reply, Skip, Upstream, check, eq,  # noqa: E402
+                    free_port, get, have_openssl, main, make_config,
+                    metric_sum, metrics, sha256, sighup_reload, start_sluice,
+                    test, wait_until)
+import h2test  # noqa: E402
+from h2test import (ACK, CONTINUATION, DATA, END_HEADERS,  # noqa: E402
+                    END_STREAM, ENHANCE_YOUR_CALM, GOAWAY, H2Client,
+                    HEADERS, NO_ERROR, PING, PRIORITY, PROTOCOL_ERROR,
+                    REFUSED_STREAM, RST_STREAM, RawH2, SETTINGS,
+                    WINDOW_UPDATE, frame, settings_frame)
+
+
+def need_h2():
+    if not h2test.HAVE_H2:
+        raise Skip("python3-h2 not installed (apt-get install python3-h2)")
+
+
+def need(tool):
+    if shutil.which(tool) is None:
+        raise Skip("%s not installed (apt-get install nghttp2-client curl)"
+                   % tool)
+
+
+def h2_sluice(up=None, handler=None, protocols=("h2", "http/1.1"),
+              limits=None, admin=True, access_log=None, routes=None,
+              listener_opts=None, workers=1, clusters=None, extra=None):
+    """sluice with one plain listener speaking protocols, routed to up (an
+    Upstream made with handler when None). Returns (up, sluice, port,
+    admin port)."""
+    need_h2()
+    if up is None:
+        up = Upstream("a", handler)
+    aport = free_port() if admin else None
+    ex = dict(extra or {})
+    if admin:
+        ex["admin"] = {"address": "127.0.0.1:%d" % aport}
+    lo = {"protocols": list(protocols)}
+    lo.update(listener_opts or {})
+    cfg, port = make_config(clusters or {"a": [up]}, routes=routes,
+                            limits=limits, workers=workers,
+                            access_log=access_log, extra=ex,
+                            listener_opts=lo)
+    # HTTP/2 in clear text unless the test gives the listener its tls:
+    # never the harness's TLS transport
+    if "tls" not in (listener_opts or {}):
+        cfg["listeners"][0].pop("tls", None)
+    sltest._tls_ports.discard(port)
+    sl = start_sluice(cfg)
+    return up, sl, port, aport
+
+
+def refused(aport, reason):
+    return metric_sum(metrics(aport), "sluice_http2_refused_total",
+                      reason=reason)
+
+
+# ---------------------------------------------------------------------------
+# 1. Negotiation
+
+
+@test
+def prior_knowledge_and_http1_on_one_port():
+    need("curl")
+    up, sl, port, aport = h2_sluice()
+    p = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-D", "-",
+                        "http://127.0.0.1:%d/pk?x=1" % port],
+                       capture_output=True, timeout=20)
+    out = p.stdout.decode("latin-1")
+    check(out.startswith("HTTP/2 200"), "curl over h2c: %r" % out[:200])
+    check("x-request-id:" in out, "x-request-id on the HTTP/2 answer")
+    p = subprocess.run(["curl", "-sS", "-D", "-", "--http1.1",
+                        "http://127.0.0.1:%d/h1" % port],
+                       capture_output=True, timeout=20)
+    check(p.stdout.startswith(b"HTTP/1.1 200"),
+          "HTTP/1.1 on the same port: %r" % p.stdout[:100])
+    eq([r.target for r in up.requests], ["/pk?x=1", "/h1"],
+       "targets upstream")
+    eq(up.requests[0].version, "HTTP/1.1", "upstream request version")
+    eq(up.requests[0].header("host"), "127.0.0.1:%d" % port,
+       "Host from :authority")
+    m = metrics(aport)
+    eq(metric_sum(m, "sluice_protocol_requests_total", protocol="h2"), 1,
+       "h2 requests")
+    eq(metric_sum(m, "sluice_protocol_requests_total",
+                  protocol="http/1.1"), 1, "http/1.1 requests")
+
+
+@test
+def listener_without_h2_answers_the_preface_as_http1():
+    need_h2()
+    up, sl, port, aport = h2_sluice(protocols=("http/1.1",))
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(h2test.PREFACE + settings_frame())
+    data = b""
+    s.settimeout(5)
+    try:
+        while b"\r\n\r\n" not in data:
+            d = s.recv(4096)
+            if not d:
+                break
+            data += d
+    except socket.timeout:
+        pass
+    check(data.startswith(b"HTTP/1.1 "), "an HTTP/1.1 answer: %r" % data[:80])
+    eq(len(up.requests), 0, "nothing upstream")
+
+
+@test
+def h2_only_listener_refuses_http1_with_goaway():
+    need_h2()
+    up, sl, port, aport = h2_sluice(protocols=("h2",))
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    s.settimeout(5)
+    while True:
+        try:
+            d = s.recv(4096)
+        except (socket.timeout, ConnectionResetError):
+            break
+        if not d:
+            break
+        data += d
+    fr, _ = h2test.parse_frames(data)
+    goaways = [struct.unpack(">II", p[:8]) for t, _, _, p in fr
+               if t == GOAWAY]
+    check(goaways and goaways[-1][1] == PROTOCOL_ERROR,
+          "a GOAWAY(PROTOCOL_ERROR): %r" % (fr,))
+    eq(len(up.requests), 0, "nothing upstream")
+    check(refused(aport, "protocol_error") >= 1, "counted")
+
+
+TLS = {}
+
+
+def tls_pki():
+    if "pki" not in TLS:
+        if not have_openssl():
+            raise Skip("openssl not installed")
+        pki = Pki()
+        pki.ca("ca", "/CN=h2 test CA")
+        pki.leaf("a", "/CN=a.example.test", "ca",
+                 dns=("a.example.test", "*.a.example.test"))
+        pki.leaf("b", "/CN=b.example.test", "ca", dns=("b.example.test",))
+        TLS["pki"] = pki
+    return TLS["pki"]
+
+
+def tls_listener_opts(names=("a", "b"), protocols=("h2", "http/1.1")):
+    pki = tls_pki()
+    return {"protocols": list(protocols),
+            "tls": {"certificates": [{"cert": pki[n].cert,
+                                      "key": pki[n].key} for n in names]}}
+
+
+@test
+def alpn_h2_and_http1_on_a_tls_listener():
+    need("curl")
+    need_h2()
+    pki = tls_pki()
+    up, sl, port, aport = h2_sluice(listener_opts=tls_listener_opts())
+    base = ["curl", "-sS", "--cacert", pki["ca"].cert, "--resolve",
+            "a.example.test:%d:127.0.0.1" % port, "-D", "-"]
+    p = subprocess.run(base + ["--http2", "https://a.example.test:%d/t" %
+                               port], capture_output=True, timeout=20)
+    check(p.stdout.startswith(b"HTTP/2 200"), "ALPN h2: %r" % p.stdout[:120])
+    p = subprocess.run(base + ["--http1.1", "https://a.example.test:%d/u" %
+                               port], capture_output=True, timeout=20)
+    check(p.stdout.startswith(b"HTTP/1.1 200"),
+          "ALPN http/1.1: %r" % p.stdout[:120])
+    c = H2Client(port, tls=True, sni="a.example.test",
+                 cafile=pki["ca"].cert, host="a.example.test")
+    eq(c.alpn, "h2", "ALPN chosen")
+    st = c.get("/py")
+    eq(st.status, 200, "status over TLS")
+    c.close()
+    eq(up.requests[-1].header("x-forwarded-proto"), "https",
+       "X-Forwarded-Proto of a stream over TLS")
+    # nghttp over TLS, too
+    if shutil.which("nghttp"):
+        p = subprocess.run(["nghttp", "-ns", "https://127.0.0.1:%d/n" % port],
+                           capture_output=True, timeout=20)
+        eq(p.returncode, 0, "nghttp over TLS: %s" % p.stderr[-300:])
+
+
+@test
+def tls_listener_without_h2_never_chooses_it():
+    need_h2()
+    up, sl, port, aport = h2_sluice(
+        listener_opts=tls_listener_opts(protocols=("http/1.1",)))
+    import ssl
+    ctx = ssl.create_default_context(cafile=tls_pki()["ca"].cert)
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                        server_hostname="a.example.test")
+    eq(s.selected_alpn_protocol(), "http/1.1", "ALPN answer")
+    s.close()
+
+
+@test
+def misdirected_request_gets_421():
+    need_h2()
+    pki = tls_pki()
+    up, sl, port, aport = h2_sluice(listener_opts=tls_listener_opts())
+    c = H2Client(port, tls=True, sni="a.example.test", cafile=pki["ca"].cert,
+                 host="a.example.test")
+    eq(c.get("/same").status, 200, "the certificate's own name")
+    st = c.response(c.request("GET", "/wild", authority="x.a.example.test"))
+    eq(st.status, 200, "a name the certificate covers (wildcard)")
+    st = c.response(c.request("GET", "/ip", authority="127.0.0.1:%d" % port))
+    eq(st.status, 200, "an address: no client coalesces by one")
+    st = c.response(c.request("GET", "/other",
+                              authority="b.example.test:%d" % port))
+    eq(st.status, 421, "another certificate's name")
+    eq(json.loads(bytes(st.body))["error"], "misdirected_request", "code")
+    eq([r.target for r in up.requests], ["/same", "/wild", "/ip"],
+       "what reached the upstream")
+    # the same request on a connection made for that name passes
+    c2 = H2Client(port, tls=True, sni="b.example.test",
+                  cafile=pki["ca"].cert, host="b.example.test")
+    eq(c2.get("/other").status, 200, "on its own connection")
+    check(refused(aport, "misdirected") >= 1, "counted")
+    c.close()
+    c2.close()
+
+
+# ---------------------------------------------------------------------------
+# 2. The translation (RFC 9113 section 8)
+
+
+@test
+def request_line_host_and_cookie_crumbs():
+    up, sl, port, aport = h2_sluice()
+    c = H2Client(port, host="api.test")
+    st = c.get("/p/q?a=1&b=2", headers=[("cookie", "a=1"),
+                                        ("x-one", "1"), ("cookie", "b=2"),
+                                        ("cookie", "c=3")])
+    eq(st.status, 200, "status")
+    r = up.requests[-1]
+    eq((r.method, r.target, r.version), ("GET", "/p/q?a=1&b=2", "HTTP/1.1"),
+       "request line")
+    eq(r.headers.get_all("host"), ["api.test"], "Host from :authority")
+    eq(r.headers.get_all("cookie"), ["a=1; b=2; c=3"], "crumbs joined")
+    eq(r.header("x-one"), "1", "a field passed on")
+    check(r.header("x-forwarded-for") == "127.0.0.1", "X-Forwarded-For")
+    # a Host equal to :authority: one Host
+    st = c.get("/h", headers=[("host", "api.test")])
+    eq(st.status, 200, "same Host")
+    eq(up.requests[-1].headers.get_all("host"), ["api.test"], "one Host")
+    # no :authority: the Host field
+    st = c.response(c.request("GET", "/noauth", headers=[("host", "h.test")],
+                              authority=False))
+    eq(st.status, 200, "Host without :authority")
+    eq(up.requests[-1].header("host"), "h.test", "that Host upstream")
+    # neither: the exchange's own rule
+    c.close()
+    c = H2Client(port, host="api.test", validate=False)
+    st = c.response(c.request("GET", "/neither", authority=False))
+    eq(st.reset, PROTOCOL_ERROR, "no host at all: a malformed request")
+    c.close()
+
+
+@test
+def host_differing_from_authority_is_a_stream_error():
+    up, sl, port, aport = h2_sluice()
+    c = H2Client(port, host="api.test", validate=False)
+    st = c.response(c.request("GET", "/x", headers=[("host", "evil.test")]))
+    eq(st.reset, PROTOCOL_ERROR, "RST_STREAM(PROTOCOL_ERROR)")
+    eq(c.get("/after").status, 200, "the connection goes on")
+    eq([r.target for r in up.requests], ["/after"], "upstream requests")
+    check(refused(aport, "protocol_error") >= 1, "counted")
+    c.close()
+
+
+@test
+def connection_specific_fields_and_te_are_stream_errors():
+    up, sl, port, aport = h2_sluice()
+    c = H2Client(port, validate=False)
+    for hs in ([("connection", "keep-alive")], [("keep-alive", "5")],
+               [("transfer-encoding", "chunked")], [("upgrade", "h2c")],
+               [("proxy-connection", "x")], [("te", "gzip")],
+               [("X-Upper", "1")]):
+        st = c.response(c.request("GET", "/bad", headers=hs))
+        eq(st.reset, PROTOCOL_ERROR, "stream error for %r" % hs)
+    st = c.get("/te", headers=[("te", "trailers")])
+    eq(st.status, 200, "te: trailers")
+    eq(up.requests[-1].header("te"), None, "te is hop-by-hop upstream")
+    eq([r.target for r in up.requests], ["/te"], "only the valid request")
+    c.close()
+
+
+@test
+def pseudo_header_rules():
+    up, sl, port, aport = h2_sluice()
+    r = RawH2(port)
+    # no :path; an unknown pseudo-header; one after a regular field; an
+    # empty :path; '*' with GET
+    bad = [
+        [(":method", "GET"), (":scheme", "http"), (":authority", "t")],
+        [(":method", "GET"), (":scheme", "http"), (":path", "/"),
+         (":authority", "t"), (":foo", "x")],
+        [(":method", "GET"), (":scheme", "http"), ("x", "1"),
+         (":path", "/"), (":authority", "t")],
+        [(":method", "GET"), (":scheme", "http"), (":path", ""),
+         (":authority", "t")],
+        [(":method", "GET"), (":scheme", "http"), (":path", "*"),
+         (":authority", "t")],
+    ]
+    sid = 1
+    for f in bad:
+        r.send(r.headers(sid, f))
+        sid += 2
+    # OPTIONS * is allowed
+    r.send(r.headers(sid, [(":method", "OPTIONS"), (":scheme", "http"),
+                           (":path", "*"), (":authority", "t")]))
+    check(r.wait(lambda: len(r.resets()) >= len(bad) and
+                 sid in r.statuses()), "answers: %r" % (r.frames,))
+    for i in range(len(bad)):
+        eq(r.resets().get(1 + 2 * i), PROTOCOL_ERROR,
+           "stream %d refused" % (1 + 2 * i))
+    eq(up.requests[-1].target, "*", "OPTIONS * upstream")
+    eq(len(up.requests), 1, "only OPTIONS reached the upstream")
+    r.close()
+
+
+@test
+def connect_method_is_refused_405():
+    up, sl, port, aport = h2_sluice()
+    r = RawH2(port)
+    r.send(r.headers(1, [(":method", "CONNECT"),
+                         (":authority", "pay.test:443")]))
+    check(r.wait(lambda: 1 in r.statuses()), "an answer")
+    eq(r.statuses()[1], [405], "CONNECT")
+    eq(len(up.requests), 0, "nothing upstream")
+    r.close()
+
+
+@test
+def content_length_checked_against_data():
+    up, sl, port, aport = h2_sluice()
+    c = H2Client(port, validate=False)
+    sid = c.request("POST", "/cl", headers=[("content-length", "10")],
+                    body=b"12345")
+    st = c.response(sid)
+    eq(st.reset, PROTOCOL_ERROR, "too few bytes")
+    sid = c.request("POST", "/cl2", headers=[("content-length", "3")],
+                    body=b"12345")
+    st = c.response(sid)
+    eq(st.reset, PROTOCOL_ERROR, "too many bytes")
+    eq(c.get("/ok").status, 200, "the connection goes on")
+    for r in up.requests:
+        check(r.target == "/ok" or r.body_len < 10,
+              "no whole bad request upstream: %r" % r)
+    c.close()
+
+
+@test
+def request_bodies_with_and_without_length_and_trailers():
+    up, sl, port, aport = h2_sluice()
+    c = H2Client(port)
+    body = os.urandom(200000)
+    st = c.response(c.request("POST", "/cl", body=body, headers=[
+        ("content-length", str(len(body)))]))
+    eq(st.status, 200, "with a length")
+    r = up.requests[-1]
+    eq((r.body_sha, r.chunked, r.header("content-length")),
+       (sha256(body), False, str(len(body))), "upstream body (length)")
+    st = c.response(c.request("POST", "/nolen", body=body))
+    eq(st.status, 200, "without a length")
+    r = up.requests[-1]
+    eq((r.body_sha, r.chunked), (sha256(body), True),
+       "upstream body (chunked)")
+    st = c.response(c.request("POST", "/tr", body=b"abc",
+                              trailers=[("x-sum", "42"), ("x-b", "2")]))
+    eq(st.status, 200, "with trailers")
+    r = up.requests[-1]
+    eq((r.body, r.trailers), (b"abc", [("x-sum", "42"), ("x-b", "2")]),
+       "trailers as the chunked trailer section")
+    # an empty body with END_STREAM on DATA
+    st = c.response(c.request("POST", "/empty", body=b""))
+    eq(st.status, 200, "empty body")
+    eq(up.requests[-1].body_len, 0, "no bytes upstream")
+    c.close()
+
+
+def resp_handler(req):
+    path = req.target
+    if path == "/trailers":
+        return Reply(200, b"x" * 70000, mode="chunked",
+                     trailers=[("grpc-status", "0"), ("x-t", "v")],
+                     chunk_size=5000)
+    if path == "/interim":
+        return Reply(200, b"final", interim=[(103, "Early Hints",
+                                              [("link", "</a.css>")])])
+    if path == "/204":
+        return Reply(204, mode="none")
+    if path == "/304":
+        return Reply(304, mode="none", headers=[("etag", '"e"')])
+    if path == "/close":
+        return Reply(200, b"y" * 100000, mode="close")
+    if path.startswith("/size/"):
+        n = int(path.split("/")[2])
+        return Reply(200, os.urandom(n) if n < 4096 else
+                     (b"0123456789abcdef" * (n // 16 + 1))[:n])
+    return Reply(200, b"hello " + path.encode())
+
+
+@test
+def response_trailers_interim_head_204_304_and_no_length():
+    up, sl, port, aport = h2_sluice(handler=resp_handler)
+    c = H2Client(port)
+    st = c.get("/trailers")
+    eq((st.status, len(st.body)), (200, 70000), "chunked body as DATA")
+    eq(st.header("transfer-encoding"), None, "no transfer-encoding")
+    eq(st.trailers, [("grpc-status", "0"), ("x-t", "v")], "trailers")
+    st = c.get("/interim")
+    eq([dict(h).get(":status") for h in st.interim], ["103"], "interim")
+    eq(dict(st.interim[0]).get("link"), "</a.css>", "its field")
+    eq((st.status, bytes(st.body)), (200, b"final"), "then the answer")
+    st = c.response(c.request("HEAD", "/head"))
+    eq((st.status, len(st.body)), (200, 0), "HEAD")
+    eq(st.header("content-length"), str(len(b"hello /head")),
+       "HEAD keeps the length")
+    for p, code in (("/204", 204), ("/304", 304)):
+        st = c.get(p)
+        eq((st.status, len(st.body)), (code, 0), p)
+    st = c.get("/close")
+    eq((st.status, bytes(st.body)), (200, b"y" * 100000),
+       "a response without a length streamed until its end")
+    eq(st.header("connection"), None, "no connection field")
+    c.close()
+
+
+@test
+def many_streams_with_bodies_both_ways():
+    need("h2load")
+    up, sl, port, aport = h2_sluice(handler=resp_handler)
+    c = H2Client(port)
+    sids = {}
+    for i in range(60):
+        n = [0, 1, 1000, 16384, 65536, 100000][i % 6]
+        body = os.urandom(n)
+        sid = c.request("POST", "/size/%d" % ((i * 7919) % 150000),
+                        body=body)
+        sids[sid] = (sha256(body), (i * 7919) % 150000)
+    c.wait(lambda: all(c.streams[s].done() for s in sids), 30)
+    got = {r.target: r for r in up.requests}
+    for sid, (sha, n) in sids.items():
+        st = c.streams[sid]
+        eq((st.status, len(st.body)), (200, n), "stream %d" % sid)
+        if n >= 4096:
+            eq(sha256(bytes(st.body)),
+               sha256((b"0123456789abcdef" * (n // 16 + 1))[:n]),
+               "stream %d body" % sid)
+    shas = sorted(r.body_sha for r in up.requests)
+    eq(shas, sorted(v[0] for v in sids.values()), "request bodies upstream")
+    c.close()
+    # h2load: 100 streams on one connection, then 20 connections
+    for args in (["-n", "3000", "-c", "1", "-m", "100"],
+                 ["-n", "3000", "-c", "20", "-m", "4"]):
+        p = subprocess.run(["h2load"] + args + ["http://127.0.0.1:%d/" %
+                                                port],
+                           capture_output=True, timeout=60)
+        out = p.stdout.decode()
+        check("3000 succeeded, 0 failed" in out, "h2load %s: %s" %
+              (" ".join(args), out[-600:]))
+
+
+@test
+def nghttp_multiplexes_requests():
+    need("nghttp")
+    up, sl, port, aport = h2_sluice(handler=resp_handler)
+    urls = ["http://127.0.0.1:%d/size/%d" % (port, n)
+            for n in (10, 100000, 5, 70000)]
+    p = subprocess.run(["nghttp", "-n", "-s"] + urls, capture_output=True,
+                       timeout=30)
+    eq(p.returncode, 0, "nghttp: %s" % p.stderr[-300:])
+    eq(len(up.requests), 4, "requests upstream")
+    eq(len({r.conn_id for r in up.requests}) >= 1, True, "upstream conns")
+
+
+@test
+def local_answers_and_access_log_per_stream():
+    d = sltest.tmpdir()
+    log = os.path.join(d, "access.log")
+    routes = [{"name": "api", "match": {"path_prefix": "/api/"},
+               "cluster": "a"}]
+    up, sl, port, aport = h2_sluice(routes=routes, access_log=log)
+    c = H2Client(port)
+    eq(c.get("/api/x").status, 200, "routed")
+    st = c.get("/nowhere")
+    eq(st.status, 404, "no route")
+    eq(json.loads(bytes(st.body))["error"], "no_route", "code")
+    eq(c.get("/api/y").status, 200, "the connection goes on")
+    c.close()
+
+    def lines():
+        try:
+            with open(log) as f:
+                return [json.loads(x) for x in f if x.strip()]
+        except (OSError, ValueError):
+            return []
+    check(wait_until(lambda: len(lines()) >= 3, 10), "access log lines")
+    ls = lines()
+    eq([x["protocol"] for x in ls], ["HTTP/2.0"] * 3, "protocol")
+    eq([x["stream"] for x in ls], [1, 3, 5], "stream ids")
+    eq(len({x["conn"] for x in ls}), 1, "one connection")
+    eq([x["status"] for x in ls], [200, 404, 200], "statuses")
+    eq([x["close"] for x in ls], ["", "", ""], "no stream was cut")
+
+
+# ---------------------------------------------------------------------------
+# 3. Budgets
+
+
+@test
+def preface_and_header_block_under_header_timeout():
+    need_h2()
+    up, sl, port, aport = h2_sluice(limits={"header_timeout": "300ms"})
+    # a partial preface, then nothing
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(h2test.PREFACE[:10])
+    s.settimeout(5)
+    t0 = time.monotonic()
+    try:
+        while s.recv(4096):
+            pass
+    except (socket.timeout, ConnectionResetError):
+        pass
+    check(time.monotonic() - t0 < 4, "closed by header_timeout")
+    s.close()
+    # the preface, then no SETTINGS
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(h2test.PREFACE)
+    try:
+        while s.recv(4096):
+            pass
+    except (socket.timeout, ConnectionResetError):
+        pass
+    s.close()
+    # a HEADERS without END_HEADERS, then nothing (after the SETTINGS
+    # exchange: a SETTINGS ACK inside a header block is an error)
+    r = RawH2(port)
+    r.wait(lambda: any(t == SETTINGS for t, *_ in r.frames), 5)
+    r.send(r.headers(1, r.req_fields("/slow"), end_headers=False))
+    check(r.wait(lambda: r.goaways() or r.closed, 5), "cut")
+    check(any(code == ENHANCE_YOUR_CALM for _, code in r.goaways()),
+          "GOAWAY(ENHANCE_YOUR_CALM): %r" % r.goaways())
+    check(wait_until(lambda: refused(aport, "header_timeout") >= 3, 5),
+          "counted: %r" % refused(aport, "header_timeout"))
+    eq(len(up.requests), 0, "nothing upstream")
+
+
+@test
+def idle_connection_gets_goaway():
+    up, sl, port, aport = h2_sluice(limits={"idle_timeout": "300ms"})
+    c = H2Client(port)
+    eq(c.get("/one").status, 200, "a request")
+    check(c.wait(lambda: c.goaway, 5), "a GOAWAY when idle")
+    eq(c.goaway[-1], (1, NO_ERROR), "GOAWAY(NO_ERROR, last stream 1)")
+    check(c.wait_closed(5), "then the close")
+
+
+@test
+def max_concurrent_streams_refuses_the_rest():
+    gate = threading.Event()
+
+    def slow(req):
+        gate.wait(10)
+        return Reply(200, b"ok")
+    up, sl, port, aport = h2_sluice(
+        handler=slow, limits={"max_concurrent_streams": 5})
+    # before the client acknowledged the limit: the streams over it are
+    # refused, the others served
+    r = RawH2(port, ack=False)
+    check(r.wait(lambda: any(t == SETTINGS for t, *_ in r.frames), 5),
+          "sluice's SETTINGS")
+    settings = [p for t, f, _, p in r.frames if t == SETTINGS and not f & ACK]
+    vals = dict(struct.unpack(">HI", settings[0][i:i + 6])
+                for i in range(0, len(settings[0]), 6))
+    eq(vals.get(3), 5, "SETTINGS_MAX_CONCURRENT_STREAMS")
+    for i in range(8):
+        r.send(r.headers(1 + 2 * i, r.req_fields("/s%d" % i)))
+    check(r.wait(lambda: len(r.resets()) >= 3, 5), "streams refused")
+    eq(sorted(set(r.resets().values())), [REFUSED_STREAM],
+       "REFUSED_STREAM")
+    gate.set()
+    check(r.wait(lambda: len(r.statuses()) >= 5, 10), "the others answered")
+    check(refused(aport, "too_many_streams") >= 3, "counted")
+    r.close()
+    # once it acknowledged the limit, going over it is a connection error
+    # (RFC 9113 section 5.4.1 lets a stream error be one): GOAWAY
+    gate.clear()
+    r = RawH2(port)
+    check(r.wait(lambda: any(t == SETTINGS and f & ACK
+                             for t, f, *_ in r.frames), 5), "ACK of ours")
+    for i in range(6):
+        r.send(r.headers(1 + 2 * i, r.req_fields("/t%d" % i)))
+    check(r.wait(lambda: r.goaways(), 5), "a GOAWAY")
+    eq(r.goaways()[-1][1], PROTOCOL_ERROR, "PROTOCOL_ERROR")
+    gate.set()
+    check(refused(aport, "too_many_streams") >= 4, "counted")
+    r.close()
+
+
+@test
+def max_requests_ends_the_connection_with_goaway():
+    up, sl, port, aport = h2_sluice(limits={"max_requests": 3})
+    c = H2Client(port)
+    for i in range(3):
+        eq(c.get("/%d" % i).status, 200, "request %d" % i)
+    check(c.wait(lambda: any(code == NO_ERROR and last == 5
+                             for last, code in c.goaway), 5),
+          "GOAWAY after the third: %r" % c.goaway)
+    check(c.wait_closed(5), "closed")
+
+
+@test
+def zero_window_slow_reader_is_cut_by_send_timeout():
+    up, sl, port, aport = h2_sluice(handler=resp_handler,
+                                    limits={"send_timeout": "400ms"})
+    # a raw client: stream window 0, so nothing of the body may go
+    r = RawH2(port, settings=[(4, 0)])
+    r.send(r.headers(1, r.req_fields("/size/100000")))
+    check(r.wait(lambda: 1 in r.resets() or r.goaways(), 5),
+          "the stream cut: %r" % r.frames[-3:])
+    check(refused(aport, "zero_window") >= 1, "counted")
+    r.close()
+    # the connection's window kept at zero (its stream windows open): the
+    # connection goes
+    r = RawH2(port)
+    r.wait(lambda: any(t == SETTINGS for t, *_ in r.frames), 2)
+    # spend the connection's 65535 bytes, never give them back
+    r.send(r.headers(1, r.req_fields("/size/65535")))
+    r.send(r.headers(3, r.req_fields("/size/100000")))
+    check(r.wait(lambda: r.goaways() or r.closed, 5),
+          "the connection cut: %r" % r.goaways())
+    check(any(code == ENHANCE_YOUR_CALM for _, code in r.goaways()),
+          "GOAWAY(ENHANCE_YOUR_CALM)")
+    r.close()
+
+
+@test
+def body_timeout_per_stream():
+    up, sl, port, aport = h2_sluice(limits={"body_timeout": "300ms"})
+    c = H2Client(port)
+    sid = c.request("POST", "/slow", headers=[("content-length", "10")],
+                    body=b"12345", end=False)
+    fast = c.get("/fast")
+    eq(fast.status, 200, "another stream meanwhile")
+    st = c.response(sid, 5)
+    eq(st.status, 408, "the slow body's stream")
+    eq(c.get("/after").status, 200, "the connection goes on")
+    c.close()
+
+
+# ---------------------------------------------------------------------------
+# 4. Attacks (doc/http2.md section 5)
+
+
+@test
+def rapid_reset_is_cut_and_never_floods_the_upstream():
+    up, sl, port, aport = h2_sluice()
+    r = RawH2(port)
+    sid = 1
+    batch = bytearray()
+    for i in range(5000):
+        batch += r.headers(sid, r.req_fields("/rr%d" % i))
+        batch += frame(RST_STREAM, 0, sid, struct.pack(">I", 8))
+        sid += 2
+        if len(batch) > 16000:
+            if not r.send(bytes(batch)):
+                break
+            batch = bytearray()
+    r.send(bytes(batch))
+    check(r.wait(lambda: r.goaways() or r.closed, 10), "cut")
+    check(any(code == ENHANCE_YOUR_CALM for _, code in r.goaways()),
+          "GOAWAY(ENHANCE_YOUR_CALM): %r" % r.goaways())
+    check(refused(aport, "rapid_reset") >= 1, "counted")
+    time.sleep(0.3)
+    check(len(up.requests) < 50, "requests upstream: %d" % len(up.requests))
+    # other clients go on
+    c = H2Client(port)
+    eq(c.get("/ok").status, 200, "another client")
+    c.close()
+
+
+def flood(port, make, n=20000):
+    """Sends n frames from make(i) in batches until the connection goes;
+    returns the RawH2."""
+    r = RawH2(port)
+    batch = bytearray()
+    for i in range(n):
+        batch += make(r, i)
+        if len(batch) > 32768:
+            if not r.send(bytes(batch)):
+                break
+            batch = bytearray()
+            r.read(0)
+    r.send(bytes(batch))
+    r.wait(lambda: r.goaways() or r.closed, 10)
+    return r
+
+
+@test
+def control_frame_floods_are_cut_and_counted():
+    up, sl, port, aport = h2_sluice()
+    cases = [
+        ("settings_flood", lambda r, i: settings_frame([(4, 65535)])),
+        ("ping_flood", lambda r, i: frame(PING, 0, 0, struct.pack(">Q", i))),
+        ("priority_flood", lambda r, i: frame(PRIORITY, 0, 1 + 2 * (i % 50),
+                                              struct.pack(">IB", 0, 15))),
+        ("window_update_flood",
+         lambda r, i: frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 1))),
+        ("reset_flood",
+         lambda r, i: (r.headers(1, r.req_fields("/")) if i == 0 else
+                       frame(RST_STREAM, 0, 1, struct.pack(">I", 8)))),
+    ]
+    for reason, make in cases:
+        r = flood(port, make)
+        check(any(code == ENHANCE_YOUR_CALM for _, code in r.goaways()),
+              "%s: GOAWAY(ENHANCE_YOUR_CALM): %r" % (reason, r.goaways()))
+        check(refused(aport, reason) >= 1, "%s counted" % reason)
+        r.close()
+    # empty DATA frames on an open stream
+    gate = threading.Event()
+    r = RawH2(port)
+    r.send(r.headers(1, r.req_fields("/upload", "POST"), end_stream=False))
+    batch = frame(DATA, 0, 1, b"") * 2000
+    r.send(batch)
+    check(r.wait(lambda: r.goaways() or r.closed, 10), "empty DATA cut")
+    check(any(code == ENHANCE_YOUR_CALM for _, code in r.goaways()),
+          "empty DATA: GOAWAY(ENHANCE_YOUR_CALM)")
+    check(refused(aport, "empty_frames") >= 1, "empty DATA counted")
+    gate.set()
+    r.close()
+    c = H2Client(port)
+    eq(c.get("/still").status, 200, "others unharmed")
+    c.close()
+
+
+@test
+def continuation_flood_is_cut():
+    up, sl, port, aport = h2_sluice()
+    r = RawH2(port)
+    r.wait(lambda: any(t == SETTINGS for t, *_ in r.frames), 5)
+    r.send(r.headers(1, r.req_fields("/c"), end_headers=False))
+    # empty CONTINUATION frames without END_HEADERS, until sluice stops
+    # taking them: HAProxy 2.6 reads 1.5 GB of them before a timeout
+    chunk = frame(CONTINUATION, 0, 1, b"") * 7000
+    t0 = time.monotonic()
+    while r.sent < (64 << 20) and time.monotonic() - t0 < 20:
+        if not r.send(chunk):
+            break
+    check(r.closed, "sluice still reads the flood after %d bytes" % r.sent)
+    check(r.sent < (16 << 20), "bytes taken before the close: %d" % r.sent)
+    check(refused(aport, "continuation_flood") >= 1, "counted")
+    m = metrics(aport)
+    check(metric_sum(m, "sluice_client_received_bytes_total") < (1 << 20),
+          "bytes sluice read: %d" %
+          metric_sum(m, "sluice_client_received_bytes_total"))
+    eq(len(up.requests), 0, "nothing upstream")
+    r.close()
+
+
+@test
+def hpack_bomb_gets_431():
+    up, sl, port, aport = h2_sluice(
+        limits={"max_header_list_bytes": "16KiB"})
+    r = RawH2(port)
+    # a 4 000-byte field indexed once, then referenced by one byte each
+    big = ("x-big", "v" * 4000)
+    block = r.enc.encode(r.req_fields("/bomb") + [big])
+    idx = bytes([0x80 | 62])  # the dynamic table's newest entry
+    block += idx * 2000  # ~8 MB decoded from 2 KB
+    r.send(frame(HEADERS, END_STREAM | END_HEADERS, 1, block))
+    check(r.wait(lambda: 1 in r.statuses() or r.closed, 10), "answered")
+    eq(r.statuses().get(1), [431], "431")
+    check(refused(aport, "header_list_too_large") >= 1, "counted")
+    eq(len(up.requests), 0, "nothing upstream")
+    # the connection's HPACK state survives: the next request works
+    r.send(r.headers(3, r.req_fields("/next")))
+    check(r.wait(lambda: 3 in r.statuses(), 5), "next answered")
+    eq(r.statuses()[3], [200], "next request")
+    r.close()
+
+
+@test
+def stream_ids_near_their_end_get_goaway():
+    up, sl, port, aport = h2_sluice()
+    r = RawH2(port)
+    sid = 0x7fffffff
+    r.send(r.headers(sid, r.req_fields("/last")))
+    check(r.wait(lambda: sid in r.statuses() and r.goaways(), 5),
+          "served, then GOAWAY: %r" % r.frames)
+    eq(r.statuses()[sid], [200], "the stream served")
+    check(refused(aport, "stream_ids_exhausted") >= 1, "counted")
+    r.close()
+
+
+@test
+def many_slow_streams_are_bounded():
+    up, sl, port, aport = h2_sluice(limits={
+        "max_concurrent_streams": 20, "body_timeout": "500ms"})
+    conns = [RawH2(port) for _ in range(3)]
+    for r in conns:
+        for i in range(30):
+            r.send(r.headers(1 + 2 * i, r.req_fields("/s", "POST"),
+                             end_stream=False))
+            r.send(frame(DATA, 0, 1 + 2 * i, b"x"))
+    # each connection: 20 streams, then REFUSED_STREAM; each stream's
+    # body_timeout answers 408
+    for r in conns:
+        check(r.wait(lambda: len(r.statuses()) >= 20, 10),
+              "408s: %r" % r.statuses())
+        check(set(v[0] for v in r.statuses().values()) == {408}, "408")
+        check(len(r.resets()) >= 10, "refused streams")
+        r.close()
+    c = H2Client(port)
+    eq(c.get("/other").status, 200, "others unharmed")
+    c.close()
+
+
+# ---------------------------------------------------------------------------
+# 5. Drain and reload
+
+
+@test
+def sigterm_sends_two_goaways_and_streams_finish():
+    def slow(req):
+        time.sleep(0.8)
+        return Reply(200, b"done " + req.target.encode())
+    up, sl, port, aport = h2_sluice(handler=slow)
+    # a raw client: Python's h2 takes no frame after a first GOAWAY
+    r = RawH2(port)
+    for i in range(3):
+        r.send(r.headers(1 + 2 * i, r.req_fields("/inflight%d" % i)))
+    check(wait_until(lambda: len(up.requests) >= 0 and
+                     metric_sum(metrics(aport), "sluice_http2_streams") >= 3,
+                     5), "streams open")
+    sl.send_signal(signal.SIGTERM)
+    check(r.wait(lambda: len(r.goaways()) >= 2, 5),
+          "two GOAWAYs: %r" % r.goaways())
+    eq(r.goaways()[0], (0x7fffffff, NO_ERROR), "first: the largest id")
+    eq(r.goaways()[1], (5, NO_ERROR), "then the last stream begun")
+    # a stream begun after the GOAWAY is not served
+    r.send(r.headers(7, r.req_fields("/late")))
+    check(r.wait(lambda: len(r.statuses()) >= 3, 5), "answers")
+    eq(r.statuses(), {1: [200], 3: [200], 5: [200]}, "in-flight finished")
+    check(r.wait(lambda: r.closed, 5), "then the close")
+    eq(sorted(q.target for q in up.requests),
+       ["/inflight0", "/inflight1", "/inflight2"], "upstream requests")
+    sl.wait(10)
+
+
+@test
+def sighup_new_streams_take_the_new_generation():
+    a = Upstream("a")
+    b = Upstream("b")
+    aport = free_port()
+    cfg, port = make_config({"a": [a], "b": [b]}, workers=1,
+                            extra={"admin": {"address": "127.0.0.1:%d" %
+                                             aport}},
+                            listener_opts={"protocols": ["h2", "http/1.1"]})
+    cfg["listeners"][0].pop("tls", None)
+    sltest._tls_ports.discard(port)
+    sl = start_sluice(cfg)
+    c = H2Client(port)
+    eq(c.get("/1").status, 200, "before")
+    eq(len(a.requests), 1, "to a")
+    cfg["listeners"][0]["routes"] = [{"name": "main", "cluster": "b"}]
+    with open(sl.conf_path, "w") as f:
+        f.write(sltest.to_yaml(cfg))
+    eq(sighup_reload(sl, aport)[0], "ok", "reload")
+    eq(c.get("/2").status, 200, "after, same connection")
+    eq(len(b.requests), 1, "the new stream went to b")
+    eq(c.goaway, [], "no GOAWAY on a reload")
+    c.close()
+
+
+if __name__ == "__main__":
+    main()

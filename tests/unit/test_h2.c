@@ -1,0 +1,741 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP/2 codec (h2.c) and the exchanges under it, driven through the
+ * memory transport (xprt.h): the test plays an HTTP/2 client with an
+ * nghttp2 client session of its own on one end of a pair, and the
+ * upstreams on memory ends that every endpoint's connector makes
+ * (upstream.h); the worker's loop runs between the steps (harness.h).
+ * What is checked is what crosses the two seams byte for byte: the
+ * HTTP/1.1 head and body an upstream reads for a stream (request line and
+ * Host from the pseudo-header fields, cookie crumbs, the chunked framing
+ * of a body without a length and its trailers), and the frames the client
+ * reads (status, body, trailers, interim heads, resets, GOAWAYs); the
+ * exchanges that never start (a stream reset in the read that opened it),
+ * the windows given back as an upload goes upstream, the two-step GOAWAY
+ * of a drain, the idle and send deadlines and the header list limit.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+
+#include <cmocka.h>
+#include <nghttp2/nghttp2.h>
+
+#include "client.h"
+#include "client_int.h"
+#include "conf.h"
+#include "h2.h"
+#include "runtime.h"
+#include "upstream.h"
+#include "wloop.h"
+#include "xprt.h"
+
+#include "harness.h"
+
+/* "calm" has the default limits; "quick" short ones, for the tests of
+ * the deadlines. /up/ goes to the memory upstream; anything else has no
+ * route (a 404). */
+#define ROUTES                                                                 \
+	"    protocols: [h2, http/1.1]\n"                                      \
+	"    routes:\n"                                                        \
+	"      - match: { path_prefix: /up/ }\n"                               \
+	"        cluster: up\n"
+static const char yaml[] =
+    "listeners:\n"
+    "  - name: calm\n"
+    "    address: 127.0.0.1:8080\n"
+    "    limits: { max_header_list_bytes: 4KiB }\n" ROUTES
+    "  - name: quick\n"
+    "    address: 127.0.0.1:8081\n"
+    "    limits: { idle_timeout: 50ms, send_timeout: 50ms,\n"
+    "              header_timeout: 50ms }\n" ROUTES
+    "clusters:\n"
+    "  - name: up\n"
+    "    endpoints: [127.0.0.1:9001]\n";
+
+enum { CALM, QUICK };
+
+/* ---- the upstreams ------------------------------------------------------- */
+
+#define MAXUP 8
+struct up {
+	struct sl_xprt_mem *e; /* the test's end */
+	char got[1 << 16];     /* what it read (the first 64 KiB) */
+	size_t gotlen;
+	size_t total;	     /* bytes it read */
+	int answered;	     /* answers written */
+};
+static struct up ups[MAXUP];
+static int nups;
+/* what every upstream writes once it read a whole head and `need` bytes
+ * after it, NULL: nothing */
+static const char *answer;
+static size_t answer_len;
+static size_t need;
+
+static int
+connector(struct sl_wendpoint *ep, struct sl_xprt_mem **end)
+{
+	(void)ep;
+	if (nups == MAXUP) {
+		errno = EMFILE;
+		return -1;
+	}
+	return sl_xprt_mem_pair(end, &ups[nups++].e);
+}
+
+static void
+serve(void)
+{
+	for (int i = 0; i < nups; i++) {
+		struct up *u = &ups[i];
+		char buf[16384];
+		const char *head;
+		ssize_t n;
+
+		if (u->e == NULL)
+			continue;
+		while ((n = sl_xprt_mem_read(u->e, buf, sizeof(buf))) > 0) {
+			size_t k = SL_MIN((size_t)n,
+					  sizeof(u->got) - 1 - u->gotlen);
+			memcpy(u->got + u->gotlen, buf, k);
+			u->gotlen += k;
+			u->got[u->gotlen] = '\0';
+			u->total += (size_t)n;
+		}
+		head = strstr(u->got, "\r\n\r\n");
+		if (answer != NULL && u->answered == 0 && head != NULL &&
+		    u->total - (size_t)(head + 4 - u->got) >= need) {
+			assert_int_equal(
+			    sl_xprt_mem_write(u->e, answer, answer_len),
+			    (ssize_t)answer_len);
+			u->answered = 1;
+		}
+	}
+}
+
+static void
+set_answer(const char *a)
+{
+	answer = a;
+	answer_len = strlen(a);
+}
+
+/* ---- the client: an nghttp2 client session ------------------------------ */
+
+struct cs {
+	int status;
+	char body[1 << 18];
+	size_t blen;
+	char trailers[512]; /* "name=value;" of the trailer fields */
+	int interim;	    /* 1xx heads received */
+	int in_trailers;    /* the header block being read is trailers */
+	int ended;	    /* END_STREAM received */
+	int closed;	    /* closed, reset included */
+	uint32_t error;	    /* its close's error code */
+};
+#define MAXS 16
+static struct cs cstreams[MAXS];
+static nghttp2_session *cs;
+static int goaways;
+static int32_t goaway_last;
+static uint32_t goaway_code;
+
+static struct cs *
+cstream(int32_t id)
+{
+	assert_true(id >= 1 && (id - 1) / 2 < MAXS);
+	return &cstreams[(id - 1) / 2];
+}
+
+static int
+c_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
+	    size_t namelen, const uint8_t *value, size_t valuelen,
+	    uint8_t flags, void *ud)
+{
+	struct cs *x = cstream(f->hd.stream_id);
+
+	(void)s;
+	(void)flags;
+	(void)ud;
+	if (namelen == 7 && memcmp(name, ":status", 7) == 0) {
+		int st = atoi((const char *)value);
+		if (st < 200)
+			x->interim++;
+		else
+			x->status = st;
+	} else if (x->in_trailers) {
+		size_t n = strlen(x->trailers);
+		snprintf(x->trailers + n, sizeof(x->trailers) - n, "%.*s=%.*s;",
+			 (int)namelen, name, (int)valuelen, value);
+	}
+	return 0;
+}
+
+static int
+c_on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+	struct cs *x = cstream(f->hd.stream_id);
+
+	(void)s;
+	(void)ud;
+	/* a block after the final head is the trailers */
+	x->in_trailers = x->status != 0;
+	return 0;
+}
+
+static int
+c_on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *d,
+	  size_t len, void *ud)
+{
+	struct cs *x = cstream(id);
+
+	(void)s;
+	(void)flags;
+	(void)ud;
+	assert_true(x->blen + len <= sizeof(x->body));
+	memcpy(x->body + x->blen, d, len);
+	x->blen += len;
+	return 0;
+}
+
+static int
+c_on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+	(void)s;
+	(void)ud;
+	if (f->hd.type == NGHTTP2_GOAWAY) {
+		goaways++;
+		goaway_last = f->goaway.last_stream_id;
+		goaway_code = f->goaway.error_code;
+	}
+	if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
+	    (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		cstream(f->hd.stream_id)->ended = 1;
+	return 0;
+}
+
+static int
+c_on_close(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
+{
+	(void)s;
+	(void)ud;
+	cstream(id)->closed = 1;
+	cstream(id)->error = code;
+	return 0;
+}
+
+/* The client's session, its SETTINGS (iv), and its preface sent. */
+static void
+client_h2(const nghttp2_settings_entry *iv, size_t niv)
+{
+	nghttp2_session_callbacks *cb;
+
+	assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
+	nghttp2_session_callbacks_set_on_header_callback(cb, c_on_header);
+	nghttp2_session_callbacks_set_on_begin_headers_callback(
+	    cb, c_on_begin_headers);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
+								  c_on_data);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, c_on_frame);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb, c_on_close);
+	assert_int_equal(nghttp2_session_client_new(&cs, cb, NULL), 0);
+	nghttp2_session_callbacks_del(cb);
+	assert_int_equal(
+	    nghttp2_submit_settings(cs, NGHTTP2_FLAG_NONE, iv, niv), 0);
+}
+
+/* What the client session has to send goes to the client's end. */
+static void
+flush_client(void)
+{
+	const uint8_t *p;
+	ssize_t n;
+
+	while ((n = nghttp2_session_mem_send(cs, &p)) > 0)
+		assert_int_equal(sl_xprt_mem_write(cli, p, (size_t)n), n);
+	assert_true(n == 0);
+}
+
+/* What the client's end read goes to its session (and its answers out:
+ * SETTINGS and PING acknowledgements, window updates). */
+static void
+feed(void)
+{
+	if (gotlen > 0) {
+		ssize_t n = nghttp2_session_mem_recv(cs, (const uint8_t *)got,
+						     gotlen);
+		assert_int_equal(n, (ssize_t)gotlen);
+		gotlen = 0;
+	}
+	flush_client();
+}
+
+static int32_t waiting_id;
+
+static int
+stream_closed(void)
+{
+	feed();
+	return cstream(waiting_id)->closed;
+}
+
+static int
+first_answer(void)
+{
+	feed();
+	return nups > 0 && ups[0].answered;
+}
+
+static int
+first_up_made(void)
+{
+	feed();
+	return nups >= 1;
+}
+
+static void
+wait_stream(int32_t id)
+{
+	waiting_id = id;
+	run_until(stream_closed);
+}
+
+/* A request of method on path with the extra fields, END_STREAM on the
+ * HEADERS. Returns its stream id. */
+static int32_t
+request(const char *method, const char *path, const nghttp2_nv *extra,
+	size_t nextra, const nghttp2_data_provider *body)
+{
+	nghttp2_nv nv[16] = {
+	    {(uint8_t *)":method", (uint8_t *)method, 7, strlen(method), 0},
+	    {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
+	    {(uint8_t *)":path", (uint8_t *)path, 5, strlen(path), 0},
+	    {(uint8_t *)":authority", (uint8_t *)"a.test", 10, 6, 0},
+	};
+	int32_t id;
+
+	assert_true(nextra <= 12);
+	if (nextra > 0)
+		memcpy(nv + 4, extra, nextra * sizeof(*nv));
+	id = nghttp2_submit_request(cs, NULL, nv, 4 + nextra, body, NULL);
+	assert_true(id > 0);
+	flush_client();
+	return id;
+}
+
+#define NV(n, v)                                                               \
+	{ (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, 0 }
+
+/* ---- set-up -------------------------------------------------------------- */
+
+static int
+setup_on(int l)
+{
+	struct sl_wendpoint *ep;
+
+	harness_setup(yaml, 0, serve);
+	TAILQ_FOREACH(ep, &w->eps, link)
+	ep->connector = connector;
+	memset(ups, 0, sizeof(ups));
+	memset(cstreams, 0, sizeof(cstreams));
+	nups = 0;
+	answer = NULL;
+	need = 0;
+	goaways = 0;
+	client_connect(l);
+	return 0;
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return setup_on(CALM);
+}
+
+static int
+setup_quick(void **state)
+{
+	(void)state;
+	return setup_on(QUICK);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	harness_close_all();
+	for (int i = 0; i < nups; i++)
+		if (ups[i].e != NULL)
+			sl_xprt_mem_close(ups[i].e);
+	harness_teardown();
+	nghttp2_session_del(cs);
+	cs = NULL;
+	return 0;
+}
+
+static const char ok6[] = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nfrom-a";
+
+/* ---- the translation ------------------------------------------------------*/
+
+static void
+test_get(void **state)
+{
+	nghttp2_nv extra[] = {NV("cookie", "a=1"), NV("x-one", "1"),
+			      NV("cookie", "b=2"), NV("host", "a.test")};
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	set_answer(ok6);
+	id = request("GET", "/up/x?q=1", extra, 4, NULL);
+	wait_stream(id);
+	assert_int_equal(c->state, SL_CLIENT_ST_H2);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_int_equal(cstream(id)->blen, 6);
+	assert_memory_equal(cstream(id)->body, "from-a", 6);
+	assert_true(cstream(id)->ended);
+	assert_int_equal(cstream(id)->error, NGHTTP2_NO_ERROR);
+	/* the head the upstream read: request line and Host from the
+	 * pseudo-header fields, one Host, the crumbs joined */
+	assert_int_equal(nups, 1);
+	assert_true(strncmp(ups[0].got, "GET /up/x?q=1 HTTP/1.1\r\nHost: a.test"
+					"\r\n",
+			    36) == 0);
+	assert_null(strstr(ups[0].got + 20, "Host: a.test\r\nHost"));
+	assert_non_null(strstr(ups[0].got, "\r\nx-one: 1\r\n"));
+	assert_non_null(strstr(ups[0].got, "\r\nCookie: a=1; b=2\r\n"));
+	assert_null(strstr(ups[0].got, "cookie: a=1"));
+	/* counted by protocol, logged with the stream */
+	assert_int_equal(SL_STAT_GET(w->stats.proto_requests[1]), 1);
+	assert_int_equal(SL_STAT_GET(w->stats.proto_requests[0]), 0);
+	assert_true(alog_has("\"protocol\":\"HTTP/2.0\",\"stream\":1,"));
+}
+
+static void
+test_no_route_local_answer(void **state)
+{
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	id = request("GET", "/nowhere", NULL, 0, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 404);
+	assert_non_null(strstr(cstream(id)->body, "\"error\":\"no_route\""));
+	assert_int_equal(nups, 0);
+	/* the connection goes on */
+	id = request("HEAD", "/nowhere", NULL, 0, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 404);
+	assert_int_equal(cstream(id)->blen, 0);
+	assert_int_equal(c->state, SL_CLIENT_ST_H2);
+}
+
+/* A body source of the test's: `left` bytes of 'b', in pieces of at most
+ * `piece`, then trailers when `trailers` is set. */
+static size_t body_left, body_piece;
+static int body_trailers;
+
+static ssize_t
+body_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
+	  uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+	size_t n = SL_MIN(SL_MIN(len, body_left), body_piece);
+
+	(void)src;
+	(void)ud;
+	memset(buf, 'b', n);
+	body_left -= n;
+	if (body_left == 0) {
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		if (body_trailers) {
+			nghttp2_nv tr[] = {NV("x-sum", "42")};
+			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+			assert_int_equal(nghttp2_submit_trailer(s, id, tr, 1),
+					 0);
+		}
+	}
+	return (ssize_t)n;
+}
+
+static void
+test_body_without_length_goes_chunked(void **state)
+{
+	nghttp2_data_provider prd = {.read_callback = body_read};
+	int32_t id;
+	const char *p;
+
+	(void)state;
+	client_h2(NULL, 0);
+	set_answer(ok6);
+	body_left = 10;
+	body_piece = 4;
+	body_trailers = 1;
+	need = 0; /* answered once the head came */
+	id = request("POST", "/up/c", NULL, 0, &prd);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	/* the three DATA frames came in one read: one chunk, its size with
+	 * leading zeros (written before the size was known), then the last
+	 * chunk and the trailer section */
+	assert_non_null(strstr(ups[0].got, "\r\nTransfer-Encoding: chunked\r\n"));
+	p = strstr(ups[0].got, "\r\n\r\n");
+	assert_non_null(p);
+	assert_string_equal(p + 4, "0000000a\r\nbbbbbbbbbb\r\n0\r\nx-sum: 42"
+				   "\r\n\r\n");
+}
+
+static void
+test_body_with_length_and_windows(void **state)
+{
+	/* three times the stream's window (64 KiB): only windows given back
+	 * as the bytes go upstream let the client finish */
+	static char cl[16];
+	nghttp2_data_provider prd = {.read_callback = body_read};
+	nghttp2_nv extra[] = {NV("content-length", "")};
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	snprintf(cl, sizeof(cl), "%d", 3 * 65536);
+	extra[0].value = (uint8_t *)cl;
+	extra[0].valuelen = strlen(cl);
+	body_left = 3 * 65536;
+	body_piece = 16384;
+	body_trailers = 0;
+	set_answer(ok6);
+	need = 3 * 65536;
+	id = request("POST", "/up/big", extra, 1, &prd);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_non_null(strstr(ups[0].got, "\r\ncontent-length: 196608\r\n"));
+	assert_null(strstr(ups[0].got, "chunked"));
+	/* the head and every byte of the body, nothing more */
+	assert_int_equal(ups[0].total,
+			 (size_t)(strstr(ups[0].got, "\r\n\r\n") + 4 -
+				  ups[0].got) +
+			     3 * 65536);
+}
+
+static void
+test_chunked_response_trailers_and_interim(void **state)
+{
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	set_answer("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+		   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		   "5\r\nhello\r\n6\r\n world\r\n0\r\nGrpc-Status: 0\r\n"
+		   "X-T: v\r\n\r\n");
+	id = request("GET", "/up/t", NULL, 0, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->interim, 1);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_int_equal(cstream(id)->blen, 11);
+	assert_memory_equal(cstream(id)->body, "hello world", 11);
+	/* names lower-cased, as HTTP/2 has them */
+	assert_string_equal(cstream(id)->trailers, "grpc-status=0;x-t=v;");
+	assert_int_equal(cstream(id)->error, NGHTTP2_NO_ERROR);
+}
+
+static void
+test_response_without_length(void **state)
+{
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	set_answer("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end");
+	id = request("GET", "/up/close", NULL, 0, NULL);
+	run_until(first_answer);
+	/* the upstream's end is the response's */
+	sl_xprt_mem_shutdown(ups[0].e);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_int_equal(cstream(id)->blen, 13);
+	assert_true(cstream(id)->ended);
+	assert_int_equal(cstream(id)->error, NGHTTP2_NO_ERROR);
+	/* the stream ended, the connection goes on */
+	assert_int_equal(c->state, SL_CLIENT_ST_H2);
+}
+
+/* ---- resets, limits, deadlines ------------------------------------------- */
+
+static void
+test_reset_in_the_same_read_never_goes_upstream(void **state)
+{
+	int32_t ids[5];
+
+	(void)state;
+	client_h2(NULL, 0);
+	set_answer(ok6);
+	/* HEADERS and RST_STREAM of five streams in one write */
+	for (int i = 0; i < 5; i++) {
+		nghttp2_nv nv[] = {NV(":method", "GET"), NV(":scheme", "http"),
+				   NV(":path", "/up/rr"),
+				   NV(":authority", "a.test")};
+		ids[i] = nghttp2_submit_request(cs, NULL, nv, 4, NULL, NULL);
+		assert_int_equal(nghttp2_submit_rst_stream(cs,
+							   NGHTTP2_FLAG_NONE,
+							   ids[i],
+							   NGHTTP2_CANCEL),
+				 0);
+	}
+	flush_client();
+	run_ready();
+	feed();
+	/* no exchange began: no upstream connection, no log line */
+	assert_int_equal(nups, 0);
+	assert_int_equal(SL_STAT_GET(w->stats.requests), 0);
+	assert_int_equal(c->state, SL_CLIENT_ST_H2);
+	/* the next stream is served */
+	ids[0] = request("GET", "/up/after", NULL, 0, NULL);
+	wait_stream(ids[0]);
+	assert_int_equal(cstream(ids[0])->status, 200);
+	assert_int_equal(nups, 1);
+}
+
+static void
+test_header_list_limit(void **state)
+{
+	static char big[5000];
+	nghttp2_nv extra[] = {NV("x-big", "")};
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	memset(big, 'v', sizeof(big) - 1);
+	extra[0].value = (uint8_t *)big;
+	extra[0].valuelen = sizeof(big) - 1;
+	id = request("GET", "/up/big", extra, 1, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 431);
+	assert_int_equal(nups, 0);
+	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_HEADER_LIST]),
+			 1);
+	/* HPACK's state survived: the next request is whole */
+	set_answer(ok6);
+	id = request("GET", "/up/small", NULL, 0, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+}
+
+static int
+goaway_and_end(void)
+{
+	feed();
+	return goaways >= 1 && client_ended();
+}
+
+static void
+test_idle_goaway(void **state)
+{
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	set_answer(ok6);
+	id = request("GET", "/up/one", NULL, 0, NULL);
+	wait_stream(id);
+	run_until(goaway_and_end);
+	assert_int_equal(goaway_code, NGHTTP2_NO_ERROR);
+	assert_int_equal(goaway_last, id);
+	assert_int_equal(SL_STAT_GET(w->stats.timeouts[SL_TO_IDLE]), 1);
+}
+
+static int
+two_goaways(void)
+{
+	feed();
+	return goaways >= 2;
+}
+
+static void
+test_drain_two_goaways(void **state)
+{
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	id = request("GET", "/up/slow", NULL, 0, NULL);
+	run_until(first_up_made);
+	/* the drain begins while the upstream thinks */
+	w->draining = 1;
+	sl_client_drain(c);
+	/* the first GOAWAY (with the largest id) and a PING; the client's
+	 * PING answer brings the last one, naming the stream begun */
+	run_until(two_goaways);
+	assert_int_equal(goaway_last, id);
+	assert_int_equal(goaway_code, NGHTTP2_NO_ERROR);
+	assert_false(cstream(id)->closed);
+	/* the stream finishes, then the connection ends */
+	set_answer(ok6);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	run_until(client_ended);
+}
+
+static void
+test_zero_window_send_timeout(void **state)
+{
+	nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
+					0}};
+	int32_t id;
+
+	(void)state;
+	client_h2(iv, 1);
+	set_answer("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789");
+	id = request("GET", "/up/w", NULL, 0, NULL);
+	wait_stream(id);
+	/* the head went (HEADERS are not flow-controlled), the body could
+	 * not: the stream is reset after send_timeout */
+	assert_int_equal(cstream(id)->status, 200);
+	assert_int_equal(cstream(id)->blen, 0);
+	assert_int_equal(cstream(id)->error, NGHTTP2_INTERNAL_ERROR);
+	assert_int_equal(
+	    SL_STAT_GET(w->stats.h2_refused[SL_H2_R_ZERO_WINDOW]), 1);
+	assert_int_equal(SL_STAT_GET(w->stats.timeouts[SL_TO_SEND]), 1);
+	assert_true(alog_has("\"close\":\"send_timeout\""));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_get, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_route_local_answer, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_body_without_length_goes_chunked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_body_with_length_and_windows,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_chunked_response_trailers_and_interim, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_response_without_length,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_reset_in_the_same_read_never_goes_upstream, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_header_list_limit, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_idle_goaway, setup_quick,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_drain_two_goaways, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_zero_window_send_timeout,
+					    setup_quick, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
