@@ -7,6 +7,10 @@ usage: contrib/soak.py --sluice BIN --work DIR [--minutes N] [--sample S]
                        [--hup S] [--restart S] [--clients N]
 
 Traffic (loopback only): keep-alive clients and short-connection clients
+over HTTP/1.1, and as many HTTP/2 clients (prior knowledge on the same
+port, python3-h2 of Debian; skipped with a note where it is missing), each
+with up to 8 streams at a time on one connection and now and then a
+stream it resets before its answer
 (GET of 0 B to 1 MiB, now and then 10 MiB, POST of 0 B to 1 MiB, some
 chunked), about 0.1 % hostile requests (smuggling-shaped framing, bad
 bytes: each must get a 400 and a close), and a few slow clients at a time
@@ -220,6 +224,7 @@ listeners:
       send_timeout: 5s
       idle_timeout: 10s
       max_body_bytes: 16MiB
+    protocols: [h2, http/1.1]
     routes:
       - name: main
         split:
@@ -300,6 +305,8 @@ class Stats:
         self.ok = 0
         self.hostile = 0
         self.slow = 0
+        self.h2_ok = 0          # of ok, the HTTP/2 streams
+        self.h2_resets = 0      # streams the HTTP/2 clients reset
         self.errors = []        # (time, kind, detail)
 
     def add_ok(self, n=1):
@@ -410,6 +417,119 @@ def client(port, stats, stop, pause, keepalive, seed):
         s.close()
 
 
+try:
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.exceptions
+    HAVE_H2 = True
+except ImportError:
+    HAVE_H2 = False
+
+
+def h2_client(port, stats, stop, pause, seed):
+    """An HTTP/2 client: one connection (prior knowledge), up to 8 streams
+    at a time, GETs and POSTs as the HTTP/1.1 clients make them, checked
+    by length; one stream in 200 reset right after its HEADERS (it must
+    not cost the connection). A new connection after a GOAWAY or a close
+    (the SIGHUPs send none; the upstream restarts may reset streams)."""
+    rnd = random.Random(seed)
+    while not stop.is_set():
+        if pause.is_set():
+            time.sleep(0.1)
+            continue
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=15)
+        except OSError as e:
+            stats.error("io", repr(e))
+            time.sleep(0.05)
+            continue
+        conn = h2.connection.H2Connection(config=h2.config.H2Configuration(
+            client_side=True, header_encoding="utf-8"))
+        conn.initiate_connection()
+        open_ = {}              # stream -> [want, got, status]
+        try:
+            sock.sendall(conn.data_to_send())
+            while not stop.is_set() and not pause.is_set():
+                while len(open_) < 8:
+                    sid = conn.get_next_available_stream_id()
+                    size = rnd.choice((0, 10, 1000, 4000, 64 * KiB,
+                                       rnd.randint(0, MiB)))
+                    user = "u%d" % rnd.randint(0, 9999)
+                    if rnd.random() < 0.8:
+                        conn.send_headers(sid, [
+                            (":method", "GET"), (":scheme", "http"),
+                            (":authority", "soak"),
+                            (":path", "/bytes/%d" % size),
+                            ("x-user", user)], end_stream=True)
+                        want = size
+                    else:
+                        body = BLOB[:size]
+                        conn.send_headers(sid, [
+                            (":method", "POST"), (":scheme", "http"),
+                            (":authority", "soak"), (":path", "/pay"),
+                            ("x-user", user)])
+                        # what the windows let go now; the rest as they
+                        # open (pending)
+                        open_[sid] = [2, 0, 0, body]
+                        want = None
+                    if rnd.random() < 0.005:
+                        conn.reset_stream(sid, 8)
+                        open_.pop(sid, None)
+                        with stats.lock:
+                            stats.h2_resets += 1
+                    elif want is not None:
+                        open_[sid] = [want, 0, 0, None]
+                for sid, st in list(open_.items()):
+                    body = st[3]
+                    if body is None:
+                        continue
+                    n = min(len(body), conn.local_flow_control_window(sid),
+                            conn.max_outbound_frame_size)
+                    if n > 0 or not body:
+                        conn.send_data(sid, body[:n],
+                                       end_stream=n == len(body))
+                        st[3] = body[n:] if n < len(body) else None
+                sock.sendall(conn.data_to_send())
+                sock.settimeout(15)
+                d = sock.recv(262144)
+                if not d:
+                    raise EOFError("closed")
+                for e in conn.receive_data(d):
+                    sid = getattr(e, "stream_id", None)
+                    st = open_.get(sid)
+                    if isinstance(e, h2.events.ResponseReceived) and st:
+                        st[2] = int(dict(e.headers).get(":status", "0"))
+                    elif isinstance(e, h2.events.DataReceived):
+                        if st:
+                            st[1] += len(e.data)
+                        conn.acknowledge_received_data(
+                            e.flow_controlled_length, sid)
+                    elif isinstance(e, h2.events.StreamEnded) and st:
+                        open_.pop(sid)
+                        if st[2] != 200 or st[1] != st[0]:
+                            stats.error("status", "h2 status %d, %d of %d "
+                                        "bytes" % (st[2], st[1], st[0]))
+                        else:
+                            stats.add_ok()
+                            with stats.lock:
+                                stats.h2_ok += 1
+                    elif isinstance(e, h2.events.StreamReset) and st:
+                        open_.pop(sid)
+                        stats.error("io", "h2 stream reset (%s)"
+                                    % e.error_code)
+                    elif isinstance(e, h2.events.ConnectionTerminated):
+                        raise EOFError("GOAWAY %s" % e.error_code)
+        except (OSError, EOFError, ValueError,
+                h2.exceptions.ProtocolError) as e:
+            if not pause.is_set() and not stop.is_set():
+                stats.error("io", "h2: " + repr(e))
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+
 def slow_clients(port, pid, stats, stop, pause):
     """A few slowloris and slow readers at a time; each must be cut."""
     rnd = random.Random(7)
@@ -516,6 +636,13 @@ def main():
     ths = [threading.Thread(target=client,
                             args=(port, stats, stop, pause, i % 2 == 0, i),
                             daemon=True) for i in range(a.clients)]
+    if HAVE_H2:
+        ths += [threading.Thread(target=h2_client,
+                                 args=(port, stats, stop, pause, 1000 + i),
+                                 daemon=True) for i in range(a.clients)]
+    else:
+        print("soak: no python3-h2 for this Python: HTTP/2 clients skipped",
+              flush=True)
     ths.append(threading.Thread(target=slow_clients,
                                 args=(port, sl.pid, stats, stop, pause),
                                 daemon=True))
@@ -629,9 +756,11 @@ def main():
         print("soak: CLOSE_WAIT max %d, last %d" % (max(cw), cw[-1]))
         if cw[-1] > 10 and cw[-1] >= max(cw[:len(cw) // 2] or [0]) * 2:
             bad.append("CLOSE_WAIT builds up")
-    print("soak: %d requests ok, %d hostile refused, %d slow clients cut, "
+    print("soak: %d requests ok (%d of them HTTP/2 streams, %d streams "
+          "reset by the clients), %d hostile refused, %d slow clients cut, "
           "%d errors (%d unexplained), %d reloads, %d upstream restarts"
-          % (stats.ok, stats.hostile, stats.slow, len(stats.errors),
+          % (stats.ok, stats.h2_ok, stats.h2_resets, stats.hostile,
+             stats.slow, len(stats.errors),
              len(unexplained), int(a.minutes * 60 / a.hup), len(restarts)))
     for e in unexplained[:10]:
         print("soak: unexplained: %s %s" % (e[1], e[2]))

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # A long soak of one sluice on loopback: mixed keep-alive and short
-# traffic with bodies up to 10 MiB, ~0.1 % hostile requests, slow clients,
+# traffic over HTTP/1.1 and HTTP/2 with bodies up to 10 MiB, ~0.1 % hostile requests, slow clients,
 # a SIGHUP that changes the split's weights every minute, an upstream
 # restart every five minutes; RSS, descriptors and socket states sampled
 # every 10 s. Prints whether anything grows and whether any client saw an
@@ -34,5 +34,8 @@ done
 }
 [ -n "$work" ] || work=$(mktemp -d /tmp/sluice-soak.XXXXXX)
 echo "soak: $bin for $minutes min; samples and errors in $work"
-exec python3 "$top/contrib/soak.py" --sluice "$bin" --work "$work" \
+# Debian's python3-h2 is for /usr/bin/python3 (the HTTP/2 clients)
+py=python3
+[ -x /usr/bin/python3 ] && py=/usr/bin/python3
+exec "$py" "$top/contrib/soak.py" --sluice "$bin" --work "$work" \
 	--minutes "$minutes" --clients "$clients"

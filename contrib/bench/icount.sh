@@ -2,7 +2,7 @@
 # contrib/bench/icount.sh -- instructions per request, counted by callgrind.
 #
 # usage: contrib/bench/icount.sh [--requests N] [--conns N] [--path P]
-#            [--header 'Name: value'] [--sticky-users N]
+#            [--header 'Name: value'] [--sticky-users N] [--h2 [--streams N]]
 #            NAME=SLUICE_BINARY:CONFIG [NAME=SLUICE_BINARY:CONFIG ...]
 #
 # Counts the instructions one sluice worker executes per keep-alive
@@ -29,6 +29,13 @@
 #   edge-var the same limit, a request rule with a variable
 #           (X-Real-IP: ${client_ip}) and the Strict-Transport-Security one
 #   allow   plain, with a route allow list of three ranges and a deny
+# A built-in name with "-h2" after it (plain-h2, edge-h2, ...) is the same
+# configuration on a listener with protocols: [h2, http/1.1] (doc/http2.md):
+# with the HTTP/1.1 client it measures what HTTP/2 on a listener costs the
+# HTTP/1.1 requests that do not use it. With --h2 the requests are HTTP/2
+# (prior knowledge), made by h2load (Debian's nghttp2-client) over --conns
+# connections with --streams streams at a time each (default 10); the
+# configuration must speak h2 (a "-h2" name, or a file).
 # With --sticky-users N the client sends X-User: u<i % N>.
 #
 # Example, a plain route against a split one on the same binary:
@@ -41,6 +48,8 @@ CONNS=8
 PATH_Q=/
 HEADERS=()
 STICKY_USERS=0
+H2=0
+STREAMS=10
 UP_PORT=${UP_PORT:-19300}
 GW_PORT=${GW_PORT:-19400}
 PYTHON=${PYTHON:-python3}
@@ -54,6 +63,8 @@ while [ $# -gt 0 ]; do
 	--path) PATH_Q=${2:?}; shift ;;
 	--header) HEADERS+=("${2:?}"); shift ;;
 	--sticky-users) STICKY_USERS=${2:?}; shift ;;
+	--h2) H2=1 ;;
+	--streams) STREAMS=${2:?}; shift ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	-*) die "unknown option $1" ;;
 	*=*:*) RUNS+=("$1") ;;
@@ -62,6 +73,8 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ ${#RUNS[@]} -gt 0 ] || die "nothing to measure (try --help)"
+[ "$H2" = 0 ] || command -v h2load >/dev/null ||
+	die "h2load not found (apt-get install nghttp2-client)"
 for t in valgrind callgrind_control "$PYTHON"; do
 	command -v "$t" >/dev/null || die "$t not found (apt-get install valgrind python3)"
 done
@@ -215,14 +228,16 @@ make_conf() {  # config-name-or-file out
 	if [ -f "$1" ]; then
 		cp "$1" "$2.tmpl"
 	else
-		local routes
-		routes=$(conf_builtin "$1") || die "no built-in configuration $1"
+		local routes name=${1%-h2} protocols=""
+		[ "$name" != "$1" ] && protocols="protocols: [h2, http/1.1]"
+		routes=$(conf_builtin "$name") || die "no built-in configuration $1"
 		cat >"$2.tmpl" <<EOF
 workers: 1
 log: { level: warn, access: off }
 listeners:
   - name: bench
     address: 127.0.0.1:@GW_PORT@
+    $protocols
     $routes
 clusters:
   - name: a
@@ -233,7 +248,7 @@ clusters:
     pool: { max_idle: 64, max_requests: 0 }
 EOF
 		# a cluster only "reliable" uses (older builds refuse its keys)
-		[ "$1" = reliable ] && cat >>"$2.tmpl" <<EOF
+		[ "$name" = reliable ] && cat >>"$2.tmpl" <<EOF
   - name: c
     endpoints: [127.0.0.1:@UP_PORT@]
     pool: { max_idle: 64, max_requests: 0 }
@@ -269,9 +284,22 @@ for run in "${RUNS[@]}"; do
 	PIDS+=($vpid)
 	wait_port "$GW_PORT" || { cat "$WORK/$name.log" >&2; die "$name: sluice did not start"; }
 	# warm-up: pools, buffers, code paths
-	"$PYTHON" "$WORK/client.py" "$GW_PORT" 2000 "$CONNS" "$PATH_Q" "$STICKY_USERS" ${HEADERS[@]+"${HEADERS[@]}"}
-	callgrind_control -z "$vpid" >/dev/null 2>&1
-	"$PYTHON" "$WORK/client.py" "$GW_PORT" "$REQUESTS" "$CONNS" "$PATH_Q" "$STICKY_USERS" ${HEADERS[@]+"${HEADERS[@]}"}
+	if [ "$H2" = 1 ]; then
+		h2args=(-c "$CONNS" -m "$STREAMS")
+		for h in ${HEADERS[@]+"${HEADERS[@]}"}; do h2args+=(-H "$h"); done
+		h2load -n 2000 "${h2args[@]}" "http://127.0.0.1:$GW_PORT$PATH_Q" \
+			>"$WORK/$name.h2load" 2>&1 || die "$name: h2load failed"
+		callgrind_control -z "$vpid" >/dev/null 2>&1
+		h2load -n "$REQUESTS" "${h2args[@]}" \
+			"http://127.0.0.1:$GW_PORT$PATH_Q" >"$WORK/$name.h2load" 2>&1 ||
+			die "$name: h2load failed"
+		grep -q "$REQUESTS succeeded, 0 failed" "$WORK/$name.h2load" ||
+			die "$name: $(grep -E 'requests:|status codes' "$WORK/$name.h2load")"
+	else
+		"$PYTHON" "$WORK/client.py" "$GW_PORT" 2000 "$CONNS" "$PATH_Q" "$STICKY_USERS" ${HEADERS[@]+"${HEADERS[@]}"}
+		callgrind_control -z "$vpid" >/dev/null 2>&1
+		"$PYTHON" "$WORK/client.py" "$GW_PORT" "$REQUESTS" "$CONNS" "$PATH_Q" "$STICKY_USERS" ${HEADERS[@]+"${HEADERS[@]}"}
+	fi
 	callgrind_control -d "$vpid" >/dev/null 2>&1
 	kill -TERM "$vpid"
 	wait "$vpid" 2>/dev/null || true
