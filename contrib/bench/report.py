@@ -4,6 +4,11 @@
   report.py parse-wrk FILE
       prints "requests rps p50_ms p99_ms socket_errors connect read write
       timeout non2xx" from the output of wrk --latency
+  report.py parse-h2load FILE LOG
+      the same from the output of h2load (FILE) and its --log-file (LOG):
+      p50 and p99 of the per-request times in LOG; socket errors = requests
+      "errored" (read = errored - timeout, timeout = "timeout", connect and
+      write 0); non2xx = 4xx + 5xx
   report.py kmem BEFORE AFTER CONNS [--ref-client BYTES | --symmetric]
                  [--memcg BYTES] [--memcg-client BYTES] [--detail FILE]
       kernel memory between two samples of /proc/meminfo, /proc/net/sockstat,
@@ -49,11 +54,14 @@ SCENARIOS = [
     ("tls-hs", "(h) HTTPS with Connection: close, 64 connections, GET /: one full TLS handshake per "
                "request (no session resumption)"),
     ("tls-ka", "(i) HTTPS keep-alive, 64 connections, GET / (100 B)"),
+    ("h2-many", "(j) HTTP/2 over TLS, 1 connection × 100 concurrent streams, GET / (100 B)"),
+    ("h2-conns", "(k) HTTP/2 over TLS, 64 connections × 1 stream each, GET / (100 B)"),
 ]
 # The idle-memory scenarios: name -> what the client does
 IDLE = [
     ("idle", "keep-alive connections that made one request each"),
     ("tls-idle", "keep-alive TLS connections that made a full handshake and one request each"),
+    ("h2-idle", "HTTP/2 connections over TLS (ALPN h2) that made a full handshake and one request each"),
     ("slowread", "connections that asked for 256 KiB and read nothing but the head (a slow-read attack)"),
 ]
 # Targets of the TLS work (sluice / best of nginx and HAProxy; lower is better)
@@ -72,6 +80,37 @@ def to_ms(v):
         return float("nan")
     x = float(m.group(1))
     return x * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}[m.group(2)]
+
+
+def percentile(sorted_values, q):
+    """Nearest-rank percentile (q in 0..100) of a sorted list."""
+    if not sorted_values:
+        return float("nan")
+    k = max(1, -(-len(sorted_values) * q // 100))  # ceil(n * q / 100)
+    return sorted_values[min(len(sorted_values), int(k)) - 1]
+
+
+def parse_h2load(path, log):
+    text = open(path, errors="replace").read()
+    fin = re.search(r"^finished in [\d.]+\w+, ([\d.]+) req/s", text, re.M)
+    req = re.search(r"^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+                    r"(\d+) failed, (\d+) errored, (\d+) timeout", text, re.M)
+    st = re.search(r"^status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text, re.M)
+    if not (fin and req):
+        sys.exit(f"cannot parse h2load output {path}")
+    done, errored, timeout = int(req.group(3)), int(req.group(6)), int(req.group(7))
+    times = []
+    try:
+        for line in open(log, errors="replace"):
+            f = line.split("\t")
+            if len(f) >= 3 and f[1].strip() != "-1":  # -1: a failed stream
+                times.append(int(f[2]) / 1000.0)  # microseconds -> ms
+    except OSError:
+        pass
+    times.sort()
+    non2xx = int(st.group(3)) + int(st.group(4)) if st else 0
+    print(done, fin.group(1), "%.3f" % percentile(times, 50), "%.3f" % percentile(times, 99),
+          errored, 0, max(errored - timeout, 0), 0, timeout, non2xx)
 
 
 def parse_wrk(path):
@@ -247,10 +286,13 @@ def main_report(a):
     rows = list(csv.DictReader(open(a.csv)))
     meta = {}
     probes = []  # tls_probe lines: scenario gateway proto cipher group tickets=N resumed=yes|no
+    h2checks = []  # h2_check lines (run.sh h2_check_line, run_idle)
     for line in open(a.meta):
         k, _, v = line.rstrip("\n").partition("=")
         if k == "tls_probe":
             probes.append(v.split())
+        elif k == "h2_check":
+            h2checks.append(v.split())
         else:
             meta[k] = v
     gws = [g for g in GATEWAYS if any(r["gateway"] == g for r in rows)]
@@ -299,8 +341,9 @@ def main_report(a):
       f"{meta.get('os')}, {meta.get('virt')}; fd limit {meta.get('fd_limit')}; "
       f"load average {meta.get('load')} (other jobs shared the machine).")
     w(f"* Software: {meta.get('sluice')} ({meta.get('sluice_libs')}; built with the default "
-      f"`-g -O2`), {meta.get('nginx')}, {meta.get('haproxy')}, {meta.get('wrk')}, {meta.get('python')} "
-      f"(idle client).")
+      f"`-g -O2`), {meta.get('nginx')}, {meta.get('haproxy')}, {meta.get('wrk')}"
+      + (f", {meta.get('h2load')}" if meta.get("h2load") else "")
+      + f", {meta.get('python')} (idle client).")
     w(f"* Pinning (`taskset`): the gateway under test alone on CPU {meta.get('gw_cpu')}; wrk (`-t1`) "
       f"and the upstream on CPU {meta.get('load_cpu')}. In (f) the gateway may use both CPUs "
       f"and competes with wrk and the upstream on CPU {meta.get('load_cpu')}."
@@ -346,7 +389,8 @@ def main_report(a):
     else:
         w("  * nginx and HAProxy add no headers (run with `--same-headers` to make them add the "
           "ones sluice adds).")
-    tls_rows = [sc for sc in ("tls-hs", "tls-ka", "tls-idle") if any((sc, g) in by for g in gws)]
+    tls_rows = [sc for sc in ("tls-hs", "tls-ka", "tls-idle", "h2-many", "h2-conns", "h2-idle")
+                if any((sc, g) in by for g in gws)]
     if tls_rows or meta.get("sluice_tls") == "no":
         w("* TLS (" + ", ".join(f"`{x}`" for x in tls_rows or ["tls-*"]) + "): the gateway terminates "
           "TLS with the same ECDSA P-256 certificate (made with `openssl req` in the scratch directory "
@@ -360,7 +404,7 @@ def main_report(a):
           "session of a closed connection (it reuses its SSL object with `SSL_clear`) and offers it "
           "on the next one, so with either on most of its handshakes would be resumptions. CPU µs/req "
           "is the cost of one connection: accept, full handshake, one request, close.")
-        w("  * `tls-ka`, `tls-idle`: tickets **on**, a session cache of 20000 sessions and a session "
+        w("  * `tls-ka`, `tls-idle` (and the `h2-*` scenarios): tickets **on**, a session cache of 20000 sessions and a session "
           "lifetime of 1 hour in all three (sluice `session_tickets: true, session_cache: 20000`; nginx "
           "`ssl_session_tickets on; ssl_session_cache builtin:20000; ssl_session_timeout 1h;`; HAProxy "
           "`tune.ssl.cachesize 20000`, `tune.ssl.lifetime 3600`, tickets on by default). No client "
@@ -386,6 +430,56 @@ def main_report(a):
         if meta.get("sluice_tls") == "no":
             w(f"  * **sluice was left out of the TLS scenarios**: `{meta.get('sluice_bin')}` has no working "
               f"TLS ({meta.get('sluice_tls_why') or 'no message'}).")
+    h2_rows = [sc for sc in ("h2-many", "h2-conns", "h2-idle") if any((sc, g) in by for g in gws)]
+    if h2_rows or meta.get("sluice_h2") == "no":
+        nginx_h2 = ("`http2 on;`" if meta.get("nginx_h2_directive") == "1"
+                    else "`listen … ssl http2` (nginx before 1.25.1)")
+        w("* HTTP/2 (" + ", ".join(f"`{x}`" for x in h2_rows or ["h2-*"]) + "): TLS as in `tls-ka` "
+          "(same certificate, tickets on, session cache 20000), with HTTP/2 offered by ALPN: sluice "
+          f"`protocols: [h2, http/1.1]` on the listener, nginx {nginx_h2}, HAProxy "
+          "`bind … alpn h2,http/1.1`; HTTP/1.1 to the upstream with the same pools as the other "
+          "scenarios. At most 100 concurrent streams per connection in sluice and HAProxy "
+          "(their default `SETTINGS_MAX_CONCURRENT_STREAMS`), 128 in nginx.")
+        w(f"  * Load: h2load ({meta.get('h2load') or 'nghttp2'}), one thread (`-t1`) on CPU "
+          f"{meta.get('load_cpu')}, `-D` for the measured duration after a separate 1 s warm-up run "
+          "(as with wrk, the measured run makes its own 1 or 64 TLS handshakes, full ones, a few ms of "
+          "the gateway's CPU in all). It offers ALPN `h2` only, so that a connection that does not get "
+          "h2 fails instead of falling back to HTTP/1.1, and OpenSSL's default TLS 1.3 cipher order, as "
+          "wrk does (h2load's own puts AES-128-GCM first: nginx, which follows the client's order, "
+          "would take it, sluice and HAProxy, which follow their own, AES-256-GCM). p50 and p99 are computed from its "
+          "`--log-file` (every request's time from its start to the end of its response; h2load "
+          "itself prints only min, max, mean and sd); errors are h2load's \"errored\" requests and "
+          "non-2xx statuses. `h2-many`: `-c 1 -m 100`; `h2-conns`: `-c 64 -m 1`.")
+        if "h2-idle" in h2_rows:
+            w("  * `h2-idle`: the idle client (`idle_conns.py --tls --h2`) offers ALPN `h2, http/1.1` "
+              "and counts a connection only when h2 was chosen and its one request (connection preface, "
+              "SETTINGS, HEADERS with END_STREAM for `GET /`, hand-encoded HPACK) got status 200; it "
+              "acknowledges the gateway's SETTINGS, then stays idle. Warm-up: 2 s of h2load with "
+              "64 connections.")
+        if h2checks:
+            w("  * What was negotiated (h2load's `TLS Protocol`, `Cipher`, `Server Temp Key` and "
+              "`Application protocol` lines; \"probe\" is a 4-request h2load run offering "
+              "`h2,http/1.1` before the warm-up, r1, r2, … the measured runs, offering `h2` only) and "
+              "the requests h2load counted; for `h2-idle`, how many of the idle client's connections "
+              "were set up over h2:")
+            w("")
+            w("    | scenario | gateway | run | ALPN | TLS | cipher | key exchange | done | succeeded | failed | errored | timeout |")
+            w("    |---|---|---|---|---|---|---|--:|--:|--:|--:|--:|")
+            for c in h2checks:
+                if len(c) >= 4 and c[3].startswith("idle:"):
+                    ok, _, n = c[3][5:].partition("/")
+                    failed = c[4] if len(c) > 4 else "?"
+                    w(f"    | {c[0]} | {c[1]} | {c[2]} | h2 on {ok} of {n} | | | | {ok} | {ok} | {failed} | | |")
+                elif len(c) >= 12:
+                    alpn = c[3] if c[3] == "h2" else f"**{c[3]}**"
+                    w(f"    | {c[0]} | {c[1]} | {c[2]} | {alpn} | {c[4]} | {c[5]} | {c[6]} | "
+                      + " | ".join(c[7:12]) + " |")
+            w("")
+        if meta.get("sluice_h2") == "no":
+            w(f"  * **sluice was left out of the HTTP/2 scenarios**: `{meta.get('sluice_bin')}` does not "
+              f"take `protocols: [h2, http/1.1]` ({meta.get('sluice_h2_why') or 'no message'}).")
+        if meta.get("nginx_h2") == "no":
+            w("  * **nginx was left out of the HTTP/2 scenarios**: it has no ngx_http_v2_module.")
     w("* CPU per request = (utime + stime of the gateway's processes from `/proc/PID/stat`, after − "
       "before the measured run) / requests completed; for nginx master + worker. It does not depend "
       "on how fast wrk and the upstream are, so it is the figure to compare on a shared machine.")
@@ -399,21 +493,24 @@ def main_report(a):
       "them (well above the gateway's own use = other jobs on the machine).")
     w("* RSS = VmRSS after the run (nginx: master + worker, so shared pages count twice). "
       "Errors = wrk socket errors (connect, read, write, timeout: a request not answered within "
-      "wrk's 2 s) + non-2xx responses, summed over the runs. \"upstream conns opened\" counts "
+      "wrk's 2 s) + non-2xx responses, summed over the runs (h2load: its \"errored\" requests as "
+      "read errors, of them \"timeout\" as timeouts, + 4xx and 5xx). \"upstream conns opened\" counts "
       "connections the upstream accepted during the measured run (its `stub_status`); the warm-up "
       "fills the pools, but when wrk stops it drops requests in flight, and the gateway has to close "
       "the upstream connections that were mid-response.")
     w("")
-    w("To reproduce (Debian 12, needs `nginx` or `nginx-light`, `haproxy`, `wrk`, `gnuplot-nox`, `python3`, `curl`):")
+    w("To reproduce (Debian 12, needs `nginx` or `nginx-light`, `haproxy`, `wrk`, `gnuplot-nox`, `python3`, `curl`, "
+      "and `nghttp2-client` (h2load) for the `h2-*` scenarios):")
     w("")
     w("```sh")
     w("# at the top of the source tree; default CFLAGS (-g -O2)")
     w("./bootstrap && mkdir -p build && cd build && ../configure -q && make -j2 src/sluice && cd ..")
     w(f"{meta.get('command')}   # this run" + (" (needs root for --nice)" if meta.get("nice") else ""))
-    w("contrib/bench/run.sh                          # 3 rounds, ~20 min (~13 without the tls-* scenarios)")
-    w("contrib/bench/run.sh --quick                  # 3 s per run, ~8 min (~5 without the tls-* scenarios)")
+    w("contrib/bench/run.sh                          # 3 rounds, ~26 min (~13 without the tls-* and h2-* scenarios)")
+    w("contrib/bench/run.sh --quick                  # 3 s per run, ~11 min (~5 without the tls-* and h2-* scenarios)")
     w("SLUICE=/path/to/sluice contrib/bench/run.sh   # another binary")
     w("contrib/bench/run.sh --quick --only tls-hs,tls-ka,tls-idle   # the TLS scenarios only, ~3 min")
+    w("contrib/bench/run.sh --quick --only h2-many,h2-conns,h2-idle # the HTTP/2 ones (needs nghttp2-client)")
     w("```")
     if meta.get("sluice_bin"):
         w("")
@@ -460,7 +557,8 @@ def main_report(a):
         if not idle:
             continue
         idles[isc] = idle
-        tls = isc == "tls-idle"
+        tls = isc in ("tls-idle", "h2-idle")
+        h2 = isc == "h2-idle"
         if isc == "slowread":
             n = meta.get("slowread_conns")
             w(f"### Memory under a slow-read attack: {n} {what}")
@@ -475,14 +573,19 @@ def main_report(a):
               "`sockstat` TCP memory, given below the table.")
             w("")
         else:
-            n = meta.get("tls_idle_conns" if tls else "idle_conns")
-            w(f"### {'Idle TLS memory' if tls else 'Idle memory'}: {n} {what}")
+            n = meta.get("h2_idle_conns" if h2 else "tls_idle_conns" if tls else "idle_conns")
+            w(f"### {'Idle HTTP/2 memory' if h2 else 'Idle TLS memory' if tls else 'Idle memory'}: {n} {what}")
             w("")
             w(f"A python3 client (on CPU {meta.get('load_cpu')}) opens {n} connections, at most 64 "
               "of them in set-up at a time, "
               + ("each makes a full TLS handshake (Python's `ssl`, no session offered), " if tls else "")
-              + "each sends `GET /`, reads the response and stays open. RSS is read "
-              "before (after a 2 s wrk warm-up with 64 connections" + (" over HTTPS" if tls else "")
+              + ("negotiates h2 by ALPN, sends the connection preface, SETTINGS and one HEADERS "
+                 "frame for `GET /` on stream 1, acknowledges the gateway's SETTINGS, reads the "
+                 "response and stays open. " if h2 else
+                 "each sends `GET /`, reads the response and stays open. ")
+              + "RSS is read "
+              "before (after a 2 s " + ("h2load" if h2 else "wrk") + " warm-up with 64 connections"
+              + (" over HTTP/2" if h2 else " over HTTPS" if tls else "")
               + ") and 3 s after the last connection "
               "is set up; bytes per connection = (RSS with − RSS before) / connections. nginx: "
               "master + worker (the master does not change). Kernel socket memory is not in RSS "
@@ -538,7 +641,7 @@ def main_report(a):
                  "share is half of the reference's growth plus those buckets. It carries the noise of "
                  "other jobs on the machine. ")
               + "The reference line is the same client against the trivial server (plain TCP, also for "
-              "`tls-idle`: the client's TLS is in user space): what a bare accepted socket costs. "
+              "`tls-idle` and `h2-idle`: the client's TLS and HTTP/2 are in user space): what a bare accepted socket costs. "
               "`/proc/net/sockstat` TCP memory (buffer accounting in pages) moved by "
               + ", ".join(f"{g} {fmt(d.get('tcp_mem_pages_delta'), 0)}" for g, d in idle
                           if d.get("tcp_mem_pages_delta") is not None)
@@ -549,7 +652,8 @@ def main_report(a):
         if "sluice" in b and len(b) > 1:
             r = ratio(b["sluice"]["idle_bytes_per_conn"],
                       [d["idle_bytes_per_conn"] for g, d in idle if g != "sluice"], min)
-            kind = "slow-read " if isc == "slowread" else "idle TLS " if tls else "idle "
+            kind = ("slow-read " if isc == "slowread" else "idle HTTP/2 " if h2
+                    else "idle TLS " if tls else "idle ")
             w(f"Ratio sluice / best of the others, bytes per {kind}connection: {fratio(r)}")
             w("")
             rt = ratio(b["sluice"].get("total_bytes_per_conn"),
@@ -578,7 +682,7 @@ def main_report(a):
     w("![CPU time per request and memory per idle connection](performance.png)")
     w("")
     w("Every run: [performance.csv](performance.csv) (one line per run; `cpu_user_ticks` and "
-      "`cpu_sys_ticks` are clock ticks of 1/100 s; the `idle` and `tls-idle` lines fill only the last columns, "
+      "`cpu_sys_ticks` are clock ticks of 1/100 s; the `idle`, `tls-idle` and `h2-idle` lines fill only the last columns, "
       "the `kern_*` ones in bytes per connection; gateway `reference` is the trivial server's run).")
     w("")
     w(END)
@@ -620,7 +724,7 @@ def plot(a, M, gws, scen, idle):
         for isc, rows in idle.items():
             for g, d in rows:
                 label = (g if isc == "idle" else f"{g}/TLS" if isc == "tls-idle"
-                         else f"{g}/slow-read")
+                         else f"{g}/h2" if isc == "h2-idle" else f"{g}/slow-read")
                 f.write(f"{label} {d['idle_bytes_per_conn'] or 0:.0f} {int(colors[g][1:], 16)}\n")
     gp = os.path.join(work, "plot.gp")
     cols = []
@@ -636,7 +740,8 @@ def plot(a, M, gws, scen, idle):
         labels.append(f"'{dat}' using ($0+{off:.3f}):(${k + 2}):(sprintf('%.1f', ${k})) "
                       f"with labels font ',7' offset 0,0.6 notitle")
     short = {"upload": "upload (1 MiB)", "ka2": "ka2 (2 workers)", "sat": "sat (CPU quota)",
-             "tls-hs": "tls-hs (full TLS handshake)", "tls-ka": "tls-ka (HTTPS)"}
+             "tls-hs": "tls-hs (full TLS handshake)", "tls-ka": "tls-ka (HTTPS)",
+             "h2-many": "h2-many (1 conn × 100 streams)", "h2-conns": "h2-conns (64 conns × 1 stream)"}
     if not any(sc.startswith("tls-") for sc, _ in scen):
         short["sat"] = "sat (gateway at a CPU quota)"  # as before the TLS scenarios
     xlabel = "scenario: " + ", ".join(short.get(sc, sc) for sc, _ in scen)
@@ -684,6 +789,9 @@ plot '{idat}' using 0:2:3:xtic(1) with boxes lc rgb variable, \\
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "parse-wrk":
         parse_wrk(sys.argv[2])
+        return
+    if len(sys.argv) >= 4 and sys.argv[1] == "parse-h2load":
+        parse_h2load(sys.argv[2], sys.argv[3])
         return
     if len(sys.argv) >= 2 and sys.argv[1] == "kmem":
         p = argparse.ArgumentParser(prog="report.py kmem")

@@ -3,7 +3,7 @@
 #
 # usage: contrib/bench/run.sh [--quick] [--rounds N] [--duration SECS]
 #            [--only LIST] [--gateways LIST] [--idle-conns N]
-#            [--tls-idle-conns N] [--slowread-conns N]
+#            [--tls-idle-conns N] [--h2-idle-conns N] [--slowread-conns N]
 #            [--same-headers] [--big-buffers] [--sat-cpu PCT] [--idle-poll]
 #            [--sluice-route plain|split|sticky|mirror|reliable|logged]
 #            [--nice N] [--out DIR] [--keep]
@@ -14,7 +14,7 @@
 #   --duration SECS  seconds per measured run (overrides --quick)
 #   --only LIST      scenarios, comma-separated, from
 #                    ka,close,4k,256k,upload,ka2,sat,idle,slowread,tls-hs,
-#                    tls-ka,tls-idle (default: all)
+#                    tls-ka,tls-idle,h2-many,h2-conns,h2-idle (default: all)
 #   --gateways LIST  from sluice,nginx,haproxy (default: all three)
 #   --idle-conns N   idle keep-alive connections for "idle" (default 15000)
 #   --slowread-conns N  connections of "slowread" (default 1000): each
@@ -24,6 +24,8 @@
 #                    gateway (measured as "idle", with the same columns)
 #   --tls-idle-conns N  idle keep-alive TLS connections for "tls-idle"
 #                    (default 5000, with --quick 2000)
+#   --h2-idle-conns N  idle HTTP/2 connections over TLS for "h2-idle"
+#                    (default 2000, with --quick 1000)
 #   --same-headers   make nginx and HAProxy add the request headers sluice
 #                    adds (X-Forwarded-For, X-Forwarded-Proto, X-Request-Id)
 #                    and X-Request-Id on the response, for the same work
@@ -87,7 +89,33 @@
 #   or does not answer HTTPS when started with it) is left out of these
 #   three scenarios with a message; the other gateways still run them.
 #
-# Idle scenarios (idle, tls-idle): besides the gateway's RSS growth per
+# HTTP/2 scenarios (h2-many, h2-conns, h2-idle): as tls-ka (same
+# certificate, TLS 1.3, tickets on, a session cache of 20000), with HTTP/2
+# offered by ALPN: sluice's listener has "protocols: [h2, http/1.1]", nginx
+# "listen ... ssl http2" (before 1.25.1; "http2 on;" from it), HAProxy
+# "bind ... alpn h2,http/1.1"; plain HTTP/1.1 to the upstream, as before.
+# The load generator is h2load (nghttp2-client; H2LOAD), one thread on
+# LOAD_CPU, offering ALPN "h2" only, so that a connection that does not
+# negotiate h2 fails and shows as errors, and OpenSSL's default TLS 1.3
+# cipher order (as wrk; h2load's own puts AES-128 first, which nginx
+# would take and the others not); the run checks that h2load
+# reports "Application protocol: h2" and warns otherwise. Its warm-up is a
+# separate 1 s run, as wrk's, so the measured run makes its TLS handshakes
+# (1 or 64, resumption not offered) itself. p50/p99 come from h2load's
+# --log-file (per-request times, from the request's start to the end of
+# its response), CPU per request as for wrk.
+#   h2-many   1 connection x 100 concurrent streams, GET / (100 B); 100 is
+#             the SETTINGS_MAX_CONCURRENT_STREAMS of sluice and HAProxy
+#             (nginx: 128)
+#   h2-conns  64 connections x 1 stream each, GET /
+#   h2-idle   as tls-idle with --h2-idle-conns connections that negotiate
+#             h2 by ALPN (idle_conns.py --tls --h2: preface, SETTINGS, one
+#             GET / on stream 1, the response read), then stay idle; the
+#             warm-up is 2 s of h2load with 64 connections
+#   An nginx without ngx_http_v2_module, or a sluice whose sluice -t
+#   rejects "protocols:", is left out of these three with a message.
+#
+# Idle scenarios (idle, tls-idle, h2-idle): besides the gateway's RSS growth per
 # connection they report the KERNEL memory per idle connection that the
 # gateway accounts for (doc/scale.md has the method and the figures).
 # As root, the gateway and the idle client each run in a memory cgroup of
@@ -120,7 +148,8 @@
 # measurement.
 #
 # Environment: SLUICE (default ./build/src/sluice), NGINX, HAPROXY, WRK,
-# GNUPLOT, OPENSSL (TLS scenarios only), PYTHON (default /usr/bin/python3
+# GNUPLOT, OPENSSL (TLS and HTTP/2 scenarios only), H2LOAD (HTTP/2
+# scenarios only), PYTHON (default /usr/bin/python3
 # when present), GW_CPU (0), LOAD_CPU (1), UP_PORT (19100), GW_PORT
 # (19200), MAX_SECONDS (2400: the whole run is stopped after this long).
 #
@@ -140,6 +169,7 @@ HAPROXY=${HAPROXY:-haproxy}
 WRK=${WRK:-wrk}
 GNUPLOT=${GNUPLOT:-gnuplot}
 OPENSSL=${OPENSSL:-openssl}
+H2LOAD=${H2LOAD:-h2load}
 if [ -z "${PYTHON:-}" ]; then
 	if [ -x /usr/bin/python3 ]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
 fi
@@ -153,12 +183,13 @@ DURATION=10
 WARMUP=1
 ROUNDS=3
 QUICK=0
-ONLY="ka,close,4k,256k,upload,ka2,sat,idle,slowread,tls-hs,tls-ka,tls-idle"
+ONLY="ka,close,4k,256k,upload,ka2,sat,idle,slowread,tls-hs,tls-ka,tls-idle,h2-many,h2-conns,h2-idle"
 SLOWREAD_CONNS=1000
 IDLE_CLIENT=idle_conns.py
 GATEWAYS="sluice,nginx,haproxy"
 IDLE_CONNS=15000
 TLS_IDLE_CONNS=""  # 5000, with --quick 2000
+H2_IDLE_CONNS=""   # 2000, with --quick 1000
 SAME_HEADERS=0
 BIG_BUFFERS=0
 SAT_CPU=40
@@ -181,6 +212,7 @@ while [ $# -gt 0 ]; do
 	--gateways) GATEWAYS=${2:?}; shift ;;
 	--idle-conns) IDLE_CONNS=${2:?}; shift ;;
 	--tls-idle-conns) TLS_IDLE_CONNS=${2:?}; shift ;;
+	--h2-idle-conns) H2_IDLE_CONNS=${2:?}; shift ;;
 	--slowread-conns) SLOWREAD_CONNS=${2:?}; shift ;;
 	--same-headers) SAME_HEADERS=1 ;;
 	--big-buffers) BIG_BUFFERS=1 ;;
@@ -210,6 +242,8 @@ fi
 case "$IDLE_CONNS" in ''|*[!0-9]*|0) die "--idle-conns wants an integer >= 1" ;; esac
 [ -n "$TLS_IDLE_CONNS" ] || if [ "$QUICK" = 1 ]; then TLS_IDLE_CONNS=2000; else TLS_IDLE_CONNS=5000; fi
 case "$TLS_IDLE_CONNS" in ''|*[!0-9]*|0) die "--tls-idle-conns wants an integer >= 1" ;; esac
+[ -n "$H2_IDLE_CONNS" ] || if [ "$QUICK" = 1 ]; then H2_IDLE_CONNS=1000; else H2_IDLE_CONNS=2000; fi
+case "$H2_IDLE_CONNS" in ''|*[!0-9]*|0) die "--h2-idle-conns wants an integer >= 1" ;; esac
 case "$SLOWREAD_CONNS" in ''|*[!0-9]*|0) die "--slowread-conns wants an integer >= 1" ;; esac
 case "$SAT_CPU" in ''|*[!0-9]*|0) die "--sat-cpu wants a percentage from 1 to 100" ;; esac
 [ "$SAT_CPU" -le 100 ] || die "--sat-cpu wants a percentage from 1 to 100"
@@ -236,15 +270,23 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" -ge $((TLS_IDLE_CONNS + 200)) ] || case ",$ONLY," in
 	*,tls-idle,*) die "fd limit $(ulimit -n) too low for --tls-idle-conns $TLS_IDLE_CONNS" ;;
 	esac
+[ "$(ulimit -n)" -ge $((H2_IDLE_CONNS + 200)) ] || case ",$ONLY," in
+	*,h2-idle,*) die "fd limit $(ulimit -n) too low for --h2-idle-conns $H2_IDLE_CONNS" ;;
+	esac
 TLS_WANTED=0
-case ",$ONLY," in *,tls-*) TLS_WANTED=1 ;; esac
+H2_WANTED=0
+case ",$ONLY," in *,tls-*|*,h2-*) TLS_WANTED=1 ;; esac
+case ",$ONLY," in *,h2-*) H2_WANTED=1 ;; esac
 if [ "$TLS_WANTED" = 1 ]; then
-	command -v "$OPENSSL" >/dev/null 2>&1 || die "$OPENSSL not found (apt-get install openssl), needed by the tls-* scenarios"
+	command -v "$OPENSSL" >/dev/null 2>&1 || die "$OPENSSL not found (apt-get install openssl), needed by the tls-* and h2-* scenarios"
+fi
+if [ "$H2_WANTED" = 1 ]; then
+	command -v "$H2LOAD" >/dev/null 2>&1 || die "$H2LOAD not found (apt-get install nghttp2-client), needed by the h2-* scenarios (leave them out with --only)"
 fi
 # Other gateways, upstreams or load generators left running would share
 # the CPUs (and a stray one with SO_REUSEPORT on GW_PORT would even share
 # the traffic: the port check above catches only a listener without it).
-OTHERS=$(for p in nginx haproxy sluice wrk; do pgrep -x "$p" || true; done | paste -sd ' ')
+OTHERS=$(for p in nginx haproxy sluice wrk h2load; do pgrep -x "$p" || true; done | paste -sd ' ')
 [ -z "$OTHERS" ] || log "WARNING: already running, and sharing the CPUs: $(ps -o pid=,comm= -p ${OTHERS// /,} | awk '{ printf "%s%s (%s)", s, $2, $1; s = ", " }')"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -419,7 +461,7 @@ drain_timeout: 1s
 log: { level: warn, access: $(sluice_access) }
 listeners:
   - name: bench
-    address: 127.0.0.1:$GW_PORT$(sluice_tls)
+    address: 127.0.0.1:$GW_PORT$(sluice_protocols)$(sluice_tls)
     limits:
       max_body_bytes: 8MiB
     routes:
@@ -439,6 +481,27 @@ EOF
 # "full" = tickets and cache off, so that every handshake is a full one
 GW_TLS=""
 TLS_DIR=""
+# HTTP/2 offered to clients (set per scenario): 1 = ALPN h2 and http/1.1
+GW_H2=""
+
+sluice_protocols() {  # the listener's protocols: line (GW_H2)
+	[ -n "$GW_H2" ] || return 0
+	printf '\n    protocols: [h2, http/1.1]'
+}
+
+# nginx: "http2 on;" from 1.25.1, "listen ... http2" before (and without
+# ngx_http_v2_module, no HTTP/2 at all: NGINX_H2=no)
+NGINX_H2=yes
+NGINX_H2_DIRECTIVE=0
+nginx_h2_check() {
+	local v
+	"$NGINX" -V 2>&1 | grep -q -- '--with-http_v2_module' || { NGINX_H2=no; return 1; }
+	v=$("$NGINX" -v 2>&1 | sed -n 's|.*nginx/\([0-9][0-9.]*\).*|\1|p')
+	if [ -n "$v" ] && [ "$(printf '%s\n%s\n' 1.25.1 "$v" | sort -V | head -n 1)" = 1.25.1 ]; then
+		NGINX_H2_DIRECTIVE=1
+	fi
+	return 0
+}
 
 sluice_tls() {  # the listener's tls: block (GW_TLS)
 	[ -n "$GW_TLS" ] || return 0
@@ -480,7 +543,12 @@ conf_nginx() {  # workers dir
 	[ "$(id -u)" = 0 ] && user="user root;"
 	if [ -n "$GW_TLS" ]; then
 		ssl=" ssl"
-		tls="
+		if [ -n "$GW_H2" ]; then
+			if [ "$NGINX_H2_DIRECTIVE" = 1 ]; then tls="
+        http2 on;"
+			else ssl=" ssl http2"; fi
+		fi
+		tls="$tls
         ssl_certificate $TLS_DIR/cert.pem;
         ssl_certificate_key $TLS_DIR/key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;"
@@ -555,6 +623,7 @@ conf_haproxy() {  # workers
 	if [ -n "$GW_TLS" ]; then
 		proto=https
 		bind=" ssl crt $TLS_DIR/combined.pem ssl-min-ver TLSv1.2"
+		[ -n "$GW_H2" ] && bind="$bind alpn h2,http/1.1"
 		if [ "$GW_TLS" = full ]; then
 			bind="$bind no-tls-tickets"
 			cache="    tune.ssl.cachesize 0"
@@ -645,6 +714,54 @@ sluice_tls_check() {
 	SLUICE_TLS_WHY="sluice -t accepts the tls: block, but sluice started with it does not answer GET / over HTTPS$(
 		[ -s "$TLS_DIR/check-sluice.log" ] && printf ': %s' "$(grep -v '^[[:space:]]*$' "$TLS_DIR/check-sluice.log" | tail -n 2 | paste -sd ' ')")"
 	return 1
+}
+
+# Does this sluice take "protocols: [h2, http/1.1]" (sluice -t) with the
+# tls: block of tls-ka? Sets SLUICE_H2_WHY when it does not. (Whether it
+# then speaks HTTP/2 is what h2_probe and the runs themselves check.)
+SLUICE_H2=yes
+SLUICE_H2_WHY=""
+sluice_h2_check() {
+	local f="$TLS_DIR/check-sluice-h2.yaml" out
+	GW_TLS=resume GW_H2=1
+	conf_sluice 1 >"$f"
+	GW_TLS="" GW_H2=""
+	if ! out=$("$SLUICE" -t -c "$f" 2>&1 </dev/null); then
+		SLUICE_H2_WHY="sluice -t: $(printf '%s\n' "$out" | grep -v '^[[:space:]]*$' | head -n 1)"
+		return 1
+	fi
+}
+
+# What h2load negotiates with the gateway when it offers ALPN "h2,http/1.1"
+# as a browser does (the measured runs offer "h2" only): 4 requests on one
+# connection, outside the measured run; appends a line to $WORK/h2-check.txt.
+h2_probe() {  # scenario gateway
+	local f="$WORK/h2-probe-$1-$2.txt"
+	timeout 20 taskset -c "$LOAD_CPU" "$H2LOAD" -n 4 -c 1 -m 4 --npn-list=h2,http/1.1 \
+		--tls13-ciphers="$H2LOAD_TLS13" "$(gw_url)/" >"$f" 2>&1 || true
+	h2_check_line "$1" "$2" probe "$f"
+}
+
+# One line of $WORK/h2-check.txt from h2load's output: scenario gateway run
+# alpn tls cipher group done succeeded failed errored timeout (report.py
+# renders them); warns when the protocol is not h2 or requests failed.
+h2_check_line() {  # scenario gateway run file
+	local f=$4 alpn tlsp cipher group req
+	alpn=$(sed -n 's/^Application protocol: *//p' "$f" | head -n 1)
+	tlsp=$(sed -n 's/^TLS Protocol: *//p' "$f" | head -n 1)
+	cipher=$(sed -n 's/^Cipher: *//p' "$f" | head -n 1)
+	group=$(sed -n 's/^Server Temp Key: *\([^ ]*\).*/\1/p' "$f" | head -n 1)
+	req=$(sed -n 's/^requests: [0-9]* total, [0-9]* started, \([0-9]*\) done, \([0-9]*\) succeeded, \([0-9]*\) failed, \([0-9]*\) errored, \([0-9]*\) timeout.*/\1 \2 \3 \4 \5/p' "$f")
+	echo "$1 $2 $3 ${alpn:-?} ${tlsp:-?} ${cipher:-?} ${group:-?} ${req:-? ? ? ? ?}" >>"$WORK/h2-check.txt"
+	if [ "${alpn:-}" != h2 ]; then
+		log "WARNING: $2/$1 ($3): h2load negotiated '${alpn:-nothing}', not h2: $(grep -iE 'error|fail|negotiat' "$f" | head -n 2 | paste -sd ' ')"
+	fi
+	case "$req" in
+	*" 0 0 0") ;;
+	*) log "WARNING: $2/$1 ($3): h2load requests done/succeeded/failed/errored/timeout: ${req:-unparsed}" ;;
+	esac
+	[ "$3" = probe ] && log "$(printf '%-8s %-7s h2 probe (ALPN h2,http/1.1 offered): %s over %s %s %s' "$1" "$2" "${alpn:-?}" "${tlsp:-?}" "${cipher:-?}" "${group:-?}")"
+	return 0
 }
 
 # What a client negotiates with the gateway (openssl s_client, with the same
@@ -816,6 +933,8 @@ scenario() {
 	sat) echo "64 / 1" ;;
 	tls-hs) echo "64 / 1 close" ;;
 	tls-ka) echo "64 / 1" ;;
+	h2-many) echo "1 / 1 h2:100" ;;   # h2load: connections x streams
+	h2-conns) echo "64 / 1 h2:1" ;;
 	*) die "unknown scenario $1" ;;
 	esac
 }
@@ -823,9 +942,13 @@ scenario() {
 tls_mode() {  # scenario -> GW_TLS
 	case "$1" in
 	tls-hs) echo full ;;
-	tls-*) echo resume ;;
+	tls-*|h2-*) echo resume ;;
 	*) echo "" ;;
 	esac
+}
+
+h2_mode() {  # scenario -> GW_H2
+	case "$1" in h2-*) echo 1 ;; *) echo "" ;; esac
 }
 
 CSV="$WORK/performance.csv"
@@ -847,31 +970,64 @@ wrk_cmd() {  # conns path extra duration
 	printf '%q ' "${a[@]}"
 }
 
+# h2load: one thread on LOAD_CPU, ALPN h2 only (no fallback to HTTP/1.1).
+# Its own TLS 1.3 cipher order puts AES-128 first, and nginx (client
+# preference) would take it while sluice and HAProxy (server preference)
+# take AES-256: it is given OpenSSL's default order, which wrk, openssl
+# s_client and the Python idle client offer, so all three use AES-256.
+H2LOAD_TLS13=TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256
+h2load_cmd() {  # conns streams path duration [log-file]
+	local a=(taskset -c "$LOAD_CPU" "${NICE_CMD[@]}" "$H2LOAD" -t1 -c"$1" -m"$2" -D"$4" --npn-list=h2
+		--tls13-ciphers="$H2LOAD_TLS13")
+	[ -n "${5:-}" ] && a+=(--log-file="$5")
+	if [ -n "$SLUICE_ROUTE" ]; then a+=(-H "X-User-Id: user-4242"); fi
+	a+=("$(gw_url)$3")
+	printf '%q ' "${a[@]}"
+}
+
 run_one() {  # scenario gateway round
-	local sc=$1 gw=$2 r=$3 conns path workers extra cmd out s0 s1 a0 a1 rss w c
+	local sc=$1 gw=$2 r=$3 conns path workers extra cmd out s0 s1 a0 a1 rss w c tool=wrk streams=""
 	read -r conns path workers extra <<<"$(scenario "$sc")"
+	case "${extra:-}" in h2:*) tool=h2load; streams=${extra#h2:} ;; esac
 	GW_TLS=$(tls_mode "$sc")
+	GW_H2=$(h2_mode "$sc")
 	start_gateway "$gw" "$workers"
 	[ "$sc" = sat ] && cap_gateway
 	if [ -n "$GW_TLS" ] && [ "$r" = 1 ]; then tls_probe "$sc" "$gw"; fi
-	cmd=$(wrk_cmd "$conns" "$path" "${extra:-}" "$WARMUP")
+	if [ -n "$GW_H2" ] && [ "$r" = 1 ]; then h2_probe "$sc" "$gw"; fi
+	if [ "$tool" = h2load ]; then
+		cmd=$(h2load_cmd "$conns" "$streams" "$path" "$WARMUP")
+	else
+		cmd=$(wrk_cmd "$conns" "$path" "${extra:-}" "$WARMUP")
+	fi
 	eval "timeout 60 $cmd" >/dev/null 2>&1 || log "warm-up of $gw/$sc failed"
-	out="$WORK/wrk-$sc-$gw-$r.txt"
-	cmd=$(wrk_cmd "$conns" "$path" "${extra:-}" "$DURATION")
+	out="$WORK/$tool-$sc-$gw-$r.txt"
+	if [ "$tool" = h2load ]; then
+		cmd=$(h2load_cmd "$conns" "$streams" "$path" "$DURATION" "$out.log")
+	else
+		cmd=$(wrk_cmd "$conns" "$path" "${extra:-}" "$DURATION")
+	fi
 	echo "$cmd" >"$out.cmd"
 	a0=$(upstream_accepts)
 	s0=$(snapshot)
-	eval "timeout $((DURATION + 60)) $cmd" >"$out" 2>&1 || log "wrk failed for $gw/$sc: $(tail -n 2 "$out")"
+	eval "timeout $((DURATION + 60)) $cmd" >"$out" 2>&1 || log "$tool failed for $gw/$sc: $(tail -n 2 "$out")"
 	s1=$(snapshot)
 	rss=$(gw_rss)
 	a1=$(upstream_accepts)
 	stop_gateway
-	w=$("$PYTHON" "$HERE/report.py" parse-wrk "$out") || w="0 0 nan nan 0 0 0 0 0 0"
+	if [ "$tool" = h2load ]; then
+		h2_check_line "$sc" "$gw" "r$r" "$out"
+		w=$("$PYTHON" "$HERE/report.py" parse-h2load "$out" "$out.log") || w="0 0 nan nan 0 0 0 0 0 0"
+		[ "$KEEP" = 1 ] || rm -f "$out.log"  # per-request lines: megabytes
+	else
+		w=$("$PYTHON" "$HERE/report.py" parse-wrk "$out") || w="0 0 nan nan 0 0 0 0 0 0"
+	fi
 	read -r req rps p50 p99 serr ec er ew et non2xx <<<"$w"
 	c=$(cpu_figures "$s0" "$s1" "$req" "$DURATION")
 	read -r _ _ cpu_us _ _ util gwb ldb _ _ <<<"$c"
 	echo "$sc,$workers,$r,$gw,$conns,$DURATION,${w// /,},${c// /,},$rss,$((a1 - a0 - 1)),,,,$(printf ',%.0s' $(seq 17))" >>"$CSV"
 	GW_TLS=""
+	GW_H2=""
 	log "$(printf '%-6s %-7s r%d: %8.0f req/s  p50 %6.2f  p99 %7.2f ms  %6.2f us/req  (gateway %.2f, CPU %s %.2f, CPU %s %.2f busy)  rss %s KiB  errors c%s r%s w%s t%s + %s non-2xx  upstream conns %s' \
 		"$sc" "$gw" "$r" "$rps" "$p50" "$p99" "$cpu_us" "$util" "$GW_CPU" "$gwb" "$LOAD_CPU" "$ldb" "$rss" "$ec" "$er" "$ew" "$et" "$non2xx" $((a1 - a0 - 1)))"
 }
@@ -982,6 +1138,7 @@ declare -A REF_CLIENT=()
 run_idle_ref() {  # scenario round
 	local sc=$1 r=$2 n=$IDLE_CONNS out pid i k line ok open m0 m1 c0 c1 kall kcli ksrv
 	[ "$sc" = tls-idle ] && n=$TLS_IDLE_CONNS
+	[ "$sc" = h2-idle ] && n=$H2_IDLE_CONNS
 	out="$WORK/$sc-reference-$r.txt"
 	: >"$out.server"
 	taskset -c "$GW_CPU" "${NICE_CMD[@]}" "$PYTHON" "$HERE/idle_conns.py" --serve 127.0.0.1 "$GW_PORT" "$n" \
@@ -998,7 +1155,7 @@ run_idle_ref() {  # scenario round
 	sleep 1
 	kmem_sample "$out.k0"
 	m0=$(memcg_kmem gw); c0=$(memcg_kmem client)
-	idle_client_start "$n" "$out"  # plain TCP even for tls-idle: the client's TLS is in user space
+	idle_client_start "$n" "$out"  # plain TCP even for tls-idle and h2-idle: the client's TLS is in user space
 	kmem_sample "$out.k1"
 	m1=$(memcg_kmem gw); c1=$(memcg_kmem client)
 	idle_client_stop "$out"
@@ -1017,10 +1174,12 @@ run_idle_ref() {  # scenario round
 		"$sc" reference "$r" "$kall" "$ok" "$kcli" "$ksrv")"
 }
 
-run_idle() {  # gateway round scenario (idle, tls-idle or slowread)
-	local gw=$1 r=$2 sc=${3:-idle} n=$IDLE_CONNS cargs=() base with line ok open cmd empty k ref m0 m1 c0 c1 kall kcli kglob kgw
+run_idle() {  # gateway round scenario (idle, tls-idle, h2-idle or slowread)
+	local gw=$1 r=$2 sc=${3:-idle} n=$IDLE_CONNS cargs=() base with line ok open cmd empty k ref m0 m1 c0 c1 kall kcli kglob kgw h2n
 	GW_TLS=$(tls_mode "$sc")
+	GW_H2=$(h2_mode "$sc")
 	if [ -n "$GW_TLS" ]; then n=$TLS_IDLE_CONNS; cargs=(--tls); fi
+	if [ -n "$GW_H2" ]; then n=$H2_IDLE_CONNS; cargs+=(--h2); fi
 	IDLE_CLIENT=idle_conns.py
 	if [ "$sc" = slowread ]; then
 		n=$SLOWREAD_CONNS
@@ -1030,7 +1189,8 @@ run_idle() {  # gateway round scenario (idle, tls-idle or slowread)
 	start_gateway "$gw" 1
 	memcg_enter $GW_PROCS
 	if [ -n "$GW_TLS" ] && [ "$r" = 1 ]; then tls_probe "$sc" "$gw"; fi
-	cmd=$(wrk_cmd 64 / "" 2)
+	if [ -n "$GW_H2" ] && [ "$r" = 1 ]; then h2_probe "$sc" "$gw"; fi
+	if [ -n "$GW_H2" ]; then cmd=$(h2load_cmd 64 1 / 2); else cmd=$(wrk_cmd 64 / "" 2); fi
 	eval "timeout 60 $cmd" >/dev/null 2>&1 || log "warm-up of $gw/$sc failed"
 	sleep 1
 	local out="$WORK/$sc-$gw-$r.txt"
@@ -1046,6 +1206,16 @@ run_idle() {  # gateway round scenario (idle, tls-idle or slowread)
 	GW_TLS=""
 	line=$(grep '^READY' "$out" || true)
 	ok=$(sed -n 's/.*ok=\([0-9]*\).*/\1/p' <<<"$line")
+	if [ -n "$GW_H2" ]; then
+		# the idle client offered ALPN h2,http/1.1 and counts as ok only
+		# the connections on which h2 was chosen and stream 1 answered 200
+		h2n=$(sed -n 's/.*h2=\([0-9]*\).*/\1/p' <<<"$line")
+		echo "$sc $gw r$r idle:${h2n:-?}/$n $(sed -n 's/.*failed=\([0-9]*\).*/\1/p' <<<"$line")" >>"$WORK/h2-check.txt"
+		if [ "${h2n:-0}" != "$n" ]; then
+			log "WARNING: $gw/$sc: ${h2n:-?} of $n connections set up over h2: $(grep -v '^READY\|^OPEN' "$out" | head -n 2 | paste -sd ' ')"
+		fi
+	fi
+	GW_H2=""
 	open=$(sed -n 's/^OPEN open=\([0-9]*\).*/\1/p' "$out")
 	[ -n "$ok" ] || { log "idle client failed for $gw/$sc: $(tail -n 3 "$out")"; ok=0; }
 	local per secs ktot=""
@@ -1068,9 +1238,9 @@ run_idle() {  # gateway round scenario (idle, tls-idle or slowread)
 IFS=, read -r -a SCENARIOS <<<"$ONLY"
 IFS=, read -r -a GWS <<<"$GATEWAYS"
 for g in "${GWS[@]}"; do case "$g" in sluice|nginx|haproxy) ;; *) die "unknown gateway $g" ;; esac; done
-for s in "${SCENARIOS[@]}"; do case "$s" in idle|tls-idle|slowread) ;; *) scenario "$s" >/dev/null ;; esac; done
+for s in "${SCENARIOS[@]}"; do case "$s" in idle|tls-idle|h2-idle|slowread) ;; *) scenario "$s" >/dev/null ;; esac; done
 case ",$ONLY," in
-*,idle,*|*,tls-idle,*|*,slowread,*) memcg_setup || log "NOTE: no memory cgroup for the idle scenarios (needs root and the memory controller): their kernel figures are machine-wide only" ;;
+*,idle,*|*,tls-idle,*|*,h2-idle,*|*,slowread,*) memcg_setup || log "NOTE: no memory cgroup for the idle scenarios (needs root and the memory controller): their kernel figures are machine-wide only" ;;
 esac
 case ",$ONLY," in
 *,sat,*) cap_setup || die "scenario sat needs root and a cgroup CPU controller (v1 or v2); leave it out with --only" ;;
@@ -1095,17 +1265,31 @@ if [ "$TLS_WANTED" = 1 ]; then
 	*,sluice,*)
 		if ! sluice_tls_check; then
 			SLUICE_TLS=no
-			log "NOTE: sluice is left out of the tls-* scenarios, this binary has no working TLS ($SLUICE_TLS_WHY)"
+			log "NOTE: sluice is left out of the tls-* and h2-* scenarios, this binary has no working TLS ($SLUICE_TLS_WHY)"
 		fi ;;
+	esac
+fi
+if [ "$H2_WANTED" = 1 ]; then
+	case ",$GATEWAYS," in
+	*,sluice,*)
+		if [ "$SLUICE_TLS" = yes ] && ! sluice_h2_check; then
+			SLUICE_H2=no
+			log "NOTE: sluice is left out of the h2-* scenarios, this binary does not take protocols: [h2, http/1.1] ($SLUICE_H2_WHY)"
+		fi ;;
+	esac
+	case ",$GATEWAYS," in
+	*,nginx,*) nginx_h2_check || log "NOTE: nginx is left out of the h2-* scenarios, $NGINX has no ngx_http_v2_module" ;;
 	esac
 fi
 for s in "${SCENARIOS[@]}"; do
 	for r in $(seq "$ROUNDS"); do
-		case "$s" in idle|tls-idle) run_idle_ref "$s" "$r" ;; esac
+		case "$s" in idle|tls-idle|h2-idle) run_idle_ref "$s" "$r" ;; esac
 		for g in "${GWS[@]}"; do
-			case "$s" in tls-*) [ "$g" = sluice ] && [ "$SLUICE_TLS" = no ] && continue ;; esac
+			case "$s" in tls-*|h2-*) [ "$g" = sluice ] && [ "$SLUICE_TLS" = no ] && continue ;; esac
+			case "$s" in h2-*) [ "$g" = sluice ] && [ "$SLUICE_H2" = no ] && continue ;; esac
+			case "$s" in h2-*) [ "$g" = nginx ] && [ "$NGINX_H2" = no ] && continue ;; esac
 			case "$s" in
-			idle|tls-idle|slowread) run_idle "$g" "$r" "$s" ;;
+			idle|tls-idle|h2-idle|slowread) run_idle "$g" "$r" "$s" ;;
 			*) run_one "$s" "$g" "$r" ;;
 			esac
 		done
@@ -1148,6 +1332,16 @@ META="$WORK/meta.txt"
 	echo "elapsed=$ELAPSED"
 	echo "idle_conns=$IDLE_CONNS"
 	echo "tls_idle_conns=$TLS_IDLE_CONNS"
+	echo "h2_idle_conns=$H2_IDLE_CONNS"
+	echo "h2_wanted=$H2_WANTED"
+	if [ "$H2_WANTED" = 1 ]; then
+		echo "h2load=$("$H2LOAD" --version 2>&1 | head -n 1)"
+		echo "sluice_h2=$SLUICE_H2"
+		echo "sluice_h2_why=$SLUICE_H2_WHY"
+		echo "nginx_h2=$NGINX_H2"
+		echo "nginx_h2_directive=$NGINX_H2_DIRECTIVE"
+	fi
+	[ -s "$WORK/h2-check.txt" ] && sed 's/^/h2_check=/' "$WORK/h2-check.txt"
 	echo "slowread_conns=$SLOWREAD_CONNS"
 	echo "tls_wanted=$TLS_WANTED"
 	echo "sluice_tls=$SLUICE_TLS"
