@@ -14,7 +14,9 @@
 #   --duration SECS  seconds per measured run (overrides --quick)
 #   --only LIST      scenarios, comma-separated, from
 #                    ka,close,4k,256k,upload,ka2,sat,idle,slowread,tls-hs,
-#                    tls-ka,tls-idle,h2-many,h2-conns,h2-idle (default: all)
+#                    tls-ka,tls-idle,h2-many,h2-conns,h2-idle (default: all;
+#                    the h2-* ones need h2load and add about 6 minutes to
+#                    a default run, 3 with --quick)
 #   --gateways LIST  from sluice,nginx,haproxy (default: all three)
 #   --idle-conns N   idle keep-alive connections for "idle" (default 15000)
 #   --slowread-conns N  connections of "slowread" (default 1000): each
