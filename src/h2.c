@@ -24,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "client_int.h"
 #include "exchange.h"
@@ -37,11 +39,16 @@
 #include "xprt.h"
 
 /* The write buffer: frames are put together in it and written at once.
- * A DATA frame is only made while it can take a whole one. */
-#define WBUF_SIZE     (64 * 1024)
+ * It starts small (a few small answers fit) and grows up to WBUF_MAX as
+ * the output needs; no frame is made once a whole DATA frame would no
+ * longer fit a WBUF_MAX buffer (doc/http2.md section 4). */
+#define WBUF_MIN       (4 * 1024)
+#define WBUF_MAX       (64 * 1024)
 #define DATA_FRAME_MAX (16384 + 9)
-/* The first read buffer; reads grow it up to buffer_bytes. */
-#define RBUF_MIN (16 * 1024)
+/* The read buffer starts small too and grows, while reads fill it, up to
+ * buffer_bytes (64 KiB at most). Both go back when the connection is
+ * idle. */
+#define RBUF_MIN (4 * 1024)
 /* Bytes of the gap left for a request chunk's size line: as many hex
  * digits as a window's largest size, then CRLF (doc/http2.md section 3) */
 #define CHUNK_GAP 10
@@ -53,6 +60,9 @@
 /* The second GOAWAY of a drain goes after the PING's answer, or this
  * long after the first. */
 #define GOAWAY_WAIT_MS 1000
+/* An idle connection gives its session's large pages back after this long
+ * (a syscall: not at every idle moment of a busy connection). */
+#define PARK_MS 1000
 /* Stream ids this close to the end get a GOAWAY: the client reconnects. */
 #define STREAM_ID_SLACK (1u << 20)
 #define STREAMS_KEPT	256 /* freed streams a worker keeps for reuse */
@@ -148,6 +158,9 @@ TAILQ_HEAD(sl_h2stream_q, sl_h2stream);
 #define C2_RUN_EV    0x0100 /* run_ev is active */
 #define C2_TIMER     0x0200 /* tev is added */
 #define C2_W_READ    0x0400 /* TLS: the blocked write waits for a read */
+#define C2_RFULL     0x0800 /* the last read filled the read buffer */
+#define C2_PARKED    0x1000 /* idle for PARK_MS: nghttp2's frame buffer's
+				pages were given back */
 
 struct sl_h2conn {
 	struct sl_client *c; /* borrowed: the connection */
@@ -156,6 +169,8 @@ struct sl_h2conn {
 	struct event run_ev; /* a run deferred to the loop */
 	struct event tev;    /* the connection's nearest deadline */
 	struct sl_buf rbuf, wbuf;
+	uint32_t rbuf_cap;	      /* the read buffer's size at the last
+					 read (its growth) */
 	struct sl_h2stream_q streams; /* every stream not freed */
 	struct sl_h2stream *dirty;    /* streams to pump */
 	struct sl_h2stream *reap;     /* closed, to free at the run's end */
@@ -186,6 +201,11 @@ struct sl_h2conn {
 	uint32_t nstreams;   /* streams begun */
 	uint32_t win_stream; /* the windows sluice gives: per stream */
 	uint32_t win_conn;   /* ... and the connection's */
+	/* nghttp2's large blocks (its frame buffer, 16 KiB): their pages
+	 * go back to the kernel while the connection is idle (h2_trim) */
+	void *big[2];
+	size_t big_len[2];
+	nghttp2_mem mem; /* its allocator (its user data is h) */
 };
 
 /* What a worker keeps for its HTTP/2 connections (w->h2), made at the
@@ -223,6 +243,7 @@ sl_h2_refusal_str(enum sl_h2_refusal r)
 static void h2_run(struct sl_h2conn *h);
 static void h2_kick(struct sl_h2conn *h);
 static void chunk_close(struct sl_h2stream *st);
+static void big_release(struct sl_h2conn *h);
 static const struct sl_stream_ops h2_stream_ops;
 
 #define XPRT(c)		   sl_client_xprt(c)
@@ -522,6 +543,26 @@ in_put(struct sl_h2stream *st, const void *p, size_t n, size_t cap)
 	return 0;
 }
 
+/* "name: value\r\n" at the end of the stream's `in`, within cap. */
+static int
+in_field(struct sl_h2stream *st, const char *n, size_t nlen, const char *v,
+	 size_t vlen, size_t cap)
+{
+	char *p;
+
+	if (in_reserve(st, nlen + vlen + 4, cap) == -1)
+		return -1;
+	p = st->s.in.data + st->s.in.len;
+	memcpy(p, n, nlen);
+	p[nlen] = ':';
+	p[nlen + 1] = ' ';
+	memcpy(p + nlen + 2, v, vlen);
+	p[nlen + 2 + vlen] = '\r';
+	p[nlen + 3 + vlen] = '\n';
+	st->s.in.len += (uint32_t)(nlen + vlen + 4);
+	return 0;
+}
+
 /* A request head's bytes at most: the header list's limit, and room for
  * the request line and the framing fields. */
 static size_t
@@ -566,25 +607,32 @@ static int
 head_reqline(struct sl_h2stream *st)
 {
 	struct sl_h2conn *h = st->h;
-	const char *sb = h->scratch.data;
+	/* no pseudo-header field came: nghttp2 refuses the stream at the
+	 * block's end, whatever is written here */
+	const char *sb = h->scratch.data != NULL ? h->scratch.data : "";
 	size_t cap = head_cap(st);
+	const char *target = sb + h->p_off;
+	size_t tlen = h->p_len;
+	char *p;
 
 	st->f |= S_REQLINE;
-	if (in_put(st, sb + h->m_off, h->m_len, cap) == -1 ||
-	    in_put(st, " ", 1, cap) == -1)
-		return -1;
 	/* CONNECT has no :path: its authority is the target */
 	if (st->f & S_CONNECT) {
-		if (in_put(st, sb + h->a_off, h->a_len, cap) == -1)
-			return -1;
-	} else if (in_put(st, sb + h->p_off, h->p_len, cap) == -1)
+		target = sb + h->a_off;
+		tlen = h->a_len;
+	}
+	if (in_reserve(st, h->m_len + tlen + 12, cap) == -1)
 		return -1;
-	if (in_put(st, " HTTP/1.1\r\n", 11, cap) == -1)
-		return -1;
+	p = st->s.in.data + st->s.in.len;
+	memcpy(p, sb + h->m_off, h->m_len);
+	p += h->m_len;
+	*p++ = ' ';
+	memcpy(p, target, tlen);
+	p += tlen;
+	memcpy(p, " HTTP/1.1\r\n", 11);
+	st->s.in.len += (uint32_t)(h->m_len + tlen + 12);
 	if ((st->f & S_AUTHORITY) &&
-	    (in_put(st, "Host: ", 6, cap) == -1 ||
-	     in_put(st, sb + h->a_off, h->a_len, cap) == -1 ||
-	     in_put(st, "\r\n", 2, cap) == -1))
+	    in_field(st, "Host", 4, sb + h->a_off, h->a_len, cap) == -1)
 		return -1;
 	return 0;
 }
@@ -616,9 +664,8 @@ head_end(struct sl_h2stream *st, int end_stream)
 	if (!(st->f & S_REQLINE) && head_reqline(st) == -1)
 		return -1;
 	if (h->ck_len > 0 &&
-	    (in_put(st, "Cookie: ", 8, cap) == -1 ||
-	     in_put(st, h->scratch.data + h->ck_off, h->ck_len, cap) == -1 ||
-	     in_put(st, "\r\n", 2, cap) == -1))
+	    in_field(st, "Cookie", 6, h->scratch.data + h->ck_off, h->ck_len,
+		     cap) == -1)
 		return -1;
 	/* a body without a length goes chunked, its trailers as the
 	 * chunked trailer section */
@@ -664,12 +711,14 @@ h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
 	h->hdr_block_ms = now_ms();
 	h->scratch.len = h->scratch.off = 0;
 	h->m_len = h->p_len = h->a_len = h->ck_len = 0;
+	h->m_off = h->p_off = h->a_off = h->ck_off = 0;
 	if ((st = stream_new(h, id)) == NULL) {
 		h->hs = NULL;
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	}
 	h->hs = st;
 	h->nstreams++;
+	h->f &= ~C2_PARKED;
 	(void)nghttp2_session_set_stream_user_data(ng, id, st);
 	/* ids near their end: this one is served, then a GOAWAY, and the
 	 * client opens a new connection (section 5) */
@@ -691,8 +740,12 @@ h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 	     size_t valuelen, uint8_t flags, void *ud)
 {
 	struct sl_h2conn *h = H2_OF_SESSION(ud);
+	/* the block being read is the request's of h->hs, or trailers */
 	struct sl_h2stream *st =
-	    nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+	    h->hs != NULL && h->hs->id == frame->hd.stream_id
+		? h->hs
+		: nghttp2_session_get_stream_user_data(ng,
+						       frame->hd.stream_id);
 	const struct sl_conf_limits *lim;
 	const char *n = (const char *)name, *v = (const char *)value;
 	size_t cap;
@@ -731,10 +784,7 @@ h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 				goto trailer_fail;
 			st->f |= S_TRAILERS;
 		}
-		if (in_put(st, n, namelen, cap) == -1 ||
-		    in_put(st, ": ", 2, cap) == -1 ||
-		    in_put(st, v, valuelen, cap) == -1 ||
-		    in_put(st, "\r\n", 2, cap) == -1)
+		if (in_field(st, n, namelen, v, valuelen, cap) == -1)
 			goto trailer_fail;
 		return 0;
 	}
@@ -785,10 +835,7 @@ h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 	}
 	if (namelen == 14 && memcmp(n, "content-length", 14) == 0)
 		st->f |= S_CL;
-	if (in_put(st, n, namelen, cap) == -1 ||
-	    in_put(st, ": ", 2, cap) == -1 ||
-	    in_put(st, v, valuelen, cap) == -1 ||
-	    in_put(st, "\r\n", 2, cap) == -1)
+	if (in_field(st, n, namelen, v, valuelen, cap) == -1)
 		goto fail;
 	return 0;
 trailer_fail:
@@ -1000,7 +1047,7 @@ h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 			h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
 				   "head past the buffer");
 		}
-		sl_buf_release(&h->c->s.w->bufs, &h->scratch);
+		h->scratch.len = 0; /* kept while streams are open */
 		if (end)
 			st->f |= S_IN_END;
 		stream_set_state(st, H2S_READY);
@@ -1157,14 +1204,17 @@ conn_specific(const char *n, size_t len)
 {
 	switch (len) {
 	case 7:
-		return sl_h1_ieq(n, len, "upgrade");
+		return (n[0] | 0x20) == 'u' && sl_h1_ieq(n, len, "upgrade");
 	case 10:
-		return sl_h1_ieq(n, len, "connection") ||
-		       sl_h1_ieq(n, len, "keep-alive");
+		return ((n[0] | 0x20) == 'c' &&
+			sl_h1_ieq(n, len, "connection")) ||
+		       ((n[0] | 0x20) == 'k' && sl_h1_ieq(n, len, "keep-alive"));
 	case 16:
-		return sl_h1_ieq(n, len, "proxy-connection");
+		return (n[0] | 0x20) == 'p' &&
+		       sl_h1_ieq(n, len, "proxy-connection");
 	case 17:
-		return sl_h1_ieq(n, len, "transfer-encoding");
+		return (n[0] | 0x20) == 't' &&
+		       sl_h1_ieq(n, len, "transfer-encoding");
 	default:
 		return 0;
 	}
@@ -1191,8 +1241,9 @@ nv_set(nghttp2_nv *nv, char *name, size_t nlen, const char *value,
        size_t vlen)
 {
 	for (size_t i = 0; i < nlen; i++)
-		if (name[i] >= 'A' && name[i] <= 'Z')
-			name[i] = (char)(name[i] - 'A' + 'a');
+		/* 'A'..'Z' with one unsigned compare each */
+		if ((unsigned char)(name[i] - 'A') < 26)
+			name[i] = (char)(name[i] | 0x20);
 	nv->name = (uint8_t *)name;
 	nv->namelen = nlen;
 	nv->value = (uint8_t *)(uintptr_t)value;
@@ -1240,9 +1291,86 @@ trailer_nv(struct sl_worker *w, char *p, size_t len, nghttp2_nv **out)
 	return (long)n;
 }
 
+/* The "\r\n\r\n" that ends the head at p, or NULL: a CR a line, found
+ * by memchr (faster than memmem's set-up for a head of a few lines). */
+static char *
+head_end_of(char *p, size_t n)
+{
+	char *end = p + n;
+
+	while ((p = memchr(p, '\r', (size_t)(end - p))) != NULL) {
+		if (end - p < 4)
+			return NULL;
+		if (p[1] == '\n' && p[2] == '\r' && p[3] == '\n')
+			return p;
+		p += 2;
+	}
+	return NULL;
+}
+
 static ssize_t h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf,
 			    size_t length, uint32_t *dflags,
 			    nghttp2_data_source *src, void *ud);
+
+/*
+ * Turns the heads at the front of the exchange's output into HEADERS:
+ * interim (1xx) ones, then the final one with its body's framing. Returns
+ * 0, or -1 when the stream was reset.
+ */
+/*
+ * The fields of a head the exchange wrote (so well formed: a status line,
+ * "Name: value" lines, an empty line) at p, hl bytes, into name-value
+ * pairs after :status (names lower-cased in place, connection-specific
+ * fields left out), and what frames its body. Returns how many pairs, or
+ * -1 (no memory, or not a head the exchange writes).
+ */
+static long
+resp_head_nv(struct sl_h2stream *st, char *p, size_t hl, nghttp2_nv **out,
+	     int *status, uint64_t *cl, int *chunked)
+{
+	struct sl_worker *w = st->s.w;
+	char *end = p + hl - 2, *line, *eol;
+	size_t cap = 32, k = 1;
+	nghttp2_nv *nv;
+
+	*cl = UINT64_MAX;
+	*chunked = 0;
+	if (hl < 16 || memcmp(p, "HTTP/1.", 7) != 0 || p[9] < '1' ||
+	    p[9] > '5' || p[10] < '0' || p[10] > '9' || p[11] < '0' ||
+	    p[11] > '9' || (nv = nv_array(w, cap)) == NULL)
+		return -1;
+	*status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+	for (line = memchr(p, '\n', hl) + 1; line < end; line = eol + 2) {
+		char *colon, *v, *ve;
+		size_t nl;
+
+		if ((eol = memchr(line, '\r', (size_t)(end - line + 1))) == NULL ||
+		    (colon = memchr(line, ':', (size_t)(eol - line))) == NULL)
+			return -1;
+		nl = (size_t)(colon - line);
+		for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
+			;
+		for (ve = eol; ve > v && (ve[-1] == ' ' || ve[-1] == '\t'); ve--)
+			;
+		if (conn_specific(line, nl)) {
+			if (nl == 17 && sl_h1_ieq(line, nl, "transfer-encoding"))
+				*chunked = 1;
+			continue;
+		}
+		if (nl == 14 && (line[0] | 0x20) == 'c' &&
+		    sl_h1_ieq(line, nl, "content-length")) {
+			uint64_t n = 0;
+			for (const char *d = v; d < ve; d++)
+				n = n * 10 + (uint64_t)(*d - '0');
+			*cl = n;
+		}
+		if (k == cap && (nv = nv_array(w, cap *= 2)) == NULL)
+			return -1;
+		nv_set(&nv[k++], line, nl, v, (size_t)(ve - v));
+	}
+	*out = nv;
+	return (long)k;
+}
 
 /*
  * Turns the heads at the front of the exchange's output into HEADERS:
@@ -1257,71 +1385,54 @@ resp_heads(struct sl_h2stream *st)
 
 	while (!(st->f & S_HEAD_OUT) && s->txn != NULL) {
 		struct iovec iov[2];
-		struct sl_h1_response resp;
 		nghttp2_data_provider prd;
 		nghttp2_nv *nv;
-		char *p, *e, status[4];
-		size_t hl, k = 0;
-		int hints, r;
+		char *p, *e;
+		size_t hl;
+		uint64_t cl;
+		int hints, r, status, chunked;
+		long k;
 
 		if (sl_exchange_output(s, iov, &hints) == 0)
 			return 0;
 		p = iov[0].iov_base;
-		if ((e = memmem(p, iov[0].iov_len, "\r\n\r\n", 4)) == NULL)
+		if ((e = head_end_of(p, iov[0].iov_len)) == NULL)
 			return 0; /* heads are written whole */
 		hl = (size_t)(e - p) + 4;
-		memset(&resp, 0, sizeof(resp));
-		resp.headers = s->w->hdrs;
-		resp.max_headers = s->w->max_hdrs;
-		if (sl_h1_parse_response(p, hl, &resp,
-					 (st->f & S_HEAD_REQ) ? SL_M_HEAD
-							      : SL_M_GET) < 0 ||
-		    (nv = nv_array(s->w, resp.nheaders + 1)) == NULL) {
+		if ((k = resp_head_nv(st, p, hl, &nv, &status, &cl, &chunked)) <
+		    0) {
 			stream_close(st, "http2_bad_response_head");
 			stream_reset(st, NGHTTP2_INTERNAL_ERROR);
 			return -1;
 		}
-		snprintf(status, sizeof(status), "%03u",
-			 (unsigned)resp.status % 1000u);
-		nv[k].name = (uint8_t *)(uintptr_t)":status";
-		nv[k].namelen = 7;
-		nv[k].value = (uint8_t *)status;
-		nv[k].valuelen = 3;
-		nv[k++].flags = NGHTTP2_NV_FLAG_NONE;
-		for (size_t i = 0; i < resp.nheaders; i++) {
-			const struct sl_h1_header *f = &resp.headers[i];
-			if (conn_specific(f->name, f->name_len))
-				continue;
-			nv_set(&nv[k++], (char *)(uintptr_t)f->name,
-			       f->name_len, f->value, f->value_len);
-		}
-		if (resp.status < 200) {
+		/* the status line's three digits */
+		nv[0].name = (uint8_t *)(uintptr_t)":status";
+		nv[0].namelen = 7;
+		nv[0].value = (uint8_t *)p + 9;
+		nv[0].valuelen = 3;
+		nv[0].flags = NGHTTP2_NV_FLAG_NONE;
+		if (status < 200) {
 			r = nghttp2_submit_headers(h->ng, NGHTTP2_FLAG_NONE,
-						   st->id, NULL, nv, k, NULL);
+						   st->id, NULL, nv, (size_t)k,
+						   NULL);
 		} else {
-			switch (resp.body) {
-			case SL_H1_BODY_NONE:
+			if ((st->f & S_HEAD_REQ) || status == 204 ||
+			    status == 304 || cl == 0)
 				st->body = H2B_NONE;
-				break;
-			case SL_H1_BODY_LENGTH:
-				st->body = resp.content_length > 0 ? H2B_LENGTH
-								   : H2B_NONE;
-				st->resp_left = resp.content_length;
-				break;
-			case SL_H1_BODY_CHUNKED:
+			else if (chunked) {
 				st->body = H2B_CHUNKED;
 				sl_h1_chunked_init(&st->ch,
 						   s->lconf->limits
 						       .max_header_bytes);
-				break;
-			case SL_H1_BODY_CLOSE:
+			} else if (cl != UINT64_MAX) {
+				st->body = H2B_LENGTH;
+				st->resp_left = cl;
+			} else
 				st->body = H2B_UNTIL_END;
-				break;
-			}
 			prd.source.ptr = st;
 			prd.read_callback = h2_data_read;
 			r = nghttp2_submit_response(
-			    h->ng, st->id, nv, k,
+			    h->ng, st->id, nv, (size_t)k,
 			    st->body != H2B_NONE ? &prd : NULL);
 			st->f |= S_HEAD_OUT;
 		}
@@ -1465,11 +1576,41 @@ h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
 	return n;
 }
 
+/* Room for n more bytes in the write buffer, grown as far as WBUF_MAX.
+ * Returns 0, or -1 when they do not fit (or no memory). */
+static int
+wbuf_room(struct sl_h2conn *h, size_t n)
+{
+	struct sl_buf *b = &h->wbuf;
+	size_t want;
+
+	if (sl_buf_space(b) >= n)
+		return 0;
+	if (b->off > 0) {
+		memmove(b->data, b->data + b->off, sl_buf_pending(b));
+		b->len -= b->off;
+		b->off = 0;
+		if (sl_buf_space(b) >= n)
+			return 0;
+	}
+	want = (size_t)b->len + n;
+	if (want > WBUF_MAX)
+		return -1;
+	return sl_buf_grow(&h->c->s.w->bufs, b, want);
+}
+
 static void
 wbuf_put(struct sl_h2conn *h, const void *p, size_t n)
 {
 	memcpy(h->wbuf.data + h->wbuf.len, p, n);
 	h->wbuf.len += (uint32_t)n;
+}
+
+/* No frame more now: a whole DATA frame would not fit behind what waits. */
+static int
+wbuf_full(const struct sl_h2conn *h)
+{
+	return sl_buf_pending(&h->wbuf) > WBUF_MAX - DATA_FRAME_MAX;
 }
 
 /* A DATA frame: its header, then the payload copied from the exchange's
@@ -1484,8 +1625,9 @@ h2_send_data(nghttp2_session *ng, nghttp2_frame *frame,
 	struct sl_stream *s = &st->s;
 	size_t left = length;
 
-	if (sl_buf_space(&h->wbuf) < 9 + length)
-		return NGHTTP2_ERR_WOULDBLOCK; /* never: see h2_send */
+	/* h2_output makes frames only while a whole DATA frame fits */
+	if (wbuf_room(h, 9 + length) == -1)
+		return NGHTTP2_ERR_WOULDBLOCK;
 	wbuf_put(h, framehd, 9);
 	if (length > 0 && s->txn != NULL) {
 		struct iovec iov[2];
@@ -1517,21 +1659,23 @@ h2_send_data(nghttp2_session *ng, nghttp2_frame *frame,
 		h->wbuf.len += (uint32_t)left;
 	}
 	stream_dirty(st);
-	return sl_buf_space(&h->wbuf) < DATA_FRAME_MAX ? NGHTTP2_ERR_PAUSE : 0;
+	return wbuf_full(h) ? NGHTTP2_ERR_PAUSE : 0;
 }
 
 /* Other frames: into the write buffer while a DATA frame's room stays
- * free behind them. */
+ * free behind them in a buffer of WBUF_MAX. */
 static ssize_t
 h2_send(nghttp2_session *ng, const uint8_t *data, size_t len, int flags,
 	void *ud)
 {
 	struct sl_h2conn *h = H2_OF_SESSION(ud);
-	size_t room = sl_buf_space(&h->wbuf);
+	size_t room = WBUF_MAX - DATA_FRAME_MAX - sl_buf_pending(&h->wbuf);
 
-	if (room <= DATA_FRAME_MAX)
+	if (sl_buf_pending(&h->wbuf) >= WBUF_MAX - DATA_FRAME_MAX)
 		return NGHTTP2_ERR_WOULDBLOCK;
-	len = SL_MIN(len, room - DATA_FRAME_MAX);
+	len = SL_MIN(len, room);
+	if (wbuf_room(h, len) == -1)
+		return NGHTTP2_ERR_WOULDBLOCK;
 	wbuf_put(h, data, len);
 	return (ssize_t)len;
 }
@@ -1571,8 +1715,6 @@ wbuf_flush(struct sl_h2conn *h)
 		h->wbuf.off += (uint32_t)n;
 		h->wblock_ms = 0;
 	}
-	if (sl_buf_pending(&h->wbuf) == 0)
-		sl_buf_release(&c->s.w->bufs, &h->wbuf);
 	return 0;
 }
 
@@ -1588,19 +1730,14 @@ h2_output(struct sl_h2conn *h)
 
 		if (!nghttp2_session_want_write(h->ng))
 			break;
-		if (sl_buf_alloc(&w->bufs, &h->wbuf, WBUF_SIZE) == -1) {
+		if (sl_buf_alloc(&w->bufs, &h->wbuf, WBUF_MIN) == -1) {
 			h->dead = "out_of_memory";
 			return;
 		}
-		if (h->wbuf.off > 0 && sl_buf_space(&h->wbuf) <= DATA_FRAME_MAX) {
-			memmove(h->wbuf.data, h->wbuf.data + h->wbuf.off,
-				sl_buf_pending(&h->wbuf));
-			h->wbuf.len -= h->wbuf.off;
-			h->wbuf.off = 0;
-		}
+		if (sl_buf_pending(&h->wbuf) == 0)
+			h->wbuf.off = h->wbuf.len = 0;
 		before = h->wbuf.len;
-		if (sl_buf_space(&h->wbuf) > DATA_FRAME_MAX &&
-		    (rv = nghttp2_session_send(h->ng)) != 0) {
+		if (!wbuf_full(h) && (rv = nghttp2_session_send(h->ng)) != 0) {
 			if (h->dead == NULL) {
 				h->dead = "http2_protocol_error";
 				h->dead_now = 1;
@@ -1614,8 +1751,23 @@ h2_output(struct sl_h2conn *h)
 		if (wbuf_flush(h) == -1)
 			return;
 	}
+}
+
+/* Gives back the buffers an idle connection does not need: its read and
+ * write buffers and the header block scratch. Busy, it keeps them from
+ * one run to the next (two pool operations each, per run, saved). */
+static void
+h2_trim(struct sl_h2conn *h)
+{
+	struct sl_bufpool *p = &h->c->s.w->bufs;
+
+	if (h->nopen > 0)
+		return;
+	sl_buf_release(p, &h->rbuf);
 	if (sl_buf_pending(&h->wbuf) == 0)
-		sl_buf_release(&w->bufs, &h->wbuf);
+		sl_buf_release(p, &h->wbuf);
+	if (h->hs == NULL)
+		sl_buf_release(p, &h->scratch);
 }
 
 /* Reads what the connection has and gives it to nghttp2. */
@@ -1624,38 +1776,45 @@ h2_input(struct sl_h2conn *h)
 {
 	struct sl_client *c = h->c;
 	struct sl_worker *w = c->s.w;
-	size_t size = SL_MAX((size_t)RBUF_MIN,
-			     SL_MIN(c->s.lconf->limits.buffer_bytes,
-				    (uint64_t)64 * 1024));
+	size_t max = SL_MAX((size_t)RBUF_MIN,
+			    SL_MIN(c->s.lconf->limits.buffer_bytes,
+				   (uint64_t)64 * 1024));
 	ssize_t n, rv;
 	int want = 0;
 
 	h->f &= ~C2_READABLE;
-	if (sl_buf_alloc(&w->bufs, &h->rbuf, size) == -1) {
+	if (sl_buf_alloc(&w->bufs, &h->rbuf, RBUF_MIN) == -1) {
 		h->dead = "out_of_memory";
 		return;
 	}
+	/* the last read filled it: a larger one (an upload's DATA) */
+	if ((h->f & C2_RFULL) && h->rbuf.cap < max) {
+		sl_buf_release(&w->bufs, &h->rbuf);
+		if (sl_buf_alloc(&w->bufs, &h->rbuf,
+				 SL_MIN(max, (size_t)h->rbuf_cap * 2)) == -1) {
+			h->dead = "out_of_memory";
+			return;
+		}
+	}
+	h->f &= ~C2_RFULL;
+	h->rbuf_cap = h->rbuf.cap;
 	n = XPRT(c)->recv(c->fd, c->xc, h->rbuf.data, h->rbuf.cap, &want);
 	if ((want == SL_TLS_WANT_WRITE) != ((c->s.flags & C_F_REV_W) != 0))
 		sl_client_rev_wait(c, want == SL_TLS_WANT_WRITE
 					  ? SL_TLS_WANT_WRITE
 					  : SL_TLS_WANT_READ);
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-		sl_buf_release(&w->bufs, &h->rbuf);
 		h->dead = n == 0 ? "client_closed"
 			  : errno == EPROTO ? "client_tls_error"
 					    : "client_read_error";
 		h->dead_abort = n != 0;
 		return;
 	}
-	if (n < 0) {
-		sl_buf_release(&w->bufs, &h->rbuf);
+	if (n < 0)
 		return;
-	}
 	SL_STAT_ADD(w->stats.client_bytes_in, (uint64_t)n);
 	rv = nghttp2_session_mem_recv(h->ng, (const uint8_t *)h->rbuf.data,
 				      (size_t)n);
-	sl_buf_release(&w->bufs, &h->rbuf);
 	if (rv < 0 && h->dead == NULL) {
 		enum sl_h2_refusal r = SL_H2_R_PROTOCOL;
 		uint32_t code = NGHTTP2_PROTOCOL_ERROR;
@@ -1676,8 +1835,9 @@ h2_input(struct sl_h2conn *h)
 	}
 	/* a full read: there may be more (level-triggered epoll will say
 	 * so too, but TLS may hold it where epoll cannot see) */
-	if ((size_t)n == h->rbuf.cap ||
-	    sl_xprt_pending(c->s.flags >> C_F_XPRT_SHIFT, c->fd, c->xc))
+	if ((size_t)n == h->rbuf.cap)
+		h->f |= C2_READABLE | C2_RFULL;
+	else if (sl_xprt_pending(c->s.flags >> C_F_XPRT_SHIFT, c->fd, c->xc))
 		h->f |= C2_READABLE;
 }
 
@@ -1821,6 +1981,8 @@ h2_schedule(struct sl_h2conn *h)
 		d = SL_MIN(d, h->hdr_block_ms + l->header_timeout_ms);
 	if (h->nopen == 0 && !(h->f & C2_SHUTDOWN))
 		d = SL_MIN(d, h->idle_ms + l->idle_timeout_ms);
+	if (h->nopen == 0 && !(h->f & C2_PARKED))
+		d = SL_MIN(d, h->idle_ms + PARK_MS);
 	if (h->wblock_ms != 0)
 		d = SL_MIN(d, h->wblock_ms + l->send_timeout_ms);
 	if (h->zwin_ms != 0)
@@ -1829,12 +1991,13 @@ h2_schedule(struct sl_h2conn *h)
 		d = SL_MIN(d, h->goaway_ms + GOAWAY_WAIT_MS);
 	if (d == UINT64_MAX)
 		d = 0;
-	if (d == h->armed_ms)
+	/* a timer armed for earlier stays: it fires, finds nothing due and
+	 * arms again (a connection's deadlines move at every stream; this
+	 * saves an event_del and an event_add each time) */
+	if (d == h->armed_ms || (h->armed_ms != 0 && (d == 0 || d > h->armed_ms)))
 		return;
 	h->armed_ms = d;
-	if (d == 0) {
-		event_del(&h->tev);
-	} else {
+	{
 		uint64_t now = now_ms(), ms = d > now ? d - now : 0;
 		struct timeval tv = {(time_t)(ms / 1000),
 				     (suseconds_t)(ms % 1000) * 1000};
@@ -1912,6 +2075,11 @@ h2_on_timer(evutil_socket_t fd, short what, void *arg)
 	} else if ((h->f & C2_GOAWAY1) && !(h->f & C2_GOAWAY2) &&
 		   now >= h->goaway_ms + GOAWAY_WAIT_MS) {
 		h2_goaway_final(h);
+	} else if (h->nopen == 0 && !(h->f & C2_PARKED) &&
+		   now >= h->idle_ms + PARK_MS) {
+		h->f |= C2_PARKED;
+		if (!nghttp2_session_want_write(h->ng))
+			big_release(h);
 	}
 	h2_run(h);
 }
@@ -2058,7 +2226,8 @@ h2_run(struct sl_h2conn *h)
 			h2_goaway_final(h);
 			continue;
 		}
-		if (h->dead == NULL && !nghttp2_session_want_read(h->ng) &&
+		if (h->dead == NULL && h->nopen == 0 &&
+		    !nghttp2_session_want_read(h->ng) &&
 		    !nghttp2_session_want_write(h->ng) &&
 		    sl_buf_pending(&h->wbuf) == 0)
 			/* both sides said GOAWAY and no stream is left */
@@ -2085,6 +2254,7 @@ h2_run(struct sl_h2conn *h)
 		h2_kick(h);
 	if (nghttp2_session_get_remote_window_size(h->ng) > 0)
 		h->zwin_ms = 0;
+	h2_trim(h);
 	/* read interest: off while the output is blocked (unless TLS must
 	 * read for the write to go on) */
 	sl_client_want_read(c, !(h->f & C2_WBLOCKED) || (h->f & C2_W_READ));
@@ -2265,6 +2435,88 @@ static const struct sl_stream_ops h2_stream_ops = {
 
 /* ---- the connection ----------------------------------------------------*/
 
+/* nghttp2's memory: malloc's, with its large blocks noted (h->big). */
+#define BIG_BLOCK 16384
+
+static void
+big_note(struct sl_h2conn *h, void *p, size_t n)
+{
+	for (int i = 0; i < 2; i++)
+		if (h->big[i] == NULL) {
+			h->big[i] = p;
+			h->big_len[i] = n;
+			return;
+		}
+}
+
+static void
+big_forget(struct sl_h2conn *h, void *p)
+{
+	for (int i = 0; i < 2; i++)
+		if (h->big[i] == p)
+			h->big[i] = NULL;
+}
+
+static void *
+ng_malloc(size_t n, void *ud)
+{
+	void *p = malloc(n);
+
+	if (p != NULL && n >= BIG_BLOCK)
+		big_note(ud, p, n);
+	return p;
+}
+
+static void
+ng_free(void *p, void *ud)
+{
+	if (p != NULL)
+		big_forget(ud, p);
+	free(p);
+}
+
+static void *
+ng_calloc(size_t k, size_t n, void *ud)
+{
+	void *p = calloc(k, n);
+
+	if (p != NULL && k * n >= BIG_BLOCK)
+		big_note(ud, p, k * n);
+	return p;
+}
+
+static void *
+ng_realloc(void *p, size_t n, void *ud)
+{
+	void *q;
+
+	if (p != NULL)
+		big_forget(ud, p);
+	q = realloc(p, n);
+	if (q != NULL && n >= BIG_BLOCK)
+		big_note(ud, q, n);
+	return q;
+}
+
+/* The whole pages inside nghttp2's large blocks go back to the kernel: an
+ * idle session's frame buffer holds nothing (it is written from its start
+ * for the next frame), and the pages come back, zeroed, when it is. */
+static void
+big_release(struct sl_h2conn *h)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+
+	for (int i = 0; i < 2; i++) {
+		uintptr_t a, b;
+		if (h->big[i] == NULL)
+			continue;
+		a = ((uintptr_t)h->big[i] + page - 1) & ~(page - 1);
+		b = ((uintptr_t)h->big[i] + h->big_len[i]) & ~(page - 1);
+		if (b > a)
+			(void)madvise((void *)a, b - a, MADV_DONTNEED);
+	}
+}
+
 static nghttp2_session_callbacks *callbacks;
 static nghttp2_option *options;
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
@@ -2300,6 +2552,10 @@ setup(void)
 	nghttp2_option_set_no_closed_streams(opt, 1);
 	/* sluice's own budget acts first (section 5) */
 	nghttp2_option_set_stream_reset_rate_limit(opt, 1u << 20, 1u << 20);
+	/* responses' fields are not indexed (as HAProxy's encoder): no
+	 * dynamic table to search and keep per connection; the static table
+	 * and Huffman still compress them */
+	nghttp2_option_set_max_deflate_dynamic_table_size(opt, 0);
 	callbacks = cb;
 	options = opt;
 }
@@ -2318,7 +2574,9 @@ sl_h2_start(struct sl_client *c)
 		sl_client_close(c, "out_of_memory");
 		return -1;
 	}
-	if (nghttp2_session_server_new2(&h->ng, callbacks, h, options) != 0) {
+	h->mem = (nghttp2_mem){h, ng_malloc, ng_free, ng_calloc, ng_realloc};
+	if (nghttp2_session_server_new3(&h->ng, callbacks, h, options,
+					&h->mem) != 0) {
 		free(h);
 		sl_client_close(c, "out_of_memory");
 		return -1;
