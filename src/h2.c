@@ -199,6 +199,8 @@ struct sl_h2conn {
 	uint64_t calm_ms;    /* last refill */
 	uint32_t resets;     /* streams reset early, less finished ones */
 	uint32_t nstreams;   /* streams begun */
+	int32_t max_id; /* the highest stream id the client began */
+	uint64_t ids;	/* bit i: stream max_id - 2i was begun */
 	uint32_t win_stream; /* the windows sluice gives: per stream */
 	uint32_t win_conn;   /* ... and the connection's */
 	/* nghttp2's large blocks (its frame buffer, 16 KiB): their pages
@@ -956,6 +958,41 @@ calm_earn(struct sl_h2conn *h, int64_t n)
 	h->calm = SL_MIN(h->calm + n, (int64_t)CALM_BURST);
 }
 
+/*
+ * A HEADERS frame's stream id (RFC 9113 section 5.1.1): a new stream's id
+ * must be greater than every one the client began, and one it skipped is
+ * closed for good. nghttp2 keeps no closed stream and ignores a HEADERS
+ * below the last id (it cannot tell a trailer that crossed an RST_STREAM
+ * from a stream the client never began); the ids of the last 64 streams
+ * begun tell them apart: one of those is a closed stream's (ignored, as
+ * nghttp2 does), one between them that was never begun is a connection
+ * error. Returns -1 when the connection fails.
+ */
+static int
+ids_check(struct sl_h2conn *h, int32_t id)
+{
+	uint32_t back;
+
+	if (id <= 0 || (id & 1) == 0)
+		return 0; /* nghttp2's own errors */
+	if (id > h->max_id) {
+		back = (uint32_t)(id - h->max_id) / 2;
+		h->ids = back >= 64 ? 0 : h->ids << back;
+		h->ids |= 1;
+		h->max_id = id;
+		return 0;
+	}
+	if (nghttp2_session_find_stream(h->ng, id) != NULL)
+		return 0; /* a trailer of an open stream */
+	back = (uint32_t)(h->max_id - id) / 2;
+	if (back >= 64 || (h->ids >> back) & 1)
+		return 0;
+	h2_refused(h, SL_H2_R_PROTOCOL, id,
+		   "HEADERS for a stream id below the last one begun");
+	h2_fail(h, NGHTTP2_PROTOCOL_ERROR, "http2_protocol_error");
+	return -1;
+}
+
 static int
 h2_on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
 {
@@ -967,6 +1004,8 @@ h2_on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
 			calm_spend(h, SL_H2_R_EMPTY_FRAMES, 1);
 		break;
 	case NGHTTP2_HEADERS:
+		if (ids_check(h, hd->stream_id) == -1)
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
 		break;
 	case NGHTTP2_PRIORITY:
 		calm_spend(h, SL_H2_R_PRIORITY_FLOOD, 1);

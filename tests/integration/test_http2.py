@@ -359,6 +359,83 @@ def pseudo_header_rules():
 
 
 @test
+def frame_level_errors_get_the_rfc_codes():
+    """A few of what a conformance suite sends (RFC 9113 sections 4 to 6,
+    RFC 7541): each answered with the error code the RFC names, as a
+    connection error (GOAWAY) or a stream error (RST_STREAM)."""
+    up, sl, port, aport = h2_sluice()
+    FRAME_SIZE_ERROR, COMPRESSION_ERROR, STREAM_CLOSED = 6, 9, 5
+    ok_headers = None
+
+    def conn_error(make, code, what):
+        r = RawH2(port)
+        r.wait(lambda: any(t == SETTINGS for t, *_ in r.frames), 5)
+        r.send(make(r))
+        check(r.wait(lambda: r.goaways() or r.closed, 5),
+              "%s: no GOAWAY" % what)
+        eq(r.goaways()[-1][1] if r.goaways() else None, code, what)
+        r.close()
+
+    def stream_error(make, sid, code, what):
+        r = RawH2(port)
+        r.wait(lambda: any(t == SETTINGS for t, *_ in r.frames), 5)
+        r.send(make(r))
+        check(r.wait(lambda: sid in r.resets() or r.goaways(), 5),
+              "%s: no reset" % what)
+        got = r.resets().get(sid, r.goaways()[-1][1] if r.goaways()
+                             else None)
+        eq(got, code, what)
+        r.close()
+
+    conn_error(lambda r: frame(DATA, END_STREAM, 0, b"x"), PROTOCOL_ERROR,
+               "DATA on stream 0")
+    conn_error(lambda r: frame(HEADERS, END_HEADERS, 0,
+                               r.enc.encode(r.req_fields())),
+               PROTOCOL_ERROR, "HEADERS on stream 0")
+    conn_error(lambda r: r.headers(2, r.req_fields()), PROTOCOL_ERROR,
+               "an even stream id from a client")
+    conn_error(lambda r: r.headers(5, r.req_fields()) +
+               r.headers(3, r.req_fields()), PROTOCOL_ERROR,
+               "a stream id smaller than the last")
+    conn_error(lambda r: frame(RST_STREAM, 0, 9, struct.pack(">I", 8)),
+               PROTOCOL_ERROR, "RST_STREAM on an idle stream")
+    conn_error(lambda r: frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 0)),
+               PROTOCOL_ERROR, "WINDOW_UPDATE of 0 on the connection")
+    conn_error(lambda r: frame(WINDOW_UPDATE, 0, 0,
+                               struct.pack(">I", 0x7fffffff)),
+               3, "the connection's window over 2^31-1")
+    conn_error(lambda r: settings_frame([(2, 2)]), PROTOCOL_ERROR,
+               "SETTINGS_ENABLE_PUSH of 2")
+    conn_error(lambda r: settings_frame([(4, 0x80000000)]), 3,
+               "SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1")
+    conn_error(lambda r: settings_frame([(5, 100)]), PROTOCOL_ERROR,
+               "SETTINGS_MAX_FRAME_SIZE under 16384")
+    conn_error(lambda r: frame(SETTINGS, 0, 0, b"\x00\x01"),
+               FRAME_SIZE_ERROR, "a SETTINGS of 2 bytes")
+    conn_error(lambda r: frame(PING, 0, 0, b"1234"), FRAME_SIZE_ERROR,
+               "a PING of 4 bytes")
+    conn_error(lambda r: frame(HEADERS, END_HEADERS | END_STREAM, 1,
+                               b"\xff\xff\xff\xff\x7f"),
+               COMPRESSION_ERROR, "an HPACK index past the tables")
+    conn_error(lambda r: frame(DATA, 0, 1, b"x" * 16385), FRAME_SIZE_ERROR,
+               "a frame over SETTINGS_MAX_FRAME_SIZE")
+    conn_error(lambda r: frame(CONTINUATION, END_HEADERS, 1, b""),
+               PROTOCOL_ERROR, "CONTINUATION without HEADERS")
+    stream_error(lambda r: frame(WINDOW_UPDATE, 0, 1, struct.pack(">I", 0))
+                 if False else r.headers(1, r.req_fields(), end_stream=False)
+                 + frame(WINDOW_UPDATE, 0, 1, struct.pack(">I", 0)),
+                 1, PROTOCOL_ERROR, "WINDOW_UPDATE of 0 on a stream")
+    stream_error(lambda r: r.headers(1, r.req_fields()) +
+                 frame(DATA, 0, 1, b"late"), 1, STREAM_CLOSED,
+                 "DATA after END_STREAM")
+    # and the connection that broke none of them still works
+    c = H2Client(port)
+    eq(c.get("/fine").status, 200, "a good client")
+    c.close()
+    del ok_headers
+
+
+@test
 def connect_method_is_refused_405():
     up, sl, port, aport = h2_sluice()
     r = RawH2(port)
@@ -542,6 +619,113 @@ def local_answers_and_access_log_per_stream():
     eq(len({x["conn"] for x in ls}), 1, "one connection")
     eq([x["status"] for x in ls], [200, 404, 200], "statuses")
     eq([x["close"] for x in ls], ["", "", ""], "no stream was cut")
+
+
+@test
+def retries_splits_mirrors_rules_and_limits_per_stream():
+    """What an HTTP/1.1 request gets, a stream gets: a retry of an
+    idempotent request on another endpoint, the body kept for it, a sticky
+    split, a mirror copy with its body, header rules both ways, a rate
+    limit's 429."""
+    need_h2()
+    dead = free_port()             # nothing listens: connect refused
+    calls = {"n": 0}
+
+    def first_resets(req):
+        calls["n"] += 1
+        if req.target.startswith("/pay") and calls["n"] == 1:
+            return Reply(action="reset")
+        return Reply(200, b"paid")
+    a = Upstream("a", first_resets)
+    b = Upstream("b")
+    c1 = Upstream("v1")
+    c2 = Upstream("v2")
+    m = Upstream("m")
+    routes = [
+        {"name": "pay", "match": {"path_prefix": "/pay"}, "cluster": "a",
+         "retry": {"attempts": 3, "on": ["connect-failure", "reset"],
+                   "idempotency_key": True}},
+        {"name": "failover", "match": {"path_prefix": "/fo"},
+         "cluster": "fo", "retry": {"attempts": 2,
+                                    "on": ["connect-failure"]}},
+        {"name": "split", "match": {"path_prefix": "/split"},
+         "split": [{"cluster": "v1", "weight": 50},
+                   {"cluster": "v2", "weight": 50}],
+         "sticky": "header:X-User"},
+        {"name": "mirror", "match": {"path_prefix": "/mirror"},
+         "cluster": "b", "mirror": {"cluster": "m", "percent": 100}},
+        {"name": "rules", "match": {"path_prefix": "/rules"},
+         "cluster": "b",
+         "request_headers": {"set": {"X-Real-IP": "${client_ip}"}},
+         "response_headers": {"set": {"Strict-Transport-Security":
+                                      "max-age=63072000"}}},
+        {"name": "limited", "match": {"path_prefix": "/limited"},
+         "cluster": "b",
+         "rate_limit": [{"name": "one", "key": "client_ip",
+                         "rate": "1/m", "burst": 1}]},
+    ]
+    up, sl, port, aport = h2_sluice(
+        up=a, routes=routes,
+        clusters={"a": [a], "fo": ["127.0.0.1:%d" % dead, b], "v1": [c1],
+                  "v2": [c2], "m": [m], "b": [b]})
+    c = H2Client(port)
+    # a POST with an Idempotency-Key whose first attempt is reset after it
+    # was sent: sent again, its body kept
+    body = os.urandom(30000)
+    st = c.response(c.request("POST", "/pay", body=body, headers=[
+        ("idempotency-key", "k-1"), ("content-length", str(len(body)))]))
+    eq((st.status, bytes(st.body)), (200, b"paid"), "retried POST")
+    eq([r.body_sha for r in a.requests[-1:]], [sha256(body)],
+       "the body sent again whole")
+    # connect refused on the first endpoint: the other one
+    st = c.get("/fo/x")
+    eq(st.status, 200, "failover")
+    eq(b.requests[-1].target, "/fo/x", "reached the other endpoint")
+    # sticky: one user, one version, every time
+    seen = set()
+    for i in range(6):
+        st = c.get("/split/%d" % i, headers=[("x-user", "alice")])
+        eq(st.status, 200, "split %d" % i)
+        seen.add(json.loads(bytes(st.body))["upstream"])
+    eq(len(seen), 1, "one version for one user: %r" % seen)
+    # mirror: the copy gets the same body
+    mb = os.urandom(5000)
+    st = c.response(c.request("POST", "/mirror", body=mb))
+    eq(st.status, 200, "mirrored")
+    check(wait_until(lambda: len(m.requests) >= 1, 5), "the copy")
+    eq(m.requests[-1].body_sha, sha256(mb), "the copy's body")
+    # header rules both ways
+    st = c.get("/rules")
+    eq(st.header("strict-transport-security"), "max-age=63072000",
+       "response rule")
+    eq(b.requests[-1].header("x-real-ip"), "127.0.0.1", "request rule")
+    # a rate limit: the second request in the minute gets 429
+    eq(c.get("/limited").status, 200, "first")
+    st = c.get("/limited")
+    eq(st.status, 429, "second")
+    check(st.header("retry-after") is not None, "Retry-After")
+    c.close()
+
+
+@test
+def proxy_protocol_names_the_client_of_every_stream():
+    need_h2()
+    up, sl, port, aport = h2_sluice(listener_opts={
+        "proxy_protocol": {"from": ["127.0.0.1/32"]}})
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"PROXY TCP4 192.0.2.7 10.0.0.1 4711 443\r\n")
+    r = RawH2.__new__(RawH2)
+    r.sock, r.timeout, r.ack, r.buf = s, 10.0, True, b""
+    r.frames, r.closed, r.sent = [], False, 0
+    r.enc = h2test.hpack.Encoder()
+    r.send(h2test.PREFACE + settings_frame())
+    r.send(r.headers(1, r.req_fields("/pp1")))
+    r.send(r.headers(3, r.req_fields("/pp2")))
+    check(r.wait(lambda: len(r.statuses()) >= 2, 5), "answers")
+    eq(r.statuses(), {1: [200], 3: [200]}, "statuses")
+    eq([q.header("x-forwarded-for") for q in up.requests],
+       ["192.0.2.7", "192.0.2.7"], "the client the header named")
+    r.close()
 
 
 # ---------------------------------------------------------------------------
