@@ -709,29 +709,38 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 		     "answered or cut, by the client's protocol (http/1.1 "
 		     "counts HTTP/1.0 too).\n# TYPE "
 		     "sluice_protocol_requests_total counter\n");
-	for (int p = 0; p < 2; p++)
+	/* HTTP/2's are counted; HTTP/1.x's are the rest (exchange_log.c) */
+	{
+		uint64_t all = sum(v, offsetof(struct sl_worker_stats, requests));
+		uint64_t h2 = sum(v, offsetof(struct sl_worker_stats,
+					      proto_requests) +
+					 u);
 		sb_printf(b,
 			  "sluice_protocol_requests_total{protocol=\"%s\"} "
+			  "%llu\n"
+			  "sluice_protocol_requests_total{protocol=\"%s\"} "
 			  "%llu\n",
-			  proto[p],
-			  (unsigned long long)sum(
-			      v, offsetof(struct sl_worker_stats,
-					  proto_requests) +
-				     (size_t)p * u));
+			  proto[0], (unsigned long long)(all - h2), proto[1],
+			  (unsigned long long)h2);
+	}
 	sb_printf(b, "# HELP sluice_protocol_responses_total Responses by "
 		     "the client's protocol and status class.\n# TYPE "
 		     "sluice_protocol_responses_total counter\n");
 	for (int p = 0; p < 2; p++)
-		for (int cls = 1; cls <= 5; cls++)
+		for (int cls = 1; cls <= 5; cls++) {
+			uint64_t h2 = sum(v, offsetof(struct sl_worker_stats,
+						      proto_responses) +
+						 ((size_t)6 + (size_t)cls) * u);
+			uint64_t all = sum(v, offsetof(struct sl_worker_stats,
+						       responses) +
+						  (size_t)cls * u);
 			sb_printf(
 			    b,
 			    "sluice_protocol_responses_total{protocol=\"%s\","
 			    "class=\"%dxx\"} %llu\n",
 			    proto[p], cls,
-			    (unsigned long long)sum(
-				v, offsetof(struct sl_worker_stats,
-					    proto_responses) +
-				       ((size_t)p * 6 + (size_t)cls) * u));
+			    (unsigned long long)(p == 1 ? h2 : all - h2));
+		}
 	sb_printf(b, "# HELP sluice_protocol_request_duration_seconds Time "
 		     "from the first byte of a request's head to the end of "
 		     "its exchange, by the client's protocol.\n# TYPE "

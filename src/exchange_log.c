@@ -187,16 +187,18 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 	int cls = t->status >= 100 && t->status < 600 ? t->status / 100 : 0;
 	const char *cluster = "-", *close_why = "";
 
+	unsigned slot = sl_hist_slot(dur);
+
 	SL_STAT_INC(s->w->stats.requests);
 	SL_STAT_INC(s->w->stats.responses[cls]);
-	{
-		/* by protocol: HTTP/1.x, HTTP/2 */
-		unsigned p = s->stream_id != 0;
-		SL_STAT_INC(s->w->stats.proto_requests[p]);
-		SL_STAT_INC(s->w->stats.proto_responses[p][cls]);
-		SL_STAT_INC(s->w->stats.proto_dur[p][sl_hist_slot(dur)]);
-		SL_STAT_ADD(s->w->stats.proto_dur_sum_ms[p], dur);
+	/* by protocol: HTTP/2's counted, HTTP/1.x's are the rest (the admin
+	 * page subtracts); the durations of both */
+	if (s->stream_id != 0) {
+		SL_STAT_INC(s->w->stats.proto_requests[1]);
+		SL_STAT_INC(s->w->stats.proto_responses[1][cls]);
 	}
+	SL_STAT_INC(s->w->stats.proto_dur[s->stream_id != 0][slot]);
+	SL_STAT_ADD(s->w->stats.proto_dur_sum_ms[s->stream_id != 0], dur);
 	{
 		struct sl_counts *lc = &s->lconf->state->counts[s->w->id];
 		SL_STAT_INC(lc->requests);
@@ -206,7 +208,7 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 		struct sl_counts *rc = &t->route->state->counts[s->w->id];
 		SL_STAT_INC(rc->requests);
 		SL_STAT_INC(rc->responses[cls]);
-		SL_STAT_INC(rc->dur[sl_hist_slot(dur)]);
+		SL_STAT_INC(rc->dur[slot]);
 		SL_STAT_ADD(rc->dur_sum_ms, dur);
 	}
 	if (t->wc != NULL) {
