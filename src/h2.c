@@ -2343,7 +2343,10 @@ op_resume(struct sl_stream *s)
 	if (st->state == H2S_CLOSED)
 		return;
 	stream_dirty(st);
-	h2_run(st->h);
+	/* from the loop's active queue, after the other events of this turn:
+	 * the answers of several upstreams that came together go to the
+	 * client in one write */
+	h2_kick(st->h);
 }
 
 /* The exchange cuts its stream (send_timeout, a response cut in the
