@@ -40,7 +40,7 @@ CONF_CFLAGS ?= $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
 TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_sticky $(OUT)/fuzz_keepalive $(OUT)/fuzz_health \
 	$(OUT)/fuzz_tls $(OUT)/fuzz_pan $(OUT)/fuzz_hdrrule $(OUT)/fuzz_proxy \
-	$(OUT)/fuzz_forwarded $(OUT)/fuzz_ratelimit
+	$(OUT)/fuzz_forwarded $(OUT)/fuzz_ratelimit $(OUT)/fuzz_h2
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -131,6 +131,26 @@ $(OUT)/fuzz_tls: $(top_srcdir)/tests/fuzz/fuzz_tls.c $(TLS_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
 		$(TLS_SRCS) $(NET_LIBS)
+
+# the HTTP/2 codec (fuzz_h2.c): a whole worker over the memory transport,
+# so every source but main.c, and every library libsluice.a links
+H2_SRCS = $(filter-out $(top_srcdir)/src/main.c, \
+	$(wildcard $(top_srcdir)/src/*.c))
+H2_HDRS = $(wildcard $(top_srcdir)/src/*.h)
+H2_PKGS = libevent_core libevent_pthreads libssl libcrypto yaml-0.1 hiredis \
+	libnghttp2
+# handover.c and admin_metrics.c name the version, as configure.ac says
+# it (braces: the sed script's parentheses would end a $(shell ...))
+H2_VERSION := ${shell sed -n 's/^AC_INIT(\[sluice\], \[\([^]]*\)\].*/\1/p' \
+	$(top_srcdir)/configure.ac 2>/dev/null}
+H2_CFLAGS ?= $(shell pkg-config --cflags $(H2_PKGS) 2>/dev/null) \
+	-DPACKAGE_VERSION='"$(or $(H2_VERSION),fuzz)"'
+H2_LIBS ?= $(shell pkg-config --libs $(H2_PKGS) 2>/dev/null) -lm -lpthread
+$(OUT)/fuzz_h2: $(top_srcdir)/tests/fuzz/fuzz_h2.c \
+		$(top_srcdir)/tests/fuzz/fuzz.h $(H2_SRCS) $(H2_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(H2_CFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
+		$(H2_SRCS) $(H2_LIBS)
 
 $(OUT)/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(CONF_SRCS)
 	@mkdir -p $(@D)
