@@ -1547,6 +1547,12 @@ sl_client_close(struct sl_client *c, const char *reason)
 }
 
 void
+sl_client_abort_reset(struct sl_client *c, const char *reason)
+{
+	client_abort_reset(c, reason);
+}
+
+void
 sl_client_finish(struct sl_client *c, const char *reason, int linger)
 {
 	client_finish(c, reason, linger);

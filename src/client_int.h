@@ -139,6 +139,9 @@ struct sl_client *sl_client_new_mem(struct sl_worker *w,
  */
 /* Closes c now; reason is static. */
 void sl_client_close(struct sl_client *c, const char *reason);
+/* Closes c with a reset: what it was sent is cut, and must not look whole
+ * (no close_notify on TLS). */
+void sl_client_abort_reset(struct sl_client *c, const char *reason);
 /* Ends c after its last bytes: shuts the write side and reads and drops
  * input for a while when linger is set (the client reads them instead of
  * a reset), else closes. */

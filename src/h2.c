@@ -161,6 +161,10 @@ TAILQ_HEAD(sl_h2stream_q, sl_h2stream);
 #define C2_RFULL     0x0800 /* the last read filled the read buffer */
 #define C2_PARKED    0x1000 /* idle for PARK_MS: nghttp2's frame buffer's
 				pages were given back */
+#define C2_EOF	     0x2000 /* the client shut its write side: nothing
+				more is read; open streams finish */
+#define C2_CLOSING   0x4000 /* dead, its streams gone: the last frames
+				still go out (h2_end), under send_timeout */
 
 struct sl_h2conn {
 	struct sl_client *c; /* borrowed: the connection */
@@ -189,6 +193,7 @@ struct sl_h2conn {
 	uint64_t zwin_ms;	      /* the connection's window shut with
 					 bytes to send, 0 = not */
 	uint64_t goaway_ms;	      /* the first GOAWAY went */
+	uint64_t closing_ms;	      /* C2_CLOSING since */
 	/* the header block being read (one at a time on a connection) */
 	struct sl_h2stream *hs;
 	uint64_t hdr_block_ms; /* it began: header_timeout */
@@ -1163,7 +1168,9 @@ h2_on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 					  sizeof(why) - 1);
 			enum sl_h2_refusal r = SL_H2_R_PROTOCOL;
 
-			memcpy(why, frame->goaway.opaque_data, n);
+			/* nghttp2's own GOAWAY may carry no debug data */
+			if (n > 0)
+				memcpy(why, frame->goaway.opaque_data, n);
 			why[n] = '\0';
 			if (strstr(why, "CONTINUATION") != NULL)
 				r = SL_H2_R_CONTINUATION;
@@ -1842,11 +1849,30 @@ h2_input(struct sl_h2conn *h)
 		sl_client_rev_wait(c, want == SL_TLS_WANT_WRITE
 					  ? SL_TLS_WANT_WRITE
 					  : SL_TLS_WANT_READ);
-	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-		h->dead = n == 0 ? "client_closed"
-			  : errno == EPROTO ? "client_tls_error"
-					    : "client_read_error";
-		h->dead_abort = n != 0;
+	if (n == 0) {
+		/* a half-close: the streams it began are answered (as an
+		 * HTTP/1.1 client that shut its side gets its answer), and the
+		 * connection ends when the last one is done */
+		struct sl_h2stream *st, *nx;
+
+		h->f |= C2_EOF;
+		/* but a request not yet whole never will be: its stream is
+		 * cut (its upstream, if any, sees no end to its body) */
+		for (st = TAILQ_FIRST(&h->streams); st != NULL; st = nx) {
+			nx = TAILQ_NEXT(st, link);
+			if (!(st->f & S_IN_END) && st->state != H2S_DONE) {
+				stream_reset(st, NGHTTP2_CANCEL);
+				stream_close(st, "client_closed");
+			}
+		}
+		if (h->nopen == 0)
+			h->dead = "client_closed";
+		return;
+	}
+	if (n == -1 && errno != EAGAIN && errno != EINTR) {
+		h->dead = errno == EPROTO ? "client_tls_error"
+					  : "client_read_error";
+		h->dead_abort = 1;
 		return;
 	}
 	if (n < 0)
@@ -2014,6 +2040,8 @@ h2_schedule(struct sl_h2conn *h)
 	const struct sl_conf_limits *l = &h->c->s.lconf->limits;
 	uint64_t d = UINT64_MAX;
 
+	if (h->f & C2_CLOSING)
+		d = SL_MIN(d, h->closing_ms + l->send_timeout_ms);
 	if (!(h->f & C2_PREFACE))
 		d = SL_MIN(d, h->start_ms + l->header_timeout_ms);
 	if (h->hs != NULL && h->hdr_block_ms != 0)
@@ -2083,6 +2111,15 @@ h2_on_timer(evutil_socket_t fd, short what, void *arg)
 	struct sl_worker *w = h->c->s.w;
 
 	h->armed_ms = 0;
+	if (h->f & C2_CLOSING) {
+		/* the last frames did not go within send_timeout: a reset */
+		if (now >= h->closing_ms + l->send_timeout_ms) {
+			SL_STAT_INC(w->stats.timeouts[SL_TO_SEND]);
+			h->dead_abort = 1;
+		}
+		h2_run(h);
+		return;
+	}
 	if (!(h->f & C2_PREFACE) && now >= h->start_ms + l->header_timeout_ms) {
 		SL_STAT_INC(w->stats.timeouts[SL_TO_HEADER]);
 		h2_refused(h, SL_H2_R_HEADER_TIMEOUT, 0,
@@ -2204,26 +2241,50 @@ h2_destroy(struct sl_h2conn *h, const char *reason)
 	free(h);
 }
 
-/* The run's end for a connection that ends: the codec goes, then the
- * connection, lingering so that the last frames (a GOAWAY) are read. */
-static void
+/* The run's end for a connection that ends. Its streams go at once (their
+ * exchanges are logged, cut); the frames already made (a GOAWAY, the last
+ * answers) still go out, under send_timeout (C2_CLOSING), before the
+ * codec and then the connection go: with a FIN after a lingering close,
+ * or without reading (an error), or with a reset when they cannot all go
+ * (a client that stopped reading must not take a cut frame and a clean
+ * end for a whole connection). Returns 1 when the connection was closed,
+ * 0 while its last frames wait for the client. */
+static int
 h2_end(struct sl_h2conn *h)
 {
 	struct sl_client *c = h->c;
 	const char *reason = h->dead;
 	int abort_ = h->dead_abort, now = h->dead_now;
+	struct sl_h2stream *st;
 
-	if (!abort_)
-		(void)wbuf_flush(h);
+	/* the streams end now; nothing more is read or framed */
+	while ((st = TAILQ_FIRST(&h->streams)) != NULL)
+		stream_close(st, reason);
+	h2_reap(h);
+	if (!abort_ && sl_buf_pending(&h->wbuf) > 0) {
+		if (!(h->f & C2_CLOSING)) {
+			h->f |= C2_CLOSING;
+			h->closing_ms = now_ms();
+		}
+		h->f &= ~C2_WBLOCKED;
+		if (wbuf_flush(h) == 0 && sl_buf_pending(&h->wbuf) > 0) {
+			sl_client_want_read(c, 0);
+			h2_schedule(h);
+			return 0; /* the write event carries on */
+		}
+		if (h->dead_abort) /* the write failed */
+			abort_ = 1;
+	}
 	c->h2 = NULL;
 	h2_destroy(h, reason);
 	c->state = SL_CLIENT_ST_IDLE; /* client.c's from here on */
 	if (abort_)
-		sl_client_close(c, reason);
+		sl_client_abort_reset(c, reason);
 	else if (now)
 		sl_client_finish_deaf(c, reason);
 	else
 		sl_client_finish(c, reason, 1);
+	return 1;
 }
 
 static void
@@ -2235,17 +2296,22 @@ h2_run(struct sl_h2conn *h)
 		h->f |= C2_AGAIN;
 		return;
 	}
-	h->f |= C2_RUNNING;
 	/* a run the loop was to make: this one does its work */
 	if (h->f & C2_RUN_EV) {
 		event_del(&h->run_ev);
 		h->f &= ~C2_RUN_EV;
 	}
+	if (h->f & C2_CLOSING) {
+		/* only the last frames are left to write */
+		(void)h2_end(h);
+		return;
+	}
+	h->f |= C2_RUNNING;
 	for (int guard = 0; guard < 16; guard++) {
 		h->f &= ~C2_AGAIN;
 		/* reading waits while the output cannot go: a client that
 		 * does not read cannot make sluice queue its answers */
-		if ((h->f & C2_READABLE) && !(h->f & C2_WBLOCKED) &&
+		if ((h->f & C2_READABLE) && !(h->f & (C2_WBLOCKED | C2_EOF)) &&
 		    h->dead == NULL)
 			h2_input(h);
 		if (h->dead == NULL)
@@ -2265,6 +2331,8 @@ h2_run(struct sl_h2conn *h)
 			h2_goaway_final(h);
 			continue;
 		}
+		if (h->dead == NULL && (h->f & C2_EOF) && h->nopen == 0)
+			h->dead = "client_closed";
 		if (h->dead == NULL && h->nopen == 0 &&
 		    !nghttp2_session_want_read(h->ng) &&
 		    !nghttp2_session_want_write(h->ng) &&
@@ -2285,18 +2353,19 @@ h2_run(struct sl_h2conn *h)
 	h->f &= ~C2_RUNNING;
 	h2_reap(h);
 	if (h->dead != NULL) {
-		h2_end(h);
+		(void)h2_end(h);
 		return;
 	}
 	if ((h->f & C2_AGAIN) || h->dirty != NULL ||
-	    ((h->f & C2_READABLE) && !(h->f & C2_WBLOCKED)))
+	    ((h->f & C2_READABLE) && !(h->f & (C2_WBLOCKED | C2_EOF))))
 		h2_kick(h);
 	if (nghttp2_session_get_remote_window_size(h->ng) > 0)
 		h->zwin_ms = 0;
 	h2_trim(h);
 	/* read interest: off while the output is blocked (unless TLS must
 	 * read for the write to go on) */
-	sl_client_want_read(c, !(h->f & C2_WBLOCKED) || (h->f & C2_W_READ));
+	sl_client_want_read(c, !(h->f & (C2_WBLOCKED | C2_EOF)) ||
+				   (h->f & C2_W_READ));
 	h2_schedule(h);
 }
 

@@ -637,6 +637,77 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/forwarded/mixed \
 	tests/fuzz/corpus/forwarded/xff-chain \
 	tests/fuzz/corpus/forwarded/xff-strip \
+	tests/fuzz/corpus/h2/bad-connection-header \
+	tests/fuzz/corpus/h2/bad-data-on-stream-0 \
+	tests/fuzz/corpus/h2/bad-frame-too-large \
+	tests/fuzz/corpus/h2/bad-hpack \
+	tests/fuzz/corpus/h2/bad-ping-length \
+	tests/fuzz/corpus/h2/bad-settings-length \
+	tests/fuzz/corpus/h2/bad-unknown-type \
+	tests/fuzz/corpus/h2/bad-window-update-length \
+	tests/fuzz/corpus/h2/client-reset-mid-response \
+	tests/fuzz/corpus/h2/connect-method \
+	tests/fuzz/corpus/h2/continuation \
+	tests/fuzz/corpus/h2/debug-log-errors \
+	tests/fuzz/corpus/h2/fuzz-010e58ac \
+	tests/fuzz/corpus/h2/fuzz-16e9f83d \
+	tests/fuzz/corpus/h2/fuzz-174a58a6 \
+	tests/fuzz/corpus/h2/fuzz-1d096b85 \
+	tests/fuzz/corpus/h2/fuzz-291553f6 \
+	tests/fuzz/corpus/h2/fuzz-2b65fbd9 \
+	tests/fuzz/corpus/h2/fuzz-2e480aa5 \
+	tests/fuzz/corpus/h2/fuzz-3c3f0ace \
+	tests/fuzz/corpus/h2/fuzz-43ec9370 \
+	tests/fuzz/corpus/h2/fuzz-44821426 \
+	tests/fuzz/corpus/h2/fuzz-46c49e02 \
+	tests/fuzz/corpus/h2/fuzz-4773bef8 \
+	tests/fuzz/corpus/h2/fuzz-5dce1b13 \
+	tests/fuzz/corpus/h2/fuzz-62e3ad56 \
+	tests/fuzz/corpus/h2/fuzz-63cfd495 \
+	tests/fuzz/corpus/h2/fuzz-6bec9d76 \
+	tests/fuzz/corpus/h2/fuzz-6fa61bf5 \
+	tests/fuzz/corpus/h2/fuzz-7e5f5723 \
+	tests/fuzz/corpus/h2/fuzz-85dd409e \
+	tests/fuzz/corpus/h2/fuzz-93e6bcf5 \
+	tests/fuzz/corpus/h2/fuzz-9c091bec \
+	tests/fuzz/corpus/h2/fuzz-9ebf7bbb \
+	tests/fuzz/corpus/h2/fuzz-b464d38d \
+	tests/fuzz/corpus/h2/fuzz-d1843198 \
+	tests/fuzz/corpus/h2/fuzz-d4552878 \
+	tests/fuzz/corpus/h2/fuzz-d4bdaef6 \
+	tests/fuzz/corpus/h2/fuzz-d5702e98 \
+	tests/fuzz/corpus/h2/fuzz-e173faa1 \
+	tests/fuzz/corpus/h2/fuzz-ea6af132 \
+	tests/fuzz/corpus/h2/fuzz-f467c6c8 \
+	tests/fuzz/corpus/h2/get-103-then-200 \
+	tests/fuzz/corpus/h2/get-chunk-cut \
+	tests/fuzz/corpus/h2/get-close-delimited \
+	tests/fuzz/corpus/h2/get-cut-mid-body \
+	tests/fuzz/corpus/h2/get-early-answer \
+	tests/fuzz/corpus/h2/get-length \
+	tests/fuzz/corpus/h2/goaway-from-client \
+	tests/fuzz/corpus/h2/h2-end-drops-unflushed-frames-before-fin \
+	tests/fuzz/corpus/h2/h2-end-goaway-lost-while-write-blocked \
+	tests/fuzz/corpus/h2/h2-end-send-timeout-cut-frame-then-fin \
+	tests/fuzz/corpus/h2/h2-goaway-memcpy-null \
+	tests/fuzz/corpus/h2/h2-reqline-null-scratch \
+	tests/fuzz/corpus/h2/head-length \
+	tests/fuzz/corpus/h2/header-list-over-limit \
+	tests/fuzz/corpus/h2/host-differs-from-authority \
+	tests/fuzz/corpus/h2/many-streams \
+	tests/fuzz/corpus/h2/no-authority-host-only \
+	tests/fuzz/corpus/h2/ping-window-update-priority \
+	tests/fuzz/corpus/h2/post-chunked-no-trailers \
+	tests/fuzz/corpus/h2/post-chunked-trailers \
+	tests/fuzz/corpus/h2/post-content-length \
+	tests/fuzz/corpus/h2/reset-get-after-answer-held \
+	tests/fuzz/corpus/h2/reset-right-after-headers \
+	tests/fuzz/corpus/h2/slow-reader-4k-window-fin \
+	tests/fuzz/corpus/h2/split-1-get \
+	tests/fuzz/corpus/h2/stream-id-near-end \
+	tests/fuzz/corpus/h2/timers-body-never-ends \
+	tests/fuzz/corpus/h2/timers-no-preface-settings \
+	tests/fuzz/corpus/h2/timers-slow-reader \
 	tests/fuzz/corpus/hdrrule/00aa58d9bde5a3075415b5813eaec72d9c0f36c6 \
 	tests/fuzz/corpus/hdrrule/00ca3891548e27b8f2b350fb2198609e1db7a193 \
 	tests/fuzz/corpus/hdrrule/023e510b1e43a4daa2a5737d53fdf84b9af0b6c5 \

@@ -873,6 +873,38 @@ def body_timeout_per_stream():
     c.close()
 
 
+@test
+def half_close_answers_whole_requests_and_cuts_the_rest():
+    def slow(req):
+        return Reply(body=b"whole", delay=0.5 if req.target == "/whole"
+                     else 0)
+    up, sl, port, aport = h2_sluice(handler=slow)
+    r = RawH2(port)
+    check(r.wait(lambda: any(t == SETTINGS and f & ACK
+                             for t, f, *_ in r.frames), 5), "settings")
+    r.send(r.headers(1, r.req_fields("/whole")))
+    r.send(r.headers(3, r.req_fields("/partial", "POST",
+                                     [("content-length", "10")]),
+                     end_stream=False) + frame(DATA, 0, 3, b"12345"))
+    time.sleep(0.1)
+    r.sock.shutdown(socket.SHUT_WR)
+    check(r.wait(lambda: r.closed, 5), "the connection ends: %r"
+          % r.frames[-3:])
+    eq(r.statuses(), {1: [200]}, "the whole request is answered")
+    body = b"".join(p for t, _, sid, p in r.frames
+                    if t == DATA and sid == 1)
+    eq(body, b"whole", "its body")
+    check(any(t == DATA and sid == 1 and f & END_STREAM
+              for t, f, sid, _ in r.frames), "with its end")
+    eq(r.resets().get(3), 8, "the partial one is cut (CANCEL)")
+    eq([q.target for q in up.requests if q.target == "/partial"
+        and q.body == b"12345"], [], "never whole upstream")
+    r.close()
+    c = H2Client(port)
+    eq(c.get("/after").status, 200, "the listener goes on")
+    c.close()
+
+
 # ---------------------------------------------------------------------------
 # 4. Attacks (doc/http2.md section 5)
 
