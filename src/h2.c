@@ -165,6 +165,8 @@ TAILQ_HEAD(sl_h2stream_q, sl_h2stream);
 				more is read; open streams finish */
 #define C2_CLOSING   0x4000 /* dead, its streams gone: the last frames
 				still go out (h2_end), under send_timeout */
+#define C2_BOMB      0x8000 /* a header block past twice the list limit:
+				the read fails, a GOAWAY */
 
 struct sl_h2conn {
 	struct sl_client *c; /* borrowed: the connection */
@@ -238,7 +240,7 @@ static const char *const refusal_names[SL_H2_NREFUSALS] = {
     "window_update_flood", "empty_frames",	   "reset_flood",
     "header_list_too_large", "stream_ids_exhausted", "zero_window",
     "too_many_streams",	   "header_timeout",	   "misdirected",
-    "body_overflow",
+    "body_overflow",	   "hpack_bomb",
 };
 
 const char *
@@ -760,10 +762,19 @@ h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 	if (st == NULL || st->state == H2S_CLOSED)
 		return 0;
 	lim = &h->c->s.lconf->limits;
-	/* the decoded list is bounded however well it compresses: an
-	 * HPACK bomb costs its sender the stream (a 431), and the fields
-	 * past the limit are dropped as they are decoded */
-	st->hdr_list += (uint32_t)SL_MIN(namelen + valuelen + 32, UINT32_MAX);
+	/* the decoded list is bounded however well it compresses: a list
+	 * over the limit costs its sender the stream (a 431), the fields
+	 * past the limit dropped as they are decoded; one past twice the
+	 * limit is an HPACK bomb (RFC 7541 section 7.3), and decoding it
+	 * (nghttp2 checks every value byte by byte) would cost the worker
+	 * for every byte of the frame thousands: the connection ends,
+	 * since the decoder's state is lost with the block */
+	st->hdr_list = (uint32_t)SL_MIN(
+	    (uint64_t)st->hdr_list + namelen + valuelen + 32, UINT32_MAX);
+	if (st->hdr_list > 2 * (uint64_t)lim->max_header_list_bytes) {
+		h->f |= C2_BOMB;
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	}
 	if (st->hdr_list > lim->max_header_list_bytes) {
 		if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 			goto trailer_fail;
@@ -1883,15 +1894,21 @@ h2_input(struct sl_h2conn *h)
 	if (rv < 0 && h->dead == NULL) {
 		enum sl_h2_refusal r = SL_H2_R_PROTOCOL;
 		uint32_t code = NGHTTP2_PROTOCOL_ERROR;
+		const char *what = nghttp2_strerror((int)rv);
 		if (rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
 			r = SL_H2_R_CONTINUATION;
 			code = NGHTTP2_ENHANCE_YOUR_CALM;
+		} else if (h->f & C2_BOMB) {
+			r = SL_H2_R_HPACK_BOMB;
+			code = NGHTTP2_ENHANCE_YOUR_CALM;
+			what = "a header block decoding past twice "
+			       "max_header_list_bytes";
 		} else if (rv == NGHTTP2_ERR_FLOODED ||
 			   rv == NGHTTP2_ERR_TOO_MANY_SETTINGS) {
 			r = SL_H2_R_SETTINGS_FLOOD;
 			code = NGHTTP2_ENHANCE_YOUR_CALM;
 		}
-		h2_refused(h, r, 0, nghttp2_strerror((int)rv));
+		h2_refused(h, r, 0, what);
 		h2_fail(h, code,
 			code == NGHTTP2_ENHANCE_YOUR_CALM
 			    ? "http2_enhance_your_calm"

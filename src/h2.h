@@ -41,6 +41,8 @@ enum sl_h2_refusal {
 				      cover (421) */
 	SL_H2_R_BODY_OVERFLOW,	   /* tiny DATA frames past a stream's
 				      buffer */
+	SL_H2_R_HPACK_BOMB,	   /* a header block decoding to twice
+				      max_header_list_bytes: GOAWAY */
 	SL_H2_NREFUSALS
 };
 

@@ -1015,15 +1015,15 @@ def continuation_flood_is_cut():
 
 
 @test
-def hpack_bomb_gets_431():
+def header_list_over_the_limit_gets_431_and_a_bomb_goaway():
     up, sl, port, aport = h2_sluice(
         limits={"max_header_list_bytes": "16KiB"})
     r = RawH2(port)
-    # a 4 000-byte field indexed once, then referenced by one byte each
+    # a 4 000-byte field indexed once, then referenced by one byte each:
+    # 5 references (20 KB decoded) is over the limit, not twice it
     big = ("x-big", "v" * 4000)
-    block = r.enc.encode(r.req_fields("/bomb") + [big])
     idx = bytes([0x80 | 62])  # the dynamic table's newest entry
-    block += idx * 2000  # ~8 MB decoded from 2 KB
+    block = r.enc.encode(r.req_fields("/over") + [big]) + idx * 4
     r.send(frame(HEADERS, END_STREAM | END_HEADERS, 1, block))
     check(r.wait(lambda: 1 in r.statuses() or r.closed, 10), "answered")
     eq(r.statuses().get(1), [431], "431")
@@ -1033,7 +1033,20 @@ def hpack_bomb_gets_431():
     r.send(r.headers(3, r.req_fields("/next")))
     check(r.wait(lambda: 3 in r.statuses(), 5), "next answered")
     eq(r.statuses()[3], [200], "next request")
+    # a bomb: 2 000 references, 8 MB decoded from 2 KB; decoding it all
+    # would hold the worker, so the connection ends at twice the limit
+    # (the field again: the 4 KiB table held nothing else since)
+    r.send(frame(HEADERS, END_STREAM | END_HEADERS, 5,
+                 r.enc.encode(r.req_fields("/bomb") + [big]) + idx * 2000))
+    check(r.wait(lambda: r.goaways() or r.closed, 10), "cut")
+    eq([code for _, code in r.goaways()], [ENHANCE_YOUR_CALM],
+       "GOAWAY(ENHANCE_YOUR_CALM)")
+    eq(refused(aport, "hpack_bomb"), 1, "counted")
+    eq(sorted(q.target for q in up.requests), ["/next"], "upstream")
+    check(r.wait(lambda: r.closed, 5), "closed")
     r.close()
+    check("HTTP/2 hpack_bomb: a header block decoding past twice "
+          "max_header_list_bytes" in sl.stderr(), "said in the log")
 
 
 @test
