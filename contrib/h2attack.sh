@@ -31,19 +31,23 @@
 #                  what the attacker's CPU use alone costs the normal traffic
 #
 # Per scenario, gateway and round it reports: the normal traffic's p50 and
-# p99 (h2load --log-file, failed requests counted as infinitely slow) and
-# p99's ratio to the same gateway's baseline of the same round (verdict:
-# within 3x); what the attacker did (connections, how many the gateway cut
-# by GOAWAY or close, the median time to the cut and the median bytes the
-# gateway had READ of a connection by then: the gateway's socket counters,
-# by sock_diag, not the bytes written, most of which may sit unread in the
-# kernel's buffers; connections still open at the end and for how long);
-# the attack's requests that reached the upstream (its access log of
-# /atk/*, counted after the gateway stopped); the gateway's RSS at the end
-# of the attack and its peak, and its CPU share; for sluice, the deltas of
+# p99 (h2load --log-file, failed requests counted as infinitely slow), and
+# p99's ratio to the same gateway's p99 without the attack in the same
+# round: to the baseline's ("x base") and to the reference ("x ref", the
+# verdict's), the larger of the baseline's and cpuhog's, for the
+# attacker's CPU use alone raises it (cpuhog shows by how much); what the
+# attacker did (connections, how many the gateway cut by GOAWAY or close,
+# the median time to the cut and the median bytes the gateway had READ of
+# a connection by then: the gateway's socket counters, by sock_diag, not
+# the bytes written, most of which may sit unread in the kernel's buffers;
+# connections still open at the end and for how long); the attack's
+# requests that reached the upstream (its access log of /atk/*, counted
+# after the gateway stopped); the gateway's RSS at the end of the attack
+# and its peak, and its CPU share; for sluice, the deltas of
 # sluice_http2_refused_total{reason} from its admin /metrics and its
 # warnings and errors. Then a summary of the verdicts:
-#   p99       within 3x of the baseline's
+#   p99       within 3x of the reference (of the baseline's when cpuhog
+#             is left out by --only)
 #   stopped   attacks on a connection (rapid-reset, continuation and the
 #             floods): connections cut within 1 s (median), none open for
 #             more than 2 s at the end that the gateway still reads;
@@ -53,8 +57,8 @@
 #   upstream  none of the attack's requests forwarded (rapid-reset,
 #             continuation, hpack-bomb and the floods but empty-data, whose
 #             POST is a request)
-# The p99 of the baseline is only as steady as the machine: on a shared
-# one, compare the rounds, and cpuhog (no attack) shows what the noise is.
+# A p99 is only as steady as the machine: on a shared one, compare the
+# rounds.
 #
 #   --quick          one round of 4 s measurements (about 8 minutes)
 #   --rounds N       rounds (default 2, about 9 minutes each): every
