@@ -53,6 +53,8 @@
 #             more than 2 s at the end that the gateway still reads;
 #             hpack-bomb: no bomb answered 2xx or forwarded; zero-window:
 #             held streams reset or connections closed within the run
+#             (not judged when the run is shorter than send_timeout, as
+#             with --quick)
 #   GOAWAY    stream-ids: a GOAWAY before the ids ran out
 #   upstream  none of the attack's requests forwarded (rapid-reset,
 #             continuation, hpack-bomb and the floods but empty-data, whose
@@ -626,6 +628,8 @@ run_one() { # scenario gateway round
 		echo "cpu_ticks=$((t1 - t0))"
 		echo "hz=$(getconf CLK_TCK)"
 		echo "duration=$DURATION"
+		echo "attack_s=$((LEAD + DURATION))"
+		echo "timeout_s=${TIMEOUT%s}"
 		echo "upstream_busy_after=${busy:-?}"
 		echo "load=$(cut -d' ' -f1 /proc/loadavg)"
 	} >"$dir/info.txt"
