@@ -8,8 +8,9 @@
 # the same upstream nginx serving small static files), measures normal
 # HTTP/2 traffic (h2load -c 8 -m 4 --rps 250: 2,000 requests/s of GET /, a
 # 100-byte file, on 8 connections of their own) once alone ("baseline")
-# and once during each attack of contrib/h2attack.py, which runs from LEAD s
-# before h2load starts to its end, reconnecting whenever it is cut:
+# and once during each attack of contrib/h2attack.py, which runs from 2 s
+# (1 s with --quick) before h2load starts to its end, reconnecting
+# whenever it is cut:
 #
 #   rapid-reset    HEADERS + RST_STREAM pairs, as fast as it can, 4 conns
 #   continuation   HEADERS without END_HEADERS, then empty CONTINUATION
@@ -62,7 +63,7 @@
 # A p99 is only as steady as the machine: on a shared one, compare the
 # rounds.
 #
-#   --quick          one round of 4 s measurements (about 8 minutes)
+#   --quick          one round of 4 s measurements (5 to 10 minutes)
 #   --rounds N       rounds (default 2, about 9 minutes each): every
 #                    scenario N times per gateway, gateways alternating
 #                    within a scenario
