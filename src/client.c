@@ -386,6 +386,14 @@ sl_client_finish_deaf(struct sl_client *c, const char *reason)
 		return;
 	}
 	XPRT(c)->shutdown(c->fd, c->xc);
+	if (c->s.flags & C_F_TLS) {
+		/* close_notify and the FIN went, nothing is read: TLS's
+		 * state (tens of KiB) has no use left, and a storm of
+		 * connections so ended would keep it for the linger */
+		sl_tls_free(c->ssl, 0);
+		c->ssl = NULL;
+		c->s.flags &= ~C_F_TLS; /* plain TCP until the close */
+	}
 	c->s.close_reason = reason;
 	client_set_state(c, SL_CLIENT_ST_LINGER);
 	/* as if the client had ended: nothing turns reading on again */

@@ -165,6 +165,11 @@ TAILQ_HEAD(sl_h2stream_q, sl_h2stream);
 				more is read; open streams finish */
 #define C2_CLOSING   0x4000 /* dead, its streams gone: the last frames
 				still go out (h2_end), under send_timeout */
+/* reads of up to rbuf's size (64 KiB at most) one run makes before the
+ * other connections' events: a client that sends fast cannot hold the
+ * worker */
+#define RUN_READS 4
+
 #define C2_BOMB      0x8000 /* a header block past twice the list limit:
 				the read fails, a GOAWAY */
 
@@ -224,7 +229,15 @@ struct h2_worker {
 	unsigned nfree;
 	nghttp2_nv *nv; /* name-value pairs of a head being submitted */
 	size_t nv_cap;
+	/* refusals said at info: REFUSAL_LINES a second, the rest counted */
+	uint64_t ref_sec;
+	unsigned ref_lines;
+	unsigned long long ref_quiet;
 };
+
+/* Refusal lines a worker writes a second: a flood of connections, each
+ * cut, would else write thousands (the metric counts every one). */
+#define REFUSAL_LINES 10
 
 static struct h2_worker *
 h2w(struct sl_worker *w)
@@ -279,16 +292,35 @@ stream_set_state(struct sl_h2stream *st, enum h2s_state to)
 }
 
 /* Counts a refusal (metrics) and says it at info (a flood ends its
- * connection, so it is said once). */
+ * connection, so it is said once), REFUSAL_LINES a second a worker at
+ * most: the first line of a later second says how many were not. */
 static void
 h2_refused(struct sl_h2conn *h, enum sl_h2_refusal r, int32_t id,
 	   const char *what)
 {
 	struct sl_client *c = h->c;
+	struct h2_worker *hw = h2w(c->s.w);
 
 	SL_STAT_INC(c->s.w->stats.h2_refused[r]);
 	if (sl_log_enabled(SL_LOG_INFO)) {
 		char peer[SL_PEER_MAX];
+		uint64_t sec = now_ms() / 1000;
+
+		if (hw != NULL && sec != hw->ref_sec) {
+			if (hw->ref_quiet > 0)
+				log_info("HTTP/2: %llu more refusals not "
+					 "logged (%d a second a worker; "
+					 "sluice_http2_refused_total counts "
+					 "them all)",
+					 hw->ref_quiet, REFUSAL_LINES);
+			hw->ref_sec = sec;
+			hw->ref_lines = 0;
+			hw->ref_quiet = 0;
+		}
+		if (hw != NULL && hw->ref_lines++ >= REFUSAL_LINES) {
+			hw->ref_quiet++;
+			return;
+		}
 		log_info("conn=%llu peer=%s listener=%s stream=%d: HTTP/2 "
 			 "%s: %s",
 			 (unsigned long long)c->s.id,
@@ -2324,13 +2356,23 @@ h2_run(struct sl_h2conn *h)
 		return;
 	}
 	h->f |= C2_RUNNING;
-	for (int guard = 0; guard < 16; guard++) {
+	for (int guard = 0, reads = 0; guard < 16; guard++) {
 		h->f &= ~C2_AGAIN;
 		/* reading waits while the output cannot go: a client that
 		 * does not read cannot make sluice queue its answers */
 		if ((h->f & C2_READABLE) && !(h->f & (C2_WBLOCKED | C2_EOF)) &&
-		    h->dead == NULL)
-			h2_input(h);
+		    h->dead == NULL) {
+			if (reads++ < RUN_READS) {
+				h2_input(h);
+			} else if (!sl_xprt_pending(
+				       c->s.flags >> C_F_XPRT_SHIFT, c->fd,
+				       c->xc)) {
+				/* the others' turn: the kernel still holds
+				 * the rest, and (level-triggered) the read
+				 * event says so after them */
+				h->f &= ~C2_READABLE;
+			}
+		}
 		if (h->dead == NULL)
 			h2_pump(h);
 		if (h->dead == NULL || !h->dead_abort)
@@ -2361,7 +2403,8 @@ h2_run(struct sl_h2conn *h)
 							: "http2_goaway";
 		if (h->dead != NULL)
 			break;
-		if (!(h->f & (C2_AGAIN | C2_READABLE)) && h->dirty == NULL)
+		if (!(h->f & C2_AGAIN) && h->dirty == NULL &&
+		    (!(h->f & C2_READABLE) || reads > RUN_READS))
 			break;
 		if ((h->f & C2_READABLE) && (h->f & C2_WBLOCKED) &&
 		    !(h->f & C2_AGAIN) && h->dirty == NULL)

@@ -219,6 +219,30 @@ def alpn_h2_and_http1_on_a_tls_listener():
 
 
 @test
+def tls_connection_cut_for_an_error_gets_its_goaway():
+    need_h2()
+    pki = tls_pki()
+    up, sl, port, aport = h2_sluice(listener_opts=tls_listener_opts())
+    for i in range(20):
+        c = H2Client(port, tls=True, sni="a.example.test",
+                     cafile=pki["ca"].cert, host="a.example.test")
+        eq(c.get("/t%d" % i).status, 200, "a request first")
+        c.send_raw(frame(DATA, 0, 0, b"x"))  # DATA on stream 0
+        check(c.wait_closed(5), "closed")
+        eq([code for _, code in c.goaway], [PROTOCOL_ERROR],
+           "the GOAWAY came whole over TLS")
+        c.close()
+    eq(refused(aport, "protocol_error"), 20, "counted")
+    # the deaf linger (its TLS state freed at once) ends in a close
+    check(wait_until(lambda: metric_sum(metrics(aport),
+                                        "sluice_http2_connections") == 0,
+                     10), "no HTTP/2 connection left")
+    check(wait_until(lambda: metric_sum(metrics(aport),
+                                        "sluice_connections_active") == 0, 10),
+          "every connection closed")
+
+
+@test
 def tls_listener_without_h2_never_chooses_it():
     need_h2()
     up, sl, port, aport = h2_sluice(
@@ -1047,6 +1071,39 @@ def header_list_over_the_limit_gets_431_and_a_bomb_goaway():
     r.close()
     check("HTTP/2 hpack_bomb: a header block decoding past twice "
           "max_header_list_bytes" in sl.stderr(), "said in the log")
+
+
+@test
+def refusal_lines_are_bounded_a_second():
+    up, sl, port, aport = h2_sluice()
+    n = 200
+    for i in range(n):
+        # DATA on stream 0: a connection error, one refusal each
+        r = RawH2(port)
+        r.send(frame(DATA, 0, 0, b"x"))
+        r.wait(lambda: r.goaways() or r.closed, 5)
+        r.close()
+    check(wait_until(lambda: refused(aport, "protocol_error") >= n, 10),
+          "counted")
+    time.sleep(1.1)  # a new second: the next line says what was not said
+    r = RawH2(port)
+    r.send(frame(DATA, 0, 0, b"x"))
+    r.wait(lambda: r.goaways() or r.closed, 5)
+    r.close()
+    check(wait_until(lambda: refused(aport, "protocol_error") == n + 1,
+                     10), "the last counted")
+    per_sec, said, quiet = {}, 0, 0
+    for line in sl.stderr().splitlines():
+        if "HTTP/2 protocol_error:" in line:
+            sec = line.split()[0][:19]
+            per_sec[sec] = per_sec.get(sec, 0) + 1
+            said += 1
+        elif "more refusals not logged" in line:
+            quiet += int(line.split("HTTP/2: ")[1].split()[0])
+    # (sluice counts its seconds on the monotonic clock, the log stamps
+    # on the wall clock: one of these may hold two of those)
+    check(max(per_sec.values()) <= 20, "10 a second: %r" % per_sec)
+    eq(said + quiet, n + 1, "every refusal said or counted as not")
 
 
 @test
