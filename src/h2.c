@@ -1329,10 +1329,9 @@ static void
 nv_set(nghttp2_nv *nv, char *name, size_t nlen, const char *value,
        size_t vlen)
 {
-	for (size_t i = 0; i < nlen; i++)
-		/* 'A'..'Z' with one unsigned compare each */
-		if ((unsigned char)(name[i] - 'A') < 26)
-			name[i] = (char)(name[i] | 0x20);
+	/* upper case as the upstream wrote it: nghttp2 copies the pair
+	 * (no NGHTTP2_NV_FLAG_NO_COPY_NAME) and lower-cases the copy's
+	 * name (nghttp2_nv_array_copy); a loop here did it twice */
 	nv->name = (uint8_t *)name;
 	nv->namelen = nlen;
 	nv->value = (uint8_t *)(uintptr_t)value;
@@ -1341,7 +1340,8 @@ nv_set(nghttp2_nv *nv, char *name, size_t nlen, const char *value,
 }
 
 /* Field lines "name: value\r\n" of a trailer section into pairs (names
- * lower-cased in place). Returns how many, or -1 (no memory). */
+ * lower-cased by nghttp2's copy, nv_set). Returns how many, or -1 (no
+ * memory). */
 static long
 trailer_nv(struct sl_worker *w, char *p, size_t len, nghttp2_nv **out)
 {

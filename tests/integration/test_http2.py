@@ -528,6 +528,10 @@ def resp_handler(req):
     if path == "/interim":
         return Reply(200, b"final", interim=[(103, "Early Hints",
                                               [("link", "</a.css>")])])
+    if path == "/mixed":
+        return Reply(200, b"m", mode="chunked",
+                     headers=[("X-Mixed-Case", "A"), ("CONTENT-TYPE", "t/x")],
+                     trailers=[("X-Trailer-Up", "v")])
     if path == "/204":
         return Reply(204, mode="none")
     if path == "/304":
@@ -549,6 +553,24 @@ def response_trailers_interim_head_204_304_and_no_length():
     eq((st.status, len(st.body)), (200, 70000), "chunked body as DATA")
     eq(st.header("transfer-encoding"), None, "no transfer-encoding")
     eq(st.trailers, [("grpc-status", "0"), ("x-t", "v")], "trailers")
+    # field names go lower-cased (RFC 9113 section 8.2.1), however the
+    # upstream wrote them; values as they were
+    st = c.get("/mixed")
+    eq((st.header("x-mixed-case"), st.header("content-type")), ("A", "t/x"),
+       "values kept")
+    eq(st.trailers, [("x-trailer-up", "v")], "a trailer's name too")
+    r = RawH2(port)  # the names as they are on the wire
+    r.send(r.headers(1, r.req_fields("/mixed")))
+    check(r.wait(lambda: any(t == HEADERS and f & END_STREAM
+                             for t, f, *_ in r.frames), 5), "answered")
+    dec = h2test.hpack.Decoder()
+    names = [n.decode() if isinstance(n, bytes) else n
+             for t, _, _, p in r.frames if t == HEADERS
+             for n, _ in dec.decode(p)]
+    check("x-mixed-case" in names and "x-trailer-up" in names,
+          "fields: %r" % names)
+    eq([n for n in names if n != n.lower()], [], "lower-case names")
+    r.close()
     st = c.get("/interim")
     eq([dict(h).get(":status") for h in st.interim], ["103"], "interim")
     eq(dict(st.interim[0]).get("link"), "</a.css>", "its field")
