@@ -827,6 +827,50 @@ def idle_connection_gets_goaway():
 
 
 @test
+def connection_idle_past_its_park_serves_again():
+    # after a second with no stream the frame buffer's pages go back to
+    # the kernel (doc/http2.md section 4); the next requests must not
+    # notice
+    up, sl, port, aport = h2_sluice(handler=resp_handler)
+    c = H2Client(port)
+    eq(c.get("/one").status, 200, "before")
+    time.sleep(1.5)
+    st = c.get("/size/70000")
+    eq((st.status, len(st.body)), (200, 70000), "after, a body of frames")
+    time.sleep(1.5)
+    sids = [c.request("GET", "/size/%d" % (1000 * i)) for i in range(1, 9)]
+    for i, sid in enumerate(sids, 1):
+        eq(len(c.response(sid).body), 1000 * i, "stream %d" % sid)
+    c.close()
+
+
+@test
+def client_that_stops_reading_is_cut_by_send_timeout():
+    up, sl, port, aport = h2_sluice(handler=resp_handler,
+                                    limits={"send_timeout": "500ms"})
+    # windows wide open, then never a read: sluice's writes block at the
+    # socket, not at a window
+    r = RawH2(port, settings=[(4, 0x7fffffff)])
+    r.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    r.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 0x7fffffff - 65535)))
+    r.send(r.headers(1, r.req_fields("/size/8000000")))
+    check(wait_until(lambda: metric_sum(metrics(aport),
+                                        "sluice_client_timeouts_total",
+                                        reason="send_timeout") >= 1, 10),
+          "cut by send_timeout: %r" % {
+              k: v for k, v in metrics(aport).items() if "timeouts" in str(k)})
+    check(wait_until(lambda: metric_sum(metrics(aport),
+                                        "sluice_http2_connections") == 0, 5),
+          "the connection is gone")
+    r.close()
+    # a slow reader that does read gets it all
+    c = H2Client(port)
+    st = c.get("/size/2000000", timeout=20)
+    eq(len(st.body), 2000000, "a reader gets the whole body")
+    c.close()
+
+
+@test
 def max_concurrent_streams_refuses_the_rest():
     gate = threading.Event()
 
