@@ -215,6 +215,12 @@ config_limits(struct sbuf *b, const struct sl_conf_limits *l)
 	jkv_u64(b, "max_connections_per_ip", l->max_connections_per_ip);
 	jkv_u64(b, "max_concurrent_streams", l->max_concurrent_streams);
 	jkv_u64(b, "max_header_list_bytes", l->max_header_list_bytes);
+	jkv_u64(b, "tunnel_idle_timeout_ms", l->tunnel_idle_timeout_ms);
+	jkv_u64(b, "tunnel_lifetime_ms", l->tunnel_lifetime_ms);
+	jkv_u64(b, "tunnel_drain_timeout_ms", l->tunnel_drain_timeout_ms);
+	jkv_u64(b, "tunnel_buffer_bytes", l->tunnel_buffer_bytes);
+	jkv_u64(b, "max_tunnels", l->max_tunnels);
+	jkv_u64(b, "max_tunnels_per_ip", l->max_tunnels_per_ip);
 	sb_printf(b, "}");
 }
 
@@ -466,7 +472,12 @@ config_route(struct sbuf *b, const struct sl_conf_route *r)
 	config_policy(b, r->policy);
 	jkv_u64(b, "max_body_bytes", r->max_body_bytes);
 	config_rate_limits(b, r);
-	sb_printf(b, "}");
+	sb_printf(b, ",\"upgrade\":[");
+	for (size_t k = 0; k < r->nupgrade; k++) {
+		sb_printf(b, "%s", k ? "," : "");
+		jstr(b, r->upgrade[k]);
+	}
+	sb_printf(b, "]}");
 }
 
 /* A cluster's health_check, outlier and tls, each null when not set. */

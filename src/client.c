@@ -35,6 +35,7 @@
 #include "rate.h"
 #include "runtime.h"
 #include "tls.h"
+#include "tunnel.h"
 #include "wgen.h"
 #include "wloop.h"
 #include "xprt.h"
@@ -105,6 +106,8 @@ client_state_str(enum sl_client_state s)
 		return "linger";
 	case SL_CLIENT_ST_H2:
 		return "h2";
+	case SL_CLIENT_ST_TUNNEL:
+		return "tunnel";
 	case SL_CLIENT_ST_CLOSED:
 		return "closed";
 	}
@@ -235,6 +238,8 @@ client_close(struct sl_client *c, const char *reason)
 			      ? sl_exchange_state_str(c->s.txn, st, sizeof(st))
 			      : "");
 	}
+	if (c->state == SL_CLIENT_ST_TUNNEL)
+		sl_tunnel_free(c, reason);
 	if (c->s.txn != NULL)
 		sl_exchange_closed(&c->s, reason);
 	if (c->state == SL_CLIENT_ST_H2)
@@ -526,7 +531,9 @@ client_schedule(struct sl_client *c)
 	switch (c->state) {
 	case SL_CLIENT_ST_HANDSHAKE:
 	case SL_CLIENT_ST_H2:
-		return; /* the handshake and HTTP/2 set their own interest */
+	case SL_CLIENT_ST_TUNNEL:
+		return; /* the handshake, HTTP/2 and a tunnel set their own
+			   interest */
 	case SL_CLIENT_ST_PROXY:
 	case SL_CLIENT_ST_IDLE:
 	case SL_CLIENT_ST_HEAD:
@@ -690,6 +697,7 @@ client_process(struct sl_client *c)
 		case SL_CLIENT_ST_HANDSHAKE:
 			goto out;
 		case SL_CLIENT_ST_H2:
+		case SL_CLIENT_ST_TUNNEL:
 		case SL_CLIENT_ST_CLOSED:
 			return;
 		}
@@ -797,6 +805,18 @@ stream_send_room(struct sl_stream *st)
 	return XPRT(c)->send_room(c->fd, c->xc);
 }
 
+/* After a checked 101: the connection becomes a tunnel (tunnel.c). */
+static int
+stream_tunnel(struct sl_stream *st, struct sl_upconn *u, int ws)
+{
+	struct sl_client *c = CLIENT_OF_STREAM(st);
+
+	if (sl_tunnel_start(c, u, ws) == -1)
+		return -1;
+	client_set_state(c, SL_CLIENT_ST_TUNNEL);
+	return 0;
+}
+
 static const char *
 stream_tls_version(struct sl_stream *st)
 {
@@ -816,6 +836,7 @@ static const struct sl_stream_ops client_stream_ops = {
     .unacked = stream_unacked,
     .send_room = stream_send_room,
     .tls_version = stream_tls_version,
+    .tunnel = stream_tunnel,
 };
 
 /* ---- TLS handshake -------------------------------------------------------*/
@@ -1214,8 +1235,13 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	sl_now_refresh();
-	if (c->state == SL_CLIENT_ST_H2) {
-		sl_h2_on_read(c);
+	/* the other codecs read for themselves (one test: the states are
+	 * next to each other) */
+	if (c->state == SL_CLIENT_ST_H2 || c->state == SL_CLIENT_ST_TUNNEL) {
+		if (c->state == SL_CLIENT_ST_H2)
+			sl_h2_on_read(c);
+		else
+			sl_tunnel_on_read(c);
 		return;
 	}
 	/* TLS: the PROXY header is read here, not one byte past it */
@@ -1250,6 +1276,7 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 			client_close(c, c->s.close_reason);
 			return;
 		case SL_CLIENT_ST_H2: /* read by the codec */
+		case SL_CLIENT_ST_TUNNEL:
 			return;
 		case SL_CLIENT_ST_TXN:
 			/* a half-closed client still gets its response; one
@@ -1274,6 +1301,10 @@ client_on_write(evutil_socket_t fd, short what, void *arg)
 	struct sl_client *c = arg;
 
 	sl_now_refresh();
+	if (c->state == SL_CLIENT_ST_TUNNEL) {
+		sl_tunnel_on_write(c);
+		return;
+	}
 	client_want_write(c, 0);
 	/* the exchange says how long writing was stalled; the response
 	 * buffer follows the same verdict (sl_exchange_writable) */
@@ -1338,6 +1369,9 @@ sl_client_on_deadline(struct sl_tnode *n)
 		if ((c->s.flags & C_F_LINGER_OUT) && client_linger_out(c))
 			return;
 		client_close(c, c->s.close_reason);
+		return;
+	case SL_CLIENT_ST_TUNNEL:
+		sl_tunnel_on_deadline(c);
 		return;
 	case SL_CLIENT_ST_TXN:
 	case SL_CLIENT_ST_H2:
@@ -1500,6 +1534,14 @@ void
 sl_client_reloaded(struct sl_client *c)
 {
 	sl_now_refresh();
+	if (c->state == SL_CLIENT_ST_TUNNEL) {
+		/* on its generation until it ends, or its grace does */
+		if (client_listener_now(c) != NULL)
+			sl_tunnel_reloaded(c);
+		else
+			sl_tunnel_drain(c);
+		return;
+	}
 	if (c->state == SL_CLIENT_ST_CLOSED || client_listener_now(c) != NULL)
 		return;
 	/* its listener is gone: idle connections close now, the others
@@ -1529,6 +1571,8 @@ sl_client_drain(struct sl_client *c)
 		client_close(c, "draining");
 	else if (c->state == SL_CLIENT_ST_H2)
 		sl_h2_drain(c);
+	else if (c->state == SL_CLIENT_ST_TUNNEL)
+		sl_tunnel_drain(c);
 	else if (c->state == SL_CLIENT_ST_IDLE) {
 		/* a busy client's next request is on its way, or already in
 		 * the socket: it is answered (with Connection: close) if its

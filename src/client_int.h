@@ -40,6 +40,10 @@ enum sl_client_state {
 				codec's state (h2.c), s.txn == NULL (the
 				exchanges are on the codec's streams), the
 				deadlines are the codec's */
+	SL_CLIENT_ST_TUNNEL, /* after a 101: bytes both ways between the
+				client and the upstream connection the
+				tunnel owns (tunnel.c); s.txn == NULL, the
+				deadline is the tunnel's */
 	SL_CLIENT_ST_CLOSED, /* fd closed, no events; freed by tev */
 };
 
@@ -86,6 +90,7 @@ _Static_assert(C_F_REV == SL_STREAM_F_READING &&
 
 /* Owned by its worker's list; freed after client_close by tev. */
 struct sl_h2conn;
+struct sl_tunnel;
 
 struct sl_client {
 	TAILQ_ENTRY(sl_client) entry;
@@ -97,6 +102,7 @@ struct sl_client {
 	union {
 		struct sl_h1_scan scan; /* HEAD: the head being read */
 		struct sl_h2conn *h2;	/* H2: the codec's state (owned) */
+		struct sl_tunnel *tun;	/* TUNNEL: the tunnel (owned) */
 		/* LINGER with C_F_LINGER_OUT: when waiting for the client to
 		 * take the response ends, the low 32 bits of a now_ms() time
 		 * (the scanner is done with by then) */

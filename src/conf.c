@@ -76,6 +76,18 @@ const struct sl_conf_keydef sl_conf_limits_table[] = {
     /* 0 here: max_header_bytes (parse_limits) */
     {"max_header_list_bytes", SL_CONF_SIZE, 0, 1024 * 1024, 0,
      LIM(max_header_list_bytes)},
+    /* tunnels (doc/websocket.md) */
+    {"tunnel_idle_timeout", SL_CONF_DURATION, 1, CONF_DAY_MS, 300000,
+     LIM(tunnel_idle_timeout_ms)},
+    {"tunnel_lifetime", SL_CONF_DURATION, 0, 365 * CONF_DAY_MS, 0,
+     LIM(tunnel_lifetime_ms)},
+    {"tunnel_drain_timeout", SL_CONF_DURATION, 1, CONF_DAY_MS, 60000,
+     LIM(tunnel_drain_timeout_ms)},
+    {"tunnel_buffer_bytes", SL_CONF_SIZE, 1024, 16 * 1024 * 1024, 16 * 1024,
+     LIM(tunnel_buffer_bytes)},
+    {"max_tunnels", SL_CONF_UINT, 0, CONF_MAX_CONNS, 0, LIM(max_tunnels)},
+    {"max_tunnels_per_ip", SL_CONF_UINT, 0, CONF_MAX_CONNS, 0,
+     LIM(max_tunnels_per_ip)},
     {.name = NULL},
 };
 #undef LIM

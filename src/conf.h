@@ -87,6 +87,16 @@ struct sl_conf_limits {
 					    (RFC 9113 section 6.5.2: names,
 					    values and 32 bytes a field);
 					    default max_header_bytes */
+	/* tunnels after a 101 (doc/websocket.md) */
+	uint64_t tunnel_idle_timeout_ms;  /* no byte either way, 300s */
+	uint64_t tunnel_lifetime_ms;	  /* longest life, 0 = none */
+	uint64_t tunnel_drain_timeout_ms; /* a reload's or a drain's grace
+					     for a tunnel, 60s */
+	uint64_t tunnel_buffer_bytes;	  /* per direction, 16 KiB */
+	uint64_t max_tunnels;		  /* open on this listener, all
+					     workers; 0 = unlimited */
+	uint64_t max_tunnels_per_ip;	  /* ... from one client address;
+					     0 = unlimited */
 };
 
 struct sl_conf_endpoint {
@@ -281,6 +291,10 @@ struct sl_conf_route {
 	/* rate limits (doc/edge.md section 6): NULL when none */
 	struct sl_conf_rate_limit *rate_limits; /* owned */
 	size_t nrate_limits;
+	/* upgrade: the protocols a request may switch to (doc/websocket.md),
+	 * lower-cased tokens; NULL when none */
+	char **upgrade;
+	size_t nupgrade;
 };
 
 /* A listener's proxy_protocol: (doc/edge.md section 2). */

@@ -9,6 +9,7 @@
  * Like conf.c it reads the node tree and nothing else: no libyaml,
  * sockets, DNS or logs.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,49 @@ parse_methods(struct sl_yaml_loader *ld, const struct sl_yaml_node *seq,
 		if ((r->methods[r->nmethods] = sl_yaml_strdup(ld, m->str)) !=
 		    NULL)
 			r->nmethods++;
+	}
+}
+
+/* upgrade: [websocket, ...]: protocols a request may switch to, kept
+ * lower-cased (the Upgrade field's tokens compare without case). */
+static void
+parse_upgrade(struct sl_yaml_loader *ld, const char *lbl,
+	      const struct sl_yaml_node *seq, struct sl_conf_route *r)
+{
+	const struct sl_yaml_node *m;
+
+	if (sl_yaml_get_seq(ld, "upgrade", seq) == -1)
+		return;
+	if (seq->nkids == 0) {
+		sl_yaml_err_lacks(ld, seq, "%s: \"upgrade\": must not be empty",
+				  lbl);
+		return;
+	}
+	if ((r->upgrade = calloc(seq->nkids, sizeof(*r->upgrade))) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < seq->nkids; i++) {
+		m = seq->kids[i];
+		if (m->type == SL_YAML_NODE_BAD)
+			continue;
+		if (m->type != SL_YAML_NODE_SCALAR ||
+		    !sl_conf_is_token(m->str, m->len) ||
+		    strcasecmp(m->str, "h2c") == 0) {
+			sl_yaml_err_node(ld, m,
+					 "%s: \"upgrade\": expected a protocol "
+					 "name such as websocket (h2c is not "
+					 "one: HTTP/2 is a listener's "
+					 "protocols)",
+					 lbl);
+			continue;
+		}
+		if ((r->upgrade[r->nupgrade] = sl_yaml_strdup(ld, m->str)) ==
+		    NULL)
+			continue;
+		for (char *p = r->upgrade[r->nupgrade]; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		r->nupgrade++;
 	}
 }
 
@@ -564,6 +608,8 @@ const struct sl_conf_keydef sl_conf_route_table[] = {
     {"max_body_bytes", .type = SL_CONF_CODE},
     /* rate limits (doc/edge.md section 6) */
     {"rate_limit", .type = SL_CONF_CODE},
+    /* tunnels (doc/websocket.md) */
+    {"upgrade", .type = SL_CONF_CODE},
     {.name = NULL},
 };
 #undef RO
@@ -647,6 +693,8 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	sl_conf_parse_route_policy(ld, lbl, map, r);
 	if ((v = sl_yaml_map_get(map, "rate_limit", NULL)) != NULL)
 		sl_conf_parse_rate_limits(ld, lbl, v, r);
+	if ((v = sl_yaml_map_get(map, "upgrade", NULL)) != NULL)
+		parse_upgrade(ld, lbl, v, r);
 }
 
 void
@@ -672,4 +720,7 @@ sl_conf_free_route(struct sl_conf_route *r)
 	free(r->expose_cluster_header);
 	sl_policy_free(r->policy);
 	sl_conf_free_rate_limits(r);
+	for (k = 0; k < r->nupgrade; k++)
+		free(r->upgrade[k]);
+	free(r->upgrade);
 }

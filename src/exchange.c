@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -45,6 +46,7 @@
 #include "route.h"
 #include "runtime.h"
 #include "tls.h"
+#include "ws.h"
 #include "upstream.h"
 #include "wloop.h"
 #include "xprt.h"
@@ -82,6 +84,10 @@ sl_exchange_free(struct sl_stream *s)
 	sl_attempt_release(s, 0);
 	sl_attempt_done(t);
 	sl_buf_release(&s->w->bufs, &t->uphead);
+	if (t->flags & SL_TXN_F_TUN_SLOT) {
+		sl_runtime_release(&s->lconf->state->tunnels);
+		sl_runtime_tunnel_ip_release(s->lconf->state, t->tun_ip_slot);
+	}
 	if (t->mirror != NULL) {
 		/* the request never completed: no copy goes out */
 		sl_mirror_abort(t->mirror);
@@ -430,6 +436,99 @@ sl_exchange_start(struct sl_stream *s, size_t head_len)
 }
 
 /*
+ * A request on a route with upgrade: (doc/websocket.md): when its Upgrade
+ * names a protocol the route allows (with Connection: upgrade), it is
+ * checked (ws.c), takes one of the listener's max_tunnels and of
+ * max_tunnels_per_ip (held until the tunnel ends), and goes upstream
+ * asking for it. Any other Upgrade is dropped as hop-by-hop. Returns -1
+ * when it was refused (answered).
+ */
+static int
+txn_upgrade(struct sl_stream *s, const struct sl_h1_request *req)
+{
+	struct sl_txn *t = s->txn;
+	const struct sl_conf_route *r = t->route;
+	struct sl_lstate *ls = s->lconf->state;
+	const char *code = NULL, *fields = NULL;
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	size_t idx = 0;
+	int v, slot;
+
+	if (s->ops->tunnel == NULL || r->nupgrade > 254)
+		return 0;
+	v = sl_ws_request(req, r->upgrade, r->nupgrade, &idx, t->ws_accept,
+			  &code, &fields);
+	if (v == 0)
+		return 0;
+	if (v < 0) {
+		/* the other protocol's bytes may follow: the answer closes */
+		sl_exchange_answer(s, 400, code, 1, fields);
+		return -1;
+	}
+	if (!sl_runtime_take(&ls->tunnels, s->lconf->limits.max_tunnels)) {
+		atomic_fetch_add(&ls->rejected_tunnels, 1);
+		sl_exchange_local(s, 503, "tunnel_limit", 1);
+		return -1;
+	}
+	sl_ip_to_sockaddr(&t->client_addr, 0, &sa, &salen);
+	slot = sl_runtime_tunnel_ip_take(ls, (struct sockaddr *)&sa,
+					 s->lconf->limits.max_tunnels_per_ip);
+	if (slot == -1) {
+		sl_runtime_release(&ls->tunnels);
+		atomic_fetch_add(&ls->rejected_tunnels_per_ip, 1);
+		sl_exchange_local(s, 503, "tunnel_limit", 1);
+		return -1;
+	}
+	t->tun_ip_slot = slot;
+	t->flags |= SL_TXN_F_TUN_SLOT;
+	t->upgrade = (uint8_t)(idx + 1);
+	/* a refused upgrade leaves bytes of the other protocol behind it:
+	 * the connection ends with the answer */
+	t->flags |= SL_TXN_F_CLOSE;
+	return 0;
+}
+
+int
+sl_exchange_upgraded(struct sl_stream *s, int ws)
+{
+	struct sl_txn *t = s->txn;
+	struct sl_upconn *u = t->up;
+
+	/* the attempt is over: the connection is the tunnel's, never a
+	 * pool's again */
+	t->wc->eps[t->ep_index]->active--;
+	t->up = NULL;
+	sl_attempt_done(t);
+	event_del(&t->tev);
+	t->armed_ms = 0;
+	if (s->ops->tunnel(s, u, ws) == -1) {
+		t->wc->eps[t->ep_index]->active++;
+		t->up = u;
+		s->ops->close(s, "out_of_memory");
+	}
+	return -1;
+}
+
+struct sl_buf *
+sl_exchange_tunnel_head(struct sl_txn *t)
+{
+	return &t->out;
+}
+
+void
+sl_exchange_tunnel_end(struct sl_stream *s, uint64_t bytes_in,
+		       uint64_t bytes_out)
+{
+	struct sl_txn *t = s->txn;
+
+	t->bytes_in += bytes_in;
+	t->bytes_out += bytes_out;
+	sl_exchange_log(s, t);
+	sl_exchange_free(s);
+}
+
+/*
  * The request passed its route's checks: its cluster, its upstream head,
  * a mirror copy, and the first upstream attempt.
  */
@@ -444,6 +543,8 @@ txn_forward(struct sl_stream *s, struct sl_h1_request *req)
 	struct sl_hdr_vars vars;
 	long n;
 
+	if (t->route->upgrade != NULL && txn_upgrade(s, req) == -1)
+		return;
 	txn_choose_cluster(s, req);
 	txn_retry_setup(s, req);
 
@@ -461,6 +562,7 @@ txn_forward(struct sl_stream *s, struct sl_h1_request *req)
 	fwd.cut_hdr = t->fwd_cut_hdr;
 	fwd.cut_off = t->fwd_cut_off;
 	fwd.vars = NULL;
+	fwd.upgrade = t->upgrade ? t->route->upgrade[t->upgrade - 1] : NULL;
 	fwd.rules =
 	    sl_exchange_rules(s, 1, &vars, &fwd.vars, fwd.client_ip, ip);
 	n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, req, &fwd);
@@ -470,7 +572,8 @@ txn_forward(struct sl_stream *s, struct sl_h1_request *req)
 		return;
 	}
 	t->uphead.len = (uint32_t)n;
-	if (t->route->mirror != NULL && sl_mirror_due(s->gen, t->route))
+	if (t->route->mirror != NULL && t->upgrade == 0 &&
+	    sl_mirror_due(s->gen, t->route))
 		txn_mirror(s, req);
 	/* a request without a body is all in uphead now: an empty head
 	 * buffer goes back to the pool while the exchange lasts (req's

@@ -30,6 +30,17 @@ struct sl_txn *sl_exchange_new(struct sl_stream *s, uint64_t start_ms);
  * that an idle connection stays small). The exchange never touches it. */
 struct event *sl_exchange_codec_event(struct sl_txn *t);
 
+/*
+ * A tunnel's exchange (stream.h's tunnel operation, doc/websocket.md): the
+ * buffer of its response head still to be sent (the codec sends it before
+ * the tunnel's bytes and may release it), and its end: s->txn set to it
+ * again, its access log line with the tunnel's bytes each way and its whole
+ * duration, then freed (s->txn is NULL).
+ */
+struct sl_buf *sl_exchange_tunnel_head(struct sl_txn *t);
+void sl_exchange_tunnel_end(struct sl_stream *s, uint64_t bytes_in,
+			    uint64_t bytes_out);
+
 /* The exchange's phases and flags in words, for debug logs ("req=done
  * up=receiving send=done resp=upstream body=stream replay=none pace=paused
  * flags=idempotent,in_cluster"), into buf (size bytes, cut when too

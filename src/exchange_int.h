@@ -200,6 +200,9 @@ struct sl_txn {
 	uint8_t body_ph;	 /* enum sl_txn_body_phase */
 	uint8_t replay;		 /* enum sl_txn_replay */
 	uint8_t pace;		 /* enum sl_txn_pace */
+	uint8_t upgrade;	 /* 1 + the index in route->upgrade of the
+				    protocol the request switches to (a 101
+				    is expected); 0: none */
 	uint64_t deadline_ms;	 /* the route's overall deadline, 0 until the
 				    whole request is read */
 	uint64_t retry_at_ms;	 /* in SL_TXN_UP_BACKOFF: when to try again */
@@ -219,6 +222,10 @@ struct sl_txn {
 				     bytes since are the client's proof that it
 				     reads (sl_stream_rbuf_size) */
 	char request_id[SL_REQUEST_ID_MAX + 1];
+	/* with upgrade "websocket": the Sec-WebSocket-Accept the 101 must
+	 * carry (not cleared, as the strings) */
+	char ws_accept[SL_WS_ACCEPT_LEN + 1];
+	int tun_ip_slot; /* with SL_TXN_F_TUN_SLOT: max_tunnels_per_ip's */
 	char method[16];
 	char path[256]; /* target as logged (log.query applied) */
 	char host[128];
@@ -261,6 +268,9 @@ struct sl_txn {
 				     trusted proxy's forwarded field */
 #define SL_TXN_F_IN_CLUSTER 0x080 /* counted in the cluster's active */
 #define SL_TXN_F_IN_BUDGET  0x100 /* counted in the cluster's retrying */
+#define SL_TXN_F_TUN_SLOT   0x200 /* holds one of its listener's
+				     max_tunnels (and tun_ip_slot) for the
+				     tunnel it asks, until it is freed */
 
 /* ---- exchange.c: the core --------------------------------------------- */
 
@@ -273,6 +283,11 @@ void sl_exchange_free(struct sl_stream *s);
  * which the core set: it does not name the core. */
 void sl_exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
 			     void *arg);
+
+/* A checked 101 (exchange_resp.c): the response head is in out, the
+ * upstream's bytes after it in t->up's buffer; the codec takes both sides
+ * as a tunnel. Returns -1: the exchange is the codec's now (or failed). */
+int sl_exchange_upgraded(struct sl_stream *s, int ws);
 
 /* ---- exchange_req.c: the request direction ------------------------------ */
 

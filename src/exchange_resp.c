@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -38,6 +39,7 @@
 #include "route.h"
 #include "runtime.h"
 #include "tls.h"
+#include "ws.h"
 #include "upstream.h"
 #include "wloop.h"
 #include "xprt.h"
@@ -99,6 +101,65 @@ head_fills_buffer(const struct sl_txn *t, const struct sl_upconn *u)
 	       sl_buf_pending(&u->in) >= u->in.cap;
 }
 
+/*
+ * The upstream switched to the protocol the request asked for (doc/
+ * websocket.md): its 101 must name that protocol, with Connection:
+ * upgrade, and for WebSocket the Sec-WebSocket-Accept of the request's
+ * key; anything else is a 502. The client's 101 is the upstream's head
+ * rewritten as any other, and the connection becomes a tunnel. Returns
+ * -1: the exchange is over for this direction.
+ */
+static int
+resp_upgrade(struct sl_stream *s, const struct sl_h1_response *resp,
+	     size_t hlen)
+{
+	struct sl_txn *t = s->txn;
+	struct sl_upconn *u = t->up;
+	const char *proto = t->route->upgrade[t->upgrade - 1];
+	const struct sl_hdr_apply *rules;
+	const struct sl_hdr_vars *vp = NULL;
+	struct sl_hdr_vars vars;
+	const char *why = sl_ws_response(resp, proto, t->ws_accept);
+	int ws = strcmp(proto, "websocket") == 0, n;
+	size_t room;
+	char ip[64];
+	long len;
+
+	if (why != NULL) {
+		sl_attempt_failed(s, FAIL_BAD, "upstream_bad_upgrade", why);
+		return -1;
+	}
+	if (sl_exchange_out_reserve(s, hlen + 512) == -1) {
+		sl_attempt_failed(s, FAIL_BAD, "upstream_head_too_large",
+				  "max_header_bytes");
+		return -1;
+	}
+	rules = sl_exchange_rules(s, 0, &vars, &vp, NULL, ip);
+	len = sl_h1_write_response_head(t->out.data + t->out.len,
+					sl_buf_space(&t->out), resp, 1, 0, 0,
+					t->request_id, NULL, rules, vp);
+	room = len < 0 ? 0 : sl_buf_space(&t->out) - (size_t)len;
+	if (len < 0 || room < 32 + strlen(proto)) {
+		sl_attempt_failed(s, FAIL_BAD, "upstream_head_too_large",
+				  "max_header_bytes");
+		return -1;
+	}
+	/* the head's last CRLF gives way to the two hop-by-hop fields the
+	 * switch needs */
+	n = snprintf(t->out.data + t->out.len + len - 2, room + 2,
+		     "Connection: upgrade\r\nUpgrade: %s\r\n\r\n", proto);
+	len += n - 2;
+	t->out.len += (uint32_t)len;
+	t->head_out += (uint32_t)len;
+	u->in.off += (uint32_t)hlen;
+	u->ready = u->in.off;
+	t->status = 101;
+	t->resp_ph = SL_TXN_RESP_UPSTREAM;
+	t->up_ph = SL_TXN_UP_DONE;
+	t->send_ph = SL_TXN_SEND_DONE;
+	return sl_exchange_upgraded(s, ws);
+}
+
 static int
 resp_advance(struct sl_stream *s)
 {
@@ -148,6 +209,8 @@ resp_advance(struct sl_stream *s)
 					  sl_h1_reason_str(resp.why));
 			return -1;
 		}
+		if (resp.status == 101 && t->upgrade != 0)
+			return resp_upgrade(s, &resp, (size_t)hlen);
 		if (resp.status == 101) {
 			sl_attempt_failed(s, FAIL_BAD, "upstream_bad_response",
 					  "unrequested_101");

@@ -342,6 +342,10 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 	puts_(&o, fwd->proto);
 	puts_(&o, "\r\nX-Request-Id: ");
 	puts_(&o, fwd->request_id);
+	if (fwd->upgrade != NULL) {
+		puts_(&o, "\r\nConnection: upgrade\r\nUpgrade: ");
+		puts_(&o, fwd->upgrade);
+	}
 	if (fwd->subject_header != NULL && fwd->subject != NULL) {
 		puts_(&o, "\r\n");
 		puts_(&o, fwd->subject_header);
@@ -547,4 +551,43 @@ sl_h1_write_error_fields(char *out, size_t cap, int status, const char *code,
 	if (!head_only)
 		put(&o, body, (size_t)blen);
 	return finish(&o);
+}
+
+int
+sl_h1_list_has(const char *v, size_t len, const char *tok)
+{
+	size_t tl = strlen(tok), i = 0;
+
+	while (i < len) {
+		size_t b, e;
+		while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		b = i;
+		while (i < len && v[i] != ',')
+			i++;
+		e = i;
+		while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+			e--;
+		if (e - b == tl && strncasecmp(v + b, tok, tl) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+const struct sl_h1_header *
+sl_h1_find(const struct sl_h1_header *h, size_t n, const char *name,
+	   int *count)
+{
+	const struct sl_h1_header *found = NULL;
+	size_t nl = strlen(name);
+
+	*count = 0;
+	for (size_t i = 0; i < n; i++)
+		if (h[i].name_len == nl &&
+		    strncasecmp(h[i].name, name, nl) == 0) {
+			if (found == NULL)
+				found = &h[i];
+			(*count)++;
+		}
+	return found;
 }

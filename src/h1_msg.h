@@ -42,6 +42,10 @@ struct sl_fwd {
 	enum sl_fwd_xff xff;
 	size_t cut_hdr, cut_off; /* SL_FWD_CUT: index in req->headers, and
 				    bytes of its value kept before it */
+	/* an upgrade the route allows (doc/websocket.md): the protocol sent
+	 * on as "Connection: upgrade" and "Upgrade: <it>"; NULL: none (the
+	 * client's Upgrade and Connection are hop-by-hop, dropped) */
+	const char *upgrade;
 };
 
 /*
@@ -131,5 +135,14 @@ long sl_h1_write_error_fields(char *out, size_t cap, int status,
 			      const char *fields,
 			      const struct sl_hdr_apply *rules,
 			      const struct sl_hdr_vars *vars);
+
+/* 1 when the comma-separated list v[0..len) has the token tok (no case,
+ * optional white space around the elements). */
+int sl_h1_list_has(const char *v, size_t len, const char *tok);
+
+/* The first field named name in h[0..n) (no case), or NULL; *count says
+ * how many there are. */
+const struct sl_h1_header *sl_h1_find(const struct sl_h1_header *h, size_t n,
+				      const char *name, int *count);
 
 #endif

@@ -215,6 +215,7 @@ lstate_release(struct sl_lstate *ls)
 {
 	if (ls != NULL && ls->refs == 1) {
 		free(atomic_load(&ls->per_ip));
+		free(atomic_load(&ls->tun_per_ip));
 		free(ls->counts);
 	}
 	RELEASE(sl_lstate, lstates, ls);
@@ -269,6 +270,12 @@ sl_runtime_bind(struct sl_conf *conf)
 			atomic_uint *t = calloc(SL_PER_IP_SLOTS, sizeof(*t));
 			ok = t != NULL;
 			atomic_store(&l->state->per_ip, t);
+		}
+		if (ok && l->limits.max_tunnels_per_ip > 0 &&
+		    atomic_load(&l->state->tun_per_ip) == NULL) {
+			atomic_uint *t = calloc(SL_PER_IP_SLOTS, sizeof(*t));
+			ok = t != NULL;
+			atomic_store(&l->state->tun_per_ip, t);
 		}
 		for (size_t j = 0; j < l->nroutes && ok; j++) {
 			struct sl_conf_route *r = &l->routes[j];
@@ -330,11 +337,9 @@ ip_slot(const struct sockaddr *sa)
 	return (unsigned)(h & (SL_PER_IP_SLOTS - 1));
 }
 
-int
-sl_runtime_ip_take(struct sl_lstate *ls, const struct sockaddr *sa,
-		   uint64_t max)
+static int
+ip_take(atomic_uint *t, const struct sockaddr *sa, uint64_t max)
 {
-	atomic_uint *t = atomic_load(&ls->per_ip);
 	unsigned slot;
 
 	if (max == 0 || t == NULL)
@@ -347,10 +352,33 @@ sl_runtime_ip_take(struct sl_lstate *ls, const struct sockaddr *sa,
 	return (int)slot;
 }
 
+int
+sl_runtime_ip_take(struct sl_lstate *ls, const struct sockaddr *sa,
+		   uint64_t max)
+{
+	return ip_take(atomic_load(&ls->per_ip), sa, max);
+}
+
 void
 sl_runtime_ip_release(struct sl_lstate *ls, int slot)
 {
 	atomic_uint *t = atomic_load(&ls->per_ip);
+
+	if (slot >= 0 && t != NULL)
+		atomic_fetch_sub(&t[slot], 1);
+}
+
+int
+sl_runtime_tunnel_ip_take(struct sl_lstate *ls, const struct sockaddr *sa,
+			  uint64_t max)
+{
+	return ip_take(atomic_load(&ls->tun_per_ip), sa, max);
+}
+
+void
+sl_runtime_tunnel_ip_release(struct sl_lstate *ls, int slot)
+{
+	atomic_uint *t = atomic_load(&ls->tun_per_ip);
 
 	if (slot >= 0 && t != NULL)
 		atomic_fetch_sub(&t[slot], 1);

@@ -124,6 +124,13 @@ struct sl_lstate {
 	 * refused by reason (enum sl_pp_error); one atomic add each */
 	atomic_uint_fast64_t pp_accepted[2];
 	atomic_uint_fast64_t pp_errors[SL_RUNTIME_PP_NERRORS];
+	/* tunnels open on the listener (max_tunnels), and upgrades refused
+	 * for it */
+	atomic_uint_fast64_t tunnels;
+	atomic_uint_fast64_t rejected_tunnels;
+	/* tunnels per client address (max_tunnels_per_ip), as per_ip */
+	_Atomic(atomic_uint *) tun_per_ip;
+	atomic_uint_fast64_t rejected_tunnels_per_ip;
 };
 
 struct sl_epstate {
@@ -232,6 +239,10 @@ void sl_runtime_unbind(struct sl_conf *conf);
 int sl_runtime_ip_take(struct sl_lstate *ls, const struct sockaddr *sa,
 		       uint64_t max);
 void sl_runtime_ip_release(struct sl_lstate *ls, int slot);
+/* The same for tunnels from one address (max_tunnels_per_ip). */
+int sl_runtime_tunnel_ip_take(struct sl_lstate *ls, const struct sockaddr *sa,
+			      uint64_t max);
+void sl_runtime_tunnel_ip_release(struct sl_lstate *ls, int slot);
 
 /* Takes one unit of counter unless it is at max (0 = no limit). Returns 1
  * when taken. */

@@ -29,6 +29,7 @@
 
 struct sl_stream;
 struct sl_txn;
+struct sl_upconn;
 
 /*
  * What an exchange asks of its codec. Each may end the stream (close,
@@ -63,6 +64,14 @@ struct sl_stream_ops {
 	size_t (*send_room)(struct sl_stream *s);
 	/* The TLS version's name ("TLSv1.3"), "" on a plain connection. */
 	const char *(*tls_version)(struct sl_stream *s);
+	/* The upstream switched protocols (a 101 the exchange checked): the
+	 * codec takes u and the exchange (s->txn, kept for the access log
+	 * line at the tunnel's end; s->txn is NULL afterwards) and moves
+	 * bytes both ways (doc/websocket.md). ws: the protocol is WebSocket
+	 * (close frames may be sent at the end). Returns -1 when it could
+	 * not: the exchange still has both. NULL: the codec has no tunnels
+	 * (HTTP/2), and a request never asks for one. */
+	int (*tunnel)(struct sl_stream *s, struct sl_upconn *u, int ws);
 };
 
 /*

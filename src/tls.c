@@ -1241,3 +1241,28 @@ sl_tls_peer_subject(SSL *ssl)
 	ERR_clear_error();
 	return out;
 }
+
+/* ---- WebSocket (doc/websocket.md) ---------------------------------------*/
+
+int
+sl_tls_ws_accept(const char *key, size_t len, char out[SL_WS_ACCEPT_LEN + 1])
+{
+	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx != NULL &&
+		 EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1 &&
+		 EVP_DigestUpdate(ctx, key, len) == 1 &&
+		 EVP_DigestUpdate(ctx, guid, sizeof(guid) - 1) == 1 &&
+		 EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 20;
+
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return -1;
+	/* 20 bytes are 28 base64 characters, and the NUL */
+	return EVP_EncodeBlock((unsigned char *)out, md, 20) ==
+			   SL_WS_ACCEPT_LEN
+		       ? 0
+		       : -1;
+}

@@ -140,6 +140,14 @@ sl_tls_resumed(SSL *ssl)
 	return SSL_session_reused(ssl);
 }
 
+/* WebSocket (RFC 6455 section 4.2.2): the Sec-WebSocket-Accept value of
+ * a Sec-WebSocket-Key, base64(SHA-1(key GUID)), 28 characters and a NUL
+ * into out. Returns 0, or -1 when the digest failed. Here because this is
+ * the file that calls OpenSSL. */
+#define SL_WS_ACCEPT_LEN 28
+int sl_tls_ws_accept(const char *key, size_t len,
+		     char out[SL_WS_ACCEPT_LEN + 1]);
+
 /* The connection's protocol version, "TLSv1.3" (a static string). */
 static inline const char *
 sl_tls_version(SSL *ssl)

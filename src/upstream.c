@@ -674,6 +674,12 @@ sl_upstream_writev(struct sl_upconn *u, struct iovec *iov, int niov, int flags)
 }
 
 void
+sl_upstream_shutdown(struct sl_upconn *u)
+{
+	XPRT(u)->shutdown(u->fd, u->xc);
+}
+
+void
 sl_upstream_consume(struct sl_upconn *u, size_t n)
 {
 	u->in.off += (uint32_t)n;

@@ -201,6 +201,10 @@ ssize_t sl_upstream_read(struct sl_upconn *u, size_t bufsize, size_t max);
 ssize_t sl_upstream_writev(struct sl_upconn *u, struct iovec *iov, int niov,
 			   int flags);
 
+/* Ends the write side of u (a tunnel passing on a half-close): TLS's
+ * close_notify, then the FIN. */
+void sl_upstream_shutdown(struct sl_upconn *u);
+
 /* Drops the first n bytes of u->in (passed on by the owner). */
 void sl_upstream_consume(struct sl_upconn *u, size_t n);
 

@@ -69,6 +69,20 @@ enum sl_timeout_reason {
 	SL_TO_NREASONS,
 };
 
+/* Why a tunnel ended (tunnel.c, sluice_tunnels_closed_total). */
+enum sl_tun_end {
+	SL_TUN_CLIENT_CLOSED = 0, /* the client closed first */
+	SL_TUN_UPSTREAM_CLOSED,	  /* the upstream closed first */
+	SL_TUN_IDLE_TIMEOUT,	  /* tunnel_idle_timeout */
+	SL_TUN_LIFETIME,	  /* tunnel_lifetime */
+	SL_TUN_SEND_TIMEOUT,	  /* the client stopped reading */
+	SL_TUN_DRAIN,		  /* a stop, a removed listener or a reload's
+				     tunnel_drain_timeout */
+	SL_TUN_CLIENT_ERROR,	  /* a reset or error on the client's side */
+	SL_TUN_UPSTREAM_ERROR,	  /* ... on the upstream's */
+	SL_TUN_NENDS
+};
+
 /* Why sluice closed an upstream connection (sluice_upstream_closed_total). */
 enum sl_up_close {
 	SL_UP_CLOSE_DONE = 0,	  /* its owner was done and it could not be
@@ -133,6 +147,12 @@ struct sl_worker_stats {
 	atomic_uint_fast64_t h2_conns;
 	atomic_uint_fast64_t h2_streams;
 	atomic_uint_fast64_t h2_refused[SL_H2_NREFUSALS];
+	/* tunnels (tunnel.c): open now, opened, closed by reason (enum
+	 * sl_tun_end), bytes from the client and to it */
+	atomic_uint_fast64_t tunnels_open;
+	atomic_uint_fast64_t tunnels_opened;
+	atomic_uint_fast64_t tunnels_closed[SL_TUN_NENDS];
+	atomic_uint_fast64_t tunnel_bytes_in, tunnel_bytes_out;
 };
 
 #define SL_STAT_ADD(field, n)                                                  \

@@ -21,6 +21,7 @@
 #   plain   one route to one cluster
 #   split   a 90/10 split between two clusters (same upstream)
 #   sticky  the same split, sticky on header:X-User
+#   upgrade plain, its route allowing WebSocket upgrades (no request asks)
 #   mirror  plain, with 10 % of requests mirrored to a second cluster
 #   reliable plain, with retry, health_check and outlier configured
 #   edge    plain, with one local rate limit (never refusing) and the
@@ -180,6 +181,12 @@ routes:
           - { cluster: a, weight: 90 }
           - { cluster: b, weight: 10 }
         sticky: header:X-User
+EOF
+	;;
+	upgrade) cat <<EOF
+routes:
+      - cluster: a
+        upgrade: [websocket]
 EOF
 	;;
 	mirror) cat <<EOF

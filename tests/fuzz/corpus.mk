@@ -1901,4 +1901,19 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/tls/fuzz-f08cd2bb \
 	tests/fuzz/corpus/tls/hs-then-data \
 	tests/fuzz/corpus/tls/hs-then-http \
-	tests/fuzz/corpus/tls/raw-hello
+	tests/fuzz/corpus/tls/raw-hello \
+	tests/fuzz/corpus/ws/bad-accept \
+	tests/fuzz/corpus/ws/bad-key \
+	tests/fuzz/corpus/ws/empty \
+	tests/fuzz/corpus/ws/frame-64bit-huge \
+	tests/fuzz/corpus/ws/frame-header-cut \
+	tests/fuzz/corpus/ws/good \
+	tests/fuzz/corpus/ws/good-frames-split \
+	tests/fuzz/corpus/ws/http10 \
+	tests/fuzz/corpus/ws/no-conn \
+	tests/fuzz/corpus/ws/other-proto \
+	tests/fuzz/corpus/ws/post-body \
+	tests/fuzz/corpus/ws/resp-no-conn \
+	tests/fuzz/corpus/ws/resp-two-upgrade \
+	tests/fuzz/corpus/ws/two-keys \
+	tests/fuzz/corpus/ws/version-8

@@ -40,7 +40,8 @@ CONF_CFLAGS ?= $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
 TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_sticky $(OUT)/fuzz_keepalive $(OUT)/fuzz_health \
 	$(OUT)/fuzz_tls $(OUT)/fuzz_pan $(OUT)/fuzz_hdrrule $(OUT)/fuzz_proxy \
-	$(OUT)/fuzz_forwarded $(OUT)/fuzz_ratelimit $(OUT)/fuzz_h2
+	$(OUT)/fuzz_forwarded $(OUT)/fuzz_ratelimit $(OUT)/fuzz_h2 \
+	$(OUT)/fuzz_ws
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -131,6 +132,15 @@ $(OUT)/fuzz_tls: $(top_srcdir)/tests/fuzz/fuzz_tls.c $(TLS_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
 		$(TLS_SRCS) $(NET_LIBS)
+
+# upgrades (fuzz_ws.c): the handshake checks and WebSocket frames; the
+# accept's SHA-1 is tls.c's
+WS_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/ws.c $(top_srcdir)/src/h1_msg.c \
+	$(top_srcdir)/src/hdrrule.c $(top_srcdir)/src/cidr.c $(TLS_SRCS)
+$(OUT)/fuzz_ws: $(top_srcdir)/tests/fuzz/fuzz_ws.c $(WS_SRCS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
+		$(WS_SRCS) $(NET_LIBS)
 
 # the HTTP/2 codec (fuzz_h2.c): a whole worker over the memory transport,
 # so every source but main.c, and every library libsluice.a links

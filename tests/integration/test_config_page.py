@@ -218,7 +218,12 @@ def full_config():
                         "max_connections": 500,
                         "max_connections_per_ip": 20,
                         "max_concurrent_streams": 50,
-                        "max_header_list_bytes": "8KiB"},
+                        "max_header_list_bytes": "8KiB",
+                        "tunnel_idle_timeout": "301s",
+                        "tunnel_lifetime": "2h",
+                        "tunnel_drain_timeout": "61s",
+                        "tunnel_buffer_bytes": "8KiB",
+                        "max_tunnels": 100, "max_tunnels_per_ip": 5},
              "protocols": ["h2", "http/1.1"],
              "allow": ["10.0.0.0/8", "2001:db8::/32"],
              "deny": ["10.66.0.0/16"],
@@ -255,6 +260,7 @@ def full_config():
                       "add": {"X-Tls": "${tls_version}"},
                       "remove": ["X-Internal"]},
                   "max_body_bytes": "1MiB",
+                  "upgrade": ["websocket", "x-chat"],
                   "retry": {"attempts": 3,
                             "on": ["connect-failure", "reset", "timeout",
                                    "502", "503", "504"],
@@ -459,7 +465,10 @@ def config_fills_in_every_default():
         "buffer_bytes": 65536, "max_requests": 0,
         "min_body_rate_bytes_per_s": 0, "min_send_rate_bytes_per_s": 0,
         "max_connections": 0, "max_connections_per_ip": 0,
-        "max_concurrent_streams": 100, "max_header_list_bytes": 32768},
+        "max_concurrent_streams": 100, "max_header_list_bytes": 32768,
+        "tunnel_idle_timeout_ms": 300000, "tunnel_lifetime_ms": 0,
+        "tunnel_drain_timeout_ms": 60000, "tunnel_buffer_bytes": 16384,
+        "max_tunnels": 0, "max_tunnels_per_ip": 0},
         "default limits")
     eq(lst["protocols"], ["http/1.1"], "default protocols")
     eq(lst["tls"], None, "tls of a plain listener")
@@ -479,6 +488,7 @@ def config_fills_in_every_default():
             x["response_headers"]), (None, None, None, None),
            "policy defaults")
     eq(r["max_body_bytes"], 16 << 20, "a route's max_body_bytes")
+    eq(r["upgrade"], [], "a route allows no upgrade by default")
     eq(r["retry"], {"attempts": 2, "on": ["connect-failure", "reset"],
                     "idempotency_key": False, "per_try_timeout_ms": 30000,
                     "budget_percent": 20}, "retry defaults")

@@ -1,0 +1,574 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tunnels after a 101 (tunnel.h, doc/websocket.md). Bytes go both ways
+ * through one buffer per direction: the client's `in` (to the upstream)
+ * and the upstream connection's `in` (to the client), each at most
+ * tunnel_buffer_bytes and given back to the worker's pool whenever it is
+ * empty, so an idle tunnel holds no buffer. A full buffer stops reading
+ * its side: the slower peer paces the faster, as a slow reader does on
+ * HTTP/1.1. A FIN is passed on once what came before it is written.
+ *
+ * Deadlines are one node in the worker's lists (the connection's tnode),
+ * set to the earliest of the tunnel's budgets only when one begins (the
+ * start, a stalled write, a drain, a close): traffic does not move it, the
+ * deadline looks at the time of the last byte when it comes.
+ */
+#include "tunnel.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "client_int.h"
+#include "exchange.h"
+#include "log.h"
+#include "runtime.h"
+#include "upstream.h"
+#include "util.h"
+#include "wloop.h"
+
+#define XPRT(c) sl_client_xprt(c)
+
+/* After sluice's close frames: how long the peers have to answer them
+ * with their own close and FIN before the connections close anyway. */
+#define TUN_CLOSE_GRACE_MS 2000
+
+/* WebSocket close codes (RFC 6455 section 7.4.1) */
+#define WS_GOING_AWAY 1001
+#define WS_POLICY     1008
+
+struct sl_tunnel {
+	struct sl_client *c;
+	struct sl_upconn *u;
+	struct sl_txn *txn; /* its exchange, for the log line */
+	struct sl_buf *head; /* the 101 head still to send (the exchange's) */
+	struct event *wev;   /* the client's write event (the exchange's) */
+	uint64_t start_ms;
+	uint64_t last_ms;      /* the last byte either way */
+	uint64_t wblock_ms;    /* a write to the client stalled since; 0 */
+	uint64_t drain_at_ms;  /* a reload's grace ends; 0 none */
+	uint64_t closing_ms;   /* close frames sent at; 0 none */
+	uint64_t bytes_in;     /* from the client */
+	uint64_t bytes_out;    /* to the client, the head included */
+	struct sl_ws_track down; /* upstream to client */
+	struct sl_ws_track up;	 /* client to upstream */
+	enum sl_tun_end end;	 /* SL_TUN_NENDS until one is chosen */
+	enum sl_tun_end first;	 /* who closed first */
+	unsigned ws : 1;	 /* WebSocket: close frames */
+	unsigned c_eof : 1;	 /* the client sent its FIN */
+	unsigned u_eof : 1;	 /* the upstream sent its FIN */
+	unsigned c_shut : 1;	 /* the client was sent ours */
+	unsigned u_shut : 1;	 /* the upstream was sent ours */
+	unsigned wev_on : 1;
+};
+
+static const char *const end_names[SL_TUN_NENDS] = {
+    [SL_TUN_CLIENT_CLOSED] = "client_closed",
+    [SL_TUN_UPSTREAM_CLOSED] = "upstream_closed",
+    [SL_TUN_IDLE_TIMEOUT] = "tunnel_idle_timeout",
+    [SL_TUN_LIFETIME] = "tunnel_lifetime",
+    [SL_TUN_SEND_TIMEOUT] = "send_timeout",
+    [SL_TUN_DRAIN] = "draining",
+    [SL_TUN_CLIENT_ERROR] = "client_error",
+    [SL_TUN_UPSTREAM_ERROR] = "upstream_error",
+};
+
+const char *
+sl_tunnel_end_str(enum sl_tun_end e)
+{
+	return e < SL_TUN_NENDS ? end_names[e] : "?";
+}
+
+/* ---- ending ------------------------------------------------------------ */
+
+/* Ends the tunnel: c closes (sl_tunnel_free does the rest); abort: with a
+ * reset, for an error where a clean end would lie. */
+static void
+tun_end(struct sl_tunnel *k, enum sl_tun_end e, int abort)
+{
+	if (k->end == SL_TUN_NENDS)
+		k->end = e;
+	if (abort)
+		sl_client_abort_reset(k->c, sl_tunnel_end_str(k->end));
+	else
+		sl_client_close(k->c, sl_tunnel_end_str(k->end));
+}
+
+void
+sl_tunnel_free(struct sl_client *c, const char *reason)
+{
+	struct sl_tunnel *k = c->tun;
+	struct sl_worker *w = c->s.w;
+
+	if (k == NULL)
+		return;
+	if (k->end == SL_TUN_NENDS)
+		/* closed from outside: a stop's drain_timeout, or out of
+		 * memory */
+		k->end = strcmp(reason, "drain_timeout") == 0 ? SL_TUN_DRAIN
+							      : SL_TUN_CLIENT_ERROR;
+	if (k->wev_on)
+		XPRT(c)->watch(c->fd, c->xc, k->wev, 0);
+	k->wev_on = 0;
+	event_del(k->wev);
+	sl_timeq_del(w, &c->tnode);
+	sl_upstream_put(k->u, 0);
+	SL_STAT_ADD(w->stats.tunnels_open, -1);
+	SL_STAT_INC(w->stats.tunnels_closed[k->end]);
+	if (sl_log_enabled(SL_LOG_INFO) && k->end != SL_TUN_CLIENT_CLOSED &&
+	    k->end != SL_TUN_UPSTREAM_CLOSED) {
+		char peer[SL_PEER_MAX];
+		log_info("conn=%llu peer=%s tunnel ended: %s after %llu ms, "
+			 "%llu bytes in, %llu out",
+			 (unsigned long long)c->s.id,
+			 sl_stream_peer_str(&c->s, NULL, peer, sizeof(peer)),
+			 sl_tunnel_end_str(k->end),
+			 (unsigned long long)(now_ms() - k->start_ms),
+			 (unsigned long long)k->bytes_in,
+			 (unsigned long long)k->bytes_out);
+	}
+	/* the exchange's line, with the tunnel's bytes and duration */
+	c->s.txn = k->txn;
+	sl_exchange_tunnel_end(&c->s, k->bytes_in, k->bytes_out);
+	c->tun = NULL;
+	free(k);
+}
+
+/* ---- deadlines --------------------------------------------------------- */
+
+/* The earliest deadline of the tunnel's budgets, set in the worker's
+ * lists. */
+static void
+tun_arm(struct sl_tunnel *k)
+{
+	const struct sl_conf_limits *lim = &k->c->s.lconf->limits;
+	uint64_t now = now_ms(), d;
+
+	if (k->closing_ms != 0) {
+		d = k->closing_ms + TUN_CLOSE_GRACE_MS;
+	} else {
+		d = k->last_ms + lim->tunnel_idle_timeout_ms;
+		if (lim->tunnel_lifetime_ms > 0)
+			d = SL_MIN(d, k->start_ms + lim->tunnel_lifetime_ms);
+		if (k->drain_at_ms != 0)
+			d = SL_MIN(d, k->drain_at_ms);
+	}
+	if (k->wblock_ms != 0)
+		d = SL_MIN(d, k->wblock_ms + lim->send_timeout_ms);
+	sl_timeq_set(k->c->s.w, &k->c->tnode, d > now ? d - now : 0, now);
+}
+
+/*
+ * Ends the tunnel for a budget (e), telling both peers where the protocol
+ * lets sluice speak: a WebSocket close frame with code, on a side whose
+ * bytes stand at a frame boundary with nothing of theirs unsent, then the
+ * FIN; the peers then have TUN_CLOSE_GRACE_MS to answer and close. Where
+ * no close frame can go, the tunnel closes now.
+ */
+static void
+tun_goaway(struct sl_tunnel *k, enum sl_tun_end e, unsigned code)
+{
+	struct sl_client *c = k->c;
+	int told = 0, want;
+
+	if (k->closing_ms != 0)
+		return;
+	k->end = e;
+	if (!k->ws) {
+		tun_end(k, e, 0);
+		return;
+	}
+	if (!k->c_shut && sl_buf_pending(k->head) == 0 &&
+	    (k->u->in.data == NULL || sl_buf_pending(&k->u->in) == 0) &&
+	    sl_ws_at_boundary(&k->down) && !k->down.close_seen) {
+		unsigned char f[4] = {0x88, 2, (unsigned char)(code >> 8),
+				      (unsigned char)code};
+		struct iovec iov = {f, sizeof(f)};
+		if (XPRT(c)->sendv(c->fd, c->xc, &iov, 1, 0, &want) ==
+		    (ssize_t)sizeof(f)) {
+			k->bytes_out += sizeof(f);
+			XPRT(c)->shutdown(c->fd, c->xc);
+			k->c_shut = 1;
+			told = 1;
+		}
+	}
+	if (!k->u_shut &&
+	    (c->s.in.data == NULL || sl_buf_pending(&c->s.in) == 0) &&
+	    sl_ws_at_boundary(&k->up) && !k->up.close_seen) {
+		/* a client's frame is masked (RFC 6455 section 5.3); the
+		 * key need not be secret for sluice's own two bytes */
+		uint32_t m = (uint32_t)(k->start_ms * 2654435761u) ^ 0x5a17c3e1u;
+		unsigned char f[8] = {0x88,
+				      0x82,
+				      (unsigned char)(m >> 24),
+				      (unsigned char)(m >> 16),
+				      (unsigned char)(m >> 8),
+				      (unsigned char)m,
+				      0,
+				      0};
+		struct iovec iov = {f, sizeof(f)};
+		f[6] = (unsigned char)((code >> 8) ^ f[2]);
+		f[7] = (unsigned char)((code & 0xff) ^ f[3]);
+		if (sl_upstream_writev(k->u, &iov, 1, 0) == (ssize_t)sizeof(f)) {
+			sl_upstream_shutdown(k->u);
+			k->u_shut = 1;
+			told = 1;
+		}
+	}
+	if (!told) {
+		tun_end(k, e, 0);
+		return;
+	}
+	k->closing_ms = now_ms();
+	if (k->wblock_ms != 0 && k->c_shut)
+		k->wblock_ms = 0;
+	tun_arm(k);
+}
+
+void
+sl_tunnel_on_deadline(struct sl_client *c)
+{
+	struct sl_tunnel *k = c->tun;
+	const struct sl_conf_limits *lim = &c->s.lconf->limits;
+	uint64_t now = now_ms();
+
+	if (k->wblock_ms != 0 && now - k->wblock_ms >= lim->send_timeout_ms) {
+		/* a client that does not read hears nothing more */
+		SL_STAT_INC(c->s.w->stats.timeouts[SL_TO_SEND]);
+		tun_end(k, SL_TUN_SEND_TIMEOUT, 1);
+		return;
+	}
+	if (k->closing_ms != 0) {
+		if (now - k->closing_ms >= TUN_CLOSE_GRACE_MS) {
+			tun_end(k, k->end, 0);
+			return;
+		}
+	} else if (k->drain_at_ms != 0 && now >= k->drain_at_ms) {
+		tun_goaway(k, SL_TUN_DRAIN, WS_GOING_AWAY);
+		return;
+	} else if (lim->tunnel_lifetime_ms > 0 &&
+		   now - k->start_ms >= lim->tunnel_lifetime_ms) {
+		tun_goaway(k, SL_TUN_LIFETIME, WS_POLICY);
+		return;
+	} else if (now - k->last_ms >= lim->tunnel_idle_timeout_ms) {
+		tun_goaway(k, SL_TUN_IDLE_TIMEOUT, WS_GOING_AWAY);
+		return;
+	}
+	tun_arm(k);
+}
+
+void
+sl_tunnel_drain(struct sl_client *c)
+{
+	sl_now_refresh();
+	tun_goaway(c->tun, SL_TUN_DRAIN, WS_GOING_AWAY);
+}
+
+void
+sl_tunnel_reloaded(struct sl_client *c)
+{
+	struct sl_tunnel *k = c->tun;
+
+	if (k->drain_at_ms != 0 || k->closing_ms != 0)
+		return;
+	k->drain_at_ms = now_ms() + c->s.lconf->limits.tunnel_drain_timeout_ms;
+	tun_arm(k);
+}
+
+/* ---- moving bytes ------------------------------------------------------ */
+
+/* Turns the client's write event on or off. */
+static void
+tun_want_write(struct sl_tunnel *k, int on)
+{
+	struct sl_client *c = k->c;
+
+	if (on == (int)k->wev_on)
+		return;
+	if (XPRT(c)->watch(c->fd, c->xc, k->wev, on) == 0 || !on)
+		k->wev_on = (unsigned)on;
+}
+
+/* Upstream to client. Returns 1 when bytes moved, 0 when none could, -1
+ * when the tunnel ended. */
+static int
+tun_down(struct sl_tunnel *k)
+{
+	struct sl_client *c = k->c;
+	struct sl_upconn *u = k->u;
+	struct sl_worker *w = c->s.w;
+	size_t bufsz = c->s.lconf->limits.tunnel_buffer_bytes;
+	struct iovec iov[2];
+	int niov = 0, moved = 0, want;
+	size_t hp;
+	ssize_t n;
+
+	if (!k->u_eof) {
+		n = sl_upstream_read(u, bufsz, bufsz);
+		if (n > 0) {
+			if (k->ws)
+				sl_ws_track(&k->down,
+					    (const unsigned char *)u->in.data +
+						u->in.len - n,
+					    (size_t)n);
+			k->last_ms = now_ms();
+			moved = 1;
+		} else if (n == 0) {
+			k->u_eof = 1;
+			if (!k->c_eof)
+				k->first = SL_TUN_UPSTREAM_CLOSED;
+			moved = 1;
+		} else if (n == -1) {
+			tun_end(k, SL_TUN_UPSTREAM_ERROR, 1);
+			return -1;
+		}
+	}
+	if (k->closing_ms != 0 && k->c_shut) {
+		/* the client was told: what comes is dropped */
+		if (u->in.data != NULL)
+			sl_upstream_consume(u, sl_buf_pending(&u->in));
+		sl_buf_release_if_empty(&w->bufs, &u->in);
+		return moved;
+	}
+	if (k->wev_on)
+		return moved; /* waits for room */
+	if ((hp = sl_buf_pending(k->head)) > 0)
+		iov[niov++] = (struct iovec){k->head->data + k->head->off, hp};
+	if (u->in.data != NULL && sl_buf_pending(&u->in) > 0)
+		iov[niov++] = (struct iovec){u->in.data + u->in.off,
+					     sl_buf_pending(&u->in)};
+	if (niov > 0) {
+		n = XPRT(c)->sendv(c->fd, c->xc, iov, niov, 0, &want);
+		if (n == -1) {
+			if (errno != EAGAIN && errno != EINTR) {
+				tun_end(k, SL_TUN_CLIENT_ERROR, 1);
+				return -1;
+			}
+			if (k->wblock_ms == 0) {
+				k->wblock_ms = now_ms();
+				tun_arm(k);
+			}
+			/* TLS that must read first goes on from the read
+			 * event, which is on while the client can send */
+			if (want != SL_TLS_WANT_READ)
+				tun_want_write(k, 1);
+			return moved;
+		}
+		SL_STAT_ADD(w->stats.client_bytes_out, (uint64_t)n);
+		k->bytes_out += (uint64_t)n;
+		k->last_ms = now_ms();
+		k->wblock_ms = 0;
+		if ((size_t)n >= hp) {
+			k->head->off += (uint32_t)hp;
+			if (hp > 0)
+				sl_buf_release(&w->bufs, k->head);
+			SL_STAT_ADD(w->stats.tunnel_bytes_out,
+				    (uint64_t)n - hp);
+			sl_upstream_consume(u, (size_t)n - hp);
+		} else {
+			k->head->off += (uint32_t)n;
+		}
+		moved = 1;
+	}
+	if (u->in.data != NULL && sl_buf_pending(&u->in) == 0) {
+		/* an idle tunnel holds no buffer */
+		sl_buf_release(&w->bufs, &u->in);
+		u->ready = 0;
+	}
+	if (k->u_eof && !k->c_shut && sl_buf_pending(k->head) == 0 &&
+	    (u->in.data == NULL || sl_buf_pending(&u->in) == 0)) {
+		/* the upstream's FIN, passed on after its last byte */
+		XPRT(c)->shutdown(c->fd, c->xc);
+		k->c_shut = 1;
+	}
+	return moved;
+}
+
+/* Client to upstream; as tun_down. */
+static int
+tun_up(struct sl_tunnel *k)
+{
+	struct sl_client *c = k->c;
+	struct sl_worker *w = c->s.w;
+	struct sl_buf *in = &c->s.in;
+	size_t bufsz = c->s.lconf->limits.tunnel_buffer_bytes;
+	int moved = 0, want;
+	ssize_t n;
+
+	if (!k->c_eof) {
+		if (in->data == NULL && sl_buf_alloc(&w->bufs, in, bufsz) == -1) {
+			tun_end(k, SL_TUN_CLIENT_ERROR, 1);
+			return -1;
+		}
+		if (in->off == in->len)
+			in->off = in->len = 0;
+		if (sl_buf_space(in) == 0 && in->off > 0) {
+			memmove(in->data, in->data + in->off, in->len - in->off);
+			in->len -= in->off;
+			in->off = 0;
+		}
+		n = 0;
+		if (sl_buf_space(in) > 0) {
+			n = XPRT(c)->recv(c->fd, c->xc, in->data + in->len,
+					  sl_buf_space(in), &want);
+			if ((want == SL_TLS_WANT_WRITE) !=
+			    ((c->s.flags & C_F_REV_W) != 0))
+				sl_client_rev_wait(c, want);
+			if (n > 0) {
+				if (k->ws)
+					sl_ws_track(&k->up,
+						    (const unsigned char *)
+							in->data + in->len,
+						    (size_t)n);
+				in->len += (uint32_t)n;
+				SL_STAT_ADD(w->stats.client_bytes_in,
+					    (uint64_t)n);
+				k->last_ms = now_ms();
+				moved = 1;
+			} else if (n == 0) {
+				k->c_eof = 1;
+				if (!k->u_eof)
+					k->first = SL_TUN_CLIENT_CLOSED;
+				sl_client_want_read(c, 0);
+				moved = 1;
+			} else if (errno != EAGAIN && errno != EINTR) {
+				tun_end(k, SL_TUN_CLIENT_ERROR, 1);
+				return -1;
+			}
+		}
+	}
+	if (k->closing_ms != 0 && k->u_shut) {
+		in->off = in->len = 0; /* the upstream was told */
+	} else if (sl_buf_pending(in) > 0 && !k->u_shut) {
+		struct iovec iov = {in->data + in->off, sl_buf_pending(in)};
+		n = sl_upstream_writev(k->u, &iov, 1, 0);
+		if (n == -1) {
+			if (errno != EAGAIN && errno != EINTR) {
+				tun_end(k, SL_TUN_UPSTREAM_ERROR, 1);
+				return -1;
+			}
+			sl_upstream_want_write(k->u, 1);
+		} else {
+			in->off += (uint32_t)n;
+			k->bytes_in += (uint64_t)n;
+			SL_STAT_ADD(w->stats.tunnel_bytes_in, (uint64_t)n);
+			k->last_ms = now_ms();
+			moved = 1;
+		}
+	}
+	if (in->data != NULL && sl_buf_pending(in) == 0)
+		sl_buf_release(&w->bufs, in);
+	if (k->c_eof && !k->u_shut && sl_buf_pending(in) == 0) {
+		sl_upstream_shutdown(k->u);
+		k->u_shut = 1;
+	}
+	return moved;
+}
+
+/* Moves what can move, then sets interest; ends the tunnel once both
+ * sides closed and everything went through. */
+static void
+tun_pump(struct sl_tunnel *k)
+{
+	struct sl_client *c = k->c;
+	struct sl_upconn *u = k->u;
+	int r, any;
+
+	for (int guard = 0; guard < 8; guard++) {
+		if ((r = tun_down(k)) == -1)
+			return;
+		any = r;
+		if ((r = tun_up(k)) == -1)
+			return;
+		any |= r;
+		if (k->c_eof && k->u_eof && k->c_shut && k->u_shut) {
+			tun_end(k, k->closing_ms != 0 ? k->end : k->first, 0);
+			return;
+		}
+		if (!any)
+			break;
+	}
+	/* read a side while its buffer has room */
+	sl_client_want_read(c, !k->c_eof && (c->s.in.data == NULL ||
+					     sl_buf_space(&c->s.in) > 0 ||
+					     c->s.in.off > 0));
+	sl_upstream_want_read(u, !k->u_eof && (u->in.data == NULL ||
+					       sl_buf_space(&u->in) > 0 ||
+					       u->in.off > 0));
+}
+
+static void
+tun_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err, void *arg)
+{
+	struct sl_tunnel *k = arg;
+
+	(void)err;
+	sl_now_refresh();
+	if (ev == SL_UP_EV_WRITABLE)
+		sl_upstream_want_write(u, 0);
+	tun_pump(k);
+}
+
+void
+sl_tunnel_on_read(struct sl_client *c)
+{
+	tun_pump(c->tun);
+}
+
+void
+sl_tunnel_on_write(struct sl_client *c)
+{
+	tun_want_write(c->tun, 0);
+	tun_pump(c->tun);
+}
+
+/* ---- start ------------------------------------------------------------- */
+
+int
+sl_tunnel_start(struct sl_client *c, struct sl_upconn *u, int ws)
+{
+	struct sl_tunnel *k = calloc(1, sizeof(*k));
+	struct sl_worker *w = c->s.w;
+
+	if (k == NULL)
+		return -1;
+	k->c = c;
+	k->u = u;
+	k->txn = c->s.txn;
+	k->head = sl_exchange_tunnel_head(k->txn);
+	k->wev = sl_exchange_codec_event(k->txn);
+	k->ws = ws != 0;
+	k->end = SL_TUN_NENDS;
+	k->first = SL_TUN_CLIENT_CLOSED;
+	k->start_ms = k->last_ms = now_ms();
+	k->c_eof = (c->s.flags & C_F_EOF) != 0;
+	/* the write event the exchange may have armed is the tunnel's now */
+	if (c->s.flags & C_F_WEV) {
+		c->s.flags &= ~C_F_WEV;
+		k->wev_on = 1;
+	}
+	/* bytes the client sent after its head are the tunnel's */
+	if (k->ws && c->s.in.data != NULL)
+		sl_ws_track(&k->up,
+			    (const unsigned char *)c->s.in.data + c->s.in.off,
+			    sl_buf_pending(&c->s.in));
+	if (k->ws && u->in.data != NULL)
+		sl_ws_track(&k->down,
+			    (const unsigned char *)u->in.data + u->in.off,
+			    sl_buf_pending(&u->in));
+	u->handler = tun_on_upstream;
+	u->arg = k;
+	c->s.txn = NULL;
+	c->tun = k;
+	SL_STAT_INC(w->stats.tunnels_opened);
+	SL_STAT_INC(w->stats.tunnels_open);
+	tun_arm(k);
+	/* the bytes already here move from the loop, not from under the
+	 * exchange's call */
+	event_active(c->rev, EV_READ, 1);
+	return 0;
+}

@@ -1,0 +1,612 @@
+# SPDX-License-Identifier: MIT
+"""WebSocket and other upgrades through sluice (doc/websocket.md): real
+WebSocket clients and servers (Debian's python3-websockets) and raw
+sockets for the bytes a library would not send. Echo of messages from 0 B
+to 16 MiB, ping/pong, fragments, close handshakes both ways, half-close,
+a bad handshake refused before any upstream sees it, a 101 nobody asked
+for or with a wrong accept (502), a route without upgrade, the budgets
+(idle, lifetime, a client that stops reading), the caps, reload and drain
+with tunnels open, wss through a TLS listener, the access log and the
+metrics."""
+
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import signal
+import socket
+import ssl
+import struct
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sltest  # noqa: E402
+from sltest import (Client, Reply, Upstream, check, eq,  # noqa: E402
+                    free_port, main, make_config, metrics,
+                    read_json_lines, sha256, start_sluice, test, tmpdir,
+                    wait_until)
+
+import websockets  # noqa: E402  (Debian: python3-websockets)
+import websockets.exceptions  # noqa: E402
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def accept_of(key):
+    return base64.b64encode(hashlib.sha1(key.encode() + GUID).digest()
+                            ).decode()
+
+
+# ---------------------------------------------------------------------------
+# A WebSocket server (the upstream), on its own thread and loop
+
+class WsServer:
+    """Echoes every message; "/close" closes with 4001 at once; "/flood"
+    sends 64 KiB messages until the connection ends; "/silent" reads and
+    answers nothing. Records the request heads and the close codes it
+    received."""
+
+    def __init__(self):
+        self.heads = []
+        self.closes = []
+        self.opened = 0
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        self.ready.wait(10)
+        self.addr = "127.0.0.1:%d" % self.port
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+
+        async def handler(ws, path=None):
+            self.opened += 1
+            p = ws.path if path is None else path
+            try:
+                if p == "/close":
+                    await ws.close(4001, "bye")
+                elif p == "/flood":
+                    chunk = os.urandom(65536)
+                    while True:
+                        await ws.send(chunk)
+                elif p == "/silent":
+                    async for _ in ws:
+                        pass
+                else:
+                    async for m in ws:
+                        await ws.send(m)
+            except websockets.exceptions.ConnectionClosed:
+                pass
+            self.closes.append(ws.close_code)
+
+        def process_request(path, headers):
+            self.heads.append((path, list(headers.raw_items())))
+            return None
+
+        async def start():
+            self.server = await websockets.serve(
+                handler, "127.0.0.1", 0, max_size=None,
+                process_request=process_request, ping_interval=None,
+                backlog=4096)
+            self.port = self.server.sockets[0].getsockname()[1]
+            self.ready.set()
+
+        self.loop.run_until_complete(start())
+        self.loop.run_forever()
+
+
+def run(coro, timeout=60):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def setup(limits=None, route_opts=None, access=True, upstream=None,
+          listener_opts=None, workers=1):
+    up = upstream or WsServer()
+    route = {"name": "ws", "cluster": "ws", "upgrade": ["websocket"]}
+    route.update(route_opts or {})
+    route = {k: v for k, v in route.items() if v is not None}
+    log = os.path.join(tmpdir(), "access.log") if access else None
+    aport = free_port()
+    cfg, port = make_config({"ws": [up.addr]}, routes=[route],
+                            limits=limits, access_log=log,
+                            listener_opts=listener_opts, workers=workers,
+                            extra={"admin": {"address":
+                                             "127.0.0.1:%d" % aport}})
+    sl = start_sluice(cfg)
+    return up, sl, port, aport, log
+
+
+def url(port, path="/echo", tls=False):
+    return "%s://127.0.0.1:%d%s" % ("wss" if tls else "ws", port, path)
+
+
+def handshake(port, path="/echo", extra=b"", key="dGhlIHNhbXBsZSBub25jZQ=="):
+    """A raw client's upgrade; returns (socket, head bytes, the rest)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: t\r\n"
+              b"Connection: Upgrade\r\nUpgrade: websocket\r\n"
+              b"Sec-WebSocket-Key: " + key.encode() + b"\r\n"
+              b"Sec-WebSocket-Version: 13\r\n" + extra + b"\r\n")
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    return s, head, rest
+
+
+def frame(payload, op=2, mask=True, fin=True):
+    """One client frame (masked)."""
+    b0 = (0x80 if fin else 0) | op
+    n = len(payload)
+    if n < 126:
+        h = struct.pack("!BB", b0, (0x80 if mask else 0) | n)
+    elif n < 65536:
+        h = struct.pack("!BBH", b0, (0x80 if mask else 0) | 126, n)
+    else:
+        h = struct.pack("!BBQ", b0, (0x80 if mask else 0) | 127, n)
+    if not mask:
+        return h + payload
+    k = os.urandom(4)
+    return h + k + bytes(b ^ k[i % 4] for i, b in enumerate(payload))
+
+
+def read_frame(s, buf=b""):
+    """One server frame -> (opcode, payload, rest of buf)."""
+    def need(n):
+        nonlocal buf
+        while len(buf) < n:
+            d = s.recv(65536)
+            if not d:
+                raise EOFError("closed after %d bytes" % len(buf))
+            buf += d
+    need(2)
+    op, n = buf[0] & 0x0f, buf[1] & 0x7f
+    off = 2
+    if n == 126:
+        need(4)
+        n, off = struct.unpack("!H", buf[2:4])[0], 4
+    elif n == 127:
+        need(10)
+        n, off = struct.unpack("!Q", buf[2:10])[0], 10
+    need(off + n)
+    return op, buf[off:off + n], buf[off + n:]
+
+
+def close_code(payload):
+    return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+
+
+# ---------------------------------------------------------------------------
+
+@test
+def echo_of_text_and_binary_messages_0_to_16mib():
+    up, sl, port, aport, log = setup()
+
+    async def go():
+        async with websockets.connect(url(port), max_size=None,
+                                      ping_interval=None) as ws:
+            for n in (0, 1, 125, 126, 127, 65535, 65536, 1 << 20, 16 << 20):
+                b = os.urandom(n)
+                await ws.send(b)
+                r = await ws.recv()
+                eq(sha256(r), sha256(b), "binary message of %d bytes" % n)
+            t = "héllo ✓" * 1000
+            await ws.send(t)
+            eq(await ws.recv(), t, "text message")
+            # fragments: one message sent as three frames
+            await ws.send([b"ab", b"cd", b"ef"])
+            eq(await ws.recv(), b"abcdef", "fragmented message")
+            # ping and pong
+            pong = await ws.ping(b"p1")
+            await asyncio.wait_for(pong, 5)
+    run(go())
+    # the access log's line comes when the tunnel ends
+    lines = read_json_lines(log, lambda j: j["status"] == 101)
+    j = lines[0]
+    eq(j["route"], "ws", "route of the tunnel")
+    check(j["bytes_in"] > 17 << 20 and j["bytes_out"] > 17 << 20,
+          "the tunnel's bytes are in its log line: %r" % j)
+    eq(j["close"], "upstream_closed", "close reason (the server closes "
+       "the TCP connection after the close handshake)")
+    m = metrics(aport)
+    eq(m["sluice_tunnels_opened_total"], 1, "tunnels opened")
+    eq(m["sluice_tunnels"], 0, "tunnels open")
+    eq(m['sluice_tunnels_closed_total{reason="upstream_closed"}'], 1,
+       "closed by reason")
+    check(m['sluice_tunnel_bytes_total{direction="in"}'] > 17 << 20,
+          "bytes in counted")
+    # what reached the upstream: the upgrade, sluice's fields
+    path, hdrs = up.heads[0]
+    names = [k.lower() for k, v in hdrs]
+    eq(path, "/echo", "path upstream")
+    check("x-request-id" in names and "x-forwarded-for" in names,
+          "sluice's fields went upstream: %r" % names)
+    eq([v for k, v in hdrs if k.lower() == "upgrade"], ["websocket"],
+       "one Upgrade upstream")
+
+
+@test
+def close_handshake_both_ways():
+    up, sl, port, aport, log = setup()
+
+    async def go():
+        # the client closes
+        ws = await websockets.connect(url(port), ping_interval=None)
+        await ws.send("x")
+        await ws.recv()
+        await ws.close(1000, "done")
+        eq(ws.close_code, 1000, "client close answered")
+        # the server closes
+        ws = await websockets.connect(url(port, "/close"),
+                                      ping_interval=None)
+        try:
+            await ws.recv()
+        except websockets.exceptions.ConnectionClosed as e:
+            eq(e.rcvd.code if e.rcvd else None, 4001, "server's close code")
+        else:
+            raise AssertionError("no close from the server")
+    run(go())
+    check(wait_until(lambda: len(up.closes) == 2), "server saw two closes")
+    eq(sorted(up.closes), [1000, 4001], "close codes at the server")
+
+
+@test
+def half_close_is_passed_on():
+    """A raw upstream: after the 101 it reads until EOF, then answers
+    what it read and closes; the client that shut its write side gets the
+    bytes and the end."""
+    got = {}
+
+    def serve(lsock):
+        c, _ = lsock.accept()
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += c.recv(4096)
+        key = [ln.split(b":", 1)[1].strip() for ln in buf.split(b"\r\n")
+               if ln.lower().startswith(b"sec-websocket-key:")][0]
+        c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket"
+                  b"\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+                  accept_of(key.decode()).encode() + b"\r\n\r\n")
+        data = buf.partition(b"\r\n\r\n")[2]
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            data += d
+        got["data"] = data
+        c.sendall(frame(b"reply:" + data[:10], mask=False))
+        c.close()
+
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(4)
+    th = threading.Thread(target=serve, args=(ls,), daemon=True)
+    th.start()
+
+    class Raw:
+        addr = "127.0.0.1:%d" % ls.getsockname()[1]
+    up, sl, port, aport, log = setup(upstream=Raw())
+    s, head, rest = handshake(port)
+    check(head.startswith(b"HTTP/1.1 101"), "101: %r" % head)
+    f = frame(b"0123456789")
+    s.sendall(f)
+    s.shutdown(socket.SHUT_WR)
+    op, payload, rest = read_frame(s, rest)
+    eq(payload, b"reply:" + f[:10], "the upstream read to EOF, then "
+       "answered")
+    s.settimeout(5)
+    eq(s.recv(10), b"", "the upstream's FIN reached the client")
+    th.join(5)
+    eq(got["data"], f, "the client's bytes, then its FIN")
+
+
+@test
+def bad_handshakes_refused_before_the_upstream():
+    up, sl, port, aport, log = setup()
+    for extra, key, code in (
+            (b"", "short==", "bad_websocket_handshake"),
+            (b"", "dGhlIHNhbXBsZSBub25jZR==", "bad_websocket_handshake")):
+        s, head, _ = handshake(port, key=key, extra=extra)
+        check(head.startswith(b"HTTP/1.1 400"), "bad key: %r" % head)
+        s.close()
+    # the wrong version: 400 naming the one that works
+    c = Client(port)
+    c.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: upgrade\r\n"
+           b"Upgrade: websocket\r\nSec-WebSocket-Key: "
+           b"dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n")
+    r = c.read_response()
+    eq(r.status, 400, "version 8")
+    eq(r.header("sec-websocket-version"), "13", "the version to use")
+    check(r.wants_close(), "a refused upgrade closes")
+    # POST with a body
+    c = Client(port)
+    c.send(b"POST / HTTP/1.1\r\nHost: t\r\nConnection: upgrade\r\n"
+           b"Upgrade: websocket\r\nContent-Length: 2\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           b"Sec-WebSocket-Version: 13\r\n\r\nhi")
+    eq(c.read_response().status, 400, "an upgrade with a body")
+    time.sleep(0.2)
+    eq(up.heads, [], "no upstream saw any of them")
+    lines = read_json_lines(log, min_count=4)
+    eq(sorted(set(j["error"] for j in lines)),
+       ["bad_upgrade", "bad_websocket_handshake", "bad_websocket_version"],
+       "error codes in the access log")
+
+
+def raw_upstream(answer):
+    """An upstream that answers each request head with answer(head)."""
+    def handler(req):
+        return answer(req)
+    return Upstream("raw", handler=handler)
+
+
+@test
+def a_101_not_asked_for_or_wrong_is_a_502():
+    def answer(req):
+        key = req.header("sec-websocket-key") or ""
+        if req.target == "/noask":
+            return Reply(101, b"", [("Upgrade", "websocket"),
+                                    ("Connection", "Upgrade")], mode="none")
+        if req.target == "/badaccept":
+            return Reply(101, b"", [("Upgrade", "websocket"),
+                                    ("Connection", "Upgrade"),
+                                    ("Sec-WebSocket-Accept",
+                                     accept_of(key + "x"))], mode="none")
+        if req.target == "/otherproto":
+            return Reply(101, b"", [("Upgrade", "h2c"),
+                                    ("Connection", "Upgrade")], mode="none")
+        return Reply(200, b"plain")
+    up = raw_upstream(answer)
+    _, sl, port, aport, log = setup(upstream=up)
+    # a request that asked for nothing gets a 101: 502
+    c = Client(port)
+    r = c.request("GET", "/noask")
+    eq(r.status, 502, "unrequested 101")
+    for path in ("/badaccept", "/otherproto"):
+        s, head, _ = handshake(port, path=path)
+        check(head.startswith(b"HTTP/1.1 502"), "%s: %r" % (path, head))
+        s.close()
+    lines = read_json_lines(log, lambda j: j["path"] != "/noask",
+                            min_count=2)
+    for j in lines:
+        eq(j["status"], 502, "status logged")
+        eq(j["failures"][0]["error"], "upstream_bad_upgrade",
+           "the attempt's error")
+
+
+@test
+def a_route_without_upgrade_drops_the_fields():
+    up = Upstream("plain")
+    _, sl, port, aport, log = setup(upstream=up, route_opts={"upgrade": None})
+    s, head, _ = handshake(port)
+    check(head.startswith(b"HTTP/1.1 200"), "answered as plain HTTP: %r" %
+          head)
+    up.wait_requests(1)
+    h = up.requests[0].headers
+    check(not h.has("upgrade"), "Upgrade dropped")
+    check("upgrade" not in [t.lower() for t in h.tokens("connection")],
+          "Connection: upgrade dropped")
+
+
+@test
+def idle_tunnel_gets_a_1001_close_both_ways():
+    up, sl, port, aport, log = setup(limits={"tunnel_idle_timeout": "1s"})
+    s, head, rest = handshake(port)
+    check(head.startswith(b"HTTP/1.1 101"), "101")
+    t0 = time.monotonic()
+    op, payload, rest = read_frame(s, rest)
+    took = time.monotonic() - t0
+    eq((op, close_code(payload)), (8, 1001), "a close frame, going away")
+    check(0.8 < took < 10, "after the idle timeout: %.2fs" % took)
+    check(wait_until(lambda: 1001 in up.closes, 5),
+          "the server got 1001 too: %r" % up.closes)
+    # the tunnel ends when the peers close, or 2 s after the frames
+    check(wait_until(lambda: metrics(aport).get(
+        'sluice_tunnels_closed_total{reason="tunnel_idle_timeout"}') == 1,
+        5), "counted")
+
+
+@test
+def tunnel_lifetime_ends_a_busy_tunnel_with_1008():
+    up, sl, port, aport, log = setup(limits={"tunnel_lifetime": "1s",
+                                             "tunnel_idle_timeout": "10s"})
+
+    async def go():
+        async with websockets.connect(url(port), ping_interval=None) as ws:
+            t0 = time.monotonic()
+            try:
+                while time.monotonic() - t0 < 10:
+                    await ws.send("tick")
+                    await ws.recv()
+                    await asyncio.sleep(0.1)
+            except websockets.exceptions.ConnectionClosed as e:
+                return e.rcvd.code if e.rcvd else None, time.monotonic() - t0
+        return None, None
+    code, took = run(go())
+    eq(code, 1008, "policy close")
+    check(took is not None and took < 10, "ended by its lifetime: %r" % took)
+    m = metrics(aport)
+    eq(m['sluice_tunnels_closed_total{reason="tunnel_lifetime"}'], 1,
+       "counted")
+
+
+@test
+def a_client_that_stops_reading_is_cut_with_memory_bounded():
+    up, sl, port, aport, log = setup(limits={"send_timeout": "1s",
+                                             "tunnel_buffer_bytes": "16KiB"})
+    s, head, _ = handshake(port, path="/flood")
+    check(head.startswith(b"HTTP/1.1 101"), "101")
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    # never read: sluice's write stalls, send_timeout cuts it
+    check(wait_until(lambda: metrics(aport).get(
+        'sluice_tunnels_closed_total{reason="send_timeout"}') == 1, 8),
+        "cut by send_timeout")
+    m = metrics(aport)
+    eq(m["sluice_tunnels"], 0, "no tunnel left")
+    check(m['sluice_tunnel_bytes_total{direction="out"}'] < 16 << 20,
+          "sluice did not read the flood on: %r" %
+          m['sluice_tunnel_bytes_total{direction="out"}'])
+    s.close()
+
+
+@test
+def tunnel_caps_per_listener_and_per_address():
+    up, sl, port, aport, log = setup(limits={"max_tunnels": 2})
+    a, ha, _ = handshake(port)
+    b, hb, _ = handshake(port)
+    c, hc, _ = handshake(port)
+    check(ha.startswith(b"HTTP/1.1 101") and hb.startswith(b"HTTP/1.1 101"),
+          "two tunnels")
+    check(hc.startswith(b"HTTP/1.1 503"), "the third: %r" % hc)
+    a.close()
+    check(wait_until(lambda: metrics(aport)["sluice_tunnels"] == 1),
+          "one left")
+    d, hd, _ = handshake(port)
+    check(hd.startswith(b"HTTP/1.1 101"), "room again after a close")
+    m = metrics(aport)
+    eq(m['sluice_tunnels_rejected_total{listener="main",'
+         'reason="max_tunnels"}'], 1, "counted")
+    for x in (b, c, d):
+        x.close()
+    sl.stop()
+    up2, sl2, port2, aport2, _ = setup(limits={"max_tunnels_per_ip": 1})
+    a, ha, _ = handshake(port2)
+    b, hb, _ = handshake(port2)
+    check(ha.startswith(b"HTTP/1.1 101") and hb.startswith(b"HTTP/1.1 503"),
+          "one per address")
+    m = metrics(aport2)
+    eq(m['sluice_tunnels_rejected_total{listener="main",'
+         'reason="max_tunnels_per_ip"}'], 1, "counted")
+
+
+@test
+def tunnels_survive_a_sighup_storm():
+    n = 2000
+    up, sl, port, aport, log = setup(access=False, workers=2)
+
+    async def go():
+        conns = []
+        for _ in range(n // 100):
+            conns += await asyncio.gather(*[
+                websockets.connect(url(port), ping_interval=None,
+                                   close_timeout=2) for _ in range(100)])
+        for round_ in range(5):
+            sl.send_signal(signal.SIGHUP)
+            for i, ws in enumerate(conns):
+                await ws.send("m%d-%d" % (round_, i))
+            for i, ws in enumerate(conns):
+                eq(await ws.recv(), "m%d-%d" % (round_, i), "echo")
+            await asyncio.sleep(0.1)
+        await asyncio.gather(*[ws.close() for ws in conns])
+    run(go(), timeout=120)
+    m = metrics(aport)
+    eq(m["sluice_tunnels_opened_total"], n, "tunnels opened")
+    eq(m.get('sluice_tunnels_closed_total{reason="draining"}', 0), 0,
+       "none ended by the reloads")
+
+
+@test
+def reload_grace_then_close_frames():
+    up, sl, port, aport, log = setup(limits={"tunnel_drain_timeout": "1s"})
+    s, head, rest = handshake(port)
+    check(head.startswith(b"HTTP/1.1 101"), "101")
+    sl.send_signal(signal.SIGHUP)
+    t0 = time.monotonic()
+    op, payload, rest = read_frame(s, rest)
+    eq((op, close_code(payload)), (8, 1001), "going away after the grace")
+    check(time.monotonic() - t0 < 5, "within the grace and a bit")
+    # a new tunnel after the reload works
+    s2, h2, _ = handshake(port)
+    check(h2.startswith(b"HTTP/1.1 101"), "a new tunnel")
+    s2.close()
+
+
+@test
+def drain_sends_close_frames():
+    up, sl, port, aport, log = setup()
+    socks = [handshake(port) for _ in range(3)]
+    for s, head, _ in socks:
+        check(head.startswith(b"HTTP/1.1 101"), "101")
+    sl.send_signal(signal.SIGTERM)
+    for s, head, rest in socks:
+        op, payload, rest = read_frame(s, rest)
+        eq((op, close_code(payload)), (8, 1001), "going away on stop")
+        s.sendall(frame(payload, op=8))
+        s.close()
+    eq(sl.wait(10), 0, "sluice stopped")
+
+
+@test
+def wss_through_a_tls_listener():
+    p = sltest.Pki()
+    p.ca("ca", "/O=Sluice Test/CN=ws CA")
+    p.leaf("srv", "/O=Sluice Test/CN=test.local", "ca", ["test.local"],
+           ips=["127.0.0.1"], days=2)
+    up, sl, port, aport, log = setup(listener_opts={"tls": {
+        "certificates": [{"cert": p["srv"].cert, "key": p["srv"].key}]}})
+    ctx = ssl.create_default_context(cafile=p["ca"].cert)
+
+    async def go():
+        async with websockets.connect(url(port, tls=True), ssl=ctx,
+                                      max_size=None,
+                                      ping_interval=None) as ws:
+            for n in (0, 5, 70000, 1 << 20):
+                b = os.urandom(n)
+                await ws.send(b)
+                eq(sha256(await ws.recv()), sha256(b), "wss echo %d" % n)
+    run(go())
+
+
+@test
+def another_protocol_by_name():
+    """upgrade: [x-chat]: no WebSocket checks, bytes both ways."""
+    def serve(lsock):
+        c, _ = lsock.accept()
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += c.recv(4096)
+        c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x-chat\r\n"
+                  b"Connection: upgrade\r\n\r\nhello from upstream\n")
+        d = c.recv(100)
+        c.sendall(b"echo:" + d)
+        c.close()
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(4)
+    threading.Thread(target=serve, args=(ls,), daemon=True).start()
+
+    class Raw:
+        addr = "127.0.0.1:%d" % ls.getsockname()[1]
+    up, sl, port, aport, log = setup(upstream=Raw(),
+                                     route_opts={"upgrade": ["x-chat"]})
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: upgrade\r\n"
+              b"Upgrade: x-chat\r\n\r\n")
+    buf = b""
+    while b"hello from upstream\n" not in buf:
+        d = s.recv(4096)
+        check(d, "closed early: %r" % buf)
+        buf += d
+    head = buf.partition(b"\r\n\r\n")[0].lower()
+    check(head.startswith(b"http/1.1 101"), "101")
+    check(b"upgrade: x-chat" in head and b"connection: upgrade" in head,
+          "the switch's fields: %r" % head)
+    s.sendall(b"ping")
+    out = b""
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        out += d
+    eq(out, b"echo:ping", "bytes both ways, then the end")
+
+
+if __name__ == "__main__":
+    main()
