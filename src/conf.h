@@ -90,8 +90,9 @@ struct sl_conf_limits {
 	/* tunnels after a 101 (doc/websocket.md) */
 	uint64_t tunnel_idle_timeout_ms;  /* no byte either way, 300s */
 	uint64_t tunnel_lifetime_ms;	  /* longest life, 0 = none */
-	uint64_t tunnel_drain_timeout_ms; /* a reload's or a drain's grace
-					     for a tunnel, 60s */
+	uint64_t tunnel_drain_timeout_ms; /* a reload's grace for an open
+					     tunnel (a stop drains at once),
+					     60s */
 	uint64_t tunnel_buffer_bytes;	  /* per direction, 16 KiB */
 	uint64_t max_tunnels;		  /* open on this listener, all
 					     workers; 0 = unlimited */

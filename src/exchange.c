@@ -455,7 +455,11 @@ txn_upgrade(struct sl_stream *s, const struct sl_h1_request *req)
 	size_t idx = 0;
 	int v, slot;
 
-	if (s->ops->tunnel == NULL || r->nupgrade > 254)
+	/* no Connection field names anything but close or keep-alive: no
+	 * switch is asked (the parser's flag: a route allowing upgrades
+	 * costs other requests one test) */
+	if (!(req->flags & SL_H1_F_CONN_OTHER) || s->ops->tunnel == NULL ||
+	    r->nupgrade > 254)
 		return 0;
 	v = sl_ws_request(req, r->upgrade, r->nupgrade, &idx, t->ws_accept,
 			  &code, &fields);

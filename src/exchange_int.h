@@ -226,6 +226,10 @@ struct sl_txn {
 	 * carry (not cleared, as the strings) */
 	char ws_accept[SL_WS_ACCEPT_LEN + 1];
 	int tun_ip_slot; /* with SL_TXN_F_TUN_SLOT: max_tunnels_per_ip's */
+	/* status 101: the time from the head's first byte to the switch,
+	 * what the latency histograms take of a tunnel (its log line has
+	 * its whole life) */
+	uint32_t switch_ms;
 	char method[16];
 	char path[256]; /* target as logged (log.query applied) */
 	char host[128];

@@ -186,8 +186,11 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 	uint64_t dur = now_ms() - t->start_ms, up_ms = 0;
 	int cls = t->status >= 100 && t->status < 600 ? t->status / 100 : 0;
 	const char *cluster = "-", *close_why = "";
+	/* a tunnel's life is no request's latency: its histograms take the
+	 * time to the switch */
+	uint64_t hdur = t->status == 101 ? t->switch_ms : dur;
 
-	unsigned slot = sl_hist_slot(dur);
+	unsigned slot = sl_hist_slot(hdur);
 
 	SL_STAT_INC(s->w->stats.requests);
 	SL_STAT_INC(s->w->stats.responses[cls]);
@@ -198,7 +201,7 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 		SL_STAT_INC(s->w->stats.proto_responses[1][cls]);
 	}
 	SL_STAT_INC(s->w->stats.proto_dur[s->stream_id != 0][slot]);
-	SL_STAT_ADD(s->w->stats.proto_dur_sum_ms[s->stream_id != 0], dur);
+	SL_STAT_ADD(s->w->stats.proto_dur_sum_ms[s->stream_id != 0], hdur);
 	{
 		struct sl_counts *lc = &s->lconf->state->counts[s->w->id];
 		SL_STAT_INC(lc->requests);
@@ -209,14 +212,18 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 		SL_STAT_INC(rc->requests);
 		SL_STAT_INC(rc->responses[cls]);
 		SL_STAT_INC(rc->dur[slot]);
-		SL_STAT_ADD(rc->dur_sum_ms, dur);
+		SL_STAT_ADD(rc->dur_sum_ms, hdur);
 	}
 	if (t->wc != NULL) {
 		struct sl_counts *cc = &t->wc->conf->state->counts[s->w->id];
 		SL_STAT_INC(cc->requests);
 		SL_STAT_INC(cc->responses[cls]);
 		if (t->up_start_ms != 0) {
-			uint64_t up = now_ms() - t->up_start_ms;
+			uint64_t up = t->status == 101
+					  ? t->start_ms + t->switch_ms -
+						SL_MIN(t->up_start_ms,
+						       t->start_ms + t->switch_ms)
+					  : now_ms() - t->up_start_ms;
 			SL_STAT_INC(cc->dur[sl_hist_slot(up)]);
 			SL_STAT_ADD(cc->dur_sum_ms, up);
 		}

@@ -125,6 +125,10 @@ resp_upgrade(struct sl_stream *s, const struct sl_h1_response *resp,
 	char ip[64];
 	long len;
 
+	/* a switch before the whole request went out would put tunnel
+	 * bytes after a cut request */
+	if (why == NULL && sl_buf_pending(&t->uphead) > 0)
+		why = "101_before_the_request_was_sent";
 	if (why != NULL) {
 		sl_attempt_failed(s, FAIL_BAD, "upstream_bad_upgrade", why);
 		return -1;
@@ -139,7 +143,7 @@ resp_upgrade(struct sl_stream *s, const struct sl_h1_response *resp,
 					sl_buf_space(&t->out), resp, 1, 0, 0,
 					t->request_id, NULL, rules, vp);
 	room = len < 0 ? 0 : sl_buf_space(&t->out) - (size_t)len;
-	if (len < 0 || room < 32 + strlen(proto)) {
+	if (len < 0 || room < 40 + strlen(proto)) {
 		sl_attempt_failed(s, FAIL_BAD, "upstream_head_too_large",
 				  "max_header_bytes");
 		return -1;
@@ -154,6 +158,7 @@ resp_upgrade(struct sl_stream *s, const struct sl_h1_response *resp,
 	u->in.off += (uint32_t)hlen;
 	u->ready = u->in.off;
 	t->status = 101;
+	t->switch_ms = (uint32_t)SL_MIN(now_ms() - t->start_ms, UINT32_MAX);
 	t->resp_ph = SL_TXN_RESP_UPSTREAM;
 	t->up_ph = SL_TXN_UP_DONE;
 	t->send_ph = SL_TXN_SEND_DONE;

@@ -446,6 +446,14 @@ sl_close_kind_of(const char *r)
 	    {"upstream_bad_chunk", SL_CLOSE_UPSTREAM_CUT},
 	    {"proxy_protocol_truncated", SL_CLOSE_CLIENT_CLOSED},
 	    {"proxy_protocol_timeout", SL_CLOSE_REQUEST_TIMEOUT},
+	    /* a tunnel's ends (tunnel.c): the upstream closing first is an
+	     * end the protocol chose, a budget's end an idle or send
+	     * timeout, the lifetime like a max_requests close */
+	    {"upstream_closed", SL_CLOSE_CONNECTION_CLOSE},
+	    {"tunnel_idle_timeout", SL_CLOSE_IDLE_TIMEOUT},
+	    {"tunnel_lifetime", SL_CLOSE_CONNECTION_CLOSE},
+	    {"client_error", SL_CLOSE_CLIENT_CLOSED},
+	    {"upstream_error", SL_CLOSE_UPSTREAM_CUT},
 	};
 
 	if (r == NULL)

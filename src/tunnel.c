@@ -8,10 +8,12 @@
  * its side: the slower peer paces the faster, as a slow reader does on
  * HTTP/1.1. A FIN is passed on once what came before it is written.
  *
- * Deadlines are one node in the worker's lists (the connection's tnode),
- * set to the earliest of the tunnel's budgets only when one begins (the
- * start, a stalled write, a drain, a close): traffic does not move it, the
- * deadline looks at the time of the last byte when it comes.
+ * Deadlines are one timer per tunnel, set to the earliest of the tunnel's
+ * budgets only when one begins (the start, a stalled write, a drain, a
+ * close): traffic does not move it, the timer looks at the time of the
+ * last byte when it fires. (Not the worker's deadline lists: those keep
+ * a few fixed durations in arrival order, and a tunnel's are all
+ * different.)
  */
 #include "tunnel.h"
 
@@ -21,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "client_int.h"
 #include "exchange.h"
@@ -30,6 +34,7 @@
 #include "upstream.h"
 #include "util.h"
 #include "wloop.h"
+#include "xprt.h"
 
 #define XPRT(c) sl_client_xprt(c)
 
@@ -47,6 +52,7 @@ struct sl_tunnel {
 	struct sl_txn *txn; /* its exchange, for the log line */
 	struct sl_buf *head; /* the 101 head still to send (the exchange's) */
 	struct event *wev;   /* the client's write event (the exchange's) */
+	struct event tev;    /* the earliest budget's end */
 	uint64_t start_ms;
 	uint64_t last_ms;      /* the last byte either way */
 	uint64_t wblock_ms;    /* a write to the client stalled since; 0 */
@@ -58,6 +64,7 @@ struct sl_tunnel {
 	struct sl_ws_track up;	 /* client to upstream */
 	enum sl_tun_end end;	 /* SL_TUN_NENDS until one is chosen */
 	enum sl_tun_end first;	 /* who closed first */
+	uint16_t code;		 /* closing: the close frames' code */
 	unsigned ws : 1;	 /* WebSocket: close frames */
 	unsigned c_eof : 1;	 /* the client sent its FIN */
 	unsigned u_eof : 1;	 /* the upstream sent its FIN */
@@ -115,7 +122,10 @@ sl_tunnel_free(struct sl_client *c, const char *reason)
 		XPRT(c)->watch(c->fd, c->xc, k->wev, 0);
 	k->wev_on = 0;
 	event_del(k->wev);
-	sl_timeq_del(w, &c->tnode);
+	event_del(&k->tev);
+	/* an end the upstream must not take for a clean one */
+	if (k->end == SL_TUN_CLIENT_ERROR || k->end == SL_TUN_SEND_TIMEOUT)
+		sl_xprt(k->u->xkind)->abort(k->u->fd, k->u->xc);
 	sl_upstream_put(k->u, 0);
 	SL_STAT_ADD(w->stats.tunnels_open, -1);
 	SL_STAT_INC(w->stats.tunnels_closed[k->end]);
@@ -159,32 +169,43 @@ tun_arm(struct sl_tunnel *k)
 	}
 	if (k->wblock_ms != 0)
 		d = SL_MIN(d, k->wblock_ms + lim->send_timeout_ms);
-	sl_timeq_set(k->c->s.w, &k->c->tnode, d > now ? d - now : 0, now);
+	d = d > now ? d - now : 0;
+	{
+		struct timeval tv = {(time_t)(d / 1000),
+				     (suseconds_t)(d % 1000) * 1000};
+		evtimer_add(&k->tev, &tv);
+	}
+}
+
+static void
+tun_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_tunnel *k = arg;
+
+	(void)fd;
+	(void)what;
+	sl_now_refresh();
+	sl_tunnel_on_deadline(k->c);
 }
 
 /*
- * Ends the tunnel for a budget (e), telling both peers where the protocol
- * lets sluice speak: a WebSocket close frame with code, on a side whose
- * bytes stand at a frame boundary with nothing of theirs unsent, then the
- * FIN; the peers then have TUN_CLOSE_GRACE_MS to answer and close. Where
- * no close frame can go, the tunnel closes now.
+ * While a WebSocket tunnel closes: a close frame with k->code to each peer
+ * not told yet whose byte stream stands at a frame boundary with nothing
+ * of its own unsent, then the FIN. A frame goes whole or not at all (a
+ * part of one would corrupt the stream), so only where the socket takes it
+ * at once; a side in the middle of a frame is told when the frame ends.
  */
 static void
-tun_goaway(struct sl_tunnel *k, enum sl_tun_end e, unsigned code)
+tun_tell(struct sl_tunnel *k)
 {
 	struct sl_client *c = k->c;
-	int told = 0, want;
+	unsigned code = k->code;
+	int want;
 
-	if (k->closing_ms != 0)
-		return;
-	k->end = e;
-	if (!k->ws) {
-		tun_end(k, e, 0);
-		return;
-	}
 	if (!k->c_shut && sl_buf_pending(k->head) == 0 &&
 	    (k->u->in.data == NULL || sl_buf_pending(&k->u->in) == 0) &&
-	    sl_ws_at_boundary(&k->down) && !k->down.close_seen) {
+	    sl_ws_at_boundary(&k->down) && !k->down.close_seen &&
+	    XPRT(c)->send_room(c->fd, c->xc) >= 64) {
 		unsigned char f[4] = {0x88, 2, (unsigned char)(code >> 8),
 				      (unsigned char)code};
 		struct iovec iov = {f, sizeof(f)};
@@ -193,12 +214,13 @@ tun_goaway(struct sl_tunnel *k, enum sl_tun_end e, unsigned code)
 			k->bytes_out += sizeof(f);
 			XPRT(c)->shutdown(c->fd, c->xc);
 			k->c_shut = 1;
-			told = 1;
+			k->wblock_ms = 0;
 		}
 	}
 	if (!k->u_shut &&
 	    (c->s.in.data == NULL || sl_buf_pending(&c->s.in) == 0) &&
-	    sl_ws_at_boundary(&k->up) && !k->up.close_seen) {
+	    sl_ws_at_boundary(&k->up) && !k->up.close_seen &&
+	    sl_xprt(k->u->xkind)->send_room(k->u->fd, k->u->xc) >= 64) {
 		/* a client's frame is masked (RFC 6455 section 5.3); the
 		 * key need not be secret for sluice's own two bytes */
 		uint32_t m = (uint32_t)(k->start_ms * 2654435761u) ^ 0x5a17c3e1u;
@@ -216,17 +238,31 @@ tun_goaway(struct sl_tunnel *k, enum sl_tun_end e, unsigned code)
 		if (sl_upstream_writev(k->u, &iov, 1, 0) == (ssize_t)sizeof(f)) {
 			sl_upstream_shutdown(k->u);
 			k->u_shut = 1;
-			told = 1;
 		}
 	}
-	if (!told) {
+}
+
+/*
+ * Ends the tunnel for a budget (e): a WebSocket tunnel tells both peers
+ * (tun_tell) and gives them TUN_CLOSE_GRACE_MS to answer with their own
+ * close and FIN; another protocol's tunnel closes now.
+ */
+static void
+tun_goaway(struct sl_tunnel *k, enum sl_tun_end e, unsigned code)
+{
+	if (k->closing_ms != 0)
+		return;
+	k->end = e;
+	if (!k->ws) {
 		tun_end(k, e, 0);
 		return;
 	}
+	k->code = (uint16_t)code;
 	k->closing_ms = now_ms();
-	if (k->wblock_ms != 0 && k->c_shut)
-		k->wblock_ms = 0;
+	tun_tell(k);
 	tun_arm(k);
+	/* what the peers send back moves from the loop */
+	event_active(k->c->rev, EV_READ, 1);
 }
 
 void
@@ -476,9 +512,11 @@ tun_pump(struct sl_tunnel *k)
 {
 	struct sl_client *c = k->c;
 	struct sl_upconn *u = k->u;
-	int r, any;
+	int r, any = 0;
 
 	for (int guard = 0; guard < 8; guard++) {
+		if (k->closing_ms != 0)
+			tun_tell(k);
 		if ((r = tun_down(k)) == -1)
 			return;
 		any = r;
@@ -492,6 +530,11 @@ tun_pump(struct sl_tunnel *k)
 		if (!any)
 			break;
 	}
+	/* still moving after its turns: the rest goes from the next loop
+	 * turn (a part written short has no event of its own to wait for),
+	 * and other connections run first */
+	if (any)
+		event_active(c->rev, EV_READ, 1);
 	/* read a side while its buffer has room */
 	sl_client_want_read(c, !k->c_eof && (c->s.in.data == NULL ||
 					     sl_buf_space(&c->s.in) > 0 ||
@@ -550,6 +593,7 @@ sl_tunnel_start(struct sl_client *c, struct sl_upconn *u, int ws)
 	if (c->s.flags & C_F_WEV) {
 		c->s.flags &= ~C_F_WEV;
 		k->wev_on = 1;
+		k->wblock_ms = k->start_ms; /* send_timeout counts */
 	}
 	/* bytes the client sent after its head are the tunnel's */
 	if (k->ws && c->s.in.data != NULL)
@@ -566,6 +610,15 @@ sl_tunnel_start(struct sl_client *c, struct sl_upconn *u, int ws)
 	c->tun = k;
 	SL_STAT_INC(w->stats.tunnels_opened);
 	SL_STAT_INC(w->stats.tunnels_open);
+	evtimer_assign(&k->tev, w->base, tun_on_timer, k);
+	/* a stop or a reload that came while the 101 was on its way: the
+	 * tunnel is drained as if it had been open then (at once for a stop
+	 * or a removed listener, after the reload's grace otherwise) */
+	if (w->draining || (c->s.flags & C_F_RETIRED))
+		k->drain_at_ms = k->start_ms;
+	else if (c->s.gen != w->gen)
+		k->drain_at_ms =
+		    k->start_ms + c->s.lconf->limits.tunnel_drain_timeout_ms;
 	tun_arm(k);
 	/* the bytes already here move from the loop, not from under the
 	 * exchange's call */

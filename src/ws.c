@@ -44,22 +44,29 @@ sl_ws_request(const struct sl_h1_request *req, char *const *allowed,
 	      size_t n, size_t *idx, char accept[SL_WS_ACCEPT_LEN + 1],
 	      const char **code, const char **fields)
 {
-	const struct sl_h1_header *up, *key, *ver;
-	int nu, nk, nv;
-	size_t i;
+	const struct sl_h1_header *key, *ver;
+	int nk, nv, asked = 0;
+	size_t i = n;
 
 	*fields = NULL;
-	up = sl_h1_find(req->headers, req->nheaders, "upgrade", &nu);
-	if (up == NULL || !conn_upgrade(req->headers, req->nheaders))
+	if (!conn_upgrade(req->headers, req->nheaders))
 		return 0;
-	for (i = 0; i < n; i++)
-		if (sl_h1_list_has(up->value, up->value_len, allowed[i]))
-			break;
-	if (i == n)
+	/* the first allowed protocol of the Upgrade field lines (a list
+	 * may be split over several: RFC 9110 section 5.3) */
+	for (size_t h = 0; h < req->nheaders && i == n; h++) {
+		const struct sl_h1_header *f = &req->headers[h];
+		if (f->name_len != 7 || strncasecmp(f->name, "upgrade", 7) != 0)
+			continue;
+		asked = 1;
+		for (i = 0; i < n; i++)
+			if (sl_h1_list_has(f->value, f->value_len, allowed[i]))
+				break;
+	}
+	if (!asked || i == n)
 		return 0;
 	*idx = i;
-	/* a switch needs HTTP/1.1, one Upgrade, and no body in the way */
-	if (nu > 1 || req->minor < 1 || req->body != SL_H1_BODY_NONE) {
+	/* a switch needs HTTP/1.1 and no body in the way */
+	if (req->minor < 1 || req->body != SL_H1_BODY_NONE) {
 		*code = "bad_upgrade";
 		return -1;
 	}
