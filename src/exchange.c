@@ -88,6 +88,21 @@ sl_exchange_free(struct sl_stream *s)
 		sl_runtime_release(&s->lconf->state->tunnels);
 		sl_runtime_tunnel_ip_release(s->lconf->state, t->tun_ip_slot);
 	}
+	if (t->flags & SL_TXN_F_TUNNEL) {
+		/* HTTP/2's tunnel ends with its exchange */
+		enum sl_tun_end e =
+		    t->error != NULL && strcmp(t->error, "tunnel_idle_timeout") == 0
+			? SL_TUN_IDLE_TIMEOUT
+		    : t->error != NULL && strcmp(t->error, "tunnel_lifetime") == 0
+			? SL_TUN_LIFETIME
+		    : t->error != NULL && strcmp(t->error, "send_timeout") == 0
+			? SL_TUN_SEND_TIMEOUT
+		    : t->up_ph == SL_TXN_UP_DONE ? SL_TUN_UPSTREAM_CLOSED
+		    : t->req_ph == SL_TXN_REQ_DONE ? SL_TUN_CLIENT_CLOSED
+						   : SL_TUN_CLIENT_ERROR;
+		SL_STAT_ADD(s->w->stats.tunnels_open, -1);
+		SL_STAT_INC(s->w->stats.tunnels_closed[e]);
+	}
 	if (t->mirror != NULL) {
 		/* the request never completed: no copy goes out */
 		sl_mirror_abort(t->mirror);
@@ -397,6 +412,10 @@ sl_exchange_start(struct sl_stream *s, size_t head_len)
 	if (req_ends_connection(s, &req))
 		t->flags |= SL_TXN_F_CLOSE;
 	t->req_body = req.body;
+	/* a tunnel over HTTP/2: its body is the tunnel's bytes to the
+	 * stream's end */
+	if (s->flags & SL_STREAM_F_XCONNECT)
+		t->req_body = SL_H1_BODY_CLOSE;
 	t->req_remaining = req.content_length;
 	if (req.body == SL_H1_BODY_CHUNKED) {
 		sl_h1_chunked_init(&t->req_chunked, lim->max_header_bytes);
@@ -405,7 +424,7 @@ sl_exchange_start(struct sl_stream *s, size_t head_len)
 	}
 	s->in.off += (uint32_t)head_len;
 	s->in_ready = s->in.off;
-	if (req.body == SL_H1_BODY_NONE)
+	if (t->req_body == SL_H1_BODY_NONE)
 		t->req_ph = SL_TXN_REQ_DONE;
 
 	if ((rule = sl_policy_check(s->lconf->policy, &t->client_addr)) !=
@@ -458,11 +477,17 @@ txn_upgrade(struct sl_stream *s, const struct sl_h1_request *req)
 	/* no Connection field names anything but close or keep-alive: no
 	 * switch is asked (the parser's flag: a route allowing upgrades
 	 * costs other requests one test) */
-	if (!(req->flags & SL_H1_F_CONN_OTHER) || s->ops->tunnel == NULL ||
-	    r->nupgrade > 254)
+	if (!(req->flags & SL_H1_F_CONN_OTHER) || r->nupgrade > 254 ||
+	    (s->ops->tunnel == NULL && !(s->flags & SL_STREAM_F_XCONNECT)))
 		return 0;
 	v = sl_ws_request(req, r->upgrade, r->nupgrade, &idx, t->ws_accept,
 			  &code, &fields);
+	/* an extended CONNECT is a switch or nothing */
+	if ((s->flags & SL_STREAM_F_XCONNECT) &&
+	    (v == 0 || strcmp(r->upgrade[idx], "websocket") != 0)) {
+		sl_exchange_local(s, 400, "bad_upgrade", 1);
+		return -1;
+	}
 	if (v == 0)
 		return 0;
 	if (v < 0) {
@@ -547,8 +572,14 @@ txn_forward(struct sl_stream *s, struct sl_h1_request *req)
 	struct sl_hdr_vars vars;
 	long n;
 
-	if (t->route->upgrade != NULL && txn_upgrade(s, req) == -1)
+	if ((t->route->upgrade != NULL ||
+	     (s->flags & SL_STREAM_F_XCONNECT)) &&
+	    txn_upgrade(s, req) == -1)
 		return;
+	/* a tunnel's request never ends before its answer: the route's
+	 * timeout bounds the wait for the 101 from now */
+	if (s->flags & SL_STREAM_F_XCONNECT)
+		t->deadline_ms = now_ms() + t->route->timeout_ms;
 	txn_choose_cluster(s, req);
 	txn_retry_setup(s, req);
 
@@ -682,6 +713,23 @@ txn_mirror(struct sl_stream *s, const struct sl_h1_request *req)
  * for a write to go, or, with the whole request out, for bytes while it is
  * read (not while it waits for a slow client: read interest is off then).
  */
+/* HTTP/2's tunnel (SL_TXN_F_TUNNEL): the earliest of its budgets, the
+ * idle timeout from the last byte either way and its lifetime from the
+ * 101; they replace the request's (body_timeout, the per-try clock). */
+static uint64_t
+txn_tunnel_deadline(const struct sl_stream *s, const struct sl_txn *t)
+{
+	const struct sl_conf_limits *lim = &s->lconf->limits;
+	uint64_t last = SL_MAX(SL_MAX(t->last_read_ms, t->up_progress_ms),
+			       t->last_write_ms);
+	uint64_t d = last + lim->tunnel_idle_timeout_ms;
+
+	if (lim->tunnel_lifetime_ms > 0)
+		d = SL_MIN(d, t->start_ms + t->switch_ms +
+				  lim->tunnel_lifetime_ms);
+	return d;
+}
+
 static inline int
 up_on_clock(const struct sl_txn *t, const struct sl_upconn *u)
 {
@@ -708,6 +756,14 @@ sl_exchange_schedule(struct sl_stream *s)
 			   t->last_write_ms + s->lconf->limits.send_timeout_ms);
 	if (t->send_rate.start_ms != 0 && t->resp_ph != SL_TXN_RESP_LOCAL)
 		x = SL_MIN(x, t->send_rate.next_ms);
+	if (t->flags & SL_TXN_F_TUNNEL) {
+		x = SL_MIN(x, txn_tunnel_deadline(s, t));
+		if (u != NULL && !u->rev_on && t->pace != SL_TXN_PACE_PAUSED &&
+		    (u->in.data == NULL || sl_buf_space(&u->in) > 0 ||
+		     u->in.off > 0))
+			sl_upstream_want_read(u, 1);
+		goto arm;
+	}
 	/* the route's deadline holds until a response head came */
 	if (t->deadline_ms != 0 && t->resp_ph == SL_TXN_RESP_NONE)
 		x = SL_MIN(x, t->deadline_ms);
@@ -757,6 +813,7 @@ sl_exchange_schedule(struct sl_stream *s)
 	case SL_TXN_REQ_DONE:
 		break;
 	}
+arm:
 	d = x == UINT64_MAX ? 0 : x;
 	if (d == t->armed_ms)
 		return;
@@ -828,6 +885,12 @@ sl_exchange_pump(struct sl_stream *s)
 		if (t->resp_ph != SL_TXN_RESP_LOCAL) {
 			if (txn_req_advance(s) == -1)
 				continue; /* now a local response */
+			/* a tunnel's request ends with its stream */
+			if (t->req_body == SL_H1_BODY_CLOSE &&
+			    (s->flags & SL_STREAM_F_EOF) &&
+			    t->req_ph != SL_TXN_REQ_DONE &&
+			    s->in_ready == s->in.len)
+				sl_exchange_req_complete(t);
 			if ((s->flags & SL_STREAM_F_EOF) &&
 			    t->req_ph != SL_TXN_REQ_DONE &&
 			    s->in_ready == s->in.len) {
@@ -955,6 +1018,20 @@ txn_on_deadline(struct sl_stream *s, struct sl_txn *t, uint64_t now)
 			s->ops->close(s, "min_send_rate");
 			return -1;
 		}
+	}
+	if (t->flags & SL_TXN_F_TUNNEL) {
+		const struct sl_conf_limits *lim = &s->lconf->limits;
+		const char *why = NULL;
+		if (now < txn_tunnel_deadline(s, t))
+			return 0;
+		why = lim->tunnel_lifetime_ms > 0 &&
+			      now >= t->start_ms + t->switch_ms +
+					 lim->tunnel_lifetime_ms
+			  ? "tunnel_lifetime"
+			  : "tunnel_idle_timeout";
+		t->error = why;
+		s->ops->reset(s, why);
+		return -1;
 	}
 	if (t->deadline_ms != 0 && t->resp_ph == SL_TXN_RESP_NONE &&
 	    now >= t->deadline_ms) {

@@ -405,7 +405,8 @@ static const struct {
     {SL_TXN_F_DECHUNK, "dechunk"},	 {SL_TXN_F_UP_BROKEN, "up_broken"},
     {SL_TXN_F_HASH_KEY, "hash_key"},	 {SL_TXN_F_STICKY_KEY, "sticky_key"},
     {SL_TXN_F_FWD_CLIENT, "fwd_client"}, {SL_TXN_F_IN_CLUSTER, "in_cluster"},
-    {SL_TXN_F_IN_BUDGET, "in_budget"},
+    {SL_TXN_F_IN_BUDGET, "in_budget"},	 {SL_TXN_F_TUN_SLOT, "tun_slot"},
+    {SL_TXN_F_TUNNEL, "tunnel"},
 };
 
 /* The name of value v of a table of n, "?" past its end. */

@@ -92,6 +92,16 @@ sl_exchange_req_read(struct sl_stream *s)
 	size_t consumed, data;
 	int r;
 
+	if (t->req_body == SL_H1_BODY_CLOSE) {
+		/* a tunnel's bytes (HTTP/2, RFC 8441): all of them go, to
+		 * the stream's end */
+		s->in_ready += avail;
+		t->req_body_bytes += avail;
+		t->bytes_in += avail;
+		if (s->flags & SL_STREAM_F_EOF)
+			sl_exchange_req_complete(t);
+		return 0;
+	}
 	if (t->req_body == SL_H1_BODY_LENGTH) {
 		uint64_t k = SL_MIN((uint64_t)avail, t->req_remaining);
 		s->in_ready += (uint32_t)k;
@@ -220,6 +230,10 @@ sl_exchange_up_write(struct sl_stream *s)
 		/* all of it is out: the upstream's answer is awaited, unless
 		 * it came already (it answered early) */
 		t->send_ph = SL_TXN_SEND_DONE;
+		/* a tunnel's client ended its side: so does the upstream's
+		 * (a half-close passed on) */
+		if (t->req_body == SL_H1_BODY_CLOSE)
+			sl_upstream_shutdown(u);
 		if (t->up_ph == SL_TXN_UP_SENDING)
 			t->up_ph = SL_TXN_UP_WAITING;
 		t->up_progress_ms = now_ms();

@@ -102,6 +102,55 @@ head_fills_buffer(const struct sl_txn *t, const struct sl_upconn *u)
 }
 
 /*
+ * HTTP/2's tunnel (RFC 8441): the upstream's checked 101 becomes the
+ * client's 200, and the exchange carries the tunnel's bytes itself, the
+ * upstream's as a body to the upstream's end, the client's as its
+ * request's body to the stream's end (SL_H1_BODY_CLOSE both ways), under
+ * the tunnel's budgets (SL_TXN_F_TUNNEL, exchange.c). Returns 0, or -1
+ * when the exchange failed.
+ */
+static int
+resp_xconnect(struct sl_stream *s, const struct sl_h1_response *resp,
+	      size_t hlen, const struct sl_hdr_apply *rules,
+	      const struct sl_hdr_vars *vp)
+{
+	struct sl_txn *t = s->txn;
+	struct sl_upconn *u = t->up;
+	struct sl_h1_response ok = *resp;
+	long len;
+
+	ok.status = 200;
+	ok.reason = "OK";
+	ok.reason_len = 2;
+	len = sl_h1_write_response_head(t->out.data + t->out.len,
+					sl_buf_space(&t->out), &ok, 1, 0, 0,
+					t->request_id, NULL, rules, vp);
+	if (len < 0) {
+		sl_attempt_failed(s, FAIL_BAD, "upstream_head_too_large",
+				  "max_header_bytes");
+		return -1;
+	}
+	t->out.len += (uint32_t)len;
+	t->head_out += (uint32_t)len;
+	u->in.off += (uint32_t)hlen;
+	u->ready = u->in.off;
+	sl_buf_release(&s->w->bufs, &t->uphead);
+	/* answered: nothing of the request is sent again */
+	if (t->body_ph == SL_TXN_BODY_KEPT)
+		sl_exchange_req_unretain(s, SL_TXN_BODY_STREAM);
+	t->status = 200;
+	t->resp_ph = SL_TXN_RESP_UPSTREAM;
+	t->up_ph = SL_TXN_UP_RECEIVING;
+	t->resp_body = SL_H1_BODY_CLOSE;
+	t->resp_remaining = 0;
+	t->resp_keepalive = 0;
+	t->flags |= SL_TXN_F_UP_BROKEN | SL_TXN_F_TUNNEL;
+	SL_STAT_INC(s->w->stats.tunnels_opened);
+	SL_STAT_INC(s->w->stats.tunnels_open);
+	return 0;
+}
+
+/*
  * The upstream switched to the protocol the request asked for (doc/
  * websocket.md): its 101 must name that protocol, with Connection:
  * upgrade, and for WebSocket the Sec-WebSocket-Accept of the request's
@@ -139,6 +188,9 @@ resp_upgrade(struct sl_stream *s, const struct sl_h1_response *resp,
 		return -1;
 	}
 	rules = sl_exchange_rules(s, 0, &vars, &vp, NULL, ip);
+	t->switch_ms = (uint32_t)SL_MIN(now_ms() - t->start_ms, UINT32_MAX);
+	if (s->flags & SL_STREAM_F_XCONNECT)
+		return resp_xconnect(s, resp, hlen, rules, vp);
 	len = sl_h1_write_response_head(t->out.data + t->out.len,
 					sl_buf_space(&t->out), resp, 1, 0, 0,
 					t->request_id, NULL, rules, vp);
@@ -158,7 +210,6 @@ resp_upgrade(struct sl_stream *s, const struct sl_h1_response *resp,
 	u->in.off += (uint32_t)hlen;
 	u->ready = u->in.off;
 	t->status = 101;
-	t->switch_ms = (uint32_t)SL_MIN(now_ms() - t->start_ms, UINT32_MAX);
 	t->resp_ph = SL_TXN_RESP_UPSTREAM;
 	t->up_ph = SL_TXN_UP_DONE;
 	t->send_ph = SL_TXN_SEND_DONE;
@@ -214,8 +265,13 @@ resp_advance(struct sl_stream *s)
 					  sl_h1_reason_str(resp.why));
 			return -1;
 		}
-		if (resp.status == 101 && t->upgrade != 0)
-			return resp_upgrade(s, &resp, (size_t)hlen);
+		if (resp.status == 101 && t->upgrade != 0) {
+			/* a tunnel: the connection's (-1), or this
+			 * exchange's own over HTTP/2, its body from here */
+			if (resp_upgrade(s, &resp, (size_t)hlen) == -1)
+				return -1;
+			continue;
+		}
 		if (resp.status == 101) {
 			sl_attempt_failed(s, FAIL_BAD, "upstream_bad_response",
 					  "unrequested_101");

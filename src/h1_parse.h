@@ -137,7 +137,9 @@ enum sl_h1_body {
 	SL_H1_BODY_NONE = 0, /* no body, or Content-Length: 0 */
 	SL_H1_BODY_LENGTH,   /* content_length bytes (> 0) */
 	SL_H1_BODY_CHUNKED,
-	SL_H1_BODY_CLOSE, /* responses only: until the connection closes */
+	SL_H1_BODY_CLOSE, /* responses: until the connection closes (and
+			     the request of an HTTP/2 tunnel: until its
+			     stream ends, exchange.c) */
 };
 
 #define SL_H1_F_CONN_CLOSE	0x01 /* Connection has "close" */

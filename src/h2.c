@@ -36,6 +36,8 @@
 #include "tls.h"
 #include "wgen.h"
 #include "wloop.h"
+#include "h1_msg.h"
+#include "ws.h"
 #include "xprt.h"
 
 /* The write buffer: frames are put together in it and written at once.
@@ -114,6 +116,8 @@ enum h2s_body {
 #define S_CHUNK_OPEN 0x40000 /* a request chunk is open at chunk_at */
 #define S_TRAILERS   0x80000 /* the request's last chunk is written: its
 				trailer fields follow */
+#define S_XCONNECT   0x200000 /* extended CONNECT for WebSocket (RFC
+				       8441): a tunnel on the stream */
 #define S_NG_CLOSED  0x100000 /* nghttp2 closed it: only the exchange's
 				 end is awaited */
 
@@ -206,6 +210,7 @@ struct sl_h2conn {
 	uint64_t hdr_block_ms; /* it began: header_timeout */
 	struct sl_buf scratch; /* its pseudo-header values, cookie crumbs */
 	uint32_t m_off, m_len, p_off, p_len, a_off, a_len, ck_off, ck_len;
+	uint32_t pr_off, pr_len; /* :protocol (RFC 8441) */
 	/* the budgets of section 5 */
 	int64_t calm;	     /* frames that carry no request left */
 	uint64_t calm_ms;    /* last refill */
@@ -657,6 +662,35 @@ head_reqline(struct sl_h2stream *st)
 	char *p;
 
 	st->f |= S_REQLINE;
+	/* WebSocket by extended CONNECT (RFC 8441): the HTTP/1.1 handshake
+	 * an upstream expects, a GET of :path asking for the switch with a
+	 * key of sluice's own (doc/websocket.md section 4) */
+	if ((st->f & S_CONNECT) && h->pr_len == 9 &&
+	    strncasecmp(sb + h->pr_off, "websocket", 9) == 0) {
+		char id[SL_REQUEST_ID_MAX + 1], key[SL_WS_KEY_LEN + 1];
+		char line[160];
+		int n;
+		st->f |= S_XCONNECT;
+		st->s.flags |= SL_STREAM_F_XCONNECT;
+		sl_worker_request_id(st->s.w, id);
+		sl_ws_key_of(id, key);
+		if (in_reserve(st, tlen + 16, cap) == -1)
+			return -1;
+		p = st->s.in.data + st->s.in.len;
+		memcpy(p, "GET ", 4);
+		memcpy(p + 4, target, tlen);
+		memcpy(p + 4 + tlen, " HTTP/1.1\r\n", 11);
+		st->s.in.len += (uint32_t)(tlen + 15);
+		if ((st->f & S_AUTHORITY) &&
+		    in_field(st, "Host", 4, sb + h->a_off, h->a_len, cap) == -1)
+			return -1;
+		n = snprintf(line, sizeof(line),
+			     "Connection: upgrade\r\nUpgrade: websocket\r\n"
+			     "Sec-WebSocket-Version: 13\r\n"
+			     "Sec-WebSocket-Key: %s\r\n",
+			     key);
+		return in_put(st, line, (size_t)n, cap);
+	}
 	/* CONNECT has no :path: its authority is the target */
 	if (st->f & S_CONNECT) {
 		target = sb + h->a_off;
@@ -710,7 +744,7 @@ head_end(struct sl_h2stream *st, int end_stream)
 		return -1;
 	/* a body without a length goes chunked, its trailers as the
 	 * chunked trailer section */
-	if (!end_stream && !(st->f & S_CL)) {
+	if (!end_stream && !(st->f & (S_CL | S_XCONNECT))) {
 		st->f |= S_CHUNKED;
 		if (in_put(st, "Transfer-Encoding: chunked\r\n", 28, cap) == -1)
 			return -1;
@@ -751,8 +785,8 @@ h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
 	}
 	h->hdr_block_ms = now_ms();
 	h->scratch.len = h->scratch.off = 0;
-	h->m_len = h->p_len = h->a_len = h->ck_len = 0;
-	h->m_off = h->p_off = h->a_off = h->ck_off = 0;
+	h->m_len = h->p_len = h->a_len = h->ck_len = h->pr_len = 0;
+	h->m_off = h->p_off = h->a_off = h->ck_off = h->pr_off = 0;
 	if ((st = stream_new(h, id)) == NULL) {
 		h->hs = NULL;
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -856,6 +890,12 @@ h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 			h->a_off = off;
 			h->a_len = (uint32_t)valuelen;
 			st->f |= S_AUTHORITY;
+		} else if (namelen == 9 && memcmp(n, ":protocol", 9) == 0) {
+			/* nghttp2 lets it through only with CONNECT, and
+			 * only since sluice said SETTINGS_ENABLE_CONNECT_
+			 * PROTOCOL */
+			h->pr_off = off;
+			h->pr_len = (uint32_t)valuelen;
 		}
 		/* :scheme: the connection says http or https */
 		return 0;
@@ -885,6 +925,12 @@ h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 	}
 	if (namelen == 14 && memcmp(n, "content-length", 14) == 0)
 		st->f |= S_CL;
+	/* the HTTP/1.1 handshake's own fields are sluice's to write
+	 * (head_reqline): a client's would be a second one */
+	if ((st->f & S_XCONNECT) &&
+	    ((namelen == 17 && memcmp(n, "sec-websocket-key", 17) == 0) ||
+	     (namelen == 21 && memcmp(n, "sec-websocket-version", 21) == 0)))
+		return 0;
 	if (in_field(st, n, namelen, v, valuelen, cap) == -1)
 		goto fail;
 	return 0;
@@ -1135,8 +1181,11 @@ h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 				   "head past the buffer");
 		}
 		h->scratch.len = 0; /* kept while streams are open */
-		if (end)
+		if (end) {
 			st->f |= S_IN_END;
+			if (st->f & S_XCONNECT)
+				st->s.flags |= SL_STREAM_F_EOF;
+		}
 		stream_set_state(st, H2S_READY);
 		stream_dirty(st);
 		return 0;
@@ -1153,6 +1202,9 @@ h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 			goto overflow;
 	}
 	st->f |= S_IN_END;
+	/* a tunnel's request has no framing: its end is the stream's */
+	if (st->f & S_XCONNECT)
+		st->s.flags |= SL_STREAM_F_EOF;
 	stream_dirty(st);
 	return 0;
 overflow:
@@ -2731,13 +2783,25 @@ setup(void)
 	options = opt;
 }
 
+/* 1 when a route of the listener allows WebSocket: its connections offer
+ * extended CONNECT (RFC 8441). */
+static int
+listener_has_websocket(const struct sl_conf_listener *l)
+{
+	for (size_t i = 0; i < l->nroutes; i++)
+		for (size_t k = 0; k < l->routes[i].nupgrade; k++)
+			if (strcmp(l->routes[i].upgrade[k], "websocket") == 0)
+				return 1;
+	return 0;
+}
+
 int
 sl_h2_start(struct sl_client *c)
 {
 	const struct sl_conf_limits *l = &c->s.lconf->limits;
 	struct sl_worker *w = c->s.w;
 	struct sl_h2conn *h;
-	nghttp2_settings_entry iv[5];
+	nghttp2_settings_entry iv[6];
 	uint32_t win;
 
 	pthread_once(&setup_once, setup);
@@ -2776,7 +2840,11 @@ sl_h2_start(struct sl_client *c)
 	iv[3] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_PUSH, 0};
 	iv[4] = (nghttp2_settings_entry){
 	    NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1};
-	if (nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, 5) != 0 ||
+	/* WebSocket by extended CONNECT where a route allows it (RFC 8441) */
+	iv[5] = (nghttp2_settings_entry){
+	    NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1};
+	if (nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv,
+				    listener_has_websocket(c->s.lconf) ? 6 : 5) != 0 ||
 	    nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0,
 						  (int32_t)h->win_conn) != 0) {
 		nghttp2_session_del(h->ng);

@@ -86,6 +86,10 @@ struct sl_stream_ops {
  * configuration) */
 #define SL_STREAM_F_RETIRED 0x08
 #define SL_STREAM_F_TLS	    0x8000 /* the connection is TLS (https) */
+/* HTTP/2 extended CONNECT for WebSocket (RFC 8441, doc/websocket.md): the
+ * codec wrote the request as an HTTP/1.1 upgrade; its body is the tunnel's
+ * bytes, raw, until the stream's end (SL_STREAM_F_EOF) */
+#define SL_STREAM_F_XCONNECT 0x20000
 /* the client took SL_RBUF_PROOF bytes since its last slow stall */
 #define SL_STREAM_F_RBUF_PROVEN 0x80
 /* the size class of the response buffer this client has earned: 8 KiB <<

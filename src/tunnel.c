@@ -53,6 +53,12 @@ struct sl_tunnel {
 	struct sl_buf *head; /* the 101 head still to send (the exchange's) */
 	struct event *wev;   /* the client's write event (the exchange's) */
 	struct event tev;    /* the earliest budget's end */
+	/* the pump again from the loop's next turn: an event of its own,
+	 * never the connection's read event (an event made active while it
+	 * is not added cannot be added until it has run: libevent's
+	 * event_add skips an active event, which would leave reading off
+	 * for good) */
+	struct event run_ev;
 	uint64_t start_ms;
 	uint64_t last_ms;      /* the last byte either way */
 	uint64_t wblock_ms;    /* a write to the client stalled since; 0 */
@@ -123,6 +129,7 @@ sl_tunnel_free(struct sl_client *c, const char *reason)
 	k->wev_on = 0;
 	event_del(k->wev);
 	event_del(&k->tev);
+	event_del(&k->run_ev);
 	/* an end the upstream must not take for a clean one */
 	if (k->end == SL_TUN_CLIENT_ERROR || k->end == SL_TUN_SEND_TIMEOUT)
 		sl_xprt(k->u->xkind)->abort(k->u->fd, k->u->xc);
@@ -262,7 +269,7 @@ tun_goaway(struct sl_tunnel *k, enum sl_tun_end e, unsigned code)
 	tun_tell(k);
 	tun_arm(k);
 	/* what the peers send back moves from the loop */
-	event_active(k->c->rev, EV_READ, 1);
+	event_active(&k->run_ev, EV_TIMEOUT, 1);
 }
 
 void
@@ -534,7 +541,7 @@ tun_pump(struct sl_tunnel *k)
 	 * turn (a part written short has no event of its own to wait for),
 	 * and other connections run first */
 	if (any)
-		event_active(c->rev, EV_READ, 1);
+		event_active(&k->run_ev, EV_TIMEOUT, 1);
 	/* read a side while its buffer has room */
 	sl_client_want_read(c, !k->c_eof && (c->s.in.data == NULL ||
 					     sl_buf_space(&c->s.in) > 0 ||
@@ -554,6 +561,15 @@ tun_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err, void *arg)
 	if (ev == SL_UP_EV_WRITABLE)
 		sl_upstream_want_write(u, 0);
 	tun_pump(k);
+}
+
+static void
+tun_on_run(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sl_now_refresh();
+	tun_pump(arg);
 }
 
 void
@@ -611,6 +627,7 @@ sl_tunnel_start(struct sl_client *c, struct sl_upconn *u, int ws)
 	SL_STAT_INC(w->stats.tunnels_opened);
 	SL_STAT_INC(w->stats.tunnels_open);
 	evtimer_assign(&k->tev, w->base, tun_on_timer, k);
+	event_assign(&k->run_ev, w->base, -1, 0, tun_on_run, k);
 	/* a stop or a reload that came while the 101 was on its way: the
 	 * tunnel is drained as if it had been open then (at once for a stop
 	 * or a removed listener, after the reload's grace otherwise) */
@@ -622,6 +639,6 @@ sl_tunnel_start(struct sl_client *c, struct sl_upconn *u, int ws)
 	tun_arm(k);
 	/* the bytes already here move from the loop, not from under the
 	 * exchange's call */
-	event_active(c->rev, EV_READ, 1);
+	event_active(&k->run_ev, EV_TIMEOUT, 1);
 	return 0;
 }

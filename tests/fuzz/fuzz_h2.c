@@ -99,6 +99,8 @@
 #include "upstream.h"
 #include "wloop.h"
 #include "worker.h"
+#include "h1_msg.h"
+#include "ws.h"
 #include "xprt.h"
 
 #include "fuzz.h"
@@ -113,6 +115,9 @@ static const char yaml[] =
     "    limits: { buffer_bytes: 16KiB, max_header_bytes: 4KiB,\n"
     "              max_uri_bytes: 2KiB, max_concurrent_streams: 8 }\n"
     "    routes:\n"
+    "      - match: { path_prefix: /uw }\n"
+    "        cluster: up\n"
+    "        upgrade: [websocket]\n"
     "      - match: { path_prefix: /u }\n"
     "        cluster: up\n"
     "      - match: { path_prefix: /o }\n"
@@ -879,6 +884,9 @@ out_frame(const uint8_t *h, const uint8_t *pl)
 			CHECK(id >= 1 && id <= 9 && id != 7);
 			if (id == NGHTTP2_SETTINGS_ENABLE_PUSH)
 				CHECK(v == 0);
+			/* extended CONNECT (RFC 8441), offered or not */
+			if (id == NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL)
+				CHECK(v <= 1);
 			if (id == NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE)
 				CHECK(v <= 0x7fffffffu);
 			if (id == NGHTTP2_SETTINGS_MAX_FRAME_SIZE)
@@ -967,6 +975,9 @@ struct up {
 	char path[PATH_KEPT + 1];
 	size_t path_len; /* > PATH_KEPT: longer */
 	int head_req;
+	int upgrade; /* the request asks for a switch (RFC 8441's, written
+			as an HTTP/1.1 upgrade by sluice) */
+	int tunnel;  /* ... answered: what follows are its bytes */
 };
 
 static struct up ups[MAXUP];
@@ -1148,6 +1159,21 @@ up_head(struct up *u)
 	u->path_len = req.target_len;
 	memcpy(u->path, req.target, SL_MIN(req.target_len, (size_t)PATH_KEPT));
 	u->head_req = req.method_id == SL_M_HEAD;
+	{
+		/* an upgrade sluice wrote for an extended CONNECT passes the
+		 * checks an HTTP/1.1 client's must (ws.c) */
+		int nu;
+		u->upgrade =
+		    sl_h1_find(hdrs, req.nheaders, "upgrade", &nu) != NULL;
+		if (u->upgrade) {
+			char *allowed[] = {"websocket"};
+			char acc[SL_WS_ACCEPT_LEN + 1];
+			const char *code = NULL, *fields = NULL;
+			size_t idx;
+			CHECK(sl_ws_request(&req, allowed, 1, &idx, acc, &code,
+					    &fields) == 1);
+		}
+	}
 	if (one_read)
 		check_not_reset(u);
 	u->off += hl;
@@ -1232,6 +1258,11 @@ serve_one(struct up *u)
 		break;
 	}
 	while (!u->silent && u->e != NULL) {
+		if (u->tunnel) {
+			/* a switched connection's bytes are no requests */
+			u->off = u->len;
+			break;
+		}
 		if (!u->in_body) {
 			if (!up_head(u))
 				break;
@@ -1242,11 +1273,14 @@ serve_one(struct up *u)
 			break;
 		u->in_body = 0;
 		if (hold_answers) {
-			/* answered later (serve_held) */
+			/* answered later (serve_held); a switch's bytes
+			 * follow all the same */
 			u->silent = 2;
+			u->tunnel = u->upgrade;
 			break;
 		}
 		up_answer(u);
+		u->tunnel = u->upgrade;
 	}
 	if (ended && u->e != NULL) {
 		/* sluice ended the connection: never in the middle of a

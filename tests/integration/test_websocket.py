@@ -192,6 +192,7 @@ def echo_of_text_and_binary_messages_0_to_16mib():
 
     async def go():
         async with websockets.connect(url(port), max_size=None,
+                                      compression=None,
                                       ping_interval=None) as ws:
             for n in (0, 1, 125, 126, 127, 65535, 65536, 1 << 20, 16 << 20):
                 b = os.urandom(n)
@@ -815,6 +816,190 @@ def a_101_that_comes_after_a_stop_began_is_drained():
     eq((op, close_code(payload)), (8, 1001), "going away at once")
     s.close()
     eq(sl.wait(10), 0, "sluice stopped")
+
+
+def h2_ws_frames(buf):
+    """Whole server frames in buf -> ([(opcode, payload)], rest)."""
+    out = []
+    while len(buf) >= 2:
+        op, n, off = buf[0] & 0x0f, buf[1] & 0x7f, 2
+        if n == 126:
+            if len(buf) < 4:
+                break
+            n, off = struct.unpack("!H", buf[2:4])[0], 4
+        elif n == 127:
+            if len(buf) < 10:
+                break
+            n, off = struct.unpack("!Q", buf[2:10])[0], 10
+        if len(buf) < off + n:
+            break
+        out.append((op, buf[off:off + n]))
+        buf = buf[off + n:]
+    return out, buf
+
+
+@test
+def websocket_over_http2_by_extended_connect():
+    """RFC 8441: an HTTP/2 client's extended CONNECT becomes an HTTP/1.1
+    upgrade to the upstream; its 101 the client's 200; DATA frames carry
+    the WebSocket frames both ways; the route's other requests and a
+    route without upgrade behave."""
+    import h2.settings  # noqa: F401  (Debian: python3-h2)
+    import h2test
+    up = WsServer()
+    aport = free_port()
+    log = os.path.join(tmpdir(), "access.log")
+    cfg, port = make_config(
+        {"ws": [up.addr]},
+        routes=[{"name": "plain", "match": {"path_prefix": "/plain"},
+                 "cluster": "ws"},
+                {"name": "ws", "cluster": "ws", "upgrade": ["websocket"]}],
+        access_log=log, listener_opts={"protocols": ["h2", "http/1.1"]},
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}})
+    start_sluice(cfg)
+    c = h2test.H2Client(port)
+    check(c.wait(lambda: c.conn.remote_settings.enable_connect_protocol
+                 == 1, 5), "SETTINGS_ENABLE_CONNECT_PROTOCOL offered")
+    sid = c.request("CONNECT", "/echo",
+                    headers=[(":protocol", "websocket"),
+                             ("sec-websocket-version", "13")], end=False)
+    st = c.streams[sid]
+    check(c.wait(lambda: st.headers is not None, 5), "an answer")
+    eq(st.status, 200, "the switch, as HTTP/2 says it")
+    got = b""
+    for n in (0, 5, 125, 70000, 1 << 20):
+        m = os.urandom(n)
+        c.send_body(sid, frame(m, op=2), end=False)
+        want = None
+
+        def have():
+            nonlocal want
+            frames, _ = h2_ws_frames(st.body)
+            if frames:
+                want = frames[0]
+            return want is not None
+        check(c.wait(have, 10), "an echo of %d bytes" % n)
+        eq((want[0], sha256(want[1])), (2, sha256(m)), "echo of %d" % n)
+        st.body = h2_ws_frames(st.body)[1]
+    # the close handshake, then the stream's end
+    c.send_body(sid, frame(struct.pack("!H", 1000), op=8), end=True)
+    check(c.wait(lambda: st.ended or st.reset is not None, 5),
+          "the stream ended")
+    frames, _ = h2_ws_frames(st.body)
+    eq(frames[0][0], 8, "the server's close frame")
+    # what reached the upstream: an HTTP/1.1 upgrade with sluice's key
+    path, hdrs = up.heads[0]
+    names = {k.lower(): v for k, v in hdrs}
+    eq(path, "/echo", "the path")
+    eq(names.get("upgrade"), "websocket", "Upgrade")
+    eq(len(names.get("sec-websocket-key", "")), 24, "a key of sluice's")
+    # the same connection serves plain requests too
+    r = c.get("/plain/x")
+    check(r.status is not None, "a plain request on the same connection")
+    m = metrics(aport)
+    eq(m["sluice_tunnels_opened_total"], 1, "one tunnel")
+    j = read_json_lines(log, lambda j: j["path"] == "/echo")[0]
+    eq((j["status"], j["protocol"]), (200, "HTTP/2.0"), "logged")
+    check(j["bytes_in"] > 1 << 20, "its bytes: %r" % j)
+    c.close()
+
+
+@test
+def extended_connect_to_a_route_without_upgrade_is_refused():
+    import h2test
+    up = WsServer()
+    cfg, port = make_config(
+        {"ws": [up.addr]},
+        routes=[{"name": "ws", "match": {"path_prefix": "/ws"},
+                 "cluster": "ws", "upgrade": ["websocket"]},
+                {"name": "other", "cluster": "ws"}],
+        listener_opts={"protocols": ["h2", "http/1.1"]})
+    start_sluice(cfg)
+    c = h2test.H2Client(port)
+    check(c.wait(lambda: c.conn.remote_settings.enable_connect_protocol
+                 == 1, 5), "offered")
+    sid = c.request("CONNECT", "/other",
+                    headers=[(":protocol", "websocket"),
+                             ("sec-websocket-version", "13")], end=False)
+    st = c.response(sid)
+    eq(st.status, 400, "no upgrade on that route")
+    eq(up.heads, [], "no upstream saw it")
+    c.close()
+
+
+@test
+def http2_tunnel_budgets_idle_and_stream_end():
+    """Over HTTP/2 a tunnel's budgets are the tunnel's, not the request's:
+    an idle one outlives body_timeout and ends at tunnel_idle_timeout (the
+    stream reset; no close frame over HTTP/2: doc/websocket.md); the
+    client ending its stream is passed on as the upstream's FIN."""
+    import h2test
+    up = WsServer()
+    aport = free_port()
+    cfg, port = make_config(
+        {"ws": [up.addr]},
+        routes=[{"name": "ws", "cluster": "ws", "upgrade": ["websocket"]}],
+        limits={"tunnel_idle_timeout": "2s", "body_timeout": "500ms"},
+        listener_opts={"protocols": ["h2", "http/1.1"]},
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}})
+    start_sluice(cfg)
+    c = h2test.H2Client(port)
+    check(c.wait(lambda: c.conn.remote_settings.enable_connect_protocol
+                 == 1, 5), "offered")
+    sid = c.request("CONNECT", "/echo",
+                    headers=[(":protocol", "websocket"),
+                             ("sec-websocket-version", "13")], end=False)
+    st = c.streams[sid]
+    check(c.wait(lambda: st.headers is not None, 5), "an answer")
+    eq(st.status, 200, "switched")
+    t0 = time.monotonic()
+    # idle past body_timeout: still up
+    time.sleep(1.0)
+    c.send_body(sid, frame(b"still", op=1), end=False)
+    check(c.wait(lambda: b"still" in st.body, 5), "alive after body_timeout")
+    t0 = time.monotonic()
+    check(c.wait(lambda: st.reset is not None or st.ended, 8),
+          "ended by tunnel_idle_timeout")
+    took = time.monotonic() - t0
+    check(1.5 < took < 8, "after the idle timeout: %.2f s" % took)
+    check(wait_until(lambda: metrics(aport).get(
+        'sluice_tunnels_closed_total{reason="tunnel_idle_timeout"}') == 1,
+        5), "counted")
+    # a second tunnel: the client ends its stream, the upstream sees it
+    sid = c.request("CONNECT", "/echo",
+                    headers=[(":protocol", "websocket"),
+                             ("sec-websocket-version", "13")], end=False)
+    st = c.streams[sid]
+    check(c.wait(lambda: st.headers is not None, 5), "an answer")
+    c.send_body(sid, frame(struct.pack("!H", 1000), op=8), end=True)
+    check(c.wait(lambda: st.ended or st.reset is not None, 5),
+          "the stream ends once the upstream closes")
+    check(wait_until(lambda: 1000 in up.closes, 5), "the server's close")
+    c.close()
+
+
+@test
+def large_echoes_in_a_row_never_stall():
+    """Regression: the tunnel made the client's read event active while it
+    was not added, then added it; libevent's event_add skips an active
+    event, so once that event had run, nothing read the client again (a
+    tunnel with both directions busy stalled for good: about one 16 MiB
+    echo in three). Eight 8 MiB echoes in a row, each within 20 s."""
+    up, sl, port, aport, log = setup(access=False)
+
+    async def go():
+        async with websockets.connect(url(port), max_size=None,
+                                      compression=None,
+                                      ping_interval=None) as ws:
+            for i in range(8):
+                b = os.urandom(8 << 20)
+                await ws.send(b)
+                r = await asyncio.wait_for(ws.recv(), 20)
+                eq(sha256(r), sha256(b), "echo %d" % i)
+                await ws.send("after %d" % i)
+                eq(await asyncio.wait_for(ws.recv(), 20), "after %d" % i,
+                   "a small message right after")
+    run(go(), timeout=200)
 
 
 if __name__ == "__main__":
