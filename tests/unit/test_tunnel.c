@@ -222,6 +222,19 @@ open_tunnel(int l, const char *path, const char *proto, const char *extra)
 	run_until(is_tunnel);
 }
 
+/* Ends every connection and the test's ends, for a second tunnel in the
+ * same test. */
+static void
+next_tunnel(void)
+{
+	harness_close_all();
+	if (up.e != NULL)
+		sl_xprt_mem_close(up.e);
+	memset(&up, 0, sizeof(up));
+	gotlen = 0;
+	got_eof = 0;
+}
+
 static int
 setup(void **state)
 {
@@ -289,9 +302,7 @@ test_a_short_write_rest_is_not_stranded(void **state)
 	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
 		size_t h, total = sizes[k] + 1200;
 
-		memset(&up, 0, sizeof(up));
-		gotlen = 0;
-		got_eof = 0;
+		next_tunnel();
 		open_tunnel(L_GW, "/ws", "websocket", NULL);
 		h = client_head_len();
 		sl_xprt_mem_set_window(cli, sizes[k]);
@@ -310,10 +321,6 @@ test_a_short_write_rest_is_not_stranded(void **state)
 		}
 		assert_int_equal(gotlen, h + total);
 		assert_memory_equal(got + h, data, total);
-		harness_close_all();
-		if (up.e != NULL)
-			sl_xprt_mem_close(up.e);
-		up.e = NULL;
 	}
 }
 
@@ -452,9 +459,7 @@ test_resets_and_send_timeout(void **state)
 					 [SL_TUN_UPSTREAM_ERROR]),
 			 1);
 
-	memset(&up, 0, sizeof(up));
-	gotlen = 0;
-	got_eof = 0;
+	next_tunnel();
 	open_tunnel(L_GW, "/ws", "websocket", NULL);
 	sl_xprt_mem_set_window(cli, 1000);
 	memset(data, 'y', sizeof(data));
@@ -488,9 +493,7 @@ test_drain_and_other_protocols(void **state)
 	peers_close();
 	run_until(closed);
 
-	memset(&up, 0, sizeof(up));
-	gotlen = 0;
-	got_eof = 0;
+	next_tunnel();
 	open_tunnel(L_GW, "/chat/", "x-chat", NULL);
 	assert_non_null(strstr(got, "Upgrade: x-chat\r\n"));
 	client_write("any bytes");
