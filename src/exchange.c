@@ -97,6 +97,8 @@ sl_exchange_free(struct sl_stream *s)
 			? SL_TUN_LIFETIME
 		    : t->error != NULL && strcmp(t->error, "send_timeout") == 0
 			? SL_TUN_SEND_TIMEOUT
+		    : t->error != NULL && strcmp(t->error, "min_send_rate") == 0
+			? SL_TUN_MIN_SEND_RATE
 		    : t->up_ph == SL_TXN_UP_DONE ? SL_TUN_UPSTREAM_CLOSED
 		    : t->req_ph == SL_TXN_REQ_DONE ? SL_TUN_CLIENT_CLOSED
 						   : SL_TUN_CLIENT_ERROR;

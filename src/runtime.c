@@ -454,6 +454,7 @@ sl_close_kind_of(const char *r)
 	    {"tunnel_lifetime", SL_CLOSE_CONNECTION_CLOSE},
 	    {"client_error", SL_CLOSE_CLIENT_CLOSED},
 	    {"upstream_error", SL_CLOSE_UPSTREAM_CUT},
+	    /* min_send_rate: above, as for a response */
 	};
 
 	if (r == NULL)

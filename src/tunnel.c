@@ -30,6 +30,7 @@
 #include "client_int.h"
 #include "exchange.h"
 #include "log.h"
+#include "rate.h"
 #include "runtime.h"
 #include "upstream.h"
 #include "util.h"
@@ -66,6 +67,10 @@ struct sl_tunnel {
 	uint64_t closing_ms;   /* close frames sent at; 0 none */
 	uint64_t bytes_in;     /* from the client */
 	uint64_t bytes_out;    /* to the client, the head included */
+	/* min_send_rate: what the client took (written less the kernel's
+	 * queue), sampled once a second */
+	struct sl_rate send_rate;
+	uint64_t taken_mark;
 	struct sl_ws_track down; /* upstream to client */
 	struct sl_ws_track up;	 /* client to upstream */
 	enum sl_tun_end end;	 /* SL_TUN_NENDS until one is chosen */
@@ -88,6 +93,7 @@ static const char *const end_names[SL_TUN_NENDS] = {
     [SL_TUN_DRAIN] = "draining",
     [SL_TUN_CLIENT_ERROR] = "client_error",
     [SL_TUN_UPSTREAM_ERROR] = "upstream_error",
+    [SL_TUN_MIN_SEND_RATE] = "min_send_rate",
 };
 
 const char *
@@ -131,7 +137,8 @@ sl_tunnel_free(struct sl_client *c, const char *reason)
 	event_del(&k->tev);
 	event_del(&k->run_ev);
 	/* an end the upstream must not take for a clean one */
-	if (k->end == SL_TUN_CLIENT_ERROR || k->end == SL_TUN_SEND_TIMEOUT)
+	if (k->end == SL_TUN_CLIENT_ERROR || k->end == SL_TUN_SEND_TIMEOUT ||
+	    k->end == SL_TUN_MIN_SEND_RATE)
 		sl_xprt(k->u->xkind)->abort(k->u->fd, k->u->xc);
 	sl_upstream_put(k->u, 0);
 	SL_STAT_ADD(w->stats.tunnels_open, -1);
@@ -176,6 +183,8 @@ tun_arm(struct sl_tunnel *k)
 	}
 	if (k->wblock_ms != 0)
 		d = SL_MIN(d, k->wblock_ms + lim->send_timeout_ms);
+	if (k->send_rate.start_ms != 0)
+		d = SL_MIN(d, k->send_rate.next_ms);
 	d = d > now ? d - now : 0;
 	{
 		struct timeval tv = {(time_t)(d / 1000),
@@ -284,6 +293,26 @@ sl_tunnel_on_deadline(struct sl_client *c)
 		SL_STAT_INC(c->s.w->stats.timeouts[SL_TO_SEND]);
 		tun_end(k, SL_TUN_SEND_TIMEOUT, 1);
 		return;
+	}
+	if (k->send_rate.start_ms != 0 && now >= k->send_rate.next_ms) {
+		/* what the client took since the last look: a client that
+		 * had nothing to take is not judged */
+		int q = XPRT(c)->outq(c->fd, c->xc);
+		uint64_t taken = k->bytes_out - (uint64_t)(q > 0 ? q : 0);
+		sl_rate_add_completed(&k->send_rate, now,
+				      taken > k->taken_mark
+					  ? taken - k->taken_mark
+					  : 0);
+		if (taken > k->taken_mark)
+			k->taken_mark = taken;
+		if (q <= 0 && sl_buf_pending(k->head) == 0 &&
+		    (k->u->in.data == NULL || sl_buf_pending(&k->u->in) == 0))
+			sl_rate_excuse(&k->send_rate, now);
+		if (sl_rate_check(&k->send_rate, now, lim->min_send_rate_bps)) {
+			SL_STAT_INC(c->s.w->stats.timeouts[SL_TO_SEND_RATE]);
+			tun_end(k, SL_TUN_MIN_SEND_RATE, 1);
+			return;
+		}
 	}
 	if (k->closing_ms != 0) {
 		if (now - k->closing_ms >= TUN_CLOSE_GRACE_MS) {
@@ -627,6 +656,8 @@ sl_tunnel_start(struct sl_client *c, struct sl_upconn *u, int ws)
 	SL_STAT_INC(w->stats.tunnels_opened);
 	SL_STAT_INC(w->stats.tunnels_open);
 	evtimer_assign(&k->tev, w->base, tun_on_timer, k);
+	if (c->s.lconf->limits.min_send_rate_bps > 0)
+		sl_rate_start(&k->send_rate, k->start_ms);
 	event_assign(&k->run_ev, w->base, -1, 0, tun_on_run, k);
 	/* a stop or a reload that came while the 101 was on its way: the
 	 * tunnel is drained as if it had been open then (at once for a stop

@@ -80,6 +80,7 @@ enum sl_tun_end {
 				     tunnel_drain_timeout */
 	SL_TUN_CLIENT_ERROR,	  /* a reset or error on the client's side */
 	SL_TUN_UPSTREAM_ERROR,	  /* ... on the upstream's */
+	SL_TUN_MIN_SEND_RATE,	  /* the client reads too slowly */
 	SL_TUN_NENDS
 };
 

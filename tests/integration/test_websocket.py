@@ -1002,5 +1002,39 @@ def large_echoes_in_a_row_never_stall():
     run(go(), timeout=200)
 
 
+@test
+def a_client_that_reads_too_slowly_is_cut_by_min_send_rate():
+    """min_send_rate holds in a tunnel as on a response: a client taking
+    about 2 KiB/s of a flood, under a 16 KiB/s floor, is cut once the
+    grace and the window have passed (send_timeout, far longer, is not
+    what cuts it)."""
+    up, sl, port, aport, log = setup(limits={"min_send_rate": "16KiB",
+                                             "send_timeout": "60s",
+                                             "tunnel_buffer_bytes": "4KiB"})
+    s, head, _ = handshake(port, path="/flood")
+    check(head.startswith(b"HTTP/1.1 101"), "101")
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    t0 = time.monotonic()
+    ended = False
+    s.settimeout(0.5)
+    while time.monotonic() - t0 < 30:
+        try:
+            d = s.recv(1024)
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            ended = True
+            break
+        if not d:
+            ended = True
+            break
+        time.sleep(0.5)
+    check(ended, "the slow reader was cut")
+    m = metrics(aport)
+    eq(m['sluice_tunnels_closed_total{reason="min_send_rate"}'], 1,
+       "by min_send_rate")
+    s.close()
+
+
 if __name__ == "__main__":
     main()
