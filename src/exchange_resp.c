@@ -213,6 +213,10 @@ resp_upgrade(struct sl_stream *s, const struct sl_h1_response *resp,
 	t->resp_ph = SL_TXN_RESP_UPSTREAM;
 	t->up_ph = SL_TXN_UP_DONE;
 	t->send_ph = SL_TXN_SEND_DONE;
+	/* the request went out whole: its head's buffer (up to
+	 * max_header_bytes, 64 KiB by default) is not the kept exchange's to
+	 * hold for the tunnel's life */
+	sl_buf_release(&s->w->bufs, &t->uphead);
 	return sl_exchange_upgraded(s, ws);
 }
 

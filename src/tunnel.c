@@ -82,6 +82,11 @@ struct sl_tunnel {
 	unsigned c_shut : 1;	 /* the client was sent ours */
 	unsigned u_shut : 1;	 /* the upstream was sent ours */
 	unsigned wev_on : 1;
+	/* within one run of the pump: a side read to its end (nothing more
+	 * waits, or its event was not what woke the pump), not read again:
+	 * each read that finds nothing is a system call per message */
+	unsigned c_dry : 1;
+	unsigned u_dry : 1;
 };
 
 static const char *const end_names[SL_TUN_NENDS] = {
@@ -379,8 +384,15 @@ tun_down(struct sl_tunnel *k)
 	size_t hp;
 	ssize_t n;
 
-	if (!k->u_eof) {
+	if (!k->u_eof && !k->u_dry) {
+		size_t room = u->in.data == NULL ? bufsz
+			      : sl_buf_space(&u->in) + u->in.off;
 		n = sl_upstream_read(u, bufsz, bufsz);
+		/* short on TCP: the socket is empty (TLS gives a record at
+		 * a time; only "nothing" says so there) */
+		if (n == SL_AGAIN ||
+		    (n > 0 && (size_t)n < room && u->xkind != SL_XPRT_TLS))
+			k->u_dry = 1;
 		if (n > 0) {
 			if (k->ws)
 				sl_ws_track(&k->down,
@@ -484,9 +496,14 @@ tun_up(struct sl_tunnel *k)
 			in->off = 0;
 		}
 		n = 0;
-		if (sl_buf_space(in) > 0) {
+		if (sl_buf_space(in) > 0 && !k->c_dry) {
+			size_t room = sl_buf_space(in);
 			n = XPRT(c)->recv(c->fd, c->xc, in->data + in->len,
-					  sl_buf_space(in), &want);
+					  room, &want);
+			if ((n == -1 && errno == EAGAIN) ||
+			    (n > 0 && (size_t)n < room &&
+			     !(c->s.flags & C_F_TLS)))
+				k->c_dry = 1;
 			if ((want == SL_TLS_WANT_WRITE) !=
 			    ((c->s.flags & C_F_REV_W) != 0))
 				sl_client_rev_wait(c, want);
@@ -543,13 +560,17 @@ tun_up(struct sl_tunnel *k)
 
 /* Moves what can move, then sets interest; ends the tunnel once both
  * sides closed and everything went through. */
+/* Moves what can move; rc, ru: read the client, the upstream (the side
+ * whose event woke it; both when unknown). */
 static void
-tun_pump(struct sl_tunnel *k)
+tun_pump(struct sl_tunnel *k, int rc, int ru)
 {
 	struct sl_client *c = k->c;
 	struct sl_upconn *u = k->u;
 	int r, any = 0;
 
+	k->c_dry = !rc;
+	k->u_dry = !ru;
 	for (int guard = 0; guard < 8; guard++) {
 		if (k->closing_ms != 0)
 			tun_tell(k);
@@ -589,7 +610,8 @@ tun_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err, void *arg)
 	sl_now_refresh();
 	if (ev == SL_UP_EV_WRITABLE)
 		sl_upstream_want_write(u, 0);
-	tun_pump(k);
+	/* writable: the client's bytes go on; readable: the upstream's */
+	tun_pump(k, 0, ev == SL_UP_EV_READABLE);
 }
 
 static void
@@ -598,20 +620,20 @@ tun_on_run(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	sl_now_refresh();
-	tun_pump(arg);
+	tun_pump(arg, 1, 1);
 }
 
 void
 sl_tunnel_on_read(struct sl_client *c)
 {
-	tun_pump(c->tun);
+	tun_pump(c->tun, 1, 0);
 }
 
 void
 sl_tunnel_on_write(struct sl_client *c)
 {
 	tun_want_write(c->tun, 0);
-	tun_pump(c->tun);
+	tun_pump(c->tun, 0, 0);
 }
 
 /* ---- start ------------------------------------------------------------- */
