@@ -1036,5 +1036,51 @@ def a_client_that_reads_too_slowly_is_cut_by_min_send_rate():
     s.close()
 
 
+@test
+def a_tunnel_behind_a_proxy_protocol_balancer():
+    """On a proxy_protocol listener the client a PROXY header names is the
+    tunnel's client: X-Forwarded-For upstream, the access log, and
+    max_tunnels_per_ip (two clients behind the same balancer each get
+    their tunnel)."""
+    up = WsServer()
+    log = os.path.join(tmpdir(), "access.log")
+    aport = free_port()
+    cfg, port = make_config(
+        {"ws": [up.addr]},
+        routes=[{"name": "ws", "cluster": "ws", "upgrade": ["websocket"]}],
+        limits={"max_tunnels_per_ip": 1}, access_log=log,
+        listener_opts={"proxy_protocol": {"from": ["127.0.0.1/32"]}},
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}})
+    start_sluice(cfg)
+    socks = []
+    for client in ("203.0.113.9", "203.0.113.10"):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(("PROXY TCP4 %s 127.0.0.1 40000 80\r\n" % client).encode()
+                  + b"GET /echo HTTP/1.1\r\nHost: t\r\n"
+                  b"Connection: Upgrade\r\nUpgrade: websocket\r\n"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  b"Sec-WebSocket-Version: 13\r\n\r\n")
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            d = s.recv(4096)
+            check(d, "closed in the head")
+            buf += d
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        check(head.startswith(b"HTTP/1.1 101"), "%s: %r" % (client, head))
+        s.sendall(frame(b"hi from " + client.encode(), op=1))
+        op, payload, rest = read_frame(s, rest)
+        eq(payload, b"hi from " + client.encode(), "echo")
+        socks.append(s)
+    xff = [dict((k.lower(), v) for k, v in h).get("x-forwarded-for")
+           for _, h in up.heads]
+    eq(xff, ["203.0.113.9", "203.0.113.10"], "the clients the headers named")
+    for s in socks:
+        s.sendall(frame(struct.pack("!H", 1000), op=8))
+        s.close()
+    lines = read_json_lines(log, lambda j: j["status"] == 101, min_count=2)
+    eq(sorted(j["peer"] for j in lines), ["203.0.113.10", "203.0.113.9"],
+       "logged for the named clients")
+
+
 if __name__ == "__main__":
     main()
