@@ -708,6 +708,11 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/h2/timers-body-never-ends \
 	tests/fuzz/corpus/h2/timers-no-preface-settings \
 	tests/fuzz/corpus/h2/timers-slow-reader \
+	tests/fuzz/corpus/h2/xconnect-end-at-once \
+	tests/fuzz/corpus/h2/xconnect-no-upgrade-route \
+	tests/fuzz/corpus/h2/xconnect-other-protocol \
+	tests/fuzz/corpus/h2/xconnect-websocket \
+	tests/fuzz/corpus/h2/xconnect-websocket-split \
 	tests/fuzz/corpus/hdrrule/00aa58d9bde5a3075415b5813eaec72d9c0f36c6 \
 	tests/fuzz/corpus/hdrrule/00ca3891548e27b8f2b350fb2198609e1db7a193 \
 	tests/fuzz/corpus/hdrrule/023e510b1e43a4daa2a5737d53fdf84b9af0b6c5 \
@@ -1907,6 +1912,66 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/ws/empty \
 	tests/fuzz/corpus/ws/frame-64bit-huge \
 	tests/fuzz/corpus/ws/frame-header-cut \
+	tests/fuzz/corpus/ws/fuzz-024d2932 \
+	tests/fuzz/corpus/ws/fuzz-05055f47 \
+	tests/fuzz/corpus/ws/fuzz-07ffec03 \
+	tests/fuzz/corpus/ws/fuzz-105a4a23 \
+	tests/fuzz/corpus/ws/fuzz-12306666 \
+	tests/fuzz/corpus/ws/fuzz-13007d28 \
+	tests/fuzz/corpus/ws/fuzz-1614df9f \
+	tests/fuzz/corpus/ws/fuzz-16b86061 \
+	tests/fuzz/corpus/ws/fuzz-1c5ddb90 \
+	tests/fuzz/corpus/ws/fuzz-206a549f \
+	tests/fuzz/corpus/ws/fuzz-24e13202 \
+	tests/fuzz/corpus/ws/fuzz-27f813eb \
+	tests/fuzz/corpus/ws/fuzz-2982a631 \
+	tests/fuzz/corpus/ws/fuzz-2bc77e89 \
+	tests/fuzz/corpus/ws/fuzz-2fee7abb \
+	tests/fuzz/corpus/ws/fuzz-361e8e3f \
+	tests/fuzz/corpus/ws/fuzz-397e1591 \
+	tests/fuzz/corpus/ws/fuzz-3efe094c \
+	tests/fuzz/corpus/ws/fuzz-42429582 \
+	tests/fuzz/corpus/ws/fuzz-43fac70a \
+	tests/fuzz/corpus/ws/fuzz-482f99f0 \
+	tests/fuzz/corpus/ws/fuzz-4b7baf76 \
+	tests/fuzz/corpus/ws/fuzz-51b141a8 \
+	tests/fuzz/corpus/ws/fuzz-5b0d88ba \
+	tests/fuzz/corpus/ws/fuzz-5ba93c9d \
+	tests/fuzz/corpus/ws/fuzz-60c1e8d3 \
+	tests/fuzz/corpus/ws/fuzz-611ee256 \
+	tests/fuzz/corpus/ws/fuzz-66928e6c \
+	tests/fuzz/corpus/ws/fuzz-68ba5871 \
+	tests/fuzz/corpus/ws/fuzz-75f98857 \
+	tests/fuzz/corpus/ws/fuzz-78cd35c0 \
+	tests/fuzz/corpus/ws/fuzz-871e9007 \
+	tests/fuzz/corpus/ws/fuzz-8937b85c \
+	tests/fuzz/corpus/ws/fuzz-8ce83f21 \
+	tests/fuzz/corpus/ws/fuzz-907ff796 \
+	tests/fuzz/corpus/ws/fuzz-9ab11d7a \
+	tests/fuzz/corpus/ws/fuzz-9b6fb136 \
+	tests/fuzz/corpus/ws/fuzz-a0f3742d \
+	tests/fuzz/corpus/ws/fuzz-a36a6718 \
+	tests/fuzz/corpus/ws/fuzz-a7a0cda9 \
+	tests/fuzz/corpus/ws/fuzz-aacb9ef5 \
+	tests/fuzz/corpus/ws/fuzz-b3bca616 \
+	tests/fuzz/corpus/ws/fuzz-b75344f2 \
+	tests/fuzz/corpus/ws/fuzz-b79fe612 \
+	tests/fuzz/corpus/ws/fuzz-ba8ab5a0 \
+	tests/fuzz/corpus/ws/fuzz-be76a090 \
+	tests/fuzz/corpus/ws/fuzz-c144a1bc \
+	tests/fuzz/corpus/ws/fuzz-c2f8170e \
+	tests/fuzz/corpus/ws/fuzz-c94c41a8 \
+	tests/fuzz/corpus/ws/fuzz-d0ac1626 \
+	tests/fuzz/corpus/ws/fuzz-d28a8c77 \
+	tests/fuzz/corpus/ws/fuzz-d85fdba2 \
+	tests/fuzz/corpus/ws/fuzz-d89e6a4d \
+	tests/fuzz/corpus/ws/fuzz-e0030814 \
+	tests/fuzz/corpus/ws/fuzz-e5e53423 \
+	tests/fuzz/corpus/ws/fuzz-e68ec863 \
+	tests/fuzz/corpus/ws/fuzz-f515aea0 \
+	tests/fuzz/corpus/ws/fuzz-f5c7f4ed \
+	tests/fuzz/corpus/ws/fuzz-f6298b0d \
+	tests/fuzz/corpus/ws/fuzz-f70280c9 \
 	tests/fuzz/corpus/ws/good \
 	tests/fuzz/corpus/ws/good-frames-split \
 	tests/fuzz/corpus/ws/http10 \
