@@ -10,8 +10,9 @@
  *
  * Deadlines are one timer per tunnel, set to the earliest of the tunnel's
  * budgets only when one begins (the start, a stalled write, a drain, a
- * close): traffic does not move it, the timer looks at the time of the
- * last byte when it fires. (Not the worker's deadline lists: those keep
+ * close; and each second for min_send_rate's meter, when it is on):
+ * traffic does not move it, the timer looks at the time of the last byte
+ * when it fires. (Not the worker's deadline lists: those keep
  * a few fixed durations in arrival order, and a tunnel's are all
  * different.)
  */
@@ -50,7 +51,7 @@
 struct sl_tunnel {
 	struct sl_client *c;
 	struct sl_upconn *u;
-	struct sl_txn *txn; /* its exchange, for the log line */
+	struct sl_txn *txn;  /* its exchange, for the log line */
 	struct sl_buf *head; /* the 101 head still to send (the exchange's) */
 	struct event *wev;   /* the client's write event (the exchange's) */
 	struct event tev;    /* the earliest budget's end */
@@ -61,12 +62,12 @@ struct sl_tunnel {
 	 * for good) */
 	struct event run_ev;
 	uint64_t start_ms;
-	uint64_t last_ms;      /* the last byte either way */
-	uint64_t wblock_ms;    /* a write to the client stalled since; 0 */
-	uint64_t drain_at_ms;  /* a reload's grace ends; 0 none */
-	uint64_t closing_ms;   /* close frames sent at; 0 none */
-	uint64_t bytes_in;     /* from the client */
-	uint64_t bytes_out;    /* to the client, the head included */
+	uint64_t last_ms;     /* the last byte either way */
+	uint64_t wblock_ms;   /* a write to the client stalled since; 0 */
+	uint64_t drain_at_ms; /* a reload's grace ends; 0 none */
+	uint64_t closing_ms;  /* close frames sent at; 0 none */
+	uint64_t bytes_in;    /* from the client */
+	uint64_t bytes_out;   /* to the client, the head included */
 	/* min_send_rate: what the client took (written less the kernel's
 	 * queue), sampled once a second */
 	struct sl_rate send_rate;
@@ -133,8 +134,9 @@ sl_tunnel_free(struct sl_client *c, const char *reason)
 	if (k->end == SL_TUN_NENDS)
 		/* closed from outside: a stop's drain_timeout, or out of
 		 * memory */
-		k->end = strcmp(reason, "drain_timeout") == 0 ? SL_TUN_DRAIN
-							      : SL_TUN_CLIENT_ERROR;
+		k->end = strcmp(reason, "drain_timeout") == 0
+			     ? SL_TUN_DRAIN
+			     : SL_TUN_CLIENT_ERROR;
 	if (k->wev_on)
 		XPRT(c)->watch(c->fd, c->xc, k->wev, 0);
 	k->wev_on = 0;
@@ -244,7 +246,8 @@ tun_tell(struct sl_tunnel *k)
 	    sl_xprt(k->u->xkind)->send_room(k->u->fd, k->u->xc) >= 64) {
 		/* a client's frame is masked (RFC 6455 section 5.3); the
 		 * key need not be secret for sluice's own two bytes */
-		uint32_t m = (uint32_t)(k->start_ms * 2654435761u) ^ 0x5a17c3e1u;
+		uint32_t m =
+		    (uint32_t)(k->start_ms * 2654435761u) ^ 0x5a17c3e1u;
 		unsigned char f[8] = {0x88,
 				      0x82,
 				      (unsigned char)(m >> 24),
@@ -256,7 +259,8 @@ tun_tell(struct sl_tunnel *k)
 		struct iovec iov = {f, sizeof(f)};
 		f[6] = (unsigned char)((code >> 8) ^ f[2]);
 		f[7] = (unsigned char)((code & 0xff) ^ f[3]);
-		if (sl_upstream_writev(k->u, &iov, 1, 0) == (ssize_t)sizeof(f)) {
+		if (sl_upstream_writev(k->u, &iov, 1, 0) ==
+		    (ssize_t)sizeof(f)) {
 			sl_upstream_shutdown(k->u);
 			k->u_shut = 1;
 		}
@@ -304,10 +308,9 @@ sl_tunnel_on_deadline(struct sl_client *c)
 		 * had nothing to take is not judged */
 		int q = XPRT(c)->outq(c->fd, c->xc);
 		uint64_t taken = k->bytes_out - (uint64_t)(q > 0 ? q : 0);
-		sl_rate_add_completed(&k->send_rate, now,
-				      taken > k->taken_mark
-					  ? taken - k->taken_mark
-					  : 0);
+		sl_rate_add_completed(
+		    &k->send_rate, now,
+		    taken > k->taken_mark ? taken - k->taken_mark : 0);
 		if (taken > k->taken_mark)
 			k->taken_mark = taken;
 		if (q <= 0 && sl_buf_pending(k->head) == 0 &&
@@ -385,8 +388,9 @@ tun_down(struct sl_tunnel *k)
 	ssize_t n;
 
 	if (!k->u_eof && !k->u_dry) {
-		size_t room = u->in.data == NULL ? bufsz
-			      : sl_buf_space(&u->in) + u->in.off;
+		size_t room = u->in.data == NULL
+				  ? bufsz
+				  : sl_buf_space(&u->in) + u->in.off;
 		n = sl_upstream_read(u, bufsz, bufsz);
 		/* short on TCP: the socket is empty (TLS gives a record at
 		 * a time; only "nothing" says so there) */
@@ -484,14 +488,16 @@ tun_up(struct sl_tunnel *k)
 	ssize_t n;
 
 	if (!k->c_eof) {
-		if (in->data == NULL && sl_buf_alloc(&w->bufs, in, bufsz) == -1) {
+		if (in->data == NULL &&
+		    sl_buf_alloc(&w->bufs, in, bufsz) == -1) {
 			tun_end(k, SL_TUN_CLIENT_ERROR, 1);
 			return -1;
 		}
 		if (in->off == in->len)
 			in->off = in->len = 0;
 		if (sl_buf_space(in) == 0 && in->off > 0) {
-			memmove(in->data, in->data + in->off, in->len - in->off);
+			memmove(in->data, in->data + in->off,
+				in->len - in->off);
 			in->len -= in->off;
 			in->off = 0;
 		}
@@ -509,10 +515,11 @@ tun_up(struct sl_tunnel *k)
 				sl_client_rev_wait(c, want);
 			if (n > 0) {
 				if (k->ws)
-					sl_ws_track(&k->up,
-						    (const unsigned char *)
-							in->data + in->len,
-						    (size_t)n);
+					sl_ws_track(
+					    &k->up,
+					    (const unsigned char *)in->data +
+						in->len,
+					    (size_t)n);
 				in->len += (uint32_t)n;
 				SL_STAT_ADD(w->stats.client_bytes_in,
 					    (uint64_t)n);

@@ -34,15 +34,16 @@ ws_key_ok(const char *v, size_t len)
 	    memchr("AQgw", v[21], 4) == NULL)
 		return 0;
 	for (size_t i = 0; i < 22; i++)
-		if (!(isalnum((unsigned char)v[i]) || v[i] == '+' || v[i] == '/'))
+		if (!(isalnum((unsigned char)v[i]) || v[i] == '+' ||
+		      v[i] == '/'))
 			return 0;
 	return 1;
 }
 
 int
-sl_ws_request(const struct sl_h1_request *req, char *const *allowed,
-	      size_t n, size_t *idx, char accept[SL_WS_ACCEPT_LEN + 1],
-	      const char **code, const char **fields)
+sl_ws_request(const struct sl_h1_request *req, char *const *allowed, size_t n,
+	      size_t *idx, char accept[SL_WS_ACCEPT_LEN + 1], const char **code,
+	      const char **fields)
 {
 	const struct sl_h1_header *key, *ver;
 	int nk, nv, asked = 0;
@@ -80,7 +81,8 @@ sl_ws_request(const struct sl_h1_request *req, char *const *allowed,
 		*code = "bad_websocket_handshake";
 		return -1;
 	}
-	if (nv != 1 || ver->value_len != 2 || memcmp(ver->value, "13", 2) != 0) {
+	if (nv != 1 || ver->value_len != 2 ||
+	    memcmp(ver->value, "13", 2) != 0) {
 		/* the version sluice passes on (RFC 6455 section 4.4) */
 		*code = "bad_websocket_version";
 		*fields = "Sec-WebSocket-Version: 13\r\n";
@@ -101,7 +103,8 @@ sl_ws_response(const struct sl_h1_response *resp, const char *proto,
 	int n;
 
 	h = sl_h1_find(resp->headers, resp->nheaders, "upgrade", &n);
-	if (h == NULL || n != 1 || !sl_h1_list_has(h->value, h->value_len, proto))
+	if (h == NULL || n != 1 ||
+	    !sl_h1_list_has(h->value, h->value_len, proto))
 		return "upgrade_not_asked";
 	if (!conn_upgrade(resp->headers, resp->nheaders))
 		return "connection_not_upgrade";
@@ -118,7 +121,7 @@ sl_ws_response(const struct sl_h1_response *resp, const char *proto,
 static unsigned
 hexval(char c)
 {
-	return c >= '0' && c <= '9'	? (unsigned)(c - '0')
+	return c >= '0' && c <= '9'   ? (unsigned)(c - '0')
 	       : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
 	       : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
 				      : (unsigned)c & 0xf;
@@ -127,8 +130,9 @@ hexval(char c)
 void
 sl_ws_key_of(const char *hex, char out[SL_WS_KEY_LEN + 1])
 {
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
-				  "wxyz0123456789+/";
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+	    "wxyz0123456789+/";
 	unsigned char raw[18] = {0};
 	size_t o = 0, hl = strlen(hex);
 
@@ -139,8 +143,8 @@ sl_ws_key_of(const char *hex, char out[SL_WS_KEY_LEN + 1])
 	}
 	/* 16 bytes: five groups of three, then one byte and "==" */
 	for (size_t i = 0; i < 15; i += 3) {
-		unsigned v = (unsigned)raw[i] << 16 | (unsigned)raw[i + 1] << 8 |
-			     raw[i + 2];
+		unsigned v = (unsigned)raw[i] << 16 |
+			     (unsigned)raw[i + 1] << 8 | raw[i + 2];
 		out[o++] = b64[v >> 18 & 63];
 		out[o++] = b64[v >> 12 & 63];
 		out[o++] = b64[v >> 6 & 63];
@@ -170,7 +174,10 @@ sl_ws_track(struct sl_ws_track *k, const unsigned char *p, size_t n)
 		n--;
 		if (k->hlen == 2) {
 			unsigned l7 = k->hdr[1] & 0x7f;
-			k->need = (uint8_t)(2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) +
+			k->need = (uint8_t)(2 +
+					    (l7 == 126	 ? 2
+					     : l7 == 127 ? 8
+							 : 0) +
 					    ((k->hdr[1] & 0x80) ? 4 : 0));
 		}
 		if (k->hlen < 2 || k->hlen < k->need)
@@ -194,4 +201,3 @@ sl_ws_track(struct sl_ws_track *k, const unsigned char *p, size_t n)
 		}
 	}
 }
-

@@ -31,8 +31,8 @@ int sl_ws_request(const struct sl_h1_request *req, char *const *allowed,
 /* An upstream's 101 for a request that asked for proto (accept: its
  * WebSocket Sec-WebSocket-Accept). NULL when it may pass, else why not
  * (static). */
-const char *sl_ws_response(const struct sl_h1_response *resp,
-			   const char *proto, const char *accept);
+const char *sl_ws_response(const struct sl_h1_response *resp, const char *proto,
+			   const char *accept);
 
 /* A Sec-WebSocket-Key (16 bytes in base64) from a request id's 32 hex
  * digits (128 random bits, sl_worker_request_id): the key sluice writes

@@ -96,8 +96,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	{
 		struct sl_ws_track a, b;
-		size_t cut = tlen > 0 ? (size_t)(unsigned char)tb[0] % (tlen + 1)
-				      : 0;
+		size_t cut =
+		    tlen > 0 ? (size_t)(unsigned char)tb[0] % (tlen + 1) : 0;
 		memset(&a, 0, sizeof(a));
 		memset(&b, 0, sizeof(b));
 		sl_ws_track(&a, (const unsigned char *)tb, tlen);

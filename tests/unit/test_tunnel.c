@@ -361,9 +361,8 @@ test_half_closes_pass_both_ways(void **state)
 	assert_int_equal(got_eof, 1);
 	assert_memory_equal(got + client_head_len(), "reply", 5);
 	run_until(closed);
-	assert_int_equal(SL_STAT_GET(w->stats.tunnels_closed
-					 [SL_TUN_CLIENT_CLOSED]),
-			 1);
+	assert_int_equal(
+	    SL_STAT_GET(w->stats.tunnels_closed[SL_TUN_CLIENT_CLOSED]), 1);
 	assert_true(alog_has("\"status\":101"));
 	assert_true(alog_has("\"close\":\"client_closed\""));
 }
@@ -393,9 +392,8 @@ test_idle_tunnel_gets_close_frames(void **state)
 	assert_int_equal(f[1], 0x82);
 	assert_int_equal((f[6] ^ f[2]) << 8 | (f[7] ^ f[3]), 1001);
 	assert_int_equal(up.ended, 1);
-	assert_int_equal(SL_STAT_GET(w->stats.tunnels_closed
-					 [SL_TUN_IDLE_TIMEOUT]),
-			 1);
+	assert_int_equal(
+	    SL_STAT_GET(w->stats.tunnels_closed[SL_TUN_IDLE_TIMEOUT]), 1);
 }
 
 /* The lifetime: 1008 while frames flow, sent between two frames. */
@@ -434,7 +432,11 @@ test_no_close_frame_inside_a_frame(void **state)
 	(void)state;
 	open_tunnel(L_IDLE, "/ws", "websocket", NULL);
 	/* a frame header announcing 10 bytes, and 3 of them */
-	assert_int_equal(sl_xprt_mem_write(up.e, "\x82\x0a" "abc", 5), 5);
+	assert_int_equal(sl_xprt_mem_write(up.e,
+					   "\x82\x0a"
+					   "abc",
+					   5),
+			 5);
 	client_write("\x82\x85"); /* a masked frame's first bytes */
 	run_until(closed);
 	assert_int_equal(gotlen, client_head_len() + 5);
@@ -455,9 +457,8 @@ test_resets_and_send_timeout(void **state)
 	up.e = NULL;
 	run_until(client_ended);
 	assert_int_equal(got_eof, 2);
-	assert_int_equal(SL_STAT_GET(w->stats.tunnels_closed
-					 [SL_TUN_UPSTREAM_ERROR]),
-			 1);
+	assert_int_equal(
+	    SL_STAT_GET(w->stats.tunnels_closed[SL_TUN_UPSTREAM_ERROR]), 1);
 
 	next_tunnel();
 	open_tunnel(L_GW, "/ws", "websocket", NULL);
@@ -471,9 +472,8 @@ test_resets_and_send_timeout(void **state)
 		event_base_loop(w->base, EVLOOP_ONCE);
 	}
 	assert_int_equal(c->state, SL_CLIENT_ST_CLOSED);
-	assert_int_equal(SL_STAT_GET(w->stats.tunnels_closed
-					 [SL_TUN_SEND_TIMEOUT]),
-			 1);
+	assert_int_equal(
+	    SL_STAT_GET(w->stats.tunnels_closed[SL_TUN_SEND_TIMEOUT]), 1);
 	run_until(upstream_ended);
 	assert_int_equal(up.ended, 2);
 }
@@ -502,8 +502,7 @@ test_drain_and_other_protocols(void **state)
 	sl_client_drain(c);
 	run_until(closed);
 	assert_int_equal(gotlen, client_head_len());
-	assert_int_equal(SL_STAT_GET(w->stats.tunnels_closed[SL_TUN_DRAIN]),
-			 2);
+	assert_int_equal(SL_STAT_GET(w->stats.tunnels_closed[SL_TUN_DRAIN]), 2);
 }
 
 int
@@ -524,8 +523,8 @@ main(void)
 		test_lifetime_ends_with_1008_between_frames, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_close_frame_inside_a_frame,
 					    setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_resets_and_send_timeout,
-					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resets_and_send_timeout, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_drain_and_other_protocols,
 					    setup, teardown),
 	};

@@ -81,12 +81,13 @@ test_not_an_upgrade(void **state)
 				   &idx, a, &code, &fields),
 			 0);
 	/* a protocol the route does not allow: dropped, not refused */
-	assert_int_equal(check_req("GET / HTTP/1.1\r\nHost: h\r\n"
-				   "Connection: upgrade\r\nUpgrade: h2c\r\n\r\n",
-				   &idx, a, &code, &fields),
-			 0);
-	assert_int_equal(check_req("GET / HTTP/1.1\r\nHost: h\r\n\r\n", &idx,
-				   a, &code, &fields),
+	assert_int_equal(
+	    check_req("GET / HTTP/1.1\r\nHost: h\r\n"
+		      "Connection: upgrade\r\nUpgrade: h2c\r\n\r\n",
+		      &idx, a, &code, &fields),
+	    0);
+	assert_int_equal(check_req("GET / HTTP/1.1\r\nHost: h\r\n\r\n", &idx, a,
+				   &code, &fields),
 			 0);
 }
 
@@ -155,7 +156,8 @@ test_bad_requests_refused(void **state)
 	     "Sec-WebSocket-Version: 13\r\n\r\n",
 	     "bad_websocket_handshake"},
 	    {"GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\n"
-	     "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNh*XBsZSBub25jZQ==\r\n"
+	     "Upgrade: websocket\r\nSec-WebSocket-Key: "
+	     "dGhlIHNh*XBsZSBub25jZQ==\r\n"
 	     "Sec-WebSocket-Version: 13\r\n\r\n",
 	     "bad_websocket_handshake"},
 	    /* the version */
@@ -225,18 +227,18 @@ test_response_checks(void **state)
 				       "Connection: Upgrade\r\n\r\n",
 				       "websocket"),
 			    "bad_websocket_accept");
-	assert_string_equal(
-	    check_resp("HTTP/1.1 101 Switching Protocols\r\n"
-		       "Upgrade: h2c\r\nConnection: Upgrade\r\n"
-		       "Sec-WebSocket-Accept: " ACCEPT "\r\n\r\n",
-		       "websocket"),
-	    "upgrade_not_asked");
-	assert_string_equal(
-	    check_resp("HTTP/1.1 101 Switching Protocols\r\n"
-		       "Upgrade: websocket\r\n"
-		       "Sec-WebSocket-Accept: " ACCEPT "\r\n\r\n",
-		       "websocket"),
-	    "connection_not_upgrade");
+	assert_string_equal(check_resp("HTTP/1.1 101 Switching Protocols\r\n"
+				       "Upgrade: h2c\r\nConnection: Upgrade\r\n"
+				       "Sec-WebSocket-Accept: " ACCEPT
+				       "\r\n\r\n",
+				       "websocket"),
+			    "upgrade_not_asked");
+	assert_string_equal(check_resp("HTTP/1.1 101 Switching Protocols\r\n"
+				       "Upgrade: websocket\r\n"
+				       "Sec-WebSocket-Accept: " ACCEPT
+				       "\r\n\r\n",
+				       "websocket"),
+			    "connection_not_upgrade");
 	/* another protocol has no accept to check */
 	assert_null(check_resp("HTTP/1.1 101 Switching Protocols\r\n"
 			       "Upgrade: x-chat\r\nConnection: upgrade\r\n\r\n",
@@ -266,9 +268,9 @@ test_upgrade_written_upstream(void **state)
 			     .default_host = "h",
 			     .xff = SL_FWD_APPEND,
 			     .upgrade = "websocket"};
-	const char *raw = "GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n"
-			  "Upgrade: WebSocket\r\nSec-WebSocket-Key: " KEY
-			  "\r\n\r\n";
+	const char *raw =
+	    "GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n"
+	    "Upgrade: WebSocket\r\nSec-WebSocket-Key: " KEY "\r\n\r\n";
 	long n;
 
 	(void)state;
@@ -279,12 +281,13 @@ test_upgrade_written_upstream(void **state)
 	n = sl_h1_write_request_head(out, sizeof(out) - 1, &req, &fwd);
 	assert_true(n > 0);
 	out[n] = '\0';
-	assert_string_equal(out, "GET / HTTP/1.1\r\nHost: h\r\n"
-				 "Sec-WebSocket-Key: " KEY "\r\n"
-				 "X-Forwarded-For: 10.0.0.7\r\n"
-				 "X-Forwarded-Proto: http\r\nX-Request-Id: r\r\n"
-				 "Connection: upgrade\r\nUpgrade: websocket\r\n"
-				 "\r\n");
+	assert_string_equal(out,
+			    "GET / HTTP/1.1\r\nHost: h\r\n"
+			    "Sec-WebSocket-Key: " KEY "\r\n"
+			    "X-Forwarded-For: 10.0.0.7\r\n"
+			    "X-Forwarded-Proto: http\r\nX-Request-Id: r\r\n"
+			    "Connection: upgrade\r\nUpgrade: websocket\r\n"
+			    "\r\n");
 }
 
 /* Frames fed whole, byte by byte, and split at every place agree on the
@@ -297,7 +300,10 @@ test_frame_boundaries(void **state)
 
 	(void)state;
 	/* a masked 5-byte text frame */
-	memcpy(s + n, "\x81\x85\x01\x02\x03\x04" "abcde", 11);
+	memcpy(s + n,
+	       "\x81\x85\x01\x02\x03\x04"
+	       "abcde",
+	       11);
 	n += 11;
 	ends[nends++] = n;
 	/* an unmasked 200-byte binary frame (16-bit length) */
