@@ -222,7 +222,8 @@ page_listeners(const struct sl_admin_view *v, struct sbuf *b)
 			  (unsigned long long)load(&st->rejected_per_ip));
 	}
 	sb_printf(b, "# HELP sluice_tunnels_rejected_total Upgrades refused "
-		     "with 503 by a listener's max_tunnels or max_tunnels_per_ip.\n# TYPE "
+		     "with 503 by a listener's max_tunnels or "
+		     "max_tunnels_per_ip.\n# TYPE "
 		     "sluice_tunnels_rejected_total counter\n");
 	for (size_t i = 0; i < c->nlisteners; i++)
 		sb_printf(b,
@@ -818,36 +819,36 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 			      v, offsetof(struct sl_worker_stats, h2_refused) +
 				     (size_t)r * u));
 	/* tunnels (doc/websocket.md) */
-	sb_printf(b,
-		  "# HELP sluice_tunnels Tunnels (WebSocket and other "
-		  "upgrades) open now.\n# TYPE sluice_tunnels gauge\n"
-		  "sluice_tunnels %llu\n"
-		  "# HELP sluice_tunnels_opened_total Tunnels opened (an "
-		  "upstream's checked 101).\n# TYPE sluice_tunnels_opened_total "
-		  "counter\nsluice_tunnels_opened_total %llu\n"
-		  "# HELP sluice_tunnel_bytes_total Bytes through tunnels, "
-		  "from the client (in) and to it (out).\n# TYPE "
-		  "sluice_tunnel_bytes_total counter\n"
-		  "sluice_tunnel_bytes_total{direction=\"in\"} %llu\n"
-		  "sluice_tunnel_bytes_total{direction=\"out\"} %llu\n"
-		  "# HELP sluice_tunnels_closed_total Tunnels ended, by "
-		  "reason.\n# TYPE sluice_tunnels_closed_total counter\n",
-		  (unsigned long long)sum(
-		      v, offsetof(struct sl_worker_stats, tunnels_open)),
-		  (unsigned long long)sum(
-		      v, offsetof(struct sl_worker_stats, tunnels_opened)),
-		  (unsigned long long)sum(
-		      v, offsetof(struct sl_worker_stats, tunnel_bytes_in)),
-		  (unsigned long long)sum(
-		      v, offsetof(struct sl_worker_stats, tunnel_bytes_out)));
+	sb_printf(
+	    b,
+	    "# HELP sluice_tunnels Tunnels (WebSocket and other "
+	    "upgrades) open now.\n# TYPE sluice_tunnels gauge\n"
+	    "sluice_tunnels %llu\n"
+	    "# HELP sluice_tunnels_opened_total Tunnels opened (an "
+	    "upstream's checked 101).\n# TYPE sluice_tunnels_opened_total "
+	    "counter\nsluice_tunnels_opened_total %llu\n"
+	    "# HELP sluice_tunnel_bytes_total Bytes through tunnels, "
+	    "from the client (in) and to it (out).\n# TYPE "
+	    "sluice_tunnel_bytes_total counter\n"
+	    "sluice_tunnel_bytes_total{direction=\"in\"} %llu\n"
+	    "sluice_tunnel_bytes_total{direction=\"out\"} %llu\n"
+	    "# HELP sluice_tunnels_closed_total Tunnels ended, by "
+	    "reason.\n# TYPE sluice_tunnels_closed_total counter\n",
+	    (unsigned long long)sum(
+		v, offsetof(struct sl_worker_stats, tunnels_open)),
+	    (unsigned long long)sum(
+		v, offsetof(struct sl_worker_stats, tunnels_opened)),
+	    (unsigned long long)sum(
+		v, offsetof(struct sl_worker_stats, tunnel_bytes_in)),
+	    (unsigned long long)sum(
+		v, offsetof(struct sl_worker_stats, tunnel_bytes_out)));
 	for (int r = 0; r < SL_TUN_NENDS; r++)
-		sb_printf(b,
-			  "sluice_tunnels_closed_total{reason=\"%s\"} %llu\n",
-			  sl_tunnel_end_str((enum sl_tun_end)r),
-			  (unsigned long long)sum(
-			      v, offsetof(struct sl_worker_stats,
-					  tunnels_closed) +
-				     (size_t)r * u));
+		sb_printf(
+		    b, "sluice_tunnels_closed_total{reason=\"%s\"} %llu\n",
+		    sl_tunnel_end_str((enum sl_tun_end)r),
+		    (unsigned long long)sum(
+			v, offsetof(struct sl_worker_stats, tunnels_closed) +
+			       (size_t)r * u));
 }
 
 /* What the Prometheus clients call process_*, and the build. Read from

@@ -46,9 +46,9 @@
 #include "route.h"
 #include "runtime.h"
 #include "tls.h"
-#include "ws.h"
 #include "upstream.h"
 #include "wloop.h"
+#include "ws.h"
 #include "xprt.h"
 
 static void exchange_on_timer(evutil_socket_t, short, void *);
@@ -91,15 +91,17 @@ sl_exchange_free(struct sl_stream *s)
 	if (t->flags & SL_TXN_F_TUNNEL) {
 		/* HTTP/2's tunnel ends with its exchange */
 		enum sl_tun_end e =
-		    t->error != NULL && strcmp(t->error, "tunnel_idle_timeout") == 0
+		    t->error != NULL &&
+			    strcmp(t->error, "tunnel_idle_timeout") == 0
 			? SL_TUN_IDLE_TIMEOUT
-		    : t->error != NULL && strcmp(t->error, "tunnel_lifetime") == 0
+		    : t->error != NULL &&
+			    strcmp(t->error, "tunnel_lifetime") == 0
 			? SL_TUN_LIFETIME
 		    : t->error != NULL && strcmp(t->error, "send_timeout") == 0
 			? SL_TUN_SEND_TIMEOUT
 		    : t->error != NULL && strcmp(t->error, "min_send_rate") == 0
 			? SL_TUN_MIN_SEND_RATE
-		    : t->up_ph == SL_TXN_UP_DONE ? SL_TUN_UPSTREAM_CLOSED
+		    : t->up_ph == SL_TXN_UP_DONE   ? SL_TUN_UPSTREAM_CLOSED
 		    : t->req_ph == SL_TXN_REQ_DONE ? SL_TUN_CLIENT_CLOSED
 						   : SL_TUN_CLIENT_ERROR;
 		SL_STAT_ADD(s->w->stats.tunnels_open, -1);
@@ -574,8 +576,7 @@ txn_forward(struct sl_stream *s, struct sl_h1_request *req)
 	struct sl_hdr_vars vars;
 	long n;
 
-	if ((t->route->upgrade != NULL ||
-	     (s->flags & SL_STREAM_F_XCONNECT)) &&
+	if ((t->route->upgrade != NULL || (s->flags & SL_STREAM_F_XCONNECT)) &&
 	    txn_upgrade(s, req) == -1)
 		return;
 	/* a tunnel's request never ends before its answer: the route's

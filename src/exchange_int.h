@@ -272,13 +272,15 @@ struct sl_txn {
 				     trusted proxy's forwarded field */
 #define SL_TXN_F_IN_CLUSTER 0x080 /* counted in the cluster's active */
 #define SL_TXN_F_IN_BUDGET  0x100 /* counted in the cluster's retrying */
-#define SL_TXN_F_TUNNEL	    0x400 /* HTTP/2's tunnel (RFC 8441): after the
-				     upstream's 101, the exchange carries
-				     the bytes; its budgets are the
-				     tunnel's (exchange.c) */
-#define SL_TXN_F_TUN_SLOT   0x200 /* holds one of its listener's
-				     max_tunnels (and tun_ip_slot) for the
-				     tunnel it asks, until it is freed */
+#define SL_TXN_F_TUNNEL                                                        \
+	0x400 /* HTTP/2's tunnel (RFC 8441): after the                         \
+		 upstream's 101, the exchange carries                          \
+		 the bytes; its budgets are the                                \
+		 tunnel's (exchange.c) */
+#define SL_TXN_F_TUN_SLOT                                                      \
+	0x200 /* holds one of its listener's                                   \
+		 max_tunnels (and tun_ip_slot) for the                         \
+		 tunnel it asks, until it is freed */
 
 /* ---- exchange.c: the core --------------------------------------------- */
 

@@ -219,11 +219,12 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 		SL_STAT_INC(cc->requests);
 		SL_STAT_INC(cc->responses[cls]);
 		if (t->up_start_ms != 0) {
-			uint64_t up = t->status == 101
-					  ? t->start_ms + t->switch_ms -
-						SL_MIN(t->up_start_ms,
-						       t->start_ms + t->switch_ms)
-					  : now_ms() - t->up_start_ms;
+			uint64_t up =
+			    t->status == 101
+				? t->start_ms + t->switch_ms -
+				      SL_MIN(t->up_start_ms,
+					     t->start_ms + t->switch_ms)
+				: now_ms() - t->up_start_ms;
 			SL_STAT_INC(cc->dur[sl_hist_slot(up)]);
 			SL_STAT_ADD(cc->dur_sum_ms, up);
 		}

@@ -39,9 +39,9 @@
 #include "route.h"
 #include "runtime.h"
 #include "tls.h"
-#include "ws.h"
 #include "upstream.h"
 #include "wloop.h"
+#include "ws.h"
 #include "xprt.h"
 
 /* ---- response direction ----------------------------------------------- */

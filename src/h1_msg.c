@@ -575,8 +575,7 @@ sl_h1_list_has(const char *v, size_t len, const char *tok)
 }
 
 const struct sl_h1_header *
-sl_h1_find(const struct sl_h1_header *h, size_t n, const char *name,
-	   int *count)
+sl_h1_find(const struct sl_h1_header *h, size_t n, const char *name, int *count)
 {
 	const struct sl_h1_header *found = NULL;
 	size_t nl = strlen(name);

@@ -36,8 +36,6 @@
 #include "tls.h"
 #include "wgen.h"
 #include "wloop.h"
-#include "h1_msg.h"
-#include "ws.h"
 #include "xprt.h"
 
 /* The write buffer: frames are put together in it and written at once.
@@ -116,7 +114,8 @@ enum h2s_body {
 #define S_CHUNK_OPEN 0x40000 /* a request chunk is open at chunk_at */
 #define S_TRAILERS   0x80000 /* the request's last chunk is written: its
 				trailer fields follow */
-#define S_XCONNECT   0x200000 /* extended CONNECT for WebSocket (RFC
+#define S_XCONNECT                                                             \
+	0x200000	      /* extended CONNECT for WebSocket (RFC           \
 				       8441): a tunnel on the stream */
 #define S_NG_CLOSED  0x100000 /* nghttp2 closed it: only the exchange's
 				 end is awaited */
@@ -174,8 +173,9 @@ TAILQ_HEAD(sl_h2stream_q, sl_h2stream);
  * worker */
 #define RUN_READS 4
 
-#define C2_BOMB      0x8000 /* a header block past twice the list limit:
-				the read fails, a GOAWAY */
+#define C2_BOMB                                                                \
+	0x8000 /* a header block past twice the list limit:                    \
+		   the read fails, a GOAWAY */
 
 struct sl_h2conn {
 	struct sl_client *c; /* borrowed: the connection */
@@ -253,12 +253,12 @@ h2w(struct sl_worker *w)
 }
 
 static const char *const refusal_names[SL_H2_NREFUSALS] = {
-    "protocol_error",	   "rapid_reset",	   "continuation_flood",
-    "settings_flood",	   "ping_flood",	   "priority_flood",
-    "window_update_flood", "empty_frames",	   "reset_flood",
+    "protocol_error",	     "rapid_reset",	     "continuation_flood",
+    "settings_flood",	     "ping_flood",	     "priority_flood",
+    "window_update_flood",   "empty_frames",	     "reset_flood",
     "header_list_too_large", "stream_ids_exhausted", "zero_window",
-    "too_many_streams",	   "header_timeout",	   "misdirected",
-    "body_overflow",	   "hpack_bomb",
+    "too_many_streams",	     "header_timeout",	     "misdirected",
+    "body_overflow",	     "hpack_bomb",
 };
 
 const char *
@@ -657,8 +657,8 @@ head_reqline(struct sl_h2stream *st)
 	 * block's end, whatever is written here */
 	const char *sb = h->scratch.data != NULL ? h->scratch.data : "";
 	size_t cap = head_cap(st);
-	const char *target = sb + h->p_off;
-	size_t tlen = h->p_len;
+	const char *target = sb + h->p_off, *method = sb + h->m_off;
+	size_t tlen = h->p_len, mlen = h->m_len;
 	char *p;
 
 	st->f |= S_REQLINE;
@@ -667,22 +667,32 @@ head_reqline(struct sl_h2stream *st)
 	 * key of sluice's own (doc/websocket.md section 4) */
 	if ((st->f & S_CONNECT) && h->pr_len == 9 &&
 	    strncasecmp(sb + h->pr_off, "websocket", 9) == 0) {
-		char id[SL_REQUEST_ID_MAX + 1], key[SL_WS_KEY_LEN + 1];
-		char line[160];
-		int n;
 		st->f |= S_XCONNECT;
 		st->s.flags |= SL_STREAM_F_XCONNECT;
-		sl_worker_request_id(st->s.w, id);
-		sl_ws_key_of(id, key);
-		if (in_reserve(st, tlen + 16, cap) == -1)
-			return -1;
-		p = st->s.in.data + st->s.in.len;
-		memcpy(p, "GET ", 4);
-		memcpy(p + 4, target, tlen);
-		memcpy(p + 4 + tlen, " HTTP/1.1\r\n", 11);
-		st->s.in.len += (uint32_t)(tlen + 15);
-		if ((st->f & S_AUTHORITY) &&
-		    in_field(st, "Host", 4, sb + h->a_off, h->a_len, cap) == -1)
+		method = "GET";
+		mlen = 3;
+	} else if (st->f & S_CONNECT) {
+		/* CONNECT has no :path: its authority is the target */
+		target = sb + h->a_off;
+		tlen = h->a_len;
+	}
+	if (in_reserve(st, mlen + tlen + 12, cap) == -1)
+		return -1;
+	p = st->s.in.data + st->s.in.len;
+	memcpy(p, method, mlen);
+	p += mlen;
+	*p++ = ' ';
+	memcpy(p, target, tlen);
+	p += tlen;
+	memcpy(p, " HTTP/1.1\r\n", 11);
+	st->s.in.len += (uint32_t)(mlen + tlen + 12);
+	if ((st->f & S_AUTHORITY) &&
+	    in_field(st, "Host", 4, sb + h->a_off, h->a_len, cap) == -1)
+		return -1;
+	if (st->f & S_XCONNECT) {
+		char key[SL_WS_KEY_LEN + 1], line[160];
+		int n;
+		if (sl_tls_ws_key(key) == -1)
 			return -1;
 		n = snprintf(line, sizeof(line),
 			     "Connection: upgrade\r\nUpgrade: websocket\r\n"
@@ -691,24 +701,6 @@ head_reqline(struct sl_h2stream *st)
 			     key);
 		return in_put(st, line, (size_t)n, cap);
 	}
-	/* CONNECT has no :path: its authority is the target */
-	if (st->f & S_CONNECT) {
-		target = sb + h->a_off;
-		tlen = h->a_len;
-	}
-	if (in_reserve(st, h->m_len + tlen + 12, cap) == -1)
-		return -1;
-	p = st->s.in.data + st->s.in.len;
-	memcpy(p, sb + h->m_off, h->m_len);
-	p += h->m_len;
-	*p++ = ' ';
-	memcpy(p, target, tlen);
-	p += tlen;
-	memcpy(p, " HTTP/1.1\r\n", 11);
-	st->s.in.len += (uint32_t)(h->m_len + tlen + 12);
-	if ((st->f & S_AUTHORITY) &&
-	    in_field(st, "Host", 4, sb + h->a_off, h->a_len, cap) == -1)
-		return -1;
 	return 0;
 }
 
@@ -2416,9 +2408,9 @@ h2_run(struct sl_h2conn *h)
 		    h->dead == NULL) {
 			if (reads++ < RUN_READS) {
 				h2_input(h);
-			} else if (!sl_xprt_pending(
-				       c->s.flags >> C_F_XPRT_SHIFT, c->fd,
-				       c->xc)) {
+			} else if (!sl_xprt_pending(c->s.flags >>
+							C_F_XPRT_SHIFT,
+						    c->fd, c->xc)) {
 				/* the others' turn: the kernel still holds
 				 * the rest, and (level-triggered) the read
 				 * event says so after them */
@@ -2843,8 +2835,9 @@ sl_h2_start(struct sl_client *c)
 	/* WebSocket by extended CONNECT where a route allows it (RFC 8441) */
 	iv[5] = (nghttp2_settings_entry){
 	    NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1};
-	if (nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv,
-				    listener_has_websocket(c->s.lconf) ? 6 : 5) != 0 ||
+	if (nghttp2_submit_settings(
+		h->ng, NGHTTP2_FLAG_NONE, iv,
+		listener_has_websocket(c->s.lconf) ? 6 : 5) != 0 ||
 	    nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0,
 						  (int32_t)h->win_conn) != 0) {
 		nghttp2_session_del(h->ng);

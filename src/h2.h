@@ -20,29 +20,29 @@ struct sl_worker;
 /* Why the codec refused a frame, a stream or the connection
  * (sluice_http2_refused_total{reason}, doc/http2.md section 5). */
 enum sl_h2_refusal {
-	SL_H2_R_PROTOCOL = 0,	   /* a frame or request RFC 9113 forbids */
-	SL_H2_R_RAPID_RESET,	   /* streams reset faster than they finish */
-	SL_H2_R_CONTINUATION,	   /* CONTINUATION frames past the bound */
-	SL_H2_R_SETTINGS_FLOOD,	   /* SETTINGS past the frame budget */
-	SL_H2_R_PING_FLOOD,	   /* PING past it */
-	SL_H2_R_PRIORITY_FLOOD,	   /* PRIORITY past it */
-	SL_H2_R_WINDOW_FLOOD,	   /* WINDOW_UPDATE past it */
-	SL_H2_R_EMPTY_FRAMES,	   /* empty DATA, CONTINUATION or unknown
-				      frames past it */
-	SL_H2_R_RESET_FLOOD,	   /* RST_STREAM past it */
-	SL_H2_R_HEADER_LIST,	   /* a decoded header list over
-				      max_header_list_bytes (431) */
-	SL_H2_R_STREAM_IDS,	   /* stream ids near their end: GOAWAY */
-	SL_H2_R_ZERO_WINDOW,	   /* a window kept shut past send_timeout */
-	SL_H2_R_TOO_MANY_STREAMS,  /* over max_concurrent_streams */
-	SL_H2_R_HEADER_TIMEOUT,	   /* the preface or a header block past
-				      header_timeout */
-	SL_H2_R_MISDIRECTED,	   /* an authority the certificate does not
-				      cover (421) */
-	SL_H2_R_BODY_OVERFLOW,	   /* tiny DATA frames past a stream's
-				      buffer */
-	SL_H2_R_HPACK_BOMB,	   /* a header block decoding to twice
-				      max_header_list_bytes: GOAWAY */
+	SL_H2_R_PROTOCOL = 0,	  /* a frame or request RFC 9113 forbids */
+	SL_H2_R_RAPID_RESET,	  /* streams reset faster than they finish */
+	SL_H2_R_CONTINUATION,	  /* CONTINUATION frames past the bound */
+	SL_H2_R_SETTINGS_FLOOD,	  /* SETTINGS past the frame budget */
+	SL_H2_R_PING_FLOOD,	  /* PING past it */
+	SL_H2_R_PRIORITY_FLOOD,	  /* PRIORITY past it */
+	SL_H2_R_WINDOW_FLOOD,	  /* WINDOW_UPDATE past it */
+	SL_H2_R_EMPTY_FRAMES,	  /* empty DATA, CONTINUATION or unknown
+				     frames past it */
+	SL_H2_R_RESET_FLOOD,	  /* RST_STREAM past it */
+	SL_H2_R_HEADER_LIST,	  /* a decoded header list over
+				     max_header_list_bytes (431) */
+	SL_H2_R_STREAM_IDS,	  /* stream ids near their end: GOAWAY */
+	SL_H2_R_ZERO_WINDOW,	  /* a window kept shut past send_timeout */
+	SL_H2_R_TOO_MANY_STREAMS, /* over max_concurrent_streams */
+	SL_H2_R_HEADER_TIMEOUT,	  /* the preface or a header block past
+				     header_timeout */
+	SL_H2_R_MISDIRECTED,	  /* an authority the certificate does not
+				     cover (421) */
+	SL_H2_R_BODY_OVERFLOW,	  /* tiny DATA frames past a stream's
+				     buffer */
+	SL_H2_R_HPACK_BOMB,	  /* a header block decoding to twice
+				     max_header_list_bytes: GOAWAY */
 	SL_H2_NREFUSALS
 };
 

@@ -1245,14 +1245,26 @@ sl_tls_peer_subject(SSL *ssl)
 /* ---- WebSocket (doc/websocket.md) ---------------------------------------*/
 
 int
+sl_tls_ws_key(char out[SL_WS_KEY_LEN + 1])
+{
+	unsigned char raw[16];
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return -1;
+	return EVP_EncodeBlock((unsigned char *)out, raw, sizeof(raw)) ==
+		       SL_WS_KEY_LEN
+		   ? 0
+		   : -1;
+}
+
+int
 sl_tls_ws_accept(const char *key, size_t len, char out[SL_WS_ACCEPT_LEN + 1])
 {
 	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ok = ctx != NULL &&
-		 EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1 &&
+	int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1 &&
 		 EVP_DigestUpdate(ctx, key, len) == 1 &&
 		 EVP_DigestUpdate(ctx, guid, sizeof(guid) - 1) == 1 &&
 		 EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 20;
@@ -1261,8 +1273,7 @@ sl_tls_ws_accept(const char *key, size_t len, char out[SL_WS_ACCEPT_LEN + 1])
 	if (!ok)
 		return -1;
 	/* 20 bytes are 28 base64 characters, and the NUL */
-	return EVP_EncodeBlock((unsigned char *)out, md, 20) ==
-			   SL_WS_ACCEPT_LEN
-		       ? 0
-		       : -1;
+	return EVP_EncodeBlock((unsigned char *)out, md, 20) == SL_WS_ACCEPT_LEN
+		   ? 0
+		   : -1;
 }

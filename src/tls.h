@@ -147,6 +147,11 @@ sl_tls_resumed(SSL *ssl)
 #define SL_WS_ACCEPT_LEN 28
 int sl_tls_ws_accept(const char *key, size_t len,
 		     char out[SL_WS_ACCEPT_LEN + 1]);
+/* A Sec-WebSocket-Key of sluice's own (16 random bytes in base64, 24
+ * characters and a NUL): the key it writes for a client of RFC 8441,
+ * which has none. Returns 0, or -1 when no random bytes came. */
+#define SL_WS_KEY_LEN 24
+int sl_tls_ws_key(char out[SL_WS_KEY_LEN + 1]);
 
 /* The connection's protocol version, "TLSv1.3" (a static string). */
 static inline const char *

@@ -118,45 +118,6 @@ sl_ws_response(const struct sl_h1_response *resp, const char *proto,
 	return NULL;
 }
 
-static unsigned
-hexval(char c)
-{
-	return c >= '0' && c <= '9'   ? (unsigned)(c - '0')
-	       : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-	       : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
-				      : (unsigned)c & 0xf;
-}
-
-void
-sl_ws_key_of(const char *hex, char out[SL_WS_KEY_LEN + 1])
-{
-	static const char b64[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
-	    "wxyz0123456789+/";
-	unsigned char raw[18] = {0};
-	size_t o = 0, hl = strlen(hex);
-
-	for (size_t i = 0; i < 16; i++) {
-		char a = 2 * i < hl ? hex[2 * i] : '0';
-		char b = 2 * i + 1 < hl ? hex[2 * i + 1] : '0';
-		raw[i] = (unsigned char)(hexval(a) << 4 | hexval(b));
-	}
-	/* 16 bytes: five groups of three, then one byte and "==" */
-	for (size_t i = 0; i < 15; i += 3) {
-		unsigned v = (unsigned)raw[i] << 16 |
-			     (unsigned)raw[i + 1] << 8 | raw[i + 2];
-		out[o++] = b64[v >> 18 & 63];
-		out[o++] = b64[v >> 12 & 63];
-		out[o++] = b64[v >> 6 & 63];
-		out[o++] = b64[v & 63];
-	}
-	out[o++] = b64[raw[15] >> 2];
-	out[o++] = b64[(raw[15] & 3) << 4];
-	out[o++] = '=';
-	out[o++] = '=';
-	out[o] = '\0';
-}
-
 /* ---- WebSocket frames ------------------------------------------------  */
 
 void

@@ -34,12 +34,6 @@ int sl_ws_request(const struct sl_h1_request *req, char *const *allowed,
 const char *sl_ws_response(const struct sl_h1_response *resp, const char *proto,
 			   const char *accept);
 
-/* A Sec-WebSocket-Key (16 bytes in base64) from a request id's 32 hex
- * digits (128 random bits, sl_worker_request_id): the key sluice writes
- * for a client of RFC 8441, which has none. */
-#define SL_WS_KEY_LEN 24
-void sl_ws_key_of(const char *hex, char out[SL_WS_KEY_LEN + 1]);
-
 /* WebSocket frame boundaries on a byte stream: where a frame ends, a close
  * frame of sluice's own may go in. Zeroed to start. */
 struct sl_ws_track {

@@ -12,7 +12,6 @@ metrics."""
 import asyncio
 import base64
 import hashlib
-import json
 import os
 import signal
 import socket
@@ -265,18 +264,10 @@ def half_close_is_passed_on():
     what it read and closes; the client that shut its write side gets the
     bytes and the end."""
     got = {}
+    done = threading.Event()
 
-    def serve(lsock):
-        c, _ = lsock.accept()
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            buf += c.recv(4096)
-        key = [ln.split(b":", 1)[1].strip() for ln in buf.split(b"\r\n")
-               if ln.lower().startswith(b"sec-websocket-key:")][0]
-        c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket"
-                  b"\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-                  accept_of(key.decode()).encode() + b"\r\n\r\n")
-        data = buf.partition(b"\r\n\r\n")[2]
+    def action(c, rest):
+        data = rest
         while True:
             d = c.recv(65536)
             if not d:
@@ -285,16 +276,9 @@ def half_close_is_passed_on():
         got["data"] = data
         c.sendall(frame(b"reply:" + data[:10], mask=False))
         c.close()
+        done.set()
 
-    ls = socket.socket()
-    ls.bind(("127.0.0.1", 0))
-    ls.listen(4)
-    th = threading.Thread(target=serve, args=(ls,), daemon=True)
-    th.start()
-
-    class Raw:
-        addr = "127.0.0.1:%d" % ls.getsockname()[1]
-    up, sl, port, aport, log = setup(upstream=Raw())
+    up, sl, port, aport, log = setup(upstream=RawWsUpstream(action))
     s, head, rest = handshake(port)
     check(head.startswith(b"HTTP/1.1 101"), "101: %r" % head)
     f = frame(b"0123456789")
@@ -305,7 +289,7 @@ def half_close_is_passed_on():
        "answered")
     s.settimeout(5)
     eq(s.recv(10), b"", "the upstream's FIN reached the client")
-    th.join(5)
+    done.wait(5)
     eq(got["data"], f, "the client's bytes, then its FIN")
 
 
@@ -778,17 +762,7 @@ def a_101_that_comes_after_a_reload_gets_the_reloads_grace():
     up = RawWsUpstream(echo_action, delay=1.0)
     _, sl, port, aport, log = setup(upstream=up,
                                     limits={"tunnel_drain_timeout": "1s"})
-    res = {}
-
-    def cli():
-        res["v"] = handshake(port)
-    t = threading.Thread(target=cli)
-    t.start()
-    time.sleep(0.3)
-    sl.send_signal(signal.SIGHUP)
-    t.join(10)
-    s, head, rest = res["v"]
-    check(head.startswith(b"HTTP/1.1 101"), "101: %r" % head)
+    s, rest = handshake_during(port, sl, signal.SIGHUP)
     s.settimeout(8)
     op, payload, rest = read_frame(s, rest)
     eq((op, close_code(payload)), (8, 1001), "the reload's grace ended it")
@@ -800,6 +774,35 @@ def a_101_that_comes_after_a_stop_began_is_drained():
     close frame; the stop's drain_timeout cut it."""
     up = RawWsUpstream(echo_action, delay=1.0)
     _, sl, port, aport, log = setup(upstream=up)
+    s, rest = handshake_during(port, sl, signal.SIGTERM)
+    s.settimeout(3)
+    op, payload, rest = read_frame(s, rest)
+    eq((op, close_code(payload)), (8, 1001), "going away at once")
+    s.close()
+    eq(sl.wait(10), 0, "sluice stopped")
+
+
+def h2_client(port):
+    """An HTTP/2 connection (prior knowledge) that saw sluice offer
+    extended CONNECT."""
+    import h2test
+    c = h2test.H2Client(port)
+    check(c.wait(lambda: c.conn.remote_settings.enable_connect_protocol
+                 == 1, 5), "SETTINGS_ENABLE_CONNECT_PROTOCOL offered")
+    return c
+
+
+def h2_ws_open(c, path="/echo"):
+    """Opens a WebSocket on c by extended CONNECT (RFC 8441); returns the
+    stream id."""
+    return c.request("CONNECT", path,
+                     headers=[(":protocol", "websocket"),
+                              ("sec-websocket-version", "13")], end=False)
+
+
+def handshake_during(port, sl, sig):
+    """A handshake whose 101 (the upstream takes a second) comes after
+    sig reached sluice; returns (socket, bytes after the head)."""
     res = {}
 
     def cli():
@@ -807,15 +810,11 @@ def a_101_that_comes_after_a_stop_began_is_drained():
     t = threading.Thread(target=cli)
     t.start()
     time.sleep(0.3)
-    sl.send_signal(signal.SIGTERM)
+    sl.send_signal(sig)
     t.join(10)
     s, head, rest = res["v"]
     check(head.startswith(b"HTTP/1.1 101"), "101: %r" % head)
-    s.settimeout(3)
-    op, payload, rest = read_frame(s, rest)
-    eq((op, close_code(payload)), (8, 1001), "going away at once")
-    s.close()
-    eq(sl.wait(10), 0, "sluice stopped")
+    return s, rest
 
 
 def h2_ws_frames(buf):
@@ -844,8 +843,6 @@ def websocket_over_http2_by_extended_connect():
     upgrade to the upstream; its 101 the client's 200; DATA frames carry
     the WebSocket frames both ways; the route's other requests and a
     route without upgrade behave."""
-    import h2.settings  # noqa: F401  (Debian: python3-h2)
-    import h2test
     up = WsServer()
     aport = free_port()
     log = os.path.join(tmpdir(), "access.log")
@@ -857,16 +854,11 @@ def websocket_over_http2_by_extended_connect():
         access_log=log, listener_opts={"protocols": ["h2", "http/1.1"]},
         extra={"admin": {"address": "127.0.0.1:%d" % aport}})
     start_sluice(cfg)
-    c = h2test.H2Client(port)
-    check(c.wait(lambda: c.conn.remote_settings.enable_connect_protocol
-                 == 1, 5), "SETTINGS_ENABLE_CONNECT_PROTOCOL offered")
-    sid = c.request("CONNECT", "/echo",
-                    headers=[(":protocol", "websocket"),
-                             ("sec-websocket-version", "13")], end=False)
+    c = h2_client(port)
+    sid = h2_ws_open(c)
     st = c.streams[sid]
     check(c.wait(lambda: st.headers is not None, 5), "an answer")
     eq(st.status, 200, "the switch, as HTTP/2 says it")
-    got = b""
     for n in (0, 5, 125, 70000, 1 << 20):
         m = os.urandom(n)
         c.send_body(sid, frame(m, op=2), end=False)
@@ -906,7 +898,6 @@ def websocket_over_http2_by_extended_connect():
 
 @test
 def extended_connect_to_a_route_without_upgrade_is_refused():
-    import h2test
     up = WsServer()
     cfg, port = make_config(
         {"ws": [up.addr]},
@@ -915,12 +906,8 @@ def extended_connect_to_a_route_without_upgrade_is_refused():
                 {"name": "other", "cluster": "ws"}],
         listener_opts={"protocols": ["h2", "http/1.1"]})
     start_sluice(cfg)
-    c = h2test.H2Client(port)
-    check(c.wait(lambda: c.conn.remote_settings.enable_connect_protocol
-                 == 1, 5), "offered")
-    sid = c.request("CONNECT", "/other",
-                    headers=[(":protocol", "websocket"),
-                             ("sec-websocket-version", "13")], end=False)
+    c = h2_client(port)
+    sid = h2_ws_open(c, "/other")
     st = c.response(sid)
     eq(st.status, 400, "no upgrade on that route")
     eq(up.heads, [], "no upstream saw it")
@@ -933,7 +920,6 @@ def http2_tunnel_budgets_idle_and_stream_end():
     an idle one outlives body_timeout and ends at tunnel_idle_timeout (the
     stream reset; no close frame over HTTP/2: doc/websocket.md); the
     client ending its stream is passed on as the upstream's FIN."""
-    import h2test
     up = WsServer()
     aport = free_port()
     cfg, port = make_config(
@@ -943,12 +929,8 @@ def http2_tunnel_budgets_idle_and_stream_end():
         listener_opts={"protocols": ["h2", "http/1.1"]},
         extra={"admin": {"address": "127.0.0.1:%d" % aport}})
     start_sluice(cfg)
-    c = h2test.H2Client(port)
-    check(c.wait(lambda: c.conn.remote_settings.enable_connect_protocol
-                 == 1, 5), "offered")
-    sid = c.request("CONNECT", "/echo",
-                    headers=[(":protocol", "websocket"),
-                             ("sec-websocket-version", "13")], end=False)
+    c = h2_client(port)
+    sid = h2_ws_open(c)
     st = c.streams[sid]
     check(c.wait(lambda: st.headers is not None, 5), "an answer")
     eq(st.status, 200, "switched")
@@ -966,9 +948,7 @@ def http2_tunnel_budgets_idle_and_stream_end():
         'sluice_tunnels_closed_total{reason="tunnel_idle_timeout"}') == 1,
         5), "counted")
     # a second tunnel: the client ends its stream, the upstream sees it
-    sid = c.request("CONNECT", "/echo",
-                    headers=[(":protocol", "websocket"),
-                             ("sec-websocket-version", "13")], end=False)
+    sid = h2_ws_open(c)
     st = c.streams[sid]
     check(c.wait(lambda: st.headers is not None, 5), "an answer")
     c.send_body(sid, frame(struct.pack("!H", 1000), op=8), end=True)
