@@ -1542,6 +1542,10 @@ sl_client_reloaded(struct sl_client *c)
 			sl_tunnel_drain(c);
 		return;
 	}
+	if (c->state == SL_CLIENT_ST_H2 && client_listener_now(c) != NULL) {
+		sl_h2_reloaded(c);
+		return;
+	}
 	if (c->state == SL_CLIENT_ST_CLOSED || client_listener_now(c) != NULL)
 		return;
 	/* its listener is gone: idle connections close now, the others

@@ -91,7 +91,9 @@ sl_exchange_free(struct sl_stream *s)
 	if (t->flags & SL_TXN_F_TUNNEL) {
 		/* HTTP/2's tunnel ends with its exchange */
 		enum sl_tun_end e =
-		    t->error != NULL &&
+		    t->ws != NULL && t->ws->end != SL_TUN_NENDS
+			? (enum sl_tun_end)t->ws->end
+		    : t->error != NULL &&
 			    strcmp(t->error, "tunnel_idle_timeout") == 0
 			? SL_TUN_IDLE_TIMEOUT
 		    : t->error != NULL &&
@@ -107,6 +109,8 @@ sl_exchange_free(struct sl_stream *s)
 		SL_STAT_ADD(s->w->stats.tunnels_open, -1);
 		SL_STAT_INC(s->w->stats.tunnels_closed[e]);
 	}
+	free(t->ws);
+	t->ws = NULL;
 	if (t->mirror != NULL) {
 		/* the request never completed: no copy goes out */
 		sl_mirror_abort(t->mirror);
@@ -716,23 +720,6 @@ txn_mirror(struct sl_stream *s, const struct sl_h1_request *req)
  * for a write to go, or, with the whole request out, for bytes while it is
  * read (not while it waits for a slow client: read interest is off then).
  */
-/* HTTP/2's tunnel (SL_TXN_F_TUNNEL): the earliest of its budgets, the
- * idle timeout from the last byte either way and its lifetime from the
- * 101; they replace the request's (body_timeout, the per-try clock). */
-static uint64_t
-txn_tunnel_deadline(const struct sl_stream *s, const struct sl_txn *t)
-{
-	const struct sl_conf_limits *lim = &s->lconf->limits;
-	uint64_t last = SL_MAX(SL_MAX(t->last_read_ms, t->up_progress_ms),
-			       t->last_write_ms);
-	uint64_t d = last + lim->tunnel_idle_timeout_ms;
-
-	if (lim->tunnel_lifetime_ms > 0)
-		d = SL_MIN(d, t->start_ms + t->switch_ms +
-				  lim->tunnel_lifetime_ms);
-	return d;
-}
-
 static inline int
 up_on_clock(const struct sl_txn *t, const struct sl_upconn *u)
 {
@@ -760,7 +747,7 @@ sl_exchange_schedule(struct sl_stream *s)
 	if (t->send_rate.start_ms != 0 && t->resp_ph != SL_TXN_RESP_LOCAL)
 		x = SL_MIN(x, t->send_rate.next_ms);
 	if (t->flags & SL_TXN_F_TUNNEL) {
-		x = SL_MIN(x, txn_tunnel_deadline(s, t));
+		x = SL_MIN(x, sl_exchange_xtun_deadline(s, t));
 		if (u != NULL && !u->rev_on && t->pace != SL_TXN_PACE_PAUSED &&
 		    (u->in.data == NULL || sl_buf_space(&u->in) > 0 ||
 		     u->in.off > 0))
@@ -910,6 +897,10 @@ sl_exchange_pump(struct sl_stream *s)
 		if (s->ops->flush(s) == -1)
 			return -1;
 		t = s->txn;
+		/* an HTTP/2 tunnel that closes: its close frame to flush */
+		if (t->ws != NULL && t->ws->closing_ms != 0 &&
+		    sl_exchange_xtun_tell(s) == 1)
+			continue;
 		if (sl_buf_pending(&s->txn->out) > 0 ||
 		    (s->flags & SL_STREAM_F_WBLOCK))
 			return 0;
@@ -1022,20 +1013,8 @@ txn_on_deadline(struct sl_stream *s, struct sl_txn *t, uint64_t now)
 			return -1;
 		}
 	}
-	if (t->flags & SL_TXN_F_TUNNEL) {
-		const struct sl_conf_limits *lim = &s->lconf->limits;
-		const char *why = NULL;
-		if (now < txn_tunnel_deadline(s, t))
-			return 0;
-		why = lim->tunnel_lifetime_ms > 0 &&
-			      now >= t->start_ms + t->switch_ms +
-					 lim->tunnel_lifetime_ms
-			  ? "tunnel_lifetime"
-			  : "tunnel_idle_timeout";
-		t->error = why;
-		s->ops->reset(s, why);
-		return -1;
-	}
+	if (t->flags & SL_TXN_F_TUNNEL)
+		return sl_exchange_xtun_expired(s, t, now);
 	if (t->deadline_ms != 0 && t->resp_ph == SL_TXN_RESP_NONE &&
 	    now >= t->deadline_ms) {
 		sl_attempt_deadline(s);

@@ -41,6 +41,13 @@ struct sl_buf *sl_exchange_tunnel_head(struct sl_txn *t);
 void sl_exchange_tunnel_end(struct sl_stream *s, uint64_t bytes_in,
 			    uint64_t bytes_out);
 
+/* A reload (sl_exchange_tunnel_reloaded: the stream's tunnel has
+ * tunnel_drain_timeout left) or a stop (sl_exchange_tunnel_drain: it
+ * closes now, with close frames) seen by an HTTP/2 stream; nothing for an
+ * exchange that is not a tunnel. */
+void sl_exchange_tunnel_reloaded(struct sl_stream *s);
+void sl_exchange_tunnel_drain(struct sl_stream *s);
+
 /* The exchange's phases and flags in words, for debug logs ("req=done
  * up=receiving send=done resp=upstream body=stream replay=none pace=paused
  * flags=idempotent,in_cluster"), into buf (size bytes, cut when too

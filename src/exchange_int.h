@@ -31,6 +31,7 @@
 #include "upstream.h"
 #include "wgen.h"
 #include "wloop.h"
+#include "ws.h"
 
 /*
  * Where an exchange stands (doc/design-notes.md, "The codec seam"): one
@@ -118,6 +119,28 @@ enum sl_txn_pace {
 			       the next read goes, room or not */
 };
 
+/*
+ * An HTTP/2 client's WebSocket tunnel (RFC 8441; doc/websocket.md section
+ * 4.1), once its 200 went: the frame boundaries of its bytes both ways, so
+ * that a budget's end can close it as a tunnel over HTTP/1.1 closes, with
+ * a close frame to each peer. Allocated at the switch, for tunnels only.
+ */
+/* told: the client's close frame is queued, the stream's end after it (the
+ * upstream's bytes are dropped from then on); the upstream's went, then
+ * the FIN */
+#define SL_XTUN_TOLD_CLIENT 1
+#define SL_XTUN_TOLD_UP	    2
+struct sl_txn_ws {
+	struct sl_ws_track in;	/* the client's bytes, to the upstream */
+	struct sl_ws_track out; /* the upstream's, to the client */
+	uint64_t drain_at_ms;	/* a reload's tunnel_drain_timeout (or a
+				   stop's now) runs out then; 0: none */
+	uint64_t closing_ms;	/* close frames begun (0: not closing) */
+	uint8_t end;		/* enum sl_tun_end, with closing_ms */
+	uint8_t told;		/* SL_XTUN_TOLD_* */
+	uint16_t code;		/* of the close frames */
+};
+
 /* One request/response exchange. Owned by its stream's codec; free list
  * per worker. */
 struct sl_txn {
@@ -150,6 +173,8 @@ struct sl_txn {
 	struct sl_mirror *mirror; /* owned while set: the copy being filled */
 	struct sl_buf uphead;	  /* request head for the upstream, kept until
 				     the response head arrives (replay) */
+	struct sl_txn_ws *ws;	  /* owned: an HTTP/2 WebSocket tunnel's
+				     (SL_TXN_F_TUNNEL), else NULL */
 	unsigned flags;		  /* SL_TXN_F_* */
 	uint8_t req_ph;		  /* enum sl_txn_req_phase */
 	uint8_t up_ph;		  /* enum sl_txn_up_phase */
@@ -314,6 +339,32 @@ int sl_exchange_up_write(struct sl_stream *s);
 
 /* Reads from the upstream. Returns -1 when the exchange failed. */
 int sl_exchange_up_read(struct sl_stream *s);
+
+/* ---- exchange_tun.c: an HTTP/2 client's WebSocket tunnel --------------- */
+
+/* The switch: t->ws is made. Returns -1 without memory. */
+int sl_exchange_xtun_start(struct sl_txn *t);
+
+/* Follows n bytes of the client's at p (to the upstream). */
+void sl_exchange_xtun_in(struct sl_txn *t, const char *p, size_t n);
+
+/* Follows the upstream's bytes read past u->ready (to the client), or drops
+ * them once the client was told. */
+void sl_exchange_xtun_out(struct sl_txn *t, struct sl_upconn *u);
+
+/* The earliest of the tunnel's deadlines: its idle timeout, its lifetime,
+ * a drain, the grace of its close. */
+uint64_t sl_exchange_xtun_deadline(const struct sl_stream *s,
+				   const struct sl_txn *t);
+
+/* The tunnel's deadline passed (or not: 0): it begins to close, or its
+ * grace ran out (reset). Returns -1 when the stream was closed. */
+int sl_exchange_xtun_expired(struct sl_stream *s, struct sl_txn *t,
+			     uint64_t now);
+
+/* While the tunnel closes: the close frames that can go now. Returns 1
+ * when the client's was queued in t->out (to be flushed), else 0. */
+int sl_exchange_xtun_tell(struct sl_stream *s);
 
 /* ---- exchange_log.c --------------------------------------------------- */
 

@@ -95,6 +95,8 @@ sl_exchange_req_read(struct sl_stream *s)
 	if (t->req_body == SL_H1_BODY_CLOSE) {
 		/* a tunnel's bytes (HTTP/2, RFC 8441): all of them go, to
 		 * the stream's end */
+		if (t->ws != NULL)
+			sl_exchange_xtun_in(t, s->in.data + s->in_ready, avail);
 		s->in_ready += avail;
 		t->req_body_bytes += avail;
 		t->bytes_in += avail;

@@ -145,6 +145,10 @@ resp_xconnect(struct sl_stream *s, const struct sl_h1_response *resp,
 	t->resp_remaining = 0;
 	t->resp_keepalive = 0;
 	t->flags |= SL_TXN_F_UP_BROKEN | SL_TXN_F_TUNNEL;
+	if (sl_exchange_xtun_start(t) == -1) {
+		sl_attempt_failed(s, FAIL_RESET, "out_of_memory", NULL);
+		return -1;
+	}
 	SL_STAT_INC(s->w->stats.tunnels_opened);
 	SL_STAT_INC(s->w->stats.tunnels_open);
 	return 0;
@@ -426,6 +430,8 @@ resp_advance(struct sl_stream *s)
 				resp_complete(t);
 			break;
 		case SL_H1_BODY_CLOSE:
+			if (t->ws != NULL)
+				sl_exchange_xtun_out(t, u);
 			u->ready = u->in.len;
 			break;
 		case SL_H1_BODY_NONE:
@@ -599,7 +605,9 @@ sl_exchange_output_done(const struct sl_stream *s)
 {
 	const struct sl_txn *t = s->txn;
 
-	return t->resp_ph == SL_TXN_RESP_LOCAL || t->up_ph == SL_TXN_UP_DONE;
+	/* an HTTP/2 tunnel's end follows sluice's close frame */
+	return t->resp_ph == SL_TXN_RESP_LOCAL || t->up_ph == SL_TXN_UP_DONE ||
+	       (t->ws != NULL && (t->ws->told & SL_XTUN_TOLD_CLIENT));
 }
 
 void

@@ -2887,9 +2887,27 @@ void
 sl_h2_drain(struct sl_client *c)
 {
 	struct sl_h2conn *h = c->h2;
+	struct sl_h2stream *st;
 
 	h2_goaway_begin(h);
+	/* its WebSocket tunnels close now, with close frames, as an
+	 * HTTP/1.1 connection's do (from their timers) */
+	for (st = TAILQ_FIRST(&h->streams); st != NULL;
+	     st = TAILQ_NEXT(st, link))
+		if (st->s.txn != NULL)
+			sl_exchange_tunnel_drain(&st->s);
 	h2_run(h);
+}
+
+void
+sl_h2_reloaded(struct sl_client *c)
+{
+	struct sl_h2stream *st;
+
+	for (st = TAILQ_FIRST(&c->h2->streams); st != NULL;
+	     st = TAILQ_NEXT(st, link))
+		if (st->s.txn != NULL)
+			sl_exchange_tunnel_reloaded(&st->s);
 }
 
 void

@@ -67,6 +67,10 @@ void sl_h2_drain(struct sl_client *c);
 /* c's listener left the configuration: as a drain, for c alone. */
 void sl_h2_retire(struct sl_client *c);
 
+/* A reload that kept the connection's listener: its WebSocket tunnels
+ * have tunnel_drain_timeout left (doc/websocket.md section 6). */
+void sl_h2_reloaded(struct sl_client *c);
+
 /* The connection closes under the codec (reason static): every exchange
  * still running is logged and freed, and the codec's state with them.
  * Called by client.c's close only. */

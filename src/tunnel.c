@@ -40,14 +40,6 @@
 
 #define XPRT(c) sl_client_xprt(c)
 
-/* After sluice's close frames: how long the peers have to answer them
- * with their own close and FIN before the connections close anyway. */
-#define TUN_CLOSE_GRACE_MS 2000
-
-/* WebSocket close codes (RFC 6455 section 7.4.1) */
-#define WS_GOING_AWAY 1001
-#define WS_POLICY     1008
-
 struct sl_tunnel {
 	struct sl_client *c;
 	struct sl_upconn *u;
@@ -180,7 +172,7 @@ tun_arm(struct sl_tunnel *k)
 	uint64_t now = now_ms(), d;
 
 	if (k->closing_ms != 0) {
-		d = k->closing_ms + TUN_CLOSE_GRACE_MS;
+		d = k->closing_ms + SL_WS_CLOSE_GRACE_MS;
 	} else {
 		d = k->last_ms + lim->tunnel_idle_timeout_ms;
 		if (lim->tunnel_lifetime_ms > 0)
@@ -229,12 +221,11 @@ tun_tell(struct sl_tunnel *k)
 	    (k->u->in.data == NULL || sl_buf_pending(&k->u->in) == 0) &&
 	    sl_ws_at_boundary(&k->down) && !k->down.close_seen &&
 	    XPRT(c)->send_room(c->fd, c->xc) >= 64) {
-		unsigned char f[4] = {0x88, 2, (unsigned char)(code >> 8),
-				      (unsigned char)code};
-		struct iovec iov = {f, sizeof(f)};
+		unsigned char f[SL_WS_CLOSE_MAX];
+		struct iovec iov = {f, sl_ws_close_frame(f, code, 0, 0)};
 		if (XPRT(c)->sendv(c->fd, c->xc, &iov, 1, 0, &want) ==
-		    (ssize_t)sizeof(f)) {
-			k->bytes_out += sizeof(f);
+		    (ssize_t)iov.iov_len) {
+			k->bytes_out += iov.iov_len;
 			XPRT(c)->shutdown(c->fd, c->xc);
 			k->c_shut = 1;
 			k->wblock_ms = 0;
@@ -244,23 +235,14 @@ tun_tell(struct sl_tunnel *k)
 	    (c->s.in.data == NULL || sl_buf_pending(&c->s.in) == 0) &&
 	    sl_ws_at_boundary(&k->up) && !k->up.close_seen &&
 	    sl_xprt(k->u->xkind)->send_room(k->u->fd, k->u->xc) >= 64) {
-		/* a client's frame is masked (RFC 6455 section 5.3); the
-		 * key need not be secret for sluice's own two bytes */
-		uint32_t m =
-		    (uint32_t)(k->start_ms * 2654435761u) ^ 0x5a17c3e1u;
-		unsigned char f[8] = {0x88,
-				      0x82,
-				      (unsigned char)(m >> 24),
-				      (unsigned char)(m >> 16),
-				      (unsigned char)(m >> 8),
-				      (unsigned char)m,
-				      0,
-				      0};
-		struct iovec iov = {f, sizeof(f)};
-		f[6] = (unsigned char)((code >> 8) ^ f[2]);
-		f[7] = (unsigned char)((code & 0xff) ^ f[3]);
+		/* the mask need not be secret for sluice's own two bytes */
+		unsigned char f[SL_WS_CLOSE_MAX];
+		struct iovec iov = {
+		    f, sl_ws_close_frame(f, code, 1,
+					 (uint32_t)(k->start_ms * 2654435761u) ^
+					     0x5a17c3e1u)};
 		if (sl_upstream_writev(k->u, &iov, 1, 0) ==
-		    (ssize_t)sizeof(f)) {
+		    (ssize_t)iov.iov_len) {
 			sl_upstream_shutdown(k->u);
 			k->u_shut = 1;
 		}
@@ -269,7 +251,7 @@ tun_tell(struct sl_tunnel *k)
 
 /*
  * Ends the tunnel for a budget (e): a WebSocket tunnel tells both peers
- * (tun_tell) and gives them TUN_CLOSE_GRACE_MS to answer with their own
+ * (tun_tell) and gives them SL_WS_CLOSE_GRACE_MS to answer with their own
  * close and FIN; another protocol's tunnel closes now.
  */
 static void
@@ -323,19 +305,19 @@ sl_tunnel_on_deadline(struct sl_client *c)
 		}
 	}
 	if (k->closing_ms != 0) {
-		if (now - k->closing_ms >= TUN_CLOSE_GRACE_MS) {
+		if (now - k->closing_ms >= SL_WS_CLOSE_GRACE_MS) {
 			tun_end(k, k->end, 0);
 			return;
 		}
 	} else if (k->drain_at_ms != 0 && now >= k->drain_at_ms) {
-		tun_goaway(k, SL_TUN_DRAIN, WS_GOING_AWAY);
+		tun_goaway(k, SL_TUN_DRAIN, SL_WS_GOING_AWAY);
 		return;
 	} else if (lim->tunnel_lifetime_ms > 0 &&
 		   now - k->start_ms >= lim->tunnel_lifetime_ms) {
-		tun_goaway(k, SL_TUN_LIFETIME, WS_POLICY);
+		tun_goaway(k, SL_TUN_LIFETIME, SL_WS_POLICY);
 		return;
 	} else if (now - k->last_ms >= lim->tunnel_idle_timeout_ms) {
-		tun_goaway(k, SL_TUN_IDLE_TIMEOUT, WS_GOING_AWAY);
+		tun_goaway(k, SL_TUN_IDLE_TIMEOUT, SL_WS_GOING_AWAY);
 		return;
 	}
 	tun_arm(k);
@@ -345,7 +327,7 @@ void
 sl_tunnel_drain(struct sl_client *c)
 {
 	sl_now_refresh();
-	tun_goaway(c->tun, SL_TUN_DRAIN, WS_GOING_AWAY);
+	tun_goaway(c->tun, SL_TUN_DRAIN, SL_WS_GOING_AWAY);
 }
 
 void

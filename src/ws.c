@@ -162,3 +162,24 @@ sl_ws_track(struct sl_ws_track *k, const unsigned char *p, size_t n)
 		}
 	}
 }
+
+size_t
+sl_ws_close_frame(unsigned char *f, unsigned code, int masked, uint32_t key)
+{
+	unsigned char m[4] = {(unsigned char)(key >> 24),
+			      (unsigned char)(key >> 16),
+			      (unsigned char)(key >> 8), (unsigned char)key};
+
+	f[0] = 0x88; /* FIN, close */
+	if (!masked) {
+		f[1] = 2;
+		f[2] = (unsigned char)(code >> 8);
+		f[3] = (unsigned char)code;
+		return 4;
+	}
+	f[1] = 0x82;
+	memcpy(f + 2, m, 4);
+	f[6] = (unsigned char)((code >> 8) ^ m[0]);
+	f[7] = (unsigned char)((code & 0xff) ^ m[1]);
+	return 8;
+}

@@ -53,4 +53,17 @@ sl_ws_at_boundary(const struct sl_ws_track *k)
 	return k->left == 0 && k->hlen == 0;
 }
 
+/* The status codes of sluice's own close frames (RFC 6455 section 7.4.1),
+ * and how long a closing tunnel waits for its peers' answers. */
+#define SL_WS_GOING_AWAY     1001
+#define SL_WS_POLICY	     1008
+#define SL_WS_CLOSE_GRACE_MS 2000
+#define SL_WS_CLOSE_MAX	     8 /* bytes of a close frame, masked */
+
+/* Writes a close frame with code into f (SL_WS_CLOSE_MAX bytes): masked
+ * with key, as a client's frame must be (RFC 6455 section 5.3), or not, as
+ * a server's. Returns its length. */
+size_t sl_ws_close_frame(unsigned char *f, unsigned code, int masked,
+			 uint32_t key);
+
 #endif

@@ -27,6 +27,8 @@ Client, get(), read_in_bursts() and curl() then speak TLS to that port
 plain TCP to every other one (admin listeners, upstreams). So the same
 test function runs over both transports; a test that cannot run over TLS
 by nature raises Skip when over_tls() says so, with its reason.
+SLTEST_LOG_LEVEL sets the log level of the sluice a test starts (default
+info; debug shows every state change in a failing test's report).
 make check runs test_proxy, test_bodies, test_wire, test_budgets,
 test_retry and test_reload both ways: tls_test_*.py set the variable and
 run the plain file. By hand:
@@ -414,7 +416,7 @@ def make_config(clusters, routes=None, limits=None, workers=1, port=None,
     if workers is not None:
         cfg["workers"] = workers
     cfg["drain_timeout"] = DEFAULT_DRAIN
-    log = {"level": "info"}
+    log = {"level": os.environ.get("SLTEST_LOG_LEVEL", "info")}
     if access_log:
         log["access"] = access_log
         log["access_format"] = "json"

@@ -914,48 +914,175 @@ def extended_connect_to_a_route_without_upgrade_is_refused():
     c.close()
 
 
-@test
-def http2_tunnel_budgets_idle_and_stream_end():
-    """Over HTTP/2 a tunnel's budgets are the tunnel's, not the request's:
-    an idle one outlives body_timeout and ends at tunnel_idle_timeout (the
-    stream reset; no close frame over HTTP/2: doc/websocket.md); the
-    client ending its stream is passed on as the upstream's FIN."""
-    up = WsServer()
+def h2_ws_setup(limits=None, upstream=None):
+    """An h2/http1.1 listener with a WebSocket route, and an HTTP/2
+    client on it; returns (upstream, sluice, client, admin port)."""
+    up = upstream or WsServer()
     aport = free_port()
     cfg, port = make_config(
         {"ws": [up.addr]},
         routes=[{"name": "ws", "cluster": "ws", "upgrade": ["websocket"]}],
-        limits={"tunnel_idle_timeout": "2s", "body_timeout": "500ms"},
-        listener_opts={"protocols": ["h2", "http/1.1"]},
+        limits=limits, listener_opts={"protocols": ["h2", "http/1.1"]},
         extra={"admin": {"address": "127.0.0.1:%d" % aport}})
-    start_sluice(cfg)
-    c = h2_client(port)
-    sid = h2_ws_open(c)
+    sl = start_sluice(cfg)
+    return up, sl, h2_client(port), aport
+
+
+def h2_ws_switched(c, path="/echo"):
+    sid = h2_ws_open(c, path)
     st = c.streams[sid]
     check(c.wait(lambda: st.headers is not None, 5), "an answer")
     eq(st.status, 200, "switched")
-    t0 = time.monotonic()
+    return sid, st
+
+
+def h2_ws_closed_with(c, st, code, within):
+    """The stream carries sluice's close frame with code, then ends
+    cleanly (END_STREAM, no reset), within seconds."""
+    check(c.wait(lambda: st.ended or st.reset is not None, within),
+          "the stream ended")
+    eq(st.reset, None, "ended, not reset")
+    frames, rest = h2_ws_frames(st.body)
+    check(frames, "frames: %r" % st.body[-32:])
+    eq((frames[-1][0], close_code(frames[-1][1])), (8, code),
+       "the last frame is a close with %d" % code)
+    eq(rest, b"", "nothing after it")
+    return frames
+
+
+@test
+def http2_tunnel_budgets_idle_and_stream_end():
+    """Over HTTP/2 a tunnel's budgets are the tunnel's, not the request's:
+    an idle one outlives body_timeout and ends at tunnel_idle_timeout with
+    a close frame (1001) to each side, then the stream's end; the client
+    ending its stream is passed on as the upstream's FIN."""
+    up, sl, c, aport = h2_ws_setup(limits={"tunnel_idle_timeout": "2s",
+                                           "body_timeout": "500ms"})
+    sid, st = h2_ws_switched(c)
     # idle past body_timeout: still up
     time.sleep(1.0)
     c.send_body(sid, frame(b"still", op=1), end=False)
     check(c.wait(lambda: b"still" in st.body, 5), "alive after body_timeout")
     t0 = time.monotonic()
-    check(c.wait(lambda: st.reset is not None or st.ended, 8),
-          "ended by tunnel_idle_timeout")
+    h2_ws_closed_with(c, st, 1001, 8)
     took = time.monotonic() - t0
     check(1.5 < took < 8, "after the idle timeout: %.2f s" % took)
+    check(wait_until(lambda: 1001 in up.closes, 5),
+          "the server got 1001 too: %r" % up.closes)
     check(wait_until(lambda: metrics(aport).get(
         'sluice_tunnels_closed_total{reason="tunnel_idle_timeout"}') == 1,
         5), "counted")
     # a second tunnel: the client ends its stream, the upstream sees it
-    sid = h2_ws_open(c)
-    st = c.streams[sid]
-    check(c.wait(lambda: st.headers is not None, 5), "an answer")
+    sid, st = h2_ws_switched(c)
     c.send_body(sid, frame(struct.pack("!H", 1000), op=8), end=True)
     check(c.wait(lambda: st.ended or st.reset is not None, 5),
           "the stream ends once the upstream closes")
     check(wait_until(lambda: 1000 in up.closes, 5), "the server's close")
     c.close()
+
+
+@test
+def http2_tunnel_lifetime_ends_a_busy_tunnel_with_1008():
+    up, sl, c, aport = h2_ws_setup(limits={"tunnel_lifetime": "1s",
+                                           "tunnel_idle_timeout": "10s"})
+    # the lifetime runs from the upstream's 101, after this
+    t0 = time.monotonic()
+    sid, st = h2_ws_switched(c)
+    n = 0
+    while not (st.ended or st.reset is not None) and \
+            time.monotonic() - t0 < 8:
+        c.send_body(sid, frame(b"m%d" % n, op=1), end=False)
+        n += 1
+        c.wait(lambda: st.ended or st.reset is not None, 0.05)
+    frames = h2_ws_closed_with(c, st, 1008, 5)
+    check(1 <= time.monotonic() - t0 < 8, "at the lifetime")
+    # every message before the close came back whole, in order
+    texts = [p for op, p in frames if op == 1]
+    eq(texts, [b"m%d" % i for i in range(len(texts))], "echoes in order")
+    check(wait_until(lambda: 1008 in up.closes, 5),
+          "the server got 1008: %r" % up.closes)
+    check(wait_until(lambda: metrics(aport).get(
+        'sluice_tunnels_closed_total{reason="tunnel_lifetime"}') == 1, 5),
+        "counted")
+    c.close()
+
+
+@test
+def http2_tunnel_reload_grace_then_close_frames():
+    """A SIGHUP leaves an HTTP/2 tunnel on its generation for
+    tunnel_drain_timeout, then closes it with 1001 both ways; the
+    connection serves a new tunnel meanwhile."""
+    up, sl, c, aport = h2_ws_setup(limits={"tunnel_drain_timeout": "1500ms"})
+    sid, st = h2_ws_switched(c)
+    sl.send_signal(signal.SIGHUP)
+    t0 = time.monotonic()
+    time.sleep(0.5)
+    c.send_body(sid, frame(b"during", op=1), end=False)
+    check(c.wait(lambda: b"during" in st.body, 5), "up during the grace")
+    sid2, st2 = h2_ws_switched(c)
+    h2_ws_closed_with(c, st, 1001, 8)
+    check(1.3 < time.monotonic() - t0 < 8,
+          "after the grace: %.2f s" % (time.monotonic() - t0))
+    check(wait_until(lambda: 1001 in up.closes, 5), "the server's 1001")
+    c.send_body(sid2, frame(b"new", op=1), end=False)
+    check(c.wait(lambda: b"new" in st2.body, 5),
+          "the tunnel begun after the reload is up")
+    eq(st2.reset, None, "not cut")
+    check(wait_until(lambda: metrics(aport).get(
+        'sluice_tunnels_closed_total{reason="draining"}') == 1, 5),
+        "counted as draining")
+    c.close()
+
+
+@test
+def http2_tunnel_drain_closes_at_a_frame_boundary():
+    """SIGTERM closes HTTP/2 tunnels with 1001 at once, but never inside a
+    frame: an upstream half-way through a frame finishes it first, and the
+    client gets the whole frame, then the close."""
+    def action(c, rest):
+        c.sendall(frame(b"0123456789", op=2, mask=False)[:7])
+        time.sleep(1.0)
+        c.sendall(frame(b"0123456789", op=2, mask=False)[7:])
+        buf = b""
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            buf += d
+        got.append(buf)
+    got = []
+    import h2test
+    up = RawWsUpstream(action)
+    up, sl, c, aport = h2_ws_setup(upstream=up)
+    c.close()
+    # a raw client: Python's h2 takes no frame after a first GOAWAY
+    r = h2test.RawH2(c.port)
+    r.send(r.headers(1, [(":method", "CONNECT"), (":protocol", "websocket"),
+                         (":scheme", "http"), (":path", "/echo"),
+                         (":authority", "test.local"),
+                         ("sec-websocket-version", "13")],
+                     end_stream=False))
+    check(r.wait(lambda: r.statuses().get(1) == [200], 5), "switched")
+    time.sleep(0.3)
+    sl.send_signal(signal.SIGTERM)
+
+    def data():
+        return [(f, p) for t, f, sid, p in r.frames
+                if t == h2test.DATA and sid == 1]
+    check(r.wait(lambda: any(f & h2test.END_STREAM for f, _ in data()), 8),
+          "the stream ended: %r" % r.frames)
+    eq(r.resets(), {}, "no reset")
+    frames, rest = h2_ws_frames(b"".join(p for _, p in data()))
+    eq(frames, [(2, b"0123456789"), (8, struct.pack("!H", 1001))],
+       "the whole frame, then the close")
+    eq(rest, b"", "nothing after it")
+    check(wait_until(lambda: got, 5), "the upstream saw the FIN")
+    eq((got[0][0], got[0][1]), (0x88, 0x82), "a masked close frame")
+    m = got[0][2:6]
+    eq(bytes(b ^ m[i % 4] for i, b in enumerate(got[0][6:8])),
+       struct.pack("!H", 1001), "1001")
+    r.close()
+    eq(sl.wait(10), 0, "sluice stopped")
 
 
 @test

@@ -359,6 +359,37 @@ test_frame_boundaries(void **state)
 	}
 }
 
+/* sluice's own close frames: a server's plain, a client's masked, each
+ * one whole frame to the tracker with the code where RFC 6455 puts it. */
+static void
+test_close_frames(void **state)
+{
+	unsigned char f[SL_WS_CLOSE_MAX];
+	struct sl_ws_track k;
+	size_t n;
+
+	(void)state;
+	n = sl_ws_close_frame(f, SL_WS_GOING_AWAY, 0, 0);
+	assert_int_equal(n, 4);
+	assert_memory_equal(f, "\x88\x02\x03\xe9", 4);
+	memset(&k, 0, sizeof(k));
+	sl_ws_track(&k, f, n);
+	assert_true(sl_ws_at_boundary(&k));
+	assert_true(k.close_seen);
+
+	n = sl_ws_close_frame(f, SL_WS_POLICY, 1, 0x01020304u);
+	assert_int_equal(n, SL_WS_CLOSE_MAX);
+	assert_memory_equal(f, "\x88\x82\x01\x02\x03\x04", 6);
+	assert_int_equal(f[6] ^ 0x01, SL_WS_POLICY >> 8);
+	assert_int_equal(f[7] ^ 0x02, SL_WS_POLICY & 0xff);
+	memset(&k, 0, sizeof(k));
+	sl_ws_track(&k, f, n - 1);
+	assert_false(sl_ws_at_boundary(&k));
+	sl_ws_track(&k, f + n - 1, 1);
+	assert_true(sl_ws_at_boundary(&k));
+	assert_true(k.close_seen);
+}
+
 int
 main(void)
 {
@@ -373,6 +404,7 @@ main(void)
 	    cmocka_unit_test(test_list_has),
 	    cmocka_unit_test(test_upgrade_written_upstream),
 	    cmocka_unit_test(test_frame_boundaries),
+	    cmocka_unit_test(test_close_frames),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
