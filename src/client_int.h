@@ -16,7 +16,9 @@
 #include <sys/queue.h>
 
 #include "h1_parse.h"
+#include "proxyproto.h"
 #include "stream.h"
+#include "tls.h"
 #include "wloop.h"
 #include "xprt.h"
 
@@ -164,6 +166,30 @@ void sl_client_rev_wait(struct sl_client *c, int want);
  * Returns 0, or -1 when a reload removed the listener (c keeps its own:
  * it is to end, SL_STREAM_F_RETIRED). */
 int sl_client_adopt(struct sl_client *c);
+
+/* client.c's own, for client_accept.c: c's state (logged at debug), and
+ * "ADDR:PORT" of its client for its log lines. */
+void sl_client_set_state(struct sl_client *c, enum sl_client_state s);
+const char *sl_client_peer_str(const struct sl_client *c, char *buf, size_t n);
+
+/*
+ * client_accept.c: what comes before HTTP. The PROXY state of a plain
+ * listener (sl_client_proxy_scan: the header in `in`, then the request
+ * after it) and of a TLS one (sl_client_proxy_tls: read off the socket
+ * before the handshake), a PROXY stream's end (sl_client_proxy_eof), the
+ * TLS handshake (sl_client_handshake). Each returns 1 when c went on, 0
+ * when it waits, -1 when c was closed (the handshake: or handed to the
+ * HTTP/2 codec). A refusal for the header (sl_client_pp_refuse) or a
+ * failed handshake (sl_client_tls_failed: counted and said; the caller
+ * closes) from the deadlines too.
+ */
+int sl_client_proxy_scan(struct sl_client *c);
+int sl_client_proxy_tls(struct sl_client *c);
+void sl_client_proxy_eof(struct sl_client *c);
+int sl_client_handshake(struct sl_client *c);
+void sl_client_pp_refuse(struct sl_client *c, enum sl_pp_error why);
+void sl_client_tls_failed(struct sl_client *c, enum sl_tls_fail f,
+			  const char *why);
 
 /* The operations of c's transport (xprt.h). */
 static inline const struct sl_xprt_ops *
