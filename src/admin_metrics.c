@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "admin_int.h"
+#include "grpc.h"
 #include "h1_parse.h"
 #include "proxyproto.h"
 #include "retry.h"
@@ -849,6 +850,27 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 		    (unsigned long long)sum(
 			v, offsetof(struct sl_worker_stats, tunnels_closed) +
 			       (size_t)r * u));
+	/* gRPC (doc/grpc.md): the statuses sluice answers with */
+	sb_printf(b, "# HELP sluice_grpc_responses_total gRPC calls "
+		     "answered, by who answered and gRPC status (sluice: "
+		     "its own trailers-only answers).\n# TYPE "
+		     "sluice_grpc_responses_total counter\n");
+	{
+		static const int st[] = {
+		    SL_GRPC_UNKNOWN,	       SL_GRPC_DEADLINE_EXCEEDED,
+		    SL_GRPC_PERMISSION_DENIED, SL_GRPC_RESOURCE_EXHAUSTED,
+		    SL_GRPC_UNIMPLEMENTED,     SL_GRPC_INTERNAL,
+		    SL_GRPC_UNAVAILABLE,       SL_GRPC_UNAUTHENTICATED};
+		for (size_t i = 0; i < SL_NELEM(st); i++)
+			sb_printf(b,
+				  "sluice_grpc_responses_total{source="
+				  "\"sluice\",grpc_status=\"%d\"} %llu\n",
+				  st[i],
+				  (unsigned long long)sum(
+				      v, offsetof(struct sl_worker_stats,
+						  grpc_local) +
+					     (size_t)st[i] * u));
+	}
 }
 
 /* What the Prometheus clients call process_*, and the build. Read from

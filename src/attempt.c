@@ -860,6 +860,22 @@ sl_attempt_deadline(struct sl_stream *s)
 	struct sl_txn *t = s->txn;
 	char peer[SL_PEER_MAX];
 
+	if (t->call_deadline_ms != 0 && t->deadline_ms == t->call_deadline_ms) {
+		/* a gRPC call's own deadline (its grpc-timeout): the
+		 * client's budget ran out, not the route's, and no endpoint
+		 * is blamed for it */
+		if (sl_log_enabled(SL_LOG_INFO))
+			log_info("conn=%llu peer=%s request_id=%s route=%s: "
+				 "deadline_exceeded (the call's grpc-timeout, "
+				 "%u ms, ran out; %u attempt%s)",
+				 (unsigned long long)s->id,
+				 sl_exchange_peer_str(s, t, peer, sizeof(peer)),
+				 t->request_id, t->route->name,
+				 s->grpc_timeout_ms, t->attempts,
+				 t->attempts == 1 ? "" : "s");
+		sl_exchange_local(s, 504, "deadline_exceeded", 0);
+		return;
+	}
 	log_warnx("conn=%llu peer=%s request_id=%s route=%s upstream=%s: "
 		  "upstream_timeout (no answer within the route's timeout "
 		  "%llu ms; %u attempt%s)",

@@ -589,6 +589,13 @@ txn_forward(struct sl_stream *s, struct sl_h1_request *req)
 		t->deadline_ms = now_ms() + t->route->timeout_ms;
 	txn_choose_cluster(s, req);
 	txn_retry_setup(s, req);
+	/* a gRPC call's deadline runs from its start, while its request
+	 * streams too; the route's, once it is whole, never passes it */
+	if ((s->flags & SL_STREAM_F_GRPC) && s->grpc_timeout_ms != 0) {
+		t->call_deadline_ms = t->start_ms + s->grpc_timeout_ms;
+		if (t->deadline_ms == 0 || t->call_deadline_ms < t->deadline_ms)
+			t->deadline_ms = t->call_deadline_ms;
+	}
 
 	if (sl_buf_alloc(&w->bufs, &t->uphead, sl_exchange_head_cap(s)) == -1) {
 		sl_exchange_local(s, 503, "out_of_memory", 0);

@@ -15,6 +15,7 @@
 #include "attempt.h"
 #include "exchange.h"
 #include "exchange_int.h"
+#include "grpc.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
 #include "log.h"
@@ -206,6 +207,25 @@ sl_exchange_answer(struct sl_stream *s, int status, const char *code, int close,
 		return;
 	}
 	rules = sl_exchange_rules(s, 0, &vars, &vp, NULL, ip);
+	if (s->flags & SL_STREAM_F_GRPC) {
+		/* a gRPC call: the status its client's retry logic knows, in
+		 * a trailers-only answer (doc/grpc.md) */
+		char msg[96];
+		t->grpc_status = (uint8_t)sl_grpc_status_of(status);
+		t->status = 200;
+		(void)sl_grpc_message_encode(msg, sizeof(msg), code,
+					     strlen(code));
+		n = sl_h1_write_grpc_error(
+		    s->txn->out.data + s->txn->out.len,
+		    sl_buf_space(&s->txn->out), t->grpc_status, msg,
+		    t->request_id, fields, rules, vp);
+		if (n < 0 && rules != NULL)
+			n = sl_h1_write_grpc_error(
+			    s->txn->out.data + s->txn->out.len,
+			    sl_buf_space(&s->txn->out), t->grpc_status, msg,
+			    t->request_id, fields, NULL, NULL);
+		goto written;
+	}
 	n = sl_h1_write_error_fields(
 	    s->txn->out.data + s->txn->out.len, sl_buf_space(&s->txn->out),
 	    status, code, t->request_id, (t->flags & SL_TXN_F_CLOSE) != 0,
@@ -217,6 +237,7 @@ sl_exchange_answer(struct sl_stream *s, int status, const char *code, int close,
 		    sl_buf_space(&s->txn->out), status, code, t->request_id,
 		    (t->flags & SL_TXN_F_CLOSE) != 0, t->method_id == SL_M_HEAD,
 		    t->minor, fields, NULL, NULL);
+written:
 	if (n < 0) {
 		s->ops->close(s, code);
 		return;

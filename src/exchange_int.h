@@ -246,6 +246,11 @@ struct sl_txn {
 	uint64_t rbuf_mark;	  /* send_written at the last slow stall: the
 				     bytes since are the client's proof that it
 				     reads (sl_stream_rbuf_size) */
+	/* a gRPC call (SL_STREAM_F_GRPC, doc/grpc.md): the end of its
+	 * grpc-timeout (0: none), which the route's deadline never passes;
+	 * the gRPC status sluice answered it with (0: none of sluice's) */
+	uint64_t call_deadline_ms;
+	uint8_t grpc_status;
 	char request_id[SL_REQUEST_ID_MAX + 1];
 	/* with upgrade "websocket": the Sec-WebSocket-Accept the 101 must
 	 * carry (not cleared, as the strings) */
@@ -466,8 +471,12 @@ static inline void
 sl_exchange_req_complete(struct sl_txn *t)
 {
 	t->req_ph = SL_TXN_REQ_DONE;
-	if (t->route != NULL)
+	if (t->route != NULL) {
 		t->deadline_ms = now_ms() + t->route->timeout_ms;
+		if (t->call_deadline_ms != 0 &&
+		    t->call_deadline_ms < t->deadline_ms)
+			t->deadline_ms = t->call_deadline_ms;
+	}
 }
 
 /* The body kept for a retry is let go: after an answer (next

@@ -194,6 +194,8 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 
 	SL_STAT_INC(s->w->stats.requests);
 	SL_STAT_INC(s->w->stats.responses[cls]);
+	if (t->grpc_status != 0)
+		SL_STAT_INC(s->w->stats.grpc_local[t->grpc_status]);
 	/* by protocol: HTTP/2's counted, HTTP/1.x's are the rest (the admin
 	 * page subtracts); the durations of both */
 	if (s->stream_id != 0) {
@@ -295,6 +297,11 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 		lw_esc(&w, t->host, 256);
 		LW_LIT(&w, "\",\"status\":");
 		lw_u64(&w, (uint64_t)(t->status > 0 ? t->status : 0));
+		if (t->grpc_status != 0) {
+			/* sluice's own gRPC answer (doc/grpc.md) */
+			LW_LIT(&w, ",\"grpc_status\":");
+			lw_u64(&w, t->grpc_status);
+		}
 		LW_LIT(&w, ",\"route\":\"");
 		lw_str(&w, t->route ? t->route->name : "-");
 		LW_LIT(&w, "\",\"upstream\":\"");
@@ -339,7 +346,7 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 			line[n - 1] = '\n';
 	} else {
 		char m[64], p[1024], r[512], u[512], retries[24] = "";
-		char ident[1200] = "", proto[16], sid[24] = "";
+		char ident[1200] = "", proto[16], sid[24] = "", gs[24] = "";
 		access_time(now.tv_sec);
 		if (t->nretries > 0)
 			snprintf(retries, sizeof(retries), " retries=%u",
@@ -357,6 +364,9 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 			    auth ? sl_escape(a, sizeof(a), auth, strlen(auth))
 				 : "");
 		}
+		if (t->grpc_status != 0)
+			snprintf(gs, sizeof(gs), " grpc_status=%u",
+				 t->grpc_status);
 		if (s->stream_id != 0) {
 			snprintf(proto, sizeof(proto), "HTTP/2.0");
 			snprintf(sid, sizeof(sid), " stream=%u", s->stream_id);
@@ -367,7 +377,7 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 		    line, sizeof(line),
 		    "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\" "
 		    "rid=%s route=%s upstream=%s ms=%llu cluster=%s "
-		    "connect_ms=%u upstream_ms=%llu close=%s%s%s%s%s%s%s%s\n",
+		    "connect_ms=%u upstream_ms=%llu close=%s%s%s%s%s%s%s%s%s\n",
 		    peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", proto,
 		    t->status, (unsigned long long)txn_body_out(t),
 		    r[0] ? r : "-", u[0] ? u : "-", t->request_id,
@@ -377,7 +387,7 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 		    txn_error(t)[0] ? " error=" : "", txn_error(t), retries,
 		    txn_failures(t, fails, sizeof(fails), 0) ? " failures="
 							     : "",
-		    fails, ident, sid);
+		    fails, ident, sid, gs);
 	}
 	if (n >= sizeof(line)) {
 		n = sizeof(line) - 1;

@@ -553,6 +553,32 @@ sl_h1_write_error_fields(char *out, size_t cap, int status, const char *code,
 	return finish(&o);
 }
 
+long
+sl_h1_write_grpc_error(char *out, size_t cap, int grpc_status,
+		       const char *message, const char *request_id,
+		       const char *fields, const struct sl_hdr_apply *rules,
+		       const struct sl_hdr_vars *vars)
+{
+	struct out o = {out, cap, 0, 0};
+	char line[160];
+
+	snprintf(line, sizeof(line),
+		 "HTTP/1.1 200 OK\r\nContent-Type: application/grpc\r\n"
+		 "Grpc-Status: %d\r\nGrpc-Message: ",
+		 grpc_status);
+	puts_(&o, line);
+	puts_(&o, message);
+	puts_(&o, "\r\nX-Request-Id: ");
+	puts_(&o, request_id);
+	puts_(&o, "\r\nContent-Length: 0\r\n");
+	if (fields != NULL)
+		puts_(&o, fields);
+	if (rules != NULL)
+		put_rules(&o, rules, vars, 1);
+	puts_(&o, "\r\n");
+	return finish(&o);
+}
+
 int
 sl_h1_list_has(const char *v, size_t len, const char *tok)
 {

@@ -127,6 +127,21 @@ long sl_h1_write_error(char *out, size_t cap, int status, const char *code,
 		       int client_minor, const struct sl_hdr_apply *rules,
 		       const struct sl_hdr_vars *vars);
 
+/*
+ * A gRPC call's answer in place of an HTTP error (doc/grpc.md): a
+ * trailers-only response, 200 with Content-Type application/grpc,
+ * Grpc-Status grpc_status and Grpc-Message message (already
+ * percent-encoded), X-Request-Id, Content-Length 0 (the codec ends the
+ * stream with its HEADERS), then fields and the rules' fields as
+ * sl_h1_write_error_fields writes them. Returns the length or -1 when it
+ * does not fit.
+ */
+long sl_h1_write_grpc_error(char *out, size_t cap, int grpc_status,
+			    const char *message, const char *request_id,
+			    const char *fields,
+			    const struct sl_hdr_apply *rules,
+			    const struct sl_hdr_vars *vars);
+
 /* The same with fields (each line ending in CRLF; NULL: none) in place of
  * the default Retry-After: a rate limit's 429 and 503 (rlcheck.c). */
 long sl_h1_write_error_fields(char *out, size_t cap, int status,

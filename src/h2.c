@@ -30,6 +30,7 @@
 
 #include "client_int.h"
 #include "exchange.h"
+#include "grpc.h"
 #include "h1_parse.h"
 #include "log.h"
 #include "runtime.h"
@@ -917,6 +918,16 @@ h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 	}
 	if (namelen == 14 && memcmp(n, "content-length", 14) == 0)
 		st->f |= S_CL;
+	/* gRPC (doc/grpc.md): both names are 12 bytes long */
+	if (namelen == 12) {
+		if (memcmp(n, "content-type", 12) == 0 &&
+		    sl_grpc_content_type(v, valuelen))
+			st->s.flags |= SL_STREAM_F_GRPC;
+		else if (memcmp(n, "grpc-timeout", 12) == 0 &&
+			 sl_grpc_timeout_parse(v, valuelen,
+					       &st->s.grpc_timeout_ms) == -1)
+			st->s.grpc_timeout_ms = 0; /* malformed: none */
+	}
 	/* the HTTP/1.1 handshake's own fields are sluice's to write
 	 * (head_reqline): a client's would be a second one */
 	if ((st->f & S_XCONNECT) &&

@@ -90,6 +90,10 @@ struct sl_stream_ops {
  * codec wrote the request as an HTTP/1.1 upgrade; its body is the tunnel's
  * bytes, raw, until the stream's end (SL_STREAM_F_EOF) */
 #define SL_STREAM_F_XCONNECT 0x20000
+/* HTTP/2: a gRPC call (content-type application/grpc, doc/grpc.md):
+ * sluice's own errors become gRPC statuses, grpc_timeout_ms (when not 0)
+ * shortens the route's deadline */
+#define SL_STREAM_F_GRPC 0x40000
 /* the client took SL_RBUF_PROOF bytes since its last slow stall */
 #define SL_STREAM_F_RBUF_PROVEN 0x80
 /* the size class of the response buffer this client has earned: 8 KiB <<
@@ -138,6 +142,8 @@ struct sl_stream {
 				     AF_INET too */
 	uint32_t nrequests;	  /* exchanges the connection finished */
 	uint32_t stream_id;	  /* HTTP/2: the stream's id; 0 on HTTP/1 */
+	uint32_t grpc_timeout_ms; /* SL_STREAM_F_GRPC: its grpc-timeout, 0:
+				     none */
 };
 
 /* The time of the event being handled (see sl_now_refresh). */

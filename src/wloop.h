@@ -154,6 +154,9 @@ struct sl_worker_stats {
 	atomic_uint_fast64_t tunnels_opened;
 	atomic_uint_fast64_t tunnels_closed[SL_TUN_NENDS];
 	atomic_uint_fast64_t tunnel_bytes_in, tunnel_bytes_out;
+	/* gRPC calls sluice answered itself, by gRPC status (0..16,
+	 * grpc.h; doc/grpc.md) */
+	atomic_uint_fast64_t grpc_local[17];
 };
 
 #define SL_STAT_ADD(field, n)                                                  \

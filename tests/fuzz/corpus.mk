@@ -637,6 +637,59 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/forwarded/mixed \
 	tests/fuzz/corpus/forwarded/xff-chain \
 	tests/fuzz/corpus/forwarded/xff-strip \
+	tests/fuzz/corpus/grpc/0982fd65dbe6f353bc63660519cdd2dda8c9f042 \
+	tests/fuzz/corpus/grpc/0bb7964ac8cbe0fbdf73663ecc8d8dda7e3b4257 \
+	tests/fuzz/corpus/grpc/1ae640e5a8a707c873a6ee513232ce7602301a05 \
+	tests/fuzz/corpus/grpc/1e8f9f2c2ab8649123d430aec22d81b814edcac0 \
+	tests/fuzz/corpus/grpc/2c8d717d4426842dd71f3c25a9ffa52feba0fdfb \
+	tests/fuzz/corpus/grpc/2fe5e0e28e93f9bcc323f517aa696343564c7a6b \
+	tests/fuzz/corpus/grpc/31c424933a983152f61924ac228c847f858764b4 \
+	tests/fuzz/corpus/grpc/3fc93e8a85c9e93c4912c5c809ff4f40d11a27f3 \
+	tests/fuzz/corpus/grpc/4289b6df87ceebf33e56513fc4345452e5ca156a \
+	tests/fuzz/corpus/grpc/450a0056843543e908425a387210a2076606b04c \
+	tests/fuzz/corpus/grpc/474ae7d3e4a23a92b560df36ba01be68ebe39e7b \
+	tests/fuzz/corpus/grpc/4844e4bf9b51a86b90ee56e598611dd24ae53022 \
+	tests/fuzz/corpus/grpc/490c8ba878d74b7be49b3df4d90c9d4fa9403c45 \
+	tests/fuzz/corpus/grpc/49326da086cbca02d19a33b70bae6900fdd62974 \
+	tests/fuzz/corpus/grpc/4d2216bc6c8db363c99457bec0bae83bd8bec2ca \
+	tests/fuzz/corpus/grpc/4e907f7590ee6937fc06cf49cb8a6ac681de3f3d \
+	tests/fuzz/corpus/grpc/5a258230180d9c643f761089d7e33b8b52288ed3 \
+	tests/fuzz/corpus/grpc/5ba93c9db0cff93f52b521d7420e43f6eda2784f \
+	tests/fuzz/corpus/grpc/5fce85c76875c4aab2a40d179516a2fce6bc1bc9 \
+	tests/fuzz/corpus/grpc/602d93ab929e86c02ed590ccd2a40555a724ef92 \
+	tests/fuzz/corpus/grpc/67460470b040aa9e8b3360a3d7dcc7557ec05fcf \
+	tests/fuzz/corpus/grpc/7141258a4d2300fe969f20d435076c96fea2494c \
+	tests/fuzz/corpus/grpc/726addfe581f4e3201649b8a3b1667a66f898363 \
+	tests/fuzz/corpus/grpc/7a81af3e591ac713f81ea1efe93dcf36157d8376 \
+	tests/fuzz/corpus/grpc/7df0d9d291391689cdf6c000a057a06cde04b86e \
+	tests/fuzz/corpus/grpc/905e3177881b47cc06b4b364d807df16b86cb46b \
+	tests/fuzz/corpus/grpc/960915f0996dca1ed22be204491192cc489db77c \
+	tests/fuzz/corpus/grpc/a049587a66220e4497973c92b23c61fc37b37cbc \
+	tests/fuzz/corpus/grpc/a318c0963b54d1a562c65145582905ca7a14098e \
+	tests/fuzz/corpus/grpc/a5a7c5a6831c9874899a7474385f914c0ab78345 \
+	tests/fuzz/corpus/grpc/b2f554d970f942d918144ed97a3fc4fea8547bd7 \
+	tests/fuzz/corpus/grpc/b33ab3f09ef4534f7e055337cd6128bc70a1e5bb \
+	tests/fuzz/corpus/grpc/b8bab29e14976d8dd211584fc8b801d7649885f1 \
+	tests/fuzz/corpus/grpc/bad-unit \
+	tests/fuzz/corpus/grpc/bfcb96d10b636b8754f30183967e8f74170fe563 \
+	tests/fuzz/corpus/grpc/bff0513df3e489d38fbf60ed0eb8326729ed4866 \
+	tests/fuzz/corpus/grpc/c6454e92a771edcecda6dfde8ec9522d27ff118c \
+	tests/fuzz/corpus/grpc/caf957c7231e15489429638306d66d7516a1c8c6 \
+	tests/fuzz/corpus/grpc/cf8ada6cebb84757fffa3b2b5abf71deba700739 \
+	tests/fuzz/corpus/grpc/d7e4b77643d72d7d09a8145de0409fc1b49fbb27 \
+	tests/fuzz/corpus/grpc/d8e2720cb99f1652db4259ed2b5381c584d6ef3c \
+	tests/fuzz/corpus/grpc/dc95201ff03091f318561d096284ed8e21ee12eb \
+	tests/fuzz/corpus/grpc/dd8b9453d9a5dfe2d7da5e2d5bc65ae6f50db9b5 \
+	tests/fuzz/corpus/grpc/e6e608eea5fd916da9d23e015b4bbf1aa7e2a239 \
+	tests/fuzz/corpus/grpc/ead9d1e5a497e7bc287dcfc3d19a805d3d8d7355 \
+	tests/fuzz/corpus/grpc/empty \
+	tests/fuzz/corpus/grpc/hours-utf8 \
+	tests/fuzz/corpus/grpc/micros \
+	tests/fuzz/corpus/grpc/nanos \
+	tests/fuzz/corpus/grpc/seconds-capped \
+	tests/fuzz/corpus/grpc/timeout-ms \
+	tests/fuzz/corpus/grpc/too-long \
+	tests/fuzz/corpus/grpc/zero-web \
 	tests/fuzz/corpus/h2/bad-connection-header \
 	tests/fuzz/corpus/h2/bad-data-on-stream-0 \
 	tests/fuzz/corpus/h2/bad-frame-too-large \
