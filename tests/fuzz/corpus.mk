@@ -637,52 +637,181 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/forwarded/mixed \
 	tests/fuzz/corpus/forwarded/xff-chain \
 	tests/fuzz/corpus/forwarded/xff-strip \
+	tests/fuzz/corpus/grpc/00fd3ace5cdaab32166a66e5024fe5ef5cdb7b57 \
+	tests/fuzz/corpus/grpc/03e2285b76946de2c4e4faa63bc1c85dce5d97f6 \
+	tests/fuzz/corpus/grpc/052fd8e099245d8375eb12ec30b13416066786e8 \
+	tests/fuzz/corpus/grpc/0667cab62b880cd5e14bbbd0848a5a926abf463d \
+	tests/fuzz/corpus/grpc/075c1dd28526e3a711277e90457d451c4ecde30e \
 	tests/fuzz/corpus/grpc/0982fd65dbe6f353bc63660519cdd2dda8c9f042 \
 	tests/fuzz/corpus/grpc/0bb7964ac8cbe0fbdf73663ecc8d8dda7e3b4257 \
+	tests/fuzz/corpus/grpc/0c6db4932402b5ec2756a57ab87cf8b7721d398b \
+	tests/fuzz/corpus/grpc/0da2f448ec5ce84ce1d846616e78ee17abc67039 \
+	tests/fuzz/corpus/grpc/0ec6f0f3560e29ec10e33f146986ef58b494e015 \
+	tests/fuzz/corpus/grpc/103b8b1df9f42379632638f7726a04d8895b83a8 \
+	tests/fuzz/corpus/grpc/116a165ee11f49b6bddfd15d5ebc17b768cbaec1 \
+	tests/fuzz/corpus/grpc/1173f4964dad2c8d5357337290a67a951a99ff19 \
+	tests/fuzz/corpus/grpc/137d3dbc78c34d043fcb3c4ee330c097e473eab5 \
+	tests/fuzz/corpus/grpc/15f27f117c90a0c21e815c268b71e9b61338f508 \
+	tests/fuzz/corpus/grpc/16459e6f2f111b579fa8aa20b67af2e5e99e00fd \
+	tests/fuzz/corpus/grpc/174f58428d4968374bff4f22d8c5a0a1b5225811 \
+	tests/fuzz/corpus/grpc/1834d4e1d0baf2d2181006c5f8fd81ec1c416ca9 \
+	tests/fuzz/corpus/grpc/1ab5d53d372d0c22b0d2a047273aa4d3e6b78758 \
 	tests/fuzz/corpus/grpc/1ae640e5a8a707c873a6ee513232ce7602301a05 \
+	tests/fuzz/corpus/grpc/1bfa98cf93a97c7b398d6a94d7e5ea4420d5884e \
+	tests/fuzz/corpus/grpc/1c7233441c2bb6fb770bfb01ac46a07a6768846f \
+	tests/fuzz/corpus/grpc/1e206b9b32c34dc591443a067dfdb23fcb63aeb1 \
 	tests/fuzz/corpus/grpc/1e8f9f2c2ab8649123d430aec22d81b814edcac0 \
+	tests/fuzz/corpus/grpc/1f09b5cd10808a8868d660fc92abdb45defd124c \
+	tests/fuzz/corpus/grpc/24decb900c0031a87358ab109cb6c708897eec8a \
+	tests/fuzz/corpus/grpc/2547cc736e951fa4919853c43ae890861a3b3264 \
+	tests/fuzz/corpus/grpc/2725b01dfd5e1659813cc44c7a81b71bbca1eef4 \
+	tests/fuzz/corpus/grpc/278d287d642910fa96a0e393ed73dda20151e610 \
+	tests/fuzz/corpus/grpc/27a2a31792abfa726b34ca4b31d54b01e10b24fe \
+	tests/fuzz/corpus/grpc/290fd9e5ccd8b9d36dd806946c79ec1d92aaa970 \
+	tests/fuzz/corpus/grpc/293899a301d30b7e1a4581b2907e767c61704211 \
+	tests/fuzz/corpus/grpc/2baaa9a0b0e6afb172543503f86fb96236379c70 \
+	tests/fuzz/corpus/grpc/2c8962fb3cb50ea8917c957f1bdb43ff0bb524de \
 	tests/fuzz/corpus/grpc/2c8d717d4426842dd71f3c25a9ffa52feba0fdfb \
+	tests/fuzz/corpus/grpc/2da2a3c72b9f3484ca6097f77166484b30e555cf \
 	tests/fuzz/corpus/grpc/2fe5e0e28e93f9bcc323f517aa696343564c7a6b \
 	tests/fuzz/corpus/grpc/31c424933a983152f61924ac228c847f858764b4 \
+	tests/fuzz/corpus/grpc/321b9f1b17abb97c0bd8b20159947179f7b8b286 \
+	tests/fuzz/corpus/grpc/34cc44cbe05400e7a77d9473ae79a259c0182947 \
+	tests/fuzz/corpus/grpc/359dd0795b20ae6284d7749ee005b738f0e8cf3d \
+	tests/fuzz/corpus/grpc/37d6f0e485015563fb35abd34ff3abfa601059d5 \
+	tests/fuzz/corpus/grpc/39ab1df4cf2ef8b466007eb6bd1963df21a7b09d \
+	tests/fuzz/corpus/grpc/3a22cb70a3d15754559201e046d7b98d2fb6b8ab \
+	tests/fuzz/corpus/grpc/3a6c097924f9a91c26b244b13144701a36847a59 \
 	tests/fuzz/corpus/grpc/3fc93e8a85c9e93c4912c5c809ff4f40d11a27f3 \
+	tests/fuzz/corpus/grpc/40b1b0b99619e3e8ba74a29fb6d90b0050095765 \
+	tests/fuzz/corpus/grpc/410c375871d3d85276375adbb1c9ac72b50ffc15 \
+	tests/fuzz/corpus/grpc/41132050975270a8f85ebbfc3f964f03d2aa82ee \
+	tests/fuzz/corpus/grpc/415ca81c7e50550173ef2b40dbf3addc402507ad \
+	tests/fuzz/corpus/grpc/41c0c66e3c3f3f63f4531fee51f30ababa48f370 \
 	tests/fuzz/corpus/grpc/4289b6df87ceebf33e56513fc4345452e5ca156a \
+	tests/fuzz/corpus/grpc/4419fe027048c983ee2d90f85d0a31f094888d22 \
 	tests/fuzz/corpus/grpc/450a0056843543e908425a387210a2076606b04c \
+	tests/fuzz/corpus/grpc/45407d446c132dd4087254518e4a7f0e334ca643 \
 	tests/fuzz/corpus/grpc/474ae7d3e4a23a92b560df36ba01be68ebe39e7b \
+	tests/fuzz/corpus/grpc/47d9cb76ae44b219ef87b73baa25ad403d89e395 \
 	tests/fuzz/corpus/grpc/4844e4bf9b51a86b90ee56e598611dd24ae53022 \
 	tests/fuzz/corpus/grpc/490c8ba878d74b7be49b3df4d90c9d4fa9403c45 \
 	tests/fuzz/corpus/grpc/49326da086cbca02d19a33b70bae6900fdd62974 \
 	tests/fuzz/corpus/grpc/4d2216bc6c8db363c99457bec0bae83bd8bec2ca \
+	tests/fuzz/corpus/grpc/4dd75b3df06e4b36ca1fa65e7e5982de1db2f06e \
 	tests/fuzz/corpus/grpc/4e907f7590ee6937fc06cf49cb8a6ac681de3f3d \
+	tests/fuzz/corpus/grpc/4fcfdf1be08267a29e8cd5987c178212dee59feb \
+	tests/fuzz/corpus/grpc/52d1a84f54f5f9e954ec453a1e83671b4085f6b0 \
+	tests/fuzz/corpus/grpc/54f7682529c9acfda00ee477e506eaf46510962b \
+	tests/fuzz/corpus/grpc/57d466d4b19d3203d41ebe8f91f0e33b83840915 \
+	tests/fuzz/corpus/grpc/5926cd429323033d3b2c5cb30a789e2751bfae97 \
 	tests/fuzz/corpus/grpc/5a258230180d9c643f761089d7e33b8b52288ed3 \
 	tests/fuzz/corpus/grpc/5ba93c9db0cff93f52b521d7420e43f6eda2784f \
+	tests/fuzz/corpus/grpc/5ca17955b5659bf6519133c3dfafff4eb02d1bee \
 	tests/fuzz/corpus/grpc/5fce85c76875c4aab2a40d179516a2fce6bc1bc9 \
 	tests/fuzz/corpus/grpc/602d93ab929e86c02ed590ccd2a40555a724ef92 \
+	tests/fuzz/corpus/grpc/6112be68291e6b692d38acdc965773e562241356 \
 	tests/fuzz/corpus/grpc/67460470b040aa9e8b3360a3d7dcc7557ec05fcf \
+	tests/fuzz/corpus/grpc/69c8b79551cb32784e2fd0340085bd3ce034a74a \
+	tests/fuzz/corpus/grpc/6a54b6237e0504fa9652efe839ad49c44f3bb3c3 \
+	tests/fuzz/corpus/grpc/6bc8fa170879eaafe99e6b1931b9a1cf4bac9198 \
+	tests/fuzz/corpus/grpc/707dce2a4a5a2a034c856983725ef6242f572f84 \
 	tests/fuzz/corpus/grpc/7141258a4d2300fe969f20d435076c96fea2494c \
+	tests/fuzz/corpus/grpc/716a551d759f0bd1f2310fee0562250e9d32945c \
 	tests/fuzz/corpus/grpc/726addfe581f4e3201649b8a3b1667a66f898363 \
+	tests/fuzz/corpus/grpc/76448d8abf2210713af68aba8400394d4e1afb04 \
 	tests/fuzz/corpus/grpc/7a81af3e591ac713f81ea1efe93dcf36157d8376 \
 	tests/fuzz/corpus/grpc/7df0d9d291391689cdf6c000a057a06cde04b86e \
+	tests/fuzz/corpus/grpc/7ec0d4a618c6d37c268f27f2ef3600973a5190e1 \
+	tests/fuzz/corpus/grpc/7ed7c3d600618057db8d2774fc58b6dfd96b1c8e \
+	tests/fuzz/corpus/grpc/7f8ee78d1b2666ae595046908b857ed6c0406cd0 \
+	tests/fuzz/corpus/grpc/8503213e56949e1ed3867ab0b542c95c350f57cb \
+	tests/fuzz/corpus/grpc/8692aebd1c2f05ffd09bfd83c247a2a4bb34b974 \
+	tests/fuzz/corpus/grpc/87eaf51d7783710127eecacbc0c7fe78c19c5adb \
+	tests/fuzz/corpus/grpc/886e12a9088e5c30f3813fe8214b7e2562294b71 \
+	tests/fuzz/corpus/grpc/8a8329cc0b94355d8319a2127a16bd5e90a52a53 \
+	tests/fuzz/corpus/grpc/8a859924e779de2ce5f44c0a6cd2fe9c9770f982 \
+	tests/fuzz/corpus/grpc/8c1c7a1c1114571576333f2cb694f6cdd585ec1c \
 	tests/fuzz/corpus/grpc/905e3177881b47cc06b4b364d807df16b86cb46b \
+	tests/fuzz/corpus/grpc/90ac896b3e4fbac136f84264aae99da6898d0993 \
+	tests/fuzz/corpus/grpc/942edf5a19ec2efb91502433d8923ec9fe2ba532 \
+	tests/fuzz/corpus/grpc/94b778d7b45e8fa595f4b591645233abea79980f \
 	tests/fuzz/corpus/grpc/960915f0996dca1ed22be204491192cc489db77c \
+	tests/fuzz/corpus/grpc/989b0b1ec32a819c60706c12b40ff7830c5a3758 \
+	tests/fuzz/corpus/grpc/99c0f2d3879cc32cf8f28dbe298b8f51780b0691 \
+	tests/fuzz/corpus/grpc/99df9ef06534bc8d397b8d5220e969633d0d3c29 \
+	tests/fuzz/corpus/grpc/9ab54642e8e191149eaa956ba6c46bba16c2dacf \
+	tests/fuzz/corpus/grpc/9d814ccc54d493964e46e38f1049cc84c1a56e27 \
 	tests/fuzz/corpus/grpc/a049587a66220e4497973c92b23c61fc37b37cbc \
 	tests/fuzz/corpus/grpc/a318c0963b54d1a562c65145582905ca7a14098e \
 	tests/fuzz/corpus/grpc/a5a7c5a6831c9874899a7474385f914c0ab78345 \
+	tests/fuzz/corpus/grpc/a5dbf4d6fb2304145da6d16bafb4cb2c90345e10 \
+	tests/fuzz/corpus/grpc/a65273364590514d267ba18a24ef6c694e24a2f8 \
+	tests/fuzz/corpus/grpc/a6d7d7a9bbf8640734cd5abcdabcb21f5a14dc0b \
+	tests/fuzz/corpus/grpc/a787ff0a9b8068db8a38d2f55a8b157ded95541a \
+	tests/fuzz/corpus/grpc/ae375a452e018a6a0b5c51acdc75ed20a56887b7 \
+	tests/fuzz/corpus/grpc/af3d5ff7c6ff2bc73a811b94de596251343327cc \
+	tests/fuzz/corpus/grpc/b0859a4bcf5f22a369c731ab59aafb0f656dde04 \
+	tests/fuzz/corpus/grpc/b0e7f866082d69819cd598a826c4f5ba552cc224 \
+	tests/fuzz/corpus/grpc/b1da50c9fd83ae549b2d99ffd68ab7422b504936 \
 	tests/fuzz/corpus/grpc/b2f554d970f942d918144ed97a3fc4fea8547bd7 \
+	tests/fuzz/corpus/grpc/b31637d958e6eac6e9ed22566edf80969326ae52 \
 	tests/fuzz/corpus/grpc/b33ab3f09ef4534f7e055337cd6128bc70a1e5bb \
+	tests/fuzz/corpus/grpc/b3bd699346b95efb7f6325a697ecf7e6ff20cdf3 \
+	tests/fuzz/corpus/grpc/b76e616ba3ff4c5563d5f62160523b7d00494bc8 \
+	tests/fuzz/corpus/grpc/b78ebb44dfd7829d0a59109fa6827986553cac2f \
 	tests/fuzz/corpus/grpc/b8bab29e14976d8dd211584fc8b801d7649885f1 \
 	tests/fuzz/corpus/grpc/bad-unit \
+	tests/fuzz/corpus/grpc/bb3d0f61639d2e655ee5aa34adaf98f13291cb66 \
+	tests/fuzz/corpus/grpc/bb9d14ef571e8c6f07ce140b4b522496a9d3456b \
+	tests/fuzz/corpus/grpc/bf1d3e7c79719190d5a2d77ce8ae5f34f96482c1 \
+	tests/fuzz/corpus/grpc/bfa6f8ae6580e7327c1309e51eeafa9b7f098611 \
 	tests/fuzz/corpus/grpc/bfcb96d10b636b8754f30183967e8f74170fe563 \
 	tests/fuzz/corpus/grpc/bff0513df3e489d38fbf60ed0eb8326729ed4866 \
+	tests/fuzz/corpus/grpc/c1d094e1cdc9b52a2573b28d816e73916c8f8487 \
+	tests/fuzz/corpus/grpc/c4f3f926246af2449af5f3fee2152c66f4c2160d \
+	tests/fuzz/corpus/grpc/c52bc25fa4719a9c7666a6118c6fe2182caa0b6a \
+	tests/fuzz/corpus/grpc/c57c951998ad925bfb6180e8940612a40147f5d4 \
 	tests/fuzz/corpus/grpc/c6454e92a771edcecda6dfde8ec9522d27ff118c \
+	tests/fuzz/corpus/grpc/c6d3e044ea1dd30bd8a48ec7de1ff8046fafa48e \
+	tests/fuzz/corpus/grpc/c724f4a0d6fd9c23534061231a60f18c7976c18f \
+	tests/fuzz/corpus/grpc/c8ab3b7741db2af2b88ce3a793e7bd63a39d0d20 \
+	tests/fuzz/corpus/grpc/ca73ab65568cd125c2d27a22bbd9e863c10b675d \
 	tests/fuzz/corpus/grpc/caf957c7231e15489429638306d66d7516a1c8c6 \
+	tests/fuzz/corpus/grpc/cb5d926f8709322b46bcc4979d8e15d6b9b2b75f \
 	tests/fuzz/corpus/grpc/cf8ada6cebb84757fffa3b2b5abf71deba700739 \
+	tests/fuzz/corpus/grpc/d008f767679eeca809e60974c12e00c91690da42 \
+	tests/fuzz/corpus/grpc/d2ed7d4fae2e993954e8a601da4016ddf5a8f25b \
 	tests/fuzz/corpus/grpc/d7e4b77643d72d7d09a8145de0409fc1b49fbb27 \
 	tests/fuzz/corpus/grpc/d8e2720cb99f1652db4259ed2b5381c584d6ef3c \
+	tests/fuzz/corpus/grpc/d955d7219beaeee62176beeefe86d9a3ad635f89 \
+	tests/fuzz/corpus/grpc/da906604ed855b80c7c6046a127cdb29f643465c \
+	tests/fuzz/corpus/grpc/db0c41dbc76c7b25afd8665dc1806502861a7af5 \
+	tests/fuzz/corpus/grpc/db3fba35be1361fc4379d3b906cd2a0962248117 \
+	tests/fuzz/corpus/grpc/db4bbb6c50f8b5b034bbc2f55b271a8d83aa7197 \
+	tests/fuzz/corpus/grpc/db8499a21744b6fbcd36ef2d16d9f017b6a06290 \
 	tests/fuzz/corpus/grpc/dc95201ff03091f318561d096284ed8e21ee12eb \
 	tests/fuzz/corpus/grpc/dd8b9453d9a5dfe2d7da5e2d5bc65ae6f50db9b5 \
+	tests/fuzz/corpus/grpc/e156c101a6ca8149f167a582821f7cdaad45aaf8 \
+	tests/fuzz/corpus/grpc/e196b4699ca0043e7d2d35a77ed3fa49b8566511 \
+	tests/fuzz/corpus/grpc/e5fcc339d3cd2bb8d28b92cb31bb7a20f9bbe356 \
 	tests/fuzz/corpus/grpc/e6e608eea5fd916da9d23e015b4bbf1aa7e2a239 \
 	tests/fuzz/corpus/grpc/ead9d1e5a497e7bc287dcfc3d19a805d3d8d7355 \
+	tests/fuzz/corpus/grpc/ec6a37eb447cc09397ad57cf0e80b4f40c04bcfd \
+	tests/fuzz/corpus/grpc/ed7a70c55d336182d828073afdcd315199b9ec54 \
 	tests/fuzz/corpus/grpc/empty \
+	tests/fuzz/corpus/grpc/f1de0e5af0cd261393d5518641f915e8cb022f58 \
+	tests/fuzz/corpus/grpc/f36a309c62a178a97a0e06a9cbf4708a02e1a936 \
+	tests/fuzz/corpus/grpc/f3b74db52fdaadc1d8ed82dd1cc195a433baaa9a \
+	tests/fuzz/corpus/grpc/f5f58042c0812b7d52dbab1b827e1b7df72cd2f0 \
+	tests/fuzz/corpus/grpc/f85ee2d5f7eba112bc84819d445967ae0ed6e5b2 \
+	tests/fuzz/corpus/grpc/f971253c0be8a0f7f3f157c54263b7ce742f2d9d \
+	tests/fuzz/corpus/grpc/f990e9122e901d9bc601eaae759c868434a914b5 \
+	tests/fuzz/corpus/grpc/fa35c73ef70566f79a6b53f70b1ad5e23d35f2ac \
+	tests/fuzz/corpus/grpc/fa49aa419c3d17e01c28cb18e437beeac9412b26 \
+	tests/fuzz/corpus/grpc/fbe91cf0bc85228b60f31ea3af745496a8c08b2e \
+	tests/fuzz/corpus/grpc/fdc81dcaca4744dd1b5b1355d8ec0b8037871009 \
+	tests/fuzz/corpus/grpc/feb9676055b8008ae7ff5e255edfc5c6f59991bb \
 	tests/fuzz/corpus/grpc/hours-utf8 \
 	tests/fuzz/corpus/grpc/micros \
 	tests/fuzz/corpus/grpc/nanos \
@@ -739,6 +868,10 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/h2/get-early-answer \
 	tests/fuzz/corpus/h2/get-length \
 	tests/fuzz/corpus/h2/goaway-from-client \
+	tests/fuzz/corpus/h2/grpc-answered \
+	tests/fuzz/corpus/h2/grpc-no-route \
+	tests/fuzz/corpus/h2/grpc-timeout-malformed-proto \
+	tests/fuzz/corpus/h2/grpc-timeout-silent \
 	tests/fuzz/corpus/h2/h2-end-drops-unflushed-frames-before-fin \
 	tests/fuzz/corpus/h2/h2-end-goaway-lost-while-write-blocked \
 	tests/fuzz/corpus/h2/h2-end-send-timeout-cut-frame-then-fin \

@@ -3,9 +3,10 @@
  * libFuzzer driver for gRPC's fields (grpc.c): the input is a grpc-timeout
  * value, a content-type value and a grpc-message, each up to a NUL. A
  * timeout it accepts is 2 to 9 bytes of digits and a unit, at least 1 ms,
- * and no smaller than the value read as whole units of its own (sub-millisecond units
- * round up, never down to nothing); the encoded message holds only printable bytes, fits its buffer,
- * and decodes to a prefix of the input. ASan sees any read past a buffer.
+ * and no smaller than the value read as whole units of its own (sub-millisecond
+ * units round up, never down to nothing); the encoded message holds only
+ * printable bytes, fits its buffer, and decodes to a prefix of the input. ASan
+ * sees any read past a buffer.
  */
 #include <stdint.h>
 #include <string.h>
@@ -51,7 +52,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (v[n - 1] == 'm')
 			CHECK(ms == (x == 0 ? 1 : x));
 		if (v[n - 1] == 'S')
-			CHECK(ms == (x == 0		       ? 1
+			CHECK(ms == (x == 0		     ? 1
 				     : x * 1000 > UINT32_MAX ? UINT32_MAX
 							     : x * 1000));
 	}

@@ -1086,6 +1086,46 @@ def http2_tunnel_drain_closes_at_a_frame_boundary():
 
 
 @test
+def http2_tunnel_a_peer_that_does_not_close_is_cut_after_the_grace():
+    """An upstream that takes sluice's close frame and FIN but never
+    answers nor closes: the client still gets its close frame and
+    END_STREAM at once, and the tunnel is cut (the upstream connection
+    closed, the stream reset) when the 2 s grace ends, counted by its
+    budget."""
+    got = []
+
+    def action(c, rest):
+        buf = b""
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            buf += d
+        got.append(buf)
+        # never answers, never closes: sluice must
+        time.sleep(8)
+    up = RawWsUpstream(action)
+    up, sl, c, aport = h2_ws_setup(limits={"tunnel_idle_timeout": "1s"},
+                                   upstream=up)
+    sid, st = h2_ws_switched(c)
+    t0 = time.monotonic()
+    check(c.wait(lambda: st.ended or st.reset is not None, 5),
+          "the close reached the client")
+    frames, _ = h2_ws_frames(st.body)
+    eq((frames[-1][0], close_code(frames[-1][1])), (8, 1001), "1001")
+    check(wait_until(lambda: got, 5), "the upstream got the FIN")
+    eq(got[0][:2], b"\x88\x82", "after a masked close frame")
+    check(wait_until(lambda: metrics(aport).get("sluice_tunnels") == 0, 8),
+          "the tunnel ended")
+    took = time.monotonic() - t0
+    check(1.5 < took < 8, "at the grace's end: %.2f s" % took)
+    eq(metrics(aport).get(
+        'sluice_tunnels_closed_total{reason="tunnel_idle_timeout"}'), 1,
+       "counted by its budget")
+    c.close()
+
+
+@test
 def large_echoes_in_a_row_never_stall():
     """Regression: the tunnel made the client's read event active while it
     was not added, then added it; libevent's event_add skips an active

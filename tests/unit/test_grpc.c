@@ -96,12 +96,10 @@ test_message_encoding(void **state)
 	char out[16];
 
 	(void)state;
-	assert_int_equal(sl_grpc_message_encode(out, sizeof(out), "a b", 3),
-			 3);
+	assert_int_equal(sl_grpc_message_encode(out, sizeof(out), "a b", 3), 3);
 	assert_string_equal(out, "a b");
-	assert_int_equal(sl_grpc_message_encode(out, sizeof(out),
-						"100%\n\xc3\xa9", 7),
-			 15);
+	assert_int_equal(
+	    sl_grpc_message_encode(out, sizeof(out), "100%\n\xc3\xa9", 7), 15);
 	assert_string_equal(out, "100%25%0A%C3%A9");
 	/* cut before an escape that does not fit, still terminated */
 	assert_int_equal(sl_grpc_message_encode(out, 5, "ab\n", 3), 2);
