@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # contrib/bench/ws.sh -- WebSocket tunnels through sluice, nginx and HAProxy,
-# one worker each: memory per idle tunnel and CPU per echoed message.
+# one worker each: memory per idle tunnel, CPU per echoed message and system
+# calls per echoed message.
 #
 # usage: contrib/bench/ws.sh [--quick] [--rounds N] [--duration SECS]
 #            [--only LIST] [--gateways LIST] [--idle-tunnels N]
@@ -10,16 +11,17 @@
 #   --quick           3 s per echo run instead of 10 s
 #   --rounds N        runs per gateway per scenario, alternating A B C A B C
 #                     (default 3, at least 1)
-#   --duration SECS   seconds per measured echo run (overrides --quick)
-#   --only LIST       scenarios, comma-separated, from ws-idle,ws-echo
-#                     (default: both)
+#   --duration SECS   seconds per measured echo run, and per count of ws-sys
+#                     (overrides --quick)
+#   --only LIST       scenarios, comma-separated, from ws-idle,ws-echo,ws-sys
+#                     (default: all three)
 #   --gateways LIST   from sluice,nginx,haproxy (default: all three)
 #   --idle-tunnels N  tunnels of ws-idle (default 2000)
 #   --idle-hold SECS  how long the idle tunnels stay idle before the RSS is
 #                     taken (default 3); the gateways' tunnel timeouts are
 #                     1 h, so a longer hold shows whether one closes them
 #                     anyway (the "open / alive" check below)
-#   --echo-conns M    tunnels of ws-echo (default 50)
+#   --echo-conns M    tunnels of ws-echo and ws-sys (default 50)
 #   --msg-bytes B     the size of a message, text (default 64)
 #   --out DIR         where ws.md and ws.csv go (default: a new directory
 #                     /tmp/sluice-ws-bench-out.XXXXXX, printed at the end)
@@ -49,6 +51,28 @@
 #            processes) and counts the echoes for DURATION seconds: CPU per
 #            echoed message (each is a frame in and a frame out, both ways
 #            through the gateway) and the message rate.
+#   ws-sys   the system calls of the gateway per echoed message: counted, not
+#            timed. The load of ws-echo (--echo-conns tunnels, one
+#            --msg-bytes message in flight on each) through a fresh gateway,
+#            and perf stat attached to all its processes (nginx: master +
+#            worker) with its counters off; after the client's 1 s of
+#            warm-up they are switched on for DURATION seconds (perf's
+#            --control fifo, the window timed between perf's acks) and
+#            count the tracepoints raw_syscalls:sys_enter (every system
+#            call) and syscalls:sys_enter_* of recvfrom, sendto, read, write,
+#            readv, writev, epoll_wait, epoll_pwait, epoll_pwait2, epoll_ctl,
+#            clock_gettime and splice. Messages in the window = the client's
+#            message rate x the window. Per message: all system calls, reads
+#            (recvfrom + read + readv), writes (sendto + write + writev),
+#            epoll_wait (+ epoll_pwait, epoll_pwait2), epoll_ctl,
+#            clock_gettime and the other ones (all - those). A tracepoint
+#            this kernel lacks counts 0. Needs perf (Debian: linux-perf) and
+#            root (or a kernel.perf_event_paranoid that lets this user trace
+#            other processes); without them ws-sys is skipped with a warning.
+#            Counting every system call slows the gateway down, so these are
+#            runs of their own (ws-echo never has perf attached) and their
+#            message rate is not a throughput figure. About DURATION + 3 s
+#            per gateway per round.
 #
 # The gateways, configured alike (conf_* below): one listener on
 # 127.0.0.1:GW_PORT, one upstream, no access log, one worker (sluice
@@ -67,13 +91,17 @@
 # The report (ws_report.py): a Markdown table of medians per gateway --
 # idle bytes per tunnel and µs CPU per message, each with its ratio to the
 # best peer (the lower of nginx and HAProxy), messages per second -- and a
-# line per run, printed and written to DIR/ws.md; the per-run figures in
-# DIR/ws.csv.
+# line per run; with ws-sys, a table of the medians of the system calls per
+# message (all, with its ratio to the best peer, and each group) and a line
+# per ws-sys run; printed and written to DIR/ws.md; the per-run figures in
+# DIR/ws.csv (one fixed header; ws-sys fills its sys_*_per_msg columns, and
+# its msgs and secs are the perf window's, msgs_per_s the client's rate
+# under tracing).
 #
 # Environment: SLUICE (default ./build/src/sluice), NGINX, HAPROXY, NODE,
-# PYTHON, GW_CPU (0), LOAD_CPU (1), UP_PORT and GW_PORT (default: the first
-# free ports from 19300 and 19400), MAX_SECONDS (1200: the whole run is
-# stopped after this long).
+# PYTHON, PERF, GW_CPU (0), LOAD_CPU (1), UP_PORT and GW_PORT (default: the
+# first free ports from 19300 and 19400), MAX_SECONDS (1200: the whole run
+# is stopped after this long).
 #
 # The gateway under test runs alone on GW_CPU; the upstream and the client
 # share LOAD_CPU. Traffic is to 127.0.0.1 only. Everything started here is
@@ -87,6 +115,7 @@ SLUICE=${SLUICE:-./build/src/sluice}
 NGINX=${NGINX:-nginx}
 HAPROXY=${HAPROXY:-haproxy}
 NODE=${NODE:-node}
+PERF=${PERF:-perf}
 if [ -z "${PYTHON:-}" ]; then
 	if [ -x /usr/bin/python3 ]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
 fi
@@ -98,7 +127,7 @@ export NODE_PATH=/usr/share/nodejs${NODE_PATH:+:$NODE_PATH}
 
 DURATION=10
 ROUNDS=3
-ONLY="ws-idle,ws-echo"
+ONLY="ws-idle,ws-echo,ws-sys"
 GATEWAYS="sluice,nginx,haproxy"
 IDLE_TUNNELS=2000
 IDLE_HOLD=3
@@ -138,7 +167,7 @@ case "$MSG_BYTES" in ''|*[!0-9]*) die "--msg-bytes wants an integer" ;; esac
 [ "$MSG_BYTES" -le 65535 ] || die "--msg-bytes wants at most 65535"
 IFS=, read -r -a SCENARIOS <<<"$ONLY"
 IFS=, read -r -a GWS <<<"$GATEWAYS"
-for s in "${SCENARIOS[@]}"; do case "$s" in ws-idle|ws-echo) ;; *) die "unknown scenario $s" ;; esac; done
+for s in "${SCENARIOS[@]}"; do case "$s" in ws-idle|ws-echo|ws-sys) ;; *) die "unknown scenario $s" ;; esac; done
 for g in "${GWS[@]}"; do case "$g" in sluice|nginx|haproxy) ;; *) die "unknown gateway $g" ;; esac; done
 
 # ---------------------------------------------------------------- checks
@@ -171,6 +200,40 @@ if ! "$NODE" -e 'require("ws")' >/dev/null 2>&1; then
 	install_pkgs node-ws || true
 	"$NODE" -e 'require("ws")' >/dev/null 2>&1 || die "Node cannot load ws (apt-get install node-ws)"
 fi
+
+# ws-sys: perf stat, able to count the system call tracepoints (of other
+# processes: root, or perf_event_paranoid low enough); without it ws-sys is
+# skipped, with one warning. A syscalls:sys_enter_* tracepoint this kernel
+# does not have is left out (perf refuses an unknown one) and counts 0.
+SYS_CALLS="recvfrom sendto read write readv writev epoll_wait epoll_pwait epoll_pwait2 epoll_ctl clock_gettime splice"
+SYS_EVENTS=()
+sys_probe() {  # sets SYS_EVENTS; fails when perf cannot count at all
+	local err c ev missing=""
+	command -v "$PERF" >/dev/null 2>&1 || { SYS_WHY="$PERF not found (apt-get install linux-perf)"; return 1; }
+	if ! err=$("$PERF" stat -x, -o /dev/stdout -e raw_syscalls:sys_enter -- true 2>&1) ||
+		! grep -q '^[0-9][0-9]*,.*raw_syscalls:sys_enter' <<<"$err"; then
+		SYS_WHY="perf stat cannot count the tracepoint raw_syscalls:sys_enter (run as root, or sysctl kernel.perf_event_paranoid=-1): $(grep -v -e '^ *$' -e '^#' <<<"$err" | head -n 1)"
+		return 1
+	fi
+	SYS_EVENTS=(-e raw_syscalls:sys_enter)
+	for c in $SYS_CALLS; do
+		ev=syscalls:sys_enter_$c
+		if "$PERF" stat -x, -o /dev/null -e "$ev" -- true >/dev/null 2>&1; then SYS_EVENTS+=(-e "$ev"); else missing="$missing $c"; fi
+	done
+	[ -z "$missing" ] || log "ws-sys: no tracepoint for$missing on this kernel: counted as 0"
+	return 0
+}
+case ",$ONLY," in
+*,ws-sys,*)
+	if ! sys_probe; then
+		log "WARNING: ws-sys skipped: $SYS_WHY"
+		keep=()
+		for s in "${SCENARIOS[@]}"; do [ "$s" = ws-sys ] || keep+=("$s"); done
+		[ "${#keep[@]}" -gt 0 ] || die "nothing left to run without ws-sys"
+		SCENARIOS=("${keep[@]}")
+		ONLY=$(IFS=,; echo "${SCENARIOS[*]}")
+	fi ;;
+esac
 
 # Ports: UP_PORT and GW_PORT as given (then they must be free), else the
 # first free ones from 19300 and 19400
@@ -467,7 +530,7 @@ kern_kib() {  # kernel memory machine-wide, KiB: Slab + Percpu + TCP buffer page
 
 # ---------------------------------------------------------------- runs
 CSV="$WORK/ws.csv"
-echo "scenario,round,gateway,conns,duration_s,msg_bytes,idle_ok,idle_failed,idle_setup_s,idle_open,idle_closed,idle_alive,rss_base_kib,rss_with_kib,idle_bytes_per_tunnel,kern_base_kib,kern_with_kib,kern_bytes_per_tunnel,echo_ok,msgs,secs,msgs_per_s,cpu_user_ticks,cpu_sys_ticks,cpu_us_per_msg,cpu_user_us_per_msg,cpu_sys_us_per_msg,gw_util,gw_cpu_busy,gw_cpu_softirq,rss_echo_kib,errors,bad,closed" >"$CSV"
+echo "scenario,round,gateway,conns,duration_s,msg_bytes,idle_ok,idle_failed,idle_setup_s,idle_open,idle_closed,idle_alive,rss_base_kib,rss_with_kib,idle_bytes_per_tunnel,kern_base_kib,kern_with_kib,kern_bytes_per_tunnel,echo_ok,msgs,secs,msgs_per_s,cpu_user_ticks,cpu_sys_ticks,cpu_us_per_msg,cpu_user_us_per_msg,cpu_sys_us_per_msg,gw_util,gw_cpu_busy,gw_cpu_softirq,rss_echo_kib,errors,bad,closed,sys_total_per_msg,sys_reads_per_msg,sys_writes_per_msg,sys_epoll_wait_per_msg,sys_epoll_ctl_per_msg,sys_clock_per_msg,sys_other_per_msg" >"$CSV"
 CLK_TCK=$(getconf CLK_TCK)
 
 field() {  # line key: the value of key=value in line
@@ -520,7 +583,7 @@ run_idle() {  # gateway round
 	ok=${ok:-0}
 	per=$(awk -v b="$base" -v w="$with" -v n="$ok" 'BEGIN { if (n > 0) printf "%.0f", (w - b) * 1024 / n }')
 	kper=$(awk -v b="$k0" -v w="$k1" -v n="$ok" 'BEGIN { if (n > 0) printf "%.0f", (w - b) * 1024 / n }')
-	echo "ws-idle,$r,$gw,$n,,$MSG_BYTES,$ok,${failed:-},${secs:-},${open:-},${closed:-},${alive:-},$base,$with,${per:-},$k0,$k1,${kper:-},,,,,,,,,,,,,,${failed:-},," >>"$CSV"
+	echo "ws-idle,$r,$gw,$n,,$MSG_BYTES,$ok,${failed:-},${secs:-},${open:-},${closed:-},${alive:-},$base,$with,${per:-},$k0,$k1,${kper:-},,,,,,,,,,,,,,${failed:-},,,,,,,,," >>"$CSV"
 	log "$(printf 'ws-idle %-7s r%d: RSS %s -> %s KiB with %s idle tunnels -> %s bytes/tunnel (kernel, machine-wide: %s); set up %s/%s in %s s; at the end %s open, %s still echo, %s closed by the other side' \
 		"$gw" "$r" "$base" "$with" "$ok" "${per:-?}" "${kper:-?}" "$ok" "$n" "${secs:-?}" "${open:-?}" "${alive:-?}" "${closed:-?}")"
 	if [ "$ok" != "$n" ] || [ "${alive:-0}" != "$ok" ] || [ "${closed:-1}" != 0 ]; then
@@ -547,7 +610,7 @@ run_echo() {  # gateway round
 	# than a little of the difference is some other process on GW_CPU
 	busy=$(field "$res" cpu_busy)
 	util=$(awk -v u="${u:-0}" -v s="${s:-0}" -v t="$(field "$res" secs)" -v hz="$CLK_TCK" 'BEGIN { if (t > 0) printf "%.3f", (u + s) / hz / t }')
-	echo "ws-echo,$r,$gw,$ECHO_CONNS,$DURATION,$MSG_BYTES,,,,,,,,,,,,,$(field "$res" ok),${msgs:-},$(field "$res" secs),$(field "$res" rate),${u:-},${s:-},$cpu,$cu,$cs,$util,$busy,$(field "$res" cpu_softirq),$(field "$res" rss_kib),$(field "$res" errors),$(field "$res" bad),$(field "$res" closed)" >>"$CSV"
+	echo "ws-echo,$r,$gw,$ECHO_CONNS,$DURATION,$MSG_BYTES,,,,,,,,,,,,,$(field "$res" ok),${msgs:-},$(field "$res" secs),$(field "$res" rate),${u:-},${s:-},$cpu,$cu,$cs,$util,$busy,$(field "$res" cpu_softirq),$(field "$res" rss_kib),$(field "$res" errors),$(field "$res" bad),$(field "$res" closed),,,,,,," >>"$CSV"
 	log "$(printf 'ws-echo %-7s r%d: %s msgs/s, %s us CPU/msg (user %s, sys %s; the gateway used %s of a CPU, CPU %s was busy %s), RSS %s KiB; errors %s, bad echoes %s, closed %s' \
 		"$gw" "$r" "$(field "$res" rate)" "${cpu:-?}" "${cu:-?}" "${cs:-?}" "${util:-?}" "$GW_CPU" "${busy:-?}" \
 		"$(field "$res" rss_kib)" "$(field "$res" errors)" "$(field "$res" bad)" "$(field "$res" closed)")"
@@ -557,6 +620,84 @@ run_echo() {  # gateway round
 	case "$(field "$res" errors)/$(field "$res" bad)/$(field "$res" closed)" in
 	0/0/0) ;;
 	*) log "WARNING: $gw/ws-echo r$r: $(grep '^ERR' "$out" | head -n 3 | paste -sd ' ')" ;;
+	esac
+}
+
+PERF_PID=""
+sys_ctl() {  # ctl-fd ack-fd command: one command to perf stat --control, then its ack (10 s at most)
+	local a
+	echo "$3" >&"$1" || return 1
+	for _ in $(seq 20); do
+		if read -r -t 0.5 a <&"$2"; then [ "$a" = ack ]; return; fi
+		proc_alive "$PERF_PID" || return 1
+	done
+	return 1
+}
+
+run_sys() {  # gateway round
+	local gw=$1 r=$2 out res ctl ack cfd afd t0="" t1="" win n tot rd wr ew ec ck ot sp ok=1
+	out="$WORK/ws-sys-$gw-$r.txt"
+	start_gateway "$gw" ws-sys "$r"
+	# perf attached first, its counters off: ready once it acks a command
+	ctl="$out.ctl" ack="$out.ack"
+	mkfifo "$ctl" "$ack"
+	exec {cfd}<>"$ctl" {afd}<>"$ack"
+	taskset -c "$LOAD_CPU" "$PERF" stat -x, -o "$out.perf" -D -1 --control "fifo:$ctl,$ack" "${SYS_EVENTS[@]}" \
+		-p "${GW_PROCS// /,}" >"$out.perf-stderr" 2>&1 </dev/null &
+	PERF_PID=$!
+	PIDS+=("$PERF_PID")
+	if sys_ctl "$cfd" "$afd" disable; then
+		# the load of ws-echo; counted after its warm-up, for DURATION s
+		client "$out" echo "$GW_PORT" "$ECHO_CONNS" --duration "$DURATION" --warmup 1 --size "$MSG_BYTES" \
+			--pids "$GW_PROCS" --cpu "$GW_CPU" --hz "$CLK_TCK"
+		sleep 1
+		if sys_ctl "$cfd" "$afd" enable; then
+			t0=$(date +%s%N)
+			sleep "$DURATION"
+			sys_ctl "$cfd" "$afd" disable && t1=$(date +%s%N)
+		fi
+		# the client's window (from when its tunnels are open) ends after
+		# this one; if not, the count holds the gateway winding down
+		! grep -q '^RESULT' "$out" || log "WARNING: $gw/ws-sys r$r: the echo client stopped before the count did"
+		client_wait $((DURATION + 60))
+	fi
+	stop_pid "$PERF_PID" INT
+	forget_pid "$PERF_PID"
+	PERF_PID=""
+	exec {cfd}>&- {afd}>&-
+	stop_gateway
+	[ -n "$t0" ] && [ -n "$t1" ] || ok=0
+	grep -q '^[0-9][0-9]*,.*raw_syscalls:sys_enter' "$out.perf" 2>/dev/null || ok=0
+	if [ "$ok" = 0 ]; then
+		log "WARNING: $gw/ws-sys r$r: perf counted nothing, no row: $(grep -v -e '^ *$' -e '^Events ' "$out.perf-stderr" | head -n 2 | paste -sd ' ')"
+		return 0
+	fi
+	res=$(grep '^RESULT' "$out" || true)
+	[ -n "$res" ] || log "echo client failed for $gw: $(tail -n 3 "$out" | paste -sd ' ')"
+	win=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+	# messages in the window: the client's rate x the window; a counter
+	# perf could not read ("<not supported>", "<not counted>") is 0
+	read -r n tot rd wr ew ec ck ot sp <<<"$(awk -F, -v m="$(field "$res" msgs)" -v s="$(field "$res" secs)" -v w="$win" '
+		/^#/ || NF < 3 { next }
+		{ v = ($1 ~ /^[0-9.]+$/) ? $1 : 0; e = $3; sub(/^syscalls:sys_enter_/, "", e); c[e] += v }
+		END {
+			n = (s > 0) ? m / s * w : 0
+			if (n <= 0) { print "- - - - - - - - -"; exit }
+			rd = c["recvfrom"] + c["read"] + c["readv"]
+			wr = c["sendto"] + c["write"] + c["writev"]
+			ew = c["epoll_wait"] + c["epoll_pwait"] + c["epoll_pwait2"]
+			tot = c["raw_syscalls:sys_enter"]
+			printf "%.0f %.3f %.3f %.3f %.3f %.3f %.3f %.3f %.3f\n", n, tot / n, rd / n, wr / n, ew / n,
+				c["epoll_ctl"] / n, c["clock_gettime"] / n, (tot - rd - wr - ew - c["epoll_ctl"] - c["clock_gettime"]) / n, c["splice"] / n
+		}' "$out.perf")"
+	[ "$n" = - ] && n="" tot="" rd="" wr="" ew="" ec="" ck="" ot="" sp=""
+	echo "ws-sys,$r,$gw,$ECHO_CONNS,$DURATION,$MSG_BYTES,,,,,,,,,,,,,$(field "$res" ok),$n,$win,$(field "$res" rate),,,,,,,,,,$(field "$res" errors),$(field "$res" bad),$(field "$res" closed),$tot,$rd,$wr,$ew,$ec,$ck,$ot" >>"$CSV"
+	log "$(printf 'ws-sys  %-7s r%d: %s system calls/msg: reads %s, writes %s, epoll_wait %s, epoll_ctl %s, clock_gettime %s, other %s (splice %s); %s msgs in %s s counted (%s msgs/s, traced); errors %s, bad echoes %s, closed %s' \
+		"$gw" "$r" "${tot:-?}" "${rd:-?}" "${wr:-?}" "${ew:-?}" "${ec:-?}" "${ck:-?}" "${ot:-?}" "${sp:-?}" "${n:-?}" "$win" \
+		"$(field "$res" rate)" "$(field "$res" errors)" "$(field "$res" bad)" "$(field "$res" closed)")"
+	case "$(field "$res" errors)/$(field "$res" bad)/$(field "$res" closed)" in
+	0/0/0) ;;
+	*) log "WARNING: $gw/ws-sys r$r: $(grep '^ERR' "$out" | head -n 3 | paste -sd ' ')" ;;
 	esac
 }
 
@@ -572,6 +713,7 @@ for s in "${SCENARIOS[@]}"; do
 			case "$s" in
 			ws-idle) run_idle "$g" "$r" ;;
 			ws-echo) run_echo "$g" "$r" ;;
+			ws-sys) run_sys "$g" "$r" ;;
 			esac
 		done
 	done
@@ -591,6 +733,10 @@ META="$WORK/meta.txt"
 	echo "haproxy=$("$HAPROXY" -v 2>&1 | head -n 1 | sed 's/ - https.*//')"
 	echo "node=$("$NODE" --version 2>&1)"
 	echo "node_ws=$("$NODE" -p 'require("ws/package.json").version' 2>/dev/null || echo '?')"
+	if [ "${#SYS_EVENTS[@]}" -gt 0 ]; then
+		echo "perf=$("$PERF" --version 2>&1 | head -n 1)"
+		echo "sys_events=$(printf '%s\n' "${SYS_EVENTS[@]}" | grep -v '^-e$' | paste -sd ' ')"
+	fi
 	echo "cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 	echo "ncpu=$(nproc --all)"
 	echo "kernel=$(uname -sr)"
