@@ -215,10 +215,10 @@ sl_exchange_answer(struct sl_stream *s, int status, const char *code, int close,
 		t->status = 200;
 		(void)sl_grpc_message_encode(msg, sizeof(msg), code,
 					     strlen(code));
-		n = sl_h1_write_grpc_error(
-		    s->txn->out.data + s->txn->out.len,
-		    sl_buf_space(&s->txn->out), t->grpc_status, msg,
-		    t->request_id, fields, rules, vp);
+		n = sl_h1_write_grpc_error(s->txn->out.data + s->txn->out.len,
+					   sl_buf_space(&s->txn->out),
+					   t->grpc_status, msg, t->request_id,
+					   fields, rules, vp);
 		if (n < 0 && rules != NULL)
 			n = sl_h1_write_grpc_error(
 			    s->txn->out.data + s->txn->out.len,

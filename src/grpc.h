@@ -13,15 +13,15 @@
 #include <stdint.h>
 
 /* gRPC status codes (grpc/doc/statuscodes.md) sluice answers with */
-#define SL_GRPC_UNKNOWN		  2
-#define SL_GRPC_DEADLINE_EXCEEDED 4
-#define SL_GRPC_PERMISSION_DENIED 7
+#define SL_GRPC_UNKNOWN		   2
+#define SL_GRPC_DEADLINE_EXCEEDED  4
+#define SL_GRPC_PERMISSION_DENIED  7
 #define SL_GRPC_RESOURCE_EXHAUSTED 8
-#define SL_GRPC_UNIMPLEMENTED	  12
-#define SL_GRPC_INTERNAL	  13
-#define SL_GRPC_UNAVAILABLE	  14
-#define SL_GRPC_UNAUTHENTICATED	  16
-#define SL_GRPC_NSTATUS		  17 /* 0..16 */
+#define SL_GRPC_UNIMPLEMENTED	   12
+#define SL_GRPC_INTERNAL	   13
+#define SL_GRPC_UNAVAILABLE	   14
+#define SL_GRPC_UNAUTHENTICATED	   16
+#define SL_GRPC_NSTATUS		   17 /* 0..16 */
 
 /* 1 when a content-type value is gRPC's: "application/grpc", alone or
  * followed by "+" (a codec: +proto, +json) or ";" (parameters), any case.
