@@ -718,7 +718,9 @@ sl_attempt_failed(struct sl_stream *s, int fail, const char *why,
 		  const char *detail)
 {
 	struct sl_txn *t = s->txn;
-	int nothing_sent = t->uphead.off == 0 && t->req_body_sent == 0;
+	/* or an HTTP/2 stream the upstream says it did not process */
+	int nothing_sent = (t->uphead.off == 0 && t->req_body_sent == 0) ||
+			   (t->up != NULL && sl_upstream_unprocessed(t->up));
 	/* the attempt's connection came from the pool (attempt_connect) */
 	int pooled = t->up != NULL && t->up->nrequests > 1;
 	enum sl_retry_class cls;

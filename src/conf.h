@@ -191,6 +191,17 @@ struct sl_conf_cluster {
 	/* identity (doc/edge.md section 2): every upstream connection
 	 * starts with a PROXY version 2 header naming the client */
 	int proxy_protocol; /* 0: off (default), 2: v2 */
+	/* protocol: what its endpoints speak (doc/http2.md section 10) */
+	int protocol;		     /* SL_UP_PROTO_*; default http1 */
+	uint64_t max_concurrent_streams; /* h2c: streams per connection,
+					    under the server's limit;
+					    default 100 */
+};
+
+/* A cluster's protocol. */
+enum {
+	SL_UP_PROTO_HTTP1 = 0,
+	SL_UP_PROTO_H2C = 1, /* HTTP/2 over cleartext, prior knowledge */
 };
 
 struct sl_conf_header_match {

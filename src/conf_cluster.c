@@ -171,6 +171,8 @@ read_outlier(struct sl_yaml_loader *ld, const char *lbl,
 
 #define CL(f) SL_CONF_FIELD(struct sl_conf_cluster, f)
 
+static const char *const protocol_names[] = {"http1", "h2c", NULL};
+
 /* The keys of pool: (doc/sluice.yaml.5), read in this order. */
 const struct sl_conf_keydef sl_conf_pool_table[] = {
     {"max_idle", SL_CONF_UINT, 0, CONF_MAX_POOL_IDLE, 64, CL(pool_max_idle)},
@@ -225,6 +227,11 @@ const struct sl_conf_keydef sl_conf_cluster_table[] = {
     {"tls", SL_CONF_SET, .set = read_tls},
     /* identity (doc/edge.md section 2) */
     {"proxy_protocol", .type = SL_CONF_CODE},
+    /* HTTP/2 to upstreams (doc/http2.md section 10) */
+    {"protocol", SL_CONF_ENUM, 0, 0, SL_UP_PROTO_HTTP1, CL(protocol),
+     .names = protocol_names, .expected = "http1 or h2c"},
+    {"max_concurrent_streams", SL_CONF_UINT, 1, 10000, 100,
+     CL(max_concurrent_streams)},
     {.name = NULL},
 };
 #undef CL
@@ -293,6 +300,26 @@ parse_endpoints(struct sl_yaml_loader *ld, const char *lbl,
 	free(where);
 }
 
+/* What an h2c cluster cannot have yet (doc/http2.md section 10): TLS
+ * (h2 with ALPN), a PROXY header (a shared connection names no one
+ * client) and HTTP/1.1 health checks. */
+static void
+check_h2c(struct sl_yaml_loader *ld, const char *lbl,
+	  const struct sl_yaml_node *map, const struct sl_conf_cluster *cl)
+{
+	static const char *const no[] = {"tls", "proxy_protocol",
+					 "health_check"};
+	const struct sl_yaml_node *k;
+
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (sl_yaml_map_get(map, no[i], &k) != NULL)
+			sl_yaml_err_node(ld, k,
+					 "%s: \"%s\" is not built for "
+					 "\"protocol: h2c\" yet",
+					 lbl, no[i]);
+	(void)cl;
+}
+
 static void
 parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	      size_t idx, struct sl_conf_cluster *cl)
@@ -350,6 +377,8 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	}
 	sl_conf_table_read(ld, lbl, map, sl_conf_cluster_table, cl, NULL);
 	sl_conf_parse_cluster_identity(ld, map, cl);
+	if (cl->protocol == SL_UP_PROTO_H2C)
+		check_h2c(ld, lbl, map, cl);
 }
 
 void

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "h2up.h"
 #include "log.h"
 #include "runtime.h"
 #include "util.h"
@@ -84,6 +85,7 @@ sl_upstream_endpoint(struct sl_worker *w, struct sl_conf *conf,
 		ep->key = ce->state;
 		ep->w = w;
 		TAILQ_INIT(&ep->idle);
+		TAILQ_INIT(&ep->h2);
 		TAILQ_INSERT_TAIL(&w->eps, ep, link);
 	}
 	if (ep->gconf != conf) {
@@ -131,6 +133,7 @@ sl_upstream_retire_endpoints(struct sl_worker *w, uint64_t generation)
 		ep->retired = 1;
 		ep->refs++; /* closing may drop the last reference */
 		close_idle_ep(ep);
+		sl_h2up_close_idle(ep);
 		next = TAILQ_NEXT(ep, link);
 		sl_upstream_endpoint_unref(ep);
 	}
@@ -143,8 +146,10 @@ upstream_free(struct sl_upconn *u, enum sl_up_close why)
 {
 	struct sl_worker *w = u->w;
 	struct sl_wendpoint *ep = u->ep;
+	int stream = u->h2s;
 
-	SL_STAT_INC(w->stats.upstream_closed[why]);
+	if (!stream)
+		SL_STAT_INC(w->stats.upstream_closed[why]);
 	if (u->rev_on)
 		up_watch(u, &u->rev, 0);
 	if (u->wev_on)
@@ -157,9 +162,45 @@ upstream_free(struct sl_upconn *u, enum sl_up_close why)
 	/* The max_connections slot goes back only once the socket is closed:
 	 * another worker may use it at once, and the upstream must not see
 	 * one more connection than the limit. */
-	sl_runtime_release(&ep->conf->state->conns);
+	if (!stream)
+		sl_runtime_release(&ep->conf->state->conns);
 	sl_worker_capacity(w);
 	sl_upstream_endpoint_unref(ep);
+}
+
+/* A stream of a shared HTTP/2 connection to ep (h2up.c), on a memory end
+ * whose connect is in progress until the connection can take it. */
+static struct sl_upconn *
+upstream_stream(struct sl_worker *w, struct sl_wendpoint *ep,
+		sl_up_handler *handler, void *arg)
+{
+	struct sl_upconn *u;
+
+	if ((u = calloc(1, sizeof(*u))) == NULL)
+		return NULL;
+	u->w = w;
+	u->ep = ep;
+	u->handler = handler;
+	u->arg = arg;
+	u->id = sl_conn_id();
+	u->fd = -1;
+	u->xkind = SL_XPRT_MEM;
+	u->h2s = 1;
+	ep->refs++; /* dropped by upstream_free */
+	event_assign(&u->rev, w->base, -1, EV_READ | EV_PERSIST,
+		     upstream_on_read, u);
+	event_assign(&u->wev, w->base, -1, EV_WRITE | EV_PERSIST,
+		     upstream_on_write, u);
+	evtimer_assign(&u->tev, w->base, upstream_on_idle_timeout, u);
+	if (sl_h2up_open(u) == -1 && errno != EINPROGRESS) {
+		int saved = errno;
+		upstream_free(u, SL_UP_CLOSE_CONNECT);
+		errno = saved;
+		return NULL;
+	}
+	u->state = SL_UP_ST_CONNECTING;
+	sl_upstream_want_write(u, 1);
+	return u;
 }
 
 static void
@@ -193,7 +234,8 @@ upstream_send_pp(struct sl_upconn *u)
 static struct sl_upconn *upstream_connect(struct sl_worker *w,
 					  struct sl_wendpoint *ep,
 					  const void *pp, size_t pplen,
-					  sl_up_handler *handler, void *arg);
+					  sl_up_handler *handler, void *arg,
+					  int raw);
 
 struct sl_upconn *
 sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
@@ -216,7 +258,20 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
 		SL_STAT_INC(w->stats.upstream_reused);
 		return u;
 	}
-	return upstream_connect(w, ep, NULL, 0, handler, arg);
+	return upstream_connect(w, ep, NULL, 0, handler, arg, 0);
+}
+
+struct sl_upconn *
+sl_upstream_connect_raw(struct sl_worker *w, struct sl_wendpoint *ep,
+			sl_up_handler *handler, void *arg)
+{
+	return upstream_connect(w, ep, NULL, 0, handler, arg, 1);
+}
+
+int
+sl_upstream_unprocessed(const struct sl_upconn *u)
+{
+	return u->h2s && sl_xprt_mem_peer_unprocessed(u->xc);
 }
 
 struct sl_upconn *
@@ -228,7 +283,7 @@ sl_upstream_get_proxied(struct sl_worker *w, struct sl_wendpoint *ep,
 		errno = EINVAL;
 		return NULL;
 	}
-	return upstream_connect(w, ep, pp, pplen, handler, arg);
+	return upstream_connect(w, ep, pp, pplen, handler, arg, 0);
 }
 
 /* A test's connect (ep->connector): the connector makes u's memory end,
@@ -248,15 +303,18 @@ upstream_connect_mem(struct sl_upconn *u)
 }
 
 /* A new connection to ep, starting with pp[0..pplen) when pplen > 0 (see
- * sl_upstream_get). */
+ * sl_upstream_get); unless raw, a stream of a shared HTTP/2 connection
+ * when the cluster speaks h2c (h2up.c). */
 static struct sl_upconn *
 upstream_connect(struct sl_worker *w, struct sl_wendpoint *ep, const void *pp,
-		 size_t pplen, sl_up_handler *handler, void *arg)
+		 size_t pplen, sl_up_handler *handler, void *arg, int raw)
 {
 	const struct sl_conf_endpoint *ce = ep->conf;
 	struct sl_upconn *u;
 	int on = 1, rcvbuf = UPSTREAM_RCVBUF;
 
+	if (!raw && ep->cluster->protocol == SL_UP_PROTO_H2C)
+		return upstream_stream(w, ep, handler, arg);
 	/* every connection, idle ones included, counts against the
 	 * endpoint's max_connections across all workers */
 	if (!sl_runtime_take(&ce->state->conns, ep->cluster->max_connections)) {
@@ -449,7 +507,7 @@ close_idle(struct sl_worker *w, int only_contended)
 	struct sl_wendpoint *ep, *next;
 
 	for (ep = TAILQ_FIRST(&w->eps); ep != NULL; ep = next) {
-		if (ep->nidle == 0 ||
+		if ((ep->nidle == 0 && (only_contended || TAILQ_EMPTY(&ep->h2))) ||
 		    (only_contended && !others_wait(w, ep->cluster))) {
 			next = TAILQ_NEXT(ep, link);
 			continue;
@@ -457,6 +515,8 @@ close_idle(struct sl_worker *w, int only_contended)
 		/* a reference keeps ep while its last connections close */
 		ep->refs++;
 		close_idle_ep(ep);
+		if (!only_contended)
+			sl_h2up_close_idle(ep);
 		next = TAILQ_NEXT(ep, link);
 		sl_upstream_endpoint_unref(ep);
 	}
@@ -480,8 +540,9 @@ sl_upstream_put(struct sl_upconn *u, int reusable)
 	u->arg = NULL;
 	if (u->ka_max > 0 && u->nrequests >= u->ka_max)
 		reusable = 0; /* the upstream would close it */
-	if (u->pp_len > 0)
-		reusable = 0; /* its PROXY header named one client */
+	if (u->pp_len > 0 || u->h2s)
+		reusable = 0; /* its PROXY header named one client; a
+				 stream serves one request */
 	if (!reusable || u->state != SL_UP_ST_ACTIVE || ep->retired ||
 	    others_wait(u->w, cc) || sl_buf_pending(&u->in) != 0 ||
 	    sl_xprt_pending(XKIND(u), u->fd, u->xc) || u->tls_rww ||

@@ -58,6 +58,8 @@ struct sl_wendpoint {
 	/* a test's (xprt_mem.c): its connections are made on memory ends;
 	 * NULL in the daemon */
 	sl_up_connector *connector;
+	/* protocol: h2c (h2up.c): the shared HTTP/2 connections */
+	TAILQ_HEAD(sl_h2up_list, sl_h2up_conn) h2;
 };
 
 enum sl_upconn_state {
@@ -112,6 +114,9 @@ struct sl_upconn {
 	int wev_on;	 /* wev is added */
 	uint8_t xkind;	 /* its transport's kind (xprt.h): TCP, TLS once its
 			    SSL is made, or MEM */
+	uint8_t h2s;	 /* one stream of a shared HTTP/2 connection
+			    (h2up.c), on a memory end: never pooled, and
+			    no max_connections slot of its own */
 	struct event rev, wev;
 	struct event tev;    /* idle timeout in the pool */
 	struct sl_buf in;    /* response bytes (sl_upstream_read fills it) */
@@ -152,6 +157,23 @@ struct sl_upconn *sl_upstream_get_proxied(struct sl_worker *w,
 					  struct sl_wendpoint *ep,
 					  const void *pp, size_t pplen,
 					  sl_up_handler *handler, void *arg);
+
+/*
+ * A connection of ep over TCP (or a test's memory end), whatever the
+ * cluster's protocol: what a shared HTTP/2 connection (h2up.c) stands on.
+ * As sl_upstream_get with fresh set otherwise.
+ */
+struct sl_upconn *sl_upstream_connect_raw(struct sl_worker *w,
+					  struct sl_wendpoint *ep,
+					  sl_up_handler *handler, void *arg);
+
+/*
+ * 1 when u is an HTTP/2 stream the upstream did not process (RFC 9113
+ * section 8.7: refused with REFUSED_STREAM, above a GOAWAY's last stream,
+ * or its connection failed before the request went): its failure is
+ * class 1 although its bytes were written.
+ */
+int sl_upstream_unprocessed(const struct sl_upconn *u);
 
 /*
  * Ends the owner's use of u: back to its pool when reusable is set and the

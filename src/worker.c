@@ -16,6 +16,7 @@
 
 #include "client.h"
 #include "h2.h"
+#include "h2up.h"
 #include "listener.h"
 #include "mirror.h"
 #include "rlstore.h"
@@ -408,6 +409,7 @@ sl_worker_join_free(struct sl_worker *w)
 	sl_wloop_free(w);
 	sl_client_free_list(w);
 	sl_h2_worker_free(w);
+	sl_h2up_worker_free(w); /* after the exchanges: none has a stream */
 	if (w->notify_fd != -1)
 		close(w->notify_fd);
 	while (w->free_txns != NULL) {

@@ -4,8 +4,9 @@
  * one connection through a small operations table, one per kind of
  * transport: plain TCP and TLS (xprt.c, on tls.h), and a pair of ends
  * that hold their bytes in memory (xprt_mem.c), which lets a test drive a
- * client or an upstream connection without a socket. client.c, upstream.c
- * and health.c read, write, shut down and close a connection only through
+ * client or an upstream connection without a socket (and carries an
+ * exchange's request and response to an HTTP/2 stream, h2up.c). client.c,
+ * upstream.c and health.c read, write, shut down and close a connection only through
  * here; what they still do on the socket itself comes before a transport
  * is chosen or is about the socket, not the bytes (connect(), a health
  * check's PROXY header sent before TLS, the peek at a TLS listener's
@@ -197,5 +198,10 @@ void sl_xprt_mem_refuse(struct sl_xprt_mem *e, int err);
 
 /* 1 while e's peer's connect is held (sl_xprt_mem_hold). */
 int sl_xprt_mem_held_connect(const struct sl_xprt_mem *e);
+
+/* Marks e: what its peer wrote was not processed (an HTTP/2 stream
+ * refused, h2up.c), which sl_xprt_mem_peer_unprocessed tells the peer. */
+void sl_xprt_mem_set_unprocessed(struct sl_xprt_mem *e);
+int sl_xprt_mem_peer_unprocessed(const struct sl_xprt_mem *e);
 
 #endif

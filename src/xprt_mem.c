@@ -10,8 +10,8 @@
  * level-triggered readiness would. An end may also be connecting (an
  * upstream connection a test's connector made): held, it waits for the
  * other end to accept or refuse, as a socket waits for the SYN's answer.
- * Not used by the daemon; it is in libsluice.a because the transports'
- * table names it.
+ * The daemon uses it for the streams of HTTP/2 upstreams (h2up.c): the
+ * exchange's end is an upstream connection's, h2up.c holds the other.
  */
 #include "xprt.h"
 
@@ -25,6 +25,7 @@
 #define M_RESET	 0x04 /* this end cut the connection with a reset */
 #define M_ABORT	 0x08 /* its close is to be a reset (abort) */
 #define M_FIRST	 0x10 /* the pair's allocation starts here */
+#define M_UNPROC 0x20 /* what the peer wrote was not processed */
 
 struct sl_xprt_mem {
 	struct sl_xprt_mem *peer;
@@ -419,4 +420,16 @@ int
 sl_xprt_mem_held_connect(const struct sl_xprt_mem *e)
 {
 	return e->peer->conn_err == EINPROGRESS;
+}
+
+void
+sl_xprt_mem_set_unprocessed(struct sl_xprt_mem *e)
+{
+	e->flags |= M_UNPROC;
+}
+
+int
+sl_xprt_mem_peer_unprocessed(const struct sl_xprt_mem *e)
+{
+	return (e->peer->flags & M_UNPROC) != 0;
 }

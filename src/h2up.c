@@ -1,0 +1,1175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/2 to upstreams (doc/http2.md section 10). A cluster with
+ * "protocol: h2c" keeps, per endpoint per worker, a list of shared HTTP/2
+ * connections, each an ordinary upstream connection this file owns with
+ * an nghttp2 client session used as a state machine over its bytes. An
+ * exchange's upstream connection is one stream: a memory end (xprt.h) on
+ * which the exchange writes its HTTP/1.1 request and reads an HTTP/1.1
+ * response exactly as on a socket, so that its parsing, retries, limits,
+ * pacing and logs do not change. Here is the other end of each pair: the
+ * request's head becomes HEADERS (HTTP/1.1's connection fields left out,
+ * Host as :authority), its body (Content-Length or chunked) DATA under
+ * the stream's window; the response's HEADERS become a status line and
+ * fields, its DATA a body (chunked unless the server gave a length), its
+ * trailers the chunked body's trailer section. Nothing here runs inside
+ * the exchange: the memory ends wake it through events, after nghttp2's
+ * callbacks returned.
+ *
+ * Flow control: a stream's receive window is UP_STREAM_WINDOW, given back
+ * (nghttp2_session_consume) once the exchange's end has taken the bytes,
+ * and that end holds at most UP_END_WINDOW, so a client that reads slowly
+ * holds the upstream's stream back as read interest does on HTTP/1.1.
+ * The request's body is read from the exchange's end only while less
+ * than UP_BODY_MAX of it waits for the server's window.
+ */
+#include "h2up.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <nghttp2/nghttp2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "conf.h"
+#include "h1_msg.h"
+#include "h1_parse.h"
+#include "log.h"
+#include "upstream.h"
+#include "worker.h"
+#include "xprt.h"
+
+#define UP_STREAM_WINDOW (256 * 1024)
+#define UP_CONN_WINDOW	 (16 * 1024 * 1024)
+#define UP_END_WINDOW	 (256 * 1024)
+#define UP_BODY_MAX	 (64 * 1024)
+#define UP_HEAD_MAX	 (64 * 1024) /* a request head from the exchange */
+#define UP_RESP_HEAD_MAX (64 * 1024) /* a response's fields (SETTINGS) */
+#define UP_READ		 16384
+
+/* A growable byte queue: [off, len) of p. */
+struct dbuf {
+	char *p;
+	size_t off, len, cap;
+};
+
+static size_t
+dbuf_n(const struct dbuf *b)
+{
+	return b->len - b->off;
+}
+
+static int
+dbuf_put(struct dbuf *b, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (b->off == b->len)
+		b->off = b->len = 0;
+	if (b->len + n > b->cap && b->off > 0) {
+		memmove(b->p, b->p + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+	}
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap > 0 ? b->cap : 512;
+		char *q;
+		while (cap < b->len + n)
+			cap *= 2;
+		if ((q = realloc(b->p, cap)) == NULL)
+			return -1;
+		b->p = q;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+static int
+dbuf_str(struct dbuf *b, const char *s)
+{
+	return dbuf_put(b, s, strlen(s));
+}
+
+/* Appends what src holds to dst. */
+static int
+dbuf_cat(struct dbuf *dst, const struct dbuf *src)
+{
+	return dbuf_n(src) == 0 ? 0
+				: dbuf_put(dst, src->p + src->off, dbuf_n(src));
+}
+
+static void
+dbuf_free(struct dbuf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Stream flags. */
+#define S_HELD	     0x0001 /* its connect waits for the SETTINGS */
+#define S_HEAD_IN    0x0002 /* the request's head is submitted */
+#define S_REQ_CHUNK  0x0004 /* the request's body is chunked */
+#define S_REQ_END    0x0008 /* the request's body is all in body */
+#define S_DEFERRED   0x0010 /* the data provider waits for bytes */
+#define S_RESP_HEAD  0x0020 /* the final response head is in resp */
+#define S_RESP_CHUNK 0x0040 /* its body goes chunked */
+#define S_RESP_END   0x0080 /* the response is all in resp */
+#define S_NG_CLOSED  0x0100 /* nghttp2 closed the stream (or it never had
+			       one) */
+#define S_END_CLOSED 0x0200 /* our end is closed */
+#define S_NOBODY     0x0400 /* HEAD: no response body */
+#define S_GRPC	     0x0800 /* content-type application/grpc* */
+#define S_TRAILERS   0x1000 /* the response's trailers are coming */
+
+struct sl_h2up_conn;
+
+struct h2up_stream {
+	TAILQ_ENTRY(h2up_stream) link; /* in c->streams */
+	struct sl_h2up_conn *c;
+	struct sl_xprt_mem *end;   /* ours */
+	struct sl_xprt_mem *their; /* the exchange's, while ours is open */
+	struct event rev, wev;	   /* on ours, fd -1 */
+	int32_t id;		   /* 0: not submitted */
+	unsigned f;		   /* S_* */
+	int status;
+	uint64_t req_left; /* Content-Length's bytes still to come */
+	struct sl_h1_chunked ck;
+	struct dbuf req;   /* bytes from the exchange not parsed yet */
+	struct dbuf body;  /* the request's payload for DATA */
+	struct dbuf resp;  /* HTTP/1.1 bytes for the exchange */
+	struct dbuf hdr;   /* the response's fields, or its trailers */
+	size_t unconsumed; /* DATA payload in resp, window not given back */
+	int has_cl;	   /* the response has a Content-Length */
+};
+
+struct sl_h2up_conn {
+	TAILQ_ENTRY(sl_h2up_conn) link; /* in ep->h2 */
+	struct sl_wendpoint *ep;	/* borrowed: u holds a reference */
+	struct sl_upconn *u;		/* the connection underneath */
+	nghttp2_session *ng;
+	TAILQ_HEAD(, h2up_stream) streams;
+	uint32_t nstreams; /* streams attached */
+	uint32_t max_streams;
+	int connected; /* u connected: the preface may go */
+	int ready;     /* the server's SETTINGS came */
+	int dead;      /* takes no new stream (GOAWAY, drain, retired) */
+	int busy;      /* in conn_pump or a read: no free */
+	int gone;      /* to be freed when busy drops */
+	const uint8_t *wp; /* nghttp2's output not written yet */
+	size_t wn;
+	struct event run;  /* deferred: write what nghttp2 has */
+	struct event idle; /* no stream for the pool's idle_timeout */
+};
+
+static nghttp2_session_callbacks *callbacks;
+static nghttp2_option *options;
+
+static void stream_free(struct h2up_stream *st);
+static void conn_schedule(struct sl_h2up_conn *c);
+static void conn_close(struct sl_h2up_conn *c, int err, const char *why);
+static void stream_flush(struct h2up_stream *st);
+
+static void
+log_conn(const struct sl_h2up_conn *c, const char *what, const char *detail)
+{
+	log_info("upstream conn=%llu %s: http2: %s%s%s",
+		 (unsigned long long)c->u->id, c->ep->conf->addr.text, what,
+		 detail ? ": " : "", detail ? detail : "");
+}
+
+/* ---- streams: our end of the exchange's memory pair --------------------- */
+
+/* Closes our end (after reading what the exchange wrote and nobody will
+ * send, so that its close is not a reset); reset: a reset instead, which
+ * the exchange reads after the bytes it holds. */
+static void
+end_close(struct h2up_stream *st, int reset)
+{
+	char tmp[512];
+
+	if (st->f & S_END_CLOSED)
+		return;
+	st->f |= S_END_CLOSED;
+	sl_xprt_mem_ops.watch(-1, st->end, &st->rev, 0);
+	sl_xprt_mem_ops.watch(-1, st->end, &st->wev, 0);
+	if (reset) {
+		sl_xprt_mem_reset(st->end);
+	} else {
+		while (sl_xprt_mem_read(st->end, tmp, sizeof(tmp)) > 0)
+			;
+		sl_xprt_mem_close(st->end);
+	}
+	st->end = NULL;
+	st->their = NULL;
+}
+
+/* The stream failed before its response was whole: the exchange sees a
+ * reset; unprocessed: the server never processed the request (class 1,
+ * RFC 9113 section 8.7). */
+static void
+stream_fail(struct h2up_stream *st, int unprocessed)
+{
+	if (st->f & S_END_CLOSED)
+		return;
+	if (st->f & S_HELD) {
+		/* its connect never completed */
+		st->f &= ~S_HELD;
+		sl_xprt_mem_set_unprocessed(st->end);
+		sl_xprt_mem_ops.watch(-1, st->end, &st->rev, 0);
+		sl_xprt_mem_ops.watch(-1, st->end, &st->wev, 0);
+		sl_xprt_mem_refuse(st->end, ECONNREFUSED);
+		st->f |= S_END_CLOSED;
+		st->end = NULL;
+		st->their = NULL;
+		return;
+	}
+	if (unprocessed)
+		sl_xprt_mem_set_unprocessed(st->end);
+	end_close(st, 1);
+}
+
+/* Frees st once both nghttp2 and the exchange are done with it. */
+static void
+stream_maybe_free(struct h2up_stream *st)
+{
+	if ((st->f & (S_NG_CLOSED | S_END_CLOSED)) ==
+	    (S_NG_CLOSED | S_END_CLOSED))
+		stream_free(st);
+}
+
+static void
+stream_free(struct h2up_stream *st)
+{
+	struct sl_h2up_conn *c = st->c;
+
+	if (!(st->f & S_END_CLOSED))
+		end_close(st, 1);
+	if (c != NULL) {
+		if (st->id > 0 && c->ng != NULL)
+			nghttp2_session_set_stream_user_data(c->ng, st->id,
+							     NULL);
+		TAILQ_REMOVE(&c->streams, st, link);
+		c->nstreams--;
+		if (c->nstreams == 0 && !c->gone) {
+			if (c->dead) {
+				conn_close(c, 0, NULL);
+			} else {
+				const struct sl_conf_cluster *cc =
+				    c->ep->cluster;
+				struct timeval tv = {
+				    (time_t)(cc->pool_idle_timeout_ms / 1000),
+				    (suseconds_t)(cc->pool_idle_timeout_ms %
+						  1000) *
+					1000};
+				event_add(&c->idle, &tv);
+			}
+		}
+	}
+	dbuf_free(&st->req);
+	dbuf_free(&st->body);
+	dbuf_free(&st->resp);
+	dbuf_free(&st->hdr);
+	free(st);
+}
+
+/* Gives nghttp2 back the window of the DATA bytes the exchange's end
+ * took. */
+static void
+stream_consume(struct h2up_stream *st)
+{
+	struct sl_h2up_conn *c = st->c;
+
+	if (st->unconsumed == 0 || c == NULL || c->ng == NULL)
+		return;
+	if (st->id > 0 && !(st->f & S_NG_CLOSED))
+		(void)nghttp2_session_consume(c->ng, st->id, st->unconsumed);
+	else
+		(void)nghttp2_session_consume_connection(c->ng,
+							 st->unconsumed);
+	st->unconsumed = 0;
+	conn_schedule(c);
+}
+
+/* Moves resp into our end, as much as the exchange's end takes. */
+static void
+stream_flush(struct h2up_stream *st)
+{
+	ssize_t n;
+
+	if (st->f & S_END_CLOSED)
+		return;
+	while (dbuf_n(&st->resp) > 0) {
+		n = sl_xprt_mem_write(st->end, st->resp.p + st->resp.off,
+				      dbuf_n(&st->resp));
+		if (n <= 0) {
+			if (n == -1 && errno != EAGAIN) {
+				/* the exchange closed its end: its read
+				 * event says so */
+				st->resp.off = st->resp.len = 0;
+				break;
+			}
+			sl_xprt_mem_ops.watch(-1, st->end, &st->wev, 1);
+			return;
+		}
+		st->resp.off += (size_t)n;
+	}
+	st->resp.off = st->resp.len = 0;
+	sl_xprt_mem_ops.watch(-1, st->end, &st->wev, 0);
+	stream_consume(st);
+}
+
+static void
+stream_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	stream_flush(arg);
+}
+
+/* Whether a request field stays out of HEADERS: HTTP/1.1's connection
+ * fields (RFC 9113 section 8.2.2), Host (as :authority) and TE (added
+ * back as "trailers" for gRPC). */
+static int
+req_field_dropped(const char *n, size_t len)
+{
+	switch (len) {
+	case 2:
+		return sl_h1_ieq(n, len, "te");
+	case 4:
+		return sl_h1_ieq(n, len, "host");
+	case 7:
+		return sl_h1_ieq(n, len, "upgrade");
+	case 10:
+		return sl_h1_ieq(n, len, "connection") ||
+		       sl_h1_ieq(n, len, "keep-alive");
+	case 13:
+		return sl_h1_ieq(n, len, "http2-settings");
+	case 16:
+		return sl_h1_ieq(n, len, "proxy-connection");
+	case 17:
+		return sl_h1_ieq(n, len, "transfer-encoding");
+	default:
+		return 0;
+	}
+}
+
+static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf,
+			 size_t length, uint32_t *flags,
+			 nghttp2_data_source *src, void *ud);
+
+static void
+nv_put(nghttp2_nv *nv, const char *n, size_t nl, const char *v, size_t vl)
+{
+	nv->name = (uint8_t *)(uintptr_t)n;
+	nv->namelen = nl;
+	nv->value = (uint8_t *)(uintptr_t)v;
+	nv->valuelen = vl;
+	nv->flags = NGHTTP2_NV_FLAG_NONE;
+}
+
+/*
+ * The exchange's request head, hl bytes at p (sluice wrote it: a request
+ * line, "Name: value" lines, an empty line), submitted as HEADERS. Returns
+ * 0, or -1: the stream failed.
+ */
+static int
+stream_submit(struct h2up_stream *st, char *p, size_t hl)
+{
+	struct sl_h2up_conn *c = st->c;
+	char *end = p + hl - 2, *line, *eol, *sp1, *sp2;
+	size_t max = 6, k = 4;
+	nghttp2_nv *nv;
+	nghttp2_data_provider dp;
+	int32_t id;
+	int body = 0;
+
+	for (size_t i = 0; i < hl; i++)
+		max += p[i] == '\n';
+	if ((eol = memchr(p, '\r', hl)) == NULL ||
+	    (sp1 = memchr(p, ' ', (size_t)(eol - p))) == NULL ||
+	    (sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1))) == NULL ||
+	    (nv = calloc(max, sizeof(*nv))) == NULL)
+		return -1;
+	if (sl_h1_ieq(p, (size_t)(sp1 - p), "connect")) {
+		free(nv);
+		return -1; /* no tunnel over an HTTP/2 upstream (yet) */
+	}
+	if (sl_h1_ieq(p, (size_t)(sp1 - p), "head"))
+		st->f |= S_NOBODY;
+	nv_put(&nv[0], ":method", 7, p, (size_t)(sp1 - p));
+	nv_put(&nv[1], ":scheme", 7, "http", 4);
+	nv_put(&nv[2], ":path", 5, sp1 + 1, (size_t)(sp2 - sp1 - 1));
+	nv_put(&nv[3], ":authority", 10, "", 0);
+	for (line = eol + 2; line < end; line = eol + 2) {
+		char *colon, *v, *ve;
+		size_t nl;
+
+		if ((eol = memchr(line, '\r', (size_t)(end - line + 1))) == NULL ||
+		    (colon = memchr(line, ':', (size_t)(eol - line))) == NULL) {
+			free(nv);
+			return -1;
+		}
+		nl = (size_t)(colon - line);
+		for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
+			;
+		for (ve = eol; ve > v && (ve[-1] == ' ' || ve[-1] == '\t'); ve--)
+			;
+		if (nl == 4 && sl_h1_ieq(line, nl, "host")) {
+			nv_put(&nv[3], ":authority", 10, v, (size_t)(ve - v));
+			continue;
+		}
+		if (nl == 17 && sl_h1_ieq(line, nl, "transfer-encoding")) {
+			st->f |= S_REQ_CHUNK;
+			body = 1;
+		}
+		if (req_field_dropped(line, nl))
+			continue;
+		if (nl == 14 && sl_h1_ieq(line, nl, "content-length")) {
+			uint64_t n = 0;
+			for (const char *d = v; d < ve; d++)
+				n = n * 10 + (uint64_t)(*d - '0');
+			st->req_left = n;
+			body = n > 0;
+		}
+		if (nl == 12 && sl_h1_ieq(line, nl, "content-type") &&
+		    ve - v >= 16 && sl_h1_ieq(v, 16, "application/grpc"))
+			st->f |= S_GRPC;
+		nv_put(&nv[k++], line, nl, v, (size_t)(ve - v));
+	}
+	if (nv[3].valuelen == 0) {
+		/* no Host: no :authority (RFC 9113 section 8.3.1) */
+		memmove(&nv[3], &nv[4], (k - 4) * sizeof(*nv));
+		k--;
+	}
+	if (st->f & S_GRPC)
+		nv_put(&nv[k++], "te", 2, "trailers", 8);
+	if (st->f & S_REQ_CHUNK)
+		sl_h1_chunked_init(&st->ck, UP_HEAD_MAX);
+	if (!body)
+		st->f |= S_REQ_END;
+	dp.source.ptr = st;
+	dp.read_callback = data_read;
+	id = nghttp2_submit_request(c->ng, NULL, nv, k, body ? &dp : NULL, st);
+	free(nv);
+	if (id < 0) {
+		log_conn(c, "request not submitted", nghttp2_strerror(id));
+		return -1;
+	}
+	st->id = id;
+	st->f |= S_HEAD_IN;
+	st->f &= ~S_NG_CLOSED;
+	return 0;
+}
+
+/* Parses what the exchange wrote: the head, then the body into body. */
+static int
+stream_parse(struct h2up_stream *st)
+{
+	struct dbuf *r = &st->req;
+
+	if (!(st->f & S_HEAD_IN)) {
+		char *p = r->p + r->off, *e;
+		size_t n = dbuf_n(r), hl;
+
+		for (e = p; (e = memchr(e, '\r', n - (size_t)(e - p))) != NULL;
+		     e++)
+			if ((size_t)(p + n - e) >= 4 && memcmp(e, "\r\n\r\n", 4) == 0)
+				break;
+		if (e == NULL)
+			return n > UP_HEAD_MAX ? -1 : 0;
+		hl = (size_t)(e - p) + 4;
+		if (stream_submit(st, p, hl) == -1)
+			return -1;
+		r->off += hl;
+	}
+	while (dbuf_n(r) > 0 && !(st->f & S_REQ_END)) {
+		char *p = r->p + r->off;
+		size_t n = dbuf_n(r), used, data;
+
+		if (st->f & S_REQ_CHUNK) {
+			int rv = sl_h1_chunked_decode(&st->ck, p, n, 1, &used,
+						      &data);
+			if (rv < 0)
+				return -1;
+			if (data > 0 && dbuf_put(&st->body, p, data) == -1)
+				return -1;
+			r->off += used;
+			if (rv == 1)
+				st->f |= S_REQ_END;
+			else if (used == 0)
+				break;
+		} else {
+			data = (size_t)(n < st->req_left ? n : st->req_left);
+			if (dbuf_put(&st->body, p, data) == -1)
+				return -1;
+			r->off += data;
+			st->req_left -= data;
+			if (st->req_left == 0)
+				st->f |= S_REQ_END;
+		}
+	}
+	if (st->f & S_REQ_END)
+		r->off = r->len; /* nothing follows a request on a stream */
+	if ((st->f & S_DEFERRED) &&
+	    (dbuf_n(&st->body) > 0 || (st->f & S_REQ_END))) {
+		st->f &= ~S_DEFERRED;
+		(void)nghttp2_session_resume_data(st->c->ng, st->id);
+	}
+	return 0;
+}
+
+/* The exchange wrote, or closed its end. */
+static void
+stream_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct h2up_stream *st = arg;
+	struct sl_h2up_conn *c = st->c;
+	char buf[UP_READ];
+	ssize_t n;
+
+	(void)fd;
+	(void)what;
+	for (;;) {
+		if ((st->f & S_HEAD_IN) && dbuf_n(&st->body) >= UP_BODY_MAX &&
+		    !sl_xprt_mem_peer_closed(st->end))
+			break; /* the server's window first */
+		if ((st->f & S_HEAD_IN) && dbuf_n(&st->body) >= UP_BODY_MAX)
+			n = 0; /* the exchange gave up */
+		else
+			n = sl_xprt_mem_read(st->end, buf, sizeof(buf));
+		if (n > 0) {
+			if ((st->f & (S_REQ_END | S_NG_CLOSED)) &&
+			    (st->f & S_HEAD_IN))
+				continue; /* nothing more goes */
+			if (dbuf_put(&st->req, buf, (size_t)n) == -1 ||
+			    stream_parse(st) == -1) {
+				if (st->id > 0 && !(st->f & S_NG_CLOSED))
+					nghttp2_submit_rst_stream(
+					    c->ng, NGHTTP2_FLAG_NONE, st->id,
+					    NGHTTP2_INTERNAL_ERROR);
+				else
+					st->f |= S_NG_CLOSED;
+				stream_fail(st, st->id == 0);
+				conn_schedule(c);
+				stream_maybe_free(st);
+				return;
+			}
+			continue;
+		}
+		if (n == -1 && errno == EAGAIN)
+			break;
+		/* the exchange is done with the stream (it closed its end):
+		 * a stream still open is cancelled */
+		if (st->id > 0 && !(st->f & S_NG_CLOSED))
+			nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE,
+						  st->id, NGHTTP2_CANCEL);
+		else
+			st->f |= S_NG_CLOSED;
+		end_close(st, 0);
+		conn_schedule(c);
+		stream_maybe_free(st);
+		return;
+	}
+	conn_schedule(c);
+}
+
+/* nghttp2 asks for the request's payload. */
+static ssize_t
+data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
+	  uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+	struct h2up_stream *st = src->ptr;
+	size_t n = dbuf_n(&st->body);
+
+	(void)ng;
+	(void)id;
+	(void)ud;
+	if (n > length)
+		n = length;
+	if (n > 0) {
+		memcpy(buf, st->body.p + st->body.off, n);
+		st->body.off += n;
+	}
+	if (dbuf_n(&st->body) == 0 && (st->f & S_REQ_END)) {
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		dbuf_free(&st->body);
+	} else if (n == 0) {
+		st->f |= S_DEFERRED;
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	if (!(st->f & S_END_CLOSED) && dbuf_n(&st->body) < UP_BODY_MAX)
+		/* read more of the request (level-triggered: the end
+		 * says nothing until the exchange writes again) */
+		event_active(&st->rev, EV_READ, 1);
+	return (ssize_t)n;
+}
+
+/* ---- the response: nghttp2's callbacks ---------------------------------- */
+
+static struct h2up_stream *
+stream_of(nghttp2_session *ng, int32_t id)
+{
+	return nghttp2_session_get_stream_user_data(ng, id);
+}
+
+static int
+on_header(nghttp2_session *ng, const nghttp2_frame *frame,
+	  const uint8_t *name, size_t namelen, const uint8_t *value,
+	  size_t valuelen, uint8_t flags, void *ud)
+{
+	struct h2up_stream *st;
+
+	(void)flags;
+	(void)ud;
+	if (frame->hd.type != NGHTTP2_HEADERS ||
+	    (st = stream_of(ng, frame->hd.stream_id)) == NULL)
+		return 0;
+	if (namelen == 7 && memcmp(name, ":status", 7) == 0) {
+		int s = 0;
+		for (size_t i = 0; i < valuelen; i++)
+			s = s * 10 + (value[i] - '0');
+		st->status = s;
+		return 0;
+	}
+	if (namelen == 14 && memcmp(name, "content-length", 14) == 0 &&
+	    !(st->f & S_RESP_HEAD))
+		st->has_cl = 1;
+	/* nghttp2 checked both (RFC 9113 section 8.2.1): a lower-case
+	 * token, a value without CR, LF or NUL */
+	if (dbuf_put(&st->hdr, name, namelen) == -1 ||
+	    dbuf_put(&st->hdr, ": ", 2) == -1 ||
+	    dbuf_put(&st->hdr, value, valuelen) == -1 ||
+	    dbuf_put(&st->hdr, "\r\n", 2) == -1)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	return 0;
+}
+
+/* The response ended (END_STREAM): the chunked body's end, with the
+ * trailers gathered in hdr. */
+static int
+resp_end(struct h2up_stream *st)
+{
+	if (st->f & S_RESP_CHUNK) {
+		if (dbuf_str(&st->resp, "0\r\n") == -1 ||
+		    dbuf_cat(&st->resp, &st->hdr) == -1 ||
+		    dbuf_str(&st->resp, "\r\n") == -1)
+			return -1;
+	}
+	dbuf_free(&st->hdr);
+	st->f |= S_RESP_END;
+	return 0;
+}
+
+/* A header block ended: the response's head, or its trailers. */
+static int
+resp_headers(struct h2up_stream *st, int end_stream)
+{
+	char line[64];
+	int nobody;
+
+	if (st->f & S_RESP_HEAD)
+		return end_stream ? resp_end(st) : 0;
+	if (st->status < 200) {
+		/* interim (100, 103): not passed on */
+		st->hdr.off = st->hdr.len = 0;
+		st->has_cl = 0;
+		return 0;
+	}
+	snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", st->status,
+		 sl_h1_reason(st->status));
+	nobody = (st->f & S_NOBODY) || st->status == 204 || st->status == 304;
+	if (dbuf_str(&st->resp, line) == -1 ||
+	    dbuf_cat(&st->resp, &st->hdr) == -1)
+		return -1;
+	st->hdr.off = st->hdr.len = 0;
+	if (!nobody && !st->has_cl) {
+		if (end_stream) {
+			if (dbuf_str(&st->resp, "content-length: 0\r\n") == -1)
+				return -1;
+		} else {
+			if (dbuf_str(&st->resp,
+				     "transfer-encoding: chunked\r\n") == -1)
+				return -1;
+			st->f |= S_RESP_CHUNK;
+		}
+	}
+	if (dbuf_str(&st->resp, "\r\n") == -1)
+		return -1;
+	st->f |= S_RESP_HEAD;
+	if (end_stream)
+		st->f |= S_RESP_END;
+	return 0;
+}
+
+static int
+on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+{
+	struct sl_h2up_conn *c = ud;
+	struct h2up_stream *st;
+	int end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+
+	switch (frame->hd.type) {
+	case NGHTTP2_SETTINGS:
+		if ((frame->hd.flags & NGHTTP2_FLAG_ACK) || c->ready)
+			break;
+		c->ready = 1;
+		{
+			uint32_t m = nghttp2_session_get_remote_settings(
+			    ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+			if (m < c->max_streams)
+				c->max_streams = m > 0 ? m : 1;
+		}
+		TAILQ_FOREACH(st, &c->streams, link)
+		if (st->f & S_HELD) {
+			st->f &= ~S_HELD;
+			sl_xprt_mem_accept(st->end);
+		}
+		break;
+	case NGHTTP2_GOAWAY:
+		/* streams above its last id are closed by nghttp2 with
+		 * REFUSED_STREAM: never processed, retried as class 1 */
+		c->dead = 1;
+		{
+			char d[64];
+			snprintf(d, sizeof(d), "last stream %d, code %u",
+				 frame->goaway.last_stream_id,
+				 frame->goaway.error_code);
+			log_conn(c, "GOAWAY", d);
+		}
+		break;
+	case NGHTTP2_HEADERS:
+		if ((st = stream_of(ng, frame->hd.stream_id)) == NULL)
+			break;
+		if (resp_headers(st, end) == -1)
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		stream_flush(st);
+		break;
+	case NGHTTP2_DATA:
+		if ((st = stream_of(ng, frame->hd.stream_id)) == NULL || !end)
+			break;
+		if (resp_end(st) == -1)
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		stream_flush(st);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int
+on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
+	      const uint8_t *data, size_t len, void *ud)
+{
+	struct sl_h2up_conn *c = ud;
+	struct h2up_stream *st = stream_of(ng, id);
+	char sz[24];
+
+	(void)flags;
+	if (st == NULL || (st->f & S_END_CLOSED) || (st->f & S_NOBODY)) {
+		/* nobody reads it: the window goes back at once */
+		(void)nghttp2_session_consume(c->ng, id, len);
+		return 0;
+	}
+	if (st->f & S_RESP_CHUNK) {
+		snprintf(sz, sizeof(sz), "%zx\r\n", len);
+		if (dbuf_str(&st->resp, sz) == -1 ||
+		    dbuf_put(&st->resp, data, len) == -1 ||
+		    dbuf_str(&st->resp, "\r\n") == -1)
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+	} else if (dbuf_put(&st->resp, data, len) == -1) {
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	}
+	st->unconsumed += len;
+	stream_flush(st);
+	return 0;
+}
+
+static int
+on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
+{
+	struct sl_h2up_conn *c = ud;
+	struct h2up_stream *st = stream_of(ng, id);
+
+	if (st == NULL)
+		return 0;
+	st->f |= S_NG_CLOSED;
+	if (!(st->f & S_RESP_END) && !(st->f & S_END_CLOSED)) {
+		char d[64];
+		snprintf(d, sizeof(d), "stream %d: %s", id,
+			 nghttp2_http2_strerror(code));
+		log_conn(c, "stream reset", d);
+		/* a request the server refused, or one above a GOAWAY's
+		 * last stream, was never processed */
+		stream_fail(st, code == NGHTTP2_REFUSED_STREAM &&
+				    !(st->f & S_RESP_HEAD));
+	}
+	nghttp2_session_set_stream_user_data(ng, id, NULL);
+	st->id = -st->id; /* no more of nghttp2's */
+	if (st->f & S_END_CLOSED)
+		stream_free(st);
+	return 0;
+}
+
+/* ---- the shared connection ---------------------------------------------- */
+
+/* Leaves a section where c must not be freed (nghttp2 is running on
+ * it); a close asked for meanwhile happens now. Returns 1 when c is
+ * gone. */
+static int
+conn_unbusy(struct sl_h2up_conn *c)
+{
+	if (--c->busy == 0 && c->gone) {
+		conn_close(c, 0, NULL);
+		return 1;
+	}
+	return c->gone;
+}
+
+/* Writes what nghttp2 has to send; closes the connection when nghttp2
+ * is done with it. */
+static void
+conn_pump(struct sl_h2up_conn *c)
+{
+	int err = 0, done;
+	const char *why = NULL;
+
+	if (!c->connected || c->gone)
+		return;
+	c->busy++;
+	for (;;) {
+		struct iovec iov;
+		ssize_t n;
+
+		if (c->wn == 0) {
+			n = nghttp2_session_mem_send(c->ng, &c->wp);
+			if (n < 0) {
+				err = EPROTO;
+				why = nghttp2_strerror((int)n);
+				break;
+			}
+			if (n == 0 || c->gone)
+				break;
+			c->wn = (size_t)n;
+		}
+		iov.iov_base = (void *)(uintptr_t)c->wp;
+		iov.iov_len = c->wn;
+		n = sl_upstream_writev(c->u, &iov, 1, 0);
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			err = errno;
+			why = "write failed";
+			break;
+		}
+		if (n > 0) {
+			c->wp += n;
+			c->wn -= (size_t)n;
+		}
+		if (c->wn > 0)
+			break;
+	}
+	if (why == NULL && !c->gone)
+		sl_upstream_want_write(c->u, c->wn > 0);
+	done = why == NULL && c->wn == 0 && !nghttp2_session_want_read(c->ng) &&
+	       !nghttp2_session_want_write(c->ng);
+	if (conn_unbusy(c))
+		return;
+	if (why != NULL)
+		conn_close(c, err, why);
+	else if (done)
+		conn_close(c, 0, "session over");
+}
+
+static void
+conn_on_run(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_pump(arg);
+}
+
+static void
+conn_schedule(struct sl_h2up_conn *c)
+{
+	if (c != NULL && !c->gone)
+		event_active(&c->run, EV_TIMEOUT, 1);
+}
+
+static void
+conn_on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_h2up_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->nstreams == 0)
+		conn_close(c, 0, NULL);
+}
+
+/* Reads what the server sent into nghttp2. */
+static void
+conn_read(struct sl_h2up_conn *c)
+{
+	struct sl_upconn *u = c->u;
+	const char *why = NULL;
+	int err = 0;
+
+	c->busy++;
+	for (int i = 0; i < 16 && !c->gone; i++) {
+		ssize_t n = sl_upstream_read(u, UP_READ, UP_READ), rv;
+
+		if (n == SL_AGAIN)
+			break;
+		if (n <= 0) {
+			err = n == 0 ? 0 : errno;
+			why = n == 0 ? "closed by the server" : "read failed";
+			break;
+		}
+		rv = nghttp2_session_mem_recv(
+		    c->ng, (const uint8_t *)u->in.data + u->in.off,
+		    sl_buf_pending(&u->in));
+		if (rv < 0) {
+			err = EPROTO;
+			why = nghttp2_strerror((int)rv);
+			break;
+		}
+		sl_upstream_consume(u, (size_t)rv);
+	}
+	if (conn_unbusy(c))
+		return;
+	if (why != NULL)
+		conn_close(c, err, why);
+	else
+		conn_pump(c);
+}
+
+static void
+conn_on_up(struct sl_upconn *u, enum sl_up_event ev, int err, void *arg)
+{
+	struct sl_h2up_conn *c = arg;
+
+	(void)u;
+	switch (ev) {
+	case SL_UP_EV_CONNECTED:
+		c->connected = 1;
+		conn_pump(c);
+		break;
+	case SL_UP_EV_FAILED:
+		conn_close(c, err, strerror(err));
+		break;
+	case SL_UP_EV_READABLE:
+		conn_read(c);
+		break;
+	case SL_UP_EV_WRITABLE:
+		conn_pump(c);
+		break;
+	}
+}
+
+/* Ends c: its streams fail (a stream whose response is whole is handed
+ * to the exchange first), the connection closes. err/why: the reason, for
+ * the log (0/NULL: an ordinary close). */
+static void
+conn_close(struct sl_h2up_conn *c, int err, const char *why)
+{
+	struct h2up_stream *st;
+
+	if (c->gone && c->busy > 0)
+		return;
+	/* before the SETTINGS, the exchanges waiting say why they failed */
+	if (why != NULL && c->ready && !c->gone)
+		log_conn(c, "connection closed", why);
+	c->gone = 1;
+	c->dead = 1;
+	if (c->busy > 0)
+		return; /* conn_read or conn_pump finishes it */
+	while ((st = TAILQ_FIRST(&c->streams)) != NULL) {
+		if ((st->f & S_RESP_END) && !(st->f & S_END_CLOSED)) {
+			/* whole: the exchange gets all of it, then the
+			 * end */
+			sl_xprt_mem_set_window(st->their, SIZE_MAX);
+			stream_flush(st);
+			end_close(st, 0);
+		} else {
+			/* not processed unless its request went and no
+			 * answer came... the server may have acted on a
+			 * request it received: class 2 */
+			stream_fail(st, !c->ready || st->id == 0);
+		}
+		st->f |= S_NG_CLOSED;
+		st->unconsumed = 0;
+		stream_free(st);
+	}
+	TAILQ_REMOVE(&c->ep->h2, c, link);
+	event_del(&c->run);
+	event_del(&c->idle);
+	nghttp2_session_del(c->ng);
+	sl_upstream_put(c->u, 0);
+	free(c);
+}
+
+static void
+setup(void)
+{
+	nghttp2_session_callbacks *cb;
+	nghttp2_option *opt;
+
+	if (nghttp2_session_callbacks_new(&cb) != 0 ||
+	    nghttp2_option_new(&opt) != 0)
+		return;
+	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb,
+							     on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+	    cb, on_data_chunk);
+	nghttp2_session_callbacks_set_on_stream_close_callback(
+	    cb, on_stream_close);
+	/* the windows are given back as the exchange takes the bytes */
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	nghttp2_option_set_no_closed_streams(opt, 1);
+	nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
+	callbacks = cb;
+	options = opt;
+}
+
+/* A new shared connection to ep, or NULL with errno. */
+static struct sl_h2up_conn *
+conn_new(struct sl_wendpoint *ep)
+{
+	struct sl_worker *w = ep->w;
+	struct sl_h2up_conn *c;
+	nghttp2_settings_entry iv[4];
+
+	if (callbacks == NULL)
+		setup();
+	if (callbacks == NULL || (c = calloc(1, sizeof(*c))) == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->ep = ep;
+	TAILQ_INIT(&c->streams);
+	c->max_streams = (uint32_t)ep->cluster->max_concurrent_streams;
+	if (nghttp2_session_client_new2(&c->ng, callbacks, c, options) != 0) {
+		free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	iv[0] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_PUSH, 0};
+	iv[1] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
+					 UP_STREAM_WINDOW};
+	iv[2] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+					 UP_RESP_HEAD_MAX};
+	iv[3] = (nghttp2_settings_entry){
+	    NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 0};
+	if (nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, 4) != 0 ||
+	    nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0,
+						  UP_CONN_WINDOW) != 0) {
+		nghttp2_session_del(c->ng);
+		free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if ((c->u = sl_upstream_connect_raw(w, ep, conn_on_up, c)) == NULL) {
+		int saved = errno;
+		nghttp2_session_del(c->ng);
+		free(c);
+		errno = saved;
+		return NULL;
+	}
+	event_assign(&c->run, w->base, -1, 0, conn_on_run, c);
+	evtimer_assign(&c->idle, w->base, conn_on_idle, c);
+	TAILQ_INSERT_TAIL(&ep->h2, c, link);
+	if (!sl_upstream_connecting(c->u)) {
+		/* connected at once */
+		c->connected = 1;
+		conn_schedule(c);
+	}
+	return c;
+}
+
+int
+sl_h2up_open(struct sl_upconn *u)
+{
+	struct sl_wendpoint *ep = u->ep;
+	struct sl_h2up_conn *c;
+	struct h2up_stream *st;
+	struct sl_xprt_mem *theirs, *mine;
+
+	TAILQ_FOREACH(c, &ep->h2, link)
+	if (!c->dead && c->nstreams < c->max_streams)
+		break;
+	if (c == NULL && (c = conn_new(ep)) == NULL)
+		return -1;
+	if ((st = calloc(1, sizeof(*st))) == NULL ||
+	    sl_xprt_mem_pair(&theirs, &mine) == -1) {
+		free(st);
+		if (c->nstreams == 0)
+			conn_close(c, 0, NULL);
+		errno = ENOMEM;
+		return -1;
+	}
+	st->c = c;
+	st->end = mine;
+	st->their = theirs;
+	st->f = S_NG_CLOSED; /* no nghttp2 stream yet */
+	u->xc = theirs;
+	/* what the exchange may hold unread, and what we hold of its
+	 * request before it must wait */
+	sl_xprt_mem_set_window(theirs, UP_END_WINDOW);
+	sl_xprt_mem_set_window(mine, UP_BODY_MAX);
+	event_assign(&st->rev, u->w->base, -1, EV_READ | EV_PERSIST,
+		     stream_on_read, st);
+	event_assign(&st->wev, u->w->base, -1, EV_WRITE | EV_PERSIST,
+		     stream_on_write, st);
+	if (!c->ready) {
+		sl_xprt_mem_hold(mine);
+		st->f |= S_HELD;
+	}
+	TAILQ_INSERT_TAIL(&c->streams, st, link);
+	c->nstreams++;
+	event_del(&c->idle);
+	sl_xprt_mem_ops.watch(-1, mine, &st->rev, 1);
+	errno = EINPROGRESS;
+	return -1;
+}
+
+void
+sl_h2up_close_idle(struct sl_wendpoint *ep)
+{
+	struct sl_h2up_conn *c, *next;
+
+	for (c = TAILQ_FIRST(&ep->h2); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		c->dead = 1;
+		if (c->nstreams == 0) {
+			conn_close(c, 0, NULL);
+		} else if (c->ready) {
+			/* a polite end: no new stream from us */
+			(void)nghttp2_submit_goaway(
+			    c->ng, NGHTTP2_FLAG_NONE,
+			    nghttp2_session_get_last_proc_stream_id(c->ng),
+			    NGHTTP2_NO_ERROR, NULL, 0);
+			conn_schedule(c);
+		}
+	}
+}
+
+void
+sl_h2up_worker_free(struct sl_worker *w)
+{
+	struct sl_wendpoint *ep, *next;
+	struct sl_h2up_conn *c;
+
+	for (ep = TAILQ_FIRST(&w->eps); ep != NULL; ep = next) {
+		ep->refs++;
+		while ((c = TAILQ_FIRST(&ep->h2)) != NULL) {
+			c->busy = 0;
+			conn_close(c, 0, NULL);
+		}
+		next = TAILQ_NEXT(ep, link);
+		sl_upstream_endpoint_unref(ep);
+	}
+}

@@ -1,0 +1,488 @@
+# SPDX-License-Identifier: MIT
+"""HTTP/2 to upstreams (doc/http2.md section 10): a cluster with
+"protocol: h2c" shares HTTP/2 connections among its requests. The
+upstreams are real servers: Node's http2 module (plain HTTP/2, with
+switches for what a server may do: refuse a stream, send GOAWAY, die
+before answering) and Debian's python3-grpcio (gRPC calls of every
+shape). The clients are curl (HTTP/1.1), python3-h2 (HTTP/2, by
+h2test.py) and grpcio. Bodies are checked by SHA-256; connection sharing
+by the server's count of its sessions."""
+
+import concurrent.futures
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sltest  # noqa: E402
+from sltest import (check, curl, eq, free_port, main, make_config,  # noqa: E402
+                    parse_curl_headers, read_json_lines, run_sluice,
+                    start_sluice, test, tmpdir, wait_until)
+
+import grpc  # noqa: E402  (Debian: python3-grpcio)
+import h2test  # noqa: E402
+
+NODE = shutil.which("node") or shutil.which("nodejs")
+
+# The Node server. Paths: /echo (the request body's SHA-256 and length in
+# fields, "ok N" as the body, x-done: yes as a trailer), /big/N (N bytes
+# of a known pattern), /stats (its sessions and streams, and how many
+# requests of each path it processed). Switches by path:
+# /refuse-once/K refuses K's first stream with REFUSED_STREAM; /die/K
+# destroys the connection when K's request has come, before any answer;
+# GOAWAY_EVERY (env) sends GOAWAY after that many streams of a session,
+# naming the stream before the last as the last one processed.
+NODE_SERVER = r"""
+const http2 = require('http2'), crypto = require('crypto');
+const port = +process.argv[2];
+const every = +(process.env.GOAWAY_EVERY || 0);
+const st = {sessions: 0, streams: 0, paths: {}, refused: 0, goaways: 0};
+const seen = {};
+function pattern(n) {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 7 + (i >> 8)) & 0xff;
+  return b;
+}
+const srv = http2.createServer({settings: {maxConcurrentStreams: 1000}});
+srv.on('session', (s) => {
+  s.on('error', () => {});
+  st.sessions++;
+  let n = 0;
+  s.on('stream', (stream, h) => {
+    n++;
+    st.streams++;
+    stream.on('error', () => {});
+    const path = h[':path'];
+    if (path === '/stats') {
+      stream.respond({':status': 200, 'content-type': 'application/json'});
+      stream.end(JSON.stringify(st));
+      return;
+    }
+    if (every > 0 && n === every) {
+      st.goaways++;
+      s.goaway(0, stream.id - 2);
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    if (every > 0 && n > every) {
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    let m = /^\/refuse-once\/(\w+)/.exec(path);
+    if (m && !seen[m[1]]) {
+      seen[m[1]] = 1;
+      st.refused++;
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    const hash = crypto.createHash('sha256');
+    let got = 0;
+    stream.on('data', (d) => { hash.update(d); got += d.length; });
+    stream.on('end', () => {
+      st.paths[path] = (st.paths[path] || 0) + 1;
+      m = /^\/die\//.exec(path);
+      if (m) { s.destroy(); return; }
+      if (h[':method'] === 'HEAD') {
+        stream.respond({':status': 200, 'content-length': '5'},
+                       {endStream: true});
+        return;
+      }
+      m = /^\/big\/(\d+)/.exec(path);
+      if (m) {
+        const body = pattern(+m[1]);
+        stream.respond({':status': 200});
+        stream.end(body);
+        return;
+      }
+      if (path === '/204') {
+        stream.respond({':status': 204}, {endStream: true});
+        return;
+      }
+      stream.respond({':status': 200, 'x-sha256': hash.digest('hex'),
+                      'x-got': String(got),
+                      'x-authority': h[':authority'] || '',
+                      'x-te': h['te'] || ''},
+                     {waitForTrailers: true});
+      stream.on('wantTrailers', () => stream.sendTrailers({'x-done': 'yes'}));
+      stream.end('ok ' + got + '\n');
+    });
+  });
+});
+srv.listen(port, '127.0.0.1', () => console.log('ready'));
+"""
+
+
+def pattern(n):
+    return bytes(((i * 7 + (i >> 8)) & 0xff) for i in range(n))
+
+
+class NodeH2:
+    """The Node HTTP/2 server above (cleartext, prior knowledge)."""
+
+    def __init__(self, env=None):
+        if NODE is None:
+            raise sltest.Skip("no node")
+        self.port = free_port()
+        path = os.path.join(tmpdir(), "h2srv.js")
+        with open(path, "w") as f:
+            f.write(NODE_SERVER)
+        e = dict(os.environ)
+        e.update(env or {})
+        self.proc = subprocess.Popen([NODE, path, str(self.port)],
+                                     stdout=subprocess.PIPE, env=e)
+        sltest._all_procs.append(self.proc)
+        check(self.proc.stdout.readline().strip() == b"ready",
+              "the Node server started")
+        sltest._register("upstreams", self)
+
+    def addr(self):
+        return "127.0.0.1:%d" % self.port
+
+    def stats(self):
+        """The server's counts, asked on a connection of its own."""
+        c = h2test.H2Client(self.port)
+        sid = c.request("GET", "/stats")
+        check(c.wait(lambda: c.streams[sid].done(), 10), "stats came")
+        out = json.loads(bytes(c.streams[sid].body))
+        c.close()
+        out["sessions"] -= 1  # this one
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def h2c_sluice(endpoints, cluster_opts=None, route_opts=None, log=True,
+               extra=None):
+    """sluice with one cleartext listener speaking HTTP/1.1 and HTTP/2,
+    its cluster "svc" speaking h2c; returns (sluice, port, access log)."""
+    alog = os.path.join(tmpdir(), "access.log") if log else None
+    route = {"name": "r", "cluster": "svc"}
+    route.update(route_opts or {})
+    copts = {"protocol": "h2c"}
+    copts.update(cluster_opts or {})
+    cfg, port = make_config({"svc": endpoints}, routes=[route],
+                            access_log=alog,
+                            listener_opts={"protocols": ["h2", "http/1.1"]},
+                            cluster_opts={"svc": copts}, extra=extra)
+    cfg["listeners"][0].pop("tls", None)
+    sltest._tls_ports.discard(port)
+    return start_sluice(cfg), port, alog
+
+
+def h2_call(port, method, path, body=None, headers=()):
+    c = h2test.H2Client(port)
+    sid = c.request(method, path, headers=list(headers), body=body)
+    st = c.streams[sid]
+    check(c.wait(lambda: st.done(), 20), "the response ended")
+    c.close()
+    return st
+
+
+@test
+def http1_clients_to_an_h2c_upstream_bodies_by_sha256():
+    """HTTP/1.1 requests, with a Content-Length body and a chunked one of
+    3 MiB, reach the HTTP/2 server whole (its SHA-256 of what it got);
+    a 5 MB response comes back whole; the server's trailers reach the
+    HTTP/1.1 client as the chunked body's trailer section; HEAD and 204
+    have no body; Host became :authority."""
+    if not sltest.have_curl():
+        raise sltest.Skip("no curl")
+    up = NodeH2()
+    sl, port, alog = h2c_sluice([up.addr()])
+    body = os.urandom(3 * 1024 * 1024)
+    path = os.path.join(tmpdir(), "body")
+    with open(path, "wb") as f:
+        f.write(body)
+    want = hashlib.sha256(body).hexdigest()
+    url = "http://127.0.0.1:%d/echo" % port
+    for extra in ([], ["-H", "Transfer-Encoding: chunked"]):
+        rc, out, err = curl(["-D", "-", "-o", "/dev/null", "--data-binary",
+                             "@" + path, url] + extra)
+        eq(rc, 0, err)
+        st, hs = parse_curl_headers(out.decode())[-1]
+        eq(st, 200)
+        eq(hs.get("x-sha256"), want, "the body the server got " + str(extra))
+        eq(hs.get("x-got"), str(len(body)))
+        eq(hs.get("x-authority"), "127.0.0.1:%d" % port)
+        eq(hs.get("x-te"), "", "no TE for a request that is not gRPC")
+    rc, out, err = curl(["--raw", "-D", "-", url])
+    eq(rc, 0, err)
+    text = out.decode()
+    check("transfer-encoding: chunked" in text.lower(), text)
+    check(text.endswith("0\r\nx-done: yes\r\n\r\n"),
+          "the trailers as a trailer section: %r" % text[-60:])
+    rc, out, err = curl(["-o", "-", "http://127.0.0.1:%d/big/5000000" % port])
+    eq(rc, 0, err)
+    eq(hashlib.sha256(out).hexdigest(),
+       hashlib.sha256(pattern(5000000)).hexdigest(), "5 MB down")
+    rc, out, err = curl(["-I", url])
+    eq(rc, 0, err)
+    eq(parse_curl_headers(out.decode())[-1][0], 200)
+    rc, out, err = curl(["-D", "-", "http://127.0.0.1:%d/204" % port])
+    eq(rc, 0, err)
+    check(out.startswith(b"HTTP/1.1 204 No Content\r\n"), out[:40])
+    eq(up.stats()["sessions"], 1, "every request on one connection")
+    lines = read_json_lines(alog, min_count=6)
+    eq([x["status"] for x in lines], [200, 200, 200, 200, 200, 204])
+
+
+@test
+def http2_clients_to_an_h2c_upstream():
+    """HTTP/2 end to end: a POST's body and the trailers pass, 8 MB comes
+    back whole under both sides' windows."""
+    up = NodeH2()
+    sl, port, alog = h2c_sluice([up.addr()])
+    body = os.urandom(1 << 20)
+    st = h2_call(port, "POST", "/echo", body=body)
+    eq(st.status, 200)
+    eq(st.header("x-sha256"), hashlib.sha256(body).hexdigest())
+    eq(dict(st.trailers or []).get("x-done"), "yes", "the trailers")
+    eq(bytes(st.body), b"ok %d\n" % len(body))
+    st = h2_call(port, "GET", "/big/8000000")
+    eq(st.status, 200)
+    eq(hashlib.sha256(bytes(st.body)).hexdigest(),
+       hashlib.sha256(pattern(8000000)).hexdigest(), "8 MB down")
+
+
+@test
+def requests_share_connections_up_to_max_concurrent_streams():
+    """200 requests at once from 8 HTTP/1.1 connections... and 40 streams
+    at a time from HTTP/2: with max_concurrent_streams 16 the server sees
+    no more connections than the requests in flight need (16 at a time
+    per connection), not one per request."""
+    up = NodeH2()
+    sl, port, alog = h2c_sluice([up.addr()],
+                                cluster_opts={"max_concurrent_streams": 16},
+                                log=False)
+
+    def one(i):
+        st = h2_call(port, "POST", "/echo", body=b"x" * i)
+        return st.status, st.header("x-got")
+
+    with concurrent.futures.ThreadPoolExecutor(40) as ex:
+        got = list(ex.map(one, range(200)))
+    eq(got, [(200, str(i)) for i in range(200)])
+    s = up.stats()
+    eq(s["paths"].get("/echo"), 200, "each request processed once")
+    check(1 <= s["sessions"] <= 3,
+          "40 in flight at most, 16 a connection: 3 connections at most, "
+          "got %d" % s["sessions"])
+
+
+@test
+def a_refused_stream_is_retried_as_never_processed():
+    """The server refuses a POST's stream (REFUSED_STREAM): RFC 9113 says
+    it did not process it, so sluice retries it although a POST is not
+    idempotent, and the server processes it once."""
+    up = NodeH2()
+    sl, port, alog = h2c_sluice([up.addr()])
+    st = h2_call(port, "POST", "/refuse-once/a", body=b"pay")
+    eq(st.status, 200)
+    s = up.stats()
+    eq(s["refused"], 1)
+    eq(s["paths"].get("/refuse-once/a"), 1, "processed once")
+    line = read_json_lines(alog)[-1]
+    eq(line["retries"], 1, "retried once")
+
+
+@test
+def goaway_under_load_fails_no_request():
+    """The server sends GOAWAY every 10 streams of a connection and
+    refuses the streams above its last one: 300 POSTs, 20 at a time, all
+    succeed, each processed once, on new connections."""
+    up = NodeH2(env={"GOAWAY_EVERY": "10"})
+    sl, port, alog = h2c_sluice([up.addr()], log=False,
+                                route_opts={"retry": {"attempts": 5}})
+
+    def one(i):
+        st = h2_call(port, "POST", "/echo?%d" % i, body=b"%d" % i)
+        return st.status
+
+    with concurrent.futures.ThreadPoolExecutor(20) as ex:
+        got = list(ex.map(one, range(300)))
+    eq(got.count(200), 300, "statuses %s" % sorted(set(got)))
+    s = up.stats()
+    check(s["goaways"] >= 20, "GOAWAYs sent: %d" % s["goaways"])
+    check(all(n == 1 for n in s["paths"].values()), "each processed once")
+    eq(len(s["paths"]), 300)
+
+
+@test
+def a_connection_lost_after_the_request_is_not_replayed():
+    """The server dies once a POST has come, before any answer: the
+    request may have been processed (class 2), so it is not sent again:
+    502 upstream_reset. The server processed it once."""
+    up = NodeH2()
+    sl, port, alog = h2c_sluice([up.addr()])
+    st = h2_call(port, "POST", "/die/a", body=b"pay")
+    eq(st.status, 502)
+    eq(json.loads(bytes(st.body))["error"], "upstream_reset")
+    eq(up.stats()["paths"].get("/die/a"), 1, "sent once")
+    # and the next request gets a new connection
+    st = h2_call(port, "GET", "/echo")
+    eq(st.status, 200)
+
+
+@test
+def no_upstream_and_config_errors():
+    """An h2c endpoint that refuses connections: 502
+    upstream_connect_failed; the configuration refuses what h2c does not
+    have yet (tls, proxy_protocol, health_check) and an unknown
+    protocol."""
+    dead = "127.0.0.1:%d" % free_port()
+    sl, port, alog = h2c_sluice([dead])
+    st = h2_call(port, "GET", "/")
+    eq(st.status, 502)
+    eq(json.loads(bytes(st.body))["error"], "upstream_connect_failed")
+    for opts, msg in (({"protocol": "h2c", "tls": {}},
+                       '"tls" is not built for "protocol: h2c"'),
+                      ({"protocol": "h2c",
+                        "health_check": {"path": "/"}},
+                       '"health_check" is not built'),
+                      ({"protocol": "h3"}, "http1 or h2c")):
+        cfg, _ = make_config({"svc": [dead]}, cluster_opts={"svc": opts})
+        path = os.path.join(tmpdir(), "c.yaml")
+        with open(path, "w") as f:
+            f.write(sltest.to_yaml(cfg))
+        rc, out, err = run_sluice(["-t", "-c", path])
+        check(rc != 0, "refused: %s" % opts)
+        check(msg in out + err, "%r in %r" % (msg, out + err))
+
+
+# ---- gRPC -----------------------------------------------------------------
+
+GRPC_SERVICE = "sluice.test.Echo"
+
+
+class GrpcServer:
+    """A gRPC server (python3-grpcio, generic handlers on raw bytes):
+    Unary echoes (b"fail" aborts with NOT_FOUND, b"slow" sleeps 3 s),
+    ServerStream sends the request back N times (N its first byte),
+    ClientStream answers the SHA-256 of all it got, Bidi echoes each."""
+
+    def __init__(self):
+        from concurrent import futures
+        self.port = free_port()
+        self.calls = 0
+
+        def unary(req, ctx):
+            self.calls += 1
+            if req == b"fail":
+                ctx.abort(grpc.StatusCode.NOT_FOUND, "no such card")
+            if req == b"slow":
+                time.sleep(3)
+            ctx.set_trailing_metadata((("x-ledger", "42"),))
+            return b"echo:" + req
+
+        def server_stream(req, ctx):
+            for _ in range(req[0]):
+                yield req
+
+        def client_stream(it, ctx):
+            h = hashlib.sha256()
+            for m in it:
+                h.update(m)
+            return h.hexdigest().encode()
+
+        def bidi(it, ctx):
+            for m in it:
+                yield m
+
+        h = grpc.method_handlers_generic_handler(GRPC_SERVICE, {
+            "Unary": grpc.unary_unary_rpc_method_handler(unary),
+            "ServerStream": grpc.unary_stream_rpc_method_handler(
+                server_stream),
+            "ClientStream": grpc.stream_unary_rpc_method_handler(
+                client_stream),
+            "Bidi": grpc.stream_stream_rpc_method_handler(bidi)})
+        opts = [("grpc.max_receive_message_length", 64 << 20),
+                ("grpc.max_send_message_length", 64 << 20)]
+        self.server = grpc.server(futures.ThreadPoolExecutor(8),
+                                  options=opts)
+        self.server.add_generic_rpc_handlers((h,))
+        self.server.add_insecure_port("127.0.0.1:%d" % self.port)
+        self.server.start()
+        sltest._register("upstreams", self)
+
+    def addr(self):
+        return "127.0.0.1:%d" % self.port
+
+    def stop(self):
+        self.server.stop(0)
+
+
+def channel(port):
+    return grpc.insecure_channel(
+        "127.0.0.1:%d" % port,
+        options=[("grpc.max_receive_message_length", 64 << 20),
+                 ("grpc.max_send_message_length", 64 << 20)])
+
+
+@test
+def grpc_calls_of_every_shape_through_sluice():
+    """Unary (with trailing metadata), server streaming, client streaming
+    of 4 MiB messages, bidirectional, and an error status with its
+    message: all as the server sent them."""
+    srv = GrpcServer()
+    sl, port, alog = h2c_sluice([srv.addr()])
+    with channel(port) as ch:
+        u = ch.unary_unary("/%s/Unary" % GRPC_SERVICE)
+        r, call = u.with_call(b"hello", timeout=10)
+        eq(r, b"echo:hello")
+        eq(dict(call.trailing_metadata()).get("x-ledger"), "42")
+        try:
+            u(b"fail", timeout=10)
+            check(False, "the call failed")
+        except grpc.RpcError as e:
+            eq(e.code(), grpc.StatusCode.NOT_FOUND)
+            eq(e.details(), "no such card")
+        ss = ch.unary_stream("/%s/ServerStream" % GRPC_SERVICE)
+        eq(list(ss(b"\x05abc", timeout=10)), [b"\x05abc"] * 5)
+        big = [os.urandom(4 << 20) for _ in range(3)]
+        cs = ch.stream_unary("/%s/ClientStream" % GRPC_SERVICE)
+        h = hashlib.sha256()
+        for m in big:
+            h.update(m)
+        eq(cs(iter(big), timeout=30), h.hexdigest().encode(), "12 MiB up")
+        bd = ch.stream_stream("/%s/Bidi" % GRPC_SERVICE)
+        msgs = [b"a", b"b" * 100000, b"", b"c"]
+        eq(list(bd(iter(msgs), timeout=10)), msgs)
+    lines = read_json_lines(alog, min_count=5)
+    eq([x["status"] for x in lines], [200] * 5)
+
+
+@test
+def grpc_timeout_on_an_h2c_upstream_is_deadline_exceeded():
+    """A call with a 500 ms grpc-timeout to a handler that takes 3 s:
+    sluice ends it with DEADLINE_EXCEEDED (4) in a trailers-only answer
+    and cancels the upstream's stream; the next call on the same
+    connection works."""
+    srv = GrpcServer()
+    sl, port, alog = h2c_sluice([srv.addr()])
+    # by hand: grpcio's client would end the call at the same moment
+    st = h2_call(port, "POST", "/%s/Unary" % GRPC_SERVICE,
+                 body=b"\x00\x00\x00\x00\x04slow",
+                 headers=[("content-type", "application/grpc"),
+                          ("te", "trailers"), ("grpc-timeout", "500m")])
+    eq(st.status, 200)
+    eq(st.header("grpc-status"), "4", "DEADLINE_EXCEEDED")
+    check(st.trailers is None and not st.body, "trailers-only")
+    with channel(port) as ch:
+        u = ch.unary_unary("/%s/Unary" % GRPC_SERVICE)
+        eq(u(b"again", timeout=10), b"echo:again")
+    line = [x for x in read_json_lines(alog, min_count=2)
+            if x.get("grpc_status") is not None]
+    check(line, "a log line with grpc_status")
+    eq(line[0]["grpc_status"], 4)
+
+
+if __name__ == "__main__":
+    main()
