@@ -153,6 +153,7 @@ struct sl_h2up_conn {
 	nghttp2_session *ng;
 	TAILQ_HEAD(, h2up_stream) streams;
 	uint32_t nstreams; /* streams attached */
+	uint64_t nsent;	   /* streams submitted, all told */
 	uint32_t max_streams;
 	int connected; /* u connected: the preface may go */
 	int ready;     /* the server's SETTINGS came */
@@ -456,9 +457,17 @@ stream_submit(struct h2up_stream *st, char *p, size_t hl)
 	id = nghttp2_submit_request(c->ng, NULL, nv, k, body ? &dp : NULL, st);
 	free(nv);
 	if (id < 0) {
+		/* stream ids ran out: the next request needs a new
+		 * connection (the failure is class 1) */
 		log_conn(c, "request not submitted", nghttp2_strerror(id));
+		c->dead = 1;
 		return -1;
 	}
+	/* pool.max_requests: a connection's lifetime in requests, as for
+	 * HTTP/1.1 (it closes after its last stream) */
+	if (++c->nsent >= c->ep->cluster->pool_max_requests &&
+	    c->ep->cluster->pool_max_requests > 0)
+		c->dead = 1;
 	st->id = id;
 	st->f |= S_HEAD_IN;
 	st->f &= ~S_NG_CLOSED;

@@ -705,7 +705,9 @@ sl_upstream_read(struct sl_upconn *u, size_t bufsize, size_t max)
 	}
 	if (n > 0) {
 		u->in.len += (uint32_t)n;
-		SL_STAT_ADD(u->w->stats.upstream_bytes_in, (uint64_t)n);
+		/* a stream's bytes are counted as frames, on its connection */
+		if (!u->h2s)
+			SL_STAT_ADD(u->w->stats.upstream_bytes_in, (uint64_t)n);
 		if (sl_xprt_pending(XKIND(u), u->fd, u->xc)) {
 			/* more inside TLS, where epoll cannot see it: with
 			 * the buffer full, reading stops until the owner
@@ -729,7 +731,7 @@ sl_upstream_writev(struct sl_upconn *u, struct iovec *iov, int niov, int flags)
 	int want;
 	ssize_t n = XPRT(u)->sendv(u->fd, u->xc, iov, niov, flags, &want);
 
-	if (n > 0)
+	if (n > 0 && !u->h2s)
 		SL_STAT_ADD(u->w->stats.upstream_bytes_out, (uint64_t)n);
 	return n;
 }

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -357,6 +358,18 @@ def no_upstream_and_config_errors():
         check(msg in out + err, "%r in %r" % (msg, out + err))
 
 
+@test
+def pool_max_requests_is_a_connections_streams_in_all():
+    """pool.max_requests 5: 12 requests one after the other take three
+    connections, the last of which stays open."""
+    up = NodeH2()
+    sl, port, alog = h2c_sluice([up.addr()], log=False,
+                                cluster_opts={"pool": {"max_requests": 5}})
+    for i in range(12):
+        eq(h2_call(port, "GET", "/echo").status, 200)
+    eq(up.stats()["sessions"], 3)
+
+
 # ---- gRPC -----------------------------------------------------------------
 
 GRPC_SERVICE = "sluice.test.Echo"
@@ -364,7 +377,8 @@ GRPC_SERVICE = "sluice.test.Echo"
 
 class GrpcServer:
     """A gRPC server (python3-grpcio, generic handlers on raw bytes):
-    Unary echoes (b"fail" aborts with NOT_FOUND, b"slow" sleeps 3 s),
+    Unary echoes (b"fail" aborts with NOT_FOUND, b"slow" sleeps 3 s,
+    b"nap" 1 s),
     ServerStream sends the request back N times (N its first byte),
     ClientStream answers the SHA-256 of all it got, Bidi echoes each."""
 
@@ -379,6 +393,8 @@ class GrpcServer:
                 ctx.abort(grpc.StatusCode.NOT_FOUND, "no such card")
             if req == b"slow":
                 time.sleep(3)
+            if req == b"nap":
+                time.sleep(1)
             ctx.set_trailing_metadata((("x-ledger", "42"),))
             return b"echo:" + req
 
@@ -482,6 +498,30 @@ def grpc_timeout_on_an_h2c_upstream_is_deadline_exceeded():
             if x.get("grpc_status") is not None]
     check(line, "a log line with grpc_status")
     eq(line[0]["grpc_status"], 4)
+
+
+@test
+def a_reload_and_a_stop_let_calls_in_flight_finish():
+    """A call in flight on a shared connection finishes across a SIGHUP,
+    the next one works; a call in flight when SIGTERM comes finishes
+    before sluice exits (status 0)."""
+    srv = GrpcServer()
+    sl, port, alog = h2c_sluice([srv.addr()])
+    with channel(port) as ch:
+        u = ch.unary_unary("/%s/Unary" % GRPC_SERVICE)
+        fut = u.future(b"nap", timeout=10)
+        time.sleep(0.3)
+        sl.send_signal(signal.SIGHUP)
+        check(wait_until(lambda: "generation 2" in sl.stderr(), 5),
+              "reloaded")
+        eq(fut.result(), b"echo:nap")
+        eq(u(b"after", timeout=10), b"echo:after")
+        fut = u.future(b"nap", timeout=10)
+        time.sleep(0.3)
+        t = threading.Thread(target=sl.stop)
+        t.start()
+        eq(fut.result(), b"echo:nap")
+        t.join()
 
 
 if __name__ == "__main__":
