@@ -604,6 +604,12 @@ config_cluster(struct sbuf *b, const struct sl_conf_cluster *cl)
 	jkv_u64(b, "queue_timeout_ms", cl->queue_timeout_ms);
 	config_checks(b, cl);
 	jkv_str(b, "proxy_protocol", cl->proxy_protocol ? "v2" : "off");
+	{
+		static const char *const proto[] = {"http1", "h2c", "h2"};
+		jkv_str(b, "protocol", proto[cl->protocol]);
+		jkv_u64(b, "max_concurrent_streams",
+			cl->max_concurrent_streams);
+	}
 	sb_printf(b, ",\"endpoints\":[");
 	for (size_t j = 0; j < cl->nendpoints; j++) {
 		sb_printf(b, "%s{\"address\":", j ? "," : "");

@@ -870,6 +870,17 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 				      v, offsetof(struct sl_worker_stats,
 						  grpc_local) +
 					     (size_t)st[i] * u));
+		/* the upstreams' (HTTP/2 clusters), every status; 17 stands
+		 * for one outside 0..16 */
+		for (int g = 0; g <= 17; g++)
+			sb_printf(b,
+				  "sluice_grpc_responses_total{source="
+				  "\"upstream\",grpc_status=\"%s%d\"} %llu\n",
+				  g == 17 ? "other" : "", g == 17 ? 0 : g,
+				  (unsigned long long)sum(
+				      v, offsetof(struct sl_worker_stats,
+						  grpc_upstream) +
+					     (size_t)g * u));
 	}
 }
 

@@ -33,6 +33,12 @@ sl_attempt_release(struct sl_stream *s, int reusable)
 	/* a connection is counted in its endpoint's active while it is the
 	 * exchange's (attempt.c, attempt_connect) */
 	t->wc->eps[t->ep_index]->active--;
+	if (t->up->h2s) {
+		/* the gRPC status in the stream's answer, if any */
+		int g = sl_upstream_grpc_status(t->up);
+		if (g >= 0)
+			t->grpc_up = (uint8_t)(SL_MIN(g, 17) + 1);
+	}
 	sl_upstream_put(t->up, reusable);
 	t->up = NULL;
 	/* the attempt is over; a whole response stays read */

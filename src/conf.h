@@ -193,7 +193,7 @@ struct sl_conf_cluster {
 	int proxy_protocol; /* 0: off (default), 2: v2 */
 	/* protocol: what its endpoints speak (doc/http2.md section 10) */
 	int protocol;		     /* SL_UP_PROTO_*; default http1 */
-	uint64_t max_concurrent_streams; /* h2c: streams per connection,
+	uint64_t max_concurrent_streams; /* h2, h2c: streams per connection,
 					    under the server's limit;
 					    default 100 */
 };
@@ -202,6 +202,7 @@ struct sl_conf_cluster {
 enum {
 	SL_UP_PROTO_HTTP1 = 0,
 	SL_UP_PROTO_H2C = 1, /* HTTP/2 over cleartext, prior knowledge */
+	SL_UP_PROTO_H2 = 2,  /* HTTP/2 over TLS, chosen by ALPN */
 };
 
 struct sl_conf_header_match {

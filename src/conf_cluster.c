@@ -171,7 +171,7 @@ read_outlier(struct sl_yaml_loader *ld, const char *lbl,
 
 #define CL(f) SL_CONF_FIELD(struct sl_conf_cluster, f)
 
-static const char *const protocol_names[] = {"http1", "h2c", NULL};
+static const char *const protocol_names[] = {"http1", "h2c", "h2", NULL};
 
 /* The keys of pool: (doc/sluice.yaml.5), read in this order. */
 const struct sl_conf_keydef sl_conf_pool_table[] = {
@@ -229,7 +229,7 @@ const struct sl_conf_keydef sl_conf_cluster_table[] = {
     {"proxy_protocol", .type = SL_CONF_CODE},
     /* HTTP/2 to upstreams (doc/http2.md section 10) */
     {"protocol", SL_CONF_ENUM, 0, 0, SL_UP_PROTO_HTTP1, CL(protocol),
-     .names = protocol_names, .expected = "http1 or h2c"},
+     .names = protocol_names, .expected = "http1, h2c or h2"},
     {"max_concurrent_streams", SL_CONF_UINT, 1, 10000, 100,
      CL(max_concurrent_streams)},
     {.name = NULL},
@@ -300,24 +300,33 @@ parse_endpoints(struct sl_yaml_loader *ld, const char *lbl,
 	free(where);
 }
 
-/* What an h2c cluster cannot have yet (doc/http2.md section 10): TLS
- * (h2 with ALPN), a PROXY header (a shared connection names no one
- * client) and HTTP/1.1 health checks. */
+/* What an HTTP/2 cluster cannot have (doc/http2.md section 10): h2c
+ * is cleartext and h2 needs TLS; a PROXY header names one client, which
+ * a shared connection does not; health checks over HTTP/2 are not built
+ * yet. */
 static void
-check_h2c(struct sl_yaml_loader *ld, const char *lbl,
-	  const struct sl_yaml_node *map, const struct sl_conf_cluster *cl)
+check_h2(struct sl_yaml_loader *ld, const char *lbl,
+	 const struct sl_yaml_node *map, const struct sl_conf_cluster *cl)
 {
 	static const char *const no[] = {"tls", "proxy_protocol",
 					 "health_check"};
-	const struct sl_yaml_node *k;
+	const char *proto = cl->protocol == SL_UP_PROTO_H2 ? "h2" : "h2c";
+	const struct sl_yaml_node *k, *v;
 
-	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+	for (size_t i = cl->protocol == SL_UP_PROTO_H2 ? 1 : 0;
+	     i < sizeof(no) / sizeof(no[0]); i++)
 		if (sl_yaml_map_get(map, no[i], &k) != NULL)
 			sl_yaml_err_node(ld, k,
 					 "%s: \"%s\" is not built for "
-					 "\"protocol: h2c\" yet",
-					 lbl, no[i]);
-	(void)cl;
+					 "\"protocol: %s\" yet",
+					 lbl, no[i], proto);
+	if (cl->protocol == SL_UP_PROTO_H2 &&
+	    (v = sl_yaml_map_get(map, "protocol", &k)) != NULL &&
+	    sl_yaml_map_get(map, "tls", NULL) == NULL)
+		sl_yaml_err_node(ld, k,
+				 "%s: \"protocol: h2\" needs \"tls\" (h2c is "
+				 "HTTP/2 without TLS)",
+				 lbl);
 }
 
 static void
@@ -377,8 +386,8 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	}
 	sl_conf_table_read(ld, lbl, map, sl_conf_cluster_table, cl, NULL);
 	sl_conf_parse_cluster_identity(ld, map, cl);
-	if (cl->protocol == SL_UP_PROTO_H2C)
-		check_h2c(ld, lbl, map, cl);
+	if (cl->protocol != SL_UP_PROTO_HTTP1)
+		check_h2(ld, lbl, map, cl);
 }
 
 void

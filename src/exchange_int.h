@@ -248,9 +248,11 @@ struct sl_txn {
 				     reads (sl_stream_rbuf_size) */
 	/* a gRPC call (SL_STREAM_F_GRPC, doc/grpc.md): the end of its
 	 * grpc-timeout (0: none), which the route's deadline never passes;
-	 * the gRPC status sluice answered it with (0: none of sluice's) */
+	 * the gRPC status sluice answered it with (0: none of sluice's);
+	 * the upstream's, plus one (0: none seen; an HTTP/2 upstream's) */
 	uint64_t call_deadline_ms;
 	uint8_t grpc_status;
+	uint8_t grpc_up;
 	char request_id[SL_REQUEST_ID_MAX + 1];
 	/* with upgrade "websocket": the Sec-WebSocket-Accept the 101 must
 	 * carry (not cleared, as the strings) */

@@ -196,6 +196,8 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 	SL_STAT_INC(s->w->stats.responses[cls]);
 	if (t->grpc_status != 0)
 		SL_STAT_INC(s->w->stats.grpc_local[t->grpc_status]);
+	else if (t->grpc_up != 0)
+		SL_STAT_INC(s->w->stats.grpc_upstream[t->grpc_up - 1]);
 	/* by protocol: HTTP/2's counted, HTTP/1.x's are the rest (the admin
 	 * page subtracts); the durations of both */
 	if (s->stream_id != 0) {
@@ -301,6 +303,10 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 			/* sluice's own gRPC answer (doc/grpc.md) */
 			LW_LIT(&w, ",\"grpc_status\":");
 			lw_u64(&w, t->grpc_status);
+		} else if (t->grpc_up != 0) {
+			/* the upstream's */
+			LW_LIT(&w, ",\"grpc_status\":");
+			lw_u64(&w, (uint64_t)(t->grpc_up - 1));
 		}
 		LW_LIT(&w, ",\"route\":\"");
 		lw_str(&w, t->route ? t->route->name : "-");
@@ -367,6 +373,9 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 		if (t->grpc_status != 0)
 			snprintf(gs, sizeof(gs), " grpc_status=%u",
 				 t->grpc_status);
+		else if (t->grpc_up != 0)
+			snprintf(gs, sizeof(gs), " grpc_status=%u",
+				 (unsigned)(t->grpc_up - 1));
 		if (s->stream_id != 0) {
 			snprintf(proto, sizeof(proto), "HTTP/2.0");
 			snprintf(sid, sizeof(sid), " stream=%u", s->stream_id);

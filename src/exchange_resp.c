@@ -28,6 +28,7 @@
 #include "balance.h"
 #include "exchange_int.h"
 #include "forwarded.h"
+#include "grpc.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
 #include "log.h"
@@ -242,7 +243,7 @@ resp_advance(struct sl_stream *s)
 		struct sl_hdr_vars vars;
 		char ip[64];
 		long hlen, n;
-		int close;
+		int close, rstatus;
 
 		if (sl_buf_pending(&u->in) == 0)
 			return 0;
@@ -294,9 +295,15 @@ resp_advance(struct sl_stream *s)
 			continue;
 		}
 		/* a status the route retries is dropped here, unseen; the
-		 * outlier detector hears of every answer */
-		if ((resp.status >= 500 || t->wc->conf->outlier.enabled) &&
-		    sl_attempt_answered(s, resp.status))
+		 * outlier detector hears of every answer. A gRPC call's
+		 * UNAVAILABLE known with the head (a trailers-only answer
+		 * from an HTTP/2 upstream, doc/grpc.md) counts as a 503 */
+		rstatus = resp.status;
+		if (u->h2s && rstatus == 200 && (s->flags & SL_STREAM_F_GRPC) &&
+		    sl_upstream_grpc_status(u) == SL_GRPC_UNAVAILABLE)
+			rstatus = 503;
+		if ((rstatus >= 500 || t->wc->conf->outlier.enabled) &&
+		    sl_attempt_answered(s, rstatus))
 			return -1;
 		if (resp.ka_timeout > 0 || resp.ka_max > 0)
 			sl_upstream_keepalive(u, resp.ka_timeout, resp.ka_max);

@@ -160,6 +160,9 @@ struct sl_h2up_conn {
 	int dead;      /* takes no new stream (GOAWAY, drain, retired) */
 	int busy;      /* in conn_pump or a read: no free */
 	int gone;      /* to be freed when busy drops */
+	int err;       /* why it failed before its SETTINGS: what the streams
+			  waiting for it fail with (SL_UP_ERR_TLS: the TLS
+			  handshake) */
 	const uint8_t *wp; /* nghttp2's output not written yet */
 	size_t wn;
 	struct event run;  /* deferred: write what nghttp2 has */
@@ -222,7 +225,9 @@ stream_fail(struct h2up_stream *st, int unprocessed)
 		sl_xprt_mem_set_unprocessed(st->end);
 		sl_xprt_mem_ops.watch(-1, st->end, &st->rev, 0);
 		sl_xprt_mem_ops.watch(-1, st->end, &st->wev, 0);
-		sl_xprt_mem_refuse(st->end, ECONNREFUSED);
+		sl_xprt_mem_refuse(st->end, st->c != NULL && st->c->err != 0
+						? st->c->err
+						: ECONNREFUSED);
 		st->f |= S_END_CLOSED;
 		st->end = NULL;
 		st->their = NULL;
@@ -402,7 +407,10 @@ stream_submit(struct h2up_stream *st, char *p, size_t hl)
 	if (sl_h1_ieq(p, (size_t)(sp1 - p), "head"))
 		st->f |= S_NOBODY;
 	nv_put(&nv[0], ":method", 7, p, (size_t)(sp1 - p));
-	nv_put(&nv[1], ":scheme", 7, "http", 4);
+	if (c->ep->cluster->protocol == SL_UP_PROTO_H2)
+		nv_put(&nv[1], ":scheme", 7, "https", 5);
+	else
+		nv_put(&nv[1], ":scheme", 7, "http", 4);
 	nv_put(&nv[2], ":path", 5, sp1 + 1, (size_t)(sp2 - sp1 - 1));
 	nv_put(&nv[3], ":authority", 10, "", 0);
 	for (line = eol + 2; line < end; line = eol + 2) {
@@ -647,6 +655,17 @@ on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 	if (namelen == 14 && memcmp(name, "content-length", 14) == 0 &&
 	    !(st->f & S_RESP_HEAD))
 		st->has_cl = 1;
+	if (namelen == 11 && (st->f & S_GRPC) && !(st->f & S_END_CLOSED) &&
+	    memcmp(name, "grpc-status", 11) == 0) {
+		/* for the exchange's metrics and log line: before the
+		 * bytes that end the answer reach it */
+		unsigned g = 0;
+		for (size_t i = 0; i < valuelen && i < 4; i++)
+			g = g * 10 + (unsigned)(value[i] >= '0' && value[i] <= '9'
+						    ? value[i] - '0'
+						    : 99);
+		sl_xprt_mem_set_note(st->end, (g > 16 ? 17 : g) + 1);
+	}
 	/* nghttp2 checked both (RFC 9113 section 8.2.1): a lower-case
 	 * token, a value without CR, LF or NUL */
 	if (dbuf_put(&st->hdr, name, namelen) == -1 ||
@@ -960,14 +979,26 @@ conn_on_up(struct sl_upconn *u, enum sl_up_event ev, int err, void *arg)
 {
 	struct sl_h2up_conn *c = arg;
 
-	(void)u;
 	switch (ev) {
 	case SL_UP_EV_CONNECTED:
+		if (u->xkind == SL_XPRT_TLS && !sl_tls_alpn_h2(u->ssl)) {
+			/* h2 or nothing: a class 1 failure for its streams */
+			c->err = EPROTO;
+			log_warnx("upstream conn=%llu %s: the server chose no "
+				  "h2 by ALPN (protocol: h2 needs it)",
+				  (unsigned long long)u->id,
+				  c->ep->conf->addr.text);
+			conn_close(c, EPROTO, NULL);
+			break;
+		}
 		c->connected = 1;
 		conn_pump(c);
 		break;
 	case SL_UP_EV_FAILED:
-		conn_close(c, err, strerror(err));
+		c->err = err;
+		conn_close(c, err,
+			   err == SL_UP_ERR_TLS ? sl_upstream_tls_why()
+						: strerror(err));
 		break;
 	case SL_UP_EV_READABLE:
 		conn_read(c);

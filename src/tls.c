@@ -803,7 +803,12 @@ client_load(struct msgs *m, const struct sl_conf_cluster *cc)
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
 				  SSL_MODE_ENABLE_PARTIAL_WRITE |
 				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x08http/1.1", 9);
+	if (cc->protocol == SL_UP_PROTO_H2)
+		/* HTTP/2 or nothing: a shared connection (h2up.c) */
+		SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x02h2", 3);
+	else
+		SSL_CTX_set_alpn_protos(ctx,
+					(const unsigned char *)"\x08http/1.1", 9);
 	/* sessions are kept per endpoint by sluice, not in a cache */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
 						SSL_SESS_CACHE_NO_INTERNAL);
@@ -825,6 +830,7 @@ client_load(struct msgs *m, const struct sl_conf_cluster *cc)
 	h = fp_add(h, t->sni);
 	h = fp_add(h, t->verify ? "v" : "-");
 	h = fp_add(h, t->min_version == 13 ? "13" : "12");
+	h = fp_add(h, cc->protocol == SL_UP_PROTO_H2 ? "h2" : "h1");
 	h = fp_file(h, t->ca.path);
 	h = fp_file(h, t->cert.path);
 	h = fp_file(h, t->key.path);

@@ -274,6 +274,12 @@ sl_upstream_unprocessed(const struct sl_upconn *u)
 	return u->h2s && sl_xprt_mem_peer_unprocessed(u->xc);
 }
 
+int
+sl_upstream_grpc_status(const struct sl_upconn *u)
+{
+	return u->h2s ? (int)sl_xprt_mem_peer_note(u->xc) - 1 : -1;
+}
+
 struct sl_upconn *
 sl_upstream_get_proxied(struct sl_worker *w, struct sl_wendpoint *ep,
 			const void *pp, size_t pplen, sl_up_handler *handler,
@@ -313,7 +319,7 @@ upstream_connect(struct sl_worker *w, struct sl_wendpoint *ep, const void *pp,
 	struct sl_upconn *u;
 	int on = 1, rcvbuf = UPSTREAM_RCVBUF;
 
-	if (!raw && ep->cluster->protocol == SL_UP_PROTO_H2C)
+	if (!raw && ep->cluster->protocol != SL_UP_PROTO_HTTP1)
 		return upstream_stream(w, ep, handler, arg);
 	/* every connection, idle ones included, counts against the
 	 * endpoint's max_connections across all workers */

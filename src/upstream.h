@@ -175,6 +175,10 @@ struct sl_upconn *sl_upstream_connect_raw(struct sl_worker *w,
  */
 int sl_upstream_unprocessed(const struct sl_upconn *u);
 
+/* The grpc-status an HTTP/2 stream's answer carried (in its head or its
+ * trailers), or -1: none, or not a stream. */
+int sl_upstream_grpc_status(const struct sl_upconn *u);
+
 /*
  * Ends the owner's use of u: back to its pool when reusable is set and the
  * pool has room, else closed. u must not be used afterwards.

@@ -157,6 +157,9 @@ struct sl_worker_stats {
 	/* gRPC calls sluice answered itself, by gRPC status (0..16,
 	 * grpc.h; doc/grpc.md) */
 	atomic_uint_fast64_t grpc_local[17];
+	/* ... and the statuses of the calls the upstreams answered (h2up.c
+	 * sees them), 17: one outside 0..16 */
+	atomic_uint_fast64_t grpc_upstream[18];
 };
 
 #define SL_STAT_ADD(field, n)                                                  \

@@ -204,4 +204,9 @@ int sl_xprt_mem_held_connect(const struct sl_xprt_mem *e);
 void sl_xprt_mem_set_unprocessed(struct sl_xprt_mem *e);
 int sl_xprt_mem_peer_unprocessed(const struct sl_xprt_mem *e);
 
+/* A number e carries for its peer to read (h2up.c: an answer's gRPC
+ * status plus one); 0 until set. */
+void sl_xprt_mem_set_note(struct sl_xprt_mem *e, unsigned note);
+unsigned sl_xprt_mem_peer_note(const struct sl_xprt_mem *e);
+
 #endif

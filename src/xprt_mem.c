@@ -33,6 +33,7 @@ struct sl_xprt_mem {
 	char *buf;	/* bytes for this end to read: [off, len) */
 	size_t off, len, cap;
 	size_t window;	   /* most unread bytes it holds; SIZE_MAX: any */
+	unsigned note;	   /* for its peer (sl_xprt_mem_set_note) */
 	int conn_err;	   /* its connect: 0 made, EINPROGRESS held (by the
 			      peer: sl_xprt_mem_hold), else refused */
 	struct event *rev; /* its connection's events, while watched */
@@ -432,4 +433,16 @@ int
 sl_xprt_mem_peer_unprocessed(const struct sl_xprt_mem *e)
 {
 	return (e->peer->flags & M_UNPROC) != 0;
+}
+
+void
+sl_xprt_mem_set_note(struct sl_xprt_mem *e, unsigned note)
+{
+	e->note = note;
+}
+
+unsigned
+sl_xprt_mem_peer_note(const struct sl_xprt_mem *e)
+{
+	return e->peer->note;
 }

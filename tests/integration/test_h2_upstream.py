@@ -37,7 +37,9 @@ NODE = shutil.which("node") or shutil.which("nodejs")
 # /refuse-once/K refuses K's first stream with REFUSED_STREAM; /die/K
 # destroys the connection when K's request has come, before any answer;
 # GOAWAY_EVERY (env) sends GOAWAY after that many streams of a session,
-# naming the stream before the last as the last one processed.
+# naming the stream before the last as the last one processed. With
+# TLS_CERT and TLS_KEY it speaks h2 over TLS (and with H1_ONLY, HTTP/1.1
+# over TLS instead).
 NODE_SERVER = r"""
 const http2 = require('http2'), crypto = require('crypto');
 const port = +process.argv[2];
@@ -49,7 +51,19 @@ function pattern(n) {
   for (let i = 0; i < n; i++) b[i] = (i * 7 + (i >> 8)) & 0xff;
   return b;
 }
-const srv = http2.createServer({settings: {maxConcurrentStreams: 1000}});
+const opts = {settings: {maxConcurrentStreams: 1000}};
+let srv;
+if (process.env.TLS_CERT) {
+  const fs = require('fs');
+  opts.cert = fs.readFileSync(process.env.TLS_CERT);
+  opts.key = fs.readFileSync(process.env.TLS_KEY);
+  if (process.env.H1_ONLY)  /* TLS, but HTTP/1.1 only: no h2 by ALPN */
+    srv = require('https').createServer(opts, (q, r) => r.end('h1'));
+  else
+    srv = http2.createSecureServer(opts);
+} else {
+  srv = http2.createServer(opts);
+}
 srv.on('session', (s) => {
   s.on('error', () => {});
   st.sessions++;
@@ -125,9 +139,14 @@ def pattern(n):
 class NodeH2:
     """The Node HTTP/2 server above (cleartext, prior knowledge)."""
 
-    def __init__(self, env=None):
+    def __init__(self, env=None, tls=False):
         if NODE is None:
             raise sltest.Skip("no node")
+        env = dict(env or {})
+        if tls:
+            c = sltest.transport_pki()["listener"]
+            env.update({"TLS_CERT": c.cert, "TLS_KEY": c.key})
+        self.tls = tls
         self.port = free_port()
         path = os.path.join(tmpdir(), "h2srv.js")
         with open(path, "w") as f:
@@ -146,7 +165,9 @@ class NodeH2:
 
     def stats(self):
         """The server's counts, asked on a connection of its own."""
-        c = h2test.H2Client(self.port)
+        c = h2test.H2Client(self.port, tls=self.tls,
+                            cafile=sltest.transport_ca() if self.tls else None,
+                            sni=sltest.TLS_SNI if self.tls else None)
         sid = c.request("GET", "/stats")
         check(c.wait(lambda: c.streams[sid].done(), 10), "stats came")
         out = json.loads(bytes(c.streams[sid].body))
@@ -332,6 +353,75 @@ def a_connection_lost_after_the_request_is_not_replayed():
     eq(st.status, 200)
 
 
+def no_alpn_server():
+    """A TLS server (the harness's certificate) that negotiates no ALPN
+    protocol, then reads until the peer closes; returns its address."""
+    import socket
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    c = sltest.transport_pki()["listener"]
+    ctx.load_cert_chain(c.cert, c.key)
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+
+    def run():
+        while True:
+            try:
+                conn, _ = ls.accept()
+            except OSError:
+                return
+            try:
+                t = ctx.wrap_socket(conn, server_side=True)
+                while t.recv(4096):
+                    pass
+            except OSError:
+                pass
+            conn.close()
+    threading.Thread(target=run, daemon=True).start()
+    return "127.0.0.1:%d" % ls.getsockname()[1]
+
+
+@test
+def h2_over_tls_with_alpn():
+    """protocol: h2 speaks HTTP/2 over TLS to a server that chooses h2 by
+    ALPN, its certificate verified; a server that does not choose h2 is
+    a connect failure (502), as is one whose certificate does not
+    verify."""
+    up = NodeH2(tls=True)
+    tls = {"ca": sltest.transport_ca(), "sni": sltest.TLS_SNI}
+    sl, port, alog = h2c_sluice([up.addr()], cluster_opts={
+        "protocol": "h2", "tls": tls})
+    body = os.urandom(300000)
+    st = h2_call(port, "POST", "/echo", body=body)
+    eq(st.status, 200)
+    eq(st.header("x-sha256"), hashlib.sha256(body).hexdigest())
+    eq(dict(st.trailers or []).get("x-done"), "yes")
+    eq(h2_call(port, "GET", "/echo").status, 200)
+    eq(up.stats()["sessions"], 1, "one shared connection")
+    # a server that refuses ALPN h2 (Node's HTTPS server, HTTP/1.1 only)
+    h1 = NodeH2(tls=True, env={"H1_ONLY": "1"})
+    sl2, port2, alog2 = h2c_sluice([h1.addr()], cluster_opts={
+        "protocol": "h2", "tls": tls})
+    st = h2_call(port2, "GET", "/")
+    eq(st.status, 502)
+    eq(json.loads(bytes(st.body))["error"], "upstream_tls")
+    check("no application protocol" in sl2.stderr(), "the log says why")
+    # a server that ignores ALPN (Python's ssl with no protocols set)
+    plain = no_alpn_server()
+    sl4, port4, alog4 = h2c_sluice([plain], cluster_opts={
+        "protocol": "h2", "tls": tls})
+    st = h2_call(port4, "GET", "/")
+    eq(st.status, 502)
+    eq(json.loads(bytes(st.body))["error"], "upstream_connect_failed")
+    check("chose no h2 by ALPN" in sl4.stderr(), "the log says why")
+    sl3, port3, alog3 = h2c_sluice([up.addr()], cluster_opts={
+        "protocol": "h2", "tls": {"sni": "other.example"}})
+    st = h2_call(port3, "GET", "/")
+    eq(st.status, 502)
+    eq(json.loads(bytes(st.body))["error"], "upstream_tls")
+
+
 @test
 def no_upstream_and_config_errors():
     """An h2c endpoint that refuses connections: 502
@@ -345,10 +435,14 @@ def no_upstream_and_config_errors():
     eq(json.loads(bytes(st.body))["error"], "upstream_connect_failed")
     for opts, msg in (({"protocol": "h2c", "tls": {}},
                        '"tls" is not built for "protocol: h2c"'),
+                      ({"protocol": "h2"}, '"protocol: h2" needs "tls"'),
+                      ({"protocol": "h2", "tls": {},
+                        "proxy_protocol": "v2"},
+                       '"proxy_protocol" is not built for "protocol: h2"'),
                       ({"protocol": "h2c",
                         "health_check": {"path": "/"}},
                        '"health_check" is not built'),
-                      ({"protocol": "h3"}, "http1 or h2c")):
+                      ({"protocol": "h3"}, "http1, h2c or h2")):
         cfg, _ = make_config({"svc": [dead]}, cluster_opts={"svc": opts})
         path = os.path.join(tmpdir(), "c.yaml")
         with open(path, "w") as f:
@@ -378,7 +472,8 @@ GRPC_SERVICE = "sluice.test.Echo"
 class GrpcServer:
     """A gRPC server (python3-grpcio, generic handlers on raw bytes):
     Unary echoes (b"fail" aborts with NOT_FOUND, b"slow" sleeps 3 s,
-    b"nap" 1 s),
+    b"nap" 1 s; b"busy" answers UNAVAILABLE, but once only for a call
+    with an idempotency-key),
     ServerStream sends the request back N times (N its first byte),
     ClientStream answers the SHA-256 of all it got, Bidi echoes each."""
 
@@ -386,6 +481,7 @@ class GrpcServer:
         from concurrent import futures
         self.port = free_port()
         self.calls = 0
+        self.busy = 0
 
         def unary(req, ctx):
             self.calls += 1
@@ -395,6 +491,11 @@ class GrpcServer:
                 time.sleep(3)
             if req == b"nap":
                 time.sleep(1)
+            if req == b"busy":
+                self.busy += 1
+                key = dict(ctx.invocation_metadata()).get("idempotency-key")
+                if key is None or self.busy == 1:
+                    ctx.abort(grpc.StatusCode.UNAVAILABLE, "draining")
             ctx.set_trailing_metadata((("x-ledger", "42"),))
             return b"echo:" + req
 
@@ -522,6 +623,63 @@ def a_reload_and_a_stop_let_calls_in_flight_finish():
         t.start()
         eq(fut.result(), b"echo:nap")
         t.join()
+
+
+@test
+def upstream_grpc_statuses_are_counted_and_logged():
+    """The upstreams' gRPC statuses (in trailers, or in a trailers-only
+    answer) are counted by source="upstream" and written in the log
+    line's grpc_status."""
+    srv = GrpcServer()
+    aport = free_port()
+    sl, port, alog = h2c_sluice([srv.addr()], extra={
+        "admin": {"address": "127.0.0.1:%d" % aport}})
+    with channel(port) as ch:
+        u = ch.unary_unary("/%s/Unary" % GRPC_SERVICE)
+        eq(u(b"ok", timeout=10), b"echo:ok")
+        for _ in range(2):
+            try:
+                u(b"fail", timeout=10)
+            except grpc.RpcError as e:
+                eq(e.code(), grpc.StatusCode.NOT_FOUND)
+    m = sltest.metrics(aport)
+    key = 'sluice_grpc_responses_total{source="upstream",grpc_status="%d"}'
+    eq(m.get(key % 0), 1)
+    eq(m.get(key % 5), 2)
+    eq(m.get(key % 14), 0)
+    lines = read_json_lines(alog, min_count=3)
+    eq([x.get("grpc_status") for x in lines], [0, 5, 5])
+    cfg = json.loads(sltest.get(aport, "/config").body)
+    cl = [c for c in cfg["clusters"] if c["name"] == "svc"][0]
+    eq((cl["protocol"], cl["max_concurrent_streams"]), ("h2c", 100),
+       "/config shows the protocol")
+
+
+@test
+def grpc_unavailable_is_a_503_to_retry_on():
+    """A trailers-only UNAVAILABLE counts as a 503 for the route's
+    retry.on: a call with an Idempotency-Key is retried and succeeds (the
+    server saw it twice), one without is not (a POST may have been
+    processed): its client gets UNAVAILABLE."""
+    srv = GrpcServer()
+    sl, port, alog = h2c_sluice([srv.addr()], route_opts={
+        "retry": {"attempts": 2, "on": ["connect-failure", "reset", 503],
+                  "idempotency_key": True}})
+    with channel(port) as ch:
+        u = ch.unary_unary("/%s/Unary" % GRPC_SERVICE)
+        eq(u(b"busy", timeout=10, metadata=(("idempotency-key", "k1"),)),
+           b"echo:busy")
+        eq(srv.busy, 2, "retried once")
+        try:
+            u(b"busy", timeout=10)
+            check(False, "the call failed")
+        except grpc.RpcError as e:
+            eq(e.code(), grpc.StatusCode.UNAVAILABLE)
+        eq(srv.busy, 3, "not retried")
+    lines = read_json_lines(alog, min_count=2)
+    eq(lines[0]["retries"], 1)
+    eq(lines[1]["retries"], 0)
+    eq(lines[1]["grpc_status"], 14)
 
 
 if __name__ == "__main__":
