@@ -518,7 +518,12 @@ config_checks(struct sbuf *b, const struct sl_conf_cluster *cl)
 					first = 0;
 				}
 		}
-		sb_printf(b, "]}");
+		sb_printf(b, "]");
+		if (h->grpc_service != NULL) {
+			sb_printf(b, ",\"grpc_service\":");
+			jstr(b, h->grpc_service);
+		}
+		sb_printf(b, "}");
 	} else
 		sb_printf(b, ",\"health_check\":null");
 	if (o->enabled)

@@ -119,6 +119,9 @@ struct sl_conf_health {
 	uint32_t unhealthy;   /* failures in a row to go out, 3 */
 	uint64_t expect[8];   /* statuses 100..599 that pass, a bit each
 				 (status - 100); default 200..299 */
+	/* the gRPC health protocol for this service ("": the server as a
+	 * whole) instead of a GET; NULL: a GET (HTTP/2 clusters only) */
+	char *grpc_service;
 };
 
 /* Passive outlier ejection of a cluster (outlier:). */

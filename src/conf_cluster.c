@@ -74,6 +74,7 @@ const struct sl_conf_keydef sl_conf_health_table[] = {
     {"healthy", SL_CONF_UINT, 1, 100, 2, HC(healthy)},
     {"unhealthy", SL_CONF_UINT, 1, 100, 3, HC(unhealthy)},
     {"expect_status", .type = SL_CONF_CODE},
+    {"grpc_service", .type = SL_CONF_CODE},
     {.name = NULL},
 };
 #undef HC
@@ -125,6 +126,25 @@ read_health(struct sl_yaml_loader *ld, const char *lbl,
 		    "shorter than \"interval\" (%llu ms)",
 		    lbl, (unsigned long long)h->timeout_ms,
 		    (unsigned long long)h->interval_ms);
+	if ((v = sl_yaml_map_get(map, "grpc_service", NULL)) != NULL &&
+	    (v->type != SL_YAML_NODE_SCALAR || sl_yaml_is_null(v) ||
+	     sl_yaml_get_str(ld, "grpc_service", v, &str) == 0)) {
+		/* null or "": the server as a whole */
+		if (v->type == SL_YAML_NODE_SCALAR && sl_yaml_is_null(v))
+			str = "";
+		if (v->type != SL_YAML_NODE_SCALAR)
+			sl_yaml_err_node(ld, v,
+					 "%s: \"grpc_service\": expected a "
+					 "service name",
+					 lbl);
+		else if (strlen(str) > 255)
+			sl_yaml_err_node(ld, v,
+					 "%s: \"grpc_service\": at most 255 "
+					 "bytes",
+					 lbl);
+		else
+			h->grpc_service = sl_yaml_strdup(ld, str);
+	}
 	if ((v = sl_yaml_map_get(map, "expect_status", NULL)) != NULL) {
 		memset(h->expect, 0, sizeof(h->expect));
 		if (v->type == SL_YAML_NODE_SEQ) {
@@ -302,14 +322,12 @@ parse_endpoints(struct sl_yaml_loader *ld, const char *lbl,
 
 /* What an HTTP/2 cluster cannot have (doc/http2.md section 10): h2c
  * is cleartext and h2 needs TLS; a PROXY header names one client, which
- * a shared connection does not; health checks over HTTP/2 are not built
- * yet. */
+ * a shared connection does not. */
 static void
 check_h2(struct sl_yaml_loader *ld, const char *lbl,
 	 const struct sl_yaml_node *map, const struct sl_conf_cluster *cl)
 {
-	static const char *const no[] = {"tls", "proxy_protocol",
-					 "health_check"};
+	static const char *const no[] = {"tls", "proxy_protocol"};
 	const char *proto = cl->protocol == SL_UP_PROTO_H2 ? "h2" : "h2c";
 	const struct sl_yaml_node *k, *v;
 
@@ -388,6 +406,12 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	sl_conf_parse_cluster_identity(ld, map, cl);
 	if (cl->protocol != SL_UP_PROTO_HTTP1)
 		check_h2(ld, lbl, map, cl);
+	else if (cl->health.grpc_service != NULL &&
+		 (v = sl_yaml_map_get(map, "health_check", &k)) != NULL)
+		sl_yaml_err_node(ld, k,
+				 "%s: health_check: \"grpc_service\" needs "
+				 "\"protocol: h2c\" or \"h2\"",
+				 lbl);
 }
 
 void
@@ -437,6 +461,7 @@ sl_conf_free_cluster(struct sl_conf_cluster *cl)
 	free(cl->endpoints);
 	free(cl->hash_key.name);
 	free(cl->health.path);
+	free(cl->health.grpc_service);
 	free(cl->tls.sni);
 	free(cl->tls.ca.path);
 	free(cl->tls.cert.path);

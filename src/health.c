@@ -28,6 +28,7 @@
 #include "runtime.h"
 #include "util.h"
 #include "xprt.h"
+#include "health_h2.h"
 
 /* The longest response head a check reads (the body is never read). */
 #define HC_BUF 16384
@@ -70,6 +71,15 @@ struct hc {
 	int mark;    /* seen by the current sl_health_apply */
 	int pp;	     /* identity: the cluster sends PROXY headers; a check
 			sends a LOCAL one (doc/edge.md section 2) */
+	/* HTTP/2 clusters (health_h2.c): the check goes over HTTP/2, a GET
+	 * of path or, with grpc_service, the gRPC health protocol */
+	int h2;
+	char *grpc_service; /* owned; NULL: a GET */
+	char *authority;    /* owned: the endpoint's address */
+	char *path;	    /* owned */
+	struct sl_hc_h2 *x; /* the running check's session */
+	const char *h2req;  /* its bytes (x's) */
+	size_t h2req_len;
 };
 
 struct sl_health {
@@ -141,6 +151,9 @@ sl_health_check_fp(const struct sl_conf_cluster *cc)
 	h = fp_bytes(h, &cc->proxy_protocol, sizeof(cc->proxy_protocol));
 	h = fp_bytes(h, &hh->timeout_ms, sizeof(hh->timeout_ms));
 	h = fp_bytes(h, hh->expect, sizeof(hh->expect));
+	h = fp_bytes(h, &cc->protocol, sizeof(cc->protocol));
+	if (hh->grpc_service != NULL)
+		h = fp_bytes(h, hh->grpc_service, strlen(hh->grpc_service) + 1);
 	return fp_bytes(h, &tls, sizeof(tls));
 }
 
@@ -224,6 +237,8 @@ hc_stop(struct hc *c)
 	c->buf = NULL;
 	c->len = c->sent = 0;
 	c->phase = HC_IDLE;
+	sl_hc_h2_free(c->x);
+	c->x = NULL;
 }
 
 /* The check ended with err (and status when one came): record it, tell
@@ -268,12 +283,21 @@ hc_start(struct hc *c)
 	int on = 1;
 
 	c->started_ms = sl_now_ms();
+	if (c->h2 && (c->x = sl_hc_h2_new(c->authority, c->path,
+					  c->tls != NULL, c->grpc_service,
+					  &c->h2req, &c->h2req_len)) == NULL) {
+		log_warnx("health: %s: out of memory", c->st->key);
+		hc_arm(c, c->interval_ms);
+		return;
+	}
 	c->fd = socket(c->ss.ss_family,
 		       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd == -1) {
 		/* out of descriptors is sluice's trouble, not the
 		 * endpoint's: no verdict, try again next interval */
 		log_warn("health: %s: socket", c->st->key);
+		sl_hc_h2_free(c->x);
+		c->x = NULL;
 		hc_arm(c, c->interval_ms);
 		return;
 	}
@@ -303,6 +327,53 @@ hc_wait(struct hc *c, int want)
 	event_add(&c->ev, NULL);
 }
 
+/* What came on an HTTP/2 check (in c->buf): fed to its session, the
+ * verdict once the answer is whole. Returns 1 when the check ended. */
+static int
+hc_read_h2(struct hc *c)
+{
+	struct sl_hc_h2_result res;
+	const char *why = NULL;
+	char d[48];
+	int r = sl_hc_h2_input(c->x, c->buf, c->len, &res, &why);
+
+	c->len = 0;
+	if (r == 0)
+		return 0;
+	if (r < 0) {
+		hc_done(c, SL_HC_BAD, 0, why);
+		return 1;
+	}
+	if (c->grpc_service == NULL) {
+		if (!sl_health_expected(c->expect, res.status)) {
+			snprintf(d, sizeof(d), "status %d", res.status);
+			hc_done(c, SL_HC_STATUS, res.status, d);
+		} else {
+			hc_done(c, SL_HC_OK, res.status, NULL);
+		}
+		return 1;
+	}
+	/* gRPC: 200, grpc-status 0 (OK) and SERVING */
+	if (res.status != 200) {
+		snprintf(d, sizeof(d), "status %d", res.status);
+		hc_done(c, SL_HC_STATUS, res.status, d);
+	} else if (res.grpc_status != 0) {
+		snprintf(d, sizeof(d), "grpc-status %d", res.grpc_status);
+		hc_done(c, SL_HC_STATUS, res.status, d);
+	} else if (res.serving != 1) {
+		static const char *const names[] = {
+		    "UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"};
+		snprintf(d, sizeof(d), "%s",
+			 res.serving >= 0 && res.serving <= 3
+			     ? names[res.serving]
+			     : "no serving status");
+		hc_done(c, SL_HC_STATUS, res.status, d);
+	} else {
+		hc_done(c, SL_HC_OK, res.status, NULL);
+	}
+	return 1;
+}
+
 /* Reads what came; returns 1 when the check ended. */
 static int
 hc_read(struct hc *c)
@@ -326,6 +397,8 @@ hc_read(struct hc *c)
 		return 1;
 	}
 	c->len += (size_t)n;
+	if (c->h2)
+		return hc_read_h2(c);
 	r = sl_health_response(c->buf, c->len, HC_BUF, &status, &why);
 	if (r == 0)
 		return 0;
@@ -402,12 +475,21 @@ hc_on_io(evutil_socket_t fd, short what, void *arg)
 					sl_tls_why(c->ssl, why, sizeof(why)));
 				return;
 			}
+			if (c->h2 && !sl_tls_alpn_h2(c->ssl)) {
+				hc_done(c, SL_HC_TLS, 0, "no h2 by ALPN");
+				return;
+			}
 			c->phase = HC_SENDING;
 		}
 		/* FALLTHROUGH */
 	case HC_SENDING:
-		iov.iov_base = c->req + c->sent;
-		iov.iov_len = c->req_len - c->sent;
+		if (c->h2) {
+			iov.iov_base = (void *)(uintptr_t)(c->h2req + c->sent);
+			iov.iov_len = c->h2req_len - c->sent;
+		} else {
+			iov.iov_base = c->req + c->sent;
+			iov.iov_len = c->req_len - c->sent;
+		}
 		n = XPRT(c)->sendv(c->fd, c->ssl, &iov, 1, 0, &want);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
 			hc_wait(c, want);
@@ -418,7 +500,7 @@ hc_on_io(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		c->sent += (size_t)n;
-		if (c->sent < c->req_len)
+		if (c->sent < (c->h2 ? c->h2req_len : c->req_len))
 			return;
 		hc_wait(c, SL_TLS_WANT_READ);
 		c->phase = HC_READING;
@@ -489,6 +571,25 @@ hc_configure(struct hc *c, const struct sl_conf_cluster *cc,
 	memcpy(c->expect, hh->expect, sizeof(c->expect));
 	c->fp = sl_health_check_fp(cc);
 	c->pp = cc->proxy_protocol != 0;
+	if (c->phase == HC_IDLE) {
+		/* (a running check keeps its session, which names them) */
+		char *svc = hh->grpc_service ? strdup(hh->grpc_service) : NULL;
+		char *auth = strdup(ce->addr.text), *path = strdup(hh->path);
+		if (auth == NULL || path == NULL ||
+		    (hh->grpc_service != NULL && svc == NULL)) {
+			free(svc);
+			free(auth);
+			free(path);
+			return -1;
+		}
+		free(c->grpc_service);
+		free(c->authority);
+		free(c->path);
+		c->grpc_service = svc;
+		c->authority = auth;
+		c->path = path;
+		c->h2 = cc->protocol != SL_UP_PROTO_HTTP1;
+	}
 	return 0;
 }
 
@@ -498,6 +599,9 @@ hc_free(struct hc *c)
 	hc_stop(c);
 	event_del(&c->tev);
 	free(c->req);
+	free(c->grpc_service);
+	free(c->authority);
+	free(c->path);
 	free(c);
 }
 

@@ -425,9 +425,9 @@ def h2_over_tls_with_alpn():
 @test
 def no_upstream_and_config_errors():
     """An h2c endpoint that refuses connections: 502
-    upstream_connect_failed; the configuration refuses what h2c does not
-    have yet (tls, proxy_protocol, health_check) and an unknown
-    protocol."""
+    upstream_connect_failed; the configuration refuses what HTTP/2
+    clusters cannot have (tls on h2c, h2 without it, proxy_protocol), a
+    gRPC health check on an HTTP/1.1 cluster and an unknown protocol."""
     dead = "127.0.0.1:%d" % free_port()
     sl, port, alog = h2c_sluice([dead])
     st = h2_call(port, "GET", "/")
@@ -439,9 +439,8 @@ def no_upstream_and_config_errors():
                       ({"protocol": "h2", "tls": {},
                         "proxy_protocol": "v2"},
                        '"proxy_protocol" is not built for "protocol: h2"'),
-                      ({"protocol": "h2c",
-                        "health_check": {"path": "/"}},
-                       '"health_check" is not built'),
+                      ({"health_check": {"grpc_service": "x"}},
+                       '"grpc_service" needs "protocol: h2c" or "h2"'),
                       ({"protocol": "h3"}, "http1, h2c or h2")):
         cfg, _ = make_config({"svc": [dead]}, cluster_opts={"svc": opts})
         path = os.path.join(tmpdir(), "c.yaml")
@@ -513,6 +512,20 @@ class GrpcServer:
             for m in it:
                 yield m
 
+        self.serving = {}  # service name (bytes) -> status byte
+        self.health_calls = []
+
+        def health(req, ctx):
+            # HealthCheckRequest by hand: field 1, a string
+            svc = req[2:2 + req[1]] if req[:1] == b"\x0a" else b""
+            self.health_calls.append(svc)
+            st = self.serving.get(svc)
+            if st is None:
+                ctx.abort(grpc.StatusCode.NOT_FOUND, "unknown service")
+            return b"\x08" + bytes([st])
+
+        hh = grpc.method_handlers_generic_handler("grpc.health.v1.Health", {
+            "Check": grpc.unary_unary_rpc_method_handler(health)})
         h = grpc.method_handlers_generic_handler(GRPC_SERVICE, {
             "Unary": grpc.unary_unary_rpc_method_handler(unary),
             "ServerStream": grpc.unary_stream_rpc_method_handler(
@@ -524,7 +537,7 @@ class GrpcServer:
                 ("grpc.max_send_message_length", 64 << 20)]
         self.server = grpc.server(futures.ThreadPoolExecutor(8),
                                   options=opts)
-        self.server.add_generic_rpc_handlers((h,))
+        self.server.add_generic_rpc_handlers((h, hh))
         self.server.add_insecure_port("127.0.0.1:%d" % self.port)
         self.server.start()
         sltest._register("upstreams", self)
@@ -680,6 +693,83 @@ def grpc_unavailable_is_a_503_to_retry_on():
     eq(lines[0]["retries"], 1)
     eq(lines[1]["retries"], 0)
     eq(lines[1]["grpc_status"], 14)
+
+
+def endpoint_healthy(aport, addr):
+    return sltest.metrics(aport).get(
+        'sluice_endpoint_healthy{cluster="svc",endpoint="%s"}' % addr)
+
+
+@test
+def grpc_health_checks_take_an_endpoint_out_and_back():
+    """health_check with grpc_service: sluice asks
+    grpc.health.v1.Health/Check for the service; NOT_SERVING takes the
+    endpoint out (calls get UNAVAILABLE from sluice, no upstream asked),
+    SERVING brings it back; an unknown service (NOT_FOUND) is a failed
+    check too."""
+    srv = GrpcServer()
+    srv.serving[b"risk.v1.Scoring"] = 1
+    aport = free_port()
+    sl, port, alog = h2c_sluice([srv.addr()], cluster_opts={
+        "health_check": {"grpc_service": "risk.v1.Scoring",
+                         "interval": "100ms", "timeout": "50ms",
+                         "healthy": 1, "unhealthy": 1}},
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}})
+    check(wait_until(lambda: len(srv.health_calls) >= 2, 10), "checks came")
+    cfg = json.loads(sltest.get(aport, "/config").body)
+    eq(cfg["clusters"][0]["health_check"]["grpc_service"], "risk.v1.Scoring",
+       "/config shows the check's service")
+    eq(set(srv.health_calls), {b"risk.v1.Scoring"}, "the service named")
+    eq(endpoint_healthy(aport, srv.addr()), 1)
+    srv.serving[b"risk.v1.Scoring"] = 2  # NOT_SERVING
+    check(wait_until(lambda: endpoint_healthy(aport, srv.addr()) == 0, 10),
+          "taken out")
+    check("NOT_SERVING" in sl.stderr(), "the log says why")
+    before = srv.calls
+    with channel(port) as ch:
+        u = ch.unary_unary("/%s/Unary" % GRPC_SERVICE)
+        try:
+            u(b"x", timeout=10)
+            check(False, "the call failed")
+        except grpc.RpcError as e:
+            eq(e.code(), grpc.StatusCode.UNAVAILABLE)
+        eq(srv.calls, before, "no call reached the service")
+        srv.serving[b"risk.v1.Scoring"] = 1
+        check(wait_until(lambda: endpoint_healthy(aport, srv.addr()) == 1,
+                         10), "back")
+        eq(u(b"x", timeout=10), b"echo:x")
+        del srv.serving[b"risk.v1.Scoring"]
+        check(wait_until(lambda: endpoint_healthy(aport, srv.addr()) == 0,
+                         10), "an unknown service fails the check")
+    check("grpc-status 5" in sl.stderr(), "the log says NOT_FOUND")
+
+
+@test
+def http2_health_checks_get_the_path():
+    """On an h2c cluster without grpc_service the check is a GET of its
+    path over HTTP/2, judged by expect_status."""
+    up = NodeH2()
+    aport = free_port()
+    sl, port, alog = h2c_sluice([up.addr()], cluster_opts={
+        "health_check": {"path": "/204", "expect_status": [200],
+                         "interval": "100ms", "timeout": "50ms",
+                         "healthy": 1, "unhealthy": 1}},
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}})
+    check(wait_until(lambda: endpoint_healthy(aport, up.addr()) == 0, 10),
+          "204 is not 200: out")
+    check("status 204" in sl.stderr(), "the log says why")
+    check(up.stats()["paths"].get("/204", 0) >= 1,
+          "the GET reached the server over HTTP/2")
+    # a path that answers 200: the endpoint is in
+    aport2 = free_port()
+    sl2, port2, alog2 = h2c_sluice([up.addr()], cluster_opts={
+        "health_check": {"path": "/echo", "interval": "100ms",
+                         "timeout": "50ms", "healthy": 1, "unhealthy": 1}},
+        extra={"admin": {"address": "127.0.0.1:%d" % aport2}})
+    check(wait_until(lambda: up.stats()["paths"].get("/echo", 0) >= 2, 10),
+          "checks came")
+    eq(endpoint_healthy(aport2, up.addr()), 1)
+    eq(h2_call(port2, "GET", "/echo").status, 200)
 
 
 if __name__ == "__main__":
