@@ -614,6 +614,7 @@ config_cluster(struct sbuf *b, const struct sl_conf_cluster *cl)
 		jkv_str(b, "protocol", proto[cl->protocol]);
 		jkv_u64(b, "max_concurrent_streams",
 			cl->max_concurrent_streams);
+		jkv_u64(b, "ping_interval_ms", cl->ping_interval_ms);
 	}
 	sb_printf(b, ",\"endpoints\":[");
 	for (size_t j = 0; j < cl->nendpoints; j++) {

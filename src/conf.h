@@ -199,6 +199,9 @@ struct sl_conf_cluster {
 	uint64_t max_concurrent_streams; /* h2, h2c: streams per connection,
 					    under the server's limit;
 					    default 100 */
+	uint64_t ping_interval_ms; /* h2, h2c: a shared connection silent
+				      this long gets a PING (0: never);
+				      default 15s */
 };
 
 /* A cluster's protocol. */

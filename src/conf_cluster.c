@@ -252,6 +252,8 @@ const struct sl_conf_keydef sl_conf_cluster_table[] = {
      .names = protocol_names, .expected = "http1, h2c or h2"},
     {"max_concurrent_streams", SL_CONF_UINT, 1, 10000, 100,
      CL(max_concurrent_streams)},
+    {"ping_interval", SL_CONF_DURATION, 0, CONF_DAY_MS, 15000,
+     CL(ping_interval_ms)},
     {.name = NULL},
 };
 #undef CL

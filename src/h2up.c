@@ -167,6 +167,9 @@ struct sl_h2up_conn {
 	size_t wn;
 	struct event run;  /* deferred: write what nghttp2 has */
 	struct event idle; /* no stream for the pool's idle_timeout */
+	struct event ping; /* liveness: the cluster's ping_interval */
+	uint64_t heard_ms; /* when the server last sent anything */
+	int ping_out;	   /* a PING waits for its answer */
 };
 
 static nghttp2_session_callbacks *callbacks;
@@ -176,6 +179,7 @@ static void stream_free(struct h2up_stream *st);
 static void conn_schedule(struct sl_h2up_conn *c);
 static void conn_close(struct sl_h2up_conn *c, int err, const char *why);
 static void stream_flush(struct h2up_stream *st);
+static void ping_arm(struct sl_h2up_conn *c, uint64_t ms);
 
 static void
 log_conn(const struct sl_h2up_conn *c, const char *what, const char *detail)
@@ -745,6 +749,8 @@ on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 		if ((frame->hd.flags & NGHTTP2_FLAG_ACK) || c->ready)
 			break;
 		c->ready = 1;
+		if (c->ep->cluster->ping_interval_ms > 0)
+			ping_arm(c, c->ep->cluster->ping_interval_ms);
 		{
 			uint32_t m = nghttp2_session_get_remote_settings(
 			    ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
@@ -756,6 +762,10 @@ on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 			st->f &= ~S_HELD;
 			sl_xprt_mem_accept(st->end);
 		}
+		break;
+	case NGHTTP2_PING:
+		if (frame->hd.flags & NGHTTP2_FLAG_ACK)
+			c->ping_out = 0;
 		break;
 	case NGHTTP2_GOAWAY:
 		/* streams above its last id are closed by nghttp2 with
@@ -927,6 +937,56 @@ conn_schedule(struct sl_h2up_conn *c)
 }
 
 static void
+ping_arm(struct sl_h2up_conn *c, uint64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000),
+			     (suseconds_t)(ms % 1000) * 1000};
+
+	event_add(&c->ping, &tv);
+}
+
+/*
+ * Liveness (doc/http2.md section 10): a connection the server has been
+ * silent on for ping_interval gets a PING; one whose PING has no answer
+ * within connect_timeout is closed, so that no request is put on a peer
+ * that is gone (a crash or a lost route sends no FIN).
+ */
+static void
+conn_on_ping(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_h2up_conn *c = arg;
+	const struct sl_conf_cluster *cc = c->ep->cluster;
+	uint64_t now = sl_now_ms(), quiet = now - c->heard_ms;
+
+	(void)fd;
+	(void)what;
+	if (c->ping_out) {
+		if (quiet < cc->connect_timeout_ms) {
+			/* something came, though not the answer yet */
+			ping_arm(c, cc->connect_timeout_ms - quiet);
+			return;
+		}
+		log_warnx("upstream conn=%llu %s: http2: no answer to a PING "
+			  "within %llu ms: connection closed",
+			  (unsigned long long)c->u->id, c->ep->conf->addr.text,
+			  (unsigned long long)cc->connect_timeout_ms);
+		c->dead = 1;
+		conn_close(c, ETIMEDOUT, NULL);
+		return;
+	}
+	if (quiet < cc->ping_interval_ms) {
+		ping_arm(c, cc->ping_interval_ms - quiet);
+		return;
+	}
+	if (nghttp2_submit_ping(c->ng, NGHTTP2_FLAG_NONE, NULL) != 0)
+		return;
+	c->ping_out = 1;
+	c->heard_ms = now; /* the answer is due within connect_timeout */
+	ping_arm(c, cc->connect_timeout_ms);
+	conn_schedule(c);
+}
+
+static void
 conn_on_idle(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_h2up_conn *c = arg;
@@ -956,6 +1016,7 @@ conn_read(struct sl_h2up_conn *c)
 			why = n == 0 ? "closed by the server" : "read failed";
 			break;
 		}
+		c->heard_ms = sl_now_ms();
 		rv = nghttp2_session_mem_recv(
 		    c->ng, (const uint8_t *)u->in.data + u->in.off,
 		    sl_buf_pending(&u->in));
@@ -1046,6 +1107,7 @@ conn_close(struct sl_h2up_conn *c, int err, const char *why)
 	TAILQ_REMOVE(&c->ep->h2, c, link);
 	event_del(&c->run);
 	event_del(&c->idle);
+	event_del(&c->ping);
 	nghttp2_session_del(c->ng);
 	sl_upstream_put(c->u, 0);
 	free(c);
@@ -1121,6 +1183,8 @@ conn_new(struct sl_wendpoint *ep)
 	}
 	event_assign(&c->run, w->base, -1, 0, conn_on_run, c);
 	evtimer_assign(&c->idle, w->base, conn_on_idle, c);
+	evtimer_assign(&c->ping, w->base, conn_on_ping, c);
+	c->heard_ms = sl_now_ms();
 	TAILQ_INSERT_TAIL(&ep->h2, c, link);
 	if (!sl_upstream_connecting(c->u)) {
 		/* connected at once */

@@ -44,7 +44,8 @@ NODE_SERVER = r"""
 const http2 = require('http2'), crypto = require('crypto');
 const port = +process.argv[2];
 const every = +(process.env.GOAWAY_EVERY || 0);
-const st = {sessions: 0, streams: 0, paths: {}, refused: 0, goaways: 0};
+const st = {sessions: 0, streams: 0, paths: {}, refused: 0, goaways: 0,
+            pings: 0};
 const seen = {};
 function pattern(n) {
   const b = Buffer.alloc(n);
@@ -66,6 +67,7 @@ if (process.env.TLS_CERT) {
 }
 srv.on('session', (s) => {
   s.on('error', () => {});
+  s.on('ping', () => st.pings++);
   st.sessions++;
   let n = 0;
   s.on('stream', (stream, h) => {
@@ -147,6 +149,7 @@ class NodeH2:
             c = sltest.transport_pki()["listener"]
             env.update({"TLS_CERT": c.cert, "TLS_KEY": c.key})
         self.tls = tls
+        self.nstats = 0
         self.port = free_port()
         path = os.path.join(tmpdir(), "h2srv.js")
         with open(path, "w") as f:
@@ -172,7 +175,8 @@ class NodeH2:
         check(c.wait(lambda: c.streams[sid].done(), 10), "stats came")
         out = json.loads(bytes(c.streams[sid].body))
         c.close()
-        out["sessions"] -= 1  # this one
+        self.nstats += 1
+        out["sessions"] -= self.nstats  # these asking ones
         return out
 
     def stop(self):
@@ -420,6 +424,29 @@ def h2_over_tls_with_alpn():
     st = h2_call(port3, "GET", "/")
     eq(st.status, 502)
     eq(json.loads(bytes(st.body))["error"], "upstream_tls")
+
+
+@test
+def ping_finds_a_silent_server():
+    """A shared connection the server is silent on gets PINGs
+    (ping_interval), answered: it stays; once the server stops answering
+    (SIGSTOP), the connection is closed within connect_timeout of a
+    PING, and the next request, the server back, goes on a new one."""
+    up = NodeH2()
+    sl, port, alog = h2c_sluice([up.addr()], cluster_opts={
+        "ping_interval": "100ms", "connect_timeout": "300ms"})
+    eq(h2_call(port, "GET", "/echo").status, 200)
+    check(wait_until(lambda: up.stats()["pings"] >= 3, 10), "PINGs came")
+    eq(h2_call(port, "GET", "/echo").status, 200)
+    eq(up.stats()["sessions"], 1, "answered PINGs keep the connection")
+    up.proc.send_signal(signal.SIGSTOP)
+    try:
+        check(wait_until(lambda: "no answer to a PING" in sl.stderr(), 10),
+              "the silent connection closed")
+    finally:
+        up.proc.send_signal(signal.SIGCONT)
+    eq(h2_call(port, "GET", "/echo").status, 200)
+    eq(up.stats()["sessions"], 2, "a new connection")
 
 
 @test
