@@ -36,6 +36,7 @@ NODE = shutil.which("node") or shutil.which("nodejs")
 # requests of each path it processed). Switches by path:
 # /refuse-once/K refuses K's first stream with REFUSED_STREAM; /die/K
 # destroys the connection when K's request has come, before any answer;
+# /cut/N sends the head and N bytes of the body, then destroys it;
 # GOAWAY_EVERY (env) sends GOAWAY after that many streams of a session,
 # naming the stream before the last as the last one processed. With
 # TLS_CERT and TLS_KEY it speaks h2 over TLS (and with H1_ONLY, HTTP/1.1
@@ -47,9 +48,11 @@ const every = +(process.env.GOAWAY_EVERY || 0);
 const st = {sessions: 0, streams: 0, paths: {}, refused: 0, goaways: 0,
             pings: 0};
 const seen = {};
-function pattern(n) {
+const block = Buffer.alloc(65536);
+for (let i = 0; i < 65536; i++) block[i] = (i * 7 + (i >> 8)) & 0xff;
+function pattern(n) {  /* a 64 KiB block, repeated */
   const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 7 + (i >> 8)) & 0xff;
+  for (let o = 0; o < n; o += 65536) block.copy(b, o, 0, Math.min(65536, n - o));
   return b;
 }
 const opts = {settings: {maxConcurrentStreams: 1000}};
@@ -109,6 +112,12 @@ srv.on('session', (s) => {
                        {endStream: true});
         return;
       }
+      m = /^\/cut\/(\d+)/.exec(path);
+      if (m) {  /* N bytes of the body, then the connection dies */
+        stream.respond({':status': 200});
+        stream.write(pattern(+m[1]), () => setTimeout(() => s.destroy(), 50));
+        return;
+      }
       m = /^\/big\/(\d+)/.exec(path);
       if (m) {
         const body = pattern(+m[1]);
@@ -134,8 +143,12 @@ srv.listen(port, '127.0.0.1', () => console.log('ready'));
 """
 
 
+_BLOCK = bytes(((i * 7 + (i >> 8)) & 0xff) for i in range(65536))
+
+
 def pattern(n):
-    return bytes(((i * 7 + (i >> 8)) & 0xff) for i in range(n))
+    """The Node server's body of n bytes: a 64 KiB block, repeated."""
+    return (_BLOCK * (n // 65536 + 1))[:n]
 
 
 class NodeH2:
@@ -447,6 +460,106 @@ def ping_finds_a_silent_server():
         up.proc.send_signal(signal.SIGCONT)
     eq(h2_call(port, "GET", "/echo").status, 200)
     eq(up.stats()["sessions"], 2, "a new connection")
+
+
+@test
+def a_connection_lost_mid_answer_cuts_the_client():
+    """The server dies after the head and part of the body: the HTTP/2
+    client's stream is reset (the answer is known to be cut, class 3),
+    the HTTP/1.1 client's connection closes without the chunked body's
+    end; nothing is sent twice."""
+    up = NodeH2()
+    sl, port, alog = h2c_sluice([up.addr()])
+    st = h2_call(port, "GET", "/cut/100000")
+    eq(st.status, 200)
+    check(st.reset is not None and not st.ended, "the stream was reset")
+    check(len(st.body) <= 100000, "no more than was sent")
+    eq(bytes(st.body), pattern(100000)[:len(st.body)], "the bytes sent")
+    rc, out, err = curl(["--raw", "-o", "-", "http://127.0.0.1:%d/cut/5000"
+                         % port])
+    check(rc != 0, "curl saw a cut answer (rc %d)" % rc)
+    check(not out.endswith(b"0\r\n\r\n"), "no chunked end")
+    eq(up.stats()["paths"].get("/cut/100000"), 1, "sent once")
+
+
+@test
+def a_client_that_does_not_read_holds_the_server_back():
+    """An HTTP/1.1 client asks for 64 MiB and reads nothing: sluice holds
+    no more than the windows (the stream's and the memory end's), not the
+    body (its RSS grows by under 16 MiB), and when the client reads, all
+    of it comes, checked by SHA-256."""
+    import socket
+    up = NodeH2()
+    sl, port, alog = h2c_sluice([up.addr()], log=False)
+    n = 64 << 20
+    c = socket.socket()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    c.connect(("127.0.0.1", port))
+    base = _rss(sl.proc.pid)
+    c.sendall(b"GET /big/%d HTTP/1.1\r\nHost: x\r\n\r\n" % n)
+    peak = 0
+    for _ in range(20):
+        time.sleep(0.05)
+        peak = max(peak, _rss(sl.proc.pid) - base)
+    check(peak < 16 << 20, "RSS grew by %d bytes" % peak)
+    c.settimeout(30)
+    buf = bytearray()
+    while b"\r\n\r\n" not in buf:
+        buf += c.recv(65536)
+    i = buf.index(b"\r\n\r\n") + 4
+    check(b"200 OK" in buf[:i], bytes(buf[:40]))
+    # the chunked body, decoded as it comes
+    h = hashlib.sha256()
+    while True:
+        while buf.find(b"\r\n", i) < 0:
+            buf += c.recv(1 << 20)
+        j = buf.index(b"\r\n", i)
+        size = int(bytes(buf[i:j]).split(b";")[0], 16)
+        i = j + 2
+        if size == 0:
+            break
+        while len(buf) < i + size + 2:
+            buf += c.recv(1 << 20)
+        h.update(buf[i:i + size])
+        i += size + 2
+        if i > (8 << 20):
+            del buf[:i]
+            i = 0
+    c.close()
+    eq(h.hexdigest(), hashlib.sha256(pattern(n)).hexdigest(), "the body")
+
+
+def _rss(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+@test
+def a_mirror_to_an_h2c_cluster():
+    """A route that mirrors every request to an h2c cluster: the copy
+    reaches the shadow server over HTTP/2, the client's answer is the
+    primary's."""
+    a, b = NodeH2(), NodeH2()
+    cfg, port = make_config({"svc": [a.addr()], "shadow": [b.addr()]},
+                            routes=[{"name": "r", "cluster": "svc",
+                                     "mirror": {"cluster": "shadow",
+                                                "percent": 100}}],
+                            listener_opts={"protocols": ["h2", "http/1.1"]},
+                            cluster_opts={"svc": {"protocol": "h2c"},
+                                          "shadow": {"protocol": "h2c"}})
+    cfg["listeners"][0].pop("tls", None)
+    sltest._tls_ports.discard(port)
+    start_sluice(cfg)
+    body = os.urandom(20000)
+    st = h2_call(port, "POST", "/echo", body=body)
+    eq(st.status, 200)
+    eq(st.header("x-sha256"), hashlib.sha256(body).hexdigest())
+    check(wait_until(lambda: b.stats()["paths"].get("/echo") == 1, 10),
+          "the copy reached the shadow")
+    eq(a.stats()["paths"].get("/echo"), 1)
 
 
 @test
