@@ -113,7 +113,8 @@ txn_pick(struct sl_stream *s, int fresh, unsigned *why)
 			   (fresh || wc->eps[i]->nidle == 0) &&
 			   atomic_load_explicit(&cc->endpoints[i].state->conns,
 						memory_order_relaxed) >=
-			       cc->max_connections) {
+			       cc->max_connections &&
+			   !sl_upstream_stream_room(wc->eps[i])) {
 			skip[i] = 1;
 			*why |= PICK_FULL;
 		}

@@ -264,6 +264,8 @@ stream_free(struct h2up_stream *st)
 							     NULL);
 		TAILQ_REMOVE(&c->streams, st, link);
 		c->nstreams--;
+		/* room for a request waiting at max_connections */
+		sl_worker_capacity(c->ep->w);
 		if (c->nstreams == 0 && !c->gone) {
 			if (c->dead) {
 				conn_close(c, 0, NULL);
@@ -1085,6 +1087,9 @@ conn_close(struct sl_h2up_conn *c, int err, const char *why)
 		log_conn(c, "connection closed", why);
 	c->gone = 1;
 	c->dead = 1;
+	if (!c->ready && c->err == 0)
+		/* what the streams waiting for its SETTINGS fail with */
+		c->err = err != 0 ? err : ECONNRESET;
 	if (c->busy > 0)
 		return; /* conn_read or conn_pump finishes it */
 	while ((st = TAILQ_FIRST(&c->streams)) != NULL) {
@@ -1238,6 +1243,17 @@ sl_h2up_open(struct sl_upconn *u)
 	sl_xprt_mem_ops.watch(-1, mine, &st->rev, 1);
 	errno = EINPROGRESS;
 	return -1;
+}
+
+int
+sl_h2up_has_room(const struct sl_wendpoint *ep)
+{
+	const struct sl_h2up_conn *c;
+
+	TAILQ_FOREACH(c, &ep->h2, link)
+	if (!c->dead && c->nstreams < c->max_streams)
+		return 1;
+	return 0;
 }
 
 void

@@ -26,6 +26,10 @@ struct sl_worker;
  */
 int sl_h2up_open(struct sl_upconn *u);
 
+/* 1 when a shared connection to ep can take one more stream now (at
+ * max_connections a request still has room on one). */
+int sl_h2up_has_room(const struct sl_wendpoint *ep);
+
 /*
  * The endpoint's shared connections with no stream close now; the others
  * take no new stream and close after their last one (a reload retiring

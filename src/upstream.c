@@ -275,6 +275,12 @@ sl_upstream_unprocessed(const struct sl_upconn *u)
 }
 
 int
+sl_upstream_stream_room(const struct sl_wendpoint *ep)
+{
+	return !TAILQ_EMPTY(&ep->h2) && sl_h2up_has_room(ep);
+}
+
+int
 sl_upstream_grpc_status(const struct sl_upconn *u)
 {
 	return u->h2s ? (int)sl_xprt_mem_peer_note(u->xc) - 1 : -1;

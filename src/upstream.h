@@ -179,6 +179,10 @@ int sl_upstream_unprocessed(const struct sl_upconn *u);
  * trailers), or -1: none, or not a stream. */
 int sl_upstream_grpc_status(const struct sl_upconn *u);
 
+/* 1 when ep is an HTTP/2 cluster's and one of its shared connections can
+ * take a stream now: at max_connections, a request has room anyway. */
+int sl_upstream_stream_room(const struct sl_wendpoint *ep);
+
 /*
  * Ends the owner's use of u: back to its pool when reusable is set and the
  * pool has room, else closed. u must not be used afterwards.

@@ -317,6 +317,25 @@ def requests_share_connections_up_to_max_concurrent_streams():
 
 
 @test
+def requests_wait_for_a_stream_at_max_connections():
+    """max_connections 1 and 2 streams a connection: 30 requests at once
+    wait in the cluster's queue for a stream and all succeed, on one
+    connection."""
+    up = NodeH2()
+    sl, port, alog = h2c_sluice([up.addr()], log=False, cluster_opts={
+        "max_connections": 1, "max_concurrent_streams": 2,
+        "queue_timeout": "10s"})
+
+    def one(i):
+        return h2_call(port, "POST", "/echo", body=b"x" * i).status
+
+    with concurrent.futures.ThreadPoolExecutor(30) as ex:
+        got = list(ex.map(one, range(30)))
+    eq(got, [200] * 30)
+    eq(up.stats()["sessions"], 1)
+
+
+@test
 def a_refused_stream_is_retried_as_never_processed():
     """The server refuses a POST's stream (REFUSED_STREAM): RFC 9113 says
     it did not process it, so sluice retries it although a POST is not
