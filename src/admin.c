@@ -603,6 +603,7 @@ config_cluster(struct sbuf *b, const struct sl_conf_cluster *cl)
 		  (unsigned long long)cl->pool_max_idle);
 	jkv_u64(b, "idle_timeout_ms", cl->pool_idle_timeout_ms);
 	jkv_u64(b, "max_requests", cl->pool_max_requests);
+	jkv_u64(b, "max_lifetime_ms", cl->pool_max_lifetime_ms);
 	sb_printf(b, "}");
 	jkv_u64(b, "max_connections", cl->max_connections);
 	jkv_u64(b, "max_pending", cl->max_pending);

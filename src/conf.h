@@ -179,6 +179,9 @@ struct sl_conf_cluster {
 	uint64_t pool_idle_timeout_ms; /* default 30s */
 	uint64_t pool_max_requests; /* per upstream connection, 0 = unlimited;
 				       default 10000 */
+	uint64_t pool_max_lifetime_ms; /* an upstream connection's age after
+					  which it takes no new request;
+					  0 = none, the default */
 	size_t index;		    /* position in sl_conf.clusters */
 	uint64_t max_connections;   /* open upstream connections per endpoint,
 				       all workers, idle ones included;

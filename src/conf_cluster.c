@@ -200,6 +200,8 @@ const struct sl_conf_keydef sl_conf_pool_table[] = {
      CL(pool_idle_timeout_ms)},
     {"max_requests", SL_CONF_UINT, 0, CONF_MAX_COUNT, 10000,
      CL(pool_max_requests)},
+    {"max_lifetime", SL_CONF_DURATION, 0, CONF_DAY_MS, 0,
+     CL(pool_max_lifetime_ms)},
     {.name = NULL},
 };
 

@@ -1208,8 +1208,19 @@ sl_h2up_open(struct sl_upconn *u)
 	struct sl_xprt_mem *theirs, *mine;
 
 	TAILQ_FOREACH(c, &ep->h2, link)
-	if (!c->dead && c->nstreams < c->max_streams)
-		break;
+	{
+		uint64_t life = ep->cluster->pool_max_lifetime_ms;
+		if (!c->dead && life > 0 &&
+		    sl_now_ms() - c->u->born_ms >= life) {
+			/* pool.max_lifetime: no new stream; it closes
+			 * after its last (stream_free) */
+			c->dead = 1;
+			if (c->nstreams == 0)
+				event_active(&c->idle, EV_TIMEOUT, 1);
+		}
+		if (!c->dead && c->nstreams < c->max_streams)
+			break;
+	}
 	if (c == NULL && (c = conn_new(ep)) == NULL)
 		return -1;
 	if ((st = calloc(1, sizeof(*st))) == NULL ||

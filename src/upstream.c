@@ -203,6 +203,15 @@ upstream_stream(struct sl_worker *w, struct sl_wendpoint *ep,
 	return u;
 }
 
+/* 1 when u is past its cluster's pool.max_lifetime. */
+static int
+upstream_aged(const struct sl_upconn *u)
+{
+	uint64_t life = u->ep->cluster->pool_max_lifetime_ms;
+
+	return life > 0 && sl_now_ms() - u->born_ms >= life;
+}
+
 static void
 pool_remove(struct sl_upconn *u)
 {
@@ -244,8 +253,9 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
 	struct sl_upconn *u;
 
 	while (!fresh && (u = TAILQ_FIRST(&ep->idle)) != NULL &&
-	       u->tls_fp != ep_tls_fp(ep)) {
-		/* made before a reload changed the cluster's TLS */
+	       (u->tls_fp != ep_tls_fp(ep) || upstream_aged(u))) {
+		/* made before a reload changed the cluster's TLS, or past
+		 * pool.max_lifetime */
 		pool_remove(u);
 		upstream_free(u, SL_UP_CLOSE_SHED);
 	}
@@ -342,6 +352,7 @@ upstream_connect(struct sl_worker *w, struct sl_wendpoint *ep, const void *pp,
 	u->handler = handler;
 	u->arg = arg;
 	u->id = sl_conn_id();
+	u->born_ms = sl_now_ms();
 	if (pplen > 0) {
 		memcpy(u->pp, pp, pplen);
 		u->pp_len = (uint8_t)pplen;
@@ -552,9 +563,9 @@ sl_upstream_put(struct sl_upconn *u, int reusable)
 	u->arg = NULL;
 	if (u->ka_max > 0 && u->nrequests >= u->ka_max)
 		reusable = 0; /* the upstream would close it */
-	if (u->pp_len > 0 || u->h2s)
+	if (u->pp_len > 0 || u->h2s || upstream_aged(u))
 		reusable = 0; /* its PROXY header named one client; a
-				 stream serves one request */
+				 stream serves one request; old enough */
 	if (!reusable || u->state != SL_UP_ST_ACTIVE || ep->retired ||
 	    others_wait(u->w, cc) || sl_buf_pending(&u->in) != 0 ||
 	    sl_xprt_pending(XKIND(u), u->fd, u->xc) || u->tls_rww ||

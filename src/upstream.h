@@ -123,6 +123,7 @@ struct sl_upconn {
 	uint32_t ready;	     /* in: end of the bytes the owner checked and may
 				pass on; kept right when in is compacted */
 	uint32_t nrequests;  /* requests sent on this connection */
+	uint64_t born_ms;    /* when it was made (pool.max_lifetime) */
 	uint32_t ka_idle_ms; /* the upstream's Keep-Alive timeout less a
 				margin: retired from the pool by then (0 =
 				pool.idle_timeout alone) */

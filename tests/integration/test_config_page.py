@@ -503,7 +503,7 @@ def config_fills_in_every_default():
         "name": "c", "balance": "round_robin", "hash_key": None,
         "connect_timeout_ms": 1000,
         "pool": {"max_idle": 64, "idle_timeout_ms": 30000,
-                 "max_requests": 10000},
+                 "max_requests": 10000, "max_lifetime_ms": 0},
         "max_connections": 0, "max_pending": 100, "queue_timeout_ms": 1000,
         "health_check": None, "outlier": None, "tls": None,
         "proxy_protocol": "off", "protocol": "http1",

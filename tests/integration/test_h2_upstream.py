@@ -622,6 +622,20 @@ def pool_max_requests_is_a_connections_streams_in_all():
     eq(up.stats()["sessions"], 3)
 
 
+@test
+def pool_max_lifetime_retires_a_shared_connection():
+    """pool.max_lifetime 1s: a shared connection older than that takes
+    no new stream; the next request opens a new one."""
+    up = NodeH2()
+    sl, port, alog = h2c_sluice([up.addr()], log=False,
+                                cluster_opts={"pool": {"max_lifetime": "1s"}})
+    for _ in range(3):
+        eq(h2_call(port, "GET", "/echo").status, 200)
+    time.sleep(1.2)
+    eq(h2_call(port, "GET", "/echo").status, 200)
+    eq(up.stats()["sessions"], 2)
+
+
 # ---- gRPC -----------------------------------------------------------------
 
 GRPC_SERVICE = "sluice.test.Echo"

@@ -241,5 +241,23 @@ def pool_shared_between_client_connections():
        "(workers: 1)")
 
 
+@test
+def pool_max_lifetime_retires_an_old_connection():
+    """pool.max_lifetime 2s: requests close together share one pooled
+    connection; one that comes after the connection's lifetime finds it
+    retired (closed, not reused) and gets a new one."""
+    up = Upstream("a")
+    cfg, port = make_config({"a": [up]}, workers=1, cluster_opts={
+        "a": {"pool": {"max_lifetime": "2s"}}})
+    start_sluice(cfg)
+    c = Client(port)
+    for i in range(3):
+        eq(c.request("GET", "/a%d" % i).status, 200)
+    eq(up.accepts, 1, "close together: one connection")
+    time.sleep(2.2)
+    eq(c.request("GET", "/b").status, 200)
+    eq(up.accepts, 2, "past its lifetime: a new one")
+
+
 if __name__ == "__main__":
     main()
