@@ -41,7 +41,7 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_sticky $(OUT)/fuzz_keepalive $(OUT)/fuzz_health \
 	$(OUT)/fuzz_tls $(OUT)/fuzz_pan $(OUT)/fuzz_hdrrule $(OUT)/fuzz_proxy \
 	$(OUT)/fuzz_forwarded $(OUT)/fuzz_ratelimit $(OUT)/fuzz_h2 \
-	$(OUT)/fuzz_ws $(OUT)/fuzz_grpc
+	$(OUT)/fuzz_ws $(OUT)/fuzz_grpc $(OUT)/fuzz_health_h2
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -141,6 +141,13 @@ $(OUT)/fuzz_ws: $(top_srcdir)/tests/fuzz/fuzz_ws.c $(WS_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
 		$(WS_SRCS) $(NET_LIBS)
+
+# an HTTP/2 health check's answer (fuzz_health_h2.c): pure, on nghttp2
+$(OUT)/fuzz_health_h2: $(top_srcdir)/tests/fuzz/fuzz_health_h2.c \
+		$(top_srcdir)/src/health_h2.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< \
+		$(top_srcdir)/src/health_h2.c $(shell pkg-config --libs libnghttp2)
 
 # gRPC's fields (fuzz_grpc.c): pure
 $(OUT)/fuzz_grpc: $(top_srcdir)/tests/fuzz/fuzz_grpc.c $(top_srcdir)/src/grpc.c
