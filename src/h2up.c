@@ -1118,6 +1118,22 @@ conn_close(struct sl_h2up_conn *c, int err, const char *why)
 	free(c);
 }
 
+/* nghttp2 found the server broke the protocol: said at info, with the
+ * connection the reason ends (an operator's first question). */
+static int
+on_error(nghttp2_session *ng, int code, const char *msg, size_t len,
+	 void *ud)
+{
+	struct sl_h2up_conn *c = ud;
+
+	(void)ng;
+	(void)code;
+	log_info("upstream conn=%llu %s: http2: %.*s",
+		 (unsigned long long)c->u->id, c->ep->conf->addr.text,
+		 (int)(len > 200 ? 200 : len), msg);
+	return 0;
+}
+
 static void
 setup(void)
 {
@@ -1134,6 +1150,7 @@ setup(void)
 	    cb, on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(
 	    cb, on_stream_close);
+	nghttp2_session_callbacks_set_error_callback2(cb, on_error);
 	/* the windows are given back as the exchange takes the bytes */
 	nghttp2_option_set_no_auto_window_update(opt, 1);
 	nghttp2_option_set_no_closed_streams(opt, 1);

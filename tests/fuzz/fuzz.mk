@@ -41,7 +41,8 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_sticky $(OUT)/fuzz_keepalive $(OUT)/fuzz_health \
 	$(OUT)/fuzz_tls $(OUT)/fuzz_pan $(OUT)/fuzz_hdrrule $(OUT)/fuzz_proxy \
 	$(OUT)/fuzz_forwarded $(OUT)/fuzz_ratelimit $(OUT)/fuzz_h2 \
-	$(OUT)/fuzz_ws $(OUT)/fuzz_grpc $(OUT)/fuzz_health_h2
+	$(OUT)/fuzz_ws $(OUT)/fuzz_grpc $(OUT)/fuzz_health_h2 \
+	$(OUT)/fuzz_h2up
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -170,6 +171,13 @@ H2_CFLAGS ?= $(shell pkg-config --cflags $(H2_PKGS) 2>/dev/null) \
 	-DPACKAGE_VERSION='"$(or $(H2_VERSION),fuzz)"'
 H2_LIBS ?= $(shell pkg-config --libs $(H2_PKGS) 2>/dev/null) -lm -lpthread
 $(OUT)/fuzz_h2: $(top_srcdir)/tests/fuzz/fuzz_h2.c \
+		$(top_srcdir)/tests/fuzz/fuzz.h $(H2_SRCS) $(H2_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(H2_CFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
+		$(H2_SRCS) $(H2_LIBS)
+
+# HTTP/2 upstreams (fuzz_h2up.c): a worker, as fuzz_h2
+$(OUT)/fuzz_h2up: $(top_srcdir)/tests/fuzz/fuzz_h2up.c \
 		$(top_srcdir)/tests/fuzz/fuzz.h $(H2_SRCS) $(H2_HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(H2_CFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
