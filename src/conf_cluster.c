@@ -252,7 +252,7 @@ const struct sl_conf_keydef sl_conf_cluster_table[] = {
     /* HTTP/2 to upstreams (doc/http2.md section 10) */
     {"protocol", SL_CONF_ENUM, 0, 0, SL_UP_PROTO_HTTP1, CL(protocol),
      .names = protocol_names, .expected = "http1, h2c or h2"},
-    {"max_concurrent_streams", SL_CONF_UINT, 1, 10000, 100,
+    {"max_concurrent_streams", SL_CONF_UINT, 0, 100000, 0,
      CL(max_concurrent_streams)},
     {"ping_interval", SL_CONF_DURATION, 0, CONF_DAY_MS, 15000,
      CL(ping_interval_ms)},
@@ -408,8 +408,15 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	}
 	sl_conf_table_read(ld, lbl, map, sl_conf_cluster_table, cl, NULL);
 	sl_conf_parse_cluster_identity(ld, map, cl);
-	if (cl->protocol != SL_UP_PROTO_HTTP1)
+	if (cl->protocol != SL_UP_PROTO_HTTP1) {
 		check_h2(ld, lbl, map, cl);
+		/* a shared connection's stream ids last a billion streams:
+		 * no lifetime in requests unless one is written */
+		v = sl_yaml_map_get(map, "pool", NULL);
+		if (v == NULL || v->type != SL_YAML_NODE_MAP ||
+		    sl_yaml_map_get(v, "max_requests", NULL) == NULL)
+			cl->pool_max_requests = 0;
+	}
 	else if (cl->health.grpc_service != NULL &&
 		 (v = sl_yaml_map_get(map, "health_check", &k)) != NULL)
 		sl_yaml_err_node(ld, k,

@@ -748,17 +748,24 @@ on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 
 	switch (frame->hd.type) {
 	case NGHTTP2_SETTINGS:
-		if ((frame->hd.flags & NGHTTP2_FLAG_ACK) || c->ready)
+		if (frame->hd.flags & NGHTTP2_FLAG_ACK)
+			break;
+		{
+			/* the server's limit (nghttp2: "none" when not
+			 * said), under the cluster's cap; its every SETTINGS
+			 * may change it */
+			uint64_t m = nghttp2_session_get_remote_settings(
+				     ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS),
+				 cap = c->ep->cluster->max_concurrent_streams;
+			if (cap > 0 && m > cap)
+				m = cap;
+			c->max_streams = m > 0 ? (uint32_t)m : 1;
+		}
+		if (c->ready)
 			break;
 		c->ready = 1;
 		if (c->ep->cluster->ping_interval_ms > 0)
 			ping_arm(c, c->ep->cluster->ping_interval_ms);
-		{
-			uint32_t m = nghttp2_session_get_remote_settings(
-			    ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
-			if (m < c->max_streams)
-				c->max_streams = m > 0 ? m : 1;
-		}
 		TAILQ_FOREACH(st, &c->streams, link)
 		if (st->f & S_HELD) {
 			st->f &= ~S_HELD;
@@ -1175,7 +1182,8 @@ conn_new(struct sl_wendpoint *ep)
 	}
 	c->ep = ep;
 	TAILQ_INIT(&c->streams);
-	c->max_streams = (uint32_t)ep->cluster->max_concurrent_streams;
+	/* until the server's SETTINGS say (conn_room) */
+	c->max_streams = 1;
 	if (nghttp2_session_client_new2(&c->ng, callbacks, c, options) != 0) {
 		free(c);
 		errno = ENOMEM;
@@ -1216,6 +1224,20 @@ conn_new(struct sl_wendpoint *ep)
 	return c;
 }
 
+/* Whether c takes one more stream: under its limit, or, before the
+ * server's SETTINGS said the limit, any (up to the cluster's cap): a
+ * second connection is made only once the first is known to be full;
+ * what the server then refuses is retried as never sent. */
+static int
+conn_room(const struct sl_h2up_conn *c)
+{
+	uint64_t cap = c->ep->cluster->max_concurrent_streams;
+
+	if (!c->ready)
+		return cap == 0 || c->nstreams < cap;
+	return c->nstreams < c->max_streams;
+}
+
 int
 sl_h2up_open(struct sl_upconn *u)
 {
@@ -1235,7 +1257,7 @@ sl_h2up_open(struct sl_upconn *u)
 			if (c->nstreams == 0)
 				event_active(&c->idle, EV_TIMEOUT, 1);
 		}
-		if (!c->dead && c->nstreams < c->max_streams)
+		if (!c->dead && conn_room(c))
 			break;
 	}
 	if (c == NULL && (c = conn_new(ep)) == NULL)
@@ -1279,7 +1301,7 @@ sl_h2up_has_room(const struct sl_wendpoint *ep)
 	const struct sl_h2up_conn *c;
 
 	TAILQ_FOREACH(c, &ep->h2, link)
-	if (!c->dead && c->nstreams < c->max_streams)
+	if (!c->dead && conn_room(c))
 		return 1;
 	return 0;
 }

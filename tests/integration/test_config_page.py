@@ -507,7 +507,7 @@ def config_fills_in_every_default():
         "max_connections": 0, "max_pending": 100, "queue_timeout_ms": 1000,
         "health_check": None, "outlier": None, "tls": None,
         "proxy_protocol": "off", "protocol": "http1",
-        "max_concurrent_streams": 100, "ping_interval_ms": 15000},
+        "max_concurrent_streams": 0, "ping_interval_ms": 15000},
         "cluster defaults")
     eq(c["endpoints"][0]["weight"], 1, "endpoint weight")
     eq(d["hash_key"], "client_ip", "hash_key default")

@@ -837,8 +837,10 @@ def upstream_grpc_statuses_are_counted_and_logged():
     eq([x.get("grpc_status") for x in lines], [0, 5, 5])
     cfg = json.loads(sltest.get(aport, "/config").body)
     cl = [c for c in cfg["clusters"] if c["name"] == "svc"][0]
-    eq((cl["protocol"], cl["max_concurrent_streams"]), ("h2c", 100),
+    eq((cl["protocol"], cl["max_concurrent_streams"]), ("h2c", 0),
        "/config shows the protocol")
+    eq(cl["pool"]["max_requests"], 0,
+       "no lifetime in requests on an HTTP/2 cluster unless written")
 
 
 @test
