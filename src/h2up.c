@@ -163,8 +163,7 @@ struct sl_h2up_conn {
 	int err;       /* why it failed before its SETTINGS: what the streams
 			  waiting for it fail with (SL_UP_ERR_TLS: the TLS
 			  handshake) */
-	const uint8_t *wp; /* nghttp2's output not written yet */
-	size_t wn;
+	struct dbuf wbuf; /* nghttp2's output not written yet */
 	struct event run;  /* deferred: write what nghttp2 has */
 	struct event idle; /* no stream for the pool's idle_timeout */
 	struct event ping; /* liveness: the cluster's ping_interval */
@@ -877,8 +876,13 @@ conn_unbusy(struct sl_h2up_conn *c)
 	return c->gone;
 }
 
-/* Writes what nghttp2 has to send; closes the connection when nghttp2
- * is done with it. */
+/* The most of nghttp2's output gathered for one write. */
+#define WBUF_MAX (64 * 1024)
+
+/* Writes what nghttp2 has to send, its frames gathered in c->wbuf so
+ * that a turn's streams go out in one write (nghttp2_session_mem_send
+ * hands one frame a call); closes the connection when nghttp2 is done
+ * with it. */
 static void
 conn_pump(struct sl_h2up_conn *c)
 {
@@ -892,35 +896,42 @@ conn_pump(struct sl_h2up_conn *c)
 		struct iovec iov;
 		ssize_t n;
 
-		if (c->wn == 0) {
-			n = nghttp2_session_mem_send(c->ng, &c->wp);
+		while (dbuf_n(&c->wbuf) < WBUF_MAX && !c->gone) {
+			const uint8_t *p;
+			n = nghttp2_session_mem_send(c->ng, &p);
 			if (n < 0) {
 				err = EPROTO;
 				why = nghttp2_strerror((int)n);
 				break;
 			}
-			if (n == 0 || c->gone)
+			if (n == 0)
 				break;
-			c->wn = (size_t)n;
+			if (dbuf_put(&c->wbuf, p, (size_t)n) == -1) {
+				err = ENOMEM;
+				why = "out of memory";
+				break;
+			}
 		}
-		iov.iov_base = (void *)(uintptr_t)c->wp;
-		iov.iov_len = c->wn;
+		if (why != NULL || dbuf_n(&c->wbuf) == 0 || c->gone)
+			break;
+		iov.iov_base = c->wbuf.p + c->wbuf.off;
+		iov.iov_len = dbuf_n(&c->wbuf);
 		n = sl_upstream_writev(c->u, &iov, 1, 0);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			err = errno;
 			why = "write failed";
 			break;
 		}
-		if (n > 0) {
-			c->wp += n;
-			c->wn -= (size_t)n;
-		}
-		if (c->wn > 0)
-			break;
+		if (n > 0)
+			c->wbuf.off += (size_t)n;
+		if (dbuf_n(&c->wbuf) > 0)
+			break; /* the socket is full: on WRITABLE */
+		c->wbuf.off = c->wbuf.len = 0;
 	}
 	if (why == NULL && !c->gone)
-		sl_upstream_want_write(c->u, c->wn > 0);
-	done = why == NULL && c->wn == 0 && !nghttp2_session_want_read(c->ng) &&
+		sl_upstream_want_write(c->u, dbuf_n(&c->wbuf) > 0);
+	done = why == NULL && dbuf_n(&c->wbuf) == 0 &&
+	       !nghttp2_session_want_read(c->ng) &&
 	       !nghttp2_session_want_write(c->ng);
 	if (conn_unbusy(c))
 		return;
@@ -942,7 +953,12 @@ static void
 conn_schedule(struct sl_h2up_conn *c)
 {
 	if (c != NULL && !c->gone)
-		event_active(&c->run, EV_TIMEOUT, 1);
+		/* on the loop's next turn, not at once: what every stream
+		 * hands over on this turn goes out in one write */
+		if (!evtimer_pending(&c->run, NULL)) {
+			static const struct timeval now = {0, 0};
+			evtimer_add(&c->run, &now);
+		}
 }
 
 static void
@@ -1121,6 +1137,7 @@ conn_close(struct sl_h2up_conn *c, int err, const char *why)
 	event_del(&c->idle);
 	event_del(&c->ping);
 	nghttp2_session_del(c->ng);
+	dbuf_free(&c->wbuf);
 	sl_upstream_put(c->u, 0);
 	free(c);
 }
@@ -1211,7 +1228,7 @@ conn_new(struct sl_wendpoint *ep)
 		errno = saved;
 		return NULL;
 	}
-	event_assign(&c->run, w->base, -1, 0, conn_on_run, c);
+	evtimer_assign(&c->run, w->base, conn_on_run, c);
 	evtimer_assign(&c->idle, w->base, conn_on_idle, c);
 	evtimer_assign(&c->ping, w->base, conn_on_ping, c);
 	c->heard_ms = sl_now_ms();
