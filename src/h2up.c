@@ -393,7 +393,8 @@ stream_submit(struct h2up_stream *st, char *p, size_t hl)
 	struct sl_h2up_conn *c = st->c;
 	char *end = p + hl - 2, *line, *eol, *sp1, *sp2;
 	size_t max = 6, k = 4;
-	nghttp2_nv *nv;
+	nghttp2_nv stack_nv[48], *nv = stack_nv; /* a head's fields, most
+						    often on the stack */
 	nghttp2_data_provider dp;
 	int32_t id;
 	int body = 0;
@@ -402,13 +403,13 @@ stream_submit(struct h2up_stream *st, char *p, size_t hl)
 		max += p[i] == '\n';
 	if ((eol = memchr(p, '\r', hl)) == NULL ||
 	    (sp1 = memchr(p, ' ', (size_t)(eol - p))) == NULL ||
-	    (sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1))) == NULL ||
+	    (sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1))) == NULL)
+		return -1;
+	if (sl_h1_ieq(p, (size_t)(sp1 - p), "connect"))
+		return -1; /* no tunnel over an HTTP/2 upstream (yet) */
+	if (max > sizeof(stack_nv) / sizeof(stack_nv[0]) &&
 	    (nv = calloc(max, sizeof(*nv))) == NULL)
 		return -1;
-	if (sl_h1_ieq(p, (size_t)(sp1 - p), "connect")) {
-		free(nv);
-		return -1; /* no tunnel over an HTTP/2 upstream (yet) */
-	}
 	if (sl_h1_ieq(p, (size_t)(sp1 - p), "head"))
 		st->f |= S_NOBODY;
 	nv_put(&nv[0], ":method", 7, p, (size_t)(sp1 - p));
@@ -424,7 +425,8 @@ stream_submit(struct h2up_stream *st, char *p, size_t hl)
 
 		if ((eol = memchr(line, '\r', (size_t)(end - line + 1))) == NULL ||
 		    (colon = memchr(line, ':', (size_t)(eol - line))) == NULL) {
-			free(nv);
+			if (nv != stack_nv)
+				free(nv);
 			return -1;
 		}
 		nl = (size_t)(colon - line);
@@ -468,7 +470,8 @@ stream_submit(struct h2up_stream *st, char *p, size_t hl)
 	dp.source.ptr = st;
 	dp.read_callback = data_read;
 	id = nghttp2_submit_request(c->ng, NULL, nv, k, body ? &dp : NULL, st);
-	free(nv);
+	if (nv != stack_nv)
+		free(nv);
 	if (id < 0) {
 		/* stream ids ran out: the next request needs a new
 		 * connection (the failure is class 1) */
