@@ -272,8 +272,16 @@ elsewhere(const void *ctx, const char *key, char *buf, size_t sz)
 	size_t n = 0, i, len;
 
 	buf[0] = '\0';
-	/* a part of one key of its own section: most likely that key */
-	for (i = 0; (name = key_at(cur, i)) != NULL; i++) {
+	/* a part of one key of its own section: most likely that key, but
+	 * for a key of that very name one step away ("interval" in a
+	 * cluster is its health_check's, not its ping_interval) */
+	for (ti = 0; ti < SL_CONF_SEC_N; ti++) {
+		t = (enum sl_conf_section)ti;
+		if (t != cur && distance(cur, t) == 1 && has_key(t, key))
+			break;
+	}
+	for (i = 0; ti == SL_CONF_SEC_N && (name = key_at(cur, i)) != NULL;
+	     i++) {
 		if (!part_of(key, name))
 			continue;
 		if (bestkey != NULL) {
