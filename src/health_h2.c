@@ -266,9 +266,6 @@ sl_hc_h2_new(const char *authority, const char *path, int tls,
 		ml = sl > 0 ? 2 + sl : 0;
 		nv(&h[k++], "content-type", "application/grpc");
 		nv(&h[k++], "te", "trailers");
-		x->body[0] = 0;
-		x->body[1] = x->body[2] = x->body[3] = 0;
-		x->body[4] = (unsigned char)ml;
 		if (sl > 0) {
 			/* field 1, length-delimited: a string (under 128
 			 * bytes its length is one varint byte; up to 255,
@@ -278,13 +275,18 @@ sl_hc_h2_new(const char *authority, const char *path, int tls,
 				x->body[6] = (unsigned char)sl;
 				memcpy(x->body + 7, grpc_service, sl);
 			} else {
-				x->body[4] = (unsigned char)(ml + 1);
 				x->body[6] = (unsigned char)(0x80 | (sl & 0x7f));
 				x->body[7] = (unsigned char)(sl >> 7);
 				memcpy(x->body + 8, grpc_service, sl);
 				ml++;
 			}
 		}
+		/* the gRPC frame: not compressed, the message's length in
+		 * four bytes, big-endian (up to 258: two of them) */
+		x->body[0] = 0;
+		x->body[1] = x->body[2] = 0;
+		x->body[3] = (unsigned char)(ml >> 8);
+		x->body[4] = (unsigned char)(ml & 0xff);
 		x->bodylen = 5 + ml;
 		dp.source.ptr = x;
 		dp.read_callback = body_read;

@@ -274,6 +274,28 @@ test_grpc_check(void **state)
 		sl_hc_h2_free(x);
 	}
 
+	/* a service name of 200 bytes: its length a two-byte varint, the
+	 * message 203 bytes; one of 255: a message of 258, whose length
+	 * takes two bytes of the frame's */
+	for (size_t len = 200; len <= 255; len += 55) {
+		char name[256];
+		size_t ml = 3 + len;
+		memset(name, 'n', len);
+		name[len] = '\0';
+		x = sl_hc_h2_new("a", "/", 0, name, &out, &outlen);
+		assert_non_null(x);
+		server_new(&sv, out, outlen);
+		assert_int_equal(sv.bodylen, 5 + ml);
+		assert_int_equal(sv.body[3], ml >> 8);
+		assert_int_equal(sv.body[4], ml & 0xff);
+		assert_int_equal(sv.body[5], 0x0a);
+		assert_int_equal(sv.body[6], 0x80 | (len & 0x7f));
+		assert_int_equal(sv.body[7], len >> 7);
+		assert_memory_equal(sv.body + 8, name, len);
+		nghttp2_session_del(sv.ng);
+		sl_hc_h2_free(x);
+	}
+
 	/* NOT_SERVING */
 	x = sl_hc_h2_new("a", "/", 1, "", &out, &outlen);
 	assert_non_null(x);
