@@ -122,13 +122,14 @@ HEALTH_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/health.c \
 	$(top_srcdir)/src/log.c $(top_srcdir)/src/util.c $(top_srcdir)/src/tls.c \
 	$(top_srcdir)/src/pan.c $(top_srcdir)/src/proxyproto.c \
 	$(top_srcdir)/src/cidr.c $(top_srcdir)/src/xprt.c \
-	$(top_srcdir)/src/xprt_mem.c
+	$(top_srcdir)/src/xprt_mem.c $(top_srcdir)/src/health_h2.c
 TLS_SRCS = $(top_srcdir)/src/tls.c $(top_srcdir)/src/log.c \
 	$(top_srcdir)/src/util.c $(top_srcdir)/src/pan.c
 $(OUT)/fuzz_health: $(top_srcdir)/tests/fuzz/fuzz_health.c $(HEALTH_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
-		$(HEALTH_SRCS) $(NET_LIBS)
+		$(HEALTH_SRCS) $(NET_LIBS) \
+		$(shell pkg-config --libs libnghttp2 2>/dev/null)
 $(OUT)/fuzz_tls: $(top_srcdir)/tests/fuzz/fuzz_tls.c $(TLS_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \

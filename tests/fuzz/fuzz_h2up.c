@@ -356,6 +356,8 @@ walk_server(const uint8_t *p, size_t n)
 			}
 			/* a cut last frame: nghttp2 hands on what came */
 			ql = SL_MIN(ql, avail);
+			if (ql == 0)
+				goto next; /* (no buffer may exist yet) */
 			if (pay.len + ql > pay.cap) {
 				pay.cap = pay.len + ql + 4096;
 				pay.buf = realloc(pay.buf, pay.cap);
@@ -364,6 +366,7 @@ walk_server(const uint8_t *p, size_t n)
 			memcpy(pay.buf + pay.len, q, ql);
 			pay.len += ql;
 		}
+	next:
 		if (avail < len)
 			return;
 		p += 9 + len;
