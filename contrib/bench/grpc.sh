@@ -5,7 +5,7 @@
 #
 # usage: contrib/bench/grpc.sh [--quick] [--rounds N] [--duration SECS]
 #            [--conns C] [--streams M] [--gateways LIST] [--out DIR]
-#            [--keep]
+#            [--keep] [--count [--calls N]]
 #
 #   --quick          3 s per measured run instead of 10 s
 #   --rounds N       runs per gateway, alternating A B C A B C (default 3)
@@ -16,6 +16,17 @@
 #   --out DIR        where grpc.md and grpc.csv go (default: a new directory
 #                    /tmp/sluice-grpc-bench-out.XXXXXX, printed at the end)
 #   --keep           keep the scratch directory (configs, logs)
+#   --count          count instead of timing: each gateway runs under
+#                    valgrind's callgrind, and the report gives user-space
+#                    instructions per call (sluice's own, its libraries',
+#                    libc's), which do not depend on what else the machine
+#                    is doing. A warm-up, then N calls and 2N calls, each
+#                    between a zeroing and a dump of the counters: the
+#                    difference of the two phases over N is the count per
+#                    call, with start-up and warm-up cancelled out
+#                    (doc/performance.md, "Session 21"). nginx runs with
+#                    master_process off (one process). Needs valgrind.
+#   --calls N        N for --count (default 10000)
 #
 # What runs:
 #   upstream  contrib/bench/grpc_upstream.js (Node's http2 module): every
@@ -69,6 +80,8 @@ STREAMS=16
 GATEWAYS="sluice,nginx,haproxy"
 OUT=""
 KEEP=0
+COUNT=0
+CALLS=10000
 
 die() { echo "grpc.sh: $*" >&2; exit 1; }
 log() { echo "$(date +%T) $*" >&2; }
@@ -83,13 +96,15 @@ while [ $# -gt 0 ]; do
 	--gateways) GATEWAYS=$2; shift ;;
 	--out) OUT=$2; shift ;;
 	--keep) KEEP=1 ;;
+	--count) COUNT=1 ;;
+	--calls) CALLS=$2; shift ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown option $1 (try --help)" ;;
 	esac
 	shift
 done
-for v in "$ROUNDS" "$DURATION" "$CONNS" "$STREAMS"; do
-	case "$v" in ''|*[!0-9]*|0) die "--rounds, --duration, --conns and --streams want positive integers" ;; esac
+for v in "$ROUNDS" "$DURATION" "$CONNS" "$STREAMS" "$CALLS"; do
+	case "$v" in ''|*[!0-9]*|0) die "--rounds, --duration, --conns, --streams and --calls want positive integers" ;; esac
 done
 IFS=, read -r -a GWS <<<"$GATEWAYS"
 for g in "${GWS[@]}"; do case "$g" in sluice|nginx|haproxy) ;; *) die "unknown gateway $g" ;; esac; done
@@ -281,6 +296,123 @@ start_gw() {  # name: sets GW_PID
 	PIDS+=($GW_PID)
 	wait_port "$GW_PORT" || { cat "$WORK/$1.log" >&2; die "$1 did not start"; }
 }
+
+# ---- --count: instructions per call, by callgrind
+# cg_objects FILE: "object self-cost" lines, the self cost of every
+# function summed by the object (binary or library) it is in
+cg_objects() {
+	python3 - "$1" <<'PY'
+import re, sys, collections
+ob, fn_ob, cur_ob, cur_fn, skip = {}, {}, None, None, False
+cost = collections.Counter()
+for line in open(sys.argv[1]):
+    if skip:
+        skip = False
+        continue
+    m = re.match(r'^(c?ob|c?fn|c?f[lie])=\((\d+)\)(?: (.*))?$', line.rstrip('\n'))
+    if m:
+        k, i, n = m.groups()
+        if k in ('ob', 'cob') and n:
+            ob[i] = n
+        if k == 'ob':
+            cur_ob = i
+        if k == 'fn':
+            cur_fn = i
+            fn_ob[i] = cur_ob
+        continue
+    if line.startswith('calls='):
+        skip = True  # the next line is a call's inclusive cost
+        continue
+    f = line.split()
+    if cur_fn and len(f) >= 2 and (line[0].isdigit() or line[0] in '+-*'):
+        cost[ob.get(fn_ob[cur_fn], '?')] += int(f[1])
+for o, c in cost.items():
+    print(o.split('/')[-1], c)
+PY
+}
+count_load() {  # calls: h2load, every call must succeed
+	taskset -c "$LOAD_CPU" "$H2LOAD" -n "$1" -c "$CONNS" -m "$STREAMS" \
+		-d "$WORK/req.bin" -H 'content-type: application/grpc' -H 'te: trailers' \
+		"http://127.0.0.1:$GW_PORT/bench.Svc/Call" >"$WORK/count.txt" 2>&1 || true
+	grep -q "$1 succeeded, 0 failed" "$WORK/count.txt" ||
+		{ cat "$WORK/count.txt" >&2; die "$g: not every call succeeded"; }
+}
+count_phase() {  # pid calls: the newest dump's objects after calls
+	local part
+	callgrind_control -z "$1" >/dev/null 2>&1
+	count_load "$2"
+	callgrind_control -d "$1" >/dev/null 2>&1
+	part=$(ls "$WORK/$g.cg".* | sort -t. -k3 -n | tail -1)
+	cg_objects "$part"
+	rm -f "$WORK/$g.cg".*
+}
+if [ "$COUNT" = 1 ]; then
+	for c in valgrind callgrind_control python3; do
+		command -v "$c" >/dev/null 2>&1 || die "$c not found (apt-get install valgrind python3)"
+	done
+	echo "gateway,object,instructions_per_call" >"$OUT/grpc-count.csv"
+	for g in "${GWS[@]}"; do
+		vg=(valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$WORK/$g.cg")
+		case "$g" in
+		sluice)
+			conf_sluice
+			taskset -c "$GW_CPU" "${vg[@]}" "$SLUICE" -c "$WORK/sluice.yaml" >"$WORK/sluice.log" 2>&1 &
+			;;
+		nginx)
+			conf_nginx
+			sed -i '1i master_process off;' "$WORK/nginx.conf"
+			taskset -c "$GW_CPU" "${vg[@]}" "$(command -v "$NGINX")" -c "$WORK/nginx.conf" >"$WORK/nginx.log" 2>&1 &
+			;;
+		haproxy)
+			conf_haproxy
+			# valgrind keeps some descriptors for itself
+			sed -i 's/maxconn 20000/maxconn 5000/' "$WORK/haproxy.cfg"
+			taskset -c "$GW_CPU" "${vg[@]}" "$(command -v "$HAPROXY")" -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
+			;;
+		esac
+		GW_PID=$!
+		PIDS+=($GW_PID)
+		wait_port "$GW_PORT" || { cat "$WORK/$g.log" >&2; die "$g did not start"; }
+		sleep 1
+		count_load 2000
+		count_phase "$GW_PID" "$CALLS" >"$WORK/$g.n1"
+		count_phase "$GW_PID" "$((2 * CALLS))" >"$WORK/$g.n2"
+		stop_pid "$GW_PID"
+		awk -v g="$g" -v n="$CALLS" '
+			FNR == NR { a[$1] = $2; next }
+			{ d = ($2 - a[$1]) / n; if (d >= 1) printf "%s,%s,%.0f\n", g, $1, d }' \
+			"$WORK/$g.n1" "$WORK/$g.n2" | sort -t, -k3 -rn >>"$OUT/grpc-count.csv"
+		log "$g: $(awk -F, -v g="$g" '$1 == g { t += $3 } END { printf "%.0f", t }' "$OUT/grpc-count.csv") instructions per call"
+	done
+	python3 - "$OUT" "$CALLS" "$CONNS" "$STREAMS" <<'PY'
+import csv, sys
+out, calls, conns, streams = sys.argv[1:]
+rows = list(csv.DictReader(open(out + "/grpc-count.csv")))
+gws, tot, parts = [], {}, {}
+for r in rows:
+    g = r["gateway"]
+    if g not in gws:
+        gws.append(g)
+    n = float(r["instructions_per_call"])
+    tot[g] = tot.get(g, 0) + n
+    parts.setdefault(g, []).append("%s %s" % (r["object"], format(int(n), ",")))
+peers = [tot[g] for g in gws if g != "sluice"]
+best = min(peers) if peers else None
+lines = ["| gateway | instructions per call | x best peer | by object |",
+         "|---|--:|--:|---|"]
+for g in gws:
+    ratio = "%.2f" % (tot[g] / best) if best else "-"
+    lines.append("| %s | %s | %s | %s |" % (g, format(int(tot[g]), ","), ratio,
+                                         ", ".join(parts[g][:5])))
+text = "\n".join(lines) + ("\n\nUser-space instructions per unary call (callgrind), "
+        "the difference of %s and %d calls; %s connections x %s streams.\n"
+        % (calls, 2 * int(calls), conns, streams))
+open(out + "/grpc-count.md", "w").write(text)
+print(text)
+PY
+	log "report: $OUT/grpc-count.md"
+	exit 0
+fi
 
 echo "round,gateway,calls,seconds,calls_per_s,cpu_us_per_call,upstream_conns,errors" >"$OUT/grpc.csv"
 HZ=$(getconf CLK_TCK)
