@@ -109,18 +109,29 @@ int sl_dnsmsg_query(uint8_t *buf, size_t cap, uint16_t id, const char *qname,
 
 /*
  * Parses the len bytes at p as the answer to the query (id, qname,
- * qtype) into *a (every field set). Returns 0, or -1 when the bytes are
- * not that answer: too short or malformed (a name or record running past
- * the end, a compression pointer loop, a bad length), not a response,
- * another id, or another question (name compared without regard to case).
- * A truncated answer parses as far as it is whole, with a->truncated
- * set. Records of other types or owners are stepped over.
+ * qtype) into *a: every count and number set, the arrays up to their
+ * counts; after -1, no records. Returns 0, or -1 when the bytes are not
+ * that answer: too short or malformed (a name or record running past the
+ * end, a compression pointer that does not point further back than the
+ * labels it ends, so also any loop, a label type other than 0 and 0xc0,
+ * an A, AAAA, CNAME, SRV or SOA record of class IN whose rdlen does not
+ * fit its contents), not a response, an opcode other than QUERY, another
+ * id, or another question (name compared without regard to case). A
+ * truncated answer (TC) parses as far as its records are whole, with
+ * a->truncated set: a record the message's end cuts ends the parse, one
+ * that is malformed still gives -1. Records of other types, classes or
+ * owners are stepped over, and so are SRV records whose target is
+ * neither "." nor a name sl_dnsmsg_name_ok takes. qname is as
+ * sl_dnsmsg_query takes it (-1 otherwise). Each TTL is its record's own,
+ * not capped by the CNAMEs that led to it; one with the top bit set is 0
+ * (RFC 2181 section 8).
  */
 int sl_dnsmsg_parse(const uint8_t *p, size_t len, uint16_t id,
 		    const char *qname, uint16_t qtype,
 		    struct sl_dns_answer *a);
 
-/* "NOERROR", "NXDOMAIN", ..., or "RCODE<n>". */
+/* "NOERROR", "NXDOMAIN", ... (RFC 1035 and RFC 2136's names, 0 to 10),
+ * "RCODE11" to "RCODE15", or "RCODE?" for a number no header holds. */
 const char *sl_dnsmsg_rcode_str(int rcode);
 
 #endif
