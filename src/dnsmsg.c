@@ -190,23 +190,25 @@ sl_dnsmsg_query(uint8_t *buf, size_t cap, uint16_t id, const char *qname,
  * Reads the name at off in msg[0..len) into out (WIRE_NAME_MAX bytes:
  * lower-cased wire form with its final zero, *outlen bytes) and sets
  * *next past its bytes at off: after its final zero or its first pointer.
- * Those bytes must end by end (len, or the end of the rdata holding the
- * name); what a pointer leads to may lie anywhere before. A pointer must
- * point before the start of the labels it ends, the name's own or those
- * an earlier pointer led to: each jump goes further back than the last,
- * so a name cannot loop; and MAX_HOPS at most. Returns 0; E_SHORT when
- * the name's own bytes run past the message (cut); E_BAD otherwise.
+ * Those bytes must end by rdend, the end of the rdata holding the name,
+ * or by len when rdend is 0 (an owner, the question); what a pointer
+ * leads to may lie anywhere before. A pointer must point before the start
+ * of the labels it ends, the name's own or those an earlier pointer led
+ * to: each jump goes further back than the last, so a name cannot loop;
+ * and MAX_HOPS at most. Returns 0; E_SHORT when the name runs past the
+ * message, as a cut one would; E_BAD otherwise, and for a name that does
+ * not fit its rdata, since rdata is whole.
  */
 static int
-read_name(const uint8_t *msg, size_t len, size_t off, size_t end, uint8_t *out,
-	  size_t *outlen, size_t *next)
+read_name(const uint8_t *msg, size_t len, size_t off, size_t rdend,
+	  uint8_t *out, size_t *outlen, size_t *next)
 {
 	size_t pos = off, seg = off, n = 0, lim, i;
 	int jumped = 0, hops = 0;
 	uint8_t c;
 
 	for (;;) {
-		lim = jumped ? len : end;
+		lim = jumped || rdend == 0 ? len : rdend;
 		if (pos >= lim)
 			goto overrun;
 		c = msg[pos];
@@ -246,9 +248,10 @@ read_name(const uint8_t *msg, size_t len, size_t off, size_t end, uint8_t *out,
 	*outlen = n;
 	return 0;
 overrun:
-	/* a name's own bytes stopped by the message's end are a cut; past
-	 * its rdata, or past the end after a jump, it is a bad name */
-	return !jumped && end == len ? E_SHORT : E_BAD;
+	/* Past the message's end, even after a jump: a truncated answer's
+	 * cut may leave a name pointing at labels that ran on into the
+	 * records it cut off. */
+	return jumped || rdend == 0 ? E_SHORT : E_BAD;
 }
 
 /* Writes the wire name w (as read_name leaves it) as text into out
@@ -275,12 +278,14 @@ name_text(const uint8_t *w, char *out)
 
 /* The rdata of the types this file reads must hold what their type says,
  * no more, no less (class IN only: another class's rdata may have another
- * form). Returns 0 or E_BAD. */
+ * form). Returns 0, E_BAD, or E_SHORT for a name leading past the end of
+ * a cut message. */
 static int
 rdata_check(const uint8_t *msg, size_t len, const struct rr *rr)
 {
 	uint8_t name[WIRE_NAME_MAX];
 	size_t nlen, end = rr->rdoff + rr->rdlen, pos;
+	int r;
 
 	switch (rr->type) {
 	case SL_DNS_A:
@@ -297,16 +302,16 @@ rdata_check(const uint8_t *msg, size_t len, const struct rr *rr)
 		break;
 	case SL_DNS_SOA:
 		/* MNAME, RNAME, then five 32-bit numbers */
-		if (read_name(msg, len, rr->rdoff, end, name, &nlen, &pos) !=
-			0 ||
-		    read_name(msg, len, pos, end, name, &nlen, &pos) != 0)
-			return E_BAD;
+		if ((r = read_name(msg, len, rr->rdoff, end, name, &nlen,
+				   &pos)) != 0 ||
+		    (r = read_name(msg, len, pos, end, name, &nlen, &pos)) != 0)
+			return r;
 		return end - pos == 20 ? 0 : E_BAD;
 	default:
 		return 0;
 	}
-	if (read_name(msg, len, pos, end, name, &nlen, &pos) != 0)
-		return E_BAD;
+	if ((r = read_name(msg, len, pos, end, name, &nlen, &pos)) != 0)
+		return r;
 	return pos == end ? 0 : E_BAD;
 }
 
@@ -318,7 +323,7 @@ rr_read(const uint8_t *msg, size_t len, size_t *off, struct rr *rr)
 	size_t pos;
 	int r;
 
-	r = read_name(msg, len, *off, len, rr->owner, &rr->ownerlen, &pos);
+	r = read_name(msg, len, *off, 0, rr->owner, &rr->ownerlen, &pos);
 	if (r != 0)
 		return r;
 	if (len - pos < 10)
@@ -330,8 +335,8 @@ rr_read(const uint8_t *msg, size_t len, size_t *off, struct rr *rr)
 	rr->rdoff = pos + 10;
 	if (len - rr->rdoff < rr->rdlen)
 		return E_SHORT;
-	if (rr->class == CLASS_IN && rdata_check(msg, len, rr) != 0)
-		return E_BAD;
+	if (rr->class == CLASS_IN && (r = rdata_check(msg, len, rr)) != 0)
+		return r;
 	*off = rr->rdoff + rr->rdlen;
 	return 0;
 }
@@ -517,7 +522,7 @@ sl_dnsmsg_parse(const uint8_t *p, size_t len, uint16_t id, const char *qname,
 	for (i = 0; i < ch.len[0]; i++)
 		ch.name[0][i] = lower(ch.name[0][i]);
 	ch.n = 1;
-	if (read_name(p, len, HDR_LEN, len, name, &nlen, &off) != 0 ||
+	if (read_name(p, len, HDR_LEN, 0, name, &nlen, &off) != 0 ||
 	    nlen != ch.len[0] || memcmp(name, ch.name[0], nlen) != 0 ||
 	    len - off < 4 || get16(p + off) != qtype ||
 	    get16(p + off + 2) != CLASS_IN)
