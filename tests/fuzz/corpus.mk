@@ -8,6 +8,7 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/conf \
 	tests/fuzz/corpus/diff_request \
 	tests/fuzz/corpus/diff_response \
+	tests/fuzz/corpus/dns \
 	tests/fuzz/corpus/forwarded \
 	tests/fuzz/corpus/grpc \
 	tests/fuzz/corpus/h2 \

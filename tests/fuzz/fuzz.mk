@@ -42,7 +42,7 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_tls $(OUT)/fuzz_pan $(OUT)/fuzz_hdrrule $(OUT)/fuzz_proxy \
 	$(OUT)/fuzz_forwarded $(OUT)/fuzz_ratelimit $(OUT)/fuzz_h2 \
 	$(OUT)/fuzz_ws $(OUT)/fuzz_grpc $(OUT)/fuzz_health_h2 \
-	$(OUT)/fuzz_h2up
+	$(OUT)/fuzz_h2up $(OUT)/fuzz_dns
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -150,6 +150,13 @@ $(OUT)/fuzz_health_h2: $(top_srcdir)/tests/fuzz/fuzz_health_h2.c \
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< \
 		$(top_srcdir)/src/health_h2.c $(shell pkg-config --libs libnghttp2)
+
+# DNS answers (fuzz_dns.c): pure
+DNS_SRCS = $(top_srcdir)/src/dnsmsg.c
+$(OUT)/fuzz_dns: $(top_srcdir)/tests/fuzz/fuzz_dns.c $(DNS_SRCS) \
+		$(top_srcdir)/src/dnsmsg.h $(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(DNS_SRCS)
 
 # gRPC's fields (fuzz_grpc.c): pure
 $(OUT)/fuzz_grpc: $(top_srcdir)/tests/fuzz/fuzz_grpc.c $(top_srcdir)/src/grpc.c
