@@ -442,6 +442,71 @@ read_log(struct sl_yaml_loader *ld, const char *lbl,
  * workers and admin before the table, clusters, rate_limit_store and
  * listeners after it.
  */
+/* resolver.nameservers: a list of "ADDRESS" or "ADDRESS:PORT" (53). */
+static int
+read_nameservers(struct sl_yaml_loader *ld, const char *lbl,
+		 const struct sl_yaml_node *seq, void *base)
+{
+	struct sl_conf *conf = base;
+
+	(void)lbl;
+	if (sl_yaml_get_seq(ld, "nameservers", seq) == -1)
+		return -1;
+	if (seq->nkids == 0) {
+		sl_yaml_err_lacks(ld, seq,
+				  "\"nameservers\": must not be empty (leave "
+				  "it out for /etc/resolv.conf's)");
+		return -1;
+	}
+	if ((conf->nameservers = calloc(seq->nkids,
+					sizeof(*conf->nameservers))) == NULL) {
+		ld->oom = 1;
+		return -1;
+	}
+	for (size_t i = 0; i < seq->nkids; i++) {
+		const struct sl_yaml_node *n = seq->kids[i];
+		struct sl_conf_addr *a = &conf->nameservers[conf->nnameservers];
+		char text[80];
+
+		if (sl_yaml_is_string(n) && n->len < 64 &&
+		    sl_conf_parse_addr(n->str, &a->ss, &a->sslen) == -1) {
+			/* no port: 53 */
+			snprintf(text, sizeof(text),
+				 strchr(n->str, ':') != NULL ? "[%s]:53"
+							     : "%s:53",
+				 n->str);
+			if (sl_conf_parse_addr(text, &a->ss, &a->sslen) == 0) {
+				if ((a->text = sl_yaml_strdup(ld, text)) !=
+				    NULL)
+					conf->nnameservers++;
+				continue;
+			}
+		}
+		if (sl_yaml_get_addr(ld, "nameservers", n, a) == 0)
+			conf->nnameservers++;
+	}
+	return 0;
+}
+
+/* The keys of resolver: (doc/sluice.yaml.5), read in this order. */
+const struct sl_conf_keydef sl_conf_resolver_table[] = {
+    {"nameservers", SL_CONF_SET, .set = read_nameservers},
+    {"timeout", SL_CONF_DURATION, 100, 60000, 2000, TOP(dns_timeout_ms)},
+    {"attempts", SL_CONF_UINT, 1, 10, 2, TOP(dns_attempts)},
+    {.name = NULL},
+};
+
+static int
+read_resolver(struct sl_yaml_loader *ld, const char *lbl,
+	      const struct sl_yaml_node *map, void *conf)
+{
+	if (sl_yaml_get_map(ld, "resolver", map) == -1)
+		return -1;
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_RESOLVER);
+	sl_conf_table_read(ld, lbl, map, sl_conf_resolver_table, conf, NULL);
+	return 0;
+}
+
 const struct sl_conf_keydef sl_conf_top_table[] = {
     {"workers", .type = SL_CONF_CODE},
     {"admin", .type = SL_CONF_CODE},
@@ -451,6 +516,11 @@ const struct sl_conf_keydef sl_conf_top_table[] = {
     {"listeners", .type = SL_CONF_CODE},
     {"clusters", .type = SL_CONF_CODE},
     {"rate_limit_store", .type = SL_CONF_CODE},
+    /* a fleet (doc/fleet.md) */
+    {"resolver", SL_CONF_SET, .set = read_resolver},
+    {"watch", SL_CONF_BOOL, .def = 0, TOP(watch)},
+    {"watch_debounce", SL_CONF_DURATION, 50, 60000, 1000,
+     TOP(watch_debounce_ms)},
     {.name = NULL},
 };
 #undef TOP
@@ -554,8 +624,12 @@ conf_free(struct sl_conf *conf)
 				strlen(conf->rl_store.password));
 		free(conf->rl_store.password);
 	}
+	for (i = 0; i < conf->nnameservers; i++)
+		free(conf->nameservers[i].text);
+	free(conf->nameservers);
 	free(conf->access_log);
 	free(conf->path);
+	free(conf->text);
 	free(conf);
 }
 
@@ -577,6 +651,7 @@ sl_conf_load_buffer(const char *name, const char *text, size_t len,
 		atomic_init(&conf->refcnt, 1);
 		sl_conf_table_defaults(sl_conf_top_table, conf);
 		sl_conf_table_defaults(sl_conf_log_table, conf);
+		sl_conf_table_defaults(sl_conf_resolver_table, conf);
 		conf->path = sl_yaml_strdup(&ld, ld.name);
 		conf->access_log = sl_yaml_strdup(&ld, "stdout");
 		conf->rl_store.prefix = sl_yaml_strdup(&ld, "sluice:");
@@ -673,6 +748,11 @@ sl_conf_load(const char *path, char **errors)
 				snprintf(conf->sha256 + 2 * i, 3, "%02x",
 					 md[i]);
 		conf->loaded_at = time(NULL);
+		/* kept: a generation made from this one with new DNS
+		 * answers parses the same bytes (sl_conf_reparse) */
+		conf->text = buf;
+		conf->text_len = len;
+		buf = NULL;
 	}
 	free(buf);
 	return conf;
@@ -680,6 +760,35 @@ fail:
 	fclose(f);
 	free(buf);
 	return NULL;
+}
+
+struct sl_conf *
+sl_conf_reparse(const struct sl_conf *conf)
+{
+	struct sl_conf *nc;
+	char *errors = NULL;
+
+	if (conf->text == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	nc = sl_conf_load_buffer(conf->path, conf->text, conf->text_len,
+				 &errors);
+	free(errors);
+	if (nc == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if ((nc->text = malloc(conf->text_len + 1)) == NULL) {
+		sl_conf_unref(nc);
+		errno = ENOMEM;
+		return NULL;
+	}
+	memcpy(nc->text, conf->text, conf->text_len);
+	nc->text_len = conf->text_len;
+	memcpy(nc->sha256, conf->sha256, sizeof(nc->sha256));
+	nc->loaded_at = conf->loaded_at;
+	return nc;
 }
 
 struct sl_conf *

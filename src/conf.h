@@ -23,6 +23,7 @@ struct sl_clstate;
 struct sl_epstate;
 struct sl_rstate;
 struct sl_rlstate;
+struct sl_gstate;
 
 enum sl_balance {
 	SL_BALANCE_ROUND_ROBIN = 0, /* smooth weighted round robin */
@@ -101,8 +102,12 @@ struct sl_conf_limits {
 };
 
 struct sl_conf_endpoint {
-	struct sl_conf_addr addr;
+	struct sl_conf_addr addr; /* a resolved one's text is its address
+				     and port, as a written one's would be */
 	uint32_t weight;	  /* >= 1, default 1 */
+	const char *dns_name;	  /* the name it was resolved from
+				     (sl_conf_dns_name.text, borrowed from
+				     the same generation); NULL: written */
 	uint64_t id;		  /* hash of addr.text: its place in the hash
 				     balancer's race, whatever its position */
 	size_t index;		  /* position in its cluster's endpoint array */
@@ -168,10 +173,50 @@ struct sl_conf_tls_client {
 	struct sl_tls_client *ctx;     /* built by sl_tls_load */
 };
 
+/*
+ * A name among a cluster's endpoints (doc/fleet.md section 2): every
+ * address it resolves to (A and AAAA), or every target of its SRV records,
+ * is an endpoint of the generation made with the answer.
+ */
+struct sl_conf_dns_name {
+	char *name;	 /* lower-cased, no final dot */
+	char *text;	 /* for logs and pages: "NAME:PORT" or "srv:NAME" */
+	int srv;	 /* an SRV name: targets, ports and weights from it */
+	uint16_t port;	 /* not srv: the port of every address */
+	uint32_t weight; /* not srv: the weight of every address */
+	struct sl_conf_pos pos; /* where it is written */
+};
+
+/* How a cluster's names are looked up (dns:). */
+enum {
+	SL_DNS_FAMILY_ANY = 0, /* A and AAAA */
+	SL_DNS_FAMILY_IPV4,    /* A */
+	SL_DNS_FAMILY_IPV6,    /* AAAA */
+};
+
+/* One address a name resolved to (sl_conf_add_resolved). */
+struct sl_conf_resolved {
+	struct sockaddr_storage ss; /* with its port */
+	socklen_t sslen;
+	uint32_t weight; /* >= 1 */
+};
+
 struct sl_conf_cluster {
 	char *name;
-	struct sl_conf_endpoint *endpoints; /* owned, nendpoints >= 1 */
+	/* the written addresses first (nstatic of them), then what the
+	 * names resolved to (sl_conf_add_resolved); owned. May be empty
+	 * when the cluster has names: no address yet, or none left */
+	struct sl_conf_endpoint *endpoints;
 	size_t nendpoints;
+	size_t nstatic;
+	struct sl_conf_dns_name *names; /* owned; NULL when none */
+	size_t nnames;
+	int dns_family;		    /* SL_DNS_FAMILY_*; default ANY */
+	uint64_t dns_min_ttl_ms;    /* a record's TTL raised to this; 1s */
+	uint64_t dns_max_ttl_ms;    /* ... and lowered to this; 5m */
+	uint64_t dns_keep_stale_ms; /* the last good answer stands this long
+				       when lookups fail or come back empty;
+				       10m */
 	enum sl_balance balance;
 	struct sl_conf_key hash_key;   /* balance: hash; default client_ip */
 	uint64_t connect_timeout_ms;   /* default 1s */
@@ -272,6 +317,23 @@ struct sl_conf_rate_limit {
 	struct sl_rlstate *state;     /* set by sl_runtime_bind */
 };
 
+/*
+ * A split's canary guard (guard:, doc/fleet.md section 4): every cluster
+ * of the split but the stable one is judged against it over a sliding
+ * window, and set to weight 0 on this gateway when it is worse.
+ */
+struct sl_conf_guard {
+	size_t stable;		 /* index in the route's split; default 0 */
+	uint64_t window_ms;	 /* sliding window, whole seconds; 60s */
+	uint64_t min_requests;	 /* each side, in the window, before a
+				    judgement; 50 */
+	uint32_t margin_percent; /* the canary's failure share must pass the
+				    stable's by more points than this; 1 */
+	uint64_t latency_ms;	 /* 0: latency not judged */
+	uint32_t percentile;	 /* of latency_ms; 99 */
+	struct sl_gstate *state; /* set by sl_runtime_bind */
+};
+
 struct sl_conf_route {
 	char *name; /* given, or "route-N" with N from 1 within its listener */
 	size_t index; /* position among all routes of the generation (every
@@ -317,6 +379,7 @@ struct sl_conf_route {
 	 * lower-cased tokens; NULL when none */
 	char **upgrade;
 	size_t nupgrade;
+	struct sl_conf_guard *guard; /* owned; NULL: no guard */
 };
 
 /* A listener's proxy_protocol: (doc/edge.md section 2). */
@@ -400,7 +463,20 @@ struct sl_conf {
 	/* called with the last reference, before the generation is freed:
 	 * set by whoever attached state to it (sl_runtime_bind) */
 	void (*on_free)(struct sl_conf *conf);
+	/* resolver: (doc/fleet.md section 2): nameservers, none written:
+	 * /etc/resolv.conf's */
+	struct sl_conf_addr *nameservers; /* owned */
+	size_t nnameservers;
+	uint64_t dns_timeout_ms; /* one try of a query; 2s */
+	uint64_t dns_attempts;	 /* tries of a query; 2 */
+	/* watch: (doc/fleet.md section 3): reload when the file or one it
+	 * names changes */
+	int watch;
+	uint64_t watch_debounce_ms; /* quiet time first; 1s */
 	char sha256[65];  /* of the file's bytes, hex; "" from a buffer */
+	char *text;	  /* the file's bytes (sl_conf_load), NULL from a
+			     buffer: what sl_conf_reparse parses again */
+	size_t text_len;
 	time_t loaded_at; /* when it was read */
 	/* frees what sl_tls_load built (set by it) */
 	void (*tls_free)(struct sl_conf *conf);
@@ -443,6 +519,30 @@ struct sl_conf *sl_conf_load_buffer(const char *name, const char *text,
  * when warnings is not NULL. No message holds the password.
  */
 char *sl_conf_load_secrets(struct sl_conf *conf, char **warnings);
+
+/*
+ * A new generation parsed from the bytes conf was loaded from (not the
+ * file as it is now): the same configuration, its endpoints only those
+ * written (the resolver adds what its names resolve to), its TLS contexts
+ * and secrets not loaded (sl_tls_share, sl_conf_share_secrets). For the
+ * generations the resolver makes (doc/fleet.md section 2). Returns NULL
+ * with errno (ENOMEM; EINVAL: conf was not loaded from a file).
+ */
+struct sl_conf *sl_conf_reparse(const struct sl_conf *conf);
+
+/*
+ * Appends to cluster cl (of a generation nobody uses yet) the endpoints
+ * that its name k resolved to: n addresses. One already there (written,
+ * or from another name) is not added twice. Returns the number added, or
+ * -1 when out of memory.
+ */
+int sl_conf_add_resolved(struct sl_conf_cluster *cl, size_t k,
+			 const struct sl_conf_resolved *v, size_t n);
+
+/* The secrets oc read (sl_conf_load_secrets) copied into nc, a
+ * generation sl_conf_reparse made from oc. Returns 0 or -1 (out of
+ * memory). */
+int sl_conf_share_secrets(struct sl_conf *nc, const struct sl_conf *oc);
 
 struct sl_conf *sl_conf_ref(struct sl_conf *conf);
 /* Drops one reference; frees the generation with the last one. */

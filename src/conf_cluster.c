@@ -8,13 +8,17 @@
  * like conf.c it reads the node tree and nothing else: no libyaml,
  * sockets, DNS or logs.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
 #include "conf_int.h"
 #include "conf_yaml.h"
+#include "dnsmsg.h"
 #include "util.h"
 
 #define CONF_MAX_WEIGHT	   1000
@@ -192,6 +196,42 @@ read_outlier(struct sl_yaml_loader *ld, const char *lbl,
 #define CL(f) SL_CONF_FIELD(struct sl_conf_cluster, f)
 
 static const char *const protocol_names[] = {"http1", "h2c", "h2", NULL};
+static const char *const family_names[] = {"any", "ipv4", "ipv6", NULL};
+
+/* The keys of dns: (doc/sluice.yaml.5), read in this order. */
+const struct sl_conf_keydef sl_conf_dns_table[] = {
+    {"family", SL_CONF_ENUM, 0, 0, SL_DNS_FAMILY_ANY, CL(dns_family),
+     .names = family_names, .expected = "any, ipv4 or ipv6"},
+    {"min_ttl", SL_CONF_DURATION, 100, CONF_DAY_MS, 1000, CL(dns_min_ttl_ms)},
+    {"max_ttl", SL_CONF_DURATION, 100, CONF_DAY_MS, 300000,
+     CL(dns_max_ttl_ms)},
+    {"keep_stale", SL_CONF_DURATION, 0, CONF_DAY_MS, 600000,
+     CL(dns_keep_stale_ms)},
+    {.name = NULL},
+};
+
+/* dns: { family, min_ttl, max_ttl, keep_stale } */
+static int
+read_dns(struct sl_yaml_loader *ld, const char *lbl,
+	 const struct sl_yaml_node *map, void *base)
+{
+	struct sl_conf_cluster *cl = base;
+
+	if (sl_yaml_get_map(ld, "dns", map) == -1)
+		return -1;
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_DNS);
+	sl_conf_table_read(ld, lbl, map, sl_conf_dns_table, cl, NULL);
+	if (cl->dns_min_ttl_ms > cl->dns_max_ttl_ms &&
+	    (sl_yaml_whole(ld, map) ||
+	     (sl_yaml_map_get(map, "min_ttl", NULL) != NULL &&
+	      sl_yaml_map_get(map, "max_ttl", NULL) != NULL)))
+		sl_yaml_err_node(ld, map,
+				 "%s: dns: \"min_ttl\" (%llu ms) must not be "
+				 "longer than \"max_ttl\" (%llu ms)",
+				 lbl, (unsigned long long)cl->dns_min_ttl_ms,
+				 (unsigned long long)cl->dns_max_ttl_ms);
+	return 0;
+}
 
 /* The keys of pool: (doc/sluice.yaml.5), read in this order. */
 const struct sl_conf_keydef sl_conf_pool_table[] = {
@@ -256,44 +296,145 @@ const struct sl_conf_keydef sl_conf_cluster_table[] = {
      CL(max_concurrent_streams)},
     {"ping_interval", SL_CONF_DURATION, 0, CONF_DAY_MS, 15000,
      CL(ping_interval_ms)},
+    /* endpoints by name (doc/fleet.md section 2) */
+    {"dns", SL_CONF_SET, .set = read_dns},
     {.name = NULL},
 };
 #undef CL
 
+/*
+ * "NAME:PORT" of a name to resolve (doc/fleet.md section 2) into nm.
+ * Returns 0, or -1 when text is not that (nothing reported).
+ */
+static int
+name_port(struct sl_yaml_loader *ld, const char *text,
+	  struct sl_conf_dns_name *nm)
+{
+	const char *colon = strrchr(text, ':'), *port;
+	char host[SL_DNS_NAME_MAX + 2];
+	uint64_t p;
+	size_t hl;
+
+	if (colon == NULL || (hl = (size_t)(colon - text)) == 0 ||
+	    hl >= sizeof(host))
+		return -1;
+	memcpy(host, text, hl);
+	host[hl] = '\0';
+	port = colon + 1;
+	if (!sl_dnsmsg_name_ok(host) ||
+	    sl_yaml_parse_digits(&port, &p) != SL_YAML_NUM_OK ||
+	    *port != '\0' || p < 1 || p > 65535)
+		return -1;
+	if (host[hl - 1] == '.')
+		host[--hl] = '\0';
+	for (size_t i = 0; i < hl; i++)
+		if (host[i] >= 'A' && host[i] <= 'Z')
+			host[i] = (char)(host[i] - 'A' + 'a');
+	nm->port = (uint16_t)p;
+	if ((nm->name = sl_yaml_strdup(ld, host)) == NULL ||
+	    (nm->text = sl_yaml_strdup(ld, text)) == NULL) {
+		free(nm->name);
+		nm->name = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* srv: NAME into nm. Returns 0, or -1 with the error reported. */
+static int
+srv_name(struct sl_yaml_loader *ld, const char *lbl,
+	 const struct sl_yaml_node *n, struct sl_conf_dns_name *nm)
+{
+	char text[SL_DNS_NAME_MAX + 8];
+	const char *s;
+	size_t len;
+
+	if (sl_yaml_get_str(ld, "srv", n, &s) == -1)
+		return -1;
+	if (!sl_dnsmsg_name_ok(s)) {
+		sl_yaml_err_node(ld, n,
+				 "%s: \"srv\": \"%s\" is not a DNS name "
+				 "(such as _http._tcp.pay.example.com)",
+				 lbl, sl_yaml_qnode(ld, n));
+		return -1;
+	}
+	len = strlen(s);
+	if (len > 0 && s[len - 1] == '.')
+		len--;
+	nm->srv = 1;
+	snprintf(text, sizeof(text), "srv:%.*s", (int)len, s);
+	if ((nm->name = sl_yaml_strdup(ld, text + 4)) == NULL ||
+	    (nm->text = sl_yaml_strdup(ld, text)) == NULL) {
+		free(nm->name);
+		nm->name = NULL;
+		return -1;
+	}
+	for (char *c = nm->name; *c != '\0'; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	return 0;
+}
+
+/*
+ * endpoints: "HOST:PORT", "NAME:PORT", { address, weight } or { srv }.
+ * A numeric address (or localhost) is an endpoint now; a name is looked
+ * up by the resolver (resolve.c), whose answers become endpoints of the
+ * generations made from this one.
+ */
 static void
 parse_endpoints(struct sl_yaml_loader *ld, const char *lbl,
 		const struct sl_yaml_node *seq, struct sl_conf_cluster *cl)
 {
 	struct sl_conf_endpoint *ep;
-	const struct sl_yaml_node *item, *addr, **where;
+	const struct sl_yaml_node *item, *addr, *srv, *wn, **where, **nwhere;
 	uint64_t w;
 	size_t i, j;
 
 	if ((cl->endpoints = calloc(seq->nkids, sizeof(*ep))) == NULL ||
+	    (cl->names = calloc(seq->nkids, sizeof(*cl->names))) == NULL ||
 	    (where = calloc(seq->nkids, sizeof(*where))) == NULL) {
 		ld->oom = 1;
 		return;
 	}
-	cl->nendpoints = seq->nkids;
+	if ((nwhere = calloc(seq->nkids, sizeof(*nwhere))) == NULL) {
+		free(where);
+		ld->oom = 1;
+		return;
+	}
 	for (i = 0; i < seq->nkids; i++) {
-		ep = &cl->endpoints[i];
-		ep->index = i;
-		ep->weight = 1;
+		struct sl_conf_dns_name *nm = &cl->names[cl->nnames];
+		uint32_t weight = 1;
+
 		item = seq->kids[i];
-		addr = NULL;
+		addr = srv = wn = NULL;
 		if (item->type == SL_YAML_NODE_MAP) {
 			sl_conf_check_keys(ld, item, SL_CONF_SEC_ENDPOINT);
-			if ((addr = sl_yaml_map_get(item, "address", NULL)) ==
-			    NULL)
+			addr = sl_yaml_map_get(item, "address", NULL);
+			srv = sl_yaml_map_get(item, "srv", NULL);
+			if (addr == NULL && srv == NULL)
 				sl_yaml_err_lacks(ld, item,
 						  "%s: endpoint: missing key "
-						  "\"address\"",
+						  "\"address\" (or \"srv\")",
 						  lbl);
-			if ((item = sl_yaml_map_get(item, "weight", NULL)) !=
+			else if (addr != NULL && srv != NULL) {
+				sl_yaml_err_node(ld, srv,
+						 "%s: endpoint: \"address\" and "
+						 "\"srv\" are mutually "
+						 "exclusive",
+						 lbl);
+				continue;
+			}
+			if ((wn = sl_yaml_map_get(item, "weight", NULL)) !=
 				NULL &&
-			    sl_yaml_get_uint(ld, "weight", item, 1,
+			    sl_yaml_get_uint(ld, "weight", wn, 1,
 					     CONF_MAX_WEIGHT, &w) == 0)
-				ep->weight = (uint32_t)w;
+				weight = (uint32_t)w;
+			if (srv != NULL && wn != NULL)
+				sl_yaml_err_node(ld, wn,
+						 "%s: endpoint: an \"srv\" "
+						 "name's weights come from its "
+						 "records (no \"weight\")",
+						 lbl);
 		} else if (item->type == SL_YAML_NODE_SCALAR &&
 			   !sl_yaml_is_null(item))
 			addr = item;
@@ -301,15 +442,55 @@ parse_endpoints(struct sl_yaml_loader *ld, const char *lbl,
 			sl_yaml_err_node(
 			    ld, item,
 			    "\"endpoints\": expected \"HOST:PORT\" or a "
-			    "mapping with \"address\" and \"weight\"");
-		if (addr == NULL ||
-		    sl_yaml_get_addr(ld, "address", addr, &ep->addr))
+			    "mapping with \"address\" and \"weight\", or "
+			    "\"srv\"");
+		if (srv != NULL) {
+			if (srv_name(ld, lbl, srv, nm) == -1)
+				continue;
+			nm->pos.line = srv->line;
+			nm->pos.col = srv->col;
+			nwhere[cl->nnames++] = srv;
 			continue;
+		}
+		if (addr == NULL)
+			continue;
+		if (sl_yaml_is_string(addr) &&
+		    sl_conf_parse_addr(addr->str, &(struct sockaddr_storage){0},
+				       &(socklen_t){0}) == -1) {
+			const char *colon = strrchr(addr->str, ':');
+			if (name_port(ld, addr->str, nm) == 0) {
+				nm->weight = weight;
+				nm->pos.line = addr->line;
+				nm->pos.col = addr->col;
+				nwhere[cl->nnames++] = addr;
+				continue;
+			}
+			const char *port = colon != NULL ? colon + 1 : "";
+			uint64_t pn;
+			if (addr->str[0] != '[' && colon != NULL &&
+			    memchr(addr->str, ':',
+				   (size_t)(colon - addr->str)) == NULL &&
+			    sl_yaml_parse_digits(&port, &pn) ==
+				SL_YAML_NUM_OK &&
+			    *port == '\0' && pn >= 1 && pn <= 65535) {
+				sl_yaml_err_node(
+				    ld, addr,
+				    "%s: endpoint %s: the host is neither an "
+				    "IP address nor a DNS name (labels of "
+				    "letters, digits, \"-\" and \"_\")",
+				    lbl, sl_yaml_qnode(ld, addr));
+				continue;
+			}
+		}
+		ep = &cl->endpoints[cl->nendpoints];
+		if (sl_yaml_get_addr(ld, "address", addr, &ep->addr))
+			continue;
+		ep->index = cl->nendpoints;
+		ep->weight = weight;
 		ep->id = sl_hash64(ep->addr.text, strlen(ep->addr.text));
-		where[i] = addr;
-		for (j = 0; j < i; j++) {
-			if (where[j] != NULL &&
-			    sl_conf_sockaddr_same(&cl->endpoints[j].addr.ss,
+		where[cl->nendpoints] = addr;
+		for (j = 0; j < cl->nendpoints; j++) {
+			if (sl_conf_sockaddr_same(&cl->endpoints[j].addr.ss,
 						  &ep->addr.ss)) {
 				sl_yaml_err_node(
 				    ld, addr,
@@ -320,8 +501,80 @@ parse_endpoints(struct sl_yaml_loader *ld, const char *lbl,
 				break;
 			}
 		}
+		cl->nendpoints++;
+	}
+	cl->nstatic = cl->nendpoints;
+	for (i = 1; i < cl->nnames; i++)
+		for (j = 0; j < i; j++)
+			if (cl->names[i].srv == cl->names[j].srv &&
+			    cl->names[i].port == cl->names[j].port &&
+			    strcmp(cl->names[i].name, cl->names[j].name) ==
+				0) {
+				sl_yaml_err_node(ld, nwhere[i],
+						 "%s: duplicate endpoint %s "
+						 "(first at %u:%u)",
+						 lbl, sl_yaml_qnode(ld, nwhere[i]),
+						 nwhere[j]->line,
+						 nwhere[j]->col);
+				break;
+			}
+	if (cl->nnames == 0) {
+		free(cl->names);
+		cl->names = NULL;
 	}
 	free(where);
+	free(nwhere);
+}
+
+int
+sl_conf_add_resolved(struct sl_conf_cluster *cl, size_t k,
+		     const struct sl_conf_resolved *v, size_t n)
+{
+	struct sl_conf_endpoint *eps;
+	size_t added = 0;
+
+	if (n == 0)
+		return 0;
+	if ((eps = realloc(cl->endpoints,
+			   (cl->nendpoints + n) * sizeof(*eps))) == NULL)
+		return -1;
+	cl->endpoints = eps;
+	for (size_t i = 0; i < n; i++) {
+		struct sl_conf_endpoint *ep = &eps[cl->nendpoints];
+		char host[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 10];
+		uint16_t port;
+		size_t j;
+
+		for (j = 0; j < cl->nendpoints; j++)
+			if (sl_conf_sockaddr_same(&eps[j].addr.ss, &v[i].ss))
+				break;
+		if (j < cl->nendpoints)
+			continue; /* written, or another name's */
+		memset(ep, 0, sizeof(*ep));
+		if (v[i].ss.ss_family == AF_INET6) {
+			const struct sockaddr_in6 *a =
+			    (const struct sockaddr_in6 *)&v[i].ss;
+			inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+			port = ntohs(a->sin6_port);
+			snprintf(text, sizeof(text), "[%s]:%u", host, port);
+		} else {
+			const struct sockaddr_in *a =
+			    (const struct sockaddr_in *)&v[i].ss;
+			inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+			port = ntohs(a->sin_port);
+			snprintf(text, sizeof(text), "%s:%u", host, port);
+		}
+		if ((ep->addr.text = strdup(text)) == NULL)
+			return -1;
+		ep->addr.ss = v[i].ss;
+		ep->addr.sslen = v[i].sslen;
+		ep->weight = SL_MAX(SL_MIN(v[i].weight, CONF_MAX_WEIGHT), 1);
+		ep->id = sl_hash64(text, strlen(text));
+		ep->index = cl->nendpoints++;
+		ep->dns_name = cl->names[k].text;
+		added++;
+	}
+	return (int)added;
 }
 
 /* What an HTTP/2 cluster cannot have (doc/http2.md section 10): h2c
@@ -368,6 +621,7 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		cl->health.expect[(st - 100) / 64] |= (uint64_t)1
 						      << ((st - 100) % 64);
 	sl_conf_table_defaults(sl_conf_outlier_table, &cl->outlier);
+	sl_conf_table_defaults(sl_conf_dns_table, cl);
 	cl->tls.verify = 1;
 	cl->tls.min_version = 12;
 	if (map->type != SL_YAML_NODE_MAP) {
@@ -407,6 +661,12 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		sl_conf_parse_key(ld, "hash_key", v, &cl->hash_key);
 	}
 	sl_conf_table_read(ld, lbl, map, sl_conf_cluster_table, cl, NULL);
+	if (cl->nnames == 0 && (v = sl_yaml_map_get(map, "dns", &k)) != NULL &&
+	    sl_yaml_whole(ld, map))
+		sl_yaml_err_node(ld, k,
+				 "%s: \"dns\" needs an endpoint given by name "
+				 "(\"NAME:PORT\" or \"srv\")",
+				 lbl);
 	sl_conf_parse_cluster_identity(ld, map, cl);
 	if (cl->protocol != SL_UP_PROTO_HTTP1) {
 		check_h2(ld, lbl, map, cl);
@@ -470,6 +730,11 @@ sl_conf_free_cluster(struct sl_conf_cluster *cl)
 	for (j = 0; j < cl->nendpoints; j++)
 		free(cl->endpoints[j].addr.text);
 	free(cl->endpoints);
+	for (j = 0; j < cl->nnames; j++) {
+		free(cl->names[j].name);
+		free(cl->names[j].text);
+	}
+	free(cl->names);
 	free(cl->hash_key.name);
 	free(cl->health.path);
 	free(cl->health.grpc_service);

@@ -30,6 +30,7 @@ enum sl_conf_section {
 	SL_CONF_SEC_ADMIN,
 	SL_CONF_SEC_LOG,
 	SL_CONF_SEC_RL_STORE,
+	SL_CONF_SEC_RESOLVER,
 	SL_CONF_SEC_LISTENER,
 	SL_CONF_SEC_LIMITS,
 	SL_CONF_SEC_TLS_SERVER,
@@ -43,12 +44,14 @@ enum sl_conf_section {
 	SL_CONF_SEC_MIRROR,
 	SL_CONF_SEC_RATE_LIMIT, /* an item of rate_limit */
 	SL_CONF_SEC_ROUTE_HEADERS,
+	SL_CONF_SEC_GUARD,
 	SL_CONF_SEC_CLUSTER,
 	SL_CONF_SEC_ENDPOINT, /* an item of endpoints written as a mapping */
 	SL_CONF_SEC_POOL,
 	SL_CONF_SEC_HEALTH,
 	SL_CONF_SEC_OUTLIER,
 	SL_CONF_SEC_TLS_CLIENT,
+	SL_CONF_SEC_DNS, /* a cluster's dns: */
 	SL_CONF_SEC_N
 };
 
@@ -144,6 +147,9 @@ extern const struct sl_conf_keydef sl_conf_cluster_table[]; /* .._cluster */
 extern const struct sl_conf_keydef sl_conf_pool_table[];    /* .._cluster */
 extern const struct sl_conf_keydef sl_conf_health_table[];  /* .._health */
 extern const struct sl_conf_keydef sl_conf_outlier_table[]; /* .._outlier */
+extern const struct sl_conf_keydef sl_conf_resolver_table[]; /* sl_conf */
+extern const struct sl_conf_keydef sl_conf_guard_table[];    /* .._guard */
+extern const struct sl_conf_keydef sl_conf_dns_table[];	     /* .._cluster */
 
 /* ---- conf_util.c: shared helpers
  * --------------------------------------------- */

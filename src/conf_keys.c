@@ -62,7 +62,8 @@ static const char *const rate_limit_keys[] = {
     "name", "key", "rate", "burst", "scope", "max_keys", "on_store_error", NULL,
 };
 
-static const char *const endpoint_keys[] = {"address", "weight", NULL};
+static const char *const endpoint_keys[] = {"address", "weight", "srv",
+					     NULL};
 static const char *const tls_client_keys[] = {
     "sni", "ca", "verify", "cert", "key", "min_version", NULL,
 };
@@ -99,6 +100,10 @@ static const struct section sections[SL_CONF_SEC_N] = {
 			      "in rate_limit_store",
 			      "under \"rate_limit_store\"",
 			      "under the top-level \"rate_limit_store\"", NULL},
+
+    [SL_CONF_SEC_RESOLVER] = {SL_CONF_SEC_TOP, NULL, sl_conf_resolver_table,
+			      "in resolver", "under \"resolver\"",
+			      "under the top-level \"resolver\"", NULL},
 
     [SL_CONF_SEC_LISTENER] = {SL_CONF_SEC_TOP, listener_keys, NULL,
 			      "in listener", "in a listener", "in a listener",
@@ -144,6 +149,9 @@ static const struct section sections[SL_CONF_SEC_N] = {
     [SL_CONF_SEC_ROUTE_HEADERS] = {SL_CONF_SEC_ROUTE, header_rules_keys, NULL,
 				   "in header rules", "under " HDRS,
 				   "under a route's " HDRS, NULL},
+    [SL_CONF_SEC_GUARD] = {SL_CONF_SEC_ROUTE, NULL, sl_conf_guard_table,
+			   "in guard", "under \"guard\"",
+			   "under a route's \"guard\"", NULL},
 
     [SL_CONF_SEC_CLUSTER] = {SL_CONF_SEC_TOP, NULL, sl_conf_cluster_table,
 			     "in cluster", "in a cluster", "in a cluster",
@@ -163,6 +171,9 @@ static const struct section sections[SL_CONF_SEC_N] = {
     [SL_CONF_SEC_TLS_CLIENT] = {SL_CONF_SEC_CLUSTER, tls_client_keys, NULL,
 				"in tls", "under \"tls\"",
 				"under a cluster's \"tls\"", NULL},
+    [SL_CONF_SEC_DNS] = {SL_CONF_SEC_CLUSTER, NULL, sl_conf_dns_table,
+			 "in dns", "under \"dns\"",
+			 "under a cluster's \"dns\"", NULL},
 };
 
 /* Sections between s and the top level. */

@@ -155,3 +155,13 @@ sl_conf_load_secrets(struct sl_conf *conf, char **warnings)
 	free(warn);
 	return errors;
 }
+
+int
+sl_conf_share_secrets(struct sl_conf *nc, const struct sl_conf *oc)
+{
+	if (oc->rl_store.password == NULL || nc->rl_store.password != NULL)
+		return 0;
+	if ((nc->rl_store.password = strdup(oc->rl_store.password)) == NULL)
+		return -1;
+	return 0;
+}

@@ -5,7 +5,7 @@
 # Regenerate: tests/dist-files.sh --update-lists .
 CONF_TEST_FILES = \
 	tests/conf/bad/access-log-dir-missing.yaml \
-	tests/conf/bad/address-dns-name.yaml \
+	tests/conf/bad/address-bad-name.yaml \
 	tests/conf/bad/admin-address-conflict.yaml \
 	tests/conf/bad/alias-bomb.yaml \
 	tests/conf/bad/alias-error-through.yaml \

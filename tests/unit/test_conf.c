@@ -12,11 +12,13 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cidr.h"
 #include "conf.h"
@@ -1997,15 +1999,15 @@ static const struct error_case error_cases[] = {
 	      "    endpoints: [[127.0.0.1, 9001], ~]\n",
      "t.yaml:8:17: error: \"endpoints\": expected \"HOST:PORT\" or a mapping "
      "with "
-     "\"address\" and \"weight\"\n"
+     "\"address\" and \"weight\", or \"srv\"\n"
      "t.yaml:8:36: error: \"endpoints\": expected \"HOST:PORT\" or a mapping "
-     "with \"address\" and \"weight\"\n"},
+     "with \"address\" and \"weight\", or \"srv\"\n"},
     {"endpoint missing address",
      LISTENER "clusters:\n"
 	      "  - name: demo\n"
 	      "    endpoints: [{weight: 2}]\n",
      "t.yaml:8:17: error: cluster \"demo\": endpoint: missing key "
-     "\"address\"\n"},
+     "\"address\" (or \"srv\")\n"},
     {"pool not a mapping",
      LISTENER "clusters:\n"
 	      "  - name: demo\n"
@@ -2116,13 +2118,93 @@ static const struct error_case error_cases[] = {
      "t.yaml:3:14: error: \"address\": invalid address \"0.0.0.0:65536\": the "
      "port "
      "must be a number from 1 to 65535\n"},
-    {"address DNS name",
+    {"address neither IP nor name",
      LISTENER "clusters:\n"
 	      "  - name: demo\n"
-	      "    endpoints: [db.internal:5432]\n",
-     "t.yaml:8:17: error: \"address\": invalid address \"db.internal:5432\": "
-     "the "
-     "host must be a numeric IP address or localhost (no DNS)\n"},
+	      "    endpoints: [db..internal:5432, \"d b:1\", 1.2.3.4.5:80]\n",
+     "t.yaml:8:17: error: cluster \"demo\": endpoint db..internal:5432: "
+     "the host is neither an IP address nor a DNS name (labels of letters, "
+     "digits, \"-\" and \"_\")\n"
+     "t.yaml:8:36: error: cluster \"demo\": endpoint d b:1: the host is "
+     "neither an IP address nor a DNS name (labels of letters, digits, \"-\" "
+     "and \"_\")\n"
+     "t.yaml:8:45: error: cluster \"demo\": endpoint 1.2.3.4.5:80: the "
+     "host is neither an IP address nor a DNS name (labels of letters, "
+     "digits, \"-\" and \"_\")\n"},
+    {"endpoint name without a port",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [db.internal, \"db:70000\"]\n",
+     "t.yaml:8:17: error: \"address\": invalid address \"db.internal\": "
+     "missing \":PORT\"\n"
+     "t.yaml:8:30: error: \"address\": invalid address \"db:70000\": the "
+     "port must be a number from 1 to 65535\n"},
+    {"endpoint srv errors",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints:\n"
+	      "      - { srv: _x._tcp.db, weight: 2 }\n"
+	      "      - { srv: _x._tcp.db, address: db:1 }\n"
+	      "      - { srv: \"bad name\" }\n"
+	      "      - { srv: _X._tcp.DB. }\n"
+	      "      - db:80\n"
+	      "      - DB.:80\n"
+	      "    dns: { min_ttl: 10m, max_ttl: 1m, family: ipv5 }\n",
+     "t.yaml:9:36: error: cluster \"demo\": endpoint: an \"srv\" name's "
+     "weights come from its records (no \"weight\")\n"
+     "t.yaml:10:16: error: cluster \"demo\": endpoint: \"address\" and "
+     "\"srv\" are mutually exclusive\n"
+     "t.yaml:11:16: error: cluster \"demo\": \"srv\": \"bad name\" is not "
+     "a DNS name (such as _http._tcp.pay.example.com)\n"
+     "t.yaml:12:16: error: cluster \"demo\": duplicate endpoint "
+     "_X._tcp.DB. (first at 9:16)\n"
+     "t.yaml:14:9: error: cluster \"demo\": duplicate endpoint DB.:80 "
+     "(first at 13:9)\n"
+     "t.yaml:15:10: error: cluster \"demo\": dns: \"min_ttl\" (600000 ms) "
+     "must not be longer than \"max_ttl\" (60000 ms)\n"
+     "t.yaml:15:47: error: \"family\": expected any, ipv4 or ipv6\n"},
+    {"dns without names",
+     LISTENER "clusters:\n"
+	      "  - name: demo\n"
+	      "    endpoints: [127.0.0.1:1]\n"
+	      "    dns: { family: ipv4 }\n",
+     "t.yaml:9:5: error: cluster \"demo\": \"dns\" needs an endpoint given "
+     "by name (\"NAME:PORT\" or \"srv\")\n"},
+    {"resolver and watch errors",
+     "resolver: { nameservers: [], timeout: 0ms, attempts: 11 }\n"
+     "watch: yes please\nwatch_debounce: 10ms\n" LISTENER CLUSTER,
+     "t.yaml:1:26: error: \"nameservers\": must not be empty (leave it "
+     "out for /etc/resolv.conf's)\n"
+     "t.yaml:1:39: error: \"timeout\": 0ms is out of range "
+     "(100ms..1m)\n"
+     "t.yaml:1:54: error: \"attempts\": 11 is out of range (1..10)\n"
+     "t.yaml:2:8: error: \"watch\": expected true or false\n"
+     "t.yaml:3:17: error: \"watch_debounce\": 10ms is out of range "
+     "(50ms..1m)\n"},
+    {"resolver bad nameserver",
+     "resolver: { nameservers: [dns.example] }\n" LISTENER CLUSTER,
+     "t.yaml:1:27: error: \"nameservers\": invalid address "
+     "\"dns.example\": missing \":PORT\"\n"},
+    {"guard errors",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - { name: a, cluster: demo, guard: {} }\n"
+     "      - name: b\n"
+     "        split: [{ cluster: demo, weight: 1 }]\n"
+     "        guard: { stable: nope, window: 1s, margin: 200%, "
+     "percentile: 100 }\n" CLUSTER,
+     "t.yaml:5:35: error: route \"a\": \"guard\" needs \"split\" (it judges "
+     "a split's clusters against its stable one)\n"
+     "t.yaml:8:9: error: route \"b\": \"guard\" needs a split of two "
+     "clusters or more\n"
+     "t.yaml:8:26: error: route \"b\": guard: \"stable\": \"nope\" is not "
+     "a cluster of the route's split\n"
+     "t.yaml:8:40: error: \"window\": 1s is out of range (10s..1h)\n"
+     "t.yaml:8:52: error: \"margin\": 200% is out of range "
+     "(0%..100%)\n"
+     "t.yaml:8:70: error: \"percentile\": 100 is out of range (50..99)\n"},
     {"address IPv6 without brackets",
      "listeners:\n"
      "  - name: public\n"
@@ -3649,10 +3731,145 @@ test_rate_limit_store_auth(void **state)
 		 "t.yaml:4:18: error: \"password_file\": expected a string\n");
 }
 
+/* Endpoints by name, the resolver's and the watch's keys, a guard
+ * (doc/fleet.md): what the loader keeps of them, what a resolved answer
+ * adds, and a generation parsed again from the same bytes. */
+static void
+test_fleet_conf(void **state)
+{
+	struct sl_conf *c, *d;
+	struct sl_conf_cluster *cl;
+	struct sl_conf_resolved v[4];
+	struct sockaddr_in *sin;
+	struct sockaddr_in6 *sin6;
+	const char *yaml =
+	    "resolver: { nameservers: [10.0.0.2, \"10.0.0.3:5353\", \"::1\"], "
+	    "timeout: 500ms, attempts: 3 }\n"
+	    "watch: true\nwatch_debounce: 200ms\n"
+	    "listeners:\n"
+	    "  - name: public\n"
+	    "    address: 127.0.0.1:8080\n"
+	    "    routes:\n"
+	    "      - split:\n"
+	    "          - { cluster: demo, weight: 95 }\n"
+	    "          - { cluster: canary, weight: 5 }\n"
+	    "        guard: { stable: canary, latency: 250ms, percentile: 95, "
+	    "margin: 0% }\n"
+	    "clusters:\n"
+	    "  - name: demo\n"
+	    "    endpoints:\n"
+	    "      - Pay.Internal.:8443\n"
+	    "      - 127.0.0.1:9001\n"
+	    "      - { address: pay-b.internal:8443, weight: 3 }\n"
+	    "      - { srv: _HTTPS._tcp.pay.internal }\n"
+	    "    dns: { family: ipv6, min_ttl: 2s, max_ttl: 1m, keep_stale: 0s }\n"
+	    "  - name: canary\n"
+	    "    endpoints: [canary.internal:80]\n";
+
+	(void)state;
+	c = load_ok(yaml);
+	assert_int_equal(c->nnameservers, 3);
+	assert_string_equal(c->nameservers[0].text, "10.0.0.2:53");
+	assert_string_equal(c->nameservers[1].text, "10.0.0.3:5353");
+	assert_string_equal(c->nameservers[2].text, "[::1]:53");
+	assert_int_equal(c->dns_timeout_ms, 500);
+	assert_int_equal(c->dns_attempts, 3);
+	assert_int_equal(c->watch, 1);
+	assert_int_equal(c->watch_debounce_ms, 200);
+	cl = &c->clusters[0];
+	assert_int_equal(cl->nstatic, 1);
+	assert_int_equal(cl->nendpoints, 1);
+	assert_int_equal(cl->nnames, 3);
+	assert_string_equal(cl->names[0].name, "pay.internal");
+	assert_string_equal(cl->names[0].text, "Pay.Internal.:8443");
+	assert_int_equal(cl->names[0].port, 8443);
+	assert_int_equal(cl->names[0].weight, 1);
+	assert_int_equal(cl->names[0].srv, 0);
+	assert_int_equal(cl->names[1].weight, 3);
+	assert_int_equal(cl->names[2].srv, 1);
+	assert_string_equal(cl->names[2].name, "_https._tcp.pay.internal");
+	assert_string_equal(cl->names[2].text, "srv:_HTTPS._tcp.pay.internal");
+	assert_int_equal(cl->names[2].pos.line, 18);
+	assert_int_equal(cl->dns_family, SL_DNS_FAMILY_IPV6);
+	assert_int_equal(cl->dns_min_ttl_ms, 2000);
+	assert_int_equal(cl->dns_max_ttl_ms, 60000);
+	assert_int_equal(cl->dns_keep_stale_ms, 0);
+	/* a cluster with names only starts with no endpoint */
+	assert_int_equal(c->clusters[1].nendpoints, 0);
+	assert_int_equal(c->clusters[1].dns_family, SL_DNS_FAMILY_ANY);
+	assert_int_equal(c->clusters[1].dns_keep_stale_ms, 600000);
+	/* the guard */
+	assert_non_null(c->listeners[0].routes[0].guard);
+	assert_int_equal(c->listeners[0].routes[0].guard->stable, 1);
+	assert_int_equal(c->listeners[0].routes[0].guard->latency_ms, 250);
+	assert_int_equal(c->listeners[0].routes[0].guard->percentile, 95);
+	assert_int_equal(c->listeners[0].routes[0].guard->margin_percent, 0);
+	assert_int_equal(c->listeners[0].routes[0].guard->window_ms, 60000);
+	assert_int_equal(c->listeners[0].routes[0].guard->min_requests, 50);
+
+	/* answers: a duplicate of the written endpoint and of each other
+	 * are left out, weights kept within 1..1000 */
+	memset(v, 0, sizeof(v));
+	sin = (struct sockaddr_in *)&v[0].ss;
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(9001);
+	sin->sin_addr.s_addr = htonl(0x7f000001);
+	v[0].sslen = sizeof(*sin);
+	v[0].weight = 1;
+	v[1] = v[0];
+	((struct sockaddr_in *)&v[1].ss)->sin_port = htons(8443);
+	v[1].weight = 0;
+	v[2] = v[1];
+	sin6 = (struct sockaddr_in6 *)&v[3].ss;
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(8443);
+	sin6->sin6_addr.s6_addr[15] = 1;
+	v[3].sslen = sizeof(*sin6);
+	v[3].weight = 5000;
+	assert_int_equal(sl_conf_add_resolved(cl, 0, v, 4), 2);
+	assert_int_equal(sl_conf_add_resolved(cl, 1, v, 0), 0);
+	assert_int_equal(cl->nendpoints, 3);
+	assert_string_equal(cl->endpoints[1].addr.text, "127.0.0.1:8443");
+	assert_int_equal(cl->endpoints[1].weight, 1);
+	assert_int_equal(cl->endpoints[1].index, 1);
+	assert_ptr_equal(cl->endpoints[1].dns_name, cl->names[0].text);
+	assert_string_equal(cl->endpoints[2].addr.text, "[::1]:8443");
+	assert_int_equal(cl->endpoints[2].weight, 1000);
+	assert_null(cl->endpoints[0].dns_name);
+
+	/* parsed again: only from a file's bytes */
+	errno = 0;
+	assert_null(sl_conf_reparse(c));
+	assert_int_equal(errno, EINVAL);
+	sl_conf_unref(c);
+	{
+		char path[] = "/tmp/sluice-test-conf-XXXXXX";
+		int fd = mkstemp(path);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, yaml, strlen(yaml)),
+				 (ssize_t)strlen(yaml));
+		close(fd);
+		c = sl_conf_load(path, NULL);
+		unlink(path);
+	}
+	assert_non_null(c);
+	assert_non_null(c->text);
+	d = sl_conf_reparse(c);
+	assert_non_null(d);
+	assert_string_equal(d->sha256, c->sha256);
+	assert_int_equal(d->text_len, strlen(yaml));
+	assert_int_equal(d->clusters[0].nendpoints, 1);
+	assert_int_equal(d->clusters[0].nnames, 3);
+	assert_int_equal(sl_conf_share_secrets(d, c), 0);
+	sl_conf_unref(d);
+	sl_conf_unref(c);
+}
+
 int
 main(void)
 {
 	static const struct CMUnitTest fixed[] = {
+	    cmocka_unit_test(test_fleet_conf),
 	    cmocka_unit_test(test_distance),
 	    cmocka_unit_test(test_suggest),
 	    cmocka_unit_test(test_parse_duration),

@@ -58,6 +58,12 @@ static const struct tbl tables[] = {
      "CLUSTERS/health_check"},
     {sl_conf_outlier_table, SL_CONF_SEC_OUTLIER, sizeof(struct sl_conf_outlier),
      7, "CLUSTERS/outlier"},
+    {sl_conf_resolver_table, SL_CONF_SEC_RESOLVER, sizeof(struct sl_conf), 1,
+     "TOP LEVEL/resolver"},
+    {sl_conf_guard_table, SL_CONF_SEC_GUARD, sizeof(struct sl_conf_guard), 8,
+     "ROUTES/guard"},
+    {sl_conf_dns_table, SL_CONF_SEC_DNS, sizeof(struct sl_conf_cluster), 5,
+     "CLUSTERS/dns"},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
