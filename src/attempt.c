@@ -226,6 +226,14 @@ txn_no_endpoint(struct sl_stream *s, unsigned why)
 {
 	struct sl_txn *t = s->txn;
 
+	if (t->wc->conf->nendpoints == 0) {
+		/* its names resolved to nothing (doc/fleet.md section 2):
+		 * nothing was sent, so a split may send it elsewhere */
+		if (split_failover(s, SL_RETRY_KIND_CONNECT, 0) > 0)
+			return;
+		sl_exchange_local(s, 503, "no_upstream_address", 0);
+		return;
+	}
 	/* not one endpoint of the cluster is up (none was passed over for
 	 * another reason): a split may send the request elsewhere */
 	if (why == PICK_DOWN && split_failover(s, SL_RETRY_KIND_CONNECT, 0) > 0)
@@ -683,7 +691,7 @@ split_failover(struct sl_stream *s, enum sl_retry_kind kind, int attempted)
 		;
 	if (i < 64)
 		t->split_tried |= (uint64_t)1 << i;
-	i = sl_route_failover(r, t->split_tried,
+	i = sl_route_failover(r, sl_exchange_split_weights(s, r), t->split_tried,
 			      (t->flags & SL_TXN_F_STICKY_KEY) ? &t->sticky_key
 							       : NULL,
 			      s->gen->routes[r->index].swrr);

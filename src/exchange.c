@@ -667,6 +667,7 @@ txn_choose_cluster(struct sl_stream *s, const struct sl_h1_request *req)
 	size_t len;
 
 	if (cc == NULL) {
+		const uint32_t *w = sl_exchange_split_weights(s, r);
 		size_t i;
 		if (r->sticky.source != SL_KEY_NONE &&
 		    sl_route_key(&r->sticky, req, &t->client_addr, &key,
@@ -674,12 +675,13 @@ txn_choose_cluster(struct sl_stream *s, const struct sl_h1_request *req)
 			/* kept: a failover takes the key's next choice */
 			t->sticky_key = sl_hash64(key, len);
 			t->flags |= SL_TXN_F_STICKY_KEY;
-			i = sl_balance_race(t->sticky_key, r->split_ids,
-					    r->split_weights, r->nsplit, NULL);
+			i = sl_balance_race(t->sticky_key, r->split_ids, w,
+					    r->nsplit, NULL);
 		} else
-			i = sl_balance_swrr(s->gen->routes[r->index].swrr,
-					    r->split_weights, r->nsplit, NULL);
+			i = sl_balance_swrr(s->gen->routes[r->index].swrr, w,
+					    r->nsplit, NULL);
 		cc = r->split[i].cluster;
+		t->split_first = i < 64 ? (uint8_t)i : 0xff;
 	}
 	t->wc = &s->gen->clusters[cc->index];
 	if (cc->balance == SL_BALANCE_HASH &&

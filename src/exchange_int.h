@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "exchange.h"
+#include "guard.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
 #include "hdrrule.h"
@@ -215,6 +216,9 @@ struct sl_txn {
 	uint64_t sticky_key;	 /* with SL_TXN_F_STICKY_KEY: the split's
 				    sticky key */
 	uint64_t split_tried;	 /* clusters of the split left (first 64) */
+	uint8_t split_first;	 /* a guarded split's entry first chosen
+				    (the guard counts a move away from it
+				    as its failure); 0xff: none */
 	unsigned tries;		 /* connect attempts */
 	uint64_t tried;		 /* endpoints tried (first 64) */
 	int last_fail;		 /* FAIL_* of the last connect failure */
@@ -313,6 +317,19 @@ struct sl_txn {
 	0x200 /* holds one of its listener's                                   \
 		 max_tunnels (and tun_ip_slot) for the                         \
 		 tunnel it asks, until it is freed */
+
+/* The weights r's split chooses by in s's worker: its own, or what its
+ * guard left of them (guard.h). */
+static inline const uint32_t *
+sl_exchange_split_weights(struct sl_stream *s, const struct sl_conf_route *r)
+{
+	struct sl_wroute *wr;
+
+	if (r->guard == NULL)
+		return r->split_weights;
+	wr = &s->gen->routes[r->index];
+	return sl_guard_weights(r, wr->gweights, &wr->gmask, wr->swrr);
+}
 
 /* ---- exchange.c: the core --------------------------------------------- */
 

@@ -52,6 +52,55 @@ txn_error(const struct sl_txn *t)
 }
 
 /*
+ * Whether the exchange failed by its upstream's fault, as a canary guard
+ * counts (doc/fleet.md section 4): sluice's answers for an upstream that
+ * failed (upstream_*, no_healthy_upstream, no_upstream_address), a
+ * response cut by the upstream, a 5xx of the upstream's, a gRPC status
+ * of a server's failure (UNKNOWN, DEADLINE_EXCEEDED, INTERNAL,
+ * UNAVAILABLE, DATA_LOSS). Never a 4xx, the client's own end, a limit of
+ * sluice's or the caller's grpc-timeout.
+ */
+static int
+txn_upstream_failed(const struct sl_txn *t)
+{
+	const char *e = t->error;
+
+	if (e != NULL)
+		return strncmp(e, "upstream_", 9) == 0 ||
+		       strcmp(e, "no_healthy_upstream") == 0 ||
+		       strcmp(e, "no_upstream_address") == 0;
+	if (t->resp_ph != SL_TXN_RESP_UPSTREAM)
+		return 0;
+	if (t->status >= 500)
+		return 1;
+	switch (t->grpc_up) { /* the status, plus one */
+	case 2 + 1:
+	case 4 + 1:
+	case 13 + 1:
+	case 14 + 1:
+	case 15 + 1:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* A guarded route's exchange counted by its guard (guard.h). */
+static void
+txn_guard_note(struct sl_stream *s, const struct sl_txn *t)
+{
+	const struct sl_conf_route *r = t->route;
+	size_t i;
+
+	for (i = 0; i < r->nsplit && r->split[i].cluster != t->wc->conf; i++)
+		;
+	sl_guard_note(r, s->w->id, i,
+		      t->split_first != 0xff ? t->split_first : SIZE_MAX,
+		      txn_upstream_failed(t),
+		      t->up_start_ms != 0 ? now_ms() - t->up_start_ms : 0);
+}
+
+/*
  * The failed attempts of an exchange, as the access log shows them: in
  * JSON, [{"class":2,"error":"upstream_reset","upstream":"10.0.0.1:80"}],
  * in the combined format 2:upstream_reset@10.0.0.1:80,1:...; "" when
@@ -218,6 +267,10 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 		SL_STAT_INC(rc->dur[slot]);
 		SL_STAT_ADD(rc->dur_sum_ms, hdur);
 	}
+	/* a tunnel's life is no request's latency: not counted */
+	if (t->wc != NULL && t->route != NULL && t->route->guard != NULL &&
+	    t->status != 101)
+		txn_guard_note(s, t);
 	if (t->wc != NULL) {
 		struct sl_counts *cc = &t->wc->conf->state->counts[s->w->id];
 		SL_STAT_INC(cc->requests);

@@ -210,20 +210,19 @@ sl_route_key(const struct sl_conf_key *k, const struct sl_h1_request *req,
 }
 
 size_t
-sl_route_failover(const struct sl_conf_route *r, uint64_t left,
-		  const uint64_t *key, int64_t *swrr)
+sl_route_failover(const struct sl_conf_route *r, const uint32_t *weights,
+		  uint64_t left, const uint64_t *key, int64_t *swrr)
 {
 	unsigned char skip[64];
 	size_t n = r->nsplit < 64 ? r->nsplit : 64, open = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		skip[i] = ((left >> i) & 1) || r->split_weights[i] == 0;
+		skip[i] = ((left >> i) & 1) || weights[i] == 0;
 		open += !skip[i];
 	}
 	if (open == 0)
 		return SL_BALANCE_NONE;
 	if (key != NULL)
-		return sl_balance_race(*key, r->split_ids, r->split_weights, n,
-				       skip);
-	return sl_balance_swrr(swrr, r->split_weights, n, skip);
+		return sl_balance_race(*key, r->split_ids, weights, n, skip);
+	return sl_balance_swrr(swrr, weights, n, skip);
 }

@@ -29,7 +29,8 @@ int sl_route_key(const struct sl_conf_key *k, const struct sl_h1_request *req,
 
 /*
  * The cluster of r's split that a request moves to when its own cannot
- * take it (split_failover): among the entries of weight above 0 whose bit
+ * take it (split_failover): among the entries of weights (r's, or what a
+ * guard left of them: sl_guard_weights) above 0 whose bit
  * is clear in left (bit i: entry i, the first 64; later entries never
  * take a failover), the sticky key's next choice in the race when key is
  * not NULL (the cluster the user would have if the ones left were removed
@@ -37,7 +38,8 @@ int sl_route_key(const struct sl_conf_key *k, const struct sl_h1_request *req,
  * shared with first choices: a move over the rest keeps them balanced).
  * Returns an index into r->split, or SL_BALANCE_NONE.
  */
-size_t sl_route_failover(const struct sl_conf_route *r, uint64_t left,
+size_t sl_route_failover(const struct sl_conf_route *r,
+			 const uint32_t *weights, uint64_t left,
 			 const uint64_t *key, int64_t *swrr);
 
 /*

@@ -22,6 +22,7 @@ static struct sl_epstate *epstates;
 static struct sl_clstate *clstates;
 static struct sl_rstate *rstates;
 static struct sl_rlstate *rlstates;
+static struct sl_gstate *gstates;
 static unsigned nworkers = 1; /* per-worker counters in each state */
 static uint64_t ip_key[2];    /* keys the per-address hash */
 static pthread_once_t ip_key_once = PTHREAD_ONCE_INIT;
@@ -210,6 +211,65 @@ counts_alloc(struct sl_counts **c)
 	return 0;
 }
 
+/* ---- canary guards (guard.h) ------------------------------------------ */
+
+static void
+gstate_release(struct sl_gstate *gs)
+{
+	if (gs != NULL && gs->refs == 1) {
+		for (unsigned w = 0; gs->counts != NULL && w < gs->nworkers;
+		     w++)
+			free(gs->counts[w]);
+		free(gs->counts);
+		free(gs->ring);
+		free(gs->view);
+	}
+	RELEASE(sl_gstate, gstates, gs);
+}
+
+/* The guard state of route r of listener l, found by its split or made.
+ * Returns 0 or -1. */
+static int
+guard_bind(const struct sl_conf_listener *l, struct sl_conf_route *r)
+{
+	struct sl_gstate *gs;
+	struct sl_gcounts **counts;
+	char key[2048];
+	size_t n;
+
+	if (r->guard == NULL)
+		return 0;
+	n = (size_t)snprintf(key, sizeof(key), "%s %s", l->addr.text,
+			     r->name);
+	for (size_t i = 0; i < r->nsplit && n < sizeof(key); i++)
+		n += (size_t)snprintf(key + n, sizeof(key) - n, "%s%s=%u",
+				      i ? "," : " ", r->split[i].cluster->name,
+				      r->split[i].weight);
+	if ((gs = LOOKUP(sl_gstate, gstates, key)) == NULL)
+		return -1;
+	r->guard->state = gs;
+	if (gs->counts != NULL)
+		return 0;
+	gs->n = r->nsplit;
+	gs->nworkers = nworkers;
+	if ((gs->view = calloc(r->nsplit, sizeof(*gs->view))) == NULL ||
+	    (counts = calloc(nworkers, sizeof(*counts))) == NULL)
+		return -1;
+	for (unsigned w = 0; w < nworkers; w++) {
+		size_t sz = (r->nsplit * sizeof(struct sl_gcounts) + 63) / 64 *
+			    64;
+		if ((counts[w] = aligned_alloc(64, sz)) == NULL) {
+			while (w-- > 0)
+				free(counts[w]);
+			free(counts);
+			return -1;
+		}
+		memset(counts[w], 0, sz);
+	}
+	gs->counts = counts; /* complete: a later lookup uses it as it is */
+	return 0;
+}
+
 static void
 lstate_release(struct sl_lstate *ls)
 {
@@ -235,6 +295,10 @@ unbind_locked(struct sl_conf *conf)
 			RELEASE(sl_rstate, rstates, r);
 			l->routes[j].state = NULL;
 			rl_unbind(&l->routes[j]);
+			if (l->routes[j].guard != NULL) {
+				gstate_release(l->routes[j].guard->state);
+				l->routes[j].guard->state = NULL;
+			}
 		}
 	}
 	for (size_t i = 0; i < conf->nclusters; i++) {
@@ -284,7 +348,7 @@ sl_runtime_bind(struct sl_conf *conf)
 			r->state = LOOKUP(sl_rstate, rstates, key);
 			ok = r->state != NULL &&
 			     counts_alloc(&r->state->counts) == 0 &&
-			     rl_bind(l, r) == 0;
+			     rl_bind(l, r) == 0 && guard_bind(l, r) == 0;
 		}
 	}
 	for (size_t i = 0; i < conf->nclusters && ok; i++) {

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "guard.h"
 #include "ratelimit.h"
 
 struct sl_conf;
@@ -209,6 +210,36 @@ struct sl_rlstate {
 				       the same in every process */
 	uint32_t lease;		    /* fleet: cells asked for at once */
 	struct sl_rlcounts *counts; /* one per worker */
+};
+
+/* A guarded split's counts in one worker (only it writes them), one per
+ * cluster of the split (doc/fleet.md section 4). */
+struct sl_gcounts {
+	atomic_uint_fast64_t requests, failures, slow;
+};
+
+/*
+ * A route's canary guard (guard.h), by its listener's address, its name
+ * and its split (clusters and weights): a reload that keeps the split
+ * keeps its window and what tripped; one that changes the split starts
+ * afresh, untripped.
+ */
+struct sl_gstate {
+	struct sl_gstate *next;
+	char *key;
+	int refs;
+	size_t n;		      /* clusters of the split */
+	unsigned nworkers;	      /* of counts */
+	atomic_uint_fast64_t tripped; /* bit i: cluster i (the first 64) */
+	struct sl_gcounts **counts;   /* [worker][cluster], each worker's on
+					 cache lines of its own */
+	/* the main thread's (sl_guard_tick) */
+	uint64_t window_s;	    /* of the ring */
+	uint64_t *ring;		    /* ring_len snapshots of the sums,
+				       [slot][cluster][3] */
+	size_t ring_len, ring_at, ring_fill;
+	uint64_t last_tick_ms;
+	struct sl_guard_view *view; /* [cluster]: the last window, trips */
 };
 
 /* Workers there will be (fixed at start): the per-worker counters are

@@ -29,8 +29,10 @@ wcluster_free(struct sl_wcluster *wc)
 static void
 wroutes_free(struct sl_wgen *g)
 {
-	for (size_t i = 0; g->routes != NULL && i < g->nroutes; i++)
+	for (size_t i = 0; g->routes != NULL && i < g->nroutes; i++) {
 		free(g->routes[i].swrr);
+		free(g->routes[i].gweights);
+	}
 	free(g->routes);
 	g->routes = NULL;
 }
@@ -54,6 +56,11 @@ wgen_routes(struct sl_wgen *g, struct sl_worker *w)
 			struct sl_wroute *wr = &g->routes[r->index];
 			if (r->nsplit > 0 &&
 			    (wr->swrr = calloc(r->nsplit, sizeof(*wr->swrr))) ==
+				NULL)
+				return -1;
+			if (r->guard != NULL &&
+			    (wr->gweights = calloc(r->nsplit,
+						   sizeof(*wr->gweights))) ==
 				NULL)
 				return -1;
 			/* workers start their sequences at different points,
@@ -83,12 +90,12 @@ sl_wgen_new(struct sl_worker *w, struct sl_conf *conf)
 
 		wc->conf = cc;
 		TAILQ_INIT(&wc->waiters);
-		wc->eps = calloc(n, sizeof(*wc->eps));
-		wc->swrr = calloc(n, sizeof(*wc->swrr));
-		wc->weights = calloc(n, sizeof(*wc->weights));
-		wc->ids = calloc(n, sizeof(*wc->ids));
-		wc->active = calloc(n, sizeof(*wc->active));
-		wc->skip = calloc(n, sizeof(*wc->skip));
+		wc->eps = calloc(n ? n : 1, sizeof(*wc->eps));
+		wc->swrr = calloc(n ? n : 1, sizeof(*wc->swrr));
+		wc->weights = calloc(n ? n : 1, sizeof(*wc->weights));
+		wc->ids = calloc(n ? n : 1, sizeof(*wc->ids));
+		wc->active = calloc(n ? n : 1, sizeof(*wc->active));
+		wc->skip = calloc(n ? n : 1, sizeof(*wc->skip));
 		if (!wc->eps || !wc->swrr || !wc->weights || !wc->ids ||
 		    !wc->active || !wc->skip)
 			goto fail;
@@ -101,8 +108,9 @@ sl_wgen_new(struct sl_worker *w, struct sl_conf *conf)
 			wc->ids[j] = cc->endpoints[j].id;
 		}
 		/* workers start at different endpoints so that N workers
-		 * do not send their first requests to the same one */
-		wc->cursor = w->id % n;
+		 * do not send their first requests to the same one (a
+		 * cluster whose names resolved to nothing has none) */
+		wc->cursor = n > 0 ? w->id % n : 0;
 	}
 	if (wgen_routes(g, w) == -1)
 		goto fail;

@@ -47,6 +47,10 @@ struct sl_wroute {
 				clusters (requests without a sticky key) */
 	uint32_t mirror_acc; /* percent accumulated: a copy goes out each
 				time it passes 100 */
+	/* a guarded split (guard.h): its weights with the tripped clusters
+	 * at 0, for the tripped set gmask (owned; NULL: no guard) */
+	uint32_t *gweights;
+	uint64_t gmask;
 };
 
 /*
