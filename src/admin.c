@@ -22,6 +22,7 @@
 #include "health.h"
 #include "policy.h"
 #include "proxyproto.h"
+#include "resolve.h"
 #include "runtime.h"
 #include "util.h"
 
@@ -440,6 +441,50 @@ config_rate_limits(struct sbuf *b, const struct sl_conf_route *r)
 	sb_printf(b, "]");
 }
 
+/* A route's guard (doc/fleet.md section 4): its keys, and for each
+ * cluster of the split its last window and whether it tripped. */
+static void
+config_guard(struct sbuf *b, const struct sl_conf_route *r)
+{
+	const struct sl_conf_guard *g = r->guard;
+	uint64_t now = sl_now_ms();
+
+	if (g == NULL || r->split == NULL) {
+		sb_printf(b, ",\"guard\":null");
+		return;
+	}
+	sb_printf(b, ",\"guard\":{\"stable\":");
+	jstr(b, r->split[g->stable].cluster->name);
+	jkv_u64(b, "window_ms", g->window_ms);
+	jkv_u64(b, "min_requests", g->min_requests);
+	jkv_u64(b, "margin_percent", g->margin_percent);
+	jkv_u64(b, "latency_ms", g->latency_ms);
+	jkv_u64(b, "percentile", g->percentile);
+	sb_printf(b, ",\"clusters\":[");
+	for (size_t k = 0; k < r->nsplit; k++) {
+		struct sl_guard_view gv;
+
+		sl_guard_view(r, k, &gv);
+		sb_printf(b, "%s{\"cluster\":", k ? "," : "");
+		jstr(b, r->split[k].cluster->name);
+		sb_printf(b,
+			  ",\"window\":{\"requests\":%llu,\"failures\":%llu,"
+			  "\"slow\":%llu}",
+			  (unsigned long long)gv.window.requests,
+			  (unsigned long long)gv.window.failures,
+			  (unsigned long long)gv.window.slow);
+		jkv_bool(b, "tripped", gv.tripped);
+		if (gv.tripped) {
+			jkv_str(b, "reason", sl_guard_verdict_str(gv.why));
+			jkv_u64(b, "tripped_s_ago",
+				(now - gv.tripped_ms) / 1000);
+			sb_printf(b, ",\"p\":%.3g", gv.p);
+		}
+		sb_printf(b, "}");
+	}
+	sb_printf(b, "]}");
+}
+
 static void
 config_route(struct sbuf *b, const struct sl_conf_route *r)
 {
@@ -454,10 +499,19 @@ config_route(struct sbuf *b, const struct sl_conf_route *r)
 		for (size_t k = 0; k < r->nsplit; k++) {
 			sb_printf(b, "%s{\"cluster\":", k ? "," : "");
 			jstr(b, r->split[k].cluster->name);
-			sb_printf(b, ",\"weight\":%u}", r->split[k].weight);
+			sb_printf(b, ",\"weight\":%u", r->split[k].weight);
+			if (r->guard != NULL) {
+				/* what this gateway sends it now */
+				struct sl_guard_view gv;
+				sl_guard_view(r, k, &gv);
+				sb_printf(b, ",\"effective_weight\":%u",
+					  gv.tripped ? 0 : r->split[k].weight);
+			}
+			sb_printf(b, "}");
 		}
 		sb_printf(b, "]");
 	}
+	config_guard(b, r);
 	config_key(b, "sticky", &r->sticky);
 	jkv_bool(b, "split_failover", r->split_failover);
 	if (r->mirror == NULL)
@@ -582,8 +636,59 @@ config_endpoint_state(struct sbuf *b, const struct sl_conf_cluster *cl,
 	}
 }
 
+/* A name of cluster cl (doc/fleet.md section 2): as written, what the
+ * resolver knows of it, and the endpoints it gives now. */
 static void
-config_cluster(struct sbuf *b, const struct sl_conf_cluster *cl)
+config_name(struct sbuf *b, const struct sl_admin_view *v,
+	    const struct sl_conf_cluster *cl, size_t k)
+{
+	const struct sl_conf_dns_name *nm = &cl->names[k];
+	struct sl_resolver_state st;
+	uint64_t now = sl_now_ms();
+	int first = 1;
+
+	if (nm->srv) {
+		sb_printf(b, "{\"srv\":");
+		jstr(b, nm->name);
+	} else {
+		sb_printf(b, "{\"address\":");
+		jstr(b, nm->text);
+		sb_printf(b, ",\"weight\":%u", nm->weight);
+	}
+	if (sl_resolver_state(v->resolver, cl->name, nm->text, &st) == 0) {
+		sb_printf(b, ",\"dns\":{\"result\":\"%s\"",
+			  st.looked_up ? sl_dns_result_str(st.last) : "none");
+		jkv_u64(b, "ttl_s", st.ttl_s);
+		if (st.good_ms != 0)
+			jkv_u64(b, "answer_age_ms", now - st.good_ms);
+		else
+			sb_printf(b, ",\"answer_age_ms\":null");
+		if (st.stale_since_ms != 0)
+			jkv_u64(b, "stale_ms", now - st.stale_since_ms);
+		else
+			sb_printf(b, ",\"stale_ms\":null");
+		jkv_u64(b, "next_lookup_ms",
+			st.next_ms > now ? st.next_ms - now : 0);
+		sb_printf(b, "}");
+	} else
+		sb_printf(b, ",\"dns\":null");
+	sb_printf(b, ",\"resolved\":[");
+	for (size_t j = cl->nstatic; j < cl->nendpoints; j++) {
+		if (cl->endpoints[j].dns_name != nm->text)
+			continue;
+		sb_printf(b, "%s{\"address\":", first ? "" : ",");
+		first = 0;
+		jstr(b, cl->endpoints[j].addr.text);
+		sb_printf(b, ",\"weight\":%u", cl->endpoints[j].weight);
+		config_endpoint_state(b, cl, &cl->endpoints[j]);
+		sb_printf(b, "}");
+	}
+	sb_printf(b, "]}");
+}
+
+static void
+config_cluster(struct sbuf *b, const struct sl_admin_view *v,
+	       const struct sl_conf_cluster *cl)
 {
 	static const char *const balance[] = {"round_robin", "least_request",
 					      "hash"};
@@ -617,13 +722,29 @@ config_cluster(struct sbuf *b, const struct sl_conf_cluster *cl)
 			cl->max_concurrent_streams);
 		jkv_u64(b, "ping_interval_ms", cl->ping_interval_ms);
 	}
+	if (cl->nnames > 0) {
+		static const char *const fam[] = {"any", "ipv4", "ipv6"};
+		sb_printf(b, ",\"dns\":{\"family\":\"%s\"",
+			  fam[cl->dns_family]);
+		jkv_u64(b, "min_ttl_ms", cl->dns_min_ttl_ms);
+		jkv_u64(b, "max_ttl_ms", cl->dns_max_ttl_ms);
+		jkv_u64(b, "keep_stale_ms", cl->dns_keep_stale_ms);
+		sb_printf(b, "}");
+	} else
+		sb_printf(b, ",\"dns\":null");
+	/* as written: the addresses, then the names with what they resolve
+	 * to now */
 	sb_printf(b, ",\"endpoints\":[");
-	for (size_t j = 0; j < cl->nendpoints; j++) {
+	for (size_t j = 0; j < cl->nstatic; j++) {
 		sb_printf(b, "%s{\"address\":", j ? "," : "");
 		jstr(b, cl->endpoints[j].addr.text);
 		sb_printf(b, ",\"weight\":%u", cl->endpoints[j].weight);
 		config_endpoint_state(b, cl, &cl->endpoints[j]);
 		sb_printf(b, "}");
+	}
+	for (size_t k = 0; k < cl->nnames; k++) {
+		sb_printf(b, "%s", cl->nstatic + k ? "," : "");
+		config_name(b, v, cl, k);
 	}
 	sb_printf(b, "]}");
 }
@@ -664,6 +785,23 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 	jkv_bool(b, "mask_card_numbers", c->log_cards);
 	sb_printf(b, "}");
 	jkv_u64(b, "drain_timeout_ms", c->drain_timeout_ms);
+	/* a fleet (doc/fleet.md) */
+	sb_printf(b, ",\"resolver\":{\"nameservers\":");
+	if (c->nnameservers == 0)
+		sb_printf(b, "\"/etc/resolv.conf\"");
+	else {
+		sb_printf(b, "[");
+		for (size_t i = 0; i < c->nnameservers; i++) {
+			sb_printf(b, "%s", i ? "," : "");
+			jstr(b, c->nameservers[i].text);
+		}
+		sb_printf(b, "]");
+	}
+	jkv_u64(b, "timeout_ms", c->dns_timeout_ms);
+	jkv_u64(b, "attempts", c->dns_attempts);
+	sb_printf(b, "}");
+	jkv_bool(b, "watch", c->watch);
+	jkv_u64(b, "watch_debounce_ms", c->watch_debounce_ms);
 	if (c->rl_store.set) {
 		sb_printf(b, ",\"rate_limit_store\":{\"address\":");
 		jstr(b, c->rl_store.addr.text);
@@ -705,7 +843,7 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 	sb_printf(b, "],\"clusters\":[");
 	for (size_t i = 0; i < c->nclusters; i++) {
 		sb_printf(b, "%s", i ? "," : "");
-		config_cluster(b, &c->clusters[i]);
+		config_cluster(b, v, &c->clusters[i]);
 	}
 	sb_printf(b, "]}\n");
 }

@@ -12,6 +12,7 @@
 struct event_base;
 struct sl_worker;
 struct sl_admin;
+struct sl_resolver;
 
 /* What the admin pages report on; owned by main, borrowed here. */
 struct sl_admin_view {
@@ -30,6 +31,11 @@ struct sl_admin_view {
 	/* the counters of the sluice this one took over from (its /metrics
 	 * page), added to this one's (doc/upgrade.md); owned by main */
 	char *carried;
+	/* a fleet (doc/fleet.md): the resolver (borrowed; NULL: none), the
+	 * generations its answers made, the reloads the watch started */
+	const struct sl_resolver *resolver;
+	uint64_t dns_updates;
+	uint64_t watch_reloads;
 };
 
 /*

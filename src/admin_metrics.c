@@ -23,6 +23,7 @@
 #include "h1_parse.h"
 #include "proxyproto.h"
 #include "retry.h"
+#include "resolve.h"
 #include "runtime.h"
 #include "tls.h"
 #include "tunnel.h"
@@ -355,6 +356,87 @@ page_reliability(const struct sl_admin_view *v, struct sbuf *b)
 	}
 }
 
+/* Endpoints by name (doc/fleet.md section 2): every cluster's endpoints,
+ * and for each name its lookups, addresses and the age of its answer. */
+static void
+metrics_dns(const struct sl_admin_view *v, struct sbuf *b)
+{
+	const struct sl_conf *c = v->conf;
+	uint64_t now = sl_now_ms();
+	int any = 0;
+
+	sb_printf(b, "# HELP sluice_cluster_endpoints Endpoints of a cluster "
+		     "in the running generation (written ones and what its "
+		     "names resolve to).\n# TYPE sluice_cluster_endpoints "
+		     "gauge\n");
+	for (size_t i = 0; i < c->nclusters; i++) {
+		sb_printf(b, "sluice_cluster_endpoints{cluster=\"%s\"} %zu\n",
+			  c->clusters[i].name, c->clusters[i].nendpoints);
+		any |= c->clusters[i].nnames > 0;
+	}
+	sb_printf(b, "# HELP sluice_dns_updates_total Generations made "
+		     "because a name's answer changed.\n# TYPE "
+		     "sluice_dns_updates_total counter\n"
+		     "sluice_dns_updates_total %llu\n",
+		  (unsigned long long)v->dns_updates);
+	if (!any)
+		return;
+	sb_printf(b, "# HELP sluice_dns_lookups_total Lookups of a cluster's "
+		     "name by result.\n# TYPE sluice_dns_lookups_total "
+		     "counter\n");
+	for (size_t i = 0; i < c->nclusters; i++) {
+		const struct sl_conf_cluster *cl = &c->clusters[i];
+		for (size_t k = 0; k < cl->nnames; k++) {
+			struct sl_resolver_state st;
+			if (sl_resolver_state(v->resolver, cl->name,
+					      cl->names[k].text, &st) == -1)
+				continue;
+			for (int r = 0; r < SL_DNS_NRESULTS; r++)
+				sb_printf(b,
+					  "sluice_dns_lookups_total{cluster="
+					  "\"%s\",name=\"%s\",result=\"%s\"} "
+					  "%llu\n",
+					  cl->name, cl->names[k].text,
+					  sl_dns_result_str(
+					      (enum sl_dns_result)r),
+					  (unsigned long long)st.lookups[r]);
+		}
+	}
+	sb_printf(b, "# HELP sluice_dns_addresses Addresses a name's answer "
+		     "in use holds.\n# TYPE sluice_dns_addresses gauge\n");
+	for (size_t i = 0; i < c->nclusters; i++) {
+		const struct sl_conf_cluster *cl = &c->clusters[i];
+		for (size_t k = 0; k < cl->nnames; k++) {
+			struct sl_resolver_state st;
+			if (sl_resolver_state(v->resolver, cl->name,
+					      cl->names[k].text, &st) == 0)
+				sb_printf(b,
+					  "sluice_dns_addresses{cluster=\"%s\","
+					  "name=\"%s\"} %zu\n",
+					  cl->name, cl->names[k].text,
+					  st.have ? st.naddrs : 0);
+		}
+	}
+	sb_printf(b, "# HELP sluice_dns_answer_age_seconds Time since a "
+		     "name's last good answer (none: never answered).\n"
+		     "# TYPE sluice_dns_answer_age_seconds gauge\n");
+	for (size_t i = 0; i < c->nclusters; i++) {
+		const struct sl_conf_cluster *cl = &c->clusters[i];
+		for (size_t k = 0; k < cl->nnames; k++) {
+			struct sl_resolver_state st;
+			if (sl_resolver_state(v->resolver, cl->name,
+					      cl->names[k].text, &st) == 0 &&
+			    st.good_ms != 0)
+				sb_printf(b,
+					  "sluice_dns_answer_age_seconds{"
+					  "cluster=\"%s\",name=\"%s\"} "
+					  "%.3f\n",
+					  cl->name, cl->names[k].text,
+					  (double)(now - st.good_ms) / 1000);
+		}
+	}
+}
+
 static void
 page_clusters(const struct sl_admin_view *v, struct sbuf *b)
 {
@@ -408,6 +490,7 @@ page_clusters(const struct sl_admin_view *v, struct sbuf *b)
 			  (unsigned long long)load(
 			      &c->clusters[i].state->overloaded));
 	page_reliability(v, b);
+	metrics_dns(v, b);
 }
 
 /* One histogram's samples from per-worker counts: cumulative buckets
@@ -434,6 +517,63 @@ histogram(struct sbuf *b, const struct sl_admin_view *v, const char *name,
 	sb_printf(b, "%s_sum{%s} %.3f\n%s_count{%s} %llu\n", name, labels,
 		  (double)counts_sum(v, counts, COUNT_OFF(dur_sum_ms)) / 1000.0,
 		  name, labels, (unsigned long long)cum);
+}
+
+/* The canary guards (doc/fleet.md section 4): what tripped, and each
+ * guarded split's last window. */
+static void
+metrics_guards(const struct sl_conf *c, struct sbuf *b)
+{
+	static const struct {
+		const char *name, *help, *type;
+	} m[] = {
+	    {"sluice_route_guard_tripped",
+	     "1 when a route's canary guard set this cluster of its split to "
+	     "weight 0 on this gateway (until a reload changes the split).",
+	     "gauge"},
+	    {"sluice_route_guard_window_requests",
+	     "Requests of a guarded split's cluster in the guard's window.",
+	     "gauge"},
+	    {"sluice_route_guard_window_failures",
+	     "Of which the upstream failed (5xx, resets, timeouts).", "gauge"},
+	    {"sluice_route_guard_window_slow",
+	     "Of which slower than the guard's latency bound.", "gauge"},
+	};
+	int any = 0;
+
+	for (size_t i = 0; i < c->nlisteners && !any; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++)
+			any |= c->listeners[i].routes[j].guard != NULL;
+	if (!any)
+		return;
+	for (size_t k = 0; k < SL_NELEM(m); k++) {
+		sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", m[k].name,
+			  m[k].help, m[k].name, m[k].type);
+		for (size_t i = 0; i < c->nlisteners; i++)
+			for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
+				const struct sl_conf_route *r =
+				    &c->listeners[i].routes[j];
+				if (r->guard == NULL || r->split == NULL)
+					continue;
+				for (size_t e = 0; e < r->nsplit; e++) {
+					struct sl_guard_view gv;
+					uint64_t val;
+					sl_guard_view(r, e, &gv);
+					val = k == 0   ? (uint64_t)gv.tripped
+					      : k == 1 ? gv.window.requests
+					      : k == 2 ? gv.window.failures
+						       : gv.window.slow;
+					sb_printf(b,
+						  "%s{listener=\"%s\",route="
+						  "\"%s\",cluster=\"%s\"} "
+						  "%llu\n",
+						  m[k].name,
+						  c->listeners[i].name, r->name,
+						  r->split[e].cluster->name,
+						  (unsigned long long)val);
+				}
+			}
+	}
 }
 
 static void
@@ -478,6 +618,7 @@ page_routes(const struct sl_admin_view *v, struct sbuf *b)
 					    (size_t)cls *
 						sizeof(atomic_uint_fast64_t)));
 		}
+	metrics_guards(c, b);
 	sb_printf(b, "# HELP sluice_cluster_requests_total Requests sent to a "
 		     "cluster (mirror copies included), answered or cut.\n"
 		     "# TYPE sluice_cluster_requests_total counter\n");
@@ -1076,6 +1217,13 @@ sl_admin_page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 		  "sluice_reloads_total{result=\"failed\"} %llu\n",
 		  (unsigned long long)v->reloads_ok,
 		  (unsigned long long)v->reloads_failed);
+	sb_printf(b,
+		  "# HELP sluice_config_watch_reloads_total Reloads the "
+		  "watch started: the file or one it names changed (counted "
+		  "in sluice_reloads_total too).\n# TYPE "
+		  "sluice_config_watch_reloads_total counter\n"
+		  "sluice_config_watch_reloads_total %llu\n",
+		  (unsigned long long)v->watch_reloads);
 	sb_printf(b,
 		  "# HELP sluice_workers Worker threads.\n# TYPE "
 		  "sluice_workers gauge\nsluice_workers %u\n",

@@ -19,6 +19,9 @@
 
 #include "admin.h"
 #include "conf.h"
+#include "guard.h"
+#include "resolve.h"
+#include "watch.h"
 #include "handover.h"
 #include "health.h"
 #include "listener.h"
@@ -43,6 +46,19 @@ struct sl_main {
 	struct sl_health *health;  /* active health checks */
 	struct sl_admin_view view; /* what admin pages show */
 	struct event *wait_ev;	   /* polls for drained workers */
+	struct event *guard_ev;	   /* the canary guards' second */
+	/* a fleet (doc/fleet.md) */
+	struct sl_resolver *resolver; /* endpoints by name */
+	struct sl_conf *pending;      /* a reload waiting for its new names'
+					 first answers (or until
+					 pending_until_ms) */
+	uint64_t pending_until_ms;
+	const char *pending_why;      /* "reload", "watch" */
+	const char *retry_why;	      /* a reload waiting for the workers */
+	struct event *pending_ev;     /* polls it */
+	int dns_dirty;		      /* answers changed: a generation is due */
+	struct sl_watch *watch;	      /* the file and those it names */
+	char watch_fp[65];	      /* their fingerprint, as last loaded */
 	struct event *reload_ev;   /* retries a reload that had to wait */
 	const char *path;	   /* configuration file */
 	const char *pid_file;	   /* -p, NULL for none */
@@ -406,65 +422,114 @@ fail:
 	return NULL;
 }
 
-/*
- * SIGHUP: load and check the file completely; on any error keep the
- * running generation. Else hand the new generation to every worker.
- * A generation number names one configuration that ran: the file gets
- * the next number only once it is applied, so a refused reload never
- * names a number that the next good one will also take.
- */
+/* Once a second: the canary guards judge their windows (guard.h). */
 static void
-main_reload(struct sl_main *m)
+main_on_guard(evutil_socket_t fd, short what, void *arg)
 {
-	struct sl_conf *nc, *oc = m->conf;
-	char *errors = NULL, *warnings = NULL;
-	int **nfds;
+	struct sl_main *m = arg;
 
-	if (m->stopping)
+	sl_guard_tick(m->conf, sl_now_ms());
+}
+
+/* The files conf names (certificates, keys, CAs, the Redis password),
+ * after the file itself: what the watch follows. *n is set; the array is
+ * malloc'd (NULL when out of memory), its strings conf's. */
+static const char **
+conf_files(const struct sl_conf *conf, const char *path, size_t *n)
+{
+	size_t cap = 2, k = 0;
+	const char **v;
+
+	for (size_t i = 0; i < conf->nlisteners; i++)
+		cap += 2 * conf->listeners[i].tls.ncerts + 1;
+	cap += 3 * conf->nclusters;
+	if ((v = calloc(cap, sizeof(*v))) == NULL)
+		return NULL;
+	v[k++] = path;
+	for (size_t i = 0; i < conf->nlisteners; i++) {
+		const struct sl_conf_tls_server *t = &conf->listeners[i].tls;
+		for (size_t j = 0; j < t->ncerts; j++) {
+			v[k++] = t->certs[j].cert.path;
+			v[k++] = t->certs[j].key.path;
+		}
+		if (t->client_ca.path != NULL)
+			v[k++] = t->client_ca.path;
+	}
+	for (size_t i = 0; i < conf->nclusters; i++) {
+		const struct sl_conf_tls_client *t = &conf->clusters[i].tls;
+		if (!t->enabled)
+			continue;
+		if (t->ca.path != NULL)
+			v[k++] = t->ca.path;
+		if (t->cert.path != NULL)
+			v[k++] = t->cert.path;
+		if (t->key.path != NULL)
+			v[k++] = t->key.path;
+	}
+	if (conf->rl_store.password_file.path != NULL && k < cap)
+		v[k++] = conf->rl_store.password_file.path;
+	*n = k;
+	return v;
+}
+
+static void main_on_watch(void *arg);
+
+/* Follows (or stops following) the running file and what it names, as
+ * its watch: says (doc/fleet.md section 3). fp: take their fingerprint as
+ * the one now loaded. */
+static void
+watch_refresh(struct sl_main *m, int fp)
+{
+	const char **paths;
+	size_t n = 0;
+
+	if (!m->conf->watch) {
+		if (m->watch != NULL)
+			log_info("watch: off");
+		sl_watch_free(m->watch);
+		m->watch = NULL;
 		return;
-	for (unsigned i = 0; i < m->nworkers; i++)
-		if (atomic_load(&m->workers[i]->applied_gen) < oc->generation) {
-			/* the previous generation is still being handed
-			 * out: one at a time */
-			event_add(m->reload_ev, &(struct timeval){0, 20000});
+	}
+	if (m->watch == NULL) {
+		if ((m->watch = sl_watch_new(m->base, main_on_watch, m)) ==
+		    NULL) {
+			log_warn("watch: inotify");
 			return;
 		}
-	nc = sl_conf_load(m->path, &errors);
-	if (nc == NULL) {
-		m->view.reloads_failed++;
-		log_error("reload: %s is not valid; generation %llu keeps "
-			  "running",
-			  m->path, (unsigned long long)oc->generation);
-		log_lines(0, "reload: ", errors);
-		free(errors);
-		return;
+		log_info("watch: following %s and the files it names",
+			 m->path);
 	}
-	/* what a restart on this file would open must open */
-	if ((errors = sl_preflight(nc, m->run_access)) != NULL ||
-	    (errors = sl_tls_load(nc, &warnings)) != NULL ||
-	    (errors = sl_conf_load_secrets(nc, &warnings)) != NULL) {
-		m->view.reloads_failed++;
-		log_lines(1, "reload: ", warnings);
-		free(warnings);
-		log_error("reload: %s cannot start as it is; generation %llu "
-			  "keeps running",
-			  m->path, (unsigned long long)oc->generation);
-		log_lines(0, "reload: ", errors);
-		free(errors);
-		sl_conf_unref(nc);
+	if ((paths = conf_files(m->conf, m->path, &n)) == NULL)
 		return;
-	}
-	log_lines(1, "reload: ", warnings);
-	free(warnings);
-	reload_check_static(m, nc);
+	if (sl_watch_set(m->watch, paths, n, m->conf->watch_debounce_ms) ==
+	    -1)
+		log_warn("watch: %s: nothing could be watched", m->path);
+	if (fp && sl_watch_fingerprint(paths, n, m->watch_fp) == -1)
+		m->watch_fp[0] = '\0';
+	free(paths);
+}
+
+/*
+ * Hands generation nc (loaded and checked, its names' answers filled in,
+ * nobody using it yet) to every worker: what a reload, a watch and a DNS
+ * change end with. why: "reload", "watch" or "dns", for the log. Returns
+ * 0, or -1 when it was not applied (logged; nc is dropped, the running
+ * generation stays).
+ */
+static int
+main_apply(struct sl_main *m, struct sl_conf *nc, const char *why)
+{
+	struct sl_conf *oc = m->conf;
+	int **nfds;
+
+	if (strcmp(why, "dns") != 0)
+		reload_check_static(m, nc);
 	if (sl_runtime_bind(nc) == -1 ||
 	    (nfds = reload_sockets(m, nc)) == NULL) {
-		m->view.reloads_failed++;
-		log_error("reload: %s not applied; generation %llu keeps "
-			  "running",
-			  m->path, (unsigned long long)oc->generation);
+		log_error("%s: %s not applied; generation %llu keeps running",
+			  why, m->path, (unsigned long long)oc->generation);
 		sl_conf_unref(nc);
-		return;
+		return -1;
 	}
 	nc->generation = oc->generation + 1;
 	sl_log_set_level(nc->log_level);
@@ -497,28 +562,257 @@ main_reload(struct sl_main *m)
 	}
 	m->conf = nc;
 	m->view.conf = nc;
-	m->view.reloads_ok++;
 	/* before the old generation goes: checks it shares move over */
 	if (sl_health_apply(m->health, nc) == -1)
-		log_warnx("reload: out of memory: some health checks did not "
-			  "start");
-	log_info("reload: generation %llu from %s: %zu %s, %zu %s",
-		 (unsigned long long)nc->generation, m->path, nc->nlisteners,
-		 plural(nc->nlisteners, "listener", "listeners"), nc->nclusters,
-		 plural(nc->nclusters, "cluster", "clusters"));
+		log_warnx("%s: out of memory: some health checks did not "
+			  "start",
+			  why);
+	if (strcmp(why, "dns") == 0) {
+		m->view.dns_updates++;
+		log_info("dns: generation %llu: the endpoints of names "
+			 "changed",
+			 (unsigned long long)nc->generation);
+	} else {
+		m->view.reloads_ok++;
+		log_info("%s: generation %llu from %s: %zu %s, %zu %s "
+			 "(sha256 %s)",
+			 why, (unsigned long long)nc->generation, m->path,
+			 nc->nlisteners,
+			 plural(nc->nlisteners, "listener", "listeners"),
+			 nc->nclusters,
+			 plural(nc->nclusters, "cluster", "clusters"),
+			 nc->sha256);
+		watch_refresh(m, 0);
+	}
 	sl_conf_unref(oc);
+	return 0;
+}
+
+/* The workers still take in the last generation: one at a time. */
+static int
+workers_busy(const struct sl_main *m)
+{
+	for (unsigned i = 0; i < m->nworkers; i++)
+		if (atomic_load(&m->workers[i]->applied_gen) <
+		    m->conf->generation)
+			return 1;
+	return 0;
+}
+
+/* A reload that waited for the first answers of its new names ends. */
+static void
+pending_apply(struct sl_main *m)
+{
+	struct sl_conf *nc = m->pending;
+
+	m->pending = NULL;
+	event_del(m->pending_ev);
+	if (!sl_resolver_settled(m->resolver, nc))
+		log_warnx("%s: some new names have no answer yet; their "
+			  "clusters start without those endpoints",
+			  m->pending_why);
+	if (sl_resolver_fill(m->resolver, nc) == -1) {
+		m->view.reloads_failed++;
+		log_error("%s: out of memory; generation %llu keeps running",
+			  m->pending_why,
+			  (unsigned long long)m->conf->generation);
+		sl_conf_unref(nc);
+		(void)sl_resolver_apply(m->resolver, m->conf);
+		return;
+	}
+	m->dns_dirty = 0; /* the answers are in nc */
+	if (main_apply(m, nc, m->pending_why) == -1) {
+		m->view.reloads_failed++;
+		(void)sl_resolver_apply(m->resolver, m->conf);
+	}
+}
+
+/*
+ * SIGHUP (why "reload") or a change the watch saw ("watch"): load and
+ * check the file completely; on any error keep the running generation.
+ * Else hand the new generation to every worker, once the names it adds
+ * have answers (or had the time to). A generation number names one
+ * configuration that ran: the file gets the next number only once it is
+ * applied, so a refused reload never names a number that the next good
+ * one will also take.
+ */
+static void
+main_reload(struct sl_main *m, const char *why)
+{
+	struct sl_conf *nc, *oc = m->conf;
+	char *errors = NULL, *warnings = NULL;
+
+	if (m->stopping)
+		return;
+	if (m->workers == NULL) {
+		/* start-up waits for the first DNS answers */
+		log_info("%s: not serving yet: the file loads as it is when "
+			 "sluice starts",
+			 why);
+		return;
+	}
+	if (workers_busy(m)) {
+		/* the previous generation is still being handed out: one at
+		 * a time */
+		m->retry_why = why;
+		event_add(m->reload_ev, &(struct timeval){0, 20000});
+		return;
+	}
+	nc = sl_conf_load(m->path, &errors);
+	if (nc == NULL) {
+		m->view.reloads_failed++;
+		log_error("%s: %s is not valid; generation %llu keeps "
+			  "running",
+			  why, m->path, (unsigned long long)oc->generation);
+		log_lines(0, "reload: ", errors);
+		free(errors);
+		return;
+	}
+	/* what a restart on this file would open must open */
+	if ((errors = sl_preflight(nc, m->run_access)) != NULL ||
+	    (errors = sl_tls_load(nc, &warnings)) != NULL ||
+	    (errors = sl_conf_load_secrets(nc, &warnings)) != NULL) {
+		m->view.reloads_failed++;
+		log_lines(1, "reload: ", warnings);
+		free(warnings);
+		log_error("%s: %s cannot start as it is; generation %llu "
+			  "keeps running",
+			  why, m->path, (unsigned long long)oc->generation);
+		log_lines(0, "reload: ", errors);
+		free(errors);
+		sl_conf_unref(nc);
+		return;
+	}
+	log_lines(1, "reload: ", warnings);
+	free(warnings);
+	/* a newer file replaces a reload still waiting for answers */
+	if (m->pending != NULL) {
+		sl_conf_unref(m->pending);
+		m->pending = NULL;
+		event_del(m->pending_ev);
+	}
+	if (sl_resolver_apply(m->resolver, nc) == -1) {
+		m->view.reloads_failed++;
+		log_error("%s: out of memory; generation %llu keeps running",
+			  why, (unsigned long long)oc->generation);
+		sl_conf_unref(nc);
+		(void)sl_resolver_apply(m->resolver, oc);
+		return;
+	}
+	m->pending = nc;
+	m->pending_why = why;
+	m->pending_until_ms = sl_now_ms() + sl_resolver_settle_ms(nc);
+	if (sl_resolver_settled(m->resolver, nc))
+		pending_apply(m);
+	else
+		event_add(m->pending_ev, &(struct timeval){0, 20000});
+}
+
+static void
+main_on_pending(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_main *m = arg;
+
+	if (m->pending == NULL)
+		return;
+	if (sl_resolver_settled(m->resolver, m->pending) ||
+	    sl_now_ms() >= m->pending_until_ms)
+		pending_apply(m);
+	else
+		event_add(m->pending_ev, &(struct timeval){0, 20000});
+}
+
+/*
+ * Answers changed (resolve.h): a generation from the running one's bytes
+ * with the endpoints the names resolve to now, its TLS contexts and
+ * secrets shared, handed out like a reload's.
+ */
+static void
+main_dns_update(struct sl_main *m)
+{
+	struct sl_conf *nc;
+
+	if (m->stopping || !m->dns_dirty || m->workers == NULL)
+		return;
+	if (m->pending != NULL)
+		return; /* the pending reload takes the answers */
+	if (workers_busy(m)) {
+		event_add(m->reload_ev, &(struct timeval){0, 20000});
+		return;
+	}
+	m->dns_dirty = 0;
+	if ((nc = sl_conf_reparse(m->conf)) == NULL) {
+		log_warn("dns: a generation with the new answers");
+		m->dns_dirty = 1;
+		event_add(m->reload_ev, &(struct timeval){1, 0});
+		return;
+	}
+	sl_tls_share(nc, m->conf);
+	if (sl_conf_share_secrets(nc, m->conf) == -1 ||
+	    sl_resolver_fill(m->resolver, nc) == -1) {
+		log_warnx("dns: out of memory: the new answers wait");
+		sl_conf_unref(nc);
+		m->dns_dirty = 1;
+		event_add(m->reload_ev, &(struct timeval){1, 0});
+		return;
+	}
+	(void)main_apply(m, nc, "dns");
+}
+
+static void
+main_on_dns(void *arg)
+{
+	struct sl_main *m = arg;
+
+	m->dns_dirty = 1;
+	main_dns_update(m);
+}
+
+/* The watch saw a change (watch.h): a reload when the files' contents
+ * differ from what was last loaded (or tried). */
+static void
+main_on_watch(void *arg)
+{
+	struct sl_main *m = arg;
+	const char **paths;
+	char fp[65];
+	size_t n = 0;
+
+	if ((paths = conf_files(m->conf, m->path, &n)) == NULL)
+		return;
+	if (sl_watch_fingerprint(paths, n, fp) == -1) {
+		free(paths);
+		return;
+	}
+	free(paths);
+	if (strcmp(fp, m->watch_fp) == 0) {
+		log_debug("watch: no change in %s or the files it names",
+			  m->path);
+		return;
+	}
+	memcpy(m->watch_fp, fp, sizeof(fp));
+	log_info("watch: %s or a file it names changed: reloading", m->path);
+	m->view.watch_reloads++;
+	main_reload(m, "watch");
 }
 
 static void
 main_on_reload_retry(evutil_socket_t fd, short what, void *arg)
 {
-	main_reload(arg);
+	struct sl_main *m = arg;
+
+	if (m->retry_why != NULL) {
+		const char *why = m->retry_why;
+		m->retry_why = NULL;
+		main_reload(m, why);
+	}
+	main_dns_update(m);
 }
 
 static void
 main_on_hup(evutil_socket_t sig, short what, void *arg)
 {
-	main_reload(arg);
+	main_reload(arg, "reload");
 }
 
 static void
@@ -758,6 +1052,43 @@ pidfile_remove(const char *path)
 {
 	if (pidfile_read(path) == (long)getpid() && unlink(path) == -1)
 		log_warn("pid file %s: cannot remove it", path);
+}
+
+/*
+ * The first answers for the names of the file, before anything serves:
+ * waits up to sl_resolver_settle_ms (names without an answer by then
+ * start with no address, and get one when their lookups succeed), then
+ * puts the endpoints in the first generation. Returns 0, or -1 when a
+ * signal asked to stop meanwhile.
+ */
+static int
+resolve_at_start(struct sl_main *m)
+{
+	uint64_t until;
+	int any = 0;
+
+	for (size_t i = 0; i < m->conf->nclusters; i++)
+		any |= m->conf->clusters[i].nnames > 0;
+	if (!any)
+		return 0;
+	if (sl_resolver_apply(m->resolver, m->conf) == -1)
+		fatalx("out of memory");
+	until = sl_now_ms() + sl_resolver_settle_ms(m->conf);
+	while (!sl_resolver_settled(m->resolver, m->conf) && !m->stopping &&
+	       sl_now_ms() < until) {
+		event_add(m->pending_ev, &(struct timeval){0, 50000});
+		event_base_loop(m->base, EVLOOP_ONCE);
+	}
+	event_del(m->pending_ev);
+	if (m->stopping)
+		return -1;
+	/* nobody uses the first generation yet: its endpoints can grow */
+	sl_runtime_unbind(m->conf);
+	if (sl_resolver_fill(m->resolver, m->conf) == -1 ||
+	    sl_runtime_bind(m->conf) == -1)
+		fatalx("out of memory");
+	m->dns_dirty = 0;
+	return 0;
 }
 
 static int
@@ -1002,6 +1333,17 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
+		/* names that do not resolve are warnings: they may by the
+		 * time it runs (doc/fleet.md section 2) */
+		warnings = NULL;
+		/* its warnings only, not the resolver's progress */
+		sl_log_set_level(SL_LOG_ERROR);
+		if (sl_resolver_check(m.conf, &warnings) == -1)
+			fatalx("out of memory");
+		if (warnings != NULL) {
+			fputs(warnings, stderr);
+			free(warnings);
+		}
 		printf("configuration OK\n");
 		sl_conf_unref(m.conf);
 		return 0;
@@ -1045,9 +1387,20 @@ main(int argc, char **argv)
 	m.path = path;
 	m.wait_ev = event_new(m.base, -1, EV_PERSIST, main_on_wait, &m);
 	m.reload_ev = evtimer_new(m.base, main_on_reload_retry, &m);
-	if (m.wait_ev == NULL || m.reload_ev == NULL)
+	m.guard_ev = event_new(m.base, -1, EV_PERSIST, main_on_guard, &m);
+	m.pending_ev = evtimer_new(m.base, main_on_pending, &m);
+	m.resolver = sl_resolver_new(m.base, main_on_dns, &m);
+	if (m.wait_ev == NULL || m.reload_ev == NULL || m.guard_ev == NULL ||
+	    m.pending_ev == NULL || m.resolver == NULL ||
+	    event_add(m.guard_ev, &(struct timeval){1, 0}) == -1)
 		fatalx("out of memory");
+	if (resolve_at_start(&m) == -1) {
+		/* a signal to stop came first */
+		log_info("stopped before serving");
+		return 0;
+	}
 	m.view.conf = m.conf;
+	m.view.resolver = m.resolver;
 	m.view.start_ms = sl_now_ms();
 	m.view.run_admin = m.run_admin;
 	m.view.run_access = m.run_access;
@@ -1076,6 +1429,7 @@ main(int argc, char **argv)
 		log_info("admin listener on %s", m.conf->admin_addr.text);
 	}
 	start_workers(&m);
+	watch_refresh(&m, 1);
 	/* listeners bound and workers serving: the pid now means "running" */
 	m.pid_file = pid_file;
 	if (pid_file != NULL) {
@@ -1125,10 +1479,15 @@ main(int argc, char **argv)
 
 	sl_admin_free(m.admin);
 	sl_health_free(m.health);
+	sl_watch_free(m.watch);
+	sl_resolver_free(m.resolver);
+	sl_conf_unref(m.pending);
 	for (unsigned i = 0; i < m.nworkers; i++)
 		sl_worker_join_free(m.workers[i]);
 	event_free(m.wait_ev);
 	event_free(m.reload_ev);
+	event_free(m.guard_ev);
+	event_free(m.pending_ev);
 	for (unsigned i = 0; i < m.nworkers; i++)
 		free(m.fds[i]);
 	free(m.fds);

@@ -257,6 +257,11 @@ sl_mirror_send(struct sl_mirror *m)
 	size_t i;
 
 	i = sl_balance_swrr(wc->swrr, wc->weights, cc->nendpoints, NULL);
+	if (i == SL_BALANCE_NONE) {
+		/* a cluster whose names resolved to nothing */
+		mirror_fail(m, "mirror_connect", "no upstream address");
+		return;
+	}
 	m->state = M_CONNECTING;
 	if (m->pp_len > 0)
 		m->up = sl_upstream_get_proxied(

@@ -48,6 +48,7 @@ struct sl_tls_group {
 };
 
 struct sl_tls_server {
+	atomic_int refs;	     /* generations holding it */
 	struct sl_tls_group *groups; /* the first is the default */
 	size_t ngroups;
 };
@@ -618,7 +619,7 @@ server_client_ca(struct msgs *m, const struct sl_conf_tls_server *t,
 static void
 server_free(struct sl_tls_server *srv)
 {
-	if (srv == NULL)
+	if (srv == NULL || atomic_fetch_sub(&srv->refs, 1) > 1)
 		return;
 	for (size_t i = 0; i < srv->ngroups; i++) {
 		SSL_CTX_free(srv->groups[i].ctx);
@@ -635,6 +636,8 @@ server_load(struct msgs *m, const struct sl_conf_listener *l)
 	struct sl_tls_server *srv = calloc(1, sizeof(*srv));
 	int bad = 0;
 
+	if (srv != NULL)
+		atomic_init(&srv->refs, 1);
 	if (srv == NULL ||
 	    (srv->groups = calloc(t->ncerts, sizeof(*srv->groups))) == NULL)
 		goto oom;
@@ -770,7 +773,7 @@ fp_file(uint64_t h, const char *path)
 static void
 client_free(struct sl_tls_client *cl)
 {
-	if (cl == NULL)
+	if (cl == NULL || atomic_fetch_sub(&cl->refs, 1) > 1)
 		return;
 	SSL_CTX_free(cl->ctx);
 	free(cl->sni);
@@ -791,6 +794,7 @@ client_load(struct msgs *m, const struct sl_conf_cluster *cc)
 		msg(m, 0, NULL, "out of memory");
 		return NULL;
 	}
+	atomic_init(&cl->refs, 1);
 	cl->ctx = ctx;
 	cl->verify = t->verify;
 	if (t->sni != NULL && (cl->sni = strdup(t->sni)) == NULL)
@@ -881,6 +885,24 @@ sl_tls_load(struct sl_conf *conf, char **warnings)
 	else
 		free(m.warnings);
 	return m.errors;
+}
+
+void
+sl_tls_share(struct sl_conf *nc, const struct sl_conf *oc)
+{
+	nc->tls_free = tls_free;
+	for (size_t i = 0; i < nc->nlisteners && i < oc->nlisteners; i++) {
+		struct sl_tls_server *srv = oc->listeners[i].tls.ctx;
+		if (srv != NULL)
+			atomic_fetch_add(&srv->refs, 1);
+		nc->listeners[i].tls.ctx = srv;
+	}
+	for (size_t i = 0; i < nc->nclusters && i < oc->nclusters; i++) {
+		struct sl_tls_client *cl = oc->clusters[i].tls.ctx;
+		if (cl != NULL)
+			atomic_fetch_add(&cl->refs, 1);
+		nc->clusters[i].tls.ctx = cl;
+	}
 }
 
 /* ---- one connection ---------------------------------------------------- */

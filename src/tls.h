@@ -14,6 +14,7 @@
 
 #include <openssl/ssl.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -43,6 +44,7 @@ const char *sl_tls_fail_str(enum sl_tls_fail f);
 struct sl_tls_server;
 /* A TLS cluster's context. */
 struct sl_tls_client {
+	atomic_int refs; /* generations holding it (sl_tls_share) */
 	SSL_CTX *ctx;
 	char *sni;   /* NULL: none */
 	int verify;  /* chain and name */
@@ -60,6 +62,14 @@ struct sl_tls_client {
  * (malloc'd, or left NULL).
  */
 char *sl_tls_load(struct sl_conf *conf, char **warnings);
+
+/*
+ * Gives nc, a generation sl_conf_reparse made from oc (the same listeners
+ * and clusters), oc's TLS contexts instead of loading them again: one more
+ * reference each, so that a generation the resolver makes reads no
+ * certificate (doc/fleet.md section 2). Sets nc->tls_free.
+ */
+void sl_tls_share(struct sl_conf *nc, const struct sl_conf *oc);
 
 /* ---- one connection ---------------------------------------------------- */
 

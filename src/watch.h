@@ -23,8 +23,9 @@ struct sl_watch;
 
 typedef void sl_watch_fn(void *arg);
 
-/* A watcher on base that calls fn(arg) after changes. Returns NULL with
- * errno (inotify_init1 failed, out of memory). */
+/* A watcher on base that calls fn(arg) after changes (fn may call
+ * sl_watch_set or sl_watch_free). Returns NULL with errno (inotify_init1
+ * failed, out of memory). */
 struct sl_watch *sl_watch_new(struct event_base *base, sl_watch_fn *fn,
 			      void *arg);
 
@@ -34,7 +35,8 @@ struct sl_watch *sl_watch_new(struct event_base *base, sl_watch_fn *fn,
  * Symbolic links are resolved now, so call it again after each reload
  * (the watcher also renews its watches itself before each call of fn).
  * A path whose directory does not exist is skipped. Returns the number of
- * paths watched, or -1 with errno when none could be (the caller warns).
+ * paths watched (0 for n == 0), or -1 with errno (the last path's) when
+ * none could be (the caller warns).
  */
 int sl_watch_set(struct sl_watch *w, const char *const *paths, size_t n,
 		 uint64_t debounce_ms);
@@ -44,9 +46,11 @@ void sl_watch_free(struct sl_watch *w);
 
 /*
  * The SHA-256 of what the n paths hold now, as 64 hex digits and a NUL in
- * out: each path's name, then its bytes (or a mark that it is missing or
- * unreadable), in order, so that two calls agree exactly when every file
- * holds what it held. Returns 0, or -1 when out of memory.
+ * out: each path's name, then the SHA-256 of its bytes (or a mark that it
+ * is missing, or another that it is unreadable), in order, so that two
+ * calls agree exactly when every file holds what it held. Relative paths
+ * are read from the current directory. Returns 0, or -1 when out of
+ * memory.
  */
 int sl_watch_fingerprint(const char *const *paths, size_t n, char out[65]);
 

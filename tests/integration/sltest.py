@@ -1284,7 +1284,8 @@ class Upstream:
     """
 
     def __init__(self, name="up", handler=None, idle_close=None,
-                 backlog=128, keep_body=True, body_delay=0.0, port=0):
+                 backlog=128, keep_body=True, body_delay=0.0, port=0,
+                 host="127.0.0.1"):
         self.name = name
         self.body_delay = body_delay
         self.handler = handler or self.default_handler
@@ -1297,12 +1298,17 @@ class Upstream:
         self.conns = []
         self.errors = []
         self.stopping = threading.Event()
-        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # host: another loopback address (127.0.0.2, ::1) stands for
+        # another machine, as a name's answers need
+        v6 = ":" in host
+        self.lsock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET,
+                                   socket.SOCK_STREAM)
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", port))
+        self.lsock.bind((host, port))
         self.lsock.listen(backlog)
         self.port = self.lsock.getsockname()[1]
-        self.addr = "127.0.0.1:%d" % self.port
+        self.host = host
+        self.addr = ("[%s]:%d" if v6 else "%s:%d") % (host, self.port)
         self.thread = threading.Thread(target=self._accept_loop, daemon=True)
         self.thread.start()
         _register("upstreams", self)
