@@ -44,7 +44,7 @@ const char *sl_guard_verdict_str(enum sl_guard_verdict v);
 /* The significance a difference must reach: the chance that a canary as
  * good as the stable cluster shows it in one window (doc/fleet.md gives
  * the false-alarm rate this makes). */
-#define SL_GUARD_ALPHA 1e-6
+#define SL_GUARD_ALPHA 1e-8
 
 /*
  * P[X >= k] for X binomial with n draws of probability q (0 < q < 1):

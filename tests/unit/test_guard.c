@@ -73,6 +73,8 @@ test_binom_tail(void **state)
 			}
 	/* all seven failures on a tenth of the traffic */
 	assert_true(fabs(sl_guard_binom_tail(7, 7, 0.1) - 1e-7) < 1e-12);
+	assert_true(sl_guard_binom_tail(8, 8, 0.1) < SL_GUARD_ALPHA * 1.0001);
+	assert_true(sl_guard_binom_tail(7, 7, 0.1) > SL_GUARD_ALPHA);
 	/* large counts: converges, and stays a probability */
 	{
 		double p = sl_guard_binom_tail(1000000, 102000, 0.1);
@@ -235,7 +237,8 @@ test_false_alarms(void **state)
 			       trips, seconds, seconds);
 		/* a healthy canary is never pulled in the runs make check
 		 * makes (the rate over long runs: doc/fleet.md) */
-		assert_int_equal(trips, 0);
+		if (env == NULL)
+			assert_int_equal(trips, 0);
 	}
 }
 
