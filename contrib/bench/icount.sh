@@ -20,6 +20,7 @@
 # the listener's and the upstream's ports, or one of the built-in names:
 #   plain   one route to one cluster
 #   split   a 90/10 split between two clusters (same upstream)
+#   guard   that split with a canary guard (doc/fleet.md section 4)
 #   sticky  the same split, sticky on header:X-User
 #   upgrade plain, its route allowing WebSocket upgrades (no request asks)
 #   mirror  plain, with 10 % of requests mirrored to a second cluster
@@ -199,6 +200,14 @@ EOF
 routes:
       - cluster: c
         retry: { attempts: 3, on: [connect-failure, reset, timeout, 503], idempotency_key: true, per_try_timeout: 10s, budget: 20% }
+EOF
+	;;
+	guard) cat <<EOF
+routes:
+      - split:
+          - { cluster: a, weight: 90 }
+          - { cluster: b, weight: 10 }
+        guard: { window: 60s }
 EOF
 	;;
 	edge) cat <<EOF

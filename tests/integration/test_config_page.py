@@ -73,6 +73,9 @@ NESTED = {
     ("cluster", "tls"): "tls_client",
     ("route", "rate_limit"): "rate_limit",
     ("top", "rate_limit_store"): "rate_limit_store",
+    ("top", "resolver"): "resolver",
+    ("cluster", "dns"): "dns",
+    ("route", "guard"): "guard",
 }
 
 DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
@@ -203,6 +206,11 @@ def full_config():
                 "access_format": "combined", "query": "full",
                 "mask_card_numbers": False},
         "drain_timeout": "7s",
+        # a nameserver that never answers: the names below get no
+        # address, and start-up waits its one short try
+        "resolver": {"nameservers": [closed_port()],
+                     "timeout": "100ms", "attempts": 1},
+        "watch": True, "watch_debounce": "2s",
         "rate_limit_store": {"address": closed_port(), "timeout": "20ms",
                              "prefix": "test:", "username": "sluice-gw",
                              "password_file": pwfile},
@@ -276,7 +284,10 @@ def full_config():
                  {"name": "migrate", "match": {"path": "/exact"},
                   "split": [{"cluster": "pay", "weight": 90},
                             {"cluster": "hashed", "weight": 10}],
-                  "sticky": "header:X-User-Id", "split_failover": False},
+                  "sticky": "header:X-User-Id", "split_failover": False,
+                  "guard": {"stable": "hashed", "window": "30s",
+                            "min_requests": 20, "margin": "2%",
+                            "latency": "500ms", "percentile": 95}},
              ]},
             {"name": "secure", "address": "127.0.0.1:%d" % free_port(),
              "tls": {"certificates": [{"cert": p["srv"].cert,
@@ -312,7 +323,12 @@ def full_config():
              "proxy_protocol": "v2"},
             {"name": "hashed", "endpoints": [closed_port()],
              "balance": "hash", "hash_key": "cookie:Session"},
-            {"name": "shadow", "endpoints": [closed_port()]},
+            {"name": "shadow",
+             "endpoints": [closed_port(), "shadow.test:8080",
+                           {"address": "shadow-b.test:8080", "weight": 2},
+                           {"srv": "_http._tcp.shadow.test"}],
+             "dns": {"family": "ipv4", "min_ttl": "2s", "max_ttl": "1m",
+                     "keep_stale": "30s"}},
         ],
     }
     return cfg, aport, [p["srv"].key, p["gw"].key]
@@ -444,6 +460,10 @@ def config_fills_in_every_default():
     state = {"healthy", "checks_ok", "checks_failed", "last_check",
              "last_check.status", "last_check.result", "ejected",
              "ejected_ms_left", "ejections"}
+    # a name's: what it resolves to, its lookups (doc/fleet.md)
+    state |= {"srv", "dns", "dns.result", "dns.ttl_s", "dns.answer_age_ms",
+              "dns.stale_ms", "dns.next_lookup_ms", "resolved",
+              "resolved[].address", "resolved[].weight"}
 
     def keys(j, nulls=None):
         return set(p for p in _paths(j, "", nulls)
@@ -507,8 +527,13 @@ def config_fills_in_every_default():
         "max_connections": 0, "max_pending": 100, "queue_timeout_ms": 1000,
         "health_check": None, "outlier": None, "tls": None,
         "proxy_protocol": "off", "protocol": "http1",
-        "max_concurrent_streams": 0, "ping_interval_ms": 15000},
+        "max_concurrent_streams": 0, "ping_interval_ms": 15000,
+        "dns": None},
         "cluster defaults")
+    eq((shown["resolver"], shown["watch"], shown["watch_debounce_ms"]),
+       ({"nameservers": "/etc/resolv.conf", "timeout_ms": 2000,
+         "attempts": 2}, False, 1000), "fleet defaults")
+    eq(r["guard"], None, "no guard by default")
     eq(c["endpoints"][0]["weight"], 1, "endpoint weight")
     eq(d["hash_key"], "client_ip", "hash_key default")
     eq(d["health_check"], {"path": "/", "interval_ms": 5000,
