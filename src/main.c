@@ -58,7 +58,11 @@ struct sl_main {
 	struct event *pending_ev;     /* polls it */
 	int dns_dirty;		      /* answers changed: a generation is due */
 	struct sl_watch *watch;	      /* the file and those it names */
-	char watch_fp[65];	      /* their fingerprint, as last loaded */
+	char watch_fp[65];	      /* their fingerprint, as last loaded or
+					 tried */
+	char reload_fp[65];	      /* ... as a reload under way found them
+					 before it read the file ("": not
+					 taken) */
 	struct event *reload_ev;   /* retries a reload that had to wait */
 	const char *path;	   /* configuration file */
 	const char *pid_file;	   /* -p, NULL for none */
@@ -498,6 +502,7 @@ watch_refresh(struct sl_main *m, int fp)
 		}
 		log_info("watch: following %s and the files it names",
 			 m->path);
+		fp = 1; /* what runs is the mark changes are judged by */
 	}
 	if ((paths = conf_files(m->conf, m->path, &n)) == NULL)
 		return;
@@ -574,6 +579,10 @@ main_apply(struct sl_main *m, struct sl_conf *nc, const char *why)
 			 (unsigned long long)nc->generation);
 	} else {
 		m->view.reloads_ok++;
+		/* the files as they were before this reload read them: a
+		 * change since differs from it, and is reloaded */
+		if (m->reload_fp[0] != '\0')
+			memcpy(m->watch_fp, m->reload_fp, sizeof(m->watch_fp));
 		log_info("%s: generation %llu from %s: %zu %s, %zu %s "
 			 "(sha256 %s)",
 			 why, (unsigned long long)nc->generation, m->path,
@@ -657,6 +666,15 @@ main_reload(struct sl_main *m, const char *why)
 		m->retry_why = why;
 		event_add(m->reload_ev, &(struct timeval){0, 20000});
 		return;
+	}
+	m->reload_fp[0] = '\0';
+	if (m->watch != NULL) {
+		const char **paths;
+		size_t n = 0;
+		if ((paths = conf_files(oc, m->path, &n)) != NULL &&
+		    sl_watch_fingerprint(paths, n, m->reload_fp) == -1)
+			m->reload_fp[0] = '\0';
+		free(paths);
 	}
 	nc = sl_conf_load(m->path, &errors);
 	if (nc == NULL) {
