@@ -217,11 +217,14 @@ def srv_records_give_targets_ports_and_weights():
     check(dns.count("b.pay.test", "A") >= 1, "a target without glue is "
           "looked up")
     # a target leaves
+    t0 = time.monotonic()
     dns.set("_http._tcp.pay.test", srv=[(0, 10, b.port, "b.pay.test")],
             ttl=1)
     check(wait_until(lambda: resolved(aport) ==
                      {"127.0.0.2:%d" % b.port: 10}, 10),
           "the record set changed: %r" % resolved(aport))
+    print("# the SRV change ran %.2f s after it (TTL 1 s)"
+          % (time.monotonic() - t0))
     n = len(a.requests)
     for _ in range(10):
         eq(c.request("GET", "/").status, 200, "status")
@@ -260,6 +263,26 @@ def aaaa_records():
     s = start_sluice(cfg)
     eq(resolved(aport), {"[::1]:%d" % u.port: 1,
                          "127.0.0.9:%d" % u.port: 1}, "A and AAAA")
+    s.stop()
+    # an AAAA answer that changes at its TTL: the IPv6 server goes, an
+    # IPv4 one takes over, with no failed request
+    u4 = Upstream("u4", port=u.port)
+    dns.set("pay.test", aaaa=["::1"], ttl=1)
+    cfg, lport, aport = fleet_config(dns, ["pay.test:%d" % u.port])
+    s = start_sluice(cfg)
+    eq(resolved(aport), {"[::1]:%d" % u.port: 1}, "AAAA alone")
+    t = Traffic(lport)
+    check(u.wait_requests(10, 5), "the IPv6 server serves")
+    t0 = time.monotonic()
+    dns.set("pay.test", a=["127.0.0.1"], ttl=1)
+    check(wait_until(lambda: len(u4.requests) > 0, 10),
+          "the IPv4 server gets requests")
+    print("# the AAAA answer's change served %.2f s after it (TTL 1 s)"
+          % (time.monotonic() - t0))
+    check(u4.wait_requests(20, 10), "the IPv4 server serves")
+    t.stop()
+    eq(t.failed(), [], "failed requests while the answer changed")
+    eq(resolved(aport), {"127.0.0.1:%d" % u.port: 1}, "the answer now")
     s.stop()
 
 
