@@ -637,6 +637,34 @@ pending_apply(struct sl_main *m)
 }
 
 /*
+ * The mark a reload from oc to nc leaves the watch with (reload_fp, taken
+ * over oc's files before nc was read): when nc names other files, their
+ * fingerprint now, else a file it names anew would count as changed at
+ * the next event. A change in the moment between nc's reading and this
+ * would then go unseen until the files change again: only when the files
+ * named change, and for that moment.
+ */
+static void
+reload_fp_for(struct sl_main *m, const struct sl_conf *oc,
+	      const struct sl_conf *nc)
+{
+	const char **a, **b;
+	size_t na = 0, nb = 0;
+	int same;
+
+	a = conf_files(oc, m->path, &na);
+	b = conf_files(nc, m->path, &nb);
+	same = a != NULL && b != NULL && na == nb;
+	for (size_t i = 0; same && i < na; i++)
+		same = strcmp(a[i], b[i]) == 0;
+	if (!same && (b == NULL || sl_watch_fingerprint(b, nb,
+							m->reload_fp) == -1))
+		m->reload_fp[0] = '\0';
+	free(a);
+	free(b);
+}
+
+/*
  * SIGHUP (why "reload") or a change the watch saw ("watch"): load and
  * check the file completely; on any error keep the running generation.
  * Else hand the new generation to every worker, once the names it adds
@@ -703,6 +731,8 @@ main_reload(struct sl_main *m, const char *why)
 	}
 	log_lines(1, "reload: ", warnings);
 	free(warnings);
+	if (m->watch != NULL)
+		reload_fp_for(m, oc, nc);
 	/* a newer file replaces a reload still waiting for answers */
 	if (m->pending != NULL) {
 		sl_conf_unref(m->pending);

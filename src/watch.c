@@ -50,8 +50,14 @@ _Static_assert(WATCH_BUF >= sizeof(struct inotify_event) + NAME_MAX + 1,
  * paths to the same directory share an entry. */
 struct watch_dir {
 	int wd;
-	int wanted; /* set by the renewal under way */
-	char *path; /* owned; the first name it was watched by */
+	int wanted;   /* set by the renewal under way */
+	char *path;   /* owned; the first name it was watched by */
+	char **names; /* owned: the entries of it that matter (a watched
+			 file, a link on the way to one, where a missing
+			 one would appear); events of others are not
+			 changes: a log file written beside the
+			 configuration must not hold a reload back */
+	size_t nnames;
 };
 
 /* Owned by the caller of sl_watch_new, freed by sl_watch_free. */
@@ -68,6 +74,8 @@ struct sl_watch {
 	struct watch_dir *dirs; /* owned */
 	size_t ndirs;
 	size_t dirs_cap;
+	int unfiltered; /* a name could not be noted (out of memory): every
+			   event counts until the next renewal */
 };
 
 /* ---- the table of watched directories ---------------------------------- */
@@ -82,10 +90,51 @@ dir_find(struct sl_watch *w, int wd)
 }
 
 static void
+dir_names_free(struct watch_dir *d)
+{
+	for (size_t i = 0; i < d->nnames; i++)
+		free(d->names[i]);
+	free(d->names);
+	d->names = NULL;
+	d->nnames = 0;
+}
+
+static void
 dir_drop(struct sl_watch *w, struct watch_dir *d)
 {
 	free(d->path);
+	dir_names_free(d);
 	*d = w->dirs[--w->ndirs];
+}
+
+/* Whether the entry name (len bytes) of d matters. */
+static int
+dir_has_name(const struct watch_dir *d, const char *name, size_t len)
+{
+	for (size_t i = 0; i < d->nnames; i++)
+		if (strlen(d->names[i]) == len &&
+		    memcmp(d->names[i], name, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Notes that the entry name (len bytes) of d matters. Returns 0 or -1
+ * (out of memory: then every event of d counts, as before there were
+ * names). */
+static int
+dir_add_name(struct watch_dir *d, const char *name, size_t len)
+{
+	char **v;
+
+	if (dir_has_name(d, name, len))
+		return 0;
+	if ((v = realloc(d->names, (d->nnames + 1) * sizeof(*v))) == NULL)
+		return -1;
+	d->names = v;
+	if ((v[d->nnames] = strndup(name, len)) == NULL)
+		return -1;
+	d->nnames++;
+	return 0;
 }
 
 /*
@@ -94,7 +143,7 @@ dir_drop(struct sl_watch *w, struct watch_dir *d)
  * cannot be watched: quietly when it does not exist or is no directory,
  * with a warning otherwise (no permission, the user's watches used up).
  */
-static int
+static struct watch_dir *
 dir_add(struct sl_watch *w, const char *dir)
 {
 	struct watch_dir *d;
@@ -108,11 +157,11 @@ dir_add(struct sl_watch *w, const char *dir)
 		else
 			log_warn("watch: cannot watch %s", dir);
 		errno = saved;
-		return -1;
+		return NULL;
 	}
 	if ((d = dir_find(w, wd)) != NULL) {
 		d->wanted = 1;
-		return 0;
+		return d;
 	}
 	if (w->ndirs == w->dirs_cap) {
 		size_t cap = w->dirs_cap != 0 ? 2 * w->dirs_cap : 8;
@@ -127,16 +176,33 @@ dir_add(struct sl_watch *w, const char *dir)
 		goto nomem;
 	d->wd = wd;
 	d->wanted = 1;
+	d->names = NULL;
+	d->nnames = 0;
 	w->ndirs++;
 	log_debug("watch: watching %s (wd %d)", dir, wd);
-	return 0;
+	return d;
 nomem:
 	/* no entry has this wd (dir_find above), so no other path shares
 	 * the kernel's watch */
 	(void)inotify_rm_watch(w->fd, wd);
 	log_warnx("watch: out of memory watching %s", dir);
 	errno = ENOMEM;
-	return -1;
+	return NULL;
+}
+
+/* Watches the directory of the entry name (len bytes) at dir, and notes
+ * that the entry matters. Returns 0, or -1 with errno. */
+static int
+dir_add_entry(struct sl_watch *w, const char *dir, const char *name,
+	      size_t len)
+{
+	struct watch_dir *d = dir_add(w, dir);
+
+	if (d == NULL)
+		return -1;
+	if (dir_add_name(d, name, len) == -1)
+		w->unfiltered = 1;
+	return 0;
 }
 
 /* ---- which directories a path needs ------------------------------------ */
@@ -160,6 +226,30 @@ path_dir(const char *abs, char *out)
 		len = 1; /* abs is absolute: the root */
 	memcpy(out, abs, len);
 	out[len] = '\0';
+}
+
+/* The last component of the absolute path abs ("/a/b/c/" -> "c/"): its
+ * length without the trailing slashes by path_base_len. */
+static const char *
+path_base(const char *abs)
+{
+	size_t len = strlen(abs);
+
+	while (len > 1 && abs[len - 1] == '/')
+		len--;
+	while (len > 0 && abs[len - 1] != '/')
+		len--;
+	return abs + len;
+}
+
+static size_t
+path_base_len(const char *base)
+{
+	size_t n = 0;
+
+	while (base[n] != '\0' && base[n] != '/')
+		n++;
+	return n;
 }
 
 /*
@@ -228,7 +318,7 @@ path_follow(struct sl_watch *w, const char *abs)
 		}
 		if (missing || link || last) {
 			res[rlen] = '\0';
-			(void)dir_add(w, rlen > 0 ? res : "/");
+			(void)dir_add_entry(w, rlen > 0 ? res : "/", c, clen);
 		}
 		if (missing)
 			return;
@@ -268,11 +358,16 @@ watch_renew(struct sl_watch *w)
 	char dir[PATH_MAX];
 	int count = 0, err = 0;
 
-	for (size_t i = 0; i < w->ndirs; i++)
+	w->unfiltered = 0;
+	for (size_t i = 0; i < w->ndirs; i++) {
 		w->dirs[i].wanted = 0;
+		dir_names_free(&w->dirs[i]);
+	}
 	for (size_t i = 0; i < w->npaths; i++) {
+		const char *base;
 		path_dir(w->paths[i], dir);
-		if (dir_add(w, dir) == -1) {
+		base = path_base(w->paths[i]);
+		if (dir_add_entry(w, dir, base, path_base_len(base)) == -1) {
 			/* skipped whole: a watch on an ancestor where the
 			 * directory would appear is not what was asked */
 			err = errno;
@@ -352,6 +447,12 @@ watch_event(struct sl_watch *w, const struct inotify_event *ev)
 	}
 	if ((d = dir_find(w, ev->wd)) == NULL)
 		return 0; /* a watch renewal removed; queued before that */
+	/* an entry that is no watched file nor on the way to one: not a
+	 * change, and not said (sluice's own log beside its configuration
+	 * would otherwise feed itself) */
+	if (ev->len > 0 && !w->unfiltered &&
+	    !dir_has_name(d, ev->name, strnlen(ev->name, ev->len)))
+		return 0;
 	log_debug("watch: %s%s%s: %s", d->path, ev->len > 0 ? "/" : "",
 		  ev->len > 0 ? ev->name : "", event_str(ev->mask));
 	if (ev->mask & IN_IGNORED) {
@@ -522,8 +623,10 @@ sl_watch_free(struct sl_watch *w)
 		event_free(w->ev_debounce);
 	if (w->fd != -1)
 		close(w->fd); /* removes every watch */
-	for (size_t i = 0; i < w->ndirs; i++)
+	for (size_t i = 0; i < w->ndirs; i++) {
 		free(w->dirs[i].path);
+		dir_names_free(&w->dirs[i]);
+	}
 	free(w->dirs);
 	paths_free(w->paths, w->npaths);
 	free(w);

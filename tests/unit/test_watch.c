@@ -409,8 +409,43 @@ test_link_loop(void **state)
 	symlink_at(f, "b", "a");
 	symlink_at(f, "a", "b");
 	watch1(f, conf);
+	/* the walk ended, and the link itself is watched: the loop broken
+	 * by a file in its place is a change; a file beside it is not */
 	put(name(f, 1, "c"), "x\n");
+	EXPECT_QUIET(f);
+	assert_int_equal(unlink(conf), 0);
+	put(conf, "x\n");
 	EXPECT_CHANGE(f);
+}
+
+/* A file beside the watched one, written all the time (a log): not a
+ * change, and it does not hold a change of the watched file back. */
+static void
+busy_write(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	put(arg, "busy\n");
+}
+
+static void
+test_busy_neighbour(void **state)
+{
+	struct fix *f = *state;
+	const char *conf = name(f, 0, "sluice.yaml");
+	struct timeval every = {0, 10000};
+	struct event *busy;
+
+	put(conf, "a: 1\n");
+	watch1(f, conf);
+	busy = event_new(f->base, -1, EV_PERSIST, busy_write,
+			 name(f, 1, "busy.log"));
+	assert_non_null(busy);
+	assert_int_equal(event_add(busy, &every), 0);
+	EXPECT_QUIET(f);
+	put(conf, "a: 2\n");
+	EXPECT_CHANGE(f);
+	event_free(busy);
 }
 
 static void
@@ -695,6 +730,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_dangling_link, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_link_loop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_busy_neighbour, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_relative_path, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_debounce, setup, teardown),
