@@ -20,7 +20,7 @@ PARSE_HDRS = $(top_srcdir)/src/h1_parse.h
 
 # The configuration fuzzer (tests/fuzz/fuzz_conf.c) needs the loader
 # (conf.c, conf_util.c, conf_keys.c, conf_cluster.c, conf_route.c,
-# conf_edge.c, conf_tls.c,
+# conf_edge.c, conf_tls.c, dnsmsg.c (names in endpoints),
 # conf_yaml.c, conf_yaml_err.c, conf_node.c), libyaml and libcrypto (the
 # file's SHA-256); it is built only when its driver exists.
 # Override CONF_SRCS or CONF_LIBS if the loader grows other dependencies.
@@ -33,7 +33,7 @@ CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf.c $(top_srcdir)/src/conf_yaml.c \
 	$(top_srcdir)/src/runtime.c $(top_srcdir)/src/util.c \
 	$(top_srcdir)/src/cidr.c $(top_srcdir)/src/policy.c \
 	$(top_srcdir)/src/hdrrule.c $(top_srcdir)/src/proxyproto.c \
-	$(top_srcdir)/src/ratelimit.c)
+	$(top_srcdir)/src/ratelimit.c $(top_srcdir)/src/dnsmsg.c)
 CONF_LIBS ?= $(shell pkg-config --libs yaml-0.1 libcrypto 2>/dev/null) -lpthread
 CONF_CFLAGS ?= $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
 
