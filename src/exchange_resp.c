@@ -343,6 +343,7 @@ resp_advance(struct sl_stream *s)
 			expose.name_len = strlen(expose.name);
 			expose.value = t->wc->conf->name;
 			expose.value_len = strlen(expose.value);
+			expose.kind = SL_HK_UNSET;
 		}
 		rules = sl_exchange_rules(s, 0, &vars, &vp, NULL, ip);
 		n = sl_h1_write_response_head(

@@ -19,7 +19,7 @@ struct out {
 	int overflow;
 };
 
-static void
+static SL_INLINE void
 put(struct out *o, const char *s, size_t n)
 {
 	if (o->overflow || o->cap - o->len < n) {
@@ -30,19 +30,35 @@ put(struct out *o, const char *s, size_t n)
 	o->len += n;
 }
 
-static void
+/* Inlined, so that a literal's length is the compiler's and its copy a
+ * few moves. */
+static SL_INLINE void
 puts_(struct out *o, const char *s)
 {
 	put(o, s, strlen(s));
 }
 
+/* "Name: value" CRLF, with one test of the room. */
 static void
 put_header(struct out *o, const struct sl_h1_header *h)
 {
-	put(o, h->name, h->name_len);
-	put(o, ": ", 2);
-	put(o, h->value, h->value_len);
-	put(o, "\r\n", 2);
+	size_t n = h->name_len + h->value_len + 4;
+	char *p;
+
+	if (o->overflow || o->cap - o->len < n) {
+		o->overflow = 1;
+		return;
+	}
+	p = o->p + o->len;
+	memcpy(p, h->name, h->name_len);
+	p += h->name_len;
+	p[0] = ':';
+	p[1] = ' ';
+	memcpy(p + 2, h->value, h->value_len);
+	p += 2 + h->value_len;
+	p[0] = '\r';
+	p[1] = '\n';
+	o->len += n;
 }
 
 /* The fields header rules set or add (own: on sluice's own answer). */
@@ -102,75 +118,11 @@ list_has(const char *v, size_t n, const char *name, size_t name_len)
 	return 0;
 }
 
-/* The fields the rewriting treats specially. */
-enum hkind {
-	HK_OTHER,
-	HK_HOP,	    /* hop-by-hop by name: Keep-Alive, TE, Upgrade,
-		       Proxy-Connection (and Connection, below) */
-	HK_TRAILER, /* end-to-end (RFC 9110 section 6.6.2), but it goes
-		       only with the trailers it announces */
-	HK_CONNECTION,
-	HK_CONTENT_LENGTH,
-	HK_TRANSFER_ENCODING,
-	HK_HOST,
-	HK_EXPECT,
-	HK_X_REQUEST_ID,
-	HK_X_FORWARDED_FOR,
-	HK_X_FORWARDED_PROTO,
-	HK_FORWARDED,
-};
-
-/* Classifies a field name with one switch on its length and at most two
- * comparisons, instead of comparing it with every special name: writing
- * heads did that for every field of every message. */
-static enum hkind
-hkind(const char *n, size_t len)
-{
-	switch (len) {
-	case 2:
-		return sl_h1_ieq(n, len, "te") ? HK_HOP : HK_OTHER;
-	case 4:
-		return sl_h1_ieq(n, len, "host") ? HK_HOST : HK_OTHER;
-	case 6:
-		return sl_h1_ieq(n, len, "expect") ? HK_EXPECT : HK_OTHER;
-	case 9:
-		return sl_h1_ieq(n, len, "forwarded") ? HK_FORWARDED : HK_OTHER;
-	case 7:
-		if (sl_h1_ieq(n, len, "trailer"))
-			return HK_TRAILER;
-		return sl_h1_ieq(n, len, "upgrade") ? HK_HOP : HK_OTHER;
-	case 10:
-		if (sl_h1_ieq(n, len, "connection"))
-			return HK_CONNECTION;
-		return sl_h1_ieq(n, len, "keep-alive") ? HK_HOP : HK_OTHER;
-	case 12:
-		return sl_h1_ieq(n, len, "x-request-id") ? HK_X_REQUEST_ID
-							 : HK_OTHER;
-	case 14:
-		return sl_h1_ieq(n, len, "content-length") ? HK_CONTENT_LENGTH
-							   : HK_OTHER;
-	case 15:
-		return sl_h1_ieq(n, len, "x-forwarded-for") ? HK_X_FORWARDED_FOR
-							    : HK_OTHER;
-	case 16:
-		return sl_h1_ieq(n, len, "proxy-connection") ? HK_HOP
-							     : HK_OTHER;
-	case 17:
-		if (sl_h1_ieq(n, len, "transfer-encoding"))
-			return HK_TRANSFER_ENCODING;
-		return sl_h1_ieq(n, len, "x-forwarded-proto")
-			   ? HK_X_FORWARDED_PROTO
-			   : HK_OTHER;
-	default:
-		return HK_OTHER;
-	}
-}
-
 static int
-hop_by_hop(const struct sl_h1_header *h, enum hkind k,
+hop_by_hop(const struct sl_h1_header *h, enum sl_h1_hk k,
 	   const struct sl_h1_header *hdrs, size_t n, unsigned flags)
 {
-	if (k == HK_HOP || k == HK_CONNECTION)
+	if (k == SL_HK_HOP || k == SL_HK_KEEP_ALIVE || k == SL_HK_CONNECTION)
 		return 1;
 	if (!(flags & SL_H1_F_CONN_OTHER))
 		return 0;
@@ -178,10 +130,11 @@ hop_by_hop(const struct sl_h1_header *h, enum hkind k,
 	 * or name its target: the gateway frames by them, so the next hop
 	 * must see them too, or the two would disagree on where a message
 	 * ends (request smuggling, response splitting) */
-	if (k == HK_CONTENT_LENGTH || k == HK_TRANSFER_ENCODING || k == HK_HOST)
+	if (k == SL_HK_CONTENT_LENGTH || k == SL_HK_TRANSFER_ENCODING ||
+	    k == SL_HK_HOST)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (hkind(hdrs[i].name, hdrs[i].name_len) == HK_CONNECTION &&
+		if (sl_h1_hkind(&hdrs[i]) == SL_HK_CONNECTION &&
 		    list_has(hdrs[i].value, hdrs[i].value_len, h->name,
 			     h->name_len))
 			return 1;
@@ -192,7 +145,7 @@ int
 sl_h1_is_hop_by_hop(const struct sl_h1_header *h,
 		    const struct sl_h1_header *hdrs, size_t n, unsigned flags)
 {
-	return hop_by_hop(h, hkind(h->name, h->name_len), hdrs, n, flags);
+	return hop_by_hop(h, sl_h1_hkind(h), hdrs, n, flags);
 }
 
 int
@@ -217,7 +170,7 @@ sl_h1_client_request_id(const struct sl_h1_request *req, char *out)
 
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const struct sl_h1_header *h = &req->headers[i];
-		if (hkind(h->name, h->name_len) != HK_X_REQUEST_ID)
+		if (sl_h1_hkind(h) != SL_HK_X_REQUEST_ID)
 			continue;
 		if (found != NULL)
 			return 0; /* two ids: trust neither */
@@ -247,7 +200,7 @@ put_xff(struct out *o, const struct sl_h1_request *req, size_t first,
 		const struct sl_h1_header *x = &req->headers[j];
 		size_t len = x->value_len;
 
-		if (hkind(x->name, x->name_len) != HK_X_FORWARDED_FOR)
+		if (sl_h1_hkind(x) != SL_HK_X_FORWARDED_FOR)
 			continue;
 		if (fwd->xff == SL_FWD_CUT) {
 			if (j > fwd->cut_hdr)
@@ -298,21 +251,21 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 	}
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const struct sl_h1_header *h = &req->headers[i];
-		enum hkind k = hkind(h->name, h->name_len);
+		enum sl_h1_hk k = sl_h1_hkind(h);
 
 		if (hop_by_hop(h, k, req->headers, req->nheaders, req->flags))
 			continue;
-		if (k == HK_EXPECT || k == HK_X_REQUEST_ID ||
-		    k == HK_X_FORWARDED_PROTO)
+		if (k == SL_HK_EXPECT || k == SL_HK_X_REQUEST_ID ||
+		    k == SL_HK_X_FORWARDED_PROTO)
 			continue;
 		/* trailers go on with a chunked body only */
-		if (k == HK_TRAILER && req->body != SL_H1_BODY_CHUNKED)
+		if (k == SL_HK_TRAILER && req->body != SL_H1_BODY_CHUNKED)
 			continue;
 		if (fwd->subject_header != NULL &&
 		    h->name_len == strlen(fwd->subject_header) &&
 		    strncasecmp(h->name, fwd->subject_header, h->name_len) == 0)
 			continue; /* only a verified certificate sets it */
-		if ((req->flags & SL_H1_F_ABSOLUTE_FORM) && k == HK_HOST)
+		if ((req->flags & SL_H1_F_ABSOLUTE_FORM) && k == SL_HK_HOST)
 			continue;
 		/* removed or replaced by a rule (none names the fields
 		 * above or below: refused at load) */
@@ -320,7 +273,7 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 		    (drop_lens & ((uint64_t)1 << (h->name_len & 63))) &&
 		    sl_hdr_drops(rules, h->name, h->name_len))
 			continue;
-		if (k == HK_X_FORWARDED_FOR) {
+		if (k == SL_HK_X_FORWARDED_FOR) {
 			/* all X-Forwarded-For fields become one list, in
 			 * order, with the client appended */
 			if (xff_done || fwd->xff == SL_FWD_STRIP)
@@ -329,7 +282,7 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 			put_xff(&o, req, i, fwd);
 			continue;
 		}
-		if (k == HK_FORWARDED && fwd->xff == SL_FWD_STRIP)
+		if (k == SL_HK_FORWARDED && fwd->xff == SL_FWD_STRIP)
 			continue;
 		put_header(&o, h);
 	}
@@ -391,24 +344,24 @@ sl_h1_write_response_head(char *out, size_t cap,
 	put_status_line(&o, resp);
 	for (size_t i = 0; i < resp->nheaders; i++) {
 		const struct sl_h1_header *h = &resp->headers[i];
-		enum hkind k = hkind(h->name, h->name_len);
+		enum sl_h1_hk k = sl_h1_hkind(h);
 
 		if (hop_by_hop(h, k, resp->headers, resp->nheaders,
 			       resp->flags))
 			continue;
-		if (k == HK_X_REQUEST_ID)
+		if (k == SL_HK_X_REQUEST_ID)
 			continue;
-		if (dechunk && k == HK_TRANSFER_ENCODING)
+		if (dechunk && k == SL_HK_TRANSFER_ENCODING)
 			continue;
 		/* Trailer announces trailer fields: it goes on when they do
 		 * (a chunked body passed on as it is), not when they are
 		 * dropped (dechunked for HTTP/1.0) or cannot exist */
-		if (k == HK_TRAILER &&
+		if (k == SL_HK_TRAILER &&
 		    (dechunk || resp->body != SL_H1_BODY_CHUNKED))
 			continue;
 		/* the parser lets equal duplicates through (RFC 9110
 		 * section 8.6); the client gets one, not a list */
-		if (k == HK_CONTENT_LENGTH && cl_done++)
+		if (k == SL_HK_CONTENT_LENGTH && cl_done++)
 			continue;
 		if (extra != NULL && h->name_len == extra->name_len &&
 		    strncasecmp(h->name, extra->name, h->name_len) == 0)
@@ -444,7 +397,7 @@ sl_h1_write_interim_head(char *out, size_t cap,
 	for (size_t i = 0; i < resp->nheaders; i++) {
 		const struct sl_h1_header *h = &resp->headers[i];
 
-		if (!hop_by_hop(h, hkind(h->name, h->name_len), resp->headers,
+		if (!hop_by_hop(h, sl_h1_hkind(h), resp->headers,
 				resp->nheaders, resp->flags))
 			put_header(&o, h);
 	}

@@ -9,6 +9,10 @@
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
+#if defined(__SSE2__) && !defined(SL_H1_SCALAR)
+#include <emmintrin.h>
+#define SL_H1_SSE2 1
+#endif
 
 #include "h1_parse.h"
 
@@ -59,6 +63,94 @@ static const uint8_t sl_h1_class[256] = {
 
 #define IS(c, cls) ((sl_h1_class[(unsigned char)(c)] & (cls)) != 0)
 
+/*
+ * Skipping ordinary bytes 16 at a time (doc/performance.md, "Session 22").
+ * A head is mostly field names and values, whose bytes mean nothing to
+ * the scanner and pass the same test each: the scalar loops below stay
+ * the rules and handle every byte that matters; these only move i past
+ * whole 16-byte blocks that hold none, and stop at the first byte that
+ * does (or where fewer than 16 remain). SSE2 is in every x86-64 CPU, so
+ * there is no choice to make at run time; elsewhere, or built with
+ * -DSL_H1_SCALAR, the scalar loops do it all, byte by byte.
+ */
+#ifdef SL_H1_SSE2
+/*
+ * The first byte of buf[i .. end) whose bit is set in the mask a block's
+ * test makes, or end. Whole blocks first; then, when at least 16 bytes
+ * are there, the last 16 of them once more, the bits of what was already
+ * passed shifted out: no byte past end is read.
+ */
+#define SKIP_BLOCKS(test)                                                      \
+	do {                                                                   \
+		__m128i x;                                                     \
+		unsigned m;                                                    \
+		while (i + 16 <= end) {                                        \
+			x = _mm_loadu_si128(                                   \
+			    (const __m128i *)(const void *)(buf + i));         \
+			if ((m = (test)) != 0)                                 \
+				return i + (size_t)__builtin_ctz(m);           \
+			i += 16;                                               \
+		}                                                              \
+		if (i >= end || end < 16)                                      \
+			return i;                                              \
+		x = _mm_loadu_si128(                                           \
+		    (const __m128i *)(const void *)(buf + end - 16));          \
+		m = (test) >> (i - (end - 16));                                \
+		return m != 0 ? i + (size_t)__builtin_ctz(m) : end;            \
+	} while (0)
+
+/* The first CR, LF or NUL of buf[i .. end) (and SP, with sp), or end. */
+static inline size_t
+skip_plain(const char *buf, size_t i, size_t end, int sp)
+{
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+	const __m128i nul = _mm_setzero_si128();
+	const __m128i spc = _mm_set1_epi8(sp ? ' ' : '\r');
+
+	SKIP_BLOCKS((unsigned)_mm_movemask_epi8(_mm_or_si128(
+	    _mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, lf)),
+	    _mm_or_si128(_mm_cmpeq_epi8(x, nul), _mm_cmpeq_epi8(x, spc)))));
+}
+
+/* The first byte of buf[i .. end) that is no letter, digit or "-", or
+ * where fewer than 16 bytes are left: the tchars nearly every field name
+ * is made of (the scalar token loop takes the rest). A range is a byte
+ * that max and min with its ends leave as it is. */
+static inline size_t
+skip_name(const char *buf, size_t i, size_t end)
+{
+	const __m128i a = _mm_set1_epi8('a'), z = _mm_set1_epi8('z');
+	const __m128i d0 = _mm_set1_epi8('0'), d9 = _mm_set1_epi8('9');
+	const __m128i dash = _mm_set1_epi8('-'), up = _mm_set1_epi8(0x20);
+
+	SKIP_BLOCKS(
+	    ~(unsigned)_mm_movemask_epi8(_mm_or_si128(
+		_mm_or_si128(
+		    _mm_cmpeq_epi8(
+			_mm_min_epu8(_mm_max_epu8(_mm_or_si128(x, up), a), z),
+			_mm_or_si128(x, up)),
+		    _mm_cmpeq_epi8(_mm_min_epu8(_mm_max_epu8(x, d0), d9), x)),
+		_mm_cmpeq_epi8(x, dash))) &
+	    0xffff);
+}
+
+/* The first byte of buf[i .. end) that is no field-vchar, SP or HTAB (a
+ * control but HTAB, or DEL), or end. */
+static inline size_t
+skip_field_value(const char *buf, size_t i, size_t end)
+{
+	const __m128i c1f = _mm_set1_epi8(0x1f), tab = _mm_set1_epi8('\t');
+	const __m128i del = _mm_set1_epi8(0x7f);
+
+	/* a control: x <= 0x1f, unsigned, so max(x, 0x1f) is 0x1f */
+	SKIP_BLOCKS((unsigned)_mm_movemask_epi8(_mm_or_si128(
+	    _mm_andnot_si128(_mm_cmpeq_epi8(x, tab),
+			     _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f)),
+	    _mm_cmpeq_epi8(x, del))));
+}
+#undef SKIP_BLOCKS
+#endif
+
 /* Largest Content-Length or chunk size accepted: 2^63 - 1. */
 #define SL_H1_SIZE_MAX ((uint64_t)INT64_MAX)
 
@@ -92,17 +184,134 @@ lower(unsigned char c)
 	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
 }
 
-int
-sl_h1_ieq(const char *s, size_t n, const char *lower_str)
+/*
+ * Eight bytes of s against eight of lower (ASCII, lower-case): equal when
+ * they differ only by 0x20 where lower has a letter. Bytes are flagged
+ * 'a'..'z' without carries between them (every byte of lower is below
+ * 0x80, and so is what is added to it).
+ */
+static inline int
+ieq8(uint64_t a, uint64_t b)
 {
+	const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
+	uint64_t ge_a = (b + ones * (0x80 - 'a')) & high;
+	uint64_t gt_z = (b + ones * (0x7f - 'z')) & high;
+	uint64_t letter = (ge_a & ~gt_z) >> 2; /* 0x20 where a letter */
+
+	return ((a ^ b) & ~letter) == 0;
+}
+
+int
+sl_h1_ieq_n(const char *s, const char *lower_str, size_t n)
+{
+	uint64_t a, b;
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		if (lower_str[i] == '\0' ||
-		    lower((unsigned char)s[i]) != (unsigned char)lower_str[i])
+	if (n == 0)
+		return 1;
+	/* most calls differ at once: a byte whose 0x20 bit does not
+	 * explain the difference */
+	if (((unsigned char)s[0] | 0x20) !=
+	    ((unsigned char)lower_str[0] | 0x20))
+		return 0;
+	if (n < 8) {
+		for (i = 0; i < n; i++)
+			if (lower((unsigned char)s[i]) !=
+			    (unsigned char)lower_str[i])
+				return 0;
+		return 1;
+	}
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&a, s + i, 8);
+		memcpy(&b, lower_str + i, 8);
+		if (!ieq8(a, b))
 			return 0;
 	}
-	return lower_str[n] == '\0';
+	if (i == n)
+		return 1;
+	/* the last eight, overlapping what was compared */
+	memcpy(&a, s + n - 8, 8);
+	memcpy(&b, lower_str + n - 8, 8);
+	return ieq8(a, b);
+}
+
+/* The len bytes at p (len at most 8; a constant once inlined) as a
+ * little-endian number. */
+static inline uint64_t
+load_le(const char *p, size_t len)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, p, len);
+	return v;
+}
+
+/*
+ * Whether the token n equals lit (lower-case letters and '-', of n's
+ * length len) without regard to case. In a token only a letter's case
+ * bit (0x20) turns it into another letter or '-' (0x0d, the one other
+ * byte that would, is never in a token), so OR-ing 0x20 into every byte
+ * and comparing eight at a time is exact. n: a parsed field name, or a
+ * name the configuration checked.
+ */
+static inline int
+tok_is(const char *n, const char *lit, size_t len)
+{
+	const uint64_t bit = 0x2020202020202020ull;
+	uint64_t diff = 0;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8)
+		diff |= (load_le(n + i, 8) | bit) ^ load_le(lit + i, 8);
+	if (i < len)
+		diff |=
+		    (load_le(n + i, len - i) | (bit >> (64 - 8 * (len - i)))) ^
+		    load_le(lit + i, len - i);
+	return diff == 0;
+}
+
+#define NAME_IS(n, lower_lit) tok_is((n), (lower_lit), sizeof(lower_lit) - 1)
+
+enum sl_h1_hk
+sl_h1_classify(const char *n, size_t len)
+{
+	switch (len) {
+	case 2:
+		return NAME_IS(n, "te") ? SL_HK_HOP : SL_HK_OTHER;
+	case 4:
+		return NAME_IS(n, "host") ? SL_HK_HOST : SL_HK_OTHER;
+	case 6:
+		return NAME_IS(n, "expect") ? SL_HK_EXPECT : SL_HK_OTHER;
+	case 7:
+		if (NAME_IS(n, "trailer"))
+			return SL_HK_TRAILER;
+		return NAME_IS(n, "upgrade") ? SL_HK_HOP : SL_HK_OTHER;
+	case 9:
+		return NAME_IS(n, "forwarded") ? SL_HK_FORWARDED : SL_HK_OTHER;
+	case 10:
+		if (NAME_IS(n, "connection"))
+			return SL_HK_CONNECTION;
+		return NAME_IS(n, "keep-alive") ? SL_HK_KEEP_ALIVE
+						: SL_HK_OTHER;
+	case 12:
+		return NAME_IS(n, "x-request-id") ? SL_HK_X_REQUEST_ID
+						  : SL_HK_OTHER;
+	case 14:
+		return NAME_IS(n, "content-length") ? SL_HK_CONTENT_LENGTH
+						    : SL_HK_OTHER;
+	case 15:
+		return NAME_IS(n, "x-forwarded-for") ? SL_HK_X_FORWARDED_FOR
+						     : SL_HK_OTHER;
+	case 16:
+		return NAME_IS(n, "proxy-connection") ? SL_HK_HOP : SL_HK_OTHER;
+	case 17:
+		if (NAME_IS(n, "transfer-encoding"))
+			return SL_HK_TRANSFER_ENCODING;
+		return NAME_IS(n, "x-forwarded-proto") ? SL_HK_X_FORWARDED_PROTO
+						       : SL_HK_OTHER;
+	default:
+		return SL_HK_OTHER;
+	}
 }
 
 #define LIM_URI	    0
@@ -203,6 +412,23 @@ sl_h1_scan_head(struct sl_h1_scan *s, const char *buf, size_t len,
 		return (status);                                               \
 	} while (0)
 	while (i < len) {
+#ifdef SL_H1_SSE2
+		/* only CR, LF, NUL and (in the start line) SP mean anything
+		 * to the loop below: the bytes between are passed at once,
+		 * and a request-target among them is measured as the loop
+		 * would have, at the first byte past max_uri_bytes */
+		{
+			size_t from = i;
+			i = skip_plain(buf, i,
+				       len < max_bytes ? len : max_bytes,
+				       s->nlines == 0);
+			if (s->nlines == 0 && is_request && s->sp1 != 0 &&
+			    s->sp2 == 0 && i > from && i - 1 - s->sp1 > max_uri)
+				FAIL(e414, SL_H1_R_URI_TOO_LONG);
+			if (i >= len)
+				break;
+		}
+#endif
 		/* The head is not complete yet, so it is at least i + 1 long.
 		 */
 		if (i >= max_bytes)
@@ -566,6 +792,9 @@ parse_field_line(const char *buf, size_t len, size_t *pos,
 		return 0;
 	}
 	start = i;
+#ifdef SL_H1_SSE2
+	i = skip_name(buf, i, len);
+#endif
 	i = skip_token(buf, len, i);
 	if (i == start && i < len && IS(buf[i], C_WS))
 		return -SL_H1_R_OBS_FOLD;
@@ -575,8 +804,12 @@ parse_field_line(const char *buf, size_t len, size_t *pos,
 		return -SL_H1_R_BAD_FIELD_NAME;
 	h->name = buf + start;
 	h->name_len = i - start;
+	h->kind = (unsigned char)sl_h1_classify(h->name, h->name_len);
 	i = skip_ws(buf, len, i + 1);
 	start = i;
+#ifdef SL_H1_SSE2
+	i = skip_field_value(buf, i, len);
+#endif
 	while (i < len && IS(buf[i], C_FVCHAR | C_WS))
 		i++;
 	if (i + 1 >= len || buf[i] != '\r' || buf[i + 1] != '\n')
@@ -606,9 +839,9 @@ note_field(struct fields *f, const struct sl_h1_header *h, int is_request)
 	uint64_t cl;
 	int te;
 
-	switch (h->name_len) {
-	case 4:
-		if (!is_request || !sl_h1_ieq(h->name, 4, "host"))
+	switch ((enum sl_h1_hk)h->kind) {
+	case SL_HK_HOST:
+		if (!is_request)
 			break;
 		if (++f->nhost > 1)
 			return -SL_H1_R_DUP_HOST;
@@ -617,27 +850,25 @@ note_field(struct fields *f, const struct sl_h1_header *h, int is_request)
 		f->host = v;
 		f->host_len = vn;
 		break;
-	case 6:
-		if (!is_request || !sl_h1_ieq(h->name, 6, "expect"))
+	case SL_HK_EXPECT:
+		if (!is_request)
 			break;
 		if (sl_h1_ieq(v, vn, "100-continue"))
 			f->flags |= SL_H1_F_EXPECT_CONTINUE;
 		else
 			f->expect_unknown = 1;
 		break;
-	case 10:
-		if (sl_h1_ieq(h->name, 10, "connection")) {
-			if (parse_connection(v, vn, &f->flags) != 0)
-				return -SL_H1_R_BAD_CONNECTION;
-		} else if (!is_request && f->ka == NULL &&
-			   sl_h1_ieq(h->name, 10, "keep-alive")) {
+	case SL_HK_CONNECTION:
+		if (parse_connection(v, vn, &f->flags) != 0)
+			return -SL_H1_R_BAD_CONNECTION;
+		break;
+	case SL_HK_KEEP_ALIVE:
+		if (!is_request && f->ka == NULL) {
 			f->ka = v;
 			f->ka_len = vn;
 		}
 		break;
-	case 14:
-		if (!sl_h1_ieq(h->name, 14, "content-length"))
-			break;
+	case SL_HK_CONTENT_LENGTH:
 		if (parse_length(v, vn, &cl) != 0)
 			return -SL_H1_R_BAD_CONTENT_LENGTH;
 		if (f->ncl++ == 0)
@@ -648,12 +879,12 @@ note_field(struct fields *f, const struct sl_h1_header *h, int is_request)
 		else if (cl != f->cl)
 			f->cl_differ = 1;
 		break;
-	case 17:
-		if (!sl_h1_ieq(h->name, 17, "transfer-encoding"))
-			break;
+	case SL_HK_TRANSFER_ENCODING:
 		if (++f->nte > 1 || (te = parse_te(v, vn)) < 0)
 			return -SL_H1_R_BAD_TRANSFER_ENCODING;
 		f->te = te;
+		break;
+	default:
 		break;
 	}
 	return 0;
@@ -1379,8 +1610,9 @@ sl_h1_chunked_frame(struct sl_h1_chunked *c, const char *buf, size_t len,
 	}
 	*data = 0;
 	if (c->state == CH_DATA)
-		*data = (uint64_t)(len - i) < c->remaining ? len - i
-							   : (size_t)c->remaining;
+		*data = (uint64_t)(len - i) < c->remaining
+			    ? len - i
+			    : (size_t)c->remaining;
 	return (long)i;
 }
 

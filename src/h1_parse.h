@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /*
  * Errors are negative HTTP status codes (-400, -414, ...): what the gateway
@@ -126,12 +127,50 @@ enum sl_h1_method {
 	SL_M_PATCH,
 };
 
+/*
+ * The fields the gateway treats specially, classified once by the parser
+ * (one switch on the name's length, a first-byte test, at most two
+ * comparisons) so that neither the framing rules nor the head writers
+ * compare names again. SL_HK_UNSET is a header built by hand: its kind
+ * is found when asked (sl_h1_hkind).
+ */
+enum sl_h1_hk {
+	SL_HK_UNSET = 0,
+	SL_HK_OTHER,
+	SL_HK_HOP,     /* hop-by-hop by name: Keep-Alive, TE, Upgrade,
+			  Proxy-Connection (and Connection, below) */
+	SL_HK_TRAILER, /* end-to-end (RFC 9110 section 6.6.2), but it goes
+			  only with the trailers it announces */
+	SL_HK_CONNECTION,
+	SL_HK_CONTENT_LENGTH,
+	SL_HK_TRANSFER_ENCODING,
+	SL_HK_HOST,
+	SL_HK_EXPECT,
+	SL_HK_X_REQUEST_ID,
+	SL_HK_X_FORWARDED_FOR,
+	SL_HK_X_FORWARDED_PROTO,
+	SL_HK_FORWARDED,
+	SL_HK_KEEP_ALIVE, /* hop-by-hop; a response's is read for its timeout */
+};
+
 struct sl_h1_header {
 	const char *name; /* as sent (case preserved) */
 	size_t name_len;
 	const char *value; /* leading and trailing OWS removed */
 	size_t value_len;
+	unsigned char kind; /* enum sl_h1_hk; SL_HK_UNSET when not parsed */
 };
+
+/* The kind of a field name (never SL_HK_UNSET). */
+enum sl_h1_hk sl_h1_classify(const char *name, size_t len);
+
+/* The kind of h: as the parser recorded it, or found now. */
+static inline enum sl_h1_hk
+sl_h1_hkind(const struct sl_h1_header *h)
+{
+	return h->kind != SL_HK_UNSET ? (enum sl_h1_hk)h->kind
+				      : sl_h1_classify(h->name, h->name_len);
+}
 
 enum sl_h1_body {
 	SL_H1_BODY_NONE = 0, /* no body, or Content-Length: 0 */
@@ -324,8 +363,20 @@ struct sl_h1_salvage {
 
 void sl_h1_salvage(const char *buf, size_t len, struct sl_h1_salvage *out);
 
+/*
+ * Whether the n bytes at s equal the n bytes at lower (lower-case ASCII)
+ * without regard to ASCII case: eight bytes at a time (no byte of s is
+ * lowered unless lower has a letter there).
+ */
+int sl_h1_ieq_n(const char *s, const char *lower, size_t n);
+
 /* Case-insensitive ASCII comparison of a slice with a NUL-terminated
- * lower-case string; returns 1 when equal. */
-int sl_h1_ieq(const char *s, size_t n, const char *lower);
+ * lower-case string; returns 1 when equal. The length test comes first,
+ * against a length the compiler knows for a literal. */
+static inline int
+sl_h1_ieq(const char *s, size_t n, const char *lower)
+{
+	return n == strlen(lower) && sl_h1_ieq_n(s, lower, n);
+}
 
 #endif

@@ -94,6 +94,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			h[nh].value = p;
 			h[nh].value_len = (size_t)(e - p);
 		}
+		h[nh].kind = SL_HK_UNSET; /* found when asked */
 		nh++;
 		p = e + 1;
 	}

@@ -1580,11 +1580,92 @@ test_resp_keep_alive(void **state)
 	}
 }
 
+/* The parser's kind of a field name: every special name in any case,
+ * and names one byte (or one case bit outside a letter) away are
+ * ordinary. */
+static void
+test_classify_names(void **state)
+{
+	static const struct {
+		const char *name;
+		enum sl_h1_hk kind;
+	} v[] = {
+	    {"te", SL_HK_HOP},
+	    {"TE", SL_HK_HOP},
+	    {"tf", SL_HK_OTHER},
+	    {"Host", SL_HK_HOST},
+	    {"hOsT", SL_HK_HOST},
+	    {"Hosu", SL_HK_OTHER},
+	    {"Expect", SL_HK_EXPECT},
+	    {"Accept", SL_HK_OTHER},
+	    {"Trailer", SL_HK_TRAILER},
+	    {"UPGRADE", SL_HK_HOP},
+	    {"Upgrade1", SL_HK_OTHER},
+	    {"Forwarded", SL_HK_FORWARDED},
+	    {"Connection", SL_HK_CONNECTION},
+	    {"connectioN", SL_HK_CONNECTION},
+	    {"Keep-Alive", SL_HK_KEEP_ALIVE},
+	    {"Keep_Alive", SL_HK_OTHER},
+	    {"User-Agent", SL_HK_OTHER},
+	    {"X-Request-Id", SL_HK_X_REQUEST_ID},
+	    {"Content-Type", SL_HK_OTHER},
+	    {"Content-Length", SL_HK_CONTENT_LENGTH},
+	    {"CONTENT-LENGTH", SL_HK_CONTENT_LENGTH},
+	    {"Content-Lengti", SL_HK_OTHER},
+	    {"Content.Length", SL_HK_OTHER},
+	    {"X-Forwarded-For", SL_HK_X_FORWARDED_FOR},
+	    {"X-Forwarded-Fos", SL_HK_OTHER},
+	    {"Proxy-Connection", SL_HK_HOP},
+	    {"Proxy-Connectiom", SL_HK_OTHER},
+	    {"Transfer-Encoding", SL_HK_TRANSFER_ENCODING},
+	    {"transfer-encodinG", SL_HK_TRANSFER_ENCODING},
+	    {"X-Forwarded-Proto", SL_HK_X_FORWARDED_PROTO},
+	    {"X-Forwarded-Protp", SL_HK_OTHER},
+	    {"Idempotency-Key", SL_HK_OTHER},
+	    {"", SL_HK_OTHER},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct sl_h1_header h = {v[i].name, strlen(v[i].name), "", 0,
+					 SL_HK_UNSET};
+		if (sl_h1_classify(v[i].name, strlen(v[i].name)) != v[i].kind ||
+		    sl_h1_hkind(&h) != v[i].kind)
+			fail_msg(
+			    "%s: kind %d, want %d", v[i].name,
+			    (int)sl_h1_classify(v[i].name, strlen(v[i].name)),
+			    (int)v[i].kind);
+	}
+}
+
+/* What the parser records is the same kind. */
+static void
+test_parse_records_kind(void **state)
+{
+	static const char req[] =
+	    "GET / HTTP/1.1\r\nhOST: a\r\nContent-length: 0\r\n"
+	    "X-Forwarded-FOR: 1.2.3.4\r\nAccept: */*\r\n"
+	    "CONNECTION: keep-alive\r\n\r\n";
+	struct sl_h1_header h[NHDR];
+	struct sl_h1_request r;
+
+	(void)state;
+	assert_int_equal(request_status(req, sizeof(req) - 1, &r, h), 0);
+	assert_int_equal(r.nheaders, 5);
+	assert_int_equal(h[0].kind, SL_HK_HOST);
+	assert_int_equal(h[1].kind, SL_HK_CONTENT_LENGTH);
+	assert_int_equal(h[2].kind, SL_HK_X_FORWARDED_FOR);
+	assert_int_equal(h[3].kind, SL_HK_OTHER);
+	assert_int_equal(h[4].kind, SL_HK_CONNECTION);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_req_get),
+	    cmocka_unit_test(test_classify_names),
+	    cmocka_unit_test(test_parse_records_kind),
 	    cmocka_unit_test(test_req_post_length),
 	    cmocka_unit_test(test_req_chunked),
 	    cmocka_unit_test(test_req_http10_no_host),

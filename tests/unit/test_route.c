@@ -43,6 +43,7 @@ add_header(struct sl_h1_request *r, const char *name, const char *value)
 	h->name_len = strlen(name);
 	h->value = value;
 	h->value_len = strlen(value);
+	h->kind = SL_HK_UNSET;
 }
 
 static void
