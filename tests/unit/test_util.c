@@ -102,11 +102,39 @@ test_ipv6_and_port(void **state)
 	    "10.0.0.7:80");
 }
 
+/* The request id's text, byte for byte, whichever of the two ways
+ * (SSE2 or the table) built it: nibble i of a is place i, places 12 and
+ * 25 a letter. */
+static void
+test_request_id_format_vectors(void **state)
+{
+	static const struct {
+		uint64_t a, b;
+		const char *want;
+	} v[] = {
+	    {0x0123456789abcdefull, 0xfedcba9876543210ull,
+	     "fedcba987654d210012345678dabcdef"},
+	    {0, 0, "000000000000a000000000000a000000"},
+	    {~0ull, ~0ull, "ffffffffffffffffffffffffffffffff"},
+	    {0x9999999999999999ull, 0xa5a5a5a5a5a5a5a5ull,
+	     "999999999999d9995a5a5a5a5a5a5a5a"},
+	};
+	char out[33];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		memset(out, 'x', sizeof(out));
+		sl_request_id_format(v[i].a, v[i].b, out);
+		assert_string_equal(out, v[i].want);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ipv4_every_octet),
+	    cmocka_unit_test(test_request_id_format_vectors),
 	    cmocka_unit_test(test_ipv4_longest_fits_16_bytes),
 	    cmocka_unit_test(test_ipv4_small_buffer_falls_back),
 	    cmocka_unit_test(test_ipv6_and_port),
