@@ -41,7 +41,15 @@
 #include "wloop.h"
 #include "xprt.h"
 
-#define LINGER_MS 2000 /* reading and dropping input before a close */
+/*
+ * At most this many bytes written to a connection, each write taken
+ * whole, are on the wire already: a TCP stack's first window is larger
+ * (Linux's smallest receive buffer, 2,304 bytes, advertises 1,152), and
+ * so is the first congestion window (ten segments). Below it the close
+ * does not ask the kernel what is unsent (an ioctl a connection).
+ */
+#define SURELY_SENT 1024u
+#define LINGER_MS   2000 /* reading and dropping input before a close */
 /* how often a lingering connection with response bytes still unsent looks
  * whether the client has taken them */
 #define LINGER_OUT_POLL_MS 200
@@ -341,7 +349,8 @@ client_finish_ms(struct sl_client *c, const char *reason, int linger,
 			c->s.flags &= ~C_F_CORKED;
 			shut = 1;
 		}
-		if (XPRT(c)->unsent(c->fd, c->xc) > 0) {
+		if ((c->s.flags & C_F_OUT_BACKLOG) &&
+		    XPRT(c)->unsent(c->fd, c->xc) > 0) {
 			/* the response is not all out: wait while the client
 			 * takes it, up to send_timeout, then linger as asked
 			 * (client_linger_out) */
@@ -433,6 +442,7 @@ client_write(struct sl_client *c)
 	n = XPRT(c)->sendv(c->fd, c->xc, iov, niov, flags, &want);
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR) {
+			c->s.flags |= C_F_OUT_BACKLOG;
 			/* send_timeout counts from the moment writing stalls */
 			if (!(c->s.flags & C_F_WEV))
 				sl_exchange_stalled(&c->s);
@@ -448,6 +458,13 @@ client_write(struct sl_client *c)
 		return -1;
 	}
 	SL_STAT_ADD(c->s.w->stats.client_bytes_out, (uint64_t)n);
+	if (!(c->s.flags & C_F_OUT_BACKLOG)) {
+		size_t asked = iov[0].iov_len + (niov > 1 ? iov[1].iov_len : 0);
+
+		c->out_bytes += (uint32_t)SL_MIN((size_t)n, SURELY_SENT + 1);
+		if ((size_t)n < asked || c->out_bytes > SURELY_SENT)
+			c->s.flags |= C_F_OUT_BACKLOG;
+	}
 	if (sl_exchange_sent(&c->s, (size_t)n))
 		client_want_write(c, 1);
 	return 0;

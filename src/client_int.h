@@ -74,6 +74,10 @@ enum sl_client_state {
 #define C_F_PP_SNIFF 0x4000
 /* the connection is on a memory end (xprt_mem.c: a test's), not a socket */
 #define C_F_MEM 0x10000
+/* what was written may not all be sent yet: a write stalled or came back
+ * short, or more than SURELY_SENT bytes went (client_write); only then
+ * does the close ask the kernel (xprt unsent, an ioctl) */
+#define C_F_OUT_BACKLOG 0x80000
 /* 0x80 and 0xf00: the response buffer's class (SL_STREAM_F_RBUF_*) */
 
 /* The transport's kind (xprt.h) is the two bits C_F_TLS and C_F_MEM: a
@@ -114,6 +118,8 @@ struct sl_client {
 				  one (w->cpool.sndbuf_extra) */
 	int ip_slot;	       /* per-address count to release, or
 				  SL_RUNTIME_IP_UNCOUNTED */
+	uint32_t out_bytes;    /* written to the client, until it passes
+				  SURELY_SENT (C_F_OUT_BACKLOG) */
 	struct sl_tnode tnode; /* IDLE, HEAD, LINGER deadline (worker list);
 				  the reap list once CLOSED */
 	union {

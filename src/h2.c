@@ -1839,6 +1839,8 @@ wbuf_flush(struct sl_h2conn *h)
 	while (sl_buf_pending(&h->wbuf) > 0 && !(h->f & C2_WBLOCKED)) {
 		iov.iov_base = h->wbuf.data + h->wbuf.off;
 		iov.iov_len = sl_buf_pending(&h->wbuf);
+		/* its close always asks what is unsent (client_finish) */
+		c->s.flags |= C_F_OUT_BACKLOG;
 		n = XPRT(c)->sendv(c->fd, c->xc, &iov, 1, 0, &want);
 		if (n == -1) {
 			if (errno != EAGAIN && errno != EINTR) {

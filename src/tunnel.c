@@ -223,6 +223,7 @@ tun_tell(struct sl_tunnel *k)
 	    XPRT(c)->send_room(c->fd, c->xc) >= 64) {
 		unsigned char f[SL_WS_CLOSE_MAX];
 		struct iovec iov = {f, sl_ws_close_frame(f, code, 0, 0)};
+		c->s.flags |= C_F_OUT_BACKLOG; /* client_finish asks */
 		if (XPRT(c)->sendv(c->fd, c->xc, &iov, 1, 0, &want) ==
 		    (ssize_t)iov.iov_len) {
 			k->bytes_out += iov.iov_len;
@@ -412,6 +413,7 @@ tun_down(struct sl_tunnel *k)
 		iov[niov++] = (struct iovec){u->in.data + u->in.off,
 					     sl_buf_pending(&u->in)};
 	if (niov > 0) {
+		c->s.flags |= C_F_OUT_BACKLOG; /* client_finish asks */
 		n = XPRT(c)->sendv(c->fd, c->xc, iov, niov, 0, &want);
 		if (n == -1) {
 			if (errno != EAGAIN && errno != EINTR) {

@@ -3,8 +3,8 @@
 review of the connection code": one test per defect, each failing before
 the fix.
 
-Two cases inject faults with an LD_PRELOAD shim (shim_sndbuf.c,
-shim_blockw.c next to this file), compiled here with the system's C
+Three cases use an LD_PRELOAD shim (shim_sndbuf.c, shim_blockw.c,
+shim_outq.c next to this file), compiled here with the system's C
 compiler; they are skipped when there is none."""
 
 import os
@@ -555,6 +555,48 @@ def halfclose_with_incomplete_pipelined_body_closes():
           "never complete")
     check(upstream_closed.wait(3.0), "the upstream connection carrying the "
           "incomplete request was not closed")
+
+
+@test
+def close_asks_what_is_unsent_only_when_it_may_be():
+    """The linger check (ioctl SIOCOUTQNSD) on a close is for a response
+    that may still sit in the kernel: after a large one, not after a small
+    one written whole (issue 29: one system call a closed connection)."""
+    env = shim_env("outq")
+    log = os.path.join(tmpdir(), "outq.log")
+    env["SHIM_OUTQ_LOG"] = log
+    BIG = 300000
+
+    def h(req):
+        if req.target == "/big":
+            return Reply(200, b"b" * BIG)
+        return Reply(200, b"small")
+    up = Upstream("a", h)
+    cfg, port = make_config({"a": [up]})
+    start_sluice(cfg, env=env)
+
+    def asked():
+        if not os.path.exists(log):
+            return 0
+        with open(log) as f:
+            return len(f.read().splitlines())
+    for i in range(20):
+        c = Client(port, timeout=5.0)
+        r = c.request("GET", "/s%d" % i, headers=[("Connection", "close")])
+        eq(r.status, 200, "status of small response %d" % i)
+        eq(r.body, b"small", "body of small response %d" % i)
+        check(c.wait_closed(3.0), "connection %d not closed" % i)
+        c.close()
+    eq(asked(), 0, "closes that asked what is unsent after small responses")
+    c = Client(port, timeout=5.0, rcvbuf=4096)
+    c.send(build_request("GET", "/big", [("Connection", "close")]))
+    time.sleep(0.5)            # the response fills the client's window
+    r = read_response(c, "GET")
+    eq(r.status, 200, "status of the large response")
+    eq(len(r.body), BIG, "length of the large response")
+    check(c.wait_closed(3.0), "connection not closed after the large one")
+    check(wait_until(lambda: asked() >= 1, 3.0),
+          "the close after a large response did not ask what is unsent")
 
 
 if __name__ == "__main__":
