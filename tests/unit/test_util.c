@@ -129,12 +129,40 @@ test_request_id_format_vectors(void **state)
 	}
 }
 
+/* JSON escaping: runs of plain bytes (copied sixteen at a time) around
+ * bytes that need escaping, and a full output cut before a byte that
+ * does not fit, never in the middle of an escape. */
+static void
+test_json_escape_runs(void **state)
+{
+	static const char in[] = "/api/v1/payments?q=\"x\"&p=a\\b\x01"
+				 "0123456789abcdef0123456789abcdef\xc3\xa9";
+	static const char want[] =
+	    "/api/v1/payments?q=\\\"x\\\"&p=a\\\\b\\u0001"
+	    "0123456789abcdef0123456789abcdef\\u00c3\\u00a9";
+	char out[256];
+	size_t n;
+
+	(void)state;
+	n = sl_json_escape(out, sizeof(out), in, sizeof(in) - 1);
+	assert_int_equal(n, sizeof(want) - 1);
+	assert_memory_equal(out, want, n);
+	/* every cut: a prefix of the whole, never half an escape */
+	for (size_t cap = 0; cap < sizeof(want); cap++) {
+		n = sl_json_escape(out, cap, in, sizeof(in) - 1);
+		assert_true(n <= cap);
+		assert_memory_equal(out, want, n);
+		assert_true(n == cap || want[n] == '\\');
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ipv4_every_octet),
 	    cmocka_unit_test(test_request_id_format_vectors),
+	    cmocka_unit_test(test_json_escape_runs),
 	    cmocka_unit_test(test_ipv4_longest_fits_16_bytes),
 	    cmocka_unit_test(test_ipv4_small_buffer_falls_back),
 	    cmocka_unit_test(test_ipv6_and_port),
