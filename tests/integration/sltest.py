@@ -147,6 +147,18 @@ def test(fn):
     return fn
 
 
+_watchdog_hooks = []
+
+
+def on_watchdog(fn):
+    """Registers fn to run when a test's watchdog fires, before the
+    script exits without its atexit handlers (os._exit): what a test
+    started that sltest does not track (the processes an upgrade starts)
+    must not outlive it."""
+    _watchdog_hooks.append(fn)
+    return fn
+
+
 def _watchdog(name, timeout):
     def fire():
         sys.stdout.write("not ok - %s # watchdog: test ran longer than %ds\n"
@@ -160,6 +172,11 @@ def _watchdog(name, timeout):
             _current.dump()
             for s in _current.sluices:
                 s.kill()
+        for hook in _watchdog_hooks:
+            try:
+                hook()
+            except Exception:
+                pass
         sys.stdout.flush()
         os._exit(1)
     t = threading.Timer(timeout, fire)

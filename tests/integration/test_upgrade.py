@@ -85,6 +85,7 @@ def _kill_gateways():
 
 
 atexit.register(_kill_gateways)
+sltest.on_watchdog(_kill_gateways)   # the watchdog exits without atexit
 
 
 class Gateway:
