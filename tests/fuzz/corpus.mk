@@ -11,6 +11,7 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/dns \
 	tests/fuzz/corpus/forwarded \
 	tests/fuzz/corpus/grpc \
+	tests/fuzz/corpus/h1simd \
 	tests/fuzz/corpus/h2 \
 	tests/fuzz/corpus/h2up \
 	tests/fuzz/corpus/hdrrule \

@@ -42,7 +42,7 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_tls $(OUT)/fuzz_pan $(OUT)/fuzz_hdrrule $(OUT)/fuzz_proxy \
 	$(OUT)/fuzz_forwarded $(OUT)/fuzz_ratelimit $(OUT)/fuzz_h2 \
 	$(OUT)/fuzz_ws $(OUT)/fuzz_grpc $(OUT)/fuzz_health_h2 \
-	$(OUT)/fuzz_h2up $(OUT)/fuzz_dns
+	$(OUT)/fuzz_h2up $(OUT)/fuzz_dns $(OUT)/fuzz_h1simd
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -62,6 +62,16 @@ all: $(TARGETS)
 $(OUT)/fuzz_%: $(top_srcdir)/tests/fuzz/fuzz_%.c $(PARSE_SRCS) $(PARSE_HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(PARSE_SRCS)
+
+# the parser's SSE2 build against its scalar one (fuzz_h1simd.c): the
+# same source twice, the second time with SL_H1_SCALAR and its names
+# prefixed (h1_parse_scalar.c)
+SIMD_SRCS = $(top_srcdir)/tests/fuzz/h1_parse_scalar.c $(PARSE_SRCS)
+$(OUT)/fuzz_h1simd: $(top_srcdir)/tests/fuzz/fuzz_h1simd.c $(SIMD_SRCS) \
+		$(PARSE_HDRS) $(top_srcdir)/tests/fuzz/h1_parse_scalar.h \
+		$(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(SIMD_SRCS)
 
 # sticky keys: the parser, route matching and the race
 STICKY_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/route.c $(top_srcdir)/src/balance.c \

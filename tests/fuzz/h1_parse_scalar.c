@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * src/h1_parse.c once more, built with SL_H1_SCALAR (its byte-by-byte
+ * loops alone, the reference for the SSE2 paths) and every external name
+ * prefixed with "scalar_", so that one program holds both builds
+ * (fuzz_h1simd.c compares them). The renames also reach the inline
+ * functions of h1_parse.h (sl_h1_ieq, sl_h1_hkind), which this file
+ * includes through h1_parse.c after them. A name missed here would be
+ * defined twice, here and in the SSE2 build, and the link would fail:
+ * "nm --defined-only" on h1_parse.o lists the names to keep in step.
+ */
+#define SL_H1_SCALAR 1
+
+#define sl_h1_chunked_decode	scalar_sl_h1_chunked_decode
+#define sl_h1_chunked_frame	scalar_sl_h1_chunked_frame
+#define sl_h1_chunked_init	scalar_sl_h1_chunked_init
+#define sl_h1_classify		scalar_sl_h1_classify
+#define sl_h1_ieq_n		scalar_sl_h1_ieq_n
+#define sl_h1_keep_alive	scalar_sl_h1_keep_alive
+#define sl_h1_parse_request	scalar_sl_h1_parse_request
+#define sl_h1_parse_response	scalar_sl_h1_parse_response
+#define sl_h1_reason_str	scalar_sl_h1_reason_str
+#define sl_h1_scan_head		scalar_sl_h1_scan_head
+#define sl_h1_scan_init		scalar_sl_h1_scan_init
+#define sl_h1_trailer_forbidden scalar_sl_h1_trailer_forbidden
+/* The function only: struct sl_h1_salvage, a tag of the same name, stays
+ * the type the driver passes. */
+#define sl_h1_salvage(...) scalar_sl_h1_salvage(__VA_ARGS__)
+
+#include "../../src/h1_parse.c"
+
+/* Last: its prototypes must agree with what was just compiled. */
+#include "h1_parse_scalar.h"
+
+#ifdef SL_H1_SSE2
+#error "h1_parse_scalar.c: the SSE2 paths were compiled in"
+#endif
