@@ -233,6 +233,30 @@ static const unsigned char digit_start[256] = {
     ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
 };
 
+/* A character of a digest's run: hexadecimal, or '*' (what a digit this
+ * call masked already has become: the run is judged as it was). */
+static int
+digest_char(char c)
+{
+	return (c >= '0' && c <= '9') ||
+	       ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') || c == '*';
+}
+
+/* Whether the run at s[p] of ndig digits is one group of plain digits
+ * inside a digest: a run of at least SL_PAN_DIGEST_MIN digest characters
+ * holding all of them (pan.h). */
+static int
+in_digest(const char *s, size_t n, size_t p, size_t ndig)
+{
+	size_t a = p, b = p;
+
+	while (a > 0 && digest_char(s[a - 1]))
+		a--;
+	while (b < n && digest_char(s[b]))
+		b++;
+	return b - a >= SL_PAN_DIGEST_MIN && b >= p + ndig;
+}
+
 size_t
 sl_pan_mask(char *s, size_t n, int cut)
 {
@@ -276,7 +300,8 @@ sl_pan_mask(char *s, size_t n, int cut)
 		/* the text ends inside the run, or inside an escape that may
 		 * go on with it */
 		open = end >= n || (s[end] == '%' && end + 3 > n);
-		if (ndig >= PAN_MIN || (cut && open)) {
+		if ((ndig >= PAN_MIN || (cut && open)) &&
+		    !in_digest(s, n, p, ndig)) {
 			sc.nd = 0;
 			run_read(&sc, s, n, p, &ndig, &after_sep);
 			if (!after_sep)

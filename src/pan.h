@@ -22,6 +22,13 @@
  * percent-encoded one "%2A", the encoding of '*'), so the length does not
  * change and the separators stay where they were.
  *
+ * A run that is one group of plain digits inside a run of at least
+ * SL_PAN_DIGEST_MIN characters that are hexadecimal (0-9, a-f, A-F) or
+ * '*' (so that a digit masked already still counts) is a digest (a
+ * configuration's SHA-256 in a log line), not a card number, and is left
+ * as it is: about one SHA-256 digest in 230 holds a run of 13 to 19
+ * decimal digits that passes Luhn, and was logged masked.
+ *
  * cut says that s is the start of a longer text that was cut at n: the
  * digits of a run that reaches the end could be the start of a card
  * number whose end is lost, so each of them past the sixth of its group
@@ -29,6 +36,8 @@
  *
  * Returns the number of digits masked.
  */
+#define SL_PAN_DIGEST_MIN 32 /* an MD5's hex length, the shortest digest */
+
 size_t sl_pan_mask(char *s, size_t n, int cut);
 
 /* The Luhn check of the n decimal digit values d[0..n): 1 when valid. */

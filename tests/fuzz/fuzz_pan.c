@@ -87,6 +87,26 @@ ref_run(char *want, const struct ref_digit *d, size_t m, int open)
 	}
 }
 
+/* pan.h's digest: the run d[0..m) is one group of plain digits inside
+ * at least SL_PAN_DIGEST_MIN hexadecimal characters or '*', judged on the
+ * text as it came. */
+static int
+ref_digest(const char *s, size_t n, const struct ref_digit *d, size_t m)
+{
+	size_t a, b;
+
+	if (m == 0)
+		return 0;
+	a = b = d[0].off;
+	while (a > 0 && strchr("0123456789abcdefABCDEF*", s[a - 1]) != NULL &&
+	       s[a - 1] != '\0')
+		a--;
+	while (b < n && strchr("0123456789abcdefABCDEF*", s[b]) != NULL &&
+	       s[b] != '\0')
+		b++;
+	return b - a >= SL_PAN_DIGEST_MIN && b >= d[0].off + m;
+}
+
 /* The reference: want starts as a copy of s[0..n). */
 static void
 ref_mask(const char *s, size_t n, int cut, char *want)
@@ -110,13 +130,15 @@ ref_mask(const char *s, size_t n, int cut, char *want)
 		} else if (s[p] == '%' && p + 3 > n) {
 			break; /* the run is open at the cut */
 		} else {
-			ref_run(want, d, m, 0);
+			if (!ref_digest(s, n, d, m))
+				ref_run(want, d, m, 0);
 			m = 0;
 			after_sep = 0;
 			p++;
 		}
 	}
-	ref_run(want, d, m, cut);
+	if (!ref_digest(s, n, d, m))
+		ref_run(want, d, m, cut);
 }
 
 static void
