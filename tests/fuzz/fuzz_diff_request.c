@@ -274,6 +274,31 @@ llhttp_parse(const char *buf, size_t len, struct outcome *o)
 
 /* ---- the differences that are on purpose -------------------------------- */
 
+#ifndef DIFF_RESPONSE
+/* Whether the request line's method is one llhttp takes for RTSP's (it
+ * then wants "RTSP/" where the version is). */
+static int
+rtsp_method(const char *buf, size_t len)
+{
+	static const char *const m[] = {
+	    "ANNOUNCE", "DESCRIBE",	 "FLUSH",    "GET_PARAMETER",
+	    "PAUSE",	"PLAY",		 "RECORD",   "REDIRECT",
+	    "SETUP",	"SET_PARAMETER", "TEARDOWN",
+	};
+
+	while (len >= 2 && buf[0] == '\r' && buf[1] == '\n') {
+		buf += 2;
+		len -= 2;
+	}
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		size_t n = strlen(m[i]);
+		if (len > n && memcmp(buf, m[i], n) == 0 && buf[n] == ' ')
+			return 1;
+	}
+	return 0;
+}
+#endif
+
 /* An HTTP/1.x start line with x > 1 (checked on the first line). */
 static int
 minor_above_1(const char *buf, size_t len)
@@ -363,6 +388,13 @@ diff_allowed(const char *buf, size_t len)
 		 * any token (RFC 9110 section 9.1) */
 		if (lo.why == HPE_INVALID_METHOD)
 			return 1;
+#ifndef DIFF_RESPONSE
+		/* D2.8: llhttp reads PLAY, SETUP, TEARDOWN and RTSP's other
+		 * methods as RTSP requests and refuses an HTTP version after
+		 * them; to sluice they are tokens like any other method */
+		if (lo.why == HPE_INVALID_CONSTANT && rtsp_method(buf, len))
+			return 1;
+#endif
 		/* D2.7: llhttp reads a PRI request line only as HTTP/2's
 		 * connection preface (PRI * HTTP/2.0); to sluice PRI is a
 		 * token like any other method, and HTTP/2.0 a 505 */
