@@ -274,6 +274,18 @@ llhttp_parse(const char *buf, size_t len, struct outcome *o)
 
 /* ---- the differences that are on purpose -------------------------------- */
 
+/* Whether the request line (after the empty lines RFC 9112 section 2.2
+ * lets a client send first) starts with method PRI. */
+static int
+pri_method(const char *buf, size_t len)
+{
+	while (len >= 2 && buf[0] == '\r' && buf[1] == '\n') {
+		buf += 2;
+		len -= 2;
+	}
+	return len >= 4 && memcmp(buf, "PRI ", 4) == 0;
+}
+
 #ifndef DIFF_RESPONSE
 /* Whether the request line's method is one llhttp takes for RTSP's (it
  * then wants "RTSP/" where the version is). */
@@ -398,8 +410,7 @@ diff_allowed(const char *buf, size_t len)
 		/* D2.7: llhttp reads a PRI request line only as HTTP/2's
 		 * connection preface (PRI * HTTP/2.0); to sluice PRI is a
 		 * token like any other method, and HTTP/2.0 a 505 */
-		if (lo.why == HPE_INVALID_VERSION && len >= 4 &&
-		    memcmp(buf, "PRI ", 4) == 0)
+		if (lo.why == HPE_INVALID_VERSION && pri_method(buf, len))
 			return 1;
 		/* D2.6: chunk extensions: BWS around ";" and "=", names
 		 * and values of any token, are in RFC 9112 section 7.1.1's

@@ -382,8 +382,15 @@ def a_queued_request_moves_when_its_cluster_goes_down():
     live = Upstream("live")
     opts = {"dead": {"max_connections": 1, "max_pending": 10,
                      "queue_timeout": "10s",
-                     "health_check": {"path": "/health", "interval": "100ms",
-                                      "timeout": "50ms", "unhealthy": 1,
+                     # two failed checks take the endpoint out, with a
+                     # timeout a loaded machine under ASan keeps: in CI a
+                     # single failed check (the check's connection closed
+                     # by drop_connections below, or 50 ms passed) took it
+                     # out for one interval, and the second request,
+                     # sent then, went straight to the live cluster
+                     "health_check": {"path": "/health",
+                                      "interval": "500ms",
+                                      "timeout": "400ms", "unhealthy": 2,
                                       "healthy": 1}}}
     cfg, port, aport, log = failover_config(
         [slow], [live], sticky="header:X-User-Id", cluster_opts=opts)

@@ -131,7 +131,9 @@ test_error_log_masks_cards(void **state)
 	line = error_line("card 4111 1111 1111 1111 declined");
 	assert_non_null(strstr(line, "card 4111 11** **** 1111 declined\n"));
 	/* a line cut at the end of its buffer in a card number */
-	memset(big, 'a', sizeof(big));
+	/* not a hexadecimal letter: 4111... glued to 32 of those would be a
+	 * digest (pan.h) */
+	memset(big, 'x', sizeof(big));
 	memcpy(big + 1996, "4111111111111111", 16);
 	big[sizeof(big) - 1] = '\0';
 	line = error_line(big);
