@@ -1210,6 +1210,23 @@ sl_admin_page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 		  "running configuration.\n# TYPE sluice_config_generation "
 		  "gauge\nsluice_config_generation %llu\n",
 		  (unsigned long long)v->conf->generation);
+	{
+		/* what every worker serves: a reload has taken once this
+		 * equals sluice_config_generation (the workers take a new
+		 * generation in their own loops, a moment after it is
+		 * counted) */
+		uint64_t applied = v->conf->generation;
+
+		for (unsigned i = 0; i < v->nworkers; i++)
+			applied = SL_MIN(applied, (uint64_t)atomic_load(
+						      &v->workers[i]->applied_gen));
+		sb_printf(b,
+			  "# HELP sluice_config_generation_applied The "
+			  "generation every worker serves.\n# TYPE "
+			  "sluice_config_generation_applied gauge\n"
+			  "sluice_config_generation_applied %llu\n",
+			  (unsigned long long)applied);
+	}
 	sb_printf(b,
 		  "# HELP sluice_reloads_total Configuration reloads by "
 		  "result.\n# TYPE sluice_reloads_total counter\n"

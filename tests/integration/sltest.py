@@ -2249,6 +2249,20 @@ def metric_sum(m, name, **labels):
     return total
 
 
+def wait_applied(aport, timeout=5.0):
+    """Waits (bounded) until every worker serves the running generation:
+    sluice_config_generation_applied equals sluice_config_generation. A
+    reload is counted when it is handed to the workers, which take it
+    from their own loops a moment later; a request sent in between may
+    still be served by the generation before."""
+    def done():
+        m = metrics(aport)
+        return (m.get("sluice_config_generation_applied") ==
+                m.get("sluice_config_generation"))
+    check(wait_until(done, timeout, 0.01),
+          "the workers did not take the generation within %.0fs" % timeout)
+
+
 def sighup_reload(sl, aport, timeout=5.0):
     """Sends SIGHUP and waits (bounded) until the admin counters
     sluice_reloads_total{result=...} count one more reload. Returns
@@ -2267,4 +2281,5 @@ def sighup_reload(sl, aport, timeout=5.0):
         return st[0][0] + st[0][1] > ok0 + failed0
     check(wait_until(done, timeout, 0.02),
           "no reload counted within %.0fs of SIGHUP" % timeout)
+    wait_applied(aport, timeout)
     return ("ok" if st[0][0] > ok0 else "failed"), sl.stderr()[n0:]

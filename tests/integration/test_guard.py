@@ -252,6 +252,7 @@ def reload(s, aport, cfg):
     s.send_signal(signal.SIGHUP)
     check(wait_until(lambda: config_page(aport)["generation"] > gen,
                      timeout=10), "the reload applied")
+    sltest.wait_applied(aport)
 
 
 def users_on(port, cluster, n):

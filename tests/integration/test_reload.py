@@ -121,6 +121,9 @@ def reload(sl, aport, cfg=None, expect="ok", tail="", timeout=5.0):
     check(wait_until(done, timeout, 0.01),
           "no reload counted within %.0fs of SIGHUP" % timeout)
     ok1, failed1, gen1 = st[0]
+    # and every worker serves it (CI once had a request, sent right after
+    # the count, served by the generation before)
+    sltest.wait_applied(aport, timeout)
     # the admin thread is the thread that reloads: once the counter moved,
     # the reload's log lines are written
     log = sl.stderr()[n0:]

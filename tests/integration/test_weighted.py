@@ -78,7 +78,7 @@ def reload_to(sl, cfg, aport):
     sl.send_signal(signal.SIGHUP)
     check(wait_until(lambda: metrics(aport)["sluice_config_generation"]
                      > m0, 5.0), "the reload was not applied")
-    time.sleep(0.1)  # workers apply it from their next loop turn
+    sltest.wait_applied(aport)  # workers apply it from their next loop turn
 
 
 @test
