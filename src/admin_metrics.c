@@ -1218,8 +1218,9 @@ sl_admin_page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 		uint64_t applied = v->conf->generation;
 
 		for (unsigned i = 0; i < v->nworkers; i++)
-			applied = SL_MIN(applied, (uint64_t)atomic_load(
-						      &v->workers[i]->applied_gen));
+			applied = SL_MIN(
+			    applied,
+			    (uint64_t)atomic_load(&v->workers[i]->applied_gen));
 		sb_printf(b,
 			  "# HELP sluice_config_generation_applied The "
 			  "generation every worker serves.\n# TYPE "

@@ -657,8 +657,8 @@ reload_fp_for(struct sl_main *m, const struct sl_conf *oc,
 	same = a != NULL && b != NULL && na == nb;
 	for (size_t i = 0; same && i < na; i++)
 		same = strcmp(a[i], b[i]) == 0;
-	if (!same && (b == NULL || sl_watch_fingerprint(b, nb,
-							m->reload_fp) == -1))
+	if (!same &&
+	    (b == NULL || sl_watch_fingerprint(b, nb, m->reload_fp) == -1))
 		m->reload_fp[0] = '\0';
 	free(a);
 	free(b);

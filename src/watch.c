@@ -193,8 +193,7 @@ nomem:
 /* Watches the directory of the entry name (len bytes) at dir, and notes
  * that the entry matters. Returns 0, or -1 with errno. */
 static int
-dir_add_entry(struct sl_watch *w, const char *dir, const char *name,
-	      size_t len)
+dir_add_entry(struct sl_watch *w, const char *dir, const char *name, size_t len)
 {
 	struct watch_dir *d = dir_add(w, dir);
 

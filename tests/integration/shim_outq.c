@@ -24,8 +24,8 @@ ioctl(int fd, unsigned long req, ...)
 	arg = va_arg(ap, void *);
 	va_end(ap);
 	if (!real)
-		real = (int (*)(int, unsigned long, ...))dlsym(RTLD_NEXT,
-							       "ioctl");
+		real =
+		    (int (*)(int, unsigned long, ...))dlsym(RTLD_NEXT, "ioctl");
 	if (req == SIOCOUTQNSD && getenv("SHIM_OUTQ_LOG") != NULL) {
 		int lf = open(getenv("SHIM_OUTQ_LOG"),
 			      O_WRONLY | O_APPEND | O_CREAT, 0600);

@@ -336,8 +336,7 @@ test_response_head_and_error_with_rules(void **state)
 	struct sl_hdr_rules *l = sl_hdr_rules_new();
 	struct sl_hdr_apply a;
 	struct sl_h1_response resp;
-	struct sl_h1_header expose = {"X-Served-By", 11, "pay", 3,
-				      SL_HK_UNSET};
+	struct sl_h1_header expose = {"X-Served-By", 11, "pay", 3, SL_HK_UNSET};
 	const char *raw = "HTTP/1.1 200 OK\r\nServer: gunicorn\r\n"
 			  "Content-Type: text/html\r\nX-Powered-By: PHP\r\n"
 			  "x-powered-by: Express\r\nContent-Length: 2\r\n\r\n";
