@@ -274,16 +274,25 @@ llhttp_parse(const char *buf, size_t len, struct outcome *o)
 
 /* ---- the differences that are on purpose -------------------------------- */
 
-/* Whether the request line (after the empty lines RFC 9112 section 2.2
- * lets a client send first) starts with method PRI. */
-static int
-pri_method(const char *buf, size_t len)
+/* Moves buf past the empty lines a request may start with (RFC 9112
+ * section 2.2): the request line. */
+static void
+skip_empty_lines(const char **buf, size_t *len)
 {
-	while (len >= 2 && buf[0] == '\r' && buf[1] == '\n') {
-		buf += 2;
-		len -= 2;
+	while (*len >= 2 && (*buf)[0] == '\r' && (*buf)[1] == '\n') {
+		*buf += 2;
+		*len -= 2;
 	}
-	return len >= 4 && memcmp(buf, "PRI ", 4) == 0;
+}
+
+/* Whether the request line's method is m. */
+static int
+method_is(const char *buf, size_t len, const char *m)
+{
+	size_t n = strlen(m);
+
+	skip_empty_lines(&buf, &len);
+	return len > n && memcmp(buf, m, n) == 0 && buf[n] == ' ';
 }
 
 #ifndef DIFF_RESPONSE
@@ -298,15 +307,9 @@ rtsp_method(const char *buf, size_t len)
 	    "SETUP",	"SET_PARAMETER", "TEARDOWN",
 	};
 
-	while (len >= 2 && buf[0] == '\r' && buf[1] == '\n') {
-		buf += 2;
-		len -= 2;
-	}
-	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
-		size_t n = strlen(m[i]);
-		if (len > n && memcmp(buf, m[i], n) == 0 && buf[n] == ' ')
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (method_is(buf, len, m[i]))
 			return 1;
-	}
 	return 0;
 }
 #endif
@@ -321,11 +324,7 @@ minor_above_1(const char *buf, size_t len)
 #else
 	const char *e;
 
-	/* empty lines before a request line are skipped (RFC 9112 2.2) */
-	while (len >= 2 && buf[0] == '\r' && buf[1] == '\n') {
-		buf += 2;
-		len -= 2;
-	}
+	skip_empty_lines(&buf, &len);
 	e = memchr(buf, '\r', len);
 
 	return e != NULL && e - buf >= 8 && memcmp(e - 8, "HTTP/1.", 7) == 0 &&
@@ -410,7 +409,7 @@ diff_allowed(const char *buf, size_t len)
 		/* D2.7: llhttp reads a PRI request line only as HTTP/2's
 		 * connection preface (PRI * HTTP/2.0); to sluice PRI is a
 		 * token like any other method, and HTTP/2.0 a 505 */
-		if (lo.why == HPE_INVALID_VERSION && pri_method(buf, len))
+		if (lo.why == HPE_INVALID_VERSION && method_is(buf, len, "PRI"))
 			return 1;
 		/* D2.6: chunk extensions: BWS around ";" and "=", names
 		 * and values of any token, are in RFC 9112 section 7.1.1's
