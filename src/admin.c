@@ -209,6 +209,7 @@ config_limits(struct sbuf *b, const struct sl_conf_limits *l)
 	jkv_u64(b, "max_headers", l->max_headers);
 	jkv_u64(b, "max_body_bytes", l->max_body_bytes);
 	jkv_u64(b, "buffer_bytes", l->buffer_bytes);
+	jkv_u64(b, "splice_min_bytes", l->splice_min_bytes);
 	jkv_u64(b, "max_requests", l->max_requests);
 	jkv_u64(b, "min_body_rate_bytes_per_s", l->min_body_rate_bps);
 	jkv_u64(b, "min_send_rate_bytes_per_s", l->min_send_rate_bps);

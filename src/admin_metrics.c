@@ -1132,6 +1132,16 @@ sl_admin_page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 	    {"sluice_upstream_sent_bytes_total", "counter",
 	     "Bytes written to upstreams, mirror copies included.",
 	     offsetof(struct sl_worker_stats, upstream_bytes_out)},
+	    {"sluice_spliced_bytes_total", "counter",
+	     "Request body bytes moved from client to upstream sockets by "
+	     "splice(2), never copied through sluice (also counted as "
+	     "received and sent).",
+	     offsetof(struct sl_worker_stats, spliced_bytes)},
+	    {"sluice_splice_no_pipe_total", "counter",
+	     "Request bodies that could have been spliced but went through "
+	     "the buffer: every pipe of the worker was in use, or none could "
+	     "be made.",
+	     offsetof(struct sl_worker_stats, splice_no_pipe)},
 	    {"sluice_connections_parked", "gauge",
 	     "Of the open client connections, those idle long enough to be "
 	     "parked (their read event given back).",

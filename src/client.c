@@ -539,6 +539,24 @@ client_read(struct sl_client *c)
 	return -1;
 }
 
+/* Pipefuls of a spliced body moved in one read event, at most */
+#define SPLICE_ROUNDS 16
+
+/* client_read's while the request body is spliced (SL_STREAM_F_SPLICE):
+ * the same results. */
+static ssize_t
+client_splice_read(struct sl_client *c)
+{
+	ssize_t n = sl_exchange_splice_read(&c->s, c->fd);
+
+	if (n >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EINTR)
+		return SL_AGAIN;
+	client_close(c, "client_read_error");
+	return -1;
+}
+
 /* ---- the state machine ------------------------------------------------ */
 
 /* Recomputes read interest and the deadline after any change. */
@@ -562,7 +580,9 @@ client_schedule(struct sl_client *c)
 		return;
 	case SL_CLIENT_ST_TXN:
 		if (!(c->s.flags & C_F_EOF))
-			client_want_read(c, in_room(c));
+			client_want_read(c, (c->s.flags & SL_STREAM_F_SPLICE)
+						? sl_exchange_splice_room(&c->s)
+						: in_room(c));
 		/* the exchange's deadlines, and its upstream's interest */
 		sl_exchange_schedule(&c->s);
 		return;
@@ -842,6 +862,15 @@ stream_tls_version(struct sl_stream *st)
 	return (c->s.flags & C_F_TLS) ? sl_tls_version(c->ssl) : "";
 }
 
+/* Plain TCP only: TLS and memory ends pass their bytes through sluice. */
+static int
+stream_splice_fd(struct sl_stream *st)
+{
+	struct sl_client *c = CLIENT_OF_STREAM(st);
+
+	return (c->s.flags & (C_F_TLS | C_F_MEM)) ? -1 : c->fd;
+}
+
 /* HTTP/1: the connection is the one stream it carries. */
 static const struct sl_stream_ops client_stream_ops = {
     .flush = stream_flush,
@@ -854,6 +883,7 @@ static const struct sl_stream_ops client_stream_ops = {
     .send_room = stream_send_room,
     .tls_version = stream_tls_version,
     .tunnel = stream_tunnel,
+    .splice_fd = stream_splice_fd,
 };
 
 /* ---- events ------------------------------------------------------------*/
@@ -863,6 +893,7 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_client *c = arg;
 	ssize_t n;
+	int rounds = 0;
 
 	sl_now_refresh();
 	/* the other codecs read for themselves (one test: the states are
@@ -885,7 +916,9 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 		client_process(c);
 		return;
 	}
-	n = client_read(c);
+again:
+	n = (c->s.flags & SL_STREAM_F_SPLICE) ? client_splice_read(c)
+					      : client_read(c);
 	if (n == -1)
 		return;
 	if (n == 0) {
@@ -923,6 +956,13 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 		sl_exchange_body_read(&c->s, (size_t)n);
 	}
 	client_process(c);
+	/* a spliced body goes on while the upstream takes each pipeful at
+	 * once, as far as SPLICE_ROUNDS of them an event (a reading client
+	 * would otherwise wait a loop turn for every 64 KiB) */
+	if (n > 0 && (c->s.flags & SL_STREAM_F_SPLICE) &&
+	    c->state == SL_CLIENT_ST_TXN && sl_exchange_splice_room(&c->s) &&
+	    ++rounds < SPLICE_ROUNDS)
+		goto again;
 }
 
 static void

@@ -60,6 +60,9 @@ const struct sl_conf_keydef sl_conf_limits_table[] = {
      LIM(max_body_bytes)},
     {"buffer_bytes", SL_CONF_SIZE, 4 * 1024, 64 * 1024 * 1024, 64 * 1024,
      LIM(buffer_bytes)},
+    /* 0: never (doc/design-notes.md, "Spliced request bodies") */
+    {"splice_min_bytes", SL_CONF_SIZE, 0, UINT64_MAX, 128 * 1024,
+     LIM(splice_min_bytes)},
     {"max_requests", SL_CONF_UINT, 0, CONF_MAX_COUNT, 0, LIM(max_requests)},
     /* Rates are written as sizes: bytes per second, no "/s". */
     {"min_body_rate", SL_CONF_SIZE, 0, CONF_MAX_RATE, 0,

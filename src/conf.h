@@ -72,6 +72,9 @@ struct sl_conf_limits {
 	uint64_t max_headers;
 	uint64_t max_body_bytes;    /* 0 = unlimited */
 	uint64_t buffer_bytes;	    /* per direction per connection */
+	uint64_t splice_min_bytes;  /* a request body this long or longer
+				       goes by splice(2) where it can; 0 =
+				       never */
 	uint64_t max_requests;	    /* per client connection, 0 = unlimited */
 	uint64_t min_body_rate_bps; /* request body, bytes per second over a
 				       5s window after 5s grace; 0 = off */

@@ -111,6 +111,8 @@ sl_exchange_free(struct sl_stream *s)
 	}
 	free(t->ws);
 	t->ws = NULL;
+	if (t->pipe != NULL)
+		sl_exchange_splice_end(s);
 	if (t->mirror != NULL) {
 		/* the request never completed: no copy goes out */
 		sl_mirror_abort(t->mirror);

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 struct event;
@@ -83,6 +84,20 @@ int sl_exchange_reading(const struct sl_stream *s);
 
 /* n request bytes were read for the exchange (its body's meter). */
 void sl_exchange_body_read(struct sl_stream *s, size_t n);
+
+/*
+ * With SL_STREAM_F_SPLICE (the body goes by splice(2), exchange_req.c):
+ * the codec's socket fd is readable. Moves request body bytes from it to
+ * the exchange's pipe, never past the body's end. Returns the bytes moved
+ * (the codec counts them as read: sl_exchange_body_read), 0 at the end of
+ * the stream, or -1 with errno (EAGAIN: nothing there, or the pipe still
+ * holds what the upstream has not taken: reading waits, see
+ * sl_exchange_splice_room).
+ */
+ssize_t sl_exchange_splice_read(struct sl_stream *s, int fd);
+/* With SL_STREAM_F_SPLICE: 1 when the pipe can take more (read interest
+ * on), 0 while it holds bytes for the upstream. */
+int sl_exchange_splice_room(const struct sl_stream *s);
 
 /* Reading stopped because the request bytes fill their buffer: the
  * gateway's doing, not the client's (min_body_rate excuses it). */

@@ -172,6 +172,8 @@ struct sl_txn {
 	size_t ep_index;
 	struct sl_upconn *up;	  /* owned while set */
 	struct sl_mirror *mirror; /* owned while set: the copy being filled */
+	struct sl_pipe *pipe;	  /* owned while set: the body goes by
+				     splice(2) (exchange_req.c) */
 	struct sl_buf uphead;	  /* request head for the upstream, kept until
 				     the response head arrives (replay) */
 	struct sl_txn_ws *ws;	  /* owned: an HTTP/2 WebSocket tunnel's
@@ -317,6 +319,9 @@ struct sl_txn {
 	0x200 /* holds one of its listener's                                   \
 		 max_tunnels (and tun_ip_slot) for the                         \
 		 tunnel it asks, until it is freed */
+#define SL_TXN_F_SPLICE_TRIED                                                  \
+	0x800 /* whether its body may be spliced was                           \
+		 decided (once an exchange) */
 
 /* The weights r's split chooses by in s's worker: its own, or what its
  * guard left of them (guard.h). */
@@ -358,6 +363,8 @@ int sl_exchange_req_read(struct sl_stream *s);
 /* Writes what is ready of the request upstream. Returns -1 when the
  * exchange failed (already handled). */
 int sl_exchange_up_write(struct sl_stream *s);
+/* Splicing ends: the pipe goes back (exchange_req.c). */
+void sl_exchange_splice_end(struct sl_stream *s);
 
 /* ---- exchange_resp.c: the response direction ---------------------------- */
 

@@ -38,12 +38,17 @@
 #include "rlcheck.h"
 #include "route.h"
 #include "runtime.h"
+#include "splice.h"
 #include "tls.h"
 #include "upstream.h"
 #include "wloop.h"
 #include "xprt.h"
 
 /* ---- request direction -------------------------------------------------*/
+
+/* Most a spliced read asks for at once (the pipe takes 64 KiB by
+ * default, and splice(2) moves what fits) */
+#define SPLICE_MAX_READ (16u << 20)
 
 /* Body bytes (as framed) for the mirror copy; the copy goes once the
  * request is complete. */
@@ -152,6 +157,153 @@ send_blocked(struct sl_txn *t, struct sl_upconn *u)
 	sl_upstream_want_write(u, 1);
 }
 
+/* A write to the upstream failed (errno werr, not EAGAIN). Returns -1 when
+ * the exchange failed (already handled), 0 when the upstream's answer,
+ * already here, goes on. */
+static int
+send_failed(struct sl_stream *s, struct sl_txn *t, struct sl_upconn *u,
+	    int werr)
+{
+	/* an upstream may answer early (413) and close: its answer, already
+	 * here, wins over the write error */
+	t->send_ph = SL_TXN_SEND_DEAD;
+	t->flags |= SL_TXN_F_UP_BROKEN;
+	sl_upstream_want_write(u, 0);
+	if (t->resp_ph == SL_TXN_RESP_UPSTREAM)
+		return 0;
+	if (sl_exchange_up_read(s) == -1)
+		return -1;
+	if (t->resp_ph == SL_TXN_RESP_UPSTREAM)
+		return 0;
+	sl_attempt_failed(s, FAIL_RESET, "upstream_write", strerror(werr));
+	return -1;
+}
+
+/* All of the request is out: the upstream's answer is awaited, unless it
+ * came already (it answered early). */
+static void
+send_done(struct sl_txn *t, struct sl_upconn *u)
+{
+	t->send_ph = SL_TXN_SEND_DONE;
+	/* a tunnel's client ended its side: so does the upstream's (a
+	 * half-close passed on) */
+	if (t->req_body == SL_H1_BODY_CLOSE)
+		sl_upstream_shutdown(u);
+	if (t->up_ph == SL_TXN_UP_SENDING)
+		t->up_ph = SL_TXN_UP_WAITING;
+	t->up_progress_ms = now_ms();
+}
+
+/* ---- spliced bodies (doc/design-notes.md, "Spliced request bodies") --- */
+
+/* Ends splicing: the pipe goes back to the worker (closed when it still
+ * holds bytes: the exchange ended before they could go). */
+void
+sl_exchange_splice_end(struct sl_stream *s)
+{
+	struct sl_txn *t = s->txn;
+
+	sl_pipe_put(&s->w->pipes, t->pipe);
+	t->pipe = NULL;
+	s->flags &= ~(unsigned)SL_STREAM_F_SPLICE;
+}
+
+/*
+ * Everything `in` held of the body is out: whether the rest goes by
+ * splice(2), and if so, takes a pipe. The fixed conditions are looked at
+ * once an exchange (SL_TXN_F_SPLICE_TRIED): a body of Content-Length of at
+ * least splice_min_bytes, no mirror copy to fill, a codec and an upstream
+ * connection on plain TCP. The others wait for their moment: some of the
+ * body went out already and nothing of it is kept for a retry (it could
+ * not be sent again anyway), and `in` holds nothing more.
+ */
+static void
+txn_splice_begin(struct sl_stream *s, struct sl_txn *t, struct sl_upconn *u)
+{
+	uint64_t min = s->lconf->limits.splice_min_bytes;
+
+	if (t->body_ph != SL_TXN_BODY_GONE || s->in.len != s->in_ready)
+		return;
+	t->flags |= SL_TXN_F_SPLICE_TRIED;
+	if (min == 0 || t->req_body != SL_H1_BODY_LENGTH ||
+	    t->req_body_bytes + t->req_remaining < min || t->mirror != NULL ||
+	    s->ops->splice_fd == NULL || s->ops->splice_fd(s) < 0 ||
+	    !sl_upstream_splice_ok(u))
+		return;
+	if ((t->pipe = sl_pipe_get(&s->w->pipes)) == NULL) {
+		SL_STAT_INC(s->w->stats.splice_no_pipe);
+		if (sl_log_enabled(SL_LOG_DEBUG))
+			log_debug("conn=%llu request_id=%s: body not spliced: "
+				  "%s",
+				  (unsigned long long)s->id, t->request_id,
+				  errno == EBUSY ? "every pipe in use"
+						 : strerror(errno));
+		return;
+	}
+	s->flags |= SL_STREAM_F_SPLICE;
+}
+
+ssize_t
+sl_exchange_splice_read(struct sl_stream *s, int fd)
+{
+	struct sl_txn *t = s->txn;
+	ssize_t n;
+
+	/* one pipe's worth at a time: the next once the upstream took it */
+	if (t->pipe->held > 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	n = sl_splice_in(t->pipe, fd,
+			 (size_t)SL_MIN(t->req_remaining, SPLICE_MAX_READ));
+	if (n <= 0)
+		return n;
+	t->req_remaining -= (uint64_t)n;
+	t->req_body_bytes += (uint64_t)n;
+	t->bytes_in += (uint64_t)n;
+	SL_STAT_ADD(s->w->stats.client_bytes_in, (uint64_t)n);
+	SL_STAT_ADD(s->w->stats.spliced_bytes, (uint64_t)n);
+	if (t->req_remaining == 0)
+		sl_exchange_req_complete(t);
+	return n;
+}
+
+int
+sl_exchange_splice_room(const struct sl_stream *s)
+{
+	return s->txn->pipe->held == 0;
+}
+
+/* sl_exchange_up_write's while splicing: what the pipe holds goes on. */
+static int
+txn_splice_write(struct sl_stream *s, struct sl_txn *t, struct sl_upconn *u)
+{
+	ssize_t n;
+
+	if (t->pipe->held > 0) {
+		n = sl_upstream_splice(u, t->pipe);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				send_blocked(t, u);
+				return 0;
+			}
+			return send_failed(s, t, u, errno);
+		}
+		t->up_progress_ms = now_ms();
+		t->req_body_sent += (uint64_t)n;
+		if (t->pipe->held > 0) {
+			send_blocked(t, u);
+			return 0;
+		}
+	}
+	sl_upstream_want_write(u, 0);
+	if (t->req_ph == SL_TXN_REQ_DONE) {
+		sl_exchange_splice_end(s);
+		send_done(t, u);
+	}
+	return 0;
+}
+
 /* Writes what is ready of the request upstream, while the attempt is
  * connected and its send phase open. Returns -1 when the exchange failed
  * (already handled). */
@@ -165,11 +317,12 @@ sl_exchange_up_write(struct sl_stream *s)
 	ssize_t n;
 	size_t hp;
 	uint32_t from;
-	int werr;
 
 	if (t->send_ph != SL_TXN_SEND_OPEN || u == NULL ||
 	    u->state != SL_UP_ST_ACTIVE)
 		return 0;
+	if (t->pipe != NULL)
+		return txn_splice_write(s, t, u);
 	hp = sl_buf_pending(&t->uphead);
 	if (hp > 0)
 		iov[niov++] =
@@ -186,21 +339,7 @@ sl_exchange_up_write(struct sl_stream *s)
 				send_blocked(t, u);
 				return 0;
 			}
-			/* an upstream may answer early (413) and close: its
-			 * answer, already here, wins over the write error */
-			werr = errno;
-			t->send_ph = SL_TXN_SEND_DEAD;
-			t->flags |= SL_TXN_F_UP_BROKEN;
-			sl_upstream_want_write(u, 0);
-			if (t->resp_ph == SL_TXN_RESP_UPSTREAM)
-				return 0;
-			if (sl_exchange_up_read(s) == -1)
-				return -1;
-			if (t->resp_ph == SL_TXN_RESP_UPSTREAM)
-				return 0;
-			sl_attempt_failed(s, FAIL_RESET, "upstream_write",
-					  strerror(werr));
-			return -1;
+			return send_failed(s, t, u, errno);
 		}
 		t->up_progress_ms = now_ms();
 		if ((size_t)n >= hp) {
@@ -228,17 +367,9 @@ sl_exchange_up_write(struct sl_stream *s)
 		}
 	}
 	sl_upstream_want_write(u, 0);
-	if (t->req_ph == SL_TXN_REQ_DONE) {
-		/* all of it is out: the upstream's answer is awaited, unless
-		 * it came already (it answered early) */
-		t->send_ph = SL_TXN_SEND_DONE;
-		/* a tunnel's client ended its side: so does the upstream's
-		 * (a half-close passed on) */
-		if (t->req_body == SL_H1_BODY_CLOSE)
-			sl_upstream_shutdown(u);
-		if (t->up_ph == SL_TXN_UP_SENDING)
-			t->up_ph = SL_TXN_UP_WAITING;
-		t->up_progress_ms = now_ms();
-	}
+	if (t->req_ph == SL_TXN_REQ_DONE)
+		send_done(t, u);
+	else if (!(t->flags & SL_TXN_F_SPLICE_TRIED))
+		txn_splice_begin(s, t, u);
 	return 0;
 }

@@ -72,6 +72,10 @@ struct sl_stream_ops {
 	 * not: the exchange still has both. NULL: the codec has no tunnels
 	 * (HTTP/2), and a request never asks for one. */
 	int (*tunnel)(struct sl_stream *s, struct sl_upconn *u, int ws);
+	/* The socket a request body may be spliced from: a plain TCP
+	 * connection's descriptor, -1 when its bytes must pass through
+	 * sluice (TLS, a memory end). NULL: never (HTTP/2). */
+	int (*splice_fd)(struct sl_stream *s);
 };
 
 /*
@@ -94,6 +98,10 @@ struct sl_stream_ops {
  * sluice's own errors become gRPC statuses, grpc_timeout_ms (when not 0)
  * shortens the route's deadline */
 #define SL_STREAM_F_GRPC 0x40000
+/* the request body goes by splice(2) from the codec's socket
+ * (splice_fd): the codec reads it with sl_exchange_splice_read, not
+ * into `in` (exchange_req.c) */
+#define SL_STREAM_F_SPLICE 0x400000
 /* the client took SL_RBUF_PROOF bytes since its last slow stall */
 #define SL_STREAM_F_RBUF_PROVEN 0x80
 /* the size class of the response buffer this client has earned: 8 KiB <<

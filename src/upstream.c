@@ -24,6 +24,7 @@
 #include "h2up.h"
 #include "log.h"
 #include "runtime.h"
+#include "splice.h"
 #include "util.h"
 #include "xprt.h"
 
@@ -757,6 +758,22 @@ sl_upstream_writev(struct sl_upconn *u, struct iovec *iov, int niov, int flags)
 	if (n > 0 && !u->h2s)
 		SL_STAT_ADD(u->w->stats.upstream_bytes_out, (uint64_t)n);
 	return n;
+}
+
+ssize_t
+sl_upstream_splice(struct sl_upconn *u, struct sl_pipe *p)
+{
+	ssize_t n = sl_splice_out(p, u->fd);
+
+	if (n > 0)
+		SL_STAT_ADD(u->w->stats.upstream_bytes_out, (uint64_t)n);
+	return n;
+}
+
+int
+sl_upstream_splice_ok(const struct sl_upconn *u)
+{
+	return XKIND(u) == SL_XPRT_TCP && !u->h2s && u->fd >= 0;
 }
 
 void

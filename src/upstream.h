@@ -232,6 +232,15 @@ ssize_t sl_upstream_read(struct sl_upconn *u, size_t bufsize, size_t max);
 ssize_t sl_upstream_writev(struct sl_upconn *u, struct iovec *iov, int niov,
 			   int flags);
 
+/* Moves what pipe p holds to u (a spliced request body, splice.h), as
+ * sl_upstream_writev: bytes sent or -1 with errno. Only on a connection
+ * sl_upstream_splice_ok says yes to. */
+struct sl_pipe;
+ssize_t sl_upstream_splice(struct sl_upconn *u, struct sl_pipe *p);
+/* 1 when u is plain TCP to an HTTP/1 upstream, whose bytes a pipe may
+ * feed. */
+int sl_upstream_splice_ok(const struct sl_upconn *u);
+
 /* Ends the write side of u (a tunnel passing on a half-close): TLS's
  * close_notify, then the FIN. */
 void sl_upstream_shutdown(struct sl_upconn *u);

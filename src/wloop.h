@@ -24,6 +24,7 @@
 #include "h2.h"
 #include "log.h"
 #include "runtime.h"
+#include "splice.h"
 #include "util.h"
 
 struct event;
@@ -116,6 +117,10 @@ struct sl_worker_stats {
 	/* bytes read from and written to sockets (TLS: plain text) */
 	atomic_uint_fast64_t client_bytes_in, client_bytes_out;
 	atomic_uint_fast64_t upstream_bytes_in, upstream_bytes_out;
+	/* request body bytes spliced from client to upstream (counted in
+	 * the four above too), and bodies that could have been spliced but
+	 * went through the buffer for want of a pipe */
+	atomic_uint_fast64_t spliced_bytes, splice_no_pipe;
 	/* upstream connections closed, by reason (enum sl_up_close) */
 	atomic_uint_fast64_t upstream_closed[SL_UP_NCLOSE];
 	atomic_uint_fast64_t timeouts[SL_TO_NREASONS]; /* clients cut */
@@ -185,6 +190,7 @@ struct sl_worker {
 	struct sl_lsock **xlsocks;
 	size_t nxlsocks;
 	struct sl_bufpool bufs;
+	struct sl_pipes pipes; /* spliced request bodies' (splice.h) */
 	struct sl_client_pool cpool; /* the client layer's (client_pool.h) */
 	size_t nclients;	     /* open client connections */
 	struct sl_txn *free_txns;    /* free list */

@@ -257,6 +257,7 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 	w->on_reap = sl_client_reap;
 	w->on_queue_poll = sl_wgen_wake_all;
 	sl_bufpool_init(&w->bufs, BUF_FREE_PER_CLASS);
+	sl_pipes_init(&w->pipes);
 	sl_rand_seed(&w->rand);
 	atomic_store(&w->applied_gen, conf->generation);
 
@@ -420,6 +421,7 @@ sl_worker_join_free(struct sl_worker *w)
 	free(w->hdrs);
 	free(w->alog);
 	sl_bufpool_drain(&w->bufs);
+	sl_pipes_drain(&w->pipes);
 	if (w->base != NULL)
 		event_base_free(w->base);
 	free(w);
