@@ -10,7 +10,7 @@
 #                    difference of a phase of N requests and one of 2N,
 #                    divided by N, so that start-up, warm-up and the
 #                    loop's idle wake-ups between phases cancel out
-#   --scenarios LIST from ka,close,real (default: all three)
+#   --scenarios LIST from ka,close,real,upload (default: ka,close,real)
 #                    ka     keep-alive GET / with wrk's three fields (Host,
 #                           User-Agent, Accept), a 64-byte answer
 #                    close  the same with Connection: close, a connection
@@ -21,6 +21,11 @@
 #                           Content-Type, Idempotency-Key), a 1 KiB JSON
 #                           body, a 600-byte JSON answer with typical
 #                           response fields
+#                    upload a 1 MiB POST on keep-alive (Content-Length),
+#                           read whole by the upstream before it
+#                           answers: contrib/bench/run.sh's "upload",
+#                           counted; its phases are N/10 and 2N/10
+#                           uploads (at least 1 and 2)
 #   --gateways LIST  from sluice,nginx,haproxy (default: all three)
 #   --no-instructions, --no-syscalls  skip one of the two counts
 #   --out DIR        where count.md and count.csv go (default: a new
@@ -93,7 +98,7 @@ done
 case "$N" in ''|*[!0-9]*|0) die "--requests wants a positive integer" ;; esac
 IFS=, read -r -a SCS <<<"$SCENARIOS"
 IFS=, read -r -a GWS <<<"$GATEWAYS"
-for s in "${SCS[@]}"; do case "$s" in ka|close|real) ;; *) die "unknown scenario $s" ;; esac; done
+for s in "${SCS[@]}"; do case "$s" in ka|close|real|upload) ;; *) die "unknown scenario $s" ;; esac; done
 for g in "${GWS[@]}"; do case "$g" in sluice|nginx|haproxy) ;; *) die "unknown gateway $g" ;; esac; done
 for c in "$NGINX" "$PYTHON" taskset ss; do
 	command -v "$c" >/dev/null 2>&1 || die "$c not found"
@@ -173,7 +178,12 @@ wait_port() {
 # ---- the upstream: nginx answering from memory
 user=""
 [ "$(id -u)" -eq 0 ] && user="user root;"
-mkdir -p "$WORK/up/logs" "$WORK/up/tmp"
+mkdir -p "$WORK/up/logs" "$WORK/up/tmp" "$WORK/up/www"
+# upload: a POST to a static file is refused 405, turned into 200 and
+# /ok; the mirror module reads the whole body before that (content phase)
+printf 'ok\n' >"$WORK/up/www/ok"
+: >"$WORK/up/www/upload"
+chmod -R a+rX "$WORK/up/www"
 # 600 bytes of a payment API's answer
 RESP_JSON=$("$PYTHON" - <<'PY'
 import json
@@ -217,6 +227,16 @@ http {
             default_type text/plain;
             return 200 '$(head -c 64 /dev/zero | tr '\0' 'x')';
         }
+        location = /upload {
+            root $WORK/up/www;
+            client_max_body_size 2m;
+            client_body_buffer_size 2m;
+            mirror /_mirror;
+            mirror_request_body on;
+            error_page 405 =200 /ok;
+        }
+        location = /_mirror { internal; return 204; }
+        location = /ok { root $WORK/up/www; }
         location = /api/v1/payments {
             client_body_buffer_size 16k;
             default_type application/json;
@@ -312,7 +332,12 @@ if scenario == "close":
             pass
         s.close()
     sys.exit(0)
-req = ka if scenario == "ka" else real
+upload = (b"POST /upload HTTP/1.1\r\nHost: bench.example.com\r\n"
+          b"User-Agent: wrk/4.1.0\r\nAccept: */*\r\n"
+          b"Content-Type: application/octet-stream\r\n"
+          b"Content-Length: 1048576\r\n\r\n"
+          + b"0123456789abcdef" * 65536)
+req = {"ka": ka, "real": real, "upload": upload}[scenario]
 socks = [conn() for _ in range(CONNS)]
 bufs = [b""] * CONNS
 # each connection warm right before the phase (its first request is
@@ -323,8 +348,13 @@ for k in range(n):
     bufs[i] = read_response(socks[i], bufs[i])
 PY
 
+reqs() {  # scenario n: the requests a phase of n makes (upload: n/10)
+	if [ "$1" = upload ]; then echo $((($2 + 9) / 10)); else echo "$2"; fi
+}
 load() {  # scenario n
-	taskset -c "$LOAD_CPU" "$PYTHON" "$WORK/client.py" "$GW_PORT" "$1" "$2" ||
+	local n
+	n=$(reqs "$1" "$2")
+	taskset -c "$LOAD_CPU" "$PYTHON" "$WORK/client.py" "$GW_PORT" "$1" "$n" ||
 		die "$g $1: the client failed"
 }
 
@@ -500,13 +530,15 @@ echo "gateway,scenario,instructions_per_request,syscalls_per_request,syscalls_by
 declare -A IR SYS BD
 for g in "${GWS[@]}"; do
 	for sc in "${SCS[@]}"; do
+		# the requests between the two phases
+		D=$(($(reqs "$sc" "$((2 * N))") - $(reqs "$sc" "$N")))
 		if [ "$DO_IR" = 1 ]; then
 			start_gw "$g" valgrind --tool=callgrind --dump-instr=no \
 				--callgrind-out-file="$WORK/$g.cg"
 			load "$sc" 400
 			a=$(ir_phase "$sc" "$N")
 			b=$(ir_phase "$sc" "$((2 * N))")
-			IR[$g,$sc]=$(awk -v a="$a" -v b="$b" -v n="$N" 'BEGIN { printf "%.0f", (b - a) / n }')
+			IR[$g,$sc]=$(awk -v a="$a" -v b="$b" -v n="$D" 'BEGIN { printf "%.0f", (b - a) / n }')
 			stop_pid "$GW_PID"
 			log "$g $sc: ${IR[$g,$sc]} instructions a request"
 		fi
@@ -515,9 +547,9 @@ for g in "${GWS[@]}"; do
 			load "$sc" 400
 			read -r a abd <<<"$(sys_phase "$sc" "$N")"
 			read -r b bbd <<<"$(sys_phase "$sc" "$((2 * N))")"
-			SYS[$g,$sc]=$(awk -v a="$a" -v b="$b" -v n="$N" 'BEGIN { printf "%.2f", (b - a) / n }')
+			SYS[$g,$sc]=$(awk -v a="$a" -v b="$b" -v n="$D" 'BEGIN { printf "%.2f", (b - a) / n }')
 			# the breakdown, per request, of the calls made
-			BD[$g,$sc]=$("$PYTHON" - "$N" "$abd" "$bbd" <<'PY'
+			BD[$g,$sc]=$("$PYTHON" - "$D" "$abd" "$bbd" <<'PY'
 import sys
 n = int(sys.argv[1])
 def parse(s):
