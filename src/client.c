@@ -542,19 +542,41 @@ client_read(struct sl_client *c)
 /* Pipefuls of a spliced body moved in one read event, at most */
 #define SPLICE_ROUNDS 16
 
-/* client_read's while the request body is spliced (SL_STREAM_F_SPLICE):
- * the same results. */
-static ssize_t
-client_splice_read(struct sl_client *c)
+/*
+ * client_on_read's while the request body is spliced (SL_STREAM_F_SPLICE,
+ * exchange_req.c): the body goes on while the upstream takes each pipeful
+ * at once, as far as SPLICE_ROUNDS of them an event (a fast client would
+ * otherwise wait a loop turn for every 64 KiB). The client is in its body
+ * all along (the exchange reads), so its end is an end in the body.
+ */
+static void
+client_splice_body(struct sl_client *c)
 {
-	ssize_t n = sl_exchange_splice_read(&c->s, c->fd);
+	for (int k = 0; k < SPLICE_ROUNDS; k++) {
+		ssize_t n = sl_exchange_splice_read(&c->s, c->fd);
 
-	if (n >= 0)
-		return n;
-	if (errno == EAGAIN || errno == EINTR)
-		return SL_AGAIN;
-	client_close(c, "client_read_error");
-	return -1;
+		if (n == 0) {
+			c->s.flags |= C_F_EOF;
+			client_want_read(c, 0);
+			client_close(c, "client_closed_in_body");
+			return;
+		}
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR) {
+				client_close(c, "client_read_error");
+				return;
+			}
+			if (k == 0)
+				client_process(c);
+			return;
+		}
+		sl_exchange_body_read(&c->s, (size_t)n);
+		client_process(c);
+		if (c->state != SL_CLIENT_ST_TXN ||
+		    !(c->s.flags & SL_STREAM_F_SPLICE) ||
+		    !sl_exchange_splice_room(&c->s))
+			return;
+	}
 }
 
 /* ---- the state machine ------------------------------------------------ */
@@ -893,7 +915,6 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_client *c = arg;
 	ssize_t n;
-	int rounds = 0;
 
 	sl_now_refresh();
 	/* the other codecs read for themselves (one test: the states are
@@ -911,14 +932,17 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (c->state == SL_CLIENT_ST_HANDSHAKE && sl_client_handshake(c) != 1)
 		return;
-	if (c->s.flags & C_F_EOF) {
-		/* woken to carry on (see client_process), not to read */
-		client_process(c);
+	/* (one test for the two: most reads are neither) */
+	if (c->s.flags & (C_F_EOF | SL_STREAM_F_SPLICE)) {
+		if (c->s.flags & C_F_EOF)
+			/* woken to carry on (see client_process), not to
+			 * read */
+			client_process(c);
+		else
+			client_splice_body(c);
 		return;
 	}
-again:
-	n = (c->s.flags & SL_STREAM_F_SPLICE) ? client_splice_read(c)
-					      : client_read(c);
+	n = client_read(c);
 	if (n == -1)
 		return;
 	if (n == 0) {
@@ -956,13 +980,6 @@ again:
 		sl_exchange_body_read(&c->s, (size_t)n);
 	}
 	client_process(c);
-	/* a spliced body goes on while the upstream takes each pipeful at
-	 * once, as far as SPLICE_ROUNDS of them an event (a reading client
-	 * would otherwise wait a loop turn for every 64 KiB) */
-	if (n > 0 && (c->s.flags & SL_STREAM_F_SPLICE) &&
-	    c->state == SL_CLIENT_ST_TXN && sl_exchange_splice_room(&c->s) &&
-	    ++rounds < SPLICE_ROUNDS)
-		goto again;
 }
 
 static void
