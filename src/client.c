@@ -548,35 +548,56 @@ client_read(struct sl_client *c)
  * at once, as far as SPLICE_ROUNDS of them an event (a fast client would
  * otherwise wait a loop turn for every 64 KiB). The client is in its body
  * all along (the exchange reads), so its end is an end in the body.
+ * Returns 1 when the event is handled, 0 when splicing stopped and the
+ * bytes are to be read as any others (client_read): splice(2) failed, or
+ * stopped at TCP urgent data (a byte sent with MSG_OOB), where it moves
+ * nothing more while the socket stays readable (a worker would spin);
+ * recv() passes the mark.
  */
-static void
+static int
 client_splice_body(struct sl_client *c)
 {
 	for (int k = 0; k < SPLICE_ROUNDS; k++) {
 		ssize_t n = sl_exchange_splice_read(&c->s, c->fd);
+		int e, atmark = 0;
 
 		if (n == 0) {
 			c->s.flags |= C_F_EOF;
 			client_want_read(c, 0);
 			client_close(c, "client_closed_in_body");
-			return;
+			return 1;
 		}
 		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR) {
-				client_close(c, "client_read_error");
-				return;
+			e = errno;
+			/* the pipe still holds bytes for the upstream: not a
+			 * read, nothing to say of the socket */
+			if (!sl_exchange_splice_room(&c->s) ||
+			    (e == EAGAIN && k > 0))
+				return 1;
+			/* at the urgent mark even FIONREAD says 0 */
+			if (e == EAGAIN &&
+			    (ioctl(c->fd, SIOCATMARK, &atmark) == -1 ||
+			     atmark == 0)) {
+				client_process(c); /* woken for nothing */
+				return 1;
 			}
-			if (k == 0)
-				client_process(c);
-			return;
+			if (sl_log_enabled(SL_LOG_DEBUG))
+				log_debug("conn=%llu: splicing stops, the rest "
+					  "of the body is read: %s",
+					  (unsigned long long)c->s.id,
+					  e == EAGAIN ? "urgent data (MSG_OOB)"
+						      : strerror(e));
+			sl_exchange_splice_end(&c->s);
+			return 0;
 		}
 		sl_exchange_body_read(&c->s, (size_t)n);
 		client_process(c);
 		if (c->state != SL_CLIENT_ST_TXN ||
 		    !(c->s.flags & SL_STREAM_F_SPLICE) ||
 		    !sl_exchange_splice_room(&c->s))
-			return;
+			return 1;
 	}
+	return 1;
 }
 
 /* ---- the state machine ------------------------------------------------ */
@@ -934,13 +955,14 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	/* (one test for the two: most reads are neither) */
 	if (c->s.flags & (C_F_EOF | SL_STREAM_F_SPLICE)) {
-		if (c->s.flags & C_F_EOF)
+		if (c->s.flags & C_F_EOF) {
 			/* woken to carry on (see client_process), not to
 			 * read */
 			client_process(c);
-		else
-			client_splice_body(c);
-		return;
+			return;
+		}
+		if (client_splice_body(c))
+			return;
 	}
 	n = client_read(c);
 	if (n == -1)

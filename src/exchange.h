@@ -95,6 +95,10 @@ void sl_exchange_body_read(struct sl_stream *s, size_t n);
  * sl_exchange_splice_room).
  */
 ssize_t sl_exchange_splice_read(struct sl_stream *s, int fd);
+/* Splicing ends (the body done, the exchange ending, or the codec
+ * giving up on splice(2): the rest of the body is then read into `in`):
+ * the pipe goes back to the worker, closed if it still holds bytes. */
+void sl_exchange_splice_end(struct sl_stream *s);
 /* With SL_STREAM_F_SPLICE: 1 when the pipe can take more (read interest
  * on), 0 while it holds bytes for the upstream. */
 int sl_exchange_splice_room(const struct sl_stream *s);

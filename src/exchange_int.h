@@ -363,8 +363,6 @@ int sl_exchange_req_read(struct sl_stream *s);
 /* Writes what is ready of the request upstream. Returns -1 when the
  * exchange failed (already handled). */
 int sl_exchange_up_write(struct sl_stream *s);
-/* Splicing ends: the pipe goes back (exchange_req.c). */
-void sl_exchange_splice_end(struct sl_stream *s);
 
 /* ---- exchange_resp.c: the response direction ---------------------------- */
 

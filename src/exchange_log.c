@@ -479,7 +479,7 @@ static const struct {
     {SL_TXN_F_HASH_KEY, "hash_key"},	 {SL_TXN_F_STICKY_KEY, "sticky_key"},
     {SL_TXN_F_FWD_CLIENT, "fwd_client"}, {SL_TXN_F_IN_CLUSTER, "in_cluster"},
     {SL_TXN_F_IN_BUDGET, "in_budget"},	 {SL_TXN_F_TUN_SLOT, "tun_slot"},
-    {SL_TXN_F_TUNNEL, "tunnel"},
+    {SL_TXN_F_TUNNEL, "tunnel"},	 {SL_TXN_F_SPLICE_TRIED, "splice_tried"},
 };
 
 /* The name of value v of a table of n, "?" past its end. */

@@ -241,6 +241,11 @@ txn_splice_begin(struct sl_stream *s, struct sl_txn *t, struct sl_upconn *u)
 		return;
 	}
 	s->flags |= SL_STREAM_F_SPLICE;
+	/* `in` is empty, and stays so while the body is spliced: its
+	 * memory goes back (a connection that stops splicing reads into a
+	 * new one) */
+	sl_buf_release(&s->w->bufs, &s->in);
+	s->in_ready = 0;
 }
 
 ssize_t
@@ -262,7 +267,6 @@ sl_exchange_splice_read(struct sl_stream *s, int fd)
 	t->req_body_bytes += (uint64_t)n;
 	t->bytes_in += (uint64_t)n;
 	SL_STAT_ADD(s->w->stats.client_bytes_in, (uint64_t)n);
-	SL_STAT_ADD(s->w->stats.spliced_bytes, (uint64_t)n);
 	if (t->req_remaining == 0)
 		sl_exchange_req_complete(t);
 	return n;
@@ -291,6 +295,7 @@ txn_splice_write(struct sl_stream *s, struct sl_txn *t, struct sl_upconn *u)
 		}
 		t->up_progress_ms = now_ms();
 		t->req_body_sent += (uint64_t)n;
+		SL_STAT_ADD(s->w->stats.spliced_bytes, (uint64_t)n);
 		if (t->pipe->held > 0) {
 			send_blocked(t, u);
 			return 0;

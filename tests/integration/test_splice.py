@@ -196,6 +196,32 @@ def client_gone_mid_body_leaks_nothing():
     eq(r.json()["body_sha256"], sha256(data), "sha256 after the cuts")
 
 
+@test
+def urgent_data_in_a_spliced_body_is_read_past():
+    # splice(2) stops at TCP urgent data (a byte sent with MSG_OOB) and
+    # moves nothing more while the socket stays readable: sluice spun a
+    # worker until body_timeout, then answered 408. It now reads the rest
+    # as any body (recv() passes the mark, and the byte is not part of
+    # the stream), and the upstream gets the body whole.
+    if over_tls():
+        return
+    up, sl, port, aport = setup(limits={"body_timeout": "5s"})
+    n = 2 * MIB
+    data = payload(n, 11)
+    c = Client(port, timeout=15)
+    c.send(build_request("POST", "/urgent", None, None).replace(
+        b"\r\n\r\n", b"\r\nContent-Length: %d\r\n\r\n" % n)
+           + data[:512 * KIB])
+    check(wait_until(lambda: spliced(aport) > 0, 5.0), "splicing began")
+    c.sock.send(b"U", socket.MSG_OOB)
+    c.send(data[512 * KIB:])
+    r = read_response(c, "POST")
+    eq(r.status, 200, "status")
+    eq(r.json()["body_len"], n, "length at the upstream")
+    eq(r.json()["body_sha256"], sha256(data), "sha256 at the upstream")
+    eq(c.request("GET", "/after").status, 200, "keep-alive after it")
+
+
 def early_413(req):
     return Reply(413, b'{"error":"too big for me"}',
                  [("Content-Type", "application/json")])
