@@ -265,11 +265,53 @@ def upstream_answering_early_is_the_same_spliced_or_not():
     eq(results[0], 413, "the upstream's answer")
 
 
-class RawEarly:
-    """Reads a head and 300 KiB of the body, answers 413 and closes."""
+@test
+def upstream_reset_mid_body_is_a_502_spliced_or_not():
+    # an upstream that resets the connection in the middle of the body,
+    # without a word: the write fails, nothing is retried (body bytes
+    # went out), the client gets 502 either way
+    results = []
+    for lim in ({"splice_min_bytes": "0B"}, {}):
+        up = RawEarly(reset=True)
+        aport = free_port()
+        cfg, port = make_config({"a": ["127.0.0.1:%d" % up.port]},
+                                limits=lim,
+                                extra={"admin": {"address":
+                                                 "127.0.0.1:%d" % aport}})
+        sl = start_sluice(cfg)
+        c = Client(port, timeout=15)
+        n = 16 * MIB
+        c.send(build_request("POST", "/reset", None, None).replace(
+            b"\r\n\r\n", b"\r\nContent-Length: %d\r\n\r\n" % n))
+        sent = 0
+        try:
+            chunk = payload(256 * KIB, 12)
+            while sent < n:
+                c.send(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass
+        try:
+            r = read_response(c, "POST")
+            results.append((r.status, r.json().get("error")))
+        except Exception as e:  # noqa: B902 - recorded for the compare
+            results.append(repr(e)[:40])
+        check(sl.proc.poll() is None, "sluice still runs")
+        if lim == {}:
+            check(spliced(aport) > 0, "the body was spliced")
+        up.close()
+        sl.stop()
+    eq(results[1], results[0], "answer spliced, against buffered")
+    eq(results[0][0], 502, "status")
 
-    def __init__(self):
+
+class RawEarly:
+    """Reads a head and 300 KiB of the body, then answers 413 and closes,
+    or (reset) resets the connection."""
+
+    def __init__(self, reset=False):
         import threading
+        self.reset = reset
         self.ls = socket.socket()
         self.ls.bind(("127.0.0.1", 0))
         self.ls.listen(8)
@@ -289,6 +331,11 @@ class RawEarly:
                     if not d:
                         break
                     got += d
+                if self.reset:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    s.close()
+                    continue
                 s.sendall(b"HTTP/1.1 413 Payload Too Large\r\n"
                           b"Content-Length: 0\r\nConnection: close\r\n\r\n")
             except OSError:
