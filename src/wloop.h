@@ -190,7 +190,7 @@ struct sl_worker {
 	struct sl_lsock **xlsocks;
 	size_t nxlsocks;
 	struct sl_bufpool bufs;
-	struct sl_pipes pipes; /* spliced request bodies' (splice.h) */
+	struct sl_pipes pipes;	     /* spliced request bodies' (splice.h) */
 	struct sl_client_pool cpool; /* the client layer's (client_pool.h) */
 	size_t nclients;	     /* open client connections */
 	struct sl_txn *free_txns;    /* free list */

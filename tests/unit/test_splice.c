@@ -149,9 +149,8 @@ test_full_socket_keeps_bytes_in_the_pipe(void **state)
 	assert_int_equal(fcntl(in[1], F_SETFL, O_NONBLOCK), 0);
 	assert_int_equal(fcntl(out[0], F_SETFL, O_NONBLOCK), 0);
 	assert_int_equal(fcntl(out[1], F_SETFL, O_NONBLOCK), 0);
-	assert_int_equal(setsockopt(out[0], SOL_SOCKET, SO_SNDBUF, &sz,
-				    sizeof(sz)),
-			 0);
+	assert_int_equal(
+	    setsockopt(out[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)), 0);
 	memset(big, 'b', sizeof(big));
 	sl_pipes_init(&pp);
 	p = sl_pipe_get(&pp);
