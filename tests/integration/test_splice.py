@@ -158,6 +158,57 @@ def slow_upstream_reader_holds_the_client_back():
 
 
 @test
+def held_spliced_uploads_give_their_request_buffer_back():
+    # 50 uploads held by an upstream that does not read: buffered, each
+    # holds a request buffer of buffer_bytes (64 KiB); spliced, its bytes
+    # wait in the kernel (the pipe, the sockets) and sluice gives the
+    # empty request buffer back (what is left is the upstream connection's
+    # buffer for the answer, the same both ways)
+    held = {}
+    for name, lim in (("buffered", {"splice_min_bytes": "0B"}),
+                      ("spliced", {})):
+        up, sl, port, aport = setup(limits=lim,
+                                    up_kw={"body_delay": 30.0,
+                                           "keep_body": False})
+        socks = []
+        for i in range(50):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(build_request("POST", "/held%d" % i, None, None)
+                      .replace(b"\r\n\r\n",
+                               b"\r\nContent-Length: %d\r\n\r\n" % MIB))
+            s.setblocking(False)
+            try:
+                for _ in range(8):
+                    s.send(b"h" * (64 * KIB))
+            except BlockingIOError:
+                pass
+            socks.append(s)
+        # every upload went as far as it can (the gauge is sampled every
+        # 200 ms: read it once the sent bytes stop moving)
+        last = [-1]
+
+        def settled():
+            m = metrics(aport)
+            v = m["sluice_client_received_bytes_total"]
+            done = v == last[0] and v > 0
+            last[0] = v
+            held[name] = m["sluice_buffer_bytes"]
+            return done
+        check(wait_until(settled, 10.0, 0.5), "%s uploads settle" % name)
+        if name == "spliced":
+            check(spliced(aport) > 0, "the uploads were spliced")
+        for s in socks:
+            s.close()
+        up.stop()
+        sl.stop()
+    check(held["buffered"] >= 50 * 64 * KIB,
+          "buffered uploads hold their buffers: %d bytes" % held["buffered"])
+    check(held["buffered"] - held["spliced"] >= 50 * 64 * KIB,
+          "spliced uploads hold request buffers: %d bytes (buffered %d)"
+          % (held["spliced"], held["buffered"]))
+
+
+@test
 def client_gone_mid_body_leaks_nothing():
     alog = os.path.join(tmpdir(), "access.log")
     up, sl, port, aport = setup(access_log=alog)
