@@ -148,6 +148,14 @@ class Upstream:
 
     def stop(self):
         self.up = False
+        # shutdown() first: close() alone does not wake the thread blocked
+        # in accept(), whose reference keeps the socket listening, and the
+        # restart's bind() then fails (EADDRINUSE) unless a connection
+        # happened to come in the meantime
+        try:
+            self.lsock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         try:
             self.lsock.close()
         except OSError:
