@@ -35,6 +35,7 @@
 #include "proxyproto.h"
 #include "rate.h"
 #include "runtime.h"
+#include "splice.h"
 #include "tls.h"
 #include "tunnel.h"
 #include "wgen.h"
@@ -559,7 +560,7 @@ client_splice_body(struct sl_client *c)
 {
 	for (int k = 0; k < SPLICE_ROUNDS; k++) {
 		ssize_t n = sl_exchange_splice_read(&c->s, c->fd);
-		int e, atmark = 0;
+		int e;
 
 		if (n == 0) {
 			c->s.flags |= C_F_EOF;
@@ -574,10 +575,7 @@ client_splice_body(struct sl_client *c)
 			if (!sl_exchange_splice_room(&c->s) ||
 			    (e == EAGAIN && k > 0))
 				return 1;
-			/* at the urgent mark even FIONREAD says 0 */
-			if (e == EAGAIN &&
-			    (ioctl(c->fd, SIOCATMARK, &atmark) == -1 ||
-			     atmark == 0)) {
+			if (e == EAGAIN && !sl_splice_stuck(c->fd)) {
 				client_process(c); /* woken for nothing */
 				return 1;
 			}

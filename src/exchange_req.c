@@ -157,13 +157,17 @@ send_blocked(struct sl_txn *t, struct sl_upconn *u)
 	sl_upstream_want_write(u, 1);
 }
 
-/* A write to the upstream failed (errno werr, not EAGAIN). Returns -1 when
- * the exchange failed (already handled), 0 when the upstream's answer,
- * already here, goes on. */
+/* A write to the upstream came back -1 with errno werr: EAGAIN (or
+ * EINTR) waits for room; anything else ends the attempt. Returns -1 when
+ * the exchange failed (already handled), 0 when it goes on: it waits, or
+ * the upstream's answer, already here, goes on. */
 static int
-send_failed(struct sl_stream *s, struct sl_txn *t, struct sl_upconn *u,
-	    int werr)
+send_error(struct sl_stream *s, struct sl_txn *t, struct sl_upconn *u, int werr)
 {
+	if (werr == EAGAIN || werr == EINTR) {
+		send_blocked(t, u);
+		return 0;
+	}
 	/* an upstream may answer early (413) and close: its answer, already
 	 * here, wins over the write error */
 	t->send_ph = SL_TXN_SEND_DEAD;
@@ -286,13 +290,8 @@ txn_splice_write(struct sl_stream *s, struct sl_txn *t, struct sl_upconn *u)
 
 	if (t->pipe->held > 0) {
 		n = sl_upstream_splice(u, t->pipe);
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR) {
-				send_blocked(t, u);
-				return 0;
-			}
-			return send_failed(s, t, u, errno);
-		}
+		if (n == -1)
+			return send_error(s, t, u, errno);
 		t->up_progress_ms = now_ms();
 		t->req_body_sent += (uint64_t)n;
 		SL_STAT_ADD(s->w->stats.spliced_bytes, (uint64_t)n);
@@ -339,13 +338,8 @@ sl_exchange_up_write(struct sl_stream *s)
 		    (struct iovec){s->in.data + from, s->in_ready - from};
 	if (niov > 0) {
 		n = sl_upstream_writev(u, iov, niov, 0);
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR) {
-				send_blocked(t, u);
-				return 0;
-			}
-			return send_failed(s, t, u, errno);
-		}
+		if (n == -1)
+			return send_error(s, t, u, errno);
 		t->up_progress_ms = now_ms();
 		if ((size_t)n >= hp) {
 			uint32_t body = (uint32_t)(n - (ssize_t)hp);

@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 void
@@ -91,6 +93,14 @@ sl_splice_in(struct sl_pipe *p, int fd, size_t max)
 	if (n > 0)
 		p->held += (uint32_t)n;
 	return n;
+}
+
+int
+sl_splice_stuck(int fd)
+{
+	int atmark = 0;
+
+	return ioctl(fd, SIOCATMARK, &atmark) == 0 && atmark != 0;
 }
 
 ssize_t

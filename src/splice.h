@@ -52,6 +52,15 @@ void sl_pipe_put(struct sl_pipes *pp, struct sl_pipe *p);
  * or the pipe is full).
  */
 ssize_t sl_splice_in(struct sl_pipe *p, int fd, size_t max);
+/*
+ * 1 when splicing from the TCP socket fd cannot go on though bytes wait:
+ * sl_splice_in said EAGAIN on a readable socket because it stands at
+ * urgent data (a byte the peer sent with MSG_OOB). splice(2) stops at the
+ * urgent mark and moves nothing more while epoll keeps reporting the
+ * socket readable; recv() passes the mark, so the caller reads on that
+ * way. One ioctl (SIOCATMARK: FIONREAD says 0 at the mark).
+ */
+int sl_splice_stuck(int fd);
 /* Moves what p holds to the socket fd. Returns the bytes moved (p->held
  * is what is left), or -1 with errno (EAGAIN: the socket is full). */
 ssize_t sl_splice_out(struct sl_pipe *p, int fd);

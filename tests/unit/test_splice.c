@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for spliced request bodies' pipes and moves (splice.h). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -188,6 +190,67 @@ test_full_socket_keeps_bytes_in_the_pipe(void **state)
 	close(out[1]);
 }
 
+/* A connected TCP pair on loopback: *a the connecting end, *b the
+ * accepted one (non-blocking). */
+static void
+tcp_pair(int *a, int *b)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &len), 0);
+	*a = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(*a, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	*b = accept(l, NULL, NULL);
+	assert_true(*b >= 0);
+	assert_int_equal(fcntl(*b, F_SETFL, O_NONBLOCK), 0);
+	close(l);
+}
+
+static void
+test_stuck_at_urgent_data_only(void **state)
+{
+	struct sl_pipes pp;
+	struct sl_pipe *p;
+	int a, b;
+	char got[8];
+	ssize_t n = 0;
+
+	(void)state;
+	tcp_pair(&a, &b);
+	sl_pipes_init(&pp);
+	p = sl_pipe_get(&pp);
+	/* nothing there: EAGAIN, and not stuck */
+	assert_int_equal(sl_splice_in(p, b, 100), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(sl_splice_stuck(b), 0);
+	assert_int_equal(send(a, "ab", 2, 0), 2);
+	assert_int_equal(send(a, "U", 1, MSG_OOB), 1);
+	assert_int_equal(send(a, "cd", 2, 0), 2);
+	/* the bytes before the mark move (once they are all there) */
+	for (int i = 0; i < 1000 && p->held < 2; i++)
+		(void)sl_splice_in(p, b, 100);
+	assert_int_equal(p->held, 2);
+	/* then nothing more, though "cd" waits: stuck */
+	assert_int_equal(sl_splice_in(p, b, 100), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(sl_splice_stuck(b), 1);
+	/* recv() passes the mark: the urgent byte is not in the stream */
+	for (int i = 0; i < 1000 && n <= 0; i++)
+		n = recv(b, got, sizeof(got), 0);
+	assert_int_equal(n, 2);
+	assert_memory_equal(got, "cd", 2);
+	p->held = 0; /* (its two bytes go with the pipe) */
+	sl_pipe_put(&pp, p);
+	sl_pipes_drain(&pp);
+	close(a);
+	close(b);
+}
+
 int
 main(void)
 {
@@ -196,6 +259,7 @@ main(void)
 	    cmocka_unit_test(test_pool_limits),
 	    cmocka_unit_test(test_moves_stop_at_max_and_keep_order),
 	    cmocka_unit_test(test_full_socket_keeps_bytes_in_the_pipe),
+	    cmocka_unit_test(test_stuck_at_urgent_data_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
