@@ -1731,6 +1731,25 @@ def one_upstream(handler=None, workers=1, **kw):
     return up, sl, port
 
 
+def one_upstream_admin(limits=None, handler=None, workers=1,
+                       cluster_opts=None, access_log=None, **up_kw):
+    """one_upstream with an admin listener; up_kw goes to Upstream.
+    Returns (upstream, sluice, listener port, admin port)."""
+    up = Upstream("a", handler, **up_kw)
+    aport = free_port()
+    cfg, port = make_config({"a": [up]}, limits=limits, workers=workers,
+                            cluster_opts=cluster_opts, access_log=access_log,
+                            extra={"admin": {"address":
+                                             "127.0.0.1:%d" % aport}})
+    sl = start_sluice(cfg)
+    return up, sl, port, aport
+
+
+def nfds(pid):
+    """The descriptors process pid has open."""
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
 # ---------------------------------------------------------------------------
 # TLS: certificates made with the openssl command, TLS clients, TLS upstreams
 

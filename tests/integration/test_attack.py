@@ -18,8 +18,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
 from sltest import (Client, Reply, Upstream, check, eq,  # noqa: E402
-                    free_port, get, main, make_config, sanitized,
-                    start_sluice, test)
+                    free_port, get, main, make_config, nfds,
+                    sanitized, start_sluice, test)
 
 MiB = 1 << 20
 RUN = 9.0               # seconds the normal client runs
@@ -41,10 +41,6 @@ def raise_nofile():
 
 
 metrics = sltest.metrics
-
-
-def nfds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
 
 
 class Conn:

@@ -19,8 +19,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
 from sltest import (Client, Reply, Upstream,  # noqa: E402
                     assert_error, build_request, check, eq, free_port, get,
-                    main, make_config, read_response, sha256, start_sluice,
-                    test, tmpdir, wait_until)
+                    main, make_config, nfds, one_upstream_admin,
+                    read_response, sha256, start_sluice, test, tmpdir,
+                    wait_until)
 
 MiB = 1 << 20
 
@@ -33,14 +34,8 @@ def setup(limits=None, handler=None, workers=1, cluster_opts=None,
           **up_kw):
     """An upstream, and sluice with an admin listener in front of it.
     Returns (upstream, sluice, listener port, admin port)."""
-    up = Upstream("a", handler, **up_kw)
-    aport = free_port()
-    cfg, port = make_config({"a": [up]}, limits=limits, workers=workers,
-                            cluster_opts=cluster_opts,
-                            extra={"admin": {"address":
-                                             "127.0.0.1:%d" % aport}})
-    sl = start_sluice(cfg)
-    return up, sl, port, aport
+    return one_upstream_admin(limits, handler, workers, cluster_opts,
+                              **up_kw)
 
 
 metrics = sltest.metrics
@@ -123,10 +118,6 @@ def proc_cpu_seconds(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     # fields[0] is field 3 (state); utime and stime are fields 14 and 15
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def nfds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
 
 
 def fd_kinds(pid):

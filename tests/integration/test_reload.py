@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
 from sltest import (Client, Reply, Upstream, build_request,  # noqa: E402
                     check, connect_refused, eq, get, kernel_sndbuf, main,
-                    make_config, read_in_bursts, read_json_lines,
+                    make_config, nfds, read_in_bursts, read_json_lines,
                     read_response, sha256, sluice_sndbuf, start_sluice,
                     test, tmpdir, to_yaml, wait_until)
 
@@ -161,10 +161,6 @@ def vm_rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise AssertionError("no VmRSS for pid %d" % pid)
-
-
-def nfds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
 
 
 def settled_nfds(pid, t=3.0):

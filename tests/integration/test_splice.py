@@ -13,10 +13,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sltest import (Client, Reply, Upstream, build_request, check,  # noqa
-                    eq, free_port, main, make_config, metrics, over_tls,
-                    read_json_lines, read_response, sha256, start_sluice, test,
-                    tmpdir, wait_until)
+from sltest import (Client, build_request, check, eq, free_port,  # noqa
+                    main, make_config, metrics, nfds, one_upstream_admin,
+                    over_tls, read_json_lines, read_response, sha256,
+                    start_sluice, test, tmpdir, wait_until)
 
 KIB = 1024
 MIB = 1 << 20
@@ -28,22 +28,17 @@ def payload(n, seed=1):
 
 
 def setup(limits=None, up_kw=None, workers=1, access_log=None):
-    up = Upstream("a", **(up_kw or {}))
-    aport = free_port()
-    cfg, port = make_config({"a": [up]}, workers=workers, limits=limits,
-                            access_log=access_log,
-                            extra={"admin": {"address":
-                                             "127.0.0.1:%d" % aport}})
-    sl = start_sluice(cfg)
-    return up, sl, port, aport
+    return one_upstream_admin(limits, workers=workers, access_log=access_log,
+                              **(up_kw or {}))
+
+
+def head(method, path, n):
+    """A request head announcing an n-byte body, sent apart."""
+    return build_request(method, path, [("Content-Length", str(n))])
 
 
 def spliced(aport):
     return metrics(aport).get("sluice_spliced_bytes_total", -1)
-
-
-def fds(sl):
-    return len(os.listdir("/proc/%d/fd" % sl.pid))
 
 
 def pipes(sl):
@@ -65,10 +60,9 @@ def spliced_upload_is_byte_exact_and_counted():
     data = payload(n)
     c = Client(port, timeout=15)
     # the head alone, then the body in pieces of odd sizes
-    c.send(build_request("POST", "/up", [("Content-Type",
-                                          "application/octet-stream")],
-                         None).replace(b"\r\n\r\n", b"\r\nContent-Length: "
-                                       + str(n).encode() + b"\r\n\r\n"))
+    c.send(build_request("POST", "/up", [
+        ("Content-Type", "application/octet-stream"),
+        ("Content-Length", str(n))]))
     for i in range(0, n, 777777):
         c.send(data[i:i + 777777])
     r = read_response(c, "POST")
@@ -173,9 +167,7 @@ def held_spliced_uploads_give_their_request_buffer_back():
         socks = []
         for i in range(50):
             s = socket.create_connection(("127.0.0.1", port))
-            s.sendall(build_request("POST", "/held%d" % i, None, None)
-                      .replace(b"\r\n\r\n",
-                               b"\r\nContent-Length: %d\r\n\r\n" % MIB))
+            s.sendall(head("POST", "/held%d" % i, MIB))
             s.setblocking(False)
             try:
                 for _ in range(8):
@@ -212,14 +204,12 @@ def held_spliced_uploads_give_their_request_buffer_back():
 def client_gone_mid_body_leaks_nothing():
     alog = os.path.join(tmpdir(), "access.log")
     up, sl, port, aport = setup(access_log=alog)
-    base_fds, base_pipes = fds(sl), pipes(sl)
+    base_fds, base_pipes = nfds(sl.pid), pipes(sl)
     n = 8 * MIB
     data = payload(2 * MIB, 6)
     for i in range(12):
         s = socket.create_connection(("127.0.0.1", port))
-        head = build_request("POST", "/cut%d" % i, None, None).replace(
-            b"\r\n\r\n", b"\r\nContent-Length: %d\r\n\r\n" % n)
-        s.sendall(head + data)
+        s.sendall(head("POST", "/cut%d" % i, n) + data)
         time.sleep(0.05)
         if i % 2:
             # a reset, with bytes in flight
@@ -239,8 +229,8 @@ def client_gone_mid_body_leaks_nothing():
     # pipes that held bytes were closed, empty ones kept (at most 16)
     check(wait_until(lambda: pipes(sl) <= base_pipes + 32, 5.0),
           "pipes open: %d (at the start %d)" % (pipes(sl), base_pipes))
-    check(wait_until(lambda: fds(sl) <= base_fds + 32, 5.0),
-          "descriptors: %d (at the start %d)" % (fds(sl), base_fds))
+    check(wait_until(lambda: nfds(sl.pid) <= base_fds + 32, 5.0),
+          "descriptors: %d (at the start %d)" % (nfds(sl.pid), base_fds))
     # and the gateway still serves, spliced
     data = payload(MIB, 7)
     r = Client(port, timeout=15).request("POST", "/after", body=data)
@@ -260,9 +250,7 @@ def urgent_data_in_a_spliced_body_is_read_past():
     n = 2 * MIB
     data = payload(n, 11)
     c = Client(port, timeout=15)
-    c.send(build_request("POST", "/urgent", None, None).replace(
-        b"\r\n\r\n", b"\r\nContent-Length: %d\r\n\r\n" % n)
-           + data[:512 * KIB])
+    c.send(head("POST", "/urgent", n) + data[:512 * KIB])
     check(wait_until(lambda: spliced(aport) > 0, 5.0), "splicing began")
     c.sock.send(b"U", socket.MSG_OOB)
     c.send(data[512 * KIB:])
@@ -273,9 +261,36 @@ def urgent_data_in_a_spliced_body_is_read_past():
     eq(c.request("GET", "/after").status, 200, "keep-alive after it")
 
 
-def early_413(req):
-    return Reply(413, b'{"error":"too big for me"}',
-                 [("Content-Type", "application/json")])
+def post_16mib_to(up, lim, path, seed, answer):
+    """sluice with limits lim in front of RawEarly up: a 16 MiB POST sent
+    until the connection takes no more, then its answer, as answer(r)
+    makes of it (or the exception that came instead). Returns it, and
+    the bytes spliced."""
+    aport = free_port()
+    cfg, port = make_config({"a": ["127.0.0.1:%d" % up.port]}, limits=lim,
+                            extra={"admin": {"address":
+                                             "127.0.0.1:%d" % aport}})
+    sl = start_sluice(cfg)
+    c = Client(port, timeout=15)
+    n = 16 * MIB
+    c.send(head("POST", path, n))
+    sent = 0
+    try:
+        chunk = payload(256 * KIB, seed)
+        while sent < n:
+            c.send(chunk)
+            sent += len(chunk)
+    except OSError:
+        pass
+    try:
+        got = answer(read_response(c, "POST"))
+    except Exception as e:  # noqa: B902 - recorded for the compare
+        got = repr(e)[:40]
+    check(sl.proc.poll() is None, "sluice still runs")
+    n_spliced = spliced(aport)
+    up.close()
+    sl.stop()
+    return got, n_spliced
 
 
 @test
@@ -283,35 +298,9 @@ def upstream_answering_early_is_the_same_spliced_or_not():
     # an upstream that answers before it has read the body (it reads it
     # only to answer, then closes): the client gets the upstream's answer
     # either way, and the connection ends
-    results = []
-    for lim in ({"splice_min_bytes": "0B"}, {}):
-        up = RawEarly()
-        aport = free_port()
-        cfg, port = make_config({"a": ["127.0.0.1:%d" % up.port]},
-                                limits=lim,
-                                extra={"admin": {"address":
-                                                 "127.0.0.1:%d" % aport}})
-        sl = start_sluice(cfg)
-        c = Client(port, timeout=15)
-        n = 16 * MIB
-        c.send(build_request("POST", "/early", None, None).replace(
-            b"\r\n\r\n", b"\r\nContent-Length: %d\r\n\r\n" % n))
-        sent = 0
-        try:
-            chunk = payload(256 * KIB, 8)
-            while sent < n:
-                c.send(chunk)
-                sent += len(chunk)
-        except OSError:
-            pass
-        try:
-            r = read_response(c, "POST")
-            results.append(r.status)
-        except Exception as e:  # noqa: B902 - recorded for the compare
-            results.append(repr(e)[:40])
-        check(sl.proc.poll() is None, "sluice still runs")
-        up.close()
-        sl.stop()
+    results = [post_16mib_to(RawEarly(), lim, "/early", 8,
+                             lambda r: r.status)[0]
+               for lim in ({"splice_min_bytes": "0B"}, {})]
     eq(results[1], results[0], "answer spliced, against buffered")
     eq(results[0], 413, "the upstream's answer")
 
@@ -323,35 +312,12 @@ def upstream_reset_mid_body_is_a_502_spliced_or_not():
     # went out), the client gets 502 either way
     results = []
     for lim in ({"splice_min_bytes": "0B"}, {}):
-        up = RawEarly(reset=True)
-        aport = free_port()
-        cfg, port = make_config({"a": ["127.0.0.1:%d" % up.port]},
-                                limits=lim,
-                                extra={"admin": {"address":
-                                                 "127.0.0.1:%d" % aport}})
-        sl = start_sluice(cfg)
-        c = Client(port, timeout=15)
-        n = 16 * MIB
-        c.send(build_request("POST", "/reset", None, None).replace(
-            b"\r\n\r\n", b"\r\nContent-Length: %d\r\n\r\n" % n))
-        sent = 0
-        try:
-            chunk = payload(256 * KIB, 12)
-            while sent < n:
-                c.send(chunk)
-                sent += len(chunk)
-        except OSError:
-            pass
-        try:
-            r = read_response(c, "POST")
-            results.append((r.status, r.json().get("error")))
-        except Exception as e:  # noqa: B902 - recorded for the compare
-            results.append(repr(e)[:40])
-        check(sl.proc.poll() is None, "sluice still runs")
+        got, n_spliced = post_16mib_to(
+            RawEarly(reset=True), lim, "/reset", 12,
+            lambda r: (r.status, r.json().get("error")))
+        results.append(got)
         if lim == {}:
-            check(spliced(aport) > 0, "the body was spliced")
-        up.close()
-        sl.stop()
+            check(n_spliced > 0, "the body was spliced")
     eq(results[1], results[0], "answer spliced, against buffered")
     eq(results[0][0], 502, "status")
 
@@ -403,9 +369,7 @@ def body_timeout_and_limits_hold_while_spliced():
                                         "max_body_bytes": "4MiB"})
     # stalls after 512 KiB: 408 after body_timeout
     c = Client(port, timeout=10)
-    c.send(build_request("POST", "/stall", None, None).replace(
-        b"\r\n\r\n", b"\r\nContent-Length: %d\r\n\r\n" % (2 * MIB))
-           + payload(512 * KIB, 9))
+    c.send(head("POST", "/stall", 2 * MIB) + payload(512 * KIB, 9))
     t0 = time.monotonic()
     r = read_response(c, "POST")
     eq(r.status, 408, "status of a stalled spliced body")
@@ -415,8 +379,7 @@ def body_timeout_and_limits_hold_while_spliced():
         3.0), "body_timeout counted")
     # over max_body_bytes: refused from its Content-Length, never spliced
     c = Client(port, timeout=10)
-    c.send(build_request("POST", "/huge", None, None).replace(
-        b"\r\n\r\n", b"\r\nContent-Length: %d\r\n\r\n" % (5 * MIB)))
+    c.send(head("POST", "/huge", 5 * MIB))
     eq(read_response(c, "POST").status, 413, "status over max_body_bytes")
     eq([p for p in up.paths() if p == "/huge"], [], "refused reached it")
 
@@ -431,8 +394,7 @@ def no_pipe_no_splice():
     up, sl, port, aport = setup()
     c = Client(port, timeout=15)
     n = 2 * MIB
-    c.send(build_request("POST", "/nopipe", None, None).replace(
-        b"\r\n\r\n", b"\r\nContent-Length: %d\r\n\r\n" % n))
+    c.send(head("POST", "/nopipe", n))
     # the head is upstream (its connection open) before the limit
     check(wait_until(lambda: up.accepts == 1 and up.conns[0].bytes > 0,
                      5.0), "the upstream got the head")
@@ -442,7 +404,7 @@ def no_pipe_no_splice():
                           check=True, capture_output=True,
                           text=True).stdout.strip()
     subprocess.run(["prlimit", "--pid", str(sl.pid),
-                    "--nofile=%d:" % fds(sl)], check=True)
+                    "--nofile=%d:" % nfds(sl.pid)], check=True)
     data = payload(n, 10)
     c.send(data)
     r = read_response(c, "POST")
