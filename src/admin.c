@@ -829,7 +829,8 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 				  (l->protocols & SL_PROTO_HTTP1)
 			      ? ","
 			      : "",
-			  (l->protocols & SL_PROTO_HTTP1) ? "\"http/1.1\"" : "");
+			  (l->protocols & SL_PROTO_HTTP1) ? "\"http/1.1\""
+							  : "");
 		config_limits(b, &l->limits);
 		config_tls_server(b, &l->tls);
 		config_policy(b, l->policy);

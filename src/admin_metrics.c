@@ -22,8 +22,8 @@
 #include "grpc.h"
 #include "h1_parse.h"
 #include "proxyproto.h"
-#include "retry.h"
 #include "resolve.h"
+#include "retry.h"
 #include "runtime.h"
 #include "tls.h"
 #include "tunnel.h"
@@ -374,10 +374,11 @@ metrics_dns(const struct sl_admin_view *v, struct sbuf *b)
 			  c->clusters[i].name, c->clusters[i].nendpoints);
 		any |= c->clusters[i].nnames > 0;
 	}
-	sb_printf(b, "# HELP sluice_dns_updates_total Generations made "
-		     "because a name's answer changed.\n# TYPE "
-		     "sluice_dns_updates_total counter\n"
-		     "sluice_dns_updates_total %llu\n",
+	sb_printf(b,
+		  "# HELP sluice_dns_updates_total Generations made "
+		  "because a name's answer changed.\n# TYPE "
+		  "sluice_dns_updates_total counter\n"
+		  "sluice_dns_updates_total %llu\n",
 		  (unsigned long long)v->dns_updates);
 	if (!any)
 		return;
@@ -392,14 +393,14 @@ metrics_dns(const struct sl_admin_view *v, struct sbuf *b)
 					      cl->names[k].text, &st) == -1)
 				continue;
 			for (int r = 0; r < SL_DNS_NRESULTS; r++)
-				sb_printf(b,
-					  "sluice_dns_lookups_total{cluster="
-					  "\"%s\",name=\"%s\",result=\"%s\"} "
-					  "%llu\n",
-					  cl->name, cl->names[k].text,
-					  sl_dns_result_str(
-					      (enum sl_dns_result)r),
-					  (unsigned long long)st.lookups[r]);
+				sb_printf(
+				    b,
+				    "sluice_dns_lookups_total{cluster="
+				    "\"%s\",name=\"%s\",result=\"%s\"} "
+				    "%llu\n",
+				    cl->name, cl->names[k].text,
+				    sl_dns_result_str((enum sl_dns_result)r),
+				    (unsigned long long)st.lookups[r]);
 		}
 	}
 	sb_printf(b, "# HELP sluice_dns_addresses Addresses a name's answer "
@@ -870,10 +871,10 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 		     "sluice_protocol_requests_total counter\n");
 	/* HTTP/2's are counted; HTTP/1.x's are the rest (exchange_log.c) */
 	{
-		uint64_t all = sum(v, offsetof(struct sl_worker_stats, requests));
-		uint64_t h2 = sum(v, offsetof(struct sl_worker_stats,
-					      proto_requests) +
-					 u);
+		uint64_t all =
+		    sum(v, offsetof(struct sl_worker_stats, requests));
+		uint64_t h2 = sum(
+		    v, offsetof(struct sl_worker_stats, proto_requests) + u);
 		sb_printf(b,
 			  "sluice_protocol_requests_total{protocol=\"%s\"} "
 			  "%llu\n"
@@ -890,9 +891,9 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 			uint64_t h2 = sum(v, offsetof(struct sl_worker_stats,
 						      proto_responses) +
 						 ((size_t)6 + (size_t)cls) * u);
-			uint64_t all = sum(v, offsetof(struct sl_worker_stats,
-						       responses) +
-						  (size_t)cls * u);
+			uint64_t all =
+			    sum(v, offsetof(struct sl_worker_stats, responses) +
+				       (size_t)cls * u);
 			sb_printf(
 			    b,
 			    "sluice_protocol_responses_total{protocol=\"%s\","
@@ -931,9 +932,9 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 		    "sluice_protocol_request_duration_seconds_count{protocol="
 		    "\"%s\"} %llu\n",
 		    proto[p],
-		    (double)sum(v, offsetof(struct sl_worker_stats,
-					    proto_dur_sum_ms) +
-				       (size_t)p * u) /
+		    (double)sum(
+			v, offsetof(struct sl_worker_stats, proto_dur_sum_ms) +
+			       (size_t)p * u) /
 			1000.0,
 		    proto[p], (unsigned long long)cum);
 	}
@@ -954,8 +955,7 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 		     "(doc/http2.md section 5).\n# TYPE "
 		     "sluice_http2_refused_total counter\n");
 	for (int r = 0; r < SL_H2_NREFUSALS; r++)
-		sb_printf(b,
-			  "sluice_http2_refused_total{reason=\"%s\"} %llu\n",
+		sb_printf(b, "sluice_http2_refused_total{reason=\"%s\"} %llu\n",
 			  sl_h2_refusal_str((enum sl_h2_refusal)r),
 			  (unsigned long long)sum(
 			      v, offsetof(struct sl_worker_stats, h2_refused) +

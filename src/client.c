@@ -643,8 +643,8 @@ static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 static int
 client_h2c(struct sl_client *c)
 {
-	size_t n = SL_MIN((size_t)sl_buf_pending(&c->s.in),
-			  sizeof(h2_preface) - 1);
+	size_t n =
+	    SL_MIN((size_t)sl_buf_pending(&c->s.in), sizeof(h2_preface) - 1);
 
 	if (!(c->s.lconf->protocols & SL_PROTO_HTTP1))
 		return 1;

@@ -461,8 +461,8 @@ read_nameservers(struct sl_yaml_loader *ld, const char *lbl,
 				  "it out for /etc/resolv.conf's)");
 		return -1;
 	}
-	if ((conf->nameservers = calloc(seq->nkids,
-					sizeof(*conf->nameservers))) == NULL) {
+	if ((conf->nameservers =
+		 calloc(seq->nkids, sizeof(*conf->nameservers))) == NULL) {
 		ld->oom = 1;
 		return -1;
 	}

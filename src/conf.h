@@ -230,12 +230,12 @@ struct sl_conf_cluster {
 	uint64_t pool_max_lifetime_ms; /* an upstream connection's age after
 					  which it takes no new request;
 					  0 = none, the default */
-	size_t index;		    /* position in sl_conf.clusters */
-	uint64_t max_connections;   /* open upstream connections per endpoint,
-				       all workers, idle ones included;
-				       0 = unlimited, default 0 */
-	uint64_t max_pending;	    /* requests waiting for a connection, all
-				       workers; 0 = none wait, default 100 */
+	size_t index;		       /* position in sl_conf.clusters */
+	uint64_t max_connections; /* open upstream connections per endpoint,
+				     all workers, idle ones included;
+				     0 = unlimited, default 0 */
+	uint64_t max_pending;	  /* requests waiting for a connection, all
+				     workers; 0 = none wait, default 100 */
 	struct sl_conf_health health;
 	struct sl_conf_outlier outlier;
 	uint64_t queue_timeout_ms; /* longest wait for a connection, default
@@ -246,13 +246,13 @@ struct sl_conf_cluster {
 	 * starts with a PROXY version 2 header naming the client */
 	int proxy_protocol; /* 0: off (default), 2: v2 */
 	/* protocol: what its endpoints speak (doc/http2.md section 10) */
-	int protocol;		     /* SL_UP_PROTO_*; default http1 */
+	int protocol;			 /* SL_UP_PROTO_*; default http1 */
 	uint64_t max_concurrent_streams; /* h2, h2c: streams per connection,
 					    under the server's limit;
 					    default 100 */
-	uint64_t ping_interval_ms; /* h2, h2c: a shared connection silent
-				      this long gets a PING (0: never);
-				      default 15s */
+	uint64_t ping_interval_ms;	 /* h2, h2c: a shared connection silent
+					    this long gets a PING (0: never);
+					    default 15s */
 };
 
 /* A cluster's protocol. */
@@ -409,13 +409,14 @@ enum sl_untrusted_forwarded {
 /* What a listener speaks (protocols:), bits of sl_conf_listener.protocols:
  * doc/http2.md section 2. */
 #define SL_PROTO_HTTP1 0x1 /* "http/1.1" */
-#define SL_PROTO_H2    0x2 /* "h2": by ALPN on TLS, by prior knowledge on
-			      plain TCP */
+#define SL_PROTO_H2                                                            \
+	0x2 /* "h2": by ALPN on TLS, by prior knowledge on                     \
+	       plain TCP */
 
 struct sl_conf_listener {
 	char *name;
 	struct sl_conf_addr addr;
-	unsigned protocols; /* SL_PROTO_*, default SL_PROTO_HTTP1 */
+	unsigned protocols;	     /* SL_PROTO_*, default SL_PROTO_HTTP1 */
 	struct sl_conf_pos addr_pos; /* of the address, for sl_preflight */
 	struct sl_conf_limits limits;
 	struct sl_conf_tls_server tls;
@@ -476,9 +477,9 @@ struct sl_conf {
 	 * names changes */
 	int watch;
 	uint64_t watch_debounce_ms; /* quiet time first; 1s */
-	char sha256[65];  /* of the file's bytes, hex; "" from a buffer */
-	char *text;	  /* the file's bytes (sl_conf_load), NULL from a
-			     buffer: what sl_conf_reparse parses again */
+	char sha256[65]; /* of the file's bytes, hex; "" from a buffer */
+	char *text;	 /* the file's bytes (sl_conf_load), NULL from a
+			    buffer: what sl_conf_reparse parses again */
 	size_t text_len;
 	time_t loaded_at; /* when it was read */
 	/* frees what sl_tls_load built (set by it) */

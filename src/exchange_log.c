@@ -342,9 +342,11 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 			lw_u64(&w, s->stream_id);
 			LW_LIT(&w, ",\"method\":\"");
 		} else if (t->minor == 0)
-			LW_LIT(&w, "\",\"protocol\":\"HTTP/1.0\",\"method\":\"");
+			LW_LIT(&w,
+			       "\",\"protocol\":\"HTTP/1.0\",\"method\":\"");
 		else
-			LW_LIT(&w, "\",\"protocol\":\"HTTP/1.1\",\"method\":\"");
+			LW_LIT(&w,
+			       "\",\"protocol\":\"HTTP/1.1\",\"method\":\"");
 		lw_esc(&w, t->method, 128);
 		LW_LIT(&w, "\",\"path\":\"");
 		lw_esc(&w, t->path, 1024);
@@ -474,12 +476,18 @@ static const struct {
 	unsigned bit;
 	const char *name;
 } txn_flags[] = {
-    {SL_TXN_F_CLOSE, "close"},		 {SL_TXN_F_IDEMPOTENT, "idempotent"},
-    {SL_TXN_F_DECHUNK, "dechunk"},	 {SL_TXN_F_UP_BROKEN, "up_broken"},
-    {SL_TXN_F_HASH_KEY, "hash_key"},	 {SL_TXN_F_STICKY_KEY, "sticky_key"},
-    {SL_TXN_F_FWD_CLIENT, "fwd_client"}, {SL_TXN_F_IN_CLUSTER, "in_cluster"},
-    {SL_TXN_F_IN_BUDGET, "in_budget"},	 {SL_TXN_F_TUN_SLOT, "tun_slot"},
-    {SL_TXN_F_TUNNEL, "tunnel"},	 {SL_TXN_F_SPLICE_TRIED, "splice_tried"},
+    {SL_TXN_F_CLOSE, "close"},
+    {SL_TXN_F_IDEMPOTENT, "idempotent"},
+    {SL_TXN_F_DECHUNK, "dechunk"},
+    {SL_TXN_F_UP_BROKEN, "up_broken"},
+    {SL_TXN_F_HASH_KEY, "hash_key"},
+    {SL_TXN_F_STICKY_KEY, "sticky_key"},
+    {SL_TXN_F_FWD_CLIENT, "fwd_client"},
+    {SL_TXN_F_IN_CLUSTER, "in_cluster"},
+    {SL_TXN_F_IN_BUDGET, "in_budget"},
+    {SL_TXN_F_TUN_SLOT, "tun_slot"},
+    {SL_TXN_F_TUNNEL, "tunnel"},
+    {SL_TXN_F_SPLICE_TRIED, "splice_tried"},
 };
 
 /* The name of value v of a table of n, "?" past its end. */

@@ -20,16 +20,16 @@
 #include "admin.h"
 #include "conf.h"
 #include "guard.h"
-#include "resolve.h"
-#include "watch.h"
 #include "handover.h"
 #include "health.h"
 #include "listener.h"
 #include "log.h"
 #include "portcheck.h"
 #include "preflight.h"
+#include "resolve.h"
 #include "runtime.h"
 #include "tls.h"
+#include "watch.h"
 #include "worker.h"
 
 #ifndef SYSCONFDIR
@@ -53,20 +53,20 @@ struct sl_main {
 					 first answers (or until
 					 pending_until_ms) */
 	uint64_t pending_until_ms;
-	const char *pending_why;      /* "reload", "watch" */
-	const char *retry_why;	      /* a reload waiting for the workers */
-	struct event *pending_ev;     /* polls it */
-	int dns_dirty;		      /* answers changed: a generation is due */
-	struct sl_watch *watch;	      /* the file and those it names */
-	char watch_fp[65];	      /* their fingerprint, as last loaded or
-					 tried */
-	char reload_fp[65];	      /* ... as a reload under way found them
-					 before it read the file ("": not
-					 taken) */
-	struct event *reload_ev;   /* retries a reload that had to wait */
-	const char *path;	   /* configuration file */
-	const char *pid_file;	   /* -p, NULL for none */
-	int pid_written;	   /* pid_file is ours: remove it at exit */
+	const char *pending_why;  /* "reload", "watch" */
+	const char *retry_why;	  /* a reload waiting for the workers */
+	struct event *pending_ev; /* polls it */
+	int dns_dirty;		  /* answers changed: a generation is due */
+	struct sl_watch *watch;	  /* the file and those it names */
+	char watch_fp[65];	  /* their fingerprint, as last loaded or
+				     tried */
+	char reload_fp[65];	  /* ... as a reload under way found them
+				     before it read the file ("": not
+				     taken) */
+	struct event *reload_ev;  /* retries a reload that had to wait */
+	const char *path;	  /* configuration file */
+	const char *pid_file;	  /* -p, NULL for none */
+	int pid_written;	  /* pid_file is ours: remove it at exit */
 	int **fds; /* listening sockets: [worker][listener of conf] */
 	int stopping;
 	/* what start-up opened, which a reload cannot change */
@@ -500,14 +500,12 @@ watch_refresh(struct sl_main *m, int fp)
 			log_warn("watch: inotify");
 			return;
 		}
-		log_info("watch: following %s and the files it names",
-			 m->path);
+		log_info("watch: following %s and the files it names", m->path);
 		fp = 1; /* what runs is the mark changes are judged by */
 	}
 	if ((paths = conf_files(m->conf, m->path, &n)) == NULL)
 		return;
-	if (sl_watch_set(m->watch, paths, n, m->conf->watch_debounce_ms) ==
-	    -1)
+	if (sl_watch_set(m->watch, paths, n, m->conf->watch_debounce_ms) == -1)
 		log_warn("watch: %s: nothing could be watched", m->path);
 	if (fp && sl_watch_fingerprint(paths, n, m->watch_fp) == -1)
 		m->watch_fp[0] = '\0';

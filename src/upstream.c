@@ -241,11 +241,9 @@ upstream_send_pp(struct sl_upconn *u)
 	return -1;
 }
 
-static struct sl_upconn *upstream_connect(struct sl_worker *w,
-					  struct sl_wendpoint *ep,
-					  const void *pp, size_t pplen,
-					  sl_up_handler *handler, void *arg,
-					  int raw);
+static struct sl_upconn *
+upstream_connect(struct sl_worker *w, struct sl_wendpoint *ep, const void *pp,
+		 size_t pplen, sl_up_handler *handler, void *arg, int raw);
 
 struct sl_upconn *
 sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
@@ -531,7 +529,8 @@ close_idle(struct sl_worker *w, int only_contended)
 	struct sl_wendpoint *ep, *next;
 
 	for (ep = TAILQ_FIRST(&w->eps); ep != NULL; ep = next) {
-		if ((ep->nidle == 0 && (only_contended || TAILQ_EMPTY(&ep->h2))) ||
+		if ((ep->nidle == 0 &&
+		     (only_contended || TAILQ_EMPTY(&ep->h2))) ||
 		    (only_contended && !others_wait(w, ep->cluster))) {
 			next = TAILQ_NEXT(ep, link);
 			continue;
