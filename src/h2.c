@@ -67,6 +67,11 @@
 /* Stream ids this close to the end get a GOAWAY: the client reconnects. */
 #define STREAM_ID_SLACK (1u << 20)
 #define STREAMS_KEPT	256 /* freed streams a worker keeps for reuse */
+/* Request body bytes a stream answered before its request was whole
+ * still reads and drops before its RST_STREAM(NO_ERROR) (RFC 9113
+ * section 8.1): curl 7.88 (Debian 12) fails an upload reset at once
+ * even with its whole answer in hand (doc/http2.md section 3). */
+#define DISCARD_MAX (1024 * 1024)
 
 /* ---- states -------------------------------------------------------------*/
 
@@ -107,9 +112,10 @@ enum h2s_body {
 			       cover: a 421 */
 #define S_HEAD_REQ   0x2000 /* a HEAD request: no response body */
 #define S_CONNECT    0x4000 /* a CONNECT request */
-#define S_RST_AFTER  0x8000 /* RST_STREAM(NO_ERROR) once the response's
-			       end is sent: the request was not read
-			       whole (RFC 9113 section 8.1) */
+#define S_RST_AFTER  0x8000 /* answered before the request was read
+			       whole: RST_STREAM(NO_ERROR) once the
+			       response's end is sent and DISCARD_MAX
+			       more bytes came (rst_after) */
 #define S_CLIENT_RST 0x10000 /* the client reset it */
 #define S_DISCARD    0x20000 /* its request body is no longer wanted */
 #define S_CHUNK_OPEN 0x40000 /* a request chunk is open at chunk_at */
@@ -120,6 +126,7 @@ enum h2s_body {
 				       8441): a tunnel on the stream */
 #define S_NG_CLOSED  0x100000 /* nghttp2 closed it: only the exchange's
 				 end is awaited */
+#define S_OUT_END    0x400000 /* the response's END_STREAM is sent */
 
 struct sl_h2conn;
 
@@ -142,6 +149,7 @@ struct sl_h2stream {
 	uint32_t unconsumed; /* DATA bytes not yet given back to the
 				windows */
 	uint32_t taken;	     /* in.off + held at the last give-back */
+	uint32_t discarded;  /* body bytes dropped after the answer */
 	uint64_t start_ms;   /* its HEADERS began */
 	uint64_t resp_left;  /* H2B_LENGTH: body bytes still to frame */
 	struct sl_h1_chunked ch; /* H2B_CHUNKED: the framing taken off */
@@ -983,6 +991,8 @@ chunk_close(struct sl_h2stream *st)
 	st->f &= ~S_CHUNK_OPEN;
 }
 
+static void rst_after(struct sl_h2stream *st, size_t n);
+
 static int
 h2_on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 		 const uint8_t *data, size_t len, void *ud)
@@ -992,6 +1002,8 @@ h2_on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 
 	if (st == NULL || (st->f & S_DISCARD) || st->state == H2S_CLOSED) {
 		(void)nghttp2_session_consume(ng, id, len);
+		if (st != NULL)
+			rst_after(st, len);
 		return 0;
 	}
 	st->unconsumed += (uint32_t)len;
@@ -1027,6 +1039,20 @@ overflow:
 	stream_reset(st, NGHTTP2_ENHANCE_YOUR_CALM);
 	stream_set_state(st, H2S_DONE);
 	return 0;
+}
+
+/* A stream answered before its request was whole (S_RST_AFTER) drops
+ * n more bytes of it; once its answer's end is sent and DISCARD_MAX
+ * bytes were dropped, the client is asked to stop. */
+static void
+rst_after(struct sl_h2stream *st, size_t n)
+{
+	if (!(st->f & S_RST_AFTER))
+		return;
+	st->discarded = (uint32_t)SL_MIN((size_t)st->discarded + n,
+					 (size_t)DISCARD_MAX);
+	if ((st->f & S_OUT_END) && st->discarded >= DISCARD_MAX)
+		stream_reset(st, NGHTTP2_NO_ERROR);
 }
 
 /* Takes a budget token for a frame that carries no request; past the
@@ -1226,26 +1252,35 @@ h2_on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 	switch (frame->hd.type) {
 	case NGHTTP2_DATA:
 		calm_earn(h, 1);
-		/* the response's end, with the request not read whole:
-		 * the client may stop sending it (RFC 9113 section 8.1) */
-		if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
-		    (st = nghttp2_session_get_stream_user_data(
-			 ng, frame->hd.stream_id)) != NULL &&
-		    (st->f & S_RST_AFTER))
-			stream_reset(st, NGHTTP2_NO_ERROR);
-		return 0;
+		/* fall through */
 	case NGHTTP2_HEADERS:
+		/* the response's end; with the request not read whole
+		 * (op_done came first), the client may stop sending it
+		 * (RFC 9113 section 8.1) */
 		if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
 		    (st = nghttp2_session_get_stream_user_data(
-			 ng, frame->hd.stream_id)) != NULL &&
-		    (st->f & S_RST_AFTER))
-			stream_reset(st, NGHTTP2_NO_ERROR);
+			 ng, frame->hd.stream_id)) != NULL) {
+			st->f |= S_OUT_END;
+			rst_after(st, 0);
+		}
 		return 0;
 	case NGHTTP2_RST_STREAM:
 		st = nghttp2_session_get_stream_user_data(ng,
 							  frame->hd.stream_id);
 		if (st != NULL && (st->f & S_RESET))
 			return 0;
+		/* answered whole before its request was: a client that
+		 * ends its upload short then (curl sends an empty DATA
+		 * with END_STREAM, which nghttp2 finds short of the
+		 * Content-Length) has broken no rule that matters */
+		if (st != NULL && (st->f & S_OUT_END) && !(st->f & S_IN_END)) {
+			if (sl_log_enabled(SL_LOG_DEBUG))
+				log_debug("conn=%llu stream=%d: request body "
+					  "ended short after its answer",
+					  (unsigned long long)h->c->s.id,
+					  frame->hd.stream_id);
+			return 0;
+		}
 		if (frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM)
 			h2_refused(h, SL_H2_R_TOO_MANY_STREAMS,
 				   frame->hd.stream_id,
@@ -2593,9 +2628,12 @@ op_done(struct sl_stream *s, const char *why, int close, int linger)
 		h->resets--;
 	calm_earn(h, 1);
 	/* answered before its request was whole: the rest is not wanted
-	 * (RST_STREAM(NO_ERROR) after the response's end) */
-	if (!(st->f & S_IN_END))
+	 * (RST_STREAM(NO_ERROR) once the response's end is sent and
+	 * DISCARD_MAX more bytes came) */
+	if (!(st->f & S_IN_END)) {
 		st->f |= S_RST_AFTER;
+		rst_after(st, 0);
+	}
 	st->f |= S_DISCARD;
 	stream_give_back(st);
 	if (st->f & S_DEFERRED) {

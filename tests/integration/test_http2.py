@@ -1265,5 +1265,97 @@ def sighup_new_streams_take_the_new_generation():
     c.close()
 
 
+# ---------------------------------------------------------------------------
+# Answers before the request is whole (RFC 9113 section 8.1; issue 41)
+
+
+def _early_sluice(limited):
+    """sluice whose only route answers before reading a body: a 429 from a
+    rate limit of 1/h (burst 1, spent by a first GET) when limited, else a
+    502 from a cluster whose endpoint refuses connections."""
+    dead = free_port()
+    routes = [{"name": "main", "cluster": "a"}]
+    if limited:
+        routes[0]["rate_limit"] = [{"name": "all", "key": "route",
+                                    "rate": "1/h", "burst": 1}]
+    up, sl, port, aport = h2_sluice(
+        clusters={"a": ["127.0.0.1:%d" % dead]}, routes=routes)
+    if limited:
+        eq(curl_h2(port, [])[1], b"502", "the burst's one request")
+    return sl, port, aport
+
+
+def curl_h2(port, args):
+    p = subprocess.run(["curl", "-sS", "--noproxy", "*", "-o", "/dev/null",
+                        "-w", "%{http_code}", "--http2-prior-knowledge"]
+                       + args + ["http://127.0.0.1:%d/pay" % port],
+                       capture_output=True, timeout=30)
+    return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+
+@test
+def early_answers_are_not_protocol_errors():
+    """Every 429 and 502 answered to a curl POST before its body came
+    logged "HTTP/2 protocol_error" and counted reason="protocol_error":
+    curl, given the whole answer, ends its upload with an empty DATA
+    carrying END_STREAM, which nghttp2 finds short of the Content-Length.
+    The stream was answered: that is no client's protocol error. And curl
+    7.88 (Debian 12) must get its answer, not error 92."""
+    need("curl")
+    body = os.path.join(sltest.tmpdir(), "body")
+    with open(body, "wb") as f:
+        f.write(b"x" * 300000)
+    for limited, status in ((True, b"429"), (False, b"502")):
+        sl, port, aport = _early_sluice(limited)
+        for i in range(12):
+            for args in (["-d", "amount=1"], ["--data-binary", "@" + body]):
+                rc, code, err = curl_h2(port, ["-X", "POST"] + args)
+                eq((rc, code), (0, status), "curl %s: %s" % (args[0], err))
+        eq(refused(aport, "protocol_error"), 0, "protocol_error counted")
+        check("protocol_error" not in sl.stderr(),
+              "a protocol_error logged:\n" + sl.stderr()[-2000:])
+        sl.stop()
+
+
+@test
+def early_answer_then_short_end_and_reset_after_a_megabyte():
+    """Hand-made: a POST's HEADERS with content-length, the 502, then (a)
+    an empty DATA with END_STREAM: not counted as a protocol error (nghttp2
+    still resets the stream it finds short), the connection serves on; (b) on another stream the client goes on sending its body:
+    once 1 MiB more came, RST_STREAM(NO_ERROR) asks it to stop (that
+    reset never went before: the answer's END_STREAM left before the
+    exchange ended, when the flag that asks for it was not yet set)."""
+    sl, port, aport = _early_sluice(False)
+    r = RawH2(port)
+    fields = r.req_fields("/pay", "POST", [("content-length", "5000000")])
+    r.send(r.headers(1, fields, end_stream=False))
+    check(r.wait(lambda: any(f[0] == DATA and f[1] & END_STREAM and
+                             f[2] == 1 for f in r.frames), 5.0),
+          "no answer on stream 1")
+    r.send(frame(DATA, END_STREAM, 1))
+    r.send(r.headers(3, fields, end_stream=False))
+    check(r.wait(lambda: any(f[0] == DATA and f[1] & END_STREAM and
+                             f[2] == 3 for f in r.frames), 5.0),
+          "no answer on stream 3")
+    chunk = b"y" * 16384
+    sent = 0
+    while sent < 3 * 1024 * 1024 and not any(
+            f[0] == RST_STREAM and f[2] == 3 for f in r.frames):
+        # the windows: sluice gives them back as it drops the bytes
+        r.send(frame(DATA, 0, 3, chunk))
+        sent += len(chunk)
+        r.read(0.01)
+    check(r.wait(lambda: any(f[0] == RST_STREAM and f[2] == 3
+                             for f in r.frames), 5.0),
+          "no RST_STREAM after %d bytes" % sent)
+    rst = [f for f in r.frames if f[0] == RST_STREAM and f[2] == 3][0]
+    eq(struct.unpack(">I", rst[3])[0], NO_ERROR, "its code")
+    check(sent >= 1024 * 1024, "reset after only %d bytes" % sent)
+    check(not any(f[0] == GOAWAY for f in r.frames), "a GOAWAY")
+    eq(refused(aport, "protocol_error"), 0, "protocol_error counted")
+    r.sock.close()
+    sl.stop()
+
+
 if __name__ == "__main__":
     main()
