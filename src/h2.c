@@ -108,25 +108,29 @@ enum h2s_body {
 #define S_RESET	     0x0200 /* sluice reset it (RST_STREAM submitted) */
 #define S_WANT_WRITE 0x0400 /* the exchange waits for room (pacing) */
 #define S_REQLINE    0x0800 /* the request line is written */
-#define S_MISDIRECT  0x1000 /* an authority the certificate does not
-			       cover: a 421 */
-#define S_HEAD_REQ   0x2000 /* a HEAD request: no response body */
-#define S_CONNECT    0x4000 /* a CONNECT request */
-#define S_RST_AFTER  0x8000 /* answered before the request was read
-			       whole: RST_STREAM(NO_ERROR) once the
-			       response's end is sent and DISCARD_MAX
-			       more bytes came (rst_after) */
+#define S_MISDIRECT                                                            \
+	0x1000		  /* an authority the certificate does not             \
+			     cover: a 421 */
+#define S_HEAD_REQ 0x2000 /* a HEAD request: no response body */
+#define S_CONNECT  0x4000 /* a CONNECT request */
+#define S_RST_AFTER                                                            \
+	0x8000		     /* answered before the request was read           \
+				whole: RST_STREAM(NO_ERROR) once the           \
+				response's end is sent and DISCARD_MAX         \
+				more bytes came (rst_after) */
 #define S_CLIENT_RST 0x10000 /* the client reset it */
 #define S_DISCARD    0x20000 /* its request body is no longer wanted */
 #define S_CHUNK_OPEN 0x40000 /* a request chunk is open at chunk_at */
-#define S_TRAILERS   0x80000 /* the request's last chunk is written: its
-				trailer fields follow */
+#define S_TRAILERS                                                             \
+	0x80000 /* the request's last chunk is written: its                    \
+		   trailer fields follow */
 #define S_XCONNECT                                                             \
-	0x200000	      /* extended CONNECT for WebSocket (RFC           \
-				       8441): a tunnel on the stream */
-#define S_NG_CLOSED  0x100000 /* nghttp2 closed it: only the exchange's
-				 end is awaited */
-#define S_OUT_END    0x400000 /* the response's END_STREAM is sent */
+	0x200000 /* extended CONNECT for WebSocket (RFC                        \
+			  8441): a tunnel on the stream */
+#define S_NG_CLOSED                                                            \
+	0x100000	   /* nghttp2 closed it: only the exchange's           \
+			      end is awaited */
+#define S_OUT_END 0x400000 /* the response's END_STREAM is sent */
 
 struct sl_h2conn;
 
@@ -139,19 +143,19 @@ struct sl_h2stream {
 	TAILQ_ENTRY(sl_h2stream) link; /* in h->streams */
 	struct sl_h2stream *next;      /* in h->dirty or h->reap */
 	int32_t id;
-	uint8_t state; /* enum h2s_state */
-	uint8_t body;  /* enum h2s_body */
-	uint32_t f;    /* S_* */
-	uint32_t hdr_list;   /* header list bytes so far (RFC 9113 section
-				6.5.2: name, value and 32 a field) */
-	uint32_t head_len;   /* the request head's bytes at in's start */
-	uint32_t chunk_at;   /* `in`: the open chunk's gap (S_CHUNK_OPEN) */
-	uint32_t unconsumed; /* DATA bytes not yet given back to the
-				windows */
-	uint32_t taken;	     /* in.off + held at the last give-back */
-	uint32_t discarded;  /* body bytes dropped after the answer */
-	uint64_t start_ms;   /* its HEADERS began */
-	uint64_t resp_left;  /* H2B_LENGTH: body bytes still to frame */
+	uint8_t state;		 /* enum h2s_state */
+	uint8_t body;		 /* enum h2s_body */
+	uint32_t f;		 /* S_* */
+	uint32_t hdr_list;	 /* header list bytes so far (RFC 9113 section
+				    6.5.2: name, value and 32 a field) */
+	uint32_t head_len;	 /* the request head's bytes at in's start */
+	uint32_t chunk_at;	 /* `in`: the open chunk's gap (S_CHUNK_OPEN) */
+	uint32_t unconsumed;	 /* DATA bytes not yet given back to the
+				    windows */
+	uint32_t taken;		 /* in.off + held at the last give-back */
+	uint32_t discarded;	 /* body bytes dropped after the answer */
+	uint64_t start_ms;	 /* its HEADERS began */
+	uint64_t resp_left;	 /* H2B_LENGTH: body bytes still to frame */
 	struct sl_h1_chunked ch; /* H2B_CHUNKED: the framing taken off */
 	struct sl_buf trailers;	 /* the response's trailer section */
 };
@@ -159,24 +163,27 @@ struct sl_h2stream {
 TAILQ_HEAD(sl_h2stream_q, sl_h2stream);
 
 /* The connection's codec state (c->h2). */
-#define C2_RUNNING   0x0001 /* h2_run is on the stack */
-#define C2_AGAIN     0x0002 /* something changed during the run */
-#define C2_READABLE  0x0004 /* the read event fired */
-#define C2_WBLOCKED  0x0008 /* the transport took no more: write event */
-#define C2_PREFACE   0x0010 /* the client's preface and SETTINGS came */
-#define C2_GOAWAY1   0x0020 /* the drain's first GOAWAY went */
-#define C2_GOAWAY2   0x0040 /* the last GOAWAY went: no new stream */
-#define C2_SHUTDOWN  0x0080 /* ending: close once the streams are done */
-#define C2_RUN_EV    0x0100 /* run_ev is active */
-#define C2_TIMER     0x0200 /* tev is added */
-#define C2_W_READ    0x0400 /* TLS: the blocked write waits for a read */
-#define C2_RFULL     0x0800 /* the last read filled the read buffer */
-#define C2_PARKED    0x1000 /* idle for PARK_MS: nghttp2's frame buffer's
-				pages were given back */
-#define C2_EOF	     0x2000 /* the client shut its write side: nothing
-				more is read; open streams finish */
-#define C2_CLOSING   0x4000 /* dead, its streams gone: the last frames
-				still go out (h2_end), under send_timeout */
+#define C2_RUNNING  0x0001 /* h2_run is on the stack */
+#define C2_AGAIN    0x0002 /* something changed during the run */
+#define C2_READABLE 0x0004 /* the read event fired */
+#define C2_WBLOCKED 0x0008 /* the transport took no more: write event */
+#define C2_PREFACE  0x0010 /* the client's preface and SETTINGS came */
+#define C2_GOAWAY1  0x0020 /* the drain's first GOAWAY went */
+#define C2_GOAWAY2  0x0040 /* the last GOAWAY went: no new stream */
+#define C2_SHUTDOWN 0x0080 /* ending: close once the streams are done */
+#define C2_RUN_EV   0x0100 /* run_ev is active */
+#define C2_TIMER    0x0200 /* tev is added */
+#define C2_W_READ   0x0400 /* TLS: the blocked write waits for a read */
+#define C2_RFULL    0x0800 /* the last read filled the read buffer */
+#define C2_PARKED                                                              \
+	0x1000 /* idle for PARK_MS: nghttp2's frame buffer's                   \
+		   pages were given back */
+#define C2_EOF                                                                 \
+	0x2000 /* the client shut its write side: nothing                      \
+		   more is read; open streams finish */
+#define C2_CLOSING                                                             \
+	0x4000 /* dead, its streams gone: the last frames                      \
+		   still go out (h2_end), under send_timeout */
 /* reads of up to rbuf's size (64 KiB at most) one run makes before the
  * other connections' events: a client that sends fast cannot hold the
  * worker */
@@ -225,8 +232,8 @@ struct sl_h2conn {
 	uint64_t calm_ms;    /* last refill */
 	uint32_t resets;     /* streams reset early, less finished ones */
 	uint32_t nstreams;   /* streams begun */
-	int32_t max_id; /* the highest stream id the client began */
-	uint64_t ids;	/* bit i: stream max_id - 2i was begun */
+	int32_t max_id;	     /* the highest stream id the client began */
+	uint64_t ids;	     /* bit i: stream max_id - 2i was begun */
 	uint32_t win_stream; /* the windows sluice gives: per stream */
 	uint32_t win_conn;   /* ... and the connection's */
 	/* nghttp2's large blocks (its frame buffer, 16 KiB): their pages
@@ -339,8 +346,7 @@ h2_refused(struct sl_h2conn *h, enum sl_h2_refusal r, int32_t id,
 			 "%s: %s",
 			 (unsigned long long)c->s.id,
 			 sl_stream_peer_str(&c->s, NULL, peer, sizeof(peer)),
-			 c->s.lconf->name, (int)id, sl_h2_refusal_str(r),
-			 what);
+			 c->s.lconf->name, (int)id, sl_h2_refusal_str(r), what);
 	}
 }
 
@@ -499,8 +505,7 @@ stream_close(struct sl_h2stream *st, const char *reason)
 	}
 	if (st->unconsumed > 0) {
 		/* what the connection's window lent it comes back */
-		(void)nghttp2_session_consume_connection(h->ng,
-							 st->unconsumed);
+		(void)nghttp2_session_consume_connection(h->ng, st->unconsumed);
 		st->unconsumed = 0;
 	}
 	stream_set_state(st, H2S_CLOSED);
@@ -575,8 +580,8 @@ in_reserve(struct sl_h2stream *st, size_t n, size_t cap)
 		b->len -= off;
 		if (st->f & S_CHUNK_OPEN)
 			st->chunk_at -= off;
-		st->s.in_ready = st->s.in_ready >= off ? st->s.in_ready - off
-						       : 0;
+		st->s.in_ready =
+		    st->s.in_ready >= off ? st->s.in_ready - off : 0;
 		st->taken = st->taken >= off ? st->taken - off : 0;
 		b->off = 0;
 		if (sl_buf_space(b) >= n)
@@ -647,8 +652,8 @@ scratch_put(struct sl_h2conn *h, const void *p, size_t n, uint32_t *off)
 	if (sl_buf_alloc(&w->bufs, b, SL_MAX(n, (size_t)4096)) == -1)
 		return -1;
 	if (sl_buf_space(b) < n &&
-	    sl_buf_grow(&w->bufs, b, SL_MAX((size_t)b->len + n,
-					    (size_t)b->cap * 2)) == -1)
+	    sl_buf_grow(&w->bufs, b,
+			SL_MAX((size_t)b->len + n, (size_t)b->cap * 2)) == -1)
 		return -1;
 	*off = b->len;
 	memcpy(b->data + b->len, p, n);
@@ -768,8 +773,7 @@ head_end(struct sl_h2stream *st, int end_stream)
 }
 
 static int
-h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
-		    void *ud)
+h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 {
 	struct sl_h2conn *h = H2_OF_SESSION(ud);
 	struct sl_h2stream *st;
@@ -801,8 +805,9 @@ h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
 	if ((uint32_t)id > 0x7fffffffu - STREAM_ID_SLACK &&
 	    !(h->f & C2_SHUTDOWN)) {
 		h->f |= C2_SHUTDOWN;
-		h2_refused(h, SL_H2_R_STREAM_IDS, id, "stream ids near their "
-						      "end: GOAWAY");
+		h2_refused(h, SL_H2_R_STREAM_IDS, id,
+			   "stream ids near their "
+			   "end: GOAWAY");
 		(void)nghttp2_submit_shutdown_notice(ng);
 	}
 	return 0;
@@ -820,8 +825,7 @@ h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 	struct sl_h2stream *st =
 	    h->hs != NULL && h->hs->id == frame->hd.stream_id
 		? h->hs
-		: nghttp2_session_get_stream_user_data(ng,
-						       frame->hd.stream_id);
+		: nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
 	const struct sl_conf_limits *lim;
 	const char *n = (const char *)name, *v = (const char *)value;
 	size_t cap;
@@ -1010,8 +1014,8 @@ h2_on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 	if (st->f & S_CHUNKED) {
 		if (!(st->f & S_CHUNK_OPEN)) {
 			/* a gap for the size, and room for the CRLF after */
-			if (in_reserve(st, CHUNK_GAP + len + 2,
-				       body_cap(st)) == -1)
+			if (in_reserve(st, CHUNK_GAP + len + 2, body_cap(st)) ==
+			    -1)
 				goto overflow;
 			st->chunk_at = st->s.in.len;
 			st->f |= S_CHUNK_OPEN;
@@ -1049,8 +1053,8 @@ rst_after(struct sl_h2stream *st, size_t n)
 {
 	if (!(st->f & S_RST_AFTER))
 		return;
-	st->discarded = (uint32_t)SL_MIN((size_t)st->discarded + n,
-					 (size_t)DISCARD_MAX);
+	st->discarded =
+	    (uint32_t)SL_MIN((size_t)st->discarded + n, (size_t)DISCARD_MAX);
 	if ((st->f & S_OUT_END) && st->discarded >= DISCARD_MAX)
 		stream_reset(st, NGHTTP2_NO_ERROR);
 }
@@ -1309,11 +1313,10 @@ h2_on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 				r = SL_H2_R_CONTINUATION;
 			else if (strstr(why, "concurrent streams") != NULL)
 				r = SL_H2_R_TOO_MANY_STREAMS;
-			snprintf(e, sizeof(e), "%s: %s",
-				 nghttp2_http2_strerror(
-				     frame->goaway.error_code),
-				 n > 0 ? sl_escape(esc, sizeof(esc), why, n)
-				       : "-");
+			snprintf(
+			    e, sizeof(e), "%s: %s",
+			    nghttp2_http2_strerror(frame->goaway.error_code),
+			    n > 0 ? sl_escape(esc, sizeof(esc), why, n) : "-");
 			h2_refused(h, r, frame->goaway.last_stream_id, e);
 			h->dead = "http2_protocol_error";
 			h->dead_now = 1;
@@ -1346,7 +1349,8 @@ h2_on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
 	if ((st->f & S_CLIENT_RST) && st->state != H2S_DONE) {
 		h->resets++;
 		calm_spend(h, SL_H2_R_RAPID_RESET, 1);
-		if (h->resets > 2 * h->c->s.lconf->limits.max_concurrent_streams &&
+		if (h->resets >
+			2 * h->c->s.lconf->limits.max_concurrent_streams &&
 		    h->dead == NULL) {
 			h2_refused(h, SL_H2_R_RAPID_RESET, id,
 				   "streams reset faster than they finish");
@@ -1354,8 +1358,8 @@ h2_on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
 				"http2_enhance_your_calm");
 		}
 	}
-	stream_close(st, (st->f & S_CLIENT_RST) ? "client_reset"
-						 : "stream_closed");
+	stream_close(st,
+		     (st->f & S_CLIENT_RST) ? "client_reset" : "stream_closed");
 	return 0;
 }
 
@@ -1367,8 +1371,7 @@ h2_on_error(nghttp2_session *ng, int code, const char *msg, size_t len,
 
 	if (sl_log_enabled(SL_LOG_DEBUG)) {
 		char e[256];
-		log_debug("conn=%llu http2: %s",
-			  (unsigned long long)h->c->s.id,
+		log_debug("conn=%llu http2: %s", (unsigned long long)h->c->s.id,
 			  sl_escape(e, sizeof(e), msg, len));
 	}
 	return 0;
@@ -1387,7 +1390,8 @@ conn_specific(const char *n, size_t len)
 	case 10:
 		return ((n[0] | 0x20) == 'c' &&
 			sl_h1_ieq(n, len, "connection")) ||
-		       ((n[0] | 0x20) == 'k' && sl_h1_ieq(n, len, "keep-alive"));
+		       ((n[0] | 0x20) == 'k' &&
+			sl_h1_ieq(n, len, "keep-alive"));
 	case 16:
 		return (n[0] | 0x20) == 'p' &&
 		       sl_h1_ieq(n, len, "proxy-connection");
@@ -1416,8 +1420,7 @@ nv_array(struct sl_worker *w, size_t n)
 }
 
 static void
-nv_set(nghttp2_nv *nv, char *name, size_t nlen, const char *value,
-       size_t vlen)
+nv_set(nghttp2_nv *nv, char *name, size_t nlen, const char *value, size_t vlen)
 {
 	/* upper case as the upstream wrote it: nghttp2 copies the pair
 	 * (no NGHTTP2_NV_FLAG_NO_COPY_NAME) and lower-cases the copy's
@@ -1523,16 +1526,19 @@ resp_head_nv(struct sl_h2stream *st, char *p, size_t hl, nghttp2_nv **out,
 		char *colon, *v, *ve;
 		size_t nl;
 
-		if ((eol = memchr(line, '\r', (size_t)(end - line + 1))) == NULL ||
+		if ((eol = memchr(line, '\r', (size_t)(end - line + 1))) ==
+			NULL ||
 		    (colon = memchr(line, ':', (size_t)(eol - line))) == NULL)
 			return -1;
 		nl = (size_t)(colon - line);
 		for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
 			;
-		for (ve = eol; ve > v && (ve[-1] == ' ' || ve[-1] == '\t'); ve--)
+		for (ve = eol; ve > v && (ve[-1] == ' ' || ve[-1] == '\t');
+		     ve--)
 			;
 		if (conn_specific(line, nl)) {
-			if (nl == 17 && sl_h1_ieq(line, nl, "transfer-encoding"))
+			if (nl == 17 &&
+			    sl_h1_ieq(line, nl, "transfer-encoding"))
 				*chunked = 1;
 			continue;
 		}
@@ -1585,7 +1591,7 @@ resp_heads(struct sl_h2stream *st)
 			return -1;
 		}
 		/* the status line's three digits */
-		nv[0].name = (uint8_t *)(uintptr_t)":status";
+		nv[0].name = (uint8_t *)(uintptr_t) ":status";
 		nv[0].namelen = 7;
 		nv[0].value = (uint8_t *)p + 9;
 		nv[0].valuelen = 3;
@@ -1600,9 +1606,8 @@ resp_heads(struct sl_h2stream *st)
 				st->body = H2B_NONE;
 			else if (chunked) {
 				st->body = H2B_CHUNKED;
-				sl_h1_chunked_init(&st->ch,
-						   s->lconf->limits
-						       .max_header_bytes);
+				sl_h1_chunked_init(
+				    &st->ch, s->lconf->limits.max_header_bytes);
 			} else if (cl != UINT64_MAX) {
 				st->body = H2B_LENGTH;
 				st->resp_left = cl;
@@ -1650,8 +1655,8 @@ trailers_put(struct sl_h2stream *st, const char *p, size_t n)
 	if (sl_buf_alloc(&w->bufs, b, 4096) == -1)
 		return -1;
 	if (sl_buf_space(b) < n &&
-	    sl_buf_grow(&w->bufs, b, SL_MAX((size_t)b->len + n,
-					    (size_t)b->cap * 2)) == -1)
+	    sl_buf_grow(&w->bufs, b,
+			SL_MAX((size_t)b->len + n, (size_t)b->cap * 2)) == -1)
 		return -1;
 	memcpy(b->data + b->len, p, n);
 	b->len += (uint32_t)n;
@@ -1795,9 +1800,8 @@ wbuf_full(const struct sl_h2conn *h)
 /* A DATA frame: its header, then the payload copied from the exchange's
  * output, which it then counts as sent. */
 static int
-h2_send_data(nghttp2_session *ng, nghttp2_frame *frame,
-	     const uint8_t *framehd, size_t length, nghttp2_data_source *src,
-	     void *ud)
+h2_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd,
+	     size_t length, nghttp2_data_source *src, void *ud)
 {
 	struct sl_h2conn *h = H2_OF_SESSION(ud);
 	struct sl_h2stream *st = src->ptr;
@@ -1957,9 +1961,9 @@ h2_input(struct sl_h2conn *h)
 {
 	struct sl_client *c = h->c;
 	struct sl_worker *w = c->s.w;
-	size_t max = SL_MAX((size_t)RBUF_MIN,
-			    SL_MIN(c->s.lconf->limits.buffer_bytes,
-				   (uint64_t)64 * 1024));
+	size_t max =
+	    SL_MAX((size_t)RBUF_MIN, SL_MIN(c->s.lconf->limits.buffer_bytes,
+					    (uint64_t)64 * 1024));
 	ssize_t n, rv;
 	int want = 0;
 
@@ -2005,8 +2009,8 @@ h2_input(struct sl_h2conn *h)
 		return;
 	}
 	if (n == -1 && errno != EAGAIN && errno != EINTR) {
-		h->dead = errno == EPROTO ? "client_tls_error"
-					  : "client_read_error";
+		h->dead =
+		    errno == EPROTO ? "client_tls_error" : "client_read_error";
 		h->dead_abort = 1;
 		return;
 	}
@@ -2110,8 +2114,7 @@ stream_check_blocked(struct sl_h2stream *st)
 	    (s->flags & SL_STREAM_F_WBLOCK) ||
 	    sl_exchange_output(s, iov, &hints) == 0)
 		return;
-	if (nghttp2_session_get_stream_remote_window_size(h->ng, st->id) >
-		0 &&
+	if (nghttp2_session_get_stream_remote_window_size(h->ng, st->id) > 0 &&
 	    nghttp2_session_get_remote_window_size(h->ng) > 0)
 		return;
 	s->flags |= SL_STREAM_F_WBLOCK;
@@ -2159,7 +2162,8 @@ h2_writable(struct sl_h2conn *h)
 
 	if (h->nwant == 0)
 		return;
-	TAILQ_FOREACH(st, &h->streams, link) {
+	TAILQ_FOREACH(st, &h->streams, link)
+	{
 		if (!(st->f & S_WANT_WRITE) || st->s.txn == NULL ||
 		    st->s.ops->send_room(&st->s) == 0)
 			continue;
@@ -2172,8 +2176,7 @@ h2_writable(struct sl_h2conn *h)
 
 /* ---- deadlines ---------------------------------------------------------*/
 
-static void
-h2_on_timer(evutil_socket_t fd, short what, void *arg);
+static void h2_on_timer(evutil_socket_t fd, short what, void *arg);
 
 static void
 h2_schedule(struct sl_h2conn *h)
@@ -2202,7 +2205,8 @@ h2_schedule(struct sl_h2conn *h)
 	/* a timer armed for earlier stays: it fires, finds nothing due and
 	 * arms again (a connection's deadlines move at every stream; this
 	 * saves an event_del and an event_add each time) */
-	if (d == h->armed_ms || (h->armed_ms != 0 && (d == 0 || d > h->armed_ms)))
+	if (d == h->armed_ms ||
+	    (h->armed_ms != 0 && (d == 0 || d > h->armed_ms)))
 		return;
 	h->armed_ms = d;
 	{
@@ -2219,10 +2223,10 @@ static void
 h2_goaway_final(struct sl_h2conn *h)
 {
 	h->f |= C2_GOAWAY2 | C2_SHUTDOWN;
-	(void)nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE,
-				    nghttp2_session_get_last_proc_stream_id(
-					h->ng),
-				    NGHTTP2_NO_ERROR, NULL, 0);
+	(void)nghttp2_submit_goaway(
+	    h->ng, NGHTTP2_FLAG_NONE,
+	    nghttp2_session_get_last_proc_stream_id(h->ng), NGHTTP2_NO_ERROR,
+	    NULL, 0);
 	h->f |= C2_AGAIN;
 }
 
@@ -2231,8 +2235,7 @@ h2_goaway_final(struct sl_h2conn *h)
 static void
 h2_goaway_begin(struct sl_h2conn *h)
 {
-	static const uint8_t ping[8] = {'s', 'l', 'u', 'i', 'c', 'e', 'g',
-					'a'};
+	static const uint8_t ping[8] = {'s', 'l', 'u', 'i', 'c', 'e', 'g', 'a'};
 
 	if (h->f & (C2_GOAWAY1 | C2_GOAWAY2))
 		return;
@@ -2489,10 +2492,9 @@ h2_run(struct sl_h2conn *h)
 		    !nghttp2_session_want_write(h->ng) &&
 		    sl_buf_pending(&h->wbuf) == 0)
 			/* both sides said GOAWAY and no stream is left */
-			h->dead = (h->f & C2_SHUTDOWN) ? c->s.w->draining
-							     ? "draining"
-							     : "close"
-							: "http2_goaway";
+			h->dead = (h->f & C2_SHUTDOWN)
+				      ? c->s.w->draining ? "draining" : "close"
+				      : "http2_goaway";
 		if (h->dead != NULL)
 			break;
 		if (!(h->f & C2_AGAIN) && h->dirty == NULL &&
@@ -2805,10 +2807,10 @@ setup(void)
 	    cb, h2_on_data_chunk);
 	nghttp2_session_callbacks_set_on_begin_frame_callback(
 	    cb, h2_on_begin_frame);
-	nghttp2_session_callbacks_set_on_frame_recv_callback(
-	    cb, h2_on_frame_recv);
-	nghttp2_session_callbacks_set_on_frame_send_callback(
-	    cb, h2_on_frame_send);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb,
+							     h2_on_frame_recv);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb,
+							     h2_on_frame_send);
 	nghttp2_session_callbacks_set_on_stream_close_callback(
 	    cb, h2_on_stream_close);
 	nghttp2_session_callbacks_set_error_callback2(cb, h2_on_error);
@@ -2874,15 +2876,16 @@ sl_h2_start(struct sl_client *c)
 		     h2_on_write, h);
 	event_assign(&h->run_ev, w->base, -1, 0, h2_on_run, h);
 	evtimer_assign(&h->tev, w->base, h2_on_timer, h);
-	iv[0] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
-					 (uint32_t)l->max_concurrent_streams};
+	iv[0] =
+	    (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+				     (uint32_t)l->max_concurrent_streams};
 	iv[1] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
 					 h->win_stream};
 	iv[2] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
 					 (uint32_t)l->max_header_list_bytes};
 	iv[3] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_PUSH, 0};
-	iv[4] = (nghttp2_settings_entry){
-	    NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1};
+	iv[4] =
+	    (nghttp2_settings_entry){NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1};
 	/* WebSocket by extended CONNECT where a route allows it (RFC 8441) */
 	iv[5] = (nghttp2_settings_entry){
 	    NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1};
