@@ -54,10 +54,17 @@
  * digits as a window's largest size, then CRLF (doc/http2.md section 3) */
 #define CHUNK_GAP 10
 /* The budget of frames that carry no request (section 5): a burst, then
- * so many a second; a DATA frame sluice sends and a stream that finishes
- * each give one back. */
+ * so many a second; a stream that finishes gives back two (a PRIORITY
+ * and an RST_STREAM of its own). */
 #define CALM_BURST 400
 #define CALM_RATE  200
+/* Flow control is not a flood: each DATA frame sluice sends pays for the
+ * frames a careful client sends back for it, a WINDOW_UPDATE on the
+ * stream and one on the connection, and a PING (gRPC's bandwidth probe),
+ * before the calm budget is touched; FLOW_MAX bounds what a client can
+ * bank by downloading (3 for every frame of many MiB in flight). */
+#define FLOW_PER_DATA 3
+#define FLOW_MAX      16384
 /* The second GOAWAY of a drain goes after the PING's answer, or this
  * long after the first. */
 #define GOAWAY_WAIT_MS 1000
@@ -229,6 +236,8 @@ struct sl_h2conn {
 	uint32_t pr_off, pr_len; /* :protocol (RFC 8441) */
 	/* the budgets of section 5 */
 	int64_t calm;	     /* frames that carry no request left */
+	int32_t flow;	     /* WINDOW_UPDATEs and PINGs paid for by the
+				DATA frames sent (FLOW_PER_DATA) */
 	uint64_t calm_ms;    /* last refill */
 	uint32_t resets;     /* streams reset early, less finished ones */
 	uint32_t nstreams;   /* streams begun */
@@ -1085,6 +1094,17 @@ calm_earn(struct sl_h2conn *h, int64_t n)
 	h->calm = SL_MIN(h->calm + n, (int64_t)CALM_BURST);
 }
 
+/* A WINDOW_UPDATE or a PING: paid by the DATA frames sent, else by the
+ * calm budget. */
+static void
+flow_spend(struct sl_h2conn *h, enum sl_h2_refusal why)
+{
+	if (h->flow > 0)
+		h->flow--;
+	else
+		calm_spend(h, why, 1);
+}
+
 /*
  * A HEADERS frame's stream id (RFC 9113 section 5.1.1): a new stream's id
  * must be greater than every one the client began, and one it skipped is
@@ -1145,10 +1165,13 @@ h2_on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
 		calm_spend(h, SL_H2_R_SETTINGS_FLOOD, 1);
 		break;
 	case NGHTTP2_PING:
-		calm_spend(h, SL_H2_R_PING_FLOOD, 1);
+		if (hd->flags & NGHTTP2_FLAG_ACK)
+			calm_spend(h, SL_H2_R_PING_FLOOD, 1);
+		else
+			flow_spend(h, SL_H2_R_PING_FLOOD);
 		break;
 	case NGHTTP2_WINDOW_UPDATE:
-		calm_spend(h, SL_H2_R_WINDOW_FLOOD, 1);
+		flow_spend(h, SL_H2_R_WINDOW_FLOOD);
 		break;
 	case NGHTTP2_CONTINUATION:
 		if (hd->length == 0)
@@ -1255,7 +1278,8 @@ h2_on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 
 	switch (frame->hd.type) {
 	case NGHTTP2_DATA:
-		calm_earn(h, 1);
+		if (frame->hd.length > 0 && h->flow < FLOW_MAX)
+			h->flow += FLOW_PER_DATA;
 		/* fall through */
 	case NGHTTP2_HEADERS:
 		/* the response's end; with the request not read whole
@@ -2628,7 +2652,7 @@ op_done(struct sl_stream *s, const char *why, int close, int linger)
 	c->s.nrequests++;
 	if (h->resets > 0)
 		h->resets--;
-	calm_earn(h, 1);
+	calm_earn(h, 2);
 	/* answered before its request was whole: the rest is not wanted
 	 * (RST_STREAM(NO_ERROR) once the response's end is sent and
 	 * DISCARD_MAX more bytes came) */
