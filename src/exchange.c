@@ -373,6 +373,9 @@ sl_exchange_start(struct sl_stream *s, size_t head_len)
 	int r;
 
 	t->req_ph = SL_TXN_REQ_BODY;
+	/* the body's clock starts with the head (txn_forward starts it
+	 * again once the route's checks are done) */
+	t->last_read_ms = now_ms();
 	memset(&req, 0, sizeof(req));
 	req.headers = w->hdrs;
 	req.max_headers = SL_MIN(w->max_hdrs, lim->max_headers);
@@ -739,6 +742,17 @@ up_on_clock(const struct sl_txn *t, const struct sl_upconn *u)
 }
 
 /*
+ * Whether the request body's body_timeout runs: while its codec reads it,
+ * and not while the request waits for a rate limit's lease (the
+ * gateway's doing, as a body held back by the upstream is).
+ */
+static inline int
+body_clock_runs(const struct sl_stream *s, const struct sl_txn *t)
+{
+	return (s->flags & SL_STREAM_F_READING) && t->rl.wait.entry == NULL;
+}
+
+/*
  * Arms the exchange's timer for the nearest of the deadlines its phases
  * have, and turns the upstream's read interest back on when there is room:
  * the client's (send_timeout while its socket is full, min_send_rate while
@@ -807,7 +821,7 @@ sl_exchange_schedule(struct sl_stream *s)
 			break;
 		if (t->body_rate.start_ms != 0)
 			x = SL_MIN(x, t->body_rate.next_ms);
-		if (s->flags & SL_STREAM_F_READING)
+		if (body_clock_runs(s, t))
 			x = SL_MIN(x, t->last_read_ms +
 					  s->lconf->limits.body_timeout_ms);
 		break;
@@ -965,7 +979,7 @@ client_send_progress(struct sl_stream *s, uint64_t now)
 static int
 txn_body_deadline(struct sl_stream *s, struct sl_txn *t, uint64_t now)
 {
-	if ((s->flags & SL_STREAM_F_READING) &&
+	if (body_clock_runs(s, t) &&
 	    now >= t->last_read_ms + s->lconf->limits.body_timeout_ms) {
 		txn_count_timeout(s, t, SL_TO_BODY);
 		sl_exchange_timed_out(s, "body_timeout");

@@ -27,6 +27,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sltest  # noqa: E402
 from sltest import (BufSock, Client, Closed, Skip, Upstream,  # noqa: E402
                     _register, assert_error, build_request, check, eq,
                     free_port, get, main, make_config, metric_sum, metrics,
@@ -986,6 +987,52 @@ def fleet_store_wants_auth_none_configured():
     check(1 <= len(lines) <= 2, "NOAUTH logged %d times:\n%s"
           % (len(lines), sl.stderr()))
     check("password_file" in lines[0], "no hint: " + lines[0])
+
+
+@test
+def http2_posts_under_a_fleet_limit_are_never_408():
+    """Issue 41: one worker, HTTP/2 on a plain listener, a fleet limit of
+    5/s with burst 5, each POST's body 50 ms after its HEADERS. Some got
+    408 body_timeout after 0 ms, with Redis up and with Redis down
+    (on_store_error: allow): while a request waits for its lease, its
+    body's clock read 0 (set only once the wait ended), and the first
+    schedule of the stream's deadlines in the wait fired at once. Every
+    answer must be 200 or 429 (Redis up) or 200 (Redis down)."""
+    import h2test
+    if not h2test.HAVE_H2:
+        raise Skip("python3-h2 not installed")
+    redis = Redis()
+    up = Upstream()
+    lim = [{"name": "fleet", "key": "client_ip", "rate": "5/s",
+            "burst": 5, "scope": "fleet", "on_store_error": "allow"}]
+    cfg, port, aport = fleet_config(up, redis, lim, workers=1)
+    cfg["listeners"][0]["protocols"] = ["h2", "http/1.1"]
+    cfg["listeners"][0].pop("tls", None)
+    sltest._tls_ports.discard(port)
+    sl = start_sluice(cfg)
+
+    def posts(n, allowed):
+        got = {}
+        for i in range(n):
+            c = h2test.H2Client(port)
+            sid = c.request("POST", "/pay/%d" % i, end=False,
+                            headers=[("content-length", "13")])
+            time.sleep(0.05)
+            c.send_body(sid, b"amount=100.00")
+            st = c.response(sid, 10.0)
+            got[st.status] = got.get(st.status, 0) + 1
+            c.close()
+            if i % 6 == 5:
+                time.sleep(0.3)  # the bucket refills: some admitted
+        eq(set(got) - allowed, set(), "statuses %r" % got)
+        return got
+
+    got = posts(30, {200, 429})
+    check(got.get(200, 0) >= 5, "admitted: %r" % got)
+    redis.stop()
+    posts(20, {200})
+    check("body_timeout" not in sl.stderr(), "a body_timeout logged")
+    sl.stop()
 
 
 if __name__ == "__main__":
