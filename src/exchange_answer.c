@@ -164,9 +164,21 @@ sl_exchange_out_reserve(struct sl_stream *s, size_t n)
  * not NULL, are the answer's own (a rate limit's); they also keep it from
  * the info log (rlcheck.c says those).
  */
+static void txn_answer(struct sl_stream *s, int status, const char *code,
+		       const char *error, int close, const char *fields);
+
 void
 sl_exchange_answer(struct sl_stream *s, int status, const char *code, int close,
 		   const char *fields)
+{
+	txn_answer(s, status, code, code, close, fields);
+}
+
+/* sl_exchange_answer, with what the logs call it (error: the access log's
+ * "error", the info line's name) apart from the answer's code. */
+static void
+txn_answer(struct sl_stream *s, int status, const char *code, const char *error,
+	   int close, const char *fields)
 {
 	struct sl_txn *t = s->txn;
 	const struct sl_hdr_apply *rules;
@@ -183,7 +195,7 @@ sl_exchange_answer(struct sl_stream *s, int status, const char *code, int close,
 		/* part of the upstream response is out: it cannot be
 		 * replaced, only cut */
 		t->status = t->status ? t->status : status;
-		t->error = code;
+		t->error = error;
 		s->ops->close(s, code);
 		return;
 	}
@@ -199,7 +211,7 @@ sl_exchange_answer(struct sl_stream *s, int status, const char *code, int close,
 	sl_attempt_release(s, 0);
 	t->resp_ph = SL_TXN_RESP_LOCAL;
 	t->status = status;
-	t->error = code;
+	t->error = error;
 	if (close || t->req_ph != SL_TXN_REQ_DONE)
 		t->flags |= SL_TXN_F_CLOSE;
 	if (sl_exchange_out_reserve(s, 512) == -1) {
@@ -259,7 +271,7 @@ written:
 		    (unsigned long long)s->id,
 		    sl_exchange_peer_str(s, t, peer, sizeof(peer)),
 		    t->request_id, t->route ? t->route->name : "-", status,
-		    code, t->why != SL_H1_R_NONE ? " reason=" : "",
+		    error, t->why != SL_H1_R_NONE ? " reason=" : "",
 		    t->why != SL_H1_R_NONE ? sl_h1_reason_str(t->why) : "",
 		    t->rule != NULL ? " rule=\"" : "",
 		    t->rule != NULL ? t->rule : "", t->rule != NULL ? "\"" : "",
@@ -278,11 +290,9 @@ sl_exchange_local(struct sl_stream *s, int status, const char *code, int close)
 void
 sl_exchange_timed_out(struct sl_stream *s, const char *error)
 {
-	struct sl_txn *t = s->txn;
-
-	sl_exchange_local(s, 408, "request_timeout", 1);
-	if (s->txn == t)
-		t->error = error;
+	/* the answer's code is the contract's (doc/contracts.md); the logs
+	 * name the budget that ran out, both the same */
+	txn_answer(s, 408, "request_timeout", error, 1, NULL);
 }
 
 void

@@ -12,7 +12,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sltest import (Client, Reply, Upstream, assert_error,  # noqa: E402
                     build_request, check, chunked, eq, main, make_config,
-                    read_response, start_sluice, test)
+                    read_response, start_sluice, test, wait_until)
 
 
 def setup(limits, handler=None, **kw):
@@ -87,6 +87,11 @@ def body_timeout_when_body_stalls():
     assert_error(r, 408, "request_timeout", close=True)
     check(0.8 <= dt <= 2.5, "408 after %.2fs (body_timeout 1s)" % dt)
     check(c.wait_closed(2.0), "connection not closed after 408")
+    # one name for one event: the access log's error is body_timeout, and
+    # the error log's line said "408 request_timeout" (issue 41)
+    check(wait_until(lambda: "408 body_timeout" in sl.stderr(), 3.0),
+          "no \"408 body_timeout\" line:\n" + sl.stderr()[-1500:])
+    check("408 request_timeout" not in sl.stderr(), "the old name logged")
 
 
 @test
