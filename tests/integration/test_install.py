@@ -4,17 +4,27 @@ the example configuration lands where the daemon looks by default, an edited
 sluice.yaml survives a second install (the new example goes next to it as
 sluice.yaml.example), both man pages are installed (sluice(8) naming the
 configuration file of the prefix installed to), and uninstall leaves
-nothing behind but an operator's edited file."""
+nothing behind but an operator's edited file. Also contrib/quickstart.sh's
+ports (--port, --admin-port, --upstream-port and their environment
+variables), run from a copy of the tree whose deps.sh and build.sh do
+nothing and whose build/src/sluice is this build's: the README's quick
+start without its install and build (tests/build-orders.sh runs it whole,
+with the default ports)."""
 
 import filecmp
+import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sltest import (TOP_BUILDDIR, TOP_SRCDIR, check, eq, main,  # noqa: E402
-                    run_sluice, test, tmpdir)
+from sltest import (TOP_BUILDDIR, TOP_SRCDIR, check,  # noqa: E402
+                    connect_refused, eq, free_port, get, main, metrics,
+                    run_sluice, sluice_path, test, tmpdir, wait_until)
 
 EXAMPLE = os.path.join(TOP_SRCDIR, "etc", "sluice.yaml")
 
@@ -136,6 +146,123 @@ def uninstall_leaves_nothing():
     check(files_under(dest), "make install installed nothing")
     make("uninstall", dest)
     eq(files_under(dest), [], "files left by make uninstall")
+
+
+def quickstart_tree():
+    """A copy of what contrib/quickstart.sh runs, with deps.sh and build.sh
+    that do nothing and this build's sluice in build/src."""
+    tree = tmpdir()
+    for rel in ("contrib/quickstart.sh", "contrib/demo-upstream.py",
+                "etc/sluice.yaml"):
+        os.makedirs(os.path.join(tree, os.path.dirname(rel)), exist_ok=True)
+        shutil.copy(os.path.join(TOP_SRCDIR, rel), os.path.join(tree, rel))
+    for rel in ("contrib/deps.sh", "contrib/build.sh"):
+        with open(os.path.join(tree, rel), "w") as f:
+            f.write("#!/bin/sh\nexit 0\n")
+        os.chmod(os.path.join(tree, rel), 0o755)
+    os.makedirs(os.path.join(tree, "build", "src"))
+    os.symlink(os.path.abspath(sluice_path()),
+               os.path.join(tree, "build", "src", "sluice"))
+    return tree
+
+
+def quickstart(tree, args, env):
+    """Starts contrib/quickstart.sh ARGS in tree, in a session of its own,
+    with env as its only quick start variables; returns (process, list
+    its output is appended to as it comes, the thread that appends)."""
+    e = dict(os.environ)
+    for k in ("SLUICE_PORT", "SLUICE_ADMIN_PORT", "DEMO_PORT"):
+        e.pop(k, None)
+    e.update(env)
+    p = subprocess.Popen(["sh", os.path.join(tree, "contrib",
+                                             "quickstart.sh")] + args,
+                         cwd=tree, env=e, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    out = []
+    # the output is drained to the end (sluice's access log goes there)
+    t = threading.Thread(target=lambda: out.extend(
+        x.decode("utf-8", "replace") for x in p.stdout), daemon=True)
+    t.start()
+    return p, out, t
+
+
+def stop_group(p):
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    p.wait(timeout=10)
+
+
+@test
+def quickstart_rejects_bad_ports():
+    tree = quickstart_tree()
+    for args, env, want in [
+            (["--port", "0"], {}, "expected a port number"),
+            (["--admin-port=80x"], {}, "expected a port number"),
+            ([], {"DEMO_PORT": "70000"}, "expected a port number"),
+            (["--port", "9901"], {}, "ports must differ"),
+            (["--port"], {}, "usage:")]:
+        p, out, t = quickstart(tree, args, env)
+        try:
+            rc = p.wait(timeout=10)
+        finally:
+            stop_group(p)
+        t.join(timeout=5)
+        text = "".join(out)
+        eq(rc, 2, "quickstart.sh %r %r: exit status (output %r)"
+           % (args, env, text))
+        check(want in text, "quickstart.sh %r %r said %r, not %r"
+              % (args, env, text, want))
+
+
+@test
+def quickstart_takes_its_ports():
+    # the variables name all three; the options win for two of them
+    tree = quickstart_tree()
+    env_port, port, admin, env_up, up = (free_port() for _ in range(5))
+    p, out, _ = quickstart(tree, ["--port", str(port),
+                               "--upstream-port=%d" % up],
+                        {"SLUICE_PORT": str(env_port),
+                         "SLUICE_ADMIN_PORT": str(admin),
+                         "DEMO_PORT": str(env_up)})
+    try:
+        said = "sluice listens on 127.0.0.1:%d -> demo upstream " \
+            "127.0.0.1:%d" % (port, up)
+        check(wait_until(lambda: said in "".join(out) or
+                         p.poll() is not None, timeout=20),
+              "quickstart.sh never said %r: %r" % (said, "".join(out)))
+        check(p.poll() is None, "quickstart.sh exited %s: %r"
+              % (p.returncode, "".join(out)))
+        check("curl -i http://127.0.0.1:%d/hello" % port in "".join(out),
+              "quickstart.sh's hint names another port: %r" % "".join(out))
+        r = get(port, "/hello")
+        eq(r.status, 200, "GET /hello through --port %d" % port)
+        eq(json.loads(r.body)["port"], up, "the demo upstream's port")
+        # counted once its exchange ends, just after the client has its
+        # answer
+        check(wait_until(lambda: metrics(admin).get(
+            "sluice_requests_total") == 1),
+              "the admin listener on SLUICE_ADMIN_PORT %d did not count "
+              "the request" % admin)
+        for q in (env_port, env_up):
+            check(connect_refused(q), "something listens on %d, the "
+                  "variable's port the option replaced" % q)
+        with open(os.path.join(tree, "build", "quickstart.yaml")) as f:
+            conf = f.read()
+        for a in (port, admin, up):
+            check("127.0.0.1:%d" % a in conf, "build/quickstart.yaml "
+                  "does not name 127.0.0.1:%d" % a)
+        # SIGTERM, as Ctrl-C, stops sluice and the demo upstream
+        p.send_signal(signal.SIGTERM)
+        eq(p.wait(timeout=40), 143, "quickstart.sh's exit status after "
+           "SIGTERM")
+        for q in (port, admin, up):
+            check(wait_until(lambda: connect_refused(q), timeout=5),
+                  "127.0.0.1:%d still listens after SIGTERM" % q)
+    finally:
+        stop_group(p)
 
 
 if __name__ == "__main__":
