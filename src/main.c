@@ -58,8 +58,11 @@ struct sl_main {
 	struct event *pending_ev; /* polls it */
 	int dns_dirty;		  /* answers changed: a generation is due */
 	struct sl_watch *watch;	  /* the file and those it names */
-	char watch_fp[65];	  /* their fingerprint, as last loaded or
-				     tried */
+	char loaded_fp[65];	  /* their fingerprint, as the running
+				     generation read them ("": not known,
+				     any change reloads) */
+	char tried_fp[65];	  /* ... as the watch last found them, or
+				     as the last reload applied them */
 	char reload_fp[65];	  /* ... as a reload under way found them
 				     before it read the file ("": not
 				     taken) */
@@ -507,8 +510,11 @@ watch_refresh(struct sl_main *m, int fp)
 		return;
 	if (sl_watch_set(m->watch, paths, n, m->conf->watch_debounce_ms) == -1)
 		log_warn("watch: %s: nothing could be watched", m->path);
-	if (fp && sl_watch_fingerprint(paths, n, m->watch_fp) == -1)
-		m->watch_fp[0] = '\0';
+	if (fp) {
+		if (sl_watch_fingerprint(paths, n, m->loaded_fp) == -1)
+			m->loaded_fp[0] = '\0';
+		memcpy(m->tried_fp, m->loaded_fp, sizeof(m->tried_fp));
+	}
 	free(paths);
 }
 
@@ -578,9 +584,10 @@ main_apply(struct sl_main *m, struct sl_conf *nc, const char *why)
 	} else {
 		m->view.reloads_ok++;
 		/* the files as they were before this reload read them: a
-		 * change since differs from it, and is reloaded */
-		if (m->reload_fp[0] != '\0')
-			memcpy(m->watch_fp, m->reload_fp, sizeof(m->watch_fp));
+		 * change since differs from it, and is reloaded ("" when
+		 * not taken: then any change is) */
+		memcpy(m->loaded_fp, m->reload_fp, sizeof(m->loaded_fp));
+		memcpy(m->tried_fp, m->reload_fp, sizeof(m->tried_fp));
 		log_info("%s: generation %llu from %s: %zu %s, %zu %s "
 			 "(sha256 %s)",
 			 why, (unsigned long long)nc->generation, m->path,
@@ -814,8 +821,14 @@ main_on_dns(void *arg)
 	main_dns_update(m);
 }
 
-/* The watch saw a change (watch.h): a reload when the files' contents
- * differ from what was last loaded (or tried). */
+/*
+ * The watch saw a change (watch.h): a reload when the files' contents
+ * differ both from what the running generation was loaded from and from
+ * what the watch last tried. Compared with the running generation first:
+ * a refused edit undone puts back what runs, which is no change (it was
+ * once compared with the refused edit only, and loaded again as a new
+ * generation of the same bytes).
+ */
 static void
 main_on_watch(void *arg)
 {
@@ -831,12 +844,22 @@ main_on_watch(void *arg)
 		return;
 	}
 	free(paths);
-	if (strcmp(fp, m->watch_fp) == 0) {
+	if (strcmp(fp, m->loaded_fp) == 0 && strcmp(fp, m->tried_fp) != 0) {
+		/* said at info: the operator who undid an edit learns that
+		 * what runs is what the file holds again */
+		log_info("watch: %s and the files it names are as generation "
+			 "%llu loaded them (sha256 %s): nothing to reload",
+			 m->path, (unsigned long long)m->conf->generation,
+			 m->conf->sha256[0] ? m->conf->sha256 : "-");
+		memcpy(m->tried_fp, fp, sizeof(fp));
+		return;
+	}
+	if (strcmp(fp, m->tried_fp) == 0) {
 		log_debug("watch: no change in %s or the files it names",
 			  m->path);
 		return;
 	}
-	memcpy(m->watch_fp, fp, sizeof(fp));
+	memcpy(m->tried_fp, fp, sizeof(fp));
 	log_info("watch: %s or a file it names changed: reloading", m->path);
 	m->view.watch_reloads++;
 	main_reload(m, "watch");
