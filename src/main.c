@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <nghttp2/nghttp2.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
@@ -137,6 +139,13 @@ version(void)
 	printf("libevent %s\n", event_get_version());
 	printf("OpenSSL %s\n", OpenSSL_version(OPENSSL_VERSION_STRING));
 	printf("libyaml %s\n", yaml_get_version_string());
+	printf("libnghttp2 %s\n", nghttp2_version(0)->version_str);
+	/* hiredis has no call that names its version, only these macros of
+	 * the headers built with: the library loaded may be another one of
+	 * the same soname, so the line says which it is */
+	printf("hiredis %d.%d.%d (the headers built with; hiredis reports no "
+	       "version at run time)\n",
+	       HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
 	/* buildflags.h, included by the build (see Makefile.am) */
 #ifdef SL_BUILD_CC
 	printf("built with: %s %s\n", SL_BUILD_CC, SL_BUILD_CFLAGS);

@@ -127,6 +127,45 @@ def version_flag():
     check(re.search(r"libyaml\D*0\.\d", low), "libyaml version missing")
 
 
+def pkg_version(name):
+    """What pkg-config says of name's version (the build used it), or
+    None without pkg-config."""
+    try:
+        r = subprocess.run(["pkg-config", "--modversion", name],
+                           capture_output=True, text=True, timeout=10)
+    except OSError:
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+@test
+def version_flag_names_nghttp2_and_hiredis():
+    # issue 41: -V named libevent, OpenSSL and libyaml only
+    rc, out, err = run_sluice(["-V"])
+    eq(rc, 0, "exit status of -V")
+    lines = out.splitlines()
+    h2 = [ln for ln in lines if ln.startswith("libnghttp2 ")]
+    eq(len(h2), 1, "libnghttp2 lines in %r" % out)
+    check(re.match(r"libnghttp2 \d+\.\d+\.\d+$", h2[0]),
+          "libnghttp2 line %r" % h2[0])
+    hr = [ln for ln in lines if ln.startswith("hiredis ")]
+    eq(len(hr), 1, "hiredis lines in %r" % out)
+    # hiredis has no version call: the line says it is the headers'
+    m = re.match(r"hiredis (\d+\.\d+\.\d+) \(the headers built with; "
+                 r"hiredis reports no version at run time\)$", hr[0])
+    check(m, "hiredis line %r" % hr[0])
+    # this machine built it: the versions are those of its packages
+    for name, got in (("libnghttp2", h2[0].split()[1]),
+                      ("hiredis", m.group(1))):
+        want = pkg_version(name)
+        if want is not None:
+            eq(got, want, "%s version (pkg-config --modversion)" % name)
+    # in the order of the other libraries, before the build line
+    names = [ln.split()[0] for ln in lines]
+    eq(names[:6], ["sluice", "libevent", "OpenSSL", "libyaml", "libnghttp2",
+                   "hiredis"], "first words of the lines")
+
+
 @test
 def help_flag():
     rc, out, err = run_sluice(["-h"])
