@@ -273,25 +273,47 @@ reload_check_static(struct sl_main *m, struct sl_conf *nc)
 }
 
 /*
+ * "FILE:LINE:COL" of pos in conf's file into buf (bufsz bytes), or FILE
+ * alone when pos is not known: where a message about an address points,
+ * as the loader's errors and -t's do, so that a refused reload or start
+ * names the line to change.
+ */
+static const char *
+conf_where(char *buf, size_t bufsz, const struct sl_conf *conf,
+	   const struct sl_conf_pos *pos)
+{
+	if (pos->line > 0)
+		snprintf(buf, bufsz, "%s:%u:%u", conf->path, pos->line,
+			 pos->col);
+	else
+		snprintf(buf, bufsz, "%s", conf->path);
+	return buf;
+}
+
+/*
  * Refuses an address that another process also listens on: every worker
  * binds with SO_REUSEPORT, and the kernel would let another process of the
  * same user join the group and take a share of the connections (another
- * sluice started on the same file, say). own[0..nown) are all the
- * listening sockets of this process. Returns 0, or -1 (logged).
+ * sluice started on the same file, say). l is a listener of conf;
+ * own[0..nown) are all the listening sockets of this process. Returns 0,
+ * or -1 (logged).
  */
 static int
-listener_exclusive(const char *prefix, const struct sl_conf_listener *l,
-		   const int *own, size_t nown)
+listener_exclusive(const char *prefix, const struct sl_conf *conf,
+		   const struct sl_conf_listener *l, const int *own,
+		   size_t nown)
 {
-	char who[128];
+	char who[128], at[1024];
 	int r;
 
 	r = sl_portcheck_foreign(&l->addr.ss, own, nown, who, sizeof(who));
 	if (r == 1) {
-		log_error("%slistener \"%s\" %s: address already in use by %s; "
-			  "two processes listening there would share its "
-			  "connections",
-			  prefix, l->name, l->addr.text, who);
+		log_error("%s%s: error: listener \"%s\" %s: address already in "
+			  "use by %s; two processes listening there would "
+			  "share its connections",
+			  prefix,
+			  conf_where(at, sizeof(at), conf, &l->addr_pos),
+			  l->name, l->addr.text, who);
 		return -1;
 	}
 	if (r == -1)
@@ -387,15 +409,17 @@ reload_sockets(struct sl_main *m, struct sl_conf *nc)
 			if ((nfds[i][j] =
 				 sl_listener_open(&nc->listeners[j])) == -1) {
 				int err = errno;
-				char why[256];
+				char why[256], at[1024];
 				size_t nown;
 				int *own = all_fds(m, NULL, nc, &nown);
 				if (own != NULL)
 					opened_fds(own, &nown, nfds,
 						   nc->nlisteners, i, j);
 				log_error(
-				    "reload: listener \"%s\" %s: cannot "
-				    "listen: %s",
+				    "reload: %s: error: listener \"%s\" %s: "
+				    "cannot listen: %s",
+				    conf_where(at, sizeof(at), nc,
+					       &nc->listeners[j].addr_pos),
 				    nc->listeners[j].name,
 				    nc->listeners[j].addr.text,
 				    cannot_listen(why, sizeof(why), err,
@@ -414,8 +438,9 @@ reload_sockets(struct sl_main *m, struct sl_conf *nc)
 		for (k = 0; k < oc->nlisteners; k++)
 			kept |= strcmp(nc->listeners[j].addr.text,
 				       oc->listeners[k].addr.text) == 0;
-		if (!kept && listener_exclusive("reload: ", &nc->listeners[j],
-						all, nall) == -1) {
+		if (!kept &&
+		    listener_exclusive("reload: ", nc, &nc->listeners[j], all,
+				       nall) == -1) {
 			free(all);
 			goto fail;
 		}
@@ -1236,7 +1261,7 @@ start_workers(struct sl_main *m)
 			const struct sl_conf_listener *l = &conf->listeners[j];
 			int err, *own;
 			size_t nown = 0;
-			char why[256];
+			char why[256], at[1024];
 
 			if (m->fds[i][j] > 0)
 				continue; /* given */
@@ -1248,10 +1273,17 @@ start_workers(struct sl_main *m)
 			if (own != NULL)
 				opened_fds(own, &nown, m->fds, conf->nlisteners,
 					   i, j);
-			fatalx("listener \"%s\" %s: cannot listen: %s", l->name,
-			       l->addr.text,
-			       cannot_listen(why, sizeof(why), err, &l->addr.ss,
-					     own, nown));
+			/* at its place in the file, as -t and a reload say it
+			 * (log_error: "fatal: FILE:LINE:COL: error:" says
+			 * "error" once too often) */
+			log_error(
+			    "%s: error: listener \"%s\" %s: cannot "
+			    "listen: %s",
+			    conf_where(at, sizeof(at), conf, &l->addr_pos),
+			    l->name, l->addr.text,
+			    cannot_listen(why, sizeof(why), err, &l->addr.ss,
+					  own, nown));
+			exit(1);
 		}
 	}
 	if ((all = all_fds(m, NULL, conf, &nall)) == NULL)
@@ -1266,8 +1298,8 @@ start_workers(struct sl_main *m)
 			all[nall++] = m->xfds[x].fd;
 	}
 	for (size_t j = 0; j < conf->nlisteners; j++)
-		if (listener_exclusive("", &conf->listeners[j], all, nall) ==
-		    -1)
+		if (listener_exclusive("", conf, &conf->listeners[j], all,
+				       nall) == -1)
 			exit(1);
 	free(all);
 	for (unsigned i = 0; i < m->nworkers; i++) {
@@ -1498,11 +1530,16 @@ main(int argc, char **argv)
 			 m.conf->admin_addr.text);
 		m.admin = sl_admin_start(m.base, &m.view, afd);
 		if (m.admin == NULL) {
-			char why[256];
-			fatalx("admin listener %s: cannot listen: %s",
-			       m.conf->admin_addr.text,
-			       cannot_listen(why, sizeof(why), errno,
-					     &m.conf->admin_addr.ss, NULL, 0));
+			char why[256], at[1024];
+			log_error("%s: error: admin listener %s: cannot "
+				  "listen: %s",
+				  conf_where(at, sizeof(at), m.conf,
+					     &m.conf->admin_addr_pos),
+				  m.conf->admin_addr.text,
+				  cannot_listen(why, sizeof(why), errno,
+						&m.conf->admin_addr.ss, NULL,
+						0));
+			exit(1);
 		}
 		log_info("admin listener on %s", m.conf->admin_addr.text);
 	}

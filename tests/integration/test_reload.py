@@ -88,6 +88,16 @@ def write_conf(sl, cfg, tail=""):
     return text
 
 
+def where(sl, value):
+    """FILE:LINE:COL of the first occurrence of value in sl's file, as
+    sluice names a place (1-based)."""
+    with open(sl.conf_path) as f:
+        for n, line in enumerate(f, 1):
+            if value in line:
+                return "%s:%d:%d" % (sl.conf_path, n, line.index(value) + 1)
+    raise AssertionError("%r not in %s" % (value, sl.conf_path))
+
+
 metrics = sltest.metrics
 
 
@@ -662,11 +672,13 @@ def reload_with_unavailable_port_is_refused():
               "line:\n%s" % log)
         check("generation 2" not in log, "a refused reload names "
               "generation 2:\n%s" % log)
-        # the bind failure names who holds the address
+        # the bind failure names who holds the address, at its place in
+        # the file, as -t and start-up do (issue 41: it named no place)
         with open("/proc/self/comm") as f:
             me = "pid %d (%s)" % (os.getpid(), f.read().strip())
-        want = ('error: reload: listener "taken" 127.0.0.1:%d: cannot '
-                'listen: address already in use by %s' % (bport, me))
+        want = ('error: reload: %s: error: listener "taken" 127.0.0.1:%d: '
+                'cannot listen: address already in use by %s'
+                % (where(sl, "127.0.0.1:%d" % bport), bport, me))
         check(want in log, "no %r line:\n%s" % (want, log))
         check(connect_refused(free), "the free address of a refused reload "
               "accepts connections")
@@ -712,10 +724,12 @@ def reload_refuses_new_address_another_process_listens_on():
         cfg2, _ = conf({"a": [a]}, port=port, aport=aport,
                        listeners_extra=[("shared", oport)])
         log = reload(sl, aport, cfg2, expect="failed_bind")
-        check(re.search(r'error: reload: listener "shared" 127\.0\.0\.1:%d: '
-                        r'address already in use by pid %d' % (oport,
-                                                               os.getpid()),
-                        log), "no 'already in use' line:\n%s" % log)
+        check(re.search(r'error: reload: %s: error: listener "shared" '
+                        r'127\.0\.0\.1:%d: address already in use by pid %d'
+                        % (re.escape(where(sl, "127.0.0.1:%d" % oport)),
+                           oport, os.getpid()),
+                        log), "no 'FILE:LINE:COL: error: ... already in use' "
+              "line:\n%s" % log)
         eq(listen_inodes(sl.pid, oport), set(), "sockets of the refused "
            "reload left open")
         # (fd0 may include an admin connection still closing)
