@@ -232,6 +232,26 @@ log_lines(int warning, const char *prefix, const char *text)
 	}
 }
 
+/*
+ * Writes the error (or, with warning, warning) lines of a start that has
+ * not loaded its file yet or cannot start on it: as they are for -t and a
+ * start from a shell or a unit ("FILE:LINE:COL: error: ...", a
+ * compiler's form), or, in the new process of an upgrade (upgrading), as
+ * log lines ("TIME error: upgrade: FILE:LINE:COL: error: ..."): its
+ * stderr is the error log of the process it would replace, whose lines
+ * all carry a time and a level. text may be NULL.
+ */
+static void
+start_lines(int upgrading, int warning, const char *text)
+{
+	if (text == NULL)
+		return;
+	if (upgrading)
+		log_lines(warning, "upgrade: ", text);
+	else
+		fputs(text, stderr);
+}
+
 /* "1 worker", "2 workers". */
 static const char *
 plural(size_t n, const char *one, const char *many)
@@ -1332,7 +1352,7 @@ main(int argc, char **argv)
 {
 	struct sl_main m;
 	const char *path = DEFAULT_CONF, *pid_file = NULL;
-	int check = 0, ch;
+	int check = 0, upgrading, ch;
 	char *errors = NULL, *warnings = NULL, *tls_errors, *port_errors;
 	char *secret_errors;
 	char *port_warnings = NULL, *pid_errors = NULL;
@@ -1374,11 +1394,15 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	/* the new process of an upgrade (SIGUSR2): handover.c's
+	 * HANDOVER_FD_ENV, a name old and new binaries must agree on, read
+	 * before sl_handover_receive removes it */
+	upgrading = !check && getenv("SLUICE_UPGRADE_FD") != NULL;
 
 	m.conf = sl_conf_load(path, &errors);
 	if (m.conf == NULL) {
-		fputs(errors ? errors : "configuration: unknown error\n",
-		      stderr);
+		start_lines(upgrading, 0,
+			    errors ? errors : "configuration: unknown error\n");
 		free(errors);
 		return 1;
 	}
@@ -1420,19 +1444,17 @@ main(int argc, char **argv)
 	}
 	tls_errors = sl_tls_load(m.conf, &warnings);
 	secret_errors = sl_conf_load_secrets(m.conf, &warnings);
-	fputs(port_warnings != NULL ? port_warnings : "", stderr);
+	start_lines(upgrading, 1, port_warnings);
 	free(port_warnings);
-	if (warnings != NULL) {
-		fputs(warnings, stderr);
-		free(warnings);
-	}
+	start_lines(upgrading, 1, warnings);
+	free(warnings);
 	if (errors != NULL || port_errors != NULL || pid_errors != NULL ||
 	    tls_errors != NULL || secret_errors != NULL) {
-		fputs(errors != NULL ? errors : "", stderr);
-		fputs(port_errors != NULL ? port_errors : "", stderr);
-		fputs(pid_errors != NULL ? pid_errors : "", stderr);
-		fputs(tls_errors != NULL ? tls_errors : "", stderr);
-		fputs(secret_errors != NULL ? secret_errors : "", stderr);
+		start_lines(upgrading, 0, errors);
+		start_lines(upgrading, 0, port_errors);
+		start_lines(upgrading, 0, pid_errors);
+		start_lines(upgrading, 0, tls_errors);
+		start_lines(upgrading, 0, secret_errors);
 		free(errors);
 		free(port_errors);
 		free(pid_errors);
