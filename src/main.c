@@ -356,25 +356,18 @@ opened_fds(int *out, size_t *n, int **fds, size_t nl, unsigned i, size_t j)
 
 /*
  * Why ss cannot be bound or listened on after a failure with errno err:
- * for EADDRINUSE, who holds it ("address already in use by pid 123
- * (nginx)"), own[0..nown) being this process's sockets; else, or when the
- * holder cannot be found, strerror(err). Writes into msg (msgsz bytes).
+ * for EADDRINUSE, what holds it, a listener ("address already in use by
+ * pid 123 (nginx)") or a connection (portcheck.h), own[0..nown) being
+ * this process's sockets; else strerror(err). Writes into msg (msgsz
+ * bytes).
  */
 static const char *
 cannot_listen(char *msg, size_t msgsz, int err,
 	      const struct sockaddr_storage *ss, const int *own, size_t nown)
 {
-	struct sockaddr_storage v4;
-	char who[160];
-
-	/* a dual-stack socket (the admin's) on [::] also needs 0.0.0.0 */
-	if (err == EADDRINUSE &&
-	    (sl_portcheck_foreign(ss, own, nown, who, sizeof(who)) == 1 ||
-	     (sl_portcheck_v4_alias(ss, &v4) &&
-	      sl_portcheck_foreign(&v4, own, nown, who, sizeof(who)) == 1)))
-		snprintf(msg, msgsz, "address already in use by %s", who);
-	else
-		snprintf(msg, msgsz, "%s", strerror(err));
+	if (err == EADDRINUSE)
+		return sl_portcheck_in_use(ss, own, nown, msg, msgsz);
+	snprintf(msg, msgsz, "%s", strerror(err));
 	return msg;
 }
 
@@ -429,7 +422,7 @@ reload_sockets(struct sl_main *m, struct sl_conf *nc)
 			if ((nfds[i][j] =
 				 sl_listener_open(&nc->listeners[j])) == -1) {
 				int err = errno;
-				char why[256], at[1024];
+				char why[768], at[1024];
 				size_t nown;
 				int *own = all_fds(m, NULL, nc, &nown);
 				if (own != NULL)
@@ -1281,7 +1274,7 @@ start_workers(struct sl_main *m)
 			const struct sl_conf_listener *l = &conf->listeners[j];
 			int err, *own;
 			size_t nown = 0;
-			char why[256], at[1024];
+			char why[768], at[1024];
 
 			if (m->fds[i][j] > 0)
 				continue; /* given */
@@ -1552,7 +1545,7 @@ main(int argc, char **argv)
 			 m.conf->admin_addr.text);
 		m.admin = sl_admin_start(m.base, &m.view, afd);
 		if (m.admin == NULL) {
-			char why[256], at[1024];
+			char why[768], at[1024];
 			log_error("%s: error: admin listener %s: cannot "
 				  "listen: %s",
 				  conf_where(at, sizeof(at), m.conf,

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Start-up needs that a valid file does not guarantee, checked with stat()
- * and access() and the kernel's socket table only: nothing is created or
- * opened. See preflight.h.
+ * and access() and the kernel's socket table, and for an address no
+ * listener holds a bind that never listens (portcheck.h): no file is
+ * created or opened, nothing listens. See preflight.h.
  */
 #include "preflight.h"
 
@@ -208,9 +209,14 @@ other_holder(const struct sl_port_holder *h, int n, const char *conf_real,
 	return NULL;
 }
 
-/* Checks one address (and, with dual, the IPv4 address a dual-stack
- * socket on it also takes); returns -1 when the socket table cannot be
- * read. */
+/*
+ * Checks one address (and, with dual, the IPv4 address a dual-stack
+ * socket on it also takes: the admin's, which is not SO_REUSEPORT
+ * either); returns -1 when the socket table cannot be read. An address
+ * no listener holds is then probed (portcheck.h): a connection on its
+ * port may block the bind, which only the kernel can tell (issue 41: -t
+ * said OK, then the start failed on a port an outgoing connection held).
+ */
 static int
 check_addr(char **errors, const struct sl_conf *conf, const char *what,
 	   const struct sl_conf_addr *addr, const struct sl_conf_pos *pos,
@@ -219,17 +225,19 @@ check_addr(char **errors, const struct sl_conf *conf, const char *what,
 	struct sl_port_holder h[MAX_HOLDERS];
 	const struct sl_port_holder *other;
 	struct sockaddr_storage v4;
-	char who[128];
-	int n;
+	char who[128], why[768];
+	int n, any;
 
 	if ((n = sl_portcheck_holders(&addr->ss, NULL, 0, h, MAX_HOLDERS)) ==
 	    -1)
 		return -1;
+	any = n > 0;
 	other = other_holder(h, n, conf_real, default_conf);
 	if (other == NULL && dual && sl_portcheck_v4_alias(&addr->ss, &v4)) {
 		if ((n = sl_portcheck_holders(&v4, NULL, 0, h, MAX_HOLDERS)) ==
 		    -1)
 			return -1;
+		any |= n > 0;
 		other = other_holder(h, n, conf_real, default_conf);
 	}
 	if (other != NULL) {
@@ -237,6 +245,16 @@ check_addr(char **errors, const struct sl_conf *conf, const char *what,
 		add_error(errors, conf, pos,
 			  "%s %s: address already in use by %s", what,
 			  addr->text, who);
+	} else if (!any && sl_portcheck_probe(&addr->ss, !dual, !dual) == -1 &&
+		   errno == EADDRINUSE) {
+		/* only when no listener is there: one that is accepted (the
+		 * running sluice of this file, the service manager) holds
+		 * the address, and the probe would only meet it. Other
+		 * errors are not this check's: a port below 1024 for a user
+		 * the service is not, an address of another host */
+		add_error(
+		    errors, conf, pos, "%s %s: %s", what, addr->text,
+		    sl_portcheck_in_use(&addr->ss, NULL, 0, why, sizeof(why)));
 	}
 	return 0;
 }

@@ -4,9 +4,11 @@
  * files that must open (the access log, the pid file; certificates and
  * keys are tls.c's), and addresses that no other process listens on. Used
  * by `sluice -t`, at start and before a reload applies, so that a file -t
- * calls OK does not then fail to start. Creates, opens and changes
- * nothing; asks the file system (stat, access) and the kernel's table of
- * listening sockets (portcheck.h).
+ * calls OK does not then fail to start. Creates, opens and changes no
+ * file, and nothing listens; asks the file system (stat, access), the
+ * kernel's table of listening sockets, and, for an address no listener
+ * holds, the kernel itself with a bind that never listens and is closed
+ * at once (portcheck.h: a connection may hold the port).
  */
 #ifndef SL_PREFLIGHT_H
 #define SL_PREFLIGHT_H
@@ -48,7 +50,9 @@ int sl_preflight_pidfile(const char *path, char *why, size_t whysz);
  * reads) does not count: the check that runs before its reload must pass.
  * Returns NULL, or a malloc'd string of error lines as sl_preflight writes
  * them, naming who holds each address ("listener \"public\"
- * 127.0.0.1:8080: address already in use by pid 4242 (nginx)"). When the
+ * 127.0.0.1:8080: address already in use by pid 4242 (nginx)", or "...
+ * by a connection (state ESTABLISHED, to ...) owned by pid 77 (curl)"
+ * when no listener does and the bind would fail). When the
  * socket table cannot be read, *warnings (when not NULL) gets a warning
  * line and nothing is checked; it is NULL otherwise. An address of
  * given[0..ngiven) (sockets this process was given by an upgrade or

@@ -313,6 +313,34 @@ def check_names_who_listens_on_the_admin_address():
         busy.close()
 
 
+@test
+def check_names_a_connection_that_holds_a_listener_port():
+    # issue 41: -t said OK, then the start failed with "Address already in
+    # use": no listener held the port, an outgoing connection did. -t now
+    # asks the kernel (a bind that never listens) where no listener is
+    lst = held()
+    client = socket.socket()
+    client.bind(("127.0.0.1", 0))
+    client.connect(lst.getsockname())
+    accepted, _ = lst.accept()
+    port = client.getsockname()[1]
+    try:
+        p = write(GOOD % port)
+        rc, out, err = run_sluice(["-t", "-c", p])
+        eq(rc, 1, "exit status of -t (stdout %r, stderr %r)" % (out, err))
+        check("configuration OK" not in out, "-t said OK")
+        want = ('%s:4:14: error: listener "public" 127.0.0.1:%d: address '
+                'already in use by a connection (state ESTABLISHED, to '
+                '127.0.0.1:%d) owned by %s'
+                % (p, port, lst.getsockname()[1], me()))
+        check(want in err, "-t stderr lacks %r:\n%s" % (want, err))
+        check(connect_refused(port), "-t left a socket listening")
+    finally:
+        client.close()
+        accepted.close()
+        lst.close()
+
+
 ADMIN = """\
 workers: 2
 admin:

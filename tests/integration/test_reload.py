@@ -706,6 +706,43 @@ def reload_with_unavailable_port_is_refused():
 
 
 @test
+def reload_refused_for_a_port_a_connection_holds_names_it():
+    # issue 41: a port held by a connection (no listener) made a bare
+    # "Address already in use"; the refusal names the connection, at the
+    # address's place in the file
+    a = Upstream("a")
+    aport = free_port()
+    cfg1, port = conf({"a": [a]}, aport=aport)
+    sl = start_sluice(cfg1)
+    sl.expect_errors(r"^reload: ")    # refused reloads, on purpose
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    client = socket.socket()
+    client.bind(("127.0.0.1", 0))
+    client.connect(lst.getsockname())
+    accepted, _ = lst.accept()
+    cport = client.getsockname()[1]
+    try:
+        cfg2, _ = conf({"a": [a]}, port=port, aport=aport,
+                       listeners_extra=[("held", cport)])
+        log = reload(sl, aport, cfg2, expect="failed_bind")
+        with open("/proc/self/comm") as f:
+            me = "pid %d (%s)" % (os.getpid(), f.read().strip())
+        want = ('error: reload: %s: error: listener "held" 127.0.0.1:%d: '
+                'cannot listen: address already in use by a connection '
+                '(state ESTABLISHED, to 127.0.0.1:%d) owned by %s'
+                % (where(sl, "127.0.0.1:%d" % cport), cport,
+                   lst.getsockname()[1], me))
+        check(want in log, "no %r line:\n%s" % (want, log))
+        eq(get(port, "/still").status, 200, "the running generation")
+    finally:
+        client.close()
+        accepted.close()
+        lst.close()
+
+
+@test
 def reload_refuses_new_address_another_process_listens_on():
     # another process listening with SO_REUSEPORT would be let into the
     # new listener's group silently: the reload is refused instead
