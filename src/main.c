@@ -104,7 +104,9 @@ usage(FILE *f)
 		"  -p FILE   write the process id to FILE once serving; "
 		"removed at exit\n"
 		"  -t        check the configuration (and that -p FILE can be "
-		"written) and exit\n"
+		"written) and exit;\n"
+		"            with -p, the addresses of the sluice it names "
+		"count as free\n"
 		"  -V        print versions and exit\n"
 		"  -h        this help\n"
 		"signals: HUP reload, USR1 reopen the access log, USR2 upgrade "
@@ -1419,12 +1421,16 @@ main(int argc, char **argv)
 	}
 	/* a file that -t calls OK must also start: what start-up will open
 	 * must open, its addresses must be free (a sluice serving this very
-	 * file aside: -t runs before its reload), the pid file must be
-	 * writable, certificates, keys and CAs load, and the password files
-	 * read: every problem at once, -t included */
+	 * file aside: -t runs before its reload; and for -t with -p, the
+	 * sluice its pid file names: a staged copy of that sluice's file is
+	 * checked before it replaces the file, issue 41), the pid file must
+	 * be writable, certificates, keys and CAs load, and the password
+	 * files read: every problem at once, -t included */
 	errors = sl_preflight(m.conf, NULL);
-	port_errors = sl_preflight_ports(m.conf, DEFAULT_CONF, given, ngiven,
-					 &port_warnings);
+	port_errors = sl_preflight_ports(
+	    m.conf, DEFAULT_CONF, given, ngiven,
+	    check && pid_file != NULL ? pidfile_read(pid_file) : 0,
+	    &port_warnings);
 	free(given);
 	if (pid_file != NULL) {
 		char why[512];

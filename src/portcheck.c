@@ -794,6 +794,49 @@ sl_portcheck_is_sluice(long pid)
 }
 
 int
+sl_portcheck_pid_sockets(long pid, uint64_t **inodes, size_t *n)
+{
+	char path[64], link[64];
+	struct dirent *fe;
+	uint64_t *v = NULL;
+	size_t cap = 0;
+	DIR *d;
+
+	*inodes = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((fe = readdir(d)) != NULL) {
+		unsigned long long ino;
+		ssize_t k =
+		    readlinkat(dirfd(d), fe->d_name, link, sizeof(link) - 1);
+
+		if (k <= 0)
+			continue;
+		link[k] = '\0';
+		if (sscanf(link, "socket:[%llu]", &ino) != 1)
+			continue;
+		if (*n == cap) {
+			size_t ncap = cap != 0 ? 2 * cap : 64;
+			uint64_t *nv = realloc(v, ncap * sizeof(*nv));
+			if (nv == NULL) {
+				free(v);
+				closedir(d);
+				*n = 0;
+				return -1;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		v[(*n)++] = ino;
+	}
+	closedir(d);
+	*inodes = v;
+	return 0;
+}
+
+int
 sl_portcheck_serves(long pid, const char *conf_real, const char *default_conf)
 {
 	char path[64], *cmdline, *real, *full = NULL;

@@ -202,6 +202,13 @@ int sl_portcheck_comm(long pid, char *comm, size_t commsz);
 int sl_portcheck_is_sluice(long pid);
 
 /*
+ * The inodes of the sockets process pid holds (/proc/PID/fd), into a
+ * malloc'd array *inodes (the caller frees it) of *n. Returns 0, or -1
+ * when /proc does not show them (another user's process, or gone).
+ */
+int sl_portcheck_pid_sockets(long pid, uint64_t **inodes, size_t *n);
+
+/*
  * Whether process pid is a sluice serving the configuration file whose
  * real path (realpath(3)) is conf_real, default_conf being the file a
  * sluice reads without -c. A relative -c is taken from that process's

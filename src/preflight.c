@@ -191,19 +191,41 @@ service_manager(const struct sl_port_holder *h)
 	return strncmp(h->comm, "systemd", 7) == 0;
 }
 
-/* The first holder of h[0..n) that is not a sluice serving conf_real
- * (NULL: every one is), or NULL. */
+/* The holders of this file's addresses that are no other process. */
+struct ours {
+	const char *conf_real;	  /* the file's real path; NULL: unknown */
+	const char *default_conf; /* the file of a sluice without -c */
+	const uint64_t *running;  /* sockets of the sluice -p names */
+	size_t nrunning;
+};
+
+/* Whether a socket of the sluice that -p names (the one a staged copy of
+ * its file is for) is h. Its own sockets are asked, not the pid that
+ * /proc showed first: during an upgrade two sluices hold each one. */
+static int
+held_by_running(const struct ours *o, const struct sl_port_holder *h)
+{
+	for (size_t i = 0; i < o->nrunning; i++)
+		if (o->running[i] == h->inode)
+			return 1;
+	return 0;
+}
+
+/* The first holder of h[0..n) that is neither a sluice serving
+ * o->conf_real nor a socket of the sluice -p names, or NULL. */
 static const struct sl_port_holder *
-other_holder(const struct sl_port_holder *h, int n, const char *conf_real,
-	     const char *default_conf)
+other_holder(const struct sl_port_holder *h, int n, const struct ours *o)
 {
 	int activated = socket_activated();
 
 	for (int i = 0; i < n; i++) {
 		if (activated && service_manager(&h[i]))
 			continue;
-		if (conf_real == NULL ||
-		    !sl_portcheck_serves(h[i].pid, conf_real, default_conf))
+		if (held_by_running(o, &h[i]))
+			continue;
+		if (o->conf_real == NULL ||
+		    !sl_portcheck_serves(h[i].pid, o->conf_real,
+					 o->default_conf))
 			return &h[i];
 	}
 	return NULL;
@@ -220,7 +242,7 @@ other_holder(const struct sl_port_holder *h, int n, const char *conf_real,
 static int
 check_addr(char **errors, const struct sl_conf *conf, const char *what,
 	   const struct sl_conf_addr *addr, const struct sl_conf_pos *pos,
-	   int dual, const char *conf_real, const char *default_conf)
+	   int dual, const struct ours *o)
 {
 	struct sl_port_holder h[MAX_HOLDERS];
 	const struct sl_port_holder *other;
@@ -232,13 +254,13 @@ check_addr(char **errors, const struct sl_conf *conf, const char *what,
 	    -1)
 		return -1;
 	any = n > 0;
-	other = other_holder(h, n, conf_real, default_conf);
+	other = other_holder(h, n, o);
 	if (other == NULL && dual && sl_portcheck_v4_alias(&addr->ss, &v4)) {
 		if ((n = sl_portcheck_holders(&v4, NULL, 0, h, MAX_HOLDERS)) ==
 		    -1)
 			return -1;
 		any |= n > 0;
-		other = other_holder(h, n, conf_real, default_conf);
+		other = other_holder(h, n, o);
 	}
 	if (other != NULL) {
 		sl_portcheck_describe(other, who, sizeof(who));
@@ -287,31 +309,38 @@ is_given(const struct sockaddr_storage *ss,
 char *
 sl_preflight_ports(const struct sl_conf *conf, const char *default_conf,
 		   const struct sockaddr_storage *given, size_t ngiven,
-		   char **warnings)
+		   long running, char **warnings)
 {
 	char *errors = NULL, *conf_real, what[128];
+	struct ours o = {.default_conf = default_conf};
+	uint64_t *inodes = NULL;
 	int unreadable = 0;
 
 	if (warnings != NULL)
 		*warnings = NULL;
 	/* NULL (a file that is gone, or a buffer): every holder counts */
-	conf_real = realpath(conf->path, NULL);
+	o.conf_real = conf_real = realpath(conf->path, NULL);
+	/* a pid file may name a process that is no sluice (a stale file
+	 * whose number came round again): its sockets count; and when /proc
+	 * does not show a sluice's sockets (another user's), they count too
+	 */
+	if (running > 0 && sl_portcheck_is_sluice(running) &&
+	    sl_portcheck_pid_sockets(running, &inodes, &o.nrunning) == 0)
+		o.running = inodes;
 	/* in the order of the file, as the loader reports: admin comes
 	 * first there */
 	if (conf->has_admin && !is_given(&conf->admin_addr.ss, given, ngiven))
-		unreadable =
-		    check_addr(&errors, conf, "admin listener",
-			       &conf->admin_addr, &conf->admin_addr_pos, 1,
-			       conf_real, default_conf) == -1;
+		unreadable = check_addr(&errors, conf, "admin listener",
+					&conf->admin_addr,
+					&conf->admin_addr_pos, 1, &o) == -1;
 	for (size_t i = 0; i < conf->nlisteners && !unreadable; i++) {
 		const struct sl_conf_listener *l = &conf->listeners[i];
 		if (is_given(&l->addr.ss, given, ngiven))
 			continue; /* this process was given a socket there */
 		snprintf(what, sizeof(what), "listener \"%s\"", l->name);
 		/* listeners are IPV6_V6ONLY: no IPv4 alias */
-		unreadable =
-		    check_addr(&errors, conf, what, &l->addr, &l->addr_pos, 0,
-			       conf_real, default_conf) == -1;
+		unreadable = check_addr(&errors, conf, what, &l->addr,
+					&l->addr_pos, 0, &o) == -1;
 	}
 	if (unreadable && warnings != NULL)
 		add_warning(warnings, conf, NULL,
@@ -319,5 +348,6 @@ sl_preflight_ports(const struct sl_conf *conf, const char *default_conf,
 			    "sockets; not checked whether another process "
 			    "listens on an address of this file");
 	free(conf_real);
+	free(inodes);
 	return errors;
 }

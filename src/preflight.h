@@ -48,6 +48,9 @@ int sl_preflight_pidfile(const char *path, char *why, size_t whysz);
  * or a wildcard on the same port (see portcheck.h). A sluice serving this
  * same file (by real path; default_conf is the file a sluice without -c
  * reads) does not count: the check that runs before its reload must pass.
+ * Nor do the sockets of running (a pid; 0 for none) when it is a sluice:
+ * the one a staged copy of its file is meant for (-t with -p, whose file
+ * names it), which holds the addresses the copy shares with it.
  * Returns NULL, or a malloc'd string of error lines as sl_preflight writes
  * them, naming who holds each address ("listener \"public\"
  * 127.0.0.1:8080: address already in use by pid 4242 (nginx)", or "...
@@ -60,6 +63,6 @@ int sl_preflight_pidfile(const char *path, char *why, size_t whysz);
  */
 char *sl_preflight_ports(const struct sl_conf *conf, const char *default_conf,
 			 const struct sockaddr_storage *given, size_t ngiven,
-			 char **warnings);
+			 long running, char **warnings);
 
 #endif

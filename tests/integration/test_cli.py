@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sltest  # noqa: E402
 from sltest import (TOP_SRCDIR, Sluice, _register, check,  # noqa: E402
                     connect_refused, eq, free_port, main, run_sluice,
                     sluice_path, start_sluice, test, tmpdir, wait_until)
@@ -395,6 +396,73 @@ def check_on_the_file_of_a_running_sluice():
     check(re.search(r'listener "public" 127\.0\.0\.1:\d+: address already '
                     r'in use by pid %d \(sluice\)' % sl2.pid, err),
           "second start on the same file:\n%s" % err)
+
+
+def start_with_pid_file(text, pid_file, ports):
+    """A registered sluice on text started with -p pid_file, once it
+    serves (the pid file written)."""
+    sl = Sluice(text, wait_ports=ports)
+    _register("sluices", sl)
+    popen = sltest.subprocess.Popen
+
+    def with_p(cmd, *a, **kw):
+        return popen(list(cmd) + ["-p", pid_file], *a, **kw)
+    sltest.subprocess.Popen = with_p
+    try:
+        sl.start()
+    finally:
+        sltest.subprocess.Popen = popen
+    check(wait_until(lambda: os.path.exists(pid_file), 10.0),
+          "no pid file %s" % pid_file)
+    return sl
+
+
+@test
+def check_of_a_staged_copy_with_the_running_sluices_pid_file():
+    # issue 41: -t on a staged copy (sluice.yaml.new, to be renamed over
+    # the running file) failed while sluice ran: the running sluice held
+    # the copy's addresses. With -p, the sluice the pid file names is the
+    # one the copy is for: its addresses count as free, no one else's do.
+    aport, port = free_port(), free_port()
+    d = tmpdir()
+    pid_file = os.path.join(d, "sluice.pid")
+    sl = start_with_pid_file(ADMIN % (aport, port), pid_file, [port, aport])
+    staged = write((ADMIN % (aport, port)).replace("9001", "9002"),
+                   "sluice.yaml.new")
+    rc, out, err = run_sluice(["-t", "-c", staged])
+    eq(rc, 1, "-t on the staged copy without -p (stderr %r)" % err)
+    check("address already in use by pid %d (sluice)" % sl.pid in err,
+          "-t without -p does not name the running sluice:\n%s" % err)
+    rc, out, err = run_sluice(["-t", "-c", staged, "-p", pid_file])
+    eq((rc, err), (0, ""), "exit status and stderr of -t -p on the staged "
+       "copy")
+    check("configuration OK" in out, "stdout %r" % out)
+    # an address the copy adds that another process holds is still taken
+    busy = held()
+    try:
+        more = write((ADMIN % (aport, port)).replace(
+            "clusters:",
+            "  - name: more\n    address: 127.0.0.1:%d\n    routes:\n"
+            "      - cluster: app\nclusters:" % busy.getsockname()[1]),
+            "more.yaml")
+        rc, out, err = run_sluice(["-t", "-c", more, "-p", pid_file])
+        eq(rc, 1, "-t -p on a copy that adds a taken address (stderr %r)"
+           % err)
+        want = ('%s:10:14: error: listener "more" 127.0.0.1:%d: address '
+                'already in use by %s' % (more, busy.getsockname()[1], me()))
+        check(want in err, "-t stderr lacks %r:\n%s" % (want, err))
+        check("pid %d" % sl.pid not in err, "the running sluice named:\n%s"
+              % err)
+    finally:
+        busy.close()
+    # a pid file naming a process that is no sluice frees nothing
+    other = os.path.join(d, "other.pid")
+    with open(other, "w") as f:
+        f.write("%d\n" % os.getpid())
+    rc, out, err = run_sluice(["-t", "-c", staged, "-p", other])
+    eq(rc, 1, "-t with a pid file naming no sluice (stderr %r)" % err)
+    check("address already in use by pid %d (sluice)" % sl.pid in err,
+          "-t does not name the running sluice:\n%s" % err)
 
 
 def bad(text, line, col=None, more=()):
