@@ -827,7 +827,9 @@ def the_loaded_bytes_put_back_after_a_refused_edit_reload_nothing():
     s0 = state(aport)
     eq(s0["gen"], 1, "generation at start")
     n0 = len(sl.stderr())
-    write_in_place(path, good + b"no_such_key: 1\n")
+    # renamed over, not written in place: a debounce that ended between
+    # the truncation and the write would try an empty file too
+    write_renamed(path, good + b"no_such_key: 1\n")
     wait_log(sl, r"^\S+ error: watch: %s is not valid; generation 1 keeps "
              r"running$" % re.escape(path), n0, what="the bad edit")
     s1 = state(aport)
@@ -856,7 +858,7 @@ def the_loaded_bytes_put_back_after_a_refused_edit_reload_nothing():
     # the bad edit again is a change from what was last tried: refused
     # again, not held back as already tried
     n2 = len(sl.stderr())
-    write_in_place(path, good + b"no_such_key: 1\n")
+    write_renamed(path, good + b"no_such_key: 1\n")
     wait_log(sl, r"^\S+ error: watch: %s is not valid; generation 1 keeps "
              r"running$" % re.escape(path), n2, what="the bad edit again")
     wait_state(aport, moved(s1, failed=1, watch=1), "the bad edit again")
