@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""Command line: -V, -h, -t on good and bad files (exit codes, messages
-FILE:LINE:COL: error: ...), the full schema of doc/contracts.md section 1,
--t and start-up on addresses another process listens on, -p."""
+"""Command line: -V (and its libraries), -h, -t on good and bad files (exit
+codes, messages FILE:LINE:COL: error: ...), the full schema of
+doc/contracts.md section 1, -t and start-up on addresses another process
+listens on or a connection holds, -p, and -t -p on a staged copy of a
+running sluice's file."""
 
 import json
 import os

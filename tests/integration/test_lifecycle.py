@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Process lifecycle: graceful stop on SIGTERM/SIGINT with requests in
 flight, idle keep-alive connections closed at stop, drain_timeout, other
-signals, start-up failures, the pid file (-p)."""
+signals, start-up failures (a port held by a listener or by a
+connection), the pid file (-p)."""
 
 import os
 import re
