@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <nghttp2/nghttp2.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
@@ -58,8 +60,11 @@ struct sl_main {
 	struct event *pending_ev; /* polls it */
 	int dns_dirty;		  /* answers changed: a generation is due */
 	struct sl_watch *watch;	  /* the file and those it names */
-	char watch_fp[65];	  /* their fingerprint, as last loaded or
-				     tried */
+	char loaded_fp[65];	  /* their fingerprint, as the running
+				     generation read them ("": not known,
+				     any change reloads) */
+	char tried_fp[65];	  /* ... as the watch last found them, or
+				     as the last reload applied them */
 	char reload_fp[65];	  /* ... as a reload under way found them
 				     before it read the file ("": not
 				     taken) */
@@ -99,7 +104,9 @@ usage(FILE *f)
 		"  -p FILE   write the process id to FILE once serving; "
 		"removed at exit\n"
 		"  -t        check the configuration (and that -p FILE can be "
-		"written) and exit\n"
+		"written) and exit;\n"
+		"            with -p, the addresses of the sluice it names "
+		"count as free\n"
 		"  -V        print versions and exit\n"
 		"  -h        this help\n"
 		"signals: HUP reload, USR1 reopen the access log, USR2 upgrade "
@@ -134,6 +141,13 @@ version(void)
 	printf("libevent %s\n", event_get_version());
 	printf("OpenSSL %s\n", OpenSSL_version(OPENSSL_VERSION_STRING));
 	printf("libyaml %s\n", yaml_get_version_string());
+	printf("libnghttp2 %s\n", nghttp2_version(0)->version_str);
+	/* hiredis has no call that names its version, only these macros of
+	 * the headers built with: the library loaded may be another one of
+	 * the same soname, so the line says which it is */
+	printf("hiredis %d.%d.%d (the headers built with; hiredis reports no "
+	       "version at run time)\n",
+	       HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
 	/* buildflags.h, included by the build (see Makefile.am) */
 #ifdef SL_BUILD_CC
 	printf("built with: %s %s\n", SL_BUILD_CC, SL_BUILD_CFLAGS);
@@ -220,6 +234,26 @@ log_lines(int warning, const char *prefix, const char *text)
 	}
 }
 
+/*
+ * Writes the error (or, with warning, warning) lines of a start that has
+ * not loaded its file yet or cannot start on it: as they are for -t and a
+ * start from a shell or a unit ("FILE:LINE:COL: error: ...", a
+ * compiler's form), or, in the new process of an upgrade (upgrading), as
+ * log lines ("TIME error: upgrade: FILE:LINE:COL: error: ..."): its
+ * stderr is the error log of the process it would replace, whose lines
+ * all carry a time and a level. text may be NULL.
+ */
+static void
+start_lines(int upgrading, int warning, const char *text)
+{
+	if (text == NULL)
+		return;
+	if (upgrading)
+		log_lines(warning, "upgrade: ", text);
+	else
+		fputs(text, stderr);
+}
+
 /* "1 worker", "2 workers". */
 static const char *
 plural(size_t n, const char *one, const char *many)
@@ -261,25 +295,47 @@ reload_check_static(struct sl_main *m, struct sl_conf *nc)
 }
 
 /*
+ * "FILE:LINE:COL" of pos in conf's file into buf (bufsz bytes), or FILE
+ * alone when pos is not known: where a message about an address points,
+ * as the loader's errors and -t's do, so that a refused reload or start
+ * names the line to change.
+ */
+static const char *
+conf_where(char *buf, size_t bufsz, const struct sl_conf *conf,
+	   const struct sl_conf_pos *pos)
+{
+	if (pos->line > 0)
+		snprintf(buf, bufsz, "%s:%u:%u", conf->path, pos->line,
+			 pos->col);
+	else
+		snprintf(buf, bufsz, "%s", conf->path);
+	return buf;
+}
+
+/*
  * Refuses an address that another process also listens on: every worker
  * binds with SO_REUSEPORT, and the kernel would let another process of the
  * same user join the group and take a share of the connections (another
- * sluice started on the same file, say). own[0..nown) are all the
- * listening sockets of this process. Returns 0, or -1 (logged).
+ * sluice started on the same file, say). l is a listener of conf;
+ * own[0..nown) are all the listening sockets of this process. Returns 0,
+ * or -1 (logged).
  */
 static int
-listener_exclusive(const char *prefix, const struct sl_conf_listener *l,
-		   const int *own, size_t nown)
+listener_exclusive(const char *prefix, const struct sl_conf *conf,
+		   const struct sl_conf_listener *l, const int *own,
+		   size_t nown)
 {
-	char who[128];
+	char who[128], at[1024];
 	int r;
 
 	r = sl_portcheck_foreign(&l->addr.ss, own, nown, who, sizeof(who));
 	if (r == 1) {
-		log_error("%slistener \"%s\" %s: address already in use by %s; "
-			  "two processes listening there would share its "
-			  "connections",
-			  prefix, l->name, l->addr.text, who);
+		log_error("%s%s: error: listener \"%s\" %s: address already in "
+			  "use by %s; two processes listening there would "
+			  "share its connections",
+			  prefix,
+			  conf_where(at, sizeof(at), conf, &l->addr_pos),
+			  l->name, l->addr.text, who);
 		return -1;
 	}
 	if (r == -1)
@@ -302,25 +358,18 @@ opened_fds(int *out, size_t *n, int **fds, size_t nl, unsigned i, size_t j)
 
 /*
  * Why ss cannot be bound or listened on after a failure with errno err:
- * for EADDRINUSE, who holds it ("address already in use by pid 123
- * (nginx)"), own[0..nown) being this process's sockets; else, or when the
- * holder cannot be found, strerror(err). Writes into msg (msgsz bytes).
+ * for EADDRINUSE, what holds it, a listener ("address already in use by
+ * pid 123 (nginx)") or a connection (portcheck.h), own[0..nown) being
+ * this process's sockets; else strerror(err). Writes into msg (msgsz
+ * bytes).
  */
 static const char *
 cannot_listen(char *msg, size_t msgsz, int err,
 	      const struct sockaddr_storage *ss, const int *own, size_t nown)
 {
-	struct sockaddr_storage v4;
-	char who[160];
-
-	/* a dual-stack socket (the admin's) on [::] also needs 0.0.0.0 */
-	if (err == EADDRINUSE &&
-	    (sl_portcheck_foreign(ss, own, nown, who, sizeof(who)) == 1 ||
-	     (sl_portcheck_v4_alias(ss, &v4) &&
-	      sl_portcheck_foreign(&v4, own, nown, who, sizeof(who)) == 1)))
-		snprintf(msg, msgsz, "address already in use by %s", who);
-	else
-		snprintf(msg, msgsz, "%s", strerror(err));
+	if (err == EADDRINUSE)
+		return sl_portcheck_in_use(ss, own, nown, msg, msgsz);
+	snprintf(msg, msgsz, "%s", strerror(err));
 	return msg;
 }
 
@@ -375,15 +424,17 @@ reload_sockets(struct sl_main *m, struct sl_conf *nc)
 			if ((nfds[i][j] =
 				 sl_listener_open(&nc->listeners[j])) == -1) {
 				int err = errno;
-				char why[256];
+				char why[768], at[1024];
 				size_t nown;
 				int *own = all_fds(m, NULL, nc, &nown);
 				if (own != NULL)
 					opened_fds(own, &nown, nfds,
 						   nc->nlisteners, i, j);
 				log_error(
-				    "reload: listener \"%s\" %s: cannot "
-				    "listen: %s",
+				    "reload: %s: error: listener \"%s\" %s: "
+				    "cannot listen: %s",
+				    conf_where(at, sizeof(at), nc,
+					       &nc->listeners[j].addr_pos),
 				    nc->listeners[j].name,
 				    nc->listeners[j].addr.text,
 				    cannot_listen(why, sizeof(why), err,
@@ -402,8 +453,9 @@ reload_sockets(struct sl_main *m, struct sl_conf *nc)
 		for (k = 0; k < oc->nlisteners; k++)
 			kept |= strcmp(nc->listeners[j].addr.text,
 				       oc->listeners[k].addr.text) == 0;
-		if (!kept && listener_exclusive("reload: ", &nc->listeners[j],
-						all, nall) == -1) {
+		if (!kept &&
+		    listener_exclusive("reload: ", nc, &nc->listeners[j], all,
+				       nall) == -1) {
 			free(all);
 			goto fail;
 		}
@@ -507,8 +559,11 @@ watch_refresh(struct sl_main *m, int fp)
 		return;
 	if (sl_watch_set(m->watch, paths, n, m->conf->watch_debounce_ms) == -1)
 		log_warn("watch: %s: nothing could be watched", m->path);
-	if (fp && sl_watch_fingerprint(paths, n, m->watch_fp) == -1)
-		m->watch_fp[0] = '\0';
+	if (fp) {
+		if (sl_watch_fingerprint(paths, n, m->loaded_fp) == -1)
+			m->loaded_fp[0] = '\0';
+		memcpy(m->tried_fp, m->loaded_fp, sizeof(m->tried_fp));
+	}
 	free(paths);
 }
 
@@ -578,9 +633,10 @@ main_apply(struct sl_main *m, struct sl_conf *nc, const char *why)
 	} else {
 		m->view.reloads_ok++;
 		/* the files as they were before this reload read them: a
-		 * change since differs from it, and is reloaded */
-		if (m->reload_fp[0] != '\0')
-			memcpy(m->watch_fp, m->reload_fp, sizeof(m->watch_fp));
+		 * change since differs from it, and is reloaded ("" when
+		 * not taken: then any change is) */
+		memcpy(m->loaded_fp, m->reload_fp, sizeof(m->loaded_fp));
+		memcpy(m->tried_fp, m->reload_fp, sizeof(m->tried_fp));
 		log_info("%s: generation %llu from %s: %zu %s, %zu %s "
 			 "(sha256 %s)",
 			 why, (unsigned long long)nc->generation, m->path,
@@ -814,8 +870,14 @@ main_on_dns(void *arg)
 	main_dns_update(m);
 }
 
-/* The watch saw a change (watch.h): a reload when the files' contents
- * differ from what was last loaded (or tried). */
+/*
+ * The watch saw a change (watch.h): a reload when the files' contents
+ * differ both from what the running generation was loaded from and from
+ * what the watch last tried. Compared with the running generation first:
+ * a refused edit undone puts back what runs, which is no change (it was
+ * once compared with the refused edit only, and loaded again as a new
+ * generation of the same bytes).
+ */
 static void
 main_on_watch(void *arg)
 {
@@ -831,12 +893,22 @@ main_on_watch(void *arg)
 		return;
 	}
 	free(paths);
-	if (strcmp(fp, m->watch_fp) == 0) {
+	if (strcmp(fp, m->loaded_fp) == 0 && strcmp(fp, m->tried_fp) != 0) {
+		/* said at info: the operator who undid an edit learns that
+		 * what runs is what the file holds again */
+		log_info("watch: %s and the files it names are as generation "
+			 "%llu loaded them (sha256 %s): nothing to reload",
+			 m->path, (unsigned long long)m->conf->generation,
+			 m->conf->sha256[0] ? m->conf->sha256 : "-");
+		memcpy(m->tried_fp, fp, sizeof(fp));
+		return;
+	}
+	if (strcmp(fp, m->tried_fp) == 0) {
 		log_debug("watch: no change in %s or the files it names",
 			  m->path);
 		return;
 	}
-	memcpy(m->watch_fp, fp, sizeof(fp));
+	memcpy(m->tried_fp, fp, sizeof(fp));
 	log_info("watch: %s or a file it names changed: reloading", m->path);
 	m->view.watch_reloads++;
 	main_reload(m, "watch");
@@ -1204,7 +1276,7 @@ start_workers(struct sl_main *m)
 			const struct sl_conf_listener *l = &conf->listeners[j];
 			int err, *own;
 			size_t nown = 0;
-			char why[256];
+			char why[768], at[1024];
 
 			if (m->fds[i][j] > 0)
 				continue; /* given */
@@ -1216,10 +1288,17 @@ start_workers(struct sl_main *m)
 			if (own != NULL)
 				opened_fds(own, &nown, m->fds, conf->nlisteners,
 					   i, j);
-			fatalx("listener \"%s\" %s: cannot listen: %s", l->name,
-			       l->addr.text,
-			       cannot_listen(why, sizeof(why), err, &l->addr.ss,
-					     own, nown));
+			/* at its place in the file, as -t and a reload say it
+			 * (log_error: "fatal: FILE:LINE:COL: error:" says
+			 * "error" once too often) */
+			log_error(
+			    "%s: error: listener \"%s\" %s: cannot "
+			    "listen: %s",
+			    conf_where(at, sizeof(at), conf, &l->addr_pos),
+			    l->name, l->addr.text,
+			    cannot_listen(why, sizeof(why), err, &l->addr.ss,
+					  own, nown));
+			exit(1);
 		}
 	}
 	if ((all = all_fds(m, NULL, conf, &nall)) == NULL)
@@ -1234,8 +1313,8 @@ start_workers(struct sl_main *m)
 			all[nall++] = m->xfds[x].fd;
 	}
 	for (size_t j = 0; j < conf->nlisteners; j++)
-		if (listener_exclusive("", &conf->listeners[j], all, nall) ==
-		    -1)
+		if (listener_exclusive("", conf, &conf->listeners[j], all,
+				       nall) == -1)
 			exit(1);
 	free(all);
 	for (unsigned i = 0; i < m->nworkers; i++) {
@@ -1268,7 +1347,7 @@ main(int argc, char **argv)
 {
 	struct sl_main m;
 	const char *path = DEFAULT_CONF, *pid_file = NULL;
-	int check = 0, ch;
+	int check = 0, upgrading, ch;
 	char *errors = NULL, *warnings = NULL, *tls_errors, *port_errors;
 	char *secret_errors;
 	char *port_warnings = NULL, *pid_errors = NULL;
@@ -1310,11 +1389,15 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	/* the new process of an upgrade (SIGUSR2): handover.c's
+	 * HANDOVER_FD_ENV, a name old and new binaries must agree on, read
+	 * before sl_handover_receive removes it */
+	upgrading = !check && getenv("SLUICE_UPGRADE_FD") != NULL;
 
 	m.conf = sl_conf_load(path, &errors);
 	if (m.conf == NULL) {
-		fputs(errors ? errors : "configuration: unknown error\n",
-		      stderr);
+		start_lines(upgrading, 0,
+			    errors ? errors : "configuration: unknown error\n");
 		free(errors);
 		return 1;
 	}
@@ -1338,12 +1421,16 @@ main(int argc, char **argv)
 	}
 	/* a file that -t calls OK must also start: what start-up will open
 	 * must open, its addresses must be free (a sluice serving this very
-	 * file aside: -t runs before its reload), the pid file must be
-	 * writable, certificates, keys and CAs load, and the password files
-	 * read: every problem at once, -t included */
+	 * file aside: -t runs before its reload; and for -t with -p, the
+	 * sluice its pid file names: a staged copy of that sluice's file is
+	 * checked before it replaces the file, issue 41), the pid file must
+	 * be writable, certificates, keys and CAs load, and the password
+	 * files read: every problem at once, -t included */
 	errors = sl_preflight(m.conf, NULL);
-	port_errors = sl_preflight_ports(m.conf, DEFAULT_CONF, given, ngiven,
-					 &port_warnings);
+	port_errors = sl_preflight_ports(
+	    m.conf, DEFAULT_CONF, given, ngiven,
+	    check && pid_file != NULL ? pidfile_read(pid_file) : 0,
+	    &port_warnings);
 	free(given);
 	if (pid_file != NULL) {
 		char why[512];
@@ -1356,19 +1443,17 @@ main(int argc, char **argv)
 	}
 	tls_errors = sl_tls_load(m.conf, &warnings);
 	secret_errors = sl_conf_load_secrets(m.conf, &warnings);
-	fputs(port_warnings != NULL ? port_warnings : "", stderr);
+	start_lines(upgrading, 1, port_warnings);
 	free(port_warnings);
-	if (warnings != NULL) {
-		fputs(warnings, stderr);
-		free(warnings);
-	}
+	start_lines(upgrading, 1, warnings);
+	free(warnings);
 	if (errors != NULL || port_errors != NULL || pid_errors != NULL ||
 	    tls_errors != NULL || secret_errors != NULL) {
-		fputs(errors != NULL ? errors : "", stderr);
-		fputs(port_errors != NULL ? port_errors : "", stderr);
-		fputs(pid_errors != NULL ? pid_errors : "", stderr);
-		fputs(tls_errors != NULL ? tls_errors : "", stderr);
-		fputs(secret_errors != NULL ? secret_errors : "", stderr);
+		start_lines(upgrading, 0, errors);
+		start_lines(upgrading, 0, port_errors);
+		start_lines(upgrading, 0, pid_errors);
+		start_lines(upgrading, 0, tls_errors);
+		start_lines(upgrading, 0, secret_errors);
 		free(errors);
 		free(port_errors);
 		free(pid_errors);
@@ -1466,11 +1551,16 @@ main(int argc, char **argv)
 			 m.conf->admin_addr.text);
 		m.admin = sl_admin_start(m.base, &m.view, afd);
 		if (m.admin == NULL) {
-			char why[256];
-			fatalx("admin listener %s: cannot listen: %s",
-			       m.conf->admin_addr.text,
-			       cannot_listen(why, sizeof(why), errno,
-					     &m.conf->admin_addr.ss, NULL, 0));
+			char why[768], at[1024];
+			log_error("%s: error: admin listener %s: cannot "
+				  "listen: %s",
+				  conf_where(at, sizeof(at), m.conf,
+					     &m.conf->admin_addr_pos),
+				  m.conf->admin_addr.text,
+				  cannot_listen(why, sizeof(why), errno,
+						&m.conf->admin_addr.ss, NULL,
+						0));
+			exit(1);
 		}
 		log_info("admin listener on %s", m.conf->admin_addr.text);
 	}

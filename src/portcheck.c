@@ -3,9 +3,11 @@
  * Finds listening sockets of other processes on a listener's address, and
  * who holds them. The kernel's table comes from sock_diag netlink (only
  * sockets in LISTEN, as ss(8) asks for them), or from /proc/net/tcp and
- * tcp6 when netlink is not available; the holder from /proc/PID/fd. Runs
- * on the main thread at start-up, for `sluice -t`, when a bind fails and
- * when a reload opens a new address, never on the request path.
+ * tcp6 when netlink is not available; the holder from /proc/PID/fd. When
+ * a bind fails and no listener explains it, the connections on the port
+ * (/proc/net/tcp*, every state) do. Runs on the main thread at start-up,
+ * for `sluice -t`, when a bind fails and when a reload opens a new
+ * address, never on the request path.
  */
 #include "portcheck.h"
 
@@ -24,7 +26,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TCP_ST_LISTEN 10 /* the kernel's TCP_LISTEN */
+#include "util.h"
+
+#define TCP_ST_LISTEN	 10 /* the kernel's TCP_LISTEN */
+#define TCP_ST_TIME_WAIT 6  /* the kernel's TCP_TIME_WAIT */
+#define MAX_CONN_HOLDERS 8  /* connections stored to name one */
 
 /* ---- pure helpers ------------------------------------------------------ */
 
@@ -96,59 +102,139 @@ sl_portcheck_v4_alias(const struct sockaddr_storage *a,
 	return 1;
 }
 
-int
-sl_portcheck_parse_proc(const char *line, int family,
-			struct sl_listen_sock *out)
+/* One address of a /proc/net/tcp* line, hex (each 32-bit word as a
+ * host-order integer) and port, into ss. Returns 0, or -1 when hex is
+ * not of family's length. */
+static int
+proc_addr(const char *hex, unsigned port, int family,
+	  struct sockaddr_storage *ss)
 {
-	char laddr[40];
-	unsigned port, st, uid;
-	unsigned long long inode;
-	size_t n;
+	size_t n = strlen(hex);
 
-	/* "  0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000
-	 * 00000000  1000  0 123456 ..." (the header line does not scan) */
-	if (sscanf(line,
-		   " %*u: %39[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x "
-		   "%*x:%*x %*x:%*x %*x %u %*u %llu",
-		   laddr, &port, &st, &uid, &inode) != 5)
-		return strchr(line, ':') != NULL &&
-			       strstr(line, "local_address") == NULL
-			   ? -1
-			   : 0;
-	if (st != TCP_ST_LISTEN)
-		return 0;
-	n = strlen(laddr);
-	memset(out, 0, sizeof(*out));
-	out->inode = inode;
-	out->uid = uid;
-	/* the kernel prints each 32-bit word of the address as a host-order
-	 * integer: read back the same way, the bytes come out as they were */
+	memset(ss, 0, sizeof(*ss));
+	/* read back the way the kernel printed them, the bytes come out as
+	 * they were */
 	if (family == AF_INET && n == 8) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
-		uint32_t w = (uint32_t)strtoul(laddr, NULL, 16);
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+		uint32_t w = (uint32_t)strtoul(hex, NULL, 16);
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons((uint16_t)port);
 		memcpy(&sin->sin_addr, &w, 4);
-		return 1;
+		return 0;
 	}
 	if (family == AF_INET6 && n == 32) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons((uint16_t)port);
 		for (int i = 0; i < 4; i++) {
 			char word[9];
 			uint32_t w;
-			memcpy(word, laddr + i * 8, 8);
+			memcpy(word, hex + i * 8, 8);
 			word[8] = '\0';
 			w = (uint32_t)strtoul(word, NULL, 16);
 			memcpy(&sin6->sin6_addr.s6_addr[i * 4], &w, 4);
 		}
-		/* not in /proc: taken as dual-stack, which errs towards
-		 * refusing a shared port */
-		out->v6only = 0;
-		return 1;
+		return 0;
 	}
 	return -1;
+}
+
+int
+sl_portcheck_parse_tcp(const char *line, int family, struct sl_tcp_sock *out)
+{
+	char laddr[40], raddr[40];
+	unsigned lport, rport, st, uid;
+	unsigned long long inode;
+
+	/* "  0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000
+	 * 00000000  1000  0 123456 ..." (the header line does not scan) */
+	if (sscanf(line,
+		   " %*u: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x "
+		   "%*x:%*x %*x:%*x %*x %u %*u %llu",
+		   laddr, &lport, raddr, &rport, &st, &uid, &inode) != 7)
+		return strchr(line, ':') != NULL &&
+			       strstr(line, "local_address") == NULL
+			   ? -1
+			   : 0;
+	memset(out, 0, sizeof(*out));
+	out->state = (int)st;
+	out->uid = uid;
+	out->inode = inode;
+	if (proc_addr(laddr, lport, family, &out->local) == -1 ||
+	    proc_addr(raddr, rport, family, &out->remote) == -1)
+		return -1;
+	return 1;
+}
+
+int
+sl_portcheck_parse_proc(const char *line, int family,
+			struct sl_listen_sock *out)
+{
+	struct sl_tcp_sock t;
+	int r = sl_portcheck_parse_tcp(line, family, &t);
+
+	if (r != 1)
+		return r;
+	if (t.state != TCP_ST_LISTEN)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	out->ss = t.local;
+	out->inode = t.inode;
+	out->uid = t.uid;
+	/* not in /proc: an IPv6 socket is taken as dual-stack, which errs
+	 * towards refusing a shared port */
+	out->v6only = 0;
+	return 1;
+}
+
+const char *
+sl_portcheck_state_str(int state)
+{
+	/* include/net/tcp_states.h */
+	static const char *const names[] = {
+	    "?",	   "ESTABLISHED", "SYN_SENT",  "SYN_RECV",
+	    "FIN_WAIT1",   "FIN_WAIT2",	  "TIME_WAIT", "CLOSE",
+	    "CLOSE_WAIT",  "LAST_ACK",	  "LISTEN",    "CLOSING",
+	    "NEW_SYN_RECV"};
+
+	if (state < 1 || (size_t)state >= sizeof(names) / sizeof(names[0]))
+		return "?";
+	return names[state];
+}
+
+int
+sl_portcheck_ephemeral(const char *range, const char *reserved, unsigned port,
+		       unsigned *lo, unsigned *hi)
+{
+	unsigned a, b;
+	const char *p = reserved;
+
+	if (range == NULL || sscanf(range, "%u %u", &a, &b) != 2 || a > b ||
+	    port < a || port > b)
+		return 0;
+	/* "8080,9000-9010": a reserved port is never given out */
+	while (p != NULL && *p != '\0') {
+		unsigned long x, y;
+		char *end;
+
+		while (*p == ',' || *p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		if (*p < '0' || *p > '9')
+			break;
+		x = y = strtoul(p, &end, 10);
+		if (*end == '-') {
+			p = end + 1;
+			if (*p < '0' || *p > '9')
+				break;
+			y = strtoul(p, &end, 10);
+		}
+		if (port >= x && port <= y)
+			return 0;
+		p = end;
+	}
+	*lo = a;
+	*hi = b;
+	return 1;
 }
 
 /* ---- reading the kernel's table ---------------------------------------- */
@@ -302,10 +388,11 @@ proc_read(long pid, const char *name, char *buf, size_t bufsz)
 }
 
 /* Fills in pid and comm of each of h[0..n) that a process of /proc holds
- * (another user's descriptors need privileges to be read). One walk over
- * /proc for them all. */
+ * (another user's descriptors need privileges to be read); this process
+ * only with self (its listeners are told apart by their descriptors, its
+ * connections are not). One walk over /proc for them all. */
 static void
-find_owners(struct sl_port_holder *h, size_t n)
+find_owners(struct sl_port_holder *h, size_t n, int self)
 {
 	char path[300], link[64];
 	struct dirent *pe, *fe;
@@ -320,7 +407,7 @@ find_owners(struct sl_port_holder *h, size_t n)
 		long pid;
 
 		if (pe->d_name[0] < '1' || pe->d_name[0] > '9' ||
-		    (pid = atol(pe->d_name)) == (long)getpid())
+		    ((pid = atol(pe->d_name)) == (long)getpid() && !self))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/fd", pe->d_name);
 		if ((fd = opendir(path)) == NULL)
@@ -384,7 +471,7 @@ sl_portcheck_holders(const struct sockaddr_storage *ss, const int *own,
 	free(inodes);
 	if (r == -1)
 		return -1;
-	find_owners(h, s.n);
+	find_owners(h, s.n, 0);
 	return (int)s.n;
 }
 
@@ -416,6 +503,212 @@ sl_portcheck_foreign(const struct sockaddr_storage *ss, const int *own,
 		}
 	sl_portcheck_describe(&h[0], who, whosz);
 	return 1;
+}
+
+/* ---- connections on a port --------------------------------------------- */
+
+int
+sl_portcheck_connections(const struct sockaddr_storage *ss,
+			 struct sl_conn_holder *h, size_t max)
+{
+	static const int families[] = {AF_INET, AF_INET6};
+	struct sl_port_holder *who;
+	int total = 0, read_any = 0;
+	size_t n = 0;
+	char line[512];
+
+	for (size_t k = 0; k < 2; k++) {
+		int family = families[k];
+		struct sl_tcp_sock t;
+		FILE *f;
+
+		/* an IPv6 listener is V6ONLY: IPv4 sockets do not meet it */
+		if (ss->ss_family == AF_INET6 && family == AF_INET)
+			continue;
+		f = fopen(family == AF_INET ? "/proc/net/tcp"
+					    : "/proc/net/tcp6",
+			  "re");
+		if (f == NULL)
+			continue;
+		read_any = 1;
+		while (fgets(line, sizeof(line), f) != NULL) {
+			struct sl_listen_sock ls;
+
+			if (sl_portcheck_parse_tcp(line, family, &t) != 1 ||
+			    t.state == TCP_ST_LISTEN)
+				continue;
+			/* a connection's local address is never a wildcard:
+			 * the test of two listeners serves */
+			memset(&ls, 0, sizeof(ls));
+			ls.ss = t.local;
+			if (!sl_portcheck_overlap(ss, &ls))
+				continue;
+			total++;
+			if (n < max) {
+				memset(&h[n], 0, sizeof(h[n]));
+				h[n++].sock = t;
+			}
+		}
+		fclose(f);
+	}
+	if (!read_any)
+		return -1;
+	if (n > 0 && (who = calloc(n, sizeof(*who))) != NULL) {
+		for (size_t i = 0; i < n; i++)
+			who[i].inode = h[i].sock.inode; /* 0: no process */
+		find_owners(who, n, 1);
+		for (size_t i = 0; i < n; i++) {
+			h[i].pid = who[i].pid;
+			memcpy(h[i].comm, who[i].comm, sizeof(h[i].comm));
+		}
+		free(who);
+	}
+	return total;
+}
+
+void
+sl_portcheck_describe_conn(const struct sl_conn_holder *h, char *out,
+			   size_t outsz)
+{
+	const char *st = sl_portcheck_state_str(h->sock.state);
+	char peer[INET6_ADDRSTRLEN + 8];
+
+	sl_addr_str((const struct sockaddr *)&h->sock.remote, peer,
+		    sizeof(peer));
+	if (h->pid > 0)
+		snprintf(out, outsz,
+			 "a connection (state %s, to %s) owned by pid %ld (%s)",
+			 st, peer, h->pid, h->comm[0] ? h->comm : "?");
+	else if (h->sock.inode == 0 && h->sock.state == TCP_ST_TIME_WAIT)
+		snprintf(out, outsz,
+			 "a connection (state %s, to %s) that no process "
+			 "owns (the kernel keeps it 60 s after its close)",
+			 st, peer);
+	else if (h->sock.inode == 0)
+		snprintf(out, outsz,
+			 "a connection (state %s, to %s) that no process "
+			 "owns (closed; the kernel ends it on its own)",
+			 st, peer);
+	else
+		snprintf(out, outsz,
+			 "a connection (state %s, to %s) owned by a process "
+			 "this user cannot see (uid %u)",
+			 st, peer, (unsigned)h->sock.uid);
+}
+
+/* Reads the short text file path into buf (bufsz bytes). Returns 0 or
+ * -1. */
+static int
+read_small(const char *path, char *buf, size_t bufsz)
+{
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, bufsz - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+const char *
+sl_portcheck_in_use(const struct sockaddr_storage *ss, const int *own,
+		    size_t nown, char *out, size_t outsz)
+{
+	struct sl_conn_holder h[MAX_CONN_HOLDERS];
+	const struct sl_conn_holder *c;
+	struct sockaddr_storage v4;
+	char who[256], range[64], reserved[1024];
+	unsigned port = ntohs(ss_port(ss)), lo, hi;
+	int alias = sl_portcheck_v4_alias(ss, &v4), n;
+	size_t len;
+
+	/* a dual-stack socket (the admin's) on [::] also needs 0.0.0.0 */
+	if (sl_portcheck_foreign(ss, own, nown, who, sizeof(who)) == 1 ||
+	    (alias &&
+	     sl_portcheck_foreign(&v4, own, nown, who, sizeof(who)) == 1)) {
+		snprintf(out, outsz, "address already in use by %s", who);
+		return out;
+	}
+	/* no listener: a connection on the port blocks the bind (one that
+	 * is not of a listener's, whose accepted sockets let a listener
+	 * bind beside them) */
+	n = sl_portcheck_connections(ss, h, MAX_CONN_HOLDERS);
+	if (n == 0 && alias)
+		n = sl_portcheck_connections(&v4, h, MAX_CONN_HOLDERS);
+	if (n > 0) {
+		c = &h[0];
+		for (int i = 0; i < n && i < MAX_CONN_HOLDERS; i++)
+			if (h[i].pid > 0) {
+				c = &h[i]; /* one that can be named */
+				break;
+			}
+		sl_portcheck_describe_conn(c, who, sizeof(who));
+		if (n > 1)
+			snprintf(out, outsz,
+				 "address already in use by %s, and %d more "
+				 "%s on the port",
+				 who, n - 1,
+				 n - 1 == 1 ? "connection" : "connections");
+		else
+			snprintf(out, outsz, "address already in use by %s",
+				 who);
+	} else if (n == 0)
+		snprintf(out, outsz,
+			 "address already in use, though no listening socket "
+			 "or connection on port %u shows in the kernel's "
+			 "tables (a socket bound there that neither listens "
+			 "nor is connected does not show)",
+			 port);
+	else
+		snprintf(out, outsz,
+			 "address already in use (the kernel's tables of "
+			 "sockets cannot be read)");
+	/* outgoing connections take their local port from this range: a
+	 * listener's port there can be taken by any of them, at any time */
+	len = strlen(out);
+	if (read_small("/proc/sys/net/ipv4/ip_local_reserved_ports", reserved,
+		       sizeof(reserved)) == -1)
+		reserved[0] = '\0';
+	if (read_small("/proc/sys/net/ipv4/ip_local_port_range", range,
+		       sizeof(range)) == 0 &&
+	    sl_portcheck_ephemeral(range, reserved, port, &lo, &hi))
+		snprintf(out + len, outsz - len,
+			 "; port %u is in the kernel's range of local ports "
+			 "for outgoing connections, %u-%u "
+			 "(net.ipv4.ip_local_port_range): choose a port "
+			 "outside it, or reserve it in "
+			 "net.ipv4.ip_local_reserved_ports",
+			 port, lo, hi);
+	return out;
+}
+
+int
+sl_portcheck_probe(const struct sockaddr_storage *ss, int reuseport, int v6only)
+{
+	socklen_t len = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+						 : sizeof(struct sockaddr_in6);
+	int fd, on = 1, r, saved;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	/* the options of the socket that will bind there (listener.c,
+	 * admin.c): the kernel's answer depends on them */
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (reuseport)
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+	if (v6only && ss->ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+				 sizeof(on));
+	r = bind(fd, (const struct sockaddr *)ss, len);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r == -1 ? -1 : 0;
 }
 
 /* ---- is it a sluice, and which file does it serve ------------------------ */
@@ -498,6 +791,49 @@ sl_portcheck_is_sluice(long pid)
 	return (proc_read(pid, "comm", comm, sizeof(comm)) > 0 &&
 		strcmp(comm, "sluice") == 0) ||
 	       same_exe(pid);
+}
+
+int
+sl_portcheck_pid_sockets(long pid, uint64_t **inodes, size_t *n)
+{
+	char path[64], link[64];
+	struct dirent *fe;
+	uint64_t *v = NULL;
+	size_t cap = 0;
+	DIR *d;
+
+	*inodes = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((fe = readdir(d)) != NULL) {
+		unsigned long long ino;
+		ssize_t k =
+		    readlinkat(dirfd(d), fe->d_name, link, sizeof(link) - 1);
+
+		if (k <= 0)
+			continue;
+		link[k] = '\0';
+		if (sscanf(link, "socket:[%llu]", &ino) != 1)
+			continue;
+		if (*n == cap) {
+			size_t ncap = cap != 0 ? 2 * cap : 64;
+			uint64_t *nv = realloc(v, ncap * sizeof(*nv));
+			if (nv == NULL) {
+				free(v);
+				closedir(d);
+				*n = 0;
+				return -1;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		v[(*n)++] = ino;
+	}
+	closedir(d);
+	*inodes = v;
+	return 0;
 }
 
 int

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Start-up needs that a valid file does not guarantee, checked with stat()
- * and access() and the kernel's socket table only: nothing is created or
- * opened. See preflight.h.
+ * and access() and the kernel's socket table, and for an address no
+ * listener holds a bind that never listens (portcheck.h): no file is
+ * created or opened, nothing listens. See preflight.h.
  */
 #include "preflight.h"
 
@@ -190,53 +191,92 @@ service_manager(const struct sl_port_holder *h)
 	return strncmp(h->comm, "systemd", 7) == 0;
 }
 
-/* The first holder of h[0..n) that is not a sluice serving conf_real
- * (NULL: every one is), or NULL. */
+/* The holders of this file's addresses that are no other process. */
+struct ours {
+	const char *conf_real;	  /* the file's real path; NULL: unknown */
+	const char *default_conf; /* the file of a sluice without -c */
+	const uint64_t *running;  /* sockets of the sluice -p names */
+	size_t nrunning;
+};
+
+/* Whether a socket of the sluice that -p names (the one a staged copy of
+ * its file is for) is h. Its own sockets are asked, not the pid that
+ * /proc showed first: during an upgrade two sluices hold each one. */
+static int
+held_by_running(const struct ours *o, const struct sl_port_holder *h)
+{
+	for (size_t i = 0; i < o->nrunning; i++)
+		if (o->running[i] == h->inode)
+			return 1;
+	return 0;
+}
+
+/* The first holder of h[0..n) that is neither a sluice serving
+ * o->conf_real nor a socket of the sluice -p names, or NULL. */
 static const struct sl_port_holder *
-other_holder(const struct sl_port_holder *h, int n, const char *conf_real,
-	     const char *default_conf)
+other_holder(const struct sl_port_holder *h, int n, const struct ours *o)
 {
 	int activated = socket_activated();
 
 	for (int i = 0; i < n; i++) {
 		if (activated && service_manager(&h[i]))
 			continue;
-		if (conf_real == NULL ||
-		    !sl_portcheck_serves(h[i].pid, conf_real, default_conf))
+		if (held_by_running(o, &h[i]))
+			continue;
+		if (o->conf_real == NULL ||
+		    !sl_portcheck_serves(h[i].pid, o->conf_real,
+					 o->default_conf))
 			return &h[i];
 	}
 	return NULL;
 }
 
-/* Checks one address (and, with dual, the IPv4 address a dual-stack
- * socket on it also takes); returns -1 when the socket table cannot be
- * read. */
+/*
+ * Checks one address (and, with dual, the IPv4 address a dual-stack
+ * socket on it also takes: the admin's, which is not SO_REUSEPORT
+ * either); returns -1 when the socket table cannot be read. An address
+ * no listener holds is then probed (portcheck.h): a connection on its
+ * port may block the bind, which only the kernel can tell (issue 41: -t
+ * said OK, then the start failed on a port an outgoing connection held).
+ */
 static int
 check_addr(char **errors, const struct sl_conf *conf, const char *what,
 	   const struct sl_conf_addr *addr, const struct sl_conf_pos *pos,
-	   int dual, const char *conf_real, const char *default_conf)
+	   int dual, const struct ours *o)
 {
 	struct sl_port_holder h[MAX_HOLDERS];
 	const struct sl_port_holder *other;
 	struct sockaddr_storage v4;
-	char who[128];
-	int n;
+	char who[128], why[768];
+	int n, any;
 
 	if ((n = sl_portcheck_holders(&addr->ss, NULL, 0, h, MAX_HOLDERS)) ==
 	    -1)
 		return -1;
-	other = other_holder(h, n, conf_real, default_conf);
+	any = n > 0;
+	other = other_holder(h, n, o);
 	if (other == NULL && dual && sl_portcheck_v4_alias(&addr->ss, &v4)) {
 		if ((n = sl_portcheck_holders(&v4, NULL, 0, h, MAX_HOLDERS)) ==
 		    -1)
 			return -1;
-		other = other_holder(h, n, conf_real, default_conf);
+		any |= n > 0;
+		other = other_holder(h, n, o);
 	}
 	if (other != NULL) {
 		sl_portcheck_describe(other, who, sizeof(who));
 		add_error(errors, conf, pos,
 			  "%s %s: address already in use by %s", what,
 			  addr->text, who);
+	} else if (!any && sl_portcheck_probe(&addr->ss, !dual, !dual) == -1 &&
+		   errno == EADDRINUSE) {
+		/* only when no listener is there: one that is accepted (the
+		 * running sluice of this file, the service manager) holds
+		 * the address, and the probe would only meet it. Other
+		 * errors are not this check's: a port below 1024 for a user
+		 * the service is not, an address of another host */
+		add_error(
+		    errors, conf, pos, "%s %s: %s", what, addr->text,
+		    sl_portcheck_in_use(&addr->ss, NULL, 0, why, sizeof(why)));
 	}
 	return 0;
 }
@@ -269,31 +309,38 @@ is_given(const struct sockaddr_storage *ss,
 char *
 sl_preflight_ports(const struct sl_conf *conf, const char *default_conf,
 		   const struct sockaddr_storage *given, size_t ngiven,
-		   char **warnings)
+		   long running, char **warnings)
 {
 	char *errors = NULL, *conf_real, what[128];
+	struct ours o = {.default_conf = default_conf};
+	uint64_t *inodes = NULL;
 	int unreadable = 0;
 
 	if (warnings != NULL)
 		*warnings = NULL;
 	/* NULL (a file that is gone, or a buffer): every holder counts */
-	conf_real = realpath(conf->path, NULL);
+	o.conf_real = conf_real = realpath(conf->path, NULL);
+	/* a pid file may name a process that is no sluice (a stale file
+	 * whose number came round again): its sockets count; and when /proc
+	 * does not show a sluice's sockets (another user's), they count too
+	 */
+	if (running > 0 && sl_portcheck_is_sluice(running) &&
+	    sl_portcheck_pid_sockets(running, &inodes, &o.nrunning) == 0)
+		o.running = inodes;
 	/* in the order of the file, as the loader reports: admin comes
 	 * first there */
 	if (conf->has_admin && !is_given(&conf->admin_addr.ss, given, ngiven))
-		unreadable =
-		    check_addr(&errors, conf, "admin listener",
-			       &conf->admin_addr, &conf->admin_addr_pos, 1,
-			       conf_real, default_conf) == -1;
+		unreadable = check_addr(&errors, conf, "admin listener",
+					&conf->admin_addr,
+					&conf->admin_addr_pos, 1, &o) == -1;
 	for (size_t i = 0; i < conf->nlisteners && !unreadable; i++) {
 		const struct sl_conf_listener *l = &conf->listeners[i];
 		if (is_given(&l->addr.ss, given, ngiven))
 			continue; /* this process was given a socket there */
 		snprintf(what, sizeof(what), "listener \"%s\"", l->name);
 		/* listeners are IPV6_V6ONLY: no IPv4 alias */
-		unreadable =
-		    check_addr(&errors, conf, what, &l->addr, &l->addr_pos, 0,
-			       conf_real, default_conf) == -1;
+		unreadable = check_addr(&errors, conf, what, &l->addr,
+					&l->addr_pos, 0, &o) == -1;
 	}
 	if (unreadable && warnings != NULL)
 		add_warning(warnings, conf, NULL,
@@ -301,5 +348,6 @@ sl_preflight_ports(const struct sl_conf *conf, const char *default_conf,
 			    "sockets; not checked whether another process "
 			    "listens on an address of this file");
 	free(conf_real);
+	free(inodes);
 	return errors;
 }

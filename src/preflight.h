@@ -4,9 +4,11 @@
  * files that must open (the access log, the pid file; certificates and
  * keys are tls.c's), and addresses that no other process listens on. Used
  * by `sluice -t`, at start and before a reload applies, so that a file -t
- * calls OK does not then fail to start. Creates, opens and changes
- * nothing; asks the file system (stat, access) and the kernel's table of
- * listening sockets (portcheck.h).
+ * calls OK does not then fail to start. Creates, opens and changes no
+ * file, and nothing listens; asks the file system (stat, access), the
+ * kernel's table of listening sockets, and, for an address no listener
+ * holds, the kernel itself with a bind that never listens and is closed
+ * at once (portcheck.h: a connection may hold the port).
  */
 #ifndef SL_PREFLIGHT_H
 #define SL_PREFLIGHT_H
@@ -46,9 +48,14 @@ int sl_preflight_pidfile(const char *path, char *why, size_t whysz);
  * or a wildcard on the same port (see portcheck.h). A sluice serving this
  * same file (by real path; default_conf is the file a sluice without -c
  * reads) does not count: the check that runs before its reload must pass.
+ * Nor do the sockets of running (a pid; 0 for none) when it is a sluice:
+ * the one a staged copy of its file is meant for (-t with -p, whose file
+ * names it), which holds the addresses the copy shares with it.
  * Returns NULL, or a malloc'd string of error lines as sl_preflight writes
  * them, naming who holds each address ("listener \"public\"
- * 127.0.0.1:8080: address already in use by pid 4242 (nginx)"). When the
+ * 127.0.0.1:8080: address already in use by pid 4242 (nginx)", or "...
+ * by a connection (state ESTABLISHED, to ...) owned by pid 77 (curl)"
+ * when no listener does and the bind would fail). When the
  * socket table cannot be read, *warnings (when not NULL) gets a warning
  * line and nothing is checked; it is NULL otherwise. An address of
  * given[0..ngiven) (sockets this process was given by an upgrade or
@@ -56,6 +63,6 @@ int sl_preflight_pidfile(const char *path, char *why, size_t whysz);
  */
 char *sl_preflight_ports(const struct sl_conf *conf, const char *default_conf,
 			 const struct sockaddr_storage *given, size_t ngiven,
-			 char **warnings);
+			 long running, char **warnings);
 
 #endif

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""Command line: -V, -h, -t on good and bad files (exit codes, messages
-FILE:LINE:COL: error: ...), the full schema of doc/contracts.md section 1,
--t and start-up on addresses another process listens on, -p."""
+"""Command line: -V (and its libraries), -h, -t on good and bad files (exit
+codes, messages FILE:LINE:COL: error: ...), the full schema of
+doc/contracts.md section 1, -t and start-up on addresses another process
+listens on or a connection holds, -p, and -t -p on a staged copy of a
+running sluice's file."""
 
 import json
 import os
@@ -13,6 +15,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sltest  # noqa: E402
 from sltest import (TOP_SRCDIR, Sluice, _register, check,  # noqa: E402
                     connect_refused, eq, free_port, main, run_sluice,
                     sluice_path, start_sluice, test, tmpdir, wait_until)
@@ -125,6 +128,45 @@ def version_flag():
     check(re.search(r"libevent\D*2\.\d", low), "libevent version missing")
     check(re.search(r"openssl\D*3\.\d", low), "OpenSSL version missing")
     check(re.search(r"libyaml\D*0\.\d", low), "libyaml version missing")
+
+
+def pkg_version(name):
+    """What pkg-config says of name's version (the build used it), or
+    None without pkg-config."""
+    try:
+        r = subprocess.run(["pkg-config", "--modversion", name],
+                           capture_output=True, text=True, timeout=10)
+    except OSError:
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+@test
+def version_flag_names_nghttp2_and_hiredis():
+    # issue 41: -V named libevent, OpenSSL and libyaml only
+    rc, out, err = run_sluice(["-V"])
+    eq(rc, 0, "exit status of -V")
+    lines = out.splitlines()
+    h2 = [ln for ln in lines if ln.startswith("libnghttp2 ")]
+    eq(len(h2), 1, "libnghttp2 lines in %r" % out)
+    check(re.match(r"libnghttp2 \d+\.\d+\.\d+$", h2[0]),
+          "libnghttp2 line %r" % h2[0])
+    hr = [ln for ln in lines if ln.startswith("hiredis ")]
+    eq(len(hr), 1, "hiredis lines in %r" % out)
+    # hiredis has no version call: the line says it is the headers'
+    m = re.match(r"hiredis (\d+\.\d+\.\d+) \(the headers built with; "
+                 r"hiredis reports no version at run time\)$", hr[0])
+    check(m, "hiredis line %r" % hr[0])
+    # this machine built it: the versions are those of its packages
+    for name, got in (("libnghttp2", h2[0].split()[1]),
+                      ("hiredis", m.group(1))):
+        want = pkg_version(name)
+        if want is not None:
+            eq(got, want, "%s version (pkg-config --modversion)" % name)
+    # in the order of the other libraries, before the build line
+    names = [ln.split()[0] for ln in lines]
+    eq(names[:6], ["sluice", "libevent", "OpenSSL", "libyaml", "libnghttp2",
+                   "hiredis"], "first words of the lines")
 
 
 @test
@@ -274,6 +316,34 @@ def check_names_who_listens_on_the_admin_address():
         busy.close()
 
 
+@test
+def check_names_a_connection_that_holds_a_listener_port():
+    # issue 41: -t said OK, then the start failed with "Address already in
+    # use": no listener held the port, an outgoing connection did. -t now
+    # asks the kernel (a bind that never listens) where no listener is
+    lst = held()
+    client = socket.socket()
+    client.bind(("127.0.0.1", 0))
+    client.connect(lst.getsockname())
+    accepted, _ = lst.accept()
+    port = client.getsockname()[1]
+    try:
+        p = write(GOOD % port)
+        rc, out, err = run_sluice(["-t", "-c", p])
+        eq(rc, 1, "exit status of -t (stdout %r, stderr %r)" % (out, err))
+        check("configuration OK" not in out, "-t said OK")
+        want = ('%s:4:14: error: listener "public" 127.0.0.1:%d: address '
+                'already in use by a connection (state ESTABLISHED, to '
+                '127.0.0.1:%d) owned by %s'
+                % (p, port, lst.getsockname()[1], me()))
+        check(want in err, "-t stderr lacks %r:\n%s" % (want, err))
+        check(connect_refused(port), "-t left a socket listening")
+    finally:
+        client.close()
+        accepted.close()
+        lst.close()
+
+
 ADMIN = """\
 workers: 2
 admin:
@@ -328,6 +398,73 @@ def check_on_the_file_of_a_running_sluice():
     check(re.search(r'listener "public" 127\.0\.0\.1:\d+: address already '
                     r'in use by pid %d \(sluice\)' % sl2.pid, err),
           "second start on the same file:\n%s" % err)
+
+
+def start_with_pid_file(text, pid_file, ports):
+    """A registered sluice on text started with -p pid_file, once it
+    serves (the pid file written)."""
+    sl = Sluice(text, wait_ports=ports)
+    _register("sluices", sl)
+    popen = sltest.subprocess.Popen
+
+    def with_p(cmd, *a, **kw):
+        return popen(list(cmd) + ["-p", pid_file], *a, **kw)
+    sltest.subprocess.Popen = with_p
+    try:
+        sl.start()
+    finally:
+        sltest.subprocess.Popen = popen
+    check(wait_until(lambda: os.path.exists(pid_file), 10.0),
+          "no pid file %s" % pid_file)
+    return sl
+
+
+@test
+def check_of_a_staged_copy_with_the_running_sluices_pid_file():
+    # issue 41: -t on a staged copy (sluice.yaml.new, to be renamed over
+    # the running file) failed while sluice ran: the running sluice held
+    # the copy's addresses. With -p, the sluice the pid file names is the
+    # one the copy is for: its addresses count as free, no one else's do.
+    aport, port = free_port(), free_port()
+    d = tmpdir()
+    pid_file = os.path.join(d, "sluice.pid")
+    sl = start_with_pid_file(ADMIN % (aport, port), pid_file, [port, aport])
+    staged = write((ADMIN % (aport, port)).replace("9001", "9002"),
+                   "sluice.yaml.new")
+    rc, out, err = run_sluice(["-t", "-c", staged])
+    eq(rc, 1, "-t on the staged copy without -p (stderr %r)" % err)
+    check("address already in use by pid %d (sluice)" % sl.pid in err,
+          "-t without -p does not name the running sluice:\n%s" % err)
+    rc, out, err = run_sluice(["-t", "-c", staged, "-p", pid_file])
+    eq((rc, err), (0, ""), "exit status and stderr of -t -p on the staged "
+       "copy")
+    check("configuration OK" in out, "stdout %r" % out)
+    # an address the copy adds that another process holds is still taken
+    busy = held()
+    try:
+        more = write((ADMIN % (aport, port)).replace(
+            "clusters:",
+            "  - name: more\n    address: 127.0.0.1:%d\n    routes:\n"
+            "      - cluster: app\nclusters:" % busy.getsockname()[1]),
+            "more.yaml")
+        rc, out, err = run_sluice(["-t", "-c", more, "-p", pid_file])
+        eq(rc, 1, "-t -p on a copy that adds a taken address (stderr %r)"
+           % err)
+        want = ('%s:10:14: error: listener "more" 127.0.0.1:%d: address '
+                'already in use by %s' % (more, busy.getsockname()[1], me()))
+        check(want in err, "-t stderr lacks %r:\n%s" % (want, err))
+        check("pid %d" % sl.pid not in err, "the running sluice named:\n%s"
+              % err)
+    finally:
+        busy.close()
+    # a pid file naming a process that is no sluice frees nothing
+    other = os.path.join(d, "other.pid")
+    with open(other, "w") as f:
+        f.write("%d\n" % os.getpid())
+    rc, out, err = run_sluice(["-t", "-c", staged, "-p", other])
+    eq(rc, 1, "-t with a pid file naming no sluice (stderr %r)" % err)
+    check("address already in use by pid %d (sluice)" % sl.pid in err,
+          "-t does not name the running sluice:\n%s" % err)
 
 
 def bad(text, line, col=None, more=()):

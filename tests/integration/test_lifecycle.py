@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Process lifecycle: graceful stop on SIGTERM/SIGINT with requests in
 flight, idle keep-alive connections closed at stop, drain_timeout, other
-signals, start-up failures, the pid file (-p)."""
+signals, start-up failures (a port held by a listener or by a
+connection), the pid file (-p)."""
 
 import os
 import re
@@ -354,6 +355,90 @@ def ipv6_listener_shared_with_another_process_refuses_start():
               % err)
     finally:
         other.close()
+
+
+def held_by_a_connection():
+    """A port held by a connection, not a listener: a client socket bound
+    to a port the kernel picks (bind to port 0, as an outgoing
+    connection's own port is picked) and connected to a listener of this
+    process. Returns (client, accepted, listener, the port)."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    client = socket.socket()
+    client.bind(("127.0.0.1", 0))
+    client.connect(lst.getsockname())
+    accepted, _ = lst.accept()
+    return client, accepted, lst, client.getsockname()[1]
+
+
+def tcp_states(port):
+    """The TCP states (the kernel's hex numbers) of the sockets whose
+    local port is port, from /proc/net/tcp."""
+    out = []
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            parts = line.split()
+            if int(parts[1].split(":")[1], 16) == port:
+                out.append(parts[3])
+    return out
+
+
+def ephemeral(port):
+    """Whether the kernel gives port to outgoing connections: in
+    net.ipv4.ip_local_port_range, not in ip_local_reserved_ports."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        lo, hi = (int(x) for x in f.read().split())
+    with open("/proc/sys/net/ipv4/ip_local_reserved_ports") as f:
+        for part in f.read().strip().split(","):
+            if part:
+                a, _, b = part.partition("-")
+                if int(a) <= port <= int(b or a):
+                    return False
+    return lo <= port <= hi
+
+
+EPHEMERAL_HINT = ("port %d is in the kernel's range of local ports for "
+                  "outgoing connections")
+
+
+@test
+def startup_fails_naming_the_connection_that_holds_its_port():
+    # issue 41: -t said OK, then the start failed with a bare "cannot
+    # listen: Address already in use": the port, one of the kernel's
+    # ephemeral range, was held by an outgoing connection, not a listener
+    a = Upstream("a")
+    client, accepted, lst, port = held_by_a_connection()
+    peer = "127.0.0.1:%d" % lst.getsockname()[1]
+    with open("/proc/self/comm") as f:
+        me = "pid %d (%s)" % (os.getpid(), f.read().strip())
+    try:
+        cfg, _ = make_config({"a": [a]}, workers=2, port=port)
+        err = start_refused(cfg)
+        check(re.search(r'listener "main" 127\.0\.0\.1:%d: address already '
+                        r'in use by a connection \(state ESTABLISHED, to '
+                        r'%s\) owned by %s' % (port, re.escape(peer),
+                                               re.escape(me)), err),
+              "no refusal naming the connection:\n%s" % err)
+        if ephemeral(port):
+            check(EPHEMERAL_HINT % port in err, "no hint about the "
+                  "ephemeral range:\n%s" % err)
+        # closed from this end first: the port stays in TIME_WAIT, which
+        # no process holds
+        client.close()
+        accepted.close()
+        check(wait_until(lambda: tcp_states(port) == ["06"], 5.0),
+              "port %d not in TIME_WAIT alone: %r" % (port,
+                                                     tcp_states(port)))
+        err = start_refused(cfg)
+        check(re.search(r'listener "main" 127\.0\.0\.1:%d: address already '
+                        r'in use by a connection \(state TIME_WAIT, to %s\) '
+                        r'that no process owns' % (port, re.escape(peer)),
+                        err), "no refusal naming the TIME_WAIT:\n%s" % err)
+    finally:
+        client.close()
+        accepted.close()
+        lst.close()
 
 
 @test

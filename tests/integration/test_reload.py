@@ -88,6 +88,16 @@ def write_conf(sl, cfg, tail=""):
     return text
 
 
+def where(sl, value):
+    """FILE:LINE:COL of the first occurrence of value in sl's file, as
+    sluice names a place (1-based)."""
+    with open(sl.conf_path) as f:
+        for n, line in enumerate(f, 1):
+            if value in line:
+                return "%s:%d:%d" % (sl.conf_path, n, line.index(value) + 1)
+    raise AssertionError("%r not in %s" % (value, sl.conf_path))
+
+
 metrics = sltest.metrics
 
 
@@ -662,11 +672,13 @@ def reload_with_unavailable_port_is_refused():
               "line:\n%s" % log)
         check("generation 2" not in log, "a refused reload names "
               "generation 2:\n%s" % log)
-        # the bind failure names who holds the address
+        # the bind failure names who holds the address, at its place in
+        # the file, as -t and start-up do (issue 41: it named no place)
         with open("/proc/self/comm") as f:
             me = "pid %d (%s)" % (os.getpid(), f.read().strip())
-        want = ('error: reload: listener "taken" 127.0.0.1:%d: cannot '
-                'listen: address already in use by %s' % (bport, me))
+        want = ('error: reload: %s: error: listener "taken" 127.0.0.1:%d: '
+                'cannot listen: address already in use by %s'
+                % (where(sl, "127.0.0.1:%d" % bport), bport, me))
         check(want in log, "no %r line:\n%s" % (want, log))
         check(connect_refused(free), "the free address of a refused reload "
               "accepts connections")
@@ -694,6 +706,43 @@ def reload_with_unavailable_port_is_refused():
 
 
 @test
+def reload_refused_for_a_port_a_connection_holds_names_it():
+    # issue 41: a port held by a connection (no listener) made a bare
+    # "Address already in use"; the refusal names the connection, at the
+    # address's place in the file
+    a = Upstream("a")
+    aport = free_port()
+    cfg1, port = conf({"a": [a]}, aport=aport)
+    sl = start_sluice(cfg1)
+    sl.expect_errors(r"^reload: ")    # refused reloads, on purpose
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    client = socket.socket()
+    client.bind(("127.0.0.1", 0))
+    client.connect(lst.getsockname())
+    accepted, _ = lst.accept()
+    cport = client.getsockname()[1]
+    try:
+        cfg2, _ = conf({"a": [a]}, port=port, aport=aport,
+                       listeners_extra=[("held", cport)])
+        log = reload(sl, aport, cfg2, expect="failed_bind")
+        with open("/proc/self/comm") as f:
+            me = "pid %d (%s)" % (os.getpid(), f.read().strip())
+        want = ('error: reload: %s: error: listener "held" 127.0.0.1:%d: '
+                'cannot listen: address already in use by a connection '
+                '(state ESTABLISHED, to 127.0.0.1:%d) owned by %s'
+                % (where(sl, "127.0.0.1:%d" % cport), cport,
+                   lst.getsockname()[1], me))
+        check(want in log, "no %r line:\n%s" % (want, log))
+        eq(get(port, "/still").status, 200, "the running generation")
+    finally:
+        client.close()
+        accepted.close()
+        lst.close()
+
+
+@test
 def reload_refuses_new_address_another_process_listens_on():
     # another process listening with SO_REUSEPORT would be let into the
     # new listener's group silently: the reload is refused instead
@@ -712,10 +761,12 @@ def reload_refuses_new_address_another_process_listens_on():
         cfg2, _ = conf({"a": [a]}, port=port, aport=aport,
                        listeners_extra=[("shared", oport)])
         log = reload(sl, aport, cfg2, expect="failed_bind")
-        check(re.search(r'error: reload: listener "shared" 127\.0\.0\.1:%d: '
-                        r'address already in use by pid %d' % (oport,
-                                                               os.getpid()),
-                        log), "no 'already in use' line:\n%s" % log)
+        check(re.search(r'error: reload: %s: error: listener "shared" '
+                        r'127\.0\.0\.1:%d: address already in use by pid %d'
+                        % (re.escape(where(sl, "127.0.0.1:%d" % oport)),
+                           oport, os.getpid()),
+                        log), "no 'FILE:LINE:COL: error: ... already in use' "
+              "line:\n%s" % log)
         eq(listen_inodes(sl.pid, oport), set(), "sockets of the refused "
            "reload left open")
         # (fd0 may include an admin connection still closing)

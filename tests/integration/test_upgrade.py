@@ -467,6 +467,59 @@ def a_failed_upgrade_leaves_the_old_process_serving():
     gw.stop()
 
 
+# the time and level that begin every line of the error log (log.c)
+STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (error|warn|info|debug): "
+
+
+@test
+def a_failed_upgrade_logs_the_new_processs_errors_as_log_lines():
+    # issue 41: the new process wrote its errors to the old one's error
+    # log as bare "FILE:LINE:COL: error: ..." lines, without the time and
+    # level of every other line there
+    up = Upstream("a")
+    port, aport = free_port(), free_port()
+    cfg = config(up, port, aport)
+    gw = Gateway(cfg)
+    with open("/proc/self/comm") as f:
+        me = "pid %d (%s)" % (os.getpid(), f.read().strip())
+    conf = re.escape(gw.conf)
+    # a file that does not load
+    n0 = len(gw.stderr())
+    gw.write("listeners: [oops\n")
+    gw.upgrade(expect_ok=False)
+    log = gw.stderr()[n0:]
+    check(re.search(r"^\S+ error: upgrade: %s:1:\d+: error: unclosed "
+                    % conf, log, re.M),
+          "no 'TIME error: upgrade: FILE:1:COL: error: unclosed ...' "
+          "line:\n%s" % log)
+    # an address the new file adds that another process holds
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen(1)
+    hport = held.getsockname()[1]
+    try:
+        n1 = len(gw.stderr())
+        gw.write(config(up, port, aport, extra_listeners=[("taken", hport)]))
+        gw.upgrade(expect_ok=False)
+        log = gw.stderr()[n1:]
+        check(re.search(r'^\S+ error: upgrade: %s:\d+:\d+: error: listener '
+                        r'"taken" 127\.0\.0\.1:%d: address already in use '
+                        r'by %s$' % (conf, hport, re.escape(me)), log, re.M),
+              "no 'TIME error: upgrade: FILE:LINE:COL: error: listener "
+              "\"taken\" ...' line:\n%s" % log)
+    finally:
+        held.close()
+    # every line of the shared log has its time and level
+    bare = [ln for ln in gw.stderr().splitlines()
+            if not re.match(STAMP, ln)]
+    eq(bare, [], "lines of the error log without a time and a level")
+    eq(get(port, "/").status, 200, "served after the failed upgrades")
+    gw.write(cfg)
+    gw.upgrade()
+    eq(get(port, "/").status, 200, "served after a good upgrade")
+    gw.stop()
+
+
 @test
 def an_upgrade_adds_and_removes_listeners_and_changes_workers():
     up = Upstream("a")

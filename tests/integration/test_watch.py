@@ -15,7 +15,8 @@ applied. A certificate and key renamed over theirs are served to new
 handshakes without a change to the configuration file. The same bytes
 written again, a touch, a rename of an identical copy reload nothing; nor
 do the edit's own events after a SIGHUP that already loaded it, nor the
-first event after a reload turned the watch on. Under continuous load
+first event after a reload turned the watch on, nor the loaded bytes put
+back after a refused edit (one line says so). Under continuous load
 (keep-alive and new connections, plain and TLS) every kind of change in a
 row loses no request. A file beside the configuration that is written
 all the time does not hold a change back.
@@ -809,6 +810,58 @@ def sighup_after_an_edit_is_not_reloaded_again():
        "events")
     eq(reload_lines(sl, n0), [], "watch reloads")
     eq(shown(aport)[:2], (2, sha256(data)), "/config")
+
+
+@test
+def the_loaded_bytes_put_back_after_a_refused_edit_reload_nothing():
+    # issue 41: a bad edit was refused, then the bytes generation 1 was
+    # loaded from were put back; the watch compared them with the refused
+    # edit, not with what runs, and loaded them again as generation 2
+    a, b = Upstream("a"), Upstream("b")
+    aport = free_port()
+    cfg, port = watch_conf(a, b, 1, aport)
+    sl = start_watching(cfg)
+    sl.expect_errors(*REFUSED)
+    path = sl.conf_path
+    good = read_bytes(path)
+    s0 = state(aport)
+    eq(s0["gen"], 1, "generation at start")
+    n0 = len(sl.stderr())
+    # renamed over, not written in place: a debounce that ended between
+    # the truncation and the write would try an empty file too
+    write_renamed(path, good + b"no_such_key: 1\n")
+    wait_log(sl, r"^\S+ error: watch: %s is not valid; generation 1 keeps "
+             r"running$" % re.escape(path), n0, what="the bad edit")
+    s1 = state(aport)
+    eq(s1, moved(s0, failed=1, watch=1), "counters after the bad edit")
+    n1 = len(sl.stderr())
+    write_renamed(path, good)
+    # the line saying the files are what runs, or (the defect) the next
+    # generation: whichever comes first, then what it was
+    back = (r"^\S+ info: watch: %s and the files it names are as "
+            r"generation 1 loaded them \(sha256 %s\): nothing to reload$"
+            % (re.escape(path), sha256(good)))
+    check(wait_until(lambda: re.search(back, sl.stderr()[n1:], re.M) or
+                     state(aport)["gen"] != 1, SETTLE, 0.05),
+          "the bytes put back: neither a line nor a generation within "
+          "%.0fs; log:\n%s" % (SETTLE, sl.stderr()[n1:]))
+    eq(reload_lines(sl, n1), [], "watch reloads of the bytes generation 1 "
+       "was loaded from")
+    eq(state(aport), s1, "counters after the loaded bytes were put back")
+    eq(shown(aport)[:2], (1, sha256(good)), "/config")
+    # and nothing later either; a touch now is no change at all
+    os.utime(path)
+    time.sleep(QUIET)
+    eq(state(aport), s1, "counters a while after")
+    eq(len(re.findall(back, sl.stderr()[n1:], re.M)), 1,
+       "'as generation 1 loaded them' lines")
+    # the bad edit again is a change from what was last tried: refused
+    # again, not held back as already tried
+    n2 = len(sl.stderr())
+    write_renamed(path, good + b"no_such_key: 1\n")
+    wait_log(sl, r"^\S+ error: watch: %s is not valid; generation 1 keeps "
+             r"running$" % re.escape(path), n2, what="the bad edit again")
+    wait_state(aport, moved(s1, failed=1, watch=1), "the bad edit again")
 
 
 @test

@@ -2,8 +2,10 @@
 /* Unit tests for portcheck.c's pure parts: which listening addresses
  * overlap, the /proc/net/tcp* parser of the fallback path (netlink covers
  * the integration tests, so the parser is checked here against lines as
- * the kernel prints them), how a holder is named, and which configuration
- * file a sluice command line serves. */
+ * the kernel prints them) and of connections in every state, how a
+ * holder and a connection are named, which ports the kernel gives
+ * outgoing connections, and which configuration file a sluice command
+ * line serves. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -204,6 +206,165 @@ test_describe(void **state)
 	assert_string_equal(out, "a process this user cannot see (uid 33)");
 }
 
+static void
+test_parse_tcp(void **state)
+{
+	struct sl_tcp_sock t;
+	struct sockaddr_in *l4 = (struct sockaddr_in *)&t.local;
+	struct sockaddr_in *r4 = (struct sockaddr_in *)&t.remote;
+	struct sockaddr_in6 *l6 = (struct sockaddr_in6 *)&t.local;
+	char ip[INET6_ADDRSTRLEN];
+
+	(void)state;
+	assert_int_equal(
+	    sl_portcheck_parse_tcp(
+		"  sl  local_address rem_address   st tx_queue rx_queue tr "
+		"tm->when retrnsmt   uid  timeout inode\n",
+		AF_INET, &t),
+	    0);
+	/* an outgoing connection 127.0.0.1:50000 -> 127.0.0.1:8080 */
+	assert_int_equal(
+	    sl_portcheck_parse_tcp(
+		"   1: 0100007F:C350 0100007F:1F90 01 00000000:00000000 "
+		"00:00000000 00000000  1000        0 777 1 0000000000000000 "
+		"20 4 30 10 -1\n",
+		AF_INET, &t),
+	    1);
+	assert_int_equal(t.state, 1);
+	assert_string_equal(sl_portcheck_state_str(t.state), "ESTABLISHED");
+	assert_int_equal(ntohs(l4->sin_port), 50000);
+	assert_int_equal(ntohs(r4->sin_port), 8080);
+	assert_non_null(inet_ntop(AF_INET, &r4->sin_addr, ip, sizeof(ip)));
+	assert_string_equal(ip, "127.0.0.1");
+	assert_int_equal(t.inode, 777);
+	assert_int_equal(t.uid, 1000);
+	/* TIME_WAIT, as the kernel prints it: no uid, no inode */
+	assert_int_equal(
+	    sl_portcheck_parse_tcp(
+		"   2: 0100007F:C350 0200007F:0050 06 00000000:00000000 "
+		"03:000015F5 00000000     0        0 0 3 0000000000000000\n",
+		AF_INET, &t),
+	    1);
+	assert_string_equal(sl_portcheck_state_str(t.state), "TIME_WAIT");
+	assert_int_equal(t.inode, 0);
+	assert_non_null(inet_ntop(AF_INET, &r4->sin_addr, ip, sizeof(ip)));
+	assert_string_equal(ip, "127.0.0.2");
+	/* a listener parses too (the caller tells them apart) */
+	assert_int_equal(
+	    sl_portcheck_parse_tcp(
+		"   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 "
+		"00:00000000 00000000     0        0 5 1\n",
+		AF_INET, &t),
+	    1);
+	assert_string_equal(sl_portcheck_state_str(t.state), "LISTEN");
+	/* IPv6: ::1 port 443, connected to ::1 port 50001 */
+	assert_int_equal(sl_portcheck_parse_tcp(
+			     "   0: 00000000000000000000000001000000:01BB "
+			     "00000000000000000000000001000000:C351 01 "
+			     "00000000:00000000 00:00000000 00000000  1000 "
+			     "0 99 1\n",
+			     AF_INET6, &t),
+			 1);
+	assert_int_equal(ntohs(l6->sin6_port), 443);
+	assert_non_null(inet_ntop(AF_INET6, &l6->sin6_addr, ip, sizeof(ip)));
+	assert_string_equal(ip, "::1");
+	/* a remote address of the wrong length is malformed */
+	assert_int_equal(
+	    sl_portcheck_parse_tcp(
+		"   3: 0100007F:C350 0100:1F90 01 00000000:00000000 "
+		"00:00000000 00000000  1000        0 7 1\n",
+		AF_INET, &t),
+	    -1);
+	assert_string_equal(sl_portcheck_state_str(0), "?");
+	assert_string_equal(sl_portcheck_state_str(13), "?");
+	assert_string_equal(sl_portcheck_state_str(-1), "?");
+}
+
+static void
+test_describe_conn(void **state)
+{
+	struct sl_conn_holder h;
+	char out[256];
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	h.sock.state = 1;
+	h.sock.inode = 777;
+	h.sock.uid = 33;
+	h.sock.remote = addr("127.0.0.1", 8080);
+	h.pid = 4242;
+	snprintf(h.comm, sizeof(h.comm), "curl");
+	sl_portcheck_describe_conn(&h, out, sizeof(out));
+	assert_string_equal(out, "a connection (state ESTABLISHED, to "
+				 "127.0.0.1:8080) owned by pid 4242 (curl)");
+	/* another user's */
+	h.pid = 0;
+	h.comm[0] = '\0';
+	sl_portcheck_describe_conn(&h, out, sizeof(out));
+	assert_string_equal(out, "a connection (state ESTABLISHED, to "
+				 "127.0.0.1:8080) owned by a process this "
+				 "user cannot see (uid 33)");
+	/* closed: TIME_WAIT, and an orphan in another state */
+	h.sock.inode = 0;
+	h.sock.state = 6;
+	h.sock.remote = addr("::1", 443);
+	sl_portcheck_describe_conn(&h, out, sizeof(out));
+	assert_string_equal(out, "a connection (state TIME_WAIT, to [::1]:443) "
+				 "that no process owns (the kernel keeps it "
+				 "60 s after its close)");
+	h.sock.state = 5;
+	sl_portcheck_describe_conn(&h, out, sizeof(out));
+	assert_string_equal(out, "a connection (state FIN_WAIT2, to [::1]:443) "
+				 "that no process owns (closed; the kernel "
+				 "ends it on its own)");
+}
+
+static void
+test_ephemeral(void **state)
+{
+	unsigned lo = 0, hi = 0;
+
+	(void)state;
+	/* as /proc/sys/net/ipv4/ip_local_port_range prints it */
+	assert_int_equal(
+	    sl_portcheck_ephemeral("32768\t60999\n", "\n", 40000, &lo, &hi), 1);
+	assert_int_equal(lo, 32768);
+	assert_int_equal(hi, 60999);
+	assert_int_equal(
+	    sl_portcheck_ephemeral("32768\t60999\n", NULL, 32768, &lo, &hi), 1);
+	assert_int_equal(
+	    sl_portcheck_ephemeral("32768\t60999\n", "", 60999, &lo, &hi), 1);
+	assert_int_equal(
+	    sl_portcheck_ephemeral("32768\t60999\n", "", 8080, &lo, &hi), 0);
+	assert_int_equal(
+	    sl_portcheck_ephemeral("32768\t60999\n", "", 61000, &lo, &hi), 0);
+	/* reserved ports are never given out */
+	assert_int_equal(sl_portcheck_ephemeral("32768 60999",
+						"8080,40000-40010,50000\n",
+						40005, &lo, &hi),
+			 0);
+	assert_int_equal(sl_portcheck_ephemeral("32768 60999",
+						"8080,40000-40010,50000\n",
+						50000, &lo, &hi),
+			 0);
+	assert_int_equal(sl_portcheck_ephemeral("32768 60999",
+						"8080,40000-40010,50000\n",
+						40011, &lo, &hi),
+			 1);
+	/* what does not parse tells nothing */
+	assert_int_equal(sl_portcheck_ephemeral("", "", 40000, &lo, &hi), 0);
+	assert_int_equal(
+	    sl_portcheck_ephemeral("60999 32768", "", 40000, &lo, &hi), 0);
+	/* a reserved list is read up to what is no port or range (the
+	 * kernel prints none such) */
+	assert_int_equal(
+	    sl_portcheck_ephemeral("32768 60999", "x,40000", 40000, &lo, &hi),
+	    1);
+	assert_int_equal(sl_portcheck_ephemeral("32768 60999", "40000-,40000",
+						40000, &lo, &hi),
+			 1);
+}
+
 /* The configuration file of the command line args (NULL-terminated), as
  * /proc/PID/cmdline holds it: each argument followed by a NUL. */
 static const char *
@@ -276,6 +437,9 @@ main(void)
 	    cmocka_unit_test(test_parse_proc_v4),
 	    cmocka_unit_test(test_parse_proc_v6),
 	    cmocka_unit_test(test_describe),
+	    cmocka_unit_test(test_parse_tcp),
+	    cmocka_unit_test(test_describe_conn),
+	    cmocka_unit_test(test_ephemeral),
 	    cmocka_unit_test(test_cmdline_conf),
 	};
 
