@@ -57,8 +57,10 @@
 /* ... of an idle connection a drain closes: what a client sent as the
  * drain began (one round trip) */
 #define DRAIN_LINGER_MS 500
-/* a drain leaves an idle keep-alive connection this long to send one more
- * request (answered with Connection: close) before it closes it */
+/* a stop leaves an idle keep-alive connection this long to send one more
+ * request (answered with Connection: close) before it closes it; the
+ * drain of an upgrade leaves it until shortly before drain_timeout
+ * (sl_client_drain) */
 #define DRAIN_IDLE_MS  1000
 #define HEAD_BUF_START 4096 /* first buffer of a request head */
 
@@ -1287,15 +1289,25 @@ sl_client_drain(struct sl_client *c)
 	else if (c->state == SL_CLIENT_ST_IDLE) {
 		/* a busy client's next request is on its way, or already in
 		 * the socket: it is answered (with Connection: close) if its
-		 * head begins within DRAIN_IDLE_MS (the head then has its own
+		 * head begins within the grace (the head then has its own
 		 * deadline); then the FIN, and what comes is read and dropped
 		 * for a while: a request that crossed the FIN gets an end of
 		 * stream, which tells a client it may send it again
 		 * elsewhere (RFC 9112 section 9.3.1), not a reset. Bytes
-		 * that begin no request (a lone CR) do not hold it open. */
-		uint64_t now = now_ms();
-		if (c->tnode.deadline_ms > now + DRAIN_IDLE_MS)
-			sl_timeq_set(c->s.w, &c->tnode, DRAIN_IDLE_MS, now);
+		 * that begin no request (a lone CR) do not hold it open.
+		 * A stop's grace is short: no process serves after it, the
+		 * client must go elsewhere anyway. An upgrade's lasts until
+		 * the FIN and its lingering end just before drain_timeout:
+		 * a client that paces its requests sends the next one
+		 * seconds later, and a POST that met the FIN would be lost
+		 * (most clients do not send one again). */
+		uint64_t now = now_ms(), grace = DRAIN_IDLE_MS;
+		uint64_t d = c->s.w->gen->conf->drain_timeout_ms;
+		if (c->s.w->draining == SL_DRAIN_HANDOVER &&
+		    d > DRAIN_IDLE_MS + 2 * DRAIN_LINGER_MS)
+			grace = d - 2 * DRAIN_LINGER_MS;
+		if (c->tnode.deadline_ms > now + grace)
+			sl_timeq_set(c->s.w, &c->tnode, grace, now);
 	} else if (c->s.txn != NULL)
 		sl_exchange_last(&c->s);
 }

@@ -21,8 +21,10 @@ struct sl_client;
 void sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 		   socklen_t salen, int ip_slot);
 
-/* The worker starts draining: idle connections close now, busy ones after
- * their current exchange. */
+/* The worker starts draining (w->draining says why): busy connections
+ * close after their current exchange; an idle one is held for one more
+ * request (answered with Connection: close), a second on a stop, until
+ * shortly before drain_timeout on an upgrade's drain, then closed. */
 void sl_client_drain(struct sl_client *c);
 
 /* A reload was applied: a client whose listener is gone closes when idle,

@@ -176,7 +176,8 @@ main_stop(struct sl_main *m, const char *why)
 		(void)sl_sd_notify("STOPPING=1");
 	m->view.draining = 1;
 	for (unsigned i = 0; i < m->nworkers; i++)
-		sl_worker_stop(m->workers[i]);
+		sl_worker_stop(m->workers[i], m->handed_over ? SL_DRAIN_HANDOVER
+							     : SL_DRAIN_STOP);
 	/* the main loop keeps serving the admin listener (readyz says
 	 * draining) until every worker has finished */
 	event_add(m->wait_ev, &(struct timeval){0, 50000});

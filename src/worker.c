@@ -58,7 +58,7 @@ worker_on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-worker_drain(struct sl_worker *w)
+worker_drain(struct sl_worker *w, enum sl_drain how)
 {
 	struct sl_client *c, *next;
 	struct timeval tv;
@@ -66,7 +66,7 @@ worker_drain(struct sl_worker *w)
 
 	if (w->draining)
 		return;
-	w->draining = 1;
+	w->draining = how;
 	for (size_t i = 0; i < w->nlsocks; i++)
 		sl_listener_close(w->lsocks[i]);
 	for (size_t i = 0; i < w->nxlsocks; i++)
@@ -88,12 +88,13 @@ worker_on_notify(evutil_socket_t fd, short what, void *arg)
 	struct sl_worker *w = arg;
 	struct sl_reload_msg *msg;
 	uint64_t v;
+	int how;
 
 	(void)!read(w->notify_fd, &v, sizeof(v));
 	if ((msg = atomic_exchange(&w->mailbox, NULL)) != NULL)
 		worker_apply(w, msg);
-	if (atomic_load(&w->cmd_stop))
-		worker_drain(w);
+	if ((how = atomic_load(&w->cmd_stop)) != 0)
+		worker_drain(w, (enum sl_drain)how);
 }
 
 /* Opens the listener sockets of the current generation from fds (taken
@@ -349,11 +350,11 @@ sl_worker_start(struct sl_worker *w)
 }
 
 void
-sl_worker_stop(struct sl_worker *w)
+sl_worker_stop(struct sl_worker *w, enum sl_drain how)
 {
 	uint64_t one = 1;
 
-	atomic_store(&w->cmd_stop, 1);
+	atomic_store(&w->cmd_stop, (int)how);
 	(void)!write(w->notify_fd, &one, sizeof(one));
 }
 

@@ -14,6 +14,7 @@ so these tests follow it by its pid file, not by sltest's Sluice."""
 import atexit
 import collections
 import os
+import random
 import re
 import shutil
 import signal
@@ -487,6 +488,158 @@ def an_upgrade_adds_and_removes_listeners_and_changes_workers():
         eq(get(port, "/%d" % i).status, 200, "request %d" % i)
     check(wait_until(lambda: socket_refused(extra), 5.0),
           "the removed listener still accepts")
+    gw.stop()
+
+
+def next_request(sock, rid, post):
+    """Sends the next request of an idle keep-alive connection (a POST
+    with a body, or a GET, carrying id rid) and reads its answer: (status,
+    the answer wants the connection closed), or a string that says how
+    the connection ended without one."""
+    body = ("order %s" % rid).encode()
+    head = ("%s /next/%s HTTP/1.1\r\nHost: t\r\nX-Request-Id: %s\r\n"
+            % ("POST" if post else "GET", rid, rid))
+    if post:
+        head += "Content-Type: text/plain\r\nContent-Length: %d\r\n" % (
+            len(body))
+    try:
+        sock.sendall(head.encode() + b"\r\n" + (body if post else b""))
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            d = sock.recv(65536)
+            if not d:
+                return "closed (FIN) after %d bytes of an answer" % len(buf)
+            buf += d
+    except OSError as e:
+        return "closed: %r" % e
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    fields = head.lower().split(b"\r\n")
+    cl = [int(f.split(b":")[1]) for f in fields
+          if f.startswith(b"content-length:")]
+    while cl and len(rest) < cl[0]:
+        d = sock.recv(65536)
+        if not d:
+            return "cut in the answer's body"
+        rest += d
+    return (int(head.split(b" ")[1]),
+            any(f.startswith(b"connection:") and b"close" in f
+                for f in fields))
+
+
+def once_each(up, rids):
+    """Checks that the upstream got each of rids exactly once."""
+    seen = collections.Counter(upstream_ids(up))
+    eq(sorted(r for r in rids if seen[r] != 1), [],
+       "request ids the upstream did not get exactly once")
+
+
+@test
+def idle_keepalive_connections_are_served_after_an_upgrade():
+    """Issue 41, item 4: idle keep-alive connections whose clients pace
+    their requests (the next one seconds after the SIGUSR2) each get an
+    answer, GETs and POSTs alike; none meets a FIN instead (a POST so
+    lost is lost for good: most clients do not send one again). The
+    paces span well past the second a stop gives, within drain_timeout
+    (10 s)."""
+    up = Upstream("a")
+    port, aport = free_port(), free_port()
+    gw = Gateway(config(up, port, aport))
+    old = gw.pid()
+    socks = []
+    for i in range(10):
+        s = socket.create_connection(("127.0.0.1", port), 5)
+        s.settimeout(10)
+        eq(next_request(s, "first-%d" % i, False), (200, False),
+           "the first request of connection %d" % i)
+        socks.append(s)
+    n_ok = gw.stderr().count("hands over and drains")
+    os.kill(old, signal.SIGUSR2)
+    check(wait_until(lambda: gw.stderr().count("hands over and drains")
+                     > n_ok, 20.0), "no hand-over:\n%s" % gw.stderr())
+    t0 = time.monotonic()
+    failures, rids = [], []
+    for i, s in enumerate(socks):
+        # the client's pace is the scenario: its i-th next request
+        # 0.35 s after the one before
+        time.sleep(max(0.0, t0 + 0.35 * (i + 1) - time.monotonic()))
+        rid = "next-%d" % i
+        rids.append(rid)
+        r = next_request(s, rid, post=i % 2 == 1)
+        if not isinstance(r, tuple) or r[0] != 200:
+            failures.append("%s, %.2f s after the hand-over: %s" % (
+                rid, time.monotonic() - t0, r))
+        s.close()
+    eq(failures, [], "next requests on idle keep-alive connections")
+    once_each(up, rids)
+    check(wait_until(lambda: not alive(old), 15.0),
+          "the old process %d did not exit" % old)
+    gw.stop()
+
+
+class PacedClient(threading.Thread):
+    """A keep-alive client that pauses 0.5-5 s between requests (GETs and
+    POSTs, each with an id of its own) and sends nothing twice: a request
+    without an answer is a failure."""
+
+    def __init__(self, port, i, stopping):
+        threading.Thread.__init__(self, daemon=True)
+        self.port, self.i, self.stopping = port, i, stopping
+        self.rand = random.Random(i)
+        self.ok, self.failures = [], []
+        self.start()
+
+    def run(self):
+        sock, n = None, 0
+        while not self.stopping.is_set():
+            n += 1
+            rid = "p%d-%d" % (self.i, n)
+            try:
+                if sock is None:
+                    sock = socket.create_connection(("127.0.0.1", self.port),
+                                                    5)
+                    sock.settimeout(10)
+            except OSError as e:
+                self.failures.append("%s: connect: %r" % (rid, e))
+                return
+            r = next_request(sock, rid, post=n % 2 == 0)
+            if isinstance(r, tuple) and r[0] == 200:
+                self.ok.append(rid)
+            else:
+                self.failures.append("%s: %s" % (rid, r))
+            if not isinstance(r, tuple) or r[1]:
+                sock.close()
+                sock = None
+            self.stopping.wait(self.rand.uniform(0.5, 5.0))
+        if sock is not None:
+            sock.close()
+
+
+@test
+def an_upgrade_under_paced_keepalive_load_loses_no_request():
+    """Clients that pause 0.5-5 s between requests on keep-alive
+    connections, through a hand-over: every request is answered, and the
+    upstream gets each exactly once."""
+    up = Upstream("a")
+    port, aport = free_port(), free_port()
+    gw = Gateway(config(up, port, aport))
+    stopping = threading.Event()
+    clients = [PacedClient(port, i, stopping) for i in range(12)]
+    try:
+        check(wait_until(lambda: all(c.ok for c in clients), 10.0),
+              "the clients did not start")
+        gw.upgrade(timeout=20.0)
+        after = [len(c.ok) for c in clients]
+        # each client's next request or two, on the new process
+        check(wait_until(lambda: all(len(c.ok) >= k + 2 or c.failures
+                                     for c, k in zip(clients, after)),
+                         15.0), "the clients stopped")
+    finally:
+        stopping.set()
+        for c in clients:
+            c.join(15)
+    eq([f for c in clients for f in c.failures], [], "failed requests")
+    ok = [r for c in clients for r in c.ok]
+    once_each(up, ok)
     gw.stop()
 
 
