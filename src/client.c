@@ -64,6 +64,10 @@
 #define DRAIN_IDLE_MS  1000
 #define HEAD_BUF_START 4096 /* first buffer of a request head */
 
+/* The close reason of a connection handed to a new process (an
+ * upgrade's drain: sl_client_hand_done). */
+static const char client_handed_over[] = "handed_over";
+
 static void client_on_read(evutil_socket_t, short, void *);
 static void client_on_write(evutil_socket_t, short, void *);
 static void client_adopt(struct sl_client *c);
@@ -237,8 +241,11 @@ client_close(struct sl_client *c, const char *reason)
 	if (c->state == SL_CLIENT_ST_CLOSED)
 		return;
 	c->s.close_reason = reason;
-	SL_STAT_INC(
-	    c->s.lconf->state->counts[w->id].closed[sl_close_kind_of(reason)]);
+	/* a connection handed to a new process is not closed: the new
+	 * process counts its end (sluice_client_closed_total, carried) */
+	if (reason != client_handed_over)
+		SL_STAT_INC(c->s.lconf->state->counts[w->id]
+				.closed[sl_close_kind_of(reason)]);
 	if (sl_log_enabled(SL_LOG_DEBUG)) {
 		char peer[SL_PEER_MAX], st[256];
 		log_debug("conn=%llu peer=%s close: %s%s%s",
@@ -1310,6 +1317,38 @@ sl_client_drain(struct sl_client *c)
 			sl_timeq_set(c->s.w, &c->tnode, grace, now);
 	} else if (c->s.txn != NULL)
 		sl_exchange_last(&c->s);
+}
+
+int
+sl_client_hand_prepare(struct sl_client *c)
+{
+	/* what the new process could not rebuild from the socket alone:
+	 * TLS state, a PROXY header's client, bytes read and not parsed
+	 * (the kernel keeps those not read yet: they go with the socket) */
+	if (c->state != SL_CLIENT_ST_IDLE ||
+	    (c->s.flags & (C_F_TLS | C_F_MEM | C_F_EOF | C_F_RETIRED |
+			   C_F_REV_W | C_F_CORKED)) ||
+	    c->s.lconf->proxy_protocol.enabled || c->s.pp != NULL ||
+	    (c->s.in.data != NULL && sl_buf_pending(&c->s.in) > 0))
+		return -1;
+	/* a parked one gets its event back first, so that a hand-over that
+	 * fails finds it as any other (closed when out of memory) */
+	if ((c->s.flags & C_F_PARKED) && client_unpark(c) == -1)
+		return -1;
+	client_want_read(c, 0);
+	return c->fd;
+}
+
+void
+sl_client_hand_done(struct sl_client *c, int sent)
+{
+	if (!sent) {
+		client_want_read(c, 1);
+		return;
+	}
+	/* close() of this descriptor: the socket lives on in the new
+	 * process (no FIN, nothing queued is dropped) */
+	client_close(c, client_handed_over);
 }
 
 void

@@ -37,6 +37,7 @@ struct sl_reload_msg;
 struct sl_txn;
 struct sl_mirror;
 struct sl_rlstore;
+struct sl_adopt;
 
 /*
  * A connection's place in a worker timer list: deadlines of one duration
@@ -224,6 +225,14 @@ struct sl_worker {
 	struct event *reap_ev;
 	/* set by main: stop accepting and drain (an enum sl_drain) */
 	atomic_int cmd_stop;
+	/* an upgrade's drain: the channel its idle connections go to
+	 * (handover.h), or -1; written by main before cmd_stop */
+	int hand_chan;
+	struct event *hand_ev; /* hand_chan has room again */
+	/* connections the process this one replaces handed over, for this
+	 * worker to serve (sl_worker_adopt): pushed by main, taken whole by
+	 * the worker */
+	_Atomic(struct sl_adopt *) adopt;
 	_Atomic(struct sl_reload_msg *) mailbox; /* set by main */
 	atomic_uint_fast64_t applied_gen;	 /* generation in use */
 	atomic_int done; /* set by the worker when its loop ended */
