@@ -57,10 +57,16 @@
 /* ... of an idle connection a drain closes: what a client sent as the
  * drain began (one round trip) */
 #define DRAIN_LINGER_MS 500
-/* a drain leaves an idle keep-alive connection this long to send one more
- * request (answered with Connection: close) before it closes it */
+/* a stop leaves an idle keep-alive connection this long to send one more
+ * request (answered with Connection: close) before it closes it; the
+ * drain of an upgrade leaves it until shortly before drain_timeout
+ * (sl_client_drain) */
 #define DRAIN_IDLE_MS  1000
 #define HEAD_BUF_START 4096 /* first buffer of a request head */
+
+/* The close reason of a connection handed to a new process (an
+ * upgrade's drain: sl_client_hand_done). */
+static const char client_handed_over[] = "handed_over";
 
 static void client_on_read(evutil_socket_t, short, void *);
 static void client_on_write(evutil_socket_t, short, void *);
@@ -235,8 +241,11 @@ client_close(struct sl_client *c, const char *reason)
 	if (c->state == SL_CLIENT_ST_CLOSED)
 		return;
 	c->s.close_reason = reason;
-	SL_STAT_INC(
-	    c->s.lconf->state->counts[w->id].closed[sl_close_kind_of(reason)]);
+	/* a connection handed to a new process is not closed: the new
+	 * process counts its end (sluice_client_closed_total, carried) */
+	if (reason != client_handed_over)
+		SL_STAT_INC(c->s.lconf->state->counts[w->id]
+				.closed[sl_close_kind_of(reason)]);
 	if (sl_log_enabled(SL_LOG_DEBUG)) {
 		char peer[SL_PEER_MAX], st[256];
 		log_debug("conn=%llu peer=%s close: %s%s%s",
@@ -1287,17 +1296,59 @@ sl_client_drain(struct sl_client *c)
 	else if (c->state == SL_CLIENT_ST_IDLE) {
 		/* a busy client's next request is on its way, or already in
 		 * the socket: it is answered (with Connection: close) if its
-		 * head begins within DRAIN_IDLE_MS (the head then has its own
+		 * head begins within the grace (the head then has its own
 		 * deadline); then the FIN, and what comes is read and dropped
 		 * for a while: a request that crossed the FIN gets an end of
 		 * stream, which tells a client it may send it again
 		 * elsewhere (RFC 9112 section 9.3.1), not a reset. Bytes
-		 * that begin no request (a lone CR) do not hold it open. */
-		uint64_t now = now_ms();
-		if (c->tnode.deadline_ms > now + DRAIN_IDLE_MS)
-			sl_timeq_set(c->s.w, &c->tnode, DRAIN_IDLE_MS, now);
+		 * that begin no request (a lone CR) do not hold it open.
+		 * A stop's grace is short: no process serves after it, the
+		 * client must go elsewhere anyway. An upgrade's lasts until
+		 * the FIN and its lingering end just before drain_timeout:
+		 * a client that paces its requests sends the next one
+		 * seconds later, and a POST that met the FIN would be lost
+		 * (most clients do not send one again). */
+		uint64_t now = now_ms(), grace = DRAIN_IDLE_MS;
+		uint64_t d = c->s.w->gen->conf->drain_timeout_ms;
+		if (c->s.w->draining == SL_DRAIN_HANDOVER &&
+		    d > DRAIN_IDLE_MS + 2 * DRAIN_LINGER_MS)
+			grace = d - 2 * DRAIN_LINGER_MS;
+		if (c->tnode.deadline_ms > now + grace)
+			sl_timeq_set(c->s.w, &c->tnode, grace, now);
 	} else if (c->s.txn != NULL)
 		sl_exchange_last(&c->s);
+}
+
+int
+sl_client_hand_prepare(struct sl_client *c)
+{
+	/* what the new process could not rebuild from the socket alone:
+	 * TLS state, a PROXY header's client, bytes read and not parsed
+	 * (the kernel keeps those not read yet: they go with the socket) */
+	if (c->state != SL_CLIENT_ST_IDLE ||
+	    (c->s.flags & (C_F_TLS | C_F_MEM | C_F_EOF | C_F_RETIRED |
+			   C_F_REV_W | C_F_CORKED)) ||
+	    c->s.lconf->proxy_protocol.enabled || c->s.pp != NULL ||
+	    (c->s.in.data != NULL && sl_buf_pending(&c->s.in) > 0))
+		return -1;
+	/* a parked one gets its event back first, so that a hand-over that
+	 * fails finds it as any other (closed when out of memory) */
+	if ((c->s.flags & C_F_PARKED) && client_unpark(c) == -1)
+		return -1;
+	client_want_read(c, 0);
+	return c->fd;
+}
+
+void
+sl_client_hand_done(struct sl_client *c, int sent)
+{
+	if (!sent) {
+		client_want_read(c, 1);
+		return;
+	}
+	/* close() of this descriptor: the socket lives on in the new
+	 * process (no FIN, nothing queued is dropped) */
+	client_close(c, client_handed_over);
 }
 
 void

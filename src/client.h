@@ -21,9 +21,25 @@ struct sl_client;
 void sl_client_new(struct sl_lsock *ls, int fd, const struct sockaddr *sa,
 		   socklen_t salen, int ip_slot);
 
-/* The worker starts draining: idle connections close now, busy ones after
- * their current exchange. */
+/* The worker starts draining (w->draining says why): busy connections
+ * close after their current exchange; an idle one is held for one more
+ * request (answered with Connection: close), a second on a stop, until
+ * shortly before drain_timeout on an upgrade's drain, then closed. */
 void sl_client_drain(struct sl_client *c);
+
+/*
+ * An upgrade's drain hands idle connections to the new process
+ * (doc/upgrade.md). sl_client_hand_prepare: when c is an idle plain
+ * HTTP/1.1 connection with no byte held either way (not TLS, not HTTP/2,
+ * not a tunnel, no PROXY header's identity, nothing read and not parsed),
+ * stops watching it, so that this process reads nothing more from it, and
+ * returns its descriptor; else -1, c untouched. sl_client_hand_done, for
+ * each prepared c: sent (the new process has the socket): c is closed
+ * here without a byte read or written, which ends nothing (may free c);
+ * else c is watched again and drains as any idle connection.
+ */
+int sl_client_hand_prepare(struct sl_client *c);
+void sl_client_hand_done(struct sl_client *c, int sent);
 
 /* A reload was applied: a client whose listener is gone closes when idle,
  * else after its current exchange. May close c. */

@@ -4,8 +4,9 @@
  * socket activation (see handover.h, doc/upgrade.md). The channel of an
  * upgrade is a SOCK_SEQPACKET socket pair: each message is one line of
  * text ("FDS 12" with the descriptors attached, "COUNTERS 3456", "C" and
- * a piece of the counters, "END", "READY pid version sha256", "BYE"), so
- * that no message is ever split or merged.
+ * a piece of the counters, "END", "READY pid version sha256 [conns]",
+ * "CONNS 12" with idle client connections attached, "BYE"), so that no
+ * message is ever split or merged.
  */
 #include "handover.h"
 
@@ -39,9 +40,14 @@ extern char **environ;
 
 /* ---- the channel ----------------------------------------------------- */
 
-/* Sends one message, with fds attached when nfds > 0. Returns 0 or -1. */
+_Static_assert(SL_HANDOVER_CONNS_MAX <= FDS_PER_MSG,
+	       "the idle connections of one message fit the receiver's array");
+
+/* Sends one message, with fds attached when nfds > 0, and send(2)'s flags
+ * beside MSG_NOSIGNAL. Returns 0 or -1. */
 static int
-chan_send(int chan, const void *data, size_t len, const int *fds, size_t nfds)
+chan_send_flags(int chan, const void *data, size_t len, const int *fds,
+		size_t nfds, int flags)
 {
 	struct iovec iov = {(void *)data, len};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
@@ -60,9 +66,16 @@ chan_send(int chan, const void *data, size_t len, const int *fds, size_t nfds)
 		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
 	}
 	do
-		n = sendmsg(chan, &mh, MSG_NOSIGNAL);
+		n = sendmsg(chan, &mh, MSG_NOSIGNAL | flags);
 	while (n == -1 && errno == EINTR);
 	return n == (ssize_t)len ? 0 : -1;
+}
+
+/* Sends one message, waiting for room. Returns 0 or -1. */
+static int
+chan_send(int chan, const void *data, size_t len, const int *fds, size_t nfds)
+{
+	return chan_send_flags(chan, data, len, fds, nfds, 0);
 }
 
 static int chan_sendf(int chan, const char *fmt, ...)
@@ -414,11 +427,23 @@ handover_on_chan(evutil_socket_t fd, short what, void *arg)
 	struct sl_handover *h = arg;
 	char buf[MSG_MAX];
 	size_t nfds, len;
-	int extra;
-	ssize_t n = chan_recv(h->chan, buf, sizeof(buf), &extra, 1, &nfds, 0);
+	int fds[FDS_PER_MSG];
+	unsigned long k;
+	ssize_t n =
+	    chan_recv(h->chan, buf, sizeof(buf), fds, SL_NELEM(fds), &nfds, 0);
 
-	if (nfds > 0)
-		close(extra);
+	if (n > 0 && nfds > 0 && h->on_conns != NULL &&
+	    sscanf(buf, "CONNS %lu", &k) == 1 && k == nfds) {
+		/* idle connections, given as they are: their workers read
+		 * them at once (a request may have come on the way) */
+		log_info("upgrade: %zu idle keep-alive connections taken over "
+			 "from pid %ld",
+			 nfds, h->old_pid);
+		h->on_conns(h->arg, fds, nfds);
+		return;
+	}
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
 	if (n == SL_AGAIN)
 		return;
 	if (n > 0 && sscanf(buf, "COUNTERS %zu", &len) == 1) {
@@ -451,8 +476,11 @@ sl_handover_ready(struct sl_handover *h, struct event_base *base,
 {
 	if (h->chan == -1)
 		return 0;
-	if (chan_sendf(h->chan, "READY %ld %s %s", (long)getpid(),
-		       PACKAGE_VERSION, sha256[0] ? sha256 : "-") == -1) {
+	/* "conns": the old process may hand its idle connections over (a
+	 * sluice that does not know the word ignores it, and hands none) */
+	if (chan_sendf(h->chan, "READY %ld %s %s%s", (long)getpid(),
+		       PACKAGE_VERSION, sha256[0] ? sha256 : "-",
+		       h->on_conns != NULL ? " conns" : "") == -1) {
 		log_warn("upgrade: cannot tell pid %ld that this one serves",
 			 h->old_pid);
 		close(h->chan);
@@ -552,18 +580,19 @@ static void
 upgrade_on_chan(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_upgrade *u = arg;
-	char buf[512];
+	char buf[512], conns[16] = "";
 	size_t nfds;
-	int extra;
+	int extra, k;
 	ssize_t n = chan_recv(u->chan, buf, sizeof(buf), &extra, 1, &nfds, 0);
 
 	if (nfds > 0)
 		close(extra);
 	if (n == SL_AGAIN)
 		return;
-	if (n > 0 && sscanf(buf, "READY %ld %63s %64s", &u->r.pid, u->r.version,
-			    u->r.sha256) == 3) {
+	if (n > 0 && (k = sscanf(buf, "READY %ld %63s %64s %15s", &u->r.pid,
+				 u->r.version, u->r.sha256, conns)) >= 3) {
 		u->r.ok = 1;
+		u->r.conns = k == 4 && strcmp(conns, "conns") == 0;
 		u->r.why = NULL;
 		upgrade_end(u);
 		return;
@@ -741,6 +770,28 @@ sl_upgrade_free(struct sl_upgrade *u)
 	if (u->chan != -1)
 		close(u->chan);
 	free(u);
+}
+
+int
+sl_upgrade_conn_chan(const struct sl_upgrade *u)
+{
+	return u != NULL && u->r.ok && u->r.conns ? u->chan : -1;
+}
+
+int
+sl_handover_send_conns(int chan, const int *fds, size_t n)
+{
+	char line[32];
+	int len = snprintf(line, sizeof(line), "CONNS %zu", n);
+
+	if (n == 0 || n > SL_HANDOVER_CONNS_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* a worker does not wait: a full channel is tried again later */
+	if (chan_send_flags(chan, line, (size_t)len, fds, n, MSG_DONTWAIT) == 0)
+		return 0;
+	return errno == EAGAIN || errno == EWOULDBLOCK ? SL_AGAIN : -1;
 }
 
 /* ---- systemd ------------------------------------------------------------ */

@@ -5,7 +5,8 @@
  * Unix socket pair with SCM_RIGHTS), and systemd may give a sluice its
  * sockets (socket activation, LISTEN_FDS). Both ends of an upgrade are
  * here, and the few lines of systemd's notification protocol. Main thread
- * only; nothing on the request path.
+ * only, but for sl_handover_send_conns (a worker's, as it drains);
+ * nothing on the request path.
  */
 #ifndef SL_HANDOVER_H
 #define SL_HANDOVER_H
@@ -43,7 +44,11 @@ struct sl_handover {
 	/* the old process's final counters (at its exit), or the channel's
 	 * end: text is malloc'd (taken) or NULL at the end */
 	void (*on_counters)(void *arg, char *text);
-	void *arg;
+	/* idle connections the old process hands over as it drains: the
+	 * descriptors fds[0..n) are taken. Set before sl_handover_ready;
+	 * NULL: this process takes none (the old one is told so) */
+	void (*on_conns)(void *arg, const int *fds, size_t n);
+	void *arg; /* of both */
 };
 
 /*
@@ -69,10 +74,11 @@ size_t sl_handover_claim(struct sl_handover *h, const struct sockaddr *ss,
 void sl_handover_close_unclaimed(struct sl_handover *h);
 
 /*
- * The new process serves: READY (with its pid, version and file digest)
- * to the process it replaces, then waits on base for that process's final
- * counters (h->on_counters). Returns 0 or -1 (the old process is gone:
- * logged; serving goes on).
+ * The new process serves: READY (with its pid, version and file digest,
+ * and whether it takes idle connections: h->on_conns set) to the process
+ * it replaces, then waits on base for the connections it hands over
+ * (h->on_conns) and its final counters (h->on_counters). Returns 0 or -1
+ * (the old process is gone: logged; serving goes on).
  */
 int sl_handover_ready(struct sl_handover *h, struct event_base *base,
 		      const char *sha256);
@@ -97,6 +103,7 @@ struct sl_upgrade_result {
 	long pid;	  /* of the new process, 0 if none started */
 	char version[64]; /* what it said, "" if nothing */
 	char sha256[65];  /* its file's digest */
+	int conns;	  /* it takes idle connections (sl_upgrade_conn_chan) */
 	const char *why;  /* when not ok, static or in reason */
 	char reason[256]; /* the details */
 };
@@ -124,6 +131,31 @@ void sl_upgrade_finish(struct sl_upgrade *u, const char *counters);
 
 /* Frees an upgrade that ended (after done): closes the channel. */
 void sl_upgrade_free(struct sl_upgrade *u);
+
+/*
+ * The channel to the new process of a successful upgrade when it takes
+ * idle connections (it said so with READY), for the workers' drain
+ * (sl_handover_send_conns); else -1. Takes NULL. The channel stays open
+ * until sl_upgrade_finish, after the workers have ended.
+ */
+int sl_upgrade_conn_chan(const struct sl_upgrade *u);
+
+/* At most this many descriptors in one sl_handover_send_conns. */
+#define SL_HANDOVER_CONNS_MAX 200
+
+/*
+ * From a worker of the process being replaced, as it drains; thread-safe
+ * (each call is one message of the channel) and never waits. Sends
+ * fds[0..n) (0 < n <= SL_HANDOVER_CONNS_MAX), idle client connections
+ * nothing watches or reads any more, to the new process over chan.
+ * Returns 0: they are on their way (the caller closes its descriptors,
+ * which ends no connection: the new process holds them, or the kernel
+ * does until it reads them). SL_AGAIN: the channel is full, nothing was
+ * sent; try again once chan is writable. -1 (errno): nothing was sent
+ * (the new process is gone, or the kernel refused, as with too many
+ * descriptors in flight); the caller tries no more.
+ */
+int sl_handover_send_conns(int chan, const int *fds, size_t n);
 
 /* ---- systemd ------------------------------------------------------------ */
 

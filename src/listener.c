@@ -243,6 +243,56 @@ listener_on_accept(evutil_socket_t lfd, short what, void *arg)
 }
 
 int
+sl_listener_owns(const struct sl_conf_listener *l, const struct sockaddr *local)
+{
+	const struct sockaddr *la = (const struct sockaddr *)&l->addr.ss;
+
+	if (l->tls.ctx != NULL || l->proxy_protocol.enabled ||
+	    !(l->protocols & SL_PROTO_HTTP1) ||
+	    la->sa_family != local->sa_family)
+		return 0;
+	if (la->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)la,
+					 *y = (const void *)local;
+		if (x->sin_port != y->sin_port)
+			return 0;
+		if (x->sin_addr.s_addr == y->sin_addr.s_addr)
+			return 2;
+		return x->sin_addr.s_addr == htonl(INADDR_ANY);
+	}
+	if (la->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)la,
+					  *y = (const void *)local;
+		if (x->sin6_port != y->sin6_port)
+			return 0;
+		if (memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0)
+			return 2;
+		return IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr);
+	}
+	return 0;
+}
+
+void
+sl_listener_take(struct sl_lsock *ls, int fd, const struct sockaddr *peer,
+		 socklen_t peerlen)
+{
+	const struct sl_conf_limits *lim = &ls->conf->limits;
+	struct sl_lstate *st = ls->conf->state;
+	int slot, sndbuf;
+
+	(void)sl_runtime_take(&st->conns, 0);
+	slot = sl_runtime_ip_take(st, peer, lim->max_connections_per_ip);
+	if (slot == -1)
+		slot = SL_RUNTIME_IP_UNCOUNTED;
+	/* what an accepted socket inherits from this listener: the old
+	 * process's may have been another buffer_bytes, or grown (client
+	 * connections' SO_SNDBUF budget, client_pool.c) */
+	sndbuf = lim->buffer_bytes > INT_MAX ? INT_MAX : (int)lim->buffer_bytes;
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	ls->on_accept(ls, fd, peer, peerlen, slot);
+}
+
+int
 sl_listener_start(struct sl_lsock *ls, sl_accept_handler *on_accept)
 {
 	ls->on_accept = on_accept;

@@ -48,6 +48,24 @@ int sl_listener_open(const struct sl_conf_listener *l);
  */
 int sl_listener_adopt(int fd, const struct sl_conf_listener *l);
 
+/*
+ * How well local, the local address of a connection an upgrade handed
+ * over, is l's: 2 the same address and port, 1 l's wildcard address on
+ * that port, 0 not l's, or l cannot take such a connection (TLS, a PROXY
+ * header, no HTTP/1.1: it was none of these in the old process).
+ */
+int sl_listener_owns(const struct sl_conf_listener *l,
+		     const struct sockaddr *local);
+
+/*
+ * Takes fd over, an idle connection from peer that an upgrade handed over
+ * (sl_listener_owns said it is ls's): counts it on ls, past its limits if
+ * need be (its client has had it all along and sent nothing wrong), and
+ * gives it to ls's on_accept as if just accepted.
+ */
+void sl_listener_take(struct sl_lsock *ls, int fd, const struct sockaddr *peer,
+		      socklen_t peerlen);
+
 /* Starts accepting on ls (fd already set); each connection goes to
  * on_accept. Returns 0 or -1. */
 int sl_listener_start(struct sl_lsock *ls, sl_accept_handler *on_accept);

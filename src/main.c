@@ -82,7 +82,9 @@ struct sl_main {
 	char **argv;		    /* as started, for the new process */
 	struct sl_handover given;   /* what this process was given */
 	struct sl_upgrade *upgrade; /* to a new process, under way or done */
-	int handed_over; /* the new process serves: this one drains */
+	int handed_over;     /* the new process serves: this one drains */
+	unsigned next_adopt; /* the worker the next connection handed over
+				by the replaced process goes to */
 	/* sockets given to the workers beyond one per worker and listener
 	 * (an upgrade from a sluice with more workers): handed over again */
 	struct sl_xfd {
@@ -190,7 +192,10 @@ main_stop(struct sl_main *m, const char *why)
 		(void)sl_sd_notify("STOPPING=1");
 	m->view.draining = 1;
 	for (unsigned i = 0; i < m->nworkers; i++)
-		sl_worker_stop(m->workers[i]);
+		sl_worker_stop(m->workers[i],
+			       m->handed_over ? SL_DRAIN_HANDOVER
+					      : SL_DRAIN_STOP,
+			       sl_upgrade_conn_chan(m->upgrade));
 	/* the main loop keeps serving the admin listener (readyz says
 	 * draining) until every worker has finished */
 	event_add(m->wait_ev, &(struct timeval){0, 50000});
@@ -1035,6 +1040,18 @@ main_on_carried(void *arg, char *text)
 	m->view.carried = text;
 }
 
+/* Idle connections the process this one took over from hands over as it
+ * drains: to the workers in turn. */
+static void
+main_on_conns(void *arg, const int *fds, size_t n)
+{
+	struct sl_main *m = arg;
+
+	for (size_t i = 0; i < n; i++)
+		sl_worker_adopt(m->workers[m->next_adopt++ % m->nworkers],
+				fds[i]);
+}
+
 /*
  * This binary's path as it was started, for the upgrade: argv[0] made
  * absolute, a symbolic link left as it is (a package upgrade or a link
@@ -1589,6 +1606,7 @@ main(int argc, char **argv)
 		m.view.carried = m.given.counters;
 		m.given.counters = NULL;
 		m.given.on_counters = main_on_carried;
+		m.given.on_conns = main_on_conns;
 		m.given.arg = &m;
 		log_info("upgrade: took over from pid %ld (sluice %s): %zu "
 			 "sockets",

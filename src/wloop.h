@@ -37,6 +37,7 @@ struct sl_reload_msg;
 struct sl_txn;
 struct sl_mirror;
 struct sl_rlstore;
+struct sl_adopt;
 
 /*
  * A connection's place in a worker timer list: deadlines of one duration
@@ -175,6 +176,13 @@ struct sl_worker_stats {
 #define SL_STAT_INC(field) SL_STAT_ADD(field, 1)
 #define SL_STAT_GET(field) atomic_load_explicit(&(field), memory_order_relaxed)
 
+/* Why a worker drains (w->draining, which is 0 while it serves). */
+enum sl_drain {
+	SL_DRAIN_STOP = 1, /* the process stops: no one serves after it */
+	SL_DRAIN_HANDOVER, /* an upgrade: a new process serves the same
+			      listening sockets already */
+};
+
 struct sl_worker {
 	unsigned id; /* 0.. */
 	pthread_t thread;
@@ -215,11 +223,20 @@ struct sl_worker {
 	uint64_t tq_armed_ms;	/* 0 = not armed */
 	struct sl_tnode_q reap; /* closed connections to free */
 	struct event *reap_ev;
-	atomic_int cmd_stop; /* set by main: stop accepting and drain */
+	/* set by main: stop accepting and drain (an enum sl_drain) */
+	atomic_int cmd_stop;
+	/* an upgrade's drain: the channel its idle connections go to
+	 * (handover.h), or -1; written by main before cmd_stop */
+	int hand_chan;
+	struct event *hand_ev; /* hand_chan has room again */
+	/* connections the process this one replaces handed over, for this
+	 * worker to serve (sl_worker_adopt): pushed by main, taken whole by
+	 * the worker */
+	_Atomic(struct sl_adopt *) adopt;
 	_Atomic(struct sl_reload_msg *) mailbox; /* set by main */
 	atomic_uint_fast64_t applied_gen;	 /* generation in use */
 	atomic_int done; /* set by the worker when its loop ended */
-	int draining;
+	int draining;	 /* enum sl_drain: 0 while serving */
 	struct sl_rand rand;
 	struct sl_access_buf *alog; /* owned */
 	struct sl_h1_header *hdrs;  /* scratch for one parse */

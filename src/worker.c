@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "client.h"
 #include "h2.h"
 #include "h2up.h"
+#include "handover.h"
 #include "listener.h"
 #include "mirror.h"
 #include "rlstore.h"
@@ -28,6 +30,13 @@
 
 static void worker_apply(struct sl_worker *, struct sl_reload_msg *);
 static int worker_size_hdrs(struct sl_worker *, const struct sl_conf *);
+
+/* A connection handed over by the process this one replaces, on its way
+ * from the main thread to its worker (sl_worker_adopt); malloc'd. */
+struct sl_adopt {
+	struct sl_adopt *next;
+	int fd;
+};
 
 static void
 worker_on_flush(evutil_socket_t fd, short what, void *arg)
@@ -57,8 +66,66 @@ worker_on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(w->base, NULL);
 }
 
+/*
+ * An upgrade's drain, to a new process that takes idle connections: the
+ * idle plain HTTP/1.1 ones go to it as they are, so that their clients
+ * never see a close (doc/upgrade.md); the others drain here. Each is
+ * unwatched before it is sent, and never read here again: a request that
+ * comes meanwhile waits in the socket for the new process. When the
+ * channel is full, the rest stay watched (held as in any upgrade's
+ * drain) and are tried again once it has room.
+ */
 static void
-worker_drain(struct sl_worker *w)
+worker_hand_over(struct sl_worker *w)
+{
+	struct sl_client *c, *next, *batch[SL_HANDOVER_CONNS_MAX];
+	int fds[SL_HANDOVER_CONNS_MAX], r = 0;
+	size_t n = 0, handed = 0;
+
+	for (c = sl_client_first(w); c != NULL || n > 0; c = next) {
+		/* (a parked connection that is prepared moves to the end of
+		 * the unparked ones: next is taken first) */
+		next = c != NULL ? sl_client_next(c) : NULL;
+		if (c != NULL) {
+			if ((fds[n] = sl_client_hand_prepare(c)) == -1)
+				continue;
+			batch[n++] = c;
+			if (n < SL_NELEM(fds) && next != NULL)
+				continue;
+		}
+		r = sl_handover_send_conns(w->hand_chan, fds, n);
+		for (size_t i = 0; i < n; i++)
+			sl_client_hand_done(batch[i], r == 0);
+		handed += r == 0 ? n : 0;
+		n = 0;
+		if (r != 0)
+			break;
+	}
+	if (handed > 0)
+		log_info("upgrade: worker %u handed %zu idle keep-alive "
+			 "connections to the new process",
+			 w->id, handed);
+	if (r == SL_AGAIN) {
+		event_add(w->hand_ev, NULL);
+	} else if (r == -1) {
+		log_warn("upgrade: worker %u: handing idle connections to the "
+			 "new process",
+			 w->id);
+		w->hand_chan = -1; /* the rest drain here */
+	}
+}
+
+static void
+worker_on_hand_room(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_worker *w = arg;
+
+	sl_now_refresh();
+	worker_hand_over(w);
+}
+
+static void
+worker_drain(struct sl_worker *w, enum sl_drain how)
 {
 	struct sl_client *c, *next;
 	struct timeval tv;
@@ -66,12 +133,18 @@ worker_drain(struct sl_worker *w)
 
 	if (w->draining)
 		return;
-	w->draining = 1;
+	w->draining = how;
 	for (size_t i = 0; i < w->nlsocks; i++)
 		sl_listener_close(w->lsocks[i]);
 	for (size_t i = 0; i < w->nxlsocks; i++)
 		sl_listener_close(w->xlsocks[i]);
 	sl_upstream_close_idle(w);
+	if (how == SL_DRAIN_HANDOVER && w->hand_chan != -1) {
+		w->hand_ev = event_new(w->base, w->hand_chan, EV_WRITE,
+				       worker_on_hand_room, w);
+		if (w->hand_ev != NULL)
+			worker_hand_over(w);
+	}
 	for (c = sl_client_first(w); c != NULL; c = next) {
 		next = sl_client_next(c);
 		sl_client_drain(c);
@@ -82,18 +155,91 @@ worker_drain(struct sl_worker *w)
 	sl_worker_maybe_done(w);
 }
 
+/* The listener socket of w that local, a connection's local address, is
+ * on (the same address first, else a wildcard one), or NULL. */
+static struct sl_lsock *
+worker_lsock_of(struct sl_worker *w, const struct sockaddr *local)
+{
+	struct sl_lsock *ls = NULL;
+	int best = 0;
+
+	for (size_t i = 0; i < w->nlsocks; i++) {
+		int k;
+		if (w->lsocks[i] == NULL) /* out of memory at a reload */
+			continue;
+		k = sl_listener_owns(w->lsocks[i]->conf, local);
+		if (k > best) {
+			best = k;
+			ls = w->lsocks[i];
+		}
+	}
+	return ls;
+}
+
+/*
+ * Serves fd, an idle connection the process this one replaces handed
+ * over, as the listener its local address is on would an accepted one:
+ * it is read at once (a request may have come while it was on its way).
+ * With no such listener (the new file removed it, or gave it TLS or the
+ * PROXY protocol) or while draining, it is closed, as an idle timeout
+ * would close it.
+ */
+static void
+worker_take(struct sl_worker *w, int fd)
+{
+	struct sockaddr_storage local, peer;
+	socklen_t llen = sizeof(local), plen = sizeof(peer);
+	struct sl_lsock *ls = NULL;
+
+	if (!w->draining &&
+	    getsockname(fd, (struct sockaddr *)&local, &llen) == 0 &&
+	    getpeername(fd, (struct sockaddr *)&peer, &plen) == 0)
+		ls = worker_lsock_of(w, (struct sockaddr *)&local);
+	if (ls == NULL) {
+		log_debug("upgrade: worker %u: a connection handed over has "
+			  "no listener here: closed",
+			  w->id);
+		close(fd);
+		return;
+	}
+	sl_now_refresh();
+	sl_listener_take(ls, fd, (struct sockaddr *)&peer, plen);
+}
+
+/* The connections main passed on (sl_worker_adopt), in their order. */
+static void
+worker_take_adopted(struct sl_worker *w)
+{
+	struct sl_adopt *a = atomic_exchange(&w->adopt, NULL), *rev = NULL;
+
+	while (a != NULL) {
+		struct sl_adopt *next = a->next;
+		a->next = rev;
+		rev = a;
+		a = next;
+	}
+	while ((a = rev) != NULL) {
+		rev = a->next;
+		worker_take(w, a->fd);
+		free(a);
+	}
+}
+
 static void
 worker_on_notify(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_worker *w = arg;
 	struct sl_reload_msg *msg;
 	uint64_t v;
+	int how;
 
 	(void)!read(w->notify_fd, &v, sizeof(v));
 	if ((msg = atomic_exchange(&w->mailbox, NULL)) != NULL)
 		worker_apply(w, msg);
-	if (atomic_load(&w->cmd_stop))
-		worker_drain(w);
+	if (atomic_load(&w->adopt) != NULL)
+		worker_take_adopted(w);
+	if ((how = atomic_load(&w->cmd_stop)) != 0)
+		worker_drain(w, (enum sl_drain)how);
 }
 
 /* Opens the listener sockets of the current generation from fds (taken
@@ -248,6 +394,7 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 		goto fail;
 	w->id = id;
 	w->notify_fd = -1;
+	w->hand_chan = -1;
 	sl_client_worker_init(w);
 	TAILQ_INIT(&w->gens);
 	TAILQ_INIT(&w->eps);
@@ -349,11 +496,31 @@ sl_worker_start(struct sl_worker *w)
 }
 
 void
-sl_worker_stop(struct sl_worker *w)
+sl_worker_stop(struct sl_worker *w, enum sl_drain how, int chan)
 {
 	uint64_t one = 1;
 
-	atomic_store(&w->cmd_stop, 1);
+	/* read by the worker after it sees cmd_stop */
+	w->hand_chan = how == SL_DRAIN_HANDOVER ? chan : -1;
+	atomic_store(&w->cmd_stop, (int)how);
+	(void)!write(w->notify_fd, &one, sizeof(one));
+}
+
+void
+sl_worker_adopt(struct sl_worker *w, int fd)
+{
+	struct sl_adopt *a = malloc(sizeof(*a));
+	uint64_t one = 1;
+
+	if (a == NULL) {
+		close(fd);
+		return;
+	}
+	a->fd = fd;
+	a->next = atomic_load(&w->adopt);
+	/* the worker only ever takes the whole list: no ABA */
+	while (!atomic_compare_exchange_weak(&w->adopt, &a->next, a))
+		;
 	(void)!write(w->notify_fd, &one, sizeof(one));
 }
 
@@ -407,6 +574,18 @@ sl_worker_join_free(struct sl_worker *w)
 		event_free(w->flush_ev);
 	if (w->drain_ev)
 		event_free(w->drain_ev);
+	if (w->hand_ev)
+		event_free(w->hand_ev);
+	{
+		/* handed over as the worker stopped: not served */
+		struct sl_adopt *a = atomic_exchange(&w->adopt, NULL);
+		while (a != NULL) {
+			struct sl_adopt *next = a->next;
+			close(a->fd);
+			free(a);
+			a = next;
+		}
+	}
 	sl_wloop_free(w);
 	sl_client_free_list(w);
 	sl_h2_worker_free(w);

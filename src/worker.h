@@ -40,8 +40,21 @@ int sl_worker_start(struct sl_worker *w);
  * waits until applied_gen shows it before sending another.
  */
 void sl_worker_reload(struct sl_worker *w, struct sl_reload_msg *msg);
-/* Asks the worker to stop accepting and drain; thread-safe. */
-void sl_worker_stop(struct sl_worker *w);
+/*
+ * Asks the worker to stop accepting and drain; thread-safe. how is
+ * SL_DRAIN_STOP (the process stops) or SL_DRAIN_HANDOVER (a new process
+ * serves: idle keep-alive connections are held longer, doc/upgrade.md);
+ * chan, on SL_DRAIN_HANDOVER, the channel to the new process when it
+ * takes idle connections (sl_upgrade_conn_chan), else -1.
+ */
+void sl_worker_stop(struct sl_worker *w, enum sl_drain how, int chan);
+/*
+ * Gives the worker fd (taken over), an idle connection the process this
+ * one replaces handed over, to serve as an idle keep-alive connection of
+ * the listener its local address is on (closed when there is none, or
+ * the worker drains); thread-safe.
+ */
+void sl_worker_adopt(struct sl_worker *w, int fd);
 /* Joins the thread and frees the worker. */
 void sl_worker_join_free(struct sl_worker *w);
 

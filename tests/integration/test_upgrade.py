@@ -14,7 +14,9 @@ so these tests follow it by its pid file, not by sltest's Sluice."""
 import atexit
 import collections
 import os
+import random
 import re
+import select
 import shutil
 import signal
 import socket
@@ -25,9 +27,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
-from sltest import (TOP_SRCDIR, Client, Reply, Upstream, check,  # noqa: E402
-                    eq, free_port, get, main, make_config, metrics,
-                    sluice_path, test, tmpdir, to_yaml, wait_until)
+from sltest import (TOP_SRCDIR, BufSock, Client, Reply,  # noqa: E402
+                    Upstream, check, eq, free_port, get, main, make_config,
+                    metrics, read_response, sluice_path, ss_line, test,
+                    tmpdir, to_yaml, transport_pki, wait_until)
 
 
 def other_build():
@@ -540,6 +543,351 @@ def an_upgrade_adds_and_removes_listeners_and_changes_workers():
         eq(get(port, "/%d" % i).status, 200, "request %d" % i)
     check(wait_until(lambda: socket_refused(extra), 5.0),
           "the removed listener still accepts")
+    gw.stop()
+
+
+def next_request(sock, rid, post):
+    """Sends the next request of an idle keep-alive connection (a POST
+    with a body, or a GET, carrying id rid) and reads its answer: (status,
+    the answer wants the connection closed), or a string that says how
+    the connection ended without one."""
+    body = ("order %s" % rid).encode()
+    head = ("%s /next/%s HTTP/1.1\r\nHost: t\r\nX-Request-Id: %s\r\n"
+            % ("POST" if post else "GET", rid, rid))
+    if post:
+        head += "Content-Type: text/plain\r\nContent-Length: %d\r\n" % (
+            len(body))
+    try:
+        sock.sendall(head.encode() + b"\r\n" + (body if post else b""))
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            d = sock.recv(65536)
+            if not d:
+                return "closed (FIN) after %d bytes of an answer" % len(buf)
+            buf += d
+    except OSError as e:
+        return "closed: %r" % e
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    fields = head.lower().split(b"\r\n")
+    cl = [int(f.split(b":")[1]) for f in fields
+          if f.startswith(b"content-length:")]
+    while cl and len(rest) < cl[0]:
+        d = sock.recv(65536)
+        if not d:
+            return "cut in the answer's body"
+        rest += d
+    return (int(head.split(b" ")[1]),
+            any(f.startswith(b"connection:") and b"close" in f
+                for f in fields))
+
+
+def once_each(up, rids):
+    """Checks that the upstream got each of rids exactly once."""
+    seen = collections.Counter(upstream_ids(up))
+    eq(sorted(r for r in rids if seen[r] != 1), [],
+       "request ids the upstream did not get exactly once")
+
+
+@test
+def idle_keepalive_connections_are_served_after_an_upgrade():
+    """Issue 41, item 4: idle keep-alive connections whose clients pace
+    their requests (the next one seconds after the SIGUSR2) each get an
+    answer, GETs and POSTs alike; none meets a FIN instead (a POST so
+    lost is lost for good: most clients do not send one again). The
+    paces span well past the second a stop gives, within drain_timeout
+    (10 s)."""
+    up = Upstream("a")
+    port, aport = free_port(), free_port()
+    gw = Gateway(config(up, port, aport))
+    old = gw.pid()
+    socks = []
+    for i in range(10):
+        s = socket.create_connection(("127.0.0.1", port), 5)
+        s.settimeout(10)
+        eq(next_request(s, "first-%d" % i, False), (200, False),
+           "the first request of connection %d" % i)
+        socks.append(s)
+    n_ok = gw.stderr().count("hands over and drains")
+    os.kill(old, signal.SIGUSR2)
+    check(wait_until(lambda: gw.stderr().count("hands over and drains")
+                     > n_ok, 20.0), "no hand-over:\n%s" % gw.stderr())
+    t0 = time.monotonic()
+    failures, rids = [], []
+    for i, s in enumerate(socks):
+        # the client's pace is the scenario: its i-th next request
+        # 0.35 s after the one before
+        time.sleep(max(0.0, t0 + 0.35 * (i + 1) - time.monotonic()))
+        rid = "next-%d" % i
+        rids.append(rid)
+        r = next_request(s, rid, post=i % 2 == 1)
+        if not isinstance(r, tuple) or r[0] != 200:
+            failures.append("%s, %.2f s after the hand-over: %s" % (
+                rid, time.monotonic() - t0, r))
+        s.close()
+    eq(failures, [], "next requests on idle keep-alive connections")
+    once_each(up, rids)
+    check(wait_until(lambda: not alive(old), 15.0),
+          "the old process %d did not exit" % old)
+    gw.stop()
+
+
+class PacedClient(threading.Thread):
+    """A keep-alive client that pauses 0.5-5 s between requests (GETs and
+    POSTs, each with an id of its own) and sends nothing twice: a request
+    without an answer is a failure."""
+
+    def __init__(self, port, i, stopping):
+        threading.Thread.__init__(self, daemon=True)
+        self.port, self.i, self.stopping = port, i, stopping
+        self.rand = random.Random(i)
+        self.ok, self.failures = [], []
+        self.start()
+
+    def run(self):
+        sock, n = None, 0
+        while not self.stopping.is_set():
+            n += 1
+            rid = "p%d-%d" % (self.i, n)
+            try:
+                if sock is None:
+                    sock = socket.create_connection(("127.0.0.1", self.port),
+                                                    5)
+                    sock.settimeout(10)
+            except OSError as e:
+                self.failures.append("%s: connect: %r" % (rid, e))
+                return
+            r = next_request(sock, rid, post=n % 2 == 0)
+            if isinstance(r, tuple) and r[0] == 200:
+                self.ok.append(rid)
+            else:
+                self.failures.append("%s: %s" % (rid, r))
+            if not isinstance(r, tuple) or r[1]:
+                sock.close()
+                sock = None
+            self.stopping.wait(self.rand.uniform(0.5, 5.0))
+        if sock is not None:
+            sock.close()
+
+
+@test
+def an_upgrade_under_paced_keepalive_load_loses_no_request():
+    """Clients that pause 0.5-5 s between requests on keep-alive
+    connections, through a hand-over: every request is answered, and the
+    upstream gets each exactly once."""
+    up = Upstream("a")
+    port, aport = free_port(), free_port()
+    gw = Gateway(config(up, port, aport))
+    stopping = threading.Event()
+    clients = [PacedClient(port, i, stopping) for i in range(12)]
+    try:
+        check(wait_until(lambda: all(c.ok for c in clients), 10.0),
+              "the clients did not start")
+        gw.upgrade(timeout=20.0)
+        after = [len(c.ok) for c in clients]
+        # each client's next request or two, on the new process
+        check(wait_until(lambda: all(len(c.ok) >= k + 2 or c.failures
+                                     for c, k in zip(clients, after)),
+                         15.0), "the clients stopped")
+    finally:
+        stopping.set()
+        for c in clients:
+            c.join(15)
+    eq([f for c in clients for f in c.failures], [], "failed requests")
+    ok = [r for c in clients for r in c.ok]
+    once_each(up, ok)
+    gw.stop()
+
+
+def taken_over(gw, pid):
+    """How many idle connections the new process logged it took over from
+    pid."""
+    return sum(int(n) for n in re.findall(
+        r"upgrade: (\d+) idle keep-alive connections taken over from pid "
+        r"%d\b" % pid, gw.stderr()))
+
+
+def still_open(sock):
+    """Whether the other end has neither closed nor sent anything: an
+    idle connection that nothing has happened to."""
+    r, _, _ = select.select([sock], [], [], 0)
+    return not r
+
+
+@test
+def idle_connections_move_to_the_new_process():
+    """Idle plain HTTP/1.1 keep-alive connections go to the new process
+    with the listening sockets: the old one exits at once (not at
+    drain_timeout, 10 s), the connections stay open without a byte, and
+    the new process answers their next requests keeping them alive; a
+    second upgrade hands them on again."""
+    up = Upstream("a")
+    port, aport = free_port(), free_port()
+    gw = Gateway(config(up, port, aport))
+    socks = []
+    for i in range(6):
+        s = socket.create_connection(("127.0.0.1", port), 5)
+        s.settimeout(10)
+        eq(next_request(s, "first-%d" % i, False), (200, False),
+           "the first request of connection %d" % i)
+        socks.append(s)
+    rids = []
+    for k in range(2):
+        old = gw.pid()
+        t0 = time.monotonic()
+        new = gw.upgrade(timeout=20.0)
+        dt = time.monotonic() - t0
+        check(dt < 8.0, "upgrade %d: the old process took %.1f s to exit "
+              "(drain_timeout 10 s): connections not handed over" % (k, dt))
+        eq(taken_over(gw, old), 6, "connections the new process took "
+           "over at upgrade %d" % k)
+        check(not alive(old), "the old process is alive")
+        # (its final counters are in)
+        check(wait_until(lambda: "upgrade: pid %d has finished" % old
+                         in gw.stderr(), 5.0), "no final counters from %d"
+              % old)
+        for i, s in enumerate(socks):
+            check(still_open(s), "connection %d was closed or sent "
+                  "something at upgrade %d" % (i, k))
+        for i, s in enumerate(socks):
+            rid = "up%d-%d" % (k, i)
+            rids.append(rid)
+            eq(next_request(s, rid, post=i % 2 == 0), (200, False),
+               "connection %d's request after upgrade %d (to pid %d)"
+               % (i, k, new))
+    # a connection handed over is one connection: not counted as closed
+    # (the counters carried through both upgrades included)
+    closed = {k: v for k, v in metrics(aport).items()
+              if k.startswith("sluice_client_closed_total") and v}
+    eq(closed, {}, "client connections counted as closed")
+    for s in socks:
+        s.close()
+    once_each(up, rids)
+    gw.stop()
+
+
+@test
+def requests_on_the_way_during_hand_overs_are_answered_once():
+    """Keep-alive clients that send their requests back to back, with
+    pauses of 0-30 ms, through three upgrades: a request that reaches a
+    connection while it is on its way to the new process waits in the
+    socket and is answered there. No request fails (a client reconnects
+    only after an answer that says Connection: close), none reaches the
+    upstream twice."""
+    up = Upstream("a")
+    port, aport = free_port(), free_port()
+    gw = Gateway(config(up, port, aport))
+    stopping = threading.Event()
+    lock = threading.Lock()
+    ok, failures = [], []
+
+    def client(i):
+        rand = random.Random(100 + i)
+        sock, n = None, 0
+        while not stopping.is_set():
+            n += 1
+            rid = "r%d-%d" % (i, n)
+            try:
+                if sock is None:
+                    sock = socket.create_connection(("127.0.0.1", port), 5)
+                    sock.settimeout(10)
+            except OSError as e:
+                with lock:
+                    failures.append("%s: connect: %r" % (rid, e))
+                return
+            r = next_request(sock, rid, post=n % 3 == 0)
+            with lock:
+                if isinstance(r, tuple) and r[0] == 200:
+                    ok.append(rid)
+                else:
+                    failures.append("%s: %s" % (rid, r))
+            if not isinstance(r, tuple) or r[1]:
+                sock.close()
+                sock = None
+            stopping.wait(rand.uniform(0, 0.03))
+        if sock is not None:
+            sock.close()
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True)
+               for i in range(16)]
+    for t in threads:
+        t.start()
+    try:
+        for k in range(3):
+            seen = len(ok)
+            check(wait_until(lambda: len(ok) > seen + 100, 10.0),
+                  "no traffic before upgrade %d: %r" % (k, failures[:3]))
+            gw.upgrade(timeout=20.0)
+        seen = len(ok)
+        check(wait_until(lambda: len(ok) > seen + 100, 10.0),
+              "no traffic after the upgrades")
+    finally:
+        stopping.set()
+        for t in threads:
+            t.join(15)
+    eq(failures, [], "failed requests (of %d)" % len(ok))
+    once_each(up, ok)
+    check(sum(taken_over(gw, pid) for pid in gw.pids) > 0,
+          "no connection was handed over:\n%s" % gw.stderr()[-3000:])
+    gw.stop()
+
+
+def server_read_all(port, sock):
+    """Whether sluice has read everything sock sent (its socket's Recv-Q
+    is 0)."""
+    return ss_line(port, sock, "-t").split()[0] == "0"
+
+
+@test
+def what_cannot_be_handed_over_is_held_until_its_next_request():
+    """A TLS connection (its state is the old process's) and one with half
+    a request head read (bytes the new process would not have) stay with
+    the old process, which answers their next request with Connection:
+    close, then exits; the idle plain connection beside them goes to the
+    new process."""
+    up = Upstream("a")
+    port, aport, tport = free_port(), free_port(), free_port()
+    cfg = config(up, port, aport)
+    pki = transport_pki()["listener"]
+    cfg["listeners"].append({
+        "name": "tls", "address": "127.0.0.1:%d" % tport,
+        "tls": {"certificates": [{"cert": pki.cert, "key": pki.key}]},
+        "routes": [{"cluster": "a"}]})
+    gw = Gateway(cfg)
+    old = gw.pid()
+    tls = Client(tport, timeout=10, tls=True)
+    r = tls.request("GET", "/tls-first")
+    eq((r.status, r.wants_close()), (200, False), "TLS: the first answer")
+    plain = socket.create_connection(("127.0.0.1", port), 5)
+    plain.settimeout(10)
+    eq(next_request(plain, "plain-first", False), (200, False),
+       "plain: the first answer")
+    half = socket.create_connection(("127.0.0.1", port), 5)
+    half.settimeout(10)
+    half.sendall(b"GET /half HTTP/1.1\r\nHost: t\r\n")
+    check(wait_until(lambda: server_read_all(port, half), 5.0),
+          "sluice did not read the half head")
+    n_ok = gw.stderr().count("hands over and drains")
+    os.kill(old, signal.SIGUSR2)
+    check(wait_until(lambda: gw.stderr().count("hands over and drains")
+                     > n_ok, 20.0), "no hand-over:\n%s" % gw.stderr())
+    check(wait_until(lambda: taken_over(gw, old) == 1, 5.0),
+          "the plain connection was not handed over:\n%s"
+          % gw.stderr()[-3000:])
+    # the old process holds the two others for their next request
+    check(alive(old), "the old process left its connections")
+    eq(next_request(plain, "plain-next", False), (200, False),
+       "plain: the answer of the new process")
+    half.sendall(b"X-Request-Id: half-rest\r\n\r\n")
+    r = read_response(BufSock(half))
+    eq((r.status, r.wants_close()), (200, True), "the half head's answer")
+    r = tls.request("GET", "/tls-next", headers={"X-Request-Id": "tls-next"})
+    eq((r.status, r.wants_close()), (200, True), "TLS: the next answer")
+    check(wait_until(lambda: not alive(old), 5.0),
+          "the old process did not exit after its last connections")
+    once_each(up, ["plain-next", "half-rest", "tls-next"])
+    for s in (plain, half):
+        s.close()
+    tls.close()
     gw.stop()
 
 
