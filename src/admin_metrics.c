@@ -1011,17 +1011,23 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 				      v, offsetof(struct sl_worker_stats,
 						  grpc_local) +
 					     (size_t)st[i] * u));
-		/* the upstreams' (HTTP/2 clusters), every status; 17 stands
-		 * for one outside 0..16 */
-		for (int g = 0; g <= 17; g++)
+		/* the upstreams' (HTTP/2 clusters), every status; slot 17
+		 * counts those outside 0..16, "other" (sluice(8)) */
+		for (int g = 0; g <= 17; g++) {
+			char name[8];
+			if (g == 17)
+				snprintf(name, sizeof(name), "other");
+			else
+				snprintf(name, sizeof(name), "%d", g);
 			sb_printf(b,
 				  "sluice_grpc_responses_total{source="
-				  "\"upstream\",grpc_status=\"%s%d\"} %llu\n",
-				  g == 17 ? "other" : "", g == 17 ? 0 : g,
+				  "\"upstream\",grpc_status=\"%s\"} %llu\n",
+				  name,
 				  (unsigned long long)sum(
 				      v, offsetof(struct sl_worker_stats,
 						  grpc_upstream) +
 					     (size_t)g * u));
+		}
 	}
 }
 
