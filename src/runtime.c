@@ -239,8 +239,7 @@ guard_bind(const struct sl_conf_listener *l, struct sl_conf_route *r)
 
 	if (r->guard == NULL)
 		return 0;
-	n = (size_t)snprintf(key, sizeof(key), "%s %s", l->addr.text,
-			     r->name);
+	n = (size_t)snprintf(key, sizeof(key), "%s %s", l->addr.text, r->name);
 	for (size_t i = 0; i < r->nsplit && n < sizeof(key); i++)
 		n += (size_t)snprintf(key + n, sizeof(key) - n, "%s%s=%u",
 				      i ? "," : " ", r->split[i].cluster->name,
@@ -256,8 +255,8 @@ guard_bind(const struct sl_conf_listener *l, struct sl_conf_route *r)
 	    (counts = calloc(nworkers, sizeof(*counts))) == NULL)
 		return -1;
 	for (unsigned w = 0; w < nworkers; w++) {
-		size_t sz = (r->nsplit * sizeof(struct sl_gcounts) + 63) / 64 *
-			    64;
+		size_t sz =
+		    (r->nsplit * sizeof(struct sl_gcounts) + 63) / 64 * 64;
 		if ((counts[w] = aligned_alloc(64, sz)) == NULL) {
 			while (w-- > 0)
 				free(counts[w]);

@@ -234,9 +234,9 @@ struct sl_gstate {
 	struct sl_gcounts **counts;   /* [worker][cluster], each worker's on
 					 cache lines of its own */
 	/* the main thread's (sl_guard_tick) */
-	uint64_t window_s;	    /* of the ring */
-	uint64_t *ring;		    /* ring_len snapshots of the sums,
-				       [slot][cluster][3] */
+	uint64_t window_s; /* of the ring */
+	uint64_t *ring;	   /* ring_len snapshots of the sums,
+			      [slot][cluster][3] */
 	size_t ring_len, ring_at, ring_fill;
 	uint64_t last_tick_ms;
 	struct sl_guard_view *view; /* [cluster]: the last window, trips */
