@@ -372,8 +372,7 @@ sl_runtime_bind(struct sl_conf *conf)
 		}
 		for (size_t j = 0; j < l->nroutes && ok; j++) {
 			struct sl_conf_route *r = &l->routes[j];
-			snprintf(key, sizeof(key), "%s %s", l->addr.text,
-				 r->name);
+			snprintf(key, sizeof(key), "%s %s", l->name, r->name);
 			r->state = LOOKUP(sl_rstate, rstates, key);
 			ok = r->state != NULL &&
 			     counts_alloc(&r->state->counts) == 0 &&

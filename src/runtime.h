@@ -174,10 +174,12 @@ struct sl_clstate {
 	atomic_uint_fast64_t no_healthy; /* 503 no_healthy_upstream */
 };
 
-/* A route, by its listener's address and its name. */
+/* A route's counters, by its labels on /metrics: its listener's name and
+ * its own. Not by the listener's address: a listener that moves keeps its
+ * routes' counters (nothing but counters lives here). */
 struct sl_rstate {
 	struct sl_rstate *next;
-	char *key; /* "address name" */
+	char *key; /* "listener route" */
 	int refs;
 	struct sl_counts *counts; /* one per worker */
 };

@@ -100,13 +100,14 @@ def total(page, family, **labels):
     return n
 
 
-def gone_down(earlier, later):
+def gone_down(earlier, later, exempt=()):
     """The counter and histogram samples of both readings that are lower
     in the later one, as "key: before -> after" lines; and how many
-    samples were compared."""
+    samples were compared. exempt: families not compared."""
     down, compared = [], 0
     for key, (kind, v) in earlier.items():
-        if kind not in ("counter", "histogram") or key not in later:
+        if kind not in ("counter", "histogram") or key not in later or \
+                key.split("{", 1)[0] in exempt:
             continue
         compared += 1
         if later[key][1] < v:
@@ -383,14 +384,14 @@ def settled(s, more=()):
     return page[0]
 
 
-def across(change, kept=(), more=()):
+def across(change, kept=(), more=(), exempt=()):
     """Starts the set-up, drives traffic, applies change(s) to its
     configuration and reloads; then checks that no counter or histogram
     sample present before and after went down, right after the reload
     and after more traffic. kept: (family, labels) that must be on both
     pages (the labels the change kept), so that they were compared;
-    more: what else the first reading waits for (see settled). Returns
-    the set-up."""
+    more: what else the first reading waits for (see settled); exempt:
+    families not compared. Returns the set-up."""
     s = Setup().start()
     drive(s)
     before = settled(s, more)
@@ -404,7 +405,7 @@ def across(change, kept=(), more=()):
                        ("after more traffic", before, later),
                        ("between the two readings after the reload",
                         after, later)):
-        down, compared = gone_down(a, b)
+        down, compared = gone_down(a, b, exempt)
         check(compared > 100, "only %d samples compared %s"
               % (compared, what))
         if down:
@@ -511,6 +512,48 @@ def routes_added_and_removed():
        "the removed route's requests")
     check('sluice_route_requests_total{listener="main",route="added"}'
           in page, "the added route on the page")
+
+
+# The listener's own families are kept with its connections' state, by
+# the listener's address, not by its name: a kept connection finds its
+# listener in a new generation by that state (client.c), so the counters
+# cannot follow the name without the client code writing them elsewhere.
+# Known: a listener that moves to another address, or two that swap
+# addresses, show these from 0 (or each other's). Everything else must
+# follow the name.
+BY_ADDRESS = (
+    "sluice_listener_requests_total", "sluice_listener_responses_total",
+    "sluice_client_closed_total", "sluice_connections_rejected_total",
+    "sluice_tunnels_rejected_total", "sluice_tls_handshakes_total",
+    "sluice_tls_resumed_total", "sluice_tls_handshake_failures_total",
+    "sluice_proxy_protocol_total", "sluice_proxy_protocol_errors_total")
+
+
+@test
+def listener_addresses_changed():
+    # the same listeners (by name) on new ports: their routes' and rate
+    # limits' counters go on
+    def change(s):
+        for name in s.ports:
+            s.ports[name] = free_port()
+            s.listener(name)["address"] = s.addr(name)
+    across(change, exempt=BY_ADDRESS, kept=[
+        ("sluice_route_requests_total", {"listener": "main"}),
+        ("sluice_route_requests_total", {"listener": "edge"}),
+        ("sluice_request_duration_seconds_count", {"listener": "pp"}),
+        ("sluice_mirror_requests_total", {"route": "mirrored"}),
+        ("sluice_rate_limited_total", {"listener": "main"})])
+
+
+@test
+def listeners_swap_addresses():
+    def change(s):
+        s.ports["edge"], s.ports["pp"] = s.ports["pp"], s.ports["edge"]
+        s.listener("edge")["address"] = s.addr("edge")
+        s.listener("pp")["address"] = s.addr("pp")
+    across(change, exempt=BY_ADDRESS, kept=[
+        ("sluice_route_requests_total", {"listener": "edge"}),
+        ("sluice_route_requests_total", {"listener": "pp"})])
 
 
 if __name__ == "__main__":
