@@ -898,6 +898,26 @@ sl_resolver_new(struct event_base *base, sl_resolver_fn *fn, void *arg)
 	return r;
 }
 
+/*
+ * Name n goes: when the configuration still names it for its cluster,
+ * looked up for another address family (dns.family changed), the entry
+ * that does it now takes n's lookup counts. /metrics labels them by
+ * cluster and name only, and a reload must not take them back down.
+ */
+static void
+rname_carry(struct sl_resolver *r, const struct rname *n)
+{
+	struct rname *m;
+
+	TAILQ_FOREACH(m, &r->names, link)
+	if (m != n && m->used && strcmp(m->cluster, n->cluster) == 0 &&
+	    strcmp(m->text, n->text) == 0) {
+		for (int i = 0; i < SL_DNS_NRESULTS; i++)
+			m->lookups[i] += n->lookups[i];
+		return;
+	}
+}
+
 static struct rname *
 rname_find(const struct sl_resolver *r, const char *cluster, const char *text,
 	   int family)
@@ -1058,6 +1078,7 @@ sl_resolver_apply(struct sl_resolver *r, const struct sl_conf *conf)
 	for (n = TAILQ_FIRST(&r->names); n != NULL; n = next) {
 		next = TAILQ_NEXT(n, link);
 		if (!n->used) {
+			rname_carry(r, n);
 			TAILQ_REMOVE(&r->names, n, link);
 			rname_free(n, 0);
 		}

@@ -556,5 +556,19 @@ def listeners_swap_addresses():
         ("sluice_route_requests_total", {"listener": "pp"})])
 
 
+@test
+def name_family_changed():
+    if DnsServer is None:
+        raise sltest.Skip("python3-dnslib is not installed")
+
+    def change(s):
+        s.cluster("d")["dns"]["family"] = "ipv4"
+    # a few lookups (every 200 ms), so that a fresh count is seen lower
+    across(change,
+           more=[("sluice_dns_lookups_total", {"cluster": "d"}, 5)],
+           kept=[("sluice_dns_lookups_total", {"cluster": "d"}),
+                 ("sluice_cluster_requests_total", {"cluster": "d"})])
+
+
 if __name__ == "__main__":
     main()
