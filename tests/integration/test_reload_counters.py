@@ -18,7 +18,11 @@ _count) present in two readings must not be lower in the later one. A
 sample whose labels went away (a removed route or endpoint) may go;
 gauges are not compared. Nothing is timed: each reading is taken once
 the counters the test needs are non-zero, and a count that lands late
-can only raise a later reading."""
+can only raise a later reading.
+
+Known and left out by name (BY_ADDRESS): a listener that moves to
+another address keeps its own families (requests, responses, closes,
+refusals, TLS, PROXY protocol) with its address, not its name."""
 
 import os
 import re
@@ -514,13 +518,13 @@ def routes_added_and_removed():
           in page, "the added route on the page")
 
 
-# The listener's own families are kept with its connections' state, by
-# the listener's address, not by its name: a kept connection finds its
-# listener in a new generation by that state (client.c), so the counters
-# cannot follow the name without the client code writing them elsewhere.
-# Known: a listener that moves to another address, or two that swap
-# addresses, show these from 0 (or each other's). Everything else must
-# follow the name.
+# The listener's own families live in its connections' shared state,
+# which is kept by the listener's address, not its name: a kept
+# connection finds its listener in a new generation by that state
+# (client.c), and the client code writes these counters there. Until they
+# move to an entry kept by the name, a listener that moves to another
+# address shows them from 0, and two that swap addresses show each
+# other's. Everything else of a moved listener must follow its name.
 BY_ADDRESS = (
     "sluice_listener_requests_total", "sluice_listener_responses_total",
     "sluice_client_closed_total", "sluice_connections_rejected_total",
