@@ -714,21 +714,6 @@ rl_sum(const struct sl_admin_view *v, const struct sl_rlcounts *c, size_t off)
 	return total;
 }
 
-/* Live keys pushed out of a limit's table(s). */
-static uint64_t
-rl_evictions(const struct sl_admin_view *v, const struct sl_rlstate *st)
-{
-	uint64_t total = 0;
-
-	if (st->table != NULL)
-		return atomic_load_explicit(&st->table->evictions,
-					    memory_order_relaxed);
-	for (unsigned i = 0; st->ltabs != NULL && i < v->nworkers; i++)
-		total += atomic_load_explicit(&st->ltabs[i]->evictions,
-					      memory_order_relaxed);
-	return total;
-}
-
 /* One family of per-limit samples; fleet only when fleet is set. */
 static void
 rl_family(const struct sl_admin_view *v, struct sbuf *b, const char *name,
@@ -746,20 +731,13 @@ rl_family(const struct sl_admin_view *v, struct sbuf *b, const char *name,
 				    &r->rate_limits[k];
 				if (fleet && rl->scope != SL_RL_SCOPE_FLEET)
 					continue;
-				sb_printf(
-				    b,
-				    "%s{listener=\"%s\",route=\"%s\","
-				    "limit=\"%s\"} %llu\n",
-				    name, c->listeners[i].name, r->name,
-				    rl->name,
-				    (unsigned long long)(off == (size_t)-1
-							     ? rl_evictions(
-								   v, rl->state)
-							     : rl_sum(
-								   v,
-								   rl->state
-								       ->counts,
-								   off)));
+				sb_printf(b,
+					  "%s{listener=\"%s\",route=\"%s\","
+					  "limit=\"%s\"} %llu\n",
+					  name, c->listeners[i].name, r->name,
+					  rl->name,
+					  (unsigned long long)rl_sum(
+					      v, rl->state->counts, off));
 			}
 		}
 }
@@ -783,7 +761,7 @@ page_rate_limits(const struct sl_admin_view *v, struct sbuf *b)
 	rl_family(v, b, "sluice_rate_limit_evictions_total",
 		  "Live keys pushed out of a rate limit's table (max_keys too "
 		  "small for the keys in use): each starts over.",
-		  (size_t)-1, 0);
+		  offsetof(struct sl_rlcounts, evictions), 0);
 	if (!c->rl_store.set)
 		return;
 	rl_family(v, b, "sluice_rate_limit_store_allowed_total",
@@ -1011,17 +989,23 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 				      v, offsetof(struct sl_worker_stats,
 						  grpc_local) +
 					     (size_t)st[i] * u));
-		/* the upstreams' (HTTP/2 clusters), every status; 17 stands
-		 * for one outside 0..16 */
-		for (int g = 0; g <= 17; g++)
+		/* the upstreams' (HTTP/2 clusters), every status; slot 17
+		 * counts those outside 0..16, "other" (sluice(8)) */
+		for (int g = 0; g <= 17; g++) {
+			char name[8];
+			if (g == 17)
+				snprintf(name, sizeof(name), "other");
+			else
+				snprintf(name, sizeof(name), "%d", g);
 			sb_printf(b,
 				  "sluice_grpc_responses_total{source="
-				  "\"upstream\",grpc_status=\"%s%d\"} %llu\n",
-				  g == 17 ? "other" : "", g == 17 ? 0 : g,
+				  "\"upstream\",grpc_status=\"%s\"} %llu\n",
+				  name,
 				  (unsigned long long)sum(
 				      v, offsetof(struct sl_worker_stats,
 						  grpc_upstream) +
 					     (size_t)g * u));
+		}
 	}
 }
 

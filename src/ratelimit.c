@@ -63,7 +63,6 @@ sl_rl_table_new(uint64_t max_keys)
 		return NULL;
 	memset(t, 0, sz);
 	t->mask = n - 1;
-	atomic_init(&t->evictions, 0);
 	return t;
 }
 
@@ -167,12 +166,14 @@ entry_reset(struct sl_rl_lentry *e, uint64_t h, uint64_t now)
 
 enum sl_rl_verdict
 sl_rl_lease_take(struct sl_rl_ltab *t, uint64_t h, uint64_t now, uint32_t low,
-		 struct sl_rl_lentry **ep, int *prefetch, uint64_t *wait_us)
+		 struct sl_rl_lentry **ep, int *prefetch,
+		 struct sl_rl_result *r)
 {
 	struct sl_rl_lentry *b, *e = NULL, *victim, *free_e = NULL, *lru = NULL;
 
 	*prefetch = 0;
-	*wait_us = 0;
+	r->wait_us = 0;
+	r->evicted = 0;
 	*ep = NULL;
 	if (h == 0)
 		h = 1; /* 0 marks a free entry */
@@ -197,9 +198,7 @@ sl_rl_lease_take(struct sl_rl_ltab *t, uint64_t h, uint64_t now, uint32_t low,
 	if (e == NULL) {
 		if (victim == NULL)
 			return SL_RL_FULL;
-		if (!stale(victim, now))
-			atomic_fetch_add_explicit(&t->evictions, 1,
-						  memory_order_relaxed);
+		r->evicted = !stale(victim, now);
 		entry_reset(victim, h, now);
 		*ep = victim;
 		return SL_RL_FIRST;
@@ -216,7 +215,7 @@ sl_rl_lease_take(struct sl_rl_ltab *t, uint64_t h, uint64_t now, uint32_t low,
 	if (e->flags & SL_RL_L_INFLIGHT)
 		return SL_RL_WAIT;
 	if (e->next_us > now) {
-		*wait_us = e->next_us - now;
+		r->wait_us = e->next_us - now;
 		return SL_RL_REFUSED;
 	}
 	return SL_RL_ASK;

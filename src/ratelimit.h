@@ -42,7 +42,9 @@ struct sl_rl_spec {
 void sl_rl_spec_init(struct sl_rl_spec *s, uint64_t rate, uint64_t unit_s,
 		     uint64_t burst);
 
-/* What became of a request. */
+/* What became of a request. evicted is the tables' only count of keys
+ * pushed out: the caller counts it where its counters live (by the
+ * limit's labels, per worker), not in the table every worker reads. */
 struct sl_rl_result {
 	uint64_t wait_us; /* refused: until one more may pass (> 0) */
 	int evicted;	  /* admitted on a slot taken from a live key */
@@ -70,9 +72,8 @@ struct sl_rl_result {
 #define SL_RL_MAX_KEYS ((uint64_t)1 << 24) /* slots: 128 MiB */
 
 struct sl_rl_table {
-	uint64_t mask;			/* slots - 1 */
-	atomic_uint_fast64_t evictions; /* live keys pushed out */
-	_Atomic uint64_t slot[];	/* (tag << 48) | TAT */
+	uint64_t mask;		 /* slots - 1 */
+	_Atomic uint64_t slot[]; /* (tag << 48) | TAT */
 };
 
 /* A table of max_keys slots (rounded up to a power of two, at least
@@ -143,11 +144,8 @@ sl_rl_take(struct sl_rl_table *t, const struct sl_rl_spec *s, uint64_t h,
 			&b[slot], &old,
 			(tag << SL_RL_TAT_BITS) | (next & SL_RL_TAT_MASK),
 			memory_order_acq_rel, memory_order_acquire)) {
-			if (!own && (old & SL_RL_TAT_MASK) > now) {
+			if (!own && (old & SL_RL_TAT_MASK) > now)
 				r->evicted = 1;
-				atomic_fetch_add_explicit(&t->evictions, 1,
-							  memory_order_relaxed);
-			}
 			return 1;
 		}
 		/* another worker wrote the bucket: read it again */
@@ -219,8 +217,7 @@ struct sl_rl_lentry {
 
 /* The leases of one limit in one worker: SL_RL_WAYS-way buckets. */
 struct sl_rl_ltab {
-	uint64_t mask;			/* entries - 1 */
-	atomic_uint_fast64_t evictions; /* live keys pushed out */
+	uint64_t mask; /* entries - 1 */
 	struct sl_rl_lentry e[];
 };
 
@@ -243,17 +240,18 @@ size_t sl_rl_ltab_bytes(uint64_t max_keys);
 
 /*
  * A request of key h at now. Returns the verdict, with *e set to the
- * key's entry (not for SL_RL_FULL), *wait_us for SL_RL_REFUSED, and
- * *prefetch set when the caller should ask for the next lease now in the
- * background (SL_RL_CELL left the entry at or below low cells). A
- * verdict of SL_RL_FIRST or SL_RL_ASK (or prefetch) obliges the caller to
- * send a lease request and mark it with sl_rl_lease_sent, or, when it
- * cannot, to call sl_rl_lease_failed.
+ * key's entry (not for SL_RL_FULL), r->wait_us for SL_RL_REFUSED,
+ * r->evicted when SL_RL_FIRST took the entry of another key that was
+ * still live, and *prefetch set when the caller should ask for the next
+ * lease now in the background (SL_RL_CELL left the entry at or below low
+ * cells). A verdict of SL_RL_FIRST or SL_RL_ASK (or prefetch) obliges the
+ * caller to send a lease request and mark it with sl_rl_lease_sent, or,
+ * when it cannot, to call sl_rl_lease_failed.
  */
 enum sl_rl_verdict sl_rl_lease_take(struct sl_rl_ltab *t, uint64_t h,
 				    uint64_t now, uint32_t low,
 				    struct sl_rl_lentry **e, int *prefetch,
-				    uint64_t *wait_us);
+				    struct sl_rl_result *r);
 
 /* A lease request for e is on its way. */
 void sl_rl_lease_sent(struct sl_rl_lentry *e);

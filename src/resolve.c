@@ -62,11 +62,11 @@ struct raddr {
 /* The context of one query of a round. Freed when the query reports,
  * even after its round was dropped (dead). */
 struct rq {
-	struct rname *n; /* NULL once dead */
+	struct rname *n;		 /* NULL once dead */
 	char qname[SL_DNS_NAME_MAX + 1]; /* what is looked up */
 	uint16_t qtype;
-	uint16_t port;	       /* an SRV target's */
-	uint32_t weight;       /* an SRV target's */
+	uint16_t port;		   /* an SRV target's */
+	uint32_t weight;	   /* an SRV target's */
 	struct evdns_request *req; /* evdns's, while it runs */
 	struct oq *oq;		   /* ours, while it runs */
 	TAILQ_ENTRY(rq) link;	   /* in n->queries */
@@ -80,8 +80,8 @@ struct oq {
 	char name[SL_DNS_NAME_MAX + 1];
 	uint16_t qtype, id;
 	int fd, tcp;
-	unsigned tries;	 /* sent so far */
-	size_t ns;	 /* nameserver of the current try */
+	unsigned tries; /* sent so far */
+	size_t ns;	/* nameserver of the current try */
 	struct event *ev;
 	uint8_t query[SL_DNS_QUERY_MAX + 2]; /* with TCP's length first */
 	size_t qlen;
@@ -242,9 +242,9 @@ answer_diff(const struct rname *n, char *out, size_t size)
 			if (raddr_cmp(&n->got[i], &n->addrs[j]) == 0)
 				break;
 		if (j == n->naddrs)
-			o += (size_t)snprintf(out + o, size - o, " +%s",
-					      raddr_str(&n->got[i], a,
-							sizeof(a)));
+			o += (size_t)snprintf(
+			    out + o, size - o, " +%s",
+			    raddr_str(&n->got[i], a, sizeof(a)));
 	}
 	for (size_t j = 0; j < n->naddrs && o < size; j++) {
 		size_t i;
@@ -252,9 +252,9 @@ answer_diff(const struct rname *n, char *out, size_t size)
 			if (raddr_cmp(&n->got[i], &n->addrs[j]) == 0)
 				break;
 		if (i == n->ngot)
-			o += (size_t)snprintf(out + o, size - o, " -%s",
-					      raddr_str(&n->addrs[j], a,
-							sizeof(a)));
+			o += (size_t)snprintf(
+			    out + o, size - o, " -%s",
+			    raddr_str(&n->addrs[j], a, sizeof(a)));
 	}
 }
 
@@ -286,17 +286,17 @@ round_end(struct rname *n)
 
 	n->busy = 0;
 	n->looked_up = 1;
-	res = n->round_err ? n->outcome
+	res = n->round_err  ? n->outcome
 	      : n->ngot > 0 ? SL_DNS_R_OK
-	      : n->nx	     ? SL_DNS_R_NXDOMAIN
-			     : SL_DNS_R_EMPTY;
+	      : n->nx	    ? SL_DNS_R_NXDOMAIN
+			    : SL_DNS_R_EMPTY;
 	n->last = res;
 	n->lookups[res]++;
 	if (res == SL_DNS_R_OK) {
 		qsort(n->got, n->ngot, sizeof(*n->got), raddr_cmp);
-		differs = !n->have || n->ngot != n->naddrs ||
-			  memcmp(n->got, n->addrs,
-				 n->ngot * sizeof(*n->got)) != 0;
+		differs =
+		    !n->have || n->ngot != n->naddrs ||
+		    memcmp(n->got, n->addrs, n->ngot * sizeof(*n->got)) != 0;
 		if (differs) {
 			char d[512];
 			answer_diff(n, d, sizeof(d));
@@ -317,9 +317,9 @@ round_end(struct rname *n)
 		n->good_ms = now;
 		n->stale_since_ms = 0;
 		n->failures = 0;
-		ms = SL_MIN(SL_MAX((uint64_t)n->round_ttl * 1000,
-				   n->min_ttl_ms),
-			    n->max_ttl_ms);
+		ms =
+		    SL_MIN(SL_MAX((uint64_t)n->round_ttl * 1000, n->min_ttl_ms),
+			   n->max_ttl_ms);
 		schedule(n, ms);
 		if (differs)
 			changed(n->r);
@@ -356,8 +356,8 @@ round_end(struct rname *n)
 			changed(n->r);
 		} else
 			/* the drop comes on time */
-			ms = SL_MIN(ms, n->stale_since_ms + n->keep_stale_ms -
-					    now);
+			ms = SL_MIN(ms,
+				    n->stale_since_ms + n->keep_stale_ms - now);
 	} else if (n->failures == 1)
 		log_warnx("dns: cluster \"%s\": %s: lookup %s: no address "
 			  "yet",
@@ -409,10 +409,9 @@ on_evdns(int err, char type, int count, int ttl, void *addresses, void *arg)
 	if (err == DNS_ERR_NONE) {
 		for (int i = 0; i < count; i++) {
 			if (type == DNS_IPv4_A)
-				(void)got_add(n, AF_INET,
-					      (const char *)addresses + 4 * i,
-					      n->srv ? q->port : n->port,
-					      q->weight);
+				(void)got_add(
+				    n, AF_INET, (const char *)addresses + 4 * i,
+				    n->srv ? q->port : n->port, q->weight);
 			else if (type == DNS_IPv6_AAAA)
 				(void)got_add(n, AF_INET6,
 					      (const char *)addresses + 16 * i,
@@ -443,8 +442,7 @@ query_addr(struct rname *n, const char *name, uint16_t qtype, uint16_t port,
 	TAILQ_INSERT_TAIL(&n->queries, q, link);
 	q->req = qtype == SL_DNS_A
 		     ? evdns_base_resolve_ipv4(n->r->dns, name, 0, on_evdns, q)
-		     : evdns_base_resolve_ipv6(n->r->dns, name, 0, on_evdns,
-					       q);
+		     : evdns_base_resolve_ipv6(n->r->dns, name, 0, on_evdns, q);
 	if (q->req == NULL && q->n != NULL) {
 		/* not sent (evdns could not); it may have reported already */
 		TAILQ_REMOVE(&n->queries, q, link);
@@ -499,9 +497,9 @@ oq_send(struct oq *o)
 	if (getrandom(&o->id, sizeof(o->id), GRND_NONBLOCK) !=
 	    (ssize_t)sizeof(o->id))
 		o->id = (uint16_t)(sl_now_ms() * 2654435761u);
-	o->qlen = (size_t)sl_dnsmsg_query(o->query + 2, SL_DNS_QUERY_MAX,
-					   o->id, o->name, o->qtype,
-					   o->tcp ? 0 : EDNS_SIZE);
+	o->qlen =
+	    (size_t)sl_dnsmsg_query(o->query + 2, SL_DNS_QUERY_MAX, o->id,
+				    o->name, o->qtype, o->tcp ? 0 : EDNS_SIZE);
 	o->query[0] = (uint8_t)(o->qlen >> 8);
 	o->query[1] = (uint8_t)o->qlen;
 	o->got = o->want = 0;
@@ -511,8 +509,7 @@ oq_send(struct oq *o)
 		       0);
 	if (o->fd == -1)
 		return -1;
-	if (connect(o->fd, sa, r->nslen[o->ns]) == -1 &&
-	    errno != EINPROGRESS)
+	if (connect(o->fd, sa, r->nslen[o->ns]) == -1 && errno != EINPROGRESS)
 		return -1;
 	if (!o->tcp && send(o->fd, o->query + 2, o->qlen, 0) == -1)
 		return -1;
@@ -528,8 +525,7 @@ oq_send(struct oq *o)
 static void
 oq_retry(struct oq *o, enum sl_dns_result res)
 {
-	if (o->tries < o->r->attempts * SL_MAX(o->r->nns, 1) &&
-	    oq_send(o) == 0)
+	if (o->tries < o->r->attempts * SL_MAX(o->r->nns, 1) && oq_send(o) == 0)
 		return;
 	oq_done(o, res, NULL);
 }
@@ -617,10 +613,9 @@ oq_on_event(evutil_socket_t fd, short what, void *arg)
 		event_assign(o->ev, o->r->base, fd, EV_READ | EV_PERSIST,
 			     oq_on_event, o);
 		event_add(o->ev,
-			  &(struct timeval){(time_t)(o->r->timeout_ms / 1000),
-					    (suseconds_t)(o->r->timeout_ms %
-							  1000) *
-						1000});
+			  &(struct timeval){
+			      (time_t)(o->r->timeout_ms / 1000),
+			      (suseconds_t)(o->r->timeout_ms % 1000) * 1000});
 		return;
 	}
 	if (o->buf == NULL && (o->buf = malloc(65535 + 2)) == NULL) {
@@ -688,9 +683,9 @@ srv_answer(struct rname *n, const struct sl_dns_answer *a, uint32_t *ttl)
 		int glued = 0;
 		/* the weights as sluice takes them: 1 to 1000, in the
 		 * records' proportions (RFC 2782's 0 as 1) */
-		uint32_t w = maxw > 1000 ? (uint32_t)((uint64_t)s->weight *
-						      1000 / maxw)
-					 : s->weight;
+		uint32_t w = maxw > 1000
+				 ? (uint32_t)((uint64_t)s->weight * 1000 / maxw)
+				 : s->weight;
 
 		if (s->priority != prio || s->target[0] == '\0')
 			continue;
@@ -903,6 +898,26 @@ sl_resolver_new(struct event_base *base, sl_resolver_fn *fn, void *arg)
 	return r;
 }
 
+/*
+ * Name n goes: when the configuration still names it for its cluster,
+ * looked up for another address family (dns.family changed), the entry
+ * that does it now takes n's lookup counts. /metrics labels them by
+ * cluster and name only, and a reload must not take them back down.
+ */
+static void
+rname_carry(struct sl_resolver *r, const struct rname *n)
+{
+	struct rname *m;
+
+	TAILQ_FOREACH(m, &r->names, link)
+	if (m != n && m->used && strcmp(m->cluster, n->cluster) == 0 &&
+	    strcmp(m->text, n->text) == 0) {
+		for (int i = 0; i < SL_DNS_NRESULTS; i++)
+			m->lookups[i] += n->lookups[i];
+		return;
+	}
+}
+
 static struct rname *
 rname_find(const struct sl_resolver *r, const char *cluster, const char *text,
 	   int family)
@@ -944,11 +959,10 @@ dns_setup(struct sl_resolver *r, const struct sl_conf *conf)
 	char val[32];
 	int n;
 
-	dns = evdns_base_new(r->base,
-			     (conf->nnameservers > 0
-				  ? 0
-				  : EVDNS_BASE_INITIALIZE_NAMESERVERS) |
-				 EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	dns = evdns_base_new(
+	    r->base,
+	    (conf->nnameservers > 0 ? 0 : EVDNS_BASE_INITIALIZE_NAMESERVERS) |
+		EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	if (dns == NULL)
 		return -1;
 	for (size_t i = 0; i < conf->nnameservers; i++)
@@ -1064,6 +1078,7 @@ sl_resolver_apply(struct sl_resolver *r, const struct sl_conf *conf)
 	for (n = TAILQ_FIRST(&r->names); n != NULL; n = next) {
 		next = TAILQ_NEXT(n, link);
 		if (!n->used) {
+			rname_carry(r, n);
 			TAILQ_REMOVE(&r->names, n, link);
 			rname_free(n, 0);
 		}

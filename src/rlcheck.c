@@ -191,6 +191,8 @@ take_local(struct sl_rlc *rc, unsigned i, uint64_t h, struct sl_worker *w,
 	}
 	rc->local |= 1u << i;
 	SL_STAT_INC(st->counts[w->id].admitted);
+	if (res.evicted)
+		SL_STAT_INC(st->counts[w->id].evictions);
 	return 1;
 }
 
@@ -203,9 +205,10 @@ check_from(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
 	for (unsigned i = rc->next; i < r->nrate_limits; i++) {
 		const struct sl_conf_rate_limit *rl = &r->rate_limits[i];
 		struct sl_rlstate *st = rl->state;
+		struct sl_rl_result res;
 		struct sl_rl_lentry *e;
 		const void *key;
-		uint64_t h, wait;
+		uint64_t h;
 		size_t len;
 		int pf, v;
 
@@ -220,7 +223,9 @@ check_from(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
 			continue;
 		}
 		v = sl_rl_lease_take(st->ltabs[w->id], h, now, st->lease / 2,
-				     &e, &pf, &wait);
+				     &e, &pf, &res);
+		if (res.evicted)
+			SL_STAT_INC(st->counts[w->id].evictions);
 		switch (v) {
 		case SL_RL_CELL:
 			rc->cell |= 1u << i;
@@ -257,8 +262,8 @@ check_from(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
 			sl_rl_lease_wait(e, &rc->wait);
 			return SL_RLC_WAIT;
 		case SL_RL_REFUSED:
-			return refuse(rc, i, wait, w, r, req, client, conn,
-				      now);
+			return refuse(rc, i, res.wait_us, w, r, req, client,
+				      conn, now);
 		default: /* SL_RL_FULL */
 			if (store_error(rc, i, w, r, req, client, conn, now) !=
 			    SL_RLC_PASS)

@@ -22,6 +22,7 @@ static struct sl_epstate *epstates;
 static struct sl_clstate *clstates;
 static struct sl_rstate *rstates;
 static struct sl_rlstate *rlstates;
+static struct sl_rlcstate *rlcstates;
 static struct sl_gstate *gstates;
 static unsigned nworkers = 1; /* per-worker counters in each state */
 static uint64_t ip_key[2];    /* keys the per-address hash */
@@ -112,8 +113,35 @@ rl_spec_str(const struct sl_conf_rate_limit *rl, char *out, size_t sz)
 		 (unsigned long long)rl->burst);
 }
 
-/* The state of a limit that has none yet: its table(s) and counters.
- * Returns 0 or -1. */
+/* The counters of limit rl of route r of listener l, found by its labels
+ * or made. Returns NULL when out of memory. */
+static struct sl_rlcstate *
+rl_counts_bind(const struct sl_conf_listener *l, const struct sl_conf_route *r,
+	       const struct sl_conf_rate_limit *rl)
+{
+	struct sl_rlcstate *cs;
+	char key[512];
+
+	snprintf(key, sizeof(key), "%s %s %s", l->name, r->name, rl->name);
+	if ((cs = LOOKUP(sl_rlcstate, rlcstates, key)) == NULL)
+		return NULL;
+	if (cs->counts == NULL &&
+	    (cs->counts = aligned_alloc(64, nworkers * sizeof(*cs->counts))) !=
+		NULL)
+		memset(cs->counts, 0, nworkers * sizeof(*cs->counts));
+	return cs;
+}
+
+static void
+rl_counts_release(struct sl_rlcstate *cs)
+{
+	if (cs != NULL && cs->refs == 1)
+		free(cs->counts);
+	RELEASE(sl_rlcstate, rlcstates, cs);
+}
+
+/* The state of a limit that has none yet: its table(s), and its counters
+ * (its labels', perhaps a state's before it). Returns 0 or -1. */
 static int
 rl_state_init(struct sl_rlstate *st, const struct sl_conf_listener *l,
 	      const struct sl_conf_route *r,
@@ -123,6 +151,11 @@ rl_state_init(struct sl_rlstate *st, const struct sl_conf_listener *l,
 
 	if (st->counts != NULL)
 		return 0;
+	if (st->cstate == NULL &&
+	    (st->cstate = rl_counts_bind(l, r, rl)) == NULL)
+		return -1;
+	if (st->cstate->counts == NULL)
+		return -1;
 	sl_rl_spec_init(&st->spec, rl->rate, rl->unit_s, rl->burst);
 	st->lease = rl_lease_size(rl);
 	if (getrandom(&st->seed, sizeof(st->seed), 0) != sizeof(st->seed))
@@ -147,10 +180,7 @@ rl_state_init(struct sl_rlstate *st, const struct sl_conf_listener *l,
 		if ((st->fleet_id = strdup(id)) == NULL)
 			return -1;
 	}
-	st->counts = aligned_alloc(64, nworkers * sizeof(*st->counts));
-	if (st->counts == NULL)
-		return -1;
-	memset(st->counts, 0, nworkers * sizeof(*st->counts));
+	st->counts = st->cstate->counts; /* complete */
 	return 0;
 }
 
@@ -163,7 +193,7 @@ rl_state_release(struct sl_rlstate *st)
 			sl_rl_ltab_free(st->ltabs[i]);
 		free(st->ltabs);
 		free(st->fleet_id);
-		free(st->counts);
+		rl_counts_release(st->cstate);
 	}
 	RELEASE(sl_rlstate, rlstates, st);
 }
@@ -239,8 +269,7 @@ guard_bind(const struct sl_conf_listener *l, struct sl_conf_route *r)
 
 	if (r->guard == NULL)
 		return 0;
-	n = (size_t)snprintf(key, sizeof(key), "%s %s", l->addr.text,
-			     r->name);
+	n = (size_t)snprintf(key, sizeof(key), "%s %s", l->addr.text, r->name);
 	for (size_t i = 0; i < r->nsplit && n < sizeof(key); i++)
 		n += (size_t)snprintf(key + n, sizeof(key) - n, "%s%s=%u",
 				      i ? "," : " ", r->split[i].cluster->name,
@@ -256,8 +285,8 @@ guard_bind(const struct sl_conf_listener *l, struct sl_conf_route *r)
 	    (counts = calloc(nworkers, sizeof(*counts))) == NULL)
 		return -1;
 	for (unsigned w = 0; w < nworkers; w++) {
-		size_t sz = (r->nsplit * sizeof(struct sl_gcounts) + 63) / 64 *
-			    64;
+		size_t sz =
+		    (r->nsplit * sizeof(struct sl_gcounts) + 63) / 64 * 64;
 		if ((counts[w] = aligned_alloc(64, sz)) == NULL) {
 			while (w-- > 0)
 				free(counts[w]);
@@ -343,8 +372,7 @@ sl_runtime_bind(struct sl_conf *conf)
 		}
 		for (size_t j = 0; j < l->nroutes && ok; j++) {
 			struct sl_conf_route *r = &l->routes[j];
-			snprintf(key, sizeof(key), "%s %s", l->addr.text,
-				 r->name);
+			snprintf(key, sizeof(key), "%s %s", l->name, r->name);
 			r->state = LOOKUP(sl_rstate, rstates, key);
 			ok = r->state != NULL &&
 			     counts_alloc(&r->state->counts) == 0 &&

@@ -174,10 +174,12 @@ struct sl_clstate {
 	atomic_uint_fast64_t no_healthy; /* 503 no_healthy_upstream */
 };
 
-/* A route, by its listener's address and its name. */
+/* A route's counters, by its labels on /metrics: its listener's name and
+ * its own. Not by the listener's address: a listener that moves keeps its
+ * routes' counters (nothing but counters lives here). */
 struct sl_rstate {
 	struct sl_rstate *next;
-	char *key; /* "address name" */
+	char *key; /* "listener route" */
 	int refs;
 	struct sl_counts *counts; /* one per worker */
 };
@@ -188,15 +190,31 @@ struct sl_rlcounts {
 	atomic_uint_fast64_t limited;	    /* answered 429 */
 	atomic_uint_fast64_t store_allowed; /* fleet: passed, store down */
 	atomic_uint_fast64_t store_denied;  /* fleet: 503, store down */
+	atomic_uint_fast64_t evictions;	    /* live keys its tables pushed
+					       out (sl_rl_result.evicted) */
 	uint64_t logged_ms;		    /* last refusal said at info */
 	uint64_t unlogged;		    /* refusals since, not said */
 } __attribute__((aligned(64)));
 
 /*
- * A rate limit (doc/edge.md section 6), by its listener (address and
- * name), route, name and what it counts (key, rate, burst, scope,
- * max_keys): a reload that keeps the limit keeps its buckets; one that
- * changes it starts with fresh ones.
+ * A rate limit's counters, by its labels on /metrics (listener name,
+ * route, limit name), and nothing else: every state (sl_rlstate) of the
+ * limit shares them, so a reload that changes what the limit counts gives
+ * it fresh buckets and keeps its counters. Referenced by those states.
+ */
+struct sl_rlcstate {
+	struct sl_rlcstate *next;
+	char *key;
+	int refs;		    /* sl_rlstates using it (registry lock) */
+	struct sl_rlcounts *counts; /* one per worker */
+};
+
+/*
+ * A rate limit's buckets (doc/edge.md section 6), by its listener
+ * (address and name), route, name and what it counts (key, rate, burst,
+ * scope, max_keys): a reload that keeps the limit keeps its buckets; one
+ * that changes it starts with fresh ones. Its counters are its labels'
+ * (sl_rlcstate), kept either way.
  */
 struct sl_rlstate {
 	struct sl_rlstate *next;
@@ -209,7 +227,9 @@ struct sl_rlstate {
 	char *fleet_id;		    /* fleet: names it in the store's keys,
 				       the same in every process */
 	uint32_t lease;		    /* fleet: cells asked for at once */
-	struct sl_rlcounts *counts; /* one per worker */
+	struct sl_rlcstate *cstate; /* its counters (one reference) */
+	struct sl_rlcounts *counts; /* cstate's, one per worker; set once
+				       the state is complete */
 };
 
 /* A guarded split's counts in one worker (only it writes them), one per
@@ -234,9 +254,9 @@ struct sl_gstate {
 	struct sl_gcounts **counts;   /* [worker][cluster], each worker's on
 					 cache lines of its own */
 	/* the main thread's (sl_guard_tick) */
-	uint64_t window_s;	    /* of the ring */
-	uint64_t *ring;		    /* ring_len snapshots of the sums,
-				       [slot][cluster][3] */
+	uint64_t window_s; /* of the ring */
+	uint64_t *ring;	   /* ring_len snapshots of the sums,
+			      [slot][cluster][3] */
 	size_t ring_len, ring_at, ring_fill;
 	uint64_t last_tick_ms;
 	struct sl_guard_view *view; /* [cluster]: the last window, trips */

@@ -94,7 +94,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int k = arg % NK;
 		struct sl_rl_result res;
 		struct sl_rl_wait *served = NULL, *refused = NULL;
-		uint64_t n = 0, wait;
+		uint64_t n = 0;
 		int pf, v, ok, want;
 
 		switch (op % 8) {
@@ -125,7 +125,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 3: { /* a request of a fleet limit */
 			struct req *r = &reqs[(op >> 3) % NW];
 			v = sl_rl_lease_take(lt, key_hash(k), now, 1, &ent[k],
-					     &pf, &wait);
+					     &pf, &res);
 			if (v == SL_RL_FULL)
 				break;
 			CHECK(ent[k] != NULL && ent[k]->h == key_hash(k));
@@ -135,7 +135,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    (v == SL_RL_CELL && pf))
 				sl_rl_lease_sent(ent[k]);
 			if (v == SL_RL_REFUSED)
-				CHECK(wait > 0);
+				CHECK(res.wait_us > 0);
 			if ((v == SL_RL_WAIT || v == SL_RL_ASK) && r->key < 0) {
 				r->key = k;
 				r->verdicts = 0;

@@ -430,5 +430,33 @@ def client_closes_are_counted_by_listener_and_kind():
     check(wait_until(ok, 3.0), "client closes by kind: %r" % grew())
 
 
+@test
+def grpc_status_labels_are_the_documented_values():
+    # sluice(8): source="sluice" by the status of sluice's own answer,
+    # source="upstream" every status 0 to 16 and "other" (one outside
+    # them); no other value (once there was an "other0")
+    up = Upstream("up")
+    aport = free_port()
+    cfg, port = make_config({"c": [up]}, extra={
+        "admin": {"address": "127.0.0.1:%d" % aport}})
+    start_sluice(cfg)
+    statuses = [str(n) for n in range(17)]
+    seen = {"sluice": [], "upstream": []}
+    for _, labels, _ in scrape(aport)["sluice_grpc_responses_total"][
+            "samples"]:
+        check(labels.get("source") in seen, "source label %r" % labels)
+        seen[labels["source"]].append(labels.get("grpc_status"))
+    for source, values in seen.items():
+        bad = [v for v in values if v not in statuses + ["other"]]
+        eq(bad, [], "grpc_status values of source=%s outside 0..16 and "
+           "other" % source)
+        eq(len(values), len(set(values)), "grpc_status values of "
+           "source=%s named twice: %r" % (source, values))
+    eq(sorted(seen["upstream"]), sorted(statuses + ["other"]),
+       "grpc_status values of source=upstream")
+    check(set(seen["sluice"]) <= set(statuses) and seen["sluice"],
+          "grpc_status values of source=sluice: %r" % seen["sluice"])
+
+
 if __name__ == "__main__":
     main()

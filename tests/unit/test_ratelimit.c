@@ -1,18 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for the GCRA table and the lease table of ratelimit.c, with
- * threads that hammer one key and count what passed. */
+ * threads that hammer one key and count what passed; and for a limit's
+ * state in the registry (runtime.c) across generations. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <cmocka.h>
 
+#include "conf.h"
 #include "ratelimit.h"
+#include "runtime.h"
 #include "util.h"
+#include "wloop.h"
 
 #define T0 ((uint64_t)5000000) /* 5 s after the epoch */
 #define S  ((uint64_t)1000000)
@@ -64,7 +70,7 @@ test_burst_then_rate(void **state)
 	/* another key is not affected */
 	assert_int_equal(
 	    sl_rl_take(t, &s, sl_rl_hash_seeded(7, "other", 5), T0, &r), 1);
-	assert_int_equal(atomic_load(&t->evictions), 0);
+	assert_int_equal(r.evicted, 0);
 	sl_rl_table_free(t);
 }
 
@@ -134,7 +140,6 @@ test_eviction(void **state)
 	/* a fifth key pushes out the first (the oldest TAT) */
 	assert_int_equal(sl_rl_take(t, &s, (uint64_t)5 << 48, T0 + 10, &r), 1);
 	assert_int_equal(r.evicted, 1);
-	assert_int_equal(atomic_load(&t->evictions), 1);
 	assert_int_equal(sl_rl_take(t, &s, (uint64_t)1 << 48, T0 + 11, &r),
 			 1); /* starts over */
 	assert_int_equal(sl_rl_take(t, &s, (uint64_t)3 << 48, T0 + 12, &r),
@@ -275,21 +280,21 @@ test_lease_first_then_cells(void **state)
 	struct sl_rl_lentry *e, *e2;
 	struct sl_rl_wait *served, *refused;
 	struct waiter w1 = {{0}, -1, 0, 0}, w2 = {{0}, -1, 0, 0};
-	uint64_t wait;
+	struct sl_rl_result res;
 	int pf;
 
 	(void)state;
 	w1.wt.done = w2.wt.done = waiter_done;
 	/* never seen: passes, a lease is due */
-	assert_int_equal(sl_rl_lease_take(t, 77, T0, 1, &e, &pf, &wait),
+	assert_int_equal(sl_rl_lease_take(t, 77, T0, 1, &e, &pf, &res),
 			 SL_RL_FIRST);
 	sl_rl_lease_sent(e);
 	/* the next ones wait for it */
-	assert_int_equal(sl_rl_lease_take(t, 77, T0 + 1, 1, &e2, &pf, &wait),
+	assert_int_equal(sl_rl_lease_take(t, 77, T0 + 1, 1, &e2, &pf, &res),
 			 SL_RL_WAIT);
 	assert_ptr_equal(e, e2);
 	sl_rl_lease_wait(e, &w1.wt);
-	assert_int_equal(sl_rl_lease_take(t, 77, T0 + 2, 1, &e2, &pf, &wait),
+	assert_int_equal(sl_rl_lease_take(t, 77, T0 + 2, 1, &e2, &pf, &res),
 			 SL_RL_WAIT);
 	sl_rl_lease_wait(e, &w2.wt);
 	/* 3 cells: both waiters served in order, one cell left */
@@ -304,7 +309,7 @@ test_lease_first_then_cells(void **state)
 	assert_int_equal(w2.verdict, SL_RL_CELL);
 	assert_int_equal(e->cells, 1);
 	/* the last cell passes and asks for the next lease */
-	assert_int_equal(sl_rl_lease_take(t, 77, T0 + 20, 1, &e2, &pf, &wait),
+	assert_int_equal(sl_rl_lease_take(t, 77, T0 + 20, 1, &e2, &pf, &res),
 			 SL_RL_CELL);
 	assert_int_equal(pf, 1);
 	sl_rl_lease_sent(e);
@@ -312,16 +317,15 @@ test_lease_first_then_cells(void **state)
 	served = refused = NULL;
 	assert_int_equal(
 	    sl_rl_lease_granted(e, 0, 300000, T0 + 30, &served, &refused), 0);
-	assert_int_equal(sl_rl_lease_take(t, 77, T0 + 40, 1, &e2, &pf, &wait),
+	assert_int_equal(sl_rl_lease_take(t, 77, T0 + 40, 1, &e2, &pf, &res),
 			 SL_RL_REFUSED);
-	assert_int_equal(wait, 300000 - 10);
+	assert_int_equal(res.wait_us, 300000 - 10);
 	/* after that: ask again, and wait for the answer */
 	assert_int_equal(
-	    sl_rl_lease_take(t, 77, T0 + 300030, 1, &e2, &pf, &wait),
-	    SL_RL_ASK);
+	    sl_rl_lease_take(t, 77, T0 + 300030, 1, &e2, &pf, &res), SL_RL_ASK);
 	/* a second later nothing is held: a first request again */
 	assert_int_equal(
-	    sl_rl_lease_take(t, 77, T0 + 300030 + S, 1, &e2, &pf, &wait),
+	    sl_rl_lease_take(t, 77, T0 + 300030 + S, 1, &e2, &pf, &res),
 	    SL_RL_FIRST);
 	sl_rl_ltab_free(t);
 }
@@ -333,13 +337,13 @@ test_lease_waiters_refused_and_errors(void **state)
 	struct sl_rl_lentry *e;
 	struct sl_rl_wait *served, *refused;
 	struct waiter w[3];
-	uint64_t wait;
+	struct sl_rl_result res;
 	int pf;
 
 	(void)state;
 	for (int i = 0; i < 3; i++)
 		w[i] = (struct waiter){{NULL, NULL, waiter_done}, -1, 0, 0};
-	assert_int_equal(sl_rl_lease_take(t, 5, T0, 0, &e, &pf, &wait),
+	assert_int_equal(sl_rl_lease_take(t, 5, T0, 0, &e, &pf, &res),
 			 SL_RL_FIRST);
 	sl_rl_lease_sent(e);
 	for (int i = 0; i < 3; i++)
@@ -360,7 +364,7 @@ test_lease_waiters_refused_and_errors(void **state)
 	assert_int_equal(w[2].wait_us, 250000);
 	/* one cell for two, and more to be had at once: ask again */
 	e = NULL;
-	assert_int_equal(sl_rl_lease_take(t, 6, T0, 0, &e, &pf, &wait),
+	assert_int_equal(sl_rl_lease_take(t, 6, T0, 0, &e, &pf, &res),
 			 SL_RL_FIRST);
 	sl_rl_lease_sent(e);
 	for (int i = 0; i < 2; i++) {
@@ -392,34 +396,35 @@ test_lease_full_and_lru(void **state)
 {
 	struct sl_rl_ltab *t = sl_rl_ltab_new(4);
 	struct sl_rl_lentry *e;
-	uint64_t wait;
+	struct sl_rl_result res;
 	int pf;
 
 	(void)state;
 	for (uint64_t k = 1; k <= 4; k++) {
 		assert_int_equal(
-		    sl_rl_lease_take(t, k, T0 + k, 0, &e, &pf, &wait),
+		    sl_rl_lease_take(t, k, T0 + k, 0, &e, &pf, &res),
 		    SL_RL_FIRST);
 		sl_rl_lease_sent(e);
 	}
-	assert_int_equal(sl_rl_lease_take(t, 9, T0 + 9, 0, &e, &pf, &wait),
+	assert_int_equal(sl_rl_lease_take(t, 9, T0 + 9, 0, &e, &pf, &res),
 			 SL_RL_FULL);
 	/* answered: 2 is used again, 1 is the least recently used */
 	for (unsigned i = 0; i < 4; i++) {
 		struct sl_rl_wait *sv = NULL, *rf = NULL;
 		sl_rl_lease_granted(&t->e[i], 5, 0, T0 + 10, &sv, &rf);
 	}
-	assert_int_equal(sl_rl_lease_take(t, 2, T0 + 11, 0, &e, &pf, &wait),
+	assert_int_equal(sl_rl_lease_take(t, 2, T0 + 11, 0, &e, &pf, &res),
 			 SL_RL_CELL);
-	assert_int_equal(sl_rl_lease_take(t, 9, T0 + 12, 0, &e, &pf, &wait),
+	assert_int_equal(sl_rl_lease_take(t, 9, T0 + 12, 0, &e, &pf, &res),
 			 SL_RL_FIRST);
-	assert_int_equal(atomic_load(&t->evictions), 1);
-	assert_int_equal(sl_rl_lease_take(t, 2, T0 + 13, 0, &e, &pf, &wait),
+	assert_int_equal(res.evicted, 1);
+	assert_int_equal(sl_rl_lease_take(t, 2, T0 + 13, 0, &e, &pf, &res),
 			 SL_RL_CELL);
-	assert_int_equal(sl_rl_lease_take(t, 1, T0 + 14, 0, &e, &pf, &wait),
+	assert_int_equal(res.evicted, 0);
+	assert_int_equal(sl_rl_lease_take(t, 1, T0 + 14, 0, &e, &pf, &res),
 			 SL_RL_FIRST); /* the one that went */
 	/* give back */
-	assert_int_equal(sl_rl_lease_take(t, 2, T0 + 15, 0, &e, &pf, &wait),
+	assert_int_equal(sl_rl_lease_take(t, 2, T0 + 15, 0, &e, &pf, &res),
 			 SL_RL_CELL);
 	assert_int_equal(e->cells, 2);
 	sl_rl_lease_give_back(t, 2, T0 + 16);
@@ -427,9 +432,112 @@ test_lease_full_and_lru(void **state)
 	/* cells a second old are not given back, nor used */
 	sl_rl_lease_give_back(t, 2, T0 + 10 + S);
 	assert_int_equal(e->cells, 3);
-	assert_int_equal(sl_rl_lease_take(t, 2, T0 + 10 + S, 0, &e, &pf, &wait),
+	assert_int_equal(sl_rl_lease_take(t, 2, T0 + 10 + S, 0, &e, &pf, &res),
 			 SL_RL_FIRST);
 	sl_rl_ltab_free(t);
+}
+
+/* ---- the registry: buckets by what a limit counts, counters by its
+ * labels ------------------------------------------------------------ */
+
+static const char limited[] =
+    "workers: 2\n"
+    "listeners:\n"
+    "  - name: pub\n"
+    "    address: 127.0.0.1:1\n"
+    "    routes:\n"
+    "      - name: pay\n"
+    "        cluster: c\n"
+    "        rate_limit:\n"
+    "          - { name: all, key: route, rate: 1/h, burst: 5 }\n"
+    "          - { name: per-key, key: header:X-Key, rate: 1/h, burst: 1, "
+    "max_keys: 4 }\n"
+    "clusters:\n"
+    "  - { name: c, endpoints: [127.0.0.1:2] }\n";
+
+/* The generation of text with the first from replaced by to, bound. */
+static struct sl_conf *
+load_with(const char *from, const char *to)
+{
+	char text[1024], *at, *errors = NULL;
+	struct sl_conf *c;
+
+	snprintf(text, sizeof(text), "%s", limited);
+	if (from != NULL) {
+		at = strstr(text, from);
+		assert_non_null(at);
+		assert_int_equal(strlen(from), strlen(to));
+		memcpy(at, to, strlen(to));
+	}
+	c = sl_conf_load_buffer("t.yaml", text, strlen(text), &errors);
+	if (c == NULL)
+		fprintf(stderr, "%s", errors);
+	free(errors);
+	assert_non_null(c);
+	assert_int_equal(sl_runtime_bind(c), 0);
+	return c;
+}
+
+static struct sl_rlstate *
+state_of(struct sl_conf *c, size_t k)
+{
+	return c->listeners[0].routes[0].rate_limits[k].state;
+}
+
+/* issue 41: a reload that changed a limit's burst took its counters back
+ * to 0. The buckets follow what the limit counts, the counters its
+ * labels (listener, route, limit name). */
+static void
+test_counters_kept_when_buckets_are_not(void **state)
+{
+	struct sl_conf *c1, *c2, *c3, *c4;
+	struct sl_rlstate *st1, *st3;
+	struct sl_rl_result r;
+
+	(void)state;
+	sl_runtime_set_workers(2);
+	c1 = load_with(NULL, NULL);
+	st1 = state_of(c1, 0);
+	assert_non_null(st1->table);
+	assert_non_null(st1->counts);
+	assert_int_equal(sl_rl_take(st1->table, &st1->spec, 1, T0, &r), 1);
+	SL_STAT_INC(st1->counts[1].limited);
+	SL_STAT_INC(st1->counts[1].limited);
+	SL_STAT_INC(st1->counts[0].admitted);
+	SL_STAT_INC(state_of(c1, 1)->counts[0].evictions);
+	/* the same file: the same buckets, the same counters */
+	c2 = load_with(NULL, NULL);
+	assert_ptr_equal(state_of(c2, 0), st1);
+	/* burst 5 -> 4: fresh buckets (all 4 free), the counters kept; the
+	 * other limit unchanged */
+	c3 = load_with("burst: 5", "burst: 4");
+	st3 = state_of(c3, 0);
+	assert_ptr_not_equal(st3, st1);
+	assert_ptr_not_equal(st3->table, st1->table);
+	assert_ptr_equal(st3->counts, st1->counts);
+	assert_ptr_equal(state_of(c3, 1), state_of(c1, 1));
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(sl_rl_take(st3->table, &st3->spec, 1, T0, &r),
+				 1);
+	assert_int_equal(sl_rl_take(st3->table, &st3->spec, 1, T0, &r), 0);
+	/* the generations before go, and the old buckets with them: the
+	 * counters stay with the new one */
+	sl_conf_unref(c1);
+	sl_conf_unref(c2);
+	assert_int_equal(SL_STAT_GET(st3->counts[1].limited), 2);
+	assert_int_equal(SL_STAT_GET(st3->counts[0].admitted), 1);
+	assert_int_equal(SL_STAT_GET(state_of(c3, 1)->counts[0].evictions), 1);
+	/* max_keys 4 -> 8 keeps them too */
+	c4 = load_with("max_keys: 4", "max_keys: 8");
+	assert_ptr_not_equal(state_of(c4, 1), state_of(c3, 1));
+	assert_ptr_equal(state_of(c4, 1)->counts, state_of(c3, 1)->counts);
+	sl_conf_unref(c4);
+	/* other labels (a limit renamed), other counters */
+	c4 = load_with("name: all,", "name: any,");
+	assert_ptr_not_equal(state_of(c4, 0)->counts, st3->counts);
+	assert_int_equal(SL_STAT_GET(state_of(c4, 0)->counts[1].limited), 0);
+	sl_conf_unref(c4);
+	sl_conf_unref(c3);
 }
 
 int
@@ -446,6 +554,7 @@ main(void)
 	    cmocka_unit_test(test_lease_first_then_cells),
 	    cmocka_unit_test(test_lease_waiters_refused_and_errors),
 	    cmocka_unit_test(test_lease_full_and_lru),
+	    cmocka_unit_test(test_counters_kept_when_buckets_are_not),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
