@@ -365,16 +365,14 @@ proc_walk(int family, struct search *s)
 	return 0;
 }
 
-/* Reads /proc/PID/NAME (a short text file) into buf, without its
- * newline. Returns its length, or -1. */
+/* Reads the short text file path into buf (bufsz bytes), NUL-terminated.
+ * Returns the bytes read, or -1. */
 static ssize_t
-proc_read(long pid, const char *name, char *buf, size_t bufsz)
+read_small(const char *path, char *buf, size_t bufsz)
 {
-	char path[64];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%ld/%s", pid, name);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	n = read(fd, buf, bufsz - 1);
@@ -382,6 +380,20 @@ proc_read(long pid, const char *name, char *buf, size_t bufsz)
 	if (n < 0)
 		return -1;
 	buf[n] = '\0';
+	return n;
+}
+
+/* Reads /proc/PID/NAME (a short text file) into buf, without its
+ * newline. Returns its length, or -1. */
+static ssize_t
+proc_read(long pid, const char *name, char *buf, size_t bufsz)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/%s", pid, name);
+	if ((n = read_small(path, buf, bufsz)) < 0)
+		return -1;
 	if (n > 0 && buf[n - 1] == '\n')
 		buf[--n] = '\0';
 	return n;
@@ -596,24 +608,6 @@ sl_portcheck_describe_conn(const struct sl_conn_holder *h, char *out,
 			 st, peer, (unsigned)h->sock.uid);
 }
 
-/* Reads the short text file path into buf (bufsz bytes). Returns 0 or
- * -1. */
-static int
-read_small(const char *path, char *buf, size_t bufsz)
-{
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	n = read(fd, buf, bufsz - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return 0;
-}
-
 const char *
 sl_portcheck_in_use(const struct sockaddr_storage *ss, const int *own,
 		    size_t nown, char *out, size_t outsz)
@@ -674,7 +668,7 @@ sl_portcheck_in_use(const struct sockaddr_storage *ss, const int *own,
 		       sizeof(reserved)) == -1)
 		reserved[0] = '\0';
 	if (read_small("/proc/sys/net/ipv4/ip_local_port_range", range,
-		       sizeof(range)) == 0 &&
+		       sizeof(range)) > 0 &&
 	    sl_portcheck_ephemeral(range, reserved, port, &lo, &hi))
 		snprintf(out + len, outsz - len,
 			 "; port %u is in the kernel's range of local ports "
