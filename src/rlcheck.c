@@ -52,6 +52,23 @@ rl_hash(const struct sl_conf_rate_limit *rl, const void *key, size_t len)
 	return sl_hash64(key, len);
 }
 
+/* The request passed every limit: each that took from it counts it
+ * admitted now, not as it took (a later refusal, or a wait for a lease
+ * that ends in one, would make the counter go down). Returns
+ * SL_RLC_PASS. */
+static int
+admitted(const struct sl_rlc *rc, struct sl_worker *w,
+	 const struct sl_conf_route *r)
+{
+	unsigned took = rc->local | rc->cell | rc->first;
+
+	for (unsigned i = 0; took != 0; i++, took >>= 1)
+		if (took & 1)
+			SL_STAT_INC(
+			    r->rate_limits[i].state->counts[w->id].admitted);
+	return SL_RLC_PASS;
+}
+
 /* Gives back what the limits before the refusing one took. */
 static void
 give_back(struct sl_rlc *rc, struct sl_worker *w, const struct sl_conf_route *r,
@@ -67,8 +84,6 @@ give_back(struct sl_rlc *rc, struct sl_worker *w, const struct sl_conf_route *r,
 
 		if (!(took & (1u << i)))
 			continue;
-		/* not admitted after all */
-		SL_STAT_ADD(rl->state->counts[w->id].admitted, -1);
 		if (!((rc->local | rc->cell) & (1u << i)) ||
 		    !rl_key(rl, req, client, &key, &len))
 			continue;
@@ -190,7 +205,6 @@ take_local(struct sl_rlc *rc, unsigned i, uint64_t h, struct sl_worker *w,
 		return 0;
 	}
 	rc->local |= 1u << i;
-	SL_STAT_INC(st->counts[w->id].admitted);
 	if (res.evicted)
 		SL_STAT_INC(st->counts[w->id].evictions);
 	return 1;
@@ -229,7 +243,6 @@ check_from(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
 		switch (v) {
 		case SL_RL_CELL:
 			rc->cell |= 1u << i;
-			SL_STAT_INC(st->counts[w->id].admitted);
 			/* the next lease, before the cells run out */
 			if (pf && sl_rlstore_lease(w, conf, st, e, h, st->lease,
 						   0) == -1)
@@ -246,7 +259,6 @@ check_from(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
 				continue;
 			}
 			rc->first |= 1u << i;
-			SL_STAT_INC(st->counts[w->id].admitted);
 			continue;
 		case SL_RL_ASK:
 			if (sl_rlstore_lease(w, conf, st, e, h, st->lease, 0) ==
@@ -272,7 +284,7 @@ check_from(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
 		}
 	}
 	rc->next = (uint8_t)r->nrate_limits;
-	return SL_RLC_PASS;
+	return admitted(rc, w, r);
 }
 
 int
@@ -306,7 +318,7 @@ sl_rlcheck_start(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
 			return SL_RLC_LIMITED;
 	}
 	rc->next = (uint8_t)i;
-	return SL_RLC_PASS;
+	return admitted(rc, w, r);
 }
 
 int
@@ -322,7 +334,6 @@ sl_rlcheck_resume(struct sl_rlc *rc, int verdict, uint64_t wait_us,
 	switch (verdict) {
 	case SL_RL_CELL:
 		rc->cell |= 1u << i;
-		SL_STAT_INC(r->rate_limits[i].state->counts[w->id].admitted);
 		break;
 	case SL_RL_REFUSED:
 		return refuse(rc, i, wait_us, w, r, req, client, conn, now);

@@ -1035,5 +1035,46 @@ def http2_posts_under_a_fleet_limit_are_never_408():
     sl.stop()
 
 
+@test
+def admitted_is_counted_once_the_request_passes_every_limit():
+    """Issue 41: a counter never goes down. A request that an earlier
+    limit admitted and a later fleet limit made wait for its lease was
+    counted admitted by the earlier one at once, and taken back if the
+    wait ended in a refusal: a scrape during the wait saw a count that
+    then went down. It is counted once every limit has let it through."""
+    redis = Redis(debug=True)
+    up = Upstream()
+    lim = [{"name": "wide", "key": "route", "rate": "1000/s",
+            "burst": 1000},
+           {"name": "fleet", "key": "header:X-Api-Key", "rate": "10/s",
+            "burst": 5, "scope": "fleet"}]
+    cfg, port, aport = limited_config(
+        up, lim, workers=1,
+        extra={"rate_limit_store": {"address": redis.addr,
+                                    "timeout": "2s"}})
+    start_sluice(cfg)
+    hdr = {"X-Api-Key": "k"}
+    eq(get(port, headers={"X-Api-Key": "warm"}).status, 200, "warm-up")
+
+    def wide():
+        return metric_sum(metrics(aport), "sluice_rate_limit_admitted_total",
+                          limit="wide")
+
+    sleeper = threading.Thread(target=redis.command,
+                               args=("DEBUG", "SLEEP", "1.0"))
+    sleeper.start()
+    check(wait_until(lambda: not redis.ping(0.05), 2.0), "Redis not busy")
+    eq(get(port, headers=hdr).status, 200, "the key's first request")
+    eq(wide(), 2, "admitted by the wide limit before the wait")
+    c = Client(port)
+    c.send(build_request("GET", "/", hdr))   # waits for the key's lease
+    time.sleep(0.3)
+    during = wide()
+    eq(read_response(c).status, 200, "the waiting request")
+    sleeper.join()
+    eq(during, 2, "the waiting request counted before it passed")
+    eq(wide(), 3, "admitted once it passed")
+
+
 if __name__ == "__main__":
     main()
