@@ -80,7 +80,7 @@ metrics_tls(struct sbuf *b, const struct sl_conf *c)
 			    "%llu\n",
 			    c->listeners[i].name,
 			    (unsigned long long)load(
-				&c->listeners[i].state->tls_handshakes));
+				&c->listeners[i].counters->tls_handshakes));
 	sb_printf(b, "# HELP sluice_tls_resumed_total TLS handshakes that "
 		     "resumed a session (ticket or cache).\n# TYPE "
 		     "sluice_tls_resumed_total counter\n");
@@ -91,7 +91,7 @@ metrics_tls(struct sbuf *b, const struct sl_conf *c)
 				  "%llu\n",
 				  c->listeners[i].name,
 				  (unsigned long long)load(
-				      &c->listeners[i].state->tls_resumed));
+				      &c->listeners[i].counters->tls_resumed));
 	sb_printf(b, "# HELP sluice_tls_handshake_failures_total TLS "
 		     "handshakes with clients that failed, by reason.\n# "
 		     "TYPE sluice_tls_handshake_failures_total counter\n");
@@ -99,12 +99,13 @@ metrics_tls(struct sbuf *b, const struct sl_conf *c)
 		if (c->listeners[i].tls.ctx == NULL)
 			continue;
 		for (int f = 0; f < SL_TLS_NFAIL; f++)
-			sb_printf(b,
-				  "sluice_tls_handshake_failures_total{"
-				  "listener=\"%s\",reason=\"%s\"} %llu\n",
-				  c->listeners[i].name, sl_tls_fail_str(f),
-				  (unsigned long long)load(
-				      &c->listeners[i].state->tls_failures[f]));
+			sb_printf(
+			    b,
+			    "sluice_tls_handshake_failures_total{"
+			    "listener=\"%s\",reason=\"%s\"} %llu\n",
+			    c->listeners[i].name, sl_tls_fail_str(f),
+			    (unsigned long long)load(
+				&c->listeners[i].counters->tls_failures[f]));
 	}
 }
 
@@ -134,7 +135,7 @@ metrics_proxy_protocol(struct sbuf *b, const struct sl_conf *c)
 				  "command=\"%s\"} %llu\n",
 				  l->name, cmd[k],
 				  (unsigned long long)load(
-				      &l->state->pp_accepted[k]));
+				      &l->counters->pp_accepted[k]));
 	}
 	sb_printf(b, "# HELP sluice_proxy_protocol_errors_total Connections "
 		     "closed for their PROXY protocol header, by reason.\n"
@@ -144,12 +145,12 @@ metrics_proxy_protocol(struct sbuf *b, const struct sl_conf *c)
 		if (!l->proxy_protocol.enabled)
 			continue;
 		for (int e = 0; e < SL_PP_NERRORS; e++)
-			sb_printf(
-			    b,
-			    "sluice_proxy_protocol_errors_total{"
-			    "listener=\"%s\",reason=\"%s\"} %llu\n",
-			    l->name, sl_pp_error_str((enum sl_pp_error)e),
-			    (unsigned long long)load(&l->state->pp_errors[e]));
+			sb_printf(b,
+				  "sluice_proxy_protocol_errors_total{"
+				  "listener=\"%s\",reason=\"%s\"} %llu\n",
+				  l->name, sl_pp_error_str((enum sl_pp_error)e),
+				  (unsigned long long)load(
+				      &l->counters->pp_errors[e]));
 	}
 }
 
@@ -172,13 +173,13 @@ page_listeners(const struct sl_admin_view *v, struct sbuf *b)
 		     "listener answered or cut.\n# TYPE "
 		     "sluice_listener_requests_total counter\n");
 	for (size_t i = 0; i < c->nlisteners; i++)
-		sb_printf(
-		    b,
-		    "sluice_listener_requests_total{listener=\"%s\"} "
-		    "%llu\n",
-		    c->listeners[i].name,
-		    (unsigned long long)counts_sum(
-			v, c->listeners[i].state->counts, COUNT_OFF(requests)));
+		sb_printf(b,
+			  "sluice_listener_requests_total{listener=\"%s\"} "
+			  "%llu\n",
+			  c->listeners[i].name,
+			  (unsigned long long)counts_sum(
+			      v, c->listeners[i].counters->counts,
+			      COUNT_OFF(requests)));
 	sb_printf(b, "# HELP sluice_listener_responses_total Responses of a "
 		     "listener by status class (local errors included).\n"
 		     "# TYPE sluice_listener_responses_total counter\n");
@@ -189,7 +190,7 @@ page_listeners(const struct sl_admin_view *v, struct sbuf *b)
 				  "\"%s\",class=\"%dxx\"} %llu\n",
 				  c->listeners[i].name, cls,
 				  (unsigned long long)counts_sum(
-				      v, c->listeners[i].state->counts,
+				      v, c->listeners[i].counters->counts,
 				      COUNT_OFF(responses) +
 					  (size_t)cls *
 					      sizeof(atomic_uint_fast64_t)));
@@ -205,14 +206,14 @@ page_listeners(const struct sl_admin_view *v, struct sbuf *b)
 			    c->listeners[i].name,
 			    sl_close_kind_str((enum sl_close_kind)k),
 			    (unsigned long long)counts_sum(
-				v, c->listeners[i].state->counts,
+				v, c->listeners[i].counters->counts,
 				COUNT_OFF(closed) +
 				    (size_t)k * sizeof(atomic_uint_fast64_t)));
 	sb_printf(b, "# HELP sluice_connections_rejected_total Connections "
 		     "closed at accept by a listener limit.\n# TYPE "
 		     "sluice_connections_rejected_total counter\n");
 	for (size_t i = 0; i < c->nlisteners; i++) {
-		struct sl_lstate *st = c->listeners[i].state;
+		struct sl_lcstate *st = c->listeners[i].counters;
 		sb_printf(b,
 			  "sluice_connections_rejected_total{listener=\"%s\","
 			  "reason=\"max_connections\"} %llu\n"
@@ -228,17 +229,18 @@ page_listeners(const struct sl_admin_view *v, struct sbuf *b)
 		     "max_tunnels_per_ip.\n# TYPE "
 		     "sluice_tunnels_rejected_total counter\n");
 	for (size_t i = 0; i < c->nlisteners; i++)
-		sb_printf(b,
-			  "sluice_tunnels_rejected_total{listener=\"%s\","
-			  "reason=\"max_tunnels\"} %llu\n"
-			  "sluice_tunnels_rejected_total{listener=\"%s\","
-			  "reason=\"max_tunnels_per_ip\"} %llu\n",
-			  c->listeners[i].name,
-			  (unsigned long long)load(
-			      &c->listeners[i].state->rejected_tunnels),
-			  c->listeners[i].name,
-			  (unsigned long long)load(
-			      &c->listeners[i].state->rejected_tunnels_per_ip));
+		sb_printf(
+		    b,
+		    "sluice_tunnels_rejected_total{listener=\"%s\","
+		    "reason=\"max_tunnels\"} %llu\n"
+		    "sluice_tunnels_rejected_total{listener=\"%s\","
+		    "reason=\"max_tunnels_per_ip\"} %llu\n",
+		    c->listeners[i].name,
+		    (unsigned long long)load(
+			&c->listeners[i].counters->rejected_tunnels),
+		    c->listeners[i].name,
+		    (unsigned long long)load(
+			&c->listeners[i].counters->rejected_tunnels_per_ip));
 	metrics_tls(b, c);
 	metrics_proxy_protocol(b, c);
 }

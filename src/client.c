@@ -244,7 +244,7 @@ client_close(struct sl_client *c, const char *reason)
 	/* a connection handed to a new process is not closed: the new
 	 * process counts its end (sluice_client_closed_total, carried) */
 	if (reason != client_handed_over)
-		SL_STAT_INC(c->s.lconf->state->counts[w->id]
+		SL_STAT_INC(c->s.lconf->counters->counts[w->id]
 				.closed[sl_close_kind_of(reason)]);
 	if (sl_log_enabled(SL_LOG_DEBUG)) {
 		char peer[SL_PEER_MAX], st[256];

@@ -35,7 +35,7 @@
 void
 sl_client_tls_failed(struct sl_client *c, enum sl_tls_fail f, const char *why)
 {
-	atomic_fetch_add(&c->s.lconf->state->tls_failures[f], 1);
+	atomic_fetch_add(&c->s.lconf->counters->tls_failures[f], 1);
 	if (sl_log_enabled(SL_LOG_INFO)) {
 		char peer[SL_PEER_MAX];
 		log_info("conn=%llu peer=%s listener=%s: TLS handshake "
@@ -82,7 +82,8 @@ client_plain_http(struct sl_client *c, int head)
 	SL_STAT_INC(c->s.w->stats.requests);
 	SL_STAT_INC(c->s.w->stats.responses[4]);
 	{
-		struct sl_counts *lc = &c->s.lconf->state->counts[c->s.w->id];
+		struct sl_counts *lc =
+		    &c->s.lconf->counters->counts[c->s.w->id];
 		SL_STAT_INC(lc->requests);
 		SL_STAT_INC(lc->responses[4]);
 	}
@@ -97,7 +98,7 @@ client_plain_http(struct sl_client *c, int head)
 int
 sl_client_handshake(struct sl_client *c)
 {
-	struct sl_lstate *st = c->s.lconf->state;
+	struct sl_lcstate *st = c->s.lconf->counters;
 	char why[256];
 	int want = 0, r;
 
@@ -188,7 +189,7 @@ static const char *const pp_close_reason[SL_PP_NERRORS] = {
 void
 sl_client_pp_refuse(struct sl_client *c, enum sl_pp_error why)
 {
-	atomic_fetch_add(&c->s.lconf->state->pp_errors[why], 1);
+	atomic_fetch_add(&c->s.lconf->counters->pp_errors[why], 1);
 	if (sl_log_enabled(SL_LOG_INFO)) {
 		char peer[SL_PEER_MAX];
 		log_info("conn=%llu peer=%s listener=%s: PROXY protocol: %s, "
@@ -214,7 +215,7 @@ client_pp_accept(struct sl_client *c, const struct sl_pp_hdr *h)
 	socklen_t sslen;
 	struct sl_ip tcp;
 
-	atomic_fetch_add(&st->pp_accepted[h->local], 1);
+	atomic_fetch_add(&c->s.lconf->counters->pp_accepted[h->local], 1);
 	if (!h->local) {
 		size_t alen = h->authority != NULL ? h->authority_len : 0;
 		if ((c->s.pp = malloc(sizeof(*c->s.pp) + alen + 1)) == NULL) {
@@ -239,7 +240,7 @@ client_pp_accept(struct sl_client *c, const struct sl_pp_hdr *h)
 			       c->s.lconf->limits.max_connections_per_ip);
 	if (c->ip_slot == -1) {
 		c->ip_slot = SL_RUNTIME_IP_UNCOUNTED;
-		atomic_fetch_add(&st->rejected_per_ip, 1);
+		atomic_fetch_add(&c->s.lconf->counters->rejected_per_ip, 1);
 		if (sl_log_enabled(SL_LOG_INFO)) {
 			char peer[SL_PEER_MAX];
 			log_info("conn=%llu peer=%s listener=%s: "

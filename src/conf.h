@@ -18,6 +18,7 @@
 #include "log.h"
 
 struct sl_lstate;
+struct sl_lcstate;
 struct sl_policy;
 struct sl_clstate;
 struct sl_epstate;
@@ -422,7 +423,10 @@ struct sl_conf_listener {
 	struct sl_conf_tls_server tls;
 	struct sl_conf_route *routes;
 	size_t nroutes;
-	struct sl_lstate *state; /* shared counters, set by sl_runtime_bind */
+	struct sl_lstate *state;     /* by address: connections, set by
+					sl_runtime_bind */
+	struct sl_lcstate *counters; /* by name: its counters, set by
+					sl_runtime_bind */
 	/* ---- edge policy (doc/edge.md sections 4 and 5) ---- */
 	struct sl_policy *policy; /* allow, deny, request_headers,
 				     response_headers; NULL: none (owned) */

@@ -509,7 +509,7 @@ txn_upgrade(struct sl_stream *s, const struct sl_h1_request *req)
 		return -1;
 	}
 	if (!sl_runtime_take(&ls->tunnels, s->lconf->limits.max_tunnels)) {
-		atomic_fetch_add(&ls->rejected_tunnels, 1);
+		atomic_fetch_add(&s->lconf->counters->rejected_tunnels, 1);
 		sl_exchange_local(s, 503, "tunnel_limit", 1);
 		return -1;
 	}
@@ -518,7 +518,8 @@ txn_upgrade(struct sl_stream *s, const struct sl_h1_request *req)
 					 s->lconf->limits.max_tunnels_per_ip);
 	if (slot == -1) {
 		sl_runtime_release(&ls->tunnels);
-		atomic_fetch_add(&ls->rejected_tunnels_per_ip, 1);
+		atomic_fetch_add(&s->lconf->counters->rejected_tunnels_per_ip,
+				 1);
 		sl_exchange_local(s, 503, "tunnel_limit", 1);
 		return -1;
 	}

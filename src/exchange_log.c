@@ -256,7 +256,7 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 	SL_STAT_INC(s->w->stats.proto_dur[s->stream_id != 0][slot]);
 	SL_STAT_ADD(s->w->stats.proto_dur_sum_ms[s->stream_id != 0], hdur);
 	{
-		struct sl_counts *lc = &s->lconf->state->counts[s->w->id];
+		struct sl_counts *lc = &s->lconf->counters->counts[s->w->id];
 		SL_STAT_INC(lc->requests);
 		SL_STAT_INC(lc->responses[cls]);
 	}

@@ -189,7 +189,7 @@ listener_admit(struct sl_lsock *ls, const struct sockaddr *sa)
 	int slot;
 
 	if (!sl_runtime_take(&st->conns, lim->max_connections)) {
-		atomic_fetch_add(&st->rejected_max, 1);
+		atomic_fetch_add(&ls->conf->counters->rejected_max, 1);
 		listener_reject_log(ls, "max_connections",
 				    lim->max_connections);
 		return -1;
@@ -202,7 +202,7 @@ listener_admit(struct sl_lsock *ls, const struct sockaddr *sa)
 	slot = sl_runtime_ip_take(st, sa, lim->max_connections_per_ip);
 	if (slot == -1) {
 		sl_runtime_release(&st->conns);
-		atomic_fetch_add(&st->rejected_per_ip, 1);
+		atomic_fetch_add(&ls->conf->counters->rejected_per_ip, 1);
 		listener_reject_log(ls, "max_connections_per_ip",
 				    lim->max_connections_per_ip);
 		return -1;

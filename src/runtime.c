@@ -18,6 +18,7 @@
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sl_lstate *lstates;
+static struct sl_lcstate *lcstates;
 static struct sl_epstate *epstates;
 static struct sl_clstate *clstates;
 static struct sl_rstate *rstates;
@@ -305,9 +306,16 @@ lstate_release(struct sl_lstate *ls)
 	if (ls != NULL && ls->refs == 1) {
 		free(atomic_load(&ls->per_ip));
 		free(atomic_load(&ls->tun_per_ip));
-		free(ls->counts);
 	}
 	RELEASE(sl_lstate, lstates, ls);
+}
+
+static void
+lcstate_release(struct sl_lcstate *lc)
+{
+	if (lc != NULL && lc->refs == 1)
+		free(lc->counts);
+	RELEASE(sl_lcstate, lcstates, lc);
 }
 
 static void
@@ -317,6 +325,8 @@ unbind_locked(struct sl_conf *conf)
 		struct sl_conf_listener *l = &conf->listeners[i];
 		lstate_release(l->state);
 		l->state = NULL;
+		lcstate_release(l->counters);
+		l->counters = NULL;
 		for (size_t j = 0; j < l->nroutes; j++) {
 			struct sl_rstate *r = l->routes[j].state;
 			if (r != NULL && r->refs == 1)
@@ -357,7 +367,9 @@ sl_runtime_bind(struct sl_conf *conf)
 	for (size_t i = 0; i < conf->nlisteners && ok; i++) {
 		struct sl_conf_listener *l = &conf->listeners[i];
 		l->state = LOOKUP(sl_lstate, lstates, l->addr.text);
-		ok = l->state != NULL && counts_alloc(&l->state->counts) == 0;
+		l->counters = LOOKUP(sl_lcstate, lcstates, l->name);
+		ok = l->state != NULL && l->counters != NULL &&
+		     counts_alloc(&l->counters->counts) == 0;
 		if (ok && l->limits.max_connections_per_ip > 0 &&
 		    atomic_load(&l->state->per_ip) == NULL) {
 			atomic_uint *t = calloc(SL_PER_IP_SLOTS, sizeof(*t));

@@ -112,9 +112,25 @@ struct sl_lstate {
 	char *key;		    /* listener address as written */
 	int refs;		    /* generations using it (registry lock) */
 	atomic_uint_fast64_t conns; /* open client connections */
+	_Atomic(atomic_uint *) per_ip; /* SL_PER_IP_SLOTS, lazily */
+	/* tunnels open on the listener (max_tunnels) */
+	atomic_uint_fast64_t tunnels;
+	/* tunnels per client address (max_tunnels_per_ip), as per_ip */
+	_Atomic(atomic_uint *) tun_per_ip;
+};
+
+/*
+ * A listener's counters, by its name: a counter is known by its labels,
+ * so a listener moved to another address, or two that swap addresses,
+ * keep their own (issue 41). What belongs to the address (the
+ * connections open, the per-address slots) stays in struct sl_lstate.
+ */
+struct sl_lcstate {
+	struct sl_lcstate *next; /* registry */
+	char *key;		 /* listener name */
+	int refs;		 /* generations using it (registry lock) */
 	atomic_uint_fast64_t rejected_max;    /* past max_connections */
 	atomic_uint_fast64_t rejected_per_ip; /* past max_connections_per_ip */
-	_Atomic(atomic_uint *) per_ip;	      /* SL_PER_IP_SLOTS, lazily */
 	/* TLS handshakes done, of which resumed, and failed by reason
 	 * (enum sl_tls_fail): one atomic add per handshake */
 	atomic_uint_fast64_t tls_handshakes, tls_resumed;
@@ -125,12 +141,8 @@ struct sl_lstate {
 	 * refused by reason (enum sl_pp_error); one atomic add each */
 	atomic_uint_fast64_t pp_accepted[2];
 	atomic_uint_fast64_t pp_errors[SL_RUNTIME_PP_NERRORS];
-	/* tunnels open on the listener (max_tunnels), and upgrades refused
-	 * for it */
-	atomic_uint_fast64_t tunnels;
+	/* upgrades refused for the listener's tunnel limits */
 	atomic_uint_fast64_t rejected_tunnels;
-	/* tunnels per client address (max_tunnels_per_ip), as per_ip */
-	_Atomic(atomic_uint *) tun_per_ip;
 	atomic_uint_fast64_t rejected_tunnels_per_ip;
 };
 

@@ -304,5 +304,5 @@ alog_has(const char *s)
 uint64_t
 closed_count(enum sl_close_kind k)
 {
-	return SL_STAT_GET(c->s.lconf->state->counts[w->id].closed[k]);
+	return SL_STAT_GET(c->s.lconf->counters->counts[w->id].closed[k]);
 }
