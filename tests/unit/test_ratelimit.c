@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for the GCRA table and the lease table of ratelimit.c, with
- * threads that hammer one key and count what passed; and for a limit's
- * state in the registry (runtime.c) across generations. */
+ * threads that hammer one key and count what passed; for a limit's
+ * state in the registry (runtime.c) across generations; and for the
+ * counters of a request's way through its route's limits (rlcheck.c). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 
 #include "conf.h"
 #include "ratelimit.h"
+#include "rlcheck.h"
 #include "runtime.h"
 #include "util.h"
 #include "wloop.h"
@@ -540,6 +542,128 @@ test_counters_kept_when_buckets_are_not(void **state)
 	sl_conf_unref(c3);
 }
 
+/* ---- a request through its route's limits (rlcheck.c) ----------------- */
+
+/* A local limit, then a fleet one that makes the request wait for its
+ * lease. */
+static const char local_then_fleet[] =
+    "workers: 2\n"
+    "rate_limit_store: { address: \"127.0.0.1:6379\" }\n"
+    "listeners:\n"
+    "  - name: pub2\n"
+    "    address: 127.0.0.1:3\n"
+    "    routes:\n"
+    "      - name: pay\n"
+    "        cluster: c\n"
+    "        rate_limit:\n"
+    "          - { name: wide, key: route, rate: 1/h, burst: 5 }\n"
+    "          - { name: fleet, key: route, rate: 1/h, burst: 5, "
+    "scope: fleet }\n"
+    "clusters:\n"
+    "  - { name: c, endpoints: [127.0.0.1:2] }\n";
+
+/* A request with its place in the limits and what its wait was told. */
+struct rlreq {
+	struct sl_rlc rc; /* first: its wait is the request's */
+	int verdict;
+	uint64_t wait_us;
+};
+
+static void
+rlreq_done(struct sl_rl_wait *wt, int verdict, uint64_t wait_us)
+{
+	struct rlreq *q = (struct rlreq *)wt;
+
+	q->verdict = verdict;
+	q->wait_us = wait_us;
+}
+
+/* issue 41: a counter never goes down. The local limit let two requests
+ * through and the fleet limit made both wait for one lease, which had a
+ * cell for the first only. Counting admitted as each limit took, and
+ * taking it back on the refusal, showed 2 during the wait and 1 after;
+ * it is counted once the request has passed every limit. */
+static void
+test_admitted_only_once_every_limit_passed(void **state)
+{
+	static struct sl_worker w; /* only its id is read */
+	struct sl_rlcounts *wide, *fleet;
+	struct sl_rl_wait *served = NULL, *refused = NULL;
+	struct sl_h1_request req;
+	struct sl_rl_result res;
+	struct sl_rl_lentry *e;
+	struct rlreq a, b;
+	struct sl_ip client;
+	const struct sl_conf_route *r;
+	struct sl_conf *c;
+	char *errors = NULL;
+	uint64_t seen[3];
+	int pf;
+
+	(void)state;
+	memset(&req, 0, sizeof(req));
+	memset(&client, 0, sizeof(client));
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	sl_runtime_set_workers(2);
+	c = sl_conf_load_buffer("t.yaml", local_then_fleet,
+				strlen(local_then_fleet), &errors);
+	if (c == NULL)
+		fprintf(stderr, "%s", errors);
+	free(errors);
+	assert_non_null(c);
+	assert_int_equal(sl_runtime_bind(c), 0);
+	r = &c->listeners[0].routes[0];
+	wide = &r->rate_limits[0].state->counts[0];
+	fleet = &r->rate_limits[1].state->counts[0];
+	/* the fleet key's lease is on its way (the store is not asked
+	 * here): the next requests of the key wait for it */
+	assert_int_equal(sl_rl_lease_take(r->rate_limits[1].state->ltabs[0],
+					  sl_hash64("", 0),
+					  sl_ratelimit_now_us(), 0, &e, &pf,
+					  &res),
+			 SL_RL_FIRST);
+	sl_rl_lease_sent(e);
+	assert_int_equal(
+	    sl_rlcheck_start(&a.rc, &w, c, r, &req, &client, 1, rlreq_done),
+	    SL_RLC_WAIT);
+	assert_int_equal(
+	    sl_rlcheck_start(&b.rc, &w, c, r, &req, &client, 2, rlreq_done),
+	    SL_RLC_WAIT);
+	/* scrapes: during the wait, after the first passed, after the
+	 * second was refused */
+	seen[0] = SL_STAT_GET(wide->admitted);
+	/* one cell: the first passes, the second is refused */
+	assert_int_equal(sl_rl_lease_granted(e, 1, 250000,
+					     sl_ratelimit_now_us(), &served,
+					     &refused),
+			 0);
+	sl_rl_wait_run(served, SL_RL_CELL, 0);
+	sl_rl_wait_run(refused, SL_RL_REFUSED, 250000);
+	assert_int_equal(a.verdict, SL_RL_CELL);
+	assert_int_equal(b.verdict, SL_RL_REFUSED);
+	assert_int_equal(sl_rlcheck_resume(&a.rc, a.verdict, a.wait_us, &w, c,
+					   r, &req, &client, 1),
+			 SL_RLC_PASS);
+	seen[1] = SL_STAT_GET(wide->admitted);
+	assert_int_equal(sl_rlcheck_resume(&b.rc, b.verdict, b.wait_us, &w, c,
+					   r, &req, &client, 2),
+			 SL_RLC_LIMITED);
+	assert_int_equal(b.rc.refused, 1);
+	seen[2] = SL_STAT_GET(wide->admitted);
+	/* the refusal gave the wide limit's cell back, not its count */
+	assert_true(seen[1] >= seen[0]);
+	assert_true(seen[2] >= seen[1]);
+	/* and nothing was counted before it passed */
+	assert_int_equal(seen[0], 0);
+	assert_int_equal(seen[1], 1);
+	assert_int_equal(seen[2], 1);
+	assert_int_equal(SL_STAT_GET(fleet->admitted), 1);
+	assert_int_equal(SL_STAT_GET(wide->limited), 0);
+	assert_int_equal(SL_STAT_GET(fleet->limited), 1);
+	sl_conf_unref(c);
+}
+
 int
 main(void)
 {
@@ -555,6 +679,7 @@ main(void)
 	    cmocka_unit_test(test_lease_waiters_refused_and_errors),
 	    cmocka_unit_test(test_lease_full_and_lru),
 	    cmocka_unit_test(test_counters_kept_when_buckets_are_not),
+	    cmocka_unit_test(test_admitted_only_once_every_limit_passed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
