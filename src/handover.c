@@ -330,6 +330,12 @@ receive_systemd(struct sl_handover *h, char *why, size_t whysz)
 }
 
 int
+sl_handover_upgrading(void)
+{
+	return getenv(HANDOVER_FD_ENV) != NULL;
+}
+
+int
 sl_handover_receive(struct sl_handover *h, char *why, size_t whysz)
 {
 	const char *up = getenv(HANDOVER_FD_ENV);

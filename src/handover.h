@@ -61,6 +61,10 @@ struct sl_handover {
  */
 int sl_handover_receive(struct sl_handover *h, char *why, size_t whysz);
 
+/* Whether this process was started as the new process of an upgrade
+ * (SIGUSR2): true until sl_handover_receive removes the variable. */
+int sl_handover_upgrading(void);
+
 /*
  * Claims the given sockets that listen on ss's address and port, or that
  * systemd named name (name may be NULL). Returns how many; their

@@ -1406,10 +1406,9 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	/* the new process of an upgrade (SIGUSR2): handover.c's
-	 * HANDOVER_FD_ENV, a name old and new binaries must agree on, read
-	 * before sl_handover_receive removes it */
-	upgrading = !check && getenv("SLUICE_UPGRADE_FD") != NULL;
+	/* the new process of an upgrade (SIGUSR2), asked before
+	 * sl_handover_receive removes what says so */
+	upgrading = !check && sl_handover_upgrading();
 
 	m.conf = sl_conf_load(path, &errors);
 	if (m.conf == NULL) {
