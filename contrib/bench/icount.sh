@@ -39,6 +39,8 @@
 # connections with --streams streams at a time each (default 10); the
 # configuration must speak h2 (a "-h2" name, or a file).
 # With --sticky-users N the client sends X-User: u<i % N>.
+# With ICOUNT_KEEP=DIR in the environment each run's dump is kept as
+# DIR/NAME.callgrind, for callgrind_annotate.
 #
 # Example, a plain route against a split one on the same binary:
 #   contrib/bench/icount.sh plain=build/src/sluice:plain split=build/src/sluice:split
@@ -326,5 +328,10 @@ for run in "${RUNS[@]}"; do
 	[ -n "$ir" ] || ir=$(awk '/^totals:/ { print $2 }' "$part")
 	awk -v n="$name" -v ir="$ir" -v r="$REQUESTS" \
 		'BEGIN { printf "%-12s %14.0f %12d\n", n, ir / r, r }'
+	# ICOUNT_KEEP=DIR keeps the dump as DIR/NAME.callgrind, for
+	# callgrind_annotate (where the instructions go, by function)
+	if [ -n "${ICOUNT_KEEP:-}" ]; then
+		mkdir -p "$ICOUNT_KEEP" && cp "$part" "$ICOUNT_KEEP/$name.callgrind"
+	fi
 	rm -f "$out"*
 done
