@@ -1010,6 +1010,96 @@ parse_target(struct sl_h1_request *req)
 	return 0;
 }
 
+#define FAIL(status, r_)                                                       \
+	do {                                                                   \
+		req->why = (r_);                                               \
+		return (status);                                               \
+	} while (0)
+
+/*
+ * What a request's fields, noted in f, say once they are all read: the
+ * Host, the body's framing, the connection's flags, and the last errors
+ * (RFC 9112 sections 3.2, 6.1 and 6.3). Returns 0 or a negative status
+ * with req->why.
+ */
+static int
+request_framing(struct sl_h1_request *req, const struct fields *f)
+{
+	if (req->host == NULL && f->nhost > 0) {
+		req->host = f->host;
+		req->host_len = f->host_len;
+	}
+
+	/* RFC 9112 section 6.1 and 6.3: smuggling-shaped framing. */
+	if (f->nte > 0 && f->ncl > 0)
+		FAIL(-400, SL_H1_R_CL_TE_CONFLICT);
+	if (f->nte > 0 && req->minor == 0)
+		FAIL(-400, SL_H1_R_TE_IN_HTTP10);
+	/* RFC 9112 section 3.2: Host is required in 1.1, even with an
+	 * absolute-form target. */
+	if (req->minor == 1 && f->nhost == 0)
+		FAIL(-400, SL_H1_R_MISSING_HOST);
+	if (f->te == TE_OTHER)
+		FAIL(-501, SL_H1_R_UNSUPPORTED_TRANSFER_ENCODING);
+	/* framing is known before a 417, so the caller can tell whether a
+	 * body follows and keep the connection when none does */
+	if (f->te == TE_CHUNKED) {
+		req->body = SL_H1_BODY_CHUNKED;
+	} else if (f->ncl > 0 && f->cl > 0) {
+		req->body = SL_H1_BODY_LENGTH;
+		req->content_length = f->cl;
+	}
+	/* the connection flags too: a 417 keeps the connection only if the
+	 * request does not ask to close it */
+	req->flags |= f->flags;
+	if (req->minor == 0)
+		req->flags &=
+		    ~(unsigned)SL_H1_F_EXPECT_CONTINUE; /* 9110 10.1.1 */
+	if (f->expect_unknown)
+		FAIL(-417, SL_H1_R_UNSUPPORTED_EXPECT);
+	return 0;
+}
+
+/*
+ * A field a codec decoded, held to parse_field_line's rules: a token for
+ * a name, field-vchars, SP and HTAB in a value, whose leading and
+ * trailing whitespace is taken off (h->value moves). Its kind is found
+ * when the codec left it unset. Returns 0 or minus an enum sl_h1_reason.
+ */
+static int
+check_field(struct sl_h1_header *h)
+{
+	const char *v = h->value;
+	size_t i, n = h->value_len;
+
+	i = 0;
+#ifdef SL_H1_SSE2
+	i = skip_name(h->name, i, h->name_len);
+#endif
+	if (h->name_len == 0 ||
+	    skip_token(h->name, h->name_len, i) != h->name_len)
+		return -SL_H1_R_BAD_FIELD_NAME;
+	if (h->kind == SL_HK_UNSET)
+		h->kind = (unsigned char)sl_h1_classify(h->name, h->name_len);
+	i = 0;
+#ifdef SL_H1_SSE2
+	i = skip_field_value(v, i, n);
+#endif
+	while (i < n && IS(v[i], C_FVCHAR | C_WS))
+		i++;
+	if (i < n)
+		return v[i] == '\n'   ? -SL_H1_R_BARE_LF
+		       : v[i] == '\r' ? -SL_H1_R_BARE_CR
+		       : v[i] == '\0' ? -SL_H1_R_NUL_BYTE
+				      : -SL_H1_R_BAD_FIELD_VALUE;
+	while (n > 0 && IS(v[n - 1], C_WS))
+		n--;
+	i = skip_ws(v, n, 0);
+	h->value = v + i;
+	h->value_len = n - i;
+	return 0;
+}
+
 int
 sl_h1_parse_request(const char *buf, size_t len, struct sl_h1_request *req,
 		    const struct sl_h1_limits *lim)
@@ -1030,11 +1120,6 @@ sl_h1_parse_request(const char *buf, size_t len, struct sl_h1_request *req,
 	while (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n')
 		i += 2;
 
-#define FAIL(status, r_)                                                       \
-	do {                                                                   \
-		req->why = (r_);                                               \
-		return (status);                                               \
-	} while (0)
 	/* method SP request-target SP HTTP-version CRLF */
 	start = i;
 	i = skip_token(buf, len, i);
@@ -1082,41 +1167,73 @@ sl_h1_parse_request(const char *buf, size_t len, struct sl_h1_request *req,
 		FAIL(r == -SL_H1_R_TOO_MANY_HEADERS ? -431 : -400,
 		     (enum sl_h1_reason) - r);
 	}
-	if (req->host == NULL && f.nhost > 0) {
-		req->host = f.host;
-		req->host_len = f.host_len;
-	}
-
-	/* RFC 9112 section 6.1 and 6.3: smuggling-shaped framing. */
-	if (f.nte > 0 && f.ncl > 0)
-		FAIL(-400, SL_H1_R_CL_TE_CONFLICT);
-	if (f.nte > 0 && req->minor == 0)
-		FAIL(-400, SL_H1_R_TE_IN_HTTP10);
-	/* RFC 9112 section 3.2: Host is required in 1.1, even with an
-	 * absolute-form target. */
-	if (req->minor == 1 && f.nhost == 0)
-		FAIL(-400, SL_H1_R_MISSING_HOST);
-	if (f.te == TE_OTHER)
-		FAIL(-501, SL_H1_R_UNSUPPORTED_TRANSFER_ENCODING);
-	/* framing is known before a 417, so the caller can tell whether a
-	 * body follows and keep the connection when none does */
-	if (f.te == TE_CHUNKED) {
-		req->body = SL_H1_BODY_CHUNKED;
-	} else if (f.ncl > 0 && f.cl > 0) {
-		req->body = SL_H1_BODY_LENGTH;
-		req->content_length = f.cl;
-	}
-	/* the connection flags too: a 417 keeps the connection only if the
-	 * request does not ask to close it */
-	req->flags |= f.flags;
-	if (req->minor == 0)
-		req->flags &=
-		    ~(unsigned)SL_H1_F_EXPECT_CONTINUE; /* 9110 10.1.1 */
-	if (f.expect_unknown)
-		FAIL(-417, SL_H1_R_UNSUPPORTED_EXPECT);
-#undef FAIL
-	return 0;
+	return request_framing(req, &f);
 }
+
+/*
+ * The field checks of sl_h1_parse_request on a head that a codec built
+ * as fields, one by one and in the same order, so that a request is held
+ * to the same rules whatever protocol brought it.
+ */
+int
+sl_h1_request_check(struct sl_h1_request *req, size_t text_len,
+		    const struct sl_h1_limits *lim, unsigned checked)
+{
+	size_t cap = req->max_headers < limit(lim, LIM_HEADERS)
+			 ? req->max_headers
+			 : limit(lim, LIM_HEADERS);
+	struct fields f;
+	size_t k;
+	int r;
+
+	memset(&f, 0, sizeof(f));
+	req->method_id = method_id(req->method, req->method_len);
+	req->minor = 1;
+	req->host = NULL;
+	req->host_len = 0;
+	req->flags = 0;
+	req->body = SL_H1_BODY_NONE;
+	req->content_length = 0;
+	req->why = SL_H1_R_NONE;
+	if (req->target_len > limit(lim, LIM_URI))
+		FAIL(-414, SL_H1_R_URI_TOO_LONG);
+	if (text_len > limit(lim, LIM_BYTES))
+		FAIL(-431, SL_H1_R_HEAD_TOO_LARGE);
+	if (req->method_len == 0 || req->target_len == 0)
+		FAIL(-400, SL_H1_R_BAD_REQUEST_LINE);
+	for (k = 0; !(checked & SL_H1_CHECKED_FIELDS) && k < req->method_len;
+	     k++) {
+		if (!IS(req->method[k], C_TCHAR))
+			FAIL(-400, SL_H1_R_BAD_REQUEST_LINE);
+	}
+	for (k = 0; k < req->target_len; k++) {
+		if (!IS(req->target[k], C_TARGET))
+			FAIL(-400, SL_H1_R_BAD_TARGET);
+	}
+	if ((r = parse_target(req)) != 0)
+		return r;
+	for (k = 0; k < req->nheaders; k++) {
+		struct sl_h1_header *h = &req->headers[k];
+		if (k >= cap)
+			FAIL(-431, SL_H1_R_TOO_MANY_HEADERS);
+		if (checked & SL_H1_CHECKED_FIELDS) {
+			if (h->kind == SL_HK_UNSET)
+				h->kind = (unsigned char)sl_h1_classify(
+				    h->name, h->name_len);
+			r = 0;
+		} else
+			r = check_field(h);
+		if (r != 0 || (r = note_field(&f, h, 1)) != 0) {
+			if (f.nhost == 1 && req->host == NULL) {
+				req->host = f.host;
+				req->host_len = f.host_len;
+			}
+			FAIL(-400, (enum sl_h1_reason) - r);
+		}
+	}
+	return request_framing(req, &f);
+}
+#undef FAIL
 
 /* ---- responses --------------------------------------------------------- */
 

@@ -246,6 +246,28 @@ struct sl_h1_request {
 int sl_h1_parse_request(const char *buf, size_t len, struct sl_h1_request *req,
 			const struct sl_h1_limits *lim);
 
+/*
+ * The same checks on a request head that a codec built as fields (HTTP/2,
+ * doc/design-notes.md "The structured head") rather than text:
+ * req->method, method_len, target, target_len, headers, nheaders and
+ * max_headers are set (a field's kind may be SL_HK_UNSET: it is found
+ * here); text_len is the head's size written as HTTP/1.1 text, which
+ * max_header_bytes bounds. The method's id, the target's length (414),
+ * the head's size (431), the target's bytes and form, each field's name
+ * and value (the value's leading and trailing whitespace taken off), the
+ * number of fields (431), Host, Content-Length, Transfer-Encoding,
+ * Connection and Expect are checked in the order sl_h1_parse_request
+ * checks them, and the rest of req is set as it sets it (minor is 1).
+ * checked: SL_H1_CHECKED_FIELDS when the codec held the method and every
+ * field name to a token and every value to field-vchars, SP and HTAB
+ * with no whitespace at either end (RFC 9113 section 8.2.1, as libnghttp2
+ * checks a server's request fields): those bytes are not read again.
+ * Returns as sl_h1_parse_request.
+ */
+#define SL_H1_CHECKED_FIELDS 0x01
+int sl_h1_request_check(struct sl_h1_request *req, size_t text_len,
+			const struct sl_h1_limits *lim, unsigned checked);
+
 /* (fields ordered so that the struct has no padding: it is cleared for
  * every response) */
 struct sl_h1_response {
