@@ -309,6 +309,29 @@ txn_rl_verdict(struct sl_stream *s, int r, size_t head_len)
 	return 1;
 }
 
+/*
+ * The request head at in.off, head_len bytes: parsed from HTTP/1.1 text,
+ * or taken as its codec built it (HTTP/2: s->ops->head), the same checks
+ * applied either way. req's headers are the worker's. Returns as
+ * sl_h1_parse_request; *text_len gets the head's size as text.
+ */
+static int
+txn_head(struct sl_stream *s, size_t head_len, struct sl_h1_request *req,
+	 size_t *text_len)
+{
+	const struct sl_conf_limits *lim = &s->lconf->limits;
+	struct sl_h1_limits hl = {lim->max_uri_bytes, lim->max_header_bytes,
+				  lim->max_headers};
+
+	memset(req, 0, sizeof(*req));
+	req->headers = s->w->hdrs;
+	req->max_headers = SL_MIN(s->w->max_hdrs, lim->max_headers);
+	if (s->ops->head != NULL)
+		return s->ops->head(s, req, &hl, text_len);
+	*text_len = head_len;
+	return sl_h1_parse_request(s->in.data + s->in.off, head_len, req, &hl);
+}
+
 /* The lease a request waited for came, or failed: the request goes on
  * through its route's limits, and on to the upstream when they let it. */
 static void
@@ -317,22 +340,15 @@ txn_rl_woken(struct sl_rl_wait *wt, int verdict, uint64_t wait_us)
 	struct sl_txn *t =
 	    (struct sl_txn *)((char *)wt - offsetof(struct sl_txn, rl.wait));
 	struct sl_stream *s = t->s;
-	const struct sl_conf_limits *lim = &s->lconf->limits;
-	struct sl_h1_limits hl = {lim->max_uri_bytes, lim->max_header_bytes,
-				  lim->max_headers};
-	size_t head_len = t->rl.head_len;
+	size_t head_len = t->rl.head_len, text_len;
 	struct sl_h1_request req;
 	int r;
 
 	sl_now_refresh();
 	if (s->txn != t || (t->resp_ph == SL_TXN_RESP_LOCAL))
 		return;
-	/* the head as it was parsed before the wait */
-	memset(&req, 0, sizeof(req));
-	req.headers = s->w->hdrs;
-	req.max_headers = SL_MIN(s->w->max_hdrs, lim->max_headers);
-	if (sl_h1_parse_request(s->in.data + s->in.off, head_len, &req, &hl) !=
-	    0) {
+	/* the head as it was taken before the wait */
+	if (txn_head(s, head_len, &req, &text_len) != 0) {
 		s->ops->close(s, "out_of_memory");
 		return;
 	}
@@ -365,22 +381,18 @@ sl_exchange_start(struct sl_stream *s, size_t head_len)
 {
 	struct sl_worker *w = s->w;
 	const struct sl_conf_limits *lim = &s->lconf->limits;
-	struct sl_h1_limits hl = {lim->max_uri_bytes, lim->max_header_bytes,
-				  lim->max_headers};
 	struct sl_h1_request req;
 	struct sl_txn *t = s->txn;
 	const char *rule;
+	size_t text_len;
 	int r;
 
 	t->req_ph = SL_TXN_REQ_BODY;
 	/* the body's clock starts with the head (txn_forward starts it
 	 * again once the route's checks are done) */
 	t->last_read_ms = now_ms();
-	memset(&req, 0, sizeof(req));
-	req.headers = w->hdrs;
-	req.max_headers = SL_MIN(w->max_hdrs, lim->max_headers);
-	r = sl_h1_parse_request(s->in.data + s->in.off, head_len, &req, &hl);
-	t->bytes_in = head_len;
+	r = txn_head(s, head_len, &req, &text_len);
+	t->bytes_in = text_len;
 	if (r == 0 || req.method != NULL) {
 		/* known from the request line on: even an error answer must
 		 * be framed for it (no body after HEAD, the client's version)
@@ -396,7 +408,7 @@ sl_exchange_start(struct sl_stream *s, size_t head_len)
 	}
 	if (r < 0) {
 		/* what the logs need of a refused head, read leniently */
-		sl_exchange_salvage(t, s->in.data + s->in.off, head_len);
+		sl_exchange_salvage(t, s->in.data + s->in.off, text_len);
 		s->in.off += (uint32_t)head_len;
 		s->in_ready = s->in.off;
 		/* a 417 without a body leaves the connection in sync */

@@ -254,10 +254,32 @@ struct sl_h2conn {
 
 /* What a worker keeps for its HTTP/2 connections (w->h2), made at the
  * first one. */
+/* One field of a request head in the stream's `in` (head_field): where
+ * its name is; its value follows the name's ": ". */
+struct h2_field {
+	uint32_t off, nlen, vlen;
+};
+
+/* What ends a request head in `in`, after its text, padding to 4 bytes
+ * and its fields (head_end): the exchange takes the head from these
+ * (op_head), not by parsing the text. */
+struct h2_head_meta {
+	uint32_t text_len; /* the head's text: request line to empty line */
+	uint32_t nfields;  /* struct h2_field before this */
+	uint32_t mlen;	   /* the method's bytes at the text's start */
+	uint32_t tlen;	   /* the target's, after the method and a SP */
+};
+
 struct h2_worker {
 	struct sl_h2stream *free; /* streams kept for reuse */
 	unsigned nfree;
-	nghttp2_nv *nv; /* name-value pairs of a head being submitted */
+	/* the fields of the request head being read (one header block at a
+	 * time on a worker: RFC 9113 section 4.3), copied into the stream's
+	 * `in` at its end */
+	struct h2_field *fv;
+	uint32_t nfv, fv_cap;
+	uint32_t mlen, tlen; /* its method's and target's bytes */
+	nghttp2_nv *nv;	     /* name-value pairs of a head being submitted */
 	size_t nv_cap;
 	/* refusals said at info: REFUSAL_LINES a second, the rest counted */
 	uint64_t ref_sec;
@@ -564,6 +586,7 @@ sl_h2_worker_free(struct sl_worker *w)
 		free(st);
 	}
 	free(hw->nv);
+	free(hw->fv);
 	free(hw);
 	w->h2 = NULL;
 }
@@ -629,6 +652,34 @@ in_field(struct sl_h2stream *st, const char *n, size_t nlen, const char *v,
 	p[nlen + 2 + vlen] = '\r';
 	p[nlen + 3 + vlen] = '\n';
 	st->s.in.len += (uint32_t)(nlen + vlen + 4);
+	return 0;
+}
+
+/* A field of the request head: written as in_field, and noted for the
+ * head's end (head_end). */
+static int
+in_hfield(struct sl_h2stream *st, const char *n, size_t nlen, const char *v,
+	  size_t vlen, size_t cap)
+{
+	struct h2_worker *hw = h2w(st->s.w);
+	uint32_t off = st->s.in.len;
+
+	if (hw->nfv == hw->fv_cap) {
+		uint32_t ncap = hw->fv_cap ? 2 * hw->fv_cap : 32;
+		struct h2_field *fv = realloc(hw->fv, ncap * sizeof(*fv));
+		if (fv == NULL)
+			return -1;
+		hw->fv = fv;
+		hw->fv_cap = ncap;
+	}
+	if (in_field(st, n, nlen, v, vlen, cap) == -1)
+		return -1;
+	/* in_reserve may have moved `in`'s bytes, never the head's (in.off
+	 * is 0 until the exchange starts) */
+	hw->fv[hw->nfv].off = off;
+	hw->fv[hw->nfv].nlen = (uint32_t)nlen;
+	hw->fv[hw->nfv].vlen = (uint32_t)vlen;
+	hw->nfv++;
 	return 0;
 }
 
@@ -701,6 +752,8 @@ head_reqline(struct sl_h2stream *st)
 	}
 	if (in_reserve(st, mlen + tlen + 12, cap) == -1)
 		return -1;
+	h2w(st->s.w)->mlen = (uint32_t)mlen;
+	h2w(st->s.w)->tlen = (uint32_t)tlen;
 	p = st->s.in.data + st->s.in.len;
 	memcpy(p, method, mlen);
 	p += mlen;
@@ -710,19 +763,18 @@ head_reqline(struct sl_h2stream *st)
 	memcpy(p, " HTTP/1.1\r\n", 11);
 	st->s.in.len += (uint32_t)(mlen + tlen + 12);
 	if ((st->f & S_AUTHORITY) &&
-	    in_field(st, "Host", 4, sb + h->a_off, h->a_len, cap) == -1)
+	    in_hfield(st, "Host", 4, sb + h->a_off, h->a_len, cap) == -1)
 		return -1;
 	if (st->f & S_XCONNECT) {
-		char key[SL_WS_KEY_LEN + 1], line[160];
-		int n;
-		if (sl_tls_ws_key(key) == -1)
+		char key[SL_WS_KEY_LEN + 1];
+		if (sl_tls_ws_key(key) == -1 ||
+		    in_hfield(st, "Connection", 10, "upgrade", 7, cap) == -1 ||
+		    in_hfield(st, "Upgrade", 7, "websocket", 9, cap) == -1 ||
+		    in_hfield(st, "Sec-WebSocket-Version", 21, "13", 2, cap) ==
+			-1 ||
+		    in_hfield(st, "Sec-WebSocket-Key", 17, key, SL_WS_KEY_LEN,
+			      cap) == -1)
 			return -1;
-		n = snprintf(line, sizeof(line),
-			     "Connection: upgrade\r\nUpgrade: websocket\r\n"
-			     "Sec-WebSocket-Version: 13\r\n"
-			     "Sec-WebSocket-Key: %s\r\n",
-			     key);
-		return in_put(st, line, (size_t)n, cap);
 	}
 	return 0;
 }
@@ -749,23 +801,42 @@ head_end(struct sl_h2stream *st, int end_stream)
 {
 	struct sl_h2conn *h = st->h;
 	struct sl_client *c = h->c;
-	size_t cap = head_cap(st);
+	struct h2_worker *hw = h2w(c->s.w);
+	size_t cap = head_cap(st), pad, fbytes;
+	struct h2_head_meta meta;
 
 	if (!(st->f & S_REQLINE) && head_reqline(st) == -1)
 		return -1;
 	if (h->ck_len > 0 &&
-	    in_field(st, "Cookie", 6, h->scratch.data + h->ck_off, h->ck_len,
-		     cap) == -1)
+	    in_hfield(st, "Cookie", 6, h->scratch.data + h->ck_off, h->ck_len,
+		      cap) == -1)
 		return -1;
 	/* a body without a length goes chunked, its trailers as the
 	 * chunked trailer section */
 	if (!end_stream && !(st->f & (S_CL | S_XCONNECT))) {
 		st->f |= S_CHUNKED;
-		if (in_put(st, "Transfer-Encoding: chunked\r\n", 28, cap) == -1)
+		if (in_hfield(st, "Transfer-Encoding", 17, "chunked", 7, cap) ==
+		    -1)
 			return -1;
 	}
 	if (in_put(st, "\r\n", 2, cap) == -1)
 		return -1;
+	/* the fields and what ends the head, after the text (op_head) */
+	meta.text_len = st->s.in.len;
+	meta.nfields = hw->nfv;
+	meta.mlen = hw->mlen;
+	meta.tlen = hw->tlen;
+	pad = (4 - meta.text_len % 4) % 4;
+	fbytes = (size_t)hw->nfv * sizeof(struct h2_field);
+	if (in_reserve(st, pad + fbytes + sizeof(meta), cap) == -1)
+		return -1;
+	memset(st->s.in.data + st->s.in.len, 0, pad);
+	st->s.in.len += pad;
+	if (fbytes > 0)
+		memcpy(st->s.in.data + st->s.in.len, hw->fv, fbytes);
+	st->s.in.len += (uint32_t)fbytes;
+	memcpy(st->s.in.data + st->s.in.len, &meta, sizeof(meta));
+	st->s.in.len += (uint32_t)sizeof(meta);
 	st->head_len = st->s.in.len;
 	/* what follows is the body: the windows' count starts there */
 	st->taken = st->head_len;
@@ -798,6 +869,7 @@ h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 		return 0;
 	}
 	h->hdr_block_ms = now_ms();
+	h2w(h->c->s.w)->nfv = 0;
 	h->scratch.len = h->scratch.off = 0;
 	h->m_len = h->p_len = h->a_len = h->ck_len = h->pr_len = 0;
 	h->m_off = h->p_off = h->a_off = h->ck_off = h->pr_off = 0;
@@ -955,7 +1027,7 @@ h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 	    ((namelen == 17 && memcmp(n, "sec-websocket-key", 17) == 0) ||
 	     (namelen == 21 && memcmp(n, "sec-websocket-version", 21) == 0)))
 		return 0;
-	if (in_field(st, n, namelen, v, valuelen, cap) == -1)
+	if (in_hfield(st, n, namelen, v, valuelen, cap) == -1)
 		goto fail;
 	return 0;
 trailer_fail:
@@ -2713,6 +2785,49 @@ op_tls_version(struct sl_stream *s)
 	return (c->s.flags & C_F_TLS) ? sl_tls_version(c->ssl) : "";
 }
 
+/* The request head as head_end left it: its fields, from the notes after
+ * its text, held to the checks a request's text gets. */
+static int
+op_head(struct sl_stream *s, struct sl_h1_request *req,
+	const struct sl_h1_limits *lim, size_t *text_len)
+{
+	struct sl_h2stream *st = (struct sl_h2stream *)(void *)s;
+	const char *base = s->in.data + s->in.off;
+	const char *fp;
+	struct h2_head_meta meta;
+	struct h2_field f;
+	size_t i, n;
+	int r;
+
+	memcpy(&meta, base + st->head_len - sizeof(meta), sizeof(meta));
+	*text_len = meta.text_len;
+	fp = base + st->head_len - sizeof(meta) -
+	     (size_t)meta.nfields * sizeof(f);
+	req->method = base;
+	req->method_len = meta.mlen;
+	req->target = base + meta.mlen + 1;
+	req->target_len = meta.tlen;
+	/* the array holds max_headers; the check refuses a field past it
+	 * (431) before it would read it */
+	n = SL_MIN((size_t)meta.nfields, req->max_headers);
+	for (i = 0; i < n; i++) {
+		struct sl_h1_header *hd = &req->headers[i];
+		memcpy(&f, fp + i * sizeof(f), sizeof(f));
+		hd->name = base + f.off;
+		hd->name_len = f.nlen;
+		hd->value = base + f.off + f.nlen + 2;
+		hd->value_len = f.vlen;
+		hd->kind = SL_HK_UNSET;
+	}
+	req->nheaders = meta.nfields;
+	/* nghttp2 held the method, names and values to RFC 9113 section
+	 * 8.2.1 (and sluice's own fields are well-formed) */
+	r = sl_h1_request_check(req, meta.text_len, lim, SL_H1_CHECKED_FIELDS);
+	if (req->nheaders > n)
+		req->nheaders = n;
+	return r;
+}
+
 static const struct sl_stream_ops h2_stream_ops = {
     .flush = op_flush,
     .want_write = op_want_write,
@@ -2723,6 +2838,7 @@ static const struct sl_stream_ops h2_stream_ops = {
     .unacked = op_unacked,
     .send_room = op_send_room,
     .tls_version = op_tls_version,
+    .head = op_head,
 };
 
 /* ---- the connection ----------------------------------------------------*/

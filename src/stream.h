@@ -27,6 +27,8 @@
 #include "util.h"
 #include "wloop.h"
 
+struct sl_h1_limits;
+struct sl_h1_request;
 struct sl_stream;
 struct sl_txn;
 struct sl_upconn;
@@ -76,6 +78,16 @@ struct sl_stream_ops {
 	 * connection's descriptor, -1 when its bytes must pass through
 	 * sluice (TLS, a memory end). NULL: never (HTTP/2). */
 	int (*splice_fd)(struct sl_stream *s);
+	/* The request head the codec built as fields (doc/design-notes.md,
+	 * "The structured head"), in_ready's head_len bytes at in.off:
+	 * fills req (its headers array and max_headers are the caller's,
+	 * slices point into `in`) and applies sl_h1_request_check with lim.
+	 * Returns as sl_h1_parse_request; *text_len gets the head's size
+	 * as HTTP/1.1 text (the access log's bytes in, what a refused
+	 * head's log lines read). NULL: the head is HTTP/1.1 text, parsed
+	 * by the exchange (HTTP/1). */
+	int (*head)(struct sl_stream *s, struct sl_h1_request *req,
+		    const struct sl_h1_limits *lim, size_t *text_len);
 };
 
 /*

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -52,12 +53,10 @@ static const char yaml[] =
     "listeners:\n"
     "  - name: calm\n"
     "    address: 127.0.0.1:8080\n"
-    "    limits: { max_header_list_bytes: 4KiB }\n" ROUTES
-    "  - name: quick\n"
+    "    limits: { max_header_list_bytes: 4KiB }\n" ROUTES "  - name: quick\n"
     "    address: 127.0.0.1:8081\n"
     "    limits: { idle_timeout: 50ms, send_timeout: 50ms,\n"
-    "              header_timeout: 50ms }\n" ROUTES
-    "clusters:\n"
+    "              header_timeout: 50ms }\n" ROUTES "clusters:\n"
     "  - name: up\n"
     "    endpoints: [127.0.0.1:9001]\n";
 
@@ -70,8 +69,8 @@ struct up {
 	struct sl_xprt_mem *e; /* the test's end */
 	char got[1 << 16];     /* what it read (the first 64 KiB) */
 	size_t gotlen;
-	size_t total;	     /* bytes it read */
-	int answered;	     /* answers written */
+	size_t total; /* bytes it read */
+	int answered; /* answers written */
 };
 static struct up ups[MAXUP];
 static int nups;
@@ -104,8 +103,8 @@ serve(void)
 		if (u->e == NULL)
 			continue;
 		while ((n = sl_xprt_mem_read(u->e, buf, sizeof(buf))) > 0) {
-			size_t k = SL_MIN((size_t)n,
-					  sizeof(u->got) - 1 - u->gotlen);
+			size_t k =
+			    SL_MIN((size_t)n, sizeof(u->got) - 1 - u->gotlen);
 			memcpy(u->got + u->gotlen, buf, k);
 			u->gotlen += k;
 			u->got[u->gotlen] = '\0';
@@ -271,8 +270,8 @@ static void
 feed(void)
 {
 	if (gotlen > 0) {
-		ssize_t n = nghttp2_session_mem_recv(cs, (const uint8_t *)got,
-						     gotlen);
+		ssize_t n =
+		    nghttp2_session_mem_recv(cs, (const uint8_t *)got, gotlen);
 		assert_int_equal(n, (ssize_t)gotlen);
 		gotlen = 0;
 	}
@@ -333,7 +332,10 @@ request(const char *method, const char *path, const nghttp2_nv *extra,
 }
 
 #define NV(n, v)                                                               \
-	{ (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, 0 }
+	{                                                                      \
+		(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1,  \
+		    0                                                          \
+	}
 
 /* ---- set-up -------------------------------------------------------------- */
 
@@ -408,8 +410,9 @@ test_get(void **state)
 	/* the head the upstream read: request line and Host from the
 	 * pseudo-header fields, one Host, the crumbs joined */
 	assert_int_equal(nups, 1);
-	assert_true(strncmp(ups[0].got, "GET /up/x?q=1 HTTP/1.1\r\nHost: a.test"
-					"\r\n",
+	assert_true(strncmp(ups[0].got,
+			    "GET /up/x?q=1 HTTP/1.1\r\nHost: a.test"
+			    "\r\n",
 			    36) == 0);
 	assert_null(strstr(ups[0].got + 20, "Host: a.test\r\nHost"));
 	assert_non_null(strstr(ups[0].got, "\r\nx-one: 1\r\n"));
@@ -488,7 +491,8 @@ test_body_without_length_goes_chunked(void **state)
 	/* the three DATA frames came in one read: one chunk, its size with
 	 * leading zeros (written before the size was known), then the last
 	 * chunk and the trailer section */
-	assert_non_null(strstr(ups[0].got, "\r\nTransfer-Encoding: chunked\r\n"));
+	assert_non_null(
+	    strstr(ups[0].got, "\r\nTransfer-Encoding: chunked\r\n"));
 	p = strstr(ups[0].got, "\r\n\r\n");
 	assert_non_null(p);
 	assert_string_equal(p + 4, "0000000a\r\nbbbbbbbbbb\r\n0\r\nx-sum: 42"
@@ -521,10 +525,9 @@ test_body_with_length_and_windows(void **state)
 	assert_non_null(strstr(ups[0].got, "\r\ncontent-length: 196608\r\n"));
 	assert_null(strstr(ups[0].got, "chunked"));
 	/* the head and every byte of the body, nothing more */
-	assert_int_equal(ups[0].total,
-			 (size_t)(strstr(ups[0].got, "\r\n\r\n") + 4 -
-				  ups[0].got) +
-			     3 * 65536);
+	assert_int_equal(ups[0].total, (size_t)(strstr(ups[0].got, "\r\n\r\n") +
+						4 - ups[0].got) +
+					   3 * 65536);
 }
 
 static void
@@ -586,11 +589,10 @@ test_reset_in_the_same_read_never_goes_upstream(void **state)
 				   NV(":path", "/up/rr"),
 				   NV(":authority", "a.test")};
 		ids[i] = nghttp2_submit_request(cs, NULL, nv, 4, NULL, NULL);
-		assert_int_equal(nghttp2_submit_rst_stream(cs,
-							   NGHTTP2_FLAG_NONE,
-							   ids[i],
-							   NGHTTP2_CANCEL),
-				 0);
+		assert_int_equal(
+		    nghttp2_submit_rst_stream(cs, NGHTTP2_FLAG_NONE, ids[i],
+					      NGHTTP2_CANCEL),
+		    0);
 	}
 	flush_client();
 	run_ready();
@@ -689,8 +691,8 @@ test_drain_two_goaways(void **state)
 static void
 test_zero_window_send_timeout(void **state)
 {
-	nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
-					0}};
+	nghttp2_settings_entry iv[] = {
+	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0}};
 	int32_t id;
 
 	(void)state;
@@ -703,10 +705,149 @@ test_zero_window_send_timeout(void **state)
 	assert_int_equal(cstream(id)->status, 200);
 	assert_int_equal(cstream(id)->blen, 0);
 	assert_int_equal(cstream(id)->error, NGHTTP2_INTERNAL_ERROR);
-	assert_int_equal(
-	    SL_STAT_GET(w->stats.h2_refused[SL_H2_R_ZERO_WINDOW]), 1);
+	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_ZERO_WINDOW]),
+			 1);
 	assert_int_equal(SL_STAT_GET(w->stats.timeouts[SL_TO_SEND]), 1);
 	assert_true(alog_has("\"close\":\"send_timeout\""));
+}
+
+/* ---- one structured head, whatever the protocol -------------------------*/
+
+/* Requests sent once over HTTP/1.1 and once over HTTP/2: the exchange
+ * takes the first's head by parsing its text and the second's as the
+ * codec built it (op_head, sl_h1_request_check), and must see the same
+ * head: the same answer, and byte for byte the same head upstream (but
+ * X-Request-Id, made anew for each). */
+struct same_req {
+	const char *method, *path;
+	const char *fields[6][2]; /* HTTP/2 names; Cookie goes last */
+	size_t body;		  /* bytes of 'b' */
+	int status;
+};
+
+static const struct same_req same_reqs[] = {
+    {"GET",
+     "/up/a?q=1",
+     {{"accept", "*/*"}, {"x-one", "1"}, {"cookie", "a=1"}, {"cookie", "b=2"}},
+     0,
+     200},
+    {"HEAD", "/up/h", {{"user-agent", "t/1.0"}}, 0, 200},
+    {"POST",
+     "/up/p",
+     {{"content-type", "application/json"}, {"content-length", "5"}},
+     5,
+     200},
+    {"DELETE",
+     "/up/d?x=%20y",
+     {{"te", "trailers"}, {"x-forwarded-for", "192.0.2.1"}},
+     0,
+     200},
+    {"GET", "/up/e", {{"expect", "nope"}}, 0, 417},
+    {"PATCH", "/up/f", {{"content-length", "0"}, {"x-b", "\"q\" ,;"}}, 0, 200},
+    {"GET", "/nowhere", {{"x-one", "1"}}, 0, 404},
+};
+
+/* The upstream's head as it read it, X-Request-Id's line taken out. */
+static void
+up_head(char *out, size_t n)
+{
+	const char *p = ups[0].got, *e = strstr(p, "\r\n\r\n");
+	size_t k = 0;
+
+	assert_non_null(e);
+	while (p < e + 2) {
+		const char *eol = strstr(p, "\r\n") + 2;
+		if (strncasecmp(p, "X-Request-Id:", 13) != 0) {
+			assert_true(k + (size_t)(eol - p) < n);
+			memcpy(out + k, p, (size_t)(eol - p));
+			k += (size_t)(eol - p);
+		}
+		p = eol;
+	}
+	out[k] = '\0';
+}
+
+static void
+test_same_head_over_h1_and_h2(void **state)
+{
+	nghttp2_data_provider prd = {.read_callback = body_read};
+	static char h1head[4096], h2head[4096];
+	static const char okh[] =
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(same_reqs) / sizeof(same_reqs[0]); i++) {
+		const struct same_req *r = &same_reqs[i];
+		nghttp2_nv nv[6];
+		char text[2048], cookie[64] = "";
+		size_t nnv = 0, k;
+		int32_t id;
+		int st1;
+
+		/* over HTTP/1.1 */
+		k = (size_t)snprintf(text, sizeof(text),
+				     "%s %s HTTP/1.1\r\nHost: a.test\r\n",
+				     r->method, r->path);
+		for (size_t j = 0; j < 6 && r->fields[j][0] != NULL; j++) {
+			const char *n = r->fields[j][0], *v = r->fields[j][1];
+			if (strcmp(n, "cookie") == 0) {
+				size_t cl = strlen(cookie);
+				snprintf(cookie + cl, sizeof(cookie) - cl,
+					 "%s%s", cl ? "; " : "", v);
+				continue;
+			}
+			k += (size_t)snprintf(text + k, sizeof(text) - k,
+					      "%s: %s\r\n", n, v);
+		}
+		if (cookie[0] != '\0')
+			k += (size_t)snprintf(text + k, sizeof(text) - k,
+					      "Cookie: %s\r\n", cookie);
+		k += (size_t)snprintf(text + k, sizeof(text) - k, "\r\n");
+		memset(text + k, 'b', r->body);
+		text[k + r->body] = '\0';
+		set_answer(okh);
+		need = r->body;
+		client_write(text);
+		run_until(one_response);
+		assert_true(sscanf(got, "HTTP/1.1 %d", &st1) == 1);
+		assert_int_equal(st1, r->status);
+		h1head[0] = '\0';
+		if (r->status == 200) {
+			assert_int_equal(nups, 1);
+			up_head(h1head, sizeof(h1head));
+		} else
+			assert_int_equal(nups, 0);
+		teardown(NULL);
+		setup_on(CALM);
+
+		/* over HTTP/2 */
+		for (size_t j = 0; j < 6 && r->fields[j][0] != NULL; j++) {
+			nv[nnv].name = (uint8_t *)(uintptr_t)r->fields[j][0];
+			nv[nnv].namelen = strlen(r->fields[j][0]);
+			nv[nnv].value = (uint8_t *)(uintptr_t)r->fields[j][1];
+			nv[nnv].valuelen = strlen(r->fields[j][1]);
+			nv[nnv++].flags = NGHTTP2_NV_FLAG_NONE;
+		}
+		client_h2(NULL, 0);
+		set_answer(okh);
+		need = r->body;
+		body_left = r->body;
+		body_piece = r->body;
+		body_trailers = 0;
+		id = request(r->method, r->path, nv, nnv,
+			     r->body > 0 ? &prd : NULL);
+		wait_stream(id);
+		assert_int_equal(cstream(id)->status, r->status);
+		h2head[0] = '\0';
+		if (r->status == 200) {
+			assert_int_equal(nups, 1);
+			up_head(h2head, sizeof(h2head));
+		} else
+			assert_int_equal(nups, 0);
+		assert_string_equal(h2head, h1head);
+		teardown(NULL);
+		setup_on(CALM);
+	}
 }
 
 int
@@ -722,8 +863,8 @@ main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_chunked_response_trailers_and_interim, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_response_without_length,
-					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_response_without_length, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_reset_in_the_same_read_never_goes_upstream, setup,
 		teardown),
@@ -735,6 +876,8 @@ main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_zero_window_send_timeout,
 					    setup_quick, teardown),
+	    cmocka_unit_test_setup_teardown(test_same_head_over_h1_and_h2,
+					    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
