@@ -20,6 +20,7 @@
 #define sl_h1_parse_request	scalar_sl_h1_parse_request
 #define sl_h1_parse_response	scalar_sl_h1_parse_response
 #define sl_h1_reason_str	scalar_sl_h1_reason_str
+#define sl_h1_request_check	scalar_sl_h1_request_check
 #define sl_h1_scan_head		scalar_sl_h1_scan_head
 #define sl_h1_scan_init		scalar_sl_h1_scan_init
 #define sl_h1_trailer_forbidden scalar_sl_h1_trailer_forbidden
