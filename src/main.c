@@ -26,6 +26,7 @@
 #include "health.h"
 #include "listener.h"
 #include "log.h"
+#include "main_int.h"
 #include "portcheck.h"
 #include "preflight.h"
 #include "resolve.h"
@@ -33,66 +34,6 @@
 #include "tls.h"
 #include "watch.h"
 #include "worker.h"
-
-#ifndef SYSCONFDIR
-#define SYSCONFDIR "/etc"
-#endif
-#define DEFAULT_CONF SYSCONFDIR "/sluice/sluice.yaml"
-
-struct sl_main {
-	struct sl_conf *conf;
-	struct sl_worker **workers;
-	unsigned nworkers;
-	struct event_base *base;
-	struct sl_admin *admin;
-	struct sl_health *health;  /* active health checks */
-	struct sl_admin_view view; /* what admin pages show */
-	struct event *wait_ev;	   /* polls for drained workers */
-	struct event *guard_ev;	   /* the canary guards' second */
-	/* a fleet (doc/fleet.md) */
-	struct sl_resolver *resolver; /* endpoints by name */
-	struct sl_conf *pending;      /* a reload waiting for its new names'
-					 first answers (or until
-					 pending_until_ms) */
-	uint64_t pending_until_ms;
-	const char *pending_why;  /* "reload", "watch" */
-	const char *retry_why;	  /* a reload waiting for the workers */
-	struct event *pending_ev; /* polls it */
-	int dns_dirty;		  /* answers changed: a generation is due */
-	struct sl_watch *watch;	  /* the file and those it names */
-	char loaded_fp[65];	  /* their fingerprint, as the running
-				     generation read them ("": not known,
-				     any change reloads) */
-	char tried_fp[65];	  /* ... as the watch last found them, or
-				     as the last reload applied them */
-	char reload_fp[65];	  /* ... as a reload under way found them
-				     before it read the file ("": not
-				     taken) */
-	struct event *reload_ev;  /* retries a reload that had to wait */
-	const char *path;	  /* configuration file */
-	const char *pid_file;	  /* -p, NULL for none */
-	int pid_written;	  /* pid_file is ours: remove it at exit */
-	int **fds; /* listening sockets: [worker][listener of conf] */
-	int stopping;
-	/* what start-up opened, which a reload cannot change */
-	char *run_admin;  /* admin address, NULL for none (owned) */
-	char *run_access; /* access log destination (owned) */
-	/* binary upgrades (doc/upgrade.md) */
-	char *exe;		    /* this binary's path as started (owned) */
-	char **argv;		    /* as started, for the new process */
-	struct sl_handover given;   /* what this process was given */
-	struct sl_upgrade *upgrade; /* to a new process, under way or done */
-	int handed_over;     /* the new process serves: this one drains */
-	unsigned next_adopt; /* the worker the next connection handed over
-				by the replaced process goes to */
-	/* sockets given to the workers beyond one per worker and listener
-	 * (an upgrade from a sluice with more workers): handed over again */
-	struct sl_xfd {
-		int fd;
-		char *addr; /* the listener's address text (owned) */
-	} * xfds;
-	size_t nxfds;
-};
 
 /* How long a new process has to report that it serves. */
 #define UPGRADE_TIMEOUT_MS 30000
@@ -221,51 +162,6 @@ main_on_wait(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(m->base, NULL);
 }
 
-/* Logs every line of a loader's error (or, with warning, warning) text. */
-static void
-log_lines(int warning, const char *prefix, const char *text)
-{
-	const char *p = text, *nl;
-
-	while (p != NULL && *p != '\0') {
-		int n;
-		nl = strchr(p, '\n');
-		n = nl ? (int)(nl - p) : (int)strlen(p);
-		if (warning)
-			log_warnx("%s%.*s", prefix, n, p);
-		else
-			log_error("%s%.*s", prefix, n, p);
-		p = nl ? nl + 1 : NULL;
-	}
-}
-
-/*
- * Writes the error (or, with warning, warning) lines of a start that has
- * not loaded its file yet or cannot start on it: as they are for -t and a
- * start from a shell or a unit ("FILE:LINE:COL: error: ...", a
- * compiler's form), or, in the new process of an upgrade (upgrading), as
- * log lines ("TIME error: upgrade: FILE:LINE:COL: error: ..."): its
- * stderr is the error log of the process it would replace, whose lines
- * all carry a time and a level. text may be NULL.
- */
-static void
-start_lines(int upgrading, int warning, const char *text)
-{
-	if (text == NULL)
-		return;
-	if (upgrading)
-		log_lines(warning, "upgrade: ", text);
-	else
-		fputs(text, stderr);
-}
-
-/* "1 worker", "2 workers". */
-static const char *
-plural(size_t n, const char *one, const char *many)
-{
-	return n == 1 ? one : many;
-}
-
 /* Settings read at start only: say so when a reload asks for something
  * other than what is running (not merely other than the previous file:
  * putting the original value back is no change). */
@@ -280,7 +176,7 @@ reload_check_static(struct sl_main *m, struct sl_conf *nc)
 		    "reload: \"workers\" changes need an upgrade (SIGUSR2) "
 		    "or a restart; the file asks for %u, %u %s keep running",
 		    want, m->nworkers,
-		    plural(m->nworkers, "worker", "workers"));
+		    sl_main_plural(m->nworkers, "worker", "workers"));
 	if ((admin == NULL) != (m->run_admin == NULL) ||
 	    (admin != NULL && strcmp(admin, m->run_admin) != 0)) {
 		if (m->run_admin != NULL)
@@ -642,14 +538,15 @@ main_apply(struct sl_main *m, struct sl_conf *nc, const char *why)
 		 * not taken: then any change is) */
 		memcpy(m->loaded_fp, m->reload_fp, sizeof(m->loaded_fp));
 		memcpy(m->tried_fp, m->reload_fp, sizeof(m->tried_fp));
-		log_info("%s: generation %llu from %s: %zu %s, %zu %s "
-			 "(sha256 %s)",
-			 why, (unsigned long long)nc->generation, m->path,
-			 nc->nlisteners,
-			 plural(nc->nlisteners, "listener", "listeners"),
-			 nc->nclusters,
-			 plural(nc->nclusters, "cluster", "clusters"),
-			 nc->sha256);
+		log_info(
+		    "%s: generation %llu from %s: %zu %s, %zu %s "
+		    "(sha256 %s)",
+		    why, (unsigned long long)nc->generation, m->path,
+		    nc->nlisteners,
+		    sl_main_plural(nc->nlisteners, "listener", "listeners"),
+		    nc->nclusters,
+		    sl_main_plural(nc->nclusters, "cluster", "clusters"),
+		    nc->sha256);
 		watch_refresh(m, 0);
 	}
 	sl_conf_unref(oc);
@@ -769,7 +666,7 @@ main_reload(struct sl_main *m, const char *why)
 		log_error("%s: %s is not valid; generation %llu keeps "
 			  "running",
 			  why, m->path, (unsigned long long)oc->generation);
-		log_lines(0, "reload: ", errors);
+		sl_main_log_lines(0, "reload: ", errors);
 		free(errors);
 		return;
 	}
@@ -778,17 +675,17 @@ main_reload(struct sl_main *m, const char *why)
 	    (errors = sl_tls_load(nc, &warnings)) != NULL ||
 	    (errors = sl_conf_load_secrets(nc, &warnings)) != NULL) {
 		m->view.reloads_failed++;
-		log_lines(1, "reload: ", warnings);
+		sl_main_log_lines(1, "reload: ", warnings);
 		free(warnings);
 		log_error("%s: %s cannot start as it is; generation %llu "
 			  "keeps running",
 			  why, m->path, (unsigned long long)oc->generation);
-		log_lines(0, "reload: ", errors);
+		sl_main_log_lines(0, "reload: ", errors);
 		free(errors);
 		sl_conf_unref(nc);
 		return;
 	}
-	log_lines(1, "reload: ", warnings);
+	sl_main_log_lines(1, "reload: ", warnings);
 	free(warnings);
 	if (m->watch != NULL)
 		reload_fp_for(m, oc, nc);
@@ -1091,104 +988,6 @@ exe_path(const char *argv0)
 	return p;
 }
 
-/* ---- pid file (-p) ------------------------------------------------------ */
-
-/* The pid written in path, or 0 when there is none (no file, no number). */
-static long
-pidfile_read(const char *path)
-{
-	char buf[32];
-	ssize_t n;
-	long pid;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	if (sscanf(buf, "%ld", &pid) != 1 || pid <= 0)
-		return 0;
-	return pid;
-}
-
-/*
- * Refuses to start when path names a running sluice (a second sluice
- * given the same -p). A file left by a process that is gone, or whose
- * pid now belongs to another program (the number came round again), is
- * stale: it is replaced once this one serves. Exits on refusal.
- */
-static void
-pidfile_check(const char *path, long replaced)
-{
-	long pid = pidfile_read(path);
-	char comm[32];
-
-	/* replaced: the sluice this one takes over from (an upgrade) */
-	if (pid == 0 || pid == (long)getpid() || pid == replaced ||
-	    (kill((pid_t)pid, 0) == -1 && errno == ESRCH))
-		return;
-	if (sl_portcheck_is_sluice(pid))
-		fatalx("pid file %s: pid %ld (sluice) is running; not "
-		       "starting a second sluice with the same pid file",
-		       path, pid);
-	if (sl_portcheck_comm(pid, comm, sizeof(comm)) == -1)
-		fatalx("pid file %s: pid %ld is running, a process this "
-		       "user cannot see; not starting",
-		       path, pid);
-	log_warnx("pid file %s: stale: pid %ld is now %s, not sluice; "
-		  "replacing it",
-		  path, pid, comm);
-}
-
-/* Writes this process's pid to path: a temporary file in the same
- * directory renamed over it, so that a reader never sees half a file.
- * Returns 0, or -1 (errno set). */
-static int
-pidfile_write(const char *path)
-{
-	char tmp[4096], buf[32];
-	int fd, n, ok, saved;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
-	    sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fd = mkstemp(tmp)) == -1)
-		return -1;
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	/* readable by all, as pid files are, whatever the umask */
-	ok = write(fd, buf, (size_t)n) == n && fchmod(fd, 0644) == 0;
-	saved = errno;
-	if (close(fd) == -1 && ok) {
-		ok = 0;
-		saved = errno;
-	}
-	if (!ok) {
-		unlink(tmp);
-		errno = saved;
-		return -1;
-	}
-	if (rename(tmp, path) == -1) {
-		saved = errno;
-		unlink(tmp);
-		errno = saved;
-		return -1;
-	}
-	return 0;
-}
-
-/* Removes path at a clean exit if it still names this process. */
-static void
-pidfile_remove(const char *path)
-{
-	if (pidfile_read(path) == (long)getpid() && unlink(path) == -1)
-		log_warn("pid file %s: cannot remove it", path);
-}
-
 /*
  * The first answers for the names of the file, before anything serves:
  * waits up to sl_resolver_settle_ms (names without an answer by then
@@ -1364,13 +1163,8 @@ main(int argc, char **argv)
 {
 	struct sl_main m;
 	const char *path = DEFAULT_CONF, *pid_file = NULL;
-	int check = 0, upgrading, ch;
-	char *errors = NULL, *warnings = NULL, *tls_errors, *port_errors;
-	char *secret_errors;
-	char *port_warnings = NULL, *pid_errors = NULL;
+	int check = 0, ch;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_usr2;
-	struct sockaddr_storage *given = NULL;
-	size_t ngiven = 0;
 
 	memset(&m, 0, sizeof(m));
 	m.given.chan = -1;
@@ -1406,98 +1200,14 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	/* the new process of an upgrade (SIGUSR2), asked before
-	 * sl_handover_receive removes what says so */
-	upgrading = !check && sl_handover_upgrading();
-
-	m.conf = sl_conf_load(path, &errors);
-	if (m.conf == NULL) {
-		start_lines(upgrading, 0,
-			    errors ? errors : "configuration: unknown error\n");
-		free(errors);
+	/* the file and all a start on it needs: -t stops here */
+	if (sl_main_load(&m, path, pid_file, check) == -1)
 		return 1;
-	}
-	free(errors);
-	if (!check) {
-		/* the sockets of a sluice being replaced, or systemd's: the
-		 * addresses they listen on are this process's own */
-		char why[512];
-		if (sl_handover_receive(&m.given, why, sizeof(why)) == -1) {
-			log_error("cannot start: %s", why);
-			sl_handover_discard(&m.given);
-			sl_conf_unref(m.conf);
-			return 1;
-		}
-		if (m.given.n > 0 &&
-		    (given = calloc(m.given.n, sizeof(*given))) == NULL)
-			fatalx("out of memory");
-		for (size_t i = 0; i < m.given.n; i++)
-			if (m.given.v[i].sslen > 0)
-				given[ngiven++] = m.given.v[i].ss;
-	}
-	/* a file that -t calls OK must also start: what start-up will open
-	 * must open, its addresses must be free (a sluice serving this very
-	 * file aside: -t runs before its reload; and for -t with -p, the
-	 * sluice its pid file names: a staged copy of that sluice's file is
-	 * checked before it replaces the file, issue 41), the pid file must
-	 * be writable, certificates, keys and CAs load, and the password
-	 * files read: every problem at once, -t included */
-	errors = sl_preflight(m.conf, NULL);
-	port_errors = sl_preflight_ports(
-	    m.conf, DEFAULT_CONF, given, ngiven,
-	    check && pid_file != NULL ? pidfile_read(pid_file) : 0,
-	    &port_warnings);
-	free(given);
-	if (pid_file != NULL) {
-		char why[512];
-		if (sl_preflight_pidfile(pid_file, why, sizeof(why)) == -1 &&
-		    asprintf(&pid_errors,
-			     "error: -p: cannot write the pid file \"%s\": "
-			     "%s\n",
-			     pid_file, why) == -1)
-			pid_errors = NULL;
-	}
-	tls_errors = sl_tls_load(m.conf, &warnings);
-	secret_errors = sl_conf_load_secrets(m.conf, &warnings);
-	start_lines(upgrading, 1, port_warnings);
-	free(port_warnings);
-	start_lines(upgrading, 1, warnings);
-	free(warnings);
-	if (errors != NULL || port_errors != NULL || pid_errors != NULL ||
-	    tls_errors != NULL || secret_errors != NULL) {
-		start_lines(upgrading, 0, errors);
-		start_lines(upgrading, 0, port_errors);
-		start_lines(upgrading, 0, pid_errors);
-		start_lines(upgrading, 0, tls_errors);
-		start_lines(upgrading, 0, secret_errors);
-		free(errors);
-		free(port_errors);
-		free(pid_errors);
-		free(tls_errors);
-		free(secret_errors);
-		sl_handover_discard(&m.given);
-		sl_conf_unref(m.conf);
-		return 1;
-	}
-	if (check) {
-		/* names that do not resolve are warnings: they may by the
-		 * time it runs (doc/fleet.md section 2) */
-		warnings = NULL;
-		/* its warnings only, not the resolver's progress */
-		sl_log_set_level(SL_LOG_ERROR);
-		if (sl_resolver_check(m.conf, &warnings) == -1)
-			fatalx("out of memory");
-		if (warnings != NULL) {
-			fputs(warnings, stderr);
-			free(warnings);
-		}
-		printf("configuration OK\n");
-		sl_conf_unref(m.conf);
-		return 0;
-	}
+	if (check)
+		return sl_main_check_ok(&m);
 	/* a second sluice given the same -p stops here, before it binds */
 	if (pid_file != NULL)
-		pidfile_check(pid_file, m.given.old_pid);
+		sl_main_pidfile_check(pid_file, m.given.old_pid);
 	m.conf->generation = 1;
 	/* per-worker counters are sized by the workers there will be */
 	sl_runtime_set_workers(m.conf->workers ? m.conf->workers : cpu_count());
@@ -1585,7 +1295,7 @@ main(int argc, char **argv)
 	/* listeners bound and workers serving: the pid now means "running" */
 	m.pid_file = pid_file;
 	if (pid_file != NULL) {
-		if (pidfile_write(pid_file) == -1)
+		if (sl_main_pidfile_write(pid_file) == -1)
 			fatal("pid file %s: cannot write it", pid_file);
 		m.pid_written = 1;
 	}
@@ -1597,7 +1307,7 @@ main(int argc, char **argv)
 	log_info("sluice %s started: %u %s, configuration %s "
 		 "(generation %llu)",
 		 PACKAGE_VERSION, m.nworkers,
-		 plural(m.nworkers, "worker", "workers"), path,
+		 sl_main_plural(m.nworkers, "worker", "workers"), path,
 		 (unsigned long long)m.conf->generation);
 	if (m.given.chan != -1) {
 		/* an upgrade: the old process learns that this one serves,
@@ -1645,7 +1355,7 @@ main(int argc, char **argv)
 		free(m.fds[i]);
 	free(m.fds);
 	if (m.pid_written)
-		pidfile_remove(m.pid_file);
+		sl_main_pidfile_remove(m.pid_file);
 	log_info("stopped");
 	free(m.workers);
 	event_free(ev_term);
