@@ -2,8 +2,9 @@
 /*
  * Private to the daemon's own files: the main thread's state and what
  * main.c calls to do its work. main_check.c loads the file and checks
- * what a start on it needs (-t stops there) and keeps the pid file. Main
- * thread only; no module of libsluice.a may include it.
+ * what a start on it needs (-t stops there) and keeps the pid file;
+ * main_serve.c opens the listening sockets, starts the workers and stops
+ * them. Main thread only; no module of libsluice.a may include it.
  */
 #ifndef SL_MAIN_INT_H
 #define SL_MAIN_INT_H
@@ -121,5 +122,31 @@ int sl_main_pidfile_write(const char *path);
 
 /* Removes path at a clean exit if it still names this process. */
 void sl_main_pidfile_remove(const char *path);
+
+/* ---- main_serve.c: listening sockets, workers, stop ---------------------- */
+
+/* The workers conf asks for: its "workers", or one per CPU. */
+unsigned sl_main_workers_wanted(const struct sl_conf *conf);
+
+/* Starts the admin listener when m->conf has one (a socket given for its
+ * address first); exits when it cannot listen. */
+void sl_main_admin_start(struct sl_main *m);
+
+/* Opens (or takes, when given) every listening socket of m->conf for
+ * every worker, makes sure no other process listens there, and starts
+ * the workers on them. Exits on any failure. */
+void sl_main_start_workers(struct sl_main *m);
+
+/* The listening sockets of nc for every worker, the running ones kept
+ * where an address is unchanged ([worker][listener of nc], malloc'd), or
+ * NULL (logged; nothing left open). */
+int **sl_main_reload_sockets(struct sl_main *m, struct sl_conf *nc);
+
+/* Stops accepting and drains (why: "signal 15", "upgrade"); the loop
+ * ends once every worker has finished (sl_main_on_wait). */
+void sl_main_stop(struct sl_main *m, const char *why);
+
+/* m->wait_ev's callback: ends the loop when every worker is done. */
+void sl_main_on_wait(evutil_socket_t fd, short what, void *arg);
 
 #endif
