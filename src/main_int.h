@@ -4,7 +4,9 @@
  * main.c calls to do its work. main_check.c loads the file and checks
  * what a start on it needs (-t stops there) and keeps the pid file;
  * main_serve.c opens the listening sockets, starts the workers and stops
- * them. Main thread only; no module of libsluice.a may include it.
+ * them; main_reload.c makes the generations after the first (SIGHUP, the
+ * watch, DNS answers). Main thread only; no module of libsluice.a may
+ * include it.
  */
 #ifndef SL_MAIN_INT_H
 #define SL_MAIN_INT_H
@@ -148,5 +150,24 @@ void sl_main_stop(struct sl_main *m, const char *why);
 
 /* m->wait_ev's callback: ends the loop when every worker is done. */
 void sl_main_on_wait(evutil_socket_t fd, short what, void *arg);
+
+/* ---- main_reload.c: generations after the first -------------------------- */
+
+/* SIGHUP (why "reload") or the watch ("watch"): loads, checks and hands
+ * out the file, or keeps the running generation (logged either way). */
+void sl_main_reload(struct sl_main *m, const char *why);
+
+/* Waits for the first answers of the file's names, then puts them in the
+ * first generation. Returns 0, or -1 when a signal asked to stop first. */
+int sl_main_resolve_at_start(struct sl_main *m);
+
+/* Follows (or stops following) the running file and what it names, as
+ * its watch: says; fp: take their fingerprint as the one now loaded. */
+void sl_main_watch_refresh(struct sl_main *m, int fp);
+
+/* The callbacks of m->pending_ev, m->reload_ev and the resolver. */
+void sl_main_on_pending(evutil_socket_t fd, short what, void *arg);
+void sl_main_on_reload_retry(evutil_socket_t fd, short what, void *arg);
+void sl_main_on_dns(void *arg);
 
 #endif
