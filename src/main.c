@@ -35,9 +35,6 @@
 #include "watch.h"
 #include "worker.h"
 
-/* How long a new process has to report that it serves. */
-#define UPGRADE_TIMEOUT_MS 30000
-
 static void
 usage(FILE *f)
 {
@@ -124,150 +121,6 @@ main_on_usr1(evutil_socket_t sig, short what, void *arg)
 		log_info("SIGUSR1: access log reopened");
 }
 
-/* ---- upgrade (SIGUSR2) -------------------------------------------------- */
-
-static void
-main_on_upgrade_done(void *arg, const struct sl_upgrade_result *r)
-{
-	struct sl_main *m = arg;
-	char msg[64];
-
-	if (!r->ok) {
-		m->view.upgrades_failed++;
-		log_error("upgrade: failed: %s (%s); this process (pid %ld, "
-			  "sluice %s) keeps serving",
-			  r->why, r->reason, (long)getpid(), PACKAGE_VERSION);
-		sl_upgrade_free(m->upgrade);
-		m->upgrade = NULL;
-		return;
-	}
-	m->view.upgrades_ok++;
-	m->handed_over = 1;
-	log_info("upgrade: pid %ld (sluice %s, configuration sha256 %s) "
-		 "serves; pid %ld (sluice %s, sha256 %s) hands over and drains",
-		 r->pid, r->version, r->sha256, (long)getpid(), PACKAGE_VERSION,
-		 m->conf->sha256[0] ? m->conf->sha256 : "-");
-	/* systemd follows the new process from now on */
-	snprintf(msg, sizeof(msg), "MAINPID=%ld", r->pid);
-	(void)sl_sd_notify(msg);
-	/* the admin socket is the new process's now (it holds it) */
-	sl_admin_free(m->admin);
-	m->admin = NULL;
-	sl_main_stop(m, "upgrade");
-}
-
-/*
- * SIGUSR2: hands every listening socket (the admin's too) and this
- * process's counters to a new process of this binary's path, which
- * loads the file and serves; this one then drains and exits. If the new
- * one fails at any point, this one serves on as if nothing happened.
- */
-static void
-main_on_usr2(evutil_socket_t sig, short what, void *arg)
-{
-	struct sl_main *m = arg;
-	size_t n = 0, cap = m->nworkers * m->conf->nlisteners + m->nxfds + 1;
-	char why[512], *counters;
-	int *fds;
-
-	if (m->stopping || m->upgrade != NULL) {
-		log_warnx("SIGUSR2: %s; no upgrade",
-			  m->stopping ? "stopping" : "an upgrade is under way");
-		return;
-	}
-	if ((fds = calloc(cap, sizeof(*fds))) == NULL) {
-		log_warnx("SIGUSR2: out of memory; no upgrade");
-		return;
-	}
-	for (unsigned i = 0; i < m->nworkers; i++)
-		for (size_t j = 0; j < m->conf->nlisteners; j++)
-			fds[n++] = m->fds[i][j];
-	for (size_t i = 0; i < m->nxfds; i++)
-		fds[n++] = m->xfds[i].fd;
-	if (m->admin != NULL)
-		fds[n++] = sl_admin_fd(m->admin);
-	counters = sl_admin_metrics(&m->view);
-	m->upgrade = sl_upgrade_start(
-	    m->base, m->exe, m->argv, fds, n, counters, UPGRADE_TIMEOUT_MS,
-	    main_on_upgrade_done, m, why, sizeof(why));
-	free(counters);
-	free(fds);
-	if (m->upgrade == NULL) {
-		m->view.upgrades_failed++;
-		log_error("upgrade: failed: %s; this process keeps serving",
-			  why);
-		return;
-	}
-	log_info("upgrade: started %s: %zu listening sockets handed over",
-		 m->exe, n);
-}
-
-/* The counters of the process this one took over from, at its exit
- * (text), or the end of its channel (NULL). */
-static void
-main_on_carried(void *arg, char *text)
-{
-	struct sl_main *m = arg;
-
-	if (text == NULL) {
-		log_info("upgrade: pid %ld has finished", m->given.old_pid);
-		return;
-	}
-	free(m->view.carried);
-	m->view.carried = text;
-}
-
-/* Idle connections the process this one took over from hands over as it
- * drains: to the workers in turn. */
-static void
-main_on_conns(void *arg, const int *fds, size_t n)
-{
-	struct sl_main *m = arg;
-
-	for (size_t i = 0; i < n; i++)
-		sl_worker_adopt(m->workers[m->next_adopt++ % m->nworkers],
-				fds[i]);
-}
-
-/*
- * This binary's path as it was started, for the upgrade: argv[0] made
- * absolute, a symbolic link left as it is (a package upgrade or a link
- * moved to another build puts the new binary there), or found on PATH.
- */
-static char *
-exe_path(const char *argv0)
-{
-	char cwd[4096], *p;
-
-	if (strchr(argv0, '/') != NULL) {
-		if (argv0[0] == '/')
-			return strdup(argv0);
-		if (getcwd(cwd, sizeof(cwd)) == NULL)
-			return NULL;
-		return asprintf(&p, "%s/%s", cwd, argv0) == -1 ? NULL : p;
-	}
-	{
-		const char *path = getenv("PATH");
-		char *copy, *save = NULL, *dir;
-		if (path == NULL || (copy = strdup(path)) == NULL)
-			return NULL;
-		for (dir = strtok_r(copy, ":", &save); dir != NULL;
-		     dir = strtok_r(NULL, ":", &save)) {
-			if (asprintf(&p, "%s/%s", dir, argv0) == -1)
-				break;
-			if (access(p, X_OK) == 0) {
-				free(copy);
-				return p;
-			}
-			free(p);
-		}
-		free(copy);
-	}
-	/* the kernel's idea, as a last resort */
-	p = realpath("/proc/self/exe", NULL);
-	return p;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -341,13 +194,13 @@ main(int argc, char **argv)
 	ev_int = evsignal_new(m.base, SIGINT, main_on_stop, &m);
 	ev_hup = evsignal_new(m.base, SIGHUP, main_on_hup, &m);
 	ev_usr1 = evsignal_new(m.base, SIGUSR1, main_on_usr1, &m);
-	ev_usr2 = evsignal_new(m.base, SIGUSR2, main_on_usr2, &m);
+	ev_usr2 = evsignal_new(m.base, SIGUSR2, sl_main_on_usr2, &m);
 	if (!ev_term || !ev_int || !ev_hup || !ev_usr1 || !ev_usr2 ||
 	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL) ||
 	    evsignal_add(ev_hup, NULL) || evsignal_add(ev_usr1, NULL) ||
 	    evsignal_add(ev_usr2, NULL))
 		fatalx("cannot install signal handlers");
-	if ((m.exe = exe_path(argv[0])) == NULL)
+	if ((m.exe = sl_main_exe_path(argv[0])) == NULL)
 		fatalx("out of memory");
 	m.argv = argv;
 
@@ -394,36 +247,11 @@ main(int argc, char **argv)
 		 PACKAGE_VERSION, m.nworkers,
 		 sl_main_plural(m.nworkers, "worker", "workers"), path,
 		 (unsigned long long)m.conf->generation);
-	if (m.given.chan != -1) {
-		/* an upgrade: the old process learns that this one serves,
-		 * and carries on with its counters */
-		m.view.carried = m.given.counters;
-		m.given.counters = NULL;
-		m.given.on_counters = main_on_carried;
-		m.given.on_conns = main_on_conns;
-		m.given.arg = &m;
-		log_info("upgrade: took over from pid %ld (sluice %s): %zu "
-			 "sockets",
-			 m.given.old_pid, m.given.old_version, m.given.n);
-		(void)sl_handover_ready(&m.given, m.base, m.conf->sha256);
-	} else {
-		if (m.given.from_systemd)
-			log_info("socket activation: %zu sockets from systemd",
-				 m.given.n);
-		(void)sl_sd_notify("READY=1");
-	}
+	sl_main_announce(&m);
 
 	event_base_dispatch(m.base);
 
-	if (m.handed_over) {
-		/* the new process carries on from this one's final counts */
-		char *counters = sl_admin_metrics(&m.view);
-		sl_upgrade_finish(m.upgrade, counters);
-		m.upgrade = NULL;
-		free(counters);
-	}
-	sl_upgrade_free(m.upgrade);
-	sl_handover_free(&m.given);
+	sl_main_handover_end(&m);
 
 	sl_admin_free(m.admin);
 	sl_health_free(m.health);

@@ -5,8 +5,8 @@
  * what a start on it needs (-t stops there) and keeps the pid file;
  * main_serve.c opens the listening sockets, starts the workers and stops
  * them; main_reload.c makes the generations after the first (SIGHUP, the
- * watch, DNS answers). Main thread only; no module of libsluice.a may
- * include it.
+ * watch, DNS answers); main_handover.c is this process's side of an
+ * upgrade. Main thread only; no module of libsluice.a may include it.
  */
 #ifndef SL_MAIN_INT_H
 #define SL_MAIN_INT_H
@@ -169,5 +169,21 @@ void sl_main_watch_refresh(struct sl_main *m, int fp);
 void sl_main_on_pending(evutil_socket_t fd, short what, void *arg);
 void sl_main_on_reload_retry(evutil_socket_t fd, short what, void *arg);
 void sl_main_on_dns(void *arg);
+
+/* ---- main_handover.c: upgrades, systemd ---------------------------------- */
+
+/* This binary's path as it was started (malloc'd), or NULL. */
+char *sl_main_exe_path(const char *argv0);
+
+/* SIGUSR2: hands the sockets and counters to a new process. */
+void sl_main_on_usr2(evutil_socket_t sig, short what, void *arg);
+
+/* Once serving: tells the process this one replaces (an upgrade) or
+ * systemd that this one serves. */
+void sl_main_announce(struct sl_main *m);
+
+/* At exit: hands the final counters to the new process of an upgrade,
+ * and frees m->upgrade and m->given. */
+void sl_main_handover_end(struct sl_main *m);
 
 #endif
