@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Command line, start-up, signals and stop. Everything that touches
- * requests runs in the workers; this thread only loads the configuration,
- * opens the listening sockets and relays signals.
+ * Command line, signals, start and stop: the program's outline. The work
+ * is the other main_*.c files' (main_int.h); everything that touches
+ * requests runs in the workers, and this thread only loads the
+ * configuration, opens the listening sockets and relays signals.
  */
-#include <errno.h>
 #include <event2/event.h>
-#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <nghttp2/nghttp2.h>
 #include <openssl/crypto.h>
@@ -15,23 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
 #include "admin.h"
 #include "conf.h"
 #include "guard.h"
-#include "handover.h"
 #include "health.h"
-#include "listener.h"
 #include "log.h"
 #include "main_int.h"
-#include "portcheck.h"
-#include "preflight.h"
 #include "resolve.h"
 #include "runtime.h"
-#include "tls.h"
 #include "watch.h"
 #include "worker.h"
 
@@ -121,32 +114,24 @@ main_on_usr1(evutil_socket_t sig, short what, void *arg)
 		log_info("SIGUSR1: access log reopened");
 }
 
-int
-main(int argc, char **argv)
+/* Reads the command line into *path, *pid_file and *check. Returns -1 to
+ * go on, else the exit status (-V, -h, a usage error). */
+static int
+main_args(int argc, char **argv, const char **path, const char **pid_file,
+	  int *check)
 {
-	struct sl_main m;
-	const char *path = DEFAULT_CONF, *pid_file = NULL;
-	int check = 0, ch;
-	struct event *ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_usr2;
+	int ch;
 
-	memset(&m, 0, sizeof(m));
-	m.given.chan = -1;
-	/* a reload or reopen asked for before the handlers are in place
-	 * (the file is being loaded right now) must not kill the process:
-	 * the default action of SIGHUP and SIGUSR1 is to terminate */
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGUSR1, SIG_IGN);
-	signal(SIGUSR2, SIG_IGN);
 	while ((ch = getopt(argc, argv, "c:p:tVh")) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			*path = optarg;
 			break;
 		case 'p':
-			pid_file = optarg;
+			*pid_file = optarg;
 			break;
 		case 't':
-			check = 1;
+			*check = 1;
 			break;
 		case 'V':
 			version();
@@ -163,6 +148,157 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	return -1;
+}
+
+/* The checked file becomes generation 1: its counters, its log settings,
+ * its access log; and what of it a reload cannot change is noted. */
+static void
+main_first_generation(struct sl_main *m)
+{
+	m->conf->generation = 1;
+	/* per-worker counters are sized by the workers there will be */
+	sl_runtime_set_workers(sl_main_workers_wanted(m->conf));
+	if (sl_runtime_bind(m->conf) == -1)
+		fatalx("out of memory");
+	sl_log_set_level(m->conf->log_level);
+	sl_log_set_query(m->conf->log_query);
+	sl_log_set_cards(m->conf->log_cards);
+	if (sl_access_open(m->conf->access_log, m->conf->access_format) == -1)
+		fatal("access log %s", m->conf->access_log);
+	if ((m->run_access = strdup(m->conf->access_log)) == NULL ||
+	    (m->conf->has_admin &&
+	     (m->run_admin = strdup(m->conf->admin_addr.text)) == NULL))
+		fatalx("out of memory");
+}
+
+/* The main loop and its events: the signals, the drain's and the guards'
+ * timers, a reload's retries and the resolver. Exits on failure. */
+static void
+main_loop_new(struct sl_main *m, char **argv, const char *path)
+{
+	static const struct {
+		int sig;
+		event_callback_fn cb;
+	} sigs[SL_MAIN_NSIGS] = {
+	    {SIGTERM, main_on_stop},	{SIGINT, main_on_stop},
+	    {SIGHUP, main_on_hup},	{SIGUSR1, main_on_usr1},
+	    {SIGUSR2, sl_main_on_usr2},
+	};
+	int ok = 1;
+
+	if ((m->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	for (size_t i = 0; i < SL_MAIN_NSIGS; i++)
+		ok &= (m->sig_ev[i] = evsignal_new(m->base, sigs[i].sig,
+						   sigs[i].cb, m)) != NULL;
+	for (size_t i = 0; i < SL_MAIN_NSIGS && ok; i++)
+		ok = evsignal_add(m->sig_ev[i], NULL) == 0;
+	if (!ok)
+		fatalx("cannot install signal handlers");
+	if ((m->exe = sl_main_exe_path(argv[0])) == NULL)
+		fatalx("out of memory");
+	m->argv = argv;
+
+	m->path = path;
+	m->wait_ev = event_new(m->base, -1, EV_PERSIST, sl_main_on_wait, m);
+	m->reload_ev = evtimer_new(m->base, sl_main_on_reload_retry, m);
+	m->guard_ev = event_new(m->base, -1, EV_PERSIST, main_on_guard, m);
+	m->pending_ev = evtimer_new(m->base, sl_main_on_pending, m);
+	m->resolver = sl_resolver_new(m->base, sl_main_on_dns, m);
+	if (m->wait_ev == NULL || m->reload_ev == NULL || m->guard_ev == NULL ||
+	    m->pending_ev == NULL || m->resolver == NULL ||
+	    event_add(m->guard_ev, &(struct timeval){1, 0}) == -1)
+		fatalx("out of memory");
+}
+
+/* What the admin pages show of this process, once it is about to serve. */
+static void
+main_view(struct sl_main *m)
+{
+	m->view.conf = m->conf;
+	m->view.resolver = m->resolver;
+	m->view.start_ms = sl_now_ms();
+	m->view.run_admin = m->run_admin;
+	m->view.run_access = m->run_access;
+}
+
+/* Listeners bound and workers serving: the pid now means "running"; the
+ * log says what serves. */
+static void
+main_serving(struct sl_main *m, const char *pid_file)
+{
+	m->pid_file = pid_file;
+	if (pid_file != NULL) {
+		if (sl_main_pidfile_write(pid_file) == -1)
+			fatal("pid file %s: cannot write it", pid_file);
+		m->pid_written = 1;
+	}
+	m->view.workers = m->workers;
+	m->view.nworkers = m->nworkers;
+	for (size_t i = 0; i < m->conf->nlisteners; i++)
+		log_info("listener \"%s\" on %s", m->conf->listeners[i].name,
+			 m->conf->listeners[i].addr.text);
+	log_info("sluice %s started: %u %s, configuration %s "
+		 "(generation %llu)",
+		 PACKAGE_VERSION, m->nworkers,
+		 sl_main_plural(m->nworkers, "worker", "workers"), m->path,
+		 (unsigned long long)m->conf->generation);
+}
+
+/* After the loop: the workers joined, everything freed, the pid file
+ * removed. */
+static void
+main_free(struct sl_main *m)
+{
+	sl_admin_free(m->admin);
+	sl_health_free(m->health);
+	sl_watch_free(m->watch);
+	sl_resolver_free(m->resolver);
+	sl_conf_unref(m->pending);
+	for (unsigned i = 0; i < m->nworkers; i++)
+		sl_worker_join_free(m->workers[i]);
+	event_free(m->wait_ev);
+	event_free(m->reload_ev);
+	event_free(m->guard_ev);
+	event_free(m->pending_ev);
+	for (unsigned i = 0; i < m->nworkers; i++)
+		free(m->fds[i]);
+	free(m->fds);
+	if (m->pid_written)
+		sl_main_pidfile_remove(m->pid_file);
+	log_info("stopped");
+	free(m->workers);
+	for (size_t i = 0; i < SL_MAIN_NSIGS; i++)
+		event_free(m->sig_ev[i]);
+	event_base_free(m->base);
+	sl_conf_unref(m->conf);
+	free(m->run_admin);
+	free(m->run_access);
+	free(m->exe);
+	free(m->view.carried);
+	for (size_t x = 0; x < m->nxfds; x++)
+		free(m->xfds[x].addr);
+	free(m->xfds);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sl_main m;
+	const char *path = DEFAULT_CONF, *pid_file = NULL;
+	int check = 0, r;
+
+	memset(&m, 0, sizeof(m));
+	m.given.chan = -1;
+	/* a reload or reopen asked for before the handlers are in place
+	 * (the file is being loaded right now) must not kill the process:
+	 * the default action of SIGHUP and SIGUSR1 is to terminate */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
+	if ((r = main_args(argc, argv, &path, &pid_file, &check)) != -1)
+		return r;
 	/* the file and all a start on it needs: -t stops here */
 	if (sl_main_load(&m, path, pid_file, check) == -1)
 		return 1;
@@ -171,119 +307,29 @@ main(int argc, char **argv)
 	/* a second sluice given the same -p stops here, before it binds */
 	if (pid_file != NULL)
 		sl_main_pidfile_check(pid_file, m.given.old_pid);
-	m.conf->generation = 1;
-	/* per-worker counters are sized by the workers there will be */
-	sl_runtime_set_workers(sl_main_workers_wanted(m.conf));
-	if (sl_runtime_bind(m.conf) == -1)
-		fatalx("out of memory");
-	sl_log_set_level(m.conf->log_level);
-	sl_log_set_query(m.conf->log_query);
-	sl_log_set_cards(m.conf->log_cards);
-	if (sl_access_open(m.conf->access_log, m.conf->access_format) == -1)
-		fatal("access log %s", m.conf->access_log);
-	if ((m.run_access = strdup(m.conf->access_log)) == NULL ||
-	    (m.conf->has_admin &&
-	     (m.run_admin = strdup(m.conf->admin_addr.text)) == NULL))
-		fatalx("out of memory");
+	main_first_generation(&m);
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 
-	if ((m.base = event_base_new()) == NULL)
-		fatalx("event_base_new failed");
-	ev_term = evsignal_new(m.base, SIGTERM, main_on_stop, &m);
-	ev_int = evsignal_new(m.base, SIGINT, main_on_stop, &m);
-	ev_hup = evsignal_new(m.base, SIGHUP, main_on_hup, &m);
-	ev_usr1 = evsignal_new(m.base, SIGUSR1, main_on_usr1, &m);
-	ev_usr2 = evsignal_new(m.base, SIGUSR2, sl_main_on_usr2, &m);
-	if (!ev_term || !ev_int || !ev_hup || !ev_usr1 || !ev_usr2 ||
-	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL) ||
-	    evsignal_add(ev_hup, NULL) || evsignal_add(ev_usr1, NULL) ||
-	    evsignal_add(ev_usr2, NULL))
-		fatalx("cannot install signal handlers");
-	if ((m.exe = sl_main_exe_path(argv[0])) == NULL)
-		fatalx("out of memory");
-	m.argv = argv;
-
-	m.path = path;
-	m.wait_ev = event_new(m.base, -1, EV_PERSIST, sl_main_on_wait, &m);
-	m.reload_ev = evtimer_new(m.base, sl_main_on_reload_retry, &m);
-	m.guard_ev = event_new(m.base, -1, EV_PERSIST, main_on_guard, &m);
-	m.pending_ev = evtimer_new(m.base, sl_main_on_pending, &m);
-	m.resolver = sl_resolver_new(m.base, sl_main_on_dns, &m);
-	if (m.wait_ev == NULL || m.reload_ev == NULL || m.guard_ev == NULL ||
-	    m.pending_ev == NULL || m.resolver == NULL ||
-	    event_add(m.guard_ev, &(struct timeval){1, 0}) == -1)
-		fatalx("out of memory");
+	main_loop_new(&m, argv, path);
 	if (sl_main_resolve_at_start(&m) == -1) {
 		/* a signal to stop came first */
 		log_info("stopped before serving");
 		return 0;
 	}
-	m.view.conf = m.conf;
-	m.view.resolver = m.resolver;
-	m.view.start_ms = sl_now_ms();
-	m.view.run_admin = m.run_admin;
-	m.view.run_access = m.run_access;
+	main_view(&m);
 	if ((m.health = sl_health_new(m.base)) == NULL ||
 	    sl_health_apply(m.health, m.conf) == -1)
 		fatalx("out of memory");
 	sl_main_admin_start(&m);
 	sl_main_start_workers(&m);
 	sl_main_watch_refresh(&m, 1);
-	/* listeners bound and workers serving: the pid now means "running" */
-	m.pid_file = pid_file;
-	if (pid_file != NULL) {
-		if (sl_main_pidfile_write(pid_file) == -1)
-			fatal("pid file %s: cannot write it", pid_file);
-		m.pid_written = 1;
-	}
-	m.view.workers = m.workers;
-	m.view.nworkers = m.nworkers;
-	for (size_t i = 0; i < m.conf->nlisteners; i++)
-		log_info("listener \"%s\" on %s", m.conf->listeners[i].name,
-			 m.conf->listeners[i].addr.text);
-	log_info("sluice %s started: %u %s, configuration %s "
-		 "(generation %llu)",
-		 PACKAGE_VERSION, m.nworkers,
-		 sl_main_plural(m.nworkers, "worker", "workers"), path,
-		 (unsigned long long)m.conf->generation);
+	main_serving(&m, pid_file);
 	sl_main_announce(&m);
 
 	event_base_dispatch(m.base);
 
 	sl_main_handover_end(&m);
-
-	sl_admin_free(m.admin);
-	sl_health_free(m.health);
-	sl_watch_free(m.watch);
-	sl_resolver_free(m.resolver);
-	sl_conf_unref(m.pending);
-	for (unsigned i = 0; i < m.nworkers; i++)
-		sl_worker_join_free(m.workers[i]);
-	event_free(m.wait_ev);
-	event_free(m.reload_ev);
-	event_free(m.guard_ev);
-	event_free(m.pending_ev);
-	for (unsigned i = 0; i < m.nworkers; i++)
-		free(m.fds[i]);
-	free(m.fds);
-	if (m.pid_written)
-		sl_main_pidfile_remove(m.pid_file);
-	log_info("stopped");
-	free(m.workers);
-	event_free(ev_term);
-	event_free(ev_int);
-	event_free(ev_hup);
-	event_free(ev_usr1);
-	event_free(ev_usr2);
-	event_base_free(m.base);
-	sl_conf_unref(m.conf);
-	free(m.run_admin);
-	free(m.run_access);
-	free(m.exe);
-	free(m.view.carried);
-	for (size_t x = 0; x < m.nxfds; x++)
-		free(m.xfds[x].addr);
-	free(m.xfds);
+	main_free(&m);
 	return 0;
 }

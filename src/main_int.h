@@ -24,6 +24,9 @@
 #endif
 #define DEFAULT_CONF SYSCONFDIR "/sluice/sluice.yaml"
 
+/* The signals the main loop handles (main.c). */
+#define SL_MAIN_NSIGS 5
+
 struct sl_health;
 struct sl_resolver;
 struct sl_watch;
@@ -83,6 +86,7 @@ struct sl_main {
 		char *addr; /* the listener's address text (owned) */
 	} * xfds;
 	size_t nxfds;
+	struct event *sig_ev[SL_MAIN_NSIGS]; /* TERM, INT, HUP, USR1, USR2 */
 };
 
 /* "1 worker", "2 workers": for the log lines of a start and a reload. */
