@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Command line, start-up, signals and stop. Everything that touches
- * requests runs in the workers; this thread only loads the configuration,
- * opens the listening sockets and relays signals.
+ * Command line, signals, start and stop: the program's outline. The work
+ * is the other main_*.c files' (main_int.h); everything that touches
+ * requests runs in the workers, and this thread only loads the
+ * configuration, opens the listening sockets and relays signals.
  */
-#include <errno.h>
 #include <event2/event.h>
-#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <nghttp2/nghttp2.h>
 #include <openssl/crypto.h>
@@ -15,87 +14,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
 #include "admin.h"
 #include "conf.h"
 #include "guard.h"
-#include "handover.h"
 #include "health.h"
-#include "listener.h"
 #include "log.h"
-#include "portcheck.h"
-#include "preflight.h"
+#include "main_int.h"
 #include "resolve.h"
 #include "runtime.h"
-#include "tls.h"
 #include "watch.h"
 #include "worker.h"
-
-#ifndef SYSCONFDIR
-#define SYSCONFDIR "/etc"
-#endif
-#define DEFAULT_CONF SYSCONFDIR "/sluice/sluice.yaml"
-
-struct sl_main {
-	struct sl_conf *conf;
-	struct sl_worker **workers;
-	unsigned nworkers;
-	struct event_base *base;
-	struct sl_admin *admin;
-	struct sl_health *health;  /* active health checks */
-	struct sl_admin_view view; /* what admin pages show */
-	struct event *wait_ev;	   /* polls for drained workers */
-	struct event *guard_ev;	   /* the canary guards' second */
-	/* a fleet (doc/fleet.md) */
-	struct sl_resolver *resolver; /* endpoints by name */
-	struct sl_conf *pending;      /* a reload waiting for its new names'
-					 first answers (or until
-					 pending_until_ms) */
-	uint64_t pending_until_ms;
-	const char *pending_why;  /* "reload", "watch" */
-	const char *retry_why;	  /* a reload waiting for the workers */
-	struct event *pending_ev; /* polls it */
-	int dns_dirty;		  /* answers changed: a generation is due */
-	struct sl_watch *watch;	  /* the file and those it names */
-	char loaded_fp[65];	  /* their fingerprint, as the running
-				     generation read them ("": not known,
-				     any change reloads) */
-	char tried_fp[65];	  /* ... as the watch last found them, or
-				     as the last reload applied them */
-	char reload_fp[65];	  /* ... as a reload under way found them
-				     before it read the file ("": not
-				     taken) */
-	struct event *reload_ev;  /* retries a reload that had to wait */
-	const char *path;	  /* configuration file */
-	const char *pid_file;	  /* -p, NULL for none */
-	int pid_written;	  /* pid_file is ours: remove it at exit */
-	int **fds; /* listening sockets: [worker][listener of conf] */
-	int stopping;
-	/* what start-up opened, which a reload cannot change */
-	char *run_admin;  /* admin address, NULL for none (owned) */
-	char *run_access; /* access log destination (owned) */
-	/* binary upgrades (doc/upgrade.md) */
-	char *exe;		    /* this binary's path as started (owned) */
-	char **argv;		    /* as started, for the new process */
-	struct sl_handover given;   /* what this process was given */
-	struct sl_upgrade *upgrade; /* to a new process, under way or done */
-	int handed_over;     /* the new process serves: this one drains */
-	unsigned next_adopt; /* the worker the next connection handed over
-				by the replaced process goes to */
-	/* sockets given to the workers beyond one per worker and listener
-	 * (an upgrade from a sluice with more workers): handed over again */
-	struct sl_xfd {
-		int fd;
-		char *addr; /* the listener's address text (owned) */
-	} * xfds;
-	size_t nxfds;
-};
-
-/* How long a new process has to report that it serves. */
-#define UPGRADE_TIMEOUT_MS 30000
 
 static void
 usage(FILE *f)
@@ -118,24 +49,6 @@ usage(FILE *f)
 		DEFAULT_CONF);
 }
 
-/* Stops a start whose socket unit names a socket for a listener that the
- * file puts on another address. */
-static void
-misnamed(const struct sl_handover *h, const char *what, const char *name,
-	 const char *addr)
-{
-	char a[64];
-
-	if (h->misnamed == NULL)
-		return;
-	fatalx("%s%s%s%s %s: the socket systemd named \"%s\" listens on %s; "
-	       "the socket unit and the configuration must agree",
-	       what, name != NULL ? " \"" : "", name != NULL ? name : "",
-	       name != NULL ? "\"" : "", addr, h->misnamed->name,
-	       sl_addr_str((const struct sockaddr *)&h->misnamed->ss, a,
-			   sizeof(a)));
-}
-
 static void
 version(void)
 {
@@ -156,14 +69,6 @@ version(void)
 #endif
 }
 
-static unsigned
-cpu_count(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n < 1 ? 1 : (unsigned)n;
-}
-
 static void
 raise_nofile(void)
 {
@@ -176,311 +81,13 @@ raise_nofile(void)
 	}
 }
 
-/* Stops accepting and drains (why: "signal 15", "upgrade"). */
-static void
-main_stop(struct sl_main *m, const char *why)
-{
-	if (m->stopping) {
-		log_info("%s: already stopping", why);
-		return;
-	}
-	m->stopping = 1;
-	log_info("%s: stopping: no new connections, finishing requests in "
-		 "flight (drain_timeout %llu ms)",
-		 why, (unsigned long long)m->conf->drain_timeout_ms);
-	if (!m->handed_over)
-		(void)sl_sd_notify("STOPPING=1");
-	m->view.draining = 1;
-	for (unsigned i = 0; i < m->nworkers; i++)
-		sl_worker_stop(m->workers[i],
-			       m->handed_over ? SL_DRAIN_HANDOVER
-					      : SL_DRAIN_STOP,
-			       sl_upgrade_conn_chan(m->upgrade));
-	/* the main loop keeps serving the admin listener (readyz says
-	 * draining) until every worker has finished */
-	event_add(m->wait_ev, &(struct timeval){0, 50000});
-}
-
 static void
 main_on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	char why[32];
 
 	snprintf(why, sizeof(why), "signal %d", (int)sig);
-	main_stop(arg, why);
-}
-
-static void
-main_on_wait(evutil_socket_t fd, short what, void *arg)
-{
-	struct sl_main *m = arg;
-
-	for (unsigned i = 0; i < m->nworkers; i++)
-		if (!atomic_load(&m->workers[i]->done))
-			return;
-	event_base_loopexit(m->base, NULL);
-}
-
-/* Logs every line of a loader's error (or, with warning, warning) text. */
-static void
-log_lines(int warning, const char *prefix, const char *text)
-{
-	const char *p = text, *nl;
-
-	while (p != NULL && *p != '\0') {
-		int n;
-		nl = strchr(p, '\n');
-		n = nl ? (int)(nl - p) : (int)strlen(p);
-		if (warning)
-			log_warnx("%s%.*s", prefix, n, p);
-		else
-			log_error("%s%.*s", prefix, n, p);
-		p = nl ? nl + 1 : NULL;
-	}
-}
-
-/*
- * Writes the error (or, with warning, warning) lines of a start that has
- * not loaded its file yet or cannot start on it: as they are for -t and a
- * start from a shell or a unit ("FILE:LINE:COL: error: ...", a
- * compiler's form), or, in the new process of an upgrade (upgrading), as
- * log lines ("TIME error: upgrade: FILE:LINE:COL: error: ..."): its
- * stderr is the error log of the process it would replace, whose lines
- * all carry a time and a level. text may be NULL.
- */
-static void
-start_lines(int upgrading, int warning, const char *text)
-{
-	if (text == NULL)
-		return;
-	if (upgrading)
-		log_lines(warning, "upgrade: ", text);
-	else
-		fputs(text, stderr);
-}
-
-/* "1 worker", "2 workers". */
-static const char *
-plural(size_t n, const char *one, const char *many)
-{
-	return n == 1 ? one : many;
-}
-
-/* Settings read at start only: say so when a reload asks for something
- * other than what is running (not merely other than the previous file:
- * putting the original value back is no change). */
-static void
-reload_check_static(struct sl_main *m, struct sl_conf *nc)
-{
-	unsigned want = nc->workers ? nc->workers : cpu_count();
-	const char *admin = nc->has_admin ? nc->admin_addr.text : NULL;
-
-	if (want != m->nworkers)
-		log_warnx(
-		    "reload: \"workers\" changes need an upgrade (SIGUSR2) "
-		    "or a restart; the file asks for %u, %u %s keep running",
-		    want, m->nworkers,
-		    plural(m->nworkers, "worker", "workers"));
-	if ((admin == NULL) != (m->run_admin == NULL) ||
-	    (admin != NULL && strcmp(admin, m->run_admin) != 0)) {
-		if (m->run_admin != NULL)
-			log_warnx("reload: \"admin\" changes need an "
-				  "upgrade (SIGUSR2) or a restart; the admin "
-				  "listener stays on %s",
-				  m->run_admin);
-		else
-			log_warnx("reload: \"admin\" changes need an "
-				  "upgrade (SIGUSR2) or a restart; there is no "
-				  "admin listener until then");
-	}
-	if (strcmp(nc->access_log, m->run_access) != 0)
-		log_warnx("reload: \"log.access\" changes need an upgrade "
-			  "(SIGUSR2) or a restart; access lines still go to %s",
-			  m->run_access);
-}
-
-/*
- * "FILE:LINE:COL" of pos in conf's file into buf (bufsz bytes), or FILE
- * alone when pos is not known: where a message about an address points,
- * as the loader's errors and -t's do, so that a refused reload or start
- * names the line to change.
- */
-static const char *
-conf_where(char *buf, size_t bufsz, const struct sl_conf *conf,
-	   const struct sl_conf_pos *pos)
-{
-	if (pos->line > 0)
-		snprintf(buf, bufsz, "%s:%u:%u", conf->path, pos->line,
-			 pos->col);
-	else
-		snprintf(buf, bufsz, "%s", conf->path);
-	return buf;
-}
-
-/*
- * Refuses an address that another process also listens on: every worker
- * binds with SO_REUSEPORT, and the kernel would let another process of the
- * same user join the group and take a share of the connections (another
- * sluice started on the same file, say). l is a listener of conf;
- * own[0..nown) are all the listening sockets of this process. Returns 0,
- * or -1 (logged).
- */
-static int
-listener_exclusive(const char *prefix, const struct sl_conf *conf,
-		   const struct sl_conf_listener *l, const int *own,
-		   size_t nown)
-{
-	char who[128], at[1024];
-	int r;
-
-	r = sl_portcheck_foreign(&l->addr.ss, own, nown, who, sizeof(who));
-	if (r == 1) {
-		log_error("%s%s: error: listener \"%s\" %s: address already in "
-			  "use by %s; two processes listening there would "
-			  "share its connections",
-			  prefix,
-			  conf_where(at, sizeof(at), conf, &l->addr_pos),
-			  l->name, l->addr.text, who);
-		return -1;
-	}
-	if (r == -1)
-		log_warnx("%slistener \"%s\" %s: cannot read the kernel's "
-			  "table of listening sockets; not checked whether "
-			  "another process listens there too",
-			  prefix, l->name, l->addr.text);
-	return 0;
-}
-
-/* Appends fds[0..i) (nl sockets each) and fds[i][0..j) to out at *n: the
- * sockets opened so far, in the order they are opened. */
-static void
-opened_fds(int *out, size_t *n, int **fds, size_t nl, unsigned i, size_t j)
-{
-	for (unsigned w = 0; w <= i; w++)
-		for (size_t k = 0; k < (w < i ? nl : j); k++)
-			out[(*n)++] = fds[w][k];
-}
-
-/*
- * Why ss cannot be bound or listened on after a failure with errno err:
- * for EADDRINUSE, what holds it, a listener ("address already in use by
- * pid 123 (nginx)") or a connection (portcheck.h), own[0..nown) being
- * this process's sockets; else strerror(err). Writes into msg (msgsz
- * bytes).
- */
-static const char *
-cannot_listen(char *msg, size_t msgsz, int err,
-	      const struct sockaddr_storage *ss, const int *own, size_t nown)
-{
-	if (err == EADDRINUSE)
-		return sl_portcheck_in_use(ss, own, nown, msg, msgsz);
-	snprintf(msg, msgsz, "%s", strerror(err));
-	return msg;
-}
-
-/* Every listening socket of m (running) and of nfds (being prepared for
- * nc), for listener_exclusive(). Returns a malloc'd array or NULL. */
-static int *
-all_fds(struct sl_main *m, int **nfds, const struct sl_conf *nc, size_t *n)
-{
-	size_t cap = m->nworkers * (m->conf->nlisteners + nc->nlisteners);
-	int *all = calloc(cap + 1, sizeof(*all));
-
-	*n = 0;
-	if (all == NULL)
-		return NULL;
-	for (unsigned i = 0; i < m->nworkers; i++) {
-		for (size_t j = 0; m->fds != NULL && j < m->conf->nlisteners;
-		     j++)
-			all[(*n)++] = m->fds[i][j];
-		for (size_t j = 0; nfds != NULL && j < nc->nlisteners; j++)
-			all[(*n)++] = nfds[i][j];
-	}
-	return all;
-}
-
-/* Listening sockets of nc for every worker: the running socket of an
- * unchanged address, a new one otherwise. Returns NULL (nothing left open)
- * when a new address cannot be opened, or another process listens on
- * it. */
-static int **
-reload_sockets(struct sl_main *m, struct sl_conf *nc)
-{
-	const struct sl_conf *oc = m->conf;
-	int **nfds = calloc(m->nworkers, sizeof(*nfds));
-	int *all;
-	unsigned i;
-	size_t j, k, nall;
-
-	if (nfds == NULL)
-		return NULL;
-	for (i = 0; i < m->nworkers; i++) {
-		if ((nfds[i] = calloc(nc->nlisteners + 1, sizeof(**nfds))) ==
-		    NULL)
-			goto fail;
-		for (j = 0; j < nc->nlisteners; j++) {
-			nfds[i][j] = -1;
-			for (k = 0; k < oc->nlisteners; k++)
-				if (strcmp(nc->listeners[j].addr.text,
-					   oc->listeners[k].addr.text) == 0)
-					nfds[i][j] = m->fds[i][k];
-			if (nfds[i][j] != -1)
-				continue;
-			if ((nfds[i][j] =
-				 sl_listener_open(&nc->listeners[j])) == -1) {
-				int err = errno;
-				char why[768], at[1024];
-				size_t nown;
-				int *own = all_fds(m, NULL, nc, &nown);
-				if (own != NULL)
-					opened_fds(own, &nown, nfds,
-						   nc->nlisteners, i, j);
-				log_error(
-				    "reload: %s: error: listener \"%s\" %s: "
-				    "cannot listen: %s",
-				    conf_where(at, sizeof(at), nc,
-					       &nc->listeners[j].addr_pos),
-				    nc->listeners[j].name,
-				    nc->listeners[j].addr.text,
-				    cannot_listen(why, sizeof(why), err,
-						  &nc->listeners[j].addr.ss,
-						  own, nown));
-				free(own);
-				goto fail;
-			}
-		}
-	}
-	/* a new address must be ours alone; a kept one was checked when it
-	 * was opened */
-	all = all_fds(m, nfds, nc, &nall);
-	for (j = 0; j < nc->nlisteners; j++) {
-		int kept = 0;
-		for (k = 0; k < oc->nlisteners; k++)
-			kept |= strcmp(nc->listeners[j].addr.text,
-				       oc->listeners[k].addr.text) == 0;
-		if (!kept &&
-		    listener_exclusive("reload: ", nc, &nc->listeners[j], all,
-				       nall) == -1) {
-			free(all);
-			goto fail;
-		}
-	}
-	free(all);
-	return nfds;
-fail:
-	/* close only what this reload opened */
-	for (i = 0; i < m->nworkers && nfds[i] != NULL; i++) {
-		for (j = 0; j < nc->nlisteners; j++) {
-			int kept = 0;
-			for (k = 0; k < oc->nlisteners; k++)
-				kept |= nfds[i][j] == m->fds[i][k];
-			if (!kept && nfds[i][j] > 0)
-				close(nfds[i][j]);
-		}
-		free(nfds[i]);
-	}
-	free(nfds);
-	return NULL;
+	sl_main_stop(arg, why);
 }
 
 /* Once a second: the canary guards judge their windows (guard.h). */
@@ -492,450 +99,10 @@ main_on_guard(evutil_socket_t fd, short what, void *arg)
 	sl_guard_tick(m->conf, sl_now_ms());
 }
 
-/* The files conf names (certificates, keys, CAs, the Redis password),
- * after the file itself: what the watch follows. *n is set; the array is
- * malloc'd (NULL when out of memory), its strings conf's. */
-static const char **
-conf_files(const struct sl_conf *conf, const char *path, size_t *n)
-{
-	size_t cap = 2, k = 0;
-	const char **v;
-
-	for (size_t i = 0; i < conf->nlisteners; i++)
-		cap += 2 * conf->listeners[i].tls.ncerts + 1;
-	cap += 3 * conf->nclusters;
-	if ((v = calloc(cap, sizeof(*v))) == NULL)
-		return NULL;
-	v[k++] = path;
-	for (size_t i = 0; i < conf->nlisteners; i++) {
-		const struct sl_conf_tls_server *t = &conf->listeners[i].tls;
-		for (size_t j = 0; j < t->ncerts; j++) {
-			v[k++] = t->certs[j].cert.path;
-			v[k++] = t->certs[j].key.path;
-		}
-		if (t->client_ca.path != NULL)
-			v[k++] = t->client_ca.path;
-	}
-	for (size_t i = 0; i < conf->nclusters; i++) {
-		const struct sl_conf_tls_client *t = &conf->clusters[i].tls;
-		if (!t->enabled)
-			continue;
-		if (t->ca.path != NULL)
-			v[k++] = t->ca.path;
-		if (t->cert.path != NULL)
-			v[k++] = t->cert.path;
-		if (t->key.path != NULL)
-			v[k++] = t->key.path;
-	}
-	if (conf->rl_store.password_file.path != NULL && k < cap)
-		v[k++] = conf->rl_store.password_file.path;
-	*n = k;
-	return v;
-}
-
-static void main_on_watch(void *arg);
-
-/* Follows (or stops following) the running file and what it names, as
- * its watch: says (doc/fleet.md section 3). fp: take their fingerprint as
- * the one now loaded. */
-static void
-watch_refresh(struct sl_main *m, int fp)
-{
-	const char **paths;
-	size_t n = 0;
-
-	if (!m->conf->watch) {
-		if (m->watch != NULL)
-			log_info("watch: off");
-		sl_watch_free(m->watch);
-		m->watch = NULL;
-		return;
-	}
-	if (m->watch == NULL) {
-		if ((m->watch = sl_watch_new(m->base, main_on_watch, m)) ==
-		    NULL) {
-			log_warn("watch: inotify");
-			return;
-		}
-		log_info("watch: following %s and the files it names", m->path);
-		fp = 1; /* what runs is the mark changes are judged by */
-	}
-	if ((paths = conf_files(m->conf, m->path, &n)) == NULL)
-		return;
-	if (sl_watch_set(m->watch, paths, n, m->conf->watch_debounce_ms) == -1)
-		log_warn("watch: %s: nothing could be watched", m->path);
-	if (fp) {
-		if (sl_watch_fingerprint(paths, n, m->loaded_fp) == -1)
-			m->loaded_fp[0] = '\0';
-		memcpy(m->tried_fp, m->loaded_fp, sizeof(m->tried_fp));
-	}
-	free(paths);
-}
-
-/*
- * Hands generation nc (loaded and checked, its names' answers filled in,
- * nobody using it yet) to every worker: what a reload, a watch and a DNS
- * change end with. why: "reload", "watch" or "dns", for the log. Returns
- * 0, or -1 when it was not applied (logged; nc is dropped, the running
- * generation stays).
- */
-static int
-main_apply(struct sl_main *m, struct sl_conf *nc, const char *why)
-{
-	struct sl_conf *oc = m->conf;
-	int **nfds;
-
-	if (strcmp(why, "dns") != 0)
-		reload_check_static(m, nc);
-	if (sl_runtime_bind(nc) == -1 ||
-	    (nfds = reload_sockets(m, nc)) == NULL) {
-		log_error("%s: %s not applied; generation %llu keeps running",
-			  why, m->path, (unsigned long long)oc->generation);
-		sl_conf_unref(nc);
-		return -1;
-	}
-	nc->generation = oc->generation + 1;
-	sl_log_set_level(nc->log_level);
-	sl_access_set_format(nc->access_format);
-	sl_log_set_query(nc->log_query);
-	sl_log_set_cards(nc->log_cards);
-	for (unsigned i = 0; i < m->nworkers; i++) {
-		struct sl_reload_msg *msg = malloc(sizeof(*msg));
-		int *fds = malloc((nc->nlisteners + 1) * sizeof(*fds));
-		if (msg == NULL || fds == NULL)
-			fatalx("out of memory");
-		memcpy(fds, nfds[i], (nc->nlisteners + 1) * sizeof(*fds));
-		msg->conf = sl_conf_ref(nc);
-		msg->fds = fds;
-		sl_worker_reload(m->workers[i], msg);
-		free(m->fds[i]);
-		m->fds[i] = nfds[i];
-	}
-	free(nfds);
-	/* the workers close the extra sockets of a removed listener */
-	for (size_t x = 0; x < m->nxfds; x++) {
-		int kept = 0;
-		for (size_t j = 0; j < nc->nlisteners && !kept; j++)
-			kept = strcmp(nc->listeners[j].addr.text,
-				      m->xfds[x].addr) == 0;
-		if (!kept) {
-			free(m->xfds[x].addr);
-			m->xfds[x--] = m->xfds[--m->nxfds];
-		}
-	}
-	m->conf = nc;
-	m->view.conf = nc;
-	/* before the old generation goes: checks it shares move over */
-	if (sl_health_apply(m->health, nc) == -1)
-		log_warnx("%s: out of memory: some health checks did not "
-			  "start",
-			  why);
-	if (strcmp(why, "dns") == 0) {
-		m->view.dns_updates++;
-		log_info("dns: generation %llu: the endpoints of names "
-			 "changed",
-			 (unsigned long long)nc->generation);
-	} else {
-		m->view.reloads_ok++;
-		/* the files as they were before this reload read them: a
-		 * change since differs from it, and is reloaded ("" when
-		 * not taken: then any change is) */
-		memcpy(m->loaded_fp, m->reload_fp, sizeof(m->loaded_fp));
-		memcpy(m->tried_fp, m->reload_fp, sizeof(m->tried_fp));
-		log_info("%s: generation %llu from %s: %zu %s, %zu %s "
-			 "(sha256 %s)",
-			 why, (unsigned long long)nc->generation, m->path,
-			 nc->nlisteners,
-			 plural(nc->nlisteners, "listener", "listeners"),
-			 nc->nclusters,
-			 plural(nc->nclusters, "cluster", "clusters"),
-			 nc->sha256);
-		watch_refresh(m, 0);
-	}
-	sl_conf_unref(oc);
-	return 0;
-}
-
-/* The workers still take in the last generation: one at a time. */
-static int
-workers_busy(const struct sl_main *m)
-{
-	for (unsigned i = 0; i < m->nworkers; i++)
-		if (atomic_load(&m->workers[i]->applied_gen) <
-		    m->conf->generation)
-			return 1;
-	return 0;
-}
-
-/* A reload that waited for the first answers of its new names ends. */
-static void
-pending_apply(struct sl_main *m)
-{
-	struct sl_conf *nc = m->pending;
-
-	m->pending = NULL;
-	event_del(m->pending_ev);
-	if (!sl_resolver_settled(m->resolver, nc))
-		log_warnx("%s: some new names have no answer yet; their "
-			  "clusters start without those endpoints",
-			  m->pending_why);
-	if (sl_resolver_fill(m->resolver, nc) == -1) {
-		m->view.reloads_failed++;
-		log_error("%s: out of memory; generation %llu keeps running",
-			  m->pending_why,
-			  (unsigned long long)m->conf->generation);
-		sl_conf_unref(nc);
-		(void)sl_resolver_apply(m->resolver, m->conf);
-		return;
-	}
-	m->dns_dirty = 0; /* the answers are in nc */
-	if (main_apply(m, nc, m->pending_why) == -1) {
-		m->view.reloads_failed++;
-		(void)sl_resolver_apply(m->resolver, m->conf);
-	}
-}
-
-/*
- * The mark a reload from oc to nc leaves the watch with (reload_fp, taken
- * over oc's files before nc was read): when nc names other files, their
- * fingerprint now, else a file it names anew would count as changed at
- * the next event. A change in the moment between nc's reading and this
- * would then go unseen until the files change again: only when the files
- * named change, and for that moment.
- */
-static void
-reload_fp_for(struct sl_main *m, const struct sl_conf *oc,
-	      const struct sl_conf *nc)
-{
-	const char **a, **b;
-	size_t na = 0, nb = 0;
-	int same;
-
-	a = conf_files(oc, m->path, &na);
-	b = conf_files(nc, m->path, &nb);
-	same = a != NULL && b != NULL && na == nb;
-	for (size_t i = 0; same && i < na; i++)
-		same = strcmp(a[i], b[i]) == 0;
-	if (!same &&
-	    (b == NULL || sl_watch_fingerprint(b, nb, m->reload_fp) == -1))
-		m->reload_fp[0] = '\0';
-	free(a);
-	free(b);
-}
-
-/*
- * SIGHUP (why "reload") or a change the watch saw ("watch"): load and
- * check the file completely; on any error keep the running generation.
- * Else hand the new generation to every worker, once the names it adds
- * have answers (or had the time to). A generation number names one
- * configuration that ran: the file gets the next number only once it is
- * applied, so a refused reload never names a number that the next good
- * one will also take.
- */
-static void
-main_reload(struct sl_main *m, const char *why)
-{
-	struct sl_conf *nc, *oc = m->conf;
-	char *errors = NULL, *warnings = NULL;
-
-	if (m->stopping)
-		return;
-	if (m->workers == NULL) {
-		/* start-up waits for the first DNS answers */
-		log_info("%s: not serving yet: the file loads as it is when "
-			 "sluice starts",
-			 why);
-		return;
-	}
-	if (workers_busy(m)) {
-		/* the previous generation is still being handed out: one at
-		 * a time */
-		m->retry_why = why;
-		event_add(m->reload_ev, &(struct timeval){0, 20000});
-		return;
-	}
-	m->reload_fp[0] = '\0';
-	if (m->watch != NULL) {
-		const char **paths;
-		size_t n = 0;
-		if ((paths = conf_files(oc, m->path, &n)) != NULL &&
-		    sl_watch_fingerprint(paths, n, m->reload_fp) == -1)
-			m->reload_fp[0] = '\0';
-		free(paths);
-	}
-	nc = sl_conf_load(m->path, &errors);
-	if (nc == NULL) {
-		m->view.reloads_failed++;
-		log_error("%s: %s is not valid; generation %llu keeps "
-			  "running",
-			  why, m->path, (unsigned long long)oc->generation);
-		log_lines(0, "reload: ", errors);
-		free(errors);
-		return;
-	}
-	/* what a restart on this file would open must open */
-	if ((errors = sl_preflight(nc, m->run_access)) != NULL ||
-	    (errors = sl_tls_load(nc, &warnings)) != NULL ||
-	    (errors = sl_conf_load_secrets(nc, &warnings)) != NULL) {
-		m->view.reloads_failed++;
-		log_lines(1, "reload: ", warnings);
-		free(warnings);
-		log_error("%s: %s cannot start as it is; generation %llu "
-			  "keeps running",
-			  why, m->path, (unsigned long long)oc->generation);
-		log_lines(0, "reload: ", errors);
-		free(errors);
-		sl_conf_unref(nc);
-		return;
-	}
-	log_lines(1, "reload: ", warnings);
-	free(warnings);
-	if (m->watch != NULL)
-		reload_fp_for(m, oc, nc);
-	/* a newer file replaces a reload still waiting for answers */
-	if (m->pending != NULL) {
-		sl_conf_unref(m->pending);
-		m->pending = NULL;
-		event_del(m->pending_ev);
-	}
-	if (sl_resolver_apply(m->resolver, nc) == -1) {
-		m->view.reloads_failed++;
-		log_error("%s: out of memory; generation %llu keeps running",
-			  why, (unsigned long long)oc->generation);
-		sl_conf_unref(nc);
-		(void)sl_resolver_apply(m->resolver, oc);
-		return;
-	}
-	m->pending = nc;
-	m->pending_why = why;
-	m->pending_until_ms = sl_now_ms() + sl_resolver_settle_ms(nc);
-	if (sl_resolver_settled(m->resolver, nc))
-		pending_apply(m);
-	else
-		event_add(m->pending_ev, &(struct timeval){0, 20000});
-}
-
-static void
-main_on_pending(evutil_socket_t fd, short what, void *arg)
-{
-	struct sl_main *m = arg;
-
-	if (m->pending == NULL)
-		return;
-	if (sl_resolver_settled(m->resolver, m->pending) ||
-	    sl_now_ms() >= m->pending_until_ms)
-		pending_apply(m);
-	else
-		event_add(m->pending_ev, &(struct timeval){0, 20000});
-}
-
-/*
- * Answers changed (resolve.h): a generation from the running one's bytes
- * with the endpoints the names resolve to now, its TLS contexts and
- * secrets shared, handed out like a reload's.
- */
-static void
-main_dns_update(struct sl_main *m)
-{
-	struct sl_conf *nc;
-
-	if (m->stopping || !m->dns_dirty || m->workers == NULL)
-		return;
-	if (m->pending != NULL)
-		return; /* the pending reload takes the answers */
-	if (workers_busy(m)) {
-		event_add(m->reload_ev, &(struct timeval){0, 20000});
-		return;
-	}
-	m->dns_dirty = 0;
-	if ((nc = sl_conf_reparse(m->conf)) == NULL) {
-		log_warn("dns: a generation with the new answers");
-		m->dns_dirty = 1;
-		event_add(m->reload_ev, &(struct timeval){1, 0});
-		return;
-	}
-	sl_tls_share(nc, m->conf);
-	if (sl_conf_share_secrets(nc, m->conf) == -1 ||
-	    sl_resolver_fill(m->resolver, nc) == -1) {
-		log_warnx("dns: out of memory: the new answers wait");
-		sl_conf_unref(nc);
-		m->dns_dirty = 1;
-		event_add(m->reload_ev, &(struct timeval){1, 0});
-		return;
-	}
-	(void)main_apply(m, nc, "dns");
-}
-
-static void
-main_on_dns(void *arg)
-{
-	struct sl_main *m = arg;
-
-	m->dns_dirty = 1;
-	main_dns_update(m);
-}
-
-/*
- * The watch saw a change (watch.h): a reload when the files' contents
- * differ both from what the running generation was loaded from and from
- * what the watch last tried. Compared with the running generation first:
- * a refused edit undone puts back what runs, which is no change (it was
- * once compared with the refused edit only, and loaded again as a new
- * generation of the same bytes).
- */
-static void
-main_on_watch(void *arg)
-{
-	struct sl_main *m = arg;
-	const char **paths;
-	char fp[65];
-	size_t n = 0;
-
-	if ((paths = conf_files(m->conf, m->path, &n)) == NULL)
-		return;
-	if (sl_watch_fingerprint(paths, n, fp) == -1) {
-		free(paths);
-		return;
-	}
-	free(paths);
-	if (strcmp(fp, m->loaded_fp) == 0 && strcmp(fp, m->tried_fp) != 0) {
-		/* said at info: the operator who undid an edit learns that
-		 * what runs is what the file holds again */
-		log_info("watch: %s and the files it names are as generation "
-			 "%llu loaded them (sha256 %s): nothing to reload",
-			 m->path, (unsigned long long)m->conf->generation,
-			 m->conf->sha256[0] ? m->conf->sha256 : "-");
-		memcpy(m->tried_fp, fp, sizeof(fp));
-		return;
-	}
-	if (strcmp(fp, m->tried_fp) == 0) {
-		log_debug("watch: no change in %s or the files it names",
-			  m->path);
-		return;
-	}
-	memcpy(m->tried_fp, fp, sizeof(fp));
-	log_info("watch: %s or a file it names changed: reloading", m->path);
-	m->view.watch_reloads++;
-	main_reload(m, "watch");
-}
-
-static void
-main_on_reload_retry(evutil_socket_t fd, short what, void *arg)
-{
-	struct sl_main *m = arg;
-
-	if (m->retry_why != NULL) {
-		const char *why = m->retry_why;
-		m->retry_why = NULL;
-		main_reload(m, why);
-	}
-	main_dns_update(m);
-}
-
 static void
 main_on_hup(evutil_socket_t sig, short what, void *arg)
 {
-	main_reload(arg, "reload");
+	sl_main_reload(arg, "reload");
 }
 
 static void
@@ -947,449 +114,24 @@ main_on_usr1(evutil_socket_t sig, short what, void *arg)
 		log_info("SIGUSR1: access log reopened");
 }
 
-/* ---- upgrade (SIGUSR2) -------------------------------------------------- */
-
-static void
-main_on_upgrade_done(void *arg, const struct sl_upgrade_result *r)
-{
-	struct sl_main *m = arg;
-	char msg[64];
-
-	if (!r->ok) {
-		m->view.upgrades_failed++;
-		log_error("upgrade: failed: %s (%s); this process (pid %ld, "
-			  "sluice %s) keeps serving",
-			  r->why, r->reason, (long)getpid(), PACKAGE_VERSION);
-		sl_upgrade_free(m->upgrade);
-		m->upgrade = NULL;
-		return;
-	}
-	m->view.upgrades_ok++;
-	m->handed_over = 1;
-	log_info("upgrade: pid %ld (sluice %s, configuration sha256 %s) "
-		 "serves; pid %ld (sluice %s, sha256 %s) hands over and drains",
-		 r->pid, r->version, r->sha256, (long)getpid(), PACKAGE_VERSION,
-		 m->conf->sha256[0] ? m->conf->sha256 : "-");
-	/* systemd follows the new process from now on */
-	snprintf(msg, sizeof(msg), "MAINPID=%ld", r->pid);
-	(void)sl_sd_notify(msg);
-	/* the admin socket is the new process's now (it holds it) */
-	sl_admin_free(m->admin);
-	m->admin = NULL;
-	main_stop(m, "upgrade");
-}
-
-/*
- * SIGUSR2: hands every listening socket (the admin's too) and this
- * process's counters to a new process of this binary's path, which
- * loads the file and serves; this one then drains and exits. If the new
- * one fails at any point, this one serves on as if nothing happened.
- */
-static void
-main_on_usr2(evutil_socket_t sig, short what, void *arg)
-{
-	struct sl_main *m = arg;
-	size_t n = 0, cap = m->nworkers * m->conf->nlisteners + m->nxfds + 1;
-	char why[512], *counters;
-	int *fds;
-
-	if (m->stopping || m->upgrade != NULL) {
-		log_warnx("SIGUSR2: %s; no upgrade",
-			  m->stopping ? "stopping" : "an upgrade is under way");
-		return;
-	}
-	if ((fds = calloc(cap, sizeof(*fds))) == NULL) {
-		log_warnx("SIGUSR2: out of memory; no upgrade");
-		return;
-	}
-	for (unsigned i = 0; i < m->nworkers; i++)
-		for (size_t j = 0; j < m->conf->nlisteners; j++)
-			fds[n++] = m->fds[i][j];
-	for (size_t i = 0; i < m->nxfds; i++)
-		fds[n++] = m->xfds[i].fd;
-	if (m->admin != NULL)
-		fds[n++] = sl_admin_fd(m->admin);
-	counters = sl_admin_metrics(&m->view);
-	m->upgrade = sl_upgrade_start(
-	    m->base, m->exe, m->argv, fds, n, counters, UPGRADE_TIMEOUT_MS,
-	    main_on_upgrade_done, m, why, sizeof(why));
-	free(counters);
-	free(fds);
-	if (m->upgrade == NULL) {
-		m->view.upgrades_failed++;
-		log_error("upgrade: failed: %s; this process keeps serving",
-			  why);
-		return;
-	}
-	log_info("upgrade: started %s: %zu listening sockets handed over",
-		 m->exe, n);
-}
-
-/* The counters of the process this one took over from, at its exit
- * (text), or the end of its channel (NULL). */
-static void
-main_on_carried(void *arg, char *text)
-{
-	struct sl_main *m = arg;
-
-	if (text == NULL) {
-		log_info("upgrade: pid %ld has finished", m->given.old_pid);
-		return;
-	}
-	free(m->view.carried);
-	m->view.carried = text;
-}
-
-/* Idle connections the process this one took over from hands over as it
- * drains: to the workers in turn. */
-static void
-main_on_conns(void *arg, const int *fds, size_t n)
-{
-	struct sl_main *m = arg;
-
-	for (size_t i = 0; i < n; i++)
-		sl_worker_adopt(m->workers[m->next_adopt++ % m->nworkers],
-				fds[i]);
-}
-
-/*
- * This binary's path as it was started, for the upgrade: argv[0] made
- * absolute, a symbolic link left as it is (a package upgrade or a link
- * moved to another build puts the new binary there), or found on PATH.
- */
-static char *
-exe_path(const char *argv0)
-{
-	char cwd[4096], *p;
-
-	if (strchr(argv0, '/') != NULL) {
-		if (argv0[0] == '/')
-			return strdup(argv0);
-		if (getcwd(cwd, sizeof(cwd)) == NULL)
-			return NULL;
-		return asprintf(&p, "%s/%s", cwd, argv0) == -1 ? NULL : p;
-	}
-	{
-		const char *path = getenv("PATH");
-		char *copy, *save = NULL, *dir;
-		if (path == NULL || (copy = strdup(path)) == NULL)
-			return NULL;
-		for (dir = strtok_r(copy, ":", &save); dir != NULL;
-		     dir = strtok_r(NULL, ":", &save)) {
-			if (asprintf(&p, "%s/%s", dir, argv0) == -1)
-				break;
-			if (access(p, X_OK) == 0) {
-				free(copy);
-				return p;
-			}
-			free(p);
-		}
-		free(copy);
-	}
-	/* the kernel's idea, as a last resort */
-	p = realpath("/proc/self/exe", NULL);
-	return p;
-}
-
-/* ---- pid file (-p) ------------------------------------------------------ */
-
-/* The pid written in path, or 0 when there is none (no file, no number). */
-static long
-pidfile_read(const char *path)
-{
-	char buf[32];
-	ssize_t n;
-	long pid;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	if (sscanf(buf, "%ld", &pid) != 1 || pid <= 0)
-		return 0;
-	return pid;
-}
-
-/*
- * Refuses to start when path names a running sluice (a second sluice
- * given the same -p). A file left by a process that is gone, or whose
- * pid now belongs to another program (the number came round again), is
- * stale: it is replaced once this one serves. Exits on refusal.
- */
-static void
-pidfile_check(const char *path, long replaced)
-{
-	long pid = pidfile_read(path);
-	char comm[32];
-
-	/* replaced: the sluice this one takes over from (an upgrade) */
-	if (pid == 0 || pid == (long)getpid() || pid == replaced ||
-	    (kill((pid_t)pid, 0) == -1 && errno == ESRCH))
-		return;
-	if (sl_portcheck_is_sluice(pid))
-		fatalx("pid file %s: pid %ld (sluice) is running; not "
-		       "starting a second sluice with the same pid file",
-		       path, pid);
-	if (sl_portcheck_comm(pid, comm, sizeof(comm)) == -1)
-		fatalx("pid file %s: pid %ld is running, a process this "
-		       "user cannot see; not starting",
-		       path, pid);
-	log_warnx("pid file %s: stale: pid %ld is now %s, not sluice; "
-		  "replacing it",
-		  path, pid, comm);
-}
-
-/* Writes this process's pid to path: a temporary file in the same
- * directory renamed over it, so that a reader never sees half a file.
- * Returns 0, or -1 (errno set). */
+/* Reads the command line into *path, *pid_file and *check. Returns -1 to
+ * go on, else the exit status (-V, -h, a usage error). */
 static int
-pidfile_write(const char *path)
+main_args(int argc, char **argv, const char **path, const char **pid_file,
+	  int *check)
 {
-	char tmp[4096], buf[32];
-	int fd, n, ok, saved;
+	int ch;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
-	    sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fd = mkstemp(tmp)) == -1)
-		return -1;
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	/* readable by all, as pid files are, whatever the umask */
-	ok = write(fd, buf, (size_t)n) == n && fchmod(fd, 0644) == 0;
-	saved = errno;
-	if (close(fd) == -1 && ok) {
-		ok = 0;
-		saved = errno;
-	}
-	if (!ok) {
-		unlink(tmp);
-		errno = saved;
-		return -1;
-	}
-	if (rename(tmp, path) == -1) {
-		saved = errno;
-		unlink(tmp);
-		errno = saved;
-		return -1;
-	}
-	return 0;
-}
-
-/* Removes path at a clean exit if it still names this process. */
-static void
-pidfile_remove(const char *path)
-{
-	if (pidfile_read(path) == (long)getpid() && unlink(path) == -1)
-		log_warn("pid file %s: cannot remove it", path);
-}
-
-/*
- * The first answers for the names of the file, before anything serves:
- * waits up to sl_resolver_settle_ms (names without an answer by then
- * start with no address, and get one when their lookups succeed), then
- * puts the endpoints in the first generation. Returns 0, or -1 when a
- * signal asked to stop meanwhile.
- */
-static int
-resolve_at_start(struct sl_main *m)
-{
-	uint64_t until;
-	int any = 0;
-
-	for (size_t i = 0; i < m->conf->nclusters; i++)
-		any |= m->conf->clusters[i].nnames > 0;
-	if (!any)
-		return 0;
-	if (sl_resolver_apply(m->resolver, m->conf) == -1)
-		fatalx("out of memory");
-	until = sl_now_ms() + sl_resolver_settle_ms(m->conf);
-	while (!sl_resolver_settled(m->resolver, m->conf) && !m->stopping &&
-	       sl_now_ms() < until) {
-		event_add(m->pending_ev, &(struct timeval){0, 50000});
-		event_base_loop(m->base, EVLOOP_ONCE);
-	}
-	event_del(m->pending_ev);
-	if (m->stopping)
-		return -1;
-	/* nobody uses the first generation yet: its endpoints can grow */
-	sl_runtime_unbind(m->conf);
-	if (sl_resolver_fill(m->resolver, m->conf) == -1 ||
-	    sl_runtime_bind(m->conf) == -1)
-		fatalx("out of memory");
-	m->dns_dirty = 0;
-	return 0;
-}
-
-static int
-start_workers(struct sl_main *m)
-{
-	struct sl_conf *conf = m->conf;
-	size_t nall;
-	int *all;
-
-	m->nworkers = conf->workers ? conf->workers : cpu_count();
-	m->workers = calloc(m->nworkers, sizeof(*m->workers));
-	m->fds = calloc(m->nworkers, sizeof(*m->fds));
-	if (m->workers == NULL || m->fds == NULL)
-		fatalx("out of memory");
-	for (unsigned i = 0; i < m->nworkers; i++)
-		if ((m->fds[i] = calloc(conf->nlisteners + 1,
-					sizeof(**m->fds))) == NULL)
-			fatalx("out of memory");
-	/* sockets given (an upgrade, systemd) first: a listener takes the
-	 * ones on its address, one per worker; a worker without one opens
-	 * its own (an upgrade's sockets are in a SO_REUSEPORT group it
-	 * joins; systemd's one socket is shared by every worker); sockets
-	 * beyond one per worker are served as well, or their queues would
-	 * be lost */
-	for (size_t j = 0; j < conf->nlisteners; j++) {
-		const struct sl_conf_listener *l = &conf->listeners[j];
-		int *got = calloc(m->given.n + 1, sizeof(*got));
-		size_t k;
-
-		if (got == NULL)
-			fatalx("out of memory");
-		k = sl_handover_claim(&m->given,
-				      (const struct sockaddr *)&l->addr.ss,
-				      l->name, got, m->given.n);
-		misnamed(&m->given, "listener", l->name, l->addr.text);
-		for (size_t x = 0; x < k; x++)
-			if (sl_listener_adopt(got[x], l) == -1)
-				fatal("listener \"%s\" %s: the socket given "
-				      "for it",
-				      l->name, l->addr.text);
-		for (unsigned i = 0; i < m->nworkers && k > 0; i++) {
-			if (i < k)
-				m->fds[i][j] = got[i];
-			else if (m->given.from_systemd &&
-				 (m->fds[i][j] =
-				      fcntl(got[0], F_DUPFD_CLOEXEC, 0)) == -1)
-				fatal("listener \"%s\": dup", l->name);
-		}
-		for (size_t x = m->nworkers; x < k; x++) {
-			struct sl_xfd *v =
-			    realloc(m->xfds, (m->nxfds + 1) * sizeof(*v));
-			if (v == NULL)
-				fatalx("out of memory");
-			m->xfds = v;
-			v[m->nxfds].fd = got[x];
-			v[m->nxfds].addr = strdup(l->addr.text);
-			if (v[m->nxfds++].addr == NULL)
-				fatalx("out of memory");
-		}
-		free(got);
-	}
-	sl_handover_close_unclaimed(&m->given);
-	/* every socket is bound before any is checked or used: the check
-	 * must know all of our own */
-	for (unsigned i = 0; i < m->nworkers; i++) {
-		for (size_t j = 0; j < conf->nlisteners; j++) {
-			const struct sl_conf_listener *l = &conf->listeners[j];
-			int err, *own;
-			size_t nown = 0;
-			char why[768], at[1024];
-
-			if (m->fds[i][j] > 0)
-				continue; /* given */
-			if ((m->fds[i][j] = sl_listener_open(l)) != -1)
-				continue;
-			err = errno;
-			own = calloc(m->nworkers * conf->nlisteners + 1,
-				     sizeof(*own));
-			if (own != NULL)
-				opened_fds(own, &nown, m->fds, conf->nlisteners,
-					   i, j);
-			/* at its place in the file, as -t and a reload say it
-			 * (log_error: "fatal: FILE:LINE:COL: error:" says
-			 * "error" once too often) */
-			log_error(
-			    "%s: error: listener \"%s\" %s: cannot "
-			    "listen: %s",
-			    conf_where(at, sizeof(at), conf, &l->addr_pos),
-			    l->name, l->addr.text,
-			    cannot_listen(why, sizeof(why), err, &l->addr.ss,
-					  own, nown));
-			exit(1);
-		}
-	}
-	if ((all = all_fds(m, NULL, conf, &nall)) == NULL)
-		fatalx("out of memory");
-	/* the sockets beyond one per worker are ours too */
-	if (m->nxfds > 0) {
-		int *more = realloc(all, (nall + m->nxfds + 1) * sizeof(*all));
-		if (more == NULL)
-			fatalx("out of memory");
-		all = more;
-		for (size_t x = 0; x < m->nxfds; x++)
-			all[nall++] = m->xfds[x].fd;
-	}
-	for (size_t j = 0; j < conf->nlisteners; j++)
-		if (listener_exclusive("", conf, &conf->listeners[j], all,
-				       nall) == -1)
-			exit(1);
-	free(all);
-	for (unsigned i = 0; i < m->nworkers; i++) {
-		/* the worker takes over its copy of the descriptors */
-		int *fds = malloc((conf->nlisteners + 1) * sizeof(*fds));
-		if (fds == NULL)
-			fatalx("out of memory");
-		memcpy(fds, m->fds[i], conf->nlisteners * sizeof(*fds));
-		m->workers[i] = sl_worker_new(i, conf, fds);
-		free(fds);
-		if (m->workers[i] == NULL)
-			fatalx("worker %u: cannot create", i);
-	}
-	for (size_t x = 0; x < m->nxfds; x++) {
-		size_t j = 0;
-		while (strcmp(conf->listeners[j].addr.text, m->xfds[x].addr))
-			j++;
-		if (sl_worker_add_socket(m->workers[x % m->nworkers], j,
-					 m->xfds[x].fd) == -1)
-			fatalx("out of memory");
-	}
-	for (unsigned i = 0; i < m->nworkers; i++)
-		if (sl_worker_start(m->workers[i]) == -1)
-			fatal("worker %u: cannot start", i);
-	return 0;
-}
-
-int
-main(int argc, char **argv)
-{
-	struct sl_main m;
-	const char *path = DEFAULT_CONF, *pid_file = NULL;
-	int check = 0, upgrading, ch;
-	char *errors = NULL, *warnings = NULL, *tls_errors, *port_errors;
-	char *secret_errors;
-	char *port_warnings = NULL, *pid_errors = NULL;
-	struct event *ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_usr2;
-	struct sockaddr_storage *given = NULL;
-	size_t ngiven = 0;
-
-	memset(&m, 0, sizeof(m));
-	m.given.chan = -1;
-	/* a reload or reopen asked for before the handlers are in place
-	 * (the file is being loaded right now) must not kill the process:
-	 * the default action of SIGHUP and SIGUSR1 is to terminate */
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGUSR1, SIG_IGN);
-	signal(SIGUSR2, SIG_IGN);
 	while ((ch = getopt(argc, argv, "c:p:tVh")) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			*path = optarg;
 			break;
 		case 'p':
-			pid_file = optarg;
+			*pid_file = optarg;
 			break;
 		case 't':
-			check = 1;
+			*check = 1;
 			break;
 		case 'V':
 			version();
@@ -1406,261 +148,188 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	/* the new process of an upgrade (SIGUSR2), asked before
-	 * sl_handover_receive removes what says so */
-	upgrading = !check && sl_handover_upgrading();
+	return -1;
+}
 
-	m.conf = sl_conf_load(path, &errors);
-	if (m.conf == NULL) {
-		start_lines(upgrading, 0,
-			    errors ? errors : "configuration: unknown error\n");
-		free(errors);
-		return 1;
-	}
-	free(errors);
-	if (!check) {
-		/* the sockets of a sluice being replaced, or systemd's: the
-		 * addresses they listen on are this process's own */
-		char why[512];
-		if (sl_handover_receive(&m.given, why, sizeof(why)) == -1) {
-			log_error("cannot start: %s", why);
-			sl_handover_discard(&m.given);
-			sl_conf_unref(m.conf);
-			return 1;
-		}
-		if (m.given.n > 0 &&
-		    (given = calloc(m.given.n, sizeof(*given))) == NULL)
-			fatalx("out of memory");
-		for (size_t i = 0; i < m.given.n; i++)
-			if (m.given.v[i].sslen > 0)
-				given[ngiven++] = m.given.v[i].ss;
-	}
-	/* a file that -t calls OK must also start: what start-up will open
-	 * must open, its addresses must be free (a sluice serving this very
-	 * file aside: -t runs before its reload; and for -t with -p, the
-	 * sluice its pid file names: a staged copy of that sluice's file is
-	 * checked before it replaces the file, issue 41), the pid file must
-	 * be writable, certificates, keys and CAs load, and the password
-	 * files read: every problem at once, -t included */
-	errors = sl_preflight(m.conf, NULL);
-	port_errors = sl_preflight_ports(
-	    m.conf, DEFAULT_CONF, given, ngiven,
-	    check && pid_file != NULL ? pidfile_read(pid_file) : 0,
-	    &port_warnings);
-	free(given);
+/* The checked file becomes generation 1: its counters, its log settings,
+ * its access log; and what of it a reload cannot change is noted. */
+static void
+main_first_generation(struct sl_main *m)
+{
+	m->conf->generation = 1;
+	/* per-worker counters are sized by the workers there will be */
+	sl_runtime_set_workers(sl_main_workers_wanted(m->conf));
+	if (sl_runtime_bind(m->conf) == -1)
+		fatalx("out of memory");
+	sl_log_set_level(m->conf->log_level);
+	sl_log_set_query(m->conf->log_query);
+	sl_log_set_cards(m->conf->log_cards);
+	if (sl_access_open(m->conf->access_log, m->conf->access_format) == -1)
+		fatal("access log %s", m->conf->access_log);
+	if ((m->run_access = strdup(m->conf->access_log)) == NULL ||
+	    (m->conf->has_admin &&
+	     (m->run_admin = strdup(m->conf->admin_addr.text)) == NULL))
+		fatalx("out of memory");
+}
+
+/* The main loop and its events: the signals, the drain's and the guards'
+ * timers, a reload's retries and the resolver. Exits on failure. */
+static void
+main_loop_new(struct sl_main *m, char **argv, const char *path)
+{
+	static const struct {
+		int sig;
+		event_callback_fn cb;
+	} sigs[SL_MAIN_NSIGS] = {
+	    {SIGTERM, main_on_stop},	{SIGINT, main_on_stop},
+	    {SIGHUP, main_on_hup},	{SIGUSR1, main_on_usr1},
+	    {SIGUSR2, sl_main_on_usr2},
+	};
+	int ok = 1;
+
+	if ((m->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	for (size_t i = 0; i < SL_MAIN_NSIGS; i++)
+		ok &= (m->sig_ev[i] = evsignal_new(m->base, sigs[i].sig,
+						   sigs[i].cb, m)) != NULL;
+	for (size_t i = 0; i < SL_MAIN_NSIGS && ok; i++)
+		ok = evsignal_add(m->sig_ev[i], NULL) == 0;
+	if (!ok)
+		fatalx("cannot install signal handlers");
+	if ((m->exe = sl_main_exe_path(argv[0])) == NULL)
+		fatalx("out of memory");
+	m->argv = argv;
+
+	m->path = path;
+	m->wait_ev = event_new(m->base, -1, EV_PERSIST, sl_main_on_wait, m);
+	m->reload_ev = evtimer_new(m->base, sl_main_on_reload_retry, m);
+	m->guard_ev = event_new(m->base, -1, EV_PERSIST, main_on_guard, m);
+	m->pending_ev = evtimer_new(m->base, sl_main_on_pending, m);
+	m->resolver = sl_resolver_new(m->base, sl_main_on_dns, m);
+	if (m->wait_ev == NULL || m->reload_ev == NULL || m->guard_ev == NULL ||
+	    m->pending_ev == NULL || m->resolver == NULL ||
+	    event_add(m->guard_ev, &(struct timeval){1, 0}) == -1)
+		fatalx("out of memory");
+}
+
+/* What the admin pages show of this process, once it is about to serve. */
+static void
+main_view(struct sl_main *m)
+{
+	m->view.conf = m->conf;
+	m->view.resolver = m->resolver;
+	m->view.start_ms = sl_now_ms();
+	m->view.run_admin = m->run_admin;
+	m->view.run_access = m->run_access;
+}
+
+/* Listeners bound and workers serving: the pid now means "running"; the
+ * log says what serves. */
+static void
+main_serving(struct sl_main *m, const char *pid_file)
+{
+	m->pid_file = pid_file;
 	if (pid_file != NULL) {
-		char why[512];
-		if (sl_preflight_pidfile(pid_file, why, sizeof(why)) == -1 &&
-		    asprintf(&pid_errors,
-			     "error: -p: cannot write the pid file \"%s\": "
-			     "%s\n",
-			     pid_file, why) == -1)
-			pid_errors = NULL;
+		if (sl_main_pidfile_write(pid_file) == -1)
+			fatal("pid file %s: cannot write it", pid_file);
+		m->pid_written = 1;
 	}
-	tls_errors = sl_tls_load(m.conf, &warnings);
-	secret_errors = sl_conf_load_secrets(m.conf, &warnings);
-	start_lines(upgrading, 1, port_warnings);
-	free(port_warnings);
-	start_lines(upgrading, 1, warnings);
-	free(warnings);
-	if (errors != NULL || port_errors != NULL || pid_errors != NULL ||
-	    tls_errors != NULL || secret_errors != NULL) {
-		start_lines(upgrading, 0, errors);
-		start_lines(upgrading, 0, port_errors);
-		start_lines(upgrading, 0, pid_errors);
-		start_lines(upgrading, 0, tls_errors);
-		start_lines(upgrading, 0, secret_errors);
-		free(errors);
-		free(port_errors);
-		free(pid_errors);
-		free(tls_errors);
-		free(secret_errors);
-		sl_handover_discard(&m.given);
-		sl_conf_unref(m.conf);
+	m->view.workers = m->workers;
+	m->view.nworkers = m->nworkers;
+	for (size_t i = 0; i < m->conf->nlisteners; i++)
+		log_info("listener \"%s\" on %s", m->conf->listeners[i].name,
+			 m->conf->listeners[i].addr.text);
+	log_info("sluice %s started: %u %s, configuration %s "
+		 "(generation %llu)",
+		 PACKAGE_VERSION, m->nworkers,
+		 sl_main_plural(m->nworkers, "worker", "workers"), m->path,
+		 (unsigned long long)m->conf->generation);
+}
+
+/* After the loop: the workers joined, everything freed, the pid file
+ * removed. */
+static void
+main_free(struct sl_main *m)
+{
+	sl_admin_free(m->admin);
+	sl_health_free(m->health);
+	sl_watch_free(m->watch);
+	sl_resolver_free(m->resolver);
+	sl_conf_unref(m->pending);
+	for (unsigned i = 0; i < m->nworkers; i++)
+		sl_worker_join_free(m->workers[i]);
+	event_free(m->wait_ev);
+	event_free(m->reload_ev);
+	event_free(m->guard_ev);
+	event_free(m->pending_ev);
+	for (unsigned i = 0; i < m->nworkers; i++)
+		free(m->fds[i]);
+	free(m->fds);
+	if (m->pid_written)
+		sl_main_pidfile_remove(m->pid_file);
+	log_info("stopped");
+	free(m->workers);
+	for (size_t i = 0; i < SL_MAIN_NSIGS; i++)
+		event_free(m->sig_ev[i]);
+	event_base_free(m->base);
+	sl_conf_unref(m->conf);
+	free(m->run_admin);
+	free(m->run_access);
+	free(m->exe);
+	free(m->view.carried);
+	for (size_t x = 0; x < m->nxfds; x++)
+		free(m->xfds[x].addr);
+	free(m->xfds);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sl_main m;
+	const char *path = DEFAULT_CONF, *pid_file = NULL;
+	int check = 0, r;
+
+	memset(&m, 0, sizeof(m));
+	m.given.chan = -1;
+	/* a reload or reopen asked for before the handlers are in place
+	 * (the file is being loaded right now) must not kill the process:
+	 * the default action of SIGHUP and SIGUSR1 is to terminate */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
+	if ((r = main_args(argc, argv, &path, &pid_file, &check)) != -1)
+		return r;
+	/* the file and all a start on it needs: -t stops here */
+	if (sl_main_load(&m, path, pid_file, check) == -1)
 		return 1;
-	}
-	if (check) {
-		/* names that do not resolve are warnings: they may by the
-		 * time it runs (doc/fleet.md section 2) */
-		warnings = NULL;
-		/* its warnings only, not the resolver's progress */
-		sl_log_set_level(SL_LOG_ERROR);
-		if (sl_resolver_check(m.conf, &warnings) == -1)
-			fatalx("out of memory");
-		if (warnings != NULL) {
-			fputs(warnings, stderr);
-			free(warnings);
-		}
-		printf("configuration OK\n");
-		sl_conf_unref(m.conf);
-		return 0;
-	}
+	if (check)
+		return sl_main_check_ok(&m);
 	/* a second sluice given the same -p stops here, before it binds */
 	if (pid_file != NULL)
-		pidfile_check(pid_file, m.given.old_pid);
-	m.conf->generation = 1;
-	/* per-worker counters are sized by the workers there will be */
-	sl_runtime_set_workers(m.conf->workers ? m.conf->workers : cpu_count());
-	if (sl_runtime_bind(m.conf) == -1)
-		fatalx("out of memory");
-	sl_log_set_level(m.conf->log_level);
-	sl_log_set_query(m.conf->log_query);
-	sl_log_set_cards(m.conf->log_cards);
-	if (sl_access_open(m.conf->access_log, m.conf->access_format) == -1)
-		fatal("access log %s", m.conf->access_log);
-	if ((m.run_access = strdup(m.conf->access_log)) == NULL ||
-	    (m.conf->has_admin &&
-	     (m.run_admin = strdup(m.conf->admin_addr.text)) == NULL))
-		fatalx("out of memory");
+		sl_main_pidfile_check(pid_file, m.given.old_pid);
+	main_first_generation(&m);
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 
-	if ((m.base = event_base_new()) == NULL)
-		fatalx("event_base_new failed");
-	ev_term = evsignal_new(m.base, SIGTERM, main_on_stop, &m);
-	ev_int = evsignal_new(m.base, SIGINT, main_on_stop, &m);
-	ev_hup = evsignal_new(m.base, SIGHUP, main_on_hup, &m);
-	ev_usr1 = evsignal_new(m.base, SIGUSR1, main_on_usr1, &m);
-	ev_usr2 = evsignal_new(m.base, SIGUSR2, main_on_usr2, &m);
-	if (!ev_term || !ev_int || !ev_hup || !ev_usr1 || !ev_usr2 ||
-	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL) ||
-	    evsignal_add(ev_hup, NULL) || evsignal_add(ev_usr1, NULL) ||
-	    evsignal_add(ev_usr2, NULL))
-		fatalx("cannot install signal handlers");
-	if ((m.exe = exe_path(argv[0])) == NULL)
-		fatalx("out of memory");
-	m.argv = argv;
-
-	m.path = path;
-	m.wait_ev = event_new(m.base, -1, EV_PERSIST, main_on_wait, &m);
-	m.reload_ev = evtimer_new(m.base, main_on_reload_retry, &m);
-	m.guard_ev = event_new(m.base, -1, EV_PERSIST, main_on_guard, &m);
-	m.pending_ev = evtimer_new(m.base, main_on_pending, &m);
-	m.resolver = sl_resolver_new(m.base, main_on_dns, &m);
-	if (m.wait_ev == NULL || m.reload_ev == NULL || m.guard_ev == NULL ||
-	    m.pending_ev == NULL || m.resolver == NULL ||
-	    event_add(m.guard_ev, &(struct timeval){1, 0}) == -1)
-		fatalx("out of memory");
-	if (resolve_at_start(&m) == -1) {
+	main_loop_new(&m, argv, path);
+	if (sl_main_resolve_at_start(&m) == -1) {
 		/* a signal to stop came first */
 		log_info("stopped before serving");
 		return 0;
 	}
-	m.view.conf = m.conf;
-	m.view.resolver = m.resolver;
-	m.view.start_ms = sl_now_ms();
-	m.view.run_admin = m.run_admin;
-	m.view.run_access = m.run_access;
+	main_view(&m);
 	if ((m.health = sl_health_new(m.base)) == NULL ||
 	    sl_health_apply(m.health, m.conf) == -1)
 		fatalx("out of memory");
-	if (m.conf->has_admin) {
-		/* bound before the workers start, so a taken admin port
-		 * stops start-up before any traffic is served */
-		int afd = -1;
-		if (sl_handover_claim(
-			&m.given,
-			(const struct sockaddr *)&m.conf->admin_addr.ss,
-			"admin", &afd, 1) == 0)
-			afd = -1;
-		misnamed(&m.given, "admin listener", NULL,
-			 m.conf->admin_addr.text);
-		m.admin = sl_admin_start(m.base, &m.view, afd);
-		if (m.admin == NULL) {
-			char why[768], at[1024];
-			log_error("%s: error: admin listener %s: cannot "
-				  "listen: %s",
-				  conf_where(at, sizeof(at), m.conf,
-					     &m.conf->admin_addr_pos),
-				  m.conf->admin_addr.text,
-				  cannot_listen(why, sizeof(why), errno,
-						&m.conf->admin_addr.ss, NULL,
-						0));
-			exit(1);
-		}
-		log_info("admin listener on %s", m.conf->admin_addr.text);
-	}
-	start_workers(&m);
-	watch_refresh(&m, 1);
-	/* listeners bound and workers serving: the pid now means "running" */
-	m.pid_file = pid_file;
-	if (pid_file != NULL) {
-		if (pidfile_write(pid_file) == -1)
-			fatal("pid file %s: cannot write it", pid_file);
-		m.pid_written = 1;
-	}
-	m.view.workers = m.workers;
-	m.view.nworkers = m.nworkers;
-	for (size_t i = 0; i < m.conf->nlisteners; i++)
-		log_info("listener \"%s\" on %s", m.conf->listeners[i].name,
-			 m.conf->listeners[i].addr.text);
-	log_info("sluice %s started: %u %s, configuration %s "
-		 "(generation %llu)",
-		 PACKAGE_VERSION, m.nworkers,
-		 plural(m.nworkers, "worker", "workers"), path,
-		 (unsigned long long)m.conf->generation);
-	if (m.given.chan != -1) {
-		/* an upgrade: the old process learns that this one serves,
-		 * and carries on with its counters */
-		m.view.carried = m.given.counters;
-		m.given.counters = NULL;
-		m.given.on_counters = main_on_carried;
-		m.given.on_conns = main_on_conns;
-		m.given.arg = &m;
-		log_info("upgrade: took over from pid %ld (sluice %s): %zu "
-			 "sockets",
-			 m.given.old_pid, m.given.old_version, m.given.n);
-		(void)sl_handover_ready(&m.given, m.base, m.conf->sha256);
-	} else {
-		if (m.given.from_systemd)
-			log_info("socket activation: %zu sockets from systemd",
-				 m.given.n);
-		(void)sl_sd_notify("READY=1");
-	}
+	sl_main_admin_start(&m);
+	sl_main_start_workers(&m);
+	sl_main_watch_refresh(&m, 1);
+	main_serving(&m, pid_file);
+	sl_main_announce(&m);
 
 	event_base_dispatch(m.base);
 
-	if (m.handed_over) {
-		/* the new process carries on from this one's final counts */
-		char *counters = sl_admin_metrics(&m.view);
-		sl_upgrade_finish(m.upgrade, counters);
-		m.upgrade = NULL;
-		free(counters);
-	}
-	sl_upgrade_free(m.upgrade);
-	sl_handover_free(&m.given);
-
-	sl_admin_free(m.admin);
-	sl_health_free(m.health);
-	sl_watch_free(m.watch);
-	sl_resolver_free(m.resolver);
-	sl_conf_unref(m.pending);
-	for (unsigned i = 0; i < m.nworkers; i++)
-		sl_worker_join_free(m.workers[i]);
-	event_free(m.wait_ev);
-	event_free(m.reload_ev);
-	event_free(m.guard_ev);
-	event_free(m.pending_ev);
-	for (unsigned i = 0; i < m.nworkers; i++)
-		free(m.fds[i]);
-	free(m.fds);
-	if (m.pid_written)
-		pidfile_remove(m.pid_file);
-	log_info("stopped");
-	free(m.workers);
-	event_free(ev_term);
-	event_free(ev_int);
-	event_free(ev_hup);
-	event_free(ev_usr1);
-	event_free(ev_usr2);
-	event_base_free(m.base);
-	sl_conf_unref(m.conf);
-	free(m.run_admin);
-	free(m.run_access);
-	free(m.exe);
-	free(m.view.carried);
-	for (size_t x = 0; x < m.nxfds; x++)
-		free(m.xfds[x].addr);
-	free(m.xfds);
+	sl_main_handover_end(&m);
+	main_free(&m);
 	return 0;
 }
