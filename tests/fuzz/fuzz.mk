@@ -175,8 +175,9 @@ $(OUT)/fuzz_grpc: $(top_srcdir)/tests/fuzz/fuzz_grpc.c $(top_srcdir)/src/grpc.c
 		$(top_srcdir)/src/grpc.c
 
 # the HTTP/2 codec (fuzz_h2.c): a whole worker over the memory transport,
-# so every source but main.c, and every library libsluice.a links
-H2_SRCS = $(filter-out $(top_srcdir)/src/main.c, \
+# so every source but the daemon's (main.c, main_*.c: not in libsluice.a),
+# and every library libsluice.a links
+H2_SRCS = $(filter-out $(top_srcdir)/src/main.c $(top_srcdir)/src/main_%.c, \
 	$(wildcard $(top_srcdir)/src/*.c))
 H2_HDRS = $(wildcard $(top_srcdir)/src/*.h)
 H2_PKGS = libevent_core libevent_pthreads libssl libcrypto yaml-0.1 hiredis \
