@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The client-side connection: its states, reading and scanning request
- * heads, the idle, header and linger deadlines, keep-alive, half-close,
- * lingering close and closing. The proxied exchange of each request is
- * exchange.c's; the structs both share are in client_int.h. The worker's
+ * The client-side connection: its states, transport, read interest,
+ * deadlines, lingering close and closing, and its HTTP/1 codec: reading
+ * and scanning request heads, the idle and header deadlines, keep-alive
+ * and half-close. Whatever owns the connection's bytes is called through
+ * its codec table (c->codec, client_codec.h): HTTP/1 here, and the codecs
+ * the worker gives it (client.h: the accept phase of client_accept.c,
+ * HTTP/2, a tunnel), which this file never names; they call down into it.
+ * The proxied exchange of each request is exchange.c's. The worker's
  * lists of connections, the structs and read events kept for reuse and
- * the parking of idle connections are client_pool.c's; what comes
- * before HTTP (a PROXY header, the TLS handshake) is client_accept.c's.
+ * the parking of idle connections are client_pool.c's.
  */
 #include "client.h"
 
@@ -29,7 +32,6 @@
 #include "exchange.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
-#include "h2.h"
 #include "listener.h"
 #include "log.h"
 #include "proxyproto.h"
@@ -37,7 +39,6 @@
 #include "runtime.h"
 #include "splice.h"
 #include "tls.h"
-#include "tunnel.h"
 #include "wgen.h"
 #include "wloop.h"
 #include "xprt.h"
@@ -75,7 +76,9 @@ static void client_close(struct sl_client *c, const char *reason);
 static int client_exchange(struct sl_client *c);
 static void client_want_write(struct sl_client *c, int on);
 static void client_process(struct sl_client *c);
+static void h1_on_read(struct sl_client *c);
 static const struct sl_stream_ops client_stream_ops;
+static const struct sl_client_codec client_h1_codec;
 
 /* c's transport (xprt.h): TCP, TLS or a memory end. */
 #define XPRT(c) sl_client_xprt(c)
@@ -256,12 +259,12 @@ client_close(struct sl_client *c, const char *reason)
 			      ? sl_exchange_state_str(c->s.txn, st, sizeof(st))
 			      : "");
 	}
-	if (c->state == SL_CLIENT_ST_TUNNEL)
-		sl_tunnel_free(c, reason);
+	/* a codec's state first (a tunnel's: its exchange comes back for
+	 * its log line), then the exchange */
+	if (c->codec->free != NULL)
+		c->codec->free(c, reason);
 	if (c->s.txn != NULL)
 		sl_exchange_closed(&c->s, reason);
-	if (c->state == SL_CLIENT_ST_H2)
-		sl_h2_free(c, reason);
 	/* unconditionally: rev may be active without being added (see the
 	 * end of client_process), and the struct is reused after reaping */
 	if (c->rev != NULL)
@@ -381,6 +384,9 @@ client_finish_ms(struct sl_client *c, const char *reason, int linger,
 	if (!shut)
 		XPRT(c)->shutdown(c->fd, c->xc);
 	c->s.close_reason = reason;
+	/* lingering is the connection's own reading (another codec's part
+	 * is over) */
+	c->codec = &client_h1_codec;
 	client_set_state(c, SL_CLIENT_ST_LINGER);
 	sl_timeq_set(c->s.w, &c->tnode, ms, now_ms());
 	if (c->s.in.data != NULL)
@@ -419,6 +425,7 @@ sl_client_finish_deaf(struct sl_client *c, const char *reason)
 		c->s.flags &= ~C_F_TLS; /* plain TCP until the close */
 	}
 	c->s.close_reason = reason;
+	c->codec = &client_h1_codec;
 	client_set_state(c, SL_CLIENT_ST_LINGER);
 	/* as if the client had ended: nothing turns reading on again */
 	c->s.flags |= C_F_EOF;
@@ -722,7 +729,8 @@ client_process(struct sl_client *c)
 				    !(c->s.flags & C_F_TLS) &&
 				    (r = client_h2c(c)) != 0) {
 					if (r == 1)
-						sl_h2_start(c);
+						(void)c->s.w->cpool.codecs
+						    ->h2_start(c);
 					return;
 				}
 				/* draining: a request that was on its way
@@ -773,14 +781,7 @@ client_process(struct sl_client *c)
 			if (c->s.in.data != NULL)
 				c->s.in.off = c->s.in.len = 0;
 			goto out;
-		case SL_CLIENT_ST_PROXY:
-			/* TLS reads its header itself (client_proxy_tls) */
-			if (c->s.lconf->tls.ctx != NULL ||
-			    (r = sl_client_proxy_scan(c)) == 0)
-				goto out;
-			if (r == -1)
-				return;
-			continue;
+		case SL_CLIENT_ST_PROXY: /* the accept phase's (c->codec) */
 		case SL_CLIENT_ST_HANDSHAKE:
 			goto out;
 		case SL_CLIENT_ST_H2:
@@ -892,13 +893,14 @@ stream_send_room(struct sl_stream *st)
 	return XPRT(c)->send_room(c->fd, c->xc);
 }
 
-/* After a checked 101: the connection becomes a tunnel (tunnel.c). */
+/* After a checked 101: the connection becomes a tunnel (the worker's
+ * tunnel codec, client.h). */
 static int
 stream_tunnel(struct sl_stream *st, struct sl_upconn *u, int ws)
 {
 	struct sl_client *c = CLIENT_OF_STREAM(st);
 
-	if (sl_tunnel_start(c, u, ws) == -1)
+	if (c->s.w->cpool.codecs->tunnel_start(c, u, ws) == -1)
 		return -1;
 	client_set_state(c, SL_CLIENT_ST_TUNNEL);
 	return 0;
@@ -938,28 +940,32 @@ static const struct sl_stream_ops client_stream_ops = {
 
 /* ---- events ------------------------------------------------------------*/
 
+/* The read event: whoever owns the bytes reads them. */
 static void
 client_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_client *c = arg;
-	ssize_t n;
 
 	sl_now_refresh();
-	/* the other codecs read for themselves (one test: the states are
-	 * next to each other) */
-	if (c->state == SL_CLIENT_ST_H2 || c->state == SL_CLIENT_ST_TUNNEL) {
-		if (c->state == SL_CLIENT_ST_H2)
-			sl_h2_on_read(c);
-		else
-			sl_tunnel_on_read(c);
-		return;
-	}
-	/* TLS: the PROXY header is read here, not one byte past it */
-	if (c->state == SL_CLIENT_ST_PROXY && c->s.lconf->tls.ctx != NULL &&
-	    sl_client_proxy_tls(c) != 1)
-		return;
-	if (c->state == SL_CLIENT_ST_HANDSHAKE && sl_client_handshake(c) != 1)
-		return;
+	c->codec->on_read(c);
+}
+
+/* The write event an exchange lent the connection. */
+static void
+client_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_client *c = arg;
+
+	sl_now_refresh();
+	c->codec->on_write(c);
+}
+
+/* HTTP/1 reads a head, a body, or (LINGER) input to drop. */
+static void
+h1_on_read(struct sl_client *c)
+{
+	ssize_t n;
+
 	/* (one test for the two: most reads are neither) */
 	if (c->s.flags & (C_F_EOF | SL_STREAM_F_SPLICE)) {
 		if (c->s.flags & C_F_EOF) {
@@ -978,10 +984,6 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 		c->s.flags |= C_F_EOF;
 		client_want_read(c, 0);
 		switch (c->state) {
-		case SL_CLIENT_ST_PROXY:
-			sl_client_proxy_eof(c);
-			return;
-		case SL_CLIENT_ST_HANDSHAKE:
 		case SL_CLIENT_ST_IDLE:
 			client_close(c, "client_closed");
 			return;
@@ -991,7 +993,9 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 		case SL_CLIENT_ST_LINGER:
 			client_close(c, c->s.close_reason);
 			return;
-		case SL_CLIENT_ST_H2: /* read by the codec */
+		case SL_CLIENT_ST_HANDSHAKE: /* read by another codec */
+		case SL_CLIENT_ST_PROXY:
+		case SL_CLIENT_ST_H2:
 		case SL_CLIENT_ST_TUNNEL:
 			return;
 		case SL_CLIENT_ST_TXN:
@@ -1011,16 +1015,10 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 	client_process(c);
 }
 
+/* The exchange's write event: its response goes on. */
 static void
-client_on_write(evutil_socket_t fd, short what, void *arg)
+h1_on_write(struct sl_client *c)
 {
-	struct sl_client *c = arg;
-
-	sl_now_refresh();
-	if (c->state == SL_CLIENT_ST_TUNNEL) {
-		sl_tunnel_on_write(c);
-		return;
-	}
 	client_want_write(c, 0);
 	/* the exchange says how long writing was stalled; the response
 	 * buffer follows the same verdict (sl_exchange_writable) */
@@ -1044,26 +1042,15 @@ sl_client_on_deadline(struct sl_tnode *n)
 {
 	struct sl_client *c = CLIENT_OF(n);
 
+	if (c->codec->on_deadline != NULL)
+		c->codec->on_deadline(c);
+}
+
+/* HTTP/1's deadlines: idle, the head's, the lingering close's. */
+static void
+h1_on_deadline(struct sl_client *c)
+{
 	switch (c->state) {
-	case SL_CLIENT_ST_PROXY:
-		if (!(c->s.flags & C_F_PP_SNIFF)) {
-			sl_client_pp_refuse(c, SL_PP_E_TIMEOUT);
-			return;
-		}
-		/* another source: the deadline is the one it would have had
-		 * without proxy_protocol */
-		if (c->s.lconf->tls.ctx == NULL) {
-			client_count_timeout(c, SL_TO_IDLE);
-			client_close(c, "idle_timeout");
-			return;
-		}
-		/* FALLTHROUGH */
-	case SL_CLIENT_ST_HANDSHAKE:
-		/* header_timeout: a handshake is part of getting a head */
-		sl_client_tls_failed(c, SL_TLS_F_TIMEOUT,
-				     "not done within header_timeout");
-		client_close(c, "tls_handshake_timeout");
-		return;
 	case SL_CLIENT_ST_IDLE:
 		if (c->s.w->draining) {
 			/* its grace is over (sl_client_drain) */
@@ -1086,11 +1073,11 @@ sl_client_on_deadline(struct sl_tnode *n)
 			return;
 		client_close(c, c->s.close_reason);
 		return;
-	case SL_CLIENT_ST_TUNNEL:
-		sl_tunnel_on_deadline(c);
-		return;
-	case SL_CLIENT_ST_TXN:
+	case SL_CLIENT_ST_HANDSHAKE: /* another codec's */
+	case SL_CLIENT_ST_PROXY:
 	case SL_CLIENT_ST_H2:
+	case SL_CLIENT_ST_TUNNEL:
+	case SL_CLIENT_ST_TXN:
 	case SL_CLIENT_ST_CLOSED:
 		return;
 	}
@@ -1106,9 +1093,11 @@ client_on_wake(struct sl_client *c)
 }
 
 void
-sl_client_worker_init(struct sl_worker *w)
+sl_client_worker_init(struct sl_worker *w,
+		      const struct sl_client_codecs *codecs)
 {
 	sl_client_pool_init(&w->cpool, client_on_wake);
+	w->cpool.codecs = codecs;
 }
 
 void
@@ -1159,7 +1148,10 @@ client_start(struct sl_worker *w, const struct sl_conf_listener *l, int fd,
 	TAILQ_INSERT_TAIL(&w->cpool.clients, c, entry);
 	w->nclients++;
 	SL_STAT_INC(w->stats.active);
+	c->codec = &client_h1_codec;
 	if (c->s.lconf->proxy_protocol.enabled) {
+		/* the accept phase reads the first bytes (client.h) */
+		c->codec = w->cpool.codecs->accept;
 		/* identity: the first bytes are a PROXY header's (a balancer:
 		 * counted per address once the header names the client), or
 		 * must not be one (anyone else) */
@@ -1177,6 +1169,7 @@ client_start(struct sl_worker *w, const struct sl_conf_listener *l, int fd,
 		client_want_read(c, 1);
 	} else if (c->s.lconf->tls.ctx != NULL) {
 		/* the handshake counts against header_timeout */
+		c->codec = w->cpool.codecs->accept;
 		c->state = SL_CLIENT_ST_HANDSHAKE;
 		sl_timeq_set(w, &c->tnode, c->s.lconf->limits.header_timeout_ms,
 			     now_ms());
@@ -1250,31 +1243,26 @@ void
 sl_client_reloaded(struct sl_client *c)
 {
 	sl_now_refresh();
-	if (c->state == SL_CLIENT_ST_TUNNEL) {
-		/* on its generation until it ends, or its grace does */
-		if (client_listener_now(c) != NULL)
-			sl_tunnel_reloaded(c);
-		else
-			sl_tunnel_drain(c);
+	if (c->state == SL_CLIENT_ST_CLOSED)
+		return;
+	if (client_listener_now(c) != NULL) {
+		if (c->codec->reloaded != NULL)
+			c->codec->reloaded(c);
 		return;
 	}
-	if (c->state == SL_CLIENT_ST_H2 && client_listener_now(c) != NULL) {
-		sl_h2_reloaded(c);
-		return;
-	}
-	if (c->state == SL_CLIENT_ST_CLOSED || client_listener_now(c) != NULL)
-		return;
-	/* its listener is gone: idle connections close now, the others
-	 * after their exchange */
+	/* its listener is gone: the codec ends c, now or after its
+	 * exchange */
 	c->s.flags |= C_F_RETIRED;
-	if (c->state == SL_CLIENT_ST_H2) {
-		sl_h2_retire(c);
-		return;
-	}
-	if (c->state == SL_CLIENT_ST_HANDSHAKE ||
-	    c->state == SL_CLIENT_ST_PROXY ||
-	    (c->state == SL_CLIENT_ST_IDLE &&
-	     (c->s.in.data == NULL || sl_buf_pending(&c->s.in) == 0)))
+	c->codec->retire(c);
+}
+
+/* HTTP/1, its listener gone: an idle connection closes now, a busy one
+ * after its exchange. */
+static void
+h1_retire(struct sl_client *c)
+{
+	if (c->state == SL_CLIENT_ST_IDLE &&
+	    (c->s.in.data == NULL || sl_buf_pending(&c->s.in) == 0))
 		client_close(c, "listener_removed");
 	else if (c->s.txn != NULL)
 		sl_exchange_last(&c->s);
@@ -1284,16 +1272,15 @@ void
 sl_client_drain(struct sl_client *c)
 {
 	sl_now_refresh();
-	/* no request can have begun: a TLS handshake or a PROXY header
-	 * under way */
-	if (c->state == SL_CLIENT_ST_HANDSHAKE ||
-	    c->state == SL_CLIENT_ST_PROXY)
-		client_close(c, "draining");
-	else if (c->state == SL_CLIENT_ST_H2)
-		sl_h2_drain(c);
-	else if (c->state == SL_CLIENT_ST_TUNNEL)
-		sl_tunnel_drain(c);
-	else if (c->state == SL_CLIENT_ST_IDLE) {
+	c->codec->drain(c);
+}
+
+/* HTTP/1 drains: a busy connection closes after its exchange, an idle one
+ * is given a grace. */
+static void
+h1_drain(struct sl_client *c)
+{
+	if (c->state == SL_CLIENT_ST_IDLE) {
 		/* a busy client's next request is on its way, or already in
 		 * the socket: it is answered (with Connection: close) if its
 		 * head begins within the grace (the head then has its own
@@ -1318,6 +1305,17 @@ sl_client_drain(struct sl_client *c)
 	} else if (c->s.txn != NULL)
 		sl_exchange_last(&c->s);
 }
+
+/* HTTP/1, and the connection's own lingering close: its exchange's end
+ * is the close's (sl_exchange_closed), a reload that keeps its listener
+ * changes nothing before its next request (client_adopt). */
+static const struct sl_client_codec client_h1_codec = {
+    .on_read = h1_on_read,
+    .on_write = h1_on_write,
+    .on_deadline = h1_on_deadline,
+    .drain = h1_drain,
+    .retire = h1_retire,
+};
 
 int
 sl_client_hand_prepare(struct sl_client *c)
@@ -1358,7 +1356,7 @@ sl_client_abort(struct sl_client *c)
 	client_close(c, "drain_timeout");
 }
 
-/* ---- for the HTTP/2 codec and client_accept.c (client_int.h) ------------*/
+/* ---- for the codecs (client_codec.h) ------------------------------------*/
 
 void
 sl_client_set_state(struct sl_client *c, enum sl_client_state s)
@@ -1366,10 +1364,40 @@ sl_client_set_state(struct sl_client *c, enum sl_client_state s)
 	client_set_state(c, s);
 }
 
-const char *
-sl_client_peer_str(const struct sl_client *c, char *buf, size_t n)
+ssize_t
+sl_client_read(struct sl_client *c)
 {
-	return peer_str(c, buf, n);
+	return client_read(c);
+}
+
+void
+sl_client_read_more(struct sl_client *c)
+{
+	/* client_schedule's for the states before a request */
+	if (!(c->s.flags & C_F_EOF))
+		client_want_read(c, in_room(c));
+}
+
+void
+sl_client_accepted(struct sl_client *c)
+{
+	c->codec = &client_h1_codec;
+	if (!(c->s.flags & C_F_TLS)) {
+		/* after a PROXY header: what came with it */
+		client_process(c);
+		return;
+	}
+	/* HTTP/2 by ALPN, or a listener that speaks nothing else */
+	if ((c->s.lconf->protocols & SL_PROTO_H2) &&
+	    (sl_tls_alpn_h2(c->ssl) ||
+	     !(c->s.lconf->protocols & SL_PROTO_HTTP1))) {
+		(void)c->s.w->cpool.codecs->h2_start(c);
+		return;
+	}
+	sl_timeq_set(c->s.w, &c->tnode, c->s.lconf->limits.idle_timeout_ms,
+		     now_ms());
+	/* the first request may be here already */
+	h1_on_read(c);
 }
 
 void

@@ -12,6 +12,24 @@
 struct sl_worker;
 struct sl_lsock;
 struct sl_client;
+struct sl_client_codec;
+struct sl_upconn;
+
+/*
+ * The codecs a worker's connections may take on besides HTTP/1, given by
+ * whoever makes the worker (worker.c knows every module; client.c names
+ * none of them): the table of the accept phase (a PROXY header, the TLS
+ * handshake: client_accept.h), which a connection of such a listener
+ * starts in, and the entry points of HTTP/2 (h2.h: by ALPN, or the
+ * preface) and of a tunnel after a 101 (tunnel.h). Each start installs
+ * the codec's table (client_codec.h) and returns 0, or -1: h2 when it
+ * closed c, tunnel when it took nothing.
+ */
+struct sl_client_codecs {
+	const struct sl_client_codec *accept;
+	int (*h2_start)(struct sl_client *c);
+	int (*tunnel_start)(struct sl_client *c, struct sl_upconn *u, int ws);
+};
 
 /*
  * Takes over fd, a connection accepted on ls and already counted against
@@ -59,8 +77,9 @@ void sl_client_on_deadline(struct sl_tnode *n);
 /* Frees a closed connection (from the worker's reap event). */
 void sl_client_reap(struct sl_tnode *n);
 /* Sets up what w holds for its client connections (w->cpool), at worker
- * start. */
-void sl_client_worker_init(struct sl_worker *w);
+ * start; codecs (static) are the codecs they may take on. */
+void sl_client_worker_init(struct sl_worker *w,
+			   const struct sl_client_codecs *codecs);
 /* Frees the worker's cached client structs (worker teardown). */
 void sl_client_free_list(struct sl_worker *w);
 

@@ -3,12 +3,13 @@
  * A client connection's first bytes, before HTTP: the PROXY protocol
  * header a balancer sends (doc/edge.md section 1: the client it names
  * becomes the connection's) and the TLS handshake (doc/tls.md), with their
- * refusals counted by reason and said at info. Part of the client layer:
- * client.c's state machine calls these in its PROXY and HANDSHAKE states,
- * and they move the connection on (IDLE, or the HTTP/2 codec by ALPN) or
- * close it through client.c (client_int.h).
+ * refusals counted by reason and said at info. A codec of the connection
+ * (client_codec.h) in its PROXY and HANDSHAKE states: the connection calls
+ * it only through its table (sl_client_accept_codec, which the worker
+ * gives it), and it calls down into client.c to move the connection on
+ * (sl_client_accepted: HTTP/1, or HTTP/2 by ALPN) or to close it.
  */
-#include "client.h"
+#include "client_accept.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -19,9 +20,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "client_int.h"
+#include "client_codec.h"
 #include "h1_msg.h"
-#include "h2.h"
 #include "log.h"
 #include "proxyproto.h"
 #include "runtime.h"
@@ -29,11 +29,19 @@
 #include "wloop.h"
 #include "xprt.h"
 
+/* "ADDR:PORT" of the connection's client, for its log lines. */
+static const char *
+peer_str(const struct sl_client *c, char *buf, size_t n)
+{
+	return sl_stream_peer_str(&c->s, NULL, buf, n);
+}
+
 /* ---- TLS handshake -------------------------------------------------------*/
 
-/* A failed handshake: counted by reason, said at info, closed. */
-void
-sl_client_tls_failed(struct sl_client *c, enum sl_tls_fail f, const char *why)
+/* A failed handshake: counted by reason, said at info (the caller
+ * closes). */
+static void
+tls_failed(struct sl_client *c, enum sl_tls_fail f, const char *why)
 {
 	atomic_fetch_add(&c->s.lconf->counters->tls_failures[f], 1);
 	if (sl_log_enabled(SL_LOG_INFO)) {
@@ -41,8 +49,8 @@ sl_client_tls_failed(struct sl_client *c, enum sl_tls_fail f, const char *why)
 		log_info("conn=%llu peer=%s listener=%s: TLS handshake "
 			 "failed: %s (%s)",
 			 (unsigned long long)c->s.id,
-			 sl_client_peer_str(c, peer, sizeof(peer)),
-			 c->s.lconf->name, sl_tls_fail_str(f), why);
+			 peer_str(c, peer, sizeof(peer)), c->s.lconf->name,
+			 sl_tls_fail_str(f), why);
 	}
 }
 
@@ -57,8 +65,7 @@ client_plain_http(struct sl_client *c, int head)
 	struct iovec iov[2];
 	int nb, nh, want;
 
-	sl_client_tls_failed(c, SL_TLS_F_PLAIN_HTTP,
-			     "an HTTP request on a TLS listener");
+	tls_failed(c, SL_TLS_F_PLAIN_HTTP, "an HTTP request on a TLS listener");
 	/* an error response like any other (contracts.md 3.1) */
 	sl_worker_request_id(c->s.w, rid);
 	nb = snprintf(body, sizeof(body),
@@ -92,11 +99,11 @@ client_plain_http(struct sl_client *c, int head)
 
 /*
  * Drives the handshake of a TLS client. Returns 1 when it is done (c is
- * IDLE and may read), 0 when it waits (interest set), -1 when c was
- * closed.
+ * IDLE, HTTP's: sl_client_accepted), 0 when it waits (interest set), -1
+ * when c was closed.
  */
-int
-sl_client_handshake(struct sl_client *c)
+static int
+client_handshake(struct sl_client *c)
 {
 	struct sl_lcstate *st = c->s.lconf->counters;
 	char why[256];
@@ -108,9 +115,9 @@ sl_client_handshake(struct sl_client *c)
 		unsigned char b = p[0];
 
 		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-			sl_client_tls_failed(c, SL_TLS_F_CLOSED,
-					     n == 0 ? "closed by the client"
-						    : strerror(errno));
+			tls_failed(c, SL_TLS_F_CLOSED,
+				   n == 0 ? "closed by the client"
+					  : strerror(errno));
 			sl_client_close(c, "client_closed_in_handshake");
 			return -1;
 		}
@@ -124,8 +131,7 @@ sl_client_handshake(struct sl_client *c)
 				    c, n == 5 && memcmp(p, "HEAD ", 5) == 0);
 				return -1;
 			}
-			sl_client_tls_failed(c, SL_TLS_F_PROTOCOL,
-					     "not a TLS handshake");
+			tls_failed(c, SL_TLS_F_PROTOCOL, "not a TLS handshake");
 			sl_client_close(c, "tls_handshake_failed");
 			return -1;
 		}
@@ -145,7 +151,7 @@ sl_client_handshake(struct sl_client *c)
 	if (r == -1) {
 		enum sl_tls_fail f =
 		    sl_tls_why_failed(c->ssl, why, sizeof(why));
-		sl_client_tls_failed(c, f, why);
+		tls_failed(c, f, why);
 		sl_client_close(c, f == SL_TLS_F_CLOSED
 				       ? "client_closed_in_handshake"
 				       : "tls_handshake_failed");
@@ -161,15 +167,6 @@ sl_client_handshake(struct sl_client *c)
 		c->s.tls_subject = sl_tls_peer_subject(c->ssl);
 	sl_client_rev_wait(c, SL_TLS_WANT_READ);
 	sl_client_set_state(c, SL_CLIENT_ST_IDLE);
-	/* HTTP/2 by ALPN, or a listener that speaks nothing else */
-	if ((c->s.lconf->protocols & SL_PROTO_H2) &&
-	    (sl_tls_alpn_h2(c->ssl) ||
-	     !(c->s.lconf->protocols & SL_PROTO_HTTP1))) {
-		(void)sl_h2_start(c);
-		return -1;
-	}
-	sl_timeq_set(c->s.w, &c->tnode, c->s.lconf->limits.idle_timeout_ms,
-		     now_ms());
 	return 1;
 }
 
@@ -186,8 +183,8 @@ static const char *const pp_close_reason[SL_PP_NERRORS] = {
 /* A connection refused for its PROXY header (or the lack of one): counted
  * by reason, said at info like a failed TLS handshake, closed without a
  * word (nothing is known of its protocol). */
-void
-sl_client_pp_refuse(struct sl_client *c, enum sl_pp_error why)
+static void
+pp_refuse(struct sl_client *c, enum sl_pp_error why)
 {
 	atomic_fetch_add(&c->s.lconf->counters->pp_errors[why], 1);
 	if (sl_log_enabled(SL_LOG_INFO)) {
@@ -195,8 +192,8 @@ sl_client_pp_refuse(struct sl_client *c, enum sl_pp_error why)
 		log_info("conn=%llu peer=%s listener=%s: PROXY protocol: %s, "
 			 "connection closed",
 			 (unsigned long long)c->s.id,
-			 sl_client_peer_str(c, peer, sizeof(peer)),
-			 c->s.lconf->name, sl_pp_error_str(why));
+			 peer_str(c, peer, sizeof(peer)), c->s.lconf->name,
+			 sl_pp_error_str(why));
 	}
 	sl_client_close(c, pp_close_reason[why]);
 }
@@ -247,7 +244,7 @@ client_pp_accept(struct sl_client *c, const struct sl_pp_hdr *h)
 				 "max_connections_per_ip (%llu) reached: "
 				 "connection closed",
 				 (unsigned long long)c->s.id,
-				 sl_client_peer_str(c, peer, sizeof(peer)),
+				 peer_str(c, peer, sizeof(peer)),
 				 c->s.lconf->name,
 				 (unsigned long long)
 				     c->s.lconf->limits.max_connections_per_ip);
@@ -268,8 +265,8 @@ client_pp_accept(struct sl_client *c, const struct sl_pp_hdr *h)
  * header is left for the handshake. Returns 1 when the connection goes on
  * to its handshake, 0 when it waits, -1 when it was closed.
  */
-int
-sl_client_proxy_tls(struct sl_client *c)
+static int
+client_proxy_tls(struct sl_client *c)
 {
 	size_t have, total;
 	enum sl_pp_error why;
@@ -288,12 +285,12 @@ sl_client_proxy_tls(struct sl_client *c)
 	if (n <= 0) {
 		if (c->s.flags & C_F_PP_SNIFF) {
 			/* what the handshake would have said */
-			sl_client_tls_failed(c, SL_TLS_F_CLOSED,
-					     n == 0 ? "closed by the client"
-						    : strerror(errno));
+			tls_failed(c, SL_TLS_F_CLOSED,
+				   n == 0 ? "closed by the client"
+					  : strerror(errno));
 			sl_client_close(c, "client_closed_in_handshake");
 		} else if (n == 0 && have > 0)
-			sl_client_pp_refuse(c, SL_PP_E_TRUNCATED);
+			pp_refuse(c, SL_PP_E_TRUNCATED);
 		else
 			/* connected and gone: a balancer's TCP check */
 			sl_client_close(c, n == 0 ? "client_closed"
@@ -317,19 +314,18 @@ sl_client_proxy_tls(struct sl_client *c)
 				client_plain_http(c, 0);
 				return -1;
 			}
-			sl_client_tls_failed(c, SL_TLS_F_PROTOCOL,
-					     "not a TLS handshake");
+			tls_failed(c, SL_TLS_F_PROTOCOL, "not a TLS handshake");
 			sl_client_close(c, "tls_handshake_failed");
 			return -1;
 		default:
-			sl_client_pp_refuse(c, SL_PP_E_UNTRUSTED);
+			pp_refuse(c, SL_PP_E_UNTRUSTED);
 			return -1;
 		}
 		r = 0;
 	} else if ((r = sl_pp_parse(c->s.in.data, total,
 				    c->s.lconf->proxy_protocol.versions, &h,
 				    &why)) < 0) {
-		sl_client_pp_refuse(c, why);
+		pp_refuse(c, why);
 		return -1;
 	}
 	/* the header's bytes (they were seen: the read takes them all),
@@ -352,15 +348,15 @@ sl_client_proxy_tls(struct sl_client *c)
 }
 
 /*
- * The PROXY state of a plain HTTP listener (client_process): the bytes
- * read into `in`, like a request head, are a "from" source's header, or
- * are checked for one that another source may not send; the request that
- * follows in the same read is parsed from the same buffer. Returns 1 when
- * the connection went on (IDLE, bytes left in `in`), 0 when it waits for
- * more, -1 when it was closed.
+ * The PROXY state of a plain HTTP listener: the bytes read into `in`, like
+ * a request head, are a "from" source's header, or are checked for one
+ * that another source may not send; the request that follows in the same
+ * read is parsed from the same buffer. Returns 1 when the connection went
+ * on (IDLE, bytes left in `in`), 0 when it waits for more, -1 when it was
+ * closed.
  */
-int
-sl_client_proxy_scan(struct sl_client *c)
+static int
+client_proxy_scan(struct sl_client *c)
 {
 	enum sl_pp_error why;
 	struct sl_pp_hdr h;
@@ -381,7 +377,7 @@ sl_client_proxy_scan(struct sl_client *c)
 			sl_client_set_state(c, SL_CLIENT_ST_IDLE);
 			return 1;
 		default:
-			sl_client_pp_refuse(c, SL_PP_E_UNTRUSTED);
+			pp_refuse(c, SL_PP_E_UNTRUSTED);
 			return -1;
 		}
 	}
@@ -390,7 +386,7 @@ sl_client_proxy_scan(struct sl_client *c)
 	if (r == 0)
 		return 0;
 	if (r < 0) {
-		sl_client_pp_refuse(c, why);
+		pp_refuse(c, why);
 		return -1;
 	}
 	if (client_pp_accept(c, &h) == -1)
@@ -405,14 +401,99 @@ sl_client_proxy_scan(struct sl_client *c)
 
 /* The end of the stream in the PROXY state (plain HTTP): inside a header,
  * or before one byte came (a balancer's TCP check: not an error). */
-void
-sl_client_proxy_eof(struct sl_client *c)
+static void
+client_proxy_eof(struct sl_client *c)
 {
 	int some = c->s.in.data != NULL && sl_buf_pending(&c->s.in) > 0;
 
 	if (some && !(c->s.flags & C_F_PP_SNIFF))
-		sl_client_pp_refuse(c, SL_PP_E_TRUNCATED);
+		pp_refuse(c, SL_PP_E_TRUNCATED);
 	else
 		sl_client_close(c, some ? "client_closed_in_head"
 					: "client_closed");
 }
+
+/* ---- the accept phase as the connection's codec ------------------------*/
+
+static void
+accept_on_read(struct sl_client *c)
+{
+	ssize_t n;
+	int r;
+
+	/* TLS: the PROXY header is read here, not one byte past it */
+	if (c->state == SL_CLIENT_ST_PROXY && c->s.lconf->tls.ctx != NULL &&
+	    client_proxy_tls(c) != 1)
+		return;
+	if (c->state == SL_CLIENT_ST_HANDSHAKE) {
+		if (client_handshake(c) == 1)
+			sl_client_accepted(c);
+		return;
+	}
+	/* a plain listener's PROXY state: read as a head is */
+	n = sl_client_read(c);
+	if (n == -1)
+		return;
+	if (n == 0) {
+		c->s.flags |= C_F_EOF;
+		sl_client_want_read(c, 0);
+		client_proxy_eof(c);
+		return;
+	}
+	r = client_proxy_scan(c);
+	if (r == 1)
+		sl_client_accepted(c);
+	else if (r == 0)
+		sl_client_read_more(c);
+}
+
+static void
+accept_on_deadline(struct sl_client *c)
+{
+	switch (c->state) {
+	case SL_CLIENT_ST_PROXY:
+		if (!(c->s.flags & C_F_PP_SNIFF)) {
+			pp_refuse(c, SL_PP_E_TIMEOUT);
+			return;
+		}
+		/* another source: the deadline is the one it would have had
+		 * without proxy_protocol */
+		if (c->s.lconf->tls.ctx == NULL) {
+			SL_STAT_INC(c->s.w->stats.timeouts[SL_TO_IDLE]);
+			sl_client_close(c, "idle_timeout");
+			return;
+		}
+		/* FALLTHROUGH */
+	case SL_CLIENT_ST_HANDSHAKE:
+		/* header_timeout: a handshake is part of getting a head */
+		tls_failed(c, SL_TLS_F_TIMEOUT,
+			   "not done within header_timeout");
+		sl_client_close(c, "tls_handshake_timeout");
+		return;
+	default:
+		return;
+	}
+}
+
+/* A drain: no request can have begun (a TLS handshake or a PROXY header
+ * under way). */
+static void
+accept_drain(struct sl_client *c)
+{
+	sl_client_close(c, "draining");
+}
+
+static void
+accept_retire(struct sl_client *c)
+{
+	sl_client_close(c, "listener_removed");
+}
+
+/* Nothing to write, no timer or state of its own, a reload changes
+ * nothing of a PROXY header or a handshake. */
+const struct sl_client_codec sl_client_accept_codec = {
+    .on_read = accept_on_read,
+    .on_deadline = accept_on_deadline,
+    .drain = accept_drain,
+    .retire = accept_retire,
+};

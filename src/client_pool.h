@@ -15,6 +15,7 @@
 
 struct event;
 struct sl_client;
+struct sl_client_codecs;
 struct sl_rev_region;
 
 struct sl_client_pool {
@@ -34,6 +35,8 @@ struct sl_client_pool {
 	/* a parked connection became readable, or its peer closed it:
 	 * client.c gives it its event back (sl_client_unpark) */
 	void (*on_wake)(struct sl_client *c);
+	/* the codecs other than HTTP/1 (client.h), the worker's (static) */
+	const struct sl_client_codecs *codecs;
 };
 
 /* ---- client_pool.c, for client.c -------------------------------------

@@ -10,8 +10,9 @@
  * exchange through the codec seam, stream.h), and the translation of a
  * stream's request into an HTTP/1.1 head for the exchange and of the
  * exchange's HTTP/1.1 response back into HEADERS, DATA and trailers.
- * Part of the client layer: it uses the connection's struct
- * (client_int.h) and closes it through client.c. It knows no upstream.
+ * A codec of the client connection: the connection calls it through its
+ * table (h2_codec, client_codec.h), and it uses the connection's struct and
+ * closes it through client.c. It knows no upstream.
  */
 #include "h2.h"
 
@@ -28,7 +29,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "client_int.h"
+#include "client_codec.h"
 #include "exchange.h"
 #include "grpc.h"
 #include "h1_parse.h"
@@ -319,6 +320,7 @@ static void h2_kick(struct sl_h2conn *h);
 static void chunk_close(struct sl_h2stream *st);
 static void big_release(struct sl_h2conn *h);
 static const struct sl_stream_ops h2_stream_ops;
+static const struct sl_client_codec h2_codec;
 
 #define XPRT(c)		   sl_client_xprt(c)
 #define STREAM_OF(st_)	   ((struct sl_h2stream *)(st_))
@@ -3042,6 +3044,7 @@ sl_h2_start(struct sl_client *c)
 	/* the connection's deadlines are the codec's from now on */
 	sl_timeq_del(w, &c->tnode);
 	c->h2 = h;
+	c->codec = &h2_codec;
 	c->state = SL_CLIENT_ST_H2;
 	SL_STAT_INC(w->stats.h2_conns);
 	if (sl_log_enabled(SL_LOG_DEBUG))
@@ -3065,8 +3068,11 @@ sl_h2_start(struct sl_client *c)
 	return 0;
 }
 
-void
-sl_h2_on_read(struct sl_client *c)
+/* ---- the connection's codec (client_codec.h) ---------------------------- */
+
+/* c's read event fired. May close c. */
+static void
+conn_on_read(struct sl_client *c)
 {
 	struct sl_h2conn *h = c->h2;
 
@@ -3077,8 +3083,10 @@ sl_h2_on_read(struct sl_client *c)
 	h2_run(h);
 }
 
-void
-sl_h2_drain(struct sl_client *c)
+/* The worker drains: a GOAWAY in two steps (RFC 9113 section 6.8), the
+ * open streams finish, then the close. May close c. */
+static void
+conn_drain(struct sl_client *c)
 {
 	struct sl_h2conn *h = c->h2;
 	struct sl_h2stream *st;
@@ -3093,8 +3101,10 @@ sl_h2_drain(struct sl_client *c)
 	h2_run(h);
 }
 
-void
-sl_h2_reloaded(struct sl_client *c)
+/* A reload that kept the connection's listener: its WebSocket tunnels
+ * have tunnel_drain_timeout left (doc/websocket.md section 6). */
+static void
+conn_reloaded(struct sl_client *c)
 {
 	struct sl_h2stream *st;
 
@@ -3104,14 +3114,18 @@ sl_h2_reloaded(struct sl_client *c)
 			sl_exchange_tunnel_reloaded(&st->s);
 }
 
-void
-sl_h2_retire(struct sl_client *c)
+/* c's listener left the configuration: as a drain, for c alone. */
+static void
+conn_retire(struct sl_client *c)
 {
-	sl_h2_drain(c);
+	conn_drain(c);
 }
 
-void
-sl_h2_free(struct sl_client *c, const char *reason)
+/* The connection closes under the codec (reason static): every exchange
+ * still running is logged and freed, and the codec's state with them
+ * (gone already when the codec ended the connection: h2_end). */
+static void
+conn_free(struct sl_client *c, const char *reason)
 {
 	struct sl_h2conn *h = c->h2;
 
@@ -3120,3 +3134,13 @@ sl_h2_free(struct sl_client *c, const char *reason)
 	c->h2 = NULL;
 	h2_destroy(h, reason);
 }
+
+/* HTTP/2 writes from an event of its own (h->wev) and keeps its own
+ * timers (h->tev): no on_write, no on_deadline. */
+static const struct sl_client_codec h2_codec = {
+    .on_read = conn_on_read,
+    .drain = conn_drain,
+    .reloaded = conn_reloaded,
+    .retire = conn_retire,
+    .free = conn_free,
+};

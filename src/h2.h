@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The HTTP/2 codec of a client connection (doc/http2.md): what client.c
- * calls once a connection speaks HTTP/2 (ALPN "h2", or the connection
- * preface on a listener with h2 in its protocols). The connection keeps
+ * The HTTP/2 codec of a client connection (doc/http2.md): what the
+ * connection calls, through its codec table, once it speaks HTTP/2 (ALPN
+ * "h2", or the connection preface on a listener with h2 in its
+ * protocols). The connection keeps
  * its socket, transport and place among the worker's connections
  * (client.c); the codec turns its bytes into streams, each one exchange
  * (exchange.h) through the codec seam (stream.h), and writes what they
@@ -52,29 +53,12 @@ const char *sl_h2_refusal_str(enum sl_h2_refusal r);
 /*
  * The connection c speaks HTTP/2 from now on: its bytes read so far (in
  * c->s.in: the connection preface, or more) are the codec's first input,
- * its deadline becomes the codec's. Returns 0, or -1 when c was closed
- * (out of memory).
+ * its deadline becomes the codec's, and the connection calls the codec
+ * through its table (client_codec.h) from then on. Returns 0, or -1 when
+ * c was closed (out of memory). The worker gives it to its connections
+ * (client.h, struct sl_client_codecs): client.c does not name it.
  */
 int sl_h2_start(struct sl_client *c);
-
-/* c's read event fired (client.c's read callback). May close c. */
-void sl_h2_on_read(struct sl_client *c);
-
-/* The worker drains: a GOAWAY in two steps (RFC 9113 section 6.8), the
- * open streams finish, then the close. May close c. */
-void sl_h2_drain(struct sl_client *c);
-
-/* c's listener left the configuration: as a drain, for c alone. */
-void sl_h2_retire(struct sl_client *c);
-
-/* A reload that kept the connection's listener: its WebSocket tunnels
- * have tunnel_drain_timeout left (doc/websocket.md section 6). */
-void sl_h2_reloaded(struct sl_client *c);
-
-/* The connection closes under the codec (reason static): every exchange
- * still running is logged and freed, and the codec's state with them.
- * Called by client.c's close only. */
-void sl_h2_free(struct sl_client *c, const char *reason);
 
 /* Frees the streams the worker keeps for reuse (worker teardown). */
 void sl_h2_worker_free(struct sl_worker *w);

@@ -28,7 +28,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
-#include "client_int.h"
+#include "client_codec.h"
 #include "exchange.h"
 #include "log.h"
 #include "rate.h"
@@ -39,6 +39,8 @@
 #include "xprt.h"
 
 #define XPRT(c) sl_client_xprt(c)
+
+static void tunnel_on_deadline(struct sl_client *c);
 
 struct sl_tunnel {
 	struct sl_client *c;
@@ -102,7 +104,7 @@ sl_tunnel_end_str(enum sl_tun_end e)
 
 /* ---- ending ------------------------------------------------------------ */
 
-/* Ends the tunnel: c closes (sl_tunnel_free does the rest); abort: with a
+/* Ends the tunnel: c closes (tunnel_free does the rest); abort: with a
  * reset, for an error where a clean end would lie. */
 static void
 tun_end(struct sl_tunnel *k, enum sl_tun_end e, int abort)
@@ -115,8 +117,10 @@ tun_end(struct sl_tunnel *k, enum sl_tun_end e, int abort)
 		sl_client_close(k->c, sl_tunnel_end_str(k->end));
 }
 
-void
-sl_tunnel_free(struct sl_client *c, const char *reason)
+/* Frees the tunnel state as c closes (the connection's close): the
+ * exchange's log line, the upstream connection, the counts. */
+static void
+tunnel_free(struct sl_client *c, const char *reason)
 {
 	struct sl_tunnel *k = c->tun;
 	struct sl_worker *w = c->s.w;
@@ -200,7 +204,7 @@ tun_on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	sl_now_refresh();
-	sl_tunnel_on_deadline(k->c);
+	tunnel_on_deadline(k->c);
 }
 
 /*
@@ -273,8 +277,9 @@ tun_goaway(struct sl_tunnel *k, enum sl_tun_end e, unsigned code)
 	event_active(&k->run_ev, EV_TIMEOUT, 1);
 }
 
-void
-sl_tunnel_on_deadline(struct sl_client *c)
+/* The earliest budget's end (the tunnel's timer). */
+static void
+tunnel_on_deadline(struct sl_client *c)
 {
 	struct sl_tunnel *k = c->tun;
 	const struct sl_conf_limits *lim = &c->s.lconf->limits;
@@ -324,15 +329,19 @@ sl_tunnel_on_deadline(struct sl_client *c)
 	tun_arm(k);
 }
 
-void
-sl_tunnel_drain(struct sl_client *c)
+/* A stop, or c's listener removed: the tunnel ends now, with close frames
+ * where the protocol and the bytes in flight allow (1001). */
+static void
+tunnel_drain(struct sl_client *c)
 {
 	sl_now_refresh();
 	tun_goaway(c->tun, SL_TUN_DRAIN, SL_WS_GOING_AWAY);
 }
 
-void
-sl_tunnel_reloaded(struct sl_client *c)
+/* A reload: the tunnel stays on its generation until it ends, or for
+ * tunnel_drain_timeout at most. */
+static void
+tunnel_reloaded(struct sl_client *c)
 {
 	struct sl_tunnel *k = c->tun;
 
@@ -614,18 +623,32 @@ tun_on_run(evutil_socket_t fd, short what, void *arg)
 	tun_pump(arg, 1, 1);
 }
 
-void
-sl_tunnel_on_read(struct sl_client *c)
+/* c's events (the connection's read event, the write event the exchange
+ * left the tunnel). */
+static void
+tunnel_on_read(struct sl_client *c)
 {
 	tun_pump(c->tun, 1, 0);
 }
 
-void
-sl_tunnel_on_write(struct sl_client *c)
+static void
+tunnel_on_write(struct sl_client *c)
 {
 	tun_want_write(c->tun, 0);
 	tun_pump(c->tun, 0, 0);
 }
+
+/* What the connection calls while it is a tunnel (client_codec.h). A
+ * removed listener ends it as a drain does. */
+static const struct sl_client_codec tunnel_codec = {
+    .on_read = tunnel_on_read,
+    .on_write = tunnel_on_write,
+    .on_deadline = tunnel_on_deadline,
+    .drain = tunnel_drain,
+    .reloaded = tunnel_reloaded,
+    .retire = tunnel_drain,
+    .free = tunnel_free,
+};
 
 /* ---- start ------------------------------------------------------------- */
 
@@ -666,6 +689,7 @@ sl_tunnel_start(struct sl_client *c, struct sl_upconn *u, int ws)
 	u->arg = k;
 	c->s.txn = NULL;
 	c->tun = k;
+	c->codec = &tunnel_codec;
 	SL_STAT_INC(w->stats.tunnels_opened);
 	SL_STAT_INC(w->stats.tunnels_open);
 	evtimer_assign(&k->tev, w->base, tun_on_timer, k);

@@ -16,12 +16,14 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "client_accept.h"
 #include "h2.h"
 #include "h2up.h"
 #include "handover.h"
 #include "listener.h"
 #include "mirror.h"
 #include "rlstore.h"
+#include "tunnel.h"
 #include "upstream.h"
 #include "wgen.h"
 
@@ -384,6 +386,14 @@ worker_size_hdrs(struct sl_worker *w, const struct sl_conf *conf)
 	return 0;
 }
 
+/* The codecs a client connection may take on besides HTTP/1: client.c
+ * calls them only through its connections' tables (client_codec.h). */
+static const struct sl_client_codecs worker_client_codecs = {
+    .accept = &sl_client_accept_codec,
+    .h2_start = sl_h2_start,
+    .tunnel_start = sl_tunnel_start,
+};
+
 struct sl_worker *
 sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 {
@@ -395,7 +405,7 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 	w->id = id;
 	w->notify_fd = -1;
 	w->hand_chan = -1;
-	sl_client_worker_init(w);
+	sl_client_worker_init(w, &worker_client_codecs);
 	TAILQ_INIT(&w->gens);
 	TAILQ_INIT(&w->eps);
 	TAILQ_INIT(&w->mirrors);
