@@ -179,6 +179,7 @@ static void conn_schedule(struct sl_h2up_conn *c);
 static void conn_close(struct sl_h2up_conn *c, int err, const char *why);
 static void stream_flush(struct h2up_stream *st);
 static void ping_arm(struct sl_h2up_conn *c, uint64_t ms);
+static void h2up_on_close_idle(struct sl_wendpoint *ep);
 
 static void
 log_conn(const struct sl_h2up_conn *c, const char *what, const char *detail)
@@ -1224,7 +1225,9 @@ conn_new(struct sl_wendpoint *ep)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if ((c->u = sl_upstream_connect_raw(w, ep, conn_on_up, c)) == NULL) {
+	/* a connection of its own (fresh: HTTP/2's are never pooled), over
+	 * TCP or TLS */
+	if ((c->u = sl_upstream_get(w, ep, 1, conn_on_up, c)) == NULL) {
 		int saved = errno;
 		nghttp2_session_del(c->ng);
 		free(c);
@@ -1236,6 +1239,9 @@ conn_new(struct sl_wendpoint *ep)
 	evtimer_assign(&c->ping, w->base, conn_on_ping, c);
 	c->heard_ms = sl_now_ms();
 	TAILQ_INSERT_TAIL(&ep->h2, c, link);
+	/* the pool's drain and retirement reach the shared connections
+	 * through it */
+	ep->on_close_idle = h2up_on_close_idle;
 	if (!sl_upstream_connecting(c->u)) {
 		/* connected at once */
 		c->connected = 1;
@@ -1258,10 +1264,16 @@ conn_room(const struct sl_h2up_conn *c)
 	return c->nstreams < c->max_streams;
 }
 
-int
-sl_h2up_open(struct sl_upconn *u)
+/*
+ * A new stream of a shared connection to ep, made if none has room. *end
+ * gets the exchange's memory end, whose connect completes once the
+ * connection has the server's SETTINGS (at once when it has them), or
+ * fails as the connection does. Returns 0, or -1 with errno (EBUSY: the
+ * endpoint is at max_connections; ENOMEM).
+ */
+static int
+stream_open(struct sl_wendpoint *ep, struct sl_xprt_mem **end)
 {
-	struct sl_wendpoint *ep = u->ep;
 	struct sl_h2up_conn *c;
 	struct h2up_stream *st;
 	struct sl_xprt_mem *theirs, *mine;
@@ -1294,14 +1306,14 @@ sl_h2up_open(struct sl_upconn *u)
 	st->end = mine;
 	st->their = theirs;
 	st->f = S_NG_CLOSED; /* no nghttp2 stream yet */
-	u->xc = theirs;
+	*end = theirs;
 	/* what the exchange may hold unread, and what we hold of its
 	 * request before it must wait */
 	sl_xprt_mem_set_window(theirs, UP_END_WINDOW);
 	sl_xprt_mem_set_window(mine, UP_BODY_MAX);
-	event_assign(&st->rev, u->w->base, -1, EV_READ | EV_PERSIST,
+	event_assign(&st->rev, ep->w->base, -1, EV_READ | EV_PERSIST,
 		     stream_on_read, st);
-	event_assign(&st->wev, u->w->base, -1, EV_WRITE | EV_PERSIST,
+	event_assign(&st->wev, ep->w->base, -1, EV_WRITE | EV_PERSIST,
 		     stream_on_write, st);
 	if (!c->ready) {
 		sl_xprt_mem_hold(mine);
@@ -1311,8 +1323,29 @@ sl_h2up_open(struct sl_upconn *u)
 	c->nstreams++;
 	event_del(&c->idle);
 	sl_xprt_mem_ops.watch(-1, mine, &st->rev, 1);
-	errno = EINPROGRESS;
-	return -1;
+	return 0;
+}
+
+struct sl_upconn *
+sl_h2up_get(struct sl_worker *w, struct sl_wendpoint *ep,
+	    sl_up_handler *handler, void *arg)
+{
+	struct sl_upconn *u;
+	struct sl_xprt_mem *end;
+
+	if ((u = sl_upstream_stream(w, ep, handler, arg)) == NULL)
+		return NULL;
+	if (stream_open(ep, &end) == -1) {
+		int saved = errno;
+		sl_upstream_put(u, 0);
+		errno = saved;
+		return NULL;
+	}
+	/* the stream's connect is in progress, as a socket's, until the
+	 * shared connection can take it */
+	u->xc = end;
+	sl_upstream_want_write(u, 1);
+	return u;
 }
 
 int
@@ -1326,8 +1359,12 @@ sl_h2up_has_room(const struct sl_wendpoint *ep)
 	return 0;
 }
 
-void
-sl_h2up_close_idle(struct sl_wendpoint *ep)
+/* The pool closes its idle connections (sl_up_pool_handler): the shared
+ * connections with no stream close now; the others take no new stream
+ * and close after their last (a reload retiring the endpoint, the worker
+ * draining). */
+static void
+h2up_on_close_idle(struct sl_wendpoint *ep)
 {
 	struct sl_h2up_conn *c, *next;
 
