@@ -36,6 +36,7 @@
 #include "conf.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
+#include "h2ng.h"
 #include "log.h"
 #include "upstream.h"
 #include "worker.h"
@@ -170,9 +171,6 @@ struct sl_h2up_conn {
 	uint64_t heard_ms; /* when the server last sent anything */
 	int ping_out;	   /* a PING waits for its answer */
 };
-
-static nghttp2_session_callbacks *callbacks;
-static nghttp2_option *options;
 
 static void stream_free(struct h2up_stream *st);
 static void conn_schedule(struct sl_h2up_conn *c);
@@ -1162,30 +1160,18 @@ on_error(nghttp2_session *ng, int code, const char *msg, size_t len,
 	return 0;
 }
 
-static void
-setup(void)
-{
-	nghttp2_session_callbacks *cb;
-	nghttp2_option *opt;
-
-	if (nghttp2_session_callbacks_new(&cb) != 0 ||
-	    nghttp2_option_new(&opt) != 0)
-		return;
-	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-	nghttp2_session_callbacks_set_on_frame_recv_callback(cb,
-							     on_frame_recv);
-	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
-	    cb, on_data_chunk);
-	nghttp2_session_callbacks_set_on_stream_close_callback(
-	    cb, on_stream_close);
-	nghttp2_session_callbacks_set_error_callback2(cb, on_error);
-	/* the windows are given back as the exchange takes the bytes */
-	nghttp2_option_set_no_auto_window_update(opt, 1);
-	nghttp2_option_set_no_closed_streams(opt, 1);
-	nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
-	callbacks = cb;
-	options = opt;
-}
+/* The shared connections' nghttp2 set-up (h2ng.h): a client's. */
+static struct sl_h2ng h2up_ng = {
+    .on_header = on_header,
+    .on_frame_recv = on_frame_recv,
+    .on_data_chunk_recv = on_data_chunk,
+    .on_stream_close = on_stream_close,
+    .on_error = on_error,
+    /* the windows are given back as the exchange takes the bytes */
+    .opts = SL_H2NG_O_WINDOW_BY_HAND | SL_H2NG_O_NO_CLOSED_STREAMS |
+	    SL_H2NG_O_DEFLATE_TABLE,
+    .deflate_table = 4096,
+};
 
 /* A new shared connection to ep, or NULL with errno. */
 static struct sl_h2up_conn *
@@ -1193,11 +1179,14 @@ conn_new(struct sl_wendpoint *ep)
 {
 	struct sl_worker *w = ep->w;
 	struct sl_h2up_conn *c;
-	nghttp2_settings_entry iv[4];
+	/* after h2ng's SETTINGS_ENABLE_PUSH 0; the server opens no stream */
+	const nghttp2_settings_entry iv[] = {
+	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, UP_STREAM_WINDOW},
+	    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, UP_RESP_HEAD_MAX},
+	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 0},
+	};
 
-	if (callbacks == NULL)
-		setup();
-	if (callbacks == NULL || (c = calloc(1, sizeof(*c))) == NULL) {
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -1205,22 +1194,8 @@ conn_new(struct sl_wendpoint *ep)
 	TAILQ_INIT(&c->streams);
 	/* until the server's SETTINGS say (conn_room) */
 	c->max_streams = 1;
-	if (nghttp2_session_client_new2(&c->ng, callbacks, c, options) != 0) {
-		free(c);
-		errno = ENOMEM;
-		return NULL;
-	}
-	iv[0] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_PUSH, 0};
-	iv[1] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
-					 UP_STREAM_WINDOW};
-	iv[2] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
-					 UP_RESP_HEAD_MAX};
-	iv[3] = (nghttp2_settings_entry){
-	    NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 0};
-	if (nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, 4) != 0 ||
-	    nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0,
-						  UP_CONN_WINDOW) != 0) {
-		nghttp2_session_del(c->ng);
+	if ((c->ng = sl_h2ng_client(&h2up_ng, c, iv, sizeof(iv) / sizeof(iv[0]),
+				    UP_CONN_WINDOW)) == NULL) {
 		free(c);
 		errno = ENOMEM;
 		return NULL;
