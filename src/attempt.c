@@ -24,6 +24,7 @@
 #include "attempt.h"
 #include "balance.h"
 #include "exchange.h"
+#include "h2up.h"
 #include "log.h"
 #include "proxyproto.h"
 #include "retry.h"
@@ -114,7 +115,7 @@ txn_pick(struct sl_stream *s, int fresh, unsigned *why)
 			   atomic_load_explicit(&cc->endpoints[i].state->conns,
 						memory_order_relaxed) >=
 			       cc->max_connections &&
-			   !sl_upstream_stream_room(wc->eps[i])) {
+			   !sl_h2up_has_room(wc->eps[i])) {
 			skip[i] = 1;
 			*why |= PICK_FULL;
 		}
@@ -381,7 +382,11 @@ attempt_connect(struct sl_stream *s)
 		t->up = sl_upstream_get_proxied(s->w, t->wc->eps[i], pp,
 						sl_attempt_pp_header(s, pp),
 						t->on_upstream, s);
-	} else
+	} else if (t->wc->eps[i]->cluster->protocol != SL_UP_PROTO_HTTP1)
+		/* a stream of a shared HTTP/2 connection (never a pooled
+		 * one: fresh changes nothing) */
+		t->up = sl_h2up_get(s->w, t->wc->eps[i], t->on_upstream, s);
+	else
 		t->up = sl_upstream_get(s->w, t->wc->eps[i], fresh,
 					t->on_upstream, s);
 	if (t->up == NULL) {

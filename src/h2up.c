@@ -36,6 +36,7 @@
 #include "conf.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
+#include "h2ng.h"
 #include "log.h"
 #include "upstream.h"
 #include "worker.h"
@@ -171,14 +172,12 @@ struct sl_h2up_conn {
 	int ping_out;	   /* a PING waits for its answer */
 };
 
-static nghttp2_session_callbacks *callbacks;
-static nghttp2_option *options;
-
 static void stream_free(struct h2up_stream *st);
 static void conn_schedule(struct sl_h2up_conn *c);
 static void conn_close(struct sl_h2up_conn *c, int err, const char *why);
 static void stream_flush(struct h2up_stream *st);
 static void ping_arm(struct sl_h2up_conn *c, uint64_t ms);
+static void h2up_on_close_idle(struct sl_wendpoint *ep);
 
 static void
 log_conn(const struct sl_h2up_conn *c, const char *what, const char *detail)
@@ -1161,30 +1160,18 @@ on_error(nghttp2_session *ng, int code, const char *msg, size_t len,
 	return 0;
 }
 
-static void
-setup(void)
-{
-	nghttp2_session_callbacks *cb;
-	nghttp2_option *opt;
-
-	if (nghttp2_session_callbacks_new(&cb) != 0 ||
-	    nghttp2_option_new(&opt) != 0)
-		return;
-	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-	nghttp2_session_callbacks_set_on_frame_recv_callback(cb,
-							     on_frame_recv);
-	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
-	    cb, on_data_chunk);
-	nghttp2_session_callbacks_set_on_stream_close_callback(
-	    cb, on_stream_close);
-	nghttp2_session_callbacks_set_error_callback2(cb, on_error);
-	/* the windows are given back as the exchange takes the bytes */
-	nghttp2_option_set_no_auto_window_update(opt, 1);
-	nghttp2_option_set_no_closed_streams(opt, 1);
-	nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
-	callbacks = cb;
-	options = opt;
-}
+/* The shared connections' nghttp2 set-up (h2ng.h): a client's. */
+static struct sl_h2ng h2up_ng = {
+    .on_header = on_header,
+    .on_frame_recv = on_frame_recv,
+    .on_data_chunk_recv = on_data_chunk,
+    .on_stream_close = on_stream_close,
+    .on_error = on_error,
+    /* the windows are given back as the exchange takes the bytes */
+    .opts = SL_H2NG_O_WINDOW_BY_HAND | SL_H2NG_O_NO_CLOSED_STREAMS |
+	    SL_H2NG_O_DEFLATE_TABLE,
+    .deflate_table = 4096,
+};
 
 /* A new shared connection to ep, or NULL with errno. */
 static struct sl_h2up_conn *
@@ -1192,11 +1179,14 @@ conn_new(struct sl_wendpoint *ep)
 {
 	struct sl_worker *w = ep->w;
 	struct sl_h2up_conn *c;
-	nghttp2_settings_entry iv[4];
+	/* after h2ng's SETTINGS_ENABLE_PUSH 0; the server opens no stream */
+	const nghttp2_settings_entry iv[] = {
+	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, UP_STREAM_WINDOW},
+	    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, UP_RESP_HEAD_MAX},
+	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 0},
+	};
 
-	if (callbacks == NULL)
-		setup();
-	if (callbacks == NULL || (c = calloc(1, sizeof(*c))) == NULL) {
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -1204,27 +1194,15 @@ conn_new(struct sl_wendpoint *ep)
 	TAILQ_INIT(&c->streams);
 	/* until the server's SETTINGS say (conn_room) */
 	c->max_streams = 1;
-	if (nghttp2_session_client_new2(&c->ng, callbacks, c, options) != 0) {
+	if ((c->ng = sl_h2ng_client(&h2up_ng, c, iv, sizeof(iv) / sizeof(iv[0]),
+				    UP_CONN_WINDOW)) == NULL) {
 		free(c);
 		errno = ENOMEM;
 		return NULL;
 	}
-	iv[0] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_PUSH, 0};
-	iv[1] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
-					 UP_STREAM_WINDOW};
-	iv[2] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
-					 UP_RESP_HEAD_MAX};
-	iv[3] = (nghttp2_settings_entry){
-	    NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 0};
-	if (nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, 4) != 0 ||
-	    nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0,
-						  UP_CONN_WINDOW) != 0) {
-		nghttp2_session_del(c->ng);
-		free(c);
-		errno = ENOMEM;
-		return NULL;
-	}
-	if ((c->u = sl_upstream_connect_raw(w, ep, conn_on_up, c)) == NULL) {
+	/* a connection of its own (fresh: HTTP/2's are never pooled), over
+	 * TCP or TLS */
+	if ((c->u = sl_upstream_get(w, ep, 1, conn_on_up, c)) == NULL) {
 		int saved = errno;
 		nghttp2_session_del(c->ng);
 		free(c);
@@ -1236,6 +1214,9 @@ conn_new(struct sl_wendpoint *ep)
 	evtimer_assign(&c->ping, w->base, conn_on_ping, c);
 	c->heard_ms = sl_now_ms();
 	TAILQ_INSERT_TAIL(&ep->h2, c, link);
+	/* the pool's drain and retirement reach the shared connections
+	 * through it */
+	ep->on_close_idle = h2up_on_close_idle;
 	if (!sl_upstream_connecting(c->u)) {
 		/* connected at once */
 		c->connected = 1;
@@ -1258,10 +1239,16 @@ conn_room(const struct sl_h2up_conn *c)
 	return c->nstreams < c->max_streams;
 }
 
-int
-sl_h2up_open(struct sl_upconn *u)
+/*
+ * A new stream of a shared connection to ep, made if none has room. *end
+ * gets the exchange's memory end, whose connect completes once the
+ * connection has the server's SETTINGS (at once when it has them), or
+ * fails as the connection does. Returns 0, or -1 with errno (EBUSY: the
+ * endpoint is at max_connections; ENOMEM).
+ */
+static int
+stream_open(struct sl_wendpoint *ep, struct sl_xprt_mem **end)
 {
-	struct sl_wendpoint *ep = u->ep;
 	struct sl_h2up_conn *c;
 	struct h2up_stream *st;
 	struct sl_xprt_mem *theirs, *mine;
@@ -1294,14 +1281,14 @@ sl_h2up_open(struct sl_upconn *u)
 	st->end = mine;
 	st->their = theirs;
 	st->f = S_NG_CLOSED; /* no nghttp2 stream yet */
-	u->xc = theirs;
+	*end = theirs;
 	/* what the exchange may hold unread, and what we hold of its
 	 * request before it must wait */
 	sl_xprt_mem_set_window(theirs, UP_END_WINDOW);
 	sl_xprt_mem_set_window(mine, UP_BODY_MAX);
-	event_assign(&st->rev, u->w->base, -1, EV_READ | EV_PERSIST,
+	event_assign(&st->rev, ep->w->base, -1, EV_READ | EV_PERSIST,
 		     stream_on_read, st);
-	event_assign(&st->wev, u->w->base, -1, EV_WRITE | EV_PERSIST,
+	event_assign(&st->wev, ep->w->base, -1, EV_WRITE | EV_PERSIST,
 		     stream_on_write, st);
 	if (!c->ready) {
 		sl_xprt_mem_hold(mine);
@@ -1311,8 +1298,29 @@ sl_h2up_open(struct sl_upconn *u)
 	c->nstreams++;
 	event_del(&c->idle);
 	sl_xprt_mem_ops.watch(-1, mine, &st->rev, 1);
-	errno = EINPROGRESS;
-	return -1;
+	return 0;
+}
+
+struct sl_upconn *
+sl_h2up_get(struct sl_worker *w, struct sl_wendpoint *ep,
+	    sl_up_handler *handler, void *arg)
+{
+	struct sl_upconn *u;
+	struct sl_xprt_mem *end;
+
+	if ((u = sl_upstream_stream(w, ep, handler, arg)) == NULL)
+		return NULL;
+	if (stream_open(ep, &end) == -1) {
+		int saved = errno;
+		sl_upstream_put(u, 0);
+		errno = saved;
+		return NULL;
+	}
+	/* the stream's connect is in progress, as a socket's, until the
+	 * shared connection can take it */
+	u->xc = end;
+	sl_upstream_want_write(u, 1);
+	return u;
 }
 
 int
@@ -1326,8 +1334,12 @@ sl_h2up_has_room(const struct sl_wendpoint *ep)
 	return 0;
 }
 
-void
-sl_h2up_close_idle(struct sl_wendpoint *ep)
+/* The pool closes its idle connections (sl_up_pool_handler): the shared
+ * connections with no stream close now; the others take no new stream
+ * and close after their last (a reload retiring the endpoint, the worker
+ * draining). */
+static void
+h2up_on_close_idle(struct sl_wendpoint *ep)
 {
 	struct sl_h2up_conn *c, *next;
 

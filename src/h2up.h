@@ -6,36 +6,36 @@
  * then one stream of such a connection: a memory end (xprt.h) on which
  * the exchange writes its HTTP/1.1 request and reads an HTTP/1.1
  * response, as on a socket. h2up.c holds the other end and the shared
- * connections. Only upstream.c calls it.
+ * connections. It sits above upstream.c, which knows nothing of it: the
+ * pool reaches the shared connections only through the handler h2up.c
+ * sets on their endpoint (sl_up_pool_handler). Called by whoever picks an
+ * upstream connection for a request (attempt.c, mirror.c) and by
+ * worker.c.
  */
 #ifndef SL_H2UP_H
 #define SL_H2UP_H
 
-struct sl_upconn;
-struct sl_wendpoint;
+#include "upstream.h"
+
 struct sl_worker;
 
 /*
- * Makes u (new, state not set yet, its endpoint's cluster speaking h2c)
- * one stream of a shared connection to its endpoint: u->xc gets the
- * exchange's memory end, whose connect completes once the connection has
- * the server's SETTINGS (at once when it has them), or fails as the
- * connection does. Returns -1 with errno EINPROGRESS (the connect is in
- * progress, as a socket's), or another errno: no connection can be made
- * (EBUSY: the endpoint is at max_connections; ENOMEM).
+ * Gives the caller a connection to ep (its cluster speaking h2c or h2)
+ * that is one stream of a shared HTTP/2 connection, owned through
+ * handler(arg) as sl_upstream_get's: state CONNECTING, its connect
+ * completing (CONNECTED) once the shared connection has the server's
+ * SETTINGS, at once when it has them, or failing (FAILED) as the
+ * connection does. The caller gives it back with sl_upstream_put.
+ * Returns NULL with errno when no connection can be made (EBUSY: the
+ * endpoint is at max_connections; ENOMEM).
  */
-int sl_h2up_open(struct sl_upconn *u);
+struct sl_upconn *sl_h2up_get(struct sl_worker *w, struct sl_wendpoint *ep,
+			      sl_up_handler *handler, void *arg);
 
 /* 1 when a shared connection to ep can take one more stream now (at
- * max_connections a request still has room on one). */
+ * max_connections a request still has room on one); 0 when ep has none
+ * (an HTTP/1.1 cluster's endpoint, among others). */
 int sl_h2up_has_room(const struct sl_wendpoint *ep);
-
-/*
- * The endpoint's shared connections with no stream close now; the others
- * take no new stream and close after their last one (a reload retiring
- * the endpoint, the worker draining).
- */
-void sl_h2up_close_idle(struct sl_wendpoint *ep);
 
 /* Frees every shared connection of the worker and its streams (worker
  * teardown, after its clients are gone). */

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "h2ng.h"
+
 #define ANSWER_MAX 256 /* bytes of a gRPC health answer kept */
 
 struct sl_hc_h2 {
@@ -33,8 +35,6 @@ struct sl_hc_h2 {
 	size_t anslen;
 	int ans_over; /* more than ANSWER_MAX came */
 };
-
-static nghttp2_session_callbacks *callbacks;
 
 int
 sl_hc_grpc_serving(const unsigned char *p, size_t n)
@@ -211,6 +211,15 @@ body_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
 	return (ssize_t)n;
 }
 
+/* The check's nghttp2 set-up (h2ng.h): a client's, with nghttp2's
+ * defaults (one request; what nghttp2 answers is never sent). */
+static struct sl_h2ng hc_ng = {
+    .on_header = on_header,
+    .on_data_chunk_recv = on_data_chunk,
+    .on_stream_close = on_stream_close,
+    .on_frame_recv = on_frame_recv,
+};
+
 static void
 nv(nghttp2_nv *p, const char *n, const char *v)
 {
@@ -226,30 +235,16 @@ sl_hc_h2_new(const char *authority, const char *path, int tls,
 	     const char *grpc_service, const char **out, size_t *outlen)
 {
 	struct sl_hc_h2 *x;
-	nghttp2_settings_entry iv[1] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0}};
 	nghttp2_data_provider dp;
 	nghttp2_nv h[8];
 	size_t k = 0;
 
-	if (callbacks == NULL) {
-		nghttp2_session_callbacks *cb;
-		if (nghttp2_session_callbacks_new(&cb) != 0)
-			return NULL;
-		nghttp2_session_callbacks_set_on_header_callback(cb,
-								 on_header);
-		nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
-		    cb, on_data_chunk);
-		nghttp2_session_callbacks_set_on_stream_close_callback(
-		    cb, on_stream_close);
-		nghttp2_session_callbacks_set_on_frame_recv_callback(
-		    cb, on_frame_recv);
-		callbacks = cb;
-	}
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return NULL;
 	x->res.grpc_status = -1;
 	x->res.serving = -1;
-	if (nghttp2_session_client_new(&x->ng, callbacks, x) != 0) {
+	/* its SETTINGS: h2ng's alone (no push) */
+	if ((x->ng = sl_h2ng_client(&hc_ng, x, NULL, 0, 0)) == NULL) {
 		free(x);
 		return NULL;
 	}
@@ -291,8 +286,7 @@ sl_hc_h2_new(const char *authority, const char *path, int tls,
 		dp.source.ptr = x;
 		dp.read_callback = body_read;
 	}
-	if (nghttp2_submit_settings(x->ng, NGHTTP2_FLAG_NONE, iv, 1) != 0 ||
-	    nghttp2_submit_request(x->ng, NULL, h, k, x->grpc ? &dp : NULL,
+	if (nghttp2_submit_request(x->ng, NULL, h, k, x->grpc ? &dp : NULL,
 				   NULL) != 1) {
 		sl_hc_h2_free(x);
 		return NULL;

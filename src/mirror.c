@@ -15,6 +15,7 @@
 
 #include "balance.h"
 #include "h1_parse.h"
+#include "h2up.h"
 #include "log.h"
 #include "runtime.h"
 #include "upstream.h"
@@ -266,6 +267,9 @@ sl_mirror_send(struct sl_mirror *m)
 	if (m->pp_len > 0)
 		m->up = sl_upstream_get_proxied(
 		    m->w, wc->eps[i], m->pp, m->pp_len, mirror_on_upstream, m);
+	else if (wc->eps[i]->cluster->protocol != SL_UP_PROTO_HTTP1)
+		/* a stream of a shared HTTP/2 connection */
+		m->up = sl_h2up_get(m->w, wc->eps[i], mirror_on_upstream, m);
 	else
 		m->up =
 		    sl_upstream_get(m->w, wc->eps[i], 0, mirror_on_upstream, m);

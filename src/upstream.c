@@ -21,7 +21,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "h2up.h"
 #include "log.h"
 #include "runtime.h"
 #include "splice.h"
@@ -120,6 +119,15 @@ sl_upstream_endpoint_unref(struct sl_wendpoint *ep)
 
 static void close_idle_ep(struct sl_wendpoint *ep);
 
+/* The connections a module above shares out of ep: their idle ones close
+ * through the handler it set (sl_up_pool_handler). */
+static void
+close_idle_shared(struct sl_wendpoint *ep)
+{
+	if (ep->on_close_idle != NULL)
+		ep->on_close_idle(ep);
+}
+
 void
 sl_upstream_retire_endpoints(struct sl_worker *w, uint64_t generation)
 {
@@ -134,7 +142,7 @@ sl_upstream_retire_endpoints(struct sl_worker *w, uint64_t generation)
 		ep->retired = 1;
 		ep->refs++; /* closing may drop the last reference */
 		close_idle_ep(ep);
-		sl_h2up_close_idle(ep);
+		close_idle_shared(ep);
 		next = TAILQ_NEXT(ep, link);
 		sl_upstream_endpoint_unref(ep);
 	}
@@ -169,11 +177,9 @@ upstream_free(struct sl_upconn *u, enum sl_up_close why)
 	sl_upstream_endpoint_unref(ep);
 }
 
-/* A stream of a shared HTTP/2 connection to ep (h2up.c), on a memory end
- * whose connect is in progress until the connection can take it. */
-static struct sl_upconn *
-upstream_stream(struct sl_worker *w, struct sl_wendpoint *ep,
-		sl_up_handler *handler, void *arg)
+struct sl_upconn *
+sl_upstream_stream(struct sl_worker *w, struct sl_wendpoint *ep,
+		   sl_up_handler *handler, void *arg)
 {
 	struct sl_upconn *u;
 
@@ -193,14 +199,8 @@ upstream_stream(struct sl_worker *w, struct sl_wendpoint *ep,
 	event_assign(&u->wev, w->base, -1, EV_WRITE | EV_PERSIST,
 		     upstream_on_write, u);
 	evtimer_assign(&u->tev, w->base, upstream_on_idle_timeout, u);
-	if (sl_h2up_open(u) == -1 && errno != EINPROGRESS) {
-		int saved = errno;
-		upstream_free(u, SL_UP_CLOSE_CONNECT);
-		errno = saved;
-		return NULL;
-	}
+	/* its end comes from the caller, which turns write interest on */
 	u->state = SL_UP_ST_CONNECTING;
-	sl_upstream_want_write(u, 1);
 	return u;
 }
 
@@ -241,9 +241,10 @@ upstream_send_pp(struct sl_upconn *u)
 	return -1;
 }
 
-static struct sl_upconn *
-upstream_connect(struct sl_worker *w, struct sl_wendpoint *ep, const void *pp,
-		 size_t pplen, sl_up_handler *handler, void *arg, int raw);
+static struct sl_upconn *upstream_connect(struct sl_worker *w,
+					  struct sl_wendpoint *ep,
+					  const void *pp, size_t pplen,
+					  sl_up_handler *handler, void *arg);
 
 struct sl_upconn *
 sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
@@ -267,26 +268,13 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
 		SL_STAT_INC(w->stats.upstream_reused);
 		return u;
 	}
-	return upstream_connect(w, ep, NULL, 0, handler, arg, 0);
-}
-
-struct sl_upconn *
-sl_upstream_connect_raw(struct sl_worker *w, struct sl_wendpoint *ep,
-			sl_up_handler *handler, void *arg)
-{
-	return upstream_connect(w, ep, NULL, 0, handler, arg, 1);
+	return upstream_connect(w, ep, NULL, 0, handler, arg);
 }
 
 int
 sl_upstream_unprocessed(const struct sl_upconn *u)
 {
 	return u->h2s && sl_xprt_mem_peer_unprocessed(u->xc);
-}
-
-int
-sl_upstream_stream_room(const struct sl_wendpoint *ep)
-{
-	return !TAILQ_EMPTY(&ep->h2) && sl_h2up_has_room(ep);
 }
 
 int
@@ -304,7 +292,7 @@ sl_upstream_get_proxied(struct sl_worker *w, struct sl_wendpoint *ep,
 		errno = EINVAL;
 		return NULL;
 	}
-	return upstream_connect(w, ep, pp, pplen, handler, arg, 0);
+	return upstream_connect(w, ep, pp, pplen, handler, arg);
 }
 
 /* A test's connect (ep->connector): the connector makes u's memory end,
@@ -324,18 +312,15 @@ upstream_connect_mem(struct sl_upconn *u)
 }
 
 /* A new connection to ep, starting with pp[0..pplen) when pplen > 0 (see
- * sl_upstream_get); unless raw, a stream of a shared HTTP/2 connection
- * when the cluster speaks h2c (h2up.c). */
+ * sl_upstream_get). */
 static struct sl_upconn *
 upstream_connect(struct sl_worker *w, struct sl_wendpoint *ep, const void *pp,
-		 size_t pplen, sl_up_handler *handler, void *arg, int raw)
+		 size_t pplen, sl_up_handler *handler, void *arg)
 {
 	const struct sl_conf_endpoint *ce = ep->conf;
 	struct sl_upconn *u;
 	int on = 1, rcvbuf = UPSTREAM_RCVBUF;
 
-	if (!raw && ep->cluster->protocol != SL_UP_PROTO_HTTP1)
-		return upstream_stream(w, ep, handler, arg);
 	/* every connection, idle ones included, counts against the
 	 * endpoint's max_connections across all workers */
 	if (!sl_runtime_take(&ce->state->conns, ep->cluster->max_connections)) {
@@ -539,7 +524,7 @@ close_idle(struct sl_worker *w, int only_contended)
 		ep->refs++;
 		close_idle_ep(ep);
 		if (!only_contended)
-			sl_h2up_close_idle(ep);
+			close_idle_shared(ep);
 		next = TAILQ_NEXT(ep, link);
 		sl_upstream_endpoint_unref(ep);
 	}

@@ -36,6 +36,15 @@ struct sl_xprt_mem;
 typedef int sl_up_connector(struct sl_wendpoint *ep, struct sl_xprt_mem **end);
 
 /*
+ * The pool's handler for the connections a module above shares out of an
+ * endpoint (h2up.c's HTTP/2 connections, in ep->h2), which the pool
+ * neither makes nor keeps: called when the pool closes its idle
+ * connections (a worker draining or stopping, a reload retiring ep), so
+ * that those with no stream close now and the others after their last.
+ */
+typedef void sl_up_pool_handler(struct sl_wendpoint *ep);
+
+/*
  * One upstream endpoint in one worker: its pool. Shared by every
  * generation that names the endpoint (same cluster name and address, hence
  * the same shared state), so a reload keeps pooled connections. Freed when
@@ -58,8 +67,11 @@ struct sl_wendpoint {
 	/* a test's (xprt_mem.c): its connections are made on memory ends;
 	 * NULL in the daemon */
 	sl_up_connector *connector;
-	/* protocol: h2c (h2up.c): the shared HTTP/2 connections */
+	/* protocol: h2c (h2up.c): the shared HTTP/2 connections, and
+	 * what closes the idle ones, set by h2up.c with the first (NULL:
+	 * none was made) */
 	TAILQ_HEAD(sl_h2up_list, sl_h2up_conn) h2;
+	sl_up_pool_handler *on_close_idle;
 };
 
 enum sl_upconn_state {
@@ -143,6 +155,9 @@ struct sl_upconn {
  * new one (state CONNECTING; the handler hears CONNECTED or FAILED).
  * Returns NULL with errno set when a socket cannot even be created or the
  * connect fails at once (EBUSY: the endpoint is at max_connections).
+ * Whatever the cluster's protocol, the connection carries its bytes as
+ * they are: to a cluster speaking HTTP/2, an exchange's request goes on a
+ * stream (h2up.h), and this is what the shared connections stand on.
  */
 struct sl_upconn *sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep,
 				  int fresh, sl_up_handler *handler, void *arg);
@@ -160,13 +175,18 @@ struct sl_upconn *sl_upstream_get_proxied(struct sl_worker *w,
 					  sl_up_handler *handler, void *arg);
 
 /*
- * A connection of ep over TCP (or a test's memory end), whatever the
- * cluster's protocol: what a shared HTTP/2 connection (h2up.c) stands on.
- * As sl_upstream_get with fresh set otherwise.
+ * A connection of ep that is one stream of a shared connection a module
+ * above keeps (h2up.c, for a cluster speaking HTTP/2): no socket, no
+ * max_connections slot of its own, never pooled; state CONNECTING, owned
+ * through handler(arg) as sl_upstream_get's. The caller sets u->xc, the
+ * memory end (xprt.h) the owner reads and writes on, then turns write
+ * interest on (sl_upstream_want_write): the connect completes as that
+ * end's peer lets it. sl_upstream_put frees it, end or none. Returns NULL
+ * when out of memory.
  */
-struct sl_upconn *sl_upstream_connect_raw(struct sl_worker *w,
-					  struct sl_wendpoint *ep,
-					  sl_up_handler *handler, void *arg);
+struct sl_upconn *sl_upstream_stream(struct sl_worker *w,
+				     struct sl_wendpoint *ep,
+				     sl_up_handler *handler, void *arg);
 
 /*
  * 1 when u is an HTTP/2 stream the upstream did not process (RFC 9113
@@ -179,10 +199,6 @@ int sl_upstream_unprocessed(const struct sl_upconn *u);
 /* The grpc-status an HTTP/2 stream's answer carried (in its head or its
  * trailers), or -1: none, or not a stream. */
 int sl_upstream_grpc_status(const struct sl_upconn *u);
-
-/* 1 when ep is an HTTP/2 cluster's and one of its shared connections can
- * take a stream now: at max_connections, a request has room anyway. */
-int sl_upstream_stream_room(const struct sl_wendpoint *ep);
 
 /*
  * Ends the owner's use of u: back to its pool when reusable is set and the

@@ -132,7 +132,8 @@ HEALTH_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/health.c \
 	$(top_srcdir)/src/log.c $(top_srcdir)/src/util.c $(top_srcdir)/src/tls.c \
 	$(top_srcdir)/src/pan.c $(top_srcdir)/src/proxyproto.c \
 	$(top_srcdir)/src/cidr.c $(top_srcdir)/src/xprt.c \
-	$(top_srcdir)/src/xprt_mem.c $(top_srcdir)/src/health_h2.c
+	$(top_srcdir)/src/xprt_mem.c $(top_srcdir)/src/health_h2.c \
+	$(top_srcdir)/src/h2ng.c
 TLS_SRCS = $(top_srcdir)/src/tls.c $(top_srcdir)/src/log.c \
 	$(top_srcdir)/src/util.c $(top_srcdir)/src/pan.c
 $(OUT)/fuzz_health: $(top_srcdir)/tests/fuzz/fuzz_health.c $(HEALTH_SRCS)
@@ -155,11 +156,13 @@ $(OUT)/fuzz_ws: $(top_srcdir)/tests/fuzz/fuzz_ws.c $(WS_SRCS)
 		$(WS_SRCS) $(NET_LIBS)
 
 # an HTTP/2 health check's answer (fuzz_health_h2.c): pure, on nghttp2
+HEALTH_H2_SRCS = $(top_srcdir)/src/health_h2.c $(top_srcdir)/src/h2ng.c
 $(OUT)/fuzz_health_h2: $(top_srcdir)/tests/fuzz/fuzz_health_h2.c \
-		$(top_srcdir)/src/health_h2.c
+		$(HEALTH_H2_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< \
-		$(top_srcdir)/src/health_h2.c $(shell pkg-config --libs libnghttp2)
+		$(HEALTH_H2_SRCS) $(shell pkg-config --libs libnghttp2) \
+		-lpthread
 
 # DNS answers (fuzz_dns.c): pure
 DNS_SRCS = $(top_srcdir)/src/dnsmsg.c
