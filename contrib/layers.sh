@@ -4,7 +4,7 @@
 # Shows that no two source files call each other, directly or round a
 # longer loop: prints every cycle of the file-level call graph of the
 # objects a build has made, and the symbols that tie each one.
-#	contrib/layers.sh [--allow FILE] BUILD_DIR
+#	contrib/layers.sh [--allow FILE] [--order FILE] BUILD_DIR
 # BUILD_DIR is a configured and built (make) build directory, such as
 # build-werror/ of contrib/check.sh. Its Makefile (automake's object
 # lists) names the objects of the project's own libraries and programs
@@ -36,6 +36,13 @@
 # cycle deletes its line. make check runs it with tests/layers-allowed.txt
 # (tests/layers-check.sh).
 #
+# --order FILE: the folders of src/ from the top layer down, one a line
+# (its first word; "#" starts a comment), as src/LAYERS lists them. Calls
+# go down the list, never up: a file of one folder that uses a symbol of
+# a file in a folder above it is printed ("up: FROM -> TO: symbols") and
+# fails, and so does a source file in no listed folder. A file's folder
+# is its directory, less a leading "src/".
+#
 # Environment: NM (default nm). Exit status: 0 when there is no cycle (or
 # with --allow, exactly FILE's), 1 when there is one (or FILE is out of
 # date), 2 on a usage error or a build directory that is not built.
@@ -46,13 +53,19 @@ NM=${NM:-nm}
 me=layers.sh
 
 usage() {
-	echo "usage: $0 [--allow FILE] BUILD_DIR" >&2
+	echo "usage: $0 [--allow FILE] [--order FILE] BUILD_DIR" >&2
 	exit 2
 }
 
 allow=
+order=
 while [ $# -gt 0 ]; do
 	case $1 in
+	--order)
+		[ $# -ge 2 ] || usage
+		order=$2
+		shift 2
+		;;
 	--allow)
 		[ $# -ge 2 ] || usage
 		allow=$2
@@ -79,6 +92,10 @@ build=$1
 if [ ! -f "$build/Makefile" ]; then
 	echo "$me: $build/Makefile: no such file: give a configured build" \
 		"directory" >&2
+	exit 2
+fi
+if [ -n "$order" ] && [ ! -r "$order" ]; then
+	echo "$me: $order: cannot read the folders' order" >&2
 	exit 2
 fi
 if [ -n "$allow" ] && [ ! -r "$allow" ]; then
@@ -181,7 +198,7 @@ fi
 	done <"$tmp/objects"
 } >"$tmp/nm" || exit 2
 
-awk -v allow="$allow" -v me="$me" '
+awk -v allow="$allow" -v order="$order" -v me="$me" '
 function fail(msg) {
 	print me ": " msg >"/dev/stderr"
 	broken = 1
@@ -233,6 +250,25 @@ function connect(v,    k, w) {
 			comp_size[ncomp]++
 		} while (w != v)
 	}
+}
+FILENAME == order {
+	line = $0
+	sub(/#.*/, "", line)
+	if (split(line, w, /[ \t]+/) > 0) {
+		for (i = 1; w[i] == "" && i < 10; i++)
+			;
+		if (w[i] != "")
+			rank[w[i]] = ++nrank
+	}
+	next
+}
+# the folder of a source file: its directory, less a leading "src/"
+# (src/front/client.c is in front; lib/deep/b.c in lib/deep)
+function folder_of(f) {
+	if (sub(/\/[^\/]*$/, "", f) == 0)
+		return ""
+	sub(/^src\//, "", f)
+	return f
 }
 FILENAME == allow {
 	line = $0
@@ -376,11 +412,41 @@ END {
 		    " to a cycle shown above as NEW, list that one instead)"
 		status = 1
 	}
+	nup = 0
+	if (order != "") {
+		for (i = 1; i <= nfiles; i++) {
+			fo = folder_of(nodes[i])
+			if (!(fo in rank)) {
+				print "unplaced: " nodes[i] ": in no folder " \
+				    "of " order
+				status = 1
+				nup++
+			}
+		}
+		for (i = 1; i <= nfiles; i++) {
+			from = nodes[i]
+			for (k = 1; k <= nout[from]; k++) {
+				to = out[from, k]
+				ff = folder_of(from)
+				ft = folder_of(to)
+				if ((ff in rank) && (ft in rank) &&
+				    rank[ff] > rank[ft]) {
+					print "up: " from " -> " to ": " \
+					    normal(syms[from, to])
+					status = 1
+					nup++
+				}
+			}
+		}
+	}
 	printf "%s: %d files, %d edges, %d cycle%s", me, nfiles, nedges, \
 	    ncycles, ncycles == 1 ? "" : "s"
 	if (allow != "")
 		printf " (%d allowed, %d new), %d allowed cycle%s gone", \
 		    ncycles - nnew, nnew, ngone, ngone == 1 ? "" : "s"
+	if (order != "")
+		printf ", %d folders, %d call%s up or unplaced", nrank, nup, \
+		    nup == 1 ? "" : "s"
 	print ""
 	exit status
-}' ${allow:+"$allow"} "$tmp/nm"
+}' ${order:+"$order"} ${allow:+"$allow"} "$tmp/nm"

@@ -95,6 +95,7 @@ fi
 
 # allowed, it passes; an allowed cycle that is gone fails
 echo 'lib/deep/b.c lib/a.c  # either order' >"$tmp/allow"
+cp "$tmp/allow" "$tmp/allow1"
 sh "$layers" --allow "$tmp/allow" "$tmp/cycle" >"$tmp/out" 2>&1
 rc=$?
 cat "$tmp/out"
@@ -116,6 +117,29 @@ cat "$tmp/out"
 if grep -q '^cycle' "$tmp/out"; then
 	fail "no cycle: a cycle reported"
 fi
+
+# the folders' order: calls down pass; a call up (b.c in lib/deep calls
+# a.c in lib, above it) fails and is named; a file in no listed folder
+# fails
+printf '# top down\nsrc\nlib\nlib/deep\n' >"$tmp/order"
+sh "$layers" --order "$tmp/order" "$tmp/none" >"$tmp/out" 2>&1
+rc=$?
+cat "$tmp/out"
+[ $rc = 0 ] || fail "calls down the order: exit $rc, not 0"
+sh "$layers" --allow "$tmp/allow1" --order "$tmp/order" "$tmp/cycle" \
+	>"$tmp/out" 2>&1
+rc=$?
+cat "$tmp/out"
+[ $rc = 1 ] || fail "a call up the order: exit $rc, not 1"
+grep -qx 'up: lib/deep/b.c -> lib/a.c: a a_calls' "$tmp/out" ||
+	fail "a call up the order: not named"
+printf 'src\nlib\n' >"$tmp/order2"
+sh "$layers" --order "$tmp/order2" "$tmp/none" >"$tmp/out" 2>&1
+rc=$?
+cat "$tmp/out"
+[ $rc = 1 ] || fail "a file in no folder of the order: exit $rc, not 1"
+grep -qx 'unplaced: lib/deep/b.c: in no folder of '"$tmp/order2" \
+	"$tmp/out" || fail "a file in no folder of the order: not named"
 
 # a usage error
 sh "$layers" >/dev/null 2>&1
