@@ -26,7 +26,9 @@
 #                    call, with start-up and warm-up cancelled out
 #                    (doc/performance.md, "Session 21"). nginx runs with
 #                    master_process off (one process). Needs valgrind.
-#   --calls N        N for --count (default 10000)
+#   --calls N        N for --count (default 10000). With GRPC_KEEP=DIR in
+#                    the environment each dump is kept as
+#                    DIR/GATEWAY.CALLS.cg, for callgrind_annotate.
 #
 # What runs:
 #   upstream  contrib/bench/grpc_upstream.js (Node's http2 module): every
@@ -344,6 +346,11 @@ count_phase() {  # pid calls: the newest dump's objects after calls
 	callgrind_control -d "$1" >/dev/null 2>&1
 	part=$(ls "$WORK/$g.cg".* | sort -t. -k3 -n | tail -1)
 	cg_objects "$part"
+	# GRPC_KEEP=DIR keeps each dump as DIR/GATEWAY.CALLS.cg, for
+	# callgrind_annotate (where a call's instructions go, by function)
+	if [ -n "${GRPC_KEEP:-}" ]; then
+		mkdir -p "$GRPC_KEEP" && cp "$part" "$GRPC_KEEP/$g.$2.cg"
+	fi
 	rm -f "$WORK/$g.cg".*
 }
 if [ "$COUNT" = 1 ]; then
