@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to the HTTP/1 parser files (h1_parse.c): the ASCII byte classes
- * every rule of RFC 9110 and RFC 9112 is checked with, and the bound on
- * sizes they share. No I/O, no state; no other module may include it:
- * theirs is h1_parse.h.
+ * Private to the HTTP/1 parser files (h1_parse.c, h1_chunked.c): the ASCII
+ * byte classes every rule of RFC 9110 and RFC 9112 is checked with, and
+ * the bound on sizes they share. No I/O, no state; no other module may include
+ * it: theirs is h1_parse.h.
  *
  * The table is static here, not a symbol of libsluice.a: each file that
  * includes this header gets its own 256 bytes of read-only data, the
