@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Strict HTTP/1.1 parsing after RFC 9112 and RFC 9110: the incremental head
- * scanner, request and response heads (h1_chunked.c has the chunked
- * transfer coding).
+ * Strict HTTP/1.1 heads after RFC 9112 and RFC 9110: the incremental head
+ * scanner, request heads parsed from text, the same checks on a head a
+ * codec built as fields (sl_h1_request_check), response heads and their
+ * Keep-Alive. The chunked coding is h1_chunked.c's, the salvage of
+ * refused heads h1_salvage.c's; all three are declared in h1_parse.h.
  * Pure: no I/O, no malloc, no mutable global state, no locale; every byte
  * class comes from the ASCII table of h1_parse_int.h.
  */
