@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Strict HTTP/1.1 message parsing after RFC 9112: heads of requests and
- * responses, and the chunked transfer coding. Pure: no I/O, no malloc, no
- * global state. Slices returned point into the caller's buffer.
+ * responses (h1_parse.c), the chunked transfer coding (h1_chunked.c), and
+ * what a refused head says for the logs (h1_salvage.c).
+ * Pure: no I/O, no malloc, no global state. Slices returned point into the
+ * caller's buffer.
  */
 #ifndef SL_H1_PARSE_H
 #define SL_H1_PARSE_H

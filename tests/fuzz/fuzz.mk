@@ -15,8 +15,9 @@ FUZZ_CFLAGS ?= -std=c11 -g -O1 -fno-omit-frame-pointer \
 	-Wall -Wextra -Wno-unused-parameter
 FUZZ_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/src
 
-PARSE_SRCS = $(top_srcdir)/src/h1_parse.c
-PARSE_HDRS = $(top_srcdir)/src/h1_parse.h
+PARSE_SRCS = $(top_srcdir)/src/h1_parse.c $(top_srcdir)/src/h1_chunked.c \
+	$(top_srcdir)/src/h1_salvage.c
+PARSE_HDRS = $(top_srcdir)/src/h1_parse.h $(top_srcdir)/src/h1_parse_int.h
 
 # The configuration fuzzer (tests/fuzz/fuzz_conf.c) needs the loader
 # (conf.c, conf_util.c, conf_keys.c, conf_cluster.c, conf_route.c,

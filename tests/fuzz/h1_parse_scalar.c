@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * src/h1_parse.c once more, built with SL_H1_SCALAR (its byte-by-byte
- * loops alone, the reference for the SSE2 paths) and every external name
- * prefixed with "scalar_", so that one program holds both builds
- * (fuzz_h1simd.c compares them). The renames also reach the inline
- * functions of h1_parse.h (sl_h1_ieq, sl_h1_hkind), which this file
- * includes through h1_parse.c after them. A name missed here would be
- * defined twice, here and in the SSE2 build, and the link would fail:
- * "nm --defined-only" on h1_parse.o lists the names to keep in step.
+ * The HTTP/1 parser's files (src/h1_parse.c, src/h1_chunked.c,
+ * src/h1_salvage.c) once more, in one unit, built with SL_H1_SCALAR (their
+ * byte-by-byte loops alone, the reference for the SSE2 paths) and every
+ * external name prefixed with "scalar_", so that one program holds both
+ * builds (fuzz_h1simd.c compares them). The renames also reach the inline
+ * functions of h1_parse.h (sl_h1_ieq, sl_h1_hkind), which this file includes
+ * through h1_parse.c after them. A name missed here would be defined twice,
+ * here and in the SSE2 build, and the link would fail: "nm --defined-only"
+ * on h1_parse.o, h1_chunked.o and h1_salvage.o lists the names to keep in
+ * step. A file split from the parser is included below, and its static names
+ * must differ from the others'.
  */
 #define SL_H1_SCALAR 1
 
@@ -28,7 +31,9 @@
  * the type the driver passes. */
 #define sl_h1_salvage(...) scalar_sl_h1_salvage(__VA_ARGS__)
 
+#include "../../src/h1_chunked.c"
 #include "../../src/h1_parse.c"
+#include "../../src/h1_salvage.c"
 
 /* Last: its prototypes must agree with what was just compiled. */
 #include "h1_parse_scalar.h"

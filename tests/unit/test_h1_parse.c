@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the strict HTTP/1.1 parser (src/h1_parse.c): the head
- * scanner, request and response heads, and the chunked decoder. Every error
- * case names the status the gateway must answer; no sockets, no I/O.
+ * Unit tests of the strict HTTP/1.1 parser (src/h1_parse.c, h1_chunked.c,
+ * h1_salvage.c): the head scanner, request and response heads, the chunked
+ * decoder and the salvage of refused heads. Every error case names the
+ * status the gateway must answer; no sockets, no I/O.
  */
 #include <setjmp.h>
 #include <stdarg.h>

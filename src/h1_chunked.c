@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The chunked transfer coding of HTTP/1.1 (RFC 9112 section 7.1): an
+ * incremental decoder (chunk sizes, extensions, data, the trailer section
+ * and the fields it may not hold), and a walk over framing it already
+ * checked for a codec that frames the payload itself. Declared in
+ * h1_parse.h. Pure: no I/O, no malloc, no mutable global state, no
+ * locale; byte classes from h1_parse_int.h.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#include "h1_parse.h"
+#include "h1_parse_int.h"
+
+/* Longest chunk-size line, extensions included, CRLF excluded. */
+#define SL_H1_CHUNK_LINE_MAX 4096
+
+/* struct sl_h1_chunked.state: where the next byte falls. */
+enum {
+	CH_SIZE = 0,	  /* in the hex digits of a chunk-size */
+	CH_SIZE_WS,	  /* BWS after the size: only ";" may follow */
+	CH_EXT_PRE_NAME,  /* after ";": BWS, then a name */
+	CH_EXT_NAME,	  /* in an extension name */
+	CH_EXT_POST_NAME, /* BWS after a name: "=" or ";" */
+	CH_EXT_PRE_VAL,	  /* after "=": BWS, then token or quoted-string */
+	CH_EXT_TOKEN,	  /* in a token value */
+	CH_EXT_QSTR,	  /* in a quoted-string value */
+	CH_EXT_QPAIR,	  /* after a backslash in a quoted-string */
+	CH_EXT_POST_QSTR, /* right after the closing DQUOTE */
+	CH_EXT_POST_VAL,  /* BWS after a value: only ";" may follow */
+	CH_SIZE_LF,	  /* CR of the size line seen */
+	CH_DATA,	  /* remaining data bytes follow */
+	CH_DATA_CR,	  /* chunk data done, CR expected */
+	CH_DATA_LF,	  /* CR after data seen */
+	CH_TR_START,	  /* start of a trailer field line or the final CRLF */
+	CH_TR_NAME,	  /* in a trailer field name */
+	CH_TR_VALUE,	  /* after the colon of a trailer field */
+	CH_TR_LF,	  /* CR of a trailer field line seen */
+	CH_FINAL_LF,	  /* CR of the final empty line seen */
+	CH_DONE,	  /* message complete; done == 1 */
+	CH_ERROR,	  /* malformed; every later call fails */
+};
+
+void
+sl_h1_chunked_init(struct sl_h1_chunked *c, size_t max_trailer_bytes)
+{
+	memset(c, 0, sizeof(*c));
+	c->state = CH_SIZE;
+	c->max_trailer_bytes = max_trailer_bytes;
+	c->max_trailers = SIZE_MAX;
+}
+
+/* One framing byte of a chunk-size line. Returns the next state. */
+static int
+chunk_size_byte(struct sl_h1_chunked *c, unsigned char b)
+{
+	unsigned d;
+
+	if (b != '\r' && ++c->line_len > SL_H1_CHUNK_LINE_MAX)
+		return CH_ERROR;
+	switch (c->state) {
+	case CH_SIZE:
+		if (IS(b, C_HEX)) {
+			d = IS(b, C_DIGIT) ? (unsigned)(b - '0')
+					   : (unsigned)(lower(b) - 'a' + 10);
+			if (++c->ndigits > 16 ||
+			    c->remaining > (SL_H1_SIZE_MAX >> 4))
+				return CH_ERROR;
+			c->remaining = (c->remaining << 4) | d;
+			return CH_SIZE;
+		}
+		if (c->ndigits == 0)
+			return CH_ERROR;
+		if (b == '\r')
+			return CH_SIZE_LF;
+		if (b == ';')
+			return CH_EXT_PRE_NAME;
+		return IS(b, C_WS) ? CH_SIZE_WS : CH_ERROR;
+	case CH_SIZE_WS:
+	case CH_EXT_POST_VAL:
+		if (b == ';')
+			return CH_EXT_PRE_NAME;
+		return IS(b, C_WS) ? c->state : CH_ERROR;
+	case CH_EXT_PRE_NAME:
+		if (IS(b, C_TCHAR))
+			return CH_EXT_NAME;
+		return IS(b, C_WS) ? CH_EXT_PRE_NAME : CH_ERROR;
+	case CH_EXT_NAME:
+	case CH_EXT_TOKEN:
+		if (IS(b, C_TCHAR))
+			return c->state;
+		if (b == '\r')
+			return CH_SIZE_LF;
+		if (b == ';')
+			return CH_EXT_PRE_NAME;
+		if (b == '=' && c->state == CH_EXT_NAME)
+			return CH_EXT_PRE_VAL;
+		if (IS(b, C_WS))
+			return c->state == CH_EXT_NAME ? CH_EXT_POST_NAME
+						       : CH_EXT_POST_VAL;
+		return CH_ERROR;
+	case CH_EXT_POST_NAME:
+		if (b == '=')
+			return CH_EXT_PRE_VAL;
+		if (b == ';')
+			return CH_EXT_PRE_NAME;
+		return IS(b, C_WS) ? CH_EXT_POST_NAME : CH_ERROR;
+	case CH_EXT_PRE_VAL:
+		if (IS(b, C_TCHAR))
+			return CH_EXT_TOKEN;
+		if (b == '"')
+			return CH_EXT_QSTR;
+		return IS(b, C_WS) ? CH_EXT_PRE_VAL : CH_ERROR;
+	case CH_EXT_QSTR:
+		if (b == '"')
+			return CH_EXT_POST_QSTR;
+		if (b == '\\')
+			return CH_EXT_QPAIR;
+		return IS(b, C_QDTEXT) ? CH_EXT_QSTR : CH_ERROR;
+	case CH_EXT_QPAIR:
+		return IS(b, C_FVCHAR | C_WS) ? CH_EXT_QSTR : CH_ERROR;
+	case CH_EXT_POST_QSTR:
+		if (b == '\r')
+			return CH_SIZE_LF;
+		if (b == ';')
+			return CH_EXT_PRE_NAME;
+		return IS(b, C_WS) ? CH_EXT_POST_VAL : CH_ERROR;
+	}
+	return CH_ERROR;
+}
+
+int
+sl_h1_trailer_forbidden(const char *name, size_t len, const char *own)
+{
+	static const char *const names[] = {
+	    "content-length",
+	    "transfer-encoding",
+	    "trailer",
+	    "host",
+	    "expect",
+	    "connection",
+	    "keep-alive",
+	    "proxy-connection",
+	    "te",
+	    "upgrade",
+	    "x-forwarded-for",
+	    "x-forwarded-proto",
+	    "x-request-id",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (sl_h1_ieq(name, len, names[i]))
+			return 1;
+	return own != NULL && strlen(own) == len &&
+	       strncasecmp(name, own, len) == 0;
+}
+
+/* One byte of the trailer section. Returns the next state. */
+static int
+chunk_trailer_byte(struct sl_h1_chunked *c, unsigned char b)
+{
+	if (c->state == CH_TR_START && b == '\r')
+		return CH_FINAL_LF;
+	if (c->trailer_bytes >= c->max_trailer_bytes)
+		return CH_ERROR;
+	c->trailer_bytes++;
+	switch (c->state) {
+	case CH_TR_START: /* SP or HTAB here would be obs-fold */
+		if (!IS(b, C_TCHAR))
+			return CH_ERROR;
+		if (c->ntrailers >= c->max_trailers) {
+			c->why = SL_H1_R_TRAILER_TOO_LARGE;
+			return CH_ERROR;
+		}
+		c->name[0] = (char)b;
+		c->name_len = 1;
+		return CH_TR_NAME;
+	case CH_TR_NAME:
+		if (b == ':') {
+			/* a name longer than the buffer is none of the
+			 * forbidden ones */
+			if (c->name_len <= sizeof(c->name) &&
+			    sl_h1_trailer_forbidden(c->name, c->name_len,
+						    c->own)) {
+				c->why = SL_H1_R_FORBIDDEN_TRAILER;
+				return CH_ERROR;
+			}
+			return CH_TR_VALUE;
+		}
+		if (!IS(b, C_TCHAR))
+			return CH_ERROR;
+		if (c->name_len < sizeof(c->name))
+			c->name[c->name_len] = (char)b;
+		if (c->name_len <= sizeof(c->name))
+			c->name_len++;
+		return CH_TR_NAME;
+	case CH_TR_VALUE:
+		if (b == '\r')
+			return CH_TR_LF;
+		return IS(b, C_FVCHAR | C_WS) ? CH_TR_VALUE : CH_ERROR;
+	case CH_TR_LF:
+		if (b != '\n')
+			return CH_ERROR;
+		c->ntrailers++;
+		return CH_TR_START;
+	}
+	return CH_ERROR;
+}
+
+/* Why the decoder failed in state st (the state before CH_ERROR). */
+static enum sl_h1_reason
+chunk_reason(const struct sl_h1_chunked *c, int st, unsigned char b)
+{
+	switch (st) {
+	case CH_SIZE:
+		if (c->line_len > SL_H1_CHUNK_LINE_MAX)
+			return SL_H1_R_BAD_CHUNK_EXT;
+		return b == '\n' ? SL_H1_R_BARE_LF : SL_H1_R_BAD_CHUNK_SIZE;
+	case CH_SIZE_LF:
+	case CH_FINAL_LF:
+	case CH_TR_LF:
+		return SL_H1_R_BARE_CR;
+	case CH_DATA_CR:
+	case CH_DATA_LF:
+		return SL_H1_R_BAD_CHUNK_END;
+	case CH_TR_START:
+	case CH_TR_NAME:
+	case CH_TR_VALUE:
+		if (c->why != SL_H1_R_NONE) /* said by chunk_trailer_byte */
+			return c->why;
+		if (c->trailer_bytes >= c->max_trailer_bytes)
+			return SL_H1_R_TRAILER_TOO_LARGE;
+		return b == '\n' ? SL_H1_R_BARE_LF : SL_H1_R_BAD_TRAILER;
+	default: /* the extension states and CH_SIZE_WS */
+		return b == '\n' ? SL_H1_R_BARE_LF : SL_H1_R_BAD_CHUNK_EXT;
+	}
+}
+
+int
+sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
+		     int compact, size_t *consumed, size_t *data_len)
+{
+	size_t i = 0, dl = 0, n;
+	unsigned char b;
+	int ret = 0, st;
+
+	while (i < len && ret == 0) {
+		switch (c->state) {
+		case CH_DATA:
+			n = len - i;
+			if ((uint64_t)n > c->remaining)
+				n = (size_t)c->remaining;
+			if (compact && dl != i)
+				memmove(buf + dl, buf + i, n);
+			dl += n;
+			i += n;
+			c->remaining -= n;
+			if (c->remaining == 0)
+				c->state = CH_DATA_CR;
+			continue;
+		case CH_DONE:
+			ret = 1;
+			continue;
+		case CH_ERROR:
+			ret = -400;
+			continue;
+		}
+		b = (unsigned char)buf[i];
+		st = c->state;
+		switch (c->state) {
+		case CH_SIZE_LF:
+			if (b != '\n') {
+				c->state = CH_ERROR;
+			} else if (c->remaining > 0) {
+				c->state = CH_DATA;
+			} else {
+				c->state = CH_TR_START;
+			}
+			break;
+		case CH_DATA_CR:
+			c->state = b == '\r' ? CH_DATA_LF : CH_ERROR;
+			break;
+		case CH_DATA_LF:
+			if (b != '\n') {
+				c->state = CH_ERROR;
+				break;
+			}
+			c->state = CH_SIZE;
+			c->remaining = 0;
+			c->ndigits = 0;
+			c->line_len = 0;
+			break;
+		case CH_TR_START:
+		case CH_TR_NAME:
+		case CH_TR_VALUE:
+		case CH_TR_LF:
+			c->state = chunk_trailer_byte(c, b);
+			break;
+		case CH_FINAL_LF:
+			if (b != '\n') {
+				c->state = CH_ERROR;
+				break;
+			}
+			c->state = CH_DONE;
+			c->done = 1;
+			ret = 1;
+			break;
+		default:
+			c->state = chunk_size_byte(c, b);
+			break;
+		}
+		if (c->state == CH_ERROR) {
+			c->why = chunk_reason(c, st, b);
+			ret = -400;
+		} else
+			i++;
+	}
+	if (ret == 0 && c->state == CH_DONE)
+		ret = 1;
+	else if (ret == 0 && c->state == CH_ERROR)
+		ret = -400;
+	*consumed = i;
+	*data_len = dl;
+	return ret;
+}
+
+long
+sl_h1_chunked_frame(struct sl_h1_chunked *c, const char *buf, size_t len,
+		    size_t *data, size_t *trailer_at)
+{
+	size_t i = 0;
+
+	*trailer_at = len;
+	while (i < len && c->state != CH_DATA && c->state != CH_DONE) {
+		size_t consumed, dl;
+		int r;
+
+		if (c->state >= CH_TR_START && *trailer_at == len)
+			*trailer_at = i;
+		/* the framing is a few bytes a chunk: one at a time, so
+		 * that the walk stops at the first payload byte */
+		r = sl_h1_chunked_decode(c, (char *)(uintptr_t)(buf + i), 1, 0,
+					 &consumed, &dl);
+		if (r < 0)
+			return -1;
+		i += consumed;
+		if (r == 1 || consumed == 0)
+			break;
+	}
+	*data = 0;
+	if (c->state == CH_DATA)
+		*data = (uint64_t)(len - i) < c->remaining
+			    ? len - i
+			    : (size_t)c->remaining;
+	return (long)i;
+}
