@@ -60,24 +60,32 @@ static void exchange_on_timer(evutil_socket_t, short, void *);
 static void txn_forward(struct sl_stream *s, struct sl_h1_request *req);
 
 /* The request body bytes that came, checked and counted (exchange_req.c),
- * and an HTTP/2 tunnel's followed (exchange_tun.c); one test when there
- * are none (most requests have no body). Returns -1 when the exchange was
- * turned into an error response. */
-static inline int
-txn_req_advance(struct sl_stream *s)
+ * and an HTTP/2 tunnel's followed (exchange_tun.c). Returns -1 when the
+ * exchange was turned into an error response. Not inlined: where it was
+ * (the pump), the tunnel's `from` held a register across every call. */
+static int txn_req_read(struct sl_stream *s) __attribute__((noinline));
+static int
+txn_req_read(struct sl_stream *s)
 {
 	uint32_t from = s->in_ready;
-	int next;
+	int next = sl_exchange_req_read(s);
 
-	if ((s->txn->req_ph == SL_TXN_REQ_DONE) || s->in.len == from)
-		return 0;
-	next = sl_exchange_req_read(s);
 	if (next == SL_TXN_NEXT_TUNNEL_IN) {
 		sl_exchange_xtun_in(s->txn, s->in.data + from,
 				    s->in_ready - from);
 		return 0;
 	}
 	return next;
+}
+
+/* txn_req_read, with one test when there are no bytes (most requests have
+ * no body). */
+static inline int
+txn_req_advance(struct sl_stream *s)
+{
+	if ((s->txn->req_ph == SL_TXN_REQ_DONE) || s->in.len == s->in_ready)
+		return 0;
+	return txn_req_read(s);
 }
 static void txn_choose_cluster(struct sl_stream *s,
 			       const struct sl_h1_request *req);
@@ -896,17 +904,13 @@ arm:
 
 /* ---- the directions' verdicts (enum sl_txn_next) ------------------------ */
 
-/* Reads the upstream (exchange_resp.c) and takes the step it returns: the
- * switch of a 101, an HTTP/2 tunnel's bytes to the tunnel. Returns -1 when
- * the exchange failed or is the codec's now, else 0. */
+/* Takes the step a read of the upstream (exchange_resp.c) returned, one
+ * above 0: the switch of a 101, an HTTP/2 tunnel's bytes to the tunnel.
+ * Returns -1 when the exchange is the codec's now (or failed), else 0. */
 static int
-txn_up_read(struct sl_stream *s)
+txn_up_next(struct sl_stream *s, int next)
 {
-	int next = sl_exchange_up_read(s);
-
 	switch ((enum sl_txn_next)next) {
-	case SL_TXN_NEXT_NONE:
-		return 0;
 	case SL_TXN_NEXT_TUNNEL_OUT:
 		sl_exchange_xtun_out(s->txn, s->txn->up);
 		return 0;
@@ -914,6 +918,7 @@ txn_up_read(struct sl_stream *s)
 	case SL_TXN_NEXT_SWITCH_WS:
 		return txn_upgraded(s, next == SL_TXN_NEXT_SWITCH_WS);
 	case SL_TXN_NEXT_FAILED:
+	case SL_TXN_NEXT_NONE:
 	case SL_TXN_NEXT_READ_UP:
 	case SL_TXN_NEXT_TUNNEL_IN:
 	case SL_TXN_NEXT_SCHEDULE:
@@ -922,20 +927,30 @@ txn_up_read(struct sl_stream *s)
 	return -1;
 }
 
-/* Writes what is ready of the request upstream (exchange_req.c). A write
- * that failed (errno werr) ends the attempt, unless the upstream answered
- * early (413) and closed: its answer, read now if it is not yet, wins
- * over the write error. Returns -1 when the exchange failed (already
- * handled), else 0. */
+/* Reads the upstream (exchange_resp.c) and takes the step it returns.
+ * Returns -1 when the exchange failed or is the codec's now, else 0. */
+static inline int
+txn_up_read(struct sl_stream *s)
+{
+	int next = sl_exchange_up_read(s);
+
+	return next > 0 ? txn_up_next(s, next) : next;
+}
+
+/*
+ * A write of the request upstream (exchange_req.c) failed with errno
+ * werr (SL_TXN_NEXT_READ_UP): the attempt ends, unless the upstream
+ * answered early (413) and closed: its answer, read now if it is not yet,
+ * wins over the write error. Returns -1 when the exchange failed (already
+ * handled), else 0. Out of the pump's way: a failed write is rare.
+ */
+static int txn_up_write_failed(struct sl_stream *s, int werr)
+    __attribute__((noinline));
 static int
-txn_up_write(struct sl_stream *s)
+txn_up_write_failed(struct sl_stream *s, int werr)
 {
 	struct sl_txn *t = s->txn;
-	int next = sl_exchange_up_write(s), werr;
 
-	if (next != SL_TXN_NEXT_READ_UP)
-		return next;
-	werr = errno;
 	if (txn_up_read(s) == -1)
 		return -1;
 	if (t->resp_ph == SL_TXN_RESP_UPSTREAM)
@@ -1014,7 +1029,9 @@ sl_exchange_pump(struct sl_stream *s)
 				s->ops->close(s, "client_closed_in_body");
 				return -1;
 			}
-			if (txn_up_write(s) == -1)
+			/* 0, or a write failed */
+			if (sl_exchange_up_write(s) == SL_TXN_NEXT_READ_UP &&
+			    txn_up_write_failed(s, errno) == -1)
 				continue;
 			if (s->txn != t)
 				return -1;
