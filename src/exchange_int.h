@@ -327,10 +327,10 @@ struct sl_txn {
  * What the core does next, as the request direction (exchange_req.c), the
  * response direction (exchange_resp.c) or the tunnel (exchange_tun.c)
  * returns it: they call neither the core nor each other (doc/
- * design-notes.md, "The exchange's files"), so a step that is another
- * file's is the core's to take. Their functions return an int: -1 (as
- * every int return: failed, already handled), 0 (nothing to do) or one of
- * the values their comments name.
+ * design-notes.md, "Layers"), so a step that is another file's is the
+ * core's to take. Their functions return an int: -1 (as every int
+ * return: failed, already handled), 0 (nothing to do) or one of the
+ * values their comments name.
  */
 enum sl_txn_next {
 	SL_TXN_NEXT_FAILED = -1, /* the exchange failed (answered, retried
