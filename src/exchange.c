@@ -8,9 +8,14 @@
  * blocked request writable again). The top of the exchange's files: the
  * request direction (its body, writing upstream) is exchange_req.c's, the
  * response direction (head parsing, interim responses, pacing, output)
- * exchange_resp.c's, the upstream attempts attempt.c's, the local answers
- * exchange_answer.c's, the access log exchange_log.c's; none of them calls
- * back into this file, and what they share is exchange_int.h. Parsing and
+ * exchange_resp.c's, an HTTP/2 client's tunnel exchange_tun.c's, the
+ * upstream attempts attempt.c's, the local answers exchange_answer.c's,
+ * the access log exchange_log.c's; none of them calls back into this
+ * file, and what they share is exchange_int.h. This file alone calls the
+ * two directions and the tunnel, which never call each other: what one
+ * of them leaves to another (a 101's switch, a tunnel's bytes, reading an
+ * upstream whose write failed, a tunnel's new deadline) it returns as an
+ * enum sl_txn_next, and this file takes that step. Parsing and
  * header rewriting are delegated to h1_parse/h1_msg. The connection under
  * the exchange is its stream (stream.h): the exchange calls its codec only
  * through the stream's operations, never client.c.
@@ -54,14 +59,33 @@
 static void exchange_on_timer(evutil_socket_t, short, void *);
 static void txn_forward(struct sl_stream *s, struct sl_h1_request *req);
 
-/* The request body bytes that came, checked and counted (exchange_req.c);
- * one test when there are none (most requests have no body). */
+/* The request body bytes that came, checked and counted (exchange_req.c),
+ * and an HTTP/2 tunnel's followed (exchange_tun.c). Returns -1 when the
+ * exchange was turned into an error response. Not inlined: where it was
+ * (the pump), the tunnel's `from` held a register across every call. */
+static int txn_req_read(struct sl_stream *s) __attribute__((noinline));
+static int
+txn_req_read(struct sl_stream *s)
+{
+	uint32_t from = s->in_ready;
+	int next = sl_exchange_req_read(s);
+
+	if (next == SL_TXN_NEXT_TUNNEL_IN) {
+		sl_exchange_xtun_in(s->txn, s->in.data + from,
+				    s->in_ready - from);
+		return 0;
+	}
+	return next;
+}
+
+/* txn_req_read, with one test when there are no bytes (most requests have
+ * no body). */
 static inline int
 txn_req_advance(struct sl_stream *s)
 {
 	if ((s->txn->req_ph == SL_TXN_REQ_DONE) || s->in.len == s->in_ready)
 		return 0;
-	return sl_exchange_req_read(s);
+	return txn_req_read(s);
 }
 static void txn_choose_cluster(struct sl_stream *s,
 			       const struct sl_h1_request *req);
@@ -544,8 +568,12 @@ txn_upgrade(struct sl_stream *s, const struct sl_h1_request *req)
 	return 0;
 }
 
-int
-sl_exchange_upgraded(struct sl_stream *s, int ws)
+/* A checked 101 (exchange_resp.c, SL_TXN_NEXT_SWITCH): the response head
+ * is in out, the upstream's bytes after it in t->up's buffer; the codec
+ * takes both sides as a tunnel. Returns -1: the exchange is the codec's
+ * now (or failed). */
+static int
+txn_upgraded(struct sl_stream *s, int ws)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
@@ -581,6 +609,23 @@ sl_exchange_tunnel_end(struct sl_stream *s, uint64_t bytes_in,
 	t->bytes_out += bytes_out;
 	sl_exchange_log(s, t);
 	sl_exchange_free(s);
+}
+
+/* An HTTP/2 client's tunnel (exchange_tun.c) drains: its deadlines move. */
+void
+sl_exchange_tunnel_reloaded(struct sl_stream *s)
+{
+	if (s->txn != NULL &&
+	    sl_exchange_xtun_reloaded(s, s->txn) == SL_TXN_NEXT_SCHEDULE)
+		sl_exchange_schedule(s);
+}
+
+void
+sl_exchange_tunnel_drain(struct sl_stream *s)
+{
+	if (s->txn != NULL &&
+	    sl_exchange_xtun_stop(s->txn) == SL_TXN_NEXT_SCHEDULE)
+		sl_exchange_schedule(s);
 }
 
 /*
@@ -857,6 +902,63 @@ arm:
 	t->armed_ms = d;
 }
 
+/* ---- the directions' verdicts (enum sl_txn_next) ------------------------ */
+
+/* Takes the step a read of the upstream (exchange_resp.c) returned, one
+ * above 0: the switch of a 101, an HTTP/2 tunnel's bytes to the tunnel.
+ * Returns -1 when the exchange is the codec's now (or failed), else 0. */
+static int
+txn_up_next(struct sl_stream *s, int next)
+{
+	switch ((enum sl_txn_next)next) {
+	case SL_TXN_NEXT_TUNNEL_OUT:
+		sl_exchange_xtun_out(s->txn, s->txn->up);
+		return 0;
+	case SL_TXN_NEXT_SWITCH:
+	case SL_TXN_NEXT_SWITCH_WS:
+		return txn_upgraded(s, next == SL_TXN_NEXT_SWITCH_WS);
+	case SL_TXN_NEXT_FAILED:
+	case SL_TXN_NEXT_NONE:
+	case SL_TXN_NEXT_READ_UP:
+	case SL_TXN_NEXT_TUNNEL_IN:
+	case SL_TXN_NEXT_SCHEDULE:
+		break;
+	}
+	return -1;
+}
+
+/* Reads the upstream (exchange_resp.c) and takes the step it returns.
+ * Returns -1 when the exchange failed or is the codec's now, else 0. */
+static inline int
+txn_up_read(struct sl_stream *s)
+{
+	int next = sl_exchange_up_read(s);
+
+	return next > 0 ? txn_up_next(s, next) : next;
+}
+
+/*
+ * A write of the request upstream (exchange_req.c) failed with errno
+ * werr (SL_TXN_NEXT_READ_UP): the attempt ends, unless the upstream
+ * answered early (413) and closed: its answer, read now if it is not yet,
+ * wins over the write error. Returns -1 when the exchange failed (already
+ * handled), else 0. Out of the pump's way: a failed write is rare.
+ */
+static int txn_up_write_failed(struct sl_stream *s, int werr)
+    __attribute__((noinline));
+static int
+txn_up_write_failed(struct sl_stream *s, int werr)
+{
+	struct sl_txn *t = s->txn;
+
+	if (txn_up_read(s) == -1)
+		return -1;
+	if (t->resp_ph == SL_TXN_RESP_UPSTREAM)
+		return 0;
+	sl_attempt_failed(s, FAIL_RESET, "upstream_write", strerror(werr));
+	return -1;
+}
+
 /* ---- the exchange ----------------------------------------------------- */
 
 /* The exchange is over: give the upstream connection back, log, and go on
@@ -927,7 +1029,9 @@ sl_exchange_pump(struct sl_stream *s)
 				s->ops->close(s, "client_closed_in_body");
 				return -1;
 			}
-			if (sl_exchange_up_write(s) == -1)
+			/* 0, or a write failed */
+			if (sl_exchange_up_write(s) == SL_TXN_NEXT_READ_UP &&
+			    txn_up_write_failed(s, errno) == -1)
 				continue;
 			if (s->txn != t)
 				return -1;
@@ -1051,8 +1155,13 @@ txn_on_deadline(struct sl_stream *s, struct sl_txn *t, uint64_t now)
 			return -1;
 		}
 	}
-	if (t->flags & SL_TXN_F_TUNNEL)
-		return sl_exchange_xtun_expired(s, t, now);
+	if (t->flags & SL_TXN_F_TUNNEL) {
+		int next = sl_exchange_xtun_expired(s, t, now);
+		if (next != SL_TXN_NEXT_SCHEDULE)
+			return next;
+		sl_exchange_schedule(s); /* its close began */
+		return 0;
+	}
 	if (t->deadline_ms != 0 && t->resp_ph == SL_TXN_RESP_NONE &&
 	    now >= t->deadline_ms) {
 		sl_attempt_deadline(s);
@@ -1161,7 +1270,7 @@ sl_exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
 	case SL_UP_EV_READABLE:
 		/* on failure the exchange is now a local answer or a close,
 		 * and processing carries on from there all the same */
-		(void)sl_exchange_up_read(s);
+		(void)txn_up_read(s);
 		break;
 	}
 	s->ops->resume(s);

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private to the exchange's files (exchange.c, exchange_req.c,
- * exchange_resp.c, exchange_answer.c, exchange_log.c) and attempt.c,
- * attempt_end.c: the exchange's struct, its phases (one enum per side, a
- * few sub-states) and its handful of SL_TXN_F_ flags, what one direction
- * calls in the core or the other, and the small helpers all of them
- * inline. No other module may include it; theirs is exchange.h. None of
- * these files calls client.c: the connection under an exchange is its
- * stream (stream.h).
+ * exchange_resp.c, exchange_tun.c, exchange_answer.c, exchange_log.c) and
+ * attempt.c, attempt_end.c: the exchange's struct, its phases (one enum
+ * per side, a few sub-states) and its handful of SL_TXN_F_ flags, what the
+ * core calls in its directions and what they answer it (enum
+ * sl_txn_next), and the small helpers all of them inline. No other module
+ * may include it; theirs is exchange.h. None of these files calls
+ * client.c: the connection under an exchange is its stream (stream.h).
  */
 #ifndef SL_EXCHANGE_INT_H
 #define SL_EXCHANGE_INT_H
@@ -323,6 +323,41 @@ struct sl_txn {
 	0x800 /* whether its body may be spliced was                           \
 		 decided (once an exchange) */
 
+/*
+ * What the core does next, as the request direction (exchange_req.c), the
+ * response direction (exchange_resp.c) or the tunnel (exchange_tun.c)
+ * returns it: they call neither the core nor each other (doc/
+ * design-notes.md, "Layers"), so a step that is another file's is the
+ * core's to take. Their functions return an int: -1 (as every int
+ * return: failed, already handled), 0 (nothing to do) or one of the
+ * values their comments name.
+ */
+enum sl_txn_next {
+	SL_TXN_NEXT_FAILED = -1, /* the exchange failed (answered, retried
+				    or cut already), or the stream was
+				    closed */
+	SL_TXN_NEXT_NONE = 0,	 /* it goes on: nothing more to do */
+	SL_TXN_NEXT_READ_UP,	 /* a write upstream failed (errno kept):
+				    read the upstream, whose answer may be
+				    here already; without one the attempt
+				    failed (upstream_write) */
+	SL_TXN_NEXT_TUNNEL_IN,	 /* the client's bytes just made ready are
+				    an HTTP/2 tunnel's: it follows them
+				    (sl_exchange_xtun_in) */
+	SL_TXN_NEXT_TUNNEL_OUT,	 /* the upstream's bytes past u->ready are
+				    an HTTP/2 tunnel's: it follows (or
+				    drops) them and makes them ready
+				    (sl_exchange_xtun_out) */
+	SL_TXN_NEXT_SWITCH,	 /* a checked 101: the client's is in out,
+				    the upstream's bytes after it in t->up's
+				    buffer; the codec takes both sides as a
+				    tunnel */
+	SL_TXN_NEXT_SWITCH_WS,	 /* ... and the protocol is WebSocket */
+	SL_TXN_NEXT_SCHEDULE	 /* the tunnel's deadlines moved: the
+				    exchange's timer is armed again
+				    (sl_exchange_schedule) */
+};
+
 /* The weights r's split chooses by in s's worker: its own, or what its
  * guard left of them (guard.h). */
 static inline const uint32_t *
@@ -348,37 +383,34 @@ void sl_exchange_free(struct sl_stream *s);
 void sl_exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
 			     void *arg);
 
-/* A checked 101 (exchange_resp.c): the response head is in out, the
- * upstream's bytes after it in t->up's buffer; the codec takes both sides
- * as a tunnel. Returns -1: the exchange is the codec's now (or failed). */
-int sl_exchange_upgraded(struct sl_stream *s, int ws);
-
-/* ---- exchange_req.c: the request direction ------------------------------ */
+/* ---- exchange_req.c: the request direction (the core calls it) -------- */
 
 /* Checks newly read request body bytes (some came, and the body is not
- * complete); returns -1 when the exchange was turned into an error
- * response. */
+ * complete). Returns -1 when the exchange was turned into an error
+ * response, SL_TXN_NEXT_TUNNEL_IN when the bytes it made ready (all that
+ * were read) are an HTTP/2 tunnel's, else 0. */
 int sl_exchange_req_read(struct sl_stream *s);
 
-/* Writes what is ready of the request upstream. Returns -1 when the
- * exchange failed (already handled). */
+/* Writes what is ready of the request upstream. Returns
+ * SL_TXN_NEXT_READ_UP when a write failed (errno kept) before an answer
+ * was read, else 0. */
 int sl_exchange_up_write(struct sl_stream *s);
 
-/* ---- exchange_resp.c: the response direction ---------------------------- */
+/* ---- exchange_resp.c: the response direction (the core calls it) ------- */
 
-/* Reads from the upstream. Returns -1 when the exchange failed. */
+/* Reads from the upstream. Returns -1 when the exchange failed,
+ * SL_TXN_NEXT_SWITCH or _SWITCH_WS on a checked 101 (nothing more of the
+ * exchange is this file's), SL_TXN_NEXT_TUNNEL_OUT when an HTTP/2 tunnel's
+ * bytes came, else 0. */
 int sl_exchange_up_read(struct sl_stream *s);
 
-/* ---- exchange_tun.c: an HTTP/2 client's WebSocket tunnel --------------- */
-
-/* The switch: t->ws is made. Returns -1 without memory. */
-int sl_exchange_xtun_start(struct sl_txn *t);
+/* ---- exchange_tun.c: an HTTP/2 client's WebSocket tunnel (the core) ---- */
 
 /* Follows n bytes of the client's at p (to the upstream). */
 void sl_exchange_xtun_in(struct sl_txn *t, const char *p, size_t n);
 
 /* Follows the upstream's bytes read past u->ready (to the client), or drops
- * them once the client was told. */
+ * them once the client was told; they are ready (or gone) then. */
 void sl_exchange_xtun_out(struct sl_txn *t, struct sl_upconn *u);
 
 /* The earliest of the tunnel's deadlines: its idle timeout, its lifetime,
@@ -387,13 +419,23 @@ uint64_t sl_exchange_xtun_deadline(const struct sl_stream *s,
 				   const struct sl_txn *t);
 
 /* The tunnel's deadline passed (or not: 0): it begins to close, or its
- * grace ran out (reset). Returns -1 when the stream was closed. */
+ * grace ran out (reset). Returns -1 when the stream was closed,
+ * SL_TXN_NEXT_SCHEDULE when the close began, else 0. */
 int sl_exchange_xtun_expired(struct sl_stream *s, struct sl_txn *t,
 			     uint64_t now);
 
 /* While the tunnel closes: the close frames that can go now. Returns 1
  * when the client's was queued in t->out (to be flushed), else 0. */
 int sl_exchange_xtun_tell(struct sl_stream *s);
+
+/* A reload: t's tunnel, if it has one that neither drains nor closes
+ * yet, has tunnel_drain_timeout left. Returns SL_TXN_NEXT_SCHEDULE when
+ * its deadline moved, else 0. */
+int sl_exchange_xtun_reloaded(struct sl_stream *s, struct sl_txn *t);
+
+/* A stop: t's tunnel, if it has one that does not close yet, drains now.
+ * Returns as sl_exchange_xtun_reloaded. */
+int sl_exchange_xtun_stop(struct sl_txn *t);
 
 /* ---- exchange_log.c --------------------------------------------------- */
 

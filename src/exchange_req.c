@@ -4,10 +4,13 @@
  * (framing, limits, the mirror's copy) and writing the request to the
  * upstream (the send phase, the body kept for a retry, and the upstream's
  * move from sending to waiting). Called by the exchange's core
- * (exchange.c), which it never calls; it answers locally through
- * exchange_answer.c (a refusal), reports an upstream's failure to
- * attempt.c, and calls the response direction only to read an upstream
- * that answers before it has taken the whole request.
+ * (exchange.c), and by the codecs through exchange.h (the body meter,
+ * splicing); it calls neither the core nor the response direction nor the
+ * tunnel, and returns the steps that are theirs to the core (enum
+ * sl_txn_next): the client's bytes of an HTTP/2 tunnel, and a failed write
+ * upstream, after which the core reads the upstream (its answer may be
+ * there already) before it fails the attempt. It answers locally through
+ * exchange_answer.c (a refusal).
  */
 #include "exchange.h"
 
@@ -24,7 +27,6 @@
 #include <sys/uio.h>
 #include <time.h>
 
-#include "attempt.h"
 #include "balance.h"
 #include "exchange_int.h"
 #include "forwarded.h"
@@ -87,8 +89,9 @@ sl_exchange_body_paused(struct sl_stream *s)
 }
 
 /* Checks newly read request body bytes (some came, and the body is not
- * complete); returns -1 when the exchange was turned into an error
- * response. */
+ * complete). Returns -1 when the exchange was turned into an error
+ * response, SL_TXN_NEXT_TUNNEL_IN when they are an HTTP/2 tunnel's (all
+ * that were read: the core hands them to the tunnel), else 0. */
 int
 sl_exchange_req_read(struct sl_stream *s)
 {
@@ -100,14 +103,12 @@ sl_exchange_req_read(struct sl_stream *s)
 	if (t->req_body == SL_H1_BODY_CLOSE) {
 		/* a tunnel's bytes (HTTP/2, RFC 8441): all of them go, to
 		 * the stream's end */
-		if (t->ws != NULL)
-			sl_exchange_xtun_in(t, s->in.data + s->in_ready, avail);
 		s->in_ready += avail;
 		t->req_body_bytes += avail;
 		t->bytes_in += avail;
 		if (s->flags & SL_STREAM_F_EOF)
 			sl_exchange_req_complete(t);
-		return 0;
+		return t->ws != NULL ? SL_TXN_NEXT_TUNNEL_IN : 0;
 	}
 	if (t->req_body == SL_H1_BODY_LENGTH) {
 		uint64_t k = SL_MIN((uint64_t)avail, t->req_remaining);
@@ -158,29 +159,25 @@ send_blocked(struct sl_txn *t, struct sl_upconn *u)
 }
 
 /* A write to the upstream came back -1 with errno werr: EAGAIN (or
- * EINTR) waits for room; anything else ends the attempt. Returns -1 when
- * the exchange failed (already handled), 0 when it goes on: it waits, or
- * the upstream's answer, already here, goes on. */
+ * EINTR) waits for room; anything else ends the attempt. Returns 0 when
+ * it goes on: it waits, or the upstream's answer, already here, goes on;
+ * else SL_TXN_NEXT_READ_UP with errno werr: an upstream may answer early
+ * (413) and close, and its answer, if the core's read finds it, wins over
+ * the write error. */
 static int
-send_error(struct sl_stream *s, struct sl_txn *t, struct sl_upconn *u, int werr)
+send_error(struct sl_txn *t, struct sl_upconn *u, int werr)
 {
 	if (werr == EAGAIN || werr == EINTR) {
 		send_blocked(t, u);
 		return 0;
 	}
-	/* an upstream may answer early (413) and close: its answer, already
-	 * here, wins over the write error */
 	t->send_ph = SL_TXN_SEND_DEAD;
 	t->flags |= SL_TXN_F_UP_BROKEN;
 	sl_upstream_want_write(u, 0);
 	if (t->resp_ph == SL_TXN_RESP_UPSTREAM)
 		return 0;
-	if (sl_exchange_up_read(s) == -1)
-		return -1;
-	if (t->resp_ph == SL_TXN_RESP_UPSTREAM)
-		return 0;
-	sl_attempt_failed(s, FAIL_RESET, "upstream_write", strerror(werr));
-	return -1;
+	errno = werr;
+	return SL_TXN_NEXT_READ_UP;
 }
 
 /* All of the request is out: the upstream's answer is awaited, unless it
@@ -291,7 +288,7 @@ txn_splice_write(struct sl_stream *s, struct sl_txn *t, struct sl_upconn *u)
 	if (t->pipe->held > 0) {
 		n = sl_upstream_splice(u, t->pipe);
 		if (n == -1)
-			return send_error(s, t, u, errno);
+			return send_error(t, u, errno);
 		t->up_progress_ms = now_ms();
 		t->req_body_sent += (uint64_t)n;
 		SL_STAT_ADD(s->w->stats.spliced_bytes, (uint64_t)n);
@@ -309,8 +306,8 @@ txn_splice_write(struct sl_stream *s, struct sl_txn *t, struct sl_upconn *u)
 }
 
 /* Writes what is ready of the request upstream, while the attempt is
- * connected and its send phase open. Returns -1 when the exchange failed
- * (already handled). */
+ * connected and its send phase open. Returns 0, or SL_TXN_NEXT_READ_UP
+ * when a write failed (errno kept; send_error). */
 int
 sl_exchange_up_write(struct sl_stream *s)
 {
@@ -339,7 +336,7 @@ sl_exchange_up_write(struct sl_stream *s)
 	if (niov > 0) {
 		n = sl_upstream_writev(u, iov, niov, 0);
 		if (n == -1)
-			return send_error(s, t, u, errno);
+			return send_error(t, u, errno);
 		t->up_progress_ms = now_ms();
 		if ((size_t)n >= hp) {
 			uint32_t body = (uint32_t)(n - (ssize_t)hp);

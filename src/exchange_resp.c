@@ -5,8 +5,11 @@
  * body framing (the upstream's receiving and done phases), pacing to what
  * the client takes (its pace sub-state), and the output the client
  * connection writes (sl_exchange_output, sl_exchange_sent). Called by the
- * exchange's core and by client.c through exchange.h; it never schedules
- * or finishes the exchange itself (the core does, from what this reports).
+ * exchange's core (exchange.c) and by the codecs through exchange.h; it
+ * calls neither the core nor the request direction nor the tunnel. It
+ * never schedules, switches or finishes the exchange itself: the core
+ * does, from what this returns (enum sl_txn_next: a checked 101, an
+ * HTTP/2 tunnel's bytes). A failed attempt it reports to attempt.c.
  */
 #include "exchange.h"
 
@@ -55,8 +58,6 @@ resp_complete(struct sl_txn *t)
 	t->up_ph = SL_TXN_UP_DONE;
 }
 
-/* Checks new response bytes: head, then body framing. Returns -1 when
- * the exchange failed (already handled). */
 /*
  * An interim (1xx) response from the upstream (RFC 9110 section 15.2): a
  * proxy passes on the ones it did not ask for, in order, before the final
@@ -146,10 +147,13 @@ resp_xconnect(struct sl_stream *s, const struct sl_h1_response *resp,
 	t->resp_remaining = 0;
 	t->resp_keepalive = 0;
 	t->flags |= SL_TXN_F_UP_BROKEN | SL_TXN_F_TUNNEL;
-	if (sl_exchange_xtun_start(t) == -1) {
+	/* the tunnel's state (exchange_tun.c follows it; the exchange's
+	 * end frees it) */
+	if ((t->ws = calloc(1, sizeof(*t->ws))) == NULL) {
 		sl_attempt_failed(s, FAIL_RESET, "out_of_memory", NULL);
 		return -1;
 	}
+	t->ws->end = SL_TUN_NENDS;
 	SL_STAT_INC(s->w->stats.tunnels_opened);
 	SL_STAT_INC(s->w->stats.tunnels_open);
 	return 0;
@@ -160,8 +164,9 @@ resp_xconnect(struct sl_stream *s, const struct sl_h1_response *resp,
  * websocket.md): its 101 must name that protocol, with Connection:
  * upgrade, and for WebSocket the Sec-WebSocket-Accept of the request's
  * key; anything else is a 502. The client's 101 is the upstream's head
- * rewritten as any other, and the connection becomes a tunnel. Returns
- * -1: the exchange is over for this direction.
+ * rewritten as any other, and the connection becomes a tunnel: returns
+ * SL_TXN_NEXT_SWITCH or _SWITCH_WS for the core to hand it over, -1 when
+ * the exchange failed, 0 when it carries an HTTP/2 tunnel itself.
  */
 static int
 resp_upgrade(struct sl_stream *s, const struct sl_h1_response *resp,
@@ -222,15 +227,20 @@ resp_upgrade(struct sl_stream *s, const struct sl_h1_response *resp,
 	 * max_header_bytes, 64 KiB by default) is not the kept exchange's to
 	 * hold for the tunnel's life */
 	sl_buf_release(&s->w->bufs, &t->uphead);
-	return sl_exchange_upgraded(s, ws);
+	return ws ? SL_TXN_NEXT_SWITCH_WS : SL_TXN_NEXT_SWITCH;
 }
 
+/* Checks new response bytes: head, then body framing. Returns -1 when
+ * the exchange failed (already handled), SL_TXN_NEXT_SWITCH or
+ * _SWITCH_WS on a checked 101, SL_TXN_NEXT_TUNNEL_OUT when bytes past
+ * u->ready are an HTTP/2 tunnel's (left to the core), else 0. */
 static int
 resp_advance(struct sl_stream *s)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
 	struct sl_worker *w = s->w;
+	int next;
 
 	while (t->resp_ph != SL_TXN_RESP_UPSTREAM) {
 		struct sl_h1_limits hl = {s->lconf->limits.max_header_bytes,
@@ -275,10 +285,11 @@ resp_advance(struct sl_stream *s)
 			return -1;
 		}
 		if (resp.status == 101 && t->upgrade != 0) {
-			/* a tunnel: the connection's (-1), or this
-			 * exchange's own over HTTP/2, its body from here */
-			if (resp_upgrade(s, &resp, (size_t)hlen) == -1)
-				return -1;
+			/* a tunnel: the connection's (the core switches),
+			 * or this exchange's own over HTTP/2, its body from
+			 * here */
+			if ((next = resp_upgrade(s, &resp, (size_t)hlen)) != 0)
+				return next;
 			continue;
 		}
 		if (resp.status == 101) {
@@ -438,8 +449,10 @@ resp_advance(struct sl_stream *s)
 				resp_complete(t);
 			break;
 		case SL_H1_BODY_CLOSE:
+			/* an HTTP/2 tunnel's: the core hands them to the
+			 * tunnel, which makes them ready */
 			if (t->ws != NULL)
-				sl_exchange_xtun_out(t, u);
+				return SL_TXN_NEXT_TUNNEL_OUT;
 			u->ready = u->in.len;
 			break;
 		case SL_H1_BODY_NONE:
@@ -470,7 +483,10 @@ resp_paced(const struct sl_stream *s, const struct sl_txn *t)
 	       t->send_written >= s->lconf->limits.buffer_bytes;
 }
 
-/* Reads from the upstream. Returns -1 when the exchange failed. */
+/* Reads from the upstream. Returns -1 when the exchange failed,
+ * SL_TXN_NEXT_SWITCH or _SWITCH_WS on a checked 101 (nothing more of the
+ * exchange is this file's), SL_TXN_NEXT_TUNNEL_OUT when an HTTP/2 tunnel's
+ * bytes came (the core hands them on), else 0. */
 int
 sl_exchange_up_read(struct sl_stream *s)
 {
@@ -478,7 +494,7 @@ sl_exchange_up_read(struct sl_stream *s)
 	struct sl_upconn *u = t->up;
 	size_t size, max = SIZE_MAX;
 	ssize_t n;
-	int rerr;
+	int rerr, next;
 
 	if (resp_paced(s, t)) {
 		/* the bytes still here go first */
@@ -516,8 +532,10 @@ again:
 		if (u->in.len == u->in.cap &&
 		    (s->flags & SL_STREAM_F_RBUF_PROVEN))
 			sl_stream_rbuf_set(s, 1);
-		if (resp_advance(s) == -1)
-			return -1;
+		/* a switch, a tunnel's bytes: the core's (a head is whole
+		 * then: no larger buffer is needed) */
+		if ((next = resp_advance(s)) != 0)
+			return next;
 		/* a head that filled a buffer smaller than the budget: read
 		 * on now, into a larger one. Waiting for the next event is not
 		 * enough: the full buffer turned reading off, the rest may be
@@ -539,8 +557,12 @@ again:
 	/* end of stream or error */
 	rerr = errno;
 	sl_upstream_want_read(u, 0);
-	if (resp_advance(s) == -1)
-		return -1;
+	/* a switch ends this direction's part as a failure does; a tunnel's
+	 * bytes go to the core after its end is noted here */
+	next = resp_advance(s);
+	if (next == -1 || next == SL_TXN_NEXT_SWITCH ||
+	    next == SL_TXN_NEXT_SWITCH_WS)
+		return next;
 	if (t->resp_ph != SL_TXN_RESP_UPSTREAM) {
 		sl_attempt_failed(s, FAIL_RESET,
 				  n == 0 ? "upstream_closed" : "upstream_reset",
@@ -550,7 +572,7 @@ again:
 	if (t->resp_body == SL_H1_BODY_CLOSE && n == 0) {
 		resp_complete(t);
 		t->flags |= SL_TXN_F_UP_BROKEN;
-		return 0;
+		return next;
 	}
 	if (t->up_ph != SL_TXN_UP_DONE) {
 		sl_attempt_failed(s, FAIL_RESET, "upstream_truncated",
@@ -558,7 +580,7 @@ again:
 		return -1;
 	}
 	t->flags |= SL_TXN_F_UP_BROKEN;
-	return 0;
+	return next;
 }
 
 /*

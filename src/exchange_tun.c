@@ -10,7 +10,12 @@
  * the client and the FIN to the upstream after them, then up to
  * SL_WS_CLOSE_GRACE_MS for the upstream's answer; a side that cannot be
  * told in time is cut with the stream's reset. Called by the exchange's
- * core and its two directions; the frames themselves are ws.c's.
+ * core only (exchange.c), which it never calls: the core hands it the
+ * bytes each direction reports as the tunnel's (SL_TXN_NEXT_TUNNEL_IN,
+ * _OUT), and re-arms the exchange's timer when it says its deadlines moved
+ * (SL_TXN_NEXT_SCHEDULE). Its state (t->ws) is made at the switch by the
+ * response direction and freed with the exchange; the frames themselves
+ * are ws.c's.
  */
 #include "exchange.h"
 
@@ -27,15 +32,6 @@
 #include "ws.h"
 #include "xprt.h"
 
-int
-sl_exchange_xtun_start(struct sl_txn *t)
-{
-	if ((t->ws = calloc(1, sizeof(*t->ws))) == NULL)
-		return -1;
-	t->ws->end = SL_TUN_NENDS;
-	return 0;
-}
-
 void
 sl_exchange_xtun_in(struct sl_txn *t, const char *p, size_t n)
 {
@@ -48,10 +44,12 @@ sl_exchange_xtun_out(struct sl_txn *t, struct sl_upconn *u)
 	if (t->ws->told & SL_XTUN_TOLD_CLIENT) {
 		/* after sluice's close frame nothing more is the client's */
 		sl_upstream_consume(u, u->in.len - u->in.off);
+		u->ready = u->in.len;
 		return;
 	}
 	sl_ws_track(&t->ws->out, (const unsigned char *)u->in.data + u->ready,
 		    u->in.len - u->ready);
+	u->ready = u->in.len;
 }
 
 uint64_t
@@ -132,8 +130,9 @@ sl_exchange_xtun_tell(struct sl_stream *s)
 }
 
 /* Begins the close: the budget that ended the tunnel (e, its code), the
- * grace's clock, and the close frames that can go now. */
-static void
+ * grace's clock, and the close frames that can go now. Returns
+ * SL_TXN_NEXT_SCHEDULE: the grace is the tunnel's deadline now. */
+static int
 xtun_close(struct sl_stream *s, struct sl_txn *t, enum sl_tun_end e,
 	   unsigned code, const char *why)
 {
@@ -144,7 +143,7 @@ xtun_close(struct sl_stream *s, struct sl_txn *t, enum sl_tun_end e,
 	w->code = (uint16_t)code;
 	w->closing_ms = now_ms();
 	(void)sl_exchange_xtun_tell(s);
-	sl_exchange_schedule(s);
+	return SL_TXN_NEXT_SCHEDULE;
 }
 
 int
@@ -168,38 +167,32 @@ sl_exchange_xtun_expired(struct sl_stream *s, struct sl_txn *t, uint64_t now)
 		return -1;
 	}
 	if (w->drain_at_ms != 0 && now >= w->drain_at_ms)
-		xtun_close(s, t, SL_TUN_DRAIN, SL_WS_GOING_AWAY, "draining");
-	else if (lifetime)
-		xtun_close(s, t, SL_TUN_LIFETIME, SL_WS_POLICY,
-			   "tunnel_lifetime");
-	else
-		xtun_close(s, t, SL_TUN_IDLE_TIMEOUT, SL_WS_GOING_AWAY,
-			   "tunnel_idle_timeout");
-	return 0;
+		return xtun_close(s, t, SL_TUN_DRAIN, SL_WS_GOING_AWAY,
+				  "draining");
+	if (lifetime)
+		return xtun_close(s, t, SL_TUN_LIFETIME, SL_WS_POLICY,
+				  "tunnel_lifetime");
+	return xtun_close(s, t, SL_TUN_IDLE_TIMEOUT, SL_WS_GOING_AWAY,
+			  "tunnel_idle_timeout");
 }
 
-void
-sl_exchange_tunnel_reloaded(struct sl_stream *s)
+int
+sl_exchange_xtun_reloaded(struct sl_stream *s, struct sl_txn *t)
 {
-	struct sl_txn *t = s->txn;
-
-	if (t == NULL || t->ws == NULL || t->ws->drain_at_ms != 0 ||
-	    t->ws->closing_ms != 0)
-		return;
+	if (t->ws == NULL || t->ws->drain_at_ms != 0 || t->ws->closing_ms != 0)
+		return 0;
 	t->ws->drain_at_ms =
 	    now_ms() + s->lconf->limits.tunnel_drain_timeout_ms;
-	sl_exchange_schedule(s);
+	return SL_TXN_NEXT_SCHEDULE;
 }
 
-void
-sl_exchange_tunnel_drain(struct sl_stream *s)
+int
+sl_exchange_xtun_stop(struct sl_txn *t)
 {
-	struct sl_txn *t = s->txn;
-
-	if (t == NULL || t->ws == NULL || t->ws->closing_ms != 0)
-		return;
+	if (t->ws == NULL || t->ws->closing_ms != 0)
+		return 0;
 	/* from the loop, through the exchange's timer: the caller walks
 	 * its connection's streams */
 	t->ws->drain_at_ms = now_ms();
-	sl_exchange_schedule(s);
+	return SL_TXN_NEXT_SCHEDULE;
 }
