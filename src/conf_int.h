@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "conf.h"
+#include "conf_types.h"
 #include "conf_yaml.h"
 
 /* rate_limit_store's timeout when the file does not say (ms). */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "conf.h"
 #include "h2.h"
 #include "h2up.h"
 #include "handover.h"
