@@ -7,7 +7,7 @@
 #ifndef SL_ADMIN_H
 #define SL_ADMIN_H
 
-#include "conf.h"
+#include "conf_types.h"
 
 struct event_base;
 struct sl_worker;

@@ -24,6 +24,7 @@
 #include "attempt.h"
 #include "balance.h"
 #include "exchange.h"
+#include "exchange_int.h"
 #include "h2up.h"
 #include "log.h"
 #include "proxyproto.h"

@@ -14,7 +14,11 @@
 
 #include <stddef.h>
 
-#include "exchange_int.h"
+/* The exchange's struct and its stream are passed through, never read
+ * here: attempt.c and attempt_end.c include exchange_int.h themselves, so
+ * that including attempt.h shows no file the exchange's internals. */
+struct sl_stream;
+struct sl_txn;
 
 /* How an upstream attempt failed. */
 enum {

@@ -7,6 +7,7 @@
  * which end the attempt they replace; calls nothing of the exchange.
  */
 #include "attempt.h"
+#include "exchange_int.h"
 #include "runtime.h"
 #include "upstream.h"
 #include "wgen.h"

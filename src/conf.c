@@ -4,11 +4,12 @@
  * immutable generation (struct sl_conf), with every validation rule of
  * doc/contracts.md section 1, and owns the generation's lifetime (load,
  * reference counts, free). Holds the top level, the listeners and their
- * limits; the helpers conf_int.h shares are conf_util.c's; clusters are in
- * conf_cluster.c, routes in conf_route.c, the edge keys (identity, policy,
- * rate limits) in conf_edge.c, the tls keys in conf_tls.c; conf_secret.c
- * reads the secrets a valid generation names. Reads the file and nothing
- * else; it must not touch libyaml, sockets, DNS or the logs.
+ * limits, and the outline of every section that the key checks of
+ * conf_keys.c read; the helpers conf_int.h shares are conf_util.c's; clusters
+ * are in conf_cluster.c, routes in conf_route.c, the edge keys (identity,
+ * policy, rate limits) in conf_edge.c, the tls keys in conf_tls.c;
+ * conf_secret.c reads the secrets a valid generation names. Reads the file and
+ * nothing else; it must not touch libyaml, sockets, DNS or the logs.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -584,6 +585,155 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 	sl_conf_check_rate_limit_store(ld, root, conf);
 }
 
+/* ---- the outline of the schema ------------------------------------------ */
+
+/*
+ * Every section of the file, where it sits, the keys it may hold and how
+ * messages name it (conf_int.h). A section read through a table takes its
+ * keys from it; the others list them here. The section files' tables are
+ * named here, in the file that calls their parsers, and not in
+ * conf_keys.c, which the section files call: the loader hands this to the
+ * key checks (ld->outline).
+ */
+
+static const char *const admin_keys[] = {"address", NULL};
+static const char *const rate_limit_store_keys[] = {
+    "address", "timeout", "prefix", "username", "password_file", NULL,
+};
+
+static const char *const listener_keys[] = {
+    "name",
+    "address",
+    "protocols",
+    "limits",
+    "tls",
+    "routes",
+    /* edge policy (doc/edge.md sections 4 and 5) */
+    "allow",
+    "deny",
+    "request_headers",
+    "response_headers",
+    /* identity (doc/edge.md sections 2 and 3) */
+    "proxy_protocol",
+    "trusted_proxies",
+    "client_address_header",
+    "untrusted_forwarded",
+    NULL,
+};
+static const char *const tls_server_keys[] = {
+    "certificates", "min_version",     "ciphers",
+    "ciphersuites", "session_tickets", "session_cache",
+    "client_ca",    "client_verify",   "client_subject_header",
+    NULL,
+};
+static const char *const tls_cert_keys[] = {"cert", "key", NULL};
+static const char *const proxy_protocol_keys[] = {"from", "versions", NULL};
+static const char *const header_rules_keys[] = {"set", "add", "remove", NULL};
+
+static const char *const match_keys[] = {
+    "host", "path", "path_prefix", "methods", "headers", NULL,
+};
+static const char *const split_keys[] = {"cluster", "weight", NULL};
+static const char *const mirror_keys[] = {"cluster", "percent", NULL};
+static const char *const rate_limit_keys[] = {
+    "name", "key", "rate", "burst", "scope", "max_keys", "on_store_error", NULL,
+};
+
+static const char *const endpoint_keys[] = {"address", "weight", "srv", NULL};
+static const char *const tls_client_keys[] = {
+    "sni", "ca", "verify", "cert", "key", "min_version", NULL,
+};
+
+#define HDRS "\"request_headers\" or \"response_headers\""
+const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
+    [SL_CONF_SEC_TOP] = {SL_CONF_SEC_TOP, NULL, sl_conf_top_table,
+			 "at the top level", "at the top level",
+			 "at the top level", "at the top level"},
+    [SL_CONF_SEC_ADMIN] = {SL_CONF_SEC_TOP, admin_keys, NULL, "in admin",
+			   "under \"admin\"", "under the top-level \"admin\"",
+			   NULL},
+    [SL_CONF_SEC_LOG] = {SL_CONF_SEC_TOP, NULL, sl_conf_log_table, "in log",
+			 "under \"log\"", "under the top-level \"log\"", NULL},
+    [SL_CONF_SEC_RL_STORE] = {SL_CONF_SEC_TOP, rate_limit_store_keys, NULL,
+			      "in rate_limit_store",
+			      "under \"rate_limit_store\"",
+			      "under the top-level \"rate_limit_store\"", NULL},
+
+    [SL_CONF_SEC_RESOLVER] = {SL_CONF_SEC_TOP, NULL, sl_conf_resolver_table,
+			      "in resolver", "under \"resolver\"",
+			      "under the top-level \"resolver\"", NULL},
+
+    [SL_CONF_SEC_LISTENER] = {SL_CONF_SEC_TOP, listener_keys, NULL,
+			      "in listener", "in a listener", "in a listener",
+			      "in the listener"},
+    [SL_CONF_SEC_LIMITS] = {SL_CONF_SEC_LISTENER, NULL, sl_conf_limits_table,
+			    "in limits", "under \"limits\"",
+			    "under a listener's \"limits\"", NULL},
+    [SL_CONF_SEC_TLS_SERVER] = {SL_CONF_SEC_LISTENER, tls_server_keys, NULL,
+				"in tls", "under \"tls\"",
+				"under a listener's \"tls\"", "in \"tls\""},
+    [SL_CONF_SEC_TLS_CERT] = {SL_CONF_SEC_TLS_SERVER, tls_cert_keys, NULL,
+			      "in a certificate", "in a \"certificates\" item",
+			      "in a \"certificates\" item of a listener's "
+			      "\"tls\"",
+			      NULL},
+    [SL_CONF_SEC_PROXY_PROTOCOL] = {SL_CONF_SEC_LISTENER, proxy_protocol_keys,
+				    NULL, "in proxy_protocol",
+				    "under \"proxy_protocol\"",
+				    "under a listener's \"proxy_protocol\"",
+				    NULL},
+    [SL_CONF_SEC_LISTENER_HEADERS] = {SL_CONF_SEC_LISTENER, header_rules_keys,
+				      NULL, "in header rules", "under " HDRS,
+				      "under a listener's " HDRS, NULL},
+
+    [SL_CONF_SEC_ROUTE] = {SL_CONF_SEC_LISTENER, NULL, sl_conf_route_table,
+			   "in route", "in a route", "in a route",
+			   "in the route"},
+    [SL_CONF_SEC_MATCH] = {SL_CONF_SEC_ROUTE, match_keys, NULL, "in match",
+			   "under \"match\"", "under a route's \"match\"",
+			   NULL},
+    [SL_CONF_SEC_SPLIT] = {SL_CONF_SEC_ROUTE, split_keys, NULL, "in split",
+			   "in a \"split\" item",
+			   "in a \"split\" item of a route", NULL},
+    [SL_CONF_SEC_RETRY] = {SL_CONF_SEC_ROUTE, NULL, sl_conf_retry_table,
+			   "in retry", "under \"retry\"",
+			   "under a route's \"retry\"", NULL},
+    [SL_CONF_SEC_MIRROR] = {SL_CONF_SEC_ROUTE, mirror_keys, NULL, "in mirror",
+			    "under \"mirror\"", "under a route's \"mirror\"",
+			    NULL},
+    [SL_CONF_SEC_RATE_LIMIT] = {SL_CONF_SEC_ROUTE, rate_limit_keys, NULL,
+				"in rate_limit", "in a \"rate_limit\" item",
+				"in a \"rate_limit\" item of a route", NULL},
+    [SL_CONF_SEC_ROUTE_HEADERS] = {SL_CONF_SEC_ROUTE, header_rules_keys, NULL,
+				   "in header rules", "under " HDRS,
+				   "under a route's " HDRS, NULL},
+    [SL_CONF_SEC_GUARD] = {SL_CONF_SEC_ROUTE, NULL, sl_conf_guard_table,
+			   "in guard", "under \"guard\"",
+			   "under a route's \"guard\"", NULL},
+
+    [SL_CONF_SEC_CLUSTER] = {SL_CONF_SEC_TOP, NULL, sl_conf_cluster_table,
+			     "in cluster", "in a cluster", "in a cluster",
+			     "in the cluster"},
+    [SL_CONF_SEC_ENDPOINT] = {SL_CONF_SEC_CLUSTER, endpoint_keys, NULL,
+			      "in endpoint", "in an \"endpoints\" item",
+			      "in an \"endpoints\" item of a cluster", NULL},
+    [SL_CONF_SEC_POOL] = {SL_CONF_SEC_CLUSTER, NULL, sl_conf_pool_table,
+			  "in pool", "under \"pool\"",
+			  "under a cluster's \"pool\"", NULL},
+    [SL_CONF_SEC_HEALTH] = {SL_CONF_SEC_CLUSTER, NULL, sl_conf_health_table,
+			    "in health_check", "under \"health_check\"",
+			    "under a cluster's \"health_check\"", NULL},
+    [SL_CONF_SEC_OUTLIER] = {SL_CONF_SEC_CLUSTER, NULL, sl_conf_outlier_table,
+			     "in outlier", "under \"outlier\"",
+			     "under a cluster's \"outlier\"", NULL},
+    [SL_CONF_SEC_TLS_CLIENT] = {SL_CONF_SEC_CLUSTER, tls_client_keys, NULL,
+				"in tls", "under \"tls\"",
+				"under a cluster's \"tls\"", NULL},
+    [SL_CONF_SEC_DNS] = {SL_CONF_SEC_CLUSTER, NULL, sl_conf_dns_table, "in dns",
+			 "under \"dns\"", "under a cluster's \"dns\"", NULL},
+};
+#undef HDRS
+
 /* ---- the generation: load, reference counts, free ------------------- */
 
 static void
@@ -646,6 +796,7 @@ sl_conf_load_buffer(const char *name, const char *text, size_t len,
 	int fatal;
 
 	sl_yaml_loader_init(&ld, name, text, len);
+	ld.outline = sl_conf_outline;
 	root = sl_yaml_parse(&ld, &fatal);
 
 	if (!fatal && (conf = calloc(1, sizeof(*conf))) == NULL)

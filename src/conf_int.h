@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "conf.h"
+#include "conf_types.h"
 #include "conf_yaml.h"
 
 /* rate_limit_store's timeout when the file does not say (ms). */
@@ -23,7 +23,7 @@
 #define CONF_MAX_COUNT 4294967295ULL	     /* max_requests */
 #define CONF_MAX_CONNS 10000000		     /* max_connections(_per_ip) */
 
-/* ---- conf_keys.c: the sections of the file and their keys ------------- */
+/* ---- the sections: conf.c's outline, conf_keys.c's checks ------------- */
 
 enum sl_conf_section {
 	SL_CONF_SEC_TOP = 0,
@@ -56,11 +56,28 @@ enum sl_conf_section {
 };
 
 /*
+ * A section of the file and how messages name it: one entry of the
+ * outline of the schema (sl_conf_outline, conf.c). A key of it found in
+ * another section is said to belong "down" from its parent, "up" from a
+ * section inside it, and "far" from anywhere else.
+ */
+struct sl_conf_section_def {
+	enum sl_conf_section parent;	    /* the top level's is itself */
+	const char *const *keys;	    /* NULL-terminated, or NULL */
+	const struct sl_conf_keydef *table; /* the keys when keys is NULL */
+	const char *where; /* "in limits": unknown key "x" in limits */
+	const char *down;  /* seen from its parent */
+	const char *far;   /* seen from elsewhere */
+	const char *up;	   /* seen from inside; NULL: nothing is */
+};
+
+/*
  * Reports the keys of map that section sec does not hold, or holds twice
  * (sl_yaml_check_keys). An unknown key that is no typing mistake for one of
  * sec's is looked up in the other sections: the message says where it
  * belongs ("(it belongs under \"limits\")") or which key of another
- * section it likely misspells.
+ * section it likely misspells. The sections are those of ld->outline,
+ * which the loader set (sl_conf_outline).
  */
 void sl_conf_check_keys(struct sl_yaml_loader *ld,
 			const struct sl_yaml_node *map,
@@ -70,12 +87,12 @@ void sl_conf_check_keys(struct sl_yaml_loader *ld,
  * The configuration as tables: a key declared once, with how it is read,
  * its range, its default and where it is stored, as nginx's command
  * tables do. A section's table lists every key of the section, in the
- * order its old key list had (conf_keys.c's outline takes the names from
- * it); the typed keys are read by sl_conf_table_read() in the table's
- * order, which is the order the old parser read them in, so that errors
- * at one position (two keys through one alias) come out in the same
- * order. doc/design-notes.md ("The configuration as tables") says what
- * is left.
+ * order its old key list had (the outline, sl_conf_outline, takes the
+ * names from it); the typed keys are read by sl_conf_table_read() in the
+ * table's order, which is the order the old parser read them in, so that
+ * errors at one position (two keys through one alias) come out in the
+ * same order. doc/design-notes.md ("The configuration as tables") says
+ * what is left.
  */
 enum sl_conf_type {
 	SL_CONF_CODE = 0, /* read by the section's own code, before or after
@@ -150,6 +167,16 @@ extern const struct sl_conf_keydef sl_conf_outlier_table[]; /* .._outlier */
 extern const struct sl_conf_keydef sl_conf_resolver_table[]; /* sl_conf */
 extern const struct sl_conf_keydef sl_conf_guard_table[];    /* .._guard */
 extern const struct sl_conf_keydef sl_conf_dns_table[];	     /* .._cluster */
+
+/*
+ * The outline of the schema: every section of the file (SL_CONF_SEC_N of
+ * them), where it sits and the keys it may hold, its own list or its
+ * table's. conf.c's: it names the section files' tables, and hands the
+ * outline to the key checks through the loader (ld->outline). conf_keys.c
+ * never names it, so that the section files may call conf_keys.c while
+ * conf.c names their tables: the calls go one way (contrib/layers.sh).
+ */
+extern const struct sl_conf_section_def sl_conf_outline[];
 
 /* ---- conf_util.c: shared helpers
  * --------------------------------------------- */

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The outline of the sluice schema: every section of the file (the top
- * level, a listener, its limits, a route, a cluster, its pool, ...), where
- * it sits and the keys it may hold, the check of a mapping's keys against
- * it, and the reading of a section declared as a table of keys. A key unknown
- * in its section is looked up in the others, so that a key written one level
- * off is pointed to where it belongs. The section files call it; it reads only
- * the keys of a mapping, calls no section parser, and does no I/O.
+ * The key machinery of the sluice schema: the check of a mapping's keys
+ * against the outline of the sections (the top level, a listener, its
+ * limits, a route, a cluster, its pool, ...: conf.c's sl_conf_outline,
+ * handed in through the loader), and the reading of a section declared as
+ * a table of keys. A key unknown in its section is looked up in the others,
+ * so that a key written one level off is pointed to where it belongs. The
+ * section files call it; it names no section and no section's table, reads
+ * only the keys of a mapping, calls no section parser, and does no I/O.
  */
 #include <limits.h>
 #include <stdint.h>
@@ -17,181 +18,23 @@
 #include "conf_yaml.h"
 #include "util.h"
 
-/* ---- the keys of each section ------------------------------------------ */
-
-static const char *const admin_keys[] = {"address", NULL};
-static const char *const rate_limit_store_keys[] = {
-    "address", "timeout", "prefix", "username", "password_file", NULL,
-};
-
-static const char *const listener_keys[] = {
-    "name",
-    "address",
-    "protocols",
-    "limits",
-    "tls",
-    "routes",
-    /* edge policy (doc/edge.md sections 4 and 5) */
-    "allow",
-    "deny",
-    "request_headers",
-    "response_headers",
-    /* identity (doc/edge.md sections 2 and 3) */
-    "proxy_protocol",
-    "trusted_proxies",
-    "client_address_header",
-    "untrusted_forwarded",
-    NULL,
-};
-static const char *const tls_server_keys[] = {
-    "certificates", "min_version",     "ciphers",
-    "ciphersuites", "session_tickets", "session_cache",
-    "client_ca",    "client_verify",   "client_subject_header",
-    NULL,
-};
-static const char *const tls_cert_keys[] = {"cert", "key", NULL};
-static const char *const proxy_protocol_keys[] = {"from", "versions", NULL};
-static const char *const header_rules_keys[] = {"set", "add", "remove", NULL};
-
-static const char *const match_keys[] = {
-    "host", "path", "path_prefix", "methods", "headers", NULL,
-};
-static const char *const split_keys[] = {"cluster", "weight", NULL};
-static const char *const mirror_keys[] = {"cluster", "percent", NULL};
-static const char *const rate_limit_keys[] = {
-    "name", "key", "rate", "burst", "scope", "max_keys", "on_store_error", NULL,
-};
-
-static const char *const endpoint_keys[] = {"address", "weight", "srv",
-					     NULL};
-static const char *const tls_client_keys[] = {
-    "sni", "ca", "verify", "cert", "key", "min_version", NULL,
-};
-
-/* ---- the sections ------------------------------------------------------ */
-
-/*
- * A section of the file and how messages name it. A key of it found in
- * another section is said to belong "down" from its parent, "up" from a
- * section inside it, and "far" from anywhere else.
- */
-struct section {
-	enum sl_conf_section parent;	    /* the top level's is itself */
-	const char *const *keys;	    /* NULL-terminated, or NULL */
-	const struct sl_conf_keydef *table; /* the keys when keys is NULL */
-	const char *where; /* "in limits": unknown key "x" in limits */
-	const char *down;  /* seen from its parent */
-	const char *far;   /* seen from elsewhere */
-	const char *up;	   /* seen from inside; NULL: nothing is */
-};
-
-#define HDRS "\"request_headers\" or \"response_headers\""
-
-static const struct section sections[SL_CONF_SEC_N] = {
-    [SL_CONF_SEC_TOP] = {SL_CONF_SEC_TOP, NULL, sl_conf_top_table,
-			 "at the top level", "at the top level",
-			 "at the top level", "at the top level"},
-    [SL_CONF_SEC_ADMIN] = {SL_CONF_SEC_TOP, admin_keys, NULL, "in admin",
-			   "under \"admin\"", "under the top-level \"admin\"",
-			   NULL},
-    [SL_CONF_SEC_LOG] = {SL_CONF_SEC_TOP, NULL, sl_conf_log_table, "in log",
-			 "under \"log\"", "under the top-level \"log\"", NULL},
-    [SL_CONF_SEC_RL_STORE] = {SL_CONF_SEC_TOP, rate_limit_store_keys, NULL,
-			      "in rate_limit_store",
-			      "under \"rate_limit_store\"",
-			      "under the top-level \"rate_limit_store\"", NULL},
-
-    [SL_CONF_SEC_RESOLVER] = {SL_CONF_SEC_TOP, NULL, sl_conf_resolver_table,
-			      "in resolver", "under \"resolver\"",
-			      "under the top-level \"resolver\"", NULL},
-
-    [SL_CONF_SEC_LISTENER] = {SL_CONF_SEC_TOP, listener_keys, NULL,
-			      "in listener", "in a listener", "in a listener",
-			      "in the listener"},
-    [SL_CONF_SEC_LIMITS] = {SL_CONF_SEC_LISTENER, NULL, sl_conf_limits_table,
-			    "in limits", "under \"limits\"",
-			    "under a listener's \"limits\"", NULL},
-    [SL_CONF_SEC_TLS_SERVER] = {SL_CONF_SEC_LISTENER, tls_server_keys, NULL,
-				"in tls", "under \"tls\"",
-				"under a listener's \"tls\"", "in \"tls\""},
-    [SL_CONF_SEC_TLS_CERT] = {SL_CONF_SEC_TLS_SERVER, tls_cert_keys, NULL,
-			      "in a certificate", "in a \"certificates\" item",
-			      "in a \"certificates\" item of a listener's "
-			      "\"tls\"",
-			      NULL},
-    [SL_CONF_SEC_PROXY_PROTOCOL] = {SL_CONF_SEC_LISTENER, proxy_protocol_keys,
-				    NULL, "in proxy_protocol",
-				    "under \"proxy_protocol\"",
-				    "under a listener's \"proxy_protocol\"",
-				    NULL},
-    [SL_CONF_SEC_LISTENER_HEADERS] = {SL_CONF_SEC_LISTENER, header_rules_keys,
-				      NULL, "in header rules", "under " HDRS,
-				      "under a listener's " HDRS, NULL},
-
-    [SL_CONF_SEC_ROUTE] = {SL_CONF_SEC_LISTENER, NULL, sl_conf_route_table,
-			   "in route", "in a route", "in a route",
-			   "in the route"},
-    [SL_CONF_SEC_MATCH] = {SL_CONF_SEC_ROUTE, match_keys, NULL, "in match",
-			   "under \"match\"", "under a route's \"match\"",
-			   NULL},
-    [SL_CONF_SEC_SPLIT] = {SL_CONF_SEC_ROUTE, split_keys, NULL, "in split",
-			   "in a \"split\" item",
-			   "in a \"split\" item of a route", NULL},
-    [SL_CONF_SEC_RETRY] = {SL_CONF_SEC_ROUTE, NULL, sl_conf_retry_table,
-			   "in retry", "under \"retry\"",
-			   "under a route's \"retry\"", NULL},
-    [SL_CONF_SEC_MIRROR] = {SL_CONF_SEC_ROUTE, mirror_keys, NULL, "in mirror",
-			    "under \"mirror\"", "under a route's \"mirror\"",
-			    NULL},
-    [SL_CONF_SEC_RATE_LIMIT] = {SL_CONF_SEC_ROUTE, rate_limit_keys, NULL,
-				"in rate_limit", "in a \"rate_limit\" item",
-				"in a \"rate_limit\" item of a route", NULL},
-    [SL_CONF_SEC_ROUTE_HEADERS] = {SL_CONF_SEC_ROUTE, header_rules_keys, NULL,
-				   "in header rules", "under " HDRS,
-				   "under a route's " HDRS, NULL},
-    [SL_CONF_SEC_GUARD] = {SL_CONF_SEC_ROUTE, NULL, sl_conf_guard_table,
-			   "in guard", "under \"guard\"",
-			   "under a route's \"guard\"", NULL},
-
-    [SL_CONF_SEC_CLUSTER] = {SL_CONF_SEC_TOP, NULL, sl_conf_cluster_table,
-			     "in cluster", "in a cluster", "in a cluster",
-			     "in the cluster"},
-    [SL_CONF_SEC_ENDPOINT] = {SL_CONF_SEC_CLUSTER, endpoint_keys, NULL,
-			      "in endpoint", "in an \"endpoints\" item",
-			      "in an \"endpoints\" item of a cluster", NULL},
-    [SL_CONF_SEC_POOL] = {SL_CONF_SEC_CLUSTER, NULL, sl_conf_pool_table,
-			  "in pool", "under \"pool\"",
-			  "under a cluster's \"pool\"", NULL},
-    [SL_CONF_SEC_HEALTH] = {SL_CONF_SEC_CLUSTER, NULL, sl_conf_health_table,
-			    "in health_check", "under \"health_check\"",
-			    "under a cluster's \"health_check\"", NULL},
-    [SL_CONF_SEC_OUTLIER] = {SL_CONF_SEC_CLUSTER, NULL, sl_conf_outlier_table,
-			     "in outlier", "under \"outlier\"",
-			     "under a cluster's \"outlier\"", NULL},
-    [SL_CONF_SEC_TLS_CLIENT] = {SL_CONF_SEC_CLUSTER, tls_client_keys, NULL,
-				"in tls", "under \"tls\"",
-				"under a cluster's \"tls\"", NULL},
-    [SL_CONF_SEC_DNS] = {SL_CONF_SEC_CLUSTER, NULL, sl_conf_dns_table,
-			 "in dns", "under \"dns\"",
-			 "under a cluster's \"dns\"", NULL},
-};
-
-/* Sections between s and the top level. */
+/* Sections of outline o between s and the top level. */
 static unsigned
-depth(enum sl_conf_section s)
+depth(const struct sl_conf_section_def *o, enum sl_conf_section s)
 {
 	unsigned d = 0;
 
-	for (; s != SL_CONF_SEC_TOP; s = sections[s].parent)
+	for (; s != SL_CONF_SEC_TOP; s = o[s].parent)
 		d++;
 	return d;
 }
 
 /* Whether a is b or holds it, at any depth. */
 static int
-holds(enum sl_conf_section a, enum sl_conf_section b)
+holds(const struct sl_conf_section_def *o, enum sl_conf_section a,
+      enum sl_conf_section b)
 {
-	for (;; b = sections[b].parent) {
+	for (;; b = o[b].parent) {
 		if (a == b)
 			return 1;
 		if (b == SL_CONF_SEC_TOP)
@@ -201,30 +44,32 @@ holds(enum sl_conf_section a, enum sl_conf_section b)
 
 /* Steps from a to b through the tree of sections. */
 static unsigned
-distance(enum sl_conf_section a, enum sl_conf_section b)
+distance(const struct sl_conf_section_def *o, enum sl_conf_section a,
+	 enum sl_conf_section b)
 {
-	unsigned da = depth(a), db = depth(b), n = 0;
+	unsigned da = depth(o, a), db = depth(o, b), n = 0;
 
 	for (; da > db; da--, n++)
-		a = sections[a].parent;
+		a = o[a].parent;
 	for (; db > da; db--, n++)
-		b = sections[b].parent;
+		b = o[b].parent;
 	for (; a != b; n += 2) {
-		a = sections[a].parent;
-		b = sections[b].parent;
+		a = o[a].parent;
+		b = o[b].parent;
 	}
 	return n;
 }
 
 /* Where section t is, as seen from section cur. */
 static const char *
-place(enum sl_conf_section cur, enum sl_conf_section t)
+place(const struct sl_conf_section_def *o, enum sl_conf_section cur,
+      enum sl_conf_section t)
 {
-	if (holds(t, cur) && sections[t].up != NULL)
-		return sections[t].up;
-	if (t != SL_CONF_SEC_TOP && sections[t].parent == cur)
-		return sections[t].down;
-	return sections[t].far;
+	if (holds(o, t, cur) && o[t].up != NULL)
+		return o[t].up;
+	if (t != SL_CONF_SEC_TOP && o[t].parent == cur)
+		return o[t].down;
+	return o[t].far;
 }
 
 /* Whether word is one or more whole words of name: "prefix" of
@@ -246,23 +91,30 @@ part_of(const char *word, const char *name)
 
 /* Key number i of section s, NULL past the last. */
 static const char *
-key_at(enum sl_conf_section s, size_t i)
+key_at(const struct sl_conf_section_def *o, enum sl_conf_section s, size_t i)
 {
-	if (sections[s].table != NULL)
-		return sections[s].table[i].name;
-	return sections[s].keys[i];
+	if (o[s].table != NULL)
+		return o[s].table[i].name;
+	return o[s].keys[i];
 }
 
 static int
-has_key(enum sl_conf_section s, const char *key)
+has_key(const struct sl_conf_section_def *o, enum sl_conf_section s,
+	const char *key)
 {
 	const char *k;
 
-	for (size_t i = 0; (k = key_at(s, i)) != NULL; i++)
+	for (size_t i = 0; (k = key_at(o, s, i)) != NULL; i++)
 		if (strcmp(k, key) == 0)
 			return 1;
 	return 0;
 }
+
+/* What elsewhere() is told: the outline and the section the key is in. */
+struct look {
+	const struct sl_conf_section_def *outline;
+	enum sl_conf_section sec;
+};
 
 /*
  * key is unknown in section cur and no typing mistake for one of its keys:
@@ -275,7 +127,9 @@ has_key(enum sl_conf_section s, const char *key)
 static void
 elsewhere(const void *ctx, const char *key, char *buf, size_t sz)
 {
-	enum sl_conf_section cur = *(const enum sl_conf_section *)ctx;
+	const struct look *lk = ctx;
+	const struct sl_conf_section_def *o = lk->outline;
+	enum sl_conf_section cur = lk->sec;
 	enum sl_conf_section t, near[3], best = SL_CONF_SEC_TOP;
 	int ti;
 	unsigned d, mind = UINT_MAX, bestd = UINT_MAX, bestdist = UINT_MAX;
@@ -288,10 +142,10 @@ elsewhere(const void *ctx, const char *key, char *buf, size_t sz)
 	 * cluster is its health_check's, not its ping_interval) */
 	for (ti = 0; ti < SL_CONF_SEC_N; ti++) {
 		t = (enum sl_conf_section)ti;
-		if (t != cur && distance(cur, t) == 1 && has_key(t, key))
+		if (t != cur && distance(o, cur, t) == 1 && has_key(o, t, key))
 			break;
 	}
-	for (i = 0; ti == SL_CONF_SEC_N && (name = key_at(cur, i)) != NULL;
+	for (i = 0; ti == SL_CONF_SEC_N && (name = key_at(o, cur, i)) != NULL;
 	     i++) {
 		if (!part_of(key, name))
 			continue;
@@ -307,9 +161,9 @@ elsewhere(const void *ctx, const char *key, char *buf, size_t sz)
 	}
 	for (ti = 0; ti < SL_CONF_SEC_N; ti++) {
 		t = (enum sl_conf_section)ti;
-		if (t == cur || !has_key(t, key))
+		if (t == cur || !has_key(o, t, key))
 			continue;
-		if ((d = distance(cur, t)) < mind) {
+		if ((d = distance(o, cur, t)) < mind) {
 			mind = d;
 			n = 0;
 		}
@@ -317,14 +171,14 @@ elsewhere(const void *ctx, const char *key, char *buf, size_t sz)
 			near[n++] = t;
 	}
 	if (n > 0) {
-		snprintf(buf, sz, " (it belongs %s", place(cur, near[0]));
+		snprintf(buf, sz, " (it belongs %s", place(o, cur, near[0]));
 		for (i = 1; i < n; i++) {
-			const char *p = place(cur, near[i]);
+			const char *p = place(o, cur, near[i]);
 			size_t j;
 
 			/* the same words for two sections say nothing more */
 			for (j = 0; j < i; j++)
-				if (strcmp(p, place(cur, near[j])) == 0)
+				if (strcmp(p, place(o, cur, near[j])) == 0)
 					break;
 			if (j < i)
 				continue;
@@ -339,7 +193,7 @@ elsewhere(const void *ctx, const char *key, char *buf, size_t sz)
 		t = (enum sl_conf_section)ti;
 		if (t == cur)
 			continue;
-		for (i = 0; (name = key_at(t, i)) != NULL; i++) {
+		for (i = 0; (name = key_at(o, t, i)) != NULL; i++) {
 			const char *close = NULL;
 			unsigned cd = 0, dist;
 
@@ -349,7 +203,7 @@ elsewhere(const void *ctx, const char *key, char *buf, size_t sz)
 			sl_yaml_suggest(key, name, &close, &cd);
 			if (close == NULL)
 				continue;
-			dist = distance(cur, t);
+			dist = distance(o, cur, t);
 			if (cd < bestd || (cd == bestd && dist < bestdist)) {
 				bestkey = name;
 				best = t;
@@ -360,7 +214,7 @@ elsewhere(const void *ctx, const char *key, char *buf, size_t sz)
 	}
 	if (bestkey != NULL)
 		snprintf(buf, sz, " (did you mean \"%s\" %s?)", bestkey,
-			 place(cur, best));
+			 place(o, cur, best));
 }
 
 void
@@ -368,18 +222,20 @@ sl_conf_check_keys(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		   enum sl_conf_section sec)
 {
 	const char *names[SL_CONF_TABLE_MAX + 1];
-	const char *const *keys = sections[sec].keys;
+	const struct look lk = {ld->outline, sec};
+	const struct sl_conf_section_def *o = ld->outline;
+	const char *const *keys = o[sec].keys;
 	size_t i;
 
 	if (keys == NULL) {
 		for (i = 0; i < SL_CONF_TABLE_MAX &&
-			    (names[i] = key_at(sec, i)) != NULL;
+			    (names[i] = key_at(o, sec, i)) != NULL;
 		     i++)
 			;
 		names[i] = NULL;
 		keys = names;
 	}
-	sl_yaml_check_keys(ld, map, keys, sections[sec].where, elsewhere, &sec);
+	sl_yaml_check_keys(ld, map, keys, o[sec].where, elsewhere, &lk);
 }
 
 /* ---- sections declared as tables --------------------------------------- */

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "conf.h"
 #include "conf_int.h"
+#include "conf_types.h"
 #include "conf_yaml.h"
 #include "policy.h"
 #include "util.h"

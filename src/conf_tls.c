@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
 #include "conf_int.h"
+#include "conf_types.h"
 #include "conf_yaml.h"
 
 static const char *const tls_version_names[] = {"TLSv1.2", "TLSv1.3", NULL};

@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "conf.h"
 #include "conf_int.h"
+#include "conf_types.h"
 
 static int
 is_tchar(char c)

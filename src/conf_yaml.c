@@ -16,7 +16,7 @@
 #include <strings.h>
 #include <yaml.h>
 
-#include "conf.h"
+#include "conf_types.h"
 #include "conf_yaml.h"
 #include "conf_yaml_int.h"
 

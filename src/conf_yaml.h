@@ -22,6 +22,7 @@
 #define SL_YAML_LABEL_MAX (SL_YAML_QUOTE_MAX * 4 + 32)
 
 struct sl_conf_addr;
+struct sl_conf_section_def;
 
 /*
  * The YAML document as a small tree built from libyaml events, so that every
@@ -99,6 +100,12 @@ struct sl_yaml_loader {
 	 * against may be cut short by the stop: "unknown NAME" is not said.
 	 */
 	int names_cut;
+	/*
+	 * Set by the schema: the outline of its sections that its key checks
+	 * read (conf_int.h's sl_conf_outline; borrowed). NULL from
+	 * sl_yaml_loader_init: this layer never reads it.
+	 */
+	const struct sl_conf_section_def *outline;
 	char qbuf[4][SL_YAML_QUOTE_MAX * 4 + 8]; /* see sl_yaml_qnode() */
 	unsigned qi;
 };

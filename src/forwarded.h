@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "cidr.h"
-#include "conf.h"
+#include "conf_types.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
 

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
+#include "conf_types.h"
 #include "log.h"
 #include "runtime.h"
 #include "wloop.h"

@@ -33,7 +33,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
-#include "conf.h"
+#include "conf_types.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
 #include "h2ng.h"

@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "conf.h"
+#include "conf_types.h"
 #include "h1_parse.h"
 #include "log.h"
 #include "proxyproto.h"

@@ -9,7 +9,7 @@
 #include <event2/event_struct.h>
 #include <sys/socket.h>
 
-#include "conf.h"
+#include "conf_types.h"
 
 struct sl_worker;
 struct sl_lsock;

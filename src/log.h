@@ -11,8 +11,8 @@
 
 /*
  * The log's own settings. The configuration names them (log: in
- * sluice.yaml, conf.h includes this header); the log knows nothing of the
- * configuration.
+ * sluice.yaml, conf_types.h includes this header); the log knows nothing
+ * of the configuration.
  */
 enum sl_log_level {
 	SL_LOG_ERROR = 0,

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "admin.h"
-#include "conf.h"
+#include "conf_types.h"
 #include "handover.h"
 
 #ifndef SYSCONFDIR

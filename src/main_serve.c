@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "admin.h"
-#include "conf.h"
+#include "conf_types.h"
 #include "handover.h"
 #include "listener.h"
 #include "log.h"

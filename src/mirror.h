@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "conf.h"
+#include "conf_types.h"
 #include "wloop.h"
 
 struct sl_mirror;

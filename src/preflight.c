@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conf.h"
+#include "conf_types.h"
 #include "portcheck.h"
 
 /* Whether a file can be created in the directory of path (which need not

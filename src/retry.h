@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "conf.h"
+#include "conf_types.h"
 #include "h1_parse.h"
 
 /*

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "cidr.h"
-#include "conf.h"
+#include "conf_types.h"
 #include "h1_parse.h"
 #include "ratelimit.h"
 #include "util.h"

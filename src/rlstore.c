@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "conf.h"
 #include "log.h"
 #include "runtime.h"
 #include "util.h"

@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "conf.h"
+#include "conf_types.h"
 #include "ratelimit.h"
 
 struct sl_worker;

@@ -8,7 +8,7 @@
 #define SL_ROUTE_H
 
 #include "cidr.h"
-#include "conf.h"
+#include "conf_types.h"
 #include "h1_parse.h"
 
 /* Returns the first matching route of l (borrowed from the generation), or

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "conf.h"
+#include "conf_types.h"
 #include "util.h"
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;

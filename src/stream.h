@@ -23,7 +23,7 @@
 
 #include "buf.h"
 #include "cidr.h"
-#include "conf.h"
+#include "conf_types.h"
 #include "util.h"
 #include "wloop.h"
 

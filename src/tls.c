@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "conf.h"
+#include "conf_types.h"
 #include "util.h"
 
 /* TLS 1.2: forward secrecy and AEAD only (TLS 1.3's suites are all so). */

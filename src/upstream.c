@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "log.h"
 #include "runtime.h"
 #include "splice.h"

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "runtime.h"
 #include "upstream.h"
 #include "wgen.h"

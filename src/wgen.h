@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "conf.h"
+#include "conf_types.h"
 #include "wloop.h"
 
 struct sl_wendpoint;

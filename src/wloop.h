@@ -19,7 +19,7 @@
 
 #include "buf.h"
 #include "client_pool.h"
-#include "conf.h"
+#include "conf_types.h"
 #include "h1_parse.h"
 #include "h2.h"
 #include "log.h"

@@ -17,6 +17,7 @@
 
 #include "client.h"
 #include "client_accept.h"
+#include "conf.h"
 #include "h2.h"
 #include "h2up.h"
 #include "handover.h"

@@ -10,7 +10,7 @@
 #ifndef SL_WORKER_H
 #define SL_WORKER_H
 
-#include "conf.h"
+#include "conf_types.h"
 #include "wloop.h"
 
 /* A new generation handed from the main thread to one worker. */

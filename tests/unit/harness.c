@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "client.h"
+#include "conf.h"
 #include "log.h"
 #include "tls.h"
 #include "upstream.h"

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "client_int.h"
-#include "conf.h"
+#include "conf_types.h"
 #include "runtime.h"
 #include "wloop.h"
 #include "xprt.h"

@@ -3,7 +3,7 @@
  * Unit tests of the configuration's key tables (doc/design-notes.md, "The
  * configuration as tables"): every table is sane (a terminator, names
  * unique, defaults in range, fields inside their struct and apart), the
- * outline of conf_keys.c holds each table's keys, the table reader stores
+ * outline of conf.c holds each table's keys, the table reader stores
  * each type at its width, and doc/sluice.yaml.5 states the defaults and
  * ranges the tables hold. Reads doc/sluice.yaml.5 under SRCDIR; no sockets.
  */
@@ -22,7 +22,8 @@
 #include "conf_int.h"
 #include "conf_yaml.h"
 
-/* The outline itself (sections[], key_at(), has_key()) is static. */
+/* conf_keys.c's key_at() and has_key() are static; the outline they read
+ * is conf.c's (sl_conf_outline). */
 #include "conf_keys.c"
 
 #ifndef SRCDIR
@@ -103,19 +104,20 @@ test_tables_listed(void **state)
 
 	(void)state;
 	for (s = 0; s < SL_CONF_SEC_N; s++) {
-		if (sections[s].table == NULL) {
-			assert_non_null(sections[s].keys);
+		if (sl_conf_outline[s].table == NULL) {
+			assert_non_null(sl_conf_outline[s].keys);
 			continue;
 		}
-		assert_null(sections[s].keys);
+		assert_null(sl_conf_outline[s].keys);
 		for (i = 0; i < NTABLES; i++)
-			if (tables[i].t == sections[s].table)
+			if (tables[i].t == sl_conf_outline[s].table)
 				break;
 		assert_true(i < NTABLES);
 		assert_int_equal(tables[i].sec, s);
 	}
 	for (i = 0; i < NTABLES; i++)
-		assert_ptr_equal(sections[tables[i].sec].table, tables[i].t);
+		assert_ptr_equal(sl_conf_outline[tables[i].sec].table,
+				 tables[i].t);
 }
 
 static void
@@ -238,13 +240,14 @@ test_tables_in_outline(void **state)
 	(void)state;
 	for (i = 0; i < NTABLES; i++) {
 		for (k = tables[i].t, n = 0; k->name != NULL; k++, n++) {
-			if (!has_key(tables[i].sec, k->name))
+			if (!has_key(sl_conf_outline, tables[i].sec, k->name))
 				fail_msg(
 				    "\"%s\" is not in its section's outline",
 				    k->name);
-			assert_string_equal(key_at(tables[i].sec, n), k->name);
+			assert_string_equal(
+			    key_at(sl_conf_outline, tables[i].sec, n), k->name);
 		}
-		assert_null(key_at(tables[i].sec, n));
+		assert_null(key_at(sl_conf_outline, tables[i].sec, n));
 	}
 }
 

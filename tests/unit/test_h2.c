@@ -32,7 +32,7 @@
 
 #include "client.h"
 #include "client_int.h"
-#include "conf.h"
+#include "conf_types.h"
 #include "h2.h"
 #include "runtime.h"
 #include "upstream.h"

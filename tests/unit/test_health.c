@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "conf.h"
+#include "conf_types.h"
 #include "health.h"
 #include "tls.h"
 

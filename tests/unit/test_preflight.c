@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "conf.h"
+#include "conf_types.h"
 #include "preflight.h"
 
 static char dir[] = "/tmp/sl-preflight-XXXXXX";

@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "buf.h"
-#include "conf.h"
+#include "conf_types.h"
 #include "exchange.h"
 #include "stream.h"
 #include "util.h"

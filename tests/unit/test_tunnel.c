@@ -30,7 +30,7 @@
 
 #include "client.h"
 #include "client_int.h"
-#include "conf.h"
+#include "conf_types.h"
 #include "runtime.h"
 #include "tls.h"
 #include "tunnel.h"

@@ -31,7 +31,7 @@
 #include <cmocka.h>
 
 #include "client_int.h"
-#include "conf.h"
+#include "conf_types.h"
 #include "exchange.h"
 #include "retry.h"
 #include "runtime.h"
