@@ -65,6 +65,10 @@
 #define DRAIN_IDLE_MS  1000
 #define HEAD_BUF_START 4096 /* first buffer of a request head */
 
+/* c->out_bytes stops counting once past SURELY_SENT: it holds at most
+ * SURELY_SENT + (SURELY_SENT + 1) bytes (client_write) */
+_Static_assert(2 * SURELY_SENT + 1 <= UINT16_MAX, "out_bytes is 16 bits");
+
 /* The close reason of a connection handed to a new process (an
  * upgrade's drain: sl_client_hand_done). */
 static const char client_handed_over[] = "handed_over";
@@ -478,7 +482,7 @@ client_write(struct sl_client *c)
 	if (!(c->s.flags & C_F_OUT_BACKLOG)) {
 		size_t asked = iov[0].iov_len + (niov > 1 ? iov[1].iov_len : 0);
 
-		c->out_bytes += (uint32_t)SL_MIN((size_t)n, SURELY_SENT + 1);
+		c->out_bytes += (uint16_t)SL_MIN((size_t)n, SURELY_SENT + 1);
 		if ((size_t)n < asked || c->out_bytes > SURELY_SENT)
 			c->s.flags |= C_F_OUT_BACKLOG;
 	}

@@ -56,6 +56,8 @@ enum sl_client_state {
 				deadline is the tunnel's */
 	SL_CLIENT_ST_CLOSED, /* fd closed, no events; freed by tev */
 };
+/* c->state is a bit-field of 8 bits */
+_Static_assert(SL_CLIENT_ST_CLOSED < 128, "a client state fits in a byte");
 
 /* In c->s.flags, beside the stream's own (stream.h), which are these: */
 #define C_F_REV 0x01 /* rev is added: SL_STREAM_F_READING */
@@ -113,8 +115,14 @@ struct sl_client {
 	struct sl_stream s; /* what its exchange sees of it (stream.h): its
 			       worker, generation, listener, flags, request
 			       bytes, identity */
-	enum sl_client_state state;
-	int fd; /* the socket; -1 on a memory end */
+	/* a byte, not an int: with out_bytes it takes the word beside fd,
+	 * where two ints made a hole (every idle connection pays for the
+	 * struct: doc/performance.md, idle memory) */
+	enum sl_client_state state : 8;
+	uint16_t out_bytes; /* written to the client, until it passes
+			       SURELY_SENT (C_F_OUT_BACKLOG): at most
+			       2 x SURELY_SENT + 1 (client.c) */
+	int fd;		    /* the socket; -1 on a memory end */
 	union {
 		struct sl_h1_scan scan; /* HEAD: the head being read */
 		struct sl_h2conn *h2;	/* H2: the codec's state (owned) */
@@ -128,8 +136,6 @@ struct sl_client {
 				  one (w->cpool.sndbuf_extra) */
 	int ip_slot;	       /* per-address count to release, or
 				  SL_RUNTIME_IP_UNCOUNTED */
-	uint32_t out_bytes;    /* written to the client, until it passes
-				  SURELY_SENT (C_F_OUT_BACKLOG) */
 	struct sl_tnode tnode; /* IDLE, HEAD, LINGER deadline (worker list);
 				  the reap list once CLOSED */
 	union {
