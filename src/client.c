@@ -143,7 +143,30 @@ client_set_state(struct sl_client *c, enum sl_client_state s)
 		log_debug("conn=%llu state %s -> %s",
 			  (unsigned long long)c->s.id,
 			  client_state_str(c->state), client_state_str(s));
+	/* a head's scanner kept between reads ends with the head, however
+	 * it ends (an exchange, a close) */
+	if (c->state == SL_CLIENT_ST_HEAD && s != SL_CLIENT_ST_HEAD) {
+		free(c->scan);
+		c->scan = NULL;
+	}
 	c->state = s;
+}
+
+/*
+ * The head being read did not come whole: its scanner's state (on the
+ * caller's stack) waits for the next read in c->scan, so that a
+ * connection pays for it only between the pieces of a head, never while
+ * idle. Returns -1 when c was closed (out of memory).
+ */
+static int
+client_scan_keep(struct sl_client *c, const struct sl_h1_scan *scan)
+{
+	if ((c->scan = malloc(sizeof(*c->scan))) == NULL) {
+		client_close(c, "out_of_memory");
+		return -1;
+	}
+	*c->scan = *scan;
+	return 0;
 }
 
 static size_t
@@ -704,6 +727,9 @@ client_process(struct sl_client *c)
 			    c->s.lconf->limits.max_uri_bytes,
 			    c->s.lconf->limits.max_header_bytes,
 			    c->s.lconf->limits.max_headers};
+			/* a head's scanner: a new one here, or the one an
+			 * earlier read kept (c->scan) */
+			struct sl_h1_scan fresh, *scan = &fresh;
 			if (c->s.in.data == NULL ||
 			    sl_buf_pending(&c->s.in) == 0) {
 				if (c->s.in.data != NULL &&
@@ -747,25 +773,29 @@ client_process(struct sl_client *c)
 				if (c->s.gen != c->s.w->gen)
 					client_adopt(c);
 				client_set_state(c, SL_CLIENT_ST_HEAD);
-				sl_h1_scan_init(&c->scan);
+				c->scan = NULL;
+				sl_h1_scan_init(&fresh);
 				sl_timeq_set(
 				    c->s.w, &c->tnode,
 				    c->s.lconf->limits.header_timeout_ms,
 				    now_ms());
-			}
-			r = sl_h1_scan_head(&c->scan,
-					    c->s.in.data + c->s.in.off,
+			} else
+				scan = c->scan;
+			r = sl_h1_scan_head(scan, c->s.in.data + c->s.in.off,
 					    sl_buf_pending(&c->s.in), &hl, 1);
 			/* a head that fills the largest buffer never ends
 			 * (buffer_bytes == max_header_bytes, CR last) */
 			if (r == 0 && sl_buf_pending(&c->s.in) >= in_cap(c)) {
 				r = -431;
-				c->scan.why = SL_H1_R_HEAD_TOO_LARGE;
+				scan->why = SL_H1_R_HEAD_TOO_LARGE;
 			}
 			if (r < 0) {
+				/* read before the exchange takes c out of
+				 * HEAD, which frees a kept scanner */
+				int why = scan->why;
+
 				if (client_exchange(c) == 0)
-					sl_exchange_reject(&c->s, (int)-r,
-							   c->scan.why);
+					sl_exchange_reject(&c->s, (int)-r, why);
 				continue;
 			}
 			if (r == 0 && (c->s.flags & C_F_EOF)) {
@@ -773,8 +803,12 @@ client_process(struct sl_client *c)
 				client_close(c, "client_closed_in_head");
 				return;
 			}
-			if (r == 0)
+			if (r == 0) {
+				if (scan == &fresh &&
+				    client_scan_keep(c, &fresh) == -1)
+					return;
 				goto out;
+			}
 			if (client_exchange(c) == 0)
 				sl_exchange_start(&c->s, (size_t)r);
 			continue;

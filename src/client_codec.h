@@ -124,9 +124,13 @@ struct sl_client {
 			       2 x SURELY_SENT + 1 (client.c) */
 	int fd;		    /* the socket; -1 on a memory end */
 	union {
-		struct sl_h1_scan scan; /* HEAD: the head being read */
-		struct sl_h2conn *h2;	/* H2: the codec's state (owned) */
-		struct sl_tunnel *tun;	/* TUNNEL: the tunnel (owned) */
+		/* HEAD, when the head did not come whole in one read: the
+		 * scanner's state until the rest comes (owned; freed as c
+		 * leaves HEAD). NULL while a read scans a head: its state
+		 * is on the stack then. */
+		struct sl_h1_scan *scan;
+		struct sl_h2conn *h2;  /* H2: the codec's state (owned) */
+		struct sl_tunnel *tun; /* TUNNEL: the tunnel (owned) */
 		/* LINGER with C_F_LINGER_OUT: when waiting for the client to
 		 * take the response ends, the low 32 bits of a now_ms() time
 		 * (the scanner is done with by then) */
