@@ -154,6 +154,25 @@ struct sl_client {
 };
 
 /*
+ * An idle keep-alive connection costs sluice malloc's chunk for its
+ * struct sl_client and about 43 bytes more, mostly libevent's record of
+ * its descriptor (a 32-byte chunk and a slot of 8 in its table, kept when
+ * the connection parks and gives its event back): doc/performance.md,
+ * "Idle memory". glibc's chunk (64-bit) is the size plus 8, rounded up to
+ * 16: 232 bytes make a 240-byte chunk and 283 B a connection; 240 and
+ * 248 bytes (240 now), 256 and 299 B; a byte more, 272 and 315 B. Issue
+ * 42 found it there, grown a field at a time (an ops pointer, an HTTP/2
+ * stream id, a byte count, the codec's pointer) with nothing to say so.
+ * Past 248 bytes this fails: what an idle plain HTTP/1.1 connection does
+ * not use (TLS, HTTP/2, a tunnel, a head in pieces, a PROXY header) goes
+ * out of line, as c->scan does, or the cost is a decision written in
+ * doc/performance.md.
+ */
+#define SL_CLIENT_CHUNK(size) (((size) + 8 + 15) & ~(size_t)15)
+_Static_assert(SL_CLIENT_CHUNK(sizeof(struct sl_client)) <= 256,
+	       "an idle connection must stay under 300 bytes (see above)");
+
+/*
  * A codec's operations: what the connection calls, and only through this
  * table, while the codec owns its bytes (c->codec). Each gets c; none may
  * assume c is still open afterwards ("may close c"). An operation left
