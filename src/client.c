@@ -65,6 +65,10 @@
 #define DRAIN_IDLE_MS  1000
 #define HEAD_BUF_START 4096 /* first buffer of a request head */
 
+/* c->out_bytes stops counting once past SURELY_SENT: it holds at most
+ * SURELY_SENT + (SURELY_SENT + 1) bytes (client_write) */
+_Static_assert(2 * SURELY_SENT + 1 <= UINT16_MAX, "out_bytes is 16 bits");
+
 /* The close reason of a connection handed to a new process (an
  * upgrade's drain: sl_client_hand_done). */
 static const char client_handed_over[] = "handed_over";
@@ -139,7 +143,32 @@ client_set_state(struct sl_client *c, enum sl_client_state s)
 		log_debug("conn=%llu state %s -> %s",
 			  (unsigned long long)c->s.id,
 			  client_state_str(c->state), client_state_str(s));
+	/* a head's scanner kept between reads ends with the head, however
+	 * it ends (an exchange, a close); tested first: most heads come
+	 * whole, and free(NULL) would be a call a request */
+	if (c->state == SL_CLIENT_ST_HEAD && c->scan != NULL) {
+		free(c->scan);
+		c->scan = NULL;
+	}
 	c->state = s;
+}
+
+/*
+ * The head being read did not come whole: its scanner's state (on the
+ * caller's stack) waits for the next read in c->scan, so that a
+ * connection pays for it only between the pieces of a head, never while
+ * idle. Returns -1 when c was closed (out of memory). Cold: out of the
+ * way of client_process's path for a head that comes whole.
+ */
+static __attribute__((cold)) int
+client_scan_keep(struct sl_client *c, const struct sl_h1_scan *scan)
+{
+	if ((c->scan = malloc(sizeof(*c->scan))) == NULL) {
+		client_close(c, "out_of_memory");
+		return -1;
+	}
+	*c->scan = *scan;
+	return 0;
 }
 
 static size_t
@@ -478,7 +507,7 @@ client_write(struct sl_client *c)
 	if (!(c->s.flags & C_F_OUT_BACKLOG)) {
 		size_t asked = iov[0].iov_len + (niov > 1 ? iov[1].iov_len : 0);
 
-		c->out_bytes += (uint32_t)SL_MIN((size_t)n, SURELY_SENT + 1);
+		c->out_bytes += (uint16_t)SL_MIN((size_t)n, SURELY_SENT + 1);
 		if ((size_t)n < asked || c->out_bytes > SURELY_SENT)
 			c->s.flags |= C_F_OUT_BACKLOG;
 	}
@@ -700,6 +729,9 @@ client_process(struct sl_client *c)
 			    c->s.lconf->limits.max_uri_bytes,
 			    c->s.lconf->limits.max_header_bytes,
 			    c->s.lconf->limits.max_headers};
+			/* a head's scanner: a new one here, or the one an
+			 * earlier read kept (c->scan) */
+			struct sl_h1_scan fresh, *scan = &fresh;
 			if (c->s.in.data == NULL ||
 			    sl_buf_pending(&c->s.in) == 0) {
 				if (c->s.in.data != NULL &&
@@ -743,25 +775,29 @@ client_process(struct sl_client *c)
 				if (c->s.gen != c->s.w->gen)
 					client_adopt(c);
 				client_set_state(c, SL_CLIENT_ST_HEAD);
-				sl_h1_scan_init(&c->scan);
+				c->scan = NULL;
+				sl_h1_scan_init(&fresh);
 				sl_timeq_set(
 				    c->s.w, &c->tnode,
 				    c->s.lconf->limits.header_timeout_ms,
 				    now_ms());
-			}
-			r = sl_h1_scan_head(&c->scan,
-					    c->s.in.data + c->s.in.off,
+			} else
+				scan = c->scan;
+			r = sl_h1_scan_head(scan, c->s.in.data + c->s.in.off,
 					    sl_buf_pending(&c->s.in), &hl, 1);
 			/* a head that fills the largest buffer never ends
 			 * (buffer_bytes == max_header_bytes, CR last) */
 			if (r == 0 && sl_buf_pending(&c->s.in) >= in_cap(c)) {
 				r = -431;
-				c->scan.why = SL_H1_R_HEAD_TOO_LARGE;
+				scan->why = SL_H1_R_HEAD_TOO_LARGE;
 			}
 			if (r < 0) {
+				/* read before the exchange takes c out of
+				 * HEAD, which frees a kept scanner */
+				int why = scan->why;
+
 				if (client_exchange(c) == 0)
-					sl_exchange_reject(&c->s, (int)-r,
-							   c->scan.why);
+					sl_exchange_reject(&c->s, (int)-r, why);
 				continue;
 			}
 			if (r == 0 && (c->s.flags & C_F_EOF)) {
@@ -769,8 +805,12 @@ client_process(struct sl_client *c)
 				client_close(c, "client_closed_in_head");
 				return;
 			}
-			if (r == 0)
+			if (r == 0) {
+				if (scan == &fresh &&
+				    client_scan_keep(c, &fresh) == -1)
+					return;
 				goto out;
+			}
 			if (client_exchange(c) == 0)
 				sl_exchange_start(&c->s, (size_t)r);
 			continue;

@@ -56,6 +56,8 @@ enum sl_client_state {
 				deadline is the tunnel's */
 	SL_CLIENT_ST_CLOSED, /* fd closed, no events; freed by tev */
 };
+/* c->state is a bit-field of 8 bits */
+_Static_assert(SL_CLIENT_ST_CLOSED < 128, "a client state fits in a byte");
 
 /* In c->s.flags, beside the stream's own (stream.h), which are these: */
 #define C_F_REV 0x01 /* rev is added: SL_STREAM_F_READING */
@@ -113,12 +115,22 @@ struct sl_client {
 	struct sl_stream s; /* what its exchange sees of it (stream.h): its
 			       worker, generation, listener, flags, request
 			       bytes, identity */
-	enum sl_client_state state;
-	int fd; /* the socket; -1 on a memory end */
+	/* a byte, not an int: with out_bytes it takes the word beside fd,
+	 * where two ints made a hole (every idle connection pays for the
+	 * struct: doc/performance.md, idle memory) */
+	enum sl_client_state state : 8;
+	uint16_t out_bytes; /* written to the client, until it passes
+			       SURELY_SENT (C_F_OUT_BACKLOG): at most
+			       2 x SURELY_SENT + 1 (client.c) */
+	int fd;		    /* the socket; -1 on a memory end */
 	union {
-		struct sl_h1_scan scan; /* HEAD: the head being read */
-		struct sl_h2conn *h2;	/* H2: the codec's state (owned) */
-		struct sl_tunnel *tun;	/* TUNNEL: the tunnel (owned) */
+		/* HEAD, when the head did not come whole in one read: the
+		 * scanner's state until the rest comes (owned; freed as c
+		 * leaves HEAD). NULL while a read scans a head: its state
+		 * is on the stack then. */
+		struct sl_h1_scan *scan;
+		struct sl_h2conn *h2;  /* H2: the codec's state (owned) */
+		struct sl_tunnel *tun; /* TUNNEL: the tunnel (owned) */
 		/* LINGER with C_F_LINGER_OUT: when waiting for the client to
 		 * take the response ends, the low 32 bits of a now_ms() time
 		 * (the scanner is done with by then) */
@@ -128,8 +140,6 @@ struct sl_client {
 				  one (w->cpool.sndbuf_extra) */
 	int ip_slot;	       /* per-address count to release, or
 				  SL_RUNTIME_IP_UNCOUNTED */
-	uint32_t out_bytes;    /* written to the client, until it passes
-				  SURELY_SENT (C_F_OUT_BACKLOG) */
 	struct sl_tnode tnode; /* IDLE, HEAD, LINGER deadline (worker list);
 				  the reap list once CLOSED */
 	union {
@@ -142,6 +152,25 @@ struct sl_client {
 	const struct sl_client_codec *codec; /* whose bytes they are now
 						(static, not owned) */
 };
+
+/*
+ * An idle keep-alive connection costs sluice malloc's chunk for its
+ * struct sl_client and about 43 bytes more, mostly libevent's record of
+ * its descriptor (a 32-byte chunk and a slot of 8 in its table, kept when
+ * the connection parks and gives its event back): doc/performance.md,
+ * "Idle memory". glibc's chunk (64-bit) is the size plus 8, rounded up to
+ * 16: 232 bytes make a 240-byte chunk and 283 B a connection; 240 and
+ * 248 bytes (240 now), 256 and 299 B; a byte more, 272 and 315 B. Issue
+ * 42 found it there, grown a field at a time (an ops pointer, an HTTP/2
+ * stream id, a byte count, the codec's pointer) with nothing to say so.
+ * Past 248 bytes this fails: what an idle plain HTTP/1.1 connection does
+ * not use (TLS, HTTP/2, a tunnel, a head in pieces, a PROXY header) goes
+ * out of line, as c->scan does, or the cost is a decision written in
+ * doc/performance.md.
+ */
+#define SL_CLIENT_CHUNK(size) (((size) + 8 + 15) & ~(size_t)15)
+_Static_assert(SL_CLIENT_CHUNK(sizeof(struct sl_client)) <= 256,
+	       "an idle connection must stay under 300 bytes (see above)");
 
 /*
  * A codec's operations: what the connection calls, and only through this

@@ -137,6 +137,8 @@ struct sl_client_pp {
 	char authority[];	 /* TLV 0x02 as sent, NUL-terminated */
 };
 
+/* Embedded in every client connection, idle ones too: its size counts
+ * against an idle connection's budget (client_codec.h, SL_CLIENT_CHUNK). */
 struct sl_stream {
 	const struct sl_stream_ops *ops;
 	struct sl_txn *txn;  /* the exchange it carries, or NULL */

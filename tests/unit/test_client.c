@@ -4,11 +4,12 @@
  * under it, driven through the memory transport (xprt.h): a connection is
  * made on one end of a pair, the test plays the client on the other, and
  * the worker's own event loop and deadline lists run between its steps
- * (harness.h). Local answers, pipelining, a head in pieces, half-close
- * (after a request, after pipelined ones, in a head, in a body), a reset
- * while the upstream thinks, the idle, header, body and send deadlines, a
- * client that takes no bytes or a few at a time, and exchanges with an
- * upstream on a 127.0.0.1 socket that the test serves between the loop's
+ * (harness.h). Local answers, pipelining, a head in pieces (its scanner
+ * kept off the struct between them), half-close (after a request, after
+ * pipelined ones, in a head, in a body), a reset while the upstream
+ * thinks, the idle, header, body and send deadlines, a client that takes
+ * no bytes or a few at a time, and exchanges with an upstream on a
+ * 127.0.0.1 socket that the test serves between the loop's
  * turns: answered (then pooled), silent (the route's timeout), refused,
  * and cut before or after its response head. Assertions read what the
  * client end received (and whether it ended with a FIN or a reset), the
@@ -247,14 +248,18 @@ test_head_in_pieces(void **state)
 	client_write("GET /nowh");
 	run_ready();
 	assert_int_equal(c->state, SL_CLIENT_ST_HEAD);
+	/* the scanner's state waits off the struct between the pieces */
+	assert_non_null(c->scan);
 	client_write("ere HTTP/1.1\r\nHo");
 	run_ready();
 	assert_int_equal(c->state, SL_CLIENT_ST_HEAD);
+	assert_non_null(c->scan);
 	assert_int_equal(gotlen, 0);
 	client_write("st: a\r\n\r\n");
 	run_until(one_response);
 	assert_non_null(strstr(got, "HTTP/1.1 404 "));
 	assert_int_equal(c->state, SL_CLIENT_ST_IDLE);
+	assert_null(c->scan); /* freed with the head */
 	assert_true(alog_has("\"path\":\"/nowhere\""));
 }
 
