@@ -204,15 +204,15 @@ struct sl_h2conn {
 	nghttp2_mem mem; /* its allocator (its user data is h) */
 };
 
-/* One field of a request head in the stream's `in` (head_field): where
+/* One field of a request head in the stream's `in` (in_hfield): where
  * its name is; its value follows the name's ": ". */
 struct h2_field {
 	uint32_t off, nlen, vlen;
 };
 
 /* What ends a request head in `in`, after its text, padding to 4 bytes
- * and its fields (head_end): the exchange takes the head from these
- * (op_head), not by parsing the text. */
+ * and its fields (h2_head_end): the exchange takes the head from these
+ * (h2_op_head), not by parsing the text. */
 struct h2_head_meta {
 	uint32_t text_len; /* the head's text: request line to empty line */
 	uint32_t nfields;  /* struct h2_field before this */
@@ -267,5 +267,32 @@ h2_stream_dirty(struct sl_h2stream *st)
 	h->dirty = st;
 	h->f |= C2_AGAIN;
 }
+
+/* ---- h2_head.c: the translation of heads ------------------------------- */
+
+/* The request's fields into the stream's `in` (the header block being read
+ * is the connection's: h->scratch, h->m_off...). Each returns 0, or -1
+ * when out of memory or past the stream's cap. */
+int h2_head_field(struct sl_h2stream *st, const char *n, size_t namelen,
+		  const char *v, size_t valuelen);
+int h2_head_trailer(struct sl_h2stream *st, const char *n, size_t namelen,
+		    const char *v, size_t valuelen);
+/* END_HEADERS: the head's end and the notes op_head reads. */
+int h2_head_end(struct sl_h2stream *st, int end_stream);
+/* The request body: DATA into `in` (chunked when it has no length), the
+ * open chunk closed, the body's end. */
+int h2_body_put(struct sl_h2stream *st, const uint8_t *data, size_t len);
+void h2_chunk_close(struct sl_h2stream *st);
+int h2_body_end(struct sl_h2stream *st);
+/* The stream operation head (stream.h): the head h2_head_end left. */
+int h2_op_head(struct sl_stream *s, struct sl_h1_request *req,
+	       const struct sl_h1_limits *lim, size_t *text_len);
+/* The response: the "\r\n\r\n" ending a head, a head's fields and a
+ * trailer section's into the worker's name-value pairs (borrowed until
+ * the next call). Return how many pairs, or -1. */
+char *h2_head_end_of(char *p, size_t n);
+long h2_resp_head_nv(struct sl_h2stream *st, char *p, size_t hl,
+		     nghttp2_nv **out, int *status, uint64_t *cl, int *chunked);
+long h2_trailer_nv(struct sl_worker *w, char *p, size_t len, nghttp2_nv **out);
 
 #endif
