@@ -295,4 +295,27 @@ long h2_resp_head_nv(struct sl_h2stream *st, char *p, size_t hl,
 		     nghttp2_nv **out, int *status, uint64_t *cl, int *chunked);
 long h2_trailer_nv(struct sl_worker *w, char *p, size_t len, nghttp2_nv **out);
 
+/* ---- h2_out.c: output framing, the write buffer, flow control ---------- */
+
+/* The response heads at the front of the exchange's output as HEADERS;
+ * 0, or -1 with *why (static) when the stream must be closed and reset. */
+int h2_resp_heads(struct sl_h2stream *st, const char **why);
+/* nghttp2's send callbacks (ud: the connection): frames into the write
+ * buffer. */
+int h2_send_data(nghttp2_session *ng, nghttp2_frame *frame,
+		 const uint8_t *framehd, size_t length,
+		 nghttp2_data_source *src, void *ud);
+ssize_t h2_send(nghttp2_session *ng, const uint8_t *data, size_t len, int flags,
+		void *ud);
+/* Has nghttp2 frame what is ready and writes it; writes what the write
+ * buffer holds (-1: the connection failed, h->dead set). */
+void h2_output(struct sl_h2conn *h);
+int h2_wbuf_flush(struct sl_h2conn *h);
+/* Flow control: the windows given back for the bytes the exchange took;
+ * a stream held by a window (send_timeout runs); the stream operation
+ * send_room (stream.h). */
+void h2_stream_give_back(struct sl_h2stream *st);
+void h2_stream_check_blocked(struct sl_h2stream *st);
+size_t h2_op_send_room(struct sl_stream *s);
+
 #endif
