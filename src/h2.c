@@ -46,44 +46,14 @@
  * buffer_bytes (64 KiB at most). Both go back when the connection is
  * idle. */
 #define RBUF_MIN (4 * 1024)
-/* The second GOAWAY of a drain goes after the PING's answer, or this
- * long after the first. */
-#define GOAWAY_WAIT_MS 1000
-/* An idle connection gives its session's large pages back after this long
- * (a syscall: not at every idle moment of a busy connection). */
-#define PARK_MS 1000
 /* Stream ids this close to the end get a GOAWAY: the client reconnects. */
 #define STREAM_ID_SLACK (1u << 20)
 #define STREAMS_KEPT	256 /* freed streams a worker keeps for reuse */
-/* Request body bytes a stream answered before its request was whole
- * still reads and drops before its RST_STREAM(NO_ERROR) (RFC 9113
- * section 8.1): curl 7.88 (Debian 12) fails an upload reset at once
- * even with its whole answer in hand (doc/http2.md section 3). */
-#define DISCARD_MAX (1024 * 1024)
 
 /* reads of up to rbuf's size (64 KiB at most) one run makes before the
  * other connections' events: a client that sends fast cannot hold the
  * worker */
 #define RUN_READS 4
-
-/* Refusal lines a worker writes a second: a flood of connections, each
- * cut, would else write thousands (the metric counts every one). */
-#define REFUSAL_LINES 10
-
-static const char *const refusal_names[SL_H2_NREFUSALS] = {
-    "protocol_error",	     "rapid_reset",	     "continuation_flood",
-    "settings_flood",	     "ping_flood",	     "priority_flood",
-    "window_update_flood",   "empty_frames",	     "reset_flood",
-    "header_list_too_large", "stream_ids_exhausted", "zero_window",
-    "too_many_streams",	     "header_timeout",	     "misdirected",
-    "body_overflow",	     "hpack_bomb",
-};
-
-const char *
-sl_h2_refusal_str(enum sl_h2_refusal r)
-{
-	return (unsigned)r < SL_H2_NREFUSALS ? refusal_names[r] : "?";
-}
 
 static void h2_run(struct sl_h2conn *h);
 static void h2_kick(struct sl_h2conn *h);
@@ -108,62 +78,6 @@ stream_set_state(struct sl_h2stream *st, enum h2s_state to)
 			  (unsigned long long)st->s.id, (int)st->id,
 			  state_str(st->state), state_str(to));
 	st->state = (uint8_t)to;
-}
-
-/* Counts a refusal (metrics) and says it at info (a flood ends its
- * connection, so it is said once), REFUSAL_LINES a second a worker at
- * most: the first line of a later second says how many were not. */
-static void
-h2_refused(struct sl_h2conn *h, enum sl_h2_refusal r, int32_t id,
-	   const char *what)
-{
-	struct sl_client *c = h->c;
-	struct h2_worker *hw = h2w(c->s.w);
-
-	SL_STAT_INC(c->s.w->stats.h2_refused[r]);
-	if (sl_log_enabled(SL_LOG_INFO)) {
-		char peer[SL_PEER_MAX];
-		uint64_t sec = now_ms() / 1000;
-
-		if (hw != NULL && sec != hw->ref_sec) {
-			if (hw->ref_quiet > 0)
-				log_info("HTTP/2: %llu more refusals not "
-					 "logged (%d a second a worker; "
-					 "sluice_http2_refused_total counts "
-					 "them all)",
-					 hw->ref_quiet, REFUSAL_LINES);
-			hw->ref_sec = sec;
-			hw->ref_lines = 0;
-			hw->ref_quiet = 0;
-		}
-		if (hw != NULL && hw->ref_lines++ >= REFUSAL_LINES) {
-			hw->ref_quiet++;
-			return;
-		}
-		log_info("conn=%llu peer=%s listener=%s stream=%d: HTTP/2 "
-			 "%s: %s",
-			 (unsigned long long)c->s.id,
-			 sl_stream_peer_str(&c->s, NULL, peer, sizeof(peer)),
-			 c->s.lconf->name, (int)id, sl_h2_refusal_str(r), what);
-	}
-}
-
-/*
- * Ends the connection with a GOAWAY of code (ENHANCE_YOUR_CALM for an
- * attack, PROTOCOL_ERROR, NO_ERROR for a graceful end), then the close
- * once it is written: set here, done at the end of the run.
- */
-static void
-h2_fail(struct sl_h2conn *h, uint32_t code, const char *reason)
-{
-	if (h->dead != NULL)
-		return;
-	(void)nghttp2_session_terminate_session(h->ng, code);
-	h->dead = reason;
-	/* an error: what else the client sends is not read (a flood is
-	 * not drained by a lingering close) */
-	h->dead_now = code != NGHTTP2_NO_ERROR;
-	h->f |= C2_AGAIN;
 }
 
 /* ---- streams ---------------------------------------------------------- */
@@ -230,18 +144,6 @@ stream_in_release(struct sl_h2stream *st)
 		st->s.in_ready = 0;
 		st->taken = 0;
 	}
-}
-
-/* Resets the stream (a stream error, or sluice ends it). */
-static void
-stream_reset(struct sl_h2stream *st, uint32_t code)
-{
-	if (st->f & (S_RESET | S_CLIENT_RST) || st->state == H2S_CLOSED)
-		return;
-	st->f |= S_RESET | S_DISCARD;
-	(void)nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id,
-					code);
-	st->h->f |= C2_AGAIN;
 }
 
 /* The stream leaves its connection: its exchange, if still running, is
@@ -428,7 +330,7 @@ trailer_fail:
 			st->s.close_reason = "http2_trailers_too_large";
 			sl_exchange_closed(&st->s, "http2_trailers_too_large");
 		}
-		stream_reset(st, NGHTTP2_ENHANCE_YOUR_CALM);
+		h2_stream_reset(st, NGHTTP2_ENHANCE_YOUR_CALM);
 		if (st->state != H2S_CLOSED)
 			stream_set_state(st, H2S_DONE);
 	}
@@ -443,8 +345,6 @@ fail:
 	return 0;
 }
 
-static void rst_after(struct sl_h2stream *st, size_t n);
-
 static int
 h2_on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 		 const uint8_t *data, size_t len, void *ud)
@@ -455,7 +355,7 @@ h2_on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 	if (st == NULL || (st->f & S_DISCARD) || st->state == H2S_CLOSED) {
 		(void)nghttp2_session_consume(ng, id, len);
 		if (st != NULL)
-			rst_after(st, len);
+			h2_rst_after(st, len);
 		return 0;
 	}
 	st->unconsumed += (uint32_t)len;
@@ -475,139 +375,9 @@ overflow:
 		st->s.close_reason = "http2_body_overflow";
 		sl_exchange_closed(&st->s, "http2_body_overflow");
 	}
-	stream_reset(st, NGHTTP2_ENHANCE_YOUR_CALM);
+	h2_stream_reset(st, NGHTTP2_ENHANCE_YOUR_CALM);
 	stream_set_state(st, H2S_DONE);
 	return 0;
-}
-
-/* A stream answered before its request was whole (S_RST_AFTER) drops
- * n more bytes of it; once its answer's end is sent and DISCARD_MAX
- * bytes were dropped, the client is asked to stop. */
-static void
-rst_after(struct sl_h2stream *st, size_t n)
-{
-	if (!(st->f & S_RST_AFTER))
-		return;
-	st->discarded =
-	    (uint32_t)SL_MIN((size_t)st->discarded + n, (size_t)DISCARD_MAX);
-	if ((st->f & S_OUT_END) && st->discarded >= DISCARD_MAX)
-		stream_reset(st, NGHTTP2_NO_ERROR);
-}
-
-/* Takes a budget token for a frame that carries no request; past the
- * budget, the connection goes (section 5). */
-static void
-calm_spend(struct sl_h2conn *h, enum sl_h2_refusal why, int64_t n)
-{
-	uint64_t now = now_ms();
-
-	if (now > h->calm_ms) {
-		h->calm += (int64_t)((now - h->calm_ms) * CALM_RATE / 1000);
-		if (h->calm > CALM_BURST)
-			h->calm = CALM_BURST;
-		h->calm_ms = now;
-	}
-	h->calm -= n;
-	if (h->calm >= 0 || h->dead != NULL)
-		return;
-	h2_refused(h, why, 0, "frames that carry no request past the budget");
-	h2_fail(h, NGHTTP2_ENHANCE_YOUR_CALM, "http2_enhance_your_calm");
-}
-
-static void
-calm_earn(struct sl_h2conn *h, int64_t n)
-{
-	h->calm = SL_MIN(h->calm + n, (int64_t)CALM_BURST);
-}
-
-/* A WINDOW_UPDATE or a PING: paid by the DATA frames sent, else by the
- * calm budget. */
-static void
-flow_spend(struct sl_h2conn *h, enum sl_h2_refusal why)
-{
-	if (h->flow > 0)
-		h->flow--;
-	else
-		calm_spend(h, why, 1);
-}
-
-/*
- * A HEADERS frame's stream id (RFC 9113 section 5.1.1): a new stream's id
- * must be greater than every one the client began, and one it skipped is
- * closed for good. nghttp2 keeps no closed stream and ignores a HEADERS
- * below the last id (it cannot tell a trailer that crossed an RST_STREAM
- * from a stream the client never began); the ids of the last 64 streams
- * begun tell them apart: one of those is a closed stream's (ignored, as
- * nghttp2 does), one between them that was never begun is a connection
- * error. Returns -1 when the connection fails.
- */
-static int
-ids_check(struct sl_h2conn *h, int32_t id)
-{
-	uint32_t back;
-
-	if (id <= 0 || (id & 1) == 0)
-		return 0; /* nghttp2's own errors */
-	if (id > h->max_id) {
-		back = (uint32_t)(id - h->max_id) / 2;
-		h->ids = back >= 64 ? 0 : h->ids << back;
-		h->ids |= 1;
-		h->max_id = id;
-		return 0;
-	}
-	if (nghttp2_session_find_stream(h->ng, id) != NULL)
-		return 0; /* a trailer of an open stream */
-	back = (uint32_t)(h->max_id - id) / 2;
-	if (back >= 64 || (h->ids >> back) & 1)
-		return 0;
-	h2_refused(h, SL_H2_R_PROTOCOL, id,
-		   "HEADERS for a stream id below the last one begun");
-	h2_fail(h, NGHTTP2_PROTOCOL_ERROR, "http2_protocol_error");
-	return -1;
-}
-
-static int
-h2_on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
-{
-	struct sl_h2conn *h = H2_OF_SESSION(ud);
-
-	switch (hd->type) {
-	case NGHTTP2_DATA:
-		if (hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM))
-			calm_spend(h, SL_H2_R_EMPTY_FRAMES, 1);
-		break;
-	case NGHTTP2_HEADERS:
-		if (ids_check(h, hd->stream_id) == -1)
-			return NGHTTP2_ERR_CALLBACK_FAILURE;
-		break;
-	case NGHTTP2_PRIORITY:
-		calm_spend(h, SL_H2_R_PRIORITY_FLOOD, 1);
-		break;
-	case NGHTTP2_RST_STREAM:
-		/* charged when it arrives: early resets are rapid_reset's,
-		 * resets of streams gone already reset_flood's */
-		break;
-	case NGHTTP2_SETTINGS:
-		calm_spend(h, SL_H2_R_SETTINGS_FLOOD, 1);
-		break;
-	case NGHTTP2_PING:
-		if (hd->flags & NGHTTP2_FLAG_ACK)
-			calm_spend(h, SL_H2_R_PING_FLOOD, 1);
-		else
-			flow_spend(h, SL_H2_R_PING_FLOOD);
-		break;
-	case NGHTTP2_WINDOW_UPDATE:
-		flow_spend(h, SL_H2_R_WINDOW_FLOOD);
-		break;
-	case NGHTTP2_CONTINUATION:
-		if (hd->length == 0)
-			calm_spend(h, SL_H2_R_EMPTY_FRAMES, 1);
-		break;
-	default:
-		calm_spend(h, SL_H2_R_EMPTY_FRAMES, 1);
-		break;
-	}
-	return h->dead != NULL ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 }
 
 static int
@@ -635,7 +405,7 @@ h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 		if (st != NULL)
 			st->f |= S_CLIENT_RST;
 		else
-			calm_spend(h, SL_H2_R_RESET_FLOOD, 1);
+			h2_calm_spend(h, SL_H2_R_RESET_FLOOD, 1);
 		return 0;
 	case NGHTTP2_HEADERS:
 	case NGHTTP2_DATA:
@@ -653,7 +423,7 @@ h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 		if (st->f & S_BAD_HOST) {
 			h2_refused(h, SL_H2_R_PROTOCOL, st->id,
 				   "Host differs from :authority");
-			stream_reset(st, NGHTTP2_PROTOCOL_ERROR);
+			h2_stream_reset(st, NGHTTP2_PROTOCOL_ERROR);
 			stream_set_state(st, H2S_DONE);
 			return 0;
 		}
@@ -684,91 +454,8 @@ h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 	h2_stream_dirty(st);
 	return 0;
 overflow:
-	stream_reset(st, NGHTTP2_INTERNAL_ERROR);
+	h2_stream_reset(st, NGHTTP2_INTERNAL_ERROR);
 	return 0;
-}
-
-/* What sluice sends: resets and GOAWAYs that nghttp2 made itself are its
- * protocol checks (and its refusal of streams over the limit). */
-static int
-h2_on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
-{
-	struct sl_h2conn *h = H2_OF_SESSION(ud);
-	struct sl_h2stream *st;
-
-	switch (frame->hd.type) {
-	case NGHTTP2_DATA:
-		if (frame->hd.length > 0 && h->flow < FLOW_MAX)
-			h->flow += FLOW_PER_DATA;
-		/* fall through */
-	case NGHTTP2_HEADERS:
-		/* the response's end; with the request not read whole
-		 * (op_done came first), the client may stop sending it
-		 * (RFC 9113 section 8.1) */
-		if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
-		    (st = nghttp2_session_get_stream_user_data(
-			 ng, frame->hd.stream_id)) != NULL) {
-			st->f |= S_OUT_END;
-			rst_after(st, 0);
-		}
-		return 0;
-	case NGHTTP2_RST_STREAM:
-		st = nghttp2_session_get_stream_user_data(ng,
-							  frame->hd.stream_id);
-		if (st != NULL && (st->f & S_RESET))
-			return 0;
-		/* answered whole before its request was: a client that
-		 * ends its upload short then (curl sends an empty DATA
-		 * with END_STREAM, which nghttp2 finds short of the
-		 * Content-Length) has broken no rule that matters */
-		if (st != NULL && (st->f & S_OUT_END) && !(st->f & S_IN_END)) {
-			if (sl_log_enabled(SL_LOG_DEBUG))
-				log_debug("conn=%llu stream=%d: request body "
-					  "ended short after its answer",
-					  (unsigned long long)h->c->s.id,
-					  frame->hd.stream_id);
-			return 0;
-		}
-		if (frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM)
-			h2_refused(h, SL_H2_R_TOO_MANY_STREAMS,
-				   frame->hd.stream_id,
-				   "over max_concurrent_streams");
-		else if (frame->rst_stream.error_code != NGHTTP2_NO_ERROR)
-			h2_refused(h, SL_H2_R_PROTOCOL, frame->hd.stream_id,
-				   nghttp2_http2_strerror(
-				       frame->rst_stream.error_code));
-		return 0;
-	case NGHTTP2_GOAWAY:
-		if (frame->goaway.error_code != NGHTTP2_NO_ERROR &&
-		    frame->goaway.error_code != NGHTTP2_ENHANCE_YOUR_CALM &&
-		    h->dead == NULL) {
-			/* nghttp2's own connection error: its debug data says
-			 * which rule the client broke */
-			char why[160], esc[200], e[256];
-			size_t n = SL_MIN(frame->goaway.opaque_data_len,
-					  sizeof(why) - 1);
-			enum sl_h2_refusal r = SL_H2_R_PROTOCOL;
-
-			/* nghttp2's own GOAWAY may carry no debug data */
-			if (n > 0)
-				memcpy(why, frame->goaway.opaque_data, n);
-			why[n] = '\0';
-			if (strstr(why, "CONTINUATION") != NULL)
-				r = SL_H2_R_CONTINUATION;
-			else if (strstr(why, "concurrent streams") != NULL)
-				r = SL_H2_R_TOO_MANY_STREAMS;
-			snprintf(
-			    e, sizeof(e), "%s: %s",
-			    nghttp2_http2_strerror(frame->goaway.error_code),
-			    n > 0 ? sl_escape(esc, sizeof(esc), why, n) : "-");
-			h2_refused(h, r, frame->goaway.last_stream_id, e);
-			h->dead = "http2_protocol_error";
-			h->dead_now = 1;
-		}
-		return 0;
-	default:
-		return 0;
-	}
 }
 
 static int
@@ -791,16 +478,7 @@ h2_on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
 	/* reset by the client before its answer was whole: rapid reset
 	 * counts these against the streams that finish */
 	if ((st->f & S_CLIENT_RST) && st->state != H2S_DONE) {
-		h->resets++;
-		calm_spend(h, SL_H2_R_RAPID_RESET, 1);
-		if (h->resets >
-			2 * h->c->s.lconf->limits.max_concurrent_streams &&
-		    h->dead == NULL) {
-			h2_refused(h, SL_H2_R_RAPID_RESET, id,
-				   "streams reset faster than they finish");
-			h2_fail(h, NGHTTP2_ENHANCE_YOUR_CALM,
-				"http2_enhance_your_calm");
-		}
+		h2_rapid_reset(h, id);
 	}
 	stream_close(st,
 		     (st->f & S_CLIENT_RST) ? "client_reset" : "stream_closed");
@@ -883,7 +561,7 @@ h2_input(struct sl_h2conn *h)
 		for (st = TAILQ_FIRST(&h->streams); st != NULL; st = nx) {
 			nx = TAILQ_NEXT(st, link);
 			if (!(st->f & S_IN_END) && st->state != H2S_DONE) {
-				stream_reset(st, NGHTTP2_CANCEL);
+				h2_stream_reset(st, NGHTTP2_CANCEL);
 				stream_close(st, "client_closed");
 			}
 		}
@@ -903,27 +581,7 @@ h2_input(struct sl_h2conn *h)
 	rv = nghttp2_session_mem_recv(h->ng, (const uint8_t *)h->rbuf.data,
 				      (size_t)n);
 	if (rv < 0 && h->dead == NULL) {
-		enum sl_h2_refusal r = SL_H2_R_PROTOCOL;
-		uint32_t code = NGHTTP2_PROTOCOL_ERROR;
-		const char *what = nghttp2_strerror((int)rv);
-		if (rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
-			r = SL_H2_R_CONTINUATION;
-			code = NGHTTP2_ENHANCE_YOUR_CALM;
-		} else if (h->f & C2_BOMB) {
-			r = SL_H2_R_HPACK_BOMB;
-			code = NGHTTP2_ENHANCE_YOUR_CALM;
-			what = "a header block decoding past twice "
-			       "max_header_list_bytes";
-		} else if (rv == NGHTTP2_ERR_FLOODED ||
-			   rv == NGHTTP2_ERR_TOO_MANY_SETTINGS) {
-			r = SL_H2_R_SETTINGS_FLOOD;
-			code = NGHTTP2_ENHANCE_YOUR_CALM;
-		}
-		h2_refused(h, r, 0, what);
-		h2_fail(h, code,
-			code == NGHTTP2_ENHANCE_YOUR_CALM
-			    ? "http2_enhance_your_calm"
-			    : "http2_protocol_error");
+		h2_recv_failed(h, rv);
 		return;
 	}
 	/* a full read: there may be more (level-triggered epoll will say
@@ -946,7 +604,7 @@ stream_start(struct sl_h2stream *st)
 	stream_set_state(st, H2S_BUSY);
 	stream_adopt(st);
 	if (sl_exchange_new(s, st->start_ms) == NULL) {
-		stream_reset(st, NGHTTP2_INTERNAL_ERROR);
+		h2_stream_reset(st, NGHTTP2_INTERNAL_ERROR);
 		stream_set_state(st, H2S_DONE);
 		return;
 	}
@@ -1037,45 +695,6 @@ h2_writable(struct sl_h2conn *h)
 
 static void h2_on_timer(evutil_socket_t fd, short what, void *arg);
 
-static void
-h2_schedule(struct sl_h2conn *h)
-{
-	const struct sl_conf_limits *l = &h->c->s.lconf->limits;
-	uint64_t d = UINT64_MAX;
-
-	if (h->f & C2_CLOSING)
-		d = SL_MIN(d, h->closing_ms + l->send_timeout_ms);
-	if (!(h->f & C2_PREFACE))
-		d = SL_MIN(d, h->start_ms + l->header_timeout_ms);
-	if (h->hs != NULL && h->hdr_block_ms != 0)
-		d = SL_MIN(d, h->hdr_block_ms + l->header_timeout_ms);
-	if (h->nopen == 0 && !(h->f & C2_SHUTDOWN))
-		d = SL_MIN(d, h->idle_ms + l->idle_timeout_ms);
-	if (h->nopen == 0 && !(h->f & C2_PARKED))
-		d = SL_MIN(d, h->idle_ms + PARK_MS);
-	if (h->wblock_ms != 0)
-		d = SL_MIN(d, h->wblock_ms + l->send_timeout_ms);
-	if (h->zwin_ms != 0)
-		d = SL_MIN(d, h->zwin_ms + l->send_timeout_ms);
-	if ((h->f & C2_GOAWAY1) && !(h->f & C2_GOAWAY2))
-		d = SL_MIN(d, h->goaway_ms + GOAWAY_WAIT_MS);
-	if (d == UINT64_MAX)
-		d = 0;
-	/* a timer armed for earlier stays: it fires, finds nothing due and
-	 * arms again (a connection's deadlines move at every stream; this
-	 * saves an event_del and an event_add each time) */
-	if (d == h->armed_ms ||
-	    (h->armed_ms != 0 && (d == 0 || d > h->armed_ms)))
-		return;
-	h->armed_ms = d;
-	{
-		uint64_t now = now_ms(), ms = d > now ? d - now : 0;
-		struct timeval tv = {(time_t)(ms / 1000),
-				     (suseconds_t)(ms % 1000) * 1000};
-		event_add(&h->tev, &tv);
-	}
-}
-
 /* The last GOAWAY of a graceful end: the streams the client began so
  * far are served, no later one. */
 static void
@@ -1111,54 +730,28 @@ h2_on_timer(evutil_socket_t fd, short what, void *arg)
 	struct sl_h2conn *h = arg;
 	const struct sl_conf_limits *l = &h->c->s.lconf->limits;
 	uint64_t now = sl_now_refresh();
-	struct sl_worker *w = h->c->s.w;
 
 	h->armed_ms = 0;
 	if (h->f & C2_CLOSING) {
 		/* the last frames did not go within send_timeout: a reset */
 		if (now >= h->closing_ms + l->send_timeout_ms) {
-			SL_STAT_INC(w->stats.timeouts[SL_TO_SEND]);
+			SL_STAT_INC(h->c->s.w->stats.timeouts[SL_TO_SEND]);
 			h->dead_abort = 1;
 		}
 		h2_run(h);
 		return;
 	}
-	if (!(h->f & C2_PREFACE) && now >= h->start_ms + l->header_timeout_ms) {
-		SL_STAT_INC(w->stats.timeouts[SL_TO_HEADER]);
-		h2_refused(h, SL_H2_R_HEADER_TIMEOUT, 0,
-			   "no connection preface within header_timeout");
-		h->dead = "header_timeout";
-	} else if (h->hs != NULL && h->hdr_block_ms != 0 &&
-		   now >= h->hdr_block_ms + l->header_timeout_ms) {
-		SL_STAT_INC(w->stats.timeouts[SL_TO_HEADER]);
-		h2_refused(h, SL_H2_R_HEADER_TIMEOUT, h->hs->id,
-			   "header block not whole within header_timeout");
-		h2_fail(h, NGHTTP2_ENHANCE_YOUR_CALM, "header_timeout");
-	} else if (h->wblock_ms != 0 &&
-		   now >= h->wblock_ms + l->send_timeout_ms) {
-		SL_STAT_INC(w->stats.timeouts[SL_TO_SEND]);
-		h->dead = "send_timeout";
-		h->dead_abort = 1;
-	} else if (h->zwin_ms != 0 && now >= h->zwin_ms + l->send_timeout_ms) {
-		if (nghttp2_session_get_remote_window_size(h->ng) <= 0) {
-			SL_STAT_INC(w->stats.timeouts[SL_TO_SEND]);
-			h2_refused(h, SL_H2_R_ZERO_WINDOW, 0,
-				   "connection window shut past send_timeout");
-			h2_fail(h, NGHTTP2_ENHANCE_YOUR_CALM, "send_timeout");
-		} else
-			h->zwin_ms = 0;
-	} else if (h->nopen == 0 && !(h->f & C2_SHUTDOWN) &&
-		   now >= h->idle_ms + l->idle_timeout_ms) {
-		SL_STAT_INC(w->stats.timeouts[SL_TO_IDLE]);
-		h2_fail(h, NGHTTP2_NO_ERROR, "idle_timeout");
-	} else if ((h->f & C2_GOAWAY1) && !(h->f & C2_GOAWAY2) &&
-		   now >= h->goaway_ms + GOAWAY_WAIT_MS) {
+	switch (h2_deadline(h, now)) {
+	case H2_DL_GOAWAY:
 		h2_goaway_final(h);
-	} else if (h->nopen == 0 && !(h->f & C2_PARKED) &&
-		   now >= h->idle_ms + PARK_MS) {
+		break;
+	case H2_DL_PARK:
 		h->f |= C2_PARKED;
 		if (!nghttp2_session_want_write(h->ng))
 			big_release(h);
+		break;
+	default:
+		break;
 	}
 	h2_run(h);
 }
@@ -1395,7 +988,7 @@ op_flush(struct sl_stream *s)
 		return -1;
 	if (!(st->f & S_HEAD_OUT) && h2_resp_heads(st, &why) == -1) {
 		stream_close(st, why);
-		stream_reset(st, NGHTTP2_INTERNAL_ERROR);
+		h2_stream_reset(st, NGHTTP2_INTERNAL_ERROR);
 		return -1;
 	}
 	if ((st->f & S_DEFERRED) && (st->f & S_HEAD_OUT)) {
@@ -1460,7 +1053,7 @@ op_close(struct sl_stream *s, const char *reason)
 	} else if (strcmp(reason, "send_timeout") == 0)
 		h2_refused(h, SL_H2_R_ZERO_WINDOW, st->id,
 			   "stream window shut past send_timeout");
-	stream_reset(st, NGHTTP2_INTERNAL_ERROR);
+	h2_stream_reset(st, NGHTTP2_INTERNAL_ERROR);
 	if (st->state != H2S_CLOSED)
 		stream_set_state(st, H2S_DONE);
 	h2_kick(h);
@@ -1491,13 +1084,13 @@ op_done(struct sl_stream *s, const char *why, int close, int linger)
 	c->s.nrequests++;
 	if (h->resets > 0)
 		h->resets--;
-	calm_earn(h, 2);
+	h2_calm_earn(h, 2);
 	/* answered before its request was whole: the rest is not wanted
 	 * (RST_STREAM(NO_ERROR) once the response's end is sent and
 	 * DISCARD_MAX more bytes came) */
 	if (!(st->f & S_IN_END)) {
 		st->f |= S_RST_AFTER;
-		rst_after(st, 0);
+		h2_rst_after(st, 0);
 	}
 	st->f |= S_DISCARD;
 	h2_stream_give_back(st);

@@ -5,9 +5,9 @@
  * its files share. h2.c (the session: set-up, nghttp2's callbacks, the
  * streams' life, pumping, the codec's tables) calls h2_head.c (the
  * translation of heads), h2_out.c (output framing, flow control, the write
- * buffer) and h2_budget.c (the budgets and refusals); those never call
- * h2.c, and h2_out.c calls only h2_head.c among them. No other file
- * includes this one: the rest of sluice sees h2.h.
+ * buffer) and h2_budget.c (the budgets, refusals and deadlines); those
+ * never call h2.c, h2_out.c calls h2_head.c and h2_budget.c, and those two
+ * call none. No other file includes this one: the rest of sluice sees h2.h.
  */
 #ifndef SL_H2_INT_H
 #define SL_H2_INT_H
@@ -268,6 +268,52 @@ h2_stream_dirty(struct sl_h2stream *st)
 	h->f |= C2_AGAIN;
 }
 
+/* Resets the stream (a stream error, or sluice ends it). Inline here: the
+ * stream's life is h2.c's, and h2_out.c resets a stream whose request is
+ * not wanted (h2_rst_after). */
+static inline void
+h2_stream_reset(struct sl_h2stream *st, uint32_t code)
+{
+	if (st->f & (S_RESET | S_CLIENT_RST) || st->state == H2S_CLOSED)
+		return;
+	st->f |= S_RESET | S_DISCARD;
+	(void)nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id,
+					code);
+	st->h->f |= C2_AGAIN;
+}
+
+/* ---- h2_budget.c: the budgets, the refusals, the deadlines ------------- */
+
+/* Counts a refusal and logs it (at a bounded rate); id 0: the
+ * connection's. */
+void h2_refused(struct sl_h2conn *h, enum sl_h2_refusal r, int32_t id,
+		const char *what);
+/* Ends the connection with a GOAWAY of code, then the close once it is
+ * written (h->dead, for the run's end). */
+void h2_fail(struct sl_h2conn *h, uint32_t code, const char *reason);
+/* The refusals in what nghttp2 made itself: a frame it sent, the bytes it
+ * would not take (rv < 0 from mem_recv). */
+void h2_refused_sent(struct sl_h2conn *h, const nghttp2_frame *frame);
+void h2_recv_failed(struct sl_h2conn *h, ssize_t rv);
+/* The calm budget: n tokens for frames that carry no request (past it,
+ * h2_fail); nghttp2's on_begin_frame callback, which charges each frame;
+ * a stream the client reset before its answer (rapid reset). */
+void h2_calm_spend(struct sl_h2conn *h, enum sl_h2_refusal why, int64_t n);
+int h2_on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd,
+		      void *ud);
+void h2_rapid_reset(struct sl_h2conn *h, int32_t id);
+/* A stream that finished gives back n tokens. */
+static inline void
+h2_calm_earn(struct sl_h2conn *h, int64_t n)
+{
+	h->calm = SL_MIN(h->calm + n, (int64_t)CALM_BURST);
+}
+/* The connection's timer, armed for its nearest deadline; what the one
+ * due at now means for the caller (H2_DL_*). */
+void h2_schedule(struct sl_h2conn *h);
+enum { H2_DL_NONE, H2_DL_GOAWAY, H2_DL_PARK };
+int h2_deadline(struct sl_h2conn *h, uint64_t now);
+
 /* ---- h2_head.c: the translation of heads ------------------------------- */
 
 /* The request's fields into the stream's `in` (the header block being read
@@ -317,5 +363,9 @@ int h2_wbuf_flush(struct sl_h2conn *h);
 void h2_stream_give_back(struct sl_h2stream *st);
 void h2_stream_check_blocked(struct sl_h2stream *st);
 size_t h2_op_send_room(struct sl_stream *s);
+/* nghttp2's on_frame_send callback; a stream answered before its request
+ * was whole drops n more bytes of it (RST_STREAM past DISCARD_MAX). */
+int h2_on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud);
+void h2_rst_after(struct sl_h2stream *st, size_t n);
 
 #endif

@@ -6,8 +6,10 @@
  * nghttp2's send callbacks fill and that goes out through the connection's
  * transport, and flow control: the windows given back as the exchange
  * takes a request's bytes, the room a stream may send, a stream held by
- * its window (send_timeout). It calls nothing of h2.c or h2_budget.c: a
- * failure is returned, or noted in h->dead for the run's end.
+ * its window (send_timeout); and what the frames sent mean (the response's
+ * end, nghttp2's own refusals). It calls nothing of h2.c: a failure is
+ * returned, or noted in h->dead for the run's end; of the other h2 files
+ * it calls h2_head.c (the pairs of a head) and h2_budget.c (refusals).
  */
 #include <errno.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "exchange.h"
 #include "h1_parse.h"
 #include "h2_int.h"
+#include "log.h"
 #include "runtime.h"
 #include "tls.h"
 #include "xprt.h"
@@ -28,6 +31,11 @@
 #define WBUF_MIN       (4 * 1024)
 #define WBUF_MAX       (64 * 1024)
 #define DATA_FRAME_MAX (16384 + 9)
+/* Request body bytes a stream answered before its request was whole
+ * still reads and drops before its RST_STREAM(NO_ERROR) (RFC 9113
+ * section 8.1): curl 7.88 (Debian 12) fails an upload reset at once
+ * even with its whole answer in hand (doc/http2.md section 3). */
+#define DISCARD_MAX (1024 * 1024)
 
 /* Gives back to the windows the request bytes the exchange has taken
  * (written upstream, or dropped), so that the client sends more. */
@@ -477,5 +485,74 @@ h2_output(struct sl_h2conn *h)
 			break;
 		if (h2_wbuf_flush(h) == -1)
 			return;
+	}
+}
+
+/* ---- the frames sent ---------------------------------------------------- */
+
+/* A stream answered before its request was whole (S_RST_AFTER) drops
+ * n more bytes of it; once its answer's end is sent and DISCARD_MAX
+ * bytes were dropped, the client is asked to stop. */
+void
+h2_rst_after(struct sl_h2stream *st, size_t n)
+{
+	if (!(st->f & S_RST_AFTER))
+		return;
+	st->discarded =
+	    (uint32_t)SL_MIN((size_t)st->discarded + n, (size_t)DISCARD_MAX);
+	if ((st->f & S_OUT_END) && st->discarded >= DISCARD_MAX)
+		h2_stream_reset(st, NGHTTP2_NO_ERROR);
+}
+
+/* nghttp2's on_frame_send callback, for what sluice sent: DATA pays into
+ * the flow budget, a response's end may reset a request not read whole,
+ * and resets and GOAWAYs that nghttp2 made itself are its protocol checks
+ * (and its refusal of streams over the limit): refusals. */
+int
+h2_on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+{
+	struct sl_h2conn *h = H2_OF_SESSION(ud);
+	struct sl_h2stream *st;
+
+	switch (frame->hd.type) {
+	case NGHTTP2_DATA:
+		if (frame->hd.length > 0 && h->flow < FLOW_MAX)
+			h->flow += FLOW_PER_DATA;
+		/* fall through */
+	case NGHTTP2_HEADERS:
+		/* the response's end; with the request not read whole
+		 * (op_done came first), the client may stop sending it
+		 * (RFC 9113 section 8.1) */
+		if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+		    (st = nghttp2_session_get_stream_user_data(
+			 ng, frame->hd.stream_id)) != NULL) {
+			st->f |= S_OUT_END;
+			h2_rst_after(st, 0);
+		}
+		return 0;
+	case NGHTTP2_RST_STREAM:
+		st = nghttp2_session_get_stream_user_data(ng,
+							  frame->hd.stream_id);
+		if (st != NULL && (st->f & S_RESET))
+			return 0;
+		/* answered whole before its request was: a client that
+		 * ends its upload short then (curl sends an empty DATA
+		 * with END_STREAM, which nghttp2 finds short of the
+		 * Content-Length) has broken no rule that matters */
+		if (st != NULL && (st->f & S_OUT_END) && !(st->f & S_IN_END)) {
+			if (sl_log_enabled(SL_LOG_DEBUG))
+				log_debug("conn=%llu stream=%d: request body "
+					  "ended short after its answer",
+					  (unsigned long long)h->c->s.id,
+					  frame->hd.stream_id);
+			return 0;
+		}
+		h2_refused_sent(h, frame);
+		return 0;
+	case NGHTTP2_GOAWAY:
+		h2_refused_sent(h, frame);
+		return 0;
+	default:
+		return 0;
 	}
 }
