@@ -3,37 +3,35 @@
  * The HTTP/2 codec of a client connection (doc/http2.md), on libnghttp2
  * used as a state machine over bytes: the bytes the connection's transport
  * reads go to nghttp2_session_mem_recv, the frames nghttp2 makes come back
- * through its send callbacks into the connection's write buffer, and this
- * file writes them with the same transport. nghttp2 never touches a
- * socket, a timer or the loop. Here: the connection's HTTP/2 state and
- * deadlines, its budgets against the HTTP/2 attacks, the streams (each one
- * exchange through the codec seam, stream.h), and the translation of a
- * stream's request into an HTTP/1.1 head for the exchange and of the
- * exchange's HTTP/1.1 response back into HEADERS, DATA and trailers.
- * A codec of the client connection: the connection calls it through its
- * table (h2_codec, client_codec.h), and it uses the connection's struct and
- * closes it through client.c. It knows no upstream.
+ * through its send callbacks into the connection's write buffer, and
+ * h2_out.c writes them with the same transport. nghttp2 never touches a
+ * socket, a timer or the loop. Here, the session: its set-up and nghttp2's
+ * callbacks, the reads, the streams' life (each one exchange through the
+ * codec seam, stream.h) and their operations, the run that pumps them, and
+ * the connection's end. It calls the files beside it, which never call it:
+ * h2_head.c translates the heads, h2_out.c frames the output and keeps the
+ * windows, h2_budget.c keeps the budgets against the HTTP/2 attacks and
+ * the deadlines (h2_int.h). A codec of the client connection: the
+ * connection calls it through its table (h2_codec, client_codec.h), and it
+ * uses the connection's struct and closes it through client.c. It knows
+ * no upstream.
  */
 #include "h2.h"
-#include "h2_int.h"
 
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <nghttp2/nghttp2.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/mman.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "client_codec.h"
 #include "exchange.h"
-#include "grpc.h"
 #include "h1_parse.h"
+#include "h2_int.h"
 #include "log.h"
 #include "runtime.h"
 #include "tls.h"
