@@ -59,25 +59,6 @@ static void big_release(struct sl_h2conn *h);
 static const struct sl_stream_ops h2_stream_ops;
 static const struct sl_client_codec h2_codec;
 
-static const char *
-state_str(unsigned st)
-{
-	static const char *const n[] = {"head", "ready", "busy", "done",
-					"closed"};
-	return st < SL_NELEM(n) ? n[st] : "?";
-}
-
-/* The only writer of a stream's state. */
-static void
-stream_set_state(struct sl_h2stream *st, enum h2s_state to)
-{
-	if (sl_log_enabled(SL_LOG_DEBUG))
-		log_debug("conn=%llu stream=%d state %s -> %s",
-			  (unsigned long long)st->s.id, (int)st->id,
-			  state_str(st->state), state_str(to));
-	st->state = (uint8_t)to;
-}
-
 /* ---- streams ---------------------------------------------------------- */
 
 static struct sl_h2stream *
@@ -103,7 +84,7 @@ stream_new(struct sl_h2conn *h, int32_t id)
 	st->s.w = w;
 	st->s.id = c->s.id;
 	st->s.stream_id = (uint32_t)id;
-	stream_set_state(st, H2S_HEAD);
+	h2_stream_set_state(st, H2S_HEAD);
 	st->s.tls_subject = c->s.tls_subject; /* borrowed */
 	st->s.pp = c->s.pp;		      /* borrowed */
 	memcpy(&st->s.peer, &c->s.peer, sizeof(st->s.peer));
@@ -168,7 +149,7 @@ stream_close(struct sl_h2stream *st, const char *reason)
 		(void)nghttp2_session_consume_connection(h->ng, st->unconsumed);
 		st->unconsumed = 0;
 	}
-	stream_set_state(st, H2S_CLOSED);
+	h2_stream_set_state(st, H2S_CLOSED);
 	h->nopen--;
 	SL_STAT_ADD(st->s.w->stats.h2_streams, -1);
 	if (h->nopen == 0)
@@ -262,87 +243,6 @@ h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 	return 0;
 }
 
-/* A request field (nghttp2 checked it against RFC 9113 section 8.2 and
- * 8.3 already). */
-static int
-h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
-	     const uint8_t *name, size_t namelen, const uint8_t *value,
-	     size_t valuelen, uint8_t flags, void *ud)
-{
-	struct sl_h2conn *h = H2_OF_SESSION(ud);
-	/* the block being read is the request's of h->hs, or trailers */
-	struct sl_h2stream *st =
-	    h->hs != NULL && h->hs->id == frame->hd.stream_id
-		? h->hs
-		: nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
-	const struct sl_conf_limits *lim;
-	const char *n = (const char *)name, *v = (const char *)value;
-
-	if (st == NULL || st->state == H2S_CLOSED)
-		return 0;
-	lim = &h->c->s.lconf->limits;
-	/* the decoded list is bounded however well it compresses: a list
-	 * over the limit costs its sender the stream (a 431), the fields
-	 * past the limit dropped as they are decoded; one past twice the
-	 * limit is an HPACK bomb (RFC 7541 section 7.3), and decoding it
-	 * (nghttp2 checks every value byte by byte) would cost the worker
-	 * for every byte of the frame thousands: the connection ends,
-	 * since the decoder's state is lost with the block */
-	st->hdr_list = (uint32_t)SL_MIN(
-	    (uint64_t)st->hdr_list + namelen + valuelen + 32, UINT32_MAX);
-	if (st->hdr_list > 2 * (uint64_t)lim->max_header_list_bytes) {
-		h->f |= C2_BOMB;
-		return NGHTTP2_ERR_CALLBACK_FAILURE;
-	}
-	if (st->hdr_list > lim->max_header_list_bytes) {
-		if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
-			goto trailer_fail;
-		if (!(st->f & S_TOO_LARGE)) {
-			st->f |= S_TOO_LARGE;
-			h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
-				   "header list over max_header_list_bytes");
-		}
-		return 0;
-	}
-	if (st->f & (S_TOO_LARGE | S_DISCARD))
-		return 0;
-	if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
-		/* a trailer: only a chunked body can carry one; after a
-		 * Content-Length body it is dropped (RFC 9110 section
-		 * 6.5.1 lets a recipient discard trailers) */
-		if (!(st->f & S_CHUNKED))
-			return 0;
-		if (h2_head_trailer(st, n, namelen, v, valuelen) == -1)
-			goto trailer_fail;
-		return 0;
-	}
-	if (h2_head_field(st, n, namelen, v, valuelen) == -1)
-		goto fail;
-	return 0;
-trailer_fail:
-	/* the request cannot be passed on whole: its exchange is cut */
-	if (!(st->f & S_DISCARD)) {
-		h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
-			   "trailer fields past the limits");
-		if (st->s.txn != NULL) {
-			st->s.close_reason = "http2_trailers_too_large";
-			sl_exchange_closed(&st->s, "http2_trailers_too_large");
-		}
-		h2_stream_reset(st, NGHTTP2_ENHANCE_YOUR_CALM);
-		if (st->state != H2S_CLOSED)
-			stream_set_state(st, H2S_DONE);
-	}
-	return 0;
-fail:
-	/* no memory for it, or past the cap: a 431 like a head too large */
-	if (!(st->f & S_TOO_LARGE)) {
-		st->f |= S_TOO_LARGE;
-		h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
-			   "head past the buffer");
-	}
-	return 0;
-}
-
 static int
 h2_on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 		 const uint8_t *data, size_t len, void *ud)
@@ -374,7 +274,7 @@ overflow:
 		sl_exchange_closed(&st->s, "http2_body_overflow");
 	}
 	h2_stream_reset(st, NGHTTP2_ENHANCE_YOUR_CALM);
-	stream_set_state(st, H2S_DONE);
+	h2_stream_set_state(st, H2S_DONE);
 	return 0;
 }
 
@@ -422,7 +322,7 @@ h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 			h2_refused(h, SL_H2_R_PROTOCOL, st->id,
 				   "Host differs from :authority");
 			h2_stream_reset(st, NGHTTP2_PROTOCOL_ERROR);
-			stream_set_state(st, H2S_DONE);
+			h2_stream_set_state(st, H2S_DONE);
 			return 0;
 		}
 		if (!(st->f & S_TOO_LARGE) && h2_head_end(st, end) == -1) {
@@ -436,7 +336,7 @@ h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 			if (st->f & S_XCONNECT)
 				st->s.flags |= SL_STREAM_F_EOF;
 		}
-		stream_set_state(st, H2S_READY);
+		h2_stream_set_state(st, H2S_READY);
 		h2_stream_dirty(st);
 		return 0;
 	}
@@ -599,11 +499,11 @@ stream_start(struct sl_h2stream *st)
 	struct sl_stream *s = &st->s;
 	struct sl_h2conn *h = st->h;
 
-	stream_set_state(st, H2S_BUSY);
+	h2_stream_set_state(st, H2S_BUSY);
 	stream_adopt(st);
 	if (sl_exchange_new(s, st->start_ms) == NULL) {
 		h2_stream_reset(st, NGHTTP2_INTERNAL_ERROR);
-		stream_set_state(st, H2S_DONE);
+		h2_stream_set_state(st, H2S_DONE);
 		return;
 	}
 	s->flags |= SL_STREAM_F_READING;
@@ -639,6 +539,30 @@ stream_settle(struct sl_h2stream *st)
 		sl_exchange_schedule(s);
 }
 
+/* Whether the stream has response bytes that its window (or the
+ * connection's) keeps back: send_timeout runs. */
+static void
+stream_check_blocked(struct sl_h2stream *st)
+{
+	struct sl_h2conn *h = st->h;
+	struct sl_stream *s = &st->s;
+	struct iovec iov[2];
+	int hints;
+
+	if (s->txn == NULL || !(st->f & S_HEAD_OUT) ||
+	    (s->flags & SL_STREAM_F_WBLOCK) ||
+	    sl_exchange_output(s, iov, &hints) == 0)
+		return;
+	if (nghttp2_session_get_stream_remote_window_size(h->ng, st->id) > 0 &&
+	    nghttp2_session_get_remote_window_size(h->ng) > 0)
+		return;
+	s->flags |= SL_STREAM_F_WBLOCK;
+	sl_exchange_stalled(s);
+	if (nghttp2_session_get_remote_window_size(h->ng) <= 0 &&
+	    h->zwin_ms == 0)
+		h->zwin_ms = now_ms();
+}
+
 static void
 h2_pump(struct sl_h2conn *h)
 {
@@ -652,7 +576,8 @@ h2_pump(struct sl_h2conn *h)
 			h->reap = st;
 			continue;
 		}
-		h2_chunk_close(st);
+		if (st->f & S_CHUNK_OPEN)
+			h2_chunk_close(st);
 		if (st->state == H2S_READY)
 			stream_start(st);
 		/* as HTTP/1 does after a start: the request goes upstream at
@@ -662,7 +587,7 @@ h2_pump(struct sl_h2conn *h)
 		if (st->state == H2S_CLOSED)
 			continue; /* on h->reap or on the dirty list again */
 		/* blocked first: the schedule arms send_timeout for it */
-		h2_stream_check_blocked(st);
+		stream_check_blocked(st);
 		stream_settle(st);
 		if (h->dead != NULL)
 			return;
@@ -1053,7 +978,7 @@ op_close(struct sl_stream *s, const char *reason)
 			   "stream window shut past send_timeout");
 	h2_stream_reset(st, NGHTTP2_INTERNAL_ERROR);
 	if (st->state != H2S_CLOSED)
-		stream_set_state(st, H2S_DONE);
+		h2_stream_set_state(st, H2S_DONE);
 	h2_kick(h);
 }
 
@@ -1078,7 +1003,7 @@ op_done(struct sl_stream *s, const char *why, int close, int linger)
 	(void)linger;
 	if (st->state == H2S_CLOSED)
 		return;
-	stream_set_state(st, H2S_DONE);
+	h2_stream_set_state(st, H2S_DONE);
 	c->s.nrequests++;
 	if (h->resets > 0)
 		h->resets--;

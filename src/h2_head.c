@@ -5,9 +5,11 @@
  * stream's `in` with the notes the exchange reads it from (h2_op_head), its
  * body into chunks when it has no length, its trailers; and the HTTP/1.1
  * response heads and trailer sections the exchange writes into nghttp2's
- * name-value pairs. It performs no I/O, submits no frame and calls nothing
- * of h2.c, h2_out.c or h2_budget.c: what it refuses it returns as -1, and
- * the session decides (a 431, a reset).
+ * name-value pairs. Its entry for a header block's fields is nghttp2's
+ * on_header callback, which holds the header list to its limit. It performs
+ * no I/O and submits no frame but a stream's reset, and calls nothing of
+ * h2.c or h2_out.c: what it refuses it counts with h2_budget.c's refusals,
+ * or returns as -1 for the session to decide (a 431, a reset).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,9 +292,9 @@ h2_head_end(struct sl_h2stream *st, int end_stream)
  * into the stream's head (nghttp2 checked it against RFC 9113 section 8.2
  * and 8.3 already). Returns 0, or -1 when it does not fit (no memory, or
  * past the head's cap): the caller answers 431. */
-int
-h2_head_field(struct sl_h2stream *st, const char *n, size_t namelen,
-	      const char *v, size_t valuelen)
+static int
+head_field(struct sl_h2stream *st, const char *n, size_t namelen, const char *v,
+	   size_t valuelen)
 {
 	struct sl_h2conn *h = st->h;
 	size_t cap = head_cap(st);
@@ -394,9 +396,9 @@ h2_chunk_close(struct sl_h2stream *st)
 /* A trailer field of a chunked request body (S_CHUNKED): the last chunk
  * before the first one, then "name: value" in the chunked trailer
  * section. Returns 0, or -1 past the stream's buffer (or no memory). */
-int
-h2_head_trailer(struct sl_h2stream *st, const char *n, size_t namelen,
-		const char *v, size_t valuelen)
+static int
+head_trailer(struct sl_h2stream *st, const char *n, size_t namelen,
+	     const char *v, size_t valuelen)
 {
 	size_t cap = body_cap(st);
 
@@ -448,6 +450,88 @@ h2_body_end(struct sl_h2stream *st)
 	if (!(st->f & S_TRAILERS) && in_put(st, "0\r\n", 3, cap) == -1)
 		return -1;
 	return in_put(st, "\r\n", 2, cap);
+}
+
+/* nghttp2's on_header callback: a request field, or a trailer field
+ * (nghttp2 checked it against RFC 9113 section 8.2 and 8.3 already),
+ * held to the header list's limit and translated. */
+int
+h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
+	     const uint8_t *name, size_t namelen, const uint8_t *value,
+	     size_t valuelen, uint8_t flags, void *ud)
+{
+	struct sl_h2conn *h = H2_OF_SESSION(ud);
+	/* the block being read is the request's of h->hs, or trailers */
+	struct sl_h2stream *st =
+	    h->hs != NULL && h->hs->id == frame->hd.stream_id
+		? h->hs
+		: nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+	const struct sl_conf_limits *lim;
+	const char *n = (const char *)name, *v = (const char *)value;
+
+	if (st == NULL || st->state == H2S_CLOSED)
+		return 0;
+	lim = &h->c->s.lconf->limits;
+	/* the decoded list is bounded however well it compresses: a list
+	 * over the limit costs its sender the stream (a 431), the fields
+	 * past the limit dropped as they are decoded; one past twice the
+	 * limit is an HPACK bomb (RFC 7541 section 7.3), and decoding it
+	 * (nghttp2 checks every value byte by byte) would cost the worker
+	 * for every byte of the frame thousands: the connection ends,
+	 * since the decoder's state is lost with the block */
+	st->hdr_list = (uint32_t)SL_MIN(
+	    (uint64_t)st->hdr_list + namelen + valuelen + 32, UINT32_MAX);
+	if (st->hdr_list > 2 * (uint64_t)lim->max_header_list_bytes) {
+		h->f |= C2_BOMB;
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	}
+	if (st->hdr_list > lim->max_header_list_bytes) {
+		if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+			goto trailer_fail;
+		if (!(st->f & S_TOO_LARGE)) {
+			st->f |= S_TOO_LARGE;
+			h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
+				   "header list over max_header_list_bytes");
+		}
+		return 0;
+	}
+	if (st->f & (S_TOO_LARGE | S_DISCARD))
+		return 0;
+	if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+		/* a trailer: only a chunked body can carry one; after a
+		 * Content-Length body it is dropped (RFC 9110 section
+		 * 6.5.1 lets a recipient discard trailers) */
+		if (!(st->f & S_CHUNKED))
+			return 0;
+		if (head_trailer(st, n, namelen, v, valuelen) == -1)
+			goto trailer_fail;
+		return 0;
+	}
+	if (head_field(st, n, namelen, v, valuelen) == -1)
+		goto fail;
+	return 0;
+trailer_fail:
+	/* the request cannot be passed on whole: its exchange is cut */
+	if (!(st->f & S_DISCARD)) {
+		h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
+			   "trailer fields past the limits");
+		if (st->s.txn != NULL) {
+			st->s.close_reason = "http2_trailers_too_large";
+			sl_exchange_closed(&st->s, "http2_trailers_too_large");
+		}
+		h2_stream_reset(st, NGHTTP2_ENHANCE_YOUR_CALM);
+		if (st->state != H2S_CLOSED)
+			h2_stream_set_state(st, H2S_DONE);
+	}
+	return 0;
+fail:
+	/* no memory for it, or past the cap: a 431 like a head too large */
+	if (!(st->f & S_TOO_LARGE)) {
+		st->f |= S_TOO_LARGE;
+		h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
+			   "head past the buffer");
+	}
+	return 0;
 }
 
 /* The request head as h2_head_end left it: its fields, from the notes after
@@ -587,23 +671,6 @@ h2_trailer_nv(struct sl_worker *w, char *p, size_t len, nghttp2_nv **out)
 	}
 	*out = nv;
 	return (long)n;
-}
-
-/* The "\r\n\r\n" that ends the head at p, or NULL: a CR a line, found
- * by memchr (faster than memmem's set-up for a head of a few lines). */
-char *
-h2_head_end_of(char *p, size_t n)
-{
-	char *end = p + n;
-
-	while ((p = memchr(p, '\r', (size_t)(end - p))) != NULL) {
-		if (end - p < 4)
-			return NULL;
-		if (p[1] == '\n' && p[2] == '\r' && p[3] == '\n')
-			return p;
-		p += 2;
-	}
-	return NULL;
 }
 
 /*

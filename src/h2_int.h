@@ -6,8 +6,9 @@
  * streams' life, pumping, the codec's tables) calls h2_head.c (the
  * translation of heads), h2_out.c (output framing, flow control, the write
  * buffer) and h2_budget.c (the budgets, refusals and deadlines); those
- * never call h2.c, h2_out.c calls h2_head.c and h2_budget.c, and those two
- * call none. No other file includes this one: the rest of sluice sees h2.h.
+ * never call h2.c: h2_out.c calls h2_head.c and h2_budget.c, h2_head.c
+ * calls h2_budget.c, and h2_budget.c calls none. No other file includes this
+ * one: the rest of sluice sees h2.h.
  */
 #ifndef SL_H2_INT_H
 #define SL_H2_INT_H
@@ -268,6 +269,26 @@ h2_stream_dirty(struct sl_h2stream *st)
 	h->f |= C2_AGAIN;
 }
 
+/* A stream's state's name, for the debug log. */
+static inline const char *
+h2_state_str(unsigned st)
+{
+	static const char *const n[] = {"head", "ready", "busy", "done",
+					"closed"};
+	return st < SL_NELEM(n) ? n[st] : "?";
+}
+
+/* The only writer of a stream's state. */
+static inline void
+h2_stream_set_state(struct sl_h2stream *st, enum h2s_state to)
+{
+	if (sl_log_enabled(SL_LOG_DEBUG))
+		log_debug("conn=%llu stream=%d state %s -> %s",
+			  (unsigned long long)st->s.id, (int)st->id,
+			  h2_state_str(st->state), h2_state_str(to));
+	st->state = (uint8_t)to;
+}
+
 /* Resets the stream (a stream error, or sluice ends it). Inline here: the
  * stream's life is h2.c's, and h2_out.c resets a stream whose request is
  * not wanted (h2_rst_after). */
@@ -316,13 +337,14 @@ int h2_deadline(struct sl_h2conn *h, uint64_t now);
 
 /* ---- h2_head.c: the translation of heads ------------------------------- */
 
-/* The request's fields into the stream's `in` (the header block being read
- * is the connection's: h->scratch, h->m_off...). Each returns 0, or -1
- * when out of memory or past the stream's cap. */
-int h2_head_field(struct sl_h2stream *st, const char *n, size_t namelen,
-		  const char *v, size_t valuelen);
-int h2_head_trailer(struct sl_h2stream *st, const char *n, size_t namelen,
-		    const char *v, size_t valuelen);
+/* nghttp2's on_header callback: the request's fields into the stream's
+ * `in` (the header block being read is the connection's: h->scratch,
+ * h->m_off...), its trailers into the chunked body's trailer section. The
+ * functions below return 0, or -1 when out of memory or past the stream's
+ * cap. */
+int h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
+		 const uint8_t *name, size_t namelen, const uint8_t *value,
+		 size_t valuelen, uint8_t flags, void *ud);
 /* END_HEADERS: the head's end and the notes op_head reads. */
 int h2_head_end(struct sl_h2stream *st, int end_stream);
 /* The request body: DATA into `in` (chunked when it has no length), the
@@ -333,10 +355,9 @@ int h2_body_end(struct sl_h2stream *st);
 /* The stream operation head (stream.h): the head h2_head_end left. */
 int h2_op_head(struct sl_stream *s, struct sl_h1_request *req,
 	       const struct sl_h1_limits *lim, size_t *text_len);
-/* The response: the "\r\n\r\n" ending a head, a head's fields and a
- * trailer section's into the worker's name-value pairs (borrowed until
- * the next call). Return how many pairs, or -1. */
-char *h2_head_end_of(char *p, size_t n);
+/* The response: a head's fields and a trailer section's into the worker's
+ * name-value pairs (borrowed until the next call). Return how many pairs, or
+ * -1. */
 long h2_resp_head_nv(struct sl_h2stream *st, char *p, size_t hl,
 		     nghttp2_nv **out, int *status, uint64_t *cl, int *chunked);
 long h2_trailer_nv(struct sl_worker *w, char *p, size_t len, nghttp2_nv **out);
@@ -361,7 +382,6 @@ int h2_wbuf_flush(struct sl_h2conn *h);
  * a stream held by a window (send_timeout runs); the stream operation
  * send_room (stream.h). */
 void h2_stream_give_back(struct sl_h2stream *st);
-void h2_stream_check_blocked(struct sl_h2stream *st);
 size_t h2_op_send_room(struct sl_stream *s);
 /* nghttp2's on_frame_send callback; a stream answered before its request
  * was whole drops n more bytes of it (RST_STREAM past DISCARD_MAX). */
