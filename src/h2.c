@@ -201,6 +201,8 @@ sl_h2_worker_free(struct sl_worker *w)
 	w->h2 = NULL;
 }
 
+/* ---- nghttp2's callbacks (the others: h2_head.c, h2_out.c, h2_budget.c) */
+
 static int
 h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 {
@@ -396,6 +398,8 @@ h2_on_error(nghttp2_session *ng, int code, const char *msg, size_t len,
 	}
 	return 0;
 }
+
+/* ---- the connection's reads -------------------------------------------- */
 
 /* Gives back the buffers an idle connection does not need: its read and
  * write buffers and the header block scratch. Busy, it keeps them from
@@ -614,7 +618,7 @@ h2_writable(struct sl_h2conn *h)
 	}
 }
 
-/* ---- deadlines ---------------------------------------------------------*/
+/* ---- the timer and the graceful end (deadlines: h2_budget.c) ----------- */
 
 static void h2_on_timer(evutil_socket_t fd, short what, void *arg);
 

@@ -82,7 +82,7 @@ enum h2s_body {
 	0x8000		     /* answered before the request was read           \
 				whole: RST_STREAM(NO_ERROR) once the           \
 				response's end is sent and DISCARD_MAX         \
-				more bytes came (rst_after) */
+				more bytes came (h2_rst_after) */
 #define S_CLIENT_RST 0x10000 /* the client reset it */
 #define S_DISCARD    0x20000 /* its request body is no longer wanted */
 #define S_CHUNK_OPEN 0x40000 /* a request chunk is open at chunk_at */
