@@ -23,6 +23,7 @@
 #include "client_codec.h"
 #include "h1_parse.h"
 #include "h2.h"
+#include "log.h"
 #include "runtime.h"
 
 /* The budget of frames that carry no request (section 5): a burst, then
@@ -278,7 +279,8 @@ h2_state_str(unsigned st)
 	return st < SL_NELEM(n) ? n[st] : "?";
 }
 
-/* The only writer of a stream's state. */
+/* The only writer of a stream's state. Inline here: h2_head.c ends a
+ * stream whose trailers do not fit. */
 static inline void
 h2_stream_set_state(struct sl_h2stream *st, enum h2s_state to)
 {
