@@ -3,16 +3,18 @@
  * The HTTP/2 codec of a client connection (doc/http2.md), on libnghttp2
  * used as a state machine over bytes: the bytes the connection's transport
  * reads go to nghttp2_session_mem_recv, the frames nghttp2 makes come back
- * through its send callbacks into the connection's write buffer, and this
- * file writes them with the same transport. nghttp2 never touches a
- * socket, a timer or the loop. Here: the connection's HTTP/2 state and
- * deadlines, its budgets against the HTTP/2 attacks, the streams (each one
- * exchange through the codec seam, stream.h), and the translation of a
- * stream's request into an HTTP/1.1 head for the exchange and of the
- * exchange's HTTP/1.1 response back into HEADERS, DATA and trailers.
- * A codec of the client connection: the connection calls it through its
- * table (h2_codec, client_codec.h), and it uses the connection's struct and
- * closes it through client.c. It knows no upstream.
+ * through its send callbacks into the connection's write buffer, and
+ * h2_out.c writes them with the same transport. nghttp2 never touches a
+ * socket, a timer or the loop. Here, the session: its set-up and nghttp2's
+ * callbacks, the reads, the streams' life (each one exchange through the
+ * codec seam, stream.h) and their operations, the run that pumps them, and
+ * the connection's end. It calls the files beside it, which never call it:
+ * h2_head.c translates the heads, h2_out.c frames the output and keeps the
+ * windows, h2_budget.c keeps the budgets against the HTTP/2 attacks and
+ * the deadlines (h2_int.h). A codec of the client connection: the
+ * connection calls it through its table (h2_codec, client_codec.h), and it
+ * uses the connection's struct and closes it through client.c. It knows
+ * no upstream.
  */
 #include "h2.h"
 
@@ -21,18 +23,15 @@
 #include <event2/event_struct.h>
 #include <nghttp2/nghttp2.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/mman.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "client_codec.h"
 #include "exchange.h"
-#include "grpc.h"
 #include "h1_parse.h"
+#include "h2_int.h"
 #include "log.h"
 #include "runtime.h"
 #include "tls.h"
@@ -40,366 +39,25 @@
 #include "wloop.h"
 #include "xprt.h"
 
-/* The write buffer: frames are put together in it and written at once.
- * It starts small (a few small answers fit) and grows up to WBUF_MAX as
- * the output needs; no frame is made once a whole DATA frame would no
- * longer fit a WBUF_MAX buffer (doc/http2.md section 4). */
-#define WBUF_MIN       (4 * 1024)
-#define WBUF_MAX       (64 * 1024)
-#define DATA_FRAME_MAX (16384 + 9)
-/* The read buffer starts small too and grows, while reads fill it, up to
+/* The read buffer starts small, as the write buffer does (h2_out.c), and
+ * grows, while reads fill it, up to
  * buffer_bytes (64 KiB at most). Both go back when the connection is
  * idle. */
 #define RBUF_MIN (4 * 1024)
-/* Bytes of the gap left for a request chunk's size line: as many hex
- * digits as a window's largest size, then CRLF (doc/http2.md section 3) */
-#define CHUNK_GAP 10
-/* The budget of frames that carry no request (section 5): a burst, then
- * so many a second; a stream that finishes gives back two (a PRIORITY
- * and an RST_STREAM of its own). */
-#define CALM_BURST 400
-#define CALM_RATE  200
-/* Flow control is not a flood: each DATA frame sluice sends pays for the
- * frames a careful client sends back for it, a WINDOW_UPDATE on the
- * stream and one on the connection, and a PING (gRPC's bandwidth probe),
- * before the calm budget is touched; FLOW_MAX bounds what a client can
- * bank by downloading (3 for every frame of many MiB in flight). */
-#define FLOW_PER_DATA 3
-#define FLOW_MAX      16384
-/* The second GOAWAY of a drain goes after the PING's answer, or this
- * long after the first. */
-#define GOAWAY_WAIT_MS 1000
-/* An idle connection gives its session's large pages back after this long
- * (a syscall: not at every idle moment of a busy connection). */
-#define PARK_MS 1000
 /* Stream ids this close to the end get a GOAWAY: the client reconnects. */
 #define STREAM_ID_SLACK (1u << 20)
 #define STREAMS_KEPT	256 /* freed streams a worker keeps for reuse */
-/* Request body bytes a stream answered before its request was whole
- * still reads and drops before its RST_STREAM(NO_ERROR) (RFC 9113
- * section 8.1): curl 7.88 (Debian 12) fails an upload reset at once
- * even with its whole answer in hand (doc/http2.md section 3). */
-#define DISCARD_MAX (1024 * 1024)
 
-/* ---- states -------------------------------------------------------------*/
-
-/* A stream's place in its life. */
-enum h2s_state {
-	H2S_HEAD,  /* its header block is being read; no exchange */
-	H2S_READY, /* the head is whole; its exchange starts once the read
-		      that completed it is processed (a stream reset in the
-		      same read never reaches an upstream) */
-	H2S_BUSY,  /* s.txn != NULL: its exchange runs */
-	H2S_DONE,  /* the exchange is over (s.txn == NULL): the end of the
-		      response and the stream's close are nghttp2's */
-	H2S_CLOSED /* nghttp2 closed it: freed at the end of the run */
-};
-
-/* The response body as the exchange hands it over (HTTP/1.1 framing). */
-enum h2s_body {
-	H2B_NONE,     /* none (HEAD, 204, 304, Content-Length: 0) */
-	H2B_LENGTH,   /* Content-Length: resp_left bytes */
-	H2B_CHUNKED,  /* chunked: the codec takes the framing off */
-	H2B_UNTIL_END /* no length: until the exchange's end */
-};
-
-/* A stream's facts (st->f). */
-#define S_AUTHORITY  0x0001 /* :authority came: a Host must match it */
-#define S_CL	     0x0002 /* the request has a Content-Length */
-#define S_CHUNKED    0x0004 /* its body goes to the exchange chunked */
-#define S_IN_END     0x0008 /* END_STREAM received: the request is whole */
-#define S_HEAD_OUT   0x0010 /* the final response head was submitted */
-#define S_DEFERRED   0x0020 /* the DATA source waits for resume_data */
-#define S_DIRTY	     0x0040 /* in h->dirty */
-#define S_TOO_LARGE  0x0080 /* header list over the limit: a 431 */
-#define S_BAD_HOST   0x0100 /* Host differs from :authority */
-#define S_RESET	     0x0200 /* sluice reset it (RST_STREAM submitted) */
-#define S_WANT_WRITE 0x0400 /* the exchange waits for room (pacing) */
-#define S_REQLINE    0x0800 /* the request line is written */
-#define S_MISDIRECT                                                            \
-	0x1000		  /* an authority the certificate does not             \
-			     cover: a 421 */
-#define S_HEAD_REQ 0x2000 /* a HEAD request: no response body */
-#define S_CONNECT  0x4000 /* a CONNECT request */
-#define S_RST_AFTER                                                            \
-	0x8000		     /* answered before the request was read           \
-				whole: RST_STREAM(NO_ERROR) once the           \
-				response's end is sent and DISCARD_MAX         \
-				more bytes came (rst_after) */
-#define S_CLIENT_RST 0x10000 /* the client reset it */
-#define S_DISCARD    0x20000 /* its request body is no longer wanted */
-#define S_CHUNK_OPEN 0x40000 /* a request chunk is open at chunk_at */
-#define S_TRAILERS                                                             \
-	0x80000 /* the request's last chunk is written: its                    \
-		   trailer fields follow */
-#define S_XCONNECT                                                             \
-	0x200000 /* extended CONNECT for WebSocket (RFC                        \
-			  8441): a tunnel on the stream */
-#define S_NG_CLOSED                                                            \
-	0x100000	   /* nghttp2 closed it: only the exchange's           \
-			      end is awaited */
-#define S_OUT_END 0x400000 /* the response's END_STREAM is sent */
-
-struct sl_h2conn;
-
-/* One stream. Owned by its connection (h->streams); its struct goes back
- * to the worker's list (w->h2) at the end of the run that closed it,
- * so that no caller holding it sees it freed. */
-struct sl_h2stream {
-	struct sl_stream s; /* what its exchange sees (first member) */
-	struct sl_h2conn *h;
-	TAILQ_ENTRY(sl_h2stream) link; /* in h->streams */
-	struct sl_h2stream *next;      /* in h->dirty or h->reap */
-	int32_t id;
-	uint8_t state;		 /* enum h2s_state */
-	uint8_t body;		 /* enum h2s_body */
-	uint32_t f;		 /* S_* */
-	uint32_t hdr_list;	 /* header list bytes so far (RFC 9113 section
-				    6.5.2: name, value and 32 a field) */
-	uint32_t head_len;	 /* the request head's bytes at in's start */
-	uint32_t chunk_at;	 /* `in`: the open chunk's gap (S_CHUNK_OPEN) */
-	uint32_t unconsumed;	 /* DATA bytes not yet given back to the
-				    windows */
-	uint32_t taken;		 /* in.off + held at the last give-back */
-	uint32_t discarded;	 /* body bytes dropped after the answer */
-	uint64_t start_ms;	 /* its HEADERS began */
-	uint64_t resp_left;	 /* H2B_LENGTH: body bytes still to frame */
-	struct sl_h1_chunked ch; /* H2B_CHUNKED: the framing taken off */
-	struct sl_buf trailers;	 /* the response's trailer section */
-};
-
-TAILQ_HEAD(sl_h2stream_q, sl_h2stream);
-
-/* The connection's codec state (c->h2). */
-#define C2_RUNNING  0x0001 /* h2_run is on the stack */
-#define C2_AGAIN    0x0002 /* something changed during the run */
-#define C2_READABLE 0x0004 /* the read event fired */
-#define C2_WBLOCKED 0x0008 /* the transport took no more: write event */
-#define C2_PREFACE  0x0010 /* the client's preface and SETTINGS came */
-#define C2_GOAWAY1  0x0020 /* the drain's first GOAWAY went */
-#define C2_GOAWAY2  0x0040 /* the last GOAWAY went: no new stream */
-#define C2_SHUTDOWN 0x0080 /* ending: close once the streams are done */
-#define C2_RUN_EV   0x0100 /* run_ev is active */
-#define C2_TIMER    0x0200 /* tev is added */
-#define C2_W_READ   0x0400 /* TLS: the blocked write waits for a read */
-#define C2_RFULL    0x0800 /* the last read filled the read buffer */
-#define C2_PARKED                                                              \
-	0x1000 /* idle for PARK_MS: nghttp2's frame buffer's                   \
-		   pages were given back */
-#define C2_EOF                                                                 \
-	0x2000 /* the client shut its write side: nothing                      \
-		   more is read; open streams finish */
-#define C2_CLOSING                                                             \
-	0x4000 /* dead, its streams gone: the last frames                      \
-		   still go out (h2_end), under send_timeout */
 /* reads of up to rbuf's size (64 KiB at most) one run makes before the
  * other connections' events: a client that sends fast cannot hold the
  * worker */
 #define RUN_READS 4
 
-#define C2_BOMB                                                                \
-	0x8000 /* a header block past twice the list limit:                    \
-		   the read fails, a GOAWAY */
-
-struct sl_h2conn {
-	struct sl_client *c; /* borrowed: the connection */
-	nghttp2_session *ng;
-	struct event wev;    /* writability, while C2_WBLOCKED */
-	struct event run_ev; /* a run deferred to the loop */
-	struct event tev;    /* the connection's nearest deadline */
-	struct sl_buf rbuf, wbuf;
-	uint32_t rbuf_cap;	      /* the read buffer's size at the last
-					 read (its growth) */
-	struct sl_h2stream_q streams; /* every stream not freed */
-	struct sl_h2stream *dirty;    /* streams to pump */
-	struct sl_h2stream *reap;     /* closed, to free at the run's end */
-	unsigned nopen;		      /* streams in HEAD to DONE */
-	unsigned nwant;		      /* streams with S_WANT_WRITE */
-	uint32_t f;		      /* C2_* */
-	const char *dead;	      /* close at the end of the run, for
-					 this reason (static) */
-	int dead_abort;		      /* ... with a reset, nothing flushed */
-	int dead_now;		      /* ... once the GOAWAY is written, not
-					 reading the rest (an error) */
-	uint64_t armed_ms;	      /* tev's deadline, 0 = none */
-	uint64_t start_ms;	      /* HTTP/2 began: the preface's clock */
-	uint64_t idle_ms;	      /* no stream open since */
-	uint64_t wblock_ms;	      /* the transport stopped taking bytes */
-	uint64_t zwin_ms;	      /* the connection's window shut with
-					 bytes to send, 0 = not */
-	uint64_t goaway_ms;	      /* the first GOAWAY went */
-	uint64_t closing_ms;	      /* C2_CLOSING since */
-	/* the header block being read (one at a time on a connection) */
-	struct sl_h2stream *hs;
-	uint64_t hdr_block_ms; /* it began: header_timeout */
-	struct sl_buf scratch; /* its pseudo-header values, cookie crumbs */
-	uint32_t m_off, m_len, p_off, p_len, a_off, a_len, ck_off, ck_len;
-	uint32_t pr_off, pr_len; /* :protocol (RFC 8441) */
-	/* the budgets of section 5 */
-	int64_t calm;	     /* frames that carry no request left */
-	int32_t flow;	     /* WINDOW_UPDATEs and PINGs paid for by the
-				DATA frames sent (FLOW_PER_DATA) */
-	uint64_t calm_ms;    /* last refill */
-	uint32_t resets;     /* streams reset early, less finished ones */
-	uint32_t nstreams;   /* streams begun */
-	int32_t max_id;	     /* the highest stream id the client began */
-	uint64_t ids;	     /* bit i: stream max_id - 2i was begun */
-	uint32_t win_stream; /* the windows sluice gives: per stream */
-	uint32_t win_conn;   /* ... and the connection's */
-	/* nghttp2's large blocks (its frame buffer, 16 KiB): their pages
-	 * go back to the kernel while the connection is idle (h2_trim) */
-	void *big[2];
-	size_t big_len[2];
-	nghttp2_mem mem; /* its allocator (its user data is h) */
-};
-
-/* What a worker keeps for its HTTP/2 connections (w->h2), made at the
- * first one. */
-/* One field of a request head in the stream's `in` (head_field): where
- * its name is; its value follows the name's ": ". */
-struct h2_field {
-	uint32_t off, nlen, vlen;
-};
-
-/* What ends a request head in `in`, after its text, padding to 4 bytes
- * and its fields (head_end): the exchange takes the head from these
- * (op_head), not by parsing the text. */
-struct h2_head_meta {
-	uint32_t text_len; /* the head's text: request line to empty line */
-	uint32_t nfields;  /* struct h2_field before this */
-	uint32_t mlen;	   /* the method's bytes at the text's start */
-	uint32_t tlen;	   /* the target's, after the method and a SP */
-};
-
-struct h2_worker {
-	struct sl_h2stream *free; /* streams kept for reuse */
-	unsigned nfree;
-	/* the fields of the request head being read (one header block at a
-	 * time on a worker: RFC 9113 section 4.3), copied into the stream's
-	 * `in` at its end */
-	struct h2_field *fv;
-	uint32_t nfv, fv_cap;
-	uint32_t mlen, tlen; /* its method's and target's bytes */
-	nghttp2_nv *nv;	     /* name-value pairs of a head being submitted */
-	size_t nv_cap;
-	/* refusals said at info: REFUSAL_LINES a second, the rest counted */
-	uint64_t ref_sec;
-	unsigned ref_lines;
-	unsigned long long ref_quiet;
-};
-
-/* Refusal lines a worker writes a second: a flood of connections, each
- * cut, would else write thousands (the metric counts every one). */
-#define REFUSAL_LINES 10
-
-static struct h2_worker *
-h2w(struct sl_worker *w)
-{
-	if (w->h2 == NULL)
-		w->h2 = calloc(1, sizeof(struct h2_worker));
-	return w->h2;
-}
-
-static const char *const refusal_names[SL_H2_NREFUSALS] = {
-    "protocol_error",	     "rapid_reset",	     "continuation_flood",
-    "settings_flood",	     "ping_flood",	     "priority_flood",
-    "window_update_flood",   "empty_frames",	     "reset_flood",
-    "header_list_too_large", "stream_ids_exhausted", "zero_window",
-    "too_many_streams",	     "header_timeout",	     "misdirected",
-    "body_overflow",	     "hpack_bomb",
-};
-
-const char *
-sl_h2_refusal_str(enum sl_h2_refusal r)
-{
-	return (unsigned)r < SL_H2_NREFUSALS ? refusal_names[r] : "?";
-}
-
 static void h2_run(struct sl_h2conn *h);
 static void h2_kick(struct sl_h2conn *h);
-static void chunk_close(struct sl_h2stream *st);
 static void big_release(struct sl_h2conn *h);
 static const struct sl_stream_ops h2_stream_ops;
 static const struct sl_client_codec h2_codec;
-
-#define XPRT(c)		   sl_client_xprt(c)
-#define STREAM_OF(st_)	   ((struct sl_h2stream *)(st_))
-#define H2_OF_SESSION(ud_) ((struct sl_h2conn *)(ud_))
-
-static const char *
-state_str(unsigned st)
-{
-	static const char *const n[] = {"head", "ready", "busy", "done",
-					"closed"};
-	return st < SL_NELEM(n) ? n[st] : "?";
-}
-
-/* The only writer of a stream's state. */
-static void
-stream_set_state(struct sl_h2stream *st, enum h2s_state to)
-{
-	if (sl_log_enabled(SL_LOG_DEBUG))
-		log_debug("conn=%llu stream=%d state %s -> %s",
-			  (unsigned long long)st->s.id, (int)st->id,
-			  state_str(st->state), state_str(to));
-	st->state = (uint8_t)to;
-}
-
-/* Counts a refusal (metrics) and says it at info (a flood ends its
- * connection, so it is said once), REFUSAL_LINES a second a worker at
- * most: the first line of a later second says how many were not. */
-static void
-h2_refused(struct sl_h2conn *h, enum sl_h2_refusal r, int32_t id,
-	   const char *what)
-{
-	struct sl_client *c = h->c;
-	struct h2_worker *hw = h2w(c->s.w);
-
-	SL_STAT_INC(c->s.w->stats.h2_refused[r]);
-	if (sl_log_enabled(SL_LOG_INFO)) {
-		char peer[SL_PEER_MAX];
-		uint64_t sec = now_ms() / 1000;
-
-		if (hw != NULL && sec != hw->ref_sec) {
-			if (hw->ref_quiet > 0)
-				log_info("HTTP/2: %llu more refusals not "
-					 "logged (%d a second a worker; "
-					 "sluice_http2_refused_total counts "
-					 "them all)",
-					 hw->ref_quiet, REFUSAL_LINES);
-			hw->ref_sec = sec;
-			hw->ref_lines = 0;
-			hw->ref_quiet = 0;
-		}
-		if (hw != NULL && hw->ref_lines++ >= REFUSAL_LINES) {
-			hw->ref_quiet++;
-			return;
-		}
-		log_info("conn=%llu peer=%s listener=%s stream=%d: HTTP/2 "
-			 "%s: %s",
-			 (unsigned long long)c->s.id,
-			 sl_stream_peer_str(&c->s, NULL, peer, sizeof(peer)),
-			 c->s.lconf->name, (int)id, sl_h2_refusal_str(r), what);
-	}
-}
-
-/*
- * Ends the connection with a GOAWAY of code (ENHANCE_YOUR_CALM for an
- * attack, PROTOCOL_ERROR, NO_ERROR for a graceful end), then the close
- * once it is written: set here, done at the end of the run.
- */
-static void
-h2_fail(struct sl_h2conn *h, uint32_t code, const char *reason)
-{
-	if (h->dead != NULL)
-		return;
-	(void)nghttp2_session_terminate_session(h->ng, code);
-	h->dead = reason;
-	/* an error: what else the client sends is not read (a flood is
-	 * not drained by a lingering close) */
-	h->dead_now = code != NGHTTP2_NO_ERROR;
-	h->f |= C2_AGAIN;
-}
 
 /* ---- streams ---------------------------------------------------------- */
 
@@ -426,7 +84,7 @@ stream_new(struct sl_h2conn *h, int32_t id)
 	st->s.w = w;
 	st->s.id = c->s.id;
 	st->s.stream_id = (uint32_t)id;
-	stream_set_state(st, H2S_HEAD);
+	h2_stream_set_state(st, H2S_HEAD);
 	st->s.tls_subject = c->s.tls_subject; /* borrowed */
 	st->s.pp = c->s.pp;		      /* borrowed */
 	memcpy(&st->s.peer, &c->s.peer, sizeof(st->s.peer));
@@ -435,20 +93,6 @@ stream_new(struct sl_h2conn *h, int32_t id)
 	h->nopen++;
 	SL_STAT_INC(w->stats.h2_streams);
 	return st;
-}
-
-/* Puts st on the list of streams to pump in this run. */
-static void
-stream_dirty(struct sl_h2stream *st)
-{
-	struct sl_h2conn *h = st->h;
-
-	if (st->f & S_DIRTY || st->state == H2S_CLOSED)
-		return;
-	st->f |= S_DIRTY;
-	st->next = h->dirty;
-	h->dirty = st;
-	h->f |= C2_AGAIN;
 }
 
 /* The stream's generation and listener: the connection's, made the
@@ -469,30 +113,6 @@ stream_adopt(struct sl_h2stream *st)
 	st->s.lconf = c->s.lconf;
 }
 
-/* Gives back to the windows the request bytes the exchange has taken
- * (written upstream, or dropped), so that the client sends more. */
-static void
-stream_give_back(struct sl_h2stream *st)
-{
-	struct sl_h2conn *h = st->h;
-	uint32_t now_taken, n;
-
-	if (st->unconsumed == 0)
-		return;
-	if (st->f & S_DISCARD) {
-		n = st->unconsumed;
-	} else {
-		now_taken = st->s.in.off + sl_exchange_body_held(&st->s);
-		if (now_taken <= st->taken)
-			return;
-		/* framed bytes: at least the payload they carry */
-		n = SL_MIN(now_taken - st->taken, st->unconsumed);
-		st->taken = now_taken;
-	}
-	st->unconsumed -= n;
-	(void)nghttp2_session_consume(h->ng, st->id, n);
-}
-
 /* The stream's request bytes were all taken: its buffer goes back. */
 static void
 stream_in_release(struct sl_h2stream *st)
@@ -503,18 +123,6 @@ stream_in_release(struct sl_h2stream *st)
 		st->s.in_ready = 0;
 		st->taken = 0;
 	}
-}
-
-/* Resets the stream (a stream error, or sluice ends it). */
-static void
-stream_reset(struct sl_h2stream *st, uint32_t code)
-{
-	if (st->f & (S_RESET | S_CLIENT_RST) || st->state == H2S_CLOSED)
-		return;
-	st->f |= S_RESET | S_DISCARD;
-	(void)nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id,
-					code);
-	st->h->f |= C2_AGAIN;
 }
 
 /* The stream leaves its connection: its exchange, if still running, is
@@ -541,7 +149,7 @@ stream_close(struct sl_h2stream *st, const char *reason)
 		(void)nghttp2_session_consume_connection(h->ng, st->unconsumed);
 		st->unconsumed = 0;
 	}
-	stream_set_state(st, H2S_CLOSED);
+	h2_stream_set_state(st, H2S_CLOSED);
 	h->nopen--;
 	SL_STAT_ADD(st->s.w->stats.h2_streams, -1);
 	if (h->nopen == 0)
@@ -593,266 +201,7 @@ sl_h2_worker_free(struct sl_worker *w)
 	w->h2 = NULL;
 }
 
-/* ---- the request: HTTP/2 fields into an HTTP/1.1 head ------------------ */
-
-/* Room for n more bytes at the end of the stream's `in`, within its cap.
- * Returns 0, or -1 (no memory, or past the cap). */
-static int
-in_reserve(struct sl_h2stream *st, size_t n, size_t cap)
-{
-	struct sl_buf *b = &st->s.in;
-	struct sl_worker *w = st->s.w;
-	size_t want;
-
-	if (sl_buf_alloc(&w->bufs, b, SL_MAX(n, (size_t)4096)) == -1)
-		return -1;
-	if (sl_buf_space(b) >= n)
-		return 0;
-	if (b->off > 0) {
-		uint32_t off = b->off;
-		memmove(b->data, b->data + off, b->len - off);
-		b->len -= off;
-		if (st->f & S_CHUNK_OPEN)
-			st->chunk_at -= off;
-		st->s.in_ready =
-		    st->s.in_ready >= off ? st->s.in_ready - off : 0;
-		st->taken = st->taken >= off ? st->taken - off : 0;
-		b->off = 0;
-		if (sl_buf_space(b) >= n)
-			return 0;
-	}
-	want = (size_t)b->len + n;
-	if (want > cap)
-		return -1;
-	return sl_buf_grow(&w->bufs, b, SL_MAX(want, (size_t)b->cap * 2));
-}
-
-static int
-in_put(struct sl_h2stream *st, const void *p, size_t n, size_t cap)
-{
-	if (in_reserve(st, n, cap) == -1)
-		return -1;
-	memcpy(st->s.in.data + st->s.in.len, p, n);
-	st->s.in.len += (uint32_t)n;
-	return 0;
-}
-
-/* "name: value\r\n" at the end of the stream's `in`, within cap. */
-static int
-in_field(struct sl_h2stream *st, const char *n, size_t nlen, const char *v,
-	 size_t vlen, size_t cap)
-{
-	char *p;
-
-	if (in_reserve(st, nlen + vlen + 4, cap) == -1)
-		return -1;
-	p = st->s.in.data + st->s.in.len;
-	memcpy(p, n, nlen);
-	p[nlen] = ':';
-	p[nlen + 1] = ' ';
-	memcpy(p + nlen + 2, v, vlen);
-	p[nlen + 2 + vlen] = '\r';
-	p[nlen + 3 + vlen] = '\n';
-	st->s.in.len += (uint32_t)(nlen + vlen + 4);
-	return 0;
-}
-
-/* A field of the request head: written as in_field, and noted for the
- * head's end (head_end). */
-static int
-in_hfield(struct sl_h2stream *st, const char *n, size_t nlen, const char *v,
-	  size_t vlen, size_t cap)
-{
-	struct h2_worker *hw = h2w(st->s.w);
-	uint32_t off = st->s.in.len;
-
-	if (hw->nfv == hw->fv_cap) {
-		uint32_t ncap = hw->fv_cap ? 2 * hw->fv_cap : 32;
-		struct h2_field *fv = realloc(hw->fv, ncap * sizeof(*fv));
-		if (fv == NULL)
-			return -1;
-		hw->fv = fv;
-		hw->fv_cap = ncap;
-	}
-	if (in_field(st, n, nlen, v, vlen, cap) == -1)
-		return -1;
-	/* in_reserve may have moved `in`'s bytes, never the head's (in.off
-	 * is 0 until the exchange starts) */
-	hw->fv[hw->nfv].off = off;
-	hw->fv[hw->nfv].nlen = (uint32_t)nlen;
-	hw->fv[hw->nfv].vlen = (uint32_t)vlen;
-	hw->nfv++;
-	return 0;
-}
-
-/* A request head's bytes at most: the header list's limit, and room for
- * the request line and the framing fields. */
-static size_t
-head_cap(const struct sl_h2stream *st)
-{
-	const struct sl_conf_limits *l = &st->h->c->s.lconf->limits;
-
-	return SL_MAX(l->max_header_list_bytes, l->max_header_bytes) + 1024;
-}
-
-/* The stream's `in` at most: a head, a body kept for a retry, and the
- * window's bytes in flight with their framing. */
-static size_t
-body_cap(const struct sl_h2stream *st)
-{
-	const struct sl_conf_limits *l = &st->h->c->s.lconf->limits;
-
-	return head_cap(st) + 2 * l->buffer_bytes + 2 * st->h->win_stream;
-}
-
-static int
-scratch_put(struct sl_h2conn *h, const void *p, size_t n, uint32_t *off)
-{
-	struct sl_buf *b = &h->scratch;
-	struct sl_worker *w = h->c->s.w;
-
-	if (sl_buf_alloc(&w->bufs, b, SL_MAX(n, (size_t)4096)) == -1)
-		return -1;
-	if (sl_buf_space(b) < n &&
-	    sl_buf_grow(&w->bufs, b,
-			SL_MAX((size_t)b->len + n, (size_t)b->cap * 2)) == -1)
-		return -1;
-	*off = b->len;
-	memcpy(b->data + b->len, p, n);
-	b->len += (uint32_t)n;
-	return 0;
-}
-
-/* The request line and Host, once the pseudo-header fields are known
- * (RFC 9113 section 8.3.1). */
-static int
-head_reqline(struct sl_h2stream *st)
-{
-	struct sl_h2conn *h = st->h;
-	/* no pseudo-header field came: nghttp2 refuses the stream at the
-	 * block's end, whatever is written here */
-	const char *sb = h->scratch.data != NULL ? h->scratch.data : "";
-	size_t cap = head_cap(st);
-	const char *target = sb + h->p_off, *method = sb + h->m_off;
-	size_t tlen = h->p_len, mlen = h->m_len;
-	char *p;
-
-	st->f |= S_REQLINE;
-	/* WebSocket by extended CONNECT (RFC 8441): the HTTP/1.1 handshake
-	 * an upstream expects, a GET of :path asking for the switch with a
-	 * key of sluice's own (doc/websocket.md section 4) */
-	if ((st->f & S_CONNECT) && h->pr_len == 9 &&
-	    strncasecmp(sb + h->pr_off, "websocket", 9) == 0) {
-		st->f |= S_XCONNECT;
-		st->s.flags |= SL_STREAM_F_XCONNECT;
-		method = "GET";
-		mlen = 3;
-	} else if (st->f & S_CONNECT) {
-		/* CONNECT has no :path: its authority is the target */
-		target = sb + h->a_off;
-		tlen = h->a_len;
-	}
-	if (in_reserve(st, mlen + tlen + 12, cap) == -1)
-		return -1;
-	h2w(st->s.w)->mlen = (uint32_t)mlen;
-	h2w(st->s.w)->tlen = (uint32_t)tlen;
-	p = st->s.in.data + st->s.in.len;
-	memcpy(p, method, mlen);
-	p += mlen;
-	*p++ = ' ';
-	memcpy(p, target, tlen);
-	p += tlen;
-	memcpy(p, " HTTP/1.1\r\n", 11);
-	st->s.in.len += (uint32_t)(mlen + tlen + 12);
-	if ((st->f & S_AUTHORITY) &&
-	    in_hfield(st, "Host", 4, sb + h->a_off, h->a_len, cap) == -1)
-		return -1;
-	if (st->f & S_XCONNECT) {
-		char key[SL_WS_KEY_LEN + 1];
-		if (sl_tls_ws_key(key) == -1 ||
-		    in_hfield(st, "Connection", 10, "upgrade", 7, cap) == -1 ||
-		    in_hfield(st, "Upgrade", 7, "websocket", 9, cap) == -1 ||
-		    in_hfield(st, "Sec-WebSocket-Version", 21, "13", 2, cap) ==
-			-1 ||
-		    in_hfield(st, "Sec-WebSocket-Key", 17, key, SL_WS_KEY_LEN,
-			      cap) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-/* The authority's host, without a port or an IPv6 literal's brackets. */
-static void
-authority_host(const char *a, size_t n, const char **host, size_t *len)
-{
-	if (n > 0 && a[0] == '[') {
-		const char *e = memchr(a, ']', n);
-		*host = a + 1;
-		*len = e != NULL ? (size_t)(e - a - 1) : n - 1;
-		return;
-	}
-	*host = a;
-	for (*len = 0; *len < n && a[*len] != ':'; (*len)++)
-		;
-}
-
-/* The head is whole (END_HEADERS): the cookie, the body's framing and the
- * empty line. Returns -1 when out of memory or past the cap. */
-static int
-head_end(struct sl_h2stream *st, int end_stream)
-{
-	struct sl_h2conn *h = st->h;
-	struct sl_client *c = h->c;
-	struct h2_worker *hw = h2w(c->s.w);
-	size_t cap = head_cap(st), pad, fbytes;
-	struct h2_head_meta meta;
-
-	if (!(st->f & S_REQLINE) && head_reqline(st) == -1)
-		return -1;
-	if (h->ck_len > 0 &&
-	    in_hfield(st, "Cookie", 6, h->scratch.data + h->ck_off, h->ck_len,
-		      cap) == -1)
-		return -1;
-	/* a body without a length goes chunked, its trailers as the
-	 * chunked trailer section */
-	if (!end_stream && !(st->f & (S_CL | S_XCONNECT))) {
-		st->f |= S_CHUNKED;
-		if (in_hfield(st, "Transfer-Encoding", 17, "chunked", 7, cap) ==
-		    -1)
-			return -1;
-	}
-	if (in_put(st, "\r\n", 2, cap) == -1)
-		return -1;
-	/* the fields and what ends the head, after the text (op_head) */
-	meta.text_len = st->s.in.len;
-	meta.nfields = hw->nfv;
-	meta.mlen = hw->mlen;
-	meta.tlen = hw->tlen;
-	pad = (4 - meta.text_len % 4) % 4;
-	fbytes = (size_t)hw->nfv * sizeof(struct h2_field);
-	if (in_reserve(st, pad + fbytes + sizeof(meta), cap) == -1)
-		return -1;
-	memset(st->s.in.data + st->s.in.len, 0, pad);
-	st->s.in.len += pad;
-	if (fbytes > 0)
-		memcpy(st->s.in.data + st->s.in.len, hw->fv, fbytes);
-	st->s.in.len += (uint32_t)fbytes;
-	memcpy(st->s.in.data + st->s.in.len, &meta, sizeof(meta));
-	st->s.in.len += (uint32_t)sizeof(meta);
-	st->head_len = st->s.in.len;
-	/* what follows is the body: the windows' count starts there */
-	st->taken = st->head_len;
-	/* coalescing never crosses the certificate's names (section 7) */
-	if ((c->s.flags & C_F_TLS) && (st->f & S_AUTHORITY)) {
-		const char *host;
-		size_t len;
-		authority_host(h->scratch.data + h->a_off, h->a_len, &host,
-			       &len);
-		if (!sl_tls_name_covered(c->ssl, &c->s.lconf->tls, host, len))
-			st->f |= S_MISDIRECT;
-	}
-	return 0;
-}
+/* ---- nghttp2's callbacks (the others: h2_head.c, h2_out.c, h2_budget.c) */
 
 static int
 h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
@@ -896,190 +245,6 @@ h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 	return 0;
 }
 
-/* A request field (nghttp2 checked it against RFC 9113 section 8.2 and
- * 8.3 already). */
-static int
-h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
-	     const uint8_t *name, size_t namelen, const uint8_t *value,
-	     size_t valuelen, uint8_t flags, void *ud)
-{
-	struct sl_h2conn *h = H2_OF_SESSION(ud);
-	/* the block being read is the request's of h->hs, or trailers */
-	struct sl_h2stream *st =
-	    h->hs != NULL && h->hs->id == frame->hd.stream_id
-		? h->hs
-		: nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
-	const struct sl_conf_limits *lim;
-	const char *n = (const char *)name, *v = (const char *)value;
-	size_t cap;
-
-	if (st == NULL || st->state == H2S_CLOSED)
-		return 0;
-	lim = &h->c->s.lconf->limits;
-	/* the decoded list is bounded however well it compresses: a list
-	 * over the limit costs its sender the stream (a 431), the fields
-	 * past the limit dropped as they are decoded; one past twice the
-	 * limit is an HPACK bomb (RFC 7541 section 7.3), and decoding it
-	 * (nghttp2 checks every value byte by byte) would cost the worker
-	 * for every byte of the frame thousands: the connection ends,
-	 * since the decoder's state is lost with the block */
-	st->hdr_list = (uint32_t)SL_MIN(
-	    (uint64_t)st->hdr_list + namelen + valuelen + 32, UINT32_MAX);
-	if (st->hdr_list > 2 * (uint64_t)lim->max_header_list_bytes) {
-		h->f |= C2_BOMB;
-		return NGHTTP2_ERR_CALLBACK_FAILURE;
-	}
-	if (st->hdr_list > lim->max_header_list_bytes) {
-		if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
-			goto trailer_fail;
-		if (!(st->f & S_TOO_LARGE)) {
-			st->f |= S_TOO_LARGE;
-			h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
-				   "header list over max_header_list_bytes");
-		}
-		return 0;
-	}
-	if (st->f & (S_TOO_LARGE | S_DISCARD))
-		return 0;
-	cap = head_cap(st);
-	if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
-		/* a trailer: only a chunked body can carry one; after a
-		 * Content-Length body it is dropped (RFC 9110 section
-		 * 6.5.1 lets a recipient discard trailers) */
-		if (!(st->f & S_CHUNKED))
-			return 0;
-		cap = body_cap(st);
-		if (!(st->f & S_TRAILERS)) {
-			/* the last chunk before the first trailer field */
-			chunk_close(st);
-			if (in_put(st, "0\r\n", 3, cap) == -1)
-				goto trailer_fail;
-			st->f |= S_TRAILERS;
-		}
-		if (in_field(st, n, namelen, v, valuelen, cap) == -1)
-			goto trailer_fail;
-		return 0;
-	}
-	if (namelen > 0 && n[0] == ':') {
-		uint32_t off;
-		if (scratch_put(h, v, valuelen, &off) == -1)
-			goto fail;
-		if (namelen == 7 && memcmp(n, ":method", 7) == 0) {
-			h->m_off = off;
-			h->m_len = (uint32_t)valuelen;
-			if (valuelen == 4 && memcmp(v, "HEAD", 4) == 0)
-				st->f |= S_HEAD_REQ;
-			if (valuelen == 7 && memcmp(v, "CONNECT", 7) == 0)
-				st->f |= S_CONNECT;
-		} else if (namelen == 5 && memcmp(n, ":path", 5) == 0) {
-			h->p_off = off;
-			h->p_len = (uint32_t)valuelen;
-		} else if (namelen == 10 && memcmp(n, ":authority", 10) == 0) {
-			h->a_off = off;
-			h->a_len = (uint32_t)valuelen;
-			st->f |= S_AUTHORITY;
-		} else if (namelen == 9 && memcmp(n, ":protocol", 9) == 0) {
-			/* nghttp2 lets it through only with CONNECT, and
-			 * only since sluice said SETTINGS_ENABLE_CONNECT_
-			 * PROTOCOL */
-			h->pr_off = off;
-			h->pr_len = (uint32_t)valuelen;
-		}
-		/* :scheme: the connection says http or https */
-		return 0;
-	}
-	if (!(st->f & S_REQLINE) && head_reqline(st) == -1)
-		goto fail;
-	if (namelen == 4 && memcmp(n, "host", 4) == 0 &&
-	    (st->f & S_AUTHORITY)) {
-		/* :authority wins; a Host that names another is a
-		 * malformed request (RFC 9113 section 8.3.1) */
-		if (valuelen != h->a_len ||
-		    strncasecmp(v, h->scratch.data + h->a_off, valuelen) != 0)
-			st->f |= S_BAD_HOST;
-		return 0;
-	}
-	if (namelen == 6 && memcmp(n, "cookie", 6) == 0) {
-		/* crumbs joined with "; " (RFC 9113 section 8.2.3) */
-		uint32_t off;
-		if (h->ck_len > 0 && scratch_put(h, "; ", 2, &off) == -1)
-			goto fail;
-		if (scratch_put(h, v, valuelen, &off) == -1)
-			goto fail;
-		if (h->ck_len == 0)
-			h->ck_off = off;
-		h->ck_len = h->scratch.len - h->ck_off;
-		return 0;
-	}
-	if (namelen == 14 && memcmp(n, "content-length", 14) == 0)
-		st->f |= S_CL;
-	/* gRPC (doc/grpc.md): both names are 12 bytes long */
-	if (namelen == 12) {
-		if (memcmp(n, "content-type", 12) == 0 &&
-		    sl_grpc_content_type(v, valuelen))
-			st->s.flags |= SL_STREAM_F_GRPC;
-		else if (memcmp(n, "grpc-timeout", 12) == 0 &&
-			 sl_grpc_timeout_parse(v, valuelen,
-					       &st->s.grpc_timeout_ms) == -1)
-			st->s.grpc_timeout_ms = 0; /* malformed: none */
-	}
-	/* the HTTP/1.1 handshake's own fields are sluice's to write
-	 * (head_reqline): a client's would be a second one */
-	if ((st->f & S_XCONNECT) &&
-	    ((namelen == 17 && memcmp(n, "sec-websocket-key", 17) == 0) ||
-	     (namelen == 21 && memcmp(n, "sec-websocket-version", 21) == 0)))
-		return 0;
-	if (in_hfield(st, n, namelen, v, valuelen, cap) == -1)
-		goto fail;
-	return 0;
-trailer_fail:
-	/* the request cannot be passed on whole: its exchange is cut */
-	if (!(st->f & S_DISCARD)) {
-		h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
-			   "trailer fields past the limits");
-		if (st->s.txn != NULL) {
-			st->s.close_reason = "http2_trailers_too_large";
-			sl_exchange_closed(&st->s, "http2_trailers_too_large");
-		}
-		stream_reset(st, NGHTTP2_ENHANCE_YOUR_CALM);
-		if (st->state != H2S_CLOSED)
-			stream_set_state(st, H2S_DONE);
-	}
-	return 0;
-fail:
-	/* no memory for it, or past the cap: a 431 like a head too large */
-	if (!(st->f & S_TOO_LARGE)) {
-		st->f |= S_TOO_LARGE;
-		h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
-			   "head past the buffer");
-	}
-	return 0;
-}
-
-/* Closes the request body's open chunk: its size into the gap, CRLF
- * after its bytes. */
-static void
-chunk_close(struct sl_h2stream *st)
-{
-	char *gap;
-	uint32_t size;
-
-	if (!(st->f & S_CHUNK_OPEN))
-		return;
-	gap = st->s.in.data + st->chunk_at;
-	size = st->s.in.len - st->chunk_at - CHUNK_GAP;
-	/* 8 hex digits, leading zeros (RFC 9112 section 7.1 allows them):
-	 * the gap was left before the size was known */
-	snprintf(gap, CHUNK_GAP + 1, "%08x\r", size);
-	gap[CHUNK_GAP - 1] = '\n';
-	/* room for it was kept when the chunk opened */
-	memcpy(st->s.in.data + st->s.in.len, "\r\n", 2);
-	st->s.in.len += 2;
-	st->f &= ~S_CHUNK_OPEN;
-}
-
-static void rst_after(struct sl_h2stream *st, size_t n);
-
 static int
 h2_on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 		 const uint8_t *data, size_t len, void *ud)
@@ -1090,28 +255,15 @@ h2_on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 	if (st == NULL || (st->f & S_DISCARD) || st->state == H2S_CLOSED) {
 		(void)nghttp2_session_consume(ng, id, len);
 		if (st != NULL)
-			rst_after(st, len);
+			h2_rst_after(st, len);
 		return 0;
 	}
 	st->unconsumed += (uint32_t)len;
-	if (st->f & S_CHUNKED) {
-		if (!(st->f & S_CHUNK_OPEN)) {
-			/* a gap for the size, and room for the CRLF after */
-			if (in_reserve(st, CHUNK_GAP + len + 2, body_cap(st)) ==
-			    -1)
-				goto overflow;
-			st->chunk_at = st->s.in.len;
-			st->f |= S_CHUNK_OPEN;
-			st->s.in.len += CHUNK_GAP;
-		} else if (in_reserve(st, len + 2, body_cap(st)) == -1)
-			goto overflow;
-		memcpy(st->s.in.data + st->s.in.len, data, len);
-		st->s.in.len += (uint32_t)len;
-	} else if (in_put(st, data, len, body_cap(st)) == -1)
+	if (h2_body_put(st, data, len) == -1)
 		goto overflow;
 	if (st->s.txn != NULL)
 		sl_exchange_body_read(&st->s, len);
-	stream_dirty(st);
+	h2_stream_dirty(st);
 	return 0;
 overflow:
 	/* within its window a client fills a stream's buffer only with
@@ -1123,139 +275,9 @@ overflow:
 		st->s.close_reason = "http2_body_overflow";
 		sl_exchange_closed(&st->s, "http2_body_overflow");
 	}
-	stream_reset(st, NGHTTP2_ENHANCE_YOUR_CALM);
-	stream_set_state(st, H2S_DONE);
+	h2_stream_reset(st, NGHTTP2_ENHANCE_YOUR_CALM);
+	h2_stream_set_state(st, H2S_DONE);
 	return 0;
-}
-
-/* A stream answered before its request was whole (S_RST_AFTER) drops
- * n more bytes of it; once its answer's end is sent and DISCARD_MAX
- * bytes were dropped, the client is asked to stop. */
-static void
-rst_after(struct sl_h2stream *st, size_t n)
-{
-	if (!(st->f & S_RST_AFTER))
-		return;
-	st->discarded =
-	    (uint32_t)SL_MIN((size_t)st->discarded + n, (size_t)DISCARD_MAX);
-	if ((st->f & S_OUT_END) && st->discarded >= DISCARD_MAX)
-		stream_reset(st, NGHTTP2_NO_ERROR);
-}
-
-/* Takes a budget token for a frame that carries no request; past the
- * budget, the connection goes (section 5). */
-static void
-calm_spend(struct sl_h2conn *h, enum sl_h2_refusal why, int64_t n)
-{
-	uint64_t now = now_ms();
-
-	if (now > h->calm_ms) {
-		h->calm += (int64_t)((now - h->calm_ms) * CALM_RATE / 1000);
-		if (h->calm > CALM_BURST)
-			h->calm = CALM_BURST;
-		h->calm_ms = now;
-	}
-	h->calm -= n;
-	if (h->calm >= 0 || h->dead != NULL)
-		return;
-	h2_refused(h, why, 0, "frames that carry no request past the budget");
-	h2_fail(h, NGHTTP2_ENHANCE_YOUR_CALM, "http2_enhance_your_calm");
-}
-
-static void
-calm_earn(struct sl_h2conn *h, int64_t n)
-{
-	h->calm = SL_MIN(h->calm + n, (int64_t)CALM_BURST);
-}
-
-/* A WINDOW_UPDATE or a PING: paid by the DATA frames sent, else by the
- * calm budget. */
-static void
-flow_spend(struct sl_h2conn *h, enum sl_h2_refusal why)
-{
-	if (h->flow > 0)
-		h->flow--;
-	else
-		calm_spend(h, why, 1);
-}
-
-/*
- * A HEADERS frame's stream id (RFC 9113 section 5.1.1): a new stream's id
- * must be greater than every one the client began, and one it skipped is
- * closed for good. nghttp2 keeps no closed stream and ignores a HEADERS
- * below the last id (it cannot tell a trailer that crossed an RST_STREAM
- * from a stream the client never began); the ids of the last 64 streams
- * begun tell them apart: one of those is a closed stream's (ignored, as
- * nghttp2 does), one between them that was never begun is a connection
- * error. Returns -1 when the connection fails.
- */
-static int
-ids_check(struct sl_h2conn *h, int32_t id)
-{
-	uint32_t back;
-
-	if (id <= 0 || (id & 1) == 0)
-		return 0; /* nghttp2's own errors */
-	if (id > h->max_id) {
-		back = (uint32_t)(id - h->max_id) / 2;
-		h->ids = back >= 64 ? 0 : h->ids << back;
-		h->ids |= 1;
-		h->max_id = id;
-		return 0;
-	}
-	if (nghttp2_session_find_stream(h->ng, id) != NULL)
-		return 0; /* a trailer of an open stream */
-	back = (uint32_t)(h->max_id - id) / 2;
-	if (back >= 64 || (h->ids >> back) & 1)
-		return 0;
-	h2_refused(h, SL_H2_R_PROTOCOL, id,
-		   "HEADERS for a stream id below the last one begun");
-	h2_fail(h, NGHTTP2_PROTOCOL_ERROR, "http2_protocol_error");
-	return -1;
-}
-
-static int
-h2_on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
-{
-	struct sl_h2conn *h = H2_OF_SESSION(ud);
-
-	switch (hd->type) {
-	case NGHTTP2_DATA:
-		if (hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM))
-			calm_spend(h, SL_H2_R_EMPTY_FRAMES, 1);
-		break;
-	case NGHTTP2_HEADERS:
-		if (ids_check(h, hd->stream_id) == -1)
-			return NGHTTP2_ERR_CALLBACK_FAILURE;
-		break;
-	case NGHTTP2_PRIORITY:
-		calm_spend(h, SL_H2_R_PRIORITY_FLOOD, 1);
-		break;
-	case NGHTTP2_RST_STREAM:
-		/* charged when it arrives: early resets are rapid_reset's,
-		 * resets of streams gone already reset_flood's */
-		break;
-	case NGHTTP2_SETTINGS:
-		calm_spend(h, SL_H2_R_SETTINGS_FLOOD, 1);
-		break;
-	case NGHTTP2_PING:
-		if (hd->flags & NGHTTP2_FLAG_ACK)
-			calm_spend(h, SL_H2_R_PING_FLOOD, 1);
-		else
-			flow_spend(h, SL_H2_R_PING_FLOOD);
-		break;
-	case NGHTTP2_WINDOW_UPDATE:
-		flow_spend(h, SL_H2_R_WINDOW_FLOOD);
-		break;
-	case NGHTTP2_CONTINUATION:
-		if (hd->length == 0)
-			calm_spend(h, SL_H2_R_EMPTY_FRAMES, 1);
-		break;
-	default:
-		calm_spend(h, SL_H2_R_EMPTY_FRAMES, 1);
-		break;
-	}
-	return h->dead != NULL ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 }
 
 static int
@@ -1283,7 +305,7 @@ h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 		if (st != NULL)
 			st->f |= S_CLIENT_RST;
 		else
-			calm_spend(h, SL_H2_R_RESET_FLOOD, 1);
+			h2_calm_spend(h, SL_H2_R_RESET_FLOOD, 1);
 		return 0;
 	case NGHTTP2_HEADERS:
 	case NGHTTP2_DATA:
@@ -1301,11 +323,11 @@ h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 		if (st->f & S_BAD_HOST) {
 			h2_refused(h, SL_H2_R_PROTOCOL, st->id,
 				   "Host differs from :authority");
-			stream_reset(st, NGHTTP2_PROTOCOL_ERROR);
-			stream_set_state(st, H2S_DONE);
+			h2_stream_reset(st, NGHTTP2_PROTOCOL_ERROR);
+			h2_stream_set_state(st, H2S_DONE);
 			return 0;
 		}
-		if (!(st->f & S_TOO_LARGE) && head_end(st, end) == -1) {
+		if (!(st->f & S_TOO_LARGE) && h2_head_end(st, end) == -1) {
 			st->f |= S_TOO_LARGE;
 			h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
 				   "head past the buffer");
@@ -1316,113 +338,24 @@ h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 			if (st->f & S_XCONNECT)
 				st->s.flags |= SL_STREAM_F_EOF;
 		}
-		stream_set_state(st, H2S_READY);
-		stream_dirty(st);
+		h2_stream_set_state(st, H2S_READY);
+		h2_stream_dirty(st);
 		return 0;
 	}
 	if (!end || (st->f & S_DISCARD))
 		return 0;
 	/* the request's end: the last chunk and the trailers' end */
-	if (st->f & S_CHUNKED) {
-		size_t cap = body_cap(st);
-		chunk_close(st);
-		if (!(st->f & S_TRAILERS) && in_put(st, "0\r\n", 3, cap) == -1)
-			goto overflow;
-		if (in_put(st, "\r\n", 2, cap) == -1)
-			goto overflow;
-	}
+	if (h2_body_end(st) == -1)
+		goto overflow;
 	st->f |= S_IN_END;
 	/* a tunnel's request has no framing: its end is the stream's */
 	if (st->f & S_XCONNECT)
 		st->s.flags |= SL_STREAM_F_EOF;
-	stream_dirty(st);
+	h2_stream_dirty(st);
 	return 0;
 overflow:
-	stream_reset(st, NGHTTP2_INTERNAL_ERROR);
+	h2_stream_reset(st, NGHTTP2_INTERNAL_ERROR);
 	return 0;
-}
-
-/* What sluice sends: resets and GOAWAYs that nghttp2 made itself are its
- * protocol checks (and its refusal of streams over the limit). */
-static int
-h2_on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
-{
-	struct sl_h2conn *h = H2_OF_SESSION(ud);
-	struct sl_h2stream *st;
-
-	switch (frame->hd.type) {
-	case NGHTTP2_DATA:
-		if (frame->hd.length > 0 && h->flow < FLOW_MAX)
-			h->flow += FLOW_PER_DATA;
-		/* fall through */
-	case NGHTTP2_HEADERS:
-		/* the response's end; with the request not read whole
-		 * (op_done came first), the client may stop sending it
-		 * (RFC 9113 section 8.1) */
-		if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
-		    (st = nghttp2_session_get_stream_user_data(
-			 ng, frame->hd.stream_id)) != NULL) {
-			st->f |= S_OUT_END;
-			rst_after(st, 0);
-		}
-		return 0;
-	case NGHTTP2_RST_STREAM:
-		st = nghttp2_session_get_stream_user_data(ng,
-							  frame->hd.stream_id);
-		if (st != NULL && (st->f & S_RESET))
-			return 0;
-		/* answered whole before its request was: a client that
-		 * ends its upload short then (curl sends an empty DATA
-		 * with END_STREAM, which nghttp2 finds short of the
-		 * Content-Length) has broken no rule that matters */
-		if (st != NULL && (st->f & S_OUT_END) && !(st->f & S_IN_END)) {
-			if (sl_log_enabled(SL_LOG_DEBUG))
-				log_debug("conn=%llu stream=%d: request body "
-					  "ended short after its answer",
-					  (unsigned long long)h->c->s.id,
-					  frame->hd.stream_id);
-			return 0;
-		}
-		if (frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM)
-			h2_refused(h, SL_H2_R_TOO_MANY_STREAMS,
-				   frame->hd.stream_id,
-				   "over max_concurrent_streams");
-		else if (frame->rst_stream.error_code != NGHTTP2_NO_ERROR)
-			h2_refused(h, SL_H2_R_PROTOCOL, frame->hd.stream_id,
-				   nghttp2_http2_strerror(
-				       frame->rst_stream.error_code));
-		return 0;
-	case NGHTTP2_GOAWAY:
-		if (frame->goaway.error_code != NGHTTP2_NO_ERROR &&
-		    frame->goaway.error_code != NGHTTP2_ENHANCE_YOUR_CALM &&
-		    h->dead == NULL) {
-			/* nghttp2's own connection error: its debug data says
-			 * which rule the client broke */
-			char why[160], esc[200], e[256];
-			size_t n = SL_MIN(frame->goaway.opaque_data_len,
-					  sizeof(why) - 1);
-			enum sl_h2_refusal r = SL_H2_R_PROTOCOL;
-
-			/* nghttp2's own GOAWAY may carry no debug data */
-			if (n > 0)
-				memcpy(why, frame->goaway.opaque_data, n);
-			why[n] = '\0';
-			if (strstr(why, "CONTINUATION") != NULL)
-				r = SL_H2_R_CONTINUATION;
-			else if (strstr(why, "concurrent streams") != NULL)
-				r = SL_H2_R_TOO_MANY_STREAMS;
-			snprintf(
-			    e, sizeof(e), "%s: %s",
-			    nghttp2_http2_strerror(frame->goaway.error_code),
-			    n > 0 ? sl_escape(esc, sizeof(esc), why, n) : "-");
-			h2_refused(h, r, frame->goaway.last_stream_id, e);
-			h->dead = "http2_protocol_error";
-			h->dead_now = 1;
-		}
-		return 0;
-	default:
-		return 0;
-	}
 }
 
 static int
@@ -1439,22 +372,13 @@ h2_on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
 	 * bytes ends as it would have (its next pump) */
 	if (st->state == H2S_BUSY && code == NGHTTP2_NO_ERROR &&
 	    !(st->f & (S_CLIENT_RST | S_RESET))) {
-		stream_dirty(st);
+		h2_stream_dirty(st);
 		return 0;
 	}
 	/* reset by the client before its answer was whole: rapid reset
 	 * counts these against the streams that finish */
 	if ((st->f & S_CLIENT_RST) && st->state != H2S_DONE) {
-		h->resets++;
-		calm_spend(h, SL_H2_R_RAPID_RESET, 1);
-		if (h->resets >
-			2 * h->c->s.lconf->limits.max_concurrent_streams &&
-		    h->dead == NULL) {
-			h2_refused(h, SL_H2_R_RAPID_RESET, id,
-				   "streams reset faster than they finish");
-			h2_fail(h, NGHTTP2_ENHANCE_YOUR_CALM,
-				"http2_enhance_your_calm");
-		}
+		h2_rapid_reset(h, id);
 	}
 	stream_close(st,
 		     (st->f & S_CLIENT_RST) ? "client_reset" : "stream_closed");
@@ -1475,566 +399,7 @@ h2_on_error(nghttp2_session *ng, int code, const char *msg, size_t len,
 	return 0;
 }
 
-/* ---- the response: the exchange's HTTP/1.1 into frames ----------------- */
-
-/* Whether a response field is connection-specific (RFC 9113 section
- * 8.2.2): HTTP/1.1's framing and connection management. */
-static int
-conn_specific(const char *n, size_t len)
-{
-	switch (len) {
-	case 7:
-		return (n[0] | 0x20) == 'u' && sl_h1_ieq(n, len, "upgrade");
-	case 10:
-		return ((n[0] | 0x20) == 'c' &&
-			sl_h1_ieq(n, len, "connection")) ||
-		       ((n[0] | 0x20) == 'k' &&
-			sl_h1_ieq(n, len, "keep-alive"));
-	case 16:
-		return (n[0] | 0x20) == 'p' &&
-		       sl_h1_ieq(n, len, "proxy-connection");
-	case 17:
-		return (n[0] | 0x20) == 't' &&
-		       sl_h1_ieq(n, len, "transfer-encoding");
-	default:
-		return 0;
-	}
-}
-
-/* The worker's array of name-value pairs, grown as needed. */
-static nghttp2_nv *
-nv_array(struct sl_worker *w, size_t n)
-{
-	struct h2_worker *hw = w->h2; /* made with the first stream */
-
-	if (n > hw->nv_cap) {
-		nghttp2_nv *nv = realloc(hw->nv, n * sizeof(*nv));
-		if (nv == NULL)
-			return NULL;
-		hw->nv = nv;
-		hw->nv_cap = n;
-	}
-	return hw->nv;
-}
-
-static void
-nv_set(nghttp2_nv *nv, char *name, size_t nlen, const char *value, size_t vlen)
-{
-	/* upper case as the upstream wrote it: nghttp2 copies the pair
-	 * (no NGHTTP2_NV_FLAG_NO_COPY_NAME) and lower-cases the copy's
-	 * name (nghttp2_nv_array_copy); a loop here did it twice */
-	nv->name = (uint8_t *)name;
-	nv->namelen = nlen;
-	nv->value = (uint8_t *)(uintptr_t)value;
-	nv->valuelen = vlen;
-	nv->flags = NGHTTP2_NV_FLAG_NONE;
-}
-
-/* Field lines "name: value\r\n" of a trailer section into pairs (names
- * lower-cased by nghttp2's copy, nv_set). Returns how many, or -1 (no
- * memory). */
-static long
-trailer_nv(struct sl_worker *w, char *p, size_t len, nghttp2_nv **out)
-{
-	size_t n = 0, max = 0;
-	nghttp2_nv *nv;
-
-	for (size_t i = 0; i < len; i++)
-		max += p[i] == '\n';
-	if ((nv = nv_array(w, max + 1)) == NULL)
-		return -1;
-	for (size_t i = 0; i < len;) {
-		char *line = p + i, *eol = memchr(line, '\n', len - i), *colon;
-		size_t ll;
-
-		if (eol == NULL)
-			break;
-		i = (size_t)(eol - p) + 1;
-		ll = (size_t)(eol - line);
-		if (ll > 0 && line[ll - 1] == '\r')
-			ll--;
-		if (ll == 0 || (colon = memchr(line, ':', ll)) == NULL)
-			continue;
-		{
-			size_t nl = (size_t)(colon - line);
-			const char *v = colon + 1, *e = line + ll;
-			while (v < e && (*v == ' ' || *v == '\t'))
-				v++;
-			while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-				e--;
-			if (conn_specific(line, nl))
-				continue;
-			nv_set(&nv[n++], line, nl, v, (size_t)(e - v));
-		}
-	}
-	*out = nv;
-	return (long)n;
-}
-
-/* The "\r\n\r\n" that ends the head at p, or NULL: a CR a line, found
- * by memchr (faster than memmem's set-up for a head of a few lines). */
-static char *
-head_end_of(char *p, size_t n)
-{
-	char *end = p + n;
-
-	while ((p = memchr(p, '\r', (size_t)(end - p))) != NULL) {
-		if (end - p < 4)
-			return NULL;
-		if (p[1] == '\n' && p[2] == '\r' && p[3] == '\n')
-			return p;
-		p += 2;
-	}
-	return NULL;
-}
-
-static ssize_t h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf,
-			    size_t length, uint32_t *dflags,
-			    nghttp2_data_source *src, void *ud);
-
-/*
- * Turns the heads at the front of the exchange's output into HEADERS:
- * interim (1xx) ones, then the final one with its body's framing. Returns
- * 0, or -1 when the stream was reset.
- */
-/*
- * The fields of a head the exchange wrote (so well formed: a status line,
- * "Name: value" lines, an empty line) at p, hl bytes, into name-value
- * pairs after :status (names lower-cased in place, connection-specific
- * fields left out), and what frames its body. Returns how many pairs, or
- * -1 (no memory, or not a head the exchange writes).
- */
-static long
-resp_head_nv(struct sl_h2stream *st, char *p, size_t hl, nghttp2_nv **out,
-	     int *status, uint64_t *cl, int *chunked)
-{
-	struct sl_worker *w = st->s.w;
-	char *end = p + hl - 2, *line, *eol;
-	size_t cap = 32, k = 1;
-	nghttp2_nv *nv;
-
-	*cl = UINT64_MAX;
-	*chunked = 0;
-	if (hl < 16 || memcmp(p, "HTTP/1.", 7) != 0 || p[9] < '1' ||
-	    p[9] > '5' || p[10] < '0' || p[10] > '9' || p[11] < '0' ||
-	    p[11] > '9' || (nv = nv_array(w, cap)) == NULL)
-		return -1;
-	*status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
-	for (line = memchr(p, '\n', hl) + 1; line < end; line = eol + 2) {
-		char *colon, *v, *ve;
-		size_t nl;
-
-		if ((eol = memchr(line, '\r', (size_t)(end - line + 1))) ==
-			NULL ||
-		    (colon = memchr(line, ':', (size_t)(eol - line))) == NULL)
-			return -1;
-		nl = (size_t)(colon - line);
-		for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
-			;
-		for (ve = eol; ve > v && (ve[-1] == ' ' || ve[-1] == '\t');
-		     ve--)
-			;
-		if (conn_specific(line, nl)) {
-			if (nl == 17 &&
-			    sl_h1_ieq(line, nl, "transfer-encoding"))
-				*chunked = 1;
-			continue;
-		}
-		if (nl == 14 && (line[0] | 0x20) == 'c' &&
-		    sl_h1_ieq(line, nl, "content-length")) {
-			uint64_t n = 0;
-			for (const char *d = v; d < ve; d++)
-				n = n * 10 + (uint64_t)(*d - '0');
-			*cl = n;
-		}
-		if (k == cap && (nv = nv_array(w, cap *= 2)) == NULL)
-			return -1;
-		nv_set(&nv[k++], line, nl, v, (size_t)(ve - v));
-	}
-	*out = nv;
-	return (long)k;
-}
-
-/*
- * Turns the heads at the front of the exchange's output into HEADERS:
- * interim (1xx) ones, then the final one with its body's framing. Returns
- * 0, or -1 when the stream was reset.
- */
-static int
-resp_heads(struct sl_h2stream *st)
-{
-	struct sl_h2conn *h = st->h;
-	struct sl_stream *s = &st->s;
-
-	while (!(st->f & S_HEAD_OUT) && s->txn != NULL) {
-		struct iovec iov[2];
-		nghttp2_data_provider prd;
-		nghttp2_nv *nv;
-		char *p, *e;
-		size_t hl;
-		uint64_t cl;
-		int hints, r, status, chunked;
-		long k;
-
-		if (sl_exchange_output(s, iov, &hints) == 0)
-			return 0;
-		p = iov[0].iov_base;
-		if ((e = head_end_of(p, iov[0].iov_len)) == NULL)
-			return 0; /* heads are written whole */
-		hl = (size_t)(e - p) + 4;
-		if ((k = resp_head_nv(st, p, hl, &nv, &status, &cl, &chunked)) <
-		    0) {
-			stream_close(st, "http2_bad_response_head");
-			stream_reset(st, NGHTTP2_INTERNAL_ERROR);
-			return -1;
-		}
-		/* the status line's three digits */
-		nv[0].name = (uint8_t *)(uintptr_t) ":status";
-		nv[0].namelen = 7;
-		nv[0].value = (uint8_t *)p + 9;
-		nv[0].valuelen = 3;
-		nv[0].flags = NGHTTP2_NV_FLAG_NONE;
-		if (status < 200) {
-			r = nghttp2_submit_headers(h->ng, NGHTTP2_FLAG_NONE,
-						   st->id, NULL, nv, (size_t)k,
-						   NULL);
-		} else {
-			if ((st->f & S_HEAD_REQ) || status == 204 ||
-			    status == 304 || cl == 0)
-				st->body = H2B_NONE;
-			else if (chunked) {
-				st->body = H2B_CHUNKED;
-				sl_h1_chunked_init(
-				    &st->ch, s->lconf->limits.max_header_bytes);
-			} else if (cl != UINT64_MAX) {
-				st->body = H2B_LENGTH;
-				st->resp_left = cl;
-			} else
-				st->body = H2B_UNTIL_END;
-			prd.source.ptr = st;
-			prd.read_callback = h2_data_read;
-			r = nghttp2_submit_response(
-			    h->ng, st->id, nv, (size_t)k,
-			    st->body != H2B_NONE ? &prd : NULL);
-			st->f |= S_HEAD_OUT;
-		}
-		if (r != 0) {
-			stream_close(st, "http2_submit_failed");
-			stream_reset(st, NGHTTP2_INTERNAL_ERROR);
-			return -1;
-		}
-		(void)sl_exchange_sent(s, hl);
-	}
-	return 0;
-}
-
-/* The trailer section gathered: its fields as a last HEADERS. Returns 1
- * when one was submitted. */
-static int
-resp_trailers(struct sl_h2stream *st)
-{
-	nghttp2_nv *nv;
-	long n;
-
-	if (st->trailers.data == NULL || st->trailers.len <= 2)
-		return 0;
-	n = trailer_nv(st->s.w, st->trailers.data, st->trailers.len, &nv);
-	if (n <= 0)
-		return 0;
-	return nghttp2_submit_trailer(st->h->ng, st->id, nv, (size_t)n) == 0;
-}
-
-static int
-trailers_put(struct sl_h2stream *st, const char *p, size_t n)
-{
-	struct sl_buf *b = &st->trailers;
-	struct sl_worker *w = st->s.w;
-
-	if (sl_buf_alloc(&w->bufs, b, 4096) == -1)
-		return -1;
-	if (sl_buf_space(b) < n &&
-	    sl_buf_grow(&w->bufs, b,
-			SL_MAX((size_t)b->len + n, (size_t)b->cap * 2)) == -1)
-		return -1;
-	memcpy(b->data + b->len, p, n);
-	b->len += (uint32_t)n;
-	return 0;
-}
-
-/*
- * How many payload bytes of the response can go in a DATA frame now (at
- * most max), at the front of the exchange's output; a chunked body's
- * framing before them is taken off first (its trailer section kept).
- * *end is set when the body ends with them. Returns -1 on bad framing.
- */
-static long
-resp_avail(struct sl_h2stream *st, size_t max, int *end)
-{
-	struct sl_stream *s = &st->s;
-	struct iovec iov[2];
-	int hints, niov;
-
-	*end = 0;
-	if (s->txn == NULL) {
-		*end = 1;
-		return 0;
-	}
-	for (int guard = 0; guard < 64; guard++) {
-		size_t data, tr, avail;
-		long fr;
-
-		niov = sl_exchange_output(s, iov, &hints);
-		avail = niov > 0 ? iov[0].iov_len : 0;
-		switch ((enum h2s_body)st->body) {
-		case H2B_NONE:
-			*end = 1;
-			return 0;
-		case H2B_LENGTH:
-			avail = (size_t)SL_MIN((uint64_t)avail, st->resp_left);
-			avail = SL_MIN(avail, max);
-			*end = avail == st->resp_left;
-			return (long)avail;
-		case H2B_UNTIL_END:
-			if (niov == 2)
-				avail += iov[1].iov_len;
-			if (avail <= max && sl_exchange_output_done(s))
-				*end = 1;
-			return (long)SL_MIN(avail, max);
-		case H2B_CHUNKED:
-			break;
-		}
-		if (st->ch.done) {
-			*end = 1;
-			return 0;
-		}
-		if (niov == 0)
-			return 0;
-		fr = sl_h1_chunked_frame(&st->ch, iov[0].iov_base,
-					 iov[0].iov_len, &data, &tr);
-		if (fr < 0)
-			return -1;
-		if ((size_t)fr > tr &&
-		    trailers_put(st, (char *)iov[0].iov_base + tr,
-				 (size_t)fr - tr) == -1)
-			return -1;
-		if (fr > 0) {
-			(void)sl_exchange_sent(s, (size_t)fr);
-			if (s->txn == NULL)
-				return 0;
-			continue;
-		}
-		if (st->ch.done) {
-			*end = 1;
-			return 0;
-		}
-		return (long)SL_MIN(data, max);
-	}
-	return 0;
-}
-
-static ssize_t
-h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
-	     uint32_t *dflags, nghttp2_data_source *src, void *ud)
-{
-	struct sl_h2stream *st = src->ptr;
-	int end;
-	long n;
-
-	if (st->state == H2S_CLOSED)
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	n = resp_avail(st, length, &end);
-	if (n < 0)
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	if (end) {
-		*dflags |= NGHTTP2_DATA_FLAG_EOF;
-		if (resp_trailers(st))
-			*dflags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-	} else if (n == 0) {
-		st->f |= S_DEFERRED;
-		return NGHTTP2_ERR_DEFERRED;
-	}
-	if (n > 0)
-		*dflags |= NGHTTP2_DATA_FLAG_NO_COPY;
-	return n;
-}
-
-/* Room for n more bytes in the write buffer, grown as far as WBUF_MAX.
- * Returns 0, or -1 when they do not fit (or no memory). */
-static int
-wbuf_room(struct sl_h2conn *h, size_t n)
-{
-	struct sl_buf *b = &h->wbuf;
-	size_t want;
-
-	if (sl_buf_space(b) >= n)
-		return 0;
-	if (b->off > 0) {
-		memmove(b->data, b->data + b->off, sl_buf_pending(b));
-		b->len -= b->off;
-		b->off = 0;
-		if (sl_buf_space(b) >= n)
-			return 0;
-	}
-	want = (size_t)b->len + n;
-	if (want > WBUF_MAX)
-		return -1;
-	return sl_buf_grow(&h->c->s.w->bufs, b, want);
-}
-
-static void
-wbuf_put(struct sl_h2conn *h, const void *p, size_t n)
-{
-	memcpy(h->wbuf.data + h->wbuf.len, p, n);
-	h->wbuf.len += (uint32_t)n;
-}
-
-/* No frame more now: a whole DATA frame would not fit behind what waits. */
-static int
-wbuf_full(const struct sl_h2conn *h)
-{
-	return sl_buf_pending(&h->wbuf) > WBUF_MAX - DATA_FRAME_MAX;
-}
-
-/* A DATA frame: its header, then the payload copied from the exchange's
- * output, which it then counts as sent. */
-static int
-h2_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd,
-	     size_t length, nghttp2_data_source *src, void *ud)
-{
-	struct sl_h2conn *h = H2_OF_SESSION(ud);
-	struct sl_h2stream *st = src->ptr;
-	struct sl_stream *s = &st->s;
-	size_t left = length;
-
-	/* h2_output makes frames only while a whole DATA frame fits */
-	if (wbuf_room(h, 9 + length) == -1)
-		return NGHTTP2_ERR_WOULDBLOCK;
-	wbuf_put(h, framehd, 9);
-	if (length > 0 && s->txn != NULL) {
-		struct iovec iov[2];
-		int hints, niov = sl_exchange_output(s, iov, &hints);
-		for (int i = 0; i < niov && left > 0; i++) {
-			size_t k = SL_MIN(left, iov[i].iov_len);
-			wbuf_put(h, iov[i].iov_base, k);
-			if (st->body == H2B_CHUNKED) {
-				size_t consumed, dl;
-				(void)sl_h1_chunked_decode(&st->ch,
-							   iov[i].iov_base, k,
-							   0, &consumed, &dl);
-			}
-			left -= k;
-		}
-		if (st->body == H2B_LENGTH)
-			st->resp_left -= length - left;
-		(void)sl_exchange_sent(s, length - left);
-		if (s->flags & SL_STREAM_F_WBLOCK) {
-			s->flags &= ~SL_STREAM_F_WBLOCK;
-			if (s->txn != NULL)
-				(void)sl_exchange_writable(s);
-		}
-	}
-	if (left > 0) {
-		/* the exchange has fewer bytes than it said: never, but
-		 * a short frame would break the connection */
-		memset(h->wbuf.data + h->wbuf.len, 0, left);
-		h->wbuf.len += (uint32_t)left;
-	}
-	stream_dirty(st);
-	return wbuf_full(h) ? NGHTTP2_ERR_PAUSE : 0;
-}
-
-/* Other frames: into the write buffer while a DATA frame's room stays
- * free behind them in a buffer of WBUF_MAX. */
-static ssize_t
-h2_send(nghttp2_session *ng, const uint8_t *data, size_t len, int flags,
-	void *ud)
-{
-	struct sl_h2conn *h = H2_OF_SESSION(ud);
-	size_t room = WBUF_MAX - DATA_FRAME_MAX - sl_buf_pending(&h->wbuf);
-
-	if (sl_buf_pending(&h->wbuf) >= WBUF_MAX - DATA_FRAME_MAX)
-		return NGHTTP2_ERR_WOULDBLOCK;
-	len = SL_MIN(len, room);
-	if (wbuf_room(h, len) == -1)
-		return NGHTTP2_ERR_WOULDBLOCK;
-	wbuf_put(h, data, len);
-	return (ssize_t)len;
-}
-
-/* ---- the connection's I/O ----------------------------------------------*/
-
-/* Writes what the write buffer holds. Returns -1 when the connection
- * failed (h->dead set). */
-static int
-wbuf_flush(struct sl_h2conn *h)
-{
-	struct sl_client *c = h->c;
-	struct iovec iov;
-	ssize_t n;
-	int want = 0;
-
-	while (sl_buf_pending(&h->wbuf) > 0 && !(h->f & C2_WBLOCKED)) {
-		iov.iov_base = h->wbuf.data + h->wbuf.off;
-		iov.iov_len = sl_buf_pending(&h->wbuf);
-		/* its close always asks what is unsent (client_finish) */
-		c->s.flags |= C_F_OUT_BACKLOG;
-		n = XPRT(c)->sendv(c->fd, c->xc, &iov, 1, 0, &want);
-		if (n == -1) {
-			if (errno != EAGAIN && errno != EINTR) {
-				h->dead = "client_write_error";
-				h->dead_abort = 1;
-				return -1;
-			}
-			h->f |= C2_WBLOCKED;
-			if (h->wblock_ms == 0)
-				h->wblock_ms = now_ms();
-			if (want == SL_TLS_WANT_READ)
-				h->f |= C2_W_READ;
-			else
-				(void)XPRT(c)->watch(c->fd, c->xc, &h->wev, 1);
-			break;
-		}
-		SL_STAT_ADD(c->s.w->stats.client_bytes_out, (uint64_t)n);
-		h->wbuf.off += (uint32_t)n;
-		h->wblock_ms = 0;
-	}
-	return 0;
-}
-
-/* Has nghttp2 frame what is ready, and writes it. */
-static void
-h2_output(struct sl_h2conn *h)
-{
-	struct sl_worker *w = h->c->s.w;
-
-	for (int guard = 0; guard < 32 && !(h->f & C2_WBLOCKED); guard++) {
-		uint32_t before;
-		int rv;
-
-		if (!nghttp2_session_want_write(h->ng))
-			break;
-		if (sl_buf_alloc(&w->bufs, &h->wbuf, WBUF_MIN) == -1) {
-			h->dead = "out_of_memory";
-			return;
-		}
-		if (sl_buf_pending(&h->wbuf) == 0)
-			h->wbuf.off = h->wbuf.len = 0;
-		before = h->wbuf.len;
-		if (!wbuf_full(h) && (rv = nghttp2_session_send(h->ng)) != 0) {
-			if (h->dead == NULL) {
-				h->dead = "http2_protocol_error";
-				h->dead_now = 1;
-			}
-			(void)wbuf_flush(h);
-			return;
-		}
-		/* nothing framed: what nghttp2 holds waits for a window */
-		if (h->wbuf.len == before && sl_buf_pending(&h->wbuf) == 0)
-			break;
-		if (wbuf_flush(h) == -1)
-			return;
-	}
-}
+/* ---- the connection's reads -------------------------------------------- */
 
 /* Gives back the buffers an idle connection does not need: its read and
  * write buffers and the header block scratch. Busy, it keeps them from
@@ -2098,7 +463,7 @@ h2_input(struct sl_h2conn *h)
 		for (st = TAILQ_FIRST(&h->streams); st != NULL; st = nx) {
 			nx = TAILQ_NEXT(st, link);
 			if (!(st->f & S_IN_END) && st->state != H2S_DONE) {
-				stream_reset(st, NGHTTP2_CANCEL);
+				h2_stream_reset(st, NGHTTP2_CANCEL);
 				stream_close(st, "client_closed");
 			}
 		}
@@ -2118,27 +483,7 @@ h2_input(struct sl_h2conn *h)
 	rv = nghttp2_session_mem_recv(h->ng, (const uint8_t *)h->rbuf.data,
 				      (size_t)n);
 	if (rv < 0 && h->dead == NULL) {
-		enum sl_h2_refusal r = SL_H2_R_PROTOCOL;
-		uint32_t code = NGHTTP2_PROTOCOL_ERROR;
-		const char *what = nghttp2_strerror((int)rv);
-		if (rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
-			r = SL_H2_R_CONTINUATION;
-			code = NGHTTP2_ENHANCE_YOUR_CALM;
-		} else if (h->f & C2_BOMB) {
-			r = SL_H2_R_HPACK_BOMB;
-			code = NGHTTP2_ENHANCE_YOUR_CALM;
-			what = "a header block decoding past twice "
-			       "max_header_list_bytes";
-		} else if (rv == NGHTTP2_ERR_FLOODED ||
-			   rv == NGHTTP2_ERR_TOO_MANY_SETTINGS) {
-			r = SL_H2_R_SETTINGS_FLOOD;
-			code = NGHTTP2_ENHANCE_YOUR_CALM;
-		}
-		h2_refused(h, r, 0, what);
-		h2_fail(h, code,
-			code == NGHTTP2_ENHANCE_YOUR_CALM
-			    ? "http2_enhance_your_calm"
-			    : "http2_protocol_error");
+		h2_recv_failed(h, rv);
 		return;
 	}
 	/* a full read: there may be more (level-triggered epoll will say
@@ -2158,11 +503,11 @@ stream_start(struct sl_h2stream *st)
 	struct sl_stream *s = &st->s;
 	struct sl_h2conn *h = st->h;
 
-	stream_set_state(st, H2S_BUSY);
+	h2_stream_set_state(st, H2S_BUSY);
 	stream_adopt(st);
 	if (sl_exchange_new(s, st->start_ms) == NULL) {
-		stream_reset(st, NGHTTP2_INTERNAL_ERROR);
-		stream_set_state(st, H2S_DONE);
+		h2_stream_reset(st, NGHTTP2_INTERNAL_ERROR);
+		h2_stream_set_state(st, H2S_DONE);
 		return;
 	}
 	s->flags |= SL_STREAM_F_READING;
@@ -2192,7 +537,7 @@ stream_settle(struct sl_h2stream *st)
 		s->flags &= ~SL_STREAM_F_READING;
 	else
 		s->flags |= SL_STREAM_F_READING;
-	stream_give_back(st);
+	h2_stream_give_back(st);
 	stream_in_release(st);
 	if (s->txn != NULL)
 		sl_exchange_schedule(s);
@@ -2235,7 +580,8 @@ h2_pump(struct sl_h2conn *h)
 			h->reap = st;
 			continue;
 		}
-		chunk_close(st);
+		if (st->f & S_CHUNK_OPEN)
+			h2_chunk_close(st);
 		if (st->state == H2S_READY)
 			stream_start(st);
 		/* as HTTP/1 does after a start: the request goes upstream at
@@ -2268,52 +614,13 @@ h2_writable(struct sl_h2conn *h)
 		st->f &= ~S_WANT_WRITE;
 		h->nwant--;
 		(void)sl_exchange_writable(&st->s);
-		stream_dirty(st);
+		h2_stream_dirty(st);
 	}
 }
 
-/* ---- deadlines ---------------------------------------------------------*/
+/* ---- the timer and the graceful end (deadlines: h2_budget.c) ----------- */
 
 static void h2_on_timer(evutil_socket_t fd, short what, void *arg);
-
-static void
-h2_schedule(struct sl_h2conn *h)
-{
-	const struct sl_conf_limits *l = &h->c->s.lconf->limits;
-	uint64_t d = UINT64_MAX;
-
-	if (h->f & C2_CLOSING)
-		d = SL_MIN(d, h->closing_ms + l->send_timeout_ms);
-	if (!(h->f & C2_PREFACE))
-		d = SL_MIN(d, h->start_ms + l->header_timeout_ms);
-	if (h->hs != NULL && h->hdr_block_ms != 0)
-		d = SL_MIN(d, h->hdr_block_ms + l->header_timeout_ms);
-	if (h->nopen == 0 && !(h->f & C2_SHUTDOWN))
-		d = SL_MIN(d, h->idle_ms + l->idle_timeout_ms);
-	if (h->nopen == 0 && !(h->f & C2_PARKED))
-		d = SL_MIN(d, h->idle_ms + PARK_MS);
-	if (h->wblock_ms != 0)
-		d = SL_MIN(d, h->wblock_ms + l->send_timeout_ms);
-	if (h->zwin_ms != 0)
-		d = SL_MIN(d, h->zwin_ms + l->send_timeout_ms);
-	if ((h->f & C2_GOAWAY1) && !(h->f & C2_GOAWAY2))
-		d = SL_MIN(d, h->goaway_ms + GOAWAY_WAIT_MS);
-	if (d == UINT64_MAX)
-		d = 0;
-	/* a timer armed for earlier stays: it fires, finds nothing due and
-	 * arms again (a connection's deadlines move at every stream; this
-	 * saves an event_del and an event_add each time) */
-	if (d == h->armed_ms ||
-	    (h->armed_ms != 0 && (d == 0 || d > h->armed_ms)))
-		return;
-	h->armed_ms = d;
-	{
-		uint64_t now = now_ms(), ms = d > now ? d - now : 0;
-		struct timeval tv = {(time_t)(ms / 1000),
-				     (suseconds_t)(ms % 1000) * 1000};
-		event_add(&h->tev, &tv);
-	}
-}
 
 /* The last GOAWAY of a graceful end: the streams the client began so
  * far are served, no later one. */
@@ -2350,54 +657,28 @@ h2_on_timer(evutil_socket_t fd, short what, void *arg)
 	struct sl_h2conn *h = arg;
 	const struct sl_conf_limits *l = &h->c->s.lconf->limits;
 	uint64_t now = sl_now_refresh();
-	struct sl_worker *w = h->c->s.w;
 
 	h->armed_ms = 0;
 	if (h->f & C2_CLOSING) {
 		/* the last frames did not go within send_timeout: a reset */
 		if (now >= h->closing_ms + l->send_timeout_ms) {
-			SL_STAT_INC(w->stats.timeouts[SL_TO_SEND]);
+			SL_STAT_INC(h->c->s.w->stats.timeouts[SL_TO_SEND]);
 			h->dead_abort = 1;
 		}
 		h2_run(h);
 		return;
 	}
-	if (!(h->f & C2_PREFACE) && now >= h->start_ms + l->header_timeout_ms) {
-		SL_STAT_INC(w->stats.timeouts[SL_TO_HEADER]);
-		h2_refused(h, SL_H2_R_HEADER_TIMEOUT, 0,
-			   "no connection preface within header_timeout");
-		h->dead = "header_timeout";
-	} else if (h->hs != NULL && h->hdr_block_ms != 0 &&
-		   now >= h->hdr_block_ms + l->header_timeout_ms) {
-		SL_STAT_INC(w->stats.timeouts[SL_TO_HEADER]);
-		h2_refused(h, SL_H2_R_HEADER_TIMEOUT, h->hs->id,
-			   "header block not whole within header_timeout");
-		h2_fail(h, NGHTTP2_ENHANCE_YOUR_CALM, "header_timeout");
-	} else if (h->wblock_ms != 0 &&
-		   now >= h->wblock_ms + l->send_timeout_ms) {
-		SL_STAT_INC(w->stats.timeouts[SL_TO_SEND]);
-		h->dead = "send_timeout";
-		h->dead_abort = 1;
-	} else if (h->zwin_ms != 0 && now >= h->zwin_ms + l->send_timeout_ms) {
-		if (nghttp2_session_get_remote_window_size(h->ng) <= 0) {
-			SL_STAT_INC(w->stats.timeouts[SL_TO_SEND]);
-			h2_refused(h, SL_H2_R_ZERO_WINDOW, 0,
-				   "connection window shut past send_timeout");
-			h2_fail(h, NGHTTP2_ENHANCE_YOUR_CALM, "send_timeout");
-		} else
-			h->zwin_ms = 0;
-	} else if (h->nopen == 0 && !(h->f & C2_SHUTDOWN) &&
-		   now >= h->idle_ms + l->idle_timeout_ms) {
-		SL_STAT_INC(w->stats.timeouts[SL_TO_IDLE]);
-		h2_fail(h, NGHTTP2_NO_ERROR, "idle_timeout");
-	} else if ((h->f & C2_GOAWAY1) && !(h->f & C2_GOAWAY2) &&
-		   now >= h->goaway_ms + GOAWAY_WAIT_MS) {
+	switch (h2_deadline(h, now)) {
+	case H2_DL_GOAWAY:
 		h2_goaway_final(h);
-	} else if (h->nopen == 0 && !(h->f & C2_PARKED) &&
-		   now >= h->idle_ms + PARK_MS) {
+		break;
+	case H2_DL_PARK:
 		h->f |= C2_PARKED;
 		if (!nghttp2_session_want_write(h->ng))
 			big_release(h);
+		break;
+	default:
+		break;
 	}
 	h2_run(h);
 }
@@ -2509,7 +790,7 @@ h2_end(struct sl_h2conn *h)
 			h->closing_ms = now_ms();
 		}
 		h->f &= ~C2_WBLOCKED;
-		if (wbuf_flush(h) == 0 && sl_buf_pending(&h->wbuf) > 0) {
+		if (h2_wbuf_flush(h) == 0 && sl_buf_pending(&h->wbuf) > 0) {
 			sl_client_want_read(c, 0);
 			h2_schedule(h);
 			return 0; /* the write event carries on */
@@ -2628,11 +909,15 @@ op_flush(struct sl_stream *s)
 {
 	struct sl_h2stream *st = STREAM_OF(s);
 	struct sl_h2conn *h = st->h;
+	const char *why;
 
 	if (st->state == H2S_CLOSED || s->txn == NULL)
 		return -1;
-	if (!(st->f & S_HEAD_OUT) && resp_heads(st) == -1)
+	if (!(st->f & S_HEAD_OUT) && h2_resp_heads(st, &why) == -1) {
+		stream_close(st, why);
+		h2_stream_reset(st, NGHTTP2_INTERNAL_ERROR);
 		return -1;
+	}
 	if ((st->f & S_DEFERRED) && (st->f & S_HEAD_OUT)) {
 		st->f &= ~S_DEFERRED;
 		(void)nghttp2_session_resume_data(h->ng, st->id);
@@ -2663,7 +948,7 @@ op_resume(struct sl_stream *s)
 
 	if (st->state == H2S_CLOSED)
 		return;
-	stream_dirty(st);
+	h2_stream_dirty(st);
 	/* from the loop's active queue, after the other events of this turn:
 	 * the answers of several upstreams that came together go to the
 	 * client in one write */
@@ -2695,9 +980,9 @@ op_close(struct sl_stream *s, const char *reason)
 	} else if (strcmp(reason, "send_timeout") == 0)
 		h2_refused(h, SL_H2_R_ZERO_WINDOW, st->id,
 			   "stream window shut past send_timeout");
-	stream_reset(st, NGHTTP2_INTERNAL_ERROR);
+	h2_stream_reset(st, NGHTTP2_INTERNAL_ERROR);
 	if (st->state != H2S_CLOSED)
-		stream_set_state(st, H2S_DONE);
+		h2_stream_set_state(st, H2S_DONE);
 	h2_kick(h);
 }
 
@@ -2722,20 +1007,20 @@ op_done(struct sl_stream *s, const char *why, int close, int linger)
 	(void)linger;
 	if (st->state == H2S_CLOSED)
 		return;
-	stream_set_state(st, H2S_DONE);
+	h2_stream_set_state(st, H2S_DONE);
 	c->s.nrequests++;
 	if (h->resets > 0)
 		h->resets--;
-	calm_earn(h, 2);
+	h2_calm_earn(h, 2);
 	/* answered before its request was whole: the rest is not wanted
 	 * (RST_STREAM(NO_ERROR) once the response's end is sent and
 	 * DISCARD_MAX more bytes came) */
 	if (!(st->f & S_IN_END)) {
 		st->f |= S_RST_AFTER;
-		rst_after(st, 0);
+		h2_rst_after(st, 0);
 	}
 	st->f |= S_DISCARD;
-	stream_give_back(st);
+	h2_stream_give_back(st);
 	if (st->f & S_DEFERRED) {
 		st->f &= ~S_DEFERRED;
 		(void)nghttp2_session_resume_data(h->ng, st->id);
@@ -2764,70 +1049,12 @@ op_unacked(struct sl_stream *s)
 	return 0;
 }
 
-static size_t
-op_send_room(struct sl_stream *s)
-{
-	struct sl_h2stream *st = STREAM_OF(s);
-	struct sl_h2conn *h = st->h;
-	int32_t ws, wc;
-
-	if (st->state == H2S_CLOSED || (h->f & C2_WBLOCKED))
-		return 0;
-	ws = nghttp2_session_get_stream_remote_window_size(h->ng, st->id);
-	wc = nghttp2_session_get_remote_window_size(h->ng);
-	ws = SL_MIN(ws, wc);
-	return ws > 0 ? (size_t)ws : 0;
-}
-
 static const char *
 op_tls_version(struct sl_stream *s)
 {
 	struct sl_client *c = STREAM_OF(s)->h->c;
 
 	return (c->s.flags & C_F_TLS) ? sl_tls_version(c->ssl) : "";
-}
-
-/* The request head as head_end left it: its fields, from the notes after
- * its text, held to the checks a request's text gets. */
-static int
-op_head(struct sl_stream *s, struct sl_h1_request *req,
-	const struct sl_h1_limits *lim, size_t *text_len)
-{
-	struct sl_h2stream *st = (struct sl_h2stream *)(void *)s;
-	const char *base = s->in.data + s->in.off;
-	const char *fp;
-	struct h2_head_meta meta;
-	struct h2_field f;
-	size_t i, n;
-	int r;
-
-	memcpy(&meta, base + st->head_len - sizeof(meta), sizeof(meta));
-	*text_len = meta.text_len;
-	fp = base + st->head_len - sizeof(meta) -
-	     (size_t)meta.nfields * sizeof(f);
-	req->method = base;
-	req->method_len = meta.mlen;
-	req->target = base + meta.mlen + 1;
-	req->target_len = meta.tlen;
-	/* the array holds max_headers; the check refuses a field past it
-	 * (431) before it would read it */
-	n = SL_MIN((size_t)meta.nfields, req->max_headers);
-	for (i = 0; i < n; i++) {
-		struct sl_h1_header *hd = &req->headers[i];
-		memcpy(&f, fp + i * sizeof(f), sizeof(f));
-		hd->name = base + f.off;
-		hd->name_len = f.nlen;
-		hd->value = base + f.off + f.nlen + 2;
-		hd->value_len = f.vlen;
-		hd->kind = SL_HK_UNSET;
-	}
-	req->nheaders = meta.nfields;
-	/* nghttp2 held the method, names and values to RFC 9113 section
-	 * 8.2.1 (and sluice's own fields are well-formed) */
-	r = sl_h1_request_check(req, meta.text_len, lim, SL_H1_CHECKED_FIELDS);
-	if (req->nheaders > n)
-		req->nheaders = n;
-	return r;
 }
 
 static const struct sl_stream_ops h2_stream_ops = {
@@ -2838,9 +1065,9 @@ static const struct sl_stream_ops h2_stream_ops = {
     .reset = op_reset,
     .done = op_done,
     .unacked = op_unacked,
-    .send_room = op_send_room,
+    .send_room = h2_op_send_room,
     .tls_version = op_tls_version,
-    .head = op_head,
+    .head = h2_op_head,
 };
 
 /* ---- the connection ----------------------------------------------------*/

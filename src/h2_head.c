@@ -1,0 +1,732 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The translation of heads for the HTTP/2 codec (h2.c, doc/http2.md
+ * section 3): a stream's request fields into an HTTP/1.1 head in the
+ * stream's `in` with the notes the exchange reads it from (h2_op_head), its
+ * body into chunks when it has no length, its trailers; and the HTTP/1.1
+ * response heads and trailer sections the exchange writes into nghttp2's
+ * name-value pairs. Its entry for a header block's fields is nghttp2's
+ * on_header callback, which holds the header list to its limit. It performs
+ * no I/O and submits no frame but a stream's reset, and calls nothing of
+ * h2.c or h2_out.c: what it refuses it counts with h2_budget.c's refusals,
+ * or returns as -1 for the session to decide (a 431, a reset).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "exchange.h"
+#include "grpc.h"
+#include "h1_parse.h"
+#include "h2_int.h"
+#include "runtime.h"
+#include "tls.h"
+
+/* Bytes of the gap left for a request chunk's size line: as many hex
+ * digits as a window's largest size, then CRLF (doc/http2.md section 3) */
+#define CHUNK_GAP 10
+
+/* ---- the request: HTTP/2 fields into an HTTP/1.1 head ------------------ */
+
+/* Room for n more bytes at the end of the stream's `in`, within its cap.
+ * Returns 0, or -1 (no memory, or past the cap). */
+static int
+in_reserve(struct sl_h2stream *st, size_t n, size_t cap)
+{
+	struct sl_buf *b = &st->s.in;
+	struct sl_worker *w = st->s.w;
+	size_t want;
+
+	if (sl_buf_alloc(&w->bufs, b, SL_MAX(n, (size_t)4096)) == -1)
+		return -1;
+	if (sl_buf_space(b) >= n)
+		return 0;
+	if (b->off > 0) {
+		uint32_t off = b->off;
+		memmove(b->data, b->data + off, b->len - off);
+		b->len -= off;
+		if (st->f & S_CHUNK_OPEN)
+			st->chunk_at -= off;
+		st->s.in_ready =
+		    st->s.in_ready >= off ? st->s.in_ready - off : 0;
+		st->taken = st->taken >= off ? st->taken - off : 0;
+		b->off = 0;
+		if (sl_buf_space(b) >= n)
+			return 0;
+	}
+	want = (size_t)b->len + n;
+	if (want > cap)
+		return -1;
+	return sl_buf_grow(&w->bufs, b, SL_MAX(want, (size_t)b->cap * 2));
+}
+
+static int
+in_put(struct sl_h2stream *st, const void *p, size_t n, size_t cap)
+{
+	if (in_reserve(st, n, cap) == -1)
+		return -1;
+	memcpy(st->s.in.data + st->s.in.len, p, n);
+	st->s.in.len += (uint32_t)n;
+	return 0;
+}
+
+/* "name: value\r\n" at the end of the stream's `in`, within cap. */
+static int
+in_field(struct sl_h2stream *st, const char *n, size_t nlen, const char *v,
+	 size_t vlen, size_t cap)
+{
+	char *p;
+
+	if (in_reserve(st, nlen + vlen + 4, cap) == -1)
+		return -1;
+	p = st->s.in.data + st->s.in.len;
+	memcpy(p, n, nlen);
+	p[nlen] = ':';
+	p[nlen + 1] = ' ';
+	memcpy(p + nlen + 2, v, vlen);
+	p[nlen + 2 + vlen] = '\r';
+	p[nlen + 3 + vlen] = '\n';
+	st->s.in.len += (uint32_t)(nlen + vlen + 4);
+	return 0;
+}
+
+/* A field of the request head: written as in_field, and noted for the
+ * head's end (h2_head_end). */
+static int
+in_hfield(struct sl_h2stream *st, const char *n, size_t nlen, const char *v,
+	  size_t vlen, size_t cap)
+{
+	struct h2_worker *hw = h2w(st->s.w);
+	uint32_t off = st->s.in.len;
+
+	if (hw->nfv == hw->fv_cap) {
+		uint32_t ncap = hw->fv_cap ? 2 * hw->fv_cap : 32;
+		struct h2_field *fv = realloc(hw->fv, ncap * sizeof(*fv));
+		if (fv == NULL)
+			return -1;
+		hw->fv = fv;
+		hw->fv_cap = ncap;
+	}
+	if (in_field(st, n, nlen, v, vlen, cap) == -1)
+		return -1;
+	/* in_reserve may have moved `in`'s bytes, never the head's (in.off
+	 * is 0 until the exchange starts) */
+	hw->fv[hw->nfv].off = off;
+	hw->fv[hw->nfv].nlen = (uint32_t)nlen;
+	hw->fv[hw->nfv].vlen = (uint32_t)vlen;
+	hw->nfv++;
+	return 0;
+}
+
+/* A request head's bytes at most: the header list's limit, and room for
+ * the request line and the framing fields. */
+static size_t
+head_cap(const struct sl_h2stream *st)
+{
+	const struct sl_conf_limits *l = &st->h->c->s.lconf->limits;
+
+	return SL_MAX(l->max_header_list_bytes, l->max_header_bytes) + 1024;
+}
+
+/* The stream's `in` at most: a head, a body kept for a retry, and the
+ * window's bytes in flight with their framing. */
+static size_t
+body_cap(const struct sl_h2stream *st)
+{
+	const struct sl_conf_limits *l = &st->h->c->s.lconf->limits;
+
+	return head_cap(st) + 2 * l->buffer_bytes + 2 * st->h->win_stream;
+}
+
+static int
+scratch_put(struct sl_h2conn *h, const void *p, size_t n, uint32_t *off)
+{
+	struct sl_buf *b = &h->scratch;
+	struct sl_worker *w = h->c->s.w;
+
+	if (sl_buf_alloc(&w->bufs, b, SL_MAX(n, (size_t)4096)) == -1)
+		return -1;
+	if (sl_buf_space(b) < n &&
+	    sl_buf_grow(&w->bufs, b,
+			SL_MAX((size_t)b->len + n, (size_t)b->cap * 2)) == -1)
+		return -1;
+	*off = b->len;
+	memcpy(b->data + b->len, p, n);
+	b->len += (uint32_t)n;
+	return 0;
+}
+
+/* The request line and Host, once the pseudo-header fields are known
+ * (RFC 9113 section 8.3.1). */
+static int
+head_reqline(struct sl_h2stream *st)
+{
+	struct sl_h2conn *h = st->h;
+	/* no pseudo-header field came: nghttp2 refuses the stream at the
+	 * block's end, whatever is written here */
+	const char *sb = h->scratch.data != NULL ? h->scratch.data : "";
+	size_t cap = head_cap(st);
+	const char *target = sb + h->p_off, *method = sb + h->m_off;
+	size_t tlen = h->p_len, mlen = h->m_len;
+	char *p;
+
+	st->f |= S_REQLINE;
+	/* WebSocket by extended CONNECT (RFC 8441): the HTTP/1.1 handshake
+	 * an upstream expects, a GET of :path asking for the switch with a
+	 * key of sluice's own (doc/websocket.md section 4) */
+	if ((st->f & S_CONNECT) && h->pr_len == 9 &&
+	    strncasecmp(sb + h->pr_off, "websocket", 9) == 0) {
+		st->f |= S_XCONNECT;
+		st->s.flags |= SL_STREAM_F_XCONNECT;
+		method = "GET";
+		mlen = 3;
+	} else if (st->f & S_CONNECT) {
+		/* CONNECT has no :path: its authority is the target */
+		target = sb + h->a_off;
+		tlen = h->a_len;
+	}
+	if (in_reserve(st, mlen + tlen + 12, cap) == -1)
+		return -1;
+	h2w(st->s.w)->mlen = (uint32_t)mlen;
+	h2w(st->s.w)->tlen = (uint32_t)tlen;
+	p = st->s.in.data + st->s.in.len;
+	memcpy(p, method, mlen);
+	p += mlen;
+	*p++ = ' ';
+	memcpy(p, target, tlen);
+	p += tlen;
+	memcpy(p, " HTTP/1.1\r\n", 11);
+	st->s.in.len += (uint32_t)(mlen + tlen + 12);
+	if ((st->f & S_AUTHORITY) &&
+	    in_hfield(st, "Host", 4, sb + h->a_off, h->a_len, cap) == -1)
+		return -1;
+	if (st->f & S_XCONNECT) {
+		char key[SL_WS_KEY_LEN + 1];
+		if (sl_tls_ws_key(key) == -1 ||
+		    in_hfield(st, "Connection", 10, "upgrade", 7, cap) == -1 ||
+		    in_hfield(st, "Upgrade", 7, "websocket", 9, cap) == -1 ||
+		    in_hfield(st, "Sec-WebSocket-Version", 21, "13", 2, cap) ==
+			-1 ||
+		    in_hfield(st, "Sec-WebSocket-Key", 17, key, SL_WS_KEY_LEN,
+			      cap) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* The authority's host, without a port or an IPv6 literal's brackets. */
+static void
+authority_host(const char *a, size_t n, const char **host, size_t *len)
+{
+	if (n > 0 && a[0] == '[') {
+		const char *e = memchr(a, ']', n);
+		*host = a + 1;
+		*len = e != NULL ? (size_t)(e - a - 1) : n - 1;
+		return;
+	}
+	*host = a;
+	for (*len = 0; *len < n && a[*len] != ':'; (*len)++)
+		;
+}
+
+/* The head is whole (END_HEADERS): the cookie, the body's framing and the
+ * empty line. Returns -1 when out of memory or past the cap. */
+int
+h2_head_end(struct sl_h2stream *st, int end_stream)
+{
+	struct sl_h2conn *h = st->h;
+	struct sl_client *c = h->c;
+	struct h2_worker *hw = h2w(c->s.w);
+	size_t cap = head_cap(st), pad, fbytes;
+	struct h2_head_meta meta;
+
+	if (!(st->f & S_REQLINE) && head_reqline(st) == -1)
+		return -1;
+	if (h->ck_len > 0 &&
+	    in_hfield(st, "Cookie", 6, h->scratch.data + h->ck_off, h->ck_len,
+		      cap) == -1)
+		return -1;
+	/* a body without a length goes chunked, its trailers as the
+	 * chunked trailer section */
+	if (!end_stream && !(st->f & (S_CL | S_XCONNECT))) {
+		st->f |= S_CHUNKED;
+		if (in_hfield(st, "Transfer-Encoding", 17, "chunked", 7, cap) ==
+		    -1)
+			return -1;
+	}
+	if (in_put(st, "\r\n", 2, cap) == -1)
+		return -1;
+	/* the fields and what ends the head, after the text (h2_op_head) */
+	meta.text_len = st->s.in.len;
+	meta.nfields = hw->nfv;
+	meta.mlen = hw->mlen;
+	meta.tlen = hw->tlen;
+	pad = (4 - meta.text_len % 4) % 4;
+	fbytes = (size_t)hw->nfv * sizeof(struct h2_field);
+	if (in_reserve(st, pad + fbytes + sizeof(meta), cap) == -1)
+		return -1;
+	memset(st->s.in.data + st->s.in.len, 0, pad);
+	st->s.in.len += pad;
+	if (fbytes > 0)
+		memcpy(st->s.in.data + st->s.in.len, hw->fv, fbytes);
+	st->s.in.len += (uint32_t)fbytes;
+	memcpy(st->s.in.data + st->s.in.len, &meta, sizeof(meta));
+	st->s.in.len += (uint32_t)sizeof(meta);
+	st->head_len = st->s.in.len;
+	/* what follows is the body: the windows' count starts there */
+	st->taken = st->head_len;
+	/* coalescing never crosses the certificate's names (section 7) */
+	if ((c->s.flags & C_F_TLS) && (st->f & S_AUTHORITY)) {
+		const char *host;
+		size_t len;
+		authority_host(h->scratch.data + h->a_off, h->a_len, &host,
+			       &len);
+		if (!sl_tls_name_covered(c->ssl, &c->s.lconf->tls, host, len))
+			st->f |= S_MISDIRECT;
+	}
+	return 0;
+}
+
+/* A request field (pseudo-header or not) of the header block being read
+ * into the stream's head (nghttp2 checked it against RFC 9113 section 8.2
+ * and 8.3 already). Returns 0, or -1 when it does not fit (no memory, or
+ * past the head's cap): the caller answers 431. */
+static int
+head_field(struct sl_h2stream *st, const char *n, size_t namelen, const char *v,
+	   size_t valuelen)
+{
+	struct sl_h2conn *h = st->h;
+	size_t cap = head_cap(st);
+
+	if (namelen > 0 && n[0] == ':') {
+		uint32_t off;
+		if (scratch_put(h, v, valuelen, &off) == -1)
+			return -1;
+		if (namelen == 7 && memcmp(n, ":method", 7) == 0) {
+			h->m_off = off;
+			h->m_len = (uint32_t)valuelen;
+			if (valuelen == 4 && memcmp(v, "HEAD", 4) == 0)
+				st->f |= S_HEAD_REQ;
+			if (valuelen == 7 && memcmp(v, "CONNECT", 7) == 0)
+				st->f |= S_CONNECT;
+		} else if (namelen == 5 && memcmp(n, ":path", 5) == 0) {
+			h->p_off = off;
+			h->p_len = (uint32_t)valuelen;
+		} else if (namelen == 10 && memcmp(n, ":authority", 10) == 0) {
+			h->a_off = off;
+			h->a_len = (uint32_t)valuelen;
+			st->f |= S_AUTHORITY;
+		} else if (namelen == 9 && memcmp(n, ":protocol", 9) == 0) {
+			/* nghttp2 lets it through only with CONNECT, and
+			 * only since sluice said SETTINGS_ENABLE_CONNECT_
+			 * PROTOCOL */
+			h->pr_off = off;
+			h->pr_len = (uint32_t)valuelen;
+		}
+		/* :scheme: the connection says http or https */
+		return 0;
+	}
+	if (!(st->f & S_REQLINE) && head_reqline(st) == -1)
+		return -1;
+	if (namelen == 4 && memcmp(n, "host", 4) == 0 &&
+	    (st->f & S_AUTHORITY)) {
+		/* :authority wins; a Host that names another is a
+		 * malformed request (RFC 9113 section 8.3.1) */
+		if (valuelen != h->a_len ||
+		    strncasecmp(v, h->scratch.data + h->a_off, valuelen) != 0)
+			st->f |= S_BAD_HOST;
+		return 0;
+	}
+	if (namelen == 6 && memcmp(n, "cookie", 6) == 0) {
+		/* crumbs joined with "; " (RFC 9113 section 8.2.3) */
+		uint32_t off;
+		if (h->ck_len > 0 && scratch_put(h, "; ", 2, &off) == -1)
+			return -1;
+		if (scratch_put(h, v, valuelen, &off) == -1)
+			return -1;
+		if (h->ck_len == 0)
+			h->ck_off = off;
+		h->ck_len = h->scratch.len - h->ck_off;
+		return 0;
+	}
+	if (namelen == 14 && memcmp(n, "content-length", 14) == 0)
+		st->f |= S_CL;
+	/* gRPC (doc/grpc.md): both names are 12 bytes long */
+	if (namelen == 12) {
+		if (memcmp(n, "content-type", 12) == 0 &&
+		    sl_grpc_content_type(v, valuelen))
+			st->s.flags |= SL_STREAM_F_GRPC;
+		else if (memcmp(n, "grpc-timeout", 12) == 0 &&
+			 sl_grpc_timeout_parse(v, valuelen,
+					       &st->s.grpc_timeout_ms) == -1)
+			st->s.grpc_timeout_ms = 0; /* malformed: none */
+	}
+	/* the HTTP/1.1 handshake's own fields are sluice's to write
+	 * (head_reqline): a client's would be a second one */
+	if ((st->f & S_XCONNECT) &&
+	    ((namelen == 17 && memcmp(n, "sec-websocket-key", 17) == 0) ||
+	     (namelen == 21 && memcmp(n, "sec-websocket-version", 21) == 0)))
+		return 0;
+	return in_hfield(st, n, namelen, v, valuelen, cap);
+}
+
+/* Closes the request body's open chunk, if one is open: its size into
+ * the gap, CRLF after its bytes. */
+void
+h2_chunk_close(struct sl_h2stream *st)
+{
+	char *gap;
+	uint32_t size;
+
+	if (!(st->f & S_CHUNK_OPEN))
+		return;
+	gap = st->s.in.data + st->chunk_at;
+	size = st->s.in.len - st->chunk_at - CHUNK_GAP;
+	/* 8 hex digits, leading zeros (RFC 9112 section 7.1 allows them):
+	 * the gap was left before the size was known */
+	snprintf(gap, CHUNK_GAP + 1, "%08x\r", size);
+	gap[CHUNK_GAP - 1] = '\n';
+	/* room for it was kept when the chunk opened */
+	memcpy(st->s.in.data + st->s.in.len, "\r\n", 2);
+	st->s.in.len += 2;
+	st->f &= ~S_CHUNK_OPEN;
+}
+
+/* A trailer field of a chunked request body (S_CHUNKED): the last chunk
+ * before the first one, then "name: value" in the chunked trailer
+ * section. Returns 0, or -1 past the stream's buffer (or no memory). */
+static int
+head_trailer(struct sl_h2stream *st, const char *n, size_t namelen,
+	     const char *v, size_t valuelen)
+{
+	size_t cap = body_cap(st);
+
+	if (!(st->f & S_TRAILERS)) {
+		/* the last chunk before the first trailer field */
+		h2_chunk_close(st);
+		if (in_put(st, "0\r\n", 3, cap) == -1)
+			return -1;
+		st->f |= S_TRAILERS;
+	}
+	return in_field(st, n, namelen, v, valuelen, cap);
+}
+
+/* A DATA frame's payload into the stream's `in`: as it came, or inside
+ * the open chunk (opened here) when the body goes chunked. Returns 0, or
+ * -1 past the stream's buffer (or no memory). */
+int
+h2_body_put(struct sl_h2stream *st, const uint8_t *data, size_t len)
+{
+	if (st->f & S_CHUNKED) {
+		if (!(st->f & S_CHUNK_OPEN)) {
+			/* a gap for the size, and room for the CRLF after */
+			if (in_reserve(st, CHUNK_GAP + len + 2, body_cap(st)) ==
+			    -1)
+				return -1;
+			st->chunk_at = st->s.in.len;
+			st->f |= S_CHUNK_OPEN;
+			st->s.in.len += CHUNK_GAP;
+		} else if (in_reserve(st, len + 2, body_cap(st)) == -1)
+			return -1;
+		memcpy(st->s.in.data + st->s.in.len, data, len);
+		st->s.in.len += (uint32_t)len;
+		return 0;
+	}
+	return in_put(st, data, len, body_cap(st));
+}
+
+/* The request's end (END_STREAM): for a chunked body, the last chunk and
+ * the trailer section's end. Returns 0, or -1 past the stream's buffer. */
+int
+h2_body_end(struct sl_h2stream *st)
+{
+	size_t cap;
+
+	if (!(st->f & S_CHUNKED))
+		return 0;
+	cap = body_cap(st);
+	h2_chunk_close(st);
+	if (!(st->f & S_TRAILERS) && in_put(st, "0\r\n", 3, cap) == -1)
+		return -1;
+	return in_put(st, "\r\n", 2, cap);
+}
+
+/* nghttp2's on_header callback: a request field, or a trailer field
+ * (nghttp2 checked it against RFC 9113 section 8.2 and 8.3 already),
+ * held to the header list's limit and translated. */
+int
+h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
+	     const uint8_t *name, size_t namelen, const uint8_t *value,
+	     size_t valuelen, uint8_t flags, void *ud)
+{
+	struct sl_h2conn *h = H2_OF_SESSION(ud);
+	/* the block being read is the request's of h->hs, or trailers */
+	struct sl_h2stream *st =
+	    h->hs != NULL && h->hs->id == frame->hd.stream_id
+		? h->hs
+		: nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+	const struct sl_conf_limits *lim;
+	const char *n = (const char *)name, *v = (const char *)value;
+
+	if (st == NULL || st->state == H2S_CLOSED)
+		return 0;
+	lim = &h->c->s.lconf->limits;
+	/* the decoded list is bounded however well it compresses: a list
+	 * over the limit costs its sender the stream (a 431), the fields
+	 * past the limit dropped as they are decoded; one past twice the
+	 * limit is an HPACK bomb (RFC 7541 section 7.3), and decoding it
+	 * (nghttp2 checks every value byte by byte) would cost the worker
+	 * for every byte of the frame thousands: the connection ends,
+	 * since the decoder's state is lost with the block */
+	st->hdr_list = (uint32_t)SL_MIN(
+	    (uint64_t)st->hdr_list + namelen + valuelen + 32, UINT32_MAX);
+	if (st->hdr_list > 2 * (uint64_t)lim->max_header_list_bytes) {
+		h->f |= C2_BOMB;
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	}
+	if (st->hdr_list > lim->max_header_list_bytes) {
+		if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+			goto trailer_fail;
+		if (!(st->f & S_TOO_LARGE)) {
+			st->f |= S_TOO_LARGE;
+			h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
+				   "header list over max_header_list_bytes");
+		}
+		return 0;
+	}
+	if (st->f & (S_TOO_LARGE | S_DISCARD))
+		return 0;
+	if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+		/* a trailer: only a chunked body can carry one; after a
+		 * Content-Length body it is dropped (RFC 9110 section
+		 * 6.5.1 lets a recipient discard trailers) */
+		if (!(st->f & S_CHUNKED))
+			return 0;
+		if (head_trailer(st, n, namelen, v, valuelen) == -1)
+			goto trailer_fail;
+		return 0;
+	}
+	if (head_field(st, n, namelen, v, valuelen) == -1)
+		goto fail;
+	return 0;
+trailer_fail:
+	/* the request cannot be passed on whole: its exchange is cut */
+	if (!(st->f & S_DISCARD)) {
+		h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
+			   "trailer fields past the limits");
+		if (st->s.txn != NULL) {
+			st->s.close_reason = "http2_trailers_too_large";
+			sl_exchange_closed(&st->s, "http2_trailers_too_large");
+		}
+		h2_stream_reset(st, NGHTTP2_ENHANCE_YOUR_CALM);
+		if (st->state != H2S_CLOSED)
+			h2_stream_set_state(st, H2S_DONE);
+	}
+	return 0;
+fail:
+	/* no memory for it, or past the cap: a 431 like a head too large */
+	if (!(st->f & S_TOO_LARGE)) {
+		st->f |= S_TOO_LARGE;
+		h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
+			   "head past the buffer");
+	}
+	return 0;
+}
+
+/* The request head as h2_head_end left it: its fields, from the notes after
+ * its text, held to the checks a request's text gets. */
+int
+h2_op_head(struct sl_stream *s, struct sl_h1_request *req,
+	   const struct sl_h1_limits *lim, size_t *text_len)
+{
+	struct sl_h2stream *st = (struct sl_h2stream *)(void *)s;
+	const char *base = s->in.data + s->in.off;
+	const char *fp;
+	struct h2_head_meta meta;
+	struct h2_field f;
+	size_t i, n;
+	int r;
+
+	memcpy(&meta, base + st->head_len - sizeof(meta), sizeof(meta));
+	*text_len = meta.text_len;
+	fp = base + st->head_len - sizeof(meta) -
+	     (size_t)meta.nfields * sizeof(f);
+	req->method = base;
+	req->method_len = meta.mlen;
+	req->target = base + meta.mlen + 1;
+	req->target_len = meta.tlen;
+	/* the array holds max_headers; the check refuses a field past it
+	 * (431) before it would read it */
+	n = SL_MIN((size_t)meta.nfields, req->max_headers);
+	for (i = 0; i < n; i++) {
+		struct sl_h1_header *hd = &req->headers[i];
+		memcpy(&f, fp + i * sizeof(f), sizeof(f));
+		hd->name = base + f.off;
+		hd->name_len = f.nlen;
+		hd->value = base + f.off + f.nlen + 2;
+		hd->value_len = f.vlen;
+		hd->kind = SL_HK_UNSET;
+	}
+	req->nheaders = meta.nfields;
+	/* nghttp2 held the method, names and values to RFC 9113 section
+	 * 8.2.1 (and sluice's own fields are well-formed) */
+	r = sl_h1_request_check(req, meta.text_len, lim, SL_H1_CHECKED_FIELDS);
+	if (req->nheaders > n)
+		req->nheaders = n;
+	return r;
+}
+
+/* ---- the response: the exchange's HTTP/1.1 heads into pairs ----------- */
+
+/* Whether a response field is connection-specific (RFC 9113 section
+ * 8.2.2): HTTP/1.1's framing and connection management. */
+static int
+conn_specific(const char *n, size_t len)
+{
+	switch (len) {
+	case 7:
+		return (n[0] | 0x20) == 'u' && sl_h1_ieq(n, len, "upgrade");
+	case 10:
+		return ((n[0] | 0x20) == 'c' &&
+			sl_h1_ieq(n, len, "connection")) ||
+		       ((n[0] | 0x20) == 'k' &&
+			sl_h1_ieq(n, len, "keep-alive"));
+	case 16:
+		return (n[0] | 0x20) == 'p' &&
+		       sl_h1_ieq(n, len, "proxy-connection");
+	case 17:
+		return (n[0] | 0x20) == 't' &&
+		       sl_h1_ieq(n, len, "transfer-encoding");
+	default:
+		return 0;
+	}
+}
+
+/* The worker's array of name-value pairs, grown as needed. */
+static nghttp2_nv *
+nv_array(struct sl_worker *w, size_t n)
+{
+	struct h2_worker *hw = w->h2; /* made with the first stream */
+
+	if (n > hw->nv_cap) {
+		nghttp2_nv *nv = realloc(hw->nv, n * sizeof(*nv));
+		if (nv == NULL)
+			return NULL;
+		hw->nv = nv;
+		hw->nv_cap = n;
+	}
+	return hw->nv;
+}
+
+static void
+nv_set(nghttp2_nv *nv, char *name, size_t nlen, const char *value, size_t vlen)
+{
+	/* upper case as the upstream wrote it: nghttp2 copies the pair
+	 * (no NGHTTP2_NV_FLAG_NO_COPY_NAME) and lower-cases the copy's
+	 * name (nghttp2_nv_array_copy); a loop here did it twice */
+	nv->name = (uint8_t *)name;
+	nv->namelen = nlen;
+	nv->value = (uint8_t *)(uintptr_t)value;
+	nv->valuelen = vlen;
+	nv->flags = NGHTTP2_NV_FLAG_NONE;
+}
+
+/* Field lines "name: value\r\n" of a trailer section into pairs (names
+ * lower-cased by nghttp2's copy, nv_set). Returns how many, or -1 (no
+ * memory). */
+long
+h2_trailer_nv(struct sl_worker *w, char *p, size_t len, nghttp2_nv **out)
+{
+	size_t n = 0, max = 0;
+	nghttp2_nv *nv;
+
+	for (size_t i = 0; i < len; i++)
+		max += p[i] == '\n';
+	if ((nv = nv_array(w, max + 1)) == NULL)
+		return -1;
+	for (size_t i = 0; i < len;) {
+		char *line = p + i, *eol = memchr(line, '\n', len - i), *colon;
+		size_t ll;
+
+		if (eol == NULL)
+			break;
+		i = (size_t)(eol - p) + 1;
+		ll = (size_t)(eol - line);
+		if (ll > 0 && line[ll - 1] == '\r')
+			ll--;
+		if (ll == 0 || (colon = memchr(line, ':', ll)) == NULL)
+			continue;
+		{
+			size_t nl = (size_t)(colon - line);
+			const char *v = colon + 1, *e = line + ll;
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+				e--;
+			if (conn_specific(line, nl))
+				continue;
+			nv_set(&nv[n++], line, nl, v, (size_t)(e - v));
+		}
+	}
+	*out = nv;
+	return (long)n;
+}
+
+/*
+ * The fields of a head the exchange wrote (so well formed: a status line,
+ * "Name: value" lines, an empty line) at p, hl bytes, into name-value
+ * pairs after :status (names lower-cased in place, connection-specific
+ * fields left out), and what frames its body. Returns how many pairs, or
+ * -1 (no memory, or not a head the exchange writes).
+ */
+long
+h2_resp_head_nv(struct sl_h2stream *st, char *p, size_t hl, nghttp2_nv **out,
+		int *status, uint64_t *cl, int *chunked)
+{
+	struct sl_worker *w = st->s.w;
+	char *end = p + hl - 2, *line, *eol;
+	size_t cap = 32, k = 1;
+	nghttp2_nv *nv;
+
+	*cl = UINT64_MAX;
+	*chunked = 0;
+	if (hl < 16 || memcmp(p, "HTTP/1.", 7) != 0 || p[9] < '1' ||
+	    p[9] > '5' || p[10] < '0' || p[10] > '9' || p[11] < '0' ||
+	    p[11] > '9' || (nv = nv_array(w, cap)) == NULL)
+		return -1;
+	*status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+	for (line = memchr(p, '\n', hl) + 1; line < end; line = eol + 2) {
+		char *colon, *v, *ve;
+		size_t nl;
+
+		if ((eol = memchr(line, '\r', (size_t)(end - line + 1))) ==
+			NULL ||
+		    (colon = memchr(line, ':', (size_t)(eol - line))) == NULL)
+			return -1;
+		nl = (size_t)(colon - line);
+		for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
+			;
+		for (ve = eol; ve > v && (ve[-1] == ' ' || ve[-1] == '\t');
+		     ve--)
+			;
+		if (conn_specific(line, nl)) {
+			if (nl == 17 &&
+			    sl_h1_ieq(line, nl, "transfer-encoding"))
+				*chunked = 1;
+			continue;
+		}
+		if (nl == 14 && (line[0] | 0x20) == 'c' &&
+		    sl_h1_ieq(line, nl, "content-length")) {
+			uint64_t n = 0;
+			for (const char *d = v; d < ve; d++)
+				n = n * 10 + (uint64_t)(*d - '0');
+			*cl = n;
+		}
+		if (k == cap && (nv = nv_array(w, cap *= 2)) == NULL)
+			return -1;
+		nv_set(&nv[k++], line, nl, v, (size_t)(ve - v));
+	}
+	*out = nv;
+	return (long)k;
+}

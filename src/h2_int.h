@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to h2*.c, the client connection's HTTP/2 codec (doc/http2.md):
+ * the connection's and the streams' structs and flags, and the functions
+ * its files share. h2.c (the session: set-up, nghttp2's callbacks, the
+ * streams' life, pumping, the codec's tables) calls h2_head.c (the
+ * translation of heads), h2_out.c (output framing, flow control, the write
+ * buffer) and h2_budget.c (the budgets, refusals and deadlines); those
+ * never call h2.c: h2_out.c calls h2_head.c and h2_budget.c, h2_head.c
+ * calls h2_budget.c, and h2_budget.c calls none. No other file includes this
+ * one: the rest of sluice sees h2.h.
+ */
+#ifndef SL_H2_INT_H
+#define SL_H2_INT_H
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <nghttp2/nghttp2.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/types.h>
+
+#include "client_codec.h"
+#include "h1_parse.h"
+#include "h2.h"
+#include "log.h"
+#include "runtime.h"
+
+/* The budget of frames that carry no request (section 5): a burst, then
+ * so many a second; a stream that finishes gives back two (a PRIORITY
+ * and an RST_STREAM of its own). */
+#define CALM_BURST 400
+#define CALM_RATE  200
+/* Flow control is not a flood: each DATA frame sluice sends pays for the
+ * frames a careful client sends back for it, a WINDOW_UPDATE on the
+ * stream and one on the connection, and a PING (gRPC's bandwidth probe),
+ * before the calm budget is touched; FLOW_MAX bounds what a client can
+ * bank by downloading (3 for every frame of many MiB in flight). */
+#define FLOW_PER_DATA 3
+#define FLOW_MAX      16384
+
+/* ---- states -------------------------------------------------------------*/
+
+/* A stream's place in its life. */
+enum h2s_state {
+	H2S_HEAD,  /* its header block is being read; no exchange */
+	H2S_READY, /* the head is whole; its exchange starts once the read
+		      that completed it is processed (a stream reset in the
+		      same read never reaches an upstream) */
+	H2S_BUSY,  /* s.txn != NULL: its exchange runs */
+	H2S_DONE,  /* the exchange is over (s.txn == NULL): the end of the
+		      response and the stream's close are nghttp2's */
+	H2S_CLOSED /* nghttp2 closed it: freed at the end of the run */
+};
+
+/* The response body as the exchange hands it over (HTTP/1.1 framing). */
+enum h2s_body {
+	H2B_NONE,     /* none (HEAD, 204, 304, Content-Length: 0) */
+	H2B_LENGTH,   /* Content-Length: resp_left bytes */
+	H2B_CHUNKED,  /* chunked: the codec takes the framing off */
+	H2B_UNTIL_END /* no length: until the exchange's end */
+};
+
+/* A stream's facts (st->f). */
+#define S_AUTHORITY  0x0001 /* :authority came: a Host must match it */
+#define S_CL	     0x0002 /* the request has a Content-Length */
+#define S_CHUNKED    0x0004 /* its body goes to the exchange chunked */
+#define S_IN_END     0x0008 /* END_STREAM received: the request is whole */
+#define S_HEAD_OUT   0x0010 /* the final response head was submitted */
+#define S_DEFERRED   0x0020 /* the DATA source waits for resume_data */
+#define S_DIRTY	     0x0040 /* in h->dirty */
+#define S_TOO_LARGE  0x0080 /* header list over the limit: a 431 */
+#define S_BAD_HOST   0x0100 /* Host differs from :authority */
+#define S_RESET	     0x0200 /* sluice reset it (RST_STREAM submitted) */
+#define S_WANT_WRITE 0x0400 /* the exchange waits for room (pacing) */
+#define S_REQLINE    0x0800 /* the request line is written */
+#define S_MISDIRECT                                                            \
+	0x1000		  /* an authority the certificate does not             \
+			     cover: a 421 */
+#define S_HEAD_REQ 0x2000 /* a HEAD request: no response body */
+#define S_CONNECT  0x4000 /* a CONNECT request */
+#define S_RST_AFTER                                                            \
+	0x8000		     /* answered before the request was read           \
+				whole: RST_STREAM(NO_ERROR) once the           \
+				response's end is sent and DISCARD_MAX         \
+				more bytes came (h2_rst_after) */
+#define S_CLIENT_RST 0x10000 /* the client reset it */
+#define S_DISCARD    0x20000 /* its request body is no longer wanted */
+#define S_CHUNK_OPEN 0x40000 /* a request chunk is open at chunk_at */
+#define S_TRAILERS                                                             \
+	0x80000 /* the request's last chunk is written: its                    \
+		   trailer fields follow */
+#define S_XCONNECT                                                             \
+	0x200000 /* extended CONNECT for WebSocket (RFC                        \
+			  8441): a tunnel on the stream */
+#define S_NG_CLOSED                                                            \
+	0x100000	   /* nghttp2 closed it: only the exchange's           \
+			      end is awaited */
+#define S_OUT_END 0x400000 /* the response's END_STREAM is sent */
+
+struct sl_h2conn;
+
+/* One stream. Owned by its connection (h->streams); its struct goes back
+ * to the worker's list (w->h2) at the end of the run that closed it,
+ * so that no caller holding it sees it freed. */
+struct sl_h2stream {
+	struct sl_stream s; /* what its exchange sees (first member) */
+	struct sl_h2conn *h;
+	TAILQ_ENTRY(sl_h2stream) link; /* in h->streams */
+	struct sl_h2stream *next;      /* in h->dirty or h->reap */
+	int32_t id;
+	uint8_t state;		 /* enum h2s_state */
+	uint8_t body;		 /* enum h2s_body */
+	uint32_t f;		 /* S_* */
+	uint32_t hdr_list;	 /* header list bytes so far (RFC 9113 section
+				    6.5.2: name, value and 32 a field) */
+	uint32_t head_len;	 /* the request head's bytes at in's start */
+	uint32_t chunk_at;	 /* `in`: the open chunk's gap (S_CHUNK_OPEN) */
+	uint32_t unconsumed;	 /* DATA bytes not yet given back to the
+				    windows */
+	uint32_t taken;		 /* in.off + held at the last give-back */
+	uint32_t discarded;	 /* body bytes dropped after the answer */
+	uint64_t start_ms;	 /* its HEADERS began */
+	uint64_t resp_left;	 /* H2B_LENGTH: body bytes still to frame */
+	struct sl_h1_chunked ch; /* H2B_CHUNKED: the framing taken off */
+	struct sl_buf trailers;	 /* the response's trailer section */
+};
+
+TAILQ_HEAD(sl_h2stream_q, sl_h2stream);
+
+/* The connection's codec state (c->h2). */
+#define C2_RUNNING  0x0001 /* h2_run is on the stack */
+#define C2_AGAIN    0x0002 /* something changed during the run */
+#define C2_READABLE 0x0004 /* the read event fired */
+#define C2_WBLOCKED 0x0008 /* the transport took no more: write event */
+#define C2_PREFACE  0x0010 /* the client's preface and SETTINGS came */
+#define C2_GOAWAY1  0x0020 /* the drain's first GOAWAY went */
+#define C2_GOAWAY2  0x0040 /* the last GOAWAY went: no new stream */
+#define C2_SHUTDOWN 0x0080 /* ending: close once the streams are done */
+#define C2_RUN_EV   0x0100 /* run_ev is active */
+#define C2_TIMER    0x0200 /* tev is added */
+#define C2_W_READ   0x0400 /* TLS: the blocked write waits for a read */
+#define C2_RFULL    0x0800 /* the last read filled the read buffer */
+#define C2_PARKED                                                              \
+	0x1000 /* idle for PARK_MS: nghttp2's frame buffer's                   \
+		   pages were given back */
+#define C2_EOF                                                                 \
+	0x2000 /* the client shut its write side: nothing                      \
+		   more is read; open streams finish */
+#define C2_CLOSING                                                             \
+	0x4000 /* dead, its streams gone: the last frames                      \
+		   still go out (h2_end), under send_timeout */
+#define C2_BOMB                                                                \
+	0x8000 /* a header block past twice the list limit:                    \
+		   the read fails, a GOAWAY */
+
+struct sl_h2conn {
+	struct sl_client *c; /* borrowed: the connection */
+	nghttp2_session *ng;
+	struct event wev;    /* writability, while C2_WBLOCKED */
+	struct event run_ev; /* a run deferred to the loop */
+	struct event tev;    /* the connection's nearest deadline */
+	struct sl_buf rbuf, wbuf;
+	uint32_t rbuf_cap;	      /* the read buffer's size at the last
+					 read (its growth) */
+	struct sl_h2stream_q streams; /* every stream not freed */
+	struct sl_h2stream *dirty;    /* streams to pump */
+	struct sl_h2stream *reap;     /* closed, to free at the run's end */
+	unsigned nopen;		      /* streams in HEAD to DONE */
+	unsigned nwant;		      /* streams with S_WANT_WRITE */
+	uint32_t f;		      /* C2_* */
+	const char *dead;	      /* close at the end of the run, for
+					 this reason (static) */
+	int dead_abort;		      /* ... with a reset, nothing flushed */
+	int dead_now;		      /* ... once the GOAWAY is written, not
+					 reading the rest (an error) */
+	uint64_t armed_ms;	      /* tev's deadline, 0 = none */
+	uint64_t start_ms;	      /* HTTP/2 began: the preface's clock */
+	uint64_t idle_ms;	      /* no stream open since */
+	uint64_t wblock_ms;	      /* the transport stopped taking bytes */
+	uint64_t zwin_ms;	      /* the connection's window shut with
+					 bytes to send, 0 = not */
+	uint64_t goaway_ms;	      /* the first GOAWAY went */
+	uint64_t closing_ms;	      /* C2_CLOSING since */
+	/* the header block being read (one at a time on a connection) */
+	struct sl_h2stream *hs;
+	uint64_t hdr_block_ms; /* it began: header_timeout */
+	struct sl_buf scratch; /* its pseudo-header values, cookie crumbs */
+	uint32_t m_off, m_len, p_off, p_len, a_off, a_len, ck_off, ck_len;
+	uint32_t pr_off, pr_len; /* :protocol (RFC 8441) */
+	/* the budgets of section 5 */
+	int64_t calm;	     /* frames that carry no request left */
+	int32_t flow;	     /* WINDOW_UPDATEs and PINGs paid for by the
+				DATA frames sent (FLOW_PER_DATA) */
+	uint64_t calm_ms;    /* last refill */
+	uint32_t resets;     /* streams reset early, less finished ones */
+	uint32_t nstreams;   /* streams begun */
+	int32_t max_id;	     /* the highest stream id the client began */
+	uint64_t ids;	     /* bit i: stream max_id - 2i was begun */
+	uint32_t win_stream; /* the windows sluice gives: per stream */
+	uint32_t win_conn;   /* ... and the connection's */
+	/* nghttp2's large blocks (its frame buffer, 16 KiB): their pages
+	 * go back to the kernel while the connection is idle (h2_trim) */
+	void *big[2];
+	size_t big_len[2];
+	nghttp2_mem mem; /* its allocator (its user data is h) */
+};
+
+/* One field of a request head in the stream's `in` (in_hfield): where
+ * its name is; its value follows the name's ": ". */
+struct h2_field {
+	uint32_t off, nlen, vlen;
+};
+
+/* What ends a request head in `in`, after its text, padding to 4 bytes
+ * and its fields (h2_head_end): the exchange takes the head from these
+ * (h2_op_head), not by parsing the text. */
+struct h2_head_meta {
+	uint32_t text_len; /* the head's text: request line to empty line */
+	uint32_t nfields;  /* struct h2_field before this */
+	uint32_t mlen;	   /* the method's bytes at the text's start */
+	uint32_t tlen;	   /* the target's, after the method and a SP */
+};
+
+/* What a worker keeps for its HTTP/2 connections (w->h2), made at the
+ * first one. */
+struct h2_worker {
+	struct sl_h2stream *free; /* streams kept for reuse */
+	unsigned nfree;
+	/* the fields of the request head being read (one header block at a
+	 * time on a worker: RFC 9113 section 4.3), copied into the stream's
+	 * `in` at its end */
+	struct h2_field *fv;
+	uint32_t nfv, fv_cap;
+	uint32_t mlen, tlen; /* its method's and target's bytes */
+	nghttp2_nv *nv;	     /* name-value pairs of a head being submitted */
+	size_t nv_cap;
+	/* refusals said at info: REFUSAL_LINES a second, the rest counted */
+	uint64_t ref_sec;
+	unsigned ref_lines;
+	unsigned long long ref_quiet;
+};
+
+#define XPRT(c)		   sl_client_xprt(c)
+#define STREAM_OF(st_)	   ((struct sl_h2stream *)(st_))
+#define H2_OF_SESSION(ud_) ((struct sl_h2conn *)(ud_))
+
+/* The worker's HTTP/2 state, made at its first use (NULL: no memory). */
+static inline struct h2_worker *
+h2w(struct sl_worker *w)
+{
+	if (w->h2 == NULL)
+		w->h2 = calloc(1, sizeof(struct h2_worker));
+	return w->h2;
+}
+
+/* Puts st on the list of streams to pump in this run (h2.c's h2_pump).
+ * Inline here: h2_out.c marks a stream whose DATA went out, without a
+ * call back into h2.c. */
+static inline void
+h2_stream_dirty(struct sl_h2stream *st)
+{
+	struct sl_h2conn *h = st->h;
+
+	if (st->f & S_DIRTY || st->state == H2S_CLOSED)
+		return;
+	st->f |= S_DIRTY;
+	st->next = h->dirty;
+	h->dirty = st;
+	h->f |= C2_AGAIN;
+}
+
+/* A stream's state's name, for the debug log. */
+static inline const char *
+h2_state_str(unsigned st)
+{
+	static const char *const n[] = {"head", "ready", "busy", "done",
+					"closed"};
+	return st < SL_NELEM(n) ? n[st] : "?";
+}
+
+/* The only writer of a stream's state. Inline here: h2_head.c ends a
+ * stream whose trailers do not fit. */
+static inline void
+h2_stream_set_state(struct sl_h2stream *st, enum h2s_state to)
+{
+	if (sl_log_enabled(SL_LOG_DEBUG))
+		log_debug("conn=%llu stream=%d state %s -> %s",
+			  (unsigned long long)st->s.id, (int)st->id,
+			  h2_state_str(st->state), h2_state_str(to));
+	st->state = (uint8_t)to;
+}
+
+/* Resets the stream (a stream error, or sluice ends it). Inline here: the
+ * stream's life is h2.c's, and h2_out.c resets a stream whose request is
+ * not wanted (h2_rst_after). */
+static inline void
+h2_stream_reset(struct sl_h2stream *st, uint32_t code)
+{
+	if (st->f & (S_RESET | S_CLIENT_RST) || st->state == H2S_CLOSED)
+		return;
+	st->f |= S_RESET | S_DISCARD;
+	(void)nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id,
+					code);
+	st->h->f |= C2_AGAIN;
+}
+
+/* ---- h2_budget.c: the budgets, the refusals, the deadlines ------------- */
+
+/* Counts a refusal and logs it (at a bounded rate); id 0: the
+ * connection's. */
+void h2_refused(struct sl_h2conn *h, enum sl_h2_refusal r, int32_t id,
+		const char *what);
+/* Ends the connection with a GOAWAY of code, then the close once it is
+ * written (h->dead, for the run's end). */
+void h2_fail(struct sl_h2conn *h, uint32_t code, const char *reason);
+/* The refusals in what nghttp2 made itself: a frame it sent, the bytes it
+ * would not take (rv < 0 from mem_recv). */
+void h2_refused_sent(struct sl_h2conn *h, const nghttp2_frame *frame);
+void h2_recv_failed(struct sl_h2conn *h, ssize_t rv);
+/* The calm budget: n tokens for frames that carry no request (past it,
+ * h2_fail); nghttp2's on_begin_frame callback, which charges each frame;
+ * a stream the client reset before its answer (rapid reset). */
+void h2_calm_spend(struct sl_h2conn *h, enum sl_h2_refusal why, int64_t n);
+int h2_on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd,
+		      void *ud);
+void h2_rapid_reset(struct sl_h2conn *h, int32_t id);
+/* A stream that finished gives back n tokens. */
+static inline void
+h2_calm_earn(struct sl_h2conn *h, int64_t n)
+{
+	h->calm = SL_MIN(h->calm + n, (int64_t)CALM_BURST);
+}
+/* The connection's timer, armed for its nearest deadline; what the one
+ * due at now means for the caller (H2_DL_*). */
+void h2_schedule(struct sl_h2conn *h);
+enum { H2_DL_NONE, H2_DL_GOAWAY, H2_DL_PARK };
+int h2_deadline(struct sl_h2conn *h, uint64_t now);
+
+/* ---- h2_head.c: the translation of heads ------------------------------- */
+
+/* nghttp2's on_header callback: the request's fields into the stream's
+ * `in` (the header block being read is the connection's: h->scratch,
+ * h->m_off...), its trailers into the chunked body's trailer section. The
+ * functions below return 0, or -1 when out of memory or past the stream's
+ * cap. */
+int h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
+		 const uint8_t *name, size_t namelen, const uint8_t *value,
+		 size_t valuelen, uint8_t flags, void *ud);
+/* END_HEADERS: the head's end and the notes op_head reads. */
+int h2_head_end(struct sl_h2stream *st, int end_stream);
+/* The request body: DATA into `in` (chunked when it has no length), the
+ * open chunk closed, the body's end. */
+int h2_body_put(struct sl_h2stream *st, const uint8_t *data, size_t len);
+void h2_chunk_close(struct sl_h2stream *st);
+int h2_body_end(struct sl_h2stream *st);
+/* The stream operation head (stream.h): the head h2_head_end left. */
+int h2_op_head(struct sl_stream *s, struct sl_h1_request *req,
+	       const struct sl_h1_limits *lim, size_t *text_len);
+/* The response: a head's fields and a trailer section's into the worker's
+ * name-value pairs (borrowed until the next call). Return how many pairs, or
+ * -1. */
+long h2_resp_head_nv(struct sl_h2stream *st, char *p, size_t hl,
+		     nghttp2_nv **out, int *status, uint64_t *cl, int *chunked);
+long h2_trailer_nv(struct sl_worker *w, char *p, size_t len, nghttp2_nv **out);
+
+/* ---- h2_out.c: output framing, the write buffer, flow control ---------- */
+
+/* The response heads at the front of the exchange's output as HEADERS;
+ * 0, or -1 with *why (static) when the stream must be closed and reset. */
+int h2_resp_heads(struct sl_h2stream *st, const char **why);
+/* nghttp2's send callbacks (ud: the connection): frames into the write
+ * buffer. */
+int h2_send_data(nghttp2_session *ng, nghttp2_frame *frame,
+		 const uint8_t *framehd, size_t length,
+		 nghttp2_data_source *src, void *ud);
+ssize_t h2_send(nghttp2_session *ng, const uint8_t *data, size_t len, int flags,
+		void *ud);
+/* Has nghttp2 frame what is ready and writes it; writes what the write
+ * buffer holds (-1: the connection failed, h->dead set). */
+void h2_output(struct sl_h2conn *h);
+int h2_wbuf_flush(struct sl_h2conn *h);
+/* Flow control: the windows given back for the bytes the exchange took;
+ * a stream held by a window (send_timeout runs); the stream operation
+ * send_room (stream.h). */
+void h2_stream_give_back(struct sl_h2stream *st);
+size_t h2_op_send_room(struct sl_stream *s);
+/* nghttp2's on_frame_send callback; a stream answered before its request
+ * was whole drops n more bytes of it (RST_STREAM past DISCARD_MAX). */
+int h2_on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud);
+void h2_rst_after(struct sl_h2stream *st, size_t n);
+
+#endif
