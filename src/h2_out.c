@@ -452,6 +452,12 @@ h2_output(struct sl_h2conn *h)
 {
 	struct sl_worker *w = h->c->s.w;
 
+	/* what an earlier run framed and the transport would not take goes
+	 * first: the run of a write event may have nothing new to frame,
+	 * and a download's last frames must not wait for another event */
+	if (sl_buf_pending(&h->wbuf) > 0 && !(h->f & C2_WBLOCKED) &&
+	    h2_wbuf_flush(h) == -1)
+		return;
 	for (int guard = 0; guard < 32 && !(h->f & C2_WBLOCKED); guard++) {
 		uint32_t before;
 		int rv;

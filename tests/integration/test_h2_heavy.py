@@ -244,5 +244,61 @@ def a_downloads_credit_buys_no_flood():
     sl.stop()
 
 
+@test
+def a_slow_reader_gets_the_end_of_its_download():
+    """A client that reads slowly fills the kernel's buffers, so the last
+    frames of a download wait in sluice's write buffer after a write that
+    would block. When the socket can take them again they must go, even
+    though nothing is left to frame: the write event used to find nothing
+    new and leave them there, and the download never ended (seen under
+    load in a_downloads_credit_buys_no_flood)."""
+    import socket
+    import struct
+    from h2test import (DATA, PREFACE, SETTINGS, WINDOW_UPDATE, frame,
+                        parse_frames, settings_frame)
+    import hpack
+    up, sl, port, aport = heavy_sluice()
+    size = 2 * 1024 * KIB
+    for attempt in range(6):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        s.connect(("127.0.0.1", port))
+        enc = hpack.Encoder()
+        block = enc.encode([(":method", "GET"), (":scheme", "http"),
+                            (":path", "/get/%d" % size),
+                            (":authority", "test.local")])
+        s.sendall(PREFACE + settings_frame([(4, 0x7fffffff)]) +
+                  frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 0x7fff0000)) +
+                  frame(1, 0x5, 1, block))
+        buf, got, ended = b"", 0, False
+        deadline = time.monotonic() + 30
+        s.settimeout(5)
+        while not ended and time.monotonic() < deadline:
+            try:
+                d = s.recv(4096)
+            except socket.timeout:
+                break
+            if not d:
+                break
+            buf += d
+            frames, buf = parse_frames(buf)
+            for t, fl, sid, payload in frames:
+                if t == SETTINGS and not fl & 1:
+                    s.sendall(settings_frame(ack=True))
+                if t == DATA and sid == 1:
+                    # a pause every 32 KiB: the kernel's buffers fill
+                    # and sluice's writes block, the end's too
+                    if got // (32 * KIB) != (got + len(payload)) // (32 * KIB):
+                        time.sleep(0.02)
+                    got += len(payload)
+                    ended = ended or bool(fl & 1)
+        s.close()
+        check(ended, "attempt %d: the download ended (%d of %d bytes)"
+              % (attempt, got, size))
+        eq(got, size, "attempt %d: bytes" % attempt)
+    no_refusals(aport)
+    sl.stop()
+
+
 if __name__ == "__main__":
     main()
