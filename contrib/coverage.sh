@@ -15,9 +15,10 @@ cd "$top/build-cov"
 find . -name '*.gcda' -delete
 make -j"$jobs" check "$@" >/dev/null 2>&1 ||
 	echo "coverage: make check failed; the figures are of what ran" >&2
-cd src
-for c in "$top"/src/*.c; do
-	gcov -n -o . "$c" 2>/dev/null
+# src/ is a folder a layer (src/LAYERS); objects sit in the same folders
+for c in "$top"/src/*/*.c; do
+	d=${c%/*}
+	(cd "src/${d##*/}" && gcov -n -o . "$c" 2>/dev/null)
 done | awk -v top="$top/src/" '
 /^File / { f = $2; gsub(/\047/, "", f); next }
 /^Lines executed:/ {
@@ -27,7 +28,7 @@ done | awk -v top="$top/src/" '
 	if (seen[f]++) next
 	run = int(pct * n / 100 + 0.5)
 	name = substr(f, length(top) + 1)
-	printf "%-16s %6d / %6d  %5.1f %%\n", name, run, n, pct
+	printf "%-24s %6d / %6d  %5.1f %%\n", name, run, n, pct
 	tr += run; tn += n
 }
-END { printf "%-16s %6d / %6d  %5.1f %%\n", "src/ in all", tr, tn, tn ? 100 * tr / tn : 0 }'
+END { printf "%-24s %6d / %6d  %5.1f %%\n", "src/ in all", tr, tn, tn ? 100 * tr / tn : 0 }'

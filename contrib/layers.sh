@@ -18,9 +18,9 @@
 # src/libsluice_a-h2.o or src/h2.o is src/h2.c. A file-level cycle is a
 # strongly connected component of more than one file; for each, every
 # edge inside it is printed with its symbols:
-#	cycle 1: src/client.c src/h2.c
-#	  src/client.c -> src/h2.c: sl_h2_on_read sl_h2_start
-#	  src/h2.c -> src/client.c: sl_client_close
+#	cycle 1: src/front/client.c src/front/h2.c
+#	  src/front/client.c -> src/front/h2.c: sl_h2_on_read sl_h2_start
+#	  src/front/h2.c -> src/front/client.c: sl_client_close
 # What nm cannot see is not an edge: a static inline function of a header
 # is compiled into each object that calls it, and a call through a
 # function pointer names no symbol. The second is the point: a lower layer

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 #
 # No source file calls another that calls it back, but for the cycles
-# tests/layers-allowed.txt lists: runs contrib/layers.sh on this build's
-# objects with --allow tests/layers-allowed.txt. First it shows that the
+# tests/layers-allowed.txt lists, and no call goes up the folders' order
+# of src/LAYERS: runs contrib/layers.sh on this build's objects with
+# --allow tests/layers-allowed.txt --order src/LAYERS. First it shows that the
 # script can fail: two tiny C files that call each other, compiled ($CC,
 # or cc) into a build directory of their own, make a cycle it must report
 # (exit 1), and the same files without the call back make none (exit 0).
@@ -147,10 +148,11 @@ rc=$?
 [ $rc = 2 ] || fail "no build directory: exit $rc, not 2"
 
 # this build
-echo "layers-check.sh: $top_builddir, allowed: $allowed"
-sh "$layers" --allow "$allowed" "$top_builddir" || {
+echo "layers-check.sh: $top_builddir, allowed: $allowed, order: src/LAYERS"
+sh "$layers" --allow "$allowed" --order "$top_srcdir/src/LAYERS" \
+	"$top_builddir" || {
 	fail "the source tree's call graph has a cycle that" \
 		"tests/layers-allowed.txt does not list, or the list names" \
-		"one that is gone (above)"
+		"one that is gone, or a call goes up src/LAYERS' order (above)"
 }
 exit $status

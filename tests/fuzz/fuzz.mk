@@ -13,11 +13,11 @@ FUZZ_CC ?= clang
 FUZZ_CFLAGS ?= -std=c11 -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-Wall -Wextra -Wno-unused-parameter
-FUZZ_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/src
+FUZZ_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/src/daemon -I$(top_srcdir)/src/admin -I$(top_srcdir)/src/front -I$(top_srcdir)/src/proxy -I$(top_srcdir)/src/upstream -I$(top_srcdir)/src/fleet -I$(top_srcdir)/src/conf -I$(top_srcdir)/src/edge -I$(top_srcdir)/src/http -I$(top_srcdir)/src/net -I$(top_srcdir)/src/core
 
-PARSE_SRCS = $(top_srcdir)/src/h1_parse.c $(top_srcdir)/src/h1_chunked.c \
-	$(top_srcdir)/src/h1_salvage.c
-PARSE_HDRS = $(top_srcdir)/src/h1_parse.h $(top_srcdir)/src/h1_parse_int.h
+PARSE_SRCS = $(top_srcdir)/src/http/h1_parse.c $(top_srcdir)/src/http/h1_chunked.c \
+	$(top_srcdir)/src/http/h1_salvage.c
+PARSE_HDRS = $(top_srcdir)/src/http/h1_parse.h $(top_srcdir)/src/http/h1_parse_int.h
 
 # The configuration fuzzer (tests/fuzz/fuzz_conf.c) needs the loader
 # (conf.c, conf_util.c, conf_keys.c, conf_cluster.c, conf_route.c,
@@ -25,16 +25,16 @@ PARSE_HDRS = $(top_srcdir)/src/h1_parse.h $(top_srcdir)/src/h1_parse_int.h
 # conf_yaml.c, conf_yaml_err.c, conf_node.c), libyaml and libcrypto (the
 # file's SHA-256); it is built only when its driver exists.
 # Override CONF_SRCS or CONF_LIBS if the loader grows other dependencies.
-CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf.c $(top_srcdir)/src/conf_yaml.c \
-	$(top_srcdir)/src/conf_yaml_err.c \
-	$(top_srcdir)/src/conf_node.c $(top_srcdir)/src/conf_edge.c \
-	$(top_srcdir)/src/conf_tls.c $(top_srcdir)/src/conf_cluster.c \
-	$(top_srcdir)/src/conf_route.c $(top_srcdir)/src/conf_keys.c \
-	$(top_srcdir)/src/conf_util.c \
-	$(top_srcdir)/src/runtime.c $(top_srcdir)/src/util.c \
-	$(top_srcdir)/src/cidr.c $(top_srcdir)/src/policy.c \
-	$(top_srcdir)/src/hdrrule.c $(top_srcdir)/src/proxyproto.c \
-	$(top_srcdir)/src/ratelimit.c $(top_srcdir)/src/dnsmsg.c)
+CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf/conf.c $(top_srcdir)/src/conf/conf_yaml.c \
+	$(top_srcdir)/src/conf/conf_yaml_err.c \
+	$(top_srcdir)/src/conf/conf_node.c $(top_srcdir)/src/conf/conf_edge.c \
+	$(top_srcdir)/src/conf/conf_tls.c $(top_srcdir)/src/conf/conf_cluster.c \
+	$(top_srcdir)/src/conf/conf_route.c $(top_srcdir)/src/conf/conf_keys.c \
+	$(top_srcdir)/src/conf/conf_util.c \
+	$(top_srcdir)/src/edge/runtime.c $(top_srcdir)/src/core/util.c \
+	$(top_srcdir)/src/core/cidr.c $(top_srcdir)/src/edge/policy.c \
+	$(top_srcdir)/src/http/hdrrule.c $(top_srcdir)/src/net/proxyproto.c \
+	$(top_srcdir)/src/edge/ratelimit.c $(top_srcdir)/src/net/dnsmsg.c)
 CONF_LIBS ?= $(shell pkg-config --libs yaml-0.1 libcrypto 2>/dev/null) -lpthread
 CONF_CFLAGS ?= $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
 
@@ -75,8 +75,8 @@ $(OUT)/fuzz_h1simd: $(top_srcdir)/tests/fuzz/fuzz_h1simd.c $(SIMD_SRCS) \
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(SIMD_SRCS)
 
 # sticky keys: the parser, route matching and the race
-STICKY_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/route.c $(top_srcdir)/src/balance.c \
-	$(top_srcdir)/src/cidr.c $(top_srcdir)/src/util.c
+STICKY_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/edge/route.c $(top_srcdir)/src/edge/balance.c \
+	$(top_srcdir)/src/core/cidr.c $(top_srcdir)/src/core/util.c
 $(OUT)/fuzz_sticky: $(top_srcdir)/tests/fuzz/fuzz_sticky.c $(STICKY_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(STICKY_SRCS)
@@ -92,34 +92,34 @@ $(OUT)/fuzz_diff_response: $(top_srcdir)/tests/fuzz/fuzz_diff_request.c $(PARSE_
 		$(PARSE_SRCS) $(LLHTTP_SRCS)
 
 # header rules and the heads written with them
-HDRRULE_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/h1_msg.c \
-	$(top_srcdir)/src/hdrrule.c
+HDRRULE_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/http/h1_msg.c \
+	$(top_srcdir)/src/http/hdrrule.c
 $(OUT)/fuzz_hdrrule: $(top_srcdir)/tests/fuzz/fuzz_hdrrule.c $(HDRRULE_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(HDRRULE_SRCS)
 # identity: the PROXY protocol parser; the forwarded fields and the head
 # written upstream
-PROXY_SRCS = $(top_srcdir)/src/proxyproto.c $(top_srcdir)/src/cidr.c \
-	$(top_srcdir)/src/util.c
+PROXY_SRCS = $(top_srcdir)/src/net/proxyproto.c $(top_srcdir)/src/core/cidr.c \
+	$(top_srcdir)/src/core/util.c
 $(OUT)/fuzz_proxy: $(top_srcdir)/tests/fuzz/fuzz_proxy.c $(PROXY_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(PROXY_SRCS)
-FORWARDED_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/forwarded.c \
-	$(top_srcdir)/src/h1_msg.c $(top_srcdir)/src/cidr.c \
-	$(top_srcdir)/src/util.c $(top_srcdir)/src/hdrrule.c
+FORWARDED_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/edge/forwarded.c \
+	$(top_srcdir)/src/http/h1_msg.c $(top_srcdir)/src/core/cidr.c \
+	$(top_srcdir)/src/core/util.c $(top_srcdir)/src/http/hdrrule.c
 $(OUT)/fuzz_forwarded: $(top_srcdir)/tests/fuzz/fuzz_forwarded.c \
 		$(FORWARDED_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(FORWARDED_SRCS)
 
 # the card number masker and its users in log.c
-PAN_SRCS = $(top_srcdir)/src/pan.c $(top_srcdir)/src/log.c
+PAN_SRCS = $(top_srcdir)/src/core/pan.c $(top_srcdir)/src/core/log.c
 $(OUT)/fuzz_pan: $(top_srcdir)/tests/fuzz/fuzz_pan.c $(PAN_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(PAN_SRCS)
 
-# rate limits: the GCRA table and the lease table (src/ratelimit.c)
-RL_SRCS = $(top_srcdir)/src/ratelimit.c $(top_srcdir)/src/util.c
+# rate limits: the GCRA table and the lease table (src/edge/ratelimit.c)
+RL_SRCS = $(top_srcdir)/src/edge/ratelimit.c $(top_srcdir)/src/core/util.c
 $(OUT)/fuzz_ratelimit: $(top_srcdir)/tests/fuzz/fuzz_ratelimit.c $(RL_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(RL_SRCS) -lpthread
@@ -129,14 +129,14 @@ $(OUT)/fuzz_ratelimit: $(top_srcdir)/tests/fuzz/fuzz_ratelimit.c $(RL_SRCS)
 GC = -ffunction-sections -fdata-sections -Wl,--gc-sections
 NET_LIBS ?= $(shell pkg-config --libs libevent_core libssl libcrypto \
 	2>/dev/null) -lpthread
-HEALTH_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/health.c \
-	$(top_srcdir)/src/log.c $(top_srcdir)/src/util.c $(top_srcdir)/src/tls.c \
-	$(top_srcdir)/src/pan.c $(top_srcdir)/src/proxyproto.c \
-	$(top_srcdir)/src/cidr.c $(top_srcdir)/src/xprt.c \
-	$(top_srcdir)/src/xprt_mem.c $(top_srcdir)/src/health_h2.c \
-	$(top_srcdir)/src/h2ng.c
-TLS_SRCS = $(top_srcdir)/src/tls.c $(top_srcdir)/src/log.c \
-	$(top_srcdir)/src/util.c $(top_srcdir)/src/pan.c
+HEALTH_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/upstream/health.c \
+	$(top_srcdir)/src/core/log.c $(top_srcdir)/src/core/util.c $(top_srcdir)/src/net/tls.c \
+	$(top_srcdir)/src/core/pan.c $(top_srcdir)/src/net/proxyproto.c \
+	$(top_srcdir)/src/core/cidr.c $(top_srcdir)/src/net/xprt.c \
+	$(top_srcdir)/src/net/xprt_mem.c $(top_srcdir)/src/upstream/health_h2.c \
+	$(top_srcdir)/src/upstream/h2ng.c
+TLS_SRCS = $(top_srcdir)/src/net/tls.c $(top_srcdir)/src/core/log.c \
+	$(top_srcdir)/src/core/util.c $(top_srcdir)/src/core/pan.c
 $(OUT)/fuzz_health: $(top_srcdir)/tests/fuzz/fuzz_health.c $(HEALTH_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
@@ -149,15 +149,15 @@ $(OUT)/fuzz_tls: $(top_srcdir)/tests/fuzz/fuzz_tls.c $(TLS_SRCS)
 
 # upgrades (fuzz_ws.c): the handshake checks and WebSocket frames; the
 # accept's SHA-1 is tls.c's
-WS_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/ws.c $(top_srcdir)/src/h1_msg.c \
-	$(top_srcdir)/src/hdrrule.c $(top_srcdir)/src/cidr.c $(TLS_SRCS)
+WS_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/http/ws.c $(top_srcdir)/src/http/h1_msg.c \
+	$(top_srcdir)/src/http/hdrrule.c $(top_srcdir)/src/core/cidr.c $(TLS_SRCS)
 $(OUT)/fuzz_ws: $(top_srcdir)/tests/fuzz/fuzz_ws.c $(WS_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
 		$(WS_SRCS) $(NET_LIBS)
 
 # an HTTP/2 health check's answer (fuzz_health_h2.c): pure, on nghttp2
-HEALTH_H2_SRCS = $(top_srcdir)/src/health_h2.c $(top_srcdir)/src/h2ng.c
+HEALTH_H2_SRCS = $(top_srcdir)/src/upstream/health_h2.c $(top_srcdir)/src/upstream/h2ng.c
 $(OUT)/fuzz_health_h2: $(top_srcdir)/tests/fuzz/fuzz_health_h2.c \
 		$(HEALTH_H2_SRCS)
 	@mkdir -p $(@D)
@@ -166,24 +166,24 @@ $(OUT)/fuzz_health_h2: $(top_srcdir)/tests/fuzz/fuzz_health_h2.c \
 		-lpthread
 
 # DNS answers (fuzz_dns.c): pure
-DNS_SRCS = $(top_srcdir)/src/dnsmsg.c
+DNS_SRCS = $(top_srcdir)/src/net/dnsmsg.c
 $(OUT)/fuzz_dns: $(top_srcdir)/tests/fuzz/fuzz_dns.c $(DNS_SRCS) \
-		$(top_srcdir)/src/dnsmsg.h $(top_srcdir)/tests/fuzz/fuzz.h
+		$(top_srcdir)/src/net/dnsmsg.h $(top_srcdir)/tests/fuzz/fuzz.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(DNS_SRCS)
 
 # gRPC's fields (fuzz_grpc.c): pure
-$(OUT)/fuzz_grpc: $(top_srcdir)/tests/fuzz/fuzz_grpc.c $(top_srcdir)/src/grpc.c
+$(OUT)/fuzz_grpc: $(top_srcdir)/tests/fuzz/fuzz_grpc.c $(top_srcdir)/src/http/grpc.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< \
-		$(top_srcdir)/src/grpc.c
+		$(top_srcdir)/src/http/grpc.c
 
 # the HTTP/2 codec (fuzz_h2.c): a whole worker over the memory transport,
 # so every source but the daemon's (main.c, main_*.c: not in libsluice.a),
 # and every library libsluice.a links
-H2_SRCS = $(filter-out $(top_srcdir)/src/main.c $(top_srcdir)/src/main_%.c, \
-	$(wildcard $(top_srcdir)/src/*.c))
-H2_HDRS = $(wildcard $(top_srcdir)/src/*.h)
+H2_SRCS = $(filter-out $(top_srcdir)/src/daemon/main.c $(top_srcdir)/src/main_%.c, \
+	$(wildcard $(top_srcdir)/src/*/*.c))
+H2_HDRS = $(wildcard $(top_srcdir)/src/*/*.h)
 H2_PKGS = libevent_core libevent_pthreads libssl libcrypto yaml-0.1 hiredis \
 	libnghttp2
 # handover.c and admin_metrics.c name the version, as configure.ac says

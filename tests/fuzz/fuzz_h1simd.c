@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Differential libFuzzer driver: src/h1_parse.c as the gateway runs it
+ * Differential libFuzzer driver: src/http/h1_parse.c as the gateway runs it
  * (with its SSE2 paths, from libsluice.a or fuzz.mk's build) against the
  * same file built byte by byte (SL_H1_SCALAR, h1_parse_scalar.c), which
  * must give the same answer for every input. The input goes whole to the

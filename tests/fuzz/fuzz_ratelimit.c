@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer driver for the rate limit tables (src/ratelimit.c). The input
+ * libFuzzer driver for the rate limit tables (src/edge/ratelimit.c). The input
  * is a limit (rate, unit, burst) and a run of operations on a few keys:
  * time passing, taking a cell, giving one back, and on the lease table
  * taking, waiting, the store's grants and failures, requests that leave.

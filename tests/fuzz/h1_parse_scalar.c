@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The HTTP/1 parser's files (src/h1_parse.c, src/h1_chunked.c,
- * src/h1_salvage.c) once more, in one unit, built with SL_H1_SCALAR (their
+ * The HTTP/1 parser's files (src/http/h1_parse.c, src/http/h1_chunked.c,
+ * src/http/h1_salvage.c) once more, in one unit, built with SL_H1_SCALAR (their
  * byte-by-byte loops alone, the reference for the SSE2 paths) and every
  * external name prefixed with "scalar_", so that one program holds both
  * builds (fuzz_h1simd.c compares them). The renames also reach the inline
@@ -31,9 +31,9 @@
  * the type the driver passes. */
 #define sl_h1_salvage(...) scalar_sl_h1_salvage(__VA_ARGS__)
 
-#include "../../src/h1_chunked.c"
-#include "../../src/h1_parse.c"
-#include "../../src/h1_salvage.c"
+#include "../../src/http/h1_chunked.c"
+#include "../../src/http/h1_parse.c"
+#include "../../src/http/h1_salvage.c"
 
 /* Last: its prototypes must agree with what was just compiled. */
 #include "h1_parse_scalar.h"

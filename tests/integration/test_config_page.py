@@ -29,7 +29,7 @@ from sltest import (TOP_SRCDIR, Pki, Skip, check, eq, free_port,  # noqa: E402
 def conf_key_lists():
     """{"top": [...], "listener": [...], ...}: the NAME_keys arrays of
     the schema files src/conf*.c (conf.c and the files it calls)."""
-    srcdir = os.path.join(TOP_SRCDIR, "src")
+    srcdir = os.path.join(TOP_SRCDIR, "src", "conf")
     out = {}
     for name in sorted(os.listdir(srcdir)):
         if not re.match(r"conf\w*\.c$", name):

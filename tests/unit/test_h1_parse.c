@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the strict HTTP/1.1 parser (src/h1_parse.c, h1_chunked.c,
+ * Unit tests of the strict HTTP/1.1 parser (src/http/h1_parse.c, h1_chunked.c,
  * h1_salvage.c): the head scanner, request and response heads, the chunked
  * decoder and the salvage of refused heads. Every error case names the
  * status the gateway must answer; no sockets, no I/O.
