@@ -22,7 +22,6 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <nghttp2/nghttp2.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -32,6 +31,7 @@
 #include "exchange.h"
 #include "h1_parse.h"
 #include "h2_int.h"
+#include "h2ng.h"
 #include "log.h"
 #include "runtime.h"
 #include "tls.h"
@@ -1154,48 +1154,31 @@ big_release(struct sl_h2conn *h)
 	}
 }
 
-static nghttp2_session_callbacks *callbacks;
-static nghttp2_option *options;
-static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
-
-static void
-setup(void)
-{
-	nghttp2_session_callbacks *cb;
-	nghttp2_option *opt;
-
-	if (nghttp2_session_callbacks_new(&cb) != 0 ||
-	    nghttp2_option_new(&opt) != 0)
-		return;
-	nghttp2_session_callbacks_set_send_callback(cb, h2_send);
-	nghttp2_session_callbacks_set_send_data_callback(cb, h2_send_data);
-	nghttp2_session_callbacks_set_on_begin_headers_callback(
-	    cb, h2_on_begin_headers);
-	nghttp2_session_callbacks_set_on_header_callback(cb, h2_on_header);
-	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
-	    cb, h2_on_data_chunk);
-	nghttp2_session_callbacks_set_on_begin_frame_callback(
-	    cb, h2_on_begin_frame);
-	nghttp2_session_callbacks_set_on_frame_recv_callback(cb,
-							     h2_on_frame_recv);
-	nghttp2_session_callbacks_set_on_frame_send_callback(cb,
-							     h2_on_frame_send);
-	nghttp2_session_callbacks_set_on_stream_close_callback(
-	    cb, h2_on_stream_close);
-	nghttp2_session_callbacks_set_error_callback2(cb, h2_on_error);
-	/* the windows are given back as the exchange takes the bytes */
-	nghttp2_option_set_no_auto_window_update(opt, 1);
-	/* no memory kept for closed streams (no RFC 7540 priorities) */
-	nghttp2_option_set_no_closed_streams(opt, 1);
-	/* sluice's own budget acts first (section 5) */
-	nghttp2_option_set_stream_reset_rate_limit(opt, 1u << 20, 1u << 20);
-	/* responses' fields are not indexed (as HAProxy's encoder): no
-	 * dynamic table to search and keep per connection; the static table
-	 * and Huffman still compress them */
-	nghttp2_option_set_max_deflate_dynamic_table_size(opt, 0);
-	callbacks = cb;
-	options = opt;
-}
+/* nghttp2's set-up for client connections (h2ng.h, shared with the
+ * HTTP/2 upstreams and health checks until sluice's own codec replaces
+ * it): the windows are given back as the exchange takes the bytes; no
+ * memory is kept for closed streams (no RFC 7540 priorities); sluice's
+ * own budget acts before nghttp2's reset rate limit (section 5);
+ * responses' fields are not indexed (as HAProxy's encoder): no dynamic
+ * table to search and keep per connection, the static table and Huffman
+ * still compress them. */
+static struct sl_h2ng h2_ng = {
+    .send = h2_send,
+    .send_data = h2_send_data,
+    .on_begin_headers = h2_on_begin_headers,
+    .on_header = h2_on_header,
+    .on_data_chunk_recv = h2_on_data_chunk,
+    .on_begin_frame = h2_on_begin_frame,
+    .on_frame_recv = h2_on_frame_recv,
+    .on_frame_send = h2_on_frame_send,
+    .on_stream_close = h2_on_stream_close,
+    .on_error = h2_on_error,
+    .opts = SL_H2NG_O_WINDOW_BY_HAND | SL_H2NG_O_NO_CLOSED_STREAMS |
+	    SL_H2NG_O_RESET_RATE | SL_H2NG_O_DEFLATE_TABLE,
+    .reset_burst = 1u << 20,
+    .reset_rate = 1u << 20,
+    .deflate_table = 0,
+};
 
 /* 1 when a route of the listener allows WebSocket: its connections offer
  * extended CONNECT (RFC 8441). */
@@ -1215,17 +1198,37 @@ sl_h2_start(struct sl_client *c)
 	const struct sl_conf_limits *l = &c->s.lconf->limits;
 	struct sl_worker *w = c->s.w;
 	struct sl_h2conn *h;
-	nghttp2_settings_entry iv[6];
+	nghttp2_settings_entry iv[5];
 	uint32_t win;
 
-	pthread_once(&setup_once, setup);
-	if (callbacks == NULL || (h = calloc(1, sizeof(*h))) == NULL) {
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		sl_client_close(c, "out_of_memory");
 		return -1;
 	}
+	/* a stream may carry a body kept for a retry (buffer_bytes) and a
+	 * window's worth more; the connection's window bounds what all of
+	 * them hold that no upstream took yet (doc/http2.md section 4) */
+	win = (uint32_t)SL_MIN(SL_MAX(l->buffer_bytes, (uint64_t)16384),
+			       (uint64_t)0x7fffffff);
+	h->win_stream = win;
+	h->win_conn = (uint32_t)SL_MIN((uint64_t)win * 2, (uint64_t)0x7fffffff);
+	iv[0] =
+	    (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+				     (uint32_t)l->max_concurrent_streams};
+	iv[1] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
+					 h->win_stream};
+	iv[2] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+					 (uint32_t)l->max_header_list_bytes};
+	iv[3] =
+	    (nghttp2_settings_entry){NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1};
+	/* WebSocket by extended CONNECT where a route allows it (RFC 8441) */
+	iv[4] = (nghttp2_settings_entry){
+	    NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1};
+	/* ENABLE_PUSH 0 goes first (h2ng.c) */
 	h->mem = (nghttp2_mem){h, ng_malloc, ng_free, ng_calloc, ng_realloc};
-	if (nghttp2_session_server_new3(&h->ng, callbacks, h, options,
-					&h->mem) != 0) {
+	if ((h->ng = sl_h2ng_server(&h2_ng, h, &h->mem, iv,
+				    listener_has_websocket(c->s.lconf) ? 5 : 4,
+				    (int32_t)h->win_conn)) == NULL) {
 		free(h);
 		sl_client_close(c, "out_of_memory");
 		return -1;
@@ -1234,40 +1237,10 @@ sl_h2_start(struct sl_client *c)
 	TAILQ_INIT(&h->streams);
 	h->start_ms = h->idle_ms = h->calm_ms = now_ms();
 	h->calm = CALM_BURST;
-	/* a stream may carry a body kept for a retry (buffer_bytes) and a
-	 * window's worth more; the connection's window bounds what all of
-	 * them hold that no upstream took yet (doc/http2.md section 4) */
-	win = (uint32_t)SL_MIN(SL_MAX(l->buffer_bytes, (uint64_t)16384),
-			       (uint64_t)0x7fffffff);
-	h->win_stream = win;
-	h->win_conn = (uint32_t)SL_MIN((uint64_t)win * 2, (uint64_t)0x7fffffff);
 	event_assign(&h->wev, w->base, c->fd, EV_WRITE | EV_PERSIST,
 		     h2_on_write, h);
 	event_assign(&h->run_ev, w->base, -1, 0, h2_on_run, h);
 	evtimer_assign(&h->tev, w->base, h2_on_timer, h);
-	iv[0] =
-	    (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
-				     (uint32_t)l->max_concurrent_streams};
-	iv[1] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
-					 h->win_stream};
-	iv[2] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
-					 (uint32_t)l->max_header_list_bytes};
-	iv[3] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_PUSH, 0};
-	iv[4] =
-	    (nghttp2_settings_entry){NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1};
-	/* WebSocket by extended CONNECT where a route allows it (RFC 8441) */
-	iv[5] = (nghttp2_settings_entry){
-	    NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1};
-	if (nghttp2_submit_settings(
-		h->ng, NGHTTP2_FLAG_NONE, iv,
-		listener_has_websocket(c->s.lconf) ? 6 : 5) != 0 ||
-	    nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0,
-						  (int32_t)h->win_conn) != 0) {
-		nghttp2_session_del(h->ng);
-		free(h);
-		sl_client_close(c, "out_of_memory");
-		return -1;
-	}
 	/* the connection's deadlines are the codec's from now on */
 	sl_timeq_del(w, &c->tnode);
 	c->h2 = h;
