@@ -391,6 +391,8 @@ worker_size_hdrs(struct sl_worker *w, const struct sl_conf *conf)
  * calls them only through its connections' tables (client_codec.h). */
 static const struct sl_client_codecs worker_client_codecs = {
     .accept = &sl_client_accept_codec,
+    .h2 = &sl_h2_codec,
+    .tunnel = &sl_tunnel_codec,
     .h2_start = sl_h2_start,
     .tunnel_start = sl_tunnel_start,
 };

@@ -4,11 +4,11 @@
  * deadlines, lingering close and closing, and its HTTP/1 codec: reading
  * and scanning request heads, the idle and header deadlines, keep-alive
  * and half-close. Whatever owns the connection's bytes is called through
- * its codec table (c->codec, client_codec.h): HTTP/1 here, and the codecs
- * the worker gives it (client.h: the accept phase of client_accept.c,
- * HTTP/2, a tunnel), which this file never names; they call down into it.
- * The proxied exchange of each request is exchange.c's. The worker's
- * lists of connections, the structs and read events kept for reuse and
+ * its codec table (codec_of: the state says, client_codec.h): HTTP/1 here, and
+ * the codecs the worker gives it (client.h: the accept phase of
+ * client_accept.c, HTTP/2, a tunnel), which this file never names; they call
+ * down into it. The proxied exchange of each request is exchange.c's. The
+ * worker's lists of connections, the structs and read events kept for reuse and
  * the parking of idle connections are client_pool.c's.
  */
 #include "client.h"
@@ -83,6 +83,25 @@ static void client_process(struct sl_client *c);
 static void h1_on_read(struct sl_client *c);
 static const struct sl_stream_ops client_stream_ops;
 static const struct sl_client_codec client_h1_codec;
+
+/* Whose bytes a connection's are: its state says (a codec sets the state
+ * it takes over in, and gives it back with IDLE or LINGER), so the
+ * connection keeps no pointer for it (an idle one costs 8 bytes less). */
+static inline const struct sl_client_codec *
+codec_of(const struct sl_client *c)
+{
+	switch ((enum sl_client_state)c->state) {
+	case SL_CLIENT_ST_HANDSHAKE:
+	case SL_CLIENT_ST_PROXY:
+		return c->s.w->cpool.codecs->accept;
+	case SL_CLIENT_ST_H2:
+		return c->s.w->cpool.codecs->h2;
+	case SL_CLIENT_ST_TUNNEL:
+		return c->s.w->cpool.codecs->tunnel;
+	default:
+		return &client_h1_codec;
+	}
+}
 
 /* c's transport (xprt.h): TCP, TLS or a memory end. */
 #define XPRT(c) sl_client_xprt(c)
@@ -290,8 +309,8 @@ client_close(struct sl_client *c, const char *reason)
 	}
 	/* a codec's state first (a tunnel's: its exchange comes back for
 	 * its log line), then the exchange */
-	if (c->codec->free != NULL)
-		c->codec->free(c, reason);
+	if (codec_of(c)->free != NULL)
+		codec_of(c)->free(c, reason);
 	if (c->s.txn != NULL)
 		sl_exchange_closed(&c->s, reason);
 	/* unconditionally: rev may be active without being added (see the
@@ -415,7 +434,6 @@ client_finish_ms(struct sl_client *c, const char *reason, int linger,
 	c->s.close_reason = reason;
 	/* lingering is the connection's own reading (another codec's part
 	 * is over) */
-	c->codec = &client_h1_codec;
 	client_set_state(c, SL_CLIENT_ST_LINGER);
 	sl_timeq_set(c->s.w, &c->tnode, ms, now_ms());
 	if (c->s.in.data != NULL)
@@ -454,7 +472,6 @@ sl_client_finish_deaf(struct sl_client *c, const char *reason)
 		c->s.flags &= ~C_F_TLS; /* plain TCP until the close */
 	}
 	c->s.close_reason = reason;
-	c->codec = &client_h1_codec;
 	client_set_state(c, SL_CLIENT_ST_LINGER);
 	/* as if the client had ended: nothing turns reading on again */
 	c->s.flags |= C_F_EOF;
@@ -823,7 +840,7 @@ client_process(struct sl_client *c)
 			if (c->s.in.data != NULL)
 				c->s.in.off = c->s.in.len = 0;
 			goto out;
-		case SL_CLIENT_ST_PROXY: /* the accept phase's (c->codec) */
+		case SL_CLIENT_ST_PROXY: /* the accept phase's (codec_of) */
 		case SL_CLIENT_ST_HANDSHAKE:
 			goto out;
 		case SL_CLIENT_ST_H2:
@@ -989,7 +1006,7 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 	struct sl_client *c = arg;
 
 	sl_now_refresh();
-	c->codec->on_read(c);
+	codec_of(c)->on_read(c);
 }
 
 /* The write event an exchange lent the connection. */
@@ -999,7 +1016,7 @@ client_on_write(evutil_socket_t fd, short what, void *arg)
 	struct sl_client *c = arg;
 
 	sl_now_refresh();
-	c->codec->on_write(c);
+	codec_of(c)->on_write(c);
 }
 
 /* HTTP/1 reads a head, a body, or (LINGER) input to drop. */
@@ -1084,8 +1101,8 @@ sl_client_on_deadline(struct sl_tnode *n)
 {
 	struct sl_client *c = CLIENT_OF(n);
 
-	if (c->codec->on_deadline != NULL)
-		c->codec->on_deadline(c);
+	if (codec_of(c)->on_deadline != NULL)
+		codec_of(c)->on_deadline(c);
 }
 
 /* HTTP/1's deadlines: idle, the head's, the lingering close's. */
@@ -1190,10 +1207,8 @@ client_start(struct sl_worker *w, const struct sl_conf_listener *l, int fd,
 	TAILQ_INSERT_TAIL(&w->cpool.clients, c, entry);
 	w->nclients++;
 	SL_STAT_INC(w->stats.active);
-	c->codec = &client_h1_codec;
 	if (c->s.lconf->proxy_protocol.enabled) {
 		/* the accept phase reads the first bytes (client.h) */
-		c->codec = w->cpool.codecs->accept;
 		/* identity: the first bytes are a PROXY header's (a balancer:
 		 * counted per address once the header names the client), or
 		 * must not be one (anyone else) */
@@ -1211,7 +1226,6 @@ client_start(struct sl_worker *w, const struct sl_conf_listener *l, int fd,
 		client_want_read(c, 1);
 	} else if (c->s.lconf->tls.ctx != NULL) {
 		/* the handshake counts against header_timeout */
-		c->codec = w->cpool.codecs->accept;
 		c->state = SL_CLIENT_ST_HANDSHAKE;
 		sl_timeq_set(w, &c->tnode, c->s.lconf->limits.header_timeout_ms,
 			     now_ms());
@@ -1288,14 +1302,14 @@ sl_client_reloaded(struct sl_client *c)
 	if (c->state == SL_CLIENT_ST_CLOSED)
 		return;
 	if (client_listener_now(c) != NULL) {
-		if (c->codec->reloaded != NULL)
-			c->codec->reloaded(c);
+		if (codec_of(c)->reloaded != NULL)
+			codec_of(c)->reloaded(c);
 		return;
 	}
 	/* its listener is gone: the codec ends c, now or after its
 	 * exchange */
 	c->s.flags |= C_F_RETIRED;
-	c->codec->retire(c);
+	codec_of(c)->retire(c);
 }
 
 /* HTTP/1, its listener gone: an idle connection closes now, a busy one
@@ -1314,7 +1328,7 @@ void
 sl_client_drain(struct sl_client *c)
 {
 	sl_now_refresh();
-	c->codec->drain(c);
+	codec_of(c)->drain(c);
 }
 
 /* HTTP/1 drains: a busy connection closes after its exchange, an idle one
@@ -1423,7 +1437,6 @@ sl_client_read_more(struct sl_client *c)
 void
 sl_client_accepted(struct sl_client *c)
 {
-	c->codec = &client_h1_codec;
 	if (!(c->s.flags & C_F_TLS)) {
 		/* after a PROXY header: what came with it */
 		client_process(c);

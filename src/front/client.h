@@ -26,7 +26,9 @@ struct sl_upconn;
  * closed c, tunnel when it took nothing.
  */
 struct sl_client_codecs {
-	const struct sl_client_codec *accept;
+	const struct sl_client_codec *accept; /* PROXY and HANDSHAKE states */
+	const struct sl_client_codec *h2;     /* the H2 state */
+	const struct sl_client_codec *tunnel; /* the TUNNEL state */
 	int (*h2_start)(struct sl_client *c);
 	int (*tunnel_start)(struct sl_client *c, struct sl_upconn *u, int ws);
 };

@@ -149,9 +149,9 @@ struct sl_client {
 	};
 	struct event *rev; /* the only event of an idle connection; NULL
 			      while parked (C_F_PARKED) */
-	const struct sl_client_codec *codec; /* whose bytes they are now
-						(static, not owned) */
 };
+
+/* Whose bytes they are now: the state says (client.c's codec_of). */
 
 /*
  * An idle keep-alive connection costs sluice malloc's chunk for its
@@ -159,22 +159,23 @@ struct sl_client {
  * its descriptor (a 32-byte chunk and a slot of 8 in its table, kept when
  * the connection parks and gives its event back): doc/performance.md,
  * "Idle memory". glibc's chunk (64-bit) is the size plus 8, rounded up to
- * 16: 232 bytes make a 240-byte chunk and 283 B a connection; 240 and
- * 248 bytes (240 now), 256 and 299 B; a byte more, 272 and 315 B. Issue
- * 42 found it there, grown a field at a time (an ops pointer, an HTTP/2
- * stream id, a byte count, the codec's pointer) with nothing to say so.
- * Past 248 bytes this fails: what an idle plain HTTP/1.1 connection does
+ * 16: 232 bytes (232 now) make a 240-byte chunk and 283 B a connection;
+ * 240 and 248 bytes, 256 and 299 B; a byte more, 272 and 315 B. Issue
+ * 42 found it at 315, grown a field at a time (an ops pointer, an HTTP/2
+ * stream id, a byte count, the codec's pointer) with nothing to say so;
+ * the codec's pointer went again, since the state says it (codec_of).
+ * Past 232 bytes this fails: what an idle plain HTTP/1.1 connection does
  * not use (TLS, HTTP/2, a tunnel, a head in pieces, a PROXY header) goes
  * out of line, as c->scan does, or the cost is a decision written in
  * doc/performance.md.
  */
 #define SL_CLIENT_CHUNK(size) (((size) + 8 + 15) & ~(size_t)15)
-_Static_assert(SL_CLIENT_CHUNK(sizeof(struct sl_client)) <= 256,
+_Static_assert(SL_CLIENT_CHUNK(sizeof(struct sl_client)) <= 240,
 	       "an idle connection must stay under 300 bytes (see above)");
 
 /*
  * A codec's operations: what the connection calls, and only through this
- * table, while the codec owns its bytes (c->codec). Each gets c; none may
+ * table, while the codec owns its bytes (its state). Each gets c; none may
  * assume c is still open afterwards ("may close c"). An operation left
  * NULL is one the connection does not call for that codec (noted).
  */
@@ -215,7 +216,7 @@ void sl_client_abort_reset(struct sl_client *c, const char *reason);
 /* Ends c after its last bytes: shuts the write side and reads and drops
  * input for a while when linger is set (the client reads them instead of
  * a reset), else closes. The lingering is the connection's own (its
- * HTTP/1 reading, c->codec): the codec's part is over. */
+ * HTTP/1 reading, its state): the codec's part is over. */
 void sl_client_finish(struct sl_client *c, const char *reason, int linger);
 /* Ends c for what its client sent: its last bytes and the FIN go, no
  * byte more is read, and the close follows a second later. */

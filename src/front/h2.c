@@ -12,7 +12,7 @@
  * h2_head.c translates the heads, h2_out.c frames the output and keeps the
  * windows, h2_budget.c keeps the budgets against the HTTP/2 attacks and
  * the deadlines (h2_int.h). A codec of the client connection: the
- * connection calls it through its table (h2_codec, client_codec.h), and it
+ * connection calls it through its table (sl_h2_codec, client_codec.h), and it
  * uses the connection's struct and closes it through client.c. It knows
  * no upstream.
  */
@@ -57,7 +57,6 @@ static void h2_run(struct sl_h2conn *h);
 static void h2_kick(struct sl_h2conn *h);
 static void big_release(struct sl_h2conn *h);
 static const struct sl_stream_ops h2_stream_ops;
-static const struct sl_client_codec h2_codec;
 
 /* ---- streams ---------------------------------------------------------- */
 
@@ -1244,7 +1243,6 @@ sl_h2_start(struct sl_client *c)
 	/* the connection's deadlines are the codec's from now on */
 	sl_timeq_del(w, &c->tnode);
 	c->h2 = h;
-	c->codec = &h2_codec;
 	c->state = SL_CLIENT_ST_H2;
 	SL_STAT_INC(w->stats.h2_conns);
 	if (sl_log_enabled(SL_LOG_DEBUG))
@@ -1337,7 +1335,7 @@ conn_free(struct sl_client *c, const char *reason)
 
 /* HTTP/2 writes from an event of its own (h->wev) and keeps its own
  * timers (h->tev): no on_write, no on_deadline. */
-static const struct sl_client_codec h2_codec = {
+const struct sl_client_codec sl_h2_codec = {
     .on_read = conn_on_read,
     .drain = conn_drain,
     .reloaded = conn_reloaded,

@@ -60,6 +60,11 @@ const char *sl_h2_refusal_str(enum sl_h2_refusal r);
  */
 int sl_h2_start(struct sl_client *c);
 
+/* HTTP/2's table for a connection in the H2 state (client_codec.h): the
+ * worker hands it to client.c (struct sl_client_codecs). */
+struct sl_client_codec;
+extern const struct sl_client_codec sl_h2_codec;
+
 /* Frees the streams the worker keeps for reuse (worker teardown). */
 void sl_h2_worker_free(struct sl_worker *w);
 

@@ -640,7 +640,7 @@ tunnel_on_write(struct sl_client *c)
 
 /* What the connection calls while it is a tunnel (client_codec.h). A
  * removed listener ends it as a drain does. */
-static const struct sl_client_codec tunnel_codec = {
+const struct sl_client_codec sl_tunnel_codec = {
     .on_read = tunnel_on_read,
     .on_write = tunnel_on_write,
     .on_deadline = tunnel_on_deadline,
@@ -689,7 +689,6 @@ sl_tunnel_start(struct sl_client *c, struct sl_upconn *u, int ws)
 	u->arg = k;
 	c->s.txn = NULL;
 	c->tun = k;
-	c->codec = &tunnel_codec;
 	SL_STAT_INC(w->stats.tunnels_opened);
 	SL_STAT_INC(w->stats.tunnels_open);
 	evtimer_assign(&k->tev, w->base, tun_on_timer, k);

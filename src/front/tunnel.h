@@ -37,6 +37,11 @@ struct sl_upconn;
  * (client.h, struct sl_client_codecs): client.c does not name it. */
 int sl_tunnel_start(struct sl_client *c, struct sl_upconn *u, int ws);
 
+/* The tunnel's table for a connection in the TUNNEL state
+ * (client_codec.h): the worker hands it to client.c. */
+struct sl_client_codec;
+extern const struct sl_client_codec sl_tunnel_codec;
+
 /* The reason's name for metrics and logs. */
 const char *sl_tunnel_end_str(enum sl_tun_end e);
 
