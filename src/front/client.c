@@ -81,7 +81,7 @@ static int client_exchange(struct sl_client *c);
 static void client_want_write(struct sl_client *c, int on);
 static void client_process(struct sl_client *c);
 static void h1_on_read(struct sl_client *c);
-static const struct sl_stream_ops client_stream_ops;
+static const struct sl_seam_ops client_stream_ops;
 static const struct sl_client_codec client_h1_codec;
 
 /* Whose bytes a connection's are: its state says (a codec sets the state
@@ -115,14 +115,14 @@ client_watch(struct sl_client *c, struct event *ev, int on)
 
 /* The connection its stream is (the one stream an HTTP/1 connection
  * carries). */
-#define CLIENT_OF_STREAM(st)                                                   \
+#define CLIENT_OF_SEAM(st)                                                   \
 	((struct sl_client *)((char *)(st)-offsetof(struct sl_client, s)))
 
 /* "ADDR:PORT" of the connection's client, for its own log lines. */
 static const char *
 peer_str(const struct sl_client *c, char *buf, size_t n)
 {
-	return sl_stream_peer_str(&c->s, NULL, buf, n);
+	return sl_seam_peer_str(&c->s, NULL, buf, n);
 }
 
 _Static_assert(SL_PP_NERRORS == SL_RUNTIME_PP_NERRORS,
@@ -608,7 +608,7 @@ client_read(struct sl_client *c)
 #define SPLICE_ROUNDS 16
 
 /*
- * client_on_read's while the request body is spliced (SL_STREAM_F_SPLICE,
+ * client_on_read's while the request body is spliced (SL_SEAM_F_SPLICE,
  * exchange_req.c): the body goes on while the upstream takes each pipeful
  * at once, as far as SPLICE_ROUNDS of them an event (a fast client would
  * otherwise wait a loop turn for every 64 KiB). The client is in its body
@@ -655,7 +655,7 @@ client_splice_body(struct sl_client *c)
 		sl_exchange_body_read(&c->s, (size_t)n);
 		client_process(c);
 		if (c->state != SL_CLIENT_ST_TXN ||
-		    !(c->s.flags & SL_STREAM_F_SPLICE) ||
+		    !(c->s.flags & SL_SEAM_F_SPLICE) ||
 		    !sl_exchange_splice_room(&c->s))
 			return 1;
 	}
@@ -685,7 +685,7 @@ client_schedule(struct sl_client *c)
 		return;
 	case SL_CLIENT_ST_TXN:
 		if (!(c->s.flags & C_F_EOF))
-			client_want_read(c, (c->s.flags & SL_STREAM_F_SPLICE)
+			client_want_read(c, (c->s.flags & SL_SEAM_F_SPLICE)
 						? sl_exchange_splice_room(&c->s)
 						: in_room(c));
 		/* the exchange's deadlines, and its upstream's interest */
@@ -857,7 +857,7 @@ out:
 	client_schedule(c);
 }
 
-/* ---- the stream under an exchange (stream.h) ------------------------- */
+/* ---- the stream under an exchange (seam.h) ------------------------- */
 
 /*
  * A head begins an exchange (complete, refused, or timed out): the
@@ -887,40 +887,40 @@ client_exchange(struct sl_client *c)
 }
 
 static int
-stream_flush(struct sl_stream *st)
+stream_flush(struct sl_seam *st)
 {
-	return client_write(CLIENT_OF_STREAM(st));
+	return client_write(CLIENT_OF_SEAM(st));
 }
 
 static void
-stream_want_write(struct sl_stream *st, int on)
+stream_want_write(struct sl_seam *st, int on)
 {
-	client_want_write(CLIENT_OF_STREAM(st), on);
+	client_want_write(CLIENT_OF_SEAM(st), on);
 }
 
 static void
-stream_resume(struct sl_stream *st)
+stream_resume(struct sl_seam *st)
 {
-	client_process(CLIENT_OF_STREAM(st));
+	client_process(CLIENT_OF_SEAM(st));
 }
 
 static void
-stream_close(struct sl_stream *st, const char *reason)
+stream_close(struct sl_seam *st, const char *reason)
 {
-	client_close(CLIENT_OF_STREAM(st), reason);
+	client_close(CLIENT_OF_SEAM(st), reason);
 }
 
 static void
-stream_reset(struct sl_stream *st, const char *reason)
+stream_reset(struct sl_seam *st, const char *reason)
 {
-	client_abort_reset(CLIENT_OF_STREAM(st), reason);
+	client_abort_reset(CLIENT_OF_SEAM(st), reason);
 }
 
 /* The exchange is over: the next request, or the end of the connection. */
 static void
-stream_done(struct sl_stream *st, const char *why, int close, int linger)
+stream_done(struct sl_seam *st, const char *why, int close, int linger)
 {
-	struct sl_client *c = CLIENT_OF_STREAM(st);
+	struct sl_client *c = CLIENT_OF_SEAM(st);
 
 	c->s.nrequests++;
 	/* a client that shut its write side after pipelining still gets
@@ -937,17 +937,17 @@ stream_done(struct sl_stream *st, const char *why, int close, int linger)
 }
 
 static int
-stream_unacked(struct sl_stream *st)
+stream_unacked(struct sl_seam *st)
 {
-	struct sl_client *c = CLIENT_OF_STREAM(st);
+	struct sl_client *c = CLIENT_OF_SEAM(st);
 
 	return XPRT(c)->outq(c->fd, c->xc);
 }
 
 static size_t
-stream_send_room(struct sl_stream *st)
+stream_send_room(struct sl_seam *st)
 {
-	struct sl_client *c = CLIENT_OF_STREAM(st);
+	struct sl_client *c = CLIENT_OF_SEAM(st);
 
 	return XPRT(c)->send_room(c->fd, c->xc);
 }
@@ -955,9 +955,9 @@ stream_send_room(struct sl_stream *st)
 /* After a checked 101: the connection becomes a tunnel (the worker's
  * tunnel codec, client.h). */
 static int
-stream_tunnel(struct sl_stream *st, struct sl_upconn *u, int ws)
+stream_tunnel(struct sl_seam *st, struct sl_upconn *u, int ws)
 {
-	struct sl_client *c = CLIENT_OF_STREAM(st);
+	struct sl_client *c = CLIENT_OF_SEAM(st);
 
 	if (c->s.w->cpool.codecs->tunnel_start(c, u, ws) == -1)
 		return -1;
@@ -966,24 +966,24 @@ stream_tunnel(struct sl_stream *st, struct sl_upconn *u, int ws)
 }
 
 static const char *
-stream_tls_version(struct sl_stream *st)
+stream_tls_version(struct sl_seam *st)
 {
-	struct sl_client *c = CLIENT_OF_STREAM(st);
+	struct sl_client *c = CLIENT_OF_SEAM(st);
 
 	return (c->s.flags & C_F_TLS) ? sl_tls_version(c->ssl) : "";
 }
 
 /* Plain TCP only: TLS and memory ends pass their bytes through sluice. */
 static int
-stream_splice_fd(struct sl_stream *st)
+stream_splice_fd(struct sl_seam *st)
 {
-	struct sl_client *c = CLIENT_OF_STREAM(st);
+	struct sl_client *c = CLIENT_OF_SEAM(st);
 
 	return (c->s.flags & (C_F_TLS | C_F_MEM)) ? -1 : c->fd;
 }
 
 /* HTTP/1: the connection is the one stream it carries. */
-static const struct sl_stream_ops client_stream_ops = {
+static const struct sl_seam_ops client_stream_ops = {
     .flush = stream_flush,
     .want_write = stream_want_write,
     .resume = stream_resume,
@@ -1026,7 +1026,7 @@ h1_on_read(struct sl_client *c)
 	ssize_t n;
 
 	/* (one test for the two: most reads are neither) */
-	if (c->s.flags & (C_F_EOF | SL_STREAM_F_SPLICE)) {
+	if (c->s.flags & (C_F_EOF | SL_SEAM_F_SPLICE)) {
 		if (c->s.flags & C_F_EOF) {
 			/* woken to carry on (see client_process), not to
 			 * read */

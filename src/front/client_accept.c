@@ -33,7 +33,7 @@
 static const char *
 peer_str(const struct sl_client *c, char *buf, size_t n)
 {
-	return sl_stream_peer_str(&c->s, NULL, buf, n);
+	return sl_seam_peer_str(&c->s, NULL, buf, n);
 }
 
 /* ---- TLS handshake -------------------------------------------------------*/

@@ -10,7 +10,7 @@
  * others: the worker gives it their entry points (client.h, struct
  * sl_client_codecs). What only client.c and client_pool.c share is in
  * client_int.h; the exchange sees a connection only as the struct
- * sl_stream it embeds (stream.h), other modules through client.h.
+ * sl_seam it embeds (seam.h), other modules through client.h.
  */
 #ifndef SL_CLIENT_CODEC_H
 #define SL_CLIENT_CODEC_H
@@ -25,7 +25,7 @@
 
 #include "h1_parse.h"
 #include "proxyproto.h"
-#include "stream.h"
+#include "seam.h"
 #include "tls.h"
 #include "wloop.h"
 #include "xprt.h"
@@ -59,16 +59,16 @@ enum sl_client_state {
 /* c->state is a bit-field of 8 bits */
 _Static_assert(SL_CLIENT_ST_CLOSED < 128, "a client state fits in a byte");
 
-/* In c->s.flags, beside the stream's own (stream.h), which are these: */
-#define C_F_REV 0x01 /* rev is added: SL_STREAM_F_READING */
+/* In c->s.flags, beside the stream's own (seam.h), which are these: */
+#define C_F_REV 0x01 /* rev is added: SL_SEAM_F_READING */
 /* the exchange's write event is added, a write would block:
- * SL_STREAM_F_WBLOCK */
+ * SL_SEAM_F_WBLOCK */
 #define C_F_WEV 0x02
-#define C_F_EOF 0x04 /* the client shut its write side: SL_STREAM_F_EOF */
+#define C_F_EOF 0x04 /* the client shut its write side: SL_SEAM_F_EOF */
 /* its listener left the configuration: close after the current exchange
- * (SL_STREAM_F_RETIRED) */
+ * (SL_SEAM_F_RETIRED) */
 #define C_F_RETIRED    0x08
-#define C_F_TLS	       0x8000 /* SL_STREAM_F_TLS */
+#define C_F_TLS	       0x8000 /* SL_SEAM_F_TLS */
 #define C_F_CORKED     0x10   /* the last response went out with MSG_MORE */
 #define C_F_SNDBUF_MAX 0x20   /* SO_SNDBUF has grown as far as it may */
 #define C_F_REV_W                                                              \
@@ -88,7 +88,7 @@ _Static_assert(SL_CLIENT_ST_CLOSED < 128, "a client state fits in a byte");
  * short, or more than SURELY_SENT bytes went (client_write); only then
  * does the close ask the kernel (xprt unsent, an ioctl) */
 #define C_F_OUT_BACKLOG 0x80000
-/* 0x80 and 0xf00: the response buffer's class (SL_STREAM_F_RBUF_*) */
+/* 0x80 and 0xf00: the response buffer's class (SL_SEAM_F_RBUF_*) */
 
 /* The transport's kind (xprt.h) is the two bits C_F_TLS and C_F_MEM: a
  * connection needs no pointer to its operations. */
@@ -97,11 +97,11 @@ _Static_assert(C_F_TLS == SL_XPRT_TLS << C_F_XPRT_SHIFT &&
 		   C_F_MEM == SL_XPRT_MEM << C_F_XPRT_SHIFT,
 	       "C_F_TLS and C_F_MEM are the transport's kind");
 
-_Static_assert(C_F_REV == SL_STREAM_F_READING &&
-		   C_F_WEV == SL_STREAM_F_WBLOCK &&
-		   C_F_EOF == SL_STREAM_F_EOF &&
-		   C_F_RETIRED == SL_STREAM_F_RETIRED &&
-		   C_F_TLS == SL_STREAM_F_TLS,
+_Static_assert(C_F_REV == SL_SEAM_F_READING &&
+		   C_F_WEV == SL_SEAM_F_WBLOCK &&
+		   C_F_EOF == SL_SEAM_F_EOF &&
+		   C_F_RETIRED == SL_SEAM_F_RETIRED &&
+		   C_F_TLS == SL_SEAM_F_TLS,
 	       "the connection's flags that are the stream's");
 
 struct sl_client_codec;
@@ -112,7 +112,7 @@ struct sl_tunnel;
 
 struct sl_client {
 	TAILQ_ENTRY(sl_client) entry;
-	struct sl_stream s; /* what its exchange sees of it (stream.h): its
+	struct sl_seam s; /* what its exchange sees of it (seam.h): its
 			       worker, generation, listener, flags, request
 			       bytes, identity */
 	/* a byte, not an int: with out_bytes it takes the word beside fd,
@@ -228,7 +228,7 @@ void sl_client_want_read(struct sl_client *c, int on);
 void sl_client_rev_wait(struct sl_client *c, int want);
 /* A new request on c takes the newest generation and c's listener in it.
  * Returns 0, or -1 when a reload removed the listener (c keeps its own:
- * it is to end, SL_STREAM_F_RETIRED). */
+ * it is to end, SL_SEAM_F_RETIRED). */
 int sl_client_adopt(struct sl_client *c);
 /* c's state (logged at debug, A -> B). */
 void sl_client_set_state(struct sl_client *c, enum sl_client_state s);

@@ -7,7 +7,7 @@
  * h2_out.c writes them with the same transport. nghttp2 never touches a
  * socket, a timer or the loop. Here, the session: its set-up and nghttp2's
  * callbacks, the reads, the streams' life (each one exchange through the
- * codec seam, stream.h) and their operations, the run that pumps them, and
+ * codec seam, seam.h) and their operations, the run that pumps them, and
  * the connection's end. It calls the files beside it, which never call it:
  * h2_head.c translates the heads, h2_out.c frames the output and keeps the
  * windows, h2_budget.c keeps the budgets against the HTTP/2 attacks and
@@ -56,7 +56,7 @@
 static void h2_run(struct sl_h2conn *h);
 static void h2_kick(struct sl_h2conn *h);
 static void big_release(struct sl_h2conn *h);
-static const struct sl_stream_ops h2_stream_ops;
+static const struct sl_seam_ops h2_stream_ops;
 
 /* ---- streams ---------------------------------------------------------- */
 
@@ -87,7 +87,7 @@ stream_new(struct sl_h2conn *h, int32_t id)
 	st->s.tls_subject = c->s.tls_subject; /* borrowed */
 	st->s.pp = c->s.pp;		      /* borrowed */
 	memcpy(&st->s.peer, &c->s.peer, sizeof(st->s.peer));
-	st->s.flags = c->s.flags & SL_STREAM_F_TLS;
+	st->s.flags = c->s.flags & SL_SEAM_F_TLS;
 	TAILQ_INSERT_TAIL(&h->streams, st, link);
 	h->nopen++;
 	SL_STAT_INC(w->stats.h2_streams);
@@ -335,7 +335,7 @@ h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 		if (end) {
 			st->f |= S_IN_END;
 			if (st->f & S_XCONNECT)
-				st->s.flags |= SL_STREAM_F_EOF;
+				st->s.flags |= SL_SEAM_F_EOF;
 		}
 		h2_stream_set_state(st, H2S_READY);
 		h2_stream_dirty(st);
@@ -349,7 +349,7 @@ h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 	st->f |= S_IN_END;
 	/* a tunnel's request has no framing: its end is the stream's */
 	if (st->f & S_XCONNECT)
-		st->s.flags |= SL_STREAM_F_EOF;
+		st->s.flags |= SL_SEAM_F_EOF;
 	h2_stream_dirty(st);
 	return 0;
 overflow:
@@ -499,7 +499,7 @@ h2_input(struct sl_h2conn *h)
 static void
 stream_start(struct sl_h2stream *st)
 {
-	struct sl_stream *s = &st->s;
+	struct sl_seam *s = &st->s;
 	struct sl_h2conn *h = st->h;
 
 	h2_stream_set_state(st, H2S_BUSY);
@@ -509,7 +509,7 @@ stream_start(struct sl_h2stream *st)
 		h2_stream_set_state(st, H2S_DONE);
 		return;
 	}
-	s->flags |= SL_STREAM_F_READING;
+	s->flags |= SL_SEAM_F_READING;
 	if (st->f & S_TOO_LARGE) {
 		s->in.off = 0;
 		sl_exchange_reject(s, 431, SL_H1_R_HEAD_TOO_LARGE);
@@ -528,14 +528,14 @@ stream_start(struct sl_h2stream *st)
 static void
 stream_settle(struct sl_h2stream *st)
 {
-	struct sl_stream *s = &st->s;
+	struct sl_seam *s = &st->s;
 
 	if (st->state == H2S_CLOSED)
 		return;
 	if ((st->f & S_IN_END) || st->unconsumed >= st->h->win_stream)
-		s->flags &= ~SL_STREAM_F_READING;
+		s->flags &= ~SL_SEAM_F_READING;
 	else
-		s->flags |= SL_STREAM_F_READING;
+		s->flags |= SL_SEAM_F_READING;
 	h2_stream_give_back(st);
 	stream_in_release(st);
 	if (s->txn != NULL)
@@ -548,18 +548,18 @@ static void
 stream_check_blocked(struct sl_h2stream *st)
 {
 	struct sl_h2conn *h = st->h;
-	struct sl_stream *s = &st->s;
+	struct sl_seam *s = &st->s;
 	struct iovec iov[2];
 	int hints;
 
 	if (s->txn == NULL || !(st->f & S_HEAD_OUT) ||
-	    (s->flags & SL_STREAM_F_WBLOCK) ||
+	    (s->flags & SL_SEAM_F_WBLOCK) ||
 	    sl_exchange_output(s, iov, &hints) == 0)
 		return;
 	if (nghttp2_session_get_stream_remote_window_size(h->ng, st->id) > 0 &&
 	    nghttp2_session_get_remote_window_size(h->ng) > 0)
 		return;
-	s->flags |= SL_STREAM_F_WBLOCK;
+	s->flags |= SL_SEAM_F_WBLOCK;
 	sl_exchange_stalled(s);
 	if (nghttp2_session_get_remote_window_size(h->ng) <= 0 &&
 	    h->zwin_ms == 0)
@@ -901,10 +901,10 @@ h2_run(struct sl_h2conn *h)
 	h2_schedule(h);
 }
 
-/* ---- the stream's operations (stream.h) -------------------------------- */
+/* ---- the stream's operations (seam.h) -------------------------------- */
 
 static int
-op_flush(struct sl_stream *s)
+op_flush(struct sl_seam *s)
 {
 	struct sl_h2stream *st = STREAM_OF(s);
 	struct sl_h2conn *h = st->h;
@@ -926,7 +926,7 @@ op_flush(struct sl_stream *s)
 }
 
 static void
-op_want_write(struct sl_stream *s, int on)
+op_want_write(struct sl_seam *s, int on)
 {
 	struct sl_h2stream *st = STREAM_OF(s);
 
@@ -941,7 +941,7 @@ op_want_write(struct sl_stream *s, int on)
 }
 
 static void
-op_resume(struct sl_stream *s)
+op_resume(struct sl_seam *s)
 {
 	struct sl_h2stream *st = STREAM_OF(s);
 
@@ -957,7 +957,7 @@ op_resume(struct sl_stream *s)
 /* The exchange cuts its stream (send_timeout, a response cut in the
  * middle, ...): the exchange is logged and freed, the stream reset. */
 static void
-op_close(struct sl_stream *s, const char *reason)
+op_close(struct sl_seam *s, const char *reason)
 {
 	struct sl_h2stream *st = STREAM_OF(s);
 	struct sl_h2conn *h = st->h;
@@ -986,7 +986,7 @@ op_close(struct sl_stream *s, const char *reason)
 }
 
 static void
-op_reset(struct sl_stream *s, const char *reason)
+op_reset(struct sl_seam *s, const char *reason)
 {
 	op_close(s, reason);
 }
@@ -994,7 +994,7 @@ op_reset(struct sl_stream *s, const char *reason)
 /* The exchange is over and freed: the response's end follows what was
  * written (END_STREAM), and the stream is done with. */
 static void
-op_done(struct sl_stream *s, const char *why, int close, int linger)
+op_done(struct sl_seam *s, const char *why, int close, int linger)
 {
 	struct sl_h2stream *st = STREAM_OF(s);
 	struct sl_h2conn *h = st->h;
@@ -1040,7 +1040,7 @@ op_done(struct sl_stream *s, const char *why, int close, int linger)
 }
 
 static int
-op_unacked(struct sl_stream *s)
+op_unacked(struct sl_seam *s)
 {
 	/* what the kernel holds is the connection's, not a stream's: the
 	 * stream's rate is what its window lets out */
@@ -1049,14 +1049,14 @@ op_unacked(struct sl_stream *s)
 }
 
 static const char *
-op_tls_version(struct sl_stream *s)
+op_tls_version(struct sl_seam *s)
 {
 	struct sl_client *c = STREAM_OF(s)->h->c;
 
 	return (c->s.flags & C_F_TLS) ? sl_tls_version(c->ssl) : "";
 }
 
-static const struct sl_stream_ops h2_stream_ops = {
+static const struct sl_seam_ops h2_stream_ops = {
     .flush = op_flush,
     .want_write = op_want_write,
     .resume = op_resume,

@@ -6,7 +6,7 @@
  * protocols). The connection keeps
  * its socket, transport and place among the worker's connections
  * (client.c); the codec turns its bytes into streams, each one exchange
- * (exchange.h) through the codec seam (stream.h), and writes what they
+ * (exchange.h) through the codec seam (seam.h), and writes what they
  * hand it, under the connection's and every stream's budgets.
  */
 #ifndef SL_H2_H

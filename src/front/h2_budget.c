@@ -77,7 +77,7 @@ h2_refused(struct sl_h2conn *h, enum sl_h2_refusal r, int32_t id,
 		log_info("conn=%llu peer=%s listener=%s stream=%d: HTTP/2 "
 			 "%s: %s",
 			 (unsigned long long)c->s.id,
-			 sl_stream_peer_str(&c->s, NULL, peer, sizeof(peer)),
+			 sl_seam_peer_str(&c->s, NULL, peer, sizeof(peer)),
 			 c->s.lconf->name, (int)id, sl_h2_refusal_str(r), what);
 	}
 }

@@ -178,7 +178,7 @@ head_reqline(struct sl_h2stream *st)
 	if ((st->f & S_CONNECT) && h->pr_len == 9 &&
 	    strncasecmp(sb + h->pr_off, "websocket", 9) == 0) {
 		st->f |= S_XCONNECT;
-		st->s.flags |= SL_STREAM_F_XCONNECT;
+		st->s.flags |= SL_SEAM_F_XCONNECT;
 		method = "GET";
 		mlen = 3;
 	} else if (st->f & S_CONNECT) {
@@ -356,7 +356,7 @@ head_field(struct sl_h2stream *st, const char *n, size_t namelen, const char *v,
 	if (namelen == 12) {
 		if (memcmp(n, "content-type", 12) == 0 &&
 		    sl_grpc_content_type(v, valuelen))
-			st->s.flags |= SL_STREAM_F_GRPC;
+			st->s.flags |= SL_SEAM_F_GRPC;
 		else if (memcmp(n, "grpc-timeout", 12) == 0 &&
 			 sl_grpc_timeout_parse(v, valuelen,
 					       &st->s.grpc_timeout_ms) == -1)
@@ -537,7 +537,7 @@ fail:
 /* The request head as h2_head_end left it: its fields, from the notes after
  * its text, held to the checks a request's text gets. */
 int
-h2_op_head(struct sl_stream *s, struct sl_h1_request *req,
+h2_op_head(struct sl_seam *s, struct sl_h1_request *req,
 	   const struct sl_h1_limits *lim, size_t *text_len)
 {
 	struct sl_h2stream *st = (struct sl_h2stream *)(void *)s;

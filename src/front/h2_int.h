@@ -104,7 +104,7 @@ struct sl_h2conn;
  * to the worker's list (w->h2) at the end of the run that closed it,
  * so that no caller holding it sees it freed. */
 struct sl_h2stream {
-	struct sl_stream s; /* what its exchange sees (first member) */
+	struct sl_seam s; /* what its exchange sees (first member) */
 	struct sl_h2conn *h;
 	TAILQ_ENTRY(sl_h2stream) link; /* in h->streams */
 	struct sl_h2stream *next;      /* in h->dirty or h->reap */
@@ -354,8 +354,8 @@ int h2_head_end(struct sl_h2stream *st, int end_stream);
 int h2_body_put(struct sl_h2stream *st, const uint8_t *data, size_t len);
 void h2_chunk_close(struct sl_h2stream *st);
 int h2_body_end(struct sl_h2stream *st);
-/* The stream operation head (stream.h): the head h2_head_end left. */
-int h2_op_head(struct sl_stream *s, struct sl_h1_request *req,
+/* The stream operation head (seam.h): the head h2_head_end left. */
+int h2_op_head(struct sl_seam *s, struct sl_h1_request *req,
 	       const struct sl_h1_limits *lim, size_t *text_len);
 /* The response: a head's fields and a trailer section's into the worker's
  * name-value pairs (borrowed until the next call). Return how many pairs, or
@@ -382,9 +382,9 @@ void h2_output(struct sl_h2conn *h);
 int h2_wbuf_flush(struct sl_h2conn *h);
 /* Flow control: the windows given back for the bytes the exchange took;
  * a stream held by a window (send_timeout runs); the stream operation
- * send_room (stream.h). */
+ * send_room (seam.h). */
 void h2_stream_give_back(struct sl_h2stream *st);
-size_t h2_op_send_room(struct sl_stream *s);
+size_t h2_op_send_room(struct sl_seam *s);
 /* nghttp2's on_frame_send callback; a stream answered before its request
  * was whole drops n more bytes of it (RST_STREAM past DISCARD_MAX). */
 int h2_on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud);

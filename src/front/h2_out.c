@@ -61,10 +61,10 @@ h2_stream_give_back(struct sl_h2stream *st)
 	(void)nghttp2_session_consume(h->ng, st->id, n);
 }
 
-/* The stream operation send_room (stream.h): what the stream's window and
+/* The stream operation send_room (seam.h): what the stream's window and
  * the connection's let it send now, 0 while the transport is blocked. */
 size_t
-h2_op_send_room(struct sl_stream *s)
+h2_op_send_room(struct sl_seam *s)
 {
 	struct sl_h2stream *st = STREAM_OF(s);
 	struct sl_h2conn *h = st->h;
@@ -111,7 +111,7 @@ int
 h2_resp_heads(struct sl_h2stream *st, const char **why)
 {
 	struct sl_h2conn *h = st->h;
-	struct sl_stream *s = &st->s;
+	struct sl_seam *s = &st->s;
 
 	while (!(st->f & S_HEAD_OUT) && s->txn != NULL) {
 		struct iovec iov[2];
@@ -215,7 +215,7 @@ trailers_put(struct sl_h2stream *st, const char *p, size_t n)
 static long
 resp_avail(struct sl_h2stream *st, size_t max, int *end)
 {
-	struct sl_stream *s = &st->s;
+	struct sl_seam *s = &st->s;
 	struct iovec iov[2];
 	int hints, niov;
 
@@ -348,7 +348,7 @@ h2_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd,
 {
 	struct sl_h2conn *h = H2_OF_SESSION(ud);
 	struct sl_h2stream *st = src->ptr;
-	struct sl_stream *s = &st->s;
+	struct sl_seam *s = &st->s;
 	size_t left = length;
 
 	/* h2_output makes frames only while a whole DATA frame fits */
@@ -372,8 +372,8 @@ h2_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd,
 		if (st->body == H2B_LENGTH)
 			st->resp_left -= length - left;
 		(void)sl_exchange_sent(s, length - left);
-		if (s->flags & SL_STREAM_F_WBLOCK) {
-			s->flags &= ~SL_STREAM_F_WBLOCK;
+		if (s->flags & SL_SEAM_F_WBLOCK) {
+			s->flags &= ~SL_SEAM_F_WBLOCK;
 			if (s->txn != NULL)
 				(void)sl_exchange_writable(s);
 		}

@@ -152,7 +152,7 @@ tunnel_free(struct sl_client *c, const char *reason)
 		log_info("conn=%llu peer=%s tunnel ended: %s after %llu ms, "
 			 "%llu bytes in, %llu out",
 			 (unsigned long long)c->s.id,
-			 sl_stream_peer_str(&c->s, NULL, peer, sizeof(peer)),
+			 sl_seam_peer_str(&c->s, NULL, peer, sizeof(peer)),
 			 sl_tunnel_end_str(k->end),
 			 (unsigned long long)(now_ms() - k->start_ms),
 			 (unsigned long long)k->bytes_in,

@@ -38,8 +38,8 @@
  * and one replay of a dead pooled connection) */
 #define MAX_CONNECT_TRIES 16
 
-static void attempt_connect(struct sl_stream *s);
-static int split_failover(struct sl_stream *s, enum sl_retry_kind kind,
+static void attempt_connect(struct sl_seam *s);
+static int split_failover(struct sl_seam *s, enum sl_retry_kind kind,
 			  int attempted);
 
 /* ---- endpoints -------------------------------------------------------- */
@@ -92,7 +92,7 @@ enum {
  * index, or SL_BALANCE_NONE with *why saying what was passed over.
  */
 static inline size_t
-txn_pick(struct sl_stream *s, int fresh, unsigned *why)
+txn_pick(struct sl_seam *s, int fresh, unsigned *why)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_wcluster *wc = t->wc;
@@ -168,7 +168,7 @@ ejected_now(const struct sl_conf_cluster *cc, uint64_t now)
  * atomics cost nothing on the successful path but one load.
  */
 static void
-outlier_note(struct sl_stream *s, size_t i, int ok)
+outlier_note(struct sl_seam *s, size_t i, int ok)
 {
 	const struct sl_conf_cluster *cc = s->txn->wc->conf;
 	const struct sl_conf_outlier *o = &cc->outlier;
@@ -224,7 +224,7 @@ outlier_note(struct sl_stream *s, size_t i, int ok)
 /* No endpoint could be tried: the last failure's answer, or 503 when none
  * was up at all. */
 static void
-txn_no_endpoint(struct sl_stream *s, unsigned why)
+txn_no_endpoint(struct sl_seam *s, unsigned why)
 {
 	struct sl_txn *t = s->txn;
 
@@ -252,7 +252,7 @@ txn_no_endpoint(struct sl_stream *s, unsigned why)
 }
 
 void
-sl_attempt_overloaded(struct sl_stream *s)
+sl_attempt_overloaded(struct sl_seam *s)
 {
 	atomic_fetch_add(&s->txn->wc->conf->state->overloaded, 1);
 	sl_exchange_local(s, 503, "upstream_overloaded", 0);
@@ -266,7 +266,7 @@ attempt_unqueue(struct sl_waiter *wt)
 {
 	struct sl_txn *t =
 	    (struct sl_txn *)((char *)wt - offsetof(struct sl_txn, wait));
-	struct sl_stream *s = t->s;
+	struct sl_seam *s = t->s;
 	struct sl_wcluster *wc = t->wc;
 
 	sl_now_refresh();
@@ -292,7 +292,7 @@ attempt_unqueue(struct sl_waiter *wt)
  * queue_timeout, unless max_pending requests of the cluster already wait.
  */
 static void
-txn_queue(struct sl_stream *s)
+txn_queue(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 	const struct sl_conf_cluster *cc = t->wc->conf;
@@ -327,7 +327,7 @@ sa_port(const struct sockaddr *sa)
 }
 
 size_t
-sl_attempt_pp_header(const struct sl_stream *s, void *out)
+sl_attempt_pp_header(const struct sl_seam *s, void *out)
 {
 	const struct sl_txn *t = s->txn;
 	const struct sockaddr *la = (const struct sockaddr *)&s->lconf->addr.ss;
@@ -347,7 +347,7 @@ sl_attempt_pp_header(const struct sl_stream *s, void *out)
 /* Gets an upstream connection for the exchange's current attempt: pooled,
  * or new, or a place in the queue. */
 static void
-attempt_connect(struct sl_stream *s)
+attempt_connect(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 	unsigned why;
@@ -437,7 +437,7 @@ attempt_connect(struct sl_stream *s)
 }
 
 void
-sl_attempt_start(struct sl_stream *s)
+sl_attempt_start(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 
@@ -448,7 +448,7 @@ sl_attempt_start(struct sl_stream *s)
 }
 
 void
-sl_attempt_resume(struct sl_stream *s)
+sl_attempt_resume(struct sl_seam *s)
 {
 	if (s->txn->up_ph == SL_TXN_UP_BACKOFF)
 		s->txn->up_ph = SL_TXN_UP_NONE;
@@ -482,7 +482,7 @@ note_failure(struct sl_txn *t, enum sl_retry_class cls, const char *why)
 
 /* The error answer of a failure nobody retries. */
 static void
-answer_failure(struct sl_stream *s, int fail)
+answer_failure(struct sl_seam *s, int fail)
 {
 	switch (fail) {
 	case FAIL_REFUSED:
@@ -514,7 +514,7 @@ answer_failure(struct sl_stream *s, int fail)
  * Counts a refusal by its verdict, on the cluster that failed.
  */
 static enum sl_retry_verdict
-retry_verdict(struct sl_stream *s, enum sl_retry_class cls,
+retry_verdict(struct sl_seam *s, enum sl_retry_class cls,
 	      enum sl_retry_kind kind, int status, int unseen,
 	      struct sl_wcluster *to, uint64_t *backoff)
 {
@@ -577,7 +577,7 @@ retry_verdict(struct sl_stream *s, enum sl_retry_class cls,
 /* The next attempt, now or after backoff milliseconds; an unseen one
  * (retry.h) takes no place in the budget. */
 static void
-retry_go(struct sl_stream *s, enum sl_retry_class cls, int unseen,
+retry_go(struct sl_seam *s, enum sl_retry_class cls, int unseen,
 	 uint64_t backoff)
 {
 	struct sl_txn *t = s->txn;
@@ -632,7 +632,7 @@ same_key(const struct sl_conf_key *a, const struct sl_conf_key *b)
  * to balances the request in turn, as one without the key.
  */
 static void
-txn_move(struct sl_stream *s, struct sl_wcluster *to)
+txn_move(struct sl_seam *s, struct sl_wcluster *to)
 {
 	struct sl_txn *t = s->txn;
 	const struct sl_conf_cluster *from = t->wc->conf, *cc = to->conf;
@@ -682,7 +682,7 @@ txn_move(struct sl_stream *s, struct sl_wcluster *to)
  * the policy refused (counted and logged; the caller answers).
  */
 static int
-split_failover(struct sl_stream *s, enum sl_retry_kind kind, int attempted)
+split_failover(struct sl_seam *s, enum sl_retry_kind kind, int attempted)
 {
 	struct sl_txn *t = s->txn;
 	const struct sl_conf_route *r = t->route;
@@ -729,7 +729,7 @@ split_failover(struct sl_stream *s, enum sl_retry_kind kind, int attempted)
 }
 
 void
-sl_attempt_failed(struct sl_stream *s, int fail, const char *why,
+sl_attempt_failed(struct sl_seam *s, int fail, const char *why,
 		  const char *detail)
 {
 	struct sl_txn *t = s->txn;
@@ -845,7 +845,7 @@ sl_attempt_failed(struct sl_stream *s, int fail, const char *why,
 }
 
 int
-sl_attempt_answered(struct sl_stream *s, int status)
+sl_attempt_answered(struct sl_seam *s, int status)
 {
 	struct sl_txn *t = s->txn;
 	unsigned bit = status == 502   ? SL_RETRY_ON_502
@@ -872,7 +872,7 @@ sl_attempt_answered(struct sl_stream *s, int status)
 }
 
 void
-sl_attempt_deadline(struct sl_stream *s)
+sl_attempt_deadline(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 	char peer[SL_PEER_MAX];

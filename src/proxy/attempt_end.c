@@ -25,7 +25,7 @@ sl_attempt_dequeue(struct sl_txn *t)
 }
 
 void
-sl_attempt_release(struct sl_stream *s, int reusable)
+sl_attempt_release(struct sl_seam *s, int reusable)
 {
 	struct sl_txn *t = s->txn;
 

@@ -17,7 +17,7 @@
  * upstream whose write failed, a tunnel's new deadline) it returns as an
  * enum sl_txn_next, and this file takes that step. Parsing and
  * header rewriting are delegated to h1_parse/h1_msg. The connection under
- * the exchange is its stream (stream.h): the exchange calls its codec only
+ * the exchange is its stream (seam.h): the exchange calls its codec only
  * through the stream's operations, never client.c.
  */
 #include "exchange.h"
@@ -57,15 +57,15 @@
 #include "xprt.h"
 
 static void exchange_on_timer(evutil_socket_t, short, void *);
-static void txn_forward(struct sl_stream *s, struct sl_h1_request *req);
+static void txn_forward(struct sl_seam *s, struct sl_h1_request *req);
 
 /* The request body bytes that came, checked and counted (exchange_req.c),
  * and an HTTP/2 tunnel's followed (exchange_tun.c). Returns -1 when the
  * exchange was turned into an error response. Not inlined: where it was
  * (the pump), the tunnel's `from` held a register across every call. */
-static int txn_req_read(struct sl_stream *s) __attribute__((noinline));
+static int txn_req_read(struct sl_seam *s) __attribute__((noinline));
 static int
-txn_req_read(struct sl_stream *s)
+txn_req_read(struct sl_seam *s)
 {
 	uint32_t from = s->in_ready;
 	int next = sl_exchange_req_read(s);
@@ -81,20 +81,20 @@ txn_req_read(struct sl_stream *s)
 /* txn_req_read, with one test when there are no bytes (most requests have
  * no body). */
 static inline int
-txn_req_advance(struct sl_stream *s)
+txn_req_advance(struct sl_seam *s)
 {
 	if ((s->txn->req_ph == SL_TXN_REQ_DONE) || s->in.len == s->in_ready)
 		return 0;
 	return txn_req_read(s);
 }
-static void txn_choose_cluster(struct sl_stream *s,
+static void txn_choose_cluster(struct sl_seam *s,
 			       const struct sl_h1_request *req);
-static void txn_mirror(struct sl_stream *s, const struct sl_h1_request *req);
+static void txn_mirror(struct sl_seam *s, const struct sl_h1_request *req);
 
 /* ---- closing --------------------------------------------------------- */
 
 void
-sl_exchange_free(struct sl_stream *s)
+sl_exchange_free(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 
@@ -150,7 +150,7 @@ sl_exchange_free(struct sl_stream *s)
 /* ---- local responses ---------------------------------------------------*/
 
 struct sl_txn *
-sl_exchange_new(struct sl_stream *s, uint64_t start_ms)
+sl_exchange_new(struct sl_seam *s, uint64_t start_ms)
 {
 	struct sl_worker *w = s->w;
 	struct sl_txn *t = w->free_txns;
@@ -183,7 +183,7 @@ sl_exchange_codec_event(struct sl_txn *t)
 /* Counts a client cut for being slow or silent; the send timeouts are
  * said at info (the others are logged with the 408 they answer). */
 static void
-txn_count_timeout(struct sl_stream *s, struct sl_txn *t,
+txn_count_timeout(struct sl_seam *s, struct sl_txn *t,
 		  enum sl_timeout_reason r)
 {
 	SL_STAT_INC(s->w->stats.timeouts[r]);
@@ -198,7 +198,7 @@ txn_count_timeout(struct sl_stream *s, struct sl_txn *t,
 }
 
 void
-sl_exchange_closed(struct sl_stream *s, const char *reason)
+sl_exchange_closed(struct sl_seam *s, const char *reason)
 {
 	struct sl_txn *t = s->txn;
 
@@ -210,13 +210,13 @@ sl_exchange_closed(struct sl_stream *s, const char *reason)
 }
 
 void
-sl_exchange_last(struct sl_stream *s)
+sl_exchange_last(struct sl_seam *s)
 {
 	s->txn->flags |= SL_TXN_F_CLOSE;
 }
 
 int
-sl_exchange_reading(const struct sl_stream *s)
+sl_exchange_reading(const struct sl_seam *s)
 {
 	return s->txn->req_ph != SL_TXN_REQ_DONE;
 }
@@ -233,7 +233,7 @@ status_closes(int status)
  * 403, the connection kept as after a 404, counted and logged with the
  * rule. May end the stream. */
 static void
-txn_forbid(struct sl_stream *s, const char *rule)
+txn_forbid(struct sl_seam *s, const char *rule)
 {
 	struct sl_txn *t = s->txn;
 
@@ -249,13 +249,13 @@ txn_forbid(struct sl_stream *s, const char *rule)
  * 9112 section 9.3), or the gateway does (the connection's last request
  * under max_requests, a draining worker, a listener a reload removed). */
 static int
-req_ends_connection(const struct sl_stream *s, const struct sl_h1_request *req)
+req_ends_connection(const struct sl_seam *s, const struct sl_h1_request *req)
 {
 	const struct sl_conf_limits *lim = &s->lconf->limits;
 
 	return !sl_h1_persists(req->minor, req->flags) ||
 	       (lim->max_requests && s->nrequests + 1 >= lim->max_requests) ||
-	       s->w->draining || (s->flags & SL_STREAM_F_RETIRED);
+	       s->w->draining || (s->flags & SL_SEAM_F_RETIRED);
 }
 
 /* Whether the request carries a non-empty Idempotency-Key (the IETF
@@ -280,7 +280,7 @@ has_idempotency_key(const struct sl_h1_request *req)
  * once the request is complete.
  */
 static void
-txn_retry_setup(struct sl_stream *s, const struct sl_h1_request *req)
+txn_retry_setup(struct sl_seam *s, const struct sl_h1_request *req)
 {
 	struct sl_txn *t = s->txn;
 	const struct sl_conf_retry *p = &t->route->retry;
@@ -304,7 +304,7 @@ txn_retry_setup(struct sl_stream *s, const struct sl_h1_request *req)
 /* Acts on what the route's limits said of the request. Returns 0 when it
  * goes on, 1 when it was answered (429, 503) or waits for a lease. */
 static int
-txn_rl_verdict(struct sl_stream *s, int r, size_t head_len)
+txn_rl_verdict(struct sl_seam *s, int r, size_t head_len)
 {
 	struct sl_txn *t = s->txn;
 	char fields[512];
@@ -340,7 +340,7 @@ txn_rl_verdict(struct sl_stream *s, int r, size_t head_len)
  * sl_h1_parse_request; *text_len gets the head's size as text.
  */
 static int
-txn_head(struct sl_stream *s, size_t head_len, struct sl_h1_request *req,
+txn_head(struct sl_seam *s, size_t head_len, struct sl_h1_request *req,
 	 size_t *text_len)
 {
 	const struct sl_conf_limits *lim = &s->lconf->limits;
@@ -363,7 +363,7 @@ txn_rl_woken(struct sl_rl_wait *wt, int verdict, uint64_t wait_us)
 {
 	struct sl_txn *t =
 	    (struct sl_txn *)((char *)wt - offsetof(struct sl_txn, rl.wait));
-	struct sl_stream *s = t->s;
+	struct sl_seam *s = t->s;
 	size_t head_len = t->rl.head_len, text_len;
 	struct sl_h1_request req;
 	int r;
@@ -387,7 +387,7 @@ txn_rl_woken(struct sl_rl_wait *wt, int verdict, uint64_t wait_us)
 /* The route's rate limits, in order (a route without any costs its
  * caller one pointer test). Returns as txn_rl_verdict. */
 static int
-txn_rate_limit(struct sl_stream *s, struct sl_h1_request *req, size_t head_len)
+txn_rate_limit(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 {
 	struct sl_txn *t = s->txn;
 	int r = sl_rlcheck_start(&t->rl, s->w, s->gen->conf, t->route, req,
@@ -401,7 +401,7 @@ txn_rate_limit(struct sl_stream *s, struct sl_h1_request *req, size_t head_len)
  * prepare the upstream head and get an upstream connection.
  */
 void
-sl_exchange_start(struct sl_stream *s, size_t head_len)
+sl_exchange_start(struct sl_seam *s, size_t head_len)
 {
 	struct sl_worker *w = s->w;
 	const struct sl_conf_limits *lim = &s->lconf->limits;
@@ -463,7 +463,7 @@ sl_exchange_start(struct sl_stream *s, size_t head_len)
 	t->req_body = req.body;
 	/* a tunnel over HTTP/2: its body is the tunnel's bytes to the
 	 * stream's end */
-	if (s->flags & SL_STREAM_F_XCONNECT)
+	if (s->flags & SL_SEAM_F_XCONNECT)
 		t->req_body = SL_H1_BODY_CLOSE;
 	t->req_remaining = req.content_length;
 	if (req.body == SL_H1_BODY_CHUNKED) {
@@ -512,7 +512,7 @@ sl_exchange_start(struct sl_stream *s, size_t head_len)
  * when it was refused (answered).
  */
 static int
-txn_upgrade(struct sl_stream *s, const struct sl_h1_request *req)
+txn_upgrade(struct sl_seam *s, const struct sl_h1_request *req)
 {
 	struct sl_txn *t = s->txn;
 	const struct sl_conf_route *r = t->route;
@@ -527,12 +527,12 @@ txn_upgrade(struct sl_stream *s, const struct sl_h1_request *req)
 	 * switch is asked (the parser's flag: a route allowing upgrades
 	 * costs other requests one test) */
 	if (!(req->flags & SL_H1_F_CONN_OTHER) || r->nupgrade > 254 ||
-	    (s->ops->tunnel == NULL && !(s->flags & SL_STREAM_F_XCONNECT)))
+	    (s->ops->tunnel == NULL && !(s->flags & SL_SEAM_F_XCONNECT)))
 		return 0;
 	v = sl_ws_request(req, r->upgrade, r->nupgrade, &idx, t->ws_accept,
 			  &code, &fields);
 	/* an extended CONNECT is a switch or nothing */
-	if ((s->flags & SL_STREAM_F_XCONNECT) &&
+	if ((s->flags & SL_SEAM_F_XCONNECT) &&
 	    (v == 0 || strcmp(r->upgrade[idx], "websocket") != 0)) {
 		sl_exchange_local(s, 400, "bad_upgrade", 1);
 		return -1;
@@ -573,7 +573,7 @@ txn_upgrade(struct sl_stream *s, const struct sl_h1_request *req)
  * takes both sides as a tunnel. Returns -1: the exchange is the codec's
  * now (or failed). */
 static int
-txn_upgraded(struct sl_stream *s, int ws)
+txn_upgraded(struct sl_seam *s, int ws)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
@@ -600,7 +600,7 @@ sl_exchange_tunnel_head(struct sl_txn *t)
 }
 
 void
-sl_exchange_tunnel_end(struct sl_stream *s, uint64_t bytes_in,
+sl_exchange_tunnel_end(struct sl_seam *s, uint64_t bytes_in,
 		       uint64_t bytes_out)
 {
 	struct sl_txn *t = s->txn;
@@ -613,7 +613,7 @@ sl_exchange_tunnel_end(struct sl_stream *s, uint64_t bytes_in,
 
 /* An HTTP/2 client's tunnel (exchange_tun.c) drains: its deadlines move. */
 void
-sl_exchange_tunnel_reloaded(struct sl_stream *s)
+sl_exchange_tunnel_reloaded(struct sl_seam *s)
 {
 	if (s->txn != NULL &&
 	    sl_exchange_xtun_reloaded(s, s->txn) == SL_TXN_NEXT_SCHEDULE)
@@ -621,7 +621,7 @@ sl_exchange_tunnel_reloaded(struct sl_stream *s)
 }
 
 void
-sl_exchange_tunnel_drain(struct sl_stream *s)
+sl_exchange_tunnel_drain(struct sl_seam *s)
 {
 	if (s->txn != NULL &&
 	    sl_exchange_xtun_stop(s->txn) == SL_TXN_NEXT_SCHEDULE)
@@ -633,7 +633,7 @@ sl_exchange_tunnel_drain(struct sl_stream *s)
  * a mirror copy, and the first upstream attempt.
  */
 static void
-txn_forward(struct sl_stream *s, struct sl_h1_request *req)
+txn_forward(struct sl_seam *s, struct sl_h1_request *req)
 {
 	struct sl_worker *w = s->w;
 	const struct sl_conf_limits *lim = &s->lconf->limits;
@@ -643,18 +643,18 @@ txn_forward(struct sl_stream *s, struct sl_h1_request *req)
 	struct sl_hdr_vars vars;
 	long n;
 
-	if ((t->route->upgrade != NULL || (s->flags & SL_STREAM_F_XCONNECT)) &&
+	if ((t->route->upgrade != NULL || (s->flags & SL_SEAM_F_XCONNECT)) &&
 	    txn_upgrade(s, req) == -1)
 		return;
 	/* a tunnel's request never ends before its answer: the route's
 	 * timeout bounds the wait for the 101 from now */
-	if (s->flags & SL_STREAM_F_XCONNECT)
+	if (s->flags & SL_SEAM_F_XCONNECT)
 		t->deadline_ms = now_ms() + t->route->timeout_ms;
 	txn_choose_cluster(s, req);
 	txn_retry_setup(s, req);
 	/* a gRPC call's deadline runs from its start, while its request
 	 * streams too; the route's, once it is whole, never passes it */
-	if ((s->flags & SL_STREAM_F_GRPC) && s->grpc_timeout_ms != 0) {
+	if ((s->flags & SL_SEAM_F_GRPC) && s->grpc_timeout_ms != 0) {
 		t->call_deadline_ms = t->start_ms + s->grpc_timeout_ms;
 		if (t->deadline_ms == 0 || t->call_deadline_ms < t->deadline_ms)
 			t->deadline_ms = t->call_deadline_ms;
@@ -665,7 +665,7 @@ txn_forward(struct sl_stream *s, struct sl_h1_request *req)
 		return;
 	}
 	fwd.client_ip = sl_ip_str(&t->client_addr, ip, sizeof(ip));
-	fwd.proto = (s->flags & SL_STREAM_F_TLS) ? "https" : "http";
+	fwd.proto = (s->flags & SL_SEAM_F_TLS) ? "https" : "http";
 	fwd.subject_header = s->lconf->tls.client_subject_header;
 	fwd.subject = s->tls_subject;
 	fwd.request_id = t->request_id;
@@ -721,7 +721,7 @@ txn_forward(struct sl_stream *s, struct sl_h1_request *req)
  * balancer, its key is hashed now, while the request's fields are here.
  */
 static void
-txn_choose_cluster(struct sl_stream *s, const struct sl_h1_request *req)
+txn_choose_cluster(struct sl_seam *s, const struct sl_h1_request *req)
 {
 	struct sl_txn *t = s->txn;
 	const struct sl_conf_route *r = t->route;
@@ -760,7 +760,7 @@ txn_choose_cluster(struct sl_stream *s, const struct sl_h1_request *req)
  * larger than buffer_bytes is not copied.
  */
 static void
-txn_mirror(struct sl_stream *s, const struct sl_h1_request *req)
+txn_mirror(struct sl_seam *s, const struct sl_h1_request *req)
 {
 	struct sl_txn *t = s->txn;
 	uint64_t max = s->lconf->limits.buffer_bytes;
@@ -805,9 +805,9 @@ up_on_clock(const struct sl_txn *t, const struct sl_upconn *u)
  * gateway's doing, as a body held back by the upstream is).
  */
 static inline int
-body_clock_runs(const struct sl_stream *s, const struct sl_txn *t)
+body_clock_runs(const struct sl_seam *s, const struct sl_txn *t)
 {
-	return (s->flags & SL_STREAM_F_READING) && t->rl.wait.entry == NULL;
+	return (s->flags & SL_SEAM_F_READING) && t->rl.wait.entry == NULL;
 }
 
 /*
@@ -818,13 +818,13 @@ body_clock_runs(const struct sl_stream *s, const struct sl_txn *t)
  * came, the upstream's by its phase, the request body's while it is read.
  */
 void
-sl_exchange_schedule(struct sl_stream *s)
+sl_exchange_schedule(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
 	uint64_t x = UINT64_MAX, d;
 
-	if (s->flags & SL_STREAM_F_WBLOCK)
+	if (s->flags & SL_SEAM_F_WBLOCK)
 		x = SL_MIN(x,
 			   t->last_write_ms + s->lconf->limits.send_timeout_ms);
 	if (t->send_rate.start_ms != 0 && t->resp_ph != SL_TXN_RESP_LOCAL)
@@ -870,7 +870,7 @@ sl_exchange_schedule(struct sl_stream *s)
 	switch ((enum sl_txn_req_phase)t->req_ph) {
 	case SL_TXN_REQ_HEAD:
 	case SL_TXN_REQ_BODY:
-		if (!(s->flags & SL_STREAM_F_READING) &&
+		if (!(s->flags & SL_SEAM_F_READING) &&
 		    t->body_rate.start_ms != 0)
 			/* not reading is the gateway's doing, not the
 			 * client's */
@@ -908,7 +908,7 @@ arm:
  * above 0: the switch of a 101, an HTTP/2 tunnel's bytes to the tunnel.
  * Returns -1 when the exchange is the codec's now (or failed), else 0. */
 static int
-txn_up_next(struct sl_stream *s, int next)
+txn_up_next(struct sl_seam *s, int next)
 {
 	switch ((enum sl_txn_next)next) {
 	case SL_TXN_NEXT_TUNNEL_OUT:
@@ -930,7 +930,7 @@ txn_up_next(struct sl_stream *s, int next)
 /* Reads the upstream (exchange_resp.c) and takes the step it returns.
  * Returns -1 when the exchange failed or is the codec's now, else 0. */
 static inline int
-txn_up_read(struct sl_stream *s)
+txn_up_read(struct sl_seam *s)
 {
 	int next = sl_exchange_up_read(s);
 
@@ -944,10 +944,10 @@ txn_up_read(struct sl_stream *s)
  * wins over the write error. Returns -1 when the exchange failed (already
  * handled), else 0. Out of the pump's way: a failed write is rare.
  */
-static int txn_up_write_failed(struct sl_stream *s, int werr)
+static int txn_up_write_failed(struct sl_seam *s, int werr)
     __attribute__((noinline));
 static int
-txn_up_write_failed(struct sl_stream *s, int werr)
+txn_up_write_failed(struct sl_seam *s, int werr)
 {
 	struct sl_txn *t = s->txn;
 
@@ -964,7 +964,7 @@ txn_up_write_failed(struct sl_stream *s, int werr)
 /* The exchange is over: give the upstream connection back, log, and go on
  * with the next request or close. */
 static void
-txn_finish(struct sl_stream *s)
+txn_finish(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
@@ -1005,7 +1005,7 @@ txn_finish(struct sl_stream *s)
 /* Moves bytes as far as they can go now. Returns -1 when the stream was closed
  * or the exchange ended, 0 when it waits for an event. */
 int
-sl_exchange_pump(struct sl_stream *s)
+sl_exchange_pump(struct sl_seam *s)
 {
 	struct sl_txn *t;
 
@@ -1017,11 +1017,11 @@ sl_exchange_pump(struct sl_stream *s)
 				continue; /* now a local response */
 			/* a tunnel's request ends with its stream */
 			if (t->req_body == SL_H1_BODY_CLOSE &&
-			    (s->flags & SL_STREAM_F_EOF) &&
+			    (s->flags & SL_SEAM_F_EOF) &&
 			    t->req_ph != SL_TXN_REQ_DONE &&
 			    s->in_ready == s->in.len)
 				sl_exchange_req_complete(t);
-			if ((s->flags & SL_STREAM_F_EOF) &&
+			if ((s->flags & SL_SEAM_F_EOF) &&
 			    t->req_ph != SL_TXN_REQ_DONE &&
 			    s->in_ready == s->in.len) {
 				/* half-closed before this (pipelined) body was
@@ -1044,7 +1044,7 @@ sl_exchange_pump(struct sl_stream *s)
 		    sl_exchange_xtun_tell(s) == 1)
 			continue;
 		if (sl_buf_pending(&s->txn->out) > 0 ||
-		    (s->flags & SL_STREAM_F_WBLOCK))
+		    (s->flags & SL_SEAM_F_WBLOCK))
 			return 0;
 		if (t->resp_ph == SL_TXN_RESP_LOCAL) {
 			txn_finish(s);
@@ -1071,7 +1071,7 @@ sl_exchange_pump(struct sl_stream *s)
  * Returns the bytes still queued in the kernel.
  */
 static int
-client_send_progress(struct sl_stream *s, uint64_t now)
+client_send_progress(struct sl_seam *s, uint64_t now)
 {
 	struct sl_txn *t = s->txn;
 	int outq = 0;
@@ -1094,7 +1094,7 @@ client_send_progress(struct sl_stream *s, uint64_t now)
  * body_timeout, then min_body_rate. Returns 0.
  */
 static int
-txn_body_deadline(struct sl_stream *s, struct sl_txn *t, uint64_t now)
+txn_body_deadline(struct sl_seam *s, struct sl_txn *t, uint64_t now)
 {
 	if (body_clock_runs(s, t) &&
 	    now >= t->last_read_ms + s->lconf->limits.body_timeout_ms) {
@@ -1103,7 +1103,7 @@ txn_body_deadline(struct sl_stream *s, struct sl_txn *t, uint64_t now)
 		return 0;
 	}
 	if (t->body_rate.start_ms != 0 && now >= t->body_rate.next_ms &&
-	    !(s->flags & SL_STREAM_F_READING))
+	    !(s->flags & SL_SEAM_F_READING))
 		/* reading is off: the upstream holds the body back */
 		sl_rate_excuse(&t->body_rate, now);
 	if (t->body_rate.start_ms != 0 && now >= t->body_rate.next_ms &&
@@ -1124,13 +1124,13 @@ txn_body_deadline(struct sl_stream *s, struct sl_txn *t, uint64_t now)
  * be processed.
  */
 static int
-txn_on_deadline(struct sl_stream *s, struct sl_txn *t, uint64_t now)
+txn_on_deadline(struct sl_seam *s, struct sl_txn *t, uint64_t now)
 {
 	struct sl_upconn *u = t->up;
 	int pending_out;
 	char d[64];
 
-	if ((s->flags & SL_STREAM_F_WBLOCK) &&
+	if ((s->flags & SL_SEAM_F_WBLOCK) &&
 	    now >= t->last_write_ms + s->lconf->limits.send_timeout_ms) {
 		txn_count_timeout(s, t, SL_TO_SEND);
 		t->error = "send_timeout";
@@ -1218,7 +1218,7 @@ txn_on_deadline(struct sl_stream *s, struct sl_txn *t, uint64_t now)
 static void
 exchange_on_timer(evutil_socket_t fd, short what, void *arg)
 {
-	struct sl_stream *s = arg;
+	struct sl_seam *s = arg;
 	struct sl_txn *t = s->txn;
 	uint64_t now = sl_now_refresh();
 
@@ -1237,7 +1237,7 @@ void
 sl_exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
 			void *arg)
 {
-	struct sl_stream *s = arg;
+	struct sl_seam *s = arg;
 	struct sl_txn *t = s->txn;
 
 	sl_now_refresh();

@@ -6,7 +6,7 @@
  * and the client's text in the exchange's log lines. The bottom of the
  * exchange's files: every other one calls it, and it calls none of them
  * (what ends an upstream attempt is attempt_end.c's). The connection under
- * the exchange is its stream (stream.h).
+ * the exchange is its stream (seam.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,10 +23,10 @@
 #include "wloop.h"
 
 const char *
-sl_exchange_peer_str(const struct sl_stream *s, const struct sl_txn *t,
+sl_exchange_peer_str(const struct sl_seam *s, const struct sl_txn *t,
 		     char *buf, size_t n)
 {
-	return sl_stream_peer_str(s,
+	return sl_seam_peer_str(s,
 				  t != NULL && (t->flags & SL_TXN_F_FWD_CLIENT)
 				      ? &t->client_addr
 				      : NULL,
@@ -128,7 +128,7 @@ sl_exchange_salvage(struct sl_txn *t, const char *head, size_t len)
 /* An exchange for a head that will not be parsed (refused by the codec's
  * scanner, or timed out): what was read of it is logged, then dropped. */
 static void
-txn_for_head(struct sl_stream *s, struct sl_txn *t)
+txn_for_head(struct sl_seam *s, struct sl_txn *t)
 {
 	if (s->in.data != NULL) {
 		t->bytes_in = sl_buf_pending(&s->in);
@@ -141,7 +141,7 @@ txn_for_head(struct sl_stream *s, struct sl_txn *t)
 }
 
 int
-sl_exchange_out_reserve(struct sl_stream *s, size_t n)
+sl_exchange_out_reserve(struct sl_seam *s, size_t n)
 {
 	if (sl_buf_alloc(&s->w->bufs, &s->txn->out, sl_exchange_head_cap(s)) ==
 	    -1)
@@ -164,11 +164,11 @@ sl_exchange_out_reserve(struct sl_stream *s, size_t n)
  * not NULL, are the answer's own (a rate limit's); they also keep it from
  * the info log (rlcheck.c says those).
  */
-static void txn_answer(struct sl_stream *s, int status, const char *code,
+static void txn_answer(struct sl_seam *s, int status, const char *code,
 		       const char *error, int close, const char *fields);
 
 void
-sl_exchange_answer(struct sl_stream *s, int status, const char *code, int close,
+sl_exchange_answer(struct sl_seam *s, int status, const char *code, int close,
 		   const char *fields)
 {
 	txn_answer(s, status, code, code, close, fields);
@@ -177,7 +177,7 @@ sl_exchange_answer(struct sl_stream *s, int status, const char *code, int close,
 /* sl_exchange_answer, with what the logs call it (error: the access log's
  * "error", the info line's name) apart from the answer's code. */
 static void
-txn_answer(struct sl_stream *s, int status, const char *code, const char *error,
+txn_answer(struct sl_seam *s, int status, const char *code, const char *error,
 	   int close, const char *fields)
 {
 	struct sl_txn *t = s->txn;
@@ -219,7 +219,7 @@ txn_answer(struct sl_stream *s, int status, const char *code, const char *error,
 		return;
 	}
 	rules = sl_exchange_rules(s, 0, &vars, &vp, NULL, ip);
-	if (s->flags & SL_STREAM_F_GRPC) {
+	if (s->flags & SL_SEAM_F_GRPC) {
 		/* a gRPC call: the status its client's retry logic knows, in
 		 * a trailers-only answer (doc/grpc.md) */
 		char msg[96];
@@ -282,13 +282,13 @@ written:
 }
 
 void
-sl_exchange_local(struct sl_stream *s, int status, const char *code, int close)
+sl_exchange_local(struct sl_seam *s, int status, const char *code, int close)
 {
 	sl_exchange_answer(s, status, code, close, NULL);
 }
 
 void
-sl_exchange_timed_out(struct sl_stream *s, const char *error)
+sl_exchange_timed_out(struct sl_seam *s, const char *error)
 {
 	/* the answer's code is the contract's (doc/contracts.md); the logs
 	 * name the budget that ran out, both the same */
@@ -296,7 +296,7 @@ sl_exchange_timed_out(struct sl_stream *s, const char *error)
 }
 
 void
-sl_exchange_reject(struct sl_stream *s, int status, int why)
+sl_exchange_reject(struct sl_seam *s, int status, int why)
 {
 	struct sl_txn *t = s->txn;
 

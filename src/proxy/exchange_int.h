@@ -7,7 +7,7 @@
  * core calls in its directions and what they answer it (enum
  * sl_txn_next), and the small helpers all of them inline. No other module
  * may include it; theirs is exchange.h. None of these files calls
- * client.c: the connection under an exchange is its stream (stream.h).
+ * client.c: the connection under an exchange is its stream (seam.h).
  */
 #ifndef SL_EXCHANGE_INT_H
 #define SL_EXCHANGE_INT_H
@@ -27,7 +27,7 @@
 #include "rate.h"
 #include "rlcheck.h"
 #include "route.h"
-#include "stream.h"
+#include "seam.h"
 #include "tls.h"
 #include "upstream.h"
 #include "wgen.h"
@@ -146,7 +146,7 @@ struct sl_txn_ws {
  * per worker. */
 struct sl_txn {
 	struct sl_txn *next_free;
-	struct sl_stream *s; /* its stream (stream.h): the codec under it */
+	struct sl_seam *s; /* its stream (seam.h): the codec under it */
 	/* its upstream connection's event handler (sl_exchange_on_upstream,
 	 * set by the core: attempt.c hands it on without naming the core) */
 	void (*on_upstream)(struct sl_upconn *u, enum sl_up_event ev, int err,
@@ -251,8 +251,8 @@ struct sl_txn {
 				     (SL_TXN_F_FWD_CLIENT) */
 	uint64_t rbuf_mark;	  /* send_written at the last slow stall: the
 				     bytes since are the client's proof that it
-				     reads (sl_stream_rbuf_size) */
-	/* a gRPC call (SL_STREAM_F_GRPC, doc/grpc.md): the end of its
+				     reads (sl_seam_rbuf_size) */
+	/* a gRPC call (SL_SEAM_F_GRPC, doc/grpc.md): the end of its
 	 * grpc-timeout (0: none), which the route's deadline never passes;
 	 * the gRPC status sluice answered it with (0: none of sluice's);
 	 * the upstream's, plus one (0: none seen; an HTTP/2 upstream's) */
@@ -361,7 +361,7 @@ enum sl_txn_next {
 /* The weights r's split chooses by in s's worker: its own, or what its
  * guard left of them (guard.h). */
 static inline const uint32_t *
-sl_exchange_split_weights(struct sl_stream *s, const struct sl_conf_route *r)
+sl_exchange_split_weights(struct sl_seam *s, const struct sl_conf_route *r)
 {
 	struct sl_wroute *wr;
 
@@ -375,7 +375,7 @@ sl_exchange_split_weights(struct sl_stream *s, const struct sl_conf_route *r)
 
 /* Frees s's exchange, if any: its events, buffers, queue place and
  * upstream connection (not reused); s->txn is NULL then. */
-void sl_exchange_free(struct sl_stream *s);
+void sl_exchange_free(struct sl_seam *s);
 
 /* The handler of an exchange's upstream connection (arg: its stream).
  * attempt.c hands the upstream the one in the exchange (t->on_upstream),
@@ -389,12 +389,12 @@ void sl_exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
  * complete). Returns -1 when the exchange was turned into an error
  * response, SL_TXN_NEXT_TUNNEL_IN when the bytes it made ready (all that
  * were read) are an HTTP/2 tunnel's, else 0. */
-int sl_exchange_req_read(struct sl_stream *s);
+int sl_exchange_req_read(struct sl_seam *s);
 
 /* Writes what is ready of the request upstream. Returns
  * SL_TXN_NEXT_READ_UP when a write failed (errno kept) before an answer
  * was read, else 0. */
-int sl_exchange_up_write(struct sl_stream *s);
+int sl_exchange_up_write(struct sl_seam *s);
 
 /* ---- exchange_resp.c: the response direction (the core calls it) ------- */
 
@@ -402,7 +402,7 @@ int sl_exchange_up_write(struct sl_stream *s);
  * SL_TXN_NEXT_SWITCH or _SWITCH_WS on a checked 101 (nothing more of the
  * exchange is this file's), SL_TXN_NEXT_TUNNEL_OUT when an HTTP/2 tunnel's
  * bytes came, else 0. */
-int sl_exchange_up_read(struct sl_stream *s);
+int sl_exchange_up_read(struct sl_seam *s);
 
 /* ---- exchange_tun.c: an HTTP/2 client's WebSocket tunnel (the core) ---- */
 
@@ -415,23 +415,23 @@ void sl_exchange_xtun_out(struct sl_txn *t, struct sl_upconn *u);
 
 /* The earliest of the tunnel's deadlines: its idle timeout, its lifetime,
  * a drain, the grace of its close. */
-uint64_t sl_exchange_xtun_deadline(const struct sl_stream *s,
+uint64_t sl_exchange_xtun_deadline(const struct sl_seam *s,
 				   const struct sl_txn *t);
 
 /* The tunnel's deadline passed (or not: 0): it begins to close, or its
  * grace ran out (reset). Returns -1 when the stream was closed,
  * SL_TXN_NEXT_SCHEDULE when the close began, else 0. */
-int sl_exchange_xtun_expired(struct sl_stream *s, struct sl_txn *t,
+int sl_exchange_xtun_expired(struct sl_seam *s, struct sl_txn *t,
 			     uint64_t now);
 
 /* While the tunnel closes: the close frames that can go now. Returns 1
  * when the client's was queued in t->out (to be flushed), else 0. */
-int sl_exchange_xtun_tell(struct sl_stream *s);
+int sl_exchange_xtun_tell(struct sl_seam *s);
 
 /* A reload: t's tunnel, if it has one that neither drains nor closes
  * yet, has tunnel_drain_timeout left. Returns SL_TXN_NEXT_SCHEDULE when
  * its deadline moved, else 0. */
-int sl_exchange_xtun_reloaded(struct sl_stream *s, struct sl_txn *t);
+int sl_exchange_xtun_reloaded(struct sl_seam *s, struct sl_txn *t);
 
 /* A stop: t's tunnel, if it has one that does not close yet, drains now.
  * Returns as sl_exchange_xtun_reloaded. */
@@ -441,13 +441,13 @@ int sl_exchange_xtun_stop(struct sl_txn *t);
 
 /* Counts the exchange and writes its access log line; called once for
  * every exchange, finished or cut. */
-void sl_exchange_log(struct sl_stream *s, struct sl_txn *t);
+void sl_exchange_log(struct sl_seam *s, struct sl_txn *t);
 
 /* ---- exchange_answer.c: the exchange's own answers, below the rest ---- */
 
 /* Room for n more bytes in the exchange's output buffer (made, or moved
  * to the front). Returns 0, or -1 when they do not fit. */
-int sl_exchange_out_reserve(struct sl_stream *s, size_t n);
+int sl_exchange_out_reserve(struct sl_seam *s, size_t n);
 
 /*
  * Answers the current request (or the head being read) with a local error
@@ -456,12 +456,12 @@ int sl_exchange_out_reserve(struct sl_stream *s, size_t n);
  * not NULL, are the answer's own (a rate limit's); they also keep it from
  * the info log (rlcheck.c says those).
  */
-void sl_exchange_answer(struct sl_stream *s, int status, const char *code,
+void sl_exchange_answer(struct sl_seam *s, int status, const char *code,
 			int close, const char *fields);
 
 /* Answers the request with a local error status/code; close forces the
  * connection to close after it. May end the stream. */
-void sl_exchange_local(struct sl_stream *s, int status, const char *code,
+void sl_exchange_local(struct sl_seam *s, int status, const char *code,
 		       int close);
 
 /* Keeps what the logs show of the request (method, target with log.query
@@ -478,7 +478,7 @@ void sl_exchange_salvage(struct sl_txn *t, const char *head, size_t len);
 /* ---- inline helpers ---------------------------------------------------- */
 
 static inline size_t
-sl_exchange_head_cap(const struct sl_stream *s)
+sl_exchange_head_cap(const struct sl_seam *s)
 {
 	/* a rewritten head is the original plus a few fields we add */
 	return s->lconf->limits.max_header_bytes + 1024;
@@ -488,7 +488,7 @@ sl_exchange_head_cap(const struct sl_stream *s)
  * text when it is made already, else NULL). The cheap ones are filled
  * whether used or not: a test per variable costs more than a store. */
 static inline const struct sl_hdr_vars *
-sl_exchange_rules_vars(struct sl_stream *s, const struct sl_hdr_apply *a,
+sl_exchange_rules_vars(struct sl_seam *s, const struct sl_hdr_apply *a,
 		       struct sl_hdr_vars *vars, const char *ip, char ipbuf[64])
 {
 	const struct sl_txn *t = s->txn;
@@ -515,7 +515,7 @@ sl_exchange_rules_vars(struct sl_stream *s, const struct sl_hdr_apply *a,
  * (else NULL: made in ipbuf if a rule needs it).
  */
 static inline const struct sl_hdr_apply *
-sl_exchange_rules(struct sl_stream *s, int request, struct sl_hdr_vars *vars,
+sl_exchange_rules(struct sl_seam *s, int request, struct sl_hdr_vars *vars,
 		  const struct sl_hdr_vars **varsp, const char *ip,
 		  char ipbuf[64])
 {
@@ -549,7 +549,7 @@ sl_exchange_req_complete(struct sl_txn *t)
  * SL_TXN_BODY_STREAM), or when it no longer fits the buffer (it cannot be
  * sent again then: SL_TXN_BODY_GONE). */
 static inline void
-sl_exchange_req_unretain(struct sl_stream *s, enum sl_txn_body_phase next)
+sl_exchange_req_unretain(struct sl_seam *s, enum sl_txn_body_phase next)
 {
 	struct sl_txn *t = s->txn;
 

@@ -87,7 +87,7 @@ txn_upstream_failed(const struct sl_txn *t)
 
 /* A guarded route's exchange counted by its guard (guard.h). */
 static void
-txn_guard_note(struct sl_stream *s, const struct sl_txn *t)
+txn_guard_note(struct sl_seam *s, const struct sl_txn *t)
 {
 	const struct sl_conf_route *r = t->route;
 	size_t i;
@@ -226,7 +226,7 @@ access_time(time_t sec)
  * every exchange, finished or cut. The line's time is when the exchange
  * ended (duration_ms before it, it started). */
 void
-sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
+sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 {
 	char line[4096], peer[64], fails[512], viab[64];
 	const char *upstream = "-", *via = NULL, *auth = NULL;
@@ -307,7 +307,7 @@ sl_exchange_log(struct sl_stream *s, struct sl_txn *t)
 	sl_ip_str(&t->client_addr, peer, sizeof(peer));
 	/* identity: who connected, when not the client (edge.md) */
 	if (s->pp != NULL || (t->flags & SL_TXN_F_FWD_CLIENT)) {
-		via = sl_stream_via(s, (t->flags & SL_TXN_F_FWD_CLIENT) != 0,
+		via = sl_seam_via(s, (t->flags & SL_TXN_F_FWD_CLIENT) != 0,
 				    &t->client_addr, viab, sizeof(viab));
 		if (s->pp != NULL && s->pp->authority_len > 0)
 			auth = s->pp->authority;

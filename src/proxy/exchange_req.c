@@ -68,7 +68,7 @@ txn_mirror_body(struct sl_txn *t, const char *p, size_t n)
 }
 
 void
-sl_exchange_body_read(struct sl_stream *s, size_t n)
+sl_exchange_body_read(struct sl_seam *s, size_t n)
 {
 	struct sl_txn *t = s->txn;
 
@@ -77,13 +77,13 @@ sl_exchange_body_read(struct sl_stream *s, size_t n)
 }
 
 uint32_t
-sl_exchange_body_held(const struct sl_stream *s)
+sl_exchange_body_held(const struct sl_seam *s)
 {
 	return s->txn != NULL ? s->txn->body_off : 0;
 }
 
 void
-sl_exchange_body_paused(struct sl_stream *s)
+sl_exchange_body_paused(struct sl_seam *s)
 {
 	sl_rate_excuse(&s->txn->body_rate, now_ms());
 }
@@ -93,7 +93,7 @@ sl_exchange_body_paused(struct sl_stream *s)
  * response, SL_TXN_NEXT_TUNNEL_IN when they are an HTTP/2 tunnel's (all
  * that were read: the core hands them to the tunnel), else 0. */
 int
-sl_exchange_req_read(struct sl_stream *s)
+sl_exchange_req_read(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 	uint32_t avail = s->in.len - s->in_ready;
@@ -106,7 +106,7 @@ sl_exchange_req_read(struct sl_stream *s)
 		s->in_ready += avail;
 		t->req_body_bytes += avail;
 		t->bytes_in += avail;
-		if (s->flags & SL_STREAM_F_EOF)
+		if (s->flags & SL_SEAM_F_EOF)
 			sl_exchange_req_complete(t);
 		return t->ws != NULL ? SL_TXN_NEXT_TUNNEL_IN : 0;
 	}
@@ -200,13 +200,13 @@ send_done(struct sl_txn *t, struct sl_upconn *u)
 /* Ends splicing: the pipe goes back to the worker (closed when it still
  * holds bytes: the exchange ended before they could go). */
 void
-sl_exchange_splice_end(struct sl_stream *s)
+sl_exchange_splice_end(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 
 	sl_pipe_put(&s->w->pipes, t->pipe);
 	t->pipe = NULL;
-	s->flags &= ~(unsigned)SL_STREAM_F_SPLICE;
+	s->flags &= ~(unsigned)SL_SEAM_F_SPLICE;
 }
 
 /*
@@ -219,7 +219,7 @@ sl_exchange_splice_end(struct sl_stream *s)
  * not be sent again anyway), and `in` holds nothing more.
  */
 static void
-txn_splice_begin(struct sl_stream *s, struct sl_txn *t, struct sl_upconn *u)
+txn_splice_begin(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 {
 	uint64_t min = s->lconf->limits.splice_min_bytes;
 
@@ -241,7 +241,7 @@ txn_splice_begin(struct sl_stream *s, struct sl_txn *t, struct sl_upconn *u)
 						 : strerror(errno));
 		return;
 	}
-	s->flags |= SL_STREAM_F_SPLICE;
+	s->flags |= SL_SEAM_F_SPLICE;
 	/* `in` is empty, and stays so while the body is spliced: its
 	 * memory goes back (a connection that stops splicing reads into a
 	 * new one) */
@@ -250,7 +250,7 @@ txn_splice_begin(struct sl_stream *s, struct sl_txn *t, struct sl_upconn *u)
 }
 
 ssize_t
-sl_exchange_splice_read(struct sl_stream *s, int fd)
+sl_exchange_splice_read(struct sl_seam *s, int fd)
 {
 	struct sl_txn *t = s->txn;
 	ssize_t n;
@@ -274,14 +274,14 @@ sl_exchange_splice_read(struct sl_stream *s, int fd)
 }
 
 int
-sl_exchange_splice_room(const struct sl_stream *s)
+sl_exchange_splice_room(const struct sl_seam *s)
 {
 	return s->txn->pipe->held == 0;
 }
 
 /* sl_exchange_up_write's while splicing: what the pipe holds goes on. */
 static int
-txn_splice_write(struct sl_stream *s, struct sl_txn *t, struct sl_upconn *u)
+txn_splice_write(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 {
 	ssize_t n;
 
@@ -309,7 +309,7 @@ txn_splice_write(struct sl_stream *s, struct sl_txn *t, struct sl_upconn *u)
  * connected and its send phase open. Returns 0, or SL_TXN_NEXT_READ_UP
  * when a write failed (errno kept; send_error). */
 int
-sl_exchange_up_write(struct sl_stream *s)
+sl_exchange_up_write(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;

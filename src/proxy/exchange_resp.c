@@ -67,7 +67,7 @@ resp_complete(struct sl_txn *t)
  * the interim heads of one request together stay within max_header_bytes.
  */
 static int
-resp_interim(struct sl_stream *s, const struct sl_h1_response *resp,
+resp_interim(struct sl_seam *s, const struct sl_h1_response *resp,
 	     size_t hlen)
 {
 	struct sl_txn *t = s->txn;
@@ -112,7 +112,7 @@ head_fills_buffer(const struct sl_txn *t, const struct sl_upconn *u)
  * when the exchange failed.
  */
 static int
-resp_xconnect(struct sl_stream *s, const struct sl_h1_response *resp,
+resp_xconnect(struct sl_seam *s, const struct sl_h1_response *resp,
 	      size_t hlen, const struct sl_hdr_apply *rules,
 	      const struct sl_hdr_vars *vp)
 {
@@ -169,7 +169,7 @@ resp_xconnect(struct sl_stream *s, const struct sl_h1_response *resp,
  * the exchange failed, 0 when it carries an HTTP/2 tunnel itself.
  */
 static int
-resp_upgrade(struct sl_stream *s, const struct sl_h1_response *resp,
+resp_upgrade(struct sl_seam *s, const struct sl_h1_response *resp,
 	     size_t hlen)
 {
 	struct sl_txn *t = s->txn;
@@ -199,7 +199,7 @@ resp_upgrade(struct sl_stream *s, const struct sl_h1_response *resp,
 	}
 	rules = sl_exchange_rules(s, 0, &vars, &vp, NULL, ip);
 	t->switch_ms = (uint32_t)SL_MIN(now_ms() - t->start_ms, UINT32_MAX);
-	if (s->flags & SL_STREAM_F_XCONNECT)
+	if (s->flags & SL_SEAM_F_XCONNECT)
 		return resp_xconnect(s, resp, hlen, rules, vp);
 	len = sl_h1_write_response_head(t->out.data + t->out.len,
 					sl_buf_space(&t->out), resp, 1, 0, 0,
@@ -235,7 +235,7 @@ resp_upgrade(struct sl_stream *s, const struct sl_h1_response *resp,
  * _SWITCH_WS on a checked 101, SL_TXN_NEXT_TUNNEL_OUT when bytes past
  * u->ready are an HTTP/2 tunnel's (left to the core), else 0. */
 static int
-resp_advance(struct sl_stream *s)
+resp_advance(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
@@ -310,7 +310,7 @@ resp_advance(struct sl_stream *s)
 		 * UNAVAILABLE known with the head (a trailers-only answer
 		 * from an HTTP/2 upstream, doc/grpc.md) counts as a 503 */
 		rstatus = resp.status;
-		if (u->h2s && rstatus == 200 && (s->flags & SL_STREAM_F_GRPC) &&
+		if (u->h2s && rstatus == 200 && (s->flags & SL_SEAM_F_GRPC) &&
 		    sl_upstream_grpc_status(u) == SL_GRPC_UNAVAILABLE)
 			rstatus = 503;
 		if ((rstatus >= 500 || t->wc->conf->outlier.enabled) &&
@@ -467,7 +467,7 @@ resp_advance(struct sl_stream *s)
 /*
  * Is the response body paced to what the client's socket takes? A client
  * that has not shown it reads fast (the first response buffer class, not
- * proven: sl_stream_rbuf_size) gets, after its first buffer_bytes, only
+ * proven: sl_seam_rbuf_size) gets, after its first buffer_bytes, only
  * as much read from the upstream as its socket takes at once. What it has
  * not taken yet then waits in the upstream socket, not in a buffer of
  * ours: a thousand clients that stop reading hold no response buffer at
@@ -475,11 +475,11 @@ resp_advance(struct sl_stream *s)
  * could not write).
  */
 static int
-resp_paced(const struct sl_stream *s, const struct sl_txn *t)
+resp_paced(const struct sl_seam *s, const struct sl_txn *t)
 {
 	return (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
 	       !(s->flags &
-		 (SL_STREAM_F_RBUF_PROVEN | SL_STREAM_F_RBUF_MASK)) &&
+		 (SL_SEAM_F_RBUF_PROVEN | SL_SEAM_F_RBUF_MASK)) &&
 	       t->send_written >= s->lconf->limits.buffer_bytes;
 }
 
@@ -488,7 +488,7 @@ resp_paced(const struct sl_stream *s, const struct sl_txn *t)
  * exchange is this file's), SL_TXN_NEXT_TUNNEL_OUT when an HTTP/2 tunnel's
  * bytes came (the core hands them on), else 0. */
 int
-sl_exchange_up_read(struct sl_stream *s)
+sl_exchange_up_read(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
@@ -519,19 +519,19 @@ sl_exchange_up_read(struct sl_stream *s)
 	if (t->pace == SL_TXN_PACE_WOKE)
 		t->pace = SL_TXN_PACE_NONE;
 
-	/* the buffer the client has earned (sl_stream_rbuf_size), or the
+	/* the buffer the client has earned (sl_seam_rbuf_size), or the
 	 * whole budget for a head that does not fit it; with no room left
 	 * the read interest goes off: the client is slower than the
 	 * upstream */
 again:
 	size = head_fills_buffer(t, u) ? s->lconf->limits.buffer_bytes
-				       : sl_stream_rbuf_size(s);
+				       : sl_seam_rbuf_size(s);
 	n = sl_upstream_read(u, size, max);
 	if (n > 0) {
 		t->up_progress_ms = now_ms();
 		if (u->in.len == u->in.cap &&
-		    (s->flags & SL_STREAM_F_RBUF_PROVEN))
-			sl_stream_rbuf_set(s, 1);
+		    (s->flags & SL_SEAM_F_RBUF_PROVEN))
+			sl_seam_rbuf_set(s, 1);
 		/* a switch, a tunnel's bytes: the core's (a head is whole
 		 * then: no larger buffer is needed) */
 		if ((next = resp_advance(s)) != 0)
@@ -604,7 +604,7 @@ body_more_ready(const struct sl_txn *t, const struct sl_upconn *u)
 }
 
 int
-sl_exchange_output(struct sl_stream *s, struct iovec *iov, int *more)
+sl_exchange_output(struct sl_seam *s, struct iovec *iov, int *more)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
@@ -631,7 +631,7 @@ sl_exchange_output(struct sl_stream *s, struct iovec *iov, int *more)
 }
 
 int
-sl_exchange_output_done(const struct sl_stream *s)
+sl_exchange_output_done(const struct sl_seam *s)
 {
 	const struct sl_txn *t = s->txn;
 
@@ -641,19 +641,19 @@ sl_exchange_output_done(const struct sl_stream *s)
 }
 
 void
-sl_exchange_stalled(struct sl_stream *s)
+sl_exchange_stalled(struct sl_seam *s)
 {
 	s->txn->last_write_ms = now_ms();
 }
 
 uint64_t
-sl_exchange_writable(struct sl_stream *s)
+sl_exchange_writable(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 	uint64_t stalled_ms = now_ms() - t->last_write_ms;
 
-	/* the response buffer follows the verdict of the stall (stream.h) */
-	sl_stream_rbuf_set(s, stalled_ms <= SL_RBUF_FAST_MS);
+	/* the response buffer follows the verdict of the stall (seam.h) */
+	sl_seam_rbuf_set(s, stalled_ms <= SL_RBUF_FAST_MS);
 	if (stalled_ms > SL_RBUF_FAST_MS)
 		t->rbuf_mark = t->send_written;
 	if (t->pace == SL_TXN_PACE_PAUSED) /* read the upstream on */
@@ -662,7 +662,7 @@ sl_exchange_writable(struct sl_stream *s)
 }
 
 int
-sl_exchange_sent(struct sl_stream *s, size_t n)
+sl_exchange_sent(struct sl_seam *s, size_t n)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
@@ -672,7 +672,7 @@ sl_exchange_sent(struct sl_stream *s, size_t n)
 	t->bytes_out += (uint64_t)n;
 	t->send_written += (uint64_t)n;
 	if (t->send_written - t->rbuf_mark >= SL_RBUF_PROOF)
-		s->flags |= SL_STREAM_F_RBUF_PROVEN; /* sl_stream_rbuf_size */
+		s->flags |= SL_SEAM_F_RBUF_PROVEN; /* sl_seam_rbuf_size */
 	if (n >= op) {
 		t->out.off += (uint32_t)op;
 		if (u != NULL && n > op)

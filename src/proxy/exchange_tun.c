@@ -53,7 +53,7 @@ sl_exchange_xtun_out(struct sl_txn *t, struct sl_upconn *u)
 }
 
 uint64_t
-sl_exchange_xtun_deadline(const struct sl_stream *s, const struct sl_txn *t)
+sl_exchange_xtun_deadline(const struct sl_seam *s, const struct sl_txn *t)
 {
 	const struct sl_conf_limits *lim = &s->lconf->limits;
 	uint64_t last = SL_MAX(SL_MAX(t->last_read_ms, t->up_progress_ms),
@@ -77,7 +77,7 @@ sl_exchange_xtun_deadline(const struct sl_stream *s, const struct sl_txn *t)
  * the frame whole. Then the request is over: what the client sends after
  * it stays unread. */
 static void
-tell_upstream(struct sl_stream *s, struct sl_txn *t, struct sl_upconn *u)
+tell_upstream(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 {
 	struct sl_txn_ws *w = t->ws;
 	unsigned char f[SL_WS_CLOSE_MAX];
@@ -101,7 +101,7 @@ tell_upstream(struct sl_stream *s, struct sl_txn *t, struct sl_upconn *u)
 }
 
 int
-sl_exchange_xtun_tell(struct sl_stream *s)
+sl_exchange_xtun_tell(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_txn_ws *w = t->ws;
@@ -133,7 +133,7 @@ sl_exchange_xtun_tell(struct sl_stream *s)
  * grace's clock, and the close frames that can go now. Returns
  * SL_TXN_NEXT_SCHEDULE: the grace is the tunnel's deadline now. */
 static int
-xtun_close(struct sl_stream *s, struct sl_txn *t, enum sl_tun_end e,
+xtun_close(struct sl_seam *s, struct sl_txn *t, enum sl_tun_end e,
 	   unsigned code, const char *why)
 {
 	struct sl_txn_ws *w = t->ws;
@@ -147,7 +147,7 @@ xtun_close(struct sl_stream *s, struct sl_txn *t, enum sl_tun_end e,
 }
 
 int
-sl_exchange_xtun_expired(struct sl_stream *s, struct sl_txn *t, uint64_t now)
+sl_exchange_xtun_expired(struct sl_seam *s, struct sl_txn *t, uint64_t now)
 {
 	const struct sl_conf_limits *lim = &s->lconf->limits;
 	struct sl_txn_ws *w = t->ws;
@@ -177,7 +177,7 @@ sl_exchange_xtun_expired(struct sl_stream *s, struct sl_txn *t, uint64_t now)
 }
 
 int
-sl_exchange_xtun_reloaded(struct sl_stream *s, struct sl_txn *t)
+sl_exchange_xtun_reloaded(struct sl_seam *s, struct sl_txn *t)
 {
 	if (t->ws == NULL || t->ws->drain_at_ms != 0 || t->ws->closing_ms != 0)
 		return 0;

@@ -273,7 +273,7 @@ def fast_reader_earns_a_large_response_buffer():
         200, huge if req.target == "/huge" else body))
     sl, port, aport = with_admin(up)
     # Earning is a verdict on speed: the last 256 KiB read with no stall
-    # longer than the fast bound (stream.h, SL_RBUF_PROOF). On a loaded
+    # longer than the fast bound (seam.h, SL_RBUF_PROOF). On a loaded
     # machine the client itself may stall and not earn on one try, as a
     # slow client would not; so up to three tries, each on a connection
     # of its own, and the test fails only if none earns.

@@ -2,7 +2,7 @@
 /*
  * What the unit tests that run a worker share (harness.c): a configuration
  * loaded and bound as the daemon does it, and a worker made by
- * sl_worker_new without its listening sockets (test_stream.c,
+ * sl_worker_new without its listening sockets (test_seam.c,
  * test_client.c, test_upstream_cut.c); and for the tests that play a
  * client on a memory end (xprt.h), that end, what it read, the worker's
  * own event loop run between the test's steps until what a test waits for

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The exchange through the codec seam alone (stream.h): a fake codec, with
+ * The exchange through the codec seam alone (seam.h): a fake codec, with
  * no client connection, socket or client.c under it, hands exchanges
- * their heads through a struct sl_stream and takes what they write through
+ * their heads through a struct sl_seam and takes what they write through
  * its operations. What an exchange answers by itself (no route, a refused
  * or timed-out head, a forbidden client, a body too large), when it asks
  * for the connection to close, pipelining, a drain, and a connection that
@@ -25,7 +25,7 @@
 #include "buf.h"
 #include "conf_types.h"
 #include "exchange.h"
-#include "stream.h"
+#include "seam.h"
 #include "util.h"
 #include "wloop.h"
 
@@ -50,7 +50,7 @@ static const char yaml[] = "listeners:\n"
 
 /* A codec that records what the exchange asks of it. */
 struct fake {
-	struct sl_stream s; /* first: the operations get &f->s */
+	struct sl_seam s; /* first: the operations get &f->s */
 	char out[16384];    /* every byte the exchange had written */
 	size_t outlen;
 	int hints; /* the last output's SL_EXCHANGE_OUT_* */
@@ -64,7 +64,7 @@ struct fake {
 static struct fake *f;
 
 static int
-f_flush(struct sl_stream *s)
+f_flush(struct sl_seam *s)
 {
 	struct fake *fk = (struct fake *)s;
 	struct iovec iov[2];
@@ -85,20 +85,20 @@ f_flush(struct sl_stream *s)
 }
 
 static void
-f_want_write(struct sl_stream *s, int on)
+f_want_write(struct sl_seam *s, int on)
 {
 	((struct fake *)s)->want_write = on;
 }
 
 static void
-f_resume(struct sl_stream *s)
+f_resume(struct sl_seam *s)
 {
 	((struct fake *)s)->resumes++;
 }
 
 /* A codec closes its exchange with the connection, as client.c does. */
 static void
-f_close(struct sl_stream *s, const char *reason)
+f_close(struct sl_seam *s, const char *reason)
 {
 	((struct fake *)s)->closed = reason;
 	if (s->txn != NULL)
@@ -106,14 +106,14 @@ f_close(struct sl_stream *s, const char *reason)
 }
 
 static void
-f_reset(struct sl_stream *s, const char *reason)
+f_reset(struct sl_seam *s, const char *reason)
 {
 	((struct fake *)s)->reset = 1;
 	f_close(s, reason);
 }
 
 static void
-f_done(struct sl_stream *s, const char *why, int close, int linger)
+f_done(struct sl_seam *s, const char *why, int close, int linger)
 {
 	struct fake *fk = (struct fake *)s;
 
@@ -126,27 +126,27 @@ f_done(struct sl_stream *s, const char *why, int close, int linger)
 }
 
 static int
-f_unacked(struct sl_stream *s)
+f_unacked(struct sl_seam *s)
 {
 	(void)s;
 	return 0;
 }
 
 static size_t
-f_send_room(struct sl_stream *s)
+f_send_room(struct sl_seam *s)
 {
 	(void)s;
 	return SIZE_MAX;
 }
 
 static const char *
-f_tls_version(struct sl_stream *s)
+f_tls_version(struct sl_seam *s)
 {
 	(void)s;
 	return "";
 }
 
-static const struct sl_stream_ops fake_ops = {
+static const struct sl_seam_ops fake_ops = {
     .flush = f_flush,
     .want_write = f_want_write,
     .resume = f_resume,
@@ -367,7 +367,7 @@ static void
 test_retired_connection_closes_after_the_exchange(void **state)
 {
 	(void)state;
-	f->s.flags |= SL_STREAM_F_RETIRED;
+	f->s.flags |= SL_SEAM_F_RETIRED;
 	feed("GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
 	exchange();
 	assert_true(out_has("Connection: close"));

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What both sides of the codec seam say of a stream's client in their log
- * lines (stream.h). Calls nothing above util and cidr.
+ * lines (seam.h). Calls nothing above util and cidr.
  */
-#include "stream.h"
+#include "seam.h"
 
 #include <string.h>
 #include <sys/socket.h>
 
 const char *
-sl_stream_via(const struct sl_stream *s, int fwd, const struct sl_ip *client,
+sl_seam_via(const struct sl_seam *s, int fwd, const struct sl_ip *client,
 	      char *buf, size_t n)
 {
 	const struct sockaddr *via;
@@ -24,7 +24,7 @@ sl_stream_via(const struct sl_stream *s, int fwd, const struct sl_ip *client,
 }
 
 const char *
-sl_stream_peer_str(const struct sl_stream *s, const struct sl_ip *fwd,
+sl_seam_peer_str(const struct sl_seam *s, const struct sl_ip *fwd,
 		   char *buf, size_t n)
 {
 	const struct sockaddr *via = NULL;

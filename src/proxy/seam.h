@@ -3,7 +3,7 @@
  * The codec seam (doc/design-notes.md, "The codec seam"): what an exchange
  * sees of the client connection under it. A codec (HTTP/1 now: client.c;
  * HTTP/2 next) turns a connection's bytes into exchanges and writes what
- * they hand it; each exchange it carries is given a struct sl_stream:
+ * they hand it; each exchange it carries is given a struct sl_seam:
  * the facts of the connection it may read (worker, generation, listener,
  * the client's identity), the request bytes the codec has read for it,
  * a few flags, and the codec's operations. The exchange calls the codec
@@ -11,11 +11,11 @@
  * no upstream. An HTTP/1 connection embeds one stream and carries one
  * exchange on it at a time; an HTTP/2 connection would fill one per stream
  * (the pointers borrowed from the connection, which outlives its streams).
- * Nothing here calls anything: the only code is peer_str and via (stream.c),
+ * Nothing here calls anything: the only code is peer_str and via (seam.c),
  * which both sides use for log lines.
  */
-#ifndef SL_STREAM_H
-#define SL_STREAM_H
+#ifndef SL_SEAM_H
+#define SL_SEAM_H
 
 #include <netinet/in.h>
 #include <stddef.h>
@@ -29,7 +29,7 @@
 
 struct sl_h1_limits;
 struct sl_h1_request;
-struct sl_stream;
+struct sl_seam;
 struct sl_txn;
 struct sl_upconn;
 
@@ -38,34 +38,34 @@ struct sl_upconn;
  * reset, done; flush and resume through what they do): afterwards the
  * exchange checks that s->txn is still itself before it goes on.
  */
-struct sl_stream_ops {
+struct sl_seam_ops {
 	/* Writes the exchange's output now (sl_exchange_output). Returns -1
 	 * when the stream was closed. */
-	int (*flush)(struct sl_stream *s);
+	int (*flush)(struct sl_seam *s);
 	/* Turns waiting for room to write on or off. */
-	void (*want_write)(struct sl_stream *s, int on);
+	void (*want_write)(struct sl_seam *s, int on);
 	/* An event the exchange waited for came (an upstream's, a timer, a
 	 * lease, a place in a queue): the codec carries on (pumps). */
-	void (*resume)(struct sl_stream *s);
+	void (*resume)(struct sl_seam *s);
 	/* Closes now; reason is static. */
-	void (*close)(struct sl_stream *s, const char *reason);
+	void (*close)(struct sl_seam *s, const char *reason);
 	/* Closes with a reset: a response cut in the middle must not look
 	 * complete to the client, even a close-delimited one. */
-	void (*reset)(struct sl_stream *s, const char *reason);
+	void (*reset)(struct sl_seam *s, const char *reason);
 	/* The exchange is over and freed (s->txn is NULL): the codec goes
 	 * on with the next request, or ends the connection (close set: the
 	 * exchange asks for it; linger: with a lingering close). why is the
 	 * close reason, static. */
-	void (*done)(struct sl_stream *s, const char *why, int close,
+	void (*done)(struct sl_seam *s, const char *why, int close,
 		     int linger);
 	/* Response bytes written but not yet taken by the client (still in
 	 * the kernel's send queue, or the codec's). */
-	int (*unacked)(struct sl_stream *s);
+	int (*unacked)(struct sl_seam *s);
 	/* Bytes a write is sure to take whole now, 0 when the exchange
 	 * should wait for room instead (the transport's send_room, xprt.h). */
-	size_t (*send_room)(struct sl_stream *s);
+	size_t (*send_room)(struct sl_seam *s);
 	/* The TLS version's name ("TLSv1.3"), "" on a plain connection. */
-	const char *(*tls_version)(struct sl_stream *s);
+	const char *(*tls_version)(struct sl_seam *s);
 	/* The upstream switched protocols (a 101 the exchange checked): the
 	 * codec takes u and the exchange (s->txn, kept for the access log
 	 * line at the tunnel's end; s->txn is NULL afterwards) and moves
@@ -73,11 +73,11 @@ struct sl_stream_ops {
 	 * (close frames may be sent at the end). Returns -1 when it could
 	 * not: the exchange still has both. NULL: the codec has no tunnels
 	 * (HTTP/2), and a request never asks for one. */
-	int (*tunnel)(struct sl_stream *s, struct sl_upconn *u, int ws);
+	int (*tunnel)(struct sl_seam *s, struct sl_upconn *u, int ws);
 	/* The socket a request body may be spliced from: a plain TCP
 	 * connection's descriptor, -1 when its bytes must pass through
 	 * sluice (TLS, a memory end). NULL: never (HTTP/2). */
-	int (*splice_fd)(struct sl_stream *s);
+	int (*splice_fd)(struct sl_seam *s);
 	/* The request head the codec built as fields (doc/design-notes.md,
 	 * "The structured head"), in_ready's head_len bytes at in.off:
 	 * fills req (its headers array and max_headers are the caller's,
@@ -86,40 +86,40 @@ struct sl_stream_ops {
 	 * as HTTP/1.1 text (the access log's bytes in, what a refused
 	 * head's log lines read). NULL: the head is HTTP/1.1 text, parsed
 	 * by the exchange (HTTP/1). */
-	int (*head)(struct sl_stream *s, struct sl_h1_request *req,
+	int (*head)(struct sl_seam *s, struct sl_h1_request *req,
 		    const struct sl_h1_limits *lim, size_t *text_len);
 };
 
 /*
  * The stream's flags the exchange reads; the codec keeps its own bits in
  * the same word (client_int.h's C_F_*). The response buffer's size class
- * is the connection's (sl_stream_rbuf_size), kept here too.
+ * is the connection's (sl_seam_rbuf_size), kept here too.
  */
-#define SL_STREAM_F_READING 0x01 /* the codec reads: body bytes may come */
-#define SL_STREAM_F_WBLOCK  0x02 /* a write would block: it waits for room */
-#define SL_STREAM_F_EOF	    0x04 /* the client shut its write side */
+#define SL_SEAM_F_READING 0x01 /* the codec reads: body bytes may come */
+#define SL_SEAM_F_WBLOCK  0x02 /* a write would block: it waits for room */
+#define SL_SEAM_F_EOF	    0x04 /* the client shut its write side */
 /* the connection ends after this exchange (its listener left the
  * configuration) */
-#define SL_STREAM_F_RETIRED 0x08
-#define SL_STREAM_F_TLS	    0x8000 /* the connection is TLS (https) */
+#define SL_SEAM_F_RETIRED 0x08
+#define SL_SEAM_F_TLS	    0x8000 /* the connection is TLS (https) */
 /* HTTP/2 extended CONNECT for WebSocket (RFC 8441, doc/websocket.md): the
  * codec wrote the request as an HTTP/1.1 upgrade; its body is the tunnel's
- * bytes, raw, until the stream's end (SL_STREAM_F_EOF) */
-#define SL_STREAM_F_XCONNECT 0x20000
+ * bytes, raw, until the stream's end (SL_SEAM_F_EOF) */
+#define SL_SEAM_F_XCONNECT 0x20000
 /* HTTP/2: a gRPC call (content-type application/grpc, doc/grpc.md):
  * sluice's own errors become gRPC statuses, grpc_timeout_ms (when not 0)
  * shortens the route's deadline */
-#define SL_STREAM_F_GRPC 0x40000
+#define SL_SEAM_F_GRPC 0x40000
 /* the request body goes by splice(2) from the codec's socket
  * (splice_fd): the codec reads it with sl_exchange_splice_read, not
  * into `in` (exchange_req.c) */
-#define SL_STREAM_F_SPLICE 0x400000
+#define SL_SEAM_F_SPLICE 0x400000
 /* the client took SL_RBUF_PROOF bytes since its last slow stall */
-#define SL_STREAM_F_RBUF_PROVEN 0x80
+#define SL_SEAM_F_RBUF_PROVEN 0x80
 /* the size class of the response buffer this client has earned: 8 KiB <<
- * class bytes, at most buffer_bytes (sl_stream_rbuf_size) */
-#define SL_STREAM_F_RBUF_SHIFT 8
-#define SL_STREAM_F_RBUF_MASK  (0xfu << SL_STREAM_F_RBUF_SHIFT)
+ * class bytes, at most buffer_bytes (sl_seam_rbuf_size) */
+#define SL_SEAM_F_RBUF_SHIFT 8
+#define SL_SEAM_F_RBUF_MASK  (0xfu << SL_SEAM_F_RBUF_SHIFT)
 
 /* What an exchange's output says to its codec (sl_exchange_output). */
 /* more response bytes already wait: a MSG_MORE hint */
@@ -139,15 +139,15 @@ struct sl_client_pp {
 
 /* Embedded in every client connection, idle ones too: its size counts
  * against an idle connection's budget (client_codec.h, SL_CLIENT_CHUNK). */
-struct sl_stream {
-	const struct sl_stream_ops *ops;
+struct sl_seam {
+	const struct sl_seam_ops *ops;
 	struct sl_txn *txn;  /* the exchange it carries, or NULL */
 	struct sl_worker *w; /* borrowed, as the rest */
 	struct sl_wgen *gen; /* generation of the current or last request
 				(the connection holds one reference) */
 	const struct sl_conf_listener *lconf; /* its limits are the
 						 budgets */
-	unsigned flags;			      /* SL_STREAM_F_*, and the
+	unsigned flags;			      /* SL_SEAM_F_*, and the
 						 codec's */
 	uint32_t in_ready;	  /* in: end of the request bytes checked */
 	struct sl_buf in;	  /* request bytes: the head at in.off when an
@@ -164,7 +164,7 @@ struct sl_stream {
 				     AF_INET too */
 	uint32_t nrequests;	  /* exchanges the connection finished */
 	uint32_t stream_id;	  /* HTTP/2: the stream's id; 0 on HTTP/1 */
-	uint32_t grpc_timeout_ms; /* SL_STREAM_F_GRPC: its grpc-timeout, 0:
+	uint32_t grpc_timeout_ms; /* SL_SEAM_F_GRPC: its grpc-timeout, 0:
 				     none */
 };
 
@@ -175,7 +175,7 @@ now_ms(void)
 	return sl_now_cached();
 }
 
-/* Bytes of a buffer for sl_stream_peer_str. */
+/* Bytes of a buffer for sl_seam_peer_str. */
 #define SL_PEER_MAX 128
 
 /*
@@ -185,13 +185,13 @@ now_ms(void)
  * another address (a PROXY header or a trusted proxy named the client).
  * Returns buf.
  */
-const char *sl_stream_peer_str(const struct sl_stream *s,
+const char *sl_seam_peer_str(const struct sl_seam *s,
 			       const struct sl_ip *fwd, char *buf, size_t n);
 
 /* The TCP peer's address (no port) for a log line when it is not the
  * client's, client (the request's: the connection's, or the one a trusted
  * proxy named); in buf (46 bytes do); NULL when it is the client. */
-const char *sl_stream_via(const struct sl_stream *s, int fwd,
+const char *sl_seam_via(const struct sl_seam *s, int fwd,
 			  const struct sl_ip *client, char *buf, size_t n);
 
 /*
@@ -204,7 +204,7 @@ const char *sl_stream_via(const struct sl_stream *s, int fwd,
  * that could go on within SNDBUF_FAST_MS, or a read that filled the buffer
  * once the client took SL_RBUF_PROOF bytes without a slow stall (more than
  * the kernel buffers of a client that does not read can hold:
- * SL_STREAM_F_RBUF_PROVEN). A slow stall sends it back to 8 KiB: a slow
+ * SL_SEAM_F_RBUF_PROVEN). A slow stall sends it back to 8 KiB: a slow
  * reader holds that much, not buffer_bytes. The size changes when the
  * buffer is empty (or full, to grow); the class is the connection's, so a
  * keep-alive client keeps what it earned.
@@ -216,35 +216,35 @@ const char *sl_stream_via(const struct sl_stream *s, int fwd,
 #define SL_RBUF_PROOF	((uint64_t)256 << 10)
 
 static inline unsigned
-sl_stream_rbuf_class(const struct sl_stream *s)
+sl_seam_rbuf_class(const struct sl_seam *s)
 {
-	return (s->flags & SL_STREAM_F_RBUF_MASK) >> SL_STREAM_F_RBUF_SHIFT;
+	return (s->flags & SL_SEAM_F_RBUF_MASK) >> SL_SEAM_F_RBUF_SHIFT;
 }
 
 static inline size_t
-sl_stream_rbuf_size(const struct sl_stream *s)
+sl_seam_rbuf_size(const struct sl_seam *s)
 {
 	uint64_t size = (uint64_t)1
-			<< (SL_RBUF_MIN_SHIFT + sl_stream_rbuf_class(s));
+			<< (SL_RBUF_MIN_SHIFT + sl_seam_rbuf_class(s));
 
 	return (size_t)SL_MIN(size, s->lconf->limits.buffer_bytes);
 }
 
 /* One class up (as far as buffer_bytes), or back to the first. */
 static inline void
-sl_stream_rbuf_set(struct sl_stream *s, int up)
+sl_seam_rbuf_set(struct sl_seam *s, int up)
 {
-	unsigned cls = sl_stream_rbuf_class(s);
+	unsigned cls = sl_seam_rbuf_class(s);
 
 	if (!up) {
 		cls = 0;
-		s->flags &= ~SL_STREAM_F_RBUF_PROVEN;
+		s->flags &= ~SL_SEAM_F_RBUF_PROVEN;
 	} else if (((uint64_t)1 << (SL_RBUF_MIN_SHIFT + cls)) <
 		       s->lconf->limits.buffer_bytes &&
-		   cls < (SL_STREAM_F_RBUF_MASK >> SL_STREAM_F_RBUF_SHIFT))
+		   cls < (SL_SEAM_F_RBUF_MASK >> SL_SEAM_F_RBUF_SHIFT))
 		cls++;
-	s->flags = (s->flags & ~SL_STREAM_F_RBUF_MASK) |
-		   (cls << SL_STREAM_F_RBUF_SHIFT);
+	s->flags = (s->flags & ~SL_SEAM_F_RBUF_MASK) |
+		   (cls << SL_SEAM_F_RBUF_SHIFT);
 }
 
 #endif
