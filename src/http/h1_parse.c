@@ -17,6 +17,11 @@
 #endif
 
 #include "h1_parse.h"
+
+/* The request's checks are shared by the parser and sl_h1_request_check;
+ * each caller keeps them inlined, as when the parser held them alone (a
+ * call each cost an HTTP/1.1 request 130 instructions). */
+#define SL_H1_INLINE inline __attribute__((always_inline))
 #include "h1_parse_int.h"
 
 /*
@@ -775,7 +780,7 @@ parse_field_line(const char *buf, size_t len, size_t *pos,
  * sl_h1_reason for a field that makes the message malformed whatever else
  * it says.
  */
-static int
+static SL_H1_INLINE int
 note_field(struct fields *f, const struct sl_h1_header *h, int is_request)
 {
 	const char *v = h->value;
@@ -894,7 +899,7 @@ method_id(const char *m, size_t n)
  * Classifies req->target and sets path, host (absolute-form) and flags.
  * Returns 0, -400 or -405 (with req->why).
  */
-static int
+static SL_H1_INLINE int
 parse_target(struct sl_h1_request *req)
 {
 	const char *t = req->target;
@@ -966,7 +971,7 @@ parse_target(struct sl_h1_request *req)
  * (RFC 9112 sections 3.2, 6.1 and 6.3). Returns 0 or a negative status
  * with req->why.
  */
-static int
+static SL_H1_INLINE int
 request_framing(struct sl_h1_request *req, const struct fields *f)
 {
 	if (req->host == NULL && f->nhost > 0) {

@@ -339,7 +339,7 @@ txn_rl_verdict(struct sl_seam *s, int r, size_t head_len)
  * applied either way. req's headers are the worker's. Returns as
  * sl_h1_parse_request; *text_len gets the head's size as text.
  */
-static int
+static SL_INLINE int
 txn_head(struct sl_seam *s, size_t head_len, struct sl_h1_request *req,
 	 size_t *text_len)
 {
