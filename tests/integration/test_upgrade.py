@@ -44,8 +44,9 @@ def other_build():
     # build's tests before it rebuilds the ASan one, which may be a
     # build of older sources (one that knows no upgrade) until then
     src = os.path.join(TOP_SRCDIR, "src")
-    newest = max(os.path.getmtime(os.path.join(src, f))
-                 for f in os.listdir(src) if f.endswith((".c", ".h")))
+    newest = max(os.path.getmtime(os.path.join(d, f))
+                 for d, _, files in os.walk(src) for f in files
+                 if f.endswith((".c", ".h")))
     for d in ("build-werror", "build-asan"):
         p = os.path.join(TOP_SRCDIR, d, "src", "sluice")
         if (os.access(p, os.X_OK) and os.path.realpath(p) != me and
