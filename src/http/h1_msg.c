@@ -314,19 +314,53 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 	return finish(&o);
 }
 
-/* "HTTP/1.1 NNN reason" CRLF: sluice speaks HTTP/1.1 to every client. */
+long
+sl_h1_status_line(char *out, size_t cap, int status, const char *reason,
+		  size_t reason_len)
+{
+	struct out o = {out, cap, 0, 0};
+	char line[14] = "HTTP/1.1 000 ";
+
+	line[9] = (char)('0' + status / 100 % 10);
+	line[10] = (char)('0' + status / 10 % 10);
+	line[11] = (char)('0' + status % 10);
+	put(&o, line, 13);
+	put(&o, reason, reason_len);
+	puts_(&o, "\r\n");
+	return finish(&o);
+}
+
+size_t
+sl_h1_chunk_size_line(char *out, uint64_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char tmp[16];
+	size_t k = 0, i = 0;
+
+	do {
+		tmp[k++] = hex[n & 15];
+		n >>= 4;
+	} while (n > 0);
+	while (k > 0)
+		out[i++] = tmp[--k];
+	out[i++] = '\r';
+	out[i++] = '\n';
+	return i;
+}
+
+/* "HTTP/1.1 NNN reason" CRLF: sluice speaks HTTP/1.1 to every client (the
+ * parser guarantees three digits). */
 static void
 put_status_line(struct out *o, const struct sl_h1_response *resp)
 {
-	char line[14] = "HTTP/1.1 000 ";
+	long n =
+	    sl_h1_status_line(o->p + o->len, o->overflow ? 0 : o->cap - o->len,
+			      resp->status, resp->reason, resp->reason_len);
 
-	/* the parser guarantees three digits */
-	line[9] = (char)('0' + resp->status / 100 % 10);
-	line[10] = (char)('0' + resp->status / 10 % 10);
-	line[11] = (char)('0' + resp->status % 10);
-	put(o, line, 13);
-	put(o, resp->reason, resp->reason_len);
-	puts_(o, "\r\n");
+	if (n < 0)
+		o->overflow = 1;
+	else
+		o->len += (size_t)n;
 }
 
 long

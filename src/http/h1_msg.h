@@ -102,6 +102,17 @@ long sl_h1_write_response_head(char *out, size_t cap,
 			       const struct sl_hdr_vars *vars);
 
 /*
+ * "HTTP/1.1 NNN reason\r\n" for a status of three digits into out (cap
+ * bytes). Returns its length, or -1 when it does not fit.
+ */
+long sl_h1_status_line(char *out, size_t cap, int status, const char *reason,
+		       size_t reason_len);
+
+/* A chunk's size line, "HEX\r\n", into out (18 bytes at most), without
+ * snprintf. Returns its length. */
+size_t sl_h1_chunk_size_line(char *out, uint64_t n);
+
+/*
  * Writes an interim (1xx) response head to pass on to an HTTP/1.1 client:
  * the status line and the fields without hop-by-hop ones; no field of
  * sluice's own. Returns its length or -1 when it does not fit.

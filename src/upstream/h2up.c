@@ -89,27 +89,6 @@ dbuf_put(struct dbuf *b, const void *p, size_t n)
 	return 0;
 }
 
-/* "HEX\r\n": a chunk's size line, without snprintf (a gRPC call writes
- * one for each DATA frame of its response: snprintf cost 690
- * instructions of a call, this a few dozen) */
-static size_t
-chunk_size_line(char *out, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	char tmp[16];
-	size_t k = 0, i = 0;
-
-	do {
-		tmp[k++] = hex[n & 15];
-		n >>= 4;
-	} while (n > 0);
-	while (k > 0)
-		out[i++] = tmp[--k];
-	out[i++] = '\r';
-	out[i++] = '\n';
-	return i;
-}
-
 static int
 dbuf_str(struct dbuf *b, const char *s)
 {
@@ -726,7 +705,7 @@ resp_headers(struct h2up_stream *st, int end_stream)
 {
 	char line[64];
 	const char *reason;
-	size_t rl, ll;
+	long n;
 	int nobody;
 
 	if (st->f & S_RESP_HEAD)
@@ -737,20 +716,13 @@ resp_headers(struct h2up_stream *st, int end_stream)
 		st->has_cl = 0;
 		return 0;
 	}
-	/* "HTTP/1.1 NNN reason\r\n" (nghttp2 checked :status is three
-	 * digits) */
+	/* nghttp2 checked :status is three digits */
 	reason = sl_h1_reason(st->status);
-	rl = SL_MIN(strlen(reason), sizeof(line) - 16);
-	memcpy(line, "HTTP/1.1 ", 9);
-	line[9] = (char)('0' + st->status / 100 % 10);
-	line[10] = (char)('0' + st->status / 10 % 10);
-	line[11] = (char)('0' + st->status % 10);
-	line[12] = ' ';
-	memcpy(line + 13, reason, rl);
-	memcpy(line + 13 + rl, "\r\n", 2);
-	ll = 15 + rl;
+	if ((n = sl_h1_status_line(line, sizeof(line), st->status, reason,
+				   strlen(reason))) < 0)
+		return -1;
 	nobody = (st->f & S_NOBODY) || st->status == 204 || st->status == 304;
-	if (dbuf_put(&st->resp, line, ll) == -1 ||
+	if (dbuf_put(&st->resp, line, (size_t)n) == -1 ||
 	    dbuf_cat(&st->resp, &st->hdr) == -1)
 		return -1;
 	st->hdr.off = st->hdr.len = 0;
@@ -857,7 +829,7 @@ on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 		return 0;
 	}
 	if (st->f & S_RESP_CHUNK) {
-		if (dbuf_put(&st->resp, sz, chunk_size_line(sz, len)) == -1 ||
+		if (dbuf_put(&st->resp, sz, sl_h1_chunk_size_line(sz, len)) == -1 ||
 		    dbuf_put(&st->resp, data, len) == -1 ||
 		    dbuf_str(&st->resp, "\r\n") == -1)
 			return NGHTTP2_ERR_CALLBACK_FAILURE;
