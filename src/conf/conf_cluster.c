@@ -203,8 +203,7 @@ const struct sl_conf_keydef sl_conf_dns_table[] = {
     {"family", SL_CONF_ENUM, 0, 0, SL_DNS_FAMILY_ANY, CL(dns_family),
      .names = family_names, .expected = "any, ipv4 or ipv6"},
     {"min_ttl", SL_CONF_DURATION, 100, CONF_DAY_MS, 1000, CL(dns_min_ttl_ms)},
-    {"max_ttl", SL_CONF_DURATION, 100, CONF_DAY_MS, 300000,
-     CL(dns_max_ttl_ms)},
+    {"max_ttl", SL_CONF_DURATION, 100, CONF_DAY_MS, 300000, CL(dns_max_ttl_ms)},
     {"keep_stale", SL_CONF_DURATION, 0, CONF_DAY_MS, 600000,
      CL(dns_keep_stale_ms)},
     {.name = NULL},
@@ -417,11 +416,12 @@ parse_endpoints(struct sl_yaml_loader *ld, const char *lbl,
 						  "\"address\" (or \"srv\")",
 						  lbl);
 			else if (addr != NULL && srv != NULL) {
-				sl_yaml_err_node(ld, srv,
-						 "%s: endpoint: \"address\" and "
-						 "\"srv\" are mutually "
-						 "exclusive",
-						 lbl);
+				sl_yaml_err_node(
+				    ld, srv,
+				    "%s: endpoint: \"address\" and "
+				    "\"srv\" are mutually "
+				    "exclusive",
+				    lbl);
 				continue;
 			}
 			if ((wn = sl_yaml_map_get(item, "weight", NULL)) !=
@@ -508,14 +508,13 @@ parse_endpoints(struct sl_yaml_loader *ld, const char *lbl,
 		for (j = 0; j < i; j++)
 			if (cl->names[i].srv == cl->names[j].srv &&
 			    cl->names[i].port == cl->names[j].port &&
-			    strcmp(cl->names[i].name, cl->names[j].name) ==
-				0) {
-				sl_yaml_err_node(ld, nwhere[i],
-						 "%s: duplicate endpoint %s "
-						 "(first at %u:%u)",
-						 lbl, sl_yaml_qnode(ld, nwhere[i]),
-						 nwhere[j]->line,
-						 nwhere[j]->col);
+			    strcmp(cl->names[i].name, cl->names[j].name) == 0) {
+				sl_yaml_err_node(
+				    ld, nwhere[i],
+				    "%s: duplicate endpoint %s "
+				    "(first at %u:%u)",
+				    lbl, sl_yaml_qnode(ld, nwhere[i]),
+				    nwhere[j]->line, nwhere[j]->col);
 				break;
 			}
 	if (cl->nnames == 0) {
@@ -676,9 +675,8 @@ parse_cluster(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		if (v == NULL || v->type != SL_YAML_NODE_MAP ||
 		    sl_yaml_map_get(v, "max_requests", NULL) == NULL)
 			cl->pool_max_requests = 0;
-	}
-	else if (cl->health.grpc_service != NULL &&
-		 (v = sl_yaml_map_get(map, "health_check", &k)) != NULL)
+	} else if (cl->health.grpc_service != NULL &&
+		   (v = sl_yaml_map_get(map, "health_check", &k)) != NULL)
 		sl_yaml_err_node(ld, k,
 				 "%s: health_check: \"grpc_service\" needs "
 				 "\"protocol: h2c\" or \"h2\"",

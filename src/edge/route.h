@@ -38,9 +38,8 @@ int sl_route_key(const struct sl_conf_key *k, const struct sl_h1_request *req,
  * shared with first choices: a move over the rest keeps them balanced).
  * Returns an index into r->split, or SL_BALANCE_NONE.
  */
-size_t sl_route_failover(const struct sl_conf_route *r,
-			 const uint32_t *weights, uint64_t left,
-			 const uint64_t *key, int64_t *swrr);
+size_t sl_route_failover(const struct sl_conf_route *r, const uint32_t *weights,
+			 uint64_t left, const uint64_t *key, int64_t *swrr);
 
 /*
  * The value of cookie name (exact, case-sensitive) in one Cookie field

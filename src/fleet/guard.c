@@ -72,8 +72,8 @@ sl_guard_judge(const struct sl_conf_guard *g, const struct sl_guard_obs *c,
 	     (double)s->failures / (double)s->requests) *
 		100 >
 	    (double)g->margin_percent) {
-		pv = sl_guard_binom_tail(c->failures + s->failures,
-					 c->failures, q);
+		pv = sl_guard_binom_tail(c->failures + s->failures, c->failures,
+					 q);
 		if (pv < SL_GUARD_ALPHA) {
 			if (p != NULL)
 				*p = pv;
@@ -98,8 +98,8 @@ sl_guard_judge(const struct sl_conf_guard *g, const struct sl_guard_obs *c,
 }
 
 void
-sl_guard_note(const struct sl_conf_route *r, unsigned w, size_t i,
-	      size_t first, int failed, uint64_t up_ms)
+sl_guard_note(const struct sl_conf_route *r, unsigned w, size_t i, size_t first,
+	      int failed, uint64_t up_ms)
 {
 	struct sl_gstate *gs = r->guard->state;
 	struct sl_gcounts *c;
@@ -121,8 +121,8 @@ sl_guard_note(const struct sl_conf_route *r, unsigned w, size_t i,
 }
 
 const uint32_t *
-sl_guard_weights(const struct sl_conf_route *r, uint32_t *cache,
-		 uint64_t *mask, int64_t *swrr)
+sl_guard_weights(const struct sl_conf_route *r, uint32_t *cache, uint64_t *mask,
+		 int64_t *swrr)
 {
 	uint64_t m = atomic_load_explicit(&r->guard->state->tripped,
 					  memory_order_relaxed);
@@ -270,8 +270,7 @@ sl_guard_tick(struct sl_conf *conf, uint64_t now_ms)
 }
 
 void
-sl_guard_view(const struct sl_conf_route *r, size_t i,
-	      struct sl_guard_view *v)
+sl_guard_view(const struct sl_conf_route *r, size_t i, struct sl_guard_view *v)
 {
 	const struct sl_gstate *gs = r->guard->state;
 

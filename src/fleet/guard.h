@@ -31,10 +31,10 @@ struct sl_guard_obs {
 };
 
 enum sl_guard_verdict {
-	SL_GUARD_PASS = 0,  /* judged, and not worse */
-	SL_GUARD_FEW,	    /* not judged: too few requests on either side */
-	SL_GUARD_FAILURES,  /* worse: more failures */
-	SL_GUARD_LATENCY,   /* worse: slower */
+	SL_GUARD_PASS = 0, /* judged, and not worse */
+	SL_GUARD_FEW,	   /* not judged: too few requests on either side */
+	SL_GUARD_FAILURES, /* worse: more failures */
+	SL_GUARD_LATENCY,  /* worse: slower */
 	SL_GUARD_NVERDICTS,
 };
 
@@ -85,9 +85,8 @@ void sl_guard_note(const struct sl_conf_route *r, unsigned w, size_t i,
  * the split's round-robin counters, reset then). Returns r->split_weights
  * while nothing is tripped.
  */
-const uint32_t *sl_guard_weights(const struct sl_conf_route *r,
-				 uint32_t *cache, uint64_t *mask,
-				 int64_t *swrr);
+const uint32_t *sl_guard_weights(const struct sl_conf_route *r, uint32_t *cache,
+				 uint64_t *mask, int64_t *swrr);
 
 /*
  * Main thread, once a second: adds the workers' counts of every guarded

@@ -76,15 +76,15 @@ int sl_resolver_fill(const struct sl_resolver *r, struct sl_conf *conf);
 /* What the resolver knows of one name of a cluster, for the admin pages
  * (NULL from sl_resolver_state when it does not follow it). */
 struct sl_resolver_state {
-	enum sl_dns_result last;	/* of the last lookup */
-	int looked_up;			/* one ended */
-	int have;			/* an answer is in use */
-	size_t naddrs;			/* ... of so many addresses */
-	uint64_t good_ms;		/* the last good answer (0: none) */
-	uint64_t stale_since_ms;	/* lookups fail since (0: they do
-					   not) */
-	uint32_t ttl_s;			/* of the answer in use */
-	uint64_t next_ms;		/* next lookup */
+	enum sl_dns_result last; /* of the last lookup */
+	int looked_up;		 /* one ended */
+	int have;		 /* an answer is in use */
+	size_t naddrs;		 /* ... of so many addresses */
+	uint64_t good_ms;	 /* the last good answer (0: none) */
+	uint64_t stale_since_ms; /* lookups fail since (0: they do
+				    not) */
+	uint32_t ttl_s;		 /* of the answer in use */
+	uint64_t next_ms;	 /* next lookup */
 	uint64_t lookups[SL_DNS_NRESULTS];
 };
 int sl_resolver_state(const struct sl_resolver *r, const char *cluster,

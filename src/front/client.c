@@ -115,7 +115,7 @@ client_watch(struct sl_client *c, struct event *ev, int on)
 
 /* The connection its stream is (the one stream an HTTP/1 connection
  * carries). */
-#define CLIENT_OF_SEAM(st)                                                   \
+#define CLIENT_OF_SEAM(st)                                                     \
 	((struct sl_client *)((char *)(st)-offsetof(struct sl_client, s)))
 
 /* "ADDR:PORT" of the connection's client, for its own log lines. */

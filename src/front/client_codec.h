@@ -97,11 +97,9 @@ _Static_assert(C_F_TLS == SL_XPRT_TLS << C_F_XPRT_SHIFT &&
 		   C_F_MEM == SL_XPRT_MEM << C_F_XPRT_SHIFT,
 	       "C_F_TLS and C_F_MEM are the transport's kind");
 
-_Static_assert(C_F_REV == SL_SEAM_F_READING &&
-		   C_F_WEV == SL_SEAM_F_WBLOCK &&
+_Static_assert(C_F_REV == SL_SEAM_F_READING && C_F_WEV == SL_SEAM_F_WBLOCK &&
 		   C_F_EOF == SL_SEAM_F_EOF &&
-		   C_F_RETIRED == SL_SEAM_F_RETIRED &&
-		   C_F_TLS == SL_SEAM_F_TLS,
+		   C_F_RETIRED == SL_SEAM_F_RETIRED && C_F_TLS == SL_SEAM_F_TLS,
 	       "the connection's flags that are the stream's");
 
 struct sl_client_codec;

@@ -51,7 +51,7 @@ struct sl_dns_addr {
 
 struct sl_dns_srv {
 	uint16_t priority, weight, port;
-	uint32_t ttl;				/* seconds */
+	uint32_t ttl;			  /* seconds */
 	char target[SL_DNS_NAME_MAX + 1]; /* lower-cased, no final dot;
 					     "" for "." (RFC 2782: the
 					     service is not available) */
@@ -127,8 +127,7 @@ int sl_dnsmsg_query(uint8_t *buf, size_t cap, uint16_t id, const char *qname,
  * (RFC 2181 section 8).
  */
 int sl_dnsmsg_parse(const uint8_t *p, size_t len, uint16_t id,
-		    const char *qname, uint16_t qtype,
-		    struct sl_dns_answer *a);
+		    const char *qname, uint16_t qtype, struct sl_dns_answer *a);
 
 /* "NOERROR", "NXDOMAIN", ... (RFC 1035 and RFC 2136's names, 0 to 10),
  * "RCODE11" to "RCODE15", or "RCODE?" for a number no header holds. */

@@ -365,8 +365,8 @@ alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	unsigned protocols = (unsigned)(uintptr_t)arg;
 
 	(void)ssl;
-	if ((protocols & SL_PROTO_H2) && alpn_offered(in, inlen, "h2", out,
-						      outlen))
+	if ((protocols & SL_PROTO_H2) &&
+	    alpn_offered(in, inlen, "h2", out, outlen))
 		return SSL_TLSEXT_ERR_OK;
 	if ((protocols & SL_PROTO_HTTP1) &&
 	    alpn_offered(in, inlen, "http/1.1", out, outlen))
@@ -809,10 +809,11 @@ client_load(struct msgs *m, const struct sl_conf_cluster *cc)
 				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (cc->protocol == SL_UP_PROTO_H2)
 		/* HTTP/2 or nothing: a shared connection (h2up.c) */
-		SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x02h2", 3);
+		SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x02h2",
+					3);
 	else
-		SSL_CTX_set_alpn_protos(ctx,
-					(const unsigned char *)"\x08http/1.1", 9);
+		SSL_CTX_set_alpn_protos(
+		    ctx, (const unsigned char *)"\x08http/1.1", 9);
 	/* sessions are kept per endpoint by sluice, not in a cache */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
 						SSL_SESS_CACHE_NO_INTERNAL);

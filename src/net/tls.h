@@ -13,8 +13,8 @@
 #define SL_TLS_H
 
 #include <openssl/ssl.h>
-#include <stddef.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>

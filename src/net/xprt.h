@@ -6,10 +6,10 @@
  * that hold their bytes in memory (xprt_mem.c), which lets a test drive a
  * client or an upstream connection without a socket (and carries an
  * exchange's request and response to an HTTP/2 stream, h2up.c). client.c,
- * upstream.c and health.c read, write, shut down and close a connection only through
- * here; what they still do on the socket itself comes before a transport
- * is chosen or is about the socket, not the bytes (connect(), a health
- * check's PROXY header sent before TLS, the peek at a TLS listener's
+ * upstream.c and health.c read, write, shut down and close a connection only
+ * through here; what they still do on the socket itself comes before a
+ * transport is chosen or is about the socket, not the bytes (connect(), a
+ * health check's PROXY header sent before TLS, the peek at a TLS listener's
  * first bytes, SO_SNDBUF). A connection names its transport by kind
  * (SL_XPRT_*: two bits a client connection keeps among its flags, a byte
  * of an upstream connection's, or the presence of a health check's SSL),

@@ -697,10 +697,10 @@ split_failover(struct sl_seam *s, enum sl_retry_kind kind, int attempted)
 		;
 	if (i < 64)
 		t->split_tried |= (uint64_t)1 << i;
-	i = sl_route_failover(r, sl_exchange_split_weights(s, r), t->split_tried,
-			      (t->flags & SL_TXN_F_STICKY_KEY) ? &t->sticky_key
-							       : NULL,
-			      s->gen->routes[r->index].swrr);
+	i = sl_route_failover(
+	    r, sl_exchange_split_weights(s, r), t->split_tried,
+	    (t->flags & SL_TXN_F_STICKY_KEY) ? &t->sticky_key : NULL,
+	    s->gen->routes[r->index].swrr);
 	if (i == SL_BALANCE_NONE)
 		return 0;
 	to = &s->gen->clusters[r->split[i].cluster->index];

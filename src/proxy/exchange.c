@@ -183,8 +183,7 @@ sl_exchange_codec_event(struct sl_txn *t)
 /* Counts a client cut for being slow or silent; the send timeouts are
  * said at info (the others are logged with the 408 they answer). */
 static void
-txn_count_timeout(struct sl_seam *s, struct sl_txn *t,
-		  enum sl_timeout_reason r)
+txn_count_timeout(struct sl_seam *s, struct sl_txn *t, enum sl_timeout_reason r)
 {
 	SL_STAT_INC(s->w->stats.timeouts[r]);
 	if ((r == SL_TO_SEND || r == SL_TO_SEND_RATE) &&
@@ -600,8 +599,7 @@ sl_exchange_tunnel_head(struct sl_txn *t)
 }
 
 void
-sl_exchange_tunnel_end(struct sl_seam *s, uint64_t bytes_in,
-		       uint64_t bytes_out)
+sl_exchange_tunnel_end(struct sl_seam *s, uint64_t bytes_in, uint64_t bytes_out)
 {
 	struct sl_txn *t = s->txn;
 

@@ -23,14 +23,14 @@
 #include "wloop.h"
 
 const char *
-sl_exchange_peer_str(const struct sl_seam *s, const struct sl_txn *t,
-		     char *buf, size_t n)
+sl_exchange_peer_str(const struct sl_seam *s, const struct sl_txn *t, char *buf,
+		     size_t n)
 {
 	return sl_seam_peer_str(s,
-				  t != NULL && (t->flags & SL_TXN_F_FWD_CLIENT)
-				      ? &t->client_addr
-				      : NULL,
-				  buf, n);
+				t != NULL && (t->flags & SL_TXN_F_FWD_CLIENT)
+				    ? &t->client_addr
+				    : NULL,
+				buf, n);
 }
 
 static void

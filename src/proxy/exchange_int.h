@@ -421,8 +421,7 @@ uint64_t sl_exchange_xtun_deadline(const struct sl_seam *s,
 /* The tunnel's deadline passed (or not: 0): it begins to close, or its
  * grace ran out (reset). Returns -1 when the stream was closed,
  * SL_TXN_NEXT_SCHEDULE when the close began, else 0. */
-int sl_exchange_xtun_expired(struct sl_seam *s, struct sl_txn *t,
-			     uint64_t now);
+int sl_exchange_xtun_expired(struct sl_seam *s, struct sl_txn *t, uint64_t now);
 
 /* While the tunnel closes: the close frames that can go now. Returns 1
  * when the client's was queued in t->out (to be flushed), else 0. */

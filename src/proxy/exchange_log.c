@@ -308,7 +308,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 	/* identity: who connected, when not the client (edge.md) */
 	if (s->pp != NULL || (t->flags & SL_TXN_F_FWD_CLIENT)) {
 		via = sl_seam_via(s, (t->flags & SL_TXN_F_FWD_CLIENT) != 0,
-				    &t->client_addr, viab, sizeof(viab));
+				  &t->client_addr, viab, sizeof(viab));
 		if (s->pp != NULL && s->pp->authority_len > 0)
 			auth = s->pp->authority;
 	}

@@ -67,8 +67,7 @@ resp_complete(struct sl_txn *t)
  * the interim heads of one request together stay within max_header_bytes.
  */
 static int
-resp_interim(struct sl_seam *s, const struct sl_h1_response *resp,
-	     size_t hlen)
+resp_interim(struct sl_seam *s, const struct sl_h1_response *resp, size_t hlen)
 {
 	struct sl_txn *t = s->txn;
 	long n;
@@ -112,9 +111,8 @@ head_fills_buffer(const struct sl_txn *t, const struct sl_upconn *u)
  * when the exchange failed.
  */
 static int
-resp_xconnect(struct sl_seam *s, const struct sl_h1_response *resp,
-	      size_t hlen, const struct sl_hdr_apply *rules,
-	      const struct sl_hdr_vars *vp)
+resp_xconnect(struct sl_seam *s, const struct sl_h1_response *resp, size_t hlen,
+	      const struct sl_hdr_apply *rules, const struct sl_hdr_vars *vp)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
@@ -169,8 +167,7 @@ resp_xconnect(struct sl_seam *s, const struct sl_h1_response *resp,
  * the exchange failed, 0 when it carries an HTTP/2 tunnel itself.
  */
 static int
-resp_upgrade(struct sl_seam *s, const struct sl_h1_response *resp,
-	     size_t hlen)
+resp_upgrade(struct sl_seam *s, const struct sl_h1_response *resp, size_t hlen)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
@@ -478,8 +475,7 @@ static int
 resp_paced(const struct sl_seam *s, const struct sl_txn *t)
 {
 	return (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
-	       !(s->flags &
-		 (SL_SEAM_F_RBUF_PROVEN | SL_SEAM_F_RBUF_MASK)) &&
+	       !(s->flags & (SL_SEAM_F_RBUF_PROVEN | SL_SEAM_F_RBUF_MASK)) &&
 	       t->send_written >= s->lconf->limits.buffer_bytes;
 }
 

@@ -10,7 +10,7 @@
 
 const char *
 sl_seam_via(const struct sl_seam *s, int fwd, const struct sl_ip *client,
-	      char *buf, size_t n)
+	    char *buf, size_t n)
 {
 	const struct sockaddr *via;
 	struct sl_ip tcp;
@@ -24,8 +24,8 @@ sl_seam_via(const struct sl_seam *s, int fwd, const struct sl_ip *client,
 }
 
 const char *
-sl_seam_peer_str(const struct sl_seam *s, const struct sl_ip *fwd,
-		   char *buf, size_t n)
+sl_seam_peer_str(const struct sl_seam *s, const struct sl_ip *fwd, char *buf,
+		 size_t n)
 {
 	const struct sockaddr *via = NULL;
 	size_t len;

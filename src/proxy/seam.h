@@ -56,8 +56,7 @@ struct sl_seam_ops {
 	 * on with the next request, or ends the connection (close set: the
 	 * exchange asks for it; linger: with a lingering close). why is the
 	 * close reason, static. */
-	void (*done)(struct sl_seam *s, const char *why, int close,
-		     int linger);
+	void (*done)(struct sl_seam *s, const char *why, int close, int linger);
 	/* Response bytes written but not yet taken by the client (still in
 	 * the kernel's send queue, or the codec's). */
 	int (*unacked)(struct sl_seam *s);
@@ -97,11 +96,11 @@ struct sl_seam_ops {
  */
 #define SL_SEAM_F_READING 0x01 /* the codec reads: body bytes may come */
 #define SL_SEAM_F_WBLOCK  0x02 /* a write would block: it waits for room */
-#define SL_SEAM_F_EOF	    0x04 /* the client shut its write side */
+#define SL_SEAM_F_EOF	  0x04 /* the client shut its write side */
 /* the connection ends after this exchange (its listener left the
  * configuration) */
 #define SL_SEAM_F_RETIRED 0x08
-#define SL_SEAM_F_TLS	    0x8000 /* the connection is TLS (https) */
+#define SL_SEAM_F_TLS	  0x8000 /* the connection is TLS (https) */
 /* HTTP/2 extended CONNECT for WebSocket (RFC 8441, doc/websocket.md): the
  * codec wrote the request as an HTTP/1.1 upgrade; its body is the tunnel's
  * bytes, raw, until the stream's end (SL_SEAM_F_EOF) */
@@ -185,14 +184,14 @@ now_ms(void)
  * another address (a PROXY header or a trusted proxy named the client).
  * Returns buf.
  */
-const char *sl_seam_peer_str(const struct sl_seam *s,
-			       const struct sl_ip *fwd, char *buf, size_t n);
+const char *sl_seam_peer_str(const struct sl_seam *s, const struct sl_ip *fwd,
+			     char *buf, size_t n);
 
 /* The TCP peer's address (no port) for a log line when it is not the
  * client's, client (the request's: the connection's, or the one a trusted
  * proxy named); in buf (46 bytes do); NULL when it is the client. */
 const char *sl_seam_via(const struct sl_seam *s, int fwd,
-			  const struct sl_ip *client, char *buf, size_t n);
+			const struct sl_ip *client, char *buf, size_t n);
 
 /*
  * The response buffer earns its size, as the kernel's send buffer does
@@ -243,8 +242,8 @@ sl_seam_rbuf_set(struct sl_seam *s, int up)
 		       s->lconf->limits.buffer_bytes &&
 		   cls < (SL_SEAM_F_RBUF_MASK >> SL_SEAM_F_RBUF_SHIFT))
 		cls++;
-	s->flags = (s->flags & ~SL_SEAM_F_RBUF_MASK) |
-		   (cls << SL_SEAM_F_RBUF_SHIFT);
+	s->flags =
+	    (s->flags & ~SL_SEAM_F_RBUF_MASK) | (cls << SL_SEAM_F_RBUF_SHIFT);
 }
 
 #endif

@@ -119,7 +119,8 @@ dbuf_free(struct dbuf *b)
 #define S_RESP_HEAD  0x0020 /* the final response head is in resp */
 #define S_RESP_CHUNK 0x0040 /* its body goes chunked */
 #define S_RESP_END   0x0080 /* the response is all in resp */
-#define S_NG_CLOSED  0x0100 /* nghttp2 closed the stream (or it never had
+#define S_NG_CLOSED                                                            \
+	0x0100		    /* nghttp2 closed the stream (or it never had      \
 			       one) */
 #define S_END_CLOSED 0x0200 /* our end is closed */
 #define S_NOBODY     0x0400 /* HEAD: no response body */
@@ -156,16 +157,16 @@ struct sl_h2up_conn {
 	uint32_t nstreams; /* streams attached */
 	uint64_t nsent;	   /* streams submitted, all told */
 	uint32_t max_streams;
-	int connected; /* u connected: the preface may go */
-	int ready;     /* the server's SETTINGS came */
-	int dead;      /* takes no new stream (GOAWAY, drain, retired) */
-	int busy;      /* in conn_pump or a read: no free */
-	int gone;      /* to be freed when busy drops */
-	int err;       /* why it failed before its SETTINGS: what the streams
-			  waiting for it fail with (SL_UP_ERR_TLS: the TLS
-			  handshake) */
+	int connected;	  /* u connected: the preface may go */
+	int ready;	  /* the server's SETTINGS came */
+	int dead;	  /* takes no new stream (GOAWAY, drain, retired) */
+	int busy;	  /* in conn_pump or a read: no free */
+	int gone;	  /* to be freed when busy drops */
+	int err;	  /* why it failed before its SETTINGS: what the streams
+			     waiting for it fail with (SL_UP_ERR_TLS: the TLS
+			     handshake) */
 	struct dbuf wbuf; /* nghttp2's output not written yet */
-	struct event run;  /* deferred: write what nghttp2 has */
+	struct event run; /* deferred: write what nghttp2 has */
 	struct event idle; /* no stream for the pool's idle_timeout */
 	struct event ping; /* liveness: the cluster's ping_interval */
 	uint64_t heard_ms; /* when the server last sent anything */
@@ -298,8 +299,7 @@ stream_consume(struct h2up_stream *st)
 	if (st->id > 0 && !(st->f & S_NG_CLOSED))
 		(void)nghttp2_session_consume(c->ng, st->id, st->unconsumed);
 	else
-		(void)nghttp2_session_consume_connection(c->ng,
-							 st->unconsumed);
+		(void)nghttp2_session_consume_connection(c->ng, st->unconsumed);
 	st->unconsumed = 0;
 	conn_schedule(c);
 }
@@ -422,7 +422,8 @@ stream_submit(struct h2up_stream *st, char *p, size_t hl)
 		char *colon, *v, *ve;
 		size_t nl;
 
-		if ((eol = memchr(line, '\r', (size_t)(end - line + 1))) == NULL ||
+		if ((eol = memchr(line, '\r', (size_t)(end - line + 1))) ==
+			NULL ||
 		    (colon = memchr(line, ':', (size_t)(eol - line))) == NULL) {
 			if (nv != stack_nv)
 				free(nv);
@@ -431,7 +432,8 @@ stream_submit(struct h2up_stream *st, char *p, size_t hl)
 		nl = (size_t)(colon - line);
 		for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
 			;
-		for (ve = eol; ve > v && (ve[-1] == ' ' || ve[-1] == '\t'); ve--)
+		for (ve = eol; ve > v && (ve[-1] == ' ' || ve[-1] == '\t');
+		     ve--)
 			;
 		if (nl == 4 && sl_h1_ieq(line, nl, "host")) {
 			nv_put(&nv[3], ":authority", 10, v, (size_t)(ve - v));
@@ -501,7 +503,8 @@ stream_parse(struct h2up_stream *st)
 
 		for (e = p; (e = memchr(e, '\r', n - (size_t)(e - p))) != NULL;
 		     e++)
-			if ((size_t)(p + n - e) >= 4 && memcmp(e, "\r\n\r\n", 4) == 0)
+			if ((size_t)(p + n - e) >= 4 &&
+			    memcmp(e, "\r\n\r\n", 4) == 0)
 				break;
 		if (e == NULL)
 			return n > UP_HEAD_MAX ? -1 : 0;
@@ -641,9 +644,9 @@ stream_of(nghttp2_session *ng, int32_t id)
 }
 
 static int
-on_header(nghttp2_session *ng, const nghttp2_frame *frame,
-	  const uint8_t *name, size_t namelen, const uint8_t *value,
-	  size_t valuelen, uint8_t flags, void *ud)
+on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
+	  size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+	  void *ud)
 {
 	struct h2up_stream *st;
 
@@ -668,9 +671,10 @@ on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 		 * bytes that end the answer reach it */
 		unsigned g = 0;
 		for (size_t i = 0; i < valuelen && i < 4; i++)
-			g = g * 10 + (unsigned)(value[i] >= '0' && value[i] <= '9'
-						    ? value[i] - '0'
-						    : 99);
+			g = g * 10 +
+			    (unsigned)(value[i] >= '0' && value[i] <= '9'
+					   ? value[i] - '0'
+					   : 99);
 		sl_xprt_mem_set_note(st->end, (g > 16 ? 17 : g) + 1);
 	}
 	/* nghttp2 checked both (RFC 9113 section 8.2.1): a lower-case
@@ -761,7 +765,8 @@ on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 			 * said), under the cluster's cap; its every SETTINGS
 			 * may change it */
 			uint64_t m = nghttp2_session_get_remote_settings(
-				     ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS),
+				     ng,
+				     NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS),
 				 cap = c->ep->cluster->max_concurrent_streams;
 			if (cap > 0 && m > cap)
 				m = cap;
@@ -829,7 +834,8 @@ on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 		return 0;
 	}
 	if (st->f & S_RESP_CHUNK) {
-		if (dbuf_put(&st->resp, sz, sl_h1_chunk_size_line(sz, len)) == -1 ||
+		if (dbuf_put(&st->resp, sz, sl_h1_chunk_size_line(sz, len)) ==
+			-1 ||
 		    dbuf_put(&st->resp, data, len) == -1 ||
 		    dbuf_str(&st->resp, "\r\n") == -1)
 			return NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -1151,8 +1157,7 @@ conn_close(struct sl_h2up_conn *c, int err, const char *why)
 /* nghttp2 found the server broke the protocol: said at info, with the
  * connection the reason ends (an operator's first question). */
 static int
-on_error(nghttp2_session *ng, int code, const char *msg, size_t len,
-	 void *ud)
+on_error(nghttp2_session *ng, int code, const char *msg, size_t len, void *ud)
 {
 	struct sl_h2up_conn *c = ud;
 

@@ -23,12 +23,12 @@
 
 #include "conf_types.h"
 #include "h1_parse.h"
+#include "health_h2.h"
 #include "log.h"
 #include "proxyproto.h"
 #include "runtime.h"
 #include "util.h"
 #include "xprt.h"
-#include "health_h2.h"
 
 /* The longest response head a check reads (the body is never read). */
 #define HC_BUF 16384
@@ -283,9 +283,9 @@ hc_start(struct hc *c)
 	int on = 1;
 
 	c->started_ms = sl_now_ms();
-	if (c->h2 && (c->x = sl_hc_h2_new(c->authority, c->path,
-					  c->tls != NULL, c->grpc_service,
-					  &c->h2req, &c->h2req_len)) == NULL) {
+	if (c->h2 && (c->x = sl_hc_h2_new(c->authority, c->path, c->tls != NULL,
+					  c->grpc_service, &c->h2req,
+					  &c->h2req_len)) == NULL) {
 		log_warnx("health: %s: out of memory", c->st->key);
 		hc_arm(c, c->interval_ms);
 		return;

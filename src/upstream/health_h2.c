@@ -28,8 +28,8 @@ struct sl_hc_h2 {
 	unsigned char body[5 + 3 + 255]; /* the gRPC request */
 	size_t bodylen, bodyoff;
 	int grpc;
-	int done;	  /* stream 1 closed: 1 whole, -1 failed */
-	const char *why;  /* of a failure */
+	int done;	 /* stream 1 closed: 1 whole, -1 failed */
+	const char *why; /* of a failure */
 	struct sl_hc_h2_result res;
 	unsigned char ans[ANSWER_MAX]; /* gRPC: the answer's DATA */
 	size_t anslen;
@@ -102,9 +102,9 @@ sl_hc_grpc_serving(const unsigned char *p, size_t n)
 }
 
 static int
-on_header(nghttp2_session *ng, const nghttp2_frame *frame,
-	  const uint8_t *name, size_t namelen, const uint8_t *value,
-	  size_t valuelen, uint8_t flags, void *ud)
+on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
+	  size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+	  void *ud)
 {
 	struct sl_hc_h2 *x = ud;
 	int v = 0;
@@ -270,7 +270,8 @@ sl_hc_h2_new(const char *authority, const char *path, int tls,
 				x->body[6] = (unsigned char)sl;
 				memcpy(x->body + 7, grpc_service, sl);
 			} else {
-				x->body[6] = (unsigned char)(0x80 | (sl & 0x7f));
+				x->body[6] =
+				    (unsigned char)(0x80 | (sl & 0x7f));
 				x->body[7] = (unsigned char)(sl >> 7);
 				memcpy(x->body + 8, grpc_service, sl);
 				ml++;

@@ -28,9 +28,9 @@ struct sl_hc_h2_result {
  * server as a whole). *out and *outlen get the bytes to send (owned by
  * the check). Returns NULL when out of memory.
  */
-struct sl_hc_h2 *sl_hc_h2_new(const char *authority, const char *path,
-			      int tls, const char *grpc_service,
-			      const char **out, size_t *outlen);
+struct sl_hc_h2 *sl_hc_h2_new(const char *authority, const char *path, int tls,
+			      const char *grpc_service, const char **out,
+			      size_t *outlen);
 
 /*
  * Feeds len bytes the server sent. Returns 0 while the answer is not

@@ -60,9 +60,8 @@ wgen_routes(struct sl_wgen *g, struct sl_worker *w)
 				NULL)
 				return -1;
 			if (r->guard != NULL &&
-			    (wr->gweights = calloc(r->nsplit,
-						   sizeof(*wr->gweights))) ==
-				NULL)
+			    (wr->gweights = calloc(
+				 r->nsplit, sizeof(*wr->gweights))) == NULL)
 				return -1;
 			/* workers start their sequences at different points,
 			 * as for endpoints */

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The byte-by-byte build of the HTTP/1 parser (src/http/h1_parse.c,
- * src/http/h1_chunked.c, src/http/h1_salvage.c; SL_H1_SCALAR) under names of its own,
- * for fuzz_h1simd.c to run beside the SSE2 build that libsluice.a and the
- * other drivers link. Every external function of those files is here with
+ * src/http/h1_chunked.c, src/http/h1_salvage.c; SL_H1_SCALAR) under names of
+ * its own, for fuzz_h1simd.c to run beside the SSE2 build that libsluice.a and
+ * the other drivers link. Every external function of those files is here with
  * the prefix "scalar_"; h1_parse_scalar.c compiles the parser with those
  * names and includes this header after it, so the compiler checks that these
  * prototypes match the definitions.

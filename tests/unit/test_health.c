@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the pure parts of the health checker (src/upstream/health.c). */
+/* Unit tests of the pure parts of the health checker (src/upstream/health.c).
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

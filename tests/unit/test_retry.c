@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the retry policy (src/proxy/retry.c): verdicts, budget, backoff. */
+/* Unit tests of the retry policy (src/proxy/retry.c): verdicts, budget,
+ * backoff. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -51,7 +51,7 @@ static const char yaml[] = "listeners:\n"
 /* A codec that records what the exchange asks of it. */
 struct fake {
 	struct sl_seam s; /* first: the operations get &f->s */
-	char out[16384];    /* every byte the exchange had written */
+	char out[16384];  /* every byte the exchange had written */
 	size_t outlen;
 	int hints; /* the last output's SL_EXCHANGE_OUT_* */
 	int flushes, want_write, resumes;
