@@ -3,14 +3,15 @@
  * The translation of heads for the HTTP/2 codec (h2.c, doc/http2.md
  * section 3): a stream's request fields into an HTTP/1.1 head in the
  * stream's `in` with the notes the exchange reads it from (h2_op_head), its
- * body into chunks when it has no length, its trailers; and the HTTP/1.1
- * response heads and trailer sections the exchange writes into nghttp2's
- * name-value pairs. Its entry for a header block's fields is nghttp2's
- * on_header callback, which holds the header list to its limit. It performs
- * no I/O and submits no frame but a stream's reset, and calls nothing of
- * h2.c or h2_out.c: what it refuses it counts with h2_budget.c's refusals,
+ * body into chunks when it has no length, its trailers; and the response
+ * head blocks (hblock.h) and trailer sections the exchange writes into
+ * nghttp2's name-value pairs. Its entry for a header block's fields is
+ * nghttp2's on_header callback, which holds the header list to its limit. It
+ * performs no I/O and submits no frame but a stream's reset, and calls nothing
+ * of h2.c or h2_out.c: what it refuses it counts with h2_budget.c's refusals,
  * or returns as -1 for the session to decide (a 431, a reset).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -577,7 +578,7 @@ h2_op_head(struct sl_seam *s, struct sl_h1_request *req,
 	return r;
 }
 
-/* ---- the response: the exchange's HTTP/1.1 heads into pairs ----------- */
+/* ---- the response: the exchange's heads and trailers into pairs ------ */
 
 /* Whether a response field is connection-specific (RFC 9113 section
  * 8.2.2): HTTP/1.1's framing and connection management. */
@@ -674,59 +675,26 @@ h2_trailer_nv(struct sl_worker *w, char *p, size_t len, nghttp2_nv **out)
 }
 
 /*
- * The fields of a head the exchange wrote (so well formed: a status line,
- * "Name: value" lines, an empty line) at p, hl bytes, into name-value
- * pairs after :status (names lower-cased in place, connection-specific
- * fields left out), and what frames its body. Returns how many pairs, or
- * -1 (no memory, or not a head the exchange writes).
+ * A head block's fields (hblock.h) into name-value pairs after :status,
+ * which points into the block's header. The exchange left out the
+ * connection's fields already. Returns how many pairs, or -1 (no memory).
  */
 long
-h2_resp_head_nv(struct sl_h2stream *st, char *p, size_t hl, nghttp2_nv **out,
-		int *status, uint64_t *cl, int *chunked)
+h2_resp_head_nv(struct sl_h2stream *st, const char *block,
+		const struct sl_hblk *b, nghttp2_nv **out)
 {
-	struct sl_worker *w = st->s.w;
-	char *end = p + hl - 2, *line, *eol;
-	size_t cap = 32, k = 1;
+	struct sl_hblk_it it;
+	const char *n, *v;
+	size_t nl, vl, k = 1;
 	nghttp2_nv *nv;
 
-	*cl = UINT64_MAX;
-	*chunked = 0;
-	if (hl < 16 || memcmp(p, "HTTP/1.", 7) != 0 || p[9] < '1' ||
-	    p[9] > '5' || p[10] < '0' || p[10] > '9' || p[11] < '0' ||
-	    p[11] > '9' || (nv = nv_array(w, cap)) == NULL)
+	if ((nv = nv_array(st->s.w, (size_t)b->nfields + 1)) == NULL)
 		return -1;
-	*status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
-	for (line = memchr(p, '\n', hl) + 1; line < end; line = eol + 2) {
-		char *colon, *v, *ve;
-		size_t nl;
-
-		if ((eol = memchr(line, '\r', (size_t)(end - line + 1))) ==
-			NULL ||
-		    (colon = memchr(line, ':', (size_t)(eol - line))) == NULL)
-			return -1;
-		nl = (size_t)(colon - line);
-		for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
-			;
-		for (ve = eol; ve > v && (ve[-1] == ' ' || ve[-1] == '\t');
-		     ve--)
-			;
-		if (conn_specific(line, nl)) {
-			if (nl == 17 &&
-			    sl_h1_ieq(line, nl, "transfer-encoding"))
-				*chunked = 1;
-			continue;
-		}
-		if (nl == 14 && (line[0] | 0x20) == 'c' &&
-		    sl_h1_ieq(line, nl, "content-length")) {
-			uint64_t n = 0;
-			for (const char *d = v; d < ve; d++)
-				n = n * 10 + (uint64_t)(*d - '0');
-			*cl = n;
-		}
-		if (k == cap && (nv = nv_array(w, cap *= 2)) == NULL)
-			return -1;
-		nv_set(&nv[k++], line, nl, v, (size_t)(ve - v));
-	}
+	nv_set(&nv[0], (char *)(uintptr_t) ":status", 7,
+	       block + offsetof(struct sl_hblk, digits), 3);
+	sl_hblk_first(&it, block);
+	while (k <= b->nfields && sl_hblk_next(&it, &n, &nl, &v, &vl))
+		nv_set(&nv[k++], (char *)(uintptr_t)n, nl, v, vl);
 	*out = nv;
 	return (long)k;
 }

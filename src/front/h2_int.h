@@ -23,6 +23,7 @@
 #include "client_codec.h"
 #include "h1_parse.h"
 #include "h2.h"
+#include "hblock.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -357,11 +358,12 @@ int h2_body_end(struct sl_h2stream *st);
 /* The stream operation head (seam.h): the head h2_head_end left. */
 int h2_op_head(struct sl_seam *s, struct sl_h1_request *req,
 	       const struct sl_h1_limits *lim, size_t *text_len);
-/* The response: a head's fields and a trailer section's into the worker's
- * name-value pairs (borrowed until the next call). Return how many pairs, or
- * -1. */
-long h2_resp_head_nv(struct sl_h2stream *st, char *p, size_t hl,
-		     nghttp2_nv **out, int *status, uint64_t *cl, int *chunked);
+/* A response head block's fields (hblock.h) and its :status into
+ * name-value pairs (borrowed until the next call; they point into the
+ * block). Returns how many pairs, or -1. A trailer section's lines into
+ * name-value pairs, likewise. */
+long h2_resp_head_nv(struct sl_h2stream *st, const char *block,
+		     const struct sl_hblk *b, nghttp2_nv **out);
 long h2_trailer_nv(struct sl_worker *w, char *p, size_t len, nghttp2_nv **out);
 
 /* ---- h2_out.c: output framing, the write buffer, flow control ---------- */

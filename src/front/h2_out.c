@@ -80,32 +80,15 @@ h2_op_send_room(struct sl_seam *s)
 
 /* ---- the response: HEADERS, DATA and trailers ------------------------ */
 
-/* The "\r\n\r\n" that ends the head at p, or NULL: a CR a line, found
- * by memchr (faster than memmem's set-up for a head of a few lines). */
-static char *
-head_end_of(char *p, size_t n)
-{
-	char *end = p + n;
-
-	while ((p = memchr(p, '\r', (size_t)(end - p))) != NULL) {
-		if (end - p < 4)
-			return NULL;
-		if (p[1] == '\n' && p[2] == '\r' && p[3] == '\n')
-			return p;
-		p += 2;
-	}
-	return NULL;
-}
-
 static ssize_t h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf,
 			    size_t length, uint32_t *dflags,
 			    nghttp2_data_source *src, void *ud);
 
 /*
- * Turns the heads at the front of the exchange's output into HEADERS:
- * interim (1xx) ones, then the final one with its body's framing. Returns
- * 0, or -1 with *why set (static) when the stream must be closed and
- * reset (the caller's).
+ * Turns the head blocks (hblock.h) at the front of the exchange's output
+ * into HEADERS: interim (1xx) ones, then the final one with its body's
+ * framing. Returns 0, or -1 with *why set (static) when the stream must be
+ * closed and reset (the caller's).
  */
 int
 h2_resp_heads(struct sl_h2stream *st, const char **why)
@@ -116,45 +99,40 @@ h2_resp_heads(struct sl_h2stream *st, const char **why)
 	while (!(st->f & S_HEAD_OUT) && s->txn != NULL) {
 		struct iovec iov[2];
 		nghttp2_data_provider prd;
+		struct sl_hblk b;
 		nghttp2_nv *nv;
-		char *p, *e;
-		size_t hl;
-		uint64_t cl;
-		int hints, r, status, chunked;
+		int hints, r;
 		long k;
 
 		if (sl_exchange_output(s, iov, &hints) == 0)
 			return 0;
-		p = iov[0].iov_base;
-		if ((e = head_end_of(p, iov[0].iov_len)) == NULL)
-			return 0; /* heads are written whole */
-		hl = (size_t)(e - p) + 4;
-		if ((k = h2_resp_head_nv(st, p, hl, &nv, &status, &cl,
-					 &chunked)) < 0) {
+		/* blocks are written whole, in the exchange's head buffer */
+		if (iov[0].iov_len < sizeof(b)) {
 			*why = "http2_bad_response_head";
 			return -1;
 		}
-		/* the status line's three digits */
-		nv[0].name = (uint8_t *)(uintptr_t) ":status";
-		nv[0].namelen = 7;
-		nv[0].value = (uint8_t *)p + 9;
-		nv[0].valuelen = 3;
-		nv[0].flags = NGHTTP2_NV_FLAG_NONE;
-		if (status < 200) {
+		sl_hblk_head(iov[0].iov_base, &b);
+		if (b.len > iov[0].iov_len ||
+		    (k = h2_resp_head_nv(st, iov[0].iov_base, &b, &nv)) < 0) {
+			*why = "http2_bad_response_head";
+			return -1;
+		}
+		if (b.status < 200) {
 			r = nghttp2_submit_headers(h->ng, NGHTTP2_FLAG_NONE,
 						   st->id, NULL, nv, (size_t)k,
 						   NULL);
 		} else {
-			if ((st->f & S_HEAD_REQ) || status == 204 ||
-			    status == 304 || cl == 0)
+			if ((st->f & S_HEAD_REQ) || b.status == 204 ||
+			    b.status == 304 || b.body == SL_H1_BODY_NONE ||
+			    (b.body == SL_H1_BODY_LENGTH && b.length == 0))
 				st->body = H2B_NONE;
-			else if (chunked) {
+			else if (b.body == SL_H1_BODY_CHUNKED) {
 				st->body = H2B_CHUNKED;
 				sl_h1_chunked_init(
 				    &st->ch, s->lconf->limits.max_header_bytes);
-			} else if (cl != UINT64_MAX) {
+			} else if (b.body == SL_H1_BODY_LENGTH) {
 				st->body = H2B_LENGTH;
-				st->resp_left = cl;
+				st->resp_left = b.length;
 			} else
 				st->body = H2B_UNTIL_END;
 			prd.source.ptr = st;
@@ -168,7 +146,7 @@ h2_resp_heads(struct sl_h2stream *st, const char **why)
 			*why = "http2_submit_failed";
 			return -1;
 		}
-		(void)sl_exchange_sent(s, hl);
+		(void)sl_exchange_sent(s, b.len);
 	}
 	return 0;
 }

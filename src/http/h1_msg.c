@@ -9,14 +9,28 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hblock.h"
 #include "util.h"
 
-/* Bounded appender: once full it stays full and the result is -1. */
+/* Bounded appender: once full it stays full and the result is -1. A
+ * response head is written as HTTP/1.1 text, or as a head block
+ * (hblock.h) for a codec that takes fields; the writers take which as a
+ * parameter (blk), a constant in each of their two callers, so that the
+ * text writers compile as they did before blocks. */
 struct out {
 	char *p;
 	size_t cap;
 	size_t len;
 	int overflow;
+	struct blk *b; /* a block's header fields; NULL for text */
+};
+
+/* What a block's header will say, known as it is written. */
+struct blk {
+	uint16_t nfields; /* records written */
+	uint16_t status;
+	uint8_t body;	 /* enum sl_h1_body of what follows the block */
+	uint64_t length; /* SL_H1_BODY_LENGTH's bytes */
 };
 
 static SL_INLINE void
@@ -38,9 +52,23 @@ puts_(struct out *o, const char *s)
 	put(o, s, strlen(s));
 }
 
+/* A field as a head block's record. */
+static void
+put_rec(struct out *o, const char *n, size_t nlen, const char *v, size_t vlen)
+{
+	if (o->overflow || nlen > UINT16_MAX || vlen > UINT32_MAX ||
+	    o->b->nfields == UINT16_MAX ||
+	    o->cap - o->len < SL_HBLK_REC_SIZE(nlen, vlen)) {
+		o->overflow = 1;
+		return;
+	}
+	o->len += sl_hblk_put(o->p + o->len, n, nlen, v, vlen);
+	o->b->nfields++;
+}
+
 /* "Name: value" CRLF, with one test of the room. */
 static void
-put_header(struct out *o, const struct sl_h1_header *h)
+put_header_text(struct out *o, const struct sl_h1_header *h)
 {
 	size_t n = h->name_len + h->value_len + 4;
 	char *p;
@@ -61,15 +89,127 @@ put_header(struct out *o, const struct sl_h1_header *h)
 	o->len += n;
 }
 
+/* A field as text or as a record: blk is a constant once the writer is
+ * inlined into its caller. */
+static SL_INLINE void
+put_header(struct out *o, int blk, const struct sl_h1_header *h)
+{
+	if (blk)
+		put_rec(o, h->name, h->name_len, h->value, h->value_len);
+	else
+		put_header_text(o, h);
+}
+
+/* Field lines of sluice's own ("Name: value" CRLF each, well formed) as
+ * records. */
+static void
+put_lines_rec(struct out *o, const char *s, size_t len)
+{
+	const char *end = s + len;
+
+	while (s < end) {
+		const char *colon = memchr(s, ':', (size_t)(end - s));
+		const char *eol = memchr(s, '\r', (size_t)(end - s));
+		const char *v;
+
+		if (colon == NULL || eol == NULL || colon > eol) {
+			o->overflow = 1; /* never: the lines are sluice's */
+			return;
+		}
+		for (v = colon + 1; v < eol && *v == ' '; v++)
+			;
+		put_rec(o, s, (size_t)(colon - s), v, (size_t)(eol - v));
+		s = eol + 2;
+	}
+}
+
+/* Field lines of sluice's own, as they are or as records. */
+static SL_INLINE void
+put_lines(struct out *o, int blk, const char *s)
+{
+	if (blk)
+		put_lines_rec(o, s, strlen(s));
+	else
+		puts_(o, s);
+}
+
+/* The rules' fields as records: their text written far enough ahead
+ * (2 bytes a field, what a record takes more than its line) that each
+ * record, made in order, ends before its line's end. */
+static void
+put_rules_rec(struct out *o, const struct sl_hdr_apply *a,
+	      const struct sl_hdr_vars *vars, int own)
+{
+	size_t ahead = 2 * a->nfields, at = o->len + ahead, room;
+	char *text;
+	long n;
+
+	if (o->cap - o->len < ahead) {
+		o->overflow = 1;
+		return;
+	}
+	room = o->cap - at;
+	text = o->p + at;
+	if ((n = sl_hdr_write(text, room, a, vars, own)) < 0) {
+		o->overflow = 1;
+		return;
+	}
+	/* a record never overtakes the lines still to read: memmove */
+	while (n > 0 && !o->overflow) {
+		const char *colon = memchr(text, ':', (size_t)n);
+		const char *eol = memchr(text, '\r', (size_t)n);
+		size_t nl, vl, line;
+		const char *v;
+		char rec[SL_HBLK_REC];
+		uint16_t nl16;
+		uint32_t vl32;
+
+		if (colon == NULL || eol == NULL || colon > eol ||
+		    o->b->nfields == UINT16_MAX) {
+			o->overflow = 1;
+			return;
+		}
+		for (v = colon + 1; v < eol && *v == ' '; v++)
+			;
+		nl = (size_t)(colon - text);
+		vl = (size_t)(eol - v);
+		line = (size_t)(eol - text) + 2;
+		nl16 = (uint16_t)nl;
+		vl32 = (uint32_t)vl;
+		memcpy(rec, &nl16, 2);
+		memcpy(rec + 2, &vl32, 4);
+		/* the line is g bytes ahead of its record (g >= 2): the name
+		 * moves by 6 - g, the value by 4 - g. Ahead by less than 6,
+		 * the name moves up: the value first, so that it is not
+		 * written over; else the name first */
+		if (text - (o->p + o->len) < SL_HBLK_REC) {
+			memmove(o->p + o->len + SL_HBLK_REC + nl, v, vl);
+			memmove(o->p + o->len + SL_HBLK_REC, text, nl);
+		} else {
+			memmove(o->p + o->len + SL_HBLK_REC, text, nl);
+			memmove(o->p + o->len + SL_HBLK_REC + nl, v, vl);
+		}
+		memcpy(o->p + o->len, rec, SL_HBLK_REC);
+		o->len += SL_HBLK_REC_SIZE(nl, vl);
+		o->b->nfields++;
+		text += line;
+		n -= (long)line;
+	}
+}
+
 /* The fields header rules set or add (own: on sluice's own answer). */
 static SL_INLINE void
-put_rules(struct out *o, const struct sl_hdr_apply *a,
+put_rules(struct out *o, int blk, const struct sl_hdr_apply *a,
 	  const struct sl_hdr_vars *vars, int own)
 {
 	long n;
 
 	if (o->overflow)
 		return;
+	if (blk) {
+		put_rules_rec(o, a, vars, own);
+		return;
+	}
 	if ((n = sl_hdr_write(o->p + o->len, o->cap - o->len, a, vars, own)) <
 	    0)
 		o->overflow = 1;
@@ -77,9 +217,44 @@ put_rules(struct out *o, const struct sl_hdr_apply *a,
 		o->len += (size_t)n;
 }
 
-static long
-finish(struct out *o)
+/* A head block's header, its status known; finish() completes it. */
+static void
+blk_start(struct out *o, int status)
 {
+	o->b->status = (uint16_t)status;
+	if (o->overflow || o->cap - o->len < sizeof(struct sl_hblk)) {
+		o->overflow = 1;
+		return;
+	}
+	o->len += sizeof(struct sl_hblk);
+}
+
+/* The block's header, at its start, once its fields are written. */
+static long
+blk_finish(struct out *o)
+{
+	struct sl_hblk h;
+
+	if (o->overflow)
+		return -1;
+	memset(&h, 0, sizeof(h));
+	h.len = (uint32_t)o->len;
+	h.status = o->b->status;
+	h.nfields = o->b->nfields;
+	h.body = o->b->body;
+	h.digits[0] = (char)('0' + h.status / 100 % 10);
+	h.digits[1] = (char)('0' + h.status / 10 % 10);
+	h.digits[2] = (char)('0' + h.status % 10);
+	h.length = o->b->length;
+	memcpy(o->p, &h, sizeof(h));
+	return (long)o->len;
+}
+
+static SL_INLINE long
+finish(struct out *o, int blk)
+{
+	if (blk)
+		return blk_finish(o);
 	return o->overflow ? -1 : (long)o->len;
 }
 
@@ -228,7 +403,7 @@ long
 sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 			 const struct sl_fwd *fwd)
 {
-	struct out o = {out, cap, 0, 0};
+	struct out o = {.p = out, .cap = cap};
 	/* locals: the writes through out could alias fwd's fields */
 	const struct sl_hdr_apply *rules = fwd->rules;
 	uint64_t drop_lens = rules != NULL ? rules->drop_lens : 0;
@@ -284,7 +459,7 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 		}
 		if (k == SL_HK_FORWARDED && fwd->xff == SL_FWD_STRIP)
 			continue;
-		put_header(&o, h);
+		put_header(&o, 0, h);
 	}
 	if (!xff_done) {
 		puts_(&o, "X-Forwarded-For: ");
@@ -307,18 +482,18 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 	}
 	if (rules != NULL) {
 		put(&o, "\r\n", 2);
-		put_rules(&o, rules, fwd->vars, 0);
+		put_rules(&o, 0, rules, fwd->vars, 0);
 		put(&o, "\r\n", 2);
 	} else
 		put(&o, "\r\n\r\n", 4);
-	return finish(&o);
+	return finish(&o, 0);
 }
 
 long
 sl_h1_status_line(char *out, size_t cap, int status, const char *reason,
 		  size_t reason_len)
 {
-	struct out o = {out, cap, 0, 0};
+	struct out o = {.p = out, .cap = cap};
 	char line[14] = "HTTP/1.1 000 ";
 
 	line[9] = (char)('0' + status / 100 % 10);
@@ -327,7 +502,7 @@ sl_h1_status_line(char *out, size_t cap, int status, const char *reason,
 	put(&o, line, 13);
 	put(&o, reason, reason_len);
 	puts_(&o, "\r\n");
-	return finish(&o);
+	return finish(&o, 0);
 }
 
 size_t
@@ -349,33 +524,37 @@ sl_h1_chunk_size_line(char *out, uint64_t n)
 }
 
 /* "HTTP/1.1 NNN reason" CRLF: sluice speaks HTTP/1.1 to every client (the
- * parser guarantees three digits). */
-static void
-put_status_line(struct out *o, const struct sl_h1_response *resp)
+ * parser guarantees three digits); a block's header. */
+static SL_INLINE void
+put_status_line(struct out *o, int blk, const struct sl_h1_response *resp)
 {
-	long n =
-	    sl_h1_status_line(o->p + o->len, o->overflow ? 0 : o->cap - o->len,
-			      resp->status, resp->reason, resp->reason_len);
+	long n;
 
+	if (blk) {
+		blk_start(o, resp->status);
+		return;
+	}
+	n = sl_h1_status_line(o->p + o->len, o->overflow ? 0 : o->cap - o->len,
+			      resp->status, resp->reason, resp->reason_len);
 	if (n < 0)
 		o->overflow = 1;
 	else
 		o->len += (size_t)n;
 }
 
-long
-sl_h1_write_response_head(char *out, size_t cap,
-			  const struct sl_h1_response *resp, int client_minor,
-			  int close, int dechunk, const char *request_id,
-			  const struct sl_h1_header *extra,
-			  const struct sl_hdr_apply *rules,
-			  const struct sl_hdr_vars *vars)
+/* The response head for the client, as text or (blk) as a block. In a
+ * block the body's framing is the header's, so Transfer-Encoding and the
+ * connection's fields are not written. */
+static SL_INLINE long
+response_head(struct out *o, int blk, const struct sl_h1_response *resp,
+	      int client_minor, int close, int dechunk, const char *request_id,
+	      const struct sl_h1_header *extra,
+	      const struct sl_hdr_apply *rules, const struct sl_hdr_vars *vars)
 {
-	struct out o = {out, cap, 0, 0};
 	uint64_t drop_lens = rules != NULL ? rules->drop_lens : 0;
 	int cl_done = 0;
 
-	put_status_line(&o, resp);
+	put_status_line(o, blk, resp);
 	for (size_t i = 0; i < resp->nheaders; i++) {
 		const struct sl_h1_header *h = &resp->headers[i];
 		enum sl_h1_hk k = sl_h1_hkind(h);
@@ -385,7 +564,7 @@ sl_h1_write_response_head(char *out, size_t cap,
 			continue;
 		if (k == SL_HK_X_REQUEST_ID)
 			continue;
-		if (dechunk && k == SL_HK_TRANSFER_ENCODING)
+		if ((dechunk || blk) && k == SL_HK_TRANSFER_ENCODING)
 			continue;
 		/* Trailer announces trailer fields: it goes on when they do
 		 * (a chunked body passed on as it is), not when they are
@@ -404,39 +583,107 @@ sl_h1_write_response_head(char *out, size_t cap,
 		    (drop_lens & ((uint64_t)1 << (h->name_len & 63))) &&
 		    sl_hdr_drops(rules, h->name, h->name_len))
 			continue;
-		put_header(&o, h);
+		put_header(o, blk, h);
 	}
-	puts_(&o, "X-Request-Id: ");
-	puts_(&o, request_id);
-	puts_(&o, "\r\n");
+	if (blk)
+		put_rec(o, "X-Request-Id", 12, request_id, strlen(request_id));
+	else {
+		puts_(o, "X-Request-Id: ");
+		puts_(o, request_id);
+		puts_(o, "\r\n");
+	}
 	if (extra != NULL)
-		put_header(&o, extra);
+		put_header(o, blk, extra);
 	if (rules != NULL)
-		put_rules(&o, rules, vars, 0);
+		put_rules(o, blk, rules, vars, 0);
+	if (blk) {
+		o->b->body = (uint8_t)resp->body;
+		o->b->length = resp->content_length;
+		return finish(o, 1);
+	}
 	if (close)
-		puts_(&o, "Connection: close\r\n");
+		puts_(o, "Connection: close\r\n");
 	else if (client_minor == 0)
-		puts_(&o, "Connection: keep-alive\r\n");
-	puts_(&o, "\r\n");
-	return finish(&o);
+		puts_(o, "Connection: keep-alive\r\n");
+	puts_(o, "\r\n");
+	return finish(o, 0);
+}
+
+long
+sl_h1_write_response_head(char *out, size_t cap,
+			  const struct sl_h1_response *resp, int client_minor,
+			  int close, int dechunk, const char *request_id,
+			  const struct sl_h1_header *extra,
+			  const struct sl_hdr_apply *rules,
+			  const struct sl_hdr_vars *vars)
+{
+	struct out o = {.p = out, .cap = cap};
+
+	return response_head(&o, 0, resp, client_minor, close, dechunk,
+			     request_id, extra, rules, vars);
+}
+
+long
+sl_h1_block_response_head(char *out, size_t cap,
+			  const struct sl_h1_response *resp,
+			  const char *request_id,
+			  const struct sl_h1_header *extra,
+			  const struct sl_hdr_apply *rules,
+			  const struct sl_hdr_vars *vars)
+{
+	struct blk b = {0};
+	struct out o = {.p = out, .cap = cap, .b = &b};
+
+	return response_head(&o, 1, resp, 1, 0, 0, request_id, extra, rules,
+			     vars);
+}
+
+static SL_INLINE long
+interim_head(struct out *o, int blk, const struct sl_h1_response *resp)
+{
+	put_status_line(o, blk, resp);
+	for (size_t i = 0; i < resp->nheaders; i++) {
+		const struct sl_h1_header *h = &resp->headers[i];
+		enum sl_h1_hk k = sl_h1_hkind(h);
+
+		/* a block has no framing field (a 1xx has no body) */
+		if (!hop_by_hop(h, k, resp->headers, resp->nheaders,
+				resp->flags) &&
+		    !(blk && k == SL_HK_TRANSFER_ENCODING))
+			put_header(o, blk, h);
+	}
+	if (!blk)
+		puts_(o, "\r\n");
+	return finish(o, blk);
 }
 
 long
 sl_h1_write_interim_head(char *out, size_t cap,
 			 const struct sl_h1_response *resp)
 {
-	struct out o = {out, cap, 0, 0};
+	struct out o = {.p = out, .cap = cap};
 
-	put_status_line(&o, resp);
-	for (size_t i = 0; i < resp->nheaders; i++) {
-		const struct sl_h1_header *h = &resp->headers[i];
+	return interim_head(&o, 0, resp);
+}
 
-		if (!hop_by_hop(h, sl_h1_hkind(h), resp->headers,
-				resp->nheaders, resp->flags))
-			put_header(&o, h);
-	}
-	puts_(&o, "\r\n");
-	return finish(&o);
+long
+sl_h1_block_interim_head(char *out, size_t cap,
+			 const struct sl_h1_response *resp)
+{
+	struct blk b = {0};
+	struct out o = {.p = out, .cap = cap, .b = &b};
+
+	return interim_head(&o, 1, resp);
+}
+
+long
+sl_h1_block_status(char *out, size_t cap, int status)
+{
+	struct blk b = {0};
+	struct out o = {.p = out, .cap = cap, .b = &b};
+
+	blk_start(&o, status);
+	return finish(&o, 1);
 }
 
 const char *
@@ -531,14 +778,13 @@ sl_h1_write_error(char *out, size_t cap, int status, const char *code,
 					rules, vars);
 }
 
-long
-sl_h1_write_error_fields(char *out, size_t cap, int status, const char *code,
-			 const char *request_id, int close, int head_only,
-			 int client_minor, const char *fields,
-			 const struct sl_hdr_apply *rules,
-			 const struct sl_hdr_vars *vars)
+/* A local answer's head and JSON body, as text or (blk) as a block. */
+static SL_INLINE long
+error_fields(struct out *o, int blk, int status, const char *code,
+	     const char *request_id, int close, int head_only, int client_minor,
+	     const char *fields, const struct sl_hdr_apply *rules,
+	     const struct sl_hdr_vars *vars)
 {
-	struct out o = {out, cap, 0, 0};
 	char body[192];
 	char line[256];
 	int blen;
@@ -549,29 +795,109 @@ sl_h1_write_error_fields(char *out, size_t cap, int status, const char *code,
 		     code, status, request_id);
 	if (blen < 0 || (size_t)blen >= sizeof(body))
 		return -1;
-	snprintf(line, sizeof(line),
-		 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-		 "Content-Length: %d\r\nX-Request-Id: %s\r\n",
-		 status, sl_h1_reason(status), blen, request_id);
-	puts_(&o, line);
+	if (blk) {
+		int n = snprintf(line, sizeof(line), "%d", blen);
+		blk_start(o, status);
+		put_rec(o, "Content-Type", 12, "application/json", 16);
+		put_rec(o, "Content-Length", 14, line, (size_t)n);
+		put_rec(o, "X-Request-Id", 12, request_id, strlen(request_id));
+	} else {
+		snprintf(line, sizeof(line),
+			 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+			 "Content-Length: %d\r\nX-Request-Id: %s\r\n",
+			 status, sl_h1_reason(status), blen, request_id);
+		puts_(o, line);
+	}
 	if (status == 405)
-		puts_(
-		    &o,
+		put_lines(
+		    o, blk,
 		    "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n");
 	if (fields != NULL)
-		puts_(&o, fields);
+		put_lines(o, blk, fields);
 	else if (status == 503)
-		puts_(&o, "Retry-After: 1\r\n");
+		put_lines(o, blk, "Retry-After: 1\r\n");
 	if (rules != NULL)
-		put_rules(&o, rules, vars, 1);
-	if (close)
-		puts_(&o, "Connection: close\r\n");
-	else if (client_minor == 0)
-		puts_(&o, "Connection: keep-alive\r\n");
-	puts_(&o, "\r\n");
+		put_rules(o, blk, rules, vars, 1);
+	if (blk) {
+		o->b->body = head_only ? SL_H1_BODY_NONE : SL_H1_BODY_LENGTH;
+		o->b->length = (uint64_t)blen;
+		/* the body after the block, as after the text's blank line */
+		if (finish(o, 1) < 0)
+			return -1;
+	} else {
+		if (close)
+			puts_(o, "Connection: close\r\n");
+		else if (client_minor == 0)
+			puts_(o, "Connection: keep-alive\r\n");
+		puts_(o, "\r\n");
+	}
 	if (!head_only)
-		put(&o, body, (size_t)blen);
-	return finish(&o);
+		put(o, body, (size_t)blen);
+	return o->overflow ? -1 : (long)o->len;
+}
+
+long
+sl_h1_write_error_fields(char *out, size_t cap, int status, const char *code,
+			 const char *request_id, int close, int head_only,
+			 int client_minor, const char *fields,
+			 const struct sl_hdr_apply *rules,
+			 const struct sl_hdr_vars *vars)
+{
+	struct out o = {.p = out, .cap = cap};
+
+	return error_fields(&o, 0, status, code, request_id, close, head_only,
+			    client_minor, fields, rules, vars);
+}
+
+long
+sl_h1_block_error_fields(char *out, size_t cap, int status, const char *code,
+			 const char *request_id, int head_only,
+			 const char *fields, const struct sl_hdr_apply *rules,
+			 const struct sl_hdr_vars *vars)
+{
+	struct blk b = {0};
+	struct out o = {.p = out, .cap = cap, .b = &b};
+
+	return error_fields(&o, 1, status, code, request_id, 0, head_only, 1,
+			    fields, rules, vars);
+}
+
+static SL_INLINE long
+grpc_error(struct out *o, int blk, int grpc_status, const char *message,
+	   const char *request_id, const char *fields,
+	   const struct sl_hdr_apply *rules, const struct sl_hdr_vars *vars)
+{
+	char line[160];
+
+	if (blk) {
+		int n = snprintf(line, sizeof(line), "%d", grpc_status);
+		blk_start(o, 200);
+		put_rec(o, "Content-Type", 12, "application/grpc", 16);
+		put_rec(o, "Grpc-Status", 11, line, (size_t)n);
+		put_rec(o, "Grpc-Message", 12, message, strlen(message));
+		put_rec(o, "X-Request-Id", 12, request_id, strlen(request_id));
+		put_rec(o, "Content-Length", 14, "0", 1);
+	} else {
+		snprintf(line, sizeof(line),
+			 "HTTP/1.1 200 OK\r\nContent-Type: application/grpc\r\n"
+			 "Grpc-Status: %d\r\nGrpc-Message: ",
+			 grpc_status);
+		puts_(o, line);
+		puts_(o, message);
+		puts_(o, "\r\nX-Request-Id: ");
+		puts_(o, request_id);
+		puts_(o, "\r\nContent-Length: 0\r\n");
+	}
+	if (fields != NULL)
+		put_lines(o, blk, fields);
+	if (rules != NULL)
+		put_rules(o, blk, rules, vars, 1);
+	if (blk) {
+		o->b->body = SL_H1_BODY_LENGTH;
+		o->b->length = 0;
+	} else
+		puts_(o, "\r\n");
+	return finish(o, blk);
 }
 
 long
@@ -580,24 +906,23 @@ sl_h1_write_grpc_error(char *out, size_t cap, int grpc_status,
 		       const char *fields, const struct sl_hdr_apply *rules,
 		       const struct sl_hdr_vars *vars)
 {
-	struct out o = {out, cap, 0, 0};
-	char line[160];
+	struct out o = {.p = out, .cap = cap};
 
-	snprintf(line, sizeof(line),
-		 "HTTP/1.1 200 OK\r\nContent-Type: application/grpc\r\n"
-		 "Grpc-Status: %d\r\nGrpc-Message: ",
-		 grpc_status);
-	puts_(&o, line);
-	puts_(&o, message);
-	puts_(&o, "\r\nX-Request-Id: ");
-	puts_(&o, request_id);
-	puts_(&o, "\r\nContent-Length: 0\r\n");
-	if (fields != NULL)
-		puts_(&o, fields);
-	if (rules != NULL)
-		put_rules(&o, rules, vars, 1);
-	puts_(&o, "\r\n");
-	return finish(&o);
+	return grpc_error(&o, 0, grpc_status, message, request_id, fields,
+			  rules, vars);
+}
+
+long
+sl_h1_block_grpc_error(char *out, size_t cap, int grpc_status,
+		       const char *message, const char *request_id,
+		       const char *fields, const struct sl_hdr_apply *rules,
+		       const struct sl_hdr_vars *vars)
+{
+	struct blk b = {0};
+	struct out o = {.p = out, .cap = cap, .b = &b};
+
+	return grpc_error(&o, 1, grpc_status, message, request_id, fields,
+			  rules, vars);
 }
 
 int

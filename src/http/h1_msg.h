@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "h1_parse.h"
+#include "hblock.h"
 #include "hdrrule.h"
 
 #define SL_REQUEST_ID_MAX 64 /* longest client X-Request-Id kept */
@@ -102,6 +103,29 @@ long sl_h1_write_response_head(char *out, size_t cap,
 			       const struct sl_hdr_vars *vars);
 
 /*
+ * The same head as a head block (hblock.h) for a codec that takes fields
+ * (HTTP/2): the status in the block's header with the body's framing
+ * (resp->body, resp->content_length), then the fields the text would have
+ * but the connection's (Connection, Transfer-Encoding). Returns the
+ * block's length or -1 when it does not fit (or a name is longer than
+ * 65,535 bytes).
+ */
+long sl_h1_block_response_head(char *out, size_t cap,
+			       const struct sl_h1_response *resp,
+			       const char *request_id,
+			       const struct sl_h1_header *extra,
+			       const struct sl_hdr_apply *rules,
+			       const struct sl_hdr_vars *vars);
+
+/* An interim (1xx) head as a block, as sl_h1_write_interim_head writes
+ * it as text. */
+long sl_h1_block_interim_head(char *out, size_t cap,
+			      const struct sl_h1_response *resp);
+
+/* A block of a status and no field (100 Continue). */
+long sl_h1_block_status(char *out, size_t cap, int status);
+
+/*
  * "HTTP/1.1 NNN reason\r\n" for a status of three digits into out (cap
  * bytes). Returns its length, or -1 when it does not fit.
  */
@@ -161,6 +185,23 @@ long sl_h1_write_error_fields(char *out, size_t cap, int status,
 			      const char *fields,
 			      const struct sl_hdr_apply *rules,
 			      const struct sl_hdr_vars *vars);
+
+/*
+ * sl_h1_write_error_fields and sl_h1_write_grpc_error as a head block
+ * followed by the body (after the block, as after the text's blank line;
+ * none with head_only): the fields are the text's but the connection's.
+ * Returns the whole length or -1 when it does not fit.
+ */
+long sl_h1_block_error_fields(char *out, size_t cap, int status,
+			      const char *code, const char *request_id,
+			      int head_only, const char *fields,
+			      const struct sl_hdr_apply *rules,
+			      const struct sl_hdr_vars *vars);
+long sl_h1_block_grpc_error(char *out, size_t cap, int grpc_status,
+			    const char *message, const char *request_id,
+			    const char *fields,
+			    const struct sl_hdr_apply *rules,
+			    const struct sl_hdr_vars *vars);
 
 /* 1 when the comma-separated list v[0..len) has the token tok (no case,
  * optional white space around the elements). */

@@ -227,38 +227,60 @@ txn_answer(struct sl_seam *s, int status, const char *code, const char *error,
 		t->status = 200;
 		(void)sl_grpc_message_encode(msg, sizeof(msg), code,
 					     strlen(code));
-		n = sl_h1_write_grpc_error(s->txn->out.data + s->txn->out.len,
+		/* only an HTTP/2 stream carries a gRPC call: the codec takes
+		 * fields */
+		n = sl_h1_block_grpc_error(s->txn->out.data + s->txn->out.len,
 					   sl_buf_space(&s->txn->out),
 					   t->grpc_status, msg, t->request_id,
 					   fields, rules, vp);
 		if (n < 0 && rules != NULL)
-			n = sl_h1_write_grpc_error(
+			n = sl_h1_block_grpc_error(
 			    s->txn->out.data + s->txn->out.len,
 			    sl_buf_space(&s->txn->out), t->grpc_status, msg,
 			    t->request_id, fields, NULL, NULL);
 		goto written;
 	}
-	n = sl_h1_write_error_fields(
-	    s->txn->out.data + s->txn->out.len, sl_buf_space(&s->txn->out),
-	    status, code, t->request_id, (t->flags & SL_TXN_F_CLOSE) != 0,
-	    t->method_id == SL_M_HEAD, t->minor, fields, rules, vp);
-	if (n < 0 && rules != NULL)
-		/* the answer goes out all the same, without the rules */
-		n = sl_h1_write_error_fields(
-		    s->txn->out.data + s->txn->out.len,
-		    sl_buf_space(&s->txn->out), status, code, t->request_id,
-		    (t->flags & SL_TXN_F_CLOSE) != 0, t->method_id == SL_M_HEAD,
-		    t->minor, fields, NULL, NULL);
+	/* the answer goes out all the same without the rules when they do
+	 * not fit (the second round) */
+	for (int round = 0; round < 2; round++) {
+		const struct sl_hdr_apply *r = round == 0 ? rules : NULL;
+		if (round == 1 && rules == NULL)
+			break;
+		if (sl_seam_fields(s))
+			n = sl_h1_block_error_fields(
+			    s->txn->out.data + s->txn->out.len,
+			    sl_buf_space(&s->txn->out), status, code,
+			    t->request_id, t->method_id == SL_M_HEAD, fields, r,
+			    r != NULL ? vp : NULL);
+		else
+			n = sl_h1_write_error_fields(
+			    s->txn->out.data + s->txn->out.len,
+			    sl_buf_space(&s->txn->out), status, code,
+			    t->request_id, (t->flags & SL_TXN_F_CLOSE) != 0,
+			    t->method_id == SL_M_HEAD, t->minor, fields, r,
+			    r != NULL ? vp : NULL);
+		if (n >= 0)
+			break;
+	}
 written:
 	if (n < 0) {
 		s->ops->close(s, code);
 		return;
 	}
 	{
-		/* the body follows the head's blank line (none after HEAD) */
+		/* the body follows the head's blank line, or its block (none
+		 * after HEAD) */
 		const char *h = s->txn->out.data + s->txn->out.len;
-		const char *e = memmem(h, (size_t)n, "\r\n\r\n", 4);
-		t->head_out += e != NULL ? (uint32_t)(e - h + 4) : (uint32_t)n;
+		const char *e;
+		struct sl_hblk b;
+		if (sl_seam_fields(s)) {
+			sl_hblk_head(h, &b);
+			t->head_out += b.len;
+		} else {
+			e = memmem(h, (size_t)n, "\r\n\r\n", 4);
+			t->head_out +=
+			    e != NULL ? (uint32_t)(e - h + 4) : (uint32_t)n;
+		}
 	}
 	s->txn->out.len += (uint32_t)n;
 	if (sl_log_enabled(SL_LOG_INFO) && status != 404 && fields == NULL) {

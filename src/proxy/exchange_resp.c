@@ -80,10 +80,11 @@ resp_interim(struct sl_seam *s, const struct sl_h1_response *resp, size_t hlen)
 	t->interim_bytes += (uint32_t)hlen;
 	if (resp->status == 100 || t->minor == 0)
 		return 0;
-	if (sl_exchange_out_reserve(s, hlen) == -1 ||
-	    (n = sl_h1_write_interim_head(s->txn->out.data + s->txn->out.len,
-					  sl_buf_space(&s->txn->out), resp)) <
-		0) {
+	if (sl_exchange_out_reserve(s, hlen + sizeof(struct sl_hblk)) == -1 ||
+	    (n = (sl_seam_fields(s) ? sl_h1_block_interim_head
+				    : sl_h1_write_interim_head)(
+		 s->txn->out.data + s->txn->out.len, sl_buf_space(&s->txn->out),
+		 resp)) < 0) {
 		sl_attempt_failed(s, FAIL_BAD, "upstream_head_too_large",
 				  "interim_responses");
 		return -1;
@@ -122,8 +123,11 @@ resp_xconnect(struct sl_seam *s, const struct sl_h1_response *resp, size_t hlen,
 	ok.status = 200;
 	ok.reason = "OK";
 	ok.reason_len = 2;
-	len = sl_h1_write_response_head(t->out.data + t->out.len,
-					sl_buf_space(&t->out), &ok, 1, 0, 0,
+	ok.body = SL_H1_BODY_CLOSE; /* the tunnel's bytes, to the end */
+	/* only an HTTP/2 codec (which takes fields) carries a tunnel in a
+	 * stream */
+	len = sl_h1_block_response_head(t->out.data + t->out.len,
+					sl_buf_space(&t->out), &ok,
 					t->request_id, NULL, rules, vp);
 	if (len < 0) {
 		sl_attempt_failed(s, FAIL_BAD, "upstream_head_too_large",
@@ -354,12 +358,21 @@ resp_advance(struct sl_seam *s)
 			expose.kind = SL_HK_UNSET;
 		}
 		rules = sl_exchange_rules(s, 0, &vars, &vp, NULL, ip);
-		n = sl_h1_write_response_head(
-		    s->txn->out.data + s->txn->out.len,
-		    sl_buf_space(&s->txn->out), &resp, t->minor, close,
-		    (t->flags & SL_TXN_F_DECHUNK) != 0, t->request_id,
-		    t->route->expose_cluster_header != NULL ? &expose : NULL,
-		    rules, vp);
+		if (sl_seam_fields(s))
+			n = sl_h1_block_response_head(
+			    s->txn->out.data + s->txn->out.len,
+			    sl_buf_space(&s->txn->out), &resp, t->request_id,
+			    t->route->expose_cluster_header != NULL ? &expose
+								    : NULL,
+			    rules, vp);
+		else
+			n = sl_h1_write_response_head(
+			    s->txn->out.data + s->txn->out.len,
+			    sl_buf_space(&s->txn->out), &resp, t->minor, close,
+			    (t->flags & SL_TXN_F_DECHUNK) != 0, t->request_id,
+			    t->route->expose_cluster_header != NULL ? &expose
+								    : NULL,
+			    rules, vp);
 		if (n < 0) {
 			sl_attempt_failed(s, FAIL_BAD,
 					  "upstream_head_too_large",

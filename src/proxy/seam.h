@@ -246,4 +246,13 @@ sl_seam_rbuf_set(struct sl_seam *s, int up)
 	    (s->flags & ~SL_SEAM_F_RBUF_MASK) | (cls << SL_SEAM_F_RBUF_SHIFT);
 }
 
+/* Whether the codec takes fields: a codec that hands its request heads
+ * over as fields (`head` set) is handed its response heads as head
+ * blocks (hblock.h), not as HTTP/1.1 text. */
+static inline int
+sl_seam_fields(const struct sl_seam *s)
+{
+	return s->ops->head != NULL;
+}
+
 #endif

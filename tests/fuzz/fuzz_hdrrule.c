@@ -8,6 +8,8 @@
  * configuration would be. What is written must parse again, with the same
  * start line and framing; no field a rule removes may be left but those
  * the rules write; every field a rule of the route sets or adds is there.
+ * A response's head block (hblock.h, for HTTP/2) holds the text's fields
+ * but the connection's, with the same status and framing.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -154,15 +156,53 @@ request(const char *head, size_t len, const struct sl_hdr_apply *a)
 	check_fields(a, h2, again.nheaders);
 }
 
+/* The head block of the same head holds the text's fields, in order,
+ * but the connection's (Connection, Keep-Alive, Transfer-Encoding), and
+ * its status and framing. */
+static void
+check_block(const char *b, long n, const struct sl_h1_response *text,
+	    int status, int body, uint64_t length)
+{
+	struct sl_hblk h;
+	struct sl_hblk_it it;
+	const char *nm, *v;
+	size_t nl, vl, i = 0, count = 0;
+
+	CHECK(n >= (long)sizeof(h));
+	sl_hblk_head(b, &h);
+	CHECK(h.len <= (uint64_t)n && h.status == status && h.body == body);
+	CHECK(body != SL_H1_BODY_LENGTH || h.length == length);
+	sl_hblk_first(&it, b);
+	while (sl_hblk_next(&it, &nm, &nl, &v, &vl)) {
+		while (
+		    i < text->nheaders &&
+		    (sl_h1_ieq(text->headers[i].name, text->headers[i].name_len,
+			       "connection") ||
+		     sl_h1_ieq(text->headers[i].name, text->headers[i].name_len,
+			       "keep-alive") ||
+		     sl_h1_ieq(text->headers[i].name, text->headers[i].name_len,
+			       "transfer-encoding")))
+			i++;
+		CHECK(i < text->nheaders);
+		CHECK(text->headers[i].name_len == nl &&
+		      memcmp(text->headers[i].name, nm, nl) == 0);
+		CHECK(text->headers[i].value_len == vl &&
+		      memcmp(text->headers[i].value, v, vl) == 0);
+		i++;
+		count++;
+	}
+	CHECK(it.p == b + h.len && count == h.nfields);
+}
+
 static void
 response(const char *head, size_t len, const struct sl_hdr_apply *a)
 {
-	static char out[160 * 1024];
+	static char out[160 * 1024], blk[160 * 1024];
 	static struct sl_h1_header h2[MAXH2];
 	struct sl_h1_header h[MAXH];
 	struct sl_h1_response resp, again;
 	const char *e;
-	long n;
+	long n, nb;
 
 	memset(&resp, 0, sizeof(resp));
 	resp.headers = h;
@@ -182,6 +222,16 @@ response(const char *head, size_t len, const struct sl_hdr_apply *a)
 	CHECK(again.body == resp.body);
 	CHECK(again.content_length == resp.content_length);
 	check_fields(a, h2, again.nheaders);
+	/* as a head block (HTTP/2): the same fields, and -1 in a buffer a
+	 * byte too small */
+	nb = sl_h1_block_response_head(blk, sizeof(blk), &resp,
+				       "0123456789abcdef", NULL, a, &vars);
+	CHECK(nb > 0);
+	check_block(blk, nb, &again, resp.status, resp.body,
+		    resp.content_length);
+	CHECK(sl_h1_block_response_head(blk, (size_t)nb - 1, &resp,
+					"0123456789abcdef", NULL, a,
+					&vars) == -1);
 	/* sluice's own answer with the same rules: it parses, and keeps
 	 * its own Content-Type */
 	n = sl_h1_write_error(out, sizeof(out), 503, "no_endpoint",
@@ -200,6 +250,12 @@ response(const char *head, size_t len, const struct sl_hdr_apply *a)
 		if (sl_h1_ieq(h2[i].name, h2[i].name_len, "content-type"))
 			CHECK(sl_h1_ieq(h2[i].value, h2[i].value_len,
 					"application/json"));
+	nb = sl_h1_block_error_fields(blk, sizeof(blk), 503, "no_endpoint",
+				      "0123456789abcdef", 0, NULL, a, &vars);
+	check_block(blk, nb, &again, 503, SL_H1_BODY_LENGTH,
+		    again.content_length);
+	CHECK(memcmp(blk + nb - (long)again.content_length, e + 4,
+		     again.content_length) == 0);
 }
 
 int

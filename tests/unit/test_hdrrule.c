@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cmocka.h>
 
@@ -386,6 +387,183 @@ test_response_head_and_error_with_rules(void **state)
 	sl_hdr_rules_free(l);
 }
 
+/* ---- head blocks (hblock.h): the text's fields, structured ------------ */
+
+/* The fields of an HTTP/1.1 head as "name=value\n" lines, without the
+ * connection's (Connection, Keep-Alive, Transfer-Encoding), and what
+ * follows the head. */
+static void
+text_fields(const char *t, long n, char *out, size_t cap, const char **body)
+{
+	const char *p = strstr(t, "\r\n") + 2, *end = t + n;
+	size_t k = 0;
+
+	out[0] = '\0';
+	while (p < end && !(p[0] == '\r' && p[1] == '\n')) {
+		const char *colon = strchr(p, ':'), *eol = strstr(p, "\r\n");
+		const char *v = colon + 1;
+		size_t nl = (size_t)(colon - p);
+		while (*v == ' ')
+			v++;
+		if (!((nl == 10 && strncasecmp(p, "Connection", 10) == 0) ||
+		      (nl == 10 && strncasecmp(p, "Keep-Alive", 10) == 0) ||
+		      (nl == 17 &&
+		       strncasecmp(p, "Transfer-Encoding", 17) == 0)))
+			k += (size_t)snprintf(out + k, cap - k, "%.*s=%.*s\n",
+					      (int)nl, p, (int)(eol - v), v);
+		p = eol + 2;
+	}
+	*body = p + 2;
+}
+
+/* The fields of a block the same way; checks its header against status
+ * and returns the block's length. */
+static long
+block_fields(const char *b, long n, int status, char *out, size_t cap)
+{
+	struct sl_hblk h;
+	struct sl_hblk_it it;
+	const char *nm, *v;
+	size_t nl, vl, k = 0, count = 0;
+	char digits[4];
+
+	sl_hblk_head(b, &h);
+	assert_true(h.len <= (uint64_t)n);
+	assert_int_equal(h.status, status);
+	snprintf(digits, sizeof(digits), "%d", status);
+	assert_memory_equal(h.digits, digits, 3);
+	out[0] = '\0';
+	sl_hblk_first(&it, b);
+	while (sl_hblk_next(&it, &nm, &nl, &v, &vl)) {
+		k += (size_t)snprintf(out + k, cap - k, "%.*s=%.*s\n", (int)nl,
+				      nm, (int)vl, v);
+		count++;
+	}
+	assert_int_equal(count, h.nfields);
+	assert_ptr_equal(it.p, b + h.len);
+	return (long)h.len;
+}
+
+static void
+test_blocks_hold_the_texts_fields(void **state)
+{
+	static const char *const raws[] = {
+	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n"
+	    "Server: up\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n"
+	    "X-Request-Id: theirs\r\nX-Served-By: old\r\n"
+	    "Content-Type: application/json\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+	    "Trailer: grpc-status\r\nContent-Type: application/grpc\r\n\r\n",
+	    "HTTP/1.1 404 Not Found\r\nKeep-Alive: timeout=5\r\n"
+	    "X-Empty:\r\n\r\n",
+	    "HTTP/1.1 204 No Content\r\n\r\n",
+	    "HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\n",
+	};
+	struct sl_hdr_rules *l = sl_hdr_rules_new(), *r = sl_hdr_rules_new();
+	struct sl_h1_header expose = {"X-Served-By", 11, "pay", 3, 0};
+	struct sl_hdr_apply a, *ap;
+	static char text[4096], blk[4096], tf[4096], bf[4096];
+	const char *body;
+	long n, m;
+
+	set(l, "Strict-Transport-Security", "max-age=63072000");
+	rm(l, "Server");
+	set(r, "X-Client", "${client_ip}");
+	add(r, "X-Via", "sluice ${route} to ${cluster}");
+	set(r, "X-Tls", "${tls_version}"); /* empty: not sent */
+	for (int with_rules = 0; with_rules < 2; with_rules++) {
+		ap = with_rules ? sl_hdr_apply_set(&a, l, r) : NULL;
+		for (size_t i = 0; i < sizeof(raws) / sizeof(raws[0]); i++) {
+			struct sl_h1_response resp;
+			memset(&resp, 0, sizeof(resp));
+			resp.headers = hdrs;
+			resp.max_headers = 64;
+			assert_int_equal(sl_h1_parse_response(raws[i],
+							      strlen(raws[i]),
+							      &resp, SL_M_GET),
+					 0);
+			n = sl_h1_write_response_head(text, sizeof(text), &resp,
+						      1, 0, 0, "rid-1", &expose,
+						      ap, &vars);
+			m = sl_h1_block_response_head(blk, sizeof(blk), &resp,
+						      "rid-1", &expose, ap,
+						      &vars);
+			assert_true(n > 0 && m > 0);
+			text_fields(text, n, tf, sizeof(tf), &body);
+			assert_int_equal(
+			    block_fields(blk, m, resp.status, bf, sizeof(bf)),
+			    m);
+			assert_string_equal(bf, tf);
+			struct sl_hblk h;
+			sl_hblk_head(blk, &h);
+			assert_int_equal(h.body, resp.body);
+			if (resp.body == SL_H1_BODY_LENGTH)
+				assert_int_equal(h.length, resp.content_length);
+			/* too small by a byte: refused whole, never cut */
+			assert_int_equal(sl_h1_block_response_head(
+					     blk, (size_t)m - 1, &resp, "rid-1",
+					     &expose, ap, &vars),
+					 -1);
+			n = sl_h1_write_interim_head(text, sizeof(text), &resp);
+			m = sl_h1_block_interim_head(blk, sizeof(blk), &resp);
+			text_fields(text, n, tf, sizeof(tf), &body);
+			block_fields(blk, m, resp.status, bf, sizeof(bf));
+			assert_string_equal(bf, tf);
+		}
+		/* sluice's own answers: the same fields, the body after the
+		 * block as after the blank line */
+		static const int statuses[] = {404, 405, 429, 503};
+		for (size_t i = 0; i < 4; i++) {
+			const char *fields = statuses[i] == 429
+						 ? "Retry-After: 3\r\n"
+						   "RateLimit-Policy: 5;w=1\r\n"
+						 : NULL;
+			for (int head_only = 0; head_only < 2; head_only++) {
+				struct sl_hblk h;
+				n = sl_h1_write_error_fields(
+				    text, sizeof(text), statuses[i], "code",
+				    "rid-1", 1, head_only, 1, fields, ap,
+				    &vars);
+				m = sl_h1_block_error_fields(
+				    blk, sizeof(blk), statuses[i], "code",
+				    "rid-1", head_only, fields, ap, &vars);
+				long blen;
+				text_fields(text, n, tf, sizeof(tf), &body);
+				blen = n - (long)(body - text);
+				assert_int_equal(block_fields(blk, m,
+							      statuses[i], bf,
+							      sizeof(bf)),
+						 m - blen);
+				assert_string_equal(bf, tf);
+				sl_hblk_head(blk, &h);
+				assert_memory_equal(blk + h.len, body,
+						    (size_t)blen);
+				assert_int_equal(h.body,
+						 head_only ? SL_H1_BODY_NONE
+							   : SL_H1_BODY_LENGTH);
+				assert_int_equal(blen, head_only ? 0 : 51);
+				if (!head_only)
+					assert_int_equal(h.length, blen);
+			}
+		}
+		n = sl_h1_write_grpc_error(text, sizeof(text), 14, "no%20way",
+					   "rid-1", "Retry-After: 1\r\n", ap,
+					   &vars);
+		m = sl_h1_block_grpc_error(blk, sizeof(blk), 14, "no%20way",
+					   "rid-1", "Retry-After: 1\r\n", ap,
+					   &vars);
+		text_fields(text, n, tf, sizeof(tf), &body);
+		block_fields(blk, m, 200, bf, sizeof(bf));
+		assert_string_equal(bf, tf);
+		assert_non_null(strstr(bf, "Grpc-Status=14\n"));
+	}
+	m = sl_h1_block_status(blk, sizeof(blk), 100);
+	assert_int_equal(block_fields(blk, m, 100, bf, sizeof(bf)),
+			 (long)sizeof(struct sl_hblk));
+	sl_hdr_rules_free(l);
+	sl_hdr_rules_free(r);
+}
+
 int
 main(void)
 {
@@ -398,6 +576,7 @@ main(void)
 	    cmocka_unit_test(test_empty_values_and_own_answers),
 	    cmocka_unit_test(test_request_head_with_rules),
 	    cmocka_unit_test(test_response_head_and_error_with_rules),
+	    cmocka_unit_test(test_blocks_hold_the_texts_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The head block: a response head as it crosses the codec seam to a codec
+ * that takes fields (HTTP/2), in place of HTTP/1.1 text it would parse
+ * again (doc/design-notes.md, "The structured head"). A block is a header
+ * (struct sl_hblk: its size, the status, the body's framing) and then one
+ * record a field: the name's length (2 bytes), the value's (4 bytes), the
+ * name, the value. Fields are as the writer (h1_msg.c) chose them: no
+ * connection-specific field (RFC 9113 section 8.2.2), names as the
+ * upstream wrote them. Blocks sit in an exchange's output at any offset, so
+ * every read and write goes through memcpy. No I/O, no allocation.
+ */
+#ifndef SL_HBLOCK_H
+#define SL_HBLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* The block's header, at its first byte. */
+struct sl_hblk {
+	uint32_t len;	  /* bytes of the block, this header included */
+	uint16_t status;  /* 100..999 */
+	uint16_t nfields; /* records after the header */
+	uint8_t body;	  /* enum sl_h1_body: how the body after it is
+			     framed (a final head only) */
+	char digits[3];	  /* the status as three digits (:status) */
+	uint64_t length;  /* SL_H1_BODY_LENGTH: the body's bytes */
+};
+
+#define SL_HBLK_REC 6 /* a record's lengths: 2 bytes name, 4 bytes value */
+
+/* Bytes of a record for a field of nlen + vlen bytes. */
+#define SL_HBLK_REC_SIZE(nlen, vlen) (SL_HBLK_REC + (nlen) + (vlen))
+
+/* A field as a record at p (room checked by the caller). Returns its
+ * size. */
+static inline size_t
+sl_hblk_put(char *p, const char *n, size_t nlen, const char *v, size_t vlen)
+{
+	uint16_t nl = (uint16_t)nlen;
+	uint32_t vl = (uint32_t)vlen;
+
+	memcpy(p, &nl, 2);
+	memcpy(p + 2, &vl, 4);
+	memcpy(p + SL_HBLK_REC, n, nlen);
+	memcpy(p + SL_HBLK_REC + nlen, v, vlen);
+	return SL_HBLK_REC_SIZE(nlen, vlen);
+}
+
+/* The header of the block at p. */
+static inline void
+sl_hblk_head(const char *p, struct sl_hblk *h)
+{
+	memcpy(h, p, sizeof(*h));
+}
+
+/* Walks a block's records: start with sl_hblk_first, then sl_hblk_next
+ * while it returns 1. */
+struct sl_hblk_it {
+	const char *p;	 /* the next record */
+	const char *end; /* the block's end */
+};
+
+static inline void
+sl_hblk_first(struct sl_hblk_it *it, const char *block)
+{
+	uint32_t len;
+
+	memcpy(&len, block, sizeof(len));
+	it->p = block + sizeof(struct sl_hblk);
+	it->end = block + len;
+}
+
+/* The next field into *n, *nlen, *v, *vlen (pointing into the block).
+ * Returns 1, or 0 at the block's end. */
+static inline int
+sl_hblk_next(struct sl_hblk_it *it, const char **n, size_t *nlen,
+	     const char **v, size_t *vlen)
+{
+	uint16_t nl;
+	uint32_t vl;
+
+	if (it->end - it->p < SL_HBLK_REC)
+		return 0;
+	memcpy(&nl, it->p, 2);
+	memcpy(&vl, it->p + 2, 4);
+	*n = it->p + SL_HBLK_REC;
+	*nlen = nl;
+	*v = *n + nl;
+	*vlen = vl;
+	it->p += SL_HBLK_REC_SIZE((size_t)nl, (size_t)vl);
+	return 1;
+}
+
+#endif
