@@ -12,7 +12,6 @@
  * or returns as -1 for the session to decide (a 431, a reset).
  */
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -386,7 +385,9 @@ h2_chunk_close(struct sl_h2stream *st)
 	size = st->s.in.len - st->chunk_at - CHUNK_GAP;
 	/* 8 hex digits, leading zeros (RFC 9112 section 7.1 allows them):
 	 * the gap was left before the size was known */
-	snprintf(gap, CHUNK_GAP + 1, "%08x\r", size);
+	for (int i = 7; i >= 0; i--, size >>= 4)
+		gap[i] = "0123456789abcdef"[size & 15];
+	gap[CHUNK_GAP - 2] = '\r';
 	gap[CHUNK_GAP - 1] = '\n';
 	/* room for it was kept when the chunk opened */
 	memcpy(st->s.in.data + st->s.in.len, "\r\n", 2);
