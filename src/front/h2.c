@@ -1173,10 +1173,16 @@ static struct sl_h2ng h2_ng = {
     .on_stream_close = h2_on_stream_close,
     .on_error = h2_on_error,
     .opts = SL_H2NG_O_WINDOW_BY_HAND | SL_H2NG_O_NO_CLOSED_STREAMS |
-	    SL_H2NG_O_RESET_RATE | SL_H2NG_O_DEFLATE_TABLE,
+	    SL_H2NG_O_RESET_RATE | SL_H2NG_O_DEFLATE_TABLE |
+	    SL_H2NG_O_SEND_HEAD_MAX,
     .reset_burst = 1u << 20,
     .reset_rate = 1u << 20,
     .deflate_table = 0,
+    /* a response head sluice took from an upstream (max_header_bytes,
+     * 1 MiB at most) as nghttp2 estimates it (6 bytes a field more than
+     * the name and value): what nghttp2 would not send, past its default
+     * of 64 KiB, it would leave the stream waiting with no answer */
+    .send_head_max = 4u << 20,
 };
 
 /* 1 when a route of the listener allows WebSocket: its connections offer

@@ -360,10 +360,11 @@ int h2_op_head(struct sl_seam *s, struct sl_h1_request *req,
 	       const struct sl_h1_limits *lim, size_t *text_len);
 /* A response head block's fields (hblock.h) and its :status into
  * name-value pairs (borrowed until the next call; they point into the
- * block). Returns how many pairs, or -1. A trailer section's lines into
- * name-value pairs, likewise. */
+ * block). Returns how many pairs, or -1. */
 long h2_resp_head_nv(struct sl_h2stream *st, const char *block,
 		     const struct sl_hblk *b, nghttp2_nv **out);
+/* A chunked body's trailer section (lines) into name-value pairs,
+ * likewise. */
 long h2_trailer_nv(struct sl_worker *w, char *p, size_t len, nghttp2_nv **out);
 
 /* ---- h2_out.c: output framing, the write buffer, flow control ---------- */

@@ -112,7 +112,7 @@ h2_resp_heads(struct sl_h2stream *st, const char **why)
 			return -1;
 		}
 		sl_hblk_head(iov[0].iov_base, &b);
-		if (b.len > iov[0].iov_len ||
+		if (b.len < sizeof(b) || b.len > iov[0].iov_len ||
 		    (k = h2_resp_head_nv(st, iov[0].iov_base, &b, &nv)) < 0) {
 			*why = "http2_bad_response_head";
 			return -1;

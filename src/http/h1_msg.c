@@ -100,6 +100,19 @@ put_header(struct out *o, int blk, const struct sl_h1_header *h)
 		put_header_text(o, h);
 }
 
+/* The value between *v and *e without the white space around it (a rule's
+ * value may end in a blank where a variable after it expanded empty): a
+ * field line's is OWS, and RFC 9113 section 8.2.1 makes a value that
+ * begins or ends in one malformed. */
+static void
+ows_trim(const char **v, const char **e)
+{
+	while (*v < *e && (**v == ' ' || **v == '\t'))
+		(*v)++;
+	while (*e > *v && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
+		(*e)--;
+}
+
 /* Field lines of sluice's own ("Name: value" CRLF each, well formed) as
  * records. */
 static void
@@ -110,15 +123,16 @@ put_lines_rec(struct out *o, const char *s, size_t len)
 	while (s < end) {
 		const char *colon = memchr(s, ':', (size_t)(end - s));
 		const char *eol = memchr(s, '\r', (size_t)(end - s));
-		const char *v;
+		const char *v, *ve;
 
 		if (colon == NULL || eol == NULL || colon > eol) {
 			o->overflow = 1; /* never: the lines are sluice's */
 			return;
 		}
-		for (v = colon + 1; v < eol && *v == ' '; v++)
-			;
-		put_rec(o, s, (size_t)(colon - s), v, (size_t)(eol - v));
+		v = colon + 1;
+		ve = eol;
+		ows_trim(&v, &ve);
+		put_rec(o, s, (size_t)(colon - s), v, (size_t)(ve - v));
 		s = eol + 2;
 	}
 }
@@ -165,15 +179,15 @@ put_rules_rec(struct out *o, const struct sl_hdr_apply *a,
 		uint32_t vl32;
 
 		if (colon == NULL || eol == NULL || colon > eol ||
-		    o->b->nfields == UINT16_MAX) {
+		    colon - text > UINT16_MAX || o->b->nfields == UINT16_MAX) {
 			o->overflow = 1;
 			return;
 		}
-		for (v = colon + 1; v < eol && *v == ' '; v++)
-			;
+		line = (size_t)(eol - text) + 2;
+		v = colon + 1;
+		ows_trim(&v, &eol);
 		nl = (size_t)(colon - text);
 		vl = (size_t)(eol - v);
-		line = (size_t)(eol - text) + 2;
 		nl16 = (uint16_t)nl;
 		vl32 = (uint32_t)vl;
 		memcpy(rec, &nl16, 2);
@@ -573,8 +587,12 @@ response_head(struct out *o, int blk, const struct sl_h1_response *resp,
 		    (dechunk || resp->body != SL_H1_BODY_CHUNKED))
 			continue;
 		/* the parser lets equal duplicates through (RFC 9110
-		 * section 8.6); the client gets one, not a list */
-		if (k == SL_HK_CONTENT_LENGTH && cl_done++)
+		 * section 8.6); the client gets one, not a list. A block
+		 * whose body runs to its end (an HTTP/2 tunnel's 200, made
+		 * from a 101) has none (RFC 9110 section 8.6: none in a 2xx
+		 * to CONNECT) */
+		if (k == SL_HK_CONTENT_LENGTH &&
+		    (cl_done++ || (blk && resp->body == SL_H1_BODY_CLOSE)))
 			continue;
 		if (extra != NULL && h->name_len == extra->name_len &&
 		    strncasecmp(h->name, extra->name, h->name_len) == 0)

@@ -85,6 +85,9 @@ sl_hblk_next(struct sl_hblk_it *it, const char **n, size_t *nlen,
 		return 0;
 	memcpy(&nl, it->p, 2);
 	memcpy(&vl, it->p + 2, 4);
+	if ((size_t)(it->end - it->p) <
+	    SL_HBLK_REC_SIZE((size_t)nl, (size_t)vl))
+		return 0; /* never: the writers write records whole */
 	*n = it->p + SL_HBLK_REC;
 	*nlen = nl;
 	*v = *n + nl;

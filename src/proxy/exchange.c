@@ -699,17 +699,19 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req)
 	if ((req->flags & SL_H1_F_EXPECT_CONTINUE) && req->minor >= 1 &&
 	    req->body != SL_H1_BODY_NONE && sl_buf_pending(&s->in) == 0) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-		long n = sizeof(cont) - 1;
-		if (sl_exchange_out_reserve(s, sizeof(struct sl_hblk) + n) ==
-		    0) {
+		long cn = sizeof(cont) - 1;
+		if (sl_exchange_out_reserve(s, sizeof(struct sl_hblk) +
+						   (size_t)cn) == 0) {
 			char *o = s->txn->out.data + s->txn->out.len;
 			if (sl_seam_fields(s))
-				n = sl_h1_block_status(
+				cn = sl_h1_block_status(
 				    o, sl_buf_space(&s->txn->out), 100);
 			else
-				memcpy(o, cont, (size_t)n);
-			s->txn->out.len += (uint32_t)n;
-			t->head_out += (uint32_t)n;
+				memcpy(o, cont, (size_t)cn);
+			if (cn > 0) {
+				s->txn->out.len += (uint32_t)cn;
+				t->head_out += (uint32_t)cn;
+			}
 		}
 	}
 	s->txn->last_read_ms = now_ms();

@@ -154,7 +154,14 @@ sl_exchange_out_reserve(struct sl_seam *s, size_t n)
 		s->txn->out.len -= s->txn->out.off;
 		s->txn->out.off = 0;
 	}
-	return sl_buf_space(&s->txn->out) >= n ? 0 : -1;
+	/* a head block is a few bytes a field larger than the text the
+	 * buffer's size was chosen for (doc/design-notes.md, "The
+	 * structured head"): it grows rather than refuse the head */
+	if (sl_buf_space(&s->txn->out) < n &&
+	    sl_buf_grow(&s->w->bufs, &s->txn->out,
+			(size_t)s->txn->out.len + n) == -1)
+		return -1;
+	return 0;
 }
 
 /*

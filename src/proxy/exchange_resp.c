@@ -80,7 +80,8 @@ resp_interim(struct sl_seam *s, const struct sl_h1_response *resp, size_t hlen)
 	t->interim_bytes += (uint32_t)hlen;
 	if (resp->status == 100 || t->minor == 0)
 		return 0;
-	if (sl_exchange_out_reserve(s, hlen + sizeof(struct sl_hblk)) == -1 ||
+	if (sl_exchange_out_reserve(s, hlen + sizeof(struct sl_hblk) +
+					   3 * resp->nheaders) == -1 ||
 	    (n = (sl_seam_fields(s) ? sl_h1_block_interim_head
 				    : sl_h1_write_interim_head)(
 		 s->txn->out.data + s->txn->out.len, sl_buf_space(&s->txn->out),
@@ -193,7 +194,11 @@ resp_upgrade(struct sl_seam *s, const struct sl_h1_response *resp, size_t hlen)
 		sl_attempt_failed(s, FAIL_BAD, "upstream_bad_upgrade", why);
 		return -1;
 	}
-	if (sl_exchange_out_reserve(s, hlen + 512) == -1) {
+	if (sl_exchange_out_reserve(
+		s, hlen + 512 +
+		       ((s->flags & SL_SEAM_F_XCONNECT)
+			    ? 3 * resp->nheaders + sizeof(struct sl_hblk)
+			    : 0)) == -1) {
 		sl_attempt_failed(s, FAIL_BAD, "upstream_head_too_large",
 				  "max_header_bytes");
 		return -1;
@@ -343,7 +348,12 @@ resp_advance(struct sl_seam *s)
 			t->req_ph != SL_TXN_REQ_DONE;
 		if (close)
 			t->flags |= SL_TXN_F_CLOSE;
-		if (sl_exchange_out_reserve(s, (size_t)hlen + 512) == -1) {
+		/* a block takes up to 3 bytes a field more than text */
+		if (sl_exchange_out_reserve(
+			s, (size_t)hlen + 512 +
+			       (sl_seam_fields(s)
+				    ? 3 * resp.nheaders + sizeof(struct sl_hblk)
+				    : 0)) == -1) {
 			sl_attempt_failed(s, FAIL_BAD,
 					  "upstream_head_too_large",
 					  "max_header_bytes");

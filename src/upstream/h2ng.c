@@ -64,6 +64,9 @@ h2ng_make(struct sl_h2ng *ng)
 	if (ng->opts & SL_H2NG_O_RESET_RATE)
 		nghttp2_option_set_stream_reset_rate_limit(opt, ng->reset_burst,
 							   ng->reset_rate);
+	if (ng->opts & SL_H2NG_O_SEND_HEAD_MAX)
+		nghttp2_option_set_max_send_header_block_length(
+		    opt, ng->send_head_max);
 	ng->cb = cb;
 	ng->opt = opt;
 	return 0;

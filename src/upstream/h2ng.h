@@ -29,6 +29,10 @@
  * reset_rate a second. */
 #define SL_H2NG_O_RESET_RATE 0x08
 
+/* The largest header block the codec sends is send_head_max bytes as
+ * nghttp2 estimates it (nghttp2's default: 64 KiB, past which a HEADERS
+ * is not sent at all). */
+#define SL_H2NG_O_SEND_HEAD_MAX 0x10
 /* The most settings a codec adds to SETTINGS_ENABLE_PUSH. */
 #define SL_H2NG_SETTINGS_MAX 8
 
@@ -52,6 +56,7 @@ struct sl_h2ng {
 	unsigned opts;			  /* SL_H2NG_O_* */
 	size_t deflate_table;		  /* bytes (SL_H2NG_O_DEFLATE_TABLE) */
 	uint64_t reset_burst, reset_rate; /* streams (SL_H2NG_O_RESET_RATE) */
+	size_t send_head_max;		  /* bytes (SL_H2NG_O_SEND_HEAD_MAX) */
 	/* made from the above on first use (h2ng.c) */
 	atomic_int made;
 	nghttp2_session_callbacks *cb;

@@ -1178,8 +1178,11 @@ static struct sl_h2ng h2up_ng = {
     .on_error = on_error,
     /* the windows are given back as the exchange takes the bytes */
     .opts = SL_H2NG_O_WINDOW_BY_HAND | SL_H2NG_O_NO_CLOSED_STREAMS |
-	    SL_H2NG_O_DEFLATE_TABLE,
+	    SL_H2NG_O_DEFLATE_TABLE | SL_H2NG_O_SEND_HEAD_MAX,
     .deflate_table = 4096,
+    /* a request head within max_header_bytes (1 MiB at most) is sent,
+     * as for a client's response (h2.c) */
+    .send_head_max = 4u << 20,
 };
 
 /* A new shared connection to ep, or NULL with errno. */

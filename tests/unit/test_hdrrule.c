@@ -403,14 +403,19 @@ text_fields(const char *t, long n, char *out, size_t cap, const char **body)
 		const char *colon = strchr(p, ':'), *eol = strstr(p, "\r\n");
 		const char *v = colon + 1;
 		size_t nl = (size_t)(colon - p);
-		while (*v == ' ')
+		const char *ve = eol;
+		while (*v == ' ' || *v == '\t')
 			v++;
+		/* OWS after the value is not the value's (RFC 9110 section
+		 * 5.5), as a client's parser reads it */
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+			ve--;
 		if (!((nl == 10 && strncasecmp(p, "Connection", 10) == 0) ||
 		      (nl == 10 && strncasecmp(p, "Keep-Alive", 10) == 0) ||
 		      (nl == 17 &&
 		       strncasecmp(p, "Transfer-Encoding", 17) == 0)))
 			k += (size_t)snprintf(out + k, cap - k, "%.*s=%.*s\n",
-					      (int)nl, p, (int)(eol - v), v);
+					      (int)nl, p, (int)(ve - v), v);
 		p = eol + 2;
 	}
 	*body = p + 2;
@@ -435,6 +440,10 @@ block_fields(const char *b, long n, int status, char *out, size_t cap)
 	out[0] = '\0';
 	sl_hblk_first(&it, b);
 	while (sl_hblk_next(&it, &nm, &nl, &v, &vl)) {
+		/* a value neither begins nor ends in white space (RFC 9113
+		 * section 8.2.1) */
+		assert_true(vl == 0 || (v[0] != ' ' && v[0] != '\t' &&
+					v[vl - 1] != ' ' && v[vl - 1] != '\t'));
 		k += (size_t)snprintf(out + k, cap - k, "%.*s=%.*s\n", (int)nl,
 				      nm, (int)vl, v);
 		count++;
@@ -471,6 +480,9 @@ test_blocks_hold_the_texts_fields(void **state)
 	set(r, "X-Client", "${client_ip}");
 	add(r, "X-Via", "sluice ${route} to ${cluster}");
 	set(r, "X-Tls", "${tls_version}"); /* empty: not sent */
+	/* a variable that expands empty after a blank: the text's line ends
+	 * in OWS, the block's value does not */
+	add(r, "X-Tail", "end ${tls_version}");
 	for (int with_rules = 0; with_rules < 2; with_rules++) {
 		ap = with_rules ? sl_hdr_apply_set(&a, l, r) : NULL;
 		for (size_t i = 0; i < sizeof(raws) / sizeof(raws[0]); i++) {
@@ -556,6 +568,28 @@ test_blocks_hold_the_texts_fields(void **state)
 		block_fields(blk, m, 200, bf, sizeof(bf));
 		assert_string_equal(bf, tf);
 		assert_non_null(strstr(bf, "Grpc-Status=14\n"));
+	}
+	{
+		/* an HTTP/2 tunnel's 200, made from a 101: its body runs to
+		 * the end, and it has no Content-Length (RFC 9110 section
+		 * 8.6) */
+		static const char sw[] =
+		    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+		    "Connection: upgrade\r\nContent-Length: 0\r\n"
+		    "Sec-WebSocket-Accept: x\r\n\r\n";
+		struct sl_h1_response resp;
+		memset(&resp, 0, sizeof(resp));
+		resp.headers = hdrs;
+		resp.max_headers = 64;
+		assert_int_equal(
+		    sl_h1_parse_response(sw, strlen(sw), &resp, SL_M_GET), 0);
+		resp.status = 200;
+		resp.body = SL_H1_BODY_CLOSE;
+		m = sl_h1_block_response_head(blk, sizeof(blk), &resp, "rid-1",
+					      NULL, NULL, NULL);
+		block_fields(blk, m, 200, bf, sizeof(bf));
+		assert_string_equal(bf, "Sec-WebSocket-Accept=x\n"
+					"X-Request-Id=rid-1\n");
 	}
 	m = sl_h1_block_status(blk, sizeof(blk), 100);
 	assert_int_equal(block_fields(blk, m, 100, bf, sizeof(bf)),
