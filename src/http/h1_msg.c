@@ -373,18 +373,53 @@ sl_h1_client_request_id(const struct sl_h1_request *req, char *out)
 	return 1;
 }
 
+/* A record whose value is written after it by put(): its header with
+ * the name, then rec_close() once the value is whole. at is where the
+ * record begins. */
+static void
+rec_open(struct out *o, const char *n, size_t nlen)
+{
+	uint16_t nl = (uint16_t)nlen;
+
+	if (o->overflow || o->b->nfields == UINT16_MAX ||
+	    o->cap - o->len < SL_HBLK_REC + nlen) {
+		o->overflow = 1;
+		return;
+	}
+	memcpy(o->p + o->len, &nl, 2);
+	memcpy(o->p + o->len + SL_HBLK_REC, n, nlen);
+	o->len += SL_HBLK_REC + nlen;
+	o->b->nfields++;
+}
+
+static void
+rec_close(struct out *o, size_t at, size_t nlen)
+{
+	uint32_t vl;
+
+	if (o->overflow)
+		return;
+	vl = (uint32_t)(o->len - at - SL_HBLK_REC - nlen);
+	memcpy(o->p + at + 2, &vl, 4);
+}
+
 /*
  * "X-Forwarded-For: " with the values of the request's X-Forwarded-For
  * fields from headers[first] on, as one list, then the client: all of
  * them (SL_FWD_APPEND), or those before the client's element
  * (SL_FWD_CUT: the trusted proxies right of it are dropped, the client
- * is not named twice).
+ * is not named twice). A line, or a record when blk.
  */
-static void
-put_xff(struct out *o, const struct sl_h1_request *req, size_t first,
+static SL_INLINE void
+put_xff(struct out *o, int blk, const struct sl_h1_request *req, size_t first,
 	const struct sl_fwd *fwd)
 {
-	puts_(o, "X-Forwarded-For: ");
+	size_t at = o->len;
+
+	if (blk)
+		rec_open(o, "X-Forwarded-For", 15);
+	else
+		puts_(o, "X-Forwarded-For: ");
 	for (size_t j = first; j < req->nheaders; j++) {
 		const struct sl_h1_header *x = &req->headers[j];
 		size_t len = x->value_len;
@@ -410,33 +445,50 @@ put_xff(struct out *o, const struct sl_h1_request *req, size_t first,
 		puts_(o, ", ");
 	}
 	puts_(o, fwd->client_ip);
-	puts_(o, "\r\n");
+	if (blk)
+		rec_close(o, at, 15);
+	else
+		puts_(o, "\r\n");
 }
 
-long
-sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
-			 const struct sl_fwd *fwd)
+/* The request head for the upstream, as text or (blk) as a block: its
+ * request line as :method and :path, Host as :authority, its body's
+ * framing in the header (no Transfer-Encoding), nothing of an upgrade
+ * (no HTTP/2 upstream tunnels). */
+static SL_INLINE long
+request_head(struct out *o, int blk, const struct sl_h1_request *req,
+	     const struct sl_fwd *fwd)
 {
-	struct out o = {.p = out, .cap = cap};
 	/* locals: the writes through out could alias fwd's fields */
 	const struct sl_hdr_apply *rules = fwd->rules;
 	uint64_t drop_lens = rules != NULL ? rules->drop_lens : 0;
 	int xff_done = 0;
 
-	put(&o, req->method, req->method_len);
-	put(&o, " ", 1);
-	put(&o, req->path, req->path_len);
-	puts_(&o, " HTTP/1.1\r\n");
-	if (req->flags & SL_H1_F_ABSOLUTE_FORM) {
-		puts_(&o, "Host: ");
-		put(&o, req->host, req->host_len);
-		puts_(&o, "\r\n");
-	} else if (req->host == NULL) {
-		/* an HTTP/1.0 request without Host: HTTP/1.1 to the upstream
-		 * needs one (RFC 9112 section 3.2) */
-		puts_(&o, "Host: ");
-		puts_(&o, fwd->default_host);
-		puts_(&o, "\r\n");
+	if (blk) {
+		blk_start(o, 0);
+		put_rec(o, ":method", 7, req->method, req->method_len);
+		put_rec(o, ":path", 5, req->path, req->path_len);
+		if (req->flags & SL_H1_F_ABSOLUTE_FORM)
+			put_rec(o, ":authority", 10, req->host, req->host_len);
+		else if (req->host == NULL)
+			put_rec(o, ":authority", 10, fwd->default_host,
+				strlen(fwd->default_host));
+	} else {
+		put(o, req->method, req->method_len);
+		put(o, " ", 1);
+		put(o, req->path, req->path_len);
+		puts_(o, " HTTP/1.1\r\n");
+		if (req->flags & SL_H1_F_ABSOLUTE_FORM) {
+			puts_(o, "Host: ");
+			put(o, req->host, req->host_len);
+			puts_(o, "\r\n");
+		} else if (req->host == NULL) {
+			/* an HTTP/1.0 request without Host: HTTP/1.1 to the
+			 * upstream needs one (RFC 9112 section 3.2) */
+			puts_(o, "Host: ");
+			puts_(o, fwd->default_host);
+			puts_(o, "\r\n");
+		}
 	}
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const struct sl_h1_header *h = &req->headers[i];
@@ -468,39 +520,82 @@ sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
 			if (xff_done || fwd->xff == SL_FWD_STRIP)
 				continue;
 			xff_done = 1;
-			put_xff(&o, req, i, fwd);
+			put_xff(o, blk, req, i, fwd);
 			continue;
 		}
 		if (k == SL_HK_FORWARDED && fwd->xff == SL_FWD_STRIP)
 			continue;
-		put_header(&o, 0, h);
+		if (blk && k == SL_HK_HOST) {
+			put_rec(o, ":authority", 10, h->value, h->value_len);
+			continue;
+		}
+		if (blk && k == SL_HK_TRANSFER_ENCODING)
+			continue; /* the block's framing */
+		put_header(o, blk, h);
+	}
+	if (blk) {
+		if (!xff_done)
+			put_rec(o, "X-Forwarded-For", 15, fwd->client_ip,
+				strlen(fwd->client_ip));
+		put_rec(o, "X-Forwarded-Proto", 17, fwd->proto,
+			strlen(fwd->proto));
+		put_rec(o, "X-Request-Id", 12, fwd->request_id,
+			strlen(fwd->request_id));
+		if (fwd->subject_header != NULL && fwd->subject != NULL)
+			put_rec(o, fwd->subject_header,
+				strlen(fwd->subject_header), fwd->subject,
+				strlen(fwd->subject));
+		if (rules != NULL)
+			put_rules(o, 1, rules, fwd->vars, 0);
+		o->b->body = (uint8_t)req->body;
+		o->b->length = req->content_length;
+		return finish(o, 1);
 	}
 	if (!xff_done) {
-		puts_(&o, "X-Forwarded-For: ");
-		puts_(&o, fwd->client_ip);
-		puts_(&o, "\r\n");
+		puts_(o, "X-Forwarded-For: ");
+		puts_(o, fwd->client_ip);
+		puts_(o, "\r\n");
 	}
-	puts_(&o, "X-Forwarded-Proto: ");
-	puts_(&o, fwd->proto);
-	puts_(&o, "\r\nX-Request-Id: ");
-	puts_(&o, fwd->request_id);
+	puts_(o, "X-Forwarded-Proto: ");
+	puts_(o, fwd->proto);
+	puts_(o, "\r\nX-Request-Id: ");
+	puts_(o, fwd->request_id);
 	if (fwd->upgrade != NULL) {
-		puts_(&o, "\r\nConnection: upgrade\r\nUpgrade: ");
-		puts_(&o, fwd->upgrade);
+		puts_(o, "\r\nConnection: upgrade\r\nUpgrade: ");
+		puts_(o, fwd->upgrade);
 	}
 	if (fwd->subject_header != NULL && fwd->subject != NULL) {
-		puts_(&o, "\r\n");
-		puts_(&o, fwd->subject_header);
-		puts_(&o, ": ");
-		puts_(&o, fwd->subject);
+		puts_(o, "\r\n");
+		puts_(o, fwd->subject_header);
+		puts_(o, ": ");
+		puts_(o, fwd->subject);
 	}
 	if (rules != NULL) {
-		put(&o, "\r\n", 2);
-		put_rules(&o, 0, rules, fwd->vars, 0);
-		put(&o, "\r\n", 2);
+		put(o, "\r\n", 2);
+		put_rules(o, 0, rules, fwd->vars, 0);
+		put(o, "\r\n", 2);
 	} else
-		put(&o, "\r\n\r\n", 4);
-	return finish(&o, 0);
+		put(o, "\r\n\r\n", 4);
+	return finish(o, 0);
+}
+
+long
+sl_h1_write_request_head(char *out, size_t cap, const struct sl_h1_request *req,
+			 const struct sl_fwd *fwd)
+{
+	struct out o = {.p = out, .cap = cap};
+
+	return request_head(&o, 0, req, fwd);
+}
+
+long
+sl_h1_block_request_head(char *out, size_t cap, const struct sl_h1_request *req,
+			 const struct sl_fwd *fwd)
+{
+	struct blk b = {0};
+	struct out o = {.p = out, .cap = cap, .b = &b};
+
+	return request_head(&o, 1, req, fwd);
 }
 
 long

@@ -85,6 +85,17 @@ long sl_h1_write_request_head(char *out, size_t cap,
 			      const struct sl_fwd *fwd);
 
 /*
+ * The same head as a head block (hblock.h) for an HTTP/2 upstream
+ * (h2up.c): :method and :path first, :authority where Host stands, the
+ * body's framing (req->body, req->content_length) in the block's header,
+ * and no Transfer-Encoding or upgrade fields. Returns the block's length
+ * or -1 when it does not fit.
+ */
+long sl_h1_block_request_head(char *out, size_t cap,
+			      const struct sl_h1_request *req,
+			      const struct sl_fwd *fwd);
+
+/*
  * Writes the head to send to the client for an upstream response: fields
  * without hop-by-hop ones (and without Transfer-Encoding when dechunk is
  * set), X-Request-Id, and "Connection: close" when close is set or

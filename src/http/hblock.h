@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The head block: a response head as it crosses the codec seam to a codec
- * that takes fields (HTTP/2), in place of HTTP/1.1 text it would parse
- * again (doc/design-notes.md, "The structured head"). A block is a header
+ * The head block: a head as it crosses to a codec that takes fields
+ * (HTTP/2), in place of HTTP/1.1 text it would parse again
+ * (doc/design-notes.md, "The structured head"): a response head to an
+ * HTTP/2 client, a request head to an HTTP/2 upstream. A block is a header
  * (struct sl_hblk: its size, the status, the body's framing) and then one
  * record a field: the name's length (2 bytes), the value's (4 bytes), the
- * name, the value. Fields are as the writer (h1_msg.c) chose them: no
- * connection-specific field (RFC 9113 section 8.2.2), names as the
- * upstream wrote them. Blocks sit in an exchange's output at any offset, so
- * every read and write goes through memcpy. No I/O, no allocation.
+ * name, the value. A request's first records are :method and :path, and
+ * its :authority stands where its Host did (a reader puts the
+ * pseudo-header fields first for HTTP/2). Fields are as the
+ * writer (h1_msg.c) chose them: no connection-specific field (RFC 9113
+ * section 8.2.2), names as the peer wrote them. Blocks sit in buffers at
+ * any offset, so every read and write goes through memcpy. No I/O, no
+ * allocation.
  */
 #ifndef SL_HBLOCK_H
 #define SL_HBLOCK_H
@@ -19,14 +23,21 @@
 
 /* The block's header, at its first byte. */
 struct sl_hblk {
-	uint32_t len;	  /* bytes of the block, this header included */
-	uint16_t status;  /* 100..999 */
-	uint16_t nfields; /* records after the header */
+	uint8_t mark;	  /* SL_HBLK_MARK: no HTTP/1.1 head begins so */
 	uint8_t body;	  /* enum sl_h1_body: how the body after it is
 			     framed (a final head only) */
+	uint16_t nfields; /* records after the header */
+	uint16_t status;  /* 100..999; 0: a request's */
 	char digits[3];	  /* the status as three digits (:status) */
-	uint64_t length;  /* SL_H1_BODY_LENGTH: the body's bytes */
+	uint8_t pad;
+	uint32_t len; /* bytes of the block, this header included */
+	uint32_t pad2;
+	uint64_t length; /* SL_H1_BODY_LENGTH: the body's bytes */
 };
+
+/* A block's first byte: a NUL, which no HTTP/1.1 message begins with, so
+ * that a reader given either can tell them apart (h2up.c). */
+#define SL_HBLK_MARK 0
 
 #define SL_HBLK_REC 6 /* a record's lengths: 2 bytes name, 4 bytes value */
 
@@ -67,7 +78,7 @@ sl_hblk_first(struct sl_hblk_it *it, const char *block)
 {
 	uint32_t len;
 
-	memcpy(&len, block, sizeof(len));
+	memcpy(&len, block + offsetof(struct sl_hblk, len), sizeof(len));
 	it->p = block + sizeof(struct sl_hblk);
 	it->end = block + len;
 }

@@ -627,6 +627,23 @@ sl_exchange_tunnel_drain(struct sl_seam *s)
 }
 
 /*
+ * Whether the upstream head goes as a head block (hblock.h), which an
+ * HTTP/2 upstream (h2up.c) takes without parsing: every attempt of the
+ * request goes to one HTTP/2 cluster (a route's cluster, not a split
+ * whose failover may cross to HTTP/1.1), and no copy of the head goes
+ * anywhere else as text (a mirror) or asks for an upgrade.
+ */
+static inline int
+txn_up_fields(const struct sl_txn *t)
+{
+	const struct sl_conf_route *r = t->route;
+
+	return r->cluster != NULL &&
+	       r->cluster->protocol != SL_UP_PROTO_HTTP1 && r->mirror == NULL &&
+	       t->upgrade == 0;
+}
+
+/*
  * The request passed its route's checks: its cluster, its upstream head,
  * a mirror copy, and the first upstream attempt.
  */
@@ -675,7 +692,18 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req)
 	fwd.upgrade = t->upgrade ? t->route->upgrade[t->upgrade - 1] : NULL;
 	fwd.rules =
 	    sl_exchange_rules(s, 1, &vars, &fwd.vars, fwd.client_ip, ip);
-	n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, req, &fwd);
+	if (txn_up_fields(t)) {
+		n = sl_h1_block_request_head(t->uphead.data, t->uphead.cap, req,
+					     &fwd);
+		/* a block takes a few bytes a field more than the text the
+		 * buffer was sized for */
+		if (n < 0 && sl_buf_grow(&w->bufs, &t->uphead,
+					 (size_t)t->uphead.cap * 2) == 0)
+			n = sl_h1_block_request_head(t->uphead.data,
+						     t->uphead.cap, req, &fwd);
+	} else
+		n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, req,
+					     &fwd);
 	if (n < 0) {
 		/* the head with the fields sluice adds does not fit */
 		sl_exchange_reject(s, 431, SL_H1_R_HEAD_TOO_LARGE);

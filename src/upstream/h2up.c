@@ -37,6 +37,7 @@
 #include "h1_msg.h"
 #include "h1_parse.h"
 #include "h2ng.h"
+#include "hblock.h"
 #include "log.h"
 #include "upstream.h"
 #include "worker.h"
@@ -382,20 +383,132 @@ nv_put(nghttp2_nv *nv, const char *n, size_t nl, const char *v, size_t vl)
 }
 
 /*
- * The exchange's request head, hl bytes at p (sluice wrote it: a request
- * line, "Name: value" lines, an empty line), submitted as HEADERS. Returns
- * 0, or -1: the stream failed.
+ * Submits the request head as HEADERS: nv[0..k) with nv[3] its
+ * :authority (dropped when empty), te: trailers added for gRPC, and DATA to
+ * follow unless body is 0. Frees nv when it is not stack_nv. Returns 0, or
+ * -1: the stream failed.
+ */
+static int
+stream_submit_nv(struct h2up_stream *st, nghttp2_nv *nv, size_t k,
+		 const nghttp2_nv *stack_nv, int body)
+{
+	struct sl_h2up_conn *c = st->c;
+	nghttp2_data_provider dp;
+	int32_t id;
+
+	if (c->ep->cluster->protocol == SL_UP_PROTO_H2)
+		nv_put(&nv[1], ":scheme", 7, "https", 5);
+	else
+		nv_put(&nv[1], ":scheme", 7, "http", 4);
+	if (nv[3].valuelen == 0) {
+		/* no Host: no :authority (RFC 9113 section 8.3.1) */
+		memmove(&nv[3], &nv[4], (k - 4) * sizeof(*nv));
+		k--;
+	}
+	if (st->f & S_GRPC)
+		nv_put(&nv[k++], "te", 2, "trailers", 8);
+	if (st->f & S_REQ_CHUNK)
+		sl_h1_chunked_init(&st->ck, UP_HEAD_MAX);
+	if (!body)
+		st->f |= S_REQ_END;
+	dp.source.ptr = st;
+	dp.read_callback = data_read;
+	id = nghttp2_submit_request(c->ng, NULL, nv, k, body ? &dp : NULL, st);
+	if (nv != stack_nv)
+		free(nv);
+	if (id < 0) {
+		/* stream ids ran out: the next request needs a new
+		 * connection (the failure is class 1) */
+		log_conn(c, "request not submitted", nghttp2_strerror(id));
+		c->dead = 1;
+		return -1;
+	}
+	/* pool.max_requests: a connection's lifetime in requests, as for
+	 * HTTP/1.1 (it closes after its last stream) */
+	if (++c->nsent >= c->ep->cluster->pool_max_requests &&
+	    c->ep->cluster->pool_max_requests > 0)
+		c->dead = 1;
+	st->id = id;
+	st->f |= S_HEAD_IN;
+	st->f &= ~S_NG_CLOSED;
+	return 0;
+}
+
+/* What a request field says of the stream: gRPC's content-type. */
+static void
+stream_field(struct h2up_stream *st, const char *n, size_t nl, const char *v,
+	     size_t vl)
+{
+	if (nl == 12 && sl_h1_ieq(n, nl, "content-type") && vl >= 16 &&
+	    sl_h1_ieq(v, 16, "application/grpc"))
+		st->f |= S_GRPC;
+}
+
+/*
+ * The exchange's request head as a head block (hblock.h, b its header):
+ * its records are the pairs, :method and :path first and :authority where
+ * Host stood, the body's framing from the header; no text is parsed.
+ * Returns 0, or -1: the stream failed.
+ */
+static int
+stream_submit_block(struct h2up_stream *st, const char *p,
+		    const struct sl_hblk *b)
+{
+	nghttp2_nv stack_nv[48], *nv = stack_nv;
+	size_t max = (size_t)b->nfields + 5, k = 4, nl, vl;
+	struct sl_hblk_it it;
+	const char *n, *v;
+	int body = 0;
+
+	if (max > sizeof(stack_nv) / sizeof(stack_nv[0]) &&
+	    (nv = calloc(max, sizeof(*nv))) == NULL)
+		return -1;
+	nv_put(&nv[0], ":method", 7, "", 0);
+	nv_put(&nv[2], ":path", 5, "", 0);
+	nv_put(&nv[3], ":authority", 10, "", 0);
+	sl_hblk_first(&it, p);
+	while (sl_hblk_next(&it, &n, &nl, &v, &vl)) {
+		if (nl > 0 && n[0] == ':') {
+			int at = nl == 7 ? 0 : nl == 5 ? 2 : 3;
+			nv_put(&nv[at], n, nl, v, vl);
+			continue;
+		}
+		if (k + 1 >= max || req_field_dropped(n, nl))
+			continue;
+		stream_field(st, n, nl, v, vl);
+		nv_put(&nv[k++], n, nl, v, vl);
+	}
+	if (nv[0].valuelen == 0 ||
+	    sl_h1_ieq((const char *)nv[0].value, nv[0].valuelen, "connect")) {
+		if (nv != stack_nv)
+			free(nv);
+		return -1; /* no tunnel over an HTTP/2 upstream (yet) */
+	}
+	if (sl_h1_ieq((const char *)nv[0].value, nv[0].valuelen, "head"))
+		st->f |= S_NOBODY;
+	if (b->body == SL_H1_BODY_CHUNKED) {
+		st->f |= S_REQ_CHUNK;
+		body = 1;
+	} else if (b->body == SL_H1_BODY_LENGTH) {
+		st->req_left = b->length;
+		body = b->length > 0;
+	}
+	return stream_submit_nv(st, nv, k, stack_nv, body);
+}
+
+/*
+ * The exchange's request head as HTTP/1.1 text, hl bytes at p (sluice wrote
+ * it: a request line, "Name: value" lines, an empty line), as a route with
+ * a split or a mirror sends it, submitted as HEADERS. Returns 0, or -1: the
+ * stream failed.
  */
 static int
 stream_submit(struct h2up_stream *st, char *p, size_t hl)
 {
-	struct sl_h2up_conn *c = st->c;
 	char *end = p + hl - 2, *line, *eol, *sp1, *sp2;
 	size_t max = 6, k = 4;
 	nghttp2_nv stack_nv[48], *nv = stack_nv; /* a head's fields, most
 						    often on the stack */
-	nghttp2_data_provider dp;
-	int32_t id;
 	int body = 0;
 
 	for (size_t i = 0; i < hl; i++)
@@ -412,10 +525,6 @@ stream_submit(struct h2up_stream *st, char *p, size_t hl)
 	if (sl_h1_ieq(p, (size_t)(sp1 - p), "head"))
 		st->f |= S_NOBODY;
 	nv_put(&nv[0], ":method", 7, p, (size_t)(sp1 - p));
-	if (c->ep->cluster->protocol == SL_UP_PROTO_H2)
-		nv_put(&nv[1], ":scheme", 7, "https", 5);
-	else
-		nv_put(&nv[1], ":scheme", 7, "http", 4);
 	nv_put(&nv[2], ":path", 5, sp1 + 1, (size_t)(sp2 - sp1 - 1));
 	nv_put(&nv[3], ":authority", 10, "", 0);
 	for (line = eol + 2; line < end; line = eol + 2) {
@@ -452,43 +561,10 @@ stream_submit(struct h2up_stream *st, char *p, size_t hl)
 			st->req_left = n;
 			body = n > 0;
 		}
-		if (nl == 12 && sl_h1_ieq(line, nl, "content-type") &&
-		    ve - v >= 16 && sl_h1_ieq(v, 16, "application/grpc"))
-			st->f |= S_GRPC;
+		stream_field(st, line, nl, v, (size_t)(ve - v));
 		nv_put(&nv[k++], line, nl, v, (size_t)(ve - v));
 	}
-	if (nv[3].valuelen == 0) {
-		/* no Host: no :authority (RFC 9113 section 8.3.1) */
-		memmove(&nv[3], &nv[4], (k - 4) * sizeof(*nv));
-		k--;
-	}
-	if (st->f & S_GRPC)
-		nv_put(&nv[k++], "te", 2, "trailers", 8);
-	if (st->f & S_REQ_CHUNK)
-		sl_h1_chunked_init(&st->ck, UP_HEAD_MAX);
-	if (!body)
-		st->f |= S_REQ_END;
-	dp.source.ptr = st;
-	dp.read_callback = data_read;
-	id = nghttp2_submit_request(c->ng, NULL, nv, k, body ? &dp : NULL, st);
-	if (nv != stack_nv)
-		free(nv);
-	if (id < 0) {
-		/* stream ids ran out: the next request needs a new
-		 * connection (the failure is class 1) */
-		log_conn(c, "request not submitted", nghttp2_strerror(id));
-		c->dead = 1;
-		return -1;
-	}
-	/* pool.max_requests: a connection's lifetime in requests, as for
-	 * HTTP/1.1 (it closes after its last stream) */
-	if (++c->nsent >= c->ep->cluster->pool_max_requests &&
-	    c->ep->cluster->pool_max_requests > 0)
-		c->dead = 1;
-	st->id = id;
-	st->f |= S_HEAD_IN;
-	st->f &= ~S_NG_CLOSED;
-	return 0;
+	return stream_submit_nv(st, nv, k, stack_nv, body);
 }
 
 /* Parses what the exchange wrote: the head, then the body into body. */
@@ -497,7 +573,22 @@ stream_parse(struct h2up_stream *st)
 {
 	struct dbuf *r = &st->req;
 
-	if (!(st->f & S_HEAD_IN)) {
+	if (!(st->f & S_HEAD_IN) && dbuf_n(r) > 0 &&
+	    r->p[r->off] == SL_HBLK_MARK) {
+		/* a head block (hblock.h): whole once its length is in */
+		struct sl_hblk b;
+
+		if (dbuf_n(r) < sizeof(b))
+			return 0;
+		sl_hblk_head(r->p + r->off, &b);
+		if (b.len < sizeof(b) || b.len > UP_HEAD_MAX)
+			return -1;
+		if (dbuf_n(r) < b.len)
+			return 0;
+		if (stream_submit_block(st, r->p + r->off, &b) == -1)
+			return -1;
+		r->off += b.len;
+	} else if (!(st->f & S_HEAD_IN)) {
 		char *p = r->p + r->off, *e;
 		size_t n = dbuf_n(r), hl;
 

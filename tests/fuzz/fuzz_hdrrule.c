@@ -8,8 +8,9 @@
  * configuration would be. What is written must parse again, with the same
  * start line and framing; no field a rule removes may be left but those
  * the rules write; every field a rule of the route sets or adds is there.
- * A response's head block (hblock.h, for HTTP/2) holds the text's fields
- * but the connection's, with the same status and framing.
+ * A head block (hblock.h, for HTTP/2) holds the text's fields but the
+ * connection's, with the same status and framing; a request's, its
+ * request line as :method and :path and Host as :authority.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -118,7 +119,7 @@ check_fields(const struct sl_hdr_apply *a, const struct sl_h1_header *h,
 static void
 request(const char *head, size_t len, const struct sl_hdr_apply *a)
 {
-	static char out[160 * 1024];
+	static char out[160 * 1024], blk[160 * 1024];
 	struct sl_h1_limits lim = {8192, 65536, MAXH};
 	static struct sl_h1_header h2[MAXH2];
 	struct sl_h1_header h[MAXH];
@@ -154,6 +155,52 @@ request(const char *head, size_t len, const struct sl_hdr_apply *a)
 	CHECK(again.path_len == req.path_len &&
 	      memcmp(again.path, req.path, req.path_len) == 0);
 	check_fields(a, h2, again.nheaders);
+	/* as a head block (HTTP/2 upstreams): :method and :path first, then
+	 * the text's fields in order, Host as :authority, no
+	 * Transfer-Encoding; and -1 in a buffer a byte too small */
+	if (fwd.upgrade == NULL) {
+		struct sl_hblk hb;
+		struct sl_hblk_it it;
+		const char *nm, *v;
+		size_t nl, vl, i = 0;
+		long nb =
+		    sl_h1_block_request_head(blk, sizeof(blk), &req, &fwd);
+
+		CHECK(nb > 0);
+		CHECK(sl_h1_block_request_head(blk, (size_t)nb - 1, &req,
+					       &fwd) == -1);
+		nb = sl_h1_block_request_head(blk, sizeof(blk), &req, &fwd);
+		sl_hblk_head(blk, &hb);
+		CHECK(hb.mark == SL_HBLK_MARK && hb.len == (uint64_t)nb &&
+		      hb.status == 0 && hb.body == req.body);
+		sl_hblk_first(&it, blk);
+		CHECK(sl_hblk_next(&it, &nm, &nl, &v, &vl) && nl == 7 &&
+		      vl == again.method_len &&
+		      memcmp(v, again.method, vl) == 0);
+		CHECK(sl_hblk_next(&it, &nm, &nl, &v, &vl) && nl == 5 &&
+		      vl == again.path_len && memcmp(v, again.path, vl) == 0);
+		while (sl_hblk_next(&it, &nm, &nl, &v, &vl)) {
+			while (i < again.nheaders &&
+			       sl_h1_ieq(h2[i].name, h2[i].name_len,
+					 "transfer-encoding"))
+				i++;
+			CHECK(i < again.nheaders);
+			if (sl_h1_ieq(h2[i].name, h2[i].name_len, "host"))
+				CHECK(nl == 10 &&
+				      memcmp(nm, ":authority", 10) == 0);
+			else
+				CHECK(h2[i].name_len == nl &&
+				      memcmp(h2[i].name, nm, nl) == 0);
+			CHECK(h2[i].value_len == vl &&
+			      memcmp(h2[i].value, v, vl) == 0);
+			i++;
+		}
+		while (
+		    i < again.nheaders &&
+		    sl_h1_ieq(h2[i].name, h2[i].name_len, "transfer-encoding"))
+			i++;
+		CHECK(i == again.nheaders);
+	}
 }
 
 /* The head block of the same head holds the text's fields, in order,

@@ -36,6 +36,7 @@ NODE = shutil.which("node") or shutil.which("nodejs")
 # requests of each path it processed). Switches by path:
 # /refuse-once/K refuses K's first stream with REFUSED_STREAM; /die/K
 # destroys the connection when K's request has come, before any answer;
+# /headers... answers the request's fields as JSON once its body came;
 # /cut/N sends the head and N bytes of the body, then destroys it;
 # GOAWAY_EVERY (env) sends GOAWAY after that many streams of a session,
 # naming the stream before the last as the last one processed. With
@@ -127,6 +128,11 @@ srv.on('session', (s) => {
       }
       if (path === '/204') {
         stream.respond({':status': 204}, {endStream: true});
+        return;
+      }
+      if (path.startsWith('/headers')) {  /* the request's fields */
+        stream.respond({':status': 200, 'content-type': 'application/json'});
+        stream.end(JSON.stringify({h: h, got: got}));
         return;
       }
       stream.respond({':status': 200, 'x-sha256': hash.digest('hex'),
@@ -561,6 +567,75 @@ def _rss(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+@test
+def a_head_as_fields_or_as_text_reaches_the_server_the_same():
+    """A route to one h2c cluster hands h2up the request head as a head
+    block (hblock.h); a split's head stays HTTP/1.1 text, since a failover
+    may cross to an HTTP/1.1 cluster. Both reach the server with the same
+    fields: pseudo-header fields, Host as :authority, X-Forwarded-For
+    joined and appended, rules applied, hop-by-hop and framing fields
+    dropped, te: trailers for gRPC, and a chunked or a sized body."""
+    a = NodeH2()
+    cfg, port = make_config(
+        {"svc": [a.addr()]},
+        routes=[{"name": "one", "match": {"path_prefix": "/headers/one"},
+                 "cluster": "svc",
+                 "request_headers": {"set": {"X-Rule": "r ${route}"},
+                                     "remove": ["X-Drop"]}},
+                {"name": "split", "match": {"path_prefix": "/headers/split"},
+                 "split": [{"cluster": "svc", "weight": 1}],
+                 "request_headers": {"set": {"X-Rule": "r ${route}"},
+                                     "remove": ["X-Drop"]}}],
+        listener_opts={"protocols": ["h2", "http/1.1"]},
+        cluster_opts={"svc": {"protocol": "h2c"}})
+    cfg["listeners"][0].pop("tls", None)
+    sltest._tls_ports.discard(port)
+    start_sluice(cfg)
+
+    def fields(path, chunked, grpc):
+        hdrs = ["X-Forwarded-For: 192.0.2.1", "X-Forwarded-For: 192.0.2.2",
+                "Connection: keep-alive, X-Hop", "X-Hop: 1", "X-Drop: 1",
+                "Cookie: a=1", "X-Request-Id: rid-%s" % path.split("/")[2],
+                "TE: trailers"]
+        if grpc:
+            hdrs.append("Content-Type: application/grpc")
+        args = ["-sS", "--http1.1", "-X", "POST", "--data-binary",
+                "body-bytes", "http://127.0.0.1:%d%s" % (port, path)]
+        if chunked:
+            hdrs.append("Transfer-Encoding: chunked")
+        for h in hdrs:
+            args += ["-H", h]
+        out = subprocess.run(["curl"] + args, capture_output=True,
+                             timeout=20)
+        eq(out.returncode, 0, "curl: %r" % out.stderr)
+        got = json.loads(out.stdout)
+        eq(got["got"], 10, "the body")
+        h = dict(got["h"])
+        for k in (":path", "x-request-id", "x-rule"):
+            h.pop(k, None)
+        return h, got["h"]
+
+    for chunked in (False, True):
+        for grpc_ct in (False, True):
+            one, raw_one = fields("/headers/one", chunked, grpc_ct)
+            split, raw_split = fields("/headers/split", chunked, grpc_ct)
+            eq(one, split, "the same fields (chunked=%s, grpc=%s)"
+               % (chunked, grpc_ct))
+            eq(raw_one[":authority"], "127.0.0.1:%d" % port, ":authority")
+            eq(raw_one["x-forwarded-for"], "192.0.2.1, 192.0.2.2, 127.0.0.1",
+               "X-Forwarded-For joined, the client appended")
+            eq((raw_one["x-rule"], raw_split["x-rule"]),
+               ("r one", "r split"), "the rules")
+            for gone in ("connection", "x-hop", "x-drop",
+                         "transfer-encoding", "host"):
+                check(gone not in raw_one, "%s dropped" % gone)
+            eq(raw_one.get("te"), "trailers" if grpc_ct else None,
+               "te: trailers for gRPC only")
+            eq(raw_one.get("content-length"),
+               None if chunked else "10", "a sized body keeps its length")
+            eq(raw_one["x-request-id"], "rid-one", "the client's id kept")
 
 
 @test

@@ -598,6 +598,121 @@ test_blocks_hold_the_texts_fields(void **state)
 	sl_hdr_rules_free(r);
 }
 
+/* The fields of a request block as "name=value\n" lines, its :method and
+ * :path first, and those of the text with Host as :authority and the
+ * request line as the two pseudo-header fields. */
+static void
+test_request_blocks_hold_the_texts_fields(void **state)
+{
+	static const char *const raws[] = {
+	    "POST /pay?x=1 HTTP/1.1\r\nHost: api.test\r\n"
+	    "X-Forwarded-For: 192.0.2.1\r\nX-Forwarded-For: 192.0.2.2, x\r\n"
+	    "Connection: keep-alive, X-Hop\r\nX-Hop: 1\r\nTE: trailers\r\n"
+	    "X-Drop: 1\r\nContent-Type: application/grpc\r\n"
+	    "Transfer-Encoding: chunked\r\nTrailer: grpc-status\r\n\r\n",
+	    "GET http://abs.test:8080/a HTTP/1.1\r\nHost: abs.test:8080\r\n"
+	    "Accept: */*\r\nX-Request-Id: theirs\r\n\r\n",
+	    "GET /old HTTP/1.0\r\nAccept: */*\r\n\r\n",
+	    "PUT /sized HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
+	    "Expect: 100-continue\r\nX-Subject: forged\r\n\r\n",
+	};
+	static const struct sl_h1_limits rl = {8192, 32768, 64};
+	struct sl_hdr_rules *r = sl_hdr_rules_new();
+	struct sl_hdr_apply a;
+	static char text[4096], blk[4096], tf[4096], bf[4096];
+	size_t k;
+
+	set(r, "X-Rule", "r ${route} ${tls_version}");
+	rm(r, "X-Drop");
+	(void)state;
+	for (int with_rules = 0; with_rules < 2; with_rules++) {
+		for (size_t i = 0; i < sizeof(raws) / sizeof(raws[0]); i++) {
+			struct sl_h1_request req;
+			struct sl_fwd fwd = {
+			    .client_ip = "10.0.0.7",
+			    .proto = "https",
+			    .request_id = "rid-1",
+			    .default_host = "127.0.0.1:8080",
+			    .subject_header = "X-Subject",
+			    .subject = "CN=a",
+			    .xff = SL_FWD_APPEND,
+			    .rules = with_rules ? sl_hdr_apply_set(&a, NULL, r)
+						: NULL,
+			    .vars = &vars};
+			struct sl_hblk h;
+			struct sl_hblk_it it;
+			const char *nm, *v, *p, *eol, *sp;
+			size_t nl, vl;
+			long n, m;
+
+			memset(&req, 0, sizeof(req));
+			req.headers = hdrs;
+			req.max_headers = 64;
+			assert_int_equal(sl_h1_parse_request(raws[i],
+							     strlen(raws[i]),
+							     &req, &rl),
+					 0);
+			n = sl_h1_write_request_head(text, sizeof(text), &req,
+						     &fwd);
+			m = sl_h1_block_request_head(blk, sizeof(blk), &req,
+						     &fwd);
+			assert_true(n > 0 && m > 0);
+			/* the text's request line and fields, Host as
+			 * :authority */
+			eol = strstr(text, "\r\n");
+			sp = memchr(text, ' ', (size_t)(eol - text));
+			k = (size_t)snprintf(tf, sizeof(tf),
+					     ":method=%.*s\n:path=%.*s\n",
+					     (int)(sp - text), text,
+					     (int)(eol - sp - 10), sp + 1);
+			for (p = eol + 2; p < text + n - 2; p = eol + 2) {
+				const char *c = strchr(p, ':'), *vv = c + 1;
+				const char *ve;
+				eol = strstr(p, "\r\n");
+				while (*vv == ' ')
+					vv++;
+				ve = eol;
+				while (ve > vv && ve[-1] == ' ')
+					ve--;
+				if ((size_t)(c - p) == 17 &&
+				    strncasecmp(p, "Transfer-Encoding", 17) ==
+					0)
+					continue;
+				if ((size_t)(c - p) == 4 &&
+				    strncasecmp(p, "Host", 4) == 0)
+					k += (size_t)snprintf(
+					    tf + k, sizeof(tf) - k,
+					    ":authority=%.*s\n", (int)(ve - vv),
+					    vv);
+				else
+					k += (size_t)snprintf(
+					    tf + k, sizeof(tf) - k,
+					    "%.*s=%.*s\n", (int)(c - p), p,
+					    (int)(ve - vv), vv);
+			}
+			sl_hblk_head(blk, &h);
+			assert_int_equal(h.mark, SL_HBLK_MARK);
+			assert_int_equal(h.len, m);
+			assert_int_equal(h.status, 0);
+			assert_int_equal(h.body, req.body);
+			if (req.body == SL_H1_BODY_LENGTH)
+				assert_int_equal(h.length, req.content_length);
+			k = 0;
+			sl_hblk_first(&it, blk);
+			while (sl_hblk_next(&it, &nm, &nl, &v, &vl))
+				k += (size_t)snprintf(bf + k, sizeof(bf) - k,
+						      "%.*s=%.*s\n", (int)nl,
+						      nm, (int)vl, v);
+			assert_string_equal(bf, tf);
+			/* a byte short: refused whole */
+			assert_int_equal(sl_h1_block_request_head(
+					     blk, (size_t)m - 1, &req, &fwd),
+					 -1);
+		}
+	}
+	sl_hdr_rules_free(r);
+}
+
 int
 main(void)
 {
@@ -611,6 +726,7 @@ main(void)
 	    cmocka_unit_test(test_request_head_with_rules),
 	    cmocka_unit_test(test_response_head_and_error_with_rules),
 	    cmocka_unit_test(test_blocks_hold_the_texts_fields),
+	    cmocka_unit_test(test_request_blocks_hold_the_texts_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
