@@ -236,6 +236,82 @@ resp_upgrade(struct sl_seam *s, const struct sl_h1_response *resp, size_t hlen)
 	return ws ? SL_TXN_NEXT_SWITCH_WS : SL_TXN_NEXT_SWITCH;
 }
 
+/*
+ * An HTTP/2 upstream's response head as a head block (hblock.h: h2up.c
+ * wrote it from the fields nghttp2 checked against RFC 9113 section 8):
+ * resp filled from its records as sl_h1_parse_response fills it from text,
+ * under the same limits (max_header_bytes counted as the text would be,
+ * the worker's max_hdrs), a chunked body given its Transfer-Encoding for
+ * the HTTP/1.1 writer. Returns the block's length, 0 while it is not all
+ * in, or -1 when the attempt failed (handled).
+ */
+static long
+resp_block(struct sl_seam *s, struct sl_upconn *u, struct sl_h1_response *resp)
+{
+	struct sl_txn *t = s->txn;
+	const char *p = u->in.data + u->in.off;
+	size_t avail = sl_buf_pending(&u->in), text, n = 0, nl, vl;
+	struct sl_h1_header *h = resp->headers;
+	size_t max = resp->max_headers;
+	struct sl_hblk_it it;
+	const char *nm, *v;
+	struct sl_hblk b;
+
+	if (avail < sizeof(b))
+		return 0;
+	sl_hblk_head(p, &b);
+	if (b.len > avail) {
+		if (head_fills_buffer(t, u) &&
+		    u->in.cap >= s->lconf->limits.buffer_bytes) {
+			sl_attempt_failed(s, FAIL_BAD,
+					  "upstream_head_too_large",
+					  "buffer_bytes");
+			return -1;
+		}
+		return 0;
+	}
+	memset(resp, 0, sizeof(*resp));
+	resp->headers = h;
+	resp->max_headers = max;
+	resp->reason = sl_h1_reason(b.status);
+	resp->reason_len = strlen(resp->reason);
+	/* the head's size as the text h2up.c wrote before blocks: status
+	 * line, fields, Transfer-Encoding of a chunked body, blank line */
+	text =
+	    15 + resp->reason_len + 2 + (b.body == SL_H1_BODY_CHUNKED ? 28 : 0);
+	sl_hblk_first(&it, p);
+	while (sl_hblk_next(&it, &nm, &nl, &v, &vl)) {
+		if (n + 1 >= max) {
+			resp->why = SL_H1_R_TOO_MANY_HEADERS;
+			break;
+		}
+		h[n++] = (struct sl_h1_header){nm, nl, v, vl, SL_HK_UNSET};
+		text += nl + vl + 4;
+	}
+	if (text > s->lconf->limits.max_header_bytes)
+		resp->why = SL_H1_R_HEAD_TOO_LARGE;
+	if (b.status < 100 || b.status > 599)
+		resp->why = SL_H1_R_BAD_STATUS;
+	if (resp->why != SL_H1_R_NONE) {
+		sl_attempt_failed(s, FAIL_BAD, "upstream_bad_response",
+				  sl_h1_reason_str(resp->why));
+		return -1;
+	}
+	if (b.body == SL_H1_BODY_CHUNKED)
+		h[n++] =
+		    (struct sl_h1_header){"transfer-encoding", 17, "chunked", 7,
+					  SL_HK_TRANSFER_ENCODING};
+	resp->nheaders = n;
+	resp->status = b.status;
+	resp->minor = 1;
+	resp->body = (enum sl_h1_body)b.body;
+	resp->content_length = b.length;
+	/* as the parser reads Content-Length: 0, no body to wait for */
+	if (resp->body == SL_H1_BODY_LENGTH && b.length == 0)
+		resp->body = SL_H1_BODY_NONE;
+	return (long)b.len;
+}
+
 /* Checks new response bytes: head, then body framing. Returns -1 when
  * the exchange failed (already handled), SL_TXN_NEXT_SWITCH or
  * _SWITCH_WS on a checked 101, SL_TXN_NEXT_TUNNEL_OUT when bytes past
@@ -263,6 +339,15 @@ resp_advance(struct sl_seam *s)
 
 		if (sl_buf_pending(&u->in) == 0)
 			return 0;
+		/* sl_h1_parse_response (or resp_block) clears the rest */
+		resp.headers = w->hdrs;
+		resp.max_headers = w->max_hdrs;
+		if (u->in.data[u->in.off] == SL_HBLK_MARK) {
+			/* an HTTP/2 upstream's head, as fields */
+			if ((hlen = resp_block(s, u, &resp)) <= 0)
+				return (int)hlen;
+			goto parsed;
+		}
 		hlen = sl_h1_scan_head(&t->resp_scan, u->in.data + u->in.off,
 				       sl_buf_pending(&u->in), &hl, 0);
 		if (hlen == 0 && head_fills_buffer(t, u) &&
@@ -281,15 +366,13 @@ resp_advance(struct sl_seam *s)
 					  sl_h1_reason_str(t->resp_scan.why));
 			return -1;
 		}
-		/* sl_h1_parse_response clears the rest */
-		resp.headers = w->hdrs;
-		resp.max_headers = w->max_hdrs;
 		if (sl_h1_parse_response(u->in.data + u->in.off, (size_t)hlen,
 					 &resp, t->method_id) < 0) {
 			sl_attempt_failed(s, FAIL_BAD, "upstream_bad_response",
 					  sl_h1_reason_str(resp.why));
 			return -1;
 		}
+	parsed:
 		if (resp.status == 101 && t->upgrade != 0) {
 			/* a tunnel: the connection's (the core switches),
 			 * or this exchange's own over HTTP/2, its body from

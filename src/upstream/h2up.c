@@ -147,6 +147,8 @@ struct h2up_stream {
 	struct dbuf hdr;   /* the response's fields, or its trailers */
 	size_t unconsumed; /* DATA payload in resp, window not given back */
 	int has_cl;	   /* the response has a Content-Length */
+	uint64_t resp_cl;  /* its value (nghttp2 checked its digits) */
+	uint16_t nrec;	   /* records of the response's head in hdr */
 };
 
 struct sl_h2up_conn {
@@ -754,8 +756,12 @@ on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
 		return 0;
 	}
 	if (namelen == 14 && memcmp(name, "content-length", 14) == 0 &&
-	    !(st->f & S_RESP_HEAD))
+	    !(st->f & S_RESP_HEAD)) {
 		st->has_cl = 1;
+		st->resp_cl = 0;
+		for (size_t i = 0; i < valuelen; i++)
+			st->resp_cl = st->resp_cl * 10 + (value[i] - '0');
+	}
 	if (namelen == 11 && (st->f & S_GRPC) && !(st->f & S_END_CLOSED) &&
 	    memcmp(name, "grpc-status", 11) == 0) {
 		/* for the exchange's metrics and log line: before the
@@ -769,7 +775,24 @@ on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
 		sl_xprt_mem_set_note(st->end, (g > 16 ? 17 : g) + 1);
 	}
 	/* nghttp2 checked both (RFC 9113 section 8.2.1): a lower-case
-	 * token, a value without CR, LF or NUL */
+	 * token, a value without CR, LF or NUL. A head's field is a record
+	 * of its block (resp_headers), a trailer a line of the chunked
+	 * body's trailer section (resp_end) */
+	if (!(st->f & S_RESP_HEAD)) {
+		char rec[SL_HBLK_REC];
+		uint16_t nl = (uint16_t)namelen;
+		uint32_t vl = (uint32_t)valuelen;
+		if (st->nrec == UINT16_MAX)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		memcpy(rec, &nl, 2);
+		memcpy(rec + 2, &vl, 4);
+		if (dbuf_put(&st->hdr, rec, sizeof(rec)) == -1 ||
+		    dbuf_put(&st->hdr, name, namelen) == -1 ||
+		    dbuf_put(&st->hdr, value, valuelen) == -1)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		st->nrec++;
+		return 0;
+	}
 	if (dbuf_put(&st->hdr, name, namelen) == -1 ||
 	    dbuf_put(&st->hdr, ": ", 2) == -1 ||
 	    dbuf_put(&st->hdr, value, valuelen) == -1 ||
@@ -798,9 +821,7 @@ resp_end(struct h2up_stream *st)
 static int
 resp_headers(struct h2up_stream *st, int end_stream)
 {
-	char line[64];
-	const char *reason;
-	long n;
+	struct sl_hblk b;
 	int nobody;
 
 	if (st->f & S_RESP_HEAD)
@@ -809,31 +830,50 @@ resp_headers(struct h2up_stream *st, int end_stream)
 		/* interim (100, 103): not passed on */
 		st->hdr.off = st->hdr.len = 0;
 		st->has_cl = 0;
+		st->nrec = 0;
 		return 0;
 	}
-	/* nghttp2 checked :status is three digits */
-	reason = sl_h1_reason(st->status);
-	if ((n = sl_h1_status_line(line, sizeof(line), st->status, reason,
-				   strlen(reason))) < 0)
-		return -1;
+	/* the head as a block (hblock.h) the exchange reads without
+	 * parsing: nghttp2 checked :status is three digits */
+	memset(&b, 0, sizeof(b));
+	b.mark = SL_HBLK_MARK;
+	b.status = (uint16_t)st->status;
+	b.digits[0] = (char)('0' + st->status / 100 % 10);
+	b.digits[1] = (char)('0' + st->status / 10 % 10);
+	b.digits[2] = (char)('0' + st->status % 10);
 	nobody = (st->f & S_NOBODY) || st->status == 204 || st->status == 304;
-	if (dbuf_put(&st->resp, line, (size_t)n) == -1 ||
+	if (nobody)
+		b.body = SL_H1_BODY_NONE;
+	else if (st->has_cl) {
+		b.body = SL_H1_BODY_LENGTH;
+		b.length = st->resp_cl;
+	} else if (end_stream) {
+		/* a head that ends the stream (gRPC's trailers-only answer):
+		 * a length of 0, which the client's codec ends with its
+		 * HEADERS */
+		static const char zero[] = "content-length0";
+		char rec[SL_HBLK_REC];
+		uint16_t nl = 14;
+		uint32_t vl = 1;
+		memcpy(rec, &nl, 2);
+		memcpy(rec + 2, &vl, 4);
+		if (dbuf_put(&st->hdr, rec, sizeof(rec)) == -1 ||
+		    dbuf_put(&st->hdr, zero, 15) == -1)
+			return -1;
+		st->nrec++;
+		b.body = SL_H1_BODY_LENGTH;
+	} else {
+		/* DATA goes on as chunks, trailers as their trailer section */
+		b.body = SL_H1_BODY_CHUNKED;
+		st->f |= S_RESP_CHUNK;
+	}
+	b.nfields = st->nrec;
+	b.len = (uint32_t)(sizeof(b) + dbuf_n(&st->hdr));
+	if (dbuf_put(&st->resp, &b, sizeof(b)) == -1 ||
 	    dbuf_cat(&st->resp, &st->hdr) == -1)
 		return -1;
 	st->hdr.off = st->hdr.len = 0;
-	if (!nobody && !st->has_cl) {
-		if (end_stream) {
-			if (dbuf_str(&st->resp, "content-length: 0\r\n") == -1)
-				return -1;
-		} else {
-			if (dbuf_str(&st->resp,
-				     "transfer-encoding: chunked\r\n") == -1)
-				return -1;
-			st->f |= S_RESP_CHUNK;
-		}
-	}
-	if (dbuf_str(&st->resp, "\r\n") == -1)
-		return -1;
+	st->nrec = 0;
 	st->f |= S_RESP_HEAD;
 	if (end_stream)
 		st->f |= S_RESP_END;
