@@ -37,6 +37,7 @@ NODE = shutil.which("node") or shutil.which("nodejs")
 # /refuse-once/K refuses K's first stream with REFUSED_STREAM; /die/K
 # destroys the connection when K's request has come, before any answer;
 # /headers... answers the request's fields as JSON once its body came;
+# /fields/N/L answers N fields x-fI of L bytes of value each;
 # /cut/N sends the head and N bytes of the body, then destroys it;
 # GOAWAY_EVERY (env) sends GOAWAY after that many streams of a session,
 # naming the stream before the last as the last one processed. With
@@ -128,6 +129,14 @@ srv.on('session', (s) => {
       }
       if (path === '/204') {
         stream.respond({':status': 204}, {endStream: true});
+        return;
+      }
+      m = /^\/fields\/(\d+)\/(\d+)/.exec(path);
+      if (m) {  /* N fields of L bytes of value each */
+        const hd = {':status': 200};
+        for (let i = 0; i < +m[1]; i++) hd['x-f' + i] = 'v'.repeat(+m[2]);
+        stream.respond(hd);
+        stream.end('fields');
         return;
       }
       if (path.startsWith('/headers')) {  /* the request's fields */
@@ -636,6 +645,28 @@ def a_head_as_fields_or_as_text_reaches_the_server_the_same():
             eq(raw_one.get("content-length"),
                None if chunked else "10", "a sized body keeps its length")
             eq(raw_one["x-request-id"], "rid-one", "the client's id kept")
+
+
+@test
+def an_upstream_head_past_the_limits_is_a_502():
+    """An HTTP/2 upstream's response head is held to the listener's limits
+    as an HTTP/1.1 upstream's is, although it comes as fields (a head
+    block): past max_header_bytes as its text would be, or with more
+    fields than the worker takes (the listener's max_headers, 256 at
+    least), it is a 502 upstream_bad_response with the parser's reason;
+    within them it goes through whole."""
+    a = NodeH2()
+    sl, port, alog = h2c_sluice([a.addr()])
+    st = h2_call(port, "GET", "/fields/100/100")
+    eq(st.status, 200, "100 fields of 100 bytes: 14 KiB")
+    eq(st.header("x-f99"), "v" * 100, "the last one")
+    st = h2_call(port, "GET", "/fields/60/600")
+    eq(st.status, 502, "36 KiB of fields, past max_header_bytes (32 KiB)")
+    st = h2_call(port, "GET", "/fields/300/1")
+    eq(st.status, 502, "300 fields, past the 256 a worker takes")
+    check(wait_until(lambda: "head_too_large" in sl.stderr() and
+                     "too_many_headers" in sl.stderr(), 5),
+          "the reasons logged: %s" % sl.stderr()[-2000:])
 
 
 @test
