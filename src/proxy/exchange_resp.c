@@ -335,7 +335,7 @@ resp_advance(struct sl_seam *s)
 		struct sl_hdr_vars vars;
 		char ip[64];
 		long hlen, n;
-		int close, rstatus;
+		int close, rstatus, fields;
 
 		if (sl_buf_pending(&u->in) == 0)
 			return 0;
@@ -432,10 +432,11 @@ resp_advance(struct sl_seam *s)
 		if (close)
 			t->flags |= SL_TXN_F_CLOSE;
 		/* a block takes up to 3 bytes a field more than text */
+		fields = sl_seam_fields(s);
 		if (sl_exchange_out_reserve(
-			s, (size_t)hlen + 512 +
-			       (sl_seam_fields(s)
-				    ? 3 * resp.nheaders + sizeof(struct sl_hblk)
+			s,
+			(size_t)hlen + 512 +
+			    (fields ? 3 * resp.nheaders + sizeof(struct sl_hblk)
 				    : 0)) == -1) {
 			sl_attempt_failed(s, FAIL_BAD,
 					  "upstream_head_too_large",
@@ -451,7 +452,7 @@ resp_advance(struct sl_seam *s)
 			expose.kind = SL_HK_UNSET;
 		}
 		rules = sl_exchange_rules(s, 0, &vars, &vp, NULL, ip);
-		if (sl_seam_fields(s))
+		if (fields)
 			n = sl_h1_block_response_head(
 			    s->txn->out.data + s->txn->out.len,
 			    sl_buf_space(&s->txn->out), &resp, t->request_id,
