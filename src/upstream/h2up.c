@@ -5,16 +5,16 @@
  * connections, each an ordinary upstream connection this file owns with
  * an nghttp2 client session used as a state machine over its bytes. An
  * exchange's upstream connection is one stream: a memory end (xprt.h) on
- * which the exchange writes its HTTP/1.1 request and reads an HTTP/1.1
- * response exactly as on a socket, so that its parsing, retries, limits,
- * pacing and logs do not change. Here is the other end of each pair: the
- * request's head becomes HEADERS (HTTP/1.1's connection fields left out,
- * Host as :authority), its body (Content-Length or chunked) DATA under
- * the stream's window; the response's HEADERS become a status line and
- * fields, its DATA a body (chunked unless the server gave a length), its
- * trailers the chunked body's trailer section. Nothing here runs inside
- * the exchange: the memory ends wake it through events, after nghttp2's
- * callbacks returned.
+ * which the exchange writes its request and reads its response as on a
+ * socket, so that its retries, limits, pacing and logs do not change. Here
+ * is the other end of each pair: the request's head (a head block, or
+ * HTTP/1.1 text for a split or a mirror) becomes HEADERS, its body
+ * (Content-Length or chunked) DATA under the stream's window; the
+ * response's HEADERS become a head block, its DATA a body (chunked unless
+ * the server gave a length), its trailers the chunked body's trailer
+ * section. The translation of heads is h2up_head.c's. Nothing here runs
+ * inside the exchange: the memory ends wake it through events, after
+ * nghttp2's callbacks returned.
  *
  * Flow control: a stream's receive window is UP_STREAM_WINDOW, given back
  * (nghttp2_session_consume) once the exchange's end has taken the bytes,
@@ -37,144 +37,12 @@
 #include "h1_msg.h"
 #include "h1_parse.h"
 #include "h2ng.h"
+#include "h2up_int.h"
 #include "hblock.h"
 #include "log.h"
 #include "upstream.h"
 #include "worker.h"
 #include "xprt.h"
-
-#define UP_STREAM_WINDOW (256 * 1024)
-#define UP_CONN_WINDOW	 (16 * 1024 * 1024)
-#define UP_END_WINDOW	 (256 * 1024)
-#define UP_BODY_MAX	 (64 * 1024)
-#define UP_HEAD_MAX	 (64 * 1024) /* a request head from the exchange */
-#define UP_RESP_HEAD_MAX (64 * 1024) /* a response's fields (SETTINGS) */
-#define UP_READ		 16384
-
-/* A growable byte queue: [off, len) of p. */
-struct dbuf {
-	char *p;
-	size_t off, len, cap;
-};
-
-static size_t
-dbuf_n(const struct dbuf *b)
-{
-	return b->len - b->off;
-}
-
-static int
-dbuf_put(struct dbuf *b, const void *p, size_t n)
-{
-	if (n == 0)
-		return 0;
-	if (b->off == b->len)
-		b->off = b->len = 0;
-	if (b->len + n > b->cap && b->off > 0) {
-		memmove(b->p, b->p + b->off, b->len - b->off);
-		b->len -= b->off;
-		b->off = 0;
-	}
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap > 0 ? b->cap : 512;
-		char *q;
-		while (cap < b->len + n)
-			cap *= 2;
-		if ((q = realloc(b->p, cap)) == NULL)
-			return -1;
-		b->p = q;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	return 0;
-}
-
-static int
-dbuf_str(struct dbuf *b, const char *s)
-{
-	return dbuf_put(b, s, strlen(s));
-}
-
-/* Appends what src holds to dst. */
-static int
-dbuf_cat(struct dbuf *dst, const struct dbuf *src)
-{
-	return dbuf_n(src) == 0 ? 0
-				: dbuf_put(dst, src->p + src->off, dbuf_n(src));
-}
-
-static void
-dbuf_free(struct dbuf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
-/* Stream flags. */
-#define S_HELD	     0x0001 /* its connect waits for the SETTINGS */
-#define S_HEAD_IN    0x0002 /* the request's head is submitted */
-#define S_REQ_CHUNK  0x0004 /* the request's body is chunked */
-#define S_REQ_END    0x0008 /* the request's body is all in body */
-#define S_DEFERRED   0x0010 /* the data provider waits for bytes */
-#define S_RESP_HEAD  0x0020 /* the final response head is in resp */
-#define S_RESP_CHUNK 0x0040 /* its body goes chunked */
-#define S_RESP_END   0x0080 /* the response is all in resp */
-#define S_NG_CLOSED                                                            \
-	0x0100		    /* nghttp2 closed the stream (or it never had      \
-			       one) */
-#define S_END_CLOSED 0x0200 /* our end is closed */
-#define S_NOBODY     0x0400 /* HEAD: no response body */
-#define S_GRPC	     0x0800 /* content-type application/grpc* */
-#define S_TRAILERS   0x1000 /* the response's trailers are coming */
-
-struct sl_h2up_conn;
-
-struct h2up_stream {
-	TAILQ_ENTRY(h2up_stream) link; /* in c->streams */
-	struct sl_h2up_conn *c;
-	struct sl_xprt_mem *end;   /* ours */
-	struct sl_xprt_mem *their; /* the exchange's, while ours is open */
-	struct event rev, wev;	   /* on ours, fd -1 */
-	int32_t id;		   /* 0: not submitted */
-	unsigned f;		   /* S_* */
-	int status;
-	uint64_t req_left; /* Content-Length's bytes still to come */
-	struct sl_h1_chunked ck;
-	struct dbuf req;   /* bytes from the exchange not parsed yet */
-	struct dbuf body;  /* the request's payload for DATA */
-	struct dbuf resp;  /* HTTP/1.1 bytes for the exchange */
-	struct dbuf hdr;   /* the response's fields, or its trailers */
-	size_t unconsumed; /* DATA payload in resp, window not given back */
-	int has_cl;	   /* the response has a Content-Length */
-	uint64_t resp_cl;  /* its value (nghttp2 checked its digits) */
-	uint16_t nrec;	   /* records of the response's head in hdr */
-};
-
-struct sl_h2up_conn {
-	TAILQ_ENTRY(sl_h2up_conn) link; /* in ep->h2 */
-	struct sl_wendpoint *ep;	/* borrowed: u holds a reference */
-	struct sl_upconn *u;		/* the connection underneath */
-	nghttp2_session *ng;
-	TAILQ_HEAD(, h2up_stream) streams;
-	uint32_t nstreams; /* streams attached */
-	uint64_t nsent;	   /* streams submitted, all told */
-	uint32_t max_streams;
-	int connected;	  /* u connected: the preface may go */
-	int ready;	  /* the server's SETTINGS came */
-	int dead;	  /* takes no new stream (GOAWAY, drain, retired) */
-	int busy;	  /* in conn_pump or a read: no free */
-	int gone;	  /* to be freed when busy drops */
-	int err;	  /* why it failed before its SETTINGS: what the streams
-			     waiting for it fail with (SL_UP_ERR_TLS: the TLS
-			     handshake) */
-	struct dbuf wbuf; /* nghttp2's output not written yet */
-	struct event run; /* deferred: write what nghttp2 has */
-	struct event idle; /* no stream for the pool's idle_timeout */
-	struct event ping; /* liveness: the cluster's ping_interval */
-	uint64_t heard_ms; /* when the server last sent anything */
-	int ping_out;	   /* a PING waits for its answer */
-};
 
 static void stream_free(struct h2up_stream *st);
 static void conn_schedule(struct sl_h2up_conn *c);
@@ -343,46 +211,9 @@ stream_on_write(evutil_socket_t fd, short what, void *arg)
 	stream_flush(arg);
 }
 
-/* Whether a request field stays out of HEADERS: HTTP/1.1's connection
- * fields (RFC 9113 section 8.2.2), Host (as :authority) and TE (added
- * back as "trailers" for gRPC). */
-static int
-req_field_dropped(const char *n, size_t len)
-{
-	switch (len) {
-	case 2:
-		return sl_h1_ieq(n, len, "te");
-	case 4:
-		return sl_h1_ieq(n, len, "host");
-	case 7:
-		return sl_h1_ieq(n, len, "upgrade");
-	case 10:
-		return sl_h1_ieq(n, len, "connection") ||
-		       sl_h1_ieq(n, len, "keep-alive");
-	case 13:
-		return sl_h1_ieq(n, len, "http2-settings");
-	case 16:
-		return sl_h1_ieq(n, len, "proxy-connection");
-	case 17:
-		return sl_h1_ieq(n, len, "transfer-encoding");
-	default:
-		return 0;
-	}
-}
-
 static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf,
 			 size_t length, uint32_t *flags,
 			 nghttp2_data_source *src, void *ud);
-
-static void
-nv_put(nghttp2_nv *nv, const char *n, size_t nl, const char *v, size_t vl)
-{
-	nv->name = (uint8_t *)(uintptr_t)n;
-	nv->namelen = nl;
-	nv->value = (uint8_t *)(uintptr_t)v;
-	nv->valuelen = vl;
-	nv->flags = NGHTTP2_NV_FLAG_NONE;
-}
 
 /*
  * Submits the request head as HEADERS: nv[0..k) with nv[3] its
@@ -399,16 +230,16 @@ stream_submit_nv(struct h2up_stream *st, nghttp2_nv *nv, size_t k,
 	int32_t id;
 
 	if (c->ep->cluster->protocol == SL_UP_PROTO_H2)
-		nv_put(&nv[1], ":scheme", 7, "https", 5);
+		h2up_nv_put(&nv[1], ":scheme", 7, "https", 5);
 	else
-		nv_put(&nv[1], ":scheme", 7, "http", 4);
+		h2up_nv_put(&nv[1], ":scheme", 7, "http", 4);
 	if (nv[3].valuelen == 0) {
 		/* no Host: no :authority (RFC 9113 section 8.3.1) */
 		memmove(&nv[3], &nv[4], (k - 4) * sizeof(*nv));
 		k--;
 	}
 	if (st->f & S_GRPC)
-		nv_put(&nv[k++], "te", 2, "trailers", 8);
+		h2up_nv_put(&nv[k++], "te", 2, "trailers", 8);
 	if (st->f & S_REQ_CHUNK)
 		sl_h1_chunked_init(&st->ck, UP_HEAD_MAX);
 	if (!body)
@@ -436,173 +267,46 @@ stream_submit_nv(struct h2up_stream *st, nghttp2_nv *nv, size_t k,
 	return 0;
 }
 
-/* What a request field says of the stream: gRPC's content-type. */
-static void
-stream_field(struct h2up_stream *st, const char *n, size_t nl, const char *v,
-	     size_t vl)
-{
-	if (nl == 12 && sl_h1_ieq(n, nl, "content-type") && vl >= 16 &&
-	    sl_h1_ieq(v, 16, "application/grpc"))
-		st->f |= S_GRPC;
-}
-
-/*
- * The exchange's request head as a head block (hblock.h, b its header):
- * its records are the pairs, :method and :path first and :authority where
- * Host stood, the body's framing from the header; no text is parsed.
- * Returns 0, or -1: the stream failed.
- */
-static int
-stream_submit_block(struct h2up_stream *st, const char *p,
-		    const struct sl_hblk *b)
-{
-	nghttp2_nv stack_nv[48], *nv = stack_nv;
-	size_t max = (size_t)b->nfields + 5, k = 4, nl, vl;
-	struct sl_hblk_it it;
-	const char *n, *v;
-	int body = 0;
-
-	if (max > sizeof(stack_nv) / sizeof(stack_nv[0]) &&
-	    (nv = calloc(max, sizeof(*nv))) == NULL)
-		return -1;
-	nv_put(&nv[0], ":method", 7, "", 0);
-	nv_put(&nv[2], ":path", 5, "", 0);
-	nv_put(&nv[3], ":authority", 10, "", 0);
-	sl_hblk_first(&it, p);
-	while (sl_hblk_next(&it, &n, &nl, &v, &vl)) {
-		if (nl > 0 && n[0] == ':') {
-			int at = nl == 7 ? 0 : nl == 5 ? 2 : 3;
-			nv_put(&nv[at], n, nl, v, vl);
-			continue;
-		}
-		if (k + 1 >= max || req_field_dropped(n, nl))
-			continue;
-		stream_field(st, n, nl, v, vl);
-		nv_put(&nv[k++], n, nl, v, vl);
-	}
-	if (nv[0].valuelen == 0 ||
-	    sl_h1_ieq((const char *)nv[0].value, nv[0].valuelen, "connect")) {
-		if (nv != stack_nv)
-			free(nv);
-		return -1; /* no tunnel over an HTTP/2 upstream (yet) */
-	}
-	if (sl_h1_ieq((const char *)nv[0].value, nv[0].valuelen, "head"))
-		st->f |= S_NOBODY;
-	if (b->body == SL_H1_BODY_CHUNKED) {
-		st->f |= S_REQ_CHUNK;
-		body = 1;
-	} else if (b->body == SL_H1_BODY_LENGTH) {
-		st->req_left = b->length;
-		body = b->length > 0;
-	}
-	return stream_submit_nv(st, nv, k, stack_nv, body);
-}
-
-/*
- * The exchange's request head as HTTP/1.1 text, hl bytes at p (sluice wrote
- * it: a request line, "Name: value" lines, an empty line), as a route with
- * a split or a mirror sends it, submitted as HEADERS. Returns 0, or -1: the
- * stream failed.
- */
-static int
-stream_submit(struct h2up_stream *st, char *p, size_t hl)
-{
-	char *end = p + hl - 2, *line, *eol, *sp1, *sp2;
-	size_t max = 6, k = 4;
-	nghttp2_nv stack_nv[48], *nv = stack_nv; /* a head's fields, most
-						    often on the stack */
-	int body = 0;
-
-	for (size_t i = 0; i < hl; i++)
-		max += p[i] == '\n';
-	if ((eol = memchr(p, '\r', hl)) == NULL ||
-	    (sp1 = memchr(p, ' ', (size_t)(eol - p))) == NULL ||
-	    (sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1))) == NULL)
-		return -1;
-	if (sl_h1_ieq(p, (size_t)(sp1 - p), "connect"))
-		return -1; /* no tunnel over an HTTP/2 upstream (yet) */
-	if (max > sizeof(stack_nv) / sizeof(stack_nv[0]) &&
-	    (nv = calloc(max, sizeof(*nv))) == NULL)
-		return -1;
-	if (sl_h1_ieq(p, (size_t)(sp1 - p), "head"))
-		st->f |= S_NOBODY;
-	nv_put(&nv[0], ":method", 7, p, (size_t)(sp1 - p));
-	nv_put(&nv[2], ":path", 5, sp1 + 1, (size_t)(sp2 - sp1 - 1));
-	nv_put(&nv[3], ":authority", 10, "", 0);
-	for (line = eol + 2; line < end; line = eol + 2) {
-		char *colon, *v, *ve;
-		size_t nl;
-
-		if ((eol = memchr(line, '\r', (size_t)(end - line + 1))) ==
-			NULL ||
-		    (colon = memchr(line, ':', (size_t)(eol - line))) == NULL) {
-			if (nv != stack_nv)
-				free(nv);
-			return -1;
-		}
-		nl = (size_t)(colon - line);
-		for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
-			;
-		for (ve = eol; ve > v && (ve[-1] == ' ' || ve[-1] == '\t');
-		     ve--)
-			;
-		if (nl == 4 && sl_h1_ieq(line, nl, "host")) {
-			nv_put(&nv[3], ":authority", 10, v, (size_t)(ve - v));
-			continue;
-		}
-		if (nl == 17 && sl_h1_ieq(line, nl, "transfer-encoding")) {
-			st->f |= S_REQ_CHUNK;
-			body = 1;
-		}
-		if (req_field_dropped(line, nl))
-			continue;
-		if (nl == 14 && sl_h1_ieq(line, nl, "content-length")) {
-			uint64_t n = 0;
-			for (const char *d = v; d < ve; d++)
-				n = n * 10 + (uint64_t)(*d - '0');
-			st->req_left = n;
-			body = n > 0;
-		}
-		stream_field(st, line, nl, v, (size_t)(ve - v));
-		nv_put(&nv[k++], line, nl, v, (size_t)(ve - v));
-	}
-	return stream_submit_nv(st, nv, k, stack_nv, body);
-}
-
 /* Parses what the exchange wrote: the head, then the body into body. */
 static int
 stream_parse(struct h2up_stream *st)
 {
 	struct dbuf *r = &st->req;
 
-	if (!(st->f & S_HEAD_IN) && dbuf_n(r) > 0 &&
-	    r->p[r->off] == SL_HBLK_MARK) {
-		/* a head block (hblock.h): whole once its length is in */
-		struct sl_hblk b;
-
-		if (dbuf_n(r) < sizeof(b))
-			return 0;
-		sl_hblk_head(r->p + r->off, &b);
-		if (b.len < sizeof(b) || b.len > UP_HEAD_MAX)
-			return -1;
-		if (dbuf_n(r) < b.len)
-			return 0;
-		if (stream_submit_block(st, r->p + r->off, &b) == -1)
-			return -1;
-		r->off += b.len;
-	} else if (!(st->f & S_HEAD_IN)) {
+	if (!(st->f & S_HEAD_IN)) {
 		char *p = r->p + r->off, *e;
 		size_t n = dbuf_n(r), hl;
+		nghttp2_nv stack[48], *nv;
+		int body;
+		long k;
 
-		for (e = p; (e = memchr(e, '\r', n - (size_t)(e - p))) != NULL;
-		     e++)
-			if ((size_t)(p + n - e) >= 4 &&
-			    memcmp(e, "\r\n\r\n", 4) == 0)
-				break;
-		if (e == NULL)
-			return n > UP_HEAD_MAX ? -1 : 0;
-		hl = (size_t)(e - p) + 4;
-		if (stream_submit(st, p, hl) == -1)
+		if (n > 0 && p[0] == SL_HBLK_MARK) {
+			/* a head block (hblock.h): whole once its length is
+			 * in */
+			struct sl_hblk b;
+			if (n < sizeof(b))
+				return 0;
+			sl_hblk_head(p, &b);
+			if (b.len < sizeof(b) || b.len > UP_HEAD_MAX)
+				return -1;
+			if (n < b.len)
+				return 0;
+			hl = b.len;
+		} else {
+			for (e = p;
+			     (e = memchr(e, '\r', n - (size_t)(e - p))) != NULL;
+			     e++)
+				if ((size_t)(p + n - e) >= 4 &&
+				    memcmp(e, "\r\n\r\n", 4) == 0)
+					break;
+			if (e == NULL)
+				return n > UP_HEAD_MAX ? -1 : 0;
+			hl = (size_t)(e - p) + 4;
+		}
+		if ((k = h2up_head_request(st, p, hl, stack,
+					   sizeof(stack) / sizeof(stack[0]),
+					   &nv, &body)) < 0 ||
+		    stream_submit_nv(st, nv, (size_t)k, stack, body) == -1)
 			return -1;
 		r->off += hl;
 	}
@@ -730,156 +434,6 @@ data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
 
 /* ---- the response: nghttp2's callbacks ---------------------------------- */
 
-static struct h2up_stream *
-stream_of(nghttp2_session *ng, int32_t id)
-{
-	return nghttp2_session_get_stream_user_data(ng, id);
-}
-
-static int
-on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
-	  size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
-	  void *ud)
-{
-	struct h2up_stream *st;
-
-	(void)flags;
-	(void)ud;
-	if (frame->hd.type != NGHTTP2_HEADERS ||
-	    (st = stream_of(ng, frame->hd.stream_id)) == NULL)
-		return 0;
-	if (namelen == 7 && memcmp(name, ":status", 7) == 0) {
-		int s = 0;
-		for (size_t i = 0; i < valuelen; i++)
-			s = s * 10 + (value[i] - '0');
-		st->status = s;
-		return 0;
-	}
-	if (namelen == 14 && memcmp(name, "content-length", 14) == 0 &&
-	    !(st->f & S_RESP_HEAD)) {
-		st->has_cl = 1;
-		st->resp_cl = 0;
-		for (size_t i = 0; i < valuelen; i++)
-			st->resp_cl = st->resp_cl * 10 + (value[i] - '0');
-	}
-	if (namelen == 11 && (st->f & S_GRPC) && !(st->f & S_END_CLOSED) &&
-	    memcmp(name, "grpc-status", 11) == 0) {
-		/* for the exchange's metrics and log line: before the
-		 * bytes that end the answer reach it */
-		unsigned g = 0;
-		for (size_t i = 0; i < valuelen && i < 4; i++)
-			g = g * 10 +
-			    (unsigned)(value[i] >= '0' && value[i] <= '9'
-					   ? value[i] - '0'
-					   : 99);
-		sl_xprt_mem_set_note(st->end, (g > 16 ? 17 : g) + 1);
-	}
-	/* nghttp2 checked both (RFC 9113 section 8.2.1): a lower-case
-	 * token, a value without CR, LF or NUL. A head's field is a record
-	 * of its block (resp_headers), a trailer a line of the chunked
-	 * body's trailer section (resp_end) */
-	if (!(st->f & S_RESP_HEAD)) {
-		char rec[SL_HBLK_REC];
-		uint16_t nl = (uint16_t)namelen;
-		uint32_t vl = (uint32_t)valuelen;
-		if (st->nrec == UINT16_MAX)
-			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-		memcpy(rec, &nl, 2);
-		memcpy(rec + 2, &vl, 4);
-		if (dbuf_put(&st->hdr, rec, sizeof(rec)) == -1 ||
-		    dbuf_put(&st->hdr, name, namelen) == -1 ||
-		    dbuf_put(&st->hdr, value, valuelen) == -1)
-			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-		st->nrec++;
-		return 0;
-	}
-	if (dbuf_put(&st->hdr, name, namelen) == -1 ||
-	    dbuf_put(&st->hdr, ": ", 2) == -1 ||
-	    dbuf_put(&st->hdr, value, valuelen) == -1 ||
-	    dbuf_put(&st->hdr, "\r\n", 2) == -1)
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	return 0;
-}
-
-/* The response ended (END_STREAM): the chunked body's end, with the
- * trailers gathered in hdr. */
-static int
-resp_end(struct h2up_stream *st)
-{
-	if (st->f & S_RESP_CHUNK) {
-		if (dbuf_str(&st->resp, "0\r\n") == -1 ||
-		    dbuf_cat(&st->resp, &st->hdr) == -1 ||
-		    dbuf_str(&st->resp, "\r\n") == -1)
-			return -1;
-	}
-	dbuf_free(&st->hdr);
-	st->f |= S_RESP_END;
-	return 0;
-}
-
-/* A header block ended: the response's head, or its trailers. */
-static int
-resp_headers(struct h2up_stream *st, int end_stream)
-{
-	struct sl_hblk b;
-	int nobody;
-
-	if (st->f & S_RESP_HEAD)
-		return end_stream ? resp_end(st) : 0;
-	if (st->status < 200) {
-		/* interim (100, 103): not passed on */
-		st->hdr.off = st->hdr.len = 0;
-		st->has_cl = 0;
-		st->nrec = 0;
-		return 0;
-	}
-	/* the head as a block (hblock.h) the exchange reads without
-	 * parsing: nghttp2 checked :status is three digits */
-	memset(&b, 0, sizeof(b));
-	b.mark = SL_HBLK_MARK;
-	b.status = (uint16_t)st->status;
-	b.digits[0] = (char)('0' + st->status / 100 % 10);
-	b.digits[1] = (char)('0' + st->status / 10 % 10);
-	b.digits[2] = (char)('0' + st->status % 10);
-	nobody = (st->f & S_NOBODY) || st->status == 204 || st->status == 304;
-	if (nobody)
-		b.body = SL_H1_BODY_NONE;
-	else if (st->has_cl) {
-		b.body = SL_H1_BODY_LENGTH;
-		b.length = st->resp_cl;
-	} else if (end_stream) {
-		/* a head that ends the stream (gRPC's trailers-only answer):
-		 * a length of 0, which the client's codec ends with its
-		 * HEADERS */
-		static const char zero[] = "content-length0";
-		char rec[SL_HBLK_REC];
-		uint16_t nl = 14;
-		uint32_t vl = 1;
-		memcpy(rec, &nl, 2);
-		memcpy(rec + 2, &vl, 4);
-		if (dbuf_put(&st->hdr, rec, sizeof(rec)) == -1 ||
-		    dbuf_put(&st->hdr, zero, 15) == -1)
-			return -1;
-		st->nrec++;
-		b.body = SL_H1_BODY_LENGTH;
-	} else {
-		/* DATA goes on as chunks, trailers as their trailer section */
-		b.body = SL_H1_BODY_CHUNKED;
-		st->f |= S_RESP_CHUNK;
-	}
-	b.nfields = st->nrec;
-	b.len = (uint32_t)(sizeof(b) + dbuf_n(&st->hdr));
-	if (dbuf_put(&st->resp, &b, sizeof(b)) == -1 ||
-	    dbuf_cat(&st->resp, &st->hdr) == -1)
-		return -1;
-	st->hdr.off = st->hdr.len = 0;
-	st->nrec = 0;
-	st->f |= S_RESP_HEAD;
-	if (end_stream)
-		st->f |= S_RESP_END;
-	return 0;
-}
-
 static int
 on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 {
@@ -931,16 +485,17 @@ on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 		}
 		break;
 	case NGHTTP2_HEADERS:
-		if ((st = stream_of(ng, frame->hd.stream_id)) == NULL)
+		if ((st = h2up_stream_of(ng, frame->hd.stream_id)) == NULL)
 			break;
-		if (resp_headers(st, end) == -1)
+		if (h2up_resp_headers(st, end) == -1)
 			return NGHTTP2_ERR_CALLBACK_FAILURE;
 		stream_flush(st);
 		break;
 	case NGHTTP2_DATA:
-		if ((st = stream_of(ng, frame->hd.stream_id)) == NULL || !end)
+		if ((st = h2up_stream_of(ng, frame->hd.stream_id)) == NULL ||
+		    !end)
 			break;
-		if (resp_end(st) == -1)
+		if (h2up_resp_end(st) == -1)
 			return NGHTTP2_ERR_CALLBACK_FAILURE;
 		stream_flush(st);
 		break;
@@ -955,7 +510,7 @@ on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 	      const uint8_t *data, size_t len, void *ud)
 {
 	struct sl_h2up_conn *c = ud;
-	struct h2up_stream *st = stream_of(ng, id);
+	struct h2up_stream *st = h2up_stream_of(ng, id);
 	char sz[24];
 
 	(void)flags;
@@ -982,7 +537,7 @@ static int
 on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
 {
 	struct sl_h2up_conn *c = ud;
-	struct h2up_stream *st = stream_of(ng, id);
+	struct h2up_stream *st = h2up_stream_of(ng, id);
 
 	if (st == NULL)
 		return 0;
@@ -1302,7 +857,7 @@ on_error(nghttp2_session *ng, int code, const char *msg, size_t len, void *ud)
 
 /* The shared connections' nghttp2 set-up (h2ng.h): a client's. */
 static struct sl_h2ng h2up_ng = {
-    .on_header = on_header,
+    .on_header = h2up_on_header,
     .on_frame_recv = on_frame_recv,
     .on_data_chunk_recv = on_data_chunk,
     .on_stream_close = on_stream_close,
