@@ -113,27 +113,45 @@ ows_trim(const char **v, const char **e)
 		(*e)--;
 }
 
+/*
+ * The first of sluice's own field lines ("Name: value" CRLF) at s, n
+ * bytes: *nl the name's length, *v and *vl the value without the white
+ * space around it. Returns the line's length with its CRLF, or 0 when it
+ * is not one (never: the lines are sluice's).
+ */
+static size_t
+line_split(const char *s, size_t n, size_t *nl, const char **v, size_t *vl)
+{
+	const char *colon = memchr(s, ':', n), *eol = memchr(s, '\r', n);
+	const char *ve;
+
+	if (colon == NULL || eol == NULL || colon > eol ||
+	    colon - s > UINT16_MAX)
+		return 0;
+	*v = colon + 1;
+	ve = eol;
+	ows_trim(v, &ve);
+	*nl = (size_t)(colon - s);
+	*vl = (size_t)(ve - *v);
+	return (size_t)(eol - s) + 2;
+}
+
 /* Field lines of sluice's own ("Name: value" CRLF each, well formed) as
  * records. */
 static void
 put_lines_rec(struct out *o, const char *s, size_t len)
 {
-	const char *end = s + len;
+	const char *end = s + len, *v;
 
 	while (s < end) {
-		const char *colon = memchr(s, ':', (size_t)(end - s));
-		const char *eol = memchr(s, '\r', (size_t)(end - s));
-		const char *v, *ve;
-
-		if (colon == NULL || eol == NULL || colon > eol) {
-			o->overflow = 1; /* never: the lines are sluice's */
+		size_t nl, vl,
+		    line = line_split(s, (size_t)(end - s), &nl, &v, &vl);
+		if (line == 0) {
+			o->overflow = 1;
 			return;
 		}
-		v = colon + 1;
-		ve = eol;
-		ows_trim(&v, &ve);
-		put_rec(o, s, (size_t)(colon - s), v, (size_t)(ve - v));
-		s = eol + 2;
+		put_rec(o, s, nl, v, vl);
+		s += line;
 	}
 }
 
@@ -170,28 +188,14 @@ put_rules_rec(struct out *o, const struct sl_hdr_apply *a,
 	}
 	/* a record never overtakes the lines still to read: memmove */
 	while (n > 0 && !o->overflow) {
-		const char *colon = memchr(text, ':', (size_t)n);
-		const char *eol = memchr(text, '\r', (size_t)n);
 		size_t nl, vl, line;
 		const char *v;
-		char rec[SL_HBLK_REC];
-		uint16_t nl16;
-		uint32_t vl32;
 
-		if (colon == NULL || eol == NULL || colon > eol ||
-		    colon - text > UINT16_MAX || o->b->nfields == UINT16_MAX) {
+		line = line_split(text, (size_t)n, &nl, &v, &vl);
+		if (line == 0 || o->b->nfields == UINT16_MAX) {
 			o->overflow = 1;
 			return;
 		}
-		line = (size_t)(eol - text) + 2;
-		v = colon + 1;
-		ows_trim(&v, &eol);
-		nl = (size_t)(colon - text);
-		vl = (size_t)(eol - v);
-		nl16 = (uint16_t)nl;
-		vl32 = (uint32_t)vl;
-		memcpy(rec, &nl16, 2);
-		memcpy(rec + 2, &vl32, 4);
 		/* the line is g bytes ahead of its record (g >= 2): the name
 		 * moves by 6 - g, the value by 4 - g. Ahead by less than 6,
 		 * the name moves up: the value first, so that it is not
@@ -203,7 +207,8 @@ put_rules_rec(struct out *o, const struct sl_hdr_apply *a,
 			memmove(o->p + o->len + SL_HBLK_REC, text, nl);
 			memmove(o->p + o->len + SL_HBLK_REC + nl, v, vl);
 		}
-		memcpy(o->p + o->len, rec, SL_HBLK_REC);
+		/* last: the lengths' bytes may have held the line's */
+		sl_hblk_rec_lens(o->p + o->len, nl, vl);
 		o->len += SL_HBLK_REC_SIZE(nl, vl);
 		o->b->nfields++;
 		text += line;
@@ -251,14 +256,10 @@ blk_finish(struct out *o)
 
 	if (o->overflow)
 		return -1;
-	memset(&h, 0, sizeof(h));
+	sl_hblk_init(&h, o->b->status);
 	h.len = (uint32_t)o->len;
-	h.status = o->b->status;
 	h.nfields = o->b->nfields;
 	h.body = o->b->body;
-	h.digits[0] = (char)('0' + h.status / 100 % 10);
-	h.digits[1] = (char)('0' + h.status / 10 % 10);
-	h.digits[2] = (char)('0' + h.status % 10);
 	h.length = o->b->length;
 	memcpy(o->p, &h, sizeof(h));
 	return (long)o->len;
@@ -379,14 +380,12 @@ sl_h1_client_request_id(const struct sl_h1_request *req, char *out)
 static void
 rec_open(struct out *o, const char *n, size_t nlen)
 {
-	uint16_t nl = (uint16_t)nlen;
-
 	if (o->overflow || o->b->nfields == UINT16_MAX ||
 	    o->cap - o->len < SL_HBLK_REC + nlen) {
 		o->overflow = 1;
 		return;
 	}
-	memcpy(o->p + o->len, &nl, 2);
+	sl_hblk_rec_lens(o->p + o->len, nlen, 0);
 	memcpy(o->p + o->len + SL_HBLK_REC, n, nlen);
 	o->len += SL_HBLK_REC + nlen;
 	o->b->nfields++;
@@ -395,12 +394,9 @@ rec_open(struct out *o, const char *n, size_t nlen)
 static void
 rec_close(struct out *o, size_t at, size_t nlen)
 {
-	uint32_t vl;
-
-	if (o->overflow)
-		return;
-	vl = (uint32_t)(o->len - at - SL_HBLK_REC - nlen);
-	memcpy(o->p + at + 2, &vl, 4);
+	if (!o->overflow)
+		sl_hblk_rec_lens(o->p + at, nlen,
+				 o->len - at - SL_HBLK_REC - nlen);
 }
 
 /*

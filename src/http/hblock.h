@@ -44,16 +44,37 @@ struct sl_hblk {
 /* Bytes of a record for a field of nlen + vlen bytes. */
 #define SL_HBLK_REC_SIZE(nlen, vlen) (SL_HBLK_REC + (nlen) + (vlen))
 
-/* A field as a record at p (room checked by the caller). Returns its
- * size. */
-static inline size_t
-sl_hblk_put(char *p, const char *n, size_t nlen, const char *v, size_t vlen)
+/* A record's lengths at p: the name's in 2 bytes, the value's in 4 (the
+ * caller checked nlen <= 65,535). */
+static inline void
+sl_hblk_rec_lens(char *p, size_t nlen, size_t vlen)
 {
 	uint16_t nl = (uint16_t)nlen;
 	uint32_t vl = (uint32_t)vlen;
 
 	memcpy(p, &nl, 2);
 	memcpy(p + 2, &vl, 4);
+}
+
+/* A block's header for status (0: a request's): the mark, the status and
+ * its digits; the rest zero, for the writer to fill. */
+static inline void
+sl_hblk_init(struct sl_hblk *h, int status)
+{
+	memset(h, 0, sizeof(*h));
+	h->mark = SL_HBLK_MARK;
+	h->status = (uint16_t)status;
+	h->digits[0] = (char)('0' + status / 100 % 10);
+	h->digits[1] = (char)('0' + status / 10 % 10);
+	h->digits[2] = (char)('0' + status % 10);
+}
+
+/* A field as a record at p (room checked by the caller). Returns its
+ * size. */
+static inline size_t
+sl_hblk_put(char *p, const char *n, size_t nlen, const char *v, size_t vlen)
+{
+	sl_hblk_rec_lens(p, nlen, vlen);
 	memcpy(p + SL_HBLK_REC, n, nlen);
 	memcpy(p + SL_HBLK_REC + nlen, v, vlen);
 	return SL_HBLK_REC_SIZE(nlen, vlen);

@@ -187,6 +187,24 @@ h2up_head_request(struct h2up_stream *st, char *p, size_t hl, nghttp2_nv *stack,
 	return head_text(st, p, hl, stack, nstack, nvp, body);
 }
 
+/* A field of the response's head as a record of its block, in hdr.
+ * Returns 0, or -1 (no memory, or the 65,536th field). */
+static int
+head_rec(struct h2up_stream *st, const char *n, size_t nl, const char *v,
+	 size_t vl)
+{
+	char lens[SL_HBLK_REC];
+
+	if (st->nrec == UINT16_MAX)
+		return -1;
+	sl_hblk_rec_lens(lens, nl, vl);
+	if (dbuf_put(&st->hdr, lens, sizeof(lens)) == -1 ||
+	    dbuf_put(&st->hdr, n, nl) == -1 || dbuf_put(&st->hdr, v, vl) == -1)
+		return -1;
+	st->nrec++;
+	return 0;
+}
+
 int
 h2up_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 	       const uint8_t *name, size_t namelen, const uint8_t *value,
@@ -229,21 +247,11 @@ h2up_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 	 * token, a value without CR, LF or NUL. A head's field is a record
 	 * of its block (resp_headers), a trailer a line of the chunked
 	 * body's trailer section (resp_end) */
-	if (!(st->f & S_RESP_HEAD)) {
-		char rec[SL_HBLK_REC];
-		uint16_t nl = (uint16_t)namelen;
-		uint32_t vl = (uint32_t)valuelen;
-		if (st->nrec == UINT16_MAX)
-			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-		memcpy(rec, &nl, 2);
-		memcpy(rec + 2, &vl, 4);
-		if (dbuf_put(&st->hdr, rec, sizeof(rec)) == -1 ||
-		    dbuf_put(&st->hdr, name, namelen) == -1 ||
-		    dbuf_put(&st->hdr, value, valuelen) == -1)
-			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-		st->nrec++;
-		return 0;
-	}
+	if (!(st->f & S_RESP_HEAD))
+		return head_rec(st, (const char *)name, namelen,
+				(const char *)value, valuelen) == -1
+			   ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
+			   : 0;
 	if (dbuf_put(&st->hdr, name, namelen) == -1 ||
 	    dbuf_put(&st->hdr, ": ", 2) == -1 ||
 	    dbuf_put(&st->hdr, value, valuelen) == -1 ||
@@ -286,12 +294,7 @@ h2up_resp_headers(struct h2up_stream *st, int end_stream)
 	}
 	/* the head as a block (hblock.h) the exchange reads without
 	 * parsing: nghttp2 checked :status is three digits */
-	memset(&b, 0, sizeof(b));
-	b.mark = SL_HBLK_MARK;
-	b.status = (uint16_t)st->status;
-	b.digits[0] = (char)('0' + st->status / 100 % 10);
-	b.digits[1] = (char)('0' + st->status / 10 % 10);
-	b.digits[2] = (char)('0' + st->status % 10);
+	sl_hblk_init(&b, st->status);
 	nobody = (st->f & S_NOBODY) || st->status == 204 || st->status == 304;
 	if (nobody)
 		b.body = SL_H1_BODY_NONE;
@@ -302,16 +305,8 @@ h2up_resp_headers(struct h2up_stream *st, int end_stream)
 		/* a head that ends the stream (gRPC's trailers-only answer):
 		 * a length of 0, which the client's codec ends with its
 		 * HEADERS */
-		static const char zero[] = "content-length0";
-		char rec[SL_HBLK_REC];
-		uint16_t nl = 14;
-		uint32_t vl = 1;
-		memcpy(rec, &nl, 2);
-		memcpy(rec + 2, &vl, 4);
-		if (dbuf_put(&st->hdr, rec, sizeof(rec)) == -1 ||
-		    dbuf_put(&st->hdr, zero, 15) == -1)
+		if (head_rec(st, "content-length", 14, "0", 1) == -1)
 			return -1;
-		st->nrec++;
 		b.body = SL_H1_BODY_LENGTH;
 	} else {
 		/* DATA goes on as chunks, trailers as their trailer section */
