@@ -13,10 +13,13 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/grpc \
 	tests/fuzz/corpus/h1simd \
 	tests/fuzz/corpus/h2 \
+	tests/fuzz/corpus/h2frame \
 	tests/fuzz/corpus/h2up \
 	tests/fuzz/corpus/hdrrule \
 	tests/fuzz/corpus/health \
 	tests/fuzz/corpus/health_h2 \
+	tests/fuzz/corpus/hpack \
+	tests/fuzz/corpus/hpack_enc \
 	tests/fuzz/corpus/keepalive \
 	tests/fuzz/corpus/pan \
 	tests/fuzz/corpus/proxy \

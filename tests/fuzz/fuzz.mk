@@ -13,7 +13,7 @@ FUZZ_CC ?= clang
 FUZZ_CFLAGS ?= -std=c11 -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-Wall -Wextra -Wno-unused-parameter
-FUZZ_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/src/daemon -I$(top_srcdir)/src/admin -I$(top_srcdir)/src/front -I$(top_srcdir)/src/proxy -I$(top_srcdir)/src/upstream -I$(top_srcdir)/src/fleet -I$(top_srcdir)/src/conf -I$(top_srcdir)/src/edge -I$(top_srcdir)/src/http -I$(top_srcdir)/src/net -I$(top_srcdir)/src/core
+FUZZ_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/src/daemon -I$(top_srcdir)/src/admin -I$(top_srcdir)/src/front -I$(top_srcdir)/src/proxy -I$(top_srcdir)/src/upstream -I$(top_srcdir)/src/fleet -I$(top_srcdir)/src/conf -I$(top_srcdir)/src/edge -I$(top_srcdir)/src/h2 -I$(top_srcdir)/src/http -I$(top_srcdir)/src/net -I$(top_srcdir)/src/core
 
 PARSE_SRCS = $(top_srcdir)/src/http/h1_parse.c $(top_srcdir)/src/http/h1_chunked.c \
 	$(top_srcdir)/src/http/h1_salvage.c
@@ -43,7 +43,8 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_tls $(OUT)/fuzz_pan $(OUT)/fuzz_hdrrule $(OUT)/fuzz_proxy \
 	$(OUT)/fuzz_forwarded $(OUT)/fuzz_ratelimit $(OUT)/fuzz_h2 \
 	$(OUT)/fuzz_ws $(OUT)/fuzz_grpc $(OUT)/fuzz_health_h2 \
-	$(OUT)/fuzz_h2up $(OUT)/fuzz_dns $(OUT)/fuzz_h1simd
+	$(OUT)/fuzz_h2up $(OUT)/fuzz_dns $(OUT)/fuzz_h1simd \
+	$(OUT)/fuzz_hpack $(OUT)/fuzz_hpack_enc $(OUT)/fuzz_h2frame
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -181,8 +182,9 @@ $(OUT)/fuzz_grpc: $(top_srcdir)/tests/fuzz/fuzz_grpc.c $(top_srcdir)/src/http/gr
 # the HTTP/2 codec (fuzz_h2.c): a whole worker over the memory transport,
 # so every source but the daemon's (main.c, main_*.c: not in libsluice.a),
 # and every library libsluice.a links
-H2_SRCS = $(filter-out $(top_srcdir)/src/daemon/main.c $(top_srcdir)/src/main_%.c, \
-	$(wildcard $(top_srcdir)/src/*/*.c))
+H2_SRCS = $(filter-out $(top_srcdir)/src/daemon/main.c $(top_srcdir)/src/main_%.c \
+	$(top_srcdir)/src/h2/hpack_gen.c, \
+	$(wildcard $(top_srcdir)/src/*/*.c)) $(HPACK_TAB)
 H2_HDRS = $(wildcard $(top_srcdir)/src/*/*.h)
 H2_PKGS = libevent_core libevent_pthreads libssl libcrypto yaml-0.1 hiredis \
 	libnghttp2
@@ -206,12 +208,43 @@ $(OUT)/fuzz_h2up: $(top_srcdir)/tests/fuzz/fuzz_h2up.c \
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(H2_CFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
 		$(H2_SRCS) $(H2_LIBS)
 
+# HPACK's tables, written at build time from libnghttp2 as Makefile.am
+# does (src/h2/hpack_gen.c)
+NGHTTP2_LIBS ?= $(shell pkg-config --libs libnghttp2 2>/dev/null)
+HPACK_TAB = $(OUT)/hpack_tab.c
+$(OUT)/hpack_gen: $(top_srcdir)/src/h2/hpack_gen.c $(top_srcdir)/src/h2/hpack_tab.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -O1 -I$(top_srcdir)/src/h2 -o $@ $< $(NGHTTP2_LIBS)
+$(HPACK_TAB): $(OUT)/hpack_gen
+	$(OUT)/hpack_gen >$@-t && mv -f $@-t $@
+
+# HPACK (fuzz_hpack.c, fuzz_hpack_enc.c) against nghttp2's coder, and the
+# frame reader (fuzz_h2frame.c) against an nghttp2 server session: pure,
+# nghttp2 the oracle
+HPACK_SRCS = $(top_srcdir)/src/h2/hpack.c $(HPACK_TAB)
+FRAME_SRCS = $(top_srcdir)/src/h2/frame.c $(HPACK_SRCS)
+$(OUT)/fuzz_hpack: $(top_srcdir)/tests/fuzz/fuzz_hpack.c $(HPACK_SRCS) \
+		$(top_srcdir)/src/h2/hpack.h $(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(HPACK_SRCS) \
+		$(NGHTTP2_LIBS)
+$(OUT)/fuzz_hpack_enc: $(top_srcdir)/tests/fuzz/fuzz_hpack_enc.c \
+		$(HPACK_SRCS) $(top_srcdir)/src/h2/hpack.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(HPACK_SRCS) \
+		$(NGHTTP2_LIBS)
+$(OUT)/fuzz_h2frame: $(top_srcdir)/tests/fuzz/fuzz_h2frame.c $(FRAME_SRCS) \
+		$(top_srcdir)/src/h2/frame.h $(top_srcdir)/src/h2/hpack.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(FRAME_SRCS) \
+		$(NGHTTP2_LIBS)
+
 $(OUT)/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(CONF_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(CONF_CFLAGS) $(FUZZ_CFLAGS) -o $@ \
 		$< $(CONF_SRCS) $(CONF_LIBS)
 
 clean:
-	rm -f $(TARGETS)
+	rm -f $(TARGETS) $(OUT)/hpack_gen $(HPACK_TAB)
 
 .PHONY: all clean
