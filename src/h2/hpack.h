@@ -32,16 +32,16 @@ enum sl_hpack_rc {
 
 /* A field's facts, as emit is given them. */
 #define SL_HPACK_F_PSEUDO 0x01 /* its name starts with ':' */
-#define SL_HPACK_F_NEVER  0x02 /* sent as never indexed (RFC 7541 section
-				  7.1.3): forward it the same way */
+#define SL_HPACK_F_NEVER                                                       \
+	0x02 /* sent as never indexed (RFC 7541 section                        \
+		7.1.3): forward it the same way */
 
 /* Called for each field of a block, in order; name and value are valid
  * until it returns (they point into the block, the static or dynamic
  * table, or the decoder's scratch). Returns 0, or non-zero to refuse it
  * (the decoder then emits nothing more but decodes to the block's end). */
 typedef int (*sl_hpack_emit_fn)(void *arg, const char *name, size_t nlen,
-				const char *value, size_t vlen,
-				unsigned flags);
+				const char *value, size_t vlen, unsigned flags);
 
 struct sl_hpack_dyn; /* the dynamic table, private to hpack.c */
 
@@ -72,9 +72,11 @@ void sl_hpack_dec_set_max(struct sl_hpack_dec *d, uint32_t max);
  * Decodes one whole header block (the HEADERS frame's fragment and its
  * CONTINUATIONs, joined), calling emit for each field. Huffman strings
  * decode into scratch (reused field by field, scratch_len bytes, at least
- * SL_HPACK_SCRATCH_MIN). Checks each field: a name of lower-case token
- * characters (':' first for a pseudo-field), a value with no NUL, CR or
- * LF and no white space at either end, pseudo-fields before the others.
+ * SL_HPACK_SCRATCH_MIN and the table's max). Checks each field: a name of
+ * lower-case token characters (':' first for a pseudo-field), a value of
+ * no control character but HTAB (so no NUL, CR or LF) and no white space
+ * at either end, pseudo-fields before the others (RFC 9113 8.2.1 and
+ * 8.3; which pseudo-fields a head needs is the head's to check).
  * Returns an enum sl_hpack_rc. After SL_HPACK_COMPRESSION the decoder is
  * of no further use: the connection ends.
  */

@@ -11,7 +11,6 @@
  */
 #include <nghttp2/nghttp2.h>
 #include <stdint.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,8 +286,9 @@ put_decoder(void)
 			if (!(flags & SL_GEN_FAIL) && tree[n].ones &&
 			    tree[n].depth <= 7)
 				flags |= SL_GEN_ACCEPT;
-			printf("{%d,%d,%d}%s", (flags & SL_GEN_FAIL) ? 0 : state_of[n],
-			       flags, sym, x < 15 ? "," : "");
+			printf("{%d,%d,%d,0}%s",
+			       (flags & SL_GEN_FAIL) ? 0 : state_of[n], flags,
+			       sym, x < 15 ? "," : "");
 		}
 		printf("},\n");
 	}
@@ -333,7 +333,8 @@ put_pre(const char *id, const char *name, const char *value)
 				acc = (acc << bits[c]) | code[c];
 				accbits += bits[c];
 				while (accbits >= 8) {
-					out[n++] = (uint8_t)(acc >> (accbits - 8));
+					out[n++] =
+					    (uint8_t)(acc >> (accbits - 8));
 					accbits -= 8;
 				}
 			}

@@ -26,12 +26,14 @@ struct sl_hpack_huff_step {
 	uint8_t next;  /* the next state (0: the root) */
 	uint8_t flags; /* SL_GEN_* */
 	uint8_t sym;   /* the symbol found (SL_GEN_SYM) */
+	uint8_t pad;   /* (a step is 4 bytes: an index is a shift) */
 };
 
-#define SL_GEN_SYM    1 /* a symbol was found in these 4 bits */
-#define SL_GEN_FAIL   2 /* EOS was found: a decoding error */
-#define SL_GEN_ACCEPT 4 /* the string may end here: what was read since
-			   the last symbol is 7 or fewer 1 bits (padding) */
+#define SL_GEN_SYM  1 /* a symbol was found in these 4 bits */
+#define SL_GEN_FAIL 2 /* EOS was found: a decoding error */
+#define SL_GEN_ACCEPT                                                          \
+	4 /* the string may end here: what was read since                      \
+	     the last symbol is 7 or fewer 1 bits (padding) */
 
 extern const struct sl_hpack_entry sl_hpack_static[SL_HPACK_NSTATIC + 1];
 extern const uint8_t sl_hpack_by_len[SL_HPACK_NAME_MAX + 1][8];
