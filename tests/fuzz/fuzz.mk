@@ -15,6 +15,17 @@ FUZZ_CFLAGS ?= -std=c11 -g -O1 -fno-omit-frame-pointer \
 	-Wall -Wextra -Wno-unused-parameter
 FUZZ_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/src/daemon -I$(top_srcdir)/src/admin -I$(top_srcdir)/src/front -I$(top_srcdir)/src/proxy -I$(top_srcdir)/src/upstream -I$(top_srcdir)/src/fleet -I$(top_srcdir)/src/conf -I$(top_srcdir)/src/edge -I$(top_srcdir)/src/h2 -I$(top_srcdir)/src/http -I$(top_srcdir)/src/net -I$(top_srcdir)/src/core
 
+# HPACK's tables, written at build time from libnghttp2 as Makefile.am
+# does (src/h2/hpack_gen.c); defined before any rule that names them
+.DEFAULT_GOAL := all
+NGHTTP2_LIBS ?= $(shell pkg-config --libs libnghttp2 2>/dev/null)
+HPACK_TAB = $(OUT)/hpack_tab.c
+$(OUT)/hpack_gen: $(top_srcdir)/src/h2/hpack_gen.c $(top_srcdir)/src/h2/hpack_tab.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -O1 -I$(top_srcdir)/src/h2 -o $@ $< $(NGHTTP2_LIBS)
+$(HPACK_TAB): $(OUT)/hpack_gen
+	$(OUT)/hpack_gen >$@-t && mv -f $@-t $@
+
 PARSE_SRCS = $(top_srcdir)/src/http/h1_parse.c $(top_srcdir)/src/http/h1_chunked.c \
 	$(top_srcdir)/src/http/h1_salvage.c
 PARSE_HDRS = $(top_srcdir)/src/http/h1_parse.h $(top_srcdir)/src/http/h1_parse_int.h
@@ -207,16 +218,6 @@ $(OUT)/fuzz_h2up: $(top_srcdir)/tests/fuzz/fuzz_h2up.c \
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(H2_CFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
 		$(H2_SRCS) $(H2_LIBS)
-
-# HPACK's tables, written at build time from libnghttp2 as Makefile.am
-# does (src/h2/hpack_gen.c)
-NGHTTP2_LIBS ?= $(shell pkg-config --libs libnghttp2 2>/dev/null)
-HPACK_TAB = $(OUT)/hpack_tab.c
-$(OUT)/hpack_gen: $(top_srcdir)/src/h2/hpack_gen.c $(top_srcdir)/src/h2/hpack_tab.h
-	@mkdir -p $(@D)
-	$(FUZZ_CC) -O1 -I$(top_srcdir)/src/h2 -o $@ $< $(NGHTTP2_LIBS)
-$(HPACK_TAB): $(OUT)/hpack_gen
-	$(OUT)/hpack_gen >$@-t && mv -f $@-t $@
 
 # HPACK (fuzz_hpack.c, fuzz_hpack_enc.c) against nghttp2's coder, and the
 # frame reader (fuzz_h2frame.c) against an nghttp2 server session: pure,
