@@ -635,9 +635,11 @@ sl_h2f_stream_recv(enum sl_h2f_st st, unsigned type, unsigned flags,
 		if (type == SL_H2F_DATA)
 			return verdict(SL_H2F_STREAM_ERROR, next, st, code,
 				       SL_H2F_STREAM_CLOSED);
+		/* section 5.1.1: an id below the highest opened cannot
+		 * open a stream */
 		if (type == SL_H2F_HEADERS || type == SL_H2F_CONTINUATION)
 			return verdict(SL_H2F_CONN_ERROR, next, st, code,
-				       SL_H2F_STREAM_CLOSED);
+				       SL_H2F_PROTOCOL_ERROR);
 		return SL_H2F_IGNORE;
 	}
 }

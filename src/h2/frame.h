@@ -270,9 +270,13 @@ enum sl_h2f_st sl_h2f_stream_unknown(uint32_t id, int is_server,
  *     stream STREAM_CLOSED
  *   closed by sluice's RST_STREAM: ignored
  *   gone: DATA: stream STREAM_CLOSED (section 6.1), HEADERS: connection
- *     STREAM_CLOSED (an id may not be opened twice, section 5.1.1);
+ *     PROTOCOL_ERROR (an id below the highest opened, section 5.1.1);
  *     WINDOW_UPDATE, RST_STREAM ignored
- * PRIORITY is accepted in every state.
+ * PRIORITY is accepted in every state. A caller that keeps the streams it
+ * closed for a while (as nghttp2 and h2o do) tells a HEADERS on a stream
+ * that ended (connection STREAM_CLOSED, h2spec 5.1/12) from one reusing
+ * an id (PROTOCOL_ERROR, h2spec 5.1.1/2); one that forgets them at once
+ * gives PROTOCOL_ERROR for both.
  */
 int sl_h2f_stream_recv(enum sl_h2f_st st, unsigned type, unsigned flags,
 		       enum sl_h2f_st *next, uint32_t *code);
