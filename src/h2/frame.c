@@ -132,6 +132,7 @@ sl_h2f_reader_init(struct sl_h2f_reader *r, int is_server, uint8_t *buf,
 	r->buf_len = buf_len;
 	r->max_frame = SL_H2F_MAX_FRAME_MIN;
 	r->is_server = is_server != 0;
+	r->no7540 = 2;
 	if (is_server) {
 		r->state = RS_PREFACE;
 		r->need = SL_H2F_PREFACE_LEN;
@@ -203,8 +204,10 @@ on_header(struct sl_h2f_reader *r, struct sl_h2f_event *ev)
 		r->first = 1;
 		r->pad = 0;
 		if (h->flags & SL_H2F_F_PADDED) {
+			/* no room for the pad length: padding as long as
+			 * the payload (section 6.1), as nghttp2 says */
 			if (h->length == 0)
-				return conn_error(r, SL_H2F_FRAME_SIZE_ERROR,
+				return conn_error(r, SL_H2F_PROTOCOL_ERROR,
 						  "DATA too short for padding");
 			expect(r, RS_PADLEN, 0);
 		} else
@@ -318,11 +321,22 @@ check_settings(struct sl_h2f_reader *r, const uint8_t *p, size_t len)
 			if (!r->is_server && v == 1)
 				r->connect_proto = 1;
 			break;
+		case SL_H2F_SET_NO_RFC7540_PRIORITIES:
+			/* RFC 9218 section 2.1: 0 or 1, and not changed
+			 * after the first SETTINGS */
+			if (v > 1 || (r->no7540 != 2 && r->no7540 != v))
+				return conn_error(
+				    r, SL_H2F_PROTOCOL_ERROR,
+				    "SETTINGS_NO_RFC7540_PRIORITIES");
+			r->no7540 = (uint8_t)v;
+			break;
 		default:
 			/* section 6.5.2: unknown settings are ignored */
 			break;
 		}
 	}
+	if (r->no7540 == 2)
+		r->no7540 = 0;
 	return 0;
 }
 
@@ -334,35 +348,34 @@ static int
 on_payload(struct sl_h2f_reader *r, const uint8_t *p, struct sl_h2f_event *ev)
 {
 	const struct sl_h2f_header *h = &r->hd;
-	uint32_t off = 0, end = h->length, pad = 0, v;
+	uint32_t off = 0, end = h->length, pad = 0, pri, v;
 	int rc;
 
 	ev->data = p;
 	ev->len = h->length;
 	switch (h->type) {
 	case SL_H2F_HEADERS:
+		pri = (h->flags & SL_H2F_F_PRIORITY) ? 5 : 0;
 		if (h->flags & SL_H2F_F_PADDED) {
-			if (end < 1)
-				return conn_error(r, SL_H2F_FRAME_SIZE_ERROR,
-						  "HEADERS too short for "
-						  "padding");
+			/* section 6.2: padding that exceeds what is left for
+			 * the priority fields and the fragment */
+			if (end < 1 || p[0] + pri > end - 1)
+				return conn_error(r, SL_H2F_PROTOCOL_ERROR,
+						  "HEADERS padding too long");
 			pad = p[0];
 			off = 1;
 		}
-		if (h->flags & SL_H2F_F_PRIORITY) {
-			if (end - off < 5)
+		if (pri != 0) {
+			if (end - off < pri)
 				return conn_error(r, SL_H2F_FRAME_SIZE_ERROR,
 						  "HEADERS too short for "
 						  "priority");
 			ev->value = get32(p + off) & SL_H2F_MAX_STREAM_ID;
-			off += 5;
+			off += pri;
 			/* section 5.3.1: a stream cannot depend on itself */
 			if (ev->value == h->stream_id)
 				ev->code = SL_H2F_PROTOCOL_ERROR;
 		}
-		if (pad > end - off)
-			return conn_error(r, SL_H2F_PROTOCOL_ERROR,
-					  "HEADERS padding too long");
 		ev->data = p + off;
 		ev->len = end - off - pad;
 		if (!(h->flags & SL_H2F_F_END_HEADERS)) {
@@ -422,6 +435,8 @@ sl_h2f_read(struct sl_h2f_reader *r, const uint8_t *in, size_t len,
 	int rc;
 
 	memset(ev, 0, sizeof(*ev));
+	/* a connection error's frame, when it had a header */
+	ev->hd = r->hd;
 	for (;;) {
 		n = len - off < r->need ? len - off : r->need;
 		switch (r->state) {

@@ -60,7 +60,8 @@ enum sl_h2f_err {
 	SL_H2F_HTTP_1_1_REQUIRED = 0xd,
 };
 
-/* SETTINGS identifiers (section 6.5.2; RFC 8441 section 3). */
+/* SETTINGS identifiers (section 6.5.2; RFC 8441 section 3; RFC 9218
+ * section 2.1). */
 enum sl_h2f_setting_id {
 	SL_H2F_SET_HEADER_TABLE_SIZE = 0x1,
 	SL_H2F_SET_ENABLE_PUSH = 0x2,
@@ -69,6 +70,7 @@ enum sl_h2f_setting_id {
 	SL_H2F_SET_MAX_FRAME_SIZE = 0x5,
 	SL_H2F_SET_MAX_HEADER_LIST_SIZE = 0x6,
 	SL_H2F_SET_ENABLE_CONNECT_PROTOCOL = 0x8,
+	SL_H2F_SET_NO_RFC7540_PRIORITIES = 0x9,
 };
 
 /* "DATA", "HEADERS", ..., "UNKNOWN": for logs. */
@@ -123,6 +125,8 @@ struct sl_h2f_reader {
 	uint8_t connect_proto; /* the peer announced
 				  ENABLE_CONNECT_PROTOCOL 1 */
 	uint8_t settings_seen; /* the peer's first SETTINGS came */
+	uint8_t no7540;	       /* its SETTINGS_NO_RFC7540_PRIORITIES, fixed
+				  by its first SETTINGS; 2 until then */
 	uint8_t hdr[SL_H2F_HEADER_LEN];
 };
 
@@ -197,7 +201,9 @@ struct sl_h2f_event {
  *                           itself, a zero WINDOW_UPDATE on a stream):
  *                           reset it with ev->code
  *   SL_H2F_EV_CONN_ERROR    a connection error: r->code and r->why say
- *                           which; every later call returns it again
+ *                           which, ev->hd is the header of the frame
+ *                           that broke the rule (zeros for the
+ *                           preface); every later call returns it again
  * Call again with in + *used, len - *used after an event.
  */
 int sl_h2f_read(struct sl_h2f_reader *r, const uint8_t *in, size_t len,

@@ -490,7 +490,7 @@ test_data_errors(void **state)
 	/* no room for the pad length */
 	w_start(&w);
 	w_f(&w, SL_H2F_DATA, SL_H2F_F_PADDED, 1, NULL, 0);
-	expect_conn(&w, SL_H2F_FRAME_SIZE_ERROR);
+	expect_conn(&w, SL_H2F_PROTOCOL_ERROR);
 }
 
 /* ---- section 6.2: HEADERS, 6.10: CONTINUATION ----------------------------*/
@@ -554,11 +554,12 @@ test_headers_errors(void **state)
 	    SL_H2F_F_END_HEADERS | SL_H2F_F_PADDED | SL_H2F_F_PRIORITY, 1, p,
 	    7);
 	expect_conn(&w, SL_H2F_PROTOCOL_ERROR);
-	/* too short for the pad length, or the priority */
+	/* too short for the pad length (padding as long as the payload),
+	 * or for the priority */
 	w_start(&w);
 	w_f(&w, SL_H2F_HEADERS, SL_H2F_F_END_HEADERS | SL_H2F_F_PADDED, 1, NULL,
 	    0);
-	expect_conn(&w, SL_H2F_FRAME_SIZE_ERROR);
+	expect_conn(&w, SL_H2F_PROTOCOL_ERROR);
 	w_start(&w);
 	w_f(&w, SL_H2F_HEADERS, SL_H2F_F_END_HEADERS | SL_H2F_F_PRIORITY, 1,
 	    "\0\0\0\0", 4);
@@ -767,6 +768,23 @@ test_settings(void **state)
 	settings_one(&w, SL_H2F_SET_MAX_FRAME_SIZE, 16777216);
 	expect_conn(&w, SL_H2F_PROTOCOL_ERROR);
 	settings_one(&w, SL_H2F_SET_ENABLE_CONNECT_PROTOCOL, 2);
+	expect_conn(&w, SL_H2F_PROTOCOL_ERROR);
+	/* RFC 9218: SETTINGS_NO_RFC7540_PRIORITIES is 0 or 1, and the first
+	 * SETTINGS fixes it (0 when it does not say) */
+	settings_one(&w, SL_H2F_SET_NO_RFC7540_PRIORITIES, 2);
+	expect_conn(&w, SL_H2F_PROTOCOL_ERROR);
+	settings_one(&w, SL_H2F_SET_NO_RFC7540_PRIORITIES, 1);
+	expect_conn(&w, SL_H2F_PROTOCOL_ERROR);
+	settings_one(&w, SL_H2F_SET_NO_RFC7540_PRIORITIES, 0);
+	read_all(&lg, 1, w.b, w.n);
+	assert_false(lg.error);
+	w.n = SL_H2F_PREFACE_LEN;
+	w_f(&w, SL_H2F_SETTINGS, 0, 0,
+	    "\x00\x09\x00\x00\x00\x01\x00\x09\x00\x00\x00\x01", 12);
+	w_f(&w, SL_H2F_SETTINGS, 0, 0, "\x00\x09\x00\x00\x00\x01", 6);
+	read_all(&lg, 1, w.b, w.n);
+	assert_false(lg.error);
+	w_f(&w, SL_H2F_SETTINGS, 0, 0, "\x00\x09\x00\x00\x00\x00", 6);
 	expect_conn(&w, SL_H2F_PROTOCOL_ERROR);
 	/* RFC 8441: a server may not take ENABLE_CONNECT_PROTOCOL back; a
 	 * client's 0 after 1 means nothing */
