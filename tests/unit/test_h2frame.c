@@ -349,6 +349,12 @@ test_frame_size(void **state)
 	    sl_h2f_reader_init(&r, 0, gbuf, sizeof(gbuf), sizeof(gbuf)), 0);
 	sl_h2f_write_header(big, 9, 0, SL_H2F_SETTINGS, 0, 0);
 	assert_int_equal(sl_h2f_read(&r, big, 9, &used, &ev), SL_H2F_EV_FRAME);
+	/* a whole payload in the input is not copied */
+	sl_h2f_write_header(big, 9, 3, SL_H2F_HEADERS, SL_H2F_F_END_HEADERS, 1);
+	memcpy(big + 9, "\x82\x86\x84", 3);
+	assert_int_equal(sl_h2f_read(&r, big, 12, &used, &ev), SL_H2F_EV_FRAME);
+	assert_ptr_equal(ev.data, big + 9);
+	assert_int_equal(ev.len, 3);
 	memset(big, 'x', sizeof(big));
 	sl_h2f_write_header(big, 9, 16385, SL_H2F_HEADERS, SL_H2F_F_END_HEADERS,
 			    3);
@@ -463,6 +469,21 @@ test_data_streamed(void **state)
 	assert_int_equal(ev.len, 16384 - 91);
 	assert_true(ev.hd.flags & SL_H2F_F_END_STREAM);
 	assert_int_equal(gbuf[0], 0);
+
+	/* a padded one, its header alone first, then nothing, then the rest */
+	sl_h2f_write_header(in, 9, 4, SL_H2F_DATA, SL_H2F_F_PADDED, 3);
+	memcpy(in + 9, "\x01xy\x00", 4);
+	assert_int_equal(sl_h2f_read(&r, in, 9, &used, &ev), SL_H2F_EV_NONE);
+	assert_int_equal(used, 9);
+	assert_int_equal(sl_h2f_read(&r, in + 9, 0, &used, &ev),
+			 SL_H2F_EV_NONE);
+	assert_int_equal(used, 0);
+	assert_int_equal(sl_h2f_read(&r, in + 9, 4, &used, &ev),
+			 SL_H2F_EV_FRAME);
+	assert_int_equal(used, 4);
+	assert_true(ev.first && ev.last);
+	assert_int_equal(ev.len, 2);
+	assert_memory_equal(ev.data, "xy", 2);
 }
 
 static void
@@ -834,6 +855,9 @@ test_ping(void **state)
 	/* h2spec 6.7/4: length not 8 */
 	w_start(&w);
 	w_f(&w, SL_H2F_PING, 0, 0, "abcdefg", 7);
+	expect_conn(&w, SL_H2F_FRAME_SIZE_ERROR);
+	w_start(&w);
+	w_f(&w, SL_H2F_PING, 0, 0, "abcdefghi", 9);
 	expect_conn(&w, SL_H2F_FRAME_SIZE_ERROR);
 }
 
