@@ -199,7 +199,11 @@ struct sl_h2f_event {
  *                           whose error is the stream's (a PRIORITY of a
  *                           length other than 5, a stream depending on
  *                           itself, a zero WINDOW_UPDATE on a stream):
- *                           reset it with ev->code
+ *                           reset it with ev->code, unless the stream's
+ *                           state says more first (sl_h2f_stream_recv: a
+ *                           WINDOW_UPDATE on an idle stream is a
+ *                           connection error, one on a closed stream is
+ *                           ignored)
  *   SL_H2F_EV_CONN_ERROR    a connection error: r->code and r->why say
  *                           which, ev->hd is the header of the frame
  *                           that broke the rule (zeros for the
