@@ -17,8 +17,8 @@
 #   enc-resp      a response head sluice writes: :status 200,
 #                 content-type, content-length, x-request-id
 #   enc-trailers  gRPC's trailers: grpc-status 0, grpc-message
-# nghttp2's encoder runs with a table of 4096 bytes, as sluice's nghttp2
-# sessions have it; sluice's keeps none. Needs valgrind, cc and
+# nghttp2's encoder runs with no dynamic table, as sluice's client
+# sessions have it (src/front/h2.c); sluice's keeps none either. Needs valgrind, cc and
 # libnghttp2-dev. Prints a Markdown table. Nothing is sent anywhere.
 set -euo pipefail
 

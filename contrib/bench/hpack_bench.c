@@ -175,15 +175,16 @@ sl_enc(nghttp2_nv *nv, size_t nnv, long n)
 	}
 }
 
-/* nghttp2's deflater as sluice's sessions have it today: a table of 4096
- * (the client's default SETTINGS) */
+/* nghttp2's deflater as sluice's client sessions have it today: no
+ * dynamic table (nghttp2_option_set_max_deflate_dynamic_table_size 0,
+ * src/front/h2.c) */
 static void
 ng_enc(nghttp2_nv *nv, size_t nnv, long n)
 {
 	nghttp2_hd_deflater *def;
 	uint8_t out[512];
 
-	if (nghttp2_hd_deflate_new(&def, 4096) != 0)
+	if (nghttp2_hd_deflate_new(&def, 0) != 0)
 		exit(1);
 	for (long i = 0; i < n; i++) {
 		ssize_t r;
