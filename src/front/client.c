@@ -712,10 +712,13 @@ client_h2c(struct sl_client *c)
 
 	if (!(c->s.lconf->protocols & SL_PROTO_HTTP1))
 		return 1;
-	if (memcmp(c->s.in.data + c->s.in.off, h2_preface, n) != 0)
-		return 0;
 	/* "PRI" begins no HTTP/1.1 request that could be served: the
-	 * codec checks the rest of the preface, under header_timeout */
+	 * codec checks the rest of the preface, under header_timeout. Only
+	 * those 3 bytes decide, however many came: a bad preface read in
+	 * one piece went to HTTP/1.1 (a 505) and the same bytes one at a
+	 * time to HTTP/2 (test_h2_conformance.py, invalid_preface). */
+	if (memcmp(c->s.in.data + c->s.in.off, h2_preface, SL_MIN(n, 3)) != 0)
+		return 0;
 	if (n >= 3)
 		return 1;
 	if (c->s.flags & C_F_EOF) {

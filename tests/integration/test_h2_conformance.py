@@ -76,12 +76,6 @@ KNOWN_FAILING = {
         "stream's window over 2^31-1 with RST_STREAM(FLOW_CONTROL_ERROR) of "
         "that stream, not the connection error section 6.9.2 asks; h2spec's "
         "http2/6.9.2/3 sends only a setting over 2^31-1",
-    "invalid_preface":
-        "client_h2c() (src/front/client.c) compares every byte received "
-        "with the preface: one that differs after \"PRI\" and comes in one "
-        "segment goes to HTTP/1.1 (505 version_not_supported), where its "
-        "comment means the h2 codec (GOAWAY PROTOCOL_ERROR) to have it; "
-        "h2spec's http2/3.5/2 sends bytes not beginning with \"PRI\"",
 }
 
 NAMES = {0: "DATA", 1: "HEADERS", 2: "PRIORITY", 3: "RST_STREAM",
