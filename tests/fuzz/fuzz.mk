@@ -55,7 +55,8 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_forwarded $(OUT)/fuzz_ratelimit $(OUT)/fuzz_h2 \
 	$(OUT)/fuzz_ws $(OUT)/fuzz_grpc $(OUT)/fuzz_health_h2 \
 	$(OUT)/fuzz_h2up $(OUT)/fuzz_dns $(OUT)/fuzz_h1simd \
-	$(OUT)/fuzz_hpack $(OUT)/fuzz_hpack_enc $(OUT)/fuzz_h2frame
+	$(OUT)/fuzz_hpack $(OUT)/fuzz_hpack_enc $(OUT)/fuzz_h2frame \
+	$(OUT)/fuzz_h2conn
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -239,6 +240,13 @@ $(OUT)/fuzz_h2frame: $(top_srcdir)/tests/fuzz/fuzz_h2frame.c $(FRAME_SRCS) \
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(FRAME_SRCS) \
 		$(NGHTTP2_LIBS)
+
+# one connection's state (fuzz_h2conn.c): pure, the frame layer and HPACK
+H2CONN_SRCS = $(top_srcdir)/src/h2/h2conn.c $(FRAME_SRCS)
+$(OUT)/fuzz_h2conn: $(top_srcdir)/tests/fuzz/fuzz_h2conn.c $(H2CONN_SRCS) \
+		$(top_srcdir)/src/h2/h2conn.h $(top_srcdir)/src/h2/frame.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(H2CONN_SRCS)
 
 $(OUT)/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(CONF_SRCS)
 	@mkdir -p $(@D)
