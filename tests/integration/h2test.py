@@ -334,10 +334,31 @@ class RawH2:
                                   else timeout)
         while not pred():
             left = end - time.monotonic()
-            if left <= 0 or self.closed:
+            if self.closed:
+                self.drain()
+                return pred()
+            if left <= 0:
                 return pred()
             self.read(min(left, 0.5))
         return True
+
+    def drain(self):
+        """Reads what the socket still holds once the connection is gone:
+        a send that failed (sluice closed while a flood was still being
+        written) marks it closed with sluice's last frames, its GOAWAY,
+        unread in the receive queue, which the kernel still gives before
+        the reset. A loaded machine made that race a flake."""
+        while True:
+            self.sock.settimeout(0.2)
+            try:
+                d = self.sock.recv(262144)
+            except (socket.timeout, BlockingIOError, OSError):
+                return
+            if not d:
+                return
+            self.buf += d
+            fr, self.buf = parse_frames(self.buf)
+            self.frames += fr
 
     def goaways(self):
         """[(last_stream_id, error_code)] of the GOAWAYs read."""
