@@ -560,10 +560,8 @@ on_frame(struct sl_h2c *c, const struct sl_h2f_event *ev)
 		return on_window_update(c, ev);
 	case SL_H2F_RST_STREAM:
 		return on_rst_stream(c, ev);
-	case SL_H2F_PRIORITY:
+	default: /* PRIORITY (the reader passes no other type) */
 		return on_stream_only(c, ev, 0);
-	default:
-		return 0;
 	}
 }
 

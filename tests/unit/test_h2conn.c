@@ -941,7 +941,47 @@ test_more_rules(void **state)
 	assert_int_equal(x.c.recv_win + (int32_t)x.c.consumed, 1 << 20);
 	sl_h2c_free(&x.c);
 
-	/* no room for output: the connection fails, INTERNAL_ERROR */
+	/* a stream reset by its caller between two reads of one DATA frame */
+	opened(&x, 100);
+	n = raw_headers(b, 1, 0);
+	assert_int_equal(sl_h2c_input(&x.c, b, n), 0);
+	n = sl_h2f_write_data_header(b, 9, 1, 100, 0);
+	memset(b + n, 'd', 100);
+	assert_int_equal(sl_h2c_input(&x.c, b, n + 40), 0);
+	assert_int_equal(sl_h2c_reset(&x.c, &x.streams[0].h, SL_H2F_CANCEL), 0);
+	assert_int_equal(sl_h2c_input(&x.c, b + n + 40, 60), 0);
+	assert_int_equal(x.streams[0].body, 40);
+	/* GOAWAY from sluice names the last stream the peer opened */
+	x.olen = 0;
+	assert_int_equal(sl_h2c_goaway(&x.c, SL_H2F_NO_ERROR), 0);
+	assert_int_equal(x.out[3], SL_H2F_GOAWAY);
+	assert_int_equal(x.out[12], 1);
+	sl_h2c_free(&x.c);
+
+	/* DATA past the connection's window: 17 streams, none consumed */
+	opened(&x, 100);
+	x.keep_body = 0;
+	{
+		static uint8_t data[9 + 16384];
+		int rv = 0;
+
+		for (uint32_t id = 1; id <= 33 && rv == 0; id += 2) {
+			n = raw_headers(b, id, 0);
+			assert_int_equal(sl_h2c_input(&x.c, b, n), 0);
+			for (int i = 0; i < 4 && rv == 0; i++) {
+				n = sl_h2f_write_data_header(
+				    data, 9, id, i < 3 ? 16384 : 16383, 0);
+				rv = sl_h2c_input(&x.c, data,
+						  n + (i < 3 ? 16384 : 16383));
+			}
+		}
+		assert_int_equal(rv, -1);
+		assert_int_equal(x.c.err, SL_H2F_FLOW_CONTROL_ERROR);
+	}
+	sl_h2c_free(&x.c);
+
+	/* no room for output: the connection fails, INTERNAL_ERROR, and
+	 * so does every write after */
 	opened(&x, 100);
 	x.out_full = 1;
 	n = sl_h2f_write_ping(b, 17, (const uint8_t *)"12345678", 0);
@@ -950,6 +990,113 @@ test_more_rules(void **state)
 	assert_int_equal(sl_h2c_input(&x.c, b, n), -1);
 	assert_int_equal(sl_h2c_goaway(&x.c, 0), -1);
 	sl_h2c_free(&x.c);
+	{
+		/* each kind of frame it would write */
+		static const struct {
+			int kind;
+			const char *what;
+		} k[] = {{0, "SETTINGS ACK"},	{1, "REFUSED_STREAM"},
+			 {2, "a stream error"}, {3, "send_headers"},
+			 {4, "send_data"},	{5, "reset"},
+			 {6, "consumed"}};
+
+		for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+			int rv = 0;
+
+			opened(&x, 1);
+			n = raw_headers(b, 1, 0);
+			assert_int_equal(sl_h2c_input(&x.c, b, n), 0);
+			x.out_full = 1;
+			switch (k[i].kind) {
+			case 0:
+				n = sl_h2f_write_settings(b, 9, NULL, 0);
+				rv = sl_h2c_input(&x.c, b, n);
+				break;
+			case 1:
+				n = raw_headers(b, 3, 0);
+				rv = sl_h2c_input(&x.c, b, n);
+				break;
+			case 2:
+				n = sl_h2f_write_window_update(b, 13, 1, 0);
+				rv = sl_h2c_input(&x.c, b, n);
+				break;
+			case 3:
+				rv = sl_h2c_send_headers(
+				    &x.c, &x.streams[0].h,
+				    (const uint8_t *)"\x88", 1, 0);
+				break;
+			case 4:
+				rv = sl_h2c_send_data(&x.c, &x.streams[0].h,
+						      (const uint8_t *)"x", 1,
+						      0);
+				break;
+			case 5:
+				rv = sl_h2c_reset(&x.c, &x.streams[0].h,
+						  SL_H2F_CANCEL);
+				break;
+			case 6:
+				rv = sl_h2c_consumed(&x.c, NULL, 1 << 20);
+				break;
+			}
+			if (rv != -1)
+				fail_msg("%s with no room did not fail",
+					 k[i].what);
+			sl_h2c_free(&x.c);
+		}
+	}
+	/* settings out of range, and no room for the first SETTINGS */
+	{
+		struct sl_h2c_settings ls = {.header_table = 4096,
+					     .max_streams = 1,
+					     .window = 100,
+					     .conn_window = 1 << 20,
+					     .max_frame = 16384};
+
+		memset(&x, 0, sizeof(x));
+		assert_int_equal(sl_h2c_init(&x.c, 1, &ls, x.rbuf,
+					     sizeof(x.rbuf), scratch,
+					     sizeof(scratch), 65536, &ops, &x),
+				 -1);
+		ls.window = 65535;
+		x.out_full = 1;
+		assert_int_equal(sl_h2c_init(&x.c, 1, &ls, x.rbuf,
+					     sizeof(x.rbuf), scratch,
+					     sizeof(scratch), 65536, &ops, &x),
+				 -1);
+	}
+	/* what a client side announces, every setting away from its
+	 * default: read back */
+	{
+		struct sl_h2c_settings ls = {.header_table = 0,
+					     .max_streams = 10,
+					     .window = 1 << 20,
+					     .conn_window = 1 << 24,
+					     .max_frame = 16384 * 2,
+					     .max_header_list = 65536,
+					     .connect_proto = 1};
+		static uint8_t rb[32768];
+		struct sl_h2f_reader rd;
+		struct sl_h2f_event ev;
+		size_t used;
+
+		memset(&x, 0, sizeof(x));
+		assert_int_equal(sl_h2c_init(&x.c, 0, &ls, rb, sizeof(rb),
+					     scratch, sizeof(scratch), 65536,
+					     &ops, &x),
+				 0);
+		assert_memory_equal(x.out, SL_H2F_PREFACE, SL_H2F_PREFACE_LEN);
+		assert_int_equal(
+		    sl_h2f_reader_init(&rd, 0, rb, sizeof(rb), 16384), 0);
+		assert_int_equal(sl_h2f_read(&rd, x.out + SL_H2F_PREFACE_LEN,
+					     x.olen - SL_H2F_PREFACE_LEN, &used,
+					     &ev),
+				 SL_H2F_EV_FRAME);
+		assert_int_equal(ev.hd.type, SL_H2F_SETTINGS);
+		assert_int_equal(ev.len, 6 * 6); /* push, table, streams,
+						    window, frame, list */
+		assert_int_equal(x.c.recv_win, 1 << 24);
+		sl_h2c_free(&x.c);
+	}
 }
 
 /* ---- memory --------------------------------------------------------------*/
