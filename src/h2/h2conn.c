@@ -382,8 +382,11 @@ on_data(struct sl_h2c *c, const struct sl_h2f_event *ev)
 		s = c->data_s = NULL;
 	if (s != NULL && (ev->len > 0 || ev->last)) {
 		c->data_sent += (uint32_t)ev->len;
-		c->ops->data(c->arg, s, ev->data, ev->len,
-			     ev->last && (ev->hd.flags & SL_H2F_F_END_STREAM));
+		/* (an empty piece may have no pointer: never NULL to the
+		 * owner, who may memcpy it; fuzz_health_h2 found one) */
+		c->ops->data(
+		    c->arg, s, ev->len > 0 ? ev->data : (const uint8_t *)"",
+		    ev->len, ev->last && (ev->hd.flags & SL_H2F_F_END_STREAM));
 		if (sl_h2c_stream(c, id) != s)
 			s = c->data_s = NULL;
 	}

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Health checks over HTTP/2 (health_h2.h): an nghttp2 client session
- * for one request, as a state machine over bytes. The gRPC health
+ * Health checks over HTTP/2 (health_h2.h): one request on a connection
+ * of sluice's own HTTP/2 layer (src/h2/h2conn.h, client side), as a
+ * state machine over bytes; the first user of that layer (issue 43),
+ * where an nghttp2 client session was. The gRPC health
  * protocol's two messages are tiny protobuf messages, encoded and read
  * here by hand (grpc/grpc doc/health-checking.md and its health.proto):
  *   HealthCheckRequest  { string service = 1; }
@@ -12,28 +14,33 @@
  */
 #include "health_h2.h"
 
-#include <nghttp2/nghttp2.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "h2ng.h"
+#include "h2conn.h"
 
 #define ANSWER_MAX 256 /* bytes of a gRPC health answer kept */
 
+/* One check's connection. Owned by its caller (sl_hc_h2_free). */
 struct sl_hc_h2 {
-	nghttp2_session *ng;
-	unsigned char *out; /* the bytes to send */
+	struct sl_h2c c;
+	struct sl_h2c_stream s; /* the check's stream, 1 */
+	unsigned char *out;	/* the first bytes to send */
 	size_t outlen;
+	int sent;			 /* they are out: the rest is dropped */
 	unsigned char body[5 + 3 + 255]; /* the gRPC request */
-	size_t bodylen, bodyoff;
+	size_t bodylen;
 	int grpc;
-	int done;	 /* stream 1 closed: 1 whole, -1 failed */
+	int done;	 /* the answer is whole: 1, or failed: -1 */
 	const char *why; /* of a failure */
 	struct sl_hc_h2_result res;
 	unsigned char ans[ANSWER_MAX]; /* gRPC: the answer's DATA */
 	size_t anslen;
-	int ans_over; /* more than ANSWER_MAX came */
+	int ans_over;			    /* more than ANSWER_MAX came */
+	uint8_t spare[64];		    /* where dropped answers go */
+	uint8_t rbuf[16384];		    /* a frame split across reads */
+	char scratch[SL_HPACK_SCRATCH_MIN]; /* HPACK's Huffman strings */
 };
 
 int
@@ -101,70 +108,53 @@ sl_hc_grpc_serving(const unsigned char *p, size_t n)
 	return status;
 }
 
-static int
-on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
-	  size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
-	  void *ud)
+/* ---- the check's side of the connection (h2conn.h) ---------------------*/
+
+static struct sl_h2c_stream *
+hc_open(void *arg, uint32_t id)
 {
-	struct sl_hc_h2 *x = ud;
+	(void)arg;
+	(void)id;
+	return NULL; /* a server opens no stream of a check's */
+}
+
+static int
+hc_field(void *arg, struct sl_h2c_stream *s, const char *name, size_t nlen,
+	 const char *value, size_t vlen, unsigned flags)
+{
+	struct sl_hc_h2 *x = arg;
 	int v = 0;
 
-	(void)ng;
+	(void)s;
 	(void)flags;
-	if (frame->hd.stream_id != 1)
-		return 0;
 	/* a number of up to 6 digits; anything else reads as 1000 (no
 	 * status nor gRPC status: the check fails) */
-	for (size_t i = 0; i < valuelen; i++) {
+	for (size_t i = 0; i < vlen; i++) {
 		if (i == 6 || value[i] < '0' || value[i] > '9') {
 			v = 1000;
 			break;
 		}
 		v = v * 10 + (value[i] - '0');
 	}
-	if (namelen == 7 && memcmp(name, ":status", 7) == 0 &&
-	    x->res.status < 200)
+	if (nlen == 7 && memcmp(name, ":status", 7) == 0 && x->res.status < 200)
 		x->res.status = v;
-	else if (namelen == 11 && memcmp(name, "grpc-status", 11) == 0)
+	else if (nlen == 11 && memcmp(name, "grpc-status", 11) == 0)
 		x->res.grpc_status = v > 1000 ? 1000 : v;
 	if (x->res.status > 999)
 		x->res.status = 999;
 	return 0;
 }
 
-static int
-on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
-	      const uint8_t *data, size_t len, void *ud)
+/* The answer is whole: its result, or why the check failed. */
+static void
+hc_end(struct sl_hc_h2 *x)
 {
-	struct sl_hc_h2 *x = ud;
-
-	(void)ng;
-	(void)flags;
-	if (id != 1 || !x->grpc)
-		return 0;
-	if (len > ANSWER_MAX - x->anslen) {
-		x->ans_over = 1;
-		return 0;
-	}
-	memcpy(x->ans + x->anslen, data, len);
-	x->anslen += len;
-	return 0;
-}
-
-static int
-on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
-{
-	struct sl_hc_h2 *x = ud;
-
-	(void)ng;
-	if (id != 1 || x->done)
-		return 0;
-	if (code != NGHTTP2_NO_ERROR || x->res.status < 200) {
+	if (x->done)
+		return;
+	if (x->res.status < 200) {
 		x->done = -1;
-		x->why = code == NGHTTP2_REFUSED_STREAM ? "stream refused"
-			 : code != NGHTTP2_NO_ERROR	? "stream reset"
-							: "no answer";
-		return 0;
+		x->why = "no answer";
+		return;
 	}
 	x->done = 1;
 	if (x->grpc && x->anslen > 0) {
@@ -175,92 +165,165 @@ on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
 			x->why = "malformed gRPC health answer";
 		}
 	}
-	return 0;
 }
 
-static int
-on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+static void
+hc_headers(void *arg, struct sl_h2c_stream *s, int rc, int end_stream)
 {
-	struct sl_hc_h2 *x = ud;
+	struct sl_hc_h2 *x = arg;
 
-	(void)ng;
-	if (frame->hd.type == NGHTTP2_GOAWAY && !x->done &&
-	    frame->goaway.last_stream_id < 1) {
+	(void)s;
+	if (rc != SL_HPACK_OK && !x->done) {
+		x->done = -1;
+		x->why = "malformed answer head";
+		return;
+	}
+	if (end_stream)
+		hc_end(x);
+}
+
+static void
+hc_data(void *arg, struct sl_h2c_stream *s, const uint8_t *p, size_t len,
+	int end_stream)
+{
+	struct sl_hc_h2 *x = arg;
+
+	(void)s;
+	if (x->grpc) {
+		if (len > ANSWER_MAX - x->anslen)
+			x->ans_over = 1;
+		else {
+			memcpy(x->ans + x->anslen, p, len);
+			x->anslen += len;
+		}
+	}
+	if (end_stream)
+		hc_end(x);
+}
+
+static void
+hc_reset(void *arg, struct sl_h2c_stream *s, uint32_t code, int sent)
+{
+	struct sl_hc_h2 *x = arg;
+
+	(void)s;
+	(void)sent;
+	if (x->done)
+		return;
+	x->done = -1;
+	x->why =
+	    code == SL_H2F_REFUSED_STREAM ? "stream refused" : "stream reset";
+}
+
+static void
+hc_goaway(void *arg, uint32_t last_id, uint32_t code)
+{
+	struct sl_hc_h2 *x = arg;
+
+	(void)code;
+	if (!x->done && last_id < 1) {
 		x->done = -1;
 		x->why = "GOAWAY before the check's stream";
 	}
-	return 0;
 }
-
-static ssize_t
-body_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
-	  uint32_t *flags, nghttp2_data_source *src, void *ud)
-{
-	struct sl_hc_h2 *x = src->ptr;
-	size_t n = x->bodylen - x->bodyoff;
-
-	(void)ng;
-	(void)id;
-	(void)ud;
-	if (n > length)
-		n = length;
-	memcpy(buf, x->body + x->bodyoff, n);
-	x->bodyoff += n;
-	if (x->bodyoff == x->bodylen)
-		*flags |= NGHTTP2_DATA_FLAG_EOF;
-	return (ssize_t)n;
-}
-
-/* The check's nghttp2 set-up (h2ng.h): a client's, with nghttp2's
- * defaults (one request; what nghttp2 answers is never sent). */
-static struct sl_h2ng hc_ng = {
-    .on_header = on_header,
-    .on_data_chunk_recv = on_data_chunk,
-    .on_stream_close = on_stream_close,
-    .on_frame_recv = on_frame_recv,
-};
 
 static void
-nv(nghttp2_nv *p, const char *n, const char *v)
+hc_window(void *arg, struct sl_h2c_stream *s)
 {
-	p->name = (uint8_t *)(uintptr_t)n;
-	p->namelen = strlen(n);
-	p->value = (uint8_t *)(uintptr_t)v;
-	p->valuelen = strlen(v);
-	p->flags = NGHTTP2_NV_FLAG_NONE;
+	(void)arg;
+	(void)s;
+}
+
+static int
+hc_frame(void *arg, const struct sl_h2f_header *hd)
+{
+	(void)arg;
+	(void)hd;
+	return 0; /* one answer, then the check closes: no budget */
+}
+
+/* The check's request goes out with the connection's first bytes; what
+ * the connection would answer after them (SETTINGS' ACK, window
+ * updates) is not sent: the check reads one answer and closes. */
+static uint8_t *
+hc_out(void *arg, size_t n)
+{
+	struct sl_hc_h2 *x = arg;
+	unsigned char *q;
+
+	if (x->sent) {
+		if (n > sizeof(x->spare))
+			return NULL;
+		return x->spare;
+	}
+	if ((q = realloc(x->out, x->outlen + n)) == NULL)
+		return NULL;
+	x->out = q;
+	x->outlen += n;
+	return q + x->outlen - n;
+}
+
+static const struct sl_h2c_ops hc_ops = {
+    hc_open,   hc_field,  hc_headers, hc_data, hc_reset,
+    hc_goaway, hc_window, hc_frame,   hc_out,
+};
+
+/* A field of the request into its block; 0 when it does not fit. */
+static size_t
+put(struct sl_hc_h2 *x, uint8_t *block, size_t *n, size_t room,
+    const char *name, const char *value)
+{
+	size_t w = sl_hpack_enc_field(block + *n, room - *n, name, strlen(name),
+				      value, strlen(value), 0);
+
+	(void)x;
+	*n += w;
+	return w;
 }
 
 struct sl_hc_h2 *
 sl_hc_h2_new(const char *authority, const char *path, int tls,
 	     const char *grpc_service, const char **out, size_t *outlen)
 {
+	/* what the check announces: sluice's usual windows, no push (a
+	 * client's SETTINGS say so), a frame of 16 KiB */
+	static const struct sl_h2c_settings set = {
+	    .header_table = 4096,
+	    .max_streams = 100,
+	    .window = 65535,
+	    .conn_window = 65535,
+	    .max_frame = 16384,
+	};
 	struct sl_hc_h2 *x;
-	nghttp2_data_provider dp;
-	nghttp2_nv h[8];
-	size_t k = 0;
+	uint8_t block[1024];
+	size_t n = 0, room = sizeof(block);
+	int ok;
 
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return NULL;
 	x->res.grpc_status = -1;
 	x->res.serving = -1;
-	/* its SETTINGS: h2ng's alone (no push) */
-	if ((x->ng = sl_h2ng_client(&hc_ng, x, NULL, 0, 0)) == NULL) {
-		free(x);
+	x->grpc = grpc_service != NULL;
+	if (sl_h2c_init(&x->c, 0, &set, x->rbuf, sizeof(x->rbuf), x->scratch,
+			sizeof(x->scratch), sizeof(x->rbuf), &hc_ops, x) != 0) {
+		sl_hc_h2_free(x);
 		return NULL;
 	}
-	x->grpc = grpc_service != NULL;
-	nv(&h[k++], ":method", x->grpc ? "POST" : "GET");
-	nv(&h[k++], ":scheme", tls ? "https" : "http");
-	nv(&h[k++], ":authority", authority);
-	nv(&h[k++], ":path", x->grpc ? "/grpc.health.v1.Health/Check" : path);
-	nv(&h[k++], "user-agent", "sluice-health-check");
-	if (x->grpc) {
+	ok = put(x, block, &n, room, ":method", x->grpc ? "POST" : "GET") &&
+	     put(x, block, &n, room, ":scheme", tls ? "https" : "http") &&
+	     put(x, block, &n, room, ":authority", authority) &&
+	     put(x, block, &n, room, ":path",
+		 x->grpc ? "/grpc.health.v1.Health/Check" : path) &&
+	     put(x, block, &n, room, "user-agent", "sluice-health-check");
+	if (ok && x->grpc) {
 		size_t sl = strlen(grpc_service), ml;
+
 		if (sl > 255)
 			sl = 255; /* the configuration allows no more */
 		ml = sl > 0 ? 2 + sl : 0;
-		nv(&h[k++], "content-type", "application/grpc");
-		nv(&h[k++], "te", "trailers");
+		ok = put(x, block, &n, room, "content-type",
+			 "application/grpc") &&
+		     put(x, block, &n, room, "te", "trailers");
 		if (sl > 0) {
 			/* field 1, length-delimited: a string (under 128
 			 * bytes its length is one varint byte; up to 255,
@@ -284,32 +347,16 @@ sl_hc_h2_new(const char *authority, const char *path, int tls,
 		x->body[3] = (unsigned char)(ml >> 8);
 		x->body[4] = (unsigned char)(ml & 0xff);
 		x->bodylen = 5 + ml;
-		dp.source.ptr = x;
-		dp.read_callback = body_read;
 	}
-	if (nghttp2_submit_request(x->ng, NULL, h, k, x->grpc ? &dp : NULL,
-				   NULL) != 1) {
+	x->s.id = 1;
+	if (!ok || sl_h2c_stream_add(&x->c, &x->s) != 0 ||
+	    sl_h2c_send_headers(&x->c, &x->s, block, n, !x->grpc) != 0 ||
+	    (x->grpc &&
+	     sl_h2c_send_data(&x->c, &x->s, x->body, x->bodylen, 1) != 0)) {
 		sl_hc_h2_free(x);
 		return NULL;
 	}
-	for (;;) {
-		const uint8_t *p;
-		ssize_t n = nghttp2_session_mem_send(x->ng, &p);
-		unsigned char *q;
-		if (n < 0) {
-			sl_hc_h2_free(x);
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		if ((q = realloc(x->out, x->outlen + (size_t)n)) == NULL) {
-			sl_hc_h2_free(x);
-			return NULL;
-		}
-		x->out = q;
-		memcpy(x->out + x->outlen, p, (size_t)n);
-		x->outlen += (size_t)n;
-	}
+	x->sent = 1;
 	*out = (const char *)x->out;
 	*outlen = x->outlen;
 	return x;
@@ -319,24 +366,9 @@ int
 sl_hc_h2_input(struct sl_hc_h2 *x, const void *buf, size_t len,
 	       struct sl_hc_h2_result *res, const char **why)
 {
-	ssize_t rv = nghttp2_session_mem_recv(x->ng, buf, len);
-
-	if (rv < 0) {
-		*why = nghttp2_strerror((int)rv);
-		return -1;
-	}
-	/* what nghttp2 would answer (SETTINGS' ACK, window updates) is
-	 * not sent: the check reads one answer and closes. Taken, so that
-	 * a session nghttp2 ended (a GOAWAY of its own queued) says so */
-	for (;;) {
-		const uint8_t *p;
-		if (nghttp2_session_mem_send(x->ng, &p) <= 0)
-			break;
-	}
-	if (x->done == 0 && !nghttp2_session_want_read(x->ng)) {
-		/* nghttp2 ended the session (a server whose first frame
-		 * was not its SETTINGS, a connection error): no answer will
-		 * come */
+	if (!x->done && sl_h2c_input(&x->c, buf, len) != 0) {
+		/* the connection ended (a server whose first frame was not
+		 * its SETTINGS, a connection error): no answer will come */
 		*why = "not an HTTP/2 server's answer";
 		return -1;
 	}
@@ -355,7 +387,7 @@ sl_hc_h2_free(struct sl_hc_h2 *x)
 {
 	if (x == NULL)
 		return;
-	nghttp2_session_del(x->ng);
+	sl_h2c_free(&x->c);
 	free(x->out);
 	free(x);
 }

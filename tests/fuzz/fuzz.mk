@@ -25,6 +25,9 @@ $(OUT)/hpack_gen: $(top_srcdir)/src/h2/hpack_gen.c $(top_srcdir)/src/h2/hpack_ta
 	$(FUZZ_CC) -O1 -I$(top_srcdir)/src/h2 -o $@ $< $(NGHTTP2_LIBS)
 $(HPACK_TAB): $(OUT)/hpack_gen
 	$(OUT)/hpack_gen >$@-t && mv -f $@-t $@
+# sluice's own HTTP/2 layer (src/h2), for the drivers of what sits on it
+OWN_H2_SRCS = $(top_srcdir)/src/h2/h2conn.c $(top_srcdir)/src/h2/frame.c \
+	$(top_srcdir)/src/h2/hpack.c $(HPACK_TAB)
 
 PARSE_SRCS = $(top_srcdir)/src/http/h1_parse.c $(top_srcdir)/src/http/h1_chunked.c \
 	$(top_srcdir)/src/http/h1_salvage.c
@@ -147,14 +150,13 @@ HEALTH_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/upstream/health.c \
 	$(top_srcdir)/src/core/pan.c $(top_srcdir)/src/net/proxyproto.c \
 	$(top_srcdir)/src/core/cidr.c $(top_srcdir)/src/net/xprt.c \
 	$(top_srcdir)/src/net/xprt_mem.c $(top_srcdir)/src/upstream/health_h2.c \
-	$(top_srcdir)/src/upstream/h2ng.c
+	$(OWN_H2_SRCS)
 TLS_SRCS = $(top_srcdir)/src/net/tls.c $(top_srcdir)/src/core/log.c \
 	$(top_srcdir)/src/core/util.c $(top_srcdir)/src/core/pan.c
 $(OUT)/fuzz_health: $(top_srcdir)/tests/fuzz/fuzz_health.c $(HEALTH_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
-		$(HEALTH_SRCS) $(NET_LIBS) \
-		$(shell pkg-config --libs libnghttp2 2>/dev/null)
+		$(HEALTH_SRCS) $(NET_LIBS)
 $(OUT)/fuzz_tls: $(top_srcdir)/tests/fuzz/fuzz_tls.c $(TLS_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
@@ -169,14 +171,14 @@ $(OUT)/fuzz_ws: $(top_srcdir)/tests/fuzz/fuzz_ws.c $(WS_SRCS)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
 		$(WS_SRCS) $(NET_LIBS)
 
-# an HTTP/2 health check's answer (fuzz_health_h2.c): pure, on nghttp2
-HEALTH_H2_SRCS = $(top_srcdir)/src/upstream/health_h2.c $(top_srcdir)/src/upstream/h2ng.c
+# an HTTP/2 health check's answer (fuzz_health_h2.c): pure, on sluice's
+# own HTTP/2 layer
+HEALTH_H2_SRCS = $(top_srcdir)/src/upstream/health_h2.c $(OWN_H2_SRCS)
 $(OUT)/fuzz_health_h2: $(top_srcdir)/tests/fuzz/fuzz_health_h2.c \
 		$(HEALTH_H2_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< \
-		$(HEALTH_H2_SRCS) $(shell pkg-config --libs libnghttp2) \
-		-lpthread
+		$(HEALTH_H2_SRCS) -lpthread
 
 # DNS answers (fuzz_dns.c): pure
 DNS_SRCS = $(top_srcdir)/src/net/dnsmsg.c
