@@ -14,6 +14,7 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/h1simd \
 	tests/fuzz/corpus/h2 \
 	tests/fuzz/corpus/h2conn \
+	tests/fuzz/corpus/h2diff \
 	tests/fuzz/corpus/h2frame \
 	tests/fuzz/corpus/h2up \
 	tests/fuzz/corpus/hdrrule \

@@ -59,7 +59,7 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_ws $(OUT)/fuzz_grpc $(OUT)/fuzz_health_h2 \
 	$(OUT)/fuzz_h2up $(OUT)/fuzz_dns $(OUT)/fuzz_h1simd \
 	$(OUT)/fuzz_hpack $(OUT)/fuzz_hpack_enc $(OUT)/fuzz_h2frame \
-	$(OUT)/fuzz_h2conn
+	$(OUT)/fuzz_h2conn $(OUT)/fuzz_h2diff
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -249,6 +249,13 @@ $(OUT)/fuzz_h2conn: $(top_srcdir)/tests/fuzz/fuzz_h2conn.c $(H2CONN_SRCS) \
 		$(top_srcdir)/src/h2/h2conn.h $(top_srcdir)/src/h2/frame.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(H2CONN_SRCS)
+
+# one connection's state against an nghttp2 server session (fuzz_h2diff.c)
+$(OUT)/fuzz_h2diff: $(top_srcdir)/tests/fuzz/fuzz_h2diff.c $(H2CONN_SRCS) \
+		$(top_srcdir)/src/h2/h2conn.h $(top_srcdir)/src/h2/frame.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(H2CONN_SRCS) \
+		$(NGHTTP2_LIBS)
 
 $(OUT)/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(CONF_SRCS)
 	@mkdir -p $(@D)
