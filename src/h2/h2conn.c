@@ -222,6 +222,29 @@ emit(void *arg, const char *name, size_t nlen, const char *value, size_t vlen,
 				flags);
 }
 
+/* Room for n more bytes of the block being joined: it grows to twice
+ * what it holds, within block_max (checked by the caller). Returns 0, or
+ * -1 when out of memory. */
+static int
+block_room(struct sl_h2c *c, size_t n)
+{
+	size_t cap = c->block_cap;
+	uint8_t *b;
+
+	if (c->block != NULL && c->block_len + n <= cap)
+		return 0;
+	cap = 2 * (c->block_len + n);
+	if (cap < 1024)
+		cap = 1024;
+	if (cap > c->block_max)
+		cap = c->block_max;
+	if ((b = realloc(c->block, cap)) == NULL)
+		return -1;
+	c->block = b;
+	c->block_cap = cap;
+	return 0;
+}
+
 /* Decodes a whole block for block_sid (its stream accepted, or refused
  * when block_refused: decoded for the table only). */
 static int
@@ -237,7 +260,7 @@ block_done(struct sl_h2c *c, const uint8_t *block, size_t len,
 			     emit, &e);
 	free(c->block);
 	c->block = NULL;
-	c->block_len = 0;
+	c->block_len = c->block_cap = 0;
 	if (rc == SL_HPACK_COMPRESSION)
 		return fail(c, SL_H2F_COMPRESSION_ERROR, "HPACK");
 	if (e.s == NULL)
@@ -293,11 +316,13 @@ on_headers(struct sl_h2c *c, const struct sl_h2f_event *ev)
 					    "no memory for a stream");
 			c->block_refused = 0;
 		}
+	} else if (v == SL_H2F_ACCEPT && c->is_server && !c->block_end_stream) {
+		/* trailers from a client must end the stream (RFC 9113
+		 * 8.1); the block is still decoded, for the table */
+		if (stream_error(c, id, s, SL_H2F_PROTOCOL_ERROR) != 0)
+			return -1;
 	} else if (v == SL_H2F_ACCEPT) {
-		/* trailers (or, from a server, a final head after 1xx):
-		 * from a client they must end the stream (RFC 9113 8.1) */
-		if (c->is_server && !c->block_end_stream)
-			return stream_error(c, id, s, SL_H2F_PROTOCOL_ERROR);
+		/* trailers, or from a server a final head after 1xx */
 		c->block_refused = 0;
 	}
 	c->block_next = (uint8_t)next; /* applied when the block is read */
@@ -312,7 +337,8 @@ on_headers(struct sl_h2c *c, const struct sl_h2f_event *ev)
 	if (ev->len > c->block_max)
 		return fail(c, SL_H2F_ENHANCE_YOUR_CALM,
 			    "header block too big");
-	if ((c->block = malloc(c->block_max)) == NULL)
+	c->block_len = 0;
+	if (block_room(c, ev->len) != 0)
 		return fail(c, SL_H2F_INTERNAL_ERROR, "no memory for a block");
 	memcpy(c->block, ev->data, ev->len);
 	c->block_len = ev->len;
@@ -327,6 +353,8 @@ on_continuation(struct sl_h2c *c, const struct sl_h2f_event *ev)
 	if (ev->len > c->block_max - c->block_len)
 		return fail(c, SL_H2F_ENHANCE_YOUR_CALM,
 			    "header block too big");
+	if (block_room(c, ev->len) != 0)
+		return fail(c, SL_H2F_INTERNAL_ERROR, "no memory for a block");
 	memcpy(c->block + c->block_len, ev->data, ev->len);
 	c->block_len += ev->len;
 	if (ev->hd.flags & SL_H2F_F_END_HEADERS)
@@ -766,13 +794,13 @@ sl_h2c_free(struct sl_h2c *c)
 	c->map_cap = c->nstreams = 0;
 	free(c->block);
 	c->block = NULL;
+	c->block_len = c->block_cap = 0;
 	sl_hpack_dec_free(&c->dec);
 }
 
 size_t
 sl_h2c_mem(const struct sl_h2c *c)
 {
-	return (size_t)c->map_cap * sizeof(*c->map) +
-	       (c->block != NULL ? c->block_max : 0) +
+	return (size_t)c->map_cap * sizeof(*c->map) + c->block_cap +
 	       sl_hpack_dec_mem(&c->dec);
 }

@@ -126,6 +126,7 @@ struct sl_h2c {
 	/* the header block being joined: HEADERS without END_HEADERS */
 	uint8_t *block;	  /* malloc'd while one is open, else NULL */
 	size_t block_len; /* bytes */
+	size_t block_cap; /* bytes allocated (twice what it held) */
 	size_t block_max; /* the most a block may be (its limit) */
 	uint32_t block_sid;
 	uint8_t block_end_stream;

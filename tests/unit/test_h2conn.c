@@ -763,10 +763,25 @@ test_section_5_on_raw_frames(void **state)
 				    ":method: GET\n:scheme: http\n:path: /\n"
 				    ":authority: a\n");
 		assert_null(x.c.block);
-		n = raw_headers(b, 1, 0);
+		/* trailers that go on, a field indexed in them */
+		n = sl_h2f_write_header(b, 9, 6, SL_H2F_HEADERS,
+					SL_H2F_F_END_HEADERS, 1);
+		memcpy(b + n, "\x40\x01\x74\x01\x31\xbe", 6);
+		n += 6;
 		expect_out(&x, b, n, 0, SL_H2F_RST_STREAM,
 			   SL_H2F_PROTOCOL_ERROR, "trailers that go on");
 		assert_int_equal(x.streams[0].reset, 1);
+		/* their block was decoded all the same: the table is in
+		 * step, and "t: 1" is its newest entry */
+		n = sl_h2f_write_header(
+		    b, 9, 7, SL_H2F_HEADERS,
+		    SL_H2F_F_END_HEADERS | SL_H2F_F_END_STREAM, 3);
+		memcpy(b + n, "\x82\x86\x84\x41\x01\x61\xbf", 7);
+		n += 7;
+		assert_int_equal(sl_h2c_input(&x.c, b, n), 0);
+		assert_string_equal(x.streams[1].fields,
+				    ":method: GET\n:scheme: http\n:path: /\n"
+				    ":authority: a\nt: 1\n");
 	}
 	/* over max_streams: REFUSED_STREAM */
 	sl_h2c_free(&x.c);
