@@ -197,8 +197,9 @@ sl_h2c_consumed(struct sl_h2c *c, struct sl_h2c_stream *s, size_t n)
 	c->consumed += (uint32_t)n;
 	if (give_back(c, 0, &c->consumed, &c->recv_win, c->local_conn_window))
 		return -1;
-	if (s == NULL || s->in_end)
-		return 0; /* its window no longer matters */
+	if (s == NULL || s->in_end || sl_h2c_stream(c, s->id) != s)
+		return 0; /* its window no longer matters (a closed stream
+			     takes no WINDOW_UPDATE) */
 	s->consumed += (uint32_t)n;
 	return give_back(c, s->id, &s->consumed, &s->recv_win, c->local_window);
 }

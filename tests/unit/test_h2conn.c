@@ -954,6 +954,15 @@ test_more_rules(void **state)
 	assert_int_equal(x.streams[0].body, 40);
 	assert_null(sl_h2c_stream(&x.c, 1));
 	assert_int_equal(x.c.recv_win + (int32_t)x.c.consumed, 1 << 20);
+	/* bytes of a reset stream consumed late: the connection's window
+	 * only, no WINDOW_UPDATE on the stream sluice reset */
+	x.olen = 0;
+	assert_int_equal(sl_h2c_consumed(&x.c, &x.streams[0].h, 40000), 0);
+	assert_int_equal(x.olen, 0);
+	assert_int_equal(sl_h2c_consumed(&x.c, &x.streams[0].h, 500000), 0);
+	assert_int_equal(x.olen, 13);
+	assert_int_equal(x.out[3], SL_H2F_WINDOW_UPDATE);
+	assert_int_equal(x.out[8], 0); /* on stream 0 */
 	sl_h2c_free(&x.c);
 
 	/* a stream reset by its caller between two reads of one DATA frame */
