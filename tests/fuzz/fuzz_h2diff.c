@@ -95,6 +95,10 @@
  *     FLOW_CONTROL_ERROR, but nghttp2 hands the frame's bytes over first
  *     and sluice does not (the frame broke the rule). Only the DATA
  *     bytes handed over differ; the run goes on.
+ * 19. DATA or HEADERS on a stream closed both ways (END_STREAM each way):
+ *     a connection STREAM_CLOSED for sluice (5.1, "closed": MAY), for
+ *     nghttp2 only while it keeps the closed stream (as many as its
+ *     concurrent stream limit leaves room for), else ignored.
  * FUZZ_H2DIFF_TRACE=1 prints each frame and both verdicts.
  */
 #include <stdint.h>
@@ -154,6 +158,7 @@ enum {
 	KD_TRAILERS,
 	KD_MAX_STREAMS,
 	KD_EARLY_HPACK,
+	KD_CLOSED,
 };
 
 #define MAXB  4	  /* header blocks in one frame's outcome */
@@ -741,6 +746,8 @@ settings_dup(const uint8_t *f, int *iws)
 	return dup;
 }
 
+static int same_errors(void);
+
 /* The known difference the frame at fr may be, from sluice's state before
  * it (st, v: its stream's state and verdict) and what both did. */
 static int
@@ -795,6 +802,8 @@ known(const struct sl_h2f_header *h, enum sl_h2f_st st, int v, int acked,
 		return KD_RESET_SENT;
 	if (st == SL_H2F_ST_GONE && data_or_headers)
 		return KD_GONE;
+	if (st == SL_H2F_ST_CLOSED && data_or_headers && !same_errors())
+		return KD_CLOSED;
 	if (h->type == SL_H2F_HEADERS && v == SL_H2F_ACCEPT &&
 	    st != SL_H2F_ST_IDLE && !(h->flags & SL_H2F_F_END_STREAM))
 		return KD_TRAILERS;
