@@ -425,6 +425,28 @@ on_payload(struct sl_h2f_reader *r, const uint8_t *p, struct sl_h2f_event *ev)
 	return SL_H2F_EV_FRAME;
 }
 
+/*
+ * Takes n bytes of the part being read (a frame's header or payload): a
+ * part whole in the input is read where it lies, one that comes in
+ * pieces is gathered at dst. Returns the part's bytes once it is whole,
+ * or NULL while more are needed.
+ */
+static const uint8_t *
+take_part(struct sl_h2f_reader *r, uint8_t *dst, const uint8_t *in, size_t n)
+{
+	const uint8_t *p = dst;
+
+	if (r->got == 0 && n == r->need) {
+		if (n > 0)
+			p = in;
+	} else {
+		memcpy(dst + r->got, in, n);
+	}
+	r->got += (uint32_t)n;
+	r->need -= (uint32_t)n;
+	return r->need > 0 ? NULL : p;
+}
+
 int
 sl_h2f_read(struct sl_h2f_reader *r, const uint8_t *in, size_t len,
 	    size_t *used, struct sl_h2f_event *ev)
@@ -454,16 +476,9 @@ sl_h2f_read(struct sl_h2f_reader *r, const uint8_t *in, size_t len,
 			expect(r, RS_HEAD, SL_H2F_HEADER_LEN);
 			break;
 		case RS_HEAD:
-			if (r->got == 0 && n == SL_H2F_HEADER_LEN) {
-				p = in + off;
-			} else {
-				memcpy(r->hdr + r->got, in + off, n);
-				p = r->hdr;
-			}
+			p = take_part(r, r->hdr, in + off, n);
 			off += n;
-			r->got += (uint32_t)n;
-			r->need -= (uint32_t)n;
-			if (r->need > 0)
+			if (p == NULL)
 				goto more;
 			sl_h2f_header_parse(&r->hd, p);
 			ev->hd = r->hd;
@@ -473,16 +488,9 @@ sl_h2f_read(struct sl_h2f_reader *r, const uint8_t *in, size_t len,
 			}
 			break;
 		case RS_PAYLOAD:
-			if (r->got == 0 && n == r->need) {
-				p = n > 0 ? in + off : r->buf;
-			} else {
-				memcpy(r->buf + r->got, in + off, n);
-				p = r->buf;
-			}
+			p = take_part(r, r->buf, in + off, n);
 			off += n;
-			r->got += (uint32_t)n;
-			r->need -= (uint32_t)n;
-			if (r->need > 0)
+			if (p == NULL)
 				goto more;
 			expect(r, RS_HEAD, SL_H2F_HEADER_LEN);
 			ev->hd = r->hd;
