@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The HTTP/2 codec of a client connection (doc/http2.md), on libnghttp2
- * used as a state machine over bytes: the bytes the connection's transport
- * reads go to nghttp2_session_mem_recv, the frames nghttp2 makes come back
- * through its send callbacks into the connection's write buffer, and
- * h2_out.c writes them with the same transport. nghttp2 never touches a
- * socket, a timer or the loop. Here, the session: its set-up and nghttp2's
- * callbacks, the reads, the streams' life (each one exchange through the
+ * The HTTP/2 codec of a client connection (doc/http2.md), on sluice's own
+ * connection state (h2/h2conn.h: frames, stream rules, HPACK) used as a
+ * state machine over bytes: the bytes the connection's transport reads go
+ * to sl_h2c_input, the frames it makes go into the connection's write
+ * buffer, and h2_out.c writes them with the same transport. Here, the
+ * session: its set-up and the state's handlers, the reads, the streams'
+ * life (each one exchange through the
  * codec seam, seam.h) and their operations, the run that pumps them, and
  * the connection's end. It calls the files beside it, which never call it:
  * h2_head.c translates the heads, h2_out.c frames the output and keeps the
@@ -21,17 +21,14 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include <nghttp2/nghttp2.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "client_codec.h"
 #include "exchange.h"
 #include "h1_parse.h"
 #include "h2_int.h"
-#include "h2ng.h"
 #include "log.h"
 #include "runtime.h"
 #include "tls.h"
@@ -53,9 +50,12 @@
  * worker */
 #define RUN_READS 4
 
+/* The frame size sluice takes (SETTINGS_MAX_FRAME_SIZE): the default,
+ * so a frame split across reads needs no more. */
+#define MAX_FRAME 16384
+
 static void h2_run(struct sl_h2conn *h);
 static void h2_kick(struct sl_h2conn *h);
-static void big_release(struct sl_h2conn *h);
 static const struct sl_seam_ops h2_stream_ops;
 
 /* ---- streams ---------------------------------------------------------- */
@@ -96,6 +96,21 @@ stream_new(struct sl_h2conn *h, int32_t id)
 
 /* The stream's generation and listener: the connection's, made the
  * newest one's first (a new stream runs under the newest generation). */
+/* The first GOAWAY of a graceful end (RFC 9113 section 6.8): the largest
+ * id, so that no stream in flight is lost. */
+static void
+goaway_notice(struct sl_h2conn *h)
+{
+	uint8_t *p;
+
+	if (h->h2c.failed ||
+	    (p = h2_out_room(h, SL_H2F_HEADER_LEN + 8)) == NULL)
+		return;
+	(void)sl_h2f_write_goaway(p, SL_H2F_HEADER_LEN + 8,
+				  SL_H2F_MAX_STREAM_ID, SL_H2F_NO_ERROR, NULL,
+				  0);
+}
+
 static void
 stream_adopt(struct sl_h2stream *st)
 {
@@ -105,7 +120,7 @@ stream_adopt(struct sl_h2stream *st)
 	if (sl_client_adopt(c) == -1 && !(h->f & C2_SHUTDOWN)) {
 		/* its listener is gone: this stream is served, no more */
 		h->f |= C2_SHUTDOWN;
-		(void)nghttp2_submit_shutdown_notice(h->ng);
+		goaway_notice(h);
 	}
 	st->s.gen = c->s.gen;
 	sl_wgen_ref(st->s.gen);
@@ -143,9 +158,18 @@ stream_close(struct sl_h2stream *st, const char *reason)
 		st->f &= ~S_WANT_WRITE;
 		h->nwant--;
 	}
+	/* the protocol forgets it too (an end of sluice's: a reset, or
+	 * nothing once the connection ends) */
+	if (!(st->f & S_NG_CLOSED)) {
+		st->f |= S_NG_CLOSED;
+		if (h->h2c.failed)
+			sl_h2c_forget(&h->h2c, &st->hs);
+		else if (sl_h2c_stream(&h->h2c, (uint32_t)st->id) == &st->hs)
+			(void)sl_h2c_reset(&h->h2c, &st->hs, SL_H2F_CANCEL);
+	}
 	if (st->unconsumed > 0) {
 		/* what the connection's window lent it comes back */
-		(void)nghttp2_session_consume_connection(h->ng, st->unconsumed);
+		(void)sl_h2c_consumed(&h->h2c, NULL, st->unconsumed);
 		st->unconsumed = 0;
 	}
 	h2_stream_set_state(st, H2S_CLOSED);
@@ -194,43 +218,42 @@ sl_h2_worker_free(struct sl_worker *w)
 		hw->free = st->next;
 		free(st);
 	}
-	free(hw->nv);
 	free(hw->fv);
+	free(hw->gather);
+	free(hw->scratch);
+	free(hw->enc);
 	free(hw);
 	w->h2 = NULL;
 }
 
-/* ---- nghttp2's callbacks (the others: h2_head.c, h2_out.c, h2_budget.c) */
+/* ---- the connection state's handlers (the others: h2_head.c, h2_out.c,
+ * h2_budget.c) ------------------------------------------------------- */
 
-static int
-h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+/* A stream the client opens (HEADERS on a new id): its struct, or NULL to
+ * refuse it (REFUSED_STREAM). */
+static struct sl_h2c_stream *
+h2_on_stream_open(void *arg, uint32_t uid)
 {
-	struct sl_h2conn *h = H2_OF_SESSION(ud);
+	struct sl_h2conn *h = arg;
 	struct sl_h2stream *st;
-	int32_t id = frame->hd.stream_id;
+	int32_t id = (int32_t)uid;
 
-	if (frame->hd.type != NGHTTP2_HEADERS)
-		return 0;
-	if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
-		/* a trailer section: a header list of its own */
-		st = nghttp2_session_get_stream_user_data(ng, id);
-		if (st != NULL)
-			st->hdr_list = 0;
-		return 0;
-	}
+	/* after the last GOAWAY: the client retries it elsewhere */
+	if (h->f & C2_GOAWAY2)
+		return NULL;
 	h->hdr_block_ms = now_ms();
 	h2w(h->c->s.w)->nfv = 0;
 	h->scratch.len = h->scratch.off = 0;
 	h->m_len = h->p_len = h->a_len = h->ck_len = h->pr_len = 0;
 	h->m_off = h->p_off = h->a_off = h->ck_off = h->pr_off = 0;
+	h->pseudo = 0;
+	h->bad = NULL;
 	if ((st = stream_new(h, id)) == NULL) {
 		h->hs = NULL;
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		return NULL;
 	}
 	h->hs = st;
 	h->nstreams++;
-	h->f &= ~C2_PARKED;
-	(void)nghttp2_session_set_stream_user_data(ng, id, st);
 	/* ids near their end: this one is served, then a GOAWAY, and the
 	 * client opens a new connection (section 5) */
 	if ((uint32_t)id > 0x7fffffffu - STREAM_ID_SLACK &&
@@ -239,23 +262,148 @@ h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 		h2_refused(h, SL_H2_R_STREAM_IDS, id,
 			   "stream ids near their "
 			   "end: GOAWAY");
-		(void)nghttp2_submit_shutdown_notice(ng);
+		goaway_notice(h);
 	}
-	return 0;
+	return &st->hs;
 }
 
-static int
-h2_on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
-		 const uint8_t *data, size_t len, void *ud)
+/* The request broke RFC 9113 section 8 (a malformed request, section
+ * 8.1.1): the stream is reset with PROTOCOL_ERROR, its exchange cut. */
+static void
+stream_malformed(struct sl_h2stream *st, const char *why)
 {
-	struct sl_h2conn *h = H2_OF_SESSION(ud);
-	struct sl_h2stream *st = nghttp2_session_get_stream_user_data(ng, id);
+	h2_refused(st->h, SL_H2_R_PROTOCOL, st->id, why);
+	if (st->s.txn != NULL) {
+		st->s.close_reason = "http2_protocol_error";
+		sl_exchange_closed(&st->s, "http2_protocol_error");
+	}
+	h2_stream_reset(st, SL_H2F_PROTOCOL_ERROR);
+	if (st->state != H2S_CLOSED)
+		h2_stream_set_state(st, H2S_DONE);
+}
 
-	if (st == NULL || (st->f & S_DISCARD) || st->state == H2S_CLOSED) {
-		(void)nghttp2_session_consume(ng, id, len);
-		if (st != NULL)
-			h2_rst_after(st, len);
-		return 0;
+/* The request's END_STREAM came (DATA or trailers): the last chunk and
+ * the trailers' end. */
+static void
+request_end(struct sl_h2stream *st)
+{
+	if (st->f & S_OUT_END)
+		st->f |= S_NG_CLOSED; /* closed both ways */
+	if (st->f & S_DISCARD) {
+		h2_stream_dirty(st);
+		return;
+	}
+	if ((st->f & S_CL) && st->req_in != st->req_cl) {
+		stream_malformed(st, "a body short of its content-length");
+		return;
+	}
+	if (h2_body_end(st) == -1) {
+		h2_stream_reset(st, SL_H2F_INTERNAL_ERROR);
+		return;
+	}
+	st->f |= S_IN_END;
+	/* a tunnel's request has no framing: its end is the stream's */
+	if (st->f & S_XCONNECT)
+		st->s.flags |= SL_SEAM_F_EOF;
+	h2_stream_dirty(st);
+}
+
+/* A header block ended: a request's head, or its trailers. */
+static void
+h2_on_headers(void *arg, struct sl_h2c_stream *hs, int rc, int end)
+{
+	struct sl_h2conn *h = arg;
+	struct sl_h2stream *st = STREAM_OF_HS(hs);
+	const char *why;
+
+	if (st->state == H2S_CLOSED)
+		return;
+	if (h->f & C2_BOMB) {
+		h2_refused(h, SL_H2_R_HPACK_BOMB, st->id,
+			   "a header block decoding past twice "
+			   "max_header_list_bytes");
+		h2_fail(h, SL_H2F_ENHANCE_YOUR_CALM, "http2_enhance_your_calm");
+		return;
+	}
+	if (rc == SL_HPACK_MALFORMED && !(st->f & S_MALFORMED)) {
+		st->f |= S_MALFORMED;
+		h->bad = "a field RFC 9113 section 8.2.1 forbids";
+	}
+	if (st->state != H2S_HEAD) {
+		/* trailers (the connection's state saw END_STREAM) */
+		if (st->f & S_MALFORMED) {
+			stream_malformed(st, h->bad);
+			return;
+		}
+		if (rc == SL_HPACK_REFUSED && !(st->f & S_DISCARD)) {
+			/* a field too long to decode: not passed on whole */
+			h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
+				   "trailer fields past the limits");
+			stream_malformed(st, "trailer fields past the limits");
+			return;
+		}
+		if (end)
+			request_end(st);
+		return;
+	}
+	h->hs = NULL;
+	h->hdr_block_ms = 0;
+	if (rc == SL_HPACK_REFUSED &&
+	    !(st->f & (S_MALFORMED | S_TOO_LARGE))) {
+		/* a field past the decoder's room: as a list too large */
+		st->f |= S_TOO_LARGE;
+		h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
+			   "a field past the decoder's room");
+	}
+	if ((st->f & S_MALFORMED) ||
+	    (!(st->f & S_TOO_LARGE) && h2_head_check(st, &why) == -1)) {
+		stream_malformed(st, (st->f & S_MALFORMED) ? h->bad : why);
+		return;
+	}
+	if (st->f & S_BAD_HOST) {
+		stream_malformed(st, "Host differs from :authority");
+		return;
+	}
+	if (end && (st->f & S_CL) && st->req_cl != 0 &&
+	    !(st->f & S_TOO_LARGE)) {
+		stream_malformed(st, "a body short of its content-length");
+		return;
+	}
+	if (!(st->f & S_TOO_LARGE) && h2_head_end(st, end) == -1) {
+		st->f |= S_TOO_LARGE;
+		h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
+			   "head past the buffer");
+	}
+	h->scratch.len = 0; /* kept while streams are open */
+	if (end) {
+		st->f |= S_IN_END;
+		if (st->f & S_XCONNECT)
+			st->s.flags |= SL_SEAM_F_EOF;
+	}
+	h2_stream_set_state(st, H2S_READY);
+	h2_stream_dirty(st);
+}
+
+/* DATA bytes of a stream's request, in pieces as they come. */
+static void
+h2_on_data(void *arg, struct sl_h2c_stream *hs, const uint8_t *data,
+	   size_t len, int end)
+{
+	struct sl_h2conn *h = arg;
+	struct sl_h2stream *st = STREAM_OF_HS(hs);
+
+	if ((st->f & S_DISCARD) || st->state == H2S_CLOSED) {
+		(void)sl_h2c_consumed(&h->h2c, hs, len);
+		h2_rst_after(st, len);
+		if (end)
+			request_end(st);
+		return;
+	}
+	st->req_in += len;
+	if ((st->f & S_CL) && st->req_in > st->req_cl) {
+		(void)sl_h2c_consumed(&h->h2c, hs, len);
+		stream_malformed(st, "a body past its content-length");
+		return;
 	}
 	st->unconsumed += (uint32_t)len;
 	if (h2_body_put(st, data, len) == -1)
@@ -263,139 +411,149 @@ h2_on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 	if (st->s.txn != NULL)
 		sl_exchange_body_read(&st->s, len);
 	h2_stream_dirty(st);
-	return 0;
+	if (end)
+		request_end(st);
+	return;
 overflow:
 	/* within its window a client fills a stream's buffer only with
 	 * DATA frames of a few bytes each, whose framing outgrows what
 	 * they carry */
-	h2_refused(h, SL_H2_R_BODY_OVERFLOW, id,
+	h2_refused(h, SL_H2_R_BODY_OVERFLOW, st->id,
 		   "request body framing past the stream's buffer");
 	if (st->s.txn != NULL) {
 		st->s.close_reason = "http2_body_overflow";
 		sl_exchange_closed(&st->s, "http2_body_overflow");
 	}
-	h2_stream_reset(st, NGHTTP2_ENHANCE_YOUR_CALM);
+	h2_stream_reset(st, SL_H2F_ENHANCE_YOUR_CALM);
 	h2_stream_set_state(st, H2S_DONE);
-	return 0;
 }
 
-static int
-h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+/* A stream closed by a reset: the client's, or the connection state's for
+ * a stream error (its RST_STREAM sent). */
+static void
+h2_on_reset(void *arg, struct sl_h2c_stream *hs, uint32_t code, int sent)
 {
-	struct sl_h2conn *h = H2_OF_SESSION(ud);
-	struct sl_h2stream *st;
-	int end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+	struct sl_h2conn *h = arg;
+	struct sl_h2stream *st = STREAM_OF_HS(hs);
 
-	switch (frame->hd.type) {
-	case NGHTTP2_SETTINGS:
-		if (!(frame->hd.flags & NGHTTP2_FLAG_ACK))
-			h->f |= C2_PREFACE;
-		return 0;
-	case NGHTTP2_PING:
-		/* the answer to the drain's PING: one round trip after the
-		 * first GOAWAY, the last one (RFC 9113 section 6.8) */
-		if ((frame->hd.flags & NGHTTP2_FLAG_ACK) &&
-		    (h->f & C2_GOAWAY1) && !(h->f & C2_GOAWAY2))
-			h->goaway_ms = 1;
-		return 0;
-	case NGHTTP2_RST_STREAM:
-		st = nghttp2_session_get_stream_user_data(ng,
-							  frame->hd.stream_id);
-		if (st != NULL)
-			st->f |= S_CLIENT_RST;
-		else
-			h2_calm_spend(h, SL_H2_R_RESET_FLOOD, 1);
-		return 0;
-	case NGHTTP2_HEADERS:
-	case NGHTTP2_DATA:
-		break;
-	default:
-		return 0;
-	}
-	st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
-	if (st == NULL || st->state == H2S_CLOSED)
-		return 0;
-	if (frame->hd.type == NGHTTP2_HEADERS &&
-	    frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-		h->hs = NULL;
-		h->hdr_block_ms = 0;
-		if (st->f & S_BAD_HOST) {
-			h2_refused(h, SL_H2_R_PROTOCOL, st->id,
-				   "Host differs from :authority");
-			h2_stream_reset(st, NGHTTP2_PROTOCOL_ERROR);
-			h2_stream_set_state(st, H2S_DONE);
-			return 0;
-		}
-		if (!(st->f & S_TOO_LARGE) && h2_head_end(st, end) == -1) {
-			st->f |= S_TOO_LARGE;
-			h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
-				   "head past the buffer");
-		}
-		h->scratch.len = 0; /* kept while streams are open */
-		if (end) {
-			st->f |= S_IN_END;
-			if (st->f & S_XCONNECT)
-				st->s.flags |= SL_SEAM_F_EOF;
-		}
-		h2_stream_set_state(st, H2S_READY);
-		h2_stream_dirty(st);
-		return 0;
-	}
-	if (!end || (st->f & S_DISCARD))
-		return 0;
-	/* the request's end: the last chunk and the trailers' end */
-	if (h2_body_end(st) == -1)
-		goto overflow;
-	st->f |= S_IN_END;
-	/* a tunnel's request has no framing: its end is the stream's */
-	if (st->f & S_XCONNECT)
-		st->s.flags |= SL_SEAM_F_EOF;
-	h2_stream_dirty(st);
-	return 0;
-overflow:
-	h2_stream_reset(st, NGHTTP2_INTERNAL_ERROR);
-	return 0;
-}
-
-static int
-h2_on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
-{
-	struct sl_h2conn *h = H2_OF_SESSION(ud);
-	struct sl_h2stream *st = nghttp2_session_get_stream_user_data(ng, id);
-
-	if (st == NULL || st->state == H2S_CLOSED)
-		return 0;
+	if (st->state == H2S_CLOSED)
+		return;
 	st->f |= S_NG_CLOSED;
-	(void)nghttp2_session_set_stream_user_data(ng, id, NULL);
-	/* both ends sent theirs: an exchange that handed over its last
-	 * bytes ends as it would have (its next pump) */
-	if (st->state == H2S_BUSY && code == NGHTTP2_NO_ERROR &&
-	    !(st->f & (S_CLIENT_RST | S_RESET))) {
-		h2_stream_dirty(st);
-		return 0;
+	if (sent) {
+		st->f |= S_RESET | S_DISCARD;
+		/* answered whole before its request was: a client that
+		 * ends its upload short then has broken no rule that
+		 * matters */
+		if (!(st->f & S_OUT_END) || (st->f & S_IN_END))
+			h2_refused(h, SL_H2_R_PROTOCOL, st->id,
+				   sl_h2f_err_str(code));
+		stream_close(st, "stream_closed");
+		return;
 	}
+	st->f |= S_CLIENT_RST;
 	/* reset by the client before its answer was whole: rapid reset
 	 * counts these against the streams that finish */
-	if ((st->f & S_CLIENT_RST) && st->state != H2S_DONE) {
-		h2_rapid_reset(h, id);
+	if (st->state != H2S_DONE)
+		h2_rapid_reset(h, st->id);
+	stream_close(st, "client_reset");
+}
+
+/* The client's GOAWAY: no new stream comes; the connection ends once its
+ * streams are done. */
+static void
+h2_on_goaway(void *arg, uint32_t last_id, uint32_t code)
+{
+	struct sl_h2conn *h = arg;
+
+	(void)last_id;
+	(void)code;
+	h->f |= C2_PEER_GOAWAY | C2_AGAIN;
+}
+
+/* A window grew: the run frames what waited for it. */
+static void
+h2_on_window(void *arg, struct sl_h2c_stream *hs)
+{
+	struct sl_h2conn *h = arg;
+
+	if (hs != NULL)
+		h2_stream_dirty(STREAM_OF_HS(hs));
+	h->f |= C2_AGAIN;
+}
+
+static const struct sl_h2c_ops h2_ops = {
+    .stream_open = h2_on_stream_open,
+    .field = h2_on_field,
+    .headers = h2_on_headers,
+    .data = h2_on_data,
+    .reset = h2_on_reset,
+    .goaway = h2_on_goaway,
+    .window = h2_on_window,
+    .frame = h2_on_frame,
+    .out = h2_out_room,
+};
+
+/* The worker's buffers the connection being read borrows: a frame split
+ * across reads, HPACK's Huffman strings (as long as a header list may
+ * be). Returns 0, or -1 (no memory). */
+static int
+worker_bufs(struct sl_h2conn *h)
+{
+	struct h2_worker *hw = h2w(h->c->s.w);
+	size_t need = SL_MAX((size_t)SL_HPACK_SCRATCH_MIN,
+			     (size_t)h->c->s.lconf->limits.max_header_list_bytes);
+
+	if (hw == NULL)
+		return -1;
+	if (hw->gather == NULL && (hw->gather = malloc(MAX_FRAME)) == NULL)
+		return -1;
+	if (hw->scratch_len < need) {
+		char *p = realloc(hw->scratch, need);
+		if (p == NULL)
+			return -1;
+		hw->scratch = p;
+		hw->scratch_len = need;
 	}
-	stream_close(st,
-		     (st->f & S_CLIENT_RST) ? "client_reset" : "stream_closed");
 	return 0;
 }
 
+/* Gives n bytes the client sent to the connection's state: the worker's
+ * buffers lent for the call, a frame left split kept in the connection's
+ * own. Returns 0, or -1 when the connection failed (h->dead set). */
 static int
-h2_on_error(nghttp2_session *ng, int code, const char *msg, size_t len,
-	    void *ud)
+h2_feed(struct sl_h2conn *h, const uint8_t *p, size_t n)
 {
-	struct sl_h2conn *h = H2_OF_SESSION(ud);
+	struct sl_worker *w = h->c->s.w;
+	struct sl_h2f_reader *rd = &h->h2c.rd;
+	struct h2_worker *hw;
+	uint32_t held;
+	int rv;
 
-	if (sl_log_enabled(SL_LOG_DEBUG)) {
-		char e[256];
-		log_debug("conn=%llu http2: %s", (unsigned long long)h->c->s.id,
-			  sl_escape(e, sizeof(e), msg, len));
+	if (worker_bufs(h) == -1) {
+		h->dead = "out_of_memory";
+		return -1;
 	}
-	return 0;
+	hw = w->h2;
+	rd->buf = h->gather.data != NULL ? (uint8_t *)h->gather.data
+					 : hw->gather;
+	h->h2c.scratch = hw->scratch;
+	h->h2c.scratch_len = hw->scratch_len;
+	rv = sl_h2c_input(&h->h2c, p, n);
+	held = sl_h2f_reader_held(rd);
+	if (held > 0 && rd->buf == hw->gather) {
+		if (sl_buf_alloc(&w->bufs, &h->gather, MAX_FRAME) == -1) {
+			h->dead = "out_of_memory";
+			return -1;
+		}
+		memcpy(h->gather.data, hw->gather, held);
+		rd->buf = (uint8_t *)h->gather.data;
+	} else if (held == 0 && h->gather.data != NULL) {
+		sl_buf_release(&w->bufs, &h->gather);
+		rd->buf = hw->gather;
+	}
+	if (rv == -1 && h->dead == NULL)
+		h2_conn_failed(h);
+	return h->dead != NULL ? -1 : 0;
 }
 
 /* ---- the connection's reads -------------------------------------------- */
@@ -417,7 +575,7 @@ h2_trim(struct sl_h2conn *h)
 		sl_buf_release(p, &h->scratch);
 }
 
-/* Reads what the connection has and gives it to nghttp2. */
+/* Reads what the connection has and gives it to the connection's state. */
 static void
 h2_input(struct sl_h2conn *h)
 {
@@ -426,7 +584,7 @@ h2_input(struct sl_h2conn *h)
 	size_t max =
 	    SL_MAX((size_t)RBUF_MIN, SL_MIN(c->s.lconf->limits.buffer_bytes,
 					    (uint64_t)64 * 1024));
-	ssize_t n, rv;
+	ssize_t n;
 	int want = 0;
 
 	h->f &= ~C2_READABLE;
@@ -462,7 +620,7 @@ h2_input(struct sl_h2conn *h)
 		for (st = TAILQ_FIRST(&h->streams); st != NULL; st = nx) {
 			nx = TAILQ_NEXT(st, link);
 			if (!(st->f & S_IN_END) && st->state != H2S_DONE) {
-				h2_stream_reset(st, NGHTTP2_CANCEL);
+				h2_stream_reset(st, SL_H2F_CANCEL);
 				stream_close(st, "client_closed");
 			}
 		}
@@ -479,12 +637,8 @@ h2_input(struct sl_h2conn *h)
 	if (n < 0)
 		return;
 	SL_STAT_ADD(w->stats.client_bytes_in, (uint64_t)n);
-	rv = nghttp2_session_mem_recv(h->ng, (const uint8_t *)h->rbuf.data,
-				      (size_t)n);
-	if (rv < 0 && h->dead == NULL) {
-		h2_recv_failed(h, rv);
+	if (h2_feed(h, (const uint8_t *)h->rbuf.data, (size_t)n) == -1)
 		return;
-	}
 	/* a full read: there may be more (level-triggered epoll will say
 	 * so too, but TLS may hold it where epoll cannot see) */
 	if ((size_t)n == h->rbuf.cap)
@@ -505,7 +659,7 @@ stream_start(struct sl_h2stream *st)
 	h2_stream_set_state(st, H2S_BUSY);
 	stream_adopt(st);
 	if (sl_exchange_new(s, st->start_ms) == NULL) {
-		h2_stream_reset(st, NGHTTP2_INTERNAL_ERROR);
+		h2_stream_reset(st, SL_H2F_INTERNAL_ERROR);
 		h2_stream_set_state(st, H2S_DONE);
 		return;
 	}
@@ -556,13 +710,11 @@ stream_check_blocked(struct sl_h2stream *st)
 	    (s->flags & SL_SEAM_F_WBLOCK) ||
 	    sl_exchange_output(s, iov, &hints) == 0)
 		return;
-	if (nghttp2_session_get_stream_remote_window_size(h->ng, st->id) > 0 &&
-	    nghttp2_session_get_remote_window_size(h->ng) > 0)
+	if (h2_send_window(st) > 0)
 		return;
 	s->flags |= SL_SEAM_F_WBLOCK;
 	sl_exchange_stalled(s);
-	if (nghttp2_session_get_remote_window_size(h->ng) <= 0 &&
-	    h->zwin_ms == 0)
+	if (h->h2c.send_win <= 0 && h->zwin_ms == 0)
 		h->zwin_ms = now_ms();
 }
 
@@ -577,6 +729,16 @@ h2_pump(struct sl_h2conn *h)
 		if (st->state == H2S_CLOSED) {
 			st->next = h->reap;
 			h->reap = st;
+			continue;
+		}
+		/* closed by the protocol: a reset ends it at once, both
+		 * ends' END_STREAM once its exchange is over */
+		if ((st->f & S_NG_CLOSED) &&
+		    (st->state != H2S_BUSY ||
+		     (st->f & (S_RESET | S_CLIENT_RST)))) {
+			stream_close(st, (st->f & S_CLIENT_RST)
+					     ? "client_reset"
+					     : "stream_closed");
 			continue;
 		}
 		if (st->f & S_CHUNK_OPEN)
@@ -627,10 +789,7 @@ static void
 h2_goaway_final(struct sl_h2conn *h)
 {
 	h->f |= C2_GOAWAY2 | C2_SHUTDOWN;
-	(void)nghttp2_submit_goaway(
-	    h->ng, NGHTTP2_FLAG_NONE,
-	    nghttp2_session_get_last_proc_stream_id(h->ng), NGHTTP2_NO_ERROR,
-	    NULL, 0);
+	(void)sl_h2c_goaway(&h->h2c, SL_H2F_NO_ERROR);
 	h->f |= C2_AGAIN;
 }
 
@@ -640,13 +799,18 @@ static void
 h2_goaway_begin(struct sl_h2conn *h)
 {
 	static const uint8_t ping[8] = {'s', 'l', 'u', 'i', 'c', 'e', 'g', 'a'};
+	uint8_t *p;
 
 	if (h->f & (C2_GOAWAY1 | C2_GOAWAY2))
 		return;
 	h->f |= C2_GOAWAY1 | C2_SHUTDOWN;
 	h->goaway_ms = now_ms();
-	(void)nghttp2_submit_shutdown_notice(h->ng);
-	(void)nghttp2_submit_ping(h->ng, NGHTTP2_FLAG_NONE, ping);
+	/* the PING first: a client may take no frame after a GOAWAY
+	 * (python-h2 does not) */
+	if (!h->h2c.failed &&
+	    (p = h2_out_room(h, SL_H2F_HEADER_LEN + 8)) != NULL)
+		(void)sl_h2f_write_ping(p, SL_H2F_HEADER_LEN + 8, ping, 0);
+	goaway_notice(h);
 	h->f |= C2_AGAIN;
 }
 
@@ -670,11 +834,6 @@ h2_on_timer(evutil_socket_t fd, short what, void *arg)
 	switch (h2_deadline(h, now)) {
 	case H2_DL_GOAWAY:
 		h2_goaway_final(h);
-		break;
-	case H2_DL_PARK:
-		h->f |= C2_PARKED;
-		if (!nghttp2_session_want_write(h->ng))
-			big_release(h);
 		break;
 	default:
 		break;
@@ -740,6 +899,7 @@ h2_destroy(struct sl_h2conn *h, const char *reason)
 	struct sl_worker *w = c->s.w;
 	struct sl_h2stream *st;
 
+	h->h2c.failed = 1; /* no frame more: its streams are forgotten */
 	/* the dirty list's closed streams to h->reap, the others off it */
 	while ((st = h->dirty) != NULL) {
 		h->dirty = st->next;
@@ -752,13 +912,14 @@ h2_destroy(struct sl_h2conn *h, const char *reason)
 	while ((st = TAILQ_FIRST(&h->streams)) != NULL)
 		stream_close(st, reason);
 	h2_reap(h);
-	nghttp2_session_del(h->ng);
+	sl_h2c_free(&h->h2c);
 	event_del(&h->wev);
 	event_del(&h->run_ev);
 	event_del(&h->tev);
 	sl_buf_release(&w->bufs, &h->rbuf);
 	sl_buf_release(&w->bufs, &h->wbuf);
 	sl_buf_release(&w->bufs, &h->scratch);
+	sl_buf_release(&w->bufs, &h->gather);
 	SL_STAT_ADD(w->stats.h2_conns, -1);
 	free(h);
 }
@@ -780,6 +941,7 @@ h2_end(struct sl_h2conn *h)
 	struct sl_h2stream *st;
 
 	/* the streams end now; nothing more is read or framed */
+	h->h2c.failed = 1;
 	while ((st = TAILQ_FIRST(&h->streams)) != NULL)
 		stream_close(st, reason);
 	h2_reap(h);
@@ -866,8 +1028,7 @@ h2_run(struct sl_h2conn *h)
 		if (h->dead == NULL && (h->f & C2_EOF) && h->nopen == 0)
 			h->dead = "client_closed";
 		if (h->dead == NULL && h->nopen == 0 &&
-		    !nghttp2_session_want_read(h->ng) &&
-		    !nghttp2_session_want_write(h->ng) &&
+		    (h->f & (C2_GOAWAY2 | C2_PEER_GOAWAY)) &&
 		    sl_buf_pending(&h->wbuf) == 0)
 			/* both sides said GOAWAY and no stream is left */
 			h->dead = (h->f & C2_SHUTDOWN)
@@ -891,7 +1052,7 @@ h2_run(struct sl_h2conn *h)
 	if ((h->f & C2_AGAIN) || h->dirty != NULL ||
 	    ((h->f & C2_READABLE) && !(h->f & (C2_WBLOCKED | C2_EOF))))
 		h2_kick(h);
-	if (nghttp2_session_get_remote_window_size(h->ng) > 0)
+	if (h->h2c.send_win > 0)
 		h->zwin_ms = 0;
 	h2_trim(h);
 	/* read interest: off while the output is blocked (unless TLS must
@@ -913,15 +1074,11 @@ op_flush(struct sl_seam *s)
 	if (st->state == H2S_CLOSED || s->txn == NULL)
 		return -1;
 	if (!(st->f & S_HEAD_OUT) && h2_resp_heads(st, &why) == -1) {
+		h2_stream_reset(st, SL_H2F_INTERNAL_ERROR);
 		stream_close(st, why);
-		h2_stream_reset(st, NGHTTP2_INTERNAL_ERROR);
 		return -1;
 	}
-	if ((st->f & S_DEFERRED) && (st->f & S_HEAD_OUT)) {
-		st->f &= ~S_DEFERRED;
-		(void)nghttp2_session_resume_data(h->ng, st->id);
-	}
-	h2_kick(h);
+	h2_kick(h); /* the run's output frames what it has */
 	return 0;
 }
 
@@ -972,14 +1129,14 @@ op_close(struct sl_seam *s, const char *reason)
 	 * stream: the connection goes, not each stream in turn */
 	if ((strcmp(reason, "send_timeout") == 0 ||
 	     strcmp(reason, "min_send_rate") == 0) &&
-	    nghttp2_session_get_remote_window_size(h->ng) <= 0) {
+	    h->h2c.send_win <= 0) {
 		h2_refused(h, SL_H2_R_ZERO_WINDOW, st->id,
 			   "connection window shut past send_timeout");
-		h2_fail(h, NGHTTP2_ENHANCE_YOUR_CALM, reason);
+		h2_fail(h, SL_H2F_ENHANCE_YOUR_CALM, reason);
 	} else if (strcmp(reason, "send_timeout") == 0)
 		h2_refused(h, SL_H2_R_ZERO_WINDOW, st->id,
 			   "stream window shut past send_timeout");
-	h2_stream_reset(st, NGHTTP2_INTERNAL_ERROR);
+	h2_stream_reset(st, SL_H2F_INTERNAL_ERROR);
 	if (st->state != H2S_CLOSED)
 		h2_stream_set_state(st, H2S_DONE);
 	h2_kick(h);
@@ -1020,10 +1177,7 @@ op_done(struct sl_seam *s, const char *why, int close, int linger)
 	}
 	st->f |= S_DISCARD;
 	h2_stream_give_back(st);
-	if (st->f & S_DEFERRED) {
-		st->f &= ~S_DEFERRED;
-		(void)nghttp2_session_resume_data(h->ng, st->id);
-	}
+	/* its END_STREAM (or trailers) goes at the run's output */
 	if (st->f & S_WANT_WRITE) {
 		st->f &= ~S_WANT_WRITE;
 		h->nwant--;
@@ -1071,120 +1225,6 @@ static const struct sl_seam_ops h2_stream_ops = {
 
 /* ---- the connection ----------------------------------------------------*/
 
-/* nghttp2's memory: malloc's, with its large blocks noted (h->big). */
-#define BIG_BLOCK 16384
-
-static void
-big_note(struct sl_h2conn *h, void *p, size_t n)
-{
-	for (int i = 0; i < 2; i++)
-		if (h->big[i] == NULL) {
-			h->big[i] = p;
-			h->big_len[i] = n;
-			return;
-		}
-}
-
-static void
-big_forget(struct sl_h2conn *h, void *p)
-{
-	for (int i = 0; i < 2; i++)
-		if (h->big[i] == p)
-			h->big[i] = NULL;
-}
-
-static void *
-ng_malloc(size_t n, void *ud)
-{
-	void *p = malloc(n);
-
-	if (p != NULL && n >= BIG_BLOCK)
-		big_note(ud, p, n);
-	return p;
-}
-
-static void
-ng_free(void *p, void *ud)
-{
-	if (p != NULL)
-		big_forget(ud, p);
-	free(p);
-}
-
-static void *
-ng_calloc(size_t k, size_t n, void *ud)
-{
-	void *p = calloc(k, n);
-
-	if (p != NULL && k * n >= BIG_BLOCK)
-		big_note(ud, p, k * n);
-	return p;
-}
-
-static void *
-ng_realloc(void *p, size_t n, void *ud)
-{
-	void *q;
-
-	if (p != NULL)
-		big_forget(ud, p);
-	q = realloc(p, n);
-	if (q != NULL && n >= BIG_BLOCK)
-		big_note(ud, q, n);
-	return q;
-}
-
-/* The whole pages inside nghttp2's large blocks go back to the kernel: an
- * idle session's frame buffer holds nothing (it is written from its start
- * for the next frame), and the pages come back, zeroed, when it is. */
-static void
-big_release(struct sl_h2conn *h)
-{
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-
-	for (int i = 0; i < 2; i++) {
-		uintptr_t a, b;
-		if (h->big[i] == NULL)
-			continue;
-		a = ((uintptr_t)h->big[i] + page - 1) & ~(page - 1);
-		b = ((uintptr_t)h->big[i] + h->big_len[i]) & ~(page - 1);
-		if (b > a)
-			(void)madvise((void *)a, b - a, MADV_DONTNEED);
-	}
-}
-
-/* nghttp2's set-up for client connections (h2ng.h, shared with the
- * HTTP/2 upstreams and health checks until sluice's own codec replaces
- * it): the windows are given back as the exchange takes the bytes; no
- * memory is kept for closed streams (no RFC 7540 priorities); sluice's
- * own budget acts before nghttp2's reset rate limit (section 5);
- * responses' fields are not indexed (as HAProxy's encoder): no dynamic
- * table to search and keep per connection, the static table and Huffman
- * still compress them. */
-static struct sl_h2ng h2_ng = {
-    .send = h2_send,
-    .send_data = h2_send_data,
-    .on_begin_headers = h2_on_begin_headers,
-    .on_header = h2_on_header,
-    .on_data_chunk_recv = h2_on_data_chunk,
-    .on_begin_frame = h2_on_begin_frame,
-    .on_frame_recv = h2_on_frame_recv,
-    .on_frame_send = h2_on_frame_send,
-    .on_stream_close = h2_on_stream_close,
-    .on_error = h2_on_error,
-    .opts = SL_H2NG_O_WINDOW_BY_HAND | SL_H2NG_O_NO_CLOSED_STREAMS |
-	    SL_H2NG_O_RESET_RATE | SL_H2NG_O_DEFLATE_TABLE |
-	    SL_H2NG_O_SEND_HEAD_MAX,
-    .reset_burst = 1u << 20,
-    .reset_rate = 1u << 20,
-    .deflate_table = 0,
-    /* a response head sluice took from an upstream (max_header_bytes,
-     * 1 MiB at most) as nghttp2 estimates it (6 bytes a field more than
-     * the name and value): what nghttp2 would not send, past its default
-     * of 64 KiB, it would leave the stream waiting with no answer */
-    .send_head_max = 4u << 20,
-};
-
 /* 1 when a route of the listener allows WebSocket: its connections offer
  * extended CONNECT (RFC 8441). */
 static int
@@ -1202,44 +1242,51 @@ sl_h2_start(struct sl_client *c)
 {
 	const struct sl_conf_limits *l = &c->s.lconf->limits;
 	struct sl_worker *w = c->s.w;
+	struct sl_h2c_settings set;
 	struct sl_h2conn *h;
-	nghttp2_settings_entry iv[5];
 	uint32_t win;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		sl_client_close(c, "out_of_memory");
 		return -1;
 	}
+	h->c = c;
+	TAILQ_INIT(&h->streams);
 	/* a stream may carry a body kept for a retry (buffer_bytes) and a
 	 * window's worth more; the connection's window bounds what all of
-	 * them hold that no upstream took yet (doc/http2.md section 4) */
-	win = (uint32_t)SL_MIN(SL_MAX(l->buffer_bytes, (uint64_t)16384),
-			       (uint64_t)0x7fffffff);
+	 * them hold that no upstream took yet (doc/http2.md section 4). At
+	 * least the protocol's default: sluice's windows apply at once,
+	 * before the client has its SETTINGS */
+	win = (uint32_t)SL_MIN(SL_MAX(l->buffer_bytes,
+				      (uint64_t)SL_H2F_INITIAL_WINDOW),
+			       (uint64_t)SL_H2F_MAX_WINDOW);
 	h->win_stream = win;
-	h->win_conn = (uint32_t)SL_MIN((uint64_t)win * 2, (uint64_t)0x7fffffff);
-	iv[0] =
-	    (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
-				     (uint32_t)l->max_concurrent_streams};
-	iv[1] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
-					 h->win_stream};
-	iv[2] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
-					 (uint32_t)l->max_header_list_bytes};
-	iv[3] =
-	    (nghttp2_settings_entry){NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1};
-	/* WebSocket by extended CONNECT where a route allows it (RFC 8441) */
-	iv[4] = (nghttp2_settings_entry){
-	    NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1};
-	/* ENABLE_PUSH 0 goes first (h2ng.c) */
-	h->mem = (nghttp2_mem){h, ng_malloc, ng_free, ng_calloc, ng_realloc};
-	if ((h->ng = sl_h2ng_server(&h2_ng, h, &h->mem, iv,
-				    listener_has_websocket(c->s.lconf) ? 5 : 4,
-				    (int32_t)h->win_conn)) == NULL) {
+	h->win_conn =
+	    (uint32_t)SL_MIN((uint64_t)win * 2, (uint64_t)SL_H2F_MAX_WINDOW);
+	set = (struct sl_h2c_settings){
+	    .header_table = 4096,
+	    .max_streams = (uint32_t)l->max_concurrent_streams,
+	    .window = h->win_stream,
+	    .conn_window = h->win_conn,
+	    .max_frame = MAX_FRAME,
+	    .max_header_list = (uint32_t)l->max_header_list_bytes,
+	    /* WebSocket by extended CONNECT where a route allows it (RFC
+	     * 8441) */
+	    .connect_proto = (uint8_t)listener_has_websocket(c->s.lconf),
+	};
+	h->connect_proto = set.connect_proto;
+	/* a header block (compressed) as large as twice the list it may
+	 * decode to, and a frame more */
+	if (worker_bufs(h) == -1 ||
+	    sl_h2c_init(&h->h2c, 1, &set, h2w(w)->gather, MAX_FRAME,
+			h2w(w)->scratch, h2w(w)->scratch_len,
+			2 * (size_t)l->max_header_list_bytes + MAX_FRAME,
+			&h2_ops, h) == -1) {
+		sl_buf_release(&w->bufs, &h->wbuf);
 		free(h);
 		sl_client_close(c, "out_of_memory");
 		return -1;
 	}
-	h->c = c;
-	TAILQ_INIT(&h->streams);
 	h->start_ms = h->idle_ms = h->calm_ms = now_ms();
 	h->calm = CALM_BURST;
 	event_assign(&h->wev, w->base, c->fd, EV_WRITE | EV_PERSIST,
@@ -1254,17 +1301,9 @@ sl_h2_start(struct sl_client *c)
 	if (sl_log_enabled(SL_LOG_DEBUG))
 		log_debug("conn=%llu state -> h2", (unsigned long long)c->s.id);
 	/* the bytes read before the codec came (the preface, or more) */
-	if (c->s.in.data != NULL && sl_buf_pending(&c->s.in) > 0) {
-		ssize_t rv = nghttp2_session_mem_recv(
-		    h->ng, (const uint8_t *)c->s.in.data + c->s.in.off,
-		    sl_buf_pending(&c->s.in));
-		if (rv < 0 && h->dead == NULL) {
-			h2_refused(h, SL_H2_R_PROTOCOL, 0,
-				   nghttp2_strerror((int)rv));
-			h2_fail(h, NGHTTP2_PROTOCOL_ERROR,
-				"http2_protocol_error");
-		}
-	}
+	if (c->s.in.data != NULL && sl_buf_pending(&c->s.in) > 0)
+		(void)h2_feed(h, (const uint8_t *)c->s.in.data + c->s.in.off,
+			      sl_buf_pending(&c->s.in));
 	sl_buf_release(&w->bufs, &c->s.in);
 	c->s.in_ready = 0;
 	h->f |= C2_READABLE;

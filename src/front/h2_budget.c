@@ -10,6 +10,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <stddef.h>
 
 #include "client.h"
 #include "h2_int.h"
@@ -19,10 +20,6 @@
 /* The second GOAWAY of a drain goes after the PING's answer, or this
  * long after the first. */
 #define GOAWAY_WAIT_MS 1000
-/* An idle connection gives its session's large pages back after this long
- * (a syscall: not at every idle moment of a busy connection). */
-#define PARK_MS 1000
-
 /* Refusal lines a worker writes a second: a flood of connections, each
  * cut, would else write thousands (the metric counts every one). */
 #define REFUSAL_LINES 10
@@ -85,97 +82,47 @@ h2_refused(struct sl_h2conn *h, enum sl_h2_refusal r, int32_t id,
 /*
  * Ends the connection with a GOAWAY of code (ENHANCE_YOUR_CALM for an
  * attack, PROTOCOL_ERROR, NO_ERROR for a graceful end), then the close
- * once it is written: set here, done at the end of the run.
+ * once it is written: set here, done at the end of the run. The
+ * connection's state takes nothing more (its input returns -1).
  */
 void
 h2_fail(struct sl_h2conn *h, uint32_t code, const char *reason)
 {
 	if (h->dead != NULL)
 		return;
-	(void)nghttp2_session_terminate_session(h->ng, code);
+	if (!h->h2c.failed) {
+		(void)sl_h2c_goaway(&h->h2c, code);
+		h->h2c.failed = 1;
+		h->h2c.err = code;
+		h->h2c.why = reason;
+	}
 	h->dead = reason;
 	/* an error: what else the client sends is not read (a flood is
 	 * not drained by a lingering close) */
-	h->dead_now = code != NGHTTP2_NO_ERROR;
+	h->dead_now = code != SL_H2F_NO_ERROR;
 	h->f |= C2_AGAIN;
 }
 
-/* A frame sluice sends that nghttp2 made on its own (its protocol checks,
- * its refusal of streams over max_concurrent_streams): an RST_STREAM or a
- * GOAWAY with an error is a refusal; nghttp2's own GOAWAY ends the
- * connection (h->dead) without reading on. */
+/* The connection's state refused what the client sent (sl_h2c_input
+ * returned -1, its GOAWAY written, no failure noted yet): the refusal it
+ * is, and the connection's end without reading on. */
 void
-h2_refused_sent(struct sl_h2conn *h, const nghttp2_frame *frame)
-{
-	switch (frame->hd.type) {
-	case NGHTTP2_RST_STREAM:
-		if (frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM)
-			h2_refused(h, SL_H2_R_TOO_MANY_STREAMS,
-				   frame->hd.stream_id,
-				   "over max_concurrent_streams");
-		else if (frame->rst_stream.error_code != NGHTTP2_NO_ERROR)
-			h2_refused(h, SL_H2_R_PROTOCOL, frame->hd.stream_id,
-				   nghttp2_http2_strerror(
-				       frame->rst_stream.error_code));
-		break;
-	case NGHTTP2_GOAWAY:
-		if (frame->goaway.error_code != NGHTTP2_NO_ERROR &&
-		    frame->goaway.error_code != NGHTTP2_ENHANCE_YOUR_CALM &&
-		    h->dead == NULL) {
-			/* nghttp2's own connection error: its debug data says
-			 * which rule the client broke */
-			char why[160], esc[200], e[256];
-			size_t n = SL_MIN(frame->goaway.opaque_data_len,
-					  sizeof(why) - 1);
-			enum sl_h2_refusal r = SL_H2_R_PROTOCOL;
-
-			/* nghttp2's own GOAWAY may carry no debug data */
-			if (n > 0)
-				memcpy(why, frame->goaway.opaque_data, n);
-			why[n] = '\0';
-			if (strstr(why, "CONTINUATION") != NULL)
-				r = SL_H2_R_CONTINUATION;
-			else if (strstr(why, "concurrent streams") != NULL)
-				r = SL_H2_R_TOO_MANY_STREAMS;
-			snprintf(
-			    e, sizeof(e), "%s: %s",
-			    nghttp2_http2_strerror(frame->goaway.error_code),
-			    n > 0 ? sl_escape(esc, sizeof(esc), why, n) : "-");
-			h2_refused(h, r, frame->goaway.last_stream_id, e);
-			h->dead = "http2_protocol_error";
-			h->dead_now = 1;
-		}
-		break;
-	default:
-		break;
-	}
-}
-
-/* nghttp2 refused what the client sent (rv < 0 from mem_recv, with no
- * failure noted yet): the refusal it is, and the connection's GOAWAY. */
-void
-h2_recv_failed(struct sl_h2conn *h, ssize_t rv)
+h2_conn_failed(struct sl_h2conn *h)
 {
 	enum sl_h2_refusal r = SL_H2_R_PROTOCOL;
-	uint32_t code = NGHTTP2_PROTOCOL_ERROR;
-	const char *what = nghttp2_strerror((int)rv);
-	if (rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
+	uint32_t code = h->h2c.err;
+	const char *why = h->h2c.why != NULL ? h->h2c.why : "-";
+	char e[200];
+
+	if (code == SL_H2F_ENHANCE_YOUR_CALM &&
+	    strstr(why, "header block") != NULL)
 		r = SL_H2_R_CONTINUATION;
-		code = NGHTTP2_ENHANCE_YOUR_CALM;
-	} else if (h->f & C2_BOMB) {
-		r = SL_H2_R_HPACK_BOMB;
-		code = NGHTTP2_ENHANCE_YOUR_CALM;
-		what = "a header block decoding past twice "
-		       "max_header_list_bytes";
-	} else if (rv == NGHTTP2_ERR_FLOODED ||
-		   rv == NGHTTP2_ERR_TOO_MANY_SETTINGS) {
-		r = SL_H2_R_SETTINGS_FLOOD;
-		code = NGHTTP2_ENHANCE_YOUR_CALM;
-	}
-	h2_refused(h, r, 0, what);
-	h2_fail(h, code,
-		code == NGHTTP2_ENHANCE_YOUR_CALM ? "http2_enhance_your_calm"
-						  : "http2_protocol_error");
+	snprintf(e, sizeof(e), "%s: %s", sl_h2f_err_str(code), why);
+	h2_refused(h, r, 0, e);
+	h->dead = code == SL_H2F_ENHANCE_YOUR_CALM ? "http2_enhance_your_calm"
+						   : "http2_protocol_error";
+	h->dead_now = 1;
+	h->f |= C2_AGAIN;
 }
 
 /* ---- the budgets ------------------------------------------------------ */
@@ -197,7 +144,7 @@ h2_calm_spend(struct sl_h2conn *h, enum sl_h2_refusal why, int64_t n)
 	if (h->calm >= 0 || h->dead != NULL)
 		return;
 	h2_refused(h, why, 0, "frames that carry no request past the budget");
-	h2_fail(h, NGHTTP2_ENHANCE_YOUR_CALM, "http2_enhance_your_calm");
+	h2_fail(h, SL_H2F_ENHANCE_YOUR_CALM, "http2_enhance_your_calm");
 }
 
 /* A WINDOW_UPDATE or a PING: paid by the DATA frames sent, else by the
@@ -211,85 +158,94 @@ flow_spend(struct sl_h2conn *h, enum sl_h2_refusal why)
 		h2_calm_spend(h, why, 1);
 }
 
-/*
- * A HEADERS frame's stream id (RFC 9113 section 5.1.1): a new stream's id
- * must be greater than every one the client began, and one it skipped is
- * closed for good. nghttp2 keeps no closed stream and ignores a HEADERS
- * below the last id (it cannot tell a trailer that crossed an RST_STREAM
- * from a stream the client never began); the ids of the last 64 streams
- * begun tell them apart: one of those is a closed stream's (ignored, as
- * nghttp2 does), one between them that was never begun is a connection
- * error. Returns -1 when the connection fails.
- */
-static int
-ids_check(struct sl_h2conn *h, int32_t id)
+/* The most CONTINUATION frames a header block may have: what the
+ * largest block allowed needs, and a few more. */
+static unsigned
+cont_max(const struct sl_h2conn *h)
 {
-	uint32_t back;
-
-	if (id <= 0 || (id & 1) == 0)
-		return 0; /* nghttp2's own errors */
-	if (id > h->max_id) {
-		back = (uint32_t)(id - h->max_id) / 2;
-		h->ids = back >= 64 ? 0 : h->ids << back;
-		h->ids |= 1;
-		h->max_id = id;
-		return 0;
-	}
-	if (nghttp2_session_find_stream(h->ng, id) != NULL)
-		return 0; /* a trailer of an open stream */
-	back = (uint32_t)(h->max_id - id) / 2;
-	if (back >= 64 || (h->ids >> back) & 1)
-		return 0;
-	h2_refused(h, SL_H2_R_PROTOCOL, id,
-		   "HEADERS for a stream id below the last one begun");
-	h2_fail(h, NGHTTP2_PROTOCOL_ERROR, "http2_protocol_error");
-	return -1;
+	return (unsigned)SL_MIN(h->h2c.block_max / SL_H2F_MAX_FRAME_MIN + 8,
+				(size_t)250);
 }
 
-/* nghttp2's on_begin_frame callback: each frame pays its budget before
- * it is read. */
+/* The handler every frame the client sends is shown to first (h2conn.h):
+ * each frame pays its budget before it is read, and a few facts are
+ * noted (the preface's SETTINGS, the drain's PING answer, a header
+ * block's beginning). Non-zero: the connection fails. */
 int
-h2_on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
+h2_on_frame(void *arg, const struct sl_h2f_header *hd)
 {
-	struct sl_h2conn *h = H2_OF_SESSION(ud);
+	struct sl_h2conn *h = arg;
+	struct sl_h2c_stream *hs;
 
 	switch (hd->type) {
-	case NGHTTP2_DATA:
-		if (hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM))
+	case SL_H2F_DATA:
+		if (hd->length == 0 && !(hd->flags & SL_H2F_F_END_STREAM))
 			h2_calm_spend(h, SL_H2_R_EMPTY_FRAMES, 1);
 		break;
-	case NGHTTP2_HEADERS:
-		if (ids_check(h, hd->stream_id) == -1)
-			return NGHTTP2_ERR_CALLBACK_FAILURE;
+	case SL_H2F_HEADERS:
+		h->ncont = 0;
+		hs = sl_h2c_stream(&h->h2c, hd->stream_id);
+		if (hs != NULL) {
+			/* a trailer section: a header list of its own */
+			STREAM_OF_HS(hs)->hdr_list = 0;
+		} else if (hd->stream_id > h->h2c.last_peer_id &&
+			   (hd->stream_id & 1) &&
+			   h->h2c.nstreams >= h->h2c.max_streams) {
+			h2_refused(h, SL_H2_R_TOO_MANY_STREAMS,
+				   (int32_t)hd->stream_id,
+				   "over max_concurrent_streams");
+			/* before the client has the limit: REFUSED_STREAM;
+			 * after, a connection error (RFC 9113 section
+			 * 5.1.2 lets a stream error be one) */
+			if (h->h2c.local_acked)
+				h2_fail(h, SL_H2F_PROTOCOL_ERROR,
+					"http2_protocol_error");
+		}
 		break;
-	case NGHTTP2_PRIORITY:
+	case SL_H2F_PRIORITY:
 		h2_calm_spend(h, SL_H2_R_PRIORITY_FLOOD, 1);
 		break;
-	case NGHTTP2_RST_STREAM:
-		/* charged when it arrives: early resets are rapid_reset's,
+	case SL_H2F_RST_STREAM:
+		/* early resets are rapid_reset's (the reset handler),
 		 * resets of streams gone already reset_flood's */
+		if (sl_h2c_stream(&h->h2c, hd->stream_id) == NULL)
+			h2_calm_spend(h, SL_H2_R_RESET_FLOOD, 1);
 		break;
-	case NGHTTP2_SETTINGS:
+	case SL_H2F_SETTINGS:
 		h2_calm_spend(h, SL_H2_R_SETTINGS_FLOOD, 1);
+		if (!(hd->flags & SL_H2F_F_ACK))
+			h->f |= C2_PREFACE;
 		break;
-	case NGHTTP2_PING:
-		if (hd->flags & NGHTTP2_FLAG_ACK)
+	case SL_H2F_PING:
+		if (hd->flags & SL_H2F_F_ACK) {
 			h2_calm_spend(h, SL_H2_R_PING_FLOOD, 1);
-		else
+			/* the answer to the drain's PING: one round trip
+			 * after the first GOAWAY, the last one (RFC 9113
+			 * section 6.8) */
+			if ((h->f & C2_GOAWAY1) && !(h->f & C2_GOAWAY2))
+				h->goaway_ms = 1;
+		} else
 			flow_spend(h, SL_H2_R_PING_FLOOD);
 		break;
-	case NGHTTP2_WINDOW_UPDATE:
+	case SL_H2F_WINDOW_UPDATE:
 		flow_spend(h, SL_H2_R_WINDOW_FLOOD);
 		break;
-	case NGHTTP2_CONTINUATION:
+	case SL_H2F_CONTINUATION:
 		if (hd->length == 0)
 			h2_calm_spend(h, SL_H2_R_EMPTY_FRAMES, 1);
+		if (++h->ncont > cont_max(h) && h->dead == NULL) {
+			h2_refused(h, SL_H2_R_CONTINUATION,
+				   (int32_t)hd->stream_id,
+				   "CONTINUATION frames past the bound");
+			h2_fail(h, SL_H2F_ENHANCE_YOUR_CALM,
+				"http2_enhance_your_calm");
+		}
 		break;
 	default:
 		h2_calm_spend(h, SL_H2_R_EMPTY_FRAMES, 1);
 		break;
 	}
-	return h->dead != NULL ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+	return h->dead != NULL;
 }
 
 /* The client reset stream id before its answer was whole: rapid reset
@@ -304,7 +260,7 @@ h2_rapid_reset(struct sl_h2conn *h, int32_t id)
 	    h->dead == NULL) {
 		h2_refused(h, SL_H2_R_RAPID_RESET, id,
 			   "streams reset faster than they finish");
-		h2_fail(h, NGHTTP2_ENHANCE_YOUR_CALM,
+		h2_fail(h, SL_H2F_ENHANCE_YOUR_CALM,
 			"http2_enhance_your_calm");
 	}
 }
@@ -326,8 +282,6 @@ h2_schedule(struct sl_h2conn *h)
 		d = SL_MIN(d, h->hdr_block_ms + l->header_timeout_ms);
 	if (h->nopen == 0 && !(h->f & C2_SHUTDOWN))
 		d = SL_MIN(d, h->idle_ms + l->idle_timeout_ms);
-	if (h->nopen == 0 && !(h->f & C2_PARKED))
-		d = SL_MIN(d, h->idle_ms + PARK_MS);
 	if (h->wblock_ms != 0)
 		d = SL_MIN(d, h->wblock_ms + l->send_timeout_ms);
 	if (h->zwin_ms != 0)
@@ -354,8 +308,8 @@ h2_schedule(struct sl_h2conn *h)
 /*
  * The deadline due at now, but for the last frames' (C2_CLOSING, h2.c's):
  * one past its budget is counted and refused (h->dead, or h2_fail's
- * GOAWAY); the drain's last GOAWAY and an idle connection's parking are
- * the caller's (H2_DL_GOAWAY, H2_DL_PARK). Returns H2_DL_NONE otherwise.
+ * GOAWAY); the drain's last GOAWAY is the caller's (H2_DL_GOAWAY).
+ * Returns H2_DL_NONE otherwise.
  */
 int
 h2_deadline(struct sl_h2conn *h, uint64_t now)
@@ -373,30 +327,27 @@ h2_deadline(struct sl_h2conn *h, uint64_t now)
 		SL_STAT_INC(w->stats.timeouts[SL_TO_HEADER]);
 		h2_refused(h, SL_H2_R_HEADER_TIMEOUT, h->hs->id,
 			   "header block not whole within header_timeout");
-		h2_fail(h, NGHTTP2_ENHANCE_YOUR_CALM, "header_timeout");
+		h2_fail(h, SL_H2F_ENHANCE_YOUR_CALM, "header_timeout");
 	} else if (h->wblock_ms != 0 &&
 		   now >= h->wblock_ms + l->send_timeout_ms) {
 		SL_STAT_INC(w->stats.timeouts[SL_TO_SEND]);
 		h->dead = "send_timeout";
 		h->dead_abort = 1;
 	} else if (h->zwin_ms != 0 && now >= h->zwin_ms + l->send_timeout_ms) {
-		if (nghttp2_session_get_remote_window_size(h->ng) <= 0) {
+		if (h->h2c.send_win <= 0) {
 			SL_STAT_INC(w->stats.timeouts[SL_TO_SEND]);
 			h2_refused(h, SL_H2_R_ZERO_WINDOW, 0,
 				   "connection window shut past send_timeout");
-			h2_fail(h, NGHTTP2_ENHANCE_YOUR_CALM, "send_timeout");
+			h2_fail(h, SL_H2F_ENHANCE_YOUR_CALM, "send_timeout");
 		} else
 			h->zwin_ms = 0;
 	} else if (h->nopen == 0 && !(h->f & C2_SHUTDOWN) &&
 		   now >= h->idle_ms + l->idle_timeout_ms) {
 		SL_STAT_INC(w->stats.timeouts[SL_TO_IDLE]);
-		h2_fail(h, NGHTTP2_NO_ERROR, "idle_timeout");
+		h2_fail(h, SL_H2F_NO_ERROR, "idle_timeout");
 	} else if ((h->f & C2_GOAWAY1) && !(h->f & C2_GOAWAY2) &&
 		   now >= h->goaway_ms + GOAWAY_WAIT_MS) {
 		return H2_DL_GOAWAY;
-	} else if (h->nopen == 0 && !(h->f & C2_PARKED) &&
-		   now >= h->idle_ms + PARK_MS) {
-		return H2_DL_PARK;
 	}
 	return H2_DL_NONE;
 }

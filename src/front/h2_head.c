@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The translation of heads for the HTTP/2 codec (h2.c, doc/http2.md
- * section 3): a stream's request fields into an HTTP/1.1 head in the
- * stream's `in` with the notes the exchange reads it from (h2_op_head), its
- * body into chunks when it has no length, its trailers; and the response
- * head blocks (hblock.h) and trailer sections the exchange writes into
- * nghttp2's name-value pairs. Its entry for a header block's fields is
- * nghttp2's on_header callback, which holds the header list to its limit. It
- * performs no I/O and submits no frame but a stream's reset, and calls nothing
- * of h2.c or h2_out.c: what it refuses it counts with h2_budget.c's refusals,
- * or returns as -1 for the session to decide (a 431, a reset).
+ * section 3): a stream's request fields, checked against RFC 9113 section
+ * 8, into an HTTP/1.1 head in the stream's `in` with the notes the
+ * exchange reads it from (h2_op_head), its body into chunks when it has no
+ * length, its trailers; and the response head blocks (hblock.h) and
+ * trailer sections the exchange writes, HPACK-encoded (hpack.h, no
+ * table). Its entry for a header block's fields is the connection state's
+ * field handler, which holds the header list to its limit. It performs no
+ * I/O and sends no frame but a stream's reset, and calls nothing of h2.c
+ * or h2_out.c: what it refuses it counts with h2_budget.c's refusals, or
+ * returns for the session to decide (a 431, a reset).
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "grpc.h"
 #include "h1_parse.h"
 #include "h2_int.h"
+#include "hpack.h"
 #include "runtime.h"
 #include "tls.h"
 
@@ -163,8 +165,8 @@ static int
 head_reqline(struct sl_h2stream *st)
 {
 	struct sl_h2conn *h = st->h;
-	/* no pseudo-header field came: nghttp2 refuses the stream at the
-	 * block's end, whatever is written here */
+	/* no pseudo-header field came: the block's end refuses the
+	 * stream (h2_head_check), whatever is written here */
 	const char *sb = h->scratch.data != NULL ? h->scratch.data : "";
 	size_t cap = head_cap(st);
 	const char *target = sb + h->p_off, *method = sb + h->m_off;
@@ -288,47 +290,156 @@ h2_head_end(struct sl_h2stream *st, int end_stream)
 	return 0;
 }
 
+/* A field RFC 9113 section 8.2.2 forbids: HTTP/1.1's connection
+ * management, and TE but for "trailers". */
+static const char *
+field_forbidden(const char *n, size_t nlen, const char *v, size_t vlen)
+{
+	switch (nlen) {
+	case 2:
+		if (memcmp(n, "te", 2) == 0 &&
+		    !(vlen == 8 && strncasecmp(v, "trailers", 8) == 0))
+			return "te other than trailers";
+		return NULL;
+	case 7:
+		return memcmp(n, "upgrade", 7) == 0 ? "a connection-specific field"
+						    : NULL;
+	case 10:
+		return memcmp(n, "connection", 10) == 0 ||
+			       memcmp(n, "keep-alive", 10) == 0
+			   ? "a connection-specific field"
+			   : NULL;
+	case 16:
+		return memcmp(n, "proxy-connection", 16) == 0
+			   ? "a connection-specific field"
+			   : NULL;
+	case 17:
+		return memcmp(n, "transfer-encoding", 17) == 0
+			   ? "a connection-specific field"
+			   : NULL;
+	default:
+		return NULL;
+	}
+}
+
+/* A pseudo-field of a request (RFC 9113 section 8.3.1): its bit, or 0
+ * for one a request may not carry. */
+static unsigned
+pseudo_bit(const char *n, size_t nlen)
+{
+	switch (nlen) {
+	case 5:
+		return memcmp(n, ":path", 5) == 0 ? PS_PATH : 0;
+	case 7:
+		return memcmp(n, ":method", 7) == 0   ? PS_METHOD
+		       : memcmp(n, ":scheme", 7) == 0 ? PS_SCHEME
+						      : 0;
+	case 9:
+		return memcmp(n, ":protocol", 9) == 0 ? PS_PROTOCOL : 0;
+	case 10:
+		return memcmp(n, ":authority", 10) == 0 ? PS_AUTHORITY : 0;
+	default:
+		return 0;
+	}
+}
+
+/* The request is malformed (RFC 9113 section 8.1.1): the stream is reset
+ * with PROTOCOL_ERROR at the block's end. Returns 1 (the rest of the block
+ * is refused). */
+static int
+malformed(struct sl_h2stream *st, const char *why)
+{
+	st->f |= S_MALFORMED;
+	if (st->h->bad == NULL)
+		st->h->bad = why;
+	return 1;
+}
+
+/* A Content-Length value: digits only. Returns 0, or -1. */
+static int
+parse_cl(const char *v, size_t n, uint64_t *out)
+{
+	uint64_t x = 0;
+
+	if (n == 0 || n > 19)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	}
+	*out = x;
+	return 0;
+}
+
 /* A request field (pseudo-header or not) of the header block being read
- * into the stream's head (nghttp2 checked it against RFC 9113 section 8.2
- * and 8.3 already). Returns 0, or -1 when it does not fit (no memory, or
- * past the head's cap): the caller answers 431. */
+ * into the stream's head (the decoder checked its name and value against
+ * RFC 9113 section 8.2.1, and that pseudo-fields come first). Returns 0;
+ * 1 when the request is malformed (the rest of the block refused); -1 when
+ * it does not fit (no memory, or past the head's cap): the caller answers
+ * 431. */
 static int
 head_field(struct sl_h2stream *st, const char *n, size_t namelen, const char *v,
 	   size_t valuelen)
 {
 	struct sl_h2conn *h = st->h;
 	size_t cap = head_cap(st);
+	const char *bad;
 
 	if (namelen > 0 && n[0] == ':') {
+		unsigned bit = pseudo_bit(n, namelen);
 		uint32_t off;
+
+		if (bit == 0)
+			return malformed(st, "a pseudo-field a request may "
+					     "not carry");
+		if (h->pseudo & bit)
+			return malformed(st, "a pseudo-field twice");
+		h->pseudo |= (uint8_t)bit;
+		if (bit == PS_PATH && valuelen == 0)
+			return malformed(st, "an empty :path");
+		if (bit == PS_PROTOCOL && !h->connect_proto)
+			return malformed(st, ":protocol without extended "
+					     "CONNECT");
 		if (scratch_put(h, v, valuelen, &off) == -1)
 			return -1;
-		if (namelen == 7 && memcmp(n, ":method", 7) == 0) {
+		switch (bit) {
+		case PS_METHOD:
 			h->m_off = off;
 			h->m_len = (uint32_t)valuelen;
 			if (valuelen == 4 && memcmp(v, "HEAD", 4) == 0)
 				st->f |= S_HEAD_REQ;
 			if (valuelen == 7 && memcmp(v, "CONNECT", 7) == 0)
 				st->f |= S_CONNECT;
-		} else if (namelen == 5 && memcmp(n, ":path", 5) == 0) {
+			break;
+		case PS_PATH:
 			h->p_off = off;
 			h->p_len = (uint32_t)valuelen;
-		} else if (namelen == 10 && memcmp(n, ":authority", 10) == 0) {
+			break;
+		case PS_AUTHORITY:
 			h->a_off = off;
 			h->a_len = (uint32_t)valuelen;
 			st->f |= S_AUTHORITY;
-		} else if (namelen == 9 && memcmp(n, ":protocol", 9) == 0) {
-			/* nghttp2 lets it through only with CONNECT, and
-			 * only since sluice said SETTINGS_ENABLE_CONNECT_
-			 * PROTOCOL */
+			break;
+		case PS_PROTOCOL:
 			h->pr_off = off;
 			h->pr_len = (uint32_t)valuelen;
+			break;
+		default:
+			/* :scheme: the connection says http or https */
+			if ((valuelen == 4 && memcmp(v, "http", 4) == 0) ||
+			    (valuelen == 5 && memcmp(v, "https", 5) == 0))
+				h->pseudo |= PS_HTTP;
+			break;
 		}
-		/* :scheme: the connection says http or https */
 		return 0;
 	}
+	if ((bad = field_forbidden(n, namelen, v, valuelen)) != NULL)
+		return malformed(st, bad);
 	if (!(st->f & S_REQLINE) && head_reqline(st) == -1)
 		return -1;
+	if (namelen == 4 && memcmp(n, "host", 4) == 0)
+		h->pseudo |= PS_HOST;
 	if (namelen == 4 && memcmp(n, "host", 4) == 0 &&
 	    (st->f & S_AUTHORITY)) {
 		/* :authority wins; a Host that names another is a
@@ -350,8 +461,12 @@ head_field(struct sl_h2stream *st, const char *n, size_t namelen, const char *v,
 		h->ck_len = h->scratch.len - h->ck_off;
 		return 0;
 	}
-	if (namelen == 14 && memcmp(n, "content-length", 14) == 0)
+	if (namelen == 14 && memcmp(n, "content-length", 14) == 0) {
+		/* one, of digits: DATA is held to it (h2.c) */
+		if ((st->f & S_CL) || parse_cl(v, valuelen, &st->req_cl) == -1)
+			return malformed(st, "a bad content-length");
 		st->f |= S_CL;
+	}
 	/* gRPC (doc/grpc.md): both names are 12 bytes long */
 	if (namelen == 12) {
 		if (memcmp(n, "content-type", 12) == 0 &&
@@ -369,6 +484,56 @@ head_field(struct sl_h2stream *st, const char *n, size_t namelen, const char *v,
 	     (namelen == 21 && memcmp(n, "sec-websocket-version", 21) == 0)))
 		return 0;
 	return in_hfield(st, n, namelen, v, valuelen, cap);
+}
+
+int
+h2_head_check(struct sl_h2stream *st, const char **why)
+{
+	struct sl_h2conn *h = st->h;
+	unsigned ps = h->pseudo;
+
+	if (st->f & S_MALFORMED) {
+		*why = h->bad != NULL ? h->bad : "a malformed request";
+		return -1;
+	}
+	if (!(ps & PS_METHOD)) {
+		*why = "no :method";
+		return -1;
+	}
+	if ((st->f & S_CONNECT) && !(ps & PS_PROTOCOL)) {
+		/* CONNECT: its authority is the target (section 8.5) */
+		if ((ps & (PS_SCHEME | PS_PATH)) || !(ps & PS_AUTHORITY)) {
+			*why = "CONNECT with :scheme or :path, or no "
+			       ":authority";
+			return -1;
+		}
+		return 0;
+	}
+	if ((ps & PS_PROTOCOL) && !(st->f & S_CONNECT)) {
+		*why = ":protocol without CONNECT";
+		return -1;
+	}
+	if ((ps & (PS_SCHEME | PS_PATH)) != (PS_SCHEME | PS_PATH)) {
+		*why = "no :scheme or no :path";
+		return -1;
+	}
+	if (ps & PS_HTTP) {
+		/* http and https: an origin (section 8.3.1), '*' for
+		 * OPTIONS only, and a host to send it to */
+		const char *p = h->scratch.data + h->p_off;
+		int options = h->m_len == 7 &&
+			      memcmp(h->scratch.data + h->m_off, "OPTIONS",
+				     7) == 0;
+		if (p[0] != '/' && !(h->p_len == 1 && p[0] == '*' && options)) {
+			*why = "a :path neither absolute nor OPTIONS '*'";
+			return -1;
+		}
+		if (!(ps & (PS_AUTHORITY | PS_HOST))) {
+			*why = "no :authority and no Host";
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* Closes the request body's open chunk, if one is open: its size into
@@ -454,41 +619,34 @@ h2_body_end(struct sl_h2stream *st)
 	return in_put(st, "\r\n", 2, cap);
 }
 
-/* nghttp2's on_header callback: a request field, or a trailer field
- * (nghttp2 checked it against RFC 9113 section 8.2 and 8.3 already),
- * held to the header list's limit and translated. */
+/* The connection state's field handler (h2conn.h): a request field, or
+ * a trailer field, held to the header list's limit and translated. */
 int
-h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
-	     const uint8_t *name, size_t namelen, const uint8_t *value,
-	     size_t valuelen, uint8_t flags, void *ud)
+h2_on_field(void *arg, struct sl_h2c_stream *hs, const char *n,
+	    size_t namelen, const char *v, size_t valuelen, unsigned flags)
 {
-	struct sl_h2conn *h = H2_OF_SESSION(ud);
-	/* the block being read is the request's of h->hs, or trailers */
-	struct sl_h2stream *st =
-	    h->hs != NULL && h->hs->id == frame->hd.stream_id
-		? h->hs
-		: nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+	struct sl_h2conn *h = arg;
+	struct sl_h2stream *st = STREAM_OF_HS(hs);
 	const struct sl_conf_limits *lim;
-	const char *n = (const char *)name, *v = (const char *)value;
+	int trailer = st->state != H2S_HEAD, r;
 
-	if (st == NULL || st->state == H2S_CLOSED)
-		return 0;
+	(void)flags;
+	if (st->state == H2S_CLOSED)
+		return 1;
 	lim = &h->c->s.lconf->limits;
 	/* the decoded list is bounded however well it compresses: a list
 	 * over the limit costs its sender the stream (a 431), the fields
 	 * past the limit dropped as they are decoded; one past twice the
-	 * limit is an HPACK bomb (RFC 7541 section 7.3), and decoding it
-	 * (nghttp2 checks every value byte by byte) would cost the worker
-	 * for every byte of the frame thousands: the connection ends,
-	 * since the decoder's state is lost with the block */
+	 * limit is an HPACK bomb (RFC 7541 section 7.3): the connection
+	 * ends */
 	st->hdr_list = (uint32_t)SL_MIN(
 	    (uint64_t)st->hdr_list + namelen + valuelen + 32, UINT32_MAX);
 	if (st->hdr_list > 2 * (uint64_t)lim->max_header_list_bytes) {
 		h->f |= C2_BOMB;
-		return NGHTTP2_ERR_CALLBACK_FAILURE;
+		return 1;
 	}
 	if (st->hdr_list > lim->max_header_list_bytes) {
-		if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		if (trailer)
 			goto trailer_fail;
 		if (!(st->f & S_TOO_LARGE)) {
 			st->f |= S_TOO_LARGE;
@@ -497,9 +655,14 @@ h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 		}
 		return 0;
 	}
-	if (st->f & (S_TOO_LARGE | S_DISCARD))
+	if (st->f & (S_TOO_LARGE | S_DISCARD | S_MALFORMED))
 		return 0;
-	if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+	if (trailer) {
+		const char *bad = namelen > 0 && n[0] == ':'
+				      ? "a pseudo-field in trailers"
+				      : field_forbidden(n, namelen, v, valuelen);
+		if (bad != NULL)
+			return malformed(st, bad);
 		/* a trailer: only a chunked body can carry one; after a
 		 * Content-Length body it is dropped (RFC 9110 section
 		 * 6.5.1 lets a recipient discard trailers) */
@@ -509,9 +672,9 @@ h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 			goto trailer_fail;
 		return 0;
 	}
-	if (head_field(st, n, namelen, v, valuelen) == -1)
+	if ((r = head_field(st, n, namelen, v, valuelen)) == -1)
 		goto fail;
-	return 0;
+	return r;
 trailer_fail:
 	/* the request cannot be passed on whole: its exchange is cut */
 	if (!(st->f & S_DISCARD)) {
@@ -521,7 +684,7 @@ trailer_fail:
 			st->s.close_reason = "http2_trailers_too_large";
 			sl_exchange_closed(&st->s, "http2_trailers_too_large");
 		}
-		h2_stream_reset(st, NGHTTP2_ENHANCE_YOUR_CALM);
+		h2_stream_reset(st, SL_H2F_ENHANCE_YOUR_CALM);
 		if (st->state != H2S_CLOSED)
 			h2_stream_set_state(st, H2S_DONE);
 	}
@@ -571,8 +734,8 @@ h2_op_head(struct sl_seam *s, struct sl_h1_request *req,
 		hd->kind = SL_HK_UNSET;
 	}
 	req->nheaders = meta.nfields;
-	/* nghttp2 held the method, names and values to RFC 9113 section
-	 * 8.2.1 (and sluice's own fields are well-formed) */
+	/* the decoder held the method, names and values to RFC 9113
+	 * section 8.2.1 (and sluice's own fields are well-formed) */
 	r = sl_h1_request_check(req, meta.text_len, lim, SL_H1_CHECKED_FIELDS);
 	if (req->nheaders > n)
 		req->nheaders = n;
@@ -605,50 +768,64 @@ conn_specific(const char *n, size_t len)
 	}
 }
 
-/* The worker's array of name-value pairs, grown as needed. */
-static nghttp2_nv *
-nv_array(struct sl_worker *w, size_t n)
+/* Room for n bytes in the worker's block being encoded. */
+static uint8_t *
+enc_room(struct sl_worker *w, size_t n)
 {
 	struct h2_worker *hw = w->h2; /* made with the first stream */
 
-	if (n > hw->nv_cap) {
-		nghttp2_nv *nv = realloc(hw->nv, n * sizeof(*nv));
-		if (nv == NULL)
+	if (n > hw->enc_cap) {
+		size_t cap = SL_MAX(n, (size_t)4096);
+		uint8_t *p = realloc(hw->enc, cap);
+		if (p == NULL)
 			return NULL;
-		hw->nv = nv;
-		hw->nv_cap = n;
+		hw->enc = p;
+		hw->enc_cap = cap;
 	}
-	return hw->nv;
+	return hw->enc;
 }
 
-static void
-nv_set(nghttp2_nv *nv, char *name, size_t nlen, const char *value, size_t vlen)
+/* One field, its name lower-cased (RFC 9113 section 8.2.1: the upstream
+ * may have written it in any case), at out (room bytes). Returns the
+ * bytes written. */
+static size_t
+enc_field(struct h2_worker *hw, uint8_t *out, size_t room, const char *n,
+	  size_t nl, const char *v, size_t vl)
 {
-	/* upper case as the upstream wrote it: nghttp2 copies the pair
-	 * (no NGHTTP2_NV_FLAG_NO_COPY_NAME) and lower-cases the copy's
-	 * name (nghttp2_nv_array_copy); a loop here did it twice */
-	nv->name = (uint8_t *)name;
-	nv->namelen = nlen;
-	nv->value = (uint8_t *)(uintptr_t)value;
-	nv->valuelen = vlen;
-	nv->flags = NGHTTP2_NV_FLAG_NONE;
+	char *ln = hw->lname;
+	size_t i;
+
+	if (nl > sizeof(hw->lname)) {
+		/* a long name: lower-cased where it lies (the block is the
+		 * exchange's, written once) */
+		ln = (char *)(uintptr_t)n;
+	}
+	for (i = 0; i < nl; i++) {
+		unsigned char ch = (unsigned char)n[i];
+		ln[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch);
+	}
+	return sl_hpack_enc_field(out, room, ln, nl, v, vl, 0);
 }
 
-/* Field lines "name: value\r\n" of a trailer section into pairs (names
- * lower-cased by nghttp2's copy, nv_set). Returns how many, or -1 (no
- * memory). */
+/* Field lines "name: value\r\n" of a trailer section, HPACK-encoded into
+ * the worker's block (connection-specific ones left out). Returns its
+ * bytes (0: no field), or -1 (no memory). */
 long
-h2_trailer_nv(struct sl_worker *w, char *p, size_t len, nghttp2_nv **out)
+h2_trailer_enc(struct sl_worker *w, const char *p, size_t len)
 {
-	size_t n = 0, max = 0;
-	nghttp2_nv *nv;
+	struct h2_worker *hw = w->h2;
+	size_t at = 0, lines = 1;
+	uint8_t *out;
 
+	/* every field's bytes and its encoding's overhead
+	 * (SL_HPACK_ENC_MAX) */
 	for (size_t i = 0; i < len; i++)
-		max += p[i] == '\n';
-	if ((nv = nv_array(w, max + 1)) == NULL)
+		lines += p[i] == '\n';
+	if ((out = enc_room(w, len + 12 * lines + 16)) == NULL)
 		return -1;
 	for (size_t i = 0; i < len;) {
-		char *line = p + i, *eol = memchr(line, '\n', len - i), *colon;
+		const char *line = p + i, *eol = memchr(line, '\n', len - i),
+			   *colon;
 		size_t ll;
 
 		if (eol == NULL)
@@ -666,36 +843,39 @@ h2_trailer_nv(struct sl_worker *w, char *p, size_t len, nghttp2_nv **out)
 				v++;
 			while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
 				e--;
-			if (conn_specific(line, nl))
+			if (nl == 0 || conn_specific(line, nl))
 				continue;
-			nv_set(&nv[n++], line, nl, v, (size_t)(e - v));
+			at += enc_field(hw, out + at, hw->enc_cap - at, line,
+					nl, v, (size_t)(e - v));
 		}
 	}
-	*out = nv;
-	return (long)n;
+	return (long)at;
 }
 
 /*
- * A head block's fields (hblock.h) into name-value pairs after :status,
- * which points into the block's header. The exchange left out the
- * connection's fields already. Returns how many pairs, or -1 (no memory).
+ * A head block's fields (hblock.h) after its :status, HPACK-encoded into
+ * the worker's block. The exchange left out the connection's fields
+ * already. Returns the block's bytes, or -1 (no memory).
  */
 long
-h2_resp_head_nv(struct sl_h2stream *st, const char *block,
-		const struct sl_hblk *b, nghttp2_nv **out)
+h2_resp_head_enc(struct sl_h2stream *st, const char *block,
+		 const struct sl_hblk *b)
 {
+	struct h2_worker *hw = st->s.w->h2;
 	struct sl_hblk_it it;
 	const char *n, *v;
-	size_t nl, vl, k = 1;
-	nghttp2_nv *nv;
+	size_t nl, vl, at, k = 0;
+	uint8_t *out;
 
-	if ((nv = nv_array(st->s.w, (size_t)b->nfields + 1)) == NULL)
+	/* the block's bytes bound its fields', and each field's encoding
+	 * adds at most 12 (SL_HPACK_ENC_MAX) */
+	if ((out = enc_room(st->s.w, (size_t)b->len +
+					 12 * ((size_t)b->nfields + 1) + 16)) ==
+	    NULL)
 		return -1;
-	nv_set(&nv[0], (char *)(uintptr_t) ":status", 7,
-	       block + offsetof(struct sl_hblk, digits), 3);
+	at = sl_hpack_enc_status(out, b->status);
 	sl_hblk_first(&it, block);
-	while (k <= b->nfields && sl_hblk_next(&it, &n, &nl, &v, &vl))
-		nv_set(&nv[k++], (char *)(uintptr_t)n, nl, v, vl);
-	*out = nv;
-	return (long)k;
+	while (k++ < b->nfields && sl_hblk_next(&it, &n, &nl, &v, &vl))
+		at += enc_field(hw, out + at, hw->enc_cap - at, n, nl, v, vl);
+	return (long)at;
 }

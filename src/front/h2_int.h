@@ -2,8 +2,9 @@
 /*
  * Private to h2*.c, the client connection's HTTP/2 codec (doc/http2.md):
  * the connection's and the streams' structs and flags, and the functions
- * its files share. h2.c (the session: set-up, nghttp2's callbacks, the
- * streams' life, pumping, the codec's tables) calls h2_head.c (the
+ * its files share. h2.c (the session: set-up, the handlers of sluice's
+ * own connection state, h2conn.h, the streams' life, pumping, the codec's
+ * tables) calls h2_head.c (the
  * translation of heads), h2_out.c (output framing, flow control, the write
  * buffer) and h2_budget.c (the budgets, refusals and deadlines); those
  * never call h2.c: h2_out.c calls h2_head.c and h2_budget.c, h2_head.c
@@ -15,7 +16,7 @@
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include <nghttp2/nghttp2.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/types.h>
@@ -23,6 +24,7 @@
 #include "client_codec.h"
 #include "h1_parse.h"
 #include "h2.h"
+#include "h2conn.h"
 #include "hblock.h"
 #include "log.h"
 #include "runtime.h"
@@ -50,8 +52,8 @@ enum h2s_state {
 		      same read never reaches an upstream) */
 	H2S_BUSY,  /* s.txn != NULL: its exchange runs */
 	H2S_DONE,  /* the exchange is over (s.txn == NULL): the end of the
-		      response and the stream's close are nghttp2's */
-	H2S_CLOSED /* nghttp2 closed it: freed at the end of the run */
+		      response and the stream's close follow */
+	H2S_CLOSED /* closed: freed at the end of the run */
 };
 
 /* The response body as the exchange hands it over (HTTP/1.1 framing). */
@@ -68,7 +70,8 @@ enum h2s_body {
 #define S_CHUNKED    0x0004 /* its body goes to the exchange chunked */
 #define S_IN_END     0x0008 /* END_STREAM received: the request is whole */
 #define S_HEAD_OUT   0x0010 /* the final response head was submitted */
-#define S_DEFERRED   0x0020 /* the DATA source waits for resume_data */
+#define S_MALFORMED  0x0020 /* the request broke RFC 9113 section 8:
+				a stream PROTOCOL_ERROR */
 #define S_DIRTY	     0x0040 /* in h->dirty */
 #define S_TOO_LARGE  0x0080 /* header list over the limit: a 431 */
 #define S_BAD_HOST   0x0100 /* Host differs from :authority */
@@ -95,9 +98,12 @@ enum h2s_body {
 	0x200000 /* extended CONNECT for WebSocket (RFC                        \
 			  8441): a tunnel on the stream */
 #define S_NG_CLOSED                                                            \
-	0x100000	   /* nghttp2 closed it: only the exchange's           \
-			      end is awaited */
+	0x100000	   /* the protocol closed it (h2conn forgot it):       \
+			      only the exchange's end is awaited */
 #define S_OUT_END 0x400000 /* the response's END_STREAM is sent */
+#define S_TRAILER_IN                                                           \
+	0x800000 /* the header block being read is the request's               \
+		    trailer section */
 
 struct sl_h2conn;
 
@@ -106,6 +112,7 @@ struct sl_h2conn;
  * so that no caller holding it sees it freed. */
 struct sl_h2stream {
 	struct sl_seam s; /* what its exchange sees (first member) */
+	struct sl_h2c_stream hs; /* what the connection's state keeps */
 	struct sl_h2conn *h;
 	TAILQ_ENTRY(sl_h2stream) link; /* in h->streams */
 	struct sl_h2stream *next;      /* in h->dirty or h->reap */
@@ -123,6 +130,8 @@ struct sl_h2stream {
 	uint32_t discarded;	 /* body bytes dropped after the answer */
 	uint64_t start_ms;	 /* its HEADERS began */
 	uint64_t resp_left;	 /* H2B_LENGTH: body bytes still to frame */
+	uint64_t req_cl;	 /* S_CL: the request's Content-Length */
+	uint64_t req_in;	 /* the request's DATA bytes so far */
 	struct sl_h1_chunked ch; /* H2B_CHUNKED: the framing taken off */
 	struct sl_buf trailers;	 /* the response's trailer section */
 };
@@ -142,9 +151,6 @@ TAILQ_HEAD(sl_h2stream_q, sl_h2stream);
 #define C2_TIMER    0x0200 /* tev is added */
 #define C2_W_READ   0x0400 /* TLS: the blocked write waits for a read */
 #define C2_RFULL    0x0800 /* the last read filled the read buffer */
-#define C2_PARKED                                                              \
-	0x1000 /* idle for PARK_MS: nghttp2's frame buffer's                   \
-		   pages were given back */
 #define C2_EOF                                                                 \
 	0x2000 /* the client shut its write side: nothing                      \
 		   more is read; open streams finish */
@@ -154,10 +160,13 @@ TAILQ_HEAD(sl_h2stream_q, sl_h2stream);
 #define C2_BOMB                                                                \
 	0x8000 /* a header block past twice the list limit:                    \
 		   the read fails, a GOAWAY */
+#define C2_PEER_GOAWAY 0x10000 /* the client's GOAWAY came */
 
 struct sl_h2conn {
 	struct sl_client *c; /* borrowed: the connection */
-	nghttp2_session *ng;
+	struct sl_h2c h2c;   /* the protocol's state (h2conn.h) */
+	struct sl_buf gather; /* a frame split across reads, while one is
+				 (the worker's is lent otherwise) */
 	struct event wev;    /* writability, while C2_WBLOCKED */
 	struct event run_ev; /* a run deferred to the loop */
 	struct event tev;    /* the connection's nearest deadline */
@@ -189,6 +198,10 @@ struct sl_h2conn {
 	struct sl_buf scratch; /* its pseudo-header values, cookie crumbs */
 	uint32_t m_off, m_len, p_off, p_len, a_off, a_len, ck_off, ck_len;
 	uint32_t pr_off, pr_len; /* :protocol (RFC 8441) */
+	uint8_t pseudo;		 /* the pseudo-fields seen (PS_*) */
+	uint8_t connect_proto;	 /* extended CONNECT was offered */
+	const char *bad;	 /* why the block's request is malformed */
+	uint8_t ncont;		 /* CONTINUATIONs of the block being read */
 	/* the budgets of section 5 */
 	int64_t calm;	     /* frames that carry no request left */
 	int32_t flow;	     /* WINDOW_UPDATEs and PINGs paid for by the
@@ -196,16 +209,18 @@ struct sl_h2conn {
 	uint64_t calm_ms;    /* last refill */
 	uint32_t resets;     /* streams reset early, less finished ones */
 	uint32_t nstreams;   /* streams begun */
-	int32_t max_id;	     /* the highest stream id the client began */
-	uint64_t ids;	     /* bit i: stream max_id - 2i was begun */
 	uint32_t win_stream; /* the windows sluice gives: per stream */
 	uint32_t win_conn;   /* ... and the connection's */
-	/* nghttp2's large blocks (its frame buffer, 16 KiB): their pages
-	 * go back to the kernel while the connection is idle (h2_trim) */
-	void *big[2];
-	size_t big_len[2];
-	nghttp2_mem mem; /* its allocator (its user data is h) */
 };
+
+/* The pseudo-fields of a request head (h->pseudo). */
+#define PS_METHOD    0x01
+#define PS_SCHEME    0x02
+#define PS_PATH	     0x04
+#define PS_AUTHORITY 0x08
+#define PS_PROTOCOL  0x10
+#define PS_HOST	     0x20 /* not a pseudo-field: a Host came */
+#define PS_HTTP	     0x40 /* :scheme is http or https */
 
 /* One field of a request head in the stream's `in` (in_hfield): where
  * its name is; its value follows the name's ": ". */
@@ -234,8 +249,16 @@ struct h2_worker {
 	struct h2_field *fv;
 	uint32_t nfv, fv_cap;
 	uint32_t mlen, tlen; /* its method's and target's bytes */
-	nghttp2_nv *nv;	     /* name-value pairs of a head being submitted */
-	size_t nv_cap;
+	/* lent to the connection being read: a frame's payload split across
+	 * reads (copied to the connection's own buffer when one is left
+	 * split), HPACK's Huffman strings (RFC 7541) */
+	uint8_t *gather;
+	char *scratch;
+	size_t scratch_len;
+	/* a header block being written, and a field name lower-cased */
+	uint8_t *enc;
+	size_t enc_cap;
+	char lname[256];
 	/* refusals said at info: REFUSAL_LINES a second, the rest counted */
 	uint64_t ref_sec;
 	unsigned ref_lines;
@@ -244,7 +267,10 @@ struct h2_worker {
 
 #define XPRT(c)		   sl_client_xprt(c)
 #define STREAM_OF(st_)	   ((struct sl_h2stream *)(st_))
-#define H2_OF_SESSION(ud_) ((struct sl_h2conn *)(ud_))
+/* The stream of a connection state's stream (its member hs). */
+#define STREAM_OF_HS(hs_)                                                      \
+	((struct sl_h2stream *)(void *)((char *)(hs_) -                        \
+					offsetof(struct sl_h2stream, hs)))
 
 /* The worker's HTTP/2 state, made at its first use (NULL: no memory). */
 static inline struct h2_worker *
@@ -298,12 +324,18 @@ h2_stream_set_state(struct sl_h2stream *st, enum h2s_state to)
 static inline void
 h2_stream_reset(struct sl_h2stream *st, uint32_t code)
 {
+	struct sl_h2conn *h = st->h;
+
 	if (st->f & (S_RESET | S_CLIENT_RST) || st->state == H2S_CLOSED)
 		return;
 	st->f |= S_RESET | S_DISCARD;
-	(void)nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id,
-					code);
-	st->h->f |= C2_AGAIN;
+	if (!(st->f & S_NG_CLOSED) &&
+	    sl_h2c_stream(&h->h2c, (uint32_t)st->id) == &st->hs)
+		(void)sl_h2c_reset(&h->h2c, &st->hs, code);
+	/* the stream's close comes at its next pump */
+	st->f |= S_NG_CLOSED;
+	h2_stream_dirty(st);
+	h->f |= C2_AGAIN;
 }
 
 /* ---- h2_budget.c: the budgets, the refusals, the deadlines ------------- */
@@ -315,16 +347,16 @@ void h2_refused(struct sl_h2conn *h, enum sl_h2_refusal r, int32_t id,
 /* Ends the connection with a GOAWAY of code, then the close once it is
  * written (h->dead, for the run's end). */
 void h2_fail(struct sl_h2conn *h, uint32_t code, const char *reason);
-/* The refusals in what nghttp2 made itself: a frame it sent, the bytes it
- * would not take (rv < 0 from mem_recv). */
-void h2_refused_sent(struct sl_h2conn *h, const nghttp2_frame *frame);
-void h2_recv_failed(struct sl_h2conn *h, ssize_t rv);
+/* The connection's state failed what the client sent (sl_h2c_input
+ * returned -1, its GOAWAY written, no failure noted yet): the refusal it
+ * is. */
+void h2_conn_failed(struct sl_h2conn *h);
 /* The calm budget: n tokens for frames that carry no request (past it,
- * h2_fail); nghttp2's on_begin_frame callback, which charges each frame;
- * a stream the client reset before its answer (rapid reset). */
+ * h2_fail); the handler every frame is shown to first, which charges it
+ * (non-zero: the connection fails); a stream the client reset before its
+ * answer (rapid reset). */
 void h2_calm_spend(struct sl_h2conn *h, enum sl_h2_refusal why, int64_t n);
-int h2_on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd,
-		      void *ud);
+int h2_on_frame(void *arg, const struct sl_h2f_header *hd);
 void h2_rapid_reset(struct sl_h2conn *h, int32_t id);
 /* A stream that finished gives back n tokens. */
 static inline void
@@ -335,19 +367,22 @@ h2_calm_earn(struct sl_h2conn *h, int64_t n)
 /* The connection's timer, armed for its nearest deadline; what the one
  * due at now means for the caller (H2_DL_*). */
 void h2_schedule(struct sl_h2conn *h);
-enum { H2_DL_NONE, H2_DL_GOAWAY, H2_DL_PARK };
+enum { H2_DL_NONE, H2_DL_GOAWAY };
 int h2_deadline(struct sl_h2conn *h, uint64_t now);
 
 /* ---- h2_head.c: the translation of heads ------------------------------- */
 
-/* nghttp2's on_header callback: the request's fields into the stream's
- * `in` (the header block being read is the connection's: h->scratch,
- * h->m_off...), its trailers into the chunked body's trailer section. The
- * functions below return 0, or -1 when out of memory or past the stream's
- * cap. */
-int h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
-		 const uint8_t *name, size_t namelen, const uint8_t *value,
-		 size_t valuelen, uint8_t flags, void *ud);
+/* The connection state's field handler: the request's fields into the
+ * stream's `in` (the header block being read is the connection's:
+ * h->scratch, h->m_off...), checked against RFC 9113 section 8, its
+ * trailers into the chunked body's trailer section. Non-zero refuses the
+ * rest of the block. The functions below return 0, or -1 when out of
+ * memory or past the stream's cap. */
+int h2_on_field(void *arg, struct sl_h2c_stream *hs, const char *name,
+		size_t nlen, const char *value, size_t vlen, unsigned flags);
+/* The head's pseudo-fields are what RFC 9113 section 8.3.1 asks (the
+ * block is whole): 0, or -1 with *why. */
+int h2_head_check(struct sl_h2stream *st, const char **why);
 /* END_HEADERS: the head's end and the notes op_head reads. */
 int h2_head_end(struct sl_h2stream *st, int end_stream);
 /* The request body: DATA into `in` (chunked when it has no length), the
@@ -358,39 +393,38 @@ int h2_body_end(struct sl_h2stream *st);
 /* The stream operation head (seam.h): the head h2_head_end left. */
 int h2_op_head(struct sl_seam *s, struct sl_h1_request *req,
 	       const struct sl_h1_limits *lim, size_t *text_len);
-/* A response head block's fields (hblock.h) and its :status into
- * name-value pairs (borrowed until the next call; they point into the
- * block). Returns how many pairs, or -1. */
-long h2_resp_head_nv(struct sl_h2stream *st, const char *block,
-		     const struct sl_hblk *b, nghttp2_nv **out);
-/* A chunked body's trailer section (lines) into name-value pairs,
- * likewise. */
-long h2_trailer_nv(struct sl_worker *w, char *p, size_t len, nghttp2_nv **out);
+/* A response head block (hblock.h) HPACK-encoded with its :status
+ * (into the worker's hw->enc: valid until the next call). Returns its
+ * bytes, or -1 (no memory). */
+long h2_resp_head_enc(struct sl_h2stream *st, const char *block,
+		      const struct sl_hblk *b);
+/* A chunked body's trailer section (lines) likewise: 0 when it holds no
+ * field. */
+long h2_trailer_enc(struct sl_worker *w, const char *p, size_t len);
 
 /* ---- h2_out.c: output framing, the write buffer, flow control ---------- */
 
 /* The response heads at the front of the exchange's output as HEADERS;
  * 0, or -1 with *why (static) when the stream must be closed and reset. */
 int h2_resp_heads(struct sl_h2stream *st, const char **why);
-/* nghttp2's send callbacks (ud: the connection): frames into the write
- * buffer. */
-int h2_send_data(nghttp2_session *ng, nghttp2_frame *frame,
-		 const uint8_t *framehd, size_t length,
-		 nghttp2_data_source *src, void *ud);
-ssize_t h2_send(nghttp2_session *ng, const uint8_t *data, size_t len, int flags,
-		void *ud);
-/* Has nghttp2 frame what is ready and writes it; writes what the write
- * buffer holds (-1: the connection failed, h->dead set). */
+/* The connection state's output handler: room for n bytes at the write
+ * buffer's end (NULL: no memory). */
+uint8_t *h2_out_room(void *arg, size_t n);
+/* Frames the streams' responses (DATA, trailers) and writes them; writes
+ * what the write buffer holds (-1: the connection failed, h->dead set). */
 void h2_output(struct sl_h2conn *h);
 int h2_wbuf_flush(struct sl_h2conn *h);
+/* The response's END_STREAM went (h2_out.c, h2.c's head without body). */
+void h2_out_ended(struct sl_h2stream *st);
 /* Flow control: the windows given back for the bytes the exchange took;
  * a stream held by a window (send_timeout runs); the stream operation
  * send_room (seam.h). */
 void h2_stream_give_back(struct sl_h2stream *st);
 size_t h2_op_send_room(struct sl_seam *s);
-/* nghttp2's on_frame_send callback; a stream answered before its request
- * was whole drops n more bytes of it (RST_STREAM past DISCARD_MAX). */
-int h2_on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud);
+/* What the stream and the connection's windows let it send now. */
+int32_t h2_send_window(const struct sl_h2stream *st);
+/* A stream answered before its request was whole drops n more bytes of
+ * it (RST_STREAM past DISCARD_MAX). */
 void h2_rst_after(struct sl_h2stream *st, size_t n);
 
 #endif

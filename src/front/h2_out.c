@@ -2,14 +2,15 @@
 /*
  * The output of the HTTP/2 codec (h2.c, doc/http2.md section 4): a
  * stream's response as the exchange hands it over into HEADERS, DATA and
- * trailers (a chunked body's framing taken off), the write buffer that
- * nghttp2's send callbacks fill and that goes out through the connection's
- * transport, and flow control: the windows given back as the exchange
- * takes a request's bytes, the room a stream may send, a stream held by
- * its window (send_timeout); and what the frames sent mean (the response's
- * end, nghttp2's own refusals). It calls nothing of h2.c: a failure is
- * returned, or noted in h->dead for the run's end; of the other h2 files
- * it calls h2_head.c (the pairs of a head) and h2_budget.c (refusals).
+ * trailers (a chunked body's framing taken off, the heads HPACK-encoded by
+ * h2_head.c), framed by sluice's own connection state (h2conn.h) into the
+ * write buffer, which goes out through the connection's transport; the
+ * streams take turns, a frame each, while a whole DATA frame fits. And
+ * flow control: the windows given back as the exchange takes a request's
+ * bytes, the room a stream may send, a stream held by its window
+ * (send_timeout). It calls nothing of h2.c: a failure is returned, or
+ * noted in h->dead for the run's end; of the other h2 files it calls
+ * h2_head.c (the heads' encoding) and h2_budget.c (refusals).
  */
 #include <errno.h>
 #include <string.h>
@@ -26,10 +27,14 @@
 
 /* The write buffer: frames are put together in it and written at once.
  * It starts small (a few small answers fit) and grows up to WBUF_MAX as
- * the output needs; no frame is made once a whole DATA frame would no
- * longer fit a WBUF_MAX buffer (doc/http2.md section 4). */
+ * the responses need; no DATA frame is made once a whole one would no
+ * longer fit a WBUF_MAX buffer (doc/http2.md section 4). The frames the
+ * connection's state answers with (SETTINGS and PING acknowledgements,
+ * WINDOW_UPDATE, RST_STREAM, GOAWAY) and large heads may take it past
+ * WBUF_MAX, up to OUT_MAX; reading stops while it cannot be written. */
 #define WBUF_MIN       (4 * 1024)
 #define WBUF_MAX       (64 * 1024)
+#define OUT_MAX	       (8 * 1024 * 1024)
 #define DATA_FRAME_MAX (16384 + 9)
 /* Request body bytes a stream answered before its request was whole
  * still reads and drops before its RST_STREAM(NO_ERROR) (RFC 9113
@@ -58,7 +63,17 @@ h2_stream_give_back(struct sl_h2stream *st)
 		st->taken = now_taken;
 	}
 	st->unconsumed -= n;
-	(void)nghttp2_session_consume(h->ng, st->id, n);
+	(void)sl_h2c_consumed(&h->h2c, &st->hs, n);
+}
+
+int32_t
+h2_send_window(const struct sl_h2stream *st)
+{
+	const struct sl_h2c *c = &st->h->h2c;
+
+	if (st->f & (S_NG_CLOSED | S_OUT_END))
+		return 0;
+	return SL_MIN(c->send_win, st->hs.send_win);
 }
 
 /* The stream operation send_room (seam.h): what the stream's window and
@@ -68,21 +83,15 @@ h2_op_send_room(struct sl_seam *s)
 {
 	struct sl_h2stream *st = STREAM_OF(s);
 	struct sl_h2conn *h = st->h;
-	int32_t ws, wc;
+	int32_t ws;
 
 	if (st->state == H2S_CLOSED || (h->f & C2_WBLOCKED))
 		return 0;
-	ws = nghttp2_session_get_stream_remote_window_size(h->ng, st->id);
-	wc = nghttp2_session_get_remote_window_size(h->ng);
-	ws = SL_MIN(ws, wc);
+	ws = h2_send_window(st);
 	return ws > 0 ? (size_t)ws : 0;
 }
 
 /* ---- the response: HEADERS, DATA and trailers ------------------------ */
-
-static ssize_t h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf,
-			    size_t length, uint32_t *dflags,
-			    nghttp2_data_source *src, void *ud);
 
 /*
  * Turns the head blocks (hblock.h) at the front of the exchange's output
@@ -98,10 +107,8 @@ h2_resp_heads(struct sl_h2stream *st, const char **why)
 
 	while (!(st->f & S_HEAD_OUT) && s->txn != NULL) {
 		struct iovec iov[2];
-		nghttp2_data_provider prd;
 		struct sl_hblk b;
-		nghttp2_nv *nv;
-		int hints, r;
+		int hints, end = 0;
 		long k;
 
 		if (sl_exchange_output(s, iov, &hints) == 0)
@@ -113,15 +120,11 @@ h2_resp_heads(struct sl_h2stream *st, const char **why)
 		}
 		sl_hblk_head(iov[0].iov_base, &b);
 		if (b.len < sizeof(b) || b.len > iov[0].iov_len ||
-		    (k = h2_resp_head_nv(st, iov[0].iov_base, &b, &nv)) < 0) {
+		    (k = h2_resp_head_enc(st, iov[0].iov_base, &b)) < 0) {
 			*why = "http2_bad_response_head";
 			return -1;
 		}
-		if (b.status < 200) {
-			r = nghttp2_submit_headers(h->ng, NGHTTP2_FLAG_NONE,
-						   st->id, NULL, nv, (size_t)k,
-						   NULL);
-		} else {
+		if (b.status >= 200) {
 			if ((st->f & S_HEAD_REQ) || b.status == 204 ||
 			    b.status == 304 || b.body == SL_H1_BODY_NONE ||
 			    (b.body == SL_H1_BODY_LENGTH && b.length == 0))
@@ -135,36 +138,39 @@ h2_resp_heads(struct sl_h2stream *st, const char **why)
 				st->resp_left = b.length;
 			} else
 				st->body = H2B_UNTIL_END;
-			prd.source.ptr = st;
-			prd.read_callback = h2_data_read;
-			r = nghttp2_submit_response(
-			    h->ng, st->id, nv, (size_t)k,
-			    st->body != H2B_NONE ? &prd : NULL);
+			end = st->body == H2B_NONE;
 			st->f |= S_HEAD_OUT;
 		}
-		if (r != 0) {
+		if ((st->f & (S_NG_CLOSED | S_OUT_END)) ||
+		    sl_h2c_send_headers(&h->h2c, &st->hs, h2w(st->s.w)->enc,
+					(size_t)k, end) != 0) {
 			*why = "http2_submit_failed";
 			return -1;
 		}
+		if (end)
+			h2_out_ended(st);
 		(void)sl_exchange_sent(s, b.len);
 	}
 	return 0;
 }
 
-/* The trailer section gathered: its fields as a last HEADERS. Returns 1
- * when one was submitted. */
+/* The trailer section gathered: its fields as a last HEADERS with
+ * END_STREAM. Returns 1 when one was sent, 0 when there is none, -1 when
+ * it could not be. */
 static int
 resp_trailers(struct sl_h2stream *st)
 {
-	nghttp2_nv *nv;
 	long n;
 
 	if (st->trailers.data == NULL || st->trailers.len <= 2)
 		return 0;
-	n = h2_trailer_nv(st->s.w, st->trailers.data, st->trailers.len, &nv);
+	n = h2_trailer_enc(st->s.w, st->trailers.data, st->trailers.len);
 	if (n <= 0)
-		return 0;
-	return nghttp2_submit_trailer(st->h->ng, st->id, nv, (size_t)n) == 0;
+		return n;
+	return sl_h2c_send_headers(&st->h->h2c, &st->hs, h2w(st->s.w)->enc,
+				   (size_t)n, 1) == 0
+		   ? 1
+		   : -1;
 }
 
 static int
@@ -218,9 +224,10 @@ resp_avail(struct sl_h2stream *st, size_t max, int *end)
 			*end = avail == st->resp_left;
 			return (long)avail;
 		case H2B_UNTIL_END:
-			if (niov == 2)
-				avail += iov[1].iov_len;
-			if (avail <= max && sl_exchange_output_done(s))
+			/* a frame from the first piece (the exchange's
+			 * output wraps around its buffer) */
+			if (niov < 2 && avail <= max &&
+			    sl_exchange_output_done(s))
 				*end = 1;
 			return (long)SL_MIN(avail, max);
 		case H2B_CHUNKED:
@@ -255,62 +262,6 @@ resp_avail(struct sl_h2stream *st, size_t max, int *end)
 	return 0;
 }
 
-static ssize_t
-h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
-	     uint32_t *dflags, nghttp2_data_source *src, void *ud)
-{
-	struct sl_h2stream *st = src->ptr;
-	int end;
-	long n;
-
-	if (st->state == H2S_CLOSED)
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	n = resp_avail(st, length, &end);
-	if (n < 0)
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	if (end) {
-		*dflags |= NGHTTP2_DATA_FLAG_EOF;
-		if (resp_trailers(st))
-			*dflags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-	} else if (n == 0) {
-		st->f |= S_DEFERRED;
-		return NGHTTP2_ERR_DEFERRED;
-	}
-	if (n > 0)
-		*dflags |= NGHTTP2_DATA_FLAG_NO_COPY;
-	return n;
-}
-
-/* Room for n more bytes in the write buffer, grown as far as WBUF_MAX.
- * Returns 0, or -1 when they do not fit (or no memory). */
-static int
-wbuf_room(struct sl_h2conn *h, size_t n)
-{
-	struct sl_buf *b = &h->wbuf;
-	size_t want;
-
-	if (sl_buf_space(b) >= n)
-		return 0;
-	if (b->off > 0) {
-		memmove(b->data, b->data + b->off, sl_buf_pending(b));
-		b->len -= b->off;
-		b->off = 0;
-		if (sl_buf_space(b) >= n)
-			return 0;
-	}
-	want = (size_t)b->len + n;
-	if (want > WBUF_MAX)
-		return -1;
-	return sl_buf_grow(&h->c->s.w->bufs, b, want);
-}
-
-static void
-wbuf_put(struct sl_h2conn *h, const void *p, size_t n)
-{
-	memcpy(h->wbuf.data + h->wbuf.len, p, n);
-	h->wbuf.len += (uint32_t)n;
-}
-
 /* No frame more now: a whole DATA frame would not fit behind what waits. */
 static int
 wbuf_full(const struct sl_h2conn *h)
@@ -318,70 +269,140 @@ wbuf_full(const struct sl_h2conn *h)
 	return sl_buf_pending(&h->wbuf) > WBUF_MAX - DATA_FRAME_MAX;
 }
 
-/* A DATA frame: its header, then the payload copied from the exchange's
- * output, which it then counts as sent. */
-int
-h2_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd,
-	     size_t length, nghttp2_data_source *src, void *ud)
+uint8_t *
+h2_out_room(void *arg, size_t n)
 {
-	struct sl_h2conn *h = H2_OF_SESSION(ud);
-	struct sl_h2stream *st = src->ptr;
-	struct sl_seam *s = &st->s;
-	size_t left = length;
+	struct sl_h2conn *h = arg;
+	struct sl_buf *b = &h->wbuf;
+	uint8_t *p;
 
-	/* h2_output makes frames only while a whole DATA frame fits */
-	if (wbuf_room(h, 9 + length) == -1)
-		return NGHTTP2_ERR_WOULDBLOCK;
-	wbuf_put(h, framehd, 9);
-	if (length > 0 && s->txn != NULL) {
-		struct iovec iov[2];
-		int hints, niov = sl_exchange_output(s, iov, &hints);
-		for (int i = 0; i < niov && left > 0; i++) {
-			size_t k = SL_MIN(left, iov[i].iov_len);
-			wbuf_put(h, iov[i].iov_base, k);
-			if (st->body == H2B_CHUNKED) {
-				size_t consumed, dl;
-				(void)sl_h1_chunked_decode(&st->ch,
-							   iov[i].iov_base, k,
-							   0, &consumed, &dl);
-			}
-			left -= k;
+	if (sl_buf_alloc(&h->c->s.w->bufs, b, WBUF_MIN) == -1)
+		return NULL;
+	if (sl_buf_pending(b) == 0)
+		b->off = b->len = 0;
+	if (sl_buf_space(b) < n) {
+		if (b->off > 0) {
+			memmove(b->data, b->data + b->off, sl_buf_pending(b));
+			b->len -= b->off;
+			b->off = 0;
 		}
-		if (st->body == H2B_LENGTH)
-			st->resp_left -= length - left;
-		(void)sl_exchange_sent(s, length - left);
-		if (s->flags & SL_SEAM_F_WBLOCK) {
-			s->flags &= ~SL_SEAM_F_WBLOCK;
-			if (s->txn != NULL)
-				(void)sl_exchange_writable(s);
-		}
+		if (sl_buf_space(b) < n &&
+		    ((size_t)b->len + n > OUT_MAX ||
+		     sl_buf_grow(&h->c->s.w->bufs, b,
+				 SL_MAX((size_t)b->len + n,
+					SL_MIN((size_t)b->cap * 2,
+					       (size_t)WBUF_MAX))) == -1))
+			return NULL;
 	}
-	if (left > 0) {
-		/* the exchange has fewer bytes than it said: never, but
-		 * a short frame would break the connection */
-		memset(h->wbuf.data + h->wbuf.len, 0, left);
-		h->wbuf.len += (uint32_t)left;
-	}
-	h2_stream_dirty(st);
-	return wbuf_full(h) ? NGHTTP2_ERR_PAUSE : 0;
+	p = (uint8_t *)b->data + b->len;
+	b->len += (uint32_t)n;
+	return p;
 }
 
-/* Other frames: into the write buffer while a DATA frame's room stays
- * free behind them in a buffer of WBUF_MAX. */
-ssize_t
-h2_send(nghttp2_session *ng, const uint8_t *data, size_t len, int flags,
-	void *ud)
+/* The response's END_STREAM went: the stream is closed both ways once
+ * the request's came too (the connection's state forgot it). */
+void
+h2_out_ended(struct sl_h2stream *st)
 {
-	struct sl_h2conn *h = H2_OF_SESSION(ud);
-	size_t room = WBUF_MAX - DATA_FRAME_MAX - sl_buf_pending(&h->wbuf);
+	st->f |= S_OUT_END;
+	if (st->hs.in_end)
+		st->f |= S_NG_CLOSED;
+	/* with the request not read whole (op_done came first), the
+	 * client may stop sending it (RFC 9113 section 8.1) */
+	h2_rst_after(st, 0);
+	h2_stream_dirty(st);
+}
 
-	if (sl_buf_pending(&h->wbuf) >= WBUF_MAX - DATA_FRAME_MAX)
-		return NGHTTP2_ERR_WOULDBLOCK;
-	len = SL_MIN(len, room);
-	if (wbuf_room(h, len) == -1)
-		return NGHTTP2_ERR_WOULDBLOCK;
-	wbuf_put(h, data, len);
-	return (ssize_t)len;
+/* The response's bytes could not be framed (bad chunked framing, no
+ * memory): the stream's exchange is cut, the stream reset. */
+static void
+frame_failed(struct sl_h2stream *st, const char *why)
+{
+	if (st->s.txn != NULL) {
+		st->s.close_reason = why;
+		sl_exchange_closed(&st->s, why);
+	}
+	h2_stream_reset(st, SL_H2F_INTERNAL_ERROR);
+	if (st->state != H2S_CLOSED)
+		h2_stream_set_state(st, H2S_DONE);
+}
+
+/* One DATA frame of st's response (and its trailers or END_STREAM when
+ * the body ends), as much as its windows, the peer's frame size and the
+ * write buffer allow. Returns 1 when a frame went, 0 when none could. */
+static int
+frame_stream(struct sl_h2stream *st)
+{
+	struct sl_h2conn *h = st->h;
+	struct sl_seam *s = &st->s;
+	int32_t win = h2_send_window(st);
+	size_t room = win > 0 ? (size_t)win : 0;
+	int end, tr = 0;
+	long n;
+
+	room = SL_MIN(room, (size_t)h->h2c.peer_max_frame);
+	n = resp_avail(st, room, &end);
+	if (st->state == H2S_CLOSED || (st->f & S_NG_CLOSED))
+		return 0;
+	if (n < 0) {
+		frame_failed(st, "http2_bad_response_body");
+		return 0;
+	}
+	if (n == 0 && !end)
+		return 0;
+	/* trailers end the stream after the DATA, else the last DATA
+	 * carries END_STREAM */
+	tr = end && st->trailers.data != NULL && st->trailers.len > 2;
+	if (n > 0 || (end && !tr)) {
+		struct iovec iov[2];
+		int hints;
+
+		if (n > 0)
+			(void)sl_exchange_output(s, iov, &hints);
+		if (sl_h2c_send_data(&h->h2c, &st->hs,
+				     n > 0 ? iov[0].iov_base
+					   : (const void *)"",
+				     (size_t)n, end && !tr) != 0) {
+			h->dead = "out_of_memory";
+			return 0;
+		}
+		if (n > 0 && st->body == H2B_CHUNKED) {
+			size_t consumed, dl;
+			(void)sl_h1_chunked_decode(&st->ch, iov[0].iov_base,
+						   (size_t)n, 0, &consumed,
+						   &dl);
+		}
+		if (st->body == H2B_LENGTH)
+			st->resp_left -= (uint64_t)n;
+		if (n > 0 && h->flow < FLOW_MAX)
+			h->flow += FLOW_PER_DATA;
+	}
+	if (tr) {
+		int r = resp_trailers(st);
+
+		if (r < 0) {
+			frame_failed(st, "http2_bad_response_trailers");
+			return 0;
+		}
+		/* a section of no field: an empty DATA ends it */
+		if (r == 0 && sl_h2c_send_data(&h->h2c, &st->hs,
+					       (const uint8_t *)"", 0,
+					       1) != 0) {
+			h->dead = "out_of_memory";
+			return 0;
+		}
+	}
+	if (end)
+		h2_out_ended(st);
+	if (n > 0) {
+		(void)sl_exchange_sent(s, (size_t)n);
+		if ((s->flags & SL_SEAM_F_WBLOCK) && s->txn != NULL) {
+			s->flags &= ~SL_SEAM_F_WBLOCK;
+			(void)sl_exchange_writable(s);
+		}
+	}
+	h2_stream_dirty(st);
+	return 1;
 }
 
 /* ---- the write buffer's way out -------------------------------------- */
@@ -424,12 +445,21 @@ h2_wbuf_flush(struct sl_h2conn *h)
 	return 0;
 }
 
-/* Has nghttp2 frame what is ready, and writes it. */
+/* Whether st has a response to frame: its head went, its END_STREAM did
+ * not, and the protocol still holds it. */
+static int
+stream_sends(const struct sl_h2stream *st)
+{
+	return (st->f & (S_HEAD_OUT | S_OUT_END | S_NG_CLOSED | S_RESET |
+			 S_CLIENT_RST)) == S_HEAD_OUT &&
+	       st->state != H2S_CLOSED;
+}
+
+/* Frames the streams' responses, a DATA frame each in turn while a whole
+ * one fits in the write buffer, and writes them. */
 void
 h2_output(struct sl_h2conn *h)
 {
-	struct sl_worker *w = h->c->s.w;
-
 	/* what an earlier run framed and the transport would not take goes
 	 * first: the run of a write event may have nothing new to frame,
 	 * and a download's last frames must not wait for another event */
@@ -437,35 +467,40 @@ h2_output(struct sl_h2conn *h)
 	    h2_wbuf_flush(h) == -1)
 		return;
 	for (int guard = 0; guard < 32 && !(h->f & C2_WBLOCKED); guard++) {
-		uint32_t before;
-		int rv;
+		struct sl_h2stream *st, *nx, *last;
+		int sent = 0;
 
-		if (!nghttp2_session_want_write(h->ng))
+		if (h->dead != NULL || h->h2c.failed)
 			break;
-		if (sl_buf_alloc(&w->bufs, &h->wbuf, WBUF_MIN) == -1) {
-			h->dead = "out_of_memory";
-			return;
-		}
-		if (sl_buf_pending(&h->wbuf) == 0)
-			h->wbuf.off = h->wbuf.len = 0;
-		before = h->wbuf.len;
-		if (!wbuf_full(h) && (rv = nghttp2_session_send(h->ng)) != 0) {
-			if (h->dead == NULL) {
-				h->dead = "http2_protocol_error";
-				h->dead_now = 1;
+		/* one pass: each stream a frame, the ones that sent moved
+		 * to the end (the next pass, and run, starts with the
+		 * others) */
+		last = TAILQ_LAST(&h->streams, sl_h2stream_q);
+		for (st = TAILQ_FIRST(&h->streams); st != NULL; st = nx) {
+			int done = st == last;
+
+			nx = TAILQ_NEXT(st, link);
+			if (wbuf_full(h))
+				break;
+			if (stream_sends(st) && frame_stream(st)) {
+				sent = 1;
+				if (st->state != H2S_CLOSED && nx != NULL) {
+					TAILQ_REMOVE(&h->streams, st, link);
+					TAILQ_INSERT_TAIL(&h->streams, st,
+							  link);
+				}
 			}
-			(void)h2_wbuf_flush(h);
-			return;
+			if (done || h->dead != NULL)
+				break;
 		}
-		/* nothing framed: what nghttp2 holds waits for a window */
-		if (h->wbuf.len == before && sl_buf_pending(&h->wbuf) == 0)
-			break;
-		if (h2_wbuf_flush(h) == -1)
+		if (sl_buf_pending(&h->wbuf) > 0 && h2_wbuf_flush(h) == -1)
 			return;
+		if (!sent || h->dead != NULL)
+			break;
 	}
 }
 
-/* ---- the frames sent ---------------------------------------------------- */
+/* ---- a request not read whole ---------------------------------------- */
 
 /* A stream answered before its request was whole (S_RST_AFTER) drops
  * n more bytes of it; once its answer's end is sent and DISCARD_MAX
@@ -478,58 +513,5 @@ h2_rst_after(struct sl_h2stream *st, size_t n)
 	st->discarded =
 	    (uint32_t)SL_MIN((size_t)st->discarded + n, (size_t)DISCARD_MAX);
 	if ((st->f & S_OUT_END) && st->discarded >= DISCARD_MAX)
-		h2_stream_reset(st, NGHTTP2_NO_ERROR);
-}
-
-/* nghttp2's on_frame_send callback, for what sluice sent: DATA pays into
- * the flow budget, a response's end may reset a request not read whole,
- * and resets and GOAWAYs that nghttp2 made itself are its protocol checks
- * (and its refusal of streams over the limit): refusals. */
-int
-h2_on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
-{
-	struct sl_h2conn *h = H2_OF_SESSION(ud);
-	struct sl_h2stream *st;
-
-	switch (frame->hd.type) {
-	case NGHTTP2_DATA:
-		if (frame->hd.length > 0 && h->flow < FLOW_MAX)
-			h->flow += FLOW_PER_DATA;
-		/* fall through */
-	case NGHTTP2_HEADERS:
-		/* the response's end; with the request not read whole
-		 * (op_done came first), the client may stop sending it
-		 * (RFC 9113 section 8.1) */
-		if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
-		    (st = nghttp2_session_get_stream_user_data(
-			 ng, frame->hd.stream_id)) != NULL) {
-			st->f |= S_OUT_END;
-			h2_rst_after(st, 0);
-		}
-		return 0;
-	case NGHTTP2_RST_STREAM:
-		st = nghttp2_session_get_stream_user_data(ng,
-							  frame->hd.stream_id);
-		if (st != NULL && (st->f & S_RESET))
-			return 0;
-		/* answered whole before its request was: a client that
-		 * ends its upload short then (curl sends an empty DATA
-		 * with END_STREAM, which nghttp2 finds short of the
-		 * Content-Length) has broken no rule that matters */
-		if (st != NULL && (st->f & S_OUT_END) && !(st->f & S_IN_END)) {
-			if (sl_log_enabled(SL_LOG_DEBUG))
-				log_debug("conn=%llu stream=%d: request body "
-					  "ended short after its answer",
-					  (unsigned long long)h->c->s.id,
-					  frame->hd.stream_id);
-			return 0;
-		}
-		h2_refused_sent(h, frame);
-		return 0;
-	case NGHTTP2_GOAWAY:
-		h2_refused_sent(h, frame);
-		return 0;
-	default:
-		return 0;
-	}
+		h2_stream_reset(st, SL_H2F_NO_ERROR);
 }

@@ -143,6 +143,12 @@ sl_h2f_reader_init(struct sl_h2f_reader *r, int is_server, uint8_t *buf,
 	return sl_h2f_reader_set_max_frame(r, max_frame);
 }
 
+uint32_t
+sl_h2f_reader_held(const struct sl_h2f_reader *r)
+{
+	return r->state == RS_PAYLOAD ? r->got : 0;
+}
+
 int
 sl_h2f_reader_set_max_frame(struct sl_h2f_reader *r, uint32_t max_frame)
 {

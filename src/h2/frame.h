@@ -147,6 +147,11 @@ int sl_h2f_reader_init(struct sl_h2f_reader *r, int is_server, uint8_t *buf,
  */
 int sl_h2f_reader_set_max_frame(struct sl_h2f_reader *r, uint32_t max_frame);
 
+/* Bytes of a payload split across reads that r holds in its buffer (0:
+ * none, and the caller may lend it another buffer before the next
+ * call). */
+uint32_t sl_h2f_reader_held(const struct sl_h2f_reader *r);
+
 /* What sl_h2f_read found. Pointers are valid until the next call. */
 struct sl_h2f_event {
 	struct sl_h2f_header hd; /* the frame's header, as sent */

@@ -775,6 +775,15 @@ sl_h2c_reset(struct sl_h2c *c, struct sl_h2c_stream *s, uint32_t code)
 	return 0;
 }
 
+void
+sl_h2c_forget(struct sl_h2c *c, struct sl_h2c_stream *s)
+{
+	if (sl_h2c_stream(c, s->id) == s) {
+		s->st = SL_H2F_ST_CLOSED_RESET_SENT;
+		forget(c, s);
+	}
+}
+
 int
 sl_h2c_goaway(struct sl_h2c *c, uint32_t code)
 {

@@ -10,8 +10,9 @@
  * stream map (made with the first stream, freed with the last) and the
  * HPACK table; output goes to a buffer the caller gives through its
  * handlers. Budgets (floods, rapid reset) are the caller's, which every
- * frame is shown to. Not on the data path yet: the codecs still run
- * nghttp2 sessions (doc/design-notes.md, "One connection's state").
+ * frame is shown to. The client connections' codec (front/h2.c) and the
+ * health checks run on it (doc/design-notes.md, "One connection's
+ * state").
  */
 #ifndef SL_H2CONN_H
 #define SL_H2CONN_H
@@ -206,6 +207,9 @@ int sl_h2c_send_data(struct sl_h2c *c, struct sl_h2c_stream *s,
  * not called. Returns 0 or -1.
  */
 int sl_h2c_reset(struct sl_h2c *c, struct sl_h2c_stream *s, uint32_t code);
+
+/* Forgets s without a frame (the connection ends: its streams go). */
+void sl_h2c_forget(struct sl_h2c *c, struct sl_h2c_stream *s);
 
 /* Adds s (its id set, the next of sluice's parity) as a stream sluice
  * opens (the client side). Returns 0, or -1 (no memory). */
