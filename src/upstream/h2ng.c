@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The nghttp2 set-up of the upstream codec (h2ng.h): its callbacks and
- * options made once, under a lock, whichever worker starts the first
- * session; sessions made with them and their first SETTINGS. Performs no
- * I/O.
+ * The nghttp2 set-up shared by sluice's HTTP/2 codecs (h2ng.h): each
+ * codec's callbacks and options made once, under a lock, whichever
+ * thread starts the first session (workers for h2up.c and h2.c, the main
+ * thread for health checks); sessions made with them and their first
+ * SETTINGS. Performs no I/O.
  */
 #include "h2ng.h"
 
@@ -60,6 +61,9 @@ h2ng_make(struct sl_h2ng *ng)
 	if (ng->opts & SL_H2NG_O_DEFLATE_TABLE)
 		nghttp2_option_set_max_deflate_dynamic_table_size(
 		    opt, ng->deflate_table);
+	if (ng->opts & SL_H2NG_O_RESET_RATE)
+		nghttp2_option_set_stream_reset_rate_limit(opt, ng->reset_burst,
+							   ng->reset_rate);
 	if (ng->opts & SL_H2NG_O_SEND_HEAD_MAX)
 		nghttp2_option_set_max_send_header_block_length(
 		    opt, ng->send_head_max);
@@ -85,9 +89,11 @@ h2ng_ready(struct sl_h2ng *ng)
 	return ok ? 0 : -1;
 }
 
-nghttp2_session *
-sl_h2ng_client(struct sl_h2ng *ng, void *ud, const nghttp2_settings_entry *iv,
-	       size_t niv, int32_t conn_window)
+/* A session of ng (a server's when server is set), its SETTINGS queued
+ * (h2ng.h). */
+static nghttp2_session *
+h2ng_session(struct sl_h2ng *ng, int server, void *ud, nghttp2_mem *mem,
+	     const nghttp2_settings_entry *iv, size_t niv, int32_t conn_window)
 {
 	nghttp2_settings_entry all[1 + SL_H2NG_SETTINGS_MAX];
 	nghttp2_session *s;
@@ -95,7 +101,8 @@ sl_h2ng_client(struct sl_h2ng *ng, void *ud, const nghttp2_settings_entry *iv,
 
 	if (niv > SL_H2NG_SETTINGS_MAX || h2ng_ready(ng) == -1)
 		return NULL;
-	rv = nghttp2_session_client_new3(&s, ng->cb, ud, ng->opt, NULL);
+	rv = server ? nghttp2_session_server_new3(&s, ng->cb, ud, ng->opt, mem)
+		    : nghttp2_session_client_new3(&s, ng->cb, ud, ng->opt, mem);
 	if (rv != 0)
 		return NULL;
 	all[0] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_PUSH, 0};
@@ -111,3 +118,17 @@ sl_h2ng_client(struct sl_h2ng *ng, void *ud, const nghttp2_settings_entry *iv,
 	return s;
 }
 
+nghttp2_session *
+sl_h2ng_client(struct sl_h2ng *ng, void *ud, const nghttp2_settings_entry *iv,
+	       size_t niv, int32_t conn_window)
+{
+	return h2ng_session(ng, 0, ud, NULL, iv, niv, conn_window);
+}
+
+nghttp2_session *
+sl_h2ng_server(struct sl_h2ng *ng, void *ud, nghttp2_mem *mem,
+	       const nghttp2_settings_entry *iv, size_t niv,
+	       int32_t conn_window)
+{
+	return h2ng_session(ng, 1, ud, mem, iv, niv, conn_window);
+}

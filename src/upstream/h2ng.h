@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The nghttp2 set-up of the HTTP/2 upstream codec (h2up.c), until sluice's
- * own codec replaces nghttp2 there too (the client codec and the health
- * checks run on src/h2 since issue 43). A
+ * The nghttp2 set-up shared by sluice's HTTP/2 codecs (h2up.c,
+ * health_h2.c; h2.c next), until sluice's own codec replaces nghttp2. A
  * codec names its callbacks and the options it needs in one static
  * struct sl_h2ng; nghttp2's callbacks and options are made from it once
  * per process, on first use, from any thread. Every session starts with
@@ -26,6 +25,10 @@
 /* HPACK: the dynamic table of what the codec sends holds at most
  * deflate_table bytes (nghttp2's default: 4096). */
 #define SL_H2NG_O_DEFLATE_TABLE 0x04
+/* nghttp2's limit on streams the peer resets: reset_burst, then
+ * reset_rate a second. */
+#define SL_H2NG_O_RESET_RATE 0x08
+
 /* The largest header block the codec sends is send_head_max bytes as
  * nghttp2 estimates it (nghttp2's default: 64 KiB, past which a HEADERS
  * is not sent at all). */
@@ -52,6 +55,7 @@ struct sl_h2ng {
 	nghttp2_error_callback2 on_error;
 	unsigned opts;			  /* SL_H2NG_O_* */
 	size_t deflate_table;		  /* bytes (SL_H2NG_O_DEFLATE_TABLE) */
+	uint64_t reset_burst, reset_rate; /* streams (SL_H2NG_O_RESET_RATE) */
 	size_t send_head_max;		  /* bytes (SL_H2NG_O_SEND_HEAD_MAX) */
 	/* made from the above on first use (h2ng.c) */
 	atomic_int made;
@@ -69,6 +73,12 @@ struct sl_h2ng {
  * (nghttp2_session_del), or NULL when out of memory (or niv too large).
  */
 nghttp2_session *sl_h2ng_client(struct sl_h2ng *ng, void *ud,
+				const nghttp2_settings_entry *iv, size_t niv,
+				int32_t conn_window);
+
+/* The same for a server session, whose memory comes from mem (NULL:
+ * malloc's; else it must outlive the session). */
+nghttp2_session *sl_h2ng_server(struct sl_h2ng *ng, void *ud, nghttp2_mem *mem,
 				const nghttp2_settings_entry *iv, size_t niv,
 				int32_t conn_window);
 
