@@ -3,7 +3,8 @@
  * HTTP/2 to upstreams (doc/http2.md section 10). A cluster with
  * "protocol: h2c" keeps, per endpoint per worker, a list of shared HTTP/2
  * connections, each an ordinary upstream connection this file owns with
- * an nghttp2 client session used as a state machine over its bytes. An
+ * sluice's own connection state (src/h2, h2conn.h) used as a state machine
+ * over its bytes. An
  * exchange's upstream connection is one stream: a memory end (xprt.h) on
  * which the exchange writes its request and reads its response as on a
  * socket, so that its retries, limits, pacing and logs do not change. Here
@@ -14,10 +15,10 @@
  * the server gave a length), its trailers the chunked body's trailer
  * section. The translation of heads is h2up_head.c's. Nothing here runs
  * inside the exchange: the memory ends wake it through events, after
- * nghttp2's callbacks returned.
+ * the state's handlers returned.
  *
  * Flow control: a stream's receive window is UP_STREAM_WINDOW, given back
- * (nghttp2_session_consume) once the exchange's end has taken the bytes,
+ * (sl_h2c_consumed) once the exchange's end has taken the bytes,
  * and that end holds at most UP_END_WINDOW, so a client that reads slowly
  * holds the upstream's stream back as read interest does on HTTP/1.1.
  * The request's body is read from the exchange's end only while less
@@ -27,7 +28,6 @@
 
 #include <errno.h>
 #include <event2/event.h>
-#include <nghttp2/nghttp2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +36,7 @@
 #include "conf_types.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
-#include "h2ng.h"
+#include "hpack.h"
 #include "h2up_int.h"
 #include "hblock.h"
 #include "log.h"
@@ -50,6 +50,10 @@ static void conn_close(struct sl_h2up_conn *c, int err, const char *why);
 static void stream_flush(struct h2up_stream *st);
 static void ping_arm(struct sl_h2up_conn *c, uint64_t ms);
 static void h2up_on_close_idle(struct sl_wendpoint *ep);
+
+/* HPACK's Huffman strings decode here (a worker's thread reads one
+ * connection at a time): as long as the longest response head. */
+static _Thread_local char h2up_scratch[UP_RESP_HEAD_MAX];
 
 static void
 log_conn(const struct sl_h2up_conn *c, const char *what, const char *detail)
@@ -112,7 +116,7 @@ stream_fail(struct h2up_stream *st, int unprocessed)
 	end_close(st, 1);
 }
 
-/* Frees st once both nghttp2 and the exchange are done with it. */
+/* Frees st once both the protocol and the exchange are done with it. */
 static void
 stream_maybe_free(struct h2up_stream *st)
 {
@@ -129,9 +133,8 @@ stream_free(struct h2up_stream *st)
 	if (!(st->f & S_END_CLOSED))
 		end_close(st, 1);
 	if (c != NULL) {
-		if (st->id > 0 && c->ng != NULL)
-			nghttp2_session_set_stream_user_data(c->ng, st->id,
-							     NULL);
+		if (st->id > 0)
+			sl_h2c_forget(&c->h2c, &st->hs);
 		TAILQ_REMOVE(&c->streams, st, link);
 		c->nstreams--;
 		/* room for a request waiting at max_connections */
@@ -158,21 +161,32 @@ stream_free(struct h2up_stream *st)
 	free(st);
 }
 
-/* Gives nghttp2 back the window of the DATA bytes the exchange's end
- * took. */
+/* Gives the windows of the DATA bytes the exchange's end took back. */
 static void
 stream_consume(struct h2up_stream *st)
 {
 	struct sl_h2up_conn *c = st->c;
 
-	if (st->unconsumed == 0 || c == NULL || c->ng == NULL)
+	if (st->unconsumed == 0 || c == NULL)
 		return;
-	if (st->id > 0 && !(st->f & S_NG_CLOSED))
-		(void)nghttp2_session_consume(c->ng, st->id, st->unconsumed);
-	else
-		(void)nghttp2_session_consume_connection(c->ng, st->unconsumed);
+	(void)sl_h2c_consumed(&c->h2c,
+			      st->id > 0 && !(st->f & S_NG_CLOSED) ? &st->hs
+								   : NULL,
+			      st->unconsumed);
 	st->unconsumed = 0;
 	conn_schedule(c);
+}
+
+/* Resets st (code) and forgets it. */
+static void
+stream_reset(struct h2up_stream *st, uint32_t code)
+{
+	struct sl_h2up_conn *c = st->c;
+
+	if (st->id > 0 && !(st->f & S_NG_CLOSED) &&
+	    sl_h2c_stream(&c->h2c, (uint32_t)st->id) == &st->hs)
+		(void)sl_h2c_reset(&c->h2c, &st->hs, code);
+	st->f |= S_NG_CLOSED;
 }
 
 /* Moves resp into our end, as much as the exchange's end takes. */
@@ -211,48 +225,50 @@ stream_on_write(evutil_socket_t fd, short what, void *arg)
 	stream_flush(arg);
 }
 
-static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf,
-			 size_t length, uint32_t *flags,
-			 nghttp2_data_source *src, void *ud);
-
 /*
- * Submits the request head as HEADERS: nv[0..k) with nv[3] its
- * :authority (dropped when empty), te: trailers added for gRPC, and DATA to
- * follow unless body is 0. Frees nv when it is not stack_nv. Returns 0, or
- * -1: the stream failed.
+ * Sends the request head the exchange wrote (hl bytes at p) as HEADERS on
+ * a new stream, END_STREAM when no body follows. Returns 0, or -1: the
+ * stream failed.
  */
 static int
-stream_submit_nv(struct h2up_stream *st, nghttp2_nv *nv, size_t k,
-		 const nghttp2_nv *stack_nv, int body)
+stream_submit(struct h2up_stream *st, char *p, size_t hl)
 {
 	struct sl_h2up_conn *c = st->c;
-	nghttp2_data_provider dp;
-	int32_t id;
+	struct dbuf blk = {0};
+	uint32_t id;
+	int body, r;
 
-	if (c->ep->cluster->protocol == SL_UP_PROTO_H2)
-		h2up_nv_put(&nv[1], ":scheme", 7, "https", 5);
-	else
-		h2up_nv_put(&nv[1], ":scheme", 7, "http", 4);
-	if (nv[3].valuelen == 0) {
-		/* no Host: no :authority (RFC 9113 section 8.3.1) */
-		memmove(&nv[3], &nv[4], (k - 4) * sizeof(*nv));
-		k--;
+	if (c->h2c.goaway_in || c->h2c.failed) {
+		/* the server takes no new stream: never sent (class 1) */
+		c->dead = 1;
+		return -1;
 	}
-	if (st->f & S_GRPC)
-		h2up_nv_put(&nv[k++], "te", 2, "trailers", 8);
+	if (h2up_head_request(st, p, hl,
+			      c->ep->cluster->protocol == SL_UP_PROTO_H2, &blk,
+			      &body) == -1) {
+		dbuf_free(&blk);
+		return -1;
+	}
 	if (st->f & S_REQ_CHUNK)
 		sl_h1_chunked_init(&st->ck, UP_HEAD_MAX);
 	if (!body)
-		st->f |= S_REQ_END;
-	dp.source.ptr = st;
-	dp.read_callback = data_read;
-	id = nghttp2_submit_request(c->ng, NULL, nv, k, body ? &dp : NULL, st);
-	if (nv != stack_nv)
-		free(nv);
-	if (id < 0) {
+		st->f |= S_REQ_END | S_REQ_SENT;
+	id = c->h2c.last_local_id == 0 ? 1 : c->h2c.last_local_id + 2;
+	if (id > SL_H2F_MAX_STREAM_ID) {
 		/* stream ids ran out: the next request needs a new
 		 * connection (the failure is class 1) */
-		log_conn(c, "request not submitted", nghttp2_strerror(id));
+		log_conn(c, "request not sent", "stream ids exhausted");
+		c->dead = 1;
+		dbuf_free(&blk);
+		return -1;
+	}
+	st->hs.id = id;
+	r = sl_h2c_stream_add(&c->h2c, &st->hs) == -1 ||
+	    sl_h2c_send_headers(&c->h2c, &st->hs, (const uint8_t *)blk.p,
+				blk.len, !body) == -1;
+	dbuf_free(&blk);
+	if (r) {
+		sl_h2c_forget(&c->h2c, &st->hs);
 		c->dead = 1;
 		return -1;
 	}
@@ -261,7 +277,7 @@ stream_submit_nv(struct h2up_stream *st, nghttp2_nv *nv, size_t k,
 	if (++c->nsent >= c->ep->cluster->pool_max_requests &&
 	    c->ep->cluster->pool_max_requests > 0)
 		c->dead = 1;
-	st->id = id;
+	st->id = (int32_t)id;
 	st->f |= S_HEAD_IN;
 	st->f &= ~S_NG_CLOSED;
 	return 0;
@@ -276,9 +292,6 @@ stream_parse(struct h2up_stream *st)
 	if (!(st->f & S_HEAD_IN)) {
 		char *p = r->p + r->off, *e;
 		size_t n = dbuf_n(r), hl;
-		nghttp2_nv stack[48], *nv;
-		int body;
-		long k;
 
 		if (n > 0 && p[0] == SL_HBLK_MARK) {
 			/* a head block (hblock.h): whole once its length is
@@ -303,10 +316,7 @@ stream_parse(struct h2up_stream *st)
 				return n > UP_HEAD_MAX ? -1 : 0;
 			hl = (size_t)(e - p) + 4;
 		}
-		if ((k = h2up_head_request(st, p, hl, stack,
-					   sizeof(stack) / sizeof(stack[0]),
-					   &nv, &body)) < 0 ||
-		    stream_submit_nv(st, nv, (size_t)k, stack, body) == -1)
+		if (stream_submit(st, p, hl) == -1)
 			return -1;
 		r->off += hl;
 	}
@@ -338,11 +348,6 @@ stream_parse(struct h2up_stream *st)
 	}
 	if (st->f & S_REQ_END)
 		r->off = r->len; /* nothing follows a request on a stream */
-	if ((st->f & S_DEFERRED) &&
-	    (dbuf_n(&st->body) > 0 || (st->f & S_REQ_END))) {
-		st->f &= ~S_DEFERRED;
-		(void)nghttp2_session_resume_data(st->c->ng, st->id);
-	}
 	return 0;
 }
 
@@ -371,12 +376,7 @@ stream_on_read(evutil_socket_t fd, short what, void *arg)
 				continue; /* nothing more goes */
 			if (dbuf_put(&st->req, buf, (size_t)n) == -1 ||
 			    stream_parse(st) == -1) {
-				if (st->id > 0 && !(st->f & S_NG_CLOSED))
-					nghttp2_submit_rst_stream(
-					    c->ng, NGHTTP2_FLAG_NONE, st->id,
-					    NGHTTP2_INTERNAL_ERROR);
-				else
-					st->f |= S_NG_CLOSED;
+				stream_reset(st, SL_H2F_INTERNAL_ERROR);
 				stream_fail(st, st->id == 0);
 				conn_schedule(c);
 				stream_maybe_free(st);
@@ -388,11 +388,7 @@ stream_on_read(evutil_socket_t fd, short what, void *arg)
 			break;
 		/* the exchange is done with the stream (it closed its end):
 		 * a stream still open is cancelled */
-		if (st->id > 0 && !(st->f & S_NG_CLOSED))
-			nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE,
-						  st->id, NGHTTP2_CANCEL);
-		else
-			st->f |= S_NG_CLOSED;
+		stream_reset(st, SL_H2F_CANCEL);
 		end_close(st, 0);
 		conn_schedule(c);
 		stream_maybe_free(st);
@@ -401,167 +397,293 @@ stream_on_read(evutil_socket_t fd, short what, void *arg)
 	conn_schedule(c);
 }
 
-/* nghttp2 asks for the request's payload. */
-static ssize_t
-data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
-	  uint32_t *flags, nghttp2_data_source *src, void *ud)
+/* Both ends of st sent END_STREAM: the protocol forgot it (called from a
+ * handler: the state then leaves it alone). */
+static void
+stream_closed_both(struct h2up_stream *st)
 {
-	struct h2up_stream *st = src->ptr;
-	size_t n = dbuf_n(&st->body);
+	sl_h2c_forget(&st->c->h2c, &st->hs);
+	st->f |= S_NG_CLOSED;
+}
 
-	(void)ng;
-	(void)id;
-	(void)ud;
-	if (n > length)
-		n = length;
-	if (n > 0) {
-		memcpy(buf, st->body.p + st->body.off, n);
-		st->body.off += n;
-	}
-	if (dbuf_n(&st->body) == 0 && (st->f & S_REQ_END)) {
-		*flags |= NGHTTP2_DATA_FLAG_EOF;
+/* One DATA frame of st's request, as its windows allow; END_STREAM with
+ * its last bytes. Returns 1 when a frame went. */
+static int
+frame_request(struct h2up_stream *st)
+{
+	struct sl_h2up_conn *c = st->c;
+	size_t n = dbuf_n(&st->body), room;
+	int end;
+
+	if ((st->f & (S_HEAD_IN | S_REQ_SENT | S_NG_CLOSED)) != S_HEAD_IN)
+		return 0;
+	room = sl_h2c_send_room(&c->h2c, &st->hs);
+	if (n > room)
+		n = room;
+	end = (st->f & S_REQ_END) && n == dbuf_n(&st->body);
+	if (n == 0 && !end)
+		return 0;
+	if (sl_h2c_send_data(&c->h2c, &st->hs,
+			     n > 0 ? (const uint8_t *)st->body.p + st->body.off
+				   : (const uint8_t *)"",
+			     n, end) == -1)
+		return 0;
+	st->body.off += n;
+	if (end) {
+		st->f |= S_REQ_SENT;
 		dbuf_free(&st->body);
-	} else if (n == 0) {
-		st->f |= S_DEFERRED;
-		return NGHTTP2_ERR_DEFERRED;
+		if (st->hs.in_end) /* the response had ended first */
+			st->f |= S_NG_CLOSED;
 	}
-	if (!(st->f & S_END_CLOSED) && dbuf_n(&st->body) < UP_BODY_MAX)
+	if (!(st->f & S_END_CLOSED) && dbuf_n(&st->body) < UP_BODY_MAX &&
+	    !end)
 		/* read more of the request (level-triggered: the end
 		 * says nothing until the exchange writes again) */
 		event_active(&st->rev, EV_READ, 1);
-	return (ssize_t)n;
+	return 1;
 }
 
-/* ---- the response: nghttp2's callbacks ---------------------------------- */
+/* ---- the response: the connection state's handlers -------------------- */
 
-static int
-on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+/* The server opens no stream (push is off): refused. */
+static struct sl_h2c_stream *
+on_stream_open(void *arg, uint32_t id)
 {
-	struct sl_h2up_conn *c = ud;
-	struct h2up_stream *st;
-	int end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+	(void)arg;
+	(void)id;
+	return NULL;
+}
 
-	switch (frame->hd.type) {
-	case NGHTTP2_SETTINGS:
-		if (frame->hd.flags & NGHTTP2_FLAG_ACK)
-			break;
-		{
-			/* the server's limit (nghttp2: "none" when not
-			 * said), under the cluster's cap; its every SETTINGS
-			 * may change it */
-			uint64_t m = nghttp2_session_get_remote_settings(
-				     ng,
-				     NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS),
-				 cap = c->ep->cluster->max_concurrent_streams;
-			if (cap > 0 && m > cap)
-				m = cap;
-			c->max_streams = m > 0 ? (uint32_t)m : 1;
-		}
-		if (c->ready)
-			break;
-		c->ready = 1;
-		if (c->ep->cluster->ping_interval_ms > 0)
-			ping_arm(c, c->ep->cluster->ping_interval_ms);
-		TAILQ_FOREACH(st, &c->streams, link)
-		if (st->f & S_HELD) {
-			st->f &= ~S_HELD;
-			sl_xprt_mem_accept(st->end);
-		}
-		break;
-	case NGHTTP2_PING:
-		if (frame->hd.flags & NGHTTP2_FLAG_ACK)
-			c->ping_out = 0;
-		break;
-	case NGHTTP2_GOAWAY:
-		/* streams above its last id are closed by nghttp2 with
-		 * REFUSED_STREAM: never processed, retried as class 1 */
-		c->dead = 1;
-		{
-			char d[64];
-			snprintf(d, sizeof(d), "last stream %d, code %u",
-				 frame->goaway.last_stream_id,
-				 frame->goaway.error_code);
-			log_conn(c, "GOAWAY", d);
-		}
-		break;
-	case NGHTTP2_HEADERS:
-		if ((st = h2up_stream_of(ng, frame->hd.stream_id)) == NULL)
-			break;
-		if (h2up_resp_headers(st, end) == -1)
-			return NGHTTP2_ERR_CALLBACK_FAILURE;
-		stream_flush(st);
-		break;
-	case NGHTTP2_DATA:
-		if ((st = h2up_stream_of(ng, frame->hd.stream_id)) == NULL ||
-		    !end)
-			break;
-		if (h2up_resp_end(st) == -1)
-			return NGHTTP2_ERR_CALLBACK_FAILURE;
-		stream_flush(st);
-		break;
-	default:
-		break;
+/* The response broke RFC 9113 section 8: the stream is reset
+ * (PROTOCOL_ERROR) and fails; the server saw the request (class 2). */
+static void
+stream_malformed(struct h2up_stream *st)
+{
+	struct sl_h2up_conn *c = st->c;
+	char d[160];
+
+	snprintf(d, sizeof(d), "stream %d: a malformed response: %s", st->id,
+		 st->bad != NULL ? st->bad : "-");
+	log_conn(c, "stream reset", d);
+	stream_reset(st, SL_H2F_PROTOCOL_ERROR);
+	stream_fail(st, 0);
+	stream_maybe_free(st);
+}
+
+/* The response ended (END_STREAM), in a handler: the chunked body's end,
+ * then the stream is closed both ways if the request's end went. */
+static void
+response_end(struct h2up_stream *st)
+{
+	if (st->has_cl && !(st->f & S_NOBODY) && st->status != 204 &&
+	    st->status != 304 && st->resp_in != st->resp_cl) {
+		st->bad = "a body other than its content-length";
+		stream_malformed(st);
+		return;
 	}
-	return 0;
+	if (h2up_resp_end(st) == -1) {
+		stream_reset(st, SL_H2F_INTERNAL_ERROR);
+		stream_fail(st, 0);
+		stream_maybe_free(st);
+		return;
+	}
+	stream_flush(st);
+	if (st->f & S_REQ_SENT) {
+		stream_closed_both(st);
+		stream_maybe_free(st);
+	}
 }
 
-static int
-on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
-	      const uint8_t *data, size_t len, void *ud)
+static void
+on_headers(void *arg, struct sl_h2c_stream *hs, int rc, int end)
 {
-	struct sl_h2up_conn *c = ud;
-	struct h2up_stream *st = h2up_stream_of(ng, id);
+	struct h2up_stream *st = H2UP_STREAM_OF(hs);
+
+	(void)arg;
+	if (rc != SL_HPACK_OK && !(st->f & S_BAD)) {
+		st->f |= S_BAD;
+		st->bad = rc == SL_HPACK_MALFORMED
+			      ? "a field RFC 9113 section 8.2.1 forbids"
+			      : "a field past the decoder's room";
+	}
+	if ((st->f & S_BAD) || h2up_resp_headers(st, end) == -1) {
+		if (!(st->f & S_BAD))
+			st->bad = "no memory for the head";
+		stream_malformed(st);
+		return;
+	}
+	if (end && (st->f & S_RESP_END)) {
+		/* a head or trailers that end the stream */
+		stream_flush(st);
+		if (st->f & S_REQ_SENT) {
+			stream_closed_both(st);
+			stream_maybe_free(st);
+		}
+		return;
+	}
+	stream_flush(st);
+}
+
+static void
+on_data(void *arg, struct sl_h2c_stream *hs, const uint8_t *data, size_t len,
+	int end)
+{
+	struct sl_h2up_conn *c = arg;
+	struct h2up_stream *st = H2UP_STREAM_OF(hs);
 	char sz[24];
 
-	(void)flags;
-	if (st == NULL || (st->f & S_END_CLOSED) || (st->f & S_NOBODY)) {
+	if (!(st->f & S_RESP_HEAD)) {
+		(void)sl_h2c_consumed(&c->h2c, hs, len);
+		st->bad = "DATA before the response's head";
+		stream_malformed(st);
+		return;
+	}
+	st->resp_in += len;
+	if (st->has_cl && !(st->f & S_NOBODY) && st->resp_in > st->resp_cl) {
+		(void)sl_h2c_consumed(&c->h2c, hs, len);
+		st->bad = "a body past its content-length";
+		stream_malformed(st);
+		return;
+	}
+	if ((st->f & S_END_CLOSED) || (st->f & S_NOBODY)) {
 		/* nobody reads it: the window goes back at once */
-		(void)nghttp2_session_consume(c->ng, id, len);
-		return 0;
+		(void)sl_h2c_consumed(&c->h2c, hs, len);
+	} else if (len > 0) {
+		if ((st->f & S_RESP_CHUNK)
+			? dbuf_put(&st->resp, sz,
+				   sl_h1_chunk_size_line(sz, len)) == -1 ||
+			      dbuf_put(&st->resp, data, len) == -1 ||
+			      dbuf_str(&st->resp, "\r\n") == -1
+			: dbuf_put(&st->resp, data, len) == -1) {
+			(void)sl_h2c_consumed(&c->h2c, hs, len);
+			stream_reset(st, SL_H2F_INTERNAL_ERROR);
+			stream_fail(st, 0);
+			stream_maybe_free(st);
+			return;
+		}
+		st->unconsumed += len;
+		stream_flush(st);
 	}
-	if (st->f & S_RESP_CHUNK) {
-		if (dbuf_put(&st->resp, sz, sl_h1_chunk_size_line(sz, len)) ==
-			-1 ||
-		    dbuf_put(&st->resp, data, len) == -1 ||
-		    dbuf_str(&st->resp, "\r\n") == -1)
-			return NGHTTP2_ERR_CALLBACK_FAILURE;
-	} else if (dbuf_put(&st->resp, data, len) == -1) {
-		return NGHTTP2_ERR_CALLBACK_FAILURE;
-	}
-	st->unconsumed += len;
-	stream_flush(st);
-	return 0;
+	if (end)
+		response_end(st);
 }
 
-static int
-on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
+/* The server reset the stream, or the connection's state did (a stream
+ * error of the server's). */
+static void
+on_reset(void *arg, struct sl_h2c_stream *hs, uint32_t code, int sent)
 {
-	struct sl_h2up_conn *c = ud;
-	struct h2up_stream *st = h2up_stream_of(ng, id);
+	struct sl_h2up_conn *c = arg;
+	struct h2up_stream *st = H2UP_STREAM_OF(hs);
 
-	if (st == NULL)
-		return 0;
 	st->f |= S_NG_CLOSED;
 	if (!(st->f & S_RESP_END) && !(st->f & S_END_CLOSED)) {
 		char d[64];
-		snprintf(d, sizeof(d), "stream %d: %s", id,
-			 nghttp2_http2_strerror(code));
+		snprintf(d, sizeof(d), "stream %d: %s%s", st->id,
+			 sent ? "sluice's " : "", sl_h2f_err_str(code));
 		log_conn(c, "stream reset", d);
-		/* a request the server refused, or one above a GOAWAY's
-		 * last stream, was never processed */
-		stream_fail(st, code == NGHTTP2_REFUSED_STREAM &&
+		/* a request the server refused was never processed */
+		stream_fail(st, !sent && code == SL_H2F_REFUSED_STREAM &&
 				    !(st->f & S_RESP_HEAD));
 	}
-	nghttp2_session_set_stream_user_data(ng, id, NULL);
-	st->id = -st->id; /* no more of nghttp2's */
 	if (st->f & S_END_CLOSED)
 		stream_free(st);
+}
+
+/* The server's GOAWAY: no new stream; the ones above its last id were
+ * never processed (class 1, retried). */
+static void
+on_goaway(void *arg, uint32_t last_id, uint32_t code)
+{
+	struct sl_h2up_conn *c = arg;
+	struct h2up_stream *st, *nx;
+	char d[64];
+
+	c->dead = 1;
+	snprintf(d, sizeof(d), "last stream %u, code %u", last_id, code);
+	log_conn(c, "GOAWAY", d);
+	for (st = TAILQ_FIRST(&c->streams); st != NULL; st = nx) {
+		nx = TAILQ_NEXT(st, link);
+		if (st->id <= 0 || (uint32_t)st->id <= last_id ||
+		    (st->f & S_NG_CLOSED))
+			continue;
+		sl_h2c_forget(&c->h2c, &st->hs);
+		on_reset(c, &st->hs, SL_H2F_REFUSED_STREAM, 0);
+	}
+}
+
+static void
+on_window(void *arg, struct sl_h2c_stream *hs)
+{
+	(void)hs;
+	conn_schedule(arg);
+}
+
+/* Every frame from the server first: its PING's answer. */
+static int
+on_frame(void *arg, const struct sl_h2f_header *hd)
+{
+	struct sl_h2up_conn *c = arg;
+
+	if (hd->type == SL_H2F_PING && (hd->flags & SL_H2F_F_ACK))
+		c->ping_out = 0;
 	return 0;
+}
+
+/* Frames sluice sends go to the write buffer (8 MiB at most: a server
+ * that floods PINGs and never reads fails its connection). */
+static uint8_t *
+on_out(void *arg, size_t n)
+{
+	struct sl_h2up_conn *c = arg;
+
+	if (dbuf_n(&c->wbuf) + n > 8u * 1024 * 1024)
+		return NULL;
+	return dbuf_room(&c->wbuf, n);
+}
+
+static const struct sl_h2c_ops h2up_ops = {
+    .stream_open = on_stream_open,
+    .field = h2up_on_field,
+    .headers = on_headers,
+    .data = on_data,
+    .reset = on_reset,
+    .goaway = on_goaway,
+    .window = on_window,
+    .frame = on_frame,
+    .out = on_out,
+};
+
+/* After the server's bytes: its SETTINGS' limit on streams (its every
+ * SETTINGS may change it), under the cluster's cap; at its first, the
+ * streams waiting for them may go. */
+static void
+conn_settings(struct sl_h2up_conn *c)
+{
+	struct h2up_stream *st;
+	uint64_t m = c->h2c.peer_max_streams,
+		 cap = c->ep->cluster->max_concurrent_streams;
+
+	if (!c->h2c.rd.settings_seen)
+		return;
+	if (cap > 0 && m > cap)
+		m = cap;
+	c->max_streams = m > 0 ? (uint32_t)SL_MIN(m, (uint64_t)UINT32_MAX) : 1;
+	if (c->ready)
+		return;
+	c->ready = 1;
+	if (c->ep->cluster->ping_interval_ms > 0)
+		ping_arm(c, c->ep->cluster->ping_interval_ms);
+	TAILQ_FOREACH(st, &c->streams, link)
+	if (st->f & S_HELD) {
+		st->f &= ~S_HELD;
+		sl_xprt_mem_accept(st->end);
+	}
 }
 
 /* ---- the shared connection ---------------------------------------------- */
 
-/* Leaves a section where c must not be freed (nghttp2 is running on
+/* Leaves a section where c must not be freed (its state is running on
  * it); a close asked for meanwhile happens now. Returns 1 when c is
  * gone. */
 static int
@@ -574,13 +696,12 @@ conn_unbusy(struct sl_h2up_conn *c)
 	return c->gone;
 }
 
-/* The most of nghttp2's output gathered for one write. */
+/* The most output gathered for one write. */
 #define WBUF_MAX (64 * 1024)
 
-/* Writes what nghttp2 has to send, its frames gathered in c->wbuf so
- * that a turn's streams go out in one write (nghttp2_session_mem_send
- * hands one frame a call); closes the connection when nghttp2 is done
- * with it. */
+/* Frames the requests' bodies (a DATA frame a stream in turns) and writes
+ * what the connection has to send, gathered in c->wbuf so that a turn's
+ * streams go out in one write; closes the connection when it is over. */
 static void
 conn_pump(struct sl_h2up_conn *c)
 {
@@ -595,20 +716,23 @@ conn_pump(struct sl_h2up_conn *c)
 		ssize_t n;
 
 		while (dbuf_n(&c->wbuf) < WBUF_MAX && !c->gone) {
-			const uint8_t *p;
-			n = nghttp2_session_mem_send(c->ng, &p);
-			if (n < 0) {
-				err = EPROTO;
-				why = nghttp2_strerror((int)n);
-				break;
+			struct h2up_stream *st, *nx;
+			int sent = 0;
+
+			for (st = TAILQ_FIRST(&c->streams); st != NULL;
+			     st = nx) {
+				nx = TAILQ_NEXT(st, link);
+				if (dbuf_n(&c->wbuf) >= WBUF_MAX)
+					break;
+				sent |= frame_request(st);
 			}
-			if (n == 0)
-				break;
-			if (dbuf_put(&c->wbuf, p, (size_t)n) == -1) {
+			if (c->h2c.failed) {
 				err = ENOMEM;
 				why = "out of memory";
 				break;
 			}
+			if (!sent)
+				break;
 		}
 		if (why != NULL || dbuf_n(&c->wbuf) == 0 || c->gone)
 			break;
@@ -628,9 +752,8 @@ conn_pump(struct sl_h2up_conn *c)
 	}
 	if (why == NULL && !c->gone)
 		sl_upstream_want_write(c->u, dbuf_n(&c->wbuf) > 0);
-	done = why == NULL && dbuf_n(&c->wbuf) == 0 &&
-	       !nghttp2_session_want_read(c->ng) &&
-	       !nghttp2_session_want_write(c->ng);
+	done = why == NULL && dbuf_n(&c->wbuf) == 0 && c->h2c.goaway_in &&
+	       c->h2c.nstreams == 0;
 	if (conn_unbusy(c))
 		return;
 	if (why != NULL)
@@ -701,8 +824,14 @@ conn_on_ping(evutil_socket_t fd, short what, void *arg)
 		ping_arm(c, cc->ping_interval_ms - quiet);
 		return;
 	}
-	if (nghttp2_submit_ping(c->ng, NGHTTP2_FLAG_NONE, NULL) != 0)
-		return;
+	{
+		static const uint8_t opaque[8] = {0};
+		uint8_t *p = on_out(c, SL_H2F_HEADER_LEN + 8);
+
+		if (p == NULL)
+			return;
+		(void)sl_h2f_write_ping(p, SL_H2F_HEADER_LEN + 8, opaque, 0);
+	}
 	c->ping_out = 1;
 	c->heard_ms = now; /* the answer is due within connect_timeout */
 	ping_arm(c, cc->connect_timeout_ms);
@@ -720,7 +849,7 @@ conn_on_idle(evutil_socket_t fd, short what, void *arg)
 		conn_close(c, 0, NULL);
 }
 
-/* Reads what the server sent into nghttp2. */
+/* Reads what the server sent into the connection's state. */
 static void
 conn_read(struct sl_h2up_conn *c)
 {
@@ -730,7 +859,7 @@ conn_read(struct sl_h2up_conn *c)
 
 	c->busy++;
 	for (int i = 0; i < 16 && !c->gone; i++) {
-		ssize_t n = sl_upstream_read(u, UP_READ, UP_READ), rv;
+		ssize_t n = sl_upstream_read(u, UP_READ, UP_READ);
 
 		if (n == SL_AGAIN)
 			break;
@@ -740,15 +869,16 @@ conn_read(struct sl_h2up_conn *c)
 			break;
 		}
 		c->heard_ms = sl_now_ms();
-		rv = nghttp2_session_mem_recv(
-		    c->ng, (const uint8_t *)u->in.data + u->in.off,
-		    sl_buf_pending(&u->in));
-		if (rv < 0) {
+		if (sl_h2c_input(&c->h2c,
+				 (const uint8_t *)u->in.data + u->in.off,
+				 sl_buf_pending(&u->in)) == -1) {
 			err = EPROTO;
-			why = nghttp2_strerror((int)rv);
+			why = c->h2c.why != NULL ? c->h2c.why
+						 : "a protocol error";
 			break;
 		}
-		sl_upstream_consume(u, (size_t)rv);
+		sl_upstream_consume(u, sl_buf_pending(&u->in));
+		conn_settings(c);
 	}
 	if (conn_unbusy(c))
 		return;
@@ -834,42 +964,13 @@ conn_close(struct sl_h2up_conn *c, int err, const char *why)
 	event_del(&c->run);
 	event_del(&c->idle);
 	event_del(&c->ping);
-	nghttp2_session_del(c->ng);
+	c->h2c.failed = 1;
+	sl_h2c_free(&c->h2c);
+	free(c->gather);
 	dbuf_free(&c->wbuf);
 	sl_upstream_put(c->u, 0);
 	free(c);
 }
-
-/* nghttp2 found the server broke the protocol: said at info, with the
- * connection the reason ends (an operator's first question). */
-static int
-on_error(nghttp2_session *ng, int code, const char *msg, size_t len, void *ud)
-{
-	struct sl_h2up_conn *c = ud;
-
-	(void)ng;
-	(void)code;
-	log_info("upstream conn=%llu %s: http2: %.*s",
-		 (unsigned long long)c->u->id, c->ep->conf->addr.text,
-		 (int)(len > 200 ? 200 : len), msg);
-	return 0;
-}
-
-/* The shared connections' nghttp2 set-up (h2ng.h): a client's. */
-static struct sl_h2ng h2up_ng = {
-    .on_header = h2up_on_header,
-    .on_frame_recv = on_frame_recv,
-    .on_data_chunk_recv = on_data_chunk,
-    .on_stream_close = on_stream_close,
-    .on_error = on_error,
-    /* the windows are given back as the exchange takes the bytes */
-    .opts = SL_H2NG_O_WINDOW_BY_HAND | SL_H2NG_O_NO_CLOSED_STREAMS |
-	    SL_H2NG_O_DEFLATE_TABLE | SL_H2NG_O_SEND_HEAD_MAX,
-    .deflate_table = 4096,
-    /* a request head within max_header_bytes (1 MiB at most) is sent,
-     * as for a client's response (h2.c) */
-    .send_head_max = 4u << 20,
-};
 
 /* A new shared connection to ep, or NULL with errno. */
 static struct sl_h2up_conn *
@@ -877,11 +978,15 @@ conn_new(struct sl_wendpoint *ep)
 {
 	struct sl_worker *w = ep->w;
 	struct sl_h2up_conn *c;
-	/* after h2ng's SETTINGS_ENABLE_PUSH 0; the server opens no stream */
-	const nghttp2_settings_entry iv[] = {
-	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, UP_STREAM_WINDOW},
-	    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, UP_RESP_HEAD_MAX},
-	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 0},
+	/* SETTINGS_ENABLE_PUSH 0 first (h2conn.c); the server opens no
+	 * stream */
+	const struct sl_h2c_settings set = {
+	    .header_table = 4096,
+	    .max_streams = 0,
+	    .window = UP_STREAM_WINDOW,
+	    .conn_window = UP_CONN_WINDOW,
+	    .max_frame = UP_FRAME,
+	    .max_header_list = UP_RESP_HEAD_MAX,
 	};
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -892,8 +997,14 @@ conn_new(struct sl_wendpoint *ep)
 	TAILQ_INIT(&c->streams);
 	/* until the server's SETTINGS say (conn_room) */
 	c->max_streams = 1;
-	if ((c->ng = sl_h2ng_client(&h2up_ng, c, iv, sizeof(iv) / sizeof(iv[0]),
-				    UP_CONN_WINDOW)) == NULL) {
+	/* a frame split across reads, and HPACK's Huffman strings (a
+	 * worker's, shared by its connections: one is read at a time) */
+	if ((c->gather = malloc(UP_FRAME)) == NULL ||
+	    sl_h2c_init(&c->h2c, 0, &set, c->gather, UP_FRAME, h2up_scratch,
+			sizeof(h2up_scratch), 2 * UP_RESP_HEAD_MAX + UP_FRAME,
+			&h2up_ops, c) == -1) {
+		free(c->gather);
+		dbuf_free(&c->wbuf);
 		free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -902,7 +1013,9 @@ conn_new(struct sl_wendpoint *ep)
 	 * TCP or TLS */
 	if ((c->u = sl_upstream_get(w, ep, 1, conn_on_up, c)) == NULL) {
 		int saved = errno;
-		nghttp2_session_del(c->ng);
+		sl_h2c_free(&c->h2c);
+		free(c->gather);
+		dbuf_free(&c->wbuf);
 		free(c);
 		errno = saved;
 		return NULL;
@@ -978,7 +1091,7 @@ stream_open(struct sl_wendpoint *ep, struct sl_xprt_mem **end)
 	st->c = c;
 	st->end = mine;
 	st->their = theirs;
-	st->f = S_NG_CLOSED; /* no nghttp2 stream yet */
+	st->f = S_NG_CLOSED; /* no protocol stream yet */
 	*end = theirs;
 	/* what the exchange may hold unread, and what we hold of its
 	 * request before it must wait */
@@ -1048,10 +1161,7 @@ h2up_on_close_idle(struct sl_wendpoint *ep)
 			conn_close(c, 0, NULL);
 		} else if (c->ready) {
 			/* a polite end: no new stream from us */
-			(void)nghttp2_submit_goaway(
-			    c->ng, NGHTTP2_FLAG_NONE,
-			    nghttp2_session_get_last_proc_stream_id(c->ng),
-			    NGHTTP2_NO_ERROR, NULL, 0);
+			(void)sl_h2c_goaway(&c->h2c, SL_H2F_NO_ERROR);
 			conn_schedule(c);
 		}
 	}

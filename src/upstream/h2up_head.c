@@ -1,18 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * HTTP/2 to upstreams: the translation of heads between the exchange's end
- * of a stream and nghttp2 (doc/http2.md section 10). A request head, a
- * head block or HTTP/1.1 text, into name-value pairs for HEADERS; a
- * response's fields, as nghttp2 hands them over, into a head block for the
- * exchange, and its trailers into the chunked body's trailer section.
- * Submits nothing and calls nothing of h2up.c: the connection (h2up.c)
- * submits the pairs and feeds the callbacks.
+ * of a stream and HPACK (doc/http2.md section 10). A request head, a head
+ * block or HTTP/1.1 text, HPACK-encoded for HEADERS (no table); a
+ * response's fields, checked against RFC 9113 section 8 as the decoder
+ * hands them over, into a head block for the exchange, and its trailers
+ * into the chunked body's trailer section. Sends nothing and calls
+ * nothing of h2up.c: the connection (h2up.c) sends the block and feeds
+ * the fields.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "h2up_int.h"
 #include "hblock.h"
+#include "hpack.h"
 
 /* Whether a request field stays out of HEADERS: HTTP/1.1's connection
  * fields (RFC 9113 section 8.2.2), Host (as :authority) and TE (added
@@ -51,46 +53,88 @@ stream_field(struct h2up_stream *st, const char *n, size_t nl, const char *v,
 		st->f |= S_GRPC;
 }
 
+/* One field HPACK-encoded at blk's end, its name lower-cased (RFC 9113
+ * section 8.2.1: the exchange's names keep the client's case). Returns 0,
+ * or -1 (no memory). */
+static int
+enc_field(struct dbuf *blk, const char *n, size_t nl, const char *v, size_t vl)
+{
+	char stack[128], *ln = stack;
+	size_t max = SL_HPACK_ENC_MAX(nl, vl), k;
+	uint8_t *p;
+
+	if (nl > sizeof(stack) && (ln = malloc(nl)) == NULL)
+		return -1;
+	for (size_t i = 0; i < nl; i++) {
+		unsigned char ch = (unsigned char)n[i];
+		ln[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch);
+	}
+	if ((p = dbuf_room(blk, max)) == NULL) {
+		if (ln != stack)
+			free(ln);
+		return -1;
+	}
+	k = sl_hpack_enc_field(p, max, ln, nl, v, vl, 0);
+	blk->len -= max - k;
+	if (ln != stack)
+		free(ln);
+	return 0;
+}
+
+/* The pseudo-fields, in their order (RFC 9113 section 8.3.1): no
+ * :authority when there is no Host. */
+static int
+enc_pseudo(struct dbuf *blk, const char *m, size_t ml, int tls, const char *path,
+	   size_t pl, const char *auth, size_t al)
+{
+	if (enc_field(blk, ":method", 7, m, ml) == -1 ||
+	    enc_field(blk, ":scheme", 7, tls ? "https" : "http",
+		      tls ? 5 : 4) == -1 ||
+	    enc_field(blk, ":path", 5, path, pl) == -1)
+		return -1;
+	return al > 0 ? enc_field(blk, ":authority", 10, auth, al) : 0;
+}
+
 /*
  * The exchange's request head as a head block (hblock.h, b its header):
- * its records are the pairs, :method and :path first and :authority where
+ * its records are the fields, :method and :path first and :authority where
  * Host stood, the body's framing from the header; no text is parsed.
- * Returns the pairs as h2up_head_request does.
  */
-static long
+static int
 head_block(struct h2up_stream *st, const char *p, const struct sl_hblk *b,
-	   nghttp2_nv *stack_nv, size_t nstack, nghttp2_nv **nvp, int *body)
+	   int tls, struct dbuf *blk, int *body)
 {
-	nghttp2_nv *nv = stack_nv;
-	size_t max = (size_t)b->nfields + 5, k = 4, nl, vl;
+	const char *n, *v, *m = "", *path = "", *auth = "";
+	size_t nl, vl, ml = 0, pl = 0, al = 0;
 	struct sl_hblk_it it;
-	const char *n, *v;
+
 	*body = 0;
-	if (max > nstack && (nv = calloc(max, sizeof(*nv))) == NULL)
-		return -1;
-	h2up_nv_put(&nv[0], ":method", 7, "", 0);
-	h2up_nv_put(&nv[2], ":path", 5, "", 0);
-	h2up_nv_put(&nv[3], ":authority", 10, "", 0);
+	/* the pseudo-fields first, wherever their records are */
 	sl_hblk_first(&it, p);
 	while (sl_hblk_next(&it, &n, &nl, &v, &vl)) {
-		if (nl > 0 && n[0] == ':') {
-			int at = nl == 7 ? 0 : nl == 5 ? 2 : 3;
-			h2up_nv_put(&nv[at], n, nl, v, vl);
+		if (nl == 0 || n[0] != ':')
 			continue;
-		}
-		if (k + 1 >= max || req_field_dropped(n, nl))
+		if (nl == 7)
+			m = v, ml = vl;
+		else if (nl == 5)
+			path = v, pl = vl;
+		else
+			auth = v, al = vl;
+	}
+	if (ml == 0 || sl_h1_ieq(m, ml, "connect"))
+		return -1; /* no tunnel over an HTTP/2 upstream (yet) */
+	if (sl_h1_ieq(m, ml, "head"))
+		st->f |= S_NOBODY;
+	if (enc_pseudo(blk, m, ml, tls, path, pl, auth, al) == -1)
+		return -1;
+	sl_hblk_first(&it, p);
+	while (sl_hblk_next(&it, &n, &nl, &v, &vl)) {
+		if ((nl > 0 && n[0] == ':') || req_field_dropped(n, nl))
 			continue;
 		stream_field(st, n, nl, v, vl);
-		h2up_nv_put(&nv[k++], n, nl, v, vl);
+		if (enc_field(blk, n, nl, v, vl) == -1)
+			return -1;
 	}
-	if (nv[0].valuelen == 0 ||
-	    sl_h1_ieq((const char *)nv[0].value, nv[0].valuelen, "connect")) {
-		if (nv != stack_nv)
-			free(nv);
-		return -1; /* no tunnel over an HTTP/2 upstream (yet) */
-	}
-	if (sl_h1_ieq((const char *)nv[0].value, nv[0].valuelen, "head"))
-		st->f |= S_NOBODY;
 	if (b->body == SL_H1_BODY_CHUNKED) {
 		st->f |= S_REQ_CHUNK;
 		*body = 1;
@@ -98,93 +142,100 @@ head_block(struct h2up_stream *st, const char *p, const struct sl_hblk *b,
 		st->req_left = b->length;
 		*body = b->length > 0;
 	}
-	*nvp = nv;
-	return (long)k;
+	return 0;
+}
+
+/* The next "Name: value" line of a head's text at *line (before end): its
+ * name and value (white space around it off). Returns 1, 0 at the end,
+ * -1 for a line without a colon. */
+static int
+text_line(char **line, char *end, char **n, size_t *nl, char **v, size_t *vl)
+{
+	char *eol, *colon, *ve;
+
+	if (*line >= end)
+		return 0;
+	if ((eol = memchr(*line, '\r', (size_t)(end - *line + 1))) == NULL ||
+	    (colon = memchr(*line, ':', (size_t)(eol - *line))) == NULL)
+		return -1;
+	*n = *line;
+	*nl = (size_t)(colon - *line);
+	for (*v = colon + 1; *v < eol && (**v == ' ' || **v == '\t'); (*v)++)
+		;
+	for (ve = eol; ve > *v && (ve[-1] == ' ' || ve[-1] == '\t'); ve--)
+		;
+	*vl = (size_t)(ve - *v);
+	*line = eol + 2;
+	return 1;
 }
 
 /*
  * The exchange's request head as HTTP/1.1 text, hl bytes at p (sluice wrote
  * it: a request line, "Name: value" lines, an empty line), as a split's or
- * a mirror's head comes. Returns the pairs as h2up_head_request does.
+ * a mirror's head comes.
  */
-static long
-head_text(struct h2up_stream *st, char *p, size_t hl, nghttp2_nv *stack_nv,
-	  size_t nstack, nghttp2_nv **nvp, int *body)
+static int
+head_text(struct h2up_stream *st, char *p, size_t hl, int tls,
+	  struct dbuf *blk, int *body)
 {
-	char *end = p + hl - 2, *line, *eol, *sp1, *sp2;
-	size_t max = 6, k = 4;
-	nghttp2_nv *nv = stack_nv; /* a head's fields, most often on the
-				      stack */
+	char *end = p + hl - 2, *eol, *sp1, *sp2, *line, *n, *v;
+	const char *auth = "";
+	size_t nl, vl, al = 0;
+	int r;
 
 	*body = 0;
-	for (size_t i = 0; i < hl; i++)
-		max += p[i] == '\n';
 	if ((eol = memchr(p, '\r', hl)) == NULL ||
 	    (sp1 = memchr(p, ' ', (size_t)(eol - p))) == NULL ||
 	    (sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1))) == NULL)
 		return -1;
 	if (sl_h1_ieq(p, (size_t)(sp1 - p), "connect"))
 		return -1; /* no tunnel over an HTTP/2 upstream (yet) */
-	if (max > nstack && (nv = calloc(max, sizeof(*nv))) == NULL)
-		return -1;
 	if (sl_h1_ieq(p, (size_t)(sp1 - p), "head"))
 		st->f |= S_NOBODY;
-	h2up_nv_put(&nv[0], ":method", 7, p, (size_t)(sp1 - p));
-	h2up_nv_put(&nv[2], ":path", 5, sp1 + 1, (size_t)(sp2 - sp1 - 1));
-	h2up_nv_put(&nv[3], ":authority", 10, "", 0);
-	for (line = eol + 2; line < end; line = eol + 2) {
-		char *colon, *v, *ve;
-		size_t nl;
-
-		if ((eol = memchr(line, '\r', (size_t)(end - line + 1))) ==
-			NULL ||
-		    (colon = memchr(line, ':', (size_t)(eol - line))) == NULL) {
-			if (nv != stack_nv)
-				free(nv);
-			return -1;
-		}
-		nl = (size_t)(colon - line);
-		for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
-			;
-		for (ve = eol; ve > v && (ve[-1] == ' ' || ve[-1] == '\t');
-		     ve--)
-			;
-		if (nl == 4 && sl_h1_ieq(line, nl, "host")) {
-			h2up_nv_put(&nv[3], ":authority", 10, v,
-				    (size_t)(ve - v));
-			continue;
-		}
-		if (nl == 17 && sl_h1_ieq(line, nl, "transfer-encoding")) {
+	/* Host, as :authority, goes with the pseudo-fields */
+	for (line = eol + 2; (r = text_line(&line, end, &n, &nl, &v, &vl)) > 0;)
+		if (nl == 4 && sl_h1_ieq(n, nl, "host"))
+			auth = v, al = vl;
+	if (r < 0 || enc_pseudo(blk, p, (size_t)(sp1 - p), tls, sp1 + 1,
+				(size_t)(sp2 - sp1 - 1), auth, al) == -1)
+		return -1;
+	for (line = eol + 2;
+	     (r = text_line(&line, end, &n, &nl, &v, &vl)) > 0;) {
+		if (nl == 17 && sl_h1_ieq(n, nl, "transfer-encoding")) {
 			st->f |= S_REQ_CHUNK;
 			*body = 1;
 		}
-		if (req_field_dropped(line, nl))
+		if (req_field_dropped(n, nl))
 			continue;
-		if (nl == 14 && sl_h1_ieq(line, nl, "content-length")) {
-			uint64_t n = 0;
-			for (const char *d = v; d < ve; d++)
-				n = n * 10 + (uint64_t)(*d - '0');
-			st->req_left = n;
-			*body = n > 0;
+		if (nl == 14 && sl_h1_ieq(n, nl, "content-length")) {
+			uint64_t x = 0;
+			for (const char *d = v; d < v + vl; d++)
+				x = x * 10 + (uint64_t)(*d - '0');
+			st->req_left = x;
+			*body = x > 0;
 		}
-		stream_field(st, line, nl, v, (size_t)(ve - v));
-		h2up_nv_put(&nv[k++], line, nl, v, (size_t)(ve - v));
+		stream_field(st, n, nl, v, vl);
+		if (enc_field(blk, n, nl, v, vl) == -1)
+			return -1;
 	}
-	*nvp = nv;
-	return (long)k;
+	return r < 0 ? -1 : 0;
 }
 
-long
-h2up_head_request(struct h2up_stream *st, char *p, size_t hl, nghttp2_nv *stack,
-		  size_t nstack, nghttp2_nv **nvp, int *body)
+int
+h2up_head_request(struct h2up_stream *st, char *p, size_t hl, int tls,
+		  struct dbuf *blk, int *body)
 {
 	struct sl_hblk b;
+	int r;
 
 	if (hl > 0 && p[0] == SL_HBLK_MARK) {
 		sl_hblk_head(p, &b);
-		return head_block(st, p, &b, stack, nstack, nvp, body);
-	}
-	return head_text(st, p, hl, stack, nstack, nvp, body);
+		r = head_block(st, p, &b, tls, blk, body);
+	} else
+		r = head_text(st, p, hl, tls, blk, body);
+	if (r == 0 && (st->f & S_GRPC))
+		r = enc_field(blk, "te", 2, "trailers", 8);
+	return r;
 }
 
 /* A field of the response's head as a record of its block, in hdr.
@@ -205,31 +256,78 @@ head_rec(struct h2up_stream *st, const char *n, size_t nl, const char *v,
 	return 0;
 }
 
-int
-h2up_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
-	       const uint8_t *name, size_t namelen, const uint8_t *value,
-	       size_t valuelen, uint8_t flags, void *ud)
+/* The response is malformed (RFC 9113 section 8.1.1): the stream is
+ * reset once its block is read. Returns 1 (the rest refused). */
+static int
+bad(struct h2up_stream *st, const char *why)
 {
-	struct h2up_stream *st;
+	st->f |= S_BAD;
+	if (st->bad == NULL)
+		st->bad = why;
+	return 1;
+}
 
+/* A response field that RFC 9113 section 8.2.2 forbids. */
+static int
+resp_forbidden(const char *n, size_t nl, const char *v, size_t vl)
+{
+	if (nl == 2 && memcmp(n, "te", 2) == 0)
+		return !(vl == 8 && memcmp(v, "trailers", 8) == 0);
+	return (nl == 7 && memcmp(n, "upgrade", 7) == 0) ||
+	       (nl == 10 && (memcmp(n, "connection", 10) == 0 ||
+			     memcmp(n, "keep-alive", 10) == 0)) ||
+	       (nl == 16 && memcmp(n, "proxy-connection", 16) == 0) ||
+	       (nl == 17 && memcmp(n, "transfer-encoding", 17) == 0);
+}
+
+int
+h2up_on_field(void *arg, struct sl_h2c_stream *hs, const char *name,
+	      size_t namelen, const char *value, size_t valuelen,
+	      unsigned flags)
+{
+	struct h2up_stream *st = H2UP_STREAM_OF(hs);
+
+	(void)arg;
 	(void)flags;
-	(void)ud;
-	if (frame->hd.type != NGHTTP2_HEADERS ||
-	    (st = h2up_stream_of(ng, frame->hd.stream_id)) == NULL)
-		return 0;
-	if (namelen == 7 && memcmp(name, ":status", 7) == 0) {
+	if (st->f & S_BAD)
+		return 1;
+	if (namelen > 0 && name[0] == ':') {
 		int s = 0;
-		for (size_t i = 0; i < valuelen; i++)
+		/* one :status of three digits, in a head (the decoder put
+		 * pseudo-fields first) */
+		if ((st->f & S_RESP_HEAD) || namelen != 7 ||
+		    memcmp(name, ":status", 7) != 0 || st->status != 0)
+			return bad(st, "a pseudo-field a response may not "
+				       "carry");
+		if (valuelen != 3)
+			return bad(st, "a :status of other than 3 digits");
+		for (size_t i = 0; i < 3; i++) {
+			if (value[i] < '0' || value[i] > '9')
+				return bad(st, "a :status of other than 3 "
+					       "digits");
 			s = s * 10 + (value[i] - '0');
+		}
+		if (s < 100)
+			return bad(st, "a :status under 100");
 		st->status = s;
 		return 0;
 	}
+	if (!(st->f & S_RESP_HEAD) && st->status == 0)
+		return bad(st, "no :status");
+	if (resp_forbidden(name, namelen, value, valuelen))
+		return bad(st, "a connection-specific field");
 	if (namelen == 14 && memcmp(name, "content-length", 14) == 0 &&
 	    !(st->f & S_RESP_HEAD)) {
+		uint64_t x = 0;
+		if (st->has_cl || valuelen == 0 || valuelen > 19)
+			return bad(st, "a bad content-length");
+		for (size_t i = 0; i < valuelen; i++) {
+			if (value[i] < '0' || value[i] > '9')
+				return bad(st, "a bad content-length");
+			x = x * 10 + (uint64_t)(value[i] - '0');
+		}
 		st->has_cl = 1;
-		st->resp_cl = 0;
-		for (size_t i = 0; i < valuelen; i++)
-			st->resp_cl = st->resp_cl * 10 + (value[i] - '0');
+		st->resp_cl = x;
 	}
 	if (namelen == 11 && (st->f & S_GRPC) && !(st->f & S_END_CLOSED) &&
 	    memcmp(name, "grpc-status", 11) == 0) {
@@ -243,20 +341,19 @@ h2up_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 					   : 99);
 		sl_xprt_mem_set_note(st->end, (g > 16 ? 17 : g) + 1);
 	}
-	/* nghttp2 checked both (RFC 9113 section 8.2.1): a lower-case
+	/* the decoder checked both (RFC 9113 section 8.2.1): a lower-case
 	 * token, a value without CR, LF or NUL. A head's field is a record
 	 * of its block (resp_headers), a trailer a line of the chunked
 	 * body's trailer section (resp_end) */
 	if (!(st->f & S_RESP_HEAD))
-		return head_rec(st, (const char *)name, namelen,
-				(const char *)value, valuelen) == -1
-			   ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
+		return head_rec(st, name, namelen, value, valuelen) == -1
+			   ? bad(st, "no memory for the head")
 			   : 0;
 	if (dbuf_put(&st->hdr, name, namelen) == -1 ||
 	    dbuf_put(&st->hdr, ": ", 2) == -1 ||
 	    dbuf_put(&st->hdr, value, valuelen) == -1 ||
 	    dbuf_put(&st->hdr, "\r\n", 2) == -1)
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		return bad(st, "no memory for the trailers");
 	return 0;
 }
 
@@ -285,15 +382,20 @@ h2up_resp_headers(struct h2up_stream *st, int end_stream)
 
 	if (st->f & S_RESP_HEAD)
 		return end_stream ? h2up_resp_end(st) : 0;
+	if (st->status == 0) {
+		bad(st, "no :status");
+		return -1;
+	}
 	if (st->status < 200) {
 		/* interim (100, 103): not passed on */
 		st->hdr.off = st->hdr.len = 0;
 		st->has_cl = 0;
 		st->nrec = 0;
+		st->status = 0; /* the final head's comes */
 		return 0;
 	}
 	/* the head as a block (hblock.h) the exchange reads without
-	 * parsing: nghttp2 checked :status is three digits */
+	 * parsing: :status is three digits (h2up_on_field) */
 	sl_hblk_init(&b, st->status);
 	nobody = (st->f & S_NOBODY) || st->status == 204 || st->status == 304;
 	if (nobody)

@@ -2,20 +2,20 @@
 /*
  * HTTP/2 to upstreams, inside: what h2up.c (the shared connections and
  * the streams' ends) and h2up_head.c (the translation of heads between
- * the exchange's end and nghttp2) both read. Private to those two files.
+ * the exchange's end and HPACK) both read. Private to those two files.
  */
 #ifndef SL_H2UP_INT_H
 #define SL_H2UP_INT_H
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include <nghttp2/nghttp2.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 
 #include "h1_parse.h"
+#include "h2conn.h"
 #include "upstream.h"
 #include "xprt.h"
 
@@ -26,6 +26,7 @@
 #define UP_HEAD_MAX	 (64 * 1024) /* a request head from the exchange */
 #define UP_RESP_HEAD_MAX (64 * 1024) /* a response's fields (SETTINGS) */
 #define UP_READ		 16384
+#define UP_FRAME	 16384 /* SETTINGS_MAX_FRAME_SIZE announced */
 
 /* A growable byte queue: [off, len) of p. */
 struct dbuf {
@@ -66,6 +67,35 @@ dbuf_put(struct dbuf *b, const void *p, size_t n)
 	return 0;
 }
 
+/* Room for n more bytes at b's end, taken at once (the caller fills
+ * them), or NULL (no memory). */
+static inline uint8_t *
+dbuf_room(struct dbuf *b, size_t n)
+{
+	uint8_t *p;
+
+	if (b->off == b->len)
+		b->off = b->len = 0;
+	if (b->len + n > b->cap && b->off > 0) {
+		memmove(b->p, b->p + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+	}
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap > 0 ? b->cap : 512;
+		char *q;
+		while (cap < b->len + n)
+			cap *= 2;
+		if ((q = realloc(b->p, cap)) == NULL)
+			return NULL;
+		b->p = q;
+		b->cap = cap;
+	}
+	p = (uint8_t *)b->p + b->len;
+	b->len += n;
+	return p;
+}
+
 static inline int
 dbuf_str(struct dbuf *b, const char *s)
 {
@@ -92,21 +122,23 @@ dbuf_free(struct dbuf *b)
 #define S_HEAD_IN    0x0002 /* the request's head is submitted */
 #define S_REQ_CHUNK  0x0004 /* the request's body is chunked */
 #define S_REQ_END    0x0008 /* the request's body is all in body */
-#define S_DEFERRED   0x0010 /* the data provider waits for bytes */
+#define S_REQ_SENT   0x0010 /* the request's END_STREAM went */
 #define S_RESP_HEAD  0x0020 /* the final response head is in resp */
 #define S_RESP_CHUNK 0x0040 /* its body goes chunked */
 #define S_RESP_END   0x0080 /* the response is all in resp */
 #define S_NG_CLOSED                                                            \
-	0x0100		    /* nghttp2 closed the stream (or it never had      \
-			       one) */
+	0x0100		    /* the protocol closed the stream (or it never     \
+			       had one) */
 #define S_END_CLOSED 0x0200 /* our end is closed */
 #define S_NOBODY     0x0400 /* HEAD: no response body */
 #define S_GRPC	     0x0800 /* content-type application/grpc* */
 #define S_TRAILERS   0x1000 /* the response's trailers are coming */
+#define S_BAD	     0x2000 /* the response broke RFC 9113 section 8 */
 
 struct sl_h2up_conn;
 
 struct h2up_stream {
+	struct sl_h2c_stream hs;       /* what the connection's state keeps */
 	TAILQ_ENTRY(h2up_stream) link; /* in c->streams */
 	struct sl_h2up_conn *c;
 	struct sl_xprt_mem *end;   /* ours */
@@ -123,7 +155,9 @@ struct h2up_stream {
 	struct dbuf hdr;   /* the response's fields, or its trailers */
 	size_t unconsumed; /* DATA payload in resp, window not given back */
 	int has_cl;	   /* the response has a Content-Length */
-	uint64_t resp_cl;  /* its value (nghttp2 checked its digits) */
+	uint64_t resp_cl;  /* its value */
+	uint64_t resp_in;  /* the response's DATA bytes so far */
+	const char *bad;   /* S_BAD: the rule, for the log */
 	uint16_t nrec;	   /* records of the response's head in hdr */
 };
 
@@ -131,7 +165,8 @@ struct sl_h2up_conn {
 	TAILQ_ENTRY(sl_h2up_conn) link; /* in ep->h2 */
 	struct sl_wendpoint *ep;	/* borrowed: u holds a reference */
 	struct sl_upconn *u;		/* the connection underneath */
-	nghttp2_session *ng;
+	struct sl_h2c h2c;		/* the protocol's state (h2conn.h) */
+	uint8_t *gather;		/* a frame split across reads */
 	TAILQ_HEAD(, h2up_stream) streams;
 	uint32_t nstreams; /* streams attached */
 	uint64_t nsent;	   /* streams submitted, all told */
@@ -144,7 +179,7 @@ struct sl_h2up_conn {
 	int err;	  /* why it failed before its SETTINGS: what the streams
 			     waiting for it fail with (SL_UP_ERR_TLS: the TLS
 			     handshake) */
-	struct dbuf wbuf; /* nghttp2's output not written yet */
+	struct dbuf wbuf; /* frames not written yet */
 	struct event run; /* deferred: write what nghttp2 has */
 	struct event idle; /* no stream for the pool's idle_timeout */
 	struct event ping; /* liveness: the cluster's ping_interval */
@@ -152,47 +187,32 @@ struct sl_h2up_conn {
 	int ping_out;	   /* a PING waits for its answer */
 };
 
-static inline struct h2up_stream *
-h2up_stream_of(nghttp2_session *ng, int32_t id)
-{
-	return nghttp2_session_get_stream_user_data(ng, id);
-}
-
-static inline void
-h2up_nv_put(nghttp2_nv *nv, const char *n, size_t nl, const char *v, size_t vl)
-{
-	nv->name = (uint8_t *)(uintptr_t)n;
-	nv->namelen = nl;
-	nv->value = (uint8_t *)(uintptr_t)v;
-	nv->valuelen = vl;
-	nv->flags = NGHTTP2_NV_FLAG_NONE;
-}
+/* The stream of a connection state's stream (its member hs). */
+#define H2UP_STREAM_OF(hs_) ((struct h2up_stream *)(void *)(hs_))
 
 /* ---- h2up_head.c: the translation of heads ------------------------------ */
 
 /*
  * The request head the exchange wrote, at p: a head block (hblock.h) when
  * its first byte is SL_HBLK_MARK, else hl bytes of HTTP/1.1 text (a
- * split's or a mirror's). Into pairs: nv[0] :method, nv[1] left for the
- * caller's :scheme, nv[2] :path, nv[3] :authority (empty: none), the
- * fields from nv[4] on; *nvp is stack (nstack pairs) or, for a larger
- * head, the caller's to free. Sets st's S_NOBODY, S_GRPC and S_REQ_CHUNK
- * and req_left, and *body when DATA follows. Returns how many pairs
- * (room is left for two more), or -1: the stream fails.
+ * split's or a mirror's). HPACK-encoded (no table) into blk: :method,
+ * :scheme (https when tls), :path, :authority from Host (none without
+ * one), the fields but the connection's, te: trailers for gRPC. Sets st's
+ * S_NOBODY, S_GRPC and S_REQ_CHUNK and req_left, and *body when DATA
+ * follows. Returns 0, or -1: the stream fails.
  */
-long h2up_head_request(struct h2up_stream *st, char *p, size_t hl,
-		       nghttp2_nv *stack, size_t nstack, nghttp2_nv **nvp,
-		       int *body);
+int h2up_head_request(struct h2up_stream *st, char *p, size_t hl, int tls,
+		      struct dbuf *blk, int *body);
 
-/* nghttp2's on_header callback: a response field into the head's block
- * or the trailers' section. */
-int h2up_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
-		   const uint8_t *name, size_t namelen, const uint8_t *value,
-		   size_t valuelen, uint8_t flags, void *ud);
+/* The connection state's field handler: a response field, checked (RFC
+ * 9113 section 8), into the head's block or the trailers' section.
+ * Non-zero refuses the rest of the block (S_BAD, or no memory). */
+int h2up_on_field(void *arg, struct sl_h2c_stream *hs, const char *name,
+		  size_t nlen, const char *value, size_t vlen, unsigned flags);
 
 /* A response's HEADERS ended: the final head as a head block into resp
  * (an interim one dropped), or, after it, the trailers and the end.
- * Returns 0, or -1 (no memory). */
+ * Returns 0, or -1 (no memory, or a head without :status: S_BAD). */
 int h2up_resp_headers(struct h2up_stream *st, int end_stream);
 
 /* The response ended: the chunked body's last chunk and trailer section.
