@@ -180,7 +180,7 @@ struct sl_h2up_conn {
 			     waiting for it fail with (SL_UP_ERR_TLS: the TLS
 			     handshake) */
 	struct dbuf wbuf; /* frames not written yet */
-	struct event run; /* deferred: write what nghttp2 has */
+	struct event run; /* deferred: frame and write what waits */
 	struct event idle; /* no stream for the pool's idle_timeout */
 	struct event ping; /* liveness: the cluster's ping_interval */
 	uint64_t heard_ms; /* when the server last sent anything */
