@@ -665,7 +665,7 @@ huff_encode_under(uint8_t *out, size_t limit, const char *s, size_t len)
 /* A string literal, Huffman-coded when that is shorter. Returns the bytes
  * written, or 0 when room is short. */
 static size_t
-str_encode(uint8_t *out, size_t room, const char *s, size_t len)
+str_encode(uint8_t *out, size_t room, const char *s, size_t len, int raw)
 {
 	size_t n, hlen, m;
 
@@ -676,7 +676,7 @@ str_encode(uint8_t *out, size_t room, const char *s, size_t len)
 	n = int_encode(out, room, 0x00, 7, (uint32_t)len);
 	if (n == 0)
 		return 0;
-	if (len > 0 &&
+	if (len > 0 && !raw &&
 	    (hlen = huff_encode_under(out + n, room - n < len ? room - n : len,
 				      s, len)) != 0) {
 		m = int_encode(out, n, 0x80, 7, (uint32_t)hlen);
@@ -736,12 +736,13 @@ sl_hpack_enc_field(uint8_t *out, size_t room, const char *name, size_t nlen,
 	if (n == 0)
 		return 0;
 	if (idx == 0) {
-		m = str_encode(out + n, room - n, name, nlen);
+		m = str_encode(out + n, room - n, name, nlen,
+			       flags & SL_HPACK_F_RAW);
 		if (m == 0)
 			return 0;
 		n += m;
 	}
-	m = str_encode(out + n, room - n, value, vlen);
+	m = str_encode(out + n, room - n, value, vlen, flags & SL_HPACK_F_RAW);
 	return m == 0 ? 0 : n + m;
 }
 

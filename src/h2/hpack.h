@@ -35,6 +35,10 @@ enum sl_hpack_rc {
 #define SL_HPACK_F_NEVER                                                       \
 	0x02 /* sent as never indexed (RFC 7541 section                        \
 		7.1.3): forward it the same way */
+#define SL_HPACK_F_RAW                                                         \
+	0x04 /* encoder: strings as they are, no Huffman                       \
+		coding (to upstreams: the bytes matter less                    \
+		than the CPU, as HAProxy's encoder does) */
 
 /* Called for each field of a block, in order; name and value are valid
  * until it returns (they point into the block, the static or dynamic
@@ -97,7 +101,8 @@ size_t sl_hpack_dec_mem(const struct sl_hpack_dec *d);
  * static table holds the name and the value (":status: 200"), else a
  * literal without indexing (never indexed when flags has
  * SL_HPACK_F_NEVER), its name indexed when the static table holds it,
- * each string Huffman-coded when that is shorter. The name must be lower
+ * each string Huffman-coded when that is shorter (never with
+ * SL_HPACK_F_RAW). The name must be lower
  * case (RFC 9113 section 8.2.1). Returns the bytes written, or 0 when
  * room is too small.
  */

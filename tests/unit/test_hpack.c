@@ -782,6 +782,35 @@ test_encoder(void **state)
 		assert_int_equal(
 		    sl_hpack_enc_field(out, 4, "x", 1, "\x01\x02", 2, 0), 0);
 	}
+	/* SL_HPACK_F_RAW (to upstreams): 120 octets as they are, the name
+	 * too, and the field decodes the same */
+	{
+		char as[120];
+		size_t n;
+
+		memset(as, 'a', sizeof(as));
+		n = sl_hpack_enc_field(out, sizeof(out), "x-raw", 5, as,
+				       sizeof(as), SL_HPACK_F_RAW);
+		assert_int_equal(n, 1 + 1 + 5 + 1 + 120);
+		assert_int_equal(out[1], 5); /* no Huffman bit */
+		assert_memory_equal(out + 2, "x-raw", 5);
+		assert_int_equal(out[7], 120);
+		memset(&g, 0, sizeof(g));
+		assert_int_equal(sl_hpack_decode(&d, out, n, scratch,
+						 sizeof(scratch), collect, &g),
+				 SL_HPACK_OK);
+		assert_int_equal(g.n, 1);
+		assert_string_equal(g.name[0], "x-raw");
+		assert_int_equal(g.value[0][0], 'a');
+		/* a static name stays indexed */
+		n = sl_hpack_enc_field(out, sizeof(out), "content-type", 12,
+				       "application/grpc", 16, SL_HPACK_F_RAW);
+		assert_int_equal(n, 1 + 1 + 1 + 16);
+		assert_int_equal(out[0], 0x0f); /* literal, name index 31 */
+		assert_int_equal(out[1], 16);
+		assert_int_equal(out[2], 16);
+		assert_memory_equal(out + 3, "application/grpc", 16);
+	}
 	/* a size update of 0, as sluice sends upstreams */
 	assert_int_equal(sl_hpack_enc_size_update(out, 0), 1);
 	assert_int_equal(out[0], 0x20);
