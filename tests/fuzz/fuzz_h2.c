@@ -863,7 +863,15 @@ out_frame(const uint8_t *h, const uint8_t *pl)
 			out_headers(stream_get(out.bstream, 0), out.bflags);
 		break;
 	case NGHTTP2_RST_STREAM:
-		CHECK(len == 4 && sid != 0 && st != NULL && st->opened);
+		/* a stream the client opened, or one a higher id closed
+		 * before it opened (RFC 9113 section 5.1.1): a frame on it
+		 * is STREAM_CLOSED (section 6.1; sluice's own layer says
+		 * so, nghttp2 said nothing) */
+		CHECK(len == 4 && sid != 0 && (sid & 1));
+		if (st == NULL || !st->opened) {
+			CHECK(sid < cl_.max_opened);
+			break;
+		}
 		st->s_reset = 1;
 		if (st->counted) {
 			st->counted = 0;
