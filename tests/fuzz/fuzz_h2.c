@@ -269,6 +269,9 @@ struct strm {
 	uint32_t id; /* 0: a free slot */
 	/* the client's side */
 	uint8_t opened;	  /* a HEADERS frame named it */
+	uint8_t self_dep; /* a PRIORITY made it depend on itself: a
+			     stream error even while idle (RFC 7540
+			     section 5.3.1, h2spec 5.3.1/2) */
 	uint8_t c_end;	  /* END_STREAM on one of its frames */
 	uint8_t c_rst;	  /* the client reset it */
 	uint8_t head_req; /* its request block said :method HEAD */
@@ -473,6 +476,11 @@ walk_client(const uint8_t *p, size_t len)
 		    (type != NGHTTP2_CONTINUATION || sid != bstream))
 			cl_.hpack_ok = 0; /* nghttp2 ends the connection */
 		switch (type) {
+		case NGHTTP2_PRIORITY:
+			if (st != NULL && flen == 5 &&
+			    (get32(pl) & 0x7fffffffu) == sid)
+				st->self_dep = 1;
+			break;
 		case NGHTTP2_DATA:
 			if (st != NULL) {
 				uint32_t pad = 0;
@@ -869,7 +877,8 @@ out_frame(const uint8_t *h, const uint8_t *pl)
 		 * so, nghttp2 said nothing) */
 		CHECK(len == 4 && sid != 0 && (sid & 1));
 		if (st == NULL || !st->opened) {
-			CHECK(sid < cl_.max_opened);
+			CHECK(sid < cl_.max_opened ||
+			      (st != NULL && st->self_dep));
 			break;
 		}
 		st->s_reset = 1;
