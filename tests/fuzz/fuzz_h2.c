@@ -269,9 +269,11 @@ struct strm {
 	uint32_t id; /* 0: a free slot */
 	/* the client's side */
 	uint8_t opened;	  /* a HEADERS frame named it */
-	uint8_t self_dep; /* a PRIORITY made it depend on itself: a
-			     stream error even while idle (RFC 7540
-			     section 5.3.1, h2spec 5.3.1/2) */
+	uint8_t prio_err; /* a PRIORITY of a length other than 5, or
+			     that made it depend on itself: a stream
+			     error even while idle (RFC 9113 section
+			     6.3, RFC 7540 section 5.3.1; h2spec 6.3/2,
+			     5.3.1/2) */
 	uint8_t c_end;	  /* END_STREAM on one of its frames */
 	uint8_t c_rst;	  /* the client reset it */
 	uint8_t head_req; /* its request block said :method HEAD */
@@ -477,9 +479,9 @@ walk_client(const uint8_t *p, size_t len)
 			cl_.hpack_ok = 0; /* nghttp2 ends the connection */
 		switch (type) {
 		case NGHTTP2_PRIORITY:
-			if (st != NULL && flen == 5 &&
-			    (get32(pl) & 0x7fffffffu) == sid)
-				st->self_dep = 1;
+			if (st != NULL &&
+			    (flen != 5 || (get32(pl) & 0x7fffffffu) == sid))
+				st->prio_err = 1;
 			break;
 		case NGHTTP2_DATA:
 			if (st != NULL) {
@@ -874,11 +876,11 @@ out_frame(const uint8_t *h, const uint8_t *pl)
 		/* a stream the client opened, or one a higher id closed
 		 * before it opened (RFC 9113 section 5.1.1): a frame on it
 		 * is STREAM_CLOSED (section 6.1; sluice's own layer says
-		 * so, nghttp2 said nothing) */
-		CHECK(len == 4 && sid != 0 && (sid & 1));
+		 * so, nghttp2 said nothing); or one a bad PRIORITY named */
+		CHECK(len == 4 && sid != 0);
 		if (st == NULL || !st->opened) {
-			CHECK(sid < cl_.max_opened ||
-			      (st != NULL && st->self_dep));
+			CHECK(((sid & 1) && sid < cl_.max_opened) ||
+			      (st != NULL && st->prio_err));
 			break;
 		}
 		st->s_reset = 1;
