@@ -446,6 +446,10 @@ walk_client(const uint8_t *p, size_t len)
 			/* the last frame, cut: nghttp2 reads a header block
 			 * and DATA as they come, a stream opens with its
 			 * first bytes */
+			/* a PRIORITY of a bad length is refused from its
+			 * header, before its payload came */
+			if (sid != 0 && type == NGHTTP2_PRIORITY && flen != 5)
+				stream_get(sid, 1)->prio_err = 1;
 			if (sid != 0 &&
 			    (type == NGHTTP2_HEADERS || type == NGHTTP2_DATA)) {
 				st = stream_get(sid, 1);
