@@ -2,7 +2,8 @@
 # contrib/bench/icount.sh -- instructions per request, counted by callgrind.
 #
 # usage: contrib/bench/icount.sh [--requests N] [--conns N] [--path P]
-#            [--header 'Name: value'] [--sticky-users N] [--h2 [--streams N]]
+#            [--header 'Name: value'] [--sticky-users N]
+#            [--h2 [--streams N] [--peers]]
 #            NAME=SLUICE_BINARY:CONFIG [NAME=SLUICE_BINARY:CONFIG ...]
 #
 # Counts the instructions one sluice worker executes per keep-alive
@@ -37,7 +38,13 @@
 # HTTP/1.1 requests that do not use it. With --h2 the requests are HTTP/2
 # (prior knowledge), made by h2load (Debian's nghttp2-client) over --conns
 # connections with --streams streams at a time each (default 10); the
-# configuration must speak h2 (a "-h2" name, or a file).
+# configuration must speak h2 (a "-h2" name, or a file). With --peers
+# too, nginx (one worker, master_process off, `listen ... http2`, a
+# keep-alive upstream block) and HAProxy (nbthread 1, `bind ... proto
+# h2`, http-reuse always) are counted after the sluice runs, the same
+# way, proxying to the same upstream (NGINX and HAPROXY name their
+# binaries): issue 43's target is sluice's count against the best of
+# theirs.
 # With --sticky-users N the client sends X-User: u<i % N>.
 # With ICOUNT_KEEP=DIR in the environment each run's dump is kept as
 # DIR/NAME.callgrind, for callgrind_annotate.
@@ -53,6 +60,7 @@ PATH_Q=/
 HEADERS=()
 STICKY_USERS=0
 H2=0
+PEERS=0
 STREAMS=10
 UP_PORT=${UP_PORT:-19300}
 GW_PORT=${GW_PORT:-19400}
@@ -69,6 +77,7 @@ while [ $# -gt 0 ]; do
 	--sticky-users) STICKY_USERS=${2:?}; shift ;;
 	--h2) H2=1 ;;
 	--streams) STREAMS=${2:?}; shift ;;
+	--peers) PEERS=1 ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	-*) die "unknown option $1" ;;
 	*=*:*) RUNS+=("$1") ;;
@@ -77,6 +86,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ ${#RUNS[@]} -gt 0 ] || die "nothing to measure (try --help)"
+[ "$PEERS" = 0 ] || [ "$H2" = 1 ] || die "--peers counts HTTP/2 requests: add --h2"
 [ "$H2" = 0 ] || command -v h2load >/dev/null ||
 	die "h2load not found (apt-get install nghttp2-client)"
 for t in valgrind callgrind_control "$PYTHON"; do
@@ -335,3 +345,79 @@ for run in "${RUNS[@]}"; do
 	fi
 	rm -f "$out"*
 done
+
+# ---- --peers: nginx and HAProxy, HTTP/2 by prior knowledge, the same way
+count_peer() {  # name port command...
+	local name=$1 port=$2 out="$WORK/$1.callgrind" vpid part ir
+	shift 2
+	valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no \
+		"$@" >"$WORK/$name.log" 2>&1 &
+	vpid=$!
+	PIDS+=($vpid)
+	wait_port "$port" || { cat "$WORK/$name.log" >&2; die "$name did not start"; }
+	h2load -n 2000 "${h2args[@]}" "http://127.0.0.1:$port$PATH_Q" \
+		>"$WORK/$name.h2load" 2>&1 || die "$name: h2load failed"
+	callgrind_control -z "$vpid" >/dev/null 2>&1
+	h2load -n "$REQUESTS" "${h2args[@]}" "http://127.0.0.1:$port$PATH_Q" \
+		>"$WORK/$name.h2load" 2>&1 || die "$name: h2load failed"
+	grep -q "$REQUESTS succeeded, 0 failed" "$WORK/$name.h2load" ||
+		die "$name: $(grep -E 'requests:|status codes' "$WORK/$name.h2load")"
+	callgrind_control -d "$vpid" >/dev/null 2>&1
+	kill -TERM "$vpid"
+	wait "$vpid" 2>/dev/null || true
+	part=$(ls "$out".* 2>/dev/null | sort -t. -k3 -n | tail -1)
+	[ -n "$part" ] || die "$name: no callgrind dump"
+	ir=$(awk '/^summary:/ { print $2 }' "$part")
+	[ -n "$ir" ] || ir=$(awk '/^totals:/ { print $2 }' "$part")
+	awk -v n="$name" -v ir="$ir" -v r="$REQUESTS" \
+		'BEGIN { printf "%-12s %14.0f %12d\n", n, ir / r, r }'
+	rm -f "$out"*
+}
+if [ "$PEERS" = 1 ]; then
+	NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+	HAPROXY=${HAPROXY:-$(command -v haproxy || echo /usr/sbin/haproxy)}
+	P_PORT=$((GW_PORT + 1))
+	cat >"$WORK/nginx.conf" <<EOF
+worker_processes 1;
+master_process off;
+daemon off;
+error_log $WORK/nginx.err warn;
+pid $WORK/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $WORK; proxy_temp_path $WORK;
+    fastcgi_temp_path $WORK; uwsgi_temp_path $WORK; scgi_temp_path $WORK;
+    upstream u { server 127.0.0.1:$UP_PORT; keepalive 64; }
+    server {
+        listen 127.0.0.1:$P_PORT http2;
+        location / {
+            proxy_pass http://u;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+	cat >"$WORK/haproxy.cfg" <<EOF
+global
+    nbthread 1
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    http-reuse always
+frontend f
+    bind 127.0.0.1:$((P_PORT + 1)) proto h2
+    default_backend b
+backend b
+    server s 127.0.0.1:$UP_PORT
+EOF
+	if [ -x "$NGINX" ]; then
+		count_peer nginx "$P_PORT" "$NGINX" -c "$WORK/nginx.conf"
+	fi
+	if [ -x "$HAPROXY" ]; then
+		count_peer haproxy "$((P_PORT + 1))" "$HAPROXY" -db -f "$WORK/haproxy.cfg"
+	fi
+fi
