@@ -355,6 +355,25 @@ malformed(struct sl_h2stream *st, const char *why)
 	return 1;
 }
 
+/* Whether v is a token (RFC 9110 section 5.6.2): a method must be one,
+ * and sl_h1_request_check trusts the codec for it (SL_H1_CHECKED_FIELDS);
+ * the decoder holds values only to field-vchars. */
+static int
+is_token(const char *v, size_t n)
+{
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') ||
+		      (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL)))
+			return 0;
+	}
+	return 1;
+}
+
 /* A Content-Length value: digits only. Returns 0, or -1. */
 static int
 parse_cl(const char *v, size_t n, uint64_t *out)
@@ -398,6 +417,8 @@ head_field(struct sl_h2stream *st, const char *n, size_t namelen, const char *v,
 		h->pseudo |= (uint8_t)bit;
 		if (bit == PS_PATH && valuelen == 0)
 			return malformed(st, "an empty :path");
+		if (bit == PS_METHOD && !is_token(v, valuelen))
+			return malformed(st, "a :method that is not a token");
 		if (bit == PS_PROTOCOL && !h->connect_proto)
 			return malformed(st, ":protocol without extended "
 					     "CONNECT");

@@ -262,8 +262,9 @@ int sl_h1_parse_request(const char *buf, size_t len, struct sl_h1_request *req,
  * checks them, and the rest of req is set as it sets it (minor is 1).
  * checked: SL_H1_CHECKED_FIELDS when the codec held the method and every
  * field name to a token and every value to field-vchars, SP and HTAB
- * with no whitespace at either end (RFC 9113 section 8.2.1, as libnghttp2
- * checks a server's request fields): those bytes are not read again.
+ * with no whitespace at either end (RFC 9113 section 8.2.1, as the HTTP/2
+ * codec checks a client's request fields: the HPACK decoder the names and
+ * values, h2_head.c the method): those bytes are not read again.
  * Returns as sl_h1_parse_request.
  */
 #define SL_H1_CHECKED_FIELDS 0x01

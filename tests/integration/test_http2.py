@@ -364,6 +364,12 @@ def pseudo_header_rules():
          (":authority", "t")],
         [(":method", "GET"), (":scheme", "http"), (":path", "*"),
          (":authority", "t")],
+        # a method that is not a token (libFuzzer found it reaching an
+        # upstream once the codec left nghttp2, which had checked it)
+        [(":method", "GE T"), (":scheme", "http"), (":path", "/"),
+         (":authority", "t")],
+        [(":method", "G\u00c1T"), (":scheme", "http"), (":path", "/"),
+         (":authority", "t")],
     ]
     sid = 1
     for f in bad:
