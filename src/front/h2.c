@@ -399,6 +399,13 @@ h2_on_data(void *arg, struct sl_h2c_stream *hs, const uint8_t *data,
 			request_end(st);
 		return;
 	}
+	if (len == 0) {
+		/* an empty DATA frame: nothing for the body (an empty chunk
+		 * would be the last one, the end of the body upstream) */
+		if (end)
+			request_end(st);
+		return;
+	}
 	st->req_in += len;
 	if ((st->f & S_CL) && st->req_in > st->req_cl) {
 		(void)sl_h2c_consumed(&h->h2c, hs, len);

@@ -606,6 +606,8 @@ head_trailer(struct sl_h2stream *st, const char *n, size_t namelen,
 int
 h2_body_put(struct sl_h2stream *st, const uint8_t *data, size_t len)
 {
+	if (len == 0)
+		return 0; /* an empty chunk would end the body */
 	if (st->f & S_CHUNKED) {
 		if (!(st->f & S_CHUNK_OPEN)) {
 			/* a gap for the size, and room for the CRLF after */

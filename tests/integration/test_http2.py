@@ -523,6 +523,27 @@ def request_bodies_with_and_without_length_and_trailers():
     eq(st.status, 200, "empty body")
     eq(up.requests[-1].body_len, 0, "no bytes upstream")
     c.close()
+    # empty DATA frames in the middle of a body without a length: no
+    # empty chunk (the last chunk, to the upstream) before the rest
+    # (libFuzzer found the upstream reading one once the codec left
+    # nghttp2, which hands no empty DATA over)
+    r = RawH2(port)
+    r.wait(lambda: any(t == SETTINGS for t, *_ in r.frames), 5)
+    n = len(up.requests)
+    r.send(r.headers(1, r.req_fields("/emptydata", "POST"),
+                     end_stream=False))
+    # each frame its own read: a chunk is closed at the end of a read
+    for f in (frame(DATA, 0, 1, b"ab"), frame(DATA, 0, 1, b""),
+              frame(DATA, 0, 1, b"cd"), frame(DATA, 0, 1, b""),
+              frame(DATA, END_STREAM, 1, b"ef")):
+        r.send(f)
+        r.read(0.1)
+    check(r.wait(lambda: 1 in r.statuses(), 5), "answered: %r" % r.frames)
+    eq(r.statuses()[1], [200], "empty DATA frames in a body")
+    eq(len(up.requests), n + 1, "one request upstream")
+    eq((up.requests[-1].body, up.requests[-1].chunked), (b"abcdef", True),
+       "the whole body, chunked")
+    r.close()
 
 
 def resp_handler(req):
