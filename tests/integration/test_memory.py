@@ -304,8 +304,11 @@ def fast_reader_earns_a_large_response_buffer():
             break
         print("# try %d: the fast reader did not earn (a stall?): again"
               % (attempt + 1))
-        h = hashlib.sha256()
-        eq(read_all(fast, rest2, len(huge), h), len(huge), "bytes of /huge")
+        # not read to its end: the upstream's sendall gave up while this
+        # client did not read (the harness's 10 s socket timeout against
+        # the 10 s wait above), and a truncated /huge then reset this
+        # connection (CI, a loaded machine); the next try is a
+        # connection of its own anyway
         fast.close()
     # a new client that never read
     slow = socket.socket()
