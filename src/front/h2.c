@@ -348,8 +348,7 @@ h2_on_headers(void *arg, struct sl_h2c_stream *hs, int rc, int end)
 	}
 	h->hs = NULL;
 	h->hdr_block_ms = 0;
-	if (rc == SL_HPACK_REFUSED &&
-	    !(st->f & (S_MALFORMED | S_TOO_LARGE))) {
+	if (rc == SL_HPACK_REFUSED && !(st->f & (S_MALFORMED | S_TOO_LARGE))) {
 		/* a field past the decoder's room: as a list too large */
 		st->f |= S_TOO_LARGE;
 		h2_refused(h, SL_H2_R_HEADER_LIST, st->id,
@@ -386,8 +385,8 @@ h2_on_headers(void *arg, struct sl_h2c_stream *hs, int rc, int end)
 
 /* DATA bytes of a stream's request, in pieces as they come. */
 static void
-h2_on_data(void *arg, struct sl_h2c_stream *hs, const uint8_t *data,
-	   size_t len, int end)
+h2_on_data(void *arg, struct sl_h2c_stream *hs, const uint8_t *data, size_t len,
+	   int end)
 {
 	struct sl_h2conn *h = arg;
 	struct sl_h2stream *st = STREAM_OF_HS(hs);
@@ -507,8 +506,9 @@ static int
 worker_bufs(struct sl_h2conn *h)
 {
 	struct h2_worker *hw = h2w(h->c->s.w);
-	size_t need = SL_MAX((size_t)SL_HPACK_SCRATCH_MIN,
-			     (size_t)h->c->s.lconf->limits.max_header_list_bytes);
+	size_t need =
+	    SL_MAX((size_t)SL_HPACK_SCRATCH_MIN,
+		   (size_t)h->c->s.lconf->limits.max_header_list_bytes);
 
 	if (hw == NULL)
 		return -1;
@@ -541,8 +541,8 @@ h2_feed(struct sl_h2conn *h, const uint8_t *p, size_t n)
 		return -1;
 	}
 	hw = w->h2;
-	rd->buf = h->gather.data != NULL ? (uint8_t *)h->gather.data
-					 : hw->gather;
+	rd->buf =
+	    h->gather.data != NULL ? (uint8_t *)h->gather.data : hw->gather;
 	h->h2c.scratch = hw->scratch;
 	h->h2c.scratch_len = hw->scratch_len;
 	rv = sl_h2c_input(&h->h2c, p, n);
@@ -1264,9 +1264,9 @@ sl_h2_start(struct sl_client *c)
 	 * them hold that no upstream took yet (doc/http2.md section 4). At
 	 * least the protocol's default: sluice's windows apply at once,
 	 * before the client has its SETTINGS */
-	win = (uint32_t)SL_MIN(SL_MAX(l->buffer_bytes,
-				      (uint64_t)SL_H2F_INITIAL_WINDOW),
-			       (uint64_t)SL_H2F_MAX_WINDOW);
+	win = (uint32_t)SL_MIN(
+	    SL_MAX(l->buffer_bytes, (uint64_t)SL_H2F_INITIAL_WINDOW),
+	    (uint64_t)SL_H2F_MAX_WINDOW);
 	h->win_stream = win;
 	h->win_conn =
 	    (uint32_t)SL_MIN((uint64_t)win * 2, (uint64_t)SL_H2F_MAX_WINDOW);

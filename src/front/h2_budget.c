@@ -8,9 +8,9 @@
  * lowest of the h2 files: it calls none of them, and only notes its
  * verdicts (h->dead, C2_AGAIN) for h2.c's run to act on.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <stddef.h>
 
 #include "client.h"
 #include "h2_int.h"
@@ -260,8 +260,7 @@ h2_rapid_reset(struct sl_h2conn *h, int32_t id)
 	    h->dead == NULL) {
 		h2_refused(h, SL_H2_R_RAPID_RESET, id,
 			   "streams reset faster than they finish");
-		h2_fail(h, SL_H2F_ENHANCE_YOUR_CALM,
-			"http2_enhance_your_calm");
+		h2_fail(h, SL_H2F_ENHANCE_YOUR_CALM, "http2_enhance_your_calm");
 	}
 }
 

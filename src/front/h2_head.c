@@ -302,8 +302,9 @@ field_forbidden(const char *n, size_t nlen, const char *v, size_t vlen)
 			return "te other than trailers";
 		return NULL;
 	case 7:
-		return memcmp(n, "upgrade", 7) == 0 ? "a connection-specific field"
-						    : NULL;
+		return memcmp(n, "upgrade", 7) == 0
+			   ? "a connection-specific field"
+			   : NULL;
 	case 10:
 		return memcmp(n, "connection", 10) == 0 ||
 			       memcmp(n, "keep-alive", 10) == 0
@@ -542,9 +543,9 @@ h2_head_check(struct sl_h2stream *st, const char **why)
 		/* http and https: an origin (section 8.3.1), '*' for
 		 * OPTIONS only, and a host to send it to */
 		const char *p = h->scratch.data + h->p_off;
-		int options = h->m_len == 7 &&
-			      memcmp(h->scratch.data + h->m_off, "OPTIONS",
-				     7) == 0;
+		int options =
+		    h->m_len == 7 &&
+		    memcmp(h->scratch.data + h->m_off, "OPTIONS", 7) == 0;
 		if (p[0] != '/' && !(h->p_len == 1 && p[0] == '*' && options)) {
 			*why = "a :path neither absolute nor OPTIONS '*'";
 			return -1;
@@ -645,8 +646,8 @@ h2_body_end(struct sl_h2stream *st)
 /* The connection state's field handler (h2conn.h): a request field, or
  * a trailer field, held to the header list's limit and translated. */
 int
-h2_on_field(void *arg, struct sl_h2c_stream *hs, const char *n,
-	    size_t namelen, const char *v, size_t valuelen, unsigned flags)
+h2_on_field(void *arg, struct sl_h2c_stream *hs, const char *n, size_t namelen,
+	    const char *v, size_t valuelen, unsigned flags)
 {
 	struct sl_h2conn *h = arg;
 	struct sl_h2stream *st = STREAM_OF_HS(hs);
@@ -681,9 +682,10 @@ h2_on_field(void *arg, struct sl_h2c_stream *hs, const char *n,
 	if (st->f & (S_TOO_LARGE | S_DISCARD | S_MALFORMED))
 		return 0;
 	if (trailer) {
-		const char *bad = namelen > 0 && n[0] == ':'
-				      ? "a pseudo-field in trailers"
-				      : field_forbidden(n, namelen, v, valuelen);
+		const char *bad =
+		    namelen > 0 && n[0] == ':'
+			? "a pseudo-field in trailers"
+			: field_forbidden(n, namelen, v, valuelen);
 		if (bad != NULL)
 			return malformed(st, bad);
 		/* a trailer: only a chunked body can carry one; after a

@@ -65,12 +65,13 @@ enum h2s_body {
 };
 
 /* A stream's facts (st->f). */
-#define S_AUTHORITY  0x0001 /* :authority came: a Host must match it */
-#define S_CL	     0x0002 /* the request has a Content-Length */
-#define S_CHUNKED    0x0004 /* its body goes to the exchange chunked */
-#define S_IN_END     0x0008 /* END_STREAM received: the request is whole */
-#define S_HEAD_OUT   0x0010 /* the final response head was submitted */
-#define S_MALFORMED  0x0020 /* the request broke RFC 9113 section 8:
+#define S_AUTHORITY 0x0001 /* :authority came: a Host must match it */
+#define S_CL	    0x0002 /* the request has a Content-Length */
+#define S_CHUNKED   0x0004 /* its body goes to the exchange chunked */
+#define S_IN_END    0x0008 /* END_STREAM received: the request is whole */
+#define S_HEAD_OUT  0x0010 /* the final response head was submitted */
+#define S_MALFORMED                                                            \
+	0x0020		    /* the request broke RFC 9113 section 8:           \
 				a stream PROTOCOL_ERROR */
 #define S_DIRTY	     0x0040 /* in h->dirty */
 #define S_TOO_LARGE  0x0080 /* header list over the limit: a 431 */
@@ -111,7 +112,7 @@ struct sl_h2conn;
  * to the worker's list (w->h2) at the end of the run that closed it,
  * so that no caller holding it sees it freed. */
 struct sl_h2stream {
-	struct sl_seam s; /* what its exchange sees (first member) */
+	struct sl_seam s;	 /* what its exchange sees (first member) */
 	struct sl_h2c_stream hs; /* what the connection's state keeps */
 	struct sl_h2conn *h;
 	TAILQ_ENTRY(sl_h2stream) link; /* in h->streams */
@@ -158,18 +159,18 @@ TAILQ_HEAD(sl_h2stream_q, sl_h2stream);
 	0x4000 /* dead, its streams gone: the last frames                      \
 		   still go out (h2_end), under send_timeout */
 #define C2_BOMB                                                                \
-	0x8000 /* a header block past twice the list limit:                    \
-		   the read fails, a GOAWAY */
+	0x8000		       /* a header block past twice the list limit:    \
+				   the read fails, a GOAWAY */
 #define C2_PEER_GOAWAY 0x10000 /* the client's GOAWAY came */
 
 struct sl_h2conn {
-	struct sl_client *c; /* borrowed: the connection */
-	struct sl_h2c h2c;   /* the protocol's state (h2conn.h) */
+	struct sl_client *c;  /* borrowed: the connection */
+	struct sl_h2c h2c;    /* the protocol's state (h2conn.h) */
 	struct sl_buf gather; /* a frame split across reads, while one is
 				 (the worker's is lent otherwise) */
-	struct event wev;    /* writability, while C2_WBLOCKED */
-	struct event run_ev; /* a run deferred to the loop */
-	struct event tev;    /* the connection's nearest deadline */
+	struct event wev;     /* writability, while C2_WBLOCKED */
+	struct event run_ev;  /* a run deferred to the loop */
+	struct event tev;     /* the connection's nearest deadline */
 	struct sl_buf rbuf, wbuf;
 	uint32_t rbuf_cap;	      /* the read buffer's size at the last
 					 read (its growth) */
@@ -265,12 +266,12 @@ struct h2_worker {
 	unsigned long long ref_quiet;
 };
 
-#define XPRT(c)		   sl_client_xprt(c)
-#define STREAM_OF(st_)	   ((struct sl_h2stream *)(st_))
+#define XPRT(c)	       sl_client_xprt(c)
+#define STREAM_OF(st_) ((struct sl_h2stream *)(st_))
 /* The stream of a connection state's stream (its member hs). */
 #define STREAM_OF_HS(hs_)                                                      \
-	((struct sl_h2stream *)(void *)((char *)(hs_) -                        \
-					offsetof(struct sl_h2stream, hs)))
+	((struct sl_h2stream *)(void *)((char *)(hs_)-offsetof(                \
+	    struct sl_h2stream, hs)))
 
 /* The worker's HTTP/2 state, made at its first use (NULL: no memory). */
 static inline struct h2_worker *

@@ -360,8 +360,7 @@ frame_stream(struct sl_h2stream *st)
 		if (n > 0)
 			(void)sl_exchange_output(s, iov, &hints);
 		if (sl_h2c_send_data(&h->h2c, &st->hs,
-				     n > 0 ? iov[0].iov_base
-					   : (const void *)"",
+				     n > 0 ? iov[0].iov_base : (const void *)"",
 				     (size_t)n, end && !tr) != 0) {
 			h->dead = "out_of_memory";
 			return 0;
@@ -385,9 +384,9 @@ frame_stream(struct sl_h2stream *st)
 			return 0;
 		}
 		/* a section of no field: an empty DATA ends it */
-		if (r == 0 && sl_h2c_send_data(&h->h2c, &st->hs,
-					       (const uint8_t *)"", 0,
-					       1) != 0) {
+		if (r == 0 &&
+		    sl_h2c_send_data(&h->h2c, &st->hs, (const uint8_t *)"", 0,
+				     1) != 0) {
 			h->dead = "out_of_memory";
 			return 0;
 		}

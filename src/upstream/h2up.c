@@ -36,9 +36,9 @@
 #include "conf_types.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
-#include "hpack.h"
 #include "h2up_int.h"
 #include "hblock.h"
+#include "hpack.h"
 #include "log.h"
 #include "upstream.h"
 #include "worker.h"
@@ -169,10 +169,9 @@ stream_consume(struct h2up_stream *st)
 
 	if (st->unconsumed == 0 || c == NULL)
 		return;
-	(void)sl_h2c_consumed(&c->h2c,
-			      st->id > 0 && !(st->f & S_NG_CLOSED) ? &st->hs
-								   : NULL,
-			      st->unconsumed);
+	(void)sl_h2c_consumed(
+	    &c->h2c, st->id > 0 && !(st->f & S_NG_CLOSED) ? &st->hs : NULL,
+	    st->unconsumed);
 	st->unconsumed = 0;
 	conn_schedule(c);
 }
@@ -435,8 +434,7 @@ frame_request(struct h2up_stream *st)
 		if (st->hs.in_end) /* the response had ended first */
 			st->f |= S_NG_CLOSED;
 	}
-	if (!(st->f & S_END_CLOSED) && dbuf_n(&st->body) < UP_BODY_MAX &&
-	    !end)
+	if (!(st->f & S_END_CLOSED) && dbuf_n(&st->body) < UP_BODY_MAX && !end)
 		/* read more of the request (level-triggered: the end
 		 * says nothing until the exchange writes again) */
 		event_active(&st->rev, EV_READ, 1);

@@ -87,12 +87,12 @@ enc_field(struct dbuf *blk, const char *n, size_t nl, const char *v, size_t vl)
 /* The pseudo-fields, in their order (RFC 9113 section 8.3.1): no
  * :authority when there is no Host. */
 static int
-enc_pseudo(struct dbuf *blk, const char *m, size_t ml, int tls, const char *path,
-	   size_t pl, const char *auth, size_t al)
+enc_pseudo(struct dbuf *blk, const char *m, size_t ml, int tls,
+	   const char *path, size_t pl, const char *auth, size_t al)
 {
 	if (enc_field(blk, ":method", 7, m, ml) == -1 ||
-	    enc_field(blk, ":scheme", 7, tls ? "https" : "http",
-		      tls ? 5 : 4) == -1 ||
+	    enc_field(blk, ":scheme", 7, tls ? "https" : "http", tls ? 5 : 4) ==
+		-1 ||
 	    enc_field(blk, ":path", 5, path, pl) == -1)
 		return -1;
 	return al > 0 ? enc_field(blk, ":authority", 10, auth, al) : 0;
@@ -178,8 +178,8 @@ text_line(char **line, char *end, char **n, size_t *nl, char **v, size_t *vl)
  * a mirror's head comes.
  */
 static int
-head_text(struct h2up_stream *st, char *p, size_t hl, int tls,
-	  struct dbuf *blk, int *body)
+head_text(struct h2up_stream *st, char *p, size_t hl, int tls, struct dbuf *blk,
+	  int *body)
 {
 	char *end = p + hl - 2, *eol, *sp1, *sp2, *line, *n, *v;
 	const char *auth = "";
