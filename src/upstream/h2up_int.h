@@ -40,33 +40,6 @@ dbuf_n(const struct dbuf *b)
 	return b->len - b->off;
 }
 
-static inline int
-dbuf_put(struct dbuf *b, const void *p, size_t n)
-{
-	if (n == 0)
-		return 0;
-	if (b->off == b->len)
-		b->off = b->len = 0;
-	if (b->len + n > b->cap && b->off > 0) {
-		memmove(b->p, b->p + b->off, b->len - b->off);
-		b->len -= b->off;
-		b->off = 0;
-	}
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap > 0 ? b->cap : 512;
-		char *q;
-		while (cap < b->len + n)
-			cap *= 2;
-		if ((q = realloc(b->p, cap)) == NULL)
-			return -1;
-		b->p = q;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	return 0;
-}
-
 /* Room for n more bytes at b's end, taken at once (the caller fills
  * them), or NULL (no memory). */
 static inline uint8_t *
@@ -94,6 +67,19 @@ dbuf_room(struct dbuf *b, size_t n)
 	p = (uint8_t *)b->p + b->len;
 	b->len += n;
 	return p;
+}
+
+static inline int
+dbuf_put(struct dbuf *b, const void *p, size_t n)
+{
+	uint8_t *q;
+
+	if (n == 0)
+		return 0;
+	if ((q = dbuf_room(b, n)) == NULL)
+		return -1;
+	memcpy(q, p, n);
+	return 0;
 }
 
 static inline int
