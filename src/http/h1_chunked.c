@@ -239,9 +239,18 @@ chunk_reason(const struct sl_h1_chunked *c, int st, unsigned char b)
 	}
 }
 
-int
-sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
-		     int compact, size_t *consumed, size_t *data_len)
+/* How chunked_run treats payload: compact it, step over it, or stop at
+ * its first byte (a walk over the framing only). */
+enum { RUN_COMPACT, RUN_WALK, RUN_FRAME };
+
+/*
+ * The decoder's loop. RUN_FRAME stops at the first payload byte and sets
+ * *trailer_at to where the trailer section begins among the bytes
+ * consumed (left alone when none).
+ */
+static int
+chunked_run(struct sl_h1_chunked *c, char *buf, size_t len, int mode,
+	    size_t *consumed, size_t *data_len, size_t *trailer_at)
 {
 	size_t i = 0, dl = 0, n;
 	unsigned char b;
@@ -250,10 +259,12 @@ sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
 	while (i < len && ret == 0) {
 		switch (c->state) {
 		case CH_DATA:
+			if (mode == RUN_FRAME)
+				goto out;
 			n = len - i;
 			if ((uint64_t)n > c->remaining)
 				n = (size_t)c->remaining;
-			if (compact && dl != i)
+			if (mode == RUN_COMPACT && dl != i)
 				memmove(buf + dl, buf + i, n);
 			dl += n;
 			i += n;
@@ -270,6 +281,8 @@ sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
 		}
 		b = (unsigned char)buf[i];
 		st = c->state;
+		if (mode == RUN_FRAME && st >= CH_TR_START && *trailer_at == len)
+			*trailer_at = i;
 		switch (c->state) {
 		case CH_SIZE_LF:
 			if (b != '\n') {
@@ -318,6 +331,7 @@ sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
 		} else
 			i++;
 	}
+out:
 	if (ret == 0 && c->state == CH_DONE)
 		ret = 1;
 	else if (ret == 0 && c->state == CH_ERROR)
@@ -327,29 +341,26 @@ sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
 	return ret;
 }
 
+int
+sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
+		     int compact, size_t *consumed, size_t *data_len)
+{
+	return chunked_run(c, buf, len, compact ? RUN_COMPACT : RUN_WALK,
+			   consumed, data_len, NULL);
+}
+
 long
 sl_h1_chunked_frame(struct sl_h1_chunked *c, const char *buf, size_t len,
 		    size_t *data, size_t *trailer_at)
 {
-	size_t i = 0;
+	size_t i, dl;
 
 	*trailer_at = len;
-	while (i < len && c->state != CH_DATA && c->state != CH_DONE) {
-		size_t consumed, dl;
-		int r;
-
-		if (c->state >= CH_TR_START && *trailer_at == len)
-			*trailer_at = i;
-		/* the framing is a few bytes a chunk: one at a time, so
-		 * that the walk stops at the first payload byte */
-		r = sl_h1_chunked_decode(c, (char *)(uintptr_t)(buf + i), 1, 0,
-					 &consumed, &dl);
-		if (r < 0)
-			return -1;
-		i += consumed;
-		if (r == 1 || consumed == 0)
-			break;
-	}
+	/* one pass over the framing, which stops at the first payload
+	 * byte (RUN_FRAME never writes to buf) */
+	if (chunked_run(c, (char *)(uintptr_t)buf, len, RUN_FRAME, &i, &dl,
+			trailer_at) < 0)
+		return -1;
 	*data = 0;
 	if (c->state == CH_DATA)
 		*data = (uint64_t)(len - i) < c->remaining

@@ -1088,6 +1088,70 @@ test_chunked_table(void **state)
 	assert_true(nbad >= 10);
 }
 
+/*
+ * sl_h1_chunked_frame, as a codec that frames the payload itself walks a
+ * checked body (front/h2_out.c): it stops at each chunk's first payload
+ * byte, says how much payload follows, and where the trailer section
+ * begins, for every split of the body into two reads.
+ */
+static void
+test_chunked_frame_walk(void **state)
+{
+	static const char raw[] = "3;x=\"q\"\r\nabc\r\n10\r\n0123456789abcdef"
+				  "\r\n0\r\nGrpc-Status: 0\r\n\r\n";
+	const size_t len = sizeof(raw) - 1;
+	const size_t tr_at = sizeof("3;x=\"q\"\r\nabc\r\n10\r\n"
+				    "0123456789abcdef\r\n0\r\n") - 1;
+
+	(void)state;
+	for (size_t cut = 0; cut <= len; cut++) {
+		struct sl_h1_chunked c;
+		char payload[32];
+		size_t at = 0, np = 0, trailer = SIZE_MAX;
+
+		sl_h1_chunked_init(&c, 100);
+		while (at < len && !c.done) {
+			size_t end = at < cut ? cut : len, data, tr, consumed, dl;
+			long fr = sl_h1_chunked_frame(&c, raw + at, end - at,
+						      &data, &tr);
+
+			assert_true(fr >= 0);
+			if (tr < (size_t)fr && trailer == SIZE_MAX)
+				trailer = at + tr;
+			at += (size_t)fr;
+			if (data > 0) {
+				/* the payload, stepped over as the caller
+				 * does */
+				memcpy(payload + np, raw + at, data);
+				np += data;
+				assert_int_equal(
+				    sl_h1_chunked_decode(&c, (char *)raw + at,
+							 data, 0, &consumed,
+							 &dl),
+				    0);
+				assert_int_equal(consumed, data);
+				at += data;
+			} else if (fr == 0) {
+				assert_int_equal(at, cut); /* wants more */
+			}
+		}
+		assert_int_equal(c.done, 1);
+		assert_int_equal(at, len);
+		assert_int_equal(np, 19);
+		assert_memory_equal(payload, "abc0123456789abcdef", 19);
+		assert_int_equal(trailer, tr_at);
+		assert_int_equal(c.ntrailers, 1);
+	}
+	{ /* bad framing: -1 */
+		struct sl_h1_chunked c;
+		size_t data, tr;
+
+		sl_h1_chunked_init(&c, 100);
+		assert_int_equal(
+		    sl_h1_chunked_frame(&c, "3x\r\n", 4, &data, &tr), -1);
+	}
+}
+
 static void
 test_chunked_state(void **state)
 {
@@ -1798,6 +1862,7 @@ main(void)
 	    cmocka_unit_test(test_resp_fields),
 	    cmocka_unit_test(test_chunked_table),
 	    cmocka_unit_test(test_chunked_state),
+	    cmocka_unit_test(test_chunked_frame_walk),
 	    cmocka_unit_test(test_ieq),
 	    cmocka_unit_test(test_req_reasons),
 	    cmocka_unit_test(test_scan_reasons),
