@@ -388,7 +388,11 @@ http {
     access_log off;
     client_body_temp_path $WORK; proxy_temp_path $WORK;
     fastcgi_temp_path $WORK; uwsgi_temp_path $WORK; scgi_temp_path $WORK;
-    upstream u { server 127.0.0.1:$UP_PORT; keepalive 64; }
+    # nginx ends an HTTP/2 connection after keepalive_requests (1000 by
+    # default) and an upstream one after as many: --conns 1 would count
+    # failures and reconnections, which sluice (max_requests: 0) does not do
+    keepalive_requests 1000000;
+    upstream u { server 127.0.0.1:$UP_PORT; keepalive 64; keepalive_requests 1000000; }
     server {
         listen 127.0.0.1:$P_PORT http2;
         location / {

@@ -253,16 +253,23 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
 {
 	struct sl_upconn *u;
 
-	while (!fresh && (u = TAILQ_FIRST(&ep->idle)) != NULL &&
-	       (u->tls_fp != ep_tls_fp(ep) || upstream_aged(u))) {
-		/* made before a reload changed the cluster's TLS, or past
-		 * pool.max_lifetime */
-		pool_remove(u);
-		upstream_free(u, SL_UP_CLOSE_SHED);
+	while (!fresh && (u = TAILQ_FIRST(&ep->idle)) != NULL) {
+		if (sl_now_cached() >= u->idle_until_ms) {
+			/* its idle timer is late: never reused past it */
+			pool_remove(u);
+			upstream_free(u, SL_UP_CLOSE_IDLE_TIMEOUT);
+		} else if (u->tls_fp != ep_tls_fp(ep) || upstream_aged(u)) {
+			/* made before a reload changed the cluster's TLS,
+			 * or past pool.max_lifetime */
+			pool_remove(u);
+			upstream_free(u, SL_UP_CLOSE_SHED);
+		} else
+			break;
 	}
 	if (!fresh && u != NULL) {
+		/* its idle timer stays: when it fires, the connection is
+		 * busy or idle again since, and it waits for that */
 		pool_remove(u);
-		event_del(&u->tev);
 		u->state = SL_UP_ST_ACTIVE;
 		u->handler = handler;
 		u->arg = arg;
@@ -567,9 +574,16 @@ sl_upstream_put(struct sl_upconn *u, int reusable)
 	idle = cc->pool_idle_timeout_ms;
 	if (u->ka_idle_ms > 0 && u->ka_idle_ms < idle)
 		idle = u->ka_idle_ms;
-	tv.tv_sec = (time_t)(idle / 1000);
-	tv.tv_usec = (suseconds_t)(idle % 1000) * 1000;
-	event_add(&u->tev, &tv);
+	u->idle_until_ms = sl_now_cached() + idle;
+	if (!u->tev_on) {
+		/* armed once: a timer that fires before idle_until_ms
+		 * moves itself on (upstream_on_idle_timeout), which saves
+		 * a timer's removal and insertion per request */
+		tv.tv_sec = (time_t)(idle / 1000);
+		tv.tv_usec = (suseconds_t)(idle % 1000) * 1000;
+		event_add(&u->tev, &tv);
+		u->tev_on = 1;
+	}
 	TAILQ_INSERT_HEAD(&ep->idle, u, entry);
 	ep->nidle++;
 	SL_STAT_INC(ep->key->counts[u->w->id].idle);
@@ -580,7 +594,23 @@ static void
 upstream_on_idle_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_upconn *u = arg;
+	uint64_t now = sl_now_refresh();
 
+	(void)fd;
+	(void)what;
+	u->tev_on = 0;
+	if (u->state != SL_UP_ST_IDLE)
+		return; /* in use: sl_upstream_put arms it again */
+	if (now < u->idle_until_ms) {
+		/* idle again since it was armed: the rest of its time */
+		uint64_t left = u->idle_until_ms - now;
+		struct timeval tv = {(time_t)(left / 1000),
+				     (suseconds_t)(left % 1000) * 1000};
+
+		event_add(&u->tev, &tv);
+		u->tev_on = 1;
+		return;
+	}
 	pool_remove(u);
 	upstream_free(u, SL_UP_CLOSE_IDLE_TIMEOUT);
 }

@@ -147,6 +147,34 @@ def pool_idle_timeout_closes_upstream_connection():
 
 
 @test
+def pool_idle_timeout_counts_from_the_last_request():
+    # The pool's idle timer is armed once and moved on when it fires
+    # early (upstream.c): a connection used again before it fires is
+    # neither closed at the first deadline nor kept past its own.
+    up = Upstream("a")
+    cfg, port = make_config({"a": [up]}, workers=1, cluster_opts={
+        "a": {"pool": {"idle_timeout": "600ms"}}})
+    start_sluice(cfg)
+    c = Client(port)
+    eq(c.request("GET", "/1").status, 200, "status")
+    time.sleep(0.4)
+    eq(c.request("GET", "/2").status, 200, "status")
+    # the timer armed by /1 fires at 0.6 s with the connection idle since
+    # 0.4 s: it must not close it
+    time.sleep(0.45)
+    check(not up.conns[0].closed_by_peer.is_set(),
+          "pooled connection closed at the first request's deadline")
+    eq(c.request("GET", "/3").status, 200, "status")
+    eq(up.accepts, 1, "accepts: the connection was reused")
+    t3 = time.monotonic()
+    check(up.conns[0].closed_by_peer.wait(3.0),
+          "pooled upstream connection not closed after pool.idle_timeout")
+    dt = time.monotonic() - t3
+    check(dt >= 0.45, "closed %.2fs after its last request, before its "
+          "idle_timeout" % dt)
+
+
+@test
 def pool_max_idle_bounds_idle_connections():
     up = Upstream("a", handler=lambda req: Reply(200, b"slow", delay=0.4))
     cfg, port = make_config({"a": [up]}, cluster_opts={
