@@ -924,9 +924,14 @@ arm:
 	d = x == UINT64_MAX ? 0 : x;
 	if (d == t->armed_ms)
 		return;
-	if (d == 0) {
-		event_del(&t->tev);
-	} else {
+	/* Nothing due, or due later than the timer armed: it stays, and
+	 * when it fires early exchange_on_timer finds nothing due and
+	 * schedules again. Most requests end before their deadlines, and
+	 * this spares a timer's removal each (and a re-insertion whenever
+	 * an upstream's progress moves its per-try deadline on). */
+	if (d == 0 || (t->armed_ms != 0 && t->armed_ms < d))
+		return;
+	{
 		uint64_t now = now_ms();
 		uint64_t ms = d > now ? d - now : 0;
 		struct timeval tv = {(time_t)(ms / 1000),
@@ -1263,6 +1268,10 @@ exchange_on_timer(evutil_socket_t fd, short what, void *arg)
 	t->armed_ms = 0;
 	if (txn_on_deadline(s, t, now) == -1)
 		return;
+	/* early (sl_exchange_schedule leaves a timer armed for a deadline
+	 * that moved on), or a step taken: the next deadline */
+	if (s->txn == t)
+		sl_exchange_schedule(s);
 	s->ops->resume(s);
 }
 
