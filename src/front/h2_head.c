@@ -820,6 +820,9 @@ enc_field(struct h2_worker *hw, uint8_t *out, size_t room, const char *n,
 	char *ln = hw->lname;
 	size_t i;
 
+	if (nl > 0 && nl <= SL_HPACK_MEMO_NAME)
+		return sl_hpack_enc_field_memo(&hw->names, out, room, n, nl, v,
+					       vl, 0);
 	if (nl > sizeof(hw->lname)) {
 		/* a long name: lower-cased where it lies (the block is the
 		 * exchange's, written once) */

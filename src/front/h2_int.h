@@ -260,6 +260,7 @@ struct h2_worker {
 	uint8_t *enc;
 	size_t enc_cap;
 	char lname[256];
+	struct sl_hpack_memo names; /* the response names it encoded */
 	/* refusals said at info: REFUSAL_LINES a second, the rest counted */
 	uint64_t ref_sec;
 	unsigned ref_lines;

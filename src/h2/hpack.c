@@ -746,6 +746,108 @@ sl_hpack_enc_field(uint8_t *out, size_t room, const char *name, size_t nlen,
 	return m == 0 ? 0 : n + m;
 }
 
+/* The memo's slot for a name, the same for every case of it. */
+static inline unsigned
+memo_slot(const char *name, size_t nlen)
+{
+	unsigned a = (unsigned char)name[0] | 0x20,
+		 b = (unsigned char)name[nlen - 1] | 0x20,
+		 c = (unsigned char)name[nlen / 2] | 0x20;
+
+	return (unsigned)(nlen * 7 + a + b * 3 + c * 5) % SL_HPACK_MEMO_N;
+}
+
+/* Fills e for name (nlen <= SL_HPACK_MEMO_NAME). */
+static void
+memo_fill(struct sl_hpack_memo_ent *e, const char *name, size_t nlen,
+	  unsigned raw)
+{
+	char l[SL_HPACK_MEMO_NAME];
+	uint32_t idx, vidx;
+
+	for (size_t i = 0; i < nlen; i++) {
+		unsigned char ch = (unsigned char)name[i];
+		l[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch);
+	}
+	memcpy(e->name, name, nlen);
+	e->nlen = (uint8_t)nlen;
+	e->raw = (uint8_t)(raw != 0);
+	/* no value matches one of SIZE_MAX bytes: the name's index alone */
+	idx = static_find(l, nlen, NULL, SIZE_MAX, &vidx);
+	e->sidx = (uint8_t)idx;
+	e->vscan = 0;
+	for (uint32_t j = idx; idx != 0 && j <= SL_HPACK_NSTATIC &&
+			       sl_hpack_static[j].nlen == nlen &&
+			       memcmp(sl_hpack_static[j].name, l, nlen) == 0;
+	     j++)
+		if (sl_hpack_static[j].vlen > 0)
+			e->vscan = 1;
+	if (e->vscan) {
+		memcpy(e->enc, l, nlen);
+		e->elen = (uint8_t)nlen;
+	} else if (idx == 0) {
+		e->elen = (uint8_t)str_encode(e->enc, sizeof(e->enc), l, nlen,
+					      (int)raw);
+	} else {
+		e->elen = 0;
+	}
+	e->vlen = e->velen = 0;
+}
+
+size_t
+sl_hpack_enc_field_memo(struct sl_hpack_memo *m, uint8_t *out, size_t room,
+			const char *name, size_t nlen, const char *value,
+			size_t vlen, unsigned flags)
+{
+	struct sl_hpack_memo_ent *e;
+	unsigned raw = (flags & SL_HPACK_F_RAW) != 0;
+	size_t n, k;
+
+	if (nlen == 0 || nlen > SL_HPACK_MEMO_NAME)
+		return 0;
+	e = &m->e[memo_slot(name, nlen)];
+	if (e->nlen != nlen || e->raw != raw ||
+	    memcmp(e->name, name, nlen) != 0)
+		memo_fill(e, name, nlen, raw);
+	/* a value the static table may hold (an empty one matches a name
+	 * whose entry has none): the whole search */
+	if (e->vscan || (vlen == 0 && e->sidx != 0))
+		return sl_hpack_enc_field(
+		    out, room,
+		    e->vscan ? (const char *)e->enc
+			     : sl_hpack_static[e->sidx].name,
+		    nlen, value, vlen, flags);
+	n = int_encode(out, room, (flags & SL_HPACK_F_NEVER) ? 0x10 : 0x00, 4,
+		       e->sidx);
+	if (n == 0)
+		return 0;
+	if (e->sidx == 0) {
+		if (room - n < e->elen)
+			return 0;
+		memcpy(out + n, e->enc, e->elen);
+		n += e->elen;
+	}
+	if (vlen > 0 && vlen <= SL_HPACK_MEMO_VALUE) {
+		if (e->vlen == vlen && memcmp(e->value, value, vlen) == 0) {
+			if (room - n < e->velen)
+				return 0;
+			memcpy(out + n, e->venc, e->velen);
+			return n + e->velen;
+		}
+		/* at most 1 + SL_HPACK_MEMO_VALUE bytes: kept */
+		if ((k = str_encode(out + n, room - n, value, vlen,
+				    (int)raw)) == 0)
+			return 0;
+		memcpy(e->value, value, vlen);
+		e->vlen = (uint8_t)vlen;
+		memcpy(e->venc, out + n, k);
+		e->velen = (uint8_t)k;
+		return n + k;
+	}
+	k = str_encode(out + n, room - n, value, vlen, (int)raw);
+	return k == 0 ? 0 : n + k;
+}
+
 size_t
 sl_hpack_enc_status(uint8_t *out, int status)
 {

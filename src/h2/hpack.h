@@ -110,6 +110,47 @@ size_t sl_hpack_enc_field(uint8_t *out, size_t room, const char *name,
 			  size_t nlen, const char *value, size_t vlen,
 			  unsigned flags);
 
+/*
+ * A memo of the names an encoder writes, for one thread: a field's name as
+ * it comes (in any case, as an HTTP/1.1 upstream or the exchange gives
+ * it) to what sl_hpack_enc_field would make of it lower-cased, its static
+ * index or its literal. Names repeat from one head to the next, and the
+ * memo spares their lower-casing, the static table's search and their
+ * Huffman coding; the last short value of each name is kept the same way.
+ * Direct-mapped, SL_HPACK_MEMO_N entries, about 3 KiB;
+ * zero it before the first use.
+ */
+#define SL_HPACK_MEMO_N	   32
+#define SL_HPACK_MEMO_NAME	 24 /* longer names are not memoised */
+#define SL_HPACK_MEMO_VALUE 16 /* nor longer values */
+struct sl_hpack_memo {
+	struct sl_hpack_memo_ent {
+		uint8_t nlen;  /* 0: empty */
+		uint8_t raw;   /* enc made with SL_HPACK_F_RAW */
+		uint8_t sidx;  /* the name's static index, or 0 */
+		uint8_t vscan; /* the static table has values for the
+				  name: enc is the name lower-cased, for
+				  sl_hpack_enc_field */
+		uint8_t elen;  /* bytes of enc */
+		char name[SL_HPACK_MEMO_NAME];
+		uint8_t enc[SL_HPACK_MEMO_NAME + 2]; /* the literal (sidx 0) */
+		/* the last short value written with the name, and its
+		 * string literal (content-type, content-length, ...) */
+		uint8_t vlen, velen; /* 0: none */
+		char value[SL_HPACK_MEMO_VALUE];
+		uint8_t venc[SL_HPACK_MEMO_VALUE + 1];
+	} e[SL_HPACK_MEMO_N];
+};
+
+/*
+ * sl_hpack_enc_field of name lower-cased, the same bytes, through memo m.
+ * nlen must be 1..SL_HPACK_MEMO_NAME (a caller lower-cases longer names
+ * itself); 0 is returned otherwise, as when room is too small.
+ */
+size_t sl_hpack_enc_field_memo(struct sl_hpack_memo *m, uint8_t *out,
+			       size_t room, const char *name, size_t nlen,
+			       const char *value, size_t vlen, unsigned flags);
+
 /* ":status" for a status of 100..999, at most 5 bytes. Returns the bytes
  * written. */
 size_t sl_hpack_enc_status(uint8_t *out, int status);

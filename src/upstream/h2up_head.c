@@ -59,10 +59,20 @@ stream_field(struct h2up_stream *st, const char *n, size_t nl, const char *v,
 static int
 enc_field(struct dbuf *blk, const char *n, size_t nl, const char *v, size_t vl)
 {
+	static _Thread_local struct sl_hpack_memo names;
 	char stack[128], *ln = stack;
 	size_t max = SL_HPACK_ENC_MAX(nl, vl), k;
 	uint8_t *p;
 
+	if (nl > 0 && nl <= SL_HPACK_MEMO_NAME) {
+		/* the names the thread's upstream streams sent before */
+		if ((p = dbuf_room(blk, max)) == NULL)
+			return -1;
+		k = sl_hpack_enc_field_memo(&names, p, max, n, nl, v, vl,
+					    SL_HPACK_F_RAW);
+		blk->len -= max - k;
+		return 0;
+	}
 	if (nl > sizeof(stack) && (ln = malloc(nl)) == NULL)
 		return -1;
 	for (size_t i = 0; i < nl; i++) {

@@ -5,9 +5,11 @@
  * never-indexed flag where it was asked for, and nghttp2's dynamic table
  * stays empty (the encoder keeps no table and indexes nothing). An input
  * is a list of fields: a flags byte (bit 0 never indexed, bit 1 a status
- * from the next two bytes instead of a field), the name's length, the
- * value's length (2 bytes), the name, the value. Each field's size stays
- * within SL_HPACK_ENC_MAX, and a byte less of room writes nothing.
+ * from the next two bytes instead of a field, bit 2 through the name memo,
+ * which lower-cases the name and outlives the input, bit 3 no Huffman
+ * coding), the name's length, the value's length (2 bytes), the name, the
+ * value. Each field's size stays within SL_HPACK_ENC_MAX, and a byte less
+ * of room writes nothing.
  */
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
@@ -17,6 +19,8 @@
 #include "hpack.h"
 
 static uint8_t block[1 << 17], spare[1 << 17];
+static struct sl_hpack_memo memo; /* warm from one input to the next */
+static char lowered[512][SL_HPACK_MEMO_NAME];
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -31,6 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (size >= 4 && nf < 512) {
 		unsigned flags = data[0];
 		size_t nlen = data[1], vlen = (size_t)data[2] << 8 | data[3], w;
+		unsigned ef;
 
 		data += 4;
 		size -= 4;
@@ -51,16 +56,40 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (nlen + vlen > size)
 			break;
+		ef = (flags & 1 ? SL_HPACK_F_NEVER : 0) |
+		     (flags & 8 ? SL_HPACK_F_RAW : 0);
+		if ((flags & 4) && nlen >= 1 && nlen <= SL_HPACK_MEMO_NAME) {
+			w = sl_hpack_enc_field_memo(
+			    &memo, block + n, sizeof(block) - n,
+			    (const char *)data, nlen,
+			    (const char *)data + nlen, vlen, ef);
+			CHECK(w > 0 && w <= SL_HPACK_ENC_MAX(nlen, vlen));
+			CHECK(sl_hpack_enc_field_memo(
+				  &memo, spare, w - 1, (const char *)data, nlen,
+				  (const char *)data + nlen, vlen, ef) == 0);
+			for (size_t k = 0; k < nlen; k++)
+				lowered[nf][k] = (char)(data[k] >= 'A' &&
+							data[k] <= 'Z'
+						    ? data[k] | 0x20
+						    : data[k]);
+			names[nf] = (const uint8_t *)lowered[nf];
+			nlens[nf] = nlen;
+			values[nf] = data + nlen;
+			vlens[nf] = vlen;
+			never[nf++] = flags & 1;
+			n += w;
+			data += nlen + vlen;
+			size -= nlen + vlen;
+			continue;
+		}
 		w = sl_hpack_enc_field(block + n, sizeof(block) - n,
 				       (const char *)data, nlen,
-				       (const char *)data + nlen, vlen,
-				       flags & 1 ? SL_HPACK_F_NEVER : 0);
+				       (const char *)data + nlen, vlen, ef);
 		CHECK(w > 0 && w <= SL_HPACK_ENC_MAX(nlen, vlen));
 		/* (elsewhere: a refused write may leave bytes behind) */
 		CHECK(sl_hpack_enc_field(spare, w - 1, (const char *)data, nlen,
 					 (const char *)data + nlen, vlen,
-					 flags & 1 ? SL_HPACK_F_NEVER : 0) ==
-		      0);
+					 ef) == 0);
 		names[nf] = data;
 		nlens[nf] = nlen;
 		values[nf] = data + nlen;

@@ -678,6 +678,89 @@ test_table_against_a_model(void **state)
 
 /* ---- the encoder ---------------------------------------------------------*/
 
+/*
+ * The name memo writes what sl_hpack_enc_field writes for the name
+ * lower-cased: every static name in three cases, with a value the table
+ * holds, another one and an empty one, literal names, names that share a
+ * slot and evict each other, with and without Huffman coding and never
+ * indexed; and the same again once the memo is warm.
+ */
+static void
+test_encoder_memo(void **state)
+{
+	static const char *const extra[] = {
+	    "X-Request-Id", "x-request-id", "Grpc-Status", "grpc-message",
+	    "A", "Content-Type-X", "abcdefghijklmnopqrstuvwx",
+	};
+	static const char *const values[] = {
+	    "GET",	  "200", "gzip, deflate", "text/plain", "", "x",
+	    "0123456789abcdef", /* the longest value memoised */
+	    "0123456789abcdef0" /* one longer */};
+	static const unsigned flagsets[] = {0, SL_HPACK_F_RAW, SL_HPACK_F_NEVER,
+					    SL_HPACK_F_NEVER | SL_HPACK_F_RAW};
+	struct sl_hpack_memo *m = calloc(1, sizeof(*m));
+	uint8_t a[256], b[256];
+	char name[32], lower[32];
+
+	(void)state;
+	assert_non_null(m);
+	for (int round = 0; round < 2; round++)
+		for (size_t k = 0; k < SL_HPACK_NSTATIC + 1 + 7 * 3; k++) {
+			const char *base =
+			    k < SL_HPACK_NSTATIC
+				? sl_hpack_static[k + 1].name
+			    : k == SL_HPACK_NSTATIC
+				? "aaaaaaaaaaaaaaaaaaaaaaaaa" /* too long */
+				: extra[(k - SL_HPACK_NSTATIC - 1) % 7];
+			size_t nl = strlen(base);
+
+			for (size_t i = 0; i < nl; i++) {
+				/* three cases: as it is, upper, alternate */
+				int c = (int)(k % 3);
+				char ch = base[i];
+				name[i] =
+				    c == 1 && ch >= 'a' && ch <= 'z' ? ch - 32
+				    : c == 2 && i % 2 && ch >= 'a' && ch <= 'z'
+					? ch - 32
+					: ch;
+				lower[i] = ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
+			}
+			for (size_t v = 0; v < 8; v++)
+				for (size_t f = 0; f < 4; f++) {
+					size_t vl = strlen(values[v]);
+					size_t na = sl_hpack_enc_field_memo(
+					    m, a, sizeof(a), name, nl,
+					    values[v], vl, flagsets[f]);
+					size_t nb = sl_hpack_enc_field(
+					    b, sizeof(b), lower, nl, values[v],
+					    vl, flagsets[f]);
+
+					if (nl > SL_HPACK_MEMO_NAME) {
+						assert_int_equal(na, 0);
+						continue;
+					}
+					assert_int_equal(na, nb);
+					assert_memory_equal(a, b, na);
+					/* again: the value from the memo */
+					memset(a, 0, sizeof(a));
+					assert_int_equal(
+					    sl_hpack_enc_field_memo(
+						m, a, sizeof(a), name, nl,
+						values[v], vl, flagsets[f]),
+					    nb);
+					assert_memory_equal(a, b, nb);
+					/* room one byte short: 0, as the
+					 * encoder says */
+					assert_int_equal(
+					    sl_hpack_enc_field_memo(
+						m, a, nb - 1, name, nl,
+						values[v], vl, flagsets[f]),
+					    0);
+				}
+		}
+	free(m);
+}
+
 static void
 test_encoder(void **state)
 {
@@ -838,6 +921,7 @@ main(void)
 	    cmocka_unit_test(test_empty_entry_then_a_field),
 	    cmocka_unit_test(test_table_against_a_model),
 	    cmocka_unit_test(test_encoder),
+	    cmocka_unit_test(test_encoder_memo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
