@@ -3,7 +3,7 @@
 #
 # usage: contrib/bench/icount.sh [--requests N] [--conns N] [--path P]
 #            [--header 'Name: value'] [--sticky-users N]
-#            [--h2 [--streams N] [--peers]]
+#            [--h2 [--streams N] [--peers] [--tls]]
 #            NAME=SLUICE_BINARY:CONFIG [NAME=SLUICE_BINARY:CONFIG ...]
 #
 # Counts the instructions one sluice worker executes per keep-alive
@@ -45,6 +45,14 @@
 # way, proxying to the same upstream (NGINX and HAPROXY name their
 # binaries): issue 43's target is sluice's count against the best of
 # theirs.
+# With --tls too, HTTP/2 goes over TLS (h2 by ALPN, a self-signed P-256
+# certificate made for the run) to sluice, and to nginx (`listen ... ssl
+# http2`) and HAProxy (`bind ... ssl alpn h2`) with --peers: each gateway
+# then runs N requests and 2N requests on new connections, each between a
+# zeroing and a dump, and the count is the difference over N, so that the
+# handshakes (a few hundred thousand instructions each) cancel out and what
+# is left is what a request costs on an open connection, OpenSSL's record
+# layer included.
 # With --sticky-users N the client sends X-User: u<i % N>.
 # With ICOUNT_KEEP=DIR in the environment each run's dump is kept as
 # DIR/NAME.callgrind, for callgrind_annotate.
@@ -61,6 +69,7 @@ HEADERS=()
 STICKY_USERS=0
 H2=0
 PEERS=0
+TLS=0
 STREAMS=10
 UP_PORT=${UP_PORT:-19300}
 GW_PORT=${GW_PORT:-19400}
@@ -78,6 +87,7 @@ while [ $# -gt 0 ]; do
 	--h2) H2=1 ;;
 	--streams) STREAMS=${2:?}; shift ;;
 	--peers) PEERS=1 ;;
+	--tls) TLS=1; H2=1 ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	-*) die "unknown option $1" ;;
 	*=*:*) RUNS+=("$1") ;;
@@ -256,8 +266,10 @@ make_conf() {  # config-name-or-file out
 	if [ -f "$1" ]; then
 		cp "$1" "$2.tmpl"
 	else
-		local routes name=${1%-h2} protocols=""
+		local routes name=${1%-h2} protocols="" tls=""
 		[ "$name" != "$1" ] && protocols="protocols: [h2, http/1.1]"
+		[ "$TLS" = 1 ] &&
+			tls="tls: { certificates: [ { cert: $WORK/cert.pem, key: $WORK/key.pem } ] }"
 		routes=$(conf_builtin "$name") || die "no built-in configuration $1"
 		cat >"$2.tmpl" <<EOF
 workers: 1
@@ -266,6 +278,7 @@ listeners:
   - name: bench
     address: 127.0.0.1:@GW_PORT@
     $protocols
+    $tls
     $routes
 clusters:
   - name: a
@@ -296,6 +309,77 @@ wait_port() {
 }
 
 wait_port "$UP_PORT" || die "upstream did not start"
+
+SCHEME=http
+if [ "$TLS" = 1 ]; then
+	SCHEME=https
+	command -v openssl >/dev/null || die "openssl not found (apt-get install openssl)"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 2 \
+		-subj /CN=localhost >/dev/null 2>&1 ||
+		die "openssl could not make a certificate"
+	cat "$WORK/cert.pem" "$WORK/key.pem" >"$WORK/both.pem" # HAProxy's
+fi
+h2args=(-c "$CONNS" -m "$STREAMS")
+for h in ${HEADERS[@]+"${HEADERS[@]}"}; do h2args+=(-H "$h"); done
+
+load() {  # name port requests: h2load, or the Python client
+	if [ "$H2" = 1 ]; then
+		h2load -n "$3" "${h2args[@]}" "$SCHEME://127.0.0.1:$2$PATH_Q" \
+			>"$WORK/$1.h2load" 2>&1 || die "$1: h2load failed"
+		grep -q "$3 succeeded, 0 failed" "$WORK/$1.h2load" ||
+			die "$1: $(grep -E 'requests:|status codes' "$WORK/$1.h2load")"
+	else
+		"$PYTHON" "$WORK/client.py" "$2" "$3" "$CONNS" "$PATH_Q" \
+			"$STICKY_USERS" ${HEADERS[@]+"${HEADERS[@]}"}
+	fi
+}
+
+dump_ir() {  # out pid: dumps the counters, prints their instructions
+	local part ir
+	callgrind_control -d "$2" >/dev/null 2>&1
+	# the newest dump: the highest-numbered part file
+	part=$(ls "$1".* 2>/dev/null | sort -t. -k3 -n | tail -1)
+	[ -n "$part" ] || die "no callgrind dump"
+	ir=$(awk '/^summary:/ { print $2 }' "$part")
+	[ -n "$ir" ] || ir=$(awk '/^totals:/ { print $2 }' "$part")
+	echo "$ir"
+}
+
+# Counts one gateway: started under callgrind, a warm-up (pools, buffers,
+# code paths), then the counted requests; --tls: N and 2N, the difference.
+count_one() {  # name port command...
+	local name=$1 port=$2 out="$WORK/$1.callgrind" vpid ir ir2
+	shift 2
+	valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no \
+		"$@" >"$WORK/$name.log" 2>&1 &
+	vpid=$!
+	PIDS+=($vpid)
+	wait_port "$port" || { cat "$WORK/$name.log" >&2; die "$name did not start"; }
+	load "$name" "$port" 2000
+	callgrind_control -z "$vpid" >/dev/null 2>&1
+	load "$name" "$port" "$REQUESTS"
+	ir=$(dump_ir "$out" "$vpid")
+	if [ "$TLS" = 1 ]; then
+		callgrind_control -z "$vpid" >/dev/null 2>&1
+		load "$name" "$port" $((2 * REQUESTS))
+		ir2=$(dump_ir "$out" "$vpid")
+		ir=$((ir2 - ir))
+	fi
+	kill -TERM "$vpid"
+	wait "$vpid" 2>/dev/null || true
+	awk -v n="$name" -v ir="$ir" -v r="$REQUESTS" \
+		'BEGIN { printf "%-12s %14.0f %12d\n", n, ir / r, r }'
+	# ICOUNT_KEEP=DIR keeps the (last) dump as DIR/NAME.callgrind, for
+	# callgrind_annotate (where the instructions go, by function)
+	if [ -n "${ICOUNT_KEEP:-}" ]; then
+		mkdir -p "$ICOUNT_KEEP" &&
+			cp "$(ls "$out".* | sort -t. -k3 -n | tail -1)" \
+				"$ICOUNT_KEEP/$name.callgrind"
+	fi
+	rm -f "$out"*
+}
+
 printf '%-12s %14s %12s\n' name Ir/request requests
 for run in "${RUNS[@]}"; do
 	name=${run%%=*}
@@ -305,78 +389,21 @@ for run in "${RUNS[@]}"; do
 	[ -x "$bin" ] || die "$bin is not executable"
 	make_conf "$conf" "$WORK/$name.yaml"
 	"$bin" -t -c "$WORK/$name.yaml" >/dev/null || die "$name: configuration refused"
-	out="$WORK/$name.callgrind"
-	valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no \
-		"$bin" -c "$WORK/$name.yaml" 2>"$WORK/$name.log" &
-	vpid=$!
-	PIDS+=($vpid)
-	wait_port "$GW_PORT" || { cat "$WORK/$name.log" >&2; die "$name: sluice did not start"; }
-	# warm-up: pools, buffers, code paths
-	if [ "$H2" = 1 ]; then
-		h2args=(-c "$CONNS" -m "$STREAMS")
-		for h in ${HEADERS[@]+"${HEADERS[@]}"}; do h2args+=(-H "$h"); done
-		h2load -n 2000 "${h2args[@]}" "http://127.0.0.1:$GW_PORT$PATH_Q" \
-			>"$WORK/$name.h2load" 2>&1 || die "$name: h2load failed"
-		callgrind_control -z "$vpid" >/dev/null 2>&1
-		h2load -n "$REQUESTS" "${h2args[@]}" \
-			"http://127.0.0.1:$GW_PORT$PATH_Q" >"$WORK/$name.h2load" 2>&1 ||
-			die "$name: h2load failed"
-		grep -q "$REQUESTS succeeded, 0 failed" "$WORK/$name.h2load" ||
-			die "$name: $(grep -E 'requests:|status codes' "$WORK/$name.h2load")"
-	else
-		"$PYTHON" "$WORK/client.py" "$GW_PORT" 2000 "$CONNS" "$PATH_Q" "$STICKY_USERS" ${HEADERS[@]+"${HEADERS[@]}"}
-		callgrind_control -z "$vpid" >/dev/null 2>&1
-		"$PYTHON" "$WORK/client.py" "$GW_PORT" "$REQUESTS" "$CONNS" "$PATH_Q" "$STICKY_USERS" ${HEADERS[@]+"${HEADERS[@]}"}
-	fi
-	callgrind_control -d "$vpid" >/dev/null 2>&1
-	kill -TERM "$vpid"
-	wait "$vpid" 2>/dev/null || true
-	# the dump made after zeroing: the highest-numbered part file
-	part=$(ls "$out".* 2>/dev/null | sort -t. -k3 -n | tail -1)
-	[ -n "$part" ] || die "$name: no callgrind dump"
-	ir=$(awk '/^summary:/ { print $2 }' "$part")
-	[ -n "$ir" ] || ir=$(awk '/^totals:/ { print $2 }' "$part")
-	awk -v n="$name" -v ir="$ir" -v r="$REQUESTS" \
-		'BEGIN { printf "%-12s %14.0f %12d\n", n, ir / r, r }'
-	# ICOUNT_KEEP=DIR keeps the dump as DIR/NAME.callgrind, for
-	# callgrind_annotate (where the instructions go, by function)
-	if [ -n "${ICOUNT_KEEP:-}" ]; then
-		mkdir -p "$ICOUNT_KEEP" && cp "$part" "$ICOUNT_KEEP/$name.callgrind"
-	fi
-	rm -f "$out"*
+	count_one "$name" "$GW_PORT" "$bin" -c "$WORK/$name.yaml"
 done
 
-# ---- --peers: nginx and HAProxy, HTTP/2 by prior knowledge, the same way
-count_peer() {  # name port command...
-	local name=$1 port=$2 out="$WORK/$1.callgrind" vpid part ir
-	shift 2
-	valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no \
-		"$@" >"$WORK/$name.log" 2>&1 &
-	vpid=$!
-	PIDS+=($vpid)
-	wait_port "$port" || { cat "$WORK/$name.log" >&2; die "$name did not start"; }
-	h2load -n 2000 "${h2args[@]}" "http://127.0.0.1:$port$PATH_Q" \
-		>"$WORK/$name.h2load" 2>&1 || die "$name: h2load failed"
-	callgrind_control -z "$vpid" >/dev/null 2>&1
-	h2load -n "$REQUESTS" "${h2args[@]}" "http://127.0.0.1:$port$PATH_Q" \
-		>"$WORK/$name.h2load" 2>&1 || die "$name: h2load failed"
-	grep -q "$REQUESTS succeeded, 0 failed" "$WORK/$name.h2load" ||
-		die "$name: $(grep -E 'requests:|status codes' "$WORK/$name.h2load")"
-	callgrind_control -d "$vpid" >/dev/null 2>&1
-	kill -TERM "$vpid"
-	wait "$vpid" 2>/dev/null || true
-	part=$(ls "$out".* 2>/dev/null | sort -t. -k3 -n | tail -1)
-	[ -n "$part" ] || die "$name: no callgrind dump"
-	ir=$(awk '/^summary:/ { print $2 }' "$part")
-	[ -n "$ir" ] || ir=$(awk '/^totals:/ { print $2 }' "$part")
-	awk -v n="$name" -v ir="$ir" -v r="$REQUESTS" \
-		'BEGIN { printf "%-12s %14.0f %12d\n", n, ir / r, r }'
-	rm -f "$out"*
-}
+# ---- --peers: nginx and HAProxy, HTTP/2 by prior knowledge (or over TLS),
+# counted the same way
 if [ "$PEERS" = 1 ]; then
 	NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 	HAPROXY=${HAPROXY:-$(command -v haproxy || echo /usr/sbin/haproxy)}
 	P_PORT=$((GW_PORT + 1))
+	NGINX_LISTEN="listen 127.0.0.1:$P_PORT http2;"
+	HAPROXY_BIND="bind 127.0.0.1:$((P_PORT + 1)) proto h2"
+	if [ "$TLS" = 1 ]; then
+		NGINX_LISTEN="listen 127.0.0.1:$P_PORT ssl http2; ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;"
+		HAPROXY_BIND="bind 127.0.0.1:$((P_PORT + 1)) ssl crt $WORK/both.pem alpn h2"
+	fi
 	cat >"$WORK/nginx.conf" <<EOF
 worker_processes 1;
 master_process off;
@@ -394,7 +421,7 @@ http {
     keepalive_requests 1000000;
     upstream u { server 127.0.0.1:$UP_PORT; keepalive 64; keepalive_requests 1000000; }
     server {
-        listen 127.0.0.1:$P_PORT http2;
+        $NGINX_LISTEN
         location / {
             proxy_pass http://u;
             proxy_http_version 1.1;
@@ -413,15 +440,15 @@ defaults
     timeout server 30s
     http-reuse always
 frontend f
-    bind 127.0.0.1:$((P_PORT + 1)) proto h2
+    $HAPROXY_BIND
     default_backend b
 backend b
     server s 127.0.0.1:$UP_PORT
 EOF
 	if [ -x "$NGINX" ]; then
-		count_peer nginx "$P_PORT" "$NGINX" -c "$WORK/nginx.conf"
+		count_one nginx "$P_PORT" "$NGINX" -c "$WORK/nginx.conf"
 	fi
 	if [ -x "$HAPROXY" ]; then
-		count_peer haproxy "$((P_PORT + 1))" "$HAPROXY" -db -f "$WORK/haproxy.cfg"
+		count_one haproxy "$((P_PORT + 1))" "$HAPROXY" -db -f "$WORK/haproxy.cfg"
 	fi
 fi
