@@ -214,6 +214,7 @@ sl_h2_worker_free(struct sl_worker *w)
 
 	if (hw == NULL)
 		return;
+	event_del(&hw->run_ev);
 	while ((st = hw->free) != NULL) {
 		hw->free = st->next;
 		free(st);
@@ -850,14 +851,36 @@ h2_on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the run ---------------------------------------------------------- */
 
+/* Takes h off its worker's run queue. */
 static void
-h2_on_run(evutil_socket_t fd, short what, void *arg)
+run_dequeue(struct sl_h2conn *h)
 {
-	struct sl_h2conn *h = arg;
+	struct h2_worker *hw = h->c->s.w->h2;
 
+	if (h->f & C2_RUN_EV) {
+		TAILQ_REMOVE(&hw->runq, h, run_entry);
+		h->f &= ~C2_RUN_EV;
+	}
+}
+
+/* The worker's deferred runs, in the order they were asked for; a run
+ * that asks for another (of its own connection or another one) has it
+ * made in the same turn, as an event activated from an event would. */
+void
+h2_worker_on_run(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_worker *w = arg;
+	struct h2_worker *hw = w->h2;
+	struct sl_h2conn *h;
+
+	(void)fd;
+	(void)what;
 	sl_now_refresh();
-	h->f &= ~C2_RUN_EV;
-	h2_run(h);
+
+	while (hw != NULL && (h = TAILQ_FIRST(&hw->runq)) != NULL) {
+		run_dequeue(h);
+		h2_run(h);
+	}
 }
 
 static void
@@ -867,23 +890,39 @@ h2_on_write(evutil_socket_t fd, short what, void *arg)
 	struct sl_client *c = h->c;
 
 	sl_now_refresh();
-	(void)XPRT(c)->watch(c->fd, c->xc, &h->wev, 0);
+	(void)XPRT(c)->watch(c->fd, c->xc, h->wev, 0);
 	h->f &= ~C2_WBLOCKED;
 	h2_run(h);
 }
 
+struct event *
+h2_wev(struct sl_h2conn *h)
+{
+	struct sl_client *c = h->c;
+
+	if (h->wev == NULL && (h->wev = malloc(sizeof(*h->wev))) != NULL)
+		event_assign(h->wev, c->s.w->base, c->fd, EV_WRITE | EV_PERSIST,
+			     h2_on_write, h);
+	return h->wev;
+}
+
 /* Something changed outside a run (an exchange's operation): a run from
- * the loop's next turn, unless one is on the stack. */
+ * the loop's active queue, after the other events of this turn, unless
+ * one is on the stack. */
 static void
 h2_kick(struct sl_h2conn *h)
 {
+	struct h2_worker *hw = h->c->s.w->h2; /* made with the connection */
+
 	if (h->f & C2_RUNNING) {
 		h->f |= C2_AGAIN;
 		return;
 	}
 	if (!(h->f & C2_RUN_EV)) {
+		if (TAILQ_EMPTY(&hw->runq))
+			event_active(&hw->run_ev, EV_TIMEOUT, 1);
 		h->f |= C2_RUN_EV;
-		event_active(&h->run_ev, EV_TIMEOUT, 1);
+		TAILQ_INSERT_TAIL(&hw->runq, h, run_entry);
 	}
 }
 
@@ -920,8 +959,11 @@ h2_destroy(struct sl_h2conn *h, const char *reason)
 		stream_close(st, reason);
 	h2_reap(h);
 	sl_h2c_free(&h->h2c);
-	event_del(&h->wev);
-	event_del(&h->run_ev);
+	if (h->wev != NULL) {
+		event_del(h->wev);
+		free(h->wev);
+	}
+	run_dequeue(h);
 	event_del(&h->tev);
 	sl_buf_release(&w->bufs, &h->rbuf);
 	sl_buf_release(&w->bufs, &h->wbuf);
@@ -988,10 +1030,7 @@ h2_run(struct sl_h2conn *h)
 		return;
 	}
 	/* a run the loop was to make: this one does its work */
-	if (h->f & C2_RUN_EV) {
-		event_del(&h->run_ev);
-		h->f &= ~C2_RUN_EV;
-	}
+	run_dequeue(h);
 	if (h->f & C2_CLOSING) {
 		/* only the last frames are left to write */
 		(void)h2_end(h);
@@ -1296,9 +1335,6 @@ sl_h2_start(struct sl_client *c)
 	}
 	h->start_ms = h->idle_ms = h->calm_ms = now_ms();
 	h->calm = CALM_BURST;
-	event_assign(&h->wev, w->base, c->fd, EV_WRITE | EV_PERSIST,
-		     h2_on_write, h);
-	event_assign(&h->run_ev, w->base, -1, 0, h2_on_run, h);
 	evtimer_assign(&h->tev, w->base, h2_on_timer, h);
 	/* the connection's deadlines are the codec's from now on */
 	sl_timeq_del(w, &c->tnode);

@@ -148,7 +148,7 @@ TAILQ_HEAD(sl_h2stream_q, sl_h2stream);
 #define C2_GOAWAY1  0x0020 /* the drain's first GOAWAY went */
 #define C2_GOAWAY2  0x0040 /* the last GOAWAY went: no new stream */
 #define C2_SHUTDOWN 0x0080 /* ending: close once the streams are done */
-#define C2_RUN_EV   0x0100 /* run_ev is active */
+#define C2_RUN_EV   0x0100 /* on the worker's run queue */
 #define C2_TIMER    0x0200 /* tev is added */
 #define C2_W_READ   0x0400 /* TLS: the blocked write waits for a read */
 #define C2_RFULL    0x0800 /* the last read filled the read buffer */
@@ -168,8 +168,12 @@ struct sl_h2conn {
 	struct sl_h2c h2c;    /* the protocol's state (h2conn.h) */
 	struct sl_buf gather; /* a frame split across reads, while one is
 				 (the worker's is lent otherwise) */
-	struct event wev;     /* writability, while C2_WBLOCKED */
-	struct event run_ev;  /* a run deferred to the loop */
+	struct event *wev;    /* writability, while C2_WBLOCKED: made at
+				 the first block (most connections never
+				 block, and an idle one pays for no event
+				 it does not use) */
+	TAILQ_ENTRY(sl_h2conn) run_entry; /* on the worker's run queue,
+					     with C2_RUN_EV */
 	struct event tev;     /* the connection's nearest deadline */
 	struct sl_buf rbuf, wbuf;
 	uint32_t rbuf_cap;	      /* the read buffer's size at the last
@@ -244,6 +248,11 @@ struct h2_head_meta {
 struct h2_worker {
 	struct sl_h2stream *free; /* streams kept for reuse */
 	unsigned nfree;
+	/* runs deferred to the loop (h2_kick): the connections in the
+	 * order they asked, one event for all of them, active while the
+	 * queue is not empty */
+	TAILQ_HEAD(, sl_h2conn) runq;
+	struct event run_ev;
 	/* the fields of the request head being read (one header block at a
 	 * time on a worker: RFC 9113 section 4.3), copied into the stream's
 	 * `in` at its end */
@@ -275,13 +284,23 @@ struct h2_worker {
 	    struct sl_h2stream, hs)))
 
 /* The worker's HTTP/2 state, made at its first use (NULL: no memory). */
+void h2_worker_on_run(evutil_socket_t fd, short what, void *arg);
+
 static inline struct h2_worker *
 h2w(struct sl_worker *w)
 {
-	if (w->h2 == NULL)
-		w->h2 = calloc(1, sizeof(struct h2_worker));
+	struct h2_worker *hw;
+
+	if (w->h2 == NULL && (hw = calloc(1, sizeof(*hw))) != NULL) {
+		TAILQ_INIT(&hw->runq);
+		event_assign(&hw->run_ev, w->base, -1, 0, h2_worker_on_run, w);
+		w->h2 = hw;
+	}
 	return w->h2;
 }
+
+/* The connection's write event, made at its first use; NULL: no memory. */
+struct event *h2_wev(struct sl_h2conn *h);
 
 /* Puts st on the list of streams to pump in this run (h2.c's h2_pump).
  * Inline here: h2_out.c marks a stream whose DATA went out, without a

@@ -123,8 +123,8 @@ forget(struct sl_h2c *c, struct sl_h2c_stream *s)
 		}
 	}
 	s->next = NULL;
-	c->closed[c->closed_at].id = s->id;
-	c->closed[c->closed_at].st = s->st;
+	c->closed_id[c->closed_at] = s->id;
+	c->closed_st[c->closed_at] = (uint8_t)s->st;
 	c->closed_at = (c->closed_at + 1) % SL_H2C_CLOSED_KEPT;
 	if (--c->nstreams == 0) {
 		free(c->map);
@@ -139,8 +139,8 @@ static enum sl_h2f_st
 state_of(const struct sl_h2c *c, uint32_t id)
 {
 	for (uint32_t i = 0; i < SL_H2C_CLOSED_KEPT; i++)
-		if (c->closed[i].id == id && id != 0)
-			return (enum sl_h2f_st)c->closed[i].st;
+		if (c->closed_id[i] == id && id != 0)
+			return (enum sl_h2f_st)c->closed_st[i];
 	return sl_h2f_stream_unknown(id, c->is_server, c->last_peer_id,
 				     c->last_local_id);
 }

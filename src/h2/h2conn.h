@@ -119,11 +119,12 @@ struct sl_h2c {
 	uint32_t max_streams;	   /* sluice's, announced */
 	uint32_t err;		   /* the connection error sent, when failed */
 	const char *why;	   /* its rule, for logs */
-	struct {
-		uint32_t id;
-		uint8_t st; /* enum sl_h2f_st, a closed one */
-	} closed[SL_H2C_CLOSED_KEPT];
-	uint32_t closed_at; /* the next slot of closed[] */
+	/* the streams forgotten last: their ids, and their states (enum
+	 * sl_h2f_st, a closed one) in an array of their own, 80 bytes where
+	 * pairs would take 128 (every connection keeps them) */
+	uint32_t closed_id[SL_H2C_CLOSED_KEPT];
+	uint8_t closed_st[SL_H2C_CLOSED_KEPT];
+	uint32_t closed_at; /* the next slot of closed_id[] */
 	/* the header block being joined: HEADERS without END_HEADERS */
 	uint8_t *block;	  /* malloc'd while one is open, else NULL */
 	size_t block_len; /* bytes */

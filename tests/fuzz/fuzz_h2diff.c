@@ -368,8 +368,8 @@ state_of(uint32_t id)
 	if (s != NULL)
 		return (enum sl_h2f_st)s->st;
 	for (size_t i = 0; i < SL_H2C_CLOSED_KEPT; i++)
-		if (c.closed[i].id == id && id != 0)
-			return (enum sl_h2f_st)c.closed[i].st;
+		if (c.closed_id[i] == id && id != 0)
+			return (enum sl_h2f_st)c.closed_st[i];
 	return sl_h2f_stream_unknown(id, 1, c.last_peer_id, c.last_local_id);
 }
 
