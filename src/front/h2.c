@@ -89,7 +89,8 @@ stream_new(struct sl_h2conn *h, int32_t id)
 	memcpy(&st->s.peer, &c->s.peer, sizeof(st->s.peer));
 	st->s.flags = c->s.flags & SL_SEAM_F_TLS;
 	TAILQ_INSERT_TAIL(&h->streams, st, link);
-	h->nopen++;
+	if (h->nopen++ == 0)
+		h2_idle_off(h);
 	SL_STAT_INC(w->stats.h2_streams);
 	return st;
 }
@@ -175,8 +176,11 @@ stream_close(struct sl_h2stream *st, const char *reason)
 	h2_stream_set_state(st, H2S_CLOSED);
 	h->nopen--;
 	SL_STAT_ADD(st->s.w->stats.h2_streams, -1);
-	if (h->nopen == 0)
+	if (h->nopen == 0) {
 		h->idle_ms = now_ms();
+		if (!h->h2c.failed)
+			h2_idle_on(h);
+	}
 	TAILQ_REMOVE(&h->streams, st, link);
 	/* off the dirty list at the run's end (it may be walked now) */
 	if (!(st->f & S_DIRTY)) {
@@ -829,6 +833,10 @@ h2_on_timer(evutil_socket_t fd, short what, void *arg)
 	const struct sl_conf_limits *l = &h->c->s.lconf->limits;
 	uint64_t now = sl_now_refresh();
 
+	/* a fired timer is pending no more: freed, made again when a
+	 * deadline is armed (an idle connection keeps none) */
+	free(h->tev);
+	h->tev = NULL;
 	h->armed_ms = 0;
 	if (h->f & C2_CLOSING) {
 		/* the last frames did not go within send_timeout: a reset */
@@ -892,6 +900,29 @@ h2_on_write(evutil_socket_t fd, short what, void *arg)
 	sl_now_refresh();
 	(void)XPRT(c)->watch(c->fd, c->xc, h->wev, 0);
 	h->f &= ~C2_WBLOCKED;
+	h2_run(h);
+}
+
+struct event *
+h2_tev(struct sl_h2conn *h)
+{
+	if (h->tev == NULL && (h->tev = malloc(sizeof(*h->tev))) != NULL)
+		evtimer_assign(h->tev, h->c->s.w->base, h2_on_timer, h);
+	return h->tev;
+}
+
+/* The idle deadline (h2_idle_on) passed, or a stream opened since and
+ * it is stale: h2_deadline says. */
+static void
+conn_on_deadline(struct sl_client *c)
+{
+	struct sl_h2conn *h = c->h2;
+	uint64_t now = sl_now_refresh();
+
+	if (h->f & C2_CLOSING)
+		return; /* its own deadline (h->tev) ends it */
+	if (h2_deadline(h, now) == H2_DL_GOAWAY)
+		h2_goaway_final(h);
 	h2_run(h);
 }
 
@@ -964,7 +995,11 @@ h2_destroy(struct sl_h2conn *h, const char *reason)
 		free(h->wev);
 	}
 	run_dequeue(h);
-	event_del(&h->tev);
+	if (h->tev != NULL) {
+		event_del(h->tev);
+		free(h->tev);
+	}
+	sl_timeq_del(w, &c->tnode);
 	sl_buf_release(&w->bufs, &h->rbuf);
 	sl_buf_release(&w->bufs, &h->wbuf);
 	sl_buf_release(&w->bufs, &h->scratch);
@@ -1335,11 +1370,11 @@ sl_h2_start(struct sl_client *c)
 	}
 	h->start_ms = h->idle_ms = h->calm_ms = now_ms();
 	h->calm = CALM_BURST;
-	evtimer_assign(&h->tev, w->base, h2_on_timer, h);
-	/* the connection's deadlines are the codec's from now on */
-	sl_timeq_del(w, &c->tnode);
+	/* the connection's deadlines are the codec's from now on: its idle
+	 * one in the same place (c->tnode), the others on h->tev */
 	c->h2 = h;
 	c->state = SL_CLIENT_ST_H2;
+	h2_idle_on(h);
 	SL_STAT_INC(w->stats.h2_conns);
 	if (sl_log_enabled(SL_LOG_DEBUG))
 		log_debug("conn=%llu state -> h2", (unsigned long long)c->s.id);
@@ -1421,10 +1456,12 @@ conn_free(struct sl_client *c, const char *reason)
 	h2_destroy(h, reason);
 }
 
-/* HTTP/2 writes from an event of its own (h->wev) and keeps its own
- * timers (h->tev): no on_write, no on_deadline. */
+/* HTTP/2 writes from an event of its own (h->wev): no on_write. Its idle
+ * deadline is in the worker's lists (on_deadline), the others on a timer
+ * of its own (h->tev). */
 const struct sl_client_codec sl_h2_codec = {
     .on_read = conn_on_read,
+    .on_deadline = conn_on_deadline,
     .drain = conn_drain,
     .reloaded = conn_reloaded,
     .retire = conn_retire,

@@ -279,8 +279,7 @@ h2_schedule(struct sl_h2conn *h)
 		d = SL_MIN(d, h->start_ms + l->header_timeout_ms);
 	if (h->hs != NULL && h->hdr_block_ms != 0)
 		d = SL_MIN(d, h->hdr_block_ms + l->header_timeout_ms);
-	if (h->nopen == 0 && !(h->f & C2_SHUTDOWN))
-		d = SL_MIN(d, h->idle_ms + l->idle_timeout_ms);
+	/* (the idle deadline is in the worker's lists: h2_idle_on) */
 	if (h->wblock_ms != 0)
 		d = SL_MIN(d, h->wblock_ms + l->send_timeout_ms);
 	if (h->zwin_ms != 0)
@@ -295,13 +294,35 @@ h2_schedule(struct sl_h2conn *h)
 	if (d == h->armed_ms ||
 	    (h->armed_ms != 0 && (d == 0 || d > h->armed_ms)))
 		return;
+	if (h2_tev(h) == NULL) {
+		/* no memory for a timer: the connection cannot keep its
+		 * deadlines, and ends */
+		if (h->dead == NULL)
+			h->dead = "out_of_memory";
+		return;
+	}
 	h->armed_ms = d;
 	{
 		uint64_t now = now_ms(), ms = d > now ? d - now : 0;
 		struct timeval tv = {(time_t)(ms / 1000),
 				     (suseconds_t)(ms % 1000) * 1000};
-		event_add(&h->tev, &tv);
+		event_add(h->tev, &tv);
 	}
+}
+
+void
+h2_idle_on(struct sl_h2conn *h)
+{
+	struct sl_client *c = h->c;
+
+	sl_timeq_set(c->s.w, &c->tnode, c->s.lconf->limits.idle_timeout_ms,
+		     h->idle_ms);
+}
+
+void
+h2_idle_off(struct sl_h2conn *h)
+{
+	sl_timeq_del(h->c->s.w, &h->c->tnode);
 }
 
 /*

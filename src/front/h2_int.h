@@ -174,7 +174,11 @@ struct sl_h2conn {
 				 it does not use) */
 	TAILQ_ENTRY(sl_h2conn) run_entry; /* on the worker's run queue,
 					     with C2_RUN_EV */
-	struct event tev;     /* the connection's nearest deadline */
+	/* the connection's nearest deadline but the idle one, made when
+	 * one is armed and freed when it fires; the idle deadline is the
+	 * client's place in the worker's lists (c->tnode, a FIFO per
+	 * duration): an idle connection keeps no event for it */
+	struct event *tev;
 	struct sl_buf rbuf, wbuf;
 	uint32_t rbuf_cap;	      /* the read buffer's size at the last
 					 read (its growth) */
@@ -301,6 +305,12 @@ h2w(struct sl_worker *w)
 
 /* The connection's write event, made at its first use; NULL: no memory. */
 struct event *h2_wev(struct sl_h2conn *h);
+/* The connection's timer, made at its first use; NULL: no memory. */
+struct event *h2_tev(struct sl_h2conn *h);
+/* The idle deadline from h->idle_ms (no stream open since), in the
+ * worker's lists; h2_idle_off takes it out (a stream opened). */
+void h2_idle_on(struct sl_h2conn *h);
+void h2_idle_off(struct sl_h2conn *h);
 
 /* Puts st on the list of streams to pump in this run (h2.c's h2_pump).
  * Inline here: h2_out.c marks a stream whose DATA went out, without a

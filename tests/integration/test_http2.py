@@ -905,6 +905,36 @@ def idle_connection_gets_goaway():
 
 
 @test
+def idle_timeout_counts_from_the_last_stream_not_from_the_first():
+    # The idle deadline is armed when the last open stream ends and taken
+    # out when one opens (the worker's lists, h2_idle_on): a stream that
+    # lasts longer than idle_timeout keeps the connection, and the
+    # countdown starts again from its end.
+    def slow(req):
+        if req.target == "/slow":
+            return Reply(200, b"late", delay=0.9)
+        return Reply(200, b"ok")
+    up, sl, port, aport = h2_sluice(handler=slow,
+                                    limits={"idle_timeout": "400ms"})
+    c = H2Client(port)
+    eq(c.get("/one").status, 200, "a request")
+    st = c.get("/slow")
+    eq((st.status, st.body), (200, b"late"),
+       "a stream open past idle_timeout is not cut")
+    check(not c.goaway, "no GOAWAY while the stream was open: %r" % c.goaway)
+    t = time.monotonic()
+    eq(c.get("/two").status, 200, "the connection serves on")
+    check(c.wait(lambda: c.goaway, 5), "a GOAWAY when idle again")
+    eq(c.goaway[-1], (5, NO_ERROR), "GOAWAY(NO_ERROR, last stream 5)")
+    check(time.monotonic() - t >= 0.35,
+          "the idle countdown began at the last stream's end")
+    check(c.wait_closed(5), "then the close")
+    eq(metric_sum(metrics(aport), "sluice_client_timeouts_total",
+                  reason="idle_timeout"), 1,
+       "one idle timeout counted")
+
+
+@test
 def connection_idle_past_its_park_serves_again():
     # after a second with no stream the frame buffer's pages go back to
     # the kernel (doc/http2.md section 4); the next requests must not
