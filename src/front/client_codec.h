@@ -200,6 +200,12 @@ struct sl_client_codec {
 	 * state, and logs what it must; NULL: nothing of its own. Called by
 	 * the close only, before the close ends c's exchange (c->s.txn). */
 	void (*free)(struct sl_client *c, const char *reason);
+	/* 1 when c is idle as a keep-alive connection is: nothing open,
+	 * nothing to write, its idle deadline in c->tnode (armed when it
+	 * became idle), so that it may give its read event back and wait
+	 * in the worker's park set (client_pool.c) until its next bytes;
+	 * NULL: never (HTTP/1's IDLE state is the pool's own test) */
+	int (*parkable)(const struct sl_client *c);
 };
 
 /*

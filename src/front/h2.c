@@ -1456,12 +1456,28 @@ conn_free(struct sl_client *c, const char *reason)
 	h2_destroy(h, reason);
 }
 
+/* No stream open, nothing to write or to finish, no header block half
+ * read, no run pending: its idle deadline is in c->tnode, and its next
+ * bytes (or its timer) find it again through client.c, which gives it its
+ * read event back before anything reads (sl_client_want_read). */
+static int
+conn_parkable(const struct sl_client *c)
+{
+	const struct sl_h2conn *h = c->h2;
+
+	return h->nopen == 0 && h->hs == NULL && h->dead == NULL &&
+	       !(h->f & (C2_WBLOCKED | C2_W_READ | C2_RUN_EV | C2_RUNNING |
+			 C2_CLOSING | C2_READABLE | C2_EOF)) &&
+	       sl_buf_pending(&h->wbuf) == 0 && h->rbuf.data == NULL;
+}
+
 /* HTTP/2 writes from an event of its own (h->wev): no on_write. Its idle
  * deadline is in the worker's lists (on_deadline), the others on a timer
  * of its own (h->tev). */
 const struct sl_client_codec sl_h2_codec = {
     .on_read = conn_on_read,
     .on_deadline = conn_on_deadline,
+    .parkable = conn_parkable,
     .drain = conn_drain,
     .reloaded = conn_reloaded,
     .retire = conn_retire,

@@ -225,9 +225,16 @@ sl_client_park_idle(struct sl_worker *w)
 	now = sl_now_cached();
 	for (c = TAILQ_FIRST(&w->cpool.clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		/* idle since the deadline's start, reading, nothing held, on
-		 * a socket (a memory end has no descriptor to park) */
-		if (c->state != SL_CLIENT_ST_IDLE || !(c->s.flags & C_F_REV) ||
+		/* idle since the deadline's start (an HTTP/1 keep-alive wait,
+		 * or an HTTP/2 connection with no stream open, which its
+		 * codec says), reading, nothing held, on a socket (a memory
+		 * end has no descriptor to park) */
+		if (!(c->state == SL_CLIENT_ST_IDLE ||
+		      (c->state == SL_CLIENT_ST_H2 &&
+		       w->cpool.codecs != NULL &&
+		       w->cpool.codecs->h2->parkable != NULL &&
+		       w->cpool.codecs->h2->parkable(c))) ||
+		    !(c->s.flags & C_F_REV) ||
 		    (c->s.flags & (C_F_REV_W | C_F_MEM)) ||
 		    c->s.in.data != NULL ||
 		    sl_xprt_pending(c->s.flags >> C_F_XPRT_SHIFT, c->fd,

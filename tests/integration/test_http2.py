@@ -936,20 +936,31 @@ def idle_timeout_counts_from_the_last_stream_not_from_the_first():
 
 @test
 def connection_idle_past_its_park_serves_again():
-    # after a second with no stream the frame buffer's pages go back to
-    # the kernel (doc/http2.md section 4); the next requests must not
-    # notice
+    # after a second with no stream open the connection is parked as an
+    # idle HTTP/1.1 one is (its read event goes back, client_pool.c; its
+    # idle deadline is in the worker's lists): its next frames wake it,
+    # and the requests must not notice
+    def parked():
+        return metrics(aport).get("sluice_connections_parked")
     up, sl, port, aport = h2_sluice(handler=resp_handler)
     c = H2Client(port)
     eq(c.get("/one").status, 200, "before")
-    time.sleep(1.5)
+    check(wait_until(lambda: parked() == 1, 5), "parked: %r" % parked())
     st = c.get("/size/70000")
     eq((st.status, len(st.body)), (200, 70000), "after, a body of frames")
-    time.sleep(1.5)
+    check(wait_until(lambda: parked() == 1, 5),
+          "parked again: %r" % parked())
     sids = [c.request("GET", "/size/%d" % (1000 * i)) for i in range(1, 9)]
     for i, sid in enumerate(sids, 1):
         eq(len(c.response(sid).body), 1000 * i, "stream %d" % sid)
+    # a PING to a parked connection: answered, as by an unparked one
+    check(wait_until(lambda: parked() == 1, 5), "parked a third time")
+    c.conn.ping(b"12345678")
+    c.flush()
+    check(c.wait(lambda: c.pings == 1, 5), "the PING was answered")
     c.close()
+    check(wait_until(lambda: parked() == 0, 5),
+          "the closed connection left the park set: %r" % parked())
 
 
 @test
