@@ -218,7 +218,8 @@ sl_h2_worker_free(struct sl_worker *w)
 
 	if (hw == NULL)
 		return;
-	event_del(&hw->run_ev);
+	if (event_initialized(&hw->run_ev))
+		event_del(&hw->run_ev);
 	while ((st = hw->free) != NULL) {
 		hw->free = st->next;
 		free(st);
@@ -874,7 +875,7 @@ run_dequeue(struct sl_h2conn *h)
 /* The worker's deferred runs, in the order they were asked for; a run
  * that asks for another (of its own connection or another one) has it
  * made in the same turn, as an event activated from an event would. */
-void
+static void
 h2_worker_on_run(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_worker *w = arg;
@@ -899,16 +900,44 @@ h2_on_write(evutil_socket_t fd, short what, void *arg)
 
 	sl_now_refresh();
 	(void)XPRT(c)->watch(c->fd, c->xc, h->wev, 0);
-	h->f &= ~C2_WBLOCKED;
+	h->f &= ~(C2_WBLOCKED | C2_WEV);
 	h2_run(h);
 }
 
-struct event *
-h2_tev(struct sl_h2conn *h)
+/*
+ * Arms the connection's timer for its nearest deadline (h2_budget.c's
+ * h2_next_deadline; the idle one is in the worker's lists). The timer is
+ * made when one is armed and freed when it fires (h2_on_timer): an idle
+ * connection keeps none.
+ */
+static void
+h2_schedule(struct sl_h2conn *h)
 {
-	if (h->tev == NULL && (h->tev = malloc(sizeof(*h->tev))) != NULL)
+	uint64_t d = h2_next_deadline(h), now, ms;
+	struct timeval tv;
+
+	/* a timer armed for earlier stays: it fires, finds nothing due and
+	 * arms again (a connection's deadlines move at every stream; this
+	 * saves an event_del and an event_add each time) */
+	if (d == h->armed_ms ||
+	    (h->armed_ms != 0 && (d == 0 || d > h->armed_ms)))
+		return;
+	if (h->tev == NULL) {
+		if ((h->tev = malloc(sizeof(*h->tev))) == NULL) {
+			/* no memory for a timer: the connection cannot keep
+			 * its deadlines, and ends */
+			if (h->dead == NULL)
+				h->dead = "out_of_memory";
+			return;
+		}
 		evtimer_assign(h->tev, h->c->s.w->base, h2_on_timer, h);
-	return h->tev;
+	}
+	h->armed_ms = d;
+	now = now_ms();
+	ms = d > now ? d - now : 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	event_add(h->tev, &tv);
 }
 
 /* The idle deadline (h2_idle_on) passed, or a stream opened since and
@@ -926,15 +955,28 @@ conn_on_deadline(struct sl_client *c)
 	h2_run(h);
 }
 
-struct event *
-h2_wev(struct sl_h2conn *h)
+/* A write the transport stopped taking (h2_out.c set C2_WBLOCKED): the
+ * write event watches for room, made at the connection's first block
+ * (most never block). A TLS write that waits for a read waits on the
+ * read event instead (C2_W_READ). */
+static void
+wev_arm(struct sl_h2conn *h)
 {
 	struct sl_client *c = h->c;
 
-	if (h->wev == NULL && (h->wev = malloc(sizeof(*h->wev))) != NULL)
+	if (!(h->f & C2_WBLOCKED) || (h->f & (C2_W_READ | C2_WEV)))
+		return;
+	if (h->wev == NULL) {
+		if ((h->wev = malloc(sizeof(*h->wev))) == NULL) {
+			h->dead = "out_of_memory";
+			h->dead_abort = 1;
+			return;
+		}
 		event_assign(h->wev, c->s.w->base, c->fd, EV_WRITE | EV_PERSIST,
 			     h2_on_write, h);
-	return h->wev;
+	}
+	(void)XPRT(c)->watch(c->fd, c->xc, h->wev, 1);
+	h->f |= C2_WEV;
 }
 
 /* Something changed outside a run (an exchange's operation): a run from
@@ -1035,7 +1077,8 @@ h2_end(struct sl_h2conn *h)
 			h->closing_ms = now_ms();
 		}
 		h->f &= ~C2_WBLOCKED;
-		if (h2_wbuf_flush(h) == 0 && sl_buf_pending(&h->wbuf) > 0) {
+		if (h2_wbuf_flush(h) == 0 && sl_buf_pending(&h->wbuf) > 0 &&
+		    (wev_arm(h), !h->dead_abort)) {
 			sl_client_want_read(c, 0);
 			h2_schedule(h);
 			return 0; /* the write event carries on */
@@ -1135,6 +1178,11 @@ h2_run(struct sl_h2conn *h)
 		h2_kick(h);
 	if (h->h2c.send_win > 0)
 		h->zwin_ms = 0;
+	wev_arm(h);
+	if (h->dead != NULL) { /* no memory for the write event */
+		(void)h2_end(h);
+		return;
+	}
 	h2_trim(h);
 	/* read interest: off while the output is blocked (unless TLS must
 	 * read for the write to go on) */
@@ -1370,6 +1418,9 @@ sl_h2_start(struct sl_client *c)
 	}
 	h->start_ms = h->idle_ms = h->calm_ms = now_ms();
 	h->calm = CALM_BURST;
+	if (!event_initialized(&h2w(w)->run_ev)) /* the worker's first */
+		event_assign(&h2w(w)->run_ev, w->base, -1, 0, h2_worker_on_run,
+			     w);
 	/* the connection's deadlines are the codec's from now on: its idle
 	 * one in the same place (c->tnode), the others on h->tev */
 	c->h2 = h;

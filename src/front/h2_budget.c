@@ -266,9 +266,10 @@ h2_rapid_reset(struct sl_h2conn *h, int32_t id)
 
 /* ---- deadlines: the connection's time budgets -------------------------- */
 
-/* Arms the connection's timer for its nearest deadline. */
-void
-h2_schedule(struct sl_h2conn *h)
+/* The connection's nearest deadline but the idle one (the worker's lists
+ * keep that: h2_idle_on), or 0 when none; h2.c arms its timer for it. */
+uint64_t
+h2_next_deadline(const struct sl_h2conn *h)
 {
 	const struct sl_conf_limits *l = &h->c->s.lconf->limits;
 	uint64_t d = UINT64_MAX;
@@ -279,35 +280,13 @@ h2_schedule(struct sl_h2conn *h)
 		d = SL_MIN(d, h->start_ms + l->header_timeout_ms);
 	if (h->hs != NULL && h->hdr_block_ms != 0)
 		d = SL_MIN(d, h->hdr_block_ms + l->header_timeout_ms);
-	/* (the idle deadline is in the worker's lists: h2_idle_on) */
 	if (h->wblock_ms != 0)
 		d = SL_MIN(d, h->wblock_ms + l->send_timeout_ms);
 	if (h->zwin_ms != 0)
 		d = SL_MIN(d, h->zwin_ms + l->send_timeout_ms);
 	if ((h->f & C2_GOAWAY1) && !(h->f & C2_GOAWAY2))
 		d = SL_MIN(d, h->goaway_ms + GOAWAY_WAIT_MS);
-	if (d == UINT64_MAX)
-		d = 0;
-	/* a timer armed for earlier stays: it fires, finds nothing due and
-	 * arms again (a connection's deadlines move at every stream; this
-	 * saves an event_del and an event_add each time) */
-	if (d == h->armed_ms ||
-	    (h->armed_ms != 0 && (d == 0 || d > h->armed_ms)))
-		return;
-	if (h2_tev(h) == NULL) {
-		/* no memory for a timer: the connection cannot keep its
-		 * deadlines, and ends */
-		if (h->dead == NULL)
-			h->dead = "out_of_memory";
-		return;
-	}
-	h->armed_ms = d;
-	{
-		uint64_t now = now_ms(), ms = d > now ? d - now : 0;
-		struct timeval tv = {(time_t)(ms / 1000),
-				     (suseconds_t)(ms % 1000) * 1000};
-		event_add(h->tev, &tv);
-	}
+	return d == UINT64_MAX ? 0 : d;
 }
 
 void

@@ -149,7 +149,7 @@ TAILQ_HEAD(sl_h2stream_q, sl_h2stream);
 #define C2_GOAWAY2  0x0040 /* the last GOAWAY went: no new stream */
 #define C2_SHUTDOWN 0x0080 /* ending: close once the streams are done */
 #define C2_RUN_EV   0x0100 /* on the worker's run queue */
-#define C2_TIMER    0x0200 /* tev is added */
+#define C2_WEV	    0x0200 /* wev is watched (h2.c arms it for a block) */
 #define C2_W_READ   0x0400 /* TLS: the blocked write waits for a read */
 #define C2_RFULL    0x0800 /* the last read filled the read buffer */
 #define C2_EOF                                                                 \
@@ -288,8 +288,8 @@ struct h2_worker {
 	    struct sl_h2stream, hs)))
 
 /* The worker's HTTP/2 state, made at its first use (NULL: no memory). */
-void h2_worker_on_run(evutil_socket_t fd, short what, void *arg);
-
+/* (its run event is assigned by sl_h2_start, h2.c: the files below h2.c
+ * call nothing in it, doc/design-notes.md "Layers") */
 static inline struct h2_worker *
 h2w(struct sl_worker *w)
 {
@@ -297,16 +297,11 @@ h2w(struct sl_worker *w)
 
 	if (w->h2 == NULL && (hw = calloc(1, sizeof(*hw))) != NULL) {
 		TAILQ_INIT(&hw->runq);
-		event_assign(&hw->run_ev, w->base, -1, 0, h2_worker_on_run, w);
 		w->h2 = hw;
 	}
 	return w->h2;
 }
 
-/* The connection's write event, made at its first use; NULL: no memory. */
-struct event *h2_wev(struct sl_h2conn *h);
-/* The connection's timer, made at its first use; NULL: no memory. */
-struct event *h2_tev(struct sl_h2conn *h);
 /* The idle deadline from h->idle_ms (no stream open since), in the
  * worker's lists; h2_idle_off takes it out (a stream opened). */
 void h2_idle_on(struct sl_h2conn *h);
@@ -397,7 +392,7 @@ h2_calm_earn(struct sl_h2conn *h, int64_t n)
 }
 /* The connection's timer, armed for its nearest deadline; what the one
  * due at now means for the caller (H2_DL_*). */
-void h2_schedule(struct sl_h2conn *h);
+uint64_t h2_next_deadline(const struct sl_h2conn *h);
 enum { H2_DL_NONE, H2_DL_GOAWAY };
 int h2_deadline(struct sl_h2conn *h, uint64_t now);
 

@@ -431,15 +431,10 @@ h2_wbuf_flush(struct sl_h2conn *h)
 			h->f |= C2_WBLOCKED;
 			if (h->wblock_ms == 0)
 				h->wblock_ms = now_ms();
-			if (want == SL_TLS_WANT_READ) {
+			/* TLS may need a read first; else h2.c watches for
+			 * writability at the run's end (wev_arm) */
+			if (want == SL_TLS_WANT_READ)
 				h->f |= C2_W_READ;
-			} else if (h2_wev(h) == NULL) {
-				h->dead = "out_of_memory";
-				h->dead_abort = 1;
-				return -1;
-			} else {
-				(void)XPRT(c)->watch(c->fd, c->xc, h->wev, 1);
-			}
 			break;
 		}
 		SL_STAT_ADD(c->s.w->stats.client_bytes_out, (uint64_t)n);
