@@ -27,6 +27,7 @@
 #include "tunnel.h"
 #include "upstream.h"
 #include "wgen.h"
+#include "xprt.h"
 
 #define ACCESS_FLUSH_MS	   200 /* also the idle-shedding and trim period */
 #define BUF_FREE_PER_CLASS 64
@@ -603,6 +604,7 @@ sl_worker_join_free(struct sl_worker *w)
 	sl_client_free_list(w);
 	sl_h2_worker_free(w);
 	sl_h2up_worker_free(w); /* after the exchanges: none has a stream */
+	sl_xprt_mem_cache_free(); /* the pairs kept (after the streams') */
 	if (w->notify_fd != -1)
 		close(w->notify_fd);
 	while (w->free_txns != NULL) {

@@ -125,6 +125,72 @@ stream_maybe_free(struct h2up_stream *st)
 		stream_free(st);
 }
 
+/*
+ * Streams kept for reuse by the thread that freed them (a worker makes
+ * and ends its streams itself), with their buffers when these are no
+ * larger than STREAM_BUF_KEPT: a gRPC call makes one, and its calloc,
+ * its four buffers' first reallocs and their frees were about 2,500
+ * instructions a call. Linked through c.
+ */
+#define STREAMS_KEPT	64
+#define STREAM_BUF_KEPT 4096
+static _Thread_local struct h2up_stream *streams_kept;
+static _Thread_local unsigned nstreams_kept;
+
+/* A dbuf emptied for the next stream, or freed when it grew large. */
+static void
+dbuf_keep(struct dbuf *b)
+{
+	if (b->cap > STREAM_BUF_KEPT) {
+		dbuf_free(b);
+		return;
+	}
+	b->off = b->len = 0;
+}
+
+static void
+stream_put(struct h2up_stream *st)
+{
+	struct dbuf d[4];
+
+	if (nstreams_kept >= STREAMS_KEPT) {
+		dbuf_free(&st->req);
+		dbuf_free(&st->body);
+		dbuf_free(&st->resp);
+		dbuf_free(&st->hdr);
+		free(st);
+		return;
+	}
+	d[0] = st->req;
+	d[1] = st->body;
+	d[2] = st->resp;
+	d[3] = st->hdr;
+	for (int i = 0; i < 4; i++)
+		dbuf_keep(&d[i]);
+	memset(st, 0, sizeof(*st));
+	st->req = d[0];
+	st->body = d[1];
+	st->resp = d[2];
+	st->hdr = d[3];
+	st->c = (struct sl_h2up_conn *)(void *)streams_kept;
+	streams_kept = st;
+	nstreams_kept++;
+}
+
+/* A zeroed stream (its buffers empty), kept or new; NULL: no memory. */
+static struct h2up_stream *
+stream_take(void)
+{
+	struct h2up_stream *st = streams_kept;
+
+	if (st == NULL)
+		return calloc(1, sizeof(*st));
+	streams_kept = (struct h2up_stream *)(void *)st->c;
+	nstreams_kept--;
+	st->c = NULL;
+	return st;
+}
+
 static void
 stream_free(struct h2up_stream *st)
 {
@@ -154,11 +220,7 @@ stream_free(struct h2up_stream *st)
 			}
 		}
 	}
-	dbuf_free(&st->req);
-	dbuf_free(&st->body);
-	dbuf_free(&st->resp);
-	dbuf_free(&st->hdr);
-	free(st);
+	stream_put(st);
 }
 
 /* Gives the windows of the DATA bytes the exchange's end took back. */
@@ -1078,9 +1140,10 @@ stream_open(struct sl_wendpoint *ep, struct sl_xprt_mem **end)
 	}
 	if (c == NULL && (c = conn_new(ep)) == NULL)
 		return -1;
-	if ((st = calloc(1, sizeof(*st))) == NULL ||
+	if ((st = stream_take()) == NULL ||
 	    sl_xprt_mem_pair(&theirs, &mine) == -1) {
-		free(st);
+		if (st != NULL)
+			stream_put(st);
 		if (c->nstreams == 0)
 			conn_close(c, 0, NULL);
 		errno = ENOMEM;
@@ -1170,6 +1233,7 @@ sl_h2up_worker_free(struct sl_worker *w)
 {
 	struct sl_wendpoint *ep, *next;
 	struct sl_h2up_conn *c;
+	struct h2up_stream *st;
 
 	for (ep = TAILQ_FIRST(&w->eps); ep != NULL; ep = next) {
 		ep->refs++;
@@ -1180,4 +1244,15 @@ sl_h2up_worker_free(struct sl_worker *w)
 		next = TAILQ_NEXT(ep, link);
 		sl_upstream_endpoint_unref(ep);
 	}
+	/* the streams kept for reuse (the thread's, stream_put) */
+	while ((st = streams_kept) != NULL) {
+		streams_kept = (struct h2up_stream *)(void *)st->c;
+		dbuf_free(&st->req);
+		dbuf_free(&st->body);
+		dbuf_free(&st->resp);
+		dbuf_free(&st->hdr);
+		free(st);
+	}
+	nstreams_kept = 0;
+	sl_upstream_streams_free();
 }

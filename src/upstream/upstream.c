@@ -151,6 +151,53 @@ sl_upstream_retire_endpoints(struct sl_worker *w, uint64_t generation)
 
 /* ---- connections ------------------------------------------------------- */
 
+/*
+ * The structs of HTTP/2 upstream streams (one a gRPC call), kept for reuse
+ * by the thread that freed them, zeroed: a calloc and a free a call less.
+ * Linked through their first bytes.
+ */
+#define STREAM_CONNS_KEPT 64
+static _Thread_local struct sl_upconn *stream_conns;
+static _Thread_local unsigned nstream_conns;
+
+static void
+stream_conn_put(struct sl_upconn *u)
+{
+	if (nstream_conns >= STREAM_CONNS_KEPT) {
+		free(u);
+		return;
+	}
+	memset(u, 0, sizeof(*u));
+	memcpy(u, &stream_conns, sizeof(stream_conns));
+	stream_conns = u;
+	nstream_conns++;
+}
+
+static struct sl_upconn *
+stream_conn_take(void)
+{
+	struct sl_upconn *u = stream_conns;
+
+	if (u == NULL)
+		return calloc(1, sizeof(*u));
+	memcpy(&stream_conns, u, sizeof(stream_conns));
+	memset(u, 0, sizeof(*u)); /* the link's bytes (the rest is zero) */
+	nstream_conns--;
+	return u;
+}
+
+void
+sl_upstream_streams_free(void)
+{
+	struct sl_upconn *u;
+
+	while ((u = stream_conns) != NULL) {
+		memcpy(&stream_conns, u, sizeof(stream_conns));
+		free(u);
+	}
+	nstream_conns = 0;
+}
+
 static void
 upstream_free(struct sl_upconn *u, enum sl_up_close why)
 {
@@ -168,7 +215,10 @@ upstream_free(struct sl_upconn *u, enum sl_up_close why)
 	/* TLS: close_notify, unless in the middle of the handshake */
 	XPRT(u)->close(u->fd, u->xc, u->state != SL_UP_ST_HANDSHAKE);
 	sl_buf_release(&w->bufs, &u->in);
-	free(u);
+	if (stream)
+		stream_conn_put(u);
+	else
+		free(u);
 	/* The max_connections slot goes back only once the socket is closed:
 	 * another worker may use it at once, and the upstream must not see
 	 * one more connection than the limit. */
@@ -184,7 +234,7 @@ sl_upstream_stream(struct sl_worker *w, struct sl_wendpoint *ep,
 {
 	struct sl_upconn *u;
 
-	if ((u = calloc(1, sizeof(*u))) == NULL)
+	if ((u = stream_conn_take()) == NULL)
 		return NULL;
 	u->w = w;
 	u->ep = ep;
