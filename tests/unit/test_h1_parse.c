@@ -1088,6 +1088,37 @@ test_chunked_table(void **state)
 	assert_true(nbad >= 10);
 }
 
+/* The fields a trailer section may not hold (RFC 9110 section 6.5.1, and
+ * sluice's own): each of them in any case, the route's own request-id
+ * field, and names that only look like them. */
+static void
+test_trailer_forbidden(void **state)
+{
+	static const char *const bad[] = {
+	    "content-length", "Transfer-Encoding", "TRAILER",	  "host",
+	    "Expect",	      "connection",	   "Keep-Alive", "proxy-connection",
+	    "TE",	      "upgrade",	   "X-Forwarded-For",
+	    "x-forwarded-proto", "X-Request-Id",
+	};
+	static const char *const good[] = {
+	    "grpc-status", "grpc-message", "t",	 "tf",	 "hosts", "expects",
+	    "trailers",	   "upgrades",	   "x-request-ie", "content-lengthy",
+	    "x-forwarded-fox", "x-forwarded-prots", "transfer-encodinf",
+	    "keep-alivf", "connectiom", "server-timing", "",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(
+		    sl_h1_trailer_forbidden(bad[i], strlen(bad[i]), NULL), 1);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(
+		    sl_h1_trailer_forbidden(good[i], strlen(good[i]), NULL), 0);
+	assert_int_equal(sl_h1_trailer_forbidden("X-Trace", 7, "x-trace"), 1);
+	assert_int_equal(sl_h1_trailer_forbidden("X-Trace", 7, "x-tracf"), 0);
+	assert_int_equal(sl_h1_trailer_forbidden("X-Trac", 6, "x-trace"), 0);
+}
+
 /*
  * sl_h1_chunked_frame, as a codec that frames the payload itself walks a
  * checked body (front/h2_out.c): it stops at each chunk's first payload
@@ -1863,6 +1894,7 @@ main(void)
 	    cmocka_unit_test(test_chunked_table),
 	    cmocka_unit_test(test_chunked_state),
 	    cmocka_unit_test(test_chunked_frame_walk),
+	    cmocka_unit_test(test_trailer_forbidden),
 	    cmocka_unit_test(test_ieq),
 	    cmocka_unit_test(test_req_reasons),
 	    cmocka_unit_test(test_scan_reasons),
