@@ -55,20 +55,16 @@ int_decode(const uint8_t **p, const uint8_t *end, int bits, uint32_t *out)
 	return 0;
 }
 
-/* Writes v with a prefix of `bits` bits under the high bits `first`.
- * Returns the bytes written (at most 6), or 0 when room is short. */
+/* int_encode of a value that does not fit its prefix. */
 static size_t
-int_encode(uint8_t *out, size_t room, uint8_t first, int bits, uint32_t v)
+int_encode_long(uint8_t *out, size_t room, uint8_t first, int bits,
+		uint32_t v)
 {
 	uint32_t max = (1u << bits) - 1;
 	size_t n = 0;
 
 	if (room == 0)
 		return 0;
-	if (v < max) {
-		out[0] = (uint8_t)(first | v);
-		return 1;
-	}
 	out[n++] = (uint8_t)(first | max);
 	v -= max;
 	while (v >= 0x80) {
@@ -81,6 +77,20 @@ int_encode(uint8_t *out, size_t room, uint8_t first, int bits, uint32_t v)
 		return 0;
 	out[n++] = (uint8_t)v;
 	return n;
+}
+
+/* Writes v with a prefix of `bits` bits under the high bits `first`.
+ * Returns the bytes written (at most 6), or 0 when room is short. Inline:
+ * most values (a static index, a short string's length) fit the prefix,
+ * and a field's encoding writes two or three of them. */
+static inline size_t
+int_encode(uint8_t *out, size_t room, uint8_t first, int bits, uint32_t v)
+{
+	if (room != 0 && v < (1u << bits) - 1) {
+		out[0] = (uint8_t)(first | v);
+		return 1;
+	}
+	return int_encode_long(out, room, first, bits, v);
 }
 
 /* ---- Huffman (RFC 7541 section 5.2) --------------------------------------*/
