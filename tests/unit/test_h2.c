@@ -339,6 +339,11 @@ request(const char *method, const char *path, const nghttp2_nv *extra,
 
 /* ---- set-up -------------------------------------------------------------- */
 
+/* the trailers the test's body source sends (body_read): x-sum: 42 unless
+ * set */
+static nghttp2_nv *body_tr;
+static size_t body_ntr;
+
 static int
 setup_on(int l)
 {
@@ -353,6 +358,7 @@ setup_on(int l)
 	answer = NULL;
 	need = 0;
 	goaways = 0;
+	body_tr = NULL;
 	client_connect(l);
 	return 0;
 }
@@ -464,8 +470,11 @@ body_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 		if (body_trailers) {
 			nghttp2_nv tr[] = {NV("x-sum", "42")};
 			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-			assert_int_equal(nghttp2_submit_trailer(s, id, tr, 1),
-					 0);
+			assert_int_equal(
+			    nghttp2_submit_trailer(
+				s, id, body_tr != NULL ? body_tr : tr,
+				body_tr != NULL ? body_ntr : 1),
+			    0);
 		}
 	}
 	return (ssize_t)n;
@@ -711,6 +720,159 @@ test_zero_window_send_timeout(void **state)
 	assert_true(alog_has("\"close\":\"send_timeout\""));
 }
 
+/* ---- what the codec refuses or leaves out -------------------------------*/
+
+/* A request of the fields nv (pseudo-fields included, as given), END_STREAM
+ * on its HEADERS. Returns its stream id. */
+static int32_t
+request_nv(const nghttp2_nv *nv, size_t n)
+{
+	int32_t id = nghttp2_submit_request(cs, NULL, nv, n, NULL, NULL);
+
+	assert_true(id > 0);
+	flush_client();
+	return id;
+}
+
+static void
+test_malformed_requests_are_reset(void **state)
+{
+	/* RFC 9113 section 8.1.1: each is reset with PROTOCOL_ERROR before
+	 * any exchange, counted, and the connection goes on */
+	static const nghttp2_nv two_cl[] = {
+	    NV(":method", "POST"), NV(":scheme", "http"), NV(":path", "/up/a"),
+	    NV(":authority", "a.test"), NV("content-length", "1"),
+	    NV("content-length", "1")};
+	static const nghttp2_nv short_body[] = {
+	    NV(":method", "POST"), NV(":scheme", "http"), NV(":path", "/up/a"),
+	    NV(":authority", "a.test"), NV("content-length", "5")};
+	static const nghttp2_nv connect_path[] = {
+	    NV(":method", "CONNECT"), NV(":path", "/up/a"),
+	    NV(":authority", "a.test:443")};
+	static const nghttp2_nv protocol[] = {
+	    NV(":method", "CONNECT"), NV(":protocol", "websocket"),
+	    NV(":scheme", "http"), NV(":path", "/up/ws"),
+	    NV(":authority", "a.test")};
+	static const struct {
+		const nghttp2_nv *nv;
+		size_t n;
+	} bad[] = {
+	    {two_cl, 6}, {short_body, 5}, {connect_path, 3}, {protocol, 5}};
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		id = request_nv(bad[i].nv, bad[i].n);
+		wait_stream(id);
+		assert_int_equal(cstream(id)->status, 0);
+		assert_int_equal(cstream(id)->error, NGHTTP2_PROTOCOL_ERROR);
+		assert_int_equal(
+		    SL_STAT_GET(w->stats.h2_refused[SL_H2_R_PROTOCOL]),
+		    (uint64_t)i + 1);
+	}
+	assert_int_equal(nups, 0);
+	assert_int_equal(SL_STAT_GET(w->stats.requests), 0);
+	/* a request after them is served */
+	set_answer(ok6);
+	id = request("GET", "/up/after", NULL, 0, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_int_equal(c->state, SL_CLIENT_ST_H2);
+}
+
+static void
+test_trailers_past_the_limit_cut_the_stream(void **state)
+{
+	/* a chunked upload whose trailers pass max_header_list_bytes (4 KiB
+	 * on "calm", under twice it: no HPACK bomb) cannot go upstream
+	 * whole. Three fields that decode, over the limit together: the
+	 * stream is reset with ENHANCE_YOUR_CALM; one field too long for
+	 * the decoder's room: PROTOCOL_ERROR. Both are counted as header
+	 * lists refused, and the connection goes on. */
+	static char big[5000], mid[1500];
+	nghttp2_data_provider prd = {.read_callback = body_read};
+	nghttp2_nv three[] = {NV("x-a", ""), NV("x-b", ""), NV("x-c", "")};
+	nghttp2_nv one[] = {NV("x-big", "")};
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	memset(mid, 'm', sizeof(mid) - 1);
+	for (int i = 0; i < 3; i++) {
+		three[i].value = (uint8_t *)mid;
+		three[i].valuelen = sizeof(mid) - 1;
+	}
+	memset(big, 't', sizeof(big) - 1);
+	one[0].value = (uint8_t *)big;
+	one[0].valuelen = sizeof(big) - 1;
+	body_left = 3;
+	body_piece = 3;
+	body_trailers = 1;
+	body_tr = three;
+	body_ntr = 3;
+	id = request("POST", "/up/tr", NULL, 0, &prd);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->error, NGHTTP2_ENHANCE_YOUR_CALM);
+	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_HEADER_LIST]),
+			 1);
+	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_PROTOCOL]),
+			 0);
+
+	body_left = 3;
+	body_tr = one;
+	body_ntr = 1;
+	id = request("POST", "/up/tr", NULL, 0, &prd);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->error, NGHTTP2_PROTOCOL_ERROR);
+	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_HEADER_LIST]),
+			 2);
+	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_PROTOCOL]),
+			 1);
+	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_HPACK_BOMB]),
+			 0);
+	body_tr = NULL;
+	/* the connection and its HPACK state survived */
+	set_answer(ok6);
+	id = request("GET", "/up/after", NULL, 0, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_int_equal(c->state, SL_CLIENT_ST_H2);
+}
+
+static void
+test_response_trailers_lose_connection_fields(void **state)
+{
+	/* an upstream's trailer section as HTTP/2 trailers: white space
+	 * around a value trimmed, names lower-cased however long (past the
+	 * worker's copy of a name: in place). (The connection fields a
+	 * trailer section may not carry never get here: the exchange's
+	 * chunked decoder refuses them, a 502.) */
+	static char ans[2048], lname[301];
+	char want[512];
+	int32_t id;
+
+	(void)state;
+	memset(lname, 'L', 300);
+	memcpy(lname, "X-", 2);
+	snprintf(ans, sizeof(ans),
+		 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		 "2\r\nok\r\n0\r\nX-Pad: \t v \t\r\n%s: w\r\n\r\n",
+		 lname);
+	for (int i = 0; i < 300; i++)
+		lname[i] = (char)(lname[i] | 0x20);
+	snprintf(want, sizeof(want), "x-pad=v;%s=w;", lname);
+	client_h2(NULL, 0);
+	set_answer(ans);
+	id = request("GET", "/up/t", NULL, 0, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_int_equal(cstream(id)->blen, 2);
+	assert_true(cstream(id)->ended);
+	assert_int_equal(cstream(id)->error, NGHTTP2_NO_ERROR);
+	assert_string_equal(cstream(id)->trailers, want);
+}
+
 /* ---- one structured head, whatever the protocol -------------------------*/
 
 /* Requests sent once over HTTP/1.1 and once over HTTP/2: the exchange
@@ -878,6 +1040,13 @@ main(void)
 					    setup_quick, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_head_over_h1_and_h2,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_requests_are_reset,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_trailers_past_the_limit_cut_the_stream, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_response_trailers_lose_connection_fields, setup,
+		teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
