@@ -873,6 +873,91 @@ test_response_trailers_lose_connection_fields(void **state)
 	assert_string_equal(cstream(id)->trailers, want);
 }
 
+static void
+test_big_trailer_section(void **state)
+{
+	/* a trailer section past the 4 KiB its buffer starts with */
+	static char ans[8192];
+	int32_t id;
+	int k;
+
+	(void)state;
+	k = snprintf(ans, sizeof(ans),
+		     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		     "2\r\nok\r\n0\r\nX-Big: ");
+	memset(ans + k, 'v', 5000);
+	snprintf(ans + k + 5000, sizeof(ans) - (size_t)k - 5000,
+		 "\r\nX-End: e\r\n\r\n");
+	client_h2(NULL, 0);
+	set_answer(ans);
+	id = request("GET", "/up/t", NULL, 0, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_true(cstream(id)->ended);
+	assert_int_equal(cstream(id)->error, NGHTTP2_NO_ERROR);
+	/* (the test keeps the first 511 bytes of the trailers) */
+	assert_int_equal(strlen(cstream(id)->trailers), 511);
+	assert_int_equal(strncmp(cstream(id)->trailers, "x-big=vvvvvvvv", 14),
+			 0);
+}
+
+/* A PING of 7 bytes: a connection error (FRAME_SIZE_ERROR). */
+static const uint8_t bad_ping[9 + 7] = {0, 0, 7, 6, 0, 0, 0, 0, 0};
+
+/* The client's preface and SETTINGS, and a connection error in the same
+ * write, to a client end that takes 10 bytes at a time: sluice's
+ * SETTINGS, its acknowledgement and its GOAWAY are still in its buffer
+ * when the connection ends. */
+static void
+error_at_a_slow_reader(void)
+{
+	client_h2(NULL, 0);
+	sl_xprt_mem_set_window(cli, 10);
+	flush_client();
+	assert_int_equal(sl_xprt_mem_write(cli, bad_ping, sizeof(bad_ping)),
+			 (ssize_t)sizeof(bad_ping));
+}
+
+static void
+test_last_frames_wait_for_a_slow_reader(void **state)
+{
+	/* the frames left are written as the client reads, then the
+	 * connection ends with a FIN, not a reset */
+	(void)state;
+	error_at_a_slow_reader();
+	run_until(goaway_and_end);
+	assert_int_equal(goaways, 1);
+	assert_int_equal(goaway_code, NGHTTP2_FRAME_SIZE_ERROR);
+	assert_int_equal(got_eof, 1);
+	assert_int_equal(SL_STAT_GET(w->stats.timeouts[SL_TO_SEND]), 0);
+}
+
+static int
+send_timed_out(void)
+{
+	return SL_STAT_GET(w->stats.timeouts[SL_TO_SEND]) >= 1;
+}
+
+static void
+test_last_frames_to_a_client_that_never_reads(void **state)
+{
+	/* ... unless the client takes nothing for send_timeout (50 ms on
+	 * "quick"): then the connection is reset, counted as a send
+	 * timeout */
+	struct sl_xprt_mem *reader;
+
+	(void)state;
+	error_at_a_slow_reader();
+	reader = cli;
+	cli = NULL; /* not read */
+	run_until(send_timed_out);
+	cli = reader;
+	run_until(client_ended);
+	assert_int_equal(got_eof, 2);
+	assert_int_equal(goaways, 0);
+	assert_int_equal(SL_STAT_GET(w->stats.timeouts[SL_TO_SEND]), 1);
+}
+
 /* ---- one structured head, whatever the protocol -------------------------*/
 
 /* Requests sent once over HTTP/1.1 and once over HTTP/2: the exchange
@@ -1046,6 +1131,13 @@ main(void)
 		test_trailers_past_the_limit_cut_the_stream, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_response_trailers_lose_connection_fields, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_big_trailer_section, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_last_frames_wait_for_a_slow_reader, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_last_frames_to_a_client_that_never_reads, setup_quick,
 		teardown),
 	};
 
