@@ -42,7 +42,7 @@
 #include "harness.h"
 
 /* "calm" has the default limits; "quick" short ones, for the tests of
- * the deadlines. /up/ goes to the memory upstream; anything else has no
+ * the deadlines; "ws" lets WebSocket through (extended CONNECT). /up/ goes to the memory upstream; anything else has no
  * route (a 404). */
 #define ROUTES                                                                 \
 	"    protocols: [h2, http/1.1]\n"                                      \
@@ -56,11 +56,18 @@ static const char yaml[] =
     "    limits: { max_header_list_bytes: 4KiB }\n" ROUTES "  - name: quick\n"
     "    address: 127.0.0.1:8081\n"
     "    limits: { idle_timeout: 50ms, send_timeout: 50ms,\n"
-    "              header_timeout: 50ms }\n" ROUTES "clusters:\n"
+    "              header_timeout: 50ms }\n" ROUTES "  - name: ws\n"
+    "    address: 127.0.0.1:8082\n"
+    "    protocols: [h2, http/1.1]\n"
+    "    routes:\n"
+    "      - match: { path_prefix: /up/ }\n"
+    "        cluster: up\n"
+    "        upgrade: [websocket]\n"
+    "clusters:\n"
     "  - name: up\n"
     "    endpoints: [127.0.0.1:9001]\n";
 
-enum { CALM, QUICK };
+enum { CALM, QUICK, WS };
 
 /* ---- the upstreams ------------------------------------------------------- */
 
@@ -343,6 +350,9 @@ request(const char *method, const char *path, const nghttp2_nv *extra,
  * set */
 static nghttp2_nv *body_tr;
 static size_t body_ntr;
+/* 1: the body source waits (deferred) once its bytes went, until
+ * nghttp2_session_resume_data */
+static int body_hold;
 
 static int
 setup_on(int l)
@@ -359,6 +369,7 @@ setup_on(int l)
 	need = 0;
 	goaways = 0;
 	body_tr = NULL;
+	body_hold = 0;
 	client_connect(l);
 	return 0;
 }
@@ -375,6 +386,13 @@ setup_quick(void **state)
 {
 	(void)state;
 	return setup_on(QUICK);
+}
+
+static int
+setup_ws(void **state)
+{
+	(void)state;
+	return setup_on(WS);
 }
 
 static int
@@ -463,9 +481,11 @@ body_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 
 	(void)src;
 	(void)ud;
+	if (body_left == 0 && body_hold)
+		return NGHTTP2_ERR_DEFERRED;
 	memset(buf, 'b', n);
 	body_left -= n;
-	if (body_left == 0) {
+	if (body_left == 0 && !body_hold) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		if (body_trailers) {
 			nghttp2_nv tr[] = {NV("x-sum", "42")};
@@ -781,6 +801,36 @@ test_malformed_requests_are_reset(void **state)
 	assert_int_equal(c->state, SL_CLIENT_ST_H2);
 }
 
+static int
+trailers_cut_logged(void)
+{
+	return alog_has("\"close\":\"http2_trailers_too_large\"");
+}
+
+static void
+test_protocol_without_connect(void **state)
+{
+	/* where extended CONNECT is on (a route lets WebSocket through),
+	 * :protocol on another method is still malformed */
+	static const nghttp2_nv get_ws[] = {
+	    NV(":method", "GET"), NV(":protocol", "websocket"),
+	    NV(":scheme", "http"), NV(":path", "/up/ws"),
+	    NV(":authority", "a.test")};
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	id = request_nv(get_ws, 5);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->error, NGHTTP2_PROTOCOL_ERROR);
+	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_PROTOCOL]),
+			 1);
+	assert_int_equal(nups, 0);
+	assert_int_equal(nghttp2_session_get_remote_settings(
+			     cs, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL),
+			 1);
+}
+
 static void
 test_trailers_past_the_limit_cut_the_stream(void **state)
 {
@@ -811,9 +861,16 @@ test_trailers_past_the_limit_cut_the_stream(void **state)
 	body_trailers = 1;
 	body_tr = three;
 	body_ntr = 3;
+	/* these come once the exchange began: it is cut, and logged so */
+	body_hold = 1;
 	id = request("POST", "/up/tr", NULL, 0, &prd);
+	run_until(first_up_made);
+	body_hold = 0;
+	assert_int_equal(nghttp2_session_resume_data(cs, id), 0);
+	flush_client();
 	wait_stream(id);
 	assert_int_equal(cstream(id)->error, NGHTTP2_ENHANCE_YOUR_CALM);
+	run_until(trailers_cut_logged);
 	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_HEADER_LIST]),
 			 1);
 	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_PROTOCOL]),
@@ -832,7 +889,10 @@ test_trailers_past_the_limit_cut_the_stream(void **state)
 	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_HPACK_BOMB]),
 			 0);
 	body_tr = NULL;
-	/* the connection and its HPACK state survived */
+	/* the connection and its HPACK state survived (the upstream of the
+	 * cut exchange, closed, answers nothing) */
+	for (int i = 0; i < nups; i++)
+		ups[i].answered = 1;
 	set_answer(ok6);
 	id = request("GET", "/up/after", NULL, 0, NULL);
 	wait_stream(id);
@@ -1127,6 +1187,8 @@ main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_requests_are_reset,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_protocol_without_connect,
+					    setup_ws, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_trailers_past_the_limit_cut_the_stream, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
