@@ -832,6 +832,39 @@ test_protocol_without_connect(void **state)
 }
 
 static void
+test_long_path_and_cookies(void **state)
+{
+	/* a :path and cookie crumbs past the 4 KiB the connection's scratch
+	 * starts with: the request line and the joined Cookie reach the
+	 * upstream whole */
+	static char path[3001], ck1[1001], ck2[1001], want[2100];
+	nghttp2_nv extra[] = {NV("cookie", ""), NV("cookie", "")};
+	int32_t id;
+
+	(void)state;
+	memcpy(path, "/up/", 4);
+	memset(path + 4, 'p', sizeof(path) - 5);
+	memset(ck1, '1', sizeof(ck1) - 1);
+	memcpy(ck1, "a=", 2);
+	memset(ck2, '2', sizeof(ck2) - 1);
+	memcpy(ck2, "b=", 2);
+	extra[0].value = (uint8_t *)ck1;
+	extra[0].valuelen = sizeof(ck1) - 1;
+	extra[1].value = (uint8_t *)ck2;
+	extra[1].valuelen = sizeof(ck2) - 1;
+	snprintf(want, sizeof(want), "\r\nCookie: %s; %s\r\n", ck1, ck2);
+	client_h2(NULL, 0);
+	set_answer(ok6);
+	id = request("GET", path, extra, 2, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_int_equal(strncmp(ups[0].got + 4, path, sizeof(path) - 1), 0);
+	assert_memory_equal(ups[0].got + 4 + sizeof(path) - 1, " HTTP/1.1\r\n",
+			    11);
+	assert_non_null(strstr(ups[0].got, want));
+}
+
+static void
 test_trailers_past_the_limit_cut_the_stream(void **state)
 {
 	/* a chunked upload whose trailers pass max_header_list_bytes (4 KiB
@@ -1188,6 +1221,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_malformed_requests_are_reset,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_protocol_without_connect,
+					    setup_ws, teardown),
+	    cmocka_unit_test_setup_teardown(test_long_path_and_cookies,
 					    setup_ws, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_trailers_past_the_limit_cut_the_stream, setup, teardown),
