@@ -86,6 +86,8 @@ static int nups;
 static const char *answer;
 static size_t answer_len;
 static size_t need;
+/* 1: the upstreams read nothing more */
+static int up_deaf;
 
 static int
 connector(struct sl_wendpoint *ep, struct sl_xprt_mem **end)
@@ -107,7 +109,7 @@ serve(void)
 		const char *head;
 		ssize_t n;
 
-		if (u->e == NULL)
+		if (u->e == NULL || up_deaf)
 			continue;
 		while ((n = sl_xprt_mem_read(u->e, buf, sizeof(buf))) > 0) {
 			size_t k =
@@ -370,6 +372,7 @@ setup_on(int l)
 	goaways = 0;
 	body_tr = NULL;
 	body_hold = 0;
+	up_deaf = 0;
 	client_connect(l);
 	return 0;
 }
@@ -864,6 +867,54 @@ test_long_path_and_cookies(void **state)
 	assert_non_null(strstr(ups[0].got, want));
 }
 
+static int
+overflow_logged(void)
+{
+	return alog_has("\"close\":\"http2_body_overflow\"");
+}
+
+static void
+test_tiny_data_frames_overflow_the_stream(void **state)
+{
+	/* an upload without a length goes upstream chunked; DATA frames of
+	 * one byte, each read on its own, cost a chunk's framing each: while
+	 * the upstream reads nothing, within the stream's window, their
+	 * framing outgrows the stream's buffer. The stream is reset with
+	 * ENHANCE_YOUR_CALM, counted, its exchange cut; the connection goes
+	 * on */
+	nghttp2_data_provider prd = {.read_callback = body_read};
+	uint8_t fr[10] = {0, 0, 1, 0, 0, 0, 0, 0, 0, 'd'};
+	int32_t id;
+	int i;
+
+	(void)state;
+	client_h2(NULL, 0);
+	body_left = 0;
+	body_piece = 1;
+	body_hold = 1; /* HEADERS only: the DATA frames are the test's */
+	id = request("POST", "/up/tiny", NULL, 0, &prd);
+	run_until(first_up_made);
+	run_ready();
+	up_deaf = 1;
+	sl_xprt_mem_set_window(ups[0].e, 16);
+	fr[5] = (uint8_t)(id >> 24);
+	fr[6] = (uint8_t)(id >> 16);
+	fr[7] = (uint8_t)(id >> 8);
+	fr[8] = (uint8_t)id;
+	for (i = 0; i < 70000 && !cstream(id)->closed; i++) {
+		assert_int_equal(sl_xprt_mem_write(cli, fr, sizeof(fr)),
+				 (ssize_t)sizeof(fr));
+		run_ready();
+		feed();
+	}
+	assert_true(cstream(id)->closed);
+	assert_int_equal(cstream(id)->error, NGHTTP2_ENHANCE_YOUR_CALM);
+	assert_int_equal(
+	    SL_STAT_GET(w->stats.h2_refused[SL_H2_R_BODY_OVERFLOW]), 1);
+	run_until(overflow_logged);
+	assert_int_equal(c->state, SL_CLIENT_ST_H2);
+}
+
 static void
 test_trailers_past_the_limit_cut_the_stream(void **state)
 {
@@ -1226,6 +1277,8 @@ main(void)
 					    setup_ws, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_trailers_past_the_limit_cut_the_stream, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_tiny_data_frames_overflow_the_stream, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_response_trailers_lose_connection_fields, setup,
 		teardown),
