@@ -868,6 +868,47 @@ test_long_path_and_cookies(void **state)
 }
 
 static int
+client_reset_logged(void)
+{
+	return alog_has("\"close\":\"client_reset\"");
+}
+
+static int
+first_status(void)
+{
+	feed();
+	return cstream(waiting_id)->status != 0;
+}
+
+static void
+test_client_reset_while_the_window_is_shut(void **state)
+{
+	/* the client keeps its window shut, gets the head, then resets the
+	 * stream: the exchange waiting to write its body is cut and logged
+	 * as the client's reset, the connection goes on */
+	nghttp2_settings_entry iv[] = {
+	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0}};
+	int32_t id;
+
+	(void)state;
+	client_h2(iv, 1);
+	set_answer("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789");
+	id = request("GET", "/up/w", NULL, 0, NULL);
+	waiting_id = id;
+	run_until(first_status);
+	run_ready();
+	assert_int_equal(cstream(id)->blen, 0);
+	assert_int_equal(nghttp2_submit_rst_stream(cs, NGHTTP2_FLAG_NONE, id,
+						   NGHTTP2_CANCEL),
+			 0);
+	flush_client();
+	wait_stream(id);
+	run_until(client_reset_logged);
+	assert_int_equal(SL_STAT_GET(w->stats.timeouts[SL_TO_SEND]), 0);
+	assert_int_equal(c->state, SL_CLIENT_ST_H2);
+}
+
+static int
 overflow_logged(void)
 {
 	return alog_has("\"close\":\"http2_body_overflow\"");
@@ -1279,6 +1320,8 @@ main(void)
 		test_trailers_past_the_limit_cut_the_stream, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_tiny_data_frames_overflow_the_stream, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_client_reset_while_the_window_is_shut, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_response_trailers_lose_connection_fields, setup,
 		teardown),
