@@ -154,6 +154,7 @@ struct cs {
 static struct cs cstreams[MAXS];
 static nghttp2_session *cs;
 static int goaways;
+static int pings_sent, pings_acked; /* by the client, and answered */
 static int32_t goaway_last;
 static uint32_t goaway_code;
 
@@ -220,6 +221,8 @@ c_on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
 	(void)s;
 	(void)ud;
+	if (f->hd.type == NGHTTP2_PING && (f->hd.flags & NGHTTP2_FLAG_ACK))
+		pings_acked++;
 	if (f->hd.type == NGHTTP2_GOAWAY) {
 		goaways++;
 		goaway_last = f->goaway.last_stream_id;
@@ -373,6 +376,7 @@ setup_on(int l)
 	body_tr = NULL;
 	body_hold = 0;
 	up_deaf = 0;
+	pings_sent = pings_acked = 0;
 	client_connect(l);
 	return 0;
 }
@@ -908,6 +912,54 @@ test_client_reset_while_the_window_is_shut(void **state)
 	assert_int_equal(c->state, SL_CLIENT_ST_H2);
 }
 
+/* stream_closed, with a PING sent at every fourth look and the answers
+ * counted (until the stream closed, then until every one is answered) */
+static int
+closed_pinging(void)
+{
+	static int n;
+
+	if (!cstream(waiting_id)->closed && ++n % 4 == 0) {
+		assert_int_equal(nghttp2_submit_ping(cs, NGHTTP2_FLAG_NONE,
+						     NULL),
+				 0);
+		pings_sent++;
+	}
+	return stream_closed() && pings_acked == pings_sent;
+}
+
+static void
+test_big_body_to_a_client_that_reads_in_pieces(void **state)
+{
+	/* 250,000 bytes to a client whose end takes 5,000 at a time and
+	 * sends a PING now and then: the write buffer is written in pieces,
+	 * the acknowledgements go behind what is left of it; the body
+	 * arrives whole, in order, and the PINGs are answered */
+	static char ans[260000];
+	size_t k;
+	int32_t id;
+
+	(void)state;
+	k = (size_t)snprintf(ans, sizeof(ans),
+			     "HTTP/1.1 200 OK\r\nContent-Length: 250000\r\n\r\n");
+	for (size_t i = 0; i < 250000; i++)
+		ans[k + i] = (char)('a' + i % 26);
+	ans[k + 250000] = '\0';
+	client_h2(NULL, 0);
+	sl_xprt_mem_set_window(cli, 5000);
+	set_answer(ans);
+	id = request("GET", "/up/big", NULL, 0, NULL);
+	waiting_id = id;
+	run_until(closed_pinging);
+	assert_true(pings_sent > 0);
+	assert_int_equal(pings_acked, pings_sent);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_true(cstream(id)->ended);
+	assert_int_equal(cstream(id)->error, NGHTTP2_NO_ERROR);
+	assert_int_equal(cstream(id)->blen, 250000);
+	assert_memory_equal(cstream(id)->body, ans + k, 250000);
+}
+
 static int
 overflow_logged(void)
 {
@@ -1322,6 +1374,9 @@ main(void)
 		test_tiny_data_frames_overflow_the_stream, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_client_reset_while_the_window_is_shut, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_big_body_to_a_client_that_reads_in_pieces, setup,
+		teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_response_trailers_lose_connection_fields, setup,
 		teardown),
