@@ -460,6 +460,49 @@ def min_send_rate_not_charged_for_a_slow_upstream():
     expect_timeouts(aport, {}, "after slow upstreams")
 
 
+@test
+def min_send_rate_not_charged_for_a_slow_upstream_over_http2():
+    """As above for an HTTP/2 stream (whose codec reports nothing unacked
+    in the kernel: what it wrote counts as taken): a body the upstream
+    trickles for 3 s under min_send_rate 16 KiB reaches an HTTP/2 client
+    whole, and no client timeout is counted."""
+    import h2test
+    if not h2test.HAVE_H2:
+        raise sltest.Skip("no python3-h2")
+    data = os.urandom(1500)
+    up = None
+
+    def handler(req):
+        # head at once, then 250 B every 0.5 s
+        s = up.conns[req.conn_id].sock
+        s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+                  % len(data))
+        for i in range(0, len(data), 250):
+            time.sleep(0.5)
+            s.sendall(data[i:i + 250])
+        return Reply(action="raw", raw=b"")
+
+    up = Upstream("a", handler)
+    aport = free_port()
+    cfg, port = make_config({"a": [up]},
+                            limits={"min_send_rate": "16KiB",
+                                    "send_timeout": "60s"},
+                            listener_opts={"protocols": ["h2", "http/1.1"]},
+                            extra={"admin": {"address":
+                                             "127.0.0.1:%d" % aport}})
+    # prior knowledge on plain TCP, whatever the transport of the run
+    cfg["listeners"][0].pop("tls", None)
+    sltest._tls_ports.discard(port)
+    start_sluice(cfg)
+    c = h2test.H2Client(port, timeout=15.0)
+    st = c.response(c.request("GET", "/trickle"), 15.0)
+    eq(st.status, 200, "status of a trickled response")
+    eq(bytes(st.body), data, "trickled body")
+    check(st.reset is None, "not reset")
+    c.close()
+    expect_timeouts(aport, {}, "after a slow upstream")
+
+
 # ---------------------------------------------------------------------------
 # the other client timeouts are counted by reason
 

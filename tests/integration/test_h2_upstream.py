@@ -1176,5 +1176,52 @@ def malformed_upstream_responses_are_502():
         check(rule in log, "%r not in the log:\n%s" % (rule, log[-3000:]))
 
 
+@test
+def more_malformed_upstream_responses():
+    """A server's frames that break RFC 9113 section 8 in ways the test
+    above does not: DATA before any HEADERS, a field name with an upper
+    case letter (section 8.2.1, refused by sluice's HPACK decoder). Each
+    is a 502 for a POST, sent once, with the rule in the log. And a HEAD
+    answered with a content-length and DATA anyway: the client gets the
+    head and no body, the stream ends cleanly, and the connection serves
+    the next request."""
+    H = h2test
+    enc = hpack.Encoder()
+
+    def head(sid, fields, end=True):
+        return H.frame(H.HEADERS, H.END_HEADERS | (H.END_STREAM if end else 0),
+                       sid, enc.encode(fields))
+
+    answers = [
+        lambda sid: [H.frame(H.DATA, 0, sid, b"early"),
+                     head(sid, [(":status", "200")])],
+        lambda sid: [head(sid, [(":status", "200"), ("X-Upper", "1")])],
+        lambda sid: [head(sid, [(":status", "200"), ("content-length", "5")],
+                          end=False),
+                     H.frame(H.DATA, H.END_STREAM, sid, b"hello")],
+        lambda sid: [head(sid, [(":status", "200"), ("content-length", "2")],
+                          end=False),
+                     H.frame(H.DATA, H.END_STREAM, sid, b"ok")],
+    ]
+    addr, got = raw_h2_server(answers)
+    sl, port, alog = h2c_sluice([addr], log=False)
+    for i in range(2):
+        st = h2_call(port, "POST", "/bad%d" % i, body=b"x")
+        eq(st.status, 502, "answer %d" % i)
+    st = h2_call(port, "HEAD", "/head")
+    eq(st.status, 200, "HEAD")
+    eq(st.header("content-length"), "5")
+    eq(bytes(st.body), b"", "no body for a HEAD")
+    check(st.ended and st.reset is None, "HEAD: ended, not reset")
+    st = h2_call(port, "POST", "/good", body=b"x")
+    eq(st.status, 200, "a good answer after them")
+    eq(bytes(st.body), b"ok")
+    eq(got, ["/bad0", "/bad1", "/head", "/good"], "each sent once")
+    log = sl.stderr()
+    for rule in ("DATA before the response's head",
+                 "a field RFC 9113 section 8.2.1 forbids"):
+        check(rule in log, "%r not in the log:\n%s" % (rule, log[-3000:]))
+
+
 if __name__ == "__main__":
     main()

@@ -268,11 +268,13 @@ def misdirected_request_gets_421():
     eq(st.status, 200, "a name the certificate covers (wildcard)")
     st = c.response(c.request("GET", "/ip", authority="127.0.0.1:%d" % port))
     eq(st.status, 200, "an address: no client coalesces by one")
+    st = c.response(c.request("GET", "/ip6", authority="[::1]:%d" % port))
+    eq(st.status, 200, "an IPv6 address, its brackets taken off")
     st = c.response(c.request("GET", "/other",
                               authority="b.example.test:%d" % port))
     eq(st.status, 421, "another certificate's name")
     eq(json.loads(bytes(st.body))["error"], "misdirected_request", "code")
-    eq([r.target for r in up.requests], ["/same", "/wild", "/ip"],
+    eq([r.target for r in up.requests], ["/same", "/wild", "/ip", "/ip6"],
        "what reached the upstream")
     # the same request on a connection made for that name passes
     c2 = H2Client(port, tls=True, sni="b.example.test",

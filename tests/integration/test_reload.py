@@ -1509,5 +1509,52 @@ def sigusr1_reopens_renamed_access_log():
     check("line-2-xxxx" in old, "renamed file lost its lines")
 
 
+@test
+def http2_connection_of_a_removed_listener_drains():
+    """An HTTP/2 connection whose listener a reload removes ends as a
+    drain ends it (RFC 9113 section 6.8): a first GOAWAY naming the
+    largest stream id and a PING, then the last GOAWAY naming the stream
+    begun; that stream finishes whole, then the connection closes. (Raw
+    frames: python3-h2 takes the first GOAWAY for the end.)"""
+    import h2test
+    if not h2test.HAVE_H2:
+        raise sltest.Skip("no python3-h2")
+    H = h2test
+    a = Upstream("a", handler=lambda req: Reply(
+        200, b"slow-" * 100, delay=1.0 if req.target == "/slow" else 0.0))
+    aport = free_port()
+    p2 = free_port()
+    cfg1, p1 = conf({"a": [a]}, aport=aport, workers=1,
+                    listeners_extra=[("second", p2)],
+                    listener_opts={"protocols": ["h2", "http/1.1"]})
+    # prior knowledge on plain TCP, whatever the transport of the run
+    cfg1["listeners"][0].pop("tls", None)
+    sltest._tls_ports.discard(p1)
+    sl = start_sluice(cfg1)
+    r = H.RawH2(p1)
+    r.send(r.headers(1, r.req_fields("/1")))
+    check(r.wait(lambda: 1 in r.statuses()), "a request first")
+    r.send(r.headers(3, r.req_fields("/slow")))
+    check(wait_until(lambda: "/slow" in a.paths(), 5.0),
+          "the slow request reached the upstream")
+    cfg2, _ = conf({"a": [a]}, port=p2, aport=aport, workers=1,
+                   listener_name="second")
+    reload(sl, aport, cfg2)
+    check(r.wait(lambda: r.closed, 10), "the connection closed")
+    eq(r.statuses(), {1: [200], 3: [200]}, "both streams answered")
+    eq(r.goaways(), [(0x7fffffff, H.NO_ERROR), (3, H.NO_ERROR)],
+       "the two GOAWAYs")
+    check(any(t == H.PING and not f & H.ACK for t, f, _, _ in r.frames),
+          "a PING between them")
+    body = b"".join(p for t, _, sid, p in r.frames
+                    if t == H.DATA and sid == 3)
+    eq(body, b"slow-" * 100, "the stream in flight, whole")
+    check(any(t == H.DATA and sid == 3 and f & H.END_STREAM
+              for t, f, sid, _ in r.frames), "ended")
+    eq(r.resets(), {}, "no stream reset")
+    r.close()
+    check(connect_refused(p1), "the removed listener accepts no connection")
+
+
 if __name__ == "__main__":
     main()

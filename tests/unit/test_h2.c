@@ -42,7 +42,7 @@
 #include "harness.h"
 
 /* "calm" has the default limits; "quick" short ones, for the tests of
- * the deadlines. /up/ goes to the memory upstream; anything else has no
+ * the deadlines; "ws" lets WebSocket through (extended CONNECT). /up/ goes to the memory upstream; anything else has no
  * route (a 404). */
 #define ROUTES                                                                 \
 	"    protocols: [h2, http/1.1]\n"                                      \
@@ -56,11 +56,18 @@ static const char yaml[] =
     "    limits: { max_header_list_bytes: 4KiB }\n" ROUTES "  - name: quick\n"
     "    address: 127.0.0.1:8081\n"
     "    limits: { idle_timeout: 50ms, send_timeout: 50ms,\n"
-    "              header_timeout: 50ms }\n" ROUTES "clusters:\n"
+    "              header_timeout: 50ms }\n" ROUTES "  - name: ws\n"
+    "    address: 127.0.0.1:8082\n"
+    "    protocols: [h2, http/1.1]\n"
+    "    routes:\n"
+    "      - match: { path_prefix: /up/ }\n"
+    "        cluster: up\n"
+    "        upgrade: [websocket]\n"
+    "clusters:\n"
     "  - name: up\n"
     "    endpoints: [127.0.0.1:9001]\n";
 
-enum { CALM, QUICK };
+enum { CALM, QUICK, WS };
 
 /* ---- the upstreams ------------------------------------------------------- */
 
@@ -79,6 +86,8 @@ static int nups;
 static const char *answer;
 static size_t answer_len;
 static size_t need;
+/* 1: the upstreams read nothing more */
+static int up_deaf;
 
 static int
 connector(struct sl_wendpoint *ep, struct sl_xprt_mem **end)
@@ -100,7 +109,7 @@ serve(void)
 		const char *head;
 		ssize_t n;
 
-		if (u->e == NULL)
+		if (u->e == NULL || up_deaf)
 			continue;
 		while ((n = sl_xprt_mem_read(u->e, buf, sizeof(buf))) > 0) {
 			size_t k =
@@ -145,6 +154,7 @@ struct cs {
 static struct cs cstreams[MAXS];
 static nghttp2_session *cs;
 static int goaways;
+static int pings_sent, pings_acked; /* by the client, and answered */
 static int32_t goaway_last;
 static uint32_t goaway_code;
 
@@ -211,6 +221,8 @@ c_on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
 	(void)s;
 	(void)ud;
+	if (f->hd.type == NGHTTP2_PING && (f->hd.flags & NGHTTP2_FLAG_ACK))
+		pings_acked++;
 	if (f->hd.type == NGHTTP2_GOAWAY) {
 		goaways++;
 		goaway_last = f->goaway.last_stream_id;
@@ -339,6 +351,14 @@ request(const char *method, const char *path, const nghttp2_nv *extra,
 
 /* ---- set-up -------------------------------------------------------------- */
 
+/* the trailers the test's body source sends (body_read): x-sum: 42 unless
+ * set */
+static nghttp2_nv *body_tr;
+static size_t body_ntr;
+/* 1: the body source waits (deferred) once its bytes went, until
+ * nghttp2_session_resume_data */
+static int body_hold;
+
 static int
 setup_on(int l)
 {
@@ -353,6 +373,10 @@ setup_on(int l)
 	answer = NULL;
 	need = 0;
 	goaways = 0;
+	body_tr = NULL;
+	body_hold = 0;
+	up_deaf = 0;
+	pings_sent = pings_acked = 0;
 	client_connect(l);
 	return 0;
 }
@@ -369,6 +393,13 @@ setup_quick(void **state)
 {
 	(void)state;
 	return setup_on(QUICK);
+}
+
+static int
+setup_ws(void **state)
+{
+	(void)state;
+	return setup_on(WS);
 }
 
 static int
@@ -457,15 +488,20 @@ body_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 
 	(void)src;
 	(void)ud;
+	if (body_left == 0 && body_hold)
+		return NGHTTP2_ERR_DEFERRED;
 	memset(buf, 'b', n);
 	body_left -= n;
-	if (body_left == 0) {
+	if (body_left == 0 && !body_hold) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		if (body_trailers) {
 			nghttp2_nv tr[] = {NV("x-sum", "42")};
 			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-			assert_int_equal(nghttp2_submit_trailer(s, id, tr, 1),
-					 0);
+			assert_int_equal(
+			    nghttp2_submit_trailer(
+				s, id, body_tr != NULL ? body_tr : tr,
+				body_tr != NULL ? body_ntr : 1),
+			    0);
 		}
 	}
 	return (ssize_t)n;
@@ -711,6 +747,454 @@ test_zero_window_send_timeout(void **state)
 	assert_true(alog_has("\"close\":\"send_timeout\""));
 }
 
+/* ---- what the codec refuses or leaves out -------------------------------*/
+
+/* A request of the fields nv (pseudo-fields included, as given), END_STREAM
+ * on its HEADERS. Returns its stream id. */
+static int32_t
+request_nv(const nghttp2_nv *nv, size_t n)
+{
+	int32_t id = nghttp2_submit_request(cs, NULL, nv, n, NULL, NULL);
+
+	assert_true(id > 0);
+	flush_client();
+	return id;
+}
+
+static void
+test_malformed_requests_are_reset(void **state)
+{
+	/* RFC 9113 section 8.1.1: each is reset with PROTOCOL_ERROR before
+	 * any exchange, counted, and the connection goes on */
+	static const nghttp2_nv two_cl[] = {
+	    NV(":method", "POST"), NV(":scheme", "http"), NV(":path", "/up/a"),
+	    NV(":authority", "a.test"), NV("content-length", "1"),
+	    NV("content-length", "1")};
+	static const nghttp2_nv short_body[] = {
+	    NV(":method", "POST"), NV(":scheme", "http"), NV(":path", "/up/a"),
+	    NV(":authority", "a.test"), NV("content-length", "5")};
+	static const nghttp2_nv connect_path[] = {
+	    NV(":method", "CONNECT"), NV(":path", "/up/a"),
+	    NV(":authority", "a.test:443")};
+	static const nghttp2_nv protocol[] = {
+	    NV(":method", "CONNECT"), NV(":protocol", "websocket"),
+	    NV(":scheme", "http"), NV(":path", "/up/ws"),
+	    NV(":authority", "a.test")};
+	static const struct {
+		const nghttp2_nv *nv;
+		size_t n;
+	} bad[] = {
+	    {two_cl, 6}, {short_body, 5}, {connect_path, 3}, {protocol, 5}};
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		id = request_nv(bad[i].nv, bad[i].n);
+		wait_stream(id);
+		assert_int_equal(cstream(id)->status, 0);
+		assert_int_equal(cstream(id)->error, NGHTTP2_PROTOCOL_ERROR);
+		assert_int_equal(
+		    SL_STAT_GET(w->stats.h2_refused[SL_H2_R_PROTOCOL]),
+		    (uint64_t)i + 1);
+	}
+	assert_int_equal(nups, 0);
+	assert_int_equal(SL_STAT_GET(w->stats.requests), 0);
+	/* a request after them is served */
+	set_answer(ok6);
+	id = request("GET", "/up/after", NULL, 0, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_int_equal(c->state, SL_CLIENT_ST_H2);
+}
+
+static int
+trailers_cut_logged(void)
+{
+	return alog_has("\"close\":\"http2_trailers_too_large\"");
+}
+
+static void
+test_protocol_without_connect(void **state)
+{
+	/* where extended CONNECT is on (a route lets WebSocket through),
+	 * :protocol on another method is still malformed */
+	static const nghttp2_nv get_ws[] = {
+	    NV(":method", "GET"), NV(":protocol", "websocket"),
+	    NV(":scheme", "http"), NV(":path", "/up/ws"),
+	    NV(":authority", "a.test")};
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	id = request_nv(get_ws, 5);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->error, NGHTTP2_PROTOCOL_ERROR);
+	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_PROTOCOL]),
+			 1);
+	assert_int_equal(nups, 0);
+	assert_int_equal(nghttp2_session_get_remote_settings(
+			     cs, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL),
+			 1);
+}
+
+static void
+test_long_path_and_cookies(void **state)
+{
+	/* a :path and cookie crumbs past the 4 KiB the connection's scratch
+	 * starts with: the request line and the joined Cookie reach the
+	 * upstream whole */
+	static char path[3001], ck1[1001], ck2[1001], want[2100];
+	nghttp2_nv extra[] = {NV("cookie", ""), NV("cookie", "")};
+	int32_t id;
+
+	(void)state;
+	memcpy(path, "/up/", 4);
+	memset(path + 4, 'p', sizeof(path) - 5);
+	memset(ck1, '1', sizeof(ck1) - 1);
+	memcpy(ck1, "a=", 2);
+	memset(ck2, '2', sizeof(ck2) - 1);
+	memcpy(ck2, "b=", 2);
+	extra[0].value = (uint8_t *)ck1;
+	extra[0].valuelen = sizeof(ck1) - 1;
+	extra[1].value = (uint8_t *)ck2;
+	extra[1].valuelen = sizeof(ck2) - 1;
+	snprintf(want, sizeof(want), "\r\nCookie: %s; %s\r\n", ck1, ck2);
+	client_h2(NULL, 0);
+	set_answer(ok6);
+	id = request("GET", path, extra, 2, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_int_equal(strncmp(ups[0].got + 4, path, sizeof(path) - 1), 0);
+	assert_memory_equal(ups[0].got + 4 + sizeof(path) - 1, " HTTP/1.1\r\n",
+			    11);
+	assert_non_null(strstr(ups[0].got, want));
+}
+
+static int
+client_reset_logged(void)
+{
+	return alog_has("\"close\":\"client_reset\"");
+}
+
+static int
+first_status(void)
+{
+	feed();
+	return cstream(waiting_id)->status != 0;
+}
+
+static void
+test_client_reset_while_the_window_is_shut(void **state)
+{
+	/* the client keeps its window shut, gets the head, then resets the
+	 * stream: the exchange waiting to write its body is cut and logged
+	 * as the client's reset, the connection goes on */
+	nghttp2_settings_entry iv[] = {
+	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0}};
+	int32_t id;
+
+	(void)state;
+	client_h2(iv, 1);
+	set_answer("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789");
+	id = request("GET", "/up/w", NULL, 0, NULL);
+	waiting_id = id;
+	run_until(first_status);
+	run_ready();
+	assert_int_equal(cstream(id)->blen, 0);
+	assert_int_equal(nghttp2_submit_rst_stream(cs, NGHTTP2_FLAG_NONE, id,
+						   NGHTTP2_CANCEL),
+			 0);
+	flush_client();
+	wait_stream(id);
+	run_until(client_reset_logged);
+	assert_int_equal(SL_STAT_GET(w->stats.timeouts[SL_TO_SEND]), 0);
+	assert_int_equal(c->state, SL_CLIENT_ST_H2);
+}
+
+/* stream_closed, with a PING sent at every fourth look and the answers
+ * counted (until the stream closed, then until every one is answered) */
+static int
+closed_pinging(void)
+{
+	static int n;
+
+	if (!cstream(waiting_id)->closed && ++n % 4 == 0) {
+		assert_int_equal(nghttp2_submit_ping(cs, NGHTTP2_FLAG_NONE,
+						     NULL),
+				 0);
+		pings_sent++;
+	}
+	return stream_closed() && pings_acked == pings_sent;
+}
+
+static void
+test_big_body_to_a_client_that_reads_in_pieces(void **state)
+{
+	/* 250,000 bytes to a client whose end takes 5,000 at a time and
+	 * sends a PING now and then: the write buffer is written in pieces,
+	 * the acknowledgements go behind what is left of it; the body
+	 * arrives whole, in order, and the PINGs are answered */
+	static char ans[260000];
+	size_t k;
+	int32_t id;
+
+	(void)state;
+	k = (size_t)snprintf(ans, sizeof(ans),
+			     "HTTP/1.1 200 OK\r\nContent-Length: 250000\r\n\r\n");
+	for (size_t i = 0; i < 250000; i++)
+		ans[k + i] = (char)('a' + i % 26);
+	ans[k + 250000] = '\0';
+	client_h2(NULL, 0);
+	sl_xprt_mem_set_window(cli, 5000);
+	set_answer(ans);
+	id = request("GET", "/up/big", NULL, 0, NULL);
+	waiting_id = id;
+	run_until(closed_pinging);
+	assert_true(pings_sent > 0);
+	assert_int_equal(pings_acked, pings_sent);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_true(cstream(id)->ended);
+	assert_int_equal(cstream(id)->error, NGHTTP2_NO_ERROR);
+	assert_int_equal(cstream(id)->blen, 250000);
+	assert_memory_equal(cstream(id)->body, ans + k, 250000);
+}
+
+static int
+overflow_logged(void)
+{
+	return alog_has("\"close\":\"http2_body_overflow\"");
+}
+
+static void
+test_tiny_data_frames_overflow_the_stream(void **state)
+{
+	/* an upload without a length goes upstream chunked; DATA frames of
+	 * one byte, each read on its own, cost a chunk's framing each: while
+	 * the upstream reads nothing, within the stream's window, their
+	 * framing outgrows the stream's buffer. The stream is reset with
+	 * ENHANCE_YOUR_CALM, counted, its exchange cut; the connection goes
+	 * on */
+	nghttp2_data_provider prd = {.read_callback = body_read};
+	uint8_t fr[10] = {0, 0, 1, 0, 0, 0, 0, 0, 0, 'd'};
+	int32_t id;
+	int i;
+
+	(void)state;
+	client_h2(NULL, 0);
+	body_left = 0;
+	body_piece = 1;
+	body_hold = 1; /* HEADERS only: the DATA frames are the test's */
+	id = request("POST", "/up/tiny", NULL, 0, &prd);
+	run_until(first_up_made);
+	run_ready();
+	up_deaf = 1;
+	sl_xprt_mem_set_window(ups[0].e, 16);
+	fr[5] = (uint8_t)(id >> 24);
+	fr[6] = (uint8_t)(id >> 16);
+	fr[7] = (uint8_t)(id >> 8);
+	fr[8] = (uint8_t)id;
+	for (i = 0; i < 70000 && !cstream(id)->closed; i++) {
+		assert_int_equal(sl_xprt_mem_write(cli, fr, sizeof(fr)),
+				 (ssize_t)sizeof(fr));
+		run_ready();
+		feed();
+	}
+	assert_true(cstream(id)->closed);
+	assert_int_equal(cstream(id)->error, NGHTTP2_ENHANCE_YOUR_CALM);
+	assert_int_equal(
+	    SL_STAT_GET(w->stats.h2_refused[SL_H2_R_BODY_OVERFLOW]), 1);
+	run_until(overflow_logged);
+	assert_int_equal(c->state, SL_CLIENT_ST_H2);
+}
+
+static void
+test_trailers_past_the_limit_cut_the_stream(void **state)
+{
+	/* a chunked upload whose trailers pass max_header_list_bytes (4 KiB
+	 * on "calm", under twice it: no HPACK bomb) cannot go upstream
+	 * whole. Three fields that decode, over the limit together: the
+	 * stream is reset with ENHANCE_YOUR_CALM; one field too long for
+	 * the decoder's room: PROTOCOL_ERROR. Both are counted as header
+	 * lists refused, and the connection goes on. */
+	static char big[5000], mid[1500];
+	nghttp2_data_provider prd = {.read_callback = body_read};
+	nghttp2_nv three[] = {NV("x-a", ""), NV("x-b", ""), NV("x-c", "")};
+	nghttp2_nv one[] = {NV("x-big", "")};
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	memset(mid, 'm', sizeof(mid) - 1);
+	for (int i = 0; i < 3; i++) {
+		three[i].value = (uint8_t *)mid;
+		three[i].valuelen = sizeof(mid) - 1;
+	}
+	memset(big, 't', sizeof(big) - 1);
+	one[0].value = (uint8_t *)big;
+	one[0].valuelen = sizeof(big) - 1;
+	body_left = 3;
+	body_piece = 3;
+	body_trailers = 1;
+	body_tr = three;
+	body_ntr = 3;
+	/* these come once the exchange began: it is cut, and logged so */
+	body_hold = 1;
+	id = request("POST", "/up/tr", NULL, 0, &prd);
+	run_until(first_up_made);
+	body_hold = 0;
+	assert_int_equal(nghttp2_session_resume_data(cs, id), 0);
+	flush_client();
+	wait_stream(id);
+	assert_int_equal(cstream(id)->error, NGHTTP2_ENHANCE_YOUR_CALM);
+	run_until(trailers_cut_logged);
+	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_HEADER_LIST]),
+			 1);
+	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_PROTOCOL]),
+			 0);
+
+	body_left = 3;
+	body_tr = one;
+	body_ntr = 1;
+	id = request("POST", "/up/tr", NULL, 0, &prd);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->error, NGHTTP2_PROTOCOL_ERROR);
+	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_HEADER_LIST]),
+			 2);
+	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_PROTOCOL]),
+			 1);
+	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_HPACK_BOMB]),
+			 0);
+	body_tr = NULL;
+	/* the connection and its HPACK state survived (the upstream of the
+	 * cut exchange, closed, answers nothing) */
+	for (int i = 0; i < nups; i++)
+		ups[i].answered = 1;
+	set_answer(ok6);
+	id = request("GET", "/up/after", NULL, 0, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_int_equal(c->state, SL_CLIENT_ST_H2);
+}
+
+static void
+test_response_trailers_lose_connection_fields(void **state)
+{
+	/* an upstream's trailer section as HTTP/2 trailers: white space
+	 * around a value trimmed, names lower-cased however long (past the
+	 * worker's copy of a name: in place). (The connection fields a
+	 * trailer section may not carry never get here: the exchange's
+	 * chunked decoder refuses them, a 502.) */
+	static char ans[2048], lname[301];
+	char want[512];
+	int32_t id;
+
+	(void)state;
+	memset(lname, 'L', 300);
+	memcpy(lname, "X-", 2);
+	snprintf(ans, sizeof(ans),
+		 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		 "2\r\nok\r\n0\r\nX-Pad: \t v \t\r\n%s: w\r\n\r\n",
+		 lname);
+	for (int i = 0; i < 300; i++)
+		lname[i] = (char)(lname[i] | 0x20);
+	snprintf(want, sizeof(want), "x-pad=v;%s=w;", lname);
+	client_h2(NULL, 0);
+	set_answer(ans);
+	id = request("GET", "/up/t", NULL, 0, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_int_equal(cstream(id)->blen, 2);
+	assert_true(cstream(id)->ended);
+	assert_int_equal(cstream(id)->error, NGHTTP2_NO_ERROR);
+	assert_string_equal(cstream(id)->trailers, want);
+}
+
+static void
+test_big_trailer_section(void **state)
+{
+	/* a trailer section past the 4 KiB its buffer starts with */
+	static char ans[8192];
+	int32_t id;
+	int k;
+
+	(void)state;
+	k = snprintf(ans, sizeof(ans),
+		     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		     "2\r\nok\r\n0\r\nX-Big: ");
+	memset(ans + k, 'v', 5000);
+	snprintf(ans + k + 5000, sizeof(ans) - (size_t)k - 5000,
+		 "\r\nX-End: e\r\n\r\n");
+	client_h2(NULL, 0);
+	set_answer(ans);
+	id = request("GET", "/up/t", NULL, 0, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_true(cstream(id)->ended);
+	assert_int_equal(cstream(id)->error, NGHTTP2_NO_ERROR);
+	/* (the test keeps the first 511 bytes of the trailers) */
+	assert_int_equal(strlen(cstream(id)->trailers), 511);
+	assert_int_equal(strncmp(cstream(id)->trailers, "x-big=vvvvvvvv", 14),
+			 0);
+}
+
+/* A PING of 7 bytes: a connection error (FRAME_SIZE_ERROR). */
+static const uint8_t bad_ping[9 + 7] = {0, 0, 7, 6, 0, 0, 0, 0, 0};
+
+/* The client's preface and SETTINGS, and a connection error in the same
+ * write, to a client end that takes 10 bytes at a time: sluice's
+ * SETTINGS, its acknowledgement and its GOAWAY are still in its buffer
+ * when the connection ends. */
+static void
+error_at_a_slow_reader(void)
+{
+	client_h2(NULL, 0);
+	sl_xprt_mem_set_window(cli, 10);
+	flush_client();
+	assert_int_equal(sl_xprt_mem_write(cli, bad_ping, sizeof(bad_ping)),
+			 (ssize_t)sizeof(bad_ping));
+}
+
+static void
+test_last_frames_wait_for_a_slow_reader(void **state)
+{
+	/* the frames left are written as the client reads, then the
+	 * connection ends with a FIN, not a reset */
+	(void)state;
+	error_at_a_slow_reader();
+	run_until(goaway_and_end);
+	assert_int_equal(goaways, 1);
+	assert_int_equal(goaway_code, NGHTTP2_FRAME_SIZE_ERROR);
+	assert_int_equal(got_eof, 1);
+	assert_int_equal(SL_STAT_GET(w->stats.timeouts[SL_TO_SEND]), 0);
+}
+
+static int
+send_timed_out(void)
+{
+	return SL_STAT_GET(w->stats.timeouts[SL_TO_SEND]) >= 1;
+}
+
+static void
+test_last_frames_to_a_client_that_never_reads(void **state)
+{
+	/* ... unless the client takes nothing for send_timeout (50 ms on
+	 * "quick"): then the connection is reset, counted as a send
+	 * timeout */
+	struct sl_xprt_mem *reader;
+
+	(void)state;
+	error_at_a_slow_reader();
+	reader = cli;
+	cli = NULL; /* not read */
+	run_until(send_timed_out);
+	cli = reader;
+	run_until(client_ended);
+	assert_int_equal(got_eof, 2);
+	assert_int_equal(goaways, 0);
+	assert_int_equal(SL_STAT_GET(w->stats.timeouts[SL_TO_SEND]), 1);
+}
+
 /* ---- one structured head, whatever the protocol -------------------------*/
 
 /* Requests sent once over HTTP/1.1 and once over HTTP/2: the exchange
@@ -878,6 +1362,31 @@ main(void)
 					    setup_quick, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_head_over_h1_and_h2,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_requests_are_reset,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_protocol_without_connect,
+					    setup_ws, teardown),
+	    cmocka_unit_test_setup_teardown(test_long_path_and_cookies,
+					    setup_ws, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_trailers_past_the_limit_cut_the_stream, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_tiny_data_frames_overflow_the_stream, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_client_reset_while_the_window_is_shut, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_big_body_to_a_client_that_reads_in_pieces, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_response_trailers_lose_connection_fields, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_big_trailer_section, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_last_frames_wait_for_a_slow_reader, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_last_frames_to_a_client_that_never_reads, setup_quick,
+		teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/2 to upstreams (h2up.c) where a real server cannot take it: the
+ * test plays an HTTP/1.1 client on a memory end of a worker whose cluster
+ * speaks h2c, and the server with an nghttp2 server session of its own on
+ * the memory ends the endpoint's connector makes (upstream.h); the
+ * worker's loop runs between the steps (harness.h). What is checked is
+ * what crosses the seams: the responses the client reads, the requests,
+ * bodies and END_STREAMs each server session received, and which shared
+ * connections stay open: a connection whose stream ids ran out (set by
+ * hand: a billion streams are out of a test's reach) sends its next
+ * request on a new connection; a response that ends before its request's
+ * body cancels the server's stream; a worker freed with a shared connection
+ * still open closes it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <errno.h>
+
+#include <cmocka.h>
+#include <nghttp2/nghttp2.h>
+
+#include "client.h"
+#include "client_int.h"
+#include "conf_types.h"
+#include "frame.h"
+#include "h2up_int.h"
+#include "runtime.h"
+#include "upstream.h"
+#include "wloop.h"
+#include "xprt.h"
+
+#include "harness.h"
+
+static const char yaml[] = "listeners:\n"
+			   "  - name: web\n"
+			   "    address: 127.0.0.1:8080\n"
+			   "    routes:\n"
+			   "      - match: { path_prefix: / }\n"
+			   "        cluster: up\n"
+			   "clusters:\n"
+			   "  - name: up\n"
+			   "    protocol: h2c\n"
+			   "    endpoints: [127.0.0.1:9001]\n";
+
+/* ---- the servers: nghttp2 server sessions on the memory ends ----------- */
+
+#define MAXSRV 4
+struct srv {
+	struct sl_xprt_mem *e; /* the test's end; NULL once closed */
+	nghttp2_session *s;
+	int requests; /* request HEADERS received */
+	int ends;     /* END_STREAMs received */
+	size_t data;  /* request DATA bytes received */
+	int closed;   /* sluice closed its end */
+	int rst;      /* a RST_STREAM's code + 1 */
+};
+static struct srv srvs[MAXSRV];
+static int nsrvs;
+/* 1: a request is answered at its HEADERS, not at its END_STREAM */
+static int early;
+
+static ssize_t
+srv_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
+	 uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+	(void)s;
+	(void)id;
+	(void)src;
+	(void)ud;
+	assert_true(len >= 2);
+	memcpy(buf, "ok", 2);
+	*flags |= NGHTTP2_DATA_FLAG_EOF;
+	return 2;
+}
+
+static void
+srv_answer(nghttp2_session *s, int32_t id)
+{
+	static const nghttp2_nv nv[] = {
+	    {(uint8_t *)":status", (uint8_t *)"200", 7, 3, 0},
+	    {(uint8_t *)"content-length", (uint8_t *)"2", 14, 1, 0}};
+	nghttp2_data_provider prd = {.read_callback = srv_body};
+
+	assert_int_equal(nghttp2_submit_response(s, id, nv, 2, &prd), 0);
+}
+
+static int
+srv_on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+	struct srv *x = ud;
+	int end = (f->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+	if (f->hd.type == NGHTTP2_RST_STREAM)
+		x->rst = (int)f->rst_stream.error_code + 1;
+
+	if (f->hd.type == NGHTTP2_HEADERS &&
+	    f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+		x->requests++;
+		if (early || end)
+			srv_answer(s, f->hd.stream_id);
+	} else if (f->hd.type == NGHTTP2_DATA && end && !early)
+		srv_answer(s, f->hd.stream_id);
+	if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
+	    end)
+		x->ends++;
+	return 0;
+}
+
+static int
+srv_on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *d,
+	    size_t len, void *ud)
+{
+	struct srv *x = ud;
+
+	(void)s;
+	(void)flags;
+	(void)id;
+	(void)d;
+	x->data += len;
+	return 0;
+}
+
+/* What the server's session has to send goes to its end. */
+static void
+srv_flush(struct srv *x)
+{
+	const uint8_t *p;
+	ssize_t n;
+
+	while ((n = nghttp2_session_mem_send(x->s, &p)) > 0)
+		assert_int_equal(sl_xprt_mem_write(x->e, p, (size_t)n), n);
+	assert_true(n == 0);
+}
+
+static int
+connector(struct sl_wendpoint *ep, struct sl_xprt_mem **end)
+{
+	nghttp2_session_callbacks *cb;
+	struct srv *x;
+
+	(void)ep;
+	if (nsrvs == MAXSRV) {
+		errno = EMFILE;
+		return -1;
+	}
+	x = &srvs[nsrvs];
+	memset(x, 0, sizeof(*x));
+	if (sl_xprt_mem_pair(end, &x->e) == -1)
+		return -1;
+	assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, srv_on_frame);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
+								  srv_on_data);
+	assert_int_equal(nghttp2_session_server_new(&x->s, cb, x), 0);
+	nghttp2_session_callbacks_del(cb);
+	/* the server's preface */
+	assert_int_equal(nghttp2_submit_settings(x->s, NGHTTP2_FLAG_NONE, NULL,
+						 0),
+			 0);
+	srv_flush(x);
+	nsrvs++;
+	return 0;
+}
+
+/* One step of every server: what sluice wrote to its session, and its
+ * answers back; an end sluice closed is closed. */
+static void
+serve(void)
+{
+	for (int i = 0; i < nsrvs; i++) {
+		struct srv *x = &srvs[i];
+		uint8_t buf[16384];
+		ssize_t n;
+
+		if (x->e == NULL)
+			continue;
+		while ((n = sl_xprt_mem_read(x->e, buf, sizeof(buf))) > 0)
+			assert_int_equal(
+			    nghttp2_session_mem_recv(x->s, buf, (size_t)n), n);
+		if (n == 0 || (n == -1 && errno != EAGAIN)) {
+			sl_xprt_mem_close(x->e);
+			x->e = NULL;
+			x->closed = 1;
+			continue;
+		}
+		srv_flush(x);
+	}
+}
+
+/* ---- set-up -------------------------------------------------------------- */
+
+static struct sl_wendpoint *
+endpoint(void)
+{
+	struct sl_wendpoint *ep = TAILQ_FIRST(&w->eps);
+
+	assert_non_null(ep);
+	return ep;
+}
+
+static int
+setup(void **state)
+{
+	struct sl_wendpoint *ep;
+
+	(void)state;
+	harness_setup(yaml, 0, serve);
+	TAILQ_FOREACH(ep, &w->eps, link)
+	ep->connector = connector;
+	nsrvs = 0;
+	early = 0;
+	client_connect(0);
+	return 0;
+}
+
+static void
+servers_free(void)
+{
+	for (int i = 0; i < nsrvs; i++) {
+		if (srvs[i].e != NULL)
+			sl_xprt_mem_close(srvs[i].e);
+		srvs[i].e = NULL;
+		nghttp2_session_del(srvs[i].s);
+		srvs[i].s = NULL;
+	}
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	harness_close_all();
+	servers_free();
+	harness_teardown();
+	return 0;
+}
+
+/* The statuses of the responses in got, in order, as a string. */
+static void
+statuses(char *out, size_t n)
+{
+	const char *p = got;
+	size_t k = 0;
+
+	out[0] = '\0';
+	while ((p = strstr(p, "HTTP/1.1 ")) != NULL && k + 5 < n) {
+		memcpy(out + k, p + 9, 3);
+		out[k + 3] = ' ';
+		k += 4;
+		out[k] = '\0';
+		p += 12;
+	}
+}
+
+static int
+first_closed(void)
+{
+	return srvs[0].closed;
+}
+
+static int
+reset_seen_up(void)
+{
+	return nsrvs >= 1 && srvs[0].rst != 0;
+}
+
+/* ---- the tests ------------------------------------------------------------*/
+
+static void
+test_stream_ids_exhausted_go_to_a_new_connection(void **state)
+{
+	struct sl_h2up_conn *hc;
+	char st[64];
+	int n;
+
+	(void)state;
+	client_write("GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+	run_until(one_response);
+	assert_int_equal(nsrvs, 1);
+	assert_int_equal(srvs[0].requests, 1);
+	/* the shared connection's last stream id: the largest there is */
+	hc = TAILQ_FIRST(&endpoint()->h2);
+	assert_non_null(hc);
+	hc->h2c.last_local_id = SL_H2F_MAX_STREAM_ID;
+	/* the next request is never sent on it (a class 1 failure): it goes
+	 * on a new connection, and the old one, with no stream, closes */
+	client_write("GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+	run_until(two_responses);
+	statuses(st, sizeof(st));
+	assert_string_equal(st, "200 200 ");
+	assert_memory_equal(got + gotlen - 2, "ok", 2);
+	assert_int_equal(nsrvs, 2);
+	assert_int_equal(srvs[0].requests, 1);
+	assert_int_equal(srvs[1].requests, 1);
+	run_until(first_closed);
+	n = 0;
+	TAILQ_FOREACH(hc, &endpoint()->h2, link)
+	n++;
+	assert_int_equal(n, 1);
+	assert_int_equal(SL_STAT_GET(w->stats.requests), 2);
+}
+
+static void
+test_answer_before_the_body_ends(void **state)
+{
+	char st[64];
+
+	(void)state;
+	/* the server answers at the request's HEADERS, half its body sent:
+	 * the client gets the answer whole, with Connection: close (the
+	 * rest of its body is not read), and the server's stream is
+	 * cancelled rather than left open; the shared connection serves
+	 * the next client */
+	early = 1;
+	client_write("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n"
+		     "\r\nhello");
+	run_until(one_response);
+	statuses(st, sizeof(st));
+	assert_string_equal(st, "200 ");
+	assert_non_null(strstr(got, "\r\nConnection: close\r\n"));
+	assert_memory_equal(got + gotlen - 2, "ok", 2);
+	run_until(reset_seen_up);
+	assert_int_equal(srvs[0].rst, NGHTTP2_CANCEL + 1);
+	assert_int_equal(srvs[0].data, 5);
+	assert_int_equal(srvs[0].ends, 0);
+	run_until(client_ended);
+
+	early = 0;
+	sl_xprt_mem_close(cli);
+	cli = NULL;
+	gotlen = 0;
+	got_eof = 0;
+	client_connect(0);
+	client_write("GET /n HTTP/1.1\r\nHost: h\r\n\r\n");
+	run_until(one_response);
+	statuses(st, sizeof(st));
+	assert_string_equal(st, "200 ");
+	assert_int_equal(nsrvs, 1);
+	assert_int_equal(srvs[0].requests, 2);
+}
+
+static void
+test_worker_freed_with_a_shared_connection(void **state)
+{
+	struct sl_xprt_mem *e;
+
+	(void)state;
+	client_write("GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+	run_until(one_response);
+	assert_int_equal(nsrvs, 1);
+	/* the client leaves; the pool is not told to close its idle
+	 * connections: the shared one is still open when the worker goes */
+	while (sl_client_first(w) != NULL)
+		sl_client_abort(sl_client_first(w));
+	sl_xprt_mem_close(cli);
+	cli = NULL;
+	event_base_loop(w->base, EVLOOP_NONBLOCK);
+	assert_non_null(TAILQ_FIRST(&endpoint()->h2));
+	assert_non_null(srvs[0].e);
+	assert_int_equal(sl_xprt_mem_peer_ended(srvs[0].e), 0);
+	e = srvs[0].e;
+	srvs[0].e = NULL;
+	harness_teardown();
+	/* closed as the worker went (its generation's end closes the
+	 * pool's idle connections, the shared one among them: none is
+	 * left for sl_h2up_worker_free's loop) */
+	assert_int_not_equal(sl_xprt_mem_peer_ended(e), 0);
+	sl_xprt_mem_close(e);
+	servers_free();
+}
+
+static int
+teardown_none(void **state)
+{
+	(void)state;
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		test_stream_ids_exhausted_go_to_a_new_connection, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_answer_before_the_body_ends,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_worker_freed_with_a_shared_connection, setup,
+		teardown_none),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
