@@ -32,7 +32,7 @@ req_field_dropped(const char *n, size_t len)
 	case 10:
 		return sl_h1_ieq(n, len, "connection") ||
 		       sl_h1_ieq(n, len, "keep-alive");
-	case 13:
+	case 14:
 		return sl_h1_ieq(n, len, "http2-settings");
 	case 16:
 		return sl_h1_ieq(n, len, "proxy-connection");
