@@ -282,19 +282,30 @@ chunked_run(struct sl_h1_chunked *c, char *buf, size_t len, int mode,
 			ret = -400;
 			continue;
 		}
-		if (c->state == CH_TR_VALUE) {
-			/* a trailer's value: its bytes in one tight loop, as
-			 * many as the section's budget lets through (the byte
-			 * after them, a CR or one that is not allowed, is
-			 * the switch's below) */
+		if (c->state == CH_TR_VALUE || c->state == CH_TR_NAME) {
+			/* a trailer's value, or its name after the first
+			 * byte: its bytes in one tight loop, as many as the
+			 * section's budget lets through (the byte after them,
+			 * a CR, a colon or one that is not allowed, is the
+			 * switch's below, as each byte was) */
 			size_t j = i, end = len - i;
 
 			if (end > c->max_trailer_bytes - c->trailer_bytes)
 				end = c->max_trailer_bytes - c->trailer_bytes;
 			end += i;
-			while (j < end &&
-			       IS((unsigned char)buf[j], C_FVCHAR | C_WS))
-				j++;
+			if (c->state == CH_TR_VALUE) {
+				while (j < end &&
+				       IS((unsigned char)buf[j], C_FVCHAR | C_WS))
+					j++;
+			} else {
+				for (; j < end && IS((unsigned char)buf[j], C_TCHAR);
+				     j++) {
+					if (c->name_len < sizeof(c->name))
+						c->name[c->name_len] = buf[j];
+					if (c->name_len <= sizeof(c->name))
+						c->name_len++;
+				}
+			}
 			c->trailer_bytes += j - i;
 			i = j;
 			if (i == len)
