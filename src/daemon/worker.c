@@ -486,6 +486,10 @@ worker_main(void *arg)
 	/* run the deferred frees of connections closed on the way out */
 	event_base_loop(w->base, EVLOOP_NONBLOCK);
 	sl_access_flush(w->alog);
+	/* what this thread keeps for reuse goes with it: the teardown
+	 * (sl_worker_join_free) runs on the main thread */
+	sl_h2up_thread_free();
+	sl_xprt_mem_cache_free();
 	atomic_store(&w->done, 1);
 	return NULL;
 }
@@ -604,7 +608,9 @@ sl_worker_join_free(struct sl_worker *w)
 	sl_client_free_list(w);
 	sl_h2_worker_free(w);
 	sl_h2up_worker_free(w); /* after the exchanges: none has a stream */
-	sl_xprt_mem_cache_free(); /* the pairs kept (after the streams') */
+	/* what the teardown freed on this (the main) thread and kept */
+	sl_h2up_thread_free();
+	sl_xprt_mem_cache_free(); /* the pairs (after the streams') */
 	if (w->notify_fd != -1)
 		close(w->notify_fd);
 	while (w->free_txns != NULL) {

@@ -146,9 +146,10 @@ extern const struct sl_xprt_ops sl_xprt_mem_ops;
  * when out of memory. */
 int sl_xprt_mem_pair(struct sl_xprt_mem **a, struct sl_xprt_mem **b);
 
-/* Frees the pairs the calling thread keeps for reuse (its worker's end:
- * a pair whose two ends closed is kept, with its buffers, for the next
- * one the thread makes). */
+/* Frees the pairs the calling thread keeps for reuse (a pair whose two
+ * ends closed is kept, with its buffers, for the next one the thread
+ * makes): a worker's thread at its end, and the main thread after the
+ * workers' teardown. */
 void sl_xprt_mem_cache_free(void);
 
 /* Sets how many unread bytes e holds at most: a write by its peer takes

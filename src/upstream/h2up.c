@@ -1233,7 +1233,6 @@ sl_h2up_worker_free(struct sl_worker *w)
 {
 	struct sl_wendpoint *ep, *next;
 	struct sl_h2up_conn *c;
-	struct h2up_stream *st;
 
 	for (ep = TAILQ_FIRST(&w->eps); ep != NULL; ep = next) {
 		ep->refs++;
@@ -1244,7 +1243,13 @@ sl_h2up_worker_free(struct sl_worker *w)
 		next = TAILQ_NEXT(ep, link);
 		sl_upstream_endpoint_unref(ep);
 	}
-	/* the streams kept for reuse (the thread's, stream_put) */
+}
+
+void
+sl_h2up_thread_free(void)
+{
+	struct h2up_stream *st;
+
 	while ((st = streams_kept) != NULL) {
 		streams_kept = (struct h2up_stream *)(void *)st->c;
 		dbuf_free(&st->req);

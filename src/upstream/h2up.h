@@ -41,4 +41,11 @@ int sl_h2up_has_room(const struct sl_wendpoint *ep);
  * teardown, after its clients are gone). */
 void sl_h2up_worker_free(struct sl_worker *w);
 
+/* Frees the upstream streams (and their sl_upconn structs) the calling
+ * thread keeps for reuse: a worker's thread at its end, as the last
+ * thing it does (a thread's keeping would be lost with the thread), and
+ * the main thread after the workers' teardown (which frees streams on
+ * it). */
+void sl_h2up_thread_free(void);
+
 #endif
