@@ -1154,11 +1154,20 @@ client_on_wake(struct sl_client *c)
 		event_active(c->rev, EV_READ, 1);
 }
 
+/* Whether an idle connection may park (pool.parkable): its codec says. */
+static int
+client_parkable(const struct sl_client *c)
+{
+	const struct sl_client_codec *k = codec_of(c);
+
+	return k->parkable != NULL && k->parkable(c);
+}
+
 void
 sl_client_worker_init(struct sl_worker *w,
 		      const struct sl_client_codecs *codecs)
 {
-	sl_client_pool_init(&w->cpool, client_on_wake);
+	sl_client_pool_init(&w->cpool, client_on_wake, client_parkable);
 	w->cpool.codecs = codecs;
 }
 
@@ -1368,12 +1377,20 @@ h1_drain(struct sl_client *c)
 /* HTTP/1, and the connection's own lingering close: its exchange's end
  * is the close's (sl_exchange_closed), a reload that keeps its listener
  * changes nothing before its next request (client_adopt). */
+/* HTTP/1's keep-alive wait parks (client_pool.c checks the rest). */
+static int
+h1_parkable(const struct sl_client *c)
+{
+	return c->state == SL_CLIENT_ST_IDLE;
+}
+
 static const struct sl_client_codec client_h1_codec = {
     .on_read = h1_on_read,
     .on_write = h1_on_write,
     .on_deadline = h1_on_deadline,
     .drain = h1_drain,
     .retire = h1_retire,
+    .parkable = h1_parkable,
 };
 
 int

@@ -204,7 +204,7 @@ struct sl_client_codec {
 	 * nothing to write, its idle deadline in c->tnode (armed when it
 	 * became idle), so that it may give its read event back and wait
 	 * in the worker's park set (client_pool.c) until its next bytes;
-	 * NULL: never (HTTP/1's IDLE state is the pool's own test) */
+	 * NULL: never */
 	int (*parkable)(const struct sl_client *c);
 };
 

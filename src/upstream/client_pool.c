@@ -225,16 +225,11 @@ sl_client_park_idle(struct sl_worker *w)
 	now = sl_now_cached();
 	for (c = TAILQ_FIRST(&w->cpool.clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		/* idle since the deadline's start (an HTTP/1 keep-alive wait,
-		 * or an HTTP/2 connection with no stream open, which its
-		 * codec says), reading, nothing held, on a socket (a memory
-		 * end has no descriptor to park) */
-		if (!(c->state == SL_CLIENT_ST_IDLE ||
-		      (c->state == SL_CLIENT_ST_H2 &&
-		       w->cpool.codecs != NULL &&
-		       w->cpool.codecs->h2->parkable != NULL &&
-		       w->cpool.codecs->h2->parkable(c))) ||
-		    !(c->s.flags & C_F_REV) ||
+		/* idle since the deadline's start (its codec says: an
+		 * HTTP/1 keep-alive wait, an HTTP/2 connection with no
+		 * stream open), reading, nothing held, on a socket (a
+		 * memory end has no descriptor to park) */
+		if (!w->cpool.parkable(c) || !(c->s.flags & C_F_REV) ||
 		    (c->s.flags & (C_F_REV_W | C_F_MEM)) ||
 		    c->s.in.data != NULL ||
 		    sl_xprt_pending(c->s.flags >> C_F_XPRT_SHIFT, c->fd,
@@ -253,12 +248,14 @@ sl_client_park_idle(struct sl_worker *w)
 
 void
 sl_client_pool_init(struct sl_client_pool *p,
-		    void (*on_wake)(struct sl_client *c))
+		    void (*on_wake)(struct sl_client *c),
+		    int (*parkable)(const struct sl_client *c))
 {
 	TAILQ_INIT(&p->clients);
 	TAILQ_INIT(&p->parked);
 	p->park_fd = -1;
 	p->on_wake = on_wake;
+	p->parkable = parkable;
 }
 
 struct sl_client *

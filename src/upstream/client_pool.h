@@ -35,6 +35,8 @@ struct sl_client_pool {
 	/* a parked connection became readable, or its peer closed it:
 	 * client.c gives it its event back (sl_client_unpark) */
 	void (*on_wake)(struct sl_client *c);
+	/* whether an idle client may park (its codec's word: client.c) */
+	int (*parkable)(const struct sl_client *c);
 	/* the codecs other than HTTP/1 (client.h), the worker's (static) */
 	const struct sl_client_codecs *codecs;
 };
@@ -44,9 +46,10 @@ struct sl_client_pool {
  * sl_client_next, client_pool.c's too, are in client.h) */
 
 /* Sets up an empty pool whose parked connections go to on_wake when they
- * become readable. */
+ * become readable; parkable says which idle ones may park. */
 void sl_client_pool_init(struct sl_client_pool *p,
-			 void (*on_wake)(struct sl_client *c));
+			 void (*on_wake)(struct sl_client *c),
+			 int (*parkable)(const struct sl_client *c));
 
 /* A zeroed client struct for a new connection, a kept one or a new one,
  * with a read event from the slab in its rev (not assigned). Returns NULL
