@@ -356,25 +356,6 @@ malformed(struct sl_h2stream *st, const char *why)
 	return 1;
 }
 
-/* Whether v is a token (RFC 9110 section 5.6.2): a method must be one,
- * and sl_h1_request_check trusts the codec for it (SL_H1_CHECKED_FIELDS);
- * the decoder holds values only to field-vchars. */
-static int
-is_token(const char *v, size_t n)
-{
-	if (n == 0)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)v[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') ||
-		      (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL)))
-			return 0;
-	}
-	return 1;
-}
-
 /* A Content-Length value: digits only. Returns 0, or -1. */
 static int
 parse_cl(const char *v, size_t n, uint64_t *out)
@@ -418,7 +399,10 @@ head_field(struct sl_h2stream *st, const char *n, size_t namelen, const char *v,
 		h->pseudo |= (uint8_t)bit;
 		if (bit == PS_PATH && valuelen == 0)
 			return malformed(st, "an empty :path");
-		if (bit == PS_METHOD && !is_token(v, valuelen))
+		/* sl_h1_request_check trusts the codec for the method's
+		 * characters (SL_H1_CHECKED_FIELDS); the decoder holds
+		 * values only to field-vchars */
+		if (bit == PS_METHOD && !sl_h1_is_token(v, valuelen))
 			return malformed(st, "a :method that is not a token");
 		if (bit == PS_PROTOCOL && !h->connect_proto)
 			return malformed(st, ":protocol without extended "
@@ -607,8 +591,6 @@ head_trailer(struct sl_h2stream *st, const char *n, size_t namelen,
 int
 h2_body_put(struct sl_h2stream *st, const uint8_t *data, size_t len)
 {
-	if (len == 0)
-		return 0; /* an empty chunk would end the body */
 	if (st->f & S_CHUNKED) {
 		if (!(st->f & S_CHUNK_OPEN)) {
 			/* a gap for the size, and room for the CRLF after */
@@ -818,7 +800,6 @@ enc_field(struct h2_worker *hw, uint8_t *out, size_t room, const char *n,
 	  size_t nl, const char *v, size_t vl)
 {
 	char *ln = hw->lname;
-	size_t i;
 
 	if (nl > 0 && nl <= SL_HPACK_MEMO_NAME)
 		return sl_hpack_enc_field_memo(&hw->names, out, room, n, nl, v,
@@ -828,10 +809,7 @@ enc_field(struct h2_worker *hw, uint8_t *out, size_t room, const char *n,
 		 * exchange's, written once) */
 		ln = (char *)(uintptr_t)n;
 	}
-	for (i = 0; i < nl; i++) {
-		unsigned char ch = (unsigned char)n[i];
-		ln[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch);
-	}
+	sl_hpack_lower(ln, n, nl);
 	return sl_hpack_enc_field(out, room, ln, nl, v, vl, 0);
 }
 

@@ -756,6 +756,15 @@ sl_hpack_enc_field(uint8_t *out, size_t room, const char *name, size_t nlen,
 	return m == 0 ? 0 : n + m;
 }
 
+void
+sl_hpack_lower(char *dst, const char *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)src[i];
+		dst[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch);
+	}
+}
+
 /* The memo's slot for a name, the same for every case of it. */
 static inline unsigned
 memo_slot(const char *name, size_t nlen)
@@ -775,10 +784,7 @@ memo_fill(struct sl_hpack_memo_ent *e, const char *name, size_t nlen,
 	char l[SL_HPACK_MEMO_NAME];
 	uint32_t idx, vidx;
 
-	for (size_t i = 0; i < nlen; i++) {
-		unsigned char ch = (unsigned char)name[i];
-		l[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch);
-	}
+	sl_hpack_lower(l, name, nlen);
 	memcpy(e->name, name, nlen);
 	e->nlen = (uint8_t)nlen;
 	e->raw = (uint8_t)(raw != 0);

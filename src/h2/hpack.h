@@ -142,6 +142,10 @@ struct sl_hpack_memo {
 	} e[SL_HPACK_MEMO_N];
 };
 
+/* n bytes of src into dst, ASCII upper case lowered (RFC 9113 section
+ * 8.2.1: field names go lower case); dst may be src. */
+void sl_hpack_lower(char *dst, const char *src, size_t n);
+
 /*
  * sl_hpack_enc_field of name lower-cased, the same bytes, through memo m.
  * nlen must be 1..SL_HPACK_MEMO_NAME (a caller lower-cases longer names

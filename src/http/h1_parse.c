@@ -151,6 +151,17 @@ ieq8(uint64_t a, uint64_t b)
 }
 
 int
+sl_h1_is_token(const char *s, size_t n)
+{
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!IS(s[i], C_TCHAR))
+			return 0;
+	return 1;
+}
+
+int
 sl_h1_ieq_n(const char *s, const char *lower_str, size_t n)
 {
 	uint64_t a, b;

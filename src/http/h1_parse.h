@@ -395,6 +395,10 @@ void sl_h1_salvage(const char *buf, size_t len, struct sl_h1_salvage *out);
  */
 int sl_h1_ieq_n(const char *s, const char *lower, size_t n);
 
+/* 1 when s[0 .. n) is a token (RFC 9110 section 5.6.2: one tchar or
+ * more), as a method must be. */
+int sl_h1_is_token(const char *s, size_t n);
+
 /* Case-insensitive ASCII comparison of a slice with a NUL-terminated
  * lower-case string; returns 1 when equal. The length test comes first,
  * against a length the compiler knows for a literal. */

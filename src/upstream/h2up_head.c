@@ -75,10 +75,7 @@ enc_field(struct dbuf *blk, const char *n, size_t nl, const char *v, size_t vl)
 	}
 	if (nl > sizeof(stack) && (ln = malloc(nl)) == NULL)
 		return -1;
-	for (size_t i = 0; i < nl; i++) {
-		unsigned char ch = (unsigned char)n[i];
-		ln[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch);
-	}
+	sl_hpack_lower(ln, n, nl);
 	if ((p = dbuf_room(blk, max)) == NULL) {
 		if (ln != stack)
 			free(ln);

@@ -19,6 +19,7 @@
 #define sl_h1_chunked_init	scalar_sl_h1_chunked_init
 #define sl_h1_classify		scalar_sl_h1_classify
 #define sl_h1_ieq_n		scalar_sl_h1_ieq_n
+#define sl_h1_is_token		scalar_sl_h1_is_token
 #define sl_h1_keep_alive	scalar_sl_h1_keep_alive
 #define sl_h1_parse_request	scalar_sl_h1_parse_request
 #define sl_h1_parse_response	scalar_sl_h1_parse_response
