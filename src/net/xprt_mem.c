@@ -65,14 +65,21 @@ end_reset(struct sl_xprt_mem *e)
 	e->cap = cap;
 }
 
+/* A pair's memory back to malloc: its two buffers and the pair. */
+static void
+pair_dispose(struct sl_xprt_mem *p)
+{
+	free(p[0].buf);
+	free(p[1].buf);
+	free(p);
+}
+
 /* The pair both of whose ends closed: kept, or freed. */
 static void
 pair_put(struct sl_xprt_mem *p)
 {
 	if (npairs_kept >= PAIRS_KEPT) {
-		free(p[0].buf);
-		free(p[1].buf);
-		free(p);
+		pair_dispose(p);
 		return;
 	}
 	for (int i = 0; i < 2; i++)
@@ -93,9 +100,7 @@ sl_xprt_mem_cache_free(void)
 
 	while ((p = pairs_kept) != NULL) {
 		pairs_kept = p[0].peer;
-		free(p[0].buf);
-		free(p[1].buf);
-		free(p);
+		pair_dispose(p);
 	}
 	npairs_kept = 0;
 }

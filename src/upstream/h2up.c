@@ -148,17 +148,24 @@ dbuf_keep(struct dbuf *b)
 	b->off = b->len = 0;
 }
 
+/* A stream's memory back to malloc: its buffers and its struct. */
+static void
+stream_dispose(struct h2up_stream *st)
+{
+	dbuf_free(&st->req);
+	dbuf_free(&st->body);
+	dbuf_free(&st->resp);
+	dbuf_free(&st->hdr);
+	free(st);
+}
+
 static void
 stream_put(struct h2up_stream *st)
 {
 	struct dbuf d[4];
 
 	if (nstreams_kept >= STREAMS_KEPT) {
-		dbuf_free(&st->req);
-		dbuf_free(&st->body);
-		dbuf_free(&st->resp);
-		dbuf_free(&st->hdr);
-		free(st);
+		stream_dispose(st);
 		return;
 	}
 	d[0] = st->req;
@@ -1252,11 +1259,7 @@ sl_h2up_thread_free(void)
 
 	while ((st = streams_kept) != NULL) {
 		streams_kept = (struct h2up_stream *)(void *)st->c;
-		dbuf_free(&st->req);
-		dbuf_free(&st->body);
-		dbuf_free(&st->resp);
-		dbuf_free(&st->hdr);
-		free(st);
+		stream_dispose(st);
 	}
 	nstreams_kept = 0;
 	sl_upstream_streams_free();

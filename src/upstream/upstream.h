@@ -246,12 +246,12 @@ void sl_upstream_want_write(struct sl_upconn *u, int on);
  */
 ssize_t sl_upstream_read(struct sl_upconn *u, size_t bufsize, size_t max);
 
-/* Sends iov[0..niov) (send flags such as MSG_MORE). Returns bytes sent, or
- * -1 with errno (EAGAIN: try on WRITABLE). */
-/* Frees the stream structs the calling thread keeps for reuse (its
- * worker's end, after its HTTP/2 upstreams: sl_h2up_worker_free). */
+/* Frees the stream structs the calling thread keeps for reuse
+ * (sl_h2up_thread_free calls it). */
 void sl_upstream_streams_free(void);
 
+/* Sends iov[0..niov) (send flags such as MSG_MORE). Returns bytes sent, or
+ * -1 with errno (EAGAIN: try on WRITABLE). */
 ssize_t sl_upstream_writev(struct sl_upconn *u, struct iovec *iov, int niov,
 			   int flags);
 
