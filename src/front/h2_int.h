@@ -172,8 +172,8 @@ struct sl_h2conn {
 				 the first block (most connections never
 				 block, and an idle one pays for no event
 				 it does not use) */
-	TAILQ_ENTRY(sl_h2conn) run_entry; /* on the worker's run queue,
-					     with C2_RUN_EV */
+	/* on the worker's run queue, with C2_RUN_EV */
+	TAILQ_ENTRY(sl_h2conn) run_entry;
 	/* the connection's nearest deadline but the idle one, made when
 	 * one is armed and freed when it fires; the idle deadline is the
 	 * client's place in the worker's lists (c->tnode, a FIFO per

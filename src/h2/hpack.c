@@ -57,8 +57,7 @@ int_decode(const uint8_t **p, const uint8_t *end, int bits, uint32_t *out)
 
 /* int_encode of a value that does not fit its prefix. */
 static size_t
-int_encode_long(uint8_t *out, size_t room, uint8_t first, int bits,
-		uint32_t v)
+int_encode_long(uint8_t *out, size_t room, uint8_t first, int bits, uint32_t v)
 {
 	uint32_t max = (1u << bits) - 1;
 	size_t n = 0;
@@ -828,11 +827,11 @@ sl_hpack_enc_field_memo(struct sl_hpack_memo *m, uint8_t *out, size_t room,
 	/* a value the static table may hold (an empty one matches a name
 	 * whose entry has none): the whole search */
 	if (e->vscan || (vlen == 0 && e->sidx != 0))
-		return sl_hpack_enc_field(
-		    out, room,
-		    e->vscan ? (const char *)e->enc
-			     : sl_hpack_static[e->sidx].name,
-		    nlen, value, vlen, flags);
+		return sl_hpack_enc_field(out, room,
+					  e->vscan
+					      ? (const char *)e->enc
+					      : sl_hpack_static[e->sidx].name,
+					  nlen, value, vlen, flags);
 	n = int_encode(out, room, (flags & SL_HPACK_F_NEVER) ? 0x10 : 0x00, 4,
 		       e->sidx);
 	if (n == 0)

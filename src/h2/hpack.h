@@ -120,8 +120,8 @@ size_t sl_hpack_enc_field(uint8_t *out, size_t room, const char *name,
  * Direct-mapped, SL_HPACK_MEMO_N entries, about 3 KiB;
  * zero it before the first use.
  */
-#define SL_HPACK_MEMO_N	   32
-#define SL_HPACK_MEMO_NAME	 24 /* longer names are not memoised */
+#define SL_HPACK_MEMO_N	    32
+#define SL_HPACK_MEMO_NAME  24 /* longer names are not memoised */
 #define SL_HPACK_MEMO_VALUE 16 /* nor longer values */
 struct sl_hpack_memo {
 	struct sl_hpack_memo_ent {

@@ -142,17 +142,38 @@ sl_h1_trailer_forbidden(const char *name, size_t len, const char *own)
 	const char *a = NULL, *b = NULL;
 
 	switch (len) {
-	case 2: a = "te"; break;
-	case 4: a = "host"; break;
-	case 6: a = "expect"; break;
-	case 7: a = "trailer", b = "upgrade"; break;
-	case 10: a = "connection", b = "keep-alive"; break;
-	case 12: a = "x-request-id"; break;
-	case 14: a = "content-length"; break;
-	case 15: a = "x-forwarded-for"; break;
-	case 16: a = "proxy-connection"; break;
-	case 17: a = "transfer-encoding", b = "x-forwarded-proto"; break;
-	default: break;
+	case 2:
+		a = "te";
+		break;
+	case 4:
+		a = "host";
+		break;
+	case 6:
+		a = "expect";
+		break;
+	case 7:
+		a = "trailer", b = "upgrade";
+		break;
+	case 10:
+		a = "connection", b = "keep-alive";
+		break;
+	case 12:
+		a = "x-request-id";
+		break;
+	case 14:
+		a = "content-length";
+		break;
+	case 15:
+		a = "x-forwarded-for";
+		break;
+	case 16:
+		a = "proxy-connection";
+		break;
+	case 17:
+		a = "transfer-encoding", b = "x-forwarded-proto";
+		break;
+	default:
+		break;
 	}
 	if ((a != NULL && sl_h1_ieq_n(name, a, len)) ||
 	    (b != NULL && sl_h1_ieq_n(name, b, len)))
@@ -294,11 +315,12 @@ chunked_run(struct sl_h1_chunked *c, char *buf, size_t len, int mode,
 				end = c->max_trailer_bytes - c->trailer_bytes;
 			end += i;
 			if (c->state == CH_TR_VALUE) {
-				while (j < end &&
-				       IS((unsigned char)buf[j], C_FVCHAR | C_WS))
+				while (j < end && IS((unsigned char)buf[j],
+						     C_FVCHAR | C_WS))
 					j++;
 			} else {
-				for (; j < end && IS((unsigned char)buf[j], C_TCHAR);
+				for (; j < end &&
+				       IS((unsigned char)buf[j], C_TCHAR);
 				     j++) {
 					if (c->name_len < sizeof(c->name))
 						c->name[c->name_len] = buf[j];
@@ -313,7 +335,8 @@ chunked_run(struct sl_h1_chunked *c, char *buf, size_t len, int mode,
 		}
 		b = (unsigned char)buf[i];
 		st = c->state;
-		if (mode == RUN_FRAME && st >= CH_TR_START && *trailer_at == len)
+		if (mode == RUN_FRAME && st >= CH_TR_START &&
+		    *trailer_at == len)
 			*trailer_at = i;
 		switch (c->state) {
 		case CH_SIZE_LF:

@@ -130,11 +130,11 @@ struct sl_upconn {
 			    (h2up.c), on a memory end: never pooled, and
 			    no max_connections slot of its own */
 	struct event rev, wev;
-	struct event tev;    /* idle timeout in the pool, armed lazily:
-				once, then moved on when it fires early */
+	struct event tev;	/* idle timeout in the pool, armed lazily:
+				   once, then moved on when it fires early */
 	uint64_t idle_until_ms; /* in the pool: closed from then on */
-	uint8_t tev_on;	     /* tev is added */
-	struct sl_buf in;    /* response bytes (sl_upstream_read fills it) */
+	uint8_t tev_on;		/* tev is added */
+	struct sl_buf in;	/* response bytes (sl_upstream_read fills it) */
 	uint32_t ready;	     /* in: end of the bytes the owner checked and may
 				pass on; kept right when in is compacted */
 	uint32_t nrequests;  /* requests sent on this connection */

@@ -61,17 +61,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((flags & 4) && nlen >= 1 && nlen <= SL_HPACK_MEMO_NAME) {
 			w = sl_hpack_enc_field_memo(
 			    &memo, block + n, sizeof(block) - n,
-			    (const char *)data, nlen,
-			    (const char *)data + nlen, vlen, ef);
+			    (const char *)data, nlen, (const char *)data + nlen,
+			    vlen, ef);
 			CHECK(w > 0 && w <= SL_HPACK_ENC_MAX(nlen, vlen));
 			CHECK(sl_hpack_enc_field_memo(
 				  &memo, spare, w - 1, (const char *)data, nlen,
 				  (const char *)data + nlen, vlen, ef) == 0);
 			for (size_t k = 0; k < nlen; k++)
-				lowered[nf][k] = (char)(data[k] >= 'A' &&
-							data[k] <= 'Z'
-						    ? data[k] | 0x20
-						    : data[k]);
+				lowered[nf][k] =
+				    (char)(data[k] >= 'A' && data[k] <= 'Z'
+					       ? data[k] | 0x20
+					       : data[k]);
 			names[nf] = (const uint8_t *)lowered[nf];
 			nlens[nf] = nlen;
 			values[nf] = data + nlen;

@@ -1095,16 +1095,38 @@ static void
 test_trailer_forbidden(void **state)
 {
 	static const char *const bad[] = {
-	    "content-length", "Transfer-Encoding", "TRAILER",	  "host",
-	    "Expect",	      "connection",	   "Keep-Alive", "proxy-connection",
-	    "TE",	      "upgrade",	   "X-Forwarded-For",
-	    "x-forwarded-proto", "X-Request-Id",
+	    "content-length",
+	    "Transfer-Encoding",
+	    "TRAILER",
+	    "host",
+	    "Expect",
+	    "connection",
+	    "Keep-Alive",
+	    "proxy-connection",
+	    "TE",
+	    "upgrade",
+	    "X-Forwarded-For",
+	    "x-forwarded-proto",
+	    "X-Request-Id",
 	};
 	static const char *const good[] = {
-	    "grpc-status", "grpc-message", "t",	 "tf",	 "hosts", "expects",
-	    "trailers",	   "upgrades",	   "x-request-ie", "content-lengthy",
-	    "x-forwarded-fox", "x-forwarded-prots", "transfer-encodinf",
-	    "keep-alivf", "connectiom", "server-timing", "",
+	    "grpc-status",
+	    "grpc-message",
+	    "t",
+	    "tf",
+	    "hosts",
+	    "expects",
+	    "trailers",
+	    "upgrades",
+	    "x-request-ie",
+	    "content-lengthy",
+	    "x-forwarded-fox",
+	    "x-forwarded-prots",
+	    "transfer-encodinf",
+	    "keep-alivf",
+	    "connectiom",
+	    "server-timing",
+	    "",
 	};
 
 	(void)state;
@@ -1132,7 +1154,8 @@ test_chunked_frame_walk(void **state)
 				  "\r\n0\r\nGrpc-Status: 0\r\n\r\n";
 	const size_t len = sizeof(raw) - 1;
 	const size_t tr_at = sizeof("3;x=\"q\"\r\nabc\r\n10\r\n"
-				    "0123456789abcdef\r\n0\r\n") - 1;
+				    "0123456789abcdef\r\n0\r\n") -
+			     1;
 
 	(void)state;
 	for (size_t cut = 0; cut <= len; cut++) {
@@ -1142,7 +1165,8 @@ test_chunked_frame_walk(void **state)
 
 		sl_h1_chunked_init(&c, 100);
 		while (at < len && !c.done) {
-			size_t end = at < cut ? cut : len, data, tr, consumed, dl;
+			size_t end = at < cut ? cut : len, data, tr, consumed,
+			       dl;
 			long fr = sl_h1_chunked_frame(&c, raw + at, end - at,
 						      &data, &tr);
 
@@ -1155,11 +1179,10 @@ test_chunked_frame_walk(void **state)
 				 * does */
 				memcpy(payload + np, raw + at, data);
 				np += data;
-				assert_int_equal(
-				    sl_h1_chunked_decode(&c, (char *)raw + at,
-							 data, 0, &consumed,
-							 &dl),
-				    0);
+				assert_int_equal(sl_h1_chunked_decode(
+						     &c, (char *)raw + at, data,
+						     0, &consumed, &dl),
+						 0);
 				assert_int_equal(consumed, data);
 				at += data;
 			} else if (fr == 0) {

@@ -42,8 +42,8 @@
 #include "harness.h"
 
 /* "calm" has the default limits; "quick" short ones, for the tests of
- * the deadlines; "ws" lets WebSocket through (extended CONNECT). /up/ goes to the memory upstream; anything else has no
- * route (a 404). */
+ * the deadlines; "ws" lets WebSocket through (extended CONNECT). /up/ goes to
+ * the memory upstream; anything else has no route (a 404). */
 #define ROUTES                                                                 \
 	"    protocols: [h2, http/1.1]\n"                                      \
 	"    routes:\n"                                                        \
@@ -497,11 +497,11 @@ body_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 		if (body_trailers) {
 			nghttp2_nv tr[] = {NV("x-sum", "42")};
 			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-			assert_int_equal(
-			    nghttp2_submit_trailer(
-				s, id, body_tr != NULL ? body_tr : tr,
-				body_tr != NULL ? body_ntr : 1),
-			    0);
+			assert_int_equal(nghttp2_submit_trailer(
+					     s, id,
+					     body_tr != NULL ? body_tr : tr,
+					     body_tr != NULL ? body_ntr : 1),
+					 0);
 		}
 	}
 	return (ssize_t)n;
@@ -767,9 +767,9 @@ test_malformed_requests_are_reset(void **state)
 	/* RFC 9113 section 8.1.1: each is reset with PROTOCOL_ERROR before
 	 * any exchange, counted, and the connection goes on */
 	static const nghttp2_nv two_cl[] = {
-	    NV(":method", "POST"), NV(":scheme", "http"), NV(":path", "/up/a"),
-	    NV(":authority", "a.test"), NV("content-length", "1"),
-	    NV("content-length", "1")};
+	    NV(":method", "POST"),     NV(":scheme", "http"),
+	    NV(":path", "/up/a"),      NV(":authority", "a.test"),
+	    NV("content-length", "1"), NV("content-length", "1")};
 	static const nghttp2_nv short_body[] = {
 	    NV(":method", "POST"), NV(":scheme", "http"), NV(":path", "/up/a"),
 	    NV(":authority", "a.test"), NV("content-length", "5")};
@@ -830,8 +830,7 @@ test_protocol_without_connect(void **state)
 	id = request_nv(get_ws, 5);
 	wait_stream(id);
 	assert_int_equal(cstream(id)->error, NGHTTP2_PROTOCOL_ERROR);
-	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_PROTOCOL]),
-			 1);
+	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_PROTOCOL]), 1);
 	assert_int_equal(nups, 0);
 	assert_int_equal(nghttp2_session_get_remote_settings(
 			     cs, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL),
@@ -920,9 +919,8 @@ closed_pinging(void)
 	static int n;
 
 	if (!cstream(waiting_id)->closed && ++n % 4 == 0) {
-		assert_int_equal(nghttp2_submit_ping(cs, NGHTTP2_FLAG_NONE,
-						     NULL),
-				 0);
+		assert_int_equal(
+		    nghttp2_submit_ping(cs, NGHTTP2_FLAG_NONE, NULL), 0);
 		pings_sent++;
 	}
 	return stream_closed() && pings_acked == pings_sent;
@@ -940,8 +938,9 @@ test_big_body_to_a_client_that_reads_in_pieces(void **state)
 	int32_t id;
 
 	(void)state;
-	k = (size_t)snprintf(ans, sizeof(ans),
-			     "HTTP/1.1 200 OK\r\nContent-Length: 250000\r\n\r\n");
+	k = (size_t)snprintf(
+	    ans, sizeof(ans),
+	    "HTTP/1.1 200 OK\r\nContent-Length: 250000\r\n\r\n");
 	for (size_t i = 0; i < 250000; i++)
 		ans[k + i] = (char)('a' + i % 26);
 	ans[k + 250000] = '\0';
@@ -1050,8 +1049,7 @@ test_trailers_past_the_limit_cut_the_stream(void **state)
 	run_until(trailers_cut_logged);
 	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_HEADER_LIST]),
 			 1);
-	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_PROTOCOL]),
-			 0);
+	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_PROTOCOL]), 0);
 
 	body_left = 3;
 	body_tr = one;
@@ -1061,8 +1059,7 @@ test_trailers_past_the_limit_cut_the_stream(void **state)
 	assert_int_equal(cstream(id)->error, NGHTTP2_PROTOCOL_ERROR);
 	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_HEADER_LIST]),
 			 2);
-	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_PROTOCOL]),
-			 1);
+	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_PROTOCOL]), 1);
 	assert_int_equal(SL_STAT_GET(w->stats.h2_refused[SL_H2_R_HPACK_BOMB]),
 			 0);
 	body_tr = NULL;
@@ -1378,8 +1375,7 @@ main(void)
 		test_big_body_to_a_client_that_reads_in_pieces, setup,
 		teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_response_trailers_lose_connection_fields, setup,
-		teardown),
+		test_response_trailers_lose_connection_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_big_trailer_section, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(

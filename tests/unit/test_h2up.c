@@ -160,9 +160,8 @@ connector(struct sl_wendpoint *ep, struct sl_xprt_mem **end)
 	assert_int_equal(nghttp2_session_server_new(&x->s, cb, x), 0);
 	nghttp2_session_callbacks_del(cb);
 	/* the server's preface */
-	assert_int_equal(nghttp2_submit_settings(x->s, NGHTTP2_FLAG_NONE, NULL,
-						 0),
-			 0);
+	assert_int_equal(
+	    nghttp2_submit_settings(x->s, NGHTTP2_FLAG_NONE, NULL, 0), 0);
 	srv_flush(x);
 	nsrvs++;
 	return 0;

@@ -36,7 +36,8 @@ decode(const struct dbuf *blk, char *out, size_t n)
 	for (;;) {
 		nghttp2_nv nv;
 		int flags = 0;
-		ssize_t r = nghttp2_hd_inflate_hd2(inf, &nv, &flags, p, left, 1);
+		ssize_t r =
+		    nghttp2_hd_inflate_hd2(inf, &nv, &flags, p, left, 1);
 
 		assert_true(r >= 0);
 		p += r;
@@ -141,25 +142,23 @@ test_text_head_framing_and_grpc(void **state)
 	assert_true(st.f & S_NOBODY);
 	assert_int_equal(body, 0);
 	/* a chunked body: DATA follows, Transfer-Encoding stays out */
-	assert_int_equal(
-	    from_text(&st,
-		      "POST /c HTTP/1.1\r\nHost: a\r\n"
-		      "Transfer-Encoding: chunked\r\n\r\n",
-		      0, got, sizeof(got), &body),
-	    0);
+	assert_int_equal(from_text(&st,
+				   "POST /c HTTP/1.1\r\nHost: a\r\n"
+				   "Transfer-Encoding: chunked\r\n\r\n",
+				   0, got, sizeof(got), &body),
+			 0);
 	assert_string_equal(got,
 			    ":method=POST;:scheme=http;:path=/c;:authority=a;");
 	assert_true(st.f & S_REQ_CHUNK);
 	assert_int_equal(body, 1);
 	/* gRPC: te: trailers goes last, the length says what DATA carries;
 	 * no Host, no :authority */
-	assert_int_equal(
-	    from_text(&st,
-		      "POST /S/M HTTP/1.1\r\n"
-		      "Content-Type: application/grpc+proto\r\n"
-		      "Content-Length: 12\r\n\r\n",
-		      0, got, sizeof(got), &body),
-	    0);
+	assert_int_equal(from_text(&st,
+				   "POST /S/M HTTP/1.1\r\n"
+				   "Content-Type: application/grpc+proto\r\n"
+				   "Content-Length: 12\r\n\r\n",
+				   0, got, sizeof(got), &body),
+			 0);
 	assert_string_equal(got, ":method=POST;:scheme=http;:path=/S/M;"
 				 "content-type=application/grpc+proto;"
 				 "content-length=12;te=trailers;");
@@ -206,12 +205,13 @@ test_text_head_refused(void **state)
 	(void)state;
 	/* no tunnel over an HTTP/2 upstream, a field line without a colon,
 	 * a request line without its version */
+	assert_int_equal(
+	    from_text(&st, "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 0,
+		      got, sizeof(got), &body),
+	    -1);
 	assert_int_equal(from_text(&st,
-				   "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",
-				   0, got, sizeof(got), &body),
-			 -1);
-	assert_int_equal(from_text(&st, "GET / HTTP/1.1\r\nHost: a\r\nnocolon"
-					"\r\n\r\n",
+				   "GET / HTTP/1.1\r\nHost: a\r\nnocolon"
+				   "\r\n\r\n",
 				   0, got, sizeof(got), &body),
 			 -1);
 	assert_int_equal(from_text(&st, "GET /\r\nHost: a\r\n\r\n", 0, got,
@@ -243,7 +243,7 @@ static void
 test_block_head(void **state)
 {
 	static const char *get[][2] = {
-	    {"Accept", "*/*"}, {":path", "/p"},		{":method", "GET"},
+	    {"Accept", "*/*"},	{":path", "/p"},	  {":method", "GET"},
 	    {"TE", "trailers"}, {":authority", "b.test"}, {"Upgrade", "x"}};
 	static const char *connect[][2] = {{":method", "CONNECT"},
 					   {":authority", "b.test:443"}};
@@ -330,8 +330,7 @@ test_response_heads_refused(void **state)
 	     "a bad content-length"},
 	    {{":status", "200", "content-length", "", NULL},
 	     "a bad content-length"},
-	    {{":status", "200", "content-length", "12345678901234567890",
-	      NULL},
+	    {{":status", "200", "content-length", "12345678901234567890", NULL},
 	     "a bad content-length"},
 	    {{"x-a", "1", NULL}, "no :status"},
 	    {{NULL}, "no :status"},
@@ -346,9 +345,8 @@ test_response_heads_refused(void **state)
 		assert_non_null(st.bad);
 		assert_string_equal(st.bad, bads[i].why);
 		/* the first rule broken is the one logged */
-		assert_int_equal(h2up_on_field(NULL, &st.hs, "x-b", 3, "2", 1,
-					       0),
-				 1);
+		assert_int_equal(
+		    h2up_on_field(NULL, &st.hs, "x-b", 3, "2", 1, 0), 1);
 		assert_string_equal(st.bad, bads[i].why);
 		assert_false(st.f & S_RESP_HEAD);
 	}
@@ -361,7 +359,7 @@ test_response_head_and_trailers(void **state)
 	static const char *const interim[] = {":status", "103", "link",
 					      "</a.css>", NULL};
 	static const char *const head[] = {":status", "200", "te", "trailers",
-					   "x-a", "1", NULL};
+					   "x-a",     "1",   NULL};
 	static const char *const trailers[] = {"grpc-status", "0", NULL};
 	struct h2up_stream st = {0};
 	struct sl_hblk b;

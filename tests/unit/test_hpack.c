@@ -689,11 +689,21 @@ static void
 test_encoder_memo(void **state)
 {
 	static const char *const extra[] = {
-	    "X-Request-Id", "x-request-id", "Grpc-Status", "grpc-message",
-	    "A", "Content-Type-X", "abcdefghijklmnopqrstuvwx",
+	    "X-Request-Id",
+	    "x-request-id",
+	    "Grpc-Status",
+	    "grpc-message",
+	    "A",
+	    "Content-Type-X",
+	    "abcdefghijklmnopqrstuvwx",
 	};
 	static const char *const values[] = {
-	    "GET",	  "200", "gzip, deflate", "text/plain", "", "x",
+	    "GET",
+	    "200",
+	    "gzip, deflate",
+	    "text/plain",
+	    "",
+	    "x",
 	    "0123456789abcdef", /* the longest value memoised */
 	    "0123456789abcdef0" /* one longer */};
 	static const unsigned flagsets[] = {0, SL_HPACK_F_RAW, SL_HPACK_F_NEVER,
@@ -707,8 +717,7 @@ test_encoder_memo(void **state)
 	for (int round = 0; round < 2; round++)
 		for (size_t k = 0; k < SL_HPACK_NSTATIC + 1 + 7 * 3; k++) {
 			const char *base =
-			    k < SL_HPACK_NSTATIC
-				? sl_hpack_static[k + 1].name
+			    k < SL_HPACK_NSTATIC ? sl_hpack_static[k + 1].name
 			    : k == SL_HPACK_NSTATIC
 				? "aaaaaaaaaaaaaaaaaaaaaaaaa" /* too long */
 				: extra[(k - SL_HPACK_NSTATIC - 1) % 7];
@@ -723,7 +732,8 @@ test_encoder_memo(void **state)
 				    : c == 2 && i % 2 && ch >= 'a' && ch <= 'z'
 					? ch - 32
 					: ch;
-				lower[i] = ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
+				lower[i] =
+				    ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
 			}
 			for (size_t v = 0; v < 8; v++)
 				for (size_t f = 0; f < 4; f++) {
