@@ -764,7 +764,7 @@ sl_hpack_lower(char *dst, const char *src, size_t n)
 	}
 }
 
-/* The memo's slot for a name, the same for every case of it. */
+/* The memo's set for a name, the same for every case of it. */
 static inline unsigned
 memo_slot(const char *name, size_t nlen)
 {
@@ -820,10 +820,20 @@ sl_hpack_enc_field_memo(struct sl_hpack_memo *m, uint8_t *out, size_t room,
 
 	if (nlen == 0 || nlen > SL_HPACK_MEMO_NAME)
 		return 0;
-	e = &m->e[memo_slot(name, nlen)];
-	if (e->nlen != nlen || e->raw != raw ||
-	    memcmp(e->name, name, nlen) != 0)
+	k = memo_slot(name, nlen);
+	e = &m->e[k * 2];
+	if (e->nlen == nlen && e->raw == raw &&
+	    memcmp(e->name, name, nlen) == 0) {
+		m->victim[k] = 1;
+	} else if (e[1].nlen == nlen && e[1].raw == raw &&
+		   memcmp(e[1].name, name, nlen) == 0) {
+		e++;
+		m->victim[k] = 0;
+	} else {
+		e += m->victim[k];
+		m->victim[k] ^= 1;
 		memo_fill(e, name, nlen, raw);
+	}
 	/* a value the static table may hold (an empty one matches a name
 	 * whose entry has none): the whole search */
 	if (e->vscan || (vlen == 0 && e->sidx != 0))

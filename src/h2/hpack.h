@@ -117,8 +117,10 @@ size_t sl_hpack_enc_field(uint8_t *out, size_t room, const char *name,
  * index or its literal. Names repeat from one head to the next, and the
  * memo spares their lower-casing, the static table's search and their
  * Huffman coding; the last short value of each name is kept the same way.
- * Direct-mapped, SL_HPACK_MEMO_N entries, about 3 KiB;
- * zero it before the first use.
+ * Two-way set-associative: SL_HPACK_MEMO_N sets of two entries, about
+ * 5 KiB, so that two names of one head that hash alike (content-type and
+ * te, x-forwarded-for and x-request-id) do not evict each other at every
+ * request; zero it before the first use.
  */
 #define SL_HPACK_MEMO_N	    32
 #define SL_HPACK_MEMO_NAME  24 /* longer names are not memoised */
@@ -139,7 +141,9 @@ struct sl_hpack_memo {
 		uint8_t vlen, velen; /* 0: none */
 		char value[SL_HPACK_MEMO_VALUE];
 		uint8_t venc[SL_HPACK_MEMO_VALUE + 1];
-	} e[SL_HPACK_MEMO_N];
+	} e[SL_HPACK_MEMO_N * 2];	 /* set k: e[2k] and e[2k + 1] */
+	uint8_t victim[SL_HPACK_MEMO_N]; /* the way a miss refills: the one
+					    used less recently */
 };
 
 /* n bytes of src into dst, ASCII upper case lowered (RFC 9113 section

@@ -771,6 +771,86 @@ test_encoder_memo(void **state)
 	free(m);
 }
 
+/* Whether m holds name (as written). */
+static int
+memo_holds(const struct sl_hpack_memo *m, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (size_t i = 0; i < sizeof(m->e) / sizeof(m->e[0]); i++)
+		if (m->e[i].nlen == nl && memcmp(m->e[i].name, name, nl) == 0)
+			return 1;
+	return 0;
+}
+
+/* Two names of one head whose hash is the same (content-type and te,
+ * x-forwarded-for and x-request-id) both stay: a direct-mapped memo
+ * refilled one of them at every head (session 30). A third name of the
+ * set takes the place of the one used less recently. */
+static void
+test_encoder_memo_two_ways(void **state)
+{
+	struct sl_hpack_memo *m = calloc(1, sizeof(*m));
+	uint8_t a[64], b[64];
+	size_t n;
+
+	(void)state;
+	assert_non_null(m);
+	for (int round = 0; round < 3; round++) {
+		n = sl_hpack_enc_field_memo(m, a, sizeof(a), "Content-Type", 12,
+					    "application/grpc", 16, 0);
+		assert_int_equal(
+		    n, sl_hpack_enc_field(b, sizeof(b), "content-type", 12,
+					  "application/grpc", 16, 0));
+		assert_memory_equal(a, b, n);
+		n = sl_hpack_enc_field_memo(m, a, sizeof(a), "te", 2,
+					    "trailers", 8, 0);
+		assert_int_equal(n, sl_hpack_enc_field(b, sizeof(b), "te", 2,
+						       "trailers", 8, 0));
+		assert_memory_equal(a, b, n);
+		assert_true(memo_holds(m, "Content-Type"));
+		assert_true(memo_holds(m, "te"));
+	}
+	for (int round = 0; round < 3; round++) {
+		(void)sl_hpack_enc_field_memo(
+		    m, a, sizeof(a), "x-forwarded-for", 15, "1.2.3.4", 7, 0);
+		(void)sl_hpack_enc_field_memo(m, a, sizeof(a), "x-request-id",
+					      12, "abc", 3, 0);
+		assert_true(memo_holds(m, "x-forwarded-for"));
+		assert_true(memo_holds(m, "x-request-id"));
+	}
+	/* the set's ways hold te (used last) and Content-Type: a third name
+	 * that hashes alike takes Content-Type's place, te stays */
+	{
+		static const char *const cands[] = {
+		    "a",  "b",	"c",  "d",  "e",  "f",	"g",  "h",  "i",  "j",
+		    "k",  "l",	"m",  "n",  "o",  "p",	"q",  "r",  "s",  "t",
+		    "u",  "v",	"w",  "x",  "y",  "z",	"aa", "ab", "ac", "ad",
+		    "ae", "af", "ag", "ah", "ai", "aj", "ak", "al", "am", "an",
+		    "ao", "ap", "aq", "ar", "as", "at", "au", "av", "aw", "ax",
+		    "ay", "az", "ba", "bb", "bc", "bd"};
+		unsigned set = memo_slot("te", 2);
+		const char *third = NULL;
+
+		for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++)
+			if (memo_slot(cands[i], strlen(cands[i])) == set) {
+				third = cands[i];
+				break;
+			}
+		assert_non_null(third);
+		(void)sl_hpack_enc_field_memo(m, a, sizeof(a), "Content-Type",
+					      12, "x", 1, 0);
+		(void)sl_hpack_enc_field_memo(m, a, sizeof(a), "te", 2,
+					      "trailers", 8, 0);
+		(void)sl_hpack_enc_field_memo(m, a, sizeof(a), third,
+					      strlen(third), "v", 1, 0);
+		assert_true(memo_holds(m, third));
+		assert_true(memo_holds(m, "te"));
+		assert_false(memo_holds(m, "Content-Type"));
+	}
+	free(m);
+}
+
 static void
 test_encoder(void **state)
 {
@@ -932,6 +1012,7 @@ main(void)
 	    cmocka_unit_test(test_table_against_a_model),
 	    cmocka_unit_test(test_encoder),
 	    cmocka_unit_test(test_encoder_memo),
+	    cmocka_unit_test(test_encoder_memo_two_ways),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
