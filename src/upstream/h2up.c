@@ -130,21 +130,27 @@ stream_maybe_free(struct h2up_stream *st)
  * and ends its streams itself), with their buffers when these are no
  * larger than STREAM_BUF_KEPT: a gRPC call makes one, and its calloc,
  * its four buffers' first reallocs and their frees were about 2,500
- * instructions a call. Linked through c.
+ * instructions a call. Linked through c. Bounded as the memory pairs are
+ * (xprt_mem.c): STREAMS_KEPT structs, STREAM_BYTES_KEPT of buffers.
  */
-#define STREAMS_KEPT	64
-#define STREAM_BUF_KEPT 4096
+#define STREAMS_KEPT	  256
+#define STREAM_BUF_KEPT	  4096
+#define STREAM_BYTES_KEPT (512 * 1024) /* the kept streams' buffers */
 static _Thread_local struct h2up_stream *streams_kept;
 static _Thread_local unsigned nstreams_kept;
+static _Thread_local size_t stream_bytes_kept;
 
-/* A dbuf emptied for the next stream, or freed when it grew large. */
+/* A dbuf emptied for the next stream, or freed when it grew large or the
+ * kept buffers are at their bound. */
 static void
 dbuf_keep(struct dbuf *b)
 {
-	if (b->cap > STREAM_BUF_KEPT) {
+	if (b->cap > STREAM_BUF_KEPT ||
+	    stream_bytes_kept + b->cap > STREAM_BYTES_KEPT) {
 		dbuf_free(b);
 		return;
 	}
+	stream_bytes_kept += b->cap;
 	b->off = b->len = 0;
 }
 
@@ -194,6 +200,8 @@ stream_take(void)
 		return calloc(1, sizeof(*st));
 	streams_kept = (struct h2up_stream *)(void *)st->c;
 	nstreams_kept--;
+	stream_bytes_kept -=
+	    st->req.cap + st->body.cap + st->resp.cap + st->hdr.cap;
 	st->c = NULL;
 	return st;
 }
@@ -1262,5 +1270,6 @@ sl_h2up_thread_free(void)
 		stream_dispose(st);
 	}
 	nstreams_kept = 0;
+	stream_bytes_kept = 0;
 	sl_upstream_streams_free();
 }

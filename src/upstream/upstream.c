@@ -156,7 +156,7 @@ sl_upstream_retire_endpoints(struct sl_worker *w, uint64_t generation)
  * by the thread that freed them, zeroed: a calloc and a free a call less.
  * Linked through their first bytes.
  */
-#define STREAM_CONNS_KEPT 64
+#define STREAM_CONNS_KEPT 256
 static _Thread_local struct sl_upconn *stream_conns;
 static _Thread_local unsigned nstream_conns;
 
