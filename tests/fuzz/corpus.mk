@@ -22,6 +22,7 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/health_h2 \
 	tests/fuzz/corpus/hpack \
 	tests/fuzz/corpus/hpack_enc \
+	tests/fuzz/corpus/json \
 	tests/fuzz/corpus/keepalive \
 	tests/fuzz/corpus/pan \
 	tests/fuzz/corpus/proxy \

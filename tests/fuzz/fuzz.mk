@@ -59,7 +59,7 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_ws $(OUT)/fuzz_grpc $(OUT)/fuzz_health_h2 \
 	$(OUT)/fuzz_h2up $(OUT)/fuzz_dns $(OUT)/fuzz_h1simd \
 	$(OUT)/fuzz_hpack $(OUT)/fuzz_hpack_enc $(OUT)/fuzz_h2frame \
-	$(OUT)/fuzz_h2conn $(OUT)/fuzz_h2diff
+	$(OUT)/fuzz_h2conn $(OUT)/fuzz_h2diff $(OUT)/fuzz_json
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -127,6 +127,19 @@ $(OUT)/fuzz_forwarded: $(top_srcdir)/tests/fuzz/fuzz_forwarded.c \
 		$(FORWARDED_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(FORWARDED_SRCS)
+
+# the JSON parser (fuzz_json.c): pure; with Debian's libjansson, when
+# pkg-config finds it, its accept or refuse is compared with jansson's
+# (FUZZ_JSON_JANSSON; make check's replayer never uses it)
+JSON_SRCS = $(top_srcdir)/src/edge/json.c
+JANSSON_LIBS ?= $(shell pkg-config --libs jansson 2>/dev/null)
+JANSSON_CFLAGS ?= $(if $(JANSSON_LIBS),-DFUZZ_JSON_JANSSON \
+	$(shell pkg-config --cflags jansson 2>/dev/null))
+$(OUT)/fuzz_json: $(top_srcdir)/tests/fuzz/fuzz_json.c $(JSON_SRCS) \
+		$(top_srcdir)/src/edge/json.h $(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(JANSSON_CFLAGS) $(FUZZ_CFLAGS) -o $@ $< \
+		$(JSON_SRCS) $(JANSSON_LIBS)
 
 # the card number masker and its users in log.c
 PAN_SRCS = $(top_srcdir)/src/core/pan.c $(top_srcdir)/src/core/log.c
