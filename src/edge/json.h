@@ -37,15 +37,14 @@ struct sl_json_tok {
 	uint32_t start; /* its span in the text: for a string, between the
 			   quotes (escapes kept); else the whole value */
 	uint32_t len;
-	uint32_t size;	/* object: its members; array: its elements */
-	uint32_t end;	/* the index of the first token after this one's
-			   subtree (its members' names and values) */
+	uint32_t size; /* object: its members; array: its elements */
+	uint32_t end;  /* the index of the first token after this one's
+			  subtree (its members' names and values) */
 };
 
 /* Errors (negative returns of sl_json_parse). */
 #define SL_JSON_E_SYNTAX -1 /* not JSON, or not strict JSON */
-#define SL_JSON_E_TOKENS -2 /* more tokens than max, or an object of
-				more than 256 members */
+#define SL_JSON_E_TOKENS -2 /* more than max tokens, or 256 members */
 #define SL_JSON_E_DEPTH	 -3 /* nested deeper than depth_max */
 #define SL_JSON_E_DUP	 -4 /* a name twice in one object */
 #define SL_JSON_E_UTF8	 -5 /* bad UTF-8, or a bad \u escape */
