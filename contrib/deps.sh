@@ -5,6 +5,7 @@ set -e
 PKGS="build-essential autoconf automake libtool pkg-config \
 libevent-dev libssl-dev libyaml-dev libcmocka-dev libhiredis-dev \
 libnghttp2-dev nghttp2-client python3-h2 python3-websockets python3-grpcio python3-dnslib \
+python3-jwt python3-cryptography \
 node-llhttp nodejs python3 python3-yaml curl iproute2 openssl haproxy redis-server \
 systemd wrk"
 # systemd for systemd-socket-activate and systemd-analyze (test_upgrade,

@@ -635,6 +635,12 @@ static const char *const match_keys[] = {
 };
 static const char *const split_keys[] = {"cluster", "weight", NULL};
 static const char *const mirror_keys[] = {"cluster", "percent", NULL};
+static const char *const auth_keys[] = {"jwt", NULL};
+static const char *const jwt_keys[] = {
+    "keys",	  "algorithms",	       "issuer", "audience",
+    "clock_skew", "require_exp",       "token",	 "forward_token",
+    "require",	  "claims_to_headers", NULL,
+};
 static const char *const rate_limit_keys[] = {
     "name", "key", "rate", "burst", "scope", "max_keys", "on_store_error", NULL,
 };
@@ -710,6 +716,10 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
     [SL_CONF_SEC_GUARD] = {SL_CONF_SEC_ROUTE, NULL, sl_conf_guard_table,
 			   "in guard", "under \"guard\"",
 			   "under a route's \"guard\"", NULL},
+    [SL_CONF_SEC_AUTH] = {SL_CONF_SEC_ROUTE, auth_keys, NULL, "in auth",
+			  "under \"auth\"", "under a route's \"auth\"", NULL},
+    [SL_CONF_SEC_JWT] = {SL_CONF_SEC_AUTH, jwt_keys, NULL, "in jwt",
+			 "under \"jwt\"", "under a route's \"auth.jwt\"", NULL},
 
     [SL_CONF_SEC_CLUSTER] = {SL_CONF_SEC_TOP, NULL, sl_conf_cluster_table,
 			     "in cluster", "in a cluster", "in a cluster",

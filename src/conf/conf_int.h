@@ -45,6 +45,8 @@ enum sl_conf_section {
 	SL_CONF_SEC_RATE_LIMIT, /* an item of rate_limit */
 	SL_CONF_SEC_ROUTE_HEADERS,
 	SL_CONF_SEC_GUARD,
+	SL_CONF_SEC_AUTH,
+	SL_CONF_SEC_JWT,
 	SL_CONF_SEC_CLUSTER,
 	SL_CONF_SEC_ENDPOINT, /* an item of endpoints written as a mapping */
 	SL_CONF_SEC_POOL,
@@ -286,6 +288,13 @@ void sl_conf_parse_rate_limits(struct sl_yaml_loader *ld, const char *lbl,
 			       struct sl_conf_route *r);
 /* Frees what sl_conf_parse_rate_limits allocated in r (not r itself). */
 void sl_conf_free_rate_limits(struct sl_conf_route *r);
+
+/* ---- conf_auth.c: a route's auth: (doc/auth.md) ---------------------- */
+
+void sl_conf_parse_auth(struct sl_yaml_loader *ld, const char *lbl,
+			const struct sl_yaml_node *map,
+			struct sl_conf_route *r);
+void sl_conf_free_auth(struct sl_conf_auth *a);
 /* The top-level rate_limit_store: (the value map) into conf->rl_store. */
 void sl_conf_parse_rate_limit_store(struct sl_yaml_loader *ld,
 				    const struct sl_yaml_node *map,

@@ -685,6 +685,8 @@ const struct sl_conf_keydef sl_conf_route_table[] = {
     {"upgrade", .type = SL_CONF_CODE},
     /* the canary guard (doc/fleet.md section 4) */
     {"guard", .type = SL_CONF_CODE},
+    /* authentication (doc/auth.md) */
+    {"auth", .type = SL_CONF_CODE},
     {.name = NULL},
 };
 #undef RO
@@ -772,6 +774,8 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		parse_upgrade(ld, lbl, v, r);
 	if ((v = sl_yaml_map_get(map, "guard", &k)) != NULL)
 		parse_guard(ld, lbl, k, v, r);
+	if ((v = sl_yaml_map_get(map, "auth", NULL)) != NULL)
+		sl_conf_parse_auth(ld, lbl, v, r);
 }
 
 void
@@ -801,4 +805,5 @@ sl_conf_free_route(struct sl_conf_route *r)
 		free(r->upgrade[k]);
 	free(r->upgrade);
 	free(r->guard);
+	sl_conf_free_auth(r->auth);
 }

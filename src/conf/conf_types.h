@@ -21,6 +21,8 @@
 struct sl_lstate;
 struct sl_lcstate;
 struct sl_policy;
+struct sl_jwt_policy;
+struct sl_jwks;
 struct sl_clstate;
 struct sl_epstate;
 struct sl_rstate;
@@ -384,6 +386,18 @@ struct sl_conf_route {
 	char **upgrade;
 	size_t nupgrade;
 	struct sl_conf_guard *guard; /* owned; NULL: no guard */
+	struct sl_conf_auth *auth;   /* owned; NULL: no auth (doc/auth.md) */
+};
+
+/* A route's auth: (doc/auth.md): JSON Web Tokens checked against a key
+ * set before the request goes upstream. */
+struct sl_conf_auth {
+	struct sl_jwt_policy *jwt; /* owned (jwt.h) */
+	struct sl_jwks *keys;	   /* owned: the key set, parsed */
+	char *keys_path;
+	struct sl_conf_key token; /* header:NAME (Authorization: the
+				     Bearer scheme) or cookie:NAME */
+	int forward_token;	  /* the token goes upstream (default 1) */
 };
 
 /* A listener's proxy_protocol: (doc/edge.md section 2). */

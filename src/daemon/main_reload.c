@@ -54,9 +54,10 @@ reload_check_static(struct sl_main *m, struct sl_conf *nc)
 			  m->run_access);
 }
 
-/* The files conf names (certificates, keys, CAs, the Redis password),
- * after the file itself: what the watch follows. *n is set; the array is
- * malloc'd (NULL when out of memory), its strings conf's. */
+/* The files conf names (certificates, keys, CAs, the Redis password,
+ * the routes' JSON Web Key sets), after the file itself: what the watch
+ * follows. *n is set; the array is malloc'd (NULL when out of memory),
+ * its strings conf's. */
 static const char **
 conf_files(const struct sl_conf *conf, const char *path, size_t *n)
 {
@@ -66,6 +67,8 @@ conf_files(const struct sl_conf *conf, const char *path, size_t *n)
 	for (size_t i = 0; i < conf->nlisteners; i++)
 		cap += 2 * conf->listeners[i].tls.ncerts + 1;
 	cap += 3 * conf->nclusters;
+	for (size_t i = 0; i < conf->nlisteners; i++)
+		cap += conf->listeners[i].nroutes;
 	if ((v = calloc(cap, sizeof(*v))) == NULL)
 		return NULL;
 	v[k++] = path;
@@ -91,6 +94,13 @@ conf_files(const struct sl_conf *conf, const char *path, size_t *n)
 	}
 	if (conf->rl_store.password_file.path != NULL && k < cap)
 		v[k++] = conf->rl_store.password_file.path;
+	for (size_t i = 0; i < conf->nlisteners; i++)
+		for (size_t j = 0; j < conf->listeners[i].nroutes; j++) {
+			const struct sl_conf_auth *a =
+			    conf->listeners[i].routes[j].auth;
+			if (a != NULL && a->keys_path != NULL && k < cap)
+				v[k++] = a->keys_path;
+		}
 	*n = k;
 	return v;
 }

@@ -87,6 +87,10 @@ sl_hist_slot(uint64_t ms)
 	return i;
 }
 
+/* A route's auth decisions by outcome (jwt.h's enum sl_jwt_err, and one
+ * past it: no token). */
+#define SL_AUTH_NRESULTS 16
+
 struct sl_counts {
 	atomic_uint_fast64_t requests;	   /* exchanges finished */
 	atomic_uint_fast64_t responses[6]; /* by status class, [0] = other */
@@ -100,6 +104,8 @@ struct sl_counts {
 	atomic_uint_fast64_t idle; /* endpoints: pooled idle connections */
 	/* listeners: client connections closed, by kind (sl_close_kind) */
 	atomic_uint_fast64_t closed[SL_CLOSE_NKINDS];
+	/* routes with auth: (doc/auth.md), their decisions */
+	atomic_uint_fast64_t auth[SL_AUTH_NRESULTS];
 } __attribute__((aligned(64)));
 
 /* enum sl_tls_fail's SL_TLS_NFAIL (tls.h checks) */

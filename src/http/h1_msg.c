@@ -447,6 +447,17 @@ put_xff(struct out *o, int blk, const struct sl_h1_request *req, size_t first,
 		puts_(o, "\r\n");
 }
 
+/* Whether the client's field h is one an edge check sets or removes. */
+static int
+extra_drops(const struct sl_fwd_extra *x, const struct sl_h1_header *h)
+{
+	for (unsigned i = 0; i < x->ndrop; i++)
+		if (h->name_len == x->drop[i].len &&
+		    strncasecmp(h->name, x->drop[i].name, h->name_len) == 0)
+			return 1;
+	return 0;
+}
+
 /* The request head for the upstream, as text or (blk) as a block: its
  * request line as :method and :path, Host as :authority, its body's
  * framing in the header (no Transfer-Encoding), nothing of an upgrade
@@ -504,6 +515,8 @@ request_head(struct out *o, int blk, const struct sl_h1_request *req,
 			continue; /* only a verified certificate sets it */
 		if ((req->flags & SL_H1_F_ABSOLUTE_FORM) && k == SL_HK_HOST)
 			continue;
+		if (fwd->extra != NULL && extra_drops(fwd->extra, h))
+			continue; /* only a verified token sets it */
 		/* removed or replaced by a rule (none names the fields
 		 * above or below: refused at load) */
 		if (rules != NULL &&
@@ -541,6 +554,11 @@ request_head(struct out *o, int blk, const struct sl_h1_request *req,
 			put_rec(o, fwd->subject_header,
 				strlen(fwd->subject_header), fwd->subject,
 				strlen(fwd->subject));
+		for (unsigned i = 0; fwd->extra != NULL && i < fwd->extra->nset;
+		     i++)
+			put_rec(
+			    o, fwd->extra->set[i].name, fwd->extra->set[i].nlen,
+			    fwd->extra->set[i].value, fwd->extra->set[i].vlen);
 		if (rules != NULL)
 			put_rules(o, 1, rules, fwd->vars, 0);
 		o->b->body = (uint8_t)req->body;
@@ -565,6 +583,12 @@ request_head(struct out *o, int blk, const struct sl_h1_request *req,
 		puts_(o, fwd->subject_header);
 		puts_(o, ": ");
 		puts_(o, fwd->subject);
+	}
+	for (unsigned i = 0; fwd->extra != NULL && i < fwd->extra->nset; i++) {
+		puts_(o, "\r\n");
+		put(o, fwd->extra->set[i].name, fwd->extra->set[i].nlen);
+		puts_(o, ": ");
+		put(o, fwd->extra->set[i].value, fwd->extra->set[i].vlen);
 	}
 	if (rules != NULL) {
 		put(o, "\r\n", 2);

@@ -26,6 +26,22 @@ enum sl_fwd_xff {
 			      the fields after that one dropped */
 };
 
+/* Fields an edge check sets from what it verified (doc/auth.md): the
+ * client's fields named in drop never go upstream, those in set are
+ * added with sluice's own. */
+#define SL_FWD_EXTRA_MAX 9
+struct sl_fwd_extra {
+	unsigned ndrop, nset;
+	struct {
+		const char *name;
+		size_t len;
+	} drop[SL_FWD_EXTRA_MAX];
+	struct {
+		const char *name, *value;
+		size_t nlen, vlen;
+	} set[SL_FWD_EXTRA_MAX];
+};
+
 /* What the gateway adds to a forwarded request. */
 struct sl_fwd {
 	const char *client_ip;	  /* appended to X-Forwarded-For */
@@ -47,6 +63,7 @@ struct sl_fwd {
 	 * on as "Connection: upgrade" and "Upgrade: <it>"; NULL: none (the
 	 * client's Upgrade and Connection are hop-by-hop, dropped) */
 	const char *upgrade;
+	const struct sl_fwd_extra *extra; /* NULL: none */
 };
 
 /*

@@ -42,6 +42,7 @@
 #include "forwarded.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
+#include "jwt.h"
 #include "log.h"
 #include "mirror.h"
 #include "policy.h"
@@ -656,8 +657,18 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req)
 	char ip[64];
 	struct sl_fwd fwd;
 	struct sl_hdr_vars vars;
+	struct sl_fwd_extra extra;
+	struct sl_jwt_out jwt;
 	long n;
 
+	/* who the caller is, before anything of the request goes on or
+	 * takes a tunnel's place (doc/auth.md) */
+	fwd.extra = NULL;
+	if (t->route->auth != NULL) {
+		if (sl_exchange_auth(s, req, &extra, &jwt) == -1)
+			return;
+		fwd.extra = &extra;
+	}
 	if ((t->route->upgrade != NULL || (s->flags & SL_SEAM_F_XCONNECT)) &&
 	    txn_upgrade(s, req) == -1)
 		return;

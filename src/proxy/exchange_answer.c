@@ -181,6 +181,13 @@ sl_exchange_answer(struct sl_seam *s, int status, const char *code, int close,
 	txn_answer(s, status, code, code, close, fields);
 }
 
+void
+sl_exchange_answer_as(struct sl_seam *s, int status, const char *code,
+		      const char *error, int close, const char *fields)
+{
+	txn_answer(s, status, code, error, close, fields);
+}
+
 /* sl_exchange_answer, with what the logs call it (error: the access log's
  * "error", the info line's name) apart from the answer's code. */
 static void

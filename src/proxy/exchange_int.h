@@ -458,6 +458,22 @@ int sl_exchange_out_reserve(struct sl_seam *s, size_t n);
 void sl_exchange_answer(struct sl_seam *s, int status, const char *code,
 			int close, const char *fields);
 
+/* sl_exchange_answer, with what the access log calls it (error: a static
+ * string) apart from the answer's code. */
+void sl_exchange_answer_as(struct sl_seam *s, int status, const char *code,
+			   const char *error, int close, const char *fields);
+
+/* ---- exchange_auth.c: a route's auth: (doc/auth.md) ------------------ */
+
+struct sl_fwd_extra;
+struct sl_jwt_out;
+struct sl_h1_request;
+
+/* The route's auth: 0 when the request may go on, with x the fields its
+ * token sets (pointing into out), or -1: it was answered (401 or 403). */
+int sl_exchange_auth(struct sl_seam *s, const struct sl_h1_request *req,
+		     struct sl_fwd_extra *x, struct sl_jwt_out *out);
+
 /* Answers the request with a local error status/code; close forces the
  * connection to close after it. May end the stream. */
 void sl_exchange_local(struct sl_seam *s, int status, const char *code,

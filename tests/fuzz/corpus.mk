@@ -23,6 +23,7 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/hpack \
 	tests/fuzz/corpus/hpack_enc \
 	tests/fuzz/corpus/json \
+	tests/fuzz/corpus/jwt \
 	tests/fuzz/corpus/keepalive \
 	tests/fuzz/corpus/pan \
 	tests/fuzz/corpus/proxy \

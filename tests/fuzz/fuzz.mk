@@ -59,7 +59,7 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_ws $(OUT)/fuzz_grpc $(OUT)/fuzz_health_h2 \
 	$(OUT)/fuzz_h2up $(OUT)/fuzz_dns $(OUT)/fuzz_h1simd \
 	$(OUT)/fuzz_hpack $(OUT)/fuzz_hpack_enc $(OUT)/fuzz_h2frame \
-	$(OUT)/fuzz_h2conn $(OUT)/fuzz_h2diff $(OUT)/fuzz_json
+	$(OUT)/fuzz_h2conn $(OUT)/fuzz_h2diff $(OUT)/fuzz_json $(OUT)/fuzz_jwt
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -140,6 +140,15 @@ $(OUT)/fuzz_json: $(top_srcdir)/tests/fuzz/fuzz_json.c $(JSON_SRCS) \
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(JANSSON_CFLAGS) $(FUZZ_CFLAGS) -o $@ $< \
 		$(JSON_SRCS) $(JANSSON_LIBS)
+
+# JSON Web Tokens and key sets (fuzz_jwt.c): jwt.c on json.c, OpenSSL's
+# libcrypto for the keys and signatures
+JWT_SRCS = $(top_srcdir)/src/edge/jwt.c $(JSON_SRCS)
+$(OUT)/fuzz_jwt: $(top_srcdir)/tests/fuzz/fuzz_jwt.c $(JWT_SRCS) \
+		$(top_srcdir)/src/edge/jwt.h $(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(JWT_SRCS) \
+		$(shell pkg-config --libs libcrypto)
 
 # the card number masker and its users in log.c
 PAN_SRCS = $(top_srcdir)/src/core/pan.c $(top_srcdir)/src/core/log.c

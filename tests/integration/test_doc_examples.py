@@ -26,7 +26,8 @@ The rule (doc/design-notes.md, "YAML examples in the documentation"):
   P-256) and its certificate signed by a test CA, a cert and a key
   written one after the other being a pair; for ca and client_ca, that
   CA's certificate; for password_file, a one-line password, mode 0600; for
-  log.access, its directory.
+  log.access, its directory; for a route's auth.jwt keys, a key set of
+  one public P-256 key.
 - The port of every "address:" value (listeners, the admin listener) is
   replaced by a free port, the same port by the same one within a block:
   -t fails on an address another process listens on, and the examples'
@@ -153,7 +154,14 @@ def roff_blocks(rel):
 
 # ---- the files examples name ---------------------------------------------
 
-PATH_KEYS = ("cert", "key", "ca", "client_ca", "password_file", "access")
+PATH_KEYS = ("cert", "key", "ca", "client_ca", "password_file", "access",
+             "keys")
+# a route's auth.jwt keys: a JSON Web Key set of one public P-256 key,
+# made for these examples (its private half was never kept)
+DOC_JWKS = ('{"keys": [{"kty": "EC", "crv": "P-256", '
+            '"x": "n_P3yv83hrzbe4d1QK2hZl5h1eNSk28X4CTIC4D01u4", '
+            '"y": "QQTp7yg7ohYabW9VLD7po-finBgtneIJUNCltqEQYQE", '
+            '"kid": "doc-example", "use": "sig", "alg": "ES256"}]}\n')
 PATH_RE = re.compile(r"(?<![\w-])(%s)\s*:\s*([\"']?)([^\s,{}\[\]\"'#]+)\2"
                      % "|".join(PATH_KEYS))
 
@@ -161,6 +169,8 @@ PATH_RE = re.compile(r"(?<![\w-])(%s)\s*:\s*([\"']?)([^\s,{}\[\]\"'#]+)\2"
 def is_path(key, value):
     if key == "access":
         return value.startswith("/")
+    if key == "keys":
+        return value.startswith("/") or value.endswith(".json")
     return (value.startswith("/") or "/" in value or
             value.endswith((".pem", ".key", ".crt")))
 
@@ -241,6 +251,12 @@ class Files:
                 self.made[p] = "password"
             elif k == "access":
                 os.makedirs(os.path.dirname(self.local(p)), exist_ok=True)
+            elif k == "keys" and p not in self.made:
+                dst = self.local(p)
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                with open(dst, "w") as f:
+                    f.write(DOC_JWKS)
+                self.made[p] = "jwks"
             i += 1
         paths = sorted({p for _, p in found if p.startswith("/")},
                        key=len, reverse=True)

@@ -1616,8 +1616,12 @@ static const struct error_case error_cases[] = {
      "t.yaml:9:5: error: unknown key \"timeout\" in cluster (it belongs "
      "under \"health_check\")\n"},
     {"short key of another section not guessed",
+     LISTENER CLUSTER "    skew: 1\n",
+     "t.yaml:9:5: error: unknown key \"skew\" in cluster\n"},
+    {"key of a route's auth.jwt in a cluster",
      LISTENER CLUSTER "    keys: 1\n",
-     "t.yaml:9:5: error: unknown key \"keys\" in cluster\n"},
+     "t.yaml:9:5: error: unknown key \"keys\" in cluster (it belongs under "
+     "a route's \"auth.jwt\")\n"},
     {"empty key gets no hint", "\"\": 1\n\"_\": 2\n" LISTENER CLUSTER,
      "t.yaml:1:1: error: unknown key \"\" at the top level\n"
      "t.yaml:2:1: error: unknown key \"_\" at the top level\n"},

@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A route's auth: (doc/auth.md): the JSON Web Token policy and its key
+ * set, read from the file when the generation loads (a reload reads it
+ * again; a set that does not parse refuses the reload, and the old one
+ * keeps serving), checked whole so that -t says every mistake.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf_int.h"
+#include "jwt.h"
+
+#define KEYS_FILE_MAX (1024 * 1024) /* a key set is a few KiB */
+
+/* Fields a claim may not set: they frame the message, route it, or are
+ * sluice's own. */
+static const char *const reserved_fields[] = {
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-connection",
+    "host",
+    "x-request-id",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "forwarded",
+    "authorization",
+    "cookie",
+    "expect",
+    "content-type",
+    "content-encoding",
+    NULL,
+};
+
+/* A string, or a sequence of strings, into a malloc'd list. */
+static void
+str_list(struct sl_yaml_loader *ld, const char *lbl, const char *key,
+	 const struct sl_yaml_node *n, char ***out, size_t *nout)
+{
+	const struct sl_yaml_node *const *items = &n;
+	size_t k = 1;
+
+	if (n->type == SL_YAML_NODE_SEQ) {
+		items = (const struct sl_yaml_node *const *)n->kids;
+		k = n->nkids;
+		if (k == 0) {
+			sl_yaml_err_lacks(
+			    ld, n, "%s: \"%s\": must not be empty", lbl, key);
+			return;
+		}
+	}
+	if ((*out = calloc(k, sizeof(**out))) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < k; i++) {
+		const char *s;
+		if (sl_yaml_get_str(ld, key, items[i], &s) == -1)
+			continue;
+		if (s[0] == '\0' || strlen(s) != items[i]->len) {
+			sl_yaml_err_node(ld, items[i],
+					 "%s: \"%s\": expected a non-empty "
+					 "string",
+					 lbl, key);
+			continue;
+		}
+		if (((*out)[*nout] = sl_yaml_strdup(ld, s)) != NULL)
+			(*nout)++;
+	}
+}
+
+static void
+parse_algorithms(struct sl_yaml_loader *ld, const char *lbl,
+		 const struct sl_yaml_node *n, struct sl_jwt_policy *p)
+{
+	if (sl_yaml_get_seq(ld, "algorithms", n) == -1)
+		return;
+	if (n->nkids == 0) {
+		sl_yaml_err_lacks(ld, n,
+				  "%s: \"algorithms\": must not be empty", lbl);
+		return;
+	}
+	p->algs = 0;
+	for (size_t i = 0; i < n->nkids; i++) {
+		const struct sl_yaml_node *m = n->kids[i];
+		const char *s;
+		int a;
+		if (sl_yaml_get_str(ld, "algorithms", m, &s) == -1)
+			continue;
+		if ((a = sl_jwa_parse(s, strlen(s))) < 0) {
+			sl_yaml_err_node(
+			    ld, m,
+			    "%s: \"algorithms\": \"%s\" is not one sluice "
+			    "verifies (RS256, RS384, RS512, PS256, PS384, "
+			    "PS512, ES256, ES384, EdDSA; never none or "
+			    "HS256: doc/auth.md)",
+			    lbl, sl_yaml_qnode(ld, m));
+			continue;
+		}
+		p->algs |= 1u << a;
+	}
+}
+
+/* require: { claim: [values] | value | [] } */
+static void
+parse_require(struct sl_yaml_loader *ld, const char *lbl,
+	      const struct sl_yaml_node *n, struct sl_jwt_policy *p)
+{
+	if (sl_yaml_get_map(ld, "require", n) == -1)
+		return;
+	if ((p->require = calloc(n->nkids / 2 + 1, sizeof(*p->require))) ==
+	    NULL) {
+		ld->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i + 1 < n->nkids; i += 2) {
+		const struct sl_yaml_node *k = n->kids[i], *v = n->kids[i + 1];
+		struct sl_jwt_require *q = &p->require[p->nrequire];
+		if (k->type != SL_YAML_NODE_SCALAR || k->str[0] == '\0')
+			continue;
+		if ((q->claim = sl_yaml_strdup(ld, k->str)) == NULL)
+			continue;
+		p->nrequire++;
+		if (v->type == SL_YAML_NODE_SEQ && v->nkids == 0)
+			continue; /* present, any value */
+		str_list(ld, lbl, "require", v, &q->values, &q->nvalues);
+	}
+}
+
+/* claims_to_headers: { claim: Field-Name } */
+static void
+parse_fields(struct sl_yaml_loader *ld, const char *lbl,
+	     const struct sl_yaml_node *n, struct sl_jwt_policy *p)
+{
+	if (sl_yaml_get_map(ld, "claims_to_headers", n) == -1)
+		return;
+	if (n->nkids / 2 > SL_JWT_FIELDS_MAX) {
+		sl_yaml_err_node(ld, n,
+				 "%s: \"claims_to_headers\": at most %d claims",
+				 lbl, SL_JWT_FIELDS_MAX);
+		return;
+	}
+	if ((p->fields = calloc(n->nkids / 2 + 1, sizeof(*p->fields))) ==
+	    NULL) {
+		ld->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i + 1 < n->nkids; i += 2) {
+		const struct sl_yaml_node *k = n->kids[i], *v = n->kids[i + 1];
+		const char *f;
+		int bad = 0;
+		if (k->type != SL_YAML_NODE_SCALAR || k->str[0] == '\0' ||
+		    sl_yaml_get_str(ld, "claims_to_headers", v, &f) == -1)
+			continue;
+		if (!sl_conf_is_token(f, v->len)) {
+			sl_yaml_err_node(ld, v,
+					 "%s: \"claims_to_headers\": \"%s\" is "
+					 "not a valid header name",
+					 lbl, sl_yaml_qnode(ld, v));
+			continue;
+		}
+		for (size_t r = 0; reserved_fields[r] != NULL; r++)
+			if (strcasecmp(f, reserved_fields[r]) == 0)
+				bad = 1;
+		for (size_t j = 0; j < p->nfields; j++)
+			if (strcasecmp(f, p->fields[j].field) == 0)
+				bad = 2;
+		if (bad) {
+			sl_yaml_err_node(ld, v,
+					 "%s: \"claims_to_headers\": \"%s\" %s",
+					 lbl, sl_yaml_qnode(ld, v),
+					 bad == 1 ? "is a field sluice controls"
+						  : "is set by another claim");
+			continue;
+		}
+		p->fields[p->nfields].claim = sl_yaml_strdup(ld, k->str);
+		p->fields[p->nfields].field = sl_yaml_strdup(ld, f);
+		if (p->fields[p->nfields].claim != NULL &&
+		    p->fields[p->nfields].field != NULL)
+			p->nfields++;
+	}
+}
+
+/* The key set in path, parsed; errors at n. */
+static struct sl_jwks *
+read_keys(struct sl_yaml_loader *ld, const char *lbl,
+	  const struct sl_yaml_node *n, const char *path)
+{
+	char why[256], *buf = NULL;
+	struct sl_jwks *ks = NULL;
+	struct stat st;
+	size_t len = 0;
+	ssize_t r;
+	int fd;
+
+	/* O_NONBLOCK: a FIFO named by mistake does not hang a reload */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
+	    -1) {
+		sl_yaml_err_node(ld, n, "%s: \"keys\": cannot read \"%s\": %s",
+				 lbl, sl_yaml_qstr(ld, path), strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > KEYS_FILE_MAX) {
+		sl_yaml_err_node(ld, n,
+				 "%s: \"keys\": \"%s\" is not a regular file "
+				 "of at most 1 MiB",
+				 lbl, sl_yaml_qstr(ld, path));
+		goto out;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		ld->oom = 1;
+		goto out;
+	}
+	while (len < (size_t)st.st_size &&
+	       (r = read(fd, buf + len, (size_t)st.st_size - len)) != 0) {
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			sl_yaml_err_node(
+			    ld, n, "%s: \"keys\": cannot read \"%s\": %s", lbl,
+			    sl_yaml_qstr(ld, path), strerror(errno));
+			goto out;
+		}
+		len += (size_t)r;
+	}
+	if ((ks = sl_jwks_parse(buf, len, why, sizeof(why))) == NULL)
+		sl_yaml_err_node(ld, n, "%s: \"keys\": \"%s\": %s", lbl,
+				 sl_yaml_qstr(ld, path), why);
+out:
+	free(buf);
+	close(fd);
+	return ks;
+}
+
+static void
+parse_jwt(struct sl_yaml_loader *ld, const char *lbl,
+	  const struct sl_yaml_node *map, struct sl_conf_auth *a)
+{
+	struct sl_jwt_policy *p;
+	const struct sl_yaml_node *v, *keysn;
+	const char *s;
+	uint64_t ms;
+	int b;
+
+	if (sl_yaml_get_map(ld, "jwt", map) == -1)
+		return;
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_JWT);
+	if ((p = a->jwt = calloc(1, sizeof(*p))) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	p->algs = SL_JWA_ALL;
+	p->skew_s = 30;
+	if ((keysn = sl_yaml_map_get(map, "keys", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map,
+				  "%s: jwt: missing key \"keys\" (a "
+				  "JSON Web Key set file)",
+				  lbl);
+	else if (sl_yaml_get_str(ld, "keys", keysn, &s) == 0 &&
+		 (a->keys_path = sl_yaml_strdup(ld, s)) != NULL)
+		a->keys = read_keys(ld, lbl, keysn, s);
+	if ((v = sl_yaml_map_get(map, "algorithms", NULL)) != NULL)
+		parse_algorithms(ld, lbl, v, p);
+	if ((v = sl_yaml_map_get(map, "issuer", NULL)) != NULL)
+		str_list(ld, lbl, "issuer", v, &p->issuers, &p->nissuers);
+	if ((v = sl_yaml_map_get(map, "audience", NULL)) != NULL)
+		str_list(ld, lbl, "audience", v, &p->audiences, &p->naudiences);
+	if ((v = sl_yaml_map_get(map, "clock_skew", NULL)) != NULL &&
+	    sl_yaml_get_duration(ld, "clock_skew", v, 0, 600000, &ms) == 0)
+		p->skew_s = (int64_t)(ms / 1000);
+	if ((v = sl_yaml_map_get(map, "require_exp", NULL)) != NULL &&
+	    sl_conf_get_bool(ld, "require_exp", v, &b) == 0)
+		p->exp_optional = !b;
+	a->token.source = SL_KEY_HEADER;
+	if ((v = sl_yaml_map_get(map, "token", NULL)) != NULL) {
+		if (sl_conf_parse_key(ld, "token", v, &a->token) == 0 &&
+		    a->token.source == SL_KEY_CLIENT_IP) {
+			sl_yaml_err_node(ld, v,
+					 "%s: \"token\": expected header:NAME "
+					 "or cookie:NAME",
+					 lbl);
+			a->token.source = SL_KEY_HEADER;
+		}
+	}
+	if (a->token.name == NULL && a->token.source == SL_KEY_HEADER &&
+	    (a->token.name = sl_yaml_strdup(ld, "authorization")) != NULL)
+		a->token.name_len = 13;
+	a->forward_token = 1;
+	if ((v = sl_yaml_map_get(map, "forward_token", NULL)) != NULL &&
+	    sl_conf_get_bool(ld, "forward_token", v, &a->forward_token) == 0 &&
+	    !a->forward_token && a->token.source == SL_KEY_COOKIE)
+		sl_yaml_err_node(ld, v,
+				 "%s: \"forward_token\": false needs a token "
+				 "from a header (a cookie's other values go "
+				 "on)",
+				 lbl);
+	if ((v = sl_yaml_map_get(map, "require", NULL)) != NULL)
+		parse_require(ld, lbl, v, p);
+	if ((v = sl_yaml_map_get(map, "claims_to_headers", NULL)) != NULL)
+		parse_fields(ld, lbl, v, p);
+}
+
+void
+sl_conf_parse_auth(struct sl_yaml_loader *ld, const char *lbl,
+		   const struct sl_yaml_node *map, struct sl_conf_route *r)
+{
+	const struct sl_yaml_node *v;
+
+	if (sl_yaml_get_map(ld, "auth", map) == -1)
+		return;
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_AUTH);
+	if ((r->auth = calloc(1, sizeof(*r->auth))) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	if ((v = sl_yaml_map_get(map, "jwt", NULL)) == NULL) {
+		sl_yaml_err_lacks(ld, map, "%s: auth: missing key \"jwt\"",
+				  lbl);
+		return;
+	}
+	parse_jwt(ld, lbl, v, r->auth);
+}
+
+static void
+strs_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+sl_conf_free_auth(struct sl_conf_auth *a)
+{
+	struct sl_jwt_policy *p;
+
+	if (a == NULL)
+		return;
+	if ((p = a->jwt) != NULL) {
+		strs_free(p->issuers, p->nissuers);
+		strs_free(p->audiences, p->naudiences);
+		for (size_t i = 0; i < p->nrequire; i++) {
+			free(p->require[i].claim);
+			strs_free(p->require[i].values, p->require[i].nvalues);
+		}
+		free(p->require);
+		for (size_t i = 0; i < p->nfields; i++) {
+			free(p->fields[i].claim);
+			free(p->fields[i].field);
+		}
+		free(p->fields);
+		free(p);
+	}
+	sl_jwks_free(a->keys);
+	free(a->keys_path);
+	free(a->token.name);
+	free(a);
+}

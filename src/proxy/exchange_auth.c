@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A route's auth: (doc/auth.md), checked after its policy and its rate
+ * limits and before anything goes upstream: the token found where the
+ * route says, checked by jwt.c against the generation's key set, and
+ * either the fields its claims set for the upstream, or the answer: 401
+ * with WWW-Authenticate (RFC 6750 section 3), or 403 for a token that
+ * lacks what the route requires. The token itself is never logged.
+ *
+ * A worker remembers the tokens whose signature it verified (a digest of
+ * the whole token with the key set's id), so that a client sending the
+ * same token again pays for its claims and not for another ECDSA or RSA
+ * verification; a reload's new key set has a new id, so a key removed
+ * from the set stops a cached token at once.
+ */
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "exchange_int.h"
+#include "h1_msg.h"
+#include "h1_parse.h"
+#include "jwt.h"
+#include "log.h"
+#include "runtime.h"
+#include "util.h"
+
+_Static_assert(SL_JWT_N + 1 <= SL_AUTH_NRESULTS, "runtime.h's auth counts");
+_Static_assert(SL_JWT_FIELDS_MAX + 1 <= SL_FWD_EXTRA_MAX, "h1_msg.h's extra");
+
+#define CACHE_N 1024 /* verified tokens a worker remembers */
+
+struct cache_ent {
+	uint8_t digest[32];
+	uint64_t ks_id; /* 0: empty */
+};
+
+static _Thread_local struct cache_ent *cache;
+
+static _Thread_local EVP_MD_CTX *md_ctx; /* kept: a new one a token is
+					     a malloc and a fetch */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+void
+sl_exchange_auth_thread_free(void)
+{
+	free(cache);
+	cache = NULL;
+	EVP_MD_CTX_free(md_ctx);
+	md_ctx = NULL;
+}
+
+/* The digest of tok, and its entry in the worker's cache (NULL: no
+ * cache, no memory). */
+static struct cache_ent *
+cache_slot(const char *tok, size_t len, uint8_t digest[32])
+{
+	unsigned int dl = 0;
+
+	(void)pthread_once(&sha256_once, sha256_fetch);
+	if (sha256 == NULL ||
+	    (md_ctx == NULL && (md_ctx = EVP_MD_CTX_new()) == NULL) ||
+	    EVP_DigestInit_ex2(md_ctx, sha256, NULL) != 1 ||
+	    EVP_DigestUpdate(md_ctx, tok, len) != 1 ||
+	    EVP_DigestFinal_ex(md_ctx, digest, &dl) != 1 || dl != 32)
+		return NULL;
+	if (cache == NULL && (cache = calloc(CACHE_N, sizeof(*cache))) == NULL)
+		return NULL;
+	return &cache[(digest[0] | (unsigned)digest[1] << 8) % CACHE_N];
+}
+
+/* The token where the route's auth looks for it, or -1 (none, or more
+ * than one: two Authorization fields are no credential). */
+static int
+find_token(const struct sl_conf_auth *a, const struct sl_h1_request *req,
+	   const char **tok, size_t *tlen)
+{
+	int found = 0;
+
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct sl_h1_header *h = &req->headers[i];
+		const char *v;
+		size_t vl;
+
+		if (a->token.source == SL_KEY_COOKIE) {
+			if (h->name_len != 6 ||
+			    strncasecmp(h->name, "cookie", 6) != 0 ||
+			    sl_jwt_cookie(h->value, h->value_len, a->token.name,
+					  a->token.name_len, &v, &vl) != 0)
+				continue;
+		} else {
+			if (h->name_len != a->token.name_len ||
+			    strncasecmp(h->name, a->token.name, h->name_len) !=
+				0)
+				continue;
+			v = h->value;
+			vl = h->value_len;
+			if (a->token.name_len == 13 &&
+			    strcmp(a->token.name, "authorization") == 0 &&
+			    sl_jwt_bearer(h->value, h->value_len, &v, &vl) != 0)
+				continue; /* another scheme: not ours */
+		}
+		if (found++)
+			return -1;
+		*tok = v;
+		*tlen = vl;
+	}
+	return found == 1 ? 0 : -1;
+}
+
+static void
+refuse(struct sl_seam *s, const struct sl_conf_auth *a, int err,
+       const char *tok, size_t len)
+{
+	static const char *const errors[SL_JWT_N + 1] = {
+	    [SL_JWT_MALFORMED] = "jwt_malformed",
+	    [SL_JWT_TOO_LARGE] = "jwt_too_large",
+	    [SL_JWT_ALG] = "jwt_algorithm",
+	    [SL_JWT_CRIT] = "jwt_crit",
+	    [SL_JWT_NO_KEY] = "jwt_no_key",
+	    [SL_JWT_SIGNATURE] = "jwt_signature",
+	    [SL_JWT_EXPIRED] = "jwt_expired",
+	    [SL_JWT_NOT_YET] = "jwt_not_yet_valid",
+	    [SL_JWT_NO_EXP] = "jwt_no_exp",
+	    [SL_JWT_ISSUER] = "jwt_issuer",
+	    [SL_JWT_AUDIENCE] = "jwt_audience",
+	    [SL_JWT_CLAIM_VALUE] = "jwt_claim_value",
+	    [SL_JWT_FORBIDDEN] = "jwt_forbidden",
+	    [SL_JWT_N] = "jwt_missing",
+	};
+	struct sl_txn *t = s->txn;
+	const char *fields;
+	char kid[72], ekid[300], peer[SL_PEER_MAX];
+	int status = 401;
+
+	(void)a;
+	if (err == SL_JWT_N)
+		/* no credential: the scheme, no error (RFC 6750 section
+		 * 3.1) */
+		fields = "WWW-Authenticate: Bearer\r\n";
+	else if (err == SL_JWT_FORBIDDEN) {
+		status = 403;
+		fields = "WWW-Authenticate: Bearer error=\"insufficient_scope\""
+			 "\r\n";
+	} else
+		fields = "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n";
+	SL_STAT_INC(t->route->state->counts[s->w->id].auth[err]);
+	if (sl_log_enabled(SL_LOG_INFO))
+		log_info("conn=%llu peer=%s request_id=%s route=%s: %d %s "
+			 "token_bytes=%zu kid=%s",
+			 (unsigned long long)s->id,
+			 sl_exchange_peer_str(s, t, peer, sizeof(peer)),
+			 t->request_id[0] ? t->request_id : "-", t->route->name,
+			 status, errors[err], len,
+			 tok != NULL &&
+				 sl_jwt_kid(tok, len, kid, sizeof(kid)) == 0
+			     ? sl_escape(ekid, sizeof(ekid), kid, strlen(kid))
+			     : "-");
+	sl_exchange_answer_as(s, status,
+			      status == 401 ? "unauthorized" : "forbidden",
+			      errors[err], 0, fields);
+}
+
+int
+sl_exchange_auth(struct sl_seam *s, const struct sl_h1_request *req,
+		 struct sl_fwd_extra *x, struct sl_jwt_out *out)
+{
+	const struct sl_conf_auth *a = s->txn->route->auth;
+	const struct sl_jwt_policy *p = a->jwt;
+	struct cache_ent *ce = NULL;
+	uint8_t digest[32];
+	const char *tok = NULL;
+	size_t len = 0;
+	int r;
+
+	if (p == NULL || a->keys == NULL) {
+		/* a load that failed leaves no such route: defensive */
+		sl_exchange_local(s, 503, "auth_unavailable", 0);
+		return -1;
+	}
+	if (find_token(a, req, &tok, &len) != 0) {
+		refuse(s, a, SL_JWT_N, NULL, 0);
+		return -1;
+	}
+	if (len <= SL_JWT_MAX)
+		ce = cache_slot(tok, len, digest);
+	r = sl_jwt_check(p, a->keys, tok, len, (int64_t)time(NULL),
+			 ce != NULL && ce->ks_id == a->keys->id &&
+			     memcmp(ce->digest, digest, 32) == 0,
+			 out);
+	if (r != SL_JWT_OK) {
+		refuse(s, a, r, tok, len);
+		return -1;
+	}
+	if (ce != NULL && out->key != NULL) {
+		/* verified now: remembered for the token's next use */
+		memcpy(ce->digest, digest, 32);
+		ce->ks_id = a->keys->id;
+	}
+	SL_STAT_INC(s->txn->route->state->counts[s->w->id].auth[SL_JWT_OK]);
+	/* the client's own fields of the claims' names never go up, nor
+	 * the token when the route keeps it */
+	x->ndrop = x->nset = 0;
+	for (size_t i = 0; i < p->nfields; i++) {
+		x->drop[x->ndrop].name = p->fields[i].field;
+		x->drop[x->ndrop++].len = strlen(p->fields[i].field);
+		if (!out->f[i].present)
+			continue;
+		x->set[x->nset].name = p->fields[i].field;
+		x->set[x->nset].nlen = strlen(p->fields[i].field);
+		x->set[x->nset].value = out->buf + out->f[i].off;
+		x->set[x->nset++].vlen = out->f[i].len;
+	}
+	if (!a->forward_token && a->token.source == SL_KEY_HEADER) {
+		x->drop[x->ndrop].name = a->token.name;
+		x->drop[x->ndrop++].len = a->token.name_len;
+	}
+	return 0;
+}

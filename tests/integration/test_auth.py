@@ -1,0 +1,507 @@
+# SPDX-License-Identifier: MIT
+"""Authentication at the edge (doc/auth.md): JSON Web Tokens checked by a
+route against a JSON Web Key set file, through the real binary.
+
+Keys are made here with python3-cryptography and tokens signed with
+python3-jwt (PyJWT), an implementation that shares nothing with sluice's;
+the attacks (alg none, HS256 signed with the public key, a forged
+signature, a key the token carries, a kid nobody knows) are written by
+hand. A refused request must never reach the upstream: the upstream here
+counts what it gets. No time is asserted."""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sltest  # noqa: E402
+from sltest import (Client, Skip, Upstream, check, eq,  # noqa: E402
+                    free_port, get, main, make_config, metric_sum, metrics,
+                    run_sluice, sighup_reload, start_sluice, test, tmpdir,
+                    to_yaml, wait_until)
+
+try:
+    import jwt as pyjwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    HAVE_JWT = True
+except ImportError:  # the suite says so, test by test
+    HAVE_JWT = False
+
+ISS = "https://id.example.test"
+AUD = "payments"
+
+
+def need_jwt():
+    if not HAVE_JWT:
+        raise Skip("python3-jwt and python3-cryptography are needed "
+                   "(apt-get install python3-jwt python3-cryptography)")
+
+
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+class Keys:
+    """One key of each kind sluice takes, their private halves kept."""
+
+    def __init__(self):
+        self.ec = ec.generate_private_key(ec.SECP256R1())
+        self.ec384 = ec.generate_private_key(ec.SECP384R1())
+        self.rsa = rsa.generate_private_key(public_exponent=65537,
+                                            key_size=2048)
+        self.ed = ed25519.Ed25519PrivateKey.generate()
+
+    def jwks(self, kids=("ec1", "ec384", "rsa1", "ed1"), extra=()):
+        out = []
+        algs = pyjwt.algorithms
+        for kid in kids:
+            if kid.startswith("ec384"):
+                j = algs.ECAlgorithm.to_jwk(self.ec384.public_key())
+            elif kid.startswith("ec"):
+                j = algs.ECAlgorithm.to_jwk(self.ec.public_key())
+            elif kid.startswith("rsa"):
+                j = algs.RSAAlgorithm.to_jwk(self.rsa.public_key())
+            else:
+                j = algs.OKPAlgorithm.to_jwk(self.ed.public_key())
+            d = json.loads(j)
+            d["kid"] = kid
+            d["use"] = "sig"
+            out.append(d)
+        out.extend(extra)
+        return {"keys": out}
+
+    def sign(self, alg, claims, kid=None, headers=None):
+        key = {"ES256": self.ec, "ES384": self.ec384, "RS256": self.rsa,
+               "RS512": self.rsa, "PS256": self.rsa,
+               "EdDSA": self.ed}[alg]
+        if kid is None:
+            kid = {"ES256": "ec1", "ES384": "ec384", "EdDSA": "ed1"}.get(
+                alg, "rsa1")
+        h = dict(headers or {})
+        if kid:
+            h["kid"] = kid
+        return pyjwt.encode(claims, key, algorithm=alg, headers=h)
+
+
+def claims(**kw):
+    now = int(time.time())
+    c = {"iss": ISS, "aud": AUD, "sub": "user-42", "exp": now + 300,
+         "iat": now, "scope": "payments:read payments:write"}
+    c.update(kw)
+    return {k: v for k, v in c.items() if v is not None}
+
+
+def unsigned(header, payload, sig=b""):
+    return "%s.%s.%s" % (b64u(json.dumps(header).encode()),
+                         b64u(json.dumps(payload).encode()), b64u(sig))
+
+
+def write_keys(path, jwks):
+    with open(path, "w") as f:
+        json.dump(jwks, f)
+
+
+def auth_config(up, keys_path, jwt_opts=None, workers=1, routes=None):
+    aport = free_port()
+    j = {"keys": keys_path, "issuer": ISS, "audience": [AUD],
+         "claims_to_headers": {"sub": "X-User-Id", "tenant": "X-Tenant"}}
+    j.update(jwt_opts or {})
+    if routes is None:
+        routes = [{"name": "pay", "match": {"path_prefix": "/pay"},
+                   "cluster": "c", "auth": {"jwt": j}},
+                  {"name": "open", "cluster": "c"}]
+    cfg, port = make_config(
+        {"c": [up]}, routes=routes, workers=workers,
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}},
+        listener_opts={"protocols": ["h2", "http/1.1"]})
+    return cfg, port, aport
+
+
+def bearer(tok):
+    return {"Authorization": "Bearer " + tok}
+
+
+def setup(jwt_opts=None, workers=1):
+    need_jwt()
+    k = Keys()
+    d = tmpdir()
+    kp = os.path.join(d, "jwks.json")
+    write_keys(kp, k.jwks())
+    up = Upstream()
+    cfg, port, aport = auth_config(up, kp, jwt_opts, workers)
+    sl = start_sluice(cfg)
+    return k, kp, up, sl, port, aport
+
+
+def refused(r, status=401, error="invalid_token"):
+    eq(r.status, status, "status")
+    w = r.header("WWW-Authenticate")
+    check(w is not None, "WWW-Authenticate on a %d" % status)
+    if error is None:
+        eq(w, "Bearer", "no error for a request without a token")
+    else:
+        eq(w, 'Bearer error="%s"' % error, "WWW-Authenticate")
+
+
+# ---------------------------------------------------------------------------
+
+
+@test
+def valid_tokens_of_each_algorithm_pass_with_their_claims_as_fields():
+    k, kp, up, sl, port, aport = setup()
+    for alg in ("ES256", "ES384", "RS256", "RS512", "PS256", "EdDSA"):
+        tok = k.sign(alg, claims(tenant="acme"))
+        r = get(port, "/pay/x", headers=dict(
+            bearer(tok), **{"X-User-Id": "spoofed", "x-tenant": "evil"}))
+        eq(r.status, 200, "%s token passes" % alg)
+        req = up.requests[-1]
+        eq(req.headers.get_all("X-User-Id"), ["user-42"],
+           "%s: the claim, the client's own dropped" % alg)
+        eq(req.headers.get_all("X-Tenant"), ["acme"], "tenant claim")
+        eq(req.header("Authorization"), "Bearer " + tok,
+           "the token goes on by default")
+    # a route without auth is untouched: the client's field goes on
+    r = get(port, "/other", headers={"X-User-Id": "any"})
+    eq(r.status, 200, "open route")
+    eq(up.requests[-1].header("X-User-Id"), "any", "no auth, no change")
+    m = metrics(aport)
+    eq(metric_sum(m, "sluice_auth_decisions_total", route="pay",
+                  result="allow"), 6, "allowed counted")
+    sl.stop()
+
+
+@test
+def no_token_is_401_with_the_scheme_and_never_reaches_the_upstream():
+    k, kp, up, sl, port, aport = setup()
+    n0 = len(up.requests)
+    refused(get(port, "/pay"), 401, None)
+    # another scheme is no bearer token
+    refused(get(port, "/pay", headers={"Authorization": "Basic dTpw"}), 401,
+            None)
+    # two tokens are none
+    tok = k.sign("ES256", claims())
+    c = Client(port)
+    c.send(b"GET /pay HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+           tok.encode() + b"\r\nAuthorization: Bearer " + tok.encode() +
+           b"\r\n\r\n")
+    r = c.read_response()
+    refused(r, 401, None)
+    c.close()
+    eq(len(up.requests), n0, "nothing reached the upstream")
+    m = metrics(aport)
+    eq(metric_sum(m, "sluice_auth_decisions_total", route="pay",
+                  result="missing"), 3, "missing counted")
+    sl.stop()
+
+
+@test
+def bad_tokens_are_401_invalid_token_and_logged_without_the_token():
+    k, kp, up, sl, port, aport = setup()
+    now = int(time.time())
+    pem = k.rsa.public_key().public_bytes(
+        serialization.Encoding.PEM,
+        serialization.PublicFormat.SubjectPublicKeyInfo)
+    good = k.sign("ES256", claims())
+    h, p, s = good.split(".")
+    forged_payload = b64u(json.dumps(claims(sub="admin")).encode())
+    hs_head = b64u(json.dumps({"alg": "HS256", "kid": "rsa1"}).encode())
+    hs_body = b64u(json.dumps(claims()).encode())
+    hs_sig = b64u(hmac.new(pem, (hs_head + "." + hs_body).encode(),
+                           hashlib.sha256).digest())
+    cases = [
+        ("expired", k.sign("ES256", claims(exp=now - 120)), "jwt_expired"),
+        ("not yet valid", k.sign("ES256", claims(nbf=now + 600)),
+         "jwt_not_yet_valid"),
+        ("no exp", k.sign("ES256", claims(exp=None)), "jwt_no_exp"),
+        ("wrong issuer", k.sign("ES256", claims(iss="https://evil")),
+         "jwt_issuer"),
+        ("wrong audience", k.sign("ES256", claims(aud=["other"])),
+         "jwt_audience"),
+        ("alg none", unsigned({"alg": "none"}, claims()), "jwt_algorithm"),
+        ("alg none, lower case key", unsigned({"alg": "None", "kid": "ec1"},
+                                               claims()), "jwt_algorithm"),
+        ("HS256 with the RSA public key as secret",
+         hs_head + "." + hs_body + "." + hs_sig, "jwt_algorithm"),
+        ("payload swapped under a good signature",
+         h + "." + forged_payload + "." + s, "jwt_signature"),
+        ("signature of another token", k.sign("ES256", claims(sub="x"))
+         .rsplit(".", 1)[0] + "." + s, "jwt_signature"),
+        ("unknown kid", k.sign("ES256", claims(), kid="nobody"),
+         "jwt_no_key"),
+        ("RS256 header on the EC key's kid",
+         k.sign("RS256", claims(), kid="ec1"), "jwt_no_key"),
+        ("a key carried in the token", k.sign(
+            "ES256", claims(), kid="nobody",
+            headers={"jwk": json.loads(pyjwt.algorithms.ECAlgorithm.to_jwk(
+                k.ec.public_key()))}), "jwt_no_key"),
+        ("crit", k.sign("ES256", claims(), headers={"crit": ["exp"]}),
+         "jwt_crit"),
+        ("two parts", h + "." + p, "jwt_malformed"),
+        ("padding", good + "=", "jwt_malformed"),
+        ("not base64", "@@@." + p + "." + s, "jwt_malformed"),
+        ("duplicate exp", unsigned({"alg": "ES256", "kid": "ec1"}, {})
+         .replace(b64u(b"{}"), b64u(b'{"exp": 1, "exp": 99999999999}')),
+         "jwt_malformed"),
+        ("too large", k.sign("ES256", claims(pad="x" * 9000)),
+         "jwt_too_large"),
+    ]
+    n0 = len(up.requests)
+    for what, tok, error in cases:
+        r = get(port, "/pay", headers=bearer(tok))
+        refused(r)
+        body = r.json()
+        eq(body.get("error"), "unauthorized", what + ": the body's code")
+    eq(len(up.requests), n0, "no refused request reached the upstream")
+    m = metrics(aport)
+    for what, tok, error in cases:
+        check(metric_sum(m, "sluice_auth_decisions_total", route="pay",
+                         result=error[4:]) >= 1,
+              "%s counted as %s" % (what, error))
+    sl.stop()
+    log = sl.stderr()
+    for what, tok, error in cases:
+        check(error in log, "%s: the log says %s" % (what, error))
+        sig = tok.rsplit(".", 1)[-1]
+        check(len(sig) < 20 or sig not in log,
+              "%s: the token is not in the log" % what)
+    check(good not in log, "no token in the log")
+
+
+@test
+def a_token_without_the_required_claim_is_403_insufficient_scope():
+    k, kp, up, sl, port, aport = setup(
+        {"require": {"scope": ["payments:write"], "tenant": []}})
+    n0 = len(up.requests)
+    ok = k.sign("ES256", claims(tenant="acme"))
+    eq(get(port, "/pay", headers=bearer(ok)).status, 200,
+       "scope word and tenant present")
+    arr = k.sign("ES256", claims(tenant="t", scope=["a", "payments:write"]))
+    eq(get(port, "/pay", headers=bearer(arr)).status, 200, "scope array")
+    for what, c in (("read only", claims(tenant="a", scope="payments:read")),
+                    ("no tenant", claims()),
+                    ("a word's prefix", claims(tenant="a",
+                                               scope="payments:writer"))):
+        refused(get(port, "/pay", headers=bearer(k.sign("ES256", c))), 403,
+                "insufficient_scope")
+    eq(len(up.requests), n0 + 2, "only the two allowed went up")
+    # a forged token with every claim is still 401, not 403
+    forged = k.sign("ES256", claims(tenant="a")).rsplit(".", 1)[0] + "." + \
+        b64u(b"\0" * 64)
+    refused(get(port, "/pay", headers=bearer(forged)))
+    sl.stop()
+
+
+@test
+def a_claim_with_a_control_byte_never_becomes_a_field():
+    k, kp, up, sl, port, aport = setup()
+    n0 = len(up.requests)
+    tok = k.sign("ES256", claims(sub="a\r\nX-Admin: 1"))
+    refused(get(port, "/pay", headers=bearer(tok)))
+    eq(len(up.requests), n0, "nothing went up")
+    # numbers and booleans go as JSON writes them; objects not at all
+    tok = k.sign("ES256", claims(sub=12345, tenant={"id": 1}))
+    eq(get(port, "/pay", headers=bearer(tok)).status, 200, "passes")
+    eq(up.requests[-1].header("X-User-Id"), "12345", "a number claim")
+    eq(up.requests[-1].header("X-Tenant"), None, "an object claim: none")
+    sl.stop()
+
+
+@test
+def forward_token_false_and_a_cookie_token():
+    need_jwt()
+    k = Keys()
+    d = tmpdir()
+    kp = os.path.join(d, "jwks.json")
+    write_keys(kp, k.jwks())
+    up = Upstream()
+    base = {"keys": kp, "issuer": ISS, "audience": AUD}
+    routes = [
+        {"name": "hidden", "match": {"path_prefix": "/hidden"},
+         "cluster": "c", "auth": {"jwt": dict(base, forward_token=False)}},
+        {"name": "cookie", "match": {"path_prefix": "/cookie"},
+         "cluster": "c",
+         "auth": {"jwt": dict(base, token="cookie:session")}},
+        {"name": "xtoken", "match": {"path_prefix": "/x"}, "cluster": "c",
+         "auth": {"jwt": dict(base, token="header:X-Token",
+                              forward_token=False)}},
+    ]
+    cfg, port, aport = auth_config(up, kp, routes=routes)
+    sl = start_sluice(cfg)
+    tok = k.sign("EdDSA", claims())
+    eq(get(port, "/hidden", headers=bearer(tok)).status, 200, "passes")
+    eq(up.requests[-1].header("Authorization"), None, "the token kept back")
+    r = get(port, "/cookie", headers={"Cookie": "a=1; session=%s; b=2" % tok})
+    eq(r.status, 200, "a cookie's token")
+    refused(get(port, "/cookie", headers=bearer(tok)), 401, None)
+    eq(get(port, "/x", headers={"X-Token": tok}).status, 200, "a header")
+    eq(up.requests[-1].header("X-Token"), None, "X-Token kept back")
+    sl.stop()
+
+
+@test
+def http2_requests_are_checked_the_same():
+    import h2test
+    if not h2test.HAVE_H2:
+        raise Skip("python3-h2 not installed")
+    k, kp, up, sl, port, aport = setup(
+        {"require": {"scope": ["payments:write"]}})
+    tok = k.sign("ES256", claims())
+    c = h2test.H2Client(port)
+    r = c.get("/pay", headers=[("authorization", "Bearer " + tok),
+                                ("x-user-id", "spoofed")])
+    eq(r.status, 200, "an HTTP/2 request with a token")
+    eq(up.requests[-1].headers.get_all("X-User-Id"), ["user-42"],
+       "its claim as the field")
+    r = c.get("/pay")
+    eq(r.status, 401, "none: 401")
+    eq(r.header("www-authenticate"), "Bearer", "the scheme")
+    r = c.get("/pay", headers=[("authorization", "Bearer " + k.sign(
+        "ES256", claims(scope="payments:read")))])
+    eq(r.status, 403, "insufficient scope: 403")
+    # the connection carries on: a refusal is a stream's answer
+    eq(c.get("/pay", headers=[("authorization", "Bearer " + tok)]).status,
+       200, "the same connection serves the next")
+    c.close()
+    sl.stop()
+
+
+@test
+def a_repeated_token_is_checked_again_each_time():
+    """The verified-token cache keeps the signature's verdict only: a
+    token that expires while cached is refused."""
+    k, kp, up, sl, port, aport = setup({"clock_skew": "0s"})
+    tok = k.sign("ES256", claims(exp=int(time.time()) + 2))
+    c = Client(port)
+    for _ in range(20):
+        eq(c.request("GET", "/pay", bearer(tok)).status, 200, "cached")
+    check(wait_until(lambda: time.time() > int(time.time()) and
+                     c.request("GET", "/pay", bearer(tok)).status == 401,
+                     timeout=6.0, interval=0.25),
+          "the cached token is refused once it expires")
+    c.close()
+    sl.stop()
+
+
+@test
+def key_rotation_by_reload_and_a_broken_key_file_refused():
+    k, kp, up, sl, port, aport = setup()
+    sl.expect_errors(r"^reload: ")  # the refused reload, on purpose
+    old = k.sign("ES256", claims())
+    eq(get(port, "/pay", headers=bearer(old)).status, 200, "old key")
+    # a broken file: the reload is refused, the old set serves on
+    with open(kp, "w") as f:
+        f.write('{"keys": [{"kty": "EC", "crv": "P-256", "x": "AA", '
+                '"y": "AA", "kid": "bad"}]}')
+    res, log = sighup_reload(sl, aport)
+    eq(res, "failed", "a key set that does not parse refuses the reload")
+    check(re.search(r"jwks\.json.*not a point of P-256", log),
+          "the log names the file and why: %r" % log[-400:])
+    eq(get(port, "/pay", headers=bearer(old)).status, 200,
+       "the old keys serve on")
+    # rotated: a new EC key under a new kid, the old one gone
+    k2 = Keys()
+    write_keys(kp, k2.jwks(kids=("ec2",)))
+    res, log = sighup_reload(sl, aport)
+    eq(res, "ok", "the rotated set loads")
+    new = k2.sign("ES256", claims(), kid="ec2")
+    eq(get(port, "/pay", headers=bearer(new)).status, 200, "new key")
+    # the old token was cached as verified with the old set: not now
+    refused(get(port, "/pay", headers=bearer(old)))
+    sl.stop()
+
+
+@test
+def the_watch_follows_the_key_set_file():
+    """watch: true reloads when the key set file changes (doc/fleet.md
+    section 3), as for a certificate: a key published in the file works
+    without a SIGHUP."""
+    need_jwt()
+    k = Keys()
+    d = tmpdir()
+    kp = os.path.join(d, "jwks.json")
+    write_keys(kp, k.jwks(kids=("ec1",)))
+    up = Upstream()
+    cfg, port, aport = auth_config(up, kp)
+    cfg = dict({"watch": True, "watch_debounce": "100ms"}, **cfg)
+    sl = start_sluice(cfg)
+    tok = k.sign("EdDSA", claims())
+    refused(get(port, "/pay", headers=bearer(tok)))
+    gen0 = metric_sum(metrics(aport), "sluice_config_generation")
+    # an editor's way: a new file renamed over the old one
+    write_keys(kp + ".new", k.jwks(kids=("ec1", "ed1")))
+    os.rename(kp + ".new", kp)
+    check(wait_until(lambda: metric_sum(metrics(aport),
+                                        "sluice_config_generation") > gen0,
+                     timeout=10.0, interval=0.1),
+          "the key set's change reloaded")
+    sltest.wait_applied(aport)
+    eq(get(port, "/pay", headers=bearer(tok)).status, 200,
+       "the key added to the file verifies")
+    sl.stop()
+
+
+@test
+def check_mode_names_the_key_file_and_its_fault():
+    need_jwt()
+    d = tmpdir()
+    up_port = free_port()
+    cases = [
+        ("missing", None, "cannot read"),
+        ("rsa1024", {"keys": [json.loads(pyjwt.algorithms.RSAAlgorithm
+                                         .to_jwk(rsa.generate_private_key(
+                                             public_exponent=65537,
+                                             key_size=1024).public_key()))]},
+         "2048 bits"),
+        ("none usable", {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]},
+         "no key sluice can verify with"),
+        ("dup kid", {"keys": [dict(json.loads(
+            pyjwt.algorithms.ECAlgorithm.to_jwk(ec.generate_private_key(
+                ec.SECP256R1()).public_key())), kid="a")] * 2},
+         'two keys with "kid"'),
+        ("not json", "{keys: []}", "not valid JSON"),
+    ]
+    for name, content, want in cases:
+        kp = os.path.join(d, name + ".json")
+        if content is not None:
+            with open(kp, "w") as f:
+                f.write(content if isinstance(content, str)
+                        else json.dumps(content))
+        cfg, port, aport = auth_config("127.0.0.1:%d" % up_port, kp)
+        cp = os.path.join(d, name + ".yaml")
+        with open(cp, "w") as f:
+            f.write(to_yaml(cfg) + "\n")
+        rc, out, err = run_sluice(["-t", "-c", cp])
+        check(rc != 0, "%s: -t refuses it" % name)
+        check(want in err and "keys" in err,
+              "%s: -t says %r: %r" % (name, want, err))
+        check(re.search(r"%s\.yaml:\d+" % re.escape(name), err),
+              "%s: with the file and line: %r" % (name, err))
+    # and its keys: an unknown one, an algorithm sluice refuses
+    kp = os.path.join(d, "ok.json")
+    write_keys(kp, Keys().jwks())
+    for opts, want in (({"algorithms": ["HS256"]}, "never none or HS256"),
+                       ({"algorithms": ["none"]}, "never none or HS256"),
+                       ({"clokc_skew": "1s"}, "clokc_skew"),
+                       ({"claims_to_headers": {"sub": "Host"}},
+                        "a field sluice controls"),
+                       ({"token": "client_ip"}, "header:NAME or cookie:NAME"),
+                       ({"token": "cookie:s", "forward_token": False},
+                        "needs a token from a header")):
+        cfg, port, aport = auth_config("127.0.0.1:%d" % up_port, kp, opts)
+        cp = os.path.join(d, "opts.yaml")
+        with open(cp, "w") as f:
+            f.write(to_yaml(cfg) + "\n")
+        rc, out, err = run_sluice(["-t", "-c", cp])
+        check(rc != 0 and want in err,
+              "%r: -t says %r: %r" % (opts, want, err))
+
+
+if __name__ == "__main__":
+    main()
