@@ -5,7 +5,7 @@
 #            [--only LIST] [--gateways LIST] [--idle-conns N]
 #            [--tls-idle-conns N] [--h2-idle-conns N] [--slowread-conns N]
 #            [--same-headers] [--big-buffers] [--sat-cpu PCT] [--idle-poll]
-#            [--sluice-route plain|split|sticky|mirror|reliable|logged]
+#            [--sluice-route plain|split|sticky|mirror|reliable|logged|jwt]
 #            [--nice N] [--out DIR] [--keep]
 #
 #   --quick          3 s per run instead of 10 s
@@ -46,7 +46,13 @@
 #                    written to a file in the scratch directory; the
 #                    latency histograms are always on), reliable (plain
 #                    with retry, health_check
-#                    and outlier configured: doc/reliability.md). With any
+#                    and outlier configured: doc/reliability.md), jwt
+#                    (plain with auth.jwt: an ES256 key set and a token
+#                    made for the run by PyJWT, sent by the load generator
+#                    as Authorization: Bearer to every gateway; nginx and
+#                    HAProxy do not check it: sluice's CPU per request
+#                    against a plain run's is what checking costs,
+#                    doc/auth.md). With any
 #                    of them wrk sends X-User-Id on every
 #                    request, so that the variants parse the same bytes:
 #                    compare runs of one variant against another.
@@ -221,8 +227,8 @@ while [ $# -gt 0 ]; do
 	--sat-cpu) SAT_CPU=${2:?}; shift ;;
 	--idle-poll) IDLE_POLL=1 ;;
 	--sluice-route) SLUICE_ROUTE=${2:?}; shift
-		case "$SLUICE_ROUTE" in plain|split|sticky|mirror|reliable|logged) ;;
-		*) die "--sluice-route wants plain, split, sticky, mirror, reliable or logged" ;;
+		case "$SLUICE_ROUTE" in plain|split|sticky|mirror|reliable|logged|jwt) ;;
+		*) die "--sluice-route wants plain, split, sticky, mirror, reliable, logged or jwt" ;;
 		esac ;;
 	--nice) NICE=${2:?}; shift ;;
 	--out) OUT=${2:?}; shift ;;
@@ -529,6 +535,8 @@ sluice_route() {  # the route's target lines (--sluice-route)
 		"mirror: { cluster: up2, percent: 10 }" ;;
 	reliable) printf '%s\n        %s\n' "cluster: up" \
 		"retry: { attempts: 3, on: [connect-failure, reset, timeout, 503], idempotency_key: true, per_try_timeout: 10s, budget: 20% }" ;;
+	jwt) printf '%s\n        %s\n' "cluster: up" \
+		"auth: { jwt: { keys: $WORK/jwks.json, issuer: bench, audience: bench, claims_to_headers: { sub: X-Caller-Id } } }" ;;
 	*) echo "cluster: up" ;;
 	esac
 }
@@ -968,6 +976,7 @@ wrk_cmd() {  # conns path extra duration
 	upload) a+=(-s "$HERE/upload.lua") ;;
 	esac
 	if [ -n "$SLUICE_ROUTE" ]; then a+=(-H "X-User-Id: user-4242"); fi
+	if [ "$SLUICE_ROUTE" = jwt ]; then a+=(-H "Authorization: Bearer $JWT_TOKEN"); fi
 	a+=("$(gw_url)$2")
 	printf '%q ' "${a[@]}"
 }
@@ -983,6 +992,7 @@ h2load_cmd() {  # conns streams path duration [log-file]
 		--tls13-ciphers="$H2LOAD_TLS13")
 	[ -n "${5:-}" ] && a+=(--log-file="$5")
 	if [ -n "$SLUICE_ROUTE" ]; then a+=(-H "X-User-Id: user-4242"); fi
+	if [ "$SLUICE_ROUTE" = jwt ]; then a+=(-H "Authorization: Bearer $JWT_TOKEN"); fi
 	a+=("$(gw_url)$3")
 	printf '%q ' "${a[@]}"
 }
@@ -1261,6 +1271,26 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "scratch: $WORK; ${DURATION}s per run, $ROUNDS rounds; gateways: $GATEWAYS; scenarios: $ONLY"
 setup_upstream
 start_upstream
+JWT_TOKEN=""
+if [ "$SLUICE_ROUTE" = jwt ]; then
+	# an ES256 key set and a token valid for a day, made for this run
+	JWT_TOKEN=$("$PYTHON" - "$WORK/jwks.json" <<'EOF'
+import json, sys, time
+try:
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec
+except ImportError:
+    sys.exit("--sluice-route jwt needs python3-jwt and python3-cryptography")
+k = ec.generate_private_key(ec.SECP256R1())
+d = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(k.public_key()))
+d["kid"] = "bench"
+json.dump({"keys": [d]}, open(sys.argv[1], "w"))
+print(jwt.encode({"iss": "bench", "aud": "bench", "sub": "user-4242",
+                  "exp": int(time.time()) + 86400}, k, algorithm="ES256",
+                 headers={"kid": "bench"}))
+EOF
+) || die "could not make the jwt route's key set and token"
+fi
 if [ "$TLS_WANTED" = 1 ]; then
 	tls_setup
 	case ",$GATEWAYS," in
