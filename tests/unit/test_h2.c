@@ -12,7 +12,12 @@
  * reads (status, body, trailers, interim heads, resets, GOAWAYs); the
  * exchanges that never start (a stream reset in the read that opened it),
  * the windows given back as an upload goes upstream, the two-step GOAWAY
- * of a drain, the idle and send deadlines and the header list limit.
+ * of a drain, the idle and send deadlines and the header list limit. It
+ * includes h2_out.c and reads the codec's structs (h2_int.h) and the
+ * exchange's (exchange_int.h), to put in front of the codec what the
+ * exchange never hands over (bad head blocks, trailers of connection
+ * fields, framing its own decoder refuses) and to reach the write
+ * buffer's room and a body-less response's framing directly.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,17 +38,25 @@
 #include "client.h"
 #include "client_int.h"
 #include "conf_types.h"
+#include "exchange_int.h"
 #include "h2.h"
+#include "h2_int.h"
 #include "runtime.h"
 #include "upstream.h"
 #include "wloop.h"
 #include "xprt.h"
 
+/* the codec's output (its static functions too), and then the harness:
+ * the w and c of their functions are not the harness's */
+#include "h2_out.c"
+
 #include "harness.h"
 
 /* "calm" has the default limits; "quick" short ones, for the tests of
- * the deadlines; "ws" lets WebSocket through (extended CONNECT). /up/ goes to
- * the memory upstream; anything else has no route (a 404). */
+ * the deadlines; "ws" lets WebSocket through (extended CONNECT); "small"
+ * paces a response past 8 KiB to the client's window (buffer_bytes);
+ * "many" takes 1,000 streams at once. /up/ goes to the memory upstream;
+ * anything else has no route (a 404). */
 #define ROUTES                                                                 \
 	"    protocols: [h2, http/1.1]\n"                                      \
 	"    routes:\n"                                                        \
@@ -63,11 +76,16 @@ static const char yaml[] =
     "      - match: { path_prefix: /up/ }\n"
     "        cluster: up\n"
     "        upgrade: [websocket]\n"
-    "clusters:\n"
+    "  - name: small\n"
+    "    address: 127.0.0.1:8083\n"
+    "    limits: { buffer_bytes: 8KiB, max_header_bytes: 8KiB }\n" ROUTES
+    "  - name: many\n"
+    "    address: 127.0.0.1:8084\n"
+    "    limits: { max_concurrent_streams: 1000 }\n" ROUTES "clusters:\n"
     "  - name: up\n"
     "    endpoints: [127.0.0.1:9001]\n";
 
-enum { CALM, QUICK, WS };
+enum { CALM, QUICK, WS, SMALL, MANY };
 
 /* ---- the upstreams ------------------------------------------------------- */
 
@@ -152,6 +170,10 @@ struct cs {
 };
 #define MAXS 16
 static struct cs cstreams[MAXS];
+/* the streams past MAXS, all in one (test_many_streams_at_once) */
+static struct cs cs_spill;
+static int spill;  /* 1: streams past MAXS go to cs_spill */
+static int finals; /* final heads received, on every stream */
 static nghttp2_session *cs;
 static int goaways;
 static int pings_sent, pings_acked; /* by the client, and answered */
@@ -161,7 +183,10 @@ static uint32_t goaway_code;
 static struct cs *
 cstream(int32_t id)
 {
-	assert_true(id >= 1 && (id - 1) / 2 < MAXS);
+	assert_true(id >= 1);
+	if (spill && (id - 1) / 2 >= MAXS)
+		return &cs_spill;
+	assert_true((id - 1) / 2 < MAXS);
 	return &cstreams[(id - 1) / 2];
 }
 
@@ -179,8 +204,10 @@ c_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
 		int st = atoi((const char *)value);
 		if (st < 200)
 			x->interim++;
-		else
+		else {
 			x->status = st;
+			finals++;
+		}
 	} else if (x->in_trailers) {
 		size_t n = strlen(x->trailers);
 		snprintf(x->trailers + n, sizeof(x->trailers) - n, "%.*s=%.*s;",
@@ -369,6 +396,9 @@ setup_on(int l)
 	ep->connector = connector;
 	memset(ups, 0, sizeof(ups));
 	memset(cstreams, 0, sizeof(cstreams));
+	memset(&cs_spill, 0, sizeof(cs_spill));
+	spill = 0;
+	finals = 0;
 	nups = 0;
 	answer = NULL;
 	need = 0;
@@ -400,6 +430,20 @@ setup_ws(void **state)
 {
 	(void)state;
 	return setup_on(WS);
+}
+
+static int
+setup_small(void **state)
+{
+	(void)state;
+	return setup_on(SMALL);
+}
+
+static int
+setup_many(void **state)
+{
+	(void)state;
+	return setup_on(MANY);
 }
 
 static int
@@ -1331,6 +1375,439 @@ test_same_head_over_h1_and_h2(void **state)
 	}
 }
 
+/* ---- what the exchange never hands over, and the codec's own limits ----*/
+
+/* The connection's one open stream. */
+static struct sl_h2stream *
+open_stream(void)
+{
+	assert_non_null(c->h2);
+	assert_non_null(TAILQ_FIRST(&c->h2->streams));
+	return TAILQ_FIRST(&c->h2->streams);
+}
+
+static int want_ups; /* upstream connections ups_made waits for */
+
+static int
+ups_made(void)
+{
+	feed();
+	return nups >= want_ups;
+}
+
+static int
+bad_head_logged(void)
+{
+	return alog_has("\"close\":\"http2_bad_response_head\"");
+}
+
+static void
+test_bad_response_head_blocks_reset_the_stream(void **state)
+{
+	/* a head block (hblock.h) shorter than a block's header, or whose
+	 * length runs past the bytes there are, cannot be encoded: the
+	 * stream is reset (INTERNAL_ERROR), its exchange cut and logged so,
+	 * and the connection goes on. (The exchange writes whole blocks:
+	 * the test puts these in its output while the upstream thinks, and
+	 * wakes the stream as the exchange does.) */
+	struct sl_hblk b;
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	for (int i = 0; i < 2; i++) {
+		struct sl_h2stream *st;
+		struct sl_txn *t;
+		uint32_t n = i == 0 ? 5 : (uint32_t)sizeof(b);
+
+		id = request("GET", "/up/slow", NULL, 0, NULL);
+		want_ups = i + 1;
+		run_until(ups_made);
+		run_ready();
+		st = open_stream();
+		t = st->s.txn;
+		assert_non_null(t);
+		assert_int_equal(sl_buf_pending(&t->out), 0);
+		sl_hblk_init(&b, 200);
+		b.len = i == 0 ? 0 : 1000;
+		assert_int_equal(sl_buf_alloc(&w->bufs, &t->out, 4096), 0);
+		memcpy(t->out.data, &b, n);
+		t->out.off = 0;
+		t->out.len = n;
+		/* the exchange's resume: the codec's run pumps it, and its
+		 * flush hands the block over */
+		st->s.ops->resume(&st->s);
+		wait_stream(id);
+		assert_int_equal(cstream(id)->status, 0);
+		assert_int_equal(cstream(id)->error, NGHTTP2_INTERNAL_ERROR);
+		/* its upstream, cut, is not answered */
+		ups[i].answered = 1;
+	}
+	run_until(bad_head_logged);
+	assert_int_equal(SL_STAT_GET(w->stats.requests), 2);
+	set_answer(ok6);
+	id = request("GET", "/up/after", NULL, 0, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_int_equal(c->state, SL_CLIENT_ST_H2);
+}
+
+static int
+bad_body_logged(void)
+{
+	return alog_has("\"close\":\"http2_bad_response_body\"");
+}
+
+static void
+test_chunked_framing_the_codec_refuses_resets_the_stream(void **state)
+{
+	/* the codec takes a chunked body's framing off itself, with its own
+	 * decoder; framing that decoder refuses (here: a trailer section
+	 * past the limit it was given, set to one byte once the head went)
+	 * cuts the exchange (logged so) and resets the stream with
+	 * INTERNAL_ERROR after the DATA framed before it; the connection
+	 * goes on */
+	static const char rest[] = "2\r\nok\r\n0\r\nX-T: v\r\n\r\n";
+	struct sl_h2stream *st;
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	set_answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+	id = request("GET", "/up/t", NULL, 0, NULL);
+	waiting_id = id;
+	run_until(first_status);
+	st = open_stream();
+	assert_int_equal(st->body, H2B_CHUNKED);
+	st->ch.max_trailer_bytes = 1;
+	assert_int_equal(sl_xprt_mem_write(ups[0].e, rest, sizeof(rest) - 1),
+			 (ssize_t)sizeof(rest) - 1);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_int_equal(cstream(id)->error, NGHTTP2_INTERNAL_ERROR);
+	assert_false(cstream(id)->ended);
+	assert_string_equal(cstream(id)->trailers, "");
+	run_until(bad_body_logged);
+	set_answer(ok6);
+	ups[0].answered = 1;
+	id = request("GET", "/up/after", NULL, 0, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_int_equal(c->state, SL_CLIENT_ST_H2);
+}
+
+static void
+test_trailers_of_connection_fields_only_end_with_empty_data(void **state)
+{
+	/* the connection-specific fields (RFC 9113 section 8.2.2) and a line
+	 * without a colon are left out of the trailers; a section left with
+	 * no field is no HEADERS: an empty DATA frame ends the stream. (The
+	 * exchange's chunked decoder refuses such trailers, a 502: the test
+	 * puts them in the codec's trailer buffer itself, once the head
+	 * went, and the body's last chunk comes from the upstream.) */
+	static const char conn[] = "Connection: close\r\nKeep-Alive: 5\r\n"
+				   "Upgrade: h2c\r\nProxy-Connection: x\r\n"
+				   "Transfer-Encoding: gzip\r\nno colon\r\n";
+	static const char rest[] = "2\r\nok\r\n0\r\n\r\n";
+	struct sl_h2stream *st;
+	int32_t id;
+	int end;
+
+	(void)state;
+	client_h2(NULL, 0);
+	set_answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+	id = request("GET", "/up/t", NULL, 0, NULL);
+	waiting_id = id;
+	run_until(first_status);
+	st = open_stream();
+	/* (what a response without a body has to frame: nothing, and its
+	 * end) */
+	st->body = H2B_NONE;
+	assert_int_equal(resp_avail(st, 100, &end), 0);
+	assert_int_equal(end, 1);
+	st->body = H2B_CHUNKED;
+	assert_null(st->trailers.data);
+	assert_int_equal(sl_buf_alloc(&w->bufs, &st->trailers, 4096), 0);
+	memcpy(st->trailers.data, conn, sizeof(conn) - 1);
+	st->trailers.len = sizeof(conn) - 1;
+	assert_int_equal(sl_xprt_mem_write(ups[0].e, rest, sizeof(rest) - 1),
+			 (ssize_t)sizeof(rest) - 1);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_int_equal(cstream(id)->blen, 2);
+	assert_memory_equal(cstream(id)->body, "ok", 2);
+	assert_true(cstream(id)->ended);
+	assert_int_equal(cstream(id)->error, NGHTTP2_NO_ERROR);
+	assert_string_equal(cstream(id)->trailers, "");
+}
+
+static void
+test_write_buffer_moves_its_bytes_and_has_a_cap(void **state)
+{
+	/* the write buffer's room: bytes written off its front make room
+	 * for a frame that would not fit behind them (what waits moves to
+	 * the front, whole); past OUT_MAX there is none, and nothing
+	 * changes */
+	struct sl_h2conn hh;
+	uint32_t cap, keep = 96;
+	uint8_t *p;
+
+	(void)state;
+	memset(&hh, 0, sizeof(hh));
+	hh.c = c;
+	assert_non_null(h2_out_room(&hh, 16));
+	cap = hh.wbuf.cap;
+	assert_true(cap >= 4096);
+	p = h2_out_room(&hh, cap - 16);
+	assert_non_null(p);
+	for (uint32_t i = 0; i < cap; i++)
+		hh.wbuf.data[i] = (char)('a' + i % 26);
+	assert_int_equal(sl_buf_space(&hh.wbuf), 0);
+	hh.wbuf.off = cap - keep; /* written but the last 96 */
+	p = h2_out_room(&hh, 200);
+	assert_non_null(p);
+	assert_int_equal(hh.wbuf.off, 0);
+	assert_int_equal(hh.wbuf.len, keep + 200);
+	assert_int_equal(hh.wbuf.cap, cap);
+	assert_ptr_equal(p, (uint8_t *)hh.wbuf.data + keep);
+	for (uint32_t i = 0; i < keep; i++)
+		assert_int_equal(hh.wbuf.data[i],
+				 (char)('a' + (cap - keep + i) % 26));
+	assert_null(h2_out_room(&hh, 8 * 1024 * 1024));
+	assert_int_equal(hh.wbuf.len, keep + 200);
+	sl_buf_release(&w->bufs, &hh.wbuf);
+}
+
+static int
+all_finals(void)
+{
+	feed();
+	return finals >= 601;
+}
+
+static void
+test_many_streams_at_once(void **state)
+{
+	/* 600 streams opened in one write, all answered; their structs, 600
+	 * at once, go back to the worker's list, which keeps 256 of them
+	 * for the next streams and frees the rest */
+	int32_t id;
+
+	(void)state;
+	spill = 1;
+	client_h2(NULL, 0);
+	id = request("GET", "/nowhere", NULL, 0, NULL);
+	wait_stream(id); /* the SETTINGS crossed */
+	for (int i = 0; i < 600; i++) {
+		nghttp2_nv nv[] = {NV(":method", "GET"), NV(":scheme", "http"),
+				   NV(":path", "/nowhere"),
+				   NV(":authority", "a.test")};
+		assert_true(
+		    nghttp2_submit_request(cs, NULL, nv, 4, NULL, NULL) > 0);
+	}
+	flush_client();
+	run_until(all_finals);
+	assert_int_equal(cs_spill.status, 404);
+	assert_int_equal(SL_STAT_GET(w->stats.requests), 601);
+	assert_int_equal(((struct h2_worker *)w->h2)->nfree, 256);
+	assert_int_equal(c->state, SL_CLIENT_ST_H2);
+}
+
+static void
+test_websocket_connect_with_end_stream(void **state)
+{
+	/* an extended CONNECT whose HEADERS end the stream: the upstream
+	 * gets its handshake (a GET asking for the switch), the tunnel's
+	 * request side is over at once; an answer that is no switch goes to
+	 * the client as it is */
+	static const nghttp2_nv ws[] = {
+	    NV(":method", "CONNECT"),	NV(":protocol", "websocket"),
+	    NV(":scheme", "http"),	NV(":path", "/up/ws"),
+	    NV(":authority", "a.test"), NV("sec-websocket-version", "13")};
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	set_answer("HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno");
+	id = request_nv(ws, 6);
+	wait_stream(id);
+	assert_int_equal(nups, 1);
+	assert_true(strncmp(ups[0].got, "GET /up/ws HTTP/1.1\r\n", 21) == 0);
+	assert_non_null(strstr(ups[0].got, "\r\nUpgrade: websocket\r\n"));
+	assert_int_equal(cstream(id)->status, 403);
+	assert_int_equal(c->state, SL_CLIENT_ST_H2);
+}
+
+static int
+pings_all_acked(void)
+{
+	feed();
+	return pings_acked >= 250 && cstream(waiting_id)->closed;
+}
+
+static void
+test_reading_waits_while_the_output_is_blocked(void **state)
+{
+	/* 250 PINGs and an upload of 12,000 bytes in one write, to a client
+	 * end that takes 64 bytes at a time: the PINGs' acknowledgements
+	 * block the output, and the rest is not read while they wait (a
+	 * client that does not read cannot make sluice queue answers); in
+	 * the end every PING is answered, and the upload too */
+	nghttp2_data_provider prd = {.read_callback = body_read};
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	for (int i = 0; i < 250; i++)
+		assert_int_equal(
+		    nghttp2_submit_ping(cs, NGHTTP2_FLAG_NONE, NULL), 0);
+	body_left = 12000;
+	body_piece = 12000;
+	body_trailers = 0;
+	sl_xprt_mem_set_window(cli, 64);
+	id = request("POST", "/nowhere", NULL, 0, &prd);
+	waiting_id = id;
+	/* the loop's turns without the client reading: the output blocks
+	 * with bytes still unread */
+	for (int i = 0; i < 100 && (c->h2 == NULL || !(c->h2->f & C2_WBLOCKED));
+	     i++)
+		event_base_loop(w->base, EVLOOP_NONBLOCK);
+	assert_non_null(c->h2);
+	assert_true(c->h2->f & C2_WBLOCKED);
+	assert_true(c->h2->f & C2_READABLE);
+	assert_true(sl_xprt_mem_held(c->xc) > 0);
+	run_until(pings_all_acked);
+	assert_int_equal(pings_acked, 250);
+	assert_int_equal(cstream(id)->status, 404);
+	assert_int_equal(c->state, SL_CLIENT_ST_H2);
+}
+
+static int
+waiting_for_room(void)
+{
+	return c->h2 != NULL && c->h2->nwant > 0;
+}
+
+static void
+test_client_reset_while_waiting_for_room(void **state)
+{
+	/* past buffer_bytes (8 KiB on "small") a response is paced to the
+	 * client: once the stream's window (16,000 bytes) is used, its
+	 * exchange waits for room. The client resets it then: the exchange
+	 * is cut (the client's reset), the stream no longer waits, and the
+	 * connection goes on */
+	static char ans[100100];
+	nghttp2_settings_entry iv[] = {
+	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 16000}};
+	size_t k;
+	int32_t id;
+
+	(void)state;
+	k = (size_t)snprintf(
+	    ans, sizeof(ans),
+	    "HTTP/1.1 200 OK\r\nContent-Length: 90000\r\n\r\n");
+	memset(ans + k, 'x', 90000);
+	ans[k + 90000] = '\0';
+	client_h2(iv, 1);
+	set_answer(ans);
+	id = request("GET", "/up/big", NULL, 0, NULL);
+	/* not fed: the client's window stays as it is */
+	run_until(waiting_for_room);
+	assert_int_equal(nghttp2_submit_rst_stream(cs, NGHTTP2_FLAG_NONE, id,
+						   NGHTTP2_CANCEL),
+			 0);
+	flush_client();
+	run_until(client_reset_logged);
+	assert_int_equal(c->h2->nwant, 0);
+	feed();
+	ups[0].answered = 1;
+	set_answer(ok6);
+	id = request("GET", "/up/after", NULL, 0, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_int_equal(c->state, SL_CLIENT_ST_H2);
+}
+
+static int
+closing(void)
+{
+	return c->h2 != NULL && (c->h2->f & C2_CLOSING);
+}
+
+static void
+test_drain_while_the_last_frames_wait(void **state)
+{
+	/* a drain that comes while a failed connection's last frames wait
+	 * for a slow reader adds no frame: the client still reads the one
+	 * GOAWAY (FRAME_SIZE_ERROR), then a FIN */
+	(void)state;
+	error_at_a_slow_reader();
+	run_until(closing);
+	w->draining = 1;
+	sl_client_drain(c);
+	run_until(goaway_and_end);
+	assert_int_equal(goaways, 1);
+	assert_int_equal(goaway_code, NGHTTP2_FRAME_SIZE_ERROR);
+	assert_int_equal(got_eof, 1);
+	assert_int_equal(pings_acked, 0);
+}
+
+static void
+test_stream_after_the_listener_went(void **state)
+{
+	/* a stream that starts once its connection's listener has left the
+	 * configuration (C_F_RETIRED, which a reload sets before it drains
+	 * the connection; set alone here, as a stream starting between the
+	 * two finds it) is served; the connection then ends with a GOAWAY
+	 * that names it */
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	set_answer(ok6);
+	id = request("GET", "/up/one", NULL, 0, NULL);
+	wait_stream(id);
+	assert_int_equal(goaways, 0);
+	c->s.flags |= C_F_RETIRED;
+	id = request("GET", "/nowhere", NULL, 0, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 404);
+	run_until(goaway_and_end);
+	assert_int_equal(goaway_last, id);
+	assert_int_equal(goaway_code, NGHTTP2_NO_ERROR);
+	assert_int_equal(got_eof, 1);
+}
+
+static void
+test_idle_check_sends_the_last_goaway_when_due(void **state)
+{
+	/* a drain's last GOAWAY goes one round trip after the first, or
+	 * GOAWAY_WAIT_MS after it when the client does not answer the PING:
+	 * the connection's idle check (on_deadline) sends it too once that
+	 * is past (the test moves the first GOAWAY's time back rather than
+	 * wait), naming the stream the client began; then the connection
+	 * ends */
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	set_answer(ok6);
+	id = request("GET", "/up/one", NULL, 0, NULL);
+	wait_stream(id);
+	w->draining = 1;
+	sl_client_drain(c);
+	run_ready(); /* the first GOAWAY and the PING, not read yet */
+	assert_non_null(c->h2);
+	assert_true(c->h2->f & C2_GOAWAY1);
+	assert_false(c->h2->f & C2_GOAWAY2);
+	c->h2->goaway_ms = sl_now_ms() - 1001;
+	sl_h2_codec.on_deadline(c);
+	run_until(two_goaways);
+	assert_int_equal(goaway_last, id);
+	assert_int_equal(goaway_code, NGHTTP2_NO_ERROR);
+	run_until(client_ended);
+}
+
 int
 main(void)
 {
@@ -1382,6 +1859,35 @@ main(void)
 		test_last_frames_wait_for_a_slow_reader, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_last_frames_to_a_client_that_never_reads, setup_quick,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_bad_response_head_blocks_reset_the_stream, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_chunked_framing_the_codec_refuses_resets_the_stream, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_trailers_of_connection_fields_only_end_with_empty_data,
+		setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_write_buffer_moves_its_bytes_and_has_a_cap, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_many_streams_at_once,
+					    setup_many, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_websocket_connect_with_end_stream, setup_ws, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_reading_waits_while_the_output_is_blocked, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_client_reset_while_waiting_for_room, setup_small,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_drain_while_the_last_frames_wait, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stream_after_the_listener_went,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_idle_check_sends_the_last_goaway_when_due, setup,
 		teardown),
 	};
 

@@ -11,7 +11,11 @@
  * hand: a billion streams are out of a test's reach) sends its next
  * request on a new connection; a response that ends before its request's
  * body cancels the server's stream; a worker freed with a shared connection
- * still open closes it.
+ * still open closes it. It includes h2up.c: the test plays the exchange of
+ * a stream it opens itself (sl_h2up_get), writing on the stream's end what
+ * no exchange writes (a head block in pieces, bad heads, bad chunked
+ * framing, bytes after the request), and calls the static functions (the
+ * kept streams, the PING's deadline, the handlers) directly.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,10 +35,15 @@
 #include "conf_types.h"
 #include "frame.h"
 #include "h2up_int.h"
+#include "hblock.h"
 #include "runtime.h"
 #include "upstream.h"
 #include "wloop.h"
 #include "xprt.h"
+
+/* the shared connections' file itself, for its static functions; before
+ * the harness, whose c and w its functions' are not */
+#include "h2up.c"
 
 #include "harness.h"
 
@@ -374,6 +383,299 @@ test_worker_freed_with_a_shared_connection(void **state)
 	servers_free();
 }
 
+/* ---- a stream's end as an exchange would misuse it ---------------------*/
+
+/* The test plays the exchange of a stream it opened itself (sl_h2up_get):
+ * it writes on the stream's memory end what no exchange writes. */
+static int ev_connected; /* the stream's connect completed */
+
+static void
+as_exchange(struct sl_upconn *u, enum sl_up_event ev, int err, void *arg)
+{
+	(void)err;
+	(void)arg;
+	if (ev == SL_UP_EV_CONNECTED) {
+		ev_connected = 1;
+		sl_upstream_want_write(u, 0);
+	}
+}
+
+static int
+stream_connected(void)
+{
+	return ev_connected;
+}
+
+static struct sl_xprt_mem *cur; /* the end the test writes on */
+
+static struct sl_upconn *
+stream_as_exchange(void)
+{
+	struct sl_upconn *u;
+
+	ev_connected = 0;
+	u = sl_h2up_get(w, endpoint(), as_exchange, NULL);
+	assert_non_null(u);
+	run_until(stream_connected);
+	cur = (struct sl_xprt_mem *)u->xc;
+	return u;
+}
+
+static void
+end_write(const void *p, size_t n)
+{
+	assert_int_equal(sl_xprt_mem_write(cur, p, n), (ssize_t)n);
+}
+
+static int
+end_reset(void)
+{
+	return sl_xprt_mem_peer_ended(cur) == 2;
+}
+
+static int
+first_request_ended(void)
+{
+	return nsrvs >= 1 && srvs[0].ends >= 1;
+}
+
+static int
+first_request_seen(void)
+{
+	return nsrvs >= 1 && srvs[0].requests >= 1;
+}
+
+static void
+test_head_block_in_pieces(void **state)
+{
+	/* a head block (hblock.h) waits until its header, then its length,
+	 * is in: its first bytes alone send nothing */
+	static char blk[256];
+	struct sl_upconn *u;
+	struct sl_hblk b;
+	size_t k;
+
+	(void)state;
+	u = stream_as_exchange();
+	sl_hblk_init(&b, 0);
+	b.body = SL_H1_BODY_NONE;
+	b.nfields = 3;
+	k = sizeof(b);
+	k += sl_hblk_put(blk + k, ":method", 7, "GET", 3);
+	k += sl_hblk_put(blk + k, ":path", 5, "/p", 2);
+	k += sl_hblk_put(blk + k, ":authority", 10, "h", 1);
+	b.len = (uint32_t)k;
+	memcpy(blk, &b, sizeof(b));
+	end_write(blk, 3);
+	run_ready();
+	assert_int_equal(srvs[0].requests, 0);
+	end_write(blk + 3, k - 3);
+	run_until(first_request_ended);
+	assert_int_equal(srvs[0].requests, 1);
+	assert_int_equal(srvs[0].data, 0);
+	sl_upstream_put(u, 0);
+}
+
+static void
+test_bad_heads_fail_unprocessed(void **state)
+{
+	/* a head whose request line has no target, and a head that never
+	 * ends within UP_HEAD_MAX bytes: no stream is opened, the exchange's
+	 * end is reset and the request marked never processed (class 1, a
+	 * retry may send it elsewhere) */
+	static char big[64 * 1024 + 1];
+	struct sl_upconn *u;
+	size_t off = 0;
+
+	(void)state;
+	u = stream_as_exchange();
+	end_write("BAD\r\n\r\n", 7);
+	run_until(end_reset);
+	assert_int_equal(sl_xprt_mem_peer_unprocessed(cur), 1);
+	sl_upstream_put(u, 0);
+
+	memset(big, 'a', sizeof(big));
+	u = stream_as_exchange();
+	while (off < sizeof(big) && !end_reset()) {
+		ssize_t n =
+		    sl_xprt_mem_write(cur, big + off, sizeof(big) - off);
+		if (n > 0)
+			off += (size_t)n;
+		run_ready();
+	}
+	assert_int_equal(off, sizeof(big));
+	run_until(end_reset);
+	assert_int_equal(sl_xprt_mem_peer_unprocessed(cur), 1);
+	assert_int_equal(srvs[0].requests, 0);
+	assert_int_equal(srvs[0].rst, 0);
+	sl_upstream_put(u, 0);
+}
+
+static void
+test_bad_chunked_body_resets_the_stream(void **state)
+{
+	/* a chunked body whose framing is bad: the server's stream is reset
+	 * (INTERNAL_ERROR) and the exchange's end too, the request processed
+	 * as far as the server is concerned (its head went) */
+	static const char head[] = "POST /c HTTP/1.1\r\nHost: h\r\n"
+				   "Transfer-Encoding: chunked\r\n\r\n";
+	struct sl_upconn *u;
+
+	(void)state;
+	u = stream_as_exchange();
+	end_write(head, sizeof(head) - 1);
+	run_until(first_request_seen);
+	end_write("zz\r\n", 4);
+	run_until(end_reset);
+	assert_int_equal(sl_xprt_mem_peer_unprocessed(cur), 0);
+	run_until(reset_seen_up);
+	assert_int_equal(srvs[0].rst, NGHTTP2_INTERNAL_ERROR + 1);
+	assert_int_equal(srvs[0].ends, 0);
+	sl_upstream_put(u, 0);
+}
+
+static int got_ok; /* the end read the response's body */
+
+static int
+response_read(void)
+{
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = sl_xprt_mem_read(cur, buf, sizeof(buf))) > 0)
+		if (memmem(buf, (size_t)n, "ok", 2) != NULL)
+			got_ok = 1;
+	return got_ok;
+}
+
+static void
+test_bytes_after_the_request_are_dropped(void **state)
+{
+	/* nothing follows a request on a stream: bytes after its end are
+	 * read and dropped, and the stream is answered as it was */
+	struct sl_upconn *u;
+
+	(void)state;
+	got_ok = 0;
+	u = stream_as_exchange();
+	end_write("GET /g HTTP/1.1\r\nHost: h\r\n\r\n", 28);
+	run_until(first_request_ended);
+	end_write("junk", 4);
+	run_until(response_read);
+	assert_int_equal(srvs[0].requests, 1);
+	assert_int_equal(srvs[0].data, 0);
+	assert_int_equal(srvs[0].rst, 0);
+	assert_int_equal(sl_xprt_mem_peer_ended(cur), 0);
+	sl_upstream_put(u, 0);
+}
+
+static void
+test_body_end_after_the_response_end(void **state)
+{
+	/* the server answers whole at the request's HEADERS; the rest of the
+	 * body comes after, and its END_STREAM closes the stream both ways:
+	 * the server gets every byte and the end, and no reset */
+	static const char head[] = "POST /p HTTP/1.1\r\nHost: h\r\n"
+				   "Content-Length: 10\r\n\r\nhello";
+	struct sl_upconn *u;
+
+	(void)state;
+	early = 1;
+	got_ok = 0;
+	u = stream_as_exchange();
+	end_write(head, sizeof(head) - 1);
+	run_until(response_read);
+	assert_int_equal(srvs[0].ends, 0);
+	end_write("world", 5);
+	run_until(first_request_ended);
+	assert_int_equal(srvs[0].data, 10);
+	assert_int_equal(srvs[0].rst, 0);
+	sl_upstream_put(u, 0);
+}
+
+/* ---- the shared connections, from inside ---------------------------------*/
+
+static void
+test_kept_streams_are_bounded(void **state)
+{
+	/* a thread keeps at most STREAMS_KEPT freed streams for reuse; the
+	 * ones past it go back to malloc */
+	struct h2up_stream *st[STREAMS_KEPT + 6];
+	size_t n = sizeof(st) / sizeof(st[0]);
+
+	(void)state;
+	for (size_t i = 0; i < n; i++) {
+		st[i] = stream_take();
+		assert_non_null(st[i]);
+		assert_null(st[i]->c);
+	}
+	assert_int_equal(nstreams_kept, 0);
+	for (size_t i = 0; i < n; i++)
+		stream_put(st[i]);
+	assert_int_equal(nstreams_kept, STREAMS_KEPT);
+	/* the last one kept is the first taken again */
+	assert_ptr_equal(stream_take(), st[STREAMS_KEPT - 1]);
+	stream_put(st[STREAMS_KEPT - 1]);
+}
+
+static void
+test_ping_without_answer(void **state)
+{
+	/* a PING out: while the server sent something within
+	 * connect_timeout, the connection waits for the answer a while more;
+	 * once it has been silent that long, the connection closes */
+	struct sl_h2up_conn *hc;
+	struct timeval tv;
+
+	(void)state;
+	client_write("GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+	run_until(one_response);
+	hc = TAILQ_FIRST(&endpoint()->h2);
+	assert_non_null(hc);
+	hc->ping_out = 1;
+	hc->heard_ms = sl_now_ms();
+	conn_on_ping(-1, EV_TIMEOUT, hc);
+	assert_ptr_equal(TAILQ_FIRST(&endpoint()->h2), hc);
+	assert_true(event_pending(&hc->ping, EV_TIMEOUT, &tv));
+	hc->heard_ms = sl_now_ms() - hc->ep->cluster->connect_timeout_ms;
+	conn_on_ping(-1, EV_TIMEOUT, hc);
+	assert_null(TAILQ_FIRST(&endpoint()->h2));
+	run_until(first_closed);
+}
+
+static void
+test_worker_free_closes_the_listed_connections(void **state)
+{
+	/* sl_h2up_worker_free closes every shared connection its endpoints
+	 * still list (the generation's end closes the idle ones before it
+	 * runs: this calls it with one still open) */
+	(void)state;
+	client_write("GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+	run_until(one_response);
+	while (sl_client_first(w) != NULL)
+		sl_client_abort(sl_client_first(w));
+	sl_xprt_mem_close(cli);
+	cli = NULL;
+	event_base_loop(w->base, EVLOOP_NONBLOCK);
+	assert_non_null(TAILQ_FIRST(&endpoint()->h2));
+	sl_h2up_worker_free(w);
+	assert_null(TAILQ_FIRST(&endpoint()->h2));
+	assert_int_not_equal(sl_xprt_mem_peer_ended(srvs[0].e), 0);
+	/* the endpoint is still the worker's */
+	assert_non_null(TAILQ_FIRST(&w->eps));
+}
+
+static void
+test_server_opened_streams_are_refused(void **state)
+{
+	/* push is off (SETTINGS_ENABLE_PUSH 0) and sluice's SETTINGS allow
+	 * the server no stream: the connection's state refuses one before it
+	 * asks, and the handler it would ask refuses any */
+	(void)state;
+	assert_null(h2up_ops.stream_open(NULL, 2));
+	assert_null(h2up_ops.stream_open(NULL, SL_H2F_MAX_STREAM_ID - 1));
+}
+
 static int
 teardown_none(void **state)
 {
@@ -393,6 +695,25 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_worker_freed_with_a_shared_connection, setup,
 		teardown_none),
+	    cmocka_unit_test_setup_teardown(test_head_block_in_pieces, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_heads_fail_unprocessed,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_bad_chunked_body_resets_the_stream, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_bytes_after_the_request_are_dropped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_body_end_after_the_response_end, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kept_streams_are_bounded,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ping_without_answer, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_worker_free_closes_the_listed_connections, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_server_opened_streams_are_refused, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
