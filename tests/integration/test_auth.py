@@ -15,7 +15,6 @@ import hmac
 import json
 import os
 import re
-import signal
 import sys
 import time
 
@@ -369,6 +368,95 @@ def http2_requests_are_checked_the_same():
     eq(c.get("/pay", headers=[("authorization", "Bearer " + tok)]).status,
        200, "the same connection serves the next")
     c.close()
+    sl.stop()
+
+
+@test
+def a_websocket_upgrade_is_checked_before_the_101():
+    """The upgrade's request is checked like any other: without a token
+    it is a 401 and the upstream never sees it; with one, the upstream's
+    101 comes back and the claim is among the fields it got."""
+    need_jwt()
+    import socket
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    accept = base64.b64encode(hashlib.sha1(
+        (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+
+    def switch(req):
+        return sltest.Reply(101, headers=[
+            ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Accept", accept.decode())], mode="none",
+            reason="Switching Protocols")
+    k = Keys()
+    kp = os.path.join(tmpdir(), "jwks.json")
+    write_keys(kp, k.jwks())
+    up = Upstream(handler=switch)
+    routes = [{"name": "ws", "cluster": "c", "upgrade": ["websocket"],
+               "auth": {"jwt": {"keys": kp, "issuer": ISS, "audience": AUD,
+                                "claims_to_headers": {"sub": "X-User-Id"}}}}]
+    cfg, port, aport = auth_config(up, kp, routes=routes)
+    sl = start_sluice(cfg)
+
+    def handshake(extra=b""):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"GET /chat HTTP/1.1\r\nHost: t\r\n"
+                  b"Connection: Upgrade\r\nUpgrade: websocket\r\n"
+                  b"Sec-WebSocket-Key: " + key.encode() + b"\r\n"
+                  b"Sec-WebSocket-Version: 13\r\n" + extra + b"\r\n")
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+        s.close()
+        return buf.partition(b"\r\n\r\n")[0]
+    head = handshake()
+    check(head.startswith(b"HTTP/1.1 401 "), "no token: %r" % head[:60])
+    check(b"WWW-Authenticate: Bearer" in head, "the scheme")
+    eq(len(up.requests), 0, "the upstream saw no upgrade")
+    tok = k.sign("ES256", claims())
+    head = handshake(b"Authorization: Bearer " + tok.encode() + b"\r\n")
+    check(head.startswith(b"HTTP/1.1 101 "), "a token: %r" % head[:60])
+    check(up.wait_requests(1), "the upgrade went up")
+    req = up.requests[-1]
+    eq(req.header("Upgrade"), "websocket", "an upgrade")
+    eq(req.headers.get_all("X-User-Id"), ["user-42"],
+       "the claim went with the upgrade")
+    sl.stop()
+
+
+@test
+def a_grpc_call_without_a_token_is_unauthenticated():
+    """A gRPC call refused by auth gets a trailers-only answer with
+    UNAUTHENTICATED (16), or PERMISSION_DENIED (7) for a missing scope,
+    as a gRPC client's status."""
+    import h2test
+    if not h2test.HAVE_H2:
+        raise Skip("python3-h2 not installed")
+    k, kp, up, sl, port, aport = setup(
+        {"require": {"scope": ["payments:admin"]}})
+
+    def call(fields):
+        c = h2test.H2Client(port)
+        sid = c.request("POST", "/pay.Svc/Call",
+                        headers=[("content-type", "application/grpc"),
+                                 ("te", "trailers")] + fields,
+                        body=b"\x00\x00\x00\x00\x02hi", end=True)
+        st = c.streams[sid]
+        check(c.wait(lambda: st.ended or st.reset is not None, 15),
+              "the call ended")
+        c.close()
+        return {(a.decode() if isinstance(a, bytes) else a):
+                (b.decode() if isinstance(b, bytes) else b)
+                for a, b in st.headers}
+    n0 = len(up.requests)
+    f = call([])
+    eq((f.get(":status"), f.get("grpc-status")), ("200", "16"),
+       "UNAUTHENTICATED")
+    f = call([("authorization", "Bearer " + k.sign("ES256", claims()))])
+    eq(f.get("grpc-status"), "7", "PERMISSION_DENIED")
+    eq(len(up.requests), n0, "nothing went up")
     sl.stop()
 
 
