@@ -458,6 +458,25 @@ extra_drops(const struct sl_fwd_extra *x, const struct sl_h1_header *h)
 	return 0;
 }
 
+/* The fields an edge check sets, after sluice's own: as records (blk),
+ * or as text lines each after a CRLF (the text's last line has none
+ * yet). Out of line: most requests have none. */
+static __attribute__((noinline)) void
+put_extra(struct out *o, int blk, const struct sl_fwd_extra *x)
+{
+	for (unsigned i = 0; i < x->nset; i++) {
+		if (blk) {
+			put_rec(o, x->set[i].name, x->set[i].nlen,
+				x->set[i].value, x->set[i].vlen);
+			continue;
+		}
+		puts_(o, "\r\n");
+		put(o, x->set[i].name, x->set[i].nlen);
+		puts_(o, ": ");
+		put(o, x->set[i].value, x->set[i].vlen);
+	}
+}
+
 /* The request head for the upstream, as text or (blk) as a block: its
  * request line as :method and :path, Host as :authority, its body's
  * framing in the header (no Transfer-Encoding), nothing of an upgrade
@@ -468,7 +487,10 @@ request_head(struct out *o, int blk, const struct sl_h1_request *req,
 {
 	/* locals: the writes through out could alias fwd's fields */
 	const struct sl_hdr_apply *rules = fwd->rules;
-	uint64_t drop_lens = rules != NULL ? rules->drop_lens : 0;
+	/* the lengths of the names a rule or an edge check drops: one test
+	 * a field when there are none */
+	uint64_t drop_lens =
+	    (rules != NULL ? rules->drop_lens : 0) | fwd->extra_lens;
 	int xff_done = 0;
 
 	if (blk) {
@@ -515,13 +537,13 @@ request_head(struct out *o, int blk, const struct sl_h1_request *req,
 			continue; /* only a verified certificate sets it */
 		if ((req->flags & SL_H1_F_ABSOLUTE_FORM) && k == SL_HK_HOST)
 			continue;
-		if (fwd->extra != NULL && extra_drops(fwd->extra, h))
-			continue; /* only a verified token sets it */
 		/* removed or replaced by a rule (none names the fields
-		 * above or below: refused at load) */
-		if (rules != NULL &&
-		    (drop_lens & ((uint64_t)1 << (h->name_len & 63))) &&
-		    sl_hdr_drops(rules, h->name, h->name_len))
+		 * above or below: refused at load), or set by an edge check
+		 * alone (a verified token's claims) */
+		if ((drop_lens & ((uint64_t)1 << (h->name_len & 63))) &&
+		    ((rules != NULL &&
+		      sl_hdr_drops(rules, h->name, h->name_len)) ||
+		     (fwd->extra != NULL && extra_drops(fwd->extra, h))))
 			continue;
 		if (k == SL_HK_X_FORWARDED_FOR) {
 			/* all X-Forwarded-For fields become one list, in
@@ -554,11 +576,8 @@ request_head(struct out *o, int blk, const struct sl_h1_request *req,
 			put_rec(o, fwd->subject_header,
 				strlen(fwd->subject_header), fwd->subject,
 				strlen(fwd->subject));
-		for (unsigned i = 0; fwd->extra != NULL && i < fwd->extra->nset;
-		     i++)
-			put_rec(
-			    o, fwd->extra->set[i].name, fwd->extra->set[i].nlen,
-			    fwd->extra->set[i].value, fwd->extra->set[i].vlen);
+		if (fwd->extra != NULL)
+			put_extra(o, 1, fwd->extra);
 		if (rules != NULL)
 			put_rules(o, 1, rules, fwd->vars, 0);
 		o->b->body = (uint8_t)req->body;
@@ -584,12 +603,8 @@ request_head(struct out *o, int blk, const struct sl_h1_request *req,
 		puts_(o, ": ");
 		puts_(o, fwd->subject);
 	}
-	for (unsigned i = 0; fwd->extra != NULL && i < fwd->extra->nset; i++) {
-		puts_(o, "\r\n");
-		put(o, fwd->extra->set[i].name, fwd->extra->set[i].nlen);
-		puts_(o, ": ");
-		put(o, fwd->extra->set[i].value, fwd->extra->set[i].vlen);
-	}
+	if (fwd->extra != NULL)
+		put_extra(o, 0, fwd->extra);
 	if (rules != NULL) {
 		put(o, "\r\n", 2);
 		put_rules(o, 0, rules, fwd->vars, 0);

@@ -31,6 +31,7 @@ enum sl_fwd_xff {
  * added with sluice's own. */
 #define SL_FWD_EXTRA_MAX 9
 struct sl_fwd_extra {
+	uint64_t drop_lens; /* bit len & 63 for each name of drop */
 	unsigned ndrop, nset;
 	struct {
 		const char *name;
@@ -64,6 +65,7 @@ struct sl_fwd {
 	 * client's Upgrade and Connection are hop-by-hop, dropped) */
 	const char *upgrade;
 	const struct sl_fwd_extra *extra; /* NULL: none */
+	uint64_t extra_lens;		  /* extra's drop_lens, 0: none */
 };
 
 /*

@@ -664,10 +664,12 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req)
 	/* who the caller is, before anything of the request goes on or
 	 * takes a tunnel's place (doc/auth.md) */
 	fwd.extra = NULL;
+	fwd.extra_lens = 0;
 	if (t->route->auth != NULL) {
 		if (sl_exchange_auth(s, req, &extra, &jwt) == -1)
 			return;
 		fwd.extra = &extra;
+		fwd.extra_lens = extra.drop_lens;
 	}
 	if ((t->route->upgrade != NULL || (s->flags & SL_SEAM_F_XCONNECT)) &&
 	    txn_upgrade(s, req) == -1)

@@ -212,6 +212,7 @@ sl_exchange_auth(struct sl_seam *s, const struct sl_h1_request *req,
 	/* the client's own fields of the claims' names never go up, nor
 	 * the token when the route keeps it */
 	x->ndrop = x->nset = 0;
+	x->drop_lens = 0;
 	for (size_t i = 0; i < p->nfields; i++) {
 		x->drop[x->ndrop].name = p->fields[i].field;
 		x->drop[x->ndrop++].len = strlen(p->fields[i].field);
@@ -226,5 +227,7 @@ sl_exchange_auth(struct sl_seam *s, const struct sl_h1_request *req,
 		x->drop[x->ndrop].name = a->token.name;
 		x->drop[x->ndrop++].len = a->token.name_len;
 	}
+	for (unsigned i = 0; i < x->ndrop; i++)
+		x->drop_lens |= (uint64_t)1 << (x->drop[i].len & 63);
 	return 0;
 }
