@@ -364,9 +364,11 @@ forget_pid() {  # remove a stopped pid from PIDS
 }
 
 wait_http() {  # url [seconds]: until it answers 200 (https: not verified)
-	local i
+	local i h=()
+	# the jwt route answers 401 without its token
+	[ -n "${JWT_TOKEN:-}" ] && h=(-H "Authorization: Bearer $JWT_TOKEN")
 	for i in $(seq $((${2:-10} * 10))); do
-		[ "$(curl -sk -o /dev/null --max-time 1 -w '%{http_code}' "$1" || true)" = 200 ] && return 0
+		[ "$(curl -sk -o /dev/null --max-time 1 -w '%{http_code}' ${h[@]+"${h[@]}"} "$1" || true)" = 200 ] && return 0
 		sleep 0.1
 	done
 	return 1
