@@ -20,6 +20,7 @@
 #include "admin_int.h"
 #include "h1_parse.h"
 #include "health.h"
+#include "jwt.h"
 #include "policy.h"
 #include "proxyproto.h"
 #include "resolve.h"
@@ -442,6 +443,72 @@ config_rate_limits(struct sbuf *b, const struct sl_conf_route *r)
 	sb_printf(b, "]");
 }
 
+/* A list of strings as a JSON array. */
+static void
+jstrs(struct sbuf *b, const char *key, char *const *v, size_t n)
+{
+	sb_printf(b, ",\"%s\":[", key);
+	for (size_t i = 0; i < n; i++) {
+		sb_printf(b, "%s", i ? "," : "");
+		jstr(b, v[i]);
+	}
+	sb_printf(b, "]");
+}
+
+/* A route's auth (doc/auth.md): its keys as the file has them, and what
+ * the key set loaded: its keys' ids, and how many it skipped. */
+static void
+config_auth(struct sbuf *b, const struct sl_conf_route *r)
+{
+	const struct sl_conf_auth *a = r->auth;
+	const struct sl_jwt_policy *p;
+
+	if (a == NULL || a->jwt == NULL) {
+		sb_printf(b, ",\"auth\":null");
+		return;
+	}
+	p = a->jwt;
+	sb_printf(b, ",\"auth\":{\"jwt\":{\"keys\":");
+	jstr(b, a->keys_path);
+	sb_printf(b, ",\"algorithms\":[");
+	for (int i = 0, n = 0; i < SL_JWA_N; i++)
+		if (p->algs & (1u << i))
+			sb_printf(b, "%s\"%s\"", n++ ? "," : "",
+				  sl_jwa_name(i));
+	sb_printf(b, "]");
+	jstrs(b, "issuer", p->issuers, p->nissuers);
+	jstrs(b, "audience", p->audiences, p->naudiences);
+	jkv_u64(b, "clock_skew_ms", (uint64_t)p->skew_s * 1000);
+	jkv_bool(b, "require_exp", !p->exp_optional);
+	config_key(b, "token", &a->token);
+	jkv_bool(b, "forward_token", a->forward_token);
+	sb_printf(b, ",\"require\":{");
+	for (size_t i = 0; i < p->nrequire; i++) {
+		sb_printf(b, "%s", i ? "," : "");
+		jstr(b, p->require[i].claim);
+		sb_printf(b, ":[");
+		for (size_t k = 0; k < p->require[i].nvalues; k++) {
+			sb_printf(b, "%s", k ? "," : "");
+			jstr(b, p->require[i].values[k]);
+		}
+		sb_printf(b, "]");
+	}
+	sb_printf(b, "},\"claims_to_headers\":{");
+	for (size_t i = 0; i < p->nfields; i++) {
+		sb_printf(b, "%s", i ? "," : "");
+		jstr(b, p->fields[i].claim);
+		sb_printf(b, ":");
+		jstr(b, p->fields[i].field);
+	}
+	sb_printf(b, "},\"key_ids\":[");
+	for (size_t i = 0; a->keys != NULL && i < a->keys->n; i++) {
+		sb_printf(b, "%s", i ? "," : "");
+		jstr(b, a->keys->keys[i].kid);
+	}
+	sb_printf(b, "],\"keys_skipped\":%zu}}",
+		  a->keys != NULL ? a->keys->skipped : 0);
+}
+
 /* A route's guard (doc/fleet.md section 4): its keys, and for each
  * cluster of the split its last window and whether it tripped. */
 static void
@@ -513,6 +580,7 @@ config_route(struct sbuf *b, const struct sl_conf_route *r)
 		sb_printf(b, "]");
 	}
 	config_guard(b, r);
+	config_auth(b, r);
 	config_key(b, "sticky", &r->sticky);
 	jkv_bool(b, "split_failover", r->split_failover);
 	if (r->mirror == NULL)

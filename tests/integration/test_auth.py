@@ -589,6 +589,46 @@ def check_mode_names_the_key_file_and_its_fault():
         rc, out, err = run_sluice(["-t", "-c", cp])
         check(rc != 0 and want in err,
               "%r: -t says %r: %r" % (opts, want, err))
+    # the shape of auth itself
+    many = {"c%d" % i: "X-C%d" % i for i in range(9)}
+    for auth, want in (
+            ({}, 'auth: missing key "jwt"'),
+            ([], '"auth"'),
+            ({"jwt": {"issuer": "x"}}, 'jwt: missing key "keys"'),
+            ({"jwt": {"keys": d}}, "not a regular file"),
+            ({"jwt": {"keys": kp, "algorithms": []}}, "must not be empty"),
+            ({"jwt": {"keys": kp, "issuer": []}}, "must not be empty"),
+            ({"jwt": {"keys": kp, "audience": [""]}},
+             "expected a non-empty string"),
+            ({"jwt": {"keys": kp, "require_exp": "no"}},
+             "expected true or false"),
+            ({"jwt": {"keys": kp, "claims_to_headers": {"sub": "Bad Name"}}},
+             "not a valid header name"),
+            ({"jwt": {"keys": kp, "claims_to_headers": {"a": "X-A",
+                                                        "b": "x-a"}}},
+             "is set by another claim"),
+            ({"jwt": {"keys": kp, "claims_to_headers": many}},
+             "at most 8 claims"),
+            ({"jwt": {"keys": kp, "require": ["scope"]}}, '"require"')):
+        routes = [{"name": "pay", "cluster": "c", "auth": auth}]
+        cfg, port, aport = auth_config("127.0.0.1:%d" % up_port, kp,
+                                       routes=routes)
+        cp = os.path.join(d, "shape.yaml")
+        with open(cp, "w") as f:
+            f.write(to_yaml(cfg) + "\n")
+        rc, out, err = run_sluice(["-t", "-c", cp])
+        check(rc != 0 and want in err,
+              "%r: -t says %r: %r" % (auth, want, err))
+    # and a whole one that passes
+    routes = [{"name": "pay", "cluster": "c", "auth": {"jwt": {
+        "keys": kp, "require_exp": False, "issuer": "one",
+        "audience": ["a", "b"], "require": {"scope": "pay:write"}}}}]
+    cfg, port, aport = auth_config("127.0.0.1:%d" % up_port, kp,
+                                   routes=routes)
+    with open(cp, "w") as f:
+        f.write(to_yaml(cfg) + "\n")
+    rc, out, err = run_sluice(["-t", "-c", cp])
+    eq(rc, 0, "a valid auth passes -t: %r" % err)
 
 
 if __name__ == "__main__":

@@ -76,7 +76,15 @@ NESTED = {
     ("top", "resolver"): "resolver",
     ("cluster", "dns"): "dns",
     ("route", "guard"): "guard",
+    ("route", "auth"): "auth",
+    ("auth", "jwt"): "jwt",
 }
+# a JSON Web Key set of one public P-256 key (doc/auth.md), made for the
+# tests (its private half was never kept)
+JWKS = ('{"keys": [{"kty": "EC", "crv": "P-256", '
+        '"x": "n_P3yv83hrzbe4d1QK2hZl5h1eNSk28X4CTIC4D01u4", '
+        '"y": "QQTp7yg7ohYabW9VLD7po-finBgtneIJUNCltqEQYQE", '
+        '"kid": "cfg-key", "use": "sig"}, {"kty": "oct", "k": "AA"}]}\n')
 
 DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
 SIZE = re.compile(r"^(\d+)(B|KiB|MiB|GiB)$")
@@ -109,7 +117,8 @@ def shown_as(kind, key, value):
         return key, value.lower()
     if (kind, key) == ("match", "headers"):
         return key, {k.lower(): v for k, v in value.items()}
-    if (key in ("sticky", "hash_key") or (kind, key) == ("rate_limit", "key")) \
+    if (key in ("sticky", "hash_key") or (kind, key) == ("rate_limit", "key")
+            or (kind, key) == ("jwt", "token")) \
             and value.startswith("header:"):
         return key, "header:" + value[len("header:"):].lower()
     return key, value
@@ -199,6 +208,9 @@ def full_config():
     fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(REDIS_PW + "\n")
+    jwks = os.path.join(d, "jwks.json")
+    with open(jwks, "w") as f:
+        f.write(JWKS)
     cfg = {
         "workers": 2,
         "admin": {"address": "127.0.0.1:%d" % aport},
@@ -269,6 +281,14 @@ def full_config():
                       "remove": ["X-Internal"]},
                   "max_body_bytes": "1MiB",
                   "upgrade": ["websocket", "x-chat"],
+                  "auth": {"jwt": {
+                      "keys": jwks, "algorithms": ["ES256", "EdDSA"],
+                      "issuer": ["https://id.test"],
+                      "audience": ["pay", "refunds"],
+                      "clock_skew": "45s", "require_exp": False,
+                      "token": "header:X-Token", "forward_token": False,
+                      "require": {"scope": ["pay:write"], "tenant": []},
+                      "claims_to_headers": {"sub": "X-Caller-Id"}}},
                   "retry": {"attempts": 3,
                             "on": ["connect-failure", "reset", "timeout",
                                    "502", "503", "504"],
@@ -535,6 +555,7 @@ def config_fills_in_every_default():
        ({"nameservers": "/etc/resolv.conf", "timeout_ms": 2000,
          "attempts": 2}, False, 1000), "fleet defaults")
     eq(r["guard"], None, "no guard by default")
+    eq(r["auth"], None, "no auth by default")
     eq(c["endpoints"][0]["weight"], 1, "endpoint weight")
     eq(d["hash_key"], "client_ip", "hash_key default")
     eq(d["health_check"], {"path": "/", "interval_ms": 5000,

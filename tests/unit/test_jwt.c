@@ -432,8 +432,9 @@ test_require_and_fields(void **state)
 	assert_int_equal(check(&p, ks, tok, 0), SL_JWT_OK);
 	rq[1].claim = "tenant";
 	assert_int_equal(check(&p, ks, tok, 0), SL_JWT_FORBIDDEN);
-	/* a forged token is never a 403 */
-	tok[strlen(tok) - 3] ^= 1;
+	/* a forged token is never a 403 (a character of the signature
+	 * changed for another of the alphabet) */
+	tok[strlen(tok) - 3] = tok[strlen(tok) - 3] == 'A' ? 'B' : 'A';
 	assert_int_equal(check(&p, ks, tok, 0), SL_JWT_SIGNATURE);
 	/* control bytes in a field's value; a tab is a field's own */
 	p.nrequire = 0;
