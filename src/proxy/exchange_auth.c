@@ -209,6 +209,7 @@ sl_exchange_auth(struct sl_seam *s, const struct sl_h1_request *req,
 		ce->ks_id = a->keys->id;
 	}
 	SL_STAT_INC(s->txn->route->state->counts[s->w->id].auth[SL_JWT_OK]);
+	s->txn->flags |= SL_TXN_F_AUTH_OK; /* the access log says so */
 	/* the client's own fields of the claims' names never go up, nor
 	 * the token when the route keeps it */
 	x->ndrop = x->nset = 0;

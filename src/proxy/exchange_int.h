@@ -320,8 +320,9 @@ struct sl_txn {
 		 max_tunnels (and tun_ip_slot) for the                         \
 		 tunnel it asks, until it is freed */
 #define SL_TXN_F_SPLICE_TRIED                                                  \
-	0x800 /* whether its body may be spliced was                           \
-		 decided (once an exchange) */
+	0x800			/* whether its body may be spliced was         \
+				   decided (once an exchange) */
+#define SL_TXN_F_AUTH_OK 0x1000 /* its route's auth let it through */
 
 /*
  * What the core does next, as the request direction (exchange_req.c), the

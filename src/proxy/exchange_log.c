@@ -363,6 +363,8 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 			LW_LIT(&w, ",\"grpc_status\":");
 			lw_u64(&w, (uint64_t)(t->grpc_up - 1));
 		}
+		if (t->flags & SL_TXN_F_AUTH_OK)
+			LW_LIT(&w, ",\"auth\":\"jwt\"");
 		LW_LIT(&w, ",\"route\":\"");
 		lw_str(&w, t->route ? t->route->name : "-");
 		LW_LIT(&w, "\",\"upstream\":\"");
@@ -441,7 +443,8 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		    line, sizeof(line),
 		    "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\" "
 		    "rid=%s route=%s upstream=%s ms=%llu cluster=%s "
-		    "connect_ms=%u upstream_ms=%llu close=%s%s%s%s%s%s%s%s%s\n",
+		    "connect_ms=%u upstream_ms=%llu "
+		    "close=%s%s%s%s%s%s%s%s%s%s\n",
 		    peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", proto,
 		    t->status, (unsigned long long)txn_body_out(t),
 		    r[0] ? r : "-", u[0] ? u : "-", t->request_id,
@@ -451,7 +454,8 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		    txn_error(t)[0] ? " error=" : "", txn_error(t), retries,
 		    txn_failures(t, fails, sizeof(fails), 0) ? " failures="
 							     : "",
-		    fails, ident, sid, gs);
+		    fails, ident, sid, gs,
+		    (t->flags & SL_TXN_F_AUTH_OK) ? " auth=jwt" : "");
 	}
 	if (n >= sizeof(line)) {
 		n = sizeof(line) - 1;

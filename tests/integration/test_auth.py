@@ -127,7 +127,7 @@ def bearer(tok):
     return {"Authorization": "Bearer " + tok}
 
 
-def setup(jwt_opts=None, workers=1):
+def setup(jwt_opts=None, workers=1, access_log=None):
     need_jwt()
     k = Keys()
     d = tmpdir()
@@ -135,6 +135,8 @@ def setup(jwt_opts=None, workers=1):
     write_keys(kp, k.jwks())
     up = Upstream()
     cfg, port, aport = auth_config(up, kp, jwt_opts, workers)
+    if access_log:
+        cfg["log"] = dict(cfg.get("log", {}), access=access_log)
     sl = start_sluice(cfg)
     return k, kp, up, sl, port, aport
 
@@ -154,7 +156,8 @@ def refused(r, status=401, error="invalid_token"):
 
 @test
 def valid_tokens_of_each_algorithm_pass_with_their_claims_as_fields():
-    k, kp, up, sl, port, aport = setup()
+    log = os.path.join(tmpdir(), "access.log")
+    k, kp, up, sl, port, aport = setup(access_log=log)
     for alg in ("ES256", "ES384", "RS256", "RS512", "PS256", "EdDSA"):
         tok = k.sign(alg, claims(tenant="acme"))
         r = get(port, "/pay/x", headers=dict(
@@ -174,6 +177,10 @@ def valid_tokens_of_each_algorithm_pass_with_their_claims_as_fields():
     eq(metric_sum(m, "sluice_auth_decisions_total", route="pay",
                   result="allow"), 6, "allowed counted")
     sl.stop()
+    # the access log: "auth":"jwt" on the allowed, not on the open route
+    lines = sltest.read_json_lines(log, min_count=7)
+    eq([x.get("auth") for x in lines[-7:]], ["jwt"] * 6 + [None],
+       "the access log says which requests a token let through")
 
 
 @test
