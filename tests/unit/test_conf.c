@@ -1618,8 +1618,7 @@ static const struct error_case error_cases[] = {
     {"short key of another section not guessed",
      LISTENER CLUSTER "    skew: 1\n",
      "t.yaml:9:5: error: unknown key \"skew\" in cluster\n"},
-    {"key of a route's auth.jwt in a cluster",
-     LISTENER CLUSTER "    keys: 1\n",
+    {"key of a route's auth.jwt in a cluster", LISTENER CLUSTER "    keys: 1\n",
      "t.yaml:9:5: error: unknown key \"keys\" in cluster (it belongs under "
      "a route's \"auth.jwt\")\n"},
     {"empty key gets no hint", "\"\": 1\n\"_\": 2\n" LISTENER CLUSTER,
@@ -3766,7 +3765,8 @@ test_fleet_conf(void **state)
 	    "      - 127.0.0.1:9001\n"
 	    "      - { address: pay-b.internal:8443, weight: 3 }\n"
 	    "      - { srv: _HTTPS._tcp.pay.internal }\n"
-	    "    dns: { family: ipv6, min_ttl: 2s, max_ttl: 1m, keep_stale: 0s }\n"
+	    "    dns: { family: ipv6, min_ttl: 2s, max_ttl: 1m, keep_stale: 0s "
+	    "}\n"
 	    "  - name: canary\n"
 	    "    endpoints: [canary.internal:80]\n";
 
