@@ -241,13 +241,39 @@ ec_key(const char *group, const uint8_t *x, const uint8_t *y, size_t clen)
 	return pkey;
 }
 
+/* A key's fault in why: "TYPE key KID: what". Returns -1. */
+static int
+key_why(char *why, size_t wlen, const char *type, const struct sl_jwk *k,
+	const char *what)
+{
+	snprintf(why, wlen, "%skey%s%s: %s", type, k->kid ? " " : "",
+		 k->kid ? k->kid : "", what);
+	return -1;
+}
+
+/*
+ * Coordinate v of n bytes at its full size clen: RFC 7518 section
+ * 6.2.1.2 wants it so, and a few publishers (PyJWT before 2.8) drop its
+ * leading zero bytes, the value the same: padded. Returns the length
+ * now (n itself when it was bad or longer).
+ */
+static long
+pad_left(uint8_t *v, long n, size_t clen)
+{
+	if (n <= 0 || n >= (long)clen)
+		return n;
+	memmove(v + clen - (size_t)n, v, (size_t)n);
+	memset(v, 0, clen - (size_t)n);
+	return (long)clen;
+}
+
 /* Key t[obj] into k. Returns 1 made, 0 skipped (a key sluice does not
  * verify with), -1 bad (why says). */
 static int
 jwk_make(const char *text, const struct sl_json_tok *t, int obj,
 	 struct sl_jwk *k, char *why, size_t wlen)
 {
-	char kty[8], use[8], alg[16], crv[16], kid[256];
+	char kty[8], use[8], alg[16], crv[16], kid[256], what[64];
 	uint8_t a[1024], b[1024];
 	long an, bn;
 	int r;
@@ -285,24 +311,18 @@ jwk_make(const char *text, const struct sl_json_tok *t, int obj,
 	}
 	if (strcmp(kty, "RSA") == 0) {
 		k->type = SL_JWK_RSA;
-		if (k->alg >= 0 && k->alg > SL_JWA_PS512)
+		if (k->alg > SL_JWA_PS512)
 			goto mismatch;
 		an = get_b64(text, t, obj, "n", a, sizeof(a));
 		bn = get_b64(text, t, obj, "e", b, 8);
 		if (an <= 0 || bn <= 0) {
-			snprintf(why, wlen,
-				 "RSA key%s%s: \"n\" and \"e\" "
-				 "must be base64url",
-				 k->kid ? " " : "", k->kid ? k->kid : "");
-			return -1;
+			return key_why(why, wlen, "RSA ", k,
+				       "\"n\" and \"e\" must be base64url");
 		}
 		if ((k->pkey = rsa_key(a, (size_t)an, b, (size_t)bn)) == NULL ||
 		    EVP_PKEY_get_bits(k->pkey) < 2048) {
-			snprintf(why, wlen,
-				 "RSA key%s%s: not a valid key of 2048 bits or "
-				 "more",
-				 k->kid ? " " : "", k->kid ? k->kid : "");
-			return -1;
+			return key_why(why, wlen, "RSA ", k,
+				       "not a valid key of 2048 bits or more");
 		}
 		return 1;
 	}
@@ -323,24 +343,11 @@ jwk_make(const char *text, const struct sl_json_tok *t, int obj,
 			goto mismatch;
 		an = get_b64(text, t, obj, "x", a, sizeof(a));
 		bn = get_b64(text, t, obj, "y", b, sizeof(b));
-		/* RFC 7518 section 6.2.1.2 wants each coordinate at its
-		 * full size; a few publishers (PyJWT before 2.8) drop its
-		 * leading zero bytes, and the value is the same: padded */
-		if (an > 0 && an < (long)clen) {
-			memmove(a + clen - (size_t)an, a, (size_t)an);
-			memset(a, 0, clen - (size_t)an);
-			an = (long)clen;
-		}
-		if (bn > 0 && bn < (long)clen) {
-			memmove(b + clen - (size_t)bn, b, (size_t)bn);
-			memset(b, 0, clen - (size_t)bn);
-			bn = (long)clen;
-		}
-		if (an != (long)clen || bn != (long)clen ||
+		if (pad_left(a, an, clen) != (long)clen ||
+		    pad_left(b, bn, clen) != (long)clen ||
 		    (k->pkey = ec_key(group, a, b, clen)) == NULL) {
-			snprintf(why, wlen, "EC key%s%s: not a point of %s",
-				 k->kid ? " " : "", k->kid ? k->kid : "", crv);
-			return -1;
+			snprintf(what, sizeof(what), "not a point of %s", crv);
+			return key_why(why, wlen, "EC ", k, what);
 		}
 		return 1;
 	}
@@ -355,19 +362,16 @@ jwk_make(const char *text, const struct sl_json_tok *t, int obj,
 		an = get_b64(text, t, obj, "x", a, sizeof(a));
 		if (an != 32 || (k->pkey = EVP_PKEY_new_raw_public_key(
 				     EVP_PKEY_ED25519, NULL, a, 32)) == NULL) {
-			snprintf(why, wlen,
-				 "Ed25519 key%s%s: \"x\" must be 32 "
-				 "bytes, base64url",
-				 k->kid ? " " : "", k->kid ? k->kid : "");
-			return -1;
+			return key_why(why, wlen, "Ed25519 ", k,
+				       "\"x\" must be 32 bytes, base64url");
 		}
 		return 1;
 	}
 	return 0; /* "oct" (a shared secret) and others: never */
 mismatch:
-	snprintf(why, wlen, "key%s%s: \"alg\" %s does not fit its type",
-		 k->kid ? " " : "", k->kid ? k->kid : "", sl_jwa_name(k->alg));
-	return -1;
+	snprintf(what, sizeof(what), "\"alg\" %s does not fit its type",
+		 sl_jwa_name(k->alg));
+	return key_why(why, wlen, "", k, what);
 }
 
 void

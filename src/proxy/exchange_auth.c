@@ -120,8 +120,7 @@ find_token(const struct sl_conf_auth *a, const struct sl_h1_request *req,
 }
 
 static void
-refuse(struct sl_seam *s, const struct sl_conf_auth *a, int err,
-       const char *tok, size_t len)
+refuse(struct sl_seam *s, int err, const char *tok, size_t len)
 {
 	static const char *const errors[SL_JWT_N + 1] = {
 	    [SL_JWT_MALFORMED] = "jwt_malformed",
@@ -144,7 +143,6 @@ refuse(struct sl_seam *s, const struct sl_conf_auth *a, int err,
 	char kid[72], ekid[300], peer[SL_PEER_MAX];
 	int status = 401;
 
-	(void)a;
 	if (err == SL_JWT_N)
 		/* no credential: the scheme, no error (RFC 6750 section
 		 * 3.1) */
@@ -190,7 +188,7 @@ sl_exchange_auth(struct sl_seam *s, const struct sl_h1_request *req,
 		return -1;
 	}
 	if (find_token(a, req, &tok, &len) != 0) {
-		refuse(s, a, SL_JWT_N, NULL, 0);
+		refuse(s, SL_JWT_N, NULL, 0);
 		return -1;
 	}
 	if (len <= SL_JWT_MAX)
@@ -200,7 +198,7 @@ sl_exchange_auth(struct sl_seam *s, const struct sl_h1_request *req,
 			     memcmp(ce->digest, digest, 32) == 0,
 			 out);
 	if (r != SL_JWT_OK) {
-		refuse(s, a, r, tok, len);
+		refuse(s, r, tok, len);
 		return -1;
 	}
 	if (ce != NULL && out->key != NULL) {
