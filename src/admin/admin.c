@@ -21,6 +21,7 @@
 #include "h1_parse.h"
 #include "health.h"
 #include "jwt.h"
+#include "keysrc.h"
 #include "policy.h"
 #include "proxyproto.h"
 #include "resolve.h"
@@ -462,6 +463,7 @@ config_auth(struct sbuf *b, const struct sl_conf_route *r)
 {
 	const struct sl_conf_auth *a = r->auth;
 	const struct sl_jwt_policy *p;
+	struct sl_jwks *ks;
 
 	if (a == NULL || a->jwt == NULL) {
 		sb_printf(b, ",\"auth\":null");
@@ -469,7 +471,18 @@ config_auth(struct sbuf *b, const struct sl_conf_route *r)
 	}
 	p = a->jwt;
 	sb_printf(b, ",\"auth\":{\"jwt\":{\"keys\":");
-	jstr(b, a->keys_path);
+	if (a->keys_url != NULL) {
+		const struct sl_conf_keys_url *k = a->keys_url;
+		sb_printf(b, "{\"url\":");
+		jstr(b, k->url);
+		sb_printf(b, ",\"cluster\":");
+		jstr(b, k->cluster->name);
+		jkv_u64(b, "refresh_ms", k->refresh_ms);
+		jkv_u64(b, "refetch_interval_ms", k->refetch_ms);
+		jkv_u64(b, "timeout_ms", k->timeout_ms);
+		sb_printf(b, "}");
+	} else
+		jstr(b, a->keys_path);
 	sb_printf(b, ",\"algorithms\":[");
 	for (int i = 0, n = 0; i < SL_JWA_N; i++)
 		if (p->algs & (1u << i))
@@ -500,13 +513,18 @@ config_auth(struct sbuf *b, const struct sl_conf_route *r)
 		sb_printf(b, ":");
 		jstr(b, p->fields[i].field);
 	}
+	/* the set in use: the file's, or the last fetched (none yet:
+	 * empty) */
+	ks =
+	    a->keys_url != NULL ? sl_keysrc_current(a->keys_url->src) : a->keys;
 	sb_printf(b, "},\"key_ids\":[");
-	for (size_t i = 0; a->keys != NULL && i < a->keys->n; i++) {
+	for (size_t i = 0; ks != NULL && i < ks->n; i++) {
 		sb_printf(b, "%s", i ? "," : "");
-		jstr(b, a->keys->keys[i].kid);
+		jstr(b, ks->keys[i].kid);
 	}
-	sb_printf(b, "],\"keys_skipped\":%zu}}",
-		  a->keys != NULL ? a->keys->skipped : 0);
+	sb_printf(b, "],\"keys_skipped\":%zu}}", ks != NULL ? ks->skipped : 0);
+	if (a->keys_url != NULL)
+		sl_jwks_free(ks);
 }
 
 /* A route's guard (doc/fleet.md section 4): its keys, and for each

@@ -9,11 +9,14 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "admin.h"
+#include "runtime.h"
+#include "wloop.h"
 
 /* A growing string; on allocation failure it stays short and failed. */
 struct sbuf {
@@ -59,6 +62,25 @@ load(atomic_uint_fast64_t *a)
 {
 	return atomic_load_explicit(a, memory_order_relaxed);
 }
+
+/* A per-worker counter of a listener, route, cluster or endpoint, summed.
+ * off is the counter's offset in struct sl_counts. */
+static inline uint64_t
+counts_sum(const struct sl_admin_view *v, const struct sl_counts *c, size_t off)
+{
+	uint64_t total = 0;
+
+	for (unsigned i = 0; c != NULL && i < v->nworkers; i++)
+		total +=
+		    SL_STAT_GET(*(atomic_uint_fast64_t *)((char *)&c[i] + off));
+	return total;
+}
+
+#define COUNT_OFF(field) offsetof(struct sl_counts, field)
+
+/* The families of routes' auth: (doc/auth.md): decisions, and the key
+ * sets fetched from URLs. admin_metrics_auth.c. */
+void sl_admin_metrics_auth(const struct sl_admin_view *v, struct sbuf *b);
 
 /* Appends the /metrics page (Prometheus text format) to b: the workers'
  * counters summed, the generation's listeners, routes, rate limits and

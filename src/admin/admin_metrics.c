@@ -45,21 +45,6 @@ sum(const struct sl_admin_view *v, size_t offset)
 	return total;
 }
 
-/* A per-worker counter of a listener, route, cluster or endpoint, summed.
- * off is the counter's offset in struct sl_counts. */
-static uint64_t
-counts_sum(const struct sl_admin_view *v, const struct sl_counts *c, size_t off)
-{
-	uint64_t total = 0;
-
-	for (unsigned i = 0; c != NULL && i < v->nworkers; i++)
-		total +=
-		    SL_STAT_GET(*(atomic_uint_fast64_t *)((char *)&c[i] + off));
-	return total;
-}
-
-#define COUNT_OFF(field) offsetof(struct sl_counts, field)
-
 /* TLS listeners: handshakes, resumptions, failures by reason. */
 static void
 metrics_tls(struct sbuf *b, const struct sl_conf *c)
@@ -580,47 +565,6 @@ metrics_guards(const struct sl_conf *c, struct sbuf *b)
 	}
 }
 
-/* The auth decisions of the routes that have auth: (doc/auth.md): allow,
- * missing (no token), or why a token was refused. */
-static void
-metrics_auth(const struct sl_admin_view *v, struct sbuf *b)
-{
-	const struct sl_conf *c = v->conf;
-	int head = 0;
-
-	for (size_t i = 0; i < c->nlisteners; i++)
-		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
-			const struct sl_conf_route *r =
-			    &c->listeners[i].routes[j];
-			if (r->auth == NULL)
-				continue;
-			if (!head++)
-				sb_printf(b,
-					  "# HELP sluice_auth_decisions_total "
-					  "A route's authentication "
-					  "decisions: allow, missing (no "
-					  "token), or why a token was "
-					  "refused.\n# TYPE "
-					  "sluice_auth_decisions_total "
-					  "counter\n");
-			for (int k = 0; k <= SL_JWT_N; k++)
-				sb_printf(
-				    b,
-				    "sluice_auth_decisions_total{listener="
-				    "\"%s\",route=\"%s\",kind=\"jwt\","
-				    "result=\"%s\"} %llu\n",
-				    c->listeners[i].name, r->name,
-				    k == SL_JWT_OK  ? "allow"
-				    : k == SL_JWT_N ? "missing"
-						    : sl_jwt_err_str(k),
-				    (unsigned long long)counts_sum(
-					v, r->state->counts,
-					COUNT_OFF(auth) +
-					    (size_t)k *
-						sizeof(atomic_uint_fast64_t)));
-		}
-}
-
 static void
 page_routes(const struct sl_admin_view *v, struct sbuf *b)
 {
@@ -664,7 +608,7 @@ page_routes(const struct sl_admin_view *v, struct sbuf *b)
 						sizeof(atomic_uint_fast64_t)));
 		}
 	metrics_guards(c, b);
-	metrics_auth(v, b);
+	sl_admin_metrics_auth(v, b);
 	sb_printf(b, "# HELP sluice_cluster_requests_total Requests sent to a "
 		     "cluster (mirror copies included), answered or cut.\n"
 		     "# TYPE sluice_cluster_requests_total counter\n");

@@ -641,6 +641,9 @@ static const char *const jwt_keys[] = {
     "clock_skew", "require_exp",       "token",	 "forward_token",
     "require",	  "claims_to_headers", NULL,
 };
+static const char *const jwt_keys_keys[] = {
+    "url", "cluster", "refresh", "refetch_interval", "timeout", NULL,
+};
 static const char *const rate_limit_keys[] = {
     "name", "key", "rate", "burst", "scope", "max_keys", "on_store_error", NULL,
 };
@@ -720,6 +723,9 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
 			  "under \"auth\"", "under a route's \"auth\"", NULL},
     [SL_CONF_SEC_JWT] = {SL_CONF_SEC_AUTH, jwt_keys, NULL, "in jwt",
 			 "under \"jwt\"", "under a route's \"auth.jwt\"", NULL},
+    [SL_CONF_SEC_JWT_KEYS] = {SL_CONF_SEC_JWT, jwt_keys_keys, NULL, "in keys",
+			      "under \"keys\"",
+			      "under a route's \"auth.jwt.keys\"", NULL},
 
     [SL_CONF_SEC_CLUSTER] = {SL_CONF_SEC_TOP, NULL, sl_conf_cluster_table,
 			     "in cluster", "in a cluster", "in a cluster",
@@ -774,6 +780,7 @@ conf_free(struct sl_conf *conf)
 		sl_conf_free_identity(l);
 	}
 	free(conf->listeners);
+	free(conf->keys_urls);
 	for (i = 0; i < conf->nclusters; i++)
 		sl_conf_free_cluster(&conf->clusters[i]);
 	free(conf->clusters);

@@ -15,6 +15,7 @@
 
 #include "conf_int.h"
 #include "jwt.h"
+#include "keysrc.h"
 
 #define KEYS_FILE_MAX (1024 * 1024) /* a key set is a few KiB */
 
@@ -243,9 +244,142 @@ out:
 	return ks;
 }
 
+/* Splits url into its scheme's TLS (1: https), its authority and its
+ * path (with the query). Returns 0, or -1 when it is no absolute http or
+ * https URL sluice can send as it is. */
+static int
+split_url(const char *url, int *tls, const char **auth, size_t *alen,
+	  const char **path)
+{
+	const char *p;
+
+	if (strncmp(url, "https://", 8) == 0) {
+		*tls = 1;
+		p = url + 8;
+	} else if (strncmp(url, "http://", 7) == 0) {
+		*tls = 0;
+		p = url + 7;
+	} else
+		return -1;
+	*auth = p;
+	*alen = strcspn(p, "/?#");
+	if (*alen == 0 || memchr(p, '@', *alen) != NULL)
+		return -1; /* no host, or credentials in the URL */
+	*path = p + *alen;
+	if (**path != '/')
+		return -1;
+	for (const char *c = url; *c != '\0'; c++)
+		if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f ||
+		    *c == '#' || *c == '"' || *c == '\\')
+			return -1;
+	return 0;
+}
+
+/* keys: { url, cluster, refresh, refetch_interval, timeout } */
+static void
+parse_keys_url(struct sl_yaml_loader *ld, const char *lbl,
+	       const struct sl_yaml_node *map, struct sl_conf_auth *a,
+	       struct sl_conf *conf)
+{
+	const struct sl_yaml_node *urln, *cn, *v;
+	const struct sl_conf_cluster *cl;
+	struct sl_conf_keys_url *k, **kk;
+	uint64_t refresh = 300000, refetch = 30000, timeout = 5000;
+	const char *url, *authority, *path;
+	size_t alen;
+	int tls, n;
+
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_JWT_KEYS);
+	if ((v = sl_yaml_map_get(map, "refresh", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "refresh", v, 1000, 86400000,
+				     &refresh);
+	if ((v = sl_yaml_map_get(map, "refetch_interval", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "refetch_interval", v, 1000, 86400000,
+				     &refetch);
+	if ((v = sl_yaml_map_get(map, "timeout", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "timeout", v, 100, 60000, &timeout);
+	if (refetch > refresh) {
+		sl_yaml_err_node(ld, map,
+				 "%s: keys: \"refetch_interval\" is longer "
+				 "than \"refresh\"",
+				 lbl);
+		return;
+	}
+	if ((urln = sl_yaml_map_get(map, "url", NULL)) == NULL ||
+	    (cn = sl_yaml_map_get(map, "cluster", NULL)) == NULL) {
+		sl_yaml_err_lacks(ld, map,
+				  "%s: keys: needs \"url\" and \"cluster\" "
+				  "(the key set's URL, fetched through the "
+				  "cluster)",
+				  lbl);
+		return;
+	}
+	if (sl_yaml_get_str(ld, "url", urln, &url) == -1 ||
+	    (cl = sl_conf_find_cluster(ld, lbl, "cluster", cn, conf)) == NULL)
+		return;
+	if (split_url(url, &tls, &authority, &alen, &path) == -1) {
+		sl_yaml_err_node(ld, urln,
+				 "%s: keys: \"url\": \"%s\" is not an http:// "
+				 "or https:// URL with a host and a path",
+				 lbl, sl_yaml_qnode(ld, urln));
+		return;
+	}
+	if (tls != (cl->tls.enabled != 0) ||
+	    cl->protocol != SL_UP_PROTO_HTTP1 || cl->proxy_protocol) {
+		sl_yaml_err_node(
+		    ld, cn,
+		    "%s: keys: cluster \"%s\" must speak HTTP/1.1%s, "
+		    "without proxy_protocol, for a%s URL",
+		    lbl, cl->name, tls ? " over TLS (tls:)" : " without TLS",
+		    tls ? "n https://" : "n http://");
+		return;
+	}
+	if ((k = calloc(1, sizeof(*k))) == NULL ||
+	    (k->url = sl_yaml_strdup(ld, url)) == NULL) {
+		free(k);
+		ld->oom = 1;
+		return;
+	}
+	a->keys_url = k;
+	k->cluster = cl;
+	k->timeout_ms = timeout;
+	k->refresh_ms = refresh;
+	k->refetch_ms = refetch;
+	n = snprintf(NULL, 0,
+		     "GET %s HTTP/1.1\r\nHost: %.*s\r\nAccept: "
+		     "application/jwk-set+json, application/json\r\n"
+		     "User-Agent: sluice\r\n\r\n",
+		     path, (int)alen, authority);
+	if (n < 0 || (k->request = malloc((size_t)n + 1)) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	snprintf(k->request, (size_t)n + 1,
+		 "GET %s HTTP/1.1\r\nHost: %.*s\r\nAccept: "
+		 "application/jwk-set+json, application/json\r\n"
+		 "User-Agent: sluice\r\n\r\n",
+		 path, (int)alen, authority);
+	k->request_len = (size_t)n;
+	if ((k->src = sl_keysrc_get(url, cl->name, refresh, refetch)) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < conf->nkeys_urls; i++)
+		if (conf->keys_urls[i]->src == k->src)
+			return; /* another route's: fetched once */
+	if ((kk = realloc(conf->keys_urls,
+			  (conf->nkeys_urls + 1) * sizeof(*kk))) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	conf->keys_urls = kk;
+	kk[conf->nkeys_urls++] = k;
+}
+
 static void
 parse_jwt(struct sl_yaml_loader *ld, const char *lbl,
-	  const struct sl_yaml_node *map, struct sl_conf_auth *a)
+	  const struct sl_yaml_node *map, struct sl_conf_auth *a,
+	  struct sl_conf *conf)
 {
 	struct sl_jwt_policy *p;
 	const struct sl_yaml_node *v, *keysn;
@@ -265,8 +399,11 @@ parse_jwt(struct sl_yaml_loader *ld, const char *lbl,
 	if ((keysn = sl_yaml_map_get(map, "keys", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, map,
 				  "%s: jwt: missing key \"keys\" (a "
-				  "JSON Web Key set file)",
+				  "JSON Web Key set file, or a map with its "
+				  "url and cluster)",
 				  lbl);
+	else if (keysn->type == SL_YAML_NODE_MAP)
+		parse_keys_url(ld, lbl, keysn, a, conf);
 	else if (sl_yaml_get_str(ld, "keys", keysn, &s) == 0 &&
 		 (a->keys_path = sl_yaml_strdup(ld, s)) != NULL)
 		a->keys = read_keys(ld, lbl, keysn, s);
@@ -313,7 +450,8 @@ parse_jwt(struct sl_yaml_loader *ld, const char *lbl,
 
 void
 sl_conf_parse_auth(struct sl_yaml_loader *ld, const char *lbl,
-		   const struct sl_yaml_node *map, struct sl_conf_route *r)
+		   const struct sl_yaml_node *map, struct sl_conf_route *r,
+		   struct sl_conf *conf)
 {
 	const struct sl_yaml_node *v;
 
@@ -329,7 +467,7 @@ sl_conf_parse_auth(struct sl_yaml_loader *ld, const char *lbl,
 				  lbl);
 		return;
 	}
-	parse_jwt(ld, lbl, v, r->auth);
+	parse_jwt(ld, lbl, v, r->auth, conf);
 }
 
 static void
@@ -364,6 +502,12 @@ sl_conf_free_auth(struct sl_conf_auth *a)
 	}
 	sl_jwks_free(a->keys);
 	free(a->keys_path);
+	if (a->keys_url != NULL) {
+		sl_keysrc_put(a->keys_url->src);
+		free(a->keys_url->url);
+		free(a->keys_url->request);
+		free(a->keys_url);
+	}
 	free(a->token.name);
 	free(a);
 }

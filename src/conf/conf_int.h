@@ -47,6 +47,7 @@ enum sl_conf_section {
 	SL_CONF_SEC_GUARD,
 	SL_CONF_SEC_AUTH,
 	SL_CONF_SEC_JWT,
+	SL_CONF_SEC_JWT_KEYS,
 	SL_CONF_SEC_CLUSTER,
 	SL_CONF_SEC_ENDPOINT, /* an item of endpoints written as a mapping */
 	SL_CONF_SEC_POOL,
@@ -291,9 +292,16 @@ void sl_conf_free_rate_limits(struct sl_conf_route *r);
 
 /* ---- conf_auth.c: a route's auth: (doc/auth.md) ---------------------- */
 
+/* The cluster a string node names, or NULL (reported, with a suggestion
+ * when one is close): conf_route.c's. */
+struct sl_conf_cluster *sl_conf_find_cluster(struct sl_yaml_loader *ld,
+					     const char *lbl, const char *key,
+					     const struct sl_yaml_node *n,
+					     struct sl_conf *conf);
+
 void sl_conf_parse_auth(struct sl_yaml_loader *ld, const char *lbl,
-			const struct sl_yaml_node *map,
-			struct sl_conf_route *r);
+			const struct sl_yaml_node *map, struct sl_conf_route *r,
+			struct sl_conf *conf);
 void sl_conf_free_auth(struct sl_conf_auth *a);
 /* The top-level rate_limit_store: (the value map) into conf->rl_store. */
 void sl_conf_parse_rate_limit_store(struct sl_yaml_loader *ld,

@@ -333,44 +333,6 @@ parse_match(struct sl_yaml_loader *ld, const char *lbl,
 		parse_headers(ld, v, r);
 }
 
-/* "unknown cluster", with the closest cluster name when one is close. */
-static void
-unknown_cluster(struct sl_yaml_loader *ld, const char *lbl,
-		const struct sl_yaml_node *n, const struct sl_conf *conf)
-{
-	char mean[SL_YAML_LABEL_MAX] = "";
-	const char *best = NULL;
-	unsigned bestd = 0;
-	size_t i;
-
-	for (i = 0; i < conf->nclusters; i++)
-		if (conf->clusters[i].name != NULL)
-			sl_yaml_suggest(n->str, conf->clusters[i].name, &best,
-					&bestd);
-	if (best != NULL)
-		snprintf(mean, sizeof(mean), " (did you mean \"%s\"?)", best);
-	sl_yaml_err_node(ld, n, "%s: unknown cluster \"%s\"%s", lbl,
-			 sl_yaml_qnode(ld, n), mean);
-}
-
-/* The cluster a string node names, or NULL (reported, with a suggestion
- * when one is close). */
-static struct sl_conf_cluster *
-find_cluster(struct sl_yaml_loader *ld, const char *lbl, const char *key,
-	     const struct sl_yaml_node *n, struct sl_conf *conf)
-{
-	const char *s;
-
-	if (sl_yaml_get_str(ld, key, n, &s) == -1)
-		return NULL;
-	for (size_t i = 0; i < conf->nclusters; i++)
-		if (conf->clusters[i].name != NULL &&
-		    strcmp(conf->clusters[i].name, s) == 0)
-			return &conf->clusters[i];
-	if (!ld->names_cut)
-		unknown_cluster(ld, lbl, n, conf);
-	return NULL;
-}
 
 /* split: a list of { cluster: NAME, weight: 0..10000 }, weights not all
  * 0, each cluster once. */
@@ -416,8 +378,8 @@ parse_split(struct sl_yaml_loader *ld, const char *lbl,
 			sl_yaml_err_lacks(ld, item,
 					  "%s: split: missing key \"cluster\"",
 					  lbl);
-		else if ((sp->cluster = find_cluster(ld, lbl, "cluster", c,
-						     conf)) != NULL) {
+		else if ((sp->cluster = sl_conf_find_cluster(
+			      ld, lbl, "cluster", c, conf)) != NULL) {
 			sp->id = sl_hash64(sp->cluster->name,
 					   strlen(sp->cluster->name));
 			for (j = 0; j < i; j++)
@@ -594,7 +556,8 @@ parse_mirror(struct sl_yaml_loader *ld, const char *lbl,
 				  "%s: mirror: missing key \"cluster\"", lbl);
 		return;
 	}
-	if ((r->mirror = find_cluster(ld, lbl, "cluster", c, conf)) == NULL)
+	if ((r->mirror = sl_conf_find_cluster(ld, lbl, "cluster", c, conf)) ==
+	    NULL)
 		return;
 	r->mirror_percent = (uint32_t)pct;
 	/* a copy sent where the request goes anyway doubles its effect */
@@ -737,7 +700,8 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		sl_yaml_err_lacks(
 		    ld, map, "%s: missing key \"cluster\" (or \"split\")", lbl);
 	if (clv != NULL)
-		r->cluster = find_cluster(ld, lbl, "cluster", clv, conf);
+		r->cluster =
+		    sl_conf_find_cluster(ld, lbl, "cluster", clv, conf);
 	if (splitv != NULL)
 		parse_split(ld, lbl, splitk, splitv, r, conf);
 	if ((v = sl_yaml_map_get(map, "sticky", &k)) != NULL) {
@@ -775,7 +739,7 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	if ((v = sl_yaml_map_get(map, "guard", &k)) != NULL)
 		parse_guard(ld, lbl, k, v, r);
 	if ((v = sl_yaml_map_get(map, "auth", NULL)) != NULL)
-		sl_conf_parse_auth(ld, lbl, v, r);
+		sl_conf_parse_auth(ld, lbl, v, r, conf);
 }
 
 void

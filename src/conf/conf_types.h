@@ -23,6 +23,7 @@ struct sl_lcstate;
 struct sl_policy;
 struct sl_jwt_policy;
 struct sl_jwks;
+struct sl_keysrc;
 struct sl_clstate;
 struct sl_epstate;
 struct sl_rstate;
@@ -393,11 +394,26 @@ struct sl_conf_route {
  * set before the request goes upstream. */
 struct sl_conf_auth {
 	struct sl_jwt_policy *jwt; /* owned (jwt.h) */
-	struct sl_jwks *keys;	   /* owned: the key set, parsed */
+	struct sl_jwks *keys;	   /* owned: the key set, parsed; NULL with
+				      keys_url */
 	char *keys_path;
-	struct sl_conf_key token; /* header:NAME (Authorization: the
-				     Bearer scheme) or cookie:NAME */
-	int forward_token;	  /* the token goes upstream (default 1) */
+	struct sl_conf_keys_url *keys_url; /* owned; NULL: keys from a file */
+	struct sl_conf_key token;	   /* header:NAME (Authorization: the
+					      Bearer scheme) or cookie:NAME */
+	int forward_token; /* the token goes upstream (default 1) */
+};
+
+/* A key set fetched from a URL through a cluster (doc/auth.md, "Key sets
+ * from a URL"): the source shared across generations (keysrc.h) and the
+ * request that fetches it. */
+struct sl_conf_keys_url {
+	struct sl_keysrc *src; /* a reference */
+	const struct sl_conf_cluster *cluster;
+	char *url;
+	char *request; /* the GET's head, whole */
+	size_t request_len;
+	uint64_t timeout_ms;		 /* a fetch's deadline; 5s */
+	uint64_t refresh_ms, refetch_ms; /* as src's, for /config */
 };
 
 /* A listener's proxy_protocol: (doc/edge.md section 2). */
@@ -481,7 +497,11 @@ struct sl_conf {
 	struct sl_conf_cluster *clusters;
 	size_t nclusters;
 	size_t nroutes; /* every listener's together */
-	int bound;	/* sl_runtime_bind attached shared state */
+	/* the key sets routes fetch from a URL, each source once (borrowed
+	 * from the routes' auth): what a worker's tick refreshes */
+	struct sl_conf_keys_url **keys_urls;
+	size_t nkeys_urls;
+	int bound; /* sl_runtime_bind attached shared state */
 	/* called with the last reference, before the generation is freed:
 	 * set by whoever attached state to it (sl_runtime_bind) */
 	void (*on_free)(struct sl_conf *conf);

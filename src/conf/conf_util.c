@@ -2,13 +2,14 @@
 /*
  * The small readers the schema files share (conf_int.h): HTTP tokens,
  * true/false, a request key (header:, cookie:, client_ip), an item's name
- * and label, and how two socket addresses compare. The floor of the
+ * and label, a cluster by its name, and how two socket addresses compare. The floor of the
  * schema: it calls only the YAML layer (conf_yaml.h) and never a
  * section's file.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "conf_int.h"
@@ -154,4 +155,44 @@ sl_conf_item_name(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		sl_yaml_err_lacks(ld, map, "%s: missing key \"name\"", lbl);
 	else
 		sl_yaml_get_name(ld, n, name);
+}
+
+/* "unknown cluster", with the closest cluster name when one is close. */
+static void
+unknown_cluster(struct sl_yaml_loader *ld, const char *lbl,
+		const struct sl_yaml_node *n, const struct sl_conf *conf)
+{
+	char mean[SL_YAML_LABEL_MAX] = "";
+	const char *best = NULL;
+	unsigned bestd = 0;
+	size_t i;
+
+	for (i = 0; i < conf->nclusters; i++)
+		if (conf->clusters[i].name != NULL)
+			sl_yaml_suggest(n->str, conf->clusters[i].name, &best,
+					&bestd);
+	if (best != NULL)
+		snprintf(mean, sizeof(mean), " (did you mean \"%s\"?)", best);
+	sl_yaml_err_node(ld, n, "%s: unknown cluster \"%s\"%s", lbl,
+			 sl_yaml_qnode(ld, n), mean);
+}
+
+/* The cluster a string node names, or NULL (reported, with a suggestion
+ * when one is close). */
+struct sl_conf_cluster *
+sl_conf_find_cluster(struct sl_yaml_loader *ld, const char *lbl,
+		     const char *key, const struct sl_yaml_node *n,
+		     struct sl_conf *conf)
+{
+	const char *s;
+
+	if (sl_yaml_get_str(ld, key, n, &s) == -1)
+		return NULL;
+	for (size_t i = 0; i < conf->nclusters; i++)
+		if (conf->clusters[i].name != NULL &&
+		    strcmp(conf->clusters[i].name, s) == 0)
+			return &conf->clusters[i];
+	if (!ld->names_cut)
+		unknown_cluster(ld, lbl, n, conf);
+	return NULL;
 }

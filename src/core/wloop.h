@@ -36,6 +36,8 @@ struct sl_wendpoint;
 struct sl_reload_msg;
 struct sl_txn;
 struct sl_mirror;
+struct sl_subreq;
+struct sl_auth_wait;
 struct sl_rlstore;
 struct sl_adopt;
 
@@ -206,7 +208,14 @@ struct sl_worker {
 		     reuse, scratch (h2.c's; freed by sl_h2_worker_free) */
 	TAILQ_HEAD(, sl_mirror) mirrors; /* mirror copies in flight */
 	unsigned nmirrors;
-	int notify_fd; /* eventfd: the main thread's commands */
+	TAILQ_HEAD(, sl_subreq)
+	subreqs; /* sluice's own requests (a key
+		    set's fetch) in flight */
+	TAILQ_HEAD(, sl_auth_wait)
+	auth_waits;	       /* requests waiting for a key
+				  set's fetch */
+	struct event *auth_ev; /* polls the fetch they wait for */
+	int notify_fd;	       /* eventfd: the main thread's commands */
 	struct event *notify_ev;
 	struct event *flush_ev; /* access log flush timer */
 	struct event *drain_ev; /* end of drain */

@@ -22,9 +22,11 @@
 #include "h2.h"
 #include "h2up.h"
 #include "handover.h"
+#include "keyfetch.h"
 #include "listener.h"
 #include "mirror.h"
 #include "rlstore.h"
+#include "subreq.h"
 #include "tunnel.h"
 #include "upstream.h"
 #include "wgen.h"
@@ -51,6 +53,7 @@ worker_on_flush(evutil_socket_t fd, short what, void *arg)
 	if (w->alog->len > 0)
 		sl_access_flush(w->alog);
 	sl_upstream_shed_idle(w);
+	sl_keyfetch_tick(w);
 	sl_bufpool_tick(&w->bufs);
 	sl_client_park_idle(w);
 	atomic_store_explicit(&w->stats.buffer_bytes, w->bufs.allocated,
@@ -414,6 +417,8 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 	TAILQ_INIT(&w->gens);
 	TAILQ_INIT(&w->eps);
 	TAILQ_INIT(&w->mirrors);
+	TAILQ_INIT(&w->subreqs);
+	TAILQ_INIT(&w->auth_waits);
 	/* what the layers below call, by handler, when their events come */
 	w->on_deadline = sl_client_on_deadline;
 	w->on_reap = sl_client_reap;
@@ -583,6 +588,7 @@ sl_worker_join_free(struct sl_worker *w)
 		free(msg);
 	}
 	sl_mirror_close_all(w);
+	sl_subreq_close_all(w);
 	sl_upstream_close_idle(w);
 	sl_rlstore_worker_free(w); /* rate limits' store connection */
 	if (w->base != NULL)
@@ -594,6 +600,8 @@ sl_worker_join_free(struct sl_worker *w)
 		event_free(w->flush_ev);
 	if (w->drain_ev)
 		event_free(w->drain_ev);
+	if (w->auth_ev)
+		event_free(w->auth_ev);
 	if (w->hand_ev)
 		event_free(w->hand_ev);
 	{

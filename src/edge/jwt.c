@@ -375,9 +375,16 @@ mismatch:
 }
 
 void
+sl_jwks_ref(struct sl_jwks *ks)
+{
+	atomic_fetch_add_explicit(&ks->refs, 1, memory_order_relaxed);
+}
+
+void
 sl_jwks_free(struct sl_jwks *ks)
 {
-	if (ks == NULL)
+	if (ks == NULL ||
+	    atomic_fetch_sub_explicit(&ks->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	for (size_t i = 0; i < ks->n; i++) {
 		free(ks->keys[i].kid);
@@ -396,6 +403,8 @@ sl_jwks_parse(const char *text, size_t len, char *why, size_t wlen)
 	size_t where = 0, nkeys;
 	int n, arr, i;
 
+	if (ks != NULL)
+		atomic_init(&ks->refs, 1);
 	if (t == NULL || ks == NULL) {
 		snprintf(why, wlen, "out of memory");
 		goto fail;

@@ -12,6 +12,7 @@
 #ifndef SL_JWT_H
 #define SL_JWT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,9 +53,10 @@ struct sl_jwk {
 };
 
 struct sl_jwks {
-	uint64_t id; /* this parse's, unique in the process: a cache of
-			tokens verified with one set is not taken for
-			another */
+	atomic_uint refs; /* 1 from the parse; the last sl_jwks_free frees */
+	uint64_t id;	  /* this parse's, unique in the process: a cache of
+			     tokens verified with one set is not taken for
+			     another */
 	struct sl_jwk *keys;
 	size_t n;
 	size_t skipped; /* keys left out: encryption keys, other types */
@@ -70,6 +72,9 @@ struct sl_jwks {
  */
 struct sl_jwks *sl_jwks_parse(const char *text, size_t len, char *why,
 			      size_t wlen);
+/* A set is counted: a worker keeps the one it checks with while a
+ * fetched one replaces it (keysrc.h). sl_jwks_free drops a reference. */
+void sl_jwks_ref(struct sl_jwks *ks);
 void sl_jwks_free(struct sl_jwks *ks);
 
 /* A claim a route requires, with the values it allows (none: present

@@ -58,7 +58,8 @@
 #include "xprt.h"
 
 static void exchange_on_timer(evutil_socket_t, short, void *);
-static void txn_forward(struct sl_seam *s, struct sl_h1_request *req);
+static void txn_forward(struct sl_seam *s, struct sl_h1_request *req,
+			size_t head_len);
 
 /* The request body bytes that came, checked and counted (exchange_req.c),
  * and an HTTP/2 tunnel's followed (exchange_tun.c). Returns -1 when the
@@ -104,7 +105,8 @@ sl_exchange_free(struct sl_seam *s)
 	s->ops->want_write(s, 0);
 	event_del(&t->tev);
 	sl_buf_release(&s->w->bufs, &t->out);
-	sl_rlcheck_cancel(&t->rl); /* a request waiting for a lease */
+	sl_rlcheck_cancel(&t->rl);  /* a request waiting for a lease */
+	sl_exchange_auth_cancel(t); /* or for a key set */
 	sl_attempt_dequeue(t);
 	sl_attempt_release(s, 0);
 	sl_attempt_done(t);
@@ -380,7 +382,7 @@ txn_rl_woken(struct sl_rl_wait *wt, int verdict, uint64_t wait_us)
 	r = sl_rlcheck_resume(&t->rl, verdict, wait_us, s->w, s->gen->conf,
 			      t->route, &req, &t->client_addr, s->id);
 	if (txn_rl_verdict(s, r, head_len) == 0)
-		txn_forward(s, &req);
+		txn_forward(s, &req, head_len);
 	s->ops->resume(s);
 }
 
@@ -500,7 +502,7 @@ sl_exchange_start(struct sl_seam *s, size_t head_len)
 	if (t->route->rate_limits != NULL &&
 	    txn_rate_limit(s, &req, head_len) != 0)
 		return;
-	txn_forward(s, &req);
+	txn_forward(s, &req, head_len);
 }
 
 /*
@@ -648,8 +650,30 @@ txn_up_fields(const struct sl_txn *t)
  * The request passed its route's checks: its cluster, its upstream head,
  * a mirror copy, and the first upstream attempt.
  */
+/* The key set a request waited for was fetched, or could not be: its
+ * token is checked again (never to wait twice), and the request goes on
+ * as its route's auth says. */
 static void
-txn_forward(struct sl_seam *s, struct sl_h1_request *req)
+txn_auth_woken(struct sl_txn *t)
+{
+	struct sl_seam *s = t->s;
+	size_t head_len = t->aw.head_len, text_len;
+	struct sl_h1_request req;
+
+	sl_now_refresh();
+	if (s->txn != t || (t->resp_ph == SL_TXN_RESP_LOCAL))
+		return;
+	if (txn_head(s, head_len, &req, &text_len) != 0) {
+		s->ops->close(s, "out_of_memory");
+		return;
+	}
+	s->in.off += (uint32_t)head_len;
+	txn_forward(s, &req, head_len);
+	s->ops->resume(s);
+}
+
+static void
+txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 {
 	struct sl_worker *w = s->w;
 	const struct sl_conf_limits *lim = &s->lconf->limits;
@@ -666,7 +690,14 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req)
 	fwd.extra = NULL;
 	fwd.extra_lens = 0;
 	if (t->route->auth != NULL) {
-		if (sl_exchange_auth(s, req, &extra, &jwt) == -1)
+		int r = sl_exchange_auth(s, req, &extra, &jwt, txn_auth_woken);
+		if (r == 1) {
+			/* the head stays in `in`, as for a lease */
+			t->aw.head_len = (uint32_t)head_len;
+			s->in.off -= (uint32_t)head_len;
+			return;
+		}
+		if (r == -1)
 			return;
 		fwd.extra = &extra;
 		fwd.extra_lens = extra.drop_lens;
@@ -854,7 +885,8 @@ up_on_clock(const struct sl_txn *t, const struct sl_upconn *u)
 static inline int
 body_clock_runs(const struct sl_seam *s, const struct sl_txn *t)
 {
-	return (s->flags & SL_SEAM_F_READING) && t->rl.wait.entry == NULL;
+	return (s->flags & SL_SEAM_F_READING) && t->rl.wait.entry == NULL &&
+	       t->aw.src == NULL;
 }
 
 /*

@@ -13,8 +13,10 @@
  * verification; a reload's new key set has a new id, so a key removed
  * from the set stops a cached token at once.
  */
+#include <event2/event.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +27,15 @@
 #include "h1_msg.h"
 #include "h1_parse.h"
 #include "jwt.h"
+#include "keyfetch.h"
+#include "keysrc.h"
 #include "log.h"
 #include "runtime.h"
 #include "util.h"
 
-_Static_assert(SL_JWT_N + 1 <= SL_AUTH_NRESULTS, "runtime.h's auth counts");
+/* the counts: SL_JWT_OK, each failure, SL_JWT_N (no token), SL_JWT_N + 1
+ * (no key set to check with) */
+_Static_assert(SL_JWT_N + 2 <= SL_AUTH_NRESULTS, "runtime.h's auth counts");
 _Static_assert(SL_JWT_FIELDS_MAX + 1 <= SL_FWD_EXTRA_MAX, "h1_msg.h's extra");
 
 #define CACHE_N 1024 /* verified tokens a worker remembers */
@@ -170,19 +176,155 @@ refuse(struct sl_seam *s, int err, const char *tok, size_t len)
 			      errors[err], 0, fields);
 }
 
+/* ---- waiting for a key set's fetch ----------------------------------- */
+
+#define WAIT_POLL_MS  10   /* a fetch another worker makes ends unheard */
+#define WAIT_SLACK_MS 1000 /* past the fetch's own deadline */
+
+static void
+wait_end(struct sl_worker *w, struct sl_txn *t)
+{
+	TAILQ_REMOVE(&w->auth_waits, &t->aw, link);
+	t->aw.src = NULL;
+}
+
+void
+sl_exchange_auth_cancel(struct sl_txn *t)
+{
+	if (t->aw.src != NULL)
+		wait_end(t->s->w, t);
+}
+
+/* The worker's poll: requests whose fetch ended (or whose wait passed its
+ * deadline) are checked again, in the order they came. */
+static void
+auth_on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_worker *w = arg;
+	struct sl_auth_wait *aw;
+	struct timeval tv = {0, WAIT_POLL_MS * 1000};
+	uint64_t now = sl_now_refresh();
+
+again:
+	TAILQ_FOREACH(aw, &w->auth_waits, link)
+	{
+		struct sl_txn *t =
+		    (struct sl_txn *)((char *)aw - offsetof(struct sl_txn, aw));
+		void (*woken)(struct sl_txn *) = aw->woken;
+		if (atomic_load(&aw->src->fetching) && now < aw->deadline_ms)
+			continue;
+		wait_end(w, t);
+		/* it may answer, end a connection and other waits with it:
+		 * the list is walked again */
+		woken(t);
+		goto again;
+	}
+	if (!TAILQ_EMPTY(&w->auth_waits))
+		event_add(w->auth_ev, &tv);
+}
+
+/* t waits for src's fetch. Returns 0, or -1 (no memory for the poll). */
+static int
+wait_fetch(struct sl_seam *s, struct sl_keysrc *src,
+	   const struct sl_conf_keys_url *k, void (*woken)(struct sl_txn *))
+{
+	struct sl_worker *w = s->w;
+	struct sl_txn *t = s->txn;
+	struct timeval tv = {0, WAIT_POLL_MS * 1000};
+
+	if (w->auth_ev == NULL &&
+	    (w->auth_ev = evtimer_new(w->base, auth_on_poll, w)) == NULL)
+		return -1;
+	t->aw.src = src;
+	t->aw.woken = woken;
+	t->aw.waited = 1;
+	t->aw.deadline_ms = sl_now_ms() + k->timeout_ms + WAIT_SLACK_MS;
+	if (TAILQ_EMPTY(&w->auth_waits))
+		event_add(w->auth_ev, &tv);
+	TAILQ_INSERT_TAIL(&w->auth_waits, &t->aw, link);
+	return 0;
+}
+
+/* No key set to check with: the first fetch has not succeeded. The
+ * request waits for one that runs or begins now, once; else 503, a
+ * gateway's fault and not the client's (never 401 for a token that may
+ * be good). Returns as sl_exchange_auth. */
+static int
+no_set(struct sl_seam *s, const struct sl_conf_keys_url *k,
+       void (*woken)(struct sl_txn *))
+{
+	struct sl_keysrc *src = k->src;
+	struct sl_txn *t = s->txn;
+
+	if (!t->aw.waited) {
+		if (sl_keysrc_claim_due(src, sl_now_ms()))
+			sl_keyfetch_start(s->w, s->gen, k, SL_KEYSRC_R_START);
+		if (atomic_load(&src->fetching) &&
+		    wait_fetch(s, src, k, woken) == 0)
+			return 1;
+	}
+	SL_STAT_INC(t->route->state->counts[s->w->id].auth[SL_JWT_N + 1]);
+	if (sl_log_enabled(SL_LOG_INFO))
+		log_info("conn=%llu request_id=%s route=%s: 503 "
+			 "auth_keys_unavailable: no key set from %s yet",
+			 (unsigned long long)s->id,
+			 t->request_id[0] ? t->request_id : "-", t->route->name,
+			 k->url);
+	sl_exchange_answer(s, 503, "auth_keys_unavailable", 0,
+			   "Retry-After: 1\r\n");
+	return -1;
+}
+
+/* A token's kid is not in the fetched set: the set may be older than the
+ * key (a rotation), so the request waits for a refetch, once, when the
+ * source allows one now (keysrc.c: one per refetch_interval, never for a
+ * kid the current set was fetched without). Returns 1 when it waits, else
+ * SL_JWT_NO_KEY. */
+static int
+unknown_kid(struct sl_seam *s, const struct sl_conf_keys_url *k,
+	    const char *tok, size_t len, void (*woken)(struct sl_txn *))
+{
+	struct sl_txn *t = s->txn;
+	char kid[256];
+	uint64_t h;
+	int fetch;
+
+	h = sl_jwt_kid(tok, len, kid, sizeof(kid)) == 0
+		? sl_keysrc_kid_hash(kid, strlen(kid))
+		: 0;
+	if (h == 0)
+		return SL_JWT_NO_KEY; /* no kid: every key was tried */
+	if (t->aw.waited) {
+		/* the refetch it waited for did not bring it */
+		sl_keysrc_negative(k->src, h);
+		return SL_JWT_NO_KEY;
+	}
+	if (sl_keysrc_unknown_kid(k->src, h, sl_now_ms(), &fetch) !=
+	    SL_KEYSRC_KID_REFETCH)
+		return SL_JWT_NO_KEY;
+	if (fetch)
+		sl_keyfetch_start(s->w, s->gen, k, SL_KEYSRC_R_KID);
+	if (atomic_load(&k->src->fetching) &&
+	    wait_fetch(s, k->src, k, woken) == 0)
+		return 1;
+	return SL_JWT_NO_KEY;
+}
+
 int
 sl_exchange_auth(struct sl_seam *s, const struct sl_h1_request *req,
-		 struct sl_fwd_extra *x, struct sl_jwt_out *out)
+		 struct sl_fwd_extra *x, struct sl_jwt_out *out,
+		 void (*woken)(struct sl_txn *))
 {
 	const struct sl_conf_auth *a = s->txn->route->auth;
 	const struct sl_jwt_policy *p = a->jwt;
+	const struct sl_jwks *ks = a->keys;
 	struct cache_ent *ce = NULL;
 	uint8_t digest[32];
 	const char *tok = NULL;
 	size_t len = 0;
 	int r;
 
-	if (p == NULL || a->keys == NULL) {
+	if (p == NULL) {
 		/* a load that failed leaves no such route: defensive */
 		sl_exchange_local(s, 503, "auth_unavailable", 0);
 		return -1;
@@ -191,12 +333,22 @@ sl_exchange_auth(struct sl_seam *s, const struct sl_h1_request *req,
 		refuse(s, SL_JWT_N, NULL, 0);
 		return -1;
 	}
+	if (a->keys_url != NULL &&
+	    (ks = sl_keysrc_set(a->keys_url->src, s->w->id)) == NULL)
+		return no_set(s, a->keys_url, woken);
+	if (ks == NULL) {
+		sl_exchange_local(s, 503, "auth_unavailable", 0);
+		return -1;
+	}
 	if (len <= SL_JWT_MAX)
 		ce = cache_slot(tok, len, digest);
-	r = sl_jwt_check(p, a->keys, tok, len, (int64_t)time(NULL),
-			 ce != NULL && ce->ks_id == a->keys->id &&
+	r = sl_jwt_check(p, ks, tok, len, (int64_t)time(NULL),
+			 ce != NULL && ce->ks_id == ks->id &&
 			     memcmp(ce->digest, digest, 32) == 0,
 			 out);
+	if (r == SL_JWT_NO_KEY && a->keys_url != NULL &&
+	    (r = unknown_kid(s, a->keys_url, tok, len, woken)) == 1)
+		return 1;
 	if (r != SL_JWT_OK) {
 		refuse(s, r, tok, len);
 		return -1;
@@ -204,7 +356,7 @@ sl_exchange_auth(struct sl_seam *s, const struct sl_h1_request *req,
 	if (ce != NULL && out->key != NULL) {
 		/* verified now: remembered for the token's next use */
 		memcpy(ce->digest, digest, 32);
-		ce->ks_id = a->keys->id;
+		ce->ks_id = ks->id;
 	}
 	SL_STAT_INC(s->txn->route->state->counts[s->w->id].auth[SL_JWT_OK]);
 	s->txn->flags |= SL_TXN_F_AUTH_OK; /* the access log says so */

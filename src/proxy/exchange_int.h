@@ -144,6 +144,16 @@ struct sl_txn_ws {
 
 /* One request/response exchange. Owned by its stream's codec; free list
  * per worker. */
+/* A request waiting for the fetch of its route's key set. */
+struct sl_auth_wait {
+	TAILQ_ENTRY(sl_auth_wait) link; /* in w->auth_waits */
+	struct sl_keysrc *src;		/* NULL: not waiting */
+	void (*woken)(struct sl_txn *);
+	uint64_t deadline_ms;
+	uint32_t head_len; /* the head, kept at in.off */
+	uint8_t waited;	   /* it waited once: never again */
+};
+
 struct sl_txn {
 	struct sl_txn *next_free;
 	struct sl_seam *s; /* its stream (seam.h): the codec under it */
@@ -259,6 +269,10 @@ struct sl_txn {
 	uint64_t call_deadline_ms;
 	uint8_t grpc_status;
 	uint8_t grpc_up;
+	/* a wait for a key set's fetch (exchange_auth.c): src != NULL
+	 * while in w->auth_waits, with the head kept at in.off as for a
+	 * lease */
+	struct sl_auth_wait aw;
 	char request_id[SL_REQUEST_ID_MAX + 1];
 	/* with upgrade "websocket": the Sec-WebSocket-Accept the 101 must
 	 * carry (not cleared, as the strings) */
@@ -470,10 +484,18 @@ struct sl_fwd_extra;
 struct sl_jwt_out;
 struct sl_h1_request;
 
-/* The route's auth: 0 when the request may go on, with x the fields its
- * token sets (pointing into out), or -1: it was answered (401 or 403). */
+/*
+ * The route's auth: 0 when the request may go on, with x the fields its
+ * token sets (pointing into out); -1: it was answered (401, 403, 503); 1:
+ * it waits for its key set's fetch (t->aw), and woken(t) is called when
+ * it may be checked again (the caller keeps the head meanwhile).
+ */
 int sl_exchange_auth(struct sl_seam *s, const struct sl_h1_request *req,
-		     struct sl_fwd_extra *x, struct sl_jwt_out *out);
+		     struct sl_fwd_extra *x, struct sl_jwt_out *out,
+		     void (*woken)(struct sl_txn *));
+
+/* The request goes away: it stops waiting (no-op when it does not). */
+void sl_exchange_auth_cancel(struct sl_txn *t);
 
 /* Answers the request with a local error status/code; close forces the
  * connection to close after it. May end the stream. */

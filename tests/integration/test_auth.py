@@ -25,77 +25,8 @@ from sltest import (Client, Skip, Upstream, check, eq,  # noqa: E402
                     run_sluice, sighup_reload, start_sluice, test, tmpdir,
                     to_yaml, wait_until)
 
-try:
-    import jwt as pyjwt
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-    HAVE_JWT = True
-except ImportError:  # the suite says so, test by test
-    HAVE_JWT = False
-
-ISS = "https://id.example.test"
-AUD = "payments"
-
-
-def need_jwt():
-    if not HAVE_JWT:
-        raise Skip("python3-jwt and python3-cryptography are needed "
-                   "(apt-get install python3-jwt python3-cryptography)")
-
-
-def b64u(b):
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-class Keys:
-    """One key of each kind sluice takes, their private halves kept."""
-
-    def __init__(self):
-        self.ec = ec.generate_private_key(ec.SECP256R1())
-        self.ec384 = ec.generate_private_key(ec.SECP384R1())
-        self.rsa = rsa.generate_private_key(public_exponent=65537,
-                                            key_size=2048)
-        self.ed = ed25519.Ed25519PrivateKey.generate()
-
-    def jwks(self, kids=("ec1", "ec384", "rsa1", "ed1"), extra=()):
-        out = []
-        algs = pyjwt.algorithms
-        for kid in kids:
-            if kid.startswith("ec384"):
-                j = algs.ECAlgorithm.to_jwk(self.ec384.public_key())
-            elif kid.startswith("ec"):
-                j = algs.ECAlgorithm.to_jwk(self.ec.public_key())
-            elif kid.startswith("rsa"):
-                j = algs.RSAAlgorithm.to_jwk(self.rsa.public_key())
-            else:
-                j = algs.OKPAlgorithm.to_jwk(self.ed.public_key())
-            d = json.loads(j)
-            d["kid"] = kid
-            d["use"] = "sig"
-            out.append(d)
-        out.extend(extra)
-        return {"keys": out}
-
-    def sign(self, alg, claims, kid=None, headers=None):
-        key = {"ES256": self.ec, "ES384": self.ec384, "RS256": self.rsa,
-               "RS512": self.rsa, "PS256": self.rsa,
-               "EdDSA": self.ed}[alg]
-        if kid is None:
-            kid = {"ES256": "ec1", "ES384": "ec384", "EdDSA": "ed1"}.get(
-                alg, "rsa1")
-        h = dict(headers or {})
-        if kid:
-            h["kid"] = kid
-        return pyjwt.encode(claims, key, algorithm=alg, headers=h)
-
-
-def claims(**kw):
-    now = int(time.time())
-    c = {"iss": ISS, "aud": AUD, "sub": "user-42", "exp": now + 300,
-         "iat": now, "scope": "payments:read payments:write"}
-    c.update(kw)
-    return {k: v for k, v in c.items() if v is not None}
-
+from jwtkeys import (AUD, ISS, Keys, b64u, bearer, claims,  # noqa: E402
+                     ec, need_jwt, pyjwt, rsa, serialization)
 
 def unsigned(header, payload, sig=b""):
     return "%s.%s.%s" % (b64u(json.dumps(header).encode()),
@@ -121,10 +52,6 @@ def auth_config(up, keys_path, jwt_opts=None, workers=1, routes=None):
         extra={"admin": {"address": "127.0.0.1:%d" % aport}},
         listener_opts={"protocols": ["h2", "http/1.1"]})
     return cfg, port, aport
-
-
-def bearer(tok):
-    return {"Authorization": "Bearer " + tok}
 
 
 def setup(jwt_opts=None, workers=1, access_log=None):

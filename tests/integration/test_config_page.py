@@ -78,6 +78,7 @@ NESTED = {
     ("route", "guard"): "guard",
     ("route", "auth"): "auth",
     ("auth", "jwt"): "jwt",
+    ("jwt", "keys"): "jwt_keys",  # a mapping, or a file's path
 }
 # a JSON Web Key set of one public P-256 key (doc/auth.md), made for the
 # tests (its private half was never kept)
@@ -134,7 +135,7 @@ def walk(kind, f, j, where, out):
     out.append((kind, f, j, where))
     for k, v in f.items():
         sub = NESTED.get((kind, k))
-        if sub is None:
+        if sub is None or isinstance(v, str):
             continue
         check(k in j, "%s: %r missing from /config" % (where, k))
         if isinstance(v, list):
@@ -152,7 +153,7 @@ def compare(cfg, shown):
     walk("top", cfg, shown, "config", objs)
     for kind, f, j, where in objs:
         for k, v in f.items():
-            if (kind, k) in NESTED:
+            if (kind, k) in NESTED and not isinstance(v, str):
                 continue
             jk, want = shown_as(kind, k, v)
             if jk is None:
@@ -308,6 +309,12 @@ def full_config():
                   "guard": {"stable": "hashed", "window": "30s",
                             "min_requests": 20, "margin": "2%",
                             "latency": "500ms", "percentile": 95}},
+                 {"name": "fetched", "match": {"path_prefix": "/f"},
+                  "cluster": "pay",
+                  "auth": {"jwt": {"keys": {
+                      "url": "http://idp.test/.well-known/jwks.json",
+                      "cluster": "hashed", "refresh": "10m",
+                      "refetch_interval": "1m", "timeout": "2s"}}}},
              ]},
             {"name": "secure", "address": "127.0.0.1:%d" % free_port(),
              "tls": {"certificates": [{"cert": p["srv"].cert,
@@ -435,7 +442,7 @@ def _mappings(kind, f):
     out = [(kind, f)]
     for k, v in f.items():
         sub = NESTED.get((kind, k))
-        if sub is None:
+        if sub is None or isinstance(v, str):
             continue
         for x in (v if isinstance(v, list) else [v]):
             out += _mappings(sub, x)

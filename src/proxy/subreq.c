@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sluice's own requests to a cluster (subreq.h). The life of a mirror copy
+ * (mirror.c) with the answer kept: connect (or a pooled connection), write
+ * the request, read the head and the body to their end within one
+ * deadline, hand both to the owner, and give the connection back to the
+ * pool when the answer left it in sync. Healthy endpoints are preferred,
+ * as for a request; one that fails to connect is the one failure tried
+ * again, on another endpoint (a class-1 retry: nothing was sent).
+ */
+#include "subreq.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "balance.h"
+#include "h1_parse.h"
+#include "log.h"
+#include "upstream.h"
+#include "wgen.h"
+
+#define SUBREQ_READ_BUF (16 * 1024)
+#define SUBREQ_HEAD_MAX (16 * 1024)
+
+enum subreq_state {
+	Q_CONNECTING, /* up != NULL, connecting */
+	Q_SENDING,    /* up connected, the request being written */
+	Q_READING,    /* written: reading the answer */
+};
+
+struct sl_subreq {
+	TAILQ_ENTRY(sl_subreq) link; /* in w->subreqs */
+	struct sl_worker *w;
+	struct sl_wgen *gen; /* a reference */
+	struct sl_wcluster *wc;
+	enum subreq_state state;
+	char *req; /* owned */
+	size_t len, sent;
+	struct sl_upconn *up; /* owned while set */
+	size_t ep;	      /* its endpoint's index */
+	int tries;
+	int reused; /* up came from the pool */
+	struct event tev;
+	sl_subreq_done_fn done;
+	void *arg;
+	/* the answer */
+	struct sl_h1_scan scan;
+	int status;
+	char *head; /* owned, once read */
+	size_t head_len;
+	enum sl_h1_body rbody;
+	uint64_t remaining;
+	struct sl_h1_chunked chunked;
+	int keepalive;
+	char *body; /* owned */
+	size_t body_len, body_cap, body_max;
+};
+
+static void subreq_on_upstream(struct sl_upconn *, enum sl_up_event, int,
+			       void *);
+static void subreq_closed(struct sl_subreq *q, const char *why);
+
+static void
+subreq_free(struct sl_subreq *q, int reusable)
+{
+	if (q->up != NULL)
+		sl_upstream_put(q->up, reusable);
+	event_del(&q->tev);
+	TAILQ_REMOVE(&q->w->subreqs, q, link);
+	sl_wgen_unref(q->w, q->gen);
+	free(q->req);
+	free(q->head);
+	free(q->body);
+	free(q);
+}
+
+/* Tells the owner and ends q. */
+static void
+subreq_end(struct sl_subreq *q, const char *why, int reusable)
+{
+	struct sl_subreq_result r = {
+	    .status = why == NULL ? q->status : 0,
+	    .why = why,
+	    .head = q->head,
+	    .head_len = q->head_len,
+	    .body = q->body != NULL ? q->body : "",
+	    .body_len = q->body_len,
+	};
+
+	if (why != NULL && sl_log_enabled(SL_LOG_DEBUG))
+		log_debug("subrequest cluster=%s: %s", q->wc->conf->name, why);
+	q->done(&r, q->arg);
+	subreq_free(q, reusable);
+}
+
+static void
+subreq_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	subreq_end(arg, "timeout", 0);
+}
+
+/* Takes an endpoint and a connection to it. Returns 0, or -1 when none
+ * could be had (q not ended). */
+static int
+subreq_connect(struct sl_subreq *q)
+{
+	struct sl_wcluster *wc = q->wc;
+	const struct sl_conf_cluster *cc = wc->conf;
+	size_t n = cc->nendpoints, left = 0, i;
+	int checked = cc->health.enabled;
+
+	for (i = 0; i < n; i++) {
+		/* down endpoints, and the one that just failed, last */
+		wc->skip[i] =
+		    (checked &&
+		     atomic_load_explicit(&cc->endpoints[i].state->unhealthy,
+					  memory_order_relaxed)) ||
+		    (q->tries > 0 && i == q->ep);
+		left += !wc->skip[i];
+	}
+	i = sl_balance_swrr(wc->swrr, wc->weights, n, left ? wc->skip : NULL);
+	if (i == SL_BALANCE_NONE) {
+		errno = EHOSTUNREACH;
+		return -1;
+	}
+	q->ep = i;
+	q->tries++;
+	q->state = Q_CONNECTING;
+	if ((q->up = sl_upstream_get(q->w, wc->eps[i], 0, subreq_on_upstream,
+				     q)) == NULL)
+		return -1;
+	q->reused = q->up->nrequests > 0;
+	return 0;
+}
+
+static void
+subreq_write(struct sl_subreq *q)
+{
+	struct iovec iov = {q->req + q->sent, q->len - q->sent};
+	ssize_t n;
+
+	n = sl_upstream_writev(q->up, &iov, 1, 0);
+
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		sl_upstream_want_write(q->up, 1);
+		return;
+	}
+	if (n == -1) {
+		subreq_closed(q, "write");
+		return;
+	}
+	q->sent += (size_t)n;
+	if (q->sent < q->len) {
+		sl_upstream_want_write(q->up, 1);
+		return;
+	}
+	sl_upstream_want_write(q->up, 0);
+	q->up->nrequests++;
+	q->state = Q_READING;
+	sl_h1_scan_init(&q->scan);
+	sl_upstream_want_read(q->up, 1);
+}
+
+struct sl_subreq *
+sl_subreq_start(struct sl_worker *w, struct sl_wgen *gen,
+		struct sl_wcluster *wc, char *req, size_t len, size_t body_max,
+		uint64_t timeout_ms, sl_subreq_done_fn done, void *arg)
+{
+	struct timeval tv = {(time_t)(timeout_ms / 1000),
+			     (suseconds_t)(timeout_ms % 1000) * 1000};
+	struct sl_subreq *q;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		free(req);
+		return NULL;
+	}
+	q->w = w;
+	q->gen = gen;
+	q->wc = wc;
+	q->req = req;
+	q->len = len;
+	q->body_max = body_max;
+	q->done = done;
+	q->arg = arg;
+	sl_wgen_ref(gen);
+	evtimer_assign(&q->tev, w->base, subreq_on_timer, q);
+	TAILQ_INSERT_TAIL(&w->subreqs, q, link);
+	if (subreq_connect(q) == -1) {
+		q->done = NULL;
+		subreq_free(q, 0);
+		return NULL;
+	}
+	event_add(&q->tev, &tv);
+	if (q->up->state == SL_UP_ST_ACTIVE) {
+		q->state = Q_SENDING;
+		subreq_write(q);
+	}
+	return q;
+}
+
+void
+sl_subreq_cancel(struct sl_subreq *q)
+{
+	subreq_free(q, 0);
+}
+
+void
+sl_subreq_close_all(struct sl_worker *w)
+{
+	struct sl_subreq *q;
+
+	while ((q = TAILQ_FIRST(&w->subreqs)) != NULL)
+		subreq_end(q, "closing", 0);
+}
+
+/* Reads the head. Returns 1 when the body's framing is known, 0 to wait,
+ * -1 when q ended. */
+static int
+subreq_head(struct sl_subreq *q)
+{
+	struct sl_upconn *u = q->up;
+	struct sl_h1_limits hl = {SUBREQ_HEAD_MAX, SUBREQ_HEAD_MAX, 100};
+	struct sl_h1_response resp;
+	long hlen;
+
+	for (;;) {
+		hlen = sl_h1_scan_head(&q->scan, u->in.data + u->in.off,
+				       sl_buf_pending(&u->in), &hl, 0);
+		if (hlen == 0)
+			return 0;
+		if (hlen < 0) {
+			subreq_end(q, "bad_response", 0);
+			return -1;
+		}
+		memset(&resp, 0, sizeof(resp));
+		resp.headers = q->w->hdrs;
+		resp.max_headers = q->w->max_hdrs;
+		if (sl_h1_parse_response(u->in.data + u->in.off, (size_t)hlen,
+					 &resp, SL_M_GET) < 0) {
+			subreq_end(q, "bad_response", 0);
+			return -1;
+		}
+		if (resp.status >= 200)
+			break;
+		sl_upstream_consume(u, (size_t)hlen);
+		sl_h1_scan_init(&q->scan); /* an interim response */
+	}
+	if ((q->head = malloc((size_t)hlen)) == NULL) {
+		subreq_end(q, "out_of_memory", 0);
+		return -1;
+	}
+	memcpy(q->head, u->in.data + u->in.off, (size_t)hlen);
+	q->head_len = (size_t)hlen;
+	sl_upstream_consume(u, (size_t)hlen);
+	q->status = resp.status;
+	q->rbody = resp.body;
+	q->remaining = resp.content_length;
+	q->keepalive = sl_h1_persists(resp.minor, resp.flags);
+	if (resp.body == SL_H1_BODY_CHUNKED)
+		sl_h1_chunked_init(&q->chunked, SUBREQ_HEAD_MAX);
+	if (resp.body == SL_H1_BODY_LENGTH &&
+	    resp.content_length > q->body_max) {
+		subreq_end(q, "too_large", 0);
+		return -1;
+	}
+	return 1;
+}
+
+/* Keeps n payload bytes at p. Returns 0, or -1 when q ended. */
+static int
+keep(struct sl_subreq *q, const char *p, size_t n)
+{
+	size_t cap = q->body_cap ? q->body_cap : 4096;
+	char *b;
+
+	if (q->body_len + n > q->body_max) {
+		subreq_end(q, "too_large", 0);
+		return -1;
+	}
+	if (q->body_len + n > q->body_cap) {
+		while (cap < q->body_len + n)
+			cap *= 2;
+		if ((b = realloc(q->body, cap)) == NULL) {
+			subreq_end(q, "out_of_memory", 0);
+			return -1;
+		}
+		q->body = b;
+		q->body_cap = cap;
+	}
+	memcpy(q->body + q->body_len, p, n);
+	q->body_len += n;
+	return 0;
+}
+
+/* Takes the body bytes there are. Returns 1 when the answer is whole, 0
+ * to wait, -1 when q ended. */
+static int
+subreq_body(struct sl_subreq *q)
+{
+	struct sl_upconn *u = q->up;
+	size_t avail = sl_buf_pending(&u->in), consumed, data;
+	char *p = u->in.data + u->in.off;
+	int r;
+
+	switch (q->rbody) {
+	case SL_H1_BODY_NONE:
+		return 1;
+	case SL_H1_BODY_LENGTH: {
+		size_t k = avail < q->remaining ? avail : (size_t)q->remaining;
+		if (keep(q, p, k) == -1)
+			return -1;
+		sl_upstream_consume(u, k);
+		q->remaining -= k;
+		return q->remaining == 0;
+	}
+	case SL_H1_BODY_CHUNKED:
+		r = sl_h1_chunked_decode(&q->chunked, p, avail, 1, &consumed,
+					 &data);
+		if (r < 0) {
+			subreq_end(q, "bad_chunk", 0);
+			return -1;
+		}
+		if (keep(q, p, data) == -1)
+			return -1;
+		sl_upstream_consume(u, consumed);
+		return r == 1;
+	case SL_H1_BODY_CLOSE:
+		if (keep(q, p, avail) == -1)
+			return -1;
+		sl_upstream_consume(u, avail);
+		return 0; /* until the upstream closes */
+	}
+	return 0;
+}
+
+/* The connection closed before an answer. A pooled one may have been
+ * closed by the upstream as the request went: the request is a GET, sent
+ * once more on a new connection. */
+static void
+subreq_closed(struct sl_subreq *q, const char *why)
+{
+	if (q->reused && q->tries < 2 && sl_buf_pending(&q->up->in) == 0) {
+		sl_upstream_put(q->up, 0);
+		q->up = NULL;
+		q->sent = 0;
+		q->state = Q_CONNECTING;
+		q->tries++;
+		q->reused = 0;
+		if ((q->up = sl_upstream_get(q->w, q->wc->eps[q->ep], 1,
+					     subreq_on_upstream, q)) != NULL) {
+			if (q->up->state == SL_UP_ST_ACTIVE) {
+				q->state = Q_SENDING;
+				subreq_write(q);
+			}
+			return;
+		}
+	}
+	subreq_end(q, why, 0);
+}
+
+static void
+subreq_read(struct sl_subreq *q)
+{
+	struct sl_upconn *u = q->up;
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		n = sl_upstream_read(u, SUBREQ_READ_BUF, SIZE_MAX);
+		if (n == SL_AGAIN)
+			return;
+		if (n == -1) {
+			subreq_end(q, "read", 0);
+			return;
+		}
+		u->ready = u->in.len; /* nobody passes these bytes on */
+		if (q->head == NULL && (r = subreq_head(q)) != 1) {
+			if (r == 0 && n == 0)
+				subreq_closed(q, "closed");
+			return;
+		}
+		if ((r = subreq_body(q)) == -1)
+			return;
+		if (n == 0) {
+			/* the end of a close-delimited body, or a cut one */
+			if (q->rbody == SL_H1_BODY_CLOSE || r == 1)
+				subreq_end(q, NULL, 0);
+			else
+				subreq_end(q, "truncated", 0);
+			return;
+		}
+		if (r == 1) {
+			subreq_end(q, NULL,
+				   q->keepalive && sl_buf_pending(&u->in) == 0);
+			return;
+		}
+	}
+}
+
+static void
+subreq_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err, void *arg)
+{
+	struct sl_subreq *q = arg;
+
+	switch (ev) {
+	case SL_UP_EV_FAILED:
+		sl_upstream_put(q->up, 0);
+		q->up = NULL;
+		/* nothing went out: one more endpoint is tried */
+		if (q->state == Q_CONNECTING && q->tries < 2 &&
+		    q->wc->conf->nendpoints > 1 && subreq_connect(q) == 0) {
+			if (q->up->state == SL_UP_ST_ACTIVE) {
+				q->state = Q_SENDING;
+				subreq_write(q);
+			}
+			return;
+		}
+		subreq_end(q, err == SL_UP_ERR_TLS ? "tls" : "connect", 0);
+		return;
+	case SL_UP_EV_CONNECTED:
+		q->state = Q_SENDING;
+		subreq_write(q);
+		return;
+	case SL_UP_EV_WRITABLE:
+		if (q->state == Q_SENDING)
+			subreq_write(q);
+		else
+			sl_upstream_want_write(u, 0);
+		return;
+	case SL_UP_EV_READABLE:
+		if (q->state == Q_READING)
+			subreq_read(q);
+		else
+			subreq_end(q, "early_response", 0);
+		return;
+	}
+}

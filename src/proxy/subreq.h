@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sluice's own requests to a cluster (a key set's fetch, doc/auth.md): a
+ * request written whole on a pooled HTTP/1.1 connection of the cluster,
+ * its response read to its end within one deadline, the head and up to a
+ * bound of body handed to the owner's handler. Like a mirror copy, a
+ * subrequest owns an upstream connection through upstream.c's handler and
+ * answers to no client; unlike one, its answer matters.
+ */
+#ifndef SL_SUBREQ_H
+#define SL_SUBREQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sl_worker;
+struct sl_wgen;
+struct sl_wcluster;
+struct sl_subreq;
+
+/* How it ended: status 0 with why (a static code) when there was no whole
+ * answer; head is the response head's text, body its payload. Both valid
+ * during the handler only. */
+struct sl_subreq_result {
+	int status;
+	const char *why;
+	const char *head;
+	size_t head_len;
+	const char *body;
+	size_t body_len;
+};
+
+typedef void (*sl_subreq_done_fn)(const struct sl_subreq_result *r, void *arg);
+
+/*
+ * Sends req (len bytes, a whole HTTP/1.1 request; taken over, malloc'd)
+ * to an endpoint of wc (of generation gen, which it holds meanwhile), and
+ * calls done once, when the answer is read or it failed: a connection that
+ * cannot be made or fails, a deadline of timeout_ms from now, a body over
+ * body_max, or the worker closing. Returns NULL (req freed, done not
+ * called) when it could not begin.
+ */
+struct sl_subreq *sl_subreq_start(struct sl_worker *w, struct sl_wgen *gen,
+				  struct sl_wcluster *wc, char *req, size_t len,
+				  size_t body_max, uint64_t timeout_ms,
+				  sl_subreq_done_fn done, void *arg);
+
+/* The owner goes away first: done is not called. */
+void sl_subreq_cancel(struct sl_subreq *q);
+
+/* The worker stops: every subrequest ends with why "closing". */
+void sl_subreq_close_all(struct sl_worker *w);
+
+#endif

@@ -1,0 +1,363 @@
+# SPDX-License-Identifier: MIT
+"""Key sets fetched from a URL (doc/auth.md, "Key sets from a URL"),
+through the real binary: a JSON Web Key set server written here (an
+Upstream whose answers the test changes: rotated keys, an outage, a 500,
+a body that is no key set) and tokens signed by python3-jwt.
+
+What is proved: the first token waits for the first fetch; a rotation
+refuses no valid token; a flood of made-up kids costs the key server at
+most one fetch per refetch_interval; the last good set survives an
+outage; no set yet is a 503 and never a 401; a reload with the source
+unchanged keeps the set without fetching. Counts of fetches are read from
+the key server itself. No time is asserted beyond bounded waits."""
+
+import json
+import os
+import random
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sltest  # noqa: E402
+from sltest import (Reply, Upstream, check, eq, free_port, get,  # noqa: E402
+                    main, make_config, metric_sum, metrics, run_sluice,
+                    sighup_reload, start_sluice, test, tmpdir, to_yaml,
+                    wait_until)
+from jwtkeys import AUD, ISS, Keys, bearer, claims, need_jwt  # noqa: E402
+
+
+class KeyServer:
+    """A key set server: answers GETs with the set it holds now, or with
+    what the test says (a status, a body that is no set, a max-age)."""
+
+    def __init__(self, jwks, max_age=None, port=0, chunked=False):
+        self.lock = threading.Lock()
+        self.jwks = jwks
+        self.max_age = max_age
+        self.status = 200
+        self.body = None
+        self.chunked = chunked
+        self.up = Upstream(name="jwks", handler=self.handle, port=port)
+        self.port = self.up.port
+
+    def handle(self, req):
+        with self.lock:
+            if self.status != 200:
+                return Reply(self.status, b"oops",
+                             [("Content-Type", "text/plain")])
+            body = self.body if self.body is not None else \
+                json.dumps(self.jwks).encode()
+            h = [("Content-Type", "application/jwk-set+json")]
+            if self.max_age is not None:
+                h.append(("Cache-Control", "public, max-age=%d" %
+                          self.max_age))
+            return Reply(200, body, h,
+                         mode="chunked" if self.chunked else "cl",
+                         chunk_size=97)
+
+    def set(self, jwks=None, status=200, body=None):
+        with self.lock:
+            if jwks is not None:
+                self.jwks = jwks
+            self.status = status
+            self.body = body
+
+    def fetches(self):
+        return len(self.up.requests)
+
+    def stop(self):
+        self.up.stop()
+
+
+def jwks_config(up, ks_port, keys_opts=None, workers=1, path="/jwks.json",
+                routes_extra=()):
+    aport = free_port()
+    keys = {"url": "http://idp.example.test%s" % path, "cluster": "idp"}
+    keys.update(keys_opts or {})
+    routes = [{"name": "pay", "match": {"path_prefix": "/pay"},
+               "cluster": "c",
+               "auth": {"jwt": {"keys": keys, "issuer": ISS,
+                                "audience": AUD,
+                                "claims_to_headers": {"sub": "X-User-Id"}}}}]
+    routes.extend(routes_extra)
+    routes.append({"name": "open", "cluster": "c"})
+    cfg, port = make_config(
+        {"c": [up], "idp": ["127.0.0.1:%d" % ks_port]}, routes=routes,
+        workers=workers,
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}},
+        listener_opts={"protocols": ["h2", "http/1.1"]})
+    return cfg, port, aport
+
+
+def setup(keys_opts=None, workers=1, kids=("ec1", "rsa1"), max_age=None,
+          chunked=False):
+    need_jwt()
+    k = Keys()
+    ks = KeyServer(k.jwks(kids=kids), max_age=max_age, chunked=chunked)
+    up = Upstream()
+    cfg, port, aport = jwks_config(up, ks.port, keys_opts, workers)
+    sl = start_sluice(cfg)
+    return k, ks, up, sl, port, aport
+
+
+def keys_in_use(aport):
+    return metric_sum(metrics(aport), "sluice_jwks_keys")
+
+
+def fetched(aport, **labels):
+    return metric_sum(metrics(aport), "sluice_jwks_fetches_total", **labels)
+
+
+# ---------------------------------------------------------------------------
+
+
+@test
+def the_first_token_waits_for_the_first_fetch():
+    """A request that comes before any set was fetched waits for the
+    fetch (it does not get a 401 for a token that may be good); the GET
+    carries the URL's host and path; a chunked answer is taken."""
+    k, ks, up, sl, port, aport = setup(chunked=True)
+    r = get(port, "/pay/1", headers=bearer(k.sign("ES256", claims())))
+    eq(r.status, 200, "the first request, checked with the fetched set")
+    eq(up.requests[-1].header("X-User-Id"), "user-42", "its claim")
+    check(ks.fetches() >= 1, "the set was fetched")
+    req = ks.up.requests[0]
+    eq((req.method, req.target), ("GET", "/jwks.json"), "the URL's path")
+    eq(req.header("Host"), "idp.example.test", "the URL's host")
+    eq(keys_in_use(aport), 2, "two keys in use")
+    eq(fetched(aport, result="ok"), ks.fetches(), "each fetch counted ok")
+    check(wait_until(lambda: metric_sum(
+        metrics(aport), "sluice_jwks_last_success_seconds") > 0),
+        "the time of the last good fetch")
+    # an HTTP/2 request is checked with the same set
+    import h2test
+    if h2test.HAVE_H2:
+        c = h2test.H2Client(port)
+        r = c.get("/pay/2", headers=[
+            ("authorization", "Bearer " + k.sign("RS256", claims()))])
+        eq(r.status, 200, "an HTTP/2 request")
+        c.close()
+    sl.stop()
+    check("keys url=http://idp.example.test/jwks.json cluster=idp: 2 keys"
+          in sl.stderr(), "the fetch is logged")
+
+
+@test
+def a_key_rotation_refuses_no_valid_token():
+    """The key server starts signing with a key the set fetched before
+    lacks: the first token with its kid makes one refetch and passes, on
+    either worker, and so does every one after it, with no other fetch.
+    When the old key leaves the set, its tokens are refused after the
+    next fetch."""
+    k, ks, up, sl, port, aport = setup(
+        {"refresh": "2s", "refetch_interval": "1s"}, workers=2,
+        kids=("ec1",))
+    eq(get(port, "/pay", headers=bearer(k.sign("ES256", claims()))).status,
+       200, "the first key's token")
+    n0 = ks.fetches()
+    # the rotation: a new key signs, and the set holds both
+    new = Keys()
+    both = k.jwks(kids=("ec1",))
+    nk = new.jwks(kids=("ec2",))["keys"][0]
+    both["keys"].append(nk)
+    ks.set(jwks=both)
+    fresh = new.sign("ES256", claims(), kid="ec2")
+    statuses = []
+    for i in range(40):
+        statuses.append(get(port, "/pay/%d" % i,
+                            headers=bearer(fresh)).status)
+    eq(statuses, [200] * 40, "every token of the new key passes")
+    check(ks.fetches() - n0 <= 2,
+          "one refetch (and at most one refresh) for the new kid: %d" %
+          (ks.fetches() - n0))
+    check(fetched(aport, reason="unknown_kid", result="ok") +
+          fetched(aport, reason="refresh", result="ok") >= 1,
+          "the refetch counted")
+    # the old key leaves: after the next fetch its tokens are refused
+    ks.set(jwks=new.jwks(kids=("ec2",)))
+    old = k.sign("ES256", claims())
+    check(wait_until(lambda: get(port, "/pay", headers=bearer(old)).status
+                     == 401, timeout=10),
+          "the removed key's token is refused after a refresh")
+    eq(get(port, "/pay", headers=bearer(fresh)).status, 200,
+       "the new key's token still passes")
+    sl.stop()
+
+
+@test
+def a_flood_of_made_up_kids_costs_at_most_one_fetch_per_interval():
+    """Tokens with random kids, on two workers: each is a 401 jwt_no_key,
+    and the key server sees at most one fetch in the refetch interval
+    (30s by default: the whole test). The same unknown kid again is
+    refused from the negative cache."""
+    k, ks, up, sl, port, aport = setup(workers=2)
+    eq(get(port, "/pay", headers=bearer(k.sign("ES256", claims()))).status,
+       200, "a good token first: the set is in")
+    n0 = ks.fetches()
+    nup = len(up.requests)
+    rnd = random.Random(7)
+    statuses = []
+    conns = [sltest.Client(port) for _ in range(4)]
+    for i in range(200):
+        kid = "%016x" % rnd.getrandbits(64)
+        tok = k.sign("ES256", claims(), kid=kid)
+        c = conns[i % 4]
+        c.send(("GET /pay/%d HTTP/1.1\r\nHost: t\r\nAuthorization: "
+                "Bearer %s\r\n\r\n" % (i, tok)).encode())
+        statuses.append(c.read_response().status)
+    for c in conns:
+        c.close()
+    eq(set(statuses), {401}, "every made-up kid is refused")
+    check(ks.fetches() - n0 <= 1,
+          "at most one fetch for 200 made-up kids: %d" % (ks.fetches() - n0))
+    eq(len(up.requests), nup, "none reached the upstream")
+    m = metrics(aport)
+    check(metric_sum(m, "sluice_jwks_unknown_kid_total", action="limited")
+          >= 198, "the rest limited")
+    eq(metric_sum(m, "sluice_auth_decisions_total", result="no_key"), 200,
+       "each one a no_key decision")
+    # a kid the refetch did not bring is known unknown until the set
+    # changes: no wait, no fetch
+    tok = k.sign("ES256", claims(), kid="gone")
+    for _ in range(3):
+        eq(get(port, "/pay", headers=bearer(tok)).status, 401, "refused")
+    eq(get(port, "/pay", headers=bearer(k.sign("ES256", claims()))).status,
+       200, "good tokens pass meanwhile")
+    check(ks.fetches() - n0 <= 1, "still at most one fetch")
+    sl.stop()
+
+
+@test
+def the_last_good_set_survives_an_outage_a_500_and_a_bad_body():
+    k, ks, up, sl, port, aport = setup(
+        {"refresh": "1s", "refetch_interval": "1s"})
+    tok = k.sign("ES256", claims())
+    eq(get(port, "/pay", headers=bearer(tok)).status, 200, "fetched")
+    ks.set(status=500)
+    check(wait_until(lambda: fetched(aport, result="failed") >= 1,
+                     timeout=10), "a 500 is a failed fetch")
+    eq(get(port, "/pay", headers=bearer(tok)).status, 200,
+       "the last good set serves")
+    ks.set(body=b'{"keys": [{"kty": "EC"}]}')
+    check(wait_until(lambda: fetched(aport, result="invalid") >= 1,
+                     timeout=10), "a body that is no set is invalid")
+    eq(get(port, "/pay", headers=bearer(tok)).status, 200, "still served")
+    eq(keys_in_use(aport), 2, "the last good set's keys")
+    ks.stop()
+    f0 = fetched(aport, result="failed")
+    check(wait_until(lambda: fetched(aport, result="failed") > f0,
+                     timeout=10), "the outage is a failed fetch")
+    for _ in range(5):
+        eq(get(port, "/pay", headers=bearer(tok)).status, 200,
+           "served through the outage")
+    sl.stop()
+    log = sl.stderr()
+    check("fetch failed (refresh): status 500; the last good set stays"
+          in log, "the 500 logged")
+    check("not a key set" in log, "the bad body logged")
+
+
+@test
+def no_key_set_yet_is_503_and_the_set_comes_when_the_server_does():
+    need_jwt()
+    k = Keys()
+    up = Upstream()
+    ks_port = free_port()
+    cfg, port, aport = jwks_config(up, ks_port, {"timeout": "1s"})
+    sl = start_sluice(cfg)
+    tok = k.sign("ES256", claims())
+    r = get(port, "/pay", headers=bearer(tok))
+    eq(r.status, 503, "no set: 503, not 401")
+    eq(r.header("Retry-After"), "1", "Retry-After")
+    eq(r.header("WWW-Authenticate"), None, "no challenge: not the token's "
+       "fault")
+    eq(len(up.requests), 0, "nothing went up")
+    eq(metric_sum(metrics(aport), "sluice_auth_decisions_total",
+                  result="keys_unavailable"), 1, "counted")
+    ks = KeyServer(k.jwks(), port=ks_port)
+    check(wait_until(lambda: get(port, "/pay", headers=bearer(tok)).status
+                     == 200, timeout=10),
+          "the set is fetched once the server is up")
+    sl.stop()
+    check("503 auth_keys_unavailable" in sl.stderr(), "logged")
+    ks.stop()
+
+
+@test
+def a_reload_keeps_the_set_when_its_source_is_unchanged():
+    k, ks, up, sl, port, aport = setup()
+    tok = k.sign("ES256", claims())
+    eq(get(port, "/pay", headers=bearer(tok)).status, 200, "fetched")
+    n0 = ks.fetches()
+    ks.stop()
+    # the same source, another route added: the set is kept
+    need_jwt()
+    cfg, _, _ = jwks_config(up, ks.port, workers=1, routes_extra=[
+        {"name": "more", "match": {"path_prefix": "/more"},
+         "cluster": "c"}])
+    cfg["listeners"][0]["address"] = "127.0.0.1:%d" % port
+    cfg["admin"]["address"] = "127.0.0.1:%d" % aport
+    with open(sl.conf_path, "w") as f:
+        f.write(to_yaml(cfg))
+    eq(sighup_reload(sl, aport)[0], "ok", "reloaded")
+    eq(get(port, "/pay", headers=bearer(tok)).status, 200,
+       "the kept set checks the token, the key server down")
+    eq(ks.fetches(), n0, "nothing fetched")
+    # another URL is another source: no set, the server down: 503
+    cfg2, _, _ = jwks_config(up, ks.port, path="/other.json",
+                             keys_opts={"timeout": "1s"})
+    cfg2["listeners"][0]["address"] = "127.0.0.1:%d" % port
+    cfg2["admin"]["address"] = "127.0.0.1:%d" % aport
+    with open(sl.conf_path, "w") as f:
+        f.write(to_yaml(cfg2))
+    eq(sighup_reload(sl, aport)[0], "ok", "reloaded")
+    eq(get(port, "/pay", headers=bearer(tok)).status, 503,
+       "a new source has no set yet")
+    sl.stop()
+
+
+@test
+def keys_url_mistakes_are_refused_by_dash_t():
+    d = tmpdir()
+    base = {"workers": 1, "log": {"access": "off"},
+            "listeners": [{"name": "l", "address": "127.0.0.1:%d" %
+                           free_port(), "routes": []}],
+            "clusters": [{"name": "c", "endpoints": ["127.0.0.1:9"]},
+                         {"name": "h2", "endpoints": ["127.0.0.1:9"],
+                          "protocol": "h2c"}]}
+    cases = [
+        ({"url": "http://i/k"}, 'needs "url" and "cluster"'),
+        ({"url": "ftp://i/k", "cluster": "c"}, "is not an http:// or"),
+        ({"url": "http://i", "cluster": "c"}, "is not an http:// or"),
+        ({"url": "http://u@i/k", "cluster": "c"}, "is not an http:// or"),
+        ({"url": "https://i/k", "cluster": "c"}, "over TLS (tls:)"),
+        ({"url": "http://i/k", "cluster": "h2"}, "must speak HTTP/1.1"),
+        ({"url": "http://i/k", "cluster": "nope"}, "nope"),
+        ({"url": "http://i/k", "cluster": "c", "refresh": "1s",
+          "refetch_interval": "5s"}, "is longer than"),
+        ({"url": "http://i/k", "cluster": "c", "other": 1}, "other"),
+    ]
+    for keys, want in cases:
+        cfg = json.loads(json.dumps(base))
+        cfg["listeners"][0]["routes"] = [
+            {"name": "r", "cluster": "c", "auth": {"jwt": {"keys": keys}}}]
+        p = os.path.join(d, "c.yaml")
+        with open(p, "w") as f:
+            f.write(to_yaml(cfg))
+        rc, out, err = run_sluice(["-t", "-c", p])
+        check(rc != 0, "%r refused" % keys)
+        check(want in err, "%r: %r in %r" % (keys, want, err))
+    cfg = json.loads(json.dumps(base))
+    cfg["listeners"][0]["routes"] = [
+        {"name": "r", "cluster": "c", "auth": {"jwt": {"keys": {
+            "url": "http://idp.test/k", "cluster": "c", "refresh": "10m",
+            "refetch_interval": "1m", "timeout": "2s"}}}}]
+    p = os.path.join(d, "ok.yaml")
+    with open(p, "w") as f:
+        f.write(to_yaml(cfg))
+    rc, out, err = run_sluice(["-t", "-c", p])
+    eq(rc, 0, "a good keys map passes -t: " + err)
+
+
+if __name__ == "__main__":
+    main()
