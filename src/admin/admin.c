@@ -456,8 +456,40 @@ jstrs(struct sbuf *b, const char *key, char *const *v, size_t n)
 	sb_printf(b, "]");
 }
 
-/* A route's auth (doc/auth.md): its keys as the file has them, and what
- * the key set loaded: its keys' ids, and how many it skipped. */
+/* A route's auth.external, or nothing without one. */
+static void
+config_external(struct sbuf *b, const struct sl_conf_extauth *x)
+{
+	if (x == NULL)
+		return;
+	sb_printf(b, "\"external\":{\"cluster\":");
+	jstr(b, x->cluster->name);
+	sb_printf(b, ",\"protocol\":\"%s\",\"path\":",
+		  x->protocol == SL_EXTAUTH_GRPC ? "grpc" : "http");
+	jstr(b, x->path);
+	jkv_u64(b, "timeout_ms", x->timeout_ms);
+	jstrs(b, "headers", x->send, x->nsend);
+	jstrs(b, "upstream_headers", x->upstream, x->nupstream);
+	jstrs(b, "client_headers", x->client, x->nclient);
+	sb_printf(b,
+		  ",\"on_failure\":\"%s\",\"failure_status\":%d,"
+		  "\"failure_header\":",
+		  x->on_failure == SL_EXTAUTH_FAIL_ALLOW ? "allow" : "deny",
+		  x->failure_status);
+	jstr(b, x->failure_header);
+	if (x->cache_entries > 0) {
+		sb_printf(b, ",\"cache\":{\"entries\":%u",
+			  (unsigned)x->cache_entries);
+		jkv_u64(b, "ttl_ms", x->cache_ttl_ms);
+		sb_printf(b, "}");
+	} else
+		sb_printf(b, ",\"cache\":null");
+	sb_printf(b, "}");
+}
+
+/* A route's auth (doc/auth.md): its external check, its keys as the file
+ * has them, and what the key set loaded: its keys' ids, and how many it
+ * skipped. */
 static void
 config_auth(struct sbuf *b, const struct sl_conf_route *r)
 {
@@ -465,12 +497,17 @@ config_auth(struct sbuf *b, const struct sl_conf_route *r)
 	const struct sl_jwt_policy *p;
 	struct sl_jwks *ks;
 
-	if (a == NULL || a->jwt == NULL) {
+	if (a == NULL) {
 		sb_printf(b, ",\"auth\":null");
 		return;
 	}
-	p = a->jwt;
-	sb_printf(b, ",\"auth\":{\"jwt\":{\"keys\":");
+	sb_printf(b, ",\"auth\":{");
+	config_external(b, a->external);
+	if ((p = a->jwt) == NULL) {
+		sb_printf(b, "%s\"jwt\":null}", a->external ? "," : "");
+		return;
+	}
+	sb_printf(b, "%s\"jwt\":{\"keys\":", a->external ? "," : "");
 	if (a->keys_url != NULL) {
 		const struct sl_conf_keys_url *k = a->keys_url;
 		sb_printf(b, "{\"url\":");

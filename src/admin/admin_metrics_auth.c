@@ -10,6 +10,18 @@
 
 #include "admin_int.h"
 
+/* Whether a route of c checks tokens. */
+static int
+has_jwt(const struct sl_conf *c)
+{
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++)
+			if (c->listeners[i].routes[j].auth != NULL &&
+			    c->listeners[i].routes[j].auth->jwt != NULL)
+				return 1;
+	return 0;
+}
+
 static const char *
 decision_str(int k)
 {
@@ -31,15 +43,13 @@ metrics_decisions(const struct sl_admin_view *v, struct sbuf *b)
 		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
 			const struct sl_conf_route *r =
 			    &c->listeners[i].routes[j];
-			if (r->auth == NULL)
+			if (r->auth == NULL || r->auth->jwt == NULL)
 				continue;
 			if (!head++)
 				sb_printf(b,
 					  "# HELP sluice_auth_decisions_total "
 					  "A route's authentication "
-					  "decisions: allow, missing (no "
-					  "token), keys_unavailable, or why a "
-					  "token was refused.\n# TYPE "
+					  "decisions.\n# TYPE "
 					  "sluice_auth_decisions_total "
 					  "counter\n");
 			for (int k = 0; k <= SL_JWT_N + 1; k++) {
@@ -59,6 +69,117 @@ metrics_decisions(const struct sl_admin_view *v, struct sbuf *b)
 					    (size_t)k *
 						sizeof(atomic_uint_fast64_t)));
 			}
+		}
+}
+
+static const char *const ext_results[SL_EXT_NRESULTS] = {
+    [SL_EXT_ALLOW] = "allow",
+    [SL_EXT_DENY] = "deny",
+    [SL_EXT_ERROR_DENY] = "error_deny",
+    [SL_EXT_ERROR_ALLOW] = "error_allow",
+};
+
+/* The routes with auth.external: their decisions (kind="external" in the
+ * decisions' family), the ones their cache gave, and the checks' time. */
+static void
+metrics_external(const struct sl_admin_view *v, struct sbuf *b)
+{
+	static const double bounds[SL_HIST_N - 1] = SL_HIST_BOUNDS;
+	const struct sl_conf *c = v->conf;
+	int any = 0;
+
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &c->listeners[i].routes[j];
+			if (r->auth == NULL || r->auth->external == NULL)
+				continue;
+			if (!any++ && !has_jwt(c))
+				sb_printf(b,
+					  "# HELP sluice_auth_decisions_total "
+					  "A route's authentication "
+					  "decisions.\n# TYPE "
+					  "sluice_auth_decisions_total "
+					  "counter\n");
+			for (int k = 0; k < SL_EXT_NRESULTS; k++)
+				sb_printf(
+				    b,
+				    "sluice_auth_decisions_total{listener="
+				    "\"%s\",route=\"%s\",kind=\"external\","
+				    "result=\"%s\"} %llu\n",
+				    c->listeners[i].name, r->name,
+				    ext_results[k],
+				    (unsigned long long)counts_sum(
+					v, r->state->counts,
+					COUNT_OFF(ext) +
+					    (size_t)k *
+						sizeof(atomic_uint_fast64_t)));
+		}
+	if (!any)
+		return;
+	sb_printf(b, "# HELP sluice_auth_external_cache_hits_total External "
+		     "checks a route's cache of decisions answered.\n# TYPE "
+		     "sluice_auth_external_cache_hits_total counter\n");
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &c->listeners[i].routes[j];
+			if (r->auth == NULL || r->auth->external == NULL)
+				continue;
+			sb_printf(
+			    b,
+			    "sluice_auth_external_cache_hits_total{"
+			    "listener=\"%s\",route=\"%s\"} %llu\n",
+			    c->listeners[i].name, r->name,
+			    (unsigned long long)counts_sum(
+				v, r->state->counts, COUNT_OFF(ext_cached)));
+		}
+	sb_printf(b, "# HELP sluice_auth_external_duration_seconds An "
+		     "external check's time, from its request to the "
+		     "service's whole answer (or its failure).\n# TYPE "
+		     "sluice_auth_external_duration_seconds histogram\n");
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &c->listeners[i].routes[j];
+			const char *n = "sluice_auth_external_duration_seconds";
+			uint64_t cum = 0;
+			if (r->auth == NULL || r->auth->external == NULL)
+				continue;
+			for (int k = 0; k < SL_HIST_N; k++) {
+				cum += counts_sum(
+				    v, r->state->counts,
+				    COUNT_OFF(ext_dur) +
+					(size_t)k *
+					    sizeof(atomic_uint_fast64_t));
+				if (k < SL_HIST_N - 1)
+					sb_printf(b,
+						  "%s_bucket{listener=\"%s\","
+						  "route=\"%s\",le=\"%g\"} "
+						  "%llu\n",
+						  n, c->listeners[i].name,
+						  r->name, bounds[k] / 1000.0,
+						  (unsigned long long)cum);
+				else
+					sb_printf(b,
+						  "%s_bucket{listener=\"%s\","
+						  "route=\"%s\",le=\"+Inf\"} "
+						  "%llu\n",
+						  n, c->listeners[i].name,
+						  r->name,
+						  (unsigned long long)cum);
+			}
+			sb_printf(
+			    b,
+			    "%s_sum{listener=\"%s\",route=\"%s\"} %.6f\n"
+			    "%s_count{listener=\"%s\",route=\"%s\"} "
+			    "%llu\n",
+			    n, c->listeners[i].name, r->name,
+			    (double)counts_sum(v, r->state->counts,
+					       COUNT_OFF(ext_dur_sum_us)) /
+				1e6,
+			    n, c->listeners[i].name, r->name,
+			    (unsigned long long)cum);
 		}
 }
 
@@ -117,5 +238,6 @@ void
 sl_admin_metrics_auth(const struct sl_admin_view *v, struct sbuf *b)
 {
 	metrics_decisions(v, b);
+	metrics_external(v, b);
 	metrics_keysets(v->conf, b);
 }

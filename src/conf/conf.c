@@ -635,7 +635,13 @@ static const char *const match_keys[] = {
 };
 static const char *const split_keys[] = {"cluster", "weight", NULL};
 static const char *const mirror_keys[] = {"cluster", "percent", NULL};
-static const char *const auth_keys[] = {"jwt", NULL};
+static const char *const auth_keys[] = {"jwt", "external", NULL};
+static const char *const external_keys[] = {
+    "cluster",	      "protocol",	  "path",	    "timeout",
+    "headers",	      "upstream_headers", "client_headers", "on_failure",
+    "failure_status", "failure_header",	  "cache",	    NULL,
+};
+static const char *const external_cache_keys[] = {"entries", "ttl", NULL};
 static const char *const jwt_keys[] = {
     "keys",	  "algorithms",	       "issuer", "audience",
     "clock_skew", "require_exp",       "token",	 "forward_token",
@@ -723,6 +729,13 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
 			  "under \"auth\"", "under a route's \"auth\"", NULL},
     [SL_CONF_SEC_JWT] = {SL_CONF_SEC_AUTH, jwt_keys, NULL, "in jwt",
 			 "under \"jwt\"", "under a route's \"auth.jwt\"", NULL},
+    [SL_CONF_SEC_EXTAUTH] = {SL_CONF_SEC_AUTH, external_keys, NULL,
+			     "in external", "under \"external\"",
+			     "under a route's \"auth.external\"", NULL},
+    [SL_CONF_SEC_EXTAUTH_CACHE] = {SL_CONF_SEC_EXTAUTH, external_cache_keys,
+				   NULL, "in cache", "under \"cache\"",
+				   "under a route's \"auth.external.cache\"",
+				   NULL},
     [SL_CONF_SEC_JWT_KEYS] = {SL_CONF_SEC_JWT, jwt_keys_keys, NULL, "in keys",
 			      "under \"keys\"",
 			      "under a route's \"auth.jwt.keys\"", NULL},

@@ -448,6 +448,195 @@ parse_jwt(struct sl_yaml_loader *ld, const char *lbl,
 		parse_fields(ld, lbl, v, p);
 }
 
+/* A list of field names (at most SL_EXTAUTH_FIELDS_MAX) into out, lower
+ * case; reserved ones refused when res is set. */
+static void
+field_list(struct sl_yaml_loader *ld, const char *lbl, const char *key,
+	   const struct sl_yaml_node *n, char **out, size_t *nout, int res)
+{
+	if (sl_yaml_get_seq(ld, key, n) == -1)
+		return;
+	if (n->nkids > SL_EXTAUTH_FIELDS_MAX) {
+		sl_yaml_err_node(ld, n,
+				 "%s: external: \"%s\": at most %d names", lbl,
+				 key, SL_EXTAUTH_FIELDS_MAX);
+		return;
+	}
+	for (size_t i = 0; i < n->nkids; i++) {
+		const struct sl_yaml_node *m = n->kids[i];
+		const char *f;
+		char *c;
+		int bad = 0;
+		if (sl_yaml_get_str(ld, key, m, &f) == -1)
+			continue;
+		if (!sl_conf_is_token(f, m->len)) {
+			sl_yaml_err_node(
+			    ld, m,
+			    "%s: external: \"%s\": \"%s\" is not a "
+			    "valid header name",
+			    lbl, key, sl_yaml_qnode(ld, m));
+			continue;
+		}
+		for (size_t r = 0; res && reserved_fields[r] != NULL; r++)
+			if (strcasecmp(f, reserved_fields[r]) == 0 &&
+			    strcasecmp(f, "authorization") != 0 &&
+			    strcasecmp(f, "cookie") != 0)
+				bad = 1;
+		if (bad) {
+			sl_yaml_err_node(ld, m,
+					 "%s: external: \"%s\": \"%s\" is a "
+					 "field sluice controls",
+					 lbl, key, sl_yaml_qnode(ld, m));
+			continue;
+		}
+		if ((c = sl_yaml_strdup(ld, f)) == NULL)
+			continue;
+		for (char *p = c; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+		out[(*nout)++] = c;
+	}
+}
+
+/* external: { cluster, protocol, path, timeout, headers, upstream_headers,
+ * client_headers, on_failure, failure_status, failure_header, cache } */
+static void
+parse_external(struct sl_yaml_loader *ld, const char *lbl,
+	       const struct sl_yaml_node *map, struct sl_conf_auth *a,
+	       struct sl_conf *conf)
+{
+	const struct sl_yaml_node *v, *c;
+	struct sl_conf_extauth *x;
+	const char *s;
+	uint64_t u;
+
+	if (sl_yaml_get_map(ld, "external", map) == -1)
+		return;
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_EXTAUTH);
+	if ((x = a->external = calloc(1, sizeof(*x))) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	x->timeout_ms = 1000;
+	x->failure_status = 503;
+	x->protocol = SL_EXTAUTH_HTTP;
+	if ((v = sl_yaml_map_get(map, "protocol", NULL)) != NULL &&
+	    sl_yaml_get_str(ld, "protocol", v, &s) == 0) {
+		if (strcmp(s, "grpc") == 0)
+			x->protocol = SL_EXTAUTH_GRPC;
+		else if (strcmp(s, "http") != 0)
+			sl_yaml_err_node(ld, v,
+					 "%s: external: \"protocol\": expected "
+					 "http or grpc, got \"%s\"",
+					 lbl, sl_yaml_qnode(ld, v));
+	}
+	if ((c = sl_yaml_map_get(map, "cluster", NULL)) == NULL)
+		sl_yaml_err_lacks(ld, map,
+				  "%s: external: missing key \"cluster\" (the "
+				  "authorization service)",
+				  lbl);
+	else if ((x->cluster = sl_conf_find_cluster(ld, lbl, "cluster", c,
+						    conf)) != NULL) {
+		if (x->protocol == SL_EXTAUTH_GRPC &&
+		    x->cluster->protocol == SL_UP_PROTO_HTTP1)
+			sl_yaml_err_node(ld, c,
+					 "%s: external: protocol grpc needs a "
+					 "cluster of protocol h2c or h2 "
+					 "(\"%s\" speaks HTTP/1.1)",
+					 lbl, x->cluster->name);
+		if (x->cluster->proxy_protocol)
+			sl_yaml_err_node(ld, c,
+					 "%s: external: cluster \"%s\" has "
+					 "proxy_protocol: the service is asked "
+					 "by sluice, for no one client",
+					 lbl, x->cluster->name);
+	}
+	if ((v = sl_yaml_map_get(map, "path", NULL)) != NULL &&
+	    sl_yaml_get_str(ld, "path", v, &s) == 0) {
+		if (x->protocol == SL_EXTAUTH_GRPC)
+			sl_yaml_err_node(
+			    ld, v,
+			    "%s: external: \"path\" is for protocol "
+			    "http (gRPC's is the method's)",
+			    lbl);
+		else if (s[0] != '/' || strpbrk(s, " ?#\"\\") != NULL ||
+			 strlen(s) != v->len)
+			sl_yaml_err_node(
+			    ld, v,
+			    "%s: external: \"path\": \"%s\" is not "
+			    "an absolute path without a query",
+			    lbl, sl_yaml_qnode(ld, v));
+		else
+			x->path = sl_yaml_strdup(ld, s);
+	}
+	if (x->path == NULL)
+		x->path = sl_yaml_strdup(ld, "");
+	if ((v = sl_yaml_map_get(map, "timeout", NULL)) != NULL)
+		sl_yaml_get_duration(ld, "timeout", v, 10, 60000,
+				     &x->timeout_ms);
+	if ((v = sl_yaml_map_get(map, "headers", NULL)) != NULL)
+		field_list(ld, lbl, "headers", v, x->send, &x->nsend, 0);
+	if ((v = sl_yaml_map_get(map, "upstream_headers", NULL)) != NULL)
+		field_list(ld, lbl, "upstream_headers", v, x->upstream,
+			   &x->nupstream, 1);
+	if ((v = sl_yaml_map_get(map, "client_headers", NULL)) != NULL)
+		field_list(ld, lbl, "client_headers", v, x->client, &x->nclient,
+			   1);
+	else {
+		x->client[x->nclient++] =
+		    sl_yaml_strdup(ld, "www-authenticate");
+		x->client[x->nclient++] = sl_yaml_strdup(ld, "content-type");
+		x->client[x->nclient++] = sl_yaml_strdup(ld, "location");
+	}
+	if ((v = sl_yaml_map_get(map, "on_failure", NULL)) != NULL &&
+	    sl_yaml_get_str(ld, "on_failure", v, &s) == 0) {
+		if (strcmp(s, "allow") == 0)
+			x->on_failure = SL_EXTAUTH_FAIL_ALLOW;
+		else if (strcmp(s, "deny") != 0)
+			sl_yaml_err_node(
+			    ld, v,
+			    "%s: external: \"on_failure\": expected "
+			    "deny or allow, got \"%s\"",
+			    lbl, sl_yaml_qnode(ld, v));
+	}
+	if ((v = sl_yaml_map_get(map, "failure_status", NULL)) != NULL &&
+	    sl_yaml_get_uint(ld, "failure_status", v, 0, 999, &u) == 0) {
+		if (u != 503 && u != 403)
+			sl_yaml_err_node(
+			    ld, v,
+			    "%s: external: \"failure_status\": 503 "
+			    "or 403",
+			    lbl);
+		else
+			x->failure_status = (int)u;
+	}
+	if ((v = sl_yaml_map_get(map, "failure_header", NULL)) != NULL &&
+	    sl_yaml_get_str(ld, "failure_header", v, &s) == 0) {
+		if (!sl_conf_is_token(s, v->len))
+			sl_yaml_err_node(ld, v,
+					 "%s: external: \"failure_header\": "
+					 "\"%s\" is not a valid header name",
+					 lbl, sl_yaml_qnode(ld, v));
+		else
+			x->failure_header = sl_yaml_strdup(ld, s);
+	}
+	if (x->failure_header == NULL)
+		x->failure_header = sl_yaml_strdup(ld, "X-Auth-Unchecked");
+	if ((v = sl_yaml_map_get(map, "cache", NULL)) != NULL &&
+	    sl_yaml_get_map(ld, "cache", v) == 0) {
+		const struct sl_yaml_node *e;
+		sl_conf_check_keys(ld, v, SL_CONF_SEC_EXTAUTH_CACHE);
+		x->cache_entries = 1024;
+		x->cache_ttl_ms = 10000;
+		if ((e = sl_yaml_map_get(v, "entries", NULL)) != NULL &&
+		    sl_yaml_get_uint(ld, "entries", e, 1, 1000000, &u) == 0)
+			x->cache_entries = (uint32_t)u;
+		if ((e = sl_yaml_map_get(v, "ttl", NULL)) != NULL)
+			sl_yaml_get_duration(ld, "ttl", e, 100, 3600000,
+					     &x->cache_ttl_ms);
+	}
+}
+
 void
 sl_conf_parse_auth(struct sl_yaml_loader *ld, const char *lbl,
 		   const struct sl_yaml_node *map, struct sl_conf_route *r,
@@ -462,12 +651,15 @@ sl_conf_parse_auth(struct sl_yaml_loader *ld, const char *lbl,
 		ld->oom = 1;
 		return;
 	}
-	if ((v = sl_yaml_map_get(map, "jwt", NULL)) == NULL) {
-		sl_yaml_err_lacks(ld, map, "%s: auth: missing key \"jwt\"",
+	if ((v = sl_yaml_map_get(map, "external", NULL)) != NULL)
+		parse_external(ld, lbl, v, r->auth, conf);
+	if ((v = sl_yaml_map_get(map, "jwt", NULL)) != NULL)
+		parse_jwt(ld, lbl, v, r->auth, conf);
+	else if (r->auth->external == NULL)
+		sl_yaml_err_lacks(ld, map,
+				  "%s: auth: needs \"jwt\", \"external\" or "
+				  "both",
 				  lbl);
-		return;
-	}
-	parse_jwt(ld, lbl, v, r->auth, conf);
 }
 
 static void
@@ -502,6 +694,18 @@ sl_conf_free_auth(struct sl_conf_auth *a)
 	}
 	sl_jwks_free(a->keys);
 	free(a->keys_path);
+	if (a->external != NULL) {
+		struct sl_conf_extauth *x = a->external;
+		for (size_t i = 0; i < x->nsend; i++)
+			free(x->send[i]);
+		for (size_t i = 0; i < x->nupstream; i++)
+			free(x->upstream[i]);
+		for (size_t i = 0; i < x->nclient; i++)
+			free(x->client[i]);
+		free(x->path);
+		free(x->failure_header);
+		free(x);
+	}
 	if (a->keys_url != NULL) {
 		sl_keysrc_put(a->keys_url->src);
 		free(a->keys_url->url);

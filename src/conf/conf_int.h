@@ -48,6 +48,8 @@ enum sl_conf_section {
 	SL_CONF_SEC_AUTH,
 	SL_CONF_SEC_JWT,
 	SL_CONF_SEC_JWT_KEYS,
+	SL_CONF_SEC_EXTAUTH,
+	SL_CONF_SEC_EXTAUTH_CACHE,
 	SL_CONF_SEC_CLUSTER,
 	SL_CONF_SEC_ENDPOINT, /* an item of endpoints written as a mapping */
 	SL_CONF_SEC_POOL,

@@ -333,7 +333,6 @@ parse_match(struct sl_yaml_loader *ld, const char *lbl,
 		parse_headers(ld, v, r);
 }
 
-
 /* split: a list of { cluster: NAME, weight: 0..10000 }, weights not all
  * 0, each cluster once. */
 static void

@@ -398,9 +398,41 @@ struct sl_conf_auth {
 				      keys_url */
 	char *keys_path;
 	struct sl_conf_keys_url *keys_url; /* owned; NULL: keys from a file */
+	struct sl_conf_extauth *external;  /* owned; NULL: none */
 	struct sl_conf_key token;	   /* header:NAME (Authorization: the
 					      Bearer scheme) or cookie:NAME */
 	int forward_token; /* the token goes upstream (default 1) */
+};
+
+/* What an external authorization check sends and takes (doc/auth.md,
+ * "External authorization"). */
+enum sl_extauth_proto {
+	SL_EXTAUTH_HTTP = 0, /* a request to path + the client's target */
+	SL_EXTAUTH_GRPC,     /* envoy.service.auth.v3.Authorization/Check */
+};
+enum sl_extauth_failure {
+	SL_EXTAUTH_FAIL_DENY = 0, /* failure_status (503 by default) */
+	SL_EXTAUTH_FAIL_ALLOW,	  /* on, marked with failure_header */
+};
+#define SL_EXTAUTH_FIELDS_MAX 8 /* names in each list */
+struct sl_conf_extauth {
+	const struct sl_conf_cluster *cluster;
+	int protocol;	     /* enum sl_extauth_proto */
+	char *path;	     /* HTTP: the prefix of the target; "" none */
+	uint64_t timeout_ms; /* one check, connect included; 1s */
+	/* the client's fields sent (lower case), the answer's fields set on
+	 * the upstream request, and the denial's fields sent to the client */
+	char *send[SL_EXTAUTH_FIELDS_MAX];
+	size_t nsend;
+	char *upstream[SL_EXTAUTH_FIELDS_MAX];
+	size_t nupstream;
+	char *client[SL_EXTAUTH_FIELDS_MAX];
+	size_t nclient;
+	int on_failure;		/* enum sl_extauth_failure */
+	int failure_status;	/* 503 or 403 */
+	char *failure_header;	/* set on a request let through on failure */
+	uint32_t cache_entries; /* 0: no cache */
+	uint64_t cache_ttl_ms;
 };
 
 /* A key set fetched from a URL through a cluster (doc/auth.md, "Key sets

@@ -2,8 +2,8 @@
 /*
  * The small readers the schema files share (conf_int.h): HTTP tokens,
  * true/false, a request key (header:, cookie:, client_ip), an item's name
- * and label, a cluster by its name, and how two socket addresses compare. The floor of the
- * schema: it calls only the YAML layer (conf_yaml.h) and never a
+ * and label, a cluster by its name, and how two socket addresses compare. The
+ * floor of the schema: it calls only the YAML layer (conf_yaml.h) and never a
  * section's file.
  */
 #include <arpa/inet.h>

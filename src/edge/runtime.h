@@ -91,6 +91,17 @@ sl_hist_slot(uint64_t ms)
  * past it: no token). */
 #define SL_AUTH_NRESULTS 16
 
+/* A route's external authorization (doc/auth.md): the service allowed,
+ * denied, or failed (no answer, a timeout, a 5xx) and the route's
+ * on_failure denied or allowed. */
+enum sl_ext_result {
+	SL_EXT_ALLOW = 0,
+	SL_EXT_DENY,
+	SL_EXT_ERROR_DENY,
+	SL_EXT_ERROR_ALLOW,
+	SL_EXT_NRESULTS
+};
+
 struct sl_counts {
 	atomic_uint_fast64_t requests;	   /* exchanges finished */
 	atomic_uint_fast64_t responses[6]; /* by status class, [0] = other */
@@ -106,6 +117,12 @@ struct sl_counts {
 	atomic_uint_fast64_t closed[SL_CLOSE_NKINDS];
 	/* routes with auth: (doc/auth.md), their decisions */
 	atomic_uint_fast64_t auth[SL_AUTH_NRESULTS];
+	/* routes with auth.external: decisions, those a cache gave, and the
+	 * checks' durations (as dur; the sum in microseconds) */
+	atomic_uint_fast64_t ext[SL_EXT_NRESULTS];
+	atomic_uint_fast64_t ext_cached;
+	atomic_uint_fast64_t ext_dur[SL_HIST_N];
+	atomic_uint_fast64_t ext_dur_sum_us;
 } __attribute__((aligned(64)));
 
 /* enum sl_tls_fail's SL_TLS_NFAIL (tls.h checks) */

@@ -931,29 +931,41 @@ static SL_INLINE long
 error_fields(struct out *o, int blk, int status, const char *code,
 	     const char *request_id, int close, int head_only, int client_minor,
 	     const char *fields, const struct sl_hdr_apply *rules,
-	     const struct sl_hdr_vars *vars)
+	     const struct sl_hdr_vars *vars, const char *cbody, size_t cblen)
 {
-	char body[192];
+	char jbody[192];
+	const char *body = jbody;
 	char line[256];
 	int blen;
 
-	blen =
-	    snprintf(body, sizeof(body),
-		     "{\"error\":\"%s\",\"status\":%d,\"request_id\":\"%s\"}\n",
-		     code, status, request_id);
-	if (blen < 0 || (size_t)blen >= sizeof(body))
-		return -1;
+	if (cbody != NULL) {
+		/* another's body: its Content-Type is among the fields */
+		body = cbody;
+		blen = (int)cblen;
+	} else {
+		blen = snprintf(
+		    jbody, sizeof(jbody),
+		    "{\"error\":\"%s\",\"status\":%d,\"request_id\":\"%s\"}\n",
+		    code, status, request_id);
+		if (blen < 0 || (size_t)blen >= sizeof(jbody))
+			return -1;
+	}
 	if (blk) {
 		int n = snprintf(line, sizeof(line), "%d", blen);
 		blk_start(o, status);
-		put_rec(o, "Content-Type", 12, "application/json", 16);
+		if (cbody == NULL)
+			put_rec(o, "Content-Type", 12, "application/json", 16);
 		put_rec(o, "Content-Length", 14, line, (size_t)n);
 		put_rec(o, "X-Request-Id", 12, request_id, strlen(request_id));
 	} else {
+		snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n%s", status,
+			 sl_h1_reason(status),
+			 cbody == NULL ? "Content-Type: application/json\r\n"
+				       : "");
+		puts_(o, line);
 		snprintf(line, sizeof(line),
-			 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-			 "Content-Length: %d\r\nX-Request-Id: %s\r\n",
-			 status, sl_h1_reason(status), blen, request_id);
+			 "Content-Length: %d\r\nX-Request-Id: %s\r\n", blen,
+			 request_id);
 		puts_(o, line);
 	}
 	if (status == 405)
@@ -994,7 +1006,33 @@ sl_h1_write_error_fields(char *out, size_t cap, int status, const char *code,
 	struct out o = {.p = out, .cap = cap};
 
 	return error_fields(&o, 0, status, code, request_id, close, head_only,
-			    client_minor, fields, rules, vars);
+			    client_minor, fields, rules, vars, NULL, 0);
+}
+
+long
+sl_h1_write_answer(char *out, size_t cap, int status, const char *request_id,
+		   int close, int head_only, int client_minor,
+		   const char *fields, const char *body, size_t blen,
+		   const struct sl_hdr_apply *rules,
+		   const struct sl_hdr_vars *vars)
+{
+	struct out o = {.p = out, .cap = cap};
+
+	return error_fields(&o, 0, status, "", request_id, close, head_only,
+			    client_minor, fields, rules, vars, body, blen);
+}
+
+long
+sl_h1_block_answer(char *out, size_t cap, int status, const char *request_id,
+		   int head_only, const char *fields, const char *body,
+		   size_t blen, const struct sl_hdr_apply *rules,
+		   const struct sl_hdr_vars *vars)
+{
+	struct blk b = {0};
+	struct out o = {.p = out, .cap = cap, .b = &b};
+
+	return error_fields(&o, 1, status, "", request_id, 0, head_only, 1,
+			    fields, rules, vars, body, blen);
 }
 
 long
@@ -1007,7 +1045,7 @@ sl_h1_block_error_fields(char *out, size_t cap, int status, const char *code,
 	struct out o = {.p = out, .cap = cap, .b = &b};
 
 	return error_fields(&o, 1, status, code, request_id, 0, head_only, 1,
-			    fields, rules, vars);
+			    fields, rules, vars, NULL, 0);
 }
 
 static SL_INLINE long

@@ -29,7 +29,7 @@ enum sl_fwd_xff {
 /* Fields an edge check sets from what it verified (doc/auth.md): the
  * client's fields named in drop never go upstream, those in set are
  * added with sluice's own. */
-#define SL_FWD_EXTRA_MAX 9
+#define SL_FWD_EXTRA_MAX 24
 struct sl_fwd_extra {
 	uint64_t drop_lens; /* bit len & 63 for each name of drop */
 	unsigned ndrop, nset;
@@ -215,6 +215,23 @@ long sl_h1_write_error_fields(char *out, size_t cap, int status,
 			      const char *fields,
 			      const struct sl_hdr_apply *rules,
 			      const struct sl_hdr_vars *vars);
+
+/*
+ * An answer with another's body (an authorization service's denial,
+ * doc/auth.md): as sl_h1_write_error_fields, with body (blen bytes) in
+ * place of the JSON one and no Content-Type of sluice's (fields carry the
+ * one that goes with the body). The block form is sl_h1_block_answer.
+ */
+long sl_h1_write_answer(char *out, size_t cap, int status,
+			const char *request_id, int close, int head_only,
+			int client_minor, const char *fields, const char *body,
+			size_t blen, const struct sl_hdr_apply *rules,
+			const struct sl_hdr_vars *vars);
+long sl_h1_block_answer(char *out, size_t cap, int status,
+			const char *request_id, int head_only,
+			const char *fields, const char *body, size_t blen,
+			const struct sl_hdr_apply *rules,
+			const struct sl_hdr_vars *vars);
 
 /*
  * sl_h1_write_error_fields and sl_h1_write_grpc_error as a head block

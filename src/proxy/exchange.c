@@ -105,8 +105,9 @@ sl_exchange_free(struct sl_seam *s)
 	s->ops->want_write(s, 0);
 	event_del(&t->tev);
 	sl_buf_release(&s->w->bufs, &t->out);
-	sl_rlcheck_cancel(&t->rl);  /* a request waiting for a lease */
-	sl_exchange_auth_cancel(t); /* or for a key set */
+	sl_rlcheck_cancel(&t->rl);     /* a request waiting for a lease */
+	sl_exchange_auth_cancel(t);    /* or for a key set */
+	sl_exchange_extauth_cancel(t); /* or for an authorization */
 	sl_attempt_dequeue(t);
 	sl_attempt_release(s, 0);
 	sl_attempt_done(t);
@@ -690,7 +691,17 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	fwd.extra = NULL;
 	fwd.extra_lens = 0;
 	if (t->route->auth != NULL) {
-		int r = sl_exchange_auth(s, req, &extra, &jwt, txn_auth_woken);
+		const struct sl_conf_auth *a = t->route->auth;
+		int r = 0;
+		extra.ndrop = extra.nset = 0;
+		extra.drop_lens = 0;
+		/* the token first: a forged one never costs the service a
+		 * check */
+		if (a->jwt != NULL)
+			r = sl_exchange_auth(s, req, &extra, &jwt,
+					     txn_auth_woken);
+		if (r == 0 && a->external != NULL)
+			r = sl_exchange_extauth(s, req, &extra, txn_auth_woken);
 		if (r == 1) {
 			/* the head stays in `in`, as for a lease */
 			t->aw.head_len = (uint32_t)head_len;
@@ -886,7 +897,7 @@ static inline int
 body_clock_runs(const struct sl_seam *s, const struct sl_txn *t)
 {
 	return (s->flags & SL_SEAM_F_READING) && t->rl.wait.entry == NULL &&
-	       t->aw.src == NULL;
+	       t->aw.src == NULL && !(t->flags & SL_TXN_F_EXT_WAIT);
 }
 
 /*

@@ -172,27 +172,35 @@ sl_exchange_out_reserve(struct sl_seam *s, size_t n)
  * the info log (rlcheck.c says those).
  */
 static void txn_answer(struct sl_seam *s, int status, const char *code,
-		       const char *error, int close, const char *fields);
+		       const char *error, int close, const char *fields,
+		       const char *body, size_t blen);
 
 void
 sl_exchange_answer(struct sl_seam *s, int status, const char *code, int close,
 		   const char *fields)
 {
-	txn_answer(s, status, code, code, close, fields);
+	txn_answer(s, status, code, code, close, fields, NULL, 0);
 }
 
 void
 sl_exchange_answer_as(struct sl_seam *s, int status, const char *code,
 		      const char *error, int close, const char *fields)
 {
-	txn_answer(s, status, code, error, close, fields);
+	txn_answer(s, status, code, error, close, fields, NULL, 0);
+}
+
+void
+sl_exchange_answer_body(struct sl_seam *s, int status, const char *error,
+			const char *fields, const char *body, size_t blen)
+{
+	txn_answer(s, status, error, error, 0, fields, body, blen);
 }
 
 /* sl_exchange_answer, with what the logs call it (error: the access log's
  * "error", the info line's name) apart from the answer's code. */
 static void
 txn_answer(struct sl_seam *s, int status, const char *code, const char *error,
-	   int close, const char *fields)
+	   int close, const char *fields, const char *body, size_t blen)
 {
 	struct sl_txn *t = s->txn;
 	const struct sl_hdr_apply *rules;
@@ -228,7 +236,8 @@ txn_answer(struct sl_seam *s, int status, const char *code, const char *error,
 	t->error = error;
 	if (close || t->req_ph != SL_TXN_REQ_DONE)
 		t->flags |= SL_TXN_F_CLOSE;
-	if (sl_exchange_out_reserve(s, 512) == -1) {
+	if (sl_exchange_out_reserve(
+		s, 512 + (body != NULL ? blen + strlen(fields) : 0)) == -1) {
 		s->ops->close(s, "out_of_memory");
 		return;
 	}
@@ -260,7 +269,20 @@ txn_answer(struct sl_seam *s, int status, const char *code, const char *error,
 		const struct sl_hdr_apply *r = round == 0 ? rules : NULL;
 		if (round == 1 && rules == NULL)
 			break;
-		if (sl_seam_fields(s))
+		if (body != NULL && sl_seam_fields(s))
+			n = sl_h1_block_answer(
+			    s->txn->out.data + s->txn->out.len,
+			    sl_buf_space(&s->txn->out), status, t->request_id,
+			    t->method_id == SL_M_HEAD, fields, body, blen, r,
+			    r != NULL ? vp : NULL);
+		else if (body != NULL)
+			n = sl_h1_write_answer(
+			    s->txn->out.data + s->txn->out.len,
+			    sl_buf_space(&s->txn->out), status, t->request_id,
+			    (t->flags & SL_TXN_F_CLOSE) != 0,
+			    t->method_id == SL_M_HEAD, t->minor, fields, body,
+			    blen, r, r != NULL ? vp : NULL);
+		else if (sl_seam_fields(s))
 			n = sl_h1_block_error_fields(
 			    s->txn->out.data + s->txn->out.len,
 			    sl_buf_space(&s->txn->out), status, code,
@@ -328,7 +350,7 @@ sl_exchange_timed_out(struct sl_seam *s, const char *error)
 {
 	/* the answer's code is the contract's (doc/contracts.md); the logs
 	 * name the budget that ran out, both the same */
-	txn_answer(s, 408, "request_timeout", error, 1, NULL);
+	txn_answer(s, 408, "request_timeout", error, 1, NULL, NULL, 0);
 }
 
 void

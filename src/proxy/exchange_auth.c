@@ -61,6 +61,7 @@ sha256_fetch(void)
 void
 sl_exchange_auth_thread_free(void)
 {
+	sl_exchange_extauth_thread_free();
 	free(cache);
 	cache = NULL;
 	EVP_MD_CTX_free(md_ctx);

@@ -273,6 +273,7 @@ struct sl_txn {
 	 * while in w->auth_waits, with the head kept at in.off as for a
 	 * lease */
 	struct sl_auth_wait aw;
+	struct sl_extauth *ea; /* an external check's, owned (NULL: none) */
 	char request_id[SL_REQUEST_ID_MAX + 1];
 	/* with upgrade "websocket": the Sec-WebSocket-Accept the 101 must
 	 * carry (not cleared, as the strings) */
@@ -336,7 +337,13 @@ struct sl_txn {
 #define SL_TXN_F_SPLICE_TRIED                                                  \
 	0x800			/* whether its body may be spliced was         \
 				   decided (once an exchange) */
-#define SL_TXN_F_AUTH_OK 0x1000 /* its route's auth let it through */
+#define SL_TXN_F_AUTH_OK 0x1000 /* its route's token let it through */
+#define SL_TXN_F_EXT_OK	 0x2000 /* its route's external check let it */
+#define SL_TXN_F_AUTH_UNCHECKED                                                \
+	0x4000 /* the external check failed and on_failure let it through */
+#define SL_TXN_F_EXT_WAIT 0x8000 /* waits for its external check */
+#define SL_TXN_F_AUTH_MASK                                                     \
+	(SL_TXN_F_AUTH_OK | SL_TXN_F_EXT_OK | SL_TXN_F_AUTH_UNCHECKED)
 
 /*
  * What the core does next, as the request direction (exchange_req.c), the
@@ -496,6 +503,35 @@ int sl_exchange_auth(struct sl_seam *s, const struct sl_h1_request *req,
 
 /* The request goes away: it stops waiting (no-op when it does not). */
 void sl_exchange_auth_cancel(struct sl_txn *t);
+
+/* What the thread keeps for tokens (exchange_auth.c) and for external
+ * decisions (exchange_extauth.c) goes. */
+void sl_exchange_extauth_thread_free(void);
+
+/* ---- exchange_extauth.c: a route's auth.external (doc/auth.md) -------- */
+
+struct sl_extauth;
+
+/*
+ * The route's external check: 0 when the request may go on, with fx the
+ * fields the decision sets and removes added (valid until t is freed);
+ * -1 when it was answered (the service's denial, or the route's
+ * on_failure: deny); 1 when it waits for the service, woken(t) called
+ * with the decision made (the caller keeps the head meanwhile).
+ */
+int sl_exchange_extauth(struct sl_seam *s, const struct sl_h1_request *req,
+			struct sl_fwd_extra *fx,
+			void (*woken)(struct sl_txn *));
+
+/* The request goes away: its check is dropped (no-op without one). */
+void sl_exchange_extauth_cancel(struct sl_txn *t);
+
+/* Answers with status, fields (CRLF-ended lines, with the body's
+ * Content-Type) and body (blen bytes): an authorization service's denial
+ * passed on; error is what the logs call it. A gRPC call gets the status's
+ * gRPC code instead. */
+void sl_exchange_answer_body(struct sl_seam *s, int status, const char *error,
+			     const char *fields, const char *body, size_t blen);
 
 /* Answers the request with a local error status/code; close forces the
  * connection to close after it. May end the stream. */

@@ -43,6 +43,20 @@
 
 /* What the error field of the access log says: the rule a refused
  * request broke when there is one (more precise than its code). */
+
+/* The access log's "auth": what let the request through (doc/auth.md). */
+static const char *
+auth_str(unsigned flags)
+{
+	int jwt = (flags & SL_TXN_F_AUTH_OK) != 0;
+
+	if (flags & SL_TXN_F_AUTH_UNCHECKED)
+		return jwt ? "jwt,unchecked" : "unchecked";
+	if (flags & SL_TXN_F_EXT_OK)
+		return jwt ? "jwt,external" : "external";
+	return "jwt";
+}
+
 static const char *
 txn_error(const struct sl_txn *t)
 {
@@ -363,8 +377,11 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 			LW_LIT(&w, ",\"grpc_status\":");
 			lw_u64(&w, (uint64_t)(t->grpc_up - 1));
 		}
-		if (t->flags & SL_TXN_F_AUTH_OK)
-			LW_LIT(&w, ",\"auth\":\"jwt\"");
+		if (t->flags & SL_TXN_F_AUTH_MASK) {
+			LW_LIT(&w, ",\"auth\":\"");
+			lw_str(&w, auth_str(t->flags));
+			LW_LIT(&w, "\"");
+		}
 		LW_LIT(&w, ",\"route\":\"");
 		lw_str(&w, t->route ? t->route->name : "-");
 		LW_LIT(&w, "\",\"upstream\":\"");
@@ -444,7 +461,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		    "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\" "
 		    "rid=%s route=%s upstream=%s ms=%llu cluster=%s "
 		    "connect_ms=%u upstream_ms=%llu "
-		    "close=%s%s%s%s%s%s%s%s%s%s\n",
+		    "close=%s%s%s%s%s%s%s%s%s%s%s\n",
 		    peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", proto,
 		    t->status, (unsigned long long)txn_body_out(t),
 		    r[0] ? r : "-", u[0] ? u : "-", t->request_id,
@@ -455,7 +472,8 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		    txn_failures(t, fails, sizeof(fails), 0) ? " failures="
 							     : "",
 		    fails, ident, sid, gs,
-		    (t->flags & SL_TXN_F_AUTH_OK) ? " auth=jwt" : "");
+		    (t->flags & SL_TXN_F_AUTH_MASK) ? " auth=" : "",
+		    (t->flags & SL_TXN_F_AUTH_MASK) ? auth_str(t->flags) : "");
 	}
 	if (n >= sizeof(line)) {
 		n = sizeof(line) - 1;

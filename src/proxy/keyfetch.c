@@ -80,7 +80,7 @@ keyfetch_done(const struct sl_subreq_result *r, void *arg)
 	char why[256];
 
 	why[0] = '\0';
-	if (r->status == 200) {
+	if (r->status == 200 && r->why == NULL) {
 		ks = sl_jwks_parse(r->body, r->body_len, why, sizeof(why));
 		result = ks != NULL ? SL_KEYSRC_OK : SL_KEYSRC_INVALID;
 		age = max_age(r->head, r->head_len);
@@ -92,7 +92,7 @@ keyfetch_done(const struct sl_subreq_result *r, void *arg)
 			 ks->skipped ? ", some skipped (doc/auth.md)" : "");
 	else {
 		char what[300];
-		if (r->status == 0)
+		if (r->why != NULL)
 			snprintf(what, sizeof(what), "%s", r->why);
 		else if (result == SL_KEYSRC_INVALID)
 			snprintf(what, sizeof(what), "not a key set: %s", why);
@@ -104,8 +104,8 @@ keyfetch_done(const struct sl_subreq_result *r, void *arg)
 			  atomic_load(&src->version) ? "the last good set stays"
 						     : "no key set yet");
 	}
-	sl_keysrc_fetched(src, f->reason, result, r->status, ks, age,
-			  sl_now_ms(), (uint64_t)time(NULL));
+	sl_keysrc_fetched(src, f->reason, result, r->why ? 0 : r->status, ks,
+			  age, sl_now_ms(), (uint64_t)time(NULL));
 	free(f);
 }
 

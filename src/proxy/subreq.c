@@ -18,6 +18,7 @@
 
 #include "balance.h"
 #include "h1_parse.h"
+#include "h2up.h"
 #include "log.h"
 #include "upstream.h"
 #include "wgen.h"
@@ -42,7 +43,8 @@ struct sl_subreq {
 	struct sl_upconn *up; /* owned while set */
 	size_t ep;	      /* its endpoint's index */
 	int tries;
-	int reused; /* up came from the pool */
+	int reused;	 /* up came from the pool */
+	int head_method; /* the request is a HEAD: no body comes */
 	struct event tev;
 	sl_subreq_done_fn done;
 	void *arg;
@@ -82,7 +84,8 @@ static void
 subreq_end(struct sl_subreq *q, const char *why, int reusable)
 {
 	struct sl_subreq_result r = {
-	    .status = why == NULL ? q->status : 0,
+	    .status = q->status,
+	    .grpc_status = q->up != NULL ? sl_upstream_grpc_status(q->up) : -1,
 	    .why = why,
 	    .head = q->head,
 	    .head_len = q->head_len,
@@ -129,10 +132,16 @@ subreq_connect(struct sl_subreq *q)
 	q->ep = i;
 	q->tries++;
 	q->state = Q_CONNECTING;
-	if ((q->up = sl_upstream_get(q->w, wc->eps[i], 0, subreq_on_upstream,
-				     q)) == NULL)
+	if (cc->protocol != SL_UP_PROTO_HTTP1)
+		/* a stream of a shared HTTP/2 connection: h2up.c writes the
+		 * request's text as frames, and the answer back as text */
+		q->up = sl_h2up_get(q->w, wc->eps[i], subreq_on_upstream, q);
+	else
+		q->up =
+		    sl_upstream_get(q->w, wc->eps[i], 0, subreq_on_upstream, q);
+	if (q->up == NULL)
 		return -1;
-	q->reused = q->up->nrequests > 0;
+	q->reused = cc->protocol == SL_UP_PROTO_HTTP1 && q->up->nrequests > 0;
 	return 0;
 }
 
@@ -183,6 +192,7 @@ sl_subreq_start(struct sl_worker *w, struct sl_wgen *gen,
 	q->req = req;
 	q->len = len;
 	q->body_max = body_max;
+	q->head_method = len >= 5 && memcmp(req, "HEAD ", 5) == 0;
 	q->done = done;
 	q->arg = arg;
 	sl_wgen_ref(gen);
@@ -238,8 +248,9 @@ subreq_head(struct sl_subreq *q)
 		memset(&resp, 0, sizeof(resp));
 		resp.headers = q->w->hdrs;
 		resp.max_headers = q->w->max_hdrs;
-		if (sl_h1_parse_response(u->in.data + u->in.off, (size_t)hlen,
-					 &resp, SL_M_GET) < 0) {
+		if (sl_h1_parse_response(
+			u->in.data + u->in.off, (size_t)hlen, &resp,
+			q->head_method ? SL_M_HEAD : SL_M_GET) < 0) {
 			subreq_end(q, "bad_response", 0);
 			return -1;
 		}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sluice's own requests to a cluster (a key set's fetch, doc/auth.md): a
- * request written whole on a pooled HTTP/1.1 connection of the cluster,
+ * sluice's own requests to a cluster (a key set's fetch, an external
+ * authorization check, doc/auth.md): a request written whole on a pooled
+ * HTTP/1.1 connection of the cluster (or a stream of an HTTP/2 one),
  * its response read to its end within one deadline, the head and up to a
  * bound of body handed to the owner's handler. Like a mirror copy, a
  * subrequest owns an upstream connection through upstream.c's handler and
@@ -18,11 +19,14 @@ struct sl_wgen;
 struct sl_wcluster;
 struct sl_subreq;
 
-/* How it ended: status 0 with why (a static code) when there was no whole
- * answer; head is the response head's text, body its payload. Both valid
- * during the handler only. */
+/* How it ended: why (a static code) is NULL for a whole answer, else
+ * what cut it; status is the answer's (0: no head came), head the
+ * response head's text, body its payload (what came of it, with why
+ * set). grpc_status: the grpc-status of an HTTP/2 cluster's answer, -1
+ * none. All valid during the handler only. */
 struct sl_subreq_result {
 	int status;
+	int grpc_status;
 	const char *why;
 	const char *head;
 	size_t head_len;

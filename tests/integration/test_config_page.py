@@ -79,6 +79,8 @@ NESTED = {
     ("route", "auth"): "auth",
     ("auth", "jwt"): "jwt",
     ("jwt", "keys"): "jwt_keys",  # a mapping, or a file's path
+    ("auth", "external"): "external",
+    ("external", "cache"): "external_cache",
 }
 # a JSON Web Key set of one public P-256 key (doc/auth.md), made for the
 # tests (its private half was never kept)
@@ -114,6 +116,8 @@ def shown_as(kind, key, value):
         if m:
             return (key if key.endswith("percent")
                     else key + "_percent"), int(m.group(1))
+    if kind == "external" and key.endswith("headers"):
+        return key, [x.lower() for x in value]
     if (kind, key) == ("match", "host"):
         return key, value.lower()
     if (kind, key) == ("match", "headers"):
@@ -309,6 +313,21 @@ def full_config():
                   "guard": {"stable": "hashed", "window": "30s",
                             "min_requests": 20, "margin": "2%",
                             "latency": "500ms", "percentile": 95}},
+                 {"name": "checked", "match": {"path_prefix": "/c"},
+                  "cluster": "pay",
+                  "auth": {"external": {
+                      "cluster": "hashed", "path": "/authz",
+                      "timeout": "250ms",
+                      "headers": ["Authorization", "X-Api-Key"],
+                      "upstream_headers": ["X-Caller-Id"],
+                      "client_headers": ["WWW-Authenticate"],
+                      "on_failure": "allow", "failure_status": 403,
+                      "failure_header": "X-Unchecked",
+                      "cache": {"entries": 500, "ttl": "5s"}}}},
+                 {"name": "grpc-checked", "match": {"path_prefix": "/g"},
+                  "cluster": "pay",
+                  "auth": {"external": {"cluster": "authz-grpc",
+                                        "protocol": "grpc"}}},
                  {"name": "fetched", "match": {"path_prefix": "/f"},
                   "cluster": "pay",
                   "auth": {"jwt": {"keys": {
@@ -350,6 +369,8 @@ def full_config():
              "proxy_protocol": "v2"},
             {"name": "hashed", "endpoints": [closed_port()],
              "balance": "hash", "hash_key": "cookie:Session"},
+            {"name": "authz-grpc", "endpoints": [closed_port()],
+             "protocol": "h2c"},
             {"name": "shadow",
              "endpoints": [closed_port(), "shadow.test:8080",
                            {"address": "shadow-b.test:8080", "weight": 2},

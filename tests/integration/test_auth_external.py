@@ -1,0 +1,336 @@
+# SPDX-License-Identifier: MIT
+"""External authorization (doc/auth.md, "External authorization") through
+the real binary, against an HTTP authorization service written here (an
+Upstream whose answer depends on the Authorization the client sent): it
+allows with fields for the upstream, denies with a status, fields and a
+body of its own, redirects, answers 500, answers late, or is down.
+
+What is proved: the service gets what the route names and no more; an
+allowed request goes up with the service's fields and without what it
+removed; a denial reaches the client as the service wrote it and nothing
+reaches the upstream; every failure follows the route's on_failure, and a
+403 of the service is never let through by on_failure: allow; a body sent
+while the check runs reaches the upstream whole, once; the cache answers
+a repeated request, never a failure. No time is asserted."""
+
+import os
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sltest  # noqa: E402
+from sltest import (Reply, Upstream, check, eq, free_port, get,  # noqa: E402
+                    main, make_config, metric_sum, metrics, run_sluice,
+                    start_sluice, test, tmpdir, to_yaml, wait_until)
+
+
+class AuthService:
+    """Decides by the Authorization the check carries."""
+
+    def __init__(self, port=0):
+        self.lock = threading.Lock()
+        self.up = Upstream(name="authz", handler=self.handle, port=port)
+        self.port = self.up.port
+
+    def handle(self, req):
+        a = req.header("Authorization") or ""
+        if a == "Bearer good":
+            return Reply(200, b"", [
+                ("X-Caller-Id", "alice"), ("X-Tenant", "acme"),
+                ("X-Not-Named", "dropped"),
+                ("x-envoy-auth-headers-to-remove",
+                 "authorization, x-debug, host, content-length")])
+        if a == "Bearer bad":
+            return Reply(403, b'{"denied":"by policy"}', [
+                ("Content-Type", "application/json"),
+                ("WWW-Authenticate", 'Bearer realm="pay"'),
+                ("X-Secret", "internal")])
+        if a == "Bearer expired":
+            return Reply(401, b"token expired\n", [
+                ("Content-Type", "text/plain"),
+                ("WWW-Authenticate", 'Bearer error="invalid_token"')])
+        if a == "Bearer login":
+            return Reply(302, b"", [("Location", "https://id.test/login")])
+        if a == "Bearer boom":
+            return Reply(500, b"oops")
+        if a == "Bearer slow":
+            return Reply(200, b"", [("X-Caller-Id", "late")], delay=2.0)
+        return Reply(401, b"", [("WWW-Authenticate", "Bearer")])
+
+    def requests(self):
+        return list(self.up.requests)
+
+    def stop(self):
+        self.up.stop()
+
+
+def ext_config(up, authz_port, ext=None, routes_extra=(), workers=1,
+               access_log=None):
+    aport = free_port()
+    x = {"cluster": "authz", "path": "/check", "timeout": "300ms",
+         "headers": ["Authorization", "X-Debug"],
+         "upstream_headers": ["X-Caller-Id", "X-Tenant"]}
+    x.update(ext or {})
+    routes = [{"name": "pay", "match": {"path_prefix": "/pay"},
+               "cluster": "c", "auth": {"external": x}}]
+    routes.extend(routes_extra)
+    routes.append({"name": "open", "cluster": "c"})
+    cfg, port = make_config(
+        {"c": [up], "authz": ["127.0.0.1:%d" % authz_port]}, routes=routes,
+        workers=workers, access_log=access_log,
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}},
+        listener_opts={"protocols": ["h2", "http/1.1"]})
+    return cfg, port, aport
+
+
+def setup(ext=None, routes_extra=(), access_log=None):
+    az = AuthService()
+    up = Upstream()
+    cfg, port, aport = ext_config(up, az.port, ext, routes_extra,
+                                  access_log=access_log)
+    sl = start_sluice(cfg)
+    return az, up, sl, port, aport
+
+
+def auth(v):
+    return {"Authorization": "Bearer " + v}
+
+
+def decisions(aport, result, route="pay"):
+    return metric_sum(metrics(aport), "sluice_auth_decisions_total",
+                      route=route, kind="external", result=result)
+
+
+# ---------------------------------------------------------------------------
+
+
+@test
+def an_allowed_request_goes_up_with_the_services_fields():
+    log = os.path.join(tmpdir(), "access.log")
+    az, up, sl, port, aport = setup(access_log=log)
+    r = get(port, "/pay/v1?amount=5", headers=dict(
+        auth("good"), **{"X-Caller-Id": "mallory", "X-Debug": "1",
+                         "Cookie": "sid=secret"}))
+    eq(r.status, 200, "allowed")
+    u = up.requests[-1]
+    eq(u.headers.get_all("X-Caller-Id"), ["alice"],
+       "the service's caller, the client's own dropped")
+    eq(u.header("X-Tenant"), "acme", "each upstream_headers field")
+    eq(u.header("X-Not-Named"), None, "a field the route does not name")
+    eq(u.header("Authorization"), None, "removed as the service said")
+    eq(u.header("X-Debug"), None, "removed as the service said")
+    check(u.header("Host") is not None, "Host is never removed")
+    eq(u.header("Cookie"), "sid=secret", "the rest goes on")
+    # what the service got
+    c = az.requests()[-1]
+    eq((c.method, c.target), ("GET", "/check/pay/v1?amount=5"),
+       "the method, and the route's path before the target")
+    eq(c.header("Authorization"), "Bearer good", "a named field")
+    eq(c.header("X-Debug"), "1", "a named field")
+    eq(c.header("Cookie"), None, "an unnamed field is not sent")
+    eq(c.header("X-Forwarded-For"), "127.0.0.1", "the client's address")
+    eq(c.header("X-Forwarded-Proto"), "http", "the scheme")
+    eq(c.header("Host"), "test.local", "the request's Host")
+    eq(c.header("X-Request-Id"), u.header("X-Request-Id"),
+       "one request id for the check and the request")
+    eq(decisions(aport, "allow"), 1, "counted")
+    m = metrics(aport)
+    eq(metric_sum(m, "sluice_auth_external_duration_seconds_count",
+                  route="pay"), 1, "the check's time observed")
+    # a route without auth asks nobody
+    n = len(az.requests())
+    eq(get(port, "/other", headers=auth("bad")).status, 200, "open route")
+    eq(len(az.requests()), n, "no check for a route without auth")
+    sl.stop()
+    lines = sltest.read_json_lines(log, min_count=2)
+    eq(lines[0].get("auth"), "external", "the access log says so")
+
+
+@test
+def a_denial_reaches_the_client_as_the_service_wrote_it():
+    az, up, sl, port, aport = setup()
+    n0 = len(up.requests)
+    r = get(port, "/pay", headers=auth("bad"))
+    eq(r.status, 403, "the service's status")
+    eq(r.body, b'{"denied":"by policy"}', "the service's body")
+    eq(r.header("Content-Type"), "application/json", "its content type")
+    eq(r.header("WWW-Authenticate"), 'Bearer realm="pay"', "its challenge")
+    eq(r.header("X-Secret"), None, "a field not in client_headers")
+    check(r.header("X-Request-Id") is not None, "sluice's request id")
+    r = get(port, "/pay", headers=auth("expired"))
+    eq((r.status, r.body), (401, b"token expired\n"), "a 401 as written")
+    eq(r.header("WWW-Authenticate"), 'Bearer error="invalid_token"', "401")
+    r = get(port, "/pay", headers=auth("login"))
+    eq(r.status, 302, "a redirect to a login")
+    eq(r.header("Location"), "https://id.test/login", "Location goes on "
+       "(a default client_headers field)")
+    r = get(port, "/pay", method="HEAD", headers=auth("bad"))
+    eq((r.status, r.body), (403, b""), "HEAD: the status, no body")
+    eq(len(up.requests), n0, "nothing reached the upstream")
+    eq(decisions(aport, "deny"), 4, "denials counted")
+    # HTTP/2: the same answer on a stream, the connection goes on
+    import h2test
+    if h2test.HAVE_H2:
+        c = h2test.H2Client(port)
+        r = c.get("/pay", headers=[("authorization", "Bearer bad")])
+        eq(r.status, 403, "HTTP/2 denial")
+        eq(r.body, b'{"denied":"by policy"}', "its body")
+        r = c.get("/pay", headers=[("authorization", "Bearer good")])
+        eq(r.status, 200, "the next stream allowed")
+        c.close()
+    sl.stop()
+    check("403 ext_auth_denied" in sl.stderr(), "the info line")
+
+
+@test
+def failures_follow_on_failure_deny_and_a_403_is_never_let_through():
+    az, up, sl, port, aport = setup(routes_extra=[
+        {"name": "soft", "match": {"path_prefix": "/soft"}, "cluster": "c",
+         "auth": {"external": {
+             "cluster": "authz", "timeout": "300ms",
+             "headers": ["Authorization"], "on_failure": "allow",
+             "upstream_headers": ["X-Caller-Id"]}}},
+        {"name": "strict", "match": {"path_prefix": "/strict"},
+         "cluster": "c",
+         "auth": {"external": {"cluster": "authz", "timeout": "300ms",
+                               "headers": ["Authorization"],
+                               "failure_status": 403}}}])
+    n0 = len(up.requests)
+    for what in ("boom", "slow"):
+        r = get(port, "/pay", headers=auth(what))
+        eq(r.status, 503, "%s: deny by default" % what)
+        eq(r.header("Retry-After"), "1", "%s: Retry-After" % what)
+        eq(r.json().get("error"), "ext_auth_unavailable", what)
+        eq(get(port, "/strict", headers=auth(what)).status, 403,
+           "%s: failure_status 403" % what)
+    eq(len(up.requests), n0, "no failure denied went up")
+    eq(decisions(aport, "error_deny"), 2, "counted on pay")
+    eq(decisions(aport, "error_deny", route="strict"), 2, "and strict")
+    # on_failure: allow lets failures through, marked; never a denial
+    for what in ("boom", "slow"):
+        r = get(port, "/soft", headers=dict(auth(what),
+                                            **{"X-Auth-Unchecked": "0"}))
+        eq(r.status, 200, "%s: let through" % what)
+        u = up.requests[-1]
+        eq(u.headers.get_all("X-Auth-Unchecked"), ["1"],
+           "%s: marked, the client's own dropped" % what)
+        eq(u.header("X-Caller-Id"), None, "%s: no caller" % what)
+    for what, status in (("bad", 403), ("expired", 401), ("none", 401)):
+        eq(get(port, "/soft", headers=auth(what)).status, status,
+           "on_failure: allow never lets a %d through" % status)
+    eq(decisions(aport, "error_allow", route="soft"), 2, "counted")
+    eq(decisions(aport, "deny", route="soft"), 3, "denials counted")
+    # an allowed request is not marked
+    eq(get(port, "/soft", headers=auth("good")).status, 200, "good")
+    eq(up.requests[-1].header("X-Auth-Unchecked"), None, "not marked")
+    # the service down
+    az.stop()
+    eq(get(port, "/pay", headers=auth("good")).status, 503, "down: 503")
+    r = get(port, "/soft", headers=auth("good"))
+    eq(r.status, 200, "down, on_failure allow: through")
+    eq(up.requests[-1].header("X-Auth-Unchecked"), "1", "marked")
+    sl.stop()
+    check("external auth cluster=authz failed: timeout" in sl.stderr(),
+          "the timeout logged")
+
+
+@test
+def a_body_sent_during_the_check_reaches_the_upstream_whole_once():
+    az, up, sl, port, aport = setup()
+    body = bytes(range(256)) * 300  # 76,800 bytes
+    n0 = len(up.requests)
+    r = get(port, "/pay/upload", method="POST", body=body,
+            headers=auth("good"))
+    eq(r.status, 200, "allowed")
+    eq(len(up.requests), n0 + 1, "one request went up")
+    eq(up.requests[-1].body, body, "its body whole")
+    c = az.requests()[-1]
+    eq(c.method, "POST", "the check has the method")
+    eq(c.body, b"", "and no body")
+    r = get(port, "/pay/upload", method="POST", body=body,
+            headers=auth("bad"))
+    eq(r.status, 403, "denied with a body sent")
+    eq(len(up.requests), n0 + 1, "nothing more went up")
+    # kept-alive connections to the service
+    for _ in range(20):
+        eq(get(port, "/pay", headers=auth("good")).status, 200, "allowed")
+    check(az.up.accepts <= 3, "the checks share pooled connections: %d "
+          "accepted" % az.up.accepts)
+    sl.stop()
+
+
+@test
+def the_cache_answers_a_repeated_request_never_a_failure():
+    az, up, sl, port, aport = setup({"cache": {"entries": 64,
+                                               "ttl": "1s"}})
+    for _ in range(5):
+        eq(get(port, "/pay/a", headers=auth("good")).status, 200, "allow")
+    eq(len(az.requests()), 1, "asked once")
+    eq(up.requests[-1].header("X-Caller-Id"), "alice", "the cached "
+       "decision's fields")
+    for _ in range(3):
+        eq(get(port, "/pay/a", headers=auth("bad")).status, 403, "deny")
+    eq(len(az.requests()), 2, "another credential is another check")
+    r = get(port, "/pay/a", headers=auth("bad"))
+    eq(r.body, b'{"denied":"by policy"}', "a cached denial's body")
+    eq(get(port, "/pay/b", headers=auth("good")).status, 200, "allow")
+    eq(len(az.requests()), 3, "another target is another check")
+    for _ in range(2):
+        eq(get(port, "/pay/a", headers=auth("boom")).status, 503, "fail")
+    eq(len(az.requests()), 5, "a failure is never cached")
+    m = metrics(aport)
+    eq(metric_sum(m, "sluice_auth_external_cache_hits_total", route="pay"),
+       7, "hits counted")
+    check(wait_until(lambda: get(port, "/pay/a", headers=auth("good"))
+                     .status == 200 and len(az.requests()) > 5,
+                     timeout=5), "asked again after the ttl")
+    sl.stop()
+
+
+@test
+def external_mistakes_are_refused_by_dash_t():
+    d = tmpdir()
+    base = {"workers": 1, "log": {"access": "off"},
+            "listeners": [{"name": "l", "address": "127.0.0.1:%d" %
+                           free_port(), "routes": []}],
+            "clusters": [{"name": "c", "endpoints": ["127.0.0.1:9"]},
+                         {"name": "g", "endpoints": ["127.0.0.1:9"],
+                          "protocol": "h2c"}]}
+    cases = [
+        ({}, 'missing key "cluster"'),
+        ({"cluster": "c", "protocol": "grpc"}, "needs a cluster of protocol"),
+        ({"cluster": "g", "protocol": "grpc", "path": "/x"},
+         '"path" is for protocol http'),
+        ({"cluster": "c", "protocol": "soap"}, "expected http or grpc"),
+        ({"cluster": "c", "path": "check"}, "not an absolute path"),
+        ({"cluster": "c", "on_failure": "maybe"}, "expected deny or allow"),
+        ({"cluster": "c", "failure_status": 500}, "503 or 403"),
+        ({"cluster": "c", "upstream_headers": ["Content-Length"]},
+         "is a field sluice controls"),
+        ({"cluster": "c", "headers": ["bad name"]}, "not a valid header"),
+        ({"cluster": "c", "cache": {"entries": 0}}, "entries"),
+        ({"cluster": "c", "colour": 1}, "colour"),
+    ]
+    for ext, want in cases:
+        import json
+        cfg = json.loads(json.dumps(base))
+        cfg["listeners"][0]["routes"] = [
+            {"name": "r", "cluster": "c", "auth": {"external": ext}}]
+        p = os.path.join(d, "c.yaml")
+        with open(p, "w") as f:
+            f.write(to_yaml(cfg))
+        rc, out, err = run_sluice(["-t", "-c", p])
+        check(rc != 0, "%r refused" % ext)
+        check(want in err, "%r: %r in %r" % (ext, want, err))
+    cfg = json.loads(json.dumps(base))
+    cfg["listeners"][0]["routes"] = [
+        {"name": "r", "cluster": "c", "auth": {}}]
+    p = os.path.join(d, "e.yaml")
+    with open(p, "w") as f:
+        f.write(to_yaml(cfg))
+    rc, out, err = run_sluice(["-t", "-c", p])
+    check(rc != 0 and '"jwt", "external" or both' in err, err)
+
+
+if __name__ == "__main__":
+    main()
