@@ -5,7 +5,7 @@
 #            [--only LIST] [--gateways LIST] [--idle-conns N]
 #            [--tls-idle-conns N] [--h2-idle-conns N] [--slowread-conns N]
 #            [--same-headers] [--big-buffers] [--sat-cpu PCT] [--idle-poll]
-#            [--sluice-route plain|split|sticky|mirror|reliable|logged|jwt]
+#            [--sluice-route plain|split|sticky|mirror|reliable|logged|jwt|ext]
 #            [--nice N] [--out DIR] [--keep]
 #
 #   --quick          3 s per run instead of 10 s
@@ -52,7 +52,14 @@
 #                    as Authorization: Bearer to every gateway; nginx and
 #                    HAProxy do not check it: sluice's CPU per request
 #                    against a plain run's is what checking costs,
-#                    doc/auth.md). With any
+#                    doc/auth.md), ext (plain with auth.external: an HTTP
+#                    check of every request at the upstream nginx's
+#                    /auth/ location, which answers 200 with X-Caller-Id,
+#                    on kept-alive connections; nginx gets auth_request
+#                    to the same location, its X-Caller-Id passed on;
+#                    HAProxy has no such check built in and runs plain:
+#                    each gateway's CPU per request against its own plain
+#                    run is what a check costs it). With any
 #                    of them wrk sends X-User-Id on every
 #                    request, so that the variants parse the same bytes:
 #                    compare runs of one variant against another.
@@ -227,8 +234,8 @@ while [ $# -gt 0 ]; do
 	--sat-cpu) SAT_CPU=${2:?}; shift ;;
 	--idle-poll) IDLE_POLL=1 ;;
 	--sluice-route) SLUICE_ROUTE=${2:?}; shift
-		case "$SLUICE_ROUTE" in plain|split|sticky|mirror|reliable|logged|jwt) ;;
-		*) die "--sluice-route wants plain, split, sticky, mirror, reliable, logged or jwt" ;;
+		case "$SLUICE_ROUTE" in plain|split|sticky|mirror|reliable|logged|jwt|ext) ;;
+		*) die "--sluice-route wants plain, split, sticky, mirror, reliable, logged, jwt or ext" ;;
 		esac ;;
 	--nice) NICE=${2:?}; shift ;;
 	--out) OUT=${2:?}; shift ;;
@@ -439,6 +446,8 @@ http {
             error_page 405 =200 /ok;
         }
         location = /_mirror { internal; return 204; }
+        # the authorization service of --sluice-route ext
+        location /auth/ { add_header X-Caller-Id user-4242 always; return 200; }
         location = /ok { }
         location = /_status { stub_status; }
     }
@@ -539,6 +548,8 @@ sluice_route() {  # the route's target lines (--sluice-route)
 		"retry: { attempts: 3, on: [connect-failure, reset, timeout, 503], idempotency_key: true, per_try_timeout: 10s, budget: 20% }" ;;
 	jwt) printf '%s\n        %s\n' "cluster: up" \
 		"auth: { jwt: { keys: $WORK/jwks.json, issuer: bench, audience: bench, claims_to_headers: { sub: X-Caller-Id } } }" ;;
+	ext) printf '%s\n        %s\n' "cluster: up" \
+		"auth: { external: { cluster: up2, path: /auth, headers: [X-User-Id], upstream_headers: [X-Caller-Id] } }" ;;
 	*) echo "cluster: up" ;;
 	esac
 }
@@ -578,6 +589,22 @@ conf_nginx() {  # workers dir
             proxy_buffers 8 64k;
             proxy_busy_buffers_size 128k;
             client_body_buffer_size 64k;'
+	local authreq="" authloc=""
+	if [ "$SLUICE_ROUTE" = ext ]; then
+		authreq='
+            auth_request /_auth;
+            auth_request_set $caller $upstream_http_x_caller_id;
+            proxy_set_header X-Caller-Id $caller;'
+		authloc='
+        location = /_auth {
+            internal;
+            proxy_pass http://u/auth$request_uri;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+        }'
+	fi
 	[ "$SAME_HEADERS" = 1 ] && hdr='
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
@@ -622,8 +649,8 @@ http {
             # proxy_buffering on (default); buffer in memory only, and
             # stream request bodies as sluice and HAProxy do (no temp files)
             proxy_max_temp_file_size 0;
-            proxy_request_buffering off;$buf$hdr
-        }
+            proxy_request_buffering off;$buf$hdr$authreq
+        }$authloc
     }
 }
 EOF

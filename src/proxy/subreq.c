@@ -13,12 +13,14 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "balance.h"
 #include "h1_parse.h"
 #include "h2up.h"
+#include "hblock.h"
 #include "log.h"
 #include "upstream.h"
 #include "wgen.h"
@@ -226,6 +228,56 @@ sl_subreq_close_all(struct sl_worker *w)
 		subreq_end(q, "closing", 0);
 }
 
+/* An HTTP/2 upstream's head, a block (hblock.h), made the text the owner
+ * reads. Returns 1, 0 to wait, -1 when q ended. */
+static int
+subreq_head_block(struct sl_subreq *q)
+{
+	struct sl_upconn *u = q->up;
+	const char *p = u->in.data + u->in.off, *nm, *v;
+	size_t avail = sl_buf_pending(&u->in), o, nl, vl, need = 32;
+	struct sl_hblk_it it;
+	struct sl_hblk b;
+
+	if (avail < sizeof(b))
+		return 0;
+	sl_hblk_head(p, &b);
+	if (b.len > avail)
+		return 0;
+	sl_hblk_first(&it, p);
+	while (sl_hblk_next(&it, &nm, &nl, &v, &vl))
+		need += nl + vl + 4;
+	if (b.status < 200 || b.status > 599 || need > SUBREQ_HEAD_MAX ||
+	    (q->head = malloc(need)) == NULL) {
+		subreq_end(q, "bad_response", 0);
+		return -1;
+	}
+	o = (size_t)snprintf(q->head, need, "HTTP/1.1 %03u -\r\n",
+			     (unsigned)b.status);
+	sl_hblk_first(&it, p);
+	while (sl_hblk_next(&it, &nm, &nl, &v, &vl)) {
+		memcpy(q->head + o, nm, nl);
+		memcpy(q->head + o + nl, ": ", 2);
+		memcpy(q->head + o + nl + 2, v, vl);
+		memcpy(q->head + o + nl + 2 + vl, "\r\n", 2);
+		o += nl + vl + 4;
+	}
+	memcpy(q->head + o, "\r\n", 2);
+	q->head_len = o + 2;
+	sl_upstream_consume(u, b.len);
+	q->status = b.status;
+	q->rbody = (enum sl_h1_body)b.body;
+	q->remaining = b.length;
+	q->keepalive = 0;
+	if (q->rbody == SL_H1_BODY_CHUNKED)
+		sl_h1_chunked_init(&q->chunked, SUBREQ_HEAD_MAX);
+	if (q->rbody == SL_H1_BODY_LENGTH && q->remaining > q->body_max) {
+		subreq_end(q, "too_large", 0);
+		return -1;
+	}
+	return 1;
+}
+
 /* Reads the head. Returns 1 when the body's framing is known, 0 to wait,
  * -1 when q ended. */
 static int
@@ -237,6 +289,9 @@ subreq_head(struct sl_subreq *q)
 	long hlen;
 
 	for (;;) {
+		if (sl_buf_pending(&u->in) > 0 &&
+		    u->in.data[u->in.off] == SL_HBLK_MARK)
+			return subreq_head_block(q);
 		hlen = sl_h1_scan_head(&q->scan, u->in.data + u->in.off,
 				       sl_buf_pending(&u->in), &hl, 0);
 		if (hlen == 0)

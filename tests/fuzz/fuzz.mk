@@ -60,7 +60,8 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_ws $(OUT)/fuzz_grpc $(OUT)/fuzz_health_h2 \
 	$(OUT)/fuzz_h2up $(OUT)/fuzz_dns $(OUT)/fuzz_h1simd \
 	$(OUT)/fuzz_hpack $(OUT)/fuzz_hpack_enc $(OUT)/fuzz_h2frame \
-	$(OUT)/fuzz_h2conn $(OUT)/fuzz_h2diff $(OUT)/fuzz_json $(OUT)/fuzz_jwt
+	$(OUT)/fuzz_h2conn $(OUT)/fuzz_h2diff $(OUT)/fuzz_json $(OUT)/fuzz_jwt \
+	$(OUT)/fuzz_authzpb
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -150,6 +151,13 @@ $(OUT)/fuzz_jwt: $(top_srcdir)/tests/fuzz/fuzz_jwt.c $(JWT_SRCS) \
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(JWT_SRCS) \
 		$(shell pkg-config --libs libcrypto)
+
+# Envoy's CheckRequest and CheckResponse by hand (fuzz_authzpb.c): pure
+AUTHZPB_SRCS = $(top_srcdir)/src/edge/authzpb.c
+$(OUT)/fuzz_authzpb: $(top_srcdir)/tests/fuzz/fuzz_authzpb.c $(AUTHZPB_SRCS) \
+		$(top_srcdir)/src/edge/authzpb.h $(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(AUTHZPB_SRCS)
 
 # the card number masker and its users in log.c
 PAN_SRCS = $(top_srcdir)/src/core/pan.c $(top_srcdir)/src/core/log.c
