@@ -31,6 +31,8 @@
 #           Strict-Transport-Security, remove Server
 #   edge-var the same limit, a request rule with a variable
 #           (X-Real-IP: ${client_ip}) and the Strict-Transport-Security one
+#   ext     plain, with auth.external asking cluster b (the same upstream)
+#           at /auth with X-User sent: an HTTP check per request
 #   allow   plain, with a route allow list of three ranges and a deny
 # A built-in name with "-h2" after it (plain-h2, edge-h2, ...) is the same
 # configuration on a listener with protocols: [h2, http/1.1] (doc/http2.md):
@@ -189,6 +191,12 @@ conf_builtin() {  # name
 	plain) cat <<EOF
 routes:
       - cluster: a
+EOF
+	;;
+	ext) cat <<EOF
+routes:
+      - cluster: a
+        auth: { external: { cluster: b, path: /auth, headers: [X-User] } }
 EOF
 	;;
 	split) cat <<EOF

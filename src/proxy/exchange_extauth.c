@@ -532,6 +532,13 @@ extauth_done(const struct sl_subreq_result *r, void *arg)
 	ea->q = NULL;
 	ea->phase = EA_DONE;
 	t->flags &= ~SL_TXN_F_EXT_WAIT;
+	if (r->closing) {
+		/* the worker stops: the request is freed with its client,
+		 * never sent on */
+		ea->d.verdict = EA_FAIL;
+		ea->why = r->why;
+		return;
+	}
 	SL_STAT_INC(rc->ext_dur[sl_hist_slot(us / 1000)]);
 	SL_STAT_ADD(rc->ext_dur_sum_us, us);
 	memset(&ea->d, 0, offsetof(struct ea_decision, buf));

@@ -87,6 +87,7 @@ subreq_end(struct sl_subreq *q, const char *why, int reusable)
 {
 	struct sl_subreq_result r = {
 	    .status = q->status,
+	    .closing = why != NULL && strcmp(why, "closing") == 0,
 	    .grpc_status = q->up != NULL ? sl_upstream_grpc_status(q->up) : -1,
 	    .why = why,
 	    .head = q->head,

@@ -27,6 +27,7 @@ struct sl_subreq;
 struct sl_subreq_result {
 	int status;
 	int grpc_status;
+	int closing; /* the worker stops: an owner must not go on */
 	const char *why;
 	const char *head;
 	size_t head_len;

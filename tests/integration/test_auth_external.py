@@ -287,6 +287,122 @@ def the_cache_answers_a_repeated_request_never_a_failure():
     sl.stop()
 
 
+NODE_AUTHZ = r"""
+const http2 = require('http2');
+const port = +process.argv[2];
+let sessions = 0, checks = 0;
+const srv = http2.createServer();
+srv.on('session', () => { sessions++; });
+srv.on('stream', (st, h) => {
+  if (h[':path'] === '/stats') {
+    st.respond({':status': 200});
+    st.end(JSON.stringify({sessions: sessions - 1, checks: checks}));
+    return;
+  }
+  checks++;
+  if (h['authorization'] === 'Bearer good') {
+    st.respond({':status': 200, 'x-caller-id': 'h2-' + h[':method'] +
+                ' ' + h[':path']});
+    st.end();
+  } else {
+    st.respond({':status': 403, 'content-type': 'text/plain'});
+    st.end('no over h2');
+  }
+});
+srv.listen(port, '127.0.0.1', () => console.log('ready'));
+"""
+
+
+@test
+def an_http_check_over_an_h2c_cluster():
+    """The service speaks HTTP/2 (Node's http2): the check is a stream of
+    a shared connection, its answer read the same."""
+    import json
+    import shutil
+    import subprocess
+    import h2test
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        raise sltest.Skip("no node")
+    nport = free_port()
+    path = os.path.join(tmpdir(), "authz.js")
+    with open(path, "w") as f:
+        f.write(NODE_AUTHZ)
+    proc = subprocess.Popen([node, path, str(nport)], stdout=subprocess.PIPE)
+    sltest._all_procs.append(proc)
+    check(proc.stdout.readline().strip() == b"ready", "Node started")
+    up = Upstream()
+    cfg, port, aport = ext_config(up, nport, {"path": "/ck"})
+    cfg["clusters"][1]["protocol"] = "h2c"
+    sl = start_sluice(cfg)
+    for i in range(10):
+        r = get(port, "/pay/%d" % i, headers=auth("good"))
+        eq(r.status, 200, "allowed over h2c")
+        eq(up.requests[-1].header("X-Caller-Id"), "h2-GET /ck/pay/%d" % i,
+           "the service's field, for its method and path")
+    r = get(port, "/pay", headers=auth("bad"))
+    eq((r.status, r.body), (403, b"no over h2"), "a denial over h2c")
+    c = h2test.H2Client(nport)
+    sid = c.request("GET", "/stats")
+    check(c.wait(lambda: c.streams[sid].done(), 10), "stats came")
+    st = json.loads(bytes(c.streams[sid].body))
+    c.close()
+    eq(st["checks"], 11, "every check came")
+    eq(st["sessions"], 1, "on one shared connection")
+    sl.stop()
+    proc.kill()
+    proc.wait()
+
+
+@test
+def a_websocket_upgrade_is_checked_before_the_101():
+    import base64
+    import hashlib
+    import socket
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    accept = base64.b64encode(hashlib.sha1(
+        (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+
+    def switch(req):
+        return Reply(101, headers=[
+            ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Accept", accept.decode())], mode="none",
+            reason="Switching Protocols")
+    az = AuthService()
+    up = Upstream(handler=switch)
+    routes = [{"name": "ws", "cluster": "c", "upgrade": ["websocket"],
+               "auth": {"external": {"cluster": "authz",
+                                     "headers": ["Authorization"],
+                                     "upstream_headers": ["X-Caller-Id"]}}}]
+    cfg, port = make_config(
+        {"c": [up], "authz": ["127.0.0.1:%d" % az.port]}, routes=routes)
+    sl = start_sluice(cfg)
+
+    def handshake(tok):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"GET /chat HTTP/1.1\r\nHost: t\r\n"
+                  b"Connection: Upgrade\r\nUpgrade: websocket\r\n"
+                  b"Sec-WebSocket-Key: " + key.encode() + b"\r\n"
+                  b"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer " +
+                  tok.encode() + b"\r\n\r\n")
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+        s.close()
+        return buf.partition(b"\r\n\r\n")[0]
+    head = handshake("bad")
+    check(head.startswith(b"HTTP/1.1 403"), "denied before the 101: %r"
+          % head[:40])
+    eq(len(up.requests), 0, "the upstream never saw it")
+    head = handshake("good")
+    check(head.startswith(b"HTTP/1.1 101"), "allowed: the 101")
+    eq(up.requests[-1].header("X-Caller-Id"), "alice", "with the field")
+    sl.stop()
+
+
 @test
 def external_mistakes_are_refused_by_dash_t():
     d = tmpdir()
