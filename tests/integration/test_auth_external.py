@@ -54,7 +54,7 @@ class AuthService:
         if a == "Bearer boom":
             return Reply(500, b"oops")
         if a == "Bearer slow":
-            return Reply(200, b"", [("X-Caller-Id", "late")], delay=2.0)
+            return Reply(200, b"", [("X-Caller-Id", "late")], delay=3.0)
         return Reply(401, b"", [("WWW-Authenticate", "Bearer")])
 
     def requests(self):
@@ -67,7 +67,7 @@ class AuthService:
 def ext_config(up, authz_port, ext=None, routes_extra=(), workers=1,
                access_log=None):
     aport = free_port()
-    x = {"cluster": "authz", "path": "/check", "timeout": "300ms",
+    x = {"cluster": "authz", "path": "/check", "timeout": "2s",
          "headers": ["Authorization", "X-Debug"],
          "upstream_headers": ["X-Caller-Id", "X-Tenant"]}
     x.update(ext or {})
@@ -184,15 +184,15 @@ def a_denial_reaches_the_client_as_the_service_wrote_it():
 
 @test
 def failures_follow_on_failure_deny_and_a_403_is_never_let_through():
-    az, up, sl, port, aport = setup(routes_extra=[
+    az, up, sl, port, aport = setup({"timeout": "1s"}, routes_extra=[
         {"name": "soft", "match": {"path_prefix": "/soft"}, "cluster": "c",
          "auth": {"external": {
-             "cluster": "authz", "timeout": "300ms",
+             "cluster": "authz", "timeout": "1s",
              "headers": ["Authorization"], "on_failure": "allow",
              "upstream_headers": ["X-Caller-Id"]}}},
         {"name": "strict", "match": {"path_prefix": "/strict"},
          "cluster": "c",
-         "auth": {"external": {"cluster": "authz", "timeout": "300ms",
+         "auth": {"external": {"cluster": "authz", "timeout": "1s",
                                "headers": ["Authorization"],
                                "failure_status": 403}}}])
     n0 = len(up.requests)
@@ -261,8 +261,10 @@ def a_body_sent_during_the_check_reaches_the_upstream_whole_once():
 
 @test
 def the_cache_answers_a_repeated_request_never_a_failure():
+    # a ttl long enough for the asserts before its end on a loaded
+    # machine, short enough to wait for
     az, up, sl, port, aport = setup({"cache": {"entries": 64,
-                                               "ttl": "1s"}})
+                                               "ttl": "5s"}})
     for _ in range(5):
         eq(get(port, "/pay/a", headers=auth("good")).status, 200, "allow")
     eq(len(az.requests()), 1, "asked once")
@@ -283,7 +285,7 @@ def the_cache_answers_a_repeated_request_never_a_failure():
        7, "hits counted")
     check(wait_until(lambda: get(port, "/pay/a", headers=auth("good"))
                      .status == 200 and len(az.requests()) > 5,
-                     timeout=5), "asked again after the ttl")
+                     timeout=15), "asked again after the ttl")
     sl.stop()
 
 

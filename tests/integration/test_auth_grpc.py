@@ -160,7 +160,7 @@ class GrpcAuthz:
         elif a == "Bearer error":
             ctx.abort(grpc.StatusCode.UNAVAILABLE, "backend down")
         elif a == "Bearer slow":
-            time.sleep(1.5)
+            time.sleep(3.0)
             r.status.code = 0
         else:
             r.status.code = 16
@@ -179,7 +179,7 @@ def setup(on_failure="deny"):
                "cluster": "c",
                "auth": {"external": {
                    "cluster": "authz", "protocol": "grpc",
-                   "timeout": "500ms", "on_failure": on_failure,
+                   "timeout": "1s", "on_failure": on_failure,
                    "headers": ["Authorization", "X-Tag"]}}},
               {"name": "open", "cluster": "c"}]
     cfg, port = make_config(
