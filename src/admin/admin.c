@@ -477,6 +477,7 @@ config_external(struct sbuf *b, const struct sl_conf_extauth *x)
 		  x->on_failure == SL_EXTAUTH_FAIL_ALLOW ? "allow" : "deny",
 		  x->failure_status);
 	jstr(b, x->failure_header);
+	jkv_u64(b, "body_bytes", x->body_bytes);
 	if (x->cache_entries > 0) {
 		sb_printf(b, ",\"cache\":{\"entries\":%u",
 			  (unsigned)x->cache_entries);

@@ -637,9 +637,19 @@ static const char *const split_keys[] = {"cluster", "weight", NULL};
 static const char *const mirror_keys[] = {"cluster", "percent", NULL};
 static const char *const auth_keys[] = {"jwt", "external", NULL};
 static const char *const external_keys[] = {
-    "cluster",	      "protocol",	  "path",	    "timeout",
-    "headers",	      "upstream_headers", "client_headers", "on_failure",
-    "failure_status", "failure_header",	  "cache",	    NULL,
+    "cluster",
+    "protocol",
+    "path",
+    "timeout",
+    "headers",
+    "upstream_headers",
+    "client_headers",
+    "on_failure",
+    "failure_status",
+    "failure_header",
+    "cache",
+    "body_bytes",
+    NULL,
 };
 static const char *const external_cache_keys[] = {"entries", "ttl", NULL};
 static const char *const jwt_keys[] = {

@@ -622,6 +622,9 @@ parse_external(struct sl_yaml_loader *ld, const char *lbl,
 	}
 	if (x->failure_header == NULL)
 		x->failure_header = sl_yaml_strdup(ld, "X-Auth-Unchecked");
+	if ((v = sl_yaml_map_get(map, "body_bytes", NULL)) != NULL &&
+	    sl_yaml_get_size(ld, "body_bytes", v, 0, 64 * 1024, &u) == 0)
+		x->body_bytes = (uint32_t)u;
 	if ((v = sl_yaml_map_get(map, "cache", NULL)) != NULL &&
 	    sl_yaml_get_map(ld, "cache", v) == 0) {
 		const struct sl_yaml_node *e;

@@ -433,6 +433,7 @@ struct sl_conf_extauth {
 	char *failure_header;	/* set on a request let through on failure */
 	uint32_t cache_entries; /* 0: no cache */
 	uint64_t cache_ttl_ms;
+	uint32_t body_bytes; /* the request body's first bytes sent; 0 */
 };
 
 /* A key set fetched from a URL through a cluster (doc/auth.md, "Key sets

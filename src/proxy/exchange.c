@@ -85,9 +85,15 @@ txn_req_read(struct sl_seam *s)
 static inline int
 txn_req_advance(struct sl_seam *s)
 {
+	int r;
+
 	if ((s->txn->req_ph == SL_TXN_REQ_DONE) || s->in.len == s->in_ready)
 		return 0;
-	return txn_req_read(s);
+	r = txn_req_read(s);
+	/* an external check waiting for the body's first bytes */
+	if (r == 0 && s->txn != NULL && (s->txn->flags & SL_TXN_F_EXT_BODY))
+		sl_exchange_extauth_body(s);
+	return r;
 }
 static void txn_choose_cluster(struct sl_seam *s,
 			       const struct sl_h1_request *req);

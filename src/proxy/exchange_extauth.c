@@ -54,7 +54,12 @@ now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-enum ea_phase { EA_ASKING = 1, EA_DONE };
+enum ea_phase {
+	EA_ASKING = 1, /* the service is asked: q set */
+	EA_DONE,       /* the decision is in d */
+	EA_BODY,       /* waiting for the body's first body_want bytes */
+	EA_BODY_READY, /* they came (or all there will be): ask now */
+};
 enum ea_verdict { EA_ALLOW = 0, EA_DENY, EA_FAIL };
 
 /* A field kept from an answer: offsets into buf. */
@@ -84,7 +89,9 @@ struct sl_extauth {
 	const char *why; /* a failure's: static */
 	void (*woken)(struct sl_txn *);
 	uint64_t start_us;
-	uint8_t key[32]; /* the cache's key, when the route caches */
+	uint32_t body_want; /* body bytes the check sends; 0: none */
+	struct event bev;   /* EA_BODY_READY: the request goes on */
+	uint8_t key[32];    /* the cache's key, when the route caches */
 	struct ea_decision d;
 };
 
@@ -136,6 +143,9 @@ struct req_in {
 	const char *ip;
 	const char *scheme;
 	const char *subject;
+	const char *body; /* the body's first bytes sent (blen), or NULL */
+	size_t blen;
+	int partial; /* they are not the whole body */
 };
 
 /* Whether the client's field name (n bytes) is one the route sends. */
@@ -184,6 +194,11 @@ make_key(const struct sl_conf_extauth *x, const struct req_in *in,
 		digest_add(h->name, h->name_len);
 		digest_add(h->value, h->value_len);
 	}
+	if (in->body != NULL) {
+		digest_add(in->partial ? "partial" : "whole",
+			   in->partial ? 7 : 5);
+		digest_add(in->body, in->blen);
+	}
 	return EVP_DigestFinal_ex(md, key, &dl) == 1 && dl == 32 ? 0 : -1;
 }
 
@@ -195,7 +210,7 @@ http_request(const struct sl_conf_extauth *x, const struct req_in *in,
 	     const char *request_id, size_t *len)
 {
 	const struct sl_h1_request *req = in->req;
-	char *b = malloc(REQ_MAX);
+	char *b = malloc(REQ_MAX + in->blen);
 	int n;
 	size_t o;
 
@@ -205,10 +220,11 @@ http_request(const struct sl_conf_extauth *x, const struct req_in *in,
 	    b, REQ_MAX,
 	    "%.*s %s%.*s HTTP/1.1\r\nHost: %.*s\r\n"
 	    "X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\n"
-	    "X-Request-Id: %s\r\nContent-Length: 0\r\n",
+	    "X-Request-Id: %s\r\nContent-Length: %zu\r\n%s",
 	    (int)req->method_len, req->method, x->path, (int)req->target_len,
 	    req->target, req->host != NULL ? (int)req->host_len : 0,
-	    req->host != NULL ? req->host : "", in->ip, in->scheme, request_id);
+	    req->host != NULL ? req->host : "", in->ip, in->scheme, request_id,
+	    in->blen, in->partial ? "X-Auth-Partial-Body: true\r\n" : "");
 	if (n < 0 || n >= REQ_MAX)
 		goto fail;
 	o = (size_t)n;
@@ -236,7 +252,9 @@ http_request(const struct sl_conf_extauth *x, const struct req_in *in,
 	if (o + 2 > REQ_MAX)
 		goto fail;
 	memcpy(b + o, "\r\n", 2);
-	*len = o + 2;
+	if (in->blen > 0)
+		memcpy(b + o + 2, in->body, in->blen);
+	*len = o + 2 + in->blen;
 	return b;
 fail:
 	free(b);
@@ -254,7 +272,7 @@ grpc_request(const struct sl_conf_extauth *x, const struct sl_seam *s,
 	size_t nf = 0, jo = 0;
 	struct sl_authzpb_req r;
 	struct timespec ts;
-	char *b = malloc(REQ_MAX);
+	char *b = malloc(REQ_MAX + in->blen);
 	long n;
 	int hl;
 
@@ -301,6 +319,8 @@ grpc_request(const struct sl_conf_extauth *x, const struct sl_seam *s,
 	r.size = req->body == SL_H1_BODY_LENGTH ? (int64_t)req->content_length
 		 : req->body == SL_H1_BODY_NONE ? 0
 						: -1;
+	if (in->body != NULL)
+		r.body = (struct sl_authzpb_str){in->body, in->blen};
 	clock_gettime(CLOCK_REALTIME, &ts);
 	r.time_s = (int64_t)ts.tv_sec;
 	r.time_ns = (int32_t)ts.tv_nsec;
@@ -311,8 +331,8 @@ grpc_request(const struct sl_conf_extauth *x, const struct sl_seam *s,
 		      x->cluster->name, 0u);
 	if (hl < 0 || hl >= REQ_MAX)
 		goto fail;
-	n = sl_authzpb_check_request((uint8_t *)b + hl, REQ_MAX - (size_t)hl,
-				     &r);
+	n = sl_authzpb_check_request((uint8_t *)b + hl,
+				     REQ_MAX + in->blen - (size_t)hl, &r);
 	if (n < 0 || n > 99999)
 		goto fail;
 	/* the length, in the five digits kept for it */
@@ -706,6 +726,91 @@ apply(struct sl_seam *s, const struct sl_conf_extauth *x, struct sl_extauth *ea,
 	return -1;
 }
 
+/* ---- the body's first bytes ------------------------------------------ */
+
+#define BODY_COPY_MAX (64 * 1024 + 8192) /* a chunked body's, framing too */
+
+/* The first bytes of the body at p (avail bytes of the buffer), as the
+ * check sends them: a Content-Length body's as they are, a chunked one's
+ * payload decoded into a copy (*copy, malloc'd: the caller frees it).
+ * Returns how many there are (at most want), *whole set when they are
+ * the whole body. */
+static size_t
+body_take(struct sl_txn *t, const char *p, size_t avail, size_t want,
+	  const char **out, char **copy, int *whole)
+{
+	struct sl_h1_chunked c;
+	size_t consumed = 0, data = 0, n;
+	int r;
+
+	*copy = NULL;
+	*whole = 0;
+	if (t->req_body == SL_H1_BODY_LENGTH) {
+		uint64_t total = t->req_body_bytes + t->req_remaining;
+		n = avail < want ? avail : want;
+		*out = p;
+		*whole = total == n;
+		return n;
+	}
+	/* chunked: its framing decoded, on a copy (the exchange decodes
+	 * the buffer itself as the body goes on) */
+	n = avail < BODY_COPY_MAX ? avail : BODY_COPY_MAX;
+	if (n == 0 || (*copy = malloc(n)) == NULL)
+		return 0;
+	memcpy(*copy, p, n);
+	sl_h1_chunked_init(&c, 8192);
+	r = sl_h1_chunked_decode(&c, *copy, n, 1, &consumed, &data);
+	if (r < 0)
+		data = 0; /* the exchange will answer it 400 */
+	*out = *copy;
+	*whole = r == 1 && data <= want;
+	return data < want ? data : want;
+}
+
+/* Whether the body's first want bytes are in (or all there will be, or
+ * all the buffer can hold), the body starting at start. */
+static int
+body_ready(struct sl_seam *s, struct sl_extauth *ea, size_t start)
+{
+	struct sl_txn *t = s->txn;
+	const char *b;
+	char *copy;
+	size_t n;
+	int whole;
+
+	if (t->req_ph == SL_TXN_REQ_DONE || s->in.len >= s->in.cap ||
+	    (s->flags & SL_SEAM_F_EOF))
+		return 1;
+	n = body_take(t, s->in.data + start, s->in.len - start, ea->body_want,
+		      &b, &copy, &whole);
+	free(copy);
+	return n >= ea->body_want || whole;
+}
+
+static void
+extauth_on_body(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_extauth *ea = arg;
+
+	sl_now_refresh();
+	ea->woken(ea->t);
+}
+
+void
+sl_exchange_extauth_body(struct sl_seam *s)
+{
+	struct sl_txn *t = s->txn;
+	struct sl_extauth *ea = t->ea;
+
+	if (ea == NULL || ea->phase != EA_BODY ||
+	    !body_ready(s, ea, s->in.off + t->aw.head_len))
+		return;
+	/* from the pump: the request goes on from the loop, not inside it */
+	t->flags &= ~SL_TXN_F_EXT_BODY;
+	ea->phase = EA_BODY_READY;
+	event_active(&ea->bev, EV_TIMEOUT, 1);
+}
+
 void
 sl_exchange_extauth_cancel(struct sl_txn *t)
 {
@@ -715,6 +820,7 @@ sl_exchange_extauth_cancel(struct sl_txn *t)
 		return;
 	if (ea->q != NULL)
 		sl_subreq_cancel(ea->q);
+	event_del(&ea->bev);
 	free(ea);
 	t->ea = NULL;
 }
@@ -728,7 +834,7 @@ sl_exchange_extauth(struct sl_seam *s, const struct sl_h1_request *req,
 	struct sl_extauth *ea = t->ea;
 	struct req_in in;
 	struct cache_ent *ce;
-	char ip[64];
+	char ip[64], *body_copy = NULL;
 	char *rq;
 	size_t len;
 
@@ -741,15 +847,42 @@ sl_exchange_extauth(struct sl_seam *s, const struct sl_h1_request *req,
 		}
 		memset(ea, 0, offsetof(struct sl_extauth, d));
 		ea->t = t;
+		evtimer_assign(&ea->bev, s->w->base, extauth_on_body, ea);
 	}
+	memset(&in, 0, sizeof(in));
 	in.req = req;
 	in.ip = sl_ip_str(&t->client_addr, ip, sizeof(ip));
 	in.scheme = (s->flags & SL_SEAM_F_TLS) ? "https" : "http";
 	in.subject = s->tls_subject;
+	if (ea->phase == 0 && x->body_bytes > 0 &&
+	    req->body != SL_H1_BODY_NONE &&
+	    !(req->flags & SL_H1_F_EXPECT_CONTINUE)) {
+		/* the body's first bytes go with the check: wait for them
+		 * (not with Expect: 100-continue, whose body comes only
+		 * after sluice asks for it, once the request may go on) */
+		ea->body_want = req->body == SL_H1_BODY_LENGTH &&
+					req->content_length < x->body_bytes
+				    ? (uint32_t)req->content_length
+				    : x->body_bytes;
+		if (!body_ready(s, ea, s->in.off)) {
+			ea->phase = EA_BODY;
+			ea->woken = woken;
+			t->flags |= SL_TXN_F_EXT_BODY;
+			return 1;
+		}
+	}
+	if (ea->body_want > 0) {
+		int whole;
+		in.blen =
+		    body_take(t, s->in.data + s->in.off, s->in.len - s->in.off,
+			      ea->body_want, &in.body, &body_copy, &whole);
+		in.partial = !whole;
+	}
 	if (x->cache_entries > 0 && make_key(x, &in, ea->key) == 0 &&
 	    (ce = cache_slot(ea->key, x->cache_entries)) != NULL &&
 	    ce->d != NULL && memcmp(ce->key, ea->key, 32) == 0 &&
 	    ce->expires_ms > sl_now_ms()) {
+		free(body_copy);
 		memcpy(&ea->d, ce->d,
 		       offsetof(struct ea_decision, buf) + ce->d->len);
 		ea->phase = EA_DONE;
@@ -760,6 +893,7 @@ sl_exchange_extauth(struct sl_seam *s, const struct sl_h1_request *req,
 	rq = x->protocol == SL_EXTAUTH_GRPC
 		 ? grpc_request(x, s, &in, t->request_id, &len)
 		 : http_request(x, &in, t->request_id, &len);
+	free(body_copy); /* copied into rq */
 	if (rq == NULL) {
 		/* too large to ask about: a failure, under the route's
 		 * policy */

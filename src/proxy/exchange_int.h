@@ -342,6 +342,8 @@ struct sl_txn {
 #define SL_TXN_F_AUTH_UNCHECKED                                                \
 	0x4000 /* the external check failed and on_failure let it through */
 #define SL_TXN_F_EXT_WAIT 0x8000 /* waits for its external check */
+#define SL_TXN_F_EXT_BODY                                                      \
+	0x10000 /* waits for the body bytes its external check sends */
 #define SL_TXN_F_AUTH_MASK                                                     \
 	(SL_TXN_F_AUTH_OK | SL_TXN_F_EXT_OK | SL_TXN_F_AUTH_UNCHECKED)
 
@@ -525,6 +527,10 @@ int sl_exchange_extauth(struct sl_seam *s, const struct sl_h1_request *req,
 
 /* The request goes away: its check is dropped (no-op without one). */
 void sl_exchange_extauth_cancel(struct sl_txn *t);
+
+/* Body bytes came while the check waits for them (SL_TXN_F_EXT_BODY):
+ * when there are enough, the check goes (from a zero-delay event). */
+void sl_exchange_extauth_body(struct sl_seam *s);
 
 /* Answers with status, fields (CRLF-ended lines, with the body's
  * Content-Type) and body (blen bytes): an authorization service's denial

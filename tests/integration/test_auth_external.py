@@ -260,6 +260,67 @@ def a_body_sent_during_the_check_reaches_the_upstream_whole_once():
 
 
 @test
+def body_bytes_sends_the_bodys_first_bytes_with_the_check():
+    """body_bytes: the check waits for the body's first bytes (they may
+    come after the head) and carries them, marked partial when they are
+    not the whole body; the upstream still gets the whole body, once."""
+    import socket
+    import time
+    az, up, sl, port, aport = setup({"body_bytes": "1KiB"})
+    big = bytes(range(256)) * 20  # 5,120 bytes
+    r = get(port, "/pay/a", method="POST", body=big, headers=auth("good"))
+    eq(r.status, 200, "allowed")
+    c = az.requests()[-1]
+    eq(c.body, big[:1024], "the first 1 KiB went with the check")
+    eq(c.header("X-Auth-Partial-Body"), "true", "marked partial")
+    eq(up.requests[-1].body, big, "the upstream got it whole")
+    r = get(port, "/pay/b", method="POST", body=b"amount=5",
+            headers=auth("good"))
+    eq(r.status, 200, "allowed")
+    c = az.requests()[-1]
+    eq(c.body, b"amount=5", "a small body whole")
+    eq(c.header("X-Auth-Partial-Body"), None, "not partial")
+    # the body comes after the head, in two parts, the second late
+    k = socket.create_connection(("127.0.0.1", port), timeout=10)
+    k.sendall(b"POST /pay/c HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer "
+              b"good\r\nContent-Length: 2000\r\n\r\n")
+    time.sleep(0.2)
+    k.sendall(big[:500])
+    time.sleep(0.3)
+    n = len(az.requests())
+    eq([r.target for r in up.requests], ["/pay/a", "/pay/b"],
+       "nothing went up while the check waits for its bytes")
+    eq(az.requests()[-1].target, "/check/pay/b", "nor was it checked")
+    k.sendall(big[500:2000])
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += k.recv(65536)
+    check(buf.startswith(b"HTTP/1.1 200"), "allowed: %r" % buf[:40])
+    k.close()
+    check(len(az.requests()) == n + 1, "one check")
+    eq(az.requests()[-1].body, big[:1024], "its first 1 KiB, late or not")
+    check(up.wait_requests(3), "it went up")
+    eq(up.requests[-1].body, big[:2000], "whole")
+    # a chunked body: its payload, not its framing
+    k = socket.create_connection(("127.0.0.1", port), timeout=10)
+    k.sendall(b"POST /pay/d HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer "
+              b"good\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += k.recv(65536)
+    k.close()
+    check(buf.startswith(b"HTTP/1.1 200"), "chunked allowed")
+    eq(az.requests()[-1].body, b"hello world", "the decoded payload")
+    eq(az.requests()[-1].header("X-Auth-Partial-Body"), None, "whole")
+    # a denial with the body read
+    r = get(port, "/pay/e", method="POST", body=big, headers=auth("bad"))
+    eq(r.status, 403, "denied")
+    eq(up.requests[-1].target, "/pay/d", "nothing more went up")
+    sl.stop()
+
+
+@test
 def the_cache_answers_a_repeated_request_never_a_failure():
     # a ttl long enough for the asserts before its end on a loaded
     # machine, short enough to wait for

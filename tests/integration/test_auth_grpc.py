@@ -180,6 +180,7 @@ def setup(on_failure="deny"):
                "auth": {"external": {
                    "cluster": "authz", "protocol": "grpc",
                    "timeout": "1s", "on_failure": on_failure,
+                   "body_bytes": "3B",
                    "headers": ["Authorization", "X-Tag"]}}},
               {"name": "open", "cluster": "c"}]
     cfg, port = make_config(
@@ -211,6 +212,7 @@ def the_check_request_says_what_the_route_sends():
     eq(http.scheme, "http", "scheme")
     eq(http.protocol, "HTTP/1.1", "protocol")
     eq(http.size, 5, "the body's size")
+    eq(http.raw_body, b"123", "its first body_bytes")
     eq(http.id, up.requests[-1].header("X-Request-Id"), "the request id")
     h = {e.key: e.value for e in http.headers}
     eq(h, {"authorization": "Bearer good", "x-tag": "a"},
