@@ -479,7 +479,7 @@ config_external(struct sbuf *b, const struct sl_conf_extauth *x)
 	jstr(b, x->failure_header);
 	jkv_u64(b, "body_bytes", x->body_bytes);
 	if (x->cache_entries > 0) {
-		sb_printf(b, ",\"cache\":{\"entries\":%u",
+		sb_printf(b, ",\"cache\":{\"max_entries\":%u",
 			  (unsigned)x->cache_entries);
 		jkv_u64(b, "ttl_ms", x->cache_ttl_ms);
 		sb_printf(b, "}");

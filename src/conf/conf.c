@@ -651,7 +651,7 @@ static const char *const external_keys[] = {
     "body_bytes",
     NULL,
 };
-static const char *const external_cache_keys[] = {"entries", "ttl", NULL};
+static const char *const external_cache_keys[] = {"max_entries", "ttl", NULL};
 static const char *const jwt_keys[] = {
     "keys",	  "algorithms",	       "issuer", "audience",
     "clock_skew", "require_exp",       "token",	 "forward_token",

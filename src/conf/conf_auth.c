@@ -631,8 +631,8 @@ parse_external(struct sl_yaml_loader *ld, const char *lbl,
 		sl_conf_check_keys(ld, v, SL_CONF_SEC_EXTAUTH_CACHE);
 		x->cache_entries = 1024;
 		x->cache_ttl_ms = 10000;
-		if ((e = sl_yaml_map_get(v, "entries", NULL)) != NULL &&
-		    sl_yaml_get_uint(ld, "entries", e, 1, 1000000, &u) == 0)
+		if ((e = sl_yaml_map_get(v, "max_entries", NULL)) != NULL &&
+		    sl_yaml_get_uint(ld, "max_entries", e, 1, 1000000, &u) == 0)
 			x->cache_entries = (uint32_t)u;
 		if ((e = sl_yaml_map_get(v, "ttl", NULL)) != NULL)
 			sl_yaml_get_duration(ld, "ttl", e, 100, 3600000,

@@ -526,7 +526,7 @@ def check_mode_names_the_key_file_and_its_fault():
     # the shape of auth itself
     many = {"c%d" % i: "X-C%d" % i for i in range(9)}
     for auth, want in (
-            ({}, 'auth: missing key "jwt"'),
+            ({}, 'auth: needs "jwt", "external" or both'),
             ([], '"auth"'),
             ({"jwt": {"issuer": "x"}}, 'jwt: missing key "keys"'),
             ({"jwt": {"keys": d}}, "not a regular file"),

@@ -324,7 +324,7 @@ def body_bytes_sends_the_bodys_first_bytes_with_the_check():
 def the_cache_answers_a_repeated_request_never_a_failure():
     # a ttl long enough for the asserts before its end on a loaded
     # machine, short enough to wait for
-    az, up, sl, port, aport = setup({"cache": {"entries": 64,
+    az, up, sl, port, aport = setup({"cache": {"max_entries": 64,
                                                "ttl": "5s"}})
     for _ in range(5):
         eq(get(port, "/pay/a", headers=auth("good")).status, 200, "allow")
@@ -487,7 +487,7 @@ def external_mistakes_are_refused_by_dash_t():
         ({"cluster": "c", "upstream_headers": ["Content-Length"]},
          "is a field sluice controls"),
         ({"cluster": "c", "headers": ["bad name"]}, "not a valid header"),
-        ({"cluster": "c", "cache": {"entries": 0}}, "entries"),
+        ({"cluster": "c", "cache": {"max_entries": 0}}, "max_entries"),
         ({"cluster": "c", "colour": 1}, "colour"),
     ]
     for ext, want in cases:

@@ -324,7 +324,7 @@ def full_config():
                       "on_failure": "allow", "failure_status": 403,
                       "failure_header": "X-Unchecked",
                       "body_bytes": "2KiB",
-                      "cache": {"entries": 500, "ttl": "5s"}}}},
+                      "cache": {"max_entries": 500, "ttl": "5s"}}}},
                  {"name": "grpc-checked", "match": {"path_prefix": "/g"},
                   "cluster": "pay",
                   "auth": {"external": {"cluster": "authz-grpc",
