@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -275,6 +276,29 @@ split_url(const char *url, int *tls, const char **auth, size_t *alen,
 	return 0;
 }
 
+/* A hash of what a cluster connects to: its endpoints' addresses and its
+ * TLS (a reload that changes them has a key set fetched again). */
+static uint64_t
+cluster_sig(const struct sl_conf_cluster *cl)
+{
+	uint64_t h = 14695981039346656037ull;
+	const char *parts[4];
+
+	for (size_t i = 0; i < cl->nendpoints; i++)
+		for (const char *p = cl->endpoints[i].addr.text; p && *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	parts[0] = cl->tls.enabled ? "tls" : "plain";
+	parts[1] = cl->tls.sni;
+	parts[2] = cl->tls.ca.path;
+	parts[3] = cl->tls.verify ? "verify" : "no-verify";
+	for (size_t i = 0; i < 4; i++) {
+		for (const char *p = parts[i]; p && *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ull;
+		h = (h ^ 0xff) * 1099511628211ull;
+	}
+	return h;
+}
+
 /* keys: { url, cluster, refresh, refetch_interval, timeout } */
 static void
 parse_keys_url(struct sl_yaml_loader *ld, const char *lbl,
@@ -360,7 +384,8 @@ parse_keys_url(struct sl_yaml_loader *ld, const char *lbl,
 		 "User-Agent: sluice\r\n\r\n",
 		 path, (int)alen, authority);
 	k->request_len = (size_t)n;
-	if ((k->src = sl_keysrc_get(url, cl->name, refresh, refetch)) == NULL) {
+	if ((k->src = sl_keysrc_get(url, cl->name, refresh, refetch,
+				    cluster_sig(cl))) == NULL) {
 		ld->oom = 1;
 		return;
 	}
@@ -448,11 +473,39 @@ parse_jwt(struct sl_yaml_loader *ld, const char *lbl,
 		parse_fields(ld, lbl, v, p);
 }
 
+/* Which field names a list of auth.external may hold. */
+enum {
+	NAMES_SENT = 0, /* headers: not the ones the check writes itself */
+	NAMES_UPSTREAM, /* upstream_headers */
+	NAMES_CLIENT,	/* client_headers: a denial's Content-Type too */
+};
+
+/* Whether name is refused in a list of kind (a field that frames or routes
+ * the message, or one sluice writes itself). */
+static int
+names_refused(const char *f, int kind)
+{
+	static const char *const own[] = {"x-client-subject",
+					  "x-auth-partial-body", NULL};
+
+	if (strcasecmp(f, "authorization") == 0 ||
+	    strcasecmp(f, "cookie") == 0 ||
+	    (kind == NAMES_CLIENT && strcasecmp(f, "content-type") == 0))
+		return 0;
+	for (size_t r = 0; reserved_fields[r] != NULL; r++)
+		if (strcasecmp(f, reserved_fields[r]) == 0)
+			return 1;
+	for (size_t r = 0; kind == NAMES_SENT && own[r] != NULL; r++)
+		if (strcasecmp(f, own[r]) == 0)
+			return 1;
+	return 0;
+}
+
 /* A list of field names (at most SL_EXTAUTH_FIELDS_MAX) into out, lower
- * case; reserved ones refused when res is set. */
+ * case, as kind allows them. */
 static void
 field_list(struct sl_yaml_loader *ld, const char *lbl, const char *key,
-	   const struct sl_yaml_node *n, char **out, size_t *nout, int res)
+	   const struct sl_yaml_node *n, char **out, size_t *nout, int kind)
 {
 	if (sl_yaml_get_seq(ld, key, n) == -1)
 		return;
@@ -466,7 +519,7 @@ field_list(struct sl_yaml_loader *ld, const char *lbl, const char *key,
 		const struct sl_yaml_node *m = n->kids[i];
 		const char *f;
 		char *c;
-		int bad = 0;
+		int bad;
 		if (sl_yaml_get_str(ld, key, m, &f) == -1)
 			continue;
 		if (!sl_conf_is_token(f, m->len)) {
@@ -477,11 +530,7 @@ field_list(struct sl_yaml_loader *ld, const char *lbl, const char *key,
 			    lbl, key, sl_yaml_qnode(ld, m));
 			continue;
 		}
-		for (size_t r = 0; res && reserved_fields[r] != NULL; r++)
-			if (strcasecmp(f, reserved_fields[r]) == 0 &&
-			    strcasecmp(f, "authorization") != 0 &&
-			    strcasecmp(f, "cookie") != 0)
-				bad = 1;
+		bad = names_refused(f, kind);
 		if (bad) {
 			sl_yaml_err_node(ld, m,
 					 "%s: external: \"%s\": \"%s\" is a "
@@ -513,10 +562,13 @@ parse_external(struct sl_yaml_loader *ld, const char *lbl,
 	if (sl_yaml_get_map(ld, "external", map) == -1)
 		return;
 	sl_conf_check_keys(ld, map, SL_CONF_SEC_EXTAUTH);
+	static atomic_uint_fast64_t ids;
+
 	if ((x = a->external = calloc(1, sizeof(*x))) == NULL) {
 		ld->oom = 1;
 		return;
 	}
+	x->id = atomic_fetch_add(&ids, 1) + 1;
 	x->timeout_ms = 1000;
 	x->failure_status = 503;
 	x->protocol = SL_EXTAUTH_HTTP;
@@ -575,13 +627,14 @@ parse_external(struct sl_yaml_loader *ld, const char *lbl,
 		sl_yaml_get_duration(ld, "timeout", v, 10, 60000,
 				     &x->timeout_ms);
 	if ((v = sl_yaml_map_get(map, "headers", NULL)) != NULL)
-		field_list(ld, lbl, "headers", v, x->send, &x->nsend, 0);
+		field_list(ld, lbl, "headers", v, x->send, &x->nsend,
+			   NAMES_SENT);
 	if ((v = sl_yaml_map_get(map, "upstream_headers", NULL)) != NULL)
 		field_list(ld, lbl, "upstream_headers", v, x->upstream,
-			   &x->nupstream, 1);
+			   &x->nupstream, NAMES_UPSTREAM);
 	if ((v = sl_yaml_map_get(map, "client_headers", NULL)) != NULL)
 		field_list(ld, lbl, "client_headers", v, x->client, &x->nclient,
-			   1);
+			   NAMES_CLIENT);
 	else {
 		x->client[x->nclient++] =
 		    sl_yaml_strdup(ld, "www-authenticate");

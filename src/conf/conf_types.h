@@ -416,6 +416,8 @@ enum sl_extauth_failure {
 };
 #define SL_EXTAUTH_FIELDS_MAX 8 /* names in each list */
 struct sl_conf_extauth {
+	uint64_t id; /* unique in the process: a worker's cache of decisions
+			is never one generation's for another's */
 	const struct sl_conf_cluster *cluster;
 	int protocol;	     /* enum sl_extauth_proto */
 	char *path;	     /* HTTP: the prefix of the target; "" none */

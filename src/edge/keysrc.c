@@ -76,17 +76,22 @@ src_free(struct sl_keysrc *src)
 
 struct sl_keysrc *
 sl_keysrc_get(const char *url, const char *cluster, uint64_t refresh_ms,
-	      uint64_t refetch_ms)
+	      uint64_t refetch_ms, uint64_t cluster_sig)
 {
 	struct sl_keysrc *src;
 
 	pthread_mutex_lock(&reg_mu);
 	for (src = reg; src != NULL; src = src->next)
 		if (strcmp(src->url, url) == 0 &&
-		    strcmp(src->cluster, cluster) == 0 &&
-		    src->refresh_ms == refresh_ms &&
-		    src->refetch_ms == refetch_ms) {
+		    strcmp(src->cluster, cluster) == 0) {
 			src->refs++;
+			atomic_store(&src->refresh_ms, refresh_ms);
+			atomic_store(&src->refetch_ms, refetch_ms);
+			if (src->cluster_sig != cluster_sig) {
+				/* other endpoints: the set is asked of them */
+				src->cluster_sig = cluster_sig;
+				atomic_store(&src->due_ms, 0);
+			}
 			pthread_mutex_unlock(&reg_mu);
 			return src;
 		}
@@ -102,8 +107,9 @@ sl_keysrc_get(const char *url, const char *cluster, uint64_t refresh_ms,
 		pthread_mutex_unlock(&reg_mu);
 		return NULL;
 	}
-	src->refresh_ms = refresh_ms;
-	src->refetch_ms = refetch_ms;
+	atomic_init(&src->refresh_ms, refresh_ms);
+	atomic_init(&src->refetch_ms, refetch_ms);
+	src->cluster_sig = cluster_sig;
 	src->backoff_ms = BACKOFF_FIRST_MS;
 	src->refs = 1;
 	src->next = reg;
@@ -202,9 +208,9 @@ sl_keysrc_unknown_kid(struct sl_keysrc *src, uint64_t kid_hash, uint64_t now_ms,
 		/* one refetch per interval, whatever the kids: a flood of
 		 * made-up ones costs the key server one request */
 		uint64_t ok = atomic_load(&src->kid_ok_ms);
-		if (now_ms < ok ||
-		    !atomic_compare_exchange_strong(&src->kid_ok_ms, &ok,
-						    now_ms + src->refetch_ms))
+		if (now_ms < ok || !atomic_compare_exchange_strong(
+				       &src->kid_ok_ms, &ok,
+				       now_ms + atomic_load(&src->refetch_ms)))
 			r = SL_KEYSRC_KID_LIMITED;
 		else if (claim(src))
 			*fetch = 1;
@@ -236,7 +242,8 @@ sl_keysrc_fetched(struct sl_keysrc *src, int reason, int result, int status,
 		  uint64_t now_unix_s)
 {
 	struct sl_jwks *old = NULL;
-	uint64_t next;
+	uint64_t next, refresh = atomic_load(&src->refresh_ms),
+		       refetch = atomic_load(&src->refetch_ms);
 
 	if (reason < 0 || reason >= SL_KEYSRC_R_N)
 		reason = SL_KEYSRC_R_REFRESH;
@@ -249,11 +256,11 @@ sl_keysrc_fetched(struct sl_keysrc *src, int reason, int result, int status,
 	if (ks != NULL) {
 		/* the answer's lifetime, never shorter than the refetch
 		 * interval nor longer than refresh */
-		next = src->refresh_ms;
+		next = refresh;
 		if (max_age_s >= 0 && (uint64_t)max_age_s * 1000 < next)
 			next = (uint64_t)max_age_s * 1000;
-		if (next < src->refetch_ms)
-			next = src->refetch_ms;
+		if (next < refetch)
+			next = refetch;
 		src->backoff_ms = BACKOFF_FIRST_MS;
 		pthread_mutex_lock(&src->mu);
 		old = src->cur;
@@ -268,8 +275,8 @@ sl_keysrc_fetched(struct sl_keysrc *src, int reason, int result, int status,
 		/* the last good set stays; ask again soon, less often
 		 * while the server stays down */
 		next = src->backoff_ms;
-		if (next > src->refetch_ms)
-			next = src->refetch_ms;
+		if (next > refetch)
+			next = refetch;
 		src->backoff_ms = next * 2;
 	}
 	atomic_store(&src->due_ms, now_ms + next);

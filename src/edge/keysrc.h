@@ -51,11 +51,15 @@ enum sl_keysrc_kid {
 };
 
 struct sl_keysrc {
-	/* identity, the registry's key: the URL and the cluster */
+	/* identity, the registry's key: the URL and the cluster's name */
 	char *url;
 	char *cluster;
-	uint64_t refresh_ms; /* the longest a set is kept unasked */
-	uint64_t refetch_ms; /* an unknown kid's refetches, at most one per */
+	/* the latest generation's: a reload may change them */
+	atomic_uint_fast64_t refresh_ms; /* the longest a set is kept unasked */
+	atomic_uint_fast64_t refetch_ms; /* an unknown kid's refetches, at most
+					    one per */
+	uint64_t cluster_sig;	/* the cluster's endpoints and TLS, hashed
+				   (registry lock): a change fetches again */
 	struct sl_keysrc *next; /* in the registry */
 	unsigned refs;		/* generations holding it (registry lock) */
 
@@ -86,12 +90,15 @@ struct sl_keysrc {
 };
 
 /*
- * The source of url through cluster with these timings: the one a live
- * generation already holds (one more reference), or a new one with no
+ * The source of url through the cluster of that name: the one a live
+ * generation already holds (one more reference; it takes these timings,
+ * and when the cluster's endpoints or TLS changed, cluster_sig says so,
+ * it fetches again at once, its set kept meanwhile), or a new one with no
  * set. NULL when out of memory. Any thread.
  */
 struct sl_keysrc *sl_keysrc_get(const char *url, const char *cluster,
-				uint64_t refresh_ms, uint64_t refetch_ms);
+				uint64_t refresh_ms, uint64_t refetch_ms,
+				uint64_t cluster_sig);
 /* A generation lets go of it: the last one frees it. */
 void sl_keysrc_put(struct sl_keysrc *src);
 

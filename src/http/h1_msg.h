@@ -29,7 +29,7 @@ enum sl_fwd_xff {
 /* Fields an edge check sets from what it verified (doc/auth.md): the
  * client's fields named in drop never go upstream, those in set are
  * added with sluice's own. */
-#define SL_FWD_EXTRA_MAX 24
+#define SL_FWD_EXTRA_MAX 48
 struct sl_fwd_extra {
 	uint64_t drop_lens; /* bit len & 63 for each name of drop */
 	unsigned ndrop, nset;

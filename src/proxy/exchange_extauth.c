@@ -138,12 +138,23 @@ cache_slot(const uint8_t key[32], uint32_t n)
 
 /* ---- the request to the service --------------------------------------- */
 
+/* A field the check sends: the client's, or a token's claim. */
+struct sent_field {
+	const char *n, *v;
+	size_t nl, vl;
+};
+#define SENT_MAX 64 /* fields of the named ones a check sends */
+
 struct req_in {
 	const struct sl_h1_request *req;
+	struct sent_field f[SENT_MAX];
+	size_t nf;
 	const char *ip;
 	const char *scheme;
 	const char *subject;
-	const char *body; /* the body's first bytes sent (blen), or NULL */
+	const char *protocol; /* "HTTP/1.1", "HTTP/1.0", "HTTP/2" */
+	int64_t size;	      /* the body's, -1: not known */
+	const char *body;     /* the body's first bytes sent (blen), or NULL */
 	size_t blen;
 	int partial; /* they are not the whole body */
 };
@@ -166,6 +177,44 @@ digest_add(const void *p, size_t n)
 	(void)EVP_DigestUpdate(md, "\n", 1);
 }
 
+/* Whether the route's token check drops the client's fields of this
+ * name (jx: its fields, NULL: no token check). */
+static int
+dropped(const struct sl_fwd_extra *jx, const char *name, size_t n)
+{
+	for (unsigned i = 0; jx != NULL && i < jx->ndrop; i++)
+		if (jx->drop[i].len == n &&
+		    strncasecmp(jx->drop[i].name, name, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* The named fields the check sends: the client's, but those the token
+ * check replaces (a client's X-User-Id next to a token's sub is never
+ * what the service sees), and the token's claims sent as fields. */
+static void
+collect_sent(const struct sl_conf_extauth *x, struct req_in *in,
+	     const struct sl_fwd_extra *jx)
+{
+	const struct sl_h1_request *req = in->req;
+
+	in->nf = 0;
+	for (size_t i = 0; i < req->nheaders && in->nf < SENT_MAX; i++) {
+		const struct sl_h1_header *h = &req->headers[i];
+		if (!sent_name(x, h->name, h->name_len) ||
+		    dropped(jx, h->name, h->name_len))
+			continue;
+		in->f[in->nf++] = (struct sent_field){
+		    h->name, h->value, h->name_len, h->value_len};
+	}
+	for (unsigned i = 0; jx != NULL && i < jx->nset && in->nf < SENT_MAX;
+	     i++)
+		if (sent_name(x, jx->set[i].name, jx->set[i].nlen))
+			in->f[in->nf++] = (struct sent_field){
+			    jx->set[i].name, jx->set[i].value, jx->set[i].nlen,
+			    jx->set[i].vlen};
+}
+
 /* The cache key: the route's check and everything sent but the id. */
 static int
 make_key(const struct sl_conf_extauth *x, const struct req_in *in,
@@ -178,7 +227,9 @@ make_key(const struct sl_conf_extauth *x, const struct req_in *in,
 		return -1;
 	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
 		return -1;
-	digest_add(&x, sizeof(x));
+	digest_add(&x->id, sizeof(x->id));
+	digest_add(in->protocol, strlen(in->protocol));
+	digest_add(&in->size, sizeof(in->size));
 	digest_add(req->method, req->method_len);
 	digest_add(req->target, req->target_len);
 	digest_add(req->host != NULL ? req->host : "",
@@ -187,12 +238,9 @@ make_key(const struct sl_conf_extauth *x, const struct req_in *in,
 	digest_add(in->scheme, strlen(in->scheme));
 	digest_add(in->subject ? in->subject : "",
 		   in->subject ? strlen(in->subject) : 0);
-	for (size_t i = 0; i < req->nheaders; i++) {
-		const struct sl_h1_header *h = &req->headers[i];
-		if (!sent_name(x, h->name, h->name_len))
-			continue;
-		digest_add(h->name, h->name_len);
-		digest_add(h->value, h->value_len);
+	for (size_t i = 0; i < in->nf; i++) {
+		digest_add(in->f[i].n, in->f[i].nl);
+		digest_add(in->f[i].v, in->f[i].vl);
 	}
 	if (in->body != NULL) {
 		digest_add(in->partial ? "partial" : "whole",
@@ -235,17 +283,15 @@ http_request(const struct sl_conf_extauth *x, const struct req_in *in,
 			goto fail;
 		o += (size_t)n;
 	}
-	for (size_t i = 0; i < req->nheaders; i++) {
-		const struct sl_h1_header *h = &req->headers[i];
-		if (!sent_name(x, h->name, h->name_len))
-			continue;
-		if (o + h->name_len + h->value_len + 4 >= REQ_MAX)
+	for (size_t i = 0; i < in->nf; i++) {
+		const struct sent_field *h = &in->f[i];
+		if (o + h->nl + h->vl + 4 >= REQ_MAX)
 			goto fail;
-		memcpy(b + o, h->name, h->name_len);
-		o += h->name_len;
+		memcpy(b + o, h->n, h->nl);
+		o += h->nl;
 		memcpy(b + o, ": ", 2);
-		memcpy(b + o + 2, h->value, h->value_len);
-		o += 2 + h->value_len;
+		memcpy(b + o + 2, h->v, h->vl);
+		o += 2 + h->vl;
 		memcpy(b + o, "\r\n", 2);
 		o += 2;
 	}
@@ -281,17 +327,17 @@ grpc_request(const struct sl_conf_extauth *x, const struct sl_seam *s,
 	/* each named field once, its values joined with commas */
 	for (size_t k = 0; k < x->nsend; k++) {
 		size_t start = jo, seen = 0;
-		for (size_t i = 0; i < req->nheaders; i++) {
-			const struct sl_h1_header *h = &req->headers[i];
-			if (h->name_len != strlen(x->send[k]) ||
-			    strncasecmp(h->name, x->send[k], h->name_len) != 0)
+		for (size_t i = 0; i < in->nf; i++) {
+			const struct sent_field *h = &in->f[i];
+			if (h->nl != strlen(x->send[k]) ||
+			    strncasecmp(h->n, x->send[k], h->nl) != 0)
 				continue;
-			if (jo + h->value_len + 1 > sizeof(joined))
+			if (jo + h->vl + 1 > sizeof(joined))
 				goto fail;
 			if (seen++)
 				joined[jo++] = ',';
-			memcpy(joined + jo, h->value, h->value_len);
-			jo += h->value_len;
+			memcpy(joined + jo, h->v, h->vl);
+			jo += h->vl;
 		}
 		if (seen) {
 			f[nf].name.p = x->send[k];
@@ -316,9 +362,7 @@ grpc_request(const struct sl_conf_extauth *x, const struct sl_seam *s,
 		    (struct sl_authzpb_str){in->subject, strlen(in->subject)};
 	r.headers = f;
 	r.nheaders = nf;
-	r.size = req->body == SL_H1_BODY_LENGTH ? (int64_t)req->content_length
-		 : req->body == SL_H1_BODY_NONE ? 0
-						: -1;
+	r.size = in->size;
 	if (in->body != NULL)
 		r.body = (struct sl_authzpb_str){in->body, in->blen};
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -484,7 +528,8 @@ http_decide(struct sl_extauth *ea, const struct sl_conf_extauth *x,
 
 /* A gRPC answer into d; -1 when it is no CheckResponse (a failure). */
 static int
-grpc_decide(struct sl_extauth *ea, const struct sl_subreq_result *r)
+grpc_decide(struct sl_extauth *ea, const struct sl_conf_extauth *x,
+	    const struct sl_subreq_result *r)
 {
 	struct ea_decision *d = &ea->d;
 	struct sl_authzpb_resp *pb = malloc(sizeof(*pb));
@@ -512,9 +557,13 @@ grpc_decide(struct sl_extauth *ea, const struct sl_subreq_result *r)
 			: 403;
 	for (size_t i = 0; i < pb->nfields; i++) {
 		const struct sl_authzpb_field *f = &pb->fields[i];
+		/* never a field that frames the message or is sluice's;
+		 * a denial's only as client_headers names them */
 		if (!sl_h1_is_token(f->name.p, f->name.len) ||
 		    !clean(f->value.p, f->value.len) ||
-		    (allow && protected_name(f->name.p, f->name.len)) ||
+		    protected_name(f->name.p, f->name.len) ||
+		    (!allow &&
+		     !named(x->client, x->nclient, f->name.p, f->name.len)) ||
 		    d->nset >= SL_AUTHZPB_FIELDS_MAX)
 			continue;
 		if (keep(d, &d->set[d->nset], f->name.p, f->name.len,
@@ -571,7 +620,7 @@ extauth_done(const struct sl_subreq_result *r, void *arg)
 		ea->why = "status_5xx";
 		ea->d.verdict = EA_FAIL;
 	} else if (x->protocol == SL_EXTAUTH_GRPC) {
-		if (grpc_decide(ea, r) == -1)
+		if (grpc_decide(ea, x, r) == -1)
 			ea->d.verdict = EA_FAIL;
 	} else
 		http_decide(ea, x, r, s->w);
@@ -607,34 +656,42 @@ ext_count(struct sl_seam *s, int result)
 	SL_STAT_INC(s->txn->route->state->counts[s->w->id].ext[result]);
 }
 
-/* Adds the decision's fields to x. */
-static void
+/* One more name the client's fields of which are dropped. Returns 0, or
+ * -1 when there is no room. */
+static int
+drop_name(struct sl_fwd_extra *fx, const char *name, size_t len)
+{
+	if (fx->ndrop >= SL_FWD_EXTRA_MAX)
+		return -1;
+	fx->drop[fx->ndrop].name = name;
+	fx->drop[fx->ndrop++].len = len;
+	return 0;
+}
+
+/* Adds the decision's fields to fx: first the names whose client fields
+ * must go (the ones the service sets, the failure marker), then what the
+ * service removes, then what it sets. Returns 0, or -1 when they do not
+ * all fit: the caller fails closed, for a client's field that was to be
+ * replaced must never go up beside the service's. */
+static int
 allow_fields(const struct sl_conf_extauth *x, struct sl_extauth *ea,
 	     struct sl_fwd_extra *fx)
 {
 	const struct ea_decision *d = &ea->d;
+	int r = 0;
 
-	/* the client's own fields of the names the service sets never go
-	 * up, nor its own marker of a failure let through */
 	for (size_t i = 0; i < x->nupstream; i++)
-		if (fx->ndrop < SL_FWD_EXTRA_MAX) {
-			fx->drop[fx->ndrop].name = x->upstream[i];
-			fx->drop[fx->ndrop++].len = strlen(x->upstream[i]);
-		}
-	if (fx->ndrop < SL_FWD_EXTRA_MAX) {
-		fx->drop[fx->ndrop].name = x->failure_header;
-		fx->drop[fx->ndrop++].len = strlen(x->failure_header);
-	}
-	for (unsigned i = 0; i < d->nrm && fx->ndrop < SL_FWD_EXTRA_MAX; i++) {
-		fx->drop[fx->ndrop].name = d->buf + d->rm[i].noff;
-		fx->drop[fx->ndrop++].len = d->rm[i].nlen;
-	}
-	for (unsigned i = 0; i < d->nset && fx->nset < SL_FWD_EXTRA_MAX; i++) {
-		/* a gRPC service names what it sets: the client's go */
-		if (x->protocol == SL_EXTAUTH_GRPC &&
-		    fx->ndrop < SL_FWD_EXTRA_MAX) {
-			fx->drop[fx->ndrop].name = d->buf + d->set[i].noff;
-			fx->drop[fx->ndrop++].len = d->set[i].nlen;
+		r |= drop_name(fx, x->upstream[i], strlen(x->upstream[i]));
+	/* a gRPC service names what it sets: the client's go */
+	for (unsigned i = 0; x->protocol == SL_EXTAUTH_GRPC && i < d->nset; i++)
+		r |= drop_name(fx, d->buf + d->set[i].noff, d->set[i].nlen);
+	r |= drop_name(fx, x->failure_header, strlen(x->failure_header));
+	for (unsigned i = 0; i < d->nrm; i++)
+		r |= drop_name(fx, d->buf + d->rm[i].noff, d->rm[i].nlen);
+	for (unsigned i = 0; i < d->nset; i++) {
+		if (fx->nset >= SL_FWD_EXTRA_MAX) {
+			r = -1;
+			break;
 		}
 		fx->set[fx->nset].name = d->buf + d->set[i].noff;
 		fx->set[fx->nset].nlen = d->set[i].nlen;
@@ -644,6 +701,7 @@ allow_fields(const struct sl_conf_extauth *x, struct sl_extauth *ea,
 	fx->drop_lens = 0;
 	for (unsigned i = 0; i < fx->ndrop; i++)
 		fx->drop_lens |= (uint64_t)1 << (fx->drop[i].len & 63);
+	return r;
 }
 
 /* The denial passed on to the client. */
@@ -693,8 +751,18 @@ apply(struct sl_seam *s, const struct sl_conf_extauth *x, struct sl_extauth *ea,
 {
 	switch (ea->d.verdict) {
 	case EA_ALLOW:
+		if (allow_fields(x, ea, fx) == -1) {
+			log_warnx("conn=%llu request_id=%s route=%s: external "
+				  "auth: the allowance's fields do not fit; "
+				  "refused",
+				  (unsigned long long)s->id, s->txn->request_id,
+				  s->txn->route->name);
+			ext_count(s, SL_EXT_ERROR_DENY);
+			sl_exchange_answer(s, 503, "ext_auth_unavailable", 0,
+					   "Retry-After: 1\r\n");
+			return -1;
+		}
 		ext_count(s, SL_EXT_ALLOW);
-		allow_fields(x, ea, fx);
 		s->txn->flags |= SL_TXN_F_EXT_OK; /* the access log says so */
 		return 0;
 	case EA_DENY:
@@ -706,15 +774,20 @@ apply(struct sl_seam *s, const struct sl_conf_extauth *x, struct sl_extauth *ea,
 	if (x->on_failure == SL_EXTAUTH_FAIL_ALLOW) {
 		/* let through, marked: the upstream may refuse what it
 		 * must, and the count says how many went unchecked */
-		ext_count(s, SL_EXT_ERROR_ALLOW);
 		ea->d.nset = ea->d.nrm = 0;
-		allow_fields(x, ea, fx);
-		if (fx->nset < SL_FWD_EXTRA_MAX) {
-			fx->set[fx->nset].name = x->failure_header;
-			fx->set[fx->nset].nlen = strlen(x->failure_header);
-			fx->set[fx->nset].value = "1";
-			fx->set[fx->nset++].vlen = 1;
+		if (allow_fields(x, ea, fx) == -1 ||
+		    fx->nset >= SL_FWD_EXTRA_MAX) {
+			/* the marker must go with it, or it does not go */
+			ext_count(s, SL_EXT_ERROR_DENY);
+			sl_exchange_answer(s, 503, "ext_auth_unavailable", 0,
+					   "Retry-After: 1\r\n");
+			return -1;
 		}
+		ext_count(s, SL_EXT_ERROR_ALLOW);
+		fx->set[fx->nset].name = x->failure_header;
+		fx->set[fx->nset].nlen = strlen(x->failure_header);
+		fx->set[fx->nset].value = "1";
+		fx->set[fx->nset++].vlen = 1;
 		s->txn->flags |= SL_TXN_F_AUTH_UNCHECKED;
 		return 0;
 	}
@@ -851,6 +924,13 @@ sl_exchange_extauth(struct sl_seam *s, const struct sl_h1_request *req,
 	}
 	memset(&in, 0, sizeof(in));
 	in.req = req;
+	collect_sent(x, &in, fx->nset > 0 || fx->ndrop > 0 ? fx : NULL);
+	in.protocol = sl_seam_fields(s) ? "HTTP/2"
+		      : req->minor == 0 ? "HTTP/1.0"
+					: "HTTP/1.1";
+	in.size = req->body == SL_H1_BODY_LENGTH ? (int64_t)req->content_length
+		  : req->body == SL_H1_BODY_NONE ? 0
+						 : -1;
 	in.ip = sl_ip_str(&t->client_addr, ip, sizeof(ip));
 	in.scheme = (s->flags & SL_SEAM_F_TLS) ? "https" : "http";
 	in.subject = s->tls_subject;

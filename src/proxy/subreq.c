@@ -48,6 +48,8 @@ struct sl_subreq {
 	int reused;	 /* up came from the pool */
 	int head_method; /* the request is a HEAD: no body comes */
 	struct event tev;
+	struct event kev; /* the first write, from the loop: done is never
+			     called inside sl_subreq_start */
 	sl_subreq_done_fn done;
 	void *arg;
 	/* the answer */
@@ -73,6 +75,7 @@ subreq_free(struct sl_subreq *q, int reusable)
 	if (q->up != NULL)
 		sl_upstream_put(q->up, reusable);
 	event_del(&q->tev);
+	event_del(&q->kev);
 	TAILQ_REMOVE(&q->w->subreqs, q, link);
 	sl_wgen_unref(q->w, q->gen);
 	free(q->req);
@@ -106,6 +109,18 @@ static void
 subreq_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	subreq_end(arg, "timeout", 0);
+}
+
+static void subreq_write(struct sl_subreq *q);
+
+/* A pooled connection was ready at the start: its first write. */
+static void
+subreq_on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_subreq *q = arg;
+
+	if (q->state == Q_SENDING && q->up != NULL)
+		subreq_write(q);
 }
 
 /* Takes an endpoint and a connection to it. Returns 0, or -1 when none
@@ -200,6 +215,7 @@ sl_subreq_start(struct sl_worker *w, struct sl_wgen *gen,
 	q->arg = arg;
 	sl_wgen_ref(gen);
 	evtimer_assign(&q->tev, w->base, subreq_on_timer, q);
+	evtimer_assign(&q->kev, w->base, subreq_on_kick, q);
 	TAILQ_INSERT_TAIL(&w->subreqs, q, link);
 	if (subreq_connect(q) == -1) {
 		q->done = NULL;
@@ -208,8 +224,11 @@ sl_subreq_start(struct sl_worker *w, struct sl_wgen *gen,
 	}
 	event_add(&q->tev, &tv);
 	if (q->up->state == SL_UP_ST_ACTIVE) {
+		/* written from the loop: a write that fails and a new
+		 * connection that cannot be had end q, and its owner must
+		 * hear of that after this returns, never inside it */
 		q->state = Q_SENDING;
-		subreq_write(q);
+		event_active(&q->kev, EV_TIMEOUT, 1);
 	}
 	return q;
 }

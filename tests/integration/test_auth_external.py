@@ -51,6 +51,11 @@ class AuthService:
                 ("WWW-Authenticate", 'Bearer error="invalid_token"')])
         if a == "Bearer login":
             return Reply(302, b"", [("Location", "https://id.test/login")])
+        if req.header("X-User-Id") is not None:
+            # decides on the caller the token names
+            if req.header("X-User-Id") == "alice":
+                return Reply(200, b"", [("X-Caller-Id", "alice")])
+            return Reply(403, b"not alice")
         if a == "Bearer boom":
             return Reply(500, b"oops")
         if a == "Bearer slow":
@@ -338,14 +343,22 @@ def the_cache_answers_a_repeated_request_never_a_failure():
     eq(r.body, b'{"denied":"by policy"}', "a cached denial's body")
     eq(get(port, "/pay/b", headers=auth("good")).status, 200, "allow")
     eq(len(az.requests()), 3, "another target is another check")
+    eq(get(port, "/pay/b", method="POST", body=b"x" * 10,
+           headers=auth("good")).status, 200, "a POST")
+    eq(get(port, "/pay/b", method="POST", body=b"x" * 20,
+           headers=auth("good")).status, 200, "a larger POST")
+    eq(len(az.requests()), 5, "a body of another size is another check")
+    eq(get(port, "/pay/b", method="POST", body=b"y" * 20,
+           headers=auth("good")).status, 200, "the same size again")
+    eq(len(az.requests()), 5, "cached")
     for _ in range(2):
         eq(get(port, "/pay/a", headers=auth("boom")).status, 503, "fail")
-    eq(len(az.requests()), 5, "a failure is never cached")
+    eq(len(az.requests()), 7, "a failure is never cached")
     m = metrics(aport)
     eq(metric_sum(m, "sluice_auth_external_cache_hits_total", route="pay"),
-       7, "hits counted")
+       8, "hits counted")
     check(wait_until(lambda: get(port, "/pay/a", headers=auth("good"))
-                     .status == 200 and len(az.requests()) > 5,
+                     .status == 200 and len(az.requests()) > 7,
                      timeout=15), "asked again after the ttl")
     sl.stop()
 
@@ -467,6 +480,51 @@ def a_websocket_upgrade_is_checked_before_the_101():
 
 
 @test
+def the_service_sees_the_tokens_claims_never_a_clients_copy():
+    """With jwt and external on one route, a field the token's claim sets
+    is what the service is sent: a client's own X-User-Id beside a token
+    for bob is not (review of session 31: it was sent, and the service
+    allowed a request the token did not). The token's allow is counted
+    once though it is checked again after the wait."""
+    from jwtkeys import AUD, ISS, Keys, claims, need_jwt
+    need_jwt()
+    import json as _json
+    k = Keys()
+    kp = os.path.join(tmpdir(), "jwks.json")
+    with open(kp, "w") as f:
+        _json.dump(k.jwks(), f)
+    az = AuthService()
+    up = Upstream()
+    routes = [{"name": "pay", "cluster": "c", "auth": {
+        "jwt": {"keys": kp, "issuer": ISS, "audience": AUD,
+                "claims_to_headers": {"sub": "X-User-Id"}},
+        "external": {"cluster": "authz", "headers": ["X-User-Id"],
+                     "cache": {"max_entries": 16, "ttl": "30s"}}}}]
+    aport = free_port()
+    cfg, port = make_config(
+        {"c": [up], "authz": ["127.0.0.1:%d" % az.port]}, routes=routes,
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}})
+    sl = start_sluice(cfg)
+    bob = k.sign("ES256", claims(sub="bob"))
+    alice = k.sign("ES256", claims(sub="alice"))
+    r = get(port, "/pay", headers={"Authorization": "Bearer " + bob,
+                                   "X-User-Id": "alice"})
+    eq(r.status, 403, "the service saw bob, the token's")
+    eq(az.requests()[-1].headers.get_all("X-User-Id"), ["bob"],
+       "only the claim went to the service")
+    # the cache is keyed on what was sent: alice's decision is not bob's
+    r = get(port, "/pay", headers={"Authorization": "Bearer " + alice})
+    eq(r.status, 200, "alice allowed")
+    r = get(port, "/pay", headers={"Authorization": "Bearer " + bob,
+                                   "X-User-Id": "alice"})
+    eq(r.status, 403, "bob still denied, from the cache or not")
+    m = metrics(aport)
+    eq(metric_sum(m, "sluice_auth_decisions_total", kind="jwt",
+                  result="allow"), 3, "each token's allow counted once")
+    sl.stop()
+
+
+@test
 def external_mistakes_are_refused_by_dash_t():
     d = tmpdir()
     base = {"workers": 1, "log": {"access": "off"},
@@ -486,6 +544,11 @@ def external_mistakes_are_refused_by_dash_t():
         ({"cluster": "c", "failure_status": 500}, "503 or 403"),
         ({"cluster": "c", "upstream_headers": ["Content-Length"]},
          "is a field sluice controls"),
+        ({"cluster": "c", "headers": ["Host"]}, "is a field sluice controls"),
+        ({"cluster": "c", "headers": ["X-Forwarded-For"]},
+         "is a field sluice controls"),
+        ({"cluster": "c", "headers": ["X-Client-Subject"]},
+         "is a field sluice controls"),
         ({"cluster": "c", "headers": ["bad name"]}, "not a valid header"),
         ({"cluster": "c", "cache": {"max_entries": 0}}, "max_entries"),
         ({"cluster": "c", "colour": 1}, "colour"),
@@ -501,6 +564,18 @@ def external_mistakes_are_refused_by_dash_t():
         rc, out, err = run_sluice(["-t", "-c", p])
         check(rc != 0, "%r refused" % ext)
         check(want in err, "%r: %r in %r" % (ext, want, err))
+    # a denial's Content-Type may be named with others
+    cfg = json.loads(json.dumps(base))
+    cfg["listeners"][0]["routes"] = [
+        {"name": "r", "cluster": "c", "auth": {"external": {
+            "cluster": "c", "headers": ["Authorization", "Cookie"],
+            "client_headers": ["Content-Type", "Set-Cookie",
+                               "WWW-Authenticate"]}}}]
+    p = os.path.join(d, "ok.yaml")
+    with open(p, "w") as f:
+        f.write(to_yaml(cfg))
+    rc, out, err = run_sluice(["-t", "-c", p])
+    eq(rc, 0, "client_headers with Content-Type: " + err)
     cfg = json.loads(json.dumps(base))
     cfg["listeners"][0]["routes"] = [
         {"name": "r", "cluster": "c", "auth": {}}]

@@ -155,6 +155,15 @@ class GrpcAuthz:
             r.denied_response.headers.append(
                 self.hvo("content-type", "text/plain"))
             r.denied_response.body = "denied by policy\n"
+        elif a == "Bearer framing":
+            r.status.code = 7
+            r.denied_response.status.code = 403
+            for k, v in (("content-length", "999"), ("connection", "close"),
+                         ("transfer-encoding", "chunked"),
+                         ("x-secret", "internal"),
+                         ("content-type", "text/plain")):
+                r.denied_response.headers.append(self.hvo(k, v))
+            r.denied_response.body = "no\n"
         elif a == "Bearer bare":
             r.status.code = 16  # no denied_response: 403
         elif a == "Bearer error":
@@ -254,10 +263,18 @@ def a_denied_check_answers_with_the_denied_response():
     eq(r.header("Content-Type"), "text/plain", "its content type")
     r = get(port, "/pay", headers=auth("bare"))
     eq(r.status, 403, "no denied_response: 403")
+    # a denial's fields that frame the message, or that client_headers
+    # does not name, never reach the client (review of session 31)
+    r = get(port, "/pay", headers=auth("framing"))
+    eq((r.status, r.body), (403, b"no\n"), "the denial, framed by sluice")
+    eq(r.headers.get_all("Content-Length"), ["3"], "one Content-Length")
+    eq(r.header("Transfer-Encoding"), None, "no Transfer-Encoding")
+    eq(r.header("X-Secret"), None, "not a client_headers field")
+    eq(r.header("Content-Type"), "text/plain", "a client_headers field")
     eq(len(up.requests), n0, "nothing went up")
     m = metrics(aport)
     eq(metric_sum(m, "sluice_auth_decisions_total", kind="external",
-                  result="deny"), 2, "counted")
+                  result="deny"), 3, "counted")
     # a gRPC client's call: the denial is its status
     with grpc.insecure_channel("127.0.0.1:%d" % port) as ch:
         stub = ch.unary_unary("/pay.Svc/Do")

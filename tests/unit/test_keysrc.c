@@ -38,21 +38,32 @@ parse(void)
 static void
 test_registry(void **state)
 {
-	struct sl_keysrc *a = sl_keysrc_get("http://i/k", "c", 60000, 1000);
-	struct sl_keysrc *b = sl_keysrc_get("http://i/k", "c", 60000, 1000);
-	struct sl_keysrc *c = sl_keysrc_get("http://i/k", "c", 60000, 2000);
-	struct sl_keysrc *d = sl_keysrc_get("http://i/k", "other", 60000, 1000);
+	struct sl_keysrc *a = sl_keysrc_get("http://i/k", "c", 60000, 1000, 7);
+	struct sl_keysrc *b = sl_keysrc_get("http://i/k", "c", 60000, 1000, 7);
+	struct sl_keysrc *c = sl_keysrc_get("http://i/k2", "c", 60000, 2000, 7);
+	struct sl_keysrc *d =
+	    sl_keysrc_get("http://i/k", "other", 60000, 1000, 7);
 
 	(void)state;
 	assert_non_null(a);
 	assert_ptr_equal(a, b); /* a reload's: the same source, its set */
+	/* a reload with other timings keeps the source, takes them */
+	assert_ptr_equal(sl_keysrc_get("http://i/k", "c", 90000, 3000, 7), a);
+	assert_int_equal(atomic_load(&a->refresh_ms), 90000);
+	assert_int_equal(atomic_load(&a->refetch_ms), 3000);
+	sl_keysrc_put(a);
+	/* other endpoints: fetched again at once */
+	atomic_store(&a->due_ms, 12345);
+	assert_ptr_equal(sl_keysrc_get("http://i/k", "c", 60000, 1000, 8), a);
+	assert_int_equal(atomic_load(&a->due_ms), 0);
+	sl_keysrc_put(a);
 	assert_ptr_not_equal(a, c);
 	assert_ptr_not_equal(a, d);
 	assert_int_equal(a->refs, 2);
 	sl_keysrc_put(b);
 	assert_int_equal(a->refs, 1);
 	sl_keysrc_put(a); /* freed: a new get makes a new one */
-	a = sl_keysrc_get("http://i/k", "c", 60000, 1000);
+	a = sl_keysrc_get("http://i/k", "c", 60000, 1000, 7);
 	assert_int_equal(a->refs, 1);
 	assert_int_equal(atomic_load(&a->version), 0);
 	sl_keysrc_put(a);
@@ -64,7 +75,7 @@ test_registry(void **state)
 static void
 test_schedule(void **state)
 {
-	struct sl_keysrc *s = sl_keysrc_get("http://i/s", "c", 60000, 5000);
+	struct sl_keysrc *s = sl_keysrc_get("http://i/s", "c", 60000, 5000, 1);
 
 	(void)state;
 	/* due at once, and only one fetch at a time */
@@ -141,7 +152,7 @@ test_schedule(void **state)
 static void
 test_unknown_kid(void **state)
 {
-	struct sl_keysrc *s = sl_keysrc_get("http://i/u", "c", 60000, 10000);
+	struct sl_keysrc *s = sl_keysrc_get("http://i/u", "c", 60000, 10000, 1);
 	uint64_t h1 = sl_keysrc_kid_hash("new", 3), h2, h3;
 	int fetch;
 
@@ -210,7 +221,7 @@ test_unknown_kid(void **state)
 static void
 test_worker_sets(void **state)
 {
-	struct sl_keysrc *s = sl_keysrc_get("http://i/w", "c", 60000, 1000);
+	struct sl_keysrc *s = sl_keysrc_get("http://i/w", "c", 60000, 1000, 1);
 	struct sl_jwks *a = parse(), *b = parse(), *cur;
 
 	(void)state;
