@@ -112,8 +112,10 @@ sl_exchange_free(struct sl_seam *s)
 	event_del(&t->tev);
 	sl_buf_release(&s->w->bufs, &t->out);
 	sl_rlcheck_cancel(&t->rl);     /* a request waiting for a lease */
-	sl_exchange_auth_cancel(t);    /* or for a key set */
-	sl_exchange_extauth_cancel(t); /* or for an authorization */
+	if (t->aw.src != NULL)
+		sl_exchange_auth_cancel(t); /* or for a key set */
+	if (t->ea != NULL)
+		sl_exchange_extauth_cancel(t); /* or for an authorization */
 	sl_attempt_dequeue(t);
 	sl_attempt_release(s, 0);
 	sl_attempt_done(t);
@@ -171,6 +173,9 @@ sl_exchange_new(struct sl_seam *s, uint64_t start_ms)
 		return NULL;
 	memset(t, 0, offsetof(struct sl_txn, request_id));
 	t->rl.wait.entry = NULL;
+	t->aw.src = NULL;
+	t->aw.waited = 0;
+	t->ea = NULL;
 	t->request_id[0] = t->method[0] = t->path[0] = t->host[0] = '\0';
 	t->referer[0] = t->user_agent[0] = '\0';
 	t->start_ms = start_ms;

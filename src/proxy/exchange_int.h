@@ -269,11 +269,6 @@ struct sl_txn {
 	uint64_t call_deadline_ms;
 	uint8_t grpc_status;
 	uint8_t grpc_up;
-	/* a wait for a key set's fetch (exchange_auth.c): src != NULL
-	 * while in w->auth_waits, with the head kept at in.off as for a
-	 * lease */
-	struct sl_auth_wait aw;
-	struct sl_extauth *ea; /* an external check's, owned (NULL: none) */
 	char request_id[SL_REQUEST_ID_MAX + 1];
 	/* with upgrade "websocket": the Sec-WebSocket-Accept the 101 must
 	 * carry (not cleared, as the strings) */
@@ -300,6 +295,13 @@ struct sl_txn {
 	 * txn_new either: it sets rl.wait.entry (nothing waits), and
 	 * sl_rlcheck_start the rest when the route has limits */
 	struct sl_rlc rl;
+	/* auth (doc/auth.md), not cleared by txn_new either: it sets
+	 * aw.src, aw.waited and ea. A wait for a key set's fetch
+	 * (exchange_auth.c): src != NULL while in w->auth_waits, with the
+	 * head kept at in.off as for a lease; an external check's state,
+	 * owned (NULL: none) */
+	struct sl_auth_wait aw;
+	struct sl_extauth *ea;
 };
 
 /*

@@ -362,6 +362,8 @@ keep(struct sl_subreq *q, const char *p, size_t n)
 	size_t cap = q->body_cap ? q->body_cap : 4096;
 	char *b;
 
+	if (n == 0)
+		return 0; /* memcpy's NULL with nothing to copy is undefined */
 	if (q->body_len + n > q->body_max) {
 		subreq_end(q, "too_large", 0);
 		return -1;
