@@ -922,7 +922,10 @@ sl_exchange_extauth(struct sl_seam *s, const struct sl_h1_request *req,
 		ea->t = t;
 		evtimer_assign(&ea->bev, s->w->base, extauth_on_body, ea);
 	}
-	memset(&in, 0, sizeof(in));
+	/* all but the fields' array, which collect_sent fills */
+	memset(&in, 0, offsetof(struct req_in, f));
+	memset((char *)&in + offsetof(struct req_in, nf), 0,
+	       sizeof(in) - offsetof(struct req_in, nf));
 	in.req = req;
 	collect_sent(x, &in, fx->nset > 0 || fx->ndrop > 0 ? fx : NULL);
 	in.protocol = sl_seam_fields(s) ? "HTTP/2"

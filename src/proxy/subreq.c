@@ -48,8 +48,10 @@ struct sl_subreq {
 	int reused;	 /* up came from the pool */
 	int head_method; /* the request is a HEAD: no body comes */
 	struct event tev;
-	struct event kev; /* the first write, from the loop: done is never
-			     called inside sl_subreq_start */
+	/* inside sl_subreq_start: an end there is told by its NULL, never
+	 * through done, and q is freed by it */
+	int starting;
+	const char *early; /* why it ended while starting */
 	sl_subreq_done_fn done;
 	void *arg;
 	/* the answer */
@@ -75,7 +77,6 @@ subreq_free(struct sl_subreq *q, int reusable)
 	if (q->up != NULL)
 		sl_upstream_put(q->up, reusable);
 	event_del(&q->tev);
-	event_del(&q->kev);
 	TAILQ_REMOVE(&q->w->subreqs, q, link);
 	sl_wgen_unref(q->w, q->gen);
 	free(q->req);
@@ -88,7 +89,18 @@ subreq_free(struct sl_subreq *q, int reusable)
 static void
 subreq_end(struct sl_subreq *q, const char *why, int reusable)
 {
-	struct sl_subreq_result r = {
+	struct sl_subreq_result r;
+
+	if (q->starting) {
+		/* sl_subreq_start frees q and says so to its caller */
+		q->early = why != NULL ? why : "early";
+		if (q->up != NULL) {
+			sl_upstream_put(q->up, 0);
+			q->up = NULL;
+		}
+		return;
+	}
+	r = (struct sl_subreq_result){
 	    .status = q->status,
 	    .closing = why != NULL && strcmp(why, "closing") == 0,
 	    .grpc_status = q->up != NULL ? sl_upstream_grpc_status(q->up) : -1,
@@ -109,18 +121,6 @@ static void
 subreq_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	subreq_end(arg, "timeout", 0);
-}
-
-static void subreq_write(struct sl_subreq *q);
-
-/* A pooled connection was ready at the start: its first write. */
-static void
-subreq_on_kick(evutil_socket_t fd, short what, void *arg)
-{
-	struct sl_subreq *q = arg;
-
-	if (q->state == Q_SENDING && q->up != NULL)
-		subreq_write(q);
 }
 
 /* Takes an endpoint and a connection to it. Returns 0, or -1 when none
@@ -215,20 +215,24 @@ sl_subreq_start(struct sl_worker *w, struct sl_wgen *gen,
 	q->arg = arg;
 	sl_wgen_ref(gen);
 	evtimer_assign(&q->tev, w->base, subreq_on_timer, q);
-	evtimer_assign(&q->kev, w->base, subreq_on_kick, q);
 	TAILQ_INSERT_TAIL(&w->subreqs, q, link);
 	if (subreq_connect(q) == -1) {
-		q->done = NULL;
 		subreq_free(q, 0);
 		return NULL;
 	}
 	event_add(&q->tev, &tv);
 	if (q->up->state == SL_UP_ST_ACTIVE) {
-		/* written from the loop: a write that fails and a new
-		 * connection that cannot be had end q, and its owner must
-		 * hear of that after this returns, never inside it */
+		/* a pooled connection: written now. A write that fails and
+		 * a new connection that cannot be had end q here: its owner
+		 * hears it from the NULL, never from done under this call */
+		q->starting = 1;
 		q->state = Q_SENDING;
-		event_active(&q->kev, EV_TIMEOUT, 1);
+		subreq_write(q);
+		q->starting = 0;
+		if (q->early != NULL) {
+			subreq_free(q, 0);
+			return NULL;
+		}
 	}
 	return q;
 }

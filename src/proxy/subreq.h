@@ -42,8 +42,9 @@ typedef void (*sl_subreq_done_fn)(const struct sl_subreq_result *r, void *arg);
  * to an endpoint of wc (of generation gen, which it holds meanwhile), and
  * calls done once, when the answer is read or it failed: a connection that
  * cannot be made or fails, a deadline of timeout_ms from now, a body over
- * body_max, or the worker closing. Returns NULL (req freed, done not
- * called) when it could not begin.
+ * body_max, or the worker closing; never before this returns. Returns
+ * NULL (req freed, done not called) when it could not begin, or failed
+ * at once.
  */
 struct sl_subreq *sl_subreq_start(struct sl_worker *w, struct sl_wgen *gen,
 				  struct sl_wcluster *wc, char *req, size_t len,
