@@ -56,6 +56,19 @@ class AuthService:
             if req.header("X-User-Id") == "alice":
                 return Reply(200, b"", [("X-Caller-Id", "alice")])
             return Reply(403, b"not alice")
+        if a == "Bearer flaky":
+            # a pooled connection the service closes as the check comes
+            with self.up.lock:
+                n = self.up.conns[req.conn_id].nrequests
+            if n >= 2:
+                return Reply(action="close")
+            return Reply(200, b"", [("X-Caller-Id", "flaky")])
+        if a == "Bearer closebody":
+            return Reply(403, b"bye, close-delimited",
+                         [("Content-Type", "text/plain")], mode="close")
+        if a == "Bearer garbage":
+            return Reply(action="raw", raw=b"NOT HTTP AT ALL\r\n\r\n",
+                         close=True)
         if a == "Bearer boom":
             return Reply(500, b"oops")
         if a == "Bearer slow":
@@ -323,6 +336,29 @@ def body_bytes_sends_the_bodys_first_bytes_with_the_check():
     eq(r.status, 403, "denied")
     eq(up.requests[-1].target, "/pay/d", "nothing more went up")
     sl.stop()
+
+
+@test
+def the_services_connections_closed_and_odd_answers():
+    """A pooled connection the service closes as a check is written on it
+    is tried once more on a new one (the check is a GET of no body: sent
+    twice, it is still one decision); a close-delimited denial is read to
+    its end; an answer that is no HTTP is a failure, never a decision."""
+    az, up, sl, port, aport = setup()
+    eq(get(port, "/pay/1", headers=auth("good")).status, 200, "first")
+    r = get(port, "/pay/2", headers=auth("flaky"))
+    eq(r.status, 200, "the closed pooled connection was tried again")
+    eq(up.requests[-1].header("X-Caller-Id"), "flaky", "its decision")
+    eq([q.target for q in az.requests()].count("/check/pay/2"), 2,
+       "asked twice: once on the closed connection, once on a new one")
+    r = get(port, "/pay/3", headers=auth("closebody"))
+    eq((r.status, r.body), (403, b"bye, close-delimited"),
+       "a close-delimited denial, whole")
+    r = get(port, "/pay/4", headers=auth("garbage"))
+    eq(r.status, 503, "no HTTP from the service: a failure")
+    eq(decisions(aport, "error_deny"), 1, "counted as one")
+    sl.stop()
+    check("failed: bad_response" in sl.stderr(), "logged")
 
 
 @test

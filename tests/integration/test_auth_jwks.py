@@ -34,6 +34,7 @@ class KeyServer:
         self.lock = threading.Lock()
         self.jwks = jwks
         self.max_age = max_age
+        self.no_cache = False
         self.status = 200
         self.body = None
         self.chunked = chunked
@@ -51,6 +52,8 @@ class KeyServer:
             if self.max_age is not None:
                 h.append(("Cache-Control", "public, max-age=%d" %
                           self.max_age))
+            elif self.no_cache:
+                h.append(("Cache-Control", "no-cache"))
             return Reply(200, body, h,
                          mode="chunked" if self.chunked else "cl",
                          chunk_size=97)
@@ -223,6 +226,36 @@ def a_flood_of_made_up_kids_costs_at_most_one_fetch_per_interval():
     eq(get(port, "/pay", headers=bearer(k.sign("ES256", claims()))).status,
        200, "good tokens pass meanwhile")
     check(ks.fetches() - n0 <= 1, "still at most one fetch")
+    sl.stop()
+
+
+@test
+def the_answers_max_age_shortens_the_refresh():
+    """A key set answered with Cache-Control: max-age=1 is fetched again
+    after a second (not after refresh's hour, never before
+    refetch_interval): a key the provider drops is refused soon after.
+    no-cache means refetch_interval."""
+    k, ks, up, sl, port, aport = setup(
+        {"refresh": "1h", "refetch_interval": "1s"}, kids=("ec1", "rsa1"),
+        max_age=1)
+    tok = k.sign("ES256", claims())
+    eq(get(port, "/pay", headers=bearer(tok)).status, 200, "ec1 passes")
+    n0 = ks.fetches()
+    ks.set(jwks=k.jwks(kids=("rsa1",)))
+    check(wait_until(lambda: get(port, "/pay", headers=bearer(tok)).status
+                     == 401, timeout=10),
+          "ec1 refused after the max-age: fetched again")
+    check(ks.fetches() > n0, "fetched again")
+    eq(get(port, "/pay", headers=bearer(k.sign("RS256", claims())))
+       .status, 200, "rsa1 still passes")
+    # no-cache: every refetch_interval
+    ks.max_age = None
+    ks.body = None
+    n1 = ks.fetches()
+    with ks.lock:
+        ks.no_cache = True
+    check(wait_until(lambda: ks.fetches() >= n1 + 2, timeout=10),
+          "no-cache: fetched at each refetch_interval")
     sl.stop()
 
 
