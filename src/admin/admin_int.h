@@ -78,6 +78,37 @@ counts_sum(const struct sl_admin_view *v, const struct sl_counts *c, size_t off)
 
 #define COUNT_OFF(field) offsetof(struct sl_counts, field)
 
+/* One histogram's samples from per-worker counts: the SL_HIST_N slots at
+ * offset off of struct sl_counts, cumulative from one reading of each so
+ * that +Inf and _count agree, and the sum at sum_off divided by sum_div
+ * (1000: milliseconds, printed to the millisecond; 1e6: microseconds, to
+ * the microsecond) as seconds. */
+static inline void
+sl_admin_histogram(struct sbuf *b, const struct sl_admin_view *v,
+		   const char *name, const char *labels,
+		   const struct sl_counts *counts, size_t off, size_t sum_off,
+		   double sum_div)
+{
+	static const double bounds[SL_HIST_N - 1] = SL_HIST_BOUNDS;
+	uint64_t cum = 0;
+
+	for (int i = 0; i < SL_HIST_N; i++) {
+		cum += counts_sum(
+		    v, counts, off + (size_t)i * sizeof(atomic_uint_fast64_t));
+		if (i < SL_HIST_N - 1)
+			sb_printf(b, "%s_bucket{%s,le=\"%g\"} %llu\n", name,
+				  labels, bounds[i] / 1000.0,
+				  (unsigned long long)cum);
+		else
+			sb_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name,
+				  labels, (unsigned long long)cum);
+	}
+	sb_printf(b, "%s_sum{%s} %.*f\n%s_count{%s} %llu\n", name, labels,
+		  sum_div > 1000.0 ? 6 : 3,
+		  (double)counts_sum(v, counts, sum_off) / sum_div, name,
+		  labels, (unsigned long long)cum);
+}
+
 /* The families of routes' auth: (doc/auth.md): decisions, and the key
  * sets fetched from URLs. admin_metrics_auth.c. */
 void sl_admin_metrics_auth(const struct sl_admin_view *v, struct sbuf *b);

@@ -482,30 +482,13 @@ page_clusters(const struct sl_admin_view *v, struct sbuf *b)
 	metrics_dns(v, b);
 }
 
-/* One histogram's samples from per-worker counts: cumulative buckets
- * from one reading of each, so that +Inf and _count agree. */
+/* A duration histogram of struct sl_counts' dur, its sum in ms. */
 static void
 histogram(struct sbuf *b, const struct sl_admin_view *v, const char *name,
 	  const char *labels, const struct sl_counts *counts)
 {
-	static const double bounds[SL_HIST_N - 1] = SL_HIST_BOUNDS;
-	uint64_t cum = 0;
-
-	for (int i = 0; i < SL_HIST_N; i++) {
-		cum += counts_sum(v, counts,
-				  COUNT_OFF(dur) +
-				      (size_t)i * sizeof(atomic_uint_fast64_t));
-		if (i < SL_HIST_N - 1)
-			sb_printf(b, "%s_bucket{%s,le=\"%g\"} %llu\n", name,
-				  labels, bounds[i] / 1000.0,
-				  (unsigned long long)cum);
-		else
-			sb_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name,
-				  labels, (unsigned long long)cum);
-	}
-	sb_printf(b, "%s_sum{%s} %.3f\n%s_count{%s} %llu\n", name, labels,
-		  (double)counts_sum(v, counts, COUNT_OFF(dur_sum_ms)) / 1000.0,
-		  name, labels, (unsigned long long)cum);
+	sl_admin_histogram(b, v, name, labels, counts, COUNT_OFF(dur),
+			   COUNT_OFF(dur_sum_ms), 1000.0);
 }
 
 /* The canary guards (doc/fleet.md section 4): what tripped, and each

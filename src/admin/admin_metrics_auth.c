@@ -10,18 +10,6 @@
 
 #include "admin_int.h"
 
-/* Whether a route of c checks tokens. */
-static int
-has_jwt(const struct sl_conf *c)
-{
-	for (size_t i = 0; i < c->nlisteners; i++)
-		for (size_t j = 0; j < c->listeners[i].nroutes; j++)
-			if (c->listeners[i].routes[j].auth != NULL &&
-			    c->listeners[i].routes[j].auth->jwt != NULL)
-				return 1;
-	return 0;
-}
-
 static const char *
 decision_str(int k)
 {
@@ -31,8 +19,42 @@ decision_str(int k)
 				   : sl_jwt_err_str(k);
 }
 
-/* Allow, missing (no token), keys_unavailable (no set fetched yet), or
- * why a token was refused. */
+static const char *const ext_results[SL_EXT_NRESULTS] = {
+    [SL_EXT_ALLOW] = "allow",
+    [SL_EXT_DENY] = "deny",
+    [SL_EXT_ERROR_DENY] = "error_deny",
+    [SL_EXT_ERROR_ALLOW] = "error_allow",
+};
+
+/* One route's decisions of a kind: n counters at off of struct
+ * sl_counts, named by name(k); skip (-1: none) is left out. */
+static void
+decisions(const struct sl_admin_view *v, struct sbuf *b, const char *lname,
+	  const struct sl_conf_route *r, const char *kind, size_t off, int n,
+	  int skip, const char *(*name)(int))
+{
+	for (int k = 0; k < n; k++)
+		if (k != skip)
+			sb_printf(b,
+				  "sluice_auth_decisions_total{listener=\"%s\","
+				  "route=\"%s\",kind=\"%s\",result=\"%s\"} "
+				  "%llu\n",
+				  lname, r->name, kind, name(k),
+				  (unsigned long long)counts_sum(
+				      v, r->state->counts,
+				      off + (size_t)k *
+						sizeof(atomic_uint_fast64_t)));
+}
+
+static const char *
+ext_str(int k)
+{
+	return ext_results[k];
+}
+
+/* Each route's decisions: its token's (allow, missing, keys_unavailable
+ * for a key set from a URL, or why a token was refused) and its
+ * external check's. */
 static void
 metrics_decisions(const struct sl_admin_view *v, struct sbuf *b)
 {
@@ -43,7 +65,8 @@ metrics_decisions(const struct sl_admin_view *v, struct sbuf *b)
 		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
 			const struct sl_conf_route *r =
 			    &c->listeners[i].routes[j];
-			if (r->auth == NULL || r->auth->jwt == NULL)
+			const char *ln = c->listeners[i].name;
+			if (r->auth == NULL)
 				continue;
 			if (!head++)
 				sb_printf(b,
@@ -52,41 +75,27 @@ metrics_decisions(const struct sl_admin_view *v, struct sbuf *b)
 					  "decisions.\n# TYPE "
 					  "sluice_auth_decisions_total "
 					  "counter\n");
-			for (int k = 0; k <= SL_JWT_N + 1; k++) {
-				if (k == SL_JWT_N + 1 &&
-				    r->auth->keys_url == NULL)
-					continue;
-				sb_printf(
-				    b,
-				    "sluice_auth_decisions_total{listener="
-				    "\"%s\",route=\"%s\",kind=\"jwt\","
-				    "result=\"%s\"} %llu\n",
-				    c->listeners[i].name, r->name,
-				    decision_str(k),
-				    (unsigned long long)counts_sum(
-					v, r->state->counts,
-					COUNT_OFF(auth) +
-					    (size_t)k *
-						sizeof(atomic_uint_fast64_t)));
-			}
+			if (r->auth->jwt != NULL)
+				decisions(v, b, ln, r, "jwt", COUNT_OFF(auth),
+					  SL_JWT_N + 2,
+					  r->auth->keys_url == NULL
+					      ? SL_JWT_N + 1
+					      : -1,
+					  decision_str);
+			if (r->auth->external != NULL)
+				decisions(v, b, ln, r, "external",
+					  COUNT_OFF(ext), SL_EXT_NRESULTS, -1,
+					  ext_str);
 		}
 }
 
-static const char *const ext_results[SL_EXT_NRESULTS] = {
-    [SL_EXT_ALLOW] = "allow",
-    [SL_EXT_DENY] = "deny",
-    [SL_EXT_ERROR_DENY] = "error_deny",
-    [SL_EXT_ERROR_ALLOW] = "error_allow",
-};
-
-/* The routes with auth.external: their decisions (kind="external" in the
- * decisions' family), the ones their cache gave, and the checks' time. */
+/* The routes with auth.external: the checks their cache answered, and
+ * the checks' time. */
 static void
 metrics_external(const struct sl_admin_view *v, struct sbuf *b)
 {
-	static const double bounds[SL_HIST_N - 1] = SL_HIST_BOUNDS;
 	const struct sl_conf *c = v->conf;
-	int any = 0;
+	int head = 0;
 
 	for (size_t i = 0; i < c->nlisteners; i++)
 		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
@@ -94,38 +103,14 @@ metrics_external(const struct sl_admin_view *v, struct sbuf *b)
 			    &c->listeners[i].routes[j];
 			if (r->auth == NULL || r->auth->external == NULL)
 				continue;
-			if (!any++ && !has_jwt(c))
-				sb_printf(b,
-					  "# HELP sluice_auth_decisions_total "
-					  "A route's authentication "
-					  "decisions.\n# TYPE "
-					  "sluice_auth_decisions_total "
-					  "counter\n");
-			for (int k = 0; k < SL_EXT_NRESULTS; k++)
-				sb_printf(
-				    b,
-				    "sluice_auth_decisions_total{listener="
-				    "\"%s\",route=\"%s\",kind=\"external\","
-				    "result=\"%s\"} %llu\n",
-				    c->listeners[i].name, r->name,
-				    ext_results[k],
-				    (unsigned long long)counts_sum(
-					v, r->state->counts,
-					COUNT_OFF(ext) +
-					    (size_t)k *
-						sizeof(atomic_uint_fast64_t)));
-		}
-	if (!any)
-		return;
-	sb_printf(b, "# HELP sluice_auth_external_cache_hits_total External "
-		     "checks a route's cache of decisions answered.\n# TYPE "
-		     "sluice_auth_external_cache_hits_total counter\n");
-	for (size_t i = 0; i < c->nlisteners; i++)
-		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
-			const struct sl_conf_route *r =
-			    &c->listeners[i].routes[j];
-			if (r->auth == NULL || r->auth->external == NULL)
-				continue;
+			if (!head++)
+				sb_printf(b, "# HELP "
+					     "sluice_auth_external_cache_hits_"
+					     "total External checks a route's "
+					     "cache of decisions answered.\n"
+					     "# TYPE "
+					     "sluice_auth_external_cache_hits_"
+					     "total counter\n");
 			sb_printf(
 			    b,
 			    "sluice_auth_external_cache_hits_total{"
@@ -134,6 +119,8 @@ metrics_external(const struct sl_admin_view *v, struct sbuf *b)
 			    (unsigned long long)counts_sum(
 				v, r->state->counts, COUNT_OFF(ext_cached)));
 		}
+	if (!head)
+		return;
 	sb_printf(b, "# HELP sluice_auth_external_duration_seconds An "
 		     "external check's time, from its request to the "
 		     "service's whole answer (or its failure).\n# TYPE "
@@ -142,44 +129,16 @@ metrics_external(const struct sl_admin_view *v, struct sbuf *b)
 		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
 			const struct sl_conf_route *r =
 			    &c->listeners[i].routes[j];
-			const char *n = "sluice_auth_external_duration_seconds";
-			uint64_t cum = 0;
+			char labels[160];
 			if (r->auth == NULL || r->auth->external == NULL)
 				continue;
-			for (int k = 0; k < SL_HIST_N; k++) {
-				cum += counts_sum(
-				    v, r->state->counts,
-				    COUNT_OFF(ext_dur) +
-					(size_t)k *
-					    sizeof(atomic_uint_fast64_t));
-				if (k < SL_HIST_N - 1)
-					sb_printf(b,
-						  "%s_bucket{listener=\"%s\","
-						  "route=\"%s\",le=\"%g\"} "
-						  "%llu\n",
-						  n, c->listeners[i].name,
-						  r->name, bounds[k] / 1000.0,
-						  (unsigned long long)cum);
-				else
-					sb_printf(b,
-						  "%s_bucket{listener=\"%s\","
-						  "route=\"%s\",le=\"+Inf\"} "
-						  "%llu\n",
-						  n, c->listeners[i].name,
-						  r->name,
-						  (unsigned long long)cum);
-			}
-			sb_printf(
-			    b,
-			    "%s_sum{listener=\"%s\",route=\"%s\"} %.6f\n"
-			    "%s_count{listener=\"%s\",route=\"%s\"} "
-			    "%llu\n",
-			    n, c->listeners[i].name, r->name,
-			    (double)counts_sum(v, r->state->counts,
-					       COUNT_OFF(ext_dur_sum_us)) /
-				1e6,
-			    n, c->listeners[i].name, r->name,
-			    (unsigned long long)cum);
+			snprintf(labels, sizeof(labels),
+				 "listener=\"%s\",route=\"%s\"",
+				 c->listeners[i].name, r->name);
+			sl_admin_histogram(
+			    b, v, "sluice_auth_external_duration_seconds",
+			    labels, r->state->counts, COUNT_OFF(ext_dur),
+			    COUNT_OFF(ext_dur_sum_us), 1e6);
 		}
 }
 

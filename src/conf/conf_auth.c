@@ -17,6 +17,7 @@
 #include "conf_int.h"
 #include "jwt.h"
 #include "keysrc.h"
+#include "util.h"
 
 #define KEYS_FILE_MAX (1024 * 1024) /* a key set is a few KiB */
 
@@ -281,20 +282,22 @@ split_url(const char *url, int *tls, const char **auth, size_t *alen,
 static uint64_t
 cluster_sig(const struct sl_conf_cluster *cl)
 {
-	uint64_t h = 14695981039346656037ull;
-	const char *parts[4];
+	const char *parts[4] = {
+	    cl->tls.enabled ? "tls" : "plain",
+	    cl->tls.sni,
+	    cl->tls.ca.path,
+	    cl->tls.verify ? "verify" : "no-verify",
+	};
+	uint64_t h = SL_FNV_INIT;
 
 	for (size_t i = 0; i < cl->nendpoints; i++)
-		for (const char *p = cl->endpoints[i].addr.text; p && *p; p++)
-			h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	parts[0] = cl->tls.enabled ? "tls" : "plain";
-	parts[1] = cl->tls.sni;
-	parts[2] = cl->tls.ca.path;
-	parts[3] = cl->tls.verify ? "verify" : "no-verify";
+		if (cl->endpoints[i].addr.text != NULL)
+			h = sl_fnv1a(h, cl->endpoints[i].addr.text,
+				     strlen(cl->endpoints[i].addr.text));
 	for (size_t i = 0; i < 4; i++) {
-		for (const char *p = parts[i]; p && *p; p++)
-			h = (h ^ (unsigned char)*p) * 1099511628211ull;
-		h = (h ^ 0xff) * 1099511628211ull;
+		if (parts[i] != NULL)
+			h = sl_fnv1a(h, parts[i], strlen(parts[i]));
+		h = sl_fnv1a(h, "\xff", 1);
 	}
 	return h;
 }

@@ -23,6 +23,17 @@
  * would otherwise call (doc/performance.md, instructions per request). */
 #define SL_INLINE inline __attribute__((always_inline))
 
+/* FNV-1a over n bytes at p, going on from h (SL_FNV_INIT to start): a
+ * quick hash of short strings, not one an attacker cannot collide. */
+#define SL_FNV_INIT 14695981039346656037ull
+static inline uint64_t
+sl_fnv1a(uint64_t h, const void *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211ull;
+	return h;
+}
+
 /* Milliseconds of CLOCK_MONOTONIC (vDSO, no syscall). */
 uint64_t sl_now_ms(void);
 

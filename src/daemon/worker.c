@@ -497,6 +497,7 @@ worker_main(void *arg)
 	sl_h2up_thread_free();
 	sl_xprt_mem_cache_free();
 	sl_exchange_auth_thread_free();
+	sl_exchange_extauth_thread_free();
 	atomic_store(&w->done, 1);
 	return NULL;
 }
@@ -622,6 +623,7 @@ sl_worker_join_free(struct sl_worker *w)
 	sl_h2up_thread_free();
 	sl_xprt_mem_cache_free(); /* the pairs (after the streams') */
 	sl_exchange_auth_thread_free();
+	sl_exchange_extauth_thread_free();
 	if (w->notify_fd != -1)
 		close(w->notify_fd);
 	while (w->free_txns != NULL) {

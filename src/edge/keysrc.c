@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 #define BACKOFF_FIRST_MS 1000
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -53,12 +55,8 @@ sl_keysrc_kid_str(int kid)
 uint64_t
 sl_keysrc_kid_hash(const char *kid, size_t len)
 {
-	uint64_t h = 14695981039346656037ull; /* FNV-1a */
+	uint64_t h = sl_fnv1a(SL_FNV_INIT, kid, len);
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)kid[i];
-		h *= 1099511628211ull;
-	}
 	return h ? h : 1; /* 0 is "no kid" */
 }
 

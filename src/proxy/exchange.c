@@ -111,7 +111,7 @@ sl_exchange_free(struct sl_seam *s)
 	s->ops->want_write(s, 0);
 	event_del(&t->tev);
 	sl_buf_release(&s->w->bufs, &t->out);
-	sl_rlcheck_cancel(&t->rl);     /* a request waiting for a lease */
+	sl_rlcheck_cancel(&t->rl); /* a request waiting for a lease */
 	if (t->aw.src != NULL)
 		sl_exchange_auth_cancel(t); /* or for a key set */
 	if (t->ea != NULL)
@@ -370,6 +370,29 @@ txn_head(struct sl_seam *s, size_t head_len, struct sl_h1_request *req,
 	return sl_h1_parse_request(s->in.data + s->in.off, head_len, req, &hl);
 }
 
+/*
+ * A request woken from a wait (a rate limit's lease, a key set's fetch, an
+ * external check) takes its head again as it was kept before the wait,
+ * and in.off goes past it. Returns 0, or -1 when the request is gone or
+ * answered meanwhile, or the head cannot be had (the stream closed).
+ */
+static int
+txn_rehead(struct sl_seam *s, struct sl_txn *t, size_t head_len,
+	   struct sl_h1_request *req)
+{
+	size_t text_len;
+
+	sl_now_refresh();
+	if (s->txn != t || (t->resp_ph == SL_TXN_RESP_LOCAL))
+		return -1;
+	if (txn_head(s, head_len, req, &text_len) != 0) {
+		s->ops->close(s, "out_of_memory");
+		return -1;
+	}
+	s->in.off += (uint32_t)head_len;
+	return 0;
+}
+
 /* The lease a request waited for came, or failed: the request goes on
  * through its route's limits, and on to the upstream when they let it. */
 static void
@@ -378,19 +401,12 @@ txn_rl_woken(struct sl_rl_wait *wt, int verdict, uint64_t wait_us)
 	struct sl_txn *t =
 	    (struct sl_txn *)((char *)wt - offsetof(struct sl_txn, rl.wait));
 	struct sl_seam *s = t->s;
-	size_t head_len = t->rl.head_len, text_len;
+	size_t head_len = t->rl.head_len;
 	struct sl_h1_request req;
 	int r;
 
-	sl_now_refresh();
-	if (s->txn != t || (t->resp_ph == SL_TXN_RESP_LOCAL))
+	if (txn_rehead(s, t, head_len, &req) != 0)
 		return;
-	/* the head as it was taken before the wait */
-	if (txn_head(s, head_len, &req, &text_len) != 0) {
-		s->ops->close(s, "out_of_memory");
-		return;
-	}
-	s->in.off += (uint32_t)head_len;
 	r = sl_rlcheck_resume(&t->rl, verdict, wait_us, s->w, s->gen->conf,
 			      t->route, &req, &t->client_addr, s->id);
 	if (txn_rl_verdict(s, r, head_len) == 0)
@@ -658,32 +674,25 @@ txn_up_fields(const struct sl_txn *t)
 	       t->upgrade == 0;
 }
 
-/*
- * The request passed its route's checks: its cluster, its upstream head,
- * a mirror copy, and the first upstream attempt.
- */
-/* The key set a request waited for was fetched, or could not be: its
- * token is checked again (never to wait twice), and the request goes on
- * as its route's auth says. */
+/* A key set's fetch or an external check a request waited for ended:
+ * its route's auth goes on from where it stopped (a token is checked
+ * again, never to wait twice), then the request as that says. */
 static void
 txn_auth_woken(struct sl_txn *t)
 {
 	struct sl_seam *s = t->s;
-	size_t head_len = t->aw.head_len, text_len;
 	struct sl_h1_request req;
 
-	sl_now_refresh();
-	if (s->txn != t || (t->resp_ph == SL_TXN_RESP_LOCAL))
+	if (txn_rehead(s, t, t->aw.head_len, &req) != 0)
 		return;
-	if (txn_head(s, head_len, &req, &text_len) != 0) {
-		s->ops->close(s, "out_of_memory");
-		return;
-	}
-	s->in.off += (uint32_t)head_len;
-	txn_forward(s, &req, head_len);
+	txn_forward(s, &req, t->aw.head_len);
 	s->ops->resume(s);
 }
 
+/*
+ * The request passed its route's checks: its cluster, its upstream head,
+ * a mirror copy, and the first upstream attempt.
+ */
 static void
 txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 {

@@ -152,7 +152,9 @@ const char *sl_exchange_peer_str(const struct sl_seam *s,
 				 const struct sl_txn *t, char *buf, size_t n);
 
 /* Frees the calling thread's cache of verified tokens (exchange_auth.c,
- * doc/auth.md): a worker's last step, and its teardown's. */
+ * doc/auth.md), and its external decisions' (exchange_extauth.c): a
+ * worker's last step, and its teardown's. */
 void sl_exchange_auth_thread_free(void);
+void sl_exchange_extauth_thread_free(void);
 
 #endif

@@ -61,11 +61,21 @@ sha256_fetch(void)
 void
 sl_exchange_auth_thread_free(void)
 {
-	sl_exchange_extauth_thread_free();
 	free(cache);
 	cache = NULL;
 	EVP_MD_CTX_free(md_ctx);
 	md_ctx = NULL;
+}
+
+EVP_MD_CTX *
+sl_exchange_sha256(void)
+{
+	(void)pthread_once(&sha256_once, sha256_fetch);
+	if (sha256 == NULL ||
+	    (md_ctx == NULL && (md_ctx = EVP_MD_CTX_new()) == NULL) ||
+	    EVP_DigestInit_ex2(md_ctx, sha256, NULL) != 1)
+		return NULL;
+	return md_ctx;
 }
 
 /* The digest of tok, and its entry in the worker's cache (NULL: no
@@ -75,10 +85,7 @@ cache_slot(const char *tok, size_t len, uint8_t digest[32])
 {
 	unsigned int dl = 0;
 
-	(void)pthread_once(&sha256_once, sha256_fetch);
-	if (sha256 == NULL ||
-	    (md_ctx == NULL && (md_ctx = EVP_MD_CTX_new()) == NULL) ||
-	    EVP_DigestInit_ex2(md_ctx, sha256, NULL) != 1 ||
+	if (sl_exchange_sha256() == NULL ||
 	    EVP_DigestUpdate(md_ctx, tok, len) != 1 ||
 	    EVP_DigestFinal_ex(md_ctx, digest, &dl) != 1 || dl != 32)
 		return NULL;

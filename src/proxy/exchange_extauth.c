@@ -45,13 +45,12 @@
 #define HDR_REMOVE    "x-envoy-auth-headers-to-remove"
 #define GRPC_CHECK    "/envoy.service.auth.v3.Authorization/Check"
 
+/* Microseconds of the monotonic clock, read now. */
 static uint64_t
 now_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	sl_now_refresh();
+	return sl_now_us_cached();
 }
 
 enum ea_phase {
@@ -105,18 +104,25 @@ struct cache_ent {
 
 static _Thread_local struct cache_ent *cache;
 static _Thread_local uint32_t cache_n;
-static _Thread_local EVP_MD_CTX *md;
+/* a check's state kept for the next (12 KiB: not a malloc a check) */
+static _Thread_local struct sl_extauth *spare;
 
-void
-sl_exchange_extauth_thread_free(void)
+static void
+cache_free(void)
 {
 	for (uint32_t i = 0; i < cache_n; i++)
 		free(cache[i].d);
 	free(cache);
 	cache = NULL;
 	cache_n = 0;
-	EVP_MD_CTX_free(md);
-	md = NULL;
+}
+
+void
+sl_exchange_extauth_thread_free(void)
+{
+	cache_free();
+	free(spare);
+	spare = NULL;
 }
 
 /* The entry for key in a table of at least n entries (NULL: none). */
@@ -127,7 +133,7 @@ cache_slot(const uint8_t key[32], uint32_t n)
 		struct cache_ent *c = calloc(n, sizeof(*c));
 		if (c == NULL)
 			return NULL;
-		sl_exchange_extauth_thread_free();
+		cache_free();
 		cache = c;
 		cache_n = n;
 	}
@@ -171,7 +177,7 @@ sent_name(const struct sl_conf_extauth *x, const char *name, size_t n)
 }
 
 static void
-digest_add(const void *p, size_t n)
+digest_add(EVP_MD_CTX *md, const void *p, size_t n)
 {
 	(void)EVP_DigestUpdate(md, p, n);
 	(void)EVP_DigestUpdate(md, "\n", 1);
@@ -221,31 +227,30 @@ make_key(const struct sl_conf_extauth *x, const struct req_in *in,
 	 uint8_t key[32])
 {
 	const struct sl_h1_request *req = in->req;
+	EVP_MD_CTX *md = sl_exchange_sha256();
 	unsigned int dl = 0;
 
-	if (md == NULL && (md = EVP_MD_CTX_new()) == NULL)
+	if (md == NULL)
 		return -1;
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-		return -1;
-	digest_add(&x->id, sizeof(x->id));
-	digest_add(in->protocol, strlen(in->protocol));
-	digest_add(&in->size, sizeof(in->size));
-	digest_add(req->method, req->method_len);
-	digest_add(req->target, req->target_len);
-	digest_add(req->host != NULL ? req->host : "",
+	digest_add(md, &x->id, sizeof(x->id));
+	digest_add(md, in->protocol, strlen(in->protocol));
+	digest_add(md, &in->size, sizeof(in->size));
+	digest_add(md, req->method, req->method_len);
+	digest_add(md, req->target, req->target_len);
+	digest_add(md, req->host != NULL ? req->host : "",
 		   req->host != NULL ? req->host_len : 0);
-	digest_add(in->ip, strlen(in->ip));
-	digest_add(in->scheme, strlen(in->scheme));
-	digest_add(in->subject ? in->subject : "",
+	digest_add(md, in->ip, strlen(in->ip));
+	digest_add(md, in->scheme, strlen(in->scheme));
+	digest_add(md, in->subject ? in->subject : "",
 		   in->subject ? strlen(in->subject) : 0);
 	for (size_t i = 0; i < in->nf; i++) {
-		digest_add(in->f[i].n, in->f[i].nl);
-		digest_add(in->f[i].v, in->f[i].vl);
+		digest_add(md, in->f[i].n, in->f[i].nl);
+		digest_add(md, in->f[i].v, in->f[i].vl);
 	}
 	if (in->body != NULL) {
-		digest_add(in->partial ? "partial" : "whole",
+		digest_add(md, in->partial ? "partial" : "whole",
 			   in->partial ? 7 : 5);
-		digest_add(in->body, in->blen);
+		digest_add(md, in->body, in->blen);
 	}
 	return EVP_DigestFinal_ex(md, key, &dl) == 1 && dl == 32 ? 0 : -1;
 }
@@ -894,7 +899,10 @@ sl_exchange_extauth_cancel(struct sl_txn *t)
 	if (ea->q != NULL)
 		sl_subreq_cancel(ea->q);
 	event_del(&ea->bev);
-	free(ea);
+	if (spare == NULL)
+		spare = ea;
+	else
+		free(ea);
 	t->ea = NULL;
 }
 
@@ -914,10 +922,13 @@ sl_exchange_extauth(struct sl_seam *s, const struct sl_h1_request *req,
 	if (ea != NULL && ea->phase == EA_DONE)
 		return apply(s, x, ea, fx);
 	if (ea == NULL) {
-		if ((ea = t->ea = malloc(sizeof(*ea))) == NULL) {
+		if ((ea = spare) != NULL)
+			spare = NULL;
+		else if ((ea = malloc(sizeof(*ea))) == NULL) {
 			sl_exchange_local(s, 503, "out_of_memory", 0);
 			return -1;
 		}
+		t->ea = ea;
 		memset(ea, 0, offsetof(struct sl_extauth, d));
 		ea->t = t;
 		evtimer_assign(&ea->bev, s->w->base, extauth_on_body, ea);

@@ -142,18 +142,19 @@ struct sl_txn_ws {
 	uint16_t code;		/* of the close frames */
 };
 
-/* One request/response exchange. Owned by its stream's codec; free list
- * per worker. */
-/* A request waiting for the fetch of its route's key set. */
+/* A request waiting for the fetch of its route's key set (src set) or
+ * for its external check: the head it keeps meanwhile. */
 struct sl_auth_wait {
 	TAILQ_ENTRY(sl_auth_wait) link; /* in w->auth_waits */
-	struct sl_keysrc *src;		/* NULL: not waiting */
+	struct sl_keysrc *src;		/* NULL: not waiting for a key set */
 	void (*woken)(struct sl_txn *);
 	uint64_t deadline_ms;
 	uint32_t head_len; /* the head, kept at in.off */
 	uint8_t waited;	   /* it waited once: never again */
 };
 
+/* One request/response exchange. Owned by its stream's codec; free list
+ * per worker. */
 struct sl_txn {
 	struct sl_txn *next_free;
 	struct sl_seam *s; /* its stream (seam.h): the codec under it */
@@ -508,9 +509,11 @@ int sl_exchange_auth(struct sl_seam *s, const struct sl_h1_request *req,
 /* The request goes away: it stops waiting (no-op when it does not). */
 void sl_exchange_auth_cancel(struct sl_txn *t);
 
-/* What the thread keeps for tokens (exchange_auth.c) and for external
- * decisions (exchange_extauth.c) goes. */
-void sl_exchange_extauth_thread_free(void);
+/* The thread's digest context, set up for SHA-256 (the algorithm
+ * fetched once for the process), or NULL: a token's cache and an external
+ * decision's key use it. */
+struct evp_md_ctx_st *sl_exchange_sha256(void);
+
 
 /* ---- exchange_extauth.c: a route's auth.external (doc/auth.md) -------- */
 

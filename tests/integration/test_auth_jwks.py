@@ -103,6 +103,17 @@ def setup(keys_opts=None, workers=1, kids=("ec1", "rsa1"), max_age=None,
     return k, ks, up, sl, port, aport
 
 
+def reload_with(sl, port, aport, up, ks_port, **kw):
+    """Rewrites sl's file as jwks_config(**kw) makes it, on the same
+    listener and admin ports, and reloads it."""
+    cfg, _, _ = jwks_config(up, ks_port, **kw)
+    cfg["listeners"][0]["address"] = "127.0.0.1:%d" % port
+    cfg["admin"]["address"] = "127.0.0.1:%d" % aport
+    with open(sl.conf_path, "w") as f:
+        f.write(to_yaml(cfg))
+    eq(sighup_reload(sl, aport)[0], "ok", "reloaded")
+
+
 def keys_in_use(aport):
     return metric_sum(metrics(aport), "sluice_jwks_keys")
 
@@ -323,26 +334,15 @@ def a_reload_keeps_the_set_when_its_source_is_unchanged():
     n0 = ks.fetches()
     ks.stop()
     # the same source, another route added: the set is kept
-    need_jwt()
-    cfg, _, _ = jwks_config(up, ks.port, workers=1, routes_extra=[
+    reload_with(sl, port, aport, up, ks.port, routes_extra=[
         {"name": "more", "match": {"path_prefix": "/more"},
          "cluster": "c"}])
-    cfg["listeners"][0]["address"] = "127.0.0.1:%d" % port
-    cfg["admin"]["address"] = "127.0.0.1:%d" % aport
-    with open(sl.conf_path, "w") as f:
-        f.write(to_yaml(cfg))
-    eq(sighup_reload(sl, aport)[0], "ok", "reloaded")
     eq(get(port, "/pay", headers=bearer(tok)).status, 200,
        "the kept set checks the token, the key server down")
     eq(ks.fetches(), n0, "nothing fetched")
     # another URL is another source: no set, the server down: 503
-    cfg2, _, _ = jwks_config(up, ks.port, path="/other.json",
-                             keys_opts={"timeout": "1s"})
-    cfg2["listeners"][0]["address"] = "127.0.0.1:%d" % port
-    cfg2["admin"]["address"] = "127.0.0.1:%d" % aport
-    with open(sl.conf_path, "w") as f:
-        f.write(to_yaml(cfg2))
-    eq(sighup_reload(sl, aport)[0], "ok", "reloaded")
+    reload_with(sl, port, aport, up, ks.port, path="/other.json",
+                keys_opts={"timeout": "1s"})
     eq(get(port, "/pay", headers=bearer(tok)).status, 503,
        "a new source has no set yet")
     sl.stop()
