@@ -305,6 +305,11 @@ config_identity(struct sbuf *b, const struct sl_conf_listener *l)
 	jkv_str(b, "untrusted_forwarded",
 		l->untrusted_forwarded == SL_UNTRUSTED_STRIP ? "strip"
 							     : "append");
+	{
+		static const char *const tc[] = {"trusted", "always", "never",
+						 "off"};
+		jkv_str(b, "trace_context", tc[l->trace_context]);
+	}
 }
 
 /* A route's match: every part, null where any value matches. */
@@ -637,6 +642,12 @@ config_route(struct sbuf *b, const struct sl_conf_route *r)
 	}
 	config_guard(b, r);
 	config_auth(b, r);
+	/* null: not traced; else the ratio of new traces recorded */
+	if (r->trace_sample == 0)
+		sb_printf(b, ",\"tracing\":null");
+	else
+		sb_printf(b, ",\"tracing\":{\"sample\":%g}",
+			  (double)(r->trace_sample - 1) / 1e6);
 	config_key(b, "sticky", &r->sticky);
 	jkv_bool(b, "split_failover", r->split_failover);
 	if (r->mirror == NULL)
@@ -940,6 +951,21 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 		sb_printf(b, "}");
 	} else
 		sb_printf(b, ",\"rate_limit_store\":null");
+	if (c->tracing != NULL) {
+		const struct sl_conf_tracing *t = c->tracing;
+		sb_printf(b, ",\"tracing\":{\"cluster\":");
+		jstr(b, t->cluster != NULL ? t->cluster->name : "");
+		jkv_str(b, "path", t->path);
+		jkv_str(b, "service_name", t->service_name);
+		sb_printf(b, ",\"sample\":%g", (double)t->sample / 1e6);
+		jkv_u64(b, "batch", t->batch);
+		jkv_u64(b, "queue", t->queue);
+		jkv_u64(b, "interval_ms", t->interval_ms);
+		jkv_u64(b, "timeout_ms", t->timeout_ms);
+		jkv_u64(b, "max_retries", t->retries);
+		sb_printf(b, "}");
+	} else
+		sb_printf(b, ",\"tracing\":null");
 	sb_printf(b, ",\"listeners\":[");
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct sl_conf_listener *l = &c->listeners[i];

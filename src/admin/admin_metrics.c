@@ -45,6 +45,56 @@ sum(const struct sl_admin_view *v, size_t offset)
 	return total;
 }
 
+/* Tracing (doc/operations.md, "Tracing"): the traced requests by where
+ * their context came from, the spans and exports by result, the queues.
+ * Workers' counters: kept across reloads, as the queues are. */
+static void
+metrics_trace(const struct sl_admin_view *v, struct sbuf *b)
+{
+	static const char *const src[] = {"parent", "new", "untrusted",
+					  "malformed"};
+	static const char *const spans[] = {"exported", "dropped", "failed"};
+	static const char *const exps[] = {"ok", "retry", "failed"};
+	const size_t u = sizeof(atomic_uint_fast64_t);
+
+	sb_printf(b, "# HELP sluice_trace_context_total Traced requests by "
+		     "where their trace context came from.\n"
+		     "# TYPE sluice_trace_context_total counter\n");
+	for (size_t i = 0; i < 4; i++)
+		sb_printf(b, "sluice_trace_context_total{source=\"%s\"} %llu\n",
+			  src[i],
+			  (unsigned long long)sum(
+			      v, offsetof(struct sl_worker_stats, trace_ctx) +
+				     i * u));
+	sb_printf(b, "# HELP sluice_trace_spans_total Spans exported, dropped "
+		     "(queue full) and failed (export given up or "
+		     "rejected).\n"
+		     "# TYPE sluice_trace_spans_total counter\n");
+	for (size_t i = 0; i < 3; i++)
+		sb_printf(b, "sluice_trace_spans_total{result=\"%s\"} %llu\n",
+			  spans[i],
+			  (unsigned long long)sum(
+			      v, offsetof(struct sl_worker_stats, trace_spans) +
+				     i * u));
+	sb_printf(b, "# HELP sluice_trace_exports_total Exports to the "
+		     "collector: taken, to be retried, failed.\n"
+		     "# TYPE sluice_trace_exports_total counter\n");
+	for (size_t i = 0; i < 3; i++)
+		sb_printf(
+		    b, "sluice_trace_exports_total{result=\"%s\"} %llu\n",
+		    exps[i],
+		    (unsigned long long)sum(
+			v, offsetof(struct sl_worker_stats, trace_exports) +
+			       i * u));
+	sb_printf(b,
+		  "# HELP sluice_trace_queue_spans Spans waiting for "
+		  "export, queued or in flight.\n"
+		  "# TYPE sluice_trace_queue_spans gauge\n"
+		  "sluice_trace_queue_spans %llu\n",
+		  (unsigned long long)sum(
+		      v, offsetof(struct sl_worker_stats, trace_queue)));
+}
+
 /* TLS listeners: handshakes, resumptions, failures by reason. */
 static void
 metrics_tls(struct sbuf *b, const struct sl_conf *c)
@@ -592,6 +642,7 @@ page_routes(const struct sl_admin_view *v, struct sbuf *b)
 		}
 	metrics_guards(c, b);
 	sl_admin_metrics_auth(v, b);
+	metrics_trace(v, b);
 	sb_printf(b, "# HELP sluice_cluster_requests_total Requests sent to a "
 		     "cluster (mirror copies included), answered or cut.\n"
 		     "# TYPE sluice_cluster_requests_total counter\n");

@@ -520,6 +520,8 @@ const struct sl_conf_keydef sl_conf_top_table[] = {
     {"listeners", .type = SL_CONF_CODE},
     {"clusters", .type = SL_CONF_CODE},
     {"rate_limit_store", .type = SL_CONF_CODE},
+    /* tracing (doc/operations.md, Tracing) */
+    {"tracing", .type = SL_CONF_CODE},
     /* a fleet (doc/fleet.md) */
     {"resolver", SL_CONF_SET, .set = read_resolver},
     {"watch", SL_CONF_BOOL, .def = 0, TOP(watch)},
@@ -578,10 +580,13 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 	ld->names_cut = !sl_yaml_whole(ld, v != NULL ? v : root);
 	if ((v = sl_yaml_map_get(root, "rate_limit_store", NULL)) != NULL)
 		sl_conf_parse_rate_limit_store(ld, v, conf);
+	if ((v = sl_yaml_map_get(root, "tracing", NULL)) != NULL)
+		sl_conf_parse_tracing(ld, v, conf);
 	if ((v = sl_yaml_map_get(root, "listeners", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, root, "missing key \"listeners\"");
 	else
 		parse_listeners(ld, v, admin, conf);
+	sl_conf_settle_tracing(conf);
 	sl_conf_check_rate_limit_store(ld, root, conf);
 }
 
@@ -618,6 +623,8 @@ static const char *const listener_keys[] = {
     "trusted_proxies",
     "client_address_header",
     "untrusted_forwarded",
+    /* tracing (doc/operations.md, Tracing) */
+    "trace_context",
     NULL,
 };
 static const char *const tls_server_keys[] = {
@@ -663,6 +670,8 @@ static const char *const jwt_keys_keys[] = {
 static const char *const rate_limit_keys[] = {
     "name", "key", "rate", "burst", "scope", "max_keys", "on_store_error", NULL,
 };
+
+static const char *const route_tracing_keys[] = {"sample", NULL};
 
 static const char *const endpoint_keys[] = {"address", "weight", "srv", NULL};
 static const char *const tls_client_keys[] = {
@@ -770,6 +779,12 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
 				"under a cluster's \"tls\"", NULL},
     [SL_CONF_SEC_DNS] = {SL_CONF_SEC_CLUSTER, NULL, sl_conf_dns_table, "in dns",
 			 "under \"dns\"", "under a cluster's \"dns\"", NULL},
+    [SL_CONF_SEC_TRACING] = {SL_CONF_SEC_TOP, NULL, sl_conf_tracing_table,
+			     "in tracing", "under \"tracing\"",
+			     "under the top-level \"tracing\"", NULL},
+    [SL_CONF_SEC_ROUTE_TRACING] = {SL_CONF_SEC_ROUTE, route_tracing_keys, NULL,
+				   "in tracing", "under \"tracing\"",
+				   "under a route's \"tracing\"", NULL},
 };
 #undef HDRS
 
@@ -820,6 +835,7 @@ conf_free(struct sl_conf *conf)
 	for (i = 0; i < conf->nnameservers; i++)
 		free(conf->nameservers[i].text);
 	free(conf->nameservers);
+	sl_conf_free_tracing(conf->tracing);
 	free(conf->access_log);
 	free(conf->path);
 	free(conf->text);

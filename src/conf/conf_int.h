@@ -57,6 +57,8 @@ enum sl_conf_section {
 	SL_CONF_SEC_OUTLIER,
 	SL_CONF_SEC_TLS_CLIENT,
 	SL_CONF_SEC_DNS, /* a cluster's dns: */
+	SL_CONF_SEC_TRACING,
+	SL_CONF_SEC_ROUTE_TRACING,
 	SL_CONF_SEC_N
 };
 
@@ -291,6 +293,29 @@ void sl_conf_parse_rate_limits(struct sl_yaml_loader *ld, const char *lbl,
 			       struct sl_conf_route *r);
 /* Frees what sl_conf_parse_rate_limits allocated in r (not r itself). */
 void sl_conf_free_rate_limits(struct sl_conf_route *r);
+
+/* ---- conf_trace.c: tracing (doc/operations.md, "Tracing") ------------- */
+
+/* A route's trace_sample until sl_conf_settle_tracing: the top level's
+ * ratio. */
+#define SL_CONF_TRACE_DEFAULT UINT32_MAX
+
+extern const struct sl_conf_keydef sl_conf_tracing_table[];
+
+/* The top-level tracing: (after clusters, before listeners). */
+void sl_conf_parse_tracing(struct sl_yaml_loader *ld,
+			   const struct sl_yaml_node *map,
+			   struct sl_conf *conf);
+void sl_conf_free_tracing(struct sl_conf_tracing *t);
+
+/* A route's tracing: false, true or { sample }. */
+void sl_conf_parse_route_tracing(struct sl_yaml_loader *ld, const char *lbl,
+				 const struct sl_yaml_node *v,
+				 struct sl_conf_route *r,
+				 const struct sl_conf *conf);
+
+/* Every route's trace_sample, final: 0 (not traced) or 1 + millionths. */
+void sl_conf_settle_tracing(struct sl_conf *conf);
 
 /* ---- conf_auth.c: a route's auth: (doc/auth.md) ---------------------- */
 

@@ -649,6 +649,8 @@ const struct sl_conf_keydef sl_conf_route_table[] = {
     {"guard", .type = SL_CONF_CODE},
     /* authentication (doc/auth.md) */
     {"auth", .type = SL_CONF_CODE},
+    /* tracing (doc/operations.md, Tracing) */
+    {"tracing", .type = SL_CONF_CODE},
     {.name = NULL},
 };
 #undef RO
@@ -739,6 +741,9 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		parse_guard(ld, lbl, k, v, r);
 	if ((v = sl_yaml_map_get(map, "auth", NULL)) != NULL)
 		sl_conf_parse_auth(ld, lbl, v, r, conf);
+	r->trace_sample = SL_CONF_TRACE_DEFAULT;
+	if ((v = sl_yaml_map_get(map, "tracing", NULL)) != NULL)
+		sl_conf_parse_route_tracing(ld, lbl, v, r, conf);
 }
 
 void

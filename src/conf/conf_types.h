@@ -388,6 +388,11 @@ struct sl_conf_route {
 	size_t nupgrade;
 	struct sl_conf_guard *guard; /* owned; NULL: no guard */
 	struct sl_conf_auth *auth;   /* owned; NULL: no auth (doc/auth.md) */
+	/* tracing (doc/operations.md, "Tracing"): 0 when the route is not
+	 * traced (no top-level tracing:, its listener's trace_context off,
+	 * or tracing: false), else 1 + the ratio of new traces it records,
+	 * in millionths */
+	uint32_t trace_sample;
 };
 
 /* A route's auth: (doc/auth.md): JSON Web Tokens checked against a key
@@ -479,6 +484,27 @@ enum sl_untrusted_forwarded {
 	0x2 /* "h2": by ALPN on TLS, by prior knowledge on                     \
 	       plain TCP */
 
+/* Whose traceparent a listener believes (trace_context:). */
+enum sl_trace_context {
+	SL_TRACE_CTX_TRUSTED = 0, /* its trusted_proxies' */
+	SL_TRACE_CTX_ALWAYS,	  /* anyone's */
+	SL_TRACE_CTX_NEVER,	  /* no one's: every trace starts here */
+	SL_TRACE_CTX_OFF	  /* its requests are not traced */
+};
+
+/* tracing: where spans go and how they are batched. */
+struct sl_conf_tracing {
+	struct sl_conf_cluster *cluster; /* borrowed: the collector */
+	char *path;			 /* "/v1/traces" */
+	char *service_name;		 /* "sluice" */
+	uint32_t sample;		 /* millionths of new traces recorded */
+	uint64_t batch;			 /* spans an export takes at most */
+	uint64_t queue;			 /* spans a worker holds at most */
+	uint64_t interval_ms;		 /* a span waits at most this */
+	uint64_t timeout_ms;		 /* an export's deadline */
+	uint64_t retries;		 /* of one batch, then dropped */
+};
+
 struct sl_conf_listener {
 	char *name;
 	struct sl_conf_addr addr;
@@ -506,6 +532,8 @@ struct sl_conf_listener {
 	struct sl_cidr_set trusted_proxies; /* empty: none */
 	enum sl_client_header client_address_header;
 	enum sl_untrusted_forwarded untrusted_forwarded;
+	/* whose traceparent is believed (doc/operations.md, "Tracing") */
+	enum sl_trace_context trace_context;
 };
 
 /*
@@ -571,6 +599,8 @@ struct sl_conf {
 		struct sl_conf_file password_file; /* NULL path: no AUTH */
 		char *password; /* NULL until read; never logged or shown */
 	} rl_store;
+	/* tracing: (doc/operations.md, "Tracing"): NULL when absent */
+	struct sl_conf_tracing *tracing; /* owned */
 };
 
 #endif

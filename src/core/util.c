@@ -29,6 +29,15 @@ sl_now_ms(void)
 }
 
 uint64_t
+sl_realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
 sl_now_read(void)
 {
 	clock_gettime(CLOCK_MONOTONIC, &sl_now_ts);

@@ -34,6 +34,9 @@ sl_fnv1a(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
+/* Nanoseconds of CLOCK_REALTIME (vDSO): a span's times. */
+uint64_t sl_realtime_ns(void);
+
 /* Milliseconds of CLOCK_MONOTONIC (vDSO, no syscall). */
 uint64_t sl_now_ms(void);
 

@@ -128,7 +128,8 @@ worker_on_reap(evutil_socket_t fd, short what, void *arg)
 void
 sl_worker_maybe_done(struct sl_worker *w)
 {
-	if (w->draining && w->nclients == 0)
+	if (w->draining && w->nclients == 0 &&
+	    (w->bg_busy == NULL || !w->bg_busy(w)))
 		event_base_loopexit(w->base, NULL);
 }
 

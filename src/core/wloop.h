@@ -39,6 +39,7 @@ struct sl_mirror;
 struct sl_subreq;
 struct sl_auth_wait;
 struct sl_rlstore;
+struct sl_traceexp;
 struct sl_adopt;
 
 /*
@@ -168,6 +169,14 @@ struct sl_worker_stats {
 	/* ... and the statuses of the calls the upstreams answered (h2up.c
 	 * sees them), 17: one outside 0..16 */
 	atomic_uint_fast64_t grpc_upstream[18];
+	/* tracing (doc/operations.md, "Tracing"): traced requests by where
+	 * their context came from (a trusted parent, none, an untrusted or
+	 * a malformed traceparent); spans exported, dropped, failed; exports
+	 * ok, retried, failed; spans queued now */
+	atomic_uint_fast64_t trace_ctx[4];
+	atomic_uint_fast64_t trace_spans[3];
+	atomic_uint_fast64_t trace_exports[3];
+	atomic_uint_fast64_t trace_queue;
 };
 
 #define SL_STAT_ADD(field, n)                                                  \
@@ -254,6 +263,12 @@ struct sl_worker {
 	/* rate limits: this worker's connection to rate_limit_store
 	 * (rlstore.c), made when a fleet limit first needs it */
 	struct sl_rlstore *rlstore;
+	/* tracing: this worker's span export (traceexp.c), made at the
+	 * first span */
+	struct sl_traceexp *trace;
+	/* set by worker.c: 1 while work of the worker's own (a span
+	 * export) keeps a drained worker from ending; it may start it */
+	int (*bg_busy)(struct sl_worker *w);
 };
 
 /*

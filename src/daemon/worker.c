@@ -27,6 +27,7 @@
 #include "mirror.h"
 #include "rlstore.h"
 #include "subreq.h"
+#include "traceexp.h"
 #include "tunnel.h"
 #include "upstream.h"
 #include "wgen.h"
@@ -423,6 +424,7 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 	w->on_deadline = sl_client_on_deadline;
 	w->on_reap = sl_client_reap;
 	w->on_queue_poll = sl_wgen_wake_all;
+	w->bg_busy = sl_traceexp_busy;
 	sl_bufpool_init(&w->bufs, BUF_FREE_PER_CLASS);
 	sl_pipes_init(&w->pipes);
 	sl_rand_seed(&w->rand);
@@ -590,6 +592,7 @@ sl_worker_join_free(struct sl_worker *w)
 	}
 	sl_mirror_close_all(w);
 	sl_subreq_close_all(w);
+	sl_traceexp_free(w); /* after its export's end */
 	sl_upstream_close_idle(w);
 	sl_rlstore_worker_free(w); /* rate limits' store connection */
 	if (w->base != NULL)

@@ -177,6 +177,7 @@ sl_exchange_new(struct sl_seam *s, uint64_t start_ms)
 	t->aw.waited = 0;
 	t->ea = NULL;
 	t->request_id[0] = t->method[0] = t->path[0] = t->host[0] = '\0';
+	t->tr.on = 0;
 	t->referer[0] = t->user_agent[0] = '\0';
 	t->start_ms = start_ms;
 	t->s = s;
@@ -516,6 +517,8 @@ sl_exchange_start(struct sl_seam *s, size_t head_len)
 		sl_exchange_local(s, 404, "no_route", 0);
 		return;
 	}
+	if (t->route->trace_sample != 0)
+		sl_exchange_trace_begin(s, &req);
 	if ((rule = sl_policy_check(t->route->policy, &t->client_addr)) !=
 	    NULL) {
 		txn_forbid(s, rule);
@@ -733,6 +736,16 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 		fwd.extra = &extra;
 		fwd.extra_lens = extra.drop_lens;
 	}
+	if (t->tr.on) {
+		/* sluice's traceparent replaces the caller's */
+		if (fwd.extra == NULL) {
+			extra.ndrop = extra.nset = 0;
+			extra.drop_lens = 0;
+			fwd.extra = &extra;
+		}
+		sl_exchange_trace_fields(t, &extra);
+		fwd.extra_lens = extra.drop_lens;
+	}
 	if ((t->route->upgrade != NULL || (s->flags & SL_SEAM_F_XCONNECT)) &&
 	    txn_upgrade(s, req) == -1)
 		return;
@@ -785,6 +798,8 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 		return;
 	}
 	t->uphead.len = (uint32_t)n;
+	if (t->tr.on)
+		sl_exchange_trace_head(t);
 	if (t->route->mirror != NULL && t->upgrade == 0 &&
 	    sl_mirror_due(s->gen, t->route))
 		txn_mirror(s, req);
@@ -1380,6 +1395,8 @@ sl_exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
 		    (uint32_t)SL_MIN(now_ms() - t->up_progress_ms, UINT32_MAX);
 		t->up_progress_ms = now_ms();
 		t->up_ph = SL_TXN_UP_SENDING;
+		if (t->tr.on)
+			sl_exchange_trace_conn(t, u, 1);
 		break;
 	case SL_UP_EV_WRITABLE:
 		if (t->send_ph == SL_TXN_SEND_BLOCKED)

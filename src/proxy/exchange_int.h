@@ -29,6 +29,7 @@
 #include "route.h"
 #include "seam.h"
 #include "tls.h"
+#include "trace.h"
 #include "upstream.h"
 #include "wgen.h"
 #include "wloop.h"
@@ -151,6 +152,49 @@ struct sl_auth_wait {
 	uint64_t deadline_ms;
 	uint32_t head_len; /* the head, kept at in.off */
 	uint8_t waited;	   /* it waited once: never again */
+};
+
+/*
+ * A traced exchange's spans (doc/operations.md, "Tracing"), kept in the
+ * exchange until its end, when exchange_trace.c writes them to the
+ * worker's export queue. Not cleared by txn_new, but for `on`.
+ */
+#define SL_TRACE_TRIES 6    /* attempts recorded as spans, the first ones */
+#define SL_TRY_OPEN    0x01 /* the attempt goes on */
+#define SL_TRY_FAILED  0x02
+#define SL_TRY_QUEUED  0x04 /* it waited in the cluster's queue */
+#define SL_TRY_REUSED  0x08 /* on a pooled connection */
+struct sl_trace_try {
+	uint64_t start_ns, end_ns;
+	uint64_t queue_ns;    /* it left the queue (SL_TRY_QUEUED) */
+	uint64_t tcp_ns;      /* its connection was made (0: pooled) */
+	uint64_t tls_ns;      /* ... and TLS's handshake done (0: none) */
+	const char *upstream; /* its endpoint's address (borrowed from the
+				 generation), NULL: none yet */
+	const char *cluster;  /* its cluster's name (borrowed) */
+	const char *why;      /* error code of a failure, static */
+	uint8_t span_id[8];
+	uint16_t status; /* of the answer, 0: none */
+	uint8_t cls;	 /* enum sl_retry_class of a failure */
+	uint8_t flags;	 /* SL_TRY_* */
+};
+struct sl_txn_trace {
+	uint8_t on;	    /* the exchange is traced (the rest is set) */
+	uint8_t sampled;    /* its spans are recorded and exported */
+	uint8_t has_parent; /* parent_id: a trusted caller's */
+	uint8_t ntries;	    /* tries used */
+	uint32_t tp_off;    /* uphead's bytes before the span id in the
+			       traceparent sent upstream (0: none) */
+	uint8_t trace_id[16];
+	uint8_t span_id[8]; /* the server span's */
+	uint8_t parent_id[8];
+	uint8_t flags; /* trace flags sent upstream */
+	uint64_t start_ns;
+	const char *state; /* a trusted caller's tracestate (borrowed
+			      from the head, forwarded), NULL: none */
+	size_t state_len;
+	char parent[SL_TRACEPARENT_LEN]; /* the traceparent sent upstream */
+	struct sl_trace_try tries[SL_TRACE_TRIES];
 };
 
 /* One request/response exchange. Owned by its stream's codec; free list
@@ -303,6 +347,7 @@ struct sl_txn {
 	 * owned (NULL: none) */
 	struct sl_auth_wait aw;
 	struct sl_extauth *ea;
+	struct sl_txn_trace tr; /* tracing: tr.on is cleared by txn_new */
 };
 
 /*
@@ -514,7 +559,6 @@ void sl_exchange_auth_cancel(struct sl_txn *t);
  * decision's key use it. */
 struct evp_md_ctx_st *sl_exchange_sha256(void);
 
-
 /* ---- exchange_extauth.c: a route's auth.external (doc/auth.md) -------- */
 
 struct sl_extauth;
@@ -559,6 +603,38 @@ void sl_exchange_note_agent(struct sl_txn *t, const struct sl_h1_request *req);
 /* Fills the logged fields of t from a refused head of len bytes, as far
  * as they can be read; nothing already known is replaced. */
 void sl_exchange_salvage(struct sl_txn *t, const char *head, size_t len);
+
+/* ---- exchange_trace.c: tracing (doc/operations.md, "Tracing") -------- */
+
+/* The request's route is traced: its trace context from the caller's
+ * traceparent (when believed) or a new one, and its sampling. */
+void sl_exchange_trace_begin(struct sl_seam *s,
+			     const struct sl_h1_request *req);
+
+/* The fields of the head for the upstream: the caller's traceparent and
+ * tracestate dropped, sluice's set (x: the head's extra fields). */
+void sl_exchange_trace_fields(struct sl_txn *t, struct sl_fwd_extra *x);
+
+/* The head for the upstream is in uphead: where its span id is. */
+void sl_exchange_trace_head(struct sl_txn *t);
+
+/* An attempt waits in the cluster's queue (recorded exchanges only). */
+void sl_exchange_trace_queued(struct sl_txn *t);
+
+/* An attempt has its endpoint: it begins, or leaves the queue; its span
+ * id goes into the traceparent sent upstream. */
+void sl_exchange_trace_try(struct sl_txn *t);
+
+/* The attempt's connection: connected now (u new), or pooled. */
+void sl_exchange_trace_conn(struct sl_txn *t, const struct sl_upconn *u,
+			    int connected);
+
+/* The attempt failed (cls, why) or was answered (status; why NULL). */
+void sl_exchange_trace_try_end(struct sl_txn *t, int status, int cls,
+			       const char *why);
+
+/* The exchange ends: its spans go to the worker's export queue. */
+void sl_exchange_trace_end(struct sl_seam *s, struct sl_txn *t);
 
 /* ---- inline helpers ---------------------------------------------------- */
 

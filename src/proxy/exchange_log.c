@@ -255,6 +255,8 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 
 	unsigned slot = sl_hist_slot(hdur);
 
+	if (t->tr.on)
+		sl_exchange_trace_end(s, t);
 	SL_STAT_INC(s->w->stats.requests);
 	SL_STAT_INC(s->w->stats.responses[cls]);
 	if (t->grpc_status != 0)
@@ -394,6 +396,16 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		lw_u64(&w, dur);
 		LW_LIT(&w, ",\"request_id\":\"");
 		lw_str(&w, t->request_id);
+		if (t->tr.on) {
+			/* a log line and its trace find each other */
+			char id[32];
+			LW_LIT(&w, "\",\"trace_id\":\"");
+			sl_trace_hex(t->tr.trace_id, 16, id);
+			lw_mem(&w, id, 32);
+			LW_LIT(&w, "\",\"span_id\":\"");
+			sl_trace_hex(t->tr.span_id, 8, id);
+			lw_mem(&w, id, 16);
+		}
 		LW_LIT(&w, "\",\"error\":\"");
 		lw_str(&w, txn_error(t));
 		LW_LIT(&w, "\",\"retried\":");
@@ -427,6 +439,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 	} else {
 		char m[64], p[1024], r[512], u[512], retries[24] = "";
 		char ident[1200] = "", proto[16], sid[24] = "", gs[24] = "";
+		char tids[72] = "";
 		access_time(now.tv_sec);
 		if (t->nretries > 0)
 			snprintf(retries, sizeof(retries), " retries=%u",
@@ -450,6 +463,13 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		else if (t->grpc_up != 0)
 			snprintf(gs, sizeof(gs), " grpc_status=%u",
 				 (unsigned)(t->grpc_up - 1));
+		if (t->tr.on) {
+			memcpy(tids, " trace_id=", 10);
+			sl_trace_hex(t->tr.trace_id, 16, tids + 10);
+			memcpy(tids + 42, " span_id=", 9);
+			sl_trace_hex(t->tr.span_id, 8, tids + 51);
+			tids[67] = '\0';
+		}
 		if (s->stream_id != 0) {
 			snprintf(proto, sizeof(proto), "HTTP/2.0");
 			snprintf(sid, sizeof(sid), " stream=%u", s->stream_id);
@@ -461,7 +481,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		    "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\" "
 		    "rid=%s route=%s upstream=%s ms=%llu cluster=%s "
 		    "connect_ms=%u upstream_ms=%llu "
-		    "close=%s%s%s%s%s%s%s%s%s%s%s\n",
+		    "close=%s%s%s%s%s%s%s%s%s%s%s%s\n",
 		    peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", proto,
 		    t->status, (unsigned long long)txn_body_out(t),
 		    r[0] ? r : "-", u[0] ? u : "-", t->request_id,
@@ -473,7 +493,8 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 							     : "",
 		    fails, ident, sid, gs,
 		    (t->flags & SL_TXN_F_AUTH_MASK) ? " auth=" : "",
-		    (t->flags & SL_TXN_F_AUTH_MASK) ? auth_str(t->flags) : "");
+		    (t->flags & SL_TXN_F_AUTH_MASK) ? auth_str(t->flags) : "",
+		    tids);
 	}
 	if (n >= sizeof(line)) {
 		n = sizeof(line) - 1;

@@ -444,6 +444,7 @@ upstream_connect(struct sl_worker *w, struct sl_wendpoint *ep, const void *pp,
 			/* the handshake starts from the write event, so
 			 * that the owner hears of it from a callback */
 			u->state = SL_UP_ST_HANDSHAKE;
+			u->tcp_ns = sl_realtime_ns();
 			sl_upstream_want_write(u, 1);
 			return u;
 		}
@@ -726,6 +727,7 @@ upstream_on_write(evutil_socket_t fd, short what, void *arg)
 		}
 		if (u->tls_fp != 0) {
 			u->state = SL_UP_ST_HANDSHAKE;
+			u->tcp_ns = sl_realtime_ns();
 			upstream_handshake(u);
 			return;
 		}

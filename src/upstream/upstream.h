@@ -139,6 +139,8 @@ struct sl_upconn {
 				pass on; kept right when in is compacted */
 	uint32_t nrequests;  /* requests sent on this connection */
 	uint64_t born_ms;    /* when it was made (pool.max_lifetime) */
+	uint64_t tcp_ns;     /* TLS: when TCP connected and the handshake
+				began (CLOCK_REALTIME ns), for a trace */
 	uint32_t ka_idle_ms; /* the upstream's Keep-Alive timeout less a
 				margin: retired from the pool by then (0 =
 				pool.idle_timeout alone) */

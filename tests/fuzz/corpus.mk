@@ -33,4 +33,5 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/response \
 	tests/fuzz/corpus/sticky \
 	tests/fuzz/corpus/tls \
+	tests/fuzz/corpus/trace \
 	tests/fuzz/corpus/ws

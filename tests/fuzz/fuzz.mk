@@ -61,7 +61,7 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_h2up $(OUT)/fuzz_dns $(OUT)/fuzz_h1simd \
 	$(OUT)/fuzz_hpack $(OUT)/fuzz_hpack_enc $(OUT)/fuzz_h2frame \
 	$(OUT)/fuzz_h2conn $(OUT)/fuzz_h2diff $(OUT)/fuzz_json $(OUT)/fuzz_jwt \
-	$(OUT)/fuzz_authzpb
+	$(OUT)/fuzz_authzpb $(OUT)/fuzz_trace
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -158,6 +158,13 @@ $(OUT)/fuzz_authzpb: $(top_srcdir)/tests/fuzz/fuzz_authzpb.c $(AUTHZPB_SRCS) \
 		$(top_srcdir)/src/edge/authzpb.h $(top_srcdir)/tests/fuzz/fuzz.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(AUTHZPB_SRCS)
+
+# W3C Trace Context and OTLP spans by hand (fuzz_trace.c): pure
+TRACE_SRCS = $(top_srcdir)/src/edge/trace.c
+$(OUT)/fuzz_trace: $(top_srcdir)/tests/fuzz/fuzz_trace.c $(TRACE_SRCS) \
+		$(top_srcdir)/src/edge/trace.h $(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(TRACE_SRCS)
 
 # the card number masker and its users in log.c
 PAN_SRCS = $(top_srcdir)/src/core/pan.c $(top_srcdir)/src/core/log.c

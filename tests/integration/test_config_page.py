@@ -81,6 +81,8 @@ NESTED = {
     ("jwt", "keys"): "jwt_keys",  # a mapping, or a file's path
     ("auth", "external"): "external",
     ("external", "cache"): "external_cache",
+    ("top", "tracing"): "tracing",
+    ("route", "tracing"): "route_tracing",
 }
 # a JSON Web Key set of one public P-256 key (doc/auth.md), made for the
 # tests (its private half was never kept)
@@ -231,6 +233,10 @@ def full_config():
         "rate_limit_store": {"address": closed_port(), "timeout": "20ms",
                              "prefix": "test:", "username": "sluice-gw",
                              "password_file": pwfile},
+        "tracing": {"cluster": "hashed", "path": "/otlp/v1/traces",
+                    "service_name": "pay-edge", "sample": 0.25,
+                    "batch": 100, "queue": 1000, "interval": "2s",
+                    "timeout": "3s", "max_retries": 2},
         "listeners": [
             {"name": "plain", "address": "127.0.0.1:%d" % free_port(),
              "limits": {"header_timeout": "11s", "body_timeout": "31s",
@@ -266,6 +272,7 @@ def full_config():
              "trusted_proxies": ["10.0.0.0/8", "2001:db8::/32"],
              "client_address_header": "forwarded",
              "untrusted_forwarded": "strip",
+             "trace_context": "always",
              "routes": [
                  {"name": "pay",
                   "match": {"host": "*.Example.COM", "path_prefix": "/v1/",
@@ -310,6 +317,7 @@ def full_config():
                   "split": [{"cluster": "pay", "weight": 90},
                             {"cluster": "hashed", "weight": 10}],
                   "sticky": "header:X-User-Id", "split_failover": False,
+                  "tracing": {"sample": 0.1},
                   "guard": {"stable": "hashed", "window": "30s",
                             "min_requests": 20, "margin": "2%",
                             "latency": "500ms", "percentile": 95}},

@@ -1,0 +1,497 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A traced exchange (doc/operations.md, "Tracing"): its trace context, the
+ * traceparent its upstream gets, its attempts, and at its end its spans,
+ * written to the worker's export queue (traceexp.c). Nothing here runs
+ * for a route without tracing: its callers test t->tr.on (or a recorded
+ * exchange, t->tr.sampled) first.
+ */
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cidr.h"
+#include "exchange_int.h"
+#include "retry.h"
+#include "traceexp.h"
+#include "util.h"
+#include "wloop.h"
+
+/* A span's worst size: its strings are bounded by the exchange's (path
+ * 256, host 128, the rest short) */
+#define SPAN_MAX 2048
+
+enum trace_source {
+	SRC_PARENT = 0, /* a trusted caller's traceparent */
+	SRC_NEW,	/* none: a new trace */
+	SRC_UNTRUSTED,	/* one from a caller not believed: replaced */
+	SRC_MALFORMED,	/* a malformed one: replaced */
+};
+
+static void
+rand_bytes(struct sl_worker *w, uint8_t *b, size_t n)
+{
+	while (n > 0) {
+		uint64_t r = sl_rand_next(&w->rand);
+		size_t k = n < 8 ? n : 8;
+		memcpy(b, &r, k);
+		b += k;
+		n -= k;
+	}
+}
+
+/* A span id: random, never all zeros. */
+static void
+new_id(struct sl_worker *w, uint8_t *b, size_t n)
+{
+	do
+		rand_bytes(w, b, n);
+	while (b[0] == 0 && memcmp(b, b + 1, n - 1) == 0);
+}
+
+/* Whether the caller's trace context is believed. */
+static int
+trusted(const struct sl_seam *s, const struct sl_txn *t)
+{
+	const struct sl_conf_listener *l = s->lconf;
+
+	if (l->trace_context == SL_TRACE_CTX_ALWAYS)
+		return 1;
+	if (l->trace_context != SL_TRACE_CTX_TRUSTED ||
+	    l->trusted_proxies.n == 0)
+		return 0;
+	/* a forwarded client came through a trusted peer; else client_addr
+	 * is still the peer */
+	return (t->flags & SL_TXN_F_FWD_CLIENT) ||
+	       sl_cidr_set_find(&l->trusted_proxies, &t->client_addr) >= 0;
+}
+
+void
+sl_exchange_trace_begin(struct sl_seam *s, const struct sl_h1_request *req)
+{
+	struct sl_txn *t = s->txn;
+	struct sl_txn_trace *tr = &t->tr;
+	const struct sl_h1_header *tp = NULL, *ts = NULL;
+	struct sl_tracectx ctx;
+	enum trace_source src = SRC_NEW;
+	int ntp = 0, nts = 0;
+	uint64_t mono;
+	struct timespec m;
+
+	if (tr->on) /* a head parsed again (a lease's wait) */
+		return;
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct sl_h1_header *h = &req->headers[i];
+		if (h->name_len == 11 &&
+		    strncasecmp(h->name, "traceparent", 11) == 0) {
+			tp = h;
+			ntp++;
+		} else if (h->name_len == 10 &&
+			   strncasecmp(h->name, "tracestate", 10) == 0) {
+			ts = h;
+			nts++;
+		}
+	}
+	tr->on = 1;
+	tr->has_parent = 0;
+	tr->ntries = 0;
+	tr->tp_off = 0;
+	tr->state = NULL;
+	if (tp != NULL) {
+		if (ntp != 1 ||
+		    !sl_trace_parse_parent(tp->value, tp->value_len, &ctx))
+			src = SRC_MALFORMED;
+		else if (!trusted(s, t))
+			src = SRC_UNTRUSTED;
+		else
+			src = SRC_PARENT;
+	}
+	if (src == SRC_PARENT) {
+		memcpy(tr->trace_id, ctx.trace_id, 16);
+		memcpy(tr->parent_id, ctx.parent_id, 8);
+		tr->has_parent = 1;
+		tr->sampled = ctx.flags & 1;
+		/* one tracestate field, well formed, goes on with it */
+		if (ts != NULL && nts == 1 &&
+		    sl_trace_state_ok(ts->value, ts->value_len)) {
+			tr->state = ts->value;
+			tr->state_len = ts->value_len;
+		}
+	} else {
+		uint32_t sample = t->route->trace_sample - 1;
+		new_id(s->w, tr->trace_id, 16);
+		tr->sampled = sample >= 1000000 ||
+			      sl_rand_next(&s->w->rand) % 1000000 < sample;
+	}
+	tr->flags = tr->sampled;
+	new_id(s->w, tr->span_id, 8);
+	SL_STAT_INC(s->w->stats.trace_ctx[src]);
+	/* the span began with the request: now, less the time since
+	 * (start_ms is the loop's millisecond, at or before the start) */
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	mono = (uint64_t)m.tv_sec * 1000000000u + (uint64_t)m.tv_nsec;
+	tr->start_ns = sl_realtime_ns() - (mono - t->start_ms * 1000000u);
+	sl_trace_format_parent(tr->trace_id, tr->span_id, tr->flags,
+			       tr->parent);
+}
+
+void
+sl_exchange_trace_fields(struct sl_txn *t, struct sl_fwd_extra *x)
+{
+	struct sl_txn_trace *tr = &t->tr;
+
+	if (x->ndrop + 2 > SL_FWD_EXTRA_MAX || x->nset + 2 > SL_FWD_EXTRA_MAX)
+		return;
+	x->drop[x->ndrop].name = "traceparent";
+	x->drop[x->ndrop++].len = 11;
+	x->drop[x->ndrop].name = "tracestate";
+	x->drop[x->ndrop++].len = 10;
+	x->drop_lens |= 1ull << 11 | 1ull << 10;
+	x->set[x->nset].name = "traceparent";
+	x->set[x->nset].nlen = 11;
+	x->set[x->nset].value = tr->parent;
+	x->set[x->nset++].vlen = SL_TRACEPARENT_LEN;
+	if (tr->state != NULL) {
+		x->set[x->nset].name = "tracestate";
+		x->set[x->nset].nlen = 10;
+		x->set[x->nset].value = tr->state;
+		x->set[x->nset++].vlen = tr->state_len;
+	}
+}
+
+void
+sl_exchange_trace_head(struct sl_txn *t)
+{
+	struct sl_txn_trace *tr = &t->tr;
+	const char *p = t->uphead.data, *end = p + t->uphead.len, *last = NULL;
+
+	/* the last copy of the value: sluice's field comes after the
+	 * client's (which are dropped anyway) */
+	while (p < end &&
+	       (p = memmem(p, (size_t)(end - p), tr->parent, 36)) != NULL) {
+		last = p;
+		p += 36;
+	}
+	tr->state = NULL; /* the head it pointed into may go */
+	tr->tp_off = last != NULL ? (uint32_t)(last - t->uphead.data) + 36 : 0;
+}
+
+/* The attempt going on, or NULL. */
+static struct sl_trace_try *
+open_try(struct sl_txn_trace *tr)
+{
+	struct sl_trace_try *y;
+
+	if (tr->ntries == 0)
+		return NULL;
+	y = &tr->tries[tr->ntries - 1];
+	return (y->flags & SL_TRY_OPEN) ? y : NULL;
+}
+
+/* A new attempt's record, or NULL when SL_TRACE_TRIES are taken (later
+ * attempts are counted in the server span, not recorded). */
+static struct sl_trace_try *
+new_try(struct sl_worker *w, struct sl_txn *t)
+{
+	struct sl_trace_try *y;
+
+	if (t->tr.ntries == SL_TRACE_TRIES)
+		return NULL;
+	y = &t->tr.tries[t->tr.ntries++];
+	memset(y, 0, sizeof(*y));
+	y->flags = SL_TRY_OPEN;
+	y->start_ns = sl_realtime_ns();
+	new_id(w, y->span_id, 8);
+	return y;
+}
+
+void
+sl_exchange_trace_queued(struct sl_txn *t)
+{
+	struct sl_trace_try *y = open_try(&t->tr);
+
+	if (!t->tr.sampled || (y == NULL && (y = new_try(t->s->w, t)) == NULL))
+		return;
+	y->flags |= SL_TRY_QUEUED;
+}
+
+void
+sl_exchange_trace_try(struct sl_txn *t)
+{
+	struct sl_txn_trace *tr = &t->tr;
+	struct sl_trace_try *y = NULL;
+
+	if (tr->sampled) {
+		if ((y = open_try(tr)) != NULL && (y->flags & SL_TRY_QUEUED) &&
+		    y->queue_ns == 0)
+			y->queue_ns = sl_realtime_ns();
+		else if (y == NULL)
+			y = new_try(t->s->w, t);
+		if (y != NULL) {
+			y->upstream =
+			    t->wc->conf->endpoints[t->ep_index].addr.text;
+			y->cluster = t->wc->conf->name;
+		}
+	}
+	/* the upstream's parent is this attempt's span when it is
+	 * recorded, else the server span */
+	if (tr->tp_off != 0 && tr->tp_off + 16 <= t->uphead.len)
+		sl_trace_hex(y != NULL ? y->span_id : tr->span_id, 8,
+			     t->uphead.data + tr->tp_off);
+}
+
+void
+sl_exchange_trace_conn(struct sl_txn *t, const struct sl_upconn *u,
+		       int connected)
+{
+	struct sl_trace_try *y = open_try(&t->tr);
+
+	if (y == NULL)
+		return;
+	if (!connected) {
+		if (u->nrequests > 1)
+			y->flags |= SL_TRY_REUSED;
+		return;
+	}
+	y->tls_ns = sl_realtime_ns();
+	y->tcp_ns = u->tcp_ns != 0 ? u->tcp_ns : y->tls_ns;
+	if (u->tcp_ns == 0)
+		y->tls_ns = 0;
+}
+
+void
+sl_exchange_trace_try_end(struct sl_txn *t, int status, int cls,
+			  const char *why)
+{
+	struct sl_trace_try *y = open_try(&t->tr);
+
+	if (y == NULL)
+		return;
+	if (status != 0)
+		y->status = (uint16_t)status;
+	if (why != NULL) {
+		y->why = why;
+		y->cls = (uint8_t)cls;
+		y->flags = (uint8_t)((y->flags & ~SL_TRY_OPEN) | SL_TRY_FAILED);
+		y->end_ns = sl_realtime_ns();
+	}
+}
+
+/* ---- the spans ---------------------------------------------------------- */
+
+static struct sl_span_attr *
+attr_str(struct sl_span_attr *a, const char *key, const char *v, size_t n)
+{
+	a->key = key;
+	a->type = SL_ATTR_STR;
+	a->str = v;
+	a->len = n;
+	return a + 1;
+}
+
+static struct sl_span_attr *
+attr_int(struct sl_span_attr *a, const char *key, int64_t v, int type)
+{
+	a->key = key;
+	a->type = (uint8_t)type;
+	a->i = v;
+	return a + 1;
+}
+
+/* "HOST:PORT" or "[V6]:PORT" at text: the host in *h (*hl bytes), the
+ * port returned (-1: none). */
+static long
+split_addr(const char *text, const char **h, size_t *hl)
+{
+	const char *c = strrchr(text, ':');
+	long port = -1;
+
+	*h = text;
+	*hl = strlen(text);
+	if (text[0] == '[') {
+		const char *e = strchr(text, ']');
+		if (e == NULL)
+			return -1;
+		*h = text + 1;
+		*hl = (size_t)(e - text - 1);
+		c = e[1] == ':' ? e + 1 : NULL;
+	} else if (c != NULL && strchr(text, ':') != c)
+		return -1; /* a bare IPv6 address */
+	if (c != NULL) {
+		if (text[0] != '[')
+			*hl = (size_t)(c - text);
+		port = strtol(c + 1, NULL, 10);
+	}
+	return port;
+}
+
+static const char *const retry_class_names[] = {"", "not_sent", "sent",
+						"partial"};
+
+/* The attempt y's span (the index'th) at p. */
+static size_t
+put_try(uint8_t *p, size_t cap, const struct sl_txn *t,
+	const struct sl_trace_try *y, unsigned index, uint64_t end_ns)
+{
+	struct sl_span_attr at[10], *a = at;
+	struct sl_span_event ev[3];
+	struct sl_span sp = {0};
+	char name[96];
+	const char *h;
+	size_t hl, nev = 0;
+	long port;
+	int n;
+
+	n = snprintf(name, sizeof(name), "%s %s", t->method,
+		     y->cluster != NULL ? y->cluster : "");
+	a = attr_str(a, "http.request.method", t->method, strlen(t->method));
+	if (y->upstream != NULL) {
+		port = split_addr(y->upstream, &h, &hl);
+		a = attr_str(a, "server.address", h, hl);
+		if (port >= 0)
+			a = attr_int(a, "server.port", port, SL_ATTR_INT);
+	}
+	if (y->cluster != NULL)
+		a = attr_str(a, "sluice.cluster", y->cluster,
+			     strlen(y->cluster));
+	if (y->status != 0)
+		a = attr_int(a, "http.response.status_code", y->status,
+			     SL_ATTR_INT);
+	if (index > 0)
+		a = attr_int(a, "http.request.resend_count", index,
+			     SL_ATTR_INT);
+	if (y->flags & SL_TRY_FAILED) {
+		a = attr_str(a, "error.type", y->why, strlen(y->why));
+		if (y->cls < SL_NELEM(retry_class_names))
+			a = attr_str(a, "sluice.retry_class",
+				     retry_class_names[y->cls],
+				     strlen(retry_class_names[y->cls]));
+	}
+	a = attr_int(a, "sluice.connection.reused",
+		     (y->flags & SL_TRY_REUSED) != 0, SL_ATTR_BOOL);
+	if (y->queue_ns != 0)
+		ev[nev++] = (struct sl_span_event){
+		    y->queue_ns, "queue_wait", "sluice.duration_us",
+		    (int64_t)(y->queue_ns - y->start_ns) / 1000};
+	if (y->tcp_ns != 0) {
+		uint64_t from = y->queue_ns != 0 ? y->queue_ns : y->start_ns;
+		ev[nev++] = (struct sl_span_event){
+		    y->tcp_ns, "connect", "sluice.duration_us",
+		    y->tcp_ns > from ? (int64_t)(y->tcp_ns - from) / 1000 : 0};
+	}
+	if (y->tls_ns != 0)
+		ev[nev++] = (struct sl_span_event){
+		    y->tls_ns, "tls_handshake", "sluice.duration_us",
+		    (int64_t)(y->tls_ns - y->tcp_ns) / 1000};
+	sp.trace_id = t->tr.trace_id;
+	sp.span_id = y->span_id;
+	sp.parent_id = t->tr.span_id;
+	sp.name = name;
+	sp.name_len = n > 0 ? SL_MIN((size_t)n, sizeof(name) - 1) : 0;
+	sp.kind = SL_SPAN_CLIENT;
+	sp.error = (y->flags & SL_TRY_FAILED) || y->status >= 500;
+	sp.start_ns = y->start_ns;
+	sp.end_ns = (y->flags & SL_TRY_OPEN) ? end_ns : y->end_ns;
+	sp.attrs = at;
+	sp.nattrs = (size_t)(a - at);
+	sp.events = ev;
+	sp.nevents = nev;
+	return sl_trace_put_span(p, cap, &sp);
+}
+
+void
+sl_exchange_trace_end(struct sl_seam *s, struct sl_txn *t)
+{
+	struct sl_txn_trace *tr = &t->tr;
+	struct sl_span_attr at[18], *a = at;
+	struct sl_span sp = {0};
+	char name[160], ip[64], peer[SL_PEER_MAX], pbuf[SL_PEER_MAX];
+	const char *q, *err, *h;
+	size_t len = 0, hl, nspans = 1 + tr->ntries, cap;
+	uint64_t end = sl_realtime_ns();
+	uint8_t *p;
+	long port;
+	int n;
+
+	if (!tr->sampled)
+		return;
+	cap = nspans * SPAN_MAX;
+	if ((p = sl_traceexp_room(s->w, cap, nspans)) == NULL)
+		return; /* the queue is full: dropped, counted */
+	for (unsigned i = 0; i < tr->ntries; i++) {
+		size_t k =
+		    put_try(p + len, cap - len, t, &tr->tries[i], i, end);
+		if (k == 0) {
+			sl_traceexp_commit(s->w, 0, 0, nspans);
+			return;
+		}
+		len += k;
+	}
+	n = snprintf(name, sizeof(name), "%s %s", t->method,
+		     t->route != NULL ? t->route->name : "-");
+	err = t->why != SL_H1_R_NONE ? sl_h1_reason_str(t->why)
+	      : t->error != NULL     ? t->error
+				     : "";
+	a = attr_str(a, "http.request.method", t->method, strlen(t->method));
+	/* the target as the access log has it: log.query applied, card
+	 * numbers masked */
+	q = strchr(t->path, '?');
+	a = attr_str(a, "url.path", t->path,
+		     q != NULL ? (size_t)(q - t->path) : strlen(t->path));
+	if (q != NULL)
+		a = attr_str(a, "url.query", q + 1, strlen(q + 1));
+	a = attr_str(a, "url.scheme",
+		     (s->flags & SL_SEAM_F_TLS) ? "https" : "http",
+		     (s->flags & SL_SEAM_F_TLS) ? 5 : 4);
+	if (t->route != NULL)
+		a = attr_str(a, "http.route", t->route->name,
+			     strlen(t->route->name));
+	if (t->status > 0)
+		a = attr_int(a, "http.response.status_code", t->status,
+			     SL_ATTR_INT);
+	a = s->stream_id != 0 ? attr_str(a, "network.protocol.version", "2", 1)
+	    : t->minor == 0 ? attr_str(a, "network.protocol.version", "1.0", 3)
+			    : attr_str(a, "network.protocol.version", "1.1", 3);
+	if (t->host[0] != '\0') {
+		/* Host: its name, and its port when it has one */
+		port = split_addr(t->host, &h, &hl);
+		a = attr_str(a, "server.address", h, hl);
+		if (port > 0)
+			a = attr_int(a, "server.port", port, SL_ATTR_INT);
+	}
+	sl_ip_str(&t->client_addr, ip, sizeof(ip));
+	a = attr_str(a, "client.address", ip, strlen(ip));
+	snprintf(peer, sizeof(peer), "%s",
+		 sl_seam_peer_str(s, NULL, pbuf, sizeof(pbuf)));
+	port = split_addr(peer, &h, &hl);
+	a = attr_str(a, "network.peer.address", h, hl);
+	if (port >= 0)
+		a = attr_int(a, "network.peer.port", port, SL_ATTR_INT);
+	a = attr_str(a, "sluice.request_id", t->request_id,
+		     strlen(t->request_id));
+	a = attr_str(a, "sluice.listener", s->lconf->name,
+		     strlen(s->lconf->name));
+	if (t->nretries > 0)
+		a = attr_int(a, "sluice.retries", t->nretries, SL_ATTR_INT);
+	if (err[0] != '\0')
+		a = attr_str(a, "error.type", err, strlen(err));
+	sp.trace_id = tr->trace_id;
+	sp.span_id = tr->span_id;
+	sp.parent_id = tr->has_parent ? tr->parent_id : NULL;
+	sp.name = name;
+	sp.name_len = n > 0 ? SL_MIN((size_t)n, sizeof(name) - 1) : 0;
+	sp.kind = SL_SPAN_SERVER;
+	/* a 5xx, no answer, or an answer cut */
+	sp.error = t->status >= 500 || t->status < 100 ||
+		   (err[0] != '\0' && t->status < 400);
+	sp.start_ns = tr->start_ns;
+	sp.end_ns = end;
+	sp.attrs = at;
+	sp.nattrs = (size_t)(a - at);
+	n = (int)sl_trace_put_span(p + len, cap - len, &sp);
+	if (n == 0) {
+		sl_traceexp_commit(s->w, 0, 0, nspans);
+		return;
+	}
+	sl_traceexp_commit(s->w, len + (size_t)n, nspans, 0);
+}
