@@ -34,6 +34,9 @@
 #   ext     plain, with auth.external asking cluster b (the same upstream)
 #           at /auth with X-User sent: an HTTP check per request
 #   allow   plain, with a route allow list of three ranges and a deny
+#   traced  plain, with tracing: every request sampled, its two spans
+#           exported over OTLP/HTTP to cluster b (the same upstream)
+#   untraced that tracing configured, the route's tracing: false
 # A built-in name with "-h2" after it (plain-h2, edge-h2, ...) is the same
 # configuration on a listener with protocols: [h2, http/1.1] (doc/http2.md):
 # with the HTTP/1.1 client it measures what HTTP/2 on a listener costs the
@@ -130,7 +133,15 @@ def serve(c):
                 return
             buf += d
             while b"\r\n\r\n" in buf:
-                head, buf = buf.split(b"\r\n\r\n", 1)
+                head, rest = buf.split(b"\r\n\r\n", 1)
+                # a body (the spans of "traced") is skipped whole
+                cl = 0
+                for line in head.split(b"\r\n")[1:]:
+                    if line.lower().startswith(b"content-length:"):
+                        cl = int(line.split(b":")[1])
+                if len(rest) < cl:
+                    break
+                buf = rest[cl:]
                 c.sendall(resp)
     except OSError:
         pass
@@ -259,6 +270,12 @@ routes:
         response_headers: { set: { Strict-Transport-Security: "max-age=63072000" } }
 EOF
 	;;
+	traced | untraced) cat <<EOF
+routes:
+      - cluster: a
+EOF
+	if [ "$1" = untraced ]; then echo "        tracing: false"; fi
+	;;
 	allow) cat <<EOF
 routes:
       - cluster: a
@@ -279,9 +296,14 @@ make_conf() {  # config-name-or-file out
 		[ "$TLS" = 1 ] &&
 			tls="tls: { certificates: [ { cert: $WORK/cert.pem, key: $WORK/key.pem } ] }"
 		routes=$(conf_builtin "$name") || die "no built-in configuration $1"
+		local top=""
+		case "$name" in traced | untraced)
+			top="tracing: { cluster: b, path: /v1/traces, sample: 100% }" ;;
+		esac
 		cat >"$2.tmpl" <<EOF
 workers: 1
 log: { level: warn, access: off }
+$top
 listeners:
   - name: bench
     address: 127.0.0.1:@GW_PORT@

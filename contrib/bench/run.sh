@@ -5,7 +5,7 @@
 #            [--only LIST] [--gateways LIST] [--idle-conns N]
 #            [--tls-idle-conns N] [--h2-idle-conns N] [--slowread-conns N]
 #            [--same-headers] [--big-buffers] [--sat-cpu PCT] [--idle-poll]
-#            [--sluice-route plain|split|sticky|mirror|reliable|logged|jwt|ext]
+#            [--sluice-route plain|split|sticky|mirror|reliable|logged|jwt|ext|traced]
 #            [--nice N] [--out DIR] [--keep]
 #
 #   --quick          3 s per run instead of 10 s
@@ -59,7 +59,13 @@
 #                    to the same location, its X-Caller-Id passed on;
 #                    HAProxy has no such check built in and runs plain:
 #                    each gateway's CPU per request against its own plain
-#                    run is what a check costs it). With any
+#                    run is what a check costs it), traced (plain with
+#                    tracing: every request sampled, its spans exported
+#                    over OTLP/HTTP to the upstream nginx's /v1/traces;
+#                    Debian packages no OpenTelemetry module for nginx
+#                    or HAProxy: both run plain, and sluice's CPU per
+#                    request against its plain run is what tracing
+#                    costs, doc/operations.md "Tracing"). With any
 #                    of them wrk sends X-User-Id on every
 #                    request, so that the variants parse the same bytes:
 #                    compare runs of one variant against another.
@@ -234,8 +240,8 @@ while [ $# -gt 0 ]; do
 	--sat-cpu) SAT_CPU=${2:?}; shift ;;
 	--idle-poll) IDLE_POLL=1 ;;
 	--sluice-route) SLUICE_ROUTE=${2:?}; shift
-		case "$SLUICE_ROUTE" in plain|split|sticky|mirror|reliable|logged|jwt|ext) ;;
-		*) die "--sluice-route wants plain, split, sticky, mirror, reliable, logged, jwt or ext" ;;
+		case "$SLUICE_ROUTE" in plain|split|sticky|mirror|reliable|logged|jwt|ext|traced) ;;
+		*) die "--sluice-route wants plain, split, sticky, mirror, reliable, logged, jwt, ext or traced" ;;
 		esac ;;
 	--nice) NICE=${2:?}; shift ;;
 	--out) OUT=${2:?}; shift ;;
@@ -448,6 +454,8 @@ http {
         location = /_mirror { internal; return 204; }
         # the authorization service of --sluice-route ext
         location /auth/ { add_header X-Caller-Id user-4242 always; return 200; }
+        # the OTLP collector of --sluice-route traced: takes every export
+        location = /v1/traces { return 200; }
         location = /ok { }
         location = /_status { stub_status; }
     }
@@ -477,7 +485,7 @@ conf_sluice() {  # workers
 	cat <<EOF
 workers: $1
 drain_timeout: 1s
-log: { level: warn, access: $(sluice_access) }
+log: { level: warn, access: $(sluice_access) }$(sluice_tracing)
 listeners:
   - name: bench
     address: 127.0.0.1:$GW_PORT$(sluice_protocols)$(sluice_tls)
@@ -552,6 +560,11 @@ sluice_route() {  # the route's target lines (--sluice-route)
 		"auth: { external: { cluster: up2, path: /auth, headers: [X-User-Id], upstream_headers: [X-Caller-Id] } }" ;;
 	*) echo "cluster: up" ;;
 	esac
+}
+
+sluice_tracing() {  # the top-level tracing: of --sluice-route traced
+	[ "$SLUICE_ROUTE" = traced ] || return 0
+	printf '\n%s' "tracing: { cluster: up2, path: /v1/traces, sample: 100% }"
 }
 
 sluice_cluster_extra() {  # more keys of cluster "up" (--sluice-route)

@@ -194,15 +194,19 @@ sl_trace_state_ok(const char *v, size_t n)
 	return 1;
 }
 
+/* Each byte's two hex characters. */
+#define HX4(h)                                                                 \
+	h "0" h "1" h "2" h "3" h "4" h "5" h "6" h "7" h "8" h "9" h "a" h    \
+	  "b" h "c" h "d" h "e" h "f"
+static const char hex2[] =
+    HX4("0") HX4("1") HX4("2") HX4("3") HX4("4") HX4("5") HX4("6") HX4("7")
+	HX4("8") HX4("9") HX4("a") HX4("b") HX4("c") HX4("d") HX4("e") HX4("f");
+
 void
 sl_trace_hex(const uint8_t *b, size_t n, char *out)
 {
-	static const char hx[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 15];
-	}
+	for (size_t i = 0; i < n; i++)
+		memcpy(out + 2 * i, hex2 + 2 * b[i], 2);
 }
 
 void
@@ -218,7 +222,7 @@ sl_trace_format_parent(const uint8_t trace_id[16], const uint8_t span_id[8],
 
 /* ---- protobuf ----------------------------------------------------------- */
 
-static size_t
+static inline size_t
 vlen(uint64_t v)
 {
 	size_t n = 1;
@@ -230,19 +234,23 @@ vlen(uint64_t v)
 	return n;
 }
 
-/* A writer that stops writing once its room is gone (w.p > w.end then),
- * so that a caller tests once at the end. */
-struct pw {
-	uint8_t *p, *end;
-};
-
-static void
-put_varint(struct pw *w, uint64_t v)
+/* The writer stops writing once its room is gone (w->p > w->end then), so
+ * that a caller tests once at the end. */
+static inline int
+room(struct sl_pbw *w, size_t n)
 {
-	if (w->p > w->end || vlen(v) > (size_t)(w->end - w->p)) {
+	if (w->p > w->end || n > (size_t)(w->end - w->p)) {
 		w->p = w->end + 1;
-		return;
+		return 0;
 	}
+	return 1;
+}
+
+static inline void
+put_varint(struct sl_pbw *w, uint64_t v)
+{
+	if (!room(w, vlen(v)))
+		return;
 	while (v >= 0x80) {
 		*w->p++ = (uint8_t)(v | 0x80);
 		v >>= 7;
@@ -250,171 +258,264 @@ put_varint(struct pw *w, uint64_t v)
 	*w->p++ = (uint8_t)v;
 }
 
-static void
-put_raw(struct pw *w, const void *s, size_t n)
+static inline void
+put_raw(struct sl_pbw *w, const void *s, size_t n)
 {
-	if (w->p > w->end || n > (size_t)(w->end - w->p)) {
-		w->p = w->end + 1;
+	if (!room(w, n))
 		return;
-	}
 	memcpy(w->p, s, n);
 	w->p += n;
 }
 
-static void
-put_tag(struct pw *w, unsigned f, unsigned wt)
+static inline void
+put_tag(struct sl_pbw *w, unsigned f, unsigned wt)
 {
-	if (w->p < w->end)
+	if (room(w, 1))
 		*w->p++ = TAG(f, wt);
-	else
-		w->p = w->end + 1;
 }
 
-static void
-put_bytes(struct pw *w, unsigned f, const void *s, size_t n)
+static inline void
+put_bytes(struct sl_pbw *w, unsigned f, const void *s, size_t n)
 {
 	put_tag(w, f, WT_LEN);
 	put_varint(w, n);
 	put_raw(w, s, n);
 }
 
-static void
-put_fixed64(struct pw *w, unsigned f, uint64_t v)
+static inline void
+put_fixed64(struct sl_pbw *w, unsigned f, uint64_t v)
 {
-	uint8_t b[8];
+	uint8_t b[9];
 
+	b[0] = TAG(f, WT_I64);
 	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	put_tag(w, f, WT_I64);
-	put_raw(w, b, 8);
+		b[i + 1] = (uint8_t)(v >> (8 * i));
+	put_raw(w, b, 9);
 }
 
-/* AnyValue's length for a. */
-static size_t
-any_len(const struct sl_span_attr *a)
+/* A KeyValue of field f whose AnyValue holds al bytes, written by the
+ * caller after this. */
+static inline void
+put_kv_head(struct sl_pbw *w, unsigned f, const char *key, size_t klen,
+	    size_t al)
 {
-	switch (a->type) {
-	case SL_ATTR_INT:
-		return 1 + vlen((uint64_t)a->i);
-	case SL_ATTR_BOOL:
-		return 2;
-	default:
-		return 1 + vlen(a->len) + a->len;
-	}
+	put_tag(w, f, WT_LEN);
+	put_varint(w, 1 + vlen(klen) + klen + 1 + vlen(al) + al);
+	put_bytes(w, F_KV_KEY, key, klen);
+	put_tag(w, F_KV_VALUE, WT_LEN);
+	put_varint(w, al);
 }
 
-static size_t
-kv_len(const struct sl_span_attr *a)
-{
-	size_t kl = strlen(a->key), al = any_len(a);
+/*
+ * Most attributes are a short key and a short value: every length of
+ * theirs is one byte, and the KeyValue is written straight, its lengths
+ * known without a varint's loop (what a traced request's end spends its
+ * time on). The general way for the rest.
+ */
+#define KV_SHORT 100 /* key + value bytes for one-byte lengths */
 
-	return 1 + vlen(kl) + kl + 1 + vlen(al) + al;
-}
-
-/* A KeyValue as field f. */
 static void
-put_kv(struct pw *w, unsigned f, const struct sl_span_attr *a)
+kv_str(struct sl_pbw *w, unsigned f, const char *key, size_t klen,
+       const char *v, size_t n)
+{
+	uint8_t *p = w->p;
+
+	if (klen + n < KV_SHORT && w->p <= w->end &&
+	    (size_t)(w->end - w->p) >= klen + n + 8) {
+		p[0] = TAG(f, WT_LEN);
+		p[1] = (uint8_t)(klen + n + 6);
+		p[2] = TAG(F_KV_KEY, WT_LEN);
+		p[3] = (uint8_t)klen;
+		memcpy(p + 4, key, klen);
+		p += 4 + klen;
+		p[0] = TAG(F_KV_VALUE, WT_LEN);
+		p[1] = (uint8_t)(n + 2);
+		p[2] = TAG(F_ANY_STRING, WT_LEN);
+		p[3] = (uint8_t)n;
+		memcpy(p + 4, v, n);
+		w->p = p + 4 + n;
+		return;
+	}
+	put_kv_head(w, f, key, klen, 1 + vlen(n) + n);
+	put_bytes(w, F_ANY_STRING, v, n);
+}
+
+static void
+kv_int(struct sl_pbw *w, unsigned f, const char *key, size_t klen, int64_t v)
+{
+	uint8_t *p = w->p;
+	uint64_t u = (uint64_t)v;
+
+	if (klen < KV_SHORT && w->p <= w->end &&
+	    (size_t)(w->end - w->p) >= klen + 16) {
+		size_t k = 0;
+		uint8_t b[10];
+		while (u >= 0x80) {
+			b[k++] = (uint8_t)(u | 0x80);
+			u >>= 7;
+		}
+		b[k++] = (uint8_t)u;
+		p[0] = TAG(f, WT_LEN);
+		p[1] = (uint8_t)(klen + k + 5);
+		p[2] = TAG(F_KV_KEY, WT_LEN);
+		p[3] = (uint8_t)klen;
+		memcpy(p + 4, key, klen);
+		p += 4 + klen;
+		p[0] = TAG(F_KV_VALUE, WT_LEN);
+		p[1] = (uint8_t)(k + 1);
+		p[2] = TAG(F_ANY_INT, WT_VARINT);
+		memcpy(p + 3, b, k);
+		w->p = p + 3 + k;
+		return;
+	}
+	put_kv_head(w, f, key, klen, 1 + vlen(u));
+	put_tag(w, F_ANY_INT, WT_VARINT);
+	put_varint(w, u);
+}
+
+static void
+kv_bool(struct sl_pbw *w, unsigned f, const char *key, size_t klen, int v)
+{
+	put_kv_head(w, f, key, klen, 2);
+	put_tag(w, F_ANY_BOOL, WT_VARINT);
+	put_varint(w, v != 0);
+}
+
+static void
+put_attr(struct sl_pbw *w, unsigned f, const struct sl_span_attr *a)
 {
 	size_t kl = strlen(a->key);
 
-	put_tag(w, f, WT_LEN);
-	put_varint(w, kv_len(a));
-	put_bytes(w, F_KV_KEY, a->key, kl);
-	put_tag(w, F_KV_VALUE, WT_LEN);
-	put_varint(w, any_len(a));
 	switch (a->type) {
 	case SL_ATTR_INT:
-		put_tag(w, F_ANY_INT, WT_VARINT);
-		put_varint(w, (uint64_t)a->i);
+		kv_int(w, f, a->key, kl, a->i);
 		break;
 	case SL_ATTR_BOOL:
-		put_tag(w, F_ANY_BOOL, WT_VARINT);
-		put_varint(w, a->i != 0);
+		kv_bool(w, f, a->key, kl, a->i != 0);
 		break;
 	default:
-		put_bytes(w, F_ANY_STRING, a->str, a->len);
+		kv_str(w, f, a->key, kl, a->str, a->len);
 	}
 }
 
-static size_t
-event_len(const struct sl_span_event *e)
+/* A span's length is kept in 3 bytes at first (2 MiB: more than any
+ * span's room), and moved down to its varint's own size at the end. */
+#define SPAN_LEN_ROOM 3
+
+void
+sl_span_open(struct sl_pbw *w, const struct sl_span *sp)
 {
-	size_t nl = strlen(e->name), n = 9 + 1 + vlen(nl) + nl;
+	w->mark = w->p;
+	put_tag(w, F_SS_SPANS, WT_LEN);
+	if (room(w, SPAN_LEN_ROOM))
+		w->p += SPAN_LEN_ROOM;
+	put_bytes(w, F_SPAN_TRACE_ID, sp->trace_id, 16);
+	put_bytes(w, F_SPAN_SPAN_ID, sp->span_id, 8);
+	if (sp->parent_id != NULL)
+		put_bytes(w, F_SPAN_PARENT_ID, sp->parent_id, 8);
+	put_bytes(w, F_SPAN_NAME, sp->name, sp->name_len);
+	put_tag(w, F_SPAN_KIND, WT_VARINT);
+	put_varint(w, sp->kind);
+	put_fixed64(w, F_SPAN_START, sp->start_ns);
+	put_fixed64(w, F_SPAN_END, sp->end_ns);
+}
+
+void
+sl_span_str(struct sl_pbw *w, const char *key, size_t klen, const char *v,
+	    size_t n)
+{
+	kv_str(w, F_SPAN_ATTRIBUTES, key, klen, v, n);
+}
+
+void
+sl_span_int(struct sl_pbw *w, const char *key, size_t klen, int64_t v)
+{
+	kv_int(w, F_SPAN_ATTRIBUTES, key, klen, v);
+}
+
+void
+sl_span_bool(struct sl_pbw *w, const char *key, size_t klen, int v)
+{
+	kv_bool(w, F_SPAN_ATTRIBUTES, key, klen, v);
+}
+
+void
+sl_span_event(struct sl_pbw *w, const struct sl_span_event *e)
+{
+	size_t nl = strlen(e->name), n = 9 + 1 + vlen(nl) + nl, kl = 0, k = 0;
 
 	if (e->key != NULL) {
-		struct sl_span_attr a = {
-		    .key = e->key, .type = SL_ATTR_INT, .i = e->value};
-		size_t k = kv_len(&a);
+		kl = strlen(e->key);
+		k = 1 + vlen(kl) + kl + 1 + 1 + 1 + vlen((uint64_t)e->value);
 		n += 1 + vlen(k) + k;
 	}
-	return n;
+	put_tag(w, F_SPAN_EVENTS, WT_LEN);
+	put_varint(w, n);
+	put_fixed64(w, F_EVENT_TIME, e->time_ns);
+	put_bytes(w, F_EVENT_NAME, e->name, nl);
+	if (e->key != NULL)
+		kv_int(w, F_EVENT_ATTRIBUTES, e->key, kl, e->value);
 }
 
-static size_t
-span_len(const struct sl_span *sp)
+size_t
+sl_span_close(struct sl_pbw *w, int error)
 {
-	size_t n = 18 + 10; /* the trace id's field, the span id's */
+	uint8_t *body = w->mark + 1 + SPAN_LEN_ROOM;
+	size_t len, k;
 
-	if (sp->parent_id != NULL)
-		n += 10;
-	n += 1 + vlen(sp->name_len) + sp->name_len;
-	n += 2;	 /* kind */
-	n += 18; /* start, end */
-	for (size_t i = 0; i < sp->nattrs; i++) {
-		size_t k = kv_len(&sp->attrs[i]);
-		n += 1 + vlen(k) + k;
+	if (error) {
+		/* Status { code: STATUS_CODE_ERROR } */
+		static const uint8_t st[] = {TAG(F_SPAN_STATUS, WT_LEN), 2,
+					     TAG(F_STATUS_CODE, WT_VARINT),
+					     STATUS_ERROR};
+		put_raw(w, st, sizeof(st));
 	}
-	for (size_t i = 0; i < sp->nevents; i++) {
-		size_t k = event_len(&sp->events[i]);
-		n += 1 + vlen(k) + k;
+	if (w->p > w->end)
+		return 0;
+	len = (size_t)(w->p - body);
+	k = vlen(len);
+	if (k > SPAN_LEN_ROOM)
+		return 0;
+	if (k < SPAN_LEN_ROOM)
+		memmove(w->mark + 1 + k, body, len);
+	{
+		struct sl_pbw lw = {w->mark + 1, w->mark + 1 + k, NULL};
+		put_varint(&lw, len);
 	}
-	if (sp->error)
-		n += 4; /* field 15's tag, its length, code's tag and value */
-	return n;
+	w->p = w->mark + 1 + k + len;
+	return (size_t)(w->p - w->mark);
 }
 
 size_t
 sl_trace_put_span(uint8_t *p, size_t cap, const struct sl_span *sp)
 {
-	struct pw w = {p, p + cap};
-	size_t n = span_len(sp);
+	struct sl_pbw w = {p, p + cap, NULL};
 
-	put_tag(&w, F_SS_SPANS, WT_LEN);
-	put_varint(&w, n);
-	put_bytes(&w, F_SPAN_TRACE_ID, sp->trace_id, 16);
-	put_bytes(&w, F_SPAN_SPAN_ID, sp->span_id, 8);
-	if (sp->parent_id != NULL)
-		put_bytes(&w, F_SPAN_PARENT_ID, sp->parent_id, 8);
-	put_bytes(&w, F_SPAN_NAME, sp->name, sp->name_len);
-	put_tag(&w, F_SPAN_KIND, WT_VARINT);
-	put_varint(&w, sp->kind);
-	put_fixed64(&w, F_SPAN_START, sp->start_ns);
-	put_fixed64(&w, F_SPAN_END, sp->end_ns);
+	sl_span_open(&w, sp);
 	for (size_t i = 0; i < sp->nattrs; i++)
-		put_kv(&w, F_SPAN_ATTRIBUTES, &sp->attrs[i]);
-	for (size_t i = 0; i < sp->nevents; i++) {
-		const struct sl_span_event *e = &sp->events[i];
-		put_tag(&w, F_SPAN_EVENTS, WT_LEN);
-		put_varint(&w, event_len(e));
-		put_fixed64(&w, F_EVENT_TIME, e->time_ns);
-		put_bytes(&w, F_EVENT_NAME, e->name, strlen(e->name));
-		if (e->key != NULL) {
-			struct sl_span_attr a = {
-			    .key = e->key, .type = SL_ATTR_INT, .i = e->value};
-			put_kv(&w, F_EVENT_ATTRIBUTES, &a);
-		}
+		put_attr(&w, F_SPAN_ATTRIBUTES, &sp->attrs[i]);
+	for (size_t i = 0; i < sp->nevents; i++)
+		sl_span_event(&w, &sp->events[i]);
+	return sl_span_close(&w, sp->error);
+}
+
+/* The length of a KeyValue of a (for the envelope). */
+static size_t
+kv_len(const struct sl_span_attr *a)
+{
+	size_t kl = strlen(a->key), al;
+
+	switch (a->type) {
+	case SL_ATTR_INT:
+		al = 1 + vlen((uint64_t)a->i);
+		break;
+	case SL_ATTR_BOOL:
+		al = 2;
+		break;
+	default:
+		al = 1 + vlen(a->len) + a->len;
 	}
-	if (sp->error) {
-		/* Status { code: STATUS_CODE_ERROR }: field 15 is one tag
-		 * byte (15 << 3 | 2 = 0x7a) */
-		put_tag(&w, F_SPAN_STATUS, WT_LEN);
-		put_varint(&w, 2);
-		put_tag(&w, F_STATUS_CODE, WT_VARINT);
-		put_varint(&w, STATUS_ERROR);
-	}
-	if (w.p > w.end)
-		return 0;
-	return (size_t)(w.p - p);
+	return 1 + vlen(kl) + kl + 1 + vlen(al) + al;
 }
 
 /* The lengths of the envelope's messages, innermost first. */
@@ -455,8 +556,10 @@ sl_trace_request_prefix(uint8_t *p, const struct sl_span_attr *rattrs,
 			size_t spans_len)
 {
 	struct env_lens l;
-	struct pw w = {p, p + sl_trace_request_prefix_len(rattrs, nr, scope,
-							  version, spans_len)};
+	struct sl_pbw w = {p,
+			   p + sl_trace_request_prefix_len(rattrs, nr, scope,
+							   version, spans_len),
+			   NULL};
 
 	env_lens(rattrs, nr, scope, version, spans_len, &l);
 	put_tag(&w, F_REQ_RESOURCE_SPANS, WT_LEN);
@@ -464,7 +567,7 @@ sl_trace_request_prefix(uint8_t *p, const struct sl_span_attr *rattrs,
 	put_tag(&w, F_RS_RESOURCE, WT_LEN);
 	put_varint(&w, l.res);
 	for (size_t i = 0; i < nr; i++)
-		put_kv(&w, F_RES_ATTRIBUTES, &rattrs[i]);
+		put_attr(&w, F_RES_ATTRIBUTES, &rattrs[i]);
 	put_tag(&w, F_RS_SCOPE_SPANS, WT_LEN);
 	put_varint(&w, l.ss);
 	put_tag(&w, F_SS_SCOPE, WT_LEN);

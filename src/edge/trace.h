@@ -103,6 +103,37 @@ struct sl_span {
  */
 size_t sl_trace_put_span(uint8_t *p, size_t cap, const struct sl_span *sp);
 
+/*
+ * The same, field by field, without an array of attributes: what a
+ * traced request's end uses (exchange_trace.c). A writer that runs out of
+ * room stops writing (p passes end) and sl_span_close says so.
+ */
+struct sl_pbw {
+	uint8_t *p, *end;
+	uint8_t *mark; /* the span's tag */
+};
+
+/* Begins a span at w: everything of sp but its attributes, events and
+ * status (sp's attrs and events are not read). */
+void sl_span_open(struct sl_pbw *w, const struct sl_span *sp);
+
+/* An attribute: key of klen bytes, and a string, integer or boolean. */
+void sl_span_str(struct sl_pbw *w, const char *key, size_t klen, const char *v,
+		 size_t n);
+void sl_span_int(struct sl_pbw *w, const char *key, size_t klen, int64_t v);
+void sl_span_bool(struct sl_pbw *w, const char *key, size_t klen, int v);
+
+/* An event (after the attributes): its time, name, and one integer
+ * attribute (key NULL: none). */
+void sl_span_event(struct sl_pbw *w, const struct sl_span_event *e);
+
+/* Ends the span (status ERROR when error): its bytes from the tag, 0 when
+ * it did not fit. */
+size_t sl_span_close(struct sl_pbw *w, int error);
+
+/* A key's bytes for sl_span_str and the others: a string literal. */
+#define SL_KEY(s) s, sizeof(s) - 1
+
 /* The bytes an ExportTraceServiceRequest takes before its spans, for
  * spans_len bytes of sl_trace_put_span's output and the resource's
  * attributes rattrs[0..nr) (strings). */

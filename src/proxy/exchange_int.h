@@ -636,6 +636,10 @@ void sl_exchange_trace_try_end(struct sl_txn *t, int status, int cls,
 /* The exchange ends: its spans go to the worker's export queue. */
 void sl_exchange_trace_end(struct sl_seam *s, struct sl_txn *t);
 
+/* Now, for a span: CLOCK_REALTIME's nanoseconds, from the loop's cached
+ * clock. */
+uint64_t sl_exchange_trace_now(void);
+
 /* ---- inline helpers ---------------------------------------------------- */
 
 static inline size_t

@@ -6,6 +6,7 @@
  * for a route without tracing: its callers test t->tr.on (or a recorded
  * exchange, t->tr.sampled) first.
  */
+#include <arpa/inet.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -20,6 +21,34 @@
 /* A span's worst size: its strings are bounded by the exchange's (path
  * 256, host 128, the rest short) */
 #define SPAN_MAX 2048
+
+/* CLOCK_REALTIME less CLOCK_MONOTONIC, read again each second: a span's
+ * times are the loop's cached clock (refreshed by each event) plus it */
+static _Thread_local int64_t rt_off;
+static _Thread_local uint64_t rt_off_at;
+
+static uint64_t
+mono_ns(void)
+{
+	return (uint64_t)sl_now_ts.tv_sec * 1000000000u +
+	       (uint64_t)sl_now_ts.tv_nsec;
+}
+
+uint64_t
+sl_exchange_trace_now(void)
+{
+	uint64_t m = mono_ns();
+
+	if (rt_off_at == 0 || m - rt_off_at > 1000000000u) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		rt_off = (int64_t)(sl_realtime_ns() -
+				   ((uint64_t)ts.tv_sec * 1000000000u +
+				    (uint64_t)ts.tv_nsec));
+		rt_off_at = m;
+	}
+	return (uint64_t)((int64_t)m + rt_off);
+}
 
 enum trace_source {
 	SRC_PARENT = 0, /* a trusted caller's traceparent */
@@ -75,8 +104,6 @@ sl_exchange_trace_begin(struct sl_seam *s, const struct sl_h1_request *req)
 	struct sl_tracectx ctx;
 	enum trace_source src = SRC_NEW;
 	int ntp = 0, nts = 0;
-	uint64_t mono;
-	struct timespec m;
 
 	if (tr->on) /* a head parsed again (a lease's wait) */
 		return;
@@ -128,9 +155,8 @@ sl_exchange_trace_begin(struct sl_seam *s, const struct sl_h1_request *req)
 	SL_STAT_INC(s->w->stats.trace_ctx[src]);
 	/* the span began with the request: now, less the time since
 	 * (start_ms is the loop's millisecond, at or before the start) */
-	clock_gettime(CLOCK_MONOTONIC, &m);
-	mono = (uint64_t)m.tv_sec * 1000000000u + (uint64_t)m.tv_nsec;
-	tr->start_ns = sl_realtime_ns() - (mono - t->start_ms * 1000000u);
+	tr->start_ns = sl_exchange_trace_now() -
+		       (mono_ns() - SL_MIN(mono_ns(), t->start_ms * 1000000u));
 	sl_trace_format_parent(tr->trace_id, tr->span_id, tr->flags,
 			       tr->parent);
 }
@@ -159,21 +185,44 @@ sl_exchange_trace_fields(struct sl_txn *t, struct sl_fwd_extra *x)
 	}
 }
 
-void
-sl_exchange_trace_head(struct sl_txn *t)
+/* The last copy of tr->parent's first 36 bytes in [p, end), or NULL. */
+static const char *
+last_parent(const struct sl_txn_trace *tr, const char *p, const char *end)
 {
-	struct sl_txn_trace *tr = &t->tr;
-	const char *p = t->uphead.data, *end = p + t->uphead.len, *last = NULL;
+	const char *last = NULL;
 
-	/* the last copy of the value: sluice's field comes after the
-	 * client's (which are dropped anyway) */
 	while (p < end &&
 	       (p = memmem(p, (size_t)(end - p), tr->parent, 36)) != NULL) {
 		last = p;
 		p += 36;
 	}
+	return last;
+}
+
+void
+sl_exchange_trace_head(struct sl_txn *t)
+{
+	struct sl_txn_trace *tr = &t->tr;
+	const char *head = t->uphead.data, *end = head + t->uphead.len;
+	const char *last = NULL;
+
+	/* sluice's fields are written after the client's (h1_msg.c,
+	 * put_extra), before the header rules': the last copy of the value,
+	 * looked for in the head's last bytes first */
+	/* where it is without tracestate or header rules: the text's last
+	 * field, or the block's last record */
+	if (t->uphead.len >= 4 + SL_TRACEPARENT_LEN &&
+	    memcmp(end - 4 - SL_TRACEPARENT_LEN, tr->parent, 36) == 0)
+		last = end - 4 - SL_TRACEPARENT_LEN;
+	else if (t->uphead.len >= SL_TRACEPARENT_LEN &&
+		 memcmp(end - SL_TRACEPARENT_LEN, tr->parent, 36) == 0)
+		last = end - SL_TRACEPARENT_LEN;
+	else if (t->uphead.len > 1024)
+		last = last_parent(tr, end - 1024, end);
+	if (last == NULL)
+		last = last_parent(tr, head, end);
 	tr->state = NULL; /* the head it pointed into may go */
-	tr->tp_off = last != NULL ? (uint32_t)(last - t->uphead.data) + 36 : 0;
+	tr->tp_off = last != NULL ? (uint32_t)(last - head) + 36 : 0;
 }
 
 /* The attempt going on, or NULL. */
@@ -200,7 +249,7 @@ new_try(struct sl_worker *w, struct sl_txn *t)
 	y = &t->tr.tries[t->tr.ntries++];
 	memset(y, 0, sizeof(*y));
 	y->flags = SL_TRY_OPEN;
-	y->start_ns = sl_realtime_ns();
+	y->start_ns = sl_exchange_trace_now();
 	new_id(w, y->span_id, 8);
 	return y;
 }
@@ -224,7 +273,7 @@ sl_exchange_trace_try(struct sl_txn *t)
 	if (tr->sampled) {
 		if ((y = open_try(tr)) != NULL && (y->flags & SL_TRY_QUEUED) &&
 		    y->queue_ns == 0)
-			y->queue_ns = sl_realtime_ns();
+			y->queue_ns = sl_exchange_trace_now();
 		else if (y == NULL)
 			y = new_try(t->s->w, t);
 		if (y != NULL) {
@@ -253,7 +302,7 @@ sl_exchange_trace_conn(struct sl_txn *t, const struct sl_upconn *u,
 			y->flags |= SL_TRY_REUSED;
 		return;
 	}
-	y->tls_ns = sl_realtime_ns();
+	y->tls_ns = sl_exchange_trace_now();
 	y->tcp_ns = u->tcp_ns != 0 ? u->tcp_ns : y->tls_ns;
 	if (u->tcp_ns == 0)
 		y->tls_ns = 0;
@@ -273,225 +322,225 @@ sl_exchange_trace_try_end(struct sl_txn *t, int status, int cls,
 		y->why = why;
 		y->cls = (uint8_t)cls;
 		y->flags = (uint8_t)((y->flags & ~SL_TRY_OPEN) | SL_TRY_FAILED);
-		y->end_ns = sl_realtime_ns();
+		y->end_ns = sl_exchange_trace_now();
 	}
 }
 
 /* ---- the spans ---------------------------------------------------------- */
-
-static struct sl_span_attr *
-attr_str(struct sl_span_attr *a, const char *key, const char *v, size_t n)
-{
-	a->key = key;
-	a->type = SL_ATTR_STR;
-	a->str = v;
-	a->len = n;
-	return a + 1;
-}
-
-static struct sl_span_attr *
-attr_int(struct sl_span_attr *a, const char *key, int64_t v, int type)
-{
-	a->key = key;
-	a->type = (uint8_t)type;
-	a->i = v;
-	return a + 1;
-}
 
 /* "HOST:PORT" or "[V6]:PORT" at text: the host in *h (*hl bytes), the
  * port returned (-1: none). */
 static long
 split_addr(const char *text, const char **h, size_t *hl)
 {
-	const char *c = strrchr(text, ':');
-	long port = -1;
+	size_t n = strlen(text);
+	const char *c = memrchr(text, ':', n);
+	long port = 0;
 
 	*h = text;
-	*hl = strlen(text);
+	*hl = n;
 	if (text[0] == '[') {
-		const char *e = strchr(text, ']');
+		const char *e = memchr(text, ']', n);
 		if (e == NULL)
 			return -1;
 		*h = text + 1;
 		*hl = (size_t)(e - text - 1);
 		c = e[1] == ':' ? e + 1 : NULL;
-	} else if (c != NULL && strchr(text, ':') != c)
+	} else if (c != NULL && memchr(text, ':', n) != c)
 		return -1; /* a bare IPv6 address */
-	if (c != NULL) {
-		if (text[0] != '[')
-			*hl = (size_t)(c - text);
-		port = strtol(c + 1, NULL, 10);
-	}
+	if (c == NULL)
+		return -1;
+	if (text[0] != '[')
+		*hl = (size_t)(c - text);
+	for (const char *d = c + 1; *d >= '0' && *d <= '9' && port < 65536; d++)
+		port = port * 10 + (*d - '0');
 	return port;
 }
 
 static const char *const retry_class_names[] = {"", "not_sent", "sent",
 						"partial"};
 
-/* The attempt y's span (the index'th) at p. */
+/* "METHOD NAME" at out (size n): its length. */
 static size_t
-put_try(uint8_t *p, size_t cap, const struct sl_txn *t,
-	const struct sl_trace_try *y, unsigned index, uint64_t end_ns)
+span_name(char *out, size_t n, const char *method, const char *name)
 {
-	struct sl_span_attr at[10], *a = at;
-	struct sl_span_event ev[3];
+	size_t ml = strlen(method), nl = strlen(name);
+
+	if (ml + 1 + nl > n) {
+		ml = SL_MIN(ml, n / 2);
+		nl = n - ml - 1;
+	}
+	memcpy(out, method, ml);
+	out[ml] = ' ';
+	memcpy(out + ml + 1, name, nl);
+	return ml + 1 + nl;
+}
+
+/* The attempt y's span (the index'th) at w. */
+static void
+put_try(struct sl_pbw *w, const struct sl_txn *t, const struct sl_trace_try *y,
+	unsigned index, uint64_t end_ns)
+{
 	struct sl_span sp = {0};
+	struct sl_span_event e;
 	char name[96];
 	const char *h;
-	size_t hl, nev = 0;
+	size_t hl;
 	long port;
-	int n;
 
-	n = snprintf(name, sizeof(name), "%s %s", t->method,
-		     y->cluster != NULL ? y->cluster : "");
-	a = attr_str(a, "http.request.method", t->method, strlen(t->method));
-	if (y->upstream != NULL) {
-		port = split_addr(y->upstream, &h, &hl);
-		a = attr_str(a, "server.address", h, hl);
-		if (port >= 0)
-			a = attr_int(a, "server.port", port, SL_ATTR_INT);
-	}
-	if (y->cluster != NULL)
-		a = attr_str(a, "sluice.cluster", y->cluster,
-			     strlen(y->cluster));
-	if (y->status != 0)
-		a = attr_int(a, "http.response.status_code", y->status,
-			     SL_ATTR_INT);
-	if (index > 0)
-		a = attr_int(a, "http.request.resend_count", index,
-			     SL_ATTR_INT);
-	if (y->flags & SL_TRY_FAILED) {
-		a = attr_str(a, "error.type", y->why, strlen(y->why));
-		if (y->cls < SL_NELEM(retry_class_names))
-			a = attr_str(a, "sluice.retry_class",
-				     retry_class_names[y->cls],
-				     strlen(retry_class_names[y->cls]));
-	}
-	a = attr_int(a, "sluice.connection.reused",
-		     (y->flags & SL_TRY_REUSED) != 0, SL_ATTR_BOOL);
-	if (y->queue_ns != 0)
-		ev[nev++] = (struct sl_span_event){
-		    y->queue_ns, "queue_wait", "sluice.duration_us",
-		    (int64_t)(y->queue_ns - y->start_ns) / 1000};
-	if (y->tcp_ns != 0) {
-		uint64_t from = y->queue_ns != 0 ? y->queue_ns : y->start_ns;
-		ev[nev++] = (struct sl_span_event){
-		    y->tcp_ns, "connect", "sluice.duration_us",
-		    y->tcp_ns > from ? (int64_t)(y->tcp_ns - from) / 1000 : 0};
-	}
-	if (y->tls_ns != 0)
-		ev[nev++] = (struct sl_span_event){
-		    y->tls_ns, "tls_handshake", "sluice.duration_us",
-		    (int64_t)(y->tls_ns - y->tcp_ns) / 1000};
 	sp.trace_id = t->tr.trace_id;
 	sp.span_id = y->span_id;
 	sp.parent_id = t->tr.span_id;
 	sp.name = name;
-	sp.name_len = n > 0 ? SL_MIN((size_t)n, sizeof(name) - 1) : 0;
+	sp.name_len = span_name(name, sizeof(name), t->method,
+				y->cluster != NULL ? y->cluster : "");
 	sp.kind = SL_SPAN_CLIENT;
-	sp.error = (y->flags & SL_TRY_FAILED) || y->status >= 500;
 	sp.start_ns = y->start_ns;
 	sp.end_ns = (y->flags & SL_TRY_OPEN) ? end_ns : y->end_ns;
-	sp.attrs = at;
-	sp.nattrs = (size_t)(a - at);
-	sp.events = ev;
-	sp.nevents = nev;
-	return sl_trace_put_span(p, cap, &sp);
+	sl_span_open(w, &sp);
+	sl_span_str(w, SL_KEY("http.request.method"), t->method,
+		    strlen(t->method));
+	if (y->upstream != NULL) {
+		port = split_addr(y->upstream, &h, &hl);
+		sl_span_str(w, SL_KEY("server.address"), h, hl);
+		if (port >= 0)
+			sl_span_int(w, SL_KEY("server.port"), port);
+	}
+	if (y->cluster != NULL)
+		sl_span_str(w, SL_KEY("sluice.cluster"), y->cluster,
+			    strlen(y->cluster));
+	if (y->status != 0)
+		sl_span_int(w, SL_KEY("http.response.status_code"), y->status);
+	if (index > 0)
+		sl_span_int(w, SL_KEY("http.request.resend_count"), index);
+	if (y->flags & SL_TRY_FAILED) {
+		sl_span_str(w, SL_KEY("error.type"), y->why, strlen(y->why));
+		if (y->cls < SL_NELEM(retry_class_names))
+			sl_span_str(w, SL_KEY("sluice.retry_class"),
+				    retry_class_names[y->cls],
+				    strlen(retry_class_names[y->cls]));
+	}
+	sl_span_bool(w, SL_KEY("sluice.connection.reused"),
+		     (y->flags & SL_TRY_REUSED) != 0);
+	e.key = "sluice.duration_us";
+	if (y->queue_ns != 0) {
+		e.time_ns = y->queue_ns;
+		e.name = "queue_wait";
+		e.value = (int64_t)(y->queue_ns - y->start_ns) / 1000;
+		sl_span_event(w, &e);
+	}
+	if (y->tcp_ns != 0) {
+		uint64_t from = y->queue_ns != 0 ? y->queue_ns : y->start_ns;
+		e.time_ns = y->tcp_ns;
+		e.name = "connect";
+		e.value =
+		    y->tcp_ns > from ? (int64_t)(y->tcp_ns - from) / 1000 : 0;
+		sl_span_event(w, &e);
+	}
+	if (y->tls_ns != 0) {
+		e.time_ns = y->tls_ns;
+		e.name = "tls_handshake";
+		e.value = y->tls_ns > y->tcp_ns
+			      ? (int64_t)(y->tls_ns - y->tcp_ns) / 1000
+			      : 0;
+		sl_span_event(w, &e);
+	}
+	(void)sl_span_close(w, (y->flags & SL_TRY_FAILED) || y->status >= 500);
 }
 
 void
 sl_exchange_trace_end(struct sl_seam *s, struct sl_txn *t)
 {
 	struct sl_txn_trace *tr = &t->tr;
-	struct sl_span_attr at[18], *a = at;
 	struct sl_span sp = {0};
-	char name[160], ip[64], peer[SL_PEER_MAX], pbuf[SL_PEER_MAX];
+	struct sl_pbw w;
+	char name[160], ip[64], peer[64];
 	const char *q, *err, *h;
-	size_t len = 0, hl, nspans = 1 + tr->ntries, cap;
-	uint64_t end = sl_realtime_ns();
-	uint8_t *p;
+	size_t hl, nspans = 1 + tr->ntries, cap;
+	uint64_t end = sl_exchange_trace_now();
 	long port;
-	int n;
 
 	if (!tr->sampled)
 		return;
 	cap = nspans * SPAN_MAX;
-	if ((p = sl_traceexp_room(s->w, cap, nspans)) == NULL)
+	if ((w.p = sl_traceexp_room(s->w, cap, nspans)) == NULL)
 		return; /* the queue is full: dropped, counted */
-	for (unsigned i = 0; i < tr->ntries; i++) {
-		size_t k =
-		    put_try(p + len, cap - len, t, &tr->tries[i], i, end);
-		if (k == 0) {
-			sl_traceexp_commit(s->w, 0, 0, nspans);
-			return;
-		}
-		len += k;
-	}
-	n = snprintf(name, sizeof(name), "%s %s", t->method,
-		     t->route != NULL ? t->route->name : "-");
+	w.end = w.p + cap;
+	for (unsigned i = 0; i < tr->ntries; i++)
+		put_try(&w, t, &tr->tries[i], i, end);
 	err = t->why != SL_H1_R_NONE ? sl_h1_reason_str(t->why)
 	      : t->error != NULL     ? t->error
 				     : "";
-	a = attr_str(a, "http.request.method", t->method, strlen(t->method));
-	/* the target as the access log has it: log.query applied, card
-	 * numbers masked */
-	q = strchr(t->path, '?');
-	a = attr_str(a, "url.path", t->path,
-		     q != NULL ? (size_t)(q - t->path) : strlen(t->path));
-	if (q != NULL)
-		a = attr_str(a, "url.query", q + 1, strlen(q + 1));
-	a = attr_str(a, "url.scheme",
-		     (s->flags & SL_SEAM_F_TLS) ? "https" : "http",
-		     (s->flags & SL_SEAM_F_TLS) ? 5 : 4);
-	if (t->route != NULL)
-		a = attr_str(a, "http.route", t->route->name,
-			     strlen(t->route->name));
-	if (t->status > 0)
-		a = attr_int(a, "http.response.status_code", t->status,
-			     SL_ATTR_INT);
-	a = s->stream_id != 0 ? attr_str(a, "network.protocol.version", "2", 1)
-	    : t->minor == 0 ? attr_str(a, "network.protocol.version", "1.0", 3)
-			    : attr_str(a, "network.protocol.version", "1.1", 3);
-	if (t->host[0] != '\0') {
-		/* Host: its name, and its port when it has one */
-		port = split_addr(t->host, &h, &hl);
-		a = attr_str(a, "server.address", h, hl);
-		if (port > 0)
-			a = attr_int(a, "server.port", port, SL_ATTR_INT);
-	}
-	sl_ip_str(&t->client_addr, ip, sizeof(ip));
-	a = attr_str(a, "client.address", ip, strlen(ip));
-	snprintf(peer, sizeof(peer), "%s",
-		 sl_seam_peer_str(s, NULL, pbuf, sizeof(pbuf)));
-	port = split_addr(peer, &h, &hl);
-	a = attr_str(a, "network.peer.address", h, hl);
-	if (port >= 0)
-		a = attr_int(a, "network.peer.port", port, SL_ATTR_INT);
-	a = attr_str(a, "sluice.request_id", t->request_id,
-		     strlen(t->request_id));
-	a = attr_str(a, "sluice.listener", s->lconf->name,
-		     strlen(s->lconf->name));
-	if (t->nretries > 0)
-		a = attr_int(a, "sluice.retries", t->nretries, SL_ATTR_INT);
-	if (err[0] != '\0')
-		a = attr_str(a, "error.type", err, strlen(err));
 	sp.trace_id = tr->trace_id;
 	sp.span_id = tr->span_id;
 	sp.parent_id = tr->has_parent ? tr->parent_id : NULL;
 	sp.name = name;
-	sp.name_len = n > 0 ? SL_MIN((size_t)n, sizeof(name) - 1) : 0;
+	sp.name_len = span_name(name, sizeof(name), t->method,
+				t->route != NULL ? t->route->name : "-");
 	sp.kind = SL_SPAN_SERVER;
-	/* a 5xx, no answer, or an answer cut */
-	sp.error = t->status >= 500 || t->status < 100 ||
-		   (err[0] != '\0' && t->status < 400);
 	sp.start_ns = tr->start_ns;
 	sp.end_ns = end;
-	sp.attrs = at;
-	sp.nattrs = (size_t)(a - at);
-	n = (int)sl_trace_put_span(p + len, cap - len, &sp);
-	if (n == 0) {
+	sl_span_open(&w, &sp);
+	sl_span_str(&w, SL_KEY("http.request.method"), t->method,
+		    strlen(t->method));
+	/* the target as the access log has it: log.query applied, card
+	 * numbers masked */
+	q = strchr(t->path, '?');
+	sl_span_str(&w, SL_KEY("url.path"), t->path,
+		    q != NULL ? (size_t)(q - t->path) : strlen(t->path));
+	if (q != NULL)
+		sl_span_str(&w, SL_KEY("url.query"), q + 1, strlen(q + 1));
+	if (s->flags & SL_SEAM_F_TLS)
+		sl_span_str(&w, SL_KEY("url.scheme"), SL_KEY("https"));
+	else
+		sl_span_str(&w, SL_KEY("url.scheme"), SL_KEY("http"));
+	if (t->route != NULL)
+		sl_span_str(&w, SL_KEY("http.route"), t->route->name,
+			    strlen(t->route->name));
+	if (t->status > 0)
+		sl_span_int(&w, SL_KEY("http.response.status_code"), t->status);
+	if (s->stream_id != 0)
+		sl_span_str(&w, SL_KEY("network.protocol.version"),
+			    SL_KEY("2"));
+	else if (t->minor == 0)
+		sl_span_str(&w, SL_KEY("network.protocol.version"),
+			    SL_KEY("1.0"));
+	else
+		sl_span_str(&w, SL_KEY("network.protocol.version"),
+			    SL_KEY("1.1"));
+	if (t->host[0] != '\0') {
+		/* Host: its name, and its port when it has one */
+		port = split_addr(t->host, &h, &hl);
+		sl_span_str(&w, SL_KEY("server.address"), h, hl);
+		if (port > 0)
+			sl_span_int(&w, SL_KEY("server.port"), port);
+	}
+	sl_ip_str(&t->client_addr, ip, sizeof(ip));
+	sl_span_str(&w, SL_KEY("client.address"), ip, strlen(ip));
+	/* the TCP peer: the client, unless a trusted proxy named another */
+	if (t->flags & SL_TXN_F_FWD_CLIENT) {
+		struct sl_ip pip;
+		(void)sl_ip_from_sockaddr((const struct sockaddr *)&s->peer,
+					  &pip);
+		sl_ip_str(&pip, peer, sizeof(peer));
+		sl_span_str(&w, SL_KEY("network.peer.address"), peer,
+			    strlen(peer));
+	} else
+		sl_span_str(&w, SL_KEY("network.peer.address"), ip, strlen(ip));
+	sl_span_int(&w, SL_KEY("network.peer.port"), ntohs(s->peer.sin6_port));
+	sl_span_str(&w, SL_KEY("sluice.request_id"), t->request_id,
+		    strlen(t->request_id));
+	sl_span_str(&w, SL_KEY("sluice.listener"), s->lconf->name,
+		    strlen(s->lconf->name));
+	if (t->nretries > 0)
+		sl_span_int(&w, SL_KEY("sluice.retries"), t->nretries);
+	if (err[0] != '\0')
+		sl_span_str(&w, SL_KEY("error.type"), err, strlen(err));
+	/* a 5xx, no answer, or an answer cut */
+	if (sl_span_close(&w, t->status >= 500 || t->status < 100 ||
+				  (err[0] != '\0' && t->status < 400)) == 0) {
 		sl_traceexp_commit(s->w, 0, 0, nspans);
 		return;
 	}
-	sl_traceexp_commit(s->w, len + (size_t)n, nspans, 0);
+	sl_traceexp_commit(s->w, (size_t)(w.p - (w.end - cap)), nspans, 0);
 }

@@ -40,7 +40,8 @@ struct sl_subreq {
 	struct sl_wgen *gen; /* a reference */
 	struct sl_wcluster *wc;
 	enum subreq_state state;
-	char *req; /* owned */
+	char *req; /* owned, unless borrowed */
+	uint8_t borrowed;
 	size_t len, sent;
 	struct sl_upconn *up; /* owned while set */
 	size_t ep;	      /* its endpoint's index */
@@ -79,7 +80,8 @@ subreq_free(struct sl_subreq *q, int reusable)
 	event_del(&q->tev);
 	TAILQ_REMOVE(&q->w->subreqs, q, link);
 	sl_wgen_unref(q->w, q->gen);
-	free(q->req);
+	if (!q->borrowed)
+		free(q->req);
 	free(q->head);
 	free(q->body);
 	free(q);
@@ -191,19 +193,21 @@ subreq_write(struct sl_subreq *q)
 	sl_upstream_want_read(q->up, 1);
 }
 
-struct sl_subreq *
-sl_subreq_start(struct sl_worker *w, struct sl_wgen *gen,
-		struct sl_wcluster *wc, char *req, size_t len, size_t body_max,
-		uint64_t timeout_ms, sl_subreq_done_fn done, void *arg)
+static struct sl_subreq *
+subreq_start(struct sl_worker *w, struct sl_wgen *gen, struct sl_wcluster *wc,
+	     char *req, size_t len, size_t body_max, uint64_t timeout_ms,
+	     sl_subreq_done_fn done, void *arg, int borrowed)
 {
 	struct timeval tv = {(time_t)(timeout_ms / 1000),
 			     (suseconds_t)(timeout_ms % 1000) * 1000};
 	struct sl_subreq *q;
 
 	if ((q = calloc(1, sizeof(*q))) == NULL) {
-		free(req);
+		if (!borrowed)
+			free(req);
 		return NULL;
 	}
+	q->borrowed = (uint8_t)borrowed;
 	q->w = w;
 	q->gen = gen;
 	q->wc = wc;
@@ -235,6 +239,25 @@ sl_subreq_start(struct sl_worker *w, struct sl_wgen *gen,
 		}
 	}
 	return q;
+}
+
+struct sl_subreq *
+sl_subreq_start(struct sl_worker *w, struct sl_wgen *gen,
+		struct sl_wcluster *wc, char *req, size_t len, size_t body_max,
+		uint64_t timeout_ms, sl_subreq_done_fn done, void *arg)
+{
+	return subreq_start(w, gen, wc, req, len, body_max, timeout_ms, done,
+			    arg, 0);
+}
+
+struct sl_subreq *
+sl_subreq_start_borrowed(struct sl_worker *w, struct sl_wgen *gen,
+			 struct sl_wcluster *wc, const char *req, size_t len,
+			 size_t body_max, uint64_t timeout_ms,
+			 sl_subreq_done_fn done, void *arg)
+{
+	return subreq_start(w, gen, wc, (char *)req, len, body_max, timeout_ms,
+			    done, arg, 1);
 }
 
 void

@@ -51,6 +51,16 @@ struct sl_subreq *sl_subreq_start(struct sl_worker *w, struct sl_wgen *gen,
 				  size_t body_max, uint64_t timeout_ms,
 				  sl_subreq_done_fn done, void *arg);
 
+/* The same with req left the caller's: it must stay until done is called
+ * or the subrequest is cancelled (a span export's batch, sent again on a
+ * retry without a copy). */
+struct sl_subreq *sl_subreq_start_borrowed(struct sl_worker *w,
+					   struct sl_wgen *gen,
+					   struct sl_wcluster *wc,
+					   const char *req, size_t len,
+					   size_t body_max, uint64_t timeout_ms,
+					   sl_subreq_done_fn done, void *arg);
+
 /* The owner goes away first: done is not called. */
 void sl_subreq_cancel(struct sl_subreq *q);
 

@@ -24,27 +24,31 @@
 #include "wgen.h"
 #include "wloop.h"
 
-#define RESP_BODY_MAX	   4096
-#define HEAD_MAX	   512
+#define RESP_BODY_MAX 4096
+#define HEAD_MAX      512
+/* room before the spans of a queue buffer: the request's head and the
+ * envelope's prefix (its strings are at most a few hundred bytes) are
+ * written there when the buffer becomes a batch, so that the spans are
+ * never copied */
+#define FRONT		   1536
 #define BACKOFF_FIRST_MS   1000
 #define BACKOFF_MAX_MS	   30000
 #define RETRY_AFTER_MAX_MS 60000
 
 struct sl_traceexp {
 	struct sl_worker *w;
-	uint8_t *q; /* the queue: span entries */
-	size_t qlen, qcap;
+	uint8_t *q;	   /* the queue: FRONT bytes, then span entries */
+	size_t qlen, qcap; /* span bytes in it, and room for them */
 	size_t qspans;
 	uint64_t first_ms; /* the oldest queued span's time */
-	char *body;	   /* the batch: its request body (head room
-			      before it), NULL: none */
-	size_t blen;
+	uint8_t *body;	   /* the batch: a queue buffer, its request in
+			      it from req_off (NULL: none) */
+	size_t req_off, req_len;
 	size_t bspans;
 	unsigned tries;	      /* sends of the batch that failed */
 	struct sl_subreq *sr; /* the batch's export in flight */
 	struct event *ev;     /* flush by time, or the retry's backoff */
 	int ev_on;
-	int draining_said;
 };
 
 static void exp_on_timer(evutil_socket_t fd, short what, void *arg);
@@ -110,12 +114,12 @@ sl_traceexp_room(struct sl_worker *w, size_t cap, size_t nspans)
 		SL_STAT_ADD(w->stats.trace_spans[SL_SPANS_DROPPED], nspans);
 		return NULL;
 	}
-	if (x->qlen + cap > x->qcap) {
+	if (x->q == NULL || x->qlen + cap > x->qcap) {
 		size_t ncap = x->qcap ? x->qcap : 16384;
 		uint8_t *nq;
 		while (ncap < x->qlen + cap)
 			ncap *= 2;
-		if ((nq = realloc(x->q, ncap)) == NULL) {
+		if ((nq = realloc(x->q, FRONT + ncap)) == NULL) {
 			SL_STAT_ADD(w->stats.trace_spans[SL_SPANS_DROPPED],
 				    nspans);
 			return NULL;
@@ -123,7 +127,7 @@ sl_traceexp_room(struct sl_worker *w, size_t cap, size_t nspans)
 		x->q = nq;
 		x->qcap = ncap;
 	}
-	return x->q + x->qlen;
+	return x->q + FRONT + x->qlen;
 }
 
 void
@@ -160,12 +164,14 @@ batch_end(struct sl_traceexp *x, enum sl_trace_spans r, size_t n)
 	free(x->body);
 	x->body = NULL;
 	x->bspans = 0;
-	x->blen = 0;
+	x->req_len = 0;
 	x->tries = 0;
 	gauge(x);
 }
 
-/* The first `batch` spans of the queue make the batch's body. */
+/* The first `batch` spans of the queue make the batch: the queue's
+ * buffer itself, its request's head and envelope written in its front;
+ * the spans left over (a backlog) move to a new queue buffer. */
 static int
 batch_take(struct sl_traceexp *x, const struct sl_conf_tracing *c)
 {
@@ -174,8 +180,10 @@ batch_take(struct sl_traceexp *x, const struct sl_conf_tracing *c)
 	    {.key = "service.name", .type = SL_ATTR_STR},
 	    {.key = "host.name", .type = SL_ATTR_STR},
 	};
+	uint8_t *spans = x->q + FRONT, *nq = NULL;
 	size_t bytes, n, pre;
-	char *b;
+	char head[HEAD_MAX];
+	int hl;
 
 	if (host[0] == '\0' && gethostname(host, sizeof(host) - 1) != 0)
 		snprintf(host, sizeof(host), "-");
@@ -183,21 +191,39 @@ batch_take(struct sl_traceexp *x, const struct sl_conf_tracing *c)
 	ra[0].len = strlen(c->service_name);
 	ra[1].str = host;
 	ra[1].len = strlen(host);
-	n = sl_trace_spans_take(x->q, x->qlen, c->batch, &bytes);
+	n = sl_trace_spans_take(spans, x->qlen, c->batch, &bytes);
 	pre = sl_trace_request_prefix_len(ra, 2, "sluice", PACKAGE_VERSION,
 					  bytes);
-	if ((b = malloc(HEAD_MAX + pre + bytes)) == NULL)
+	hl = snprintf(head, sizeof(head),
+		      "POST %s HTTP/1.1\r\nHost: %s\r\n"
+		      "Content-Type: application/x-protobuf\r\n"
+		      "User-Agent: sluice/" PACKAGE_VERSION "\r\n"
+		      "Content-Length: %zu\r\n\r\n",
+		      c->path, c->cluster->name, pre + bytes);
+	if (hl <= 0 || (size_t)hl + pre > FRONT)
 		return -1;
-	sl_trace_request_prefix((uint8_t *)b + HEAD_MAX, ra, 2, "sluice",
-				PACKAGE_VERSION, bytes);
-	memcpy(b + HEAD_MAX + pre, x->q, bytes);
-	memmove(x->q, x->q + bytes, x->qlen - bytes);
-	x->qlen -= bytes;
-	x->qspans -= n;
-	x->body = b;
-	x->blen = pre + bytes;
+	if (n < x->qspans) {
+		size_t left = x->qlen - bytes, ncap = 16384;
+		while (ncap < left)
+			ncap *= 2;
+		if ((nq = malloc(FRONT + ncap)) == NULL)
+			return -1;
+		memcpy(nq + FRONT, spans + bytes, left);
+		x->qcap = ncap;
+		x->qlen = left;
+		x->qspans -= n;
+	} else {
+		x->qcap = x->qlen = x->qspans = 0;
+	}
+	sl_trace_request_prefix(spans - pre, ra, 2, "sluice", PACKAGE_VERSION,
+				bytes);
+	memcpy(spans - pre - hl, head, (size_t)hl);
+	x->body = x->q;
+	x->req_off = FRONT - pre - (size_t)hl;
+	x->req_len = (size_t)hl + pre + bytes;
 	x->bspans = n;
 	x->tries = 0;
+	x->q = nq;
 	x->first_ms = sl_now_cached();
 	return 0;
 }
@@ -315,8 +341,6 @@ exp_send(struct sl_traceexp *x)
 {
 	struct sl_worker *w = x->w;
 	const struct sl_conf_tracing *c = tracing(w);
-	char head[HEAD_MAX], *req;
-	int hl;
 
 	if (x->sr != NULL)
 		return;
@@ -339,22 +363,10 @@ exp_send(struct sl_traceexp *x)
 			return;
 		}
 	}
-	hl = snprintf(head, sizeof(head),
-		      "POST %s HTTP/1.1\r\nHost: %s\r\n"
-		      "Content-Type: application/x-protobuf\r\n"
-		      "User-Agent: sluice/" PACKAGE_VERSION "\r\n"
-		      "Content-Length: %zu\r\n\r\n",
-		      c->path, c->cluster->name, x->blen);
-	if (hl <= 0 || hl >= HEAD_MAX ||
-	    (req = malloc((size_t)hl + x->blen)) == NULL) {
-		arm(x, BACKOFF_FIRST_MS);
-		return;
-	}
-	memcpy(req, head, (size_t)hl);
-	memcpy(req + hl, x->body + HEAD_MAX, x->blen);
-	x->sr = sl_subreq_start(w, w->gen, &w->gen->clusters[c->cluster->index],
-				req, (size_t)hl + x->blen, RESP_BODY_MAX,
-				c->timeout_ms, exp_done, x);
+	x->sr = sl_subreq_start_borrowed(
+	    w, w->gen, &w->gen->clusters[c->cluster->index],
+	    (const char *)x->body + x->req_off, x->req_len, RESP_BODY_MAX,
+	    c->timeout_ms, exp_done, x);
 	if (x->sr == NULL) {
 		struct sl_subreq_result r = {.status = 0, .why = "connect"};
 		exp_done(&r, x);

@@ -1,0 +1,607 @@
+# SPDX-License-Identifier: MIT
+"""Tracing (doc/operations.md, "Tracing") through the real binary: W3C
+trace context read and sent upstream, and spans exported over OTLP/HTTP
+to a real receiver (otlp_receiver.js), which decodes them with the code
+OpenTelemetry generated from its own proto files (npm's
+@opentelemetry/otlp-transformer, installed by tests/otlp-deps.sh): a
+span sluice writes wrong fails to decode there.
+
+What is proved: the tree (a trusted parent's trace id kept, the server
+span's parent the caller's, the upstream's parent sluice's attempt span,
+retries as sibling attempt spans); the caller's sampled flag followed,
+and a route's ratio within a binomial bound over 10,000 requests; an
+untrusted or malformed traceparent replaced and counted; no header, token
+or card number in a span; the access log's trace_id and span_id; a
+collector down, hung or answering 503 delays no request, its spans
+dropped or retried and counted; the queue kept across a reload and sent
+at a stop and at a hand-over. No time is asserted beyond bounded waits."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sltest  # noqa: E402
+from sltest import (Client, Reply, Skip, Upstream, build_request,  # noqa: E402
+                    check, eq, free_port, get, main, make_config,
+                    metric_sum, metrics, read_json_lines, sighup_reload,
+                    sluice_path, start_sluice, test, tmpdir, to_yaml,
+                    wait_until)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
+
+_node_path = []
+
+
+def node_path():
+    """The node_modules the receiver needs: installed (once) by
+    tests/otlp-deps.sh. Without npm's registry the suite is skipped, but
+    in CI (CI set), where .ci/run installs it, it fails."""
+    if _node_path:
+        return _node_path[0]
+    deps = os.path.join(os.environ.get("top_srcdir", TOP), "tests",
+                        "otlp-deps.sh")
+    r = subprocess.run(["sh", deps], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=330)
+    if r.returncode != 0:
+        if os.environ.get("CI"):
+            raise AssertionError("tests/otlp-deps.sh failed:\n" + r.stderr)
+        raise Skip("the OTLP receiver's npm package is not installed "
+                   "(tests/otlp-deps.sh: %s)" % r.stderr.strip()[-200:])
+    _node_path.append(r.stdout.strip())
+    return _node_path[0]
+
+
+class Receiver:
+    """otlp_receiver.js on a port of its own (port: a given one)."""
+
+    def __init__(self, port=0):
+        env = dict(os.environ, NODE_PATH=node_path())
+        self.proc = subprocess.Popen(
+            ["node", os.path.join(HERE, "otlp_receiver.js"), str(port)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env, text=True)
+        sltest._register("upstreams", self)   # stopped at the test's end
+        line = self.proc.stdout.readline()
+        check(line.startswith("{"), "the receiver did not start: %r %s"
+              % (line, self.proc.stderr.read() if not line else ""))
+        self.port = json.loads(line)["port"]
+        self.addr = "127.0.0.1:%d" % self.port
+
+    def _req(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        r = urllib.request.Request("http://%s%s" % (self.addr, path),
+                                   data=data, method=method)
+        with urllib.request.urlopen(r, timeout=5) as f:
+            return json.loads(f.read() or b"null")
+
+    def mode(self, **kw):
+        return self._req("POST", "/_mode", kw)
+
+    def spans(self):
+        return self._req("GET", "/_spans")
+
+    def clear(self):
+        self._req("DELETE", "/_spans")
+
+    def stats(self):
+        return self._req("GET", "/_stats")
+
+    def wait_spans(self, n, timeout=10.0):
+        got = []
+
+        def enough():
+            got[:] = self.spans()
+            return len(got) >= n
+        check(wait_until(enough, timeout, 0.05),
+              "%d spans arrived, %d awaited; stats %s"
+              % (len(got), n, self.stats()))
+        return got
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def no_decode_errors(rx):
+    st = rx.stats()
+    eq(st["errors"], [], "the receiver's decode errors")
+    eq(st["content_types"], ["application/x-protobuf"], "Content-Type")
+
+
+def traced_config(up, rx, route=None, listener_opts=None, tracing=None,
+                  access_log=None, clusters=None, cluster_opts=None,
+                  workers=1):
+    t = {"cluster": "otel", "interval": "200ms"}
+    t.update(tracing or {})
+    cl = {"app": [up]} if clusters is None else clusters
+    cl["otel"] = [rx.addr if isinstance(rx, Receiver) else rx]
+    routes = [dict({"name": "api", "cluster": "app"}, **(route or {}))]
+    cfg, port = make_config(cl, routes=routes, access_log=access_log,
+                            listener_opts=listener_opts,
+                            cluster_opts=cluster_opts, workers=workers,
+                            extra={"tracing": t,
+                                   "admin": {"address": "127.0.0.1:%d"
+                                             % free_port()}})
+    return cfg, port
+
+
+def aport_of(cfg):
+    return int(cfg["admin"]["address"].rsplit(":", 1)[1])
+
+
+TP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-%s"
+TRACE = "0af7651916cd43dd8448eb211c80319c"
+PARENT = "b7ad6b7169203331"
+TP_RE = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+
+
+def by_kind(spans, kind):
+    return [s for s in spans if s["kind"] == kind]
+
+
+SERVER, CLIENT = 2, 3
+
+
+@test
+def trusted_parent_makes_the_tree():
+    """A trusted caller's trace id is kept; the server span's parent is
+    the caller's span, the attempt's parent the server span, and the
+    upstream sees the attempt span as its parent. tracestate goes on.
+    Nothing of the request's Cookie, Authorization or card number is in
+    a span; the access log line names the trace and the server span."""
+    rx = Receiver()
+    up = Upstream()
+    log = os.path.join(tmpdir(), "access.log")
+    cfg, port = traced_config(up, rx, access_log=log, listener_opts={
+        "trusted_proxies": ["127.0.0.1/32"]})
+    sl = start_sluice(cfg)
+    r = get(port, "/pay/4111111111111111?card=4111111111111111&x=1",
+            headers={"traceparent": TP % "01",
+                     "tracestate": "rojo=00f067aa0ba902b7,congo=t61",
+                     "Cookie": "session=SECRETCOOKIE",
+                     "Authorization": "Bearer SECRETTOKEN"})
+    eq(r.status, 200, "status")
+    spans = rx.wait_spans(2)
+    eq(len(spans), 2, "spans of one request")
+    srv, cli = by_kind(spans, SERVER)[0], by_kind(spans, CLIENT)[0]
+    eq(srv["trace_id"], TRACE, "the server span's trace id")
+    eq(srv["parent_span_id"], PARENT, "the server span's parent")
+    eq(cli["trace_id"], TRACE, "the attempt's trace id")
+    eq(cli["parent_span_id"], srv["span_id"], "the attempt's parent")
+    u = up.requests[-1]
+    m = TP_RE.match(u.header("traceparent"))
+    check(m is not None, "upstream traceparent %r"
+          % u.header("traceparent"))
+    eq(m.group(1), TRACE, "the upstream's trace id")
+    eq(m.group(2), cli["span_id"], "the upstream's parent: the attempt")
+    eq(m.group(3), "01", "the upstream's flags")
+    eq(len(u.headers.get_all("traceparent")), 1, "one traceparent")
+    eq(u.header("tracestate"), "rojo=00f067aa0ba902b7,congo=t61",
+       "tracestate forwarded")
+    a = srv["attributes"]
+    eq(a["http.request.method"], "GET", "method")
+    eq(a["http.route"], "api", "route")
+    eq(a["http.response.status_code"], 200, "status attribute")
+    eq(a["url.scheme"], "https" if sltest.over_tls() else "http", "scheme")
+    eq(a["network.protocol.version"], "1.1", "protocol")
+    eq(a["sluice.request_id"], u.header("x-request-id"), "request id")
+    eq(srv["status"].get("code", 0), 0, "a 200's status is unset")
+    eq(srv["name"], "GET api", "server span's name")
+    ca = cli["attributes"]
+    eq(ca["server.port"], up.port, "attempt's server.port")
+    eq(ca["sluice.cluster"], "app", "attempt's cluster")
+    eq(ca["http.response.status_code"], 200, "attempt's status")
+    check(any(e["name"] == "connect" for e in cli["events"]),
+          "a new connection's connect event: %r" % cli["events"])
+    check(int(srv["start"]) <= int(cli["start"]) and
+          int(cli["end"]) <= int(srv["end"]),
+          "the attempt lies within the request")
+    dump = json.dumps(spans)
+    for secret in ("SECRETCOOKIE", "SECRETTOKEN", "4111111111111111"):
+        check(secret not in dump, "%s in a span: %s" % (secret, dump))
+    eq(rx.spans()[0]["resource"]["service.name"], "sluice", "service.name")
+    lines = read_json_lines(log)
+    eq(lines[-1]["trace_id"], TRACE, "the access log's trace_id")
+    eq(lines[-1]["span_id"], srv["span_id"], "the access log's span_id")
+    m = metrics(aport_of(cfg))
+    eq(metric_sum(m, "sluice_trace_context_total", source="parent"), 1,
+       "contexts from a parent")
+    check(wait_until(lambda: metric_sum(metrics(aport_of(cfg)),
+                                        "sluice_trace_spans_total",
+                                        result="exported") == 2, 3),
+          "spans exported counted")
+    no_decode_errors(rx)
+    sl.stop()
+    rx.stop()
+
+
+@test
+def retries_are_sibling_attempts():
+    """A 503 the route retries, then a 200: two attempt spans under the
+    one server span, the first failed with its class, the second a
+    resend; the upstream saw each attempt's own span as parent."""
+    rx = Receiver()
+    n = [0]
+
+    def handler(req):
+        n[0] += 1
+        return Reply(503 if n[0] == 1 else 200, b"x")
+    up = Upstream(handler=handler)
+    cfg, port = traced_config(up, rx, route={
+        "retry": {"attempts": 2, "on": ["503"]}})
+    sl = start_sluice(cfg)
+    eq(get(port, "/r").status, 200, "status after the retry")
+    spans = rx.wait_spans(3)
+    srv = by_kind(spans, SERVER)[0]
+    tries = by_kind(spans, CLIENT)
+    eq(len(tries), 2, "attempt spans")
+    for t in tries:
+        eq(t["parent_span_id"], srv["span_id"], "an attempt's parent")
+        eq(t["trace_id"], srv["trace_id"], "an attempt's trace")
+    first, second = sorted(tries, key=lambda s: int(s["start"]))
+    eq(first["attributes"]["error.type"], "upstream_503", "the failure")
+    eq(first["attributes"]["sluice.retry_class"], "sent", "its class")
+    eq(first["attributes"]["http.response.status_code"], 503, "its status")
+    eq(first["status"]["code"], 2, "a failed attempt's status")
+    eq(second["attributes"]["http.request.resend_count"], 1, "a resend")
+    check("error.type" not in second["attributes"], "the second is fine")
+    eq(srv["attributes"]["sluice.retries"], 1, "the request's retries")
+    parents = [TP_RE.match(r.header("traceparent")).group(2)
+               for r in up.requests]
+    eq(parents, [first["span_id"], second["span_id"]],
+       "each attempt's span is its upstream request's parent")
+    no_decode_errors(rx)
+    sl.stop()
+    rx.stop()
+
+
+@test
+def untrusted_and_malformed_are_replaced():
+    """A listener without trusted proxies believes no traceparent: a new
+    trace, the tracestate dropped; a malformed one (and two of them) is
+    replaced too, never forwarded; each counted. trace_context: always
+    believes any caller; never none."""
+    rx = Receiver()
+    up = Upstream()
+    cfg, port = traced_config(up, rx)
+    sl = start_sluice(cfg)
+    get(port, "/u", headers={"traceparent": TP % "01",
+                             "tracestate": "rojo=1"})
+    bad = "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01"
+    get(port, "/m", headers={"traceparent": bad})
+    c = Client(port)
+    c.send(build_request("GET", "/two", headers=[
+        ("traceparent", TP % "01"), ("traceparent", TP % "01")]))
+    eq(c.read_response().status, 200, "two traceparents")
+    c.close()
+    get(port, "/n")
+    for r in up.requests:
+        m = TP_RE.match(r.header("traceparent"))
+        check(m is not None, "a traceparent sent: %r" % r.headers)
+        check(m.group(1) != TRACE and m.group(1) != TRACE.upper(),
+              "%s: the caller's trace id went upstream" % r.target)
+        eq(len(r.headers.get_all("traceparent")), 1, "one traceparent")
+        eq(r.header("tracestate"), None, "an untrusted tracestate")
+    spans = rx.wait_spans(8)
+    for s in by_kind(spans, SERVER):
+        eq(s["parent_span_id"], "", "a new trace is a root")
+    m = metrics(aport_of(cfg))
+    eq(metric_sum(m, "sluice_trace_context_total", source="untrusted"), 1,
+       "untrusted")
+    eq(metric_sum(m, "sluice_trace_context_total", source="malformed"), 2,
+       "malformed")
+    eq(metric_sum(m, "sluice_trace_context_total", source="new"), 1, "new")
+    sl.stop()
+    for ctx, kept in (("always", True), ("never", False)):
+        up2 = Upstream()
+        cfg, port = traced_config(up2, rx,
+                                  listener_opts={"trace_context": ctx})
+        sl = start_sluice(cfg)
+        get(port, "/c", headers={"traceparent": TP % "01"})
+        got = TP_RE.match(up2.requests[-1].header("traceparent")).group(1)
+        eq(got == TRACE, kept, "trace_context %s" % ctx)
+        sl.stop()
+    no_decode_errors(rx)
+    rx.stop()
+
+
+@test
+def parent_decision_and_off_switches():
+    """A trusted parent's flag 00 records nothing, yet the upstream gets
+    the trace with sluice's span as parent and flag 00. A route with
+    tracing: false and a listener with trace_context: off pass the
+    caller's fields untouched and trace nothing."""
+    rx = Receiver()
+    up = Upstream()
+    cfg, port = traced_config(up, rx, listener_opts={
+        "trusted_proxies": ["127.0.0.1/32"]})
+    cfg["listeners"][0]["routes"].insert(0, {
+        "name": "quiet", "cluster": "app", "tracing": False,
+        "match": {"path_prefix": "/quiet"}})
+    sl = start_sluice(cfg)
+    get(port, "/s", headers={"traceparent": TP % "00"})
+    m = TP_RE.match(up.requests[-1].header("traceparent"))
+    eq(m.group(1), TRACE, "the trace goes on")
+    check(m.group(2) != PARENT, "sluice's span is the parent")
+    eq(m.group(3), "00", "not sampled")
+    get(port, "/quiet", headers={"traceparent": TP % "01",
+                                 "tracestate": "a=1"})
+    eq(up.requests[-1].header("traceparent"), TP % "01",
+       "tracing: false passes the field")
+    eq(up.requests[-1].header("tracestate"), "a=1", "and tracestate")
+    # a sampled one, to know the unsampled one would have arrived
+    get(port, "/s2", headers={"traceparent": TP % "01"})
+    spans = rx.wait_spans(2)
+    time.sleep(0.5)
+    spans = rx.spans()
+    eq(len(spans), 2, "only the sampled request's spans: %r"
+       % [s["name"] for s in spans])
+    sl.stop()
+    up2 = Upstream()
+    cfg, port = traced_config(up2, rx, listener_opts={
+        "trace_context": "off"})
+    sl = start_sluice(cfg)
+    get(port, "/o", headers={"traceparent": TP % "01"})
+    eq(up2.requests[-1].header("traceparent"), TP % "01",
+       "trace_context: off passes the field")
+    eq(metric_sum(metrics(aport_of(cfg)), "sluice_trace_context_total"), 0,
+       "nothing traced")
+    sl.stop()
+    rx.stop()
+
+
+@test
+def sampling_ratio_holds():
+    """A route's sample: 25% over 10,000 new traces: the recorded count
+    within five standard deviations of the binomial's mean (a false
+    failure about once in 3.5 million runs); the upstream's sampled
+    flags agree with what was exported."""
+    rx = Receiver()
+    flags = {"01": 0, "00": 0}
+    lock = threading.Lock()
+
+    def handler(req):
+        with lock:
+            flags[TP_RE.match(req.header("traceparent")).group(3)] += 1
+        return Reply(200, b"")
+    up = Upstream(handler=handler, keep_body=False)
+    n, p = 10000, 0.25
+    cfg, port = traced_config(up, rx, route={"tracing": {"sample": "25%"}},
+                              tracing={"sample": "100%", "batch": 1000,
+                                       "queue": 20000})
+    sl = start_sluice(cfg)
+    c = Client(port)
+    req = build_request("GET", "/s")
+    for i in range(n):
+        c.send(req)
+        r = c.read_response()
+        if r.status != 200:
+            raise AssertionError("request %d: %d" % (i, r.status))
+    c.close()
+    eq(flags["01"] + flags["00"], n, "requests upstream")
+    sd = (n * p * (1 - p)) ** 0.5
+    check(abs(flags["01"] - n * p) < 5 * sd,
+          "%d of %d sampled, %.0f +- %.0f expected"
+          % (flags["01"], n, n * p, 5 * sd))
+    spans = rx.wait_spans(2 * flags["01"], timeout=20)
+    eq(len(by_kind(spans, SERVER)), flags["01"], "server spans exported")
+    no_decode_errors(rx)
+    sl.stop()
+    rx.stop()
+
+
+@test
+def collector_down_hung_or_503_delays_no_request():
+    """The collector's port closed, then a collector that never answers:
+    every request is answered at once; the spans beyond the queue are
+    dropped and counted, the export in flight fails at its timeout and is
+    counted. Then a collector answering 503 with Retry-After: the batch is
+    kept and sent again, and arrives once it answers 200."""
+    port_rx = free_port()
+    up = Upstream()
+    cfg, port = traced_config(
+        up, "127.0.0.1:%d" % port_rx,
+        tracing={"batch": 5, "queue": 10, "timeout": "1s",
+                 "max_retries": 1})
+    sl = start_sluice(cfg)
+    aport = aport_of(cfg)
+    c = Client(port)
+    req = build_request("GET", "/d")
+    for i in range(60):
+        t0 = time.monotonic()
+        c.send(req)
+        eq(c.read_response().status, 200, "a request with no collector")
+        # a bound, not a benchmark: far below the export's timeout
+        check(time.monotonic() - t0 < 0.9,
+              "request %d waited for the collector" % i)
+    m = metrics(aport)
+    check(metric_sum(m, "sluice_trace_spans_total", result="dropped") > 0,
+          "spans dropped with the queue full")
+    check(metric_sum(m, "sluice_trace_queue_spans") <= 10, "queue bound")
+    # the collector comes back, hung: exports time out, requests do not
+    rx = Receiver(port_rx)
+    rx.mode(hang=True)
+    for i in range(30):
+        t0 = time.monotonic()
+        c.send(req)
+        eq(c.read_response().status, 200, "a request with a hung collector")
+        check(time.monotonic() - t0 < 0.9,
+              "request %d waited for the collector" % i)
+        time.sleep(0.02)
+    check(wait_until(lambda: metric_sum(metrics(aport),
+                                        "sluice_trace_exports_total",
+                                        result="failed") > 0, 10),
+          "a hung export failed at its timeout")
+    # 503, then 200: the batch sent again arrives
+    rx.mode(status=503, retry_after=1)
+    rx.clear()
+    time.sleep(2.5)  # the hung exports end (timeout 1s, one retry)
+    c.send(req)
+    eq(c.read_response().status, 200, "a request while the collector sheds")
+    check(wait_until(lambda: rx.stats()["by_status"].get("503", 0) > 0, 10),
+          "an export answered 503")
+    rx.mode(status=200)
+    spans = rx.wait_spans(2, timeout=10)
+    check(metric_sum(metrics(aport), "sluice_trace_exports_total",
+                     result="retry") > 0, "an export retried")
+    check(len(spans) >= 2, "the batch arrived after the 503")
+    c.close()
+    no_decode_errors(rx)
+    sl.stop()
+    rx.stop()
+
+
+@test
+def reload_keeps_the_queue_and_a_stop_sends_it():
+    """Spans waiting for their interval survive a reload (the queue is
+    the worker's) and are sent when sluice stops, before it exits."""
+    rx = Receiver()
+    up = Upstream()
+    cfg, port = traced_config(up, rx, tracing={"interval": "1m",
+                                               "batch": 1000})
+    sl = start_sluice(cfg)
+    aport = aport_of(cfg)
+    for i in range(5):
+        eq(get(port, "/q%d" % i).status, 200, "status")
+    eq(metric_sum(metrics(aport), "sluice_trace_queue_spans"), 10,
+       "spans queued")
+    cfg["tracing"]["service_name"] = "after-reload"
+    with open(sl.conf_path, "w") as f:
+        f.write(to_yaml(cfg))
+    eq(sighup_reload(sl, aport)[0], "ok", "the reload")
+    eq(metric_sum(metrics(aport), "sluice_trace_queue_spans"), 10,
+       "spans queued after the reload")
+    eq(rx.spans(), [], "nothing sent yet")
+    get(port, "/after")
+    sl.stop()
+    spans = rx.spans()
+    eq(len(spans), 12, "every span sent at the stop")
+    eq(spans[0]["resource"]["service.name"], "after-reload",
+       "the new generation's service name")
+    no_decode_errors(rx)
+    rx.stop()
+
+
+@test
+def hand_over_sends_the_queue():
+    """An upgrade (SIGUSR2): the old process's queued spans reach the
+    collector before it exits."""
+    rx = Receiver()
+    up = Upstream()
+    cfg, port = traced_config(up, rx, tracing={"interval": "1m",
+                                               "batch": 1000})
+    d = tmpdir()
+    conf = os.path.join(d, "sluice.yaml")
+    pidfile = os.path.join(d, "sluice.pid")
+    with open(conf, "w") as f:
+        f.write(to_yaml(cfg))
+    err = open(os.path.join(d, "stderr.log"), "ab")
+    first = subprocess.Popen([sluice_path(), "-c", conf, "-p", pidfile],
+                             stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=err)
+
+    def pid():
+        try:
+            with open(pidfile) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+    try:
+        check(wait_until(lambda: pid() is not None and
+                         get(port, "/").status == 200, 10),
+              "sluice did not start")
+        rx.clear()
+        time.sleep(0.3)
+        rx.clear()
+        for i in range(3):
+            get(port, "/h%d" % i)
+        old = pid()
+        os.kill(old, signal.SIGUSR2)
+        check(wait_until(lambda: pid() not in (None, old), 20),
+              "no new process")
+        check(wait_until(lambda: first.poll() is not None, 20),
+              "the old process did not exit")
+        spans = rx.spans()
+        eq(len([s for s in spans if s["kind"] == SERVER and
+                s["attributes"]["url.path"].startswith("/h")]), 3,
+           "the old process's spans arrived")
+        no_decode_errors(rx)
+    finally:
+        p = pid()
+        if p is not None:
+            try:
+                os.kill(p, signal.SIGTERM)
+            except OSError:
+                pass
+            wait_until(lambda: not os.path.exists("/proc/%d" % p) or
+                       open("/proc/%d/stat" % p).read().rsplit(")", 1)[1]
+                       .split()[0] == "Z", 10)
+        if first.poll() is None:
+            first.kill()
+        err.close()
+        rx.stop()
+        with open(os.path.join(d, "stderr.log"), errors="replace") as f:
+            e = f.read()
+        for pat in ("ERROR: AddressSanitizer", "runtime error:",
+                    "ERROR: LeakSanitizer"):
+            check(pat not in e, "sanitizer report:\n%s" % e[-3000:])
+
+
+@test
+def http2_and_an_error_answer():
+    """An HTTP/2 request's span says so; a request with no upstream to
+    answer it (a 502/503 of sluice's) has an ERROR server span with its
+    error type."""
+    if not sltest.have_curl():
+        raise Skip("curl is not installed")
+    rx = Receiver()
+    up = Upstream()
+    cfg, port = traced_config(up, rx, listener_opts={
+        "protocols": ["h2", "http/1.1"]})
+    cfg["listeners"][0]["routes"].insert(0, {
+        "name": "dead", "cluster": "dead",
+        "match": {"path_prefix": "/dead"}})
+    cfg["clusters"].append({"name": "dead",
+                            "endpoints": ["127.0.0.1:%d" % free_port()]})
+    sl = start_sluice(cfg)
+    scheme = sltest.scheme()
+    args = ["-s", "-o", "/dev/null", "-w", "%{http_code}"]
+    if scheme == "https":
+        raise Skip("run over plain TCP only")
+    r = sltest.curl(args + ["--http2-prior-knowledge",
+                            "http://127.0.0.1:%d/h2" % port])
+    eq(r[1].decode().strip(), "200", "h2 status: %r" % (r,))
+    get(port, "/dead")
+    spans = rx.wait_spans(4)
+    srv = {s["attributes"]["url.path"]: s for s in by_kind(spans, SERVER)}
+    eq(srv["/h2"]["attributes"]["network.protocol.version"], "2",
+       "HTTP/2")
+    d = srv["/dead"]
+    check(d["attributes"]["http.response.status_code"] >= 500, "a 5xx")
+    eq(d["status"]["code"], 2, "an error's status")
+    check(d["attributes"]["error.type"].startswith("upstream_") or
+          d["attributes"]["error.type"].startswith("no_"),
+          "error.type %r" % d["attributes"]["error.type"])
+    failed = [s for s in by_kind(spans, CLIENT)
+              if s["parent_span_id"] == d["span_id"]]
+    check(failed and all(s["status"]["code"] == 2 for s in failed),
+          "the dead cluster's attempts failed: %r" % failed)
+    no_decode_errors(rx)
+    sl.stop()
+    rx.stop()
+
+
+if __name__ == "__main__":
+    main()
