@@ -268,6 +268,59 @@ def retries_are_sibling_attempts():
 
 
 @test
+def events_mark_queue_connect_and_tls():
+    """A TLS upstream with one connection at most: the first request's
+    attempt shows its connect and TLS handshake; the second, sent while
+    the first holds the connection, waited in the cluster's queue and
+    then took the pooled connection."""
+    if not sltest.have_openssl():
+        raise Skip("the openssl command is not installed")
+    rx = Receiver()
+    pk = sltest.transport_pki()["listener"]
+
+    def slow(req):
+        time.sleep(0.3)
+        return Reply(200, b"ok")
+    tu = sltest.TLSUpstream("tu", sltest.tls_server_context(pk.cert, pk.key),
+                            slow)
+    cfg, port = traced_config(tu, rx, cluster_opts={"app": {
+        "tls": {"sni": sltest.TLS_SNI, "ca": sltest.transport_ca()},
+        "max_connections": 1, "queue_timeout": "5s"}})
+    sl = start_sluice(cfg)
+    got = []
+    th = threading.Thread(target=lambda: got.append(get(port, "/first")))
+    th.start()
+    time.sleep(0.1)
+    eq(get(port, "/second").status, 200, "the queued request")
+    th.join(10)
+    eq(got[0].status, 200, "the first request")
+    spans = rx.wait_spans(4)
+    srv = {s["attributes"]["url.path"]: s for s in by_kind(spans, SERVER)}
+    att = {s["parent_span_id"]: s for s in by_kind(spans, CLIENT)}
+    first = att[srv["/first"]["span_id"]]
+    second = att[srv["/second"]["span_id"]]
+    ev1 = {e["name"]: e for e in first["events"]}
+    check("connect" in ev1 and "tls_handshake" in ev1,
+          "the first attempt's events: %r" % first["events"])
+    check(int(ev1["connect"]["time"]) <= int(ev1["tls_handshake"]["time"]),
+          "the handshake follows the connect")
+    check(ev1["tls_handshake"]["attributes"]["sluice.duration_us"] >= 0,
+          "the handshake's duration")
+    eq(first["attributes"]["sluice.connection.reused"], False, "new")
+    ev2 = {e["name"]: e for e in second["events"]}
+    check("queue_wait" in ev2, "the second attempt's events: %r"
+          % second["events"])
+    check(ev2["queue_wait"]["attributes"]["sluice.duration_us"] > 0,
+          "it waited in the queue")
+    eq(second["attributes"]["sluice.connection.reused"], True,
+       "it took the pooled connection")
+    check("connect" not in ev2, "no connect on a pooled connection")
+    no_decode_errors(rx)
+    sl.stop()
+    rx.stop()
+
+
+@test
 def untrusted_and_malformed_are_replaced():
     """A listener without trusted proxies believes no traceparent: a new
     trace, the tracestate dropped; a malformed one (and two of them) is
@@ -601,6 +654,57 @@ def http2_and_an_error_answer():
     no_decode_errors(rx)
     sl.stop()
     rx.stop()
+
+
+# An h2c server answering each request with its fields as JSON
+NODE_H2 = r"""
+const http2 = require('http2');
+const srv = http2.createServer();
+srv.on('stream', (stream, h) => {
+  stream.on('error', () => {});
+  stream.resume();
+  stream.on('end', () => {
+    stream.respond({':status': 200, 'content-type': 'application/json'});
+    stream.end(JSON.stringify(h));
+  });
+});
+srv.listen(0, '127.0.0.1', () => console.log(srv.address().port));
+"""
+
+
+@test
+def an_h2c_upstream_gets_the_attempt_as_parent():
+    """To an HTTP/2 cluster the head goes as fields, not text: the
+    upstream still gets one traceparent, sluice's, whose parent is the
+    attempt's span, and no tracestate of an untrusted caller."""
+    rx = Receiver()
+    node = subprocess.Popen(["node", "-e", NODE_H2],
+                            stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        h2port = int(node.stdout.readline())
+        cfg, port = traced_config(
+            None, rx, clusters={"app": ["127.0.0.1:%d" % h2port]},
+            cluster_opts={"app": {"protocol": "h2c"}})
+        sl = start_sluice(cfg)
+        r = get(port, "/h2c", headers={"traceparent": TP % "01",
+                                       "tracestate": "a=1"})
+        eq(r.status, 200, "status")
+        h = json.loads(r.body)
+        m = TP_RE.match(h.get("traceparent", ""))
+        check(m is not None, "the h2c upstream's fields: %r" % h)
+        check(m.group(1) != TRACE, "an untrusted trace id went on")
+        check("tracestate" not in h, "an untrusted tracestate went on")
+        spans = rx.wait_spans(2)
+        cli = by_kind(spans, CLIENT)[0]
+        eq(m.group(2), cli["span_id"], "the h2c upstream's parent")
+        eq(m.group(1), cli["trace_id"], "the trace")
+        no_decode_errors(rx)
+        sl.stop()
+    finally:
+        node.kill()
+        node.wait()
+        rx.stop()
 
 
 if __name__ == "__main__":
