@@ -586,7 +586,7 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 		sl_yaml_err_lacks(ld, root, "missing key \"listeners\"");
 	else
 		parse_listeners(ld, v, admin, conf);
-	sl_conf_settle_tracing(conf);
+	sl_conf_settle_tracing(ld, conf);
 	sl_conf_check_rate_limit_store(ld, root, conf);
 }
 

@@ -315,7 +315,7 @@ void sl_conf_parse_route_tracing(struct sl_yaml_loader *ld, const char *lbl,
 				 const struct sl_conf *conf);
 
 /* Every route's trace_sample, final: 0 (not traced) or 1 + millionths. */
-void sl_conf_settle_tracing(struct sl_conf *conf);
+void sl_conf_settle_tracing(struct sl_yaml_loader *ld, struct sl_conf *conf);
 
 /* ---- conf_auth.c: a route's auth: (doc/auth.md) ---------------------- */
 

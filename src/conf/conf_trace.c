@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "conf_int.h"
+#include "hdrrule.h"
+#include "policy.h"
 
 #define ROUTE_TRACE_DEFAULT SL_CONF_TRACE_DEFAULT
 
@@ -191,8 +193,32 @@ sl_conf_parse_route_tracing(struct sl_yaml_loader *ld, const char *lbl,
 	}
 }
 
+/* A traced route's request rules must not write the fields tracing
+ * writes: the upstream would get two traceparents. */
+static void
+check_rules(struct sl_yaml_loader *ld, const struct sl_conf_route *r)
+{
+	const struct sl_hdr_apply *a =
+	    r->policy != NULL ? r->policy->rules[0] : NULL;
+
+	for (int k = 0; a != NULL && k < 2; k++) {
+		const struct sl_hdr_rules *rs = a->r[k];
+		for (size_t f = 0; rs != NULL && f < rs->nfields; f++) {
+			const char *n = rs->fields[f].lname;
+			if (strcmp(n, "traceparent") == 0 ||
+			    strcmp(n, "tracestate") == 0)
+				sl_yaml_err_at(
+				    ld, rs->fields[f].line, rs->fields[f].col,
+				    "route \"%s\" is traced: sluice writes "
+				    "%s itself (doc/operations.md section 14); "
+				    "a header rule may not",
+				    r->name, rs->fields[f].name);
+		}
+	}
+}
+
 void
-sl_conf_settle_tracing(struct sl_conf *conf)
+sl_conf_settle_tracing(struct sl_yaml_loader *ld, struct sl_conf *conf)
 {
 	for (size_t i = 0; i < conf->nlisteners; i++) {
 		struct sl_conf_listener *l = &conf->listeners[i];
@@ -203,6 +229,8 @@ sl_conf_settle_tracing(struct sl_conf *conf)
 				r->trace_sample = 0;
 			else if (r->trace_sample == ROUTE_TRACE_DEFAULT)
 				r->trace_sample = 1 + conf->tracing->sample;
+			if (r->trace_sample != 0)
+				check_rules(ld, r);
 		}
 	}
 }

@@ -347,7 +347,7 @@ kv_int(struct sl_pbw *w, unsigned f, const char *key, size_t klen, int64_t v)
 	uint64_t u = (uint64_t)v;
 
 	if (klen < KV_SHORT && w->p <= w->end &&
-	    (size_t)(w->end - w->p) >= klen + 16) {
+	    (size_t)(w->end - w->p) >= klen + 17) {
 		size_t k = 0;
 		uint8_t b[10];
 		while (u >= 0x80) {

@@ -99,7 +99,9 @@ struct sl_span {
 /*
  * Writes sp at p, as ScopeSpans' field "spans" (its tag, its length, the
  * Span), in at most cap bytes. Returns the bytes written, 0 when they do
- * not fit. Strings are written as they are: the caller masks them.
+ * not fit: the span's length takes 3 bytes while it is written, so it may
+ * need up to 2 bytes more room than it keeps. Nothing is written past
+ * cap. Strings are written as they are: the caller masks them.
  */
 size_t sl_trace_put_span(uint8_t *p, size_t cap, const struct sl_span *sp);
 

@@ -462,17 +462,24 @@ extra_drops(const struct sl_fwd_extra *x, const struct sl_h1_header *h)
  * or as text lines each after a CRLF (the text's last line has none
  * yet). Out of line: most requests have none. */
 static __attribute__((noinline)) void
-put_extra(struct out *o, int blk, const struct sl_fwd_extra *x)
+put_extra(struct out *o, int blk, const struct sl_fwd *fwd)
 {
+	const struct sl_fwd_extra *x = fwd->extra;
+
 	for (unsigned i = 0; i < x->nset; i++) {
 		if (blk) {
+			size_t at = o->len + SL_HBLK_REC + x->set[i].nlen;
 			put_rec(o, x->set[i].name, x->set[i].nlen,
 				x->set[i].value, x->set[i].vlen);
+			if (x->set[i].value == fwd->mark && !o->overflow)
+				*fwd->mark_at = (uint32_t)at;
 			continue;
 		}
 		puts_(o, "\r\n");
 		put(o, x->set[i].name, x->set[i].nlen);
 		puts_(o, ": ");
+		if (x->set[i].value == fwd->mark && !o->overflow)
+			*fwd->mark_at = (uint32_t)o->len;
 		put(o, x->set[i].value, x->set[i].vlen);
 	}
 }
@@ -577,7 +584,7 @@ request_head(struct out *o, int blk, const struct sl_h1_request *req,
 				strlen(fwd->subject_header), fwd->subject,
 				strlen(fwd->subject));
 		if (fwd->extra != NULL)
-			put_extra(o, 1, fwd->extra);
+			put_extra(o, 1, fwd);
 		if (rules != NULL)
 			put_rules(o, 1, rules, fwd->vars, 0);
 		o->b->body = (uint8_t)req->body;
@@ -604,7 +611,7 @@ request_head(struct out *o, int blk, const struct sl_h1_request *req,
 		puts_(o, fwd->subject);
 	}
 	if (fwd->extra != NULL)
-		put_extra(o, 0, fwd->extra);
+		put_extra(o, 0, fwd);
 	if (rules != NULL) {
 		put(o, "\r\n", 2);
 		put_rules(o, 0, rules, fwd->vars, 0);

@@ -30,17 +30,20 @@ enum sl_fwd_xff {
  * client's fields named in drop never go upstream, those in set are
  * added with sluice's own. */
 #define SL_FWD_EXTRA_MAX 48
+/* ... and two more of each kept for tracing's traceparent and tracestate
+ * (doc/operations.md section 14), after the checks' */
+#define SL_FWD_EXTRA_ROOM (SL_FWD_EXTRA_MAX + 2)
 struct sl_fwd_extra {
 	uint64_t drop_lens; /* bit len & 63 for each name of drop */
 	unsigned ndrop, nset;
 	struct {
 		const char *name;
 		size_t len;
-	} drop[SL_FWD_EXTRA_MAX];
+	} drop[SL_FWD_EXTRA_ROOM];
 	struct {
 		const char *name, *value;
 		size_t nlen, vlen;
-	} set[SL_FWD_EXTRA_MAX];
+	} set[SL_FWD_EXTRA_ROOM];
 };
 
 /* What the gateway adds to a forwarded request. */
@@ -66,6 +69,12 @@ struct sl_fwd {
 	const char *upgrade;
 	const struct sl_fwd_extra *extra; /* NULL: none */
 	uint64_t extra_lens;		  /* extra's drop_lens, 0: none */
+	/* the value of extra's set that mark points to (a traceparent,
+	 * rewritten in place for each attempt): where it was written, the
+	 * offset of its first byte in the head, into *mark_at (untouched
+	 * when it was not written); mark NULL: none */
+	const char *mark;
+	uint32_t *mark_at;
 };
 
 /*

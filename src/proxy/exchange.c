@@ -707,6 +707,7 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	struct sl_hdr_vars vars;
 	struct sl_fwd_extra extra;
 	struct sl_jwt_out jwt;
+	uint32_t tp_at = 0;
 	long n;
 
 	/* who the caller is, before anything of the request goes on or
@@ -743,7 +744,7 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 			extra.drop_lens = 0;
 			fwd.extra = &extra;
 		}
-		sl_exchange_trace_fields(t, &extra);
+		sl_exchange_trace_fields(t, req, &extra);
 		fwd.extra_lens = extra.drop_lens;
 	}
 	if ((t->route->upgrade != NULL || (s->flags & SL_SEAM_F_XCONNECT)) &&
@@ -780,6 +781,9 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	fwd.upgrade = t->upgrade ? t->route->upgrade[t->upgrade - 1] : NULL;
 	fwd.rules =
 	    sl_exchange_rules(s, 1, &vars, &fwd.vars, fwd.client_ip, ip);
+	/* tracing: where the traceparent goes, rewritten for each attempt */
+	fwd.mark = t->tr.on ? t->tr.parent : NULL;
+	fwd.mark_at = &tp_at;
 	if (txn_up_fields(t)) {
 		n = sl_h1_block_request_head(t->uphead.data, t->uphead.cap, req,
 					     &fwd);
@@ -799,7 +803,7 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	}
 	t->uphead.len = (uint32_t)n;
 	if (t->tr.on)
-		sl_exchange_trace_head(t);
+		sl_exchange_trace_head(t, tp_at);
 	if (t->route->mirror != NULL && t->upgrade == 0 &&
 	    sl_mirror_due(s->gen, t->route))
 		txn_mirror(s, req);

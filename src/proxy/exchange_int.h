@@ -190,9 +190,8 @@ struct sl_txn_trace {
 	uint8_t parent_id[8];
 	uint8_t flags; /* trace flags sent upstream */
 	uint64_t start_ns;
-	const char *state; /* a trusted caller's tracestate (borrowed
-			      from the head, forwarded), NULL: none */
-	size_t state_len;
+	uint8_t believed; /* the caller's context is believed: its
+			     tracestate goes on */
 	char parent[SL_TRACEPARENT_LEN]; /* the traceparent sent upstream */
 	struct sl_trace_try tries[SL_TRACE_TRIES];
 };
@@ -613,10 +612,12 @@ void sl_exchange_trace_begin(struct sl_seam *s,
 
 /* The fields of the head for the upstream: the caller's traceparent and
  * tracestate dropped, sluice's set (x: the head's extra fields). */
-void sl_exchange_trace_fields(struct sl_txn *t, struct sl_fwd_extra *x);
+void sl_exchange_trace_fields(struct sl_txn *t, const struct sl_h1_request *req,
+			      struct sl_fwd_extra *x);
 
-/* The head for the upstream is in uphead: where its span id is. */
-void sl_exchange_trace_head(struct sl_txn *t);
+/* The head for the upstream is in uphead, its traceparent's value
+ * written at offset at (0: not written): where its span id is. */
+void sl_exchange_trace_head(struct sl_txn *t, uint32_t at);
 
 /* An attempt waits in the cluster's queue (recorded exchanges only). */
 void sl_exchange_trace_queued(struct sl_txn *t);

@@ -13,6 +13,7 @@
 
 #include "cidr.h"
 #include "exchange_int.h"
+#include "log.h"
 #include "retry.h"
 #include "traceexp.h"
 #include "util.h"
@@ -100,10 +101,10 @@ sl_exchange_trace_begin(struct sl_seam *s, const struct sl_h1_request *req)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_txn_trace *tr = &t->tr;
-	const struct sl_h1_header *tp = NULL, *ts = NULL;
+	const struct sl_h1_header *tp = NULL;
 	struct sl_tracectx ctx;
 	enum trace_source src = SRC_NEW;
-	int ntp = 0, nts = 0;
+	int ntp = 0;
 
 	if (tr->on) /* a head parsed again (a lease's wait) */
 		return;
@@ -113,17 +114,13 @@ sl_exchange_trace_begin(struct sl_seam *s, const struct sl_h1_request *req)
 		    strncasecmp(h->name, "traceparent", 11) == 0) {
 			tp = h;
 			ntp++;
-		} else if (h->name_len == 10 &&
-			   strncasecmp(h->name, "tracestate", 10) == 0) {
-			ts = h;
-			nts++;
 		}
 	}
 	tr->on = 1;
 	tr->has_parent = 0;
 	tr->ntries = 0;
 	tr->tp_off = 0;
-	tr->state = NULL;
+	tr->believed = 0;
 	if (tp != NULL) {
 		if (ntp != 1 ||
 		    !sl_trace_parse_parent(tp->value, tp->value_len, &ctx))
@@ -138,12 +135,8 @@ sl_exchange_trace_begin(struct sl_seam *s, const struct sl_h1_request *req)
 		memcpy(tr->parent_id, ctx.parent_id, 8);
 		tr->has_parent = 1;
 		tr->sampled = ctx.flags & 1;
-		/* one tracestate field, well formed, goes on with it */
-		if (ts != NULL && nts == 1 &&
-		    sl_trace_state_ok(ts->value, ts->value_len)) {
-			tr->state = ts->value;
-			tr->state_len = ts->value_len;
-		}
+		/* its tracestate goes on with it (sl_exchange_trace_fields) */
+		tr->believed = 1;
 	} else {
 		uint32_t sample = t->route->trace_sample - 1;
 		new_id(s->w, tr->trace_id, 16);
@@ -162,12 +155,14 @@ sl_exchange_trace_begin(struct sl_seam *s, const struct sl_h1_request *req)
 }
 
 void
-sl_exchange_trace_fields(struct sl_txn *t, struct sl_fwd_extra *x)
+sl_exchange_trace_fields(struct sl_txn *t, const struct sl_h1_request *req,
+			 struct sl_fwd_extra *x)
 {
 	struct sl_txn_trace *tr = &t->tr;
+	const struct sl_h1_header *ts = NULL;
+	int nts = 0;
 
-	if (x->ndrop + 2 > SL_FWD_EXTRA_MAX || x->nset + 2 > SL_FWD_EXTRA_MAX)
-		return;
+	/* room kept for these two beyond the checks' (h1_msg.h) */
 	x->drop[x->ndrop].name = "traceparent";
 	x->drop[x->ndrop++].len = 11;
 	x->drop[x->ndrop].name = "tracestate";
@@ -177,52 +172,33 @@ sl_exchange_trace_fields(struct sl_txn *t, struct sl_fwd_extra *x)
 	x->set[x->nset].nlen = 11;
 	x->set[x->nset].value = tr->parent;
 	x->set[x->nset++].vlen = SL_TRACEPARENT_LEN;
-	if (tr->state != NULL) {
+	if (!tr->believed)
+		return;
+	/* a believed caller's tracestate, from the head being forwarded
+	 * (parsed again after a wait: never a pointer kept from before) */
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct sl_h1_header *h = &req->headers[i];
+		if (h->name_len == 10 &&
+		    strncasecmp(h->name, "tracestate", 10) == 0) {
+			ts = h;
+			nts++;
+		}
+	}
+	if (ts != NULL && nts == 1 && ts->value_len > 0 &&
+	    sl_trace_state_ok(ts->value, ts->value_len)) {
 		x->set[x->nset].name = "tracestate";
 		x->set[x->nset].nlen = 10;
-		x->set[x->nset].value = tr->state;
-		x->set[x->nset++].vlen = tr->state_len;
+		x->set[x->nset].value = ts->value;
+		x->set[x->nset++].vlen = ts->value_len;
 	}
-}
-
-/* The last copy of tr->parent's first 36 bytes in [p, end), or NULL. */
-static const char *
-last_parent(const struct sl_txn_trace *tr, const char *p, const char *end)
-{
-	const char *last = NULL;
-
-	while (p < end &&
-	       (p = memmem(p, (size_t)(end - p), tr->parent, 36)) != NULL) {
-		last = p;
-		p += 36;
-	}
-	return last;
 }
 
 void
-sl_exchange_trace_head(struct sl_txn *t)
+sl_exchange_trace_head(struct sl_txn *t, uint32_t at)
 {
-	struct sl_txn_trace *tr = &t->tr;
-	const char *head = t->uphead.data, *end = head + t->uphead.len;
-	const char *last = NULL;
-
-	/* sluice's fields are written after the client's (h1_msg.c,
-	 * put_extra), before the header rules': the last copy of the value,
-	 * looked for in the head's last bytes first */
-	/* where it is without tracestate or header rules: the text's last
-	 * field, or the block's last record */
-	if (t->uphead.len >= 4 + SL_TRACEPARENT_LEN &&
-	    memcmp(end - 4 - SL_TRACEPARENT_LEN, tr->parent, 36) == 0)
-		last = end - 4 - SL_TRACEPARENT_LEN;
-	else if (t->uphead.len >= SL_TRACEPARENT_LEN &&
-		 memcmp(end - SL_TRACEPARENT_LEN, tr->parent, 36) == 0)
-		last = end - SL_TRACEPARENT_LEN;
-	else if (t->uphead.len > 1024)
-		last = last_parent(tr, end - 1024, end);
-	if (last == NULL)
-		last = last_parent(tr, head, end);
-	tr->state = NULL; /* the head it pointed into may go */
-	tr->tp_off = last != NULL ? (uint32_t)(last - head) + 36 : 0;
+	/* at: where the traceparent's value was written (h1_msg.c), 0:
+	 * nowhere; its span id follows "00-", the trace id and "-" */
+	t->tr.tp_off = at != 0 ? at + 36 : 0;
 }
 
 /* The attempt going on, or NULL. */
@@ -426,7 +402,9 @@ put_try(struct sl_pbw *w, const struct sl_txn *t, const struct sl_trace_try *y,
 	if (y->queue_ns != 0) {
 		e.time_ns = y->queue_ns;
 		e.name = "queue_wait";
-		e.value = (int64_t)(y->queue_ns - y->start_ns) / 1000;
+		e.value = y->queue_ns > y->start_ns
+			      ? (int64_t)(y->queue_ns - y->start_ns) / 1000
+			      : 0;
 		sl_span_event(w, &e);
 	}
 	if (y->tcp_ns != 0) {
@@ -484,7 +462,13 @@ sl_exchange_trace_end(struct sl_seam *s, struct sl_txn *t)
 	sl_span_str(&w, SL_KEY("http.request.method"), t->method,
 		    strlen(t->method));
 	/* the target as the access log has it: log.query applied, card
-	 * numbers masked */
+	 * numbers masked (here, when no access log masked them) */
+	if (!sl_access_enabled() && sl_log_cards()) {
+		char m[sizeof(t->path)];
+		sl_log_target(m, sizeof(m), t->path, strlen(t->path),
+			      SL_LOG_QUERY_FULL, 1);
+		memcpy(t->path, m, sizeof(m));
+	}
 	q = strchr(t->path, '?');
 	sl_span_str(&w, SL_KEY("url.path"), t->path,
 		    q != NULL ? (size_t)(q - t->path) : strlen(t->path));

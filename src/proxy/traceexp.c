@@ -37,8 +37,9 @@
 
 struct sl_traceexp {
 	struct sl_worker *w;
-	uint8_t *q;	   /* the queue: FRONT bytes, then span entries */
-	size_t qlen, qcap; /* span bytes in it, and room for them */
+	uint8_t *q; /* the queue: FRONT bytes, then span entries from qoff
+		       on (those before went in batches) */
+	size_t qoff, qlen, qcap; /* span bytes in it, and room for them */
 	size_t qspans;
 	uint64_t first_ms; /* the oldest queued span's time */
 	uint8_t *body;	   /* the batch: a queue buffer, its request in
@@ -114,7 +115,12 @@ sl_traceexp_room(struct sl_worker *w, size_t cap, size_t nspans)
 		SL_STAT_ADD(w->stats.trace_spans[SL_SPANS_DROPPED], nspans);
 		return NULL;
 	}
-	if (x->q == NULL || x->qlen + cap > x->qcap) {
+	if (x->q != NULL && x->qoff + x->qlen + cap > x->qcap && x->qoff > 0) {
+		/* what batches took leaves room at the front: moved once */
+		memmove(x->q + FRONT, x->q + FRONT + x->qoff, x->qlen);
+		x->qoff = 0;
+	}
+	if (x->q == NULL || x->qoff + x->qlen + cap > x->qcap) {
 		size_t ncap = x->qcap ? x->qcap : 16384;
 		uint8_t *nq;
 		while (ncap < x->qlen + cap)
@@ -127,7 +133,7 @@ sl_traceexp_room(struct sl_worker *w, size_t cap, size_t nspans)
 		x->q = nq;
 		x->qcap = ncap;
 	}
-	return x->q + FRONT + x->qlen;
+	return x->q + FRONT + x->qoff + x->qlen;
 }
 
 void
@@ -169,18 +175,19 @@ batch_end(struct sl_traceexp *x, enum sl_trace_spans r, size_t n)
 	gauge(x);
 }
 
-/* The first `batch` spans of the queue make the batch: the queue's
- * buffer itself, its request's head and envelope written in its front;
- * the spans left over (a backlog) move to a new queue buffer. */
+/* The first `batch` spans of the queue make the batch. When they are
+ * all it holds, the batch is the queue's buffer itself, its request's head
+ * and envelope written in the room before the spans; else they are copied
+ * out (a backlog: the queue's front moves past them). */
 static int
 batch_take(struct sl_traceexp *x, const struct sl_conf_tracing *c)
 {
-	static char host[64];
+	static _Thread_local char host[64];
 	struct sl_span_attr ra[2] = {
 	    {.key = "service.name", .type = SL_ATTR_STR},
 	    {.key = "host.name", .type = SL_ATTR_STR},
 	};
-	uint8_t *spans = x->q + FRONT, *nq = NULL;
+	uint8_t *spans = x->q + FRONT + x->qoff, *b;
 	size_t bytes, n, pre;
 	char head[HEAD_MAX];
 	int hl;
@@ -203,27 +210,26 @@ batch_take(struct sl_traceexp *x, const struct sl_conf_tracing *c)
 	if (hl <= 0 || (size_t)hl + pre > FRONT)
 		return -1;
 	if (n < x->qspans) {
-		size_t left = x->qlen - bytes, ncap = 16384;
-		while (ncap < left)
-			ncap *= 2;
-		if ((nq = malloc(FRONT + ncap)) == NULL)
+		if ((b = malloc(FRONT + bytes)) == NULL)
 			return -1;
-		memcpy(nq + FRONT, spans + bytes, left);
-		x->qcap = ncap;
-		x->qlen = left;
+		memcpy(b + FRONT, spans, bytes);
+		x->qoff += bytes;
+		x->qlen -= bytes;
 		x->qspans -= n;
+		spans = b + FRONT;
 	} else {
-		x->qcap = x->qlen = x->qspans = 0;
+		b = x->q;
+		x->q = NULL;
+		x->qoff = x->qcap = x->qlen = x->qspans = 0;
 	}
 	sl_trace_request_prefix(spans - pre, ra, 2, "sluice", PACKAGE_VERSION,
 				bytes);
 	memcpy(spans - pre - hl, head, (size_t)hl);
-	x->body = x->q;
-	x->req_off = FRONT - pre - (size_t)hl;
+	x->body = b;
+	x->req_off = (size_t)(spans - b) - pre - (size_t)hl;
 	x->req_len = (size_t)hl + pre + bytes;
 	x->bspans = n;
 	x->tries = 0;
-	x->q = nq;
 	x->first_ms = sl_now_cached();
 	return 0;
 }
@@ -259,6 +265,11 @@ exp_next(struct sl_traceexp *x)
 	const struct sl_conf_tracing *c = tracing(x->w);
 	uint64_t age;
 
+	if (c == NULL && x->qspans > 0) {
+		/* a reload took tracing away: exp_send drops what is left */
+		arm(x, 0);
+		return;
+	}
 	if (x->qspans == 0 || c == NULL) {
 		if (x->w->draining)
 			sl_worker_maybe_done(x->w);
@@ -285,7 +296,7 @@ exp_done(const struct sl_subreq_result *r, void *arg)
 		batch_end(x, SL_SPANS_FAILED, x->bspans);
 		return;
 	}
-	if (r->why == NULL && r->status >= 200 && r->status < 300) {
+	if (r->status >= 200 && r->status < 300) {
 		int64_t rej = sl_trace_response_rejected(
 		    (const uint8_t *)r->body, r->body_len);
 		size_t n = x->bspans;
@@ -302,8 +313,10 @@ exp_done(const struct sl_subreq_result *r, void *arg)
 		exp_next(x);
 		return;
 	}
-	retryable = r->why != NULL || r->status == 429 || r->status == 502 ||
-		    r->status == 503 || r->status == 504;
+	/* no answer, or a status OTLP says to retry; an answer whose body
+	 * then failed was taken (its status came) */
+	retryable = (r->why != NULL && r->status == 0) || r->status == 429 ||
+		    r->status == 502 || r->status == 503 || r->status == 504;
 	x->tries++;
 	if (!retryable || c == NULL || x->tries > c->retries || w->draining) {
 		if (r->why != NULL)
@@ -349,7 +362,7 @@ exp_send(struct sl_traceexp *x)
 		if (x->body != NULL)
 			batch_end(x, SL_SPANS_DROPPED, x->bspans);
 		SL_STAT_ADD(w->stats.trace_spans[SL_SPANS_DROPPED], x->qspans);
-		x->qspans = x->qlen = 0;
+		x->qspans = x->qlen = x->qoff = 0;
 		gauge(x);
 		if (w->draining)
 			sl_worker_maybe_done(w);

@@ -110,6 +110,9 @@ CONF_TEST_FILES = \
 	tests/conf/bad/tab-after-route.yaml \
 	tests/conf/bad/tab-indent.yaml \
 	tests/conf/bad/tls-all.yaml \
+	tests/conf/bad/tracing-route-without-top.yaml \
+	tests/conf/bad/tracing-rule-traceparent.yaml \
+	tests/conf/bad/tracing-sample-ratio.yaml \
 	tests/conf/bad/trusted-proxies.yaml \
 	tests/conf/bad/two-documents.yaml \
 	tests/conf/bad/unclosed-quote.yaml \

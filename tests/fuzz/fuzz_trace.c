@@ -10,6 +10,7 @@
  * lengths must close where the nesting says.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
@@ -137,7 +138,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		at[2] = (struct sl_span_attr){
 		    .key = "c",
 		    .type = SL_ATTR_INT,
-		    .i = size > 8 ? (int64_t)data[0] << 56 | data[1] : -1};
+		    .i = size > 8 ? (int64_t)((uint64_t)data[0] << 56 | data[1])
+				  : -1};
 		at[3] = (struct sl_span_attr){
 		    .key = "d", .type = SL_ATTR_BOOL, .i = (int64_t)size};
 		n = sl_trace_put_span(out, sizeof(out), &sp);
@@ -152,9 +154,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(sl_trace_spans_take(out, n, 5, &bytes) == 1);
 			CHECK(bytes == n);
 		}
-		/* a room too small never writes past it */
-		if (n > 1)
-			CHECK(sl_trace_put_span(out, n - 1, &sp) == 0);
+		/* rooms about the span's size, each a heap block of exactly
+		 * that size (ASan sees a byte written past it): too small
+		 * writes nothing past it and says 0; enough writes the same */
+		if (n > 0) {
+			for (size_t cap = n > 2 ? n - 2 : 1; cap <= n + 3;
+			     cap++) {
+				uint8_t *b = malloc(cap);
+				size_t k;
+				CHECK(b != NULL);
+				k = sl_trace_put_span(b, cap, &sp);
+				/* the span's length takes 3 bytes until its
+				 * end: up to 2 more than it keeps (trace.h) */
+				CHECK(cap < n	     ? k == 0
+				      : cap >= n + 2 ? k == n
+						     : k == 0 || k == n);
+				if (k == n)
+					CHECK(memcmp(b, out, n) == 0);
+				free(b);
+			}
+		}
 	}
 	return 0;
 }
