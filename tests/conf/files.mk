@@ -110,6 +110,8 @@ CONF_TEST_FILES = \
 	tests/conf/bad/tab-after-route.yaml \
 	tests/conf/bad/tab-indent.yaml \
 	tests/conf/bad/tls-all.yaml \
+	tests/conf/bad/tracing-batch-over-queue.yaml \
+	tests/conf/bad/tracing-no-cluster.yaml \
 	tests/conf/bad/tracing-route-without-top.yaml \
 	tests/conf/bad/tracing-rule-traceparent.yaml \
 	tests/conf/bad/tracing-sample-ratio.yaml \
