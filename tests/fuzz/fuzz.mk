@@ -45,6 +45,7 @@ CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf/conf.c $(top_srcdir)/src/conf/con
 	$(top_srcdir)/src/conf/conf_tls.c $(top_srcdir)/src/conf/conf_cluster.c \
 	$(top_srcdir)/src/conf/conf_route.c $(top_srcdir)/src/conf/conf_keys.c \
 	$(top_srcdir)/src/conf/conf_util.c $(top_srcdir)/src/conf/conf_auth.c \
+	$(top_srcdir)/src/conf/conf_trace.c \
 	$(top_srcdir)/src/edge/jwt.c $(top_srcdir)/src/edge/json.c $(top_srcdir)/src/edge/keysrc.c \
 	$(top_srcdir)/src/edge/runtime.c $(top_srcdir)/src/core/util.c \
 	$(top_srcdir)/src/core/cidr.c $(top_srcdir)/src/edge/policy.c \
