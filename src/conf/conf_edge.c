@@ -27,8 +27,8 @@
 static const char *const client_header_names[] = {"x-forwarded-for",
 						  "forwarded", NULL};
 static const char *const untrusted_names[] = {"append", "strip", NULL};
-static const char *const trace_context_names[] = {"trusted", "always",
-						  "never", "off", NULL};
+static const char *const trace_context_names[] = {"trusted", "always", "never",
+						  "off", NULL};
 static const char *const cluster_pp_names[] = {"off", "v2", NULL};
 
 /*

@@ -65,8 +65,8 @@ static const struct tbl tables[] = {
      "ROUTES/guard"},
     {sl_conf_dns_table, SL_CONF_SEC_DNS, sizeof(struct sl_conf_cluster), 5,
      "CLUSTERS/dns"},
-    {sl_conf_tracing_table, SL_CONF_SEC_TRACING,
-     sizeof(struct sl_conf_tracing), 1, "TOP LEVEL/tracing"},
+    {sl_conf_tracing_table, SL_CONF_SEC_TRACING, sizeof(struct sl_conf_tracing),
+     1, "TOP LEVEL/tracing"},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
