@@ -112,6 +112,8 @@ sl_admin_histogram(struct sbuf *b, const struct sl_admin_view *v,
 /* The families of routes' auth: (doc/auth.md): decisions, and the key
  * sets fetched from URLs. admin_metrics_auth.c. */
 void sl_admin_metrics_auth(const struct sl_admin_view *v, struct sbuf *b);
+/* The routes' WAF families. admin_metrics_auth.c. */
+void sl_admin_metrics_waf(const struct sl_admin_view *v, struct sbuf *b);
 
 /* Appends the /metrics page (Prometheus text format) to b: the workers'
  * counters summed, the generation's listeners, routes, rate limits and

@@ -142,6 +142,92 @@ metrics_external(const struct sl_admin_view *v, struct sbuf *b)
 		}
 }
 
+/* The routes with a waf (doc/operations.md, "A WAF for PCI DSS 6.4.2"):
+ * their requests by result, the rules' time on a WAF thread, and the
+ * waits for one. */
+void
+sl_admin_metrics_waf(const struct sl_admin_view *v, struct sbuf *b)
+{
+	static const char *const res[SL_WAF_NRESULTS] = {
+	    [SL_WAF_R_PASS] = "pass",
+	    [SL_WAF_R_BLOCKED] = "blocked",
+	    [SL_WAF_R_DETECTED] = "detected",
+	    [SL_WAF_R_OVER_LIMIT] = "over_limit",
+	    [SL_WAF_R_FAIL_DENY] = "failed_denied",
+	    [SL_WAF_R_FAIL_ALLOW] = "failed_allowed",
+	};
+	const struct sl_conf *c = v->conf;
+	const size_t u = sizeof(atomic_uint_fast64_t);
+
+	if (c->nwaf_routes == 0)
+		return;
+	for (int part = 0; part < 4; part++) {
+		static const char *const head[4] = {
+		    "# HELP sluice_waf_requests_total Requests a route's WAF "
+		    "looked at, by what came of them.\n# TYPE "
+		    "sluice_waf_requests_total counter\n",
+		    "# HELP sluice_waf_inspect_seconds The rules' time on a "
+		    "WAF thread, a request.\n# TYPE sluice_waf_inspect_seconds "
+		    "histogram\n",
+		    "# HELP sluice_waf_queue_waits_total Requests that found "
+		    "every WAF thread of their worker busy.\n# TYPE "
+		    "sluice_waf_queue_waits_total counter\n",
+		    "# HELP sluice_waf_queue_wait_seconds_total Time requests "
+		    "waited for a WAF thread.\n# TYPE "
+		    "sluice_waf_queue_wait_seconds_total counter\n"};
+		sb_printf(b, "%s", head[part]);
+		for (size_t i = 0; i < c->nlisteners; i++)
+			for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
+				const struct sl_conf_route *r =
+				    &c->listeners[i].routes[j];
+				char labels[160];
+				if (r->waf == NULL)
+					continue;
+				snprintf(labels, sizeof(labels),
+					 "listener=\"%s\",route=\"%s\"",
+					 c->listeners[i].name, r->name);
+				if (part == 0)
+					for (int k = 0; k < SL_WAF_NRESULTS;
+					     k++)
+						sb_printf(
+						    b,
+						    "sluice_waf_requests_total{"
+						    "%s,result=\"%s\"} %llu\n",
+						    labels, res[k],
+						    (unsigned long long)
+							counts_sum(
+							    v, r->state->counts,
+							    COUNT_OFF(waf) +
+								(size_t)k * u));
+				else if (part == 1)
+					sl_admin_histogram(
+					    b, v, "sluice_waf_inspect_seconds",
+					    labels, r->state->counts,
+					    COUNT_OFF(waf_dur),
+					    COUNT_OFF(waf_dur_sum_us), 1e6);
+				else if (part == 2)
+					sb_printf(
+					    b,
+					    "sluice_waf_queue_waits_total{%s} "
+					    "%llu\n",
+					    labels,
+					    (unsigned long long)counts_sum(
+						v, r->state->counts,
+						COUNT_OFF(waf_waits)));
+				else
+					sb_printf(
+					    b,
+					    "sluice_waf_queue_wait_seconds_"
+					    "total{%s} %.6f\n",
+					    labels,
+					    (double)counts_sum(
+						v, r->state->counts,
+						COUNT_OFF(waf_wait_sum_us)) /
+						1e6);
+			}
+	}
+}
+
 /* The key sets fetched from URLs, each source once. */
 static void
 metrics_keysets(const struct sl_conf *c, struct sbuf *b)

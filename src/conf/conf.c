@@ -522,6 +522,8 @@ const struct sl_conf_keydef sl_conf_top_table[] = {
     {"rate_limit_store", .type = SL_CONF_CODE},
     /* tracing (doc/operations.md, Tracing) */
     {"tracing", .type = SL_CONF_CODE},
+    /* the WAF (doc/operations.md, A WAF for PCI DSS 6.4.2) */
+    {"waf", .type = SL_CONF_CODE},
     /* a fleet (doc/fleet.md) */
     {"resolver", SL_CONF_SET, .set = read_resolver},
     {"watch", SL_CONF_BOOL, .def = 0, TOP(watch)},
@@ -582,11 +584,15 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 		sl_conf_parse_rate_limit_store(ld, v, conf);
 	if ((v = sl_yaml_map_get(root, "tracing", NULL)) != NULL)
 		sl_conf_parse_tracing(ld, v, conf);
+	sl_conf_table_defaults(sl_conf_waf_table, &conf->waf);
+	if ((v = sl_yaml_map_get(root, "waf", NULL)) != NULL)
+		sl_conf_parse_waf(ld, v, conf);
 	if ((v = sl_yaml_map_get(root, "listeners", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, root, "missing key \"listeners\"");
 	else
 		parse_listeners(ld, v, admin, conf);
 	sl_conf_settle_tracing(ld, conf);
+	sl_conf_settle_waf(ld, conf);
 	sl_conf_check_rate_limit_store(ld, root, conf);
 }
 
@@ -672,6 +678,10 @@ static const char *const rate_limit_keys[] = {
 };
 
 static const char *const route_tracing_keys[] = {"sample", NULL};
+static const char *const route_waf_keys[] = {
+    "rules",	  "mode",	    "body_limit", "on_body_limit", "timeout",
+    "on_failure", "failure_status", "audit",	  "exclude",	   NULL};
+static const char *const route_waf_exclude_keys[] = {"rule", "field", NULL};
 
 static const char *const endpoint_keys[] = {"address", "weight", "srv", NULL};
 static const char *const tls_client_keys[] = {
@@ -785,6 +795,16 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
     [SL_CONF_SEC_ROUTE_TRACING] = {SL_CONF_SEC_ROUTE, route_tracing_keys, NULL,
 				   "in tracing", "under \"tracing\"",
 				   "under a route's \"tracing\"", NULL},
+    [SL_CONF_SEC_WAF] = {SL_CONF_SEC_TOP, NULL, sl_conf_waf_table, "in waf",
+			 "under \"waf\"", "under the top-level \"waf\"", NULL},
+    [SL_CONF_SEC_ROUTE_WAF] = {SL_CONF_SEC_ROUTE, route_waf_keys, NULL,
+			       "in waf", "under \"waf\"",
+			       "under a route's \"waf\"", NULL},
+    [SL_CONF_SEC_ROUTE_WAF_EXCLUDE] = {SL_CONF_SEC_ROUTE_WAF,
+				       route_waf_exclude_keys, NULL,
+				       "in exclude", "in an \"exclude\" item",
+				       "in a route's \"waf.exclude\" item",
+				       NULL},
 };
 #undef HDRS
 
@@ -836,6 +856,7 @@ conf_free(struct sl_conf *conf)
 		free(conf->nameservers[i].text);
 	free(conf->nameservers);
 	sl_conf_free_tracing(conf->tracing);
+	free(conf->waf.log);
 	free(conf->access_log);
 	free(conf->path);
 	free(conf->text);

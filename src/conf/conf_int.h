@@ -59,6 +59,9 @@ enum sl_conf_section {
 	SL_CONF_SEC_DNS, /* a cluster's dns: */
 	SL_CONF_SEC_TRACING,
 	SL_CONF_SEC_ROUTE_TRACING,
+	SL_CONF_SEC_WAF,
+	SL_CONF_SEC_ROUTE_WAF,
+	SL_CONF_SEC_ROUTE_WAF_EXCLUDE,
 	SL_CONF_SEC_N
 };
 
@@ -316,6 +319,23 @@ void sl_conf_parse_route_tracing(struct sl_yaml_loader *ld, const char *lbl,
 
 /* Every route's trace_sample, final: 0 (not traced) or 1 + millionths. */
 void sl_conf_settle_tracing(struct sl_yaml_loader *ld, struct sl_conf *conf);
+
+/* ---- conf_waf.c: the WAF (doc/operations.md, "A WAF for PCI DSS 6.4.2") */
+
+extern const struct sl_conf_keydef sl_conf_waf_table[];
+
+/* The top-level waf: (its threads, its queue, its log). */
+void sl_conf_parse_waf(struct sl_yaml_loader *ld,
+		       const struct sl_yaml_node *map, struct sl_conf *conf);
+/* A route's waf: { rules, mode, ... }. */
+void sl_conf_parse_route_waf(struct sl_yaml_loader *ld, const char *lbl,
+			     const struct sl_yaml_node *map,
+			     struct sl_conf_route *r);
+void sl_conf_free_route_waf(struct sl_conf_waf_route *w);
+/* The rules of every route with a waf, loaded (one set for the routes
+ * that name the same files and exclusions), and its body_limit held to
+ * its listener's buffer; after the listeners. */
+void sl_conf_settle_waf(struct sl_yaml_loader *ld, struct sl_conf *conf);
 
 /* ---- conf_auth.c: a route's auth: (doc/auth.md) ---------------------- */
 

@@ -651,6 +651,8 @@ const struct sl_conf_keydef sl_conf_route_table[] = {
     {"auth", .type = SL_CONF_CODE},
     /* tracing (doc/operations.md, Tracing) */
     {"tracing", .type = SL_CONF_CODE},
+    /* the WAF (doc/operations.md, A WAF for PCI DSS 6.4.2) */
+    {"waf", .type = SL_CONF_CODE},
     {.name = NULL},
 };
 #undef RO
@@ -744,6 +746,8 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	r->trace_sample = SL_CONF_TRACE_DEFAULT;
 	if ((v = sl_yaml_map_get(map, "tracing", NULL)) != NULL)
 		sl_conf_parse_route_tracing(ld, lbl, v, r, conf);
+	if ((v = sl_yaml_map_get(map, "waf", NULL)) != NULL)
+		sl_conf_parse_route_waf(ld, lbl, v, r);
 }
 
 void
@@ -774,4 +778,5 @@ sl_conf_free_route(struct sl_conf_route *r)
 	free(r->upgrade);
 	free(r->guard);
 	sl_conf_free_auth(r->auth);
+	sl_conf_free_route_waf(r->waf);
 }

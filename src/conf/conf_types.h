@@ -393,6 +393,41 @@ struct sl_conf_route {
 	 * or tracing: false), else 1 + the ratio of new traces it records,
 	 * in millionths */
 	uint32_t trace_sample;
+	/* the WAF (doc/operations.md, "A WAF for PCI DSS 6.4.2"): NULL when
+	 * the route has none */
+	struct sl_conf_waf_route *waf; /* owned */
+};
+
+/* A route's waf: what its requests go through, and what is done with the
+ * rules' answer. */
+enum sl_waf_mode { SL_WAF_BLOCK = 0, SL_WAF_DETECT };
+enum sl_waf_over { SL_WAF_OVER_REJECT = 0, SL_WAF_OVER_PARTIAL };
+enum sl_waf_fail { SL_WAF_FAIL_DENY = 0, SL_WAF_FAIL_ALLOW };
+struct sl_waf_rules;
+struct sl_conf_waf_route {
+	struct sl_waf_rules *rules; /* one reference; routes with the same
+				       files and exclusions share the set */
+	char **files;		    /* as expanded (globs), in order */
+	size_t nfiles;
+	char *after;	     /* the exclusions, as directives; NULL: none */
+	char *key;	     /* files and exclusions: the set's identity */
+	uint32_t body_limit; /* body bytes inspected; 0: none */
+	uint32_t timeout_ms; /* the verdict's deadline, queue included */
+	uint8_t mode;	     /* enum sl_waf_mode */
+	uint8_t over;	     /* enum sl_waf_over: a body past body_limit */
+	uint8_t on_failure;  /* enum sl_waf_fail: no verdict in time */
+	uint8_t audit;	     /* run the logging phase (the audit log) */
+	int failure_status;  /* 503 or 403 */
+	unsigned line, col;  /* of its rules: where a rule file's error is
+				reported too */
+};
+
+/* The top-level waf: the workers' WAF threads and the WAF log. */
+struct sl_conf_waf {
+	uint64_t threads; /* per worker */
+	uint64_t queue;	  /* requests waiting for them, per worker */
+	char *log;	  /* "access" (the access log's), "off", "stdout",
+			     "stderr" or a path */
 };
 
 /* A route's auth: (doc/auth.md): JSON Web Tokens checked against a key
@@ -601,6 +636,10 @@ struct sl_conf {
 	} rl_store;
 	/* tracing: (doc/operations.md, "Tracing"): NULL when absent */
 	struct sl_conf_tracing *tracing; /* owned */
+	/* waf: (doc/operations.md, "A WAF for PCI DSS 6.4.2"): always set,
+	 * defaults when absent; nwaf_routes counts the routes with a waf */
+	struct sl_conf_waf waf;
+	size_t nwaf_routes;
 };
 
 #endif

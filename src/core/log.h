@@ -94,4 +94,15 @@ struct sl_access_buf {
 void sl_access_append(struct sl_access_buf *b, const char *line, size_t n);
 void sl_access_flush(struct sl_access_buf *b);
 
+/*
+ * The WAF's log: "access" (the worker's access-log batch, or stderr when
+ * the access log is off), "off", "stdout", "stderr" or a file path. Opened
+ * by the main thread at start, after the access log; reopened on SIGUSR1.
+ * sl_waflog_write takes one whole line (b: the worker's access batch).
+ */
+int sl_waflog_open(const char *dest);
+int sl_waflog_reopen(void);
+int sl_waflog_enabled(void);
+void sl_waflog_write(struct sl_access_buf *b, const char *line, size_t n);
+
 #endif

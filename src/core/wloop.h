@@ -40,6 +40,7 @@ struct sl_subreq;
 struct sl_auth_wait;
 struct sl_rlstore;
 struct sl_traceexp;
+struct sl_tpool;
 struct sl_adopt;
 
 /*
@@ -266,6 +267,9 @@ struct sl_worker {
 	/* tracing: this worker's span export (traceexp.c), made at the
 	 * first span */
 	struct sl_traceexp *trace;
+	/* the WAF: this worker's threads (tpool.h), made at the first
+	 * request a WAF inspects */
+	struct sl_tpool *waf;
 	/* set by worker.c: 1 while work of the worker's own (a span
 	 * export) keeps a drained worker from ending; it may start it */
 	int (*bg_busy)(struct sl_worker *w);

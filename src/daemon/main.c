@@ -112,6 +112,8 @@ main_on_usr1(evutil_socket_t sig, short what, void *arg)
 		log_warn("SIGUSR1: reopening the access log");
 	else
 		log_info("SIGUSR1: access log reopened");
+	if (sl_waflog_reopen() == -1)
+		log_warn("SIGUSR1: reopening the WAF log");
 }
 
 /* Reads the command line into *path, *pid_file and *check. Returns -1 to
@@ -166,6 +168,8 @@ main_first_generation(struct sl_main *m)
 	sl_log_set_cards(m->conf->log_cards);
 	if (sl_access_open(m->conf->access_log, m->conf->access_format) == -1)
 		fatal("access log %s", m->conf->access_log);
+	if (sl_waflog_open(m->conf->waf.log) == -1)
+		fatal("WAF log %s", m->conf->waf.log);
 	if ((m->run_access = strdup(m->conf->access_log)) == NULL ||
 	    (m->conf->has_admin &&
 	     (m->run_admin = strdup(m->conf->admin_addr.text)) == NULL))

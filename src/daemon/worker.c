@@ -593,6 +593,7 @@ sl_worker_join_free(struct sl_worker *w)
 	sl_mirror_close_all(w);
 	sl_subreq_close_all(w);
 	sl_traceexp_free(w); /* after its export's end */
+	sl_exchange_waf_worker_free(w); /* after its requests */
 	sl_upstream_close_idle(w);
 	sl_rlstore_worker_free(w); /* rate limits' store connection */
 	if (w->base != NULL)

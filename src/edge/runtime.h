@@ -102,6 +102,18 @@ enum sl_ext_result {
 	SL_EXT_NRESULTS
 };
 
+/* A route's WAF (doc/operations.md, "A WAF for PCI DSS 6.4.2"): what its
+ * requests came to (sluice_waf_requests_total's result). */
+enum sl_waf_res {
+	SL_WAF_R_PASS = 0,   /* inspected: nothing to stop */
+	SL_WAF_R_BLOCKED,    /* stopped (mode block) */
+	SL_WAF_R_DETECTED,   /* would have been stopped (mode detect) */
+	SL_WAF_R_OVER_LIMIT, /* its body past body_limit: refused (413) */
+	SL_WAF_R_FAIL_DENY,  /* no verdict (deadline, queue full): refused */
+	SL_WAF_R_FAIL_ALLOW, /* no verdict: let through (on_failure) */
+	SL_WAF_NRESULTS
+};
+
 struct sl_counts {
 	atomic_uint_fast64_t requests;	   /* exchanges finished */
 	atomic_uint_fast64_t responses[6]; /* by status class, [0] = other */
@@ -123,6 +135,14 @@ struct sl_counts {
 	atomic_uint_fast64_t ext_cached;
 	atomic_uint_fast64_t ext_dur[SL_HIST_N];
 	atomic_uint_fast64_t ext_dur_sum_us;
+	/* routes with a waf: results, the rules' time on a WAF thread (as
+	 * dur; the sum in microseconds), and the requests that found every
+	 * WAF thread busy, with their waits' sum */
+	atomic_uint_fast64_t waf[SL_WAF_NRESULTS];
+	atomic_uint_fast64_t waf_dur[SL_HIST_N];
+	atomic_uint_fast64_t waf_dur_sum_us;
+	atomic_uint_fast64_t waf_waits;
+	atomic_uint_fast64_t waf_wait_sum_us;
 } __attribute__((aligned(64)));
 
 /* enum sl_tls_fail's SL_TLS_NFAIL (tls.h checks) */

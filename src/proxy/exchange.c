@@ -91,8 +91,13 @@ txn_req_advance(struct sl_seam *s)
 		return 0;
 	r = txn_req_read(s);
 	/* an external check waiting for the body's first bytes */
-	if (r == 0 && s->txn != NULL && (s->txn->flags & SL_TXN_F_EXT_BODY))
-		sl_exchange_extauth_body(s);
+	if (r == 0 && s->txn != NULL &&
+	    (s->txn->flags & (SL_TXN_F_EXT_BODY | SL_TXN_F_WAF_BODY))) {
+		if (s->txn->flags & SL_TXN_F_EXT_BODY)
+			sl_exchange_extauth_body(s);
+		else
+			sl_exchange_waf_body(s);
+	}
 	return r;
 }
 static void txn_choose_cluster(struct sl_seam *s,
@@ -116,6 +121,8 @@ sl_exchange_free(struct sl_seam *s)
 		sl_exchange_auth_cancel(t); /* or for a key set */
 	if (t->ea != NULL)
 		sl_exchange_extauth_cancel(t); /* or for an authorization */
+	if (t->waf != NULL)
+		sl_exchange_waf_cancel(t); /* or for the WAF's verdict */
 	sl_attempt_dequeue(t);
 	sl_attempt_release(s, 0);
 	sl_attempt_done(t);
@@ -714,17 +721,20 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	 * takes a tunnel's place (doc/auth.md) */
 	fwd.extra = NULL;
 	fwd.extra_lens = 0;
-	if (t->route->auth != NULL) {
+	if (t->route->auth != NULL || t->route->waf != NULL) {
 		const struct sl_conf_auth *a = t->route->auth;
 		int r = 0;
 		extra.ndrop = extra.nset = 0;
 		extra.drop_lens = 0;
-		/* the token first: a forged one never costs the service a
-		 * check */
-		if (a->jwt != NULL)
+		/* the token first: a forged one never costs the WAF or the
+		 * service a look; the WAF before the service, which never
+		 * sees what the rules stop */
+		if (a != NULL && a->jwt != NULL)
 			r = sl_exchange_auth(s, req, &extra, &jwt,
 					     txn_auth_woken);
-		if (r == 0 && a->external != NULL)
+		if (r == 0 && t->route->waf != NULL)
+			r = sl_exchange_waf(s, req, txn_auth_woken);
+		if (r == 0 && a != NULL && a->external != NULL)
 			r = sl_exchange_extauth(s, req, &extra, txn_auth_woken);
 		if (r == 1) {
 			/* the head stays in `in`, as for a lease */
@@ -734,8 +744,10 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 		}
 		if (r == -1)
 			return;
-		fwd.extra = &extra;
-		fwd.extra_lens = extra.drop_lens;
+		if (a != NULL) {
+			fwd.extra = &extra;
+			fwd.extra_lens = extra.drop_lens;
+		}
 	}
 	if (t->tr.on) {
 		/* sluice's traceparent replaces the caller's */
@@ -819,23 +831,8 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	/* 100-continue: we ask for the body ourselves, once we are about to
 	 * read it; the upstream never sees Expect */
 	if ((req->flags & SL_H1_F_EXPECT_CONTINUE) && req->minor >= 1 &&
-	    req->body != SL_H1_BODY_NONE && sl_buf_pending(&s->in) == 0) {
-		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-		long cn = sizeof(cont) - 1;
-		if (sl_exchange_out_reserve(s, sizeof(struct sl_hblk) +
-						   (size_t)cn) == 0) {
-			char *o = s->txn->out.data + s->txn->out.len;
-			if (sl_seam_fields(s))
-				cn = sl_h1_block_status(
-				    o, sl_buf_space(&s->txn->out), 100);
-			else
-				memcpy(o, cont, (size_t)cn);
-			if (cn > 0) {
-				s->txn->out.len += (uint32_t)cn;
-				t->head_out += (uint32_t)cn;
-			}
-		}
-	}
+	    req->body != SL_H1_BODY_NONE && sl_buf_pending(&s->in) == 0)
+		sl_exchange_continue(s);
 	s->txn->last_read_ms = now_ms();
 	if (req->body != SL_H1_BODY_NONE && lim->min_body_rate_bps > 0)
 		sl_rate_start(&t->body_rate, s->txn->last_read_ms);
@@ -936,7 +933,8 @@ static inline int
 body_clock_runs(const struct sl_seam *s, const struct sl_txn *t)
 {
 	return (s->flags & SL_SEAM_F_READING) && t->rl.wait.entry == NULL &&
-	       t->aw.src == NULL && !(t->flags & SL_TXN_F_EXT_WAIT);
+	       t->aw.src == NULL &&
+	       !(t->flags & (SL_TXN_F_EXT_WAIT | SL_TXN_F_WAF_WAIT));
 }
 
 /*

@@ -175,6 +175,29 @@ static void txn_answer(struct sl_seam *s, int status, const char *code,
 		       const char *error, int close, const char *fields,
 		       const char *body, size_t blen);
 
+/* 100-continue: sluice asks for the body itself, once it is about to read
+ * it; the upstream never sees Expect. */
+void
+sl_exchange_continue(struct sl_seam *s)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	long cn = sizeof(cont) - 1;
+	char *o;
+
+	if (sl_exchange_out_reserve(s, sizeof(struct sl_hblk) + (size_t)cn) !=
+	    0)
+		return;
+	o = s->txn->out.data + s->txn->out.len;
+	if (sl_seam_fields(s))
+		cn = sl_h1_block_status(o, sl_buf_space(&s->txn->out), 100);
+	else
+		memcpy(o, cont, (size_t)cn);
+	if (cn > 0) {
+		s->txn->out.len += (uint32_t)cn;
+		s->txn->head_out += (uint32_t)cn;
+	}
+}
+
 void
 sl_exchange_answer(struct sl_seam *s, int status, const char *code, int close,
 		   const char *fields)

@@ -813,9 +813,9 @@ apply(struct sl_seam *s, const struct sl_conf_extauth *x, struct sl_extauth *ea,
  * payload decoded into a copy (*copy, malloc'd: the caller frees it).
  * Returns how many there are (at most want), *whole set when they are
  * the whole body. */
-static size_t
-body_take(struct sl_txn *t, const char *p, size_t avail, size_t want,
-	  const char **out, char **copy, int *whole)
+size_t
+sl_exchange_body_take(struct sl_txn *t, const char *p, size_t avail,
+		      size_t want, const char **out, char **copy, int *whole)
 {
 	struct sl_h1_chunked c;
 	size_t consumed = 0, data = 0, n;
@@ -859,8 +859,8 @@ body_ready(struct sl_seam *s, struct sl_extauth *ea, size_t start)
 	if (t->req_ph == SL_TXN_REQ_DONE || s->in.len >= s->in.cap ||
 	    (s->flags & SL_SEAM_F_EOF))
 		return 1;
-	n = body_take(t, s->in.data + start, s->in.len - start, ea->body_want,
-		      &b, &copy, &whole);
+	n = sl_exchange_body_take(t, s->in.data + start, s->in.len - start,
+				  ea->body_want, &b, &copy, &whole);
 	free(copy);
 	return n >= ea->body_want || whole;
 }
@@ -967,9 +967,9 @@ sl_exchange_extauth(struct sl_seam *s, const struct sl_h1_request *req,
 	}
 	if (ea->body_want > 0) {
 		int whole;
-		in.blen =
-		    body_take(t, s->in.data + s->in.off, s->in.len - s->in.off,
-			      ea->body_want, &in.body, &body_copy, &whole);
+		in.blen = sl_exchange_body_take(
+		    t, s->in.data + s->in.off, s->in.len - s->in.off,
+		    ea->body_want, &in.body, &body_copy, &whole);
 		in.partial = !whole;
 	}
 	if (x->cache_entries > 0 && make_key(x, &in, ea->key) == 0 &&

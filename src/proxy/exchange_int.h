@@ -313,6 +313,10 @@ struct sl_txn {
 	uint64_t call_deadline_ms;
 	uint8_t grpc_status;
 	uint8_t grpc_up;
+	/* the WAF (exchange_waf.c): its state, owned (NULL: none), and what
+	 * it said for the access log (1 + enum sl_waf_res; 0: not looked) */
+	struct sl_txwaf *waf;
+	uint8_t waf_res;
 	char request_id[SL_REQUEST_ID_MAX + 1];
 	/* with upgrade "websocket": the Sec-WebSocket-Accept the 101 must
 	 * carry (not cleared, as the strings) */
@@ -391,6 +395,9 @@ struct sl_txn {
 #define SL_TXN_F_EXT_WAIT 0x8000 /* waits for its external check */
 #define SL_TXN_F_EXT_BODY                                                      \
 	0x10000 /* waits for the body bytes its external check sends */
+#define SL_TXN_F_WAF_WAIT 0x20000 /* waits for its WAF verdict */
+#define SL_TXN_F_WAF_BODY                                                      \
+	0x40000 /* waits for the body bytes its WAF inspects */
 #define SL_TXN_F_AUTH_MASK                                                     \
 	(SL_TXN_F_AUTH_OK | SL_TXN_F_EXT_OK | SL_TXN_F_AUTH_UNCHECKED)
 
@@ -579,6 +586,39 @@ void sl_exchange_extauth_cancel(struct sl_txn *t);
 /* Body bytes came while the check waits for them (SL_TXN_F_EXT_BODY):
  * when there are enough, the check goes (from a zero-delay event). */
 void sl_exchange_extauth_body(struct sl_seam *s);
+
+/*
+ * The first bytes of the request body at p (avail bytes of the buffer),
+ * as a check sees them: a Content-Length body's as they are, a chunked
+ * one's payload decoded into a copy (*copy, malloc'd: the caller frees
+ * it). Returns how many there are (at most want), *whole set when they
+ * are the whole body.
+ */
+size_t sl_exchange_body_take(struct sl_txn *t, const char *p, size_t avail,
+			     size_t want, const char **out, char **copy,
+			     int *whole);
+
+/* ---- exchange_waf.c: a route's waf (doc/operations.md, "A WAF ...") --- */
+
+struct sl_txwaf;
+
+/*
+ * The route's WAF: 0 when the request may go on (passed, detected only,
+ * or let through by on_failure: allow); -1 when it was answered (blocked,
+ * a body over the limit, no verdict and on_failure: deny); 1 when it
+ * waits (for its body's first bytes, or for the verdict of a WAF thread),
+ * woken(t) called when it may go on (the caller keeps the head).
+ */
+int sl_exchange_waf(struct sl_seam *s, const struct sl_h1_request *req,
+		    void (*woken)(struct sl_txn *));
+/* The request goes away: its inspection is dropped (no-op without one). */
+void sl_exchange_waf_cancel(struct sl_txn *t);
+/* Body bytes came while the WAF waits for them (SL_TXN_F_WAF_BODY). */
+void sl_exchange_waf_body(struct sl_seam *s);
+
+/* Sends "100 Continue" to a client that asked for it (once: the caller
+ * knows it is due). */
+void sl_exchange_continue(struct sl_seam *s);
 
 /* Answers with status, fields (CRLF-ended lines, with the body's
  * Content-Type) and body (blen bytes): an authorization service's denial

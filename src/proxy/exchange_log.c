@@ -219,6 +219,16 @@ lw_esc(struct lw *w, const char *s, size_t cap)
 /* The access log's time, to the second, made once a second per thread:
  * gmtime_r and strftime were a tenth of a request's instructions. */
 static __thread time_t ts_sec = (time_t)-1;
+/* What the WAF said (1 + enum sl_waf_res), as the access log shows it. */
+static const char *
+waf_str(uint8_t res)
+{
+	static const char *const names[SL_WAF_NRESULTS] = {
+	    "pass",	  "blocked",	   "detected",
+	    "over_limit", "failed_denied", "failed_allowed"};
+	return res >= 1 && res <= SL_WAF_NRESULTS ? names[res - 1] : "";
+}
+
 static __thread char ts_json[24], ts_clf[40];
 static __thread size_t ts_json_len;
 
@@ -406,6 +416,10 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 			sl_trace_hex(t->tr.span_id, 8, id);
 			lw_mem(&w, id, 16);
 		}
+		if (t->waf_res != 0) {
+			LW_LIT(&w, "\",\"waf\":\"");
+			lw_str(&w, waf_str(t->waf_res));
+		}
 		LW_LIT(&w, "\",\"error\":\"");
 		lw_str(&w, txn_error(t));
 		LW_LIT(&w, "\",\"retried\":");
@@ -481,7 +495,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		    "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\" "
 		    "rid=%s route=%s upstream=%s ms=%llu cluster=%s "
 		    "connect_ms=%u upstream_ms=%llu "
-		    "close=%s%s%s%s%s%s%s%s%s%s%s%s\n",
+		    "close=%s%s%s%s%s%s%s%s%s%s%s%s%s%s\n",
 		    peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", proto,
 		    t->status, (unsigned long long)txn_body_out(t),
 		    r[0] ? r : "-", u[0] ? u : "-", t->request_id,
@@ -494,7 +508,8 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		    fails, ident, sid, gs,
 		    (t->flags & SL_TXN_F_AUTH_MASK) ? " auth=" : "",
 		    (t->flags & SL_TXN_F_AUTH_MASK) ? auth_str(t->flags) : "",
-		    tids);
+		    tids, t->waf_res != 0 ? " waf=" : "",
+		    t->waf_res != 0 ? waf_str(t->waf_res) : "");
 	}
 	if (n >= sizeof(line)) {
 		n = sizeof(line) - 1;

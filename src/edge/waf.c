@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The WAF's rules and transactions on libmodsecurity3 (waf.h). One
+ * ModSecurity instance for the process, made at the first load; rule sets
+ * counted, freed by their last user (a generation, or a WAF thread still
+ * inspecting a request of an old one).
+ */
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pan.h"
+#include "waf.h"
+
+/* ---- messages: pure, with or without the library ----------------------- */
+
+/* The value of the message's only `[key "` field: its start in *v, its
+ * length returned; -1 when absent or not alone (a forged copy of the
+ * marker in a matched value or the target makes the message ambiguous:
+ * none of it is trusted). */
+static long
+field(const char *s, size_t n, const char *key, const char **v)
+{
+	char mark[24];
+	size_t ml = (size_t)snprintf(mark, sizeof(mark), "[%s \"", key);
+	const char *p = NULL, *e;
+
+	for (size_t i = 0; i + ml <= n; i++)
+		if (s[i] == '[' && memcmp(s + i, mark, ml) == 0) {
+			if (p != NULL)
+				return -1;
+			p = s + i + ml;
+		}
+	if (p == NULL)
+		return -1;
+	for (e = p; e + 1 < s + n && !(e[0] == '"' && e[1] == ']'); e++)
+		;
+	if (e + 1 >= s + n)
+		return -1;
+	*v = p;
+	return e - p;
+}
+
+/* Copies v (vl bytes) into out (outsz), printable ASCII only. */
+static void
+copy_text(char *out, size_t outsz, const char *v, long vl)
+{
+	size_t o = 0;
+
+	for (long i = 0; i < vl && o + 1 < outsz; i++) {
+		unsigned char c = (unsigned char)v[i];
+		out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	out[o] = '\0';
+}
+
+/* Whether a field name (n bytes) says it holds a credential. */
+static int
+secret_name(const char *name, size_t n)
+{
+	static const char *const words[] = {
+	    "token",  "password", "passwd", "secret",  "cvv",
+	    "cvc",    "api_key",  "apikey", "api-key", "authorization",
+	    "cookie", "session",  "pin\0"};
+	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+		size_t wl = strlen(words[w]);
+		if (strcmp(words[w], "pin") == 0) {
+			/* a whole name only: "shipping" is no pin */
+			if (n == 3 && strncasecmp(name, "pin", 3) == 0)
+				return 1;
+			continue;
+		}
+		for (size_t i = 0; i + wl <= n; i++)
+			if (strncasecmp(name + i, words[w], wl) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+void
+sl_waf_mask_data(char *s, size_t n)
+{
+	static const char within[] = " found within ";
+	const char *p = NULL;
+
+	for (size_t i = 0; i + sizeof(within) - 1 <= n; i++)
+		if (memcmp(s + i, within, sizeof(within) - 1) == 0) {
+			p = s + i + sizeof(within) - 1;
+			break;
+		}
+	if (p != NULL) {
+		/* "VARIABLE:NAME: value": the name is past the first ':' */
+		const char *c = memchr(p, ':', n - (size_t)(p - s));
+		const char *end;
+		if (c != NULL) {
+			c++;
+			end = memchr(c, ':', n - (size_t)(c - s));
+			if (end == NULL)
+				end = s + n;
+			/* a JSON argument's name is its path: json.a.token */
+			if (secret_name(c, (size_t)(end - c))) {
+				snprintf(s, n + 1,
+					 "Matched Data: * found within "
+					 "%.*s: *",
+					 (int)(end - c < 64 ? end - c : 64), c);
+				return;
+			}
+		}
+	}
+	(void)sl_pan_mask(s, n, 0);
+}
+
+int
+sl_waf_msg_score(const char *msg)
+{
+	const char *p = strstr(msg, "Total Score: ");
+	int v = 0, any = 0;
+
+	if (p == NULL)
+		return -1;
+	for (p += 13; *p >= '0' && *p <= '9' && v < 100000; p++, any = 1)
+		v = v * 10 + (*p - '0');
+	return any ? v : -1;
+}
+
+int
+sl_waf_parse_msg(const char *s, size_t n, struct sl_waf_hit *h)
+{
+	const char *v;
+	long vl;
+	uint32_t id = 0;
+
+	memset(h, 0, sizeof(*h));
+	h->severity = 255;
+	if ((vl = field(s, n, "id", &v)) <= 0 || vl > 9)
+		return 0;
+	for (long i = 0; i < vl; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return 0;
+		id = id * 10 + (uint32_t)(v[i] - '0');
+	}
+	h->id = id;
+	if ((vl = field(s, n, "msg", &v)) >= 0)
+		copy_text(h->msg, sizeof(h->msg), v, vl);
+	if ((vl = field(s, n, "data", &v)) >= 0) {
+		copy_text(h->data, sizeof(h->data), v, vl);
+		/* cut: a card number's end may be lost, so mask it as cut */
+		sl_waf_mask_data(h->data, strlen(h->data));
+		if ((size_t)vl >= sizeof(h->data))
+			(void)sl_pan_mask(h->data, strlen(h->data), 1);
+	}
+	if ((vl = field(s, n, "severity", &v)) == 1 && v[0] >= '0' &&
+	    v[0] <= '7')
+		h->severity = (uint8_t)(v[0] - '0');
+	return 1;
+}
+
+#ifdef HAVE_MODSECURITY
+
+#include <modsecurity/intervention.h>
+#include <modsecurity/modsecurity.h>
+#include <modsecurity/rules_set.h>
+#include <modsecurity/transaction.h>
+#include <pthread.h>
+
+struct sl_waf_rules {
+	RulesSet *set;
+	atomic_uint refs;
+};
+
+static ModSecurity *msc;
+static pthread_once_t msc_once = PTHREAD_ONCE_INIT;
+
+/* A hit added to the result, once a rule id. */
+static void
+add_hit(struct sl_waf_result *r, const char *s, size_t n)
+{
+	struct sl_waf_hit h;
+	int score;
+
+	if (!sl_waf_parse_msg(s, n, &h))
+		return;
+	for (unsigned i = 0; i < r->nhits; i++)
+		if (r->hits[i].id == h.id)
+			return;
+	if ((score = sl_waf_msg_score(h.msg)) >= 0 && score > r->score)
+		r->score = score;
+	if (r->nhits < SL_WAF_HITS)
+		r->hits[r->nhits++] = h;
+	else
+		r->more++;
+}
+
+/* ModSecurity's messages, on the thread that runs the transaction: data is
+ * the transaction's result. */
+static void
+on_log(void *data, const void *msg)
+{
+	if (data != NULL && msg != NULL)
+		add_hit(data, msg, strlen(msg));
+}
+
+static void
+msc_make(void)
+{
+	msc = msc_init();
+	if (msc == NULL)
+		return;
+	msc_set_connector_info(msc, "sluice");
+	msc_set_log_cb(msc, on_log);
+}
+
+int
+sl_waf_available(void)
+{
+	return 1;
+}
+
+/*
+ * sluice's own directives, before the operator's files: the engine on (a
+ * route's mode decides what an intervention does, not the rules), the
+ * body inspected (sluice bounds it: body_limit), the response never (not
+ * given to the library), and JSON bodies, which the Core Rule Set leaves
+ * to the server's configuration, parsed by the JSON processor. The rule id
+ * is in the range ModSecurity leaves to local rules.
+ */
+static const char own_rules[] =
+    "SecRuleEngine On\n"
+    "SecRequestBodyAccess On\n"
+    "SecRequestBodyLimit 1073741824\n"
+    "SecRequestBodyNoFilesLimit 1073741824\n"
+    "SecRequestBodyLimitAction ProcessPartial\n"
+    "SecResponseBodyAccess Off\n"
+    "SecRule REQUEST_HEADERS:Content-Type "
+    "\"@rx ^application/(?:[a-z0-9.+-]+\\+)?json\" "
+    "\"id:77001,phase:1,pass,nolog,noauditlog,t:none,t:lowercase,"
+    "ctl:requestBodyProcessor=JSON\"\n";
+
+/* ModSecurity's error ("Rules error. File: F. Line: L. Column: C. Invalid
+ * input: ...") as "F:L: ..." in err. */
+static void
+rules_error(const char *e, const char *file, char *err, size_t errsz)
+{
+	const char *f = e != NULL ? strstr(e, "File: ") : NULL;
+	const char *l = e != NULL ? strstr(e, ". Line: ") : NULL;
+	const char *rest;
+
+	if (e == NULL) {
+		snprintf(err, errsz, "%s: the rules could not be loaded", file);
+		return;
+	}
+	if (f != NULL && l != NULL && l > f) {
+		rest = strchr(l + 8, '.');
+		rest = rest != NULL ? rest + 1 : "";
+		while (*rest == ' ')
+			rest++;
+		/* the column's clause, if there, is not worth a line */
+		if (strncmp(rest, "Column: ", 8) == 0) {
+			const char *dot = strchr(rest, '.');
+			rest = dot != NULL ? dot + 1 : "";
+		}
+		while (*rest == ' ')
+			rest++;
+		snprintf(err, errsz, "%.*s:%d: %s", (int)(l - f - 6), f + 6,
+			 atoi(l + 8), rest);
+	} else if (f != NULL && (l = strstr(f, " at line: ")) != NULL) {
+		/* "Rules must have an ID. File: <not a name> at line: 2" */
+		snprintf(err, errsz, "%s:%d: %.*s", file, atoi(l + 10),
+			 (int)(f - e), e);
+	} else
+		snprintf(err, errsz, "%s: %s", file, e);
+	/* one line, without a trailing space */
+	for (char *p = err; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	for (size_t n = strlen(err); n > 0 && err[n - 1] == ' '; n--)
+		err[n - 1] = '\0';
+}
+
+struct sl_waf_rules *
+sl_waf_rules_load(const char *const *files, size_t nfiles, const char *after,
+		  char *err, size_t errsz)
+{
+	struct sl_waf_rules *r;
+	const char *e = NULL;
+
+	pthread_once(&msc_once, msc_make);
+	if (msc == NULL || (r = calloc(1, sizeof(*r))) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	atomic_init(&r->refs, 1);
+	if ((r->set = msc_create_rules_set()) == NULL) {
+		free(r);
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	if (msc_rules_add(r->set, own_rules, &e) < 0) {
+		rules_error(e, "sluice's own directives", err, errsz);
+		goto fail;
+	}
+	for (size_t i = 0; i < nfiles; i++) {
+		e = NULL;
+		if (msc_rules_add_file(r->set, files[i], &e) < 0) {
+			rules_error(e, files[i], err, errsz);
+			goto fail;
+		}
+	}
+	if (after != NULL && after[0] != '\0' &&
+	    msc_rules_add(r->set, after, &e) < 0) {
+		rules_error(e, "the route's exclusions", err, errsz);
+		goto fail;
+	}
+	return r;
+fail:
+	msc_rules_cleanup(r->set);
+	free(r);
+	return NULL;
+}
+
+void
+sl_waf_rules_ref(struct sl_waf_rules *r)
+{
+	atomic_fetch_add(&r->refs, 1);
+}
+
+void
+sl_waf_rules_unref(struct sl_waf_rules *r)
+{
+	if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
+		return;
+	msc_rules_cleanup(r->set);
+	free(r);
+}
+
+void
+sl_waf_run(struct sl_waf_rules *rules, const struct sl_waf_input *in,
+	   struct sl_waf_result *out)
+{
+	ModSecurityIntervention it;
+	Transaction *tx;
+
+	memset(out, 0, offsetof(struct sl_waf_result, hits));
+	out->score = -1;
+	if ((tx = msc_new_transaction(msc, rules->set, out)) == NULL) {
+		out->error = 1;
+		return;
+	}
+	msc_process_connection(tx, in->client_ip, in->client_port,
+			       in->server_ip, in->server_port);
+	msc_process_uri(tx, in->uri, in->method, in->version);
+	for (size_t i = 0; i < in->nfields; i++)
+		msc_add_n_request_header(
+		    tx, (const unsigned char *)in->fields[i].name,
+		    in->fields[i].nlen,
+		    (const unsigned char *)in->fields[i].value,
+		    in->fields[i].vlen);
+	msc_process_request_headers(tx);
+	memset(&it, 0, sizeof(it));
+	it.status = 200;
+	/* a phase 1 intervention ends it: the body is not looked at */
+	if (msc_intervention(tx, &it) == 0) {
+		if (in->body != NULL && in->blen > 0)
+			msc_append_request_body(
+			    tx, (const unsigned char *)in->body, in->blen);
+		msc_process_request_body(tx);
+		memset(&it, 0, sizeof(it));
+		it.status = 200;
+		(void)msc_intervention(tx, &it);
+	}
+	if (it.disruptive) {
+		out->intervention = 1;
+		out->status =
+		    it.status >= 400 && it.status <= 599 ? it.status : 403;
+	}
+	if (it.log != NULL) {
+		add_hit(out, it.log, strlen(it.log));
+		free(it.log);
+	}
+	free(it.url);
+	if (in->logging)
+		msc_process_logging(tx);
+	msc_transaction_cleanup(tx);
+}
+
+#else /* !HAVE_MODSECURITY */
+
+struct sl_waf_rules {
+	int unused;
+};
+
+int
+sl_waf_available(void)
+{
+	return 0;
+}
+
+struct sl_waf_rules *
+sl_waf_rules_load(const char *const *files, size_t nfiles, const char *after,
+		  char *err, size_t errsz)
+{
+	snprintf(err, errsz,
+		 "this sluice was built without libmodsecurity "
+		 "(./configure --with-modsecurity; Debian: "
+		 "libmodsecurity-dev)");
+	return NULL;
+}
+
+void
+sl_waf_rules_ref(struct sl_waf_rules *r)
+{
+}
+
+void
+sl_waf_rules_unref(struct sl_waf_rules *r)
+{
+}
+
+void
+sl_waf_run(struct sl_waf_rules *rules, const struct sl_waf_input *in,
+	   struct sl_waf_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->error = 1;
+}
+
+#endif

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The WAF's rules and transactions (doc/operations.md, "A WAF for PCI DSS
+ * 6.4.2"), on libmodsecurity3: rule sets loaded (at start and at each
+ * reload, on the main thread) and shared read-only by every worker, and one
+ * request's inspection, run on a worker's WAF thread (tpool.h), never on
+ * its loop. Without libmodsecurity (./configure --without-modsecurity) the
+ * loader says so and nothing else is there.
+ *
+ * What a rule matched reaches sluice as ModSecurity's text messages; the
+ * parts kept (rule id, message, severity, the matched data) are taken out
+ * of them here, the matched data with card numbers masked and the values
+ * of credential fields replaced (sl_waf_mask_data).
+ */
+#ifndef SL_WAF_H
+#define SL_WAF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 when this build has the WAF. */
+int sl_waf_available(void);
+
+/* A loaded rule set: shared, read-only, counted. */
+struct sl_waf_rules;
+
+/*
+ * Loads a rule set: sluice's own directives first (the engine on, the
+ * body's access, JSON bodies to the JSON processor: doc/operations.md),
+ * then the files in order, then `after` (directives, NUL-terminated, or
+ * NULL: a route's exclusions). Returns the set (one reference), or NULL
+ * with err (errsz bytes) saying why: "FILE:LINE: MESSAGE" when
+ * ModSecurity named the place.
+ */
+struct sl_waf_rules *sl_waf_rules_load(const char *const *files, size_t nfiles,
+				       const char *after, char *err,
+				       size_t errsz);
+void sl_waf_rules_ref(struct sl_waf_rules *r);
+void sl_waf_rules_unref(struct sl_waf_rules *r);
+
+/* A request field, as the client sent it. */
+struct sl_waf_field {
+	const char *name, *value;
+	uint32_t nlen, vlen;
+};
+
+/* One request's inspection: what the rules see. */
+struct sl_waf_input {
+	const char *client_ip, *server_ip; /* NUL-terminated */
+	int client_port, server_port;
+	const char *method, *uri, *version; /* NUL-terminated; "1.1", "2.0" */
+	const struct sl_waf_field *fields;
+	size_t nfields;
+	const char *body; /* its first blen bytes; NULL: no body phase data */
+	size_t blen;
+	int logging; /* run the logging phase (ModSecurity's audit log) */
+};
+
+#define SL_WAF_HITS	8   /* rule matches kept a request */
+#define SL_WAF_MSG_MAX	128 /* a match's message kept */
+#define SL_WAF_DATA_MAX 160 /* a match's data kept, masked */
+
+/* A rule that matched. */
+struct sl_waf_hit {
+	uint32_t id;
+	uint8_t severity; /* 0 (emergency) .. 7; 255: not said */
+	char msg[SL_WAF_MSG_MAX];
+	char data[SL_WAF_DATA_MAX];
+};
+
+/* What the rules said. */
+struct sl_waf_result {
+	int error;	  /* the library could not inspect (no memory) */
+	int intervention; /* the rules stop the request */
+	int status;	  /* the intervention's status (403 when none said) */
+	int score;	  /* the inbound anomaly score said, -1: none */
+	unsigned nhits;	  /* hits kept */
+	unsigned more;	  /* hits past SL_WAF_HITS, counted only */
+	struct sl_waf_hit hits[SL_WAF_HITS];
+};
+
+/*
+ * Inspects one request with rules: its connection, request line and
+ * fields (phase 1), then its body (phase 2, run even without one: the
+ * Core Rule Set decides there), then, with in->logging, phase 5. Thread
+ * safe: any thread, any number at once on one rule set.
+ */
+void sl_waf_run(struct sl_waf_rules *rules, const struct sl_waf_input *in,
+		struct sl_waf_result *out);
+
+/*
+ * Reads one ModSecurity message (n bytes: "... [id \"942100\"] [msg
+ * \"...\"] [data \"...\"] [severity \"2\"] ...") into h, the data masked.
+ * Returns 1 when it names a rule id, else 0. Pure.
+ */
+int sl_waf_parse_msg(const char *s, size_t n, struct sl_waf_hit *h);
+
+/*
+ * Masks a matched data text in place (NUL-terminated, n bytes): card
+ * numbers (pan.h), and, when it says which field matched ("... found
+ * within ARGS:card_token: ..." or "REQUEST_HEADERS:Authorization"), the
+ * whole text when that field's name says it holds a credential (token,
+ * password, secret, cvv, cvc, api key, authorization, cookie). Pure.
+ */
+void sl_waf_mask_data(char *s, size_t n);
+
+/* The anomaly score a message says ("(Total Score: 10)"), or -1. Pure. */
+int sl_waf_msg_score(const char *msg);
+
+#endif

@@ -1,0 +1,608 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A route's WAF (doc/operations.md, "A WAF for PCI DSS 6.4.2"): before the
+ * request goes upstream, its request line, its fields and the first
+ * body_limit bytes of its body go to libmodsecurity (waf.h) on one of the
+ * worker's WAF threads (tpool.h), never on its loop: the rules cost
+ * milliseconds a request, which the loop's other requests would wait.
+ *
+ *   nothing to stop     the request goes on
+ *   an intervention     block: its status (403) to the client, nothing
+ *                       upstream; detect: logged, the request goes on
+ *   a body past the     on_body_limit: reject answers 413; partial
+ *   limit               inspects the first body_limit bytes
+ *   no verdict          the queue full, or the deadline (timeout) passed:
+ *                       on_failure deny answers failure_status (503),
+ *                       allow lets it through, counted
+ *
+ * The request waits as for an external check: its head kept in `in`, its
+ * body read meanwhile. A job the request no longer wants (its deadline
+ * passed, its client went) is taken back from the queue, or left to end
+ * on its thread and freed then.
+ */
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "exchange.h"
+#include "exchange_int.h"
+#include "log.h"
+#include "tpool.h"
+#include "util.h"
+#include "waf.h"
+#include "wloop.h"
+
+#define NICE_INC 10 /* the WAF threads' priority under the loops' */
+
+enum wf_phase {
+	WF_BODY = 1,   /* waiting for the body's first bytes */
+	WF_BODY_READY, /* they came: submit now */
+	WF_RUNNING,    /* a WAF thread has the job */
+	WF_DONE,       /* the verdict is in (or the failure) */
+	WF_APPLIED,    /* and applied: a later wait (an external check's)
+			  wakes the request past it */
+};
+enum wf_verdict { WV_PASS = 0, WV_STOP, WV_FAIL, WV_OVER };
+
+struct wafjob;
+
+/* A request's WAF state: the loop's. */
+struct sl_txwaf {
+	struct sl_txn *t;
+	struct wafjob *job; /* the pool's while WF_RUNNING, then ours */
+	uint8_t phase;	    /* enum wf_phase */
+	uint8_t verdict;    /* enum wf_verdict, with WF_DONE */
+	uint8_t partial;    /* the body inspected is not all of it */
+	const char *why;    /* a failure's: static */
+	uint32_t body_want; /* body bytes to wait for; 0: none */
+	void (*woken)(struct sl_txn *);
+	struct event ev; /* the deadline, or the body's wake */
+};
+
+/* A job: what one inspection reads, and what it says. One allocation,
+ * the request's copy after it. */
+struct wafjob {
+	struct sl_tjob j;	/* first: the pool's */
+	struct sl_txwaf *owner; /* NULL: abandoned, freed when it ends */
+	struct sl_worker *w;
+	struct sl_waf_rules *rules; /* one reference */
+	struct sl_waf_input in;
+	struct sl_waf_result res;
+	char ip[64], sip[64];
+	char version[4];
+	struct sl_waf_field f[];
+};
+
+static _Thread_local struct sl_txwaf *spare;
+
+/* ---- the job ------------------------------------------------------------ */
+
+static void
+job_run(struct sl_tjob *j)
+{
+	struct wafjob *wj = (struct wafjob *)j;
+
+	sl_waf_run(wj->rules, &wj->in, &wj->res);
+}
+
+static void
+job_free(struct wafjob *wj)
+{
+	sl_waf_rules_unref(wj->rules);
+	free(wj);
+}
+
+/* The request waiting for it is woken from the loop's event: not inside
+ * the pool's reap, nor the pump. */
+static void
+tw_wake(struct sl_txwaf *tw)
+{
+	event_del(&tw->ev);
+	event_active(&tw->ev, EV_TIMEOUT, 1);
+}
+
+static void
+job_done(struct sl_tjob *j)
+{
+	struct wafjob *wj = (struct wafjob *)j;
+	struct sl_txwaf *tw = wj->owner;
+	struct sl_txn *t;
+
+	if (tw == NULL) {
+		job_free(wj);
+		return;
+	}
+	t = tw->t;
+	tw->phase = WF_DONE;
+	t->flags &= ~SL_TXN_F_WAF_WAIT;
+	if (j->dropped) {
+		/* the worker stops: the request is freed with its client,
+		 * never sent on */
+		tw->verdict = WV_FAIL;
+		tw->why = "stopping";
+		event_del(&tw->ev);
+		return;
+	}
+	if (j->run_ns != 0) {
+		struct sl_counts *rc = &t->route->state->counts[t->s->w->id];
+		uint64_t us = (j->end_ns - j->run_ns) / 1000;
+		SL_STAT_INC(rc->waf_dur[sl_hist_slot(us / 1000)]);
+		SL_STAT_ADD(rc->waf_dur_sum_us, us);
+		SL_STAT_ADD(rc->waf_wait_sum_us,
+			    (j->run_ns - j->queued_ns) / 1000);
+	}
+	tw->verdict = wj->res.error	     ? WV_FAIL
+		      : wj->res.intervention ? WV_STOP
+					     : WV_PASS;
+	if (wj->res.error)
+		tw->why = "library";
+	tw_wake(tw);
+}
+
+/* The worker's pool, made at its first inspection. NULL: none could be. */
+static struct sl_tpool *
+pool(struct sl_seam *s)
+{
+	struct sl_worker *w = s->w;
+	const struct sl_conf_waf *c = &s->gen->conf->waf;
+
+	if (w->waf == NULL) {
+		w->waf = sl_tpool_new(w->base, (unsigned)c->threads,
+				      (unsigned)c->queue, NICE_INC);
+		if (w->waf == NULL)
+			log_warn("worker %u: the WAF's threads", w->id);
+	}
+	return w->waf;
+}
+
+/* "A.B.C.D" or the IPv6 text, and the port, of a socket address. */
+static int
+addr_str(const struct sockaddr *sa, char *out, size_t outsz)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, out, (socklen_t)outsz);
+		return ntohs(in->sin_port);
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in = (const void *)sa;
+		inet_ntop(AF_INET6, &in->sin6_addr, out, (socklen_t)outsz);
+		return ntohs(in->sin6_port);
+	}
+	snprintf(out, outsz, "0.0.0.0");
+	return 0;
+}
+
+/*
+ * The job for req: one copy of what the rules read (the target, the
+ * method, the fields as sent, Host for an HTTP/2 request that had only
+ * :authority, the body's first bytes). NULL: no memory.
+ */
+static struct wafjob *
+job_make(struct sl_seam *s, const struct sl_h1_request *req, const char *body,
+	 size_t blen)
+{
+	struct sl_txn *t = s->txn;
+	size_t nf = req->nheaders, bytes, o = 0;
+	int host = 0;
+	struct wafjob *wj;
+	char *d;
+
+	for (size_t i = 0; i < req->nheaders; i++)
+		if (req->headers[i].kind == SL_HK_HOST)
+			host = 1;
+	if (!host && req->host != NULL)
+		nf++;
+	bytes = req->method_len + 1 + req->target_len + 1 + blen + 4;
+	for (size_t i = 0; i < req->nheaders; i++)
+		bytes += req->headers[i].name_len + req->headers[i].value_len;
+	if (!host && req->host != NULL)
+		bytes += req->host_len + 4;
+	wj = malloc(sizeof(*wj) + nf * sizeof(wj->f[0]) + bytes);
+	if (wj == NULL)
+		return NULL;
+	memset(wj, 0, sizeof(*wj));
+	d = (char *)&wj->f[nf];
+#define PUT(p, n) (memcpy(d + o, (p), (n)), o += (n), d + o - (n))
+	wj->in.method = PUT(req->method, req->method_len);
+	d[o++] = '\0';
+	wj->in.uri = PUT(req->target, req->target_len);
+	d[o++] = '\0';
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct sl_h1_header *h = &req->headers[i];
+		wj->f[i].name = PUT(h->name, h->name_len);
+		wj->f[i].nlen = (uint32_t)h->name_len;
+		wj->f[i].value = PUT(h->value, h->value_len);
+		wj->f[i].vlen = (uint32_t)h->value_len;
+	}
+	if (!host && req->host != NULL) {
+		wj->f[nf - 1].name = PUT("Host", 4);
+		wj->f[nf - 1].nlen = 4;
+		wj->f[nf - 1].value = PUT(req->host, req->host_len);
+		wj->f[nf - 1].vlen = (uint32_t)req->host_len;
+	}
+	wj->in.fields = wj->f;
+	wj->in.nfields = nf;
+	if (body != NULL && blen > 0) {
+		wj->in.body = PUT(body, blen);
+		wj->in.blen = blen;
+	}
+#undef PUT
+	wj->in.version = sl_seam_fields(s) ? "2.0"
+			 : req->minor == 0 ? "1.0"
+					   : "1.1";
+	sl_ip_str(&t->client_addr, wj->ip, sizeof(wj->ip));
+	wj->in.client_ip = wj->ip;
+	wj->in.client_port = ntohs(s->peer.sin6_port);
+	wj->in.server_port =
+	    addr_str((const struct sockaddr *)&s->lconf->addr.ss, wj->sip,
+		     sizeof(wj->sip));
+	wj->in.server_ip = wj->sip;
+	wj->in.logging = t->route->waf->audit;
+	wj->rules = t->route->waf->rules;
+	sl_waf_rules_ref(wj->rules);
+	wj->w = s->w;
+	wj->j.run = job_run;
+	wj->j.done = job_done;
+	return wj;
+}
+
+/* ---- the WAF log -------------------------------------------------------- */
+
+/* One JSON line for an intervention (blocked, or detected). */
+static void
+waf_log(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
+{
+	const struct sl_waf_result *r = &tw->job->res;
+	struct sl_txn *t = s->txn;
+	char line[4096], esc[512], ts[40];
+	int el;
+	struct timespec now;
+	struct tm tm;
+	size_t o = 0;
+
+	if (!sl_waflog_enabled())
+		return;
+#define ADD(...)                                                               \
+	do {                                                                   \
+		int n_ = snprintf(line + o, sizeof(line) - o, __VA_ARGS__);    \
+		if (n_ > 0)                                                    \
+			o = o + (size_t)n_ < sizeof(line) ? o + (size_t)n_     \
+							  : sizeof(line) - 1;  \
+	} while (0)
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	ADD("{\"time\":\"%s.%03ldZ\",\"type\":\"waf\",\"action\":\"%s\"", ts,
+	    now.tv_nsec / 1000000, action);
+	el = (int)sl_json_escape(esc, sizeof(esc) - 1, t->request_id,
+				 strlen(t->request_id));
+	ADD(",\"request_id\":\"%.*s\"", el, esc);
+	el = (int)sl_json_escape(esc, sizeof(esc) - 1, s->lconf->name,
+				 strlen(s->lconf->name));
+	ADD(",\"listener\":\"%.*s\"", el, esc);
+	el = (int)sl_json_escape(esc, sizeof(esc) - 1, t->route->name,
+				 strlen(t->route->name));
+	ADD(",\"route\":\"%.*s\",\"client\":\"%s\"", el, esc, tw->job->ip);
+	el = (int)sl_json_escape(esc, sizeof(esc) - 1, t->method,
+				 strlen(t->method));
+	ADD(",\"method\":\"%.*s\"", el, esc);
+	/* the target as the access log shows it: log.query, cards masked */
+	el =
+	    (int)sl_json_escape(esc, sizeof(esc) - 1, t->path, strlen(t->path));
+	ADD(",\"path\":\"%.*s\",\"status\":%d,\"anomaly_score\":%d", el, esc,
+	    tw->verdict == WV_STOP ? r->status : 0, r->score);
+	if (tw->partial)
+		ADD(",\"body\":\"partial\"");
+	ADD(",\"rules\":[");
+	for (unsigned i = 0; i < r->nhits; i++)
+		ADD("%s%u", i > 0 ? "," : "", r->hits[i].id);
+	ADD("],\"matches\":[");
+	for (unsigned i = 0; i < r->nhits; i++) {
+		const struct sl_waf_hit *h = &r->hits[i];
+		ADD("%s{\"id\":%u", i > 0 ? "," : "", h->id);
+		if (h->severity != 255)
+			ADD(",\"severity\":%u", h->severity);
+		el = (int)sl_json_escape(esc, sizeof(esc) - 1, h->msg,
+					 strlen(h->msg));
+		ADD(",\"msg\":\"%.*s\"", el, esc);
+		el = (int)sl_json_escape(esc, sizeof(esc) - 1, h->data,
+					 strlen(h->data));
+		ADD(",\"data\":\"%.*s\"}", el, esc);
+	}
+	ADD("]");
+	if (r->more > 0)
+		ADD(",\"more_matches\":%u", r->more);
+	ADD("}\n");
+#undef ADD
+	if (line[o - 1] != '\n') /* cut: still one line */
+		line[o - 1] = '\n';
+	sl_waflog_write(s->w->alog, line, o);
+}
+
+/* ---- the verdict applied ------------------------------------------------ */
+
+static void
+count(struct sl_seam *s, enum sl_waf_res res)
+{
+	SL_STAT_INC(s->txn->route->state->counts[s->w->id].waf[res]);
+	s->txn->waf_res = (uint8_t)(1 + res);
+}
+
+static int apply_verdict(struct sl_seam *s, struct sl_txwaf *tw);
+
+/* Applies the verdict, once; the job's copy goes with it. */
+static int
+apply(struct sl_seam *s, struct sl_txwaf *tw)
+{
+	int r = apply_verdict(s, tw);
+
+	tw->phase = WF_APPLIED;
+	if (tw->job != NULL) {
+		job_free(tw->job);
+		tw->job = NULL;
+	}
+	return r;
+}
+
+static int
+apply_verdict(struct sl_seam *s, struct sl_txwaf *tw)
+{
+	const struct sl_conf_waf_route *c = s->txn->route->waf;
+	struct sl_txn *t = s->txn;
+
+	switch (tw->verdict) {
+	case WV_PASS:
+		count(s, SL_WAF_R_PASS);
+		return 0;
+	case WV_OVER:
+		count(s, SL_WAF_R_OVER_LIMIT);
+		log_info("conn=%llu request_id=%s route=%s: 413 waf: the body "
+			 "is over body_limit (%u bytes)",
+			 (unsigned long long)s->id, t->request_id,
+			 t->route->name, c->body_limit);
+		sl_exchange_answer(s, 413, "waf_body_too_large", 1, NULL);
+		return -1;
+	case WV_STOP:
+		if (c->mode == SL_WAF_DETECT) {
+			count(s, SL_WAF_R_DETECTED);
+			waf_log(s, tw, "detected");
+			return 0;
+		}
+		count(s, SL_WAF_R_BLOCKED);
+		waf_log(s, tw, "blocked");
+		sl_exchange_answer_as(
+		    s, tw->job->res.status,
+		    tw->job->res.status == 403 ? "forbidden" : "waf_blocked",
+		    "waf_blocked", 0, NULL);
+		return -1;
+	default:
+		break;
+	}
+	log_warnx("conn=%llu request_id=%s route=%s: waf: no verdict (%s)%s",
+		  (unsigned long long)s->id, t->request_id, t->route->name,
+		  tw->why != NULL ? tw->why : "error",
+		  c->on_failure == SL_WAF_FAIL_ALLOW ? "; on_failure: allow"
+						     : "");
+	if (c->on_failure == SL_WAF_FAIL_ALLOW) {
+		count(s, SL_WAF_R_FAIL_ALLOW);
+		return 0;
+	}
+	count(s, SL_WAF_R_FAIL_DENY);
+	sl_exchange_answer(s, c->failure_status, "waf_unavailable", 0,
+			   c->failure_status == 503 ? "Retry-After: 1\r\n"
+						    : NULL);
+	return -1;
+}
+
+/* ---- the wait ----------------------------------------------------------- */
+
+static void
+tw_on_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_txwaf *tw = arg;
+	struct sl_txn *t = tw->t;
+
+	sl_now_refresh();
+	if (tw->phase == WF_RUNNING) {
+		/* the deadline: the job is taken back, or left to end */
+		struct wafjob *wj = tw->job;
+		if (sl_tpool_cancel(t->s->w->waf, &wj->j))
+			job_free(wj);
+		else
+			wj->owner = NULL;
+		tw->job = NULL;
+		tw->phase = WF_DONE;
+		tw->verdict = WV_FAIL;
+		tw->why = "timeout";
+		t->flags &= ~SL_TXN_F_WAF_WAIT;
+	}
+	tw->woken(t);
+}
+
+/* Whether the body's first body_want bytes are in (or all there will be,
+ * or all the buffer holds), the body starting at start. */
+static int
+body_ready(struct sl_seam *s, struct sl_txwaf *tw, size_t start)
+{
+	struct sl_txn *t = s->txn;
+	const char *b;
+	char *copy;
+	size_t n;
+	int whole;
+
+	if (t->req_ph == SL_TXN_REQ_DONE || s->in.len >= s->in.cap ||
+	    (s->flags & SL_SEAM_F_EOF))
+		return 1;
+	n = sl_exchange_body_take(t, s->in.data + start, s->in.len - start,
+				  tw->body_want, &b, &copy, &whole);
+	free(copy);
+	return n >= tw->body_want || whole;
+}
+
+void
+sl_exchange_waf_body(struct sl_seam *s)
+{
+	struct sl_txn *t = s->txn;
+	struct sl_txwaf *tw = t->waf;
+
+	if (tw == NULL || tw->phase != WF_BODY ||
+	    !body_ready(s, tw, s->in.off + t->aw.head_len))
+		return;
+	t->flags &= ~SL_TXN_F_WAF_BODY;
+	tw->phase = WF_BODY_READY;
+	tw_wake(tw);
+}
+
+void
+sl_exchange_waf_cancel(struct sl_txn *t)
+{
+	struct sl_txwaf *tw = t->waf;
+
+	if (tw == NULL)
+		return;
+	event_del(&tw->ev);
+	if (tw->job != NULL) {
+		if (tw->phase != WF_RUNNING ||
+		    sl_tpool_cancel(t->s->w->waf, &tw->job->j))
+			job_free(tw->job);
+		else
+			tw->job->owner = NULL; /* freed when it ends */
+	}
+	t->flags &= ~(SL_TXN_F_WAF_WAIT | SL_TXN_F_WAF_BODY);
+	if (spare == NULL)
+		spare = tw;
+	else
+		free(tw);
+	t->waf = NULL;
+}
+
+void
+sl_exchange_waf_worker_free(struct sl_worker *w)
+{
+	sl_tpool_free(w->waf);
+	w->waf = NULL;
+	free(spare);
+	spare = NULL;
+}
+
+/* The request's state, made. NULL: no memory (answered). */
+static struct sl_txwaf *
+tw_new(struct sl_seam *s)
+{
+	struct sl_txn *t = s->txn;
+	struct sl_txwaf *tw;
+
+	if ((tw = spare) != NULL)
+		spare = NULL;
+	else if ((tw = malloc(sizeof(*tw))) == NULL) {
+		sl_exchange_local(s, 503, "out_of_memory", 0);
+		return NULL;
+	}
+	memset(tw, 0, offsetof(struct sl_txwaf, ev));
+	tw->t = t;
+	evtimer_assign(&tw->ev, s->w->base, tw_on_event, tw);
+	t->waf = tw;
+	return tw;
+}
+
+int
+sl_exchange_waf(struct sl_seam *s, const struct sl_h1_request *req,
+		void (*woken)(struct sl_txn *))
+{
+	struct sl_txn *t = s->txn;
+	const struct sl_conf_waf_route *c = t->route->waf;
+	struct sl_txwaf *tw = t->waf;
+	struct sl_tpool *p;
+	struct wafjob *wj;
+	const char *body = NULL;
+	char *copy = NULL;
+	size_t blen = 0;
+	int r;
+
+	if (tw != NULL && tw->phase == WF_APPLIED)
+		return 0;
+	if (tw != NULL && tw->phase == WF_DONE)
+		return apply(s, tw);
+	if (tw == NULL && (tw = tw_new(s)) == NULL)
+		return -1;
+	tw->woken = woken;
+	if (tw->phase == 0 && c->body_limit > 0 &&
+	    req->body != SL_H1_BODY_NONE) {
+		if (req->body == SL_H1_BODY_LENGTH &&
+		    req->content_length > c->body_limit) {
+			if (c->over == SL_WAF_OVER_REJECT) {
+				tw->phase = WF_DONE;
+				tw->verdict = WV_OVER;
+				return apply(s, tw);
+			}
+			tw->body_want = c->body_limit;
+		} else if (req->body == SL_H1_BODY_LENGTH)
+			tw->body_want = (uint32_t)req->content_length;
+		else /* chunked: one byte more says it is over */
+			tw->body_want = c->body_limit + 1;
+		/* a client that waits for 100 Continue gets it now: its
+		 * body is looked at before the request goes on, and an
+		 * Expect never skips the rules */
+		if ((req->flags & SL_H1_F_EXPECT_CONTINUE) && req->minor >= 1 &&
+		    sl_buf_pending(&s->in) == 0)
+			sl_exchange_continue(s);
+		if (!body_ready(s, tw, s->in.off)) {
+			tw->phase = WF_BODY;
+			t->flags |= SL_TXN_F_WAF_BODY;
+			return 1;
+		}
+	}
+	if (tw->body_want > 0) {
+		int whole;
+		blen = sl_exchange_body_take(
+		    t, s->in.data + s->in.off, s->in.len - s->in.off,
+		    tw->body_want, &body, &copy, &whole);
+		if (!whole && (req->body != SL_H1_BODY_LENGTH ||
+			       blen < req->content_length)) {
+			/* not all of it: past the limit, or past what the
+			 * buffer holds */
+			if (c->over == SL_WAF_OVER_REJECT) {
+				free(copy);
+				tw->phase = WF_DONE;
+				tw->verdict = WV_OVER;
+				return apply(s, tw);
+			}
+			tw->partial = 1;
+			if (blen > c->body_limit)
+				blen = c->body_limit;
+		}
+	}
+	wj = job_make(s, req, body, blen);
+	free(copy);
+	if (wj == NULL) {
+		sl_exchange_local(s, 503, "out_of_memory", 0);
+		return -1;
+	}
+	tw->job = wj;
+	wj->owner = tw;
+	tw->phase = WF_DONE;
+	tw->verdict = WV_FAIL;
+	if ((p = pool(s)) == NULL) {
+		tw->why = "no_threads";
+		return apply(s, tw);
+	}
+	if ((r = sl_tpool_submit(p, &wj->j)) < 0) {
+		tw->why = "queue_full";
+		return apply(s, tw);
+	}
+	if (r == 1)
+		SL_STAT_INC(t->route->state->counts[s->w->id].waf_waits);
+	tw->phase = WF_RUNNING;
+	t->flags |= SL_TXN_F_WAF_WAIT;
+	{
+		struct timeval tv = {c->timeout_ms / 1000,
+				     (c->timeout_ms % 1000) * 1000};
+		evtimer_add(&tw->ev, &tv);
+	}
+	return 1;
+}
