@@ -227,7 +227,7 @@ sl_conf_parse_route_waf(struct sl_yaml_loader *ld, const char *lbl,
 		ld->oom = 1;
 		return;
 	}
-	w->body_limit = 64 * 1024;
+	w->body_limit = 32 * 1024;
 	w->timeout_ms = 1000;
 	w->failure_status = 503;
 	w->line = map->line;
@@ -329,18 +329,31 @@ sl_conf_settle_waf(struct sl_yaml_loader *ld, struct sl_conf *conf)
 		for (size_t j = 0; j < l->nroutes; j++) {
 			struct sl_conf_route *r = &l->routes[j];
 			struct sl_conf_waf_route *w = r->waf;
+			uint64_t room;
 			if (w == NULL)
 				continue;
 			conf->nwaf_routes++;
-			if (w->body_limit > l->limits.buffer_bytes)
+			/* the head waits in the client's buffer with the
+			 * body inspected: both must fit, or a legitimate
+			 * request with a large head would be cut */
+			room =
+			    l->limits.buffer_bytes > l->limits.max_header_bytes
+				? l->limits.buffer_bytes
+				: l->limits.max_header_bytes;
+			if ((uint64_t)w->body_limit +
+				l->limits.max_header_bytes >
+			    room)
 				sl_yaml_err_at(
 				    ld, w->line, w->col,
 				    "route \"%s\": waf: body_limit (%u bytes) "
-				    "is more than listener \"%s\"'s "
-				    "buffer_bytes (%llu): the body inspected "
-				    "is held in that buffer",
+				    "and listener \"%s\"'s max_header_bytes "
+				    "(%llu) are more than its buffer_bytes "
+				    "(%llu): the head and the body inspected "
+				    "wait in that buffer together",
 				    r->name, w->body_limit, l->name,
-				    (unsigned long long)l->limits.buffer_bytes);
+				    (unsigned long long)
+					l->limits.max_header_bytes,
+				    (unsigned long long)room);
 			if (w->nfiles == 0 || ld->nerrs > 0)
 				continue; /* no set loaded for a bad file */
 			if ((w->key = set_key(w)) == NULL) {
