@@ -152,6 +152,33 @@ fi
 echo "== B: quickstart.sh and check.sh, then by hand in place, then both again"
 b=$tmp/b
 copy "$b" || exit 99
+# nowaf: $b/build, configured --without-modsecurity, has no ModSecurity
+# and its -t refuses a route's waf, saying what it needs
+nowaf() {
+	cat >"$tmp/waf.yaml" <<'EOF'
+listeners:
+  - name: public
+    address: 127.0.0.1:1
+    routes:
+      - name: pay
+        cluster: app
+        waf:
+          rules: [/etc/hostname]
+clusters:
+  - name: app
+    endpoints: [127.0.0.1:2]
+EOF
+	out=$("$b/build/src/sluice" -t -c "$tmp/waf.yaml" 2>&1)
+	if [ $? -eq 0 ] || ! echo "$out" | grep -q \
+		'waf: this sluice was built without libmodsecurity'; then
+		fail "--without-modsecurity: -t said: $out"
+	elif nm "$b/build/src/sluice" | grep -q ' U msc_'; then
+		fail "--without-modsecurity: src/sluice still links libmodsecurity"
+	else
+		echo "ok   --without-modsecurity: -t says a route's waf needs it"
+	fi
+}
+
 if step B-quickstart "$b" contrib/quickstart.sh --build-only &&
 	step B-check "$b" contrib/check.sh --build-only &&
 	step B-byhand "$b" sh -c "$byhand" &&
@@ -162,11 +189,14 @@ if step B-quickstart "$b" contrib/quickstart.sh --build-only &&
 	for d in build build-werror build-asan; do
 		fresh "$b/$d"
 	done
-	# a change of configure flags in a built directory
+	# a change of configure flags in a built directory, and a build
+	# without the WAF's library: -t names what a route's waf needs
 	if step B-reconfigure-werror "$b/build" sh -c \
-		'../configure -q --enable-werror && make -j2 >/dev/null'; then
+		'../configure -q --enable-werror --without-modsecurity &&
+		make -j2 >/dev/null'; then
 		strict "$b/build" yes
 		fresh "$b/build"
+		nowaf
 	fi
 fi
 

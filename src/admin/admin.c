@@ -493,6 +493,42 @@ config_external(struct sbuf *b, const struct sl_conf_extauth *x)
 	sb_printf(b, "}");
 }
 
+/* A route's waf (doc/operations.md, "A WAF for PCI DSS 6.4.2"): its rule
+ * files as expanded, its exclusions as the directives they became. */
+static void
+config_waf(struct sbuf *b, const struct sl_conf_waf_route *w)
+{
+	const char *p;
+
+	if (w == NULL) {
+		sb_printf(b, ",\"waf\":null");
+		return;
+	}
+	sb_printf(b,
+		  ",\"waf\":{\"mode\":\"%s\",\"body_limit\":%u,"
+		  "\"on_body_limit\":\"%s\",\"timeout_ms\":%u,"
+		  "\"on_failure\":\"%s\",\"failure_status\":%d,"
+		  "\"audit\":%s",
+		  w->mode == SL_WAF_DETECT ? "detect" : "block", w->body_limit,
+		  w->over == SL_WAF_OVER_PARTIAL ? "partial" : "reject",
+		  w->timeout_ms,
+		  w->on_failure == SL_WAF_FAIL_ALLOW ? "allow" : "deny",
+		  w->failure_status, w->audit ? "true" : "false");
+	jstrs(b, "rules", w->files, w->nfiles);
+	sb_printf(b, ",\"exclude\":[");
+	for (p = w->after; p != NULL && *p != '\0';) {
+		const char *e = strchr(p, '\n');
+		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+		char line[256];
+		snprintf(line, sizeof(line), "%.*s", (int)n, p);
+		if (p != w->after)
+			sb_printf(b, ",");
+		jstr(b, line);
+		p += n + (e != NULL);
+	}
+	sb_printf(b, "]}");
+}
+
 /* A route's auth (doc/auth.md): its external check, its keys as the file
  * has them, and what the key set loaded: its keys' ids, and how many it
  * skipped. */
@@ -642,6 +678,7 @@ config_route(struct sbuf *b, const struct sl_conf_route *r)
 	}
 	config_guard(b, r);
 	config_auth(b, r);
+	config_waf(b, r->waf);
 	/* null: not traced; else the ratio of new traces recorded */
 	if (r->trace_sample == 0)
 		sb_printf(b, ",\"tracing\":null");
@@ -966,6 +1003,11 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 		sb_printf(b, "}");
 	} else
 		sb_printf(b, ",\"tracing\":null");
+	sb_printf(b, ",\"waf\":{\"threads\":%llu,\"queue\":%llu",
+		  (unsigned long long)c->waf.threads,
+		  (unsigned long long)c->waf.queue);
+	jkv_str(b, "log", c->waf.log != NULL ? c->waf.log : "access");
+	sb_printf(b, "}");
 	sb_printf(b, ",\"listeners\":[");
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct sl_conf_listener *l = &c->listeners[i];
