@@ -37,6 +37,12 @@
 #   traced  plain, with tracing: every request sampled, its two spans
 #           exported over OTLP/HTTP to cluster b (the same upstream)
 #   untraced that tracing configured, the route's tracing: false
+#   waf     plain, its route with waf: the Core Rule Set of Debian's
+#           modsecurity-crs, block mode (the requests pass the rules); the
+#           count includes the WAF thread's instructions
+#   nowaf   plain, with a second route (never asked) that has that waf:
+#           what a route without a WAF pays for one being configured,
+#           against twoway, the same two routes without the waf
 # A built-in name with "-h2" after it (plain-h2, edge-h2, ...) is the same
 # configuration on a listener with protocols: [h2, http/1.1] (doc/http2.md):
 # with the HTTP/1.1 client it measures what HTTP/2 on a listener costs the
@@ -275,6 +281,24 @@ routes:
       - cluster: a
 EOF
 	if [ "$1" = untraced ]; then echo "        tracing: false"; fi
+	;;
+	waf | nowaf | twoway)
+		local crs="[/etc/modsecurity/crs/crs-setup.conf, /usr/share/modsecurity-crs/rules/*.conf]"
+		if [ "$1" = waf ]; then cat <<EOF
+routes:
+      - cluster: a
+        waf: { rules: $crs }
+EOF
+		else
+			cat <<EOF
+routes:
+      - name: guarded
+        match: { path_prefix: /never/ }
+        cluster: a
+EOF
+			[ "$1" = nowaf ] && echo "        waf: { rules: $crs }"
+			echo "      - cluster: a"
+		fi
 	;;
 	allow) cat <<EOF
 routes:

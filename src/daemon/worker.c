@@ -500,6 +500,7 @@ worker_main(void *arg)
 	sl_xprt_mem_cache_free();
 	sl_exchange_auth_thread_free();
 	sl_exchange_extauth_thread_free();
+	sl_exchange_waf_thread_free();
 	atomic_store(&w->done, 1);
 	return NULL;
 }
@@ -592,7 +593,7 @@ sl_worker_join_free(struct sl_worker *w)
 	}
 	sl_mirror_close_all(w);
 	sl_subreq_close_all(w);
-	sl_traceexp_free(w); /* after its export's end */
+	sl_traceexp_free(w);		/* after its export's end */
 	sl_exchange_waf_worker_free(w); /* after its requests */
 	sl_upstream_close_idle(w);
 	sl_rlstore_worker_free(w); /* rate limits' store connection */
@@ -628,6 +629,7 @@ sl_worker_join_free(struct sl_worker *w)
 	sl_xprt_mem_cache_free(); /* the pairs (after the streams') */
 	sl_exchange_auth_thread_free();
 	sl_exchange_extauth_thread_free();
+	sl_exchange_waf_thread_free();
 	if (w->notify_fd != -1)
 		close(w->notify_fd);
 	while (w->free_txns != NULL) {

@@ -156,6 +156,7 @@ const char *sl_exchange_peer_str(const struct sl_seam *s,
  * worker's last step, and its teardown's. */
 void sl_exchange_auth_thread_free(void);
 void sl_exchange_extauth_thread_free(void);
+void sl_exchange_waf_thread_free(void);
 /* The worker's WAF threads stopped (exchange_waf.c), after its requests:
  * at its end. */
 struct sl_worker;

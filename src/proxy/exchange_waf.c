@@ -486,6 +486,11 @@ sl_exchange_waf_worker_free(struct sl_worker *w)
 {
 	sl_tpool_free(w->waf);
 	w->waf = NULL;
+}
+
+void
+sl_exchange_waf_thread_free(void)
+{
 	free(spare);
 	spare = NULL;
 }
