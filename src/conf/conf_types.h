@@ -411,6 +411,7 @@ struct sl_conf_waf_route {
 	size_t nfiles;
 	char *after;	     /* the exclusions, as directives; NULL: none */
 	char *key;	     /* files and exclusions: the set's identity */
+	size_t keylen;	     /* its bytes, NULs included */
 	uint32_t body_limit; /* body bytes inspected; 0: none */
 	uint32_t timeout_ms; /* the verdict's deadline, queue included */
 	uint8_t mode;	     /* enum sl_waf_mode */

@@ -296,11 +296,14 @@ sl_conf_free_route_waf(struct sl_conf_waf_route *w)
 	free(w);
 }
 
-/* The set's identity: its files and exclusions, NUL-separated. */
+/* The set's identity: its files and exclusions, each NUL-ended (a file
+ * name holds no NUL, the exclusions' text no NUL either); its length in
+ * w->keylen, compared whole. */
 static char *
 set_key(struct sl_conf_waf_route *w)
 {
-	size_t n = 2 + (w->after != NULL ? strlen(w->after) : 0), o = 0;
+	const char *after = w->after != NULL ? w->after : "";
+	size_t n = strlen(after) + 1, o = 0;
 	char *k;
 
 	for (size_t i = 0; i < w->nfiles; i++)
@@ -312,8 +315,8 @@ set_key(struct sl_conf_waf_route *w)
 		memcpy(k + o, w->files[i], l);
 		o += l;
 	}
-	k[o++] = '\n';
-	strcpy(k + o, w->after != NULL ? w->after : "");
+	memcpy(k + o, after, strlen(after) + 1);
+	w->keylen = n;
 	return k;
 }
 
@@ -369,7 +372,9 @@ sl_conf_settle_waf(struct sl_yaml_loader *ld, struct sl_conf *conf)
 					struct sl_conf_waf_route *o =
 					    pl->routes[pj].waf;
 					if (o != NULL && o->rules != NULL &&
-					    strcmp(o->key, w->key) == 0) {
+					    o->keylen == w->keylen &&
+					    memcmp(o->key, w->key, w->keylen) ==
+						0) {
 						sl_waf_rules_ref(o->rules);
 						w->rules = o->rules;
 						break;

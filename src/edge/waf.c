@@ -80,11 +80,31 @@ secret_name(const char *name, size_t n)
 	return 0;
 }
 
+/* Every "NAME=VALUE" in s (n bytes) whose NAME says it is a credential
+ * gets its VALUE starred, its length kept: a target or a form body's
+ * "token=..." in a match of the whole line. */
+static void
+mask_pairs(char *s, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		size_t b = i, e;
+		if (s[i] != '=')
+			continue;
+		while (b > 0 && strchr("?&; \"'", s[b - 1]) == NULL)
+			b--;
+		if (!secret_name(s + b, i - b))
+			continue;
+		for (e = i + 1; e < n && strchr("&; \"'", s[e]) == NULL; e++)
+			s[e] = '*';
+		i = e;
+	}
+}
+
 void
 sl_waf_mask_data(char *s, size_t n)
 {
 	static const char within[] = " found within ";
-	const char *p = NULL;
+	const char *p = NULL, *end = s + n;
 
 	for (size_t i = 0; i + sizeof(within) - 1 <= n; i++)
 		if (memcmp(s + i, within, sizeof(within) - 1) == 0) {
@@ -92,24 +112,28 @@ sl_waf_mask_data(char *s, size_t n)
 			break;
 		}
 	if (p != NULL) {
-		/* "VARIABLE:NAME: value": the name is past the first ':' */
-		const char *c = memchr(p, ':', n - (size_t)(p - s));
-		const char *end;
-		if (c != NULL) {
-			c++;
-			end = memchr(c, ':', n - (size_t)(c - s));
-			if (end == NULL)
-				end = s + n;
+		/* "VARIABLE:NAME: value", or "VARIABLE: value" without a
+		 * name (REQUEST_URI): the name is past VARIABLE's ':' when
+		 * no space follows it, and ends at ": " */
+		const char *c = memchr(p, ':', (size_t)(end - p));
+		if (c != NULL && c + 1 < end && c[1] != ' ') {
+			const char *name = c + 1, *e = name;
+			while (e + 1 < end && !(e[0] == ':' && e[1] == ' '))
+				e++;
 			/* a JSON argument's name is its path: json.a.token */
-			if (secret_name(c, (size_t)(end - c))) {
+			if (e + 1 < end &&
+			    secret_name(name, (size_t)(e - name))) {
+				char v[96];
+				snprintf(v, sizeof(v), "%.*s",
+					 (int)(e - p < 80 ? e - p : 80), p);
 				snprintf(s, n + 1,
-					 "Matched Data: * found within "
-					 "%.*s: *",
-					 (int)(end - c < 64 ? end - c : 64), c);
+					 "Matched Data: * found within %s: *",
+					 v);
 				return;
 			}
 		}
 	}
+	mask_pairs(s, n);
 	(void)sl_pan_mask(s, n, 0);
 }
 
@@ -264,8 +288,12 @@ rules_error(const char *e, const char *file, char *err, size_t errsz)
 		}
 		while (*rest == ' ')
 			rest++;
-		snprintf(err, errsz, "%.*s:%d: %s", (int)(l - f - 6), f + 6,
-			 atoi(l + 8), rest);
+		if (l - f - 6 > 0)
+			snprintf(err, errsz, "%.*s:%d: %s", (int)(l - f - 6),
+				 f + 6, atoi(l + 8), rest);
+		else /* no name said: the file being loaded */
+			snprintf(err, errsz, "%s:%d: %s", file, atoi(l + 8),
+				 rest);
 	} else if (f != NULL && (l = strstr(f, " at line: ")) != NULL) {
 		/* "Rules must have an ID. File: <not a name> at line: 2" */
 		snprintf(err, errsz, "%s:%d: %.*s", file, atoi(l + 10),

@@ -813,6 +813,17 @@ apply(struct sl_seam *s, const struct sl_conf_extauth *x, struct sl_extauth *ea,
  * payload decoded into a copy (*copy, malloc'd: the caller frees it).
  * Returns how many there are (at most want), *whole set when they are
  * the whole body. */
+int
+sl_exchange_in_full(const struct sl_seam *s)
+{
+	const struct sl_conf_limits *l = &s->lconf->limits;
+
+	/* a buffer at its size now may still grow: a head starts in a
+	 * small one (client.c), which the body's bytes fill at once */
+	return s->in.len >= s->in.cap &&
+	       s->in.cap >= SL_MAX(l->buffer_bytes, l->max_header_bytes);
+}
+
 size_t
 sl_exchange_body_take(struct sl_txn *t, const char *p, size_t avail,
 		      size_t want, const char **out, char **copy, int *whole)
@@ -856,7 +867,7 @@ body_ready(struct sl_seam *s, struct sl_extauth *ea, size_t start)
 	size_t n;
 	int whole;
 
-	if (t->req_ph == SL_TXN_REQ_DONE || s->in.len >= s->in.cap ||
+	if (t->req_ph == SL_TXN_REQ_DONE || sl_exchange_in_full(s) ||
 	    (s->flags & SL_SEAM_F_EOF))
 		return 1;
 	n = sl_exchange_body_take(t, s->in.data + start, s->in.len - start,

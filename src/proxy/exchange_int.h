@@ -594,6 +594,9 @@ void sl_exchange_extauth_body(struct sl_seam *s);
  * it). Returns how many there are (at most want), *whole set when they
  * are the whole body.
  */
+/* Whether the client's buffer is full and cannot grow: no more of the
+ * body comes until it is taken. */
+int sl_exchange_in_full(const struct sl_seam *s);
 size_t sl_exchange_body_take(struct sl_txn *t, const char *p, size_t avail,
 			     size_t want, const char **out, char **copy,
 			     int *whole);

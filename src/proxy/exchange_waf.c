@@ -435,7 +435,7 @@ body_ready(struct sl_seam *s, struct sl_txwaf *tw, size_t start)
 	size_t n;
 	int whole;
 
-	if (t->req_ph == SL_TXN_REQ_DONE || s->in.len >= s->in.cap ||
+	if (t->req_ph == SL_TXN_REQ_DONE || sl_exchange_in_full(s) ||
 	    (s->flags & SL_SEAM_F_EOF))
 		return 1;
 	n = sl_exchange_body_take(t, s->in.data + start, s->in.len - start,

@@ -67,6 +67,8 @@ static const struct tbl tables[] = {
      "CLUSTERS/dns"},
     {sl_conf_tracing_table, SL_CONF_SEC_TRACING, sizeof(struct sl_conf_tracing),
      1, "TOP LEVEL/tracing"},
+    {sl_conf_waf_table, SL_CONF_SEC_WAF, sizeof(struct sl_conf_waf), 9,
+     "TOP LEVEL/waf"},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
