@@ -1,0 +1,1086 @@
+# SPDX-License-Identifier: MIT
+"""The WAF (a route's waf:, libmodsecurity3 with the OWASP Core Rule Set
+of Debian's modsecurity-crs) through the real binary, in front of an
+Upstream that records every request it gets.
+
+What is proved: the CRS's attack families (SQL injection in a query, a
+JSON body and a form body; XSS; path traversal; CRLF and
+smuggling-shaped protocol attacks; command injection; scanners) are
+answered 403 in block mode with nothing upstream, and forwarded whole in
+detect mode, each with its WAF log line (the family's rule and 949110),
+its access line's waf field and its counter; a WAF log of its own, eight
+matches kept; 50 legitimate payment API requests (waf_payments.json:
+names with apostrophes and accents, addresses, amounts, card tokens,
+dates, UUIDs, notes, URLs, queries) pass unchanged, and the shapes the
+CRS flags pass with a per-field exclusion that keeps the rule for every
+other field; each route gets the rule set of its own files and
+exclusions; card numbers and credentials are masked in the WAF log, and
+no raw card number reaches a log; a broken rule file is refused by -t
+and by a reload (the old rules keep blocking) with its file and line; a
+body past body_limit gets 413 (Content-Length or chunked), or with
+partial its first body_limit bytes inspected, and a body within it is
+inspected whole; HTTP/2, Expect: 100-continue and WebSocket handshakes
+are inspected alike; a request without a verdict follows on_failure; a
+route without waf on the same listener is untouched. No time is
+asserted: the deadline cases use a 10 ms timeout against an inspection
+that takes far longer, and the full-queue case asserts only what every
+answer may be and that the counters add up.
+
+Without libmodsecurity (a sluice built without it) or the CRS the suite
+is skipped, but in CI (CI set) it fails."""
+
+import base64
+import glob
+import hashlib
+import json
+import os
+import re
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sltest  # noqa: E402
+from sltest import (Client, Reply, Skip, Upstream, assert_error,  # noqa: E402
+                    build_request, check, chunked, eq, free_port, get, main,
+                    make_config, metric_sum, metrics, read_json_lines,
+                    run_sluice, sighup_reload, start_sluice, test, tmpdir,
+                    to_yaml, wait_until)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CRS_SETUP = "/etc/modsecurity/crs/crs-setup.conf"
+CRS_RULES = "/usr/share/modsecurity-crs/rules/*.conf"
+CRS = [CRS_SETUP, CRS_RULES]
+HOST = "api.pay.test"      # a name: CRS rule 920350 scores a numeric Host
+CARD = "4111111111111111"
+CARD_MASKED = "411111******1111"
+JSON_CT = {"Content-Type": "application/json"}
+FORM_CT = {"Content-Type": "application/x-www-form-urlencoded"}
+
+# REST methods: the CRS allows GET HEAD POST OPTIONS unless told (911100)
+METHODS_CONF = ('SecAction "id:900200,phase:1,nolog,pass,t:none,'
+                "setvar:'tx.allowed_methods=GET HEAD POST OPTIONS PUT "
+                "PATCH DELETE'\"\n")
+
+# ---------------------------------------------------------------------------
+# The environment: libmodsecurity in the binary, the CRS on disk
+
+_have_waf = []
+
+
+def write_yaml(path, cfg):
+    with open(path, "w") as f:
+        f.write(to_yaml(cfg) + "\n")
+    return path
+
+
+def require_waf():
+    """Skips the test (fails it when CI is set) without the CRS or with a
+    sluice built without libmodsecurity."""
+    if not _have_waf:
+        why = None
+        if not os.path.isfile(CRS_SETUP) or not glob.glob(CRS_RULES):
+            why = ("the OWASP CRS is not installed (Debian: "
+                   "modsecurity-crs)")
+        else:
+            cfg, _ = make_config({"c": ["127.0.0.1:9"]}, routes=[
+                {"name": "w", "cluster": "c",
+                 "waf": {"rules": CRS_SETUP}}])
+            path = write_yaml(os.path.join(tmpdir(), "probe.yaml"), cfg)
+            rc, out, err = run_sluice(["-t", "-c", path])
+            if "built without libmodsecurity" in err:
+                why = "sluice was built without libmodsecurity"
+            elif rc != 0:
+                raise AssertionError("sluice -t on a WAF route: %s" % err)
+        _have_waf.append(why)
+    why = _have_waf[0]
+    if why is None:
+        return
+    if os.environ.get("CI"):
+        raise AssertionError(why + " (CI is set: the WAF must be tested)")
+    raise Skip(why)
+
+
+def payments():
+    with open(os.path.join(HERE, "waf_payments.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def json_body(obj):
+    return json.dumps(obj, ensure_ascii=False,
+                      separators=(",", ":")).encode("utf-8")
+
+
+# ---------------------------------------------------------------------------
+# A sluice with WAF routes in front of one Upstream
+
+
+class Gw:
+    """A running sluice with WAF routes, its Upstream, ports and log.
+
+    The access log is written every 200 ms: a test notes what each answer
+    must have logged (blocked, passed, expect) and verify() reads the
+    file once for all of them."""
+
+    def __init__(self, up, sl, port, aport, log):
+        self.up, self.sl, self.port, self.aport, self.log = \
+            up, sl, port, aport, log
+        self.pending = []
+
+    def send(self, method, path, headers=None, body=None, client=None):
+        """One request with Host api.pay.test (a fresh connection, or
+        client's)."""
+        h = [("Host", HOST)] + list((headers or {}).items())
+        if isinstance(body, (dict, list)):
+            body = json_body(body)
+        if client is not None:
+            return client.request(method, path, h, body, None)
+        return get(self.port, path, h, None, method=method, body=body)
+
+    # -- what the logs must say
+
+    def expect(self, rid, what, access, waf=None):
+        """Request rid's access line must have the fields of access; its
+        WAF line, when waf is (action, rule family, route), that action
+        and route and a rule of that family (and 949110 for a CRS
+        family); none when waf is None."""
+        check(rid, "%s: an X-Request-Id" % what)
+        self.pending.append((rid, what, access, waf))
+        return rid
+
+    def blocked(self, r, fam, route="pay", what=""):
+        """r was blocked: 403, sluice's JSON error; the logs to check."""
+        what = what or fam
+        eq(r.status, 403, "%s: status (body %r)" % (what, r.body[:200]))
+        # sluice's 403s say forbidden to the client (as auth's do); the
+        # logs say waf_blocked
+        j = assert_error(r, 403, r.json().get("error"))
+        check(j["error"] in ("forbidden", "waf_blocked"),
+              "%s: the answer's error code %r" % (what, j["error"]))
+        return self.expect(r.header("x-request-id"), what,
+                           {"status": 403, "waf": "blocked", "route": route,
+                            "error": "waf_blocked", "upstream": "-"},
+                           ("blocked", fam, route))
+
+    def passed(self, r, what, route="pay", status=200):
+        eq(r.status, status, "%s: status (body %r)" % (what, r.body[:200]))
+        return self.expect(r.header("x-request-id"), what,
+                           {"status": status, "waf": "pass",
+                            "route": route})
+
+    def lines(self, rids, timeout=5.0):
+        """{rid: {"waf": [...], "access": [...]}} once each rid has its
+        access line (the WAF line is written before it)."""
+        want, out = set(rids), {}
+
+        def scan():
+            out.clear()
+            for j in read_json_lines(self.log, timeout=0, min_count=0):
+                rid = j.get("request_id")
+                if rid in want:
+                    d = out.setdefault(rid, {"waf": [], "access": []})
+                    d["waf" if j.get("type") == "waf" else "access"].append(j)
+            return all(out.get(r, {}).get("access") for r in want)
+        check(wait_until(scan, timeout, 0.05),
+              "no access line for %r" % sorted(r for r in want
+                                               if r not in out))
+        return out
+
+    def verify(self):
+        """Checks every expectation noted; returns {rid: (WAF line or
+        None, access line)}."""
+        found = self.lines([p[0] for p in self.pending])
+        out = {}
+        for rid, what, access, waf in self.pending:
+            a = found[rid]["access"]
+            eq(len(a), 1, "%s: one access line" % what)
+            a = a[0]
+            for k, v in access.items():
+                eq(a.get(k), v, "%s: the access line's %s (%r)"
+                   % (what, k, a))
+            ws = found[rid]["waf"]
+            if waf is None:
+                eq(ws, [], "%s: no WAF line" % what)
+                out[rid] = (None, a)
+                continue
+            eq(len(ws), 1, "%s: one WAF line" % what)
+            w = ws[0]
+            action, fam, route = waf
+            eq((w["action"], w["route"], w["listener"], w["client"],
+                w["method"]), (action, route, "main", "127.0.0.1",
+                               a["method"]), "%s: the WAF line" % what)
+            eq(w["path"], a["path"], "%s: the path as the access log's"
+               % what)
+            if action == "blocked":
+                eq(w["status"], 403, "%s: the WAF line's status" % what)
+            check(family(w["rules"], fam),
+                  "%s: no %sxxx rule in %r" % (what, fam, w["rules"]))
+            if fam.startswith("9"):     # a CRS rule, scored
+                check(949110 in w["rules"], "%s: 949110 (the anomaly "
+                      "score's block) not in %r" % (what, w["rules"]))
+                check(w["anomaly_score"] >= 5, "%s: anomaly_score in %r"
+                      % (what, w))
+            eq([m["id"] for m in w["matches"]], w["rules"],
+               "%s: a match a rule" % what)
+            out[rid] = (w, a)
+        self.pending = []
+        return out
+
+    # -- metrics
+
+    def counts(self, want, route="pay"):
+        """Checks sluice_waf_requests_total{route,result} for each
+        result in want ({result: n}; the others 0)."""
+        results = ("pass", "blocked", "detected", "over_limit",
+                   "failed_denied", "failed_allowed")
+        got = {}
+
+        def read():
+            m = metrics(self.aport)
+            got.clear()
+            for r in results:
+                got[r] = metric_sum(m, "sluice_waf_requests_total",
+                                    listener="main", route=route, result=r)
+            return all(got[r] == want.get(r, 0) for r in results)
+        wait_until(read, 3.0)
+        eq(got, {r: float(want.get(r, 0)) for r in results},
+           "sluice_waf_requests_total of route %s" % route)
+
+    def inspections(self, route="pay"):
+        return metric_sum(metrics(self.aport),
+                          "sluice_waf_inspect_seconds_count", route=route)
+
+
+def waf_route(name, prefix=None, rules=None, **waf):
+    """A route to the cluster "pay" with waf: (CRS rules unless told).
+    The verdict's deadline is 10s unless told: on a loaded machine the
+    WAF threads, niced under the loops, may take far longer than the
+    default second, and a 503 no test asked for is a flake."""
+    w = {"rules": rules or CRS, "timeout": "10s"}
+    w.update(waf)
+    r = {"name": name, "cluster": "pay", "waf": w}
+    if prefix:
+        r["match"] = {"path_prefix": prefix}
+    return r
+
+
+def start(routes, handler=None, waf=None, listener_opts=None, limits=None,
+          workers=1):
+    """sluice with these routes, its access log (JSON, the WAF's lines
+    beside) and an admin listener. Returns a Gw."""
+    up = Upstream("pay", handler)
+    log = os.path.join(tmpdir(), "access.log")
+    aport = free_port()
+    extra = {"admin": {"address": "127.0.0.1:%d" % aport}}
+    if waf:
+        extra["waf"] = waf
+    cfg, port = make_config({"pay": [up]}, routes=routes, access_log=log,
+                            limits=limits, listener_opts=listener_opts,
+                            workers=workers, extra=extra)
+    sl = start_sluice(cfg)
+    return Gw(up, sl, port, aport, log)
+
+
+def family(rules, prefix):
+    return [i for i in rules if str(i).startswith(prefix)]
+
+
+# ---------------------------------------------------------------------------
+# The CRS's attack families
+
+# (what, method, path, fields, body, the rule family expected)
+ATTACKS = [
+    ("SQL injection in a query", "GET",
+     "/v1/charges?id=1%27%20OR%201%3D1--", {}, None, "942"),
+    ("SQL injection in a JSON body", "POST", "/v1/customers", JSON_CT,
+     {"name": "Eve", "customer_id":
+      "1' UNION SELECT card_number, cvv FROM cards--"}, "942"),
+    ("SQL injection in a form body", "POST", "/v1/login", FORM_CT,
+     b"email=a%40example.com%27%20OR%20%271%27%3D%271&remember=1", "942"),
+    ("XSS in a query", "GET",
+     "/v1/search?q=%3Cscript%3Ealert(document.cookie)%3C%2Fscript%3E", {},
+     None, "941"),
+    ("XSS in a JSON body", "POST", "/v1/customers", JSON_CT,
+     {"name": "<img src=x onerror=alert(1)>"}, "941"),
+    ("path traversal, encoded, in the path", "GET",
+     "/v1/receipts/%2e%2e%2f%2e%2e%2fetc%2fpasswd", {}, None, "930"),
+    ("path traversal in a query", "GET",
+     "/v1/receipts?file=../../etc/passwd", {}, None, "930"),
+    ("CRLF header injection in a query", "GET",
+     "/v1/redirect?next=%0d%0aSet-Cookie:%20sid=evil", {}, None, "921"),
+    ("a smuggled request in a JSON field", "POST", "/v1/notes", JSON_CT,
+     {"memo": "x\r\nGET /admin HTTP/1.1\r\nHost: internal"}, "921"),
+    ("command injection in a query", "GET",
+     "/v1/export?name=report;cat%20/etc/passwd", {}, None, "932"),
+    ("command injection in a JSON body", "POST", "/v1/export", JSON_CT,
+     {"filename": "a.csv; cat /etc/passwd"}, "932"),
+    ("scanner: Nikto", "GET", "/v1/charges",
+     {"User-Agent": "Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) "
+      "(Test:000001)"}, None, "913"),
+    ("scanner: sqlmap", "GET", "/v1/charges",
+     {"User-Agent": "sqlmap/1.7.2#stable (https://sqlmap.org)"}, None,
+     "913"),
+]
+
+
+@test
+def the_crs_attack_families_are_blocked_and_nothing_goes_upstream():
+    require_waf()
+    gw = start([waf_route("pay", "/pay")])
+    for what, method, path, hdrs, body, fam in ATTACKS:
+        gw.blocked(gw.send(method, "/pay" + path, hdrs, body), fam,
+                   what=what)
+    gw.verify()
+    eq(gw.up.requests, [], "no attack reached the upstream")
+    eq(gw.up.accepts, 0, "the upstream was never even connected to")
+    gw.counts({"blocked": len(ATTACKS)})
+    eq(gw.inspections(), len(ATTACKS), "each inspection timed")
+    eq(len(re.findall(r"route=pay: 403 waf_blocked ", gw.sl.stderr())),
+       len(ATTACKS), "an info line a blocked request")
+    gw.sl.stop()
+
+
+@test
+def detect_mode_forwards_every_attack_whole_and_logs_it():
+    require_waf()
+    gw = start([waf_route("pay", "/pay", mode="detect")])
+    sent = []
+    for what, method, path, hdrs, body, fam in ATTACKS:
+        raw = json_body(body) if isinstance(body, dict) else body
+        r = gw.send(method, "/pay" + path, hdrs, raw)
+        eq(r.status, 200, "%s: forwarded" % what)
+        gw.expect(r.header("x-request-id"), what,
+                  {"status": 200, "waf": "detected", "error": ""},
+                  ("detected", fam, "pay"))
+        sent.append((method, "/pay" + path, raw or b""))
+    gw.verify()
+    got = [(q.method, q.target, q.body) for q in gw.up.requests]
+    eq(got, sent, "every request reached the upstream as sent")
+    gw.counts({"detected": len(ATTACKS)})
+    check("waf_blocked" not in gw.sl.stderr(), "nothing blocked")
+    gw.sl.stop()
+
+
+@test
+def the_waf_log_of_its_own_keeps_eight_matches_and_counts_the_rest():
+    """waf: log: PATH puts the WAF lines there, not in the access log; a
+    request that trips many rules logs the first eight matches and
+    more_matches counts the others."""
+    require_waf()
+    wlog = os.path.join(tmpdir(), "waf.log")
+    gw = start([waf_route("pay", "/pay")], waf={"log": wlog})
+    r = gw.send("GET", "/pay/v1/search?a=%3Cscript%3Ealert(1)%3C/script%3E"
+                "&b=1%27%20UNION%20SELECT%20password%20FROM%20users--"
+                "&c=;cat%20/etc/passwd&d=../../etc/shadow",
+                {"User-Agent": "sqlmap/1.7.2#stable"})
+    eq(r.status, 403, "blocked")
+    rid = r.header("x-request-id")
+    a = gw.lines([rid])[rid]
+    eq(a["waf"], [], "no WAF line in the access log")
+    eq(a["access"][0]["waf"], "blocked", "the access line")
+    w = read_json_lines(wlog, lambda j: j.get("request_id") == rid)
+    eq(len(w), 1, "one line in the WAF log")
+    w = w[0]
+    eq((len(w["rules"]), len(w["matches"])), (8, 8), "eight kept")
+    check(w.get("more_matches", 0) >= 1, "the rest counted: %r" % w)
+    check(family(w["rules"], "913") and family(w["rules"], "930"),
+          "the first rules matched, in order: %r" % w["rules"])
+    gw.sl.stop()
+
+
+# ---------------------------------------------------------------------------
+# Legitimate payment traffic: no false positives at paranoia level 1
+
+
+SDK_FIELDS = {"Accept": "application/json",
+              "User-Agent": "acme-pay-sdk/2.3.1 (python 3.11; linux)",
+              "Authorization": "Bearer sk_test_51Mz0aKJZ9Qx7cYq2"}
+
+
+def methods_conf(name="methods"):
+    """A rule file that lets PUT, PATCH and DELETE through
+    (tx.allowed_methods), listed before the CRS's rules."""
+    path = os.path.join(tmpdir(), name + ".conf")
+    with open(path, "w") as f:
+        f.write(METHODS_CONF)
+    return path
+
+
+def send_payment(gw, prefix, q, client=None, i=0):
+    """One request of waf_payments.json under prefix, as an SDK sends
+    it; returns (response, the body sent)."""
+    h = dict(SDK_FIELDS)
+    body = None
+    if "json" in q:
+        body = json_body(q["json"])
+        h.update(JSON_CT)
+        h["Idempotency-Key"] = "4f1c2b8e-9d3a-4e6f-8b7c-%012d" % i
+    return gw.send(q["method"], prefix + q["path"], h, body, client), body
+
+
+@test
+def legitimate_payment_requests_pass_unchanged():
+    require_waf()
+    data = payments()["requests"]
+    check(sum(1 for q in data if "json" in q) >= 30, "30 JSON bodies")
+    gw = start([waf_route("pay", "/pay",
+                          rules=[methods_conf(), CRS_SETUP, CRS_RULES])])
+    c = Client(gw.port)
+    sent = []
+    for i, q in enumerate(data):
+        r, body = send_payment(gw, "/pay", q, c, i)
+        gw.passed(r, "%s %s %s (a false positive? see its WAF line)"
+                  % (q["method"], q["path"], q.get("json", "")))
+        sent.append((q["method"], "/pay" + q["path"], body or b""))
+    c.close()
+    gw.verify()
+    got = [(u.method, u.target, u.body) for u in gw.up.requests]
+    eq(len(got), len(sent), "every request reached the upstream")
+    for g, s in zip(got, sent):
+        eq(g, s, "the request upstream, body byte for byte")
+    gw.counts({"pass": len(data)})
+    gw.sl.stop()
+
+
+@test
+def flagged_legitimate_shapes_pass_with_a_per_field_exclusion():
+    """What the CRS flags in legitimate payment traffic at paranoia level
+    1 (waf_payments.json's "flagged"): blocked without the route's
+    exclusion, forwarded unchanged with it, while the same rule still
+    blocks the same text, or an SQL injection, in any other field. And
+    PUT, PATCH and DELETE: blocked (911100) until tx.allowed_methods
+    names them."""
+    require_waf()
+    d = payments()
+    flagged = d["flagged"]
+    gw = start([
+        waf_route("crs", "/crs"),
+        waf_route("strict", "/strict",
+                  rules=[methods_conf("strict"), CRS_SETUP, CRS_RULES]),
+        waf_route("pay", "/pay",
+                  rules=[methods_conf("pay"), CRS_SETUP, CRS_RULES],
+                  exclude=[f["exclude"] for f in flagged])])
+    passed = []
+    for f in flagged:
+        r, body = send_payment(gw, "/strict", f)
+        gw.blocked(r, str(f["rule"]), route="strict",
+                   what="%s, without the exclusion" % f["why"])
+        r, body = send_payment(gw, "/pay", f)
+        gw.passed(r, "%s, with %r" % (f["why"], f["exclude"]))
+        passed.append(("/pay" + f["path"], body or b""))
+        if "json" in f and f["exclude"]["field"].startswith("ARGS:json."):
+            # the same text in another field: the rule still looks there
+            name = f["exclude"]["field"][len("ARGS:json."):]
+            other = dict(f["json"])
+            other["memo"] = other.pop(name)
+            r, _ = send_payment(gw, "/pay", dict(f, json=other))
+            gw.blocked(r, str(f["rule"]),
+                       what="%s, in another field" % f["why"])
+    # an SQL injection beside the excluded note: 942100 still blocks it
+    note = next(f for f in flagged if f["rule"] == 942100)
+    r, _ = send_payment(gw, "/pay", dict(note, json=dict(
+        note["json"], customer_id="1' OR 1=1--")))
+    sqli = gw.blocked(r, "942100", what="SQL injection beside the note")
+    # REST methods: 911100 without tx.allowed_methods
+    rest = [q for q in d["requests"]
+            if q["method"] in ("PUT", "PATCH", "DELETE")]
+    for m in ("PUT", "PATCH", "DELETE"):
+        q = next(q for q in rest if q["method"] == m)
+        r, _ = send_payment(gw, "/crs", q)
+        gw.blocked(r, "911100", route="crs", what=m)
+        r, body = send_payment(gw, "/strict", q)
+        gw.passed(r, "%s with tx.allowed_methods" % m, route="strict")
+        passed.append(("/strict" + q["path"], body or b""))
+    found = gw.verify()
+    hit = [x for x in found[sqli][0]["matches"] if x["id"] == 942100]
+    check(hit and "ARGS:json.customer_id" in hit[0]["data"],
+          "942100 matched customer_id: %r" % hit)
+    eq([(u.target, u.body) for u in gw.up.requests], passed,
+       "only the legitimate requests went upstream, unchanged")
+    gw.sl.stop()
+
+
+@test
+def routes_with_other_rules_or_exclusions_get_their_own_rule_set():
+    """Routes share a loaded set only when their files and exclusions
+    are all the same: two routes whose rules start with the same file
+    but differ after it, or differ in exclusions, each get their own."""
+    require_waf()
+    f = next(f for f in payments()["flagged"] if f["rule"] == 942100)
+    gw = start([
+        waf_route("crs", "/crs"),
+        waf_route("excl", "/excl", exclude=[f["exclude"]]),
+        waf_route("methods", "/methods",
+                  rules=[CRS_SETUP, methods_conf(), CRS_RULES])])
+    r, _ = send_payment(gw, "/crs", f)
+    gw.blocked(r, "942100", route="crs", what="the note, no exclusion")
+    r, _ = send_payment(gw, "/excl", f)
+    gw.passed(r, "the note on the route that excludes it", route="excl")
+    put = {"method": "PUT", "path": "/v1/customers/cus_1",
+           "json": {"name": "Zoë"}}
+    r, _ = send_payment(gw, "/crs", put)
+    gw.blocked(r, "911100", route="crs", what="PUT, default methods")
+    r, _ = send_payment(gw, "/methods", put)
+    gw.passed(r, "PUT on the route whose file allows it", route="methods")
+    gw.verify()
+    gw.sl.stop()
+
+
+# ---------------------------------------------------------------------------
+# Masking: card numbers and credentials in the WAF log
+
+
+def no_raw_card(gw, secrets=()):
+    """The raw card number (and each of secrets) appears in no log."""
+    with open(gw.log, encoding="utf-8") as f:
+        text = f.read()
+    for where, t in (("the access/WAF log", text),
+                     ("the error log", gw.sl.stderr())):
+        for s in (CARD, "4111 1111 1111 1111") + tuple(secrets):
+            bad = [line for line in t.splitlines() if s in line]
+            check(not bad, "%r in %s:\n%s" % (s, where,
+                                              "\n".join(bad)[:1500]))
+
+
+@test
+def card_numbers_and_credentials_are_masked_in_the_waf_log():
+    require_waf()
+    gw = start([waf_route("pay", "/pay")])
+    # a card number beside an SQL injection: a JSON field, a query
+    cards = [
+        gw.blocked(gw.send("POST", "/pay/v1/charges", JSON_CT, {
+            "memo": CARD + "' UNION SELECT pan FROM cards--"}), "942",
+            what="a card in a JSON field"),
+        gw.blocked(gw.send("GET", "/pay/v1/charges?ref=%s%%27%%20OR%%201"
+                           "%%3D1--" % CARD), "942",
+                   what="a card in a query"),
+        gw.blocked(gw.send("POST", "/pay/v1/charges", JSON_CT, {
+            "memo": "4111 1111 1111 1111' OR 1=1--"}), "942",
+            what="a card written in groups")]
+    # a credential's field: none of its value
+    creds = [
+        (gw.blocked(gw.send("POST", "/pay/v1/charges", JSON_CT,
+                            {"card_token": "tok_' OR 1=1--"}), "942",
+                    what="card_token"), "card_token"),
+        (gw.blocked(gw.send("POST", "/pay/v1/login", JSON_CT,
+                            {"user": "bob", "password": "' or '1'='1"}),
+                    "942", what="a JSON password"), "password"),
+        (gw.blocked(gw.send("POST", "/pay/v1/login", FORM_CT,
+                            b"user=bob&password=%27%20or%20%271%27%3D%271"),
+                    "942", what="a form password"), "password")]
+    found = gw.verify()
+    for rid in cards[:2]:
+        w = found[rid][0]
+        data = [m["data"] for m in w["matches"] if m["id"] == 942100][0]
+        check(CARD_MASKED in data, "masked in the matched data: %r" % data)
+    eq(found[cards[1]][0]["path"], "/pay/v1/charges?ref=*", "the path")
+    data = found[cards[2]][0]["matches"][0]["data"]
+    check(data.endswith("1111' OR 1=1--") and "*" in data,
+          "the grouped card masked, the match kept: %r" % data)
+    for rid, name in creds:
+        for m in found[rid][0]["matches"]:
+            if m["data"]:
+                check(re.match(r"^Matched Data: \* found within "
+                               r"[A-Za-z_.:]*%s: \*$" % name, m["data"]),
+                      "%s: the value masked: %r" % (name, m["data"]))
+    no_raw_card(gw, ["tok_' OR 1=1--", "' or '1'='1"])
+    gw.sl.stop()
+    no_raw_card(gw)
+
+
+@test
+def a_card_number_in_a_matched_request_line_is_masked():
+    """Rules that match the whole request line (930110 on REQUEST_URI)
+    log it as the matched value: a card number in it is masked, whatever
+    else the line holds (a word such as token)."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay")])
+    for q in ("file=../../etc/hosts&card=" + CARD,
+              "file=../../etc/hosts&token=" + CARD):
+        gw.blocked(gw.send("GET", "/pay/v1/receipts?" + q), "930", what=q)
+    gw.verify()
+    gw.sl.stop()
+    no_raw_card(gw)
+
+
+# ---------------------------------------------------------------------------
+# Broken rule files: -t and reloads
+
+
+LOCAL_RULE = ('SecRule ARGS:probe "@streq %s" '
+              '"id:10001,phase:2,deny,status:403,log,msg:\'local rule\'"\n')
+BROKEN = 'SecRule ARGS:other "@rx x" "id:10002,phase:2,nosuchaction"\n'
+
+
+def rules_key_place(conf_path):
+    """FILE:LINE:COL of the value of the first "rules:" key (as
+    to_yaml writes it: a block sequence on the next line)."""
+    with open(conf_path) as f:
+        lines = f.read().splitlines()
+    for n, line in enumerate(lines, 1):
+        if line.strip() == "rules:":
+            return "%s:%d:%d" % (conf_path, n + 1, lines[n].index("-") + 1)
+    raise AssertionError("no rules: in %s" % conf_path)
+
+
+@test
+def a_broken_rule_file_is_refused_by_t_and_by_a_reload():
+    require_waf()
+    d = tmpdir()
+    local = os.path.join(d, "local.conf")
+    with open(local, "w") as f:
+        f.write(LOCAL_RULE % "blockme" + BROKEN)
+    routes = [waf_route("pay", "/pay", rules=CRS + [local])]
+    cfg, _ = make_config({"pay": ["127.0.0.1:9"]}, routes=routes)
+    path = write_yaml(os.path.join(d, "broken.yaml"), cfg)
+    rc, out, err = run_sluice(["-t", "-c", path])
+    check(rc != 0, "-t accepted a broken rule file: %r" % err)
+    check(re.search(r"^%s: error: route \"pay\": waf: %s:2: Expecting an "
+                    r"action" % (re.escape(rules_key_place(path)),
+                                 re.escape(local)), err, re.M),
+          "-t names the configuration's place, the file and its line: %r"
+          % err)
+    # a running sluice: the broken file refuses the reload
+    with open(local, "w") as f:
+        f.write(LOCAL_RULE % "blockme")
+    gw = start(routes)
+    gw.sl.expect_errors(r"^reload: ", r"waf: .*local\.conf:2")
+    attack = "/pay/v1/charges?id=1%27%20OR%201%3D1--"
+
+    def serves(gen, local_value):
+        gw.blocked(gw.send("GET", attack), "942", what="CRS, %s" % gen)
+        r = gw.send("GET", "/pay/v1/charges?probe=" + local_value)
+        gw.blocked(r, "10001", what="the local rule, %s" % gen)
+        gw.passed(gw.send("GET", "/pay/v1/charges?limit=10"),
+                  "a legitimate request, %s" % gen)
+    serves("first", "blockme")
+    with open(local, "w") as f:
+        f.write(LOCAL_RULE % "blockme" + BROKEN)
+    res, log = sighup_reload(gw.sl, gw.aport)
+    eq(res, "failed", "a reload with a broken rule file")
+    check(re.search(r"waf: %s:2: Expecting an action" % re.escape(local),
+                    log), "the refusal names the file and line: %r" % log)
+    serves("after the refused reload", "blockme")
+    # fixed, and the local rule now matches another value: it loads
+    with open(local, "w") as f:
+        f.write(LOCAL_RULE % "blockme-too")
+    res, log = sighup_reload(gw.sl, gw.aport)
+    eq(res, "ok", "the fixed file reloads: %r" % log)
+    serves("after the fixed reload", "blockme-too")
+    gw.passed(gw.send("GET", "/pay/v1/charges?probe=blockme"),
+              "the old local rule is gone")
+    gw.verify()
+    eq(gw.up.paths(), ["/pay/v1/charges?limit=10"] * 3 +
+       ["/pay/v1/charges?probe=blockme"], "what went upstream")
+    gw.sl.stop()
+
+
+# ---------------------------------------------------------------------------
+# Bodies past body_limit
+
+
+KiB = 1024
+CHUNKED = {"Transfer-Encoding": "chunked"}
+
+
+@test
+def a_body_over_body_limit_is_refused_with_413():
+    require_waf()
+    gw = start([waf_route("pay", "/pay", body_limit="1KiB")])
+    body = b"pad=" + b"a" * (2 * KiB - 4)
+    for what, hdrs, raw in [("Content-Length", FORM_CT, body),
+                            ("chunked", dict(FORM_CT, **CHUNKED),
+                             chunked(body, 512))]:
+        c = Client(gw.port)
+        r = gw.send("POST", "/pay/v1/upload", hdrs, raw, client=c)
+        assert_error(r, 413, "waf_body_too_large", close=True)
+        check(c.wait_closed(), "%s: the connection is closed" % what)
+        c.close()
+        gw.expect(r.header("x-request-id"), what,
+                  {"status": 413, "waf": "over_limit",
+                   "error": "waf_body_too_large", "upstream": "-"})
+    gw.passed(gw.send("POST", "/pay/v1/upload", FORM_CT,
+                      b"pad=" + b"a" * 1000), "a body within body_limit")
+    gw.verify()
+    eq(gw.up.paths(), ["/pay/v1/upload"], "only the last went upstream")
+    gw.counts({"over_limit": 2, "pass": 1})
+    eq(gw.inspections(), 1, "a body over the limit is not inspected")
+    gw.sl.stop()
+
+
+@test
+def partial_inspects_the_first_body_limit_bytes():
+    require_waf()
+    gw = start([waf_route("pay", "/pay", body_limit="1KiB",
+                          on_body_limit="partial")])
+    sqli = b"q=1%27%20OR%201%3D1--"
+    early = sqli + b"&pad=" + b"a" * 2000
+    late = b"pad=" + b"a" * 2000 + b"&" + sqli
+    te = dict(FORM_CT, **CHUNKED)
+    rids = []
+    for what, hdrs, body in [("Content-Length", FORM_CT, early),
+                             ("chunked", te, chunked(early, 700))]:
+        r = gw.send("POST", "/pay/v1/upload", hdrs, body)
+        rids.append(gw.blocked(r, "942", what="an early attack, %s" % what))
+    for what, hdrs, body in [("Content-Length", FORM_CT, late),
+                             ("chunked", te, chunked(late, 700))]:
+        r = gw.send("POST", "/pay/v1/upload", hdrs, body)
+        gw.passed(r, "an attack past body_limit, %s" % what)
+        eq(gw.up.requests[-1].body, late, "forwarded whole, %s" % what)
+    found = gw.verify()
+    for rid in rids:
+        eq(found[rid][0].get("body"), "partial", "the WAF line says the "
+           "body inspected was cut")
+    gw.counts({"blocked": 2, "pass": 2})
+    gw.sl.stop()
+
+
+@test
+def a_body_within_body_limit_is_not_refused():
+    """The default body_limit (32 KiB): a legitimate body of 8 KiB sent
+    with its head in one write is inspected and forwarded, not refused
+    413 as if over the limit where the first read into the client's
+    buffer ended."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay")])
+    legit = json_body({"items": [{"sku": "SKU-%05d" % i, "qty": 1,
+                                  "name": "Café crème, 250 g"}
+                                 for i in range(150)]})
+    check(6 * KiB < len(legit) < 16 * KiB, "a body of %d bytes" % len(legit))
+    for what, hdrs, raw in [("Content-Length", JSON_CT, legit),
+                            ("chunked", dict(JSON_CT, **CHUNKED),
+                             chunked(legit, 4096))]:
+        r = gw.send("POST", "/pay/v1/orders", hdrs, raw)
+        gw.passed(r, "a legitimate %d-byte body (%s)" % (len(legit), what))
+    gw.verify()
+    eq([u.body for u in gw.up.requests], [legit, legit], "upstream")
+    gw.sl.stop()
+
+
+@test
+def an_attack_within_body_limit_is_found_past_the_first_read():
+    """The default body_limit (32 KiB), on_body_limit reject or partial:
+    an attack at byte 6,000 of a body sent with its head in one write is
+    found (not refused 413, nor passed as past the limit)."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay"),
+                waf_route("part", "/part", on_body_limit="partial")])
+    late = b"pad=" + b"a" * 6000 + b"&q=1%27%20OR%201%3D1--"
+    for route in ("part", "pay"):
+        r = gw.send("POST", "/%s/v1/upload" % route, FORM_CT, late)
+        gw.blocked(r, "942", route=route,
+                   what="an attack at byte 6000, route %s" % route)
+    gw.verify()
+    eq(gw.up.requests, [], "nothing upstream")
+    gw.sl.stop()
+
+
+@test
+def t_refuses_a_body_limit_the_buffer_cannot_hold():
+    require_waf()
+    d = tmpdir()
+    for body_limit, ok in (("32KiB", False), ("8KiB", True)):
+        cfg, _ = make_config({"pay": ["127.0.0.1:9"]},
+                             limits={"buffer_bytes": "16KiB",
+                                     "max_header_bytes": "8KiB"},
+                             routes=[waf_route("pay", rules=[CRS_SETUP],
+                                               body_limit=body_limit)])
+        path = write_yaml(os.path.join(d, "limit.yaml"), cfg)
+        rc, out, err = run_sluice(["-t", "-c", path])
+        if ok:
+            eq(rc, 0, "body_limit %s fits: %s" % (body_limit, err))
+            continue
+        check(rc != 0, "-t accepted body_limit %s" % body_limit)
+        check(re.search(r"^%s: error: route \"pay\": waf: body_limit "
+                        r"\(32768 bytes\) and listener \"main\"'s "
+                        r"max_header_bytes \(8192\) are more than its "
+                        r"buffer_bytes \(16384\)"
+                        % re.escape(rules_key_place(path)), err, re.M),
+              "the error: %r" % err)
+
+
+# ---------------------------------------------------------------------------
+# HTTP/2, Expect: 100-continue, WebSocket
+
+
+JSON_CT_H2 = [("content-type", "application/json")]
+
+
+def h2_blocked(gw, st, fam, what):
+    eq(st.status, 403, "%s: status" % what)
+    return gw.expect(st.header("x-request-id"), what,
+                     {"status": 403, "waf": "blocked",
+                      "error": "waf_blocked"}, ("blocked", fam, "pay"))
+
+
+@test
+def http2_requests_are_inspected_alike():
+    require_waf()
+    if sltest.over_tls():
+        raise Skip("h2c prior knowledge: plain TCP only")
+    import h2test
+    if not h2test.HAVE_H2:
+        raise Skip("python3-h2 is not installed")
+    gw = start([waf_route("pay", "/pay")],
+               listener_opts={"protocols": ["h2", "http/1.1"]})
+    c = h2test.H2Client(gw.port, host=HOST)
+    h2_blocked(gw, c.get("/pay/v1/charges?id=1%27%20OR%201%3D1--"), "942",
+               "h2 GET, SQL injection in the query")
+    st = c.response(c.request("POST", "/pay/v1/charges", JSON_CT_H2,
+                              body=json_body({"customer_id": "1' UNION "
+                                              "SELECT pan FROM cards--"})))
+    h2_blocked(gw, st, "942", "h2 POST, SQL injection in the JSON body")
+    legit = json_body({"amount": 1999, "currency": "EUR",
+                       "card_token": "tok_1Nv0Qz2eZvKYlo2C",
+                       "name": "Zoë O'Brien"})
+    st = c.response(c.request("POST", "/pay/v1/charges", JSON_CT_H2,
+                              body=legit))
+    eq(st.status, 200, "a legitimate h2 POST")
+    gw.expect(st.header("x-request-id"), "a legitimate h2 POST",
+              {"status": 200, "waf": "pass"})
+    eq(gw.up.requests[-1].body, legit, "its body upstream, intact")
+    c.close()
+    # :authority stands for Host: a numeric one is scored (920350)
+    c = h2test.H2Client(gw.port)       # :authority 127.0.0.1:PORT
+    rid = h2_blocked(gw, c.get("/pay/v1/receipts?file=../../etc/passwd"),
+                     "930", "h2, a numeric :authority")
+    c.close()
+    found = gw.verify()
+    check(920350 in found[rid][0]["rules"], "the :authority given as Host: "
+          "%r" % found[rid][0]["rules"])
+    eq(len(gw.up.requests), 1, "only the legitimate request went up")
+    gw.counts({"blocked": 3, "pass": 1})
+    gw.sl.stop()
+
+
+@test
+def expect_100_continue_bodies_are_inspected_before_going_upstream():
+    require_waf()
+    gw = start([waf_route("pay", "/pay")])
+    legit = json_body({"name": "José O'Brien", "amount": "12.50"})
+    for body, status in [(json_body({"q": "1' OR 1=1--"}), 403),
+                         (legit, 200)]:
+        c = Client(gw.port)
+        h = [("Host", HOST), ("Content-Type", "application/json"),
+             ("Expect", "100-continue"), ("Content-Length", str(len(body)))]
+        c.send(build_request("POST", "/pay/v1/charges", h, None, None))
+        r = c.read_response(stop_at_interim=True)
+        eq(r.status, 100, "sluice sends 100 Continue itself")
+        eq(gw.up.accepts, 0, "before the upstream is asked")
+        c.send(body)
+        r = c.read_response("POST")
+        if status == 403:
+            gw.blocked(r, "942", what="Expect, an attack in the body")
+            eq(gw.up.accepts, 0, "nothing upstream")
+        else:
+            gw.passed(r, "Expect, a legitimate body")
+        c.close()
+    gw.verify()
+    eq([u.body for u in gw.up.requests], [legit], "the body went up whole")
+    gw.sl.stop()
+
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def ws_upstream(req):
+    """Switches to WebSocket (then closes: the tunnel is not tested)."""
+    key = req.header("Sec-WebSocket-Key") or ""
+    acc = base64.b64encode(hashlib.sha1(key.encode() + GUID).digest())
+    return Reply(action="raw", close=True, raw=(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + acc +
+        b"\r\n\r\n"))
+
+
+@test
+def a_websocket_handshake_is_inspected():
+    require_waf()
+    route = waf_route("pay", "/pay")
+    route["upgrade"] = ["websocket"]
+    gw = start([route], handler=ws_upstream)
+    ws = {"Connection": "Upgrade", "Upgrade": "websocket",
+          "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+          "Sec-WebSocket-Version": "13"}
+    gw.blocked(gw.send("GET", "/pay/ws?id=1%27%20OR%201%3D1--", ws), "942",
+               what="an attack in the handshake's query")
+    eq(gw.up.accepts, 0, "nothing upstream")
+    c = Client(gw.port)
+    c.send(build_request("GET", "/pay/ws?account=acct_1032D82e",
+                         [("Host", HOST)] + list(ws.items()), None, None))
+    r = c.read_response(stop_at_interim=True)
+    eq(r.status, 101, "a legitimate handshake switches")
+    c.close()
+    gw.passed(r, "the handshake", status=101)
+    gw.verify()
+    eq(gw.up.paths(), ["/pay/ws?account=acct_1032D82e"], "upstream")
+    gw.counts({"blocked": 1, "pass": 1})
+    gw.sl.stop()
+
+
+# ---------------------------------------------------------------------------
+# No verdict: on_failure
+
+
+def heavy_cookie(n):
+    """A Cookie field the CRS takes long to inspect: n cookies, each
+    looked at by every rule on REQUEST_COOKIES (600: over a tenth of a
+    second where a payment request takes 2 ms). Kept short of seconds: a
+    stop waits for the inspection a WAF thread runs, and those threads
+    are niced under the loops."""
+    return {"Cookie": "; ".join("c%d=v%d" % (i, i) for i in range(n))}
+
+
+@test
+def no_verdict_in_time_follows_on_failure():
+    """timeout 10ms against an inspection of 600 cookies: no verdict in
+    time on any machine (load only makes the inspection longer)."""
+    require_waf()
+    gw = start([waf_route("deny", "/deny", timeout="10ms"),
+                waf_route("deny403", "/d403", timeout="10ms",
+                          failure_status=403),
+                waf_route("allow", "/allow", timeout="10ms",
+                          on_failure="allow")])
+    big = heavy_cookie(600)
+    r = gw.send("GET", "/deny/v1/charges", big)
+    assert_error(r, 503, "waf_unavailable")
+    eq(r.header("retry-after"), "1", "Retry-After")
+    gw.expect(r.header("x-request-id"), "deny",
+              {"status": 503, "waf": "failed_denied", "upstream": "-"})
+    r = gw.send("GET", "/d403/v1/charges", big)
+    assert_error(r, 403, "waf_unavailable")
+    eq(r.header("retry-after"), None, "no Retry-After with a 403")
+    gw.expect(r.header("x-request-id"), "deny, 403",
+              {"status": 403, "waf": "failed_denied"})
+    r = gw.send("GET", "/allow/v1/charges", big)
+    eq(r.status, 200, "on_failure: allow forwards it")
+    gw.expect(r.header("x-request-id"), "allow",
+              {"status": 200, "waf": "failed_allowed"})
+    gw.verify()
+    eq(gw.up.paths(), ["/allow/v1/charges"], "only the allowed one went up")
+    gw.counts({"failed_denied": 1}, route="deny")
+    gw.counts({"failed_denied": 1}, route="deny403")
+    gw.counts({"failed_allowed": 1}, route="allow")
+    err = gw.sl.stderr()
+    for route, tail in (("deny", r"$"), ("deny403", r"$"),
+                        ("allow", r"; on_failure: allow$")):
+        check(re.search(r" warn: conn=\d+ request_id=\S+ route=%s: waf: no "
+                        r"verdict \(timeout\)%s" % (route, tail), err, re.M),
+              "the warn line of route %s:\n%s" % (route, err[-2000:]))
+    gw.sl.stop()
+
+
+@test
+def a_full_queue_answers_every_request_as_documented():
+    """threads 1, queue 1, sixteen requests at once, each some hundredths
+    of a second to inspect: some may find the queue full (or pass their
+    deadline); every answer is 200 or 503 waf_unavailable, and the
+    counters, the warn lines and the upstream agree on how many of
+    each."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay")], waf={"threads": 1, "queue": 1})
+    n = 16
+    results = [None] * n
+    go = threading.Barrier(n)
+
+    def one(i):
+        c = Client(gw.port, timeout=20)
+        go.wait(10)
+        results[i] = gw.send("GET", "/pay/v1/charges/%d" % i,
+                             heavy_cookie(200), client=c)
+        c.close()
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    ok = [i for i, r in enumerate(results) if r is not None and
+          r.status == 200]
+    denied = [i for i, r in enumerate(results) if r is not None and
+              r.status == 503]
+    eq(len(ok) + len(denied), n, "every answer 200 or 503: %r"
+       % [r and r.status for r in results])
+    for i in denied:
+        assert_error(results[i], 503, "waf_unavailable")
+        eq(results[i].header("retry-after"), "1", "Retry-After")
+        gw.expect(results[i].header("x-request-id"), "denied %d" % i,
+                  {"status": 503, "waf": "failed_denied"})
+    for i in ok:
+        gw.passed(results[i], "request %d" % i)
+    gw.verify()
+    eq(sorted(gw.up.paths()), sorted("/pay/v1/charges/%d" % i for i in ok),
+       "the upstream got exactly the 200s")
+    gw.counts({"pass": len(ok), "failed_denied": len(denied)})
+    warns = re.findall(r"route=pay: waf: no verdict \((queue_full|timeout)\)",
+                       gw.sl.stderr())
+    eq(len(warns), len(denied), "a warn line a 503")
+    check(metric_sum(metrics(gw.aport), "sluice_waf_queue_waits_total",
+                     route="pay") <= n, "a queue wait at most a request")
+    sys.stdout.write("# %d passed, %d denied\n" % (len(ok), len(denied)))
+    gw.sl.stop()
+
+
+# ---------------------------------------------------------------------------
+# A route without waf; metrics
+
+
+@test
+def a_route_without_waf_on_the_same_listener_is_untouched():
+    require_waf()
+    gw = start([waf_route("pay", "/pay"),
+                {"name": "open", "cluster": "pay"}])
+    c = Client(gw.port)
+    attack = "/v1/charges?id=1%27%20OR%201%3D1--"
+    opened = []
+    r = gw.send("GET", "/open" + attack, client=c)
+    eq(r.status, 200, "the route without waf forwards it")
+    opened.append(r.header("x-request-id"))
+    gw.blocked(gw.send("GET", "/pay" + attack, client=c), "942",
+               what="the WAF route, same connection")
+    r = gw.send("GET", "/open" + attack, client=c)
+    eq(r.status, 200, "the open route again")
+    opened.append(r.header("x-request-id"))
+    c.close()
+    gw.verify()
+    for rid, d in gw.lines(opened).items():
+        eq(d["waf"], [], "no WAF line for the open route")
+        check("waf" not in d["access"][0], "no waf field in its access "
+              "line: %r" % d["access"][0])
+        eq(d["access"][0]["route"], "open", "its route")
+    eq(gw.up.paths(), ["/open" + attack] * 2, "upstream")
+    m = metrics(gw.aport)
+    eq([k for k in m if k.startswith("sluice_waf_") and
+        'route="open"' in k], [], "no WAF metrics for the open route")
+    gw.sl.stop()
+
+
+@test
+def metrics_count_each_result_and_time_each_inspection():
+    require_waf()
+    gw = start([waf_route("pay", "/pay"),
+                waf_route("watch", "/watch", mode="detect"),
+                waf_route("small", "/small", body_limit="1KiB")])
+    attack = "/v1/charges?id=1%27%20OR%201%3D1--"
+    eq(gw.send("GET", "/pay/v1/charges").status, 200, "pass")
+    eq(gw.send("GET", "/pay" + attack).status, 403, "blocked")
+    eq(gw.send("GET", "/watch" + attack).status, 200, "detected")
+    eq(gw.send("POST", "/small/v1/upload", FORM_CT,
+               b"a=" + b"b" * 2000).status, 413, "over_limit")
+    gw.counts({"pass": 1, "blocked": 1}, route="pay")
+    gw.counts({"detected": 1}, route="watch")
+    gw.counts({"over_limit": 1}, route="small")
+    m = metrics(gw.aport)
+    for route, n in (("pay", 2), ("watch", 1), ("small", 0)):
+        eq(metric_sum(m, "sluice_waf_inspect_seconds_count", listener="main",
+                      route=route), n, "inspections timed on %s" % route)
+        eq(metric_sum(m, "sluice_waf_inspect_seconds_bucket", route=route,
+                      le="+Inf"), n, "the +Inf bucket of %s" % route)
+    check(metric_sum(m, "sluice_waf_inspect_seconds_sum", route="pay") > 0,
+          "the rules' time is summed")
+    for k in ("sluice_waf_queue_waits_total",
+              "sluice_waf_queue_wait_seconds_total"):
+        check('%s{listener="main",route="pay"}' % k in m, "%s exported" % k)
+    gw.sl.stop()
+
+
+if __name__ == "__main__":
+    main()
