@@ -11,8 +11,15 @@ loader checks every mapping against): a key added there and not set by
 this test's configuration fails the test, and so does one that the
 configuration sets but /config does not show. operations.md section 5
 and sluice(8) rely on it (a 404 is compared with the routes' match in
-/config)."""
+/config).
 
+A route's waf shows its rules as the files their patterns matched and
+its exclude as the ModSecurity directives the items became; with a
+sluice built without libmodsecurity (which refuses a route's waf) the
+routes' waf is left out of what is started, and its keys are still
+required of full_config."""
+
+import glob
 import json
 import os
 import re
@@ -20,7 +27,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sltest import (TOP_SRCDIR, Pki, Skip, check, eq, free_port,  # noqa: E402
-                    get, have_openssl, main, start_sluice, test, tmpdir)
+                    get, have_openssl, main, run_sluice, start_sluice, test,
+                    tmpdir)
 
 # ---------------------------------------------------------------------------
 # What the loader accepts
@@ -83,6 +91,9 @@ NESTED = {
     ("external", "cache"): "external_cache",
     ("top", "tracing"): "tracing",
     ("route", "tracing"): "route_tracing",
+    ("top", "waf"): "waf",
+    ("route", "waf"): "route_waf",
+    ("route_waf", "exclude"): "route_waf_exclude",  # an id, or a mapping
 }
 # a JSON Web Key set of one public P-256 key (doc/auth.md), made for the
 # tests (its private half was never kept)
@@ -103,6 +114,15 @@ def shown_as(kind, key, value):
     mapping of kind in the file; (None, None) for what must not show."""
     if key == "key" and kind in ("tls_client", "tls_cert"):
         return None, None
+    if (kind, key) == ("route_waf", "rules"):
+        # the files, each pattern's matches sorted
+        return key, [f for p in ([value] if isinstance(value, str)
+                                 else value)
+                     for f in sorted(glob.glob(p))]
+    if (kind, key) == ("route_waf", "body_limit"):
+        # a size that is no rate and not named *_bytes: bytes, its name
+        m = SIZE.match(value)
+        return key, int(m.group(1)) * UNIT_B[m.group(2)]
     if (kind, key) == ("tls_client", "cert"):
         return "client_cert", value
     if isinstance(value, str):
@@ -131,11 +151,23 @@ def shown_as(kind, key, value):
     return key, value
 
 
+def exclusion(item):
+    """The directive /config shows for an item of a route's waf.exclude."""
+    if isinstance(item, dict) and "field" in item:
+        return 'SecRuleUpdateTargetById %d "!%s"' % (item["rule"],
+                                                      item["field"])
+    return "SecRuleRemoveById %d" % (item["rule"] if isinstance(item, dict)
+                                     else item)
+
+
 def walk(kind, f, j, where, out):
     """Appends (kind, file mapping, /config object, where) for f and the
     mappings under it."""
     if kind == "endpoint" and isinstance(f, str):
         f = {"address": f}
+    if kind == "route_waf_exclude":
+        eq(j, exclusion(f), "%s in /config" % where)
+        return
     check(isinstance(j, dict), "%s: /config has %r for a mapping"
           % (where, j))
     out.append((kind, f, j, where))
@@ -218,6 +250,16 @@ def full_config():
     jwks = os.path.join(d, "jwks.json")
     with open(jwks, "w") as f:
         f.write(JWKS)
+    # a route's waf: a file, then a pattern of two (shown expanded)
+    os.makedirs(os.path.join(d, "waf"))
+    for name, rule in (("waf-first.conf", 'SecRule ARGS "@contains attack" '
+                        '"id:10001,phase:2,deny,status:403"'),
+                       ("waf/a.conf", 'SecRule ARGS "@contains probe" '
+                        '"id:10002,phase:2,deny,status:403"'),
+                       ("waf/b.conf", 'SecRule REQUEST_HEADERS "@contains x" '
+                        '"id:10003,phase:1,pass,nolog"')):
+        with open(os.path.join(d, name), "w") as f:
+            f.write(rule + "\n")
     cfg = {
         "workers": 2,
         "admin": {"address": "127.0.0.1:%d" % aport},
@@ -237,6 +279,8 @@ def full_config():
                     "service_name": "pay-edge", "sample": 0.25,
                     "batch": 100, "queue": 1000, "interval": "2s",
                     "timeout": "3s", "max_retries": 2},
+        "waf": {"threads": 2, "queue": 64,
+                "log": os.path.join(d, "waf.log")},
         "listeners": [
             {"name": "plain", "address": "127.0.0.1:%d" % free_port(),
              "limits": {"header_timeout": "11s", "body_timeout": "31s",
@@ -306,6 +350,18 @@ def full_config():
                                    "502", "503", "504"],
                             "idempotency_key": True,
                             "per_try_timeout": "4s", "budget": "30%"},
+                  # body_limit with the listener's max_header_bytes
+                  # (16KiB) within its buffer_bytes (32KiB)
+                  "waf": {"rules": [os.path.join(d, "waf-first.conf"),
+                                    os.path.join(d, "waf", "*.conf")],
+                          "mode": "detect", "body_limit": "8KiB",
+                          "on_body_limit": "partial", "timeout": "250ms",
+                          "on_failure": "allow", "failure_status": 403,
+                          "audit": True,
+                          "exclude": [10003,
+                                      {"rule": 10001,
+                                       "field": "ARGS:json.note"},
+                                      {"rule": 10002}]},
                   "rate_limit": [
                       {"name": "per-key", "key": "header:X-Api-Key",
                        "rate": "10/s", "burst": 20, "scope": "local",
@@ -416,6 +472,42 @@ def minimal_config():
     return cfg, aport
 
 
+_modsecurity = []
+
+
+def have_modsecurity():
+    """Whether this sluice was built with libmodsecurity (-t refuses a
+    route's waf otherwise)."""
+    if not _modsecurity:
+        d = tmpdir()
+        rules = os.path.join(d, "probe.conf")
+        with open(rules, "w") as f:
+            f.write('SecRule ARGS "@contains x" "id:10009,phase:2,pass"\n')
+        path = os.path.join(d, "probe.yaml")
+        with open(path, "w") as f:
+            f.write("listeners:\n  - name: l\n    address: 127.0.0.1:%d\n"
+                    "    routes:\n      - cluster: c\n        waf: "
+                    "{ rules: [%s] }\nclusters:\n  - { name: c, "
+                    "endpoints: [\"127.0.0.1:9\"] }\n"
+                    % (free_port(), rules))
+        rc, _, err = run_sluice(["-t", "-c", path])
+        check(rc == 0 or "built without libmodsecurity" in err,
+              "-t on a route with a waf: %r" % err)
+        _modsecurity.append(rc == 0)
+    return _modsecurity[0]
+
+
+def without_route_waf(cfg):
+    """cfg for this sluice: its routes' waf left out when it was built
+    without libmodsecurity."""
+    if have_modsecurity():
+        return cfg
+    for lst in cfg["listeners"]:
+        for r in lst["routes"]:
+            r.pop("waf", None)
+    return cfg
+
+
 def config_of(aport):
     r = get(aport, "/config", timeout=5.0)
     eq(r.status, 200, "status of /config")
@@ -445,7 +537,7 @@ def config_shows_every_key_of_the_file():
                   "src/conf*.c's %s_keys has %r, which full_config does not "
                   "set: set it to a value other than its default, and "
                   "make /config show it" % (name, k))
-    sl = start_sluice(cfg)
+    sl = start_sluice(without_route_waf(cfg))
     body, shown = config_of(aport)
     objs = compare(cfg, shown)
     check(len(objs) > 20, "mappings compared: %d" % len(objs))
@@ -469,6 +561,8 @@ def _mappings(kind, f):
     """(kind, mapping) of f and every mapping under it."""
     if kind == "endpoint" and isinstance(f, str):
         return [(kind, {"address": f})]
+    if not isinstance(f, dict):
+        return []               # an exclude item that is a rule id
     out = [(kind, f)]
     for k, v in f.items():
         sub = NESTED.get((kind, k))
@@ -509,7 +603,7 @@ def config_fills_in_every_default():
     start_sluice(cfg)
     _, shown = config_of(aport)
     full, faport = full_config()[:2]
-    sl = start_sluice(full)
+    sl = start_sluice(without_route_waf(full))
     _, fshown = config_of(faport)
     sl.stop()
     # the same keys whether the file sets them or not (endpoint state
@@ -593,6 +687,9 @@ def config_fills_in_every_default():
          "attempts": 2}, False, 1000), "fleet defaults")
     eq(r["guard"], None, "no guard by default")
     eq(r["auth"], None, "no auth by default")
+    eq(r["waf"], None, "no waf by default")
+    eq(shown["waf"], {"threads": 1, "queue": 128, "log": "access"},
+       "waf defaults")
     eq(c["endpoints"][0]["weight"], 1, "endpoint weight")
     eq(d["hash_key"], "client_ip", "hash_key default")
     eq(d["health_check"], {"path": "/", "interval_ms": 5000,
