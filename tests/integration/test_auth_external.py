@@ -278,6 +278,23 @@ def a_body_sent_during_the_check_reaches_the_upstream_whole_once():
 
 
 @test
+def a_body_read_with_its_head_is_sent_whole_past_the_first_buffer():
+    """A body that comes in the head's first read fills the small buffer a
+    head starts in, which grows at the next read: the check waits for its
+    body_bytes, and never takes the full first buffer for all there is
+    (it sent 4 KiB, marked partial, before the fix)."""
+    az, up, sl, port, aport = setup({"body_bytes": "16KiB"})
+    body = bytes(range(256)) * 40  # 10,240 bytes, one write with the head
+    r = get(port, "/pay/a", method="POST", body=body, headers=auth("good"))
+    eq(r.status, 200, "allowed")
+    c = az.requests()[-1]
+    eq(len(c.body), len(body), "the check carried all of it")
+    eq(c.body, body, "as sent")
+    eq(c.header("X-Auth-Partial-Body"), None, "not partial")
+    eq(up.requests[-1].body, body, "the upstream got it whole")
+
+
+@test
 def body_bytes_sends_the_bodys_first_bytes_with_the_check():
     """body_bytes: the check waits for the body's first bytes (they may
     come after the head) and carries them, marked partial when they are
