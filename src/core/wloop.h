@@ -270,6 +270,7 @@ struct sl_worker {
 	/* the WAF: this worker's threads (tpool.h), made at the first
 	 * request a WAF inspects */
 	struct sl_tpool *waf;
+	unsigned waf_threads, waf_queue; /* its size, as the worker started */
 	/* set by worker.c: 1 while work of the worker's own (a span
 	 * export) keeps a drained worker from ending; it may start it */
 	int (*bg_busy)(struct sl_worker *w);

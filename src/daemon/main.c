@@ -25,6 +25,7 @@
 #include "main_int.h"
 #include "resolve.h"
 #include "runtime.h"
+#include "waf.h"
 #include "watch.h"
 #include "worker.h"
 
@@ -63,6 +64,7 @@ version(void)
 	printf("hiredis %d.%d.%d (the headers built with; hiredis reports no "
 	       "version at run time)\n",
 	       HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
+	printf("%s\n", sl_waf_version());
 	/* buildflags.h, included by the build (see Makefile.am) */
 #ifdef SL_BUILD_CC
 	printf("built with: %s %s\n", SL_BUILD_CC, SL_BUILD_CFLAGS);
@@ -170,7 +172,9 @@ main_first_generation(struct sl_main *m)
 		fatal("access log %s", m->conf->access_log);
 	if (sl_waflog_open(m->conf->waf.log) == -1)
 		fatal("WAF log %s", m->conf->waf.log);
-	if ((m->run_access = strdup(m->conf->access_log)) == NULL ||
+	m->run_waf = m->conf->waf;
+	if ((m->run_waf.log = strdup(m->conf->waf.log)) == NULL ||
+	    (m->run_access = strdup(m->conf->access_log)) == NULL ||
 	    (m->conf->has_admin &&
 	     (m->run_admin = strdup(m->conf->admin_addr.text)) == NULL))
 		fatalx("out of memory");
@@ -279,6 +283,7 @@ main_free(struct sl_main *m)
 	sl_conf_unref(m->conf);
 	free(m->run_admin);
 	free(m->run_access);
+	free(m->run_waf.log);
 	free(m->exe);
 	free(m->view.carried);
 	for (size_t x = 0; x < m->nxfds; x++)

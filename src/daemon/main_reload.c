@@ -52,6 +52,17 @@ reload_check_static(struct sl_main *m, struct sl_conf *nc)
 		log_warnx("reload: \"log.access\" changes need an upgrade "
 			  "(SIGUSR2) or a restart; access lines still go to %s",
 			  m->run_access);
+	if (strcmp(nc->waf.log, m->run_waf.log) != 0)
+		log_warnx("reload: \"waf.log\" changes need an upgrade "
+			  "(SIGUSR2) or a restart; WAF lines still go to %s",
+			  m->run_waf.log);
+	if (nc->waf.threads != m->run_waf.threads ||
+	    nc->waf.queue != m->run_waf.queue)
+		log_warnx("reload: \"waf.threads\" and \"waf.queue\" changes "
+			  "need an upgrade (SIGUSR2) or a restart; %llu "
+			  "thread(s) and a queue of %llu a worker keep running",
+			  (unsigned long long)m->run_waf.threads,
+			  (unsigned long long)m->run_waf.queue);
 }
 
 /* The files conf names (certificates, keys, CAs, the Redis password,

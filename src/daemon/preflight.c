@@ -144,6 +144,15 @@ sl_preflight(const struct sl_conf *conf, const char *running_access)
 			  "\"access\": cannot open \"%.512s\" for appending: "
 			  "%s",
 			  a, why);
+	/* the WAF's log of its own, opened at start only (a reload keeps
+	 * the running one: main_reload.c says so) */
+	a = conf->waf.log;
+	if (running_access == NULL && a != NULL && a[0] == '/' &&
+	    sl_preflight_appendable(a, why, sizeof(why)) == -1)
+		add_error(&errors, conf, NULL,
+			  "waf: \"log\": cannot open \"%.512s\" for "
+			  "appending: %s",
+			  a, why);
 	return errors;
 }
 

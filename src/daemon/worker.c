@@ -412,6 +412,9 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		goto fail;
 	w->id = id;
+	/* the WAF's threads as the worker starts: a reload keeps them */
+	w->waf_threads = (unsigned)conf->waf.threads;
+	w->waf_queue = (unsigned)conf->waf.queue;
 	w->notify_fd = -1;
 	w->hand_chan = -1;
 	sl_client_worker_init(w, &worker_client_codecs);

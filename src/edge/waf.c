@@ -243,6 +243,13 @@ sl_waf_available(void)
 	return 1;
 }
 
+const char *
+sl_waf_version(void)
+{
+	return "libmodsecurity " MODSECURITY_VERSION
+	       " (the headers built with)";
+}
+
 /*
  * sluice's own directives, before the operator's files: the engine on (a
  * route's mode decides what an intervention does, not the rules), the
@@ -424,6 +431,13 @@ int
 sl_waf_available(void)
 {
 	return 0;
+}
+
+const char *
+sl_waf_version(void)
+{
+	return "libmodsecurity: none (./configure --without-modsecurity: no "
+	       "WAF)";
 }
 
 struct sl_waf_rules *

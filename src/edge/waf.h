@@ -20,6 +20,8 @@
 
 /* 1 when this build has the WAF. */
 int sl_waf_available(void);
+/* What -V says of it: the library's version, or that there is none. */
+const char *sl_waf_version(void);
 
 /* A loaded rule set: shared, read-only, counted. */
 struct sl_waf_rules;

@@ -148,11 +148,10 @@ static struct sl_tpool *
 pool(struct sl_seam *s)
 {
 	struct sl_worker *w = s->w;
-	const struct sl_conf_waf *c = &s->gen->conf->waf;
 
 	if (w->waf == NULL) {
-		w->waf = sl_tpool_new(w->base, (unsigned)c->threads,
-				      (unsigned)c->queue, NICE_INC);
+		w->waf = sl_tpool_new(w->base, w->waf_threads, w->waf_queue,
+				      NICE_INC);
 		if (w->waf == NULL)
 			log_warn("worker %u: the WAF's threads", w->id);
 	}
