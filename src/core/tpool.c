@@ -34,6 +34,9 @@ struct sl_tpool {
 	pthread_t th[];
 };
 
+/* nice's highest value (the lowest priority) */
+#define SL_MIN_NICE(v) ((v) > 19 ? 19 : (v))
+
 static uint64_t
 mono_ns(void)
 {
@@ -58,9 +61,17 @@ tpool_main(void *arg)
 	struct sl_tpool *p = arg;
 	struct sl_tjob *j;
 
-	if (p->nice_inc > 0)
-		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
-				  p->nice_inc);
+	if (p->nice_inc > 0) {
+		/* lower than the loops, whatever their own nice: the
+		 * thread's value is set, so it is theirs plus nice_inc */
+		id_t tid = (id_t)syscall(SYS_gettid);
+		int now;
+		errno = 0;
+		now = getpriority(PRIO_PROCESS, tid);
+		if (errno == 0)
+			(void)setpriority(PRIO_PROCESS, tid,
+					  SL_MIN_NICE(now + p->nice_inc));
+	}
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (p->head == NULL && !p->stopping)
@@ -148,7 +159,10 @@ sl_tpool_submit(struct sl_tpool *p, struct sl_tjob *j)
 	int waits;
 
 	pthread_mutex_lock(&p->mu);
-	if (p->nqueued >= p->max_queued || p->stopping) {
+	/* the queue bounds the jobs that wait for a thread: those that an
+	 * idle thread is about to take do not count */
+	if (p->nqueued >= p->max_queued + (p->nthreads - p->nbusy) ||
+	    p->stopping) {
 		pthread_mutex_unlock(&p->mu);
 		return -1;
 	}

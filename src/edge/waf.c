@@ -57,46 +57,84 @@ copy_text(char *out, size_t outsz, const char *v, long vl)
 	out[o] = '\0';
 }
 
-/* Whether a field name (n bytes) says it holds a credential. */
+/* Whether a field name (n bytes) says it holds a credential. A path
+ * (json.card.pin, REQUEST_HEADERS:Authorization) is read by its parts. */
 static int
 secret_name(const char *name, size_t n)
 {
 	static const char *const words[] = {
 	    "token",  "password", "passwd", "secret",  "cvv",
 	    "cvc",    "api_key",  "apikey", "api-key", "authorization",
-	    "cookie", "session",  "pin\0"};
+	    "cookie", "session",  "sessid"};
+	size_t last = n;
+
 	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
 		size_t wl = strlen(words[w]);
-		if (strcmp(words[w], "pin") == 0) {
-			/* a whole name only: "shipping" is no pin */
-			if (n == 3 && strncasecmp(name, "pin", 3) == 0)
-				return 1;
-			continue;
-		}
 		for (size_t i = 0; i + wl <= n; i++)
 			if (strncasecmp(name + i, words[w], wl) == 0)
 				return 1;
 	}
+	/* "pin" only as a whole part: "shipping" is no pin, json.pin is */
+	while (last > 0 && strchr(".:[", name[last - 1]) == NULL)
+		last--;
+	return n - last == 3 && strncasecmp(name + last, "pin", 3) == 0;
+}
+
+/* A name's byte: what a field or a JSON key is made of. */
+static int
+name_byte(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+}
+
+/* A quote as ModSecurity writes one: '"', or the text "\x22". Returns
+ * its length at s (up to end), 0 when none. */
+static size_t
+quote_at(const char *s, const char *end)
+{
+	if (s < end && (*s == '"' || *s == '\''))
+		return 1;
+	if (end - s >= 4 && memcmp(s, "\\x22", 4) == 0)
+		return 4;
 	return 0;
 }
 
-/* Every "NAME=VALUE" in s (n bytes) whose NAME says it is a credential
- * gets its VALUE starred, its length kept: a target or a form body's
- * "token=..." in a match of the whole line. */
+/* Every "NAME=VALUE", "NAME: VALUE" or JSON "NAME":"VALUE" in s (n
+ * bytes) whose NAME says it is a credential gets its VALUE starred, its
+ * length kept: a target's "token=...", a form body's, a JSON body
+ * matched whole (REQUEST_BODY), a header line. */
 static void
 mask_pairs(char *s, size_t n)
 {
-	for (size_t i = 1; i < n; i++) {
-		size_t b = i, e;
-		if (s[i] != '=')
+	const char *end = s + n;
+	char *p = s;
+
+	while (p < end) {
+		char *b = p, *q;
+		size_t k;
+		if (!name_byte(*p)) {
+			p++;
 			continue;
-		while (b > 0 && strchr("?&; \"'", s[b - 1]) == NULL)
-			b--;
-		if (!secret_name(s + b, i - b))
+		}
+		while (p < end && name_byte(*p))
+			p++;
+		if (!secret_name(b, (size_t)(p - b)))
 			continue;
-		for (e = i + 1; e < n && strchr("&; \"'", s[e]) == NULL; e++)
-			s[e] = '*';
-		i = e;
+		q = p + quote_at(p, end);
+		while (q < end && *q == ' ')
+			q++;
+		if (q >= end || (*q != '=' && *q != ':'))
+			continue;
+		q++;
+		while (q < end && *q == ' ')
+			q++;
+		q += (k = quote_at(q, end));
+		for (; q < end && !quote_at(q, end) &&
+		       strchr("&;,}] ", *q) == NULL;
+		     q++)
+			*q = '*';
+		p = q;
 	}
 }
 
@@ -170,7 +208,29 @@ sl_waf_parse_msg(const char *s, size_t n, struct sl_waf_hit *h)
 	if ((vl = field(s, n, "msg", &v)) >= 0)
 		copy_text(h->msg, sizeof(h->msg), v, vl);
 	if ((vl = field(s, n, "data", &v)) >= 0) {
+		static const char against[] = "against variable `";
+		const char *a = memmem(s, n, against, sizeof(against) - 1);
 		copy_text(h->data, sizeof(h->data), v, vl);
+		/* the variable the rule matched, as the message names it
+		 * before the data (which a long match cuts before its
+		 * "found within"): a credential's, none of it kept */
+		if (a != NULL) {
+			const char *vn = a + sizeof(against) - 1, *ve;
+			ve = memchr(vn, '\'', n - (size_t)(vn - s));
+			if (ve != NULL && ve - vn < 128 &&
+			    secret_name(vn, (size_t)(ve - vn))) {
+				snprintf(h->data, sizeof(h->data),
+					 "Matched Data: * found within %.*s: *",
+					 (int)(ve - vn), vn);
+				for (char *c = h->data; *c != '\0'; c++)
+					if ((unsigned char)*c < 0x20 ||
+					    (unsigned char)*c >= 0x7f)
+						*c = '?';
+				vl = -1;
+			}
+		}
+	}
+	if (vl >= 0) {
 		/* cut: a card number's end may be lost, so mask it as cut */
 		sl_waf_mask_data(h->data, strlen(h->data));
 		if ((size_t)vl >= sizeof(h->data))
@@ -351,6 +411,8 @@ sl_waf_rules_load(const char *const *files, size_t nfiles, const char *after,
 	}
 	return r;
 fail:
+	/* the library's message is ours to free */
+	free((char *)e);
 	msc_rules_cleanup(r->set);
 	free(r);
 	return NULL;

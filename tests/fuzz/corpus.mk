@@ -34,4 +34,5 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/sticky \
 	tests/fuzz/corpus/tls \
 	tests/fuzz/corpus/trace \
+	tests/fuzz/corpus/waf \
 	tests/fuzz/corpus/ws

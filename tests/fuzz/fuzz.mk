@@ -36,8 +36,10 @@ PARSE_HDRS = $(top_srcdir)/src/http/h1_parse.h $(top_srcdir)/src/http/h1_parse_i
 # The configuration fuzzer (tests/fuzz/fuzz_conf.c) needs the loader
 # (conf.c, conf_util.c, conf_keys.c, conf_cluster.c, conf_route.c,
 # conf_edge.c, conf_tls.c, dnsmsg.c (names in endpoints),
-# conf_yaml.c, conf_yaml_err.c, conf_node.c), libyaml and libcrypto (the
-# file's SHA-256); it is built only when its driver exists.
+# conf_yaml.c, conf_yaml_err.c, conf_node.c, conf_waf.c with waf.c and
+# pan.c: built here without HAVE_MODSECURITY, so waf.c's stubs refuse a
+# route's rules), libyaml and libcrypto (the file's SHA-256); it is built
+# only when its driver exists.
 # Override CONF_SRCS or CONF_LIBS if the loader grows other dependencies.
 CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf/conf.c $(top_srcdir)/src/conf/conf_yaml.c \
 	$(top_srcdir)/src/conf/conf_yaml_err.c \
@@ -45,7 +47,8 @@ CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf/conf.c $(top_srcdir)/src/conf/con
 	$(top_srcdir)/src/conf/conf_tls.c $(top_srcdir)/src/conf/conf_cluster.c \
 	$(top_srcdir)/src/conf/conf_route.c $(top_srcdir)/src/conf/conf_keys.c \
 	$(top_srcdir)/src/conf/conf_util.c $(top_srcdir)/src/conf/conf_auth.c \
-	$(top_srcdir)/src/conf/conf_trace.c \
+	$(top_srcdir)/src/conf/conf_trace.c $(top_srcdir)/src/conf/conf_waf.c \
+	$(top_srcdir)/src/edge/waf.c $(top_srcdir)/src/core/pan.c \
 	$(top_srcdir)/src/edge/jwt.c $(top_srcdir)/src/edge/json.c $(top_srcdir)/src/edge/keysrc.c \
 	$(top_srcdir)/src/edge/runtime.c $(top_srcdir)/src/core/util.c \
 	$(top_srcdir)/src/core/cidr.c $(top_srcdir)/src/edge/policy.c \
@@ -62,7 +65,7 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_h2up $(OUT)/fuzz_dns $(OUT)/fuzz_h1simd \
 	$(OUT)/fuzz_hpack $(OUT)/fuzz_hpack_enc $(OUT)/fuzz_h2frame \
 	$(OUT)/fuzz_h2conn $(OUT)/fuzz_h2diff $(OUT)/fuzz_json $(OUT)/fuzz_jwt \
-	$(OUT)/fuzz_authzpb $(OUT)/fuzz_trace
+	$(OUT)/fuzz_authzpb $(OUT)/fuzz_trace $(OUT)/fuzz_waf
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -166,6 +169,14 @@ $(OUT)/fuzz_trace: $(top_srcdir)/tests/fuzz/fuzz_trace.c $(TRACE_SRCS) \
 		$(top_srcdir)/src/edge/trace.h $(top_srcdir)/tests/fuzz/fuzz.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(TRACE_SRCS)
+
+# what is kept of ModSecurity's messages (fuzz_waf.c): pure; built
+# without HAVE_MODSECURITY, so waf.c's stubs stand for the library's part
+WAF_SRCS = $(top_srcdir)/src/edge/waf.c $(top_srcdir)/src/core/pan.c
+$(OUT)/fuzz_waf: $(top_srcdir)/tests/fuzz/fuzz_waf.c $(WAF_SRCS) \
+		$(top_srcdir)/src/edge/waf.h $(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(WAF_SRCS)
 
 # the card number masker and its users in log.c
 PAN_SRCS = $(top_srcdir)/src/core/pan.c $(top_srcdir)/src/core/log.c
