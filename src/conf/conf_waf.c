@@ -98,7 +98,7 @@ add_files(struct sl_yaml_loader *ld, const char *lbl,
 				 lbl, sl_yaml_qnode(ld, v));
 		return;
 	}
-	r = glob(s, GLOB_ERR, NULL, &g);
+	r = glob(s, 0, NULL, &g);
 	if (r != 0) {
 		sl_yaml_err_node(ld, v, "%s: waf: \"rules\": %s: %s", lbl,
 				 sl_yaml_qnode(ld, v),

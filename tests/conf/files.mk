@@ -130,6 +130,8 @@ CONF_TEST_FILES = \
 	tests/conf/bad/unknown-key-route.yaml \
 	tests/conf/bad/unknown-key-top.yaml \
 	tests/conf/bad/uri-exceeds-header.yaml \
+	tests/conf/bad/waf-keys.yaml \
+	tests/conf/bad/waf-rules.yaml \
 	tests/conf/bad/weight-range.yaml \
 	tests/conf/bad/workers-range.yaml \
 	tests/conf/bad/workers-type.yaml \
