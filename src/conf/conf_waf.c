@@ -357,7 +357,7 @@ sl_conf_settle_waf(struct sl_yaml_loader *ld, struct sl_conf *conf)
 				    (unsigned long long)
 					l->limits.max_header_bytes,
 				    (unsigned long long)room);
-			if (w->nfiles == 0 || ld->nerrs > 0)
+			if (w->nfiles == 0 || ld->nerrs > 0 || ld->oom)
 				continue; /* no set loaded for a bad file */
 			if ((w->key = set_key(w)) == NULL) {
 				ld->oom = 1;

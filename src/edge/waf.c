@@ -113,6 +113,7 @@ mask_pairs(char *s, size_t n)
 	while (p < end) {
 		char *b = p, *q;
 		size_t k;
+		int eq;
 		if (!name_byte(*p)) {
 			p++;
 			continue;
@@ -126,14 +127,21 @@ mask_pairs(char *s, size_t n)
 			q++;
 		if (q >= end || (*q != '=' && *q != ':'))
 			continue;
-		q++;
+		eq = *q++ == '=';
 		while (q < end && *q == ' ')
 			q++;
-		q += (k = quote_at(q, end));
-		for (; q < end && !quote_at(q, end) &&
-		       strchr("&;,}] ", *q) == NULL;
-		     q++)
-			*q = '*';
+		/* a quoted value to its closing quote, spaces and commas
+		 * included ("Bearer eyJ..."); a bare one to the end of its
+		 * pair (a form's has no space), a header's (NAME: VALUE) to
+		 * the end of the text */
+		if ((k = quote_at(q, end)) > 0)
+			for (q += k; q < end && !quote_at(q, end); q++)
+				*q = '*';
+		else
+			for (; q < end && strchr(eq ? "&;,}]\"' " : "&;,}]\"'",
+						 *q) == NULL;
+			     q++)
+				*q = '*';
 		p = q;
 	}
 }
@@ -265,8 +273,10 @@ add_hit(struct sl_waf_result *r, const char *s, size_t n)
 	struct sl_waf_hit h;
 	int score;
 
-	if (!sl_waf_parse_msg(s, n, &h))
+	if (!sl_waf_parse_msg(s, n, &h)) {
+		r->unparsed++;
 		return;
+	}
 	for (unsigned i = 0; i < r->nhits; i++)
 		if (r->hits[i].id == h.id)
 			return;
@@ -329,6 +339,12 @@ static const char own_rules[] =
     "\"@rx ^application/(?:[a-z0-9.+-]+\\+)?json\" "
     "\"id:77001,phase:1,pass,nolog,noauditlog,t:none,t:lowercase,"
     "ctl:requestBodyProcessor=JSON\"\n";
+
+static const char own_last[] = "SecRuleEngine On\n"
+			       "SecRequestBodyAccess On\n"
+			       "SecRequestBodyLimit 1073741824\n"
+			       "SecRequestBodyNoFilesLimit 1073741824\n"
+			       "SecRequestBodyLimitAction ProcessPartial\n";
 
 /* ModSecurity's error ("Rules error. File: F. Line: L. Column: C. Invalid
  * input: ...") as "F:L: ..." in err. */
@@ -407,6 +423,14 @@ sl_waf_rules_load(const char *const *files, size_t nfiles, const char *after,
 	if (after != NULL && after[0] != '\0' &&
 	    msc_rules_add(r->set, after, &e) < 0) {
 		rules_error(e, "the route's exclusions", err, errsz);
+		goto fail;
+	}
+	/* the engine and the body's access once more, last: a rule file
+	 * copied from modsecurity.conf-recommended says DetectionOnly, which
+	 * would turn a route's block into a silent pass (the route's mode
+	 * decides, not the files) */
+	if (msc_rules_add(r->set, own_last, &e) < 0) {
+		rules_error(e, "sluice's own directives", err, errsz);
 		goto fail;
 	}
 	return r;

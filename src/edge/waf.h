@@ -72,12 +72,14 @@ struct sl_waf_hit {
 
 /* What the rules said. */
 struct sl_waf_result {
-	int error;	  /* the library could not inspect (no memory) */
-	int intervention; /* the rules stop the request */
-	int status;	  /* the intervention's status (403 when none said) */
-	int score;	  /* the inbound anomaly score said, -1: none */
-	unsigned nhits;	  /* hits kept */
-	unsigned more;	  /* hits past SL_WAF_HITS, counted only */
+	int error;	   /* the library could not inspect (no memory) */
+	int intervention;  /* the rules stop the request */
+	int status;	   /* the intervention's status (403 when none said) */
+	int score;	   /* the inbound anomaly score said, -1: none */
+	unsigned nhits;	   /* hits kept */
+	unsigned more;	   /* hits past SL_WAF_HITS, counted only */
+	unsigned unparsed; /* messages not trusted (a forged marker in
+			      a matched value or the target), counted */
 	struct sl_waf_hit hits[SL_WAF_HITS];
 };
 

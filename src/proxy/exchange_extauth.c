@@ -806,13 +806,6 @@ apply(struct sl_seam *s, const struct sl_conf_extauth *x, struct sl_extauth *ea,
 
 /* ---- the body's first bytes ------------------------------------------ */
 
-#define BODY_COPY_MAX (64 * 1024 + 8192) /* a chunked body's, framing too */
-
-/* The first bytes of the body at p (avail bytes of the buffer), as the
- * check sends them: a Content-Length body's as they are, a chunked one's
- * payload decoded into a copy (*copy, malloc'd: the caller frees it).
- * Returns how many there are (at most want), *whole set when they are
- * the whole body. */
 int
 sl_exchange_in_full(const struct sl_seam *s)
 {
@@ -829,29 +822,32 @@ sl_exchange_body_take(struct sl_txn *t, const char *p, size_t avail,
 		      size_t want, const char **out, char **copy, int *whole)
 {
 	struct sl_h1_chunked c;
-	size_t consumed = 0, data = 0, n;
+	size_t consumed = 0, data = 0;
 	int r;
 
 	*copy = NULL;
 	*whole = 0;
 	if (t->req_body == SL_H1_BODY_LENGTH) {
 		uint64_t total = t->req_body_bytes + t->req_remaining;
-		n = avail < want ? avail : want;
+		size_t n = avail < want ? avail : want;
 		*out = p;
 		*whole = total == n;
 		return n;
 	}
-	/* chunked: its framing decoded, on a copy (the exchange decodes
-	 * the buffer itself as the body goes on) */
-	n = avail < BODY_COPY_MAX ? avail : BODY_COPY_MAX;
-	if (n == 0 || (*copy = malloc(n)) == NULL)
+	/* chunked: its framing decoded, on a copy of all the buffer holds
+	 * (the exchange decodes the buffer itself as the body goes on; a
+	 * body of small chunks is mostly framing), with the exchange's
+	 * bound on trailers */
+	if (avail == 0 || (*copy = malloc(avail)) == NULL)
 		return 0;
-	memcpy(*copy, p, n);
-	sl_h1_chunked_init(&c, 8192);
-	r = sl_h1_chunked_decode(&c, *copy, n, 1, &consumed, &data);
-	if (r < 0)
-		data = 0; /* the exchange will answer it 400 */
+	memcpy(*copy, p, avail);
+	sl_h1_chunked_init(&c, t->s->lconf->limits.max_header_bytes);
+	r = sl_h1_chunked_decode(&c, *copy, avail, 1, &consumed, &data);
 	*out = *copy;
+	if (r < 0) {
+		*whole = -1; /* the exchange answers it 400 */
+		return 0;
+	}
 	*whole = r == 1 && data <= want;
 	return data < want ? data : want;
 }

@@ -591,8 +591,9 @@ void sl_exchange_extauth_body(struct sl_seam *s);
  * The first bytes of the request body at p (avail bytes of the buffer),
  * as a check sees them: a Content-Length body's as they are, a chunked
  * one's payload decoded into a copy (*copy, malloc'd: the caller frees
- * it). Returns how many there are (at most want), *whole set when they
- * are the whole body.
+ * it). Returns how many there are (at most want), *whole 1 when they are
+ * the whole body, -1 when the chunked framing is malformed (none taken:
+ * the exchange answers 400 when it reads it).
  */
 /* Whether the client's buffer is full and cannot grow: no more of the
  * body comes until it is taken. */

@@ -31,6 +31,7 @@
 #include "exchange.h"
 #include "exchange_int.h"
 #include "log.h"
+#include "pan.h"
 #include "tpool.h"
 #include "util.h"
 #include "waf.h"
@@ -149,11 +150,17 @@ pool(struct sl_seam *s)
 {
 	struct sl_worker *w = s->w;
 
-	if (w->waf == NULL) {
+	/* none could be made: tried again a second later, not on every
+	 * request (nor logged on every one) */
+	static _Thread_local uint64_t retry_ms;
+
+	if (w->waf == NULL && sl_now_ms() >= retry_ms) {
 		w->waf = sl_tpool_new(w->base, w->waf_threads, w->waf_queue,
 				      NICE_INC);
-		if (w->waf == NULL)
+		if (w->waf == NULL) {
 			log_warn("worker %u: the WAF's threads", w->id);
+			retry_ms = sl_now_ms() + 1000;
+		}
 	}
 	return w->waf;
 }
@@ -258,7 +265,10 @@ waf_log(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 {
 	const struct sl_waf_result *r = &tw->job->res;
 	struct sl_txn *t = s->txn;
-	char line[4096], esc[512], ts[40];
+	/* room for all of it: 8 matches of at most 127 + 159 printable
+	 * bytes, twice that escaped, a 255-byte path twice, the rest: a
+	 * line is never cut (a cut one is no JSON) */
+	char line[8192], esc[1024], ts[40], path[sizeof(t->path)];
 	int el;
 	struct timespec now;
 	struct tm tm;
@@ -290,9 +300,12 @@ waf_log(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 	el = (int)sl_json_escape(esc, sizeof(esc) - 1, t->method,
 				 strlen(t->method));
 	ADD(",\"method\":\"%.*s\"", el, esc);
-	/* the target as the access log shows it: log.query, cards masked */
-	el =
-	    (int)sl_json_escape(esc, sizeof(esc) - 1, t->path, strlen(t->path));
+	/* the target as the access log shows it: log.query, and card
+	 * numbers masked (t->path has them only with an access log) */
+	snprintf(path, sizeof(path), "%s", t->path);
+	if (sl_log_cards())
+		(void)sl_pan_mask(path, strlen(path), 0);
+	el = (int)sl_json_escape(esc, sizeof(esc) - 1, path, strlen(path));
 	ADD(",\"path\":\"%.*s\",\"status\":%d,\"anomaly_score\":%d", el, esc,
 	    tw->verdict == WV_STOP ? r->status : 0, r->score);
 	if (tw->partial)
@@ -316,6 +329,8 @@ waf_log(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 	ADD("]");
 	if (r->more > 0)
 		ADD(",\"more_matches\":%u", r->more);
+	if (r->unparsed > 0)
+		ADD(",\"unparsed_messages\":%u", r->unparsed);
 	ADD("}\n");
 #undef ADD
 	if (line[o - 1] != '\n') /* cut: still one line */
@@ -562,20 +577,35 @@ sl_exchange_waf(struct sl_seam *s, const struct sl_h1_request *req,
 		}
 	}
 	if (tw->body_want > 0) {
-		int whole;
+		uint64_t total = req->body == SL_H1_BODY_LENGTH
+				     ? req->content_length
+				     : UINT64_MAX;
+		int whole, over;
 		blen = sl_exchange_body_take(
 		    t, s->in.data + s->in.off, s->in.len - s->in.off,
 		    tw->body_want, &body, &copy, &whole);
-		if (!whole && (req->body != SL_H1_BODY_LENGTH ||
-			       blen < req->content_length)) {
-			/* not all of it: past the limit, or past what the
-			 * buffer holds */
-			if (c->over == SL_WAF_OVER_REJECT) {
-				free(copy);
-				tw->phase = WF_DONE;
-				tw->verdict = WV_OVER;
-				return apply(s, tw);
-			}
+		if (whole < 0) {
+			/* malformed framing: answered as the exchange would,
+			 * before any of it goes on half-read */
+			free(copy);
+			tw->phase = WF_APPLIED;
+			sl_exchange_answer(s, 400, "bad_request", 1, NULL);
+			return -1;
+		}
+		/* past the limit: more than body_limit came (a chunked
+		 * body's one more byte), or the buffer holds no more and
+		 * the body goes on; a buffer full of framing before
+		 * body_limit bytes of payload cannot be inspected as the
+		 * route says, whatever its on_body_limit */
+		over = blen > c->body_limit || (!whole && blen < total);
+		if (over && (c->over == SL_WAF_OVER_REJECT ||
+			     (blen < c->body_limit && blen < total))) {
+			free(copy);
+			tw->phase = WF_DONE;
+			tw->verdict = WV_OVER;
+			return apply(s, tw);
+		}
+		if (over) {
 			tw->partial = 1;
 			if (blen > c->body_limit)
 				blen = c->body_limit;

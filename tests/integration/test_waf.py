@@ -588,6 +588,29 @@ def card_numbers_and_credentials_are_masked_in_the_waf_log():
 
 
 @test
+def a_card_number_in_the_path_is_masked_without_an_access_log():
+    """With the access log off (the WAF's lines then go to stderr) and
+    log.query: full, the target kept for the logs is not masked for an
+    access line: the WAF line masks its card numbers itself."""
+    require_waf()
+    up = Upstream("pay")
+    cfg, port = make_config(
+        {"pay": [up]}, routes=[waf_route("pay", "/pay")],
+        extra={"log": {"level": "info", "access": "off", "query": "full"}})
+    sl = start_sluice(cfg)
+    r = get(port, "/pay/v1/charges?pan=%s&q=%%3Cscript%%3Ealert(1)%%3C%%2F"
+            "script%%3E" % CARD, [("Host", HOST)])
+    eq(r.status, 403, "blocked")
+    check(wait_until(lambda: '"type":"waf"' in sl.stderr(), 5.0),
+          "a WAF line on stderr")
+    line = [x for x in sl.stderr().splitlines() if '"type":"waf"' in x][0]
+    check(CARD_MASKED in json.loads(line)["path"],
+          "the card masked in the path: %r" % line[:400])
+    check(CARD not in sl.stderr(), "no raw card number on stderr")
+    sl.stop()
+
+
+@test
 def a_card_number_in_a_matched_request_line_is_masked():
     """Rules that match the whole request line (930110 on REQUEST_URI)
     log it as the matched value: a card number in it is masked, whatever
@@ -731,6 +754,94 @@ def partial_inspects_the_first_body_limit_bytes():
         eq(found[rid][0].get("body"), "partial", "the WAF line says the "
            "body inspected was cut")
     gw.counts({"blocked": 2, "pass": 2})
+    gw.sl.stop()
+
+
+@test
+def a_chunked_body_one_byte_over_the_limit_is_refused():
+    """A chunked body of body_limit + 1 bytes is over the limit (the one
+    more byte sluice waits for says so): 413, never inspected as whole."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay", body_limit="1KiB")])
+    body = b"pad=" + b"a" * (KiB + 1 - 4)
+    r = gw.send("POST", "/pay/v1/upload", dict(FORM_CT, **CHUNKED),
+                chunked(body, 300))
+    assert_error(r, 413, "waf_body_too_large", close=True)
+    r = gw.send("POST", "/pay/v1/upload", dict(FORM_CT, **CHUNKED),
+                chunked(body[:KiB], 300))
+    eq(r.status, 200, "exactly body_limit passes")
+    eq(gw.up.paths(), ["/pay/v1/upload"], "only the second went upstream")
+    gw.sl.stop()
+
+
+@test
+def a_body_of_small_chunks_that_fills_the_buffer_is_refused():
+    """Chunks of one byte fill the client's buffer with framing before
+    body_limit bytes of payload came: what the rules must read cannot be
+    held, so it is refused even with on_body_limit: partial (which would
+    otherwise send the rest, within the limit, uninspected)."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay", body_limit="8KiB",
+                          on_body_limit="partial")],
+               limits={"buffer_bytes": "16KiB", "max_header_bytes": "8KiB"})
+    body = b"pad=" + b"a" * 5000 + b"&q=1%27%20OR%201%3D1--"
+    r = gw.send("POST", "/pay/v1/upload", dict(FORM_CT, **CHUNKED),
+                chunked(body, 1))
+    assert_error(r, 413, "waf_body_too_large", close=True)
+    eq(gw.up.paths(), [], "nothing went upstream")
+    gw.sl.stop()
+
+
+@test
+def a_malformed_chunked_body_is_refused_before_anything_goes_up():
+    require_waf()
+    gw = start([waf_route("pay", "/pay")])
+    raw = b"5\r\nq=1%2\r\nzz\r\nnot a chunk\r\n0\r\n\r\n"
+    r = gw.send("POST", "/pay/v1/upload", dict(FORM_CT, **CHUNKED), raw)
+    assert_error(r, 400, "bad_request", close=True)
+    eq(gw.up.paths(), [], "nothing went upstream")
+    gw.sl.stop()
+
+
+@test
+def detection_only_in_a_rule_file_does_not_turn_block_off():
+    """A rule file copied from modsecurity.conf-recommended says
+    SecRuleEngine DetectionOnly: the route's mode decides, so block still
+    blocks (sluice's own directives come again after the files)."""
+    require_waf()
+    d = tmpdir()
+    f = os.path.join(d, "modsecurity.conf")
+    with open(f, "w") as fh:
+        fh.write("SecRuleEngine DetectionOnly\nSecRequestBodyAccess Off\n")
+    gw = start([waf_route("pay", "/pay", rules=[f] + CRS)])
+    gw.blocked(gw.send("GET", "/pay/v1/charges?id=1%27%20OR%201%3D1--"),
+               "942", what="SQLi in a query")
+    gw.blocked(gw.send("POST", "/pay/v1/customers", JSON_CT,
+                       {"name": "1' UNION SELECT pan FROM cards--"}),
+               "942", what="SQLi in a JSON body")
+    gw.verify()
+    gw.sl.stop()
+
+
+@test
+def forged_markers_in_a_request_are_counted_not_trusted():
+    """ModSecurity writes the decoded path raw into its messages ([uri
+    "..."]): a path carrying '[id "' makes them ambiguous. The verdict
+    stands (blocked); the WAF line counts the messages it did not trust,
+    and shows no forged id."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay")])
+    r = gw.send("GET", "/pay/v1/%5Bid%20%22999%22%5D"
+                "?file=../../etc/passwd")
+    eq(r.status, 403, "blocked")
+    rid = r.header("x-request-id")
+    found = gw.lines([rid])[rid]
+    eq(len(found["waf"]), 1, "one WAF line")
+    w = found["waf"][0]
+    eq(w["action"], "blocked", "its action")
+    check(w.get("unparsed_messages", 0) >= 1,
+          "the untrusted messages counted: %r" % w)
+    check(999 not in w["rules"], "no forged rule id: %r" % w["rules"])
     gw.sl.stop()
 
 

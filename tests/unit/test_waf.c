@@ -614,6 +614,15 @@ test_mask_pairs(void **state)
 	    "a=1; session_id=***; shipping=411111******1111");
 	/* a quoted value is starred inside its quotes */
 	assert_string_equal(mask("x token='abc' y"), "x token='***' y");
+	/* to its closing quote, spaces and commas included (a JSON body
+	 * matched whole); a header's value to the end of the text */
+	assert_string_equal(
+	    mask("{\\x22password\\x22:\\x22correct horse, staple\\x22}"),
+	    "{\\x22password\\x22:\\x22*********************\\x22}");
+	assert_string_equal(mask("\"authorization\":\"Bearer eyJabc.def\""),
+			    "\"authorization\":\"*****************\"");
+	assert_string_equal(mask("Authorization: Bearer eyJabc.def"),
+			    "Authorization: *****************");
 	assert_string_equal(mask("x 'token=abc' y"), "x 'token=***' y");
 	/* no name, no value */
 	assert_string_equal(mask("=abc&=&"), "=abc&=&");
