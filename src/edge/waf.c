@@ -466,7 +466,12 @@ sl_waf_run(struct sl_waf_rules *rules, const struct sl_waf_input *in,
 
 	memset(out, 0, offsetof(struct sl_waf_result, hits));
 	out->score = -1;
-	if ((tx = msc_new_transaction(msc, rules->set, out)) == NULL) {
+	/* with sluice's request id: no id of the library's to make (a
+	 * third of a transaction's setup) */
+	tx = in->id != NULL ? msc_new_transaction_with_id(msc, rules->set,
+							  (char *)in->id, out)
+			    : msc_new_transaction(msc, rules->set, out);
+	if (tx == NULL) {
 		out->error = 1;
 		return;
 	}

@@ -55,7 +55,10 @@ struct sl_waf_input {
 	size_t nfields;
 	const char *body; /* its first blen bytes; NULL: no body phase data */
 	size_t blen;
-	int logging; /* run the logging phase (ModSecurity's audit log) */
+	int logging;	/* run the logging phase (ModSecurity's audit log) */
+	const char *id; /* the request's id, ModSecurity's unique_id (the
+			   audit log's lines and the access log's meet);
+			   NULL: the library makes one */
 };
 
 #define SL_WAF_HITS	8   /* rule matches kept a request */

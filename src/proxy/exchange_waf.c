@@ -75,6 +75,7 @@ struct wafjob {
 	struct sl_waf_result res;
 	char ip[64], sip[64];
 	char version[4];
+	char rid[SL_REQUEST_ID_MAX + 1];
 	struct sl_waf_field f[];
 };
 
@@ -249,6 +250,8 @@ job_make(struct sl_seam *s, const struct sl_h1_request *req, const char *body,
 		     sizeof(wj->sip));
 	wj->in.server_ip = wj->sip;
 	wj->in.logging = t->route->waf->audit;
+	memcpy(wj->rid, t->request_id, sizeof(wj->rid));
+	wj->in.id = wj->rid;
 	wj->rules = t->route->waf->rules;
 	sl_waf_rules_ref(wj->rules);
 	wj->w = s->w;

@@ -809,6 +809,9 @@ teardown(void **state)
 
 /* Runs a request with rules: fields are name, value pairs ending with
  * NULL; body NULL for none. */
+/* the transaction id run_on gives (NULL: the library's own) */
+static const char *run_id;
+
 static void
 run_on(struct sl_waf_rules *rules, const char *method, const char *uri,
        const char *const *fields, const char *body, int logging,
@@ -827,6 +830,7 @@ run_on(struct sl_waf_rules *rules, const char *method, const char *uri,
 	    .body = body,
 	    .blen = body != NULL ? strlen(body) : 0,
 	    .logging = logging,
+	    .id = run_id,
 	};
 	size_t n = 0;
 
@@ -1196,6 +1200,21 @@ test_run_logging(void **state)
 	run_on(r, "GET", "/x?q=attack", NULL, NULL, 1, &out);
 	assert_int_equal(out.status, 406);
 	assert_true(file_size(audit_log) > (before > 0 ? before : 0));
+	/* the transaction's id is the request's: the audit log says it */
+	run_id = "5a336c07b30cec2d424600c34a31e23a";
+	run_on(r, "GET", "/x?q=attack", NULL, NULL, 1, &out);
+	run_id = NULL;
+	{
+		FILE *fp = fopen(audit_log, "r");
+		char buf[65536];
+		size_t n;
+		assert_non_null(fp);
+		n = fread(buf, 1, sizeof(buf) - 1, fp);
+		fclose(fp);
+		buf[n] = '\0';
+		assert_non_null(
+		    strstr(buf, "5a336c07b30cec2d424600c34a31e23a"));
+	}
 	sl_waf_rules_unref(r);
 }
 
@@ -1210,9 +1229,9 @@ runner_main(void *arg)
 {
 	struct runner *ru = arg;
 	struct sl_waf_field f = {"Host", "a", 4, 1};
-	struct sl_waf_input in = {"192.0.2.1", "192.0.2.2", 1,	   2,
-				  "GET",       NULL,	    "1.1", &f,
-				  1,	       NULL,	    0,	   0};
+	struct sl_waf_input in = {"192.0.2.1", "192.0.2.2", 1,	 2, "GET",
+				  NULL,	       "1.1",	    &f,	 1, NULL,
+				  0,	       0,	    NULL};
 	struct sl_waf_result out;
 
 	for (int i = 0; i < 50; i++) {
@@ -1298,9 +1317,9 @@ test_run_crs(void **state)
 		struct sl_waf_field f[3] = {{"Host", "10.1.2.3", 4, 8},
 					    {"User-Agent", "t", 10, 1},
 					    {"Accept", "*/*", 6, 3}};
-		struct sl_waf_input in = {"192.0.2.1", "10.1.2.3", 1,	  80,
-					  "GET",       "/",	   "1.1", f,
-					  3,	       NULL,	   0,	  0};
+		struct sl_waf_input in = {
+		    "192.0.2.1", "10.1.2.3", 1,	   80, "GET", "/", "1.1",
+		    f,		 3,	     NULL, 0,  0,     NULL};
 		sl_waf_run(r, &in, &out);
 		assert_int_equal(out.intervention, 0);
 		assert_non_null(h = hit(&out, 920350));
