@@ -217,7 +217,12 @@ sl_waf_parse_msg(const char *s, size_t n, struct sl_waf_hit *h)
 		copy_text(h->msg, sizeof(h->msg), v, vl);
 	if ((vl = field(s, n, "data", &v)) >= 0) {
 		static const char against[] = "against variable `";
-		const char *a = memmem(s, n, against, sizeof(against) - 1);
+		/* only in the text before the rule's [file "...", which
+		 * the library writes (a matched value comes after the
+		 * variable, and the data after [file) */
+		const char *fm = memmem(s, n, "[file \"", 7);
+		const char *a = memmem(s, fm != NULL ? (size_t)(fm - s) : 0,
+				       against, sizeof(against) - 1);
 		copy_text(h->data, sizeof(h->data), v, vl);
 		/* the variable the rule matched, as the message names it
 		 * before the data (which a long match cuts before its

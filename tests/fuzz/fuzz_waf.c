@@ -70,26 +70,36 @@ printable(const char *s)
 }
 
 /* The reference: whether a field's name (n bytes) is a credential's
- * (doc/operations.md: it contains one of the words, or is exactly pin). */
+ * (doc/operations.md: it contains one of the words, or a part of it,
+ * after the last '.', ':' or '[', is exactly pin). */
 static int
 ref_secret(const char *name, size_t n)
 {
 	static const char *const words[] = {
-	    "token",   "password",	"passwd",  "secret",
-	    "cvv",     "cvc",		"api_key", "apikey",
-	    "api-key", "authorization", "cookie",  "session"};
+	    "token",  "password", "passwd", "secret",  "cvv",
+	    "cvc",    "api_key",  "apikey", "api-key", "authorization",
+	    "cookie", "session",  "sessid"};
 	char low[MAXN + 1];
+	size_t last = n;
 
 	if (n > MAXN)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		low[i] = (char)tolower((unsigned char)name[i]);
-	if (n == 3 && memcmp(low, "pin", 3) == 0)
+	while (last > 0 && strchr(".:[", low[last - 1]) == NULL)
+		last--;
+	if (n - last == 3 && memcmp(low + last, "pin", 3) == 0)
 		return 1;
 	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++)
 		if (find(low, n, words[w]) != NULL)
 			return 1;
 	return 0;
+}
+
+static int
+ref_name_byte(char c)
+{
+	return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.';
 }
 
 /* Only what masking writes changed from in to out (n bytes): a byte to
@@ -106,23 +116,26 @@ check_only_masked(const char *in, const char *out, size_t n)
 	}
 }
 
-/* Every "NAME=VALUE" whose NAME is a credential's (the reference) has
- * its VALUE starred in out: NAME back to one of ?&; "' and VALUE on to
- * one of &; "'. */
+/* Every "NAME=VALUE" whose NAME (the run of name bytes before '=') is
+ * a credential's has its VALUE starred in out, on to one of &;,}] and
+ * a quote or a space (a quoted value: to its closing quote). */
 static void
 check_pairs(const char *in, const char *out, size_t n)
 {
 	for (size_t i = 1; i < n; i++) {
-		size_t b = i;
-		if (in[i] != '=')
+		size_t b = i, e = i + 1;
+		if (in[i] != '=' || !ref_name_byte(in[i - 1]))
 			continue;
-		while (b > 0 && in[b - 1] != '\0' &&
-		       strchr("?&; \"'", in[b - 1]) == NULL)
+		while (b > 0 && ref_name_byte(in[b - 1]))
 			b--;
 		if (!ref_secret(in + b, i - b))
 			continue;
-		for (size_t e = i + 1;
-		     e < n && in[e] != '\0' && strchr("&; \"'", in[e]) == NULL;
+		if (e < n && (in[e] == '"' || in[e] == '\'' ||
+			      (n - e >= 4 && memcmp(in + e, "\\x22", 4) == 0)))
+			continue; /* quoted: to its closing quote */
+		for (; e < n && in[e] != '\0' &&
+		       strchr("&;,}]\"' ", in[e]) == NULL &&
+		       !(n - e >= 4 && memcmp(in + e, "\\x22", 4) == 0);
 		     e++)
 			CHECK(out[e] == '*');
 	}

@@ -26,7 +26,7 @@ The rule (doc/design-notes.md, "YAML examples in the documentation"):
   P-256) and its certificate signed by a test CA, a cert and a key
   written one after the other being a pair; for ca and client_ca, that
   CA's certificate; for password_file, a one-line password, mode 0600; for
-  log.access, its directory; for a route's auth.jwt keys, a key set of
+  log.access and waf.log, its directory; for a route's auth.jwt keys, a key set of
   one public P-256 key.
 - The port of every "address:" value (listeners, the admin listener) is
   replaced by a free port, the same port by the same one within a block:
@@ -155,19 +155,19 @@ def roff_blocks(rel):
 # ---- the files examples name ---------------------------------------------
 
 PATH_KEYS = ("cert", "key", "ca", "client_ca", "password_file", "access",
-             "keys")
+             "keys", "log")
 # a route's auth.jwt keys: a JSON Web Key set of one public P-256 key,
 # made for these examples (its private half was never kept)
 DOC_JWKS = ('{"keys": [{"kty": "EC", "crv": "P-256", '
             '"x": "n_P3yv83hrzbe4d1QK2hZl5h1eNSk28X4CTIC4D01u4", '
             '"y": "QQTp7yg7ohYabW9VLD7po-finBgtneIJUNCltqEQYQE", '
             '"kid": "doc-example", "use": "sig", "alg": "ES256"}]}\n')
-PATH_RE = re.compile(r"(?<![\w-])(%s)\s*:\s*([\"']?)([^\s,{}\[\]\"'#]+)\2"
+PATH_RE = re.compile(r"(?<![\w-])(%s)\s*:[ \t]*([\"']?)([^\s,{}\[\]\"'#]+)\2"
                      % "|".join(PATH_KEYS))
 
 
 def is_path(key, value):
-    if key == "access":
+    if key in ("access", "log"):   # log.access, waf.log
         return value.startswith("/")
     if key == "keys":
         return value.startswith("/") or value.endswith(".json")
@@ -249,7 +249,7 @@ class Files:
                     f.write("doc-example-password\n")
                 os.chmod(dst, 0o600)
                 self.made[p] = "password"
-            elif k == "access":
+            elif k in ("access", "log"):
                 os.makedirs(os.path.dirname(self.local(p)), exist_ok=True)
             elif k == "keys" and p not in self.made:
                 dst = self.local(p)
