@@ -65,7 +65,13 @@
 #                      on GW_CPU (another job on the gateway's CPU, as on a
 #                      shared machine): the gateway then has about half of
 #                      the CPU, and sluice's WAF threads, at nice +10, about
-#                      a tenth while the loop is busy
+#                      a tenth of it (SCHED_IDLE: almost nothing), so use a
+#                      low --mix-rate. It shows the loop waiting for a
+#                      preempted WAF thread: at commit 1b2567d the thread
+#                      writes the loop's eventfd while it holds the pool's
+#                      mutex (src/core/tpool.c, tpool_main), the loop wakes,
+#                      preempts it and blocks in tpool_reap on that mutex
+#                      until the thread gets the CPU back
 #   --out DIR          where waf.md and the CSV files go (default: a new
 #                      directory /tmp/sluice-waf-bench-out.XXXXXX)
 #   --keep             keep the scratch directory (configs, logs, dumps)
@@ -100,12 +106,13 @@
 #             zeroing misses the costs of code that ran before it and was
 #             never dumped), then for each of plain, waf-get and waf-post N
 #             and 2N requests, each between a zeroing and a dump of the
-#             counters; the difference over N is one request's cost. Split by object (the self cost of each binary or
-#             library) and, by the call graph, what runs inside
-#             libmodsecurity (the inclusive cost of every call from the
-#             gateway's own code into it, by API function; that includes
-#             the libstdc++, libc, libpcre2 and libyajl work it does) against
-#             the rest (waf_cgsplit.py). Needs valgrind.
+#             counters; the difference over N is one request's cost. Split
+#             by object (the self cost of each binary or library) and, by
+#             the call graph, what runs inside libmodsecurity (the
+#             inclusive cost of every call from the gateway's own code into
+#             it, by API function; that includes the libstdc++, libc,
+#             libpcre2 and libyajl work it does) against the rest
+#             (waf_cgsplit.py). Needs valgrind.
 #
 # Configured alike: one listener on 127.0.0.1:GW_PORT with two routes,
 # /waf/ with the WAF and the rest without, to one upstream (keep-alive,
@@ -141,7 +148,13 @@
 # busy fraction of GW_CPU that was not the gateway (other jobs: noise).
 #
 # Output: DIR/waf.md (medians, ratios sluice/nginx, the counts),
-# DIR/waf-cpu.csv, DIR/waf-mix.csv, DIR/waf-count.csv (every run).
+# DIR/waf-cpu.csv, DIR/waf-mix.csv, DIR/waf-count.csv (every run),
+# DIR/waf-meta.txt (versions, machine, load, steal, other processes).
+# Noise: on a shared virtual machine CPU per request moves by +-20 % from
+# run to run (host steal, other jobs: see the "others" and steal columns);
+# the counts do not move. Typical: contrib/bench/waf.sh (about 25 min), and
+# for latency contrib/bench/waf.sh --only waf-mix,waf-mix-post --idle-poll
+# (each stream at 200/s for GETs, 25/s for POSTs, when no CPU run precedes).
 #
 # Environment: SLUICE (default ./build-werror/src/sluice of this tree, else
 # ./build/src/sluice; copied to the scratch directory at the start), NGINX,
@@ -1013,6 +1026,6 @@ META="$OUT/waf-meta.txt"
 	--meta "$META" --md "$OUT/waf.md"
 if [ -s "$WORK/gateway-messages.log" ]; then
 	log "messages from the gateways, most frequent first (numbers masked):"
-	sed -E 's/[0-9]+/N/g' "$WORK/gateway-messages.log" | cut -c1-300 | sort | uniq -c | sort -rn | head -n 20 >&2
+	{ sed -E 's/[0-9]+/N/g' "$WORK/gateway-messages.log" | cut -c1-300 | sort | uniq -c | sort -rn | head -n 20 >&2; } || true
 fi
 log "done in ${ELAPSED}s: $OUT/waf.md"

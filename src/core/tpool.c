@@ -91,7 +91,12 @@ tpool_main(void *arg)
 		p->nbusy--;
 		j->next = p->ended;
 		p->ended = j;
+		/* the loop is woken with the lock released: woken first, it
+		 * would preempt this (niced) thread and wait on the lock it
+		 * holds, a priority inversion the benchmark caught */
+		pthread_mutex_unlock(&p->mu);
 		wake_loop(p);
+		pthread_mutex_lock(&p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
