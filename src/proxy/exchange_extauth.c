@@ -806,8 +806,10 @@ apply(struct sl_seam *s, const struct sl_conf_extauth *x, struct sl_extauth *ea,
 
 /* ---- the body's first bytes ------------------------------------------ */
 
-int
-sl_exchange_in_full(const struct sl_seam *s)
+/* Whether the client's buffer is full and cannot grow: no more of the
+ * body comes until it is taken. */
+static int
+in_full(const struct sl_seam *s)
 {
 	const struct sl_conf_limits *l = &s->lconf->limits;
 
@@ -852,10 +854,8 @@ sl_exchange_body_take(struct sl_txn *t, const char *p, size_t avail,
 	return data < want ? data : want;
 }
 
-/* Whether the body's first want bytes are in (or all there will be, or
- * all the buffer can hold), the body starting at start. */
-static int
-body_ready(struct sl_seam *s, struct sl_extauth *ea, size_t start)
+int
+sl_exchange_body_ready(struct sl_seam *s, size_t start, size_t want)
 {
 	struct sl_txn *t = s->txn;
 	const char *b;
@@ -863,13 +863,13 @@ body_ready(struct sl_seam *s, struct sl_extauth *ea, size_t start)
 	size_t n;
 	int whole;
 
-	if (t->req_ph == SL_TXN_REQ_DONE || sl_exchange_in_full(s) ||
+	if (t->req_ph == SL_TXN_REQ_DONE || in_full(s) ||
 	    (s->flags & SL_SEAM_F_EOF))
 		return 1;
 	n = sl_exchange_body_take(t, s->in.data + start, s->in.len - start,
-				  ea->body_want, &b, &copy, &whole);
+				  want, &b, &copy, &whole);
 	free(copy);
-	return n >= ea->body_want || whole;
+	return n >= want || whole;
 }
 
 static void
@@ -888,7 +888,8 @@ sl_exchange_extauth_body(struct sl_seam *s)
 	struct sl_extauth *ea = t->ea;
 
 	if (ea == NULL || ea->phase != EA_BODY ||
-	    !body_ready(s, ea, s->in.off + t->aw.head_len))
+	    !sl_exchange_body_ready(s, s->in.off + t->aw.head_len,
+				    ea->body_want))
 		return;
 	/* from the pump: the request goes on from the loop, not inside it */
 	t->flags &= ~SL_TXN_F_EXT_BODY;
@@ -965,7 +966,7 @@ sl_exchange_extauth(struct sl_seam *s, const struct sl_h1_request *req,
 					req->content_length < x->body_bytes
 				    ? (uint32_t)req->content_length
 				    : x->body_bytes;
-		if (!body_ready(s, ea, s->in.off)) {
+		if (!sl_exchange_body_ready(s, s->in.off, ea->body_want)) {
 			ea->phase = EA_BODY;
 			ea->woken = woken;
 			t->flags |= SL_TXN_F_EXT_BODY;

@@ -595,9 +595,10 @@ void sl_exchange_extauth_body(struct sl_seam *s);
  * the whole body, -1 when the chunked framing is malformed (none taken:
  * the exchange answers 400 when it reads it).
  */
-/* Whether the client's buffer is full and cannot grow: no more of the
- * body comes until it is taken. */
-int sl_exchange_in_full(const struct sl_seam *s);
+/* Whether the body's first want bytes, from start in `in`, are there (or
+ * all there will be: the request read, the stream ended, or the client's
+ * buffer full at its largest), for a check that waits for them. */
+int sl_exchange_body_ready(struct sl_seam *s, size_t start, size_t want);
 size_t sl_exchange_body_take(struct sl_txn *t, const char *p, size_t avail,
 			     size_t want, const char **out, char **copy,
 			     int *whole);

@@ -441,26 +441,6 @@ tw_on_event(evutil_socket_t fd, short what, void *arg)
 	tw->woken(t);
 }
 
-/* Whether the body's first body_want bytes are in (or all there will be,
- * or all the buffer holds), the body starting at start. */
-static int
-body_ready(struct sl_seam *s, struct sl_txwaf *tw, size_t start)
-{
-	struct sl_txn *t = s->txn;
-	const char *b;
-	char *copy;
-	size_t n;
-	int whole;
-
-	if (t->req_ph == SL_TXN_REQ_DONE || sl_exchange_in_full(s) ||
-	    (s->flags & SL_SEAM_F_EOF))
-		return 1;
-	n = sl_exchange_body_take(t, s->in.data + start, s->in.len - start,
-				  tw->body_want, &b, &copy, &whole);
-	free(copy);
-	return n >= tw->body_want || whole;
-}
-
 void
 sl_exchange_waf_body(struct sl_seam *s)
 {
@@ -468,7 +448,8 @@ sl_exchange_waf_body(struct sl_seam *s)
 	struct sl_txwaf *tw = t->waf;
 
 	if (tw == NULL || tw->phase != WF_BODY ||
-	    !body_ready(s, tw, s->in.off + t->aw.head_len))
+	    !sl_exchange_body_ready(s, s->in.off + t->aw.head_len,
+				    tw->body_want))
 		return;
 	t->flags &= ~SL_TXN_F_WAF_BODY;
 	tw->phase = WF_BODY_READY;
@@ -573,7 +554,7 @@ sl_exchange_waf(struct sl_seam *s, const struct sl_h1_request *req,
 		if ((req->flags & SL_H1_F_EXPECT_CONTINUE) && req->minor >= 1 &&
 		    sl_buf_pending(&s->in) == 0)
 			sl_exchange_continue(s);
-		if (!body_ready(s, tw, s->in.off)) {
+		if (!sl_exchange_body_ready(s, s->in.off, tw->body_want)) {
 			tw->phase = WF_BODY;
 			t->flags |= SL_TXN_F_WAF_BODY;
 			return 1;
