@@ -493,6 +493,33 @@ config_external(struct sbuf *b, const struct sl_conf_extauth *x)
 	sb_printf(b, "}");
 }
 
+/* A route's compress (doc/operations.md, "Compression"). */
+static void
+config_compress(struct sbuf *b, const struct sl_conf_compress_route *c)
+{
+	static const char *const alg[4] = {"identity", "gzip", "br", "zstd"};
+
+	if (c == NULL) {
+		sb_printf(b, ",\"compress\":null");
+		return;
+	}
+	sb_printf(b, ",\"compress\":{\"algorithms\":[");
+	for (size_t i = 0; i < c->noffer; i++)
+		sb_printf(b, "%s\"%s\"", i ? "," : "", alg[c->offer[i] & 3]);
+	sb_printf(b,
+		  "],\"gzip_level\":%llu,\"brotli_level\":%llu,"
+		  "\"zstd_level\":%llu,\"window\":%llu,\"min_length\":%llu,"
+		  "\"credentials\":\"%s\"",
+		  (unsigned long long)c->gzip_level,
+		  (unsigned long long)c->brotli_level,
+		  (unsigned long long)c->zstd_level,
+		  (unsigned long long)c->window,
+		  (unsigned long long)c->min_length,
+		  c->credentials == SL_COMPRESS_CREDS_ALLOW ? "compress" : "skip");
+	jstrs(b, "types", c->types, c->ntypes);
+	sb_printf(b, "}");
+}
+
 /* A route's waf (doc/operations.md, "A WAF for PCI DSS 6.4.2"): its rule
  * files as expanded, its exclusions as the directives they became. */
 static void
@@ -679,6 +706,7 @@ config_route(struct sbuf *b, const struct sl_conf_route *r)
 	config_guard(b, r);
 	config_auth(b, r);
 	config_waf(b, r->waf);
+	config_compress(b, r->compress);
 	/* null: not traced; else the ratio of new traces recorded */
 	if (r->trace_sample == 0)
 		sb_printf(b, ",\"tracing\":null");
@@ -1008,6 +1036,8 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 		  (unsigned long long)c->waf.queue);
 	jkv_str(b, "log", c->waf.log != NULL ? c->waf.log : "access");
 	sb_printf(b, "}");
+	sb_printf(b, ",\"compress\":{\"memory\":%llu}",
+		  (unsigned long long)c->compress.memory);
 	sb_printf(b, ",\"listeners\":[");
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct sl_conf_listener *l = &c->listeners[i];

@@ -114,6 +114,10 @@ sl_admin_histogram(struct sbuf *b, const struct sl_admin_view *v,
 void sl_admin_metrics_auth(const struct sl_admin_view *v, struct sbuf *b);
 /* The routes' WAF families. admin_metrics_auth.c. */
 void sl_admin_metrics_waf(const struct sl_admin_view *v, struct sbuf *b);
+/* The compress families (admin_metrics_auth.c); mem: the workers'
+ * compressors' bytes now. */
+void sl_admin_metrics_compress(const struct sl_admin_view *v, struct sbuf *b,
+			       uint64_t mem);
 
 /* Appends the /metrics page (Prometheus text format) to b: the workers'
  * counters summed, the generation's listeners, routes, rate limits and

@@ -228,6 +228,79 @@ sl_admin_metrics_waf(const struct sl_admin_view *v, struct sbuf *b)
 	}
 }
 
+/* The routes with compress (doc/operations.md, "Compression"): responses
+ * compressed and their body bytes before and after, by coding; the
+ * responses that went as they came for a reason the operator watches;
+ * and the bytes the workers' compressors hold now. */
+void
+sl_admin_metrics_compress(const struct sl_admin_view *v, struct sbuf *b,
+			  uint64_t mem)
+{
+	static const char *const head[4] = {
+	    "# HELP sluice_compress_responses_total Responses a route "
+	    "compressed, by algorithm.\n# TYPE "
+	    "sluice_compress_responses_total counter\n",
+	    "# HELP sluice_compress_bytes_in_total Body bytes compressed "
+	    "(before), by algorithm.\n# TYPE sluice_compress_bytes_in_total "
+	    "counter\n",
+	    "# HELP sluice_compress_bytes_out_total Compressed body bytes "
+	    "(after, without chunk framing), by algorithm.\n# TYPE "
+	    "sluice_compress_bytes_out_total counter\n",
+	    "# HELP sluice_compress_skipped_total Responses that could have "
+	    "been compressed for their request and went as they came, by "
+	    "reason.\n# TYPE sluice_compress_skipped_total counter\n"};
+	static const char *const why[SL_ZIP_NSKIP] = {
+	    [SL_ZIP_S_CREDENTIALS] = "credentials",
+	    [SL_ZIP_S_MEMORY] = "memory",
+	};
+	static const char *const alg[4] = {NULL, "gzip", "br", "zstd"};
+	const struct sl_conf *c = v->conf;
+	const size_t u = sizeof(atomic_uint_fast64_t);
+	int any = 0;
+
+	for (size_t i = 0; i < c->nlisteners && !any; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++)
+			any |= c->listeners[i].routes[j].compress != NULL;
+	if (!any)
+		return;
+	for (int part = 0; part < 4; part++) {
+		size_t off = part == 0	 ? COUNT_OFF(zip)
+			     : part == 1 ? COUNT_OFF(zip_in)
+			     : part == 2 ? COUNT_OFF(zip_out)
+					 : COUNT_OFF(zip_skip);
+		sb_printf(b, "%s", head[part]);
+		for (size_t i = 0; i < c->nlisteners; i++)
+			for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
+				const struct sl_conf_route *r =
+				    &c->listeners[i].routes[j];
+				int n = part == 3 ? SL_ZIP_NSKIP : 4;
+				if (r->compress == NULL)
+					continue;
+				for (int k = part == 3 ? 0 : 1; k < n; k++)
+					sb_printf(
+					    b,
+					    "sluice_compress_%s{listener=\"%s\""
+					    ",route=\"%s\",%s=\"%s\"} %llu\n",
+					    part == 0	? "responses_total"
+					    : part == 1 ? "bytes_in_total"
+					    : part == 2 ? "bytes_out_total"
+							: "skipped_total",
+					    c->listeners[i].name, r->name,
+					    part == 3 ? "reason" : "algorithm",
+					    part == 3 ? why[k] : alg[k],
+					    (unsigned long long)counts_sum(
+						v, r->state->counts,
+						off + (size_t)k * u));
+			}
+	}
+	sb_printf(b,
+		  "# HELP sluice_compress_memory_bytes Bytes the compressors "
+		  "and their buffers hold now, all workers (compress.memory "
+		  "bounds each worker's).\n# TYPE sluice_compress_memory_bytes "
+		  "gauge\nsluice_compress_memory_bytes %llu\n",
+		  (unsigned long long)mem);
+}
+
 /* The key sets fetched from URLs, each source once. */
 static void
 metrics_keysets(const struct sl_conf *c, struct sbuf *b)

@@ -524,6 +524,8 @@ const struct sl_conf_keydef sl_conf_top_table[] = {
     {"tracing", .type = SL_CONF_CODE},
     /* the WAF (doc/operations.md, A WAF for PCI DSS 6.4.2) */
     {"waf", .type = SL_CONF_CODE},
+    /* compression (doc/operations.md, Compression) */
+    {"compress", .type = SL_CONF_CODE},
     /* a fleet (doc/fleet.md) */
     {"resolver", SL_CONF_SET, .set = read_resolver},
     {"watch", SL_CONF_BOOL, .def = 0, TOP(watch)},
@@ -587,6 +589,9 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 	sl_conf_table_defaults(sl_conf_waf_table, &conf->waf);
 	if ((v = sl_yaml_map_get(root, "waf", NULL)) != NULL)
 		sl_conf_parse_waf(ld, v, conf);
+	sl_conf_table_defaults(sl_conf_compress_table, &conf->compress);
+	if ((v = sl_yaml_map_get(root, "compress", NULL)) != NULL)
+		sl_conf_parse_compress(ld, v, conf);
 	if ((v = sl_yaml_map_get(root, "listeners", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, root, "missing key \"listeners\"");
 	else
@@ -805,6 +810,13 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
 				       "in exclude", "in an \"exclude\" item",
 				       "in a route's \"waf.exclude\" item",
 				       NULL},
+    [SL_CONF_SEC_COMPRESS] = {SL_CONF_SEC_TOP, NULL, sl_conf_compress_table,
+			      "in compress", "under \"compress\"",
+			      "under the top-level \"compress\"", NULL},
+    [SL_CONF_SEC_ROUTE_COMPRESS] = {SL_CONF_SEC_ROUTE, NULL,
+				    sl_conf_route_compress_table,
+				    "in compress", "under \"compress\"",
+				    "under a route's \"compress\"", NULL},
 };
 #undef HDRS
 

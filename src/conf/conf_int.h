@@ -62,6 +62,8 @@ enum sl_conf_section {
 	SL_CONF_SEC_WAF,
 	SL_CONF_SEC_ROUTE_WAF,
 	SL_CONF_SEC_ROUTE_WAF_EXCLUDE,
+	SL_CONF_SEC_COMPRESS,
+	SL_CONF_SEC_ROUTE_COMPRESS,
 	SL_CONF_SEC_N
 };
 
@@ -319,6 +321,21 @@ void sl_conf_parse_route_tracing(struct sl_yaml_loader *ld, const char *lbl,
 
 /* Every route's trace_sample, final: 0 (not traced) or 1 + millionths. */
 void sl_conf_settle_tracing(struct sl_yaml_loader *ld, struct sl_conf *conf);
+
+/* ---- conf_compress.c: compression (doc/operations.md, "Compression") */
+
+extern const struct sl_conf_keydef sl_conf_compress_table[];
+extern const struct sl_conf_keydef sl_conf_route_compress_table[];
+
+/* The top-level compress: (the workers' budget). */
+void sl_conf_parse_compress(struct sl_yaml_loader *ld,
+			    const struct sl_yaml_node *map,
+			    struct sl_conf *conf);
+/* A route's compress: { algorithms, levels, types, ... }. */
+void sl_conf_parse_route_compress(struct sl_yaml_loader *ld, const char *lbl,
+				  const struct sl_yaml_node *map,
+				  struct sl_conf_route *r);
+void sl_conf_free_route_compress(struct sl_conf_compress_route *c);
 
 /* ---- conf_waf.c: the WAF (doc/operations.md, "A WAF for PCI DSS 6.4.2") */
 

@@ -396,6 +396,25 @@ struct sl_conf_route {
 	/* the WAF (doc/operations.md, "A WAF for PCI DSS 6.4.2"): NULL when
 	 * the route has none */
 	struct sl_conf_waf_route *waf; /* owned */
+	/* compression (doc/operations.md, "Compression"): NULL when the
+	 * route has none */
+	struct sl_conf_compress_route *compress; /* owned */
+};
+
+/* A route's compress: the codings it offers (coding.h's numbers, in the
+ * route's order of preference) and when a response is compressed. */
+enum sl_compress_creds { SL_COMPRESS_CREDS_SKIP = 0, SL_COMPRESS_CREDS_ALLOW };
+struct sl_conf_compress_route {
+	uint8_t offer[3]; /* enum sl_coding */
+	uint8_t noffer;
+	uint64_t gzip_level, brotli_level, zstd_level;
+	uint64_t window;     /* bytes: a power of two */
+	uint64_t min_length; /* a known length below it is sent as it is */
+	uint32_t credentials; /* enum sl_compress_creds */
+	char **types;	      /* media types and patterns (coding.h) */
+	size_t ntypes;
+	uint8_t wlog; /* log2(window) */
+	unsigned line, col;
 };
 
 /* A route's waf: what its requests go through, and what is done with the
@@ -421,6 +440,11 @@ struct sl_conf_waf_route {
 	int failure_status;  /* 503 or 403 */
 	unsigned line, col;  /* of its rules: where a rule file's error is
 				reported too */
+};
+
+/* The top-level compress: the compressors' budget. */
+struct sl_conf_compress {
+	uint64_t memory; /* bytes per worker: states and their buffers */
 };
 
 /* The top-level waf: the workers' WAF threads and the WAF log. */
@@ -641,6 +665,8 @@ struct sl_conf {
 	 * defaults when absent; nwaf_routes counts the routes with a waf */
 	struct sl_conf_waf waf;
 	size_t nwaf_routes;
+	/* compress: (doc/operations.md, "Compression"): always set */
+	struct sl_conf_compress compress;
 };
 
 #endif

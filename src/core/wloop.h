@@ -161,6 +161,9 @@ struct sl_worker_stats {
 	/* tunnels (tunnel.c): open now, opened, closed by reason (enum
 	 * sl_tun_end), bytes from the client and to it */
 	atomic_uint_fast64_t tunnels_open;
+	/* compression (exchange_zip.c): the bytes its compressors and their
+	 * buffers hold now, against compress.memory */
+	atomic_uint_fast64_t zip_mem;
 	atomic_uint_fast64_t tunnels_opened;
 	atomic_uint_fast64_t tunnels_closed[SL_TUN_NENDS];
 	atomic_uint_fast64_t tunnel_bytes_in, tunnel_bytes_out;

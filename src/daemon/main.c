@@ -26,6 +26,7 @@
 #include "resolve.h"
 #include "runtime.h"
 #include "waf.h"
+#include "zstream.h"
 #include "watch.h"
 #include "worker.h"
 
@@ -65,6 +66,15 @@ version(void)
 	       "version at run time)\n",
 	       HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
 	printf("%s\n", sl_waf_version());
+	/* the compressors (doc/operations.md, "Compression") */
+	for (int c = 1; c <= 3; c++) {
+		static const char *const lib[4] = {NULL, "zlib", "libbrotlienc",
+						   "libzstd"};
+		const char *v = sl_zstream_version(c);
+		printf("%s %s\n", lib[c],
+		       v != NULL ? v : "(not built: its coding cannot be "
+				       "offered)");
+	}
 	/* buildflags.h, included by the build (see Makefile.am) */
 #ifdef SL_BUILD_CC
 	printf("built with: %s %s\n", SL_BUILD_CC, SL_BUILD_CFLAGS);

@@ -114,6 +114,15 @@ enum sl_waf_res {
 	SL_WAF_NRESULTS
 };
 
+/* Why a response whose request accepted a coding went as it came
+ * (sluice_compress_skipped_total's reason; doc/operations.md,
+ * "Compression"). */
+enum sl_zip_skip {
+	SL_ZIP_S_CREDENTIALS = 0, /* credentials a browser sends by itself */
+	SL_ZIP_S_MEMORY,	  /* the worker's compression memory is full */
+	SL_ZIP_NSKIP
+};
+
 struct sl_counts {
 	atomic_uint_fast64_t requests;	   /* exchanges finished */
 	atomic_uint_fast64_t responses[6]; /* by status class, [0] = other */
@@ -143,6 +152,14 @@ struct sl_counts {
 	atomic_uint_fast64_t waf_dur_sum_us;
 	atomic_uint_fast64_t waf_waits;
 	atomic_uint_fast64_t waf_wait_sum_us;
+	/* routes with compress: responses compressed by coding (coding.h's
+	 * numbers; [0] unused), their body bytes before and after, and the
+	 * responses a request accepted a coding for that went as they came
+	 * for a reason the operator watches (enum sl_zip_skip) */
+	atomic_uint_fast64_t zip[4];
+	atomic_uint_fast64_t zip_in[4];
+	atomic_uint_fast64_t zip_out[4];
+	atomic_uint_fast64_t zip_skip[SL_ZIP_NSKIP];
 } __attribute__((aligned(64)));
 
 /* enum sl_tls_fail's SL_TLS_NFAIL (tls.h checks) */

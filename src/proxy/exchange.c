@@ -123,6 +123,8 @@ sl_exchange_free(struct sl_seam *s)
 		sl_exchange_extauth_cancel(t); /* or for an authorization */
 	if (t->waf != NULL)
 		sl_exchange_waf_cancel(t); /* or for the WAF's verdict */
+	if (t->zip != NULL)
+		sl_exchange_zip_end(s);
 	sl_attempt_dequeue(t);
 	sl_attempt_release(s, 0);
 	sl_attempt_done(t);
@@ -762,6 +764,9 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	if ((t->route->upgrade != NULL || (s->flags & SL_SEAM_F_XCONNECT)) &&
 	    txn_upgrade(s, req) == -1)
 		return;
+	if (t->route->compress != NULL && t->upgrade == 0 &&
+	    !(s->flags & SL_SEAM_F_XCONNECT))
+		sl_exchange_zip_request(s, req);
 	/* a tunnel's request never ends before its answer: the route's
 	 * timeout bounds the wait for the 101 from now */
 	if (s->flags & SL_SEAM_F_XCONNECT)
@@ -1183,7 +1188,9 @@ sl_exchange_pump(struct sl_seam *s)
 			return -1;
 		}
 		if ((t->up_ph == SL_TXN_UP_DONE) &&
-		    (t->up == NULL || t->up->ready == t->up->in.off)) {
+		    (t->up == NULL || t->up->ready == t->up->in.off) &&
+		    (t->zip == NULL || t->resp_ph != SL_TXN_RESP_UPSTREAM ||
+		     !sl_exchange_zip_pending(t))) {
 			txn_finish(s);
 			return -1;
 		}
@@ -1272,6 +1279,8 @@ txn_on_deadline(struct sl_seam *s, struct sl_txn *t, uint64_t now)
 	/* a held head is the upstream's delay, not the client's */
 	pending_out = !sl_exchange_resp_held(t, u) &&
 		      (sl_buf_pending(&t->out) > 0 ||
+		       (t->zip != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM &&
+			sl_exchange_zip_pending(t)) ||
 		       (u != NULL && (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
 			u->ready > u->in.off));
 	if (t->send_rate.start_ms != 0 && now >= t->send_rate.next_ms) {

@@ -250,6 +250,9 @@ txn_answer(struct sl_seam *s, int status, const char *code, const char *error,
 		t->resp_ph = SL_TXN_RESP_NONE;
 		t->head_out -= sl_buf_pending(&t->out);
 		t->out.off = t->out.len = 0;
+		if (t->zip != NULL) /* nor its body's compressor */
+			sl_exchange_zip_end(s);
+		t->zip_sent = 0;
 	}
 	sl_attempt_dequeue(t); /* a request answered here waits for nothing */
 	sl_rlcheck_cancel(&t->rl);

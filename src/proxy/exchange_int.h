@@ -317,6 +317,14 @@ struct sl_txn {
 	 * it said for the access log (1 + enum sl_waf_res; 0: not looked) */
 	struct sl_txwaf *waf;
 	uint8_t waf_res;
+	/* compression (exchange_zip.c): the coding the request accepts best
+	 * among its route's (enum sl_coding, 0: none), the one its response
+	 * went with (for the log), and the response's compressor, owned
+	 * (NULL: none) */
+	uint8_t zip_pick;
+	uint8_t zip_sent;
+	uint8_t zip_creds; /* it carried credentials a browser sends */
+	struct sl_txzip *zip;
 	char request_id[SL_REQUEST_ID_MAX + 1];
 	/* with upgrade "websocket": the Sec-WebSocket-Accept the 101 must
 	 * carry (not cleared, as the strings) */
@@ -620,6 +628,40 @@ int sl_exchange_waf(struct sl_seam *s, const struct sl_h1_request *req,
 void sl_exchange_waf_cancel(struct sl_txn *t);
 /* Body bytes came while the WAF waits for them (SL_TXN_F_WAF_BODY). */
 void sl_exchange_waf_body(struct sl_seam *s);
+
+/* ---- exchange_zip.c: compression (doc/operations.md, "Compression") -- */
+
+struct sl_txzip;
+
+/* The request, on a route with compress: the coding it accepts best
+ * (t->zip_pick), and whether it carries credentials a browser sends by
+ * itself (t->zip_creds). */
+void sl_exchange_zip_request(struct sl_seam *s, const struct sl_h1_request *req);
+/*
+ * The final response head (resp, its fields in resp->headers, room for
+ * resp->max_headers): when the response is compressed, its fields are
+ * rewritten for it (Content-Encoding, Vary, a weakened ETag, no
+ * Content-Length or Accept-Ranges, Transfer-Encoding: chunked for an
+ * HTTP/1.1 client), resp->body becomes chunked (an HTTP/1.0 client's:
+ * to the close), t->zip is set and 1 is returned. A 304 gets its ETag
+ * weakened as its 200 was. scratch (ZIP_SCRATCH bytes) holds rewritten
+ * values until the head is written. Returns 0 when the body goes as it
+ * came.
+ */
+#define SL_ZIP_SCRATCH 512
+int sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
+			 char *scratch);
+/* The compressed bytes ready for the client (compressing what the
+ * upstream's body made ready, when the last ones went out): their
+ * start, and their length (0: none now). */
+size_t sl_exchange_zip_out(struct sl_seam *s, char **p);
+/* n of them were sent. */
+void sl_exchange_zip_sent(struct sl_seam *s, size_t n);
+/* More is to come from the compressor: bytes ready, bytes the upstream
+ * made ready that wait for it, or its end not written. */
+int sl_exchange_zip_pending(const struct sl_txn *t);
+/* The exchange ends: the compressor is freed and counted. */
+void sl_exchange_zip_end(struct sl_seam *s);
 
 /* Sends "100 Continue" to a client that asked for it (once: the caller
  * knows it is due). */

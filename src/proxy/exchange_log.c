@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "balance.h"
+#include "coding.h"
 #include "exchange_int.h"
 #include "forwarded.h"
 #include "h1_msg.h"
@@ -420,6 +421,12 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 			LW_LIT(&w, "\",\"waf\":\"");
 			lw_str(&w, waf_str(t->waf_res));
 		}
+		if (t->zip_sent != 0) {
+			/* the coding the body went with; bytes_out counts
+			 * the coded bytes */
+			LW_LIT(&w, "\",\"encoding\":\"");
+			lw_str(&w, sl_coding_name(t->zip_sent));
+		}
 		LW_LIT(&w, "\",\"error\":\"");
 		lw_str(&w, txn_error(t));
 		LW_LIT(&w, "\",\"retried\":");
@@ -495,7 +502,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		    "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\" "
 		    "rid=%s route=%s upstream=%s ms=%llu cluster=%s "
 		    "connect_ms=%u upstream_ms=%llu "
-		    "close=%s%s%s%s%s%s%s%s%s%s%s%s%s%s\n",
+		    "close=%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s\n",
 		    peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", proto,
 		    t->status, (unsigned long long)txn_body_out(t),
 		    r[0] ? r : "-", u[0] ? u : "-", t->request_id,
@@ -509,7 +516,9 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		    (t->flags & SL_TXN_F_AUTH_MASK) ? " auth=" : "",
 		    (t->flags & SL_TXN_F_AUTH_MASK) ? auth_str(t->flags) : "",
 		    tids, t->waf_res != 0 ? " waf=" : "",
-		    t->waf_res != 0 ? waf_str(t->waf_res) : "");
+		    t->waf_res != 0 ? waf_str(t->waf_res) : "",
+		    t->zip_sent != 0 ? " encoding=" : "",
+		    t->zip_sent != 0 ? sl_coding_name(t->zip_sent) : "");
 	}
 	if (n >= sizeof(line)) {
 		n = sizeof(line) - 1;

@@ -333,9 +333,9 @@ resp_advance(struct sl_seam *s)
 		const struct sl_hdr_apply *rules;
 		const struct sl_hdr_vars *vp = NULL;
 		struct sl_hdr_vars vars;
-		char ip[64];
+		char ip[64], zscratch[SL_ZIP_SCRATCH];
 		long hlen, n;
-		int close, rstatus, fields;
+		int close, rstatus, fields, dechunk;
 
 		if (sl_buf_pending(&u->in) == 0)
 			return 0;
@@ -429,6 +429,13 @@ resp_advance(struct sl_seam *s)
 		if (resp.body == SL_H1_BODY_CLOSE ||
 		    (t->flags & SL_TXN_F_DECHUNK))
 			t->flags |= SL_TXN_F_CLOSE;
+		/* compressed (exchange_zip.c): its fields rewritten, its
+		 * body framed by the compressor */
+		if (t->route->compress != NULL &&
+		    sl_exchange_zip_head(s, &resp, zscratch) == 1)
+			dechunk = 0;
+		else
+			dechunk = (t->flags & SL_TXN_F_DECHUNK) != 0;
 		close = (t->flags & SL_TXN_F_CLOSE) != 0 ||
 			t->req_ph != SL_TXN_REQ_DONE;
 		if (close)
@@ -465,7 +472,7 @@ resp_advance(struct sl_seam *s)
 			n = sl_h1_write_response_head(
 			    s->txn->out.data + s->txn->out.len,
 			    sl_buf_space(&s->txn->out), &resp, t->minor, close,
-			    (t->flags & SL_TXN_F_DECHUNK) != 0, t->request_id,
+			    dechunk, t->request_id,
 			    t->route->expose_cluster_header != NULL ? &expose
 								    : NULL,
 			    rules, vp);
@@ -721,8 +728,16 @@ sl_exchange_output(struct sl_seam *s, struct iovec *iov, int *more)
 		return 0; /* wait for the body's first bytes */
 	if ((op = sl_buf_pending(&t->out)) > 0)
 		iov[niov++] = (struct iovec){t->out.data + t->out.off, op};
-	if (u != NULL && (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
-	    u->ready > u->in.off) {
+	if (t->zip != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM) {
+		/* compressed: the compressor's output, not the upstream's */
+		char *zp;
+		size_t zn = sl_exchange_zip_out(s, &zp);
+		if (s->txn != t)
+			return 0;
+		if (zn > 0)
+			iov[niov++] = (struct iovec){zp, zn};
+	} else if (u != NULL && (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
+		   u->ready > u->in.off) {
 		iov[niov++] = (struct iovec){u->in.data + u->in.off,
 					     u->ready - u->in.off};
 		if (body_more_ready(t, u))
@@ -741,6 +756,8 @@ sl_exchange_output_done(const struct sl_seam *s)
 	const struct sl_txn *t = s->txn;
 
 	/* an HTTP/2 tunnel's end follows sluice's close frame */
+	if (t->zip != NULL && t->resp_ph != SL_TXN_RESP_LOCAL)
+		return t->up_ph == SL_TXN_UP_DONE && !sl_exchange_zip_pending(t);
 	return t->resp_ph == SL_TXN_RESP_LOCAL || t->up_ph == SL_TXN_UP_DONE ||
 	       (t->ws != NULL && (t->ws->told & SL_XTUN_TOLD_CLIENT));
 }
@@ -780,7 +797,10 @@ sl_exchange_sent(struct sl_seam *s, size_t n)
 		s->flags |= SL_SEAM_F_RBUF_PROVEN; /* sl_seam_rbuf_size */
 	if (n >= op) {
 		t->out.off += (uint32_t)op;
-		if (u != NULL && n > op)
+		if (t->zip != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM &&
+		    n > op)
+			sl_exchange_zip_sent(s, n - op);
+		else if (u != NULL && n > op)
 			sl_upstream_consume(u, n - op);
 	} else
 		t->out.off += (uint32_t)n;
@@ -790,6 +810,8 @@ sl_exchange_sent(struct sl_seam *s, size_t n)
 	if (u != NULL && u->in.data != NULL && sl_buf_pending(&u->in) == 0 &&
 	    resp_paced(s, t))
 		sl_buf_release(&s->w->bufs, &u->in);
+	if (t->zip != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM)
+		return sl_buf_pending(&t->out) > 0 || sl_exchange_zip_pending(t);
 	return sl_buf_pending(&t->out) > 0 ||
 	       (u != NULL && (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
 		u->ready > u->in.off);

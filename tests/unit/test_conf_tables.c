@@ -69,6 +69,10 @@ static const struct tbl tables[] = {
      1, "TOP LEVEL/tracing"},
     {sl_conf_waf_table, SL_CONF_SEC_WAF, sizeof(struct sl_conf_waf), 9,
      "TOP LEVEL/waf"},
+    {sl_conf_compress_table, SL_CONF_SEC_COMPRESS,
+     sizeof(struct sl_conf_compress), 10, "TOP LEVEL/compress"},
+    {sl_conf_route_compress_table, SL_CONF_SEC_ROUTE_COMPRESS,
+     sizeof(struct sl_conf_compress_route), 11, "ROUTES/compress"},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 

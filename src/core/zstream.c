@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Compressor streams (zstream.h). Each library gets an allocator of
+ * sluice's that counts what it holds; the counts are what the exchange
+ * charges to the worker's compression budget.
+ */
+#include "zstream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef HAVE_ZLIB
+#include <zlib.h>
+#endif
+#ifdef HAVE_BROTLI
+#include <brotli/encode.h>
+#endif
+#ifdef HAVE_ZSTD
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createCCtx_advanced: counted */
+#include <zstd.h>
+#endif
+
+struct sl_zstream {
+	int c;
+	int done;
+	size_t mem; /* bytes the library holds */
+	union {
+#ifdef HAVE_ZLIB
+		z_stream gz;
+#endif
+#ifdef HAVE_BROTLI
+		BrotliEncoderState *br;
+#endif
+#ifdef HAVE_ZSTD
+		ZSTD_CCtx *zs;
+#endif
+		int none;
+	} u;
+};
+
+/* Every block handed out carries its size before it, for the count. */
+#define HDR 16
+
+static void *
+counted_alloc(struct sl_zstream *z, size_t n)
+{
+	unsigned char *p = malloc(n + HDR);
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p, &n, sizeof(n));
+	z->mem += n + HDR;
+	return p + HDR;
+}
+
+static void
+counted_free(struct sl_zstream *z, void *q)
+{
+	unsigned char *p = q;
+	size_t n;
+
+	if (p == NULL)
+		return;
+	p -= HDR;
+	memcpy(&n, p, sizeof(n));
+	z->mem -= n + HDR;
+	free(p);
+}
+
+int
+sl_zstream_built(int c)
+{
+	switch (c) {
+#ifdef HAVE_ZLIB
+	case 1:
+		return 1;
+#endif
+#ifdef HAVE_BROTLI
+	case 2:
+		return 1;
+#endif
+#ifdef HAVE_ZSTD
+	case 3:
+		return 1;
+#endif
+	default:
+		return 0;
+	}
+}
+
+const char *
+sl_zstream_version(int c)
+{
+#ifdef HAVE_BROTLI
+	static char brv[16];
+#endif
+	switch (c) {
+#ifdef HAVE_ZLIB
+	case 1:
+		return zlibVersion();
+#endif
+#ifdef HAVE_BROTLI
+	case 2: {
+		uint32_t v = BrotliEncoderVersion();
+		snprintf(brv, sizeof(brv), "%u.%u.%u", v >> 24,
+			 (v >> 12) & 0xfff, v & 0xfff);
+		return brv;
+	}
+#endif
+#ifdef HAVE_ZSTD
+	case 3:
+		return ZSTD_versionString();
+#endif
+	default:
+		return NULL;
+	}
+}
+
+/* The smallest window log of at least lo that holds n bytes, at most
+ * wlog. */
+static unsigned
+fit_window(unsigned wlog, unsigned lo, uint64_t n)
+{
+	if (n == 0)
+		return wlog;
+	while (wlog > lo && n <= ((uint64_t)1 << (wlog - 1)))
+		wlog--;
+	return wlog;
+}
+
+#ifdef HAVE_ZLIB
+static voidpf
+gz_alloc(voidpf opaque, uInt items, uInt size)
+{
+	return counted_alloc(opaque, (size_t)items * size);
+}
+
+static void
+gz_free(voidpf opaque, voidpf p)
+{
+	counted_free(opaque, p);
+}
+#endif
+
+#ifdef HAVE_BROTLI
+static void *
+br_alloc(void *opaque, size_t n)
+{
+	return counted_alloc(opaque, n);
+}
+
+static void
+br_free(void *opaque, void *p)
+{
+	counted_free(opaque, p);
+}
+#endif
+
+#ifdef HAVE_ZSTD
+static void *
+zs_alloc(void *opaque, size_t n)
+{
+	return counted_alloc(opaque, n);
+}
+
+static void
+zs_free(void *opaque, void *p)
+{
+	counted_free(opaque, p);
+}
+#endif
+
+struct sl_zstream *
+sl_zstream_new(int c, int level, unsigned wlog, uint64_t len_hint)
+{
+	struct sl_zstream *z;
+
+	if (!sl_zstream_built(c) || (z = calloc(1, sizeof(*z))) == NULL)
+		return NULL;
+	z->c = c;
+	switch (c) {
+#ifdef HAVE_ZLIB
+	case 1: {
+		/* as nginx does: a smaller window and hash for a body known
+		 * to be small; gzip's window is 2^9 to 2^15 */
+		unsigned w = fit_window(wlog > 15 ? 15 : wlog < 9 ? 9 : wlog,
+					9, len_hint);
+		int memlevel = (int)w - 7 < 1 ? 1 : (int)w - 7;
+		z->u.gz.zalloc = gz_alloc;
+		z->u.gz.zfree = gz_free;
+		z->u.gz.opaque = z;
+		/* windowBits + 16: the gzip wrapper; zlib does not take 8
+		 * with it, 9 is its least */
+		if (deflateInit2(&z->u.gz, level, Z_DEFLATED, (int)w + 16,
+				 memlevel, Z_DEFAULT_STRATEGY) != Z_OK) {
+			free(z);
+			return NULL;
+		}
+		return z;
+	}
+#endif
+#ifdef HAVE_BROTLI
+	case 2: {
+		unsigned w = fit_window(wlog > 24 ? 24 : wlog < 10 ? 10 : wlog,
+					10, len_hint);
+		z->u.br = BrotliEncoderCreateInstance(br_alloc, br_free, z);
+		if (z->u.br == NULL) {
+			free(z);
+			return NULL;
+		}
+		(void)BrotliEncoderSetParameter(z->u.br, BROTLI_PARAM_QUALITY,
+						(uint32_t)level);
+		(void)BrotliEncoderSetParameter(z->u.br, BROTLI_PARAM_LGWIN, w);
+		if (len_hint > 0 && len_hint < (1u << 30))
+			(void)BrotliEncoderSetParameter(
+			    z->u.br, BROTLI_PARAM_SIZE_HINT,
+			    (uint32_t)len_hint);
+		return z;
+	}
+#endif
+#ifdef HAVE_ZSTD
+	case 3: {
+		unsigned w = fit_window(wlog > 27 ? 27 : wlog < 10 ? 10 : wlog,
+					10, len_hint);
+		ZSTD_customMem cm = {zs_alloc, zs_free, z};
+		if ((z->u.zs = ZSTD_createCCtx_advanced(cm)) == NULL) {
+			free(z);
+			return NULL;
+		}
+		(void)ZSTD_CCtx_setParameter(z->u.zs, ZSTD_c_compressionLevel,
+					     level);
+		(void)ZSTD_CCtx_setParameter(z->u.zs, ZSTD_c_windowLog,
+					     (int)w);
+		/* the level's hash and chain tables, which hold most of its
+		 * memory (1 MiB at level 3, 13 MiB at 9), no larger than the
+		 * window needs */
+		ZSTD_compressionParameters cp =
+		    ZSTD_getCParams(level, len_hint, 0);
+		if (cp.hashLog > w)
+			(void)ZSTD_CCtx_setParameter(z->u.zs, ZSTD_c_hashLog,
+						     (int)w);
+		if (cp.chainLog > w)
+			(void)ZSTD_CCtx_setParameter(z->u.zs, ZSTD_c_chainLog,
+						     (int)w);
+		if (len_hint > 0)
+			(void)ZSTD_CCtx_setPledgedSrcSize(z->u.zs, len_hint);
+		return z;
+	}
+#endif
+	default:
+		(void)level;
+		(void)wlog;
+		(void)len_hint;
+		(void)fit_window;
+		free(z);
+		return NULL;
+	}
+}
+
+int
+sl_zstream_run(struct sl_zstream *z, const char *in, size_t inlen,
+	       size_t *consumed, char *out, size_t outcap, size_t *produced,
+	       enum sl_zflush flush)
+{
+	*consumed = *produced = 0;
+	if (z->done)
+		return 0;
+	switch (z->c) {
+#ifdef HAVE_ZLIB
+	case 1: {
+		z_stream *s = &z->u.gz;
+		int f = flush == SL_ZFLUSH_END	  ? Z_FINISH
+			: flush == SL_ZFLUSH_SYNC ? Z_SYNC_FLUSH
+						  : Z_NO_FLUSH,
+		    r;
+		s->next_in = (Bytef *)(uintptr_t)in;
+		s->avail_in = (uInt)inlen;
+		s->next_out = (Bytef *)out;
+		s->avail_out = (uInt)outcap;
+		r = deflate(s, f);
+		*consumed = inlen - s->avail_in;
+		*produced = outcap - s->avail_out;
+		if (r == Z_STREAM_END) {
+			z->done = 1;
+			return 0;
+		}
+		if (r != Z_OK && r != Z_BUF_ERROR)
+			return -1;
+		/* no room left: there may be more to come out */
+		if (s->avail_out == 0)
+			return 1;
+		return f == Z_FINISH ? 1 : 0;
+	}
+#endif
+#ifdef HAVE_BROTLI
+	case 2: {
+		const uint8_t *ni = (const uint8_t *)in;
+		uint8_t *no = (uint8_t *)out;
+		size_t ai = inlen, ao = outcap;
+		BrotliEncoderOperation op =
+		    flush == SL_ZFLUSH_END    ? BROTLI_OPERATION_FINISH
+		    : flush == SL_ZFLUSH_SYNC ? BROTLI_OPERATION_FLUSH
+					      : BROTLI_OPERATION_PROCESS;
+		if (!BrotliEncoderCompressStream(z->u.br, op, &ai, &ni, &ao,
+						 &no, NULL))
+			return -1;
+		*consumed = inlen - ai;
+		*produced = outcap - ao;
+		if (flush == SL_ZFLUSH_END && BrotliEncoderIsFinished(z->u.br)) {
+			z->done = 1;
+			return 0;
+		}
+		/* input left, output held back, or an end not reached */
+		return BrotliEncoderHasMoreOutput(z->u.br) || ai > 0 ||
+			       flush == SL_ZFLUSH_END
+			   ? 1
+			   : 0;
+	}
+#endif
+#ifdef HAVE_ZSTD
+	case 3: {
+		ZSTD_inBuffer ib = {in, inlen, 0};
+		ZSTD_outBuffer ob = {out, outcap, 0};
+		ZSTD_EndDirective d = flush == SL_ZFLUSH_END	? ZSTD_e_end
+				      : flush == SL_ZFLUSH_SYNC ? ZSTD_e_flush
+								: ZSTD_e_continue;
+		size_t r = ZSTD_compressStream2(z->u.zs, &ob, &ib, d);
+		if (ZSTD_isError(r))
+			return -1;
+		*consumed = ib.pos;
+		*produced = ob.pos;
+		if (d == ZSTD_e_end && r == 0) {
+			z->done = 1;
+			return 0;
+		}
+		if (d == ZSTD_e_continue)
+			return ib.pos < inlen ? 1 : 0;
+		return r != 0 || ib.pos < inlen ? 1 : 0;
+	}
+#endif
+	default:
+		(void)in;
+		(void)inlen;
+		(void)out;
+		(void)outcap;
+		(void)flush;
+		return -1;
+	}
+}
+
+size_t
+sl_zstream_mem(const struct sl_zstream *z)
+{
+	return z->mem;
+}
+
+void
+sl_zstream_free(struct sl_zstream *z)
+{
+	if (z == NULL)
+		return;
+	switch (z->c) {
+#ifdef HAVE_ZLIB
+	case 1:
+		(void)deflateEnd(&z->u.gz);
+		break;
+#endif
+#ifdef HAVE_BROTLI
+	case 2:
+		BrotliEncoderDestroyInstance(z->u.br);
+		break;
+#endif
+#ifdef HAVE_ZSTD
+	case 3:
+		ZSTD_freeCCtx(z->u.zs);
+		break;
+#endif
+	default:
+		break;
+	}
+	free(z);
+}

@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Compression of a route's responses (doc/operations.md, "Compression"):
+ * the coding a request accepts, chosen when it is forwarded; the head of
+ * a response rewritten for it; its body compressed as the client takes
+ * it, the compressor's output framed as chunks (or, for an HTTP/1.0
+ * client, to the close). The upstream's body stays where it was read
+ * (u->in, made ready by exchange_resp.c's framing, a chunked body's
+ * payload only) until the compressor takes it, and the compressor takes
+ * more only once the client took what it gave: a slow client holds one
+ * output buffer, never a copy of the body. Called by the exchange's core
+ * and exchange_resp.c; it calls neither.
+ */
+#include "exchange.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "coding.h"
+#include "exchange_int.h"
+#include "h1_parse.h"
+#include "log.h"
+#include "route.h"
+#include "runtime.h"
+#include "upstream.h"
+#include "zstream.h"
+
+/* The output buffer: a chunk's size line before the compressed bytes
+ * (GAP), its CRLF and the last chunk after them (TAIL). */
+#define ZOUT_SIZE (16 * 1024)
+#define GAP	  10
+#define TAIL	  (2 + 5)
+
+struct sl_txzip {
+	struct sl_zstream *zs;
+	struct sl_buf out;
+	uint64_t in_bytes, out_bytes;
+	uint64_t charged; /* bytes counted in the worker's zip_mem */
+	uint8_t coding;	  /* enum sl_coding */
+	uint8_t chunked;  /* frame the output as chunks */
+	uint8_t each;	  /* flush at each read: a stream, an event stream */
+	uint8_t more;	  /* the compressor holds output for the last ask */
+	uint8_t flushed;  /* nothing taken since the last flush */
+	uint8_t finished; /* its end was written */
+};
+
+/* ---- the request -------------------------------------------------------- */
+
+/* A credential a browser attaches by itself (the requests a BREACH
+ * attacker makes it send carry it): a cookie, or an Authorization of a
+ * scheme the browser keeps (Basic, Digest, Negotiate), not a Bearer token
+ * the page's code adds. */
+static int
+ambient_credential(const struct sl_h1_header *h)
+{
+	if (sl_h1_ieq(h->name, h->name_len, "cookie"))
+		return 1;
+	if (!sl_h1_ieq(h->name, h->name_len, "authorization"))
+		return 0;
+	return !(h->value_len >= 7 && strncasecmp(h->value, "bearer ", 7) == 0);
+}
+
+void
+sl_exchange_zip_request(struct sl_seam *s, const struct sl_h1_request *req)
+{
+	struct sl_txn *t = s->txn;
+	const struct sl_conf_compress_route *c = t->route->compress;
+	struct sl_accenc a;
+	int named = 0;
+
+	if (req->method_id == SL_M_HEAD || (s->flags & SL_SEAM_F_GRPC))
+		return;
+	sl_accenc_init(&a);
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct sl_h1_header *h = &req->headers[i];
+		if (sl_h1_ieq(h->name, h->name_len, "accept-encoding")) {
+			sl_accenc_parse(&a, h->value, h->value_len);
+			named = 1;
+		} else if (ambient_credential(h))
+			t->zip_creds = 1;
+	}
+	/* a client that sent no Accept-Encoding gets the body as it is:
+	 * RFC 9110 lets "any coding" be read into its absence, no client
+	 * that can decode one fails to say so */
+	if (named)
+		t->zip_pick = (uint8_t)sl_accenc_pick(&a, c->offer, c->noffer);
+	if (s->tls_subject != NULL)
+		t->zip_creds = 1; /* a client certificate is one too */
+	if (c->credentials != SL_COMPRESS_CREDS_SKIP)
+		t->zip_creds = 0;
+}
+
+/* ---- the response head -------------------------------------------------- */
+
+static int
+field_is(const struct sl_h1_header *h, const char *lower)
+{
+	return sl_h1_ieq(h->name, h->name_len, lower);
+}
+
+/* Is token (lower case) one of the comma-separated list v[0..n)? */
+static int
+list_has(const char *v, size_t n, const char *token)
+{
+	size_t tl = strlen(token), i = 0;
+
+	while (i < n) {
+		size_t s, e;
+		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		s = i;
+		while (i < n && v[i] != ',')
+			i++;
+		e = i;
+		while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+			e--;
+		/* a directive's argument ("no-transform" has none) */
+		for (size_t k = s; k < e; k++)
+			if (v[k] == '=' || v[k] == ';') {
+				e = k;
+				break;
+			}
+		if (e - s == tl && strncasecmp(v + s, token, tl) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Removes field i of resp. */
+static void
+drop_field(struct sl_h1_response *resp, size_t i)
+{
+	memmove(&resp->headers[i], &resp->headers[i + 1],
+		(resp->nheaders - i - 1) * sizeof(resp->headers[0]));
+	resp->nheaders--;
+}
+
+static void
+add_field(struct sl_h1_response *resp, const char *name, const char *value)
+{
+	resp->headers[resp->nheaders++] = (struct sl_h1_header){
+	    name, strlen(name), value, strlen(value), SL_HK_UNSET};
+}
+
+/* A strong ETag made weak (RFC 9110 section 8.8.3: the compressed body is
+ * not the same bytes); one too long for scratch goes. An unquoted one,
+ * which is not RFC 9110's but which some services write, keeps its bytes
+ * after the W/ so that a revalidation still names what they know. */
+static void
+weaken_etag(struct sl_h1_response *resp, char *scratch)
+{
+	for (size_t i = 0; i < resp->nheaders; i++) {
+		struct sl_h1_header *h = &resp->headers[i];
+		if (!field_is(h, "etag") ||
+		    (h->value_len >= 2 && h->value[0] == 'W' &&
+		     h->value[1] == '/'))
+			continue;
+		if (h->value_len + 2 >= SL_ZIP_SCRATCH) {
+			drop_field(resp, i);
+			return;
+		}
+		memcpy(scratch, "W/", 2);
+		memcpy(scratch + 2, h->value, h->value_len);
+		h->value = scratch;
+		h->value_len += 2;
+		return;
+	}
+}
+
+/* Does the response already say it varies by Accept-Encoding (or by
+ * everything)? */
+static int
+varies(const struct sl_h1_response *resp)
+{
+	for (size_t i = 0; i < resp->nheaders; i++) {
+		const struct sl_h1_header *h = &resp->headers[i];
+		if (field_is(h, "vary") &&
+		    (list_has(h->value, h->value_len, "accept-encoding") ||
+		     list_has(h->value, h->value_len, "*")))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Could this response be compressed for a request that accepted a
+ * coding? Its status and body, its type, its length, and what it says of
+ * itself: already encoded, or no-transform (RFC 9111 section 5.2.2.6).
+ */
+static int
+eligible(const struct sl_txn *t, const struct sl_h1_response *resp)
+{
+	const struct sl_conf_compress_route *c = t->route->compress;
+	int typed = 0;
+
+	if (resp->status == 204 || resp->status == 206 ||
+	    resp->status == 304 || resp->body == SL_H1_BODY_NONE)
+		return 0;
+	if (resp->body == SL_H1_BODY_LENGTH &&
+	    resp->content_length < c->min_length)
+		return 0;
+	for (size_t i = 0; i < resp->nheaders; i++) {
+		const struct sl_h1_header *h = &resp->headers[i];
+		if (field_is(h, "content-encoding"))
+			return 0;
+		if (field_is(h, "cache-control") &&
+		    list_has(h->value, h->value_len, "no-transform"))
+			return 0;
+		if (field_is(h, "content-type"))
+			for (size_t k = 0; k < c->ntypes && !typed; k++)
+				typed = sl_coding_type_match(
+				    c->types[k], h->value, h->value_len);
+	}
+	return typed;
+}
+
+/* Is the response an event stream, whose every event must go at once? */
+static int
+event_stream(const struct sl_h1_response *resp)
+{
+	for (size_t i = 0; i < resp->nheaders; i++)
+		if (field_is(&resp->headers[i], "content-type"))
+			return sl_coding_type_match("text/event-stream",
+						    resp->headers[i].value,
+						    resp->headers[i].value_len);
+	return 0;
+}
+
+static void
+skipped(struct sl_seam *s, enum sl_zip_skip why)
+{
+	SL_STAT_INC(s->txn->route->state->counts[s->w->id].zip_skip[why]);
+}
+
+/* The worker's count of the compressor's bytes follows what it holds. */
+static void
+charge(struct sl_seam *s, struct sl_txzip *z)
+{
+	uint64_t now = (z->zs != NULL ? sl_zstream_mem(z->zs) : 0) +
+		       (z->out.data != NULL ? z->out.cap : 0);
+
+	SL_STAT_ADD(s->w->stats.zip_mem, (int64_t)(now - z->charged));
+	z->charged = now;
+}
+
+int
+sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
+		     char *scratch)
+{
+	struct sl_txn *t = s->txn;
+	const struct sl_conf_compress_route *c = t->route->compress;
+	struct sl_txzip *z;
+	int level;
+
+	if (t->zip != NULL)
+		sl_exchange_zip_end(s); /* a head before this one's */
+	if (resp->status == 304) {
+		/* revalidated: its ETag as the compressed 200 had it */
+		if (t->zip_pick != 0 && !t->zip_creds)
+			weaken_etag(resp, scratch);
+		return 0;
+	}
+	/* room for Content-Encoding, Vary and Transfer-Encoding */
+	if (resp->nheaders + 3 >= resp->max_headers || !eligible(t, resp))
+		return 0;
+	/* whether it is compressed or not, a cache must know that it
+	 * depends on Accept-Encoding */
+	if (!varies(resp))
+		add_field(resp, "Vary", "Accept-Encoding");
+	if (t->zip_pick == 0)
+		return 0;
+	if (t->zip_creds) {
+		skipped(s, SL_ZIP_S_CREDENTIALS);
+		return 0;
+	}
+	/* the budget, with a window's worth of state per start (what each
+	 * holds is counted exactly from then on) */
+	if (atomic_load_explicit(&s->w->stats.zip_mem, memory_order_relaxed) +
+		4 * c->window + ZOUT_SIZE >
+	    s->gen->conf->compress.memory) {
+		skipped(s, SL_ZIP_S_MEMORY);
+		return 0;
+	}
+	level = t->zip_pick == SL_CODING_GZIP ? (int)c->gzip_level
+		: t->zip_pick == SL_CODING_BR ? (int)c->brotli_level
+					      : (int)c->zstd_level;
+	if ((z = calloc(1, sizeof(*z))) == NULL)
+		return 0;
+	z->zs = sl_zstream_new(t->zip_pick, level, c->wlog,
+			       resp->body == SL_H1_BODY_LENGTH
+				   ? resp->content_length
+				   : 0);
+	if (z->zs == NULL) {
+		free(z);
+		skipped(s, SL_ZIP_S_MEMORY);
+		return 0;
+	}
+	z->coding = t->zip_pick;
+	z->each = resp->body != SL_H1_BODY_LENGTH || event_stream(resp);
+	z->chunked = t->minor != 0 || sl_seam_fields(s);
+	t->zip = z;
+	t->zip_sent = z->coding;
+	charge(s, z);
+	/* the fields: the body's length and ranges are the upstream's, not
+	 * the coded body's */
+	for (size_t i = 0; i < resp->nheaders;) {
+		struct sl_h1_header *h = &resp->headers[i];
+		enum sl_h1_hk k = sl_h1_hkind(h);
+		if (k == SL_HK_CONTENT_LENGTH || k == SL_HK_TRANSFER_ENCODING ||
+		    k == SL_HK_TRAILER || field_is(h, "accept-ranges"))
+			drop_field(resp, i);
+		else
+			i++;
+	}
+	weaken_etag(resp, scratch);
+	add_field(resp, "Content-Encoding", sl_coding_name(z->coding));
+	if (z->chunked) {
+		if (!sl_seam_fields(s))
+			resp->headers[resp->nheaders++] = (struct sl_h1_header){
+			    "Transfer-Encoding", 17, "chunked", 7,
+			    SL_HK_TRANSFER_ENCODING};
+		resp->body = SL_H1_BODY_CHUNKED;
+	} else {
+		/* HTTP/1.0: to the close */
+		resp->body = SL_H1_BODY_CLOSE;
+		t->flags |= SL_TXN_F_CLOSE;
+	}
+	resp->content_length = 0;
+	/* the compressor takes a chunked body's payload only (its trailer
+	 * section is dropped: doc/operations.md) */
+	if (t->resp_body == SL_H1_BODY_CHUNKED)
+		t->flags |= SL_TXN_F_DECHUNK;
+	return 1;
+}
+
+/* ---- the body ----------------------------------------------------------- */
+
+/* Compresses what the upstream made ready into z->out (empty), framed. */
+static void
+fill(struct sl_seam *s, struct sl_txzip *z)
+{
+	struct sl_txn *t = s->txn;
+	struct sl_upconn *u = t->up;
+	size_t avail = 0, cons, prod, room;
+	enum sl_zflush fl;
+	char *at, line[GAP + 1];
+	int r, n;
+
+	if (u != NULL && u->in.data != NULL)
+		avail = u->ready - u->in.off;
+	fl = t->up_ph == SL_TXN_UP_DONE ? SL_ZFLUSH_END
+	     : z->each			? SL_ZFLUSH_SYNC
+					: SL_ZFLUSH_NONE;
+	/* nothing new, nothing held, nothing to end */
+	if (avail == 0 && !z->more && fl != SL_ZFLUSH_END &&
+	    (fl == SL_ZFLUSH_NONE || z->flushed))
+		return;
+	if (sl_buf_alloc(&s->w->bufs, &z->out, ZOUT_SIZE) == -1) {
+		s->ops->close(s, "out_of_memory");
+		return;
+	}
+	z->out.off = z->out.len = 0;
+	at = z->out.data + (z->chunked ? GAP : 0);
+	room = z->out.cap - (z->chunked ? GAP + TAIL : 0);
+	r = sl_zstream_run(z->zs, avail > 0 ? u->in.data + u->in.off : NULL,
+			   avail, &cons, at, room, &prod, fl);
+	if (r == -1) {
+		log_warnx("conn=%llu request_id=%s route=%s: compress_failed "
+			  "(%s)",
+			  (unsigned long long)s->id, t->request_id,
+			  t->route->name, sl_coding_name(z->coding));
+		t->error = "compress_failed";
+		s->ops->close(s, "compress_failed");
+		return;
+	}
+	if (cons > 0) {
+		sl_upstream_consume(u, cons);
+		z->flushed = 0;
+	}
+	if (fl == SL_ZFLUSH_SYNC && r == 0)
+		z->flushed = 1;
+	z->more = r == 1;
+	z->finished = fl == SL_ZFLUSH_END && r == 0;
+	z->in_bytes += cons;
+	z->out_bytes += prod;
+	if (z->chunked && prod > 0) {
+		n = snprintf(line, sizeof(line), "%zx\r\n", prod);
+		memcpy(z->out.data + GAP - n, line, (size_t)n);
+		z->out.off = GAP - (uint32_t)n;
+		memcpy(at + prod, "\r\n", 2);
+		z->out.len = GAP + (uint32_t)prod + 2;
+	} else if (prod > 0)
+		z->out.len = (uint32_t)prod;
+	if (z->chunked && z->finished) {
+		if (prod == 0)
+			z->out.off = z->out.len = GAP;
+		memcpy(z->out.data + z->out.len, "0\r\n\r\n", 5);
+		z->out.len += 5;
+	}
+	charge(s, z);
+}
+
+size_t
+sl_exchange_zip_out(struct sl_seam *s, char **p)
+{
+	struct sl_txzip *z = s->txn->zip;
+
+	/* a few rounds: a compressor that took input and gave nothing yet
+	 * (it fills its window first) may take more at once */
+	for (int i = 0; i < 4 && sl_buf_pending(&z->out) == 0 && !z->finished;
+	     i++) {
+		uint64_t before = z->in_bytes;
+		fill(s, z);
+		if (s->txn == NULL || s->txn->zip != z)
+			return 0;
+		if (z->in_bytes == before && !z->more)
+			break;
+	}
+	*p = z->out.data + z->out.off;
+	return sl_buf_pending(&z->out);
+}
+
+void
+sl_exchange_zip_sent(struct sl_seam *s, size_t n)
+{
+	struct sl_txzip *z = s->txn->zip;
+
+	z->out.off += (uint32_t)SL_MIN(n, (size_t)sl_buf_pending(&z->out));
+	if (sl_buf_pending(&z->out) == 0) {
+		/* an idle stream (events to come) holds no buffer */
+		sl_buf_release(&s->w->bufs, &z->out);
+		charge(s, z);
+	}
+}
+
+int
+sl_exchange_zip_pending(const struct sl_txn *t)
+{
+	const struct sl_txzip *z = t->zip;
+	const struct sl_upconn *u = t->up;
+
+	return sl_buf_pending(&z->out) > 0 || z->more ||
+	       (u != NULL && u->ready > u->in.off) ||
+	       (t->up_ph == SL_TXN_UP_DONE && !z->finished);
+}
+
+void
+sl_exchange_zip_end(struct sl_seam *s)
+{
+	struct sl_txn *t = s->txn;
+	struct sl_txzip *z = t->zip;
+	struct sl_counts *rc;
+
+	if (z == NULL)
+		return;
+	rc = &t->route->state->counts[s->w->id];
+	SL_STAT_INC(rc->zip[z->coding]);
+	SL_STAT_ADD(rc->zip_in[z->coding], z->in_bytes);
+	SL_STAT_ADD(rc->zip_out[z->coding], z->out_bytes);
+	sl_buf_release(&s->w->bufs, &z->out);
+	sl_zstream_free(z->zs);
+	z->zs = NULL;
+	charge(s, z);
+	free(z);
+	t->zip = NULL;
+}
