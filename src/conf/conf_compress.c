@@ -202,7 +202,8 @@ sl_conf_parse_route_compress(struct sl_yaml_loader *ld, const char *lbl,
 	if (map->type == SL_YAML_NODE_MAP)
 		sl_conf_table_read(ld, lbl, map, sl_conf_route_compress_table,
 				   c, got);
-	if (c->noffer == 0)
+	if (c->noffer == 0 && (map->type != SL_YAML_NODE_MAP ||
+			       sl_yaml_map_get(map, "algorithms", NULL) == NULL))
 		sl_yaml_err_node(ld, map,
 				 "%s: compress: this sluice was built without "
 				 "zlib, libbrotlienc and libzstd: nothing to "

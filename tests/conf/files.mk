@@ -23,6 +23,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/cluster-and-split.yaml \
 	tests/conf/bad/cluster-max-connections-range.yaml \
 	tests/conf/bad/cluster-missing-name.yaml \
+	tests/conf/bad/compress-keys.yaml \
 	tests/conf/bad/duplicate-cluster-name.yaml \
 	tests/conf/bad/duplicate-endpoint.yaml \
 	tests/conf/bad/duplicate-key.yaml \

@@ -94,6 +94,8 @@ NESTED = {
     ("top", "waf"): "waf",
     ("route", "waf"): "route_waf",
     ("route_waf", "exclude"): "route_waf_exclude",  # an id, or a mapping
+    ("top", "compress"): "compress",
+    ("route", "compress"): "route_compress",
 }
 # a JSON Web Key set of one public P-256 key (doc/auth.md), made for the
 # tests (its private half was never kept)
@@ -119,6 +121,12 @@ def shown_as(kind, key, value):
         return key, [f for p in ([value] if isinstance(value, str)
                                  else value)
                      for f in sorted(glob.glob(p))]
+    if (kind, key) in (("route_compress", "window"),
+                       ("route_compress", "min_length"),
+                       ("compress", "memory")):
+        # sizes named for what they are: bytes, under their names
+        m = SIZE.match(value)
+        return key, int(m.group(1)) * UNIT_B[m.group(2)]
     if (kind, key) == ("route_waf", "body_limit"):
         # a size that is no rate and not named *_bytes: bytes, its name
         m = SIZE.match(value)
@@ -281,6 +289,7 @@ def full_config():
                     "timeout": "3s", "max_retries": 2},
         "waf": {"threads": 2, "queue": 64,
                 "log": os.path.join(d, "waf.log")},
+        "compress": {"memory": "64MiB"},
         "listeners": [
             {"name": "plain", "address": "127.0.0.1:%d" % free_port(),
              "limits": {"header_timeout": "11s", "body_timeout": "31s",
@@ -362,6 +371,12 @@ def full_config():
                                       {"rule": 10001,
                                        "field": "ARGS:json.note"},
                                       {"rule": 10002}]},
+                  "compress": {"algorithms": ["gzip", "zstd"],
+                               "gzip_level": 7, "brotli_level": 6,
+                               "zstd_level": 9, "window": "16KiB",
+                               "min_length": "1KiB",
+                               "types": ["application/json", "text/*"],
+                               "credentials": "compress"},
                   "rate_limit": [
                       {"name": "per-key", "key": "header:X-Api-Key",
                        "rate": "10/s", "burst": 20, "scope": "local",
@@ -690,6 +705,8 @@ def config_fills_in_every_default():
     eq(r["waf"], None, "no waf by default")
     eq(shown["waf"], {"threads": 1, "queue": 128, "log": "access"},
        "waf defaults")
+    eq(r["compress"], None, "no compress by default")
+    eq(shown["compress"], {"memory": 256 << 20}, "compress defaults")
     eq(c["endpoints"][0]["weight"], 1, "endpoint weight")
     eq(d["hash_key"], "client_ip", "hash_key default")
     eq(d["health_check"], {"path": "/", "interval_ms": 5000,
