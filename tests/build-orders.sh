@@ -177,6 +177,36 @@ EOF
 	else
 		echo "ok   --without-modsecurity: -t says a route's waf needs it"
 	fi
+	# the same build is without Brotli and zstd: a route that names
+	# br is refused with the library it needs, compress: true offers
+	# what is built (gzip)
+	cat >"$tmp/zip.yaml" <<'EOF'
+listeners:
+  - name: public
+    address: 127.0.0.1:1
+    routes:
+      - name: api
+        cluster: app
+        compress: { algorithms: [gzip, br] }
+      - name: all
+        cluster: app
+        compress: true
+clusters:
+  - name: app
+    endpoints: [127.0.0.1:2]
+EOF
+	out=$("$b/build/src/sluice" -t -c "$tmp/zip.yaml" 2>&1)
+	if [ $? -eq 0 ] || ! echo "$out" | grep -q \
+		'compress: "br" needs libbrotlienc (Debian: libbrotli-dev): this sluice was built without it' ||
+		[ "$(echo "$out" | grep -c error)" -ne 1 ]; then
+		fail "--without-brotli: -t said: $out"
+	elif nm "$b/build/src/sluice" | grep -q -E ' U (Brotli|ZSTD_)'; then
+		fail "--without-brotli --without-zstd: src/sluice still links them"
+	elif ! "$b/build/src/sluice" -V | grep -q '^libzstd (not built'; then
+		fail "--without-zstd: -V said: $("$b/build/src/sluice" -V)"
+	else
+		echo "ok   --without-brotli --without-zstd: -t says br needs its library"
+	fi
 }
 
 if step B-quickstart "$b" contrib/quickstart.sh --build-only &&
@@ -192,7 +222,8 @@ if step B-quickstart "$b" contrib/quickstart.sh --build-only &&
 	# a change of configure flags in a built directory, and a build
 	# without the WAF's library: -t names what a route's waf needs
 	if step B-reconfigure-werror "$b/build" sh -c \
-		'../configure -q --enable-werror --without-modsecurity &&
+		'../configure -q --enable-werror --without-modsecurity \
+		--without-brotli --without-zstd &&
 		make -j2 >/dev/null'; then
 		strict "$b/build" yes
 		fresh "$b/build"

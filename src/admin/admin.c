@@ -506,16 +506,16 @@ config_compress(struct sbuf *b, const struct sl_conf_compress_route *c)
 	sb_printf(b, ",\"compress\":{\"algorithms\":[");
 	for (size_t i = 0; i < c->noffer; i++)
 		sb_printf(b, "%s\"%s\"", i ? "," : "", alg[c->offer[i] & 3]);
-	sb_printf(b,
-		  "],\"gzip_level\":%llu,\"brotli_level\":%llu,"
-		  "\"zstd_level\":%llu,\"window\":%llu,\"min_length\":%llu,"
-		  "\"credentials\":\"%s\"",
-		  (unsigned long long)c->gzip_level,
-		  (unsigned long long)c->brotli_level,
-		  (unsigned long long)c->zstd_level,
-		  (unsigned long long)c->window,
-		  (unsigned long long)c->min_length,
-		  c->credentials == SL_COMPRESS_CREDS_ALLOW ? "compress" : "skip");
+	sb_printf(
+	    b,
+	    "],\"gzip_level\":%llu,\"brotli_level\":%llu,"
+	    "\"zstd_level\":%llu,\"window\":%llu,\"min_length\":%llu,"
+	    "\"credentials\":\"%s\"",
+	    (unsigned long long)c->gzip_level,
+	    (unsigned long long)c->brotli_level,
+	    (unsigned long long)c->zstd_level, (unsigned long long)c->window,
+	    (unsigned long long)c->min_length,
+	    c->credentials == SL_COMPRESS_CREDS_ALLOW ? "compress" : "skip");
 	jstrs(b, "types", c->types, c->ntypes);
 	sb_printf(b, "}");
 }

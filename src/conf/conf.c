@@ -814,8 +814,8 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
 			      "in compress", "under \"compress\"",
 			      "under the top-level \"compress\"", NULL},
     [SL_CONF_SEC_ROUTE_COMPRESS] = {SL_CONF_SEC_ROUTE, NULL,
-				    sl_conf_route_compress_table,
-				    "in compress", "under \"compress\"",
+				    sl_conf_route_compress_table, "in compress",
+				    "under \"compress\"",
 				    "under a route's \"compress\"", NULL},
 };
 #undef HDRS

@@ -22,8 +22,8 @@ const struct sl_conf_keydef sl_conf_compress_table[] = {
 #undef TOP
 
 void
-sl_conf_parse_compress(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
-		       struct sl_conf *conf)
+sl_conf_parse_compress(struct sl_yaml_loader *ld,
+		       const struct sl_yaml_node *map, struct sl_conf *conf)
 {
 	if (sl_yaml_get_map(ld, "compress", map) == -1)
 		return;
@@ -77,10 +77,11 @@ read_algorithms(struct sl_yaml_loader *ld, const char *lbl,
 		}
 		for (size_t j = 0; j < c->noffer; j++)
 			if (c->offer[j] == k) {
-				sl_yaml_err_node(ld, v->kids[i],
-						 "%s: compress: \"algorithms\": "
-						 "%s is named twice",
-						 lbl, s);
+				sl_yaml_err_node(
+				    ld, v->kids[i],
+				    "%s: compress: \"algorithms\": "
+				    "%s is named twice",
+				    lbl, s);
 				bad = 1;
 				k = SL_CODING_N;
 				break;
@@ -89,8 +90,8 @@ read_algorithms(struct sl_yaml_loader *ld, const char *lbl,
 			c->offer[c->noffer++] = (uint8_t)k;
 	}
 	if (v->nkids == 0) {
-		sl_yaml_err_node(ld, v,
-				 "%s: compress: \"algorithms\" is empty", lbl);
+		sl_yaml_err_node(ld, v, "%s: compress: \"algorithms\" is empty",
+				 lbl);
 		bad = 1;
 	}
 	return bad ? -1 : 0;
@@ -120,9 +121,9 @@ read_types(struct sl_yaml_loader *ld, const char *lbl,
 		star = strchr(s, '*');
 		if (slash == NULL || slash == s || slash[1] == '\0' ||
 		    strchr(s, ';') != NULL || strchr(s, ' ') != NULL ||
-		    (star != NULL && (star != slash + 1 ||
-				      strchr(star + 1, '*') != NULL ||
-				      (star[1] != '\0' && star[1] != '+')))) {
+		    (star != NULL &&
+		     (star != slash + 1 || strchr(star + 1, '*') != NULL ||
+		      (star[1] != '\0' && star[1] != '+')))) {
 			sl_yaml_err_node(ld, v->kids[i],
 					 "%s: compress: \"types\": %s is not "
 					 "a media type as \"application/json\""
@@ -163,12 +164,15 @@ const struct sl_conf_keydef sl_conf_route_compress_table[] = {
 
 /* What a route compresses when it names no types: JSON, text,
  * JavaScript and SVG. */
-static const char *const default_types[] = {
-    "application/json",	      "application/*+json",
-    "text/*",		      "application/javascript",
-    "application/x-javascript", "application/xml",
-    "application/*+xml",	      "image/svg+xml",
-    NULL};
+static const char *const default_types[] = {"application/json",
+					    "application/*+json",
+					    "text/*",
+					    "application/javascript",
+					    "application/x-javascript",
+					    "application/xml",
+					    "application/*+xml",
+					    "image/svg+xml",
+					    NULL};
 
 void
 sl_conf_parse_route_compress(struct sl_yaml_loader *ld, const char *lbl,
@@ -202,8 +206,9 @@ sl_conf_parse_route_compress(struct sl_yaml_loader *ld, const char *lbl,
 	if (map->type == SL_YAML_NODE_MAP)
 		sl_conf_table_read(ld, lbl, map, sl_conf_route_compress_table,
 				   c, got);
-	if (c->noffer == 0 && (map->type != SL_YAML_NODE_MAP ||
-			       sl_yaml_map_get(map, "algorithms", NULL) == NULL))
+	if (c->noffer == 0 &&
+	    (map->type != SL_YAML_NODE_MAP ||
+	     sl_yaml_map_get(map, "algorithms", NULL) == NULL))
 		sl_yaml_err_node(ld, map,
 				 "%s: compress: this sluice was built without "
 				 "zlib, libbrotlienc and libzstd: nothing to "
@@ -211,8 +216,8 @@ sl_conf_parse_route_compress(struct sl_yaml_loader *ld, const char *lbl,
 				 lbl);
 	if (c->types == NULL)
 		for (size_t i = 0; default_types[i] != NULL; i++) {
-			char **t = realloc(c->types,
-					   (c->ntypes + 1) * sizeof(*t));
+			char **t =
+			    realloc(c->types, (c->ntypes + 1) * sizeof(*t));
 			if (t == NULL) {
 				ld->oom = 1;
 				return;

@@ -408,8 +408,8 @@ struct sl_conf_compress_route {
 	uint8_t offer[3]; /* enum sl_coding */
 	uint8_t noffer;
 	uint64_t gzip_level, brotli_level, zstd_level;
-	uint64_t window;     /* bytes: a power of two */
-	uint64_t min_length; /* a known length below it is sent as it is */
+	uint64_t window;      /* bytes: a power of two */
+	uint64_t min_length;  /* a known length below it is sent as it is */
 	uint32_t credentials; /* enum sl_compress_creds */
 	char **types;	      /* media types and patterns (coding.h) */
 	size_t ntypes;

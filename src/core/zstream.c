@@ -184,7 +184,9 @@ sl_zstream_new(int c, int level, unsigned wlog, uint64_t len_hint)
 	case 1: {
 		/* as nginx does: a smaller window and hash for a body known
 		 * to be small; gzip's window is 2^9 to 2^15 */
-		unsigned w = fit_window(wlog > 15 ? 15 : wlog < 9 ? 9 : wlog,
+		unsigned w = fit_window(wlog > 15  ? 15
+					: wlog < 9 ? 9
+						   : wlog,
 					9, len_hint);
 		int memlevel = (int)w - 7 < 1 ? 1 : (int)w - 7;
 		z->u.gz.zalloc = gz_alloc;
@@ -202,7 +204,9 @@ sl_zstream_new(int c, int level, unsigned wlog, uint64_t len_hint)
 #endif
 #ifdef HAVE_BROTLI
 	case 2: {
-		unsigned w = fit_window(wlog > 24 ? 24 : wlog < 10 ? 10 : wlog,
+		unsigned w = fit_window(wlog > 24   ? 24
+					: wlog < 10 ? 10
+						    : wlog,
 					10, len_hint);
 		z->u.br = BrotliEncoderCreateInstance(br_alloc, br_free, z);
 		if (z->u.br == NULL) {
@@ -213,15 +217,17 @@ sl_zstream_new(int c, int level, unsigned wlog, uint64_t len_hint)
 						(uint32_t)level);
 		(void)BrotliEncoderSetParameter(z->u.br, BROTLI_PARAM_LGWIN, w);
 		if (len_hint > 0 && len_hint < (1u << 30))
-			(void)BrotliEncoderSetParameter(
-			    z->u.br, BROTLI_PARAM_SIZE_HINT,
-			    (uint32_t)len_hint);
+			(void)BrotliEncoderSetParameter(z->u.br,
+							BROTLI_PARAM_SIZE_HINT,
+							(uint32_t)len_hint);
 		return z;
 	}
 #endif
 #ifdef HAVE_ZSTD
 	case 3: {
-		unsigned w = fit_window(wlog > 27 ? 27 : wlog < 10 ? 10 : wlog,
+		unsigned w = fit_window(wlog > 27   ? 27
+					: wlog < 10 ? 10
+						    : wlog,
 					10, len_hint);
 		ZSTD_customMem cm = {zs_alloc, zs_free, z};
 		if ((z->u.zs = ZSTD_createCCtx_advanced(cm)) == NULL) {
@@ -230,8 +236,7 @@ sl_zstream_new(int c, int level, unsigned wlog, uint64_t len_hint)
 		}
 		(void)ZSTD_CCtx_setParameter(z->u.zs, ZSTD_c_compressionLevel,
 					     level);
-		(void)ZSTD_CCtx_setParameter(z->u.zs, ZSTD_c_windowLog,
-					     (int)w);
+		(void)ZSTD_CCtx_setParameter(z->u.zs, ZSTD_c_windowLog, (int)w);
 		/* the level's hash and chain tables, which hold most of its
 		 * memory (1 MiB at level 3, 13 MiB at 9), no larger than the
 		 * window needs */
@@ -307,7 +312,8 @@ sl_zstream_run(struct sl_zstream *z, const char *in, size_t inlen,
 			return -1;
 		*consumed = inlen - ai;
 		*produced = outcap - ao;
-		if (flush == SL_ZFLUSH_END && BrotliEncoderIsFinished(z->u.br)) {
+		if (flush == SL_ZFLUSH_END &&
+		    BrotliEncoderIsFinished(z->u.br)) {
 			z->done = 1;
 			return 0;
 		}
@@ -322,9 +328,10 @@ sl_zstream_run(struct sl_zstream *z, const char *in, size_t inlen,
 	case 3: {
 		ZSTD_inBuffer ib = {in, inlen, 0};
 		ZSTD_outBuffer ob = {out, outcap, 0};
-		ZSTD_EndDirective d = flush == SL_ZFLUSH_END	? ZSTD_e_end
-				      : flush == SL_ZFLUSH_SYNC ? ZSTD_e_flush
-								: ZSTD_e_continue;
+		ZSTD_EndDirective d = flush == SL_ZFLUSH_END ? ZSTD_e_end
+				      : flush == SL_ZFLUSH_SYNC
+					  ? ZSTD_e_flush
+					  : ZSTD_e_continue;
 		size_t r = ZSTD_compressStream2(z->u.zs, &ob, &ib, d);
 		if (ZSTD_isError(r))
 			return -1;

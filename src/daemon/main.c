@@ -26,9 +26,9 @@
 #include "resolve.h"
 #include "runtime.h"
 #include "waf.h"
-#include "zstream.h"
 #include "watch.h"
 #include "worker.h"
+#include "zstream.h"
 
 static void
 usage(FILE *f)
@@ -72,8 +72,9 @@ version(void)
 						   "libzstd"};
 		const char *v = sl_zstream_version(c);
 		printf("%s %s\n", lib[c],
-		       v != NULL ? v : "(not built: its coding cannot be "
-				       "offered)");
+		       v != NULL ? v
+				 : "(not built: its coding cannot be "
+				   "offered)");
 	}
 	/* buildflags.h, included by the build (see Makefile.am) */
 #ifdef SL_BUILD_CC

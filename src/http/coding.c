@@ -23,7 +23,8 @@ enum sl_coding
 sl_coding_by_name(const char *s, size_t len)
 {
 	for (int c = 0; c < SL_CODING_N; c++)
-		if (strlen(names[c]) == len && strncasecmp(s, names[c], len) == 0)
+		if (strlen(names[c]) == len &&
+		    strncasecmp(s, names[c], len) == 0)
 			return (enum sl_coding)c;
 	/* RFC 9110 section 8.4.1.3: x-gzip is gzip */
 	if (len == 6 && strncasecmp(s, "x-gzip", 6) == 0)

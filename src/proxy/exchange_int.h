@@ -636,7 +636,8 @@ struct sl_txzip;
 /* The request, on a route with compress: the coding it accepts best
  * (t->zip_pick), and whether it carries credentials a browser sends by
  * itself (t->zip_creds). */
-void sl_exchange_zip_request(struct sl_seam *s, const struct sl_h1_request *req);
+void sl_exchange_zip_request(struct sl_seam *s,
+			     const struct sl_h1_request *req);
 /*
  * The final response head (resp, its fields in resp->headers, room for
  * resp->max_headers): when the response is compressed, its fields are

@@ -757,7 +757,8 @@ sl_exchange_output_done(const struct sl_seam *s)
 
 	/* an HTTP/2 tunnel's end follows sluice's close frame */
 	if (t->zip != NULL && t->resp_ph != SL_TXN_RESP_LOCAL)
-		return t->up_ph == SL_TXN_UP_DONE && !sl_exchange_zip_pending(t);
+		return t->up_ph == SL_TXN_UP_DONE &&
+		       !sl_exchange_zip_pending(t);
 	return t->resp_ph == SL_TXN_RESP_LOCAL || t->up_ph == SL_TXN_UP_DONE ||
 	       (t->ws != NULL && (t->ws->told & SL_XTUN_TOLD_CLIENT));
 }
@@ -811,7 +812,8 @@ sl_exchange_sent(struct sl_seam *s, size_t n)
 	    resp_paced(s, t))
 		sl_buf_release(&s->w->bufs, &u->in);
 	if (t->zip != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM)
-		return sl_buf_pending(&t->out) > 0 || sl_exchange_zip_pending(t);
+		return sl_buf_pending(&t->out) > 0 ||
+		       sl_exchange_zip_pending(t);
 	return sl_buf_pending(&t->out) > 0 ||
 	       (u != NULL && (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
 		u->ready > u->in.off);

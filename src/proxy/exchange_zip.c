@@ -195,8 +195,8 @@ eligible(const struct sl_txn *t, const struct sl_h1_response *resp)
 	const struct sl_conf_compress_route *c = t->route->compress;
 	int typed = 0;
 
-	if (resp->status == 204 || resp->status == 206 ||
-	    resp->status == 304 || resp->body == SL_H1_BODY_NONE)
+	if (resp->status == 204 || resp->status == 206 || resp->status == 304 ||
+	    resp->body == SL_H1_BODY_NONE)
 		return 0;
 	if (resp->body == SL_H1_BODY_LENGTH &&
 	    resp->content_length < c->min_length)
@@ -256,6 +256,8 @@ sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
 
 	if (t->zip != NULL)
 		sl_exchange_zip_end(s); /* a head before this one's */
+	if (s->flags & SL_SEAM_F_GRPC)
+		return 0; /* gRPC compresses its messages itself */
 	if (resp->status == 304) {
 		/* revalidated: its ETag as the compressed 200 had it */
 		if (t->zip_pick != 0 && !t->zip_creds)
@@ -288,10 +290,9 @@ sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
 					      : (int)c->zstd_level;
 	if ((z = calloc(1, sizeof(*z))) == NULL)
 		return 0;
-	z->zs = sl_zstream_new(t->zip_pick, level, c->wlog,
-			       resp->body == SL_H1_BODY_LENGTH
-				   ? resp->content_length
-				   : 0);
+	z->zs = sl_zstream_new(
+	    t->zip_pick, level, c->wlog,
+	    resp->body == SL_H1_BODY_LENGTH ? resp->content_length : 0);
 	if (z->zs == NULL) {
 		free(z);
 		skipped(s, SL_ZIP_S_MEMORY);
