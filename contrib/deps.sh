@@ -7,7 +7,7 @@ libevent-dev libssl-dev libyaml-dev libcmocka-dev libhiredis-dev \
 libnghttp2-dev nghttp2-client python3-h2 python3-websockets python3-grpcio python3-dnslib \
 python3-jwt python3-cryptography libmodsecurity-dev modsecurity-crs \
 libnginx-mod-http-modsecurity \
-zlib1g-dev libbrotli-dev libzstd-dev python3-brotli python3-zstandard \
+zlib1g-dev libdeflate-dev libbrotli-dev libzstd-dev python3-brotli python3-zstandard \
 node-llhttp nodejs python3 python3-yaml curl iproute2 openssl haproxy redis-server \
 systemd wrk"
 # systemd for systemd-socket-activate and systemd-analyze (test_upgrade,

@@ -16,6 +16,9 @@
 #ifdef HAVE_BROTLI
 #include <brotli/encode.h>
 #endif
+#ifdef HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
 #ifdef HAVE_ZSTD
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createCCtx_advanced: counted */
 #include <zstd.h>
@@ -354,6 +357,56 @@ sl_zstream_run(struct sl_zstream *z, const char *in, size_t inlen,
 		(void)flush;
 		return -1;
 	}
+}
+
+#ifdef HAVE_LIBDEFLATE
+/* The thread's one-shot gzip compressors, by level (1..9), made at their
+ * first use and kept: a worker's thread makes at most nine. */
+static _Thread_local struct libdeflate_compressor *oneshot_gz[10];
+
+static struct libdeflate_compressor *
+oneshot_get(int level)
+{
+	if (level < 1 || level > 9)
+		return NULL;
+	if (oneshot_gz[level] == NULL)
+		oneshot_gz[level] = libdeflate_alloc_compressor(level);
+	return oneshot_gz[level];
+}
+#endif
+
+size_t
+sl_zstream_oneshot_bound(int c, int level, size_t n)
+{
+#ifdef HAVE_LIBDEFLATE
+	struct libdeflate_compressor *d;
+
+	if (c == 1 && (d = oneshot_get(level)) != NULL)
+		return libdeflate_gzip_compress_bound(d, n);
+#endif
+	(void)c;
+	(void)level;
+	(void)n;
+	return 0;
+}
+
+size_t
+sl_zstream_oneshot(int c, int level, const char *in, size_t n, char *out,
+		   size_t cap)
+{
+#ifdef HAVE_LIBDEFLATE
+	struct libdeflate_compressor *d;
+
+	if (c == 1 && (d = oneshot_get(level)) != NULL)
+		return libdeflate_gzip_compress(d, in, n, out, cap);
+#endif
+	(void)c;
+	(void)level;
+	(void)in;
+	(void)n;
+	(void)out;
+	(void)cap;
+	return 0;
 }
 
 size_t

@@ -34,11 +34,15 @@
 #define TAIL	  (2 + 5)
 
 struct sl_txzip {
-	struct sl_zstream *zs;
+	struct sl_zstream *zs; /* made at the first bytes (or never, when
+				  the whole body goes at once) */
+	uint64_t len_hint;     /* the body's length, when known */
 	struct sl_buf out;
 	uint64_t in_bytes, out_bytes;
 	uint64_t charged; /* bytes counted in the worker's zip_mem */
 	uint8_t coding;	  /* enum sl_coding */
+	uint8_t level;
+	uint8_t wlog;
 	uint8_t chunked;  /* frame the output as chunks */
 	uint8_t each;	  /* flush at each read: a stream, an event stream */
 	uint8_t more;	  /* the compressor holds output for the last ask */
@@ -288,16 +292,14 @@ sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
 	level = t->zip_pick == SL_CODING_GZIP ? (int)c->gzip_level
 		: t->zip_pick == SL_CODING_BR ? (int)c->brotli_level
 					      : (int)c->zstd_level;
-	if ((z = calloc(1, sizeof(*z))) == NULL)
-		return 0;
-	z->zs = sl_zstream_new(
-	    t->zip_pick, level, c->wlog,
-	    resp->body == SL_H1_BODY_LENGTH ? resp->content_length : 0);
-	if (z->zs == NULL) {
-		free(z);
+	if ((z = calloc(1, sizeof(*z))) == NULL) {
 		skipped(s, SL_ZIP_S_MEMORY);
 		return 0;
 	}
+	z->len_hint =
+	    resp->body == SL_H1_BODY_LENGTH ? resp->content_length : 0;
+	z->level = (uint8_t)level;
+	z->wlog = c->wlog;
 	z->coding = t->zip_pick;
 	z->each = resp->body != SL_H1_BODY_LENGTH || event_stream(resp);
 	z->chunked = t->minor != 0 || sl_seam_fields(s);
@@ -344,7 +346,7 @@ fill(struct sl_seam *s, struct sl_txzip *z)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
-	size_t avail = 0, cons, prod, room;
+	size_t avail = 0, cons, prod, room, bound;
 	enum sl_zflush fl;
 	char *at, line[GAP + 1];
 	int r, n;
@@ -358,6 +360,35 @@ fill(struct sl_seam *s, struct sl_txzip *z)
 	if (avail == 0 && !z->more && fl != SL_ZFLUSH_END &&
 	    (fl == SL_ZFLUSH_NONE || z->flushed))
 		return;
+	/* the whole body here at once: a one-shot compressor, when the
+	 * coding has one (gzip through libdeflate) */
+	if (z->zs == NULL && fl == SL_ZFLUSH_END && avail > 0 &&
+	    (bound = sl_zstream_oneshot_bound(z->coding, z->level, avail)) >
+		0) {
+		if (sl_buf_alloc(
+			&s->w->bufs, &z->out,
+			SL_MAX(bound + GAP + TAIL, (size_t)ZOUT_SIZE)) == -1) {
+			s->ops->close(s, "out_of_memory");
+			return;
+		}
+		z->out.off = z->out.len = 0;
+		at = z->out.data + (z->chunked ? GAP : 0);
+		room = z->out.cap - (z->chunked ? GAP + TAIL : 0);
+		prod =
+		    sl_zstream_oneshot(z->coding, z->level,
+				       u->in.data + u->in.off, avail, at, room);
+		if (prod > 0) {
+			cons = avail;
+			r = 0;
+			goto done;
+		}
+	}
+	if (z->zs == NULL &&
+	    (z->zs = sl_zstream_new(z->coding, z->level, z->wlog,
+				    z->len_hint)) == NULL) {
+		s->ops->close(s, "out_of_memory");
+		return;
+	}
 	if (sl_buf_alloc(&s->w->bufs, &z->out, ZOUT_SIZE) == -1) {
 		s->ops->close(s, "out_of_memory");
 		return;
@@ -367,6 +398,7 @@ fill(struct sl_seam *s, struct sl_txzip *z)
 	room = z->out.cap - (z->chunked ? GAP + TAIL : 0);
 	r = sl_zstream_run(z->zs, avail > 0 ? u->in.data + u->in.off : NULL,
 			   avail, &cons, at, room, &prod, fl);
+done:
 	if (r == -1) {
 		log_warnx("conn=%llu request_id=%s route=%s: compress_failed "
 			  "(%s)",
