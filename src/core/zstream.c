@@ -115,6 +115,10 @@ sl_zstream_version(int c)
 	case 3:
 		return ZSTD_versionString();
 #endif
+#ifdef HAVE_LIBDEFLATE
+	case 4: /* not a coding: gzip's one-shot compressor */
+		return LIBDEFLATE_VERSION_STRING " (the headers built with)";
+#endif
 	default:
 		return NULL;
 	}

@@ -26,7 +26,7 @@ enum sl_zflush {
 int sl_zstream_built(int c);
 
 /* The library's version behind coding c, for sluice -V ("1.2.13"), or
- * NULL when it is not built. */
+ * NULL when it is not built; c 4 is libdeflate's (gzip's one-shot). */
 const char *sl_zstream_version(int c);
 
 /*

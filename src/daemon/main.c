@@ -67,12 +67,13 @@ version(void)
 	       HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
 	printf("%s\n", sl_waf_version());
 	/* the compressors (doc/operations.md, "Compression") */
-	for (int c = 1; c <= 3; c++) {
-		static const char *const lib[4] = {NULL, "zlib", "libbrotlienc",
-						   "libzstd"};
+	for (int c = 1; c <= 4; c++) {
+		static const char *const lib[5] = {NULL, "zlib", "libbrotlienc",
+						   "libzstd", "libdeflate"};
 		const char *v = sl_zstream_version(c);
 		printf("%s %s\n", lib[c],
 		       v != NULL ? v
+		       : c == 4	 ? "(not built: zlib does all of gzip)"
 				 : "(not built: its coding cannot be "
 				   "offered)");
 	}
