@@ -107,6 +107,11 @@ read_types(struct sl_yaml_loader *ld, const char *lbl,
 
 	if (sl_yaml_get_seq(ld, "types", v) == -1)
 		return -1;
+	if (v->nkids == 0) {
+		sl_yaml_err_node(ld, v, "%s: compress: \"types\" is empty",
+				 lbl);
+		return -1;
+	}
 	for (size_t i = 0; i < c->ntypes; i++)
 		free(c->types[i]);
 	free(c->types);

@@ -178,6 +178,39 @@ zs_free(void *opaque, void *p)
 }
 #endif
 
+size_t
+sl_zstream_estimate(int c, int level, unsigned wlog, uint64_t len_hint)
+{
+	unsigned w;
+
+	switch (c) {
+	case 1: /* zlib: window and prev (4 windows), hash and pending */
+		w = fit_window(wlog > 15  ? 15
+			       : wlog < 9 ? 9
+					  : wlog,
+			       9, len_hint);
+		return ((size_t)1 << (w + 2)) + ((size_t)1 << (w + 2)) +
+		       8 * 1024;
+	case 2: /* Brotli: its hasher, by level, whatever the window; a
+		   small body's is small */
+		w = wlog > 24 ? 24 : wlog < 10 ? 10 : wlog;
+		if (len_hint > 0 && len_hint <= ((uint64_t)1 << w))
+			return 64 * 1024;
+		return level <= 1   ? 144 * 1024
+		       : level <= 3 ? 704 * 1024
+		       : level <= 8 ? 1856 * 1024
+				    : 2432 * 1024;
+	case 3: /* zstd: its tables, capped to the window, and buffers */
+		w = fit_window(wlog > 27   ? 27
+			       : wlog < 10 ? 10
+					   : wlog,
+			       10, len_hint);
+		return ((size_t)16 << w) + 16 * 1024;
+	default:
+		return 0;
+	}
+}
+
 struct sl_zstream *
 sl_zstream_new(int c, int level, unsigned wlog, uint64_t len_hint)
 {
@@ -223,7 +256,10 @@ sl_zstream_new(int c, int level, unsigned wlog, uint64_t len_hint)
 		(void)BrotliEncoderSetParameter(z->u.br, BROTLI_PARAM_QUALITY,
 						(uint32_t)level);
 		(void)BrotliEncoderSetParameter(z->u.br, BROTLI_PARAM_LGWIN, w);
-		if (len_hint > 0 && len_hint < (1u << 30))
+		/* a hint only for a body within the window: a larger one
+		 * makes Brotli take its large hash tables (5 MiB at level 4
+		 * for a 1 MiB body) */
+		if (len_hint > 0 && len_hint <= ((uint64_t)1 << w))
 			(void)BrotliEncoderSetParameter(z->u.br,
 							BROTLI_PARAM_SIZE_HINT,
 							(uint32_t)len_hint);

@@ -39,6 +39,11 @@ const char *sl_zstream_version(int c);
 struct sl_zstream *sl_zstream_new(int c, int level, unsigned wlog,
 				  uint64_t len_hint);
 
+/* What a stream of sl_zstream_new's parameters may come to hold (its
+ * libraries allocate as they go): an estimate from the measured sizes
+ * (doc/operations.md, section 16.4), for admitting it to a budget. */
+size_t sl_zstream_estimate(int c, int level, unsigned wlog, uint64_t len_hint);
+
 /*
  * Compresses in[0..inlen) into out[0..outcap), with flush: *consumed and
  * *produced say how much was taken and written. Returns 1 when the

@@ -165,6 +165,8 @@ client_handshake(struct sl_client *c)
 	if (c->s.lconf->tls.client_subject_header != NULL ||
 	    c->s.lconf->wants_subject)
 		c->s.tls_subject = sl_tls_peer_subject(c->ssl);
+	if (sl_tls_peer_verified(c->ssl))
+		c->s.flags |= SL_SEAM_F_PEER_CERT;
 	sl_client_rev_wait(c, SL_TLS_WANT_READ);
 	sl_client_set_state(c, SL_CLIENT_ST_IDLE);
 	return 1;

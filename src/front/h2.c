@@ -87,7 +87,7 @@ stream_new(struct sl_h2conn *h, int32_t id)
 	st->s.tls_subject = c->s.tls_subject; /* borrowed */
 	st->s.pp = c->s.pp;		      /* borrowed */
 	memcpy(&st->s.peer, &c->s.peer, sizeof(st->s.peer));
-	st->s.flags = c->s.flags & SL_SEAM_F_TLS;
+	st->s.flags = c->s.flags & (SL_SEAM_F_TLS | SL_SEAM_F_PEER_CERT);
 	TAILQ_INSERT_TAIL(&h->streams, st, link);
 	if (h->nopen++ == 0)
 		h2_idle_off(h);

@@ -1257,6 +1257,13 @@ sl_tls_plain_bytes(int outq)
 	return plain > 0 ? plain : 0;
 }
 
+int
+sl_tls_peer_verified(SSL *ssl)
+{
+	return SSL_get0_peer_certificate(ssl) != NULL &&
+	       SSL_get_verify_result(ssl) == X509_V_OK;
+}
+
 char *
 sl_tls_peer_subject(SSL *ssl)
 {

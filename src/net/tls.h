@@ -187,5 +187,7 @@ int sl_tls_name_covered(SSL *ssl, const struct sl_conf_tls_server *t,
 /* The verified client certificate's subject (RFC 2253, controls and
  * non-ASCII escaped), malloc'd, or NULL: none, or not verified. */
 char *sl_tls_peer_subject(SSL *ssl);
+/* Did the peer present a certificate that verified? 1 or 0. */
+int sl_tls_peer_verified(SSL *ssl);
 
 #endif

@@ -323,7 +323,8 @@ struct sl_txn {
 	 * (NULL: none) */
 	uint8_t zip_pick;
 	uint8_t zip_sent;
-	uint8_t zip_creds; /* it carried credentials a browser sends */
+	uint8_t zip_creds;    /* it carried credentials a browser sends */
+	uint8_t zip_inm_weak; /* its If-None-Match named a weak tag */
 	struct sl_txzip *zip;
 	char request_id[SL_REQUEST_ID_MAX + 1];
 	/* with upgrade "websocket": the Sec-WebSocket-Accept the 101 must

@@ -84,13 +84,16 @@ sl_exchange_zip_request(struct sl_seam *s, const struct sl_h1_request *req)
 			named = 1;
 		} else if (ambient_credential(h))
 			t->zip_creds = 1;
+		else if (sl_h1_ieq(h->name, h->name_len, "if-none-match") &&
+			 memmem(h->value, h->value_len, "W/", 2) != NULL)
+			t->zip_inm_weak = 1;
 	}
 	/* a client that sent no Accept-Encoding gets the body as it is:
 	 * RFC 9110 lets "any coding" be read into its absence, no client
 	 * that can decode one fails to say so */
 	if (named)
 		t->zip_pick = (uint8_t)sl_accenc_pick(&a, c->offer, c->noffer);
-	if (s->tls_subject != NULL)
+	if (s->flags & SL_SEAM_F_PEER_CERT)
 		t->zip_creds = 1; /* a client certificate is one too */
 	if (c->credentials != SL_COMPRESS_CREDS_SKIP)
 		t->zip_creds = 0;
@@ -263,8 +266,11 @@ sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
 	if (s->flags & SL_SEAM_F_GRPC)
 		return 0; /* gRPC compresses its messages itself */
 	if (resp->status == 304) {
-		/* revalidated: its ETag as the compressed 200 had it */
-		if (t->zip_pick != 0 && !t->zip_creds)
+		/* revalidated: its ETag as the client holds it. A 304 has no
+		 * type to say whether its 200 was compressed; the client's
+		 * If-None-Match does: a weak tag it sent for a strong one
+		 * the upstream knows is one a compressed 200 gave it */
+		if (t->zip_inm_weak)
 			weaken_etag(resp, scratch);
 		return 0;
 	}
@@ -281,17 +287,22 @@ sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
 		skipped(s, SL_ZIP_S_CREDENTIALS);
 		return 0;
 	}
-	/* the budget, with a window's worth of state per start (what each
-	 * holds is counted exactly from then on) */
+	level = t->zip_pick == SL_CODING_GZIP ? (int)c->gzip_level
+		: t->zip_pick == SL_CODING_BR ? (int)c->brotli_level
+					      : (int)c->zstd_level;
+	/* the budget, with what the compressor may come to hold (its
+	 * libraries allocate as they go; what it holds is counted exactly
+	 * from then on) */
 	if (atomic_load_explicit(&s->w->stats.zip_mem, memory_order_relaxed) +
-		4 * c->window + ZOUT_SIZE >
+		sl_zstream_estimate(t->zip_pick, level, c->wlog,
+				    resp->body == SL_H1_BODY_LENGTH
+					? resp->content_length
+					: 0) +
+		ZOUT_SIZE >
 	    s->gen->conf->compress.memory) {
 		skipped(s, SL_ZIP_S_MEMORY);
 		return 0;
 	}
-	level = t->zip_pick == SL_CODING_GZIP ? (int)c->gzip_level
-		: t->zip_pick == SL_CODING_BR ? (int)c->brotli_level
-					      : (int)c->zstd_level;
 	if ((z = calloc(1, sizeof(*z))) == NULL) {
 		skipped(s, SL_ZIP_S_MEMORY);
 		return 0;

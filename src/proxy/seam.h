@@ -113,6 +113,10 @@ struct sl_seam_ops {
  * (splice_fd): the codec reads it with sl_exchange_splice_read, not
  * into `in` (exchange_req.c) */
 #define SL_SEAM_F_SPLICE 0x400000
+/* TLS: the client presented a certificate that verified (whether or not a
+ * listener key asked for its subject): a credential its browser sends by
+ * itself, for compression's BREACH rule (exchange_zip.c) */
+#define SL_SEAM_F_PEER_CERT 0x1000000
 /* the client took SL_RBUF_PROOF bytes since its last slow stall */
 #define SL_SEAM_F_RBUF_PROVEN 0x80
 /* the size class of the response buffer this client has earned: 8 KiB <<
