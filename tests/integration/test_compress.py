@@ -210,7 +210,7 @@ class Gw:
 
 
 def start(compress=True, routes=None, top=None, access_log=False,
-          h2=False, raw=None, workers=1):
+          h2=False, raw=None, workers=1, listener_opts=None):
     """sluice with an admin listener in front of a Site (routes: the
     listener's; default one catch-all route "main" with compress). raw: a
     RawUpstream for the cluster "raw" beside. h2: the listener speaks h2
@@ -226,9 +226,12 @@ def start(compress=True, routes=None, top=None, access_log=False,
     if raw is not None:
         clusters["raw"] = [raw.addr]
     log = os.path.join(tmpdir(), "access.log") if access_log else None
-    lo = {"protocols": ["h2", "http/1.1"]} if h2 else None
+    lo = dict(listener_opts or {})
+    if h2:
+        lo["protocols"] = ["h2", "http/1.1"]
     cfg, port = make_config(clusters, routes=routes, access_log=log,
-                            extra=extra, listener_opts=lo, workers=workers)
+                            extra=extra, listener_opts=lo or None,
+                            workers=workers)
     if h2:
         # HTTP/2 in clear text (prior knowledge), never the harness's TLS
         cfg["listeners"][0].pop("tls", None)
@@ -653,6 +656,38 @@ def strong_etags_become_weak_and_revalidate_with_304():
     gw.sl.stop()
 
 
+@test
+def a_304_whose_200_is_not_compressed_keeps_the_strong_etag():
+    """DEFECT: RFC 9110 section 15.4.5: a 304 carries the ETag a 200 to
+    the same request would have. A 200 that is not compressed (a type
+    the route does not list, a body below min_length) keeps its strong
+    ETag "p", but the 304 revalidating it gets W/"p": exchange_zip.c
+    sl_exchange_zip_head weakens every 304's ETag when the request
+    accepted a coding (t->zip_pick) and carried no credentials, without
+    regard to whether the 200 would have been compressed. A cache that
+    takes the 304's fields now holds W/"p" for an unchanged
+    representation, which strong comparisons (If-Range, If-Match) never
+    match again."""
+    gw = start()
+
+    def png(req):
+        r = etag_page('"p"', text_body(4 * KiB, 30))(req)
+        r.headers = [(k, "image/png" if k == "Content-Type" else v)
+                     for k, v in r.headers]
+        return r
+    gw.site.pages["/png"] = png
+    gw.site.pages["/tiny"] = etag_page('"t"', b'{"ok":true}')
+    for path, tag in (("/png", '"p"'), ("/tiny", '"t"')):
+        r = ask(gw.port, path, "gzip")
+        eq((r.status, r.header("content-encoding"), r.header("etag")),
+           (200, None, tag), "%s: the 200, not compressed" % path)
+        r = ask(gw.port, path, "gzip", {"If-None-Match": tag})
+        eq(r.status, 304, "%s: revalidated" % path)
+        eq(r.header("etag"), tag, "DEFECT: %s: the 304's ETag differs "
+           "from its 200's" % path)
+    gw.sl.stop()
+
+
 # ---------------------------------------------------------------------------
 # 5. Event streams: each event decodable as it comes
 
@@ -976,6 +1011,72 @@ def credentials_turn_compression_off_unless_the_route_allows_them():
     gw.sl.stop()
 
 
+_cert_pki = []
+
+
+def cert_pki():
+    if not sltest.have_openssl():
+        raise Skip("openssl command not installed")
+    if not _cert_pki:
+        pk = sltest.Pki()
+        pk.ca("ca", "/O=Sluice Test/CN=compress server CA")
+        pk.leaf("srv", "/CN=test.local", "ca", ["test.local"],
+                ips=["127.0.0.1"])
+        pk.ca("cca", "/O=Sluice Test/CN=compress client CA")
+        pk.leaf("alice", "/O=Example/CN=alice", "cca")
+        _cert_pki.append(pk)
+    return _cert_pki[0]
+
+
+def client_cert_case(subject_header):
+    """A TLS listener asking for client certificates (optional; with
+    client_subject_header or not): a request over a connection with a
+    verified certificate must go uncompressed (counted
+    reason="credentials"); without one it is compressed."""
+    need_decoders()
+    pk = cert_pki()
+    t = {"certificates": [{"cert": pk["srv"].cert, "key": pk["srv"].key}],
+         "client_ca": pk["cca"].cert, "client_verify": "optional"}
+    if subject_header:
+        t["client_subject_header"] = subject_header
+    gw = start(listener_opts={"tls": t})
+    js = gw.site.page("/x", text_body(6 * KiB, 31))
+    for cert in (None, "alice"):
+        kw = {"cert": pk[cert].cert, "key": pk[cert].key} if cert else {}
+        c = sltest.TLSClient(gw.port, sni="test.local", cafile=pk["ca"].cert,
+                             **kw)
+        r = ask(gw.port, "/x", "gzip", client=c)
+        c.close()
+        if cert:
+            check(not r.headers.has("content-encoding"),
+                  "DEFECT: a request with a verified client certificate "
+                  "(client_subject_header %r) was compressed: %r"
+                  % (subject_header, r.headers))
+            expect_plain(r, js, "a client certificate", vary=True)
+        else:
+            expect_coded(r, "gzip", js, "no client certificate")
+    eq(gw.count("sluice_compress_skipped_total", reason="credentials"), 1,
+       "skipped for credentials")
+    gw.sl.stop()
+
+
+@test
+def a_verified_client_certificate_is_a_credential():
+    client_cert_case("X-Client-Subject")
+
+
+@test
+def a_client_certificate_counts_without_client_subject_header():
+    """DEFECT: exchange_zip.c sl_exchange_zip_request takes a client
+    certificate from s->tls_subject, but src/front/client_accept.c
+    (after the handshake, near line 165) fills tls_subject only when the
+    listener has client_subject_header or a header rule uses
+    ${tls_client_subject}. On a listener with client_ca and no such
+    header, a request over a connection with a verified certificate is
+    compressed: BREACH's credentials rule does not hold for mutual TLS."""
+    client_cert_case(None)
+
+
 # ---------------------------------------------------------------------------
 # 9. The memory budget
 
@@ -1020,8 +1121,13 @@ def an_open_stream_holds_its_memory_until_it_ends():
     raw = c.read_until(b"\r\n\r\n")
     check(b"Content-Encoding: gzip" in raw, "the stream is compressed")
     dec = Inflater("gzip")
-    line = c.read_until(b"\r\n")
-    first = dec.feed(c.read_exact(int(line, 16)))
+    first = b""
+    while len(first) < len(event(0)):
+        # the first event, in as many chunks as it comes
+        size = int(c.read_until(b"\r\n", 4096), 16)
+        check(size > 0, "the stream ended before its first event")
+        first += dec.feed(c.read_exact(size))
+        eq(c.read_exact(2), b"\r\n", "chunk end")
     same(first, event(0), "first event")
     held = gauge(gw)
     check(held > 0, "an open stream's compressor is in the gauge")
@@ -1039,6 +1145,52 @@ def an_open_stream_holds_its_memory_until_it_ends():
           "the gauge returns to 0 once the stream is gone: %r" % gauge(gw))
     expect_coded(ask(gw.port, "/x", "gzip"), "gzip", js, "budget free again")
     check(wait_until(lambda: gauge(gw) == 0, 5.0), "gauge back to 0")
+    gw.sl.stop()
+
+
+# What one compressor holds at the default window (32 KiB) and levels,
+# for a body of unknown or large length: doc/sluice.yaml.5, compress.memory
+MAN_PAGE_MEMORY = {"gzip": 262 * KiB, "zstd": 497 * KiB, "br": 1.4 * MiB}
+
+
+@test
+def one_compressor_holds_what_the_man_page_says():
+    """DEFECT (documentation, and the budget's estimate): sluice.yaml(5)
+    says a compressor at the default window holds gzip 262 KiB, zstd 497
+    KiB, Brotli 1.4 MiB at levels 4 to 8. Measured with the gauge while a
+    client holds a 10 MiB response mid-body: gzip and zstd are as
+    documented, but Brotli at its default level 4 holds 5.2 MiB (1.7 MiB
+    at levels 5 to 8): src/core/zstream.c passes the body's length as
+    BROTLI_PARAM_SIZE_HINT, and with a hint of 1 MiB or more Brotli's
+    quality 4 takes its large hash tables. The budget admits a compressor
+    on an estimate of 4*window+16KiB (144 KiB), so each Brotli response
+    can overshoot compress.memory by about 5 MiB, and 256MiB holds about
+    49 of them where the page promises about 180. A client going away
+    mid-body frees its compressor (the gauge returns to 0)."""
+    need_decoders()
+    if sltest.over_tls():
+        raise Skip("plain TCP only")
+    gw = start()
+    gw.site.page("/noise", noise_body(10 * MiB, 23), ctype="text/plain")
+    held = {}
+    for coding in ("gzip", "zstd", "br"):
+        c = Client(gw.port, timeout=20.0, rcvbuf=16 * KiB)
+        c.send(build_request("GET", "/noise", {"Accept-Encoding": coding}))
+        _, hdrs = parse_head(c.read_until(b"\r\n\r\n"))
+        eq(sltest.Headers(hdrs).get("content-encoding"), coding, coding)
+        coded = bytearray()
+        check(not read_chunks(c, coded, 32 * KiB), coding + ": ended")
+        held[coding] = settled(lambda: gauge(gw), t=3.0, every=0.1)
+        check(held[coding] > 0, "%s: a compressor held mid-body" % coding)
+        c.close()       # gone mid-body: its compressor is freed
+        check(wait_until(lambda: gauge(gw) == 0, 5.0),
+              "%s: the gauge returns to 0 after a client went away: %r"
+              % (coding, gauge(gw)))
+    over = {k: "%.0f KiB, documented %.0f KiB" % (v / KiB,
+                                                  MAN_PAGE_MEMORY[k] / KiB)
+            for k, v in held.items() if v > MAN_PAGE_MEMORY[k] * 1.1}
+    check(not over, "DEFECT: compressors hold more than sluice.yaml(5) "
+          "says: %r" % over)
     gw.sl.stop()
 
 
@@ -1098,6 +1250,107 @@ def counters_add_up_to_what_the_clients_received():
             eq(o.get("encoding"), enc, "the line's encoding: %r" % o)
         eq(o["bytes_out"], nbytes, "bytes_out = bytes the client got "
            "(%r)" % o)
+    gw.sl.stop()
+
+
+@test
+def a_truncated_upstream_body_never_ends_the_coded_stream():
+    """The upstream closes before the end of its body (Content-Length
+    short, or chunked without its last chunk): the client's connection
+    is closed without the last chunk, and what came is a prefix of the
+    body in an unfinished coded stream, never a whole-looking one."""
+    need_decoders()
+    gw = start()
+    gw.sl.expect_errors(r"upstream", r"premature|truncat|closed")
+    body = text_body(400 * KiB, 32)
+    gw.site.pages["/short"] = Reply(200, body[:150 * KiB],
+                                    [("Content-Type", JSON)],
+                                    head_cl=len(body), close=True)
+    half = sltest.chunked(body[:150 * KiB], 8192)[:-5]   # no last chunk
+    gw.site.pages["/short-chunked"] = Reply(
+        200, action="raw", close=True,
+        raw=b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + half)
+    for coding in CODINGS:
+        for path in ("/short", "/short-chunked"):
+            what = "%s %s" % (coding, path)
+            c = Client(gw.port)
+            c.send(build_request("GET", path, {"Accept-Encoding": coding}))
+            _, hdrs = parse_head(c.read_until(b"\r\n\r\n"))
+            eq(sltest.Headers(hdrs).get("content-encoding"), coding, what)
+            coded = bytearray()
+            try:
+                ended = read_chunks(c, coded)
+            except sltest.Closed:
+                ended = False
+            check(not ended, "%s: a truncated body ended with the last "
+                  "chunk" % what)
+            d = Inflater(coding)
+            got = d.feed(bytes(coded))
+            check(body.startswith(got), "%s: not a prefix" % what)
+            check(not d.finished(), "%s: the coded stream of a truncated "
+                  "body is whole" % what)
+            c.close()
+    check(wait_until(lambda: gauge(gw) == 0, 5.0), "gauge back to 0")
+    gw.sl.stop()
+
+
+@test
+def levels_and_windows_at_their_bounds_round_trip():
+    need_decoders()
+    gw = start(routes=[
+        route("low", "/low", {"gzip_level": 1, "brotli_level": 0,
+                              "zstd_level": 1, "window": "1KiB"}),
+        route("high", "/high", {"gzip_level": 9, "brotli_level": 9,
+                                "zstd_level": 19, "window": "1MiB"})])
+    body = text_body(300 * KiB, 33)
+    for prefix in ("/low", "/high"):
+        gw.site.page(prefix + "/cl", body)
+        gw.site.page(prefix + "/chunked", body, mode="chunked")
+    sizes = {}
+    for prefix in ("/low", "/high"):
+        for coding in CODINGS:
+            for mode in ("cl", "chunked"):
+                r = ask(gw.port, "%s/%s" % (prefix, mode), coding)
+                expect_coded(r, coding, body, "%s %s %s" % (prefix, coding,
+                                                            mode))
+                sizes[(prefix, coding, mode)] = len(r.body)
+    for coding in CODINGS:
+        check(sizes[("/high", coding, "cl")] < sizes[("/low", coding,
+                                                      "cl")],
+              "%s: the highest level and window compress better (%r)"
+              % (coding, sizes))
+    gw.sl.stop()
+
+
+@test
+def http2_flow_control_holds_the_compressor_until_the_window_opens():
+    """An HTTP/2 client that does not open its windows gets 64 KiB of a
+    compressed 10 MiB body and nothing more, the compressor held (the
+    gauge); once it acknowledges what it got, the rest comes and decodes
+    exactly."""
+    need_decoders()
+    h2test = need_h2()
+    gw = start(h2=True)
+    body = gw.site.page("/noise", noise_body(10 * MiB, 23),
+                        ctype="text/plain")
+    c = h2test.H2Client(gw.port, timeout=20.0, auto_window=False)
+    sid = c.request("GET", "/noise", [("accept-encoding", "zstd")])
+    s = c.streams[sid]
+    check(c.wait(lambda: len(s.body) >= 65535 or s.done()),
+          "the first window's worth")
+    eq(len(s.body), 65535, "a shut window stops the stream")
+    check(not s.done(), "the stream waits for its window")
+    check(gauge(gw) > 0, "the compressor is held")
+    c.auto_window = True
+    c.conn.acknowledge_received_data(len(s.body), sid)
+    c.flush()
+    check(c.wait(s.done), "the rest comes once the window opens")
+    eq(s.header("content-encoding"), "zstd", "coding")
+    same(undo("zstd", bytes(s.body), "h2 flow control"), body,
+         "h2 flow control")
+    c.close()
+    check(wait_until(lambda: gauge(gw) == 0, 5.0), "gauge back to 0")
     gw.sl.stop()
 
 
@@ -1189,7 +1442,7 @@ def t_refuses_bad_compress_keys_with_their_place():
               % (compress, where, msg, err))
     for compress, top in ((True, None), (False, {"memory": "64KiB"}),
                           ({"algorithms": ["br"], "types": ["text/*"],
-                            "window": "1MiB", "min_length": 0,
+                            "window": "1MiB", "min_length": "0B",
                             "gzip_level": 9, "brotli_level": 0,
                             "zstd_level": 19, "credentials": "compress"},
                            {"memory": "1GiB"})):
