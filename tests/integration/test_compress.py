@@ -1525,13 +1525,20 @@ def compressed_and_plain_responses_follow_on_one_connection():
               "/b": s.page("/b", text_body(600 * KiB, 21), mode="chunked"),
               "/png": s.page("/png", text_body(10 * KiB, 22),
                              ctype="image/png"),
-              "/tiny": s.page("/tiny", b'{"ok":true}')}
+              "/tiny": s.page("/tiny", b'{"ok":true}'),
+              # a 103 before the compressed 200
+              "/hint": s.page("/hint", text_body(20 * KiB, 24),
+                              interim=[(103, "Early Hints",
+                                        [("Link", "</a.css>; rel=preload")])
+                                       ])}
     seq = [("/a", "gzip"), ("/b", "br"), ("/a", None), ("/b", "zstd"),
-           ("/png", "gzip"), ("/a", "zstd"), ("/tiny", "br"),
-           ("/b", None), ("/a", "br")]
+           ("/png", "gzip"), ("/hint", "br"), ("/a", "zstd"),
+           ("/tiny", "br"), ("/b", None), ("/hint", None), ("/a", "br")]
 
     def verify(r, path, coding, what):
-        if coding and path in ("/a", "/b"):
+        eq([i.status for i in r.interim], [103] if path == "/hint" else [],
+           what + ": interim responses")
+        if coding and path in ("/a", "/b", "/hint"):
             expect_coded(r, coding, bodies[path], what)
         else:
             same(r.body, bodies[path], what)
