@@ -399,7 +399,9 @@ sl_zstream_run(struct sl_zstream *z, const char *in, size_t inlen,
 	}
 }
 
-#ifdef HAVE_LIBDEFLATE
+/* ---- one-shot: a whole body at once ------------------------------------ */
+
+#if defined(HAVE_LIBDEFLATE) && defined(HAVE_ZLIB)
 /* The thread's one-shot gzip compressors, by level (1..9), made at their
  * first use and kept: a worker's thread makes at most nine. */
 static _Thread_local struct libdeflate_compressor *oneshot_gz[10];
@@ -415,38 +417,115 @@ oneshot_get(int level)
 }
 #endif
 
-size_t
-sl_zstream_oneshot_bound(int c, int level, size_t n)
-{
-#ifdef HAVE_LIBDEFLATE
-	struct libdeflate_compressor *d;
-
-	if (c == 1 && (d = oneshot_get(level)) != NULL)
-		return libdeflate_gzip_compress_bound(d, n);
+#ifdef HAVE_ZSTD
+/* The thread's one zstd context for whole bodies, kept: its tables are
+ * those of the largest body it compressed, within the window's caps. */
+static _Thread_local ZSTD_CCtx *oneshot_zs;
 #endif
-	(void)c;
-	(void)level;
-	(void)n;
-	return 0;
+
+void
+sl_zstream_thread_free(void)
+{
+#if defined(HAVE_LIBDEFLATE) && defined(HAVE_ZLIB)
+	for (int i = 0; i < 10; i++) {
+		libdeflate_free_compressor(oneshot_gz[i]);
+		oneshot_gz[i] = NULL;
+	}
+#endif
+#ifdef HAVE_ZSTD
+	ZSTD_freeCCtx(oneshot_zs);
+	oneshot_zs = NULL;
+#endif
 }
 
 size_t
-sl_zstream_oneshot(int c, int level, const char *in, size_t n, char *out,
-		   size_t cap)
+sl_zstream_oneshot_bound(int c, int level, size_t n)
 {
-#ifdef HAVE_LIBDEFLATE
-	struct libdeflate_compressor *d;
-
-	if (c == 1 && (d = oneshot_get(level)) != NULL)
-		return libdeflate_gzip_compress(d, in, n, out, cap);
-#endif
-	(void)c;
 	(void)level;
-	(void)in;
-	(void)n;
-	(void)out;
-	(void)cap;
-	return 0;
+	switch (c) {
+#if defined(HAVE_LIBDEFLATE) && defined(HAVE_ZLIB)
+	case 1: {
+		struct libdeflate_compressor *d = oneshot_get(level);
+		return d != NULL ? libdeflate_gzip_compress_bound(d, n) : 0;
+	}
+#endif
+#ifdef HAVE_BROTLI
+	case 2:
+		return BrotliEncoderMaxCompressedSize(n);
+#endif
+#ifdef HAVE_ZSTD
+	case 3:
+		return ZSTD_compressBound(n);
+#endif
+	default:
+		(void)n;
+		return 0;
+	}
+}
+
+size_t
+sl_zstream_oneshot(int c, int level, unsigned wlog, const char *in, size_t n,
+		   char *out, size_t cap)
+{
+	switch (c) {
+#if defined(HAVE_LIBDEFLATE) && defined(HAVE_ZLIB)
+	case 1: {
+		struct libdeflate_compressor *d = oneshot_get(level);
+		(void)wlog;
+		return d != NULL ? libdeflate_gzip_compress(d, in, n, out, cap)
+				 : 0;
+	}
+#endif
+#ifdef HAVE_BROTLI
+	case 2: {
+		size_t o = cap;
+		unsigned w = fit_window(wlog > 24   ? 24
+					: wlog < 10 ? 10
+						    : wlog,
+					10, n);
+		if (!BrotliEncoderCompress(level, (int)w, BROTLI_MODE_GENERIC,
+					   n, (const uint8_t *)in, &o,
+					   (uint8_t *)out))
+			return 0;
+		return o;
+	}
+#endif
+#ifdef HAVE_ZSTD
+	case 3: {
+		unsigned w = fit_window(wlog > 27   ? 27
+					: wlog < 10 ? 10
+						    : wlog,
+					10, n);
+		ZSTD_compressionParameters cp = ZSTD_getCParams(level, n, 0);
+		size_t r;
+		if (oneshot_zs == NULL &&
+		    (oneshot_zs = ZSTD_createCCtx()) == NULL)
+			return 0;
+		(void)ZSTD_CCtx_reset(oneshot_zs,
+				      ZSTD_reset_session_and_parameters);
+		(void)ZSTD_CCtx_setParameter(oneshot_zs,
+					     ZSTD_c_compressionLevel, level);
+		(void)ZSTD_CCtx_setParameter(oneshot_zs, ZSTD_c_windowLog,
+					     (int)w);
+		if (cp.hashLog > w)
+			(void)ZSTD_CCtx_setParameter(oneshot_zs, ZSTD_c_hashLog,
+						     (int)w);
+		if (cp.chainLog > w)
+			(void)ZSTD_CCtx_setParameter(oneshot_zs,
+						     ZSTD_c_chainLog, (int)w);
+		r = ZSTD_compress2(oneshot_zs, out, cap, in, n);
+		return ZSTD_isError(r) ? 0 : r;
+	}
+#endif
+	default:
+		(void)level;
+		(void)wlog;
+		(void)in;
+		(void)n;
+		(void)out;
+		(void)cap;
+		return 0;
+	}
 }
 
 size_t

@@ -56,16 +56,21 @@ int sl_zstream_run(struct sl_zstream *z, const char *in, size_t inlen,
 		   enum sl_zflush flush);
 
 /*
- * A whole body at once, where a one-shot compressor is faster than a
- * stream: gzip through libdeflate, when it is built (HAVE_LIBDEFLATE). The
- * worker's thread keeps one compressor per level for its life (libdeflate's
- * compressors keep no state between calls). sl_zstream_oneshot_bound is
- * the room the output needs for n bytes (0: no one-shot for coding c);
- * sl_zstream_oneshot returns the bytes written, or 0 when it could not.
+ * A whole body at once, faster than a stream: gzip through libdeflate
+ * (when it is built, HAVE_LIBDEFLATE), Brotli's and zstd's one-shot calls.
+ * The worker's thread keeps libdeflate's compressors (one per level) and
+ * one zstd context for its life; Brotli's one-shot allocates within the
+ * call. sl_zstream_oneshot_bound is the room the output needs for n bytes
+ * (0: no one-shot for coding c); sl_zstream_oneshot compresses with the
+ * stream's level and window and returns the bytes written, or 0 when it
+ * could not.
  */
 size_t sl_zstream_oneshot_bound(int c, int level, size_t n);
-size_t sl_zstream_oneshot(int c, int level, const char *in, size_t n, char *out,
-			  size_t cap);
+size_t sl_zstream_oneshot(int c, int level, unsigned wlog, const char *in,
+			  size_t n, char *out, size_t cap);
+
+/* Frees what this thread keeps for one-shots (at its end). */
+void sl_zstream_thread_free(void);
 
 /* The bytes the stream's library holds now. */
 size_t sl_zstream_mem(const struct sl_zstream *z);

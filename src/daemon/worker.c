@@ -32,6 +32,7 @@
 #include "upstream.h"
 #include "wgen.h"
 #include "xprt.h"
+#include "zstream.h"
 
 #define ACCESS_FLUSH_MS	   200 /* also the idle-shedding and trim period */
 #define BUF_FREE_PER_CLASS 64
@@ -504,6 +505,7 @@ worker_main(void *arg)
 	sl_exchange_auth_thread_free();
 	sl_exchange_extauth_thread_free();
 	sl_exchange_waf_thread_free();
+	sl_zstream_thread_free();
 	atomic_store(&w->done, 1);
 	return NULL;
 }
@@ -633,6 +635,7 @@ sl_worker_join_free(struct sl_worker *w)
 	sl_exchange_auth_thread_free();
 	sl_exchange_extauth_thread_free();
 	sl_exchange_waf_thread_free();
+	sl_zstream_thread_free();
 	if (w->notify_fd != -1)
 		close(w->notify_fd);
 	while (w->free_txns != NULL) {

@@ -662,6 +662,9 @@ void sl_exchange_zip_sent(struct sl_seam *s, size_t n);
 /* More is to come from the compressor: bytes ready, bytes the upstream
  * made ready that wait for it, or its end not written. */
 int sl_exchange_zip_pending(const struct sl_txn *t);
+/* Does the response's body wait whole in the upstream buffer for its
+ * compressor (its reads take the whole buffer_bytes)? 1 or 0. */
+int sl_exchange_zip_whole(const struct sl_txn *t);
 /* The exchange ends: the compressor is freed and counted. */
 void sl_exchange_zip_end(struct sl_seam *s);
 

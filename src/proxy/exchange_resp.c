@@ -636,8 +636,10 @@ sl_exchange_up_read(struct sl_seam *s)
 	 * the read interest goes off: the client is slower than the
 	 * upstream */
 again:
-	size = head_fills_buffer(t, u) ? s->lconf->limits.buffer_bytes
-				       : sl_seam_rbuf_size(s);
+	size = head_fills_buffer(t, u) ||
+		       (t->zip != NULL && sl_exchange_zip_whole(t))
+		   ? s->lconf->limits.buffer_bytes
+		   : sl_seam_rbuf_size(s);
 	n = sl_upstream_read(u, size, max);
 	if (n > 0) {
 		t->up_progress_ms = now_ms();

@@ -45,6 +45,8 @@ struct sl_txzip {
 	uint8_t wlog;
 	uint8_t chunked;  /* frame the output as chunks */
 	uint8_t each;	  /* flush at each read: a stream, an event stream */
+	uint8_t whole;	  /* a body of known length within the buffer:
+			     compressed at once when it is all in */
 	uint8_t more;	  /* the compressor holds output for the last ask */
 	uint8_t flushed;  /* nothing taken since the last flush */
 	uint8_t finished; /* its end was written */
@@ -313,6 +315,11 @@ sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
 	z->wlog = c->wlog;
 	z->coding = t->zip_pick;
 	z->each = resp->body != SL_H1_BODY_LENGTH || event_stream(resp);
+	/* a body the upstream buffer holds whole waits for its end and goes
+	 * through the one-shot compressor: one call, no stream's state */
+	z->whole = !z->each && z->len_hint > 0 &&
+		   z->len_hint <= s->lconf->limits.buffer_bytes &&
+		   sl_zstream_oneshot_bound(z->coding, z->level, 1) > 0;
 	z->chunked = t->minor != 0 || sl_seam_fields(s);
 	t->zip = z;
 	t->zip_sent = z->coding;
@@ -367,12 +374,14 @@ fill(struct sl_seam *s, struct sl_txzip *z)
 	fl = t->up_ph == SL_TXN_UP_DONE ? SL_ZFLUSH_END
 	     : z->each			? SL_ZFLUSH_SYNC
 					: SL_ZFLUSH_NONE;
-	/* nothing new, nothing held, nothing to end */
-	if (avail == 0 && !z->more && fl != SL_ZFLUSH_END &&
-	    (fl == SL_ZFLUSH_NONE || z->flushed))
+	/* nothing new, nothing held, nothing to end; or a whole body not
+	 * all in yet */
+	if ((avail == 0 && !z->more && fl != SL_ZFLUSH_END &&
+	     (fl == SL_ZFLUSH_NONE || z->flushed)) ||
+	    (z->whole && fl != SL_ZFLUSH_END))
 		return;
-	/* the whole body here at once: a one-shot compressor, when the
-	 * coding has one (gzip through libdeflate) */
+	/* the whole body here at once: the one-shot compressor (a body that
+	 * came at once, or one that waited for its end: z->whole) */
 	if (z->zs == NULL && fl == SL_ZFLUSH_END && avail > 0 &&
 	    (bound = sl_zstream_oneshot_bound(z->coding, z->level, avail)) >
 		0) {
@@ -386,7 +395,7 @@ fill(struct sl_seam *s, struct sl_txzip *z)
 		at = z->out.data + (z->chunked ? GAP : 0);
 		room = z->out.cap - (z->chunked ? GAP + TAIL : 0);
 		prod =
-		    sl_zstream_oneshot(z->coding, z->level,
+		    sl_zstream_oneshot(z->coding, z->level, z->wlog,
 				       u->in.data + u->in.off, avail, at, room);
 		if (prod > 0) {
 			cons = avail;
@@ -485,9 +494,18 @@ sl_exchange_zip_pending(const struct sl_txn *t)
 	const struct sl_txzip *z = t->zip;
 	const struct sl_upconn *u = t->up;
 
+	/* a whole body's bytes wait for its end, not for the client */
+	if (z->whole && t->up_ph != SL_TXN_UP_DONE)
+		return sl_buf_pending(&z->out) > 0;
 	return sl_buf_pending(&z->out) > 0 || z->more ||
 	       (u != NULL && u->ready > u->in.off) ||
 	       (t->up_ph == SL_TXN_UP_DONE && !z->finished);
+}
+
+int
+sl_exchange_zip_whole(const struct sl_txn *t)
+{
+	return t->zip != NULL && t->zip->whole;
 }
 
 void
