@@ -76,9 +76,10 @@
 #             algo gzip, compression type application/json, http-reuse
 #             always. Debian builds it with libslz, not zlib (haproxy -vv:
 #             "Built with libslz for stateless compression"): slz has no
-#             levels (it is close to zlib's level 1 in ratio, and much
-#             cheaper), so the same "gzip (slz)" is in the gzip-1 and
-#             gzip-6 rows. No Brotli or zstd: br-* and zstd-* have no
+#             levels (a fast deflate without match search chains: a
+#             fraction of zlib level 1's CPU, for an output 20-50 % larger
+#             than level 1's on these bodies), so the same "gzip (slz)" is
+#             in the gzip-1 and gzip-6 rows. No Brotli or zstd: br-* and zstd-* have no
 #             HAProxy column
 # The gateway under test runs alone on GW_CPU (0); the upstream and wrk
 # share LOAD_CPU (1). A fresh gateway for every run, whose configuration
@@ -893,8 +894,8 @@ foot = ["", "Versions: %s; nginx %s; HAProxy %s." % (meta.get("sluice"), meta.ge
             meta.get("elapsed")),
         "This tree at %s." % meta.get("sluice_commit"), "",
         "Notes: Debian's nginx has no Brotli or zstd module and HAProxy 2.6 neither, so br-* and zstd-* "
-        "have sluice alone. Debian's HAProxy compresses with libslz, not zlib: slz has no levels (its "
-        "ratio is near zlib's level 1, at a fraction of the CPU), so the same \"gzip (slz)\" is in the "
+        "have sluice alone. Debian's HAProxy compresses with libslz, not zlib: slz has no levels (a "
+        "fraction of zlib level 1's CPU, for a larger output: see the body bytes), so the same \"gzip (slz)\" is in the "
         "gzip-1 and gzip-6 rows; it is a peer of gzip-1 only (x best peer of gzip-6 is against nginx's "
         "level 6). Each gateway has one worker on CPU %s; the upstream (nginx, static files, no "
         "compression) and wrk share CPU %s." % (meta.get("gw_cpu"), meta.get("load_cpu"))]
