@@ -4,6 +4,7 @@
 # missing from the tarball, and make dist says so.
 # Regenerate: tests/dist-files.sh --update-lists .
 FUZZ_CORPUS = \
+	tests/fuzz/corpus/accenc \
 	tests/fuzz/corpus/authzpb \
 	tests/fuzz/corpus/chunked \
 	tests/fuzz/corpus/conf \

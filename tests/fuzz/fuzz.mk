@@ -65,7 +65,8 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_h2up $(OUT)/fuzz_dns $(OUT)/fuzz_h1simd \
 	$(OUT)/fuzz_hpack $(OUT)/fuzz_hpack_enc $(OUT)/fuzz_h2frame \
 	$(OUT)/fuzz_h2conn $(OUT)/fuzz_h2diff $(OUT)/fuzz_json $(OUT)/fuzz_jwt \
-	$(OUT)/fuzz_authzpb $(OUT)/fuzz_trace $(OUT)/fuzz_waf
+	$(OUT)/fuzz_authzpb $(OUT)/fuzz_trace $(OUT)/fuzz_waf \
+	$(OUT)/fuzz_accenc
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -177,6 +178,13 @@ $(OUT)/fuzz_waf: $(top_srcdir)/tests/fuzz/fuzz_waf.c $(WAF_SRCS) \
 		$(top_srcdir)/src/edge/waf.h $(top_srcdir)/tests/fuzz/fuzz.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(WAF_SRCS)
+
+# Accept-Encoding and media type patterns (fuzz_accenc.c): pure
+ACCENC_SRCS = $(top_srcdir)/src/http/coding.c
+$(OUT)/fuzz_accenc: $(top_srcdir)/tests/fuzz/fuzz_accenc.c $(ACCENC_SRCS) \
+		$(top_srcdir)/src/http/coding.h $(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(ACCENC_SRCS)
 
 # the card number masker and its users in log.c
 PAN_SRCS = $(top_srcdir)/src/core/pan.c $(top_srcdir)/src/core/log.c
