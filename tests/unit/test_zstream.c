@@ -810,6 +810,8 @@ test_gzip_sync_tiny_output(void **state)
 		}
 	}
 	if (sl_zstream_built(1)) {
+		if (getenv("SL_TEST_KNOWN_DEFECTS") == NULL)
+			free(in); /* skip() does not come back */
 		KNOWN_DEFECT("gzip SYNC flush into fewer than 6 bytes never "
 			     "ends (zstream.c, deflate with Z_SYNC_FLUSH)");
 		for (size_t cap = 1; cap <= 6; cap++) {
