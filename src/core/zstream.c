@@ -6,9 +6,12 @@
  */
 #include "zstream.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define SL_ZMIN(a, b) ((a) < (b) ? (a) : (b))
 
 #ifdef HAVE_ZLIB
 #include <zlib.h>
@@ -24,10 +27,18 @@
 #include <zstd.h>
 #endif
 
+/* zlib's flush needs more than 6 bytes of room (zlib.h: with less it
+ * starts another flush marker at each call): a call with less room
+ * deflates into the spill, and the next calls take it out first */
+#define SPILL 64
+
 struct sl_zstream {
 	int c;
 	int done;
 	size_t mem; /* bytes the library holds */
+	unsigned char spill[SPILL];
+	uint8_t soff, slen; /* spill[soff..slen) waits for the caller */
+	uint8_t ended;	    /* zlib's end is in the spill */
 	union {
 #ifdef HAVE_ZLIB
 		z_stream gz;
@@ -321,22 +332,52 @@ sl_zstream_run(struct sl_zstream *z, const char *in, size_t inlen,
 		int f = flush == SL_ZFLUSH_END	  ? Z_FINISH
 			: flush == SL_ZFLUSH_SYNC ? Z_SYNC_FLUSH
 						  : Z_NO_FLUSH,
-		    r;
+		    r, small;
+		/* zlib counts in 32 bits: a longer call takes what fits */
+		size_t ni = inlen > UINT_MAX ? UINT_MAX : inlen, no, got;
+		if (z->soff < z->slen) { /* a small call's leftover first */
+			size_t k = SL_ZMIN((size_t)(z->slen - z->soff), outcap);
+			memcpy(out, z->spill + z->soff, k);
+			z->soff += (uint8_t)k;
+			*produced = k;
+			if (z->soff < z->slen)
+				return 1;
+			if (z->ended) {
+				z->done = 1;
+				return 0;
+			}
+			out += k;
+			outcap -= k;
+		}
+		small = outcap < 16;
+		no = small ? SPILL : outcap > UINT_MAX ? UINT_MAX : outcap;
 		s->next_in = (Bytef *)(uintptr_t)in;
-		s->avail_in = (uInt)inlen;
-		s->next_out = (Bytef *)out;
-		s->avail_out = (uInt)outcap;
+		s->avail_in = (uInt)ni;
+		s->next_out = small ? z->spill : (Bytef *)out;
+		s->avail_out = (uInt)no;
 		r = deflate(s, f);
-		*consumed = inlen - s->avail_in;
-		*produced = outcap - s->avail_out;
+		*consumed = ni - s->avail_in;
+		got = no - s->avail_out;
+		if (small) {
+			size_t k = SL_ZMIN(got, outcap);
+			memcpy(out, z->spill, k);
+			z->soff = (uint8_t)k;
+			z->slen = (uint8_t)got;
+			*produced += k;
+		} else
+			*produced += got;
+		if (r != Z_OK && r != Z_BUF_ERROR && r != Z_STREAM_END)
+			return -1;
 		if (r == Z_STREAM_END) {
+			if (z->soff < z->slen) {
+				z->ended = 1;
+				return 1;
+			}
 			z->done = 1;
 			return 0;
 		}
-		if (r != Z_OK && r != Z_BUF_ERROR)
-			return -1;
-		/* no room left: there may be more to come out */
-		if (s->avail_out == 0)
+		/* room used up, or bytes waiting in the spill: more to come */
+		if (s->avail_out == 0 || z->soff < z->slen || *consumed < inlen)
 			return 1;
 		return f == Z_FINISH ? 1 : 0;
 	}

@@ -86,9 +86,13 @@ static int
 member(struct sl_accenc *a, const char *p, size_t n)
 {
 	size_t i = 0, tok;
-	int q = 1000;
+	int q = 1000, qs = 0;
 	enum sl_coding c;
 
+	/* a quoted value could hide a comma or a ';' (a member split in
+	 * two would lose its weight), and no coding takes one */
+	if (memchr(p, '"', n) != NULL)
+		return -1;
 	while (i < n && is_tchar((unsigned char)p[i]))
 		i++;
 	if ((tok = i) == 0)
@@ -113,8 +117,10 @@ member(struct sl_accenc *a, const char *p, size_t n)
 		ve = ++i;
 		while (i < n && p[i] != ';' && !is_ows((unsigned char)p[i]))
 			i++;
+		/* one weight: a second one is not RFC 9110's, and must not
+		 * undo a refusal */
 		if (ve - nm == 2 && (p[nm] == 'q' || p[nm] == 'Q') &&
-		    (q = qvalue(p + ve, i - ve)) < 0)
+		    (qs++ > 0 || (q = qvalue(p + ve, i - ve)) < 0))
 			return -1;
 	}
 	if (tok == 1 && p[0] == '*') {
@@ -176,6 +182,10 @@ sl_accenc_pick(const struct sl_accenc *a, const uint8_t *offer, size_t n)
 			best = c;
 		}
 	}
+	/* the client prefers its body as it is (identity;q=1, gzip;q=0.1) */
+	if (a->q[SL_CODING_IDENTITY] != SL_ACCENC_UNSET &&
+	    a->q[SL_CODING_IDENTITY] > bq)
+		return SL_CODING_IDENTITY;
 	return best;
 }
 

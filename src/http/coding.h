@@ -48,8 +48,9 @@ void sl_accenc_init(struct sl_accenc *a);
 /*
  * One Accept-Encoding field value: a comma-separated list of codings,
  * each with an optional ";q=" weight. A malformed member (a bad token, a
- * weight that is no qvalue) is skipped and counted in a->bad; the rest
- * counts. A coding named twice keeps its first weight.
+ * weight that is no qvalue, two weights, a quote) is skipped and counted
+ * in a->bad; the rest counts. A coding named twice keeps its first
+ * weight.
  */
 void sl_accenc_parse(struct sl_accenc *a, const char *v, size_t len);
 
@@ -59,7 +60,8 @@ unsigned sl_accenc_weight(const struct sl_accenc *a, enum sl_coding c);
 /*
  * The coding to answer with among offer[0..n) (the route's order of
  * preference): the one of the highest weight above 0, the earliest offered
- * on a tie; SL_CODING_IDENTITY when none is acceptable.
+ * on a tie; SL_CODING_IDENTITY when none is acceptable, or when the
+ * request weighs identity itself higher than any of them.
  */
 enum sl_coding sl_accenc_pick(const struct sl_accenc *a, const uint8_t *offer,
 			      size_t n);

@@ -64,12 +64,17 @@ ref_qvalue(const char *v, size_t n)
 
 /* One member m[0..n), OWS trimmed at both ends: its coding's name in
  * tok[0..*tl) and its weight, or -1 when malformed. Parameters: ';' with
- * OWS about it, a token, '=', a value up to ';' or OWS; only q counts. */
+ * OWS about it, a token, '=', a value up to ';' or OWS; only q counts,
+ * once; a quote anywhere makes the member malformed (a quoted value may
+ * hide a comma or a ';', and no coding needs one). */
 static int
 ref_member(const char *m, size_t n, size_t *tl)
 {
 	size_t i = 0;
-	int q = 1000;
+	int q = 1000, qs = 0;
+
+	if (memchr(m, '"', n) != NULL)
+		return -1;
 
 	while (i < n && ref_tchar((unsigned char)m[i]))
 		i++;
@@ -95,7 +100,7 @@ ref_member(const char *m, size_t n, size_t *tl)
 		     i < n && m[i] != ';' && !ref_ows((unsigned char)m[i]); i++)
 			;
 		if (nl == 1 && tolower((unsigned char)m[name]) == 'q' &&
-		    (q = ref_qvalue(m + val, i - val)) < 0)
+		    (qs++ > 0 || (q = ref_qvalue(m + val, i - val)) < 0))
 			return -1;
 	}
 }
@@ -230,7 +235,11 @@ check_pick(const struct sl_accenc *a, const uint8_t *offer, size_t n)
 		if (offer[i] == SL_CODING_IDENTITY || offer[i] >= SL_CODING_N)
 			continue;
 		w = sl_accenc_weight(a, (enum sl_coding)offer[i]);
-		CHECK(w <= wp); /* none weighs more (0 for identity) */
+		/* none weighs more; identity over a coding only for its own
+		 * weight, named and higher */
+		CHECK(w <= wp || (p == SL_CODING_IDENTITY &&
+				  a->q[SL_CODING_IDENTITY] != SL_ACCENC_UNSET &&
+				  a->q[SL_CODING_IDENTITY] > w));
 		/* none offered before it weighs as much */
 		CHECK(p == SL_CODING_IDENTITY || i >= first || w < wp);
 	}
