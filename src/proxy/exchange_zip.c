@@ -358,6 +358,22 @@ sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
 
 /* ---- the body ----------------------------------------------------------- */
 
+/* Moves a one-shot's output (prod bytes at *at) into a ZOUT_SIZE buffer,
+ * when the pool has one for it. */
+static void
+shrink(struct sl_seam *s, struct sl_txzip *z, char **at, size_t prod)
+{
+	struct sl_buf small = {0};
+	size_t lead = (size_t)(*at - z->out.data);
+
+	if (sl_buf_alloc(&s->w->bufs, &small, ZOUT_SIZE) == -1)
+		return;
+	memcpy(small.data + lead, *at, prod);
+	sl_buf_release(&s->w->bufs, &z->out);
+	z->out = small;
+	*at = z->out.data + lead;
+}
+
 /* Compresses what the upstream made ready into z->out (empty), framed. */
 static void
 fill(struct sl_seam *s, struct sl_txzip *z)
@@ -400,6 +416,12 @@ fill(struct sl_seam *s, struct sl_txzip *z)
 		if (prod > 0) {
 			cons = avail;
 			r = 0;
+			/* a large buffer (the output's bound) for what fits a
+			 * small one: the small one waits for the client, the
+			 * large goes back to the pool now */
+			if (z->out.cap > ZOUT_SIZE &&
+			    prod + GAP + TAIL <= ZOUT_SIZE)
+				shrink(s, z, &at, prod);
 			goto done;
 		}
 	}
