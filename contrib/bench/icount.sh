@@ -43,6 +43,9 @@
 #   nowaf   plain, with a second route (never asked) that has that waf:
 #           what a route without a WAF pays for one being configured,
 #           against twoway, the same two routes without the waf
+#   zipidle plain, its route with compress: true, the client asking no
+#           coding (no Accept-Encoding): what a route's compress costs
+#           the requests that do not use it
 # A built-in name with "-h2" after it (plain-h2, edge-h2, ...) is the same
 # configuration on a listener with protocols: [h2, http/1.1] (doc/http2.md):
 # with the HTTP/1.1 client it measures what HTTP/2 on a listener costs the
@@ -299,6 +302,12 @@ EOF
 			[ "$1" = nowaf ] && echo "        waf: { rules: $crs }"
 			echo "      - cluster: a"
 		fi
+	;;
+	zipidle) cat <<EOF
+routes:
+      - cluster: a
+        compress: true
+EOF
 	;;
 	allow) cat <<EOF
 routes:

@@ -149,9 +149,21 @@ sl_accenc_parse(struct sl_accenc *a, const char *v, size_t len)
 		e = i;
 		while (e > s && is_ows((unsigned char)v[e - 1]))
 			e--;
-		if (e > s && member(a, v + s, e - s) == -1 &&
-		    a->bad < UINT16_MAX)
-			a->bad++;
+		if (e > s && member(a, v + s, e - s) == -1) {
+			/* a coding named by a member that cannot be read is
+			 * refused, not left to "*": what it said of it is
+			 * unknown, and may have been q=0 */
+			size_t t = 0;
+			enum sl_coding c;
+			while (s + t < e && is_tchar((unsigned char)v[s + t]))
+				t++;
+			c = sl_coding_by_name(v + s, t);
+			if (t > 0 && c != SL_CODING_N &&
+			    a->q[c] == SL_ACCENC_UNSET)
+				a->q[c] = 0;
+			if (a->bad < UINT16_MAX)
+				a->bad++;
+		}
 	}
 }
 

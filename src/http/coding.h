@@ -48,8 +48,9 @@ void sl_accenc_init(struct sl_accenc *a);
 /*
  * One Accept-Encoding field value: a comma-separated list of codings,
  * each with an optional ";q=" weight. A malformed member (a bad token, a
- * weight that is no qvalue, two weights, a quote) is skipped and counted
- * in a->bad; the rest counts. A coding named twice keeps its first
+ * weight that is no qvalue, two weights, a quote) is counted in a->bad,
+ * and the coding it names (if it names one) is refused (weight 0), never
+ * left to "*"; the rest counts. A coding named twice keeps its first
  * weight.
  */
 void sl_accenc_parse(struct sl_accenc *a, const char *v, size_t len);

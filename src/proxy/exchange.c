@@ -1175,7 +1175,8 @@ sl_exchange_pump(struct sl_seam *s)
 		}
 		if (s->ops->flush(s) == -1)
 			return -1;
-		t = s->txn;
+		if ((t = s->txn) == NULL)
+			return -1;
 		/* an HTTP/2 tunnel that closes: its close frame to flush */
 		if (t->ws != NULL && t->ws->closing_ms != 0 &&
 		    sl_exchange_xtun_tell(s) == 1)
@@ -1368,6 +1369,12 @@ exchange_on_timer(evutil_socket_t fd, short what, void *arg)
 	if (t == NULL)
 		return;
 	t->armed_ms = 0;
+	if (t->zip != NULL && sl_exchange_zip_failed(t) != NULL) {
+		/* its compressor failed: part of the body may be out, only a
+		 * close tells the client the rest will not come */
+		s->ops->close(s, sl_exchange_zip_failed(t));
+		return;
+	}
 	if (txn_on_deadline(s, t, now) == -1)
 		return;
 	/* early (sl_exchange_schedule leaves a timer armed for a deadline

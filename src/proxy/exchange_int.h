@@ -662,6 +662,9 @@ void sl_exchange_zip_sent(struct sl_seam *s, size_t n);
 /* More is to come from the compressor: bytes ready, bytes the upstream
  * made ready that wait for it, or its end not written. */
 int sl_exchange_zip_pending(const struct sl_txn *t);
+/* Why the response's compressor cannot go on (the exchange is to be cut),
+ * or NULL. */
+const char *sl_exchange_zip_failed(const struct sl_txn *t);
 /* Does the response's body wait whole in the upstream buffer for its
  * compressor (its reads take the whole buffer_bytes)? 1 or 0. */
 int sl_exchange_zip_whole(const struct sl_txn *t);

@@ -13,6 +13,7 @@
  */
 #include "exchange.h"
 
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +40,11 @@ struct sl_txzip {
 	uint64_t len_hint;     /* the body's length, when known */
 	struct sl_buf out;
 	uint64_t in_bytes, out_bytes;
-	uint64_t charged; /* bytes counted in the worker's zip_mem */
-	uint8_t coding;	  /* enum sl_coding */
+	uint64_t charged;   /* bytes counted in the worker's zip_mem */
+	uint64_t reserve;   /* what it was admitted for: counted at least */
+	const char *failed; /* why it cannot go on (the exchange is cut at
+			       its next step, never inside the output) */
+	uint8_t coding;	    /* enum sl_coding */
 	uint8_t level;
 	uint8_t wlog;
 	uint8_t chunked;  /* frame the output as chunks */
@@ -48,6 +52,11 @@ struct sl_txzip {
 	uint8_t whole;	  /* a body of known length within the buffer:
 			     compressed at once when it is all in */
 	uint8_t more;	  /* the compressor holds output for the last ask */
+	uint8_t last_fl;  /* that ask's flush (enum sl_zflush): repeated,
+			     with the rest of its input and nothing new,
+			     until its output is out */
+	uint32_t held_in; /* that rest: bytes of u->in offered and not
+			     taken */
 	uint8_t flushed;  /* nothing taken since the last flush */
 	uint8_t finished; /* its end was written */
 };
@@ -202,12 +211,14 @@ static int
 eligible(const struct sl_txn *t, const struct sl_h1_response *resp)
 {
 	const struct sl_conf_compress_route *c = t->route->compress;
-	int typed = 0;
+	/* a HEAD's fields are its GET's (RFC 9110 section 9.3.2): it is
+	 * looked at as the GET would be, for its Vary */
+	int typed = 0, head = t->method_id == SL_M_HEAD;
 
 	if (resp->status == 204 || resp->status == 206 || resp->status == 304 ||
-	    resp->body == SL_H1_BODY_NONE)
+	    (resp->body == SL_H1_BODY_NONE && !head))
 		return 0;
-	if (resp->body == SL_H1_BODY_LENGTH &&
+	if (resp->body == SL_H1_BODY_LENGTH && !head &&
 	    resp->content_length < c->min_length)
 		return 0;
 	for (size_t i = 0; i < resp->nheaders; i++) {
@@ -250,6 +261,9 @@ charge(struct sl_seam *s, struct sl_txzip *z)
 	uint64_t now = (z->zs != NULL ? sl_zstream_mem(z->zs) : 0) +
 		       (z->out.data != NULL ? z->out.cap : 0);
 
+	if (now < z->reserve)
+		now = z->reserve;
+
 	SL_STAT_ADD(s->w->stats.zip_mem, (int64_t)(now - z->charged));
 	z->charged = now;
 }
@@ -261,7 +275,8 @@ sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
 	struct sl_txn *t = s->txn;
 	const struct sl_conf_compress_route *c = t->route->compress;
 	struct sl_txzip *z;
-	int level;
+	size_t est;
+	int level, whole;
 
 	if (t->zip != NULL)
 		sl_exchange_zip_end(s); /* a head before this one's */
@@ -295,16 +310,34 @@ sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
 	/* the budget, with what the compressor may come to hold (its
 	 * libraries allocate as they go; what it holds is counted exactly
 	 * from then on) */
+	whole = resp->body == SL_H1_BODY_LENGTH && !event_stream(resp) &&
+		resp->content_length > 0 &&
+		resp->content_length <= s->lconf->limits.buffer_bytes &&
+		sl_zstream_oneshot_bound(t->zip_pick, level, 1) > 0;
+	/* a whole body holds its output (at most its bound, a stream's
+	 * state and a buffer); reserved at once, so that heads arriving
+	 * together cannot all pass on the same figure */
+	est = whole ? SL_MAX(sl_zstream_oneshot_bound(t->zip_pick, level,
+						      resp->content_length) +
+				 GAP + TAIL,
+			     (size_t)ZOUT_SIZE)
+		    : sl_zstream_estimate(t->zip_pick, level, c->wlog,
+					  resp->body == SL_H1_BODY_LENGTH
+					      ? resp->content_length
+					      : 0) +
+			  ZOUT_SIZE;
 	if (atomic_load_explicit(&s->w->stats.zip_mem, memory_order_relaxed) +
-		sl_zstream_estimate(t->zip_pick, level, c->wlog,
-				    resp->body == SL_H1_BODY_LENGTH
-					? resp->content_length
-					: 0) +
-		ZOUT_SIZE >
+		est >
 	    s->gen->conf->compress.memory) {
 		skipped(s, SL_ZIP_S_MEMORY);
 		return 0;
 	}
+	/* the whole body waits in the upstream buffer: it has its full
+	 * size now, so that reading never stops at a smaller one's end (a
+	 * TLS or HTTP/2 upstream's bytes wait where epoll cannot see) */
+	if (whole && sl_buf_grow(&s->w->bufs, &t->up->in,
+				 s->lconf->limits.buffer_bytes) == -1)
+		whole = 0;
 	if ((z = calloc(1, sizeof(*z))) == NULL) {
 		skipped(s, SL_ZIP_S_MEMORY);
 		return 0;
@@ -317,9 +350,8 @@ sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
 	z->each = resp->body != SL_H1_BODY_LENGTH || event_stream(resp);
 	/* a body the upstream buffer holds whole waits for its end and goes
 	 * through the one-shot compressor: one call, no stream's state */
-	z->whole = !z->each && z->len_hint > 0 &&
-		   z->len_hint <= s->lconf->limits.buffer_bytes &&
-		   sl_zstream_oneshot_bound(z->coding, z->level, 1) > 0;
+	z->whole = (uint8_t)whole;
+	z->reserve = est;
 	z->chunked = t->minor != 0 || sl_seam_fields(s);
 	t->zip = z;
 	t->zip_sent = z->coding;
@@ -358,6 +390,24 @@ sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
 
 /* ---- the body ----------------------------------------------------------- */
 
+/* The compressor cannot go on (a library error, no memory): logged, and
+ * the exchange cut at its next step, from its timer, not from inside the
+ * codec's call for output, whose callers go on with the stream. */
+static void
+fail(struct sl_seam *s, struct sl_txzip *z, const char *why)
+{
+	struct sl_txn *t = s->txn;
+
+	if (z->failed != NULL)
+		return;
+	log_warnx("conn=%llu request_id=%s route=%s: %s (%s)",
+		  (unsigned long long)s->id, t->request_id, t->route->name, why,
+		  sl_coding_name(z->coding));
+	z->failed = why;
+	t->error = why;
+	event_active(&t->tev, EV_TIMEOUT, 1);
+}
+
 /* Moves a one-shot's output (prod bytes at *at) into a ZOUT_SIZE buffer,
  * when the pool has one for it. */
 static void
@@ -390,6 +440,14 @@ fill(struct sl_seam *s, struct sl_txzip *z)
 	fl = t->up_ph == SL_TXN_UP_DONE ? SL_ZFLUSH_END
 	     : z->each			? SL_ZFLUSH_SYNC
 					: SL_ZFLUSH_NONE;
+	/* output held back for the last ask comes out first, with the same
+	 * ask and the rest of its input, nothing new: Brotli refuses new
+	 * input in the middle of a flush, and an end asked with input left
+	 * must still take that input */
+	if (z->more) {
+		avail = SL_MIN(avail, (size_t)z->held_in);
+		fl = (enum sl_zflush)z->last_fl;
+	}
 	/* nothing new, nothing held, nothing to end; or a whole body not
 	 * all in yet */
 	if ((avail == 0 && !z->more && fl != SL_ZFLUSH_END &&
@@ -404,7 +462,7 @@ fill(struct sl_seam *s, struct sl_txzip *z)
 		if (sl_buf_alloc(
 			&s->w->bufs, &z->out,
 			SL_MAX(bound + GAP + TAIL, (size_t)ZOUT_SIZE)) == -1) {
-			s->ops->close(s, "out_of_memory");
+			fail(s, z, "out_of_memory");
 			return;
 		}
 		z->out.off = z->out.len = 0;
@@ -428,11 +486,11 @@ fill(struct sl_seam *s, struct sl_txzip *z)
 	if (z->zs == NULL &&
 	    (z->zs = sl_zstream_new(z->coding, z->level, z->wlog,
 				    z->len_hint)) == NULL) {
-		s->ops->close(s, "out_of_memory");
+		fail(s, z, "out_of_memory");
 		return;
 	}
 	if (sl_buf_alloc(&s->w->bufs, &z->out, ZOUT_SIZE) == -1) {
-		s->ops->close(s, "out_of_memory");
+		fail(s, z, "out_of_memory");
 		return;
 	}
 	z->out.off = z->out.len = 0;
@@ -442,12 +500,7 @@ fill(struct sl_seam *s, struct sl_txzip *z)
 			   avail, &cons, at, room, &prod, fl);
 done:
 	if (r == -1) {
-		log_warnx("conn=%llu request_id=%s route=%s: compress_failed "
-			  "(%s)",
-			  (unsigned long long)s->id, t->request_id,
-			  t->route->name, sl_coding_name(z->coding));
-		t->error = "compress_failed";
-		s->ops->close(s, "compress_failed");
+		fail(s, z, "compress_failed");
 		return;
 	}
 	if (cons > 0) {
@@ -457,6 +510,8 @@ done:
 	if (fl == SL_ZFLUSH_SYNC && r == 0)
 		z->flushed = 1;
 	z->more = r == 1;
+	z->last_fl = (uint8_t)fl;
+	z->held_in = (uint32_t)(avail - cons);
 	z->finished = fl == SL_ZFLUSH_END && r == 0;
 	z->in_bytes += cons;
 	z->out_bytes += prod;
@@ -474,6 +529,10 @@ done:
 		memcpy(z->out.data + z->out.len, "0\r\n\r\n", 5);
 		z->out.len += 5;
 	}
+	/* nothing came out (a stream's compressor kept it): no buffer
+	 * held for it */
+	if (sl_buf_pending(&z->out) == 0)
+		sl_buf_release(&s->w->bufs, &z->out);
 	charge(s, z);
 }
 
@@ -484,7 +543,8 @@ sl_exchange_zip_out(struct sl_seam *s, char **p)
 
 	/* a few rounds: a compressor that took input and gave nothing yet
 	 * (it fills its window first) may take more at once */
-	for (int i = 0; i < 4 && sl_buf_pending(&z->out) == 0 && !z->finished;
+	for (int i = 0; i < 4 && sl_buf_pending(&z->out) == 0 && !z->finished &&
+			z->failed == NULL;
 	     i++) {
 		uint64_t before = z->in_bytes;
 		fill(s, z);
@@ -516,12 +576,21 @@ sl_exchange_zip_pending(const struct sl_txn *t)
 	const struct sl_txzip *z = t->zip;
 	const struct sl_upconn *u = t->up;
 
+	/* failed: never "done" (the connection is cut, not reused) */
+	if (z->failed != NULL)
+		return 1;
 	/* a whole body's bytes wait for its end, not for the client */
 	if (z->whole && t->up_ph != SL_TXN_UP_DONE)
 		return sl_buf_pending(&z->out) > 0;
 	return sl_buf_pending(&z->out) > 0 || z->more ||
 	       (u != NULL && u->ready > u->in.off) ||
 	       (t->up_ph == SL_TXN_UP_DONE && !z->finished);
+}
+
+const char *
+sl_exchange_zip_failed(const struct sl_txn *t)
+{
+	return t->zip != NULL ? t->zip->failed : NULL;
 }
 
 int
@@ -546,6 +615,7 @@ sl_exchange_zip_end(struct sl_seam *s)
 	sl_buf_release(&s->w->bufs, &z->out);
 	sl_zstream_free(z->zs);
 	z->zs = NULL;
+	z->reserve = 0;
 	charge(s, z);
 	free(z);
 	t->zip = NULL;

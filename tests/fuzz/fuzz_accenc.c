@@ -73,12 +73,9 @@ ref_member(const char *m, size_t n, size_t *tl)
 	size_t i = 0;
 	int q = 1000, qs = 0;
 
-	if (memchr(m, '"', n) != NULL)
-		return -1;
-
 	while (i < n && ref_tchar((unsigned char)m[i]))
 		i++;
-	if ((*tl = i) == 0)
+	if ((*tl = i) == 0 || memchr(m, '"', n) != NULL)
 		return -1;
 	for (;;) {
 		size_t name, nl, val;
@@ -134,6 +131,12 @@ ref_parse(struct sl_accenc *a, const char *v, size_t len)
 			z--;
 		if (z > b) {
 			if ((q = ref_member(v + b, z - b, &tl)) < 0) {
+				/* the coding a malformed member names is
+				 * refused */
+				if (tl > 0 && !(tl == 1 && v[b] == '*') &&
+				    (c = ref_name(v + b, tl)) >= 0 &&
+				    a->q[c] == SL_ACCENC_UNSET)
+					a->q[c] = 0;
 				if (a->bad < UINT16_MAX)
 					a->bad++;
 			} else if (tl == 1 && v[b] == '*') {

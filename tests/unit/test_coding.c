@@ -32,7 +32,7 @@ ae(const char *v)
 }
 
 /* The weight a single "gzip;q=<qv>" member leaves gzip, or -1 when the
- * member was counted as malformed (and gzip left unnamed). */
+ * member was counted as malformed (and gzip refused: weight 0). */
 static int
 gzip_q(const char *qv)
 {
@@ -43,7 +43,7 @@ gzip_q(const char *qv)
 	a = ae(v);
 	if (a.bad != 0) {
 		assert_int_equal(a.bad, 1);
-		assert_int_equal(a.q[SL_CODING_GZIP], UNSET);
+		assert_int_equal(a.q[SL_CODING_GZIP], 0); /* refused */
 		return -1;
 	}
 	assert_int_not_equal(a.q[SL_CODING_GZIP], UNSET);
@@ -275,20 +275,20 @@ test_q_parameter_syntax(void **state)
 	/* but none around "=": no such weight, the member is malformed */
 	assert_int_equal(gzip_q(" 0.5"), -1);
 	a = ae("gzip;q =0.5");
-	assert_int_equal(a.q[SL_CODING_GZIP], UNSET);
+	assert_int_equal(a.q[SL_CODING_GZIP], 0);
 	assert_int_equal(a.bad, 1);
 	a = ae("gzip;q = 0.5, br");
-	assert_int_equal(a.q[SL_CODING_GZIP], UNSET);
+	assert_int_equal(a.q[SL_CODING_GZIP], 0);
 	assert_int_equal(a.q[SL_CODING_BR], 1000);
 	assert_int_equal(a.bad, 1);
 	/* a weight without a value, without "=", an empty parameter */
 	a = ae("gzip;q=, br;q, zstd;, identity;;q=1");
 	for (int c = 0; c < SL_CODING_N; c++)
-		assert_int_equal(a.q[c], UNSET);
+		assert_int_equal(a.q[c], 0);
 	assert_int_equal(a.bad, 4);
 	/* no ";" before the weight */
 	a = ae("gzip q=0.5");
-	assert_int_equal(a.q[SL_CODING_GZIP], UNSET);
+	assert_int_equal(a.q[SL_CODING_GZIP], 0);
 	assert_int_equal(a.bad, 1);
 	/* OWS after the weight, before the next parameter */
 	a = ae("gzip;q=0.5 ;level=9");
@@ -320,12 +320,12 @@ test_other_parameters(void **state)
 	assert_int_equal(a.bad, 0);
 	/* a parameter without "=" is malformed, wherever it is */
 	a = ae("gzip;q=0.5;foo, br;foo;q=0.5");
-	assert_int_equal(a.q[SL_CODING_GZIP], UNSET);
-	assert_int_equal(a.q[SL_CODING_BR], UNSET);
+	assert_int_equal(a.q[SL_CODING_GZIP], 0);
+	assert_int_equal(a.q[SL_CODING_BR], 0);
 	assert_int_equal(a.bad, 2);
 	/* a good weight does not save a member with a bad parameter */
 	a = ae("gzip;q=0.5;=x");
-	assert_int_equal(a.q[SL_CODING_GZIP], UNSET);
+	assert_int_equal(a.q[SL_CODING_GZIP], 0);
 	assert_int_equal(a.bad, 1);
 }
 
@@ -435,9 +435,10 @@ test_duplicates(void **state)
 	assert_int_equal(a.q[SL_CODING_ZSTD], 100);
 	a = ae("identity;q=0.5, identity;q=0");
 	assert_int_equal(a.q[SL_CODING_IDENTITY], 500);
-	/* a malformed first one names nothing: the next counts */
+	/* a malformed first one refuses its coding (it may have been a
+	 * q=0), and the first word wins */
 	a = ae("gzip;q=bad, gzip;q=0.4");
-	assert_int_equal(a.q[SL_CODING_GZIP], 400);
+	assert_int_equal(a.q[SL_CODING_GZIP], 0);
 	assert_int_equal(a.bad, 1);
 }
 
@@ -494,8 +495,8 @@ test_field_lines(void **state)
 	sl_accenc_parse(&a, "gzip;q=2", 8);
 	sl_accenc_parse(&a, "br;q=3, @", 9);
 	assert_int_equal(a.bad, 3);
-	assert_int_equal(a.q[SL_CODING_GZIP], UNSET);
-	assert_int_equal(a.q[SL_CODING_BR], UNSET);
+	assert_int_equal(a.q[SL_CODING_GZIP], 0);
+	assert_int_equal(a.q[SL_CODING_BR], 0);
 	/* a member never runs on into the next line */
 	sl_accenc_init(&a);
 	sl_accenc_parse(&a, "gz", 2);
@@ -516,8 +517,8 @@ test_malformed_counting(void **state)
 	 * good members still count */
 	a = ae("gzip;q=2, br;q=x, zstd, @, ;q=1, deflate, identity;q=0.5");
 	assert_int_equal(a.bad, 4);
-	assert_int_equal(a.q[SL_CODING_GZIP], UNSET);
-	assert_int_equal(a.q[SL_CODING_BR], UNSET);
+	assert_int_equal(a.q[SL_CODING_GZIP], 0);
+	assert_int_equal(a.q[SL_CODING_BR], 0);
 	assert_int_equal(a.q[SL_CODING_ZSTD], 1000);
 	assert_int_equal(a.q[SL_CODING_IDENTITY], 500);
 	/* bytes no token holds: quotes, slashes, non-ASCII, controls */
@@ -525,11 +526,11 @@ test_malformed_counting(void **state)
 	assert_int_equal(a.bad, 5);
 	assert_int_equal(a.q[SL_CODING_ZSTD], 1000);
 	assert_int_equal(a.q[SL_CODING_GZIP], UNSET);
-	assert_int_equal(a.q[SL_CODING_BR], UNSET);
+	assert_int_equal(a.q[SL_CODING_BR], 0);
 	/* a NUL inside the value is a byte, not an end */
 	sl_accenc_init(&a);
 	sl_accenc_parse(&a, "gzip\0, br", 9);
-	assert_int_equal(a.q[SL_CODING_GZIP], UNSET);
+	assert_int_equal(a.q[SL_CODING_GZIP], 0);
 	assert_int_equal(a.q[SL_CODING_BR], 1000);
 	assert_int_equal(a.bad, 1);
 	/* a token, OWS inside it */
@@ -563,7 +564,7 @@ test_length_respected(void **state)
 	(void)state;
 	sl_accenc_init(&a);
 	sl_accenc_parse(&a, v, 6); /* "gzip;q" */
-	assert_int_equal(a.q[SL_CODING_GZIP], UNSET);
+	assert_int_equal(a.q[SL_CODING_GZIP], 0);
 	assert_int_equal(a.bad, 1);
 	sl_accenc_init(&a);
 	sl_accenc_parse(&a, v, 9); /* "gzip;q=0." */
@@ -664,6 +665,12 @@ test_refusal_kept(void **state)
 	    "gzip;x=\"a,b\";q=0",
 	    "gzip;q=0;q=1",
 	    "gzip;x=\"a;q=1\";q=0",
+	    /* with "*": the malformed member's coding is refused, not left
+	     * to the star */
+	    "gzip;q=0;q=1, *",
+	    "gzip;x=\"a,b\";q=0, *",
+	    "gzip;q=0.0000, *",
+	    "gzip;q=0 ;, *",
 	};
 
 	(void)state;
