@@ -408,22 +408,6 @@ fail(struct sl_seam *s, struct sl_txzip *z, const char *why)
 	event_active(&t->tev, EV_TIMEOUT, 1);
 }
 
-/* Moves a one-shot's output (prod bytes at *at) into a ZOUT_SIZE buffer,
- * when the pool has one for it. */
-static void
-shrink(struct sl_seam *s, struct sl_txzip *z, char **at, size_t prod)
-{
-	struct sl_buf small = {0};
-	size_t lead = (size_t)(*at - z->out.data);
-
-	if (sl_buf_alloc(&s->w->bufs, &small, ZOUT_SIZE) == -1)
-		return;
-	memcpy(small.data + lead, *at, prod);
-	sl_buf_release(&s->w->bufs, &z->out);
-	z->out = small;
-	*at = z->out.data + lead;
-}
-
 /* Compresses what the upstream made ready into z->out (empty), framed. */
 static void
 fill(struct sl_seam *s, struct sl_txzip *z)
@@ -459,27 +443,32 @@ fill(struct sl_seam *s, struct sl_txzip *z)
 	if (z->zs == NULL && fl == SL_ZFLUSH_END && avail > 0 &&
 	    (bound = sl_zstream_oneshot_bound(z->coding, z->level, avail)) >
 		0) {
-		if (sl_buf_alloc(
-			&s->w->bufs, &z->out,
-			SL_MAX(bound + GAP + TAIL, (size_t)ZOUT_SIZE)) == -1) {
-			fail(s, z, "out_of_memory");
-			return;
+		/* into the 16 KiB buffer first (a JSON body of buffer_bytes
+		 * compresses to a fifth); only an output that does not fit
+		 * it is made again into a buffer of its bound */
+		for (int k = 0; k < 2; k++) {
+			size_t want =
+			    k == 0 ? (size_t)ZOUT_SIZE : bound + GAP + TAIL;
+			if (k == 1 && want <= ZOUT_SIZE)
+				break;
+			if (k == 1)
+				sl_buf_release(&s->w->bufs, &z->out);
+			if (sl_buf_alloc(&s->w->bufs, &z->out, want) == -1) {
+				fail(s, z, "out_of_memory");
+				return;
+			}
+			z->out.off = z->out.len = 0;
+			at = z->out.data + (z->chunked ? GAP : 0);
+			room = z->out.cap - (z->chunked ? GAP + TAIL : 0);
+			prod = sl_zstream_oneshot(z->coding, z->level, z->wlog,
+						  u->in.data + u->in.off, avail,
+						  at, room);
+			if (prod > 0)
+				break;
 		}
-		z->out.off = z->out.len = 0;
-		at = z->out.data + (z->chunked ? GAP : 0);
-		room = z->out.cap - (z->chunked ? GAP + TAIL : 0);
-		prod =
-		    sl_zstream_oneshot(z->coding, z->level, z->wlog,
-				       u->in.data + u->in.off, avail, at, room);
 		if (prod > 0) {
 			cons = avail;
 			r = 0;
-			/* a large buffer (the output's bound) for what fits a
-			 * small one: the small one waits for the client, the
-			 * large goes back to the pool now */
-			if (z->out.cap > ZOUT_SIZE &&
-			    prod + GAP + TAIL <= ZOUT_SIZE)
-				shrink(s, z, &at, prod);
 			goto done;
 		}
 	}
