@@ -53,6 +53,7 @@ struct sl_zstream {
 	} u;
 };
 
+#if defined(HAVE_ZLIB) || defined(HAVE_BROTLI) || defined(HAVE_ZSTD)
 /* Every block handed out carries its size before it, for the count. */
 #define HDR 16
 
@@ -81,6 +82,7 @@ counted_free(struct sl_zstream *z, void *q)
 	z->mem -= n + HDR;
 	free(p);
 }
+#endif
 
 int
 sl_zstream_built(int c)
