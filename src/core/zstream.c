@@ -149,6 +149,20 @@ fit_window(unsigned wlog, unsigned lo, uint64_t n)
 	return wlog;
 }
 
+/* A coding's window bounds (log2): gzip 9..15, Brotli 10..24, zstd
+ * 10..27. */
+static const uint8_t wlo[4] = {0, 9, 10, 10}, whi[4] = {0, 15, 24, 27};
+
+/* The window of coding c (1..3) for wlog, within the coding's bounds,
+ * shrunk to fit a body of n bytes (0: unknown). */
+static unsigned
+window_for(int c, unsigned wlog, uint64_t n)
+{
+	unsigned w = wlog > whi[c] ? whi[c] : wlog < wlo[c] ? wlo[c] : wlog;
+
+	return fit_window(w, wlo[c], n);
+}
+
 #ifdef HAVE_ZLIB
 static voidpf
 gz_alloc(voidpf opaque, uInt items, uInt size)
@@ -198,15 +212,12 @@ sl_zstream_estimate(int c, int level, unsigned wlog, uint64_t len_hint)
 
 	switch (c) {
 	case 1: /* zlib: window and prev (4 windows), hash and pending */
-		w = fit_window(wlog > 15  ? 15
-			       : wlog < 9 ? 9
-					  : wlog,
-			       9, len_hint);
+		w = window_for(1, wlog, len_hint);
 		return ((size_t)1 << (w + 2)) + ((size_t)1 << (w + 2)) +
 		       8 * 1024;
 	case 2: /* Brotli: its hasher, by level, whatever the window; a
 		   small body's is small */
-		w = wlog > 24 ? 24 : wlog < 10 ? 10 : wlog;
+		w = window_for(2, wlog, 0);
 		if (len_hint > 0 && len_hint <= ((uint64_t)1 << w))
 			return 64 * 1024;
 		return level <= 1   ? 144 * 1024
@@ -214,10 +225,7 @@ sl_zstream_estimate(int c, int level, unsigned wlog, uint64_t len_hint)
 		       : level <= 8 ? 1856 * 1024
 				    : 2432 * 1024;
 	case 3: /* zstd: its tables, capped to the window, and buffers */
-		w = fit_window(wlog > 27   ? 27
-			       : wlog < 10 ? 10
-					   : wlog,
-			       10, len_hint);
+		w = window_for(3, wlog, len_hint);
 		return ((size_t)16 << w) + 16 * 1024;
 	default:
 		return 0;
@@ -237,10 +245,7 @@ sl_zstream_new(int c, int level, unsigned wlog, uint64_t len_hint)
 	case 1: {
 		/* as nginx does: a smaller window and hash for a body known
 		 * to be small; gzip's window is 2^9 to 2^15 */
-		unsigned w = fit_window(wlog > 15  ? 15
-					: wlog < 9 ? 9
-						   : wlog,
-					9, len_hint);
+		unsigned w = window_for(1, wlog, len_hint);
 		int memlevel = (int)w - 7 < 1 ? 1 : (int)w - 7;
 		z->u.gz.zalloc = gz_alloc;
 		z->u.gz.zfree = gz_free;
@@ -257,10 +262,7 @@ sl_zstream_new(int c, int level, unsigned wlog, uint64_t len_hint)
 #endif
 #ifdef HAVE_BROTLI
 	case 2: {
-		unsigned w = fit_window(wlog > 24   ? 24
-					: wlog < 10 ? 10
-						    : wlog,
-					10, len_hint);
+		unsigned w = window_for(2, wlog, len_hint);
 		z->u.br = BrotliEncoderCreateInstance(br_alloc, br_free, z);
 		if (z->u.br == NULL) {
 			free(z);
@@ -281,10 +283,7 @@ sl_zstream_new(int c, int level, unsigned wlog, uint64_t len_hint)
 #endif
 #ifdef HAVE_ZSTD
 	case 3: {
-		unsigned w = fit_window(wlog > 27   ? 27
-					: wlog < 10 ? 10
-						    : wlog,
-					10, len_hint);
+		unsigned w = window_for(3, wlog, len_hint);
 		ZSTD_customMem cm = {zs_alloc, zs_free, z};
 		if ((z->u.zs = ZSTD_createCCtx_advanced(cm)) == NULL) {
 			free(z);
@@ -522,10 +521,7 @@ sl_zstream_oneshot(int c, int level, unsigned wlog, const char *in, size_t n,
 #ifdef HAVE_BROTLI
 	case 2: {
 		size_t o = cap;
-		unsigned w = fit_window(wlog > 24   ? 24
-					: wlog < 10 ? 10
-						    : wlog,
-					10, n);
+		unsigned w = window_for(2, wlog, n);
 		if (!BrotliEncoderCompress(level, (int)w, BROTLI_MODE_GENERIC,
 					   n, (const uint8_t *)in, &o,
 					   (uint8_t *)out))
@@ -535,10 +531,7 @@ sl_zstream_oneshot(int c, int level, unsigned wlog, const char *in, size_t n,
 #endif
 #ifdef HAVE_ZSTD
 	case 3: {
-		unsigned w = fit_window(wlog > 27   ? 27
-					: wlog < 10 ? 10
-						    : wlog,
-					10, n);
+		unsigned w = window_for(3, wlog, n);
 		ZSTD_compressionParameters cp = ZSTD_getCParams(level, n, 0);
 		size_t r;
 		if (oneshot_zs == NULL &&
