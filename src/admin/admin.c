@@ -520,6 +520,46 @@ config_compress(struct sbuf *b, const struct sl_conf_compress_route *c)
 	sb_printf(b, "}");
 }
 
+/* A route's idempotency (doc/operations.md, "Idempotent payments"). */
+static void
+config_idem(struct sbuf *b, const struct sl_conf_idem_route *c)
+{
+	static const char *const callers[] = {"auto", "jwt", "certificate",
+					      "header", "none"};
+	static const char *const methods[] = {"POST", "PUT", "PATCH", "DELETE"};
+	static const enum sl_h1_method mids[] = {SL_M_POST, SL_M_PUT,
+						 SL_M_PATCH, SL_M_DELETE};
+	int first = 1;
+
+	if (c == NULL) {
+		sb_printf(b, ",\"idempotency\":null");
+		return;
+	}
+	sb_printf(b, ",\"idempotency\":{\"store\":\"local\",\"methods\":[");
+	for (size_t i = 0; i < 4; i++)
+		if (c->methods & (1u << mids[i])) {
+			sb_printf(b, "%s\"%s\"", first ? "" : ",", methods[i]);
+			first = 0;
+		}
+	sb_printf(b, "],\"required\":%s,\"ttl_ms\":%llu,\"caller\":\"%s\"",
+		  c->required ? "true" : "false", (unsigned long long)c->ttl_ms,
+		  callers[c->caller % 5]);
+	jkv_str(b, "caller_header", c->caller_header);
+	sb_printf(b,
+		  ",\"max_request_bytes\":%llu,\"max_response_bytes\":%llu,"
+		  "\"release\":[",
+		  (unsigned long long)c->max_request_bytes,
+		  (unsigned long long)c->max_response_bytes);
+	first = 1;
+	for (unsigned s = 200; s < SL_IDEM_STATUS_MAX; s++)
+		if ((c->release[s / 64] >> (s % 64)) & 1) {
+			sb_printf(b, "%s%u", first ? "" : ",", s);
+			first = 0;
+		}
+	sb_printf(b, "],\"fail\":\"%s\"}",
+		  c->fail == SL_IDEM_FAIL_OPEN ? "open" : "closed");
+}
+
 /* A route's waf (doc/operations.md, "A WAF for PCI DSS 6.4.2"): its rule
  * files as expanded, its exclusions as the directives they became. */
 static void
@@ -707,6 +747,7 @@ config_route(struct sbuf *b, const struct sl_conf_route *r)
 	config_auth(b, r);
 	config_waf(b, r->waf);
 	config_compress(b, r->compress);
+	config_idem(b, r->idem);
 	/* null: not traced; else the ratio of new traces recorded */
 	if (r->trace_sample == 0)
 		sb_printf(b, ",\"tracing\":null");
@@ -1038,6 +1079,8 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 	sb_printf(b, "}");
 	sb_printf(b, ",\"compress\":{\"memory\":%llu}",
 		  (unsigned long long)c->compress.memory);
+	sb_printf(b, ",\"idempotency\":{\"memory\":%llu}",
+		  (unsigned long long)c->idem.memory);
 	sb_printf(b, ",\"listeners\":[");
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct sl_conf_listener *l = &c->listeners[i];

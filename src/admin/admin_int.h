@@ -118,6 +118,9 @@ void sl_admin_metrics_waf(const struct sl_admin_view *v, struct sbuf *b);
  * compressors' bytes now. */
 void sl_admin_metrics_compress(const struct sl_admin_view *v, struct sbuf *b,
 			       uint64_t mem);
+/* The idempotency families (admin_metrics_auth.c): the routes' outcomes
+ * and keys let go, and the local store's size. */
+void sl_admin_metrics_idem(const struct sl_admin_view *v, struct sbuf *b);
 
 /* Appends the /metrics page (Prometheus text format) to b: the workers'
  * counters summed, the generation's listeners, routes, rate limits and

@@ -5,6 +5,7 @@
  * whose kid it lacked, its keys and the time of its last good fetch).
  */
 #include "conf.h"
+#include "idem.h"
 #include "jwt.h"
 #include "keysrc.h"
 
@@ -299,6 +300,92 @@ sl_admin_metrics_compress(const struct sl_admin_view *v, struct sbuf *b,
 		  "bounds each worker's).\n# TYPE sluice_compress_memory_bytes "
 		  "gauge\nsluice_compress_memory_bytes %llu\n",
 		  (unsigned long long)mem);
+}
+
+void
+sl_admin_metrics_idem(const struct sl_admin_view *v, struct sbuf *b)
+{
+	static const char *const out[SL_IDEM_NOUT] = {
+	    "reserved", "replayed",  "conflict",    "mismatch",	  "missing",
+	    "invalid",	"too_large", "unavailable", "unprotected"};
+	static const char *const rel[SL_IDEM_NREL] = {"status", "too_large",
+						      "failed", "memory"};
+	const struct sl_conf *c = v->conf;
+	const size_t u = sizeof(atomic_uint_fast64_t);
+	uint64_t entries, bytes;
+	int any = 0;
+
+	for (size_t i = 0; i < c->nlisteners && !any; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++)
+			any |= c->listeners[i].routes[j].idem != NULL;
+	sl_idem_local_stats(&entries, &bytes);
+	if (!any && entries == 0)
+		return;
+	for (int part = 0; part < 3; part++) {
+		sb_printf(
+		    b, "%s",
+		    part == 0 ? "# HELP sluice_idempotency_requests_total "
+				"Requests with an Idempotency-Key a route "
+				"keeps (or lacking one it requires), by what "
+				"the store did.\n# TYPE "
+				"sluice_idempotency_requests_total counter\n"
+		    : part == 1
+			? "# HELP sluice_idempotency_released_total Keys "
+			  "let go without their answer kept, by "
+			  "reason.\n# TYPE sluice_idempotency_released_total "
+			  "counter\n"
+			: "# HELP sluice_idempotency_stored_total Answers "
+			  "kept for their key.\n# TYPE "
+			  "sluice_idempotency_stored_total counter\n");
+		for (size_t i = 0; i < c->nlisteners; i++)
+			for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
+				const struct sl_conf_route *r =
+				    &c->listeners[i].routes[j];
+				if (r->idem == NULL)
+					continue;
+				if (part == 2) {
+					sb_printf(
+					    b,
+					    "sluice_idempotency_stored_total{"
+					    "listener=\"%s\",route=\"%s\"} "
+					    "%llu\n",
+					    c->listeners[i].name, r->name,
+					    (unsigned long long)counts_sum(
+						v, r->state->counts,
+						COUNT_OFF(idem_stored)));
+					continue;
+				}
+				for (int k = 0; k < (part == 0 ? SL_IDEM_NOUT
+							       : SL_IDEM_NREL);
+				     k++)
+					sb_printf(
+					    b,
+					    "sluice_idempotency_%s{listener="
+					    "\"%s\",route=\"%s\",%s=\"%s\"} "
+					    "%llu\n",
+					    part == 0 ? "requests_total"
+						      : "released_total",
+					    c->listeners[i].name, r->name,
+					    part == 0 ? "outcome" : "reason",
+					    part == 0 ? out[k] : rel[k],
+					    (unsigned long long)counts_sum(
+						v, r->state->counts,
+						(part == 0
+						     ? COUNT_OFF(idem)
+						     : COUNT_OFF(idem_rel)) +
+						    (size_t)k * u));
+			}
+	}
+	sb_printf(b,
+		  "# HELP sluice_idempotency_entries Keys the local store "
+		  "holds now, in flight and done.\n# TYPE "
+		  "sluice_idempotency_entries gauge\n"
+		  "sluice_idempotency_entries %llu\n"
+		  "# HELP sluice_idempotency_bytes Bytes the local store "
+		  "holds now, counted against idempotency.memory.\n# TYPE "
+		  "sluice_idempotency_bytes gauge\n"
+		  "sluice_idempotency_bytes %llu\n",
+		  (unsigned long long)entries, (unsigned long long)bytes);
 }
 
 /* The key sets fetched from URLs, each source once. */

@@ -526,6 +526,8 @@ const struct sl_conf_keydef sl_conf_top_table[] = {
     {"waf", .type = SL_CONF_CODE},
     /* compression (doc/operations.md, Compression) */
     {"compress", .type = SL_CONF_CODE},
+    /* the Idempotency-Key store (doc/operations.md, Idempotent payments) */
+    {"idempotency", .type = SL_CONF_CODE},
     /* a fleet (doc/fleet.md) */
     {"resolver", SL_CONF_SET, .set = read_resolver},
     {"watch", SL_CONF_BOOL, .def = 0, TOP(watch)},
@@ -592,6 +594,9 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 	sl_conf_table_defaults(sl_conf_compress_table, &conf->compress);
 	if ((v = sl_yaml_map_get(root, "compress", NULL)) != NULL)
 		sl_conf_parse_compress(ld, v, conf);
+	sl_conf_table_defaults(sl_conf_idem_table, &conf->idem);
+	if ((v = sl_yaml_map_get(root, "idempotency", NULL)) != NULL)
+		sl_conf_parse_idem(ld, v, conf);
 	if ((v = sl_yaml_map_get(root, "listeners", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, root, "missing key \"listeners\"");
 	else
@@ -817,6 +822,13 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
 				    sl_conf_route_compress_table, "in compress",
 				    "under \"compress\"",
 				    "under a route's \"compress\"", NULL},
+    [SL_CONF_SEC_IDEM] = {SL_CONF_SEC_TOP, NULL, sl_conf_idem_table,
+			  "in idempotency", "under \"idempotency\"",
+			  "under the top-level \"idempotency\"", NULL},
+    [SL_CONF_SEC_ROUTE_IDEM] = {SL_CONF_SEC_ROUTE, NULL,
+				sl_conf_route_idem_table, "in idempotency",
+				"under \"idempotency\"",
+				"under a route's \"idempotency\"", NULL},
 };
 #undef HDRS
 

@@ -64,6 +64,8 @@ enum sl_conf_section {
 	SL_CONF_SEC_ROUTE_WAF_EXCLUDE,
 	SL_CONF_SEC_COMPRESS,
 	SL_CONF_SEC_ROUTE_COMPRESS,
+	SL_CONF_SEC_IDEM,
+	SL_CONF_SEC_ROUTE_IDEM,
 	SL_CONF_SEC_N
 };
 
@@ -336,6 +338,22 @@ void sl_conf_parse_route_compress(struct sl_yaml_loader *ld, const char *lbl,
 				  const struct sl_yaml_node *map,
 				  struct sl_conf_route *r);
 void sl_conf_free_route_compress(struct sl_conf_compress_route *c);
+
+/* ---- conf_idem.c: the Idempotency-Key store (doc/operations.md,
+ * "Idempotent payments") */
+
+extern const struct sl_conf_keydef sl_conf_idem_table[];
+extern const struct sl_conf_keydef sl_conf_route_idem_table[];
+
+/* The top-level idempotency: (the local store's bound). */
+void sl_conf_parse_idem(struct sl_yaml_loader *ld,
+			const struct sl_yaml_node *map, struct sl_conf *conf);
+/* A route's idempotency: { store, methods, ttl, caller, ... }; after its
+ * auth: (caller: jwt needs it). */
+void sl_conf_parse_route_idem(struct sl_yaml_loader *ld, const char *lbl,
+			      const struct sl_yaml_node *map,
+			      struct sl_conf_route *r);
+void sl_conf_free_route_idem(struct sl_conf_idem_route *c);
 
 /* ---- conf_waf.c: the WAF (doc/operations.md, "A WAF for PCI DSS 6.4.2") */
 

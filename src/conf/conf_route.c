@@ -655,6 +655,8 @@ const struct sl_conf_keydef sl_conf_route_table[] = {
     {"waf", .type = SL_CONF_CODE},
     /* compression (doc/operations.md, Compression) */
     {"compress", .type = SL_CONF_CODE},
+    /* the Idempotency-Key store (doc/operations.md, Idempotent payments) */
+    {"idempotency", .type = SL_CONF_CODE},
     {.name = NULL},
 };
 #undef RO
@@ -752,6 +754,8 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		sl_conf_parse_route_waf(ld, lbl, v, r);
 	if ((v = sl_yaml_map_get(map, "compress", NULL)) != NULL)
 		sl_conf_parse_route_compress(ld, lbl, v, r);
+	if ((v = sl_yaml_map_get(map, "idempotency", NULL)) != NULL)
+		sl_conf_parse_route_idem(ld, lbl, v, r);
 }
 
 void
@@ -784,4 +788,5 @@ sl_conf_free_route(struct sl_conf_route *r)
 	sl_conf_free_auth(r->auth);
 	sl_conf_free_route_waf(r->waf);
 	sl_conf_free_route_compress(r->compress);
+	sl_conf_free_route_idem(r->idem);
 }

@@ -399,6 +399,9 @@ struct sl_conf_route {
 	/* compression (doc/operations.md, "Compression"): NULL when the
 	 * route has none */
 	struct sl_conf_compress_route *compress; /* owned */
+	/* the Idempotency-Key store (doc/operations.md, "Idempotent
+	 * payments"): NULL when the route has none */
+	struct sl_conf_idem_route *idem; /* owned */
 };
 
 /* A route's compress: the codings it offers (coding.h's numbers, in the
@@ -440,6 +443,39 @@ struct sl_conf_waf_route {
 	int failure_status;  /* 503 or 403 */
 	unsigned line, col;  /* of its rules: where a rule file's error is
 				reported too */
+};
+
+/* A route's idempotency: which requests' keys are kept, whose they are,
+ * what is kept of an answer and for how long. */
+enum sl_idem_store { SL_IDEM_STORE_LOCAL = 0 };
+enum sl_idem_caller {
+	SL_IDEM_CALLER_AUTO = 0, /* the token's, else the certificate's */
+	SL_IDEM_CALLER_JWT,	 /* the verified token's iss and sub */
+	SL_IDEM_CALLER_CERT,	 /* the verified client certificate's subject */
+	SL_IDEM_CALLER_HEADER,	 /* a field a trusted hop in front sets */
+	SL_IDEM_CALLER_NONE	 /* the key alone */
+};
+enum sl_idem_fail { SL_IDEM_FAIL_CLOSED = 0, SL_IDEM_FAIL_OPEN };
+#define SL_IDEM_STATUS_MAX 600 /* release: statuses 0..599 */
+struct sl_conf_idem_route {
+	uint32_t store;	     /* enum sl_idem_store */
+	uint32_t methods;    /* bit m: enum sl_h1_method m is looked at */
+	int required;	     /* a request without the key gets 400 */
+	uint64_t ttl_ms;     /* a completed key's answer is kept so long */
+	uint32_t caller;     /* enum sl_idem_caller */
+	char *caller_header; /* caller: header's field (owned) */
+	uint64_t max_request_bytes;
+	uint64_t max_response_bytes;
+	uint64_t release[(SL_IDEM_STATUS_MAX + 63) / 64]; /* bit s: an
+							     answer s is not
+							     kept */
+	uint32_t fail; /* enum sl_idem_fail */
+	unsigned line, col;
+};
+
+/* The top-level idempotency: the local store's bound. */
+struct sl_conf_idem {
+	uint64_t memory; /* bytes, the whole process */
 };
 
 /* The top-level compress: the compressors' budget. */
@@ -667,6 +703,9 @@ struct sl_conf {
 	size_t nwaf_routes;
 	/* compress: (doc/operations.md, "Compression"): always set */
 	struct sl_conf_compress compress;
+	/* idempotency: (doc/operations.md, "Idempotent payments"): always
+	 * set */
+	struct sl_conf_idem idem;
 };
 
 #endif

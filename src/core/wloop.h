@@ -36,6 +36,7 @@ struct sl_wendpoint;
 struct sl_reload_msg;
 struct sl_txn;
 struct sl_mirror;
+struct sl_idem_orphan;
 struct sl_subreq;
 struct sl_auth_wait;
 struct sl_rlstore;
@@ -220,6 +221,9 @@ struct sl_worker {
 	void *h2; /* what the HTTP/2 codec keeps per worker: streams for
 		     reuse, scratch (h2.c's; freed by sl_h2_worker_free) */
 	TAILQ_HEAD(, sl_mirror) mirrors; /* mirror copies in flight */
+	/* answers read for an Idempotency-Key whose client went
+	 * (exchange_idem.c) */
+	TAILQ_HEAD(, sl_idem_orphan) idem_orphans;
 	unsigned nmirrors;
 	TAILQ_HEAD(, sl_subreq)
 	subreqs; /* sluice's own requests (a key

@@ -422,6 +422,7 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 	TAILQ_INIT(&w->gens);
 	TAILQ_INIT(&w->eps);
 	TAILQ_INIT(&w->mirrors);
+	TAILQ_INIT(&w->idem_orphans);
 	TAILQ_INIT(&w->subreqs);
 	TAILQ_INIT(&w->auth_waits);
 	/* what the layers below call, by handler, when their events come */
@@ -597,6 +598,7 @@ sl_worker_join_free(struct sl_worker *w)
 		free(msg);
 	}
 	sl_mirror_close_all(w);
+	sl_exchange_idem_worker_free(w);
 	sl_subreq_close_all(w);
 	sl_traceexp_free(w);		/* after its export's end */
 	sl_exchange_waf_worker_free(w); /* after its requests */

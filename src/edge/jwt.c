@@ -645,6 +645,22 @@ require_ok(const char *text, const struct sl_json_tok *t, int i,
 	return 0;
 }
 
+/* Who a signed token speaks for: "iss", a newline, "sub" (none without
+ * a "sub" string, or when they do not fit). */
+static void
+caller_out(const char *text, const struct sl_json_tok *t,
+	   struct sl_jwt_out *out)
+{
+	size_t room = sizeof(out->caller), n = 0;
+
+	out->caller_len = 0;
+	if (get_str(text, t, 0, "iss", out->caller, room - 1) == 1)
+		n = strlen(out->caller);
+	out->caller[n++] = '\n';
+	if (get_str(text, t, 0, "sub", out->caller + n, room - n) == 1)
+		out->caller_len = n + strlen(out->caller + n);
+}
+
 /* The policy's fields from the claims into out. Returns SL_JWT_OK or
  * SL_JWT_CLAIM_VALUE. */
 static int
@@ -819,6 +835,7 @@ sl_jwt_check(const struct sl_jwt_policy *p, const struct sl_jwks *ks,
 		    !require_ok(cc, ct, i, &p->require[q]))
 			return SL_JWT_FORBIDDEN;
 	}
+	caller_out(cc, ct, out);
 	return fields_out(p, cc, ct, out);
 }
 

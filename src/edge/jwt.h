@@ -141,6 +141,11 @@ struct sl_jwt_out {
 		uint8_t present;
 	} f[SL_JWT_FIELDS_MAX];
 	char buf[SL_JWT_FIELD_BYTES];
+	/* who the token speaks for: its "iss", a newline and its "sub"
+	 * (caller_len 0: no "sub" string), the Idempotency-Key store's
+	 * caller (doc/operations.md, "Idempotent payments") */
+	char caller[512];
+	size_t caller_len;
 	int alg;
 	const struct sl_jwk *key; /* the key that verified it */
 };

@@ -123,6 +123,32 @@ enum sl_zip_skip {
 	SL_ZIP_NSKIP
 };
 
+/* What a route's Idempotency-Key store did with a request
+ * (sluice_idempotency_requests_total's outcome; doc/operations.md,
+ * "Idempotent payments"), and why a reserved key was let go
+ * (sluice_idempotency_released_total's reason). */
+enum sl_idem_out {
+	SL_IDEM_O_RESERVED = 0, /* its key is new: reserved, sent on */
+	SL_IDEM_O_REPLAYED,	/* answered from the store */
+	SL_IDEM_O_CONFLICT,	/* 409: its key is in flight */
+	SL_IDEM_O_MISMATCH,	/* 422: its key was used for another request */
+	SL_IDEM_O_MISSING,	/* 400: no key, and the route requires one */
+	SL_IDEM_O_INVALID,	/* 400: a malformed key, or no caller */
+	SL_IDEM_O_TOO_LARGE,	/* 413: a body past max_request_bytes */
+	SL_IDEM_O_UNAVAILABLE,	/* 503: the store cannot take it (fail:
+				   closed) */
+	SL_IDEM_O_UNPROTECTED,	/* sent on unkept (fail: open) */
+	SL_IDEM_NOUT
+};
+enum sl_idem_rel {
+	SL_IDEM_R_STATUS = 0, /* its answer's status is one release names */
+	SL_IDEM_R_TOO_LARGE,  /* its answer is past max_response_bytes */
+	SL_IDEM_R_FAILED,     /* no whole answer: the upstream failed or was
+				 cut, or sluice answered */
+	SL_IDEM_R_MEMORY,     /* no room to keep its answer */
+	SL_IDEM_NREL
+};
+
 struct sl_counts {
 	atomic_uint_fast64_t requests;	   /* exchanges finished */
 	atomic_uint_fast64_t responses[6]; /* by status class, [0] = other */
@@ -160,6 +186,11 @@ struct sl_counts {
 	atomic_uint_fast64_t zip_in[4];
 	atomic_uint_fast64_t zip_out[4];
 	atomic_uint_fast64_t zip_skip[SL_ZIP_NSKIP];
+	/* routes with idempotency: requests by outcome, keys let go by
+	 * reason, answers kept */
+	atomic_uint_fast64_t idem[SL_IDEM_NOUT];
+	atomic_uint_fast64_t idem_rel[SL_IDEM_NREL];
+	atomic_uint_fast64_t idem_stored;
 } __attribute__((aligned(64)));
 
 /* enum sl_tls_fail's SL_TLS_NFAIL (tls.h checks) */

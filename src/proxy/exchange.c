@@ -92,11 +92,14 @@ txn_req_advance(struct sl_seam *s)
 	r = txn_req_read(s);
 	/* an external check waiting for the body's first bytes */
 	if (r == 0 && s->txn != NULL &&
-	    (s->txn->flags & (SL_TXN_F_EXT_BODY | SL_TXN_F_WAF_BODY))) {
+	    (s->txn->flags &
+	     (SL_TXN_F_EXT_BODY | SL_TXN_F_WAF_BODY | SL_TXN_F_IDEM_BODY))) {
 		if (s->txn->flags & SL_TXN_F_EXT_BODY)
 			sl_exchange_extauth_body(s);
-		else
+		else if (s->txn->flags & SL_TXN_F_WAF_BODY)
 			sl_exchange_waf_body(s);
+		else
+			sl_exchange_idem_body(s);
 	}
 	return r;
 }
@@ -125,6 +128,8 @@ sl_exchange_free(struct sl_seam *s)
 		sl_exchange_waf_cancel(t); /* or for the WAF's verdict */
 	if (t->zip != NULL)
 		sl_exchange_zip_end(s);
+	if (t->idem != NULL)
+		sl_exchange_idem_end(s); /* a key still reserved goes */
 	sl_attempt_dequeue(t);
 	sl_attempt_release(s, 0);
 	sl_attempt_done(t);
@@ -750,6 +755,28 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 			fwd.extra = &extra;
 			fwd.extra_lens = extra.drop_lens;
 		}
+	}
+	/* the Idempotency-Key store, once the request may go on: a request
+	 * refused by the checks above never takes a key */
+	if (t->route->idem != NULL) {
+		const struct sl_conf_auth *a = t->route->auth;
+		int r = sl_exchange_idem(s, req,
+					 a != NULL && a->jwt != NULL &&
+						 (t->flags & SL_TXN_F_AUTH_OK)
+					     ? &jwt
+					     : NULL,
+					 txn_auth_woken);
+		if (r == 1) {
+			t->aw.head_len = (uint32_t)head_len;
+			s->in.off -= (uint32_t)head_len;
+			return;
+		}
+		/* sluice answers it: a body already here in full is read
+		 * first, so that the connection is kept (as for a 429) */
+		if (r == 2 && txn_req_advance(s) != -1 && s->txn == t)
+			sl_exchange_idem_answer(s);
+		if (r != 0)
+			return;
 	}
 	if (t->tr.on) {
 		/* sluice's traceparent replaces the caller's */

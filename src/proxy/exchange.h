@@ -161,5 +161,8 @@ void sl_exchange_waf_thread_free(void);
  * at its end. */
 struct sl_worker;
 void sl_exchange_waf_worker_free(struct sl_worker *w);
+/* Ends the answers a worker reads for Idempotency-Keys whose clients
+ * went (exchange_idem.c): their keys are let go. */
+void sl_exchange_idem_worker_free(struct sl_worker *w);
 
 #endif

@@ -326,6 +326,11 @@ struct sl_txn {
 	uint8_t zip_creds;    /* it carried credentials a browser sends */
 	uint8_t zip_inm_weak; /* its If-None-Match named a weak tag */
 	struct sl_txzip *zip;
+	/* the Idempotency-Key store (exchange_idem.c): the request's key
+	 * and kept answer, owned (NULL: none), and what the store did (1 +
+	 * enum sl_idem_out, 0: nothing) */
+	struct sl_txidem *idem;
+	uint8_t idem_res;
 	char request_id[SL_REQUEST_ID_MAX + 1];
 	/* with upgrade "websocket": the Sec-WebSocket-Accept the 101 must
 	 * carry (not cleared, as the strings) */
@@ -407,6 +412,9 @@ struct sl_txn {
 #define SL_TXN_F_WAF_WAIT 0x20000 /* waits for its WAF verdict */
 #define SL_TXN_F_WAF_BODY                                                      \
 	0x40000 /* waits for the body bytes its WAF inspects */
+#define SL_TXN_F_IDEM_BODY                                                     \
+	0x80000 /* waits for the whole body its Idempotency-Key's              \
+		   fingerprint needs */
 #define SL_TXN_F_AUTH_MASK                                                     \
 	(SL_TXN_F_AUTH_OK | SL_TXN_F_EXT_OK | SL_TXN_F_AUTH_UNCHECKED)
 
@@ -670,6 +678,39 @@ const char *sl_exchange_zip_failed(const struct sl_txn *t);
 int sl_exchange_zip_whole(const struct sl_txn *t);
 /* The exchange ends: the compressor is freed and counted. */
 void sl_exchange_zip_end(struct sl_seam *s);
+
+/* ---- exchange_idem.c: the Idempotency-Key store (doc/operations.md,
+ * "Idempotent payments") ---------------------------------------------- */
+
+struct sl_txidem;
+
+/*
+ * The route's idempotency, for a request that passed its other checks
+ * (jwt: the verified token's, NULL: none): 0 when the request goes on
+ * (its key reserved, or none to keep); 2 when sluice answers it itself
+ * (the kept answer, 400, 409, 413, 422, 503: the caller reads what is
+ * here of its body, then calls sl_exchange_idem_answer); -1 when it was
+ * answered (out of memory, a malformed body); 1 when it waits for its
+ * whole body, woken(t) called when it is in (the caller keeps the head).
+ */
+int sl_exchange_idem(struct sl_seam *s, const struct sl_h1_request *req,
+		     const struct sl_jwt_out *jwt,
+		     void (*woken)(struct sl_txn *));
+/* Gives the answer sl_exchange_idem decided (it returned 2). */
+void sl_exchange_idem_answer(struct sl_seam *s);
+/* Body bytes came while it waits for them (SL_TXN_F_IDEM_BODY). */
+void sl_exchange_idem_body(struct sl_seam *s);
+/* The final response head from the upstream: its status and end-to-end
+ * fields are kept (or the key is to go, by its status). */
+void sl_exchange_idem_head(struct sl_seam *s,
+			   const struct sl_h1_response *resp);
+/* n more bytes of its body, as read (made ready) from the upstream; once
+ * the whole answer is in, it is kept. */
+void sl_exchange_idem_resp(struct sl_seam *s, const char *p, size_t n);
+/* The exchange ends: a key still reserved is let go. */
+void sl_exchange_idem_end(struct sl_seam *s);
+/* The access log's name of t->idem_res ("replayed"), NULL for 0. */
+const char *sl_exchange_idem_str(int res);
 
 /* Sends "100 Continue" to a client that asked for it (once: the caller
  * knows it is due). */

@@ -427,6 +427,11 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 			LW_LIT(&w, "\",\"encoding\":\"");
 			lw_str(&w, sl_coding_name(t->zip_sent));
 		}
+		if (t->idem_res != 0) {
+			/* what the Idempotency-Key store did */
+			LW_LIT(&w, "\",\"idempotency\":\"");
+			lw_str(&w, sl_exchange_idem_str(t->idem_res));
+		}
 		LW_LIT(&w, "\",\"error\":\"");
 		lw_str(&w, txn_error(t));
 		LW_LIT(&w, "\",\"retried\":");
@@ -502,7 +507,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		    "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\" "
 		    "rid=%s route=%s upstream=%s ms=%llu cluster=%s "
 		    "connect_ms=%u upstream_ms=%llu "
-		    "close=%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s\n",
+		    "close=%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s\n",
 		    peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", proto,
 		    t->status, (unsigned long long)txn_body_out(t),
 		    r[0] ? r : "-", u[0] ? u : "-", t->request_id,
@@ -518,7 +523,9 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		    tids, t->waf_res != 0 ? " waf=" : "",
 		    t->waf_res != 0 ? waf_str(t->waf_res) : "",
 		    t->zip_sent != 0 ? " encoding=" : "",
-		    t->zip_sent != 0 ? sl_coding_name(t->zip_sent) : "");
+		    t->zip_sent != 0 ? sl_coding_name(t->zip_sent) : "",
+		    t->idem_res != 0 ? " idempotency=" : "",
+		    t->idem_res != 0 ? sl_exchange_idem_str(t->idem_res) : "");
 	}
 	if (n >= sizeof(line)) {
 		n = sizeof(line) - 1;

@@ -322,6 +322,7 @@ resp_advance(struct sl_seam *s)
 	struct sl_txn *t = s->txn;
 	struct sl_upconn *u = t->up;
 	struct sl_worker *w = s->w;
+	uint32_t from;
 	int next;
 
 	while (t->resp_ph != SL_TXN_RESP_UPSTREAM) {
@@ -429,6 +430,10 @@ resp_advance(struct sl_seam *s)
 		if (resp.body == SL_H1_BODY_CLOSE ||
 		    (t->flags & SL_TXN_F_DECHUNK))
 			t->flags |= SL_TXN_F_CLOSE;
+		/* kept for the request's Idempotency-Key (exchange_idem.c):
+		 * its fields as the upstream sent them */
+		if (t->idem != NULL)
+			sl_exchange_idem_head(s, &resp);
 		/* compressed (exchange_zip.c): its fields rewritten, its
 		 * body framed by the compressor */
 		if (t->route->compress != NULL &&
@@ -501,6 +506,7 @@ resp_advance(struct sl_seam *s)
 		if (resp.body == SL_H1_BODY_NONE)
 			resp_complete(t);
 	}
+	from = u->ready;
 	if (t->up_ph != SL_TXN_UP_DONE && u->in.len > u->ready) {
 		uint32_t avail = u->in.len - u->ready;
 		size_t consumed, data;
@@ -572,6 +578,10 @@ resp_advance(struct sl_seam *s)
 			break;
 		}
 	}
+	/* the body as it came, kept for an Idempotency-Key (and the whole
+	 * answer kept once it is in) */
+	if (t->idem != NULL)
+		sl_exchange_idem_resp(s, u->in.data + from, u->ready - from);
 	if ((t->up_ph == SL_TXN_UP_DONE) && u->in.len > u->ready)
 		t->flags |= SL_TXN_F_UP_BROKEN; /* bytes after the response */
 	return 0;

@@ -39,7 +39,8 @@ PARSE_HDRS = $(top_srcdir)/src/http/h1_parse.h $(top_srcdir)/src/http/h1_parse_i
 # conf_yaml.c, conf_yaml_err.c, conf_node.c, conf_waf.c with waf.c and
 # pan.c: built here without HAVE_MODSECURITY, so waf.c's stubs refuse a
 # route's rules; conf_compress.c with coding.c and zstream.c, built
-# without the compressors' libraries, whose absence -t reports), libyaml and libcrypto (the file's SHA-256); it is built
+# without the compressors' libraries, whose absence -t reports;
+# conf_idem.c), libyaml and libcrypto (the file's SHA-256); it is built
 # only when its driver exists.
 # Override CONF_SRCS or CONF_LIBS if the loader grows other dependencies.
 CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf/conf.c $(top_srcdir)/src/conf/conf_yaml.c \
@@ -56,7 +57,7 @@ CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf/conf.c $(top_srcdir)/src/conf/con
 	$(top_srcdir)/src/http/hdrrule.c $(top_srcdir)/src/net/proxyproto.c \
 	$(top_srcdir)/src/edge/ratelimit.c $(top_srcdir)/src/net/dnsmsg.c \
 	$(top_srcdir)/src/conf/conf_compress.c $(top_srcdir)/src/http/coding.c \
-	$(top_srcdir)/src/core/zstream.c)
+	$(top_srcdir)/src/core/zstream.c $(top_srcdir)/src/conf/conf_idem.c)
 CONF_LIBS ?= $(shell pkg-config --libs yaml-0.1 libcrypto 2>/dev/null) -lpthread
 CONF_CFLAGS ?= $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
 
