@@ -892,13 +892,23 @@ orphan_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_idem_orphan *o = arg;
 
+	uint64_t now = sl_now_refresh();
+	struct timeval tv;
+
 	(void)fd;
-	sl_now_refresh();
-	if (what & EV_TIMEOUT && now_ms() >= o->ip->lease_end_ms) {
+	(void)what;
+	if (now >= o->ip->lease_end_ms) {
 		orphan_free(o, "lease");
 		return;
 	}
-	orphan_read(o); /* the first look, from the loop */
+	/* the first look, from the loop; the lease's end stays armed */
+	if (!evtimer_pending(&o->tev, NULL)) {
+		now = o->ip->lease_end_ms - now;
+		tv.tv_sec = (time_t)(now / 1000);
+		tv.tv_usec = (suseconds_t)(now % 1000) * 1000;
+		evtimer_add(&o->tev, &tv);
+	}
+	orphan_read(o);
 }
 
 /* Whether t's answer is to be read without its client: its request went
@@ -924,8 +934,6 @@ orphan_start(struct sl_seam *s, struct sl_txn *t)
 {
 	struct sl_idem_orphan *o = calloc(1, sizeof(*o));
 	struct sl_upconn *u = t->up;
-	uint64_t now = now_ms();
-	struct timeval tv;
 
 	if (o == NULL)
 		return -1;
@@ -959,13 +967,9 @@ orphan_start(struct sl_seam *s, struct sl_txn *t)
 	sl_upstream_want_read(u, 1);
 	TAILQ_INSERT_TAIL(&o->w->idem_orphans, o, link);
 	evtimer_assign(&o->tev, o->w->base, orphan_on_timer, o);
-	/* read from the loop first (bytes may wait in the buffer), then at
-	 * the lease's end */
-	event_active(&o->tev, 0, 1);
-	now = o->ip->lease_end_ms > now ? o->ip->lease_end_ms - now : 0;
-	tv.tv_sec = (time_t)(now / 1000);
-	tv.tv_usec = (suseconds_t)(now % 1000) * 1000;
-	evtimer_add(&o->tev, &tv);
+	/* read from the loop first (bytes may wait in the buffer); the
+	 * lease's end is armed then */
+	event_active(&o->tev, EV_TIMEOUT, 1);
 	if (sl_log_enabled(SL_LOG_INFO))
 		log_info("conn=%llu request_id=%s route=%s: idempotency: the "
 			 "client went before the answer: it is read for the "

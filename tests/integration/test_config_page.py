@@ -96,6 +96,8 @@ NESTED = {
     ("route_waf", "exclude"): "route_waf_exclude",  # an id, or a mapping
     ("top", "compress"): "compress",
     ("route", "compress"): "route_compress",
+    ("top", "idempotency"): "idem",
+    ("route", "idempotency"): "route_idem",
 }
 # a JSON Web Key set of one public P-256 key (doc/auth.md), made for the
 # tests (its private half was never kept)
@@ -121,9 +123,19 @@ def shown_as(kind, key, value):
         return key, [f for p in ([value] if isinstance(value, str)
                                  else value)
                      for f in sorted(glob.glob(p))]
+    if (kind, key) == ("route_idem", "release"):
+        # classes as the statuses they name, in order
+        out = set()
+        for v in value:
+            v = str(v)
+            if v.endswith("xx"):
+                out.update(range(int(v[0]) * 100, int(v[0]) * 100 + 100))
+            else:
+                out.add(int(v))
+        return key, sorted(out)
     if (kind, key) in (("route_compress", "window"),
                        ("route_compress", "min_length"),
-                       ("compress", "memory")):
+                       ("compress", "memory"), ("idem", "memory")):
         # sizes named for what they are: bytes, under their names
         m = SIZE.match(value)
         return key, int(m.group(1)) * UNIT_B[m.group(2)]
@@ -290,6 +302,7 @@ def full_config():
         "waf": {"threads": 2, "queue": 64,
                 "log": os.path.join(d, "waf.log")},
         "compress": {"memory": "64MiB"},
+        "idempotency": {"memory": "32MiB"},
         "listeners": [
             {"name": "plain", "address": "127.0.0.1:%d" % free_port(),
              "limits": {"header_timeout": "11s", "body_timeout": "31s",
@@ -377,6 +390,15 @@ def full_config():
                                "min_length": "1KiB",
                                "types": ["application/json", "text/*"],
                                "credentials": "compress"},
+                  "idempotency": {"store": "local",
+                                  "methods": ["POST", "PUT"],
+                                  "required": True, "ttl": "2h",
+                                  "caller": "header",
+                                  "caller_header": "X-Client",
+                                  "max_request_bytes": "8KiB",
+                                  "max_response_bytes": "16KiB",
+                                  "release": ["5xx", 409],
+                                  "fail": "open"},
                   "rate_limit": [
                       {"name": "per-key", "key": "header:X-Api-Key",
                        "rate": "10/s", "burst": 20, "scope": "local",
@@ -707,6 +729,8 @@ def config_fills_in_every_default():
        "waf defaults")
     eq(r["compress"], None, "no compress by default")
     eq(shown["compress"], {"memory": 256 << 20}, "compress defaults")
+    eq(r["idempotency"], None, "no idempotency by default")
+    eq(shown["idempotency"], {"memory": 64 << 20}, "idempotency defaults")
     eq(c["endpoints"][0]["weight"], 1, "endpoint weight")
     eq(d["hash_key"], "client_ip", "hash_key default")
     eq(d["health_check"], {"path": "/", "interval_ms": 5000,

@@ -848,6 +848,38 @@ def a_tls_client_that_drops_gets_the_answer_from_the_store():
     gw.sl.stop()
 
 
+@test
+def a_client_gone_before_an_answer_that_never_comes_frees_the_key_at_the_lease():
+    """The orphan reader waits for the upstream's answer as long as the
+    reservation's lease (the route's timeout, 300 ms here, and 5 s):
+    meanwhile a retry gets 409; then the key goes (released, "failed")
+    and the next retry reaches the upstream."""
+    gw = gateway(routes=[route(timeout="300ms")])
+    gate = threading.Event()
+    path, key = "/pay/never", "never-answered"
+    gw.bank.plan(path, {"gate": gate}, 201)
+    try:
+        c = Client(gw.port)
+        c.send(build_request("POST", path,
+                             [("Idempotency-Key", key),
+                              ("Content-Type", "application/json")], BODY))
+        check(wait_until(lambda: gw.bank.ledger(key), 5.0),
+              "the request did not reach the upstream")
+        drop(c, "reset")
+        expect_problem(pay(gw.port, key, path=path), 409,
+                       "a retry while the orphan waits")
+        check(wait_until(lambda: gw.count(
+            "sluice_idempotency_released_total", route="pay",
+            reason="failed") == 1, 10.0, 0.1),
+            "the key was not let go at the lease's end")
+    finally:
+        gate.set()
+    expect_fresh(pay(gw.port, key, path=path), "the retry after the lease",
+                 201)
+    ledger_count(gw.bank, key, 2, "after the lease")
+    gw.sl.stop()
+
+
 # ---------------------------------------------------------------------------
 # 5. Whose key: the caller
 
