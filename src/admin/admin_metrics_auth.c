@@ -312,13 +312,13 @@ sl_admin_metrics_idem(const struct sl_admin_view *v, struct sbuf *b)
 						      "failed", "memory"};
 	const struct sl_conf *c = v->conf;
 	const size_t u = sizeof(atomic_uint_fast64_t);
-	uint64_t entries, bytes;
+	uint64_t entries, bytes, evicted;
 	int any = 0;
 
 	for (size_t i = 0; i < c->nlisteners && !any; i++)
 		for (size_t j = 0; j < c->listeners[i].nroutes; j++)
 			any |= c->listeners[i].routes[j].idem != NULL;
-	sl_idem_local_stats(&entries, &bytes);
+	sl_idem_local_stats(&entries, &bytes, &evicted);
 	if (!any && entries == 0)
 		return;
 	for (int part = 0; part < 3; part++) {
@@ -384,8 +384,15 @@ sl_admin_metrics_idem(const struct sl_admin_view *v, struct sbuf *b)
 		  "# HELP sluice_idempotency_bytes Bytes the local store "
 		  "holds now, counted against idempotency.memory.\n# TYPE "
 		  "sluice_idempotency_bytes gauge\n"
-		  "sluice_idempotency_bytes %llu\n",
-		  (unsigned long long)entries, (unsigned long long)bytes);
+		  "sluice_idempotency_bytes %llu\n"
+		  "# HELP sluice_idempotency_evicted_total Kept answers "
+		  "pushed out of the local store for room before their ttl "
+		  "ended (a retry of one goes upstream again: "
+		  "idempotency.memory is too small).\n# TYPE "
+		  "sluice_idempotency_evicted_total counter\n"
+		  "sluice_idempotency_evicted_total %llu\n",
+		  (unsigned long long)entries, (unsigned long long)bytes,
+		  (unsigned long long)evicted);
 }
 
 /* The key sets fetched from URLs, each source once. */

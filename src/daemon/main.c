@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "guard.h"
 #include "health.h"
+#include "idem.h"
 #include "log.h"
 #include "main_int.h"
 #include "resolve.h"
@@ -278,6 +279,7 @@ main_free(struct sl_main *m)
 	sl_conf_unref(m->pending);
 	for (unsigned i = 0; i < m->nworkers; i++)
 		sl_worker_join_free(m->workers[i]);
+	sl_idem_local_free(); /* the workers' Idempotency-Key store */
 	event_free(m->wait_ev);
 	event_free(m->reload_ev);
 	event_free(m->guard_ev);

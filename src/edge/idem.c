@@ -165,6 +165,8 @@ static struct {
 	struct ient *oldest, *newest;
 	uint64_t token;
 	_Atomic uint64_t n, bytes;
+	_Atomic uint64_t evicted; /* done entries pushed out before their
+				     ttl's end */
 } st = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* What an entry counts against memory: itself and its answer (the
@@ -279,8 +281,11 @@ room(size_t need, uint64_t memory, uint64_t now_ms, const struct ient *keep)
 			return -1;
 		next = e->newer;
 		if (e != keep &&
-		    (e->state == E_DONE || e->expires_ms <= now_ms))
+		    (e->state == E_DONE || e->expires_ms <= now_ms)) {
+			if (e->expires_ms > now_ms)
+				atomic_fetch_add(&st.evicted, 1);
 			drop(e);
+		}
 		e = next;
 	}
 	return 0;
@@ -387,10 +392,11 @@ sl_idem_local_release(const uint8_t id[SL_IDEM_HASH], uint64_t token)
 }
 
 void
-sl_idem_local_stats(uint64_t *entries, uint64_t *bytes)
+sl_idem_local_stats(uint64_t *entries, uint64_t *bytes, uint64_t *evicted)
 {
 	*entries = atomic_load(&st.n);
 	*bytes = atomic_load(&st.bytes);
+	*evicted = atomic_load(&st.evicted);
 }
 
 void

@@ -100,8 +100,10 @@ int sl_idem_local_commit(const uint8_t id[SL_IDEM_HASH], uint64_t token,
 /* Lets the reservation token of id go (no-op when it is not held). */
 void sl_idem_local_release(const uint8_t id[SL_IDEM_HASH], uint64_t token);
 
-/* The entries held, and the bytes counted against memory. */
-void sl_idem_local_stats(uint64_t *entries, uint64_t *bytes);
+/* The entries held, the bytes counted against memory, and the done
+ * entries pushed out for room before their ttl ended (since the start:
+ * a retry of one of those would go upstream again). */
+void sl_idem_local_stats(uint64_t *entries, uint64_t *bytes, uint64_t *evicted);
 
 /* Frees every entry (at exit, for the leak checks). */
 void sl_idem_local_free(void);
