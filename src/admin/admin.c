@@ -535,7 +535,8 @@ config_idem(struct sbuf *b, const struct sl_conf_idem_route *c)
 		sb_printf(b, ",\"idempotency\":null");
 		return;
 	}
-	sb_printf(b, ",\"idempotency\":{\"store\":\"local\",\"methods\":[");
+	sb_printf(b, ",\"idempotency\":{\"store\":\"%s\",\"methods\":[",
+		  c->store == SL_IDEM_STORE_REDIS ? "redis" : "local");
 	for (size_t i = 0; i < 4; i++)
 		if (c->methods & (1u << mids[i])) {
 			sb_printf(b, "%s\"%s\"", first ? "" : ",", methods[i]);
@@ -1079,8 +1080,10 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 	sb_printf(b, "}");
 	sb_printf(b, ",\"compress\":{\"memory\":%llu}",
 		  (unsigned long long)c->compress.memory);
-	sb_printf(b, ",\"idempotency\":{\"memory\":%llu}",
+	sb_printf(b, ",\"idempotency\":{\"memory\":%llu",
 		  (unsigned long long)c->idem.memory);
+	jkv_str(b, "key_file", c->idem.key_file.path);
+	sb_printf(b, "}");
 	sb_printf(b, ",\"listeners\":[");
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct sl_conf_listener *l = &c->listeners[i];

@@ -321,7 +321,7 @@ sl_admin_metrics_idem(const struct sl_admin_view *v, struct sbuf *b)
 	sl_idem_local_stats(&entries, &bytes, &evicted);
 	if (!any && entries == 0)
 		return;
-	for (int part = 0; part < 3; part++) {
+	for (int part = 0; part < 4; part++) {
 		sb_printf(
 		    b, "%s",
 		    part == 0 ? "# HELP sluice_idempotency_requests_total "
@@ -334,25 +334,35 @@ sl_admin_metrics_idem(const struct sl_admin_view *v, struct sbuf *b)
 			  "let go without their answer kept, by "
 			  "reason.\n# TYPE sluice_idempotency_released_total "
 			  "counter\n"
-			: "# HELP sluice_idempotency_stored_total Answers "
+		    : part == 2
+			? "# HELP sluice_idempotency_stored_total Answers "
 			  "kept for their key.\n# TYPE "
-			  "sluice_idempotency_stored_total counter\n");
+			  "sluice_idempotency_stored_total counter\n"
+			: "# HELP sluice_idempotency_store_errors_total "
+			  "Commands to the fleet store (Redis) that failed or "
+			  "were not answered in time.\n# TYPE "
+			  "sluice_idempotency_store_errors_total counter\n");
 		for (size_t i = 0; i < c->nlisteners; i++)
 			for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
 				const struct sl_conf_route *r =
 				    &c->listeners[i].routes[j];
 				if (r->idem == NULL)
 					continue;
-				if (part == 2) {
+				if (part >= 2) {
 					sb_printf(
 					    b,
-					    "sluice_idempotency_stored_total{"
+					    "sluice_idempotency_%s{"
 					    "listener=\"%s\",route=\"%s\"} "
 					    "%llu\n",
+					    part == 2 ? "stored_total"
+						      : "store_errors_total",
 					    c->listeners[i].name, r->name,
 					    (unsigned long long)counts_sum(
 						v, r->state->counts,
-						COUNT_OFF(idem_stored)));
+						part == 2
+						    ? COUNT_OFF(idem_stored)
+						    : COUNT_OFF(
+							  idem_store_err)));
 					continue;
 				}
 				for (int k = 0; k < (part == 0 ? SL_IDEM_NOUT

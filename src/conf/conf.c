@@ -871,6 +871,8 @@ conf_free(struct sl_conf *conf)
 	free(conf->rl_store.prefix);
 	free(conf->rl_store.username);
 	free(conf->rl_store.password_file.path);
+	free(conf->idem.key_file.path);
+	OPENSSL_cleanse(conf->idem.key, sizeof(conf->idem.key));
 	if (conf->rl_store.password != NULL) {
 		OPENSSL_cleanse(conf->rl_store.password,
 				strlen(conf->rl_store.password));

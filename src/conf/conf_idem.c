@@ -15,9 +15,32 @@
 
 #define TOP(f) SL_CONF_FIELD(struct sl_conf_idem, f)
 
+/* key_file: a path, read with the other secrets (conf_secret.c) */
+static int
+read_key_file(struct sl_yaml_loader *ld, const char *lbl,
+	      const struct sl_yaml_node *v, void *base)
+{
+	struct sl_conf_idem *c = base;
+	const char *s;
+
+	(void)lbl;
+	if (sl_yaml_get_str(ld, "key_file", v, &s) == -1)
+		return -1;
+	if (*s == '\0') {
+		sl_yaml_err_node(ld, v, "\"key_file\": must not be empty");
+		return -1;
+	}
+	free(c->key_file.path);
+	c->key_file.path = sl_yaml_strdup(ld, s);
+	c->key_file.pos.line = v->line;
+	c->key_file.pos.col = v->col;
+	return 0;
+}
+
 const struct sl_conf_keydef sl_conf_idem_table[] = {
     {"memory", SL_CONF_SIZE, 1024 * 1024, (uint64_t)1 << 40, 64 * 1024 * 1024,
      TOP(memory)},
+    {"key_file", SL_CONF_SET, .set = read_key_file},
     {.name = NULL},
 };
 #undef TOP
@@ -158,7 +181,7 @@ read_caller_header(struct sl_yaml_loader *ld, const char *lbl,
 	return 0;
 }
 
-static const char *const store_names[] = {"local", NULL};
+static const char *const store_names[] = {"local", "redis", NULL};
 static const char *const caller_names[] = {"auto",   "jwt",  "certificate",
 					   "header", "none", NULL};
 static const char *const fail_names[] = {"closed", "open", NULL};
@@ -168,7 +191,7 @@ static const char *const fail_names[] = {"closed", "open", NULL};
  * order. */
 const struct sl_conf_keydef sl_conf_route_idem_table[] = {
     {"store", SL_CONF_ENUM, .def = SL_IDEM_STORE_LOCAL, RI(store),
-     .names = store_names, .expected = "local"},
+     .names = store_names, .expected = "local or redis"},
     {"methods", SL_CONF_SET, .set = read_methods},
     {"required", SL_CONF_BOOL, .def = 0, RI(required)},
     {"ttl", SL_CONF_DURATION, 1000, 30 * CONF_DAY_MS, CONF_DAY_MS, RI(ttl_ms)},
@@ -190,7 +213,7 @@ const struct sl_conf_keydef sl_conf_route_idem_table[] = {
 void
 sl_conf_parse_route_idem(struct sl_yaml_loader *ld, const char *lbl,
 			 const struct sl_yaml_node *map,
-			 struct sl_conf_route *r)
+			 struct sl_conf_route *r, struct sl_conf *conf)
 {
 	struct sl_conf_idem_route *c;
 	const struct sl_yaml_node *got[SL_CONF_TABLE_MAX];
@@ -238,6 +261,25 @@ sl_conf_parse_route_idem(struct sl_yaml_loader *ld, const char *lbl,
 				 "%s: idempotency: \"caller_header\" needs "
 				 "\"caller: header\"",
 				 lbl);
+	if (c->store == SL_IDEM_STORE_REDIS) {
+		const struct sl_yaml_node *at =
+		    sl_conf_table_got(sl_conf_route_idem_table, got, "store");
+		conf->idem.nredis++;
+		if (!conf->rl_store.set)
+			sl_yaml_err_node(ld, at,
+					 "%s: idempotency: \"store: redis\" "
+					 "needs the top-level "
+					 "\"rate_limit_store\" (the Redis it "
+					 "uses)",
+					 lbl);
+		if (conf->idem.key_file.path == NULL)
+			sl_yaml_err_node(ld, at,
+					 "%s: idempotency: \"store: redis\" "
+					 "needs the top-level "
+					 "\"idempotency.key_file\" (answers "
+					 "are sealed in Redis)",
+					 lbl);
+	}
 	if (c->caller == SL_IDEM_CALLER_JWT &&
 	    (r->auth == NULL || r->auth->jwt == NULL))
 		sl_yaml_err_node(

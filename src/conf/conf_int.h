@@ -352,7 +352,7 @@ void sl_conf_parse_idem(struct sl_yaml_loader *ld,
  * auth: (caller: jwt needs it). */
 void sl_conf_parse_route_idem(struct sl_yaml_loader *ld, const char *lbl,
 			      const struct sl_yaml_node *map,
-			      struct sl_conf_route *r);
+			      struct sl_conf_route *r, struct sl_conf *conf);
 void sl_conf_free_route_idem(struct sl_conf_idem_route *c);
 
 /* ---- conf_waf.c: the WAF (doc/operations.md, "A WAF for PCI DSS 6.4.2") */

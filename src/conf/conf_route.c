@@ -755,7 +755,7 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	if ((v = sl_yaml_map_get(map, "compress", NULL)) != NULL)
 		sl_conf_parse_route_compress(ld, lbl, v, r);
 	if ((v = sl_yaml_map_get(map, "idempotency", NULL)) != NULL)
-		sl_conf_parse_route_idem(ld, lbl, v, r);
+		sl_conf_parse_route_idem(ld, lbl, v, r, conf);
 }
 
 void

@@ -135,10 +135,97 @@ out:
 	return pw;
 }
 
+static int
+hexval(unsigned char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
+/*
+ * The key that seals kept answers (idempotency.key_file): 32 bytes as
+ * they are, or as 64 hexadecimal digits (a line end after them allowed).
+ * Returns 0 with conf->idem.key set, or -1 with the reason in *errors.
+ */
+static int
+read_seal_key(struct sl_conf *conf, char **errors, char **warnings)
+{
+	const struct sl_conf_file *f = &conf->idem.key_file;
+	unsigned char buf[SL_IDEM_SEAL_KEY * 2 + 3];
+	size_t len = 0;
+	struct stat st;
+	ssize_t n;
+	int fd, r = -1;
+
+	if ((fd = open(f->path,
+		       O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
+		add_msg(errors, conf, "error", &f->pos,
+			"\"key_file\": cannot read \"%s\": %s", f->path,
+			strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		add_msg(errors, conf, "error", &f->pos,
+			"\"key_file\": \"%s\" is not a regular file", f->path);
+		goto out;
+	}
+	if (st.st_mode & (S_IROTH | S_IWOTH))
+		add_msg(warnings, conf, "warning", &f->pos,
+			"\"key_file\": \"%s\" is readable by others (mode "
+			"%04o): chmod o-rwx",
+			f->path, (unsigned)(st.st_mode & 07777));
+	while (len < sizeof(buf) &&
+	       (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			add_msg(errors, conf, "error", &f->pos,
+				"\"key_file\": cannot read \"%s\": %s", f->path,
+				strerror(errno));
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	if (len == SL_IDEM_SEAL_KEY) {
+		memcpy(conf->idem.key, buf, SL_IDEM_SEAL_KEY);
+		r = 0;
+		goto out;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	if (len == 2 * SL_IDEM_SEAL_KEY) {
+		r = 0;
+		for (size_t i = 0; i < SL_IDEM_SEAL_KEY && r == 0; i++) {
+			int hi = hexval(buf[2 * i]),
+			    lo = hexval(buf[2 * i + 1]);
+			if (hi < 0 || lo < 0)
+				r = -1;
+			else
+				conf->idem.key[i] =
+				    (unsigned char)(hi << 4 | lo);
+		}
+		if (r == 0)
+			goto out;
+	}
+	add_msg(errors, conf, "error", &f->pos,
+		"\"key_file\": \"%s\" holds no key: 32 bytes, or 64 "
+		"hexadecimal digits (openssl rand -hex 32)",
+		f->path);
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	close(fd);
+	return r;
+}
+
 char *
 sl_conf_load_secrets(struct sl_conf *conf, char **warnings)
 {
 	char *errors = NULL, *warn = NULL;
+
+	if (conf->idem.key_file.path != NULL && !conf->idem.has_key)
+		conf->idem.has_key = read_seal_key(conf, &errors, &warn) == 0;
 
 	if (conf->rl_store.password_file.path != NULL &&
 	    conf->rl_store.password == NULL)
@@ -159,6 +246,12 @@ sl_conf_load_secrets(struct sl_conf *conf, char **warnings)
 int
 sl_conf_share_secrets(struct sl_conf *nc, const struct sl_conf *oc)
 {
+	if (oc->idem.has_key && !nc->idem.has_key &&
+	    nc->idem.key_file.path != NULL && oc->idem.key_file.path != NULL &&
+	    strcmp(nc->idem.key_file.path, oc->idem.key_file.path) == 0) {
+		memcpy(nc->idem.key, oc->idem.key, SL_IDEM_SEAL_KEY);
+		nc->idem.has_key = 1;
+	}
 	if (oc->rl_store.password == NULL || nc->rl_store.password != NULL)
 		return 0;
 	if ((nc->rl_store.password = strdup(oc->rl_store.password)) == NULL)

@@ -447,7 +447,7 @@ struct sl_conf_waf_route {
 
 /* A route's idempotency: which requests' keys are kept, whose they are,
  * what is kept of an answer and for how long. */
-enum sl_idem_store { SL_IDEM_STORE_LOCAL = 0 };
+enum sl_idem_store { SL_IDEM_STORE_LOCAL = 0, SL_IDEM_STORE_REDIS };
 enum sl_idem_caller {
 	SL_IDEM_CALLER_AUTO = 0, /* the token's, else the certificate's */
 	SL_IDEM_CALLER_JWT,	 /* the verified token's iss and sub */
@@ -473,9 +473,16 @@ struct sl_conf_idem_route {
 	unsigned line, col;
 };
 
-/* The top-level idempotency: the local store's bound. */
+/* The top-level idempotency: the local store's bound, and the key that
+ * seals the answers kept in Redis (read from key_file by
+ * sl_conf_load_secrets; never shown). */
+#define SL_IDEM_SEAL_KEY 32
 struct sl_conf_idem {
 	uint64_t memory; /* bytes, the whole process */
+	struct sl_conf_file key_file;
+	unsigned char key[SL_IDEM_SEAL_KEY];
+	int has_key;   /* key was read */
+	size_t nredis; /* routes with store: redis */
 };
 
 /* The top-level compress: the compressors' budget. */

@@ -9,6 +9,8 @@
  */
 #include "idem.h"
 
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -410,4 +412,49 @@ sl_idem_local_free(void)
 	st.b = NULL;
 	st.nb = 0;
 	pthread_mutex_unlock(&st.lock);
+}
+
+/* ---- sealing ------------------------------------------------------------ */
+
+int
+sl_idem_seal(const unsigned char key[32], const uint8_t id[SL_IDEM_HASH],
+	     const void *in, size_t n, unsigned char *out)
+{
+	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+	int len = 0, ok;
+
+	ok = x != NULL && n <= INT32_MAX &&
+	     RAND_bytes(out, SL_IDEM_NONCE) == 1 &&
+	     EVP_EncryptInit_ex(x, EVP_aes_256_gcm(), NULL, key, out) == 1 &&
+	     EVP_EncryptUpdate(x, NULL, &len, id, SL_IDEM_HASH) == 1 &&
+	     EVP_EncryptUpdate(x, out + SL_IDEM_NONCE, &len, in, (int)n) == 1 &&
+	     EVP_EncryptFinal_ex(x, out + SL_IDEM_NONCE + len, &len) == 1 &&
+	     EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, SL_IDEM_TAG,
+				 out + SL_IDEM_NONCE + n) == 1;
+	EVP_CIPHER_CTX_free(x);
+	return ok ? 0 : -1;
+}
+
+long
+sl_idem_open(const unsigned char key[32], const uint8_t id[SL_IDEM_HASH],
+	     const unsigned char *in, size_t n, unsigned char *out)
+{
+	EVP_CIPHER_CTX *x;
+	size_t clen;
+	int len = 0, ok;
+
+	if (n < SL_IDEM_SEAL_OVERHEAD || n - SL_IDEM_SEAL_OVERHEAD > INT32_MAX)
+		return -1;
+	clen = n - SL_IDEM_SEAL_OVERHEAD;
+	if ((x = EVP_CIPHER_CTX_new()) == NULL)
+		return -1;
+	ok = EVP_DecryptInit_ex(x, EVP_aes_256_gcm(), NULL, key, in) == 1 &&
+	     EVP_DecryptUpdate(x, NULL, &len, id, SL_IDEM_HASH) == 1 &&
+	     EVP_DecryptUpdate(x, out, &len, in + SL_IDEM_NONCE, (int)clen) ==
+		 1 &&
+	     EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, SL_IDEM_TAG,
+				 (void *)(in + SL_IDEM_NONCE + clen)) == 1 &&
+	     EVP_DecryptFinal_ex(x, out + len, &len) == 1;
+	EVP_CIPHER_CTX_free(x);
+	return ok ? (long)clen : -1;
 }

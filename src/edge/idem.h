@@ -108,4 +108,23 @@ void sl_idem_local_stats(uint64_t *entries, uint64_t *bytes, uint64_t *evicted);
 /* Frees every entry (at exit, for the leak checks). */
 void sl_idem_local_free(void);
 
+/* ---- sealing: a kept answer at rest in a shared store ------------------
+ *
+ * AES-256-GCM under the configuration's key, a random 96-bit nonce per
+ * answer, the entry's id as additional data (an answer moved to another
+ * key does not open): nonce, ciphertext, tag.
+ */
+#define SL_IDEM_NONCE	      12
+#define SL_IDEM_TAG	      16
+#define SL_IDEM_SEAL_OVERHEAD (SL_IDEM_NONCE + SL_IDEM_TAG)
+
+/* Seals n bytes at in into out (n + SL_IDEM_SEAL_OVERHEAD bytes).
+ * Returns 0 or -1. */
+int sl_idem_seal(const unsigned char key[32], const uint8_t id[SL_IDEM_HASH],
+		 const void *in, size_t n, unsigned char *out);
+/* Opens n sealed bytes at in into out (n - SL_IDEM_SEAL_OVERHEAD bytes):
+ * their length, or -1 (too short, another key or id, altered). */
+long sl_idem_open(const unsigned char key[32], const uint8_t id[SL_IDEM_HASH],
+		  const unsigned char *in, size_t n, unsigned char *out);
+
 #endif

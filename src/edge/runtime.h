@@ -191,6 +191,7 @@ struct sl_counts {
 	atomic_uint_fast64_t idem[SL_IDEM_NOUT];
 	atomic_uint_fast64_t idem_rel[SL_IDEM_NREL];
 	atomic_uint_fast64_t idem_stored;
+	atomic_uint_fast64_t idem_store_err; /* the fleet store failed */
 } __attribute__((aligned(64)));
 
 /* enum sl_tls_fail's SL_TLS_NFAIL (tls.h checks) */

@@ -71,10 +71,15 @@ const char sl_rlstore_script[] =
     "if wait < 0 then wait = 0 end\n"
     "return {got, wait}\n";
 
-/* A lease request in flight. */
+/* A lease request in flight, or another module's command (done set:
+ * sl_rlstore_command). */
 struct rl_cmd {
 	TAILQ_ENTRY(rl_cmd) link; /* in s->cmds, oldest first */
 	struct sl_rlstore *s;
+	sl_rlstore_done *done; /* a command's: its answer's callback (NULL
+				  once cancelled) */
+	void *arg;
+	uint8_t generic;      /* a command's, not a lease's */
 	struct sl_conf *conf; /* a reference: keeps st and e alive */
 	struct sl_rlstate *st;
 	struct sl_rl_lentry *e; /* pinned while the lease is in flight */
@@ -617,6 +622,28 @@ cmd_done(struct sl_rlstore *s, struct rl_cmd *c, int result)
 	free(c);
 }
 
+/* A command's answer (reply NULL: none, the connection went or was
+ * dropped). */
+static void
+cmd_answered(struct rl_cmd *c, redisReply *reply)
+{
+	struct sl_rlstore *s = c->s;
+	int result = reply == NULL ? (c->timed_out ? SL_RLSTORE_TIMEOUT
+						   : SL_RLSTORE_ERROR)
+		     : reply->type == REDIS_REPLY_ERROR ? SL_RLSTORE_ERROR
+							: SL_RLSTORE_OK;
+	sl_rlstore_done *done = c->done;
+	void *arg = c->arg;
+
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+		log_warnx("worker %u: rate_limit_store %s: an error answer: "
+			  "%.200s",
+			  s->w->id, s->addr, reply->str);
+	cmd_done(s, c, result);
+	if (done != NULL)
+		done(arg, result == SL_RLSTORE_OK ? reply : NULL, result);
+}
+
 static void
 store_on_reply(redisAsyncContext *ac, void *r, void *arg)
 {
@@ -628,6 +655,10 @@ store_on_reply(redisAsyncContext *ac, void *r, void *arg)
 	long long got;
 
 	sl_now_refresh();
+	if (c->generic) {
+		cmd_answered(c, reply);
+		return;
+	}
 	if (reply == NULL) {
 		/* the connection went (or was dropped) */
 		cmd_failed(s, c);
@@ -707,6 +738,46 @@ store_on_timer(evutil_socket_t fd, short what, void *arg)
 	/* commands a dropped connection failed were freed by hiredis's
 	 * callbacks; what is left (none) sets the next deadline */
 	store_schedule(s);
+}
+
+struct sl_rlstore_cmd *
+sl_rlstore_command(struct sl_worker *w, struct sl_conf *conf, int argc,
+		   const char **argv, const size_t *argvlen,
+		   sl_rlstore_done *done, void *arg)
+{
+	struct sl_rlstore *s;
+	struct rl_cmd *c;
+
+	if (!conf->rl_store.set || (s = store_get(w, conf)) == NULL ||
+	    store_connect(s) == -1)
+		return NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->s = s;
+	c->conf = sl_conf_ref(conf);
+	c->generic = 1;
+	c->done = done;
+	c->arg = arg;
+	c->sent_ms = sl_now_ms();
+	c->deadline_ms = c->sent_ms + s->timeout_ms;
+	if (redisAsyncCommandArgv(s->ac, store_on_reply, c, argc, argv,
+				  argvlen) != REDIS_OK) {
+		sl_conf_unref(c->conf);
+		free(c);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&s->cmds, c, link);
+	if (TAILQ_FIRST(&s->cmds) == c)
+		store_schedule(s);
+	return (struct sl_rlstore_cmd *)c;
+}
+
+void
+sl_rlstore_cancel(struct sl_rlstore_cmd *cmd)
+{
+	struct rl_cmd *c = (struct rl_cmd *)cmd;
+
+	c->done = NULL; /* its answer, when it comes, goes nowhere */
 }
 
 void

@@ -40,6 +40,29 @@ int sl_rlstore_lease(struct sl_worker *w, struct sl_conf *conf,
 		     struct sl_rlstate *st, struct sl_rl_lentry *e, uint64_t h,
 		     uint32_t want, uint32_t debt);
 
+/*
+ * Another module's command to conf's store (the Idempotency-Key store,
+ * exchange_idem.c): argc arguments (argv, argvlen: binary-safe), bounded
+ * by the store's timeout as a lease is. done(arg, reply, result) is
+ * called once: reply is the answer (valid during the call; an error
+ * answer counts as SL_RLSTORE_ERROR, with reply NULL), or NULL with
+ * SL_RLSTORE_ERROR or _TIMEOUT when none came. done may be called from
+ * inside hiredis: it must not ask the store for anything itself. Returns
+ * a handle, or NULL when the store cannot be asked now (no connection:
+ * it is being made, or waits for its next try).
+ */
+struct sl_rlstore_cmd;
+struct redisReply;
+typedef void sl_rlstore_done(void *arg, const struct redisReply *reply,
+			     int result);
+struct sl_rlstore_cmd *sl_rlstore_command(struct sl_worker *w,
+					  struct sl_conf *conf, int argc,
+					  const char **argv,
+					  const size_t *argvlen,
+					  sl_rlstore_done *done, void *arg);
+/* The command's asker goes away: done is never called. */
+void sl_rlstore_cancel(struct sl_rlstore_cmd *cmd);
+
 /* Closes w's connection (its pending leases fail). Worker thread, or the
  * main thread once the worker's loop ended. */
 void sl_rlstore_worker_free(struct sl_worker *w);

@@ -23,7 +23,9 @@
  * cut, sluice answered instead).
  */
 #include <event2/event.h>
+#include <hiredis/hiredis.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,7 @@
 #include "idem.h"
 #include "jwt.h"
 #include "log.h"
+#include "rlstore.h"
 #include "upstream.h"
 #include "util.h"
 #include "wloop.h"
@@ -64,9 +67,11 @@ enum ip_ans {
 enum ip_phase {
 	IP_BODY = 1, /* waiting for the request's whole body */
 	IP_BODY_READY,
-	IP_HELD,    /* reserved: the request went on */
-	IP_KEEPING, /* ... and its answer is being kept */
-	IP_DONE,    /* kept, or let go */
+	IP_STORE,      /* waiting for the fleet store's word on the key */
+	IP_STORE_DONE, /* it came (sres) */
+	IP_HELD,       /* reserved: the request went on */
+	IP_KEEPING,    /* ... and its answer is being kept */
+	IP_DONE,       /* kept, or let go */
 };
 
 /* A request's key, reserved, and its answer as it is kept. */
@@ -88,6 +93,17 @@ struct sl_txidem {
 	size_t hdr_max, nhdr_max;
 	uint64_t memory;
 	char request_id[SL_REQUEST_ID_MAX + 1];
+	/* the fleet store (Redis): the request's fingerprint and its
+	 * reservation's token (what the key holds while in flight), the
+	 * worker and generation that ask (borrowed: an orphan holds its
+	 * own reference), the command in flight, and its word */
+	uint8_t redis;
+	uint8_t fp[SL_IDEM_HASH];
+	unsigned char rtok[8];
+	struct sl_worker *w;
+	struct sl_conf *conf;
+	struct sl_rlstore_cmd *cmd;
+	int sres;	     /* enum sl_idem_look, or -1: the store failed */
 	uint8_t ans;	     /* enum ip_ans: the answer decided */
 	unsigned char *kept; /* ANS_REPLAY: the kept answer (owned) */
 	size_t klen;
@@ -272,11 +288,21 @@ ip_new(struct sl_seam *s)
 	return ip;
 }
 
+static void store_release(struct sl_txidem *ip, struct sl_counts *rc);
+static int look_verdict(struct sl_seam *s, struct sl_txidem *ip, int r);
+
 static void
 ip_free(struct sl_txn *t)
 {
 	struct sl_txidem *ip = t->idem;
 
+	if (ip->cmd != NULL) {
+		/* its word on the key will not be heard: a reservation it
+		 * may have made goes (the token says whose) */
+		sl_rlstore_cancel(ip->cmd);
+		ip->cmd = NULL;
+		store_release(ip, &t->route->state->counts[ip->w->id]);
+	}
 	event_del(&ip->ev);
 	free(ip->a);
 	free(ip->kept);
@@ -317,6 +343,206 @@ replay(struct sl_seam *s, const unsigned char *a, size_t alen)
 		t->error = NULL;
 }
 
+/* ---- the fleet store (Redis, through rlstore.c's connection) -----------
+ *
+ * A key is one Redis string under rate_limit_store.prefix, "idem:" and
+ * the id in hexadecimal: while in flight "F", the fingerprint and the
+ * reservation's token (8 random bytes), expiring at the lease's end;
+ * once done "D", the fingerprint and the answer sealed (idem.h),
+ * expiring at the ttl's end. Each step is one script, one round trip:
+ * the look (the key's value, or the reservation made), the keeping and
+ * the letting go (each only while the key holds this request's
+ * reservation).
+ */
+#define FLIGHT_LEN (1 + SL_IDEM_HASH + 8)
+
+static const char reserve_lua[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v then return v end\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "return 0\n";
+static const char commit_lua[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
+    "return 1\n";
+static const char release_lua[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    "return redis.call('DEL', KEYS[1])\n";
+
+/* The key's name in Redis into out (room for it). */
+static void
+store_key(const struct sl_txidem *ip, char *out, size_t room)
+{
+	static const char hex[] = "0123456789abcdef";
+	int n = snprintf(out, room, "%sidem:", ip->conf->rl_store.prefix);
+
+	for (size_t i = 0; i < SL_IDEM_HASH && (size_t)n + 2 < room; i++) {
+		out[n++] = hex[ip->id[i] >> 4];
+		out[n++] = hex[ip->id[i] & 15];
+	}
+	out[n] = '\0';
+}
+
+/* What the key holds while in flight, into out (FLIGHT_LEN bytes). */
+static void
+store_flight(const struct sl_txidem *ip, unsigned char *out)
+{
+	out[0] = 'F';
+	memcpy(out + 1, ip->fp, SL_IDEM_HASH);
+	memcpy(out + 1 + SL_IDEM_HASH, ip->rtok, 8);
+}
+
+/* The store's word on the key (from inside hiredis: the request goes on
+ * from its event). */
+static void
+store_on_look(void *arg, const struct redisReply *r, int result)
+{
+	struct sl_txidem *ip = arg;
+	const unsigned char *v;
+	long n;
+
+	(void)result;
+	ip->cmd = NULL;
+	ip->sres = -1;
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 0)
+		ip->sres = SL_IDEM_RESERVED;
+	else if (r != NULL && r->type == REDIS_REPLY_STRING && r->len > 0) {
+		v = (const unsigned char *)r->str;
+		if (v[0] == 'F' && r->len == FLIGHT_LEN)
+			ip->sres = SL_IDEM_CONFLICT;
+		else if (v[0] == 'D' &&
+			 r->len >= 1 + SL_IDEM_HASH + SL_IDEM_SEAL_OVERHEAD) {
+			if (memcmp(v + 1, ip->fp, SL_IDEM_HASH) != 0)
+				ip->sres = SL_IDEM_MISMATCH;
+			else if ((ip->kept = malloc(r->len)) != NULL &&
+				 (n = sl_idem_open(ip->conf->idem.key, ip->id,
+						   v + 1 + SL_IDEM_HASH,
+						   r->len - 1 - SL_IDEM_HASH,
+						   ip->kept)) >= 0) {
+				ip->klen = (size_t)n;
+				ip->sres = SL_IDEM_REPLAY;
+			} else
+				log_warnx("request_id=%s route=%s: "
+					  "idempotency: the kept answer does "
+					  "not open (another key_file?)",
+					  ip->request_id, ip->route);
+		}
+	}
+	ip->phase = IP_STORE_DONE;
+	event_active(&ip->ev, EV_TIMEOUT, 1);
+}
+
+/* Asks the store for the key. Returns as sl_exchange_idem. */
+static int
+store_reserve(struct sl_seam *s, struct sl_txidem *ip,
+	      void (*woken)(struct sl_txn *))
+{
+	char key[256], lease[24];
+	unsigned char flight[FLIGHT_LEN];
+	const char *argv[6];
+	size_t lens[6];
+
+	ip->redis = 1;
+	if (RAND_bytes(ip->rtok, sizeof(ip->rtok)) != 1)
+		return look_verdict(s, ip, -1);
+	store_key(ip, key, sizeof(key));
+	store_flight(ip, flight);
+	snprintf(
+	    lease, sizeof(lease), "%llu",
+	    (unsigned long long)(s->txn->route->timeout_ms + LEASE_MARGIN_MS));
+	argv[0] = "EVAL";
+	argv[1] = reserve_lua;
+	argv[2] = "1";
+	argv[3] = key;
+	argv[4] = (const char *)flight;
+	argv[5] = lease;
+	for (int i = 0; i < 6; i++)
+		lens[i] = i == 4 ? sizeof(flight) : strlen(argv[i]);
+	ip->woken = woken;
+	ip->cmd = sl_rlstore_command(s->w, s->gen->conf, 6, argv, lens,
+				     store_on_look, ip);
+	if (ip->cmd == NULL)
+		return look_verdict(s, ip, -1);
+	ip->phase = IP_STORE;
+	return 1;
+}
+
+/* A keeping's or a letting go's answer: counted (arg: the route's
+ * counts, kept alive by the command's reference on the generation). */
+static void
+store_on_after(void *arg, const struct redisReply *r, int result)
+{
+	struct sl_counts *rc = arg;
+
+	(void)result;
+	if (r == NULL || r->type != REDIS_REPLY_INTEGER)
+		SL_STAT_INC(rc->idem_store_err);
+}
+
+/* Keeps the answer (ip->a, alen bytes) in the store, sealed. Returns 0,
+ * or -1 (the store cannot be asked, or no memory). */
+static int
+store_commit(struct sl_txidem *ip, struct sl_counts *rc)
+{
+	char key[256], ttl[24];
+	unsigned char flight[FLIGHT_LEN], *v;
+	size_t vlen = 1 + SL_IDEM_HASH + ip->alen + SL_IDEM_SEAL_OVERHEAD;
+	const char *argv[7];
+	size_t lens[7];
+	struct sl_rlstore_cmd *c;
+
+	if ((v = malloc(vlen)) == NULL)
+		return -1;
+	v[0] = 'D';
+	memcpy(v + 1, ip->fp, SL_IDEM_HASH);
+	if (sl_idem_seal(ip->conf->idem.key, ip->id, ip->a, ip->alen,
+			 v + 1 + SL_IDEM_HASH) != 0) {
+		free(v);
+		return -1;
+	}
+	store_key(ip, key, sizeof(key));
+	store_flight(ip, flight);
+	snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)ip->ic->ttl_ms);
+	argv[0] = "EVAL";
+	argv[1] = commit_lua;
+	argv[2] = "1";
+	argv[3] = key;
+	argv[4] = (const char *)flight;
+	argv[5] = (const char *)v;
+	argv[6] = ttl;
+	for (int i = 0; i < 7; i++)
+		lens[i] = i == 4   ? sizeof(flight)
+			  : i == 5 ? vlen
+				   : strlen(argv[i]);
+	c = sl_rlstore_command(ip->w, ip->conf, 7, argv, lens, store_on_after,
+			       rc);
+	free(v);
+	return c != NULL ? 0 : -1;
+}
+
+/* Lets the reservation go in the store (if the key still holds it). */
+static void
+store_release(struct sl_txidem *ip, struct sl_counts *rc)
+{
+	char key[256];
+	unsigned char flight[FLIGHT_LEN];
+	const char *argv[5];
+	size_t lens[5];
+
+	store_key(ip, key, sizeof(key));
+	store_flight(ip, flight);
+	argv[0] = "EVAL";
+	argv[1] = release_lua;
+	argv[2] = "1";
+	argv[3] = key;
+	argv[4] = (const char *)flight;
+	for (int i = 0; i < 5; i++)
+		lens[i] = i == 4 ? sizeof(flight) : strlen(argv[i]);
+	if (sl_rlstore_command(ip->w, ip->conf, 5, argv, lens, store_on_after,
+			       rc) == NULL)
+		SL_STAT_INC(rc->idem_store_err);
+}
+
 /* The request is to get answer a (its state made for it when it has
  * none). Returns 2, or -1 when out of memory (answered). */
 static int
@@ -344,6 +570,10 @@ sl_exchange_idem(struct sl_seam *s, const struct sl_h1_request *req,
 	uint8_t fp[SL_IDEM_HASH];
 	int n, whole = 1, r;
 
+	if (ip != NULL && ip->phase == IP_STORE)
+		return 1; /* woken for another reason: still waiting */
+	if (ip != NULL && ip->phase == IP_STORE_DONE)
+		return look_verdict(s, ip, ip->sres);
 	if (ip != NULL && ip->phase >= IP_HELD)
 		return ip->ans != ANS_NONE ? 2 : 0; /* decided already */
 	if (!(ic->methods & (1u << req->method_id)))
@@ -410,20 +640,35 @@ sl_exchange_idem(struct sl_seam *s, const struct sl_h1_request *req,
 			return -1;
 		}
 	}
+	memcpy(ip->fp, fp, SL_IDEM_HASH);
+	ip->lease_end_ms = now_ms() + t->route->timeout_ms + LEASE_MARGIN_MS;
+	ip->ic = ic;
+	ip->route = t->route->name;
+	ip->hdr_max = s->lconf->limits.max_header_bytes;
+	ip->nhdr_max = s->lconf->limits.max_headers;
+	ip->memory = s->gen->conf->idem.memory;
+	ip->w = s->w;
+	ip->conf = s->gen->conf;
+	memcpy(ip->request_id, t->request_id, sizeof(ip->request_id));
+	if (ic->store == SL_IDEM_STORE_REDIS)
+		return store_reserve(s, ip, woken);
 	r = sl_idem_local_reserve(
 	    ip->id, fp, now_ms(), t->route->timeout_ms + LEASE_MARGIN_MS,
 	    s->gen->conf->idem.memory, &ip->token, &ip->kept, &ip->klen);
+	return look_verdict(s, ip, r);
+}
+
+/* What the store said of the key (enum sl_idem_look; -1: it failed), as
+ * sl_exchange_idem returns. */
+static int
+look_verdict(struct sl_seam *s, struct sl_txidem *ip, int r)
+{
+	struct sl_txn *t = s->txn;
+	const struct sl_conf_idem_route *ic = t->route->idem;
+
 	switch (r) {
 	case SL_IDEM_RESERVED:
 		ip->phase = IP_HELD;
-		ip->lease_end_ms =
-		    now_ms() + t->route->timeout_ms + LEASE_MARGIN_MS;
-		ip->ic = ic;
-		ip->route = t->route->name;
-		ip->hdr_max = s->lconf->limits.max_header_bytes;
-		ip->nhdr_max = s->lconf->limits.max_headers;
-		ip->memory = s->gen->conf->idem.memory;
-		memcpy(ip->request_id, t->request_id, sizeof(ip->request_id));
 		count(s, SL_IDEM_O_RESERVED);
 		return 0;
 	case SL_IDEM_CONFLICT:
@@ -434,12 +679,18 @@ sl_exchange_idem(struct sl_seam *s, const struct sl_h1_request *req,
 		return decide(s, ANS_REPLAY);
 	default:
 		log_warnx("conn=%llu request_id=%s route=%s: idempotency: "
-			  "the store is full (idempotency.memory)%s",
+			  "%s%s",
 			  (unsigned long long)s->id, t->request_id,
 			  t->route->name,
+			  r == SL_IDEM_FULL
+			      ? "the store is full (idempotency.memory)"
+			      : "the store (rate_limit_store) did not answer",
 			  ic->fail == SL_IDEM_FAIL_OPEN
 			      ? "; fail: open, sent on unkept"
 			      : "");
+		if (r != SL_IDEM_FULL)
+			SL_STAT_INC(
+			    t->route->state->counts[s->w->id].idem_store_err);
 		if (ic->fail == SL_IDEM_FAIL_OPEN) {
 			ip_free(t);
 			count(s, SL_IDEM_O_UNPROTECTED);
@@ -648,8 +899,9 @@ ip_keep(struct sl_txidem *ip, struct sl_counts *rc, const char *p, size_t n,
 	}
 	sl_idem_resp_head(ip->a, ip->status, ip->flen,
 			  (uint32_t)(ip->alen - SL_IDEM_RESP_HEAD - ip->flen));
-	r = sl_idem_local_commit(ip->id, ip->token, ip->a, ip->alen, now_ms(),
-				 ic->ttl_ms, ip->memory);
+	r = ip->redis ? (store_commit(ip, rc) == 0 ? 0 : -3)
+		      : sl_idem_local_commit(ip->id, ip->token, ip->a, ip->alen,
+					     now_ms(), ic->ttl_ms, ip->memory);
 	free(ip->a);
 	ip->a = NULL;
 	ip->alen = ip->acap = 0;
@@ -657,6 +909,15 @@ ip_keep(struct sl_txidem *ip, struct sl_counts *rc, const char *p, size_t n,
 	if (r == 0) {
 		SL_STAT_INC(rc->idem_stored);
 		return 1;
+	}
+	if (r == -3) {
+		/* the key stays in flight in the store until its lease */
+		SL_STAT_INC(rc->idem_store_err);
+		log_warnx("request_id=%s route=%s: idempotency: the answer is "
+			  "not kept: the store (rate_limit_store) cannot be "
+			  "asked; the key is let go at its lease's end",
+			  ip->request_id, ip->route);
+		return -1;
 	}
 	SL_STAT_INC(rc->idem_rel[SL_IDEM_R_MEMORY]);
 	log_warnx("request_id=%s route=%s: idempotency: the answer is not "
@@ -694,7 +955,10 @@ ip_release(struct sl_txidem *ip, struct sl_counts *rc, const char *cut)
 	enum sl_idem_rel why =
 	    ip->rel != 0 ? (enum sl_idem_rel)(ip->rel - 1) : SL_IDEM_R_FAILED;
 
-	sl_idem_local_release(ip->id, ip->token);
+	if (ip->redis)
+		store_release(ip, rc);
+	else
+		sl_idem_local_release(ip->id, ip->token);
 	ip->phase = IP_DONE;
 	SL_STAT_INC(rc->idem_rel[why]);
 	if (why == SL_IDEM_R_TOO_LARGE)
