@@ -263,6 +263,10 @@ def full_config():
     aport = free_port()
     access = os.path.join(d, 'access "log" \u00e9.txt')
     # /config names the password file, never the password (REDIS_PW)
+    keyfile = os.path.join(d, "idempotency.key")
+    fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, b"ab" * 32 + b"\n")
+    os.close(fd)
     pwfile = os.path.join(d, "redis-password")
     fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -302,7 +306,7 @@ def full_config():
         "waf": {"threads": 2, "queue": 64,
                 "log": os.path.join(d, "waf.log")},
         "compress": {"memory": "64MiB"},
-        "idempotency": {"memory": "32MiB"},
+        "idempotency": {"memory": "32MiB", "key_file": keyfile},
         "listeners": [
             {"name": "plain", "address": "127.0.0.1:%d" % free_port(),
              "limits": {"header_timeout": "11s", "body_timeout": "31s",
@@ -390,7 +394,7 @@ def full_config():
                                "min_length": "1KiB",
                                "types": ["application/json", "text/*"],
                                "credentials": "compress"},
-                  "idempotency": {"store": "local",
+                  "idempotency": {"store": "redis",
                                   "methods": ["POST", "PUT"],
                                   "required": True, "ttl": "2h",
                                   "caller": "header",
@@ -582,6 +586,8 @@ def config_shows_every_key_of_the_file():
     for k in keyfiles:
         check(k not in body, "the key file %s is named in /config" % k)
     check(REDIS_PW not in body, "the Redis password is in /config")
+    check("ab" * 32 not in body and "abababab" not in body,
+          "the idempotency key is in /config")
     eq(shown["rate_limit_store"]["password_set"], True, "password_set")
     # strings whole and exact (the JSON parser undid the escapes)
     eq(shown["listeners"][0]["routes"][0]["match"]["headers"]["x-canary"],
@@ -730,7 +736,8 @@ def config_fills_in_every_default():
     eq(r["compress"], None, "no compress by default")
     eq(shown["compress"], {"memory": 256 << 20}, "compress defaults")
     eq(r["idempotency"], None, "no idempotency by default")
-    eq(shown["idempotency"], {"memory": 64 << 20}, "idempotency defaults")
+    eq(shown["idempotency"], {"memory": 64 << 20, "key_file": None},
+       "idempotency defaults")
     eq(c["endpoints"][0]["weight"], 1, "endpoint weight")
     eq(d["hash_key"], "client_ip", "hash_key default")
     eq(d["health_check"], {"path": "/", "interval_ms": 5000,
