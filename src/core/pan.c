@@ -144,23 +144,66 @@ sep_at(const char *s, size_t n, size_t p)
 	return 0;
 }
 
+/* A character of a digest's run: hexadecimal, or '*' (what a digit this
+ * call masked already has become: the run is judged as it was). */
+static int
+digest_char(char c)
+{
+	return (c >= '0' && c <= '9') ||
+	       ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') || c == '*';
+}
+
+/* Whether the len characters at s[p] are plain digits inside a digest: a
+ * run of at least SL_PAN_DIGEST_MIN digest characters holding all of them
+ * (pan.h). */
+static int
+in_digest(const char *s, size_t n, size_t p, size_t len)
+{
+	size_t a = p, b = p;
+
+	while (a > 0 && digest_char(s[a - 1]))
+		a--;
+	while (b < n && digest_char(s[b]))
+		b++;
+	return b - a >= SL_PAN_DIGEST_MIN && b >= p + len;
+}
+
+/*
+ * The group of the run being read that began at s[start] ended at s[end]:
+ * checked as the end of a card number, unless its digits are a digest's.
+ * Those belong to no card number: the digits before them are a run that
+ * ended, and the run starts again after them ("sha256 9051167536a4..." is
+ * "256", then a digest, not 13 digits that pass Luhn).
+ */
+static void
+group_done(struct pan_scan *sc, const char *s, size_t n, size_t start,
+	   size_t end)
+{
+	if (in_digest(s, n, start, end - start))
+		sc->nd = 0;
+	else
+		group_end(sc);
+}
+
 /*
  * Reads the run that starts with the digit at p: digits joined by single
  * separators. Without sc it only counts them; with sc it records them and
- * checks each group as it ends. Returns where the run ends; *after_sep
- * says whether it ended with a separator.
+ * checks each group as it ends (group_done), the last one too. Returns
+ * where the run ends; *after_sep says whether it ended with a separator.
  */
 static size_t
 run_read(struct pan_scan *sc, const char *s, size_t n, size_t p, size_t *ndig,
 	 int *after_sep)
 {
-	size_t len;
+	size_t len, start = p;
 	unsigned char val;
 
 	*ndig = 0;
 	*after_sep = 0;
 	for (;;) {
 		if (p < n && (len = digit_at(s, n, p, &val)) != 0) {
+			if (*after_sep)
+				start = p;
 			if (sc != NULL) {
 				struct pan_digit *d =
 				    &sc->ring[sc->nd % PAN_MAX];
@@ -177,11 +220,14 @@ run_read(struct pan_scan *sc, const char *s, size_t n, size_t p, size_t *ndig,
 		} else if (p < n && !*after_sep &&
 			   (len = sep_at(s, n, p)) != 0) {
 			if (sc != NULL)
-				group_end(sc);
+				group_done(sc, s, n, start, p);
 			*after_sep = 1;
 			p += len;
-		} else
+		} else {
+			if (sc != NULL && !*after_sep)
+				group_done(sc, s, n, start, p);
 			return p;
+		}
 	}
 }
 
@@ -233,30 +279,6 @@ static const unsigned char digit_start[256] = {
     ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
 };
 
-/* A character of a digest's run: hexadecimal, or '*' (what a digit this
- * call masked already has become: the run is judged as it was). */
-static int
-digest_char(char c)
-{
-	return (c >= '0' && c <= '9') ||
-	       ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') || c == '*';
-}
-
-/* Whether the run at s[p] of ndig digits is one group of plain digits
- * inside a digest: a run of at least SL_PAN_DIGEST_MIN digest characters
- * holding all of them (pan.h). */
-static int
-in_digest(const char *s, size_t n, size_t p, size_t ndig)
-{
-	size_t a = p, b = p;
-
-	while (a > 0 && digest_char(s[a - 1]))
-		a--;
-	while (b < n && digest_char(s[b]))
-		b++;
-	return b - a >= SL_PAN_DIGEST_MIN && b >= p + ndig;
-}
-
 size_t
 sl_pan_mask(char *s, size_t n, int cut)
 {
@@ -300,12 +322,12 @@ sl_pan_mask(char *s, size_t n, int cut)
 		/* the text ends inside the run, or inside an escape that may
 		 * go on with it */
 		open = end >= n || (s[end] == '%' && end + 3 > n);
+		/* a run that is one group in a digest needs no second look:
+		 * group_done would leave it as it is */
 		if ((ndig >= PAN_MIN || (cut && open)) &&
 		    !in_digest(s, n, p, ndig)) {
 			sc.nd = 0;
 			run_read(&sc, s, n, p, &ndig, &after_sep);
-			if (!after_sep)
-				group_end(&sc);
 			if (cut && open)
 				cut_end(&sc);
 		}

@@ -22,12 +22,14 @@
  * percent-encoded one "%2A", the encoding of '*'), so the length does not
  * change and the separators stay where they were.
  *
- * A run that is one group of plain digits inside a run of at least
- * SL_PAN_DIGEST_MIN characters that are hexadecimal (0-9, a-f, A-F) or
- * '*' (so that a digit masked already still counts) is a digest (a
- * configuration's SHA-256 in a log line), not a card number, and is left
- * as it is: about one SHA-256 digest in 230 holds a run of 13 to 19
- * decimal digits that passes Luhn, and was logged masked.
+ * A group of plain digits inside a run of at least SL_PAN_DIGEST_MIN
+ * characters that are hexadecimal (0-9, a-f, A-F) or '*' (so that a digit
+ * masked already still counts) is part of a digest (a configuration's
+ * SHA-256 in a log line), not of a card number, and is left as it is; the
+ * groups before it and after it are runs of their own. About one SHA-256
+ * digest in 230 holds a run of 13 to 19 decimal digits that passes Luhn,
+ * and was logged masked; one in about 930 begins with digits that, after
+ * the "256 " of its label, did.
  *
  * cut says that s is the start of a longer text that was cut at n: the
  * digits of a run that reaches the end could be the start of a card

@@ -6,8 +6,9 @@
  * digit groups, every stretch of whole groups of 13 to 19 digits with a
  * valid Luhn digit masked but for its first six and last four digits, and
  * for a cut text, every digit past the sixth of a stretch that reaches the
- * cut. Then the log's own users of it (sl_log_target under each
- * log.query) must keep their output inside the buffer.
+ * cut, the groups inside a digest splitting runs (pan.h). Then the log's
+ * own users of it (sl_log_target under each log.query) must keep their
+ * output inside the buffer.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -87,16 +88,17 @@ ref_run(char *want, const struct ref_digit *d, size_t m, int open)
 	}
 }
 
-/* pan.h's digest: the run d[0..m) is one group of plain digits inside
- * at least SL_PAN_DIGEST_MIN hexadecimal characters or '*', judged on the
- * text as it came. */
+/* pan.h's digest: the group d[0..g) is plain digits inside at least
+ * SL_PAN_DIGEST_MIN hexadecimal characters or '*', judged on the text as
+ * it came. */
 static int
-ref_digest(const char *s, size_t n, const struct ref_digit *d, size_t m)
+ref_digest(const char *s, size_t n, const struct ref_digit *d, size_t g)
 {
 	size_t a, b;
 
-	if (m == 0)
-		return 0;
+	for (size_t k = 0; k < g; k++)
+		if (d[k].pct)
+			return 0;
 	a = b = d[0].off;
 	while (a > 0 && strchr("0123456789abcdefABCDEF*", s[a - 1]) != NULL &&
 	       s[a - 1] != '\0')
@@ -104,7 +106,28 @@ ref_digest(const char *s, size_t n, const struct ref_digit *d, size_t m)
 	while (b < n && strchr("0123456789abcdefABCDEF*", s[b]) != NULL &&
 	       s[b] != '\0')
 		b++;
-	return b - a >= SL_PAN_DIGEST_MIN && b >= d[0].off + m;
+	return b - a >= SL_PAN_DIGEST_MIN && b >= d[g - 1].off + 1;
+}
+
+/* The run d[0..m), open at the cut or not: a group in a digest is part
+ * of no card number, so it splits the run in two, each checked alone. */
+static void
+ref_runs(const char *s, size_t n, char *want, const struct ref_digit *d,
+	 size_t m, int open)
+{
+	size_t start = 0, i = 0;
+
+	while (i < m) {
+		size_t j = i + 1;
+		while (j < m && !d[j].first)
+			j++;
+		if (ref_digest(s, n, d + i, j - i)) {
+			ref_run(want, d + start, i - start, 0);
+			start = j;
+		}
+		i = j;
+	}
+	ref_run(want, d + start, m - start, open);
 }
 
 /* The reference: want starts as a copy of s[0..n). */
@@ -130,15 +153,13 @@ ref_mask(const char *s, size_t n, int cut, char *want)
 		} else if (s[p] == '%' && p + 3 > n) {
 			break; /* the run is open at the cut */
 		} else {
-			if (!ref_digest(s, n, d, m))
-				ref_run(want, d, m, 0);
+			ref_runs(s, n, want, d, m, 0);
 			m = 0;
 			after_sep = 0;
 			p++;
 		}
 	}
-	if (!ref_digest(s, n, d, m))
-		ref_run(want, d, m, cut);
+	ref_runs(s, n, want, d, m, cut);
 }
 
 static void
