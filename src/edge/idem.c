@@ -243,7 +243,8 @@ drop(struct ient *e)
 }
 
 /* Twice the buckets when the entries outnumber them (a failure to grow
- * leaves longer chains, nothing worse). */
+ * leaves longer chains, nothing worse, once there are buckets: the
+ * caller checks st.nb). */
 static void
 grow(void)
 {
@@ -319,7 +320,7 @@ sl_idem_local_reserve(const uint8_t id[SL_IDEM_HASH],
 			r = SL_IDEM_CONFLICT;
 		else if (memcmp(e->fp, fp, SL_IDEM_HASH) != 0)
 			r = SL_IDEM_MISMATCH;
-		else if ((*answer = malloc(e->alen)) == NULL)
+		else if ((*answer = malloc(e->alen > 0 ? e->alen : 1)) == NULL)
 			r = SL_IDEM_FULL;
 		else {
 			memcpy(*answer, e->answer, e->alen);
@@ -329,10 +330,14 @@ sl_idem_local_reserve(const uint8_t id[SL_IDEM_HASH],
 		goto out;
 	}
 	r = SL_IDEM_FULL;
-	if (room(cost(0), memory, now_ms, NULL) == -1 ||
-	    (e = calloc(1, sizeof(*e))) == NULL)
+	if (room(cost(0), memory, now_ms, NULL) == -1)
 		goto out;
+	/* the buckets before the entry: without any (the first key, or
+	 * the first after sl_idem_local_free, and calloc failed) there is
+	 * nowhere to put it */
 	grow();
+	if (st.nb == 0 || (e = calloc(1, sizeof(*e))) == NULL)
+		goto out;
 	memcpy(e->id, id, SL_IDEM_HASH);
 	memcpy(e->fp, fp, SL_IDEM_HASH);
 	e->state = E_FLIGHT;

@@ -6,9 +6,10 @@
  * may come from another process's store), and the local store: reserve,
  * conflict, commit, replay, mismatch, release, the lease's and the ttl's
  * ends, the memory bound (done entries pushed out, in-flight ones never),
- * the counters, the table growing, threads racing for one key. idem.c
- * is included, so that its allocations can be made to fail (t_malloc,
- * t_calloc) and the table's size read.
+ * the counters, the table growing, threads racing for one key, and a
+ * failed allocation at each step. idem.c is included, so that its
+ * allocations can be made to fail (t_malloc, t_calloc) and the table's
+ * size read.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -25,10 +26,12 @@
 /* The allocations of idem.c: the nth from now fails (0: none does). */
 static int fail_malloc, fail_calloc;
 
+/* malloc(0) returns NULL here, as C lets it (C11 7.22.3), so that idem.c
+ * is seen not to count on glibc's non-NULL pointer. */
 static void *
 t_malloc(size_t n)
 {
-	if (fail_malloc > 0 && --fail_malloc == 0)
+	if (n == 0 || (fail_malloc > 0 && --fail_malloc == 0))
 		return NULL;
 	return malloc(n);
 }
@@ -1006,6 +1009,9 @@ test_stats(void **state)
 				 0);
 	}
 	assert_int_equal(bytes(), b0 + 8 * ecost + 10 * (0 + 1 + 2 + 3));
+	/* a commit of nothing is kept as nothing */
+	mk(id, 0, 0);
+	assert_int_equal(look(id, FP, NOW, BIG, NULL, NULL, 0), SL_IDEM_REPLAY);
 	/* releases of what is in flight give their bytes back */
 	for (uint32_t i = 4; i < 8; i++) {
 		mk(id, i, 0);
@@ -1159,6 +1165,69 @@ test_threads(void **state)
 	assert_int_equal(entries(), NKEYS);
 }
 
+/* A failed allocation at each step: refused, nothing held, nothing
+ * broken. */
+static void
+test_alloc_fails(void **state)
+{
+	uint8_t id[SL_IDEM_HASH];
+	uint64_t tok;
+
+	(void)state;
+	/* the first reservation makes the entry and the table: either one
+	 * failing is FULL, with nothing held */
+	for (int k = 1; k <= 2; k++) {
+		sl_idem_local_free();
+		mk(id, 1, 0);
+		fail_calloc = k;
+		assert_int_equal(look(id, FP, NOW, BIG, NULL, NULL, 0),
+				 SL_IDEM_FULL);
+		assert_int_equal(fail_calloc, 0);
+		assert_int_equal(entries(), 0);
+		assert_null(st.oldest);
+		/* and the next one works */
+		assert_int_equal(look(id, FP, NOW, BIG, &tok, NULL, 0),
+				 SL_IDEM_RESERVED);
+		assert_int_equal(entries(), 1);
+	}
+	/* the copy of an answer to keep: -2, the key let go */
+	fail_malloc = 1;
+	assert_int_equal(
+	    sl_idem_local_commit(id, tok, ANS, sizeof(ANS), NOW, TTL, BIG), -2);
+	assert_int_equal(fail_malloc, 0);
+	assert_int_equal(entries(), 0);
+	assert_int_equal(look(id, FP, NOW, BIG, &tok, NULL, 0),
+			 SL_IDEM_RESERVED);
+	assert_int_equal(
+	    sl_idem_local_commit(id, tok, ANS, sizeof(ANS), NOW, TTL, BIG), 0);
+	/* the copy of a kept answer to replay: FULL, the answer kept */
+	fail_malloc = 1;
+	assert_int_equal(look(id, FP, NOW, BIG, NULL, NULL, 0), SL_IDEM_FULL);
+	assert_int_equal(fail_malloc, 0);
+	assert_int_equal(look(id, FP, NOW, BIG, NULL, ANS, sizeof(ANS)),
+			 SL_IDEM_REPLAY);
+	/* the table cannot grow past 1024 entries: longer chains, every
+	 * key found */
+	for (uint32_t i = 10; i < 1034; i++) {
+		mk(id, i, 0);
+		if (i == 10 + 1023)
+			fail_calloc = 1; /* the table's, before the entry's */
+		assert_int_equal(look(id, FP, NOW, BIG, NULL, NULL, 0),
+				 SL_IDEM_RESERVED);
+	}
+	assert_int_equal(st.nb, 1024);
+	for (uint32_t i = 10; i < 1034; i++) {
+		mk(id, i, 0);
+		assert_int_equal(look(id, FP, NOW, BIG, NULL, NULL, 0),
+				 SL_IDEM_CONFLICT);
+	}
+	/* the next one grows it */
+	mk(id, 5000, 0);
+	assert_int_equal(look(id, FP, NOW, BIG, NULL, NULL, 0),
+			 SL_IDEM_RESERVED);
+	assert_int_equal(st.nb, 2048);
+}
+
 int
 main(void)
 {
@@ -1186,6 +1255,7 @@ main(void)
 	    T(test_grow),
 	    T(test_one_bucket),
 	    T(test_threads),
+	    T(test_alloc_fails),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
