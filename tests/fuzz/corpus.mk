@@ -24,6 +24,7 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/health_h2 \
 	tests/fuzz/corpus/hpack \
 	tests/fuzz/corpus/hpack_enc \
+	tests/fuzz/corpus/idem \
 	tests/fuzz/corpus/json \
 	tests/fuzz/corpus/jwt \
 	tests/fuzz/corpus/keepalive \

@@ -70,7 +70,7 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_hpack $(OUT)/fuzz_hpack_enc $(OUT)/fuzz_h2frame \
 	$(OUT)/fuzz_h2conn $(OUT)/fuzz_h2diff $(OUT)/fuzz_json $(OUT)/fuzz_jwt \
 	$(OUT)/fuzz_authzpb $(OUT)/fuzz_trace $(OUT)/fuzz_waf \
-	$(OUT)/fuzz_accenc
+	$(OUT)/fuzz_accenc $(OUT)/fuzz_idem
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -189,6 +189,14 @@ $(OUT)/fuzz_accenc: $(top_srcdir)/tests/fuzz/fuzz_accenc.c $(ACCENC_SRCS) \
 		$(top_srcdir)/src/http/coding.h $(top_srcdir)/tests/fuzz/fuzz.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(ACCENC_SRCS)
+
+# the Idempotency-Key field and a kept answer's bytes (fuzz_idem.c): pure
+# (idem.c's local store needs only pthreads)
+IDEM_SRCS = $(top_srcdir)/src/edge/idem.c
+$(OUT)/fuzz_idem: $(top_srcdir)/tests/fuzz/fuzz_idem.c $(IDEM_SRCS) \
+		$(top_srcdir)/src/edge/idem.h $(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(IDEM_SRCS) -lpthread
 
 # the card number masker and its users in log.c
 PAN_SRCS = $(top_srcdir)/src/core/pan.c $(top_srcdir)/src/core/log.c
