@@ -270,6 +270,13 @@ grow(void)
 	st.nb = nb;
 }
 
+/* Whether e may go to make room: done, or its time past; never keep. */
+static int
+evictable(const struct ient *e, uint64_t now_ms, const struct ient *keep)
+{
+	return e != keep && (e->state == E_DONE || e->expires_ms <= now_ms);
+}
+
 /* Room for need more bytes within memory: expired entries, then the
  * oldest done ones, go (a few looked at, never one in flight whose lease
  * runs). Returns 0, or -1 when there is none. */
@@ -283,8 +290,7 @@ room(size_t need, uint64_t memory, uint64_t now_ms, const struct ient *keep)
 		if (e == NULL || walked++ >= EVICT_WALK)
 			return -1;
 		next = e->newer;
-		if (e != keep &&
-		    (e->state == E_DONE || e->expires_ms <= now_ms)) {
+		if (evictable(e, now_ms, keep)) {
 			if (e->expires_ms > now_ms)
 				atomic_fetch_add(&st.evicted, 1);
 			drop(e);
@@ -292,6 +298,25 @@ room(size_t need, uint64_t memory, uint64_t now_ms, const struct ient *keep)
 		e = next;
 	}
 	return 0;
+}
+
+/* Whether room() would find need bytes, nothing dropped: an answer that
+ * cannot be kept pushes no kept answer out for nothing. */
+static int
+room_possible(size_t need, uint64_t memory, uint64_t now_ms,
+	      const struct ient *keep)
+{
+	const struct ient *e = st.oldest;
+	uint64_t have = atomic_load(&st.bytes);
+	int walked = 0;
+
+	for (; have + need > memory; e = e->newer) {
+		if (e == NULL || walked++ >= EVICT_WALK)
+			return 0;
+		if (evictable(e, now_ms, keep))
+			have -= cost(e->alen);
+	}
+	return 1;
 }
 
 int
@@ -366,7 +391,8 @@ sl_idem_local_commit(const uint8_t id[SL_IDEM_HASH], uint64_t token,
 	pthread_mutex_lock(&st.lock);
 	if ((e = find(id)) == NULL || e->state != E_FLIGHT || e->token != token)
 		goto out;
-	if (room(alen, memory, now_ms, e) == -1 ||
+	if (!room_possible(alen, memory, now_ms, e) ||
+	    room(alen, memory, now_ms, e) == -1 ||
 	    (copy = malloc(alen > 0 ? alen : 1)) == NULL) {
 		drop(e);
 		r = -2;

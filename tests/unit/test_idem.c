@@ -532,18 +532,18 @@ look(const uint8_t *id, const uint8_t *fp, uint64_t now, uint64_t memory,
 static uint64_t
 entries(void)
 {
-	uint64_t e, b;
+	uint64_t e, b, ev;
 
-	sl_idem_local_stats(&e, &b);
+	sl_idem_local_stats(&e, &b, &ev);
 	return e;
 }
 
 static uint64_t
 bytes(void)
 {
-	uint64_t e, b;
+	uint64_t e, b, ev;
 
-	sl_idem_local_stats(&e, &b);
+	sl_idem_local_stats(&e, &b, &ev);
 	return b;
 }
 
@@ -981,6 +981,55 @@ test_commit_no_room(void **state)
 			 SL_IDEM_RESERVED);
 }
 
+/* An answer that will not be kept pushes no other out: the kept answers
+ * stay when the room the entries that may go would make is not enough. */
+static void
+test_commit_no_room_evicts_nothing(void **state)
+{
+	uint8_t id[SL_IDEM_HASH], big[SL_IDEM_HASH];
+	unsigned char a[A], *b;
+	uint64_t buckets, ecost, mem, tok, btok;
+	size_t most;
+
+	(void)state;
+	measure(&buckets, &ecost);
+	mem = buckets + 4 * (ecost + A) + ecost;
+	most = 4 * (ecost + A); /* what the done ones would give back */
+	b = calloc(1, most + 1);
+	assert_non_null(b);
+	memset(a, 'a', A);
+	for (uint32_t i = 0; i < 4; i++) {
+		mk(id, i, 0);
+		assert_int_equal(look(id, FP, NOW, mem, &tok, NULL, 0),
+				 SL_IDEM_RESERVED);
+		assert_int_equal(
+		    sl_idem_local_commit(id, tok, a, A, NOW, TTL, mem), 0);
+	}
+	mk(big, 99, 0);
+	assert_int_equal(look(big, FP, NOW, mem, &btok, NULL, 0),
+			 SL_IDEM_RESERVED);
+	assert_int_equal(bytes(), mem);
+	/* a byte more than all of them: -2, and every one is kept */
+	assert_int_equal(
+	    sl_idem_local_commit(big, btok, b, most + 1, NOW, TTL, mem), -2);
+	assert_int_equal(entries(), 4);
+	for (uint32_t i = 0; i < 4; i++) {
+		mk(id, i, 0);
+		assert_int_equal(look(id, FP, NOW, mem, NULL, a, A),
+				 SL_IDEM_REPLAY);
+	}
+	/* exactly all of them: they go, and it is kept */
+	assert_int_equal(look(big, FP, NOW, mem, &btok, NULL, 0),
+			 SL_IDEM_RESERVED);
+	assert_int_equal(
+	    sl_idem_local_commit(big, btok, b, most, NOW, TTL, mem), 0);
+	assert_int_equal(entries(), 1);
+	assert_int_equal(bytes(), mem);
+	assert_int_equal(look(big, FP, NOW, mem, NULL, b, most),
+			 SL_IDEM_REPLAY);
+	free(b);
+}
+
 static void
 test_stats(void **state)
 {
@@ -1251,6 +1300,7 @@ main(void)
 	    T(test_memory_inflight_full),
 	    T(test_memory_inflight_kept_over_done),
 	    T(test_commit_no_room),
+	    T(test_commit_no_room_evicts_nothing),
 	    T(test_stats),
 	    T(test_grow),
 	    T(test_one_bucket),
