@@ -749,6 +749,46 @@ test_lease_expiry(void **state)
 	    SL_IDEM_REPLAY);
 }
 
+/* An entry whose time is past, behind older ones whose time is not (the
+ * age list is by arrival, not by end): it goes when its key is looked
+ * up. */
+static void
+test_expired_behind_live(void **state)
+{
+	uint8_t old1[SL_IDEM_HASH], old2[SL_IDEM_HASH], id[SL_IDEM_HASH];
+	unsigned char *a;
+	size_t al;
+	uint64_t t, tok, tok2;
+
+	(void)state;
+	mk(old1, 50, 0);
+	mk(old2, 51, 0);
+	mk(id, 52, 0);
+	assert_int_equal(
+	    sl_idem_local_reserve(old1, FP, NOW, 10 * LEASE, BIG, &t, &a, &al),
+	    SL_IDEM_RESERVED);
+	assert_int_equal(
+	    sl_idem_local_reserve(old2, FP, NOW, 10 * LEASE, BIG, &t, &a, &al),
+	    SL_IDEM_RESERVED);
+	assert_int_equal(look(id, FP, NOW, BIG, &tok, NULL, 0),
+			 SL_IDEM_RESERVED);
+	assert_int_equal(look(id, FP, NOW + LEASE, BIG, &tok2, NULL, 0),
+			 SL_IDEM_RESERVED);
+	assert_int_not_equal(tok2, tok);
+	assert_int_equal(entries(), 3);
+	/* a done one the same way */
+	assert_int_equal(sl_idem_local_commit(id, tok2, ANS, sizeof(ANS),
+					      NOW + LEASE, 10, BIG),
+			 0);
+	assert_int_equal(look(id, FP2, NOW + LEASE + 9, BIG, NULL, NULL, 0),
+			 SL_IDEM_MISMATCH);
+	assert_int_equal(look(id, FP2, NOW + LEASE + 10, BIG, NULL, NULL, 0),
+			 SL_IDEM_RESERVED);
+	assert_int_equal(entries(), 3);
+	assert_int_equal(look(old1, FP, NOW + LEASE + 10, BIG, NULL, NULL, 0),
+			 SL_IDEM_CONFLICT);
+}
+
 static void
 test_ttl_expiry(void **state)
 {
@@ -1295,6 +1335,7 @@ main(void)
 	    T(test_replay_copy_is_own),
 	    T(test_release),
 	    T(test_lease_expiry),
+	    T(test_expired_behind_live),
 	    T(test_ttl_expiry),
 	    T(test_memory_done_evicted),
 	    T(test_memory_inflight_full),
