@@ -919,6 +919,59 @@ def the_caller_scopes_the_key():
 # 6. Time, methods, protocols, reloads, sealing
 
 
+_cert_pki = []
+
+
+def cert_pki():
+    if not sltest.have_openssl():
+        raise Skip("openssl command not installed")
+    if not _cert_pki:
+        pk = sltest.Pki()
+        pk.ca("ca", "/O=Sluice Test/CN=idempotency server CA")
+        pk.leaf("srv", "/CN=test.local", "ca", ["test.local"],
+                ips=["127.0.0.1"])
+        pk.ca("cca", "/O=Sluice Test/CN=idempotency client CA")
+        pk.leaf("alice", "/O=Example/CN=alice", "cca")
+        pk.leaf("bob", "/O=Example/CN=bob", "cca")
+        _cert_pki.append(pk)
+    return _cert_pki[0]
+
+
+@test
+def a_client_certificate_owns_its_keys_without_client_subject_header():
+    """On a listener that verifies client certificates (and names no
+    client_subject_header), caller: auto and caller: certificate scope a
+    key by the certificate's subject: bob, sending alice's key, gets a
+    payment of his own, never alice's answer (the subject was not read
+    before, and every caller was one)."""
+    pk = cert_pki()
+    for caller in ("auto", "certificate"):
+        cfg, port, aport, _, bank = gateway_config(idem={"caller": caller})
+        cfg["listeners"][0]["tls"] = {
+            "certificates": [{"cert": pk["srv"].cert, "key": pk["srv"].key}],
+            "client_ca": pk["cca"].cert, "client_verify": "optional"}
+        sltest._tls_ports.discard(port)
+        gw = Gw(bank, start_sluice(cfg), port, aport, None)
+
+        def as_(who):
+            c = sltest.TLSClient(port, sni="test.local",
+                                 cafile=pk["ca"].cert, cert=pk[who].cert,
+                                 key=pk[who].key)
+            try:
+                return pay(port, "shared-key", client=c)
+            finally:
+                c.close()
+        first = as_("alice")
+        expect_fresh(first, "%s: alice" % caller, 201)
+        bobs = as_("bob")
+        expect_fresh(bobs, "%s: bob with alice's key" % caller, 201)
+        check(payment(bobs) != payment(first),
+              "%s: bob got alice's payment" % caller)
+        expect_replay(as_("alice"), first, "%s: alice again" % caller)
+        ledger_count(bank, "shared-key", 2, caller)
+        gw.sl.stop()
+
+
 @test
 def a_completed_key_expires_after_its_ttl():
     gw = gateway(idem={"ttl": "1s"})
