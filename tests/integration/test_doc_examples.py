@@ -25,7 +25,8 @@ The rule (doc/design-notes.md, "YAML examples in the documentation"):
   key, a key pair (RSA when either file's name holds "rsa", else ECDSA
   P-256) and its certificate signed by a test CA, a cert and a key
   written one after the other being a pair; for ca and client_ca, that
-  CA's certificate; for password_file, a one-line password, mode 0600; for
+  CA's certificate; for password_file, a one-line password, mode 0600;
+  for key_file, 64 hexadecimal digits, mode 0600; for
   log.access and waf.log, its directory; for a route's auth.jwt keys, a key set of
   one public P-256 key.
 - The port of every "address:" value (listeners, the admin listener) is
@@ -155,7 +156,7 @@ def roff_blocks(rel):
 # ---- the files examples name ---------------------------------------------
 
 PATH_KEYS = ("cert", "key", "ca", "client_ca", "password_file", "access",
-             "keys", "log")
+             "keys", "log", "key_file")
 # a route's auth.jwt keys: a JSON Web Key set of one public P-256 key,
 # made for these examples (its private half was never kept)
 DOC_JWKS = ('{"keys": [{"kty": "EC", "crv": "P-256", '
@@ -249,6 +250,13 @@ class Files:
                     f.write("doc-example-password\n")
                 os.chmod(dst, 0o600)
                 self.made[p] = "password"
+            elif k == "key_file" and p not in self.made:
+                dst = self.local(p)
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                with open(dst, "w") as f:
+                    f.write("5e" * 32 + "\n")
+                os.chmod(dst, 0o600)
+                self.made[p] = "seal key"
             elif k in ("access", "log"):
                 os.makedirs(os.path.dirname(self.local(p)), exist_ok=True)
             elif k == "keys" and p not in self.made:

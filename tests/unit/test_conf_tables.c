@@ -73,6 +73,10 @@ static const struct tbl tables[] = {
      sizeof(struct sl_conf_compress), 10, "TOP LEVEL/compress"},
     {sl_conf_route_compress_table, SL_CONF_SEC_ROUTE_COMPRESS,
      sizeof(struct sl_conf_compress_route), 11, "ROUTES/compress"},
+    {sl_conf_idem_table, SL_CONF_SEC_IDEM, sizeof(struct sl_conf_idem), 12,
+     "TOP LEVEL/idempotency"},
+    {sl_conf_route_idem_table, SL_CONF_SEC_ROUTE_IDEM,
+     sizeof(struct sl_conf_idem_route), 13, "ROUTES/idempotency"},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 

@@ -1317,6 +1317,44 @@ test_alloc_fails(void **state)
 	assert_int_equal(st.nb, 2048);
 }
 
+/* An answer sealed opens with its key and id only, and not once a byte
+ * of it changed; each sealing takes a nonce of its own. */
+static void
+test_seal_open(void **state)
+{
+	unsigned char key[32], other[32], id[SL_IDEM_HASH], id2[SL_IDEM_HASH];
+	static const char msg[] = "SLI1 a payment's answer";
+	unsigned char s1[sizeof(msg) + SL_IDEM_SEAL_OVERHEAD];
+	unsigned char s2[sizeof(s1)], out[sizeof(s1)];
+
+	(void)state;
+	memset(key, 7, sizeof(key));
+	memset(other, 8, sizeof(other));
+	memset(id, 1, sizeof(id));
+	memset(id2, 2, sizeof(id2));
+	assert_int_equal(sl_idem_seal(key, id, msg, sizeof(msg), s1), 0);
+	assert_int_equal(sl_idem_seal(key, id, msg, sizeof(msg), s2), 0);
+	assert_memory_not_equal(s1, s2, SL_IDEM_NONCE);
+	assert_null(memmem(s1, sizeof(s1), "payment", 7));
+	assert_int_equal(sl_idem_open(key, id, s1, sizeof(s1), out),
+			 (long)sizeof(msg));
+	assert_memory_equal(out, msg, sizeof(msg));
+	assert_int_equal(sl_idem_open(other, id, s1, sizeof(s1), out), -1);
+	assert_int_equal(sl_idem_open(key, id2, s1, sizeof(s1), out), -1);
+	for (size_t i = 0; i < sizeof(s1); i += 7) {
+		s1[i] ^= 1;
+		assert_int_equal(sl_idem_open(key, id, s1, sizeof(s1), out),
+				 -1);
+		s1[i] ^= 1;
+	}
+	assert_int_equal(
+	    sl_idem_open(key, id, s1, SL_IDEM_SEAL_OVERHEAD - 1, out), -1);
+	/* an empty answer seals and opens too */
+	assert_int_equal(sl_idem_seal(key, id, "", 0, s2), 0);
+	assert_int_equal(sl_idem_open(key, id, s2, SL_IDEM_SEAL_OVERHEAD, out),
+			 0);
+}
+
 int
 main(void)
 {
@@ -1327,6 +1365,7 @@ main(void)
 	    cmocka_unit_test(test_key_refused),
 	    cmocka_unit_test(test_resp_head_bytes),
 	    cmocka_unit_test(test_resp_round_trip),
+	    cmocka_unit_test(test_seal_open),
 	    cmocka_unit_test(test_resp_head_refused),
 	    cmocka_unit_test(test_resp_lengths_refused),
 	    cmocka_unit_test(test_resp_fields_refused),
