@@ -37,6 +37,7 @@ struct sl_reload_msg;
 struct sl_txn;
 struct sl_mirror;
 struct sl_idem_orphan;
+struct sl_idem_commit;
 struct sl_subreq;
 struct sl_auth_wait;
 struct sl_rlstore;
@@ -224,6 +225,9 @@ struct sl_worker {
 	/* answers read for an Idempotency-Key whose client went
 	 * (exchange_idem.c) */
 	TAILQ_HEAD(, sl_idem_orphan) idem_orphans;
+	/* answers on their way to the fleet store, tried again while it is
+	 * away (exchange_idem.c) */
+	TAILQ_HEAD(, sl_idem_commit) idem_commits;
 	unsigned nmirrors;
 	TAILQ_HEAD(, sl_subreq)
 	subreqs; /* sluice's own requests (a key

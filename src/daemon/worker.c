@@ -423,6 +423,7 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 	TAILQ_INIT(&w->eps);
 	TAILQ_INIT(&w->mirrors);
 	TAILQ_INIT(&w->idem_orphans);
+	TAILQ_INIT(&w->idem_commits);
 	TAILQ_INIT(&w->subreqs);
 	TAILQ_INIT(&w->auth_waits);
 	/* what the layers below call, by handler, when their events come */

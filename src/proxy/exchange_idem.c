@@ -26,6 +26,7 @@
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,8 @@ struct sl_txidem {
 	 * own reference), the command in flight, and its word */
 	uint8_t redis;
 	uint8_t fp[SL_IDEM_HASH];
+	uint8_t kid[4];		   /* the sealing key's, in a kept value */
+	uint8_t rfp[SL_IDEM_HASH]; /* the fingerprint Redis holds */
 	unsigned char rtok[8];
 	struct sl_worker *w;
 	struct sl_conf *conf;
@@ -222,14 +225,31 @@ caller(struct sl_seam *s, const struct sl_h1_request *req,
 	}
 }
 
+/* SHA-256, fetched once: EVP_sha256() is looked up again at each
+ * EVP_DigestInit_ex (OpenSSL 3), some thousand instructions a request. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 /* SHA-256 of the parts (lengths given), each followed by a NUL. */
 static int
 digest(uint8_t out[SL_IDEM_HASH], const void *const *p, const size_t *n,
        size_t parts)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_MD_CTX *ctx;
 	unsigned int len = 0;
-	int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	int ok;
+
+	pthread_once(&sha256_once, sha256_fetch);
+	ctx = EVP_MD_CTX_new();
+	ok = ctx != NULL &&
+	     EVP_DigestInit_ex(
+		 ctx, sha256_md != NULL ? sha256_md : EVP_sha256(), NULL);
 
 	for (size_t i = 0; ok && i < parts; i++)
 		ok = EVP_DigestUpdate(ctx, p[i], n[i]) &&
@@ -354,7 +374,9 @@ replay(struct sl_seam *s, const unsigned char *a, size_t alen)
  * the letting go (each only while the key holds this request's
  * reservation).
  */
-#define FLIGHT_LEN (1 + SL_IDEM_HASH + 8)
+#define FLIGHT_LEN	(1 + SL_IDEM_HASH + 8)
+#define LOOK_UNREADABLE 100 /* a kept answer that does not open */
+#define DONE_HEAD	(1 + 4 + SL_IDEM_HASH) /* "D", the key's id, the fp */
 
 static const char reserve_lua[] =
     "local v = redis.call('GET', KEYS[1])\n"
@@ -362,7 +384,8 @@ static const char reserve_lua[] =
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
     "return 0\n";
 static const char commit_lua[] =
-    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v and v ~= ARGV[1] then return 0 end\n"
     "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
     "return 1\n";
 static const char release_lua[] =
@@ -388,7 +411,7 @@ static void
 store_flight(const struct sl_txidem *ip, unsigned char *out)
 {
 	out[0] = 'F';
-	memcpy(out + 1, ip->fp, SL_IDEM_HASH);
+	memcpy(out + 1, ip->rfp, SL_IDEM_HASH);
 	memcpy(out + 1 + SL_IDEM_HASH, ip->rtok, 8);
 }
 
@@ -411,21 +434,30 @@ store_on_look(void *arg, const struct redisReply *r, int result)
 		if (v[0] == 'F' && r->len == FLIGHT_LEN)
 			ip->sres = SL_IDEM_CONFLICT;
 		else if (v[0] == 'D' &&
-			 r->len >= 1 + SL_IDEM_HASH + SL_IDEM_SEAL_OVERHEAD) {
-			if (memcmp(v + 1, ip->fp, SL_IDEM_HASH) != 0)
+			 r->len >= DONE_HEAD + SL_IDEM_SEAL_OVERHEAD) {
+			if (memcmp(v + 1, ip->kid, 4) != 0) {
+				log_warnx("request_id=%s route=%s: "
+					  "idempotency: the kept answer is "
+					  "sealed under another key_file",
+					  ip->request_id, ip->route);
+				ip->sres = LOOK_UNREADABLE;
+			} else if (memcmp(v + 5, ip->rfp, SL_IDEM_HASH) != 0)
 				ip->sres = SL_IDEM_MISMATCH;
 			else if ((ip->kept = malloc(r->len)) != NULL &&
-				 (n = sl_idem_open(ip->conf->idem.key, ip->id,
-						   v + 1 + SL_IDEM_HASH,
-						   r->len - 1 - SL_IDEM_HASH,
-						   ip->kept)) >= 0) {
+				 (n = sl_idem_open(
+				      ip->conf->idem.key, ip->id, v + DONE_HEAD,
+				      r->len - DONE_HEAD, ip->kept)) >= 0) {
 				ip->klen = (size_t)n;
 				ip->sres = SL_IDEM_REPLAY;
-			} else
+			} else {
+				/* kept: the payment was made; it never goes
+				 * upstream again, whatever fail says */
 				log_warnx("request_id=%s route=%s: "
 					  "idempotency: the kept answer does "
 					  "not open (another key_file?)",
 					  ip->request_id, ip->route);
+				ip->sres = LOOK_UNREADABLE;
+			}
 		}
 	}
 	ip->phase = IP_STORE_DONE;
@@ -442,9 +474,22 @@ store_reserve(struct sl_seam *s, struct sl_txidem *ip,
 	const char *argv[6];
 	size_t lens[6];
 
+	const unsigned char *sk = s->gen->conf->idem.key;
+	const void *kparts[] = {sk, "key id"}, *fparts[] = {sk, ip->fp};
+	const size_t lens2[] = {SL_IDEM_SEAL_KEY, SL_IDEM_HASH};
+	const size_t klens[] = {SL_IDEM_SEAL_KEY, 6};
+	uint8_t kid[SL_IDEM_HASH];
+
 	ip->redis = 1;
-	if (RAND_bytes(ip->rtok, sizeof(ip->rtok)) != 1)
+	/* what Redis sees of the request is a hash under the sealing key,
+	 * so that a value's fingerprint gives no guess of an amount away;
+	 * a kept value names its sealing key (4 bytes of a hash of it), so
+	 * that a gateway with another key_file knows it cannot read it */
+	if (RAND_bytes(ip->rtok, sizeof(ip->rtok)) != 1 ||
+	    digest(kid, kparts, klens, 2) != 0 ||
+	    digest(ip->rfp, fparts, lens2, 2) != 0)
 		return look_verdict(s, ip, -1);
+	memcpy(ip->kid, kid, sizeof(ip->kid));
 	store_key(ip, key, sizeof(key));
 	store_flight(ip, flight);
 	snprintf(
@@ -467,8 +512,8 @@ store_reserve(struct sl_seam *s, struct sl_txidem *ip,
 	return 1;
 }
 
-/* A keeping's or a letting go's answer: counted (arg: the route's
- * counts, kept alive by the command's reference on the generation). */
+/* A letting go's answer: counted (arg: the route's counts, kept alive
+ * by the command's reference on the generation). */
 static void
 store_on_after(void *arg, const struct redisReply *r, int result)
 {
@@ -479,45 +524,160 @@ store_on_after(void *arg, const struct redisReply *r, int result)
 		SL_STAT_INC(rc->idem_store_err);
 }
 
-/* Keeps the answer (ip->a, alen bytes) in the store, sealed. Returns 0,
- * or -1 (the store cannot be asked, or no memory). */
+/*
+ * An answer on its way to the store: sent again, every COMMIT_RETRY_MS,
+ * while the store does not take it (down, restarting, slow) and the
+ * lease runs. Without it, an answer made while Redis was away would be
+ * lost and its key let go at the lease's end: the client's retry would
+ * execute the payment again.
+ */
+#define COMMIT_RETRY_MS 250
+
+struct sl_idem_commit {
+	TAILQ_ENTRY(sl_idem_commit) link; /* in w->idem_commits */
+	struct sl_worker *w;
+	struct sl_conf *conf; /* a reference */
+	struct sl_counts *rc;
+	struct sl_rlstore_cmd *cmd; /* in flight, NULL: none */
+	uint64_t lease_end_ms;
+	char key[256], ttl[24];
+	char request_id[SL_REQUEST_ID_MAX + 1];
+	const char *route; /* borrowed from conf */
+	unsigned char flight[FLIGHT_LEN];
+	unsigned char *v; /* the value: "D", the fingerprint, sealed */
+	size_t vlen;
+	struct event tev;
+};
+
+static void commit_send(struct sl_idem_commit *k);
+
+static void
+commit_free(struct sl_idem_commit *k)
+{
+	if (k->cmd != NULL)
+		sl_rlstore_cancel(k->cmd);
+	event_del(&k->tev);
+	TAILQ_REMOVE(&k->w->idem_commits, k, link);
+	sl_conf_unref(k->conf);
+	free(k->v);
+	free(k);
+}
+
+static void
+commit_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sl_now_refresh();
+	commit_send(arg);
+}
+
+/* Tries again later, or gives up at the lease's end (said). */
+static void
+commit_later(struct sl_idem_commit *k)
+{
+	struct timeval tv = {0, COMMIT_RETRY_MS * 1000};
+
+	if (now_ms() + COMMIT_RETRY_MS >= k->lease_end_ms) {
+		log_warnx("request_id=%s route=%s: idempotency: the answer is "
+			  "not kept: the store (rate_limit_store) did not take "
+			  "it before the lease's end; the key is let go",
+			  k->request_id, k->route);
+		SL_STAT_INC(k->rc->idem_rel[SL_IDEM_R_MEMORY]);
+		commit_free(k);
+		return;
+	}
+	evtimer_add(&k->tev, &tv);
+}
+
+/* The store's word on a keeping (from inside hiredis: nothing is sent
+ * from here; a try again waits for the timer). */
+static void
+commit_on_reply(void *arg, const struct redisReply *r, int result)
+{
+	struct sl_idem_commit *k = arg;
+
+	(void)result;
+	k->cmd = NULL;
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+		SL_STAT_INC(k->rc->idem_stored);
+		commit_free(k);
+		return;
+	}
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
+		/* the key holds another request's reservation, or an answer:
+		 * this one's lease ran out meanwhile */
+		log_warnx("request_id=%s route=%s: idempotency: the answer is "
+			  "not kept: its reservation ran out (the route's "
+			  "timeout) and the key is another's",
+			  k->request_id, k->route);
+		SL_STAT_INC(k->rc->idem_rel[SL_IDEM_R_MEMORY]);
+		commit_free(k);
+		return;
+	}
+	SL_STAT_INC(k->rc->idem_store_err);
+	commit_later(k);
+}
+
+static void
+commit_send(struct sl_idem_commit *k)
+{
+	const char *argv[7] = {"EVAL",
+			       commit_lua,
+			       "1",
+			       k->key,
+			       (const char *)k->flight,
+			       (const char *)k->v,
+			       k->ttl};
+	size_t lens[7];
+
+	for (int i = 0; i < 7; i++)
+		lens[i] = i == 4   ? sizeof(k->flight)
+			  : i == 5 ? k->vlen
+				   : strlen(argv[i]);
+	k->cmd = sl_rlstore_command(k->w, k->conf, 7, argv, lens,
+				    commit_on_reply, k);
+	if (k->cmd == NULL)
+		commit_later(k);
+}
+
+/* Keeps the answer (ip->a, alen bytes) in the store, sealed: counted
+ * once the store took it. Returns 0, or -1 (no memory: not kept). */
 static int
 store_commit(struct sl_txidem *ip, struct sl_counts *rc)
 {
-	char key[256], ttl[24];
-	unsigned char flight[FLIGHT_LEN], *v;
-	size_t vlen = 1 + SL_IDEM_HASH + ip->alen + SL_IDEM_SEAL_OVERHEAD;
-	const char *argv[7];
-	size_t lens[7];
-	struct sl_rlstore_cmd *c;
+	struct sl_idem_commit *k = calloc(1, sizeof(*k));
 
-	if ((v = malloc(vlen)) == NULL)
+	if (k == NULL)
 		return -1;
-	v[0] = 'D';
-	memcpy(v + 1, ip->fp, SL_IDEM_HASH);
-	if (sl_idem_seal(ip->conf->idem.key, ip->id, ip->a, ip->alen,
-			 v + 1 + SL_IDEM_HASH) != 0) {
-		free(v);
+	k->vlen = DONE_HEAD + ip->alen + SL_IDEM_SEAL_OVERHEAD;
+	if ((k->v = malloc(k->vlen)) == NULL) {
+		free(k);
 		return -1;
 	}
-	store_key(ip, key, sizeof(key));
-	store_flight(ip, flight);
-	snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)ip->ic->ttl_ms);
-	argv[0] = "EVAL";
-	argv[1] = commit_lua;
-	argv[2] = "1";
-	argv[3] = key;
-	argv[4] = (const char *)flight;
-	argv[5] = (const char *)v;
-	argv[6] = ttl;
-	for (int i = 0; i < 7; i++)
-		lens[i] = i == 4   ? sizeof(flight)
-			  : i == 5 ? vlen
-				   : strlen(argv[i]);
-	c = sl_rlstore_command(ip->w, ip->conf, 7, argv, lens, store_on_after,
-			       rc);
-	free(v);
-	return c != NULL ? 0 : -1;
+	k->v[0] = 'D';
+	memcpy(k->v + 1, ip->kid, 4);
+	memcpy(k->v + 5, ip->rfp, SL_IDEM_HASH);
+	if (sl_idem_seal(ip->conf->idem.key, ip->id, ip->a, ip->alen,
+			 k->v + DONE_HEAD) != 0) {
+		free(k->v);
+		free(k);
+		return -1;
+	}
+	k->w = ip->w;
+	k->conf = sl_conf_ref(ip->conf);
+	k->rc = rc;
+	k->route = ip->route;
+	k->lease_end_ms = ip->lease_end_ms;
+	memcpy(k->request_id, ip->request_id, sizeof(k->request_id));
+	store_key(ip, k->key, sizeof(k->key));
+	store_flight(ip, k->flight);
+	snprintf(k->ttl, sizeof(k->ttl), "%llu",
+		 (unsigned long long)ip->ic->ttl_ms);
+	evtimer_assign(&k->tev, k->w->base, commit_on_timer, k);
+	TAILQ_INSERT_TAIL(&k->w->idem_commits, k, link);
+	commit_send(k);
+	return 0;
 }
 
 /* Lets the reservation go in the store (if the key still holds it). */
@@ -677,6 +837,8 @@ look_verdict(struct sl_seam *s, struct sl_txidem *ip, int r)
 		return decide(s, ANS_MISMATCH);
 	case SL_IDEM_REPLAY:
 		return decide(s, ANS_REPLAY);
+	case LOOK_UNREADABLE:
+		return decide(s, ANS_UNAVAILABLE);
 	default:
 		log_warnx("conn=%llu request_id=%s route=%s: idempotency: "
 			  "%s%s",
@@ -899,23 +1061,25 @@ ip_keep(struct sl_txidem *ip, struct sl_counts *rc, const char *p, size_t n,
 	}
 	sl_idem_resp_head(ip->a, ip->status, ip->flen,
 			  (uint32_t)(ip->alen - SL_IDEM_RESP_HEAD - ip->flen));
-	r = ip->redis ? (store_commit(ip, rc) == 0 ? 0 : -3)
+	r = ip->redis ? (store_commit(ip, rc) == 0 ? 1 : -3)
 		      : sl_idem_local_commit(ip->id, ip->token, ip->a, ip->alen,
 					     now_ms(), ic->ttl_ms, ip->memory);
 	free(ip->a);
 	ip->a = NULL;
 	ip->alen = ip->acap = 0;
 	ip->phase = IP_DONE;
+	if (r == 1)
+		return 1; /* on its way to the store: counted there */
 	if (r == 0) {
 		SL_STAT_INC(rc->idem_stored);
 		return 1;
 	}
 	if (r == -3) {
 		/* the key stays in flight in the store until its lease */
-		SL_STAT_INC(rc->idem_store_err);
+		SL_STAT_INC(rc->idem_rel[SL_IDEM_R_MEMORY]);
 		log_warnx("request_id=%s route=%s: idempotency: the answer is "
-			  "not kept: the store (rate_limit_store) cannot be "
-			  "asked; the key is let go at its lease's end",
+			  "not kept: out of memory; the key is let go at its "
+			  "lease's end",
 			  ip->request_id, ip->route);
 		return -1;
 	}
@@ -1247,9 +1411,18 @@ void
 sl_exchange_idem_worker_free(struct sl_worker *w)
 {
 	struct sl_idem_orphan *o;
+	struct sl_idem_commit *k;
 
 	while ((o = TAILQ_FIRST(&w->idem_orphans)) != NULL)
 		orphan_free(o, "stopping");
+	/* answers still on their way to the store (it was away): lost
+	 * with the process, their keys free at their leases' end */
+	while ((k = TAILQ_FIRST(&w->idem_commits)) != NULL) {
+		log_warnx("request_id=%s route=%s: idempotency: the answer is "
+			  "not kept: stopping before the store took it",
+			  k->request_id, k->route);
+		commit_free(k);
+	}
 }
 
 void
