@@ -191,12 +191,13 @@ $(OUT)/fuzz_accenc: $(top_srcdir)/tests/fuzz/fuzz_accenc.c $(ACCENC_SRCS) \
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(ACCENC_SRCS)
 
 # the Idempotency-Key field and a kept answer's bytes (fuzz_idem.c): pure
-# (idem.c's local store needs only pthreads)
+# (idem.c's local store needs pthreads, its sealing libcrypto)
 IDEM_SRCS = $(top_srcdir)/src/edge/idem.c
 $(OUT)/fuzz_idem: $(top_srcdir)/tests/fuzz/fuzz_idem.c $(IDEM_SRCS) \
 		$(top_srcdir)/src/edge/idem.h $(top_srcdir)/tests/fuzz/fuzz.h
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(IDEM_SRCS) -lpthread
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(IDEM_SRCS) \
+		$(shell pkg-config --libs libcrypto) -lpthread
 
 # the card number masker and its users in log.c
 PAN_SRCS = $(top_srcdir)/src/core/pan.c $(top_srcdir)/src/core/log.c
