@@ -572,22 +572,28 @@ commit_on_timer(evutil_socket_t fd, short what, void *arg)
 	commit_send(arg);
 }
 
+/* The answer will not be kept (why, said): counted, and k goes. */
+static void
+commit_lost(struct sl_idem_commit *k, const char *why)
+{
+	log_warnx("request_id=%s route=%s: idempotency: the answer is not "
+		  "kept: %s",
+		  k->request_id, k->route, why);
+	SL_STAT_INC(k->rc->idem_rel[SL_IDEM_R_MEMORY]);
+	commit_free(k);
+}
+
 /* Tries again later, or gives up at the lease's end (said). */
 static void
 commit_later(struct sl_idem_commit *k)
 {
 	struct timeval tv = {0, COMMIT_RETRY_MS * 1000};
 
-	if (now_ms() + COMMIT_RETRY_MS >= k->lease_end_ms) {
-		log_warnx("request_id=%s route=%s: idempotency: the answer is "
-			  "not kept: the store (rate_limit_store) did not take "
-			  "it before the lease's end; the key is let go",
-			  k->request_id, k->route);
-		SL_STAT_INC(k->rc->idem_rel[SL_IDEM_R_MEMORY]);
-		commit_free(k);
-		return;
-	}
-	evtimer_add(&k->tev, &tv);
+	if (now_ms() + COMMIT_RETRY_MS >= k->lease_end_ms)
+		commit_lost(k, "the store (rate_limit_store) did not take it "
+			       "before the lease's end; the key is let go");
+	else
+		evtimer_add(&k->tev, &tv);
 }
 
 /* The store's word on a keeping (from inside hiredis: nothing is sent
@@ -607,12 +613,8 @@ commit_on_reply(void *arg, const struct redisReply *r, int result)
 	if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
 		/* the key holds another request's reservation, or an answer:
 		 * this one's lease ran out meanwhile */
-		log_warnx("request_id=%s route=%s: idempotency: the answer is "
-			  "not kept: its reservation ran out (the route's "
-			  "timeout) and the key is another's",
-			  k->request_id, k->route);
-		SL_STAT_INC(k->rc->idem_rel[SL_IDEM_R_MEMORY]);
-		commit_free(k);
+		commit_lost(k, "its reservation ran out (the route's timeout) "
+			       "and the key is another's");
 		return;
 	}
 	SL_STAT_INC(k->rc->idem_store_err);
