@@ -23,6 +23,18 @@
 #                               every time after one first request: every
 #                               measured request a replay, answered by
 #                               sluice with Idempotent-Replayed: true
+#                      rfirst   first, on a route with store: redis
+#                               (one look-up script before forwarding,
+#                               one keeping script after the answer)
+#                      rreplay  replay, on that route (one look-up
+#                               script: the sealed answer, opened)
+#                    (rfirst and rreplay need redis-server and
+#                    redis-cli; without them the default leaves them
+#                    out, with a warning)
+#   --persist P      the Redis of rfirst and rreplay: none (default: no
+#                    RDB, no AOF; what sluice costs, not the disk) or aof
+#                    (appendonly yes, appendfsync always: what the docs
+#                    require of a store of payments)
 #   --conns C        wrk's keep-alive connections (default 16)
 #   --out DIR        where idem.md and idem.csv go (default: a new
 #                    directory /tmp/sluice-idem-bench-out.XXXXXX, printed at
@@ -68,12 +80,21 @@
 #             every wrk run (the warm-up's keys are not the measured
 #             run's); it counts the responses carrying
 #             Idempotent-Replayed: true
-#   sluice    workers: 1, one listener with two routes to the same
+#   redis     (rfirst, rreplay) redis-server on LOAD_CPU, with --persist;
+#             emptied (FLUSHALL) before each timed run; its CPU time over
+#             each measured run is reported per response too (Redis is
+#             work the fleet pays for), and the scripts it ran
+#             (INFO commandstats: eval + evalsha calls) per response
+#   sluice    workers: 1, one listener with three routes to the same
 #             cluster (pool: max_idle 256, no request limit):
 #               /forward/  no idempotency
 #               /idem/     idempotency: { ttl: 1h } (POST and PATCH; the
 #                          caller "auto", none here: no JWT, no client
 #                          certificate)
+#               /ridem/    idempotency: { store: redis, ttl: 1h }, with
+#                          rate_limit_store (timeout 1s) the redis above
+#                          and idempotency.key_file a fresh random key
+#             (the Redis route and its keys only when an r case runs)
 #             and at the top level idempotency: { memory: 1GiB }, so that
 #             the store never has to push a kept answer out to make room:
 #             an entry counts ~545 bytes against memory (the entry and
@@ -88,7 +109,8 @@
 #             the oldest entry.) An admin listener on ADMIN_PORT gives the
 #             store's counters, read before and after each measured run,
 #             outside the CPU window.
-# sluice runs alone on GW_CPU (0); the upstream and wrk share LOAD_CPU (1).
+# sluice runs alone on GW_CPU (0); the upstream, wrk (and Redis) share
+# LOAD_CPU (1).
 # A fresh sluice for every run (an empty store). Everything started here
 # is stopped on exit; the whole run stops itself after MAX_SECONDS.
 #
@@ -103,7 +125,8 @@
 # counts them); the store's counters agree (first: one key reserved and
 # one answer stored per response, give or take the requests in flight
 # when wrk stopped, none replayed; replay: none reserved; no key let go
-# for lack of memory; entries held = answers stored, none pushed out).
+# for lack of memory; entries held = answers stored, none pushed out; with
+# store: redis, no store error and Redis holds one key per answer stored).
 #
 # Measured per run: responses (wrk; a socket error or a non-2xx answer is
 # reported), responses per second, p50 and p99 latency (wrk --latency),
@@ -119,8 +142,9 @@
 #
 # Environment: SLUICE (default: build-werror/src/sluice, else
 # build/src/sluice, from the current directory or the source tree), NGINX,
-# WRK, CURL, PYTHON (default /usr/bin/python3), GW_CPU (0), LOAD_CPU (1),
-# UP_PORT, GW_PORT, ADMIN_PORT, MAX_SECONDS (default: from the number of
+# WRK, CURL, REDIS_SERVER, REDIS_CLI, PYTHON (default /usr/bin/python3),
+# GW_CPU (0), LOAD_CPU (1), UP_PORT, GW_PORT, ADMIN_PORT, REDIS_PORT
+# (from 20040), MAX_SECONDS (default: from the number of
 # runs, at least 600). With IDEM_CG_KEEP=DIR, --count keeps each 2N dump
 # as DIR/CASE.cg for callgrind_annotate.
 set -euo pipefail
@@ -136,13 +160,16 @@ fi
 NGINX=${NGINX:-nginx}
 WRK=${WRK:-wrk}
 CURL=${CURL:-curl}
+REDIS_SERVER=${REDIS_SERVER:-redis-server}
+REDIS_CLI=${REDIS_CLI:-redis-cli}
 if [ -z "${PYTHON:-}" ]; then
 	if [ -x /usr/bin/python3 ]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
 fi
 GW_CPU=${GW_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 
-ALL_CASES="forward,first,replay"
+ALL_CASES="forward,first,replay,rfirst,rreplay"
+PERSIST=none
 ROUNDS=3
 SECONDS_RUN=10
 WARMUP=1
@@ -168,6 +195,7 @@ while [ $# -gt 0 ]; do
 	--keep) KEEP=1 ;;
 	--count) COUNT=1 ;;
 	--requests) REQUESTS=${2:?}; shift ;;
+	--persist) PERSIST=${2:?}; shift ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown option $1 (try --help)" ;;
 	esac
@@ -177,9 +205,17 @@ for v in "$ROUNDS" "$SECONDS_RUN" "$CONNS" "$REQUESTS"; do
 	case "$v" in ''|*[!0-9]*|0) die "--rounds, --seconds, --conns and --requests want positive integers" ;; esac
 done
 
+case "$PERSIST" in none|aof) ;; *) die "--persist wants none or aof" ;; esac
+HAVE_REDIS=1
+command -v "$REDIS_SERVER" >/dev/null 2>&1 && command -v "$REDIS_CLI" >/dev/null 2>&1 || HAVE_REDIS=0
+
 # the cases asked for, in ALL_CASES' order
 CASES=()
 if [ -z "$ONLY" ]; then
+	if [ "$HAVE_REDIS" = 0 ]; then
+		log "WARNING: no $REDIS_SERVER or $REDIS_CLI: the cases with store: redis are left out"
+		ALL_CASES="forward,first,replay"
+	fi
 	IFS=, read -r -a CASES <<<"$ALL_CASES"
 else
 	IFS=, read -r -a want <<<"$ONLY"
@@ -194,6 +230,11 @@ fi
 for c in "$CURL" "$NGINX" taskset ss pgrep "$PYTHON"; do
 	command -v "$c" >/dev/null 2>&1 || die "$c not found"
 done
+USE_REDIS=0
+case " ${CASES[*]} " in *" rfirst "*|*" rreplay "*) USE_REDIS=1 ;; esac
+if [ "$USE_REDIS" = 1 ] && [ "$HAVE_REDIS" = 0 ]; then
+	die "rfirst and rreplay need $REDIS_SERVER and $REDIS_CLI (apt-get install redis-server)"
+fi
 if [ "$COUNT" = 1 ]; then
 	for c in valgrind callgrind_control; do
 		command -v "$c" >/dev/null 2>&1 || die "$c not found (apt-get install valgrind)"
@@ -217,8 +258,9 @@ pick_port() {
 UP_PORT=${UP_PORT:-$(pick_port 19740)}
 GW_PORT=${GW_PORT:-$(pick_port 19840)}
 ADMIN_PORT=${ADMIN_PORT:-$(pick_port 19940)}
-if [ "$UP_PORT" = "$GW_PORT" ] || [ "$UP_PORT" = "$ADMIN_PORT" ] || [ "$GW_PORT" = "$ADMIN_PORT" ]; then
-	die "UP_PORT, GW_PORT and ADMIN_PORT must differ"
+REDIS_PORT=${REDIS_PORT:-$(pick_port 20040)}
+if [ "$(printf '%s\n' "$UP_PORT" "$GW_PORT" "$ADMIN_PORT" "$REDIS_PORT" | sort -u | wc -l)" != 4 ]; then
+	die "UP_PORT, GW_PORT, ADMIN_PORT and REDIS_PORT must differ"
 fi
 
 if [ -z "${MAX_SECONDS:-}" ]; then
@@ -227,7 +269,7 @@ if [ -z "${MAX_SECONDS:-}" ]; then
 	[ "$MAX_SECONDS" -ge 600 ] || MAX_SECONDS=600
 fi
 
-OTHERS=$(for p in nginx haproxy sluice wrk h2load valgrind; do pgrep -x "$p" || true; done | paste -sd ' ')
+OTHERS=$(for p in nginx haproxy sluice wrk h2load valgrind redis-server; do pgrep -x "$p" || true; done | paste -sd ' ')
 [ -z "$OTHERS" ] || log "WARNING: already running, and sharing the CPUs: $(ps -o pid=,comm= -p "${OTHERS// /,}" | awk '{ printf "%s%s (%s)", s, $2, $1; s = ", " }')"
 
 # what else keeps the CPUs busy (average %CPU over each process's life,
@@ -374,6 +416,44 @@ wait_status "http://127.0.0.1:$UP_PORT/" 201 10 || { cat "$UP/logs/error.log" >&
 	"http://127.0.0.1:$UP_PORT/idem/payments"
 cmp -s "$WORK/up-answer" "$WORK/receipt.json" || die "the upstream does not answer a POST with the receipt"
 
+# ---------------------------------------------------------------- redis
+REDIS_PID=""
+IDEM_KEY_FILE=""
+RL_STORE=""
+RIDEM_ROUTE=""
+rcli() { "$REDIS_CLI" -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+if [ "$USE_REDIS" = 1 ]; then
+	RD="$WORK/redis"
+	mkdir -p "$RD"
+	rargs=(--port "$REDIS_PORT" --bind 127.0.0.1 --save "" --dir "$RD" --daemonize no --logfile "$RD/redis.log")
+	if [ "$PERSIST" = aof ]; then
+		rargs+=(--appendonly yes --appendfsync always)
+	else
+		rargs+=(--appendonly no)
+	fi
+	taskset -c "$LOAD_CPU" "$REDIS_SERVER" "${rargs[@]}" >"$RD/stdout" 2>&1 &
+	REDIS_PID=$!
+	PIDS+=("$REDIS_PID")
+	for _ in $(seq 100); do [ "$(rcli ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+	[ "$(rcli ping 2>/dev/null)" = PONG ] || { cat "$RD/redis.log" >&2 || true; die "redis-server did not start"; }
+	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/idem.key"
+	chmod 600 "$WORK/idem.key"
+	IDEM_KEY_FILE=", key_file: $WORK/idem.key"
+	RL_STORE="rate_limit_store: { address: 127.0.0.1:$REDIS_PORT, timeout: 1s }"
+	RIDEM_ROUTE="      - name: ridem
+        match: { path_prefix: /ridem/ }
+        cluster: up
+        idempotency: { store: redis, ttl: 1h }"
+fi
+# the scripts Redis ran so far (eval and evalsha calls), its CPU ticks
+redis_calls() {
+	rcli info commandstats | tr -d '\r' | awk -F'[:=,]' '/^cmdstat_eval(sha)?:/ { n += $3 } END { print n + 0 }'
+}
+redis_ticks() {
+	if [ -n "$REDIS_PID" ]; then sed 's/.*) //' "/proc/$REDIS_PID/stat" | awk '{ print $12 + $13 }'; else echo 0; fi
+}
+redis_keys() { rcli dbsize | tr -d '\r'; }
+
 # ---------------------------------------------------------------- sluice
 CONF="$WORK/sluice.yaml"
 cat >"$CONF" <<EOF
@@ -381,7 +461,8 @@ workers: 1
 drain_timeout: 1s
 log: { level: warn, access: off }
 admin: { address: "127.0.0.1:$ADMIN_PORT" }
-idempotency: { memory: 1GiB }
+idempotency: { memory: 1GiB$IDEM_KEY_FILE }
+$RL_STORE
 listeners:
   - name: bench
     address: 127.0.0.1:$GW_PORT
@@ -393,6 +474,7 @@ listeners:
         match: { path_prefix: /idem/ }
         cluster: up
         idempotency: { ttl: 1h }
+$RIDEM_ROUTE
 clusters:
   - name: up
     endpoints: [127.0.0.1:$UP_PORT]
@@ -403,8 +485,12 @@ EOF
 url_of() {  # case
 	case "$1" in
 	forward) echo "http://127.0.0.1:$GW_PORT/forward/payments" ;;
+	rfirst|rreplay) echo "http://127.0.0.1:$GW_PORT/ridem/payments" ;;
 	*) echo "http://127.0.0.1:$GW_PORT/idem/payments" ;;
 	esac
+}
+route_of() {  # case: the route whose counters it moves
+	case "$1" in rfirst|rreplay) echo ridem ;; *) echo idem ;; esac
 }
 
 GW_PID=""
@@ -441,11 +527,12 @@ stop_gw() {
 	GW_PID=""
 }
 
-# the store's counters of route idem: "reserved replayed conflict mismatch
-# unavailable stored released_memory released_all entries bytes"
-idem_metrics() {
-	"$CURL" -s --max-time 10 "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '
-		function v(l) { return l ~ /route="idem"/ }
+# the store's counters of a route (idem, ridem): "reserved replayed
+# conflict mismatch unavailable stored released_memory released_all
+# entries bytes store_errors" (entries and bytes: the local store's)
+idem_metrics() {  # route
+	"$CURL" -s --max-time 10 "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v route="route=\"$1\"" '
+		function v(l) { return index(l, route) > 0 }
 		/^sluice_idempotency_requests_total\{/ && v($0) {
 			if ($1 ~ /outcome="reserved"/) r = $2
 			if ($1 ~ /outcome="replayed"/) p = $2
@@ -453,20 +540,21 @@ idem_metrics() {
 			if ($1 ~ /outcome="mismatch"/) m = $2
 			if ($1 ~ /outcome="unavailable"/) u = $2 }
 		/^sluice_idempotency_stored_total\{/ && v($0) { s = $2 }
+		/^sluice_idempotency_store_errors_total\{/ && v($0) { se = $2 }
 		/^sluice_idempotency_released_total\{/ && v($0) { ra += $2; if ($1 ~ /reason="memory"/) rm = $2 }
 		/^sluice_idempotency_entries / { e = $2 }
 		/^sluice_idempotency_bytes / { b = $2 }
-		END { printf "%d %d %d %d %d %d %d %d %d %d\n", r, p, c, m, u, s, rm, ra, e, b }'
+		END { printf "%d %d %d %d %d %d %d %d %d %d %d\n", r, p, c, m, u, s, rm, ra, e, b, se }'
 }
 
 # the same once two reads 0.2 s apart agree (an exchange is counted when
 # it ends, which may be just after its client read the answer), at most 5 s
-idem_metrics_settled() {
+idem_metrics_settled() {  # route
 	local a b _
-	a=$(idem_metrics)
+	a=$(idem_metrics "$1")
 	for _ in $(seq 25); do
 		sleep 0.2
-		b=$(idem_metrics)
+		b=$(idem_metrics "$1")
 		[ "$a" = "$b" ] && break
 		a=$b
 	done
@@ -484,7 +572,7 @@ post() {  # name url key
 expect() {  # name got want
 	[ "$2" = "$3" ] || { KEEP=1; die "check $1: got '$2' (status, Idempotent-Replayed), want '$3' (headers in $WORK/check-$1.head)"; }
 }
-REPLAY_KEY=""
+declare -A REPLAY_KEY=()  # case -> the key of its replays (its own route's)
 check_case() {  # case tag: before a run; seeds the replays' key
 	local c=$1 t=$2 k
 	case "$c" in
@@ -493,13 +581,14 @@ check_case() {  # case tag: before a run; seeds the replays' key
 		expect "$c-$t-1" "$(post "$c-$t-1" "$(url_of "$c")" "$k")" "201 "
 		expect "$c-$t-2" "$(post "$c-$t-2" "$(url_of "$c")" "$k")" "201 "
 		;;
-	first)
+	first|rfirst)
 		expect "$c-$t" "$(post "$c-$t" "$(url_of "$c")" "first-check-$t-$RANDOM$RANDOM")" "201 "
 		;;
-	replay)
-		REPLAY_KEY="replay-$t-$RANDOM$RANDOM"
-		expect "$c-$t-seed" "$(post "$c-$t-seed" "$(url_of "$c")" "$REPLAY_KEY")" "201 "
-		expect "$c-$t-again" "$(post "$c-$t-again" "$(url_of "$c")" "$REPLAY_KEY")" "201 true"
+	replay|rreplay)
+		k="replay-$t-$RANDOM$RANDOM"
+		REPLAY_KEY[$c]=$k
+		expect "$c-$t-seed" "$(post "$c-$t-seed" "$(url_of "$c")" "$k")" "201 "
+		expect "$c-$t-again" "$(post "$c-$t-again" "$(url_of "$c")" "$k")" "201 true"
 		cmp -s "$WORK/check-$c-$t-seed.body" "$WORK/check-$c-$t-again.body" ||
 			{ KEEP=1; die "check $c-$t: the replayed body is not the first answer's"; }
 		;;
@@ -508,12 +597,12 @@ check_case() {  # case tag: before a run; seeds the replays' key
 case_key() {  # case: the fixed key of its requests ("" for first: new ones)
 	case "$1" in
 	forward) echo "fwd-$RANDOM$RANDOM" ;;
-	first) echo "" ;;
-	replay) echo "$REPLAY_KEY" ;;
+	first|rfirst) echo "" ;;
+	replay|rreplay) echo "${REPLAY_KEY[$1]}" ;;
 	esac
 }
 want_replayed() {  # case responses: how many must carry Idempotent-Replayed
-	case "$1" in replay) echo "$2" ;; *) echo 0 ;; esac
+	case "$1" in replay|rreplay) echo "$2" ;; *) echo 0 ;; esac
 }
 
 # ---------------------------------------------------------------- --count
@@ -666,22 +755,26 @@ cg_dump() {  # name: the counters dumped to GW_DIR/name
 	rm -f "$GW_DIR"/cg.out.*
 }
 run_count() {
-	local csv="$OUT/idem-count.csv" c n=$REQUESTS m0 m1
+	local csv="$OUT/idem-count.csv" c n=$REQUESTS m0 m1 rc0 rc1
 	echo "case,object,instructions_per_request" >"$csv"
+	echo "case,redis_scripts_per_request" >"$OUT/idem-count-redis.csv"
 	log "count: sluice under callgrind (start-up ~10-60 s): ${CASES[*]}"
 	start_gw count
 	for c in "${CASES[@]}"; do check_case "$c" count; count_load "$c" 50; done
 	cg_dump warm
 	for c in "${CASES[@]}"; do
-		m0=$(idem_metrics_settled)
+		m0=$(idem_metrics_settled "$(route_of "$c")")
+		rc0=$([ "$USE_REDIS" = 1 ] && redis_calls || echo 0)
 		callgrind_control -z "$GW_PID" >/dev/null 2>&1 || die "callgrind_control -z failed"
 		count_load "$c" "$n"
 		cg_dump "$c.n1"
 		callgrind_control -z "$GW_PID" >/dev/null 2>&1 || die "callgrind_control -z failed"
 		count_load "$c" $((2 * n))
 		cg_dump "$c.n2"
-		m1=$(idem_metrics_settled)
+		m1=$(idem_metrics_settled "$(route_of "$c")")
+		rc1=$([ "$USE_REDIS" = 1 ] && redis_calls || echo 0)
 		check_store "$c" $((3 * n)) "$m0" "$m1" 0 || { KEEP=1; die "count $c: the store's counters disagree"; }
+		echo "$c,$(awk -v a="$rc0" -v b="$rc1" -v n=$((3 * n)) 'BEGIN { printf "%.3f", (b - a) / n }')" >>"$OUT/idem-count-redis.csv"
 		cg_objects "$GW_DIR/$c.n1" >"$GW_DIR/$c.o1"
 		cg_objects "$GW_DIR/$c.n2" >"$GW_DIR/$c.o2"
 		awk -v c="$c" -v n="$n" '
@@ -705,23 +798,34 @@ run_count() {
 # disagreement, with a warning.
 STORE_NOTE=""
 check_store() {
-	local c=$1 n=$2 slack=$5 r0 p0 c0 x0 u0 s0 r1 p1 c1 x1 u1 s1 rm1 ra1 e1 b1 _
-	read -r r0 p0 c0 x0 u0 s0 _ _ _ _ <<<"$3"
-	read -r r1 p1 c1 x1 u1 s1 rm1 ra1 e1 b1 <<<"$4"
+	local c=$1 n=$2 slack=$5 r0 p0 c0 x0 u0 s0 r1 p1 c1 x1 u1 s1 rm1 ra1 e1 b1 se0 se1 k _
+	read -r r0 p0 c0 x0 u0 s0 _ _ _ _ se0 <<<"$3"
+	read -r r1 p1 c1 x1 u1 s1 rm1 ra1 e1 b1 se1 <<<"$4"
 	local dr=$((r1 - r0)) dp=$((p1 - p0)) ds=$((s1 - s0)) bad=""
 	STORE_NOTE="reserved $dr, replayed $dp, stored $ds; store: $e1 entries, $b1 bytes"
 	[ $((c1 - c0 + x1 - x0 + u1 - u0)) = 0 ] || bad="$bad conflict/mismatch/unavailable $((c1 - c0))/$((x1 - x0))/$((u1 - u0));"
 	[ "$rm1" = 0 ] || bad="$bad $rm1 keys let go for lack of memory;"
 	[ "$ra1" = 0 ] || bad="$bad $ra1 keys let go;"
-	[ "$e1" = "$s1" ] || bad="$bad $e1 entries held for $s1 answers stored (pushed out or in flight);"
+	case "$c" in
+	rfirst|rreplay)
+		# the local store is the other route's; Redis holds this one's
+		k=$(redis_keys)
+		STORE_NOTE="reserved $dr, replayed $dp, stored $ds; Redis: $k keys"
+		[ "$se1" = 0 ] || bad="$bad $se1 store errors;"
+		# count mode shares one Redis with every case: the
+		# route's answers stored since the start, FLUSHALL never
+		[ "$k" = "$s1" ] || bad="$bad Redis holds $k keys for $s1 answers stored;"
+		;;
+	*) [ "$e1" = "$s1" ] || bad="$bad $e1 entries held for $s1 answers stored (pushed out or in flight);" ;;
+	esac
 	case "$c" in
 	forward) [ "$dr" = 0 ] && [ "$dp" = 0 ] || bad="$bad the forward route touched the store;" ;;
-	first)
+	first|rfirst)
 		[ "$dp" = 0 ] || bad="$bad $dp replays;"
 		[ "$dr" -ge "$n" ] && [ "$dr" -le $((n + slack)) ] || bad="$bad $dr keys reserved for $n responses;"
 		[ "$ds" = "$dr" ] || bad="$bad $ds answers stored for $dr keys reserved;"
 		;;
-	replay)
+	replay|rreplay)
 		[ "$dr" = 0 ] || bad="$bad $dr keys reserved;"
 		[ "$dp" -ge "$n" ] && [ "$dp" -le $((n + slack)) ] || bad="$bad $dp replays for $n responses;"
 		;;
@@ -794,13 +898,15 @@ wrk_run() {  # case seconds key prefix out
 		"$WRK" -t1 -c"$CONNS" -d"$2s" --latency -s "$WORK/idem.lua" "$(url_of "$1")" >"$5" 2>&1
 }
 run_one() {  # case round
-	local c=$1 r=$2 key out t0 t1 l0 l1 s0 s1 m0 m1 w resp rep want sok=1
+	local c=$1 r=$2 key out t0 t1 l0 l1 s0 s1 m0 m1 w resp rep want sok=1 rt0=0 rt1=0 rc0=0 rc1=0
+	[ "$USE_REDIS" = 1 ] && { rcli flushall >/dev/null || die "FLUSHALL failed"; }
 	start_gw run
 	check_case "$c" "r$r"
 	key=$(case_key "$c")
 	wrk_run "$c" "$WARMUP" "$key" "warm-$r-$RANDOM$RANDOM" "$WORK/warm-$c-$r.txt" || log "the warm-up of $c failed"
 	out="$WORK/wrk-$c-$r.txt"
-	m0=$(idem_metrics_settled)
+	m0=$(idem_metrics_settled "$(route_of "$c")")
+	[ "$USE_REDIS" = 1 ] && { rc0=$(redis_calls); rt0=$(redis_ticks); }
 	l0=$(load_cpu_stat)
 	t0=$(cpu_ticks)
 	s0=$(date +%s.%N)
@@ -808,7 +914,9 @@ run_one() {  # case round
 	s1=$(date +%s.%N)
 	t1=$(cpu_ticks)
 	l1=$(load_cpu_stat)
-	m1=$(idem_metrics_settled)
+	[ "$USE_REDIS" = 1 ] && { rt1=$(redis_ticks); }
+	m1=$(idem_metrics_settled "$(route_of "$c")")
+	[ "$USE_REDIS" = 1 ] && { rc1=$(redis_calls); }
 	stop_gw
 	w=$("$PYTHON" "$HERE/report.py" parse-wrk "$out") || w="0 0 nan nan 0 0 0 0 0 0"
 	read -r req rps p50 p99 serr _ _ _ _ non2xx <<<"$w"
@@ -821,11 +929,13 @@ run_one() {  # case round
 	awk -v c="$c" -v r="$r" -v n="$req" -v rps="$rps" -v p50="$p50" -v p99="$p99" \
 		-v e="$serr" -v x="$non2xx" -v rep="$rep" -v resp="$resp" -v sok="$sok" \
 		-v u="$((u1 - u0))" -v y="$((y1 - y0))" -v hz="$CLK_TCK" -v s0="$s0" -v s1="$s1" \
-		-v lb="$((lb1 - lb0))" -v lt="$((lt1 - lt0))" -v conns="$CONNS" 'BEGIN {
+		-v lb="$((lb1 - lb0))" -v lt="$((lt1 - lt0))" -v conns="$CONNS" \
+		-v rt="$((rt1 - rt0))" -v rc="$((rc1 - rc0))" 'BEGIN {
 		secs = s1 - s0; nn = n > 0 ? n : 1; t = u + y; k = 1e6 / hz / nn
-		printf "%s,%d,%d,%.2f,%d,%.0f,%s,%s,%d,%d,%d,%d,%d,%d,%d,%.2f,%.2f,%.2f,%.3f,%.3f\n", c, r, conns, secs, n, rps,
-			p50, p99, e, x, resp, rep, sok, u, y, t * k, u * k, y * k, t / hz / secs, lt ? lb / lt : 0 }' >>"$CSV"
-	log "$(tail -n 1 "$CSV" | awk -F, '{ printf "%-8s r%s: %7s req/s  %6s us CPU/req (user %s, sys %s)  p50 %s ms  p99 %s ms  sluice %.0f%% busy, load CPU %.0f%%  replayed %s of %s  errors %s + %s non-2xx", $1, $2, $6, $16, $17, $18, $7, $8, $19 * 100, $20 * 100, $12, $11, $9, $10 }')"
+		printf "%s,%d,%d,%.2f,%d,%.0f,%s,%s,%d,%d,%d,%d,%d,%d,%d,%.2f,%.2f,%.2f,%.3f,%.3f,%.2f,%.3f\n", c, r, conns, secs, n, rps,
+			p50, p99, e, x, resp, rep, sok, u, y, t * k, u * k, y * k, t / hz / secs, lt ? lb / lt : 0,
+			rt * k, rc / nn }' >>"$CSV"
+	log "$(tail -n 1 "$CSV" | awk -F, '{ printf "%-8s r%s: %7s req/s  %6s us CPU/req (user %s, sys %s)  p50 %s ms  p99 %s ms  sluice %.0f%% busy, load CPU %.0f%%  replayed %s of %s  errors %s + %s non-2xx", $1, $2, $6, $16, $17, $18, $7, $8, $19 * 100, $20 * 100, $12, $11, $9, $10; if ($1 ~ /^r/) printf "  Redis %s us CPU/req, %s scripts/req", $21, $22 }')"
 	log "  store: $STORE_NOTE"
 	want=$(want_replayed "$c" "$resp")
 	[ "$rep" = "$want" ] || log "WARNING: $c r$r: $rep of $resp responses carried Idempotent-Replayed: true, want $want"
@@ -842,7 +952,7 @@ log "scratch: $WORK; out: $OUT; cases: ${CASES[*]}; ports: upstream $UP_PORT, ga
 if [ "$COUNT" = 1 ]; then
 	run_count
 else
-	echo "case,round,conns,seconds,requests,rps,p50_ms,p99_ms,socket_errors,non2xx,lua_responses,replayed,store_ok,cpu_user_ticks,cpu_sys_ticks,cpu_us_per_req,cpu_user_us_per_req,cpu_sys_us_per_req,gw_cpu_util,load_cpu_busy" >"$CSV"
+	echo "case,round,conns,seconds,requests,rps,p50_ms,p99_ms,socket_errors,non2xx,lua_responses,replayed,store_ok,cpu_user_ticks,cpu_sys_ticks,cpu_us_per_req,cpu_user_us_per_req,cpu_sys_us_per_req,gw_cpu_util,load_cpu_busy,redis_cpu_us_per_req,redis_scripts_per_req" >"$CSV"
 	log "${SECONDS_RUN}s per run, $ROUNDS round(s), $CONNS connections"
 	for r in $(seq "$ROUNDS"); do
 		for c in "${CASES[@]}"; do run_one "$c" "$r"; done
@@ -876,21 +986,28 @@ META="$WORK/meta.txt"
 	echo "count_conns=$COUNT_CONNS"
 	echo "gw_cpu=$GW_CPU"
 	echo "load_cpu=$LOAD_CPU"
+	echo "persist=$PERSIST"
+	if [ "$USE_REDIS" = 1 ]; then
+		echo "redis=$("$REDIS_SERVER" --version | awk '{ print $3 }' | sed 's/^v=//')"
+	fi
 } >"$META"
 
 "$PYTHON" - "$OUT" "$META" "$COUNT" <<'EOF'
 import csv, os, statistics, sys
 out, meta_path, count = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 meta = dict(l.rstrip("\n").split("=", 1) for l in open(meta_path) if "=" in l)
-ORDER = ["forward", "first", "replay"]
+ORDER = ["forward", "first", "replay", "rfirst", "rreplay"]
 WHAT = {"forward": "route without idempotency, forwarded",
         "first": "idempotent route, a new key: reserved, forwarded, kept",
-        "replay": "idempotent route, the same key: answered from the store"}
+        "replay": "idempotent route, the same key: answered from the store",
+        "rfirst": "store: redis, a new key: reserved in Redis, forwarded, kept (sealed)",
+        "rreplay": "store: redis, the same key: the sealed answer from Redis, opened"}
 def fmt(x, d=0):
     return "-" if x is None else format(round(x, d), ",.%df" % d)
 head = ["# The Idempotency-Key store: what a request costs", "",
         "contrib/bench/idem.sh, %s; `%s`." % (meta.get("date"), meta.get("command")), ""]
-foot = ["", "Versions: %s; nginx %s (the upstream)." % (meta.get("sluice"), meta.get("nginx")),
+foot = ["", "Versions: %s; nginx %s (the upstream)%s." % (meta.get("sluice"), meta.get("nginx"),
+        "; Redis %s (persistence: %s)" % (meta["redis"], meta.get("persist")) if meta.get("redis") else ""),
         "Machine: %s, %s; load average %s; already running: %s; busy at the start: %s; %s s in all." % (
             meta.get("cpu"), meta.get("kernel"), meta.get("load"), meta.get("others") or "nothing",
             meta.get("busy") or "nothing", meta.get("elapsed")),
@@ -903,7 +1020,15 @@ foot = ["", "Versions: %s; nginx %s (the upstream)." % (meta.get("sluice"), meta
 def derived(vals, unit, d):
     """vals: case -> number; the lines of first - forward and replay / forward"""
     f, k, p = vals.get("forward"), vals.get("first"), vals.get("replay")
+    rk, rp = vals.get("rfirst"), vals.get("rreplay")
     lines = []
+    if f is not None and rk is not None:
+        lines.append("- rfirst - forward (what keeping an answer in Redis costs sluice): %s %s (%+.0f %%)" % (
+            fmt(rk - f, d), unit, (rk - f) / f * 100 if f else 0))
+    if f is not None and rp is not None:
+        lines.append("- rreplay / forward: %.2f (%s against %s %s): a replay from Redis costs less "
+                     "than forwarding: **%s**" % (rp / f if f else 0, fmt(rp, d), fmt(f, d), unit,
+                                                  "met" if rp < f else "not met"))
     if f is not None and k is not None:
         lines.append("- first - forward (what keeping an answer costs): %s %s (%+.0f %%)" % (
             fmt(k - f, d), unit, (k - f) / f * 100 if f else 0))
@@ -933,6 +1058,12 @@ if count:
         lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
             c, WHAT[c], fmt(tot[c]), "%.2f" % (tot[c] / tot["forward"]) if tot.get("forward") else "-",
             fmt(crypto.get(c, 0)), fmt(rest[c]), ", ".join(parts[c][:5])))
+    rpath = os.path.join(out, "idem-count-redis.csv")
+    scripts = {r["case"]: float(r["redis_scripts_per_request"]) for r in csv.DictReader(open(rpath))} \
+        if os.path.exists(rpath) else {}
+    if any(c in scripts for c in ("rfirst", "rreplay")):
+        lines += ["", "Redis scripts (EVAL, EVALSHA) per request: " + ", ".join(
+            "%s %.2f" % (c, scripts[c]) for c in ORDER if c in scripts)]
     lines += ["", "Instructions:"] + derived(tot, "instructions", 0)
     lines += ["", "Without libcrypto (the two SHA-256 digests of a request on the idempotent route, the "
               "key's and the request's, which callgrind runs without the CPU's SHA extensions: "
@@ -957,7 +1088,8 @@ for c in ORDER:
         continue
     m = {k: statistics.median(float(r[k]) for r in rs)
          for k in ("rps", "cpu_us_per_req", "cpu_user_us_per_req", "cpu_sys_us_per_req",
-                   "p50_ms", "p99_ms", "gw_cpu_util", "load_cpu_busy")}
+                   "p50_ms", "p99_ms", "gw_cpu_util", "load_cpu_busy",
+                   "redis_cpu_us_per_req", "redis_scripts_per_req")}
     m["errors"] = sum(int(r["socket_errors"]) + int(r["non2xx"]) for r in rs)
     m["responses"] = sum(int(r["lua_responses"]) for r in rs)
     m["replayed"] = sum(int(r["replayed"]) for r in rs)
@@ -966,27 +1098,33 @@ for c in ORDER:
     m["spread"] = max(cpus) - min(cpus)
     m["runs"] = len(rs)
     med[c] = m
-lines = ["| case | what | responses/s | µs CPU per response | user + sys | spread | x forward | p50 ms | p99 ms | sluice busy | load CPU busy | replayed | errors | store checks |",
-         "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
+lines = ["| case | what | responses/s | µs CPU per response | user + sys | spread | x forward | p50 ms | p99 ms | sluice busy | load CPU busy | Redis µs CPU per response | Redis scripts per response | replayed | errors | store checks |",
+         "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
 for c in ORDER:
     if c not in med:
         continue
     m = med[c]
-    lines.append("| %s | %s | %s | %s | %s + %s | %s | %s | %s | %s | %.0f %% | %.0f %% | %s of %s | %d | %s |" % (
+    redis = c.startswith("r") and c != "replay"
+    lines.append("| %s | %s | %s | %s | %s + %s | %s | %s | %s | %s | %.0f %% | %.0f %% | %s | %s | %s of %s | %d | %s |" % (
         c, WHAT[c], fmt(m["rps"]), fmt(m["cpu_us_per_req"], 2), fmt(m["cpu_user_us_per_req"], 1),
         fmt(m["cpu_sys_us_per_req"], 1), fmt(m["spread"], 2),
         "%.2f" % (m["cpu_us_per_req"] / med["forward"]["cpu_us_per_req"]) if "forward" in med else "-",
         fmt(m["p50_ms"], 2), fmt(m["p99_ms"], 2), m["gw_cpu_util"] * 100, m["load_cpu_busy"] * 100,
+        fmt(m["redis_cpu_us_per_req"], 2) if redis else "-", fmt(m["redis_scripts_per_req"], 2) if redis else "-",
         fmt(m["replayed"]), fmt(m["responses"]), m["errors"], "ok" if m["store_ok"] else "**disagree**"))
 lines += ["", "CPU:"] + derived({c: med[c]["cpu_us_per_req"] for c in med}, "µs", 2)
 lines += ["", "Latency (closed loop, %s connections: mostly queueing behind the other requests):" % meta["conns"]]
 for k, name in (("p50_ms", "p50"), ("p99_ms", "p99")):
-    f, q, p = (med.get(c, {}).get(k) for c in ORDER)
+    f, q, p, rq, rp = (med.get(c, {}).get(k) for c in ORDER)
     parts = []
     if f is not None and q is not None:
         parts.append("first - forward %+.3f ms" % (q - f))
     if f is not None and p is not None:
         parts.append("replay - forward %+.3f ms" % (p - f))
+    if q is not None and rq is not None:
+        parts.append("rfirst - first %+.3f ms (the look-up's round trip to Redis)" % (rq - q))
+    if f is not None and rp is not None:
+        parts.append("rreplay - forward %+.3f ms" % (rp - f))
     if parts:
         lines.append("- %s: %s" % (name, ", ".join(parts)))
 lines += ["",
@@ -997,8 +1135,10 @@ lines += ["",
           "all runs (replay: all of them; forward and first: none). Store checks: the store's counters "
           "(admin /metrics) agree with the case: first, one key reserved and one answer stored per "
           "response; replay, no key reserved; none let go, none pushed out. Load CPU busy near 100 %%: "
-          "wrk and the upstream, not sluice, set responses/s (CPU per response is still sluice's)."
-          % (meta["rounds"], meta["seconds"], meta["conns"])]
+          "wrk and the upstream, not sluice, set responses/s (CPU per response is still sluice's). "
+          "Redis (rfirst, rreplay; on the load CPU, persistence: %s): its user + system time over the run "
+          "per response, and its scripts (INFO commandstats, eval + evalsha calls) per response."
+          % (meta["rounds"], meta["seconds"], meta["conns"], meta.get("persist", "none"))]
 text = "\n".join(head + lines + foot) + "\n"
 open(os.path.join(out, "idem.md"), "w").write(text)
 print(text)
