@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,13 +220,37 @@ out:
 	return r;
 }
 
+/* The sealing key's name in kept values (conf->idem.key_id): the first
+ * bytes of SHA-256(key, 0, "key id", 0). Returns 0, or -1 (said). */
+static int
+seal_key_id(struct sl_conf *conf, char **errors)
+{
+	unsigned char in[SL_IDEM_SEAL_KEY + 8], md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	int ok;
+
+	memcpy(in, conf->idem.key, SL_IDEM_SEAL_KEY);
+	memcpy(in + SL_IDEM_SEAL_KEY, "\0key id\0", 8);
+	ok = EVP_Digest(in, sizeof(in), md, &n, EVP_sha256(), NULL) == 1 &&
+	     n >= sizeof(conf->idem.key_id);
+	OPENSSL_cleanse(in, sizeof(in));
+	if (!ok) {
+		add_msg(errors, conf, "error", &conf->idem.key_file.pos,
+			"\"key_file\": cannot name the key (SHA-256 failed)");
+		return -1;
+	}
+	memcpy(conf->idem.key_id, md, sizeof(conf->idem.key_id));
+	return 0;
+}
+
 char *
 sl_conf_load_secrets(struct sl_conf *conf, char **warnings)
 {
 	char *errors = NULL, *warn = NULL;
 
 	if (conf->idem.key_file.path != NULL && !conf->idem.has_key)
-		conf->idem.has_key = read_seal_key(conf, &errors, &warn) == 0;
+		conf->idem.has_key = read_seal_key(conf, &errors, &warn) == 0 &&
+				     seal_key_id(conf, &errors) == 0;
 
 	if (conf->rl_store.password_file.path != NULL &&
 	    conf->rl_store.password == NULL)
@@ -250,6 +275,8 @@ sl_conf_share_secrets(struct sl_conf *nc, const struct sl_conf *oc)
 	    nc->idem.key_file.path != NULL && oc->idem.key_file.path != NULL &&
 	    strcmp(nc->idem.key_file.path, oc->idem.key_file.path) == 0) {
 		memcpy(nc->idem.key, oc->idem.key, SL_IDEM_SEAL_KEY);
+		memcpy(nc->idem.key_id, oc->idem.key_id,
+		       sizeof(nc->idem.key_id));
 		nc->idem.has_key = 1;
 	}
 	if (oc->rl_store.password == NULL || nc->rl_store.password != NULL)

@@ -481,7 +481,9 @@ struct sl_conf_idem {
 	uint64_t memory; /* bytes, the whole process */
 	struct sl_conf_file key_file;
 	unsigned char key[SL_IDEM_SEAL_KEY];
-	int has_key;   /* key was read */
+	unsigned char key_id[4]; /* names key in a kept value: the first
+				    bytes of SHA-256(key, 0, "key id", 0) */
+	int has_key;   /* key and key_id were read */
 	size_t nredis; /* routes with store: redis */
 };
 

@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,8 +72,8 @@ const char sl_rlstore_script[] =
     "if wait < 0 then wait = 0 end\n"
     "return {got, wait}\n";
 
-/* A lease request in flight, or another module's command (done set:
- * sl_rlstore_command). */
+/* A lease request in flight, or another module's script (generic:
+ * sl_rlstore_eval; its arguments copied after the struct). */
 struct rl_cmd {
 	TAILQ_ENTRY(rl_cmd) link; /* in s->cmds, oldest first */
 	struct sl_rlstore *s;
@@ -88,6 +89,10 @@ struct rl_cmd {
 	uint64_t sent_ms, deadline_ms;
 	int timed_out; /* its deadline passed */
 	int evaled;    /* sent again as EVAL after NOSCRIPT */
+	const struct sl_rlstore_script *script; /* a generic command's */
+	int nkeys, nargs;
+	size_t alens[SL_RLSTORE_MAX_ARGS];
+	unsigned char args[]; /* the arguments, one after another */
 };
 
 /* One worker's connection to the store. */
@@ -114,27 +119,41 @@ struct sl_rlstore {
 };
 
 static char script_sha[41];
+static pthread_once_t script_sha_once = PTHREAD_ONCE_INIT;
 
 static void store_on_timer(evutil_socket_t, short, void *);
 static void store_on_kick(evutil_socket_t, short, void *);
 static void store_on_reply(redisAsyncContext *ac, void *r, void *arg);
+static int script_send(struct sl_rlstore *s, struct rl_cmd *c);
 static void store_on_auth(redisAsyncContext *ac, void *r, void *arg);
 static void store_on_ready(redisAsyncContext *ac, void *r, void *arg);
 
+/* The SHA-1 of text in hex into sha (41 bytes), as Redis names a script;
+ * "" when the digest fails (the script is then sent whole). */
 static void
-script_sha_init(void)
+lua_sha(const char *text, char sha[41])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
 
-	if (script_sha[0] != '\0')
-		return;
-	if (EVP_Digest(sl_rlstore_script, strlen(sl_rlstore_script), md, &n,
-		       EVP_sha1(), NULL) != 1 ||
+	sha[0] = '\0';
+	if (EVP_Digest(text, strlen(text), md, &n, EVP_sha1(), NULL) != 1 ||
 	    n != 20)
 		return;
 	for (unsigned i = 0; i < 20; i++)
-		snprintf(script_sha + 2 * i, 3, "%02x", md[i]);
+		snprintf(sha + 2 * i, 3, "%02x", md[i]);
+}
+
+static void
+script_sha_init(void)
+{
+	lua_sha(sl_rlstore_script, script_sha);
+}
+
+void
+sl_rlstore_script_init(struct sl_rlstore_script *sc)
+{
+	lua_sha(sc->text, sc->sha);
 }
 
 /* Arms the timer at the nearest of: the oldest command's deadline, the
@@ -502,7 +521,7 @@ store_get(struct sl_worker *w, const struct sl_conf *conf)
 			free(s);
 			return NULL;
 		}
-		script_sha_init();
+		pthread_once(&script_sha_once, script_sha_init);
 		w->rlstore = s;
 	} else
 		store_drop(s, "the configuration moved the store");
@@ -656,6 +675,18 @@ store_on_reply(redisAsyncContext *ac, void *r, void *arg)
 
 	sl_now_refresh();
 	if (c->generic) {
+		if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
+		    !c->evaled && strncmp(reply->str, "NOSCRIPT", 8) == 0 &&
+		    ac == s->ac) {
+			/* the store forgot the script (restarted, flushed):
+			 * sent whole, once, which teaches it again */
+			c->evaled = 1;
+			if (script_send(s, c) == REDIS_OK) {
+				TAILQ_REMOVE(&s->cmds, c, link);
+				TAILQ_INSERT_TAIL(&s->cmds, c, link);
+				return;
+			}
+		}
 		cmd_answered(c, reply);
 		return;
 	}
@@ -740,28 +771,67 @@ store_on_timer(evutil_socket_t fd, short what, void *arg)
 	store_schedule(s);
 }
 
+/* Sends c, a script's (again): EVALSHA, or EVAL after a NOSCRIPT (or
+ * when the script has no SHA-1). Returns REDIS_OK or REDIS_ERR. */
+static int
+script_send(struct sl_rlstore *s, struct rl_cmd *c)
+{
+	const char *argv[3 + SL_RLSTORE_MAX_ARGS];
+	size_t lens[3 + SL_RLSTORE_MAX_ARGS];
+	const unsigned char *p = c->args;
+	int eval = c->evaled || c->script->sha[0] == '\0';
+	char nk[2] = {(char)('0' + c->nkeys), '\0'}; /* nkeys <= 8 */
+
+	argv[0] = eval ? "EVAL" : "EVALSHA";
+	argv[1] = eval ? c->script->text : c->script->sha;
+	argv[2] = nk;
+	for (int i = 0; i < 3; i++)
+		lens[i] = strlen(argv[i]);
+	for (int i = 0; i < c->nargs; i++) {
+		argv[3 + i] = (const char *)p;
+		lens[3 + i] = c->alens[i];
+		p += c->alens[i];
+	}
+	return redisAsyncCommandArgv(s->ac, store_on_reply, c, 3 + c->nargs,
+				     argv, lens);
+}
+
 struct sl_rlstore_cmd *
-sl_rlstore_command(struct sl_worker *w, struct sl_conf *conf, int argc,
-		   const char **argv, const size_t *argvlen,
-		   sl_rlstore_done *done, void *arg)
+sl_rlstore_eval(struct sl_worker *w, struct sl_conf *conf,
+		const struct sl_rlstore_script *sc, int nkeys, int nargs,
+		const char **argv, const size_t *argvlen,
+		sl_rlstore_done *done, void *arg)
 {
 	struct sl_rlstore *s;
 	struct rl_cmd *c;
+	size_t total = 0;
+	unsigned char *p;
 
+	if (nargs < nkeys || nkeys < 0 || nargs > SL_RLSTORE_MAX_ARGS)
+		return NULL;
+	for (int i = 0; i < nargs; i++)
+		total += argvlen[i];
 	if (!conf->rl_store.set || (s = store_get(w, conf)) == NULL ||
 	    store_connect(s) == -1)
 		return NULL;
-	if ((c = calloc(1, sizeof(*c))) == NULL)
+	if ((c = calloc(1, sizeof(*c) + total)) == NULL)
 		return NULL;
 	c->s = s;
 	c->conf = sl_conf_ref(conf);
 	c->generic = 1;
 	c->done = done;
 	c->arg = arg;
+	c->script = sc;
+	c->nkeys = nkeys;
+	c->nargs = nargs;
+	p = c->args;
+	for (int i = 0; i < nargs; p += argvlen[i], i++) {
+		c->alens[i] = argvlen[i];
+		memcpy(p, argv[i], argvlen[i]);
+	}
 	c->sent_ms = sl_now_ms();
 	c->deadline_ms = c->sent_ms + s->timeout_ms;
-	if (redisAsyncCommandArgv(s->ac, store_on_reply, c, argc, argv,
-				  argvlen) != REDIS_OK) {
+	if (script_send(s, c) != REDIS_OK) {
 		sl_conf_unref(c->conf);
 		free(c);
 		return NULL;

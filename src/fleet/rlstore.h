@@ -41,25 +41,46 @@ int sl_rlstore_lease(struct sl_worker *w, struct sl_conf *conf,
 		     uint32_t want, uint32_t debt);
 
 /*
- * Another module's command to conf's store (the Idempotency-Key store,
- * exchange_idem.c): argc arguments (argv, argvlen: binary-safe), bounded
- * by the store's timeout as a lease is. done(arg, reply, result) is
- * called once: reply is the answer (valid during the call; an error
- * answer counts as SL_RLSTORE_ERROR, with reply NULL), or NULL with
- * SL_RLSTORE_ERROR or _TIMEOUT when none came. done may be called from
- * inside hiredis: it must not ask the store for anything itself. Returns
- * a handle, or NULL when the store cannot be asked now (no connection:
- * it is being made, or waits for its next try).
+ * A Lua script of another module (the Idempotency-Key store,
+ * exchange_idem.c): its text, and the SHA-1 Redis names it by, which
+ * sl_rlstore_script_init fills (once, before the script is first sent;
+ * not thread-safe: the caller runs it once, under pthread_once). A script
+ * without its SHA-1 (the digest failed) is sent whole every time.
+ */
+struct sl_rlstore_script {
+	const char *text;
+	char sha[41];
+};
+void sl_rlstore_script_init(struct sl_rlstore_script *sc);
+
+/* The most arguments (KEYS and ARGV together) of a script's command. */
+#define SL_RLSTORE_MAX_ARGS 8
+
+/*
+ * Runs script sc in conf's store: nkeys of the nargs arguments are KEYS,
+ * the rest ARGV (argv, argvlen: binary-safe; copied, so that the caller's
+ * may go at once). Sent as EVALSHA: a NOSCRIPT (Redis restarted, or was
+ * flushed) sends it again, once, as EVAL, which teaches Redis the script
+ * for the next ones. Bounded by the store's timeout as a lease is, and
+ * counted with the leases in sluice_rate_limit_store_requests_total (the
+ * connection's health). done(arg, reply, result) is called once: reply is
+ * the answer (valid during the call; an error answer counts as
+ * SL_RLSTORE_ERROR, with reply NULL), or NULL with SL_RLSTORE_ERROR or
+ * _TIMEOUT when none came. done may be called from inside hiredis: it
+ * must not ask the store for anything itself. Returns a handle, or NULL
+ * when the store cannot be asked now (no connection: it is being made,
+ * or waits for its next try; or no memory).
  */
 struct sl_rlstore_cmd;
 struct redisReply;
 typedef void sl_rlstore_done(void *arg, const struct redisReply *reply,
 			     int result);
-struct sl_rlstore_cmd *sl_rlstore_command(struct sl_worker *w,
-					  struct sl_conf *conf, int argc,
-					  const char **argv,
-					  const size_t *argvlen,
-					  sl_rlstore_done *done, void *arg);
+struct sl_rlstore_cmd *sl_rlstore_eval(struct sl_worker *w,
+				       struct sl_conf *conf,
+				       const struct sl_rlstore_script *sc,
+				       int nkeys, int nargs, const char **argv,
+				       const size_t *argvlen,
+				       sl_rlstore_done *done, void *arg);
 /* The command's asker goes away: done is never called. */
 void sl_rlstore_cancel(struct sl_rlstore_cmd *cmd);
 

@@ -27,6 +27,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -378,28 +379,75 @@ replay(struct sl_seam *s, const unsigned char *a, size_t alen)
 #define LOOK_UNREADABLE 100 /* a kept answer that does not open */
 #define DONE_HEAD	(1 + 4 + SL_IDEM_HASH) /* "D", the key's id, the fp */
 
-static const char reserve_lua[] =
+static struct sl_rlstore_script reserve_lua = {
     "local v = redis.call('GET', KEYS[1])\n"
     "if v then return v end\n"
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
-    "return 0\n";
-static const char commit_lua[] =
+    "return 0\n",
+    ""};
+static struct sl_rlstore_script commit_lua = {
     "local v = redis.call('GET', KEYS[1])\n"
     "if v and v ~= ARGV[1] then return 0 end\n"
     "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
-    "return 1\n";
-static const char release_lua[] =
+    "return 1\n",
+    ""};
+static struct sl_rlstore_script release_lua = {
     "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
-    "return redis.call('DEL', KEYS[1])\n";
+    "return redis.call('DEL', KEYS[1])\n",
+    ""};
+
+/*
+ * The process's scripts named (their SHA-1: sent as EVALSHA), and the
+ * base of the reservations' tokens: a token need only differ from every
+ * other reservation's of the same key (of every gateway), not be secret,
+ * so it is a random 64-bit base drawn once plus a counter (RAND_bytes at
+ * each request cost some thousand instructions and a lock).
+ */
+static pthread_once_t store_once = PTHREAD_ONCE_INIT;
+static uint64_t tok_base;
+static int tok_ready;
+static _Atomic uint64_t tok_next;
+
+static void
+store_init(void)
+{
+	sl_rlstore_script_init(&reserve_lua);
+	sl_rlstore_script_init(&commit_lua);
+	sl_rlstore_script_init(&release_lua);
+	tok_ready = RAND_bytes((unsigned char *)&tok_base,
+			       sizeof(tok_base)) == 1;
+}
+
+/* A new reservation token into out (8 bytes). Returns 0, or -1. */
+static int
+store_token(unsigned char out[8])
+{
+	uint64_t t;
+
+	pthread_once(&store_once, store_init);
+	if (!tok_ready)
+		return RAND_bytes(out, 8) == 1 ? 0 : -1;
+	t = tok_base + atomic_fetch_add_explicit(&tok_next, 1,
+						 memory_order_relaxed);
+	memcpy(out, &t, 8);
+	return 0;
+}
 
 /* The key's name in Redis into out (room for it). */
 static void
 store_key(const struct sl_txidem *ip, char *out, size_t room)
 {
 	static const char hex[] = "0123456789abcdef";
-	int n = snprintf(out, room, "%sidem:", ip->conf->rl_store.prefix);
+	const char *prefix = ip->conf->rl_store.prefix;
+	size_t n = strlen(prefix);
 
-	for (size_t i = 0; i < SL_IDEM_HASH && (size_t)n + 2 < room; i++) {
+	/* without snprintf: a Redis round trip's own cost is counted */
+	if (n + 5 >= room)
+		n = 0; /* cannot be: the prefix is bounded by the conf */
+	memcpy(out, prefix, n);
+	memcpy(out + n, "idem:", 5);
+	n += 5;
+	for (size_t i = 0; i < SL_IDEM_HASH && n + 2 < room; i++) {
 		out[n++] = hex[ip->id[i] >> 4];
 		out[n++] = hex[ip->id[i] & 15];
 	}
@@ -471,41 +519,36 @@ store_reserve(struct sl_seam *s, struct sl_txidem *ip,
 {
 	char key[256], lease[24];
 	unsigned char flight[FLIGHT_LEN];
-	const char *argv[6];
-	size_t lens[6];
+	const char *argv[3];
+	size_t lens[3];
 
-	const unsigned char *sk = s->gen->conf->idem.key;
-	const void *kparts[] = {sk, "key id"}, *fparts[] = {sk, ip->fp};
+	const struct sl_conf_idem *ci = &s->gen->conf->idem;
+	const void *fparts[] = {ci->key, ip->fp};
 	const size_t lens2[] = {SL_IDEM_SEAL_KEY, SL_IDEM_HASH};
-	const size_t klens[] = {SL_IDEM_SEAL_KEY, 6};
-	uint8_t kid[SL_IDEM_HASH];
 
 	ip->redis = 1;
 	/* what Redis sees of the request is a hash under the sealing key,
 	 * so that a value's fingerprint gives no guess of an amount away;
-	 * a kept value names its sealing key (4 bytes of a hash of it), so
-	 * that a gateway with another key_file knows it cannot read it */
-	if (RAND_bytes(ip->rtok, sizeof(ip->rtok)) != 1 ||
-	    digest(kid, kparts, klens, 2) != 0 ||
+	 * a kept value names its sealing key (key_id), so that a gateway
+	 * with another key_file knows it cannot read it */
+	if (store_token(ip->rtok) != 0 ||
 	    digest(ip->rfp, fparts, lens2, 2) != 0)
 		return look_verdict(s, ip, -1);
-	memcpy(ip->kid, kid, sizeof(ip->kid));
+	memcpy(ip->kid, ci->key_id, sizeof(ip->kid));
 	store_key(ip, key, sizeof(key));
 	store_flight(ip, flight);
 	snprintf(
 	    lease, sizeof(lease), "%llu",
 	    (unsigned long long)(s->txn->route->timeout_ms + LEASE_MARGIN_MS));
-	argv[0] = "EVAL";
-	argv[1] = reserve_lua;
-	argv[2] = "1";
-	argv[3] = key;
-	argv[4] = (const char *)flight;
-	argv[5] = lease;
-	for (int i = 0; i < 6; i++)
-		lens[i] = i == 4 ? sizeof(flight) : strlen(argv[i]);
+	argv[0] = key;
+	argv[1] = (const char *)flight;
+	argv[2] = lease;
+	lens[0] = strlen(key);
+	lens[1] = sizeof(flight);
+	lens[2] = strlen(lease);
 	ip->woken = woken;
-	ip->cmd = sl_rlstore_command(s->w, s->gen->conf, 6, argv, lens,
-				     store_on_look, ip);
+	ip->cmd = sl_rlstore_eval(s->w, s->gen->conf, &reserve_lua, 1, 3, argv,
+				  lens, store_on_look, ip);
 	if (ip->cmd == NULL)
 		return look_verdict(s, ip, -1);
 	ip->phase = IP_STORE;
@@ -624,21 +667,13 @@ commit_on_reply(void *arg, const struct redisReply *r, int result)
 static void
 commit_send(struct sl_idem_commit *k)
 {
-	const char *argv[7] = {"EVAL",
-			       commit_lua,
-			       "1",
-			       k->key,
-			       (const char *)k->flight,
-			       (const char *)k->v,
-			       k->ttl};
-	size_t lens[7];
+	const char *argv[4] = {k->key, (const char *)k->flight,
+			       (const char *)k->v, k->ttl};
+	const size_t lens[4] = {strlen(k->key), sizeof(k->flight), k->vlen,
+				strlen(k->ttl)};
 
-	for (int i = 0; i < 7; i++)
-		lens[i] = i == 4   ? sizeof(k->flight)
-			  : i == 5 ? k->vlen
-				   : strlen(argv[i]);
-	k->cmd = sl_rlstore_command(k->w, k->conf, 7, argv, lens,
-				    commit_on_reply, k);
+	k->cmd = sl_rlstore_eval(k->w, k->conf, &commit_lua, 1, 4, argv, lens,
+				 commit_on_reply, k);
 	if (k->cmd == NULL)
 		commit_later(k);
 }
@@ -688,20 +723,15 @@ store_release(struct sl_txidem *ip, struct sl_counts *rc)
 {
 	char key[256];
 	unsigned char flight[FLIGHT_LEN];
-	const char *argv[5];
-	size_t lens[5];
+	const char *argv[2] = {key, (const char *)flight};
+	size_t lens[2];
 
 	store_key(ip, key, sizeof(key));
 	store_flight(ip, flight);
-	argv[0] = "EVAL";
-	argv[1] = release_lua;
-	argv[2] = "1";
-	argv[3] = key;
-	argv[4] = (const char *)flight;
-	for (int i = 0; i < 5; i++)
-		lens[i] = i == 4 ? sizeof(flight) : strlen(argv[i]);
-	if (sl_rlstore_command(ip->w, ip->conf, 5, argv, lens, store_on_after,
-			       rc) == NULL)
+	lens[0] = strlen(key);
+	lens[1] = sizeof(flight);
+	if (sl_rlstore_eval(ip->w, ip->conf, &release_lua, 1, 2, argv, lens,
+			    store_on_after, rc) == NULL)
 		SL_STAT_INC(rc->idem_store_err);
 }
 

@@ -626,6 +626,58 @@ def a_gateway_with_another_key_file_cannot_open_the_answer_and_refuses():
 # 4. sluice -t
 
 
+def script_calls(redis):
+    """{"eval": calls, "evalsha": calls} from INFO commandstats."""
+    out = {"eval": 0, "evalsha": 0}
+    for line in rcmd(redis, "INFO", "commandstats").decode().splitlines():
+        m = re.match(r"cmdstat_(evalsha|eval):calls=(\d+)", line)
+        if m:
+            out[m.group(1)] = int(m.group(2))
+    return out
+
+
+@test
+def scripts_go_by_their_sha1_and_are_taught_again_after_a_script_flush():
+    f = Fleet()
+    try:
+        first = pay(f.a.port, "sha-1")
+        expect_fresh(first, "the first key", 201)
+        check(wait_value(f.redis, redis_name("sha-1"), is_done,
+                         "the first answer kept") is not None, "kept")
+        before = script_calls(f.redis)
+        for i in range(4):
+            expect_fresh(pay(f.a.port, "sha-more-%d" % i), "key %d" % i, 201)
+        check(at_least(f.a, "sluice_idempotency_stored_total", 5,
+                       route="pay"), "five answers kept")
+        after = script_calls(f.redis)
+        # the scripts are known now: every look-up and keeping goes by
+        # name, none sends the text again
+        eq(after["eval"], before["eval"],
+           "EVAL calls while Redis knows the scripts (%r, %r)"
+           % (before, after))
+        check(after["evalsha"] - before["evalsha"] >= 8,
+              "4 look-ups and 4 keepings by EVALSHA: %r, %r"
+              % (before, after))
+        # Redis forgets them (a restart, a SCRIPT FLUSH): the next
+        # commands get NOSCRIPT and are sent whole once, not failed
+        eq(rcmd(f.redis, "SCRIPT", "FLUSH"), "OK", "SCRIPT FLUSH")
+        expect_replay(pay(f.a.port, "sha-1"), first,
+                      "the replay after SCRIPT FLUSH")
+        expect_fresh(pay(f.a.port, "sha-after"), "a new key after it", 201)
+        check(at_least(f.a, "sluice_idempotency_stored_total", 6,
+                       route="pay"), "the new key's answer kept")
+        again = script_calls(f.redis)
+        check(again["eval"] > after["eval"],
+              "the scripts sent whole after NOSCRIPT: %r, %r"
+              % (after, again))
+        for gw in f.gws:
+            gw.expect_count("sluice_idempotency_store_errors_total", 0,
+                            route="pay")
+        ledger_count(f.bank, "sha-1", 1, "the first key")
+    finally:
+        f.stop()
+
+
 def check_conf(store=True, kf=None):
     """sluice -t on a route with store: redis, with rate_limit_store
     (store) and idempotency.key_file kf (a path, or None); returns (rc,
