@@ -144,7 +144,9 @@ sl_exchange_idem_str(int res)
 
 /* Answers status with an RFC 9457 problem (application/problem+json),
  * title and detail (static, JSON-safe), and more fields (CRLF lines, or
- * ""); error is what the logs call it. */
+ * ""); error is what the logs call it, and the problem's "error" member
+ * (an extension: clients dispatch on status and error, as on every other
+ * answer of sluice's, doc/contracts.md 3.1). */
 static void
 problem(struct sl_seam *s, int status, const char *error, const char *title,
 	const char *detail, const char *more)
@@ -157,8 +159,8 @@ problem(struct sl_seam *s, int status, const char *error, const char *title,
 		sl_worker_request_id(s->w, t->request_id);
 	n = snprintf(body, sizeof(body),
 		     "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d,"
-		     "\"detail\":\"%s\",\"request_id\":\"%s\"}\n",
-		     title, status, detail, t->request_id);
+		     "\"detail\":\"%s\",\"error\":\"%s\",\"request_id\":\"%s\"}\n",
+		     title, status, detail, error, t->request_id);
 	snprintf(fields, sizeof(fields),
 		 "Content-Type: application/problem+json\r\n%s", more);
 	sl_exchange_answer_body(s, status, error, fields, body,

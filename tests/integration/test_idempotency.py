@@ -315,9 +315,10 @@ def expect_replay(r, first, what):
 PROBLEM = "application/problem+json"
 
 
-def expect_problem(r, status, what):
+def expect_problem(r, status, what, error=None):
     """r is sluice's RFC 9457 problem: status, Content-Type
-    application/problem+json, a JSON object with "title" and "status"."""
+    application/problem+json, a JSON object with "title", "status", and
+    "error" (error: the code it must be, doc/contracts.md 3.2)."""
     eq(r.status, status, "%s: status (%r)" % (what, r.body[:300]))
     ct = (r.header("content-type") or "").split(";")[0].strip().lower()
     eq(ct, PROBLEM, "%s: Content-Type" % what)
@@ -331,6 +332,11 @@ def expect_problem(r, status, what):
     eq(j.get("status"), status, "%s: problem's status" % what)
     check(isinstance(j.get("title"), str) and j["title"],
           "%s: problem without a title: %r" % (what, j))
+    check(isinstance(j.get("error"), str) and
+          j["error"].startswith("idempotency_"),
+          "%s: problem without an idempotency error code: %r" % (what, j))
+    if error is not None:
+        eq(j["error"], error, "%s: the problem's error" % what)
     eq(r.header("idempotent-replayed"), None,
        "%s: Idempotent-Replayed on sluice's own answer" % what)
     return j
@@ -385,7 +391,7 @@ def a_replay_keeps_the_connection_open():
         check(not r.wants_close(), "the replay closes the connection: %r"
               % r)
     r = pay(gw.port, "ka-1", body=OTHER_BODY, client=c)
-    expect_problem(r, 422, "another body")
+    expect_problem(r, 422, "another body", "idempotency_mismatch")
     check(not r.wants_close(), "the 422 closes the connection: %r" % r)
     # the connection goes on: another key is its own payment
     expect_fresh(pay(gw.port, "ka-2", client=c), "another key", 201, 2)
@@ -450,7 +456,8 @@ def a_missing_key_is_refused_when_required_and_forwarded_otherwise():
                          route("pay", "/", True)])
     for method in ("POST", "PATCH"):
         r = pay(gw.port, None, path="/strict/1", method=method)
-        expect_problem(r, 400, "%s without a key, required" % method)
+        expect_problem(r, 400, "%s without a key, required" % method,
+                       "idempotency_key_missing")
     eq(gw.bank.ledger(), [], "requests at the upstream")
     # a method not listed needs no key
     r = pay(gw.port, None, path="/strict/2", method="PUT")
@@ -485,7 +492,8 @@ def a_retry_while_the_first_is_in_flight_gets_409_with_retry_after():
               "the first request did not reach the upstream")
         for i in range(2):
             r = pay(gw.port, key, path="/pay/slow")
-            expect_problem(r, 409, "retry %d in flight" % (i + 1))
+            expect_problem(r, 409, "retry %d in flight" % (i + 1),
+                           "idempotency_conflict")
             expect_retry_after(r, "retry %d in flight" % (i + 1))
         ledger_count(gw.bank, key, 1, "while in flight")
     finally:
@@ -725,7 +733,8 @@ def a_request_body_over_max_request_bytes_gets_413():
     big = b"{" + b'"a":1,' * 400 + b'"z":0}'      # 2.4 KiB
     for framing in ("cl", "chunked"):
         r = pay(gw.port, "huge-" + framing, body=big, framing=framing)
-        expect_problem(r, 413, "%s body of %d bytes" % (framing, len(big)))
+        expect_problem(r, 413, "%s body of %d bytes" % (framing, len(big)),
+                       "idempotency_body_too_large")
     eq(gw.bank.ledger(), [], "requests at the upstream")
     # the key was never taken: the same key with a body that fits is its
     # first time
@@ -903,7 +912,8 @@ def the_caller_scopes_the_key():
     # carol's other body under the same key is her own first time
     expect_fresh(as_("carol", body=OTHER_BODY), "carol, another body", 201,
                  3)
-    expect_problem(as_(None), 400, "no X-Client with caller: header")
+    expect_problem(as_(None), 400, "no X-Client with caller: header",
+                   "idempotency_caller_missing")
     eq(len(gw.bank.ledger(key)), 3, "payments under the key")
     # caller: none: the key alone, whoever sends it
     anon = as_("alice", path="/anon/pay")
@@ -1167,7 +1177,8 @@ def counters_gauges_and_the_access_log_tell_each_outcome():
     expect_replay(ask("t-02", "replayed", "A"), first, "A again")
     expect_problem(ask("t-03", "mismatch", "A", body=OTHER_BODY), 422, "A")
     expect_problem(ask("t-04", "missing", None), 400, "no key")
-    expect_problem(ask("t-05", "invalid", ""), 400, "empty key")
+    expect_problem(ask("t-05", "invalid", ""), 400, "empty key",
+                   "idempotency_key_invalid")
     expect_problem(ask("t-06", "too_large", "B", body=b" " * 2048 + BODY),
                    413, "B")
     eq(ask("t-07", "reserved", "C", path="/pay/500").status, 500, "C")

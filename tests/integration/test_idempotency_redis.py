@@ -397,7 +397,7 @@ def with_redis_killed_closed_refuses_open_forwards_and_both_recover():
                                  "down-%s-2" % which)):
             r = pay(gw.port, key, path="/closed/0" if i == 0 else "/closed")
             what = "closed, Redis down, %s through %s" % (key, which)
-            expect_problem(r, 503, what)
+            expect_problem(r, 503, what, "idempotency_unavailable")
             expect_retry_after(r, what)
     eq(len(f.bank.ledger()), 1, "requests at the upstream while Redis is "
        "down (fail: closed)")
