@@ -800,7 +800,8 @@ page_rate_limits(const struct sl_admin_view *v, struct sbuf *b)
 		  "not answer (on_store_error: deny).",
 		  offsetof(struct sl_rlcounts, store_denied), 1);
 	sb_printf(b, "# HELP sluice_rate_limit_store_requests_total Lease "
-		     "requests to the rate limit store, by result.\n# TYPE "
+		     "requests and idempotency scripts to the rate limit "
+		     "store, by result.\n# TYPE "
 		     "sluice_rate_limit_store_requests_total counter\n");
 	for (size_t i = 0; i < SL_NELEM(results); i++)
 		sb_printf(b,
@@ -810,7 +811,7 @@ page_rate_limits(const struct sl_admin_view *v, struct sbuf *b)
 			  (unsigned long long)sum(
 			      v, w + i * sizeof(atomic_uint_fast64_t)));
 	sb_printf(b, "# HELP sluice_rate_limit_store_seconds Time from a "
-		     "lease request to its answer.\n# TYPE "
+		     "lease request (or an idempotency script) to its answer.\n# TYPE "
 		     "sluice_rate_limit_store_seconds histogram\n");
 	w = offsetof(struct sl_worker_stats, rl_store_dur);
 	for (int i = 0; i < SL_HIST_N; i++) {

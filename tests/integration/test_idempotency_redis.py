@@ -449,6 +449,47 @@ def with_redis_killed_closed_refuses_open_forwards_and_both_recover():
     f.stop()
 
 
+@test
+def an_answer_made_while_redis_is_down_is_kept_once_it_is_back():
+    # the route's timeout (30 s by default) plus 5 s is the lease: the
+    # answer is sent again every 250 ms within it
+    f = Fleet()
+    gate = threading.Event()
+    path, key = "/pay/while-down", "while-down-1"
+    f.bank.plan(path, {"gate": gate})
+    name = redis_name(key)
+    out = [None]
+
+    def first():
+        out[0] = pay(f.a.port, key, path=path)
+    th = threading.Thread(target=first)
+    th.start()
+    try:
+        check(wait_until(lambda: f.bank.ledger(key), 5.0),
+              "the request did not reach the upstream")
+        eq(rget(f.redis, name)[:1], b"F", "the key in Redis while in flight")
+        f.redis.kill()
+    finally:
+        gate.set()      # the upstream answers while Redis is down
+    th.join(GATE_TIMEOUT + 5)
+    check(out[0] is not None, "the first request got no answer")
+    expect_fresh(out[0], "the first request", 201, 1)
+    # the keeping fails (counted), and is tried again
+    check(at_least(f.a, "sluice_idempotency_store_errors_total", 1,
+                   route="pay"), "the failed keeping is counted")
+    f.a.expect_count("sluice_idempotency_stored_total", 0, route="pay")
+    f.redis.start()     # empty, and without the scripts (NOSCRIPT)
+    wait_value(f.redis, name, is_done, "the answer kept once Redis is back",
+               timeout=20.0)
+    f.a.expect_count("sluice_idempotency_stored_total", 1, route="pay")
+    f.a.expect_count("sluice_idempotency_released_total", 0, route="pay")
+    # the retry, through the other gateway, gets it: one payment
+    r = pay(f.b.port, key, path=path)
+    expect_replay(r, out[0], "the retry through b")
+    ledger_count(f.bank, key, 1, "after Redis came back")
+    f.stop()
+
+
 # ---------------------------------------------------------------------------
 # 3. What Redis holds, and for how long
 
