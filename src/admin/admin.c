@@ -557,8 +557,9 @@ config_idem(struct sbuf *b, const struct sl_conf_idem_route *c)
 			sb_printf(b, "%s%u", first ? "" : ",", s);
 			first = 0;
 		}
-	sb_printf(b, "],\"fail\":\"%s\"}",
-		  c->fail == SL_IDEM_FAIL_OPEN ? "open" : "closed");
+	sb_printf(b, "],\"fail\":\"%s\",\"wait_ms\":%llu}",
+		  c->fail == SL_IDEM_FAIL_OPEN ? "open" : "closed",
+		  (unsigned long long)c->wait_ms);
 }
 
 /* A route's waf (doc/operations.md, "A WAF for PCI DSS 6.4.2"): its rule

@@ -206,6 +206,7 @@ const struct sl_conf_keydef sl_conf_route_idem_table[] = {
     {"release", SL_CONF_SET, .set = read_release},
     {"fail", SL_CONF_ENUM, .def = SL_IDEM_FAIL_CLOSED, RI(fail),
      .names = fail_names, .expected = "closed or open"},
+    {"wait", SL_CONF_DURATION, 0, 60000, 0, RI(wait_ms)},
     {.name = NULL},
 };
 #undef RI

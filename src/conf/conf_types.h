@@ -470,6 +470,8 @@ struct sl_conf_idem_route {
 							     answer s is not
 							     kept */
 	uint32_t fail; /* enum sl_idem_fail */
+	uint64_t wait_ms; /* a retry of a key in flight waits so long for its
+			     answer before 409 (0: 409 at once) */
 	unsigned line, col;
 };
 

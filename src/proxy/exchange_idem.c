@@ -71,6 +71,7 @@ enum ip_phase {
 	IP_BODY_READY,
 	IP_STORE,      /* waiting for the fleet store's word on the key */
 	IP_STORE_DONE, /* it came (sres) */
+	IP_WAIT,       /* in flight elsewhere: asked again when ev fires */
 	IP_HELD,       /* reserved: the request went on */
 	IP_KEEPING,    /* ... and its answer is being kept */
 	IP_DONE,       /* kept, or let go */
@@ -89,6 +90,8 @@ struct sl_txidem {
 	size_t alen, acap;     /* bytes of it, room */
 	int status;	       /* of the answer kept */
 	uint64_t lease_end_ms; /* the reservation's end */
+	uint64_t wait_end_ms;  /* the route's wait: 409 from then (0: not
+				  waiting yet) */
 	/* what keeping the answer needs, also without its exchange */
 	const struct sl_conf_idem_route *ic;
 	const char *route; /* its name (borrowed, as ic) */
@@ -112,7 +115,7 @@ struct sl_txidem {
 	unsigned char *kept; /* ANS_REPLAY: the kept answer (owned) */
 	size_t klen;
 	void (*woken)(struct sl_txn *);
-	struct event ev; /* the body's wake */
+	struct event ev; /* the body's wake, the store's, the wait's timer */
 };
 
 static void
@@ -313,6 +316,8 @@ ip_new(struct sl_seam *s)
 
 static void store_release(struct sl_txidem *ip, struct sl_counts *rc);
 static int look_verdict(struct sl_seam *s, struct sl_txidem *ip, int r);
+static int look(struct sl_seam *s, struct sl_txidem *ip);
+static int decide(struct sl_seam *s, enum ip_ans a);
 
 static void
 ip_free(struct sl_txn *t)
@@ -768,6 +773,10 @@ sl_exchange_idem(struct sl_seam *s, const struct sl_h1_request *req,
 		return 1; /* woken for another reason: still waiting */
 	if (ip != NULL && ip->phase == IP_STORE_DONE)
 		return look_verdict(s, ip, ip->sres);
+	if (ip != NULL && ip->phase == IP_WAIT)
+		return event_pending(&ip->ev, EV_TIMEOUT, NULL)
+			   ? 1 /* woken for another reason: still waiting */
+			   : look(s, ip);
 	if (ip != NULL && ip->phase >= IP_HELD)
 		return ip->ans != ANS_NONE ? 2 : 0; /* decided already */
 	if (!(ic->methods & (1u << req->method_id)))
@@ -835,7 +844,6 @@ sl_exchange_idem(struct sl_seam *s, const struct sl_h1_request *req,
 		}
 	}
 	memcpy(ip->fp, fp, SL_IDEM_HASH);
-	ip->lease_end_ms = now_ms() + t->route->timeout_ms + LEASE_MARGIN_MS;
 	ip->ic = ic;
 	ip->route = t->route->name;
 	ip->hdr_max = s->lconf->limits.max_header_bytes;
@@ -843,13 +851,59 @@ sl_exchange_idem(struct sl_seam *s, const struct sl_h1_request *req,
 	ip->memory = s->gen->conf->idem.memory;
 	ip->w = s->w;
 	ip->conf = s->gen->conf;
+	ip->woken = woken;
 	memcpy(ip->request_id, t->request_id, sizeof(ip->request_id));
-	if (ic->store == SL_IDEM_STORE_REDIS)
-		return store_reserve(s, ip, woken);
+	return look(s, ip);
+}
+
+/* Asks the store for the key of ip (its id and fingerprint made): the
+ * first time, or again after a wait. Returns as sl_exchange_idem. */
+static int
+look(struct sl_seam *s, struct sl_txidem *ip)
+{
+	struct sl_txn *t = s->txn;
+	int r;
+
+	ip->lease_end_ms = now_ms() + t->route->timeout_ms + LEASE_MARGIN_MS;
+	if (ip->ic->store == SL_IDEM_STORE_REDIS)
+		return store_reserve(s, ip, ip->woken);
 	r = sl_idem_local_reserve(
-	    ip->id, fp, now_ms(), t->route->timeout_ms + LEASE_MARGIN_MS,
+	    ip->id, ip->fp, now_ms(), t->route->timeout_ms + LEASE_MARGIN_MS,
 	    s->gen->conf->idem.memory, &ip->token, &ip->kept, &ip->klen);
 	return look_verdict(s, ip, r);
+}
+
+/*
+ * The key is in flight elsewhere: with the route's wait, ip waits for the
+ * first's answer, asking the store again every WAIT_POLL_MS (local: a
+ * look under the table's lock) or WAIT_POLL_REDIS_MS (one script a
+ * time), until the key is done (a replay), let go (this request takes
+ * it), or the wait is over (409). Returns as sl_exchange_idem.
+ */
+#define WAIT_POLL_MS	   25
+#define WAIT_POLL_REDIS_MS 100
+
+static int
+wait_or_conflict(struct sl_seam *s, struct sl_txidem *ip)
+{
+	uint64_t now = now_ms(), step;
+	struct timeval tv;
+
+	if (ip->ic->wait_ms == 0)
+		return decide(s, ANS_CONFLICT);
+	if (ip->wait_end_ms == 0)
+		ip->wait_end_ms = now + ip->ic->wait_ms;
+	if (now >= ip->wait_end_ms)
+		return decide(s, ANS_CONFLICT);
+	step = ip->ic->store == SL_IDEM_STORE_REDIS ? WAIT_POLL_REDIS_MS
+						    : WAIT_POLL_MS;
+	step = SL_MIN(step, ip->wait_end_ms - now);
+	tv.tv_sec = (time_t)(step / 1000);
+	tv.tv_usec = (suseconds_t)(step % 1000) * 1000;
+	ip->phase = IP_WAIT;
+	if (event_add(&ip->ev, &tv) != 0)
+		return decide(s, ANS_CONFLICT);
+	return 1;
 }
 
 /* What the store said of the key (enum sl_idem_look; -1: it failed), as
@@ -866,7 +920,7 @@ look_verdict(struct sl_seam *s, struct sl_txidem *ip, int r)
 		count(s, SL_IDEM_O_RESERVED);
 		return 0;
 	case SL_IDEM_CONFLICT:
-		return decide(s, ANS_CONFLICT);
+		return wait_or_conflict(s, ip);
 	case SL_IDEM_MISMATCH:
 		return decide(s, ANS_MISMATCH);
 	case SL_IDEM_REPLAY:

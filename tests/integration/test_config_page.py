@@ -402,7 +402,7 @@ def full_config():
                                   "max_request_bytes": "8KiB",
                                   "max_response_bytes": "16KiB",
                                   "release": ["5xx", 409],
-                                  "fail": "open"},
+                                  "fail": "open", "wait": "2s"},
                   "rate_limit": [
                       {"name": "per-key", "key": "header:X-Api-Key",
                        "rate": "10/s", "burst": 20, "scope": "local",

@@ -509,6 +509,102 @@ def a_retry_while_the_first_is_in_flight_gets_409_with_retry_after():
     gw.sl.stop()
 
 
+def send_keyed(port, key, path, body=BODY):
+    """A Client with a keyed POST sent, its answer not read."""
+    c = Client(port, timeout=GATE_TIMEOUT + 5)
+    c.send(build_request("POST", path,
+                         [("Idempotency-Key", key),
+                          ("Content-Type", "application/json")], body))
+    return c
+
+
+@test
+def with_wait_a_retry_in_flight_gets_the_first_answer():
+    gw = gateway(routes=[route(idem={"wait": "20s"})], workers=2)
+    gate = threading.Event()
+    gw.bank.plan("/pay/wait", {"gate": gate})
+    key = "wait-1"
+    try:
+        a = send_keyed(gw.port, key, "/pay/wait")
+        check(gw.bank.wait_requests(1, 5.0),
+              "the first request did not reach the upstream")
+        b = [send_keyed(gw.port, key, "/pay/wait") for _ in range(3)]
+        # they wait (for 20 s at most): no answer while the first is held
+        for i, c in enumerate(b):
+            check(not c.has_data(0.3),
+                  "retry %d was answered while the first is in flight" % i)
+        ledger_count(gw.bank, key, 1, "while they wait")
+    finally:
+        gate.set()
+    first = a.read_response("POST")
+    a.close()
+    expect_fresh(first, "the first", 201, 1)
+    for i, c in enumerate(b):
+        expect_replay(c.read_response("POST"), first, "waiting retry %d" % i)
+        c.close()
+    ledger_count(gw.bank, key, 1, "in the end")
+    gw.expect_count("sluice_idempotency_requests_total", 3, route="pay",
+                    outcome="replayed")
+    gw.expect_count("sluice_idempotency_requests_total", 0, route="pay",
+                    outcome="conflict")
+    gw.sl.stop()
+
+
+@test
+def with_wait_a_retry_gets_409_when_the_wait_is_over():
+    gw = gateway(routes=[route(idem={"wait": "200ms"})])
+    gate = threading.Event()
+    gw.bank.plan("/pay/wait", {"gate": gate})
+    key = "wait-over-1"
+    try:
+        a = send_keyed(gw.port, key, "/pay/wait")
+        check(gw.bank.wait_requests(1, 5.0),
+              "the first request did not reach the upstream")
+        r = pay(gw.port, key, path="/pay/wait")
+        expect_problem(r, 409, "after the wait", "idempotency_conflict")
+        expect_retry_after(r, "after the wait")
+    finally:
+        gate.set()
+    expect_fresh(a.read_response("POST"), "the first", 201, 1)
+    a.close()
+    ledger_count(gw.bank, key, 1, "in the end")
+    gw.expect_count("sluice_idempotency_requests_total", 1, route="pay",
+                    outcome="conflict")
+    gw.sl.stop()
+
+
+@test
+def with_wait_a_retry_takes_the_key_the_first_let_go():
+    gw = gateway(routes=[route(idem={"wait": "20s"})])
+    gate = threading.Event()
+    gw.bank.plan("/pay/wait", {"gate": gate, "status": 503})
+    key = "wait-let-go-1"
+    try:
+        a = send_keyed(gw.port, key, "/pay/wait")
+        check(gw.bank.wait_requests(1, 5.0),
+              "the first request did not reach the upstream")
+        b = send_keyed(gw.port, key, "/pay/wait")
+        check(not b.has_data(0.3), "the retry was answered at once")
+        # a client that goes while it waits: nothing left behind
+        gone = send_keyed(gw.port, key, "/pay/wait")
+        check(not gone.has_data(0.1), "the third was answered at once")
+        drop(gone, "reset")
+    finally:
+        gate.set()
+    eq(a.read_response("POST").status, 503, "the first: the upstream's 503")
+    a.close()
+    # the 503 let the key go: the waiting retry takes it, goes upstream
+    second = b.read_response("POST")
+    b.close()
+    expect_fresh(second, "the waiting retry", 201, 2)
+    ledger_count(gw.bank, key, 2, "the first and the retry")
+    expect_replay(pay(gw.port, key, path="/pay/wait"), second,
+                  "a retry after both")
+    gw.expect_count("sluice_idempotency_requests_total", 2, route="pay",
+                    outcome="reserved")
+    gw.sl.stop()
+
+
 @test
 def of_eight_concurrent_identical_requests_one_reaches_the_upstream():
     """Two workers: the store is the process's, not a worker's."""

@@ -450,6 +450,41 @@ def with_redis_killed_closed_refuses_open_forwards_and_both_recover():
 
 
 @test
+def with_wait_a_retry_through_the_other_gateway_gets_the_first_answer():
+    f = Fleet(idem={"wait": "20s"})
+    gate = threading.Event()
+    path, key = "/pay/wait", "wait-across-1"
+    f.bank.plan(path, {"gate": gate})
+    try:
+        a = Client(f.a.port, timeout=GATE_TIMEOUT + 5)
+        a.send(build_request("POST", path,
+                             [("Idempotency-Key", key),
+                              ("Content-Type", "application/json")], BODY))
+        check(wait_until(lambda: f.bank.ledger(key), 5.0),
+              "the request did not reach the upstream")
+        b = Client(f.b.port, timeout=GATE_TIMEOUT + 5)
+        b.send(build_request("POST", path,
+                             [("Idempotency-Key", key),
+                              ("Content-Type", "application/json")], BODY))
+        check(not b.has_data(0.5), "the retry through b was answered while "
+              "the first is in flight")
+    finally:
+        gate.set()
+    first = a.read_response("POST")
+    expect_fresh(first, "the first, through a", 201, 1)
+    expect_replay(b.read_response("POST"), first,
+                  "the retry that waited through b")
+    a.close()
+    b.close()
+    ledger_count(f.bank, key, 1, "in the end")
+    f.b.expect_count("sluice_idempotency_requests_total", 1, route="pay",
+                     outcome="replayed")
+    f.b.expect_count("sluice_idempotency_requests_total", 0, route="pay",
+                     outcome="conflict")
+    f.stop()
+
+
+@test
 def an_answer_made_while_redis_is_down_is_kept_once_it_is_back():
     # the route's timeout (30 s by default) plus 5 s is the lease: the
     # answer is sent again every 250 ms within it
