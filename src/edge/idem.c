@@ -164,6 +164,12 @@ static struct {
 	pthread_mutex_t lock;
 	struct ient **b; /* buckets, a power of two of them */
 	size_t nb;
+	/* the table being emptied into b since b grew, MOVE_STEP buckets
+	 * at each call, so that no call pays for the whole table under the
+	 * lock (34 ms at 524,288 entries, all workers held): its buckets
+	 * from mv up are not moved yet (ob NULL: none) */
+	struct ient **ob;
+	size_t onb, mv;
 	struct ient *oldest, *newest;
 	uint64_t token;
 	_Atomic uint64_t n, bytes;
@@ -179,13 +185,20 @@ cost(size_t alen)
 	return sizeof(struct ient) + alen;
 }
 
-static size_t
-bucket(const uint8_t *id)
+#define MOVE_STEP 16 /* old buckets moved into the new table per call */
+
+/* Where id's chain is: in the old table while its bucket there is not
+ * moved yet, else in the new one (every entry, inserted before the move
+ * or during it, is where this says). */
+static struct ient **
+head(const uint8_t *id)
 {
 	uint64_t h;
 
 	memcpy(&h, id, sizeof(h));
-	return (size_t)h & (st.nb - 1);
+	if (st.ob != NULL && ((size_t)h & (st.onb - 1)) >= st.mv)
+		return &st.ob[(size_t)h & (st.onb - 1)];
+	return &st.b[(size_t)h & (st.nb - 1)];
 }
 
 static struct ient *
@@ -195,10 +208,33 @@ find(const uint8_t *id)
 
 	if (st.nb == 0)
 		return NULL;
-	for (e = st.b[bucket(id)]; e != NULL; e = e->hnext)
+	for (e = *head(id); e != NULL; e = e->hnext)
 		if (memcmp(e->id, id, SL_IDEM_HASH) == 0)
 			return e;
 	return NULL;
+}
+
+/* Moves up to MOVE_STEP buckets of the old table into the new one; the
+ * old one goes once empty. */
+static void
+move_step(void)
+{
+	for (int k = 0; k < MOVE_STEP && st.ob != NULL; k++) {
+		while (st.ob[st.mv] != NULL) {
+			struct ient *e = st.ob[st.mv];
+			uint64_t h;
+			st.ob[st.mv] = e->hnext;
+			memcpy(&h, e->id, sizeof(h));
+			e->hnext = st.b[(size_t)h & (st.nb - 1)];
+			st.b[(size_t)h & (st.nb - 1)] = e;
+		}
+		if (++st.mv == st.onb) {
+			atomic_fetch_sub(&st.bytes, st.onb * sizeof(void *));
+			free(st.ob);
+			st.ob = NULL;
+			st.onb = st.mv = 0;
+		}
+	}
 }
 
 static void
@@ -230,7 +266,7 @@ age_append(struct ient *e)
 static void
 drop(struct ient *e)
 {
-	struct ient **pp = &st.b[bucket(e->id)];
+	struct ient **pp = head(e->id);
 
 	while (*pp != e)
 		pp = &(*pp)->hnext;
@@ -242,8 +278,9 @@ drop(struct ient *e)
 	free(e);
 }
 
-/* Twice the buckets when the entries outnumber them (a failure to grow
- * leaves longer chains, nothing worse, once there are buckets: the
+/* Twice the buckets when the entries outnumber them, moved into a few
+ * at a time (move_step); not while a move is under way (a failure to
+ * grow leaves longer chains, nothing worse, once there are buckets: the
  * caller checks st.nb). */
 static void
 grow(void)
@@ -251,21 +288,16 @@ grow(void)
 	size_t nb = st.nb != 0 ? st.nb * 2 : 1024;
 	struct ient **b;
 
-	if (atomic_load(&st.n) < st.nb)
+	if (st.ob != NULL || atomic_load(&st.n) < st.nb)
 		return;
 	if ((b = calloc(nb, sizeof(*b))) == NULL)
 		return;
-	for (size_t i = 0; i < st.nb; i++)
-		while (st.b[i] != NULL) {
-			struct ient *e = st.b[i];
-			uint64_t h;
-			st.b[i] = e->hnext;
-			memcpy(&h, e->id, sizeof(h));
-			e->hnext = b[(size_t)h & (nb - 1)];
-			b[(size_t)h & (nb - 1)] = e;
-		}
-	atomic_fetch_add(&st.bytes, (nb - st.nb) * sizeof(void *));
-	free(st.b);
+	atomic_fetch_add(&st.bytes, nb * sizeof(void *));
+	if (st.nb != 0) {
+		st.ob = st.b;
+		st.onb = st.nb;
+		st.mv = 0;
+	}
 	st.b = b;
 	st.nb = nb;
 }
@@ -331,6 +363,7 @@ sl_idem_local_reserve(const uint8_t id[SL_IDEM_HASH],
 	*answer = NULL;
 	*alen = 0;
 	pthread_mutex_lock(&st.lock);
+	move_step();
 	/* the oldest entries, when their time is past, go as new ones
 	 * come: a store at rest keeps what it held until then */
 	for (int k = 0;
@@ -368,8 +401,8 @@ sl_idem_local_reserve(const uint8_t id[SL_IDEM_HASH],
 	e->state = E_FLIGHT;
 	e->token = *token = ++st.token;
 	e->expires_ms = now_ms + lease_ms;
-	e->hnext = st.b[bucket(id)];
-	st.b[bucket(id)] = e;
+	e->hnext = *head(id);
+	*head(id) = e;
 	age_append(e);
 	atomic_fetch_add(&st.n, 1);
 	atomic_fetch_add(&st.bytes, cost(0));
@@ -389,6 +422,7 @@ sl_idem_local_commit(const uint8_t id[SL_IDEM_HASH], uint64_t token,
 	int r = -1;
 
 	pthread_mutex_lock(&st.lock);
+	move_step();
 	if ((e = find(id)) == NULL || e->state != E_FLIGHT || e->token != token)
 		goto out;
 	if (!room_possible(alen, memory, now_ms, e) ||
@@ -419,6 +453,7 @@ sl_idem_local_release(const uint8_t id[SL_IDEM_HASH], uint64_t token)
 	struct ient *e;
 
 	pthread_mutex_lock(&st.lock);
+	move_step();
 	if ((e = find(id)) != NULL && e->state == E_FLIGHT && e->token == token)
 		drop(e);
 	pthread_mutex_unlock(&st.lock);
@@ -438,10 +473,11 @@ sl_idem_local_free(void)
 	pthread_mutex_lock(&st.lock);
 	while (st.oldest != NULL)
 		drop(st.oldest);
-	atomic_fetch_sub(&st.bytes, st.nb * sizeof(void *));
+	atomic_fetch_sub(&st.bytes, (st.nb + st.onb) * sizeof(void *));
 	free(st.b);
-	st.b = NULL;
-	st.nb = 0;
+	free(st.ob);
+	st.b = st.ob = NULL;
+	st.nb = st.onb = st.mv = 0;
 	pthread_mutex_unlock(&st.lock);
 }
 

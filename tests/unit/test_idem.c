@@ -1149,6 +1149,7 @@ test_grow(void **state)
 	}
 	assert_int_equal(entries(), n);
 	assert_true(st.nb >= n);
+	assert_null(st.ob); /* every move over */
 	b = bytes() - n * ecost;
 	assert_int_equal(b, st.nb * sizeof(void *));
 	assert_true(b > buckets);
@@ -1317,6 +1318,66 @@ test_alloc_fails(void **state)
 	assert_int_equal(st.nb, 2048);
 }
 
+/* While the old buckets are moved into the new table, a few at each
+ * call, every key is found wherever it is: inserted before the move or
+ * during it, kept, let go; the old table goes once empty, its bytes
+ * with it. */
+static void
+test_grow_moves_a_few_at_a_time(void **state)
+{
+	uint8_t id[SL_IDEM_HASH];
+	static uint64_t tok[3000];
+	uint64_t buckets, ecost;
+	uint32_t i, n = 0;
+
+	(void)state;
+	measure(&buckets, &ecost);
+	/* up to the first growth past 1024: the move starts */
+	while (st.ob == NULL || n <= 1024) {
+		mk(id, n * 2654435761u, 1);
+		assert_int_equal(look(id, FP, NOW, BIG, &tok[n], NULL, 0),
+				 SL_IDEM_RESERVED);
+		n++;
+		assert_true(n < 1100);
+	}
+	assert_int_equal(st.onb, 1024);
+	assert_int_equal(st.nb, 2048);
+	assert_true(st.mv < st.onb);
+	/* both tables counted meanwhile */
+	assert_int_equal(bytes(), n * ecost + (1024 + 2048) * sizeof(void *));
+	/* in the middle of the move: every key there, some kept, some let
+	 * go, new ones in */
+	for (i = 0; i < n && st.ob != NULL; i++) {
+		mk(id, i * 2654435761u, 1);
+		assert_int_equal(look(id, FP, NOW, BIG, NULL, NULL, 0),
+				 SL_IDEM_CONFLICT);
+		if (i % 3 == 0)
+			assert_int_equal(sl_idem_local_commit(id, tok[i], &i,
+							      sizeof(i), NOW,
+							      TTL, BIG),
+					 0);
+		else if (i % 3 == 1)
+			sl_idem_local_release(id, tok[i]);
+	}
+	/* the move ended within those calls (3 per key, 16 buckets each) */
+	assert_null(st.ob);
+	for (uint32_t j = 0; j < n; j++) {
+		int want = j >= i	  ? SL_IDEM_CONFLICT
+			   : j % 3 == 0 ? SL_IDEM_REPLAY
+			   : j % 3 == 1 ? SL_IDEM_RESERVED /* let go */
+					: SL_IDEM_CONFLICT;
+		int kept = want == SL_IDEM_REPLAY;
+		mk(id, j * 2654435761u, 1);
+		assert_int_equal(look(id, FP, NOW, BIG, NULL, kept ? &j : NULL,
+				      kept ? sizeof(j) : 0),
+				 want);
+	}
+	assert_int_equal(st.nb, 2048);
+	sl_idem_local_free();
+	assert_int_equal(bytes(), 0);
+	assert_null(st.ob);
+}
+
 /* An answer sealed opens with its key and id only, and not once a byte
  * of it changed; each sealing takes a nonce of its own. */
 static void
@@ -1383,6 +1444,7 @@ main(void)
 	    T(test_commit_no_room_evicts_nothing),
 	    T(test_stats),
 	    T(test_grow),
+	    T(test_grow_moves_a_few_at_a_time),
 	    T(test_one_bucket),
 	    T(test_threads),
 	    T(test_alloc_fails),
