@@ -1084,7 +1084,12 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 	sb_printf(b, ",\"idempotency\":{\"memory\":%llu",
 		  (unsigned long long)c->idem.memory);
 	jkv_str(b, "key_file", c->idem.key_file.path);
-	sb_printf(b, "}");
+	sb_printf(b, ",\"previous_key_files\":[");
+	for (size_t i = 0; i < c->idem.nold; i++) {
+		sb_printf(b, "%s", i ? "," : "");
+		jstr(b, c->idem.old_files[i].path);
+	}
+	sb_printf(b, "]}");
 	sb_printf(b, ",\"listeners\":[");
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct sl_conf_listener *l = &c->listeners[i];

@@ -872,7 +872,10 @@ conf_free(struct sl_conf *conf)
 	free(conf->rl_store.username);
 	free(conf->rl_store.password_file.path);
 	free(conf->idem.key_file.path);
+	for (size_t k = 0; k < conf->idem.nold; k++)
+		free(conf->idem.old_files[k].path);
 	OPENSSL_cleanse(conf->idem.key, sizeof(conf->idem.key));
+	OPENSSL_cleanse(conf->idem.old_keys, sizeof(conf->idem.old_keys));
 	if (conf->rl_store.password != NULL) {
 		OPENSSL_cleanse(conf->rl_store.password,
 				strlen(conf->rl_store.password));

@@ -37,10 +37,50 @@ read_key_file(struct sl_yaml_loader *ld, const char *lbl,
 	return 0;
 }
 
+/* previous_key_files: [path, ...], at most SL_IDEM_OLD_KEYS: keys whose
+ * answers still open while a fleet moves to a new key_file */
+static int
+read_old_key_files(struct sl_yaml_loader *ld, const char *lbl,
+		   const struct sl_yaml_node *v, void *base)
+{
+	struct sl_conf_idem *c = base;
+	const char *s;
+
+	(void)lbl;
+	if (sl_yaml_get_seq(ld, "previous_key_files", v) == -1)
+		return -1;
+	if (v->nkids > SL_IDEM_OLD_KEYS) {
+		sl_yaml_err_node(ld, v,
+				 "\"previous_key_files\": at most %d files",
+				 SL_IDEM_OLD_KEYS);
+		return -1;
+	}
+	for (size_t i = 0; i < c->nold; i++)
+		free(c->old_files[i].path);
+	c->nold = 0;
+	for (size_t i = 0; i < v->nkids; i++) {
+		if (sl_yaml_get_str(ld, "previous_key_files", v->kids[i], &s) ==
+		    -1)
+			continue;
+		if (*s == '\0') {
+			sl_yaml_err_node(ld, v->kids[i],
+					 "\"previous_key_files\": a path must "
+					 "not be empty");
+			continue;
+		}
+		c->old_files[c->nold].path = sl_yaml_strdup(ld, s);
+		c->old_files[c->nold].pos.line = v->kids[i]->line;
+		c->old_files[c->nold].pos.col = v->kids[i]->col;
+		c->nold++;
+	}
+	return 0;
+}
+
 const struct sl_conf_keydef sl_conf_idem_table[] = {
     {"memory", SL_CONF_SIZE, 1024 * 1024, (uint64_t)1 << 40, 64 * 1024 * 1024,
      TOP(memory)},
     {"key_file", SL_CONF_SET, .set = read_key_file},
+    {"previous_key_files", SL_CONF_SET, .set = read_old_key_files},
     {.name = NULL},
 };
 #undef TOP
@@ -49,11 +89,19 @@ void
 sl_conf_parse_idem(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		   struct sl_conf *conf)
 {
+	const struct sl_yaml_node *v;
+
 	if (sl_yaml_get_map(ld, "idempotency", map) == -1)
 		return;
 	sl_conf_check_keys(ld, map, SL_CONF_SEC_IDEM);
 	sl_conf_table_read(ld, NULL, map, sl_conf_idem_table, &conf->idem,
 			   NULL);
+	if (conf->idem.nold > 0 && conf->idem.key_file.path == NULL &&
+	    (v = sl_yaml_map_get(map, "previous_key_files", NULL)) != NULL)
+		sl_yaml_err_node(ld, v,
+				 "\"previous_key_files\" needs \"key_file\" "
+				 "(the key that seals; the previous ones only "
+				 "open)");
 }
 
 /* ---- a route's idempotency: --------------------------------------------- */

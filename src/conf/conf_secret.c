@@ -148,12 +148,14 @@ hexval(unsigned char c)
 /*
  * The key that seals kept answers (idempotency.key_file): 32 bytes as
  * they are, or as 64 hexadecimal digits (a line end after them allowed).
- * Returns 0 with conf->idem.key set, or -1 with the reason in *errors.
+ * The same for each of previous_key_files (what names the key, in its
+ * messages). Returns 0 with out set, or -1 with the reason in *errors.
  */
 static int
-read_seal_key(struct sl_conf *conf, char **errors, char **warnings)
+read_seal_key(struct sl_conf *conf, const struct sl_conf_file *f,
+	      const char *what, unsigned char out[SL_IDEM_SEAL_KEY],
+	      char **errors, char **warnings)
 {
-	const struct sl_conf_file *f = &conf->idem.key_file;
 	unsigned char buf[SL_IDEM_SEAL_KEY * 2 + 3];
 	size_t len = 0;
 	struct stat st;
@@ -163,34 +165,35 @@ read_seal_key(struct sl_conf *conf, char **errors, char **warnings)
 	if ((fd = open(f->path,
 		       O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
 		add_msg(errors, conf, "error", &f->pos,
-			"\"key_file\": cannot read \"%s\": %s", f->path,
+			"\"%s\": cannot read \"%s\": %s", what, f->path,
 			strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		add_msg(errors, conf, "error", &f->pos,
-			"\"key_file\": \"%s\" is not a regular file", f->path);
+			"\"%s\": \"%s\" is not a regular file", what,
+			f->path);
 		goto out;
 	}
 	if (st.st_mode & (S_IROTH | S_IWOTH))
 		add_msg(warnings, conf, "warning", &f->pos,
-			"\"key_file\": \"%s\" is readable by others (mode "
+			"\"%s\": \"%s\" is readable by others (mode "
 			"%04o): chmod o-rwx",
-			f->path, (unsigned)(st.st_mode & 07777));
+			what, f->path, (unsigned)(st.st_mode & 07777));
 	while (len < sizeof(buf) &&
 	       (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
 			add_msg(errors, conf, "error", &f->pos,
-				"\"key_file\": cannot read \"%s\": %s", f->path,
+				"\"%s\": cannot read \"%s\": %s", what, f->path,
 				strerror(errno));
 			goto out;
 		}
 		len += (size_t)n;
 	}
 	if (len == SL_IDEM_SEAL_KEY) {
-		memcpy(conf->idem.key, buf, SL_IDEM_SEAL_KEY);
+		memcpy(out, buf, SL_IDEM_SEAL_KEY);
 		r = 0;
 		goto out;
 	}
@@ -204,42 +207,44 @@ read_seal_key(struct sl_conf *conf, char **errors, char **warnings)
 			if (hi < 0 || lo < 0)
 				r = -1;
 			else
-				conf->idem.key[i] =
+				out[i] =
 				    (unsigned char)(hi << 4 | lo);
 		}
 		if (r == 0)
 			goto out;
 	}
 	add_msg(errors, conf, "error", &f->pos,
-		"\"key_file\": \"%s\" holds no key: 32 bytes, or 64 "
+		"\"%s\": \"%s\" holds no key: 32 bytes, or 64 "
 		"hexadecimal digits (openssl rand -hex 32)",
-		f->path);
+		what, f->path);
 out:
 	OPENSSL_cleanse(buf, sizeof(buf));
 	close(fd);
 	return r;
 }
 
-/* The sealing key's name in kept values (conf->idem.key_id): the first
- * bytes of SHA-256(key, 0, "key id", 0). Returns 0, or -1 (said). */
+/* A sealing key's name in kept values (id): the first bytes of
+ * SHA-256(key, 0, "key id", 0). Returns 0, or -1 (said, at f). */
 static int
-seal_key_id(struct sl_conf *conf, char **errors)
+seal_key_id(struct sl_conf *conf, const unsigned char key[SL_IDEM_SEAL_KEY],
+	    unsigned char id[4], const struct sl_conf_file *f,
+	    const char *what, char **errors)
 {
 	unsigned char in[SL_IDEM_SEAL_KEY + 8], md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
 	int ok;
 
-	memcpy(in, conf->idem.key, SL_IDEM_SEAL_KEY);
+	memcpy(in, key, SL_IDEM_SEAL_KEY);
 	memcpy(in + SL_IDEM_SEAL_KEY, "\0key id\0", 8);
 	ok = EVP_Digest(in, sizeof(in), md, &n, EVP_sha256(), NULL) == 1 &&
-	     n >= sizeof(conf->idem.key_id);
+	     n >= 4;
 	OPENSSL_cleanse(in, sizeof(in));
 	if (!ok) {
-		add_msg(errors, conf, "error", &conf->idem.key_file.pos,
-			"\"key_file\": cannot name the key (SHA-256 failed)");
+		add_msg(errors, conf, "error", &f->pos,
+			"\"%s\": cannot name the key (SHA-256 failed)", what);
 		return -1;
 	}
-	memcpy(conf->idem.key_id, md, sizeof(conf->idem.key_id));
+	memcpy(id, md, 4);
 	return 0;
 }
 
@@ -248,9 +253,25 @@ sl_conf_load_secrets(struct sl_conf *conf, char **warnings)
 {
 	char *errors = NULL, *warn = NULL;
 
-	if (conf->idem.key_file.path != NULL && !conf->idem.has_key)
-		conf->idem.has_key = read_seal_key(conf, &errors, &warn) == 0 &&
-				     seal_key_id(conf, &errors) == 0;
+	struct sl_conf_idem *ci = &conf->idem;
+
+	if (ci->key_file.path != NULL && !ci->has_key)
+		ci->has_key = read_seal_key(conf, &ci->key_file, "key_file",
+					    ci->key, &errors, &warn) == 0 &&
+			      seal_key_id(conf, ci->key, ci->key_id,
+					  &ci->key_file, "key_file",
+					  &errors) == 0;
+	if (ci->nold > 0 && !ci->has_old) {
+		ci->has_old = 1;
+		for (size_t i = 0; i < ci->nold; i++)
+			if (read_seal_key(conf, &ci->old_files[i],
+					  "previous_key_files", ci->old_keys[i],
+					  &errors, &warn) != 0 ||
+			    seal_key_id(conf, ci->old_keys[i], ci->old_ids[i],
+					&ci->old_files[i], "previous_key_files",
+					&errors) != 0)
+				ci->has_old = 0;
+	}
 
 	if (conf->rl_store.password_file.path != NULL &&
 	    conf->rl_store.password == NULL)
@@ -278,6 +299,21 @@ sl_conf_share_secrets(struct sl_conf *nc, const struct sl_conf *oc)
 		memcpy(nc->idem.key_id, oc->idem.key_id,
 		       sizeof(nc->idem.key_id));
 		nc->idem.has_key = 1;
+	}
+	if (oc->idem.has_old && !nc->idem.has_old &&
+	    nc->idem.nold == oc->idem.nold) {
+		size_t i;
+		for (i = 0; i < nc->idem.nold; i++)
+			if (strcmp(nc->idem.old_files[i].path,
+				   oc->idem.old_files[i].path) != 0)
+				break;
+		if (i == nc->idem.nold) {
+			memcpy(nc->idem.old_keys, oc->idem.old_keys,
+			       sizeof(nc->idem.old_keys));
+			memcpy(nc->idem.old_ids, oc->idem.old_ids,
+			       sizeof(nc->idem.old_ids));
+			nc->idem.has_old = 1;
+		}
 	}
 	if (oc->rl_store.password == NULL || nc->rl_store.password != NULL)
 		return 0;

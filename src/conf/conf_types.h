@@ -479,6 +479,7 @@ struct sl_conf_idem_route {
  * seals the answers kept in Redis (read from key_file by
  * sl_conf_load_secrets; never shown). */
 #define SL_IDEM_SEAL_KEY 32
+#define SL_IDEM_OLD_KEYS 4 /* previous_key_files, at most */
 struct sl_conf_idem {
 	uint64_t memory; /* bytes, the whole process */
 	struct sl_conf_file key_file;
@@ -486,6 +487,12 @@ struct sl_conf_idem {
 	unsigned char key_id[4]; /* names key in a kept value: the first
 				    bytes of SHA-256(key, 0, "key id", 0) */
 	int has_key;   /* key and key_id were read */
+	/* previous_key_files: keys that open kept answers, never seal */
+	struct sl_conf_file old_files[SL_IDEM_OLD_KEYS];
+	size_t nold;
+	unsigned char old_keys[SL_IDEM_OLD_KEYS][SL_IDEM_SEAL_KEY];
+	unsigned char old_ids[SL_IDEM_OLD_KEYS][4];
+	int has_old; /* every one was read */
 	size_t nredis; /* routes with store: redis */
 };
 

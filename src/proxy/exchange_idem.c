@@ -470,13 +470,39 @@ store_flight(const struct sl_txidem *ip, unsigned char *out)
 	memcpy(out + 1 + SL_IDEM_HASH, ip->rtok, 8);
 }
 
+/* The key that sealed a kept value whose key id is kid: key_file's, or
+ * one of previous_key_files' (a fleet moving to a new key); the
+ * fingerprint Redis holds for this request under that key into rfp.
+ * NULL: none of them. */
+static const unsigned char *
+open_key(const struct sl_txidem *ip, const unsigned char *kid,
+	 uint8_t rfp[SL_IDEM_HASH])
+{
+	const struct sl_conf_idem *ci = &ip->conf->idem;
+
+	if (memcmp(kid, ip->kid, 4) == 0) {
+		memcpy(rfp, ip->rfp, SL_IDEM_HASH);
+		return ci->key;
+	}
+	for (size_t i = 0; ci->has_old && i < ci->nold; i++)
+		if (memcmp(kid, ci->old_ids[i], 4) == 0) {
+			const void *parts[] = {ci->old_keys[i], ip->fp};
+			const size_t lens[] = {SL_IDEM_SEAL_KEY, SL_IDEM_HASH};
+			return digest(rfp, parts, lens, 2) == 0
+				   ? ci->old_keys[i]
+				   : NULL;
+		}
+	return NULL;
+}
+
 /* The store's word on the key (from inside hiredis: the request goes on
  * from its event). */
 static void
 store_on_look(void *arg, const struct redisReply *r, int result)
 {
 	struct sl_txidem *ip = arg;
-	const unsigned char *v;
+	const unsigned char *v, *sk;
+	uint8_t rfp[SL_IDEM_HASH];
 	long n;
 
 	(void)result;
@@ -490,18 +516,20 @@ store_on_look(void *arg, const struct redisReply *r, int result)
 			ip->sres = SL_IDEM_CONFLICT;
 		else if (v[0] == 'D' &&
 			 r->len >= DONE_HEAD + SL_IDEM_SEAL_OVERHEAD) {
-			if (memcmp(v + 1, ip->kid, 4) != 0) {
+			if ((sk = open_key(ip, v + 1, rfp)) == NULL) {
 				log_warnx("request_id=%s route=%s: "
 					  "idempotency: the kept answer is "
-					  "sealed under another key_file",
+					  "sealed under another key_file "
+					  "(neither key_file nor "
+					  "previous_key_files)",
 					  ip->request_id, ip->route);
 				ip->sres = LOOK_UNREADABLE;
-			} else if (memcmp(v + 5, ip->rfp, SL_IDEM_HASH) != 0)
+			} else if (memcmp(v + 5, rfp, SL_IDEM_HASH) != 0)
 				ip->sres = SL_IDEM_MISMATCH;
 			else if ((ip->kept = malloc(r->len)) != NULL &&
-				 (n = sl_idem_open(
-				      ip->conf->idem.key, ip->id, v + DONE_HEAD,
-				      r->len - DONE_HEAD, ip->kept)) >= 0) {
+				 (n = sl_idem_open(sk, ip->id, v + DONE_HEAD,
+						   r->len - DONE_HEAD,
+						   ip->kept)) >= 0) {
 				ip->klen = (size_t)n;
 				ip->sres = SL_IDEM_REPLAY;
 			} else {

@@ -267,6 +267,10 @@ def full_config():
     fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.write(fd, b"ab" * 32 + b"\n")
     os.close(fd)
+    oldkey = os.path.join(d, "idempotency-old.key")
+    fd = os.open(oldkey, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, b"cd" * 32)
+    os.close(fd)
     pwfile = os.path.join(d, "redis-password")
     fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -306,7 +310,8 @@ def full_config():
         "waf": {"threads": 2, "queue": 64,
                 "log": os.path.join(d, "waf.log")},
         "compress": {"memory": "64MiB"},
-        "idempotency": {"memory": "32MiB", "key_file": keyfile},
+        "idempotency": {"memory": "32MiB", "key_file": keyfile,
+                        "previous_key_files": [oldkey]},
         "listeners": [
             {"name": "plain", "address": "127.0.0.1:%d" % free_port(),
              "limits": {"header_timeout": "11s", "body_timeout": "31s",
@@ -588,6 +593,7 @@ def config_shows_every_key_of_the_file():
     check(REDIS_PW not in body, "the Redis password is in /config")
     check("ab" * 32 not in body and "abababab" not in body,
           "the idempotency key is in /config")
+    check("cdcdcdcd" not in body, "a previous idempotency key is in /config")
     eq(shown["rate_limit_store"]["password_set"], True, "password_set")
     # strings whole and exact (the JSON parser undid the escapes)
     eq(shown["listeners"][0]["routes"][0]["match"]["headers"]["x-canary"],
@@ -736,7 +742,8 @@ def config_fills_in_every_default():
     eq(r["compress"], None, "no compress by default")
     eq(shown["compress"], {"memory": 256 << 20}, "compress defaults")
     eq(r["idempotency"], None, "no idempotency by default")
-    eq(shown["idempotency"], {"memory": 64 << 20, "key_file": None},
+    eq(shown["idempotency"], {"memory": 64 << 20, "key_file": None,
+                              "previous_key_files": []},
        "idempotency defaults")
     eq(c["endpoints"][0]["weight"], 1, "endpoint weight")
     eq(d["hash_key"], "client_ip", "hash_key default")

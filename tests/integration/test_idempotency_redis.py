@@ -178,9 +178,10 @@ class Fleet:
     def gateway(self, idem, routes, kf, workers, clusters):
         if routes is None:
             routes = [ti.route(idem=dict({"store": "redis"}, **(idem or {})))]
+        # kf: the key_file's path, or the whole top-level idempotency
+        top = kf if isinstance(kf, dict) else {"key_file": kf}
         cfg, port, aport, _, _ = ti.gateway_config(
-            routes=routes, top={"key_file": kf}, workers=workers,
-            bank=self.bank)
+            routes=routes, top=top, workers=workers, bank=self.bank)
         # a timeout a loaded machine's Redis never misses (a killed one
         # fails at once: the connection is refused or lost)
         cfg["rate_limit_store"] = {"address": self.redis.addr,
@@ -754,10 +755,59 @@ def scripts_go_by_their_sha1_and_are_taught_again_after_a_script_flush():
         f.stop()
 
 
-def check_conf(store=True, kf=None):
+@test
+def previous_key_files_open_the_old_answers_while_the_key_changes():
+    old, new = key_file(), key_file(os.urandom(32))
+    # a: the old key alone; b: the new key, the old one as previous
+    f = Fleet(keys=(old, {"key_file": new, "previous_key_files": [old]}))
+    try:
+        sealed_old = pay(f.a.port, "rot-1")
+        expect_fresh(sealed_old, "rot-1 through a (old key)", 201, 1)
+        wait_value(f.redis, redis_name("rot-1"), is_done, "rot-1 kept")
+        # b opens what a sealed under the old key, and compares the
+        # fingerprint under it: the same body replays, another is 422
+        expect_replay(pay(f.b.port, "rot-1"), sealed_old,
+                      "rot-1 through b (the old key as previous)")
+        expect_problem(pay(f.b.port, "rot-1", body=OTHER_BODY), 422,
+                       "rot-1 with another body through b",
+                       "idempotency_mismatch")
+        # b seals under the new key: a, without it, cannot open it
+        sealed_new = pay(f.b.port, "rot-2")
+        expect_fresh(sealed_new, "rot-2 through b (new key)", 201, 2)
+        v = wait_value(f.redis, redis_name("rot-2"), is_done, "rot-2 kept")
+        check(v[1:5] != rget(f.redis, redis_name("rot-1"))[1:5],
+              "rot-2 is named by another key than rot-1")
+        expect_replay(pay(f.b.port, "rot-2"), sealed_new, "rot-2 through b")
+        expect_problem(pay(f.a.port, "rot-2"), 503,
+                       "rot-2 through a (without the new key)",
+                       "idempotency_unavailable")
+        eq(len(f.bank.ledger()), 2, "payments at the upstream")
+        check(wait_until(lambda: "neither key_file nor previous_key_files"
+                         in f.a.sl.stderr(), 5.0),
+              "a says why it cannot open rot-2")
+    finally:
+        f.stop()
+    # -t: previous_key_files needs key_file; each file must hold a key
+    rc, err = check_conf(True, top={"previous_key_files": [old]})
+    check(rc != 0 and "previous_key_files" in err and "needs" in err,
+          "-t on previous_key_files without key_file: %r" % err)
+    rc, err = check_conf(True, top={"key_file": new, "previous_key_files":
+                                    [os.path.join(tmpdir(), "none")]})
+    check(rc != 0 and "previous_key_files" in err and "cannot read" in err,
+          "-t on a previous key file that is not there: %r" % err)
+    rc, err = check_conf(True, top={"key_file": new, "previous_key_files":
+                                    [key_file(b"short")]})
+    check(rc != 0 and "previous_key_files" in err and "holds no key" in err,
+          "-t on a previous key file without a key: %r" % err)
+    eq(check_conf(True, top={"key_file": new,
+                             "previous_key_files": [old, key_file()]}),
+       (0, ""), "-t on two previous key files")
+
+
+def check_conf(store=True, kf=None, top=None):
     """sluice -t on a route with store: redis, with rate_limit_store
-    (store) and idempotency.key_file kf (a path, or None); returns (rc,
-    stderr)."""
+    (store) and idempotency.key_file kf (a path, or None), or the whole
+    top-level idempotency top; returns (rc, stderr)."""
     cfg, _ = make_config({"c": ["127.0.0.1:9"]}, routes=[
         {"name": "r", "cluster": "c", "idempotency": {"store": "redis"}}])
     cfg["listeners"][0].pop("tls", None)
@@ -766,6 +816,8 @@ def check_conf(store=True, kf=None):
                                    "timeout": "200ms"}
     if kf is not None:
         cfg["idempotency"] = {"key_file": kf}
+    if top is not None:
+        cfg["idempotency"] = top
     path = os.path.join(tmpdir(), "c.yaml")
     with open(path, "w") as f:
         f.write(to_yaml(cfg) + "\n")
