@@ -315,6 +315,7 @@ ip_new(struct sl_seam *s)
 }
 
 static void store_release(struct sl_txidem *ip, struct sl_counts *rc);
+static void store_release_later(struct sl_txidem *ip, struct sl_counts *rc);
 static int look_verdict(struct sl_seam *s, struct sl_txidem *ip, int r);
 static int look(struct sl_seam *s, struct sl_txidem *ip);
 static int decide(struct sl_seam *s, enum ip_ans a);
@@ -508,7 +509,11 @@ store_on_look(void *arg, const struct redisReply *r, int result)
 	(void)result;
 	ip->cmd = NULL;
 	ip->sres = -1;
-	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 0)
+	if (r == NULL)
+		/* no word: a slow Redis may have reserved it all the same */
+		store_release_later(ip,
+				    &ip->t->route->state->counts[ip->w->id]);
+	else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
 		ip->sres = SL_IDEM_RESERVED;
 	else if (r != NULL && r->type == REDIS_REPLY_STRING && r->len > 0) {
 		v = (const unsigned char *)r->str;
@@ -624,6 +629,7 @@ struct sl_idem_commit {
 	unsigned char flight[FLIGHT_LEN];
 	unsigned char *v; /* the value: "D", the fingerprint, sealed */
 	size_t vlen;
+	uint8_t release;  /* not a keeping: a letting go (v NULL) */
 	struct event tev;
 };
 
@@ -667,10 +673,14 @@ commit_later(struct sl_idem_commit *k)
 {
 	struct timeval tv = {0, COMMIT_RETRY_MS * 1000};
 
-	if (now_ms() + COMMIT_RETRY_MS >= k->lease_end_ms)
-		commit_lost(k, "the store (rate_limit_store) did not take it "
-			       "before the lease's end; the key is let go");
-	else
+	if (now_ms() + COMMIT_RETRY_MS >= k->lease_end_ms) {
+		if (k->release)
+			commit_free(k); /* the lease ends the key anyway */
+		else
+			commit_lost(k, "the store (rate_limit_store) did not "
+				       "take it before the lease's end; the "
+				       "key is let go");
+	} else
 		evtimer_add(&k->tev, &tv);
 }
 
@@ -683,6 +693,10 @@ commit_on_reply(void *arg, const struct redisReply *r, int result)
 
 	(void)result;
 	k->cmd = NULL;
+	if (k->release && r != NULL && r->type == REDIS_REPLY_INTEGER) {
+		commit_free(k); /* let go, or the key was not this one's */
+		return;
+	}
 	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
 		SL_STAT_INC(k->rc->idem_stored);
 		commit_free(k);
@@ -707,7 +721,9 @@ commit_send(struct sl_idem_commit *k)
 	const size_t lens[4] = {strlen(k->key), sizeof(k->flight), k->vlen,
 				strlen(k->ttl)};
 
-	k->cmd = sl_rlstore_eval(k->w, k->conf, &commit_lua, 1, 4, argv, lens,
+	k->cmd = sl_rlstore_eval(k->w, k->conf,
+				 k->release ? &release_lua : &commit_lua, 1,
+				 k->release ? 2 : 4, argv, lens,
 				 commit_on_reply, k);
 	if (k->cmd == NULL)
 		commit_later(k);
@@ -750,6 +766,36 @@ store_commit(struct sl_txidem *ip, struct sl_counts *rc)
 	TAILQ_INSERT_TAIL(&k->w->idem_commits, k, link);
 	commit_send(k);
 	return 0;
+}
+
+/*
+ * A look-up that got no answer (the store's timeout, a lost connection)
+ * may still have reserved the key in Redis: its retries would get 409
+ * until the lease's end. The reservation, if made, is let go (only while
+ * the key holds this request's token), tried every COMMIT_RETRY_MS
+ * within the lease; the first try waits one period (called from inside
+ * hiredis, which must not be asked for anything from there).
+ */
+static void
+store_release_later(struct sl_txidem *ip, struct sl_counts *rc)
+{
+	struct sl_idem_commit *k = calloc(1, sizeof(*k));
+	struct timeval tv = {0, COMMIT_RETRY_MS * 1000};
+
+	if (k == NULL)
+		return; /* the lease ends it */
+	k->release = 1;
+	k->w = ip->w;
+	k->conf = sl_conf_ref(ip->conf);
+	k->rc = rc;
+	k->route = ip->route;
+	k->lease_end_ms = ip->lease_end_ms;
+	memcpy(k->request_id, ip->request_id, sizeof(k->request_id));
+	store_key(ip, k->key, sizeof(k->key));
+	store_flight(ip, k->flight);
+	evtimer_assign(&k->tev, k->w->base, commit_on_timer, k);
+	TAILQ_INSERT_TAIL(&k->w->idem_commits, k, link);
+	evtimer_add(&k->tev, &tv);
 }
 
 /* Lets the reservation go in the store (if the key still holds it). */
@@ -1534,9 +1580,11 @@ sl_exchange_idem_worker_free(struct sl_worker *w)
 	/* answers still on their way to the store (it was away): lost
 	 * with the process, their keys free at their leases' end */
 	while ((k = TAILQ_FIRST(&w->idem_commits)) != NULL) {
-		log_warnx("request_id=%s route=%s: idempotency: the answer is "
-			  "not kept: stopping before the store took it",
-			  k->request_id, k->route);
+		if (!k->release)
+			log_warnx("request_id=%s route=%s: idempotency: the "
+				  "answer is not kept: stopping before the "
+				  "store took it",
+				  k->request_id, k->route);
 		commit_free(k);
 	}
 }

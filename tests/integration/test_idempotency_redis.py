@@ -166,7 +166,8 @@ class Fleet:
     (test_idempotency.Gw each)."""
 
     def __init__(self, idem=None, routes=None, keys=None, workers=2,
-                 clusters=None):
+                 clusters=None, store_timeout="1s"):
+        self.store_timeout = store_timeout
         self.redis = trl.Redis()
         self.bank = Bank()
         shared = key_file()
@@ -185,7 +186,7 @@ class Fleet:
         # a timeout a loaded machine's Redis never misses (a killed one
         # fails at once: the connection is refused or lost)
         cfg["rate_limit_store"] = {"address": self.redis.addr,
-                                   "timeout": "1s"}
+                                   "timeout": self.store_timeout}
         for name, eps in (clusters or {}).items():
             cfg["clusters"].append({"name": name, "endpoints": eps})
         return ti.Gw(self.bank, start_sluice(cfg), port, aport, None)
@@ -483,6 +484,39 @@ def with_wait_a_retry_through_the_other_gateway_gets_the_first_answer():
     f.b.expect_count("sluice_idempotency_requests_total", 0, route="pay",
                      outcome="conflict")
     f.stop()
+
+
+@test
+def a_reservation_made_by_a_redis_too_slow_to_answer_is_let_go():
+    # Redis asleep past the store's timeout: the look-up gets no answer
+    # (503), yet Redis runs the script when it wakes and the key holds
+    # the request's reservation; without a letting go, every retry would
+    # get 409 for the lease (the route's 30 s timeout and 5 s)
+    f = Fleet(workers=1, store_timeout="200ms")
+    try:
+        expect_fresh(pay(f.a.port, "awake-1"), "Redis awake", 201, 1)
+        # a script that spins for 1 s holds every other client (DEBUG
+        # SLEEP is off by default in Redis 7)
+        spin = ("local t = redis.call('TIME')\n"
+                "local t0 = t[1] * 1000000 + t[2]\n"
+                "repeat t = redis.call('TIME')\n"
+                "until t[1] * 1000000 + t[2] - t0 > 1000000\n"
+                "return 1\n")
+        sleeper = threading.Thread(
+            target=lambda: rcmd(f.redis, "EVAL", spin, "0", timeout=10.0))
+        sleeper.start()
+        time.sleep(0.2)     # the script is under way
+        r = pay(f.a.port, "slow-1")
+        expect_problem(r, 503, "while Redis sleeps", "idempotency_unavailable")
+        sleeper.join(10.0)
+        name = redis_name("slow-1")
+        check(wait_until(lambda: rget(f.redis, name) is None, 10.0, 0.05),
+              "the reservation made while sluice had given up on Redis "
+              "is still there: %r" % (rget(f.redis, name) or b"")[:1])
+        expect_fresh(pay(f.a.port, "slow-1"), "the retry", 201, 2)
+        ledger_count(f.bank, "slow-1", 1, "the retry only")
+    finally:
+        f.stop()
 
 
 @test
