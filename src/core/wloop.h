@@ -228,6 +228,8 @@ struct sl_worker {
 	/* answers on their way to the fleet store, tried again while it is
 	 * away (exchange_idem.c) */
 	TAILQ_HEAD(, sl_idem_commit) idem_commits;
+	void *idem_md; /* the worker's SHA-256 context, made once (an
+			  EVP_MD_CTX; freed by sl_exchange_idem_worker_free) */
 	unsigned nmirrors;
 	TAILQ_HEAD(, sl_subreq)
 	subreqs; /* sluice's own requests (a key

@@ -242,26 +242,27 @@ sha256_fetch(void)
 	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-/* SHA-256 of the parts (lengths given), each followed by a NUL. */
+/* SHA-256 of the parts (lengths given), each followed by a NUL, in w's
+ * context (made at its first digest: a context made and freed at each
+ * digest cost some thousand instructions a request). */
 static int
-digest(uint8_t out[SL_IDEM_HASH], const void *const *p, const size_t *n,
-       size_t parts)
+digest(struct sl_worker *w, uint8_t out[SL_IDEM_HASH],
+       const void *const *p, const size_t *n, size_t parts)
 {
-	EVP_MD_CTX *ctx;
+	EVP_MD_CTX *ctx = w->idem_md;
 	unsigned int len = 0;
 	int ok;
 
 	pthread_once(&sha256_once, sha256_fetch);
-	ctx = EVP_MD_CTX_new();
-	ok = ctx != NULL &&
-	     EVP_DigestInit_ex(
-		 ctx, sha256_md != NULL ? sha256_md : EVP_sha256(), NULL);
-
+	if (ctx == NULL && (ctx = w->idem_md = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	ok = EVP_DigestInit_ex(ctx,
+			       sha256_md != NULL ? sha256_md : EVP_sha256(),
+			       NULL);
 	for (size_t i = 0; ok && i < parts; i++)
 		ok = EVP_DigestUpdate(ctx, p[i], n[i]) &&
 		     EVP_DigestUpdate(ctx, "", 1);
 	ok = ok && EVP_DigestFinal_ex(ctx, out, &len) && len == SL_IDEM_HASH;
-	EVP_MD_CTX_free(ctx);
 	return ok ? 0 : -1;
 }
 
@@ -489,7 +490,7 @@ open_key(const struct sl_txidem *ip, const unsigned char *kid,
 		if (memcmp(kid, ci->old_ids[i], 4) == 0) {
 			const void *parts[] = {ci->old_keys[i], ip->fp};
 			const size_t lens[] = {SL_IDEM_SEAL_KEY, SL_IDEM_HASH};
-			return digest(rfp, parts, lens, 2) == 0
+			return digest(ip->w, rfp, parts, lens, 2) == 0
 				   ? ci->old_keys[i]
 				   : NULL;
 		}
@@ -572,7 +573,7 @@ store_reserve(struct sl_seam *s, struct sl_txidem *ip,
 	 * a kept value names its sealing key (key_id), so that a gateway
 	 * with another key_file knows it cannot read it */
 	if (store_token(ip->rtok) != 0 ||
-	    digest(ip->rfp, fparts, lens2, 2) != 0)
+	    digest(s->w, ip->rfp, fparts, lens2, 2) != 0)
 		return look_verdict(s, ip, -1);
 	memcpy(ip->kid, ci->key_id, sizeof(ip->kid));
 	store_key(ip, key, sizeof(key));
@@ -907,8 +908,8 @@ sl_exchange_idem(struct sl_seam *s, const struct sl_h1_request *req,
 			free(copy);
 			return -1;
 		}
-		r = digest(ip->id, ip_parts, ip_lens, 5) == 0 &&
-			    digest(fp, fp_parts, fp_lens, 3) == 0
+		r = digest(s->w, ip->id, ip_parts, ip_lens, 5) == 0 &&
+			    digest(s->w, fp, fp_parts, fp_lens, 3) == 0
 			? 0
 			: -1;
 		free(copy);
@@ -1587,6 +1588,8 @@ sl_exchange_idem_worker_free(struct sl_worker *w)
 				  k->request_id, k->route);
 		commit_free(k);
 	}
+	EVP_MD_CTX_free(w->idem_md);
+	w->idem_md = NULL;
 }
 
 void
