@@ -730,29 +730,16 @@ commit_send(struct sl_idem_commit *k)
 		commit_later(k);
 }
 
-/* Keeps the answer (ip->a, alen bytes) in the store, sealed: counted
- * once the store took it. Returns 0, or -1 (no memory: not kept). */
-static int
-store_commit(struct sl_txidem *ip, struct sl_counts *rc)
+/* A keeping or a letting go of ip's key on its way to the store (its
+ * value, for a keeping, set by the caller), in w's list, its timer set
+ * but not armed. NULL: no memory. */
+static struct sl_idem_commit *
+commit_new(struct sl_txidem *ip, struct sl_counts *rc)
 {
 	struct sl_idem_commit *k = calloc(1, sizeof(*k));
 
 	if (k == NULL)
-		return -1;
-	k->vlen = DONE_HEAD + ip->alen + SL_IDEM_SEAL_OVERHEAD;
-	if ((k->v = malloc(k->vlen)) == NULL) {
-		free(k);
-		return -1;
-	}
-	k->v[0] = 'D';
-	memcpy(k->v + 1, ip->kid, 4);
-	memcpy(k->v + 5, ip->rfp, SL_IDEM_HASH);
-	if (sl_idem_seal(ip->conf->idem.key, ip->id, ip->a, ip->alen,
-			 k->v + DONE_HEAD) != 0) {
-		free(k->v);
-		free(k);
-		return -1;
-	}
+		return NULL;
 	k->w = ip->w;
 	k->conf = sl_conf_ref(ip->conf);
 	k->rc = rc;
@@ -761,10 +748,35 @@ store_commit(struct sl_txidem *ip, struct sl_counts *rc)
 	memcpy(k->request_id, ip->request_id, sizeof(k->request_id));
 	store_key(ip, k->key, sizeof(k->key));
 	store_flight(ip, k->flight);
-	snprintf(k->ttl, sizeof(k->ttl), "%llu",
-		 (unsigned long long)ip->ic->ttl_ms);
 	evtimer_assign(&k->tev, k->w->base, commit_on_timer, k);
 	TAILQ_INSERT_TAIL(&k->w->idem_commits, k, link);
+	return k;
+}
+
+/* Keeps the answer (ip->a, alen bytes) in the store, sealed: counted
+ * once the store took it. Returns 0, or -1 (no memory: not kept). */
+static int
+store_commit(struct sl_txidem *ip, struct sl_counts *rc)
+{
+	size_t vlen = DONE_HEAD + ip->alen + SL_IDEM_SEAL_OVERHEAD;
+	unsigned char *v = malloc(vlen);
+	struct sl_idem_commit *k;
+
+	if (v == NULL)
+		return -1;
+	v[0] = 'D';
+	memcpy(v + 1, ip->kid, 4);
+	memcpy(v + 5, ip->rfp, SL_IDEM_HASH);
+	if (sl_idem_seal(ip->conf->idem.key, ip->id, ip->a, ip->alen,
+			 v + DONE_HEAD) != 0 ||
+	    (k = commit_new(ip, rc)) == NULL) {
+		free(v);
+		return -1;
+	}
+	k->v = v;
+	k->vlen = vlen;
+	snprintf(k->ttl, sizeof(k->ttl), "%llu",
+		 (unsigned long long)ip->ic->ttl_ms);
 	commit_send(k);
 	return 0;
 }
@@ -780,22 +792,12 @@ store_commit(struct sl_txidem *ip, struct sl_counts *rc)
 static void
 store_release_later(struct sl_txidem *ip, struct sl_counts *rc)
 {
-	struct sl_idem_commit *k = calloc(1, sizeof(*k));
+	struct sl_idem_commit *k = commit_new(ip, rc);
 	struct timeval tv = {0, COMMIT_RETRY_MS * 1000};
 
 	if (k == NULL)
 		return; /* the lease ends it */
 	k->release = 1;
-	k->w = ip->w;
-	k->conf = sl_conf_ref(ip->conf);
-	k->rc = rc;
-	k->route = ip->route;
-	k->lease_end_ms = ip->lease_end_ms;
-	memcpy(k->request_id, ip->request_id, sizeof(k->request_id));
-	store_key(ip, k->key, sizeof(k->key));
-	store_flight(ip, k->flight);
-	evtimer_assign(&k->tev, k->w->base, commit_on_timer, k);
-	TAILQ_INSERT_TAIL(&k->w->idem_commits, k, link);
 	evtimer_add(&k->tev, &tv);
 }
 

@@ -518,16 +518,25 @@ def send_keyed(port, key, path, body=BODY):
     return c
 
 
+def held_first(gw, key, path="/pay/wait", **answer):
+    """The first request of key sent, and held at the upstream until the
+    gate returned is set (answer: the Bank's options for its answer):
+    (its client, the gate)."""
+    gate = threading.Event()
+    gw.bank.plan(path, dict({"gate": gate}, **answer))
+    a = send_keyed(gw.port, key, path)
+    if not gw.bank.wait_requests(1, 5.0):
+        gate.set()
+        raise AssertionError("the first request did not reach the upstream")
+    return a, gate
+
+
 @test
 def with_wait_a_retry_in_flight_gets_the_first_answer():
     gw = gateway(routes=[route(idem={"wait": "20s"})], workers=2)
-    gate = threading.Event()
-    gw.bank.plan("/pay/wait", {"gate": gate})
     key = "wait-1"
+    a, gate = held_first(gw, key)
     try:
-        a = send_keyed(gw.port, key, "/pay/wait")
-        check(gw.bank.wait_requests(1, 5.0),
-              "the first request did not reach the upstream")
         b = [send_keyed(gw.port, key, "/pay/wait") for _ in range(3)]
         # they wait (for 20 s at most): no answer while the first is held
         for i, c in enumerate(b):
@@ -553,13 +562,9 @@ def with_wait_a_retry_in_flight_gets_the_first_answer():
 @test
 def with_wait_a_retry_gets_409_when_the_wait_is_over():
     gw = gateway(routes=[route(idem={"wait": "200ms"})])
-    gate = threading.Event()
-    gw.bank.plan("/pay/wait", {"gate": gate})
     key = "wait-over-1"
+    a, gate = held_first(gw, key)
     try:
-        a = send_keyed(gw.port, key, "/pay/wait")
-        check(gw.bank.wait_requests(1, 5.0),
-              "the first request did not reach the upstream")
         r = pay(gw.port, key, path="/pay/wait")
         expect_problem(r, 409, "after the wait", "idempotency_conflict")
         expect_retry_after(r, "after the wait")
@@ -576,13 +581,9 @@ def with_wait_a_retry_gets_409_when_the_wait_is_over():
 @test
 def with_wait_a_retry_takes_the_key_the_first_let_go():
     gw = gateway(routes=[route(idem={"wait": "20s"})])
-    gate = threading.Event()
-    gw.bank.plan("/pay/wait", {"gate": gate, "status": 503})
     key = "wait-let-go-1"
+    a, gate = held_first(gw, key, status=503)
     try:
-        a = send_keyed(gw.port, key, "/pay/wait")
-        check(gw.bank.wait_requests(1, 5.0),
-              "the first request did not reach the upstream")
         b = send_keyed(gw.port, key, "/pay/wait")
         check(not b.has_data(0.3), "the retry was answered at once")
         # a client that goes while it waits: nothing left behind

@@ -458,16 +458,10 @@ def with_wait_a_retry_through_the_other_gateway_gets_the_first_answer():
     path, key = "/pay/wait", "wait-across-1"
     f.bank.plan(path, {"gate": gate})
     try:
-        a = Client(f.a.port, timeout=GATE_TIMEOUT + 5)
-        a.send(build_request("POST", path,
-                             [("Idempotency-Key", key),
-                              ("Content-Type", "application/json")], BODY))
+        a = ti.send_keyed(f.a.port, key, path)
         check(wait_until(lambda: f.bank.ledger(key), 5.0),
               "the request did not reach the upstream")
-        b = Client(f.b.port, timeout=GATE_TIMEOUT + 5)
-        b.send(build_request("POST", path,
-                             [("Idempotency-Key", key),
-                              ("Content-Type", "application/json")], BODY))
+        b = ti.send_keyed(f.b.port, key, path)
         check(not b.has_data(0.5), "the retry through b was answered while "
               "the first is in flight")
     finally:
