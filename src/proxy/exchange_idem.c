@@ -359,7 +359,11 @@ replay(struct sl_seam *s, const unsigned char *a, size_t alen)
 			  "the kept answer cannot be read",
 			  (unsigned long long)s->id, t->request_id,
 			  t->route->name);
-		sl_exchange_local(s, 500, "idempotency_store", 0);
+		problem(s, 500, "idempotency_store",
+			"The kept answer cannot be read",
+			"The answer kept for this Idempotency-Key cannot be "
+			"read. The request was not sent on.",
+			"");
 		return;
 	}
 	memcpy(fields, r.fields, r.flen);
@@ -857,6 +861,11 @@ sl_exchange_idem(struct sl_seam *s, const struct sl_h1_request *req,
 	if (ip != NULL && ip->phase >= IP_HELD)
 		return ip->ans != ANS_NONE ? 2 : 0; /* decided already */
 	if (!(ic->methods & (1u << req->method_id)))
+		return 0;
+	/* a gRPC call's answer ends in trailers (grpc-status), which the
+	 * store does not keep: not looked at, as another method's request
+	 * (doc/operations.md section 17.1) */
+	if (s->flags & SL_SEAM_F_GRPC)
 		return 0;
 	if ((n = field(req, "idempotency-key", &v, &vn)) == 0)
 		return ic->required ? decide(s, ANS_MISSING) : 0;

@@ -1080,6 +1080,73 @@ def a_client_certificate_owns_its_keys_without_client_subject_header():
 
 
 @test
+def a_verified_token_owns_its_keys():
+    """caller: jwt, and caller: auto on a route that verifies tokens: a
+    key is its token's (iss and sub): bob, sending alice's key, gets a
+    payment of his own; alice gets hers again."""
+    from jwtkeys import AUD, ISS, Keys, bearer, claims, need_jwt
+    need_jwt()
+    k = Keys()
+    kp = os.path.join(tmpdir(), "jwks.json")
+    with open(kp, "w") as f:
+        json.dump(k.jwks(), f)
+    jwt = {"keys": kp, "issuer": ISS, "audience": [AUD]}
+    cfg, port, aport, _, bank = gateway_config(routes=[
+        route("jwt", "/jwt", {"caller": "jwt"}, auth={"jwt": jwt}),
+        route("auto", "/auto", {"caller": "auto"}, auth={"jwt": jwt})])
+    gw = Gw(bank, start_sluice(cfg), port, aport, None)
+    tokens = {who: k.sign("ES256", claims(sub=who))
+              for who in ("alice", "bob")}
+
+    def as_(who, path):
+        return pay(port, "shared-token-key", path=path,
+                   headers=list(bearer(tokens[who]).items()))
+    for path in ("/jwt/pay", "/auto/pay"):
+        first = as_("alice", path)
+        expect_fresh(first, "%s: alice" % path, 201)
+        bobs = as_("bob", path)
+        expect_fresh(bobs, "%s: bob with alice's key" % path, 201)
+        check(payment(bobs) != payment(first),
+              "%s: bob got alice's payment" % path)
+        expect_replay(as_("alice", path), first, "%s: alice again" % path)
+        expect_replay(as_("bob", path), bobs, "%s: bob again" % path)
+    ledger_count(bank, "shared-token-key", 4, "two routes, two callers")
+    gw.sl.stop()
+
+
+@test
+def a_grpc_call_is_not_looked_at():
+    """A gRPC call's answer ends in trailers (grpc-status), which the
+    store does not keep: on an idempotent route it goes upstream every
+    time, its answer whole, even with an idempotency-key."""
+    import grpc
+    from test_h2_upstream import GRPC_SERVICE, GrpcServer, channel
+    srv = GrpcServer()
+    cfg, port, aport, _, _ = gateway_config(
+        routes=[route(idem={"required": True})])
+    cfg["clusters"] = [{"name": "app", "endpoints": [srv.addr()],
+                        "protocol": "h2c"}]
+    cfg["listeners"][0]["protocols"] = ["h2", "http/1.1"]
+    cfg["listeners"][0].pop("tls", None)
+    sltest._tls_ports.discard(port)
+    sl = start_sluice(cfg)
+    with channel(port) as ch:
+        u = ch.unary_unary("/%s/Unary" % GRPC_SERVICE)
+        for i in range(2):
+            r, call = u.with_call(b"pay", timeout=10,
+                                  metadata=[("idempotency-key", "g-1")])
+            eq(r, b"echo:pay", "call %d: the server's answer" % i)
+            eq(dict(call.trailing_metadata()).get("x-ledger"), "42",
+               "call %d: the server's trailers" % i)
+        # required: true does not refuse a call without a key either
+        eq(u(b"nokey", timeout=10), b"echo:nokey", "a call without a key")
+    eq(srv.calls, 3, "calls at the server")
+    eq(metric_sum(metrics(aport), "sluice_idempotency_requests_total"), 0,
+       "calls the store looked at")
+    sl.stop()
+
+
+@test
 def a_completed_key_expires_after_its_ttl():
     gw = gateway(idem={"ttl": "1s"})
     key = "ttl-1"
