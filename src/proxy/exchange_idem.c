@@ -1369,16 +1369,28 @@ orphan_head(struct sl_idem_orphan *o)
 	long hlen;
 
 	for (;;) {
-		hlen = sl_h1_scan_head(&o->scan, u->in.data + u->in.off,
-				       sl_buf_pending(&u->in), &hl, 0);
-		if (hlen <= 0)
-			return hlen == 0 ? 0 : -1;
 		memset(&resp, 0, sizeof(resp));
 		resp.headers = o->w->hdrs;
 		resp.max_headers = o->w->max_hdrs;
-		if (sl_h1_parse_response(u->in.data + u->in.off, (size_t)hlen,
-					 &resp, o->method) < 0)
-			return -1;
+		if (sl_buf_pending(&u->in) > 0 &&
+		    u->in.data[u->in.off] == SL_HBLK_MARK) {
+			/* an HTTP/2 upstream's head, as fields */
+			hlen = sl_resp_block_parse(u->in.data + u->in.off,
+						   sl_buf_pending(&u->in),
+						   o->ip->hdr_max, &resp);
+			if (hlen <= 0)
+				return hlen == 0 ? 0 : -1;
+		} else {
+			hlen = sl_h1_scan_head(&o->scan,
+					       u->in.data + u->in.off,
+					       sl_buf_pending(&u->in), &hl, 0);
+			if (hlen <= 0)
+				return hlen == 0 ? 0 : -1;
+			if (sl_h1_parse_response(u->in.data + u->in.off,
+						 (size_t)hlen, &resp,
+						 o->method) < 0)
+				return -1;
+		}
 		if (resp.status >= 200) {
 			ip_keep_head(o->ip, &resp,
 				     resp.body == SL_H1_BODY_CHUNKED);
@@ -1522,7 +1534,7 @@ orphan_due(const struct sl_txn *t)
 
 	return (ip->phase == IP_KEEPING ||
 		(ip->phase == IP_HELD && ip->rel == 0)) &&
-	       t->up != NULL && !t->up->h2s &&
+	       t->up != NULL &&
 	       t->resp_ph != SL_TXN_RESP_LOCAL &&
 	       t->send_ph == SL_TXN_SEND_DONE &&
 	       (t->up_ph == SL_TXN_UP_WAITING ||

@@ -245,12 +245,11 @@ resp_upgrade(struct sl_seam *s, const struct sl_h1_response *resp, size_t hlen)
  * the HTTP/1.1 writer. Returns the block's length, 0 while it is not all
  * in, or -1 when the attempt failed (handled).
  */
-static long
-resp_block(struct sl_seam *s, struct sl_upconn *u, struct sl_h1_response *resp)
+long
+sl_resp_block_parse(const char *p, size_t avail, size_t max_header_bytes,
+		    struct sl_h1_response *resp)
 {
-	struct sl_txn *t = s->txn;
-	const char *p = u->in.data + u->in.off;
-	size_t avail = sl_buf_pending(&u->in), text, n = 0, nl, vl;
+	size_t text, n = 0, nl, vl;
 	struct sl_h1_header *h = resp->headers;
 	size_t max = resp->max_headers;
 	struct sl_hblk_it it;
@@ -260,16 +259,8 @@ resp_block(struct sl_seam *s, struct sl_upconn *u, struct sl_h1_response *resp)
 	if (avail < sizeof(b))
 		return 0;
 	sl_hblk_head(p, &b);
-	if (b.len > avail) {
-		if (head_fills_buffer(t, u) &&
-		    u->in.cap >= s->lconf->limits.buffer_bytes) {
-			sl_attempt_failed(s, FAIL_BAD,
-					  "upstream_head_too_large",
-					  "buffer_bytes");
-			return -1;
-		}
+	if (b.len > avail)
 		return 0;
-	}
 	memset(resp, 0, sizeof(*resp));
 	resp->headers = h;
 	resp->max_headers = max;
@@ -288,15 +279,12 @@ resp_block(struct sl_seam *s, struct sl_upconn *u, struct sl_h1_response *resp)
 		h[n++] = (struct sl_h1_header){nm, nl, v, vl, SL_HK_UNSET};
 		text += nl + vl + 4;
 	}
-	if (text > s->lconf->limits.max_header_bytes)
+	if (text > max_header_bytes)
 		resp->why = SL_H1_R_HEAD_TOO_LARGE;
 	if (b.status < 100 || b.status > 599)
 		resp->why = SL_H1_R_BAD_STATUS;
-	if (resp->why != SL_H1_R_NONE) {
-		sl_attempt_failed(s, FAIL_BAD, "upstream_bad_response",
-				  sl_h1_reason_str(resp->why));
+	if (resp->why != SL_H1_R_NONE)
 		return -1;
-	}
 	if (b.body == SL_H1_BODY_CHUNKED)
 		h[n++] =
 		    (struct sl_h1_header){"transfer-encoding", 17, "chunked", 7,
@@ -310,6 +298,26 @@ resp_block(struct sl_seam *s, struct sl_upconn *u, struct sl_h1_response *resp)
 	if (resp->body == SL_H1_BODY_LENGTH && b.length == 0)
 		resp->body = SL_H1_BODY_NONE;
 	return (long)b.len;
+}
+
+static long
+resp_block(struct sl_seam *s, struct sl_upconn *u, struct sl_h1_response *resp)
+{
+	struct sl_txn *t = s->txn;
+	long n = sl_resp_block_parse(u->in.data + u->in.off,
+				     sl_buf_pending(&u->in),
+				     s->lconf->limits.max_header_bytes, resp);
+
+	if (n == 0 && head_fills_buffer(t, u) &&
+	    u->in.cap >= s->lconf->limits.buffer_bytes) {
+		sl_attempt_failed(s, FAIL_BAD, "upstream_head_too_large",
+				  "buffer_bytes");
+		return -1;
+	}
+	if (n < 0)
+		sl_attempt_failed(s, FAIL_BAD, "upstream_bad_response",
+				  sl_h1_reason_str(resp->why));
+	return n;
 }
 
 /* Checks new response bytes: head, then body framing. Returns -1 when

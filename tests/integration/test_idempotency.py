@@ -1147,6 +1147,60 @@ def a_grpc_call_is_not_looked_at():
 
 
 @test
+def a_client_that_goes_while_an_h2c_upstream_holds_its_payment():
+    """The drop-and-retry story with an HTTP/2 upstream (a cluster with
+    protocol: h2c): the client's connection ends while its request is a
+    stream of a shared upstream connection; the stream is read to its
+    end without the client, and the retry gets that answer; the server
+    saw one request. Twice: an answer with its content-length, and one
+    without (its length known at the stream's end only)."""
+    import hpack
+    import h2test as H
+    from test_h2_upstream import raw_h2_server
+    gates = [threading.Event(), threading.Event()]
+    bodies = [b'{"payment":"h2-1","status":"succeeded"}',
+              b'{"payment":"h2-2","status":"succeeded","more":"' +
+              b"x" * 3000 + b'"}']
+
+    def answer(i):
+        def frames(sid):
+            gates[i].wait(GATE_TIMEOUT)
+            enc = hpack.Encoder()
+            hs = [(":status", "201"), ("content-type", "application/json")]
+            if i == 0:
+                hs.append(("content-length", str(len(bodies[i]))))
+            half = len(bodies[i]) // 2
+            return [H.frame(H.HEADERS, H.END_HEADERS, sid, enc.encode(hs)),
+                    H.frame(H.DATA, 0, sid, bodies[i][:half]),
+                    H.frame(H.DATA, H.END_STREAM, sid, bodies[i][half:])]
+        return frames
+    addr, got = raw_h2_server([answer(0), answer(1)])
+    cfg, port, aport, _, _ = gateway_config()
+    cfg["clusters"] = [{"name": "app", "endpoints": [addr],
+                        "protocol": "h2c"}]
+    gw = Gw(None, start_sluice(cfg), port, aport, None)
+    for i in range(2):
+        key, path = "h2-drop-%d" % i, "/pay/h2-%d" % i
+        try:
+            c = send_keyed(port, key, path)
+            check(wait_until(lambda: len(got) >= i + 1, 5.0),
+                  "%d: the request did not reach the upstream" % i)
+            drop(c, "reset")
+        finally:
+            gates[i].set()  # the server answers once the client is gone
+        gw.settled_count("sluice_idempotency_stored_total", i + 1,
+                         route="pay")
+        r = pay(port, key, path=path)
+        eq(r.status, 201, "%d: the retry's status (%r)" % (i, r.body[:200]))
+        eq(r.header("idempotent-replayed"), "true",
+           "%d: the retry is a replay" % i)
+        eq(r.body, bodies[i], "%d: the retry gets the server's answer" % i)
+        eq(len(got), i + 1, "%d: requests at the server" % i)
+    gw.expect_count("sluice_idempotency_released_total", 0, route="pay")
+    gw.sl.stop()
+
+
+@test
 def a_completed_key_expires_after_its_ttl():
     gw = gateway(idem={"ttl": "1s"})
     key = "ttl-1"
