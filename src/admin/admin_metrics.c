@@ -810,9 +810,11 @@ page_rate_limits(const struct sl_admin_view *v, struct sbuf *b)
 			  results[i],
 			  (unsigned long long)sum(
 			      v, w + i * sizeof(atomic_uint_fast64_t)));
-	sb_printf(b, "# HELP sluice_rate_limit_store_seconds Time from a "
-		     "lease request (or an idempotency script) to its answer.\n# TYPE "
-		     "sluice_rate_limit_store_seconds histogram\n");
+	sb_printf(
+	    b,
+	    "# HELP sluice_rate_limit_store_seconds Time from a "
+	    "lease request (or an idempotency script) to its answer.\n# TYPE "
+	    "sluice_rate_limit_store_seconds histogram\n");
 	w = offsetof(struct sl_worker_stats, rl_store_dur);
 	for (int i = 0; i < SL_HIST_N; i++) {
 		cum += sum(v, w + (size_t)i * sizeof(atomic_uint_fast64_t));

@@ -171,8 +171,7 @@ read_seal_key(struct sl_conf *conf, const struct sl_conf_file *f,
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		add_msg(errors, conf, "error", &f->pos,
-			"\"%s\": \"%s\" is not a regular file", what,
-			f->path);
+			"\"%s\": \"%s\" is not a regular file", what, f->path);
 		goto out;
 	}
 	if (st.st_mode & (S_IROTH | S_IWOTH))
@@ -207,8 +206,7 @@ read_seal_key(struct sl_conf *conf, const struct sl_conf_file *f,
 			if (hi < 0 || lo < 0)
 				r = -1;
 			else
-				out[i] =
-				    (unsigned char)(hi << 4 | lo);
+				out[i] = (unsigned char)(hi << 4 | lo);
 		}
 		if (r == 0)
 			goto out;
@@ -227,8 +225,8 @@ out:
  * SHA-256(key, 0, "key id", 0). Returns 0, or -1 (said, at f). */
 static int
 seal_key_id(struct sl_conf *conf, const unsigned char key[SL_IDEM_SEAL_KEY],
-	    unsigned char id[4], const struct sl_conf_file *f,
-	    const char *what, char **errors)
+	    unsigned char id[4], const struct sl_conf_file *f, const char *what,
+	    char **errors)
 {
 	unsigned char in[SL_IDEM_SEAL_KEY + 8], md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
@@ -256,11 +254,11 @@ sl_conf_load_secrets(struct sl_conf *conf, char **warnings)
 	struct sl_conf_idem *ci = &conf->idem;
 
 	if (ci->key_file.path != NULL && !ci->has_key)
-		ci->has_key = read_seal_key(conf, &ci->key_file, "key_file",
-					    ci->key, &errors, &warn) == 0 &&
-			      seal_key_id(conf, ci->key, ci->key_id,
-					  &ci->key_file, "key_file",
-					  &errors) == 0;
+		ci->has_key =
+		    read_seal_key(conf, &ci->key_file, "key_file", ci->key,
+				  &errors, &warn) == 0 &&
+		    seal_key_id(conf, ci->key, ci->key_id, &ci->key_file,
+				"key_file", &errors) == 0;
 	if (ci->nold > 0 && !ci->has_old) {
 		ci->has_old = 1;
 		for (size_t i = 0; i < ci->nold; i++)

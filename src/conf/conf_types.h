@@ -469,7 +469,7 @@ struct sl_conf_idem_route {
 	uint64_t release[(SL_IDEM_STATUS_MAX + 63) / 64]; /* bit s: an
 							     answer s is not
 							     kept */
-	uint32_t fail; /* enum sl_idem_fail */
+	uint32_t fail;	  /* enum sl_idem_fail */
 	uint64_t wait_ms; /* a retry of a key in flight waits so long for its
 			     answer before 409 (0: 409 at once) */
 	unsigned line, col;
@@ -486,13 +486,13 @@ struct sl_conf_idem {
 	unsigned char key[SL_IDEM_SEAL_KEY];
 	unsigned char key_id[4]; /* names key in a kept value: the first
 				    bytes of SHA-256(key, 0, "key id", 0) */
-	int has_key;   /* key and key_id were read */
+	int has_key;		 /* key and key_id were read */
 	/* previous_key_files: keys that open kept answers, never seal */
 	struct sl_conf_file old_files[SL_IDEM_OLD_KEYS];
 	size_t nold;
 	unsigned char old_keys[SL_IDEM_OLD_KEYS][SL_IDEM_SEAL_KEY];
 	unsigned char old_ids[SL_IDEM_OLD_KEYS][4];
-	int has_old; /* every one was read */
+	int has_old;   /* every one was read */
 	size_t nredis; /* routes with store: redis */
 };
 

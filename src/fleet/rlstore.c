@@ -799,8 +799,8 @@ script_send(struct sl_rlstore *s, struct rl_cmd *c)
 struct sl_rlstore_cmd *
 sl_rlstore_eval(struct sl_worker *w, struct sl_conf *conf,
 		const struct sl_rlstore_script *sc, int nkeys, int nargs,
-		const char **argv, const size_t *argvlen,
-		sl_rlstore_done *done, void *arg)
+		const char **argv, const size_t *argvlen, sl_rlstore_done *done,
+		void *arg)
 {
 	struct sl_rlstore *s;
 	struct rl_cmd *c;

@@ -187,6 +187,18 @@ long sl_h1_write_interim_head(char *out, size_t cap,
 const char *sl_h1_reason(int status);
 
 /*
+ * An HTTP/2 upstream's response head as a head block (hblock.h; its first
+ * byte SL_HBLK_MARK) at p, avail bytes, into resp (its headers and
+ * max_headers set), as sl_h1_parse_response reads text, under
+ * max_header_bytes counted as the text would be; a chunked body gets its
+ * Transfer-Encoding for the HTTP/1.1 writer. Returns the block's length,
+ * 0 while it is not all in, -1 when it is bad (resp->why says why). Used
+ * by the exchange and by the Idempotency-Key store's orphan reader.
+ */
+long sl_h1_block_response(const char *p, size_t avail, size_t max_header_bytes,
+			  struct sl_h1_response *resp);
+
+/*
  * Writes a complete local error response: JSON body
  * {"error":CODE,"status":N,"request_id":ID}, Content-Type, Content-Length,
  * X-Request-Id, "Connection: close" when close, "Allow" for 405,

@@ -160,10 +160,11 @@ problem(struct sl_seam *s, int status, const char *error, const char *title,
 
 	if (t->request_id[0] == '\0')
 		sl_worker_request_id(s->w, t->request_id);
-	n = snprintf(body, sizeof(body),
-		     "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d,"
-		     "\"detail\":\"%s\",\"error\":\"%s\",\"request_id\":\"%s\"}\n",
-		     title, status, detail, error, t->request_id);
+	n = snprintf(
+	    body, sizeof(body),
+	    "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d,"
+	    "\"detail\":\"%s\",\"error\":\"%s\",\"request_id\":\"%s\"}\n",
+	    title, status, detail, error, t->request_id);
 	snprintf(fields, sizeof(fields),
 		 "Content-Type: application/problem+json\r\n%s", more);
 	sl_exchange_answer_body(s, status, error, fields, body,
@@ -246,8 +247,8 @@ sha256_fetch(void)
  * context (made at its first digest: a context made and freed at each
  * digest cost some thousand instructions a request). */
 static int
-digest(struct sl_worker *w, uint8_t out[SL_IDEM_HASH],
-       const void *const *p, const size_t *n, size_t parts)
+digest(struct sl_worker *w, uint8_t out[SL_IDEM_HASH], const void *const *p,
+       const size_t *n, size_t parts)
 {
 	EVP_MD_CTX *ctx = w->idem_md;
 	unsigned int len = 0;
@@ -256,9 +257,8 @@ digest(struct sl_worker *w, uint8_t out[SL_IDEM_HASH],
 	pthread_once(&sha256_once, sha256_fetch);
 	if (ctx == NULL && (ctx = w->idem_md = EVP_MD_CTX_new()) == NULL)
 		return -1;
-	ok = EVP_DigestInit_ex(ctx,
-			       sha256_md != NULL ? sha256_md : EVP_sha256(),
-			       NULL);
+	ok = EVP_DigestInit_ex(
+	    ctx, sha256_md != NULL ? sha256_md : EVP_sha256(), NULL);
 	for (size_t i = 0; ok && i < parts; i++)
 		ok = EVP_DigestUpdate(ctx, p[i], n[i]) &&
 		     EVP_DigestUpdate(ctx, "", 1);
@@ -427,8 +427,8 @@ store_init(void)
 	sl_rlstore_script_init(&reserve_lua);
 	sl_rlstore_script_init(&commit_lua);
 	sl_rlstore_script_init(&release_lua);
-	tok_ready = RAND_bytes((unsigned char *)&tok_base,
-			       sizeof(tok_base)) == 1;
+	tok_ready =
+	    RAND_bytes((unsigned char *)&tok_base, sizeof(tok_base)) == 1;
 }
 
 /* A new reservation token into out (8 bytes). Returns 0, or -1. */
@@ -440,8 +440,8 @@ store_token(unsigned char out[8])
 	pthread_once(&store_once, store_init);
 	if (!tok_ready)
 		return RAND_bytes(out, 8) == 1 ? 0 : -1;
-	t = tok_base + atomic_fetch_add_explicit(&tok_next, 1,
-						 memory_order_relaxed);
+	t = tok_base +
+	    atomic_fetch_add_explicit(&tok_next, 1, memory_order_relaxed);
 	memcpy(out, &t, 8);
 	return 0;
 }
@@ -634,7 +634,7 @@ struct sl_idem_commit {
 	unsigned char flight[FLIGHT_LEN];
 	unsigned char *v; /* the value: "D", the fingerprint, sealed */
 	size_t vlen;
-	uint8_t release;  /* not a keeping: a letting go (v NULL) */
+	uint8_t release; /* not a keeping: a letting go (v NULL) */
 	struct event tev;
 };
 
@@ -726,10 +726,9 @@ commit_send(struct sl_idem_commit *k)
 	const size_t lens[4] = {strlen(k->key), sizeof(k->flight), k->vlen,
 				strlen(k->ttl)};
 
-	k->cmd = sl_rlstore_eval(k->w, k->conf,
-				 k->release ? &release_lua : &commit_lua, 1,
-				 k->release ? 2 : 4, argv, lens,
-				 commit_on_reply, k);
+	k->cmd = sl_rlstore_eval(
+	    k->w, k->conf, k->release ? &release_lua : &commit_lua, 1,
+	    k->release ? 2 : 4, argv, lens, commit_on_reply, k);
 	if (k->cmd == NULL)
 		commit_later(k);
 }
@@ -1375,14 +1374,13 @@ orphan_head(struct sl_idem_orphan *o)
 		if (sl_buf_pending(&u->in) > 0 &&
 		    u->in.data[u->in.off] == SL_HBLK_MARK) {
 			/* an HTTP/2 upstream's head, as fields */
-			hlen = sl_resp_block_parse(u->in.data + u->in.off,
-						   sl_buf_pending(&u->in),
-						   o->ip->hdr_max, &resp);
+			hlen = sl_h1_block_response(u->in.data + u->in.off,
+						    sl_buf_pending(&u->in),
+						    o->ip->hdr_max, &resp);
 			if (hlen <= 0)
 				return hlen == 0 ? 0 : -1;
 		} else {
-			hlen = sl_h1_scan_head(&o->scan,
-					       u->in.data + u->in.off,
+			hlen = sl_h1_scan_head(&o->scan, u->in.data + u->in.off,
 					       sl_buf_pending(&u->in), &hl, 0);
 			if (hlen <= 0)
 				return hlen == 0 ? 0 : -1;
@@ -1534,8 +1532,7 @@ orphan_due(const struct sl_txn *t)
 
 	return (ip->phase == IP_KEEPING ||
 		(ip->phase == IP_HELD && ip->rel == 0)) &&
-	       t->up != NULL &&
-	       t->resp_ph != SL_TXN_RESP_LOCAL &&
+	       t->up != NULL && t->resp_ph != SL_TXN_RESP_LOCAL &&
 	       t->send_ph == SL_TXN_SEND_DONE &&
 	       (t->up_ph == SL_TXN_UP_WAITING ||
 		t->up_ph == SL_TXN_UP_RECEIVING);

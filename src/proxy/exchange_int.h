@@ -702,15 +702,6 @@ void sl_exchange_idem_answer(struct sl_seam *s);
 void sl_exchange_idem_body(struct sl_seam *s);
 /* The final response head from the upstream: its status and end-to-end
  * fields are kept (or the key is to go, by its status). */
-/*
- * An HTTP/2 upstream's head block at p (avail bytes; its first byte
- * SL_HBLK_MARK) as resp (its headers and max_headers set), as
- * sl_h1_parse_response reads text, under max_header_bytes counted as the
- * text would be (exchange_resp.c). Returns the block's length, 0 while it
- * is not all in, -1 when it is bad (resp->why says why).
- */
-long sl_resp_block_parse(const char *p, size_t avail, size_t max_header_bytes,
-			 struct sl_h1_response *resp);
 void sl_exchange_idem_head(struct sl_seam *s,
 			   const struct sl_h1_response *resp);
 /* n more bytes of its body, as read (made ready) from the upstream; once

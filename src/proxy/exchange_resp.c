@@ -245,68 +245,13 @@ resp_upgrade(struct sl_seam *s, const struct sl_h1_response *resp, size_t hlen)
  * the HTTP/1.1 writer. Returns the block's length, 0 while it is not all
  * in, or -1 when the attempt failed (handled).
  */
-long
-sl_resp_block_parse(const char *p, size_t avail, size_t max_header_bytes,
-		    struct sl_h1_response *resp)
-{
-	size_t text, n = 0, nl, vl;
-	struct sl_h1_header *h = resp->headers;
-	size_t max = resp->max_headers;
-	struct sl_hblk_it it;
-	const char *nm, *v;
-	struct sl_hblk b;
-
-	if (avail < sizeof(b))
-		return 0;
-	sl_hblk_head(p, &b);
-	if (b.len > avail)
-		return 0;
-	memset(resp, 0, sizeof(*resp));
-	resp->headers = h;
-	resp->max_headers = max;
-	resp->reason = sl_h1_reason(b.status);
-	resp->reason_len = strlen(resp->reason);
-	/* the head's size as the text h2up.c wrote before blocks: status
-	 * line, fields, Transfer-Encoding of a chunked body, blank line */
-	text =
-	    15 + resp->reason_len + 2 + (b.body == SL_H1_BODY_CHUNKED ? 28 : 0);
-	sl_hblk_first(&it, p);
-	while (sl_hblk_next(&it, &nm, &nl, &v, &vl)) {
-		if (n + 1 >= max) {
-			resp->why = SL_H1_R_TOO_MANY_HEADERS;
-			break;
-		}
-		h[n++] = (struct sl_h1_header){nm, nl, v, vl, SL_HK_UNSET};
-		text += nl + vl + 4;
-	}
-	if (text > max_header_bytes)
-		resp->why = SL_H1_R_HEAD_TOO_LARGE;
-	if (b.status < 100 || b.status > 599)
-		resp->why = SL_H1_R_BAD_STATUS;
-	if (resp->why != SL_H1_R_NONE)
-		return -1;
-	if (b.body == SL_H1_BODY_CHUNKED)
-		h[n++] =
-		    (struct sl_h1_header){"transfer-encoding", 17, "chunked", 7,
-					  SL_HK_TRANSFER_ENCODING};
-	resp->nheaders = n;
-	resp->status = b.status;
-	resp->minor = 1;
-	resp->body = (enum sl_h1_body)b.body;
-	resp->content_length = b.length;
-	/* as the parser reads Content-Length: 0, no body to wait for */
-	if (resp->body == SL_H1_BODY_LENGTH && b.length == 0)
-		resp->body = SL_H1_BODY_NONE;
-	return (long)b.len;
-}
-
 static long
 resp_block(struct sl_seam *s, struct sl_upconn *u, struct sl_h1_response *resp)
 {
 	struct sl_txn *t = s->txn;
-	long n = sl_resp_block_parse(u->in.data + u->in.off,
-				     sl_buf_pending(&u->in),
-				     s->lconf->limits.max_header_bytes, resp);
+	long n =
+	    sl_h1_block_response(u->in.data + u->in.off, sl_buf_pending(&u->in),
+				 s->lconf->limits.max_header_bytes, resp);
 
 	if (n == 0 && head_fills_buffer(t, u) &&
 	    u->in.cap >= s->lconf->limits.buffer_bytes) {

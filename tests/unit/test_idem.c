@@ -1362,7 +1362,7 @@ test_grow_moves_a_few_at_a_time(void **state)
 	/* the move ended within those calls (3 per key, 16 buckets each) */
 	assert_null(st.ob);
 	for (uint32_t j = 0; j < n; j++) {
-		int want = j >= i	  ? SL_IDEM_CONFLICT
+		int want = j >= i	? SL_IDEM_CONFLICT
 			   : j % 3 == 0 ? SL_IDEM_REPLAY
 			   : j % 3 == 1 ? SL_IDEM_RESERVED /* let go */
 					: SL_IDEM_CONFLICT;
