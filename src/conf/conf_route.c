@@ -687,6 +687,7 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		r->name = sl_yaml_strdup(ld, lbl);
 		snprintf(lbl, sizeof(lbl), "route \"route-%zu\"", idx + 1);
 	}
+	ld->owner = lbl; /* every message below names the route */
 
 	if ((v = sl_yaml_map_get(map, "match", NULL)) != NULL &&
 	    sl_yaml_get_map(ld, "match", v) == 0)
@@ -756,6 +757,7 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		sl_conf_parse_route_compress(ld, lbl, v, r);
 	if ((v = sl_yaml_map_get(map, "idempotency", NULL)) != NULL)
 		sl_conf_parse_route_idem(ld, lbl, v, r, conf);
+	ld->owner = NULL;
 }
 
 void

@@ -106,6 +106,14 @@ struct sl_yaml_loader {
 	 * sl_yaml_loader_init: this layer never reads it.
 	 */
 	const struct sl_conf_section_def *outline;
+	/*
+	 * Set by the schema while it reads one named part (a route's
+	 * label, `route "api"`): every message is then said of it, so that
+	 * one from a generic reader ("\"gzip_level\": 11 is out of range")
+	 * names its route. A message that begins with it already is left
+	 * as it is. Borrowed; NULL outside.
+	 */
+	const char *owner;
 	char qbuf[4][SL_YAML_QUOTE_MAX * 4 + 8]; /* see sl_yaml_qnode() */
 	unsigned qi;
 };

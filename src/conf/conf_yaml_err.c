@@ -48,6 +48,17 @@ verr_at(struct sl_yaml_loader *ld, unsigned line, unsigned col,
 	int i;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* what it is said of, unless the message says it first */
+	if (ld->owner != NULL &&
+	    strncmp(msg, ld->owner, strlen(ld->owner)) != 0) {
+		size_t ol = strlen(ld->owner) + 2;
+		if (ol < sizeof(msg)) {
+			memmove(msg + ol, msg, sizeof(msg) - ol);
+			msg[sizeof(msg) - 1] = '\0';
+			memcpy(msg, ld->owner, ol - 2);
+			memcpy(msg + ol - 2, ": ", 2);
+		}
+	}
 	/* the alias it came through, and the one that brought that, ... */
 	for (i = 0; via != NULL && i <= VIA_SHOWN; via = via->next, i++) {
 		l = strlen(msg);
