@@ -252,32 +252,91 @@ word_starts(uint64_t w)
 	return digit | ((pct - BYTES(1)) & ~pct & high);
 }
 
-/*
- * At least as many as the digits of s[0..n) (a '%' counts as one, and so
- * do the digits of its escape), 8 bytes at a time: most logged text has
- * fewer than 13 and needs no closer look.
- */
-static size_t
-digits_at_most(const char *s, size_t n)
-{
-	size_t p = 0, k = 0;
-
-	for (; p + 8 <= n; p += 8) {
-		uint64_t w;
-		memcpy(&w, s + p, 8);
-		/* one bit a byte, summed by a multiply into the top byte */
-		k += (size_t)(((word_starts(w) >> 7) * BYTES(1)) >> 56);
-	}
-	for (; p < n; p++)
-		k += (s[p] >= '0' && s[p] <= '9') || s[p] == '%';
-	return k;
-}
-
 /* Bytes that can start a digit: '0'..'9' and '%' (of "%3X"). */
 static const unsigned char digit_start[256] = {
     ['%'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
     ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
 };
+
+/*
+ * What a byte does to the digits a card number could hold so far: 1 for a
+ * digit (a '3' and a digit of "%3X" count one each, too many, which is
+ * safe), 2 for a byte that may stand inside a card number without being a
+ * digit (' ', '-', '+', and '%', 'B', 'D', 'b', 'd' of the escapes), 0 for
+ * a byte that ends any card number.
+ */
+static const unsigned char stretch_class[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, [' '] = 2, ['-'] = 2,
+    ['+'] = 2, ['%'] = 2, ['B'] = 2, ['D'] = 2, ['b'] = 2, ['d'] = 2,
+};
+
+/* The bytes of w strictly between lo and hi (both below 0x80), as the
+ * high bit of each: exact, no carry crosses a byte. */
+static inline uint64_t
+bytes_between(uint64_t w, unsigned lo, unsigned hi)
+{
+	const uint64_t high = BYTES(0x80);
+	uint64_t low7 = w & ~high;
+
+	return (BYTES(127 + hi) - low7) & ~w & (low7 + BYTES(127 - lo)) & high;
+}
+
+/* How many bytes of w have their high bit set in m (m holds nothing
+ * else). */
+static inline size_t
+bytes_count(uint64_t m)
+{
+	return (size_t)(((m >> 7) * BYTES(1)) >> 56);
+}
+
+/*
+ * Whether s[0..n) has a stretch of bytes that may stand in a card number
+ * with PAN_MIN or more digits in it: a text without one holds no card
+ * number, and most logged text (a browser's User-Agent: many digits, none
+ * more than three in a row) is left after this one look. 8 bytes at a
+ * time: a stretch that ends inside a word has its digits before the
+ * word's first breaking byte, a stretch inside it has 6 at most and
+ * cannot count, and the digits after its last breaking byte start the
+ * next. A word's bytes that may stand in a card number are taken a little
+ * wide (' ' to '9', and b, c, d in either case), which only sends some
+ * texts (dotted numbers) to the closer look for nothing; the tail goes a
+ * byte at a time.
+ */
+static int
+long_stretch(const char *s, size_t n)
+{
+	size_t p = 0, k = 0;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (; p + 8 <= n; p += 8) {
+		uint64_t w, d, brk;
+		memcpy(&w, s + p, 8);
+		d = bytes_between(w, 0x2f, 0x3a);
+		brk = ~(bytes_between(w, 0x1f, 0x3a) |
+			bytes_between(w | BYTES(0x20), 0x61, 0x65)) &
+		      BYTES(0x80);
+		if (brk == 0) {
+			k += bytes_count(d);
+		} else {
+			k += bytes_count(d & ((brk & -brk) - 1));
+			if (k >= PAN_MIN)
+				return 1;
+			k = bytes_count(
+			    d & ~((2ULL << (63 - __builtin_clzll(brk))) - 1));
+		}
+		if (k >= PAN_MIN)
+			return 1;
+	}
+#endif
+	for (; p < n; p++) {
+		unsigned char c = stretch_class[(unsigned char)s[p]];
+		k = c == 0 ? 0 : k + (c & 1);
+		if (k >= PAN_MIN)
+			return 1;
+	}
+	return 0;
+}
 
 size_t
 sl_pan_mask(char *s, size_t n, int cut)
@@ -290,7 +349,7 @@ sl_pan_mask(char *s, size_t n, int cut)
 	sc.s = s;
 	sc.nd = 0;
 	sc.masked = 0;
-	if (!cut && digits_at_most(s, n) < PAN_MIN)
+	if (!cut && !long_stretch(s, n))
 		return 0;
 	for (;;) {
 		/* between runs, most of the text: 8 bytes at a time (the

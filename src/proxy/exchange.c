@@ -501,7 +501,9 @@ sl_exchange_start(struct sl_seam *s, size_t head_len)
 		t->fwd_cut_hdr = (uint16_t)fwd.cut_hdr;
 		t->fwd_cut_off = (uint32_t)fwd.cut_off;
 	}
-	if (!sl_h1_client_request_id(&req, t->request_id))
+	if (sl_h1_client_request_id(&req, t->request_id))
+		t->flags |= SL_TXN_F_CLIENT_RID;
+	else
 		sl_worker_request_id(w, t->request_id);
 	if (req_ends_connection(s, &req))
 		t->flags |= SL_TXN_F_CLOSE;

@@ -19,6 +19,7 @@
 #include "h1_msg.h"
 #include "h1_parse.h"
 #include "log.h"
+#include "pan.h"
 #include "rlcheck.h"
 #include "wloop.h"
 
@@ -45,16 +46,26 @@ copy_slice(char *dst, size_t dstsz, const char *s, size_t n)
 	dst[n] = '\0';
 }
 
-/* Whether the target and Referer kept for the access log are masked: an
- * error-log line is masked whole when it is written (log.c), so without
- * an access log there is nothing to do here. Method, Host and User-Agent
- * are not scanned: a card number has no business there, and a browser's
- * User-Agent alone would cost more than the target and Referer together
- * (doc/performance.md, issue 22). */
+/* Whether the values kept for the access log are masked: an error-log
+ * line is masked whole when it is written (log.c), so without an access
+ * log there is nothing to do here. Every value the client chose is
+ * masked (issue 61: a card number in a User-Agent reached the log); the
+ * fields sluice writes itself (ids, counts, times) are not, so that a
+ * byte count is never taken for a card number. */
 static int
 note_cards(void)
 {
 	return sl_access_enabled() && sl_log_cards();
+}
+
+/* copy_slice, then the card numbers in the copy masked when note_cards()
+ * says so; a value cut to fit counts as cut (its end may be a card's). */
+static void
+note_slice(char *dst, size_t dstsz, const char *s, size_t n)
+{
+	copy_slice(dst, dstsz, s, n);
+	if (s != NULL && n > 0 && note_cards())
+		(void)sl_pan_mask(dst, SL_MIN(n, dstsz - 1), n >= dstsz);
 }
 
 /* Keeps what the logs show of the request: its target and Referer with
@@ -65,13 +76,13 @@ sl_exchange_note(struct sl_txn *t, const char *method, size_t method_len,
 		 const char *target, size_t target_len, const char *host,
 		 size_t host_len)
 {
-	copy_slice(t->method, sizeof(t->method), method, method_len);
+	note_slice(t->method, sizeof(t->method), method, method_len);
 	if (target != NULL)
 		sl_log_target(t->path, sizeof(t->path), target, target_len,
 			      sl_log_query(), note_cards());
 	else
 		t->path[0] = '\0';
-	copy_slice(t->host, sizeof(t->host), host, host_len);
+	note_slice(t->host, sizeof(t->host), host, host_len);
 }
 
 static void
@@ -81,7 +92,7 @@ txn_note_agent(struct sl_txn *t, const char *referer, size_t referer_len,
 	if (referer != NULL)
 		sl_log_target(t->referer, sizeof(t->referer), referer,
 			      referer_len, sl_log_query(), note_cards());
-	copy_slice(t->user_agent, sizeof(t->user_agent), ua, ua_len);
+	note_slice(t->user_agent, sizeof(t->user_agent), ua, ua_len);
 }
 
 /* Referer and User-Agent of a parsed request, for the access log. */
@@ -117,7 +128,7 @@ sl_exchange_salvage(struct sl_txn *t, const char *head, size_t len)
 		sl_exchange_note(t, sv.method, sv.method_len, sv.target,
 				 sv.target_len, sv.host, sv.host_len);
 	else if (t->host[0] == '\0')
-		copy_slice(t->host, sizeof(t->host), sv.host, sv.host_len);
+		note_slice(t->host, sizeof(t->host), sv.host, sv.host_len);
 	if (sl_access_enabled())
 		txn_note_agent(t, sv.referer, sv.referer_len, sv.user_agent,
 			       sv.user_agent_len);

@@ -415,6 +415,9 @@ struct sl_txn {
 #define SL_TXN_F_IDEM_BODY                                                     \
 	0x80000 /* waits for the whole body its Idempotency-Key's              \
 		   fingerprint needs */
+#define SL_TXN_F_CLIENT_RID                                                    \
+	0x100000 /* request_id is the client's own X-Request-Id (the logs      \
+		    mask it as any value a client chose) */
 #define SL_TXN_F_AUTH_MASK                                                     \
 	(SL_TXN_F_AUTH_OK | SL_TXN_F_EXT_OK | SL_TXN_F_AUTH_UNCHECKED)
 

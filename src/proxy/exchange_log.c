@@ -29,6 +29,7 @@
 #include "h1_parse.h"
 #include "log.h"
 #include "mirror.h"
+#include "pan.h"
 #include "policy.h"
 #include "rate.h"
 #include "retry.h"
@@ -217,6 +218,19 @@ lw_esc(struct lw *w, const char *s, size_t cap)
 	w->p += sl_json_escape(w->p, SL_MIN(room, cap), s, strlen(s));
 }
 
+/* lw_esc, then the card numbers in what it wrote masked (when the logs
+ * mask them): for a value the exchange did not keep masked already. */
+static void
+lw_esc_masked(struct lw *w, const char *s, size_t cap)
+{
+	char *from = w->p;
+
+	lw_esc(w, s, cap);
+	if (sl_log_cards())
+		(void)sl_pan_mask(from, (size_t)(w->p - from),
+				  (size_t)(w->p - from) < strlen(s));
+}
+
 /* The access log's time, to the second, made once a second per thread:
  * gmtime_r and strftime were a tenth of a request's instructions. */
 static __thread time_t ts_sec = (time_t)-1;
@@ -254,6 +268,7 @@ void
 sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 {
 	char line[4096], peer[64], fails[512], viab[64];
+	char rid[sizeof(t->request_id)];
 	const char *upstream = "-", *via = NULL, *auth = NULL;
 	struct timespec now;
 	size_t n = 0;
@@ -341,6 +356,11 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 	}
 	if (t->wc != NULL)
 		upstream = t->wc->eps[t->ep_index]->conf->addr.text;
+	/* a client's own X-Request-Id is a value it chose, masked as the
+	 * others are (one sluice made holds no card number) */
+	memcpy(rid, t->request_id, sizeof(rid));
+	if ((t->flags & SL_TXN_F_CLIENT_RID) && sl_log_cards())
+		(void)sl_pan_mask(rid, strlen(rid), 0);
 	if (sl_access_format() == SL_ACCESS_JSON) {
 		/* by hand, not snprintf: the line is most of what logging
 		 * costs per request */
@@ -360,7 +380,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		}
 		if (auth != NULL) {
 			LW_LIT(&w, "\",\"authority\":\"");
-			lw_esc(&w, auth, 512);
+			lw_esc_masked(&w, auth, 512);
 		}
 		LW_LIT(&w, "\",\"listener\":\"");
 		lw_str(&w, s->lconf->name);
@@ -406,7 +426,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		LW_LIT(&w, ",\"duration_ms\":");
 		lw_u64(&w, dur);
 		LW_LIT(&w, ",\"request_id\":\"");
-		lw_str(&w, t->request_id);
+		lw_str(&w, rid);
 		if (t->tr.on) {
 			/* a log line and its trace find each other */
 			char id[32];
@@ -482,6 +502,8 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 			    auth ? " authority=" : "",
 			    auth ? sl_escape(a, sizeof(a), auth, strlen(auth))
 				 : "");
+			if (auth != NULL && sl_log_cards())
+				(void)sl_pan_mask(ident, strlen(ident), 0);
 		}
 		if (t->grpc_status != 0)
 			snprintf(gs, sizeof(gs), " grpc_status=%u",
@@ -510,7 +532,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		    "close=%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s\n",
 		    peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", proto,
 		    t->status, (unsigned long long)txn_body_out(t),
-		    r[0] ? r : "-", u[0] ? u : "-", t->request_id,
+		    r[0] ? r : "-", u[0] ? u : "-", rid,
 		    t->route ? t->route->name : "-", upstream,
 		    (unsigned long long)dur, cluster, t->connect_ms,
 		    (unsigned long long)up_ms, close_why[0] ? close_why : "-",

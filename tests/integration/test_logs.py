@@ -232,6 +232,55 @@ def card_numbers_are_masked_in_every_shape():
 
 
 @test
+def card_numbers_masked_in_every_client_value():
+    # issue 61: "user_agent":"Mozilla 4111111111111111" reached the access
+    # log as it came; the target and Referer were the only values masked.
+    # Every value a client chooses (method, Host, User-Agent, Referer,
+    # target) is masked, in both formats, for a forwarded request and for
+    # one refused before it was parsed (its head salvaged for the log).
+    dashed = "4111-1111-1111-1111"
+    for fmt in ("json", "combined"):
+        up = Upstream("a")
+        sl, port, aport, alog = logged_sluice({"a": [up]}, fmt=fmt)
+        eq(raw(port, ("GET /ok HTTP/1.1\r\nHost: %s.shop\r\n"
+                      "User-Agent: Mozilla %s\r\nReferer: /r/%s\r\n"
+                      "Connection: close\r\n\r\n"
+                      % (CARD, CARD, CARD)).encode()).status, 200,
+           "status of the forwarded request")
+        eq(raw(port, ("%s /m HTTP/1.1\r\nHost: h\r\nUser-Agent: x "
+                      "%s\r\nX-Request-Id: r-%s\r\n"
+                      "Connection: close\r\n\r\n"
+                      % (CARD, dashed, CARD)).encode()).status, 200,
+           "status of a request whose method is digits")
+        assert_error(raw(port, ("GET /bad HTTP/1.1\r\nHost: h\r\n"
+                                "User-Agent: curl %s\r\n\x01\r\n\r\n"
+                                % CARD).encode()), 400, "bad_request")
+        lines = access_lines(alog, 3)
+        sl.stop()
+        text = open(alog).read()
+        card_free(text + sl.stderr())
+        # what reached the upstream is what was sent
+        eq(up.requests[0].header("User-Agent"), "Mozilla " + CARD,
+           "User-Agent upstream")
+        eq(up.requests[1].header("X-Request-Id"), "r-" + CARD,
+           "X-Request-Id upstream")
+        # (the combined format has no Host)
+        for want in ("Mozilla " + MASKED, "x 4111-11**-****-1111",
+                     "curl " + MASKED, "r-" + MASKED):
+            check(want in text, "%s: %r not in the access log:\n%s"
+                  % (fmt, want, text))
+        if fmt == "json":
+            got = [json.loads(x) for x in lines]
+            eq(got[0]["user_agent"], "Mozilla " + MASKED, "user_agent")
+            eq(got[0]["host"], MASKED + ".shop", "host")
+            # a method is kept to 15 bytes: a run cut there may be the
+            # start of a card number, so all but its first six digits go
+            eq(got[1]["method"], CARD[:6] + "*" * 9, "method")
+            eq(got[2]["user_agent"], "curl " + MASKED,
+               "user_agent of a refused head")
+
+
+@test
 def card_masking_turned_off_explicitly():
     # log.mask_card_numbers: false is the one way to log them (a test
     # environment with test cards, say); log.query full then keeps all
