@@ -629,14 +629,19 @@ extauth_done(const struct sl_subreq_result *r, void *arg)
 			ea->d.verdict = EA_FAIL;
 	} else
 		http_decide(ea, x, r, s->w);
-	if (ea->d.verdict == EA_FAIL && sl_log_enabled(SL_LOG_WARN))
+	if (ea->d.verdict == EA_FAIL && sl_log_enabled(SL_LOG_WARN)) {
+		/* "(status 0)" left the reader guessing: no status came */
+		char st[24] = "no answer";
+		if (r->status != 0)
+			snprintf(st, sizeof(st), "status %d", r->status);
 		log_warnx("conn=%llu request_id=%s route=%s: external auth "
-			  "cluster=%s failed: %s (status %d)%s",
+			  "cluster=%s failed: %s (%s)%s",
 			  (unsigned long long)s->id, t->request_id,
-			  t->route->name, x->cluster->name, ea->why, r->status,
+			  t->route->name, x->cluster->name, ea->why, st,
 			  x->on_failure == SL_EXTAUTH_FAIL_ALLOW
 			      ? "; on_failure: allow"
 			      : "");
+	}
 	/* only what the service decided is kept: never a failure */
 	if (x->cache_entries > 0 && ea->d.verdict != EA_FAIL) {
 		struct cache_ent *ce = cache_slot(ea->key, x->cache_entries);

@@ -320,7 +320,8 @@ exp_done(const struct sl_subreq_result *r, void *arg)
 	x->tries++;
 	if (!retryable || c == NULL || x->tries > c->retries || w->draining) {
 		if (r->why != NULL)
-			log_warnx("tracing: export of %zu spans failed: %s%s",
+			log_warnx("tracing: export of %zu spans failed: no "
+				  "answer (%s)%s",
 				  x->bspans, r->why,
 				  retryable && !w->draining ? " (given up)"
 							    : "");
@@ -342,9 +343,15 @@ exp_done(const struct sl_subreq_result *r, void *arg)
 		if (delay > BACKOFF_MAX_MS)
 			delay = BACKOFF_MAX_MS;
 	}
-	log_info("tracing: export of %zu spans: %s %d, again in %llu ms",
-		 x->bspans, r->why != NULL ? r->why : "status",
-		 r->why != NULL ? 0 : r->status, (unsigned long long)delay);
+	/* "connect 0" read as a status: say which it is */
+	if (r->why != NULL)
+		log_info("tracing: export of %zu spans: no answer (%s), again "
+			 "in %llu ms",
+			 x->bspans, r->why, (unsigned long long)delay);
+	else
+		log_info("tracing: export of %zu spans: status %d, again in "
+			 "%llu ms",
+			 x->bspans, r->status, (unsigned long long)delay);
 	arm(x, delay);
 }
 

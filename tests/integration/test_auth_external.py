@@ -250,6 +250,10 @@ def failures_follow_on_failure_deny_and_a_403_is_never_let_through():
     sl.stop()
     check("external auth cluster=authz failed: timeout" in sl.stderr(),
           "the timeout logged")
+    # issue 61: "(status 0)" left the reader guessing what 0 was
+    check("failed: timeout (no answer)" in sl.stderr() and
+          "(status 0)" not in sl.stderr(), "no answer said as such:\n%s"
+          % sl.stderr())
 
 
 @test

@@ -526,6 +526,13 @@ def collector_down_hung_or_503_delays_no_request():
     no_decode_errors(rx)
     sl.stop()
     rx.stop()
+    # issue 61: "export of 6 spans: connect 0" read as a status 0
+    err = sl.stderr()
+    check(re.search(r"export of \d+ spans: no answer \(connect\), again",
+                    err) and
+          re.search(r"export of \d+ spans: status 503, again", err) and
+          not re.search(r"spans: \w+ 0\b", err),
+          "export failures said plainly:\n%s" % err)
 
 
 @test
