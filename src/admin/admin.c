@@ -552,11 +552,23 @@ config_idem(struct sbuf *b, const struct sl_conf_idem_route *c)
 		  (unsigned long long)c->max_request_bytes,
 		  (unsigned long long)c->max_response_bytes);
 	first = 1;
-	for (unsigned s = 200; s < SL_IDEM_STATUS_MAX; s++)
-		if ((c->release[s / 64] >> (s % 64)) & 1) {
+	/* as the file says it: a whole class is "5xx", not 100 statuses */
+	for (unsigned s = 200; s < SL_IDEM_STATUS_MAX; s++) {
+		unsigned k = 0;
+		if (s % 100 == 0)
+			while (k < 100 && s + k < SL_IDEM_STATUS_MAX &&
+			       ((c->release[(s + k) / 64] >> ((s + k) % 64)) &
+				1))
+				k++;
+		if (k == 100) {
+			sb_printf(b, "%s\"%uxx\"", first ? "" : ",", s / 100);
+			s += 99;
+		} else if ((c->release[s / 64] >> (s % 64)) & 1)
 			sb_printf(b, "%s%u", first ? "" : ",", s);
-			first = 0;
-		}
+		else
+			continue;
+		first = 0;
+	}
 	sb_printf(b, "],\"fail\":\"%s\",\"wait_ms\":%llu}",
 		  c->fail == SL_IDEM_FAIL_OPEN ? "open" : "closed",
 		  (unsigned long long)c->wait_ms);

@@ -124,15 +124,14 @@ def shown_as(kind, key, value):
                                  else value)
                      for f in sorted(glob.glob(p))]
     if (kind, key) == ("route_idem", "release"):
-        # classes as the statuses they name, in order
-        out = set()
-        for v in value:
-            v = str(v)
-            if v.endswith("xx"):
-                out.update(range(int(v[0]) * 100, int(v[0]) * 100 + 100))
-            else:
-                out.add(int(v))
-        return key, sorted(out)
+        # a whole class as the file says it ("5xx"; issue 61: it was
+        # expanded into 100 statuses), a status outside the classes as
+        # itself, in the order of the statuses
+        classes = [str(v) for v in value if str(v).endswith("xx")]
+        codes = set(int(v) for v in value if not str(v).endswith("xx")
+                    and str(int(v) // 100) + "xx" not in classes)
+        return key, sorted(classes + list(codes), key=lambda v: (
+            int(v[0]) * 100 if isinstance(v, str) else v))
     if (kind, key) in (("route_compress", "window"),
                        ("route_compress", "min_length"),
                        ("compress", "memory"), ("idem", "memory")):
