@@ -16,6 +16,7 @@ import os
 import random
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
@@ -229,14 +230,86 @@ def a_flood_of_made_up_kids_costs_at_most_one_fetch_per_interval():
           >= 198, "the rest limited")
     eq(metric_sum(m, "sluice_auth_decisions_total", result="no_key"), 200,
        "each one a no_key decision")
-    # a kid the refetch did not bring is known unknown until the set
-    # changes: no wait, no fetch
+    # a kid the refetch did not bring is known unknown for a
+    # refetch_interval (30s, the whole test): no wait, no fetch
     tok = k.sign("ES256", claims(), kid="gone")
     for _ in range(3):
         eq(get(port, "/pay", headers=bearer(tok)).status, 401, "refused")
     eq(get(port, "/pay", headers=bearer(k.sign("ES256", claims()))).status,
        200, "good tokens pass meanwhile")
     check(ks.fetches() - n0 <= 1, "still at most one fetch")
+    sl.stop()
+
+
+@test
+def a_kid_sent_before_its_key_is_published_passes_after_refetch_interval():
+    """A token whose kid comes before the provider publishes the key
+    (anyone may send one first: date-shaped kids are easy to guess) makes
+    a refetch that lacks it, and is refused. Once the key is published, a
+    valid token with that kid passes after refetch_interval (1s), long
+    before refresh (an hour): the kid is remembered as unknown for one
+    interval, no longer (it was refused until the next refresh). Made-up
+    kids sent afterwards, the same ones again once their entries lapse, on
+    two workers, still cost the key server at most one fetch an interval,
+    counted at the key server."""
+    k, ks, up, sl, port, aport = setup(
+        {"refresh": "1h", "refetch_interval": "1s"}, workers=2,
+        kids=("ec1",))
+    eq(get(port, "/pay", headers=bearer(k.sign("ES256", claims()))).status,
+       200, "a good token first: the set is in")
+    new = Keys()
+    early = new.sign("ES256", claims(), kid="2026-12")
+    eq(get(port, "/pay", headers=bearer(early)).status, 401,
+       "the kid before its key is published")
+    check(wait_until(lambda: fetched(aport, reason="unknown_kid") >= 1),
+          "it made a refetch, which lacked the key")
+    eq(get(port, "/pay", headers=bearer(early)).status, 401,
+       "refused unasked within the interval")
+    # the provider publishes the key next to the old one
+    both = k.jwks(kids=("ec1",))
+    nk = new.jwks(kids=("ec2",))["keys"][0]
+    nk["kid"] = "2026-12"
+    both["keys"].append(nk)
+    ks.set(jwks=both)
+    n0 = ks.fetches()
+    t0 = time.monotonic()
+    # nothing else asks for the set meanwhile: the kid's own refetch
+    # must bring it
+    check(wait_until(lambda: get(port, "/pay", headers=bearer(early))
+                     .status == 200, timeout=20, interval=0.05),
+          "the published key's token passes after refetch_interval, "
+          "not after refresh")
+    for _ in range(3):
+        eq(get(port, "/pay", headers=bearer(early)).status, 200,
+           "and from then on")
+    # made-up kids, the same twenty again and again for three intervals
+    # (their entries lapse and they may ask again): still at most one
+    # fetch an interval for the whole process
+    rnd = random.Random(11)
+    made_up = ["%016x" % rnd.getrandbits(64) for _ in range(20)]
+    conns = [sltest.Client(port) for _ in range(4)]
+    t1 = time.monotonic()
+    sent = 0
+    while time.monotonic() - t1 < 3.5 or sent < 100:
+        for i, kid in enumerate(made_up):
+            c = conns[i % 4]
+            c.send(("GET /pay HTTP/1.1\r\nHost: t\r\nAuthorization: "
+                    "Bearer %s\r\n\r\n" % k.sign("ES256", claims(),
+                                                   kid=kid)).encode())
+            eq(c.read_response().status, 401, "a made-up kid")
+            sent += 1
+    elapsed = time.monotonic() - t0
+    for c in conns:
+        c.close()
+    n = ks.fetches() - n0
+    check(n >= 2, "the published key was fetched, and a made-up kid "
+          "asked again after an interval: %d" % n)
+    check(n <= elapsed / 1.0 + 1,
+          "at most one fetch a refetch_interval for %d made-up kids: %d "
+          "fetches in %.1fs" % (sent, n, elapsed))
+    eq(get(port, "/pay", headers=bearer(early)).status, 200,
+       "the new key's token passes still")
+    eq(fetched(aport, reason="refresh"), 0, "no refresh came meanwhile")
     sl.stop()
 
 
