@@ -739,11 +739,6 @@ sl_jwt_check(const struct sl_jwt_policy *p, const struct sl_jwks *ks,
 	    (cn = b64u_decode(d1 + 1, (size_t)(d2 - d1 - 1), claims,
 			      sizeof(claims))) <= 0)
 		return SL_JWT_MALFORMED;
-	/* the signature: decoded when it is checked, its text checked always
-	 * (a token is refused the same whether a cache knew it or not) */
-	sn = (long)(len - (size_t)(d2 + 1 - tok));
-	if (sn == 0 || sn % 4 == 1)
-		return SL_JWT_MALFORMED;
 	cc = (const char *)claims;
 	if (sl_json_parse(hc, (size_t)hn, ht, HEAD_TOKENS, JSON_DEPTH, NULL) <
 		0 ||
@@ -761,6 +756,14 @@ sl_jwt_check(const struct sl_jwt_policy *p, const struct sl_jwks *ks,
 	if (alg < 0 || !(p->algs & (1u << alg)))
 		return SL_JWT_ALG;
 	out->alg = alg;
+	/* the signature: decoded when it is checked, its text checked always
+	 * (a token is refused the same whether a cache knew it or not).
+	 * After the algorithm: an unsecured token ("alg": "none", nothing
+	 * after the last dot) is the classic attack, and counted as one
+	 * (jwt_algorithm), not as a malformed token */
+	sn = (long)(len - (size_t)(d2 + 1 - tok));
+	if (sn == 0 || sn % 4 == 1)
+		return SL_JWT_MALFORMED;
 	if (sl_json_get(hc, ht, 0, "crit", 4) >= 0)
 		return SL_JWT_CRIT;
 	/* the key: by "kid", else the first few of the algorithm's family;
