@@ -394,6 +394,20 @@ sl_jwks_free(struct sl_jwks *ks)
 	free(ks);
 }
 
+/* The SHA-256 of text, in hex, into out (65 bytes). Returns 0, or -1. */
+static int
+text_sha256(const char *text, size_t len, char *out)
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+
+	if (EVP_Digest(text, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
+		return -1;
+	for (unsigned i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
 struct sl_jwks *
 sl_jwks_parse(const char *text, size_t len, char *why, size_t wlen)
 {
@@ -470,6 +484,10 @@ sl_jwks_parse(const char *text, size_t len, char *why, size_t wlen)
 			 "no key sluice can verify with (%zu skipped: "
 			 "encryption keys, shared secrets, other curves)",
 			 ks->skipped);
+		goto fail;
+	}
+	if (text_sha256(text, len, ks->sha256) == -1) {
+		snprintf(why, wlen, "out of memory");
 		goto fail;
 	}
 	free(t);

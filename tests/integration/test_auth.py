@@ -447,6 +447,69 @@ def key_rotation_by_reload_and_a_broken_key_file_refused():
     sl.stop()
 
 
+def route_jwt(aport, name):
+    c = get(aport, "/config").json()
+    for lst in c["listeners"]:
+        for r in lst["routes"]:
+            if r["name"] == name:
+                return c, r["auth"]["jwt"]
+    raise AssertionError("no route %s in /config" % name)
+
+
+@test
+def a_reload_says_which_key_set_it_took():
+    """The configuration's sha256 is the YAML file's (sha256sum): a reload
+    after only the key file changed has the same one. So each load logs,
+    per key source, how many keys it took, from which file, and the set's
+    fingerprint (the file's sha256sum), which /config shows for the
+    route: a changed file shows a changed fingerprint. Two routes naming
+    one file log it once."""
+    need_jwt()
+    k = Keys()
+    d = tmpdir()
+    kp = os.path.join(d, "jwks.json")
+    write_keys(kp, k.jwks())
+    up = Upstream()
+    j = {"keys": kp, "issuer": ISS, "audience": [AUD]}
+    cfg, port, aport = auth_config(up, kp, routes=[
+        {"name": "pay", "match": {"path_prefix": "/pay"}, "cluster": "c",
+         "auth": {"jwt": j}},
+        {"name": "refund", "match": {"path_prefix": "/refund"},
+         "cluster": "c", "auth": {"jwt": j}},
+        {"name": "open", "cluster": "c"}])
+    sl = start_sluice(cfg)
+
+    def digest():
+        with open(kp, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    first = "start: keys %s: 4 keys, 0 skipped (sha256 %s)" % (kp, digest())
+    check(wait_until(lambda: first in sl.stderr()),
+          "the first load logs the set it took: %r" % sl.stderr()[-600:])
+    eq(sl.stderr().count("start: keys %s:" % kp), 1,
+       "two routes, one file: one line")
+    c0, jwt0 = route_jwt(aport, "pay")
+    eq(jwt0["keys_sha256"], digest(), "/config shows the set's fingerprint")
+    eq(route_jwt(aport, "refund")[1]["keys_sha256"], digest(),
+       "the other route's, the same file's")
+    # the provider rotated: one new key, and a key sluice skips
+    k2 = Keys()
+    write_keys(kp, k2.jwks(kids=("ec2",), extra=[
+        {"kty": "oct", "k": "c2VjcmV0", "kid": "hs"}]))
+    res, _ = sighup_reload(sl, aport)
+    eq(res, "ok", "reloaded")
+    line = "reload: keys %s: 1 key, 1 skipped (sha256 %s)" % (kp, digest())
+    check(wait_until(lambda: line in sl.stderr()),
+          "the reload logs the new set: %r" % sl.stderr()[-600:])
+    c1, jwt1 = route_jwt(aport, "pay")
+    eq(c1["sha256"], c0["sha256"], "the YAML file did not change")
+    check(c1["generation"] > c0["generation"], "a new generation")
+    eq(jwt1["keys_sha256"], digest(), "/config: the new fingerprint")
+    check(jwt1["keys_sha256"] != jwt0["keys_sha256"], "which changed")
+    eq(jwt1["key_ids"], ["ec2"], "and the new key")
+    sl.stop()
+
+
 @test
 def the_watch_follows_the_key_set_file():
     """watch: true reloads when the key set file changes (doc/fleet.md

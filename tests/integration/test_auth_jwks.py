@@ -11,6 +11,7 @@ outage; no set yet is a 503 and never a 401; a reload with the source
 unchanged keeps the set without fetching. Counts of fetches are read from
 the key server itself. No time is asserted beyond bounded waits."""
 
+import hashlib
 import json
 import os
 import random
@@ -401,11 +402,23 @@ def no_key_set_yet_is_503_and_the_set_comes_when_the_server_does():
 
 @test
 def a_reload_keeps_the_set_when_its_source_is_unchanged():
+    """A reload with the URL and cluster unchanged keeps the set and
+    fetches nothing, and says so: each load logs the set each source has
+    (its keys and fingerprint, the SHA-256 of the body it came in, which
+    /config shows), or that it has none yet."""
     k, ks, up, sl, port, aport = setup()
+    url = "url=http://idp.example.test/jwks.json cluster=idp"
     tok = k.sign("ES256", claims())
     eq(get(port, "/pay", headers=bearer(tok)).status, 200, "fetched")
+    sha = hashlib.sha256(json.dumps(ks.jwks).encode()).hexdigest()
     n0 = ks.fetches()
     ks.stop()
+    check(wait_until(lambda: "start: keys %s: no set yet" % url
+                     in sl.stderr() or "start: keys %s: 2 keys" % url
+                     in sl.stderr()), "the first load logs the source")
+    check(wait_until(lambda: "keys %s: 2 keys (start) (sha256 %s)" %
+                     (url, sha) in sl.stderr()),
+          "the fetch logs the set's fingerprint: %r" % sl.stderr()[-600:])
     # the same source, another route added: the set is kept
     reload_with(sl, port, aport, up, ks.port, routes_extra=[
         {"name": "more", "match": {"path_prefix": "/more"},
@@ -413,11 +426,23 @@ def a_reload_keeps_the_set_when_its_source_is_unchanged():
     eq(get(port, "/pay", headers=bearer(tok)).status, 200,
        "the kept set checks the token, the key server down")
     eq(ks.fetches(), n0, "nothing fetched")
+    line = "reload: keys %s: 2 keys, 0 skipped, in use (sha256 %s)" % (
+        url, sha)
+    check(wait_until(lambda: line in sl.stderr()),
+          "the reload says the set it keeps: %r" % sl.stderr()[-600:])
+    jwt = get(aport, "/config").json()["listeners"][0]["routes"][0][
+        "auth"]["jwt"]
+    eq(jwt["keys_sha256"], sha, "/config shows the same fingerprint")
     # another URL is another source: no set, the server down: 503
     reload_with(sl, port, aport, up, ks.port, path="/other.json",
                 keys_opts={"timeout": "1s"})
+    check(wait_until(lambda: "reload: keys url=http://idp.example.test/"
+                     "other.json cluster=idp: no set yet, being fetched"
+                     in sl.stderr()), "the reload says it has no set")
     eq(get(port, "/pay", headers=bearer(tok)).status, 503,
        "a new source has no set yet")
+    eq(get(aport, "/config").json()["listeners"][0]["routes"][0]["auth"][
+        "jwt"]["keys_sha256"], "", "/config: no fingerprint")
     sl.stop()
 
 
