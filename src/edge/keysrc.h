@@ -7,8 +7,8 @@
  * whether an unknown "kid" may cause one (at most one per refetch interval
  * a source, and not again within a refetch interval for a kid the current
  * set was already fetched without), and which set a worker checks tokens
- * with. The fetch itself is
- * a worker's (keyfetch.c); at most one runs at a time per source.
+ * with. The fetch itself is a worker's (keyfetch.c); at most one runs at
+ * a time per source.
  *
  * Threads: the registry and a set's swap under mutexes; a worker's view of
  * the current set (sl_keysrc_get) costs one atomic load while the set does
@@ -73,7 +73,7 @@ struct sl_keysrc {
 	uint64_t backoff_ms; /* after a failure: the fetching worker's */
 	struct {
 		uint64_t hash, version;
-		uint64_t until_ms; /* refused unasked before, asked from */
+		uint64_t until_ms; /* refused unasked until then */
 	} neg[SL_KEYSRC_NEG];	   /* mu: kids the set of version lacked */
 	unsigned neg_next;
 
