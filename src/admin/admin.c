@@ -611,7 +611,8 @@ config_waf(struct sbuf *b, const struct sl_conf_waf_route *w)
 }
 
 /* A route's auth (doc/auth.md): its external check, its keys as the file
- * has them, and what the key set loaded: its keys' ids, and how many it
+ * has them, and what the key set loaded: its keys' ids, its fingerprint
+ * (the SHA-256 of the text it was parsed from), and how many it
  * skipped. */
 static void
 config_auth(struct sbuf *b, const struct sl_conf_route *r)
@@ -682,7 +683,8 @@ config_auth(struct sbuf *b, const struct sl_conf_route *r)
 		sb_printf(b, "%s", i ? "," : "");
 		jstr(b, ks->keys[i].kid);
 	}
-	sb_printf(b, "],\"keys_skipped\":%zu}}", ks != NULL ? ks->skipped : 0);
+	sb_printf(b, "],\"keys_sha256\":\"%s\"", ks != NULL ? ks->sha256 : "");
+	sb_printf(b, ",\"keys_skipped\":%zu}}", ks != NULL ? ks->skipped : 0);
 	if (a->keys_url != NULL)
 		sl_jwks_free(ks);
 }

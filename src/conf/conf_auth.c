@@ -14,9 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "conf_int.h"
 #include "jwt.h"
 #include "keysrc.h"
+#include "log.h"
 #include "util.h"
 
 #define KEYS_FILE_MAX (1024 * 1024) /* a key set is a few KiB */
@@ -402,6 +404,59 @@ parse_keys_url(struct sl_yaml_loader *ld, const char *lbl,
 	}
 	conf->keys_urls = kk;
 	kk[conf->nkeys_urls++] = k;
+}
+
+/* Whether a route before route j of listener l read the same key set
+ * from the same file: it is logged once. */
+static int
+keys_logged(const struct sl_conf *conf, size_t l, size_t j)
+{
+	const struct sl_conf_auth *a = conf->listeners[l].routes[j].auth;
+
+	for (size_t i = 0; i <= l; i++)
+		for (size_t k = 0; k < (i < l ? conf->listeners[i].nroutes : j);
+		     k++) {
+			const struct sl_conf_auth *b =
+			    conf->listeners[i].routes[k].auth;
+			if (b != NULL && b->keys != NULL &&
+			    b->keys_path != NULL &&
+			    strcmp(b->keys_path, a->keys_path) == 0 &&
+			    strcmp(b->keys->sha256, a->keys->sha256) == 0)
+				return 1;
+		}
+	return 0;
+}
+
+void
+sl_conf_log_keys(const struct sl_conf *conf, const char *why)
+{
+	for (size_t l = 0; l < conf->nlisteners; l++)
+		for (size_t j = 0; j < conf->listeners[l].nroutes; j++) {
+			const struct sl_conf_auth *a =
+			    conf->listeners[l].routes[j].auth;
+			if (a == NULL || a->keys == NULL ||
+			    a->keys_path == NULL || keys_logged(conf, l, j))
+				continue;
+			log_info("%s: keys %s: %zu %s, %zu skipped (sha256 %s)",
+				 why, a->keys_path, a->keys->n,
+				 a->keys->n == 1 ? "key" : "keys",
+				 a->keys->skipped, a->keys->sha256);
+		}
+	for (size_t i = 0; i < conf->nkeys_urls; i++) {
+		const struct sl_conf_keys_url *k = conf->keys_urls[i];
+		struct sl_jwks *ks = sl_keysrc_current(k->src);
+		if (ks != NULL)
+			log_info("%s: keys url=%s cluster=%s: %zu %s, %zu "
+				 "skipped, in use (sha256 %s)",
+				 why, k->url, k->cluster->name, ks->n,
+				 ks->n == 1 ? "key" : "keys", ks->skipped,
+				 ks->sha256);
+		else
+			log_info("%s: keys url=%s cluster=%s: no set yet, "
+				 "being fetched",
+				 why, k->url, k->cluster->name);
+		sl_jwks_free(ks);
+	}
 }
 
 static void

@@ -394,6 +394,20 @@ sl_jwks_free(struct sl_jwks *ks)
 	free(ks);
 }
 
+/* The SHA-256 of text, in hex, into out (65 bytes). Returns 0, or -1. */
+static int
+text_sha256(const char *text, size_t len, char *out)
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+
+	if (EVP_Digest(text, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
+		return -1;
+	for (unsigned i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
 struct sl_jwks *
 sl_jwks_parse(const char *text, size_t len, char *why, size_t wlen)
 {
@@ -470,6 +484,10 @@ sl_jwks_parse(const char *text, size_t len, char *why, size_t wlen)
 			 "no key sluice can verify with (%zu skipped: "
 			 "encryption keys, shared secrets, other curves)",
 			 ks->skipped);
+		goto fail;
+	}
+	if (text_sha256(text, len, ks->sha256) == -1) {
+		snprintf(why, wlen, "out of memory");
 		goto fail;
 	}
 	free(t);
@@ -739,11 +757,6 @@ sl_jwt_check(const struct sl_jwt_policy *p, const struct sl_jwks *ks,
 	    (cn = b64u_decode(d1 + 1, (size_t)(d2 - d1 - 1), claims,
 			      sizeof(claims))) <= 0)
 		return SL_JWT_MALFORMED;
-	/* the signature: decoded when it is checked, its text checked always
-	 * (a token is refused the same whether a cache knew it or not) */
-	sn = (long)(len - (size_t)(d2 + 1 - tok));
-	if (sn == 0 || sn % 4 == 1)
-		return SL_JWT_MALFORMED;
 	cc = (const char *)claims;
 	if (sl_json_parse(hc, (size_t)hn, ht, HEAD_TOKENS, JSON_DEPTH, NULL) <
 		0 ||
@@ -761,6 +774,14 @@ sl_jwt_check(const struct sl_jwt_policy *p, const struct sl_jwks *ks,
 	if (alg < 0 || !(p->algs & (1u << alg)))
 		return SL_JWT_ALG;
 	out->alg = alg;
+	/* the signature: decoded when it is checked, its text checked always
+	 * (a token is refused the same whether a cache knew it or not).
+	 * After the algorithm: an unsecured token ("alg": "none", nothing
+	 * after the last dot) is the classic attack, and counted as one
+	 * (jwt_algorithm), not as a malformed token */
+	sn = (long)(len - (size_t)(d2 + 1 - tok));
+	if (sn == 0 || sn % 4 == 1)
+		return SL_JWT_MALFORMED;
 	if (sl_json_get(hc, ht, 0, "crit", 4) >= 0)
 		return SL_JWT_CRIT;
 	/* the key: by "kid", else the first few of the algorithm's family;

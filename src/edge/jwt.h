@@ -59,7 +59,10 @@ struct sl_jwks {
 			     another */
 	struct sl_jwk *keys;
 	size_t n;
-	size_t skipped; /* keys left out: encryption keys, other types */
+	size_t skipped;	 /* keys left out: encryption keys, other types */
+	char sha256[65]; /* of the text it was parsed from, hex: the set's
+			    fingerprint, for the log and /config (a file's
+			    is its sha256sum) */
 };
 
 /*
@@ -67,8 +70,9 @@ struct sl_jwks {
  * or one key object. Keys for encryption ("use": "enc") and of types or
  * curves sluice does not verify with are skipped and counted; an RSA key
  * under 2048 bits, a malformed key, a duplicate "kid", or a set with no
- * usable key is an error. Returns the set, or NULL with why (a sentence
- * for the configuration's error message) filled in.
+ * usable key is an error. Returns the set, its sha256 that of the whole
+ * text, or NULL with why (a sentence for the configuration's error
+ * message) filled in.
  */
 struct sl_jwks *sl_jwks_parse(const char *text, size_t len, char *why,
 			      size_t wlen);

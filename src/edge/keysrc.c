@@ -177,14 +177,30 @@ sl_keysrc_claim_due(struct sl_keysrc *src, uint64_t now_ms)
 	return claim(src);
 }
 
-/* Whether the set of version v was fetched without kid h. mu held. */
+/* The entry of kid h in the negative ring, or -1. mu held. */
 static int
-neg_has(const struct sl_keysrc *src, uint64_t h, uint64_t v)
+neg_find(const struct sl_keysrc *src, uint64_t h)
 {
-	for (size_t i = 0; i < SL_KEYSRC_NEG; i++)
-		if (src->neg[i].hash == h && src->neg[i].version == v)
-			return 1;
-	return 0;
+	for (int i = 0; i < SL_KEYSRC_NEG; i++)
+		if (src->neg[i].hash == h)
+			return i;
+	return -1;
+}
+
+/*
+ * Whether the set of version v was fetched without kid h less than a
+ * refetch interval before now_ms. mu held. A newer set may hold the key;
+ * so may the same set's next fetch, once the provider publishes it: the
+ * entry lapses then (it once lasted until the set changed, and a kid sent
+ * before its key was published was refused until the next refresh).
+ */
+static int
+neg_has(const struct sl_keysrc *src, uint64_t h, uint64_t v, uint64_t now_ms)
+{
+	int i = neg_find(src, h);
+
+	return i >= 0 && src->neg[i].version == v &&
+	       now_ms < src->neg[i].until_ms;
 }
 
 int
@@ -197,7 +213,7 @@ sl_keysrc_unknown_kid(struct sl_keysrc *src, uint64_t kid_hash, uint64_t now_ms,
 	*fetch = 0;
 	if (kid_hash != 0) {
 		pthread_mutex_lock(&src->mu);
-		if (neg_has(src, kid_hash, v))
+		if (neg_has(src, kid_hash, v, now_ms))
 			r = SL_KEYSRC_KID_NEGATIVE;
 		pthread_mutex_unlock(&src->mu);
 	}
@@ -219,18 +235,28 @@ sl_keysrc_unknown_kid(struct sl_keysrc *src, uint64_t kid_hash, uint64_t now_ms,
 }
 
 void
-sl_keysrc_negative(struct sl_keysrc *src, uint64_t kid_hash)
+sl_keysrc_negative(struct sl_keysrc *src, uint64_t kid_hash, uint64_t now_ms)
 {
 	uint64_t v = atomic_load_explicit(&src->version, memory_order_acquire);
+	int i;
 
 	if (kid_hash == 0)
 		return;
 	pthread_mutex_lock(&src->mu);
-	if (!neg_has(src, kid_hash, v)) {
-		src->neg[src->neg_next].hash = kid_hash;
-		src->neg[src->neg_next].version = v;
+	/* a kid has one entry, never made longer by tokens that waited
+	 * for the same fetch; one that lapsed is taken over, and pushes no
+	 * other kid out */
+	if (neg_has(src, kid_hash, v, now_ms)) {
+		pthread_mutex_unlock(&src->mu);
+		return;
+	}
+	if ((i = neg_find(src, kid_hash)) < 0) {
+		i = (int)src->neg_next;
 		src->neg_next = (src->neg_next + 1) % SL_KEYSRC_NEG;
 	}
+	src->neg[i].hash = kid_hash;
+	src->neg[i].version = v;
+	src->neg[i].until_ms = now_ms + atomic_load(&src->refetch_ms);
 	pthread_mutex_unlock(&src->mu);
 }
 

@@ -5,9 +5,10 @@
  * source, so that a reload with the source unchanged keeps the set it has
  * and fetches nothing. What is decided here is pure: when a fetch is due,
  * whether an unknown "kid" may cause one (at most one per refetch interval
- * a source, and never for a kid the current set was already fetched
- * without), and which set a worker checks tokens with. The fetch itself is
- * a worker's (keyfetch.c); at most one runs at a time per source.
+ * a source, and not again within a refetch interval for a kid the current
+ * set was already fetched without), and which set a worker checks tokens
+ * with. The fetch itself is a worker's (keyfetch.c); at most one runs at
+ * a time per source.
  *
  * Threads: the registry and a set's swap under mutexes; a worker's view of
  * the current set (sl_keysrc_get) costs one atomic load while the set does
@@ -72,7 +73,8 @@ struct sl_keysrc {
 	uint64_t backoff_ms; /* after a failure: the fetching worker's */
 	struct {
 		uint64_t hash, version;
-	} neg[SL_KEYSRC_NEG]; /* mu: kids the set of version lacked */
+		uint64_t until_ms; /* refused unasked until then */
+	} neg[SL_KEYSRC_NEG];	   /* mu: kids the set of version lacked */
 	unsigned neg_next;
 
 	/* what the metrics and /config read */
@@ -123,9 +125,15 @@ int sl_keysrc_claim_due(struct sl_keysrc *src, uint64_t now_ms);
 int sl_keysrc_unknown_kid(struct sl_keysrc *src, uint64_t kid_hash,
 			  uint64_t now_ms, int *fetch);
 
-/* A token waited for a fetch and its kid is still not in the set: it is
- * remembered as unknown to that set. */
-void sl_keysrc_negative(struct sl_keysrc *src, uint64_t kid_hash);
+/*
+ * A token waited for a fetch and its kid is still not in the set: it is
+ * remembered as unknown to that set for a refetch interval from now_ms,
+ * no longer: a provider that publishes the key after the first token
+ * came is asked again once the interval has passed (the refetch being
+ * still one per interval for the whole source).
+ */
+void sl_keysrc_negative(struct sl_keysrc *src, uint64_t kid_hash,
+			uint64_t now_ms);
 
 /*
  * The fetch that the caller claimed ended: ks (taken over; NULL when it

@@ -285,9 +285,9 @@ no_set(struct sl_seam *s, const struct sl_conf_keys_url *k,
 
 /* A token's kid is not in the fetched set: the set may be older than the
  * key (a rotation), so the request waits for a refetch, once, when the
- * source allows one now (keysrc.c: one per refetch_interval, never for a
- * kid the current set was fetched without). Returns 1 when it waits, else
- * SL_JWT_NO_KEY. */
+ * source allows one now (keysrc.c: one per refetch_interval, and not
+ * within one for a kid the current set was fetched without). Returns 1
+ * when it waits, else SL_JWT_NO_KEY. */
 static int
 unknown_kid(struct sl_seam *s, const struct sl_conf_keys_url *k,
 	    const char *tok, size_t len, void (*woken)(struct sl_txn *))
@@ -304,7 +304,7 @@ unknown_kid(struct sl_seam *s, const struct sl_conf_keys_url *k,
 		return SL_JWT_NO_KEY; /* no kid: every key was tried */
 	if (t->aw.waited) {
 		/* the refetch it waited for did not bring it */
-		sl_keysrc_negative(k->src, h);
+		sl_keysrc_negative(k->src, h, sl_now_ms());
 		return SL_JWT_NO_KEY;
 	}
 	if (sl_keysrc_unknown_kid(k->src, h, sl_now_ms(), &fetch) !=

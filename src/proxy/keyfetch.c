@@ -86,10 +86,11 @@ keyfetch_done(const struct sl_subreq_result *r, void *arg)
 		age = max_age(r->head, r->head_len);
 	}
 	if (ks != NULL)
-		log_info("keys url=%s cluster=%s: %zu keys (%s)%s", k->url,
-			 k->cluster->name, ks->n,
+		log_info("keys url=%s cluster=%s: %zu keys (%s)%s (sha256 %s)",
+			 k->url, k->cluster->name, ks->n,
 			 sl_keysrc_reason_str(f->reason),
-			 ks->skipped ? ", some skipped (doc/auth.md)" : "");
+			 ks->skipped ? ", some skipped (doc/auth.md)" : "",
+			 ks->sha256);
 	else {
 		char what[300];
 		if (r->why != NULL)

@@ -160,6 +160,11 @@ def bad_tokens_are_401_invalid_token_and_logged_without_the_token():
         ("alg none", unsigned({"alg": "none"}, claims()), "jwt_algorithm"),
         ("alg none, lower case key", unsigned({"alg": "None", "kid": "ec1"},
                                                claims()), "jwt_algorithm"),
+        ("alg none with a signature", unsigned({"alg": "none"}, claims(),
+                                               b"sig"), "jwt_algorithm"),
+        ("no signature for a taken algorithm",
+         unsigned({"alg": "ES256", "kid": "ec1"}, claims()),
+         "jwt_malformed"),
         ("HS256 with the RSA public key as secret",
          hs_head + "." + hs_body + "." + hs_sig, "jwt_algorithm"),
         ("payload swapped under a good signature",
@@ -187,16 +192,19 @@ def bad_tokens_are_401_invalid_token_and_logged_without_the_token():
     ]
     n0 = len(up.requests)
     for what, tok, error in cases:
+        # each token's own decision: an unsecured token (alg none, an
+        # empty third part) once counted as malformed, which an alert on
+        # algorithm did not see, while the suite's HS256 case hid it
+        before = metric_sum(metrics(aport), "sluice_auth_decisions_total",
+                            route="pay", result=error[4:])
         r = get(port, "/pay", headers=bearer(tok))
         refused(r)
         body = r.json()
         eq(body.get("error"), "unauthorized", what + ": the body's code")
+        eq(metric_sum(metrics(aport), "sluice_auth_decisions_total",
+                      route="pay", result=error[4:]), before + 1,
+           "%s counted as %s" % (what, error))
     eq(len(up.requests), n0, "no refused request reached the upstream")
-    m = metrics(aport)
-    for what, tok, error in cases:
-        check(metric_sum(m, "sluice_auth_decisions_total", route="pay",
-                         result=error[4:]) >= 1,
-              "%s counted as %s" % (what, error))
     sl.stop()
     log = sl.stderr()
     for what, tok, error in cases:
@@ -436,6 +444,69 @@ def key_rotation_by_reload_and_a_broken_key_file_refused():
     eq(get(port, "/pay", headers=bearer(new)).status, 200, "new key")
     # the old token was cached as verified with the old set: not now
     refused(get(port, "/pay", headers=bearer(old)))
+    sl.stop()
+
+
+def route_jwt(aport, name):
+    c = get(aport, "/config").json()
+    for lst in c["listeners"]:
+        for r in lst["routes"]:
+            if r["name"] == name:
+                return c, r["auth"]["jwt"]
+    raise AssertionError("no route %s in /config" % name)
+
+
+@test
+def a_reload_says_which_key_set_it_took():
+    """The configuration's sha256 is the YAML file's (sha256sum): a reload
+    after only the key file changed has the same one. So each load logs,
+    per key source, how many keys it took, from which file, and the set's
+    fingerprint (the file's sha256sum), which /config shows for the
+    route: a changed file shows a changed fingerprint. Two routes naming
+    one file log it once."""
+    need_jwt()
+    k = Keys()
+    d = tmpdir()
+    kp = os.path.join(d, "jwks.json")
+    write_keys(kp, k.jwks())
+    up = Upstream()
+    j = {"keys": kp, "issuer": ISS, "audience": [AUD]}
+    cfg, port, aport = auth_config(up, kp, routes=[
+        {"name": "pay", "match": {"path_prefix": "/pay"}, "cluster": "c",
+         "auth": {"jwt": j}},
+        {"name": "refund", "match": {"path_prefix": "/refund"},
+         "cluster": "c", "auth": {"jwt": j}},
+        {"name": "open", "cluster": "c"}])
+    sl = start_sluice(cfg)
+
+    def digest():
+        with open(kp, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    first = "start: keys %s: 4 keys, 0 skipped (sha256 %s)" % (kp, digest())
+    check(wait_until(lambda: first in sl.stderr()),
+          "the first load logs the set it took: %r" % sl.stderr()[-600:])
+    eq(sl.stderr().count("start: keys %s:" % kp), 1,
+       "two routes, one file: one line")
+    c0, jwt0 = route_jwt(aport, "pay")
+    eq(jwt0["keys_sha256"], digest(), "/config shows the set's fingerprint")
+    eq(route_jwt(aport, "refund")[1]["keys_sha256"], digest(),
+       "the other route's, the same file's")
+    # the provider rotated: one new key, and a key sluice skips
+    k2 = Keys()
+    write_keys(kp, k2.jwks(kids=("ec2",), extra=[
+        {"kty": "oct", "k": "c2VjcmV0", "kid": "hs"}]))
+    res, _ = sighup_reload(sl, aport)
+    eq(res, "ok", "reloaded")
+    line = "reload: keys %s: 1 key, 1 skipped (sha256 %s)" % (kp, digest())
+    check(wait_until(lambda: line in sl.stderr()),
+          "the reload logs the new set: %r" % sl.stderr()[-600:])
+    c1, jwt1 = route_jwt(aport, "pay")
+    eq(c1["sha256"], c0["sha256"], "the YAML file did not change")
+    check(c1["generation"] > c0["generation"], "a new generation")
+    eq(jwt1["keys_sha256"], digest(), "/config: the new fingerprint")
+    check(jwt1["keys_sha256"] != jwt0["keys_sha256"], "which changed")
+    eq(jwt1["key_ids"], ["ec2"], "and the new key")
     sl.stop()
 
 

@@ -11,11 +11,13 @@ outage; no set yet is a 503 and never a 401; a reload with the source
 unchanged keeps the set without fetching. Counts of fetches are read from
 the key server itself. No time is asserted beyond bounded waits."""
 
+import hashlib
 import json
 import os
 import random
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
@@ -229,14 +231,86 @@ def a_flood_of_made_up_kids_costs_at_most_one_fetch_per_interval():
           >= 198, "the rest limited")
     eq(metric_sum(m, "sluice_auth_decisions_total", result="no_key"), 200,
        "each one a no_key decision")
-    # a kid the refetch did not bring is known unknown until the set
-    # changes: no wait, no fetch
+    # a kid the refetch did not bring is known unknown for a
+    # refetch_interval (30s, the whole test): no wait, no fetch
     tok = k.sign("ES256", claims(), kid="gone")
     for _ in range(3):
         eq(get(port, "/pay", headers=bearer(tok)).status, 401, "refused")
     eq(get(port, "/pay", headers=bearer(k.sign("ES256", claims()))).status,
        200, "good tokens pass meanwhile")
     check(ks.fetches() - n0 <= 1, "still at most one fetch")
+    sl.stop()
+
+
+@test
+def a_kid_sent_before_its_key_is_published_passes_after_refetch_interval():
+    """A token whose kid comes before the provider publishes the key
+    (anyone may send one first: date-shaped kids are easy to guess) makes
+    a refetch that lacks it, and is refused. Once the key is published, a
+    valid token with that kid passes after refetch_interval (1s), long
+    before refresh (an hour): the kid is remembered as unknown for one
+    interval, no longer (it was refused until the next refresh). Made-up
+    kids sent afterwards, the same ones again once their entries lapse, on
+    two workers, still cost the key server at most one fetch an interval,
+    counted at the key server."""
+    k, ks, up, sl, port, aport = setup(
+        {"refresh": "1h", "refetch_interval": "1s"}, workers=2,
+        kids=("ec1",))
+    eq(get(port, "/pay", headers=bearer(k.sign("ES256", claims()))).status,
+       200, "a good token first: the set is in")
+    new = Keys()
+    early = new.sign("ES256", claims(), kid="2026-12")
+    eq(get(port, "/pay", headers=bearer(early)).status, 401,
+       "the kid before its key is published")
+    check(wait_until(lambda: fetched(aport, reason="unknown_kid") >= 1),
+          "it made a refetch, which lacked the key")
+    eq(get(port, "/pay", headers=bearer(early)).status, 401,
+       "refused unasked within the interval")
+    # the provider publishes the key next to the old one
+    both = k.jwks(kids=("ec1",))
+    nk = new.jwks(kids=("ec2",))["keys"][0]
+    nk["kid"] = "2026-12"
+    both["keys"].append(nk)
+    ks.set(jwks=both)
+    n0 = ks.fetches()
+    t0 = time.monotonic()
+    # nothing else asks for the set meanwhile: the kid's own refetch
+    # must bring it
+    check(wait_until(lambda: get(port, "/pay", headers=bearer(early))
+                     .status == 200, timeout=20, interval=0.05),
+          "the published key's token passes after refetch_interval, "
+          "not after refresh")
+    for _ in range(3):
+        eq(get(port, "/pay", headers=bearer(early)).status, 200,
+           "and from then on")
+    # made-up kids, the same twenty again and again for three intervals
+    # (their entries lapse and they may ask again): still at most one
+    # fetch an interval for the whole process
+    rnd = random.Random(11)
+    made_up = ["%016x" % rnd.getrandbits(64) for _ in range(20)]
+    conns = [sltest.Client(port) for _ in range(4)]
+    t1 = time.monotonic()
+    sent = 0
+    while time.monotonic() - t1 < 3.5 or sent < 100:
+        for i, kid in enumerate(made_up):
+            c = conns[i % 4]
+            c.send(("GET /pay HTTP/1.1\r\nHost: t\r\nAuthorization: "
+                    "Bearer %s\r\n\r\n" % k.sign("ES256", claims(),
+                                                   kid=kid)).encode())
+            eq(c.read_response().status, 401, "a made-up kid")
+            sent += 1
+    elapsed = time.monotonic() - t0
+    for c in conns:
+        c.close()
+    n = ks.fetches() - n0
+    check(n >= 2, "the published key was fetched, and a made-up kid "
+          "asked again after an interval: %d" % n)
+    check(n <= elapsed / 1.0 + 1,
+          "at most one fetch a refetch_interval for %d made-up kids: %d "
+          "fetches in %.1fs" % (sent, n, elapsed))
+    eq(get(port, "/pay", headers=bearer(early)).status, 200,
+       "the new key's token passes still")
+    eq(fetched(aport, reason="refresh"), 0, "no refresh came meanwhile")
     sl.stop()
 
 
@@ -328,11 +402,23 @@ def no_key_set_yet_is_503_and_the_set_comes_when_the_server_does():
 
 @test
 def a_reload_keeps_the_set_when_its_source_is_unchanged():
+    """A reload with the URL and cluster unchanged keeps the set and
+    fetches nothing, and says so: each load logs the set each source has
+    (its keys and fingerprint, the SHA-256 of the body it came in, which
+    /config shows), or that it has none yet."""
     k, ks, up, sl, port, aport = setup()
+    url = "url=http://idp.example.test/jwks.json cluster=idp"
     tok = k.sign("ES256", claims())
     eq(get(port, "/pay", headers=bearer(tok)).status, 200, "fetched")
+    sha = hashlib.sha256(json.dumps(ks.jwks).encode()).hexdigest()
     n0 = ks.fetches()
     ks.stop()
+    check(wait_until(lambda: "start: keys %s: no set yet" % url
+                     in sl.stderr() or "start: keys %s: 2 keys" % url
+                     in sl.stderr()), "the first load logs the source")
+    check(wait_until(lambda: "keys %s: 2 keys (start) (sha256 %s)" %
+                     (url, sha) in sl.stderr()),
+          "the fetch logs the set's fingerprint: %r" % sl.stderr()[-600:])
     # the same source, another route added: the set is kept
     reload_with(sl, port, aport, up, ks.port, routes_extra=[
         {"name": "more", "match": {"path_prefix": "/more"},
@@ -340,11 +426,23 @@ def a_reload_keeps_the_set_when_its_source_is_unchanged():
     eq(get(port, "/pay", headers=bearer(tok)).status, 200,
        "the kept set checks the token, the key server down")
     eq(ks.fetches(), n0, "nothing fetched")
+    line = "reload: keys %s: 2 keys, 0 skipped, in use (sha256 %s)" % (
+        url, sha)
+    check(wait_until(lambda: line in sl.stderr()),
+          "the reload says the set it keeps: %r" % sl.stderr()[-600:])
+    jwt = get(aport, "/config").json()["listeners"][0]["routes"][0][
+        "auth"]["jwt"]
+    eq(jwt["keys_sha256"], sha, "/config shows the same fingerprint")
     # another URL is another source: no set, the server down: 503
     reload_with(sl, port, aport, up, ks.port, path="/other.json",
                 keys_opts={"timeout": "1s"})
+    check(wait_until(lambda: "reload: keys url=http://idp.example.test/"
+                     "other.json cluster=idp: no set yet, being fetched"
+                     in sl.stderr()), "the reload says it has no set")
     eq(get(port, "/pay", headers=bearer(tok)).status, 503,
        "a new source has no set yet")
+    eq(get(aport, "/config").json()["listeners"][0]["routes"][0]["auth"][
+        "jwt"]["keys_sha256"], "", "/config: no fingerprint")
     sl.stop()
 
 

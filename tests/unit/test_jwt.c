@@ -284,8 +284,34 @@ test_refusals(void **state)
 	assert_int_equal(check(&p, ks, tok, 0), SL_JWT_SIGNATURE);
 	/* a cache's word skips the signature, not the claims */
 	assert_int_equal(check(&p, ks, tok, 1), SL_JWT_OK);
-	/* none, HS256, an unknown algorithm */
+	/* none, HS256, an unknown algorithm. An unsecured token (nothing
+	 * after the last dot: RFC 7519 section 6.1) is the classic attack:
+	 * an algorithm refused, as an alert on jwt_algorithm expects, not a
+	 * malformed token */
 	snprintf(tok, sizeof(tok), "%s.%s.", b64u_str("{\"alg\":\"none\"}", h),
+		 b64u_str(claims_std(), b));
+	assert_int_equal(check(&p, ks, tok, 0), SL_JWT_ALG);
+	snprintf(tok, sizeof(tok), "%s.%s.",
+		 b64u_str("{\"alg\":\"None\",\"typ\":\"JWT\"}", h),
+		 b64u_str(claims_std(), b));
+	assert_int_equal(check(&p, ks, tok, 0), SL_JWT_ALG);
+	snprintf(tok, sizeof(tok), "%s.%s.", b64u_str("{\"alg\":\"HS256\"}", h),
+		 b64u_str(claims_std(), b));
+	assert_int_equal(check(&p, ks, tok, 0), SL_JWT_ALG);
+	/* what is malformed stays so: a taken algorithm with no signature,
+	 * a signature of an impossible length, claims that are no JSON */
+	snprintf(tok, sizeof(tok), "%s.%s.",
+		 b64u_str("{\"alg\":\"ES256\",\"kid\":\"ec1\"}", h),
+		 b64u_str(claims_std(), b));
+	assert_int_equal(check(&p, ks, tok, 0), SL_JWT_MALFORMED);
+	snprintf(tok, sizeof(tok), "%s.%s.AAAAA",
+		 b64u_str("{\"alg\":\"ES256\",\"kid\":\"ec1\"}", h),
+		 b64u_str(claims_std(), b));
+	assert_int_equal(check(&p, ks, tok, 0), SL_JWT_MALFORMED);
+	snprintf(tok, sizeof(tok), "%s.%s.", b64u_str("{\"alg\":\"none\"}", h),
+		 b64u_str("not json", b));
+	assert_int_equal(check(&p, ks, tok, 0), SL_JWT_MALFORMED);
+	snprintf(tok, sizeof(tok), "%s.%s", b64u_str("{\"alg\":\"none\"}", h),
 		 b64u_str(claims_std(), b));
 	assert_int_equal(check(&p, ks, tok, 0), SL_JWT_MALFORMED);
 	snprintf(tok, sizeof(tok), "%s.%s.AAAA",

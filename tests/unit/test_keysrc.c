@@ -4,8 +4,9 @@
  * registry that carries a source across generations, the schedule of
  * fetches (a set's lifetime between the refetch interval and refresh, a
  * failure's backoff), the refetch an unknown kid may cause (one per
- * interval, joined while one runs, never for a kid the current set was
- * fetched without), and each worker's reference to the set in use.
+ * interval, joined while one runs, not within an interval for a kid the
+ * current set was fetched without), and each worker's reference to the
+ * set in use.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -176,11 +177,12 @@ test_unknown_kid(void **state)
 	sl_keysrc_fetched(s, SL_KEYSRC_R_KID, SL_KEYSRC_OK, 200, parse(), -1,
 			  1500, 2);
 	/* it did not bring h1: known unknown to this set */
-	sl_keysrc_negative(s, h1);
-	sl_keysrc_negative(s, h1); /* once */
-	sl_keysrc_negative(s, 0);  /* no kid: nothing */
+	sl_keysrc_negative(s, h1, 1500);
+	sl_keysrc_negative(s, h1, 1600); /* once */
+	sl_keysrc_negative(s, 0, 1500);	 /* no kid: nothing */
 	assert_int_equal(s->neg_next, 1);
-	assert_int_equal(sl_keysrc_unknown_kid(s, h1, 20000, &fetch),
+	assert_int_equal(s->neg[0].until_ms, 11500);
+	assert_int_equal(sl_keysrc_unknown_kid(s, h1, 2000, &fetch),
 			 SL_KEYSRC_KID_NEGATIVE);
 	assert_int_equal(fetch, 0);
 	/* within the interval, another kid is limited */
@@ -207,14 +209,102 @@ test_unknown_kid(void **state)
 	for (unsigned i = 0; i < SL_KEYSRC_NEG + 1; i++) {
 		char kid[16];
 		int n = snprintf(kid, sizeof(kid), "k%u", i);
-		sl_keysrc_negative(s, sl_keysrc_kid_hash(kid, (size_t)n));
+		sl_keysrc_negative(s, sl_keysrc_kid_hash(kid, (size_t)n),
+				   50000);
 	}
 	assert_int_equal(sl_keysrc_unknown_kid(s, sl_keysrc_kid_hash("k0", 2),
-					       99999999, &fetch),
+					       50001, &fetch),
 			 SL_KEYSRC_KID_REFETCH);
 	assert_int_equal(sl_keysrc_unknown_kid(s, sl_keysrc_kid_hash("k5", 2),
-					       99999999, &fetch),
+					       50001, &fetch),
 			 SL_KEYSRC_KID_NEGATIVE);
+	sl_keysrc_put(s);
+}
+
+/*
+ * A kid whose key the provider publishes after the kid's first token:
+ * the fetch that token made lacked it, and the kid is refused unasked for
+ * a refetch interval, no longer. Then it refetches once; a flood of kids
+ * whose entries lapsed together still costs one fetch an interval.
+ */
+static void
+test_negative_lapses(void **state)
+{
+	struct sl_keysrc *s =
+	    sl_keysrc_get("http://i/n", "c", 3600000, 1000, 1);
+	uint64_t k = sl_keysrc_kid_hash("2026-12", 7);
+	int fetch, nfetch;
+
+	(void)state;
+	sl_keysrc_fetched(s, SL_KEYSRC_R_START, SL_KEYSRC_OK, 200, parse(), -1,
+			  0, 1);
+	/* the first token: a refetch that does not bring it */
+	assert_int_equal(sl_keysrc_unknown_kid(s, k, 10000, &fetch),
+			 SL_KEYSRC_KID_REFETCH);
+	assert_int_equal(fetch, 1);
+	sl_keysrc_fetched(s, SL_KEYSRC_R_KID, SL_KEYSRC_OK, 200, parse(), -1,
+			  10200, 2);
+	sl_keysrc_negative(s, k, 10200);
+	/* refused unasked within the interval ... */
+	assert_int_equal(sl_keysrc_unknown_kid(s, k, 11199, &fetch),
+			 SL_KEYSRC_KID_NEGATIVE);
+	assert_int_equal(fetch, 0);
+	/* ... a token that waited for the same fetch does not make it
+	 * longer ... */
+	sl_keysrc_negative(s, k, 11000);
+	assert_int_equal(s->neg[0].until_ms, 11200);
+	/* ... and asked again after it, with the set unchanged (refresh is
+	 * an hour away): it was once refused until the set changed */
+	assert_int_equal(sl_keysrc_unknown_kid(s, k, 11200, &fetch),
+			 SL_KEYSRC_KID_REFETCH);
+	assert_int_equal(fetch, 1);
+	/* the provider published it meanwhile: nothing more is remembered */
+	sl_keysrc_fetched(s, SL_KEYSRC_R_KID, SL_KEYSRC_OK, 200, parse(), -1,
+			  11300, 3);
+	assert_int_equal(s->neg_next, 1);
+
+	/* many kids, remembered together, lapse together: the first after
+	 * the interval refetches, the others join that one fetch, and once
+	 * it ended they are limited: one fetch, process-wide */
+	for (unsigned i = 0; i < 20; i++) {
+		char kid[16];
+		int n = snprintf(kid, sizeof(kid), "m%u", i);
+		sl_keysrc_negative(s, sl_keysrc_kid_hash(kid, (size_t)n),
+				   11300);
+	}
+	nfetch = 0;
+	for (unsigned i = 0; i < 20; i++) {
+		char kid[16];
+		int n = snprintf(kid, sizeof(kid), "m%u", i);
+		assert_int_equal(
+		    sl_keysrc_unknown_kid(s, sl_keysrc_kid_hash(kid, (size_t)n),
+					  12300 + i, &fetch),
+		    SL_KEYSRC_KID_REFETCH);
+		nfetch += fetch;
+	}
+	assert_int_equal(nfetch, 1);
+	sl_keysrc_fetched(s, SL_KEYSRC_R_KID, SL_KEYSRC_FAILED, 0, NULL, -1,
+			  12400, 3);
+	for (unsigned i = 0; i < 20; i++) {
+		char kid[16];
+		int n = snprintf(kid, sizeof(kid), "m%u", i);
+		assert_int_equal(
+		    sl_keysrc_unknown_kid(s, sl_keysrc_kid_hash(kid, (size_t)n),
+					  12500, &fetch),
+		    SL_KEYSRC_KID_LIMITED);
+	}
+	/* a failed fetch keeps the set: a kid that waited for it is
+	 * remembered against that set, for an interval too */
+	sl_keysrc_negative(s, sl_keysrc_kid_hash("m0", 2), 12400);
+	assert_int_equal(sl_keysrc_unknown_kid(s, sl_keysrc_kid_hash("m0", 2),
+					       13399, &fetch),
+			 SL_KEYSRC_KID_NEGATIVE);
+	assert_int_equal(sl_keysrc_unknown_kid(s, sl_keysrc_kid_hash("m0", 2),
+					       13400, &fetch),
+			 SL_KEYSRC_KID_REFETCH);
+	assert_int_equal(fetch, 1);
+	sl_keysrc_fetched(s, SL_KEYSRC_R_KID, SL_KEYSRC_FAILED, 0, NULL, -1,
+			  13500, 3);
 	sl_keysrc_put(s);
 }
 
@@ -255,6 +345,7 @@ main(void)
 	    cmocka_unit_test(test_registry),
 	    cmocka_unit_test(test_schedule),
 	    cmocka_unit_test(test_unknown_kid),
+	    cmocka_unit_test(test_negative_lapses),
 	    cmocka_unit_test(test_worker_sets),
 	};
 
