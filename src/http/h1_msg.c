@@ -729,7 +729,9 @@ response_head(struct out *o, int blk, const struct sl_h1_response *resp,
 		 * from a 101) has none (RFC 9110 section 8.6: none in a 2xx
 		 * to CONNECT) */
 		if (k == SL_HK_CONTENT_LENGTH &&
-		    (cl_done++ || (blk && resp->body == SL_H1_BODY_CLOSE)))
+		    (cl_done++ ||
+		     (blk && (resp->body == SL_H1_BODY_CLOSE ||
+			      (resp->flags & SL_H1_F_CL_FRAMING)))))
 			continue;
 		if (extra != NULL && h->name_len == extra->name_len &&
 		    strncasecmp(h->name, extra->name, h->name_len) == 0)
@@ -1069,7 +1071,8 @@ grpc_error(struct out *o, int blk, int grpc_status, const char *message,
 		put_rec(o, "Grpc-Status", 11, line, (size_t)n);
 		put_rec(o, "Grpc-Message", 12, message, strlen(message));
 		put_rec(o, "X-Request-Id", 12, request_id, strlen(request_id));
-		put_rec(o, "Content-Length", 14, "0", 1);
+		/* a trailers-only answer: HEADERS end the stream, no
+		 * content-length (doc/grpc.md section 2) */
 	} else {
 		snprintf(line, sizeof(line),
 			 "HTTP/1.1 200 OK\r\nContent-Type: application/grpc\r\n"
@@ -1200,6 +1203,13 @@ sl_h1_block_response(const char *p, size_t avail, size_t max_header_bytes,
 		h[n++] =
 		    (struct sl_h1_header){"transfer-encoding", 17, "chunked", 7,
 					  SL_HK_TRANSFER_ENCODING};
+	else if (b.flags & SL_HBLK_F_ENDED) {
+		/* a head that ended its stream: HTTP/1.1 text needs the
+		 * length the stream's end said, a block does not */
+		h[n++] = (struct sl_h1_header){"content-length", 14, "0", 1,
+					       SL_HK_CONTENT_LENGTH};
+		resp->flags |= SL_H1_F_CL_FRAMING;
+	}
 	resp->nheaders = n;
 	resp->status = b.status;
 	resp->minor = 1;

@@ -419,6 +419,12 @@ resp_advance(struct sl_seam *s)
 			expose.kind = SL_HK_UNSET;
 		}
 		rules = sl_exchange_rules(s, 0, &vars, &vp, NULL, ip);
+		/* a gRPC call's empty answer from an HTTP/1.1 upstream is
+		 * its trailers-only answer: the Content-Length that framed
+		 * the text is no field of it (doc/grpc.md section 3a) */
+		if ((s->flags & SL_SEAM_F_GRPC) && !u->h2s &&
+		    resp.body == SL_H1_BODY_NONE && resp.content_length == 0)
+			resp.flags |= SL_H1_F_CL_FRAMING;
 		if (fields)
 			n = sl_h1_block_response_head(
 			    s->txn->out.data + s->txn->out.len,
