@@ -654,11 +654,11 @@ void sl_exchange_zip_request(struct sl_seam *s,
  * Content-Length or Accept-Ranges, Transfer-Encoding: chunked for an
  * HTTP/1.1 client), resp->body becomes chunked (an HTTP/1.0 client's:
  * to the close), t->zip is set and 1 is returned. A 304 gets its ETag
- * weakened as its 200 was. scratch (ZIP_SCRATCH bytes) holds rewritten
- * values until the head is written. Returns 0 when the body goes as it
- * came.
+ * weakened and its Vary as its 200 would. scratch (SL_ZIP_SCRATCH bytes)
+ * holds rewritten values until the head is written. Returns 0 when the
+ * body goes as it came.
  */
-#define SL_ZIP_SCRATCH 512
+#define SL_ZIP_SCRATCH 1024
 int sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
 			 char *scratch);
 /* The compressed bytes ready for the client (compressing what the
