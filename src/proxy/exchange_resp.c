@@ -356,8 +356,12 @@ resp_advance(struct sl_seam *s)
 		if (u->h2s && rstatus == 200 && (s->flags & SL_SEAM_F_GRPC) &&
 		    sl_upstream_grpc_status(u) == SL_GRPC_UNAVAILABLE)
 			rstatus = 503;
-		if (t->tr.on)
+		if (t->tr.on) {
 			sl_exchange_trace_try_end(t, resp.status, 0, NULL);
+			if (u->h2s && (s->flags & SL_SEAM_F_GRPC))
+				sl_exchange_trace_grpc(
+				    t, sl_upstream_grpc_status(u));
+		}
 		if ((rstatus >= 500 || t->wc->conf->outlier.enabled) &&
 		    sl_attempt_answered(s, rstatus))
 			return -1;
