@@ -1203,20 +1203,23 @@ sl_h1_block_response(const char *p, size_t avail, size_t max_header_bytes,
 		h[n++] =
 		    (struct sl_h1_header){"transfer-encoding", 17, "chunked", 7,
 					  SL_HK_TRANSFER_ENCODING};
-	else if (b.flags & SL_HBLK_F_ENDED) {
-		/* a head that ended its stream: HTTP/1.1 text needs the
-		 * length the stream's end said, a block does not */
-		h[n++] = (struct sl_h1_header){"content-length", 14, "0", 1,
-					       SL_HK_CONTENT_LENGTH};
-		resp->flags |= SL_H1_F_CL_FRAMING;
-	}
 	resp->nheaders = n;
 	resp->status = b.status;
 	resp->minor = 1;
 	resp->body = (enum sl_h1_body)b.body;
 	resp->content_length = b.length;
 	/* as the parser reads Content-Length: 0, no body to wait for */
-	if (resp->body == SL_H1_BODY_LENGTH && b.length == 0)
+	if (resp->body == SL_H1_BODY_LENGTH && b.length == 0) {
 		resp->body = SL_H1_BODY_NONE;
+		if (b.flags & SL_HBLK_F_ENDED) {
+			/* a head that ended its stream: HTTP/1.1 text needs
+			 * the length the stream's end said, a block does
+			 * not (room: the loop keeps one) */
+			h[n] = (struct sl_h1_header){"content-length", 14, "0",
+						     1, SL_HK_CONTENT_LENGTH};
+			resp->nheaders = n + 1;
+			resp->flags |= SL_H1_F_CL_FRAMING;
+		}
+	}
 	return (long)b.len;
 }
