@@ -521,6 +521,15 @@ put_spans(struct sl_seam *s, struct sl_txn *t)
 	if ((w.p = sl_traceexp_room(s->w, cap, nspans)) == NULL)
 		return; /* the queue is full: dropped, counted */
 	w.end = w.p + cap;
+	/* the target as the access log has it: log.query applied, card
+	 * numbers masked (here, when no access log masked them); a gRPC
+	 * call's attempts name its path too */
+	if (!sl_access_enabled() && sl_log_cards()) {
+		char m[sizeof(t->path)];
+		sl_log_target(m, sizeof(m), t->path, strlen(t->path),
+			      SL_LOG_QUERY_FULL, 1);
+		memcpy(t->path, m, sizeof(m));
+	}
 	for (unsigned i = 0; i < tr->ntries; i++) {
 		const struct sl_trace_try *y = &tr->tries[i];
 		/* the answered attempt's status came in its trailers (read
@@ -548,14 +557,6 @@ put_spans(struct sl_seam *s, struct sl_txn *t)
 	sl_span_open(&w, &sp);
 	sl_span_str(&w, SL_KEY("http.request.method"), t->method,
 		    strlen(t->method));
-	/* the target as the access log has it: log.query applied, card
-	 * numbers masked (here, when no access log masked them) */
-	if (!sl_access_enabled() && sl_log_cards()) {
-		char m[sizeof(t->path)];
-		sl_log_target(m, sizeof(m), t->path, strlen(t->path),
-			      SL_LOG_QUERY_FULL, 1);
-		memcpy(t->path, m, sizeof(m));
-	}
 	q = strchr(t->path, '?');
 	sl_span_str(&w, SL_KEY("url.path"), t->path,
 		    q != NULL ? (size_t)(q - t->path) : strlen(t->path));

@@ -953,14 +953,23 @@ def grpc_calls_carry_their_status_and_the_callers_tracestate():
             check(False, "the call to a dead cluster failed")
         except grpc.RpcError as e:
             eq(e.code(), grpc.StatusCode.UNAVAILABLE)
+        # a card number in the path is masked in rpc.service too
+        try:
+            ch.unary_unary("/4111111111111111.Svc/Call")(
+                b"x", timeout=10, metadata=md)
+            check(False, "an unknown method failed")
+        except grpc.RpcError as e:
+            eq(e.code(), grpc.StatusCode.UNIMPLEMENTED)
     # each call's server span and at least one attempt span
-    check(wait_until(lambda: len(by_kind(rx.spans(), SERVER)) >= 5 and
-                     len(by_kind(rx.spans(), CLIENT)) >= 5, 10, 0.05),
+    check(wait_until(lambda: len(by_kind(rx.spans(), SERVER)) >= 6 and
+                     len(by_kind(rx.spans(), CLIENT)) >= 6, 10, 0.05),
           "the calls' spans arrived: %r" % rx.stats())
     spans = rx.spans()
+    check("4111111111111111" not in json.dumps(spans), "a card number in "
+          "a span: %r" % [x["attributes"].get("rpc.service") for x in spans])
     srvs = sorted(by_kind(spans, SERVER), key=lambda x: int(x["start"]))
     clis = sorted(by_kind(spans, CLIENT), key=lambda x: int(x["start"]))
-    eq(len(srvs), 5, "a server span a call")
+    eq(len(srvs), 6, "a server span a call")
     # (status code, server span an error, attempt an error)
     want = [(0, 0, 0), (9, 0, 1), (14, 1, 1), (15, 1, 1), (14, 1, None)]
     for sp, (code, serr, cerr) in zip(srvs, want):
