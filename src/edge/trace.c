@@ -22,16 +22,17 @@
 #define F_SCOPE_NAME	     1
 #define F_SCOPE_VERSION	     2
 /* Span */
-#define F_SPAN_TRACE_ID	  1
-#define F_SPAN_SPAN_ID	  2
-#define F_SPAN_PARENT_ID  4
-#define F_SPAN_NAME	  5
-#define F_SPAN_KIND	  6
-#define F_SPAN_START	  7
-#define F_SPAN_END	  8
-#define F_SPAN_ATTRIBUTES 9
-#define F_SPAN_EVENTS	  11
-#define F_SPAN_STATUS	  15
+#define F_SPAN_TRACE_ID	   1
+#define F_SPAN_SPAN_ID	   2
+#define F_SPAN_TRACE_STATE 3
+#define F_SPAN_PARENT_ID   4
+#define F_SPAN_NAME	   5
+#define F_SPAN_KIND	   6
+#define F_SPAN_START	   7
+#define F_SPAN_END	   8
+#define F_SPAN_ATTRIBUTES  9
+#define F_SPAN_EVENTS	   11
+#define F_SPAN_STATUS	   15
 /* Span.Event, Status */
 #define F_EVENT_TIME	   1
 #define F_EVENT_NAME	   2
@@ -411,6 +412,9 @@ sl_span_open(struct sl_pbw *w, const struct sl_span *sp)
 		w->p += SPAN_LEN_ROOM;
 	put_bytes(w, F_SPAN_TRACE_ID, sp->trace_id, 16);
 	put_bytes(w, F_SPAN_SPAN_ID, sp->span_id, 8);
+	if (sp->trace_state_len > 0)
+		put_bytes(w, F_SPAN_TRACE_STATE, sp->trace_state,
+			  sp->trace_state_len);
 	if (sp->parent_id != NULL)
 		put_bytes(w, F_SPAN_PARENT_ID, sp->parent_id, 8);
 	put_bytes(w, F_SPAN_NAME, sp->name, sp->name_len);

@@ -85,6 +85,8 @@ struct sl_span {
 	const uint8_t *trace_id;  /* 16 bytes */
 	const uint8_t *span_id;	  /* 8 bytes */
 	const uint8_t *parent_id; /* 8 bytes, NULL: a root */
+	const char *trace_state;  /* W3C tracestate, trace_state_len bytes */
+	size_t trace_state_len;	  /* 0: none */
 	const char *name;
 	size_t name_len;
 	uint8_t kind;  /* enum sl_span_kind */

@@ -729,7 +729,9 @@ response_head(struct out *o, int blk, const struct sl_h1_response *resp,
 		 * from a 101) has none (RFC 9110 section 8.6: none in a 2xx
 		 * to CONNECT) */
 		if (k == SL_HK_CONTENT_LENGTH &&
-		    (cl_done++ || (blk && resp->body == SL_H1_BODY_CLOSE)))
+		    (cl_done++ ||
+		     (blk && (resp->body == SL_H1_BODY_CLOSE ||
+			      (resp->flags & SL_H1_F_CL_FRAMING)))))
 			continue;
 		if (extra != NULL && h->name_len == extra->name_len &&
 		    strncasecmp(h->name, extra->name, h->name_len) == 0)
@@ -1069,7 +1071,8 @@ grpc_error(struct out *o, int blk, int grpc_status, const char *message,
 		put_rec(o, "Grpc-Status", 11, line, (size_t)n);
 		put_rec(o, "Grpc-Message", 12, message, strlen(message));
 		put_rec(o, "X-Request-Id", 12, request_id, strlen(request_id));
-		put_rec(o, "Content-Length", 14, "0", 1);
+		/* a trailers-only answer: HEADERS end the stream, no
+		 * content-length (doc/grpc.md section 2) */
 	} else {
 		snprintf(line, sizeof(line),
 			 "HTTP/1.1 200 OK\r\nContent-Type: application/grpc\r\n"
@@ -1206,7 +1209,17 @@ sl_h1_block_response(const char *p, size_t avail, size_t max_header_bytes,
 	resp->body = (enum sl_h1_body)b.body;
 	resp->content_length = b.length;
 	/* as the parser reads Content-Length: 0, no body to wait for */
-	if (resp->body == SL_H1_BODY_LENGTH && b.length == 0)
+	if (resp->body == SL_H1_BODY_LENGTH && b.length == 0) {
 		resp->body = SL_H1_BODY_NONE;
+		if (b.flags & SL_HBLK_F_ENDED) {
+			/* a head that ended its stream: HTTP/1.1 text needs
+			 * the length the stream's end said, a block does
+			 * not (room: the loop keeps one) */
+			h[n] = (struct sl_h1_header){"content-length", 14, "0",
+						     1, SL_HK_CONTENT_LENGTH};
+			resp->nheaders = n + 1;
+			resp->flags |= SL_H1_F_CL_FRAMING;
+		}
+	}
 	return (long)b.len;
 }

@@ -188,6 +188,9 @@ enum sl_h1_body {
 #define SL_H1_F_EXPECT_CONTINUE 0x04 /* Expect: 100-continue */
 #define SL_H1_F_ABSOLUTE_FORM	0x08 /* target was absolute-form */
 #define SL_H1_F_CONN_OTHER	0x10 /* Connection names other fields */
+/* a response's Content-Length frames HTTP/1.1 text only: a head block
+ * (HTTP/2) goes without it (a trailers-only gRPC answer, doc/grpc.md) */
+#define SL_H1_F_CL_FRAMING 0x20
 
 /*
  * Whether the connection persists after a message of HTTP/1.minor with

@@ -29,8 +29,8 @@ struct sl_hblk {
 	uint16_t nfields; /* records after the header */
 	uint16_t status;  /* 100..999; 0: a request's */
 	char digits[3];	  /* the status as three digits (:status) */
-	uint8_t pad;
-	uint32_t len; /* bytes of the block, this header included */
+	uint8_t flags;	  /* SL_HBLK_F_* */
+	uint32_t len;	  /* bytes of the block, this header included */
 	uint32_t pad2;
 	uint64_t length; /* SL_H1_BODY_LENGTH: the body's bytes */
 };
@@ -38,6 +38,11 @@ struct sl_hblk {
 /* A block's first byte: a NUL, which no HTTP/1.1 message begins with, so
  * that a reader given either can tell them apart (h2up.c). */
 #define SL_HBLK_MARK 0
+
+/* A response head that ended its HTTP/2 stream without a content-length
+ * (gRPC's trailers-only answer): a body of 0 bytes, which HTTP/1.1 text
+ * frames with a Content-Length of its own and HTTP/2 with END_STREAM. */
+#define SL_HBLK_F_ENDED 0x01
 
 #define SL_HBLK_REC 6 /* a record's lengths: 2 bytes name, 4 bytes value */
 

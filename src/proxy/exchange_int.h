@@ -177,6 +177,8 @@ struct sl_trace_try {
 	uint16_t status; /* of the answer, 0: none */
 	uint8_t cls;	 /* enum sl_retry_class of a failure */
 	uint8_t flags;	 /* SL_TRY_* */
+	uint8_t grpc;	 /* a gRPC call's status in a trailers-only
+			    answer, plus one (0: none seen) */
 };
 struct sl_txn_trace {
 	uint8_t on;	    /* the exchange is traced (the rest is set) */
@@ -190,8 +192,12 @@ struct sl_txn_trace {
 	uint8_t parent_id[8];
 	uint8_t flags; /* trace flags sent upstream */
 	uint64_t start_ns;
-	uint8_t believed; /* the caller's context is believed: its
-			     tracestate goes on */
+	uint8_t believed;   /* the caller's context is believed: its
+			       tracestate goes on */
+	uint16_t state_len; /* bytes of state */
+	char *state;	    /* a believed caller's tracestate, the spans'
+			       trace_state (a sampled exchange's; owned, freed
+			       by sl_exchange_trace_end; NULL: none) */
 	char parent[SL_TRACEPARENT_LEN]; /* the traceparent sent upstream */
 	struct sl_trace_try tries[SL_TRACE_TRIES];
 };
@@ -657,11 +663,11 @@ void sl_exchange_zip_request(struct sl_seam *s,
  * Content-Length or Accept-Ranges, Transfer-Encoding: chunked for an
  * HTTP/1.1 client), resp->body becomes chunked (an HTTP/1.0 client's:
  * to the close), t->zip is set and 1 is returned. A 304 gets its ETag
- * weakened as its 200 was. scratch (ZIP_SCRATCH bytes) holds rewritten
- * values until the head is written. Returns 0 when the body goes as it
- * came.
+ * weakened and its Vary as its 200 would. scratch (SL_ZIP_SCRATCH bytes)
+ * holds rewritten values until the head is written. Returns 0 when the
+ * body goes as it came.
  */
-#define SL_ZIP_SCRATCH 512
+#define SL_ZIP_SCRATCH 1024
 int sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
 			 char *scratch);
 /* The compressed bytes ready for the client (compressing what the
@@ -773,7 +779,12 @@ void sl_exchange_trace_conn(struct sl_txn *t, const struct sl_upconn *u,
 void sl_exchange_trace_try_end(struct sl_txn *t, int status, int cls,
 			       const char *why);
 
-/* The exchange ends: its spans go to the worker's export queue. */
+/* A gRPC call's attempt was answered with grpc_status in its head (a
+ * trailers-only answer; < 0: none there). */
+void sl_exchange_trace_grpc(struct sl_txn *t, int grpc_status);
+
+/* The exchange ends: its spans go to the worker's export queue (a gRPC
+ * call's with OpenTelemetry's rpc fields), and what it held goes. */
 void sl_exchange_trace_end(struct sl_seam *s, struct sl_txn *t);
 
 /* Now, for a span: CLOCK_REALTIME's nanoseconds, from the loop's cached

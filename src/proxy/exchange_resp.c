@@ -353,11 +353,26 @@ resp_advance(struct sl_seam *s)
 		 * UNAVAILABLE known with the head (a trailers-only answer
 		 * from an HTTP/2 upstream, doc/grpc.md) counts as a 503 */
 		rstatus = resp.status;
-		if (u->h2s && rstatus == 200 && (s->flags & SL_SEAM_F_GRPC) &&
-		    sl_upstream_grpc_status(u) == SL_GRPC_UNAVAILABLE)
-			rstatus = 503;
-		if (t->tr.on)
+		if (s->flags & SL_SEAM_F_GRPC) {
+			if (!u->h2s) {
+				/* an HTTP/1.1 upstream's empty answer is the
+				 * call's trailers-only answer: the
+				 * Content-Length that framed its text is no
+				 * field of it (doc/grpc.md section 3a) */
+				if (resp.body == SL_H1_BODY_NONE &&
+				    resp.content_length == 0)
+					resp.flags |= SL_H1_F_CL_FRAMING;
+			} else if (rstatus == 200 &&
+				   sl_upstream_grpc_status(u) ==
+				       SL_GRPC_UNAVAILABLE)
+				rstatus = 503;
+		}
+		if (t->tr.on) {
 			sl_exchange_trace_try_end(t, resp.status, 0, NULL);
+			if (u->h2s && (s->flags & SL_SEAM_F_GRPC))
+				sl_exchange_trace_grpc(
+				    t, sl_upstream_grpc_status(u));
+		}
 		if ((rstatus >= 500 || t->wc->conf->outlier.enabled) &&
 		    sl_attempt_answered(s, rstatus))
 			return -1;

@@ -7,6 +7,7 @@
  * exchange, t->tr.sampled) first.
  */
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -20,8 +21,9 @@
 #include "wloop.h"
 
 /* A span's worst size: its strings are bounded by the exchange's (path
- * 256, host 128, the rest short) */
-#define SPAN_MAX 2048
+ * 256, twice for a gRPC call's service and method; host 128; the rest
+ * short), and its trace_state by SL_TRACESTATE_MAX */
+#define SPAN_MAX (2048 + 256 + SL_TRACESTATE_MAX)
 
 /* CLOCK_REALTIME less CLOCK_MONOTONIC, read again each second: a span's
  * times are the loop's cached clock (refreshed by each event) plus it */
@@ -121,6 +123,8 @@ sl_exchange_trace_begin(struct sl_seam *s, const struct sl_h1_request *req)
 	tr->ntries = 0;
 	tr->tp_off = 0;
 	tr->believed = 0;
+	tr->state = NULL;
+	tr->state_len = 0;
 	if (tp != NULL) {
 		if (ntp != 1 ||
 		    !sl_trace_parse_parent(tp->value, tp->value_len, &ctx))
@@ -190,6 +194,15 @@ sl_exchange_trace_fields(struct sl_txn *t, const struct sl_h1_request *req,
 		x->set[x->nset].nlen = 10;
 		x->set[x->nset].value = ts->value;
 		x->set[x->nset++].vlen = ts->value_len;
+		/* and is the spans' trace_state: kept (the head is not) */
+		if (tr->sampled) {
+			free(tr->state); /* a head parsed again */
+			tr->state_len = 0;
+			if ((tr->state = malloc(ts->value_len)) != NULL) {
+				memcpy(tr->state, ts->value, ts->value_len);
+				tr->state_len = (uint16_t)ts->value_len;
+			}
+		}
 	}
 }
 
@@ -302,7 +315,59 @@ sl_exchange_trace_try_end(struct sl_txn *t, int status, int cls,
 	}
 }
 
+void
+sl_exchange_trace_grpc(struct sl_txn *t, int grpc_status)
+{
+	struct sl_trace_try *y = open_try(&t->tr);
+
+	if (y != NULL && grpc_status >= 0)
+		y->grpc = (uint8_t)(SL_MIN(grpc_status, 17) + 1);
+}
+
 /* ---- the spans ---------------------------------------------------------- */
+
+/*
+ * A gRPC call's fields (OpenTelemetry's semantic conventions for gRPC):
+ * rpc.system, rpc.service and rpc.method from its path
+ * ("/package.Service/Method"), and rpc.grpc.status_code when a status was
+ * seen (grpc: the status plus one, 0: none).
+ */
+static void
+put_rpc(struct sl_pbw *w, const char *path, unsigned grpc)
+{
+	size_t n = strcspn(path, "?");
+	const char *slash = n > 1 ? memrchr(path + 1, '/', n - 1) : NULL;
+
+	sl_span_str(w, SL_KEY("rpc.system"), SL_KEY("grpc"));
+	if (path[0] == '/' && slash != NULL && slash > path + 1 &&
+	    (size_t)(slash - path) + 1 < n) {
+		sl_span_str(w, SL_KEY("rpc.service"), path + 1,
+			    (size_t)(slash - path) - 1);
+		sl_span_str(w, SL_KEY("rpc.method"), slash + 1,
+			    n - (size_t)(slash - path) - 1);
+	}
+	if (grpc != 0)
+		sl_span_int(w, SL_KEY("rpc.grpc.status_code"), grpc - 1);
+}
+
+/* Is a server span with this gRPC status (plus one) an error? The
+ * conventions' table: the statuses that say the server failed, not the
+ * ones that say the call was refused (a 4xx's). */
+static int
+grpc_server_error(unsigned grpc)
+{
+	switch (grpc == 0 ? -1 : (int)grpc - 1) {
+	case 2:	 /* UNKNOWN */
+	case 4:	 /* DEADLINE_EXCEEDED */
+	case 12: /* UNIMPLEMENTED */
+	case 13: /* INTERNAL */
+	case 14: /* UNAVAILABLE */
+	case 15: /* DATA_LOSS */
+		return 1;
+	default:
+		return 0;
+	}
+}
 
 /* "HOST:PORT" or "[V6]:PORT" at text: the host in *h (*hl bytes), the
  * port returned (-1: none). */
@@ -352,10 +417,11 @@ span_name(char *out, size_t n, const char *method, const char *name)
 	return ml + 1 + nl;
 }
 
-/* The attempt y's span (the index'th) at w. */
+/* The attempt y's span (the index'th) at w; grpc: a gRPC call's status
+ * in its answer, plus one (0: none, or not a call). */
 static void
 put_try(struct sl_pbw *w, const struct sl_txn *t, const struct sl_trace_try *y,
-	unsigned index, uint64_t end_ns)
+	unsigned index, uint64_t end_ns, unsigned grpc)
 {
 	struct sl_span sp = {0};
 	struct sl_span_event e;
@@ -367,6 +433,8 @@ put_try(struct sl_pbw *w, const struct sl_txn *t, const struct sl_trace_try *y,
 	sp.trace_id = t->tr.trace_id;
 	sp.span_id = y->span_id;
 	sp.parent_id = t->tr.span_id;
+	sp.trace_state = t->tr.state;
+	sp.trace_state_len = t->tr.state_len;
 	sp.name = name;
 	sp.name_len = span_name(name, sizeof(name), t->method,
 				y->cluster != NULL ? y->cluster : "");
@@ -398,6 +466,8 @@ put_try(struct sl_pbw *w, const struct sl_txn *t, const struct sl_trace_try *y,
 	}
 	sl_span_bool(w, SL_KEY("sluice.connection.reused"),
 		     (y->flags & SL_TRY_REUSED) != 0);
+	if (t->s->flags & SL_SEAM_F_GRPC)
+		put_rpc(w, t->path, grpc);
 	e.key = "sluice.duration_us";
 	if (y->queue_ns != 0) {
 		e.time_ns = y->queue_ns;
@@ -423,11 +493,14 @@ put_try(struct sl_pbw *w, const struct sl_txn *t, const struct sl_trace_try *y,
 			      : 0;
 		sl_span_event(w, &e);
 	}
-	(void)sl_span_close(w, (y->flags & SL_TRY_FAILED) || y->status >= 500);
+	/* a client span: any gRPC status but OK is an error */
+	(void)sl_span_close(w, (y->flags & SL_TRY_FAILED) || y->status >= 500 ||
+				   grpc > 1);
 }
 
-void
-sl_exchange_trace_end(struct sl_seam *s, struct sl_txn *t)
+/* The exchange's spans, written to the worker's export queue. */
+static void
+put_spans(struct sl_seam *s, struct sl_txn *t)
 {
 	struct sl_txn_trace *tr = &t->tr;
 	struct sl_span sp = {0};
@@ -437,21 +510,44 @@ sl_exchange_trace_end(struct sl_seam *s, struct sl_txn *t)
 	size_t hl, nspans = 1 + tr->ntries, cap;
 	uint64_t end = sl_exchange_trace_now();
 	long port;
+	int grpc = (s->flags & SL_SEAM_F_GRPC) != 0, error;
+	/* the call's status, as the access log says it: sluice's own
+	 * answer's, else the upstream's */
+	unsigned gs = !grpc		    ? 0
+		      : t->grpc_status != 0 ? t->grpc_status + 1u
+					    : t->grpc_up;
 
-	if (!tr->sampled)
-		return;
 	cap = nspans * SPAN_MAX;
 	if ((w.p = sl_traceexp_room(s->w, cap, nspans)) == NULL)
 		return; /* the queue is full: dropped, counted */
 	w.end = w.p + cap;
-	for (unsigned i = 0; i < tr->ntries; i++)
-		put_try(&w, t, &tr->tries[i], i, end);
+	/* the target as the access log has it: log.query applied, card
+	 * numbers masked (here, when no access log masked them); a gRPC
+	 * call's attempts name its path too */
+	if (!sl_access_enabled() && sl_log_cards()) {
+		char m[sizeof(t->path)];
+		sl_log_target(m, sizeof(m), t->path, strlen(t->path),
+			      SL_LOG_QUERY_FULL, 1);
+		memcpy(t->path, m, sizeof(m));
+	}
+	for (unsigned i = 0; i < tr->ntries; i++) {
+		const struct sl_trace_try *y = &tr->tries[i];
+		/* the answered attempt's status came in its trailers (read
+		 * when its stream ended) when not with its head */
+		unsigned yg = !grpc			 ? 0
+			      : y->grpc != 0		 ? y->grpc
+			      : (y->flags & SL_TRY_OPEN) ? t->grpc_up
+							 : 0;
+		put_try(&w, t, y, i, end, yg);
+	}
 	err = t->why != SL_H1_R_NONE ? sl_h1_reason_str(t->why)
 	      : t->error != NULL     ? t->error
 				     : "";
 	sp.trace_id = tr->trace_id;
 	sp.span_id = tr->span_id;
 	sp.parent_id = tr->has_parent ? tr->parent_id : NULL;
+	sp.trace_state = tr->state;
+	sp.trace_state_len = tr->state_len;
 	sp.name = name;
 	sp.name_len = span_name(name, sizeof(name), t->method,
 				t->route != NULL ? t->route->name : "-");
@@ -461,14 +557,6 @@ sl_exchange_trace_end(struct sl_seam *s, struct sl_txn *t)
 	sl_span_open(&w, &sp);
 	sl_span_str(&w, SL_KEY("http.request.method"), t->method,
 		    strlen(t->method));
-	/* the target as the access log has it: log.query applied, card
-	 * numbers masked (here, when no access log masked them) */
-	if (!sl_access_enabled() && sl_log_cards()) {
-		char m[sizeof(t->path)];
-		sl_log_target(m, sizeof(m), t->path, strlen(t->path),
-			      SL_LOG_QUERY_FULL, 1);
-		memcpy(t->path, m, sizeof(m));
-	}
 	q = strchr(t->path, '?');
 	sl_span_str(&w, SL_KEY("url.path"), t->path,
 		    q != NULL ? (size_t)(q - t->path) : strlen(t->path));
@@ -520,11 +608,28 @@ sl_exchange_trace_end(struct sl_seam *s, struct sl_txn *t)
 		sl_span_int(&w, SL_KEY("sluice.retries"), t->nretries);
 	if (err[0] != '\0')
 		sl_span_str(&w, SL_KEY("error.type"), err, strlen(err));
-	/* a 5xx, no answer, or an answer cut */
-	if (sl_span_close(&w, t->status >= 500 || t->status < 100 ||
-				  (err[0] != '\0' && t->status < 400)) == 0) {
+	if (grpc)
+		put_rpc(&w, t->path, gs);
+	/* a 5xx, no answer, or an answer cut; a gRPC call whose status is
+	 * known: by the conventions' table for a server span instead */
+	error = t->status >= 500 || t->status < 100;
+	if (grpc && gs != 0)
+		error = error || grpc_server_error(gs);
+	else
+		error = error || (err[0] != '\0' && t->status < 400);
+	if (sl_span_close(&w, error) == 0) {
 		sl_traceexp_commit(s->w, 0, 0, nspans);
 		return;
 	}
 	sl_traceexp_commit(s->w, (size_t)(w.p - (w.end - cap)), nspans, 0);
+}
+
+void
+sl_exchange_trace_end(struct sl_seam *s, struct sl_txn *t)
+{
+	if (t->tr.sampled)
+		put_spans(s, t);
+	free(t->tr.state);
+	t->tr.state = NULL;
+	t->tr.state_len = 0;
 }

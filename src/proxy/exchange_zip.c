@@ -162,8 +162,11 @@ add_field(struct sl_h1_response *resp, const char *name, const char *value)
 	    name, strlen(name), value, strlen(value), SL_HK_UNSET};
 }
 
+/* scratch: an ETag's value in its first half, a Vary's in the second */
+#define ETAG_ROOM (SL_ZIP_SCRATCH / 2)
+
 /* A strong ETag made weak (RFC 9110 section 8.8.3: the compressed body is
- * not the same bytes); one too long for scratch goes. An unquoted one,
+ * not the same bytes); one too long for its room goes. An unquoted one,
  * which is not RFC 9110's but which some services write, keeps its bytes
  * after the W/ so that a revalidation still names what they know. */
 static void
@@ -175,7 +178,7 @@ weaken_etag(struct sl_h1_response *resp, char *scratch)
 		    (h->value_len >= 2 && h->value[0] == 'W' &&
 		     h->value[1] == '/'))
 			continue;
-		if (h->value_len + 2 >= SL_ZIP_SCRATCH) {
+		if (h->value_len + 2 >= ETAG_ROOM) {
 			drop_field(resp, i);
 			return;
 		}
@@ -200,6 +203,64 @@ varies(const struct sl_h1_response *resp)
 			return 1;
 	}
 	return 0;
+}
+
+/* Vary: Accept-Encoding, unless the response says so already: merged into
+ * its last Vary field (RFC 9110 section 5.3: a list is one field), a field
+ * of its own when it has none or that one is too long for scratch's
+ * room. The caller checked there is room for a field. */
+static void
+vary_accept_encoding(struct sl_h1_response *resp, char *scratch)
+{
+	static const char ae[] = ", Accept-Encoding";
+	struct sl_h1_header *last = NULL;
+	char *v = scratch + ETAG_ROOM;
+
+	if (varies(resp))
+		return;
+	for (size_t i = 0; i < resp->nheaders; i++)
+		if (field_is(&resp->headers[i], "vary"))
+			last = &resp->headers[i];
+	if (last == NULL || last->value_len == 0 ||
+	    last->value_len + sizeof(ae) > SL_ZIP_SCRATCH - ETAG_ROOM) {
+		add_field(resp, "Vary", "Accept-Encoding");
+		return;
+	}
+	memcpy(v, last->value, last->value_len);
+	memcpy(v + last->value_len, ae, sizeof(ae) - 1);
+	last->value = v;
+	last->value_len += sizeof(ae) - 1;
+}
+
+/*
+ * Would a 304's 200 have been looked at for compression, and so have said
+ * Vary: Accept-Encoding? What the 304 says of it decides: a type the
+ * route does not list, a Content-Encoding or no-transform say no. Most
+ * 304s say no type (RFC 9110 section 15.4.5 does not ask for one): that
+ * is a yes, since a Vary too many costs a cache a copy per coding where
+ * one missing lets it give a coding to a client that did not ask for it.
+ */
+static int
+nm_varies(const struct sl_txn *t, const struct sl_h1_response *resp)
+{
+	const struct sl_conf_compress_route *c = t->route->compress;
+	int typed = -1;
+
+	for (size_t i = 0; i < resp->nheaders; i++) {
+		const struct sl_h1_header *h = &resp->headers[i];
+		if (field_is(h, "content-encoding"))
+			return 0;
+		if (field_is(h, "cache-control") &&
+		    list_has(h->value, h->value_len, "no-transform"))
+			return 0;
+		if (field_is(h, "content-type")) {
+			typed = 0;
+			for (size_t k = 0; k < c->ntypes && !typed; k++)
+				typed = sl_coding_type_match(
+				    c->types[k], h->value, h->value_len);
+		}
+	}
+	return typed != 0;
 }
 
 /*
@@ -289,6 +350,11 @@ sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
 		 * the upstream knows is one a compressed 200 gave it */
 		if (t->zip_inm_weak)
 			weaken_etag(resp, scratch);
+		/* and the Vary its 200 would have (RFC 9110 section
+		 * 15.4.5) */
+		if (resp->nheaders + 1 < resp->max_headers &&
+		    nm_varies(t, resp))
+			vary_accept_encoding(resp, scratch);
 		return 0;
 	}
 	/* room for Content-Encoding, Vary and Transfer-Encoding */
@@ -296,8 +362,7 @@ sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
 		return 0;
 	/* whether it is compressed or not, a cache must know that it
 	 * depends on Accept-Encoding */
-	if (!varies(resp))
-		add_field(resp, "Vary", "Accept-Encoding");
+	vary_accept_encoding(resp, scratch);
 	if (t->zip_pick == 0)
 		return 0;
 	if (t->zip_creds) {

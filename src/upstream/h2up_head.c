@@ -415,11 +415,11 @@ h2up_resp_headers(struct h2up_stream *st, int end_stream)
 		b.length = st->resp_cl;
 	} else if (end_stream) {
 		/* a head that ends the stream (gRPC's trailers-only answer):
-		 * a length of 0, which the client's codec ends with its
-		 * HEADERS */
-		if (head_rec(st, "content-length", 14, "0", 1) == -1)
-			return -1;
+		 * a length of 0, which an HTTP/2 client's codec ends with its
+		 * HEADERS; no field for it, which the answer passes without
+		 * (an HTTP/1.1 client's text gets one: SL_HBLK_F_ENDED) */
 		b.body = SL_H1_BODY_LENGTH;
+		b.flags |= SL_HBLK_F_ENDED;
 	} else {
 		/* DATA goes on as chunks, trailers as their trailer section */
 		b.body = SL_H1_BODY_CHUNKED;

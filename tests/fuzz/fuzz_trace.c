@@ -117,6 +117,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct sl_span sp = {id,
 				     id,
 				     size & 1 ? id : NULL,
+				     size & 8 ? s : NULL,
+				     size & 8 ? third : 0,
 				     s,
 				     third,
 				     SL_SPAN_CLIENT,

@@ -17,7 +17,8 @@ route's order). Nothing is compressed, and nothing of the body changes,
 for an existing Content-Encoding, no-transform, 206, HEAD, 204, a body
 below min_length or a type not listed; an eligible response gets Vary
 whether compressed or not. Strong ETags become weak, weak ones stay, and
-a revalidation with the weak tag gets a 304 with that tag. An event
+a revalidation with the weak tag gets a 304 with that tag and the Vary
+its 200 would have, merged into the upstream's. An event
 stream is flushed event by event (each decoded before the upstream sends
 the next: no timing), over HTTP/1.1 and HTTP/2. Credentials a browser
 sends by itself (cookies, Basic, Digest) turn compression off and are
@@ -696,6 +697,57 @@ def a_304_whose_200_is_not_compressed_keeps_the_strong_etag():
         eq(r.status, 304, "%s: revalidated" % path)
         eq(r.header("etag"), tag, "%s: the 304's ETag differs "
            "from its 200's" % path)
+    gw.sl.stop()
+
+
+@test
+def a_304_carries_the_vary_of_its_200():
+    """RFC 9110 section 15.4.5: a 304 carries the Vary its 200 would
+    have. On a compress route a 304 gets Vary: Accept-Encoding unless its
+    own fields say its 200 was no candidate (a type the route does not
+    list, a Content-Encoding, no-transform); one without a Content-Type
+    (most are) gets it too. The upstream's Vary is merged into one
+    field, Accept-Encoding never twice; Vary: * stays alone; gRPC is
+    never concerned (a 304 is no answer to a call)."""
+    gw = start(h2=True)
+    s = gw.site
+    inm = {"If-None-Match": '"v"'}
+
+    def nm(*hs):
+        return Reply(304, b"", [("ETag", '"v"')] + list(hs), mode="none")
+    s.pages["/json"] = nm(("Content-Type", JSON))
+    s.pages["/bare"] = nm()
+    s.pages["/origin"] = nm(("Vary", "Origin"))
+    s.pages["/two"] = nm(("Vary", "Origin"), ("Vary", "Cookie"))
+    s.pages["/has"] = nm(("Vary", "origin, accept-encoding"))
+    s.pages["/star"] = nm(("Vary", "*"))
+    s.pages["/png"] = nm(("Content-Type", "image/png"))
+    s.pages["/coded"] = nm(("Content-Type", JSON),
+                           ("Content-Encoding", "gzip"))
+    s.pages["/nt"] = nm(("Content-Type", JSON),
+                        ("Cache-Control", "no-transform"))
+    want = {"/json": ["accept-encoding"], "/bare": ["accept-encoding"],
+            "/origin": ["origin, accept-encoding"],
+            "/two": ["origin", "cookie, accept-encoding"],
+            "/has": ["origin, accept-encoding"], "/star": ["*"],
+            "/png": [], "/coded": [], "/nt": []}
+    for path, vary in want.items():
+        for ae in (None, "gzip"):
+            r = ask(gw.port, path, ae, inm)
+            eq(r.status, 304, path)
+            eq([v.lower() for v in r.headers.get_all("vary")], vary,
+               "%s %r: the 304's Vary" % (path, ae))
+    # over HTTP/2 (a head block) alike
+    c = need_h2().H2Client(gw.port)
+    for path in ("/json", "/origin"):
+        sid = c.request("GET", path, headers=[("accept-encoding", "gzip"),
+                                              ("if-none-match", '"v"')])
+        st = c.streams[sid]
+        check(c.wait(lambda: st.done(), 10), "%s: answered" % path)
+        eq(st.status, 304)
+        eq([v.lower() for k, v in st.headers if k == "vary"], want[path],
+           "%s over HTTP/2" % path)
+    c.close()
     gw.sl.stop()
 
 

@@ -131,6 +131,7 @@ def no_upstream_is_unavailable_in_a_trailers_only_answer():
     eq(f.get("grpc-status"), "14", "grpc-status in the HEADERS")
     eq(f.get("content-type"), "application/grpc", "content-type")
     check(f.get("x-request-id"), "x-request-id")
+    check("content-length" not in f, "no content-length: %r" % f)
     eq(st.body, b"", "no DATA")
     eq(st.trailers, None, "nothing after the HEADERS")
     # not gRPC: the usual JSON error
@@ -138,6 +139,43 @@ def no_upstream_is_unavailable_in_a_trailers_only_answer():
     r = c.get("/plain")
     eq(r.status, 502, "a plain request's 502")
     c.close()
+
+
+@test
+def an_http1_upstreams_empty_answer_is_trailers_only():
+    """An HTTP/1.1 upstream's head-only answer to a call (its
+    Content-Length: 0 frames the text) reaches the client as a
+    trailers-only answer: one HEADERS that ends the stream, the
+    upstream's fields without that Content-Length; grpcio reads the
+    status."""
+    def handler(s, idx, log):
+        bs = sltest.BufSock(s)
+        while True:
+            try:
+                head = bs.read_until(b"\r\n\r\n", 65536)
+                h = sltest.Headers(sltest.parse_head(head)[1])
+                if "chunked" in h.tokens("transfer-encoding"):
+                    sltest.read_chunked(bs)
+                elif h.get("content-length"):
+                    bs.read_exact(int(h.get("content-length")))
+            except sltest.Closed:
+                return
+            s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/grpc"
+                      b"\r\nGrpc-Status: 9\r\nGrpc-Message: closed\r\n"
+                      b"Content-Length: 0\r\n\r\n")
+    up = sltest.RawUpstream(handler)
+    sl, port, aport, log = grpc_sluice([up.addr])
+    st = raw_call(port)
+    f = fields_of(st.headers)
+    eq(f.get(":status"), "200", ":status")
+    eq(f.get("grpc-status"), "9", "the upstream's grpc-status")
+    eq(f.get("grpc-message"), "closed")
+    check("content-length" not in f, "no content-length: %r" % f)
+    eq(st.body, b"", "no DATA")
+    eq(st.trailers, None, "nothing after the HEADERS")
+    e = call(port)
+    check(e is not None, "the call failed")
+    eq(e.code(), grpc.StatusCode.FAILED_PRECONDITION)
 
 
 @test

@@ -988,6 +988,52 @@ def grpc_unavailable_is_a_503_to_retry_on():
     eq(lines[1]["grpc_status"], 14)
 
 
+@test
+def a_trailers_only_answer_passes_without_a_content_length():
+    """A server's trailers-only answer (one HEADERS with END_STREAM, no
+    content-length: grpcio's to a call it aborts, and a hand-made one)
+    reaches an HTTP/2 client as one HEADERS that ends the stream, without
+    a content-length sluice made up (doc/grpc.md section 3a); an
+    HTTP/1.1 client of the same head-only answer gets Content-Length: 0,
+    the framing its text needs."""
+    srv = GrpcServer()
+    sl, port, alog = h2c_sluice([srv.addr()], log=False)
+    st = h2_call(port, "POST", "/%s/Unary" % GRPC_SERVICE,
+                 body=b"\x00\x00\x00\x00\x04fail",
+                 headers=[("content-type", "application/grpc"),
+                          ("te", "trailers")])
+    eq(st.status, 200)
+    eq(st.header("grpc-status"), "5", "NOT_FOUND")
+    check(st.trailers is None and not st.body, "trailers-only")
+    eq(st.header("content-length"), None,
+       "no content-length: %r" % st.headers)
+    H = h2test
+    enc = hpack.Encoder()
+    answer = [(":status", "200"), ("content-type", "application/grpc"),
+              ("grpc-status", "9"), ("grpc-message", "closed")]
+    addr, got = raw_h2_server([lambda sid: [H.frame(
+        H.HEADERS, H.END_HEADERS | H.END_STREAM, sid, enc.encode(answer))]])
+    sl2, port2, _ = h2c_sluice([addr], log=False)
+    st = h2_call(port2, "POST", "/%s/Unary" % GRPC_SERVICE,
+                 body=b"\x00\x00\x00\x00\x00",
+                 headers=[("content-type", "application/grpc"),
+                          ("te", "trailers")])
+    eq(st.status, 200)
+    eq(st.header("grpc-status"), "9")
+    check(st.trailers is None and not st.body, "trailers-only")
+    eq(st.header("content-length"), None,
+       "no content-length: %r" % st.headers)
+    c = sltest.Client(port2)
+    c.send(b"POST /plain HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
+    r = c.read_response("POST")
+    eq(r.status, 200)
+    eq(r.headers.get("content-length"), "0", "HTTP/1.1 text is framed")
+    eq(r.body, b"")
+    c.send(b"GET /again HTTP/1.1\r\nHost: a\r\n\r\n")
+    eq(c.read_response().status, 200, "the connection goes on")
+    c.close()
+
+
 def endpoint_healthy(aport, addr):
     return sltest.metrics(aport).get(
         'sluice_endpoint_healthy{cluster="svc",endpoint="%s"}' % addr)

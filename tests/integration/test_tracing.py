@@ -14,7 +14,10 @@ untrusted or malformed traceparent replaced and counted; no header, token
 or card number in a span; the access log's trace_id and span_id; a
 collector down, hung or answering 503 delays no request, its spans
 dropped or retried and counted; the queue kept across a reload and sent
-at a stop and at a hand-over. No time is asserted beyond bounded waits."""
+at a stop and at a hand-over; a gRPC call's status on its spans
+(rpc.grpc.status_code, the error status by OpenTelemetry's gRPC table)
+and a believed caller's tracestate as the spans' trace_state. No time is
+asserted beyond bounded waits."""
 
 import json
 import os
@@ -863,6 +866,158 @@ def an_h2c_upstream_gets_the_attempt_as_parent():
         node.kill()
         node.wait()
         rx.stop()
+
+
+class GrpcEcho:
+    """A gRPC server (python3-grpcio, generic handlers on raw bytes):
+    Unary answers b"ok" with OK (its status in trailers after the
+    message), aborts b"pre" with FAILED_PRECONDITION and b"busy" with
+    UNAVAILABLE (trailers-only answers); Stream sends one message, then
+    ends with DATA_LOSS in its trailers."""
+
+    SERVICE = "sluice.test.Ledger"
+
+    def __init__(self):
+        import grpc
+        from concurrent import futures
+        self.port = free_port()
+
+        def unary(req, ctx):
+            if req == b"pre":
+                ctx.abort(grpc.StatusCode.FAILED_PRECONDITION, "closed")
+            if req == b"busy":
+                ctx.abort(grpc.StatusCode.UNAVAILABLE, "draining")
+            return b"echo:" + req
+
+        def stream(req, ctx):
+            yield b"one"
+            ctx.abort(grpc.StatusCode.DATA_LOSS, "torn")
+
+        h = grpc.method_handlers_generic_handler(self.SERVICE, {
+            "Unary": grpc.unary_unary_rpc_method_handler(unary),
+            "Stream": grpc.unary_stream_rpc_method_handler(stream)})
+        self.server = grpc.server(futures.ThreadPoolExecutor(4))
+        self.server.add_generic_rpc_handlers((h,))
+        self.server.add_insecure_port("127.0.0.1:%d" % self.port)
+        self.server.start()
+        sltest._register("upstreams", self)
+
+    def stop(self):
+        self.server.stop(0)
+
+
+@test
+def grpc_calls_carry_their_status_and_the_callers_tracestate():
+    """A gRPC call's spans follow OpenTelemetry's conventions for gRPC:
+    rpc.system "grpc", rpc.service and rpc.method from the path, and
+    rpc.grpc.status_code from the answer's grpc-status (a trailers-only
+    head's, or the trailers'), sluice's own answer's too. The attempt
+    (a client span) is an error for any status but OK; the server span
+    for UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE
+    and DATA_LOSS, not for FAILED_PRECONDITION (the caller's fault, as a
+    4xx). Both spans carry the believed caller's tracestate as their
+    trace_state; a plain HTTP request's spans carry no rpc field."""
+    try:
+        import grpc
+    except ImportError:
+        raise Skip("no python3-grpcio")
+    rx = Receiver()
+    srv = GrpcEcho()
+    dead = "127.0.0.1:%d" % free_port()
+    cfg, port = traced_config(
+        None, rx, clusters={"app": ["127.0.0.1:%d" % srv.port],
+                            "dead": [dead]},
+        cluster_opts={"app": {"protocol": "h2c"}},
+        listener_opts={"protocols": ["h2", "http/1.1"],
+                       "trusted_proxies": ["127.0.0.1/32"]})
+    cfg["listeners"][0]["routes"].insert(0, {
+        "name": "gone", "cluster": "dead",
+        "match": {"path_prefix": "/gone."}})
+    cfg["listeners"][0].pop("tls", None)
+    sltest._tls_ports.discard(port)
+    sl = start_sluice(cfg)
+    ts = "rojo=00f067aa0ba902b7,congo=t61"
+    md = (("traceparent", TP % "01"), ("tracestate", ts))
+    unary = "/%s/Unary" % GrpcEcho.SERVICE
+    with grpc.insecure_channel("127.0.0.1:%d" % port) as ch:
+        u = ch.unary_unary(unary)
+        eq(u(b"ok", timeout=10, metadata=md), b"echo:ok")
+        for req, code in ((b"pre", grpc.StatusCode.FAILED_PRECONDITION),
+                          (b"busy", grpc.StatusCode.UNAVAILABLE)):
+            try:
+                u(req, timeout=10, metadata=md)
+                check(False, "%r: the call failed" % req)
+            except grpc.RpcError as e:
+                eq(e.code(), code)
+        try:
+            list(ch.unary_stream("/%s/Stream" % GrpcEcho.SERVICE)(
+                b"x", timeout=10, metadata=md))
+            check(False, "the stream failed")
+        except grpc.RpcError as e:
+            eq(e.code(), grpc.StatusCode.DATA_LOSS)
+        try:
+            ch.unary_unary("/gone.Svc/Call")(b"x", timeout=10, metadata=md)
+            check(False, "the call to a dead cluster failed")
+        except grpc.RpcError as e:
+            eq(e.code(), grpc.StatusCode.UNAVAILABLE)
+        # a card number in the path is masked in rpc.service too
+        try:
+            ch.unary_unary("/4111111111111111.Svc/Call")(
+                b"x", timeout=10, metadata=md)
+            check(False, "an unknown method failed")
+        except grpc.RpcError as e:
+            eq(e.code(), grpc.StatusCode.UNIMPLEMENTED)
+    # each call's server span and at least one attempt span
+    check(wait_until(lambda: len(by_kind(rx.spans(), SERVER)) >= 6 and
+                     len(by_kind(rx.spans(), CLIENT)) >= 6, 10, 0.05),
+          "the calls' spans arrived: %r" % rx.stats())
+    spans = rx.spans()
+    check("4111111111111111" not in json.dumps(spans), "a card number in "
+          "a span: %r" % [x["attributes"].get("rpc.service") for x in spans])
+    srvs = sorted(by_kind(spans, SERVER), key=lambda x: int(x["start"]))
+    clis = sorted(by_kind(spans, CLIENT), key=lambda x: int(x["start"]))
+    eq(len(srvs), 6, "a server span a call")
+    # (status code, server span an error, attempt an error)
+    want = [(0, 0, 0), (9, 0, 1), (14, 1, 1), (15, 1, 1), (14, 1, None)]
+    for sp, (code, serr, cerr) in zip(srvs, want):
+        a = sp["attributes"]
+        what = "%s (%s)" % (a["url.path"], code)
+        eq(a.get("rpc.system"), "grpc", "%s: rpc.system" % what)
+        eq(a.get("rpc.grpc.status_code"), code, "%s: rpc.grpc.status_code"
+           % what)
+        eq(a["http.response.status_code"], 200, "%s: HTTP status" % what)
+        eq(sp["status"]["code"], 2 if serr else 0, "%s: the server span's "
+           "status" % what)
+        eq(sp["trace_state"], ts, "%s: the server span's trace_state" % what)
+        kids = [c for c in clis if c["parent_span_id"] == sp["span_id"]]
+        for c in kids:
+            ca = c["attributes"]
+            eq(c["trace_state"], ts, "%s: the attempt's trace_state" % what)
+            eq(ca.get("rpc.system"), "grpc", "%s: attempt's rpc.system"
+               % what)
+            if cerr is not None:
+                eq(ca.get("rpc.grpc.status_code"), code,
+                   "%s: the attempt's rpc.grpc.status_code" % what)
+                eq(c["status"]["code"], 2 if cerr else 0,
+                   "%s: the attempt's status" % what)
+        check(kids, "%s: an attempt span" % what)
+    a = srvs[0]["attributes"]
+    eq((a.get("rpc.service"), a.get("rpc.method")),
+       (GrpcEcho.SERVICE, "Unary"), "rpc.service and rpc.method")
+    # not gRPC: no rpc field, no trace_state without a tracestate
+    rx.clear()
+    c = Client(port)
+    r = c.request("GET", "/plain", {"traceparent": TP % "01"})
+    check(r.status is not None, "an answer")
+    c.close()
+    spans = rx.wait_spans(2)
+    for sp in spans:
+        check(not any(k.startswith("rpc.") for k in sp["attributes"]),
+              "rpc fields on a plain request: %r" % sp["attributes"])
+        eq(sp.get("trace_state") or "", "", "no trace_state")
+    no_decode_errors(rx)
+    sl.stop()
+    rx.stop()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <nghttp2/nghttp2.h>
 
+#include "h1_msg.h"
 #include "h2up_head.c"
 
 /* ---- the request ---------------------------------------------------------*/
@@ -396,6 +397,49 @@ test_response_head_and_trailers(void **state)
 	fresh(&st);
 }
 
+/* A head that ends the stream (gRPC's trailers-only answer) is a body of
+ * 0 bytes marked SL_HBLK_F_ENDED, with no content-length field: the block
+ * for an HTTP/2 client has none, the text for an HTTP/1.1 one its
+ * Content-Length: 0. */
+static void
+test_trailers_only_head(void **state)
+{
+	static const char *const head[] = {
+	    ":status", "200", "content-type", "application/grpc", "grpc-status",
+	    "5",       NULL};
+	struct h2up_stream st = {0};
+	struct sl_h1_header hdrs[16];
+	struct sl_h1_response resp = {.headers = hdrs, .max_headers = 16};
+	struct sl_hblk b;
+	char out[1024];
+	long n, k;
+
+	(void)state;
+	assert_int_equal(respond(&st, head, 1), 0);
+	assert_true(st.f & S_RESP_END);
+	sl_hblk_head(st.resp.p, &b);
+	assert_int_equal(b.body, SL_H1_BODY_LENGTH);
+	assert_int_equal(b.length, 0);
+	assert_true(b.flags & SL_HBLK_F_ENDED);
+	assert_int_equal(b.nfields, 2);
+	n = sl_h1_block_response(st.resp.p, dbuf_n(&st.resp), 8192, &resp);
+	assert_int_equal(n, (long)b.len);
+	assert_int_equal(resp.body, SL_H1_BODY_NONE);
+	assert_true(resp.flags & SL_H1_F_CL_FRAMING);
+	k = sl_h1_write_response_head(out, sizeof(out) - 1, &resp, 1, 0, 0,
+				      "rid", NULL, NULL, NULL);
+	assert_true(k > 0);
+	out[k] = '\0';
+	assert_non_null(strstr(out, "\r\ncontent-length: 0\r\n"));
+	k = sl_h1_block_response_head(out, sizeof(out), &resp, "rid", NULL,
+				      NULL, NULL);
+	assert_true(k > 0);
+	sl_hblk_head(out, &b);
+	assert_int_equal(b.nfields, 3); /* the two, and X-Request-Id */
+	assert_null(memmem(out, (size_t)k, "content-length", 14));
+	fresh(&st);
+}
+
 int
 main(void)
 {
@@ -408,6 +452,7 @@ main(void)
 	    cmocka_unit_test(test_block_head),
 	    cmocka_unit_test(test_response_heads_refused),
 	    cmocka_unit_test(test_response_head_and_trailers),
+	    cmocka_unit_test(test_trailers_only_head),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

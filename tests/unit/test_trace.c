@@ -152,18 +152,20 @@ test_span_bytes(void **state)
 	    {.key = "b", .type = SL_ATTR_BOOL, .i = 1},
 	};
 	struct sl_span_event ev = {0x0102030405060708ull, "e", "d", 5};
-	struct sl_span sp = {tid, sid, pid, "GET x", 5, SL_SPAN_SERVER, 1, 1,
-			     2,	  at,  3,   &ev,     1};
+	struct sl_span sp = {
+	    tid, sid, pid, "a=1", 3, "GET x", 5, SL_SPAN_SERVER,
+	    1,	 1,   2,   at,	  3, &ev,     1};
 	uint8_t out[512];
 	static const uint8_t
 	    want[] =
 		{
-		    0x12, 0x79, /* spans */
+		    0x12, 0x7e, /* spans */
 		    0x0a, 0x10, 1,    2,    3,	  4,	5,
 		    6,	  7,	8,    9,    10,	  11,	12,
 		    13,	  14,	15,   16, /* trace_id */
 		    0x12, 0x08, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5,
-		    0xa6, 0xa7, 0xa8, /* span_id */
+		    0xa6, 0xa7, 0xa8,		 /* span_id */
+		    0x1a, 0x03, 'a',  '=',  '1', /* trace_state */
 		    0x22, 0x08, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5,
 		    0xb6, 0xb7, 0xb8, /* parent_span_id */
 		    0x2a, 0x05, 'G',  'E',  'T',  ' ',	'x', /* name */
@@ -216,8 +218,8 @@ test_room_exact(void **state)
 	    {.key = "s", .type = SL_ATTR_STR, .str = "abc", .len = 3},
 	    {.key = "neg", .type = SL_ATTR_INT, .i = -5},
 	};
-	struct sl_span sp = {id, id, NULL, "n",	 1, SL_SPAN_CLIENT, 0, 1,
-			     2,	 at, 2,	   NULL, 0};
+	struct sl_span sp = {id, id, NULL, NULL, 0, "n",  1, SL_SPAN_CLIENT,
+			     0,	 1,  2,	   at,	 2, NULL, 0};
 	uint8_t whole[256];
 	size_t n;
 
