@@ -1459,7 +1459,8 @@ def check_conf(compress, top=None):
     return path, rc, err
 
 
-# (compress, top compress, the text to point at (occurrence), message)
+# (compress, top compress, the text to point at (occurrence), message);
+# a message met inside the route names it (issue 61)
 T_ERRORS = [
     ({"algorithms": ["gzip", "deflate"]}, None, ("deflate", 1),
      'route "r": compress: "algorithms": expected gzip, br or zstd, got '
@@ -1479,19 +1480,19 @@ T_ERRORS = [
      'route "r": compress: "types": */* is not a media type as '
      '"application/json", "text/*" or "application/*+json"'),
     ({"gzip_level": 10}, None, ("gzip_level: |10", 1),
-     '"gzip_level": 10 is out of range (1..9)'),
+     'route "r": "gzip_level": 10 is out of range (1..9)'),
     ({"gzip_level": 0}, None, ("gzip_level: |0", 1),
-     '"gzip_level": 0 is out of range (1..9)'),
+     'route "r": "gzip_level": 0 is out of range (1..9)'),
     ({"brotli_level": 10}, None, ("brotli_level: |10", 1),
-     '"brotli_level": 10 is out of range (0..9)'),
+     'route "r": "brotli_level": 10 is out of range (0..9)'),
     ({"zstd_level": 20}, None, ("zstd_level: |20", 1),
-     '"zstd_level": 20 is out of range (1..19)'),
+     'route "r": "zstd_level": 20 is out of range (1..19)'),
     ({"window": "512B"}, None, ("window: |512B", 1),
-     '"window": 512B is out of range (1KiB..1MiB)'),
+     'route "r": "window": 512B is out of range (1KiB..1MiB)'),
     ({"credentials": "maybe"}, None, ("maybe", 1),
-     '"credentials": expected skip or compress'),
+     'route "r": "credentials": expected skip or compress'),
     ({"quality": 3}, None, ("quality", 1),
-     'unknown key "quality" in compress'),
+     'route "r": unknown key "quality" in compress'),
     (True, {"memory": "32KiB"}, ("32KiB", 1),
      '"memory": 32KiB is out of range (64KiB..1024GiB)'),
 ]
