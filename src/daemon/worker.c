@@ -17,6 +17,7 @@
 
 #include "client.h"
 #include "client_accept.h"
+#include "client_h1.h"
 #include "conf.h"
 #include "exchange.h"
 #include "h2.h"
@@ -394,9 +395,11 @@ worker_size_hdrs(struct sl_worker *w, const struct sl_conf *conf)
 	return 0;
 }
 
-/* The codecs a client connection may take on besides HTTP/1: client.c
- * calls them only through its connections' tables (client_codec.h). */
+/* The codecs a client connection may take on: client.c calls them only
+ * through its connections' tables (client_codec.h). */
 static const struct sl_client_codecs worker_client_codecs = {
+    .h1 = &sl_client_h1_codec,
+    .h1_stream = &sl_client_h1_stream_ops,
     .accept = &sl_client_accept_codec,
     .h2 = &sl_h2_codec,
     .tunnel = &sl_tunnel_codec,

@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The client-side connection: its states, transport, read interest,
- * deadlines, lingering close and closing, and its HTTP/1 codec: reading
- * and scanning request heads, the idle and header deadlines, keep-alive
- * and half-close. Whatever owns the connection's bytes is called through
- * its codec table (codec_of: the state says, client_codec.h): HTTP/1 here, and
- * the codecs the worker gives it (client.h: the accept phase of
- * client_accept.c, HTTP/2, a tunnel), which this file never names; they call
- * down into it. The proxied exchange of each request is exchange.c's. The
- * worker's lists of connections, the structs and read events kept for reuse and
- * the parking of idle connections are client_pool.c's.
+ * The client-side connection: its states, transport and read interest,
+ * its deadlines in the worker's lists, its lingering close and closing, and
+ * its life from the accept (or a test's memory end) through reloads, drains
+ * and hand-overs to the reap. Whatever owns the connection's bytes is called
+ * through its codec table (codec_of: the state says, client_codec.h): the
+ * codecs the worker gives it (client.h: HTTP/1 of client_h1.c, the accept
+ * phase of client_accept.c, HTTP/2, a tunnel), which this file never names;
+ * they call down into it. It reads and parses no request: that is HTTP/1's
+ * (client_h1.c), and the proxied exchange of each request is exchange.c's.
+ * The worker's lists of connections, the structs and read events kept for
+ * reuse and the parking of idle connections are client_pool.c's.
  */
 #include "client.h"
 
-#include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <limits.h>
@@ -23,66 +23,34 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "client_int.h"
 #include "client_pool.h"
 #include "exchange.h"
-#include "h1_msg.h"
-#include "h1_parse.h"
 #include "listener.h"
 #include "log.h"
 #include "proxyproto.h"
 #include "rate.h"
 #include "runtime.h"
-#include "splice.h"
 #include "tls.h"
 #include "wgen.h"
 #include "wloop.h"
 #include "xprt.h"
 
-/*
- * At most this many bytes written to a connection, each write taken
- * whole, are on the wire already: a TCP stack's first window is larger
- * (Linux's smallest receive buffer, 2,304 bytes, advertises 1,152), and
- * so is the first congestion window (ten segments). Below it the close
- * does not ask the kernel what is unsent (an ioctl a connection).
- */
-#define SURELY_SENT 1024u
-#define LINGER_MS   2000 /* reading and dropping input before a close */
+#define LINGER_MS 2000 /* reading and dropping input before a close */
 /* how often a lingering connection with response bytes still unsent looks
  * whether the client has taken them */
 #define LINGER_OUT_POLL_MS 200
-/* ... of an idle connection a drain closes: what a client sent as the
- * drain began (one round trip) */
-#define DRAIN_LINGER_MS 500
-/* a stop leaves an idle keep-alive connection this long to send one more
- * request (answered with Connection: close) before it closes it; the
- * drain of an upgrade leaves it until shortly before drain_timeout
- * (sl_client_drain) */
-#define DRAIN_IDLE_MS  1000
-#define HEAD_BUF_START 4096 /* first buffer of a request head */
-
-/* c->out_bytes stops counting once past SURELY_SENT: it holds at most
- * SURELY_SENT + (SURELY_SENT + 1) bytes (client_write) */
-_Static_assert(2 * SURELY_SENT + 1 <= UINT16_MAX, "out_bytes is 16 bits");
 
 /* The close reason of a connection handed to a new process (an
  * upgrade's drain: sl_client_hand_done). */
 static const char client_handed_over[] = "handed_over";
 
 static void client_on_read(evutil_socket_t, short, void *);
-static void client_on_write(evutil_socket_t, short, void *);
 static void client_adopt(struct sl_client *c);
 static void client_close(struct sl_client *c, const char *reason);
-static int client_exchange(struct sl_client *c);
-static void client_want_write(struct sl_client *c, int on);
-static void client_process(struct sl_client *c);
-static void h1_on_read(struct sl_client *c);
-static const struct sl_seam_ops client_stream_ops;
-static const struct sl_client_codec client_h1_codec;
 
 /* Whose bytes a connection's are: its state says (a codec sets the state
  * it takes over in, and gives it back with IDLE or LINGER), so the
@@ -99,7 +67,7 @@ codec_of(const struct sl_client *c)
 	case SL_CLIENT_ST_TUNNEL:
 		return c->s.w->cpool.codecs->tunnel;
 	default:
-		return &client_h1_codec;
+		return c->s.w->cpool.codecs->h1;
 	}
 }
 
@@ -112,11 +80,6 @@ client_watch(struct sl_client *c, struct event *ev, int on)
 {
 	return XPRT(c)->watch(c->fd, c->xc, ev, on);
 }
-
-/* The connection its stream is (the one stream an HTTP/1 connection
- * carries). */
-#define CLIENT_OF_SEAM(st)                                                     \
-	((struct sl_client *)((char *)(st)-offsetof(struct sl_client, s)))
 
 /* "ADDR:PORT" of the connection's client, for its own log lines. */
 static const char *
@@ -170,39 +133,6 @@ client_set_state(struct sl_client *c, enum sl_client_state s)
 		c->scan = NULL;
 	}
 	c->state = s;
-}
-
-/*
- * The head being read did not come whole: its scanner's state (on the
- * caller's stack) waits for the next read in c->scan, so that a
- * connection pays for it only between the pieces of a head, never while
- * idle. Returns -1 when c was closed (out of memory). Cold: out of the
- * way of client_process's path for a head that comes whole.
- */
-static __attribute__((cold)) int
-client_scan_keep(struct sl_client *c, const struct sl_h1_scan *scan)
-{
-	if ((c->scan = malloc(sizeof(*c->scan))) == NULL) {
-		client_close(c, "out_of_memory");
-		return -1;
-	}
-	*c->scan = *scan;
-	return 0;
-}
-
-static size_t
-in_cap(const struct sl_client *c)
-{
-	return SL_MAX(c->s.lconf->limits.buffer_bytes,
-		      c->s.lconf->limits.max_header_bytes);
-}
-
-/* 1 when `in` can take more bytes (now, or after compaction or growth). */
-static int
-in_room(const struct sl_client *c)
-{
-	return c->s.in.data == NULL || sl_buf_space(&c->s.in) > 0 ||
-	       c->s.in.off > 0 || c->s.in.cap < in_cap(c);
 }
 
 /* Gives a parked connection its event back, added. Returns -1 when c was
@@ -314,7 +244,8 @@ client_close(struct sl_client *c, const char *reason)
 	if (c->s.txn != NULL)
 		sl_exchange_closed(&c->s, reason);
 	/* unconditionally: rev may be active without being added (see the
-	 * end of client_process), and the struct is reused after reaping */
+	 * end of client_process, client_h1.c), and the struct is reused after
+	 * reaping */
 	if (c->rev != NULL)
 		event_del(c->rev);
 	c->s.flags &= ~C_F_REV;
@@ -373,8 +304,8 @@ client_abort_reset(struct sl_client *c, const char *reason)
  * the connection until send_timeout for a client that keeps its socket
  * open. Returns 1 when the connection stays, 0 when it closes now.
  */
-static int
-client_linger_out(struct sl_client *c)
+int
+sl_client_linger_out(struct sl_client *c)
 {
 	uint64_t now = now_ms();
 	int32_t left;
@@ -479,527 +410,6 @@ sl_client_finish_deaf(struct sl_client *c, const char *reason)
 	sl_timeq_set(c->s.w, &c->tnode, DEAF_LINGER_MS, now_ms());
 }
 
-/* ---- client side I/O -------------------------------------------------- */
-
-/* Writes our heads and the ready response bytes. Returns -1 when c was
- * closed. */
-static int
-client_write(struct sl_client *c)
-{
-	struct iovec iov[2];
-	int niov, flags = 0, hints = 0, want;
-	ssize_t n;
-
-	if (c->s.flags & C_F_WEV)
-		return 0; /* wait for writability */
-	if ((niov = sl_exchange_output(&c->s, iov, &hints)) == 0)
-		return 0;
-	if (hints & SL_EXCHANGE_OUT_MORE)
-		flags = MSG_MORE;
-	/* The last bytes before a close: held back (MSG_MORE) so that the
-	 * FIN the close sends right after leaves in the same segment. */
-	if ((hints & SL_EXCHANGE_OUT_LAST) && !(c->s.flags & C_F_EOF)) {
-		flags = MSG_MORE;
-		c->s.flags |= C_F_CORKED;
-	}
-	n = XPRT(c)->sendv(c->fd, c->xc, iov, niov, flags, &want);
-	if (n == -1) {
-		if (errno == EAGAIN || errno == EINTR) {
-			c->s.flags |= C_F_OUT_BACKLOG;
-			/* send_timeout counts from the moment writing stalls */
-			if (!(c->s.flags & C_F_WEV))
-				sl_exchange_stalled(&c->s);
-			if (want == SL_TLS_WANT_READ)
-				/* TLS must read first: the read event
-				 * carries on */
-				client_want_read(c, 1);
-			else
-				client_want_write(c, 1);
-			return 0;
-		}
-		client_close(c, "client_write_error");
-		return -1;
-	}
-	SL_STAT_ADD(c->s.w->stats.client_bytes_out, (uint64_t)n);
-	if (!(c->s.flags & C_F_OUT_BACKLOG)) {
-		size_t asked = iov[0].iov_len + (niov > 1 ? iov[1].iov_len : 0);
-
-		c->out_bytes += (uint16_t)SL_MIN((size_t)n, SURELY_SENT + 1);
-		if ((size_t)n < asked || c->out_bytes > SURELY_SENT)
-			c->s.flags |= C_F_OUT_BACKLOG;
-	}
-	if (sl_exchange_sent(&c->s, (size_t)n))
-		client_want_write(c, 1);
-	return 0;
-}
-
-/*
- * Reads from the client into `in`. Returns bytes read, 0 at end of stream,
- * SL_AGAIN when nothing could be read now, or -1 when c was closed.
- * (Inlined: the accept phase's reads (sl_client_read) made the compiler
- * stop inlining it in HTTP/1's, 30 instructions a request.)
- */
-static SL_INLINE ssize_t
-client_read(struct sl_client *c)
-{
-	struct sl_txn *t = c->s.txn;
-	size_t cap = in_cap(c);
-	ssize_t n;
-	int want;
-
-	/* a head starts in a small buffer that grows only when the head
-	 * needs it, so a slow or idle client costs little; a body gets the
-	 * whole budget at once */
-	if (sl_buf_alloc(&c->s.w->bufs, &c->s.in,
-			 SL_MIN(HEAD_BUF_START, cap)) == -1) {
-		client_close(c, "out_of_memory");
-		return -1;
-	}
-	if (c->s.in.off == c->s.in.len) {
-		c->s.in.off = c->s.in.len = 0;
-		c->s.in_ready = 0;
-	}
-	if (c->s.in.cap < cap && t != NULL && sl_exchange_reading(&c->s) &&
-	    sl_buf_grow(&c->s.w->bufs, &c->s.in, cap) == -1) {
-		client_close(c, "out_of_memory");
-		return -1;
-	}
-	if (sl_buf_space(&c->s.in) == 0 && c->s.in.off > 0) {
-		uint32_t off = c->s.in.off;
-		memmove(c->s.in.data, c->s.in.data + off, c->s.in.len - off);
-		c->s.in.len -= off;
-		c->s.in_ready = c->s.in_ready >= off ? c->s.in_ready - off : 0;
-		c->s.in.off = 0;
-	}
-	if (sl_buf_space(&c->s.in) == 0 && c->s.in.cap < cap &&
-	    sl_buf_grow(&c->s.w->bufs, &c->s.in,
-			SL_MIN((size_t)c->s.in.cap * 2, cap)) == -1) {
-		client_close(c, "out_of_memory");
-		return -1;
-	}
-	if (sl_buf_space(&c->s.in) == 0) {
-		client_want_read(c, 0); /* backpressure */
-		if (t != NULL)
-			sl_exchange_body_paused(&c->s);
-		return SL_AGAIN;
-	}
-	n = XPRT(c)->recv(c->fd, c->xc, c->s.in.data + c->s.in.len,
-			  sl_buf_space(&c->s.in), &want);
-	/* a TLS read may have to write first (or may not any more) */
-	if ((want == SL_TLS_WANT_WRITE) != ((c->s.flags & C_F_REV_W) != 0))
-		client_rev_wait(c, want == SL_TLS_WANT_WRITE
-				       ? SL_TLS_WANT_WRITE
-				       : SL_TLS_WANT_READ);
-	if (n > 0) {
-		c->s.in.len += (uint32_t)n;
-		SL_STAT_ADD(c->s.w->stats.client_bytes_in, (uint64_t)n);
-		return n;
-	}
-	if (n == 0)
-		return 0;
-	if (errno == EAGAIN || errno == EINTR)
-		return SL_AGAIN;
-	client_close(c, errno == EPROTO ? "client_tls_error"
-					: "client_read_error");
-	return -1;
-}
-
-/* Pipefuls of a spliced body moved in one read event, at most */
-#define SPLICE_ROUNDS 16
-
-/*
- * client_on_read's while the request body is spliced (SL_SEAM_F_SPLICE,
- * exchange_req.c): the body goes on while the upstream takes each pipeful
- * at once, as far as SPLICE_ROUNDS of them an event (a fast client would
- * otherwise wait a loop turn for every 64 KiB). The client is in its body
- * all along (the exchange reads), so its end is an end in the body.
- * Returns 1 when the event is handled, 0 when splicing stopped and the
- * bytes are to be read as any others (client_read): splice(2) failed, or
- * stopped at TCP urgent data (a byte sent with MSG_OOB), where it moves
- * nothing more while the socket stays readable (a worker would spin);
- * recv() passes the mark.
- */
-static int
-client_splice_body(struct sl_client *c)
-{
-	for (int k = 0; k < SPLICE_ROUNDS; k++) {
-		ssize_t n = sl_exchange_splice_read(&c->s, c->fd);
-		int e;
-
-		if (n == 0) {
-			c->s.flags |= C_F_EOF;
-			client_want_read(c, 0);
-			client_close(c, "client_closed_in_body");
-			return 1;
-		}
-		if (n < 0) {
-			e = errno;
-			/* the pipe still holds bytes for the upstream: not a
-			 * read, nothing to say of the socket */
-			if (!sl_exchange_splice_room(&c->s) ||
-			    (e == EAGAIN && k > 0))
-				return 1;
-			if (e == EAGAIN && !sl_splice_stuck(c->fd)) {
-				client_process(c); /* woken for nothing */
-				return 1;
-			}
-			if (sl_log_enabled(SL_LOG_DEBUG))
-				log_debug("conn=%llu: splicing stops, the rest "
-					  "of the body is read: %s",
-					  (unsigned long long)c->s.id,
-					  e == EAGAIN ? "urgent data (MSG_OOB)"
-						      : strerror(e));
-			sl_exchange_splice_end(&c->s);
-			return 0;
-		}
-		sl_exchange_body_read(&c->s, (size_t)n);
-		client_process(c);
-		if (c->state != SL_CLIENT_ST_TXN ||
-		    !(c->s.flags & SL_SEAM_F_SPLICE) ||
-		    !sl_exchange_splice_room(&c->s))
-			return 1;
-	}
-	return 1;
-}
-
-/* ---- the state machine ------------------------------------------------ */
-
-/* Recomputes read interest and the deadline after any change. */
-static void
-client_schedule(struct sl_client *c)
-{
-	switch (c->state) {
-	case SL_CLIENT_ST_HANDSHAKE:
-	case SL_CLIENT_ST_H2:
-	case SL_CLIENT_ST_TUNNEL:
-		return; /* the handshake, HTTP/2 and a tunnel set their own
-			   interest */
-	case SL_CLIENT_ST_PROXY:
-	case SL_CLIENT_ST_IDLE:
-	case SL_CLIENT_ST_HEAD:
-	case SL_CLIENT_ST_LINGER:
-		/* the deadline is in a worker list (set on entering the
-		 * state) */
-		if (!(c->s.flags & C_F_EOF))
-			client_want_read(c, in_room(c));
-		return;
-	case SL_CLIENT_ST_TXN:
-		if (!(c->s.flags & C_F_EOF))
-			client_want_read(c, (c->s.flags & SL_SEAM_F_SPLICE)
-						? sl_exchange_splice_room(&c->s)
-						: in_room(c));
-		/* the exchange's deadlines, and its upstream's interest */
-		sl_exchange_schedule(&c->s);
-		return;
-	case SL_CLIENT_ST_CLOSED:
-		return;
-	}
-}
-
-/* The HTTP/2 connection preface (RFC 9113 section 3.4). */
-static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/*
- * The first bytes of a plain connection on a listener that speaks h2:
- * 1 when they are the preface (or the listener speaks HTTP/2 only), -1
- * when they may still be (wait for more), 0 when they are HTTP/1.
- */
-static int
-client_h2c(struct sl_client *c)
-{
-	size_t n =
-	    SL_MIN((size_t)sl_buf_pending(&c->s.in), sizeof(h2_preface) - 1);
-
-	if (!(c->s.lconf->protocols & SL_PROTO_HTTP1))
-		return 1;
-	/* "PRI" begins no HTTP/1.1 request that could be served: the
-	 * codec checks the rest of the preface, under header_timeout. Only
-	 * those 3 bytes decide, however many came: a bad preface read in
-	 * one piece went to HTTP/1.1 (a 505) and the same bytes one at a
-	 * time to HTTP/2 (test_h2_conformance.py, invalid_preface). */
-	if (memcmp(c->s.in.data + c->s.in.off, h2_preface, SL_MIN(n, 3)) != 0)
-		return 0;
-	if (n >= 3)
-		return 1;
-	if (c->s.flags & C_F_EOF) {
-		client_close(c, "client_closed_in_head");
-		return -1;
-	}
-	/* a head has begun: its deadline */
-	sl_timeq_set(c->s.w, &c->tnode, c->s.lconf->limits.header_timeout_ms,
-		     now_ms());
-	/* client_schedule's for an idle connection (not called: one caller
-	 * more made the compiler stop inlining it, 28 instructions a
-	 * request) */
-	client_want_read(c, in_room(c));
-	return -1;
-}
-
-/* Works on c until it must wait for an event. May close c. */
-static void
-client_process(struct sl_client *c)
-{
-	for (int guard = 0; guard < 1024; guard++) {
-		long r;
-
-		switch (c->state) {
-		case SL_CLIENT_ST_IDLE:
-		case SL_CLIENT_ST_HEAD: {
-			struct sl_h1_limits hl = {
-			    c->s.lconf->limits.max_uri_bytes,
-			    c->s.lconf->limits.max_header_bytes,
-			    c->s.lconf->limits.max_headers};
-			/* a head's scanner: a new one here, or the one an
-			 * earlier read kept (c->scan) */
-			struct sl_h1_scan fresh, *scan = &fresh;
-			if (c->s.in.data == NULL ||
-			    sl_buf_pending(&c->s.in) == 0) {
-				if (c->s.in.data != NULL &&
-				    c->state == SL_CLIENT_ST_IDLE)
-					sl_buf_release(&c->s.w->bufs, &c->s.in);
-				goto out;
-			}
-			if (c->state == SL_CLIENT_ST_IDLE) {
-				/* empty lines before a request are ignored
-				 * (RFC 9112 section 2.2) */
-				while (sl_buf_pending(&c->s.in) >= 2 &&
-				       c->s.in.data[c->s.in.off] == '\r' &&
-				       c->s.in.data[c->s.in.off + 1] == '\n')
-					c->s.in.off += 2;
-				if (sl_buf_pending(&c->s.in) == 0 ||
-				    (sl_buf_pending(&c->s.in) == 1 &&
-				     c->s.in.data[c->s.in.off] == '\r')) {
-					if (c->s.flags & C_F_EOF) {
-						client_close(c,
-							     "client_closed");
-						return;
-					}
-					goto out;
-				}
-				/* HTTP/2 with prior knowledge: the preface
-				 * (doc/http2.md section 2) */
-				if ((c->s.lconf->protocols & SL_PROTO_H2) &&
-				    c->s.nrequests == 0 &&
-				    !(c->s.flags & C_F_TLS) &&
-				    (r = client_h2c(c)) != 0) {
-					if (r == 1)
-						(void)c->s.w->cpool.codecs
-						    ->h2_start(c);
-					return;
-				}
-				/* draining: a request that was on its way
-				 * when the drain began is answered, with
-				 * Connection: close (req_ends_connection) */
-				/* (the test here: client_adopt is not inlined
-				 * since HTTP/2 calls it too) */
-				if (c->s.gen != c->s.w->gen)
-					client_adopt(c);
-				client_set_state(c, SL_CLIENT_ST_HEAD);
-				c->scan = NULL;
-				sl_h1_scan_init(&fresh);
-				sl_timeq_set(
-				    c->s.w, &c->tnode,
-				    c->s.lconf->limits.header_timeout_ms,
-				    now_ms());
-			} else
-				scan = c->scan;
-			r = sl_h1_scan_head(scan, c->s.in.data + c->s.in.off,
-					    sl_buf_pending(&c->s.in), &hl, 1);
-			/* a head that fills the largest buffer never ends
-			 * (buffer_bytes == max_header_bytes, CR last) */
-			if (r == 0 && sl_buf_pending(&c->s.in) >= in_cap(c)) {
-				r = -431;
-				scan->why = SL_H1_R_HEAD_TOO_LARGE;
-			}
-			if (r < 0) {
-				/* read before the exchange takes c out of
-				 * HEAD, which frees a kept scanner */
-				int why = scan->why;
-
-				if (client_exchange(c) == 0)
-					sl_exchange_reject(&c->s, (int)-r, why);
-				continue;
-			}
-			if (r == 0 && (c->s.flags & C_F_EOF)) {
-				/* the rest of this head will never come */
-				client_close(c, "client_closed_in_head");
-				return;
-			}
-			if (r == 0) {
-				if (scan == &fresh &&
-				    client_scan_keep(c, &fresh) == -1)
-					return;
-				goto out;
-			}
-			if (client_exchange(c) == 0)
-				sl_exchange_start(&c->s, (size_t)r);
-			continue;
-		}
-		case SL_CLIENT_ST_TXN:
-			if (sl_exchange_pump(&c->s) == -1)
-				continue;
-			goto out;
-		case SL_CLIENT_ST_LINGER:
-			if (c->s.in.data != NULL)
-				c->s.in.off = c->s.in.len = 0;
-			goto out;
-		case SL_CLIENT_ST_PROXY: /* the accept phase's (codec_of) */
-		case SL_CLIENT_ST_HANDSHAKE:
-			goto out;
-		case SL_CLIENT_ST_H2:
-		case SL_CLIENT_ST_TUNNEL:
-		case SL_CLIENT_ST_CLOSED:
-			return;
-		}
-	}
-	/* many pipelined requests answered in one go: let other
-	 * connections run, and carry on from the next loop turn (the write
-	 * callback only processes) */
-	event_active(c->rev, EV_READ, 1);
-out:
-	client_schedule(c);
-}
-
-/* ---- the stream under an exchange (seam.h) ------------------------- */
-
-/*
- * A head begins an exchange (complete, refused, or timed out): the
- * connection carries it from now on (state TXN), and lends it its write
- * event. The exchange starts with the head's first byte. Returns -1 when c
- * was closed (out of memory).
- */
-static int
-client_exchange(struct sl_client *c)
-{
-	uint64_t start =
-	    c->state == SL_CLIENT_ST_HEAD
-		? c->tnode.deadline_ms - c->s.lconf->limits.header_timeout_ms
-		: now_ms();
-	struct sl_txn *t = sl_exchange_new(&c->s, start);
-
-	if (t == NULL) {
-		client_close(c, "out_of_memory");
-		return -1;
-	}
-	event_assign(sl_exchange_codec_event(t), c->s.w->base, c->fd,
-		     EV_WRITE | EV_PERSIST, client_on_write, c);
-	/* the exchange keeps its own deadlines */
-	sl_timeq_del(c->s.w, &c->tnode);
-	client_set_state(c, SL_CLIENT_ST_TXN);
-	return 0;
-}
-
-static int
-stream_flush(struct sl_seam *st)
-{
-	return client_write(CLIENT_OF_SEAM(st));
-}
-
-static void
-stream_want_write(struct sl_seam *st, int on)
-{
-	client_want_write(CLIENT_OF_SEAM(st), on);
-}
-
-static void
-stream_resume(struct sl_seam *st)
-{
-	client_process(CLIENT_OF_SEAM(st));
-}
-
-static void
-stream_close(struct sl_seam *st, const char *reason)
-{
-	client_close(CLIENT_OF_SEAM(st), reason);
-}
-
-static void
-stream_reset(struct sl_seam *st, const char *reason)
-{
-	client_abort_reset(CLIENT_OF_SEAM(st), reason);
-}
-
-/* The exchange is over: the next request, or the end of the connection. */
-static void
-stream_done(struct sl_seam *st, const char *why, int close, int linger)
-{
-	struct sl_client *c = CLIENT_OF_SEAM(st);
-
-	c->s.nrequests++;
-	/* a client that shut its write side after pipelining still gets
-	 * every complete request it sent answered */
-	if (close || c->s.w->draining ||
-	    ((c->s.flags & C_F_EOF) && sl_buf_pending(&c->s.in) == 0)) {
-		client_finish(c, why, linger);
-		return;
-	}
-	client_set_state(c, SL_CLIENT_ST_IDLE);
-	sl_timeq_set(c->s.w, &c->tnode, c->s.lconf->limits.idle_timeout_ms,
-		     now_ms());
-	sl_buf_release_if_empty(&c->s.w->bufs, &c->s.in);
-}
-
-static int
-stream_unacked(struct sl_seam *st)
-{
-	struct sl_client *c = CLIENT_OF_SEAM(st);
-
-	return XPRT(c)->outq(c->fd, c->xc);
-}
-
-static size_t
-stream_send_room(struct sl_seam *st)
-{
-	struct sl_client *c = CLIENT_OF_SEAM(st);
-
-	return XPRT(c)->send_room(c->fd, c->xc);
-}
-
-/* After a checked 101: the connection becomes a tunnel (the worker's
- * tunnel codec, client.h). */
-static int
-stream_tunnel(struct sl_seam *st, struct sl_upconn *u, int ws)
-{
-	struct sl_client *c = CLIENT_OF_SEAM(st);
-
-	if (c->s.w->cpool.codecs->tunnel_start(c, u, ws) == -1)
-		return -1;
-	client_set_state(c, SL_CLIENT_ST_TUNNEL);
-	return 0;
-}
-
-static const char *
-stream_tls_version(struct sl_seam *st)
-{
-	struct sl_client *c = CLIENT_OF_SEAM(st);
-
-	return (c->s.flags & C_F_TLS) ? sl_tls_version(c->ssl) : "";
-}
-
-/* Plain TCP only: TLS and memory ends pass their bytes through sluice. */
-static int
-stream_splice_fd(struct sl_seam *st)
-{
-	struct sl_client *c = CLIENT_OF_SEAM(st);
-
-	return (c->s.flags & (C_F_TLS | C_F_MEM)) ? -1 : c->fd;
-}
-
-/* HTTP/1: the connection is the one stream it carries. */
-static const struct sl_seam_ops client_stream_ops = {
-    .flush = stream_flush,
-    .want_write = stream_want_write,
-    .resume = stream_resume,
-    .close = stream_close,
-    .reset = stream_reset,
-    .done = stream_done,
-    .unacked = stream_unacked,
-    .send_room = stream_send_room,
-    .tls_version = stream_tls_version,
-    .tunnel = stream_tunnel,
-    .splice_fd = stream_splice_fd,
-};
-
 /* ---- events ------------------------------------------------------------*/
 
 /* The read event: whoever owns the bytes reads them. */
@@ -1013,87 +423,13 @@ client_on_read(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The write event an exchange lent the connection. */
-static void
-client_on_write(evutil_socket_t fd, short what, void *arg)
+void
+sl_client_on_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_client *c = arg;
 
 	sl_now_refresh();
 	codec_of(c)->on_write(c);
-}
-
-/* HTTP/1 reads a head, a body, or (LINGER) input to drop. */
-static void
-h1_on_read(struct sl_client *c)
-{
-	ssize_t n;
-
-	/* (one test for the two: most reads are neither) */
-	if (c->s.flags & (C_F_EOF | SL_SEAM_F_SPLICE)) {
-		if (c->s.flags & C_F_EOF) {
-			/* woken to carry on (see client_process), not to
-			 * read */
-			client_process(c);
-			return;
-		}
-		if (client_splice_body(c))
-			return;
-	}
-	n = client_read(c);
-	if (n == -1)
-		return;
-	if (n == 0) {
-		c->s.flags |= C_F_EOF;
-		client_want_read(c, 0);
-		switch (c->state) {
-		case SL_CLIENT_ST_IDLE:
-			client_close(c, "client_closed");
-			return;
-		case SL_CLIENT_ST_HEAD:
-			client_close(c, "client_closed_in_head");
-			return;
-		case SL_CLIENT_ST_LINGER:
-			client_close(c, c->s.close_reason);
-			return;
-		case SL_CLIENT_ST_HANDSHAKE: /* read by another codec */
-		case SL_CLIENT_ST_PROXY:
-		case SL_CLIENT_ST_H2:
-		case SL_CLIENT_ST_TUNNEL:
-			return;
-		case SL_CLIENT_ST_TXN:
-			/* a half-closed client still gets its response; one
-			 * that stopped in the middle of its body does not */
-			if (sl_exchange_reading(&c->s)) {
-				client_close(c, "client_closed_in_body");
-				return;
-			}
-			break;
-		case SL_CLIENT_ST_CLOSED:
-			return;
-		}
-	} else if (n > 0 && c->state == SL_CLIENT_ST_TXN) {
-		sl_exchange_body_read(&c->s, (size_t)n);
-	}
-	client_process(c);
-}
-
-/* The exchange's write event: its response goes on. */
-static void
-h1_on_write(struct sl_client *c)
-{
-	client_want_write(c, 0);
-	/* the exchange says how long writing was stalled; the response
-	 * buffer follows the same verdict (sl_exchange_writable) */
-	if (c->s.txn != NULL)
-		sl_client_sndbuf_grow(c, sl_exchange_writable(&c->s));
-	client_process(c);
-}
-
-/* Counts a client cut for being silent (idle, or in its head). */
-static void
-client_count_timeout(struct sl_client *c, enum sl_timeout_reason r)
-{
-	SL_STAT_INC(c->s.w->stats.timeouts[r]);
 }
 
 #define CLIENT_OF(n)                                                           \
@@ -1106,43 +442,6 @@ sl_client_on_deadline(struct sl_tnode *n)
 
 	if (codec_of(c)->on_deadline != NULL)
 		codec_of(c)->on_deadline(c);
-}
-
-/* HTTP/1's deadlines: idle, the head's, the lingering close's. */
-static void
-h1_on_deadline(struct sl_client *c)
-{
-	switch (c->state) {
-	case SL_CLIENT_ST_IDLE:
-		if (c->s.w->draining) {
-			/* its grace is over (sl_client_drain) */
-			client_finish_ms(c, "draining", 1, DRAIN_LINGER_MS);
-			return;
-		}
-		client_count_timeout(c, SL_TO_IDLE);
-		client_close(c, "idle_timeout");
-		return;
-	case SL_CLIENT_ST_HEAD:
-		/* a deadline for the whole head, however many bytes
-		 * trickled in */
-		client_count_timeout(c, SL_TO_HEADER);
-		if (client_exchange(c) == 0)
-			sl_exchange_timed_out(&c->s, "header_timeout");
-		client_process(c);
-		return;
-	case SL_CLIENT_ST_LINGER:
-		if ((c->s.flags & C_F_LINGER_OUT) && client_linger_out(c))
-			return;
-		client_close(c, c->s.close_reason);
-		return;
-	case SL_CLIENT_ST_HANDSHAKE: /* another codec's */
-	case SL_CLIENT_ST_PROXY:
-	case SL_CLIENT_ST_H2:
-	case SL_CLIENT_ST_TUNNEL:
-	case SL_CLIENT_ST_TXN:
-	case SL_CLIENT_ST_CLOSED:
-		return;
-	}
 }
 
 /* A parked connection became readable (pool.on_wake): the read runs from
@@ -1203,7 +502,7 @@ client_start(struct sl_worker *w, const struct sl_conf_listener *l, int fd,
 		return NULL;
 	}
 	sl_now_refresh();
-	c->s.ops = &client_stream_ops;
+	c->s.ops = w->cpool.codecs->h1_stream;
 	c->s.flags = xflags;
 	c->xc = xc;
 	c->ip_slot = ip_slot;
@@ -1324,74 +623,12 @@ sl_client_reloaded(struct sl_client *c)
 	codec_of(c)->retire(c);
 }
 
-/* HTTP/1, its listener gone: an idle connection closes now, a busy one
- * after its exchange. */
-static void
-h1_retire(struct sl_client *c)
-{
-	if (c->state == SL_CLIENT_ST_IDLE &&
-	    (c->s.in.data == NULL || sl_buf_pending(&c->s.in) == 0))
-		client_close(c, "listener_removed");
-	else if (c->s.txn != NULL)
-		sl_exchange_last(&c->s);
-}
-
 void
 sl_client_drain(struct sl_client *c)
 {
 	sl_now_refresh();
 	codec_of(c)->drain(c);
 }
-
-/* HTTP/1 drains: a busy connection closes after its exchange, an idle one
- * is given a grace. */
-static void
-h1_drain(struct sl_client *c)
-{
-	if (c->state == SL_CLIENT_ST_IDLE) {
-		/* a busy client's next request is on its way, or already in
-		 * the socket: it is answered (with Connection: close) if its
-		 * head begins within the grace (the head then has its own
-		 * deadline); then the FIN, and what comes is read and dropped
-		 * for a while: a request that crossed the FIN gets an end of
-		 * stream, which tells a client it may send it again
-		 * elsewhere (RFC 9112 section 9.3.1), not a reset. Bytes
-		 * that begin no request (a lone CR) do not hold it open.
-		 * A stop's grace is short: no process serves after it, the
-		 * client must go elsewhere anyway. An upgrade's lasts until
-		 * the FIN and its lingering end just before drain_timeout:
-		 * a client that paces its requests sends the next one
-		 * seconds later, and a POST that met the FIN would be lost
-		 * (most clients do not send one again). */
-		uint64_t now = now_ms(), grace = DRAIN_IDLE_MS;
-		uint64_t d = c->s.w->gen->conf->drain_timeout_ms;
-		if (c->s.w->draining == SL_DRAIN_HANDOVER &&
-		    d > DRAIN_IDLE_MS + 2 * DRAIN_LINGER_MS)
-			grace = d - 2 * DRAIN_LINGER_MS;
-		if (c->tnode.deadline_ms > now + grace)
-			sl_timeq_set(c->s.w, &c->tnode, grace, now);
-	} else if (c->s.txn != NULL)
-		sl_exchange_last(&c->s);
-}
-
-/* HTTP/1, and the connection's own lingering close: its exchange's end
- * is the close's (sl_exchange_closed), a reload that keeps its listener
- * changes nothing before its next request (client_adopt). */
-/* HTTP/1's keep-alive wait parks (client_pool.c checks the rest). */
-static int
-h1_parkable(const struct sl_client *c)
-{
-	return c->state == SL_CLIENT_ST_IDLE;
-}
-
-static const struct sl_client_codec client_h1_codec = {
-    .on_read = h1_on_read,
-    .on_write = h1_on_write,
-    .on_deadline = h1_on_deadline,
-    .drain = h1_drain,
-    .retire = h1_retire,
-    .parkable = h1_parkable,
-};
 
 int
 sl_client_hand_prepare(struct sl_client *c)
@@ -1440,41 +677,6 @@ sl_client_set_state(struct sl_client *c, enum sl_client_state s)
 	client_set_state(c, s);
 }
 
-ssize_t
-sl_client_read(struct sl_client *c)
-{
-	return client_read(c);
-}
-
-void
-sl_client_read_more(struct sl_client *c)
-{
-	/* client_schedule's for the states before a request */
-	if (!(c->s.flags & C_F_EOF))
-		client_want_read(c, in_room(c));
-}
-
-void
-sl_client_accepted(struct sl_client *c)
-{
-	if (!(c->s.flags & C_F_TLS)) {
-		/* after a PROXY header: what came with it */
-		client_process(c);
-		return;
-	}
-	/* HTTP/2 by ALPN, or a listener that speaks nothing else */
-	if ((c->s.lconf->protocols & SL_PROTO_H2) &&
-	    (sl_tls_alpn_h2(c->ssl) ||
-	     !(c->s.lconf->protocols & SL_PROTO_HTTP1))) {
-		(void)c->s.w->cpool.codecs->h2_start(c);
-		return;
-	}
-	sl_timeq_set(c->s.w, &c->tnode, c->s.lconf->limits.idle_timeout_ms,
-		     now_ms());
-	/* the first request may be here already */
-	h1_on_read(c);
-}
-
 void
 sl_client_close(struct sl_client *c, const char *reason)
 {
@@ -1497,6 +699,19 @@ void
 sl_client_want_read(struct sl_client *c, int on)
 {
 	client_want_read(c, on);
+}
+
+void
+sl_client_want_write(struct sl_client *c, int on)
+{
+	client_want_write(c, on);
+}
+
+void
+sl_client_finish_ms(struct sl_client *c, const char *reason, int linger,
+		    uint64_t ms)
+{
+	client_finish_ms(c, reason, linger, ms);
 }
 
 void

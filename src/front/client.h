@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The client connection state machine: reading and checking request heads,
- * idle, header and linger deadlines, keep-alive and closing. The exchange
- * each request drives with an upstream is in exchange.h.
+ * The client connection state machine (client.c: its transport, deadlines,
+ * lingering and closing, its life from accept to reap) and, through the
+ * codecs the worker gives it, reading and checking request heads and
+ * keep-alive (HTTP/1, client_h1.c). The exchange each request drives with
+ * an upstream is in exchange.h.
  */
 #ifndef SL_CLIENT_H
 #define SL_CLIENT_H
@@ -13,12 +15,14 @@ struct sl_worker;
 struct sl_lsock;
 struct sl_client;
 struct sl_client_codec;
+struct sl_seam_ops;
 struct sl_upconn;
 
 /*
- * The codecs a worker's connections may take on besides HTTP/1, given by
- * whoever makes the worker (worker.c knows every module; client.c names
- * none of them): the table of the accept phase (a PROXY header, the TLS
+ * The codecs a worker's connections may take on, given by whoever makes
+ * the worker (worker.c knows every module; client.c names none of them):
+ * HTTP/1's table and the operations of the one stream it carries
+ * (client_h1.h), the table of the accept phase (a PROXY header, the TLS
  * handshake: client_accept.h), which a connection of such a listener
  * starts in, and the entry points of HTTP/2 (h2.h: by ALPN, or the
  * preface) and of a tunnel after a 101 (tunnel.h). Each start installs
@@ -26,6 +30,8 @@ struct sl_upconn;
  * closed c, tunnel when it took nothing.
  */
 struct sl_client_codecs {
+	const struct sl_client_codec *h1; /* IDLE, HEAD, TXN, LINGER states */
+	const struct sl_seam_ops *h1_stream;  /* c->s.ops: HTTP/1's stream */
 	const struct sl_client_codec *accept; /* PROXY and HANDSHAKE states */
 	const struct sl_client_codec *h2;     /* the H2 state */
 	const struct sl_client_codec *tunnel; /* the TUNNEL state */

@@ -6,8 +6,10 @@
  * refusals counted by reason and said at info. A codec of the connection
  * (client_codec.h) in its PROXY and HANDSHAKE states: the connection calls
  * it only through its table (sl_client_accept_codec, which the worker
- * gives it), and it calls down into client.c to move the connection on
- * (sl_client_accepted: HTTP/1, or HTTP/2 by ALPN) or to close it.
+ * gives it), and it calls down into client.c to close it, and sideways
+ * into HTTP/1 (client_h1.c, which never calls it) to read the first bytes
+ * of a plain PROXY listener and to move the connection on
+ * (sl_client_accepted: HTTP/1, or HTTP/2 by ALPN).
  */
 #include "client_accept.h"
 

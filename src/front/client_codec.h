@@ -5,12 +5,13 @@
  * connection (client.c: socket, transport, states, deadlines, closing)
  * calls the codec that owns its bytes, and the connection's functions a
  * codec calls back down. The codecs are the accept phase (client_accept.c:
- * a PROXY header, the TLS handshake), HTTP/1 (client.c's own), HTTP/2
- * (h2.c) and a tunnel after a 101 (tunnel.c). client.c names none of the
- * others: the worker gives it their entry points (client.h, struct
- * sl_client_codecs). What only client.c and client_pool.c share is in
- * client_int.h; the exchange sees a connection only as the struct
- * sl_seam it embeds (seam.h), other modules through client.h.
+ * a PROXY header, the TLS handshake), HTTP/1 (client_h1.c), HTTP/2
+ * (h2.c) and a tunnel after a 101 (tunnel.c). client.c names none of
+ * them: the worker gives it their entry points (client.h, struct
+ * sl_client_codecs). What only client.c, its HTTP/1 codec and
+ * client_pool.c share is in client_int.h; the exchange sees a connection
+ * only as the struct sl_seam it embeds (seam.h), other modules through
+ * client.h.
  */
 #ifndef SL_CLIENT_CODEC_H
 #define SL_CLIENT_CODEC_H
@@ -119,7 +120,7 @@ struct sl_client {
 	enum sl_client_state state : 8;
 	uint16_t out_bytes; /* written to the client, until it passes
 			       SURELY_SENT (C_F_OUT_BACKLOG): at most
-			       2 x SURELY_SENT + 1 (client.c) */
+			       2 x SURELY_SENT + 1 (client_h1.c) */
 	int fd;		    /* the socket; -1 on a memory end */
 	union {
 		/* HEAD, when the head did not come whole in one read: the
@@ -239,7 +240,9 @@ void sl_client_set_state(struct sl_client *c, enum sl_client_state s);
 
 /*
  * For the accept phase (client_accept.c), which reads the first bytes of
- * a plain PROXY listener as HTTP/1 reads a head. sl_client_read: reads
+ * a plain PROXY listener as HTTP/1 reads a head: HTTP/1's (client_h1.c),
+ * which the accept phase calls sideways (HTTP/1 never calls it).
+ * sl_client_read: reads
  * what the client sent into c->s.in, within the connection's budget;
  * returns the bytes read, 0 at the end of the stream, SL_AGAIN when
  * nothing could be read (reading off when `in` is full), -1 when c was

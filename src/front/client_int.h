@@ -1,15 +1,39 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to the connection itself (client.c, client_pool.c) and to the
- * unit tests that play a client: what goes beyond the codecs' view of it
- * (client_codec.h). No codec and no other module may include it.
+ * Private to the connection itself (client.c, client_pool.c), its own
+ * HTTP/1 codec (client_h1.c) and the unit tests that play a client: what
+ * goes beyond the codecs' view of it (client_codec.h). No other codec and
+ * no other module may include it.
  */
 #ifndef SL_CLIENT_INT_H
 #define SL_CLIENT_INT_H
 
+#include <event2/util.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "client_codec.h"
+
+/* The lingering of an idle connection a drain closes: what a client sent
+ * as the drain began (one round trip). */
+#define DRAIN_LINGER_MS 500
+
+/*
+ * What HTTP/1 (client_h1.c) needs of the connection beyond what every
+ * codec does. sl_client_want_write: interest in the write event an
+ * exchange lent c (its own, sl_exchange_codec_event), on or off.
+ * sl_client_finish_ms: sl_client_finish with the lingering bounded by ms.
+ * sl_client_linger_out: a lingering connection whose response was not all
+ * sent when it began (C_F_LINGER_OUT) looks again; returns 1 when c stays,
+ * 0 when it is to close now. sl_client_on_write: the callback of that
+ * write event (the codec that owns c's bytes writes). Each may close c but
+ * sl_client_linger_out.
+ */
+void sl_client_want_write(struct sl_client *c, int on);
+void sl_client_finish_ms(struct sl_client *c, const char *reason, int linger,
+			 uint64_t ms);
+int sl_client_linger_out(struct sl_client *c);
+void sl_client_on_write(evutil_socket_t fd, short what, void *arg);
 
 /*
  * A connection of listener l on w over a memory end (xprt.h), for tests:

@@ -2,14 +2,16 @@
 /*
  * Private to h2*.c, the client connection's HTTP/2 codec (doc/http2.md):
  * the connection's and the streams' structs and flags, and the functions
- * its files share. h2.c (the session: set-up, the handlers of sluice's
- * own connection state, h2conn.h, the streams' life, pumping, the codec's
- * tables) calls h2_head.c (the
+ * its files share. h2.c (the session: set-up, the table of handlers of
+ * sluice's own connection state, h2conn.h, the reads, the run, the timer,
+ * the end, the codec's table) calls h2_stream.c (the streams' life, the
+ * handlers of their frames, pumping, their operations), h2_head.c (the
  * translation of heads), h2_out.c (output framing, flow control, the write
  * buffer) and h2_budget.c (the budgets, refusals and deadlines); those
- * never call h2.c: h2_out.c calls h2_head.c and h2_budget.c, h2_head.c
- * calls h2_budget.c, and h2_budget.c calls none. No other file includes this
- * one: the rest of sluice sees h2.h.
+ * never call h2.c: h2_stream.c calls h2_head.c, h2_out.c and h2_budget.c,
+ * h2_out.c calls h2_head.c and h2_budget.c, h2_head.c calls h2_budget.c,
+ * and h2_budget.c calls none. No other file includes this one: the rest of
+ * sluice sees h2.h.
  */
 #ifndef SL_H2_INT_H
 #define SL_H2_INT_H
@@ -307,9 +309,9 @@ h2w(struct sl_worker *w)
 void h2_idle_on(struct sl_h2conn *h);
 void h2_idle_off(struct sl_h2conn *h);
 
-/* Puts st on the list of streams to pump in this run (h2.c's h2_pump).
- * Inline here: h2_out.c marks a stream whose DATA went out, without a
- * call back into h2.c. */
+/* Puts st on the list of streams to pump in this run (h2_stream.c's
+ * h2_pump). Inline here: h2_out.c marks a stream whose DATA went out, and
+ * h2.c one whose window grew, without a call into h2_stream.c. */
 static inline void
 h2_stream_dirty(struct sl_h2stream *st)
 {
@@ -345,7 +347,7 @@ h2_stream_set_state(struct sl_h2stream *st, enum h2s_state to)
 }
 
 /* Resets the stream (a stream error, or sluice ends it). Inline here: the
- * stream's life is h2.c's, and h2_out.c resets a stream whose request is
+ * stream's life is h2_stream.c's, and h2_out.c resets a stream whose request is
  * not wanted (h2_rst_after). */
 static inline void
 h2_stream_reset(struct sl_h2stream *st, uint32_t code)
@@ -363,6 +365,32 @@ h2_stream_reset(struct sl_h2stream *st, uint32_t code)
 	h2_stream_dirty(st);
 	h->f |= C2_AGAIN;
 }
+
+/* ---- h2_stream.c: the streams ------------------------------------------ */
+
+/* The connection state's handlers for the streams (h2conn.h, struct
+ * sl_h2c_ops): a stream opened (its struct, or NULL: refused), a header
+ * block's end (a request's head or its trailers), DATA, a reset. */
+struct sl_h2c_stream *h2_on_stream_open(void *arg, uint32_t uid);
+void h2_on_headers(void *arg, struct sl_h2c_stream *hs, int rc, int end);
+void h2_on_data(void *arg, struct sl_h2c_stream *hs, const uint8_t *data,
+		size_t len, int end);
+void h2_on_reset(void *arg, struct sl_h2c_stream *hs, uint32_t code, int sent);
+/* The stream leaves its connection (reason static): its exchange, if still
+ * running, is logged as cut by reason and freed; the struct waits on
+ * h->reap, which h2_reap frees (the end of a run). */
+void h2_stream_close(struct sl_h2stream *st, const char *reason);
+void h2_reap(struct sl_h2conn *h);
+/* A run's work on the streams: the dirty ones pumped (exchanges started,
+ * fed, closed when over), then those waiting for room told of it. */
+void h2_pump(struct sl_h2conn *h);
+void h2_writable(struct sl_h2conn *h);
+/* A run from the worker's run queue (h2.c serves it), or C2_AGAIN for
+ * the one on the stack. */
+void h2_kick(struct sl_h2conn *h);
+/* The first step of a graceful end: a PING and a GOAWAY with the largest
+ * id (the last one follows from h2.c's run or timer). */
+void h2_goaway_begin(struct sl_h2conn *h);
 
 /* ---- h2_budget.c: the budgets, the refusals, the deadlines ------------- */
 

@@ -25,9 +25,9 @@ struct sl_client;
 struct sl_upconn;
 
 /* c becomes a tunnel to u (c's exchange is kept for the log, and c->s.txn
- * is NULL): the stream's tunnel operation, after which client.c sets the
- * state. ws: WebSocket, whose frames are followed so that a budget's end
- * can send close frames. The bytes move from the next loop turn, and the
+ * is NULL): the stream's tunnel operation, after which HTTP/1 (client_h1.c)
+ * sets the state. ws: WebSocket, whose frames are followed so that a budget's
+ * end can send close frames. The bytes move from the next loop turn, and the
  * connection calls the tunnel through its table (client_codec.h: its
  * events, a drain or a removed listener, which end it with close frames
  * where the protocol and the bytes in flight allow (1001), a reload,

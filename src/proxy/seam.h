@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The codec seam (doc/design-notes.md, "The codec seam"): what an exchange
- * sees of the client connection under it. A codec (HTTP/1 now: client.c;
- * HTTP/2 next) turns a connection's bytes into exchanges and writes what
- * they hand it; each exchange it carries is given a struct sl_seam:
+ * sees of the client connection under it. A codec (HTTP/1: client_h1.c;
+ * HTTP/2: h2.c and h2_stream.c, on sluice's own frames and HPACK in src/h2)
+ * turns a connection's bytes into exchanges and writes what they hand it;
+ * each exchange it carries is given a struct sl_seam:
  * the facts of the connection it may read (worker, generation, listener,
  * the client's identity), the request bytes the codec has read for it,
  * a few flags, and the codec's operations. The exchange calls the codec
  * only through those operations and never calls client.c; the codec knows
  * no upstream. An HTTP/1 connection embeds one stream and carries one
- * exchange on it at a time; an HTTP/2 connection would fill one per stream
- * (the pointers borrowed from the connection, which outlives its streams).
+ * exchange on it at a time; an HTTP/2 connection fills one per stream (the
+ * pointers borrowed from the connection, which outlives its streams).
  * Nothing here calls anything: the only code is peer_str and via (seam.c),
  * which both sides use for log lines.
  */
