@@ -371,7 +371,9 @@ static const char own_rules[] =
  * strict validation (an unclosed quote, data before the first boundary, a
  * bare LF line) is one that two parsers may split differently. Both are
  * denied with 400, whatever the operator's files say, and the WAF log
- * line says why: the processor's message, the multipart flags.
+ * line says why: the processor's message, the multipart flags. No body
+ * is nothing unread: a request that names XML or JSON and sends none
+ * (whose processor fails on the empty document) goes on.
  */
 static const char own_last[] =
     "SecRuleEngine On\n"
@@ -392,7 +394,8 @@ static const char own_last[] =
     "SecRule REQBODY_ERROR \"!@eq 0\" "
     "\"id:77004,phase:2,deny,status:400,log,t:none,"
     "msg:'Request body could not be parsed',"
-    "logdata:'%{REQBODY_ERROR_MSG}'\"\n";
+    "logdata:'%{REQBODY_ERROR_MSG}',chain\"\n"
+    "SecRule REQUEST_BODY_LENGTH \"!@eq 0\" \"t:none\"\n";
 
 /* Drops a last '"' that closes no quote of the text: the directive's
  * own, which ModSecurity's parser errors end with. */

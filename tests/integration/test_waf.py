@@ -543,12 +543,19 @@ def bodies_the_processors_cannot_parse_are_refused_in_block_mode():
         gw.passed(gw.send("POST", "/pay/v1/customers",
                           dict(hdrs, **CHUNKED), chunked(body, 40)),
                   "a legitimate %s body, chunked" % what)
+    # a client library that names a type on a request without a body:
+    # nothing unread, nothing refused
+    for what, hdrs, _ in LEGIT:
+        gw.passed(gw.send("POST",
+                          "/pay/v1/customers", dict(hdrs, **{
+                              "Content-Length": "0"})),
+                  "no body, %s named" % what)
     gw.verify()
     eq([u.body for u in gw.up.requests],
-       [b for _, _, b in LEGIT for _ in (0, 1)],
+       [b for _, _, b in LEGIT for _ in (0, 1)] + [b""] * len(LEGIT),
        "the legitimate bodies went upstream whole")
     gw.counts({"blocked": len(UNPARSED) + len(WELL_FORMED),
-               "pass": 2 * len(LEGIT)})
+               "pass": 3 * len(LEGIT)})
     gw.sl.stop()
 
 

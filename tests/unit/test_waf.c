@@ -1315,6 +1315,11 @@ test_run_bodies(void **state)
 	assert_non_null(hit(&out, 1021));
 	run("POST", "/x", xml, "<a><b>fine</b></a>", &out);
 	assert_int_equal(out.intervention, 0);
+	/* no body: nothing unread, though the processor fails on none */
+	run("POST", "/x", xml, NULL, &out);
+	assert_int_equal(out.intervention, 0);
+	run("POST", "/x", json, NULL, &out);
+	assert_int_equal(out.intervention, 0);
 	run("POST", "/x", xml, "<a><b>fine</b>", &out);
 	assert_int_equal(out.status, 400);
 	assert_non_null(hit(&out, SL_WAF_RULE_BODY));
