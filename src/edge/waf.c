@@ -288,7 +288,8 @@ add_hit(struct sl_waf_result *r, const char *s, size_t n)
 			return;
 	if ((score = sl_waf_msg_score(h.msg)) >= 0 && score > r->score)
 		r->score = score;
-	if (h.id == SL_WAF_RULE_BODY || h.id == SL_WAF_RULE_MULTIPART) {
+	if (h.id == SL_WAF_RULE_BODY || h.id == SL_WAF_RULE_MULTIPART ||
+	    h.id == SL_WAF_RULE_QUOTE) {
 		r->body_error = 1;
 		if (r->body_why[0] == '\0')
 			memcpy(r->body_why, h.data, sizeof(r->body_why));
@@ -368,8 +369,11 @@ static const char own_rules[] =
  * body its processor gave up on (a comment in JSON, trailing data, a
  * truncated document, a byte order mark) left its fields unseen, which a
  * lenient application parser would read; a multipart body that fails
- * strict validation (an unclosed quote, data before the first boundary, a
- * bare LF line) is one that two parsers may split differently. Both are
+ * strict validation (data before the first boundary, a bare LF line) is
+ * one that two parsers may split differently, and so is a part header
+ * whose quoted value never closes (libmodsecurity 3.0.9 reads past the
+ * header's end there, so whether strict validation notices depends on
+ * the bytes after it: 77005 looks at the header itself). All are
  * denied with 400, whatever the operator's files say, and the WAF log
  * line says why: the processor's message, the multipart flags. No body
  * is nothing unread: a request that names XML or JSON and sends none
@@ -391,6 +395,12 @@ static const char own_last[] =
     "semicolon=%{MULTIPART_MISSING_SEMICOLON} "
     "boundary=%{MULTIPART_BOUNDARY_QUOTED}%{MULTIPART_BOUNDARY_WHITESPACE}'"
     "\"\n"
+    "SecRule MULTIPART_PART_HEADERS "
+    "\"@rx (?i)^content-disposition\\s*:.*=\\s*\\\"(?:[^\\\"\\\\\\\\]|"
+    "\\\\\\\\.)*$\" "
+    "\"id:77005,phase:2,deny,status:400,log,t:none,"
+    "msg:'Multipart part header with a quote never closed',"
+    "logdata:'%{MATCHED_VAR}'\"\n"
     "SecRule REQBODY_ERROR \"!@eq 0\" "
     "\"id:77004,phase:2,deny,status:400,log,t:none,"
     "msg:'Request body could not be parsed',"

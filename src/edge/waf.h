@@ -30,13 +30,15 @@ struct sl_waf_rules;
  * sluice's own rules (doc/operations.md, 15.2): JSON and XML bodies to
  * their processors (phase 1, before the files), and, after the files
  * (phase 2, once the rules have scored), a multipart body that fails
- * strict validation or a body its processor could not parse denied with
- * 400. The range is sluice's: a route's exclude cannot name it.
+ * strict validation or has a quote never closed in a part's header, or a
+ * body its processor could not parse, denied with 400. The range is sluice's: a
+ * route's exclude cannot name it.
  */
 #define SL_WAF_RULE_JSON      77001
 #define SL_WAF_RULE_XML	      77002
 #define SL_WAF_RULE_MULTIPART 77003
 #define SL_WAF_RULE_BODY      77004
+#define SL_WAF_RULE_QUOTE     77005
 #define SL_WAF_RULE_FIRST     77000
 #define SL_WAF_RULE_LAST      77099
 
@@ -112,7 +114,7 @@ struct sl_waf_result {
 			      a matched value or the target), counted */
 	int body_error;	   /* the body's processor failed, or a multipart
 			      body failed strict validation (sluice's rules
-			      SL_WAF_RULE_BODY, SL_WAF_RULE_MULTIPART) */
+			      SL_WAF_RULE_BODY, _MULTIPART, _QUOTE) */
 	char body_why[SL_WAF_DATA_MAX]; /* what that rule's message said */
 	struct sl_waf_hit hits[SL_WAF_HITS];
 	uint32_t ids[SL_WAF_IDS];

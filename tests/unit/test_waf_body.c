@@ -4,10 +4,11 @@
  * every rule id a request matched kept, up to SL_WAF_IDS, the rest
  * counted; sluice's own rules on bodies their processor cannot parse
  * (77004) and multipart bodies that fail strict validation (77003),
- * refused with 400, XML bodies through the XML processor (77002), a body
- * cut at body_limit not refused for its processor's failure, a request
- * without a body not refused at all. With a small rule file of this
- * test's own; test_waf.py runs them with the Core Rule Set.
+ * and part headers with a quote never closed (77005), refused with 400, XML
+ * bodies through the XML processor (77002), a body cut at body_limit not
+ * refused for its processor's failure, a request without a body not refused at
+ * all. With a small rule file of this test's own; test_waf.py runs them with
+ * the Core Rule Set.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -189,11 +190,13 @@ test_run_bodies(void **state)
 	    "\xef\xbb\xbf{\"q\":\"attack\"}",
 	    "{\"n\":\"x\",\"q\":\"1 UNION SELECT password FROM users--",
 	};
-	/* data before the first boundary (an unclosed quote is caught so
-	 * with the CRS loaded: test_waf.py) */
+	/* data before the first boundary */
 	static const char mp_quote[] =
 	    "junk\r\n--XX\r\nContent-Disposition: form-data; name=\"q\"\r\n"
 	    "\r\nhello\r\n--XX--\r\n";
+	static const char mp_unclosed[] =
+	    "--XX\r\nContent-Disposition: form-data; name=\"q\r\n\r\n"
+	    "hello\r\n--XX--\r\n";
 	static const char mp_good[] =
 	    "--XX\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\n"
 	    "hello\r\n--XX--\r\n";
@@ -227,6 +230,15 @@ test_run_bodies(void **state)
 	run("POST", "/pay", json, "{\"q\":\"hello\"}", &out);
 	assert_int_equal(out.intervention, 0);
 	assert_int_equal(out.body_error, 0);
+	/* a part header whose quote never closes */
+	run("POST", "/up", mp, mp_unclosed, &out);
+	assert_int_equal(out.intervention, 1);
+	assert_int_equal(out.status, 400);
+	assert_non_null(h = hit(&out, SL_WAF_RULE_QUOTE));
+	assert_int_equal(out.body_error, 1);
+	/* as ModSecurity escapes it */
+	assert_string_equal(out.body_why, "Content-Disposition: form-data; "
+					  "name=\\x22q\\x0d\\x0a");
 	/* a multipart body that fails strict validation */
 	run("POST", "/up", mp, mp_quote, &out);
 	assert_int_equal(out.intervention, 1);
