@@ -8,8 +8,13 @@ JSON body and a form body; XSS; path traversal; CRLF and
 smuggling-shaped protocol attacks; command injection; scanners) are
 answered 403 in block mode with nothing upstream, and forwarded whole in
 detect mode, each with its WAF log line (the family's rule and 949110),
-its access line's waf field and its counter; a WAF log of its own, eight
-matches kept; 50 legitimate payment API requests (waf_payments.json:
+its access line's waf field and its counter; a WAF log of its own that
+names every rule that matched (checked against ModSecurity's audit log at
+paranoia 4), eight matches kept whole; bodies the processors cannot parse
+(JSON with a comment, trailing data, a byte order mark, a truncated end;
+a multipart header's unclosed quote; XML with two roots) refused 400 in
+block mode and logged in detect mode, XML parsed, legitimate JSON,
+multipart and XML bodies passing; 50 legitimate payment API requests (waf_payments.json:
 names with apostrophes and accents, addresses, amounts, card tokens,
 dates, UUIDs, notes, URLs, queries) pass unchanged, and the shapes the
 CRS flags pass with a per-field exclusion that keeps the rule for every
