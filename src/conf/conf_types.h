@@ -507,6 +507,7 @@ struct sl_conf_waf {
 	uint64_t queue;	  /* requests waiting for them, per worker */
 	char *log;	  /* "access" (the access log's), "off", "stdout",
 			     "stderr" or a path */
+	struct sl_conf_pos log_pos; /* of its value, for sl_preflight */
 };
 
 /* A route's auth: (doc/auth.md): JSON Web Tokens checked against a key

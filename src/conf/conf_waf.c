@@ -37,6 +37,8 @@ read_log(struct sl_yaml_loader *ld, const char *lbl,
 	}
 	free(w->log);
 	w->log = sl_yaml_strdup(ld, s);
+	w->log_pos.line = v->line;
+	w->log_pos.col = v->col;
 	return 0;
 }
 
@@ -151,6 +153,22 @@ after_add(struct sl_yaml_loader *ld, struct sl_conf_waf_route *w,
 	w->after = a;
 }
 
+/* Whether id is one of sluice's own rules (waf.h), reported: removing
+ * one would let a body no processor read past the rules. */
+static int
+own_rule(struct sl_yaml_loader *ld, const char *lbl,
+	 const struct sl_yaml_node *v, uint64_t id)
+{
+	if (id < SL_WAF_RULE_FIRST || id > SL_WAF_RULE_LAST)
+		return 0;
+	sl_yaml_err_node(ld, v,
+			 "%s: waf: \"exclude\": %llu is one of sluice's own "
+			 "rules (%d..%d), which cannot be excluded",
+			 lbl, (unsigned long long)id, SL_WAF_RULE_FIRST,
+			 SL_WAF_RULE_LAST);
+	return 1;
+}
+
 /* exclude: rule ids (the rule removed from the route's set), or
  * { rule, field } (one field no longer looked at by that rule). */
 static void
@@ -167,7 +185,8 @@ read_exclude(struct sl_yaml_loader *ld, const char *lbl,
 		const char *f;
 		if (e->type != SL_YAML_NODE_MAP) {
 			if (sl_yaml_get_uint(ld, "exclude", e, 1, 99999999,
-					     &id) == 0) {
+					     &id) == 0 &&
+			    !own_rule(ld, lbl, e, id)) {
 				snprintf(line, sizeof(line),
 					 "SecRuleRemoveById %llu\n",
 					 (unsigned long long)id);
@@ -183,7 +202,8 @@ read_exclude(struct sl_yaml_loader *ld, const char *lbl,
 					  lbl);
 			continue;
 		}
-		if (sl_yaml_get_uint(ld, "rule", v, 1, 99999999, &id) == -1)
+		if (sl_yaml_get_uint(ld, "rule", v, 1, 99999999, &id) == -1 ||
+		    own_rule(ld, lbl, v, id))
 			continue;
 		if ((v = sl_yaml_map_get(e, "field", NULL)) == NULL) {
 			snprintf(line, sizeof(line), "SecRuleRemoveById %llu\n",

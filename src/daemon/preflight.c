@@ -149,7 +149,7 @@ sl_preflight(const struct sl_conf *conf, const char *running_access)
 	a = conf->waf.log;
 	if (running_access == NULL && a != NULL && a[0] == '/' &&
 	    sl_preflight_appendable(a, why, sizeof(why)) == -1)
-		add_error(&errors, conf, NULL,
+		add_error(&errors, conf, &conf->waf.log_pos,
 			  "waf: \"log\": cannot open \"%.512s\" for "
 			  "appending: %s",
 			  a, why);

@@ -271,7 +271,8 @@ struct sl_waf_rules {
 static ModSecurity *msc;
 static pthread_once_t msc_once = PTHREAD_ONCE_INIT;
 
-/* A hit added to the result, once a rule id. */
+/* A hit added to the result, once a rule id: its id kept (up to
+ * SL_WAF_IDS), and all of it among the first SL_WAF_HITS. */
 static void
 add_hit(struct sl_waf_result *r, const char *s, size_t n)
 {
@@ -282,11 +283,21 @@ add_hit(struct sl_waf_result *r, const char *s, size_t n)
 		r->unparsed++;
 		return;
 	}
-	for (unsigned i = 0; i < r->nhits; i++)
-		if (r->hits[i].id == h.id)
+	for (unsigned i = 0; i < r->nids; i++)
+		if (r->ids[i] == h.id)
 			return;
 	if ((score = sl_waf_msg_score(h.msg)) >= 0 && score > r->score)
 		r->score = score;
+	if (h.id == SL_WAF_RULE_BODY || h.id == SL_WAF_RULE_MULTIPART ||
+	    h.id == SL_WAF_RULE_QUOTE) {
+		r->body_error = 1;
+		if (r->body_why[0] == '\0')
+			memcpy(r->body_why, h.data, sizeof(r->body_why));
+	}
+	if (r->nids < SL_WAF_IDS)
+		r->ids[r->nids++] = h.id;
+	else
+		r->ids_left++;
 	if (r->nhits < SL_WAF_HITS)
 		r->hits[r->nhits++] = h;
 	else
@@ -329,9 +340,10 @@ sl_waf_version(void)
  * sluice's own directives, before the operator's files: the engine on (a
  * route's mode decides what an intervention does, not the rules), the
  * body inspected (sluice bounds it: body_limit), the response never (not
- * given to the library), and JSON bodies, which the Core Rule Set leaves
- * to the server's configuration, parsed by the JSON processor. The rule id
- * is in the range ModSecurity leaves to local rules.
+ * given to the library), and JSON and XML bodies, which ModSecurity
+ * leaves to the server's configuration (without these rules their fields
+ * are no ARGS, no XML nodes, and most rules never see them), sent to their
+ * processors. The ids are waf.h's SL_WAF_RULE_*, in sluice's range.
  */
 static const char own_rules[] =
     "SecRuleEngine On\n"
@@ -343,13 +355,73 @@ static const char own_rules[] =
     "SecRule REQUEST_HEADERS:Content-Type "
     "\"@rx ^application/(?:[a-z0-9.+-]+\\+)?json\" "
     "\"id:77001,phase:1,pass,nolog,noauditlog,t:none,t:lowercase,"
-    "ctl:requestBodyProcessor=JSON\"\n";
+    "ctl:requestBodyProcessor=JSON\"\n"
+    "SecRule REQUEST_HEADERS:Content-Type "
+    "\"@rx ^(?:application|text)/(?:[a-z0-9.+-]+\\+)?xml\" "
+    "\"id:77002,phase:1,pass,nolog,noauditlog,t:none,t:lowercase,"
+    "ctl:requestBodyProcessor=XML\"\n";
 
-static const char own_last[] = "SecRuleEngine On\n"
-			       "SecRequestBodyAccess On\n"
-			       "SecRequestBodyLimit 1073741824\n"
-			       "SecRequestBodyNoFilesLimit 1073741824\n"
-			       "SecRequestBodyLimitAction ProcessPartial\n";
+/*
+ * And after them: the engine and the body's access once more (a rule file
+ * copied from modsecurity.conf-recommended says DetectionOnly, which would
+ * turn a route's block into a silent pass), then the body's checks, last
+ * in phase 2 so that the rules have scored what the processor did read: a
+ * body its processor gave up on (a comment in JSON, trailing data, a
+ * truncated document, a byte order mark) left its fields unseen, which a
+ * lenient application parser would read; a multipart body that fails
+ * strict validation (data before the first boundary, a bare LF line) is
+ * one that two parsers may split differently, and so is a part header
+ * whose quoted value never closes (libmodsecurity 3.0.9 reads past the
+ * header's end there, so whether strict validation notices depends on
+ * the bytes after it: 77005 looks at the header itself). All are
+ * denied with 400, whatever the operator's files say, and the WAF log
+ * line says why: the processor's message, the multipart flags. No body
+ * is nothing unread: a request that names XML or JSON and sends none
+ * (whose processor fails on the empty document) goes on.
+ */
+static const char own_last[] =
+    "SecRuleEngine On\n"
+    "SecRequestBodyAccess On\n"
+    "SecRequestBodyLimit 1073741824\n"
+    "SecRequestBodyNoFilesLimit 1073741824\n"
+    "SecRequestBodyLimitAction ProcessPartial\n"
+    "SecRule MULTIPART_STRICT_ERROR \"!@eq 0\" "
+    "\"id:77003,phase:2,deny,status:400,log,t:none,"
+    "msg:'Multipart request body failed strict validation',"
+    "logdata:'%{REQBODY_ERROR_MSG} flags: part=%{MULTIPART_INVALID_PART} "
+    "quoting=%{MULTIPART_INVALID_QUOTING} before=%{MULTIPART_DATA_BEFORE} "
+    "after=%{MULTIPART_DATA_AFTER} lf=%{MULTIPART_LF_LINE} "
+    "folding=%{MULTIPART_HEADER_FOLDING}%{MULTIPART_INVALID_HEADER_FOLDING} "
+    "semicolon=%{MULTIPART_MISSING_SEMICOLON} "
+    "boundary=%{MULTIPART_BOUNDARY_QUOTED}%{MULTIPART_BOUNDARY_WHITESPACE}'"
+    "\"\n"
+    "SecRule MULTIPART_PART_HEADERS "
+    "\"@rx (?i)^content-disposition\\s*:.*=\\s*\\\"(?:[^\\\"\\\\\\\\]|"
+    "\\\\\\\\.)*$\" "
+    "\"id:77005,phase:2,deny,status:400,log,t:none,"
+    "msg:'Multipart part header with a quote never closed',"
+    "logdata:'%{MATCHED_VAR}'\"\n"
+    "SecRule REQBODY_ERROR \"!@eq 0\" "
+    "\"id:77004,phase:2,deny,status:400,log,t:none,"
+    "msg:'Request body could not be parsed',"
+    "logdata:'%{REQBODY_ERROR_MSG}',chain\"\n"
+    "SecRule REQUEST_BODY_LENGTH \"!@eq 0\" \"t:none\"\n";
+
+/* Drops a last '"' that closes no quote of the text: the directive's
+ * own, which ModSecurity's parser errors end with. */
+static void
+stray_quote(char *s)
+{
+	size_t n = strlen(s), q = 0;
+
+	for (size_t i = 0; i < n; i++)
+		q += s[i] == '"';
+	if (n > 0 && s[n - 1] == '"' && q % 2 == 1) {
+		s[--n] = '\0';
+		while (n > 0 && s[n - 1] == ' ')
+			s[--n] = '\0';
+	}
+}
 
 /* ModSecurity's error ("Rules error. File: F. Line: L. Column: C. Invalid
  * input: ...") as "F:L: ..." in err. */
@@ -388,12 +460,14 @@ rules_error(const char *e, const char *file, char *err, size_t errsz)
 			 (int)(f - e), e);
 	} else
 		snprintf(err, errsz, "%s: %s", file, e);
-	/* one line, without a trailing space */
+	/* one line, without a trailing space, nor the quote that closed the
+	 * directive ModSecurity quotes the end of ("got:  nosuchaction\"") */
 	for (char *p = err; *p != '\0'; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
 	for (size_t n = strlen(err); n > 0 && err[n - 1] == ' '; n--)
 		err[n - 1] = '\0';
+	stray_quote(err);
 }
 
 struct sl_waf_rules *
@@ -430,10 +504,6 @@ sl_waf_rules_load(const char *const *files, size_t nfiles, const char *after,
 		rules_error(e, "the route's exclusions", err, errsz);
 		goto fail;
 	}
-	/* the engine and the body's access once more, last: a rule file
-	 * copied from modsecurity.conf-recommended says DetectionOnly, which
-	 * would turn a route's block into a silent pass (the route's mode
-	 * decides, not the files) */
 	if (msc_rules_add(r->set, own_last, &e) < 0) {
 		rules_error(e, "sluice's own directives", err, errsz);
 		goto fail;
@@ -501,6 +571,16 @@ sl_waf_run(struct sl_waf_rules *rules, const struct sl_waf_input *in,
 		memset(&it, 0, sizeof(it));
 		it.status = 200;
 		(void)msc_intervention(tx, &it);
+	}
+	/* a body cut at body_limit (partial) ends where no processor expects
+	 * it to: its failure there is the cut's (the fields read before it
+	 * were inspected); any other intervention stands, and one whose
+	 * message is not trusted is not taken for this one */
+	if (it.disruptive && in->cut && it.log != NULL) {
+		struct sl_waf_hit h;
+		if (sl_waf_parse_msg(it.log, strlen(it.log), &h) &&
+		    h.id == SL_WAF_RULE_BODY)
+			it.disruptive = 0;
 	}
 	if (it.disruptive) {
 		out->intervention = 1;

@@ -27,12 +27,29 @@ const char *sl_waf_version(void);
 struct sl_waf_rules;
 
 /*
+ * sluice's own rules (doc/operations.md, 15.2): JSON and XML bodies to
+ * their processors (phase 1, before the files), and, after the files
+ * (phase 2, once the rules have scored), a multipart body that fails
+ * strict validation or has a quote never closed in a part's header, or a
+ * body its processor could not parse, denied with 400. The range is sluice's: a
+ * route's exclude cannot name it.
+ */
+#define SL_WAF_RULE_JSON      77001
+#define SL_WAF_RULE_XML	      77002
+#define SL_WAF_RULE_MULTIPART 77003
+#define SL_WAF_RULE_BODY      77004
+#define SL_WAF_RULE_QUOTE     77005
+#define SL_WAF_RULE_FIRST     77000
+#define SL_WAF_RULE_LAST      77099
+
+/*
  * Loads a rule set: sluice's own directives first (the engine on, the
- * body's access, JSON bodies to the JSON processor: doc/operations.md),
- * then the files in order, then `after` (directives, NUL-terminated, or
- * NULL: a route's exclusions). Returns the set (one reference), or NULL
- * with err (errsz bytes) saying why: "FILE:LINE: MESSAGE" when
- * ModSecurity named the place.
+ * body's access, JSON and XML bodies to their processors), then the files
+ * in order, then `after` (directives, NUL-terminated, or NULL: a route's
+ * exclusions), then sluice's last directives (the engine and the body's
+ * access again, the body's parse checks). Returns the set (one
+ * reference), or NULL with err (errsz bytes) saying why: "FILE:LINE:
+ * MESSAGE" when ModSecurity named the place.
  */
 struct sl_waf_rules *sl_waf_rules_load(const char *const *files, size_t nfiles,
 				       const char *after, char *err,
@@ -59,9 +76,16 @@ struct sl_waf_input {
 	const char *id; /* the request's id, ModSecurity's unique_id (the
 			   audit log's lines and the access log's meet);
 			   NULL: the library makes one */
+	int cut;	/* body is the first blen bytes of a longer one
+			   (on_body_limit: partial): its processor's failure
+			   there (rule SL_WAF_RULE_BODY) is the cut's, no
+			   verdict */
 };
 
-#define SL_WAF_HITS	8   /* rule matches kept a request */
+#define SL_WAF_HITS 8 /* rule matches kept whole a request */
+#define SL_WAF_IDS                                                             \
+	128		    /* rule ids kept a request: the WAF log line's     \
+			       "rules", each at most 10 bytes of it */
 #define SL_WAF_MSG_MAX	128 /* a match's message kept */
 #define SL_WAF_DATA_MAX 160 /* a match's data kept, masked */
 
@@ -73,24 +97,35 @@ struct sl_waf_hit {
 	char data[SL_WAF_DATA_MAX];
 };
 
-/* What the rules said. */
+/* What the rules said. Its size is fixed: a request that trips every
+ * rule costs no more memory than one that trips nine. */
 struct sl_waf_result {
 	int error;	   /* the library could not inspect (no memory) */
 	int intervention;  /* the rules stop the request */
 	int status;	   /* the intervention's status (403 when none said) */
 	int score;	   /* the inbound anomaly score said, -1: none */
-	unsigned nhits;	   /* hits kept */
-	unsigned more;	   /* hits past SL_WAF_HITS, counted only */
+	unsigned nhits;	   /* hits kept whole */
+	unsigned more;	   /* rules matched past SL_WAF_HITS: ids only */
+	unsigned nids;	   /* ids kept: every rule that matched, in order */
+	unsigned ids_left; /* rules matched past SL_WAF_IDS, counted only
+			      (at least: one past the bound matching twice
+			      is counted twice) */
 	unsigned unparsed; /* messages not trusted (a forged marker in
 			      a matched value or the target), counted */
+	int body_error;	   /* the body's processor failed, or a multipart
+			      body failed strict validation (sluice's rules
+			      SL_WAF_RULE_BODY, _MULTIPART, _QUOTE) */
+	char body_why[SL_WAF_DATA_MAX]; /* what that rule's message said */
 	struct sl_waf_hit hits[SL_WAF_HITS];
+	uint32_t ids[SL_WAF_IDS];
 };
 
 /*
  * Inspects one request with rules: its connection, request line and
  * fields (phase 1), then its body (phase 2, run even without one: the
  * Core Rule Set decides there), then, with in->logging, phase 5. Thread
- * safe: any thread, any number at once on one rule set.
+ * safe: any thread, any number at once on one rule set. out's fields up
+ * to hits are set; hits[] and ids[] past nhits and nids are not.
  */
 void sl_waf_run(struct sl_waf_rules *rules, const struct sl_waf_input *in,
 		struct sl_waf_result *out);

