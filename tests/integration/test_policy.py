@@ -470,9 +470,11 @@ clusters:
     eq(lines, [
         '%s:5:14: error: "request_headers": "Transfer-Encoding" frames the '
         'message: no rule may touch it' % path,
-        '%s:9:34: error: "response_headers": "Content-Length" frames the '
-        'message: no rule may touch it' % path,
-        '%s:10:25: error: "response_headers": unknown variable "${nobody}" '
+        # the route's own messages name it (issue 61)
+        '%s:9:34: error: route "route-1": "response_headers": '
+        '"Content-Length" frames the message: no rule may touch it' % path,
+        '%s:10:25: error: route "route-1": "response_headers": unknown '
+        'variable "${nobody}" '
         'in the value of "X-Who" (known: client_ip, request_id, route, '
         'cluster, tls_version, tls_client_subject)' % path,
     ], "errors")
