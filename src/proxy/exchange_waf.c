@@ -376,6 +376,13 @@ waf_log(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 #undef ADD
 	if (line[o - 1] != '\n') /* cut: still one line */
 		line[o - 1] = '\n';
+	/* the rest of what the client chose (its method, its own request
+	 * id, the processor's words on its body) masked as the error log's
+	 * lines are: whole, the matches and the path already done (issue
+	 * 61); ids and scores are joined by ',' and ':', never a card's
+	 * separators */
+	if (sl_log_cards())
+		(void)sl_pan_mask(line, o, 0);
 	sl_waflog_write(s->w->alog, line, o);
 }
 

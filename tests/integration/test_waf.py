@@ -868,14 +868,28 @@ def a_card_number_in_the_path_is_masked_without_an_access_log():
         extra={"log": {"level": "info", "access": "off", "query": "full"}})
     sl = start_sluice(cfg)
     r = get(port, "/pay/v1/charges?pan=%s&q=%%3Cscript%%3Ealert(1)%%3C%%2F"
-            "script%%3E" % CARD, [("Host", HOST)])
+            "script%%3E" % CARD, [("Host", HOST),
+                                  ("X-Request-Id", "r-" + CARD)])
     eq(r.status, 403, "blocked")
-    check(wait_until(lambda: '"type":"waf"' in sl.stderr(), 5.0),
-          "a WAF line on stderr")
-    line = [x for x in sl.stderr().splitlines() if '"type":"waf"' in x][0]
-    check(CARD_MASKED in json.loads(line)["path"],
-          "the card masked in the path: %r" % line[:400])
-    check(CARD not in sl.stderr(), "no raw card number on stderr")
+    # issue 61: a client's own request id and the processor's words on a
+    # body it could not parse are the client's text too
+    c = Client(port)
+    body = b'{"pan": "' + CARD.encode() + b'", "memo": x' + CARD.encode()
+    c.send(build_request("POST", "/pay/v1/charges",
+                         [("Host", HOST), ("Content-Type", "application/json")],
+                         body))
+    eq(c.read_response().status, 400, "an unparsable body refused")
+    c.close()
+    check(wait_until(lambda: sl.stderr().count('"type":"waf"') >= 2, 5.0),
+          "two WAF lines on stderr")
+    lines = [json.loads(x) for x in sl.stderr().splitlines()
+             if '"type":"waf"' in x]
+    check(CARD_MASKED in lines[0]["path"],
+          "the card masked in the path: %r" % lines[0])
+    eq(lines[0]["request_id"], "r-" + CARD_MASKED, "the client's id masked")
+    check("body_error" in lines[1], "the body's error logged: %r" % lines[1])
+    check(CARD not in sl.stderr(), "no raw card number on stderr:\n%s"
+          % sl.stderr())
     sl.stop()
 
 
