@@ -569,6 +569,51 @@ def bodies_the_processors_cannot_parse_are_refused_in_block_mode():
 
 UNPARSED_RIDS = {}
 
+# ModSecurity's recommended base configuration, as Debian ships it with
+# nginx's module (libnginx-mod-http-modsecurity, which contrib/deps.sh
+# installs for the benchmark beside nginx)
+RECOMMENDED = "/etc/nginx/modsecurity.conf"
+
+
+@test
+def bodies_the_processors_cannot_parse_are_refused_under_the_recommended_base():
+    """Issue 61's proof, second half: an operator who loads ModSecurity's
+    recommended base before the CRS gets the same answers: its 200002
+    and 200003 (or sluice's own rules) refuse each unparsable body with
+    400, nothing goes upstream, the well-formed attacks get 403, and the
+    legitimate bodies pass. Its DetectionOnly and Reject do not change
+    what a route's mode decides. The copy only moves its audit log into
+    the test's directory and names its unicode map by its full path."""
+    require_waf()
+    if not os.path.exists(RECOMMENDED):
+        raise Skip("%s is missing (libnginx-mod-http-modsecurity)"
+                   % RECOMMENDED)
+    d = tmpdir()
+    base = os.path.join(d, "modsecurity.conf")
+    with open(RECOMMENDED) as f:
+        text = f.read()
+    text = re.sub(r"(?m)^SecAuditLog .*$",
+                  "SecAuditLog " + os.path.join(d, "audit.log"), text)
+    text = re.sub(r"(?m)^SecUnicodeMapFile unicode.mapping",
+                  "SecUnicodeMapFile " + os.path.join(
+                      os.path.dirname(RECOMMENDED), "unicode.mapping"), text)
+    with open(base, "w") as f:
+        f.write(text)
+    gw = start([waf_route("pay", "/pay", rules=[base] + CRS)])
+    for what, hdrs, body, rule, why in UNPARSED:
+        r = gw.send("POST", "/pay/v1/customers", hdrs, body)
+        eq(r.status, 400, "%s: refused" % what)
+    for what, hdrs, body in WELL_FORMED:
+        gw.blocked(gw.send("POST", "/pay/v1/customers", hdrs, body), "94",
+                   what="well-formed %s" % what)
+    eq(gw.up.requests, [], "nothing reached the upstream")
+    for what, hdrs, body in LEGIT:
+        gw.passed(gw.send("POST", "/pay/v1/customers", hdrs, body),
+                  "a legitimate %s body" % what)
+    eq([u.body for u in gw.up.requests], [b for _, _, b in LEGIT],
+       "the legitimate bodies went upstream whole")
+    gw.sl.stop()
+
 
 @test
 def bodies_the_processors_cannot_parse_are_logged_in_detect_mode():
