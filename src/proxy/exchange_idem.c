@@ -352,7 +352,13 @@ sl_exchange_idem(struct sl_seam *s, const struct sl_h1_request *req,
 		}
 		if (!whole || blen > ic->max_request_bytes) {
 			free(copy);
-			return decide(s, ANS_TOO_LARGE);
+			/* a body the route allows that its head leaves no
+			 * room for in the buffer: said as it is */
+			return decide(s,
+				      !whole && blen <= ic->max_request_bytes &&
+					      !(s->flags & SL_SEAM_F_EOF)
+					  ? ANS_TOO_LARGE_BUF
+					  : ANS_TOO_LARGE);
 		}
 	}
 	{
@@ -527,6 +533,16 @@ sl_exchange_idem_answer(struct sl_seam *s)
 			"A request with an Idempotency-Key is kept whole to be "
 			"compared with its retries, and this one is longer "
 			"than the route's max_request_bytes.",
+			"");
+		break;
+	case ANS_TOO_LARGE_BUF:
+		count(s, SL_IDEM_O_TOO_LARGE);
+		problem(s, 413, "idempotency_body_too_large",
+			"The request body is too large for its "
+			"Idempotency-Key",
+			"A request with an Idempotency-Key is kept whole to be "
+			"compared with its retries, and this one does not fit "
+			"beside its head in the listener's buffer_bytes.",
 			"");
 		break;
 	case ANS_CONFLICT:

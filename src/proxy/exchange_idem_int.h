@@ -32,6 +32,7 @@ enum ip_ans {
 	ANS_INVALID,
 	ANS_NO_CALLER,
 	ANS_TOO_LARGE,
+	ANS_TOO_LARGE_BUF, /* within max_request_bytes, not the buffer */
 	ANS_CONFLICT,
 	ANS_MISMATCH,
 	ANS_REPLAY,
