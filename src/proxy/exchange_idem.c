@@ -228,11 +228,15 @@ ip_free(struct sl_txn *t)
 		    ip, &t->route->state->counts[ip->w->id]);
 	}
 	event_del(&ip->ev);
+	if (ip->hold != NULL)
+		sl_exchange_idem_store_forget(ip);
+	if (event_initialized(&ip->hev))
+		event_del(&ip->hev);
 	free(ip->a);
 	free(ip->kept);
 	free(ip);
 	t->idem = NULL;
-	t->flags &= ~SL_TXN_F_IDEM_BODY;
+	t->flags &= ~(SL_TXN_F_IDEM_BODY | SL_TXN_F_IDEM_HOLD);
 }
 
 /* ---- the request ------------------------------------------------------- */

@@ -51,6 +51,7 @@ enum ip_phase {
 };
 
 /* A request's key, reserved, and its answer as it is kept. */
+struct sl_idem_commit;
 struct sl_txidem {
 	struct sl_txn *t;
 	uint8_t id[SL_IDEM_HASH];
@@ -89,6 +90,11 @@ struct sl_txidem {
 	size_t klen;
 	void (*woken)(struct sl_txn *);
 	struct event ev; /* the body's wake, the store's, the wait's timer */
+	/* the answer's last bytes wait for the store to take it (Redis:
+	 * SL_TXN_F_IDEM_HOLD): the keeping they wait for, and its first
+	 * word's wake (assigned when the hold begins) */
+	struct sl_idem_commit *hold;
+	struct event hev;
 };
 
 #define LOOK_UNREADABLE 100 /* a kept answer that does not open */
@@ -129,9 +135,14 @@ int sl_exchange_idem_digest(struct sl_worker *w, uint8_t out[SL_IDEM_HASH],
  * or -1 when it cannot be asked. */
 int sl_exchange_idem_store_reserve(struct sl_seam *s, struct sl_txidem *ip,
 				   void (*woken)(struct sl_txn *));
-/* Keeps the answer (ip->a, alen bytes) in the store, sealed. Returns 0,
- * or -1 (no memory: not kept). */
-int sl_exchange_idem_store_commit(struct sl_txidem *ip, struct sl_counts *rc);
+/* Keeps the answer (ip->a, alen bytes) in the store, sealed; hold: the
+ * answer waits for the store's first word on it (ip->hold set, ip->hev
+ * made active once it comes, or once the first try fails). Returns 0,
+ * or -1 (no memory: not kept, nothing waits). */
+int sl_exchange_idem_store_commit(struct sl_txidem *ip, struct sl_counts *rc,
+				  int hold);
+/* ip goes: a keeping its answer waits for no longer wakes it. */
+void sl_exchange_idem_store_forget(struct sl_txidem *ip);
 /* Lets the reservation go in the store (if the key still holds it). */
 void sl_exchange_idem_store_release(struct sl_txidem *ip, struct sl_counts *rc);
 /* The keepings still on their way to the store, given up (w stops). */

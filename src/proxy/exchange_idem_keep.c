@@ -6,6 +6,7 @@
  * the route's store, or the key let go when it is not to be kept. Calls
  * only the stores (idem.c's table, exchange_idem_store.c's Redis).
  */
+#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,6 +116,46 @@ ip_dechunk(struct sl_txidem *ip)
 	return 0;
 }
 
+/* The store took the answer, or will not at once: its last bytes go. */
+static void
+keep_on_kept(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_txidem *ip = arg;
+	struct sl_txn *t = ip->t;
+
+	(void)fd;
+	(void)what;
+	sl_now_refresh();
+	t->flags &= ~SL_TXN_F_IDEM_HOLD;
+	t->s->ops->resume(t->s);
+}
+
+/*
+ * Keeps the whole answer in Redis. A client that has its whole answer
+ * must find it kept when it retries at once, through this gateway or
+ * another: what the exchange has not sent of the answer (its last bytes
+ * at least, the whole of a small one) waits for the store's first word on
+ * it, one round trip (SL_TXN_F_IDEM_HOLD holds the output). An orphan's
+ * has no client to wait. A store that fails that first try lets the
+ * answer go and is tried again, within the lease. Returns 1, or -3 (no
+ * memory).
+ */
+static int
+keep_in_redis(struct sl_txidem *ip, struct sl_counts *rc)
+{
+	struct sl_txn *t = ip->t;
+
+	if (t != NULL) {
+		event_assign(&ip->hev, ip->w->base, -1, 0, keep_on_kept, ip);
+		t->flags |= SL_TXN_F_IDEM_HOLD;
+	}
+	if (sl_exchange_idem_store_commit(ip, rc, t != NULL) == 0)
+		return 1;
+	if (t != NULL)
+		t->flags &= ~SL_TXN_F_IDEM_HOLD;
+	return -3;
+}
+
 /* n more body bytes at p; done: the answer is whole. Returns 1 when it
  * was kept (counted), 0 when more is to come or it is not kept, -1 when
  * it could not be kept for want of room or of its reservation (the key
@@ -147,7 +188,7 @@ sl_exchange_idem_keep(struct sl_txidem *ip, struct sl_counts *rc, const char *p,
 	}
 	sl_idem_resp_head(ip->a, ip->status, ip->flen,
 			  (uint32_t)(ip->alen - SL_IDEM_RESP_HEAD - ip->flen));
-	r = ip->redis ? (sl_exchange_idem_store_commit(ip, rc) == 0 ? 1 : -3)
+	r = ip->redis ? keep_in_redis(ip, rc)
 		      : sl_idem_local_commit(ip->id, ip->token, ip->a, ip->alen,
 					     now_ms(), ic->ttl_ms, ip->memory);
 	free(ip->a);

@@ -325,13 +325,36 @@ struct sl_idem_commit {
 	size_t vlen;
 	uint8_t release; /* not a keeping: a letting go (v NULL) */
 	struct event tev;
+	struct sl_txidem *ip; /* the request whose answer waits for this
+				 keeping's first word (borrowed; NULL: none) */
 };
 
 static void commit_send(struct sl_idem_commit *k);
 
+/* The answer that waits for k's first word goes on, from its event (this
+ * may run inside hiredis, which must not be asked for anything). */
+static void
+commit_unhold(struct sl_idem_commit *k)
+{
+	if (k->ip == NULL)
+		return;
+	k->ip->hold = NULL;
+	event_active(&k->ip->hev, EV_TIMEOUT, 1);
+	k->ip = NULL;
+}
+
+void
+sl_exchange_idem_store_forget(struct sl_txidem *ip)
+{
+	if (ip->hold != NULL)
+		ip->hold->ip = NULL;
+	ip->hold = NULL;
+}
+
 static void
 commit_free(struct sl_idem_commit *k)
 {
+	commit_unhold(k);
 	if (k->cmd != NULL)
 		sl_rlstore_cancel(k->cmd);
 	event_del(&k->tev);
@@ -367,6 +390,9 @@ commit_later(struct sl_idem_commit *k)
 {
 	struct timeval tv = {0, COMMIT_RETRY_MS * 1000};
 
+	/* a first try that failed: the answer goes without waiting for the
+	 * next (the store is away; its retry may get 409 meanwhile) */
+	commit_unhold(k);
 	if (now_ms() + COMMIT_RETRY_MS >= k->lease_end_ms) {
 		if (k->release)
 			commit_free(k); /* the lease ends the key anyway */
@@ -387,6 +413,7 @@ commit_on_reply(void *arg, const struct redisReply *r, int result)
 
 	(void)result;
 	k->cmd = NULL;
+	commit_unhold(k); /* kept, or not to be: its answer goes on */
 	if (k->release && r != NULL && r->type == REDIS_REPLY_INTEGER) {
 		commit_free(k); /* let go, or the key was not this one's */
 		return;
@@ -448,7 +475,8 @@ commit_new(struct sl_txidem *ip, struct sl_counts *rc)
 /* Keeps the answer (ip->a, alen bytes) in the store, sealed: counted
  * once the store took it. Returns 0, or -1 (no memory: not kept). */
 int
-sl_exchange_idem_store_commit(struct sl_txidem *ip, struct sl_counts *rc)
+sl_exchange_idem_store_commit(struct sl_txidem *ip, struct sl_counts *rc,
+			      int hold)
 {
 	size_t vlen = DONE_HEAD + ip->alen + SL_IDEM_SEAL_OVERHEAD;
 	unsigned char *v = malloc(vlen);
@@ -469,6 +497,10 @@ sl_exchange_idem_store_commit(struct sl_txidem *ip, struct sl_counts *rc)
 	k->vlen = vlen;
 	snprintf(k->ttl, sizeof(k->ttl), "%llu",
 		 (unsigned long long)ip->ic->ttl_ms);
+	if (hold) {
+		k->ip = ip;
+		ip->hold = k;
+	}
 	commit_send(k);
 	return 0;
 }
