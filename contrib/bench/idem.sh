@@ -25,7 +25,8 @@
 #                               sluice with Idempotent-Replayed: true
 #                      rfirst   first, on a route with store: redis
 #                               (one look-up script before forwarding,
-#                               one keeping script after the answer)
+#                               one keeping script before the
+#                               answer's last bytes go out)
 #                      rreplay  replay, on that route (one look-up
 #                               script: the sealed answer, opened)
 #                    (rfirst and rreplay need redis-server and

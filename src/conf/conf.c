@@ -603,6 +603,7 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 		parse_listeners(ld, v, admin, conf);
 	sl_conf_settle_tracing(ld, conf);
 	sl_conf_settle_waf(ld, conf);
+	sl_conf_settle_idem(ld, conf);
 	sl_conf_check_rate_limit_store(ld, root, conf);
 }
 

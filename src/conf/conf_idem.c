@@ -265,7 +265,7 @@ sl_conf_parse_route_idem(struct sl_yaml_loader *ld, const char *lbl,
 			 struct sl_conf_route *r, struct sl_conf *conf)
 {
 	struct sl_conf_idem_route *c;
-	const struct sl_yaml_node *got[SL_CONF_TABLE_MAX];
+	const struct sl_yaml_node *got[SL_CONF_TABLE_MAX], *v;
 	int b;
 
 	/* idempotency: true is the defaults; false is none */
@@ -280,6 +280,8 @@ sl_conf_parse_route_idem(struct sl_yaml_loader *ld, const char *lbl,
 	}
 	c->line = map->line;
 	c->col = map->col;
+	c->mrb_line = map->line;
+	c->mrb_col = map->col;
 	sl_conf_table_defaults(sl_conf_route_idem_table, c);
 	/* by default: the methods that create and change, and the answers
 	 * a retry may well change (RFC 9110's retryable ones, the 5xx) */
@@ -291,6 +293,11 @@ sl_conf_parse_route_idem(struct sl_yaml_loader *ld, const char *lbl,
 	if (map->type != SL_YAML_NODE_MAP)
 		return;
 	sl_conf_table_read(ld, lbl, map, sl_conf_route_idem_table, c, got);
+	if ((v = sl_conf_table_got(sl_conf_route_idem_table, got,
+				   "max_request_bytes")) != NULL) {
+		c->mrb_line = v->line;
+		c->mrb_col = v->col;
+	}
 	if (c->caller == SL_IDEM_CALLER_HEADER && c->caller_header == NULL)
 		sl_yaml_err_node(
 		    ld,
@@ -337,6 +344,37 @@ sl_conf_parse_route_idem(struct sl_yaml_loader *ld, const char *lbl,
 		    "%s: idempotency: \"caller: jwt\" needs the "
 		    "route's \"auth.jwt\"",
 		    lbl);
+}
+
+void
+sl_conf_settle_idem(struct sl_yaml_loader *ld, struct sl_conf *conf)
+{
+	for (size_t i = 0; i < conf->nlisteners; i++) {
+		const struct sl_conf_listener *l = &conf->listeners[i];
+		/* the body waits whole, for its fingerprint, in the client's
+		 * buffer (at most the larger of the two): a longer limit
+		 * would be a promise the route cannot keep, its requests
+		 * refused 413 in its name */
+		uint64_t room =
+		    l->limits.buffer_bytes > l->limits.max_header_bytes
+			? l->limits.buffer_bytes
+			: l->limits.max_header_bytes;
+		for (size_t j = 0; j < l->nroutes; j++) {
+			const struct sl_conf_route *r = &l->routes[j];
+			const struct sl_conf_idem_route *c = r->idem;
+			if (c == NULL || c->max_request_bytes <= room)
+				continue;
+			sl_yaml_err_at(
+			    ld, c->mrb_line, c->mrb_col,
+			    "route \"%s\": idempotency: max_request_bytes "
+			    "(%llu bytes) is more than listener \"%s\"'s "
+			    "buffer_bytes (%llu): the body waits whole, "
+			    "beside the request's head, in that buffer; raise "
+			    "both together",
+			    r->name, (unsigned long long)c->max_request_bytes,
+			    l->name, (unsigned long long)room);
+		}
+	}
 }
 
 void

@@ -354,6 +354,9 @@ void sl_conf_parse_route_idem(struct sl_yaml_loader *ld, const char *lbl,
 			      const struct sl_yaml_node *map,
 			      struct sl_conf_route *r, struct sl_conf *conf);
 void sl_conf_free_route_idem(struct sl_conf_idem_route *c);
+/* Every route's max_request_bytes held to its listener's buffer (the body
+ * waits whole in it); after the listeners. */
+void sl_conf_settle_idem(struct sl_yaml_loader *ld, struct sl_conf *conf);
 
 /* ---- conf_waf.c: the WAF (doc/operations.md, "A WAF for PCI DSS 6.4.2") */
 

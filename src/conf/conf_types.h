@@ -473,6 +473,7 @@ struct sl_conf_idem_route {
 	uint64_t wait_ms; /* a retry of a key in flight waits so long for its
 			     answer before 409 (0: 409 at once) */
 	unsigned line, col;
+	unsigned mrb_line, mrb_col; /* max_request_bytes's (else line, col) */
 };
 
 /* The top-level idempotency: the local store's bound, and the key that

@@ -1217,10 +1217,13 @@ sl_exchange_pump(struct sl_seam *s)
 			txn_finish(s);
 			return -1;
 		}
+		/* an answer the store is still taking is not over: a close
+		 * would tell its client it is whole (exchange_idem_keep.c) */
 		if ((t->up_ph == SL_TXN_UP_DONE) &&
 		    (t->up == NULL || t->up->ready == t->up->in.off) &&
 		    (t->zip == NULL || t->resp_ph != SL_TXN_RESP_UPSTREAM ||
-		     !sl_exchange_zip_pending(t))) {
+		     !sl_exchange_zip_pending(t)) &&
+		    !(t->flags & SL_TXN_F_IDEM_HOLD)) {
 			txn_finish(s);
 			return -1;
 		}

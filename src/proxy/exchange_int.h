@@ -421,8 +421,11 @@ struct sl_txn {
 #define SL_TXN_F_IDEM_BODY                                                     \
 	0x80000 /* waits for the whole body its Idempotency-Key's              \
 		   fingerprint needs */
+#define SL_TXN_F_IDEM_HOLD                                                     \
+	0x100000 /* its answer's last bytes wait for the store to keep it      \
+		    (exchange_idem_keep.c) */
 #define SL_TXN_F_CLIENT_RID                                                    \
-	0x100000 /* request_id is the client's own X-Request-Id (the logs      \
+	0x200000 /* request_id is the client's own X-Request-Id (the logs      \
 		    mask it as any value a client chose) */
 #define SL_TXN_F_AUTH_MASK                                                     \
 	(SL_TXN_F_AUTH_OK | SL_TXN_F_EXT_OK | SL_TXN_F_AUTH_UNCHECKED)
@@ -882,15 +885,18 @@ sl_exchange_req_unretain(struct sl_seam *s, enum sl_txn_body_phase next)
  * while the upstream is being read for a body of known length: body bytes
  * are never delayed, and chunked or close-delimited responses (event
  * streams) get their head at once. A stalled upstream is on its response
- * timeout as before.
+ * timeout as before. An answer kept for an Idempotency-Key in Redis is
+ * held whole while the store takes it (SL_TXN_F_IDEM_HOLD,
+ * exchange_idem_keep.c).
  */
 static inline int
 sl_exchange_resp_held(const struct sl_txn *t, const struct sl_upconn *u)
 {
 	/* RECEIVING: u is t->up, and the head came (resp_ph UPSTREAM) */
-	return t->up_ph == SL_TXN_UP_RECEIVING &&
-	       t->resp_body == SL_H1_BODY_LENGTH && t->bytes_out == 0 &&
-	       u->ready == u->in.off && u->rev_on;
+	return (t->up_ph == SL_TXN_UP_RECEIVING &&
+		t->resp_body == SL_H1_BODY_LENGTH && t->bytes_out == 0 &&
+		u->ready == u->in.off && u->rev_on) ||
+	       (t->flags & SL_TXN_F_IDEM_HOLD);
 }
 
 #endif

@@ -47,6 +47,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/health-path-relative.yaml \
 	tests/conf/bad/health-timeout-interval.yaml \
 	tests/conf/bad/host-with-port.yaml \
+	tests/conf/bad/idempotency-buffer.yaml \
 	tests/conf/bad/idempotency-keys.yaml \
 	tests/conf/bad/indent-key-over.yaml \
 	tests/conf/bad/indent-key.yaml \

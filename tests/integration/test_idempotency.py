@@ -844,6 +844,26 @@ def a_request_body_over_max_request_bytes_gets_413():
     gw.sl.stop()
 
 
+@test
+def a_body_the_route_allows_that_the_buffer_cannot_hold_gets_413_saying_so():
+    # max_request_bytes 64 KiB (the default), as the listener's
+    # buffer_bytes: a body under the route's limit that does not fit
+    # beside its head in that buffer gets 413 that names the buffer, not
+    # a limit the body is within
+    gw = gateway()
+    body = b"{" + b" " * (64 * 1024 - 20) + b"}"
+    for framing in ("cl", "chunked"):
+        r = pay(gw.port, "buf-" + framing, body=body, framing=framing)
+        j = expect_problem(r, 413, "%s body of %d bytes" % (framing,
+                                                             len(body)),
+                           "idempotency_body_too_large")
+        check("buffer_bytes" in j.get("detail", "") and
+              "max_request_bytes" not in j.get("detail", ""),
+              "%s: the 413 says why: %r" % (framing, j.get("detail")))
+    eq(gw.bank.ledger(), [], "requests at the upstream")
+    gw.sl.stop()
+
+
 # ---------------------------------------------------------------------------
 # 4. The client that went away
 

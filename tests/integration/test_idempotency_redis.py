@@ -7,7 +7,10 @@ request it executed (test_idempotency.py's Bank).
 
 What is proved, across the two gateways: a client cut after its request
 reached the upstream gets the answer, kept by the first gateway, through
-the second on retry, the payment made once; of eight concurrent
+the second on retry, the payment made once; a client that has its
+whole answer from one gateway (HTTP/1.1 or HTTP/2) and retries at once
+through the other gets the replay, never 409, even with the first
+gateway's Redis taking the answer 2 s late; of eight concurrent
 identical requests, four on each gateway, one reaches the upstream and
 the others get 409 with Retry-After, then the replay; another body or
 target under a kept key gets 422, a missing key 400 when required; a
@@ -29,7 +32,9 @@ Redis is read directly (a small RESP client): the name of a key in Redis
 is computed here as exchange_idem.c makes it (prefix, "idem:", the
 SHA-256 of the route, the caller and the key in hexadecimal).
 
-Nothing is timed but the ttl's lower bound: requests are held at the
+Nothing is timed but the ttl's lower bound (a proxy's 2 s hold of the
+keeping only widens the race it checks is closed: what passes does not
+depend on it): requests are held at the
 upstream by gates the test opens, and Redis's state and the counters are
 polled with a deadline."""
 
@@ -166,26 +171,33 @@ class Fleet:
     (test_idempotency.Gw each)."""
 
     def __init__(self, idem=None, routes=None, keys=None, workers=2,
-                 clusters=None, store_timeout="1s"):
+                 clusters=None, store_timeout="1s", slow_keep_a=None,
+                 h2=False):
         self.store_timeout = store_timeout
         self.redis = trl.Redis()
         self.bank = Bank()
         shared = key_file()
         keys = keys or (shared, shared)
-        self.gws = [self.gateway(idem, routes, k, workers, clusters)
-                    for k in keys]
+        addrs = [self.redis.addr] * len(keys)
+        if slow_keep_a is not None:
+            # a's Redis behind a proxy that holds the keepings so long
+            self.slow = SlowKeep(self.redis, slow_keep_a)
+            addrs[0] = self.slow.addr
+        self.gws = [self.gateway(idem, routes, k, workers, clusters, ad, h2)
+                    for k, ad in zip(keys, addrs)]
         self.a, self.b = self.gws
 
-    def gateway(self, idem, routes, kf, workers, clusters):
+    def gateway(self, idem, routes, kf, workers, clusters, addr=None,
+                h2=False):
         if routes is None:
             routes = [ti.route(idem=dict({"store": "redis"}, **(idem or {})))]
         # kf: the key_file's path, or the whole top-level idempotency
         top = kf if isinstance(kf, dict) else {"key_file": kf}
         cfg, port, aport, _, _ = ti.gateway_config(
-            routes=routes, top=top, workers=workers, bank=self.bank)
+            routes=routes, top=top, workers=workers, bank=self.bank, h2=h2)
         # a timeout a loaded machine's Redis never misses (a killed one
         # fails at once: the connection is refused or lost)
-        cfg["rate_limit_store"] = {"address": self.redis.addr,
+        cfg["rate_limit_store"] = {"address": addr or self.redis.addr,
                                    "timeout": self.store_timeout}
         for name, eps in (clusters or {}).items():
             cfg["clusters"].append({"name": name, "endpoints": eps})
@@ -194,6 +206,84 @@ class Fleet:
     def stop(self):
         for gw in self.gws:
             gw.sl.stop()
+
+
+class SlowKeep:
+    """A TCP proxy in front of redis that holds each keeping script (an
+    EVAL or EVALSHA of 7 words: the script, 1, the key, the reservation,
+    the value, the ttl; a look-up has 6, a letting go 5) for `delay`
+    seconds before it passes it on, and what follows it on its
+    connection with it (the order of a connection's commands is kept).
+    held counts the keepings it held."""
+
+    def __init__(self, redis, delay):
+        self.redis, self.delay = redis, delay
+        self.held = 0
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.addr = "127.0.0.1:%d" % self.port
+        self.socks = []
+        self.stopped = False
+        sltest._register("upstreams", self)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def stop(self):
+        self.stopped = True
+        for s in [self.lsock] + self.socks:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.redis.port))
+            self.socks += [c, u]
+            threading.Thread(target=self._up, args=(c, u),
+                             daemon=True).start()
+            threading.Thread(target=self._down, args=(u, c),
+                             daemon=True).start()
+
+    def _down(self, u, c):
+        try:
+            while True:
+                b = u.recv(65536)
+                if not b:
+                    break
+                c.sendall(b)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def _up(self, c, u):
+        bs = BufSock(c)
+        try:
+            while True:
+                line = bs.read_until(b"\r\n")
+                out = line
+                words = []
+                n = int(line[1:-2]) if line[:1] == b"*" else 0
+                for _ in range(n):
+                    ln = bs.read_until(b"\r\n")
+                    w = bs.read_exact(int(ln[1:-2]) + 2)
+                    out += ln + w
+                    words.append(w[:-2])
+                if (len(words) == 7 and
+                        words[0].upper() in (b"EVAL", b"EVALSHA")):
+                    self.held += 1
+                    time.sleep(self.delay)
+                u.sendall(out)
+        except Exception:   # the connection's end, or the proxy's stop
+            pass
+        finally:
+            u.close()
 
 
 def at_least(gw, name, want, **labels):
@@ -478,6 +568,43 @@ def with_wait_a_retry_through_the_other_gateway_gets_the_first_answer():
     f.b.expect_count("sluice_idempotency_requests_total", 0, route="pay",
                      outcome="conflict")
     f.stop()
+
+
+@test
+def a_retry_right_after_the_answer_gets_the_replay_through_the_other_gateway():
+    # gateway a's Redis takes a kept answer 2 s late (SlowKeep), b's at
+    # once: a client that has its whole answer from a and retries at
+    # once through b must get the replay, never 409 "in progress" (the
+    # answer must not reach the client before the store holds it)
+    import h2test
+    f = Fleet(slow_keep_a=2.0, store_timeout="10s", h2=h2test.HAVE_H2)
+    c = h2test.H2Client(f.a.port) if h2test.HAVE_H2 else None
+
+    def h2pay(key):
+        hs = [("idempotency-key", key), ("content-type", "application/json"),
+              ("content-length", str(len(BODY)))]
+        return ti.H2Response(c.response(c.request("POST", "/pay", hs,
+                                                   body=BODY)))
+    try:
+        # over HTTP/1.1 twice (the first keeping may teach Redis its
+        # script), then over HTTP/2, whose stream's end waits as the
+        # last bytes do
+        for i, how in enumerate(["h1", "h1"] + (["h2"] if c else [])):
+            key = "at-once-%d" % i
+            first = h2pay(key) if how == "h2" else pay(f.a.port, key)
+            expect_fresh(first, "the first through a (%s)" % how, 201,
+                         i + 1)
+            r = pay(f.b.port, key)
+            check(r.status != 409, "the retry through b right after the "
+                  "answer got 409 (%r): the answer reached the client "
+                  "before the store held it" % r.body[:200])
+            expect_replay(r, first, "the retry through b")
+            ledger_count(f.bank, key, 1, "after the retry")
+        check(f.slow.held >= 2, "the proxy held %d keepings" % f.slow.held)
+    finally:
+        if c is not None:
+            c.close()
+        f.stop()
 
 
 @test
