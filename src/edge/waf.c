@@ -353,11 +353,11 @@ static const char own_rules[] =
     "SecRequestBodyLimitAction ProcessPartial\n"
     "SecResponseBodyAccess Off\n"
     "SecRule REQUEST_HEADERS:Content-Type "
-    "\"@rx ^application/(?:[a-z0-9.+-]+\\+)?json\" "
+    "\"@rx ^application/(?:[a-z0-9.+-]+\\+)?json(?:\\s*;|\\s*$)\" "
     "\"id:77001,phase:1,pass,nolog,noauditlog,t:none,t:lowercase,"
     "ctl:requestBodyProcessor=JSON\"\n"
     "SecRule REQUEST_HEADERS:Content-Type "
-    "\"@rx ^(?:application|text)/(?:[a-z0-9.+-]+\\+)?xml\" "
+    "\"@rx ^(?:application|text)/(?:[a-z0-9.+-]+\\+)?xml(?:\\s*;|\\s*$)\" "
     "\"id:77002,phase:1,pass,nolog,noauditlog,t:none,t:lowercase,"
     "ctl:requestBodyProcessor=XML\"\n";
 
@@ -368,12 +368,14 @@ static const char own_rules[] =
  * in phase 2 so that the rules have scored what the processor did read: a
  * body its processor gave up on (a comment in JSON, trailing data, a
  * truncated document, a byte order mark) left its fields unseen, which a
- * lenient application parser would read; a multipart body that fails
- * strict validation (data before the first boundary, a bare LF line) is
- * one that two parsers may split differently, and so is a part header
+ * lenient application parser would read; a multipart body that two
+ * parsers may split differently (data before the first boundary or after
+ * the last, a bare LF line, folded or badly quoted part headers, an
+ * invalid part) is refused, and so is a part header
  * whose quoted value never closes (libmodsecurity 3.0.9 reads past the
- * header's end there, so whether strict validation notices depends on
- * the bytes after it: 77005 looks at the header itself). All are
+ * header's end there, so whether its flags notice depends on the bytes
+ * after it: 77005 looks at the header itself, first, so that the log
+ * names that cause whenever it is the cause). All are
  * denied with 400, whatever the operator's files say, and the WAF log
  * line says why: the processor's message, the multipart flags. No body
  * is nothing unread: a request that names XML or JSON and sends none
@@ -385,7 +387,15 @@ static const char own_last[] =
     "SecRequestBodyLimit 1073741824\n"
     "SecRequestBodyNoFilesLimit 1073741824\n"
     "SecRequestBodyLimitAction ProcessPartial\n"
-    "SecRule MULTIPART_STRICT_ERROR \"!@eq 0\" "
+    "SecRule MULTIPART_PART_HEADERS "
+    "\"@rx (?i)^content-disposition\\s*:.*=\\s*\\\"(?:[^\\\"\\\\\\\\]|"
+    "\\\\\\\\.)*$\" "
+    "\"id:77005,phase:2,deny,status:400,log,t:none,"
+    "msg:'Multipart part header with a quote never closed',"
+    "logdata:'%{MATCHED_VAR}'\"\n"
+    "SecRule MULTIPART_DATA_BEFORE|MULTIPART_DATA_AFTER|MULTIPART_LF_LINE|"
+    "MULTIPART_HEADER_FOLDING|MULTIPART_INVALID_HEADER_FOLDING|"
+    "MULTIPART_INVALID_QUOTING|MULTIPART_INVALID_PART \"!@eq 0\" "
     "\"id:77003,phase:2,deny,status:400,log,t:none,"
     "msg:'Multipart request body failed strict validation',"
     "logdata:'%{REQBODY_ERROR_MSG} flags: part=%{MULTIPART_INVALID_PART} "
@@ -395,12 +405,6 @@ static const char own_last[] =
     "semicolon=%{MULTIPART_MISSING_SEMICOLON} "
     "boundary=%{MULTIPART_BOUNDARY_QUOTED}%{MULTIPART_BOUNDARY_WHITESPACE}'"
     "\"\n"
-    "SecRule MULTIPART_PART_HEADERS "
-    "\"@rx (?i)^content-disposition\\s*:.*=\\s*\\\"(?:[^\\\"\\\\\\\\]|"
-    "\\\\\\\\.)*$\" "
-    "\"id:77005,phase:2,deny,status:400,log,t:none,"
-    "msg:'Multipart part header with a quote never closed',"
-    "logdata:'%{MATCHED_VAR}'\"\n"
     "SecRule REQBODY_ERROR \"!@eq 0\" "
     "\"id:77004,phase:2,deny,status:400,log,t:none,"
     "msg:'Request body could not be parsed',"
