@@ -218,19 +218,6 @@ lw_esc(struct lw *w, const char *s, size_t cap)
 	w->p += sl_json_escape(w->p, SL_MIN(room, cap), s, strlen(s));
 }
 
-/* lw_esc, then the card numbers in what it wrote masked (when the logs
- * mask them): for a value the exchange did not keep masked already. */
-static void
-lw_esc_masked(struct lw *w, const char *s, size_t cap)
-{
-	char *from = w->p;
-
-	lw_esc(w, s, cap);
-	if (sl_log_cards())
-		(void)sl_pan_mask(from, (size_t)(w->p - from),
-				  (size_t)(w->p - from) < strlen(s));
-}
-
 /* The access log's time, to the second, made once a second per thread:
  * gmtime_r and strftime were a tenth of a request's instructions. */
 static __thread time_t ts_sec = (time_t)-1;
@@ -268,7 +255,7 @@ void
 sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 {
 	char line[4096], peer[64], fails[512], viab[64];
-	char rid[sizeof(t->request_id)];
+	char rid[sizeof(t->request_id)], authb[512];
 	const char *upstream = "-", *via = NULL, *auth = NULL;
 	struct timespec now;
 	size_t n = 0;
@@ -351,8 +338,16 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 	if (s->pp != NULL || (t->flags & SL_TXN_F_FWD_CLIENT)) {
 		via = sl_seam_via(s, (t->flags & SL_TXN_F_FWD_CLIENT) != 0,
 				  &t->client_addr, viab, sizeof(viab));
-		if (s->pp != NULL && s->pp->authority_len > 0)
-			auth = s->pp->authority;
+		if (s->pp != NULL && s->pp->authority_len > 0) {
+			/* the PROXY protocol's authority is the client's
+			 * choice of name: masked as the others are */
+			snprintf(authb, sizeof(authb), "%s", s->pp->authority);
+			if (sl_log_cards())
+				(void)sl_pan_mask(authb, strlen(authb),
+						  s->pp->authority_len >=
+						      sizeof(authb));
+			auth = authb;
+		}
 	}
 	if (t->wc != NULL)
 		upstream = t->wc->eps[t->ep_index]->conf->addr.text;
@@ -380,7 +375,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		}
 		if (auth != NULL) {
 			LW_LIT(&w, "\",\"authority\":\"");
-			lw_esc_masked(&w, auth, 512);
+			lw_esc(&w, auth, 512);
 		}
 		LW_LIT(&w, "\",\"listener\":\"");
 		lw_str(&w, s->lconf->name);
@@ -502,8 +497,6 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 			    auth ? " authority=" : "",
 			    auth ? sl_escape(a, sizeof(a), auth, strlen(auth))
 				 : "");
-			if (auth != NULL && sl_log_cards())
-				(void)sl_pan_mask(ident, strlen(ident), 0);
 		}
 		if (t->grpc_status != 0)
 			snprintf(gs, sizeof(gs), " grpc_status=%u",

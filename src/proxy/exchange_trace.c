@@ -15,6 +15,7 @@
 #include "cidr.h"
 #include "exchange_int.h"
 #include "log.h"
+#include "pan.h"
 #include "retry.h"
 #include "traceexp.h"
 #include "util.h"
@@ -521,14 +522,26 @@ put_spans(struct sl_seam *s, struct sl_txn *t)
 	if ((w.p = sl_traceexp_room(s->w, cap, nspans)) == NULL)
 		return; /* the queue is full: dropped, counted */
 	w.end = w.p + cap;
-	/* the target as the access log has it: log.query applied, card
-	 * numbers masked (here, when no access log masked them); a gRPC
-	 * call's attempts name its path too */
-	if (!sl_access_enabled() && sl_log_cards()) {
-		char m[sizeof(t->path)];
-		sl_log_target(m, sizeof(m), t->path, strlen(t->path),
-			      SL_LOG_QUERY_FULL, 1);
-		memcpy(t->path, m, sizeof(m));
+	/* every value the client chose as the access log has it: card
+	 * numbers masked (here, when no access log masked them at the
+	 * exchange's note); a gRPC call's attempts name its path too. The
+	 * exchange is over: what went upstream and back went as sent. */
+	if (sl_log_cards()) {
+		if (!sl_access_enabled()) {
+			char m[sizeof(t->path)];
+			sl_log_target(m, sizeof(m), t->path, strlen(t->path),
+				      SL_LOG_QUERY_FULL, 1);
+			memcpy(t->path, m, sizeof(m));
+			(void)sl_pan_mask(t->method, strlen(t->method),
+					  strlen(t->method) ==
+					      sizeof(t->method) - 1);
+			(void)sl_pan_mask(t->host, strlen(t->host),
+					  strlen(t->host) ==
+					      sizeof(t->host) - 1);
+		}
+		if (t->flags & SL_TXN_F_CLIENT_RID)
+			(void)sl_pan_mask(t->request_id, strlen(t->request_id),
+					  0);
 	}
 	for (unsigned i = 0; i < tr->ntries; i++) {
 		const struct sl_trace_try *y = &tr->tries[i];

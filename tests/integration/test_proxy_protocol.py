@@ -308,18 +308,26 @@ def v1_and_v2_name_the_client():
                          tlv(0x02, b"pay.example.test") +
                          tlv(0xea, b"vendor")), "/v2")
     eq(r.status, 200, "status after a v2 header with TLVs")
-    check(up.wait_requests(2), "upstream requests")
+    # issue 61: the authority is the client's text, masked in the log
+    r = proxied(port, v2("198.51.100.9",
+                         tlvs=tlv(0x02, b"4111111111111111.example.test")),
+                "/v3")
+    eq(r.status, 200, "status after a v2 header with a card number")
+    check(up.wait_requests(3), "upstream requests")
     # the header's source is the client appended to X-Forwarded-For
     eq([q.header("x-forwarded-for") for q in up.requests],
-       ["1.2.3.4, 203.0.113.7", "198.51.100.9"], "X-Forwarded-For")
+       ["1.2.3.4, 203.0.113.7", "198.51.100.9", "198.51.100.9"],
+       "X-Forwarded-For")
     # and the access log's peer; the balancer shows as via
-    lines = read_json_lines(log, min_count=2)
+    lines = read_json_lines(log, min_count=3)
     eq([(x["path"], x["peer"], x.get("via"), x.get("authority"))
         for x in lines],
        [("/v1", "203.0.113.7", BALANCER, None),
-        ("/v2", "198.51.100.9", BALANCER, "pay.example.test")],
+        ("/v2", "198.51.100.9", BALANCER, "pay.example.test"),
+        ("/v3", "198.51.100.9", BALANCER,
+         "411111******1111.example.test")],
        "access log peer, via, authority")
-    wait_metric(lambda: pp_accepted(aport, "proxy"), 2, "headers accepted")
+    wait_metric(lambda: pp_accepted(aport, "proxy"), 3, "headers accepted")
     eq(pp_accepted(aport, "local"), 0, "local headers")
 
 
