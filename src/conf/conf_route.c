@@ -679,7 +679,6 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 			    ld, map, "\"routes\": each item must be a mapping");
 		return;
 	}
-	sl_conf_check_keys(ld, map, SL_CONF_SEC_ROUTE);
 	if ((namen = sl_yaml_map_get(map, "name", NULL)) != NULL) {
 		sl_yaml_label(ld, lbl, sizeof(lbl), "route", namen, idx);
 		sl_yaml_get_name(ld, namen, &r->name);
@@ -688,6 +687,7 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		snprintf(lbl, sizeof(lbl), "route \"route-%zu\"", idx + 1);
 	}
 	ld->owner = lbl; /* every message below names the route */
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_ROUTE);
 
 	if ((v = sl_yaml_map_get(map, "match", NULL)) != NULL &&
 	    sl_yaml_get_map(ld, "match", v) == 0)

@@ -1098,8 +1098,10 @@ test_all_errors(void **state)
 	    "t.yaml:6:34: error: unknown key \"colour\" in limits\n"
 	    "t.yaml:9:18: error: route \"api\": unknown cluster "
 	    "\"billing\"\n"
-	    "t.yaml:10:27: error: \"methods\": invalid method \"GE T\"\n"
-	    "t.yaml:10:42: error: \"host\": \"a:1\" must not contain a "
+	    "t.yaml:10:27: error: route \"route-2\": \"methods\": invalid "
+	    "method \"GE T\"\n"
+	    "t.yaml:10:42: error: route \"route-2\": \"host\": \"a:1\" must "
+	    "not contain a "
 	    "port\n"
 	    "t.yaml:11:16: error: route \"route-2\": \"split\" must not be "
 	    "empty\n"
@@ -1373,11 +1375,14 @@ static const struct error_case error_cases[] = {
      "  - name: c\n"
      "    address: 127.0.0.1:8082\n"
      "    routes: [{ cluster: demo, timeout: *t }]\n" CLUSTER,
-     "t.yaml:6:21: error: \"timeout\": duration \"5\" needs a unit (ms, s, "
+     "t.yaml:6:21: error: route \"route-1\": \"timeout\": duration \"5\" needs "
+     "a unit (ms, s, "
      "m or h)\n"
-     "t.yaml:6:21: error: \"timeout\": duration \"5\" needs a unit (ms, s, "
+     "t.yaml:6:21: error: route \"route-1\": \"timeout\": duration \"5\" needs "
+     "a unit (ms, s, "
      "m or h) (through the alias *r at 9:13)\n"
-     "t.yaml:6:21: error: \"timeout\": duration \"5\" needs a unit (ms, s, "
+     "t.yaml:6:21: error: route \"route-1\": \"timeout\": duration \"5\" needs "
+     "a unit (ms, s, "
      "m or h) (through the alias *t at 12:40)\n"},
     {"yaml alias through aliases",
      "x: &x { max_idle: -1 }\n"
@@ -1468,13 +1473,15 @@ static const struct error_case error_cases[] = {
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, retries: 3}]\n" CLUSTER,
-     "t.yaml:4:30: error: unknown key \"retries\" in route\n"},
+     "t.yaml:4:30: error: route \"route-1\": unknown key \"retries\" in "
+     "route\n"},
     {"unknown key match",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {prefix: /}}]\n" CLUSTER,
-     "t.yaml:4:38: error: unknown key \"prefix\" in match (did you mean "
+     "t.yaml:4:38: error: route \"route-1\": unknown key \"prefix\" in match "
+     "(did you mean "
      "\"path_prefix\"?)\n"},
     {"unknown key cluster",
      LISTENER "clusters:\n"
@@ -1515,16 +1522,18 @@ static const struct error_case error_cases[] = {
      "    routes: [{clsuter: demo}]\n" CLUSTER,
      "t.yaml:4:14: error: route \"route-1\": missing key \"cluster\" (or "
      "\"split\")\n"
-     "t.yaml:4:15: error: unknown key \"clsuter\" in route (did you mean "
+     "t.yaml:4:15: error: route \"route-1\": unknown key \"clsuter\" in route "
+     "(did you mean "
      "\"cluster\"?)\n"},
     {"unknown key short",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, nme: a, nm: b}]\n" CLUSTER,
-     "t.yaml:4:30: error: unknown key \"nme\" in route (did you mean "
+     "t.yaml:4:30: error: route \"route-1\": unknown key \"nme\" in route (did "
+     "you mean "
      "\"name\"?)\n"
-     "t.yaml:4:38: error: unknown key \"nm\" in route\n"},
+     "t.yaml:4:38: error: route \"route-1\": unknown key \"nm\" in route\n"},
     /* a key of another section: where it belongs (issue 24) */
     {"key of limits on a listener",
      "listeners:\n"
@@ -1547,7 +1556,8 @@ static const struct error_case error_cases[] = {
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, idle_timeout: 5s}]\n" CLUSTER,
-     "t.yaml:4:30: error: unknown key \"idle_timeout\" in route (it belongs "
+     "t.yaml:4:30: error: route \"route-1\": unknown key \"idle_timeout\" in "
+     "route (it belongs "
      "under a listener's \"limits\")\n"},
     {"key of limits and of a route at the top level",
      "max_body_bytes: 1MiB\n" LISTENER CLUSTER,
@@ -1558,14 +1568,16 @@ static const struct error_case error_cases[] = {
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, connect_timeout: 1s}]\n" CLUSTER,
-     "t.yaml:4:30: error: unknown key \"connect_timeout\" in route (it "
+     "t.yaml:4:30: error: route \"route-1\": unknown key \"connect_timeout\" "
+     "in route (it "
      "belongs in a cluster)\n"},
     {"key of a route in match",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {timeout: 5s}}]\n" CLUSTER,
-     "t.yaml:4:38: error: unknown key \"timeout\" in match (it belongs in "
+     "t.yaml:4:38: error: route \"route-1\": unknown key \"timeout\" in match "
+     "(it belongs in "
      "the route)\n"},
     {"key of the pool on a cluster", LISTENER CLUSTER "    max_idle: 8\n",
      "t.yaml:9:5: error: unknown key \"max_idle\" in cluster (it belongs "
@@ -1575,7 +1587,8 @@ static const struct error_case error_cases[] = {
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, max_idle: 8}]\n" CLUSTER,
-     "t.yaml:4:30: error: unknown key \"max_idle\" in route (it belongs "
+     "t.yaml:4:30: error: route \"route-1\": unknown key \"max_idle\" in route "
+     "(it belongs "
      "under a cluster's \"pool\")\n"},
     {"key of the top level on a listener",
      "listeners:\n"
@@ -1593,7 +1606,8 @@ static const struct error_case error_cases[] = {
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, remove: [X-A]}]\n" CLUSTER,
-     "t.yaml:4:30: error: unknown key \"remove\" in route (it belongs under "
+     "t.yaml:4:30: error: route \"route-1\": unknown key \"remove\" in route "
+     "(it belongs under "
      "\"request_headers\" or \"response_headers\")\n"},
     {"key of a certificate on a listener's tls",
      "listeners:\n"
@@ -1683,7 +1697,8 @@ static const struct error_case error_cases[] = {
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, timeout: 0ms}]\n" CLUSTER,
-     "t.yaml:4:39: error: \"timeout\": 0ms is out of range (1ms..24h)\n"},
+     "t.yaml:4:39: error: route \"route-1\": \"timeout\": 0ms is out of range "
+     "(1ms..24h)\n"},
     {"duration not a scalar", "drain_timeout: [1s]\n" LISTENER CLUSTER,
      "t.yaml:1:16: error: \"drain_timeout\": expected a duration (an integer "
      "with unit ms, s, m or h)\n"},
@@ -1964,13 +1979,13 @@ static const struct error_case error_cases[] = {
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: [demo]}]\n" CLUSTER,
-     "t.yaml:4:24: error: \"cluster\": expected a string\n"},
+     "t.yaml:4:24: error: route \"route-1\": \"cluster\": expected a string\n"},
     {"match not a mapping",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: /api}]\n" CLUSTER,
-     "t.yaml:4:37: error: \"match\": expected a mapping\n"},
+     "t.yaml:4:37: error: route \"route-1\": \"match\": expected a mapping\n"},
     {"clusters not a list", LISTENER "clusters: {name: demo}\n",
      "t.yaml:5:18: error: route \"route-1\": unknown cluster \"demo\"\n"
      "t.yaml:6:11: error: \"clusters\": expected a list\n"},
@@ -2204,10 +2219,12 @@ static const struct error_case error_cases[] = {
      "clusters or more\n"
      "t.yaml:8:26: error: route \"b\": guard: \"stable\": \"nope\" is not "
      "a cluster of the route's split\n"
-     "t.yaml:8:40: error: \"window\": 1s is out of range (10s..1h)\n"
-     "t.yaml:8:52: error: \"margin\": 200% is out of range "
+     "t.yaml:8:40: error: route \"b\": \"window\": 1s is out of range "
+     "(10s..1h)\n"
+     "t.yaml:8:52: error: route \"b\": \"margin\": 200% is out of range "
      "(0%..100%)\n"
-     "t.yaml:8:70: error: \"percentile\": 100 is out of range (50..99)\n"},
+     "t.yaml:8:70: error: route \"b\": \"percentile\": 100 is out of range "
+     "(50..99)\n"},
     {"address IPv6 without brackets",
      "listeners:\n"
      "  - name: public\n"
@@ -2256,20 +2273,23 @@ static const struct error_case error_cases[] = {
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {path: api}}]\n" CLUSTER,
-     "t.yaml:4:44: error: \"path\": \"api\" must start with \"/\"\n"},
+     "t.yaml:4:44: error: route \"route-1\": \"path\": \"api\" must start with "
+     "\"/\"\n"},
     {"path with query",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {path_prefix: \"/a?b\"}}]\n" CLUSTER,
-     "t.yaml:4:51: error: \"path_prefix\": invalid character in \"/a?b\" (no "
+     "t.yaml:4:51: error: route \"route-1\": \"path_prefix\": invalid "
+     "character in \"/a?b\" (no "
      "spaces, controls, \"?\" or \"#\")\n"},
     {"path with space",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {path: \"/a b\"}}]\n" CLUSTER,
-     "t.yaml:4:44: error: \"path\": invalid character in \"/a b\" (no spaces, "
+     "t.yaml:4:44: error: route \"route-1\": \"path\": invalid character in "
+     "\"/a b\" (no spaces, "
      "controls, \"?\" or \"#\")\n"},
     {"methods invalid",
      "listeners:\n"
@@ -2277,40 +2297,45 @@ static const struct error_case error_cases[] = {
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {methods: [GET, \"PO ST\", "
      "\"\"]}}]\n" CLUSTER,
-     "t.yaml:4:53: error: \"methods\": invalid method \"PO ST\"\n"
-     "t.yaml:4:62: error: \"methods\": invalid method \"\"\n"},
+     "t.yaml:4:53: error: route \"route-1\": \"methods\": invalid method \"PO "
+     "ST\"\n"
+     "t.yaml:4:62: error: route \"route-1\": \"methods\": invalid method "
+     "\"\"\n"},
     {"methods empty",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {methods: []}}]\n" CLUSTER,
-     "t.yaml:4:47: error: \"methods\": must not be empty\n"},
+     "t.yaml:4:47: error: route \"route-1\": \"methods\": must not be empty\n"},
     {"methods not a list",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {methods: GET}}]\n" CLUSTER,
-     "t.yaml:4:47: error: \"methods\": expected a list\n"},
+     "t.yaml:4:47: error: route \"route-1\": \"methods\": expected a list\n"},
     {"methods item not a string",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {methods: [[GET]]}}]\n" CLUSTER,
-     "t.yaml:4:48: error: \"methods\": expected a method name\n"},
+     "t.yaml:4:48: error: route \"route-1\": \"methods\": expected a method "
+     "name\n"},
     {"host inner wildcard",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {host: "
      "api.*.example.com}}]\n" CLUSTER,
-     "t.yaml:4:44: error: \"host\": invalid host pattern \"api.*.example.com\" "
+     "t.yaml:4:44: error: route \"route-1\": \"host\": invalid host pattern "
+     "\"api.*.example.com\" "
      "(expected a name or *.suffix)\n"},
     {"host star only",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {host: \"*\"}}]\n" CLUSTER,
-     "t.yaml:4:44: error: \"host\": invalid host pattern \"*\" (expected a "
+     "t.yaml:4:44: error: route \"route-1\": \"host\": invalid host pattern "
+     "\"*\" (expected a "
      "name "
      "or *.suffix)\n"},
     {"host star without dot",
@@ -2318,28 +2343,32 @@ static const struct error_case error_cases[] = {
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {host: \"*example.com\"}}]\n" CLUSTER,
-     "t.yaml:4:44: error: \"host\": invalid host pattern \"*example.com\" "
+     "t.yaml:4:44: error: route \"route-1\": \"host\": invalid host pattern "
+     "\"*example.com\" "
      "(expected a name or *.suffix)\n"},
     {"host empty label",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {host: a..example.com}}]\n" CLUSTER,
-     "t.yaml:4:44: error: \"host\": invalid host pattern \"a..example.com\" "
+     "t.yaml:4:44: error: route \"route-1\": \"host\": invalid host pattern "
+     "\"a..example.com\" "
      "(expected a name or *.suffix)\n"},
     {"host leading dot",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {host: .example.com}}]\n" CLUSTER,
-     "t.yaml:4:44: error: \"host\": invalid host pattern \".example.com\" "
+     "t.yaml:4:44: error: route \"route-1\": \"host\": invalid host pattern "
+     "\".example.com\" "
      "(expected a name or *.suffix)\n"},
     {"host empty",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {host: \"\"}}]\n" CLUSTER,
-     "t.yaml:4:44: error: \"host\": invalid host pattern \"\" (expected a name "
+     "t.yaml:4:44: error: route \"route-1\": \"host\": invalid host pattern "
+     "\"\" (expected a name "
      "or *.suffix)\n"},
     {"host with port",
      "listeners:\n"
@@ -2347,7 +2376,8 @@ static const struct error_case error_cases[] = {
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {host: "
      "\"pay.example.com:443\"}}]\n" CLUSTER,
-     "t.yaml:4:44: error: \"host\": \"pay.example.com:443\" must not contain a "
+     "t.yaml:4:44: error: route \"route-1\": \"host\": \"pay.example.com:443\" "
+     "must not contain a "
      "port\n"},
     {"host wildcard with port",
      "listeners:\n"
@@ -2355,28 +2385,33 @@ static const struct error_case error_cases[] = {
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {host: "
      "\"*.example.com:80\"}}]\n" CLUSTER,
-     "t.yaml:4:44: error: \"host\": \"*.example.com:80\" must not contain a "
+     "t.yaml:4:44: error: route \"route-1\": \"host\": \"*.example.com:80\" "
+     "must not contain a "
      "port\n"},
     {"host IPv6 with port",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {host: \"[::1]:80\"}}]\n" CLUSTER,
-     "t.yaml:4:44: error: \"host\": \"[::1]:80\" must not contain a port\n"},
+     "t.yaml:4:44: error: route \"route-1\": \"host\": \"[::1]:80\" must not "
+     "contain a port\n"},
     {"headers bad name",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {headers: {\"X Y\": a}}}]\n" CLUSTER,
-     "t.yaml:4:48: error: \"headers\": invalid header name \"X Y\"\n"},
+     "t.yaml:4:48: error: route \"route-1\": \"headers\": invalid header name "
+     "\"X Y\"\n"},
     {"headers value not a string",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {headers: {X-A: [1], X-B: "
      "}}}]\n" CLUSTER,
-     "t.yaml:4:53: error: \"headers\": the value of \"X-A\" must be a string\n"
-     "t.yaml:4:63: error: \"headers\": the value of \"X-B\" must be a "
+     "t.yaml:4:53: error: route \"route-1\": \"headers\": the value of \"X-A\" "
+     "must be a string\n"
+     "t.yaml:4:63: error: route \"route-1\": \"headers\": the value of \"X-B\" "
+     "must be a "
      "string\n"},
     {"headers value blanks",
      "listeners:\n"
@@ -2384,7 +2419,8 @@ static const struct error_case error_cases[] = {
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {headers: {X-A: \" "
      "on\"}}}]\n" CLUSTER,
-     "t.yaml:4:53: error: \"headers\": invalid value \" on\" for \"X-A\" (no "
+     "t.yaml:4:53: error: route \"route-1\": \"headers\": invalid value \" "
+     "on\" for \"X-A\" (no "
      "control characters, no leading or trailing blanks)\n"},
     {"headers value control",
      "listeners:\n"
@@ -2392,7 +2428,8 @@ static const struct error_case error_cases[] = {
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {headers: {X-A: "
      "\"a\\rb\"}}}]\n" CLUSTER,
-     "t.yaml:4:53: error: \"headers\": invalid value \"a\\x0db\" for \"X-A\" "
+     "t.yaml:4:53: error: route \"route-1\": \"headers\": invalid value "
+     "\"a\\x0db\" for \"X-A\" "
      "(no "
      "control characters, no leading or trailing blanks)\n"},
     {"headers duplicate",
@@ -2401,13 +2438,15 @@ static const struct error_case error_cases[] = {
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {headers: {X-A: a, x-a: "
      "b}}}]\n" CLUSTER,
-     "t.yaml:4:56: error: \"headers\": duplicate header \"x-a\"\n"},
+     "t.yaml:4:56: error: route \"route-1\": \"headers\": duplicate header "
+     "\"x-a\"\n"},
     {"headers not a mapping",
      "listeners:\n"
      "  - name: public\n"
      "    address: 127.0.0.1:8080\n"
      "    routes: [{cluster: demo, match: {headers: [X-A]}}]\n" CLUSTER,
-     "t.yaml:4:47: error: \"headers\": expected a mapping\n"},
+     "t.yaml:4:47: error: route \"route-1\": \"headers\": expected a "
+     "mapping\n"},
     /* weighted routes */
     {"split unknown cluster",
      "listeners:\n"
@@ -2453,7 +2492,8 @@ static const struct error_case error_cases[] = {
      "    endpoints: [127.0.0.1:9001]\n"
      "  - name: pay-v2\n"
      "    endpoints: [127.0.0.1:9002]\n",
-     "t.yaml:6:44: error: \"weight\": 10001 is out of range (0..10000)\n"},
+     "t.yaml:6:44: error: route \"migrate\": \"weight\": 10001 is out of range "
+     "(0..10000)\n"},
     {"split twice",
      "listeners:\n"
      "  - name: public\n"
@@ -2508,7 +2548,8 @@ static const struct error_case error_cases[] = {
      "    endpoints: [127.0.0.1:9001]\n"
      "  - name: pay-v2\n"
      "    endpoints: [127.0.0.1:9002]\n",
-     "t.yaml:7:17: error: \"sticky\": expected header:NAME, cookie:NAME or "
+     "t.yaml:7:17: error: route \"migrate\": \"sticky\": expected header:NAME, "
+     "cookie:NAME or "
      "client_ip, not \"user_id\"\n"},
     {"sticky bad name",
      "listeners:\n"
@@ -2523,7 +2564,8 @@ static const struct error_case error_cases[] = {
      "    endpoints: [127.0.0.1:9001]\n"
      "  - name: pay-v2\n"
      "    endpoints: [127.0.0.1:9002]\n",
-     "t.yaml:7:17: error: \"sticky\": \"a b\" is not a valid cookie "
+     "t.yaml:7:17: error: route \"migrate\": \"sticky\": \"a b\" is not a "
+     "valid cookie "
      "name\n"},
     {"cluster and split",
      "listeners:\n"
@@ -2570,8 +2612,9 @@ static const struct error_case error_cases[] = {
      "        cluster: demo\n"
      "        mirror: { percent: 101, to: x }\n" CLUSTER,
      "t.yaml:7:17: error: route \"api\": mirror: missing key \"cluster\"\n"
-     "t.yaml:7:28: error: \"percent\": 101 is out of range (0..100)\n"
-     "t.yaml:7:33: error: unknown key \"to\" in mirror\n"},
+     "t.yaml:7:28: error: route \"api\": \"percent\": 101 is out of range "
+     "(0..100)\n"
+     "t.yaml:7:33: error: route \"api\": unknown key \"to\" in mirror\n"},
     {"expose header reserved",
      "listeners:\n"
      "  - name: public\n"
@@ -2607,7 +2650,8 @@ static const struct error_case error_cases[] = {
      "mean \"demo\"?)\n"
      "t.yaml:7:9: error: route \"api\": \"cluster\" and \"split\" are "
      "mutually exclusive\n"
-     "t.yaml:7:41: error: \"weight\": expected an integer (0..10000)\n"
+     "t.yaml:7:41: error: route \"api\": \"weight\": expected an integer "
+     "(0..10000)\n"
      "t.yaml:7:58: error: route \"api\": cluster \"demo\" is in the split "
      "twice\n"},
     {"path and path_prefix, each checked",
@@ -2617,10 +2661,12 @@ static const struct error_case error_cases[] = {
      "    routes:\n"
      "      - match: { path_prefix: v1, path: /a#b }\n"
      "        cluster: demo\n" CLUSTER,
-     "t.yaml:5:31: error: \"path_prefix\": \"v1\" must start with \"/\"\n"
+     "t.yaml:5:31: error: route \"route-1\": \"path_prefix\": \"v1\" must "
+     "start with \"/\"\n"
      "t.yaml:5:35: error: route \"route-1\": \"path\" and \"path_prefix\" "
      "are mutually exclusive\n"
-     "t.yaml:5:41: error: \"path\": invalid character in \"/a#b\" (no "
+     "t.yaml:5:41: error: route \"route-1\": \"path\": invalid character in "
+     "\"/a#b\" (no "
      "spaces, controls, \"?\" or \"#\")\n"},
     {"sticky without split, value checked",
      "listeners:\n"
@@ -2629,7 +2675,8 @@ static const struct error_case error_cases[] = {
      "    routes: [{cluster: demo, sticky: ip}]\n" CLUSTER,
      "t.yaml:4:30: error: route \"route-1\": \"sticky\" needs \"split\" "
      "(it keeps a user on one cluster of it)\n"
-     "t.yaml:4:38: error: \"sticky\": expected header:NAME, cookie:NAME or "
+     "t.yaml:4:38: error: route \"route-1\": \"sticky\": expected header:NAME, "
+     "cookie:NAME or "
      "client_ip, not \"ip\"\n"},
     {"hash_key beside a wrong balance",
      LISTENER CLUSTER "    balance: hsh\n"
@@ -2998,39 +3045,49 @@ static void
 test_retry_conf_errors(void **state)
 {
 	(void)state;
-	load_err(
-	    RETRY_ROUTE "          attempts: 0\n" CLUSTER,
-	    "t.yaml:7:21: error: \"attempts\": 0 is out of range (1..10)\n");
-	load_err(
-	    RETRY_ROUTE "          attempts: 11\n" CLUSTER,
-	    "t.yaml:7:21: error: \"attempts\": 11 is out of range (1..10)\n");
+	load_err(RETRY_ROUTE "          attempts: 0\n" CLUSTER,
+		 "t.yaml:7:21: error: route \"route-1\": \"attempts\": 0 is "
+		 "out of range (1..10)\n");
+	load_err(RETRY_ROUTE "          attempts: 11\n" CLUSTER,
+		 "t.yaml:7:21: error: route \"route-1\": \"attempts\": 11 is "
+		 "out of range (1..10)\n");
 	load_err(RETRY_ROUTE "          on: [bogus]\n" CLUSTER,
-		 "t.yaml:7:16: error: \"on\": expected connect-failure, reset, "
+		 "t.yaml:7:16: error: route \"route-1\": \"on\": expected "
+		 "connect-failure, reset, "
 		 "timeout, 502, 503 or 504\n");
 	load_err(RETRY_ROUTE "          on: [500]\n" CLUSTER,
-		 "t.yaml:7:16: error: \"on\": expected connect-failure, reset, "
+		 "t.yaml:7:16: error: route \"route-1\": \"on\": expected "
+		 "connect-failure, reset, "
 		 "timeout, 502, 503 or 504\n");
-	load_err(RETRY_ROUTE "          on: timeout\n" CLUSTER,
-		 "t.yaml:7:15: error: \"on\": expected a list\n");
+	load_err(
+	    RETRY_ROUTE "          on: timeout\n" CLUSTER,
+	    "t.yaml:7:15: error: route \"route-1\": \"on\": expected a list\n");
 	load_err(RETRY_ROUTE "          idempotency_key: yes\n" CLUSTER,
-		 "t.yaml:7:28: error: \"idempotency_key\": expected true or "
+		 "t.yaml:7:28: error: route \"route-1\": \"idempotency_key\": "
+		 "expected true or "
 		 "false\n");
 	load_err(RETRY_ROUTE "          per_try_timeout: 250\n" CLUSTER,
-		 "t.yaml:7:28: error: \"per_try_timeout\": duration \"250\" "
+		 "t.yaml:7:28: error: route \"route-1\": \"per_try_timeout\": "
+		 "duration \"250\" "
 		 "needs a unit (ms, s, m or h)\n");
 	load_err(RETRY_ROUTE "          budget: 101%\n" CLUSTER,
-		 "t.yaml:7:19: error: \"budget\": 101% is out of range "
+		 "t.yaml:7:19: error: route \"route-1\": \"budget\": 101% is "
+		 "out of range "
 		 "(0%..100%)\n");
 	load_err(RETRY_ROUTE "          budget: 20 %\n" CLUSTER,
-		 "t.yaml:7:19: error: \"budget\": expected a percentage such "
+		 "t.yaml:7:19: error: route \"route-1\": \"budget\": expected "
+		 "a percentage such "
 		 "as \"20%\" (0%..100%)\n");
 	load_err(RETRY_ROUTE "          budget: -1%\n" CLUSTER,
-		 "t.yaml:7:19: error: \"budget\": expected a percentage such "
+		 "t.yaml:7:19: error: route \"route-1\": \"budget\": expected "
+		 "a percentage such "
 		 "as \"20%\" (0%..100%)\n");
 	load_err(RETRY_ROUTE "          tries: 3\n" CLUSTER,
-		 "t.yaml:7:11: error: unknown key \"tries\" in retry\n");
+		 "t.yaml:7:11: error: route \"route-1\": unknown key \"tries\" "
+		 "in retry\n");
 	load_err(LISTENER "        retry: 3\n" CLUSTER,
-		 "t.yaml:6:16: error: \"retry\": expected a mapping\n");
+		 "t.yaml:6:16: error: route \"route-1\": \"retry\": expected a "
+		 "mapping\n");
 }
 
 static void
@@ -3538,15 +3595,19 @@ test_policy_conf_errors(void **state)
 	    "t.yaml:9:26: error: \"request_headers\": \"Upgrade\" is "
 	    "hop-by-hop: no rule may touch it\n"
 	    "t.yaml:10:7: error: unknown key \"replace\" in header rules\n"
-	    "t.yaml:14:25: error: \"max_body_bytes\": size \"12\" needs a "
+	    "t.yaml:14:25: error: route \"route-1\": \"max_body_bytes\": size "
+	    "\"12\" needs a "
 	    "unit (B, KiB, MiB or GiB)\n"
-	    "t.yaml:16:18: error: \"response_headers\": \"X-Served-By\" is "
+	    "t.yaml:16:18: error: route \"route-1\": \"response_headers\": "
+	    "\"X-Served-By\" is "
 	    "route \"route-1\"'s expose_cluster_header: no rule may touch "
 	    "it\n"
-	    "t.yaml:16:59: error: \"response_headers\": unknown variable "
+	    "t.yaml:16:59: error: route \"route-1\": \"response_headers\": "
+	    "unknown variable "
 	    "\"${clustr}\" in the value of \"X-H\" (did you mean "
 	    "\"${cluster}\"?)\n"
-	    "t.yaml:17:20: error: \"response_headers\": \"X-Request-Id\" "
+	    "t.yaml:17:20: error: route \"route-1\": \"response_headers\": "
+	    "\"X-Request-Id\" "
 	    "is sluice's own: no rule may touch it\n");
 }
 
