@@ -233,15 +233,14 @@ vary_accept_encoding(struct sl_h1_response *resp, char *scratch)
 }
 
 /*
- * Would a 304's 200 have been looked at for compression, and so have said
- * Vary: Accept-Encoding? What the 304 says of it decides: a type the
- * route does not list, a Content-Encoding or no-transform say no. Most
- * 304s say no type (RFC 9110 section 15.4.5 does not ask for one): that
- * is a yes, since a Vary too many costs a cache a copy per coding where
- * one missing lets it give a coding to a client that did not ask for it.
+ * What the response's fields say of its compression: 0 when they forbid
+ * it (already encoded, or no-transform: RFC 9111 section 5.2.2.6) or name
+ * a type the route does not list, 1 when they name a listed type, and
+ * untyped when they name none.
  */
 static int
-nm_varies(const struct sl_txn *t, const struct sl_h1_response *resp)
+fields_compressible(const struct sl_txn *t, const struct sl_h1_response *resp,
+		    int untyped)
 {
 	const struct sl_conf_compress_route *c = t->route->compress;
 	int typed = -1;
@@ -253,14 +252,28 @@ nm_varies(const struct sl_txn *t, const struct sl_h1_response *resp)
 		if (field_is(h, "cache-control") &&
 		    list_has(h->value, h->value_len, "no-transform"))
 			return 0;
-		if (field_is(h, "content-type")) {
+		if (field_is(h, "content-type") && typed != 1) {
 			typed = 0;
 			for (size_t k = 0; k < c->ntypes && !typed; k++)
 				typed = sl_coding_type_match(
 				    c->types[k], h->value, h->value_len);
 		}
 	}
-	return typed != 0;
+	return typed == -1 ? untyped : typed;
+}
+
+/*
+ * Would a 304's 200 have been looked at for compression, and so have said
+ * Vary: Accept-Encoding? What the 304 says of it decides: a type the
+ * route does not list, a Content-Encoding or no-transform say no. Most
+ * 304s say no type (RFC 9110 section 15.4.5 does not ask for one): that
+ * is a yes, since a Vary too many costs a cache a copy per coding where
+ * one missing lets it give a coding to a client that did not ask for it.
+ */
+static int
+nm_varies(const struct sl_txn *t, const struct sl_h1_response *resp)
+{
+	return fields_compressible(t, resp, 1);
 }
 
 /*
@@ -274,7 +287,7 @@ eligible(const struct sl_txn *t, const struct sl_h1_response *resp)
 	const struct sl_conf_compress_route *c = t->route->compress;
 	/* a HEAD's fields are its GET's (RFC 9110 section 9.3.2): it is
 	 * looked at as the GET would be, for its Vary */
-	int typed = 0, head = t->method_id == SL_M_HEAD;
+	int head = t->method_id == SL_M_HEAD;
 
 	if (resp->status == 204 || resp->status == 206 || resp->status == 304 ||
 	    (resp->body == SL_H1_BODY_NONE && !head))
@@ -282,19 +295,7 @@ eligible(const struct sl_txn *t, const struct sl_h1_response *resp)
 	if (resp->body == SL_H1_BODY_LENGTH && !head &&
 	    resp->content_length < c->min_length)
 		return 0;
-	for (size_t i = 0; i < resp->nheaders; i++) {
-		const struct sl_h1_header *h = &resp->headers[i];
-		if (field_is(h, "content-encoding"))
-			return 0;
-		if (field_is(h, "cache-control") &&
-		    list_has(h->value, h->value_len, "no-transform"))
-			return 0;
-		if (field_is(h, "content-type"))
-			for (size_t k = 0; k < c->ntypes && !typed; k++)
-				typed = sl_coding_type_match(
-				    c->types[k], h->value, h->value_len);
-	}
-	return typed;
+	return fields_compressible(t, resp, 0);
 }
 
 /* Is the response an event stream, whose every event must go at once? */
