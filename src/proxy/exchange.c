@@ -162,10 +162,13 @@ sl_exchange_free(struct sl_seam *s)
 	free(t->ws);
 	t->ws = NULL;
 	/* a caller's tracestate, when no log line took it (the log's
-	 * trace end frees it first on every path today) */
-	free(t->tr.state);
-	t->tr.state = NULL;
-	t->tr.state_len = 0;
+	 * trace end frees it first on every path today); tr is set only
+	 * for a traced exchange (txn_new clears tr.on alone) */
+	if (t->tr.on) {
+		free(t->tr.state);
+		t->tr.state = NULL;
+		t->tr.state_len = 0;
+	}
 	if (t->pipe != NULL)
 		sl_exchange_splice_end(s);
 	if (t->mirror != NULL) {
