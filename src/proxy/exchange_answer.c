@@ -58,13 +58,14 @@ note_cards(void)
 	return sl_access_enabled() && sl_log_cards();
 }
 
-/* copy_slice, then the card numbers in the copy masked when note_cards()
- * says so; a value cut to fit counts as cut (its end may be a card's). */
-static void
-note_slice(char *dst, size_t dstsz, const char *s, size_t n)
+/* copy_slice, then, when cards (note_cards()), the card numbers in the
+ * copy masked; a value cut to fit counts as cut (its end may be a
+ * card's). Inline: without an access log it is copy_slice. */
+static inline void
+note_slice(char *dst, size_t dstsz, const char *s, size_t n, int cards)
 {
 	copy_slice(dst, dstsz, s, n);
-	if (s != NULL && n > 0 && note_cards())
+	if (cards && s != NULL && n > 0)
 		(void)sl_pan_mask(dst, SL_MIN(n, dstsz - 1), n >= dstsz);
 }
 
@@ -76,23 +77,27 @@ sl_exchange_note(struct sl_txn *t, const char *method, size_t method_len,
 		 const char *target, size_t target_len, const char *host,
 		 size_t host_len)
 {
-	note_slice(t->method, sizeof(t->method), method, method_len);
+	int cards = note_cards();
+
+	note_slice(t->method, sizeof(t->method), method, method_len, cards);
 	if (target != NULL)
 		sl_log_target(t->path, sizeof(t->path), target, target_len,
-			      sl_log_query(), note_cards());
+			      sl_log_query(), cards);
 	else
 		t->path[0] = '\0';
-	note_slice(t->host, sizeof(t->host), host, host_len);
+	note_slice(t->host, sizeof(t->host), host, host_len, cards);
 }
 
 static void
 txn_note_agent(struct sl_txn *t, const char *referer, size_t referer_len,
 	       const char *ua, size_t ua_len)
 {
+	int cards = note_cards();
+
 	if (referer != NULL)
 		sl_log_target(t->referer, sizeof(t->referer), referer,
-			      referer_len, sl_log_query(), note_cards());
-	note_slice(t->user_agent, sizeof(t->user_agent), ua, ua_len);
+			      referer_len, sl_log_query(), cards);
+	note_slice(t->user_agent, sizeof(t->user_agent), ua, ua_len, cards);
 }
 
 /* Referer and User-Agent of a parsed request, for the access log. */
@@ -128,7 +133,8 @@ sl_exchange_salvage(struct sl_txn *t, const char *head, size_t len)
 		sl_exchange_note(t, sv.method, sv.method_len, sv.target,
 				 sv.target_len, sv.host, sv.host_len);
 	else if (t->host[0] == '\0')
-		note_slice(t->host, sizeof(t->host), sv.host, sv.host_len);
+		note_slice(t->host, sizeof(t->host), sv.host, sv.host_len,
+			   note_cards());
 	if (sl_access_enabled())
 		txn_note_agent(t, sv.referer, sv.referer_len, sv.user_agent,
 			       sv.user_agent_len);
