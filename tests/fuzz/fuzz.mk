@@ -57,7 +57,8 @@ CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf/conf.c $(top_srcdir)/src/conf/con
 	$(top_srcdir)/src/http/hdrrule.c $(top_srcdir)/src/net/proxyproto.c \
 	$(top_srcdir)/src/edge/ratelimit.c $(top_srcdir)/src/net/dnsmsg.c \
 	$(top_srcdir)/src/conf/conf_compress.c $(top_srcdir)/src/http/coding.c \
-	$(top_srcdir)/src/core/zstream.c $(top_srcdir)/src/conf/conf_idem.c)
+	$(top_srcdir)/src/core/zstream.c $(top_srcdir)/src/conf/conf_idem.c \
+	$(top_srcdir)/src/core/log.c)
 CONF_LIBS ?= $(shell pkg-config --libs yaml-0.1 libcrypto 2>/dev/null) -lpthread
 CONF_CFLAGS ?= $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
 
