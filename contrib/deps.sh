@@ -9,10 +9,11 @@ python3-jwt python3-cryptography libmodsecurity-dev modsecurity-crs \
 libnginx-mod-http-modsecurity \
 zlib1g-dev libdeflate-dev libbrotli-dev libzstd-dev python3-brotli python3-zstandard \
 node-llhttp nodejs python3 python3-yaml curl iproute2 openssl haproxy redis-server \
-systemd wrk"
+systemd wrk gnuplot-nox"
 # systemd for systemd-socket-activate and systemd-analyze (test_upgrade,
 # test_packaging: nothing runs it as the init system); wrk for the load of
-# test_upgrade and the benchmarks; libmodsecurity-dev and modsecurity-crs
+# test_upgrade and the benchmarks, gnuplot-nox for contrib/bench/run.sh's
+# plot (it refuses to start without it); libmodsecurity-dev and modsecurity-crs
 # for the WAF (optional at build time, tested in CI), and nginx's
 # ModSecurity module for the WAF's benchmark beside nginx; zlib, libbrotli
 # and libzstd for compression (each optional at build time), and Python's
