@@ -520,6 +520,13 @@ config_compress(struct sbuf *b, const struct sl_conf_compress_route *c)
 	sb_printf(b, "}");
 }
 
+/* Whether status s is in c's release list (none past the table). */
+static int
+released(const struct sl_conf_idem_route *c, unsigned s)
+{
+	return s < SL_IDEM_STATUS_MAX && ((c->release[s / 64] >> (s % 64)) & 1);
+}
+
 /* A route's idempotency (doc/operations.md, "Idempotent payments"). */
 static void
 config_idem(struct sbuf *b, const struct sl_conf_idem_route *c)
@@ -555,15 +562,12 @@ config_idem(struct sbuf *b, const struct sl_conf_idem_route *c)
 	/* as the file says it: a whole class is "5xx", not 100 statuses */
 	for (unsigned s = 200; s < SL_IDEM_STATUS_MAX; s++) {
 		unsigned k = 0;
-		if (s % 100 == 0)
-			while (k < 100 && s + k < SL_IDEM_STATUS_MAX &&
-			       ((c->release[(s + k) / 64] >> ((s + k) % 64)) &
-				1))
-				k++;
+		while (s % 100 == 0 && k < 100 && released(c, s + k))
+			k++;
 		if (k == 100) {
 			sb_printf(b, "%s\"%uxx\"", first ? "" : ",", s / 100);
 			s += 99;
-		} else if ((c->release[s / 64] >> (s % 64)) & 1)
+		} else if (released(c, s))
 			sb_printf(b, "%s%u", first ? "" : ",", s);
 		else
 			continue;
