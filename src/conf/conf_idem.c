@@ -355,10 +355,7 @@ sl_conf_settle_idem(struct sl_yaml_loader *ld, struct sl_conf *conf)
 		 * buffer (at most the larger of the two): a longer limit
 		 * would be a promise the route cannot keep, its requests
 		 * refused 413 in its name */
-		uint64_t room =
-		    l->limits.buffer_bytes > l->limits.max_header_bytes
-			? l->limits.buffer_bytes
-			: l->limits.max_header_bytes;
+		uint64_t room = sl_conf_limits_room(&l->limits);
 		for (size_t j = 0; j < l->nroutes; j++) {
 			const struct sl_conf_route *r = &l->routes[j];
 			const struct sl_conf_idem_route *c = r->idem;

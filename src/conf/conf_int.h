@@ -16,6 +16,18 @@
 #include "conf_types.h"
 #include "conf_yaml.h"
 
+/* What a client connection's input buffer holds at most: the larger of
+ * buffer_bytes and max_header_bytes, as the HTTP/1 codec sizes it
+ * (client_h1.c, in_cap). The checks of what must wait in it (a WAF's
+ * body, an Idempotency-Key's body) compare against this. */
+static inline uint64_t
+sl_conf_limits_room(const struct sl_conf_limits *lim)
+{
+	return lim->buffer_bytes > lim->max_header_bytes
+		   ? lim->buffer_bytes
+		   : lim->max_header_bytes;
+}
+
 /* rate_limit_store's timeout when the file does not say (ms). */
 #define DEF_RL_TIMEOUT_MS 50
 

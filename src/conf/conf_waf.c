@@ -359,10 +359,7 @@ sl_conf_settle_waf(struct sl_yaml_loader *ld, struct sl_conf *conf)
 			/* the head waits in the client's buffer with the
 			 * body inspected: both must fit, or a legitimate
 			 * request with a large head would be cut */
-			room =
-			    l->limits.buffer_bytes > l->limits.max_header_bytes
-				? l->limits.buffer_bytes
-				: l->limits.max_header_bytes;
+			room = sl_conf_limits_room(&l->limits);
 			if ((uint64_t)w->body_limit +
 				l->limits.max_header_bytes >
 			    room)
