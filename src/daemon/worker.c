@@ -20,6 +20,7 @@
 #include "client_h1.h"
 #include "conf.h"
 #include "exchange.h"
+#include "filter.h"
 #include "h2.h"
 #include "h2up.h"
 #include "handover.h"
@@ -274,6 +275,18 @@ lsocks_init(struct sl_worker *w, const int *fds)
 	return 0;
 }
 
+/* A worker's view of conf (sl_wgen_new), with each route's filters
+ * attached. */
+static struct sl_wgen *
+worker_gen(struct sl_worker *w, struct sl_conf *conf)
+{
+	struct sl_wgen *g = sl_wgen_new(w, conf);
+
+	if (g != NULL)
+		sl_filters_attach(g);
+	return g;
+}
+
 /*
  * Switches the worker to msg's generation: listener sockets whose address
  * stays keep accepting without a pause, removed ones close, new ones open;
@@ -289,7 +302,7 @@ worker_apply(struct sl_worker *w, struct sl_reload_msg *msg)
 	struct sl_client *c, *next;
 
 	if (w->draining || worker_size_hdrs(w, conf) == -1 ||
-	    (g = sl_wgen_new(w, conf)) == NULL ||
+	    (g = worker_gen(w, conf)) == NULL ||
 	    (ls = calloc(conf->nlisteners, sizeof(*ls))) == NULL) {
 		/* keep the running generation; close only sockets that
 		 * were opened for this one */
@@ -449,7 +462,7 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 	w->alog = calloc(1, sizeof(*w->alog));
 	if (w->alog == NULL || worker_size_hdrs(w, conf) == -1)
 		goto fail;
-	if ((w->gen = sl_wgen_new(w, sl_conf_ref(conf))) == NULL) {
+	if ((w->gen = worker_gen(w, sl_conf_ref(conf))) == NULL) {
 		sl_conf_unref(conf);
 		goto fail;
 	}

@@ -140,6 +140,10 @@ enum sl_idem_out {
 	SL_IDEM_O_UNPROTECTED,	/* sent on unkept (fail: open) */
 	SL_IDEM_NOUT
 };
+
+/* The access log's name of an outcome plus one ("replayed"; a
+ * request's idem_res), NULL for 0. */
+const char *sl_idem_out_str(int res);
 enum sl_idem_rel {
 	SL_IDEM_R_STATUS = 0, /* its answer's status is one release names */
 	SL_IDEM_R_TOO_LARGE,  /* its answer is past max_response_bytes */

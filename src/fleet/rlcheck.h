@@ -35,15 +35,20 @@ enum {
  * exchange (zeroed with it). */
 struct sl_rlc {
 	struct sl_rl_wait wait; /* while waiting for a lease */
-	uint32_t head_len;	/* the exchange's: its head, kept meanwhile */
-	uint8_t next;		/* the limit being checked */
-	uint8_t local;		/* bit i: limit i took from the shared table */
-	uint8_t cell;		/* bit i: limit i took a leased cell */
-	uint8_t first;		/* bit i: limit i passed a key's first
-				   request (counted by the store: not given
-				   back) */
-	uint8_t refused;	/* LIMITED, UNAVAILABLE: the limit's index */
-	uint64_t wait_us;	/* LIMITED: until one more may pass */
+	/* the exchange's filter (exchange_rl.c): where the request stands
+	 * (cleared with the exchange), and the verdict of the lease it
+	 * waited for */
+	uint8_t st;
+	uint8_t woke_verdict;
+	uint64_t woke_us;
+	uint8_t next;	  /* the limit being checked */
+	uint8_t local;	  /* bit i: limit i took from the shared table */
+	uint8_t cell;	  /* bit i: limit i took a leased cell */
+	uint8_t first;	  /* bit i: limit i passed a key's first
+			     request (counted by the store: not given
+			     back) */
+	uint8_t refused;  /* LIMITED, UNAVAILABLE: the limit's index */
+	uint64_t wait_us; /* LIMITED: until one more may pass */
 };
 
 /*

@@ -80,6 +80,8 @@ txn_req_read(struct sl_seam *s)
 	return next;
 }
 
+static void txn_body_came(struct sl_seam *s);
+
 /* txn_req_read, with one test when there are no bytes (most requests have
  * no body). */
 static inline int
@@ -90,17 +92,9 @@ txn_req_advance(struct sl_seam *s)
 	if ((s->txn->req_ph == SL_TXN_REQ_DONE) || s->in.len == s->in_ready)
 		return 0;
 	r = txn_req_read(s);
-	/* an external check waiting for the body's first bytes */
-	if (r == 0 && s->txn != NULL &&
-	    (s->txn->flags &
-	     (SL_TXN_F_EXT_BODY | SL_TXN_F_WAF_BODY | SL_TXN_F_IDEM_BODY))) {
-		if (s->txn->flags & SL_TXN_F_EXT_BODY)
-			sl_exchange_extauth_body(s);
-		else if (s->txn->flags & SL_TXN_F_WAF_BODY)
-			sl_exchange_waf_body(s);
-		else
-			sl_exchange_idem_body(s);
-	}
+	/* a filter waiting for the body's first bytes */
+	if (r == 0 && s->txn != NULL && (s->txn->flags & SL_TXN_F_BODY_WAIT))
+		txn_body_came(s);
 	return r;
 }
 static void txn_choose_cluster(struct sl_seam *s,
@@ -119,17 +113,18 @@ sl_exchange_free(struct sl_seam *s)
 	s->ops->want_write(s, 0);
 	event_del(&t->tev);
 	sl_buf_release(&s->w->bufs, &t->out);
-	sl_rlcheck_cancel(&t->rl); /* a request waiting for a lease */
-	if (t->aw.src != NULL)
-		sl_exchange_auth_cancel(t); /* or for a key set */
-	if (t->ea != NULL)
-		sl_exchange_extauth_cancel(t); /* or for an authorization */
-	if (t->waf != NULL)
-		sl_exchange_waf_cancel(t); /* or for the WAF's verdict */
-	if (t->zip != NULL)
-		sl_exchange_zip_end(s);
-	if (t->idem != NULL)
-		sl_exchange_idem_end(s); /* a key still reserved goes */
+	if (t->flags & SL_TXN_F_FEV)
+		event_del(&t->fev);
+	/* the route's filters let go of what they hold: a wait, a key
+	 * still reserved, a compressor */
+	if (t->route != NULL) {
+		const struct sl_wroute *wr = &s->gen->routes[t->route->index];
+		for (unsigned i = 0; i < wr->nfilt; i++) {
+			const struct sl_filter *f = wr->filt[i];
+			if (f->end != NULL)
+				f->end(s);
+		}
+	}
 	sl_attempt_dequeue(t);
 	sl_attempt_release(s, 0);
 	sl_attempt_done(t);
@@ -195,6 +190,7 @@ sl_exchange_new(struct sl_seam *s, uint64_t start_ms)
 		return NULL;
 	memset(t, 0, offsetof(struct sl_txn, request_id));
 	t->rl.wait.entry = NULL;
+	t->rl.st = 0;
 	t->aw.src = NULL;
 	t->aw.waited = 0;
 	t->ea = NULL;
@@ -266,20 +262,6 @@ status_closes(int status)
 	return status != 417;
 }
 
-/* Refuses the request by an allow or deny rule (doc/edge.md section 4):
- * 403, the connection kept as after a 404, counted and logged with the
- * rule. May end the stream. */
-static void
-txn_forbid(struct sl_seam *s, const char *rule)
-{
-	struct sl_txn *t = s->txn;
-
-	t->why = SL_H1_R_ACCESS_DENIED;
-	t->rule = rule;
-	SL_STAT_INC(s->w->stats.rejected[SL_H1_R_ACCESS_DENIED]);
-	sl_exchange_local(s, 403, "forbidden", 0);
-}
-
 /* ---- starting an exchange --------------------------------------------- */
 
 /* The connection ends after this request: the client asks for it (RFC
@@ -336,40 +318,6 @@ txn_retry_setup(struct sl_seam *s, const struct sl_h1_request *req)
 		t->deadline_ms = now_ms() + t->route->timeout_ms;
 }
 
-/* ---- rate limits (doc/edge.md section 6) ------------------------------- */
-
-/* Acts on what the route's limits said of the request. Returns 0 when it
- * goes on, 1 when it was answered (429, 503) or waits for a lease. */
-static int
-txn_rl_verdict(struct sl_seam *s, int r, size_t head_len)
-{
-	struct sl_txn *t = s->txn;
-	char fields[512];
-	int status = r == SL_RLC_LIMITED ? 429 : 503;
-
-	if (r == SL_RLC_PASS)
-		return 0;
-	if (r == SL_RLC_WAIT) {
-		/* the head stays in `in` (a compaction keeps it at in.off),
-		 * to be parsed again when the lease comes */
-		t->rl.head_len = (uint32_t)head_len;
-		s->in.off -= (uint32_t)head_len;
-		return 1;
-	}
-	/* a body already here in full is read, so that the connection is
-	 * kept: a bot's small POSTs do not cost a connection each */
-	if (txn_req_advance(s) == -1)
-		return 1; /* a malformed body: answered 400 */
-	sl_exchange_answer(
-	    s, status,
-	    status == 429 ? "rate_limited" : "rate_limit_unavailable", 0,
-	    sl_rlcheck_fields(&t->rl, status, t->route, fields,
-			      sizeof(fields)) > 0
-		? fields
-		: "");
-	return 1;
-}
-
 /*
  * The request head at in.off, head_len bytes: parsed from HTTP/1.1 text,
  * or taken as its codec built it (HTTP/2: s->ops->head), the same checks
@@ -414,39 +362,6 @@ txn_rehead(struct sl_seam *s, struct sl_txn *t, size_t head_len,
 	}
 	s->in.off += (uint32_t)head_len;
 	return 0;
-}
-
-/* The lease a request waited for came, or failed: the request goes on
- * through its route's limits, and on to the upstream when they let it. */
-static void
-txn_rl_woken(struct sl_rl_wait *wt, int verdict, uint64_t wait_us)
-{
-	struct sl_txn *t =
-	    (struct sl_txn *)((char *)wt - offsetof(struct sl_txn, rl.wait));
-	struct sl_seam *s = t->s;
-	size_t head_len = t->rl.head_len;
-	struct sl_h1_request req;
-	int r;
-
-	if (txn_rehead(s, t, head_len, &req) != 0)
-		return;
-	r = sl_rlcheck_resume(&t->rl, verdict, wait_us, s->w, s->gen->conf,
-			      t->route, &req, &t->client_addr, s->id);
-	if (txn_rl_verdict(s, r, head_len) == 0)
-		txn_forward(s, &req, head_len);
-	s->ops->resume(s);
-}
-
-/* The route's rate limits, in order (a route without any costs its
- * caller one pointer test). Returns as txn_rl_verdict. */
-static int
-txn_rate_limit(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
-{
-	struct sl_txn *t = s->txn;
-	int r = sl_rlcheck_start(&t->rl, s->w, s->gen->conf, t->route, req,
-				 &t->client_addr, s->id, txn_rl_woken);
-
-	return r == SL_RLC_PASS ? 0 : txn_rl_verdict(s, r, head_len);
 }
 
 /*
@@ -533,7 +448,7 @@ sl_exchange_start(struct sl_seam *s, size_t head_len)
 
 	if ((rule = sl_policy_check(s->lconf->policy, &t->client_addr)) !=
 	    NULL) {
-		txn_forbid(s, rule);
+		sl_exchange_forbid(s, rule);
 		return;
 	}
 	t->route = sl_route_match(s->lconf, &req);
@@ -543,20 +458,6 @@ sl_exchange_start(struct sl_seam *s, size_t head_len)
 	}
 	if (t->route->trace_sample != 0)
 		sl_exchange_trace_begin(s, &req);
-	if ((rule = sl_policy_check(t->route->policy, &t->client_addr)) !=
-	    NULL) {
-		txn_forbid(s, rule);
-		return;
-	}
-	/* the route's limit: its own max_body_bytes, or the listener's */
-	if (req.body == SL_H1_BODY_LENGTH && t->route->max_body_bytes &&
-	    req.content_length > t->route->max_body_bytes) {
-		sl_exchange_reject(s, 413, SL_H1_R_BODY_TOO_LARGE);
-		return;
-	}
-	if (t->route->rate_limits != NULL &&
-	    txn_rate_limit(s, &req, head_len) != 0)
-		return;
 	txn_forward(s, &req, head_len);
 }
 
@@ -701,19 +602,94 @@ txn_up_fields(const struct sl_txn *t)
 	       t->upgrade == 0;
 }
 
-/* A key set's fetch or an external check a request waited for ended:
- * its route's auth goes on from where it stopped (a token is checked
- * again, never to wait twice), then the request as that says. */
-static void
-txn_auth_woken(struct sl_txn *t)
+/* ---- the route's filters (filter.h) ------------------------------------ */
+
+void
+sl_exchange_filters_woken(struct sl_txn *t)
 {
 	struct sl_seam *s = t->s;
 	struct sl_h1_request req;
 
-	if (txn_rehead(s, t, t->aw.head_len, &req) != 0)
+	t->flags &= ~SL_TXN_F_HELD;
+	if (txn_rehead(s, t, t->whead_len, &req) != 0)
 		return;
-	txn_forward(s, &req, t->aw.head_len);
+	txn_forward(s, &req, t->whead_len);
 	s->ops->resume(s);
+}
+
+/* The body bytes a filter waits for are here: its filters run again, from
+ * the loop (not from inside the pump that read them). */
+static void
+txn_on_body(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sl_now_refresh();
+	sl_exchange_filters_woken(arg);
+}
+
+int
+sl_exchange_body_wait(struct sl_seam *s, size_t want)
+{
+	struct sl_txn *t = s->txn;
+
+	if (sl_exchange_body_ready(s, s->in.off, want))
+		return 1;
+	t->body_want = (uint32_t)SL_MIN(want, (size_t)UINT32_MAX);
+	t->flags |= SL_TXN_F_BODY_WAIT;
+	return 0;
+}
+
+/* Body bytes came while a filter waits for them (SL_TXN_F_BODY_WAIT; the
+ * head is kept at in.off): once there are enough, its filters run again. */
+static void
+txn_body_came(struct sl_seam *s)
+{
+	struct sl_txn *t = s->txn;
+
+	if (!sl_exchange_body_ready(s, s->in.off + t->whead_len, t->body_want))
+		return;
+	t->flags &= ~SL_TXN_F_BODY_WAIT;
+	if (!(t->flags & SL_TXN_F_FEV)) {
+		evtimer_assign(&t->fev, s->w->base, txn_on_body, t);
+		t->flags |= SL_TXN_F_FEV;
+	}
+	event_active(&t->fev, EV_TIMEOUT, 1);
+}
+
+/*
+ * Runs the route's filters on the request's head (head_len bytes, in.off
+ * past them). Returns 0 when the request goes on, -1 when a filter keeps
+ * it (the head goes back in front of in.off, to be parsed again when it
+ * is woken) or answered it.
+ */
+static int
+txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len)
+{
+	struct sl_txn *t = s->txn;
+	const struct sl_wroute *wr = &s->gen->routes[t->route->index];
+
+	for (unsigned i = 0; i < wr->nfilt; i++) {
+		const struct sl_filter *f = wr->filt[i];
+		int r;
+
+		if (f->req_head == NULL ||
+		    (r = f->req_head(s, h)) == SL_FILTER_GO)
+			continue;
+		if (r == SL_FILTER_WAIT) {
+			/* the head stays in `in` (a compaction keeps it at
+			 * in.off), to be parsed again; the body's clock stops
+			 * unless the filter waits for the body itself */
+			t->whead_len = (uint32_t)head_len;
+			s->in.off -= (uint32_t)head_len;
+			if (!(t->flags & SL_TXN_F_BODY_WAIT))
+				t->flags |= SL_TXN_F_HELD;
+		} else if (r == SL_FILTER_ANSWER && txn_req_advance(s) != -1 &&
+			   s->txn == t)
+			f->answer(s);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -726,84 +702,31 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	struct sl_worker *w = s->w;
 	const struct sl_conf_limits *lim = &s->lconf->limits;
 	struct sl_txn *t = s->txn;
+	const struct sl_wroute *wr = &s->gen->routes[t->route->index];
 	char ip[64];
 	struct sl_fwd fwd;
 	struct sl_hdr_vars vars;
-	struct sl_fwd_extra extra;
-	struct sl_jwt_out jwt;
+	struct sl_fhead h;
 	uint32_t tp_at = 0;
 	long n;
 
-	/* who the caller is, before anything of the request goes on or
-	 * takes a tunnel's place (doc/auth.md) */
-	fwd.extra = NULL;
-	fwd.extra_lens = 0;
-	if (t->route->auth != NULL || t->route->waf != NULL) {
-		const struct sl_conf_auth *a = t->route->auth;
-		int r = 0;
-		extra.ndrop = extra.nset = 0;
-		extra.drop_lens = 0;
-		/* the token first: a forged one never costs the WAF or the
-		 * service a look; the WAF before the service, which never
-		 * sees what the rules stop */
-		if (a != NULL && a->jwt != NULL)
-			r = sl_exchange_auth(s, req, &extra, &jwt,
-					     txn_auth_woken);
-		if (r == 0 && t->route->waf != NULL)
-			r = sl_exchange_waf(s, req, txn_auth_woken);
-		if (r == 0 && a != NULL && a->external != NULL)
-			r = sl_exchange_extauth(s, req, &extra, txn_auth_woken);
-		if (r == 1) {
-			/* the head stays in `in`, as for a lease */
-			t->aw.head_len = (uint32_t)head_len;
-			s->in.off -= (uint32_t)head_len;
-			return;
-		}
-		if (r == -1)
-			return;
-		if (a != NULL) {
-			fwd.extra = &extra;
-			fwd.extra_lens = extra.drop_lens;
-		}
-	}
-	/* the Idempotency-Key store, once the request may go on: a request
-	 * refused by the checks above never takes a key */
-	if (t->route->idem != NULL) {
-		const struct sl_conf_auth *a = t->route->auth;
-		int r = sl_exchange_idem(s, req,
-					 a != NULL && a->jwt != NULL &&
-						 (t->flags & SL_TXN_F_AUTH_OK)
-					     ? &jwt
-					     : NULL,
-					 txn_auth_woken);
-		if (r == 1) {
-			t->aw.head_len = (uint32_t)head_len;
-			s->in.off -= (uint32_t)head_len;
-			return;
-		}
-		/* sluice answers it: a body already here in full is read
-		 * first, so that the connection is kept (as for a 429) */
-		if (r == 2 && txn_req_advance(s) != -1 && s->txn == t)
-			sl_exchange_idem_answer(s);
-		if (r != 0)
-			return;
-	}
+	/* the route's filters: who the caller is, what the rules say,
+	 * before anything of the request goes on or takes a tunnel's place
+	 * (doc/auth.md) */
+	h.req = req;
+	h.extra = NULL;
+	h.jwt = NULL;
+	if (wr->nfilt > 0 && txn_filters(s, &h, head_len) != 0)
+		return;
 	if (t->tr.on) {
 		/* sluice's traceparent replaces the caller's */
-		if (fwd.extra == NULL) {
-			extra.ndrop = extra.nset = 0;
-			extra.drop_lens = 0;
-			fwd.extra = &extra;
-		}
-		sl_exchange_trace_fields(t, req, &extra);
-		fwd.extra_lens = extra.drop_lens;
+		sl_exchange_trace_fields(t, req, sl_fhead_extra(&h));
 	}
+	fwd.extra = h.extra;
+	fwd.extra_lens = h.extra != NULL ? h.extra->drop_lens : 0;
 	if ((t->route->upgrade != NULL || (s->flags & SL_SEAM_F_XCONNECT)) &&
 	    txn_upgrade(s, req) == -1)
 		return;
-	if (t->route->compress != NULL && t->upgrade == 0 &&
-	    !(s->flags & SL_SEAM_F_XCONNECT))
-		sl_exchange_zip_request(s, req);
 	/* a tunnel's request never ends before its answer: the route's
 	 * timeout bounds the wait for the 101 from now */
 	if (s->flags & SL_SEAM_F_XCONNECT)
@@ -974,9 +897,7 @@ up_on_clock(const struct sl_txn *t, const struct sl_upconn *u)
 static inline int
 body_clock_runs(const struct sl_seam *s, const struct sl_txn *t)
 {
-	return (s->flags & SL_SEAM_F_READING) && t->rl.wait.entry == NULL &&
-	       t->aw.src == NULL &&
-	       !(t->flags & (SL_TXN_F_EXT_WAIT | SL_TXN_F_WAF_WAIT));
+	return (s->flags & SL_SEAM_F_READING) && !(t->flags & SL_TXN_F_HELD);
 }
 
 /*
@@ -1229,8 +1150,8 @@ sl_exchange_pump(struct sl_seam *s)
 		 * would tell its client it is whole (exchange_idem_keep.c) */
 		if ((t->up_ph == SL_TXN_UP_DONE) &&
 		    (t->up == NULL || t->up->ready == t->up->in.off) &&
-		    (t->zip == NULL || t->resp_ph != SL_TXN_RESP_UPSTREAM ||
-		     !sl_exchange_zip_pending(t)) &&
+		    (t->xf == NULL || t->resp_ph != SL_TXN_RESP_UPSTREAM ||
+		     !t->xf->pending(t)) &&
 		    !(t->flags & SL_TXN_F_IDEM_HOLD)) {
 			txn_finish(s);
 			return -1;
@@ -1320,8 +1241,8 @@ txn_on_deadline(struct sl_seam *s, struct sl_txn *t, uint64_t now)
 	/* a held head is the upstream's delay, not the client's */
 	pending_out = !sl_exchange_resp_held(t, u) &&
 		      (sl_buf_pending(&t->out) > 0 ||
-		       (t->zip != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM &&
-			sl_exchange_zip_pending(t)) ||
+		       (t->xf != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM &&
+			t->xf->pending(t)) ||
 		       (u != NULL && (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
 			u->ready > u->in.off));
 	if (t->send_rate.start_ms != 0 && now >= t->send_rate.next_ms) {
@@ -1409,10 +1330,10 @@ exchange_on_timer(evutil_socket_t fd, short what, void *arg)
 	if (t == NULL)
 		return;
 	t->armed_ms = 0;
-	if (t->zip != NULL && sl_exchange_zip_failed(t) != NULL) {
+	if (t->xf != NULL && t->xf->failed(t) != NULL) {
 		/* its compressor failed: part of the body may be out, only a
 		 * close tells the client the rest will not come */
-		s->ops->close(s, sl_exchange_zip_failed(t));
+		s->ops->close(s, t->xf->failed(t));
 		return;
 	}
 	if (txn_on_deadline(s, t, now) == -1)

@@ -267,12 +267,24 @@ txn_answer(struct sl_seam *s, int status, const char *code, const char *error,
 		t->resp_ph = SL_TXN_RESP_NONE;
 		t->head_out -= sl_buf_pending(&t->out);
 		t->out.off = t->out.len = 0;
-		if (t->zip != NULL) /* nor its body's compressor */
-			sl_exchange_zip_end(s);
-		t->zip_sent = 0;
+		if (t->route != NULL) {
+			/* nor what the filters made of it (a compressor) */
+			const struct sl_wroute *wr =
+			    &s->gen->routes[t->route->index];
+			for (unsigned i = 0; i < wr->nfilt; i++)
+				if (wr->filt[i]->resp_drop != NULL)
+					wr->filt[i]->resp_drop(s);
+		}
+		t->xf = NULL;
 	}
 	sl_attempt_dequeue(t); /* a request answered here waits for nothing */
-	sl_rlcheck_cancel(&t->rl);
+	if ((t->flags & SL_TXN_F_HELD) && t->route != NULL) {
+		/* nor for a filter (a lease) */
+		const struct sl_wroute *wr = &s->gen->routes[t->route->index];
+		for (unsigned i = 0; i < wr->nfilt; i++)
+			if (wr->filt[i]->stop != NULL)
+				wr->filt[i]->stop(t);
+	}
 	sl_attempt_release(s, 0);
 	t->resp_ph = SL_TXN_RESP_LOCAL;
 	t->status = status;
@@ -394,6 +406,17 @@ sl_exchange_timed_out(struct sl_seam *s, const char *error)
 	/* the answer's code is the contract's (doc/contracts.md); the logs
 	 * name the budget that ran out, both the same */
 	txn_answer(s, 408, "request_timeout", error, 1, NULL, NULL, 0);
+}
+
+void
+sl_exchange_forbid(struct sl_seam *s, const char *rule)
+{
+	struct sl_txn *t = s->txn;
+
+	t->why = SL_H1_R_ACCESS_DENIED;
+	t->rule = rule;
+	SL_STAT_INC(s->w->stats.rejected[SL_H1_R_ACCESS_DENIED]);
+	sl_exchange_local(s, 403, "forbidden", 0);
 }
 
 void

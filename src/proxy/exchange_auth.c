@@ -196,11 +196,12 @@ wait_end(struct sl_worker *w, struct sl_txn *t)
 	t->aw.src = NULL;
 }
 
-void
-sl_exchange_auth_cancel(struct sl_txn *t)
+/* The exchange ends: it stops waiting for a fetch. */
+static void
+jwt_end(struct sl_seam *s)
 {
-	if (t->aw.src != NULL)
-		wait_end(t->s->w, t);
+	if (s->txn->aw.src != NULL)
+		wait_end(s->w, s->txn);
 }
 
 /* The worker's poll: requests whose fetch ended (or whose wait passed its
@@ -256,7 +257,7 @@ wait_fetch(struct sl_seam *s, struct sl_keysrc *src,
 /* No key set to check with: the first fetch has not succeeded. The
  * request waits for one that runs or begins now, once; else 503, a
  * gateway's fault and not the client's (never 401 for a token that may
- * be good). Returns as sl_exchange_auth. */
+ * be good). Returns as jwt_check. */
 static int
 no_set(struct sl_seam *s, const struct sl_conf_keys_url *k,
        void (*woken)(struct sl_txn *))
@@ -318,10 +319,16 @@ unknown_kid(struct sl_seam *s, const struct sl_conf_keys_url *k,
 	return SL_JWT_NO_KEY;
 }
 
-int
-sl_exchange_auth(struct sl_seam *s, const struct sl_h1_request *req,
-		 struct sl_fwd_extra *x, struct sl_jwt_out *out,
-		 void (*woken)(struct sl_txn *))
+/*
+ * The route's token: 0 when the request may go on, with x the fields its
+ * token sets (pointing into out); -1: it was answered (401, 403, 503); 1:
+ * it waits for its key set's fetch (t->aw), and woken(t) is called when
+ * it may be checked again.
+ */
+static int
+jwt_check(struct sl_seam *s, const struct sl_h1_request *req,
+	  struct sl_fwd_extra *x, struct sl_jwt_out *out,
+	  void (*woken)(struct sl_txn *))
 {
 	const struct sl_conf_auth *a = s->txn->route->auth;
 	const struct sl_jwt_policy *p = a->jwt;
@@ -395,3 +402,27 @@ sl_exchange_auth(struct sl_seam *s, const struct sl_h1_request *req,
 		x->drop_lens |= (uint64_t)1 << (x->drop[i].len & 63);
 	return 0;
 }
+
+static int
+jwt_head(struct sl_seam *s, struct sl_fhead *h)
+{
+	int r = jwt_check(s, h->req, sl_fhead_extra(h), &h->jbuf,
+			  sl_exchange_filters_woken);
+
+	if (r == 0)
+		h->jwt = &h->jbuf; /* who calls, for the filters after it */
+	return r;
+}
+
+static int
+jwt_used(const struct sl_conf_route *r)
+{
+	return r->auth != NULL && r->auth->jwt != NULL;
+}
+
+const struct sl_filter sl_filter_jwt = {
+    .name = "auth.jwt",
+    .used = jwt_used,
+    .req_head = jwt_head,
+    .end = jwt_end,
+};

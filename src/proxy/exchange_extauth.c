@@ -57,7 +57,6 @@ enum ea_phase {
 	EA_ASKING = 1, /* the service is asked: q set */
 	EA_DONE,       /* the decision is in d */
 	EA_BODY,       /* waiting for the body's first body_want bytes */
-	EA_BODY_READY, /* they came (or all there will be): ask now */
 };
 enum ea_verdict { EA_ALLOW = 0, EA_DENY, EA_FAIL };
 
@@ -89,7 +88,6 @@ struct sl_extauth {
 	void (*woken)(struct sl_txn *);
 	uint64_t start_us;
 	uint32_t body_want; /* body bytes the check sends; 0: none */
-	struct event bev;   /* EA_BODY_READY: the request goes on */
 	uint8_t key[32];    /* the cache's key, when the route caches */
 	struct ea_decision d;
 };
@@ -605,7 +603,6 @@ extauth_done(const struct sl_subreq_result *r, void *arg)
 
 	ea->q = NULL;
 	ea->phase = EA_DONE;
-	t->flags &= ~SL_TXN_F_EXT_WAIT;
 	if (r->closing) {
 		/* the worker stops: the request is freed with its client,
 		 * never sent on */
@@ -809,109 +806,17 @@ apply(struct sl_seam *s, const struct sl_conf_extauth *x, struct sl_extauth *ea,
 	return -1;
 }
 
-/* ---- the body's first bytes ------------------------------------------ */
-
-/* Whether the client's buffer is full and cannot grow: no more of the
- * body comes until it is taken. */
-static int
-in_full(const struct sl_seam *s)
-{
-	const struct sl_conf_limits *l = &s->lconf->limits;
-
-	/* a buffer at its size now may still grow: a head starts in a
-	 * small one (client.c), which the body's bytes fill at once */
-	return s->in.len >= s->in.cap &&
-	       s->in.cap >= SL_MAX(l->buffer_bytes, l->max_header_bytes);
-}
-
-size_t
-sl_exchange_body_take(struct sl_txn *t, const char *p, size_t avail,
-		      size_t want, const char **out, char **copy, int *whole)
-{
-	struct sl_h1_chunked c;
-	size_t consumed = 0, data = 0;
-	int r;
-
-	*copy = NULL;
-	*whole = 0;
-	if (t->req_body == SL_H1_BODY_LENGTH) {
-		uint64_t total = t->req_body_bytes + t->req_remaining;
-		size_t n = avail < want ? avail : want;
-		*out = p;
-		*whole = total == n;
-		return n;
-	}
-	/* chunked: its framing decoded, on a copy of all the buffer holds
-	 * (the exchange decodes the buffer itself as the body goes on; a
-	 * body of small chunks is mostly framing), with the exchange's
-	 * bound on trailers */
-	if (avail == 0 || (*copy = malloc(avail)) == NULL)
-		return 0;
-	memcpy(*copy, p, avail);
-	sl_h1_chunked_init(&c, t->s->lconf->limits.max_header_bytes);
-	r = sl_h1_chunked_decode(&c, *copy, avail, 1, &consumed, &data);
-	*out = *copy;
-	if (r < 0) {
-		*whole = -1; /* the exchange answers it 400 */
-		return 0;
-	}
-	*whole = r == 1 && data <= want;
-	return data < want ? data : want;
-}
-
-int
-sl_exchange_body_ready(struct sl_seam *s, size_t start, size_t want)
-{
-	struct sl_txn *t = s->txn;
-	const char *b;
-	char *copy;
-	size_t n;
-	int whole;
-
-	if (t->req_ph == SL_TXN_REQ_DONE || in_full(s) ||
-	    (s->flags & SL_SEAM_F_EOF))
-		return 1;
-	n = sl_exchange_body_take(t, s->in.data + start, s->in.len - start,
-				  want, &b, &copy, &whole);
-	free(copy);
-	return n >= want || whole;
-}
-
+/* The exchange ends: its check, if it has one, is dropped. */
 static void
-extauth_on_body(evutil_socket_t fd, short what, void *arg)
-{
-	struct sl_extauth *ea = arg;
-
-	sl_now_refresh();
-	ea->woken(ea->t);
-}
-
-void
-sl_exchange_extauth_body(struct sl_seam *s)
+ea_end(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
-	struct sl_extauth *ea = t->ea;
-
-	if (ea == NULL || ea->phase != EA_BODY ||
-	    !sl_exchange_body_ready(s, s->in.off + t->aw.head_len,
-				    ea->body_want))
-		return;
-	/* from the pump: the request goes on from the loop, not inside it */
-	t->flags &= ~SL_TXN_F_EXT_BODY;
-	ea->phase = EA_BODY_READY;
-	event_active(&ea->bev, EV_TIMEOUT, 1);
-}
-
-void
-sl_exchange_extauth_cancel(struct sl_txn *t)
-{
 	struct sl_extauth *ea = t->ea;
 
 	if (ea == NULL)
 		return;
 	if (ea->q != NULL)
 		sl_subreq_cancel(ea->q);
-	event_del(&ea->bev);
 	if (spare == NULL)
 		spare = ea;
 	else
@@ -919,10 +824,18 @@ sl_exchange_extauth_cancel(struct sl_txn *t)
 	t->ea = NULL;
 }
 
-int
-sl_exchange_extauth(struct sl_seam *s, const struct sl_h1_request *req,
-		    struct sl_fwd_extra *fx, void (*woken)(struct sl_txn *))
+/*
+ * The route's external check: GO when the request may go on, with the
+ * fields the decision sets and removes added to the head's extra fields
+ * (valid until t is freed); ANSWERED when it was answered (the service's
+ * denial, or the route's on_failure: deny); WAIT while the service is
+ * asked, or the body's first bytes it is sent are not here yet.
+ */
+static int
+ea_head(struct sl_seam *s, struct sl_fhead *h)
 {
+	const struct sl_h1_request *req = h->req;
+	struct sl_fwd_extra *fx = sl_fhead_extra(h);
 	struct sl_txn *t = s->txn;
 	const struct sl_conf_extauth *x = t->route->auth->external;
 	struct sl_extauth *ea = t->ea;
@@ -944,7 +857,6 @@ sl_exchange_extauth(struct sl_seam *s, const struct sl_h1_request *req,
 		t->ea = ea;
 		memset(ea, 0, offsetof(struct sl_extauth, d));
 		ea->t = t;
-		evtimer_assign(&ea->bev, s->w->base, extauth_on_body, ea);
 	}
 	/* all but the fields' array, which collect_sent fills */
 	memset(&in, 0, offsetof(struct req_in, f));
@@ -961,7 +873,7 @@ sl_exchange_extauth(struct sl_seam *s, const struct sl_h1_request *req,
 	in.ip = sl_ip_str(&t->client_addr, ip, sizeof(ip));
 	in.scheme = (s->flags & SL_SEAM_F_TLS) ? "https" : "http";
 	in.subject = s->tls_subject;
-	if (ea->phase == 0 && x->body_bytes > 0 &&
+	if ((ea->phase == 0 || ea->phase == EA_BODY) && x->body_bytes > 0 &&
 	    req->body != SL_H1_BODY_NONE &&
 	    !(req->flags & SL_H1_F_EXPECT_CONTINUE)) {
 		/* the body's first bytes go with the check: wait for them
@@ -971,11 +883,9 @@ sl_exchange_extauth(struct sl_seam *s, const struct sl_h1_request *req,
 					req->content_length < x->body_bytes
 				    ? (uint32_t)req->content_length
 				    : x->body_bytes;
-		if (!sl_exchange_body_ready(s, s->in.off, ea->body_want)) {
+		if (!sl_exchange_body_wait(s, ea->body_want)) {
 			ea->phase = EA_BODY;
-			ea->woken = woken;
-			t->flags |= SL_TXN_F_EXT_BODY;
-			return 1;
+			return SL_FILTER_WAIT;
 		}
 	}
 	if (ea->body_want > 0) {
@@ -1009,7 +919,7 @@ sl_exchange_extauth(struct sl_seam *s, const struct sl_h1_request *req,
 		ea->d.verdict = EA_FAIL;
 		return apply(s, x, ea, fx);
 	}
-	ea->woken = woken;
+	ea->woken = sl_exchange_filters_woken;
 	ea->start_us = now_us();
 	ea->phase = EA_ASKING;
 	ea->q = sl_subreq_start(s->w, s->gen,
@@ -1021,6 +931,18 @@ sl_exchange_extauth(struct sl_seam *s, const struct sl_h1_request *req,
 		ea->d.verdict = EA_FAIL;
 		return apply(s, x, ea, fx);
 	}
-	t->flags |= SL_TXN_F_EXT_WAIT;
-	return 1;
+	return SL_FILTER_WAIT;
 }
+
+static int
+ea_used(const struct sl_conf_route *r)
+{
+	return r->auth != NULL && r->auth->external != NULL;
+}
+
+const struct sl_filter sl_filter_extauth = {
+    .name = "auth.external",
+    .used = ea_used,
+    .req_head = ea_head,
+    .end = ea_end,
+};

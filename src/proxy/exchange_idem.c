@@ -55,24 +55,6 @@ count(struct sl_seam *s, enum sl_idem_out o)
 	SL_STAT_INC(t->route->state->counts[s->w->id].idem[o]);
 }
 
-const char *
-sl_exchange_idem_str(int res)
-{
-	static const char *const names[SL_IDEM_NOUT] = {
-	    [SL_IDEM_O_RESERVED] = "reserved",
-	    [SL_IDEM_O_REPLAYED] = "replayed",
-	    [SL_IDEM_O_CONFLICT] = "conflict",
-	    [SL_IDEM_O_MISMATCH] = "mismatch",
-	    [SL_IDEM_O_MISSING] = "missing",
-	    [SL_IDEM_O_INVALID] = "invalid",
-	    [SL_IDEM_O_TOO_LARGE] = "too_large",
-	    [SL_IDEM_O_UNAVAILABLE] = "unavailable",
-	    [SL_IDEM_O_UNPROTECTED] = "unprotected",
-	};
-
-	return res > 0 && res <= SL_IDEM_NOUT ? names[res - 1] : NULL;
-}
-
 /* Answers status with an RFC 9457 problem (application/problem+json),
  * title and detail (static, JSON-safe), and more fields (CRLF lines, or
  * ""); error is what the logs call it, and the problem's "error" member
@@ -173,26 +155,6 @@ ip_on_body(evutil_socket_t fd, short what, void *arg)
 	ip->woken(ip->t);
 }
 
-void
-sl_exchange_idem_body(struct sl_seam *s)
-{
-	struct sl_txn *t = s->txn;
-	struct sl_txidem *ip = t->idem;
-	const struct sl_conf_idem_route *ic = t->route->idem;
-
-	if (ip == NULL || ip->phase != IP_BODY ||
-	    !sl_exchange_body_ready(
-		s, s->in.off + t->aw.head_len,
-		t->req_body == SL_H1_BODY_LENGTH
-		    ? (size_t)(t->req_body_bytes + t->req_remaining)
-		    : (size_t)ic->max_request_bytes + 1))
-		return;
-	/* from the pump: the request goes on from the loop */
-	t->flags &= ~SL_TXN_F_IDEM_BODY;
-	ip->phase = IP_BODY_READY;
-	event_active(&ip->ev, EV_TIMEOUT, 1);
-}
-
 static struct sl_txidem *
 ip_new(struct sl_seam *s)
 {
@@ -236,7 +198,7 @@ ip_free(struct sl_txn *t)
 	free(ip->kept);
 	free(ip);
 	t->idem = NULL;
-	t->flags &= ~(SL_TXN_F_IDEM_BODY | SL_TXN_F_IDEM_HOLD);
+	t->flags &= ~SL_TXN_F_IDEM_HOLD;
 }
 
 /* ---- the request ------------------------------------------------------- */
@@ -289,9 +251,18 @@ decide(struct sl_seam *s, enum ip_ans a)
 	return 2;
 }
 
-int
-sl_exchange_idem(struct sl_seam *s, const struct sl_h1_request *req,
-		 const struct sl_jwt_out *jwt, void (*woken)(struct sl_txn *))
+/*
+ * The route's idempotency, for a request that passed its other checks
+ * (jwt: the verified token's, NULL: none): 0 when the request goes on
+ * (its key reserved, or none to keep); 2 when sluice answers it itself
+ * (the kept answer, 400, 409, 413, 422, 503: idem_answer,
+ * once what is here of its body was read); -1 when it was answered (out
+ * of memory, a malformed body); 1 when it waits (for its whole body, the
+ * store's word, or the key's holder), woken(t) called when it may go on.
+ */
+static int
+idem_check(struct sl_seam *s, const struct sl_h1_request *req,
+	   const struct sl_jwt_out *jwt, void (*woken)(struct sl_txn *))
 {
 	struct sl_txn *t = s->txn;
 	const struct sl_conf_idem_route *ic = t->route->idem;
@@ -341,10 +312,9 @@ sl_exchange_idem(struct sl_seam *s, const struct sl_h1_request *req,
 			    req->minor >= 1 && sl_buf_pending(&s->in) == 0)
 				sl_exchange_continue(s);
 		}
-		if (!sl_exchange_body_ready(s, s->in.off, want)) {
+		if (!sl_exchange_body_wait(s, want)) {
 			ip->phase = IP_BODY;
-			t->flags |= SL_TXN_F_IDEM_BODY;
-			return 1;
+			return SL_FILTER_WAIT;
 		}
 		blen = sl_exchange_body_take(t, s->in.data + s->in.off,
 					     s->in.len - s->in.off, want, &body,
@@ -403,7 +373,7 @@ sl_exchange_idem(struct sl_seam *s, const struct sl_h1_request *req,
 }
 
 /* Asks the store for the key of ip (its id and fingerprint made): the
- * first time, or again after a wait. Returns as sl_exchange_idem. */
+ * first time, or again after a wait. Returns as idem_check. */
 static int
 look(struct sl_seam *s, struct sl_txidem *ip)
 {
@@ -426,7 +396,7 @@ look(struct sl_seam *s, struct sl_txidem *ip)
  * first's answer, asking the store again every WAIT_POLL_MS (local: a
  * look under the table's lock) or WAIT_POLL_REDIS_MS (one script a
  * time), until the key is done (a replay), let go (this request takes
- * it), or the wait is over (409). Returns as sl_exchange_idem.
+ * it), or the wait is over (409). Returns as idem_check.
  */
 #define WAIT_POLL_MS	   25
 #define WAIT_POLL_REDIS_MS 100
@@ -455,7 +425,7 @@ wait_or_conflict(struct sl_seam *s, struct sl_txidem *ip)
 }
 
 /* What the store said of the key (enum sl_idem_look; -1: it failed), as
- * sl_exchange_idem returns. */
+ * idem_check returns. */
 static int
 sl_exchange_idem_verdict(struct sl_seam *s, struct sl_txidem *ip, int r)
 {
@@ -498,8 +468,8 @@ sl_exchange_idem_verdict(struct sl_seam *s, struct sl_txidem *ip, int r)
 	}
 }
 
-void
-sl_exchange_idem_answer(struct sl_seam *s)
+static void
+idem_answer(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_txidem *ip = t->idem;
@@ -593,6 +563,8 @@ sl_exchange_idem_end(struct sl_seam *s)
 	struct sl_txn *t = s->txn;
 	struct sl_txidem *ip = t->idem;
 
+	if (ip == NULL)
+		return;
 	if (sl_exchange_idem_orphan_due(t) &&
 	    sl_exchange_idem_orphan_start(s, t) == 0)
 		return;
@@ -601,3 +573,25 @@ sl_exchange_idem_end(struct sl_seam *s)
 					 t->error != NULL ? t->error : "cut");
 	ip_free(t);
 }
+
+static int
+idem_head(struct sl_seam *s, struct sl_fhead *h)
+{
+	return idem_check(s, h->req, h->jwt, sl_exchange_filters_woken);
+}
+
+static int
+idem_used(const struct sl_conf_route *r)
+{
+	return r->idem != NULL;
+}
+
+const struct sl_filter sl_filter_idem = {
+    .name = "idempotency",
+    .used = idem_used,
+    .req_head = idem_head,
+    .answer = idem_answer,
+    .resp_head = sl_exchange_idem_resp_head,
+    .resp_data = sl_exchange_idem_resp_data,
+    .end = sl_exchange_idem_end,
+};

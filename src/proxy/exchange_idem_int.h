@@ -23,7 +23,7 @@
 #define LEASE_MARGIN_MS 5000
 
 /* The answers sluice gives a request itself, decided in
- * sl_exchange_idem and given by sl_exchange_idem_answer once the core
+ * idem_check and given by idem_answer once the core
  * has read what is here of the request's body (so that the connection
  * stays open). */
 enum ip_ans {
@@ -40,8 +40,7 @@ enum ip_ans {
 };
 
 enum ip_phase {
-	IP_BODY = 1, /* waiting for the request's whole body */
-	IP_BODY_READY,
+	IP_BODY = 1,   /* waiting for the request's whole body */
 	IP_STORE,      /* waiting for the fleet store's word on the key */
 	IP_STORE_DONE, /* it came (sres) */
 	IP_WAIT,       /* in flight elsewhere: asked again when ev fires */
@@ -120,6 +119,15 @@ void sl_exchange_idem_keep_head(struct sl_txidem *ip,
  * not be kept (the key let go, counted). */
 int sl_exchange_idem_keep(struct sl_txidem *ip, struct sl_counts *rc,
 			  const char *p, size_t n, int done);
+/* The filter's resp_head (filter.h): the upstream's final response head,
+ * its status and end-to-end fields kept (or the key is to go, by its
+ * status); SL_FILTER_R_TAP when the request has a key. */
+int sl_exchange_idem_resp_head(struct sl_seam *s, struct sl_h1_response *resp,
+			       char *scratch);
+/* Its resp_data: n more bytes of the body, as made ready; once the whole
+ * answer is in, it is kept. */
+void sl_exchange_idem_resp_data(struct sl_seam *s, const char *p, size_t n);
+
 /* The key goes without its answer kept: counted and said (cut: why). */
 void sl_exchange_idem_release(struct sl_txidem *ip, struct sl_counts *rc,
 			      const char *cut);

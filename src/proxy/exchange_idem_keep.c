@@ -219,23 +219,30 @@ sl_exchange_idem_keep(struct sl_txidem *ip, struct sl_counts *rc, const char *p,
 	return -1;
 }
 
-void
-sl_exchange_idem_head(struct sl_seam *s, const struct sl_h1_response *resp)
+int
+sl_exchange_idem_resp_head(struct sl_seam *s, struct sl_h1_response *resp,
+			   char *scratch)
 {
 	struct sl_txn *t = s->txn;
 
+	(void)scratch;
+	if (t->idem == NULL)
+		return 0;
 	sl_exchange_idem_keep_head(t->idem, resp,
 				   resp->body == SL_H1_BODY_CHUNKED &&
 				       !(t->flags & SL_TXN_F_DECHUNK));
+	return SL_FILTER_R_TAP;
 }
 
 void
-sl_exchange_idem_resp(struct sl_seam *s, const char *p, size_t n)
+sl_exchange_idem_resp_data(struct sl_seam *s, const char *p, size_t n)
 {
 	struct sl_txn *t = s->txn;
 
-	(void)sl_exchange_idem_keep(t->idem, &t->route->state->counts[s->w->id],
-				    p, n, t->up_ph == SL_TXN_UP_DONE);
+	if (t->idem != NULL)
+		(void)sl_exchange_idem_keep(t->idem,
+					    &t->route->state->counts[s->w->id],
+					    p, n, t->up_ph == SL_TXN_UP_DONE);
 }
 
 /* The key goes without its answer kept: counted (why: 1 + enum

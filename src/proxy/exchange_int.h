@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "exchange.h"
+#include "filter.h"
 #include "guard.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
@@ -150,8 +151,7 @@ struct sl_auth_wait {
 	struct sl_keysrc *src;		/* NULL: not waiting for a key set */
 	void (*woken)(struct sl_txn *);
 	uint64_t deadline_ms;
-	uint32_t head_len; /* the head, kept at in.off */
-	uint8_t waited;	   /* it waited once: never again */
+	uint8_t waited; /* it waited once: never again */
 };
 
 /*
@@ -251,6 +251,12 @@ struct sl_txn {
 	uint32_t body_off;	 /* SL_TXN_BODY_KEPT: body bytes past in.off
 				    written to this attempt (in.off stays
 				    at the body's start until the answer) */
+	uint32_t whead_len;	 /* HELD, BODY_WAIT: the head, kept at in.off
+				    while a filter waits */
+	uint32_t body_want;	 /* BODY_WAIT: the body's bytes it waits for */
+	/* the filter that transforms the response's body (filter.h;
+	 * compression), NULL: the body goes as the upstream sent it */
+	const struct sl_ftransform *xf;
 	struct sl_h1_chunked req_chunked;
 	struct sl_h1_scan resp_scan;
 	enum sl_h1_body resp_body;
@@ -371,6 +377,9 @@ struct sl_txn {
 	struct sl_auth_wait aw;
 	struct sl_extauth *ea;
 	struct sl_txn_trace tr; /* tracing: tr.on is cleared by txn_new */
+	/* wakes the route's filters once the body bytes one waits for are
+	 * here (SL_TXN_F_FEV: assigned) */
+	struct event fev;
 };
 
 /*
@@ -412,15 +421,16 @@ struct sl_txn {
 #define SL_TXN_F_EXT_OK	 0x2000 /* its route's external check let it */
 #define SL_TXN_F_AUTH_UNCHECKED                                                \
 	0x4000 /* the external check failed and on_failure let it through */
-#define SL_TXN_F_EXT_WAIT 0x8000 /* waits for its external check */
-#define SL_TXN_F_EXT_BODY                                                      \
-	0x10000 /* waits for the body bytes its external check sends */
-#define SL_TXN_F_WAF_WAIT 0x20000 /* waits for its WAF verdict */
-#define SL_TXN_F_WAF_BODY                                                      \
-	0x40000 /* waits for the body bytes its WAF inspects */
-#define SL_TXN_F_IDEM_BODY                                                     \
-	0x80000 /* waits for the whole body its Idempotency-Key's              \
-		   fingerprint needs */
+/* a filter keeps the request (filter.h: a lease, a key set, a WAF
+ * thread, a service; whead_len): the body's clock stops, as it does for a
+ * body held back by the upstream */
+#define SL_TXN_F_HELD 0x8000
+/* a filter waits for the body's first body_want bytes (the head kept as
+ * for HELD, the body's clock running) */
+#define SL_TXN_F_BODY_WAIT 0x10000
+#define SL_TXN_F_FEV	   0x20000 /* fev is assigned */
+/* a filter sees the upstream's body (filter.h: SL_FILTER_R_TAP) */
+#define SL_TXN_F_TAP 0x40000
 #define SL_TXN_F_IDEM_HOLD                                                     \
 	0x100000 /* its answer's last bytes wait for the store to keep it      \
 		    (exchange_idem_keep.c) */
@@ -480,6 +490,16 @@ sl_exchange_split_weights(struct sl_seam *s, const struct sl_conf_route *r)
 
 /* ---- exchange.c: the core --------------------------------------------- */
 
+/* A filter that waited (it said SL_FILTER_WAIT) may go on: the request's
+ * head is taken again, and its route's filters run from the first (each
+ * knows where it stands), then the request as they say. */
+void sl_exchange_filters_woken(struct sl_txn *t);
+
+/* A filter wants the body's first want bytes before it decides: 1 when
+ * they are here (or all there will be), 0 when it is to wait for them (it
+ * says SL_FILTER_WAIT; the filters run again once they are here). */
+int sl_exchange_body_wait(struct sl_seam *s, size_t want);
+
 /* Frees s's exchange, if any: its events, buffers, queue place and
  * upstream connection (not reused); s->txn is NULL then. */
 void sl_exchange_free(struct sl_seam *s);
@@ -502,6 +522,23 @@ int sl_exchange_req_read(struct sl_seam *s);
  * SL_TXN_NEXT_READ_UP when a write failed (errno kept) before an answer
  * was read, else 0. */
 int sl_exchange_up_write(struct sl_seam *s);
+
+/*
+ * The first bytes of the request body at p (avail bytes of the buffer),
+ * as a filter sees them: a Content-Length body's as they are, a chunked
+ * one's payload decoded into a copy (*copy, malloc'd: the caller frees
+ * it). Returns how many there are (at most want), *whole 1 when they are
+ * the whole body, -1 when the chunked framing is malformed (none taken:
+ * the exchange answers 400 when it reads it).
+ */
+size_t sl_exchange_body_take(struct sl_txn *t, const char *p, size_t avail,
+			     size_t want, const char **out, char **copy,
+			     int *whole);
+
+/* Whether the body's first want bytes, from start in `in`, are there (or
+ * all there will be: the request read, the stream ended, or the client's
+ * buffer full at its largest), for a filter that waits for them. */
+int sl_exchange_body_ready(struct sl_seam *s, size_t start, size_t want);
 
 /* ---- exchange_resp.c: the response direction (the core calls it) ------- */
 
@@ -565,6 +602,11 @@ int sl_exchange_out_reserve(struct sl_seam *s, size_t n);
 void sl_exchange_answer(struct sl_seam *s, int status, const char *code,
 			int close, const char *fields);
 
+/* Refuses the request by an allow or deny rule (doc/edge.md section 4):
+ * 403, the connection kept as after a 404, counted and logged with the
+ * rule (borrowed from the generation). May end the stream. */
+void sl_exchange_forbid(struct sl_seam *s, const char *rule);
+
 /* sl_exchange_answer, with what the access log calls it (error: a static
  * string) apart from the answer's code. */
 void sl_exchange_answer_as(struct sl_seam *s, int status, const char *code,
@@ -576,19 +618,6 @@ struct sl_fwd_extra;
 struct sl_jwt_out;
 struct sl_h1_request;
 
-/*
- * The route's auth: 0 when the request may go on, with x the fields its
- * token sets (pointing into out); -1: it was answered (401, 403, 503); 1:
- * it waits for its key set's fetch (t->aw), and woken(t) is called when
- * it may be checked again (the caller keeps the head meanwhile).
- */
-int sl_exchange_auth(struct sl_seam *s, const struct sl_h1_request *req,
-		     struct sl_fwd_extra *x, struct sl_jwt_out *out,
-		     void (*woken)(struct sl_txn *));
-
-/* The request goes away: it stops waiting (no-op when it does not). */
-void sl_exchange_auth_cancel(struct sl_txn *t);
-
 /* The thread's digest context, set up for SHA-256 (the algorithm
  * fetched once for the process), or NULL: a token's cache and an external
  * decision's key use it. */
@@ -598,131 +627,21 @@ struct evp_md_ctx_st *sl_exchange_sha256(void);
 
 struct sl_extauth;
 
-/*
- * The route's external check: 0 when the request may go on, with fx the
- * fields the decision sets and removes added (valid until t is freed);
- * -1 when it was answered (the service's denial, or the route's
- * on_failure: deny); 1 when it waits for the service, woken(t) called
- * with the decision made (the caller keeps the head meanwhile).
- */
-int sl_exchange_extauth(struct sl_seam *s, const struct sl_h1_request *req,
-			struct sl_fwd_extra *fx,
-			void (*woken)(struct sl_txn *));
-
-/* The request goes away: its check is dropped (no-op without one). */
-void sl_exchange_extauth_cancel(struct sl_txn *t);
-
-/* Body bytes came while the check waits for them (SL_TXN_F_EXT_BODY):
- * when there are enough, the check goes (from a zero-delay event). */
-void sl_exchange_extauth_body(struct sl_seam *s);
-
-/*
- * The first bytes of the request body at p (avail bytes of the buffer),
- * as a check sees them: a Content-Length body's as they are, a chunked
- * one's payload decoded into a copy (*copy, malloc'd: the caller frees
- * it). Returns how many there are (at most want), *whole 1 when they are
- * the whole body, -1 when the chunked framing is malformed (none taken:
- * the exchange answers 400 when it reads it).
- */
-/* Whether the body's first want bytes, from start in `in`, are there (or
- * all there will be: the request read, the stream ended, or the client's
- * buffer full at its largest), for a check that waits for them. */
-int sl_exchange_body_ready(struct sl_seam *s, size_t start, size_t want);
-size_t sl_exchange_body_take(struct sl_txn *t, const char *p, size_t avail,
-			     size_t want, const char **out, char **copy,
-			     int *whole);
-
 /* ---- exchange_waf.c: a route's waf (doc/operations.md, "A WAF ...") --- */
 
 struct sl_txwaf;
 
-/*
- * The route's WAF: 0 when the request may go on (passed, detected only,
- * or let through by on_failure: allow); -1 when it was answered (blocked,
- * a body over the limit, no verdict and on_failure: deny); 1 when it
- * waits (for its body's first bytes, or for the verdict of a WAF thread),
- * woken(t) called when it may go on (the caller keeps the head).
- */
-int sl_exchange_waf(struct sl_seam *s, const struct sl_h1_request *req,
-		    void (*woken)(struct sl_txn *));
-/* The request goes away: its inspection is dropped (no-op without one). */
-void sl_exchange_waf_cancel(struct sl_txn *t);
-/* Body bytes came while the WAF waits for them (SL_TXN_F_WAF_BODY). */
-void sl_exchange_waf_body(struct sl_seam *s);
-
 /* ---- exchange_zip.c: compression (doc/operations.md, "Compression") -- */
 
 struct sl_txzip;
-
-/* The request, on a route with compress: the coding it accepts best
- * (t->zip_pick), and whether it carries credentials a browser sends by
- * itself (t->zip_creds). */
-void sl_exchange_zip_request(struct sl_seam *s,
-			     const struct sl_h1_request *req);
-/*
- * The final response head (resp, its fields in resp->headers, room for
- * resp->max_headers): when the response is compressed, its fields are
- * rewritten for it (Content-Encoding, Vary, a weakened ETag, no
- * Content-Length or Accept-Ranges, Transfer-Encoding: chunked for an
- * HTTP/1.1 client), resp->body becomes chunked (an HTTP/1.0 client's:
- * to the close), t->zip is set and 1 is returned. A 304 gets its ETag
- * weakened and its Vary as its 200 would. scratch (SL_ZIP_SCRATCH bytes)
- * holds rewritten values until the head is written. Returns 0 when the
- * body goes as it came.
- */
-#define SL_ZIP_SCRATCH 1024
-int sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
-			 char *scratch);
-/* The compressed bytes ready for the client (compressing what the
- * upstream's body made ready, when the last ones went out): their
- * start, and their length (0: none now). */
-size_t sl_exchange_zip_out(struct sl_seam *s, char **p);
-/* n of them were sent. */
-void sl_exchange_zip_sent(struct sl_seam *s, size_t n);
-/* More is to come from the compressor: bytes ready, bytes the upstream
- * made ready that wait for it, or its end not written. */
-int sl_exchange_zip_pending(const struct sl_txn *t);
-/* Why the response's compressor cannot go on (the exchange is to be cut),
- * or NULL. */
-const char *sl_exchange_zip_failed(const struct sl_txn *t);
-/* Does the response's body wait whole in the upstream buffer for its
- * compressor (its reads take the whole buffer_bytes)? 1 or 0. */
-int sl_exchange_zip_whole(const struct sl_txn *t);
-/* The exchange ends: the compressor is freed and counted. */
-void sl_exchange_zip_end(struct sl_seam *s);
 
 /* ---- exchange_idem.c: the Idempotency-Key store (doc/operations.md,
  * "Idempotent payments") ---------------------------------------------- */
 
 struct sl_txidem;
 
-/*
- * The route's idempotency, for a request that passed its other checks
- * (jwt: the verified token's, NULL: none): 0 when the request goes on
- * (its key reserved, or none to keep); 2 when sluice answers it itself
- * (the kept answer, 400, 409, 413, 422, 503: the caller reads what is
- * here of its body, then calls sl_exchange_idem_answer); -1 when it was
- * answered (out of memory, a malformed body); 1 when it waits for its
- * whole body, woken(t) called when it is in (the caller keeps the head).
- */
-int sl_exchange_idem(struct sl_seam *s, const struct sl_h1_request *req,
-		     const struct sl_jwt_out *jwt,
-		     void (*woken)(struct sl_txn *));
-/* Gives the answer sl_exchange_idem decided (it returned 2). */
-void sl_exchange_idem_answer(struct sl_seam *s);
-/* Body bytes came while it waits for them (SL_TXN_F_IDEM_BODY). */
-void sl_exchange_idem_body(struct sl_seam *s);
-/* The final response head from the upstream: its status and end-to-end
- * fields are kept (or the key is to go, by its status). */
-void sl_exchange_idem_head(struct sl_seam *s,
-			   const struct sl_h1_response *resp);
-/* n more bytes of its body, as read (made ready) from the upstream; once
- * the whole answer is in, it is kept. */
-void sl_exchange_idem_resp(struct sl_seam *s, const char *p, size_t n);
 /* The exchange ends: a key still reserved is let go. */
 void sl_exchange_idem_end(struct sl_seam *s);
-/* The access log's name of t->idem_res ("replayed"), NULL for 0. */
-const char *sl_exchange_idem_str(int res);
 
 /* Sends "100 Continue" to a client that asked for it (once: the caller
  * knows it is due). */

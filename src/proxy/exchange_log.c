@@ -445,7 +445,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		if (t->idem_res != 0) {
 			/* what the Idempotency-Key store did */
 			LW_LIT(&w, "\",\"idempotency\":\"");
-			lw_str(&w, sl_exchange_idem_str(t->idem_res));
+			lw_str(&w, sl_idem_out_str(t->idem_res));
 		}
 		LW_LIT(&w, "\",\"error\":\"");
 		lw_str(&w, txn_error(t));
@@ -540,7 +540,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		    t->zip_sent != 0 ? " encoding=" : "",
 		    t->zip_sent != 0 ? sl_coding_name(t->zip_sent) : "",
 		    t->idem_res != 0 ? " idempotency=" : "",
-		    t->idem_res != 0 ? sl_exchange_idem_str(t->idem_res) : "");
+		    t->idem_res != 0 ? sl_idem_out_str(t->idem_res) : "");
 	}
 	if (n >= sizeof(line)) {
 		n = sizeof(line) - 1;

@@ -369,3 +369,71 @@ sl_exchange_up_write(struct sl_seam *s)
 		txn_splice_begin(s, t, u);
 	return 0;
 }
+
+/* ---- the body's first bytes ------------------------------------------ */
+
+/* Whether the client's buffer is full and cannot grow: no more of the
+ * body comes until it is taken. */
+static int
+in_full(const struct sl_seam *s)
+{
+	const struct sl_conf_limits *l = &s->lconf->limits;
+
+	/* a buffer at its size now may still grow: a head starts in a
+	 * small one (client.c), which the body's bytes fill at once */
+	return s->in.len >= s->in.cap &&
+	       s->in.cap >= SL_MAX(l->buffer_bytes, l->max_header_bytes);
+}
+
+size_t
+sl_exchange_body_take(struct sl_txn *t, const char *p, size_t avail,
+		      size_t want, const char **out, char **copy, int *whole)
+{
+	struct sl_h1_chunked c;
+	size_t consumed = 0, data = 0;
+	int r;
+
+	*copy = NULL;
+	*whole = 0;
+	if (t->req_body == SL_H1_BODY_LENGTH) {
+		uint64_t total = t->req_body_bytes + t->req_remaining;
+		size_t n = avail < want ? avail : want;
+		*out = p;
+		*whole = total == n;
+		return n;
+	}
+	/* chunked: its framing decoded, on a copy of all the buffer holds
+	 * (the exchange decodes the buffer itself as the body goes on; a
+	 * body of small chunks is mostly framing), with the exchange's
+	 * bound on trailers */
+	if (avail == 0 || (*copy = malloc(avail)) == NULL)
+		return 0;
+	memcpy(*copy, p, avail);
+	sl_h1_chunked_init(&c, t->s->lconf->limits.max_header_bytes);
+	r = sl_h1_chunked_decode(&c, *copy, avail, 1, &consumed, &data);
+	*out = *copy;
+	if (r < 0) {
+		*whole = -1; /* the exchange answers it 400 */
+		return 0;
+	}
+	*whole = r == 1 && data <= want;
+	return data < want ? data : want;
+}
+
+int
+sl_exchange_body_ready(struct sl_seam *s, size_t start, size_t want)
+{
+	struct sl_txn *t = s->txn;
+	const char *b;
+	char *copy;
+	size_t n;
+	int whole;
+
+	if (t->req_ph == SL_TXN_REQ_DONE || in_full(s) ||
+	    (s->flags & SL_SEAM_F_EOF))
+		return 1;
+	n = sl_exchange_body_take(t, s->in.data + start, s->in.len - start,
+				  want, &b, &copy, &whole);
+	free(copy);
+	return n >= want || whole;
+}

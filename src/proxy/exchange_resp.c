@@ -265,6 +265,42 @@ resp_block(struct sl_seam *s, struct sl_upconn *u, struct sl_h1_response *resp)
 	return n;
 }
 
+/* The route's filters see the final response head (filter.h). Returns 1
+ * when one transforms the body (t->xf, its output the client's), else 0;
+ * one that is to see the body sets SL_TXN_F_TAP. */
+static int
+resp_filters(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
+{
+	struct sl_txn *t = s->txn;
+	const struct sl_wroute *wr = &s->gen->routes[t->route->index];
+
+	t->xf = NULL;
+	for (unsigned i = 0; i < wr->nfilt; i++) {
+		const struct sl_filter *f = wr->filt[i];
+		int r;
+
+		if (f->resp_head == NULL ||
+		    (r = f->resp_head(s, resp, scratch)) == 0)
+			continue;
+		if (r & SL_FILTER_R_TAP)
+			t->flags |= SL_TXN_F_TAP;
+		if (r & SL_FILTER_R_TRANSFORM)
+			t->xf = f->xf;
+	}
+	return t->xf != NULL;
+}
+
+/* n more bytes of the upstream's body to the filters that see it. */
+static void
+resp_tap(struct sl_seam *s, const char *p, size_t n)
+{
+	const struct sl_wroute *wr = &s->gen->routes[s->txn->route->index];
+
+	for (unsigned i = 0; i < wr->nfilt; i++)
+		if (wr->filt[i]->resp_data != NULL)
+			wr->filt[i]->resp_data(s, p, n);
+}
+
 /* Checks new response bytes: head, then body framing. Returns -1 when
  * the exchange failed (already handled), SL_TXN_NEXT_SWITCH or
  * _SWITCH_WS on a checked 101, SL_TXN_NEXT_TUNNEL_OUT when bytes past
@@ -287,7 +323,7 @@ resp_advance(struct sl_seam *s)
 		const struct sl_hdr_apply *rules;
 		const struct sl_hdr_vars *vp = NULL;
 		struct sl_hdr_vars vars;
-		char ip[64], zscratch[SL_ZIP_SCRATCH];
+		char ip[64], zscratch[SL_FILTER_SCRATCH];
 		long hlen, n;
 		int close, rstatus, fields, dechunk;
 
@@ -398,14 +434,11 @@ resp_advance(struct sl_seam *s)
 		if (resp.body == SL_H1_BODY_CLOSE ||
 		    (t->flags & SL_TXN_F_DECHUNK))
 			t->flags |= SL_TXN_F_CLOSE;
-		/* kept for the request's Idempotency-Key (exchange_idem.c):
-		 * its fields as the upstream sent them */
-		if (t->idem != NULL)
-			sl_exchange_idem_head(s, &resp);
-		/* compressed (exchange_zip.c): its fields rewritten, its
-		 * body framed by the compressor */
-		if (t->route->compress != NULL &&
-		    sl_exchange_zip_head(s, &resp, zscratch) == 1)
+		/* the route's filters see it (filter.h): the Idempotency-Key
+		 * store keeps it as the upstream sent it, compression
+		 * rewrites its fields and frames its body itself */
+		if (s->gen->routes[t->route->index].nfilt > 0 &&
+		    resp_filters(s, &resp, zscratch))
 			dechunk = 0;
 		else
 			dechunk = (t->flags & SL_TXN_F_DECHUNK) != 0;
@@ -546,10 +579,10 @@ resp_advance(struct sl_seam *s)
 			break;
 		}
 	}
-	/* the body as it came, kept for an Idempotency-Key (and the whole
-	 * answer kept once it is in) */
-	if (t->idem != NULL)
-		sl_exchange_idem_resp(s, u->in.data + from, u->ready - from);
+	/* the body as it came, to the filters that see it (an
+	 * Idempotency-Key's answer, kept once it is whole) */
+	if (t->flags & SL_TXN_F_TAP)
+		resp_tap(s, u->in.data + from, u->ready - from);
 	if ((t->up_ph == SL_TXN_UP_DONE) && u->in.len > u->ready)
 		t->flags |= SL_TXN_F_UP_BROKEN; /* bytes after the response */
 	return 0;
@@ -614,8 +647,7 @@ sl_exchange_up_read(struct sl_seam *s)
 	 * the read interest goes off: the client is slower than the
 	 * upstream */
 again:
-	size = head_fills_buffer(t, u) ||
-		       (t->zip != NULL && sl_exchange_zip_whole(t))
+	size = head_fills_buffer(t, u) || (t->xf != NULL && t->xf->whole(t))
 		   ? s->lconf->limits.buffer_bytes
 		   : sl_seam_rbuf_size(s);
 	n = sl_upstream_read(u, size, max);
@@ -708,10 +740,11 @@ sl_exchange_output(struct sl_seam *s, struct iovec *iov, int *more)
 		return 0; /* wait for the body's first bytes */
 	if ((op = sl_buf_pending(&t->out)) > 0)
 		iov[niov++] = (struct iovec){t->out.data + t->out.off, op};
-	if (t->zip != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM) {
-		/* compressed: the compressor's output, not the upstream's */
+	if (t->xf != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM) {
+		/* transformed (compressed): the filter's output, not the
+		 * upstream's */
 		char *zp;
-		size_t zn = sl_exchange_zip_out(s, &zp);
+		size_t zn = t->xf->out(s, &zp);
 		if (s->txn != t)
 			return 0;
 		if (zn > 0)
@@ -739,9 +772,8 @@ sl_exchange_output_done(const struct sl_seam *s)
 		return 0; /* its end waits for the store (exchange_idem_keep.c)
 			   */
 	/* an HTTP/2 tunnel's end follows sluice's close frame */
-	if (t->zip != NULL && t->resp_ph != SL_TXN_RESP_LOCAL)
-		return t->up_ph == SL_TXN_UP_DONE &&
-		       !sl_exchange_zip_pending(t);
+	if (t->xf != NULL && t->resp_ph != SL_TXN_RESP_LOCAL)
+		return t->up_ph == SL_TXN_UP_DONE && !t->xf->pending(t);
 	return t->resp_ph == SL_TXN_RESP_LOCAL || t->up_ph == SL_TXN_UP_DONE ||
 	       (t->ws != NULL && (t->ws->told & SL_XTUN_TOLD_CLIENT));
 }
@@ -781,9 +813,9 @@ sl_exchange_sent(struct sl_seam *s, size_t n)
 		s->flags |= SL_SEAM_F_RBUF_PROVEN; /* sl_seam_rbuf_size */
 	if (n >= op) {
 		t->out.off += (uint32_t)op;
-		if (t->zip != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM &&
+		if (t->xf != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM &&
 		    n > op)
-			sl_exchange_zip_sent(s, n - op);
+			t->xf->sent(s, n - op);
 		else if (u != NULL && n > op)
 			sl_upstream_consume(u, n - op);
 	} else
@@ -794,9 +826,8 @@ sl_exchange_sent(struct sl_seam *s, size_t n)
 	if (u != NULL && u->in.data != NULL && sl_buf_pending(&u->in) == 0 &&
 	    resp_paced(s, t))
 		sl_buf_release(&s->w->bufs, &u->in);
-	if (t->zip != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM)
-		return sl_buf_pending(&t->out) > 0 ||
-		       sl_exchange_zip_pending(t);
+	if (t->xf != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM)
+		return sl_buf_pending(&t->out) > 0 || t->xf->pending(t);
 	return sl_buf_pending(&t->out) > 0 ||
 	       (u != NULL && (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
 		u->ready > u->in.off);

@@ -40,12 +40,11 @@
 #define NICE_INC 10 /* the WAF threads' priority under the loops' */
 
 enum wf_phase {
-	WF_BODY = 1,   /* waiting for the body's first bytes */
-	WF_BODY_READY, /* they came: submit now */
-	WF_RUNNING,    /* a WAF thread has the job */
-	WF_DONE,       /* the verdict is in (or the failure) */
-	WF_APPLIED,    /* and applied: a later wait (an external check's)
-			  wakes the request past it */
+	WF_BODY = 1, /* waiting for the body's first bytes */
+	WF_RUNNING,  /* a WAF thread has the job */
+	WF_DONE,     /* the verdict is in (or the failure) */
+	WF_APPLIED,  /* and applied: a later wait (an external check's)
+			wakes the request past it */
 };
 enum wf_verdict { WV_PASS = 0, WV_STOP, WV_FAIL, WV_OVER };
 
@@ -61,7 +60,7 @@ struct sl_txwaf {
 	const char *why;    /* a failure's: static */
 	uint32_t body_want; /* body bytes to wait for; 0: none */
 	void (*woken)(struct sl_txn *);
-	struct event ev; /* the deadline, or the body's wake */
+	struct event ev; /* the deadline, or the verdict's wake */
 };
 
 /* A job: what one inspection reads, and what it says. One allocation,
@@ -120,7 +119,6 @@ job_done(struct sl_tjob *j)
 	}
 	t = tw->t;
 	tw->phase = WF_DONE;
-	t->flags &= ~SL_TXN_F_WAF_WAIT;
 	if (j->dropped) {
 		/* the worker stops: the request is freed with its client,
 		 * never sent on */
@@ -485,29 +483,15 @@ tw_on_event(evutil_socket_t fd, short what, void *arg)
 		tw->phase = WF_DONE;
 		tw->verdict = WV_FAIL;
 		tw->why = "timeout";
-		t->flags &= ~SL_TXN_F_WAF_WAIT;
 	}
 	tw->woken(t);
 }
 
-void
-sl_exchange_waf_body(struct sl_seam *s)
+/* The exchange ends: its inspection, if any, is dropped. */
+static void
+waf_end(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
-	struct sl_txwaf *tw = t->waf;
-
-	if (tw == NULL || tw->phase != WF_BODY ||
-	    !sl_exchange_body_ready(s, s->in.off + t->aw.head_len,
-				    tw->body_want))
-		return;
-	t->flags &= ~SL_TXN_F_WAF_BODY;
-	tw->phase = WF_BODY_READY;
-	tw_wake(tw);
-}
-
-void
-sl_exchange_waf_cancel(struct sl_txn *t)
-{
 	struct sl_txwaf *tw = t->waf;
 
 	if (tw == NULL)
@@ -520,7 +504,6 @@ sl_exchange_waf_cancel(struct sl_txn *t)
 		else
 			tw->job->owner = NULL; /* freed when it ends */
 	}
-	t->flags &= ~(SL_TXN_F_WAF_WAIT | SL_TXN_F_WAF_BODY);
 	if (spare == NULL)
 		spare = tw;
 	else
@@ -562,10 +545,16 @@ tw_new(struct sl_seam *s)
 	return tw;
 }
 
-int
-sl_exchange_waf(struct sl_seam *s, const struct sl_h1_request *req,
-		void (*woken)(struct sl_txn *))
+/*
+ * The route's WAF: GO when the request may go on (passed, detected only,
+ * or let through by on_failure: allow); ANSWERED when it was answered
+ * (blocked, a body over the limit, no verdict and on_failure: deny); WAIT
+ * for its body's first bytes, or for the verdict of a WAF thread.
+ */
+static int
+waf_head(struct sl_seam *s, struct sl_fhead *h)
 {
+	const struct sl_h1_request *req = h->req;
 	struct sl_txn *t = s->txn;
 	const struct sl_conf_waf_route *c = t->route->waf;
 	struct sl_txwaf *tw = t->waf;
@@ -582,8 +571,8 @@ sl_exchange_waf(struct sl_seam *s, const struct sl_h1_request *req,
 		return apply(s, tw);
 	if (tw == NULL && (tw = tw_new(s)) == NULL)
 		return -1;
-	tw->woken = woken;
-	if (tw->phase == 0 && c->body_limit > 0 &&
+	tw->woken = sl_exchange_filters_woken;
+	if ((tw->phase == 0 || tw->phase == WF_BODY) && c->body_limit > 0 &&
 	    req->body != SL_H1_BODY_NONE) {
 		if (req->body == SL_H1_BODY_LENGTH &&
 		    req->content_length > c->body_limit) {
@@ -600,13 +589,12 @@ sl_exchange_waf(struct sl_seam *s, const struct sl_h1_request *req,
 		/* a client that waits for 100 Continue gets it now: its
 		 * body is looked at before the request goes on, and an
 		 * Expect never skips the rules */
-		if ((req->flags & SL_H1_F_EXPECT_CONTINUE) && req->minor >= 1 &&
-		    sl_buf_pending(&s->in) == 0)
+		if (tw->phase == 0 && (req->flags & SL_H1_F_EXPECT_CONTINUE) &&
+		    req->minor >= 1 && sl_buf_pending(&s->in) == 0)
 			sl_exchange_continue(s);
-		if (!sl_exchange_body_ready(s, s->in.off, tw->body_want)) {
+		if (!sl_exchange_body_wait(s, tw->body_want)) {
 			tw->phase = WF_BODY;
-			t->flags |= SL_TXN_F_WAF_BODY;
-			return 1;
+			return SL_FILTER_WAIT;
 		}
 	}
 	if (tw->body_want > 0) {
@@ -666,11 +654,23 @@ sl_exchange_waf(struct sl_seam *s, const struct sl_h1_request *req,
 	if (r == 1)
 		SL_STAT_INC(t->route->state->counts[s->w->id].waf_waits);
 	tw->phase = WF_RUNNING;
-	t->flags |= SL_TXN_F_WAF_WAIT;
 	{
 		struct timeval tv = {c->timeout_ms / 1000,
 				     (c->timeout_ms % 1000) * 1000};
 		evtimer_add(&tw->ev, &tv);
 	}
-	return 1;
+	return SL_FILTER_WAIT;
 }
+
+static int
+waf_used(const struct sl_conf_route *r)
+{
+	return r->waf != NULL;
+}
+
+const struct sl_filter sl_filter_waf = {
+    .name = "waf",
+    .used = waf_used,
+    .req_head = waf_head,
+    .end = waf_end,
+};

@@ -77,16 +77,24 @@ ambient_credential(const struct sl_h1_header *h)
 	return !(h->value_len >= 7 && strncasecmp(h->value, "bearer ", 7) == 0);
 }
 
-void
-sl_exchange_zip_request(struct sl_seam *s, const struct sl_h1_request *req)
+/* The request: the coding it accepts best among its route's (zip_pick),
+ * whether it carries credentials a browser sends by itself (zip_creds),
+ * and whether its If-None-Match names a weak tag. */
+static int
+zip_req_head(struct sl_seam *s, struct sl_fhead *fh)
 {
+	const struct sl_h1_request *req = fh->req;
 	struct sl_txn *t = s->txn;
 	const struct sl_conf_compress_route *c = t->route->compress;
 	struct sl_accenc a;
 	int named = 0;
 
-	if (req->method_id == SL_M_HEAD || (s->flags & SL_SEAM_F_GRPC))
-		return;
+	/* a tunnel's bytes are never compressed: its request is an
+	 * extended CONNECT, or asks for an upgrade its route allows (which
+	 * the exchange checks after the filters: zip_head looks again) */
+	if (req->method_id == SL_M_HEAD ||
+	    (s->flags & (SL_SEAM_F_GRPC | SL_SEAM_F_XCONNECT)))
+		return SL_FILTER_GO;
 	sl_accenc_init(&a);
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const struct sl_h1_header *h = &req->headers[i];
@@ -108,6 +116,7 @@ sl_exchange_zip_request(struct sl_seam *s, const struct sl_h1_request *req)
 		t->zip_creds = 1; /* a client certificate is one too */
 	if (c->credentials != SL_COMPRESS_CREDS_SKIP)
 		t->zip_creds = 0;
+	return SL_FILTER_GO;
 }
 
 /* ---- the response head -------------------------------------------------- */
@@ -163,7 +172,7 @@ add_field(struct sl_h1_response *resp, const char *name, const char *value)
 }
 
 /* scratch: an ETag's value in its first half, a Vary's in the second */
-#define ETAG_ROOM (SL_ZIP_SCRATCH / 2)
+#define ETAG_ROOM (SL_FILTER_SCRATCH / 2)
 
 /* A strong ETag made weak (RFC 9110 section 8.8.3: the compressed body is
  * not the same bytes); one too long for its room goes. An unquoted one,
@@ -222,7 +231,7 @@ vary_accept_encoding(struct sl_h1_response *resp, char *scratch)
 		if (field_is(&resp->headers[i], "vary"))
 			last = &resp->headers[i];
 	if (last == NULL || last->value_len == 0 ||
-	    last->value_len + sizeof(ae) > SL_ZIP_SCRATCH - ETAG_ROOM) {
+	    last->value_len + sizeof(ae) > SL_FILTER_SCRATCH - ETAG_ROOM) {
 		add_field(resp, "Vary", "Accept-Encoding");
 		return;
 	}
@@ -330,9 +339,19 @@ charge(struct sl_seam *s, struct sl_txzip *z)
 	z->charged = now;
 }
 
-int
-sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
-		     char *scratch)
+static void zip_end(struct sl_seam *s);
+
+/*
+ * The final response head: when the response is compressed, its fields
+ * are rewritten for it (Content-Encoding, Vary, a weakened ETag, no
+ * Content-Length or Accept-Ranges, Transfer-Encoding: chunked for an
+ * HTTP/1.1 client), resp->body becomes chunked (an HTTP/1.0 client's: to
+ * the close), t->zip is set and SL_FILTER_R_TRANSFORM is returned. A 304
+ * gets its ETag weakened and its Vary as its 200 would. Returns 0 when the
+ * body goes as it came.
+ */
+static int
+zip_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 {
 	struct sl_txn *t = s->txn;
 	const struct sl_conf_compress_route *c = t->route->compress;
@@ -341,9 +360,11 @@ sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
 	int level, whole;
 
 	if (t->zip != NULL)
-		sl_exchange_zip_end(s); /* a head before this one's */
+		zip_end(s); /* a head before this one's */
 	if (s->flags & SL_SEAM_F_GRPC)
 		return 0; /* gRPC compresses its messages itself */
+	if (t->upgrade != 0)
+		return 0; /* the answer to an upgrade: a tunnel's, or none */
 	if (resp->status == 304) {
 		/* revalidated: its ETag as the client holds it. A 304 has no
 		 * type to say whether its 200 was compressed; the client's
@@ -451,7 +472,7 @@ sl_exchange_zip_head(struct sl_seam *s, struct sl_h1_response *resp,
 	 * section is dropped: doc/operations.md) */
 	if (t->resp_body == SL_H1_BODY_CHUNKED)
 		t->flags |= SL_TXN_F_DECHUNK;
-	return 1;
+	return SL_FILTER_R_TRANSFORM;
 }
 
 /* ---- the body ----------------------------------------------------------- */
@@ -591,8 +612,8 @@ done:
 	charge(s, z);
 }
 
-size_t
-sl_exchange_zip_out(struct sl_seam *s, char **p)
+static size_t
+zip_out(struct sl_seam *s, char **p)
 {
 	struct sl_txzip *z = s->txn->zip;
 
@@ -612,8 +633,8 @@ sl_exchange_zip_out(struct sl_seam *s, char **p)
 	return sl_buf_pending(&z->out);
 }
 
-void
-sl_exchange_zip_sent(struct sl_seam *s, size_t n)
+static void
+zip_sent(struct sl_seam *s, size_t n)
 {
 	struct sl_txzip *z = s->txn->zip;
 
@@ -625,8 +646,8 @@ sl_exchange_zip_sent(struct sl_seam *s, size_t n)
 	}
 }
 
-int
-sl_exchange_zip_pending(const struct sl_txn *t)
+static int
+zip_pending(const struct sl_txn *t)
 {
 	const struct sl_txzip *z = t->zip;
 	const struct sl_upconn *u = t->up;
@@ -642,20 +663,20 @@ sl_exchange_zip_pending(const struct sl_txn *t)
 	       (t->up_ph == SL_TXN_UP_DONE && !z->finished);
 }
 
-const char *
-sl_exchange_zip_failed(const struct sl_txn *t)
+static const char *
+zip_failed(const struct sl_txn *t)
 {
 	return t->zip != NULL ? t->zip->failed : NULL;
 }
 
-int
-sl_exchange_zip_whole(const struct sl_txn *t)
+static int
+zip_whole(const struct sl_txn *t)
 {
 	return t->zip != NULL && t->zip->whole;
 }
 
-void
-sl_exchange_zip_end(struct sl_seam *s)
+static void
+zip_end(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_txzip *z = t->zip;
@@ -675,3 +696,36 @@ sl_exchange_zip_end(struct sl_seam *s)
 	free(z);
 	t->zip = NULL;
 }
+
+static int
+zip_used(const struct sl_conf_route *r)
+{
+	return r->compress != NULL;
+}
+
+/* sluice answers in place of a response head held back: its
+ * compressor goes, and the log names no coding. */
+static void
+zip_resp_drop(struct sl_seam *s)
+{
+	zip_end(s);
+	s->txn->zip_sent = 0;
+}
+
+static const struct sl_ftransform zip_xf = {
+    .out = zip_out,
+    .sent = zip_sent,
+    .pending = zip_pending,
+    .failed = zip_failed,
+    .whole = zip_whole,
+};
+
+const struct sl_filter sl_filter_zip = {
+    .name = "compress",
+    .used = zip_used,
+    .req_head = zip_req_head,
+    .resp_head = zip_resp_head,
+    .resp_drop = zip_resp_drop,
+    .xf = &zip_xf,
+    .end = zip_end,
+};

@@ -15,6 +15,7 @@
 #include "wloop.h"
 
 struct sl_wendpoint;
+struct sl_filter;
 
 /* A request waiting for an upstream connection, embedded in its owner. */
 struct sl_waiter {
@@ -41,7 +42,11 @@ struct sl_wcluster {
 	uint32_t retrying;	   /* of which in a retry (the budget) */
 };
 
-/* One route of one generation in one worker: what its choices need. */
+/* Filters a route may use at most (proxy/filter.h). */
+#define SL_WROUTE_FILTERS 8
+
+/* One route of one generation in one worker: what its choices need, and
+ * its filters. */
 struct sl_wroute {
 	int64_t *swrr;	     /* owned, smooth WRR counters of a split's
 				clusters (requests without a sticky key) */
@@ -51,6 +56,10 @@ struct sl_wroute {
 	 * at 0, for the tripped set gmask (owned; NULL: no guard) */
 	uint32_t *gweights;
 	uint64_t gmask;
+	/* the filters the route uses, in the order they run (the
+	 * exchange's, proxy/filter.h; set by sl_filters_attach) */
+	const struct sl_filter *filt[SL_WROUTE_FILTERS];
+	uint8_t nfilt;
 };
 
 /*

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The route's rate limits as a filter (doc/edge.md section 6): the
+ * request's way through them (rlcheck.c) and a wait for a fleet limit's
+ * lease, told in the exchange's terms.
+ */
+#include <stddef.h>
+
+#include "exchange_int.h"
+#include "filter.h"
+#include "rlcheck.h"
+
+/* Where a request stands (t->rl.st; 0 with a new exchange). */
+enum {
+	RL_NEW = 0,	/* not checked yet */
+	RL_WOKEN,	/* its lease came (or failed): woke_* say */
+	RL_PASSED,	/* every limit let it through */
+	RL_LIMITED,	/* refused: 429 */
+	RL_UNAVAILABLE, /* a store is out, on_store_error deny: 503 */
+};
+
+static int
+rl_used(const struct sl_conf_route *r)
+{
+	return r->rate_limits != NULL;
+}
+
+/* The lease a request waited for came, or failed: its route's filters go
+ * on, this one from where it stopped. */
+static void
+rl_woken(struct sl_rl_wait *wt, int verdict, uint64_t wait_us)
+{
+	struct sl_txn *t =
+	    (struct sl_txn *)((char *)wt - offsetof(struct sl_txn, rl.wait));
+
+	t->rl.st = RL_WOKEN;
+	t->rl.woke_verdict = (uint8_t)verdict;
+	t->rl.woke_us = wait_us;
+	sl_exchange_filters_woken(t);
+}
+
+static int
+rl_head(struct sl_seam *s, struct sl_fhead *h)
+{
+	struct sl_txn *t = s->txn;
+	int r;
+
+	switch (t->rl.st) {
+	case RL_PASSED:
+		return SL_FILTER_GO; /* a later filter waited */
+	case RL_WOKEN:
+		r = sl_rlcheck_resume(&t->rl, t->rl.woke_verdict, t->rl.woke_us,
+				      s->w, s->gen->conf, t->route, h->req,
+				      &t->client_addr, s->id);
+		break;
+	default:
+		r = sl_rlcheck_start(&t->rl, s->w, s->gen->conf, t->route,
+				     h->req, &t->client_addr, s->id, rl_woken);
+	}
+	switch (r) {
+	case SL_RLC_PASS:
+		t->rl.st = RL_PASSED;
+		return SL_FILTER_GO;
+	case SL_RLC_WAIT:
+		return SL_FILTER_WAIT;
+	default:
+		/* a body already here in full is read first, so that the
+		 * connection is kept: a bot's small POSTs do not cost a
+		 * connection each */
+		t->rl.st = r == SL_RLC_LIMITED ? RL_LIMITED : RL_UNAVAILABLE;
+		return SL_FILTER_ANSWER;
+	}
+}
+
+static void
+rl_answer(struct sl_seam *s)
+{
+	struct sl_txn *t = s->txn;
+	char fields[512];
+	int status = t->rl.st == RL_LIMITED ? 429 : 503;
+
+	sl_exchange_answer(
+	    s, status,
+	    status == 429 ? "rate_limited" : "rate_limit_unavailable", 0,
+	    sl_rlcheck_fields(&t->rl, status, t->route, fields,
+			      sizeof(fields)) > 0
+		? fields
+		: "");
+}
+
+/* A request waiting for a lease goes, or is answered: it stops waiting. */
+static void
+rl_stop(struct sl_txn *t)
+{
+	sl_rlcheck_cancel(&t->rl);
+}
+
+static void
+rl_end(struct sl_seam *s)
+{
+	sl_rlcheck_cancel(&s->txn->rl);
+}
+
+const struct sl_filter sl_filter_ratelimit = {
+    .name = "rate_limits",
+    .used = rl_used,
+    .req_head = rl_head,
+    .answer = rl_answer,
+    .stop = rl_stop,
+    .end = rl_end,
+};

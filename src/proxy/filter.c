@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The filters and their order (doc/design-notes.md, "Filters"): the one
+ * place that names every feature of a request's way upstream. Each filter
+ * lives in its feature's own file.
+ */
+#include "filter.h"
+
+#include <assert.h>
+
+#include "conf_types.h"
+#include "wgen.h"
+
+extern const struct sl_filter sl_filter_access;	    /* exchange_access.c */
+extern const struct sl_filter sl_filter_body_limit; /* exchange_access.c */
+extern const struct sl_filter sl_filter_ratelimit;  /* exchange_rl.c */
+extern const struct sl_filter sl_filter_jwt;	    /* exchange_auth.c */
+extern const struct sl_filter sl_filter_waf;	    /* exchange_waf.c */
+extern const struct sl_filter sl_filter_extauth;    /* exchange_extauth.c */
+extern const struct sl_filter sl_filter_idem;	    /* exchange_idem.c */
+extern const struct sl_filter sl_filter_zip;	    /* exchange_zip.c */
+
+/*
+ * The order is the contract of doc/auth.md and doc/operations.md: the
+ * route's allow and deny rules and its body limit first, then its rate
+ * limits (a flood never costs a token's check); the token before the
+ * WAF (a forged one never costs the rules a look), the WAF before the
+ * authorization service (which never sees what the rules stop), and the
+ * Idempotency-Key store once every check let the request through (a
+ * refused request never takes a key). Compression only notes what the
+ * client accepts.
+ */
+static const struct sl_filter *const sl_filters[] = {
+    &sl_filter_access, &sl_filter_body_limit, &sl_filter_ratelimit,
+    &sl_filter_jwt,    &sl_filter_waf,	      &sl_filter_extauth,
+    &sl_filter_idem,   &sl_filter_zip,
+};
+
+static_assert(sizeof(sl_filters) / sizeof(sl_filters[0]) <= SL_WROUTE_FILTERS,
+	      "a route's list cannot hold every filter");
+
+void
+sl_filters_attach(struct sl_wgen *g)
+{
+	const struct sl_conf *conf = g->conf;
+
+	for (size_t i = 0; i < conf->nlisteners; i++)
+		for (size_t j = 0; j < conf->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &conf->listeners[i].routes[j];
+			struct sl_wroute *wr = &g->routes[r->index];
+
+			wr->nfilt = 0;
+			for (size_t k = 0;
+			     k < sizeof(sl_filters) / sizeof(sl_filters[0]);
+			     k++)
+				if (sl_filters[k]->used(r))
+					wr->filt[wr->nfilt++] = sl_filters[k];
+		}
+}

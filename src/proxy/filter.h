@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Features as filters on the exchange (doc/design-notes.md, "Filters").
+ * A feature that looks at a request before it goes upstream (a rate
+ * limit, a token, the WAF, an external check, the Idempotency-Key store,
+ * compression's choice of coding) is a struct sl_filter: a table of the
+ * operations it implements, any of them NULL. The exchange knows no
+ * feature by name: it runs the filters its route uses, in the one order
+ * filter.c writes down, and a route's list is made once per generation
+ * (sl_filters_attach), so a route that uses none costs a request one
+ * byte's test. Private to the exchange's files, as exchange_int.h.
+ */
+#ifndef SL_FILTER_H
+#define SL_FILTER_H
+
+#include <stdint.h>
+
+#include "h1_msg.h"
+#include "jwt.h"
+
+struct sl_conf_route;
+struct sl_h1_request;
+struct sl_h1_response;
+struct sl_seam;
+struct sl_txn;
+struct sl_wgen;
+
+/* What a filter's req_head says. */
+enum sl_fverdict {
+	SL_FILTER_ANSWERED = -1, /* it answered the request (or the stream
+				    closed): nothing more runs */
+	SL_FILTER_GO = 0,	 /* the request goes on, to the next filter */
+	SL_FILTER_WAIT = 1,	 /* it waits: for body bytes it asked for
+				    (sl_exchange_body_wait), or for something
+				    of its own (a lease, a key set, a thread,
+				    a service), after which it calls
+				    sl_exchange_filters_woken. The exchange
+				    keeps the head meanwhile, and runs the
+				    route's filters again from the first:
+				    each must know where it stands */
+	SL_FILTER_ANSWER = 2	 /* sluice answers it: what is here of its
+				    body is read first (so that the
+				    connection is kept), then the filter's
+				    answer() gives the answer */
+};
+
+/* What the request-head filters of one run share, on its stack: the
+ * request's head, and what they found for the head sent upstream. */
+struct sl_fhead {
+	struct sl_h1_request *req;
+	/* fields to set in, or drop from, the head sent upstream (a
+	 * token's claims, an authorization's decision): NULL until a
+	 * filter asks for them (sl_fhead_extra) */
+	struct sl_fwd_extra *extra;
+	/* the verified token, for a filter keyed on who calls (NULL: none
+	 * verified) */
+	const struct sl_jwt_out *jwt;
+	struct sl_fwd_extra xbuf;
+	struct sl_jwt_out jbuf;
+};
+
+/* h's extra fields, made empty the first time. */
+static inline struct sl_fwd_extra *
+sl_fhead_extra(struct sl_fhead *h)
+{
+	if (h->extra == NULL) {
+		h->xbuf.ndrop = h->xbuf.nset = 0;
+		h->xbuf.drop_lens = 0;
+		h->extra = &h->xbuf;
+	}
+	return h->extra;
+}
+
+/*
+ * A filter that transforms the response's body (compression): once its
+ * resp_head said so, the exchange's output to the client is the filter's,
+ * made from what the upstream's body made ready.
+ */
+struct sl_ftransform {
+	/* The bytes ready for the client (transforming what the upstream
+	 * made ready, when the last ones went): their start, and their
+	 * length (0: none now). May end the stream. */
+	size_t (*out)(struct sl_seam *s, char **p);
+	/* n of them were sent. */
+	void (*sent)(struct sl_seam *s, size_t n);
+	/* More is to come: bytes ready, bytes the upstream made ready that
+	 * wait for it, or its end not written. */
+	int (*pending)(const struct sl_txn *t);
+	/* Why it cannot go on (the exchange is to be cut), or NULL. */
+	const char *(*failed)(const struct sl_txn *t);
+	/* Does it take the upstream's body whole (reads take the whole
+	 * buffer_bytes)? */
+	int (*whole)(const struct sl_txn *t);
+};
+
+/* What a filter's resp_head says (bits). */
+#define SL_FILTER_R_TRANSFORM 1 /* it transforms the body (its xf) */
+#define SL_FILTER_R_TAP	      2 /* it is to see the body (resp_data) */
+
+/* Room for the values a filter's resp_head rewrites, until the head is
+ * written. */
+#define SL_FILTER_SCRATCH 1024
+
+struct sl_filter {
+	const char *name;
+	/* Whether route r uses the filter (at sl_filters_attach). */
+	int (*used)(const struct sl_conf_route *r);
+	/* The request's head, once it is routed and its route's allow and
+	 * deny rules let it through: an enum sl_fverdict. */
+	int (*req_head)(struct sl_seam *s, struct sl_fhead *h);
+	/* Gives the answer req_head decided (it said SL_FILTER_ANSWER). */
+	void (*answer)(struct sl_seam *s);
+	/* sluice answers the request itself while a filter may wait: any
+	 * wait of this filter stops (what it holds stays for end). */
+	void (*stop)(struct sl_txn *t);
+	/* The upstream's final response head (resp: its fields, with room
+	 * for resp->max_headers; scratch: SL_FILTER_SCRATCH bytes that
+	 * hold rewritten values until it is written), after the retry
+	 * decision, in the filters' order: a filter may keep a copy of it,
+	 * or rewrite it (resp->body then says the framing of what it
+	 * makes). Returns SL_FILTER_R_* bits, 0: nothing more to do. */
+	int (*resp_head)(struct sl_seam *s, struct sl_h1_response *resp,
+			 char *scratch);
+	/* n more bytes of the upstream's body, as its framing made them
+	 * ready (a filter that said SL_FILTER_R_TAP). */
+	void (*resp_data)(struct sl_seam *s, const char *p, size_t n);
+	/* sluice answers in place of the upstream's response head the
+	 * filter saw (it was held back, not sent): what the filter made of
+	 * it goes. */
+	void (*resp_drop)(struct sl_seam *s);
+	/* The transformation, for a filter whose resp_head may say
+	 * SL_FILTER_R_TRANSFORM. */
+	const struct sl_ftransform *xf;
+	/* The exchange ends, whatever its way: what the filter holds for
+	 * it goes. */
+	void (*end)(struct sl_seam *s);
+};
+
+/* Each route of g gets the filters it uses, in the order they run
+ * (g->routes[i].filt). Called once per generation and worker, when it is
+ * made (daemon/worker.c): the exchange reads the lists, and so never
+ * names a filter, nor the table that names them all. */
+void sl_filters_attach(struct sl_wgen *g);
+
+#endif
