@@ -312,8 +312,8 @@ txn_queue(struct sl_seam *s)
 	}
 	t->wait.retry = attempt_unqueue;
 	t->up_ph = SL_TXN_UP_QUEUED;
-	if (t->tr.on)
-		sl_exchange_trace_queued(t);
+	if (t->flags & SL_TXN_F_WATCH)
+		sl_exchange_watch(t, &(struct sl_fattempt){.ev = SL_FA_QUEUED});
 	sl_worker_waiting(s->w, 1);
 }
 
@@ -377,8 +377,8 @@ attempt_connect(struct sl_seam *s)
 		return;
 	}
 	t->ep_index = i;
-	if (t->tr.on)
-		sl_exchange_trace_try(t);
+	if (t->flags & SL_TXN_F_WATCH)
+		sl_exchange_watch(t, &(struct sl_fattempt){.ev = SL_FA_TRY});
 	if (fresh) /* this is the replay */
 		t->replay = SL_TXN_REPLAY_DONE;
 	if (t->wc->conf->proxy_protocol) {
@@ -438,8 +438,11 @@ attempt_connect(struct sl_seam *s)
 		    now_ms() + t->wc->conf->connect_timeout_ms;
 	} else { /* pooled, or connected at once */
 		t->up_ph = SL_TXN_UP_SENDING;
-		if (t->tr.on)
-			sl_exchange_trace_conn(t, t->up, 0);
+		if (t->flags & SL_TXN_F_WATCH)
+			sl_exchange_watch(t, &(struct sl_fattempt){
+						 .ev = SL_FA_CONN,
+						 .u = t->up,
+					     });
 	}
 }
 
@@ -479,8 +482,12 @@ note_failure_at(struct sl_txn *t, enum sl_retry_class cls, const char *why,
 		t->fails[t->nfail].why = why;
 	}
 	t->nfail++;
-	if (t->tr.on && ep)
-		sl_exchange_trace_try_end(t, 0, (int)cls, why);
+	if ((t->flags & SL_TXN_F_WATCH) && ep)
+		sl_exchange_watch(t, &(struct sl_fattempt){
+					 .ev = SL_FA_END,
+					 .cls = (int)cls,
+					 .why = why,
+				     });
 }
 
 static void

@@ -99,7 +99,6 @@ txn_req_advance(struct sl_seam *s)
 }
 static void txn_choose_cluster(struct sl_seam *s,
 			       const struct sl_h1_request *req);
-static void txn_mirror(struct sl_seam *s, const struct sl_h1_request *req);
 
 /* ---- closing --------------------------------------------------------- */
 
@@ -156,21 +155,8 @@ sl_exchange_free(struct sl_seam *s)
 	}
 	free(t->ws);
 	t->ws = NULL;
-	/* a caller's tracestate, when no log line took it (the log's
-	 * trace end frees it first on every path today); tr is set only
-	 * for a traced exchange (txn_new clears tr.on alone) */
-	if (t->tr.on) {
-		free(t->tr.state);
-		t->tr.state = NULL;
-		t->tr.state_len = 0;
-	}
 	if (t->pipe != NULL)
 		sl_exchange_splice_end(s);
-	if (t->mirror != NULL) {
-		/* the request never completed: no copy goes out */
-		sl_mirror_abort(t->mirror);
-		t->mirror = NULL;
-	}
 	t->next_free = s->w->free_txns;
 	s->w->free_txns = t;
 	s->txn = NULL;
@@ -456,8 +442,6 @@ sl_exchange_start(struct sl_seam *s, size_t head_len)
 		sl_exchange_local(s, 404, "no_route", 0);
 		return;
 	}
-	if (t->route->trace_sample != 0)
-		sl_exchange_trace_begin(s, &req);
 	txn_forward(s, &req, head_len);
 }
 
@@ -689,6 +673,10 @@ txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len)
 			f->answer(s);
 		return -1;
 	}
+	/* every filter let it on: their fields for the upstream head */
+	for (unsigned i = 0; i < wr->nfilt; i++)
+		if (wr->filt[i]->req_fields != NULL)
+			wr->filt[i]->req_fields(s, h);
 	return 0;
 }
 
@@ -716,12 +704,9 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	h.req = req;
 	h.extra = NULL;
 	h.jwt = NULL;
+	h.mark = NULL;
 	if (wr->nfilt > 0 && txn_filters(s, &h, head_len) != 0)
 		return;
-	if (t->tr.on) {
-		/* sluice's traceparent replaces the caller's */
-		sl_exchange_trace_fields(t, req, sl_fhead_extra(&h));
-	}
 	fwd.extra = h.extra;
 	fwd.extra_lens = h.extra != NULL ? h.extra->drop_lens : 0;
 	if ((t->route->upgrade != NULL || (s->flags & SL_SEAM_F_XCONNECT)) &&
@@ -758,8 +743,9 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	fwd.upgrade = t->upgrade ? t->route->upgrade[t->upgrade - 1] : NULL;
 	fwd.rules =
 	    sl_exchange_rules(s, 1, &vars, &fwd.vars, fwd.client_ip, ip);
-	/* tracing: where the traceparent goes, rewritten for each attempt */
-	fwd.mark = t->tr.on ? t->tr.parent : NULL;
+	/* a filter's mark (a trace's traceparent, rewritten for each
+	 * attempt): where it goes */
+	fwd.mark = h.mark;
 	fwd.mark_at = &tp_at;
 	if (txn_up_fields(t)) {
 		n = sl_h1_block_request_head(t->uphead.data, t->uphead.cap, req,
@@ -779,11 +765,12 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 		return;
 	}
 	t->uphead.len = (uint32_t)n;
-	if (t->tr.on)
-		sl_exchange_trace_head(t, tp_at);
-	if (t->route->mirror != NULL && t->upgrade == 0 &&
-	    sl_mirror_due(s->gen, t->route))
-		txn_mirror(s, req);
+	/* the filters see the head as it goes (a trace notes its mark, a
+	 * mirror copies it) */
+	h.mark_at = tp_at;
+	for (unsigned i = 0; i < wr->nfilt; i++)
+		if (wr->filt[i]->up_head != NULL)
+			wr->filt[i]->up_head(s, &h);
 	/* a request without a body is all in uphead now: an empty head
 	 * buffer goes back to the pool while the exchange lasts (req's
 	 * strings are not used past this point) */
@@ -841,36 +828,6 @@ txn_choose_cluster(struct sl_seam *s, const struct sl_h1_request *req)
 	    sl_route_key(&cc->hash_key, req, &t->client_addr, &key, &len)) {
 		t->hash_key = sl_hash64(key, len);
 		t->flags |= SL_TXN_F_HASH_KEY;
-	}
-}
-
-/*
- * Starts a mirror copy of the request: its head now, its body as it is
- * read (sl_exchange_req_advance), sent when the request is complete. A body
- * larger than buffer_bytes is not copied.
- */
-static void
-txn_mirror(struct sl_seam *s, const struct sl_h1_request *req)
-{
-	struct sl_txn *t = s->txn;
-	uint64_t max = s->lconf->limits.buffer_bytes;
-
-	if (req->body == SL_H1_BODY_LENGTH && req->content_length > max) {
-		SL_STAT_INC(t->route->state->counts[s->w->id]
-				.mirror[SL_MIRROR_TOO_LARGE]);
-		return;
-	}
-	t->mirror = sl_mirror_new(s->w, s->gen, t->route, t->uphead.data,
-				  t->uphead.len, max);
-	if (t->mirror != NULL && t->route->mirror->proxy_protocol) {
-		/* identity: the copy carries the client too (edge.md) */
-		unsigned char pp[SL_PP_V2_OUT_MAX];
-		sl_mirror_set_proxy_header(t->mirror, pp,
-					   sl_attempt_pp_header(s, pp));
-	}
-	if (t->mirror != NULL && (t->req_ph == SL_TXN_REQ_DONE)) {
-		sl_mirror_send(t->mirror);
-		t->mirror = NULL;
 	}
 }
 
@@ -1374,8 +1331,12 @@ sl_exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
 		    (uint32_t)SL_MIN(now_ms() - t->up_progress_ms, UINT32_MAX);
 		t->up_progress_ms = now_ms();
 		t->up_ph = SL_TXN_UP_SENDING;
-		if (t->tr.on)
-			sl_exchange_trace_conn(t, u, 1);
+		if (t->flags & SL_TXN_F_WATCH)
+			sl_exchange_watch(t, &(struct sl_fattempt){
+						 .ev = SL_FA_CONN,
+						 .u = u,
+						 .connected = 1,
+					     });
 		break;
 	case SL_UP_EV_WRITABLE:
 		if (t->send_ph == SL_TXN_SEND_BLOCKED)

@@ -431,6 +431,10 @@ struct sl_txn {
 #define SL_TXN_F_FEV	   0x20000 /* fev is assigned */
 /* a filter sees the upstream's body (filter.h: SL_FILTER_R_TAP) */
 #define SL_TXN_F_TAP 0x40000
+/* a filter watches the attempts (filter.h: attempt; a trace) */
+#define SL_TXN_F_WATCH 0x80000
+/* a filter sees the request's body (filter.h: req_data; a mirror) */
+#define SL_TXN_F_REQ_TAP 0x400000
 #define SL_TXN_F_IDEM_HOLD                                                     \
 	0x100000 /* its answer's last bytes wait for the store to keep it      \
 		    (exchange_idem_keep.c) */
@@ -672,48 +676,23 @@ void sl_exchange_salvage(struct sl_txn *t, const char *head, size_t len);
 
 /* ---- exchange_trace.c: tracing (doc/operations.md, "Tracing") -------- */
 
-/* The request's route is traced: its trace context from the caller's
- * traceparent (when believed) or a new one, and its sampling. */
-void sl_exchange_trace_begin(struct sl_seam *s,
-			     const struct sl_h1_request *req);
-
-/* The fields of the head for the upstream: the caller's traceparent and
- * tracestate dropped, sluice's set (x: the head's extra fields). */
-void sl_exchange_trace_fields(struct sl_txn *t, const struct sl_h1_request *req,
-			      struct sl_fwd_extra *x);
-
-/* The head for the upstream is in uphead, its traceparent's value
- * written at offset at (0: not written): where its span id is. */
-void sl_exchange_trace_head(struct sl_txn *t, uint32_t at);
-
-/* An attempt waits in the cluster's queue (recorded exchanges only). */
-void sl_exchange_trace_queued(struct sl_txn *t);
-
-/* An attempt has its endpoint: it begins, or leaves the queue; its span
- * id goes into the traceparent sent upstream. */
-void sl_exchange_trace_try(struct sl_txn *t);
-
-/* The attempt's connection: connected now (u new), or pooled. */
-void sl_exchange_trace_conn(struct sl_txn *t, const struct sl_upconn *u,
-			    int connected);
-
-/* The attempt failed (cls, why) or was answered (status; why NULL). */
-void sl_exchange_trace_try_end(struct sl_txn *t, int status, int cls,
-			       const char *why);
-
-/* A gRPC call's attempt was answered with grpc_status in its head (a
- * trailers-only answer; < 0: none there). */
-void sl_exchange_trace_grpc(struct sl_txn *t, int grpc_status);
-
-/* The exchange ends: its spans go to the worker's export queue (a gRPC
- * call's with OpenTelemetry's rpc fields), and what it held goes. */
-void sl_exchange_trace_end(struct sl_seam *s, struct sl_txn *t);
-
 /* Now, for a span: CLOCK_REALTIME's nanoseconds, from the loop's cached
  * clock. */
 uint64_t sl_exchange_trace_now(void);
 
 /* ---- inline helpers ---------------------------------------------------- */
+
+/* An attempt's event to the filters that watch (SL_TXN_F_WATCH): inline,
+ * as attempt.c and the core both tell them. */
+static inline void
+sl_exchange_watch(struct sl_txn *t, const struct sl_fattempt *a)
+{
+	const struct sl_wroute *wr = &t->s->gen->routes[t->route->index];
+
+	for (unsigned i = 0; i < wr->nfilt; i++)
+		if (wr->filt[i]->attempt != NULL)
+			wr->filt[i]->attempt(t, a);
+}
 
 static inline size_t
 sl_exchange_head_cap(const struct sl_seam *s)

@@ -268,8 +268,13 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 
 	unsigned slot = sl_hist_slot(hdur);
 
-	if (t->tr.on)
-		sl_exchange_trace_end(s, t);
+	if (t->route != NULL) {
+		/* the filters' own records go (a trace's spans) */
+		const struct sl_wroute *wr = &s->gen->routes[t->route->index];
+		for (unsigned i = 0; i < wr->nfilt; i++)
+			if (wr->filt[i]->log != NULL)
+				wr->filt[i]->log(s, t);
+	}
 	SL_STAT_INC(s->w->stats.requests);
 	SL_STAT_INC(s->w->stats.responses[cls]);
 	if (t->grpc_status != 0)

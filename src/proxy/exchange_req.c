@@ -52,19 +52,16 @@
  * default, and splice(2) moves what fits) */
 #define SPLICE_MAX_READ (16u << 20)
 
-/* Body bytes (as framed) for the mirror copy; the copy goes once the
- * request is complete. */
+/* Body bytes (as framed) to the filters that see them (a mirror's
+ * copy). */
 static void
-txn_mirror_body(struct sl_txn *t, const char *p, size_t n)
+req_tap(struct sl_seam *s, const char *p, size_t n)
 {
-	if (n > 0 && sl_mirror_body(t->mirror, p, n) == -1) {
-		t->mirror = NULL; /* too large: dropped and counted */
-		return;
-	}
-	if (t->req_ph == SL_TXN_REQ_DONE) {
-		sl_mirror_send(t->mirror);
-		t->mirror = NULL;
-	}
+	const struct sl_wroute *wr = &s->gen->routes[s->txn->route->index];
+
+	for (unsigned i = 0; i < wr->nfilt; i++)
+		if (wr->filt[i]->req_data != NULL)
+			wr->filt[i]->req_data(s, p, n);
 }
 
 void
@@ -118,9 +115,8 @@ sl_exchange_req_read(struct sl_seam *s)
 		t->bytes_in += k;
 		if (t->req_remaining == 0)
 			sl_exchange_req_complete(t);
-		if (t->mirror != NULL)
-			txn_mirror_body(t, s->in.data + s->in_ready - k,
-					(size_t)k);
+		if (t->flags & SL_TXN_F_REQ_TAP)
+			req_tap(s, s->in.data + s->in_ready - k, (size_t)k);
 		return 0;
 	}
 	r = sl_h1_chunked_decode(&t->req_chunked, s->in.data + s->in_ready,
@@ -143,9 +139,8 @@ sl_exchange_req_read(struct sl_seam *s)
 	}
 	if (r == 1)
 		sl_exchange_req_complete(t);
-	if (t->mirror != NULL)
-		txn_mirror_body(t, s->in.data + s->in_ready - consumed,
-				consumed);
+	if (t->flags & SL_TXN_F_REQ_TAP)
+		req_tap(s, s->in.data + s->in_ready - consumed, consumed);
 	return 0;
 }
 
@@ -227,9 +222,9 @@ txn_splice_begin(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 		return;
 	t->flags |= SL_TXN_F_SPLICE_TRIED;
 	if (min == 0 || t->req_body != SL_H1_BODY_LENGTH ||
-	    t->req_body_bytes + t->req_remaining < min || t->mirror != NULL ||
-	    s->ops->splice_fd == NULL || s->ops->splice_fd(s) < 0 ||
-	    !sl_upstream_splice_ok(u))
+	    t->req_body_bytes + t->req_remaining < min ||
+	    (t->flags & SL_TXN_F_REQ_TAP) || s->ops->splice_fd == NULL ||
+	    s->ops->splice_fd(s) < 0 || !sl_upstream_splice_ok(u))
 		return;
 	if ((t->pipe = sl_pipe_get(&s->w->pipes)) == NULL) {
 		SL_STAT_INC(s->w->stats.splice_no_pipe);

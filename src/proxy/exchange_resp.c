@@ -403,11 +403,17 @@ resp_advance(struct sl_seam *s)
 				       SL_GRPC_UNAVAILABLE)
 				rstatus = 503;
 		}
-		if (t->tr.on) {
-			sl_exchange_trace_try_end(t, resp.status, 0, NULL);
+		if (t->flags & SL_TXN_F_WATCH) {
+			sl_exchange_watch(t, &(struct sl_fattempt){
+						 .ev = SL_FA_END,
+						 .status = resp.status,
+					     });
 			if (u->h2s && (s->flags & SL_SEAM_F_GRPC))
-				sl_exchange_trace_grpc(
-				    t, sl_upstream_grpc_status(u));
+				sl_exchange_watch(
+				    t, &(struct sl_fattempt){
+					   .ev = SL_FA_GRPC,
+					   .status = sl_upstream_grpc_status(u),
+				       });
 		}
 		if ((rstatus >= 500 || t->wc->conf->outlier.enabled) &&
 		    sl_attempt_answered(s, rstatus))

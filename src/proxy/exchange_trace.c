@@ -99,8 +99,8 @@ trusted(const struct sl_seam *s, const struct sl_txn *t)
 	       sl_cidr_set_find(&l->trusted_proxies, &t->client_addr) >= 0;
 }
 
-void
-sl_exchange_trace_begin(struct sl_seam *s, const struct sl_h1_request *req)
+static void
+trace_begin(struct sl_seam *s, const struct sl_h1_request *req)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_txn_trace *tr = &t->tr;
@@ -140,7 +140,7 @@ sl_exchange_trace_begin(struct sl_seam *s, const struct sl_h1_request *req)
 		memcpy(tr->parent_id, ctx.parent_id, 8);
 		tr->has_parent = 1;
 		tr->sampled = ctx.flags & 1;
-		/* its tracestate goes on with it (sl_exchange_trace_fields) */
+		/* its tracestate goes on with it (trace_fields) */
 		tr->believed = 1;
 	} else {
 		uint32_t sample = t->route->trace_sample - 1;
@@ -159,9 +159,9 @@ sl_exchange_trace_begin(struct sl_seam *s, const struct sl_h1_request *req)
 			       tr->parent);
 }
 
-void
-sl_exchange_trace_fields(struct sl_txn *t, const struct sl_h1_request *req,
-			 struct sl_fwd_extra *x)
+static void
+trace_fields(struct sl_txn *t, const struct sl_h1_request *req,
+	     struct sl_fwd_extra *x)
 {
 	struct sl_txn_trace *tr = &t->tr;
 	const struct sl_h1_header *ts = NULL;
@@ -207,8 +207,8 @@ sl_exchange_trace_fields(struct sl_txn *t, const struct sl_h1_request *req,
 	}
 }
 
-void
-sl_exchange_trace_head(struct sl_txn *t, uint32_t at)
+static void
+trace_head(struct sl_txn *t, uint32_t at)
 {
 	/* at: where the traceparent's value was written (h1_msg.c), 0:
 	 * nowhere; its span id follows "00-", the trace id and "-" */
@@ -244,8 +244,8 @@ new_try(struct sl_worker *w, struct sl_txn *t)
 	return y;
 }
 
-void
-sl_exchange_trace_queued(struct sl_txn *t)
+static void
+trace_queued(struct sl_txn *t)
 {
 	struct sl_trace_try *y = open_try(&t->tr);
 
@@ -254,8 +254,8 @@ sl_exchange_trace_queued(struct sl_txn *t)
 	y->flags |= SL_TRY_QUEUED;
 }
 
-void
-sl_exchange_trace_try(struct sl_txn *t)
+static void
+trace_try(struct sl_txn *t)
 {
 	struct sl_txn_trace *tr = &t->tr;
 	struct sl_trace_try *y = NULL;
@@ -279,9 +279,8 @@ sl_exchange_trace_try(struct sl_txn *t)
 			     t->uphead.data + tr->tp_off);
 }
 
-void
-sl_exchange_trace_conn(struct sl_txn *t, const struct sl_upconn *u,
-		       int connected)
+static void
+trace_conn(struct sl_txn *t, const struct sl_upconn *u, int connected)
 {
 	struct sl_trace_try *y = open_try(&t->tr);
 
@@ -298,9 +297,8 @@ sl_exchange_trace_conn(struct sl_txn *t, const struct sl_upconn *u,
 		y->tls_ns = 0;
 }
 
-void
-sl_exchange_trace_try_end(struct sl_txn *t, int status, int cls,
-			  const char *why)
+static void
+trace_try_end(struct sl_txn *t, int status, int cls, const char *why)
 {
 	struct sl_trace_try *y = open_try(&t->tr);
 
@@ -316,8 +314,8 @@ sl_exchange_trace_try_end(struct sl_txn *t, int status, int cls,
 	}
 }
 
-void
-sl_exchange_trace_grpc(struct sl_txn *t, int grpc_status)
+static void
+trace_grpc(struct sl_txn *t, int grpc_status)
 {
 	struct sl_trace_try *y = open_try(&t->tr);
 
@@ -637,8 +635,8 @@ put_spans(struct sl_seam *s, struct sl_txn *t)
 	sl_traceexp_commit(s->w, (size_t)(w.p - (w.end - cap)), nspans, 0);
 }
 
-void
-sl_exchange_trace_end(struct sl_seam *s, struct sl_txn *t)
+static void
+trace_end(struct sl_seam *s, struct sl_txn *t)
 {
 	if (t->tr.sampled)
 		put_spans(s, t);
@@ -646,3 +644,90 @@ sl_exchange_trace_end(struct sl_seam *s, struct sl_txn *t)
 	t->tr.state = NULL;
 	t->tr.state_len = 0;
 }
+
+/* ---- the filter (filter.h) ---------------------------------------------- */
+
+static int
+trace_used(const struct sl_conf_route *r)
+{
+	return r->trace_sample != 0;
+}
+
+/* First of a route's filters: an answer any other gives is traced. */
+static int
+trace_req_head(struct sl_seam *s, struct sl_fhead *h)
+{
+	trace_begin(s, h->req);
+	s->txn->flags |= SL_TXN_F_WATCH;
+	return SL_FILTER_GO;
+}
+
+/* sluice's traceparent replaces the caller's; its place in the head is
+ * where each attempt's span id goes. */
+static void
+trace_req_fields(struct sl_seam *s, struct sl_fhead *h)
+{
+	trace_fields(s->txn, h->req, sl_fhead_extra(h));
+	h->mark = s->txn->tr.parent;
+}
+
+static void
+trace_up_head(struct sl_seam *s, struct sl_fhead *h)
+{
+	trace_head(s->txn, h->mark_at);
+}
+
+static void
+trace_attempt(struct sl_txn *t, const struct sl_fattempt *a)
+{
+	switch (a->ev) {
+	case SL_FA_QUEUED:
+		trace_queued(t);
+		break;
+	case SL_FA_TRY:
+		trace_try(t);
+		break;
+	case SL_FA_CONN:
+		trace_conn(t, a->u, a->connected);
+		break;
+	case SL_FA_END:
+		trace_try_end(t, a->status, a->cls, a->why);
+		break;
+	case SL_FA_GRPC:
+		trace_grpc(t, a->status);
+		break;
+	}
+}
+
+/* The log line's time: the spans go to the worker's export queue. */
+static void
+trace_log(struct sl_seam *s, struct sl_txn *t)
+{
+	if (t->tr.on)
+		trace_end(s, t);
+}
+
+/* A caller's tracestate, when no log line took it (the log's end frees
+ * it first on every path today). */
+static void
+trace_free(struct sl_seam *s)
+{
+	struct sl_txn *t = s->txn;
+
+	if (t->tr.on) {
+		free(t->tr.state);
+		t->tr.state = NULL;
+		t->tr.state_len = 0;
+	}
+}
+
+const struct sl_filter sl_filter_trace = {
+    .name = "trace",
+    .used = trace_used,
+    .req_head = trace_req_head,
+    .req_fields = trace_req_fields,
+    .up_head = trace_up_head,
+    .attempt = trace_attempt,
+    .log = trace_log,
+    .end = trace_free,
+};

@@ -11,6 +11,7 @@
 #include "conf_types.h"
 #include "wgen.h"
 
+extern const struct sl_filter sl_filter_trace;	    /* exchange_trace.c */
 extern const struct sl_filter sl_filter_access;	    /* exchange_access.c */
 extern const struct sl_filter sl_filter_body_limit; /* exchange_access.c */
 extern const struct sl_filter sl_filter_ratelimit;  /* exchange_rl.c */
@@ -19,21 +20,25 @@ extern const struct sl_filter sl_filter_waf;	    /* exchange_waf.c */
 extern const struct sl_filter sl_filter_extauth;    /* exchange_extauth.c */
 extern const struct sl_filter sl_filter_idem;	    /* exchange_idem.c */
 extern const struct sl_filter sl_filter_zip;	    /* exchange_zip.c */
+extern const struct sl_filter sl_filter_mirror;	    /* exchange_mirror.c */
 
 /*
- * The order is the contract of doc/auth.md and doc/operations.md: the
- * route's allow and deny rules and its body limit first, then its rate
- * limits (a flood never costs a token's check); the token before the
- * WAF (a forged one never costs the rules a look), the WAF before the
- * authorization service (which never sees what the rules stop), and the
- * Idempotency-Key store once every check let the request through (a
- * refused request never takes a key). Compression only notes what the
- * client accepts.
+ * The order is the contract of doc/auth.md and doc/operations.md. The
+ * trace first: whatever answers the request, it is traced. Then the
+ * route's allow and deny rules and its body limit, its rate limits (a
+ * flood never costs a token's check); the token before the WAF (a forged
+ * one never costs the rules a look), the WAF before the authorization
+ * service (which never sees what the rules stop), and the Idempotency-Key
+ * store once every check let the request through (a refused request never
+ * takes a key). Compression only notes what the client accepts; on the way
+ * back the store keeps the answer before compression rewrites it. The
+ * mirror copies the head as it is written for the upstream, last.
  */
 static const struct sl_filter *const sl_filters[] = {
-    &sl_filter_access, &sl_filter_body_limit, &sl_filter_ratelimit,
-    &sl_filter_jwt,    &sl_filter_waf,	      &sl_filter_extauth,
-    &sl_filter_idem,   &sl_filter_zip,
+    &sl_filter_trace,	  &sl_filter_access, &sl_filter_body_limit,
+    &sl_filter_ratelimit, &sl_filter_jwt,    &sl_filter_waf,
+    &sl_filter_extauth,	  &sl_filter_idem,   &sl_filter_zip,
+    &sl_filter_mirror,
 };
 
 static_assert(sizeof(sl_filters) / sizeof(sl_filters[0]) <= SL_WROUTE_FILTERS,

@@ -23,6 +23,7 @@ struct sl_h1_request;
 struct sl_h1_response;
 struct sl_seam;
 struct sl_txn;
+struct sl_upconn;
 struct sl_wgen;
 
 /* What a filter's req_head says. */
@@ -55,6 +56,11 @@ struct sl_fhead {
 	/* the verified token, for a filter keyed on who calls (NULL: none
 	 * verified) */
 	const struct sl_jwt_out *jwt;
+	/* a value of extra's (set by req_fields) whose place in the head
+	 * written upstream a filter is told (mark_at, by up_head: 0 when
+	 * it was not written), to rewrite it for each attempt */
+	const char *mark;
+	uint32_t mark_at;
 	struct sl_fwd_extra xbuf;
 	struct sl_jwt_out jbuf;
 };
@@ -93,6 +99,25 @@ struct sl_ftransform {
 	int (*whole)(const struct sl_txn *t);
 };
 
+/* What happened to an attempt of the request (a filter's attempt op;
+ * doc/operations.md, "Tracing", has their spans). */
+enum sl_fattempt_ev {
+	SL_FA_QUEUED, /* it waits in its cluster's queue */
+	SL_FA_TRY,    /* it has its endpoint: it begins, or leaves the queue */
+	SL_FA_CONN,   /* its connection: u, made now (connected) or pooled */
+	SL_FA_END,    /* it failed (cls, why) or was answered (status) */
+	SL_FA_GRPC,   /* a gRPC call's status in an answer's head (status; <
+			 0: none there) */
+};
+struct sl_fattempt {
+	enum sl_fattempt_ev ev;
+	int status;
+	int cls; /* enum sl_retry_class, with why */
+	int connected;
+	const char *why;
+	const struct sl_upconn *u;
+};
+
 /* What a filter's resp_head says (bits). */
 #define SL_FILTER_R_TRANSFORM 1 /* it transforms the body (its xf) */
 #define SL_FILTER_R_TAP	      2 /* it is to see the body (resp_data) */
@@ -110,6 +135,19 @@ struct sl_filter {
 	int (*req_head)(struct sl_seam *s, struct sl_fhead *h);
 	/* Gives the answer req_head decided (it said SL_FILTER_ANSWER). */
 	void (*answer)(struct sl_seam *s);
+	/* Every req_head let the request on: fields for the head sent
+	 * upstream (sl_fhead_extra), and a mark in them. */
+	void (*req_fields)(struct sl_seam *s, struct sl_fhead *h);
+	/* The head for the upstream is written (t->uphead; h->mark_at):
+	 * a filter may note where its mark went, or copy the head (a
+	 * mirror), after which it may set SL_TXN_F_REQ_TAP to see the
+	 * body. */
+	void (*up_head)(struct sl_seam *s, struct sl_fhead *h);
+	/* n more bytes of the request's body, as framed, as they are read
+	 * (SL_TXN_F_REQ_TAP); t->req_ph says whether it is whole. */
+	void (*req_data)(struct sl_seam *s, const char *p, size_t n);
+	/* An attempt's event, to a filter that set SL_TXN_F_WATCH. */
+	void (*attempt)(struct sl_txn *t, const struct sl_fattempt *a);
 	/* sluice answers the request itself while a filter may wait: any
 	 * wait of this filter stops (what it holds stays for end). */
 	void (*stop)(struct sl_txn *t);
@@ -131,6 +169,9 @@ struct sl_filter {
 	/* The transformation, for a filter whose resp_head may say
 	 * SL_FILTER_R_TRANSFORM. */
 	const struct sl_ftransform *xf;
+	/* The exchange's log line is being written: the filter's own
+	 * record of it goes out (a trace's spans). */
+	void (*log)(struct sl_seam *s, struct sl_txn *t);
 	/* The exchange ends, whatever its way: what the filter holds for
 	 * it goes. */
 	void (*end)(struct sl_seam *s);

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A route's mirror as a filter (doc/weighted-routes.md, "Mirroring"): a
+ * copy of the head written for the upstream, then of the body as it is
+ * read, sent (mirror.c) once the request is complete. A body larger than
+ * buffer_bytes is not copied.
+ */
+#include "attempt.h"
+#include "exchange_int.h"
+#include "filter.h"
+#include "mirror.h"
+#include "proxyproto.h"
+
+static int
+mirror_used(const struct sl_conf_route *r)
+{
+	return r->mirror != NULL;
+}
+
+/* The request as it goes upstream: its head copied now, when the route's
+ * share says a copy is due (never a switch's, whose bytes are a
+ * tunnel's). */
+static void
+mirror_up_head(struct sl_seam *s, struct sl_fhead *h)
+{
+	struct sl_txn *t = s->txn;
+	const struct sl_h1_request *req = h->req;
+	uint64_t max = s->lconf->limits.buffer_bytes;
+
+	if (t->upgrade != 0 || !sl_mirror_due(s->gen, t->route))
+		return;
+	if (req->body == SL_H1_BODY_LENGTH && req->content_length > max) {
+		SL_STAT_INC(t->route->state->counts[s->w->id]
+				.mirror[SL_MIRROR_TOO_LARGE]);
+		return;
+	}
+	t->mirror = sl_mirror_new(s->w, s->gen, t->route, t->uphead.data,
+				  t->uphead.len, max);
+	if (t->mirror != NULL && t->route->mirror->proxy_protocol) {
+		/* identity: the copy carries the client too (edge.md) */
+		unsigned char pp[SL_PP_V2_OUT_MAX];
+		sl_mirror_set_proxy_header(t->mirror, pp,
+					   sl_attempt_pp_header(s, pp));
+	}
+	if (t->mirror != NULL && (t->req_ph == SL_TXN_REQ_DONE)) {
+		sl_mirror_send(t->mirror);
+		t->mirror = NULL;
+	}
+	if (t->mirror != NULL)
+		t->flags |= SL_TXN_F_REQ_TAP;
+}
+
+/* Body bytes (as framed) for the copy; it goes once the request is
+ * complete. */
+static void
+mirror_req_data(struct sl_seam *s, const char *p, size_t n)
+{
+	struct sl_txn *t = s->txn;
+
+	if (t->mirror == NULL)
+		return;
+	if (n > 0 && sl_mirror_body(t->mirror, p, n) == -1) {
+		t->mirror = NULL; /* too large: dropped and counted */
+		return;
+	}
+	if (t->req_ph == SL_TXN_REQ_DONE) {
+		sl_mirror_send(t->mirror);
+		t->mirror = NULL;
+	}
+}
+
+/* The request never completed: no copy goes out. */
+static void
+mirror_end(struct sl_seam *s)
+{
+	struct sl_txn *t = s->txn;
+
+	if (t->mirror != NULL) {
+		sl_mirror_abort(t->mirror);
+		t->mirror = NULL;
+	}
+}
+
+const struct sl_filter sl_filter_mirror = {
+    .name = "mirror",
+    .used = mirror_used,
+    .up_head = mirror_up_head,
+    .req_data = mirror_req_data,
+    .end = mirror_end,
+};
