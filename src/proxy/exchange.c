@@ -116,7 +116,7 @@ sl_exchange_free(struct sl_seam *s)
 		event_del(&t->fev);
 	/* the route's filters let go of what they hold: a wait, a key
 	 * still reserved, a compressor */
-	if (t->route != NULL) {
+	if (t->fops & SL_FOP_END) {
 		const struct sl_wroute *wr = &s->gen->routes[t->route->index];
 		for (unsigned i = 0; i < wr->nfilt; i++) {
 			const struct sl_filter *f = wr->filt[i];
@@ -641,6 +641,22 @@ txn_body_came(struct sl_seam *s)
 	event_active(&t->fev, EV_TIMEOUT, 1);
 }
 
+/* The route's limit on a body's length: its own max_body_bytes, or the
+ * listener's (a chunked body is counted as it is read, exchange_req.c).
+ * Returns -1 when the request was answered 413. */
+static int
+txn_body_limit(struct sl_seam *s, const struct sl_h1_request *req)
+{
+	const struct sl_conf_route *r = s->txn->route;
+
+	if (req->body == SL_H1_BODY_LENGTH && r->max_body_bytes &&
+	    req->content_length > r->max_body_bytes) {
+		sl_exchange_reject(s, 413, SL_H1_R_BODY_TOO_LARGE);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Runs the route's filters on the request's head (head_len bytes, in.off
  * past them). Returns 0 when the request goes on, -1 when a filter keeps
@@ -652,11 +668,17 @@ txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len)
 {
 	struct sl_txn *t = s->txn;
 	const struct sl_wroute *wr = &s->gen->routes[t->route->index];
+	int limited = 0;
 
 	for (unsigned i = 0; i < wr->nfilt; i++) {
 		const struct sl_filter *f = wr->filt[i];
 		int r;
 
+		if (!limited && f->phase != SL_FPHASE_ACCESS) {
+			if (txn_body_limit(s, h->req) != 0)
+				return -1;
+			limited = 1;
+		}
 		if (f->req_head == NULL ||
 		    (r = f->req_head(s, h)) == SL_FILTER_GO)
 			continue;
@@ -673,6 +695,8 @@ txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len)
 			f->answer(s);
 		return -1;
 	}
+	if (!limited && txn_body_limit(s, h->req) != 0)
+		return -1;
 	/* every filter let it on: their fields for the upstream head */
 	for (unsigned i = 0; i < wr->nfilt; i++)
 		if (wr->filt[i]->req_fields != NULL)
@@ -701,11 +725,15 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	/* the route's filters: who the caller is, what the rules say,
 	 * before anything of the request goes on or takes a tunnel's place
 	 * (doc/auth.md) */
-	h.req = req;
+	t->fops = wr->fops;
 	h.extra = NULL;
-	h.jwt = NULL;
 	h.mark = NULL;
-	if (wr->nfilt > 0 && txn_filters(s, &h, head_len) != 0)
+	if (wr->fops & SL_FOP_REQ_HEAD) {
+		h.req = req;
+		h.jwt = NULL;
+		if (txn_filters(s, &h, head_len) != 0)
+			return;
+	} else if (txn_body_limit(s, req) != 0)
 		return;
 	fwd.extra = h.extra;
 	fwd.extra_lens = h.extra != NULL ? h.extra->drop_lens : 0;
@@ -767,10 +795,13 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	t->uphead.len = (uint32_t)n;
 	/* the filters see the head as it goes (a trace notes its mark, a
 	 * mirror copies it) */
-	h.mark_at = tp_at;
-	for (unsigned i = 0; i < wr->nfilt; i++)
-		if (wr->filt[i]->up_head != NULL)
-			wr->filt[i]->up_head(s, &h);
+	if (wr->fops & SL_FOP_UP_HEAD) {
+		h.req = req;
+		h.mark_at = tp_at;
+		for (unsigned i = 0; i < wr->nfilt; i++)
+			if (wr->filt[i]->up_head != NULL)
+				wr->filt[i]->up_head(s, &h);
+	}
 	/* a request without a body is all in uphead now: an empty head
 	 * buffer goes back to the pool while the exchange lasts (req's
 	 * strings are not used past this point) */

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A route's own checks of who may send what, as filters: its allow and
- * deny rules (doc/edge.md section 4) and its max_body_bytes. They are the
- * first a route runs: a client the rules refuse, or a body the route will
- * not take, never costs a lease, a token's check or a WAF thread.
+ * A route's allow and deny rules as a filter (doc/edge.md section 4), in
+ * the first phase: a client they refuse never costs a lease, a token's
+ * check or a WAF thread.
  */
 #include "exchange_int.h"
 #include "filter.h"
@@ -33,33 +32,7 @@ access_head(struct sl_seam *s, struct sl_fhead *h)
 
 const struct sl_filter sl_filter_access = {
     .name = "allow_deny",
+    .phase = SL_FPHASE_ACCESS,
     .used = access_used,
     .req_head = access_head,
-};
-
-static int
-body_limit_used(const struct sl_conf_route *r)
-{
-	return r->max_body_bytes != 0;
-}
-
-/* 413 for a body whose length is past the route's own max_body_bytes (the
- * listener's applies to every route, before routing; a chunked body is
- * counted as it is read). */
-static int
-body_limit_head(struct sl_seam *s, struct sl_fhead *h)
-{
-	const struct sl_h1_request *req = h->req;
-
-	if (req->body != SL_H1_BODY_LENGTH ||
-	    req->content_length <= s->txn->route->max_body_bytes)
-		return SL_FILTER_GO;
-	sl_exchange_reject(s, 413, SL_H1_R_BODY_TOO_LARGE);
-	return SL_FILTER_ANSWERED;
-}
-
-const struct sl_filter sl_filter_body_limit = {
-    .name = "max_body_bytes",
-    .used = body_limit_used,
-    .req_head = body_limit_head,
 };

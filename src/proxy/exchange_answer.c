@@ -267,7 +267,7 @@ txn_answer(struct sl_seam *s, int status, const char *code, const char *error,
 		t->resp_ph = SL_TXN_RESP_NONE;
 		t->head_out -= sl_buf_pending(&t->out);
 		t->out.off = t->out.len = 0;
-		if (t->route != NULL) {
+		if (t->fops & SL_FOP_RESP_DROP) {
 			/* nor what the filters made of it (a compressor) */
 			const struct sl_wroute *wr =
 			    &s->gen->routes[t->route->index];
@@ -278,7 +278,7 @@ txn_answer(struct sl_seam *s, int status, const char *code, const char *error,
 		t->xf = NULL;
 	}
 	sl_attempt_dequeue(t); /* a request answered here waits for nothing */
-	if ((t->flags & SL_TXN_F_HELD) && t->route != NULL) {
+	if ((t->flags & SL_TXN_F_HELD) && (t->fops & SL_FOP_STOP)) {
 		/* nor for a filter (a lease) */
 		const struct sl_wroute *wr = &s->gen->routes[t->route->index];
 		for (unsigned i = 0; i < wr->nfilt; i++)

@@ -211,10 +211,6 @@ struct sl_txn {
 	 * set by the core: attempt.c hands it on without naming the core) */
 	void (*on_upstream)(struct sl_upconn *u, enum sl_up_event ev, int err,
 			    void *arg);
-	/* lent to the codec for the time of the exchange
-	 * (sl_exchange_codec_event): the exchange never touches it */
-	struct event codec_ev;
-	struct event tev;	    /* the exchange's nearest deadline */
 	uint64_t armed_ms;	    /* deadline tev is armed for, 0 = none */
 	struct sl_buf out;	    /* our heads and local responses to the
 				       client (only an exchange writes) */
@@ -251,12 +247,12 @@ struct sl_txn {
 	uint32_t body_off;	 /* SL_TXN_BODY_KEPT: body bytes past in.off
 				    written to this attempt (in.off stays
 				    at the body's start until the answer) */
-	uint32_t whead_len;	 /* HELD, BODY_WAIT: the head, kept at in.off
-				    while a filter waits */
-	uint32_t body_want;	 /* BODY_WAIT: the body's bytes it waits for */
 	/* the filter that transforms the response's body (filter.h;
 	 * compression), NULL: the body goes as the upstream sent it */
 	const struct sl_ftransform *xf;
+	/* its route's filters' operations (sl_wroute.fops), once routed:
+	 * each place they act at costs a request one test */
+	uint16_t fops;
 	struct sl_h1_chunked req_chunked;
 	struct sl_h1_scan resp_scan;
 	enum sl_h1_body resp_body;
@@ -377,9 +373,19 @@ struct sl_txn {
 	struct sl_auth_wait aw;
 	struct sl_extauth *ea;
 	struct sl_txn_trace tr; /* tracing: tr.on is cleared by txn_new */
+	/* events, assigned before use (not cleared by txn_new: 128 bytes
+	 * each): */
+	/* lent to the codec for the time of the exchange
+	 * (sl_exchange_codec_event): the exchange never touches it */
+	struct event codec_ev;
+	struct event tev; /* the exchange's nearest deadline */
 	/* wakes the route's filters once the body bytes one waits for are
 	 * here (SL_TXN_F_FEV: assigned) */
 	struct event fev;
+	/* not cleared by txn_new either: read only under their flags */
+	uint32_t whead_len; /* HELD, BODY_WAIT: the head, kept at in.off
+			       while a filter waits */
+	uint32_t body_want; /* BODY_WAIT: the body's bytes it waits for */
 };
 
 /*

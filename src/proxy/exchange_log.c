@@ -268,7 +268,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 
 	unsigned slot = sl_hist_slot(hdur);
 
-	if (t->route != NULL) {
+	if (t->fops & SL_FOP_LOG) {
 		/* the filters' own records go (a trace's spans) */
 		const struct sl_wroute *wr = &s->gen->routes[t->route->index];
 		for (unsigned i = 0; i < wr->nfilt; i++)

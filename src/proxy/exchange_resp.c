@@ -443,7 +443,7 @@ resp_advance(struct sl_seam *s)
 		/* the route's filters see it (filter.h): the Idempotency-Key
 		 * store keeps it as the upstream sent it, compression
 		 * rewrites its fields and frames its body itself */
-		if (s->gen->routes[t->route->index].nfilt > 0 &&
+		if ((t->fops & SL_FOP_RESP_HEAD) &&
 		    resp_filters(s, &resp, zscratch))
 			dechunk = 0;
 		else

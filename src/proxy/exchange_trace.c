@@ -723,6 +723,7 @@ trace_free(struct sl_seam *s)
 
 const struct sl_filter sl_filter_trace = {
     .name = "trace",
+    .phase = SL_FPHASE_ACCESS,
     .used = trace_used,
     .req_head = trace_req_head,
     .req_fields = trace_req_fields,

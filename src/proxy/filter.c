@@ -11,16 +11,15 @@
 #include "conf_types.h"
 #include "wgen.h"
 
-extern const struct sl_filter sl_filter_trace;	    /* exchange_trace.c */
-extern const struct sl_filter sl_filter_access;	    /* exchange_access.c */
-extern const struct sl_filter sl_filter_body_limit; /* exchange_access.c */
-extern const struct sl_filter sl_filter_ratelimit;  /* exchange_rl.c */
-extern const struct sl_filter sl_filter_jwt;	    /* exchange_auth.c */
-extern const struct sl_filter sl_filter_waf;	    /* exchange_waf.c */
-extern const struct sl_filter sl_filter_extauth;    /* exchange_extauth.c */
-extern const struct sl_filter sl_filter_idem;	    /* exchange_idem.c */
-extern const struct sl_filter sl_filter_zip;	    /* exchange_zip.c */
-extern const struct sl_filter sl_filter_mirror;	    /* exchange_mirror.c */
+extern const struct sl_filter sl_filter_trace;	   /* exchange_trace.c */
+extern const struct sl_filter sl_filter_access;	   /* exchange_access.c */
+extern const struct sl_filter sl_filter_ratelimit; /* exchange_rl.c */
+extern const struct sl_filter sl_filter_jwt;	   /* exchange_auth.c */
+extern const struct sl_filter sl_filter_waf;	   /* exchange_waf.c */
+extern const struct sl_filter sl_filter_extauth;   /* exchange_extauth.c */
+extern const struct sl_filter sl_filter_idem;	   /* exchange_idem.c */
+extern const struct sl_filter sl_filter_zip;	   /* exchange_zip.c */
+extern const struct sl_filter sl_filter_mirror;	   /* exchange_mirror.c */
 
 /*
  * The order is the contract of doc/auth.md and doc/operations.md. The
@@ -35,14 +34,33 @@ extern const struct sl_filter sl_filter_mirror;	    /* exchange_mirror.c */
  * mirror copies the head as it is written for the upstream, last.
  */
 static const struct sl_filter *const sl_filters[] = {
-    &sl_filter_trace,	  &sl_filter_access, &sl_filter_body_limit,
-    &sl_filter_ratelimit, &sl_filter_jwt,    &sl_filter_waf,
-    &sl_filter_extauth,	  &sl_filter_idem,   &sl_filter_zip,
-    &sl_filter_mirror,
+    &sl_filter_trace, &sl_filter_access, &sl_filter_ratelimit,
+    &sl_filter_jwt,   &sl_filter_waf,	 &sl_filter_extauth,
+    &sl_filter_idem,  &sl_filter_zip,	 &sl_filter_mirror,
 };
 
 static_assert(sizeof(sl_filters) / sizeof(sl_filters[0]) <= SL_WROUTE_FILTERS,
 	      "a route's list cannot hold every filter");
+
+static void
+add(struct sl_wroute *wr, const struct sl_filter *f)
+{
+	wr->filt[wr->nfilt++] = f;
+	if (f->req_head != NULL || f->req_fields != NULL)
+		wr->fops |= SL_FOP_REQ_HEAD;
+	if (f->up_head != NULL)
+		wr->fops |= SL_FOP_UP_HEAD;
+	if (f->resp_head != NULL)
+		wr->fops |= SL_FOP_RESP_HEAD;
+	if (f->resp_drop != NULL)
+		wr->fops |= SL_FOP_RESP_DROP;
+	if (f->stop != NULL)
+		wr->fops |= SL_FOP_STOP;
+	if (f->log != NULL)
+		wr->fops |= SL_FOP_LOG;
+	if (f->end != NULL)
+		wr->fops |= SL_FOP_END;
+}
 
 void
 sl_filters_attach(struct sl_wgen *g)
@@ -56,10 +74,11 @@ sl_filters_attach(struct sl_wgen *g)
 			struct sl_wroute *wr = &g->routes[r->index];
 
 			wr->nfilt = 0;
+			wr->fops = 0;
 			for (size_t k = 0;
 			     k < sizeof(sl_filters) / sizeof(sl_filters[0]);
 			     k++)
 				if (sl_filters[k]->used(r))
-					wr->filt[wr->nfilt++] = sl_filters[k];
+					add(wr, sl_filters[k]);
 		}
 }

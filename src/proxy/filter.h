@@ -126,8 +126,19 @@ struct sl_fattempt {
  * written. */
 #define SL_FILTER_SCRATCH 1024
 
+/* Where a filter runs among a request's checks. */
+enum sl_fphase {
+	SL_FPHASE_CHECK = 0, /* after the route's own limit on the body's
+				length (max_body_bytes: a body it will not
+				take never costs a check) */
+	SL_FPHASE_ACCESS,    /* before it: who may send at all (a trace,
+				allow and deny) */
+};
+
 struct sl_filter {
 	const char *name;
+	uint8_t phase; /* enum sl_fphase; the table's order keeps every
+			  ACCESS filter before the others */
 	/* Whether route r uses the filter (at sl_filters_attach). */
 	int (*used)(const struct sl_conf_route *r);
 	/* The request's head, once it is routed and its route's allow and
@@ -176,6 +187,15 @@ struct sl_filter {
 	 * it goes. */
 	void (*end)(struct sl_seam *s);
 };
+
+/* The operations a route's filters have between them (sl_wroute.fops). */
+#define SL_FOP_REQ_HEAD	 0x01 /* req_head or req_fields */
+#define SL_FOP_UP_HEAD	 0x02
+#define SL_FOP_RESP_HEAD 0x04
+#define SL_FOP_RESP_DROP 0x08
+#define SL_FOP_STOP	 0x10
+#define SL_FOP_LOG	 0x20
+#define SL_FOP_END	 0x40
 
 /* Each route of g gets the filters it uses, in the order they run
  * (g->routes[i].filt). Called once per generation and worker, when it is

@@ -60,6 +60,8 @@ struct sl_wroute {
 	 * exchange's, proxy/filter.h; set by sl_filters_attach) */
 	const struct sl_filter *filt[SL_WROUTE_FILTERS];
 	uint8_t nfilt;
+	uint16_t fops; /* the operations they have (SL_FOP_*): a place no
+			  filter of the route acts at costs one test */
 };
 
 /*

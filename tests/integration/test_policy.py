@@ -526,5 +526,35 @@ def route_max_body_bytes_overrides_the_listeners():
        "rejected{body_too_large}")
 
 
+
+@test
+def route_deny_is_said_before_its_body_limit_and_a_limit_passes_waiters():
+    """The route's allow and deny rules run before its max_body_bytes
+    (doc/design-notes.md, "Filters": the ACCESS phase): a refused client
+    hears 403, not 413, whatever it sends; an allowed one hears 413 for a
+    body past the limit, before the route's rate limit counts it, so the
+    one token of a fleet of one is still there for its next request."""
+    up = Upstream("a")
+    cfg, port = make_config(
+        {"a": [up]},
+        routes=[{"name": "pay", "cluster": "a", "max_body_bytes": "1KiB",
+                 "deny": ["127.0.0.3/32"],
+                 "rate_limit": [{"name": "one", "key": "client_ip",
+                                  "rate": "1/m", "burst": 1}]}])
+    start_sluice(cfg)
+
+    def post(src, n):
+        c = From(port, src)
+        c.send(build_request("POST", "/pay", body=b"b" * n))
+        return c.read_response("POST")
+
+    assert_error(post("127.0.0.3", 4096), 403, "forbidden", close=True)
+    assert_error(post("127.0.0.1", 4096), 413, "payload_too_large",
+                 close=True)
+    eq(post("127.0.0.1", 10).status, 200, "the limit's token was not spent")
+    eq(post("127.0.0.1", 10).status, 429, "... and is now")
+    eq([x.target for x in up.requests], ["/pay"], "what the upstream saw")
+
+
 if __name__ == "__main__":
     main()
