@@ -594,7 +594,10 @@ sl_exchange_filters_woken(struct sl_txn *t)
 	struct sl_seam *s = t->s;
 	struct sl_h1_request req;
 
-	t->flags &= ~SL_TXN_F_HELD;
+	/* the wait is over, whatever comes of it (an exchange answered
+	 * meanwhile may still read a body: its clock runs again) */
+	if (s->txn == t)
+		t->flags &= ~SL_TXN_F_HELD;
 	if (txn_rehead(s, t, t->whead_len, &req) != 0)
 		return;
 	txn_forward(s, &req, t->whead_len);
@@ -688,8 +691,10 @@ txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len)
 			 * unless the filter waits for the body itself */
 			t->whead_len = (uint32_t)head_len;
 			s->in.off -= (uint32_t)head_len;
-			if (!(t->flags & SL_TXN_F_BODY_WAIT))
+			if (!(t->flags & SL_TXN_F_BODY_WAIT)) {
 				t->flags |= SL_TXN_F_HELD;
+				t->fwait = (uint8_t)i;
+			}
 		} else if (r == SL_FILTER_ANSWER && txn_req_advance(s) != -1 &&
 			   s->txn == t)
 			f->answer(s);

@@ -279,11 +279,15 @@ txn_answer(struct sl_seam *s, int status, const char *code, const char *error,
 	}
 	sl_attempt_dequeue(t); /* a request answered here waits for nothing */
 	if ((t->flags & SL_TXN_F_HELD) && (t->fops & SL_FOP_STOP)) {
-		/* nor for a filter (a lease) */
-		const struct sl_wroute *wr = &s->gen->routes[t->route->index];
-		for (unsigned i = 0; i < wr->nfilt; i++)
-			if (wr->filt[i]->stop != NULL)
-				wr->filt[i]->stop(t);
+		/* nor for a filter that can stop (a lease): the body's clock
+		 * runs again. One that cannot (a WAF thread) wakes it as it
+		 * ends. */
+		const struct sl_filter *f =
+		    s->gen->routes[t->route->index].filt[t->fwait];
+		if (f->stop != NULL) {
+			f->stop(t);
+			t->flags &= ~SL_TXN_F_HELD;
+		}
 	}
 	sl_attempt_release(s, 0);
 	t->resp_ph = SL_TXN_RESP_LOCAL;

@@ -386,6 +386,8 @@ struct sl_txn {
 	uint32_t whead_len; /* HELD, BODY_WAIT: the head, kept at in.off
 			       while a filter waits */
 	uint32_t body_want; /* BODY_WAIT: the body's bytes it waits for */
+	uint8_t fwait;	    /* HELD: the waiting filter's place in its
+			       route's list */
 };
 
 /*
