@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The filters a route gets (src/proxy/filter.c, doc/design-notes.md,
+ * "Filters"): the ones its configuration uses, in the table's order,
+ * with the set of operations they have between them. The exchange runs
+ * exactly these lists, so their order is the order of a request's
+ * checks.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+#include "filter.h"
+#include "wgen.h"
+
+static const char yaml[] =
+    "tracing:\n"
+    "  cluster: a\n"
+    "listeners:\n"
+    "  - name: l\n"
+    "    address: 127.0.0.1:19999\n"
+    "    routes:\n"
+    "      - name: plain\n"
+    "        match: { path_prefix: /plain }\n"
+    "        cluster: a\n"
+    "        tracing: false\n"
+    "      - name: busy\n"
+    "        match: { path_prefix: /busy }\n"
+    "        cluster: a\n"
+    "        tracing: false\n"
+    "        mirror: { cluster: b, percent: 10 }\n"
+    "        compress: true\n"
+    "        idempotency: true\n"
+    "        deny: [10.0.0.0/8]\n"
+    "        rate_limit:\n"
+    "          - { name: ip, key: client_ip, rate: 10/s }\n"
+    "      - name: traced\n"
+    "        cluster: a\n"
+    "clusters:\n"
+    "  - name: a\n"
+    "    endpoints: [127.0.0.1:9001]\n"
+    "  - name: b\n"
+    "    endpoints: [127.0.0.1:9002]\n";
+
+/* The names of the filters r got, comma-separated, into out. */
+static const char *
+names(const struct sl_wroute *wr, char *out, size_t n)
+{
+	out[0] = '\0';
+	for (unsigned i = 0; i < wr->nfilt; i++) {
+		if (i > 0)
+			strncat(out, ",", n - strlen(out) - 1);
+		strncat(out, wr->filt[i]->name, n - strlen(out) - 1);
+	}
+	return out;
+}
+
+static void
+test_routes_get_what_they_use_in_order(void **state)
+{
+	char *errs = NULL, buf[256];
+	struct sl_conf *conf =
+	    sl_conf_load_buffer("t.yaml", yaml, strlen(yaml), &errs);
+	struct sl_wgen g;
+	const struct sl_conf_listener *l;
+
+	(void)state;
+	if (conf == NULL)
+		print_error("errors:\n%s", errs ? errs : "(none)\n");
+	assert_non_null(conf);
+	memset(&g, 0, sizeof(g));
+	g.conf = conf;
+	g.nroutes = conf->nroutes;
+	g.routes = calloc(g.nroutes, sizeof(*g.routes));
+	assert_non_null(g.routes);
+	sl_filters_attach(&g);
+	l = &conf->listeners[0];
+	assert_int_equal(l->nroutes, 3);
+
+	/* a route without features runs no filter, and no place tests
+	 * more than its empty set */
+	assert_int_equal(g.routes[l->routes[0].index].nfilt, 0);
+	assert_int_equal(g.routes[l->routes[0].index].fops, 0);
+
+	/* the order is the checks' (doc/auth.md): allow and deny first,
+	 * rate limits, the store, compression, the mirror last */
+	assert_string_equal(
+	    names(&g.routes[l->routes[1].index], buf, sizeof(buf)),
+	    "allow_deny,rate_limits,idempotency,compress,mirror");
+	{
+		const struct sl_wroute *wr = &g.routes[l->routes[1].index];
+		assert_true(wr->fops & SL_FOP_REQ_HEAD);
+		assert_true(wr->fops & SL_FOP_RESP_HEAD);
+		assert_true(wr->fops & SL_FOP_RESP_DROP);
+		assert_true(wr->fops & SL_FOP_STOP); /* the lease */
+		assert_true(wr->fops & SL_FOP_UP_HEAD);
+		assert_true(wr->fops & SL_FOP_END);
+		assert_false(wr->fops & SL_FOP_LOG); /* no trace */
+		for (unsigned i = 0; i < wr->nfilt; i++)
+			/* every ACCESS filter before the others */
+			if (i > 0 && wr->filt[i]->phase == SL_FPHASE_ACCESS)
+				assert_int_equal(wr->filt[i - 1]->phase,
+						 SL_FPHASE_ACCESS);
+	}
+
+	/* a traced route: the trace, which sees every answer, first */
+	assert_string_equal(
+	    names(&g.routes[l->routes[2].index], buf, sizeof(buf)), "trace");
+	assert_true(g.routes[l->routes[2].index].fops & SL_FOP_LOG);
+	assert_int_equal(g.routes[l->routes[2].index].filt[0]->phase,
+			 SL_FPHASE_ACCESS);
+
+	free(g.routes);
+	sl_conf_unref(conf);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_routes_get_what_they_use_in_order),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
