@@ -11,6 +11,8 @@
 #include "mirror.h"
 #include "proxyproto.h"
 
+static void mirror_req_data(struct sl_seam *s, const char *p, size_t n);
+
 static int
 mirror_used(const struct sl_conf_route *r)
 {
@@ -36,18 +38,18 @@ mirror_up_head(struct sl_seam *s, struct sl_fhead *h)
 	}
 	t->mirror = sl_mirror_new(s->w, s->gen, t->route, t->uphead.data,
 				  t->uphead.len, max);
-	if (t->mirror != NULL && t->route->mirror->proxy_protocol) {
+	if (t->mirror == NULL)
+		return;
+	if (t->route->mirror->proxy_protocol) {
 		/* identity: the copy carries the client too (edge.md) */
 		unsigned char pp[SL_PP_V2_OUT_MAX];
 		sl_mirror_set_proxy_header(t->mirror, pp,
 					   sl_attempt_pp_header(s, pp));
 	}
-	if (t->mirror != NULL && (t->req_ph == SL_TXN_REQ_DONE)) {
-		sl_mirror_send(t->mirror);
-		t->mirror = NULL;
-	}
-	if (t->mirror != NULL)
-		t->flags |= SL_TXN_F_REQ_TAP;
+	/* the body read while a filter held the head (a check, a lease)
+	 * is the copy's too: never a head without the body it announces */
+	t->flags |= SL_TXN_F_REQ_TAP;
+	mirror_req_data(s, s->in.data + s->in.off, s->in_ready - s->in.off);
 }
 
 /* Body bytes (as framed) for the copy; it goes once the request is
@@ -59,14 +61,14 @@ mirror_req_data(struct sl_seam *s, const char *p, size_t n)
 
 	if (t->mirror == NULL)
 		return;
-	if (n > 0 && sl_mirror_body(t->mirror, p, n) == -1) {
+	if (n > 0 && sl_mirror_body(t->mirror, p, n) == -1)
 		t->mirror = NULL; /* too large: dropped and counted */
-		return;
-	}
-	if (t->req_ph == SL_TXN_REQ_DONE) {
+	else if (t->req_ph == SL_TXN_REQ_DONE) {
 		sl_mirror_send(t->mirror);
 		t->mirror = NULL;
 	}
+	if (t->mirror == NULL)
+		t->flags &= ~SL_TXN_F_REQ_TAP; /* a body may be spliced */
 }
 
 /* The request never completed: no copy goes out. */

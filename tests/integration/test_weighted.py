@@ -480,5 +480,30 @@ def mirror_reads_every_kind_of_response_and_gives_up_in_time():
        "a copy of a request whose body never came")
 
 
+
+@test
+def a_mirror_copies_the_body_read_while_a_check_held_the_request():
+    """A body sent with its head is read while the route's external check
+    holds the request; the copy is made once the check let it on. It
+    carries that body too: it went out as a head announcing a body it did
+    not have (or not at all) before the fix."""
+    up = Upstream("a")
+    shadow = Upstream("shadow")
+    az = Upstream("authz", lambda req: Reply(200, b"", delay=0.5))
+    cfg, port = make_config(
+        {"a": [up], "shadow": [shadow], "authz": [az]},
+        routes=[{"name": "m", "cluster": "a",
+                 "auth": {"external": {"cluster": "authz",
+                                       "path": "/check", "timeout": "2s"}},
+                 "mirror": {"cluster": "shadow", "percent": 100}}])
+    start_sluice(cfg)
+    body = b"x" * 100
+    r = get(port, "/m", method="POST", body=body)
+    eq(r.status, 200, "status")
+    eq(up.requests[-1].body, body, "the upstream's body")
+    check(shadow.wait_requests(1, 3.0), "the mirror got no copy")
+    eq(shadow.requests[0].body, body, "the copy's body")
+
+
 if __name__ == "__main__":
     main()
