@@ -328,8 +328,9 @@ txn_head(struct sl_seam *s, size_t head_len, struct sl_h1_request *req,
 }
 
 /*
- * A request woken from a wait (a rate limit's lease, a key set's fetch, an
- * external check) takes its head again as it was kept before the wait,
+ * A request woken from a filter's wait (filter.h: a lease, a key set's
+ * fetch, a WAF thread, a service, body bytes) takes its head again as it
+ * was kept before the wait,
  * and in.off goes past it. Returns 0, or -1 when the request is gone or
  * answered meanwhile, or the head cannot be had (the stream closed).
  */
@@ -884,8 +885,9 @@ up_on_clock(const struct sl_txn *t, const struct sl_upconn *u)
 
 /*
  * Whether the request body's body_timeout runs: while its codec reads it,
- * and not while the request waits for a rate limit's lease (the
- * gateway's doing, as a body held back by the upstream is).
+ * and not while a filter holds the request (SL_TXN_F_HELD: a lease, a key
+ * set's fetch, a WAF thread, a service; the gateway's doing, as a body
+ * held back by the upstream is).
  */
 static inline int
 body_clock_runs(const struct sl_seam *s, const struct sl_txn *t)

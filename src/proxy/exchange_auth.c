@@ -381,9 +381,8 @@ jwt_check(struct sl_seam *s, const struct sl_h1_request *req,
 		    s->txn->route->state->counts[s->w->id].auth[SL_JWT_OK]);
 	s->txn->flags |= SL_TXN_F_AUTH_OK; /* the access log says so */
 	/* the client's own fields of the claims' names never go up, nor
-	 * the token when the route keeps it */
-	x->ndrop = x->nset = 0;
-	x->drop_lens = 0;
+	 * the token when the route keeps it (added to what filters before
+	 * this one set: sl_fhead_extra made the list) */
 	for (size_t i = 0; i < p->nfields; i++) {
 		x->drop[x->ndrop].name = p->fields[i].field;
 		x->drop[x->ndrop++].len = strlen(p->fields[i].field);

@@ -847,6 +847,8 @@ ea_head(struct sl_seam *s, struct sl_fhead *h)
 
 	if (ea != NULL && ea->phase == EA_DONE)
 		return apply(s, x, ea, fx);
+	if (ea != NULL && ea->phase == EA_ASKING)
+		return SL_FILTER_WAIT; /* woken by another: still asking */
 	if (ea == NULL) {
 		if ((ea = spare) != NULL)
 			spare = NULL;

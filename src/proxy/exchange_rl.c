@@ -13,6 +13,7 @@
 /* Where a request stands (t->rl.st; 0 with a new exchange). */
 enum {
 	RL_NEW = 0,	/* not checked yet */
+	RL_WAITING,	/* its lease is asked for */
 	RL_WOKEN,	/* its lease came (or failed): woke_* say */
 	RL_PASSED,	/* every limit let it through */
 	RL_LIMITED,	/* refused: 429 */
@@ -48,6 +49,8 @@ rl_head(struct sl_seam *s, struct sl_fhead *h)
 	switch (t->rl.st) {
 	case RL_PASSED:
 		return SL_FILTER_GO; /* a later filter waited */
+	case RL_WAITING:
+		return SL_FILTER_WAIT; /* woken by another: still waiting */
 	case RL_WOKEN:
 		r = sl_rlcheck_resume(&t->rl, t->rl.woke_verdict, t->rl.woke_us,
 				      s->w, s->gen->conf, t->route, h->req,
@@ -62,6 +65,7 @@ rl_head(struct sl_seam *s, struct sl_fhead *h)
 		t->rl.st = RL_PASSED;
 		return SL_FILTER_GO;
 	case SL_RLC_WAIT:
+		t->rl.st = RL_WAITING;
 		return SL_FILTER_WAIT;
 	default:
 		/* a body already here in full is read first, so that the

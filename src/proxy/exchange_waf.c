@@ -569,6 +569,8 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 		return 0;
 	if (tw != NULL && tw->phase == WF_DONE)
 		return apply(s, tw);
+	if (tw != NULL && tw->phase == WF_RUNNING)
+		return SL_FILTER_WAIT; /* woken by another: still running */
 	if (tw == NULL && (tw = tw_new(s)) == NULL)
 		return -1;
 	tw->woken = sl_exchange_filters_woken;

@@ -363,8 +363,13 @@ zip_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 		zip_end(s); /* a head before this one's */
 	if (s->flags & SL_SEAM_F_GRPC)
 		return 0; /* gRPC compresses its messages itself */
-	if (t->upgrade != 0)
-		return 0; /* the answer to an upgrade: a tunnel's, or none */
+	if (t->upgrade != 0) {
+		/* the answer to an upgrade, a tunnel's: never compressed,
+		 * though its Vary says what a 200 would vary on */
+		t->zip_pick = 0;
+		t->zip_creds = 0;
+		t->zip_inm_weak = 0;
+	}
 	if (resp->status == 304) {
 		/* revalidated: its ETag as the client holds it. A 304 has no
 		 * type to say whether its 200 was compressed; the client's

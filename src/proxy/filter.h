@@ -141,8 +141,10 @@ struct sl_filter {
 			  ACCESS filter before the others */
 	/* Whether route r uses the filter (at sl_filters_attach). */
 	int (*used)(const struct sl_conf_route *r);
-	/* The request's head, once it is routed and its route's allow and
-	 * deny rules let it through: an enum sl_fverdict. */
+	/* The request's head, once it is routed (the listener's allow and
+	 * deny let it through; a route's are a filter of its own), in the
+	 * filters' order, again from the first after any wait: an enum
+	 * sl_fverdict. */
 	int (*req_head)(struct sl_seam *s, struct sl_fhead *h);
 	/* Gives the answer req_head decided (it said SL_FILTER_ANSWER). */
 	void (*answer)(struct sl_seam *s);

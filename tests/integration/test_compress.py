@@ -1756,5 +1756,35 @@ def a_whole_body_behind_a_tls_upstream_is_compressed():
     sl.stop()
 
 
+
+@test
+def an_upgrade_the_upstream_refuses_says_what_it_varies_on():
+    """A request asking for a WebSocket upgrade is never compressed, but
+    the answer of an upstream that refuses the upgrade (a 200 of HTML)
+    still says it varies on Accept-Encoding, as a 200 of the same route
+    does: a cache must not serve it to a client that asked otherwise."""
+    def handler(req):
+        return Reply(200, b"<html>" + b"a" * 2000 + b"</html>",
+                     [("Content-Type", "text/html")])
+    up = Upstream("a", handler)
+    cfg, port = make_config(
+        {"a": [up]},
+        routes=[{"name": "m", "cluster": "a", "upgrade": ["websocket"],
+                 "compress": {}}])
+    start_sluice(cfg)
+    r = get(port, "/x", headers={"Accept-Encoding": "gzip"})
+    eq(r.headers.get_all("content-encoding"), ["gzip"], "a plain 200")
+    eq(r.headers.get_all("vary"), ["Accept-Encoding"], "its Vary")
+    r = get(port, "/x", headers={"Accept-Encoding": "gzip",
+                                 "Upgrade": "websocket",
+                                 "Connection": "Upgrade",
+                                 "Sec-WebSocket-Version": "13",
+                                 "Sec-WebSocket-Key":
+                                 "dGhlIHNhbXBsZSBub25jZQ=="})
+    eq(r.status, 200, "the upstream refused the upgrade")
+    eq(r.headers.get_all("content-encoding"), [], "not compressed")
+    eq(r.headers.get_all("vary"), ["Accept-Encoding"], "its Vary")
+
+
 if __name__ == "__main__":
     main()
