@@ -27,7 +27,8 @@
 #                          scripts start them (a directory each with its
 #                          configuration and logs/), stopped, their messages
 #   others_running         gateways and load generators already running
-#   cg_objects FILE        a callgrind dump's cost by object
+#   cg_objects, cg_dump    a callgrind dump's cost by object; the dump of the
+#                          gateway under callgrind
 #
 # The cleanup runs on EXIT; SIGINT and SIGTERM end the script with status
 # 130 through it, as does the watchdog (SIGUSR2). While it runs, further
@@ -266,7 +267,7 @@ gw_start() {  # kind name dir cpus [prefix...]: server_start, as the gateway
 	server_start "$kind" "$@"
 	GW_PID=$SERVER_PID
 	GW_NAME=$name
-	GW_DIR=$2
+	GW_DIR=$1
 	GW_PROCS=$GW_PID
 }
 
@@ -347,4 +348,20 @@ for line in open(sys.argv[1]):
 for o, c in cost.items():
     print(o.split('/')[-1], c)
 PY
+}
+
+# cg_dump NAME: the counters of the gateway under callgrind (started with
+# --callgrind-out-file=GW_DIR/cg.out) dumped, the dump moved to GW_DIR/NAME
+cg_dump() {
+	local f part="" n best=0
+	callgrind_control -d "$GW_PID" >/dev/null 2>&1 || die "callgrind_control -d $GW_PID failed"
+	for f in "$GW_DIR"/cg.out.*; do
+		[ -e "$f" ] || continue
+		n=${f##*.}
+		case "$n" in ''|*[!0-9]*) continue ;; esac
+		[ "$n" -gt "$best" ] && { best=$n; part=$f; }
+	done
+	[ -n "$part" ] || die "no callgrind dump in $GW_DIR"
+	mv "$part" "$GW_DIR/$1"
+	rm -f "$GW_DIR"/cg.out.*
 }
