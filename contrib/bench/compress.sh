@@ -239,8 +239,7 @@ fi
 
 others_running nginx haproxy sluice wrk h2load
 
-if [ -z "$OUT" ]; then OUT=$(mktemp -d /tmp/sluice-compress-bench-out.XXXXXX); else mkdir -p "$OUT"; fi
-OUT=$(cd "$OUT" && pwd)
+out_dir sluice-compress-bench-out
 scratch_dir sluice-compress-bench
 watchdog_start "$MAX_SECONDS"
 
@@ -340,11 +339,7 @@ http {
     open_file_cache_valid 1h;
     keepalive_requests 1000000000;
     keepalive_timeout 300s;
-    client_body_temp_path $UP/tmp/body;
-    proxy_temp_path $UP/tmp/proxy;
-    fastcgi_temp_path $UP/tmp/fastcgi;
-    uwsgi_temp_path $UP/tmp/uwsgi;
-    scgi_temp_path $UP/tmp/scgi;
+$(nginx_temp_paths "$UP/tmp")
     server {
         listen 127.0.0.1:$UP_PORT backlog=4096;
         root $UP/www;
@@ -412,11 +407,7 @@ http {
     access_log off;
     keepalive_requests 1000000000;
     keepalive_timeout 60s;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
+$(nginx_temp_paths "$dir/tmp")
     upstream u {
         server 127.0.0.1:$UP_PORT;
         keepalive 256;

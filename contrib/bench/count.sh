@@ -112,8 +112,7 @@ SLUICE=$(cd "$(dirname "$SLUICE")" && pwd)/$(basename "$SLUICE")
 UP_PORT=${UP_PORT:-$(pick_port 19700)}
 GW_PORT=${GW_PORT:-$(pick_port 19800)}
 
-if [ -z "$OUT" ]; then OUT=$(mktemp -d /tmp/sluice-count-out.XXXXXX); else mkdir -p "$OUT"; fi
-OUT=$(cd "$OUT" && pwd)
+out_dir sluice-count-out
 scratch_dir sluice-count
 watchdog_start "$MAX_SECONDS"
 
@@ -156,11 +155,7 @@ http {
     access_log off;
     keepalive_requests 1000000000;
     keepalive_timeout 300s;
-    client_body_temp_path $WORK/up/tmp/body;
-    proxy_temp_path $WORK/up/tmp/proxy;
-    fastcgi_temp_path $WORK/up/tmp/fastcgi;
-    uwsgi_temp_path $WORK/up/tmp/uwsgi;
-    scgi_temp_path $WORK/up/tmp/scgi;
+$(nginx_temp_paths "$WORK/up/tmp")
     server_tokens off;
     server {
         listen 127.0.0.1:$UP_PORT backlog=4096;
@@ -329,11 +324,7 @@ http {
     keepalive_requests 1000000000;
     keepalive_timeout 60s;
     client_max_body_size 8m;
-    client_body_temp_path $WORK/gw/tmp/body;
-    proxy_temp_path $WORK/gw/tmp/proxy;
-    fastcgi_temp_path $WORK/gw/tmp/fastcgi;
-    uwsgi_temp_path $WORK/gw/tmp/uwsgi;
-    scgi_temp_path $WORK/gw/tmp/scgi;
+$(nginx_temp_paths "$WORK/gw/tmp")
     upstream up {
         server 127.0.0.1:$UP_PORT;
         keepalive 256;

@@ -118,8 +118,7 @@ UP_PORT=${UP_PORT:-$(pick_port 19500)}
 GW_PORT=${GW_PORT:-$(pick_port 19600)}
 [ "$UP_PORT" != "$GW_PORT" ] || die "UP_PORT and GW_PORT are the same"
 
-if [ -z "$OUT" ]; then OUT=$(mktemp -d /tmp/sluice-grpc-bench-out.XXXXXX); else mkdir -p "$OUT"; fi
-OUT=$(cd "$OUT" && pwd)
+out_dir sluice-grpc-bench-out
 scratch_dir sluice-grpc-bench
 watchdog_start "$MAX_SECONDS"
 
@@ -166,11 +165,7 @@ events { worker_connections 20000; }
 http {
     access_log off;
     keepalive_requests 1000000000;
-    client_body_temp_path $WORK/nginx/tmp/body;
-    proxy_temp_path $WORK/nginx/tmp/proxy;
-    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-    scgi_temp_path $WORK/nginx/tmp/scgi;
+$(nginx_temp_paths "$WORK/nginx/tmp")
     http2_max_requests 1000000000;
     upstream up {
         server 127.0.0.1:$UP_PORT;

@@ -266,8 +266,7 @@ others_running nginx haproxy sluice wrk h2load valgrind redis-server
 BUSY=$(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 >= 20 { printf "%s%s (%s %%)", s, $2, $1; s = ", " }')
 [ -z "$BUSY" ] || log "WARNING: busy on this machine: $BUSY"
 
-if [ -z "$OUT" ]; then OUT=$(mktemp -d /tmp/sluice-idem-bench-out.XXXXXX); else mkdir -p "$OUT"; fi
-OUT=$(cd "$OUT" && pwd)
+out_dir sluice-idem-bench-out
 scratch_dir sluice-idem-bench
 watchdog_start "$MAX_SECONDS"
 
@@ -329,11 +328,7 @@ http {
     default_type application/json;
     keepalive_requests 1000000000;
     keepalive_timeout 300s;
-    client_body_temp_path $UP/tmp/body;
-    proxy_temp_path $UP/tmp/proxy;
-    fastcgi_temp_path $UP/tmp/fastcgi;
-    uwsgi_temp_path $UP/tmp/uwsgi;
-    scgi_temp_path $UP/tmp/scgi;
+$(nginx_temp_paths "$UP/tmp")
     server {
         listen 127.0.0.1:$UP_PORT backlog=4096;
         location / { return 201 '$(cat "$WORK/receipt.json")'; }

@@ -10,6 +10,7 @@
 #                          at exit; kept (and said so) with KEEP=1, or when
 #                          the script fails (KEEP_ON_ERROR=0: removed then
 #                          too), but not when it is interrupted
+#   out_dir PREFIX         OUT, where the results go: made, absolute
 #   register_pid PID       a process started in the background: stopped (and
 #                          waited for) at exit, the last started first,
 #                          unless stop_pid stopped it before
@@ -26,6 +27,8 @@
 #                          sluice, nginx and HAProxy started the way the
 #                          scripts start them (a directory each with its
 #                          configuration and logs/), stopped, their messages
+#   NGINX_USER, nginx_temp_paths
+#                          lines every nginx configuration here has
 #   others_running         gateways and load generators already running
 #   cg_objects, cg_dump    a callgrind dump's cost by object; the dump of the
 #                          gateway under callgrind
@@ -106,7 +109,7 @@ descendants() {  # pid: its children, theirs, ... (not this listing's own)
 	done
 }
 
-bench_cleanup() {
+cleanup() {
 	local rc=$? i p c left
 	trap '' INT TERM USR2
 	trap - EXIT
@@ -137,7 +140,7 @@ bench_cleanup() {
 	fi
 	exit "$rc"
 }
-trap bench_cleanup EXIT
+trap cleanup EXIT
 trap 'BENCH_INTERRUPTED=1; log "interrupted"; exit 130' INT TERM
 # the watchdog's: the scratch directory is kept, as for a failure
 trap 'log "interrupted"; exit 130' USR2
@@ -145,6 +148,11 @@ trap 'log "interrupted"; exit 130' USR2
 scratch_dir() {  # prefix [parent]: WORK, a new directory, removed at exit
 	WORK=$(mktemp -d "${2:-/tmp}/$1.XXXXXX")
 	chmod 755 "$WORK"
+}
+
+out_dir() {  # [prefix]: OUT made (unless given, a new /tmp/PREFIX.XXXXXX), absolute
+	if [ -z "${OUT:-}" ]; then OUT=$(mktemp -d "/tmp/$1.XXXXXX"); else mkdir -p "$OUT"; fi
+	OUT=$(cd "$OUT" && pwd)
 }
 
 watchdog_start() {  # seconds: stops the whole run after so long
@@ -225,6 +233,14 @@ wait_line() {  # file pattern pid [seconds]: until a line of file matches
 # be nobody, who cannot read the scratch directory's files)
 NGINX_USER=""
 [ "$(id -u)" != 0 ] || NGINX_USER="user root;"
+
+# the five temporary paths of an nginx http block, in dir (server_dir's tmp)
+nginx_temp_paths() {  # dir
+	local k
+	for k in client_body:body proxy:proxy fastcgi:fastcgi uwsgi:uwsgi scgi:scgi; do
+		printf '    %s_temp_path %s/%s;\n' "${k%%:*}" "$1" "${k#*:}"
+	done
+}
 
 server_dir() {  # dir: makes dir/logs and dir/tmp (writable by all)
 	mkdir -p "$1/logs" "$1/tmp"

@@ -304,8 +304,7 @@ fi
 # the CPUs (and a stray one with SO_REUSEPORT on GW_PORT would even share
 # the traffic: the port check above catches only a listener without it).
 others_running nginx haproxy sluice wrk h2load
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
+out_dir
 
 scratch_dir sluice-bench
 watchdog_start "$MAX_SECONDS"
@@ -348,11 +347,7 @@ http {
     open_file_cache_valid 1h;
     keepalive_requests 1000000000;
     keepalive_timeout 300s;
-    client_body_temp_path $UP/tmp/body;
-    proxy_temp_path $UP/tmp/proxy;
-    fastcgi_temp_path $UP/tmp/fastcgi;
-    uwsgi_temp_path $UP/tmp/uwsgi;
-    scgi_temp_path $UP/tmp/scgi;
+$(nginx_temp_paths "$UP/tmp")
     server {
         listen 127.0.0.1:$UP_PORT backlog=4096;
         root $UP/www;
@@ -554,11 +549,7 @@ http {
     client_body_timeout 30s;
     send_timeout 30s;
     client_max_body_size 8m;
-    client_body_temp_path $2/tmp/body;
-    proxy_temp_path $2/tmp/proxy;
-    fastcgi_temp_path $2/tmp/fastcgi;
-    uwsgi_temp_path $2/tmp/uwsgi;
-    scgi_temp_path $2/tmp/scgi;
+$(nginx_temp_paths "$2/tmp")
     upstream u {
         server 127.0.0.1:$UP_PORT;
         keepalive 256;

@@ -304,8 +304,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 others_running nginx haproxy sluice wrk h2load valgrind memcheck-amd64- callgrind-amd64
 
-if [ -z "$OUT" ]; then OUT=$(mktemp -d /tmp/sluice-waf-bench-out.XXXXXX); else mkdir -p "$OUT"; fi
-OUT=$(cd "$OUT" && pwd)
+out_dir sluice-waf-bench-out
 scratch_dir sluice-waf-bench
 # the binary under test, copied: the tree's owner may rebuild it meanwhile
 cp "$SLUICE" "$WORK/sluice"
@@ -346,11 +345,7 @@ http {
     keepalive_timeout 300s;
     client_max_body_size 8m;
     client_body_buffer_size 64k;
-    client_body_temp_path $UP/tmp/body;
-    proxy_temp_path $UP/tmp/proxy;
-    fastcgi_temp_path $UP/tmp/fastcgi;
-    uwsgi_temp_path $UP/tmp/uwsgi;
-    scgi_temp_path $UP/tmp/scgi;
+$(nginx_temp_paths "$UP/tmp")
     server {
         listen 127.0.0.1:$UP_PORT backlog=4096;
         default_type text/plain;
@@ -436,11 +431,7 @@ http {
     client_body_timeout 30s;
     send_timeout 30s;
     client_max_body_size 8m;
-    client_body_temp_path $1/tmp/body;
-    proxy_temp_path $1/tmp/proxy;
-    fastcgi_temp_path $1/tmp/fastcgi;
-    uwsgi_temp_path $1/tmp/uwsgi;
-    scgi_temp_path $1/tmp/scgi;
+$(nginx_temp_paths "$1/tmp")
     upstream u {
         server 127.0.0.1:$UP_PORT;
         keepalive 256;

@@ -249,8 +249,7 @@ NOFILE=$((2 * MAXCONN + 1000))
 [ "$(ulimit -n)" -ge "$NOFILE" ] || die "fd limit $(ulimit -n) too low for $MAXCONN tunnels (wants $NOFILE)"
 
 others_running nginx haproxy sluice node wrk h2load
-if [ -z "$OUT" ]; then OUT=$(mktemp -d /tmp/sluice-ws-bench-out.XXXXXX); else mkdir -p "$OUT"; fi
-OUT=$(cd "$OUT" && pwd)
+out_dir sluice-ws-bench-out
 
 scratch_dir sluice-ws-bench
 watchdog_start "$MAX_SECONDS"
@@ -308,11 +307,7 @@ http {
     keepalive_timeout 60s;
     client_header_timeout 10s;
     send_timeout 30s;
-    client_body_temp_path $1/tmp/body;
-    proxy_temp_path $1/tmp/proxy;
-    fastcgi_temp_path $1/tmp/fastcgi;
-    uwsgi_temp_path $1/tmp/uwsgi;
-    scgi_temp_path $1/tmp/scgi;
+$(nginx_temp_paths "$1/tmp")
     # nginx's documented WebSocket form: "Connection: upgrade" when the
     # client asked for an upgrade, "close" otherwise (curl's start check)
     map \$http_upgrade \$connection_upgrade {
