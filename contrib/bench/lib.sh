@@ -50,7 +50,7 @@ log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 # ---------------------------------------------------------------- processes
 PIDS=()             # every long-running process started, in order
 WORK=""             # the scratch directory (scratch_dir)
-KEEP=${KEEP:-0}     # 1: keep WORK at exit
+KEEP=0              # 1: keep WORK at exit
 KEEP_ON_ERROR=1     # 0: remove WORK even when the script fails
 WATCHDOG=""
 BENCH_ON_EXIT=()
@@ -158,7 +158,7 @@ out_dir() {  # [prefix]: OUT made (unless given, a new /tmp/PREFIX.XXXXXX), abso
 watchdog_start() {  # seconds: stops the whole run after so long
 	(
 		# its sleep holds no pipe
-		trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+		trap 'kill "$sp" 2>/dev/null; wait "$sp"; exit 0' TERM
 		sleep "$1" </dev/null >/dev/null 2>&1 &
 		sp=$!
 		wait "$sp"
