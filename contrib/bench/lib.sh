@@ -41,6 +41,8 @@
 # command substitution, say), by pid.
 #
 # Nothing here sends traffic anywhere; the scripts send it to 127.0.0.1.
+# (Its variables are for the scripts that source it.)
+# shellcheck disable=SC2034
 
 BENCH_NAME=${BENCH_NAME:-${0##*/}}
 
@@ -159,6 +161,7 @@ watchdog_start() {  # seconds: stops the whole run after so long
 	(
 		# its sleep holds no pipe
 		trap 'kill "$sp" 2>/dev/null; wait "$sp"; exit 0' TERM
+		# shellcheck disable=SC2217 # no stdin, so that no pipe is held open
 		sleep "$1" </dev/null >/dev/null 2>&1 &
 		sp=$!
 		wait "$sp"
@@ -292,6 +295,7 @@ gw_failed() {  # [message]: the gateway did not start
 }
 
 gw_procs() {  # GW_PROCS: the gateway's pid and its children's (nginx's worker)
+	# shellcheck disable=SC2046 # one pid a word
 	GW_PROCS=$(echo "$GW_PID" $(children "$GW_PID"))
 }
 
