@@ -114,6 +114,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
 SLUICE=${SLUICE:-./build/src/sluice}
 NGINX=${NGINX:-nginx}
 HAPROXY=${HAPROXY:-haproxy}
@@ -139,9 +140,6 @@ KEEP=0
 COUNT=0
 REQUESTS=200
 ARGS="$*"
-
-die() { echo "compress.sh: $*" >&2; exit 1; }
-log() { echo "$(date +%T) $*" >&2; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -226,15 +224,6 @@ SLUICE=$(cd "$(dirname "$SLUICE")" && pwd)/$(basename "$SLUICE")
 NGINX=$(command -v "$NGINX")
 HAPROXY=$(command -v "$HAPROXY" || echo "$HAPROXY")
 
-port_free() { [ "$(ss -Hltn "sport = :$1" | wc -l)" -eq 0 ]; }
-pick_port() {
-	local p=$1
-	while ! port_free "$p"; do
-		p=$((p + 1))
-		[ "$p" -lt $(($1 + 100)) ] || die "no free port from $1"
-	done
-	echo "$p"
-}
 UP_PORT=${UP_PORT:-$(pick_port 19700)}
 GW_PORT=${GW_PORT:-$(pick_port 19800)}
 [ "$UP_PORT" != "$GW_PORT" ] || die "UP_PORT and GW_PORT are the same"
@@ -248,73 +237,16 @@ if [ -z "${MAX_SECONDS:-}" ]; then
 	[ "$MAX_SECONDS" -ge 600 ] || MAX_SECONDS=600
 fi
 
-OTHERS=$(for p in nginx haproxy sluice wrk h2load; do pgrep -x "$p" || true; done | paste -sd ' ')
-[ -z "$OTHERS" ] || log "WARNING: already running, and sharing the CPUs: $(ps -o pid=,comm= -p "${OTHERS// /,}" | awk '{ printf "%s%s (%s)", s, $2, $1; s = ", " }')"
+others_running nginx haproxy sluice wrk h2load
 
-if [ -z "$OUT" ]; then OUT=$(mktemp -d /tmp/sluice-compress-bench-out.XXXXXX); else mkdir -p "$OUT"; fi
-OUT=$(cd "$OUT" && pwd)
-WORK=$(mktemp -d /tmp/sluice-compress-bench.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-WATCHDOG=""
-
-proc_alive() {
-	local st
-	[ -r "/proc/$1/stat" ] || return 1
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
-stop_pid() {
-	local pid=$1 _
-	proc_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 100); do proc_alive "$pid" || break; sleep 0.1; done
-	if proc_alive "$pid"; then
-		log "pid $pid ignored SIGTERM, killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
-forget_pid() {
-	local p keep=()
-	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-	PIDS=(${keep[@]+"${keep[@]}"})
-}
-cleanup() {
-	local rc=$? p
-	trap - EXIT INT TERM
-	for p in ${PIDS[@]+"${PIDS[@]}"}; do stop_pid "$p"; done
-	[ -n "$WATCHDOG" ] && { kill "$WATCHDOG" 2>/dev/null || true; wait "$WATCHDOG" 2>/dev/null || true; }
-	if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ]; then log "scratch directory kept: $WORK"; else rm -rf "$WORK"; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-watchdog() {  # stops the whole run after MAX_SECONDS; its sleep holds no pipe
-	local sp
-	trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-	# shellcheck disable=SC2217 # no stdin, so that no pipe is held open
-	sleep "$MAX_SECONDS" </dev/null >/dev/null 2>&1 &
-	sp=$!
-	wait "$sp"
-	echo "compress.sh: time limit of ${MAX_SECONDS}s reached" >&2
-	kill -TERM $$
-}
-watchdog &
-WATCHDOG=$!
-
-wait_http() {  # url [seconds]: until it answers 200
-	local _
-	for _ in $(seq $((${2:-10} * 10))); do
-		[ "$("$CURL" -s -o /dev/null --max-time 1 -w '%{http_code}' "$1" || true)" = 200 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+out_dir sluice-compress-bench-out
+scratch_dir sluice-compress-bench
+watchdog_start "$MAX_SECONDS"
 
 # ---------------------------------------------------------------- bodies
 UP="$WORK/upstream"
-mkdir -p "$UP/www" "$UP/logs" "$UP/tmp"
+server_dir "$UP"
+mkdir -p "$UP/www"
 "$PYTHON" - "$UP/www" <<'EOF'
 # A page of a payments API's list, compact JSON, exactly 4096 and 65536
 # bytes: whole payments, their descriptions lengthened to fill the rest.
@@ -389,10 +321,8 @@ chmod -R a+rX "$UP"
 chmod 777 "$UP/tmp"
 
 # ---------------------------------------------------------------- upstream
-user=""
-[ "$(id -u)" = 0 ] && user="user root;"
 cat >"$UP/nginx.conf" <<EOF
-$user
+$NGINX_USER
 worker_processes 1;
 daemon off;
 pid $UP/nginx.pid;
@@ -409,11 +339,7 @@ http {
     open_file_cache_valid 1h;
     keepalive_requests 1000000000;
     keepalive_timeout 300s;
-    client_body_temp_path $UP/tmp/body;
-    proxy_temp_path $UP/tmp/proxy;
-    fastcgi_temp_path $UP/tmp/fastcgi;
-    uwsgi_temp_path $UP/tmp/uwsgi;
-    scgi_temp_path $UP/tmp/scgi;
+$(nginx_temp_paths "$UP/tmp")
     server {
         listen 127.0.0.1:$UP_PORT backlog=4096;
         root $UP/www;
@@ -421,9 +347,8 @@ http {
     }
 }
 EOF
-taskset -c "$LOAD_CPU" "$NGINX" -p "$UP/" -c "$UP/nginx.conf" -e "$UP/logs/error.log" >"$UP/logs/stdout" 2>&1 &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$UP_PORT/plain/4k.json" 10 || { cat "$UP/logs/error.log" >&2; die "the upstream nginx did not start"; }
+server_start nginx "$UP" "$LOAD_CPU"
+wait_http "http://127.0.0.1:$UP_PORT/plain/4k.json" 10 "$SERVER_PID" || server_failed "$UP" "the upstream nginx did not start"
 for s in 4k 64k; do
 	"$CURL" -s -o "$WORK/up-$s" "http://127.0.0.1:$UP_PORT/plain/$s.json"
 	cmp -s "$WORK/up-$s" "$UP/www/$s.json" || die "the upstream does not serve $s.json as it is"
@@ -466,12 +391,11 @@ EOF
 }
 
 conf_nginx() {  # dir count|run cases...
-	local dir=$1 mode=$2 c lvl user="" master=""
+	local dir=$1 mode=$2 c lvl master=""
 	shift 2
-	[ "$(id -u)" = 0 ] && user="user root;"
 	[ "$mode" = count ] && master="master_process off;"
 	cat <<EOF
-$user
+$NGINX_USER
 $master
 worker_processes 1;
 daemon off;
@@ -483,11 +407,7 @@ http {
     access_log off;
     keepalive_requests 1000000000;
     keepalive_timeout 60s;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
+$(nginx_temp_paths "$dir/tmp")
     upstream u {
         server 127.0.0.1:$UP_PORT;
         keepalive 256;
@@ -551,65 +471,33 @@ $comp
 EOF
 }
 
-GW_PID=""
-GW_PROCS=""
-GW_DIR=""
-GW_NAME=""
 start_gw() {  # name run|count cases...: the gateway on GW_CPU, ready
-	local name=$1 mode=$2 dir vg=()
+	local name=$1 mode=$2 dir vg=() wait_s=10
 	shift 2
 	dir="$WORK/gw-$name-$mode"
-	mkdir -p "$dir/logs" "$dir/tmp"
-	chmod -R a+rwX "$dir/tmp"
-	[ "$mode" = count ] && vg=(valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$dir/cg.out")
+	server_dir "$dir"
+	if [ "$mode" = count ]; then
+		vg=(valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$dir/cg.out")
+		wait_s=120  # callgrind starts slowly
+	fi
 	case "$name" in
 	sluice)
 		conf_sluice "$@" >"$dir/sluice.yaml"
 		"$SLUICE" -t -c "$dir/sluice.yaml" >"$dir/logs/check" 2>&1 ||
-			{ cat "$dir/logs/check" >&2; die "sluice -t refuses $dir/sluice.yaml"; }
-		taskset -c "$GW_CPU" ${vg[@]+"${vg[@]}"} "$SLUICE" -c "$dir/sluice.yaml" >>"$dir/logs/stdout" 2>>"$dir/logs/stderr" &
-		;;
-	nginx)
-		conf_nginx "$dir" "$mode" "$@" >"$dir/nginx.conf"
-		taskset -c "$GW_CPU" ${vg[@]+"${vg[@]}"} "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/logs/error.log" \
-			>>"$dir/logs/stdout" 2>>"$dir/logs/stderr" &
-		;;
-	haproxy)
-		conf_haproxy "$mode" "$@" >"$dir/haproxy.cfg"
-		taskset -c "$GW_CPU" ${vg[@]+"${vg[@]}"} "$HAPROXY" -db -f "$dir/haproxy.cfg" >>"$dir/logs/stdout" 2>>"$dir/logs/stderr" &
-		;;
+			{ cat "$dir/logs/check" >&2; die "sluice -t refuses $dir/sluice.yaml"; } ;;
+	nginx) conf_nginx "$dir" "$mode" "$@" >"$dir/nginx.conf" ;;
+	haproxy) conf_haproxy "$mode" "$@" >"$dir/haproxy.cfg" ;;
 	esac
-	GW_PID=$!
-	GW_NAME=$name
-	GW_DIR=$dir
-	PIDS+=("$GW_PID")
-	local wait_s=10
-	[ "$mode" = count ] && wait_s=120  # callgrind starts slowly
-	if ! wait_http "http://127.0.0.1:$GW_PORT/$(case_prefix "$1")/4k.json" "$wait_s"; then
-		tail -n 20 "$dir"/logs/* >&2 || true
-		die "$name did not start (or does not answer 200 at /$(case_prefix "$1")/4k.json)"
-	fi
-	GW_PROCS="$GW_PID"
-	if [ "$name" = nginx ]; then GW_PROCS="$GW_PID $({ pgrep -P "$GW_PID" || true; } | paste -sd ' ')"; fi
-	return 0
+	gw_start "$name" "$name" "$dir" "$GW_CPU" ${vg[@]+"${vg[@]}"}
+	wait_http "http://127.0.0.1:$GW_PORT/$(case_prefix "$1")/4k.json" "$wait_s" "$GW_PID" ||
+		gw_failed "$name did not start (or does not answer 200 at /$(case_prefix "$1")/4k.json)"
+	gw_procs
 }
 
 stop_gw() {
-	[ -n "$GW_PID" ] || return 0
-	if ! proc_alive "$GW_PID"; then
-		KEEP=1
-		die "$GW_NAME (pid $GW_PID) died during the run; see $GW_DIR/logs"
-	fi
-	stop_pid "$GW_PID"
-	forget_pid "$GW_PID"
+	gw_stop fatal
 	# anything the gateway said, but HAProxy's start-up notices
-	if cat "$GW_DIR"/logs/stderr "$GW_DIR"/logs/error.log 2>/dev/null |
-		grep -vE '^$|haproxy version is|path to executable is|Cannot raise FD limit|FD limit \([0-9]+\) too low|^==[0-9]+==' |
-		sed "s/^/  [$GW_NAME] /" | head -n 5 >"$WORK/last-messages"; then :; fi
-	if [ -s "$WORK/last-messages" ]; then cat "$WORK/last-messages" >&2; fi
-	: >"$GW_DIR/logs/stderr"
-	: >"$GW_DIR/logs/error.log" 2>/dev/null || true
-	GW_PID=""
+	gw_messages '^$|haproxy version is|path to executable is|Cannot raise FD limit|FD limit \([0-9]+\) too low|^==[0-9]+==' 5
 }
 
 accept_enc() {  # case -> the Accept-Encoding value ("" for plain)
@@ -646,38 +534,7 @@ check_case() {  # case gateway
 }
 
 # ---------------------------------------------------------------- --count
-# cg_objects FILE: "object self-cost" lines, the self cost of every
-# function summed by the object (binary or library) it is in (as grpc.sh)
-cg_objects() {
-	"$PYTHON" - "$1" <<'PY'
-import re, sys, collections
-ob, fn_ob, cur_ob, cur_fn, skip = {}, {}, None, None, False
-cost = collections.Counter()
-for line in open(sys.argv[1]):
-    if skip:
-        skip = False
-        continue
-    m = re.match(r'^(c?ob|c?fn|c?f[lie])=\((\d+)\)(?: (.*))?$', line.rstrip('\n'))
-    if m:
-        k, i, n = m.groups()
-        if k in ('ob', 'cob') and n:
-            ob[i] = n
-        if k == 'ob':
-            cur_ob = i
-        if k == 'fn':
-            cur_fn = i
-            fn_ob[i] = cur_ob
-        continue
-    if line.startswith('calls='):
-        skip = True  # the next line is a call's inclusive cost
-        continue
-    f = line.split()
-    if cur_fn and len(f) >= 2 and (line[0].isdigit() or line[0] in '+-*'):
-        cost[ob.get(fn_ob[cur_fn], '?')] += int(f[1])
-for o, c in cost.items():
-    print(o.split('/')[-1], c)
-PY
-}
+# (cg_objects, cg_dump: lib.sh)
 count_load() {  # case n: h2load over HTTP/1.1, every request must succeed
 	local ae
 	ae=$(accept_enc "$1")
@@ -687,19 +544,6 @@ count_load() {  # case n: h2load over HTTP/1.1, every request must succeed
 		cat "$WORK/count-load.txt" >&2
 		die "$GW_NAME/$1: not every counted request succeeded"
 	fi
-}
-cg_dump() {  # name: the counters dumped to GW_DIR/name
-	local f part="" n best=0
-	callgrind_control -d "$GW_PID" >/dev/null 2>&1 || die "callgrind_control -d $GW_PID failed"
-	for f in "$GW_DIR"/cg.out.*; do
-		[ -e "$f" ] || continue
-		n=${f##*.}
-		case "$n" in ''|*[!0-9]*) continue ;; esac
-		[ "$n" -gt "$best" ] && { best=$n; part=$f; }
-	done
-	[ -n "$part" ] || die "no callgrind dump in $GW_DIR"
-	mv "$part" "$GW_DIR/$1"
-	rm -f "$GW_DIR"/cg.out.*
 }
 run_count() {
 	local csv="$OUT/compress-count.csv" g c cs n=$REQUESTS

@@ -60,6 +60,8 @@
 # PYTHON (python3), GW_CPU (0), LOAD_CPU (1), UP_PORT and GW_PORT (the
 # first free ports from 19700 and 19800), MAX_SECONDS (1800).
 set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
 
 SLUICE=${SLUICE:-./build/src/sluice}
 NGINX=${NGINX:-nginx}
@@ -68,7 +70,6 @@ PYTHON=${PYTHON:-python3}
 GW_CPU=${GW_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 MAX_SECONDS=${MAX_SECONDS:-1800}
-HERE=$(cd "$(dirname "$0")" && pwd)
 
 N=5000
 SCENARIOS="ka,close,real"
@@ -77,9 +78,6 @@ DO_IR=1
 DO_SYS=1
 OUT=""
 KEEP=0
-
-die() { echo "count.sh: $*" >&2; exit 1; }
-log() { echo "$(date +%T) $*" >&2; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -111,74 +109,16 @@ done
 [ -x "$SLUICE" ] || die "$SLUICE is not executable (build first, or set SLUICE)"
 SLUICE=$(cd "$(dirname "$SLUICE")" && pwd)/$(basename "$SLUICE")
 
-port_free() { [ "$(ss -Hltn "sport = :$1" | wc -l)" -eq 0 ]; }
-pick_port() {
-	local p=$1
-	while ! port_free "$p"; do
-		p=$((p + 1))
-		[ "$p" -lt $(($1 + 100)) ] || die "no free port from $1"
-	done
-	echo "$p"
-}
 UP_PORT=${UP_PORT:-$(pick_port 19700)}
 GW_PORT=${GW_PORT:-$(pick_port 19800)}
 
-if [ -z "$OUT" ]; then OUT=$(mktemp -d /tmp/sluice-count-out.XXXXXX); else mkdir -p "$OUT"; fi
-OUT=$(cd "$OUT" && pwd)
-WORK=$(mktemp -d /tmp/sluice-count.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-WATCHDOG=""
-
-proc_alive() {
-	local st
-	[ -r "/proc/$1/stat" ] || return 1
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
-stop_pid() {
-	local pid=$1 i
-	proc_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 100); do proc_alive "$pid" || break; sleep 0.1; done
-	proc_alive "$pid" && kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-	local rc=$? p
-	trap - EXIT INT TERM
-	for p in "${PIDS[@]}"; do stop_pid "$p"; done
-	[ -n "$WATCHDOG" ] && { kill "$WATCHDOG" 2>/dev/null || true; wait "$WATCHDOG" 2>/dev/null || true; }
-	if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ]; then log "scratch directory kept: $WORK"; else rm -rf "$WORK"; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-watchdog() {
-	local sp
-	trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-	sleep "$MAX_SECONDS" </dev/null >/dev/null 2>&1 &
-	sp=$!
-	wait "$sp"
-	echo "count.sh: time limit of ${MAX_SECONDS}s reached" >&2
-	kill -TERM $$
-}
-watchdog &
-WATCHDOG=$!
-
-wait_port() {
-	local i
-	for i in $(seq 300); do
-		port_free "$1" || return 0
-		sleep 0.1
-	done
-	return 1
-}
+out_dir sluice-count-out
+scratch_dir sluice-count
+watchdog_start "$MAX_SECONDS"
 
 # ---- the upstream: nginx answering from memory
-user=""
-[ "$(id -u)" -eq 0 ] && user="user root;"
-mkdir -p "$WORK/up/logs" "$WORK/up/tmp" "$WORK/up/www"
+server_dir "$WORK/up"
+mkdir -p "$WORK/up/www"
 # upload: a POST to a static file is refused 405, turned into 200 and
 # /ok; the mirror module reads the whole body before that (content phase)
 printf 'ok\n' >"$WORK/up/www/ok"
@@ -205,7 +145,7 @@ PY
 )
 printf '%s' "$RESP_JSON" >"$WORK/up/payment.json"
 cat >"$WORK/up/nginx.conf" <<EOF
-$user
+$NGINX_USER
 worker_processes 1;
 daemon off;
 pid $WORK/up/nginx.pid;
@@ -215,11 +155,7 @@ http {
     access_log off;
     keepalive_requests 1000000000;
     keepalive_timeout 300s;
-    client_body_temp_path $WORK/up/tmp/body;
-    proxy_temp_path $WORK/up/tmp/proxy;
-    fastcgi_temp_path $WORK/up/tmp/fastcgi;
-    uwsgi_temp_path $WORK/up/tmp/uwsgi;
-    scgi_temp_path $WORK/up/tmp/scgi;
+$(nginx_temp_paths "$WORK/up/tmp")
     server_tokens off;
     server {
         listen 127.0.0.1:$UP_PORT backlog=4096;
@@ -251,9 +187,8 @@ http {
     }
 }
 EOF
-taskset -c "$LOAD_CPU" "$NGINX" -p "$WORK/up/" -c "$WORK/up/nginx.conf" >"$WORK/up/logs/stdout" 2>&1 &
-PIDS+=($!)
-wait_port "$UP_PORT" || { cat "$WORK/up/logs/error.log" >&2; die "the upstream did not start"; }
+server_start nginx "$WORK/up" "$LOAD_CPU"
+wait_listen "$UP_PORT" 30 "$SERVER_PID" || server_failed "$WORK/up" "the upstream did not start"
 
 # ---- the client: exactly n requests of a scenario
 cat >"$WORK/client.py" <<'PY'
@@ -358,9 +293,9 @@ load() {  # scenario n
 		die "$g $1: the client failed"
 }
 
-# ---- the gateways
+# ---- the gateways, one at a time in WORK/gw
 conf_sluice() {
-	cat >"$WORK/sluice.yaml" <<EOF
+	cat >"$WORK/gw/sluice.yaml" <<EOF
 workers: 1
 log: { level: warn, access: off }
 listeners:
@@ -376,9 +311,8 @@ clusters:
 EOF
 }
 conf_nginx() {
-	mkdir -p "$WORK/gw/logs" "$WORK/gw/tmp"
-	cat >"$WORK/nginx.conf" <<EOF
-$user
+	cat >"$WORK/gw/nginx.conf" <<EOF
+$NGINX_USER
 worker_processes 1;
 master_process off;
 daemon off;
@@ -390,11 +324,7 @@ http {
     keepalive_requests 1000000000;
     keepalive_timeout 60s;
     client_max_body_size 8m;
-    client_body_temp_path $WORK/gw/tmp/body;
-    proxy_temp_path $WORK/gw/tmp/proxy;
-    fastcgi_temp_path $WORK/gw/tmp/fastcgi;
-    uwsgi_temp_path $WORK/gw/tmp/uwsgi;
-    scgi_temp_path $WORK/gw/tmp/scgi;
+$(nginx_temp_paths "$WORK/gw/tmp")
     upstream up {
         server 127.0.0.1:$UP_PORT;
         keepalive 256;
@@ -414,7 +344,7 @@ http {
 EOF
 }
 conf_haproxy() {
-	cat >"$WORK/haproxy.cfg" <<EOF
+	cat >"$WORK/gw/haproxy.cfg" <<EOF
 global
     nbthread 1
     maxconn 4000
@@ -438,47 +368,11 @@ EOF
 start_gw() {  # gateway [valgrind args...]: sets GW_PID
 	local g=$1
 	shift
-	case "$g" in
-	sluice) conf_sluice; set -- "$@" "$SLUICE" -c "$WORK/sluice.yaml" ;;
-	nginx) conf_nginx; set -- "$@" "$(command -v "$NGINX")" -c "$WORK/nginx.conf" ;;
-	haproxy) conf_haproxy; set -- "$@" "$(command -v "$HAPROXY")" -db -f "$WORK/haproxy.cfg" ;;
-	esac
-	taskset -c "$GW_CPU" "$@" >"$WORK/$g.log" 2>&1 &
-	GW_PID=$!
-	PIDS+=($GW_PID)
-	wait_port "$GW_PORT" || { cat "$WORK/$g.log" >&2; die "$g did not start"; }
+	server_dir "$WORK/gw"
+	"conf_$g"
+	gw_start "$g" "$g" "$WORK/gw" "$GW_CPU" "$@"
+	wait_listen "$GW_PORT" 30 "$GW_PID" || gw_failed
 	sleep 1
-}
-
-# the self cost of each object (binary or library) in a callgrind dump
-cg_objects() {
-	"$PYTHON" - "$1" <<'PY'
-import re, sys, collections
-ob, fn_ob, cur_ob, cur_fn, skip = {}, {}, None, None, False
-cost = collections.Counter()
-for line in open(sys.argv[1]):
-    if skip:
-        skip = False
-        continue
-    m = re.match(r'^(c?ob|c?fn|c?f[lie])=\((\d+)\)(?: (.*))?$', line.rstrip('\n'))
-    if m:
-        k, i, n = m.groups()
-        if k in ('ob', 'cob') and n:
-            ob[i] = n
-        if k == 'ob':
-            cur_ob = i
-        if k == 'fn':
-            cur_fn = i
-            fn_ob[i] = cur_ob
-        continue
-    if line.startswith('calls='):
-        skip = True
-        continue
-    f = line.split()
-    if cur_fn and len(f) >= 2 and (line[0].isdigit() or line[0] in '+-*'):
-        cost[ob.get(fn_ob[cur_fn], '?')] += int(f[1])
-print(sum(cost.values()))
-PY
 }
 
 ir_phase() {  # scenario n: the gateway's instructions over n requests
@@ -487,7 +381,7 @@ ir_phase() {  # scenario n: the gateway's instructions over n requests
 	load "$1" "$2"
 	callgrind_control -d "$GW_PID" >/dev/null 2>&1
 	part=$(ls "$WORK/$g.cg".* | sort -t. -k3 -n | tail -1)
-	cg_objects "$part"
+	cg_objects "$part" | awk '{ t += $2 } END { printf "%.0f\n", t }'
 	rm -f "$WORK/$g.cg".*
 }
 
@@ -539,7 +433,7 @@ for g in "${GWS[@]}"; do
 			a=$(ir_phase "$sc" "$N")
 			b=$(ir_phase "$sc" "$((2 * N))")
 			IR[$g,$sc]=$(awk -v a="$a" -v b="$b" -v n="$D" 'BEGIN { printf "%.0f", (b - a) / n }')
-			stop_pid "$GW_PID"
+			gw_stop
 			log "$g $sc: ${IR[$g,$sc]} instructions a request"
 		fi
 		if [ "$DO_SYS" = 1 ]; then
@@ -563,7 +457,7 @@ for k in sorted(b, key=lambda k: -(b[k] - a.get(k, 0))):
 print(", ".join(out))
 PY
 )
-			stop_pid "$GW_PID"
+			gw_stop
 			log "$g $sc: ${SYS[$g,$sc]} system calls a request (${BD[$g,$sc]})"
 		fi
 		echo "$g,$sc,${IR[$g,$sc]:-},${SYS[$g,$sc]:-},\"${BD[$g,$sc]:-}\"" >>"$OUT/count.csv"

@@ -63,6 +63,8 @@
 # H2LOAD, CURL, GW_CPU (0), LOAD_CPU (1), UP_PORT and GW_PORT (default: the
 # first free ports from 19500 and 19600), MAX_SECONDS (900).
 set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
 
 SLUICE=${SLUICE:-./build/src/sluice}
 NGINX=${NGINX:-nginx}
@@ -73,7 +75,6 @@ CURL=${CURL:-curl}
 GW_CPU=${GW_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 MAX_SECONDS=${MAX_SECONDS:-900}
-HERE=$(cd "$(dirname "$0")" && pwd)
 
 DURATION=10
 ROUNDS=3
@@ -84,9 +85,6 @@ OUT=""
 KEEP=0
 COUNT=0
 CALLS=10000
-
-die() { echo "grpc.sh: $*" >&2; exit 1; }
-log() { echo "$(date +%T) $*" >&2; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -116,70 +114,13 @@ done
 [ -x "$SLUICE" ] || die "$SLUICE is not executable (build first, or set SLUICE)"
 SLUICE=$(cd "$(dirname "$SLUICE")" && pwd)/$(basename "$SLUICE")
 
-port_free() { [ "$(ss -Hltn "sport = :$1" | wc -l)" -eq 0 ]; }
-pick_port() {
-	local p=$1
-	while ! port_free "$p"; do
-		p=$((p + 1))
-		[ "$p" -lt $(($1 + 100)) ] || die "no free port from $1"
-	done
-	echo "$p"
-}
 UP_PORT=${UP_PORT:-$(pick_port 19500)}
 GW_PORT=${GW_PORT:-$(pick_port 19600)}
 [ "$UP_PORT" != "$GW_PORT" ] || die "UP_PORT and GW_PORT are the same"
 
-if [ -z "$OUT" ]; then OUT=$(mktemp -d /tmp/sluice-grpc-bench-out.XXXXXX); else mkdir -p "$OUT"; fi
-OUT=$(cd "$OUT" && pwd)
-WORK=$(mktemp -d /tmp/sluice-grpc-bench.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-WATCHDOG=""
-
-proc_alive() {
-	local st
-	[ -r "/proc/$1/stat" ] || return 1
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
-stop_pid() {
-	local pid=$1 i
-	proc_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 50); do proc_alive "$pid" || break; sleep 0.1; done
-	proc_alive "$pid" && kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-	local rc=$? p
-	trap - EXIT INT TERM
-	for p in "${PIDS[@]}"; do stop_pid "$p"; done
-	[ -n "$WATCHDOG" ] && { kill "$WATCHDOG" 2>/dev/null || true; wait "$WATCHDOG" 2>/dev/null || true; }
-	if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ]; then log "scratch directory kept: $WORK"; else rm -rf "$WORK"; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-watchdog() {
-	local sp
-	trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-	sleep "$MAX_SECONDS" </dev/null >/dev/null 2>&1 &
-	sp=$!
-	wait "$sp"
-	echo "grpc.sh: time limit of ${MAX_SECONDS}s reached" >&2
-	kill -TERM $$
-}
-watchdog &
-WATCHDOG=$!
-
-wait_port() {
-	local i
-	for i in $(seq 100); do
-		port_free "$1" || return 0
-		sleep 0.1
-	done
-	return 1
-}
+out_dir sluice-grpc-bench-out
+scratch_dir sluice-grpc-bench
+watchdog_start "$MAX_SECONDS"
 
 # the request: a 64-byte message in a gRPC frame (flag 0, length 64)
 printf '\000\000\000\000\100' >"$WORK/req.bin"
@@ -187,16 +128,17 @@ head -c 64 /dev/zero | tr '\0' 'm' >>"$WORK/req.bin"
 
 # ---- the upstream
 taskset -c "$LOAD_CPU" "$NODE" "$HERE/grpc_upstream.js" "$UP_PORT" >"$WORK/upstream.log" 2>&1 &
-PIDS+=($!)
-wait_port "$UP_PORT" || die "the upstream did not start"
+UP_PID=$!
+register_pid "$UP_PID"
+wait_listen "$UP_PORT" 10 "$UP_PID" || die "the upstream did not start"
 up_sessions() {
 	"$CURL" -s --http2-prior-knowledge "http://127.0.0.1:$UP_PORT/stats" |
 		sed 's/.*"sessions":\([0-9]*\).*/\1/'
 }
 
-# ---- the gateways' configurations
+# ---- the gateways' configurations, each in WORK/NAME
 conf_sluice() {
-	cat >"$WORK/sluice.yaml" <<EOF
+	cat >"$WORK/sluice/sluice.yaml" <<EOF
 workers: 1
 log: { level: warn, access: off }
 listeners:
@@ -212,11 +154,8 @@ clusters:
 EOF
 }
 conf_nginx() {
-	mkdir -p "$WORK/nginx/logs" "$WORK/nginx/tmp"
-	local user=""
-	[ "$(id -u)" -eq 0 ] && user="user root;"
-	cat >"$WORK/nginx.conf" <<EOF
-$user
+	cat >"$WORK/nginx/nginx.conf" <<EOF
+$NGINX_USER
 worker_processes 1;
 daemon off;
 pid $WORK/nginx/nginx.pid;
@@ -226,11 +165,7 @@ events { worker_connections 20000; }
 http {
     access_log off;
     keepalive_requests 1000000000;
-    client_body_temp_path $WORK/nginx/tmp/body;
-    proxy_temp_path $WORK/nginx/tmp/proxy;
-    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-    scgi_temp_path $WORK/nginx/tmp/scgi;
+$(nginx_temp_paths "$WORK/nginx/tmp")
     http2_max_requests 1000000000;
     upstream up {
         server 127.0.0.1:$UP_PORT;
@@ -247,7 +182,7 @@ http {
 EOF
 }
 conf_haproxy() {
-	cat >"$WORK/haproxy.cfg" <<EOF
+	cat >"$WORK/haproxy/haproxy.cfg" <<EOF
 global
     nbthread 1
     maxconn 20000
@@ -275,63 +210,25 @@ cpu_ticks() {
 	done
 	echo "$t"
 }
-gw_pids() {  # main pid: it and its children
-	echo "$1 $(pgrep -P "$1" | paste -sd ' ')"
+
+start_gw() {  # name [count]: the gateway on GW_CPU, listening; count: under
+	#            callgrind (GW_PID)
+	local g=$1 vg=()
+	server_dir "$WORK/$g"
+	"conf_$g"
+	if [ "${2:-}" = count ]; then
+		vg=(valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$WORK/$g.cg")
+		case "$g" in
+		nginx) sed -i '1i master_process off;' "$WORK/nginx/nginx.conf" ;;
+		# valgrind keeps some descriptors for itself
+		haproxy) sed -i 's/maxconn 20000/maxconn 5000/' "$WORK/haproxy/haproxy.cfg" ;;
+		esac
+	fi
+	gw_start "$g" "$g" "$WORK/$g" "$GW_CPU" ${vg[@]+"${vg[@]}"}
+	wait_listen "$GW_PORT" 10 "$GW_PID" || gw_failed
 }
 
-start_gw() {  # name: sets GW_PID
-	case "$1" in
-	sluice)
-		conf_sluice
-		taskset -c "$GW_CPU" "$SLUICE" -c "$WORK/sluice.yaml" >"$WORK/sluice.log" 2>&1 &
-		;;
-	nginx)
-		conf_nginx
-		taskset -c "$GW_CPU" "$NGINX" -c "$WORK/nginx.conf" >"$WORK/nginx.log" 2>&1 &
-		;;
-	haproxy)
-		conf_haproxy
-		taskset -c "$GW_CPU" "$HAPROXY" -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
-		;;
-	esac
-	GW_PID=$!
-	PIDS+=($GW_PID)
-	wait_port "$GW_PORT" || { cat "$WORK/$1.log" >&2; die "$1 did not start"; }
-}
-
-# ---- --count: instructions per call, by callgrind
-# cg_objects FILE: "object self-cost" lines, the self cost of every
-# function summed by the object (binary or library) it is in
-cg_objects() {
-	python3 - "$1" <<'PY'
-import re, sys, collections
-ob, fn_ob, cur_ob, cur_fn, skip = {}, {}, None, None, False
-cost = collections.Counter()
-for line in open(sys.argv[1]):
-    if skip:
-        skip = False
-        continue
-    m = re.match(r'^(c?ob|c?fn|c?f[lie])=\((\d+)\)(?: (.*))?$', line.rstrip('\n'))
-    if m:
-        k, i, n = m.groups()
-        if k in ('ob', 'cob') and n:
-            ob[i] = n
-        if k == 'ob':
-            cur_ob = i
-        if k == 'fn':
-            cur_fn = i
-            fn_ob[i] = cur_ob
-        continue
-    if line.startswith('calls='):
-        skip = True  # the next line is a call's inclusive cost
-        continue
-    f = line.split()
-    if cur_fn and len(f) >= 2 and (line[0].isdigit() or line[0] in '+-*'):
-        cost[ob.get(fn_ob[cur_fn], '?')] += int(f[1])
-for o, c in cost.items():
-    print(o.split('/')[-1], c)
-PY
-}
+# ---- --count: instructions per call, by callgrind (cg_objects: lib.sh)
 count_load() {  # calls: h2load, every call must succeed
 	taskset -c "$LOAD_CPU" "$H2LOAD" -n "$1" -c "$CONNS" -m "$STREAMS" \
 		-d "$WORK/req.bin" -H 'content-type: application/grpc' -H 'te: trailers' \
@@ -359,32 +256,12 @@ if [ "$COUNT" = 1 ]; then
 	done
 	echo "gateway,object,instructions_per_call" >"$OUT/grpc-count.csv"
 	for g in "${GWS[@]}"; do
-		vg=(valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$WORK/$g.cg")
-		case "$g" in
-		sluice)
-			conf_sluice
-			taskset -c "$GW_CPU" "${vg[@]}" "$SLUICE" -c "$WORK/sluice.yaml" >"$WORK/sluice.log" 2>&1 &
-			;;
-		nginx)
-			conf_nginx
-			sed -i '1i master_process off;' "$WORK/nginx.conf"
-			taskset -c "$GW_CPU" "${vg[@]}" "$(command -v "$NGINX")" -c "$WORK/nginx.conf" >"$WORK/nginx.log" 2>&1 &
-			;;
-		haproxy)
-			conf_haproxy
-			# valgrind keeps some descriptors for itself
-			sed -i 's/maxconn 20000/maxconn 5000/' "$WORK/haproxy.cfg"
-			taskset -c "$GW_CPU" "${vg[@]}" "$(command -v "$HAPROXY")" -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
-			;;
-		esac
-		GW_PID=$!
-		PIDS+=($GW_PID)
-		wait_port "$GW_PORT" || { cat "$WORK/$g.log" >&2; die "$g did not start"; }
+		start_gw "$g" count
 		sleep 1
 		count_load 2000
 		count_phase "$GW_PID" "$CALLS" >"$WORK/$g.n1"
 		count_phase "$GW_PID" "$((2 * CALLS))" >"$WORK/$g.n2"
-		stop_pid "$GW_PID"
+		gw_stop
 		awk -v g="$g" -v n="$CALLS" '
 			FNR == NR { a[$1] = $2; next }
 			{ d = ($2 - a[$1]) / n; if (d >= 1) printf "%s,%s,%.0f\n", g, $1, d }' \
@@ -431,7 +308,8 @@ for r in $(seq "$ROUNDS"); do
 		taskset -c "$LOAD_CPU" "$H2LOAD" -n 2000 -c "$CONNS" -m "$STREAMS" \
 			-d "$WORK/req.bin" -H 'content-type: application/grpc' -H 'te: trailers' \
 			"http://127.0.0.1:$GW_PORT/bench.Svc/Call" >"$WORK/warm.txt" 2>&1 || true
-		pids=$(gw_pids "$GW_PID")
+		gw_procs  # nginx's worker is there by now
+		pids=$GW_PROCS
 		t0=$(cpu_ticks $pids)
 		s0=$(date +%s.%N)
 		taskset -c "$LOAD_CPU" "$H2LOAD" -D "$DURATION" -c "$CONNS" -m "$STREAMS" \
@@ -455,7 +333,7 @@ for r in $(seq "$ROUNDS"); do
 			'BEGIN { secs = s1 - s0; printf "%d,%s,%d,%.2f,%.0f,%.2f,%d,%d\n", r, g, n, secs, n / secs, (t1 - t0) / hz * 1e6 / n, c, e }' \
 			>>"$OUT/grpc.csv"
 		log "$(tail -n 1 "$OUT/grpc.csv")"
-		stop_pid "$GW_PID"
+		gw_stop
 	done
 done
 

@@ -29,6 +29,9 @@ srv.on('stream', (stream, h) => {
   const parts = [];
   stream.on('data', (d) => parts.push(d));
   stream.on('end', () => {
+    // a call the gateway reset meanwhile (stopped, its client gone): an
+    // answer to it would throw, and end this process
+    if (stream.destroyed || stream.closed) return;
     st.calls++;
     stream.respond({':status': 200, 'content-type': 'application/grpc'},
                    {waitForTrailers: true});

@@ -21,6 +21,8 @@
 # sessions have it (src/front/h2.c); sluice's keeps none either. Needs valgrind, cc and
 # libnghttp2-dev. Prints a Markdown table. Nothing is sent anywhere.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+KEEP_ON_ERROR=0  # nothing in the scratch directory worth keeping
 
 BLOCKS=20000
 BUILD=build-werror
@@ -39,17 +41,16 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 	exit 2
 }
 command -v valgrind >/dev/null || { echo "hpack.sh: valgrind is not installed" >&2; exit 2; }
-work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-hpack.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
-cc -O2 -I"$top/src/h2" -o "$work/hpack_bench" "$top/contrib/bench/hpack_bench.c" \
+scratch_dir sluice-hpack "${TMPDIR:-/tmp}"
+cc -O2 -I"$top/src/h2" -o "$WORK/hpack_bench" "$top/contrib/bench/hpack_bench.c" \
 	"$BUILD/libsluice.a" $(pkg-config --libs libnghttp2)
 
 # count CODER KIND N: the program's total instructions
 count() {
-	valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
-		"$work/hpack_bench" "$1" "$2" "$3" >/dev/null 2>"$work/vg.err" ||
-		{ cat "$work/vg.err" >&2; exit 1; }
-	sed -n 's/^summary: *//p' "$work/cg.out"
+	valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out" \
+		"$WORK/hpack_bench" "$1" "$2" "$3" >/dev/null 2>"$WORK/vg.err" ||
+		{ cat "$WORK/vg.err" >&2; exit 1; }
+	sed -n 's/^summary: *//p' "$WORK/cg.out"
 }
 
 echo "| block | sluice | nghttp2 | ratio |"

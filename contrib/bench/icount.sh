@@ -71,10 +71,17 @@
 # With ICOUNT_KEEP=DIR in the environment each run's dump is kept as
 # DIR/NAME.callgrind, for callgrind_annotate.
 #
+# Environment: PYTHON (python3), NGINX and HAPROXY (--peers), UP_PORT and
+# GW_PORT (the first free ports from 19300 and 19400; with --peers nginx and
+# HAProxy take the first free ones after GW_PORT).
+#
 # Example, a plain route against a split one on the same binary:
 #   contrib/bench/icount.sh plain=build/src/sluice:plain split=build/src/sluice:split
 # Traffic is to 127.0.0.1 only; everything started here is stopped on exit.
 set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
+KEEP_ON_ERROR=0  # nothing in the scratch directory worth keeping
 
 REQUESTS=20000
 CONNS=8
@@ -85,11 +92,8 @@ H2=0
 PEERS=0
 TLS=0
 STREAMS=10
-UP_PORT=${UP_PORT:-19300}
-GW_PORT=${GW_PORT:-19400}
 PYTHON=${PYTHON:-python3}
 
-die() { echo "icount.sh: $*" >&2; exit 1; }
 RUNS=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -113,18 +117,16 @@ done
 [ "$PEERS" = 0 ] || [ "$H2" = 1 ] || die "--peers counts HTTP/2 requests: add --h2"
 [ "$H2" = 0 ] || command -v h2load >/dev/null ||
 	die "h2load not found (apt-get install nghttp2-client)"
-for t in valgrind callgrind_control "$PYTHON"; do
-	command -v "$t" >/dev/null || die "$t not found (apt-get install valgrind python3)"
+for t in valgrind callgrind_control "$PYTHON" ss; do
+	command -v "$t" >/dev/null || die "$t not found (apt-get install valgrind python3 iproute2)"
 done
 
-WORK=$(mktemp -d /tmp/sluice-icount.XXXXXX)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+# the first free ports from 19300 and 19400, unless given
+UP_PORT=${UP_PORT:-$(pick_port 19300)}
+GW_PORT=${GW_PORT:-$(pick_port 19400)}
+[ "$UP_PORT" != "$GW_PORT" ] || die "UP_PORT and GW_PORT are the same"
+
+scratch_dir sluice-icount
 
 # The upstream: a small Python HTTP/1.1 server, keep-alive, 100-byte
 # answers (its cost is not counted: only sluice runs under callgrind).
@@ -166,7 +168,8 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 EOF
 "$PYTHON" "$WORK/up.py" "$UP_PORT" &
-PIDS+=($!)
+UP_PID=$!
+register_pid "$UP_PID"
 
 # The client: exactly N requests over CONNS keep-alive connections.
 cat >"$WORK/client.py" <<'EOF'
@@ -363,15 +366,7 @@ EOF
 	sed -e "s/@GW_PORT@/$GW_PORT/g" -e "s/@UP_PORT@/$UP_PORT/g" "$2.tmpl" >"$2"
 }
 
-wait_port() {
-	for _ in $(seq 200); do
-		"$PYTHON" -c "import socket,sys; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-wait_port "$UP_PORT" || die "upstream did not start"
+wait_listen "$UP_PORT" 20 "$UP_PID" || die "upstream did not start"
 
 SCHEME=http
 if [ "$TLS" = 1 ]; then
@@ -417,8 +412,8 @@ count_one() {  # name port command...
 	valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no \
 		"$@" >"$WORK/$name.log" 2>&1 &
 	vpid=$!
-	PIDS+=($vpid)
-	wait_port "$port" || { cat "$WORK/$name.log" >&2; die "$name did not start"; }
+	register_pid "$vpid"
+	wait_listen "$port" 20 "$vpid" || { cat "$WORK/$name.log" >&2; die "$name did not start"; }
 	load "$name" "$port" 2000
 	callgrind_control -z "$vpid" >/dev/null 2>&1
 	load "$name" "$port" "$REQUESTS"
@@ -429,8 +424,7 @@ count_one() {  # name port command...
 		ir2=$(dump_ir "$out" "$vpid")
 		ir=$((ir2 - ir))
 	fi
-	kill -TERM "$vpid"
-	wait "$vpid" 2>/dev/null || true
+	stop_pid "$vpid"
 	awk -v n="$name" -v ir="$ir" -v r="$REQUESTS" \
 		'BEGIN { printf "%-12s %14.0f %12d\n", n, ir / r, r }'
 	# ICOUNT_KEEP=DIR keeps the (last) dump as DIR/NAME.callgrind, for
@@ -460,12 +454,13 @@ done
 if [ "$PEERS" = 1 ]; then
 	NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 	HAPROXY=${HAPROXY:-$(command -v haproxy || echo /usr/sbin/haproxy)}
-	P_PORT=$((GW_PORT + 1))
+	P_PORT=$(pick_port $((GW_PORT + 1)))
+	P2_PORT=$(pick_port $((P_PORT + 1)))
 	NGINX_LISTEN="listen 127.0.0.1:$P_PORT http2;"
-	HAPROXY_BIND="bind 127.0.0.1:$((P_PORT + 1)) proto h2"
+	HAPROXY_BIND="bind 127.0.0.1:$P2_PORT proto h2"
 	if [ "$TLS" = 1 ]; then
 		NGINX_LISTEN="listen 127.0.0.1:$P_PORT ssl http2; ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;"
-		HAPROXY_BIND="bind 127.0.0.1:$((P_PORT + 1)) ssl crt $WORK/both.pem alpn h2"
+		HAPROXY_BIND="bind 127.0.0.1:$P2_PORT ssl crt $WORK/both.pem alpn h2"
 	fi
 	cat >"$WORK/nginx.conf" <<EOF
 worker_processes 1;
@@ -512,6 +507,6 @@ EOF
 		count_one nginx "$P_PORT" "$NGINX" -c "$WORK/nginx.conf"
 	fi
 	if [ -x "$HAPROXY" ]; then
-		count_one haproxy "$((P_PORT + 1))" "$HAPROXY" -db -f "$WORK/haproxy.cfg"
+		count_one haproxy "$P2_PORT" "$HAPROXY" -db -f "$WORK/haproxy.cfg"
 	fi
 fi

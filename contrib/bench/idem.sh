@@ -151,6 +151,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
 TOP=$(cd "$HERE/../.." && pwd)
 if [ -z "${SLUICE:-}" ]; then
 	for s in ./build-werror/src/sluice ./build/src/sluice "$TOP/build-werror/src/sluice" "$TOP/build/src/sluice"; do
@@ -182,9 +183,6 @@ COUNT=0
 REQUESTS=1000
 COUNT_CONNS=4
 ARGS="$*"
-
-die() { echo "idem.sh: $*" >&2; exit 1; }
-log() { echo "$(date +%T) $*" >&2; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -247,15 +245,6 @@ fi
 SLUICE=$(cd "$(dirname "$SLUICE")" && pwd)/$(basename "$SLUICE")
 NGINX=$(command -v "$NGINX")
 
-port_free() { [ "$(ss -Hltn "sport = :$1" | wc -l)" -eq 0 ]; }
-pick_port() {
-	local p=$1
-	while ! port_free "$p"; do
-		p=$((p + 1))
-		[ "$p" -lt $(($1 + 100)) ] || die "no free port from $1"
-	done
-	echo "$p"
-}
 UP_PORT=${UP_PORT:-$(pick_port 19740)}
 GW_PORT=${GW_PORT:-$(pick_port 19840)}
 ADMIN_PORT=${ADMIN_PORT:-$(pick_port 19940)}
@@ -270,74 +259,16 @@ if [ -z "${MAX_SECONDS:-}" ]; then
 	[ "$MAX_SECONDS" -ge 600 ] || MAX_SECONDS=600
 fi
 
-OTHERS=$(for p in nginx haproxy sluice wrk h2load valgrind redis-server; do pgrep -x "$p" || true; done | paste -sd ' ')
-[ -z "$OTHERS" ] || log "WARNING: already running, and sharing the CPUs: $(ps -o pid=,comm= -p "${OTHERS// /,}" | awk '{ printf "%s%s (%s)", s, $2, $1; s = ", " }')"
+others_running nginx haproxy sluice wrk h2load valgrind redis-server
 
 # what else keeps the CPUs busy (average %CPU over each process's life,
 # 20 % and more): CPU per request moves with it, instructions do not
 BUSY=$(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 >= 20 { printf "%s%s (%s %%)", s, $2, $1; s = ", " }')
 [ -z "$BUSY" ] || log "WARNING: busy on this machine: $BUSY"
 
-if [ -z "$OUT" ]; then OUT=$(mktemp -d /tmp/sluice-idem-bench-out.XXXXXX); else mkdir -p "$OUT"; fi
-OUT=$(cd "$OUT" && pwd)
-WORK=$(mktemp -d /tmp/sluice-idem-bench.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-WATCHDOG=""
-
-proc_alive() {
-	local st
-	[ -r "/proc/$1/stat" ] || return 1
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
-stop_pid() {
-	local pid=$1 _
-	proc_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 100); do proc_alive "$pid" || break; sleep 0.1; done
-	if proc_alive "$pid"; then
-		log "pid $pid ignored SIGTERM, killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
-forget_pid() {
-	local p keep=()
-	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-	PIDS=(${keep[@]+"${keep[@]}"})
-}
-cleanup() {
-	local rc=$? p
-	trap - EXIT INT TERM
-	for p in ${PIDS[@]+"${PIDS[@]}"}; do stop_pid "$p"; done
-	[ -n "$WATCHDOG" ] && { kill "$WATCHDOG" 2>/dev/null || true; wait "$WATCHDOG" 2>/dev/null || true; }
-	if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ]; then log "scratch directory kept: $WORK"; else rm -rf "$WORK"; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-watchdog() {  # stops the whole run after MAX_SECONDS; its sleep holds no pipe
-	local sp
-	trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-	# shellcheck disable=SC2217 # no stdin, so that no pipe is held open
-	sleep "$MAX_SECONDS" </dev/null >/dev/null 2>&1 &
-	sp=$!
-	wait "$sp"
-	echo "idem.sh: time limit of ${MAX_SECONDS}s reached" >&2
-	kill -TERM $$
-}
-watchdog &
-WATCHDOG=$!
-
-wait_status() {  # url status seconds: until url answers status
-	local _
-	for _ in $(seq $(($3 * 10))); do
-		[ "$("$CURL" -s -o /dev/null --max-time 1 -w '%{http_code}' "$1" || true)" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+out_dir sluice-idem-bench-out
+scratch_dir sluice-idem-bench
+watchdog_start "$MAX_SECONDS"
 
 # ---------------------------------------------------------------- body
 # The request: a payment's creation, exactly 600 bytes of compact JSON.
@@ -382,12 +313,10 @@ EOF
 
 # ---------------------------------------------------------------- upstream
 UP="$WORK/upstream"
-mkdir -p "$UP/logs" "$UP/tmp"
+server_dir "$UP"
 chmod -R a+rwX "$UP"
-user=""
-[ "$(id -u)" = 0 ] && user="user root;"
 cat >"$UP/nginx.conf" <<EOF
-$user
+$NGINX_USER
 worker_processes 1;
 daemon off;
 pid $UP/nginx.pid;
@@ -399,20 +328,15 @@ http {
     default_type application/json;
     keepalive_requests 1000000000;
     keepalive_timeout 300s;
-    client_body_temp_path $UP/tmp/body;
-    proxy_temp_path $UP/tmp/proxy;
-    fastcgi_temp_path $UP/tmp/fastcgi;
-    uwsgi_temp_path $UP/tmp/uwsgi;
-    scgi_temp_path $UP/tmp/scgi;
+$(nginx_temp_paths "$UP/tmp")
     server {
         listen 127.0.0.1:$UP_PORT backlog=4096;
         location / { return 201 '$(cat "$WORK/receipt.json")'; }
     }
 }
 EOF
-taskset -c "$LOAD_CPU" "$NGINX" -p "$UP/" -c "$UP/nginx.conf" -e "$UP/logs/error.log" >"$UP/logs/stdout" 2>&1 &
-PIDS+=($!)
-wait_status "http://127.0.0.1:$UP_PORT/" 201 10 || { cat "$UP/logs/error.log" >&2; die "the upstream nginx did not start"; }
+server_start nginx "$UP" "$LOAD_CPU"
+wait_status "http://127.0.0.1:$UP_PORT/" 201 10 "$SERVER_PID" || server_failed "$UP" "the upstream nginx did not start"
 "$CURL" -s -o "$WORK/up-answer" -X POST -H 'Content-Type: application/json' --data-binary "@$BODY" \
 	"http://127.0.0.1:$UP_PORT/idem/payments"
 cmp -s "$WORK/up-answer" "$WORK/receipt.json" || die "the upstream does not answer a POST with the receipt"
@@ -434,7 +358,7 @@ if [ "$USE_REDIS" = 1 ]; then
 	fi
 	taskset -c "$LOAD_CPU" "$REDIS_SERVER" "${rargs[@]}" >"$RD/stdout" 2>&1 &
 	REDIS_PID=$!
-	PIDS+=("$REDIS_PID")
+	register_pid "$REDIS_PID"
 	for _ in $(seq 100); do [ "$(rcli ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
 	[ "$(rcli ping 2>/dev/null)" = PONG ] || { cat "$RD/redis.log" >&2 || true; die "redis-server did not start"; }
 	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/idem.key"
@@ -494,38 +418,23 @@ route_of() {  # case: the route whose counters it moves
 	case "$1" in rfirst|rreplay) echo ridem ;; *) echo idem ;; esac
 }
 
-GW_PID=""
-GW_DIR=""
 start_gw() {  # run|count: sluice on GW_CPU, ready
-	local mode=$1 vg=() wait_s=10
-	GW_DIR="$WORK/gw-$mode"
-	mkdir -p "$GW_DIR"
+	local mode=$1 dir="$WORK/gw-$1" vg=() wait_s=10
+	server_dir "$dir"
+	cp "$CONF" "$dir/sluice.yaml"
 	if [ "$mode" = count ]; then
-		vg=(valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$GW_DIR/cg.out")
+		vg=(valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$dir/cg.out")
 		wait_s=120  # callgrind starts slowly
 	fi
-	taskset -c "$GW_CPU" ${vg[@]+"${vg[@]}"} "$SLUICE" -c "$CONF" >>"$GW_DIR/stdout" 2>>"$GW_DIR/stderr" &
-	GW_PID=$!
-	PIDS+=("$GW_PID")
+	gw_start sluice sluice "$dir" "$GW_CPU" ${vg[@]+"${vg[@]}"}
 	# a GET is forwarded too (nginx answers every method 201), never kept
-	if ! wait_status "http://127.0.0.1:$GW_PORT/forward/ready" 201 "$wait_s" ||
-		! wait_status "http://127.0.0.1:$ADMIN_PORT/metrics" 200 "$wait_s"; then
-		tail -n 20 "$GW_DIR"/stderr >&2 || true
-		die "sluice did not start (or does not answer 201 at /forward/ready)"
-	fi
+	wait_status "http://127.0.0.1:$GW_PORT/forward/ready" 201 "$wait_s" "$GW_PID" &&
+		wait_status "http://127.0.0.1:$ADMIN_PORT/metrics" 200 "$wait_s" "$GW_PID" ||
+		gw_failed "sluice did not start (or does not answer 201 at /forward/ready)"
 }
 stop_gw() {
-	[ -n "$GW_PID" ] || return 0
-	if ! proc_alive "$GW_PID"; then
-		KEEP=1
-		die "sluice (pid $GW_PID) died during the run; see $GW_DIR"
-	fi
-	stop_pid "$GW_PID"
-	forget_pid "$GW_PID"
-	if grep -vE '^$|^==[0-9]+==' "$GW_DIR/stderr" | sed 's/^/  [sluice] /' | head -n 5 >"$WORK/last-messages"; then :; fi
-	[ -s "$WORK/last-messages" ] && cat "$WORK/last-messages" >&2
-	: >"$GW_DIR/stderr"
-	GW_PID=""
+	gw_stop fatal
+	gw_messages '^$|^==[0-9]+==' 5
 }
 
 # the store's counters of a route (idem, ridem): "reserved replayed
@@ -698,38 +607,7 @@ print("responses %d 2xx %d replayed %d" % (done, ok, replayed))
 sys.exit(0 if done == n and ok == n else 1)
 EOF
 
-# cg_objects FILE: "object self-cost" lines, the self cost of every
-# function summed by the object (binary or library) it is in (as grpc.sh)
-cg_objects() {
-	"$PYTHON" - "$1" <<'PY'
-import re, sys, collections
-ob, fn_ob, cur_ob, cur_fn, skip = {}, {}, None, None, False
-cost = collections.Counter()
-for line in open(sys.argv[1]):
-    if skip:
-        skip = False
-        continue
-    m = re.match(r'^(c?ob|c?fn|c?f[lie])=\((\d+)\)(?: (.*))?$', line.rstrip('\n'))
-    if m:
-        k, i, n = m.groups()
-        if k in ('ob', 'cob') and n:
-            ob[i] = n
-        if k == 'ob':
-            cur_ob = i
-        if k == 'fn':
-            cur_fn = i
-            fn_ob[i] = cur_ob
-        continue
-    if line.startswith('calls='):
-        skip = True  # the next line is a call's inclusive cost
-        continue
-    f = line.split()
-    if cur_fn and len(f) >= 2 and (line[0].isdigit() or line[0] in '+-*'):
-        cost[ob.get(fn_ob[cur_fn], '?')] += int(f[1])
-for o, c in cost.items():
-    print(o.split('/')[-1], c)
-PY
-}
+# (cg_objects, cg_dump: lib.sh)
 COUNT_SEQ=0
 count_load() {  # case n: every request 2xx, replayed as the case wants
 	local c=$1 n=$2 key out got want
@@ -741,19 +619,6 @@ count_load() {  # case n: every request 2xx, replayed as the case wants
 	got=$(awk '{ print $6 }' "$out")
 	want=$(want_replayed "$c" "$n")
 	[ "$got" = "$want" ] || { cat "$out" >&2; KEEP=1; die "$c: $got of $n responses replayed, want $want"; }
-}
-cg_dump() {  # name: the counters dumped to GW_DIR/name
-	local f part="" n best=0
-	callgrind_control -d "$GW_PID" >/dev/null 2>&1 || die "callgrind_control -d $GW_PID failed"
-	for f in "$GW_DIR"/cg.out.*; do
-		[ -e "$f" ] || continue
-		n=${f##*.}
-		case "$n" in ''|*[!0-9]*) continue ;; esac
-		[ "$n" -gt "$best" ] && { best=$n; part=$f; }
-	done
-	[ -n "$part" ] || die "no callgrind dump in $GW_DIR"
-	mv "$part" "$GW_DIR/$1"
-	rm -f "$GW_DIR"/cg.out.*
 }
 run_count() {
 	local csv="$OUT/idem-count.csv" c n=$REQUESTS m0 m1 rc0 rc1

@@ -182,6 +182,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
 TOP=$(cd "$HERE/../.." && pwd)
 
 SLUICE=${SLUICE:-./build/src/sluice}
@@ -220,9 +221,6 @@ NICE=""
 OUT="$TOP/doc"
 KEEP=0
 ARGS="$*"
-
-die() { echo "run.sh: $*" >&2; exit 1; }
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -277,9 +275,7 @@ done
 SLUICE=$(cd "$(dirname "$SLUICE")" && pwd)/$(basename "$SLUICE")
 [ "$(nproc --all)" -ge 2 ] || die "needs at least 2 CPUs"
 for p in "$UP_PORT" "$GW_PORT"; do
-	if [ "$(ss -Hltn "sport = :$p" | wc -l)" -ne 0 ]; then
-		die "port $p is already in use"
-	fi
+	port_free "$p" || die "port $p is already in use"
 done
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" -ge $((IDLE_CONNS + 200)) ] || case ",$ONLY," in
@@ -307,90 +303,13 @@ fi
 # Other gateways, upstreams or load generators left running would share
 # the CPUs (and a stray one with SO_REUSEPORT on GW_PORT would even share
 # the traffic: the port check above catches only a listener without it).
-OTHERS=$(for p in nginx haproxy sluice wrk h2load; do pgrep -x "$p" || true; done | paste -sd ' ')
-[ -z "$OTHERS" ] || log "WARNING: already running, and sharing the CPUs: $(ps -o pid=,comm= -p ${OTHERS// /,} | awk '{ printf "%s%s (%s)", s, $2, $1; s = ", " }')"
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
+others_running nginx haproxy sluice wrk h2load
+out_dir
 
-WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()          # every long-running process we started
-WATCHDOG=""
-CLIENT_PID=""
-
-proc_alive() {  # pid: alive and not a zombie
-	local st
-	[ -r "/proc/$1/stat" ] || return 1
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
-
-stop_pid() {  # pid [signal]: stop one process we started, bounded in time
-	local pid=$1 sig=${2:-TERM} i
-	proc_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-	kill "-$sig" "$pid" 2>/dev/null || true
-	for i in $(seq 50); do
-		proc_alive "$pid" || break
-		sleep 0.1
-	done
-	if proc_alive "$pid"; then
-		log "pid $pid ignored SIG$sig, killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-	local rc=$? p
-	trap - EXIT INT TERM
-	[ -n "$CLIENT_PID" ] && stop_pid "$CLIENT_PID"
-	for p in "${PIDS[@]}"; do stop_pid "$p"; done
-	[ -z "$CAP_DIR" ] || rmdir "$CAP_DIR" 2>/dev/null || true
-	{ declare -F memcg_remove >/dev/null && memcg_remove; } || true
-	[ -n "$WATCHDOG" ] && { kill "$WATCHDOG" 2>/dev/null || true; wait "$WATCHDOG" 2>/dev/null || true; }
-	if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ]; then
-		log "scratch directory kept: $WORK"
-	else
-		rm -rf "$WORK"
-	fi
-	exit "$rc"
-}
-CAP_DIR=""
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-watchdog() {  # stops the whole run after MAX_SECONDS; its sleep holds no pipe
-	local sp
-	trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-	sleep "$MAX_SECONDS" </dev/null >/dev/null 2>&1 &
-	sp=$!
-	wait "$sp"
-	echo "run.sh: time limit of ${MAX_SECONDS}s reached" >&2
-	kill -TERM $$
-}
-watchdog &
-WATCHDOG=$!
-
-forget_pid() {  # remove a stopped pid from PIDS
-	local p keep=()
-	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-	PIDS=("${keep[@]}")
-}
-
-wait_http() {  # url [seconds]: until it answers 200 (https: not verified)
-	local i h=()
-	# the jwt route answers 401 without its token
-	[ -n "${JWT_TOKEN:-}" ] && h=(-H "Authorization: Bearer $JWT_TOKEN")
-	for i in $(seq $((${2:-10} * 10))); do
-		[ "$(curl -sk -o /dev/null --max-time 1 -w '%{http_code}' ${h[@]+"${h[@]}"} "$1" || true)" = 200 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-children() { # pid: its direct children
-	# (pgrep, not a sed per /proc entry: that took seconds on a busy machine)
-	pgrep -P "$1" || true
-}
+scratch_dir sluice-bench
+watchdog_start "$MAX_SECONDS"
+CAP_DIR=""  # the cgroup of "sat"
+on_exit '[ -z "$CAP_DIR" ] || rmdir "$CAP_DIR" 2>/dev/null || true'
 
 # ---------------------------------------------------------------- upstream
 UP="$WORK/upstream"
@@ -411,11 +330,9 @@ open(os.path.join(d, "upload"), "wb").close()  # POST to it: 405 -> 200 /ok
 EOF
 	chmod -R a+rX "$UP"
 	chmod 777 "$UP/tmp"
-	local user=""
-	[ "$(id -u)" = 0 ] && user="user root;"
 	cat >"$UP/nginx.conf" <<EOF
 # bench upstream: one nginx worker serving static files from memory cache
-$user
+$NGINX_USER
 worker_processes 1;
 daemon off;
 pid $UP/nginx.pid;
@@ -430,11 +347,7 @@ http {
     open_file_cache_valid 1h;
     keepalive_requests 1000000000;
     keepalive_timeout 300s;
-    client_body_temp_path $UP/tmp/body;
-    proxy_temp_path $UP/tmp/proxy;
-    fastcgi_temp_path $UP/tmp/fastcgi;
-    uwsgi_temp_path $UP/tmp/uwsgi;
-    scgi_temp_path $UP/tmp/scgi;
+$(nginx_temp_paths "$UP/tmp")
     server {
         listen 127.0.0.1:$UP_PORT backlog=4096;
         root $UP/www;
@@ -464,11 +377,9 @@ EOF
 }
 
 start_upstream() {
-	taskset -c "$LOAD_CPU" "${NICE_CMD[@]}" "$NGINX" -p "$UP/" -c "$UP/nginx.conf" -e "$UP/logs/error.log" \
-		>"$UP/logs/stdout" 2>&1 &
-	PIDS+=($!)
-	UP_PID=$!
-	wait_http "http://127.0.0.1:$UP_PORT/" 10 || { cat "$UP/logs/error.log" >&2; die "upstream nginx did not start"; }
+	server_start nginx "$UP" "$LOAD_CPU" "${NICE_CMD[@]}"
+	UP_PID=$SERVER_PID
+	wait_http "http://127.0.0.1:$UP_PORT/" 10 "$UP_PID" || server_failed "$UP" "upstream nginx did not start"
 }
 
 upstream_accepts() {
@@ -575,8 +486,7 @@ sluice_cluster_extra() {  # more keys of cluster "up" (--sluice-route)
 }
 
 conf_nginx() {  # workers dir
-	local user="" hdr="" buf="" ssl="" tls=""
-	[ "$(id -u)" = 0 ] && user="user root;"
+	local hdr="" buf="" ssl="" tls=""
 	if [ -n "$GW_TLS" ]; then
 		ssl=" ssl"
 		if [ -n "$GW_H2" ]; then
@@ -624,7 +534,7 @@ conf_nginx() {  # workers dir
             proxy_set_header X-Request-Id $request_id;
             add_header X-Request-Id $request_id always;'
 	cat <<EOF
-$user
+$NGINX_USER
 worker_processes $1;
 daemon off;
 pid $2/nginx.pid;
@@ -639,11 +549,7 @@ http {
     client_body_timeout 30s;
     send_timeout 30s;
     client_max_body_size 8m;
-    client_body_temp_path $2/tmp/body;
-    proxy_temp_path $2/tmp/proxy;
-    fastcgi_temp_path $2/tmp/fastcgi;
-    uwsgi_temp_path $2/tmp/uwsgi;
-    scgi_temp_path $2/tmp/scgi;
+$(nginx_temp_paths "$2/tmp")
     upstream u {
         server 127.0.0.1:$UP_PORT;
         keepalive 256;
@@ -756,12 +662,11 @@ sluice_tls_check() {
 	taskset -c "$GW_CPU" "$SLUICE" -c "$TLS_DIR/check-sluice-resume.yaml" \
 		>"$TLS_DIR/check-sluice.log" 2>&1 </dev/null &
 	pid=$!
-	PIDS+=("$pid")
+	register_pid "$pid"
 	GW_TLS=resume
-	wait_http "$(gw_url)/" 5 || ok=0
+	wait_http "$(gw_url)/" 5 "$pid" || ok=0
 	GW_TLS=""
 	stop_pid "$pid"
-	forget_pid "$pid"
 	[ "$ok" = 1 ] && return 0
 	SLUICE_TLS_WHY="sluice -t accepts the tls: block, but sluice started with it does not answer GET / over HTTPS$(
 		[ -s "$TLS_DIR/check-sluice.log" ] && printf ': %s' "$(grep -v '^[[:space:]]*$' "$TLS_DIR/check-sluice.log" | tail -n 2 | paste -sd ' ')")"
@@ -847,60 +752,26 @@ tls_probe() {  # scenario gateway
 	fi
 }
 
-GW_PID=""
-GW_NAME=""
 start_gateway() {  # name workers
 	local name=$1 workers=$2 dir="$WORK/gw-$1-$2" cpus="$GW_CPU"
 	[ "$workers" -gt 1 ] && cpus="$GW_CPU,$LOAD_CPU"
-	mkdir -p "$dir/logs" "$dir/tmp"
-	chmod -R a+rwX "$dir/tmp"
+	server_dir "$dir"
 	case "$name" in
-	sluice)
-		conf_sluice "$workers" >"$dir/sluice.yaml"
-		taskset -c "$cpus" "${NICE_CMD[@]}" "$SLUICE" -c "$dir/sluice.yaml" >>"$dir/logs/stdout" 2>>"$dir/logs/stderr" & ;;
-	nginx)
-		conf_nginx "$workers" "$dir" >"$dir/nginx.conf"
-		taskset -c "$cpus" "${NICE_CMD[@]}" "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/logs/error.log" \
-			>>"$dir/logs/stdout" 2>>"$dir/logs/stderr" & ;;
-	haproxy)
-		conf_haproxy "$workers" >"$dir/haproxy.cfg"
-		taskset -c "$cpus" "${NICE_CMD[@]}" "$HAPROXY" -db -f "$dir/haproxy.cfg" >>"$dir/logs/stdout" 2>>"$dir/logs/stderr" & ;;
+	sluice) conf_sluice "$workers" >"$dir/sluice.yaml" ;;
+	nginx) conf_nginx "$workers" "$dir" >"$dir/nginx.conf" ;;
+	haproxy) conf_haproxy "$workers" >"$dir/haproxy.cfg" ;;
 	*) die "unknown gateway $name" ;;
 	esac
-	GW_PID=$!
-	GW_NAME=$name
-	GW_DIR=$dir
-	PIDS+=("$GW_PID")
-	if ! wait_http "$(gw_url)/" 10; then
-		tail -n 20 "$dir"/logs/* >&2 || true
-		die "$name did not start"
-	fi
-	GW_PROCS="$GW_PID"
-	[ "$name" = nginx ] && GW_PROCS="$GW_PID $(children "$GW_PID" | tr '\n' ' ')"
-	return 0
+	gw_start "$name" "$name" "$dir" "$cpus" "${NICE_CMD[@]}"
+	wait_http "$(gw_url)/" 10 "$GW_PID" || gw_failed
+	gw_procs  # nginx: master and worker
 }
 
 stop_gateway() {
-	[ -n "$GW_PID" ] || return 0
-	if ! proc_alive "$GW_PID"; then
-		log "WARNING: $GW_NAME (pid $GW_PID) died during the run; see $GW_DIR/logs"
-		KEEP=1
-	fi
-	stop_pid "$GW_PID" TERM
-	forget_pid "$GW_PID"
-	if [ -s "$GW_DIR/logs/stderr" ] || [ -s "$GW_DIR/logs/error.log" ]; then
-		# HAProxy's start-up notices and its fd-limit warning (see
-		# conf_haproxy) are expected; everything else is kept and shown
-		cat "$GW_DIR"/logs/stderr "$GW_DIR"/logs/error.log 2>/dev/null |
-			grep -vE '^$|haproxy version is|path to executable is|Cannot raise FD limit|FD limit \([0-9]+\) too low' |
-			sed "s/^/[$GW_NAME] /" >"$WORK/last-messages.log" || true
-		if [ -s "$WORK/last-messages.log" ]; then
-			head -n 3 "$WORK/last-messages.log" | sed 's/^/  /' >&2
-			cat "$WORK/last-messages.log" >>"$WORK/gateway-messages.log"
-		fi
-		: >"$GW_DIR/logs/stderr"; : >"$GW_DIR/logs/error.log" 2>/dev/null || true
-	fi
-	GW_PID=""
+	gw_stop
+	# HAProxy's start-up notices and its fd-limit warning (see
+	# conf_haproxy) are expected; everything else is kept and shown
+	gw_messages '^$|haproxy version is|path to executable is|Cannot raise FD limit|FD limit \([0-9]+\) too low'
 }
 
 snapshot() {  # one line: utime stime of the gateway's processes (ticks), then
@@ -1101,6 +972,7 @@ idle_client_start() {  # conns out [--tls]: connects, waits until READY + 3 s
 		"${MEMCG_DIR:+$MEMCG_DIR/client}" "$PYTHON" "$HERE/$IDLE_CLIENT" 127.0.0.1 "$GW_PORT" "$n" \
 		--window 64 --setup-timeout "$setup" --hold $((setup + 60)) "$@" >"$out" 2>&1 &
 	CLIENT_PID=$!
+	register_pid "$CLIENT_PID"
 	for i in $(seq $(((setup + 10) * 10))); do  # the client bounds its own set-up time
 		grep -q '^READY' "$out" && break
 		proc_alive "$CLIENT_PID" || break
@@ -1161,6 +1033,7 @@ memcg_remove() {  # (their processes are stopped by then)
 	rmdir "$MEMCG_DIR/gw" "$MEMCG_DIR/client" "$MEMCG_DIR" 2>/dev/null || true
 	MEMCG_DIR=""
 }
+on_exit memcg_remove
 
 memcg_kmem() {  # gw|client: kernel memory charged to that cgroup, bytes
 	[ -n "$MEMCG_DIR" ] || return 0
@@ -1198,14 +1071,14 @@ run_idle_ref() {  # scenario round
 	taskset -c "$GW_CPU" "${NICE_CMD[@]}" "$PYTHON" "$HERE/idle_conns.py" --serve 127.0.0.1 "$GW_PORT" "$n" \
 		--hold $(($(idle_setup_s "$n") + 120)) >"$out.server" 2>&1 &
 	pid=$!
-	PIDS+=("$pid")
+	register_pid "$pid"
 	memcg_enter "$pid"
 	for i in $(seq 100); do
 		grep -q '^LISTENING' "$out.server" && break
 		proc_alive "$pid" || break
 		sleep 0.1
 	done
-	grep -q '^LISTENING' "$out.server" || { stop_pid "$pid"; forget_pid "$pid"; log "reference server did not start: $(tail -n 2 "$out.server")"; return 0; }
+	grep -q '^LISTENING' "$out.server" || { stop_pid "$pid"; log "reference server did not start: $(tail -n 2 "$out.server")"; return 0; }
 	sleep 1
 	kmem_sample "$out.k0"
 	m0=$(memcg_kmem gw); c0=$(memcg_kmem client)
@@ -1214,7 +1087,6 @@ run_idle_ref() {  # scenario round
 	m1=$(memcg_kmem gw); c1=$(memcg_kmem client)
 	idle_client_stop "$out"
 	stop_pid "$pid"
-	forget_pid "$pid"
 	line=$(grep '^READY' "$out" || true)
 	ok=$(sed -n 's/.*ok=\([0-9]*\).*/\1/p' <<<"$line")
 	open=$(sed -n 's/^OPEN open=\([0-9]*\).*/\1/p' "$out")
@@ -1304,7 +1176,7 @@ if [ "$IDLE_POLL" = 1 ]; then
 	# the request holds while the file is open (here by sleep), and is
 	# dropped when that process is stopped at the end
 	(exec 3>/dev/cpu_dma_latency && printf 0 >&3 && exec sleep 86400) &
-	PIDS+=($!)
+	register_pid $!
 fi
 
 START=$(date +%s)
@@ -1332,6 +1204,8 @@ print(jwt.encode({"iss": "bench", "aud": "bench", "sub": "user-4242",
                  headers={"kid": "bench"}))
 EOF
 ) || die "could not make the jwt route's key set and token"
+	# the jwt route answers 401 without it: wait_http sends it too
+	WAIT_CURL_ARGS=(-H "Authorization: Bearer $JWT_TOKEN")
 fi
 if [ "$TLS_WANTED" = 1 ]; then
 	tls_setup

@@ -172,6 +172,7 @@ set -euo pipefail
 exec </dev/null
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
 TOP=$(cd "$HERE/../.." && pwd)
 
 if [ -z "${SLUICE:-}" ]; then
@@ -215,9 +216,6 @@ DURATION_SET=""
 MIXD_SET=""
 CG_SET=""
 CP_SET=""
-
-die() { echo "waf.sh: $*" >&2; exit 1; }
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -297,15 +295,6 @@ esac
 [ -f "$HERE/waf_payment.json" ] && [ -f "$HERE/waf_post.lua" ] && [ -f "$HERE/waf_openloop.py" ] &&
 	[ -f "$HERE/waf_cgsplit.py" ] && [ -f "$HERE/waf_report.py" ] || die "helpers missing from $HERE (waf_*)"
 
-port_free() { [ "$(ss -Hltn "sport = :$1" | wc -l)" -eq 0 ]; }
-pick_port() {  # start
-	local p=$1
-	while ! port_free "$p"; do
-		p=$((p + 1))
-		[ "$p" -lt $(($1 + 100)) ] || die "no free port from $1 to $p"
-	done
-	echo "$p"
-}
 if [ -n "${UP_PORT:-}" ]; then port_free "$UP_PORT" || die "port $UP_PORT is already in use"
 else UP_PORT=$(pick_port 19800); fi
 if [ -n "${GW_PORT:-}" ]; then port_free "$GW_PORT" || die "port $GW_PORT is already in use"
@@ -313,87 +302,17 @@ else GW_PORT=$(pick_port 19900); fi
 [ "$UP_PORT" != "$GW_PORT" ] || die "UP_PORT and GW_PORT are the same"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-OTHERS=$(for p in nginx haproxy sluice wrk h2load valgrind memcheck-amd64- callgrind-amd64; do pgrep -x "$p" || true; done | paste -sd ' ')
-OTHERS_TXT=""
-[ -z "$OTHERS" ] || OTHERS_TXT=$(ps -o pid=,comm= -p "${OTHERS// /,}" | awk '{ printf "%s%s (%s)", s, $2, $1; s = ", " }')
-[ -z "$OTHERS_TXT" ] || log "WARNING: already running, and sharing the CPUs: $OTHERS_TXT"
+others_running nginx haproxy sluice wrk h2load valgrind memcheck-amd64- callgrind-amd64
 
-if [ -z "$OUT" ]; then OUT=$(mktemp -d /tmp/sluice-waf-bench-out.XXXXXX); else mkdir -p "$OUT"; fi
-OUT=$(cd "$OUT" && pwd)
-WORK=$(mktemp -d /tmp/sluice-waf-bench.XXXXXX)
-chmod 755 "$WORK"
+out_dir sluice-waf-bench-out
+scratch_dir sluice-waf-bench
 # the binary under test, copied: the tree's owner may rebuild it meanwhile
 cp "$SLUICE" "$WORK/sluice"
 SLUICE_ORIG=$SLUICE
 SLUICE_MTIME=$(date -u -r "$SLUICE" '+%Y-%m-%d %H:%M:%S UTC')
 TREE_HEAD=$(git -C "$(dirname "$SLUICE")" rev-parse --short HEAD 2>/dev/null || true)
 SLUICE=$WORK/sluice
-PIDS=()          # every long-running process we started
-WATCHDOG=""
-
-proc_alive() {  # pid: alive and not a zombie
-	local st
-	[ -r "/proc/$1/stat" ] || return 1
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
-
-stop_pid() {  # pid [signal]: stop one process we started, bounded in time
-	local pid=$1 sig=${2:-TERM} i
-	proc_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-	kill "-$sig" "$pid" 2>/dev/null || true
-	for i in $(seq 100); do
-		proc_alive "$pid" || break
-		sleep 0.1
-	done
-	if proc_alive "$pid"; then
-		log "pid $pid ignored SIG$sig, killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-	local rc=$? p
-	trap - EXIT INT TERM
-	for p in "${PIDS[@]}"; do stop_pid "$p"; done
-	[ -n "$WATCHDOG" ] && { kill "$WATCHDOG" 2>/dev/null || true; wait "$WATCHDOG" 2>/dev/null || true; }
-	if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ]; then
-		log "scratch directory kept: $WORK"
-	else
-		rm -rf "$WORK"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-watchdog() {  # stops the whole run after MAX_SECONDS; its sleep holds no pipe
-	local sp
-	trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-	sleep "$MAX_SECONDS" </dev/null >/dev/null 2>&1 &
-	sp=$!
-	wait "$sp"
-	echo "waf.sh: time limit of ${MAX_SECONDS}s reached" >&2
-	kill -TERM $$
-}
-watchdog &
-WATCHDOG=$!
-
-forget_pid() {  # remove a stopped pid from PIDS
-	local p keep=()
-	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-	PIDS=(${keep[@]+"${keep[@]}"})
-}
-
-wait_http() {  # url [seconds] [pid]: until it answers 200 (or pid dies)
-	local i
-	for i in $(seq $((${2:-10} * 10))); do
-		[ "$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$1" || true)" = 200 ] && return 0
-		[ -z "${3:-}" ] || proc_alive "$3" || return 1
-		sleep 0.1
-	done
-	return 1
-}
+watchdog_start "$MAX_SECONDS"
 
 # ---------------------------------------------------------------- requests
 HOST_H="Host: pay.example.com"
@@ -408,14 +327,12 @@ BODY_BYTES=$(wc -c <"$BODY")
 
 # ---------------------------------------------------------------- upstream
 UP="$WORK/upstream"
-ROOT_USER=""
-[ "$(id -u)" = 0 ] && ROOT_USER="user root;"
 start_upstream() {
-	mkdir -p "$UP/tmp" "$UP/logs"
+	server_dir "$UP"
 	chmod 777 "$UP/tmp"
 	cat >"$UP/nginx.conf" <<EOF
 # bench upstream: one nginx worker, 200 and 97 bytes to every request
-$ROOT_USER
+$NGINX_USER
 worker_processes 1;
 daemon off;
 pid $UP/nginx.pid;
@@ -428,11 +345,7 @@ http {
     keepalive_timeout 300s;
     client_max_body_size 8m;
     client_body_buffer_size 64k;
-    client_body_temp_path $UP/tmp/body;
-    proxy_temp_path $UP/tmp/proxy;
-    fastcgi_temp_path $UP/tmp/fastcgi;
-    uwsgi_temp_path $UP/tmp/uwsgi;
-    scgi_temp_path $UP/tmp/scgi;
+$(nginx_temp_paths "$UP/tmp")
     server {
         listen 127.0.0.1:$UP_PORT backlog=4096;
         default_type text/plain;
@@ -441,11 +354,9 @@ http {
     }
 }
 EOF
-	taskset -c "$LOAD_CPU" "$NGINX" -p "$UP/" -c "$UP/nginx.conf" -e "$UP/logs/error.log" \
-		>"$UP/logs/stdout" 2>&1 &
-	UP_PID=$!
-	PIDS+=("$UP_PID")
-	wait_http "http://127.0.0.1:$UP_PORT/" 10 "$UP_PID" || { cat "$UP/logs/error.log" >&2; die "upstream nginx did not start"; }
+	server_start nginx "$UP" "$LOAD_CPU"
+	UP_PID=$SERVER_PID
+	wait_http "http://127.0.0.1:$UP_PORT/" 10 "$UP_PID" || server_failed "$UP" "upstream nginx did not start"
 }
 
 # ---------------------------------------------------------------- gateways
@@ -503,7 +414,7 @@ conf_nginx() {  # dir [count|check] [mt]
 	[ "${3:-}" = mt ] && pool="thread_pool bench threads=1;"
 	cat <<EOF
 load_module $NGINX_MODSEC;
-$ROOT_USER
+$NGINX_USER
 $master
 $pool
 worker_processes 1;
@@ -520,11 +431,7 @@ http {
     client_body_timeout 30s;
     send_timeout 30s;
     client_max_body_size 8m;
-    client_body_temp_path $1/tmp/body;
-    proxy_temp_path $1/tmp/proxy;
-    fastcgi_temp_path $1/tmp/fastcgi;
-    uwsgi_temp_path $1/tmp/uwsgi;
-    scgi_temp_path $1/tmp/scgi;
+$(nginx_temp_paths "$1/tmp")
     upstream u {
         server 127.0.0.1:$UP_PORT;
         keepalive 256;
@@ -556,15 +463,10 @@ http {
 EOF
 }
 
-GW_PID=""
-GW_NAME=""
-GW_DIR=""
-GW_PROCS=""
 start_gateway() {  # variant [count|check]
-	local v=$1 mode=${2:-} dir="$WORK/gw-$1${2:+-$2}" vg=() wait_s=20 pre=(env)
+	local v=$1 mode=${2:-} dir="$WORK/gw-$1${2:+-$2}" vg=() wait_s=20 pre=(env) kind=nginx
 	[ -z "$GW_PRELOAD" ] || pre=(env "LD_PRELOAD=$GW_PRELOAD")
-	mkdir -p "$dir/logs" "$dir/tmp"
-	chmod -R a+rwX "$dir/tmp"
+	server_dir "$dir"
 	if [ "$mode" = count ]; then
 		vg=(valgrind --tool=callgrind --separate-threads=no --dump-instr=no
 			--callgrind-out-file="$dir/cg.out")
@@ -573,47 +475,24 @@ start_gateway() {  # variant [count|check]
 	case "$v" in
 	sluice-t*|sluice-je-t*|sluice-idle-t*)
 		[ "${v#sluice-je}" = "$v" ] || pre=(env "LD_PRELOAD=$JEMALLOC${GW_PRELOAD:+:$GW_PRELOAD}")
+		kind=sluice
 		conf_sluice "${v##*-t}" "$mode" >"$dir/sluice.yaml"
-		"$SLUICE" -t -c "$dir/sluice.yaml" >"$dir/logs/check" 2>&1 || { cat "$dir/logs/check" >&2; die "sluice -t refused $dir/sluice.yaml"; }
-		taskset -c "$GW_CPU" "${pre[@]}" ${vg[@]+"${vg[@]}"} "$SLUICE" -c "$dir/sluice.yaml" \
-			>>"$dir/logs/stdout" 2>>"$dir/logs/stderr" & ;;
+		"$SLUICE" -t -c "$dir/sluice.yaml" >"$dir/logs/check" 2>&1 || { cat "$dir/logs/check" >&2; die "sluice -t refused $dir/sluice.yaml"; } ;;
 	nginx|nginx-mt)
 		conf_modsec >"$dir/modsec.conf"
-		conf_nginx "$dir" "$mode" "$([ "$v" = nginx-mt ] && echo mt)" >"$dir/nginx.conf"
-		taskset -c "$GW_CPU" "${pre[@]}" ${vg[@]+"${vg[@]}"} "$(command -v "$NGINX")" -p "$dir/" -c "$dir/nginx.conf" \
-			-e "$dir/logs/error.log" >>"$dir/logs/stdout" 2>>"$dir/logs/stderr" & ;;
+		conf_nginx "$dir" "$mode" "$([ "$v" = nginx-mt ] && echo mt)" >"$dir/nginx.conf" ;;
 	esac
-	GW_PID=$!
-	GW_NAME=$v
-	GW_DIR=$dir
-	PIDS+=("$GW_PID")
-	if ! wait_http "http://127.0.0.1:$GW_PORT$PLAIN_PATH" "$wait_s" "$GW_PID"; then
-		tail -n 20 "$dir"/logs/* >&2 || true
-		die "$v did not start"
-	fi
-	GW_PROCS="$GW_PID $( { pgrep -P "$GW_PID" || true; } | paste -sd ' ')"
+	gw_start "$kind" "$v" "$dir" "$GW_CPU" "${pre[@]}" ${vg[@]+"${vg[@]}"}
+	wait_http "http://127.0.0.1:$GW_PORT$PLAIN_PATH" "$wait_s" "$GW_PID" || gw_failed
+	gw_procs
 }
 
 stop_gateway() {
-	[ -n "$GW_PID" ] || return 0
-	if ! proc_alive "$GW_PID"; then
-		log "WARNING: $GW_NAME (pid $GW_PID) died during the run; see $GW_DIR/logs"
-		KEEP=1
-	fi
-	stop_pid "$GW_PID" TERM
-	forget_pid "$GW_PID"
+	gw_stop
 	# what the gateways said, less the expected: nginx's start-up notice,
 	# the blocks of the check's attacks (sluice's WAF log lines, nginx's
 	# "Access denied")
-	cat "$GW_DIR"/logs/stderr "$GW_DIR"/logs/error.log 2>/dev/null |
-		grep -vE '^$|^==[0-9]+==|ModSecurity-nginx v[0-9.]+ \(rules loaded|"type":"waf","action":"blocked"|ModSecurity: Access denied with code 403|\[info\]|\[notice\]' |
-		sed "s/^/[$GW_NAME] /" >"$WORK/last-messages.log" || true
-	if [ -s "$WORK/last-messages.log" ]; then
-		head -n 3 "$WORK/last-messages.log" | cut -c1-300 | sed 's/^/  /' >&2
-		cat "$WORK/last-messages.log" >>"$WORK/gateway-messages.log"
-	fi
-	: >"$GW_DIR/logs/stderr"; : >"$GW_DIR/logs/error.log" 2>/dev/null || true
-	GW_PID=""
+	gw_messages '^$|^==[0-9]+==|ModSecurity-nginx v[0-9.]+ \(rules loaded|"type":"waf","action":"blocked"|ModSecurity: Access denied with code 403|\[info\]|\[notice\]'
 }
 
 # sluice-idle: its WAF threads (those with a nice above 0; made at the
@@ -765,7 +644,7 @@ gen() {  # kind rate seconds warmup seed out: one open-loop generator, in the ba
 	esac
 	"${a[@]}" >"$6" 2>&1 &
 	GEN_PID=$!
-	PIDS+=("$GEN_PID")
+	register_pid "$GEN_PID"
 }
 
 result_field() {  # file name: a field of the RESULT line
@@ -818,7 +697,7 @@ run_mix() {  # scenario variant round rate
 	if [ "$HOG" = 1 ]; then
 		taskset -c "$GW_CPU" nice -n 0 sh -c 'while :; do :; done' &
 		hog=$!
-		PIDS+=("$hog")
+		register_pid "$hog"
 	fi
 	# warm-up: both routes, closed loop, 1 s each
 	cmd=$(wrk_cmd plain 4 "$WARMUP"); eval "timeout 60 $cmd" >/dev/null 2>&1 || true
@@ -831,7 +710,7 @@ run_mix() {  # scenario variant round rate
 		mix_phase "$sc" "$v" "$r" mixed "$rate" "$wk"
 		mix_phase "$sc" "$v" "$r" alone "$rate" "$wk"
 	fi
-	if [ -n "$hog" ]; then stop_pid "$hog"; forget_pid "$hog"; fi
+	if [ -n "$hog" ]; then stop_pid "$hog"; fi
 	stop_gateway
 }
 
@@ -875,20 +754,7 @@ count_load() {  # kind n: sequential requests on one connection, all 2xx
 	"${a[@]}" >"$WORK/count-load.txt" 2>&1 || { cat "$WORK/count-load.txt" >&2; die "$GW_NAME: counted requests failed ($1)"; }
 }
 
-cg_dump() {  # pid dir name: dumps the counters to dir/name
-	local f part n best=0
-	callgrind_control -d "$1" >/dev/null 2>&1 || die "callgrind_control -d $1 failed"
-	for f in "$2"/cg.out.*; do
-		[ -e "$f" ] || continue
-		n=${f##*.}
-		case "$n" in ''|*[!0-9]*) continue ;; esac
-		[ "$n" -gt "$best" ] && { best=$n; part=$f; }
-	done
-	[ "$best" -gt 0 ] || die "no callgrind dump in $2"
-	mv "$part" "$2/$3"
-	rm -f "$2"/cg.out.*
-}
-
+# (cg_dump: lib.sh)
 run_count() {  # variant
 	local v=$1 kind n objs pid dir line
 	case "$v" in
@@ -910,10 +776,10 @@ run_count() {  # variant
 		[ "$kind" = post ] && n=$COUNT_POST
 		callgrind_control -z "$pid" >/dev/null 2>&1 || die "callgrind_control -z $pid failed"
 		count_load "$kind" "$n"
-		cg_dump "$pid" "$dir" "$kind.n1"
+		cg_dump "$kind.n1"
 		callgrind_control -z "$pid" >/dev/null 2>&1 || die "callgrind_control -z $pid failed"
 		count_load "$kind" $((2 * n))
-		cg_dump "$pid" "$dir" "$kind.n2"
+		cg_dump "$kind.n2"
 		"$PYTHON" "$HERE/waf_cgsplit.py" "$n" "$dir/$kind.n1" "$dir/$kind.n2" "$objs" >"$dir/$kind.split" ||
 			die "waf_cgsplit.py failed on $dir/$kind.n1"
 		while read -r k name ir; do
@@ -938,7 +804,7 @@ if [ "$IDLE_POLL" = 1 ]; then
 	# the request holds while the file is open (here by sleep), and is
 	# dropped when that process is stopped at the end
 	(exec 3>/dev/cpu_dma_latency && printf 0 >&3 && exec sleep 86400) &
-	PIDS+=($!)
+	register_pid $!
 fi
 log "scratch: $WORK; out: $OUT; CPU runs ${DURATION}s, mix phases ${MIX_DURATION}s, $ROUNDS rounds; gateways: ${VARIANTS[*]}; scenarios: $ONLY; ports $UP_PORT (upstream), $GW_PORT"
 start_upstream

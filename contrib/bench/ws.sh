@@ -109,6 +109,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
 TOP=$(cd "$HERE/../.." && pwd)
 
 SLUICE=${SLUICE:-./build/src/sluice}
@@ -137,9 +138,6 @@ WARMUP_TUNNELS=4
 OUT=""
 KEEP=0
 ARGS="$*"
-
-die() { echo "ws.sh: $*" >&2; exit 1; }
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -237,15 +235,6 @@ esac
 
 # Ports: UP_PORT and GW_PORT as given (then they must be free), else the
 # first free ones from 19300 and 19400
-port_free() { [ "$(ss -Hltn "sport = :$1" | wc -l)" -eq 0 ]; }
-pick_port() {  # start
-	local p=$1
-	while ! port_free "$p"; do
-		p=$((p + 1))
-		[ "$p" -lt $(($1 + 100)) ] || die "no free port from $1 to $p"
-	done
-	echo "$p"
-}
 if [ -n "${UP_PORT:-}" ]; then port_free "$UP_PORT" || die "port $UP_PORT is already in use"
 else UP_PORT=$(pick_port 19300); fi
 if [ -n "${GW_PORT:-}" ]; then port_free "$GW_PORT" || die "port $GW_PORT is already in use"
@@ -259,90 +248,11 @@ MAXCONN=$((IDLE_TUNNELS > ECHO_CONNS ? IDLE_TUNNELS : ECHO_CONNS))
 NOFILE=$((2 * MAXCONN + 1000))
 [ "$(ulimit -n)" -ge "$NOFILE" ] || die "fd limit $(ulimit -n) too low for $MAXCONN tunnels (wants $NOFILE)"
 
-OTHERS=$(for p in nginx haproxy sluice node wrk h2load; do pgrep -x "$p" || true; done | paste -sd ' ')
-[ -z "$OTHERS" ] || log "WARNING: already running, and sharing the CPUs: $(ps -o pid=,comm= -p ${OTHERS// /,} | awk '{ printf "%s%s (%s)", s, $2, $1; s = ", " }')"
-if [ -z "$OUT" ]; then OUT=$(mktemp -d /tmp/sluice-ws-bench-out.XXXXXX); else mkdir -p "$OUT"; fi
-OUT=$(cd "$OUT" && pwd)
+others_running nginx haproxy sluice node wrk h2load
+out_dir sluice-ws-bench-out
 
-WORK=$(mktemp -d /tmp/sluice-ws-bench.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()          # every long-running process we started
-WATCHDOG=""
-CLIENT_PID=""
-
-proc_alive() {  # pid: alive and not a zombie
-	local st
-	[ -r "/proc/$1/stat" ] || return 1
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
-
-stop_pid() {  # pid [signal]: stop one process we started, bounded in time
-	local pid=$1 sig=${2:-TERM} i
-	proc_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-	kill "-$sig" "$pid" 2>/dev/null || true
-	for i in $(seq 50); do
-		proc_alive "$pid" || break
-		sleep 0.1
-	done
-	if proc_alive "$pid"; then
-		log "pid $pid ignored SIG$sig, killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-	local rc=$? p
-	trap - EXIT INT TERM
-	[ -n "$CLIENT_PID" ] && stop_pid "$CLIENT_PID"
-	for p in "${PIDS[@]}"; do stop_pid "$p"; done
-	[ -n "$WATCHDOG" ] && { kill "$WATCHDOG" 2>/dev/null || true; wait "$WATCHDOG" 2>/dev/null || true; }
-	if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ]; then
-		log "scratch directory kept: $WORK"
-	else
-		rm -rf "$WORK"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-watchdog() {  # stops the whole run after MAX_SECONDS; its sleep holds no pipe
-	local sp
-	trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-	sleep "$MAX_SECONDS" </dev/null >/dev/null 2>&1 &
-	sp=$!
-	wait "$sp"
-	echo "ws.sh: time limit of ${MAX_SECONDS}s reached" >&2
-	kill -TERM $$
-}
-watchdog &
-WATCHDOG=$!
-
-forget_pid() {  # remove a stopped pid from PIDS
-	local p keep=()
-	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-	PIDS=("${keep[@]}")
-}
-
-wait_http() {  # url [seconds]: until it answers 200
-	local i
-	for i in $(seq $((${2:-10} * 10))); do
-		[ "$(curl -s -o /dev/null --max-time 1 -w '%{http_code}' "$1" || true)" = 200 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-wait_line() {  # file pattern pid [seconds]: until a line of file matches
-	local i
-	for i in $(seq $((${4:-10} * 10))); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		proc_alive "$3" || break
-		sleep 0.1
-	done
-	grep -q "$2" "$1" 2>/dev/null
-}
+scratch_dir sluice-ws-bench
+watchdog_start "$MAX_SECONDS"
 
 # ---------------------------------------------------------------- upstream
 # One echo server (Node + node-ws) on LOAD_CPU for the whole run, shared by
@@ -352,7 +262,7 @@ start_upstream() {
 	taskset -c "$LOAD_CPU" "$NODE" "$HERE/ws_load.js" serve "$UP_PORT" \
 		>"$WORK/upstream/stdout" 2>"$WORK/upstream/stderr" </dev/null &
 	UP_PID=$!
-	PIDS+=("$UP_PID")
+	register_pid "$UP_PID"
 	wait_line "$WORK/upstream/stdout" '^LISTENING' "$UP_PID" 10 &&
 		wait_http "http://127.0.0.1:$UP_PORT/" 10 ||
 		{ cat "$WORK/upstream/stderr" >&2; die "the echo upstream did not start"; }
@@ -384,10 +294,8 @@ EOF
 }
 
 conf_nginx() {  # dir
-	local user=""
-	[ "$(id -u)" = 0 ] && user="user root;"
 	cat <<EOF
-$user
+$NGINX_USER
 worker_processes 1;
 daemon off;
 pid $1/nginx.pid;
@@ -399,11 +307,7 @@ http {
     keepalive_timeout 60s;
     client_header_timeout 10s;
     send_timeout 30s;
-    client_body_temp_path $1/tmp/body;
-    proxy_temp_path $1/tmp/proxy;
-    fastcgi_temp_path $1/tmp/fastcgi;
-    uwsgi_temp_path $1/tmp/uwsgi;
-    scgi_temp_path $1/tmp/scgi;
+$(nginx_temp_paths "$1/tmp")
     # nginx's documented WebSocket form: "Connection: upgrade" when the
     # client asked for an upgrade, "close" otherwise (curl's start check)
     map \$http_upgrade \$connection_upgrade {
@@ -457,58 +361,24 @@ backend be
 EOF
 }
 
-GW_PID=""
-GW_NAME=""
-GW_DIR=""
-GW_PROCS=""
 start_gateway() {  # name scenario round
 	local name=$1 dir="$WORK/gw-$1-$2-$3"
-	mkdir -p "$dir/logs" "$dir/tmp"
-	chmod -R a+rwX "$dir/tmp"
+	server_dir "$dir"
 	case "$name" in
-	sluice)
-		conf_sluice >"$dir/sluice.yaml"
-		taskset -c "$GW_CPU" "$SLUICE" -c "$dir/sluice.yaml" >"$dir/logs/stdout" 2>"$dir/logs/stderr" </dev/null & ;;
-	nginx)
-		conf_nginx "$dir" >"$dir/nginx.conf"
-		taskset -c "$GW_CPU" "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/logs/error.log" \
-			>"$dir/logs/stdout" 2>"$dir/logs/stderr" </dev/null & ;;
-	haproxy)
-		conf_haproxy >"$dir/haproxy.cfg"
-		taskset -c "$GW_CPU" "$HAPROXY" -db -f "$dir/haproxy.cfg" >"$dir/logs/stdout" 2>"$dir/logs/stderr" </dev/null & ;;
+	sluice) conf_sluice >"$dir/sluice.yaml" ;;
+	nginx) conf_nginx "$dir" >"$dir/nginx.conf" ;;
+	haproxy) conf_haproxy >"$dir/haproxy.cfg" ;;
 	esac
-	GW_PID=$!
-	GW_NAME=$name
-	GW_DIR=$dir
-	PIDS+=("$GW_PID")
-	if ! wait_http "http://127.0.0.1:$GW_PORT/" 10; then
-		tail -n 20 "$dir"/logs/* >&2 || true
-		die "$name did not start"
-	fi
-	GW_PROCS="$GW_PID"
-	[ "$name" = nginx ] && GW_PROCS="$GW_PID $(pgrep -P "$GW_PID" | tr '\n' ' ')"
-	GW_PROCS=$(echo $GW_PROCS)  # one space between
-	return 0
+	gw_start "$name" "$name" "$dir" "$GW_CPU"
+	wait_http "http://127.0.0.1:$GW_PORT/" 10 "$GW_PID" || gw_failed
+	gw_procs
 }
 
 stop_gateway() {
-	[ -n "$GW_PID" ] || return 0
-	if ! proc_alive "$GW_PID"; then
-		log "WARNING: $GW_NAME (pid $GW_PID) died during the run; see $GW_DIR/logs"
-		KEEP=1
-	fi
-	stop_pid "$GW_PID" TERM
-	forget_pid "$GW_PID"
+	gw_stop
 	# HAProxy's start-up notices and its fd-limit warning are expected;
 	# everything else is kept and shown
-	cat "$GW_DIR"/logs/stderr "$GW_DIR"/logs/error.log 2>/dev/null |
-		grep -vE '^$|haproxy version is|path to executable is|Cannot raise FD limit|FD limit \([0-9]+\) too low|[Pp]roxy .* started' |
-		sed "s/^/[$GW_NAME] /" >"$WORK/last-messages.log" || true
-	if [ -s "$WORK/last-messages.log" ]; then
-		head -n 3 "$WORK/last-messages.log" | sed 's/^/  /' >&2
-		cat "$WORK/last-messages.log" >>"$WORK/gateway-messages.log"
-	fi
-	GW_PID=""
+	gw_messages '^$|haproxy version is|path to executable is|Cannot raise FD limit|FD limit \([0-9]+\) too low|[Pp]roxy .* started'
 }
 
 gw_rss() {  # VmRSS of the gateway's processes (nginx: master + worker), KiB
@@ -537,12 +407,14 @@ field() {  # line key: the value of key=value in line
 	sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" <<<"$1"
 }
 
+CLIENT_PID=""
 client() {  # out args...: ws_load.js on LOAD_CPU in the background (CLIENT_PID)
 	local out=$1
 	shift
 	: >"$out"
 	taskset -c "$LOAD_CPU" "$NODE" "$HERE/ws_load.js" "$@" >"$out" 2>&1 </dev/null &
 	CLIENT_PID=$!
+	register_pid "$CLIENT_PID"
 }
 
 client_wait() {  # seconds: until the client has exited (or kill it)
@@ -645,7 +517,7 @@ run_sys() {  # gateway round
 	taskset -c "$LOAD_CPU" "$PERF" stat -x, -o "$out.perf" -D -1 --control "fifo:$ctl,$ack" "${SYS_EVENTS[@]}" \
 		-p "${GW_PROCS// /,}" >"$out.perf-stderr" 2>&1 </dev/null &
 	PERF_PID=$!
-	PIDS+=("$PERF_PID")
+	register_pid "$PERF_PID"
 	if sys_ctl "$cfd" "$afd" disable; then
 		# the load of ws-echo; counted after its warm-up, for DURATION s
 		client "$out" echo "$GW_PORT" "$ECHO_CONNS" --duration "$DURATION" --warmup 1 --size "$MSG_BYTES" \
@@ -662,7 +534,6 @@ run_sys() {  # gateway round
 		client_wait $((DURATION + 60))
 	fi
 	stop_pid "$PERF_PID" INT
-	forget_pid "$PERF_PID"
 	PERF_PID=""
 	exec {cfd}>&- {afd}>&-
 	stop_gateway

@@ -21,6 +21,8 @@
 # Traffic is to 127.0.0.1 only. Everything started here is stopped on exit.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/../lib.sh"
+KEEP_ON_ERROR=0  # the scratch directory goes, whatever happens
 SLUICE=${SLUICE:-build/src/sluice}
 NGINX=${NGINX:-nginx}
 WRK=${WRK:-wrk}
@@ -45,36 +47,11 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ -x "$HERE/proxy" ] || make -C "$HERE" >/dev/null
-log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }  # (UTC)
 for p in "$UP_PORT" "$GW_PORT"; do
-	[ "$(ss -Hltn "sport = :$p" | wc -l)" -eq 0 ] || { echo "port $p in use" >&2; exit 1; }
+	port_free "$p" || { echo "port $p in use" >&2; exit 1; }
 done
-WORK=$(mktemp -d /tmp/uring-trial.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-stop_pid() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do stop_pid "$p"; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-wait_http() {
-	local i
-	for i in $(seq 100); do
-		[ "$(curl -s -o /dev/null --max-time 1 -w '%{http_code}' "$1" || true)" = 200 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+scratch_dir uring-trial
 
 # ------------------------------------------------ upstream (run.sh's nginx)
 UP="$WORK/upstream"
@@ -102,11 +79,7 @@ http {
     open_file_cache_valid 1h;
     keepalive_requests 1000000000;
     keepalive_timeout 300s;
-    client_body_temp_path $UP/tmp/body;
-    proxy_temp_path $UP/tmp/proxy;
-    fastcgi_temp_path $UP/tmp/fastcgi;
-    uwsgi_temp_path $UP/tmp/uwsgi;
-    scgi_temp_path $UP/tmp/scgi;
+$(nginx_temp_paths "$UP/tmp")
     server {
         listen 127.0.0.1:$UP_PORT backlog=4096;
         root $UP/www;
@@ -114,9 +87,8 @@ http {
     }
 }
 EOF
-taskset -c "$LOAD_CPU" "$NGINX" -p "$UP/" -c "$UP/nginx.conf" -e "$UP/logs/error.log" >"$UP/logs/stdout" 2>&1 &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$UP_PORT/" || { cat "$UP/logs/error.log" >&2; exit 1; }
+server_start nginx "$UP" "$LOAD_CPU"
+wait_http "http://127.0.0.1:$UP_PORT/" 10 "$SERVER_PID" || server_failed "$UP" "the upstream nginx did not start"
 
 # sluice: contrib/bench/run.sh's conf_sluice with workers: 1, plain route
 cat >"$WORK/sluice.yaml" <<EOF
@@ -150,14 +122,11 @@ start_gw() {  # name -> GW_PID
 	sluice) taskset -c "$GW_CPU" "$SLUICE" -c "$WORK/sluice.yaml" >/dev/null 2>>"$log" & ;;
 	esac
 	GW_PID=$!
-	PIDS+=("$GW_PID")
-	wait_http "http://127.0.0.1:$GW_PORT/" || { tail "$log" >&2; exit 1; }
+	register_pid "$GW_PID"
+	wait_http "http://127.0.0.1:$GW_PORT/" 10 "$GW_PID" || { tail "$log" >&2; exit 1; }
 }
 stop_gw() {
-	local keep=() p
 	stop_pid "$GW_PID"
-	for p in "${PIDS[@]}"; do [ "$p" = "$GW_PID" ] || keep+=("$p"); done
-	PIDS=("${keep[@]}")
 }
 # utime+stime ticks (all threads), on-CPU ns (schedstat, all threads),
 # voluntary and involuntary context switches (all threads), threads,
@@ -205,9 +174,10 @@ for r in $(seq "$ROUNDS"); do
 		# syscalls: a separate short run under perf stat
 		perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "$GW_PID" -o "$WORK/perf-$r-$gw.txt" &
 		PERF=$!
+		register_pid "$PERF"
 		sleep 0.3
 		wrk_run "$PERF_S" "$WORK/wrkp-$r-$gw.txt"
-		kill -INT "$PERF"; wait "$PERF" || true
+		stop_pid "$PERF" INT
 		read -r preq _ _ _ _ <<<"$(wrk_fig "$WORK/wrkp-$r-$gw.txt")"
 		sc=$(awk -F, '$3 == "raw_syscalls:sys_enter" { print $1 }' "$WORK/perf-$r-$gw.txt")
 		cs=$(awk -F, '$3 == "context-switches" { print $1 }' "$WORK/perf-$r-$gw.txt")
