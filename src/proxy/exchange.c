@@ -116,7 +116,7 @@ sl_exchange_free(struct sl_seam *s)
 		event_del(&t->fev);
 	/* the route's filters let go of what they hold: a wait, a key
 	 * still reserved, a compressor */
-	if (t->fops & SL_FOP_END) {
+	if (t->flags & SL_TXN_F_FEND) {
 		const struct sl_wroute *wr = &s->gen->routes[t->route->index];
 		for (unsigned i = 0; i < wr->nfilt; i++) {
 			const struct sl_filter *f = wr->filt[i];
@@ -704,9 +704,10 @@ txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len)
 	if (!limited && txn_body_limit(s, h->req) != 0)
 		return -1;
 	/* every filter let it on: their fields for the upstream head */
-	for (unsigned i = 0; i < wr->nfilt; i++)
-		if (wr->filt[i]->req_fields != NULL)
-			wr->filt[i]->req_fields(s, h);
+	if (wr->fops & SL_FOP_REQ_FIELDS)
+		for (unsigned i = 0; i < wr->nfilt; i++)
+			if (wr->filt[i]->req_fields != NULL)
+				wr->filt[i]->req_fields(s, h);
 	return 0;
 }
 

@@ -251,6 +251,7 @@ wait_fetch(struct sl_seam *s, struct sl_keysrc *src,
 	if (TAILQ_EMPTY(&w->auth_waits))
 		event_add(w->auth_ev, &tv);
 	TAILQ_INSERT_TAIL(&w->auth_waits, &t->aw, link);
+	t->flags |= SL_TXN_F_FEND;
 	return 0;
 }
 

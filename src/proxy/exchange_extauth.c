@@ -857,6 +857,7 @@ ea_head(struct sl_seam *s, struct sl_fhead *h)
 			return -1;
 		}
 		t->ea = ea;
+		t->flags |= SL_TXN_F_FEND;
 		memset(ea, 0, offsetof(struct sl_extauth, d));
 		ea->t = t;
 	}

@@ -168,6 +168,7 @@ ip_new(struct sl_seam *s)
 	ip->t = t;
 	event_assign(&ip->ev, s->w->base, -1, 0, ip_on_body, ip);
 	t->idem = ip;
+	t->flags |= SL_TXN_F_FEND;
 	return ip;
 }
 

@@ -443,6 +443,9 @@ struct sl_txn {
 #define SL_TXN_F_WATCH 0x80000
 /* a filter sees the request's body (filter.h: req_data; a mirror) */
 #define SL_TXN_F_REQ_TAP 0x400000
+/* a filter holds something its end must let go (a state it made, a
+ * wait): the filters' ends run at the exchange's (filter.h) */
+#define SL_TXN_F_FEND 0x800000
 #define SL_TXN_F_IDEM_HOLD                                                     \
 	0x100000 /* its answer's last bytes wait for the store to keep it      \
 		    (exchange_idem_keep.c) */

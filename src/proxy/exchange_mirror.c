@@ -40,6 +40,7 @@ mirror_up_head(struct sl_seam *s, struct sl_fhead *h)
 				  t->uphead.len, max);
 	if (t->mirror == NULL)
 		return;
+	t->flags |= SL_TXN_F_FEND;
 	if (t->route->mirror->proxy_protocol) {
 		/* identity: the copy carries the client too (edge.md) */
 		unsigned char pp[SL_PP_V2_OUT_MAX];

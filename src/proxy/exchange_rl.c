@@ -66,6 +66,7 @@ rl_head(struct sl_seam *s, struct sl_fhead *h)
 		return SL_FILTER_GO;
 	case SL_RLC_WAIT:
 		t->rl.st = RL_WAITING;
+		t->flags |= SL_TXN_F_FEND;
 		return SL_FILTER_WAIT;
 	default:
 		/* a body already here in full is read first, so that the

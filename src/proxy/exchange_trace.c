@@ -200,6 +200,7 @@ trace_fields(struct sl_txn *t, const struct sl_h1_request *req,
 			free(tr->state); /* a head parsed again */
 			tr->state_len = 0;
 			if ((tr->state = malloc(ts->value_len)) != NULL) {
+				t->flags |= SL_TXN_F_FEND;
 				memcpy(tr->state, ts->value, ts->value_len);
 				tr->state_len = (uint16_t)ts->value_len;
 			}

@@ -542,6 +542,7 @@ tw_new(struct sl_seam *s)
 	tw->t = t;
 	evtimer_assign(&tw->ev, s->w->base, tw_on_event, tw);
 	t->waf = tw;
+	t->flags |= SL_TXN_F_FEND;
 	return tw;
 }
 

@@ -446,6 +446,7 @@ zip_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 	z->reserve = est;
 	z->chunked = t->minor != 0 || sl_seam_fields(s);
 	t->zip = z;
+	t->flags |= SL_TXN_F_FEND;
 	t->zip_sent = z->coding;
 	charge(s, z);
 	/* the fields: the body's length and ranges are the upstream's, not

@@ -48,6 +48,8 @@ add(struct sl_wroute *wr, const struct sl_filter *f)
 	wr->filt[wr->nfilt++] = f;
 	if (f->req_head != NULL || f->req_fields != NULL)
 		wr->fops |= SL_FOP_REQ_HEAD;
+	if (f->req_fields != NULL)
+		wr->fops |= SL_FOP_REQ_FIELDS;
 	if (f->up_head != NULL)
 		wr->fops |= SL_FOP_UP_HEAD;
 	if (f->resp_head != NULL)

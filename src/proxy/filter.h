@@ -186,18 +186,21 @@ struct sl_filter {
 	 * record of it goes out (a trace's spans). */
 	void (*log)(struct sl_seam *s, struct sl_txn *t);
 	/* The exchange ends, whatever its way: what the filter holds for
-	 * it goes. */
+	 * it goes. The ends run only for an exchange that a filter marked
+	 * as holding something (SL_TXN_F_FEND: it made a state, it waits),
+	 * and each must then know whether it holds anything itself. */
 	void (*end)(struct sl_seam *s);
 };
 
 /* The operations a route's filters have between them (sl_wroute.fops). */
-#define SL_FOP_REQ_HEAD	 0x01 /* req_head or req_fields */
-#define SL_FOP_UP_HEAD	 0x02
-#define SL_FOP_RESP_HEAD 0x04
-#define SL_FOP_RESP_DROP 0x08
-#define SL_FOP_STOP	 0x10
-#define SL_FOP_LOG	 0x20
-#define SL_FOP_END	 0x40
+#define SL_FOP_REQ_HEAD	  0x01 /* req_head or req_fields */
+#define SL_FOP_UP_HEAD	  0x02
+#define SL_FOP_RESP_HEAD  0x04
+#define SL_FOP_RESP_DROP  0x08
+#define SL_FOP_STOP	  0x10
+#define SL_FOP_LOG	  0x20
+#define SL_FOP_END	  0x40
+#define SL_FOP_REQ_FIELDS 0x80
 
 /* Each route of g gets the filters it uses, in the order they run
  * (g->routes[i].filt). Called once per generation and worker, when it is
