@@ -10,6 +10,7 @@
 #include "filter.h"
 #include "mirror.h"
 #include "proxyproto.h"
+#include "runtime.h"
 
 static int
 mirror_used(const struct sl_conf_route *r)
