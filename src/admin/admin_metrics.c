@@ -20,6 +20,7 @@
 
 #include "admin_int.h"
 #include "grpc.h"
+#include "guard.h"
 #include "h1_parse.h"
 #include "h2.h"
 #include "jwt.h"

@@ -16,11 +16,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "guard.h"
 #include "hist.h" /* SL_HIST_N, sl_hist_slot */
 #include "ratelimit.h"
 
 struct sl_conf;
+struct sl_guard_view;
 
 #define SL_PER_IP_SLOTS 65536
 
