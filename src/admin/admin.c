@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "admin_int.h"
+#include "guard.h"
 #include "h1_parse.h"
 #include "health.h"
 #include "jwt.h"

@@ -20,7 +20,9 @@
 
 #include "admin_int.h"
 #include "grpc.h"
+#include "guard.h"
 #include "h1_parse.h"
+#include "h2.h"
 #include "jwt.h"
 #include "proxyproto.h"
 #include "resolve.h"
@@ -30,6 +32,13 @@
 #include "tunnel.h"
 #include "util.h"
 #include "wloop.h"
+
+/* The worker's counters are sized by core's copies of these counts. */
+_Static_assert(SL_H1_R_NREASONS == SL_WSTAT_H1_REASONS,
+	       "wloop.h's SL_WSTAT_H1_REASONS is h1_parse.h's "
+	       "SL_H1_R_NREASONS");
+_Static_assert(SL_H2_NREFUSALS == SL_WSTAT_H2_REFUSALS,
+	       "wloop.h's SL_WSTAT_H2_REFUSALS is h2.h's SL_H2_NREFUSALS");
 
 static uint64_t
 sum(const struct sl_admin_view *v, size_t offset)

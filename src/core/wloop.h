@@ -18,18 +18,15 @@
 #include <sys/queue.h>
 
 #include "buf.h"
-#include "client_pool.h"
-#include "conf_types.h"
-#include "h1_parse.h"
-#include "h2.h"
+#include "hist.h"
 #include "log.h"
-#include "runtime.h"
-#include "splice.h"
 #include "util.h"
+#include "wpools.h"
 
 struct event;
 struct event_base;
 struct sl_client;
+struct sl_h1_header;
 struct sl_lsock;
 struct sl_wgen;
 struct sl_wendpoint;
@@ -107,6 +104,14 @@ enum sl_up_close {
 	SL_UP_NCLOSE
 };
 
+/* The counts of two enums of layers above that size counters below, kept
+ * here so this header needs none of theirs (admin_metrics.c checks that
+ * they are the enums' counts). */
+/* enum sl_h1_reason's SL_H1_R_NREASONS (h1_parse.h) */
+#define SL_WSTAT_H1_REASONS 40
+/* enum sl_h2_refusal's SL_H2_NREFUSALS (h2.h) */
+#define SL_WSTAT_H2_REFUSALS 17
+
 /*
  * Counters of one worker. Only the worker writes them; the admin thread
  * reads them at scrape time. Relaxed atomics: on x86-64 an increment is a
@@ -133,7 +138,7 @@ struct sl_worker_stats {
 	atomic_uint_fast64_t timeouts[SL_TO_NREASONS]; /* clients cut */
 	/* requests refused as malformed or over a limit, by the rule they
 	 * broke (enum sl_h1_reason) */
-	atomic_uint_fast64_t rejected[SL_H1_R_NREASONS];
+	atomic_uint_fast64_t rejected[SL_WSTAT_H1_REASONS];
 	/* I/O buffer bytes held by connections (the pool's `allocated`,
 	 * copied at every flush tick) */
 	atomic_uint_fast64_t buffer_bytes;
@@ -159,7 +164,7 @@ struct sl_worker_stats {
 	 * codec refused, by reason (enum sl_h2_refusal) */
 	atomic_uint_fast64_t h2_conns;
 	atomic_uint_fast64_t h2_streams;
-	atomic_uint_fast64_t h2_refused[SL_H2_NREFUSALS];
+	atomic_uint_fast64_t h2_refused[SL_WSTAT_H2_REFUSALS];
 	/* tunnels (tunnel.c): open now, opened, closed by reason (enum
 	 * sl_tun_end), bytes from the client and to it */
 	atomic_uint_fast64_t tunnels_open;

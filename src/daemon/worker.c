@@ -28,6 +28,7 @@
 #include "listener.h"
 #include "mirror.h"
 #include "rlstore.h"
+#include "splice.h"
 #include "subreq.h"
 #include "traceexp.h"
 #include "tunnel.h"

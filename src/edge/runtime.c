@@ -14,6 +14,7 @@
 #include <sys/random.h>
 
 #include "conf_types.h"
+#include "guard.h"
 #include "util.h"
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;

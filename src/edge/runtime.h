@@ -16,10 +16,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "guard.h"
+#include "hist.h" /* SL_HIST_N, sl_hist_slot */
 #include "ratelimit.h"
 
 struct sl_conf;
+struct sl_guard_view;
 
 #define SL_PER_IP_SLOTS 65536
 
@@ -38,17 +39,6 @@ enum sl_mirror_result {
  * thread sums them. Kept in the registry by identity, so a reload keeps
  * them; on cache lines of their own.
  */
-/*
- * Latency histograms: the upper bounds of the buckets in milliseconds,
- * suited to 1 ms - 10 s (Prometheus's "le" in seconds); the last slot
- * counts what is above the last bound.
- */
-#define SL_HIST_BOUNDS                                                         \
-	{                                                                      \
-		1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000  \
-	}
-#define SL_HIST_N 14 /* 13 bounds and +Inf */
-
 /* Why client connections end, in kinds (sluice_client_closed_total):
  * "close" after a response that closes, the client's own end, each
  * budget that cuts, a refused request, TLS, a drain, an upstream's
@@ -71,21 +61,6 @@ const char *sl_close_kind_str(enum sl_close_kind k);
 /* The kind of a close reason (the strings a client connection is closed
  * with). */
 enum sl_close_kind sl_close_kind_of(const char *reason);
-
-/* The slot of a duration of ms milliseconds. */
-static inline unsigned
-sl_hist_slot(uint64_t ms)
-{
-	/* twice the bounds: 2.5 ms is 5 half-milliseconds */
-	static const uint32_t b2[SL_HIST_N - 1] = {
-	    2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000};
-	unsigned i = 0;
-
-	ms *= 2;
-	while (i < SL_HIST_N - 1 && ms > b2[i])
-		i++;
-	return i;
-}
 
 /* A route's auth decisions by outcome (jwt.h's enum sl_jwt_err, and one
  * past it: no token). */

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "wpools.h" /* struct sl_pipes, embedded in the worker */
+
 /* Pipes one worker may have in use at once (two descriptors each), and
  * empty ones it keeps for the next body. */
 #define SL_PIPES_MAX_INUSE 256
@@ -25,13 +27,6 @@ struct sl_pipe {
 	uint32_t held; /* bytes in it, taken from one socket and not yet
 			  given to the other */
 	struct sl_pipe *next;
-};
-
-struct sl_pipes {
-	struct sl_pipe *free;
-	uint32_t nfree;
-	uint32_t inuse;
-	uint32_t max_inuse; /* SL_PIPES_MAX_INUSE; tests lower it */
 };
 
 void sl_pipes_init(struct sl_pipes *pp);

@@ -43,6 +43,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "rlstore.h"
+#include "runtime.h"
 #include "util.h"
 #include "wloop.h"
 

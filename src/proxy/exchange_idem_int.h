@@ -17,6 +17,8 @@
 #include "exchange_int.h"
 #include "idem.h"
 
+struct sl_counts;
+
 /* Past the route's deadline, a reservation whose exchange still runs
  * holds its key this long more (the lease: a key whose request is gone
  * without a word is free again then). */

@@ -16,6 +16,7 @@
 #include "exchange_int.h"
 #include "idem.h"
 #include "log.h"
+#include "runtime.h"
 #include "util.h"
 #include "wloop.h"
 

@@ -24,6 +24,7 @@
 #include "idem.h"
 #include "log.h"
 #include "rlstore.h"
+#include "runtime.h"
 #include "util.h"
 #include "wloop.h"
 

@@ -10,6 +10,7 @@
 #include "filter.h"
 #include "mirror.h"
 #include "proxyproto.h"
+#include "runtime.h"
 
 static void mirror_req_data(struct sl_seam *s, const char *p, size_t n);
 

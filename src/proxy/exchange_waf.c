@@ -32,6 +32,7 @@
 #include "exchange_int.h"
 #include "log.h"
 #include "pan.h"
+#include "runtime.h"
 #include "tpool.h"
 #include "util.h"
 #include "waf.h"

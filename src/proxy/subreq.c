@@ -22,6 +22,7 @@
 #include "h2up.h"
 #include "hblock.h"
 #include "log.h"
+#include "runtime.h"
 #include "upstream.h"
 #include "wgen.h"
 

@@ -3,43 +3,19 @@
  * What a worker holds for its client connections, owned by the client
  * layer (client.c, client_pool.c): their lists, the client structs kept for
  * reuse, the slab their read events come from, the epoll set of parked idle
- * ones and the SO_SNDBUF budget. struct sl_worker embeds it; nothing outside
- * the client layer reads its fields or calls the functions below.
+ * ones and the SO_SNDBUF budget. struct sl_worker embeds it, so its layout
+ * is core's (wpools.h); nothing outside the client layer reads its fields
+ * or calls the functions below.
  */
 #ifndef SL_CLIENT_POOL_H
 #define SL_CLIENT_POOL_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/queue.h>
 
-struct event;
+#include "wpools.h" /* struct sl_client_pool */
+
 struct sl_client;
-struct sl_client_codecs;
-struct sl_rev_region;
-
-struct sl_client_pool {
-	TAILQ_HEAD(, sl_client) clients; /* open, not parked */
-	TAILQ_HEAD(, sl_client) parked;	 /* idle, parked */
-	void *free_clients;		 /* free list of client structs */
-	unsigned nfree_clients;
-	LIST_HEAD(, sl_rev_region)
-	rev_avail;			 /* the clients' read events:
-					    regions with a free slot */
-	struct sl_rev_region *rev_spare; /* the empty one kept */
-	unsigned rev_regions;
-	int park_fd;	       /* epoll set of parked connections, or -1 */
-	struct event *park_ev; /* park_fd is readable */
-	size_t sndbuf_extra;   /* SO_SNDBUF granted to fast readers, above
-				  buffer_bytes, over all connections */
-	/* a parked connection became readable, or its peer closed it:
-	 * client.c gives it its event back (sl_client_unpark) */
-	void (*on_wake)(struct sl_client *c);
-	/* whether an idle client may park (its codec's word: client.c) */
-	int (*parkable)(const struct sl_client *c);
-	/* the codecs other than HTTP/1 (client.h), the worker's (static) */
-	const struct sl_client_codecs *codecs;
-};
 
 /* ---- client_pool.c, for client.c -------------------------------------
  * (sl_client_park_idle, sl_client_free_list, sl_client_first and

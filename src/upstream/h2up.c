@@ -41,7 +41,7 @@
 #include "hpack.h"
 #include "log.h"
 #include "upstream.h"
-#include "worker.h"
+#include "wloop.h"
 #include "xprt.h"
 
 static void stream_free(struct h2up_stream *st);
