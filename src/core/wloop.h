@@ -226,24 +226,12 @@ struct sl_worker {
 	struct sl_txn *free_txns;    /* free list */
 	void *h2; /* what the HTTP/2 codec keeps per worker: streams for
 		     reuse, scratch (h2.c's; freed by sl_h2_worker_free) */
-	TAILQ_HEAD(, sl_mirror) mirrors; /* mirror copies in flight */
-	/* answers read for an Idempotency-Key whose client went
-	 * (exchange_idem.c) */
-	TAILQ_HEAD(, sl_idem_orphan) idem_orphans;
-	/* answers on their way to the fleet store, tried again while it is
-	 * away (exchange_idem.c) */
-	TAILQ_HEAD(, sl_idem_commit) idem_commits;
-	void *idem_md; /* the worker's SHA-256 context, made once (an
-			  EVP_MD_CTX; freed by sl_exchange_idem_worker_free) */
-	unsigned nmirrors;
-	TAILQ_HEAD(, sl_subreq)
-	subreqs; /* sluice's own requests (a key
-		    set's fetch) in flight */
-	TAILQ_HEAD(, sl_auth_wait)
-	auth_waits;	       /* requests waiting for a key
-				  set's fetch */
-	struct event *auth_ev; /* polls the fetch they wait for */
-	int notify_fd;	       /* eventfd: the main thread's commands */
+	/* the proxy layer's per-worker state: its features' (mirror copies,
+	 * answers kept for Idempotency-Keys, sluice's own requests, waits
+	 * for key sets, the span export, the WAF's threads; proxy/wproxy.h,
+	 * made and freed by daemon/worker.c) */
+	void *proxy;
+	int notify_fd; /* eventfd: the main thread's commands */
 	struct event *notify_ev;
 	struct event *flush_ev; /* access log flush timer */
 	struct event *drain_ev; /* end of drain */
@@ -282,13 +270,6 @@ struct sl_worker {
 	/* rate limits: this worker's connection to rate_limit_store
 	 * (rlstore.c), made when a fleet limit first needs it */
 	struct sl_rlstore *rlstore;
-	/* tracing: this worker's span export (traceexp.c), made at the
-	 * first span */
-	struct sl_traceexp *trace;
-	/* the WAF: this worker's threads (tpool.h), made at the first
-	 * request a WAF inspects */
-	struct sl_tpool *waf;
-	unsigned waf_threads, waf_queue; /* its size, as the worker started */
 	/* set by worker.c: 1 while work of the worker's own (a span
 	 * export) keeps a drained worker from ending; it may start it */
 	int (*bg_busy)(struct sl_worker *w);

@@ -34,6 +34,7 @@
 #include "tunnel.h"
 #include "upstream.h"
 #include "wgen.h"
+#include "wproxy.h"
 #include "xprt.h"
 #include "zstream.h"
 
@@ -430,24 +431,15 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		goto fail;
 	w->id = id;
-	/* the WAF's threads as the worker starts: a reload keeps them */
-	w->waf_threads = (unsigned)conf->waf.threads;
-	w->waf_queue = (unsigned)conf->waf.queue;
 	w->notify_fd = -1;
 	w->hand_chan = -1;
 	sl_client_worker_init(w, &worker_client_codecs);
 	TAILQ_INIT(&w->gens);
 	TAILQ_INIT(&w->eps);
-	TAILQ_INIT(&w->mirrors);
-	TAILQ_INIT(&w->idem_orphans);
-	TAILQ_INIT(&w->idem_commits);
-	TAILQ_INIT(&w->subreqs);
-	TAILQ_INIT(&w->auth_waits);
 	/* what the layers below call, by handler, when their events come */
 	w->on_deadline = sl_client_on_deadline;
 	w->on_reap = sl_client_reap;
 	w->on_queue_poll = sl_wgen_wake_all;
-	w->bg_busy = sl_traceexp_busy;
 	sl_bufpool_init(&w->bufs, BUF_FREE_PER_CLASS);
 	sl_pipes_init(&w->pipes);
 	sl_rand_seed(&w->rand);
@@ -461,7 +453,10 @@ sl_worker_new(unsigned id, struct sl_conf *conf, const int *fds)
 	if (w->base == NULL)
 		goto fail;
 	w->alog = calloc(1, sizeof(*w->alog));
-	if (w->alog == NULL || worker_size_hdrs(w, conf) == -1)
+	/* the features' state (the WAF's threads sized as the worker
+	 * starts: a reload keeps them) */
+	if (w->alog == NULL || worker_size_hdrs(w, conf) == -1 ||
+	    sl_wproxy_init(w, conf) == -1)
 		goto fail;
 	if ((w->gen = worker_gen(w, sl_conf_ref(conf))) == NULL) {
 		sl_conf_unref(conf);
@@ -615,11 +610,7 @@ sl_worker_join_free(struct sl_worker *w)
 		free(msg->fds);
 		free(msg);
 	}
-	sl_mirror_close_all(w);
-	sl_exchange_idem_worker_free(w);
-	sl_subreq_close_all(w);
-	sl_traceexp_free(w);		/* after its export's end */
-	sl_exchange_waf_worker_free(w); /* after its requests */
+	sl_wproxy_stop(w); /* the features' work in flight */
 	sl_upstream_close_idle(w);
 	sl_rlstore_worker_free(w); /* rate limits' store connection */
 	if (w->base != NULL)
@@ -631,8 +622,7 @@ sl_worker_join_free(struct sl_worker *w)
 		event_free(w->flush_ev);
 	if (w->drain_ev)
 		event_free(w->drain_ev);
-	if (w->auth_ev)
-		event_free(w->auth_ev);
+	sl_wproxy_free(w);
 	if (w->hand_ev)
 		event_free(w->hand_ev);
 	{

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "runtime.h"
 #include "util.h"
+#include "wproxy.h"
 
 /* the counts: SL_JWT_OK, each failure, SL_JWT_N (no token), SL_JWT_N + 1
  * (no key set to check with) */
@@ -192,7 +193,7 @@ refuse(struct sl_seam *s, int err, const char *tok, size_t len)
 static void
 wait_end(struct sl_worker *w, struct sl_txn *t)
 {
-	TAILQ_REMOVE(&w->auth_waits, &t->aw, link);
+	TAILQ_REMOVE(&sl_wproxy(w)->auth_waits, &t->aw, link);
 	t->aw.src = NULL;
 }
 
@@ -215,7 +216,7 @@ auth_on_poll(evutil_socket_t fd, short what, void *arg)
 	uint64_t now = sl_now_refresh();
 
 again:
-	TAILQ_FOREACH(aw, &w->auth_waits, link)
+	TAILQ_FOREACH(aw, &sl_wproxy(w)->auth_waits, link)
 	{
 		struct sl_txn *t =
 		    (struct sl_txn *)((char *)aw - offsetof(struct sl_txn, aw));
@@ -228,8 +229,8 @@ again:
 		woken(t);
 		goto again;
 	}
-	if (!TAILQ_EMPTY(&w->auth_waits))
-		event_add(w->auth_ev, &tv);
+	if (!TAILQ_EMPTY(&sl_wproxy(w)->auth_waits))
+		event_add(sl_wproxy(w)->auth_ev, &tv);
 }
 
 /* t waits for src's fetch. Returns 0, or -1 (no memory for the poll). */
@@ -241,16 +242,17 @@ wait_fetch(struct sl_seam *s, struct sl_keysrc *src,
 	struct sl_txn *t = s->txn;
 	struct timeval tv = {0, WAIT_POLL_MS * 1000};
 
-	if (w->auth_ev == NULL &&
-	    (w->auth_ev = evtimer_new(w->base, auth_on_poll, w)) == NULL)
+	if (sl_wproxy(w)->auth_ev == NULL &&
+	    (sl_wproxy(w)->auth_ev = evtimer_new(w->base, auth_on_poll, w)) ==
+		NULL)
 		return -1;
 	t->aw.src = src;
 	t->aw.woken = woken;
 	t->aw.waited = 1;
 	t->aw.deadline_ms = sl_now_ms() + k->timeout_ms + WAIT_SLACK_MS;
-	if (TAILQ_EMPTY(&w->auth_waits))
-		event_add(w->auth_ev, &tv);
-	TAILQ_INSERT_TAIL(&w->auth_waits, &t->aw, link);
+	if (TAILQ_EMPTY(&sl_wproxy(w)->auth_waits))
+		event_add(sl_wproxy(w)->auth_ev, &tv);
+	TAILQ_INSERT_TAIL(&sl_wproxy(w)->auth_waits, &t->aw, link);
 	t->flags |= SL_TXN_F_FEND;
 	return 0;
 }

@@ -46,6 +46,7 @@
 #include "runtime.h"
 #include "util.h"
 #include "wloop.h"
+#include "wproxy.h"
 
 static void
 count(struct sl_seam *s, enum sl_idem_out o)
@@ -555,8 +556,8 @@ sl_exchange_idem_worker_free(struct sl_worker *w)
 {
 	sl_exchange_idem_orphans_free(w);
 	sl_exchange_idem_store_free(w);
-	EVP_MD_CTX_free(w->idem_md);
-	w->idem_md = NULL;
+	EVP_MD_CTX_free(sl_wproxy(w)->idem_md);
+	sl_wproxy(w)->idem_md = NULL;
 }
 
 void

@@ -37,6 +37,7 @@
 #include "util.h"
 #include "waf.h"
 #include "wloop.h"
+#include "wproxy.h"
 
 #define NICE_INC 10 /* the WAF threads' priority under the loops' */
 
@@ -154,15 +155,16 @@ pool(struct sl_seam *s)
 	 * request (nor logged on every one) */
 	static _Thread_local uint64_t retry_ms;
 
-	if (w->waf == NULL && sl_now_ms() >= retry_ms) {
-		w->waf = sl_tpool_new(w->base, w->waf_threads, w->waf_queue,
-				      NICE_INC);
-		if (w->waf == NULL) {
+	if (sl_wproxy(w)->waf == NULL && sl_now_ms() >= retry_ms) {
+		sl_wproxy(w)->waf =
+		    sl_tpool_new(w->base, sl_wproxy(w)->waf_threads,
+				 sl_wproxy(w)->waf_queue, NICE_INC);
+		if (sl_wproxy(w)->waf == NULL) {
 			log_warn("worker %u: the WAF's threads", w->id);
 			retry_ms = sl_now_ms() + 1000;
 		}
 	}
-	return w->waf;
+	return sl_wproxy(w)->waf;
 }
 
 /* "A.B.C.D" or the IPv6 text, and the port, of a socket address. */
@@ -476,7 +478,7 @@ tw_on_event(evutil_socket_t fd, short what, void *arg)
 	if (tw->phase == WF_RUNNING) {
 		/* the deadline: the job is taken back, or left to end */
 		struct wafjob *wj = tw->job;
-		if (sl_tpool_cancel(t->s->w->waf, &wj->j))
+		if (sl_tpool_cancel(sl_wproxy(t->s->w)->waf, &wj->j))
 			job_free(wj);
 		else
 			wj->owner = NULL;
@@ -500,7 +502,7 @@ waf_end(struct sl_seam *s)
 	event_del(&tw->ev);
 	if (tw->job != NULL) {
 		if (tw->phase != WF_RUNNING ||
-		    sl_tpool_cancel(t->s->w->waf, &tw->job->j))
+		    sl_tpool_cancel(sl_wproxy(t->s->w)->waf, &tw->job->j))
 			job_free(tw->job);
 		else
 			tw->job->owner = NULL; /* freed when it ends */
@@ -515,8 +517,8 @@ waf_end(struct sl_seam *s)
 void
 sl_exchange_waf_worker_free(struct sl_worker *w)
 {
-	sl_tpool_free(w->waf);
-	w->waf = NULL;
+	sl_tpool_free(sl_wproxy(w)->waf);
+	sl_wproxy(w)->waf = NULL;
 }
 
 void

@@ -20,6 +20,7 @@
 #include "runtime.h"
 #include "upstream.h"
 #include "wgen.h"
+#include "wproxy.h"
 
 #define MIRROR_READ_BUF (16 * 1024) /* response bytes read at a time */
 #define MIRROR_HEAD_MAX (64 * 1024) /* a response head, at most */
@@ -34,7 +35,7 @@ enum mirror_state {
 
 /* Owned by its worker's list from sl_mirror_new to its end. */
 struct sl_mirror {
-	TAILQ_ENTRY(sl_mirror) link; /* in w->mirrors */
+	TAILQ_ENTRY(sl_mirror) link; /* in sl_wproxy(w)->mirrors */
 	struct sl_worker *w;
 	struct sl_wgen *gen;		   /* a reference */
 	const struct sl_conf_route *route; /* borrowed from gen */
@@ -75,8 +76,8 @@ mirror_free(struct sl_mirror *m, int reusable)
 	if (m->up != NULL)
 		sl_upstream_put(m->up, reusable);
 	event_del(&m->tev);
-	TAILQ_REMOVE(&w->mirrors, m, link);
-	w->nmirrors--;
+	TAILQ_REMOVE(&sl_wproxy(w)->mirrors, m, link);
+	sl_wproxy(w)->nmirrors--;
 	sl_wgen_unref(w, m->gen);
 	free(m->req);
 	free(m);
@@ -158,7 +159,7 @@ sl_mirror_new(struct sl_worker *w, struct sl_wgen *gen,
 	struct sl_mirror *m;
 
 	/* a bound of its own: copies never pile up behind a slow mirror */
-	if (w->nmirrors >= SL_MIRROR_MAX || head_len < 4 ||
+	if (sl_wproxy(w)->nmirrors >= SL_MIRROR_MAX || head_len < 4 ||
 	    (m = calloc(1, sizeof(*m))) == NULL) {
 		SL_STAT_INC(rc->mirror[SL_MIRROR_DROPPED]);
 		return NULL;
@@ -182,8 +183,8 @@ sl_mirror_new(struct sl_worker *w, struct sl_wgen *gen,
 	m->gen = gen;
 	sl_wgen_ref(gen);
 	evtimer_assign(&m->tev, w->base, mirror_on_timer, m);
-	TAILQ_INSERT_TAIL(&w->mirrors, m, link);
-	w->nmirrors++;
+	TAILQ_INSERT_TAIL(&sl_wproxy(w)->mirrors, m, link);
+	sl_wproxy(w)->nmirrors++;
 	return m;
 }
 
@@ -443,6 +444,6 @@ sl_mirror_close_all(struct sl_worker *w)
 {
 	struct sl_mirror *m;
 
-	while ((m = TAILQ_FIRST(&w->mirrors)) != NULL)
+	while ((m = TAILQ_FIRST(&sl_wproxy(w)->mirrors)) != NULL)
 		mirror_free(m, 0);
 }

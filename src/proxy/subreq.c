@@ -25,6 +25,7 @@
 #include "runtime.h"
 #include "upstream.h"
 #include "wgen.h"
+#include "wproxy.h"
 
 #define SUBREQ_READ_BUF (16 * 1024)
 #define SUBREQ_HEAD_MAX (16 * 1024)
@@ -36,7 +37,7 @@ enum subreq_state {
 };
 
 struct sl_subreq {
-	TAILQ_ENTRY(sl_subreq) link; /* in w->subreqs */
+	TAILQ_ENTRY(sl_subreq) link; /* in sl_wproxy(w)->subreqs */
 	struct sl_worker *w;
 	struct sl_wgen *gen; /* a reference */
 	struct sl_wcluster *wc;
@@ -79,7 +80,7 @@ subreq_free(struct sl_subreq *q, int reusable)
 	if (q->up != NULL)
 		sl_upstream_put(q->up, reusable);
 	event_del(&q->tev);
-	TAILQ_REMOVE(&q->w->subreqs, q, link);
+	TAILQ_REMOVE(&sl_wproxy(q->w)->subreqs, q, link);
 	sl_wgen_unref(q->w, q->gen);
 	if (!q->borrowed)
 		free(q->req);
@@ -220,7 +221,7 @@ subreq_start(struct sl_worker *w, struct sl_wgen *gen, struct sl_wcluster *wc,
 	q->arg = arg;
 	sl_wgen_ref(gen);
 	evtimer_assign(&q->tev, w->base, subreq_on_timer, q);
-	TAILQ_INSERT_TAIL(&w->subreqs, q, link);
+	TAILQ_INSERT_TAIL(&sl_wproxy(w)->subreqs, q, link);
 	if (subreq_connect(q) == -1) {
 		subreq_free(q, 0);
 		return NULL;
@@ -272,7 +273,7 @@ sl_subreq_close_all(struct sl_worker *w)
 {
 	struct sl_subreq *q;
 
-	while ((q = TAILQ_FIRST(&w->subreqs)) != NULL)
+	while ((q = TAILQ_FIRST(&sl_wproxy(w)->subreqs)) != NULL)
 		subreq_end(q, "closing", 0);
 }
 

@@ -23,6 +23,7 @@
 #include "util.h"
 #include "wgen.h"
 #include "wloop.h"
+#include "wproxy.h"
 
 #define RESP_BODY_MAX 4096
 #define HEAD_MAX      512
@@ -70,7 +71,7 @@ gauge(struct sl_traceexp *x)
 static struct sl_traceexp *
 exp_get(struct sl_worker *w)
 {
-	struct sl_traceexp *x = w->trace;
+	struct sl_traceexp *x = sl_wproxy(w)->trace;
 
 	if (x != NULL)
 		return x;
@@ -81,7 +82,7 @@ exp_get(struct sl_worker *w)
 		free(x);
 		return NULL;
 	}
-	w->trace = x;
+	sl_wproxy(w)->trace = x;
 	return x;
 }
 
@@ -140,7 +141,7 @@ void
 sl_traceexp_commit(struct sl_worker *w, size_t len, size_t nspans,
 		   size_t dropped)
 {
-	struct sl_traceexp *x = w->trace;
+	struct sl_traceexp *x = sl_wproxy(w)->trace;
 	const struct sl_conf_tracing *c = tracing(w);
 
 	if (dropped > 0)
@@ -408,7 +409,7 @@ exp_on_timer(evutil_socket_t fd, short what, void *arg)
 int
 sl_traceexp_busy(struct sl_worker *w)
 {
-	struct sl_traceexp *x = w->trace;
+	struct sl_traceexp *x = sl_wproxy(w)->trace;
 
 	if (x == NULL || (x->qspans == 0 && x->body == NULL && x->sr == NULL))
 		return 0;
@@ -423,7 +424,7 @@ sl_traceexp_busy(struct sl_worker *w)
 void
 sl_traceexp_free(struct sl_worker *w)
 {
-	struct sl_traceexp *x = w->trace;
+	struct sl_traceexp *x = sl_wproxy(w)->trace;
 
 	if (x == NULL)
 		return;
@@ -435,5 +436,5 @@ sl_traceexp_free(struct sl_worker *w)
 	free(x->body);
 	free(x->q);
 	free(x);
-	w->trace = NULL;
+	sl_wproxy(w)->trace = NULL;
 }

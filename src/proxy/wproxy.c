@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The proxy layer's per-worker state (wproxy.h): made with the worker,
+ * stopped and freed with it, the features' teardown in one place.
+ */
+#include "wproxy.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+
+#include "conf.h"
+#include "exchange.h"
+#include "mirror.h"
+#include "subreq.h"
+#include "traceexp.h"
+
+int
+sl_wproxy_init(struct sl_worker *w, const struct sl_conf *conf)
+{
+	struct sl_wproxy *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return -1;
+	TAILQ_INIT(&p->mirrors);
+	TAILQ_INIT(&p->idem_orphans);
+	TAILQ_INIT(&p->idem_commits);
+	TAILQ_INIT(&p->subreqs);
+	TAILQ_INIT(&p->auth_waits);
+	p->waf_threads = (unsigned)conf->waf.threads;
+	p->waf_queue = (unsigned)conf->waf.queue;
+	w->proxy = p;
+	/* a span export keeps a drained worker alive until it is sent */
+	w->bg_busy = sl_traceexp_busy;
+	return 0;
+}
+
+void
+sl_wproxy_stop(struct sl_worker *w)
+{
+	if (w->proxy == NULL)
+		return;
+	sl_mirror_close_all(w);
+	sl_exchange_idem_worker_free(w);
+	sl_subreq_close_all(w);
+	sl_traceexp_free(w);		/* after its export's end */
+	sl_exchange_waf_worker_free(w); /* after its requests */
+}
+
+void
+sl_wproxy_free(struct sl_worker *w)
+{
+	struct sl_wproxy *p = w->proxy;
+
+	if (p == NULL)
+		return;
+	if (p->auth_ev != NULL)
+		event_free(p->auth_ev);
+	free(p);
+	w->proxy = NULL;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the proxy layer keeps per worker: its features' state, out of the
+ * loop's struct sl_worker (core/wloop.h), which holds only an opaque
+ * pointer to it, as it does for the HTTP/2 codec's. Worker thread only;
+ * made and freed by daemon/worker.c.
+ */
+#ifndef SL_WPROXY_H
+#define SL_WPROXY_H
+
+#include <sys/queue.h>
+
+#include "wloop.h"
+
+struct event;
+struct sl_conf;
+struct sl_mirror;
+struct sl_idem_orphan;
+struct sl_idem_commit;
+struct sl_subreq;
+struct sl_auth_wait;
+struct sl_traceexp;
+struct sl_tpool;
+
+struct sl_wproxy {
+	TAILQ_HEAD(, sl_mirror) mirrors; /* mirror copies in flight */
+	unsigned nmirrors;
+	/* answers read for an Idempotency-Key whose client went
+	 * (exchange_idem_orphan.c) */
+	TAILQ_HEAD(, sl_idem_orphan) idem_orphans;
+	/* answers on their way to the fleet store, tried again while it is
+	 * away (exchange_idem_store.c) */
+	TAILQ_HEAD(, sl_idem_commit) idem_commits;
+	void *idem_md; /* the worker's SHA-256 context, made once (an
+			  EVP_MD_CTX; freed by sl_exchange_idem_worker_free) */
+	/* sluice's own requests (a key set's fetch, an external check) in
+	 * flight (subreq.c) */
+	TAILQ_HEAD(, sl_subreq) subreqs;
+	/* requests waiting for a key set's fetch (exchange_auth.c), and
+	 * the poll of the fetch they wait for */
+	TAILQ_HEAD(, sl_auth_wait) auth_waits;
+	struct event *auth_ev;
+	/* tracing: this worker's span export (traceexp.c), made at the
+	 * first span */
+	struct sl_traceexp *trace;
+	/* the WAF: this worker's threads (tpool.h), made at the first
+	 * request a WAF inspects, and their number and queue as the worker
+	 * started */
+	struct sl_tpool *waf;
+	unsigned waf_threads, waf_queue;
+};
+
+static inline struct sl_wproxy *
+sl_wproxy(const struct sl_worker *w)
+{
+	return (struct sl_wproxy *)w->proxy;
+}
+
+/* Makes w's (conf: the generation it starts with, for the WAF's sizes).
+ * Returns 0, or -1 (no memory). */
+int sl_wproxy_init(struct sl_worker *w, const struct sl_conf *conf);
+
+/* The worker stopped (its loop ended): what the features still have in
+ * flight goes, in the order they depend on each other. */
+void sl_wproxy_stop(struct sl_worker *w);
+
+/* Frees what sl_wproxy_init made (after the loop's last run). */
+void sl_wproxy_free(struct sl_worker *w);
+
+#endif
