@@ -51,7 +51,7 @@
  * so a frame split across reads needs no more. */
 #define MAX_FRAME 16384
 
-static void h2_run(struct sl_h2conn *h);
+static void h2_run(struct sl_h2conn *h, int flush);
 
 /* ---- the connection state's handlers (the others: h2_stream.c, h2_head.c,
  * h2_out.c, h2_budget.c) ---------------------------------------------- */
@@ -278,7 +278,7 @@ h2_on_timer(evutil_socket_t fd, short what, void *arg)
 			SL_STAT_INC(h->c->s.w->stats.timeouts[SL_TO_SEND]);
 			h->dead_abort = 1;
 		}
-		h2_run(h);
+		h2_run(h, 1);
 		return;
 	}
 	switch (h2_deadline(h, now)) {
@@ -288,7 +288,7 @@ h2_on_timer(evutil_socket_t fd, short what, void *arg)
 	default:
 		break;
 	}
-	h2_run(h);
+	h2_run(h, 1);
 }
 
 /* ---- the run ---------------------------------------------------------- */
@@ -307,7 +307,13 @@ run_dequeue(struct sl_h2conn *h)
 
 /* The worker's deferred runs, in the order they were asked for; a run
  * that asks for another (of its own connection or another one) has it
- * made in the same turn, as an event activated from an event would. */
+ * made in the same turn, as an event activated from an event would.
+ * The event is made active by the turn's first h2_kick, so libevent puts
+ * it behind every event the turn's poll found (its active queue is run
+ * to its end, the events activated meanwhile included): these runs come
+ * after the turn's reads, of clients and of upstreams, and each writes
+ * what its connection has ready, in one write (doc/http2.md section 4,
+ * "One write a turn"). */
 static void
 h2_worker_on_run(evutil_socket_t fd, short what, void *arg)
 {
@@ -321,7 +327,7 @@ h2_worker_on_run(evutil_socket_t fd, short what, void *arg)
 
 	while (hw != NULL && (h = TAILQ_FIRST(&hw->runq)) != NULL) {
 		run_dequeue(h);
-		h2_run(h);
+		h2_run(h, 1);
 	}
 }
 
@@ -334,7 +340,7 @@ h2_on_write(evutil_socket_t fd, short what, void *arg)
 	sl_now_refresh();
 	(void)XPRT(c)->watch(c->fd, c->xc, h->wev, 0);
 	h->f &= ~(C2_WBLOCKED | C2_WEV);
-	h2_run(h);
+	h2_run(h, 1);
 }
 
 /*
@@ -385,7 +391,7 @@ conn_on_deadline(struct sl_client *c)
 		return; /* its own deadline (h->tev) ends it */
 	if (h2_deadline(h, now) == H2_DL_GOAWAY)
 		h2_goaway_final(h);
-	h2_run(h);
+	h2_run(h, 1);
 }
 
 /* A write the transport stopped taking (h2_out.c set C2_WBLOCKED): the
@@ -500,8 +506,19 @@ h2_end(struct sl_h2conn *h)
 	return 1;
 }
 
+/*
+ * The run: reads, pumps the streams, frames what is ready and writes it,
+ * again while something changed. A run of the client's read (flush not
+ * set) leaves what it framed in the write buffer and asks for a run from
+ * the worker's queue, which comes later in the same turn, after the
+ * turn's upstream reads: their answers and its own (a local answer, an
+ * acknowledgement) go in one write (doc/http2.md section 4, "One write a
+ * turn"). It writes at once only a buffer that is full, or what its last
+ * read made before it reads again, and the connection's end (h2_end)
+ * always. May close the connection (and free h).
+ */
 static void
-h2_run(struct sl_h2conn *h)
+h2_run(struct sl_h2conn *h, int flush)
 {
 	struct sl_client *c = h->c;
 
@@ -520,7 +537,13 @@ h2_run(struct sl_h2conn *h)
 	for (int guard = 0, reads = 0; guard < 16; guard++) {
 		h->f &= ~C2_AGAIN;
 		/* reading waits while the output cannot go: a client that
-		 * does not read cannot make sluice queue its answers */
+		 * does not read cannot make sluice queue its answers (a
+		 * read's answers that wait for the turn's write are written
+		 * before the run reads again) */
+		if (reads > 0 && (h->f & C2_READABLE) &&
+		    !(h->f & (C2_WBLOCKED | C2_EOF)) && h->dead == NULL &&
+		    sl_buf_pending(&h->wbuf) > 0)
+			(void)h2_wbuf_flush(h);
 		if ((h->f & C2_READABLE) && !(h->f & (C2_WBLOCKED | C2_EOF)) &&
 		    h->dead == NULL) {
 			if (reads++ < RUN_READS) {
@@ -537,7 +560,7 @@ h2_run(struct sl_h2conn *h)
 		if (h->dead == NULL)
 			h2_pump(h);
 		if (h->dead == NULL || !h->dead_abort)
-			h2_output(h);
+			h2_output(h, flush);
 		if (h->dead == NULL)
 			h2_writable(h);
 		if (h->dead == NULL && (h->f & C2_SHUTDOWN) && h->nopen == 0 &&
@@ -575,8 +598,10 @@ h2_run(struct sl_h2conn *h)
 		(void)h2_end(h);
 		return;
 	}
+	/* what it framed and did not write: the queue's run writes it */
 	if ((h->f & C2_AGAIN) || h->dirty != NULL ||
-	    ((h->f & C2_READABLE) && !(h->f & (C2_WBLOCKED | C2_EOF))))
+	    ((h->f & C2_READABLE) && !(h->f & (C2_WBLOCKED | C2_EOF))) ||
+	    (sl_buf_pending(&h->wbuf) > 0 && !(h->f & C2_WBLOCKED)))
 		h2_kick(h);
 	if (h->h2c.send_win > 0)
 		h->zwin_ms = 0;
@@ -677,7 +702,7 @@ sl_h2_start(struct sl_client *c)
 	sl_buf_release(&w->bufs, &c->s.in);
 	c->s.in_ready = 0;
 	h->f |= C2_READABLE;
-	h2_run(h);
+	h2_run(h, 1);
 	return 0;
 }
 
@@ -693,7 +718,7 @@ conn_on_read(struct sl_client *c)
 	/* TLS: a write that waited for a read can go now too */
 	if (h->f & C2_W_READ)
 		h->f &= ~(C2_WBLOCKED | C2_W_READ);
-	h2_run(h);
+	h2_run(h, 0);
 }
 
 /* The worker drains: a GOAWAY in two steps (RFC 9113 section 6.8), the
@@ -711,7 +736,7 @@ conn_drain(struct sl_client *c)
 	     st = TAILQ_NEXT(st, link))
 		if (st->s.txn != NULL)
 			sl_exchange_tunnel_drain(&st->s);
-	h2_run(h);
+	h2_run(h, 1);
 }
 
 /* A reload that kept the connection's listener: its WebSocket tunnels

@@ -464,9 +464,11 @@ int h2_resp_heads(struct sl_h2stream *st, const char **why);
 /* The connection state's output handler: room for n bytes at the write
  * buffer's end (NULL: no memory). */
 uint8_t *h2_out_room(void *arg, size_t n);
-/* Frames the streams' responses (DATA, trailers) and writes them; writes
- * what the write buffer holds (-1: the connection failed, h->dead set). */
-void h2_output(struct sl_h2conn *h);
+/* Frames the streams' responses (DATA, trailers) into the write buffer,
+ * and writes it when it is full or flush is set (the run at the end of
+ * the loop's turn); writes what the write buffer holds (-1: the
+ * connection failed, h->dead set). */
+void h2_output(struct sl_h2conn *h, int flush);
 int h2_wbuf_flush(struct sl_h2conn *h);
 /* The response's END_STREAM went (h2_out.c, h2.c's head without body). */
 void h2_out_ended(struct sl_h2stream *st);

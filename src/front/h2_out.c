@@ -454,23 +454,31 @@ stream_sends(const struct sl_h2stream *st)
 	       st->state != H2S_CLOSED;
 }
 
-/* Frames the streams' responses, a DATA frame each in turn while a whole
- * one fits in the write buffer, and writes them. */
+/*
+ * Frames the streams' responses, a DATA frame each in turn while a whole
+ * one fits in the write buffer, behind what the buffer already holds (the
+ * heads the exchanges' flush put there since the last write, the frames
+ * the connection's state answered with). The buffer is written when no
+ * more frames fit, and at the end when flush is set; the run of a
+ * client's read leaves it to the connection's run at the end of the
+ * loop's turn, which writes what the whole turn made ready in one write
+ * (doc/http2.md section 4, "One write a turn").
+ */
 void
-h2_output(struct sl_h2conn *h)
+h2_output(struct sl_h2conn *h, int flush)
 {
-	/* what an earlier run framed and the transport would not take goes
-	 * first: the run of a write event may have nothing new to frame,
-	 * and a download's last frames must not wait for another event */
-	if (sl_buf_pending(&h->wbuf) > 0 && !(h->f & C2_WBLOCKED) &&
-	    h2_wbuf_flush(h) == -1)
-		return;
 	for (int guard = 0; guard < 32 && !(h->f & C2_WBLOCKED); guard++) {
 		struct sl_h2stream *st, *nx, *last;
 		int sent = 0;
 
 		if (h->dead != NULL || h->h2c.failed)
 			break;
+		/* no whole frame fits behind what waits: that goes first (a
+		 * download's next frames, or a write event's run that has
+		 * nothing new to frame) */
+		if (wbuf_full(h) &&
+		    (h2_wbuf_flush(h) == -1 || (h->f & C2_WBLOCKED)))
+			return;
 		/* one pass: each stream a frame, the ones that sent moved
 		 * to the end (the next pass, and run, starts with the
 		 * others) */
@@ -492,11 +500,12 @@ h2_output(struct sl_h2conn *h)
 			if (done || h->dead != NULL)
 				break;
 		}
-		if (sl_buf_pending(&h->wbuf) > 0 && h2_wbuf_flush(h) == -1)
-			return;
 		if (!sent || h->dead != NULL)
 			break;
 	}
+	if (sl_buf_pending(&h->wbuf) > 0 && !(h->f & C2_WBLOCKED) &&
+	    (flush || wbuf_full(h)))
+		(void)h2_wbuf_flush(h);
 }
 
 /* ---- a request not read whole ---------------------------------------- */
