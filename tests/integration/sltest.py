@@ -1182,7 +1182,8 @@ def read_in_bursts(sock, body_len, pause=0.02, timeout=20.0):
     socket every `pause` seconds: the sender fills its buffer and stalls
     in each pause, then finds it emptied at once (a fast reader). Returns
     the raw bytes (the plain text of a TLS socket)."""
-    got = b""
+    got = bytearray()  # appends in place: bodies of many MiB
+    end = -1
     sock.setblocking(False)
     deadline = time.monotonic() + timeout
     try:
@@ -1195,16 +1196,16 @@ def read_in_bursts(sock, body_len, pause=0.02, timeout=20.0):
                     break
                 check(d, "connection closed mid-response")
                 got += d
-            end = got.find(b"\r\n\r\n")
+            if end == -1:
+                end = got.find(b"\r\n\r\n")
             if end != -1 and len(got) - end - 4 >= body_len:
                 break
     finally:
         sock.setblocking(True)
-    end = got.find(b"\r\n\r\n")
     check(end != -1 and len(got) - end - 4 == body_len,
           "response of %d body bytes not read whole in %.0fs"
           % (body_len, timeout))
-    return got
+    return bytes(got)
 
 
 class Reply:
