@@ -254,8 +254,14 @@ static const struct sl_xprt_ops tls_ops = {
     .close = tls_close,
 };
 
-const struct sl_xprt_ops *const sl_xprt_table[SL_XPRT_NKINDS] = {
+const struct sl_xprt_ops *sl_xprt_table[SL_XPRT_NKINDS] = {
     [SL_XPRT_TCP] = &tcp_ops,
     [SL_XPRT_TLS] = &tls_ops,
     [SL_XPRT_MEM] = &sl_xprt_mem_ops,
 };
+
+void
+sl_xprt_set_stream(const struct sl_xprt_ops *ops)
+{
+	sl_xprt_table[SL_XPRT_STREAM] = ops;
+}

@@ -4,8 +4,10 @@
  * one connection through a small operations table, one per kind of
  * transport: plain TCP and TLS (xprt.c, on tls.h), and a pair of ends
  * that hold their bytes in memory (xprt_mem.c), which lets a test drive a
- * client or an upstream connection without a socket (and carries an
- * exchange's request and response to an HTTP/2 stream, h2up.c). client.c,
+ * client or an upstream connection without a socket, and a stream of an
+ * HTTP/2 upstream connection (h2up.c), whose operations read and write
+ * the stream's own buffers: no second end between the exchange and the
+ * stream. client.c,
  * upstream.c and health.c read, write, shut down and close a connection only
  * through here; what they still do on the socket itself comes before a
  * transport is chosen or is about the socket, not the bytes (connect(), a
@@ -41,8 +43,13 @@ struct event;
 enum sl_xprt_kind {
 	SL_XPRT_TCP = 0,
 	SL_XPRT_TLS = 1,
-	SL_XPRT_MEM = 2,   /* xprt_mem.c, for tests */
-	SL_XPRT_NKINDS = 4 /* 3: TLS over a memory end, not built */
+	SL_XPRT_MEM = 2,    /* xprt_mem.c, for tests */
+	SL_XPRT_STREAM = 3, /* a stream of a connection sluice multiplexes
+			       itself (an HTTP/2 upstream's, h2up.c): its
+			       operations are its module's, given once by
+			       sl_xprt_set_stream; upstream connections
+			       only (a client's two bits never say 3) */
+	SL_XPRT_NKINDS = 4
 };
 
 struct sl_xprt_ops {
@@ -101,7 +108,12 @@ struct sl_xprt_ops {
 	void (*close)(int fd, void *x, int notify);
 };
 
-extern const struct sl_xprt_ops *const sl_xprt_table[SL_XPRT_NKINDS];
+extern const struct sl_xprt_ops *sl_xprt_table[SL_XPRT_NKINDS];
+
+/* Gives SL_XPRT_STREAM its operations: the module that multiplexes the
+ * streams (h2up.c), which lives above this layer, before its first
+ * stream. The same table every time: a store, no lock. */
+void sl_xprt_set_stream(const struct sl_xprt_ops *ops);
 
 /* The operations of a kind of transport. */
 static inline const struct sl_xprt_ops *

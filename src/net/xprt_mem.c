@@ -10,8 +10,8 @@
  * level-triggered readiness would. An end may also be connecting (an
  * upstream connection a test's connector made): held, it waits for the
  * other end to accept or refuse, as a socket waits for the SYN's answer.
- * The daemon uses it for the streams of HTTP/2 upstreams (h2up.c): the
- * exchange's end is an upstream connection's, h2up.c holds the other.
+ * The daemon does not use it: an HTTP/2 upstream's stream is a transport
+ * of its own (SL_XPRT_STREAM, h2up.c).
  */
 #include "xprt.h"
 
@@ -43,9 +43,10 @@ struct sl_xprt_mem {
 /*
  * Pairs whose two ends closed, kept by the thread that closed them (a
  * worker makes and ends its pairs itself), with their buffers when these
- * are no larger than PAIR_BUF_KEPT: each gRPC call through an HTTP/2
- * upstream makes one (h2up.c), and its calloc, the buffers' first
- * reallocs and the frees were about 1,500 instructions a call. Linked
+ * are no larger than PAIR_BUF_KEPT: when each gRPC call through an HTTP/2
+ * upstream made one (until issue 62), its calloc, the buffers' first
+ * reallocs and the frees were about 1,500 instructions a call; the tests
+ * that make thousands of pairs keep the reuse. Linked
  * through the first end's peer. As many as the calls a worker has in
  * flight at once are reused (a pair calloc'd again at every call past
  * the kept number cost 2,350 instructions a call at 128 calls in flight,

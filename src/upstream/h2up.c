@@ -5,24 +5,26 @@
  * connections, each an ordinary upstream connection this file owns with
  * sluice's own connection state (src/h2, h2conn.h) used as a state machine
  * over its bytes. An
- * exchange's upstream connection is one stream: a memory end (xprt.h) on
- * which the exchange writes its request and reads its response as on a
- * socket, so that its retries, limits, pacing and logs do not change. Here
- * is the other end of each pair: the request's head (a head block, or
- * HTTP/1.1 text for a split or a mirror) becomes HEADERS, its body
- * (Content-Length or chunked) DATA under the stream's window; the
- * response's HEADERS become a head block, its DATA a body (chunked unless
- * the server gave a length), its trailers the chunked body's trailer
- * section. The translation of heads is h2up_head.c's. Nothing here runs
- * inside the exchange: the memory ends wake it through events, after
- * the state's handlers returned.
+ * exchange's upstream connection is one stream: a transport of its own
+ * (SL_XPRT_STREAM, xprt.h) whose reads and writes are this file's
+ * operations on the stream's buffers, so that the exchange's retries,
+ * limits, pacing and logs do not change, and nothing stands between the
+ * two: no second end, no copy through it, no event of its own (until
+ * issue 62 a pair of memory ends did, xprt_mem.c). The request's head (a
+ * head block, or HTTP/1.1 text for a split or a mirror) becomes HEADERS,
+ * its body (Content-Length or chunked) DATA under the stream's window;
+ * the response's HEADERS become a head block, its DATA a body (chunked
+ * unless the server gave a length), its trailers the chunked body's
+ * trailer section. The translation of heads is h2up_head.c's. Nothing
+ * here runs inside the exchange's handlers but the transport's
+ * operations, which never call the exchange back: the stream wakes it
+ * through its own events, after the state's handlers returned.
  *
  * Flow control: a stream's receive window is UP_STREAM_WINDOW, given back
- * (sl_h2c_consumed) once the exchange's end has taken the bytes,
- * and that end holds at most UP_END_WINDOW, so a client that reads slowly
- * holds the upstream's stream back as read interest does on HTTP/1.1.
- * The request's body is read from the exchange's end only while less
- * than UP_BODY_MAX of it waits for the server's window.
+ * (sl_h2c_consumed) as the exchange reads the bytes, so a client that
+ * reads slowly holds the upstream's stream back as read interest does on
+ * HTTP/1.1. The exchange's writes take the request while less than twice
+ * UP_BODY_MAX of it waits for the server's window.
  */
 #include "h2up.h"
 
@@ -47,7 +49,6 @@
 static void stream_free(struct h2up_stream *st);
 static void conn_schedule(struct sl_h2up_conn *c);
 static void conn_close(struct sl_h2up_conn *c, int err, const char *why);
-static void stream_flush(struct h2up_stream *st);
 static void ping_arm(struct sl_h2up_conn *c, uint64_t ms);
 static void h2up_on_close_idle(struct sl_wendpoint *ep);
 
@@ -63,57 +64,75 @@ log_conn(const struct sl_h2up_conn *c, const char *what, const char *detail)
 		 detail ? ": " : "", detail ? detail : "");
 }
 
-/* ---- streams: our end of the exchange's memory pair --------------------- */
+/* ---- streams: the exchange's transport --------------------------------- */
 
-/* Closes our end (after reading what the exchange wrote and nobody will
- * send, so that its close is not a reset); reset: a reset instead, which
- * the exchange reads after the bytes it holds. */
-static void
-end_close(struct h2up_stream *st, int reset)
+/* What a read by the exchange would not wait for: bytes, an end, a
+ * reset, a refused connect. */
+static int
+st_readable(const struct h2up_stream *st)
 {
-	char tmp[512];
-
-	if (st->f & S_END_CLOSED)
-		return;
-	st->f |= S_END_CLOSED;
-	sl_xprt_mem_ops.watch(-1, st->end, &st->rev, 0);
-	sl_xprt_mem_ops.watch(-1, st->end, &st->wev, 0);
-	if (reset) {
-		sl_xprt_mem_reset(st->end);
-	} else {
-		while (sl_xprt_mem_read(st->end, tmp, sizeof(tmp)) > 0)
-			;
-		sl_xprt_mem_close(st->end);
-	}
-	st->end = NULL;
-	st->their = NULL;
+	if (st->f & S_HELD)
+		return 0;
+	return dbuf_n(&st->resp) > 0 || st->err != 0 ||
+	       (st->f & (S_RESP_END | S_FAILED | S_EOF)) || st->c == NULL;
 }
 
-/* The stream failed before its response was whole: the exchange sees a
- * reset; unprocessed: the server never processed the request (class 1,
- * RFC 9113 section 8.7). */
+/* What a write by the exchange takes now; a write that fails or is
+ * dropped does not wait either. */
+static size_t
+st_room(const struct h2up_stream *st)
+{
+	size_t held = dbuf_n(&st->req) + dbuf_n(&st->body);
+
+	if (st->f & S_HELD)
+		return 0;
+	if (st->err != 0 || (st->f & (S_FAILED | S_EOF | S_REQ_END)) ||
+	    st->c == NULL)
+		return SIZE_MAX;
+	if (!(st->f & S_HEAD_IN))
+		return held < UP_HEAD_MAX + UP_BODY_MAX
+			   ? UP_HEAD_MAX + UP_BODY_MAX - held
+			   : 0;
+	return held < 2 * UP_BODY_MAX ? 2 * UP_BODY_MAX - held : 0;
+}
+
+/* Activates the exchange's read event when its wait is over. */
+static void
+st_wake_read(struct h2up_stream *st)
+{
+	if (st->xrev != NULL && st_readable(st))
+		event_active(st->xrev, EV_READ, 1);
+}
+
+/* ... and its write event. */
+static void
+st_wake_write(struct h2up_stream *st)
+{
+	if (st->xwev != NULL && st_room(st) > 0)
+		event_active(st->xwev, EV_WRITE, 1);
+}
+
+/* The stream failed before its response was whole: the exchange reads a
+ * reset, after what it was given; unprocessed: the server never processed
+ * the request (class 1, RFC 9113 section 8.7). */
 static void
 stream_fail(struct h2up_stream *st, int unprocessed)
 {
-	if (st->f & S_END_CLOSED)
+	if (st->f & (S_END_CLOSED | S_FAILED))
 		return;
 	if (st->f & S_HELD) {
 		/* its connect never completed */
 		st->f &= ~S_HELD;
-		sl_xprt_mem_set_unprocessed(st->end);
-		sl_xprt_mem_ops.watch(-1, st->end, &st->rev, 0);
-		sl_xprt_mem_ops.watch(-1, st->end, &st->wev, 0);
-		sl_xprt_mem_refuse(st->end, st->c != NULL && st->c->err != 0
-						? st->c->err
-						: ECONNREFUSED);
-		st->f |= S_END_CLOSED;
-		st->end = NULL;
-		st->their = NULL;
-		return;
+		st->f |= S_UNPROC | S_FAILED;
+		st->err = st->c != NULL && st->c->err != 0 ? st->c->err
+							   : ECONNREFUSED;
+	} else {
+		st->f |= S_FAILED;
+		if (unprocessed)
+			st->f |= S_UNPROC;
 	}
-	if (unprocessed)
-		sl_xprt_mem_set_unprocessed(st->end);
-	end_close(st, 1);
+	st_wake_read(st);
+	st_wake_write(st);
 }
 
 /* Frees st once both the protocol and the exchange are done with it. */
@@ -206,51 +225,67 @@ stream_take(void)
 	return st;
 }
 
+/* Takes st off its connection, which has no more business with it (it
+ * stays the exchange's until the exchange closes it). The DATA bytes the
+ * exchange has not read give their connection window back. */
+static void
+stream_detach(struct h2up_stream *st)
+{
+	struct sl_h2up_conn *c = st->c;
+
+	if (c == NULL)
+		return;
+	if (st->unconsumed > 0 && !c->gone)
+		(void)sl_h2c_consumed(&c->h2c, NULL, st->unconsumed);
+	st->unconsumed = 0;
+	if (st->id > 0)
+		sl_h2c_forget(&c->h2c, &st->hs);
+	TAILQ_REMOVE(&c->streams, st, link);
+	c->nstreams--;
+	st->c = NULL;
+	st->f |= S_NG_CLOSED;
+	/* room for a request waiting at max_connections */
+	sl_worker_capacity(c->ep->w);
+	if (c->nstreams == 0 && !c->gone) {
+		if (c->dead) {
+			conn_close(c, 0, NULL);
+		} else {
+			const struct sl_conf_cluster *cc = c->ep->cluster;
+			struct timeval tv = {
+			    (time_t)(cc->pool_idle_timeout_ms / 1000),
+			    (suseconds_t)(cc->pool_idle_timeout_ms % 1000) *
+				1000};
+			event_add(&c->idle, &tv);
+		}
+	}
+}
+
+/* Frees st, which the exchange closed. */
 static void
 stream_free(struct h2up_stream *st)
 {
-	struct sl_h2up_conn *c = st->c;
-
-	if (!(st->f & S_END_CLOSED))
-		end_close(st, 1);
-	if (c != NULL) {
-		if (st->id > 0)
-			sl_h2c_forget(&c->h2c, &st->hs);
-		TAILQ_REMOVE(&c->streams, st, link);
-		c->nstreams--;
-		/* room for a request waiting at max_connections */
-		sl_worker_capacity(c->ep->w);
-		if (c->nstreams == 0 && !c->gone) {
-			if (c->dead) {
-				conn_close(c, 0, NULL);
-			} else {
-				const struct sl_conf_cluster *cc =
-				    c->ep->cluster;
-				struct timeval tv = {
-				    (time_t)(cc->pool_idle_timeout_ms / 1000),
-				    (suseconds_t)(cc->pool_idle_timeout_ms %
-						  1000) *
-					1000};
-				event_add(&c->idle, &tv);
-			}
-		}
-	}
+	stream_detach(st);
 	stream_put(st);
 }
 
-/* Gives the windows of the DATA bytes the exchange's end took back. */
+/* Gives back the windows of the DATA bytes the exchange took (n bytes
+ * read: at most as many as wait). */
 static void
-stream_consume(struct h2up_stream *st)
+stream_consume(struct h2up_stream *st, size_t n)
 {
 	struct sl_h2up_conn *c = st->c;
+	size_t queued;
 
-	if (st->unconsumed == 0 || c == NULL)
+	if (n > st->unconsumed)
+		n = st->unconsumed;
+	if (n == 0 || c == NULL)
 		return;
+	st->unconsumed -= n;
+	queued = dbuf_n(&c->wbuf);
 	(void)sl_h2c_consumed(
-	    &c->h2c, st->id > 0 && !(st->f & S_NG_CLOSED) ? &st->hs : NULL,
-	    st->unconsumed);
-	st->unconsumed = 0;
-	conn_schedule(c);
+	    &c->h2c, st->id > 0 && !(st->f & S_NG_CLOSED) ? &st->hs : NULL, n);
+	if (dbuf_n(&c->wbuf) != queued)
+		conn_schedule(c); /* a WINDOW_UPDATE to send */
 }
 
 /* Resets st (code) and forgets it. */
@@ -259,46 +294,10 @@ stream_reset(struct h2up_stream *st, uint32_t code)
 {
 	struct sl_h2up_conn *c = st->c;
 
-	if (st->id > 0 && !(st->f & S_NG_CLOSED) &&
+	if (c != NULL && st->id > 0 && !(st->f & S_NG_CLOSED) &&
 	    sl_h2c_stream(&c->h2c, (uint32_t)st->id) == &st->hs)
 		(void)sl_h2c_reset(&c->h2c, &st->hs, code);
 	st->f |= S_NG_CLOSED;
-}
-
-/* Moves resp into our end, as much as the exchange's end takes. */
-static void
-stream_flush(struct h2up_stream *st)
-{
-	ssize_t n;
-
-	if (st->f & S_END_CLOSED)
-		return;
-	while (dbuf_n(&st->resp) > 0) {
-		n = sl_xprt_mem_write(st->end, st->resp.p + st->resp.off,
-				      dbuf_n(&st->resp));
-		if (n <= 0) {
-			if (n == -1 && errno != EAGAIN) {
-				/* the exchange closed its end: its read
-				 * event says so */
-				st->resp.off = st->resp.len = 0;
-				break;
-			}
-			sl_xprt_mem_ops.watch(-1, st->end, &st->wev, 1);
-			return;
-		}
-		st->resp.off += (size_t)n;
-	}
-	st->resp.off = st->resp.len = 0;
-	sl_xprt_mem_ops.watch(-1, st->end, &st->wev, 0);
-	stream_consume(st);
-}
-
-static void
-stream_on_write(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	stream_flush(arg);
 }
 
 /*
@@ -427,50 +426,262 @@ stream_parse(struct h2up_stream *st)
 	return 0;
 }
 
-/* The exchange wrote, or closed its end. */
-static void
-stream_on_read(evutil_socket_t fd, short what, void *arg)
+/* ---- the transport's operations (xprt.h), which the exchange's
+ * upstream connection calls: they act on the stream's buffers and never
+ * call the exchange back --------------------------------------------- */
+
+static ssize_t
+st_recv(int fd, void *x, void *buf, size_t len, int *want)
 {
-	struct h2up_stream *st = arg;
-	struct sl_h2up_conn *c = st->c;
-	char buf[UP_READ];
-	ssize_t n;
+	struct h2up_stream *st = x;
+	size_t n;
 
 	(void)fd;
-	(void)what;
-	for (;;) {
-		if ((st->f & S_HEAD_IN) && dbuf_n(&st->body) >= UP_BODY_MAX &&
-		    !sl_xprt_mem_peer_closed(st->end))
-			break; /* the server's window first */
-		if ((st->f & S_HEAD_IN) && dbuf_n(&st->body) >= UP_BODY_MAX)
-			n = 0; /* the exchange gave up */
-		else
-			n = sl_xprt_mem_read(st->end, buf, sizeof(buf));
-		if (n > 0) {
-			if ((st->f & (S_REQ_END | S_NG_CLOSED)) &&
-			    (st->f & S_HEAD_IN))
-				continue; /* nothing more goes */
-			if (dbuf_put(&st->req, buf, (size_t)n) == -1 ||
-			    stream_parse(st) == -1) {
-				stream_reset(st, SL_H2F_INTERNAL_ERROR);
-				stream_fail(st, st->id == 0);
-				conn_schedule(c);
-				stream_maybe_free(st);
-				return;
-			}
-			continue;
-		}
-		if (n == -1 && errno == EAGAIN)
-			break;
-		/* the exchange is done with the stream (it closed its end):
-		 * a stream still open is cancelled */
-		stream_reset(st, SL_H2F_CANCEL);
-		end_close(st, 0);
-		conn_schedule(c);
-		stream_maybe_free(st);
-		return;
+	*want = SL_TLS_WANT_READ;
+	if (st->f & S_HELD) {
+		errno = EAGAIN;
+		return -1;
 	}
+	if (st->err != 0) {
+		errno = st->err;
+		return -1;
+	}
+	/* bytes already here are read before an end or a reset */
+	if ((n = SL_MIN(len, dbuf_n(&st->resp))) > 0) {
+		memcpy(buf, st->resp.p + st->resp.off, n);
+		st->resp.off += n;
+		if (st->resp.off == st->resp.len)
+			st->resp.off = st->resp.len = 0;
+		stream_consume(st, n);
+		return (ssize_t)n;
+	}
+	if (st->f & S_FAILED) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	if ((st->f & (S_RESP_END | S_EOF)) || st->c == NULL)
+		return 0;
+	errno = EAGAIN;
+	return -1;
+}
+
+/* Takes the request's bytes: the head into req until it is whole, the
+ * body into body (through req when chunked). Returns 0, or -1: the
+ * stream failed. */
+static int
+st_take(struct h2up_stream *st, const char *p, size_t n)
+{
+	if ((st->f & (S_HEAD_IN | S_REQ_CHUNK)) == S_HEAD_IN &&
+	    dbuf_n(&st->req) == 0) {
+		/* a body of a known length: straight to DATA's buffer */
+		size_t k = (size_t)SL_MIN((uint64_t)n, st->req_left);
+		if (dbuf_put(&st->body, p, k) == -1)
+			return -1;
+		st->req_left -= k;
+		if (st->req_left == 0)
+			st->f |= S_REQ_END;
+		return 0;
+	}
+	if (dbuf_put(&st->req, p, n) == -1)
+		return -1;
+	return stream_parse(st);
+}
+
+static ssize_t
+st_sendv(int fd, void *x, struct iovec *iov, int niov, int flags, int *want)
+{
+	struct h2up_stream *st = x;
+	struct sl_h2up_conn *c = st->c;
+	size_t total = 0, room, n = 0;
+
+	(void)fd;
+	(void)flags;
+	*want = SL_TLS_WANT_WRITE;
+	if (st->f & S_HELD) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (st->err != 0 || (st->f & S_FAILED)) {
+		errno = st->err != 0 ? st->err : ECONNRESET;
+		return -1;
+	}
+	if ((st->f & S_EOF) || c == NULL) {
+		errno = EPIPE;
+		return -1;
+	}
+	for (int i = 0; i < niov; i++)
+		total += iov[i].iov_len;
+	if ((st->f & S_HEAD_IN) && (st->f & (S_REQ_END | S_NG_CLOSED)))
+		return (ssize_t)total; /* nothing more goes: dropped */
+	if ((room = st_room(st)) == 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	total = SL_MIN(total, room);
+	for (int i = 0; i < niov && n < total; i++) {
+		size_t k = SL_MIN(iov[i].iov_len, total - n);
+		if (st->f & (S_REQ_END | S_FAILED))
+			break; /* the rest is dropped */
+		if (k > 0 && st_take(st, iov[i].iov_base, k) == -1) {
+			/* the exchange reads the reset */
+			stream_reset(st, SL_H2F_INTERNAL_ERROR);
+			stream_fail(st, st->id == 0);
+			break;
+		}
+		n += k;
+	}
+	if (st->f & S_REQ_END)
+		st->req.off = st->req.len = 0; /* nothing follows a request */
 	conn_schedule(c);
+	return (ssize_t)total;
+}
+
+/* The exchange ends its side: a stream still open is cancelled, and the
+ * exchange reads the rest of what it was given, then an end. */
+static void
+st_shutdown(int fd, void *x)
+{
+	struct h2up_stream *st = x;
+
+	(void)fd;
+	stream_reset(st, SL_H2F_CANCEL);
+	st->f |= S_EOF;
+	if (st->c != NULL)
+		conn_schedule(st->c);
+	st_wake_read(st);
+}
+
+static int
+st_connect_error(int fd, void *x)
+{
+	const struct h2up_stream *st = x;
+
+	(void)fd;
+	return (st->f & S_HELD) ? EINPROGRESS : st->err;
+}
+
+static int
+st_pending(int fd, void *x)
+{
+	(void)fd;
+	return st_readable(x);
+}
+
+static int
+st_more_waiting(int fd, void *x)
+{
+	(void)fd;
+	return dbuf_n(&((const struct h2up_stream *)x)->resp) > 0;
+}
+
+/* The request's bytes not yet sent to the server. */
+static int
+st_outq(int fd, void *x)
+{
+	const struct h2up_stream *st = x;
+
+	(void)fd;
+	return (int)SL_MIN(dbuf_n(&st->req) + dbuf_n(&st->body),
+			   (size_t)INT32_MAX);
+}
+
+/* What the stream cannot take yet is refused (EAGAIN): nothing is taken
+ * and left unsent. */
+static int
+st_unsent(int fd, void *x)
+{
+	(void)fd;
+	(void)x;
+	return 0;
+}
+
+static size_t
+st_send_room(int fd, void *x)
+{
+	(void)fd;
+	return st_room(x);
+}
+
+/* Keeps ev while watched, and activates it when its wait is over; never
+ * added to libevent (descriptor -1, nothing to poll). */
+static int
+st_watch(int fd, void *x, struct event *ev, int on)
+{
+	struct h2up_stream *st = x;
+	int write = (event_get_events(ev) & EV_WRITE) != 0;
+	struct event **slot = write ? &st->xwev : &st->xrev;
+
+	(void)fd;
+	if (!on) {
+		if (*slot == ev)
+			*slot = NULL;
+		/* an activation not yet run is cancelled */
+		return event_del(ev);
+	}
+	*slot = ev;
+	if (write)
+		st_wake_write(st);
+	else
+		st_wake_read(st);
+	return 0;
+}
+
+/* The close that follows cancels the stream anyway (st_close). */
+static void
+st_abort(int fd, void *x)
+{
+	(void)fd;
+	(void)x;
+}
+
+/* The exchange is done with the stream: a stream still open is
+ * cancelled, and st is freed once the protocol is done with it (at once:
+ * the cancel forgets it). */
+static void
+st_close(int fd, void *x, int notify)
+{
+	struct h2up_stream *st = x;
+
+	(void)fd;
+	(void)notify;
+	if (st == NULL || (st->f & S_END_CLOSED))
+		return;
+	st->f |= S_END_CLOSED;
+	st->f &= ~S_HELD;
+	st->xrev = st->xwev = NULL;
+	stream_reset(st, SL_H2F_CANCEL);
+	if (st->c != NULL)
+		conn_schedule(st->c); /* the RST_STREAM */
+	stream_maybe_free(st);
+}
+
+static const struct sl_xprt_ops h2up_xprt_ops = {
+    .name = "h2-stream",
+    .recv = st_recv,
+    .sendv = st_sendv,
+    .shutdown = st_shutdown,
+    .connect_error = st_connect_error,
+    .pending = st_pending,
+    .more_waiting = st_more_waiting,
+    .outq = st_outq,
+    .unsent = st_unsent,
+    .send_room = st_send_room,
+    .watch = st_watch,
+    .abort = st_abort,
+    .close = st_close,
+};
+
+int
+sl_upstream_unprocessed(const struct sl_upconn *u)
+{
+	return u->h2s && (((const struct h2up_stream *)u->xc)->f & S_UNPROC);
+}
+
+int
+sl_upstream_grpc_status(const struct sl_upconn *u)
+{
+	return u->h2s ? (int)((const struct h2up_stream *)u->xc)->note - 1
+		      : -1;
 }
 
 /* Both ends of st sent END_STREAM: the protocol forgot it (called from a
@@ -511,10 +722,9 @@ frame_request(struct h2up_stream *st)
 		if (st->hs.in_end) /* the response had ended first */
 			st->f |= S_NG_CLOSED;
 	}
-	if (!(st->f & S_END_CLOSED) && dbuf_n(&st->body) < UP_BODY_MAX && !end)
-		/* read more of the request (level-triggered: the end
-		 * says nothing until the exchange writes again) */
-		event_active(&st->rev, EV_READ, 1);
+	if (!(st->f & S_END_CLOSED) && !end)
+		/* room for more of the request */
+		st_wake_write(st);
 	return 1;
 }
 
@@ -562,7 +772,7 @@ response_end(struct h2up_stream *st)
 		stream_maybe_free(st);
 		return;
 	}
-	stream_flush(st);
+	st_wake_read(st);
 	if (st->f & S_REQ_SENT) {
 		stream_closed_both(st);
 		stream_maybe_free(st);
@@ -589,14 +799,14 @@ on_headers(void *arg, struct sl_h2c_stream *hs, int rc, int end)
 	}
 	if (end && (st->f & S_RESP_END)) {
 		/* a head or trailers that end the stream */
-		stream_flush(st);
+		st_wake_read(st);
 		if (st->f & S_REQ_SENT) {
 			stream_closed_both(st);
 			stream_maybe_free(st);
 		}
 		return;
 	}
-	stream_flush(st);
+	st_wake_read(st);
 }
 
 static void
@@ -637,7 +847,7 @@ on_data(void *arg, struct sl_h2c_stream *hs, const uint8_t *data, size_t len,
 			return;
 		}
 		st->unconsumed += len;
-		stream_flush(st);
+		st_wake_read(st);
 	}
 	if (end)
 		response_end(st);
@@ -751,8 +961,9 @@ conn_settings(struct sl_h2up_conn *c)
 		ping_arm(c, c->ep->cluster->ping_interval_ms);
 	TAILQ_FOREACH(st, &c->streams, link)
 	if (st->f & S_HELD) {
+		/* its connect completes */
 		st->f &= ~S_HELD;
-		sl_xprt_mem_accept(st->end);
+		st_wake_write(st);
 	}
 }
 
@@ -955,6 +1166,12 @@ conn_read(struct sl_h2up_conn *c)
 		sl_upstream_consume(u, sl_buf_pending(&u->in));
 		conn_settings(c);
 	}
+	/* a read that filled the buffer while the transport held more (TLS,
+	 * a test's memory end) turned reading off until its owner makes
+	 * room: the room is made, reading goes on (on the next turn when
+	 * the 16 reads are up) */
+	if (why == NULL && !c->gone)
+		sl_upstream_want_read(u, 1);
 	if (conn_unbusy(c))
 		return;
 	if (why != NULL)
@@ -1019,21 +1236,20 @@ conn_close(struct sl_h2up_conn *c, int err, const char *why)
 	if (c->busy > 0)
 		return; /* conn_read or conn_pump finishes it */
 	while ((st = TAILQ_FIRST(&c->streams)) != NULL) {
-		if ((st->f & S_RESP_END) && !(st->f & S_END_CLOSED)) {
-			/* whole: the exchange gets all of it, then the
-			 * end */
-			sl_xprt_mem_set_window(st->their, SIZE_MAX);
-			stream_flush(st);
-			end_close(st, 0);
-		} else {
-			/* not processed unless its request went and no
-			 * answer came... the server may have acted on a
-			 * request it received: class 2 */
+		/* a whole response: the exchange reads all of it, then the
+		 * end (st_recv: no connection); else the stream fails, not
+		 * processed unless its request went and no answer came...
+		 * the server may have acted on a request it received:
+		 * class 2 */
+		if (!(st->f & S_RESP_END))
 			stream_fail(st, !c->ready || st->id == 0);
-		}
-		st->f |= S_NG_CLOSED;
 		st->unconsumed = 0;
-		stream_free(st);
+		if (st->f & S_END_CLOSED) {
+			stream_free(st);
+		} else {
+			stream_detach(st);
+			st_wake_read(st);
+		}
 	}
 	TAILQ_REMOVE(&c->ep->h2, c, link);
 	event_del(&c->run);
@@ -1126,18 +1342,17 @@ conn_room(const struct sl_h2up_conn *c)
 }
 
 /*
- * A new stream of a shared connection to ep, made if none has room. *end
- * gets the exchange's memory end, whose connect completes once the
- * connection has the server's SETTINGS (at once when it has them), or
- * fails as the connection does. Returns 0, or -1 with errno (EBUSY: the
- * endpoint is at max_connections; ENOMEM).
+ * A new stream of a shared connection to ep, made if none has room: the
+ * transport of the exchange's connection, whose connect completes once
+ * the connection has the server's SETTINGS (at once when it has them), or
+ * fails as the connection does. Returns it, or NULL with errno (EBUSY:
+ * the endpoint is at max_connections; ENOMEM).
  */
-static int
-stream_open(struct sl_wendpoint *ep, struct sl_xprt_mem **end)
+static struct h2up_stream *
+stream_open(struct sl_wendpoint *ep)
 {
 	struct sl_h2up_conn *c;
 	struct h2up_stream *st;
-	struct sl_xprt_mem *theirs, *mine;
 
 	TAILQ_FOREACH(c, &ep->h2, link)
 	{
@@ -1154,38 +1369,21 @@ stream_open(struct sl_wendpoint *ep, struct sl_xprt_mem **end)
 			break;
 	}
 	if (c == NULL && (c = conn_new(ep)) == NULL)
-		return -1;
-	if ((st = stream_take()) == NULL ||
-	    sl_xprt_mem_pair(&theirs, &mine) == -1) {
-		if (st != NULL)
-			stream_put(st);
+		return NULL;
+	if ((st = stream_take()) == NULL) {
 		if (c->nstreams == 0)
 			conn_close(c, 0, NULL);
 		errno = ENOMEM;
-		return -1;
+		return NULL;
 	}
 	st->c = c;
-	st->end = mine;
-	st->their = theirs;
 	st->f = S_NG_CLOSED; /* no protocol stream yet */
-	*end = theirs;
-	/* what the exchange may hold unread, and what we hold of its
-	 * request before it must wait */
-	sl_xprt_mem_set_window(theirs, UP_END_WINDOW);
-	sl_xprt_mem_set_window(mine, UP_BODY_MAX);
-	event_assign(&st->rev, ep->w->base, -1, EV_READ | EV_PERSIST,
-		     stream_on_read, st);
-	event_assign(&st->wev, ep->w->base, -1, EV_WRITE | EV_PERSIST,
-		     stream_on_write, st);
-	if (!c->ready) {
-		sl_xprt_mem_hold(mine);
+	if (!c->ready)
 		st->f |= S_HELD;
-	}
 	TAILQ_INSERT_TAIL(&c->streams, st, link);
 	c->nstreams++;
 	event_del(&c->idle);
-	sl_xprt_mem_ops.watch(-1, mine, &st->rev, 1);
-	return 0;
+	return st;
 }
 
 struct sl_upconn *
@@ -1193,11 +1391,12 @@ sl_h2up_get(struct sl_worker *w, struct sl_wendpoint *ep,
 	    sl_up_handler *handler, void *arg)
 {
 	struct sl_upconn *u;
-	struct sl_xprt_mem *end;
+	struct h2up_stream *st;
 
 	if ((u = sl_upstream_stream(w, ep, handler, arg)) == NULL)
 		return NULL;
-	if (stream_open(ep, &end) == -1) {
+	sl_xprt_set_stream(&h2up_xprt_ops);
+	if ((st = stream_open(ep)) == NULL) {
 		int saved = errno;
 		sl_upstream_put(u, 0);
 		errno = saved;
@@ -1205,7 +1404,7 @@ sl_h2up_get(struct sl_worker *w, struct sl_wendpoint *ep,
 	}
 	/* the stream's connect is in progress, as a socket's, until the
 	 * shared connection can take it */
-	u->xc = end;
+	u->xc = st;
 	sl_upstream_want_write(u, 1);
 	return u;
 }

@@ -349,7 +349,7 @@ h2up_on_field(void *arg, struct sl_h2c_stream *hs, const char *name,
 			    (unsigned)(value[i] >= '0' && value[i] <= '9'
 					   ? value[i] - '0'
 					   : 99);
-		sl_xprt_mem_set_note(st->end, (g > 16 ? 17 : g) + 1);
+		st->note = (uint8_t)((g > 16 ? 17 : g) + 1);
 	}
 	/* the decoder checked both (RFC 9113 section 8.2.1): a lower-case
 	 * token, a value without CR, LF or NUL. A head's field is a record

@@ -21,8 +21,8 @@
 
 #define UP_STREAM_WINDOW (256 * 1024)
 #define UP_CONN_WINDOW	 (16 * 1024 * 1024)
-#define UP_END_WINDOW	 (256 * 1024)
-#define UP_BODY_MAX	 (64 * 1024)
+#define UP_BODY_MAX	 (64 * 1024) /* request bytes held before the
+					exchange's write waits: twice this */
 #define UP_HEAD_MAX	 (64 * 1024) /* a request head from the exchange */
 #define UP_RESP_HEAD_MAX (64 * 1024) /* a response's fields (SETTINGS) */
 #define UP_READ		 16384
@@ -115,11 +115,17 @@ dbuf_free(struct dbuf *b)
 #define S_NG_CLOSED                                                            \
 	0x0100		    /* the protocol closed the stream (or it never     \
 			       had one) */
-#define S_END_CLOSED 0x0200 /* our end is closed */
+#define S_END_CLOSED 0x0200 /* the exchange closed its connection */
 #define S_NOBODY     0x0400 /* HEAD: no response body */
 #define S_GRPC	     0x0800 /* content-type application/grpc* */
 #define S_TRAILERS   0x1000 /* the response's trailers are coming */
 #define S_BAD	     0x2000 /* the response broke RFC 9113 section 8 */
+#define S_FAILED     0x4000 /* the exchange reads a reset, after the bytes
+			       it was given */
+#define S_UNPROC     0x8000 /* ... and the server never processed the
+			       request (class 1, RFC 9113 section 8.7) */
+#define S_EOF	     0x10000 /* the exchange shut its side: it reads an end
+				after the bytes it was given */
 
 struct sl_h2up_conn;
 
@@ -127,19 +133,24 @@ struct h2up_stream {
 	struct sl_h2c_stream hs;       /* what the connection's state keeps */
 	TAILQ_ENTRY(h2up_stream) link; /* in c->streams */
 	struct sl_h2up_conn *c;
-	struct sl_xprt_mem *end;   /* ours */
-	struct sl_xprt_mem *their; /* the exchange's, while ours is open */
-	struct event rev, wev;	   /* on ours, fd -1 */
-	int32_t id;		   /* 0: not submitted */
-	unsigned f;		   /* S_* */
+	/* the exchange's events while it watches them (the transport's
+	 * watch): activated when what they wait for is here, as epoll's
+	 * level-triggered readiness would */
+	struct event *xrev, *xwev;
+	int32_t id; /* 0: not submitted */
+	unsigned f; /* S_* */
 	int status;
+	int err;      /* a held connect refused: what it failed with */
+	uint8_t note; /* the response's grpc-status plus one (0: none) */
 	uint64_t req_left; /* Content-Length's bytes still to come */
 	struct sl_h1_chunked ck;
 	struct dbuf req;   /* bytes from the exchange not parsed yet */
 	struct dbuf body;  /* the request's payload for DATA */
-	struct dbuf resp;  /* HTTP/1.1 bytes for the exchange */
+	struct dbuf resp;  /* the response for the exchange to read: its
+			      head block, then its body */
 	struct dbuf hdr;   /* the response's fields, or its trailers */
-	size_t unconsumed; /* DATA payload in resp, window not given back */
+	size_t unconsumed; /* DATA payload in resp, window not given back
+			      (given as the exchange reads) */
 	int has_cl;	   /* the response has a Content-Length */
 	uint64_t resp_cl;  /* its value */
 	uint64_t resp_in;  /* the response's DATA bytes so far */

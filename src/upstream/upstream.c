@@ -242,7 +242,7 @@ sl_upstream_stream(struct sl_worker *w, struct sl_wendpoint *ep,
 	u->arg = arg;
 	u->id = sl_conn_id();
 	u->fd = -1;
-	u->xkind = SL_XPRT_MEM;
+	u->xkind = SL_XPRT_STREAM;
 	u->h2s = 1;
 	ep->refs++; /* dropped by upstream_free */
 	event_assign(&u->rev, w->base, -1, EV_READ | EV_PERSIST,
@@ -327,18 +327,6 @@ sl_upstream_get(struct sl_worker *w, struct sl_wendpoint *ep, int fresh,
 		return u;
 	}
 	return upstream_connect(w, ep, NULL, 0, handler, arg);
-}
-
-int
-sl_upstream_unprocessed(const struct sl_upconn *u)
-{
-	return u->h2s && sl_xprt_mem_peer_unprocessed(u->xc);
-}
-
-int
-sl_upstream_grpc_status(const struct sl_upconn *u)
-{
-	return u->h2s ? (int)sl_xprt_mem_peer_note(u->xc) - 1 : -1;
 }
 
 struct sl_upconn *

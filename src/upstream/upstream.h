@@ -127,8 +127,9 @@ struct sl_upconn {
 	uint8_t xkind;	 /* its transport's kind (xprt.h): TCP, TLS once its
 			    SSL is made, or MEM */
 	uint8_t h2s;	 /* one stream of a shared HTTP/2 connection
-			    (h2up.c), on a memory end: never pooled, and
-			    no max_connections slot of its own */
+			    (h2up.c), its transport SL_XPRT_STREAM: never
+			    pooled, and no max_connections slot of its
+			    own */
 	struct event rev, wev;
 	struct event tev;	/* idle timeout in the pool, armed lazily:
 				   once, then moved on when it fires early */
@@ -183,11 +184,11 @@ struct sl_upconn *sl_upstream_get_proxied(struct sl_worker *w,
  * A connection of ep that is one stream of a shared connection a module
  * above keeps (h2up.c, for a cluster speaking HTTP/2): no socket, no
  * max_connections slot of its own, never pooled; state CONNECTING, owned
- * through handler(arg) as sl_upstream_get's. The caller sets u->xc, the
- * memory end (xprt.h) the owner reads and writes on, then turns write
- * interest on (sl_upstream_want_write): the connect completes as that
- * end's peer lets it. sl_upstream_put frees it, end or none. Returns NULL
- * when out of memory.
+ * through handler(arg) as sl_upstream_get's. Its transport is
+ * SL_XPRT_STREAM: the caller sets u->xc, its stream, then turns write
+ * interest on (sl_upstream_want_write): the connect completes as the
+ * stream lets it. sl_upstream_put frees it, stream or none (the
+ * transport's close gets NULL). Returns NULL when out of memory.
  */
 struct sl_upconn *sl_upstream_stream(struct sl_worker *w,
 				     struct sl_wendpoint *ep,
@@ -202,7 +203,8 @@ struct sl_upconn *sl_upstream_stream(struct sl_worker *w,
 int sl_upstream_unprocessed(const struct sl_upconn *u);
 
 /* The grpc-status an HTTP/2 stream's answer carried (in its head or its
- * trailers), or -1: none, or not a stream. */
+ * trailers), or -1: none, or not a stream. These two are h2up.c's, which
+ * owns a stream's transport. */
 int sl_upstream_grpc_status(const struct sl_upconn *u);
 
 /*

@@ -75,28 +75,46 @@ static int nsrvs;
 /* 1: a request is answered at its HEADERS, not at its END_STREAM */
 static int early;
 
+/* > 0: each answer's body is this many bytes of 'x' (not "ok"), sent as
+ * the windows let nghttp2 */
+static size_t big_body;
+static size_t big_left[512]; /* what each stream still has to send */
+
 static ssize_t
 srv_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 	 uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
+	size_t *left = &big_left[(id / 2) % 512], k;
+
 	(void)s;
-	(void)id;
 	(void)src;
 	(void)ud;
-	assert_true(len >= 2);
-	memcpy(buf, "ok", 2);
-	*flags |= NGHTTP2_DATA_FLAG_EOF;
-	return 2;
+	if (big_body == 0) {
+		assert_true(len >= 2);
+		memcpy(buf, "ok", 2);
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		return 2;
+	}
+	k = len < *left ? len : *left;
+	memset(buf, 'x', k);
+	*left -= k;
+	if (*left == 0)
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	return (ssize_t)k;
 }
 
 static void
 srv_answer(nghttp2_session *s, int32_t id)
 {
-	static const nghttp2_nv nv[] = {
+	char cl[24];
+	nghttp2_nv nv[] = {
 	    {(uint8_t *)":status", (uint8_t *)"200", 7, 3, 0},
-	    {(uint8_t *)"content-length", (uint8_t *)"2", 14, 1, 0}};
+	    {(uint8_t *)"content-length", (uint8_t *)cl, 14, 0, 0}};
 	nghttp2_data_provider prd = {.read_callback = srv_body};
 
+	nv[1].valuelen = (size_t)snprintf(cl, sizeof(cl), "%zu",
+					  big_body > 0 ? big_body : 2);
+	big_left[(id / 2) % 512] = big_body;
 	assert_int_equal(nghttp2_submit_response(s, id, nv, 2, &prd), 0);
 }
 
@@ -223,6 +241,7 @@ setup(void **state)
 	ep->connector = connector;
 	nsrvs = 0;
 	early = 0;
+	big_body = 0;
 	client_connect(0);
 	return 0;
 }
@@ -383,10 +402,11 @@ test_worker_freed_with_a_shared_connection(void **state)
 	servers_free();
 }
 
-/* ---- a stream's end as an exchange would misuse it ---------------------*/
+/* ---- a stream's transport as an exchange would misuse it ---------------*/
 
 /* The test plays the exchange of a stream it opened itself (sl_h2up_get):
- * it writes on the stream's memory end what no exchange writes. */
+ * it writes through the stream's transport (SL_XPRT_STREAM) what no
+ * exchange writes, and reads what the stream gives back. */
 static int ev_connected; /* the stream's connect completed */
 
 static void
@@ -406,7 +426,9 @@ stream_connected(void)
 	return ev_connected;
 }
 
-static struct sl_xprt_mem *cur; /* the end the test writes on */
+static struct sl_upconn *cur; /* the stream the test writes on */
+static int got_ok;	      /* the stream gave the response's body */
+static size_t got_bytes;      /* ... and so many bytes, all told */
 
 static struct sl_upconn *
 stream_as_exchange(void)
@@ -416,21 +438,47 @@ stream_as_exchange(void)
 	ev_connected = 0;
 	u = sl_h2up_get(w, endpoint(), as_exchange, NULL);
 	assert_non_null(u);
+	assert_int_equal(u->xkind, SL_XPRT_STREAM);
 	run_until(stream_connected);
-	cur = (struct sl_xprt_mem *)u->xc;
+	cur = u;
 	return u;
 }
 
 static void
 end_write(const void *p, size_t n)
 {
-	assert_int_equal(sl_xprt_mem_write(cur, p, n), (ssize_t)n);
+	struct iovec iov = {(void *)(uintptr_t)p, n};
+
+	assert_int_equal(sl_upstream_writev(cur, &iov, 1, 0), (ssize_t)n);
+}
+
+/* Reads what the stream gives, as the exchange would: 0 while it is
+ * open, 1 at its end, 2 at a reset. */
+static int
+end_state(void)
+{
+	for (;;) {
+		ssize_t n = sl_upstream_read(cur, 16384, SIZE_MAX);
+		if (n > 0) {
+			if (memmem(cur->in.data + cur->in.off,
+				   sl_buf_pending(&cur->in), "ok", 2) != NULL)
+				got_ok = 1;
+			got_bytes += sl_buf_pending(&cur->in);
+			sl_upstream_consume(cur, sl_buf_pending(&cur->in));
+			continue;
+		}
+		if (n == SL_AGAIN)
+			return 0;
+		if (n == 0)
+			return 1;
+		return errno == ECONNRESET ? 2 : 3;
+	}
 }
 
 static int
 end_reset(void)
 {
-	return sl_xprt_mem_peer_ended(cur) == 2;
+	return end_state() == 2;
 }
 
 static int
@@ -491,21 +539,21 @@ test_bad_heads_fail_unprocessed(void **state)
 	u = stream_as_exchange();
 	end_write("BAD\r\n\r\n", 7);
 	run_until(end_reset);
-	assert_int_equal(sl_xprt_mem_peer_unprocessed(cur), 1);
+	assert_int_equal(sl_upstream_unprocessed(cur), 1);
 	sl_upstream_put(u, 0);
 
 	memset(big, 'a', sizeof(big));
 	u = stream_as_exchange();
 	while (off < sizeof(big) && !end_reset()) {
-		ssize_t n =
-		    sl_xprt_mem_write(cur, big + off, sizeof(big) - off);
+		struct iovec iov = {big + off, sizeof(big) - off};
+		ssize_t n = sl_upstream_writev(cur, &iov, 1, 0);
 		if (n > 0)
 			off += (size_t)n;
 		run_ready();
 	}
 	assert_int_equal(off, sizeof(big));
 	run_until(end_reset);
-	assert_int_equal(sl_xprt_mem_peer_unprocessed(cur), 1);
+	assert_int_equal(sl_upstream_unprocessed(cur), 1);
 	assert_int_equal(srvs[0].requests, 0);
 	assert_int_equal(srvs[0].rst, 0);
 	sl_upstream_put(u, 0);
@@ -527,24 +575,17 @@ test_bad_chunked_body_resets_the_stream(void **state)
 	run_until(first_request_seen);
 	end_write("zz\r\n", 4);
 	run_until(end_reset);
-	assert_int_equal(sl_xprt_mem_peer_unprocessed(cur), 0);
+	assert_int_equal(sl_upstream_unprocessed(cur), 0);
 	run_until(reset_seen_up);
 	assert_int_equal(srvs[0].rst, NGHTTP2_INTERNAL_ERROR + 1);
 	assert_int_equal(srvs[0].ends, 0);
 	sl_upstream_put(u, 0);
 }
 
-static int got_ok; /* the end read the response's body */
-
 static int
 response_read(void)
 {
-	char buf[4096];
-	ssize_t n;
-
-	while ((n = sl_xprt_mem_read(cur, buf, sizeof(buf))) > 0)
-		if (memmem(buf, (size_t)n, "ok", 2) != NULL)
-			got_ok = 1;
+	(void)end_state();
 	return got_ok;
 }
 
@@ -565,7 +606,8 @@ test_bytes_after_the_request_are_dropped(void **state)
 	assert_int_equal(srvs[0].requests, 1);
 	assert_int_equal(srvs[0].data, 0);
 	assert_int_equal(srvs[0].rst, 0);
-	assert_int_equal(sl_xprt_mem_peer_ended(cur), 0);
+	/* the response's end, not a reset */
+	assert_int_equal(end_state(), 1);
 	sl_upstream_put(u, 0);
 }
 
@@ -590,6 +632,88 @@ test_body_end_after_the_response_end(void **state)
 	run_until(first_request_ended);
 	assert_int_equal(srvs[0].data, 10);
 	assert_int_equal(srvs[0].rst, 0);
+	sl_upstream_put(u, 0);
+}
+
+/* ---- the stream's flow control, through its transport -------------------*/
+
+/* The bytes a stream holds for its exchange, unread. */
+static size_t
+stream_held(const struct sl_upconn *u)
+{
+	return dbuf_n(&((const struct h2up_stream *)u->xc)->resp);
+}
+
+/* The stream holds about a window (the server's first frames, before
+ * sluice's SETTINGS, count against the default one) */
+static int
+stream_window_full(void)
+{
+	return stream_held(cur) >= UP_STREAM_WINDOW - 1024;
+}
+
+static int ended; /* end_state said 1 */
+
+static int
+read_to_the_end(void)
+{
+	int r = end_state();
+
+	assert_true(r <= 1);
+	return ended = r == 1;
+}
+
+static void
+test_unread_stream_holds_the_server_back(void **state)
+{
+	/* an exchange that does not read (a slow client) holds its stream's
+	 * server back: the stream keeps no more than its window, and the
+	 * window goes back as the exchange reads, until the whole body is
+	 * through */
+	struct sl_upconn *u;
+
+	(void)state;
+	big_body = 1024 * 1024;
+	got_bytes = 0;
+	u = stream_as_exchange();
+	end_write("GET /big HTTP/1.1\r\nHost: h\r\n\r\n", 30);
+	run_until(stream_window_full);
+	for (int i = 0; i < 20; i++)
+		run_ready();
+	/* the window, and the head block before the body */
+	assert_true(stream_held(u) <= UP_STREAM_WINDOW + 512);
+	run_until(read_to_the_end);
+	assert_true(got_bytes > big_body && got_bytes < big_body + 512);
+	assert_int_equal(srvs[0].rst, 0);
+	sl_upstream_put(u, 0);
+}
+
+static void
+test_closed_streams_give_the_connection_window_back(void **state)
+{
+	/* exchanges that close their streams with a window's worth unread
+	 * (clients that left): each stream is cancelled, and its bytes
+	 * give their connection window back. 70 such streams are more than
+	 * the connection's window (16 MiB): the next stream on the same
+	 * connection still gets its whole answer */
+	struct sl_upconn *u;
+
+	(void)state;
+	big_body = UP_STREAM_WINDOW;
+	for (int i = 0; i < 70; i++) {
+		u = stream_as_exchange();
+		end_write("GET /big HTTP/1.1\r\nHost: h\r\n\r\n", 30);
+		run_until(stream_window_full);
+		sl_upstream_put(u, 0);
+	}
+	assert_int_equal(nsrvs, 1);
+	got_bytes = 0;
+	ended = 0;
+	u = stream_as_exchange();
+	end_write("GET /big HTTP/1.1\r\nHost: h\r\n\r\n", 30);
+	run_until(read_to_the_end);
+	assert_true(got_bytes > big_body);
+	assert_int_equal(nsrvs, 1);
 	sl_upstream_put(u, 0);
 }
 
@@ -745,6 +869,11 @@ main(void)
 		test_bytes_after_the_request_are_dropped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_body_end_after_the_response_end, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_unread_stream_holds_the_server_back, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_closed_streams_give_the_connection_window_back, setup,
+		teardown),
 	    cmocka_unit_test_setup_teardown(test_kept_streams_are_bounded,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
