@@ -860,8 +860,9 @@ h2_trailer_enc(struct sl_worker *w, const char *p, size_t len)
 
 /*
  * A head block's fields (hblock.h) after its :status, HPACK-encoded into
- * the worker's block. The exchange left out the connection's fields
- * already. Returns the block's bytes, or -1 (no memory).
+ * the worker's block; a block of status 0 (trailers) has none. The
+ * exchange (or h2up.c's checks, for trailers) left out the connection's
+ * fields already. Returns the block's bytes, or -1 (no memory).
  */
 long
 h2_resp_head_enc(struct sl_h2stream *st, const char *block,
@@ -879,7 +880,7 @@ h2_resp_head_enc(struct sl_h2stream *st, const char *block,
 					 12 * ((size_t)b->nfields + 1) + 16)) ==
 	    NULL)
 		return -1;
-	at = sl_hpack_enc_status(out, b->status);
+	at = b->status != 0 ? sl_hpack_enc_status(out, b->status) : 0;
 	sl_hblk_first(&it, block);
 	while (k++ < b->nfields && sl_hblk_next(&it, &n, &nl, &v, &vl))
 		at += enc_field(hw, out + at, hw->enc_cap - at, n, nl, v, vl);

@@ -137,6 +137,10 @@ struct sl_h2stream {
 	uint64_t req_in;	 /* the request's DATA bytes so far */
 	struct sl_h1_chunked ch; /* H2B_CHUNKED: the framing taken off */
 	struct sl_buf trailers;	 /* the response's trailer section */
+	/* ... or its trailers as a field block, after a body of pieces
+	 * (h2_op_trailers): malloc'd to its size, a few dozen bytes where
+	 * the section's buffer is 4 KiB of the pool */
+	char *trl_block;
 };
 
 TAILQ_HEAD(sl_h2stream_q, sl_h2stream);
@@ -477,6 +481,8 @@ void h2_out_ended(struct sl_h2stream *st);
  * send_room (seam.h). */
 void h2_stream_give_back(struct sl_h2stream *st);
 size_t h2_op_send_room(struct sl_seam *s);
+/* The stream operation trailers (seam.h). */
+int h2_op_trailers(struct sl_seam *s, const char *block);
 /* What the stream and the connection's windows let it send now. */
 int32_t h2_send_window(const struct sl_h2stream *st);
 /* A stream answered before its request was whole drops n more bytes of

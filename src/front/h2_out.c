@@ -2,7 +2,8 @@
 /*
  * The output of the HTTP/2 codec (h2.c, doc/http2.md section 4): a
  * stream's response as the exchange hands it over into HEADERS, DATA and
- * trailers (a chunked body's framing taken off, the heads HPACK-encoded by
+ * trailers (a chunked body's framing taken off; a body of pieces as it
+ * comes, its trailers a field block; the heads HPACK-encoded by
  * h2_head.c), framed by sluice's own connection state (h2conn.h) into the
  * write buffer, which goes out through the connection's transport; the
  * streams take turns, a frame each, while a whole DATA frame fits. And
@@ -13,6 +14,7 @@
  * h2_head.c (the heads' encoding) and h2_budget.c (refusals).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 
@@ -162,9 +164,16 @@ resp_trailers(struct sl_h2stream *st)
 {
 	long n;
 
-	if (st->trailers.data == NULL || st->trailers.len <= 2)
+	if (st->trl_block != NULL) {
+		/* a field block (h2_op_trailers), not text */
+		struct sl_hblk b;
+		sl_hblk_head(st->trl_block, &b);
+		n = h2_resp_head_enc(st, st->trl_block, &b);
+	} else if (st->trailers.data == NULL || st->trailers.len <= 2)
 		return 0;
-	n = h2_trailer_enc(st->s.w, st->trailers.data, st->trailers.len);
+	else
+		n = h2_trailer_enc(st->s.w, st->trailers.data,
+				   st->trailers.len);
 	if (n <= 0)
 		return n;
 	return sl_h2c_send_headers(&st->h->h2c, &st->hs, h2w(st->s.w)->enc,
@@ -187,6 +196,23 @@ trailers_put(struct sl_h2stream *st, const char *p, size_t n)
 		return -1;
 	memcpy(b->data + b->len, p, n);
 	b->len += (uint32_t)n;
+	return 0;
+}
+
+/* The stream operation trailers (seam.h): the response's trailers as a
+ * field block, after a body of pieces, kept for the stream's end. */
+int
+h2_op_trailers(struct sl_seam *s, const char *block)
+{
+	struct sl_h2stream *st = STREAM_OF(s);
+	struct sl_hblk b;
+
+	sl_hblk_head(block, &b);
+	if (b.nfields == 0 || st->trl_block != NULL)
+		return 0;
+	if ((st->trl_block = malloc(b.len)) == NULL)
+		return -1;
+	memcpy(st->trl_block, block, b.len);
 	return 0;
 }
 
@@ -352,7 +378,8 @@ frame_stream(struct sl_h2stream *st)
 		return 0;
 	/* trailers end the stream after the DATA, else the last DATA
 	 * carries END_STREAM */
-	tr = end && st->trailers.data != NULL && st->trailers.len > 2;
+	tr = end && (st->trl_block != NULL ||
+		     (st->trailers.data != NULL && st->trailers.len > 2));
 	if (n > 0 || (end && !tr)) {
 		struct iovec iov[2];
 		int hints;

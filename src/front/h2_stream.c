@@ -174,6 +174,8 @@ stream_free(struct sl_h2stream *st)
 
 	sl_buf_release(&w->bufs, &st->s.in);
 	sl_buf_release(&w->bufs, &st->trailers);
+	free(st->trl_block);
+	st->trl_block = NULL;
 	if (st->s.gen != NULL)
 		sl_wgen_unref(w, st->s.gen);
 	if (hw->nfree >= STREAMS_KEPT) {
@@ -790,4 +792,5 @@ static const struct sl_seam_ops h2_stream_ops = {
     .send_room = h2_op_send_room,
     .tls_version = op_tls_version,
     .head = h2_op_head,
+    .trailers = h2_op_trailers,
 };

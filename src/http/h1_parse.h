@@ -181,6 +181,12 @@ enum sl_h1_body {
 	SL_H1_BODY_CLOSE, /* responses: until the connection closes (and
 			     the request of an HTTP/2 tunnel: until its
 			     stream ends, exchange.c) */
+	SL_H1_BODY_STREAM /* a body of no stated length and no coding:
+			     pieces that end with the message, which its
+			     codec marks (an HTTP/2 upstream's END_STREAM,
+			     h2up.c), its trailers a field block; never
+			     chunked text (doc/design-notes.md, "The
+			     message between codecs") */
 };
 
 #define SL_H1_F_CONN_CLOSE	0x01 /* Connection has "close" */

@@ -152,6 +152,7 @@ orphan_body(struct sl_idem_orphan *o, struct sl_counts *rc, int eof)
 		sl_upstream_consume(u, consumed);
 		return r;
 	case SL_H1_BODY_CLOSE:
+	case SL_H1_BODY_STREAM: /* never: its requests are text */
 		(void)sl_exchange_idem_keep(o->ip, rc, p, avail, eof);
 		sl_upstream_consume(u, avail);
 		return eof;

@@ -58,6 +58,26 @@ resp_complete(struct sl_txn *t)
 	t->up_ph = SL_TXN_UP_DONE;
 }
 
+/* The upstream's message ended (its codec's mark): a body of pieces is
+ * whole, and its trailers go to the client's codec as fields before the
+ * exchange may end. Returns 0, or -1 when the stream was reset (no
+ * memory for them: an answer without them must not look whole). */
+static int
+resp_stream_end(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
+{
+	const char *tb = sl_upstream_trailers(u);
+
+	if (tb != NULL && s->ops->trailers != NULL &&
+	    s->ops->trailers(s, tb) == -1) {
+		t->error = "out_of_memory";
+		t->flags |= SL_TXN_F_UP_BROKEN;
+		s->ops->reset(s, "out_of_memory");
+		return -1;
+	}
+	resp_complete(t);
+	return 0;
+}
+
 /*
  * An interim (1xx) response from the upstream (RFC 9110 section 15.2): a
  * proxy passes on the ones it did not ask for, in order, before the final
@@ -581,10 +601,19 @@ resp_advance(struct sl_seam *s)
 				return SL_TXN_NEXT_TUNNEL_OUT;
 			u->ready = u->in.len;
 			break;
+		case SL_H1_BODY_STREAM:
+			u->ready = u->in.len;
+			break;
 		case SL_H1_BODY_NONE:
 			break;
 		}
 	}
+	/* pieces: whole at the stream's end, which its codec marks once
+	 * every byte was read (no second wake-up for the end) */
+	if (t->resp_body == SL_H1_BODY_STREAM &&
+	    t->up_ph == SL_TXN_UP_RECEIVING && u->ready == u->in.len &&
+	    sl_upstream_ended(u) && resp_stream_end(s, t, u) == -1)
+		return -1;
 	/* the body as it came, to the filters that see it (an
 	 * Idempotency-Key's answer, kept once it is whole) */
 	if (t->flags & SL_TXN_F_TAP)
@@ -702,6 +731,13 @@ again:
 	if (t->resp_body == SL_H1_BODY_CLOSE && n == 0) {
 		resp_complete(t);
 		t->flags |= SL_TXN_F_UP_BROKEN;
+		return next;
+	}
+	if (t->resp_body == SL_H1_BODY_STREAM && n == 0 &&
+	    t->up_ph != SL_TXN_UP_DONE) {
+		/* an end with nothing after the last read */
+		if (resp_stream_end(s, t, u) == -1)
+			return -1;
 		return next;
 	}
 	if (t->up_ph != SL_TXN_UP_DONE) {

@@ -359,6 +359,7 @@ mirror_drop_body(struct sl_mirror *m)
 		}
 		return r == 1;
 	case SL_H1_BODY_CLOSE:
+	case SL_H1_BODY_STREAM: /* never: its requests are text */
 		sl_upstream_consume(u, avail);
 		return 0; /* until the upstream closes */
 	}

@@ -88,6 +88,13 @@ struct sl_seam_ops {
 	 * by the exchange (HTTP/1). */
 	int (*head)(struct sl_seam *s, struct sl_h1_request *req,
 		    const struct sl_h1_limits *lim, size_t *text_len);
+	/* The response's trailers as a field block (hblock.h, status 0),
+	 * when its body came as pieces (SL_H1_BODY_STREAM): handed over as
+	 * the upstream's message ends, before the exchange can end; the
+	 * codec copies what it keeps and sends them after the body.
+	 * Returns 0, or -1 (no memory). NULL: the codec is never given
+	 * such a body (HTTP/1, which takes chunked text). */
+	int (*trailers)(struct sl_seam *s, const char *block);
 };
 
 /*

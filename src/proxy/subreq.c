@@ -445,6 +445,7 @@ subreq_body(struct sl_subreq *q)
 		sl_upstream_consume(u, consumed);
 		return r == 1;
 	case SL_H1_BODY_CLOSE:
+	case SL_H1_BODY_STREAM: /* never: its requests are text */
 		if (keep(q, p, avail) == -1)
 			return -1;
 		sl_upstream_consume(u, avail);

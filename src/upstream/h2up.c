@@ -677,6 +677,27 @@ sl_upstream_unprocessed(const struct sl_upconn *u)
 	return u->h2s && (((const struct h2up_stream *)u->xc)->f & S_UNPROC);
 }
 
+const char *
+sl_upstream_trailers(const struct sl_upconn *u)
+{
+	const struct h2up_stream *st = u->xc;
+
+	if (!u->h2s || st == NULL ||
+	    (st->f & (S_PIECES | S_RESP_END)) != (S_PIECES | S_RESP_END) ||
+	    dbuf_n(&st->hdr) < sizeof(struct sl_hblk))
+		return NULL;
+	return st->hdr.p + st->hdr.off;
+}
+
+int
+sl_upstream_ended(const struct sl_upconn *u)
+{
+	const struct h2up_stream *st = u->xc;
+
+	return u->h2s && st != NULL && (st->f & S_RESP_END) &&
+	       !(st->f & S_FAILED) && dbuf_n(&st->resp) == 0;
+}
+
 int
 sl_upstream_grpc_status(const struct sl_upconn *u)
 {

@@ -126,6 +126,9 @@ dbuf_free(struct dbuf *b)
 			       request (class 1, RFC 9113 section 8.7) */
 #define S_EOF	     0x10000 /* the exchange shut its side: it reads an end
 				after the bytes it was given */
+#define S_PIECES     0x20000 /* the exchange takes a body of no length as
+				pieces and the trailers as a field block
+				(the request's SL_HBLK_F_PIECES) */
 
 struct sl_h2up_conn;
 
@@ -148,7 +151,9 @@ struct h2up_stream {
 	struct dbuf body;  /* the request's payload for DATA */
 	struct dbuf resp;  /* the response for the exchange to read: its
 			      head block, then its body */
-	struct dbuf hdr;   /* the response's fields, or its trailers */
+	struct dbuf hdr;   /* the response's fields, or its trailers (with
+			      S_PIECES a field block: its header, then
+			      records) */
 	size_t unconsumed; /* DATA payload in resp, window not given back
 			      (given as the exchange reads) */
 	int has_cl;	   /* the response has a Content-Length */

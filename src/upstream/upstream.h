@@ -203,9 +203,18 @@ struct sl_upconn *sl_upstream_stream(struct sl_worker *w,
 int sl_upstream_unprocessed(const struct sl_upconn *u);
 
 /* The grpc-status an HTTP/2 stream's answer carried (in its head or its
- * trailers), or -1: none, or not a stream. These two are h2up.c's, which
- * owns a stream's transport. */
+ * trailers), or -1: none, or not a stream. This and the three next to it
+ * are h2up.c's, which owns a stream's transport. */
 int sl_upstream_grpc_status(const struct sl_upconn *u);
+
+/* The trailers of an HTTP/2 stream's response whose body came as pieces
+ * (SL_H1_BODY_STREAM), as a field block (hblock.h, status 0) that lasts
+ * as long as u, once the response ended; NULL: none. */
+const char *sl_upstream_trailers(const struct sl_upconn *u);
+
+/* 1 when u is an HTTP/2 stream whose response ended and was all read:
+ * a body of pieces is whole (the message's end mark). */
+int sl_upstream_ended(const struct sl_upconn *u);
 
 /*
  * Ends the owner's use of u: back to its pool when reusable is set and the

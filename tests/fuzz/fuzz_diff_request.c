@@ -150,6 +150,7 @@ sluice_parse(const char *buf, size_t len, struct outcome *o)
 		memcpy(o->body, buf + hlen, o->body_len);
 		return;
 	case SL_H1_BODY_CLOSE:
+	case SL_H1_BODY_STREAM: /* never from a parser: a codec's mark */
 		o->f = FR_CLOSE;
 		o->v = V_INCOMPLETE; /* ends with the connection */
 		o->body_len = len - (size_t)hlen < MAX_BODY ? len - (size_t)hlen

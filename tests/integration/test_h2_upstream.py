@@ -531,7 +531,7 @@ def a_connection_lost_mid_answer_cuts_the_client():
 @test
 def a_client_that_does_not_read_holds_the_server_back():
     """An HTTP/1.1 client asks for 64 MiB and reads nothing: sluice holds
-    no more than the windows (the stream's and the memory end's), not the
+    no more than the stream's window (and the buffers that read it), not the
     body (its RSS grows by under 16 MiB), and when the client reads, all
     of it comes, checked by SHA-256."""
     import socket

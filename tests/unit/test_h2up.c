@@ -79,6 +79,8 @@ static int early;
  * the windows let nghttp2 */
 static size_t big_body;
 static size_t big_left[512]; /* what each stream still has to send */
+/* 1: answers carry no content-length, and end with trailers */
+static int with_trailers;
 
 static ssize_t
 srv_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
@@ -90,9 +92,17 @@ srv_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 	(void)src;
 	(void)ud;
 	if (big_body == 0) {
+		static const nghttp2_nv trl[] = {
+		    {(uint8_t *)"grpc-status", (uint8_t *)"0", 11, 1, 0},
+		    {(uint8_t *)"grpc-message", (uint8_t *)"fine", 12, 4, 0}};
 		assert_true(len >= 2);
 		memcpy(buf, "ok", 2);
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		if (with_trailers) {
+			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+			assert_int_equal(nghttp2_submit_trailer(s, id, trl, 2),
+					 0);
+		}
 		return 2;
 	}
 	k = len < *left ? len : *left;
@@ -115,7 +125,9 @@ srv_answer(nghttp2_session *s, int32_t id)
 	nv[1].valuelen = (size_t)snprintf(cl, sizeof(cl), "%zu",
 					  big_body > 0 ? big_body : 2);
 	big_left[(id / 2) % 512] = big_body;
-	assert_int_equal(nghttp2_submit_response(s, id, nv, 2, &prd), 0);
+	assert_int_equal(
+	    nghttp2_submit_response(s, id, nv, with_trailers ? 1 : 2, &prd),
+	    0);
 }
 
 static int
@@ -242,6 +254,7 @@ setup(void **state)
 	nsrvs = 0;
 	early = 0;
 	big_body = 0;
+	with_trailers = 0;
 	client_connect(0);
 	return 0;
 }
@@ -429,6 +442,8 @@ stream_connected(void)
 static struct sl_upconn *cur; /* the stream the test writes on */
 static int got_ok;	      /* the stream gave the response's body */
 static size_t got_bytes;      /* ... and so many bytes, all told */
+static char rd[4096];	      /* the first of them */
+static size_t rdlen;
 
 static struct sl_upconn *
 stream_as_exchange(void)
@@ -463,6 +478,10 @@ end_state(void)
 			if (memmem(cur->in.data + cur->in.off,
 				   sl_buf_pending(&cur->in), "ok", 2) != NULL)
 				got_ok = 1;
+			size_t k = SL_MIN(sl_buf_pending(&cur->in),
+					  sizeof(rd) - rdlen);
+			memcpy(rd + rdlen, cur->in.data + cur->in.off, k);
+			rdlen += k;
 			got_bytes += sl_buf_pending(&cur->in);
 			sl_upstream_consume(cur, sl_buf_pending(&cur->in));
 			continue;
@@ -717,6 +736,97 @@ test_closed_streams_give_the_connection_window_back(void **state)
 	sl_upstream_put(u, 0);
 }
 
+/* ---- the message: pieces and trailers as fields ---------------------------*/
+
+/* A gRPC-like GET's head block, flags as given. Returns its size. */
+static size_t
+get_block(char *blk, uint8_t flags)
+{
+	struct sl_hblk b;
+	size_t k;
+
+	sl_hblk_init(&b, 0);
+	b.body = SL_H1_BODY_NONE;
+	b.nfields = 4;
+	b.flags = flags;
+	k = sizeof(b);
+	k += sl_hblk_put(blk + k, ":method", 7, "GET", 3);
+	k += sl_hblk_put(blk + k, ":path", 5, "/t", 2);
+	k += sl_hblk_put(blk + k, ":authority", 10, "h", 1);
+	k += sl_hblk_put(blk + k, "content-type", 12, "application/grpc", 16);
+	b.len = (uint32_t)k;
+	memcpy(blk, &b, sizeof(b));
+	return k;
+}
+
+static void
+test_body_as_pieces_and_trailers_as_fields(void **state)
+{
+	/* a request whose reader takes pieces (SL_HBLK_F_PIECES): an answer
+	 * without a content-length comes as its head block (a body of
+	 * pieces), its DATA as they came, not a chunk size in sight, and
+	 * the stream's end; its trailers a field block */
+	static const char *want[][2] = {{"grpc-status", "0"},
+					{"grpc-message", "fine"}};
+	char blk[256];
+	struct sl_upconn *u;
+	struct sl_hblk b, tb;
+	struct sl_hblk_it it;
+	const char *tp, *n, *v;
+	size_t nl, vl, k = 0;
+
+	(void)state;
+	with_trailers = 1;
+	rdlen = got_bytes = 0;
+	ended = 0;
+	u = stream_as_exchange();
+	end_write(blk, get_block(blk, SL_HBLK_F_PIECES));
+	run_until(read_to_the_end);
+	assert_true(rdlen >= sizeof(b));
+	sl_hblk_head(rd, &b);
+	assert_int_equal(b.status, 200);
+	assert_int_equal(b.body, SL_H1_BODY_STREAM);
+	assert_int_equal(rdlen, b.len + 2);
+	assert_memory_equal(rd + b.len, "ok", 2);
+	assert_true(sl_upstream_ended(u));
+	assert_int_equal(sl_upstream_grpc_status(u), 0);
+	tp = sl_upstream_trailers(u);
+	assert_non_null(tp);
+	sl_hblk_head(tp, &tb);
+	assert_int_equal(tb.status, 0);
+	assert_int_equal(tb.nfields, 2);
+	sl_hblk_first(&it, tp);
+	while (sl_hblk_next(&it, &n, &nl, &v, &vl)) {
+		assert_true(k < 2);
+		assert_int_equal(nl, strlen(want[k][0]));
+		assert_memory_equal(n, want[k][0], nl);
+		assert_int_equal(vl, strlen(want[k][1]));
+		assert_memory_equal(v, want[k][1], vl);
+		k++;
+	}
+	assert_int_equal(k, 2);
+	sl_upstream_put(u, 0);
+
+	/* the same answer to a reader of text: chunked, the trailers its
+	 * trailer section, no block */
+	rdlen = got_bytes = 0;
+	ended = 0;
+	u = stream_as_exchange();
+	end_write(blk, get_block(blk, 0));
+	run_until(read_to_the_end);
+	sl_hblk_head(rd, &b);
+	assert_int_equal(b.body, SL_H1_BODY_CHUNKED);
+	assert_int_equal(rdlen - b.len,
+			 strlen("2\r\nok\r\n0\r\ngrpc-status: 0\r\n"
+				"grpc-message: fine\r\n\r\n"));
+	assert_memory_equal(rd + b.len,
+			    "2\r\nok\r\n0\r\ngrpc-status: 0\r\n"
+			    "grpc-message: fine\r\n\r\n",
+			    rdlen - b.len);
+	assert_null(sl_upstream_trailers(u));
+	sl_upstream_put(u, 0);
+}
+
 /* ---- the shared connections, from inside ---------------------------------*/
 
 static void
@@ -874,6 +984,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_closed_streams_give_the_connection_window_back, setup,
 		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_body_as_pieces_and_trailers_as_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_kept_streams_are_bounded,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
