@@ -806,7 +806,7 @@ memo_fill(struct sl_hpack_memo_ent *e, const char *name, size_t nlen,
 	} else {
 		e->elen = 0;
 	}
-	e->vlen = e->velen = 0;
+	e->vlen = e->velen = e->vhit = e->vskip = 0;
 }
 
 size_t
@@ -853,20 +853,31 @@ sl_hpack_enc_field_memo(struct sl_hpack_memo *m, uint8_t *out, size_t room,
 		n += e->elen;
 	}
 	if (vlen > 0 && vlen <= SL_HPACK_MEMO_VALUE) {
-		if (e->vlen == vlen && memcmp(e->value, value, vlen) == 0) {
+		/* the last byte first: a Date's seconds, a request id's
+		 * randomness differ there, without a call */
+		if (e->vlen == vlen && e->value[vlen - 1] == value[vlen - 1] &&
+		    memcmp(e->value, value, vlen) == 0) {
 			if (room - n < e->velen)
 				return 0;
 			memcpy(out + n, e->venc, e->velen);
+			e->vhit = 1;
 			return n + e->velen;
 		}
-		/* at most 1 + SL_HPACK_MEMO_VALUE bytes: kept */
 		if ((k = str_encode(out + n, room - n, value, vlen,
 				    (int)raw)) == 0)
 			return 0;
+		/* a long value replaces a long one that never repeated only
+		 * now and then (a request id never does; a Date does, for a
+		 * second) */
+		if (vlen > SL_HPACK_MEMO_SHORT && e->vlen > SL_HPACK_MEMO_SHORT &&
+		    !e->vhit && (++e->vskip & 15) != 0)
+			return n + k;
+		/* at most 1 + SL_HPACK_MEMO_VALUE bytes: kept */
 		memcpy(e->value, value, vlen);
 		e->vlen = (uint8_t)vlen;
 		memcpy(e->venc, out + n, k);
 		e->velen = (uint8_t)k;
+		e->vhit = 0;
 		return n + k;
 	}
 	k = str_encode(out + n, room - n, value, vlen, (int)raw);

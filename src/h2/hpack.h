@@ -124,7 +124,9 @@ size_t sl_hpack_enc_field(uint8_t *out, size_t room, const char *name,
  */
 #define SL_HPACK_MEMO_N	    32
 #define SL_HPACK_MEMO_NAME  24 /* longer names are not memoised */
-#define SL_HPACK_MEMO_VALUE 16 /* nor longer values */
+#define SL_HPACK_MEMO_VALUE 32 /* nor longer values (a Date's 29) */
+#define SL_HPACK_MEMO_SHORT 16 /* longer ones are kept only if they
+				  repeat (vhit) */
 struct sl_hpack_memo {
 	struct sl_hpack_memo_ent {
 		uint8_t nlen;  /* 0: empty */
@@ -139,6 +141,8 @@ struct sl_hpack_memo {
 		/* the last short value written with the name, and its
 		 * string literal (content-type, content-length, ...) */
 		uint8_t vlen, velen; /* 0: none */
+		uint8_t vhit;	     /* the value kept was written again */
+		uint8_t vskip;	     /* long values not kept, counted */
 		char value[SL_HPACK_MEMO_VALUE];
 		uint8_t venc[SL_HPACK_MEMO_VALUE + 1];
 	} e[SL_HPACK_MEMO_N * 2];	 /* set k: e[2k] and e[2k + 1] */

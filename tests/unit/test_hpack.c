@@ -704,8 +704,8 @@ test_encoder_memo(void **state)
 	    "text/plain",
 	    "",
 	    "x",
-	    "0123456789abcdef", /* the longest value memoised */
-	    "0123456789abcdef0" /* one longer */};
+	    "0123456789abcdef", /* the longest short value */
+	    "0123456789abcdef0123456789abcdef" /* the longest memoised */};
 	static const unsigned flagsets[] = {0, SL_HPACK_F_RAW, SL_HPACK_F_NEVER,
 					    SL_HPACK_F_NEVER | SL_HPACK_F_RAW};
 	struct sl_hpack_memo *m = calloc(1, sizeof(*m));
@@ -768,6 +768,70 @@ test_encoder_memo(void **state)
 					    0);
 				}
 		}
+	free(m);
+}
+
+/* The entry of m for name (as written), or NULL. */
+static const struct sl_hpack_memo_ent *
+memo_ent(const struct sl_hpack_memo *m, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (size_t i = 0; i < sizeof(m->e) / sizeof(m->e[0]); i++)
+		if (m->e[i].nlen == nl && memcmp(m->e[i].name, name, nl) == 0)
+			return &m->e[i];
+	return NULL;
+}
+
+/*
+ * Long values (17 to 32 bytes): a Date's is kept and written from the
+ * memo while it repeats, and a new second's replaces it; a request id,
+ * new every time, is written right every time but replaces the kept one
+ * only now and then (1 in 16), so a name whose values never repeat does
+ * not copy each into the memo. The bytes are always sl_hpack_enc_field's.
+ */
+static void
+test_encoder_memo_long_values(void **state)
+{
+	static const char *const dates[] = {"Fri, 27 Nov 2026 07:56:47 GMT",
+					    "Fri, 27 Nov 2026 07:56:48 GMT"};
+	struct sl_hpack_memo *m = calloc(1, sizeof(*m));
+	const struct sl_hpack_memo_ent *e;
+	uint8_t a[96], b[96];
+	char id[33];
+	size_t n;
+	int kept = 0;
+
+	(void)state;
+	assert_non_null(m);
+	for (int d = 0; d < 2; d++)
+		for (int i = 0; i < 3; i++) {
+			n = sl_hpack_enc_field_memo(m, a, sizeof(a), "Date", 4,
+						    dates[d], 29, 0);
+			assert_int_equal(n,
+					 sl_hpack_enc_field(b, sizeof(b), "date",
+							    4, dates[d], 29, 0));
+			assert_memory_equal(a, b, n);
+			e = memo_ent(m, "Date");
+			assert_non_null(e);
+			assert_int_equal(e->vlen, 29);
+			assert_memory_equal(e->value, dates[d], 29);
+		}
+	for (int i = 0; i < 64; i++) {
+		snprintf(id, sizeof(id), "%08x%08x%08x%08x", i * 7919u,
+			 i * 104729u, i * 31u, i + 1u);
+		n = sl_hpack_enc_field_memo(m, a, sizeof(a), "x-request-id", 12,
+					    id, 32, 0);
+		assert_int_equal(n, sl_hpack_enc_field(b, sizeof(b),
+						       "x-request-id", 12, id,
+						       32, 0));
+		assert_memory_equal(a, b, n);
+		e = memo_ent(m, "x-request-id");
+		assert_non_null(e);
+		kept += e->vlen == 32 && memcmp(e->value, id, 32) == 0;
+	}
+	/* the first, then one in 16 */
+	assert_true(kept >= 2 && kept <= 6);
 	free(m);
 }
 
@@ -1013,6 +1077,7 @@ main(void)
 	    cmocka_unit_test(test_encoder),
 	    cmocka_unit_test(test_encoder_memo),
 	    cmocka_unit_test(test_encoder_memo_two_ways),
+	    cmocka_unit_test(test_encoder_memo_long_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
