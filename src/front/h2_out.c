@@ -14,6 +14,7 @@
  * h2_head.c (the heads' encoding) and h2_budget.c (refusals).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -218,18 +219,20 @@ h2_op_trailers(struct sl_seam *s, const char *block)
 
 /*
  * How many payload bytes of the response can go in a DATA frame now (at
- * most max), at the front of the exchange's output; a chunked body's
- * framing before them is taken off first (its trailer section kept).
- * *end is set when the body ends with them. Returns -1 on bad framing.
+ * most max), at the front of the exchange's output, from *base; a chunked
+ * body's framing before them is taken off first (its trailer section
+ * kept). *end is set when the body ends with them. Returns -1 on bad
+ * framing.
  */
 static long
-resp_avail(struct sl_h2stream *st, size_t max, int *end)
+resp_avail(struct sl_h2stream *st, size_t max, int *end, const void **base)
 {
 	struct sl_seam *s = &st->s;
 	struct iovec iov[2];
 	int hints, niov;
 
 	*end = 0;
+	*base = "";
 	if (s->txn == NULL) {
 		*end = 1;
 		return 0;
@@ -240,6 +243,8 @@ resp_avail(struct sl_h2stream *st, size_t max, int *end)
 
 		niov = sl_exchange_output(s, iov, &hints);
 		avail = niov > 0 ? iov[0].iov_len : 0;
+		if (niov > 0)
+			*base = iov[0].iov_base;
 		switch ((enum h2s_body)st->body) {
 		case H2B_NONE:
 			*end = 1;
@@ -364,10 +369,11 @@ frame_stream(struct sl_h2stream *st)
 	int32_t win = h2_send_window(st);
 	size_t room = win > 0 ? (size_t)win : 0;
 	int end, tr = 0;
+	const void *base;
 	long n;
 
 	room = SL_MIN(room, (size_t)h->h2c.peer_max_frame);
-	n = resp_avail(st, room, &end);
+	n = resp_avail(st, room, &end, &base);
 	if (st->state == H2S_CLOSED || (st->f & S_NG_CLOSED))
 		return 0;
 	if (n < 0) {
@@ -381,20 +387,17 @@ frame_stream(struct sl_h2stream *st)
 	tr = end && (st->trl_block != NULL ||
 		     (st->trailers.data != NULL && st->trailers.len > 2));
 	if (n > 0 || (end && !tr)) {
-		struct iovec iov[2];
-		int hints;
-
-		if (n > 0)
-			(void)sl_exchange_output(s, iov, &hints);
-		if (sl_h2c_send_data(&h->h2c, &st->hs,
-				     n > 0 ? iov[0].iov_base : (const void *)"",
+		/* base: the bytes resp_avail counted, at the output's front */
+		if (sl_h2c_send_data(&h->h2c, &st->hs, n > 0 ? base : "",
 				     (size_t)n, end && !tr) != 0) {
 			h->dead = "out_of_memory";
 			return 0;
 		}
 		if (n > 0 && st->body == H2B_CHUNKED) {
 			size_t consumed, dl;
-			(void)sl_h1_chunked_decode(&st->ch, iov[0].iov_base,
+			/* read only (dechunk 0): the framing's state */
+			(void)sl_h1_chunked_decode(&st->ch,
+						   (char *)(uintptr_t)base,
 						   (size_t)n, 0, &consumed,
 						   &dl);
 		}

@@ -505,11 +505,11 @@ stream_check_blocked(struct sl_h2stream *st)
 	struct iovec iov[2];
 	int hints;
 
+	/* the window first: asking the exchange for its output is a call
+	 * across the seam, and an open window answers without it */
 	if (s->txn == NULL || !(st->f & S_HEAD_OUT) ||
-	    (s->flags & SL_SEAM_F_WBLOCK) ||
+	    (s->flags & SL_SEAM_F_WBLOCK) || h2_send_window(st) > 0 ||
 	    sl_exchange_output(s, iov, &hints) == 0)
-		return;
-	if (h2_send_window(st) > 0)
 		return;
 	s->flags |= SL_SEAM_F_WBLOCK;
 	sl_exchange_stalled(s);
