@@ -1134,7 +1134,12 @@ sl_exchange_pump(struct sl_seam *s)
 			if (s->txn != t)
 				return -1;
 		}
-		if (s->ops->flush(s) == -1)
+		/* the codec writes what there is: nothing before an answer
+		 * began or a head of sluice's is queued (a call across the
+		 * seam spared, each request's first pump) */
+		if ((t->resp_ph != SL_TXN_RESP_NONE ||
+		     sl_buf_pending(&t->out) > 0 || t->ws != NULL) &&
+		    s->ops->flush(s) == -1)
 			return -1;
 		if ((t = s->txn) == NULL)
 			return -1;
