@@ -3,10 +3,13 @@
  * HTTP/2 to upstreams (doc/http2.md section 10): a cluster with
  * "protocol: h2c" shares a few HTTP/2 connections per endpoint per worker
  * among its exchanges. An exchange's upstream connection (upstream.h) is
- * then one stream of such a connection: a memory end (xprt.h) on which
- * the exchange writes its HTTP/1.1 request and reads an HTTP/1.1
- * response, as on a socket. h2up.c holds the other end and the shared
- * connections. It sits above upstream.c, which knows nothing of it: the
+ * then one stream of such a connection: its transport (SL_XPRT_STREAM,
+ * xprt.h) is the stream, on which the exchange writes its request (a head
+ * block or HTTP/1.1 text, then its body) and reads the response (a head
+ * block, then its body: chunked text, or pieces with the trailers as a
+ * field block), as on a socket. h2up.c implements that transport and
+ * holds the shared connections. It sits above upstream.c, which knows
+ * nothing of it: the
  * pool reaches the shared connections only through the handler h2up.c
  * sets on their endpoint (sl_up_pool_handler). Called by whoever picks an
  * upstream connection for a request (attempt.c, mirror.c) and by

@@ -114,10 +114,11 @@ struct sl_upconn {
 	sl_up_handler *handler;	 /* the owner's; NULL when IDLE */
 	void *arg;		 /* the handler's argument, borrowed */
 	enum sl_upconn_state state;
-	int fd; /* the socket; -1 on a memory end */
+	int fd; /* the socket; -1 on a memory end or a stream */
 	union {
 		void *xc; /* the transport's context (xprt.h): NULL on TCP,
-			     the end on memory */
+			     the end on memory, the stream (h2up.c's) on
+			     SL_XPRT_STREAM */
 		SSL *ssl; /* on TLS */
 	};
 	uint64_t tls_fp; /* the TLS settings it was made with (0: plain) */
