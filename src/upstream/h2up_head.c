@@ -413,13 +413,35 @@ h2up_resp_headers(struct h2up_stream *st, int end_stream)
 	struct sl_hblk b;
 	int nobody;
 
-	if (st->f & S_RESP_HEAD)
+	nobody = (st->f & S_NOBODY) || st->status == 204 || st->status == 304;
+	if (st->f & S_RESP_HEAD) {
+		/* trailers: the body's end, whose length must be the one
+		 * its head said (RFC 9113 section 8.1.1) */
+		if (end_stream && st->has_cl && !nobody &&
+		    st->resp_in != st->resp_cl) {
+			bad(st, "a body other than its content-length");
+			return -1;
+		}
 		return end_stream ? h2up_resp_end(st) : 0;
+	}
 	if (st->status == 0) {
 		bad(st, "no :status");
 		return -1;
 	}
+	/* RFC 9110 sections 8.6 and 15.2: a 1xx or 204 has no body to
+	 * frame (the HTTP/1.1 reader refuses the same head) */
+	if ((st->status < 200 || st->status == 204) && st->has_cl &&
+	    st->resp_cl != 0) {
+		bad(st, "a content-length on a 1xx or 204");
+		return -1;
+	}
 	if (st->status < 200) {
+		/* an interim head does not end a stream (RFC 9113 section
+		 * 8.1): the final one would never come */
+		if (end_stream) {
+			bad(st, "an interim head that ends the stream");
+			return -1;
+		}
 		/* interim (100, 103): not passed on */
 		st->hdr.off = st->hdr.len = 0;
 		st->has_cl = 0;
@@ -427,10 +449,15 @@ h2up_resp_headers(struct h2up_stream *st, int end_stream)
 		st->status = 0; /* the final head's comes */
 		return 0;
 	}
+	/* a head that ends the stream ends its body: none, where its
+	 * content-length says some (RFC 9113 section 8.1.1) */
+	if (end_stream && st->has_cl && !nobody && st->resp_cl != 0) {
+		bad(st, "a body other than its content-length");
+		return -1;
+	}
 	/* the head as a block (hblock.h) the exchange reads without
 	 * parsing: :status is three digits (h2up_on_field) */
 	sl_hblk_init(&b, st->status);
-	nobody = (st->f & S_NOBODY) || st->status == 204 || st->status == 304;
 	if (nobody)
 		b.body = SL_H1_BODY_NONE;
 	else if (st->has_cl) {
