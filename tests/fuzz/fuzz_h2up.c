@@ -679,6 +679,8 @@ pay_add(const uint8_t *p, size_t n)
 static void
 walk_pieces(const uint8_t *p, size_t n)
 {
+	int es_block = 0; /* in a HEADERS block with END_STREAM */
+
 	pay.len = 0;
 	memset(&pw, 0, sizeof(pw));
 	while (n >= 9) {
@@ -703,10 +705,16 @@ walk_pieces(const uint8_t *p, size_t n)
 		}
 		if (avail < len)
 			return;
-		/* (a HEADERS frame's END_STREAM counts with its END_HEADERS:
-		 * a CONTINUATION may never come) */
-		if (id == 1 && (p[4] & 0x01) &&
-		    (p[3] == 0 || (p[3] == 1 && (p[4] & 0x04)))) {
+		/* (a HEADERS frame's END_STREAM counts with its block's
+		 * end, END_HEADERS on it or on a CONTINUATION right after
+		 * it: a CONTINUATION may never come) */
+		if (id == 1 && p[3] == 1)
+			es_block = (p[4] & 0x01) != 0;
+		else if (p[3] != 9)
+			es_block = 0;
+		if (id == 1 && (p[3] == 0 ? (p[4] & 0x01) != 0
+					  : (p[3] == 1 || p[3] == 9) &&
+						es_block && (p[4] & 0x04))) {
 			pw.es = 1;
 			return;
 		}
