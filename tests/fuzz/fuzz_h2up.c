@@ -1091,6 +1091,9 @@ play_pieces(const uint8_t *data, const uint8_t *bytes, size_t nbytes)
 		 * never waits on */
 		if (checked && pw.es)
 			CHECK(pc.eof || pc.rerr);
+		/* ... and one the server's end left before it fails */
+		if (checked && !pw.es && (data[0] & (F0_FIN | F0_RESET)))
+			CHECK(pc.rerr);
 		/* another read tells the same: an end stays an end, a
 		 * failure a failure */
 		if (pc.eof || pc.rerr) {
