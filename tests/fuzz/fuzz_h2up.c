@@ -17,7 +17,9 @@
  *        bytes, a turn of the loop after each (0: all at once)
  *   [2]  F2_* below: slow server ends, a pool drain halfway, connects
  *        held until after the first turn, the first connect refused, a
- *        POST whose body outgrows the windows
+ *        POST whose body outgrows the windows; F2_PIECES (0x80) the
+ *        pieces mode below (the fuzzer's first inputs set the bit when it
+ *        meant nothing: they were renamed with it cleared)
  * Each shared connection gets an empty SETTINGS from the driver first
  * (the server's preface; none with F0_RAW), then the server's bytes go,
  * piece by piece, to the newest server end still open. What sluice
@@ -42,6 +44,33 @@
  *   (ep->h2: one with no stream closes with the pool), no I/O buffer
  *   held.
  *
+ * The pieces mode (F2_PIECES): no client; the driver is the exchange, as
+ * tests/unit/test_h2up.c plays it. It opens a stream (sl_h2up_get), writes
+ * a request head block with SL_HBLK_F_PIECES (byte 0's bits 0-2: GET,
+ * HEAD, a POST with a length, a gRPC call, a GET with a gRPC
+ * content-type, the POST's body in two writes, a POST past the windows,
+ * the gRPC call's body after half the answer) through the stream's
+ * transport and reads what it gives; F0_SLOW: 16 bytes a turn, F0_GONE:
+ * the exchange puts the stream back halfway, the rest as above. Checked:
+ * - the first bytes read are a head block whose records walk to its
+ *   length (nfields of them), status 200..999, body NONE (HEAD, 204, 304
+ *   and only these), LENGTH or STREAM; a HEAD's has nothing after it;
+ * - the bytes after the block are the DATA payload (padding off) the
+ *   server's frames carried on stream 1, as the stream's connection took
+ *   them (walk_pieces): a prefix, all of it at the end, a LENGTH body
+ *   within its length and whole at the end;
+ * - a read returns 0 only on a whole block, once sl_upstream_ended says
+ *   so, after a whole DATA or HEADERS (with END_HEADERS) frame with
+ *   END_STREAM on stream 1; after such a frame the stream ends or fails,
+ *   never waits on; after a whole RST_STREAM on stream 1 before it the
+ *   read fails with ECONNRESET; every read that fails does so with
+ *   ECONNRESET, and a read again says the same (0 or ECONNRESET);
+ * - sl_upstream_trailers is NULL or a block of status 0 whose records
+ *   walk to its length, nfields (> 0) of them;
+ * - nothing is left at the end, as in the other mode.
+ * The payload checks hold when the stream connected (its connection the
+ * first server end not refused).
+ *
  * FUZZ_H2UP_TRACE=1 in the environment turns the debug log on and prints
  * what the client read (to study one input).
  */
@@ -61,6 +90,8 @@
 #include "client_int.h"
 #include "conf.h"
 #include "h1_parse.h"
+#include "h2up.h"
+#include "hblock.h"
 #include "log.h"
 #include "runtime.h"
 #include "upstream.h"
@@ -179,6 +210,7 @@ static struct srv {
 	char pre[sizeof(preface) - 1];
 	size_t npre;	  /* bytes of pre read */
 	int settings_due; /* held: the SETTINGS go once it is accepted */
+	int refused;	  /* its held connect was refused */
 } srvs[MAXUP];
 static int nsrvs;
 static int raw, slow_srv, hold, refuse;
@@ -277,6 +309,7 @@ accept_held(void)
 			refuse = 0;
 			sl_xprt_mem_refuse(s->e, ECONNREFUSED);
 			s->e = NULL; /* (closed) */
+			s->refused = 1;
 			continue;
 		}
 		sl_xprt_mem_accept(s->e);
@@ -462,6 +495,8 @@ check_out(const enum sl_h1_method *m, int nreq)
 
 /* ---- the worker --------------------------------------------------------*/
 
+static void pieces_free(void);
+
 static void
 teardown(void)
 {
@@ -472,6 +507,7 @@ teardown(void)
 	w = NULL;
 	free(out.buf);
 	free(pay.buf);
+	pieces_free();
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg);
@@ -547,6 +583,532 @@ settle(struct sl_xprt_mem *cli)
 	}
 }
 
+/* ---- the pieces mode: the driver is the exchange ------------------------*/
+
+/*
+ * With F2_PIECES (a bit no other mode reads) no client comes: the driver
+ * opens a stream itself (sl_h2up_get), as tests/unit/test_h2up.c plays an
+ * exchange, writes a request head block with SL_HBLK_F_PIECES (and a body
+ * for a POST) through the stream's transport, and reads what it gives
+ * back while the input's bytes play the server.
+ */
+#define F2_PIECES 0x80
+#define PC_SLOW	  16 /* bytes a read takes with F0_SLOW, one read a turn */
+
+/* The request kinds (byte 0's bits 0-2 in this mode). */
+enum {
+	PC_GET,	     /* GET, no body */
+	PC_HEAD,     /* HEAD: a head block with no body back */
+	PC_POST,     /* a POST with a length */
+	PC_GRPC,     /* a gRPC call: POST, application/grpc, a length */
+	PC_GRPC_GET, /* a GET with a gRPC content-type (no body) */
+	PC_POST_TWO, /* the POST's body in two writes a piece apart */
+	PC_POST_BIG, /* a POST whose body outgrows the windows */
+	PC_GRPC_LATE /* the gRPC call's body only after half the answer */
+};
+
+static struct {
+	struct sl_upconn *u; /* NULL: none, or put back */
+	int connected, cfailed;
+	/* the request: a head block and a body */
+	char *req;
+	size_t rlen, hlen, woff, wlimit; /* written up to wlimit so far */
+	int wdone;			 /* a write failed: no more */
+	/* what the reads gave */
+	char *got;
+	size_t glen, gcap;
+	int eof;  /* a read returned 0 */
+	int rerr; /* a read failed (ECONNRESET) */
+	int slow;
+} pc;
+
+/* Stream 1's DATA as the server's bytes carry it, up to the first whole
+ * frame that ends it. */
+static struct {
+	int es;	 /* a whole frame with END_STREAM on stream 1 came */
+	int rst; /* a whole RST_STREAM on stream 1 came before that */
+} pw;
+
+/* The server's bytes the stream's connection took, for the walk. */
+static struct {
+	uint8_t *buf;
+	size_t len, cap;
+} sent;
+
+static void
+pieces_free(void)
+{
+	free(sent.buf);
+	free(pc.got);
+}
+
+static void
+sent_add(const uint8_t *p, size_t n)
+{
+	if (sent.len + n > sent.cap) {
+		sent.cap = sent.len + n + 4096;
+		sent.buf = realloc(sent.buf, sent.cap);
+		CHECK(sent.buf != NULL);
+	}
+	memcpy(sent.buf + sent.len, p, n);
+	sent.len += n;
+}
+
+static void
+pay_add(const uint8_t *p, size_t n)
+{
+	if (n == 0)
+		return;
+	if (pay.len + n > pay.cap) {
+		pay.cap = pay.len + n + 4096;
+		pay.buf = realloc(pay.buf, pay.cap);
+		CHECK(pay.buf != NULL);
+	}
+	memcpy(pay.buf + pay.len, p, n);
+	pay.len += n;
+}
+
+/*
+ * Walks the server's frames for stream 1's DATA payload (padding off), up
+ * to the first whole DATA or HEADERS frame on it with END_STREAM. The walk
+ * stops where sluice's reader would end the connection on the framing
+ * alone (a frame over 16384 bytes, padding as long as the frame); other
+ * errors fail the stream, whose body is then a prefix of this. A cut DATA
+ * frame's bytes count (a prefix again), its END_STREAM not.
+ */
+static void
+walk_pieces(const uint8_t *p, size_t n)
+{
+	int es_block = 0; /* in a HEADERS block with END_STREAM */
+
+	pay.len = 0;
+	memset(&pw, 0, sizeof(pw));
+	while (n >= 9) {
+		size_t len = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
+		uint32_t id = ((uint32_t)p[5] << 24 | (uint32_t)p[6] << 16 |
+			       (uint32_t)p[7] << 8 | p[8]) &
+			      0x7fffffffu;
+		const uint8_t *q = p + 9;
+		size_t ql = len, avail = n - 9;
+
+		if (len > 16384)
+			return;
+		if (p[3] == 0 && id == 1) {
+			if (p[4] & 0x08) { /* PADDED */
+				if (ql == 0 || avail == 0 || q[0] >= ql)
+					return;
+				ql -= 1 + q[0];
+				q++;
+				avail--;
+			}
+			pay_add(q, SL_MIN(ql, avail));
+		}
+		if (avail < len)
+			return;
+		/* (a HEADERS frame's END_STREAM counts with its block's
+		 * end, END_HEADERS on it or on a CONTINUATION right after
+		 * it: a CONTINUATION may never come) */
+		if (id == 1 && p[3] == 1)
+			es_block = (p[4] & 0x01) != 0;
+		else if (p[3] != 9)
+			es_block = 0;
+		if (id == 1 && (p[3] == 0 ? (p[4] & 0x01) != 0
+					  : (p[3] == 1 || p[3] == 9) &&
+						es_block && (p[4] & 0x04))) {
+			pw.es = 1;
+			return;
+		}
+		if (id == 1 && p[3] == 3)
+			pw.rst = 1;
+		p += 9 + len;
+		n -= 9 + len;
+	}
+}
+
+/* A head block (hblock.h) of fields and flags SL_HBLK_F_PIECES, then
+ * blen bytes of body, into pc.req. */
+static void
+pc_request(int kind)
+{
+	static char buf[512 + BIG_BODY];
+	static const char grpc_body[7] = {0, 0, 0, 0, 2, 'h', 'i'};
+	const char *f[8][2];
+	struct sl_hblk b;
+	size_t k = sizeof(b), nf = 0, blen = 0;
+	char cl[24];
+
+	sl_hblk_init(&b, 0);
+	b.flags = SL_HBLK_F_PIECES;
+	b.body = SL_H1_BODY_NONE;
+	f[nf][0] = ":method";
+	f[nf++][1] = kind == PC_HEAD			     ? "HEAD"
+		     : kind == PC_GET || kind == PC_GRPC_GET ? "GET"
+							     : "POST";
+	f[nf][0] = ":path";
+	f[nf++][1] =
+	    kind == PC_GRPC || kind == PC_GRPC_LATE ? "/g.S/M" : "/u/p";
+	f[nf][0] = ":authority";
+	f[nf++][1] = "h";
+	if (kind == PC_GRPC || kind == PC_GRPC_GET || kind == PC_GRPC_LATE) {
+		f[nf][0] = "content-type";
+		f[nf++][1] = "application/grpc";
+		f[nf][0] = "te";
+		f[nf++][1] = "trailers";
+	}
+	if (kind == PC_POST || kind == PC_POST_TWO)
+		blen = 11;
+	else if (kind == PC_GRPC || kind == PC_GRPC_LATE)
+		blen = sizeof(grpc_body);
+	else if (kind == PC_POST_BIG)
+		blen = BIG_BODY;
+	if (blen > 0) {
+		snprintf(cl, sizeof(cl), "%zu", blen);
+		f[nf][0] = "content-length";
+		f[nf++][1] = cl;
+		b.body = SL_H1_BODY_LENGTH;
+		b.length = blen;
+	}
+	for (size_t i = 0; i < nf; i++)
+		k += sl_hblk_put(buf + k, f[i][0], strlen(f[i][0]), f[i][1],
+				 strlen(f[i][1]));
+	b.nfields = (uint16_t)nf;
+	b.len = (uint32_t)k;
+	memcpy(buf, &b, sizeof(b));
+	if (kind == PC_GRPC || kind == PC_GRPC_LATE)
+		memcpy(buf + k, grpc_body, blen);
+	else if (kind == PC_POST_BIG)
+		memset(buf + k, 'b', blen);
+	else if (blen > 0)
+		memcpy(buf + k, "hello world", blen);
+	pc.req = buf;
+	pc.hlen = k;
+	pc.rlen = k + blen;
+	/* the first write goes up to here; the rest when pc.wlimit moves */
+	pc.wlimit = kind == PC_POST_TWO	   ? k + 5
+		    : kind == PC_GRPC_LATE ? k
+					   : pc.rlen;
+}
+
+/* Writes what the request has left, as far as pc.wlimit and the stream
+ * take it. */
+static void
+pc_write(void)
+{
+	while (pc.u != NULL && pc.connected && !pc.wdone &&
+	       pc.woff < pc.wlimit) {
+		struct iovec iov = {pc.req + pc.woff, pc.wlimit - pc.woff};
+		ssize_t n = sl_upstream_writev(pc.u, &iov, 1, 0);
+
+		if (n > 0) {
+			CHECK((size_t)n <= iov.iov_len);
+			pc.woff += (size_t)n;
+			progress++;
+			continue;
+		}
+		CHECK(n == -1);
+		if (errno != EAGAIN)
+			pc.wdone = 1; /* the stream failed, or ended */
+		else
+			sl_upstream_want_write(pc.u, 1);
+		return;
+	}
+}
+
+/* Reads what the stream gives (one read of PC_SLOW bytes when slow). No
+ * byte after its end or a failure; a failure is a reset. */
+static void
+pc_read(void)
+{
+	while (pc.u != NULL && pc.connected && !pc.eof && !pc.rerr) {
+		struct sl_upconn *u = pc.u;
+		ssize_t n =
+		    sl_upstream_read(u, 16384, pc.slow ? PC_SLOW : SIZE_MAX);
+		if (n > 0) {
+			size_t k = sl_buf_pending(&u->in);
+			if (pc.glen + k > pc.gcap) {
+				size_t c = pc.gcap ? pc.gcap : 16384;
+				while (c < pc.glen + k)
+					c *= 2;
+				CHECK(c <= OUT_MAX);
+				pc.got = realloc(pc.got, c);
+				CHECK(pc.got != NULL);
+				pc.gcap = c;
+			}
+			memcpy(pc.got + pc.glen, u->in.data + u->in.off, k);
+			pc.glen += k;
+			sl_upstream_consume(u, k);
+			progress++;
+			if (pc.slow)
+				return;
+			continue;
+		}
+		if (n == SL_AGAIN)
+			return;
+		if (n == 0) {
+			pc.eof = 1;
+		} else {
+			CHECK(errno == ECONNRESET);
+			pc.rerr = 1;
+		}
+		progress++;
+	}
+}
+
+static void
+pc_handler(struct sl_upconn *u, enum sl_up_event ev, int err, void *arg)
+{
+	(void)err;
+	(void)arg;
+	switch (ev) {
+	case SL_UP_EV_CONNECTED:
+		pc.connected = 1;
+		sl_upstream_want_write(u, 0);
+		pc_write();
+		break;
+	case SL_UP_EV_FAILED:
+		pc.cfailed = 1;
+		break;
+	case SL_UP_EV_READABLE:
+		pc_read();
+		break;
+	case SL_UP_EV_WRITABLE:
+		sl_upstream_want_write(u, 0);
+		pc_write();
+		break;
+	}
+	progress++;
+}
+
+/* A turn of the loop, then the exchange's writes and reads. */
+static void
+pc_turn(void)
+{
+	turn(NULL, 0);
+	pc_write();
+	pc_read();
+}
+
+static void
+pc_settle(void)
+{
+	int calm = 0;
+
+	for (int i = 0; i < END_TURNS && calm < CALM_TURNS; i++) {
+		uint64_t before = progress;
+		pc_turn();
+		calm = progress == before ? calm + 1 : 0;
+	}
+}
+
+/* A field block's records walk to its length, nfields of them. */
+static void
+check_block_walk(const char *p, const struct sl_hblk *b)
+{
+	size_t off = sizeof(*b), n = 0;
+
+	CHECK(b->len >= sizeof(*b));
+	while (off < b->len) {
+		uint16_t nl;
+		uint32_t vl;
+		CHECK(b->len - off >= SL_HBLK_REC);
+		memcpy(&nl, p + off, 2);
+		memcpy(&vl, p + off + 2, 4);
+		CHECK(b->len - off - SL_HBLK_REC >= (size_t)nl + vl);
+		off += SL_HBLK_REC_SIZE((size_t)nl, (size_t)vl);
+		n++;
+	}
+	CHECK(n == b->nfields);
+}
+
+/*
+ * What the reads gave: a whole head block first (its body NONE, LENGTH or
+ * STREAM), then the body. checked: the payload of the server's frames on
+ * stream 1 is known (pay, pw). A STREAM body is a prefix of that
+ * payload, all of it at the end; a LENGTH body the same, within its
+ * length, the whole length at the end; a NONE body nothing. The end (0)
+ * only after the server's END_STREAM, on a head block read whole; a
+ * reset stream fails its reads.
+ */
+static void
+check_pieces(int kind, int checked)
+{
+	struct sl_hblk b;
+	const char *t;
+	size_t body;
+
+	if (pc.glen > 0)
+		CHECK(pc.got[0] == SL_HBLK_MARK);
+	if (pc.glen < sizeof(b)) {
+		CHECK(!pc.eof);
+		return;
+	}
+	sl_hblk_head(pc.got, &b);
+	CHECK(b.status >= 200 && b.status <= 999);
+	CHECK(b.digits[0] == '0' + b.status / 100 &&
+	      b.digits[1] == '0' + b.status / 10 % 10 &&
+	      b.digits[2] == '0' + b.status % 10);
+	CHECK(b.body == SL_H1_BODY_NONE || b.body == SL_H1_BODY_LENGTH ||
+	      b.body == SL_H1_BODY_STREAM);
+	CHECK(b.len >= sizeof(b));
+	if (pc.glen < b.len) {
+		CHECK(!pc.eof);
+		return;
+	}
+	check_block_walk(pc.got, &b);
+	if (kind == PC_HEAD || b.status == 204 || b.status == 304)
+		CHECK(b.body == SL_H1_BODY_NONE);
+	else
+		CHECK(b.body != SL_H1_BODY_NONE);
+	body = pc.glen - b.len;
+	/* a HEAD's answer has nothing after its block; a 204's or 304's
+	 * DATA comes after a block of no body (h2up.c drops DATA for HEAD
+	 * alone; the exchange drops what follows a head of no body), so it
+	 * is only held to the payload below */
+	if (kind == PC_HEAD)
+		CHECK(body == 0);
+	if (b.body == SL_H1_BODY_LENGTH)
+		CHECK(body <= b.length && (!pc.eof || body == b.length));
+	if (pc.eof) {
+		CHECK(sl_upstream_ended(pc.u));
+		CHECK(!checked || pw.es);
+	}
+	if (checked && kind != PC_HEAD) {
+		CHECK(
+		    body <= pay.len &&
+		    (body == 0 || memcmp(pc.got + b.len, pay.buf, body) == 0));
+		if (pc.eof)
+			CHECK(body == pay.len);
+	}
+	/* the trailers: none, or a block of status 0 that walks */
+	if ((t = sl_upstream_trailers(pc.u)) != NULL) {
+		struct sl_hblk tb;
+		sl_hblk_head(t, &tb);
+		CHECK(tb.mark == SL_HBLK_MARK && tb.status == 0);
+		check_block_walk(t, &tb);
+		CHECK(tb.nfields > 0);
+	}
+}
+
+static void
+play_pieces(const uint8_t *data, const uint8_t *bytes, size_t nbytes)
+{
+	struct sl_wendpoint *ep = TAILQ_FIRST(&w->eps);
+	int kind = data[0] & F0_REQ, gone = 0, checked, s0 = -1;
+	size_t piece, off = 0;
+
+	pc.u = NULL;
+	pc.connected = pc.cfailed = pc.wdone = 0;
+	pc.woff = 0;
+	pc.glen = 0;
+	pc.eof = pc.rerr = 0;
+	pc.slow = (data[0] & F0_SLOW) != 0;
+	sent.len = 0;
+	pc_request(kind);
+	pc.u = sl_h2up_get(w, ep, pc_handler, NULL);
+	if (pc.u == NULL)
+		CHECK(errno == ENOMEM || errno == EBUSY || errno == EMFILE ||
+		      errno == ECONNREFUSED);
+	else
+		CHECK(pc.u->xkind == SL_XPRT_STREAM);
+	pc_turn();
+	if (hold)
+		accept_held();
+	pc_turn();
+	pc_turn();
+
+	/* the server's bytes, in pieces, as the main mode writes them */
+	piece = data[1] == 0 ? nbytes : data[1];
+	if (piece == 0 || nbytes / piece >= MAX_PIECES)
+		piece = nbytes / MAX_PIECES + 1;
+	while (off < nbytes) {
+		size_t n = SL_MIN(piece, nbytes - off);
+		struct srv *s = srv_current();
+		ssize_t k;
+
+		if (s == NULL)
+			break;
+		if (hold)
+			accept_held();
+		k = sl_xprt_mem_write(s->e, bytes + off, n);
+		/* the stream's connection: the first one not refused */
+		if (s0 == -1)
+			for (int i = 0; i < nsrvs && s0 == -1; i++)
+				if (!srvs[i].refused)
+					s0 = i;
+		if (k > 0 && s == &srvs[s0])
+			sent_add(bytes + off, (size_t)k);
+		off += n;
+		pc_turn();
+		if (off >= nbytes / 2 && !gone) {
+			gone = 1;
+			pc.wlimit = pc.rlen; /* the rest of a late body */
+			pc_write();
+			if ((data[0] & F0_GONE) && pc.u != NULL) {
+				/* the exchange leaves: its stream ends */
+				sl_upstream_put(pc.u, 0);
+				pc.u = NULL;
+			}
+			if (data[2] & F2_DRAIN)
+				sl_upstream_close_idle(w);
+		}
+	}
+	pc.wlimit = pc.rlen;
+	if (hold)
+		accept_held();
+	pc_settle();
+	if (data[0] & (F0_FIN | F0_RESET))
+		for (int i = 0; i < nsrvs; i++) {
+			if (srvs[i].e == NULL)
+				continue;
+			if (data[0] & F0_RESET)
+				srv_close(&srvs[i], 1);
+			else
+				sl_xprt_mem_shutdown(srvs[i].e);
+		}
+	pc_settle();
+	/* a slow reader reads the rest now */
+	pc.slow = 0;
+	pc_read();
+
+	walk_pieces(sent.buf, sent.len);
+	/* the payload is known when the stream was on the server end whose
+	 * bytes were kept, and those were the input's (a server end that
+	 * took less dropped the rest: the kept bytes are what sluice got) */
+	checked = pc.u != NULL && pc.connected && s0 >= 0;
+	if (trace)
+		fprintf(stderr,
+			"fuzz_h2up: pieces: read %zu, eof %d, reset %d, "
+			"payload %zu, es %d, rst %d, trailers %s\n",
+			pc.glen, pc.eof, pc.rerr, pay.len, pw.es, pw.rst,
+			pc.u != NULL && sl_upstream_trailers(pc.u) != NULL
+			    ? "yes"
+			    : "no");
+	if (pc.u != NULL && pc.connected) {
+		check_pieces(kind, checked);
+		if (checked && pw.rst)
+			CHECK(pc.rerr); /* (not an end, nor a hang) */
+		/* after the server's END_STREAM a stream ends or fails,
+		 * never waits on */
+		if (checked && pw.es)
+			CHECK(pc.eof || pc.rerr);
+		/* ... and one the server's end left before it fails */
+		if (checked && !pw.es && (data[0] & (F0_FIN | F0_RESET)))
+			CHECK(pc.rerr);
+		/* another read tells the same: an end stays an end, a
+		 * failure a failure */
+		if (pc.eof || pc.rerr) {
+			ssize_t n = sl_upstream_read(pc.u, 16384, SIZE_MAX);
+			CHECK(pc.eof ? n == 0 : n == -1 && errno == ECONNRESET);
+		}
+		if (!pc.eof)
+			CHECK(!sl_upstream_ended(pc.u));
+	}
+	if (pc.u != NULL) {
+		sl_upstream_put(pc.u, 0);
+		pc.u = NULL;
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -570,6 +1132,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nbytes = size - 3;
 	nsrvs = 0;
 	out.len = 0;
+
+	if (data[2] & F2_PIECES) {
+		/* no client: the driver is the exchange */
+		cli = NULL;
+		play_pieces(data, bytes, nbytes);
+		goto the_end;
+	}
 
 	CHECK(sl_xprt_mem_pair(&cli, &end) == 0);
 	if (data[0] & F0_SLOW)
@@ -669,6 +1238,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_out(reqs[k].m, reqs[k].n);
 
 	/* the end: every connection aborted, every server end closed */
+the_end:
 	while ((x = sl_client_first(w)) != NULL)
 		sl_client_abort(x);
 	event_base_loop(w->base, EVLOOP_NONBLOCK);
