@@ -440,14 +440,6 @@ sl_exchange_start(struct sl_seam *s, size_t head_len)
 		sl_exchange_local(s, 404, "no_route", 0);
 		return;
 	}
-	/* the route's filters: their operations, and the state of those
-	 * that keep one (a route without filters pays one test) */
-	{
-		const struct sl_wroute *wr = &s->gen->routes[t->route->index];
-		t->fops = wr->fops;
-		if (wr->fops & SL_FOP_BEGIN)
-			txn_filters_begin(t, wr);
-	}
 	txn_forward(s, &req, head_len);
 }
 
@@ -595,8 +587,8 @@ txn_up_fields(const struct sl_txn *t)
 /* ---- the route's filters (filter.h) ------------------------------------ */
 
 /* The request is routed: each of its route's filters that keeps a state
- * gets it made in its slot (once: a filter's wait parses the head again,
- * it does not route it again). */
+ * gets it made in its slot, once (txn_forward's first run: after a
+ * filter's wait the filters go on from where they stood). */
 static void
 txn_filters_begin(struct sl_txn *t, const struct sl_wroute *wr)
 {
@@ -748,6 +740,14 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	uint32_t tp_at = 0;
 	long n;
 
+	/* the route's filters' operations, and the state of those that keep
+	 * one, made on the request's first run (t->fops is 0 until then; a
+	 * wait runs this again, and a route without filters pays one test) */
+	if (t->fops != wr->fops) {
+		t->fops = wr->fops;
+		if (wr->fops & SL_FOP_BEGIN)
+			txn_filters_begin(t, wr);
+	}
 	/* the route's filters: who the caller is, what the rules say,
 	 * before anything of the request goes on or takes a tunnel's place
 	 * (doc/auth.md) */
