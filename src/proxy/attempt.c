@@ -48,7 +48,7 @@ static int split_failover(struct sl_seam *s, enum sl_retry_kind kind,
 static int
 tried_has(const struct sl_txn *t, size_t i)
 {
-	return i < 64 && ((t->tried >> i) & 1);
+	return i < 64 && ((t->att.tried >> i) & 1);
 }
 
 static void
@@ -57,9 +57,9 @@ tried_set(struct sl_txn *t, size_t i, int on)
 	if (i >= 64)
 		return;
 	if (on)
-		t->tried |= (uint64_t)1 << i;
+		t->att.tried |= (uint64_t)1 << i;
 	else
-		t->tried &= ~((uint64_t)1 << i);
+		t->att.tried &= ~((uint64_t)1 << i);
 }
 
 /* Whether endpoint i may take new requests: healthy (health_check) and
@@ -240,12 +240,12 @@ txn_no_endpoint(struct sl_seam *s, unsigned why)
 	 * another reason): a split may send the request elsewhere */
 	if (why == PICK_DOWN && split_failover(s, SL_RETRY_KIND_CONNECT, 0) > 0)
 		return;
-	if (t->tries == 0 && (why & PICK_DOWN)) {
+	if (t->att.tries == 0 && (why & PICK_DOWN)) {
 		atomic_fetch_add(&t->wc->conf->state->no_healthy, 1);
 		sl_exchange_local(s, 503, "no_healthy_upstream", 0);
-	} else if (t->last_fail == FAIL_CONNECT_TIMEOUT)
+	} else if (t->att.last_fail == FAIL_CONNECT_TIMEOUT)
 		sl_exchange_local(s, 504, "upstream_connect_timeout", 0);
-	else if (t->last_fail == FAIL_TLS)
+	else if (t->att.last_fail == FAIL_TLS)
 		sl_exchange_local(s, 502, "upstream_tls", 0);
 	else
 		sl_exchange_local(s, 502, "upstream_connect_failed", 0);
@@ -307,7 +307,7 @@ txn_queue(struct sl_seam *s)
 			sl_attempt_overloaded(s);
 			return;
 		}
-		t->queue_deadline_ms = now_ms() + cc->queue_timeout_ms;
+		t->clk.queue_deadline_ms = now_ms() + cc->queue_timeout_ms;
 		TAILQ_INSERT_TAIL(&t->wc->waiters, &t->wait, link);
 	}
 	t->wait.retry = attempt_unqueue;
@@ -356,15 +356,15 @@ attempt_connect(struct sl_seam *s)
 	size_t i;
 	int fresh = t->replay == SL_TXN_REPLAY_FRESH;
 
-	if (t->tries >= MAX_CONNECT_TRIES) {
+	if (t->att.tries >= MAX_CONNECT_TRIES) {
 		txn_no_endpoint(s, 0);
 		return;
 	}
 	i = txn_pick(s, fresh, &why);
-	if (i == SL_BALANCE_NONE && (why & PICK_TRIED) && t->attempts > 0) {
+	if (i == SL_BALANCE_NONE && (why & PICK_TRIED) && t->att.attempts > 0) {
 		/* a retry with every endpoint tried: any but the last one
 		 * that failed, or that one when it is the only one */
-		t->tried = 0;
+		t->att.tried = 0;
 		if (t->wc->conf->nendpoints > 1)
 			tried_set(t, t->ep_index, 1);
 		i = txn_pick(s, fresh, &why);
@@ -400,7 +400,7 @@ attempt_connect(struct sl_seam *s)
 			txn_queue(s);
 			return;
 		}
-		t->tries++;
+		t->att.tries++;
 		tried_set(t, i, 1);
 		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
 		    errno == ENOBUFS) {
@@ -412,13 +412,13 @@ attempt_connect(struct sl_seam *s)
 			return;
 		}
 		/* refused at once (loopback): a failed attempt like any */
-		t->attempts++;
+		t->att.attempts++;
 		sl_attempt_failed(s, FAIL_REFUSED, "upstream_connect_failed",
 				  strerror(errno));
 		return;
 	}
-	t->tries++;
-	t->attempts++;
+	t->att.tries++;
+	t->att.attempts++;
 	tried_set(t, i, 1);
 	/* counted while t->up is set (sl_attempt_release) */
 	t->wc->eps[i]->active++;
@@ -427,14 +427,14 @@ attempt_connect(struct sl_seam *s)
 	/* a new attempt starts the request over on this connection */
 	t->flags &= ~SL_TXN_F_UP_BROKEN;
 	t->send_ph = SL_TXN_SEND_OPEN;
-	sl_h1_scan_init(&t->resp_scan);
+	sl_h1_scan_init(&t->rsp.scan);
 	t->uphead.off = 0;
 	t->body_off = 0;
-	t->req_body_sent = 0;
-	t->up_progress_ms = now_ms();
+	t->req.sent = 0;
+	t->clk.up_progress_ms = now_ms();
 	if (sl_upstream_connecting(t->up)) {
 		t->up_ph = SL_TXN_UP_CONNECTING;
-		t->connect_deadline_ms =
+		t->clk.connect_deadline_ms =
 		    now_ms() + t->wc->conf->connect_timeout_ms;
 	} else { /* pooled, or connected at once */
 		t->up_ph = SL_TXN_UP_SENDING;
@@ -453,7 +453,7 @@ sl_attempt_start(struct sl_seam *s)
 
 	t->wc->active_reqs++;
 	t->flags |= SL_TXN_F_IN_CLUSTER;
-	t->up_start_ms = now_ms(); /* the upstream's time starts */
+	t->clk.up_start_ms = now_ms(); /* the upstream's time starts */
 	attempt_connect(s);
 }
 
@@ -473,15 +473,15 @@ static void
 note_failure_at(struct sl_txn *t, enum sl_retry_class cls, const char *why,
 		int ep)
 {
-	if (t->nfail < SL_NELEM(t->fails)) {
-		t->fails[t->nfail].cls = (uint8_t)cls;
+	if (t->att.nfail < SL_NELEM(t->att.fails)) {
+		t->att.fails[t->att.nfail].cls = (uint8_t)cls;
 		/* the address itself, borrowed from the exchange's
 		 * generation: the cluster may change (a split's failover) */
-		t->fails[t->nfail].upstream =
+		t->att.fails[t->att.nfail].upstream =
 		    ep ? t->wc->conf->endpoints[t->ep_index].addr.text : NULL;
-		t->fails[t->nfail].why = why;
+		t->att.fails[t->att.nfail].why = why;
 	}
-	t->nfail++;
+	t->att.nfail++;
 	if ((t->flags & SL_TXN_F_WATCH) && ep)
 		sl_exchange_watch(t, &(struct sl_fattempt){
 					 .ev = SL_FA_END,
@@ -546,7 +546,7 @@ retry_verdict(struct sl_seam *s, enum sl_retry_class cls,
 	a.idempotent = (t->flags & SL_TXN_F_IDEMPOTENT) != 0;
 	a.body_kept = t->body_ph != SL_TXN_BODY_GONE;
 	a.unseen = unseen;
-	a.attempts = t->attempts;
+	a.attempts = t->att.attempts;
 	if (to != NULL) {
 		/* as it would be there: one more request, not yet in a
 		 * retry */
@@ -561,12 +561,12 @@ retry_verdict(struct sl_seam *s, enum sl_retry_class cls,
 		    t->wc->retrying - ((t->flags & SL_TXN_F_IN_BUDGET) != 0);
 	}
 	a.now_ms = now_ms();
-	a.deadline_ms = t->deadline_ms;
+	a.deadline_ms = t->clk.deadline_ms;
 	/* nothing reached the upstream and another endpoint is there: no
 	 * reason to wait; otherwise a jittered, growing wait */
 	if (cls != SL_RETRY_CLASS_NOT_SENT)
-		a.backoff_ms =
-		    sl_retry_backoff(t->attempts, sl_rand_next(&s->w->rand));
+		a.backoff_ms = sl_retry_backoff(t->att.attempts,
+						sl_rand_next(&s->w->rand));
 	v = sl_retry_decide(&t->route->retry, &a);
 	*backoff = a.backoff_ms;
 	if (v == SL_RETRY_YES)
@@ -602,14 +602,14 @@ retry_go(struct sl_seam *s, enum sl_retry_class cls, int unseen,
 			      ->retries[cls == SL_RETRY_CLASS_NOT_SENT ? 1 : 2],
 			 1);
 	SL_STAT_INC(s->w->stats.upstream_retries);
-	t->nretries++;
+	t->att.nretries++;
 	if (!unseen && !(t->flags & SL_TXN_F_IN_BUDGET)) {
 		t->flags |= SL_TXN_F_IN_BUDGET;
 		t->wc->retrying++;
 	}
 	if (backoff > 0) {
 		t->up_ph = SL_TXN_UP_BACKOFF;
-		t->retry_at_ms = now_ms() + backoff;
+		t->clk.retry_at_ms = now_ms() + backoff;
 	} else
 		attempt_connect(s);
 }
@@ -671,7 +671,7 @@ txn_move(struct sl_seam *s, struct sl_wcluster *to)
 	 * cluster */
 	if (t->replay == SL_TXN_REPLAY_FRESH)
 		t->replay = SL_TXN_REPLAY_DONE;
-	t->tried = 0;
+	t->att.tried = 0;
 	t->ep_index = 0;
 	if (cc->balance == SL_BALANCE_HASH && (t->flags & SL_TXN_F_HASH_KEY) &&
 	    same_key(&from->hash_key, &cc->hash_key))
@@ -712,9 +712,9 @@ split_failover(struct sl_seam *s, enum sl_retry_kind kind, int attempted)
 	for (i = 0; i < r->nsplit && r->split[i].cluster != t->wc->conf; i++)
 		;
 	if (i < 64)
-		t->split_tried |= (uint64_t)1 << i;
+		t->att.split_tried |= (uint64_t)1 << i;
 	i = sl_route_failover(
-	    r, sl_exchange_split_weights(s, r), t->split_tried,
+	    r, sl_exchange_split_weights(s, r), t->att.split_tried,
 	    (t->flags & SL_TXN_F_STICKY_KEY) ? &t->sticky_key : NULL,
 	    s->gen->routes[r->index].swrr);
 	if (i == SL_BALANCE_NONE)
@@ -728,7 +728,7 @@ split_failover(struct sl_seam *s, enum sl_retry_kind kind, int attempted)
 		 * failed */
 		atomic_fetch_add(&cs->retries[1], 1);
 		SL_STAT_INC(s->w->stats.upstream_retries);
-		t->nretries++;
+		t->att.nretries++;
 	} else {
 		/* the cluster was passed over: no attempt, no retry */
 		atomic_fetch_add(&cs->no_healthy, 1);
@@ -750,7 +750,7 @@ sl_attempt_failed(struct sl_seam *s, int fail, const char *why,
 {
 	struct sl_txn *t = s->txn;
 	/* or an HTTP/2 stream the upstream says it did not process */
-	int nothing_sent = (t->uphead.off == 0 && t->req_body_sent == 0) ||
+	int nothing_sent = (t->uphead.off == 0 && t->req.sent == 0) ||
 			   (t->up != NULL && sl_upstream_unprocessed(t->up));
 	/* the attempt's connection came from the pool (attempt_connect) */
 	int pooled = t->up != NULL && t->up->nrequests > 1;
@@ -804,7 +804,7 @@ sl_attempt_failed(struct sl_seam *s, int fail, const char *why,
 	note_failure(t, cls, why);
 	if (fail == FAIL_REFUSED || fail == FAIL_CONNECT_TIMEOUT ||
 	    fail == FAIL_TLS)
-		t->last_fail = fail;
+		t->att.last_fail = fail;
 	/* a pooled connection that died before any answer is most likely
 	 * one the upstream closed as idle while the request was on its way:
 	 * the pool's failure, not the upstream's. A request that may be sent
@@ -814,8 +814,8 @@ sl_attempt_failed(struct sl_seam *s, int fail, const char *why,
 	    (nothing_sent || (t->flags & SL_TXN_F_IDEMPOTENT)) &&
 	    t->replay == SL_TXN_REPLAY_NONE && t->body_ph != SL_TXN_BODY_GONE) {
 		t->replay = SL_TXN_REPLAY_FRESH;
-		t->attempts--; /* this one never left sluice */
-		t->nretries++;
+		t->att.attempts--; /* this one never left sluice */
+		t->att.nretries++;
 		SL_STAT_INC(s->w->stats.upstream_retries);
 		atomic_fetch_add(
 		    &t->wc->conf->state
@@ -893,7 +893,8 @@ sl_attempt_deadline(struct sl_seam *s)
 	struct sl_txn *t = s->txn;
 	char peer[SL_PEER_MAX];
 
-	if (t->call_deadline_ms != 0 && t->deadline_ms == t->call_deadline_ms) {
+	if (t->grpc.deadline_ms != 0 &&
+	    t->clk.deadline_ms == t->grpc.deadline_ms) {
 		/* a gRPC call's own deadline (its grpc-timeout): the
 		 * client's budget ran out, not the route's, and no endpoint
 		 * is blamed for it */
@@ -904,8 +905,8 @@ sl_attempt_deadline(struct sl_seam *s)
 				 (unsigned long long)s->id,
 				 sl_exchange_peer_str(s, t, peer, sizeof(peer)),
 				 t->request_id, t->route->name,
-				 s->grpc_timeout_ms, t->attempts,
-				 t->attempts == 1 ? "" : "s");
+				 s->grpc_timeout_ms, t->att.attempts,
+				 t->att.attempts == 1 ? "" : "s");
 		sl_exchange_local(s, 504, "deadline_exceeded", 0);
 		return;
 	}
@@ -917,13 +918,13 @@ sl_attempt_deadline(struct sl_seam *s)
 		  t->route->name,
 		  t->up != NULL ? t->wc->eps[t->ep_index]->conf->addr.text
 				: "-",
-		  (unsigned long long)t->route->timeout_ms, t->attempts,
-		  t->attempts == 1 ? "" : "s");
+		  (unsigned long long)t->route->timeout_ms, t->att.attempts,
+		  t->att.attempts == 1 ? "" : "s");
 	if (t->up != NULL) {
 		/* the attempt in flight is cut: an error of its endpoint */
 		SL_STAT_INC(s->w->stats.upstream_failures);
 		note_failure(t,
-			     t->uphead.off == 0 && t->req_body_sent == 0
+			     t->uphead.off == 0 && t->req.sent == 0
 				 ? SL_RETRY_CLASS_NOT_SENT
 				 : SL_RETRY_CLASS_SENT,
 			     "upstream_timeout");

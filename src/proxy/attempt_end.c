@@ -38,7 +38,7 @@ sl_attempt_release(struct sl_seam *s, int reusable)
 		/* the gRPC status in the stream's answer, if any */
 		int g = sl_upstream_grpc_status(t->up);
 		if (g >= 0)
-			t->grpc_up = (uint8_t)(SL_MIN(g, 17) + 1);
+			t->grpc.up = (uint8_t)(SL_MIN(g, 17) + 1);
 	}
 	sl_upstream_put(t->up, reusable);
 	t->up = NULL;

@@ -99,6 +99,7 @@ txn_req_advance(struct sl_seam *s)
 }
 static void txn_choose_cluster(struct sl_seam *s,
 			       const struct sl_h1_request *req);
+static void txn_filters_begin(struct sl_txn *t, const struct sl_wroute *wr);
 
 /* ---- closing --------------------------------------------------------- */
 
@@ -113,7 +114,7 @@ sl_exchange_free(struct sl_seam *s)
 	event_del(&t->tev);
 	sl_buf_release(&s->w->bufs, &t->out);
 	if (t->flags & SL_TXN_F_FEV)
-		event_del(&t->fev);
+		event_del(&t->fw.ev);
 	/* the route's filters let go of what they hold: a wait, a key
 	 * still reserved, a compressor */
 	if (t->flags & SL_TXN_F_FEND) {
@@ -172,18 +173,14 @@ sl_exchange_new(struct sl_seam *s, uint64_t start_ms)
 
 	if (t != NULL)
 		w->free_txns = t->next_free;
-	else if ((t = malloc(sizeof(*t))) == NULL)
+	else if ((t = malloc(sizeof(*t) + sl_filter_slot_bytes)) == NULL)
 		return NULL;
-	memset(t, 0, offsetof(struct sl_txn, request_id));
-	t->rl.wait.entry = NULL;
-	t->rl.st = 0;
-	t->aw.src = NULL;
-	t->aw.waited = 0;
-	t->ea = NULL;
-	t->request_id[0] = t->method[0] = t->path[0] = t->host[0] = '\0';
-	t->tr.on = 0;
-	t->referer[0] = t->user_agent[0] = '\0';
-	t->start_ms = start_ms;
+	/* the filters' slots are theirs to make (txn_filters_begin) */
+	memset(t, 0, offsetof(struct sl_txn, att.fails));
+	t->request_id[0] = t->note.method[0] = t->note.path[0] =
+	    t->note.host[0] = '\0';
+	t->note.referer[0] = t->note.user_agent[0] = '\0';
+	t->clk.start_ms = start_ms;
 	t->s = s;
 	t->on_upstream = sl_exchange_on_upstream;
 	/* the request's client, until something more is known of it */
@@ -293,15 +290,15 @@ txn_retry_setup(struct sl_seam *s, const struct sl_h1_request *req)
 	if (sl_retry_idempotent(req->method_id) ||
 	    (p->idempotency_key && has_idempotency_key(req)))
 		t->flags |= SL_TXN_F_IDEMPOTENT;
-	t->try_timeout_ms = p->per_try_timeout_ms ? p->per_try_timeout_ms
-						  : t->route->timeout_ms;
+	t->clk.try_timeout_ms = p->per_try_timeout_ms ? p->per_try_timeout_ms
+						      : t->route->timeout_ms;
 	if (p->attempts > 1 &&
 	    (req->body == SL_H1_BODY_CHUNKED ||
 	     (req->body == SL_H1_BODY_LENGTH &&
 	      req->content_length <= s->lconf->limits.buffer_bytes)))
 		t->body_ph = SL_TXN_BODY_KEPT;
 	if (t->req_ph == SL_TXN_REQ_DONE)
-		t->deadline_ms = now_ms() + t->route->timeout_ms;
+		t->clk.deadline_ms = now_ms() + t->route->timeout_ms;
 }
 
 /*
@@ -369,7 +366,7 @@ sl_exchange_start(struct sl_seam *s, size_t head_len)
 	t->req_ph = SL_TXN_REQ_BODY;
 	/* the body's clock starts with the head (txn_forward starts it
 	 * again once the route's checks are done) */
-	t->last_read_ms = now_ms();
+	t->clk.last_read_ms = now_ms();
 	r = txn_head(s, head_len, &req, &text_len);
 	t->bytes_in = text_len;
 	if (r == 0 || req.method != NULL) {
@@ -407,9 +404,9 @@ sl_exchange_start(struct sl_seam *s, size_t head_len)
 		struct sl_fwd fwd = {.xff = SL_FWD_APPEND};
 		if (sl_forwarded_settle(s->lconf, &req, &t->client_addr, &fwd))
 			t->flags |= SL_TXN_F_FWD_CLIENT;
-		t->fwd_xff = (uint8_t)fwd.xff;
-		t->fwd_cut_hdr = (uint16_t)fwd.cut_hdr;
-		t->fwd_cut_off = (uint32_t)fwd.cut_off;
+		t->fwd.xff = (uint8_t)fwd.xff;
+		t->fwd.cut_hdr = (uint16_t)fwd.cut_hdr;
+		t->fwd.cut_off = (uint32_t)fwd.cut_off;
 	}
 	if (sl_h1_client_request_id(&req, t->request_id))
 		t->flags |= SL_TXN_F_CLIENT_RID;
@@ -417,20 +414,20 @@ sl_exchange_start(struct sl_seam *s, size_t head_len)
 		sl_worker_request_id(w, t->request_id);
 	if (req_ends_connection(s, &req))
 		t->flags |= SL_TXN_F_CLOSE;
-	t->req_body = req.body;
+	t->req.body = req.body;
 	/* a tunnel over HTTP/2: its body is the tunnel's bytes to the
 	 * stream's end */
 	if (s->flags & SL_SEAM_F_XCONNECT)
-		t->req_body = SL_H1_BODY_CLOSE;
-	t->req_remaining = req.content_length;
+		t->req.body = SL_H1_BODY_CLOSE;
+	t->req.remaining = req.content_length;
 	if (req.body == SL_H1_BODY_CHUNKED) {
-		sl_h1_chunked_init(&t->req_chunked, lim->max_header_bytes);
-		t->req_chunked.max_trailers = lim->max_headers;
-		t->req_chunked.own = s->lconf->tls.client_subject_header;
+		sl_h1_chunked_init(&t->req.chunked, lim->max_header_bytes);
+		t->req.chunked.max_trailers = lim->max_headers;
+		t->req.chunked.own = s->lconf->tls.client_subject_header;
 	}
 	s->in.off += (uint32_t)head_len;
 	s->in_ready = s->in.off;
-	if (t->req_body == SL_H1_BODY_NONE)
+	if (t->req.body == SL_H1_BODY_NONE)
 		t->req_ph = SL_TXN_REQ_DONE;
 
 	if ((rule = sl_policy_check(s->lconf->policy, &t->client_addr)) !=
@@ -527,7 +524,7 @@ txn_upgraded(struct sl_seam *s, int ws)
 	t->up = NULL;
 	sl_attempt_done(t);
 	event_del(&t->tev);
-	t->armed_ms = 0;
+	t->clk.armed_ms = 0;
 	if (s->ops->tunnel(s, u, ws) == -1) {
 		t->wc->eps[t->ep_index]->active++;
 		t->up = u;
@@ -589,6 +586,19 @@ txn_up_fields(const struct sl_txn *t)
 
 /* ---- the route's filters (filter.h) ------------------------------------ */
 
+/* The request is routed: each of its route's filters that keeps a state
+ * gets it made in its slot, once (txn_forward's first run: after a
+ * filter's wait the filters go on from where they stood). */
+static void
+txn_filters_begin(struct sl_txn *t, const struct sl_wroute *wr)
+{
+	for (unsigned i = 0; i < wr->nfilt; i++) {
+		const struct sl_filter *f = wr->filt[i];
+		if (f->begin != NULL)
+			f->begin(t, sl_fctx(t, f));
+	}
+}
+
 void
 sl_exchange_filters_woken(struct sl_txn *t)
 {
@@ -599,9 +609,9 @@ sl_exchange_filters_woken(struct sl_txn *t)
 	 * meanwhile may still read a body: its clock runs again) */
 	if (s->txn == t)
 		t->flags &= ~SL_TXN_F_HELD;
-	if (txn_rehead(s, t, t->whead_len, &req) != 0)
+	if (txn_rehead(s, t, t->fw.head_len, &req) != 0)
 		return;
-	txn_forward(s, &req, t->whead_len);
+	txn_forward(s, &req, t->fw.head_len);
 	s->ops->resume(s);
 }
 
@@ -623,7 +633,7 @@ sl_exchange_body_wait(struct sl_seam *s, size_t want)
 
 	if (sl_exchange_body_ready(s, s->in.off, want))
 		return 1;
-	t->body_want = (uint32_t)SL_MIN(want, (size_t)UINT32_MAX);
+	t->fw.body_want = (uint32_t)SL_MIN(want, (size_t)UINT32_MAX);
 	t->flags |= SL_TXN_F_BODY_WAIT;
 	return 0;
 }
@@ -635,14 +645,15 @@ txn_body_came(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 
-	if (!sl_exchange_body_ready(s, s->in.off + t->whead_len, t->body_want))
+	if (!sl_exchange_body_ready(s, s->in.off + t->fw.head_len,
+				    t->fw.body_want))
 		return;
 	t->flags &= ~SL_TXN_F_BODY_WAIT;
 	if (!(t->flags & SL_TXN_F_FEV)) {
-		evtimer_assign(&t->fev, s->w->base, txn_on_body, t);
+		evtimer_assign(&t->fw.ev, s->w->base, txn_on_body, t);
 		t->flags |= SL_TXN_F_FEV;
 	}
-	event_active(&t->fev, EV_TIMEOUT, 1);
+	event_active(&t->fw.ev, EV_TIMEOUT, 1);
 }
 
 /* The route's limit on a body's length: its own max_body_bytes, or the
@@ -690,11 +701,11 @@ txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len)
 			/* the head stays in `in` (a compaction keeps it at
 			 * in.off), to be parsed again; the body's clock stops
 			 * unless the filter waits for the body itself */
-			t->whead_len = (uint32_t)head_len;
+			t->fw.head_len = (uint32_t)head_len;
 			s->in.off -= (uint32_t)head_len;
 			if (!(t->flags & SL_TXN_F_BODY_WAIT)) {
 				t->flags |= SL_TXN_F_HELD;
-				t->fwait = (uint8_t)i;
+				t->fw.at = (uint8_t)i;
 			}
 		} else if (r == SL_FILTER_ANSWER && txn_req_advance(s) != -1 &&
 			   s->txn == t)
@@ -729,10 +740,17 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	uint32_t tp_at = 0;
 	long n;
 
+	/* the route's filters' operations, and the state of those that keep
+	 * one, made on the request's first run (t->fops is 0 until then; a
+	 * wait runs this again, and a route without filters pays one test) */
+	if (t->fops != wr->fops) {
+		t->fops = wr->fops;
+		if (wr->fops & SL_FOP_BEGIN)
+			txn_filters_begin(t, wr);
+	}
 	/* the route's filters: who the caller is, what the rules say,
 	 * before anything of the request goes on or takes a tunnel's place
 	 * (doc/auth.md) */
-	t->fops = wr->fops;
 	h.extra = NULL;
 	h.mark = NULL;
 	if (wr->fops & SL_FOP_REQ_HEAD) {
@@ -750,15 +768,16 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	/* a tunnel's request never ends before its answer: the route's
 	 * timeout bounds the wait for the 101 from now */
 	if (s->flags & SL_SEAM_F_XCONNECT)
-		t->deadline_ms = now_ms() + t->route->timeout_ms;
+		t->clk.deadline_ms = now_ms() + t->route->timeout_ms;
 	txn_choose_cluster(s, req);
 	txn_retry_setup(s, req);
 	/* a gRPC call's deadline runs from its start, while its request
 	 * streams too; the route's, once it is whole, never passes it */
 	if ((s->flags & SL_SEAM_F_GRPC) && s->grpc_timeout_ms != 0) {
-		t->call_deadline_ms = t->start_ms + s->grpc_timeout_ms;
-		if (t->deadline_ms == 0 || t->call_deadline_ms < t->deadline_ms)
-			t->deadline_ms = t->call_deadline_ms;
+		t->grpc.deadline_ms = t->clk.start_ms + s->grpc_timeout_ms;
+		if (t->clk.deadline_ms == 0 ||
+		    t->grpc.deadline_ms < t->clk.deadline_ms)
+			t->clk.deadline_ms = t->grpc.deadline_ms;
 	}
 
 	if (sl_buf_alloc(&w->bufs, &t->uphead, sl_exchange_head_cap(s)) == -1) {
@@ -771,9 +790,9 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	fwd.subject = s->tls_subject;
 	fwd.request_id = t->request_id;
 	fwd.default_host = s->lconf->addr.text;
-	fwd.xff = (enum sl_fwd_xff)t->fwd_xff;
-	fwd.cut_hdr = t->fwd_cut_hdr;
-	fwd.cut_off = t->fwd_cut_off;
+	fwd.xff = (enum sl_fwd_xff)t->fwd.xff;
+	fwd.cut_hdr = t->fwd.cut_hdr;
+	fwd.cut_off = t->fwd.cut_off;
 	fwd.vars = NULL;
 	fwd.upgrade = t->upgrade ? t->route->upgrade[t->upgrade - 1] : NULL;
 	fwd.rules =
@@ -830,9 +849,9 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	if ((req->flags & SL_H1_F_EXPECT_CONTINUE) && req->minor >= 1 &&
 	    req->body != SL_H1_BODY_NONE && sl_buf_pending(&s->in) == 0)
 		sl_exchange_continue(s);
-	s->txn->last_read_ms = now_ms();
+	s->txn->clk.last_read_ms = now_ms();
 	if (req->body != SL_H1_BODY_NONE && lim->min_body_rate_bps > 0)
-		sl_rate_start(&t->body_rate, s->txn->last_read_ms);
+		sl_rate_start(&t->body_rate, s->txn->clk.last_read_ms);
 	sl_attempt_start(s);
 }
 
@@ -866,7 +885,7 @@ txn_choose_cluster(struct sl_seam *s, const struct sl_h1_request *req)
 			i = sl_balance_swrr(s->gen->routes[r->index].swrr, w,
 					    r->nsplit, NULL);
 		cc = r->split[i].cluster;
-		t->split_first = i < 64 ? (uint8_t)i : 0xff;
+		t->att.split_first = i < 64 ? (uint8_t)i : 0xff;
 	}
 	t->wc = &s->gen->clusters[cc->index];
 	if (cc->balance == SL_BALANCE_HASH &&
@@ -918,8 +937,8 @@ sl_exchange_schedule(struct sl_seam *s)
 	uint64_t x = UINT64_MAX, d;
 
 	if (s->flags & SL_SEAM_F_WBLOCK)
-		x = SL_MIN(x,
-			   t->last_write_ms + s->lconf->limits.send_timeout_ms);
+		x = SL_MIN(x, t->clk.last_write_ms +
+				  s->lconf->limits.send_timeout_ms);
 	if (t->send_rate.start_ms != 0 && t->resp_ph != SL_TXN_RESP_LOCAL)
 		x = SL_MIN(x, t->send_rate.next_ms);
 	if (t->flags & SL_TXN_F_TUNNEL) {
@@ -931,17 +950,17 @@ sl_exchange_schedule(struct sl_seam *s)
 		goto arm;
 	}
 	/* the route's deadline holds until a response head came */
-	if (t->deadline_ms != 0 && t->resp_ph == SL_TXN_RESP_NONE)
-		x = SL_MIN(x, t->deadline_ms);
+	if (t->clk.deadline_ms != 0 && t->resp_ph == SL_TXN_RESP_NONE)
+		x = SL_MIN(x, t->clk.deadline_ms);
 	switch ((enum sl_txn_up_phase)t->up_ph) {
 	case SL_TXN_UP_QUEUED:
-		x = SL_MIN(x, t->queue_deadline_ms);
+		x = SL_MIN(x, t->clk.queue_deadline_ms);
 		break;
 	case SL_TXN_UP_BACKOFF:
-		x = SL_MIN(x, t->retry_at_ms);
+		x = SL_MIN(x, t->clk.retry_at_ms);
 		break;
 	case SL_TXN_UP_CONNECTING:
-		x = SL_MIN(x, t->connect_deadline_ms);
+		x = SL_MIN(x, t->clk.connect_deadline_ms);
 		break;
 	case SL_TXN_UP_SENDING:
 	case SL_TXN_UP_WAITING:
@@ -953,7 +972,8 @@ sl_exchange_schedule(struct sl_seam *s)
 		     u->in.off > 0))
 			sl_upstream_want_read(u, 1);
 		if (up_on_clock(t, u))
-			x = SL_MIN(x, t->up_progress_ms + t->try_timeout_ms);
+			x = SL_MIN(x, t->clk.up_progress_ms +
+					  t->clk.try_timeout_ms);
 		break;
 	case SL_TXN_UP_NONE:
 	case SL_TXN_UP_UNQUEUING:
@@ -973,7 +993,7 @@ sl_exchange_schedule(struct sl_seam *s)
 		if (t->body_rate.start_ms != 0)
 			x = SL_MIN(x, t->body_rate.next_ms);
 		if (body_clock_runs(s, t))
-			x = SL_MIN(x, t->last_read_ms +
+			x = SL_MIN(x, t->clk.last_read_ms +
 					  s->lconf->limits.body_timeout_ms);
 		break;
 	case SL_TXN_REQ_DONE:
@@ -981,14 +1001,14 @@ sl_exchange_schedule(struct sl_seam *s)
 	}
 arm:
 	d = x == UINT64_MAX ? 0 : x;
-	if (d == t->armed_ms)
+	if (d == t->clk.armed_ms)
 		return;
 	/* Nothing due, or due later than the timer armed: it stays, and
 	 * when it fires early exchange_on_timer finds nothing due and
 	 * schedules again. Most requests end before their deadlines, and
 	 * this spares a timer's removal each (and a re-insertion whenever
 	 * an upstream's progress moves its per-try deadline on). */
-	if (d == 0 || (t->armed_ms != 0 && t->armed_ms < d))
+	if (d == 0 || (t->clk.armed_ms != 0 && t->clk.armed_ms < d))
 		return;
 	{
 		uint64_t now = now_ms();
@@ -997,7 +1017,7 @@ arm:
 				     (suseconds_t)(ms % 1000) * 1000};
 		event_add(&t->tev, &tv);
 	}
-	t->armed_ms = d;
+	t->clk.armed_ms = d;
 }
 
 /* ---- the directions' verdicts (enum sl_txn_next) ------------------------ */
@@ -1075,7 +1095,7 @@ txn_finish(struct sl_seam *s)
 		int reusable = t->send_ph == SL_TXN_SEND_DONE &&
 			       t->up_ph == SL_TXN_UP_DONE &&
 			       !(t->flags & SL_TXN_F_UP_BROKEN) &&
-			       t->resp_keepalive &&
+			       t->rsp.keepalive &&
 			       (cc->pool_max_requests == 0 ||
 				u->nrequests < cc->pool_max_requests);
 		sl_attempt_release(s, reusable);
@@ -1114,7 +1134,7 @@ sl_exchange_pump(struct sl_seam *s)
 			if (txn_req_advance(s) == -1)
 				continue; /* now a local response */
 			/* a tunnel's request ends with its stream */
-			if (t->req_body == SL_H1_BODY_CLOSE &&
+			if (t->req.body == SL_H1_BODY_CLOSE &&
 			    (s->flags & SL_SEAM_F_EOF) &&
 			    t->req_ph != SL_TXN_REQ_DONE &&
 			    s->in_ready == s->in.len)
@@ -1206,7 +1226,7 @@ static int
 txn_body_deadline(struct sl_seam *s, struct sl_txn *t, uint64_t now)
 {
 	if (body_clock_runs(s, t) &&
-	    now >= t->last_read_ms + s->lconf->limits.body_timeout_ms) {
+	    now >= t->clk.last_read_ms + s->lconf->limits.body_timeout_ms) {
 		txn_count_timeout(s, t, SL_TO_BODY);
 		sl_exchange_timed_out(s, "body_timeout");
 		return 0;
@@ -1240,7 +1260,7 @@ txn_on_deadline(struct sl_seam *s, struct sl_txn *t, uint64_t now)
 	char d[64];
 
 	if ((s->flags & SL_SEAM_F_WBLOCK) &&
-	    now >= t->last_write_ms + s->lconf->limits.send_timeout_ms) {
+	    now >= t->clk.last_write_ms + s->lconf->limits.send_timeout_ms) {
 		txn_count_timeout(s, t, SL_TO_SEND);
 		t->error = "send_timeout";
 		s->ops->close(s, "send_timeout");
@@ -1273,25 +1293,25 @@ txn_on_deadline(struct sl_seam *s, struct sl_txn *t, uint64_t now)
 		sl_exchange_schedule(s); /* its close began */
 		return 0;
 	}
-	if (t->deadline_ms != 0 && t->resp_ph == SL_TXN_RESP_NONE &&
-	    now >= t->deadline_ms) {
+	if (t->clk.deadline_ms != 0 && t->resp_ph == SL_TXN_RESP_NONE &&
+	    now >= t->clk.deadline_ms) {
 		sl_attempt_deadline(s);
 		return 0;
 	}
 	switch ((enum sl_txn_up_phase)t->up_ph) {
 	case SL_TXN_UP_BACKOFF:
-		if (now < t->retry_at_ms)
+		if (now < t->clk.retry_at_ms)
 			break;
 		sl_attempt_resume(s);
 		return 0;
 	case SL_TXN_UP_QUEUED:
-		if (now < t->queue_deadline_ms)
+		if (now < t->clk.queue_deadline_ms)
 			break;
 		sl_attempt_dequeue(t);
 		sl_attempt_overloaded(s);
 		return 0;
 	case SL_TXN_UP_CONNECTING:
-		if (now < t->connect_deadline_ms)
+		if (now < t->clk.connect_deadline_ms)
 			break;
 		snprintf(d, sizeof(d),
 			 "no answer within connect_timeout %llu ms",
@@ -1303,10 +1323,10 @@ txn_on_deadline(struct sl_seam *s, struct sl_txn *t, uint64_t now)
 	case SL_TXN_UP_WAITING:
 	case SL_TXN_UP_RECEIVING:
 		if (!up_on_clock(t, u) ||
-		    now < t->up_progress_ms + t->try_timeout_ms)
+		    now < t->clk.up_progress_ms + t->clk.try_timeout_ms)
 			break;
 		snprintf(d, sizeof(d), "silent for %llu ms (per-try timeout)",
-			 (unsigned long long)t->try_timeout_ms);
+			 (unsigned long long)t->clk.try_timeout_ms);
 		sl_attempt_failed(s, FAIL_TIMEOUT, "upstream_timeout", d);
 		return 0;
 	case SL_TXN_UP_NONE:
@@ -1337,7 +1357,7 @@ exchange_on_timer(evutil_socket_t fd, short what, void *arg)
 	 * lists */
 	if (t == NULL)
 		return;
-	t->armed_ms = 0;
+	t->clk.armed_ms = 0;
 	if (t->xf != NULL && t->xf->failed(t) != NULL) {
 		/* its compressor failed: part of the body may be out, only a
 		 * close tells the client the rest will not come */
@@ -1378,9 +1398,9 @@ sl_exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
 		break;
 	case SL_UP_EV_CONNECTED:
 		/* the attempt started connecting at its last progress */
-		t->connect_ms +=
-		    (uint32_t)SL_MIN(now_ms() - t->up_progress_ms, UINT32_MAX);
-		t->up_progress_ms = now_ms();
+		t->connect_ms += (uint32_t)SL_MIN(
+		    now_ms() - t->clk.up_progress_ms, UINT32_MAX);
+		t->clk.up_progress_ms = now_ms();
 		t->up_ph = SL_TXN_UP_SENDING;
 		if (t->flags & SL_TXN_F_WATCH)
 			sl_exchange_watch(t, &(struct sl_fattempt){

@@ -32,6 +32,7 @@ access_head(struct sl_seam *s, struct sl_fhead *h)
 
 const struct sl_filter sl_filter_access = {
     .name = "allow_deny",
+    .id = SL_FID_ACCESS,
     .phase = SL_FPHASE_ACCESS,
     .used = access_used,
     .req_head = access_head,

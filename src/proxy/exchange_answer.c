@@ -79,13 +79,14 @@ sl_exchange_note(struct sl_txn *t, const char *method, size_t method_len,
 {
 	int cards = note_cards();
 
-	note_slice(t->method, sizeof(t->method), method, method_len, cards);
+	note_slice(t->note.method, sizeof(t->note.method), method, method_len,
+		   cards);
 	if (target != NULL)
-		sl_log_target(t->path, sizeof(t->path), target, target_len,
-			      sl_log_query(), cards);
+		sl_log_target(t->note.path, sizeof(t->note.path), target,
+			      target_len, sl_log_query(), cards);
 	else
-		t->path[0] = '\0';
-	note_slice(t->host, sizeof(t->host), host, host_len, cards);
+		t->note.path[0] = '\0';
+	note_slice(t->note.host, sizeof(t->note.host), host, host_len, cards);
 }
 
 static void
@@ -95,9 +96,10 @@ txn_note_agent(struct sl_txn *t, const char *referer, size_t referer_len,
 	int cards = note_cards();
 
 	if (referer != NULL)
-		sl_log_target(t->referer, sizeof(t->referer), referer,
+		sl_log_target(t->note.referer, sizeof(t->note.referer), referer,
 			      referer_len, sl_log_query(), cards);
-	note_slice(t->user_agent, sizeof(t->user_agent), ua, ua_len, cards);
+	note_slice(t->note.user_agent, sizeof(t->note.user_agent), ua, ua_len,
+		   cards);
 }
 
 /* Referer and User-Agent of a parsed request, for the access log. */
@@ -129,12 +131,12 @@ sl_exchange_salvage(struct sl_txn *t, const char *head, size_t len)
 	struct sl_h1_salvage sv;
 
 	sl_h1_salvage(head, len, &sv);
-	if (t->method[0] == '\0' && t->path[0] == '\0')
+	if (t->note.method[0] == '\0' && t->note.path[0] == '\0')
 		sl_exchange_note(t, sv.method, sv.method_len, sv.target,
 				 sv.target_len, sv.host, sv.host_len);
-	else if (t->host[0] == '\0')
-		note_slice(t->host, sizeof(t->host), sv.host, sv.host_len,
-			   note_cards());
+	else if (t->note.host[0] == '\0')
+		note_slice(t->note.host, sizeof(t->note.host), sv.host,
+			   sv.host_len, note_cards());
 	if (sl_access_enabled())
 		txn_note_agent(t, sv.referer, sv.referer_len, sv.user_agent,
 			       sv.user_agent_len);
@@ -283,7 +285,7 @@ txn_answer(struct sl_seam *s, int status, const char *code, const char *error,
 		 * runs again. One that cannot (a WAF thread) wakes it as it
 		 * ends. */
 		const struct sl_filter *f =
-		    s->gen->routes[t->route->index].filt[t->fwait];
+		    s->gen->routes[t->route->index].filt[t->fw.at];
 		if (f->stop != NULL) {
 			f->stop(t);
 			t->flags &= ~SL_TXN_F_HELD;
@@ -305,7 +307,7 @@ txn_answer(struct sl_seam *s, int status, const char *code, const char *error,
 		/* a gRPC call: the status its client's retry logic knows, in
 		 * a trailers-only answer (doc/grpc.md) */
 		char msg[96];
-		t->grpc_status = (uint8_t)sl_grpc_status_of(status);
+		t->grpc.status = (uint8_t)sl_grpc_status_of(status);
 		t->status = 200;
 		(void)sl_grpc_message_encode(msg, sizeof(msg), code,
 					     strlen(code));
@@ -313,12 +315,12 @@ txn_answer(struct sl_seam *s, int status, const char *code, const char *error,
 		 * fields */
 		n = sl_h1_block_grpc_error(s->txn->out.data + s->txn->out.len,
 					   sl_buf_space(&s->txn->out),
-					   t->grpc_status, msg, t->request_id,
+					   t->grpc.status, msg, t->request_id,
 					   fields, rules, vp);
 		if (n < 0 && rules != NULL)
 			n = sl_h1_block_grpc_error(
 			    s->txn->out.data + s->txn->out.len,
-			    sl_buf_space(&s->txn->out), t->grpc_status, msg,
+			    sl_buf_space(&s->txn->out), t->grpc.status, msg,
 			    t->request_id, fields, NULL, NULL);
 		goto written;
 	}
@@ -392,9 +394,11 @@ written:
 		    t->why != SL_H1_R_NONE ? sl_h1_reason_str(t->why) : "",
 		    t->rule != NULL ? " rule=\"" : "",
 		    t->rule != NULL ? t->rule : "", t->rule != NULL ? "\"" : "",
-		    sl_escape(m, sizeof(m), t->method, strlen(t->method)),
-		    sl_escape(p, sizeof(p), t->path, strlen(t->path)),
-		    sl_escape(h, sizeof(h), t->host, strlen(t->host)));
+		    sl_escape(m, sizeof(m), t->note.method,
+			      strlen(t->note.method)),
+		    sl_escape(p, sizeof(p), t->note.path, strlen(t->note.path)),
+		    sl_escape(h, sizeof(h), t->note.host,
+			      strlen(t->note.host)));
 	}
 }
 

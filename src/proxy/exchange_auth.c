@@ -187,21 +187,52 @@ refuse(struct sl_seam *s, int err, const char *tok, size_t len)
 
 /* ---- waiting for a key set's fetch ----------------------------------- */
 
+/* The filter's slot (filter.h): a request waiting for the fetch of its
+ * route's key set (src set), with its head kept at in.off as for a
+ * lease; src != NULL while in w->auth_waits. */
+struct sl_auth_wait {
+	TAILQ_ENTRY(sl_auth_wait) link; /* in w->auth_waits */
+	struct sl_keysrc *src;		/* NULL: not waiting for a key set */
+	struct sl_txn *t;		/* whose wait it is */
+	void (*woken)(struct sl_txn *);
+	uint64_t deadline_ms;
+	uint8_t waited; /* it waited once: never again */
+};
+
+extern const struct sl_filter sl_filter_jwt;
+
+static inline struct sl_auth_wait *
+awt(struct sl_txn *t)
+{
+	return sl_fctx(t, &sl_filter_jwt);
+}
+
+/* Only what is read first is set: no wait, none yet. */
+static void
+jwt_begin(struct sl_txn *t, void *ctx)
+{
+	struct sl_auth_wait *aw = ctx;
+
+	aw->src = NULL;
+	aw->waited = 0;
+	aw->t = t;
+}
+
 #define WAIT_POLL_MS  10   /* a fetch another worker makes ends unheard */
 #define WAIT_SLACK_MS 1000 /* past the fetch's own deadline */
 
 static void
 wait_end(struct sl_worker *w, struct sl_txn *t)
 {
-	TAILQ_REMOVE(&sl_wproxy(w)->auth_waits, &t->aw, link);
-	t->aw.src = NULL;
+	TAILQ_REMOVE(&sl_wproxy(w)->auth_waits, awt(t), link);
+	awt(t)->src = NULL;
 }
 
 /* The exchange ends: it stops waiting for a fetch. */
 static void
 jwt_end(struct sl_seam *s)
 {
-	if (s->txn->aw.src != NULL)
+	if (awt(s->txn)->src != NULL)
 		wait_end(s->w, s->txn);
 }
 
@@ -218,8 +249,7 @@ auth_on_poll(evutil_socket_t fd, short what, void *arg)
 again:
 	TAILQ_FOREACH(aw, &sl_wproxy(w)->auth_waits, link)
 	{
-		struct sl_txn *t =
-		    (struct sl_txn *)((char *)aw - offsetof(struct sl_txn, aw));
+		struct sl_txn *t = aw->t;
 		void (*woken)(struct sl_txn *) = aw->woken;
 		if (atomic_load(&aw->src->fetching) && now < aw->deadline_ms)
 			continue;
@@ -246,13 +276,13 @@ wait_fetch(struct sl_seam *s, struct sl_keysrc *src,
 	    (sl_wproxy(w)->auth_ev = evtimer_new(w->base, auth_on_poll, w)) ==
 		NULL)
 		return -1;
-	t->aw.src = src;
-	t->aw.woken = woken;
-	t->aw.waited = 1;
-	t->aw.deadline_ms = sl_now_ms() + k->timeout_ms + WAIT_SLACK_MS;
+	awt(t)->src = src;
+	awt(t)->woken = woken;
+	awt(t)->waited = 1;
+	awt(t)->deadline_ms = sl_now_ms() + k->timeout_ms + WAIT_SLACK_MS;
 	if (TAILQ_EMPTY(&sl_wproxy(w)->auth_waits))
 		event_add(sl_wproxy(w)->auth_ev, &tv);
-	TAILQ_INSERT_TAIL(&sl_wproxy(w)->auth_waits, &t->aw, link);
+	TAILQ_INSERT_TAIL(&sl_wproxy(w)->auth_waits, awt(t), link);
 	t->flags |= SL_TXN_F_FEND;
 	return 0;
 }
@@ -268,7 +298,7 @@ no_set(struct sl_seam *s, const struct sl_conf_keys_url *k,
 	struct sl_keysrc *src = k->src;
 	struct sl_txn *t = s->txn;
 
-	if (!t->aw.waited) {
+	if (!awt(t)->waited) {
 		if (sl_keysrc_claim_due(src, sl_now_ms()))
 			sl_keyfetch_start(s->w, s->gen, k, SL_KEYSRC_R_START);
 		if (atomic_load(&src->fetching) &&
@@ -306,7 +336,7 @@ unknown_kid(struct sl_seam *s, const struct sl_conf_keys_url *k,
 		: 0;
 	if (h == 0)
 		return SL_JWT_NO_KEY; /* no kid: every key was tried */
-	if (t->aw.waited) {
+	if (awt(t)->waited) {
 		/* the refetch it waited for did not bring it */
 		sl_keysrc_negative(k->src, h, sl_now_ms());
 		return SL_JWT_NO_KEY;
@@ -325,7 +355,7 @@ unknown_kid(struct sl_seam *s, const struct sl_conf_keys_url *k,
 /*
  * The route's token: 0 when the request may go on, with x the fields its
  * token sets (pointing into out); -1: it was answered (401, 403, 503); 1:
- * it waits for its key set's fetch (t->aw), and woken(t) is called when
+ * it waits for its key set's fetch (its slot), and woken(t) is called when
  * it may be checked again.
  */
 static int
@@ -424,6 +454,9 @@ jwt_used(const struct sl_conf_route *r)
 
 const struct sl_filter sl_filter_jwt = {
     .name = "auth.jwt",
+    .id = SL_FID_JWT,
+    .ctx_size = sizeof(struct sl_auth_wait),
+    .begin = jwt_begin,
     .used = jwt_used,
     .req_head = jwt_head,
     .end = jwt_end,

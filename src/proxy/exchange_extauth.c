@@ -92,6 +92,16 @@ struct sl_extauth {
 	struct ea_decision d;
 };
 
+extern const struct sl_filter sl_filter_extauth;
+
+/* The filter's slot (filter.h): the request's external check, owned
+ * (NULL: none, from ea_begin on). */
+static inline struct sl_extauth **
+eslot(struct sl_txn *t)
+{
+	return sl_fctx(t, &sl_filter_extauth);
+}
+
 /* ---- the cache -------------------------------------------------------- */
 
 struct cache_ent {
@@ -811,7 +821,7 @@ static void
 ea_end(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
-	struct sl_extauth *ea = t->ea;
+	struct sl_extauth *ea = *eslot(t);
 
 	if (ea == NULL)
 		return;
@@ -821,7 +831,7 @@ ea_end(struct sl_seam *s)
 		spare = ea;
 	else
 		free(ea);
-	t->ea = NULL;
+	*eslot(t) = NULL;
 }
 
 /*
@@ -838,7 +848,7 @@ ea_head(struct sl_seam *s, struct sl_fhead *h)
 	struct sl_fwd_extra *fx = sl_fhead_extra(h);
 	struct sl_txn *t = s->txn;
 	const struct sl_conf_extauth *x = t->route->auth->external;
-	struct sl_extauth *ea = t->ea;
+	struct sl_extauth *ea = *eslot(t);
 	struct req_in in;
 	struct cache_ent *ce;
 	char ip[64], *body_copy = NULL;
@@ -856,7 +866,7 @@ ea_head(struct sl_seam *s, struct sl_fhead *h)
 			sl_exchange_local(s, 503, "out_of_memory", 0);
 			return -1;
 		}
-		t->ea = ea;
+		*eslot(t) = ea;
 		t->flags |= SL_TXN_F_FEND;
 		memset(ea, 0, offsetof(struct sl_extauth, d));
 		ea->t = t;
@@ -943,8 +953,18 @@ ea_used(const struct sl_conf_route *r)
 	return r->auth != NULL && r->auth->external != NULL;
 }
 
+static void
+ea_begin(struct sl_txn *t, void *ctx)
+{
+	(void)t;
+	*(struct sl_extauth **)ctx = NULL;
+}
+
 const struct sl_filter sl_filter_extauth = {
     .name = "auth.external",
+    .id = SL_FID_EXTAUTH,
+    .ctx_size = sizeof(struct sl_extauth *),
+    .begin = ea_begin,
     .used = ea_used,
     .req_head = ea_head,
     .end = ea_end,

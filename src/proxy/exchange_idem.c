@@ -53,7 +53,8 @@ count(struct sl_seam *s, enum sl_idem_out o)
 {
 	struct sl_txn *t = s->txn;
 
-	t->idem_res = (uint8_t)(1 + o);
+	sl_idem_slot(t)->res = (uint8_t)(1 + o);
+	t->flags |= SL_TXN_F_LOGF;
 	SL_STAT_INC(t->route->state->counts[s->w->id].idem[o]);
 }
 
@@ -169,7 +170,7 @@ ip_new(struct sl_seam *s)
 	}
 	ip->t = t;
 	event_assign(&ip->ev, s->w->base, -1, 0, ip_on_body, ip);
-	t->idem = ip;
+	sl_idem_slot(t)->ip = ip;
 	t->flags |= SL_TXN_F_FEND;
 	return ip;
 }
@@ -182,7 +183,7 @@ static int decide(struct sl_seam *s, enum ip_ans a);
 static void
 ip_free(struct sl_txn *t)
 {
-	struct sl_txidem *ip = t->idem;
+	struct sl_txidem *ip = sl_idem_slot(t)->ip;
 
 	if (ip->cmd != NULL) {
 		/* its word on the key will not be heard: a reservation it
@@ -200,7 +201,7 @@ ip_free(struct sl_txn *t)
 	free(ip->a);
 	free(ip->kept);
 	free(ip);
-	t->idem = NULL;
+	sl_idem_slot(t)->ip = NULL;
 	t->flags &= ~SL_TXN_F_IDEM_HOLD;
 }
 
@@ -247,10 +248,10 @@ decide(struct sl_seam *s, enum ip_ans a)
 {
 	struct sl_txn *t = s->txn;
 
-	if (t->idem == NULL && ip_new(s) == NULL)
+	if (sl_idem_slot(t)->ip == NULL && ip_new(s) == NULL)
 		return -1;
-	t->idem->ans = (uint8_t)a;
-	t->idem->phase = IP_DONE;
+	sl_idem_slot(t)->ip->ans = (uint8_t)a;
+	sl_idem_slot(t)->ip->phase = IP_DONE;
 	return 2;
 }
 
@@ -269,7 +270,7 @@ idem_check(struct sl_seam *s, const struct sl_h1_request *req,
 {
 	struct sl_txn *t = s->txn;
 	const struct sl_conf_idem_route *ic = t->route->idem;
-	struct sl_txidem *ip = t->idem;
+	struct sl_txidem *ip = sl_idem_slot(t)->ip;
 	const char *v = NULL, *key, *who, *body = NULL;
 	size_t vn = 0, klen, wn, blen = 0, want = 0;
 	char kind, *copy = NULL;
@@ -475,7 +476,7 @@ static void
 idem_answer(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
-	struct sl_txidem *ip = t->idem;
+	struct sl_txidem *ip = sl_idem_slot(t)->ip;
 
 	switch (ip->ans) {
 	case ANS_MISSING:
@@ -564,7 +565,7 @@ void
 sl_exchange_idem_end(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
-	struct sl_txidem *ip = t->idem;
+	struct sl_txidem *ip = sl_idem_slot(t)->ip;
 
 	if (ip == NULL)
 		return;
@@ -589,8 +590,27 @@ idem_used(const struct sl_conf_route *r)
 	return r->idem != NULL;
 }
 
+static void
+idem_begin(struct sl_txn *t, void *ctx)
+{
+	(void)t;
+	*(struct sl_idem_slot *)ctx = (struct sl_idem_slot){0};
+}
+
+/* What the store did, for the access log. */
+static void
+idem_log_fields(struct sl_txn *t, struct sl_flog *l)
+{
+	if (sl_idem_slot(t)->res != 0)
+		l->idem = sl_idem_out_str(sl_idem_slot(t)->res);
+}
+
 const struct sl_filter sl_filter_idem = {
     .name = "idempotency",
+    .id = SL_FID_IDEM,
+    .ctx_size = sizeof(struct sl_idem_slot),
+    .begin = idem_begin,
+    .log_fields = idem_log_fields,
     .used = idem_used,
     .req_head = idem_head,
     .answer = idem_answer,

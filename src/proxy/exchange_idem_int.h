@@ -98,6 +98,22 @@ struct sl_txidem {
 	struct event hev;
 };
 
+/* The filter's slot (filter.h): the request's key and kept answer, owned
+ * (NULL: none), and what the store did, for the access log (1 + enum
+ * sl_idem_out, 0: nothing). */
+struct sl_idem_slot {
+	struct sl_txidem *ip;
+	uint8_t res;
+};
+
+/* By its id: the store's files share it without naming the filter,
+ * which exchange_idem.c defines. */
+static inline struct sl_idem_slot *
+sl_idem_slot(const struct sl_txn *t)
+{
+	return sl_fslot(t, SL_FID_IDEM);
+}
+
 #define LOOK_UNREADABLE 100 /* a kept answer that does not open */
 
 /* ---- exchange_idem_orphan.c ---- */

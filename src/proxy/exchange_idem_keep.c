@@ -227,9 +227,9 @@ sl_exchange_idem_resp_head(struct sl_seam *s, struct sl_h1_response *resp,
 	struct sl_txn *t = s->txn;
 
 	(void)scratch;
-	if (t->idem == NULL)
+	if (sl_idem_slot(t)->ip == NULL)
 		return 0;
-	sl_exchange_idem_keep_head(t->idem, resp,
+	sl_exchange_idem_keep_head(sl_idem_slot(t)->ip, resp,
 				   resp->body == SL_H1_BODY_CHUNKED &&
 				       !(t->flags & SL_TXN_F_DECHUNK));
 	return SL_FILTER_R_TAP;
@@ -240,8 +240,8 @@ sl_exchange_idem_resp_data(struct sl_seam *s, const char *p, size_t n)
 {
 	struct sl_txn *t = s->txn;
 
-	if (t->idem != NULL)
-		(void)sl_exchange_idem_keep(t->idem,
+	if (sl_idem_slot(t)->ip != NULL)
+		(void)sl_exchange_idem_keep(sl_idem_slot(t)->ip,
 					    &t->route->state->counts[s->w->id],
 					    p, n, t->up_ph == SL_TXN_UP_DONE);
 }

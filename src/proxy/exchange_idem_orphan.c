@@ -242,7 +242,7 @@ orphan_on_timer(evutil_socket_t fd, short what, void *arg)
 int
 sl_exchange_idem_orphan_due(const struct sl_txn *t)
 {
-	const struct sl_txidem *ip = t->idem;
+	const struct sl_txidem *ip = sl_idem_slot(t)->ip;
 
 	return (ip->phase == IP_KEEPING ||
 		(ip->phase == IP_HELD && ip->rel == 0)) &&
@@ -263,7 +263,7 @@ sl_exchange_idem_orphan_start(struct sl_seam *s, struct sl_txn *t)
 	if (o == NULL)
 		return -1;
 	o->w = s->w;
-	o->ip = t->idem;
+	o->ip = sl_idem_slot(t)->ip;
 	o->conf = sl_conf_ref(s->gen->conf);
 	o->route = t->route;
 	o->method = t->method_id;
@@ -272,11 +272,11 @@ sl_exchange_idem_orphan_start(struct sl_seam *s, struct sl_txn *t)
 		/* the head is read; what the exchange made ready of the body
 		 * is kept already, the rest follows its framing */
 		o->head_done = 1;
-		o->rbody = t->resp_body;
-		o->remaining = t->resp_remaining;
-		o->chunked = t->resp_chunked;
+		o->rbody = t->rsp.body;
+		o->remaining = t->rsp.remaining;
+		o->chunked = t->rsp.chunked;
 		o->dechunk =
-		    t->resp_body == SL_H1_BODY_CHUNKED && !o->ip->chunked;
+		    t->rsp.body == SL_H1_BODY_CHUNKED && !o->ip->chunked;
 		sl_upstream_consume(u, u->ready - u->in.off);
 	} else
 		sl_h1_scan_init(&o->scan);
@@ -284,7 +284,7 @@ sl_exchange_idem_orphan_start(struct sl_seam *s, struct sl_txn *t)
 	t->wc->eps[t->ep_index]->active--;
 	t->up = NULL;
 	t->up_ph = SL_TXN_UP_NONE;
-	t->idem = NULL;
+	sl_idem_slot(t)->ip = NULL;
 	o->u = u;
 	u->handler = orphan_on_upstream;
 	u->arg = o;

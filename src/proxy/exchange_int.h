@@ -144,66 +144,115 @@ struct sl_txn_ws {
 	uint16_t code;		/* of the close frames */
 };
 
-/* A request waiting for the fetch of its route's key set (src set) or
- * for its external check: the head it keeps meanwhile. */
-struct sl_auth_wait {
-	TAILQ_ENTRY(sl_auth_wait) link; /* in w->auth_waits */
-	struct sl_keysrc *src;		/* NULL: not waiting for a key set */
-	void (*woken)(struct sl_txn *);
-	uint64_t deadline_ms;
-	uint8_t waited; /* it waited once: never again */
+/* The exchange's clocks and deadlines (the loop's milliseconds): when it
+ * began, what its timer is armed for, the deadlines sl_exchange_schedule
+ * weighs, and the last progress each side made. */
+struct sl_txn_clock {
+	uint64_t start_ms;	    /* the request's first byte */
+	uint64_t armed_ms;	    /* deadline tev is armed for, 0 = none */
+	uint64_t deadline_ms;	    /* the route's overall deadline, 0 until
+				       the whole request is read */
+	uint64_t try_timeout_ms;    /* per_try_timeout, or the route's */
+	uint64_t retry_at_ms;	    /* in SL_TXN_UP_BACKOFF: when to try
+				       again */
+	uint64_t queue_deadline_ms; /* queue_timeout while
+				       SL_TXN_UP_QUEUED */
+	uint64_t connect_deadline_ms;
+	uint64_t up_start_ms;	 /* the first attempt began (0: none) */
+	uint64_t up_progress_ms; /* last progress with the upstream */
+	uint64_t last_read_ms;	 /* last body bytes read */
+	uint64_t last_write_ms;	 /* last write progress to the client */
 };
 
-/*
- * A traced exchange's spans (doc/operations.md, "Tracing"), kept in the
- * exchange until its end, when exchange_trace.c writes them to the
- * worker's export queue. Not cleared by txn_new, but for `on`.
- */
-#define SL_TRACE_TRIES 6    /* attempts recorded as spans, the first ones */
-#define SL_TRY_OPEN    0x01 /* the attempt goes on */
-#define SL_TRY_FAILED  0x02
-#define SL_TRY_QUEUED  0x04 /* it waited in the cluster's queue */
-#define SL_TRY_REUSED  0x08 /* on a pooled connection */
-struct sl_trace_try {
-	uint64_t start_ns, end_ns;
-	uint64_t queue_ns;    /* it left the queue (SL_TRY_QUEUED) */
-	uint64_t tcp_ns;      /* its connection was made (0: pooled) */
-	uint64_t tls_ns;      /* ... and TLS's handshake done (0: none) */
-	const char *upstream; /* its endpoint's address (borrowed from the
-				 generation), NULL: none yet */
-	const char *cluster;  /* its cluster's name (borrowed) */
-	const char *why;      /* error code of a failure, static */
-	uint8_t span_id[8];
-	uint16_t status; /* of the answer, 0: none */
-	uint8_t cls;	 /* enum sl_retry_class of a failure */
-	uint8_t flags;	 /* SL_TRY_* */
-	uint8_t grpc;	 /* a gRPC call's status in a trailers-only
-			    answer, plus one (0: none seen) */
+/* The request's body as it is read from the client and written upstream
+ * (exchange_req.c). */
+struct sl_txn_reqbody {
+	enum sl_h1_body body; /* its framing */
+	uint64_t remaining;   /* Content-Length bytes not yet read */
+	uint64_t bytes;	      /* payload bytes read */
+	uint64_t sent;	      /* body bytes written upstream, this
+				 attempt */
+	struct sl_h1_chunked chunked;
 };
-struct sl_txn_trace {
-	uint8_t on;	    /* the exchange is traced (the rest is set) */
-	uint8_t sampled;    /* its spans are recorded and exported */
-	uint8_t has_parent; /* parent_id: a trusted caller's */
-	uint8_t ntries;	    /* tries used */
-	uint32_t tp_off;    /* uphead's bytes before the span id in the
-			       traceparent sent upstream (0: none) */
-	uint8_t trace_id[16];
-	uint8_t span_id[8]; /* the server span's */
-	uint8_t parent_id[8];
-	uint8_t flags; /* trace flags sent upstream */
-	uint64_t start_ns;
-	uint8_t believed;   /* the caller's context is believed: its
-			       tracestate goes on */
-	uint16_t state_len; /* bytes of state */
-	char *state;	    /* a believed caller's tracestate, the spans'
-			       trace_state (a sampled exchange's; owned, freed
-			       by sl_exchange_trace_end; NULL: none) */
-	char parent[SL_TRACEPARENT_LEN]; /* the traceparent sent upstream */
-	struct sl_trace_try tries[SL_TRACE_TRIES];
+
+/* The upstream's response as it is read (exchange_resp.c): its head's
+ * scan, its body's framing and what is left of it. */
+struct sl_txn_upresp {
+	struct sl_h1_scan scan;
+	enum sl_h1_body body;
+	uint64_t remaining;
+	struct sl_h1_chunked chunked;
+	int keepalive;		/* upstream allows reuse */
+	uint32_t interim_bytes; /* 1xx head bytes read for this request */
+};
+
+/* What X-Forwarded-For upstream becomes (sl_forwarded_settle): kept here
+ * because the head may be parsed again (a filter's wait). */
+struct sl_txn_fwd {
+	uint8_t xff;	  /* enum sl_fwd_xff */
+	uint16_t cut_hdr; /* SL_FWD_CUT: index in the head's fields */
+	uint32_t cut_off; /* ... and bytes of its value kept */
+};
+
+/* A gRPC call (SL_SEAM_F_GRPC, doc/grpc.md). */
+struct sl_txn_grpc {
+	uint64_t deadline_ms; /* the end of its grpc-timeout (0: none),
+				 which the route's deadline never passes */
+	uint8_t status;	      /* the gRPC status sluice answered it with
+				 (0: none of sluice's) */
+	uint8_t up;	      /* the upstream's, plus one (0: none seen; an
+				 HTTP/2 upstream's) */
+};
+
+/* The attempts upstream and their retries (attempt.c, retry.h): what was
+ * tried, what failed, for the next choice and for the log. fails is last
+ * and not cleared by sl_exchange_new: nfail says what is set. */
+struct sl_txn_attempts {
+	unsigned tries;	      /* connect attempts */
+	uint64_t tried;	      /* endpoints tried (first 64) */
+	int last_fail;	      /* FAIL_* of the last connect failure */
+	uint32_t attempts;    /* requests tried upstream (retry.attempts) */
+	uint8_t nretries;     /* attempts after the first, replays included
+				 (> 0: the exchange was retried) */
+	uint8_t nfail;	      /* failures recorded in fails */
+	uint8_t split_first;  /* a guarded split's entry first chosen (the
+				 guard counts a move away from it as its
+				 failure); 0xff: none */
+	uint64_t split_tried; /* clusters of the split left (first 64) */
+	struct {
+		uint8_t cls;	      /* enum sl_retry_class */
+		const char *upstream; /* its address (borrowed from the
+					 generation), NULL: none */
+		const char *why;      /* error code, static */
+	} fails[4]; /* the attempts that failed, for the log */
+};
+
+/* The request as the logs show it (sl_exchange_note), NUL-terminated; not
+ * cleared but for their first bytes. */
+struct sl_txn_note {
+	char method[16];
+	char path[256]; /* target as logged (log.query applied) */
+	char host[128];
+	char referer[256];    /* as logged; only with an access log */
+	char user_agent[256]; /* only with an access log */
+};
+
+/* A filter's wait (filter.h: SL_FILTER_WAIT): not cleared, read only
+ * under the flags each names. */
+struct sl_txn_fwait {
+	/* wakes the route's filters once the body bytes one waits for are
+	 * here (SL_TXN_F_FEV: assigned) */
+	struct event ev;
+	uint32_t head_len;  /* HELD, BODY_WAIT: the head, kept at in.off
+			       while a filter waits */
+	uint32_t body_want; /* BODY_WAIT: the body's bytes it waits for */
+	uint8_t at;	    /* HELD: the waiting filter's place in its
+			       route's list */
 };
 
 /* One request/response exchange. Owned by its stream's codec; free list
- * per worker. */
+ * per worker. What belongs to one feature is its filter's, in the
+ * filters' slots at the end (filter.h). */
 struct sl_txn {
 	struct sl_txn *next_free;
 	struct sl_seam *s; /* its stream (seam.h): the codec under it */
@@ -211,63 +260,51 @@ struct sl_txn {
 	 * set by the core: attempt.c hands it on without naming the core) */
 	void (*on_upstream)(struct sl_upconn *u, enum sl_up_event ev, int err,
 			    void *arg);
-	uint64_t armed_ms;	    /* deadline tev is armed for, 0 = none */
-	struct sl_buf out;	    /* our heads and local responses to the
-				       client (only an exchange writes) */
-	uint64_t last_read_ms;	    /* last body bytes read */
-	uint64_t last_write_ms;	    /* last write progress to the client */
-	struct sl_waiter wait;	    /* in wc->waiters when SL_TXN_UP_QUEUED */
-	uint64_t queue_deadline_ms; /* queue_timeout while SL_TXN_UP_QUEUED */
-	struct sl_rate body_rate;   /* min_body_rate meter */
-	struct sl_rate send_rate;   /* min_send_rate meter */
-	uint64_t send_written;	    /* response bytes handed to the kernel */
-	uint64_t send_delivered;    /* ... of which the client took, at the
-				       last check */
+	struct sl_txn_clock clk;
+	struct sl_buf out;	  /* our heads and local responses to the
+				     client (only an exchange writes) */
+	struct sl_waiter wait;	  /* in wc->waiters when SL_TXN_UP_QUEUED */
+	struct sl_rate body_rate; /* min_body_rate meter */
+	struct sl_rate send_rate; /* min_send_rate meter */
+	uint64_t send_written;	  /* response bytes handed to the kernel */
+	uint64_t send_delivered;  /* ... of which the client took, at the
+				     last check */
 	const struct sl_conf_route *route; /* borrowed, NULL for local */
 	struct sl_wcluster *wc;		   /* borrowed */
 	size_t ep_index;
-	struct sl_upconn *up;	  /* owned while set */
-	struct sl_mirror *mirror; /* owned while set: the copy being filled */
-	struct sl_pipe *pipe;	  /* owned while set: the body goes by
-				     splice(2) (exchange_req.c) */
-	struct sl_buf uphead;	  /* request head for the upstream, kept until
-				     the response head arrives (replay) */
-	struct sl_txn_ws *ws;	  /* owned: an HTTP/2 WebSocket tunnel's
-				     (SL_TXN_F_TUNNEL), else NULL */
-	unsigned flags;		  /* SL_TXN_F_* */
-	uint8_t req_ph;		  /* enum sl_txn_req_phase */
-	uint8_t up_ph;		  /* enum sl_txn_up_phase */
-	uint8_t resp_ph;	  /* enum sl_txn_resp_phase */
-	uint8_t send_ph;	  /* enum sl_txn_send_phase */
-	enum sl_h1_body req_body;
-	uint64_t req_remaining;	 /* Content-Length bytes not yet read */
-	uint64_t req_body_bytes; /* payload bytes read */
-	uint64_t req_body_sent;	 /* body bytes written upstream, this
-				    attempt */
-	uint32_t body_off;	 /* SL_TXN_BODY_KEPT: body bytes past in.off
-				    written to this attempt (in.off stays
-				    at the body's start until the answer) */
-	/* the filter that transforms the response's body (filter.h;
-	 * compression), NULL: the body goes as the upstream sent it */
-	const struct sl_ftransform *xf;
+	struct sl_upconn *up; /* owned while set */
+	struct sl_pipe *pipe; /* owned while set: the body goes by
+				 splice(2) (exchange_req.c) */
+	struct sl_buf uphead; /* request head for the upstream, kept until
+				 the response head arrives (replay) */
+	struct sl_txn_ws *ws; /* owned: an HTTP/2 WebSocket tunnel's
+				 (SL_TXN_F_TUNNEL), else NULL */
+	unsigned flags;	      /* SL_TXN_F_* */
+	uint8_t req_ph;	      /* enum sl_txn_req_phase */
+	uint8_t up_ph;	      /* enum sl_txn_up_phase */
+	uint8_t resp_ph;      /* enum sl_txn_resp_phase */
+	uint8_t send_ph;      /* enum sl_txn_send_phase */
+	uint8_t body_ph;      /* enum sl_txn_body_phase */
+	uint8_t replay;	      /* enum sl_txn_replay */
+	uint8_t pace;	      /* enum sl_txn_pace */
+	uint8_t upgrade;      /* 1 + the index in route->upgrade of the
+				 protocol the request switches to (a 101
+				 is expected); 0: none */
+	struct sl_txn_reqbody req;
+	uint32_t body_off; /* SL_TXN_BODY_KEPT: body bytes past in.off
+			      written to this attempt (in.off stays at
+			      the body's start until the answer) */
 	/* its route's filters' operations (sl_wroute.fops), once routed:
 	 * each place they act at costs a request one test */
 	uint16_t fops;
-	struct sl_h1_chunked req_chunked;
-	struct sl_h1_scan resp_scan;
-	enum sl_h1_body resp_body;
-	uint64_t resp_remaining;
-	struct sl_h1_chunked resp_chunked;
-	int resp_keepalive;	/* upstream allows reuse */
-	uint32_t interim_bytes; /* 1xx head bytes read for this request */
-	/* what X-Forwarded-For upstream becomes (sl_forwarded_settle): kept
-	 * here because the head may be parsed again (a rate limit's wait) */
-	uint8_t fwd_xff;      /* enum sl_fwd_xff */
-	uint16_t fwd_cut_hdr; /* SL_FWD_CUT: index in the head's fields */
-	uint32_t fwd_cut_off; /* ... and bytes of its value kept */
-	uint32_t head_out;    /* bytes of heads queued to the client
-				 (1xx, the response's): bytes_out less
-				 these is body */
+	/* the filter that transforms the response's body (filter.h;
+	 * compression), NULL: the body goes as the upstream sent it */
+	const struct sl_ftransform *xf;
+	struct sl_txn_upresp rsp;
+	struct sl_txn_fwd fwd;
+	uint32_t head_out; /* bytes of heads queued to the client
+			      (1xx, the response's): bytes_out less
+			      these is body */
 	int status;
 	const char *error;     /* error code of a local response */
 	enum sl_h1_reason why; /* rule a refused request broke, for logs */
@@ -275,37 +312,12 @@ struct sl_txn {
 				  (borrowed from the generation), NULL */
 	enum sl_h1_method method_id;
 	int minor;
-	uint64_t hash_key;	 /* with SL_TXN_F_HASH_KEY: the hash
-				    balancer's key */
-	uint64_t sticky_key;	 /* with SL_TXN_F_STICKY_KEY: the split's
-				    sticky key */
-	uint64_t split_tried;	 /* clusters of the split left (first 64) */
-	uint8_t split_first;	 /* a guarded split's entry first chosen
-				    (the guard counts a move away from it
-				    as its failure); 0xff: none */
-	unsigned tries;		 /* connect attempts */
-	uint64_t tried;		 /* endpoints tried (first 64) */
-	int last_fail;		 /* FAIL_* of the last connect failure */
-	uint32_t attempts;	 /* requests tried upstream (retry.attempts) */
-	uint8_t nretries;	 /* attempts after the first, replays included
-				    (> 0: the exchange was retried) */
-	uint8_t nfail;		 /* failures recorded in fails */
-	uint8_t body_ph;	 /* enum sl_txn_body_phase */
-	uint8_t replay;		 /* enum sl_txn_replay */
-	uint8_t pace;		 /* enum sl_txn_pace */
-	uint8_t upgrade;	 /* 1 + the index in route->upgrade of the
-				    protocol the request switches to (a 101
-				    is expected); 0: none */
-	uint64_t deadline_ms;	 /* the route's overall deadline, 0 until the
-				    whole request is read */
-	uint64_t retry_at_ms;	 /* in SL_TXN_UP_BACKOFF: when to try again */
-	uint64_t try_timeout_ms; /* per_try_timeout, or the route's */
-	uint64_t start_ms;
-	uint64_t up_start_ms; /* the first attempt began (0: none) */
-	uint32_t connect_ms;  /* upstream connects (TLS included), all
-				 attempts */
-	uint64_t connect_deadline_ms;
-	uint64_t up_progress_ms; /* last progress with the upstream */
+	uint64_t hash_key;   /* with SL_TXN_F_HASH_KEY: the hash
+				balancer's key */
+	uint64_t sticky_key; /* with SL_TXN_F_STICKY_KEY: the split's
+				sticky key */
+	uint32_t connect_ms; /* upstream connects (TLS included), all
+				attempts */
 	uint64_t bytes_in, bytes_out;
 	struct sl_ip client_addr; /* the request's client (doc/edge.md
 				     section 1): the connection's, or the one
@@ -314,31 +326,9 @@ struct sl_txn {
 	uint64_t rbuf_mark;	  /* send_written at the last slow stall: the
 				     bytes since are the client's proof that it
 				     reads (sl_seam_rbuf_size) */
-	/* a gRPC call (SL_SEAM_F_GRPC, doc/grpc.md): the end of its
-	 * grpc-timeout (0: none), which the route's deadline never passes;
-	 * the gRPC status sluice answered it with (0: none of sluice's);
-	 * the upstream's, plus one (0: none seen; an HTTP/2 upstream's) */
-	uint64_t call_deadline_ms;
-	uint8_t grpc_status;
-	uint8_t grpc_up;
-	/* the WAF (exchange_waf.c): its state, owned (NULL: none), and what
-	 * it said for the access log (1 + enum sl_waf_res; 0: not looked) */
-	struct sl_txwaf *waf;
-	uint8_t waf_res;
-	/* compression (exchange_zip.c): the coding the request accepts best
-	 * among its route's (enum sl_coding, 0: none), the one its response
-	 * went with (for the log), and the response's compressor, owned
-	 * (NULL: none) */
-	uint8_t zip_pick;
-	uint8_t zip_sent;
-	uint8_t zip_creds;    /* it carried credentials a browser sends */
-	uint8_t zip_inm_weak; /* its If-None-Match named a weak tag */
-	struct sl_txzip *zip;
-	/* the Idempotency-Key store (exchange_idem.c): the request's key
-	 * and kept answer, owned (NULL: none), and what the store did (1 +
-	 * enum sl_idem_out, 0: nothing) */
-	struct sl_txidem *idem;
-	uint8_t idem_res;
+	struct sl_txn_grpc grpc;
+	/* last of what sl_exchange_new clears (up to att.fails) */
+	struct sl_txn_attempts att;
 	char request_id[SL_REQUEST_ID_MAX + 1];
 	/* with upgrade "websocket": the Sec-WebSocket-Accept the 101 must
 	 * carry (not cleared, as the strings) */
@@ -348,47 +338,35 @@ struct sl_txn {
 	 * what the latency histograms take of a tunnel (its log line has
 	 * its whole life) */
 	uint32_t switch_ms;
-	char method[16];
-	char path[256]; /* target as logged (log.query applied) */
-	char host[128];
-	char referer[256];    /* as logged; only with an access log */
-	char user_agent[256]; /* only with an access log */
-	/* not cleared by txn_new, like the strings: nfail says what is set */
-	struct {
-		uint8_t cls;	      /* enum sl_retry_class */
-		const char *upstream; /* its address (borrowed from the
-					 generation), NULL: none */
-		const char *why;      /* error code, static */
-	} fails[4]; /* the attempts that failed, for the log */
-	/* rate limits (doc/edge.md section 6): the request's way through
-	 * its route's limits, and its wait for a lease. Not cleared by
-	 * txn_new either: it sets rl.wait.entry (nothing waits), and
-	 * sl_rlcheck_start the rest when the route has limits */
-	struct sl_rlc rl;
-	/* auth (doc/auth.md), not cleared by txn_new either: it sets
-	 * aw.src, aw.waited and ea. A wait for a key set's fetch
-	 * (exchange_auth.c): src != NULL while in w->auth_waits, with the
-	 * head kept at in.off as for a lease; an external check's state,
-	 * owned (NULL: none) */
-	struct sl_auth_wait aw;
-	struct sl_extauth *ea;
-	struct sl_txn_trace tr; /* tracing: tr.on is cleared by txn_new */
+	struct sl_txn_note note;
 	/* events, assigned before use (not cleared by txn_new: 128 bytes
 	 * each): */
 	/* lent to the codec for the time of the exchange
 	 * (sl_exchange_codec_event): the exchange never touches it */
 	struct event codec_ev;
 	struct event tev; /* the exchange's nearest deadline */
-	/* wakes the route's filters once the body bytes one waits for are
-	 * here (SL_TXN_F_FEV: assigned) */
-	struct event fev;
-	/* not cleared by txn_new either: read only under their flags */
-	uint32_t whead_len; /* HELD, BODY_WAIT: the head, kept at in.off
-			       while a filter waits */
-	uint32_t body_want; /* BODY_WAIT: the body's bytes it waits for */
-	uint8_t fwait;	    /* HELD: the waiting filter's place in its
-			       route's list */
+	struct sl_txn_fwait fw;
+	/* the filters' slots (filter.h, sl_fctx): each filter's state for
+	 * the request, made only when its route uses it; sized
+	 * sl_filter_slot_bytes at the exchange's malloc */
+	_Alignas(16) unsigned char fslot[];
 };
+
+/* The state of filter id (enum sl_filter_id) for t's request: its slot
+ * (filter.h). Only the filter itself asks for it, and only for a route
+ * that uses it. */
+static inline void *
+sl_fslot(const struct sl_txn *t, unsigned id)
+{
+	return (void *)(t->fslot + sl_filter_slot_off[id]);
+}
+
+/* The same, by the filter's own struct. */
+static inline void *
+sl_fctx(const struct sl_txn *t, const struct sl_filter *f)
+{
+	return sl_fslot(t, f->id);
+}
 
 /*
  * The facts of an exchange that vary on their own, apart from its phases.
@@ -452,6 +430,8 @@ struct sl_txn {
 #define SL_TXN_F_CLIENT_RID                                                    \
 	0x200000 /* request_id is the client's own X-Request-Id (the logs      \
 		    mask it as any value a client chose) */
+/* a filter has fields for the access log line (filter.h: log_fields) */
+#define SL_TXN_F_LOGF 0x1000000
 #define SL_TXN_F_AUTH_MASK                                                     \
 	(SL_TXN_F_AUTH_OK | SL_TXN_F_EXT_OK | SL_TXN_F_AUTH_UNCHECKED)
 
@@ -766,10 +746,10 @@ sl_exchange_req_complete(struct sl_txn *t)
 {
 	t->req_ph = SL_TXN_REQ_DONE;
 	if (t->route != NULL) {
-		t->deadline_ms = now_ms() + t->route->timeout_ms;
-		if (t->call_deadline_ms != 0 &&
-		    t->call_deadline_ms < t->deadline_ms)
-			t->deadline_ms = t->call_deadline_ms;
+		t->clk.deadline_ms = now_ms() + t->route->timeout_ms;
+		if (t->grpc.deadline_ms != 0 &&
+		    t->grpc.deadline_ms < t->clk.deadline_ms)
+			t->clk.deadline_ms = t->grpc.deadline_ms;
 	}
 }
 
@@ -803,7 +783,7 @@ sl_exchange_resp_held(const struct sl_txn *t, const struct sl_upconn *u)
 {
 	/* RECEIVING: u is t->up, and the head came (resp_ph UPSTREAM) */
 	return (t->up_ph == SL_TXN_UP_RECEIVING &&
-		t->resp_body == SL_H1_BODY_LENGTH && t->bytes_out == 0 &&
+		t->rsp.body == SL_H1_BODY_LENGTH && t->bytes_out == 0 &&
 		u->ready == u->in.off && u->rev_on) ||
 	       (t->flags & SL_TXN_F_IDEM_HOLD);
 }

@@ -22,7 +22,6 @@
 #include <time.h>
 
 #include "balance.h"
-#include "coding.h"
 #include "exchange_int.h"
 #include "forwarded.h"
 #include "h1_msg.h"
@@ -89,7 +88,7 @@ txn_upstream_failed(const struct sl_txn *t)
 		return 0;
 	if (t->status >= 500)
 		return 1;
-	switch (t->grpc_up) { /* the status, plus one */
+	switch (t->grpc.up) { /* the status, plus one */
 	case 2 + 1:
 	case 4 + 1:
 	case 13 + 1:
@@ -110,10 +109,11 @@ txn_guard_note(struct sl_seam *s, const struct sl_txn *t)
 
 	for (i = 0; i < r->nsplit && r->split[i].cluster != t->wc->conf; i++)
 		;
-	sl_guard_note(r, s->w->id, i,
-		      t->split_first != 0xff ? t->split_first : SIZE_MAX,
-		      txn_upstream_failed(t),
-		      t->up_start_ms != 0 ? now_ms() - t->up_start_ms : 0);
+	sl_guard_note(
+	    r, s->w->id, i,
+	    t->att.split_first != 0xff ? t->att.split_first : SIZE_MAX,
+	    txn_upstream_failed(t),
+	    t->clk.up_start_ms != 0 ? now_ms() - t->clk.up_start_ms : 0);
 }
 
 /*
@@ -125,23 +125,23 @@ txn_guard_note(struct sl_seam *s, const struct sl_txn *t)
 static size_t
 txn_failures(const struct sl_txn *t, char *buf, size_t size, int json)
 {
-	size_t n = 0, k = SL_MIN((size_t)t->nfail, SL_NELEM(t->fails));
+	size_t n = 0, k = SL_MIN((size_t)t->att.nfail, SL_NELEM(t->att.fails));
 	int w;
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < k && t->wc != NULL; i++) {
 		const char *ep =
-		    t->fails[i].upstream ? t->fails[i].upstream : "-";
+		    t->att.fails[i].upstream ? t->att.fails[i].upstream : "-";
 		if (json)
 			w = snprintf(buf + n, size - n,
 				     "%s{\"class\":%u,\"error\":\"%s\","
 				     "\"upstream\":\"%s\"}",
-				     i ? "," : "", t->fails[i].cls,
-				     t->fails[i].why, ep);
+				     i ? "," : "", t->att.fails[i].cls,
+				     t->att.fails[i].why, ep);
 		else
 			w = snprintf(buf + n, size - n, "%s%u:%s@%s",
-				     i ? "," : "", t->fails[i].cls,
-				     t->fails[i].why, ep);
+				     i ? "," : "", t->att.fails[i].cls,
+				     t->att.fails[i].why, ep);
 		if (w < 0 || (size_t)w >= size - n)
 			break;
 		n += (size_t)w;
@@ -221,16 +221,6 @@ lw_esc(struct lw *w, const char *s, size_t cap)
 /* The access log's time, to the second, made once a second per thread:
  * gmtime_r and strftime were a tenth of a request's instructions. */
 static __thread time_t ts_sec = (time_t)-1;
-/* What the WAF said (1 + enum sl_waf_res), as the access log shows it. */
-static const char *
-waf_str(uint8_t res)
-{
-	static const char *const names[SL_WAF_NRESULTS] = {
-	    "pass",	  "blocked",	   "detected",
-	    "over_limit", "failed_denied", "failed_allowed"};
-	return res >= 1 && res <= SL_WAF_NRESULTS ? names[res - 1] : "";
-}
-
 static __thread char ts_json[24], ts_clf[40];
 static __thread size_t ts_json_len;
 
@@ -259,7 +249,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 	const char *upstream = "-", *via = NULL, *auth = NULL;
 	struct timespec now;
 	size_t n = 0;
-	uint64_t dur = now_ms() - t->start_ms, up_ms = 0;
+	uint64_t dur = now_ms() - t->clk.start_ms, up_ms = 0;
 	int cls = t->status >= 100 && t->status < 600 ? t->status / 100 : 0;
 	const char *cluster = "-", *close_why = "";
 	/* a tunnel's life is no request's latency: its histograms take the
@@ -267,20 +257,28 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 	uint64_t hdur = t->status == 101 ? t->switch_ms : dur;
 
 	unsigned slot = sl_hist_slot(hdur);
+	/* the filters' fields of the line (filter.h) */
+	struct sl_flog fl = {0};
 
-	if (t->fops & SL_FOP_LOG) {
-		/* the filters' own records go (a trace's spans) */
+	if ((t->fops & SL_FOP_LOG) || (t->flags & SL_TXN_F_LOGF)) {
+		/* the filters' own records go (a trace's spans), and their
+		 * fields of the line */
 		const struct sl_wroute *wr = &s->gen->routes[t->route->index];
-		for (unsigned i = 0; i < wr->nfilt; i++)
-			if (wr->filt[i]->log != NULL)
-				wr->filt[i]->log(s, t);
+		for (unsigned i = 0; i < wr->nfilt; i++) {
+			const struct sl_filter *f = wr->filt[i];
+			if (f->log != NULL)
+				f->log(s, t, &fl);
+			else if (f->log_fields != NULL &&
+				 (t->flags & SL_TXN_F_LOGF))
+				f->log_fields(t, &fl);
+		}
 	}
 	SL_STAT_INC(s->w->stats.requests);
 	SL_STAT_INC(s->w->stats.responses[cls]);
-	if (t->grpc_status != 0)
-		SL_STAT_INC(s->w->stats.grpc_local[t->grpc_status]);
-	else if (t->grpc_up != 0)
-		SL_STAT_INC(s->w->stats.grpc_upstream[t->grpc_up - 1]);
+	if (t->grpc.status != 0)
+		SL_STAT_INC(s->w->stats.grpc_local[t->grpc.status]);
+	else if (t->grpc.up != 0)
+		SL_STAT_INC(s->w->stats.grpc_upstream[t->grpc.up - 1]);
 	/* by protocol: HTTP/2's counted, HTTP/1.x's are the rest (the admin
 	 * page subtracts); the durations of both */
 	if (s->stream_id != 0) {
@@ -309,13 +307,13 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		struct sl_counts *cc = &t->wc->conf->state->counts[s->w->id];
 		SL_STAT_INC(cc->requests);
 		SL_STAT_INC(cc->responses[cls]);
-		if (t->up_start_ms != 0) {
+		if (t->clk.up_start_ms != 0) {
 			uint64_t up =
 			    t->status == 101
-				? t->start_ms + t->switch_ms -
-				      SL_MIN(t->up_start_ms,
-					     t->start_ms + t->switch_ms)
-				: now_ms() - t->up_start_ms;
+				? t->clk.start_ms + t->switch_ms -
+				      SL_MIN(t->clk.up_start_ms,
+					     t->clk.start_ms + t->switch_ms)
+				: now_ms() - t->clk.up_start_ms;
 			SL_STAT_INC(cc->dur[sl_hist_slot(up)]);
 			SL_STAT_ADD(cc->dur_sum_ms, up);
 		}
@@ -324,8 +322,8 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		return;
 	if (t->wc != NULL) {
 		cluster = t->wc->conf->name;
-		if (t->up_start_ms != 0)
-			up_ms = now_ms() - t->up_start_ms;
+		if (t->clk.up_start_ms != 0)
+			up_ms = now_ms() - t->clk.up_start_ms;
 	}
 	/* why the connection ends with this exchange, "" when it is kept
 	 * (an HTTP/2 stream: why the stream was cut, "" when it was not) */
@@ -394,21 +392,21 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		else
 			LW_LIT(&w,
 			       "\",\"protocol\":\"HTTP/1.1\",\"method\":\"");
-		lw_esc(&w, t->method, 128);
+		lw_esc(&w, t->note.method, 128);
 		LW_LIT(&w, "\",\"path\":\"");
-		lw_esc(&w, t->path, 1024);
+		lw_esc(&w, t->note.path, 1024);
 		LW_LIT(&w, "\",\"host\":\"");
-		lw_esc(&w, t->host, 256);
+		lw_esc(&w, t->note.host, 256);
 		LW_LIT(&w, "\",\"status\":");
 		lw_u64(&w, (uint64_t)(t->status > 0 ? t->status : 0));
-		if (t->grpc_status != 0) {
+		if (t->grpc.status != 0) {
 			/* sluice's own gRPC answer (doc/grpc.md) */
 			LW_LIT(&w, ",\"grpc_status\":");
-			lw_u64(&w, t->grpc_status);
-		} else if (t->grpc_up != 0) {
+			lw_u64(&w, t->grpc.status);
+		} else if (t->grpc.up != 0) {
 			/* the upstream's */
 			LW_LIT(&w, ",\"grpc_status\":");
-			lw_u64(&w, (uint64_t)(t->grpc_up - 1));
+			lw_u64(&w, (uint64_t)(t->grpc.up - 1));
 		}
 		if (t->flags & SL_TXN_F_AUTH_MASK) {
 			LW_LIT(&w, ",\"auth\":\"");
@@ -427,49 +425,49 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		lw_u64(&w, dur);
 		LW_LIT(&w, ",\"request_id\":\"");
 		lw_str(&w, rid);
-		if (t->tr.on) {
+		if (fl.trace_id != NULL) {
 			/* a log line and its trace find each other */
 			char id[32];
 			LW_LIT(&w, "\",\"trace_id\":\"");
-			sl_trace_hex(t->tr.trace_id, 16, id);
+			sl_trace_hex(fl.trace_id, 16, id);
 			lw_mem(&w, id, 32);
 			LW_LIT(&w, "\",\"span_id\":\"");
-			sl_trace_hex(t->tr.span_id, 8, id);
+			sl_trace_hex(fl.span_id, 8, id);
 			lw_mem(&w, id, 16);
 		}
-		if (t->waf_res != 0) {
+		if (fl.waf != NULL) {
 			LW_LIT(&w, "\",\"waf\":\"");
-			lw_str(&w, waf_str(t->waf_res));
+			lw_str(&w, fl.waf);
 		}
-		if (t->zip_sent != 0) {
+		if (fl.encoding != NULL) {
 			/* the coding the body went with; bytes_out counts
 			 * the coded bytes */
 			LW_LIT(&w, "\",\"encoding\":\"");
-			lw_str(&w, sl_coding_name(t->zip_sent));
+			lw_str(&w, fl.encoding);
 		}
-		if (t->idem_res != 0) {
+		if (fl.idem != NULL) {
 			/* what the Idempotency-Key store did */
 			LW_LIT(&w, "\",\"idempotency\":\"");
-			lw_str(&w, sl_idem_out_str(t->idem_res));
+			lw_str(&w, fl.idem);
 		}
 		LW_LIT(&w, "\",\"error\":\"");
 		lw_str(&w, txn_error(t));
 		LW_LIT(&w, "\",\"retried\":");
-		if (t->nretries > 0)
+		if (t->att.nretries > 0)
 			LW_LIT(&w, "true");
 		else
 			LW_LIT(&w, "false");
 		LW_LIT(&w, ",\"retries\":");
-		lw_u64(&w, t->nretries);
+		lw_u64(&w, t->att.nretries);
 		LW_LIT(&w, ",\"failures\":[");
-		if (t->nfail > 0) {
+		if (t->att.nfail > 0) {
 			txn_failures(t, fails, sizeof(fails), 1);
 			lw_str(&w, fails);
 		}
 		LW_LIT(&w, "],\"referer\":\"");
-		lw_esc(&w, t->referer, 512);
+		lw_esc(&w, t->note.referer, 512);
 		LW_LIT(&w, "\",\"user_agent\":\"");
-		lw_esc(&w, t->user_agent, 512);
+		lw_esc(&w, t->note.user_agent, 512);
 		LW_LIT(&w, "\",\"cluster\":\"");
 		lw_str(&w, cluster);
 		LW_LIT(&w, "\",\"connect_ms\":");
@@ -487,13 +485,15 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		char ident[1200] = "", proto[16], sid[24] = "", gs[24] = "";
 		char tids[72] = "";
 		access_time(now.tv_sec);
-		if (t->nretries > 0)
+		if (t->att.nretries > 0)
 			snprintf(retries, sizeof(retries), " retries=%u",
-				 t->nretries);
-		sl_escape(m, sizeof(m), t->method, strlen(t->method));
-		sl_escape(p, sizeof(p), t->path, strlen(t->path));
-		sl_escape(r, sizeof(r), t->referer, strlen(t->referer));
-		sl_escape(u, sizeof(u), t->user_agent, strlen(t->user_agent));
+				 t->att.nretries);
+		sl_escape(m, sizeof(m), t->note.method, strlen(t->note.method));
+		sl_escape(p, sizeof(p), t->note.path, strlen(t->note.path));
+		sl_escape(r, sizeof(r), t->note.referer,
+			  strlen(t->note.referer));
+		sl_escape(u, sizeof(u), t->note.user_agent,
+			  strlen(t->note.user_agent));
 		if (via != NULL || auth != NULL) {
 			char a[1100];
 			snprintf(
@@ -503,17 +503,17 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 			    auth ? sl_escape(a, sizeof(a), auth, strlen(auth))
 				 : "");
 		}
-		if (t->grpc_status != 0)
+		if (t->grpc.status != 0)
 			snprintf(gs, sizeof(gs), " grpc_status=%u",
-				 t->grpc_status);
-		else if (t->grpc_up != 0)
+				 t->grpc.status);
+		else if (t->grpc.up != 0)
 			snprintf(gs, sizeof(gs), " grpc_status=%u",
-				 (unsigned)(t->grpc_up - 1));
-		if (t->tr.on) {
+				 (unsigned)(t->grpc.up - 1));
+		if (fl.trace_id != NULL) {
 			memcpy(tids, " trace_id=", 10);
-			sl_trace_hex(t->tr.trace_id, 16, tids + 10);
+			sl_trace_hex(fl.trace_id, 16, tids + 10);
 			memcpy(tids + 42, " span_id=", 9);
-			sl_trace_hex(t->tr.span_id, 8, tids + 51);
+			sl_trace_hex(fl.span_id, 8, tids + 51);
 			tids[67] = '\0';
 		}
 		if (s->stream_id != 0) {
@@ -540,12 +540,12 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		    fails, ident, sid, gs,
 		    (t->flags & SL_TXN_F_AUTH_MASK) ? " auth=" : "",
 		    (t->flags & SL_TXN_F_AUTH_MASK) ? auth_str(t->flags) : "",
-		    tids, t->waf_res != 0 ? " waf=" : "",
-		    t->waf_res != 0 ? waf_str(t->waf_res) : "",
-		    t->zip_sent != 0 ? " encoding=" : "",
-		    t->zip_sent != 0 ? sl_coding_name(t->zip_sent) : "",
-		    t->idem_res != 0 ? " idempotency=" : "",
-		    t->idem_res != 0 ? sl_idem_out_str(t->idem_res) : "");
+		    tids, fl.waf != NULL ? " waf=" : "",
+		    fl.waf != NULL ? fl.waf : "",
+		    fl.encoding != NULL ? " encoding=" : "",
+		    fl.encoding != NULL ? fl.encoding : "",
+		    fl.idem != NULL ? " idempotency=" : "",
+		    fl.idem != NULL ? fl.idem : "");
 	}
 	if (n >= sizeof(line)) {
 		n = sizeof(line) - 1;

@@ -14,6 +14,16 @@
 
 static void mirror_req_data(struct sl_seam *s, const char *p, size_t n);
 
+extern const struct sl_filter sl_filter_mirror;
+
+/* The filter's slot (filter.h): the copy being filled, owned while set
+ * (NULL from mirror_begin on). */
+static inline struct sl_mirror **
+mslot(struct sl_txn *t)
+{
+	return sl_fctx(t, &sl_filter_mirror);
+}
+
 static int
 mirror_used(const struct sl_conf_route *r)
 {
@@ -37,15 +47,15 @@ mirror_up_head(struct sl_seam *s, struct sl_fhead *h)
 				.mirror[SL_MIRROR_TOO_LARGE]);
 		return;
 	}
-	t->mirror = sl_mirror_new(s->w, s->gen, t->route, t->uphead.data,
+	*mslot(t) = sl_mirror_new(s->w, s->gen, t->route, t->uphead.data,
 				  t->uphead.len, max);
-	if (t->mirror == NULL)
+	if (*mslot(t) == NULL)
 		return;
 	t->flags |= SL_TXN_F_FEND;
 	if (t->route->mirror->proxy_protocol) {
 		/* identity: the copy carries the client too (edge.md) */
 		unsigned char pp[SL_PP_V2_OUT_MAX];
-		sl_mirror_set_proxy_header(t->mirror, pp,
+		sl_mirror_set_proxy_header(*mslot(t), pp,
 					   sl_attempt_pp_header(s, pp));
 	}
 	/* the body read while a filter held the head (a check, a lease)
@@ -61,16 +71,23 @@ mirror_req_data(struct sl_seam *s, const char *p, size_t n)
 {
 	struct sl_txn *t = s->txn;
 
-	if (t->mirror == NULL)
+	if (*mslot(t) == NULL)
 		return;
-	if (n > 0 && sl_mirror_body(t->mirror, p, n) == -1)
-		t->mirror = NULL; /* too large: dropped and counted */
+	if (n > 0 && sl_mirror_body(*mslot(t), p, n) == -1)
+		*mslot(t) = NULL; /* too large: dropped and counted */
 	else if (t->req_ph == SL_TXN_REQ_DONE) {
-		sl_mirror_send(t->mirror);
-		t->mirror = NULL;
+		sl_mirror_send(*mslot(t));
+		*mslot(t) = NULL;
 	}
-	if (t->mirror == NULL)
+	if (*mslot(t) == NULL)
 		t->flags &= ~SL_TXN_F_REQ_TAP; /* a body may be spliced */
+}
+
+static void
+mirror_begin(struct sl_txn *t, void *ctx)
+{
+	(void)t;
+	*(struct sl_mirror **)ctx = NULL;
 }
 
 /* The request never completed: no copy goes out. */
@@ -79,14 +96,17 @@ mirror_end(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 
-	if (t->mirror != NULL) {
-		sl_mirror_abort(t->mirror);
-		t->mirror = NULL;
+	if (*mslot(t) != NULL) {
+		sl_mirror_abort(*mslot(t));
+		*mslot(t) = NULL;
 	}
 }
 
 const struct sl_filter sl_filter_mirror = {
     .name = "mirror",
+    .id = SL_FID_MIRROR,
+    .ctx_size = sizeof(struct sl_mirror *),
+    .begin = mirror_begin,
     .used = mirror_used,
     .up_head = mirror_up_head,
     .req_data = mirror_req_data,

@@ -69,8 +69,8 @@ sl_exchange_body_read(struct sl_seam *s, size_t n)
 {
 	struct sl_txn *t = s->txn;
 
-	t->last_read_ms = now_ms();
-	sl_rate_add(&t->body_rate, t->last_read_ms, (uint64_t)n);
+	t->clk.last_read_ms = now_ms();
+	sl_rate_add(&t->body_rate, t->clk.last_read_ms, (uint64_t)n);
 }
 
 uint32_t
@@ -97,42 +97,42 @@ sl_exchange_req_read(struct sl_seam *s)
 	size_t consumed, data;
 	int r;
 
-	if (t->req_body == SL_H1_BODY_CLOSE) {
+	if (t->req.body == SL_H1_BODY_CLOSE) {
 		/* a tunnel's bytes (HTTP/2, RFC 8441): all of them go, to
 		 * the stream's end */
 		s->in_ready += avail;
-		t->req_body_bytes += avail;
+		t->req.bytes += avail;
 		t->bytes_in += avail;
 		if (s->flags & SL_SEAM_F_EOF)
 			sl_exchange_req_complete(t);
 		return t->ws != NULL ? SL_TXN_NEXT_TUNNEL_IN : 0;
 	}
-	if (t->req_body == SL_H1_BODY_LENGTH) {
-		uint64_t k = SL_MIN((uint64_t)avail, t->req_remaining);
+	if (t->req.body == SL_H1_BODY_LENGTH) {
+		uint64_t k = SL_MIN((uint64_t)avail, t->req.remaining);
 		s->in_ready += (uint32_t)k;
-		t->req_remaining -= k;
-		t->req_body_bytes += k;
+		t->req.remaining -= k;
+		t->req.bytes += k;
 		t->bytes_in += k;
-		if (t->req_remaining == 0)
+		if (t->req.remaining == 0)
 			sl_exchange_req_complete(t);
 		if (t->flags & SL_TXN_F_REQ_TAP)
 			req_tap(s, s->in.data + s->in_ready - k, (size_t)k);
 		return 0;
 	}
-	r = sl_h1_chunked_decode(&t->req_chunked, s->in.data + s->in_ready,
+	r = sl_h1_chunked_decode(&t->req.chunked, s->in.data + s->in_ready,
 				 avail, 0, &consumed, &data);
 	s->in_ready += (uint32_t)consumed;
-	t->req_body_bytes += data;
+	t->req.bytes += data;
 	t->bytes_in += consumed;
 	if (r < 0) {
-		sl_exchange_reject(s, 400, t->req_chunked.why);
+		sl_exchange_reject(s, 400, t->req.chunked.why);
 		return -1;
 	}
 	/* the announced chunk size counts at once: a client must not hold
 	 * the connection for bytes it could never be allowed to send. The
 	 * route's limit (a body is read for a routed request only). */
 	if (t->route->max_body_bytes &&
-	    t->req_body_bytes + t->req_chunked.remaining >
+	    t->req.bytes + t->req.chunked.remaining >
 		t->route->max_body_bytes) {
 		sl_exchange_reject(s, 413, SL_H1_R_BODY_TOO_LARGE);
 		return -1;
@@ -183,11 +183,11 @@ send_done(struct sl_txn *t, struct sl_upconn *u)
 	t->send_ph = SL_TXN_SEND_DONE;
 	/* a tunnel's client ended its side: so does the upstream's (a
 	 * half-close passed on) */
-	if (t->req_body == SL_H1_BODY_CLOSE)
+	if (t->req.body == SL_H1_BODY_CLOSE)
 		sl_upstream_shutdown(u);
 	if (t->up_ph == SL_TXN_UP_SENDING)
 		t->up_ph = SL_TXN_UP_WAITING;
-	t->up_progress_ms = now_ms();
+	t->clk.up_progress_ms = now_ms();
 }
 
 /* ---- spliced bodies (doc/design-notes.md, "Spliced request bodies") --- */
@@ -221,8 +221,8 @@ txn_splice_begin(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 	if (t->body_ph != SL_TXN_BODY_GONE || s->in.len != s->in_ready)
 		return;
 	t->flags |= SL_TXN_F_SPLICE_TRIED;
-	if (min == 0 || t->req_body != SL_H1_BODY_LENGTH ||
-	    t->req_body_bytes + t->req_remaining < min ||
+	if (min == 0 || t->req.body != SL_H1_BODY_LENGTH ||
+	    t->req.bytes + t->req.remaining < min ||
 	    (t->flags & SL_TXN_F_REQ_TAP) || s->ops->splice_fd == NULL ||
 	    s->ops->splice_fd(s) < 0 || !sl_upstream_splice_ok(u))
 		return;
@@ -256,14 +256,14 @@ sl_exchange_splice_read(struct sl_seam *s, int fd)
 		return -1;
 	}
 	n = sl_splice_in(t->pipe, fd,
-			 (size_t)SL_MIN(t->req_remaining, SPLICE_MAX_READ));
+			 (size_t)SL_MIN(t->req.remaining, SPLICE_MAX_READ));
 	if (n <= 0)
 		return n;
-	t->req_remaining -= (uint64_t)n;
-	t->req_body_bytes += (uint64_t)n;
+	t->req.remaining -= (uint64_t)n;
+	t->req.bytes += (uint64_t)n;
 	t->bytes_in += (uint64_t)n;
 	SL_STAT_ADD(s->w->stats.client_bytes_in, (uint64_t)n);
-	if (t->req_remaining == 0)
+	if (t->req.remaining == 0)
 		sl_exchange_req_complete(t);
 	return n;
 }
@@ -284,8 +284,8 @@ txn_splice_write(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 		n = sl_upstream_splice(u, t->pipe);
 		if (n == -1)
 			return send_error(t, u, errno);
-		t->up_progress_ms = now_ms();
-		t->req_body_sent += (uint64_t)n;
+		t->clk.up_progress_ms = now_ms();
+		t->req.sent += (uint64_t)n;
 		SL_STAT_ADD(s->w->stats.spliced_bytes, (uint64_t)n);
 		if (t->pipe->held > 0) {
 			send_blocked(t, u);
@@ -332,11 +332,11 @@ sl_exchange_up_write(struct sl_seam *s)
 		n = sl_upstream_writev(u, iov, niov, 0);
 		if (n == -1)
 			return send_error(t, u, errno);
-		t->up_progress_ms = now_ms();
+		t->clk.up_progress_ms = now_ms();
 		if ((size_t)n >= hp) {
 			uint32_t body = (uint32_t)(n - (ssize_t)hp);
 			t->uphead.off += (uint32_t)hp;
-			t->req_body_sent += body;
+			t->req.sent += body;
 			if (t->body_ph == SL_TXN_BODY_KEPT) {
 				t->body_off += body;
 			} else if (body > 0) {
@@ -390,8 +390,8 @@ sl_exchange_body_take(struct sl_txn *t, const char *p, size_t avail,
 
 	*copy = NULL;
 	*whole = 0;
-	if (t->req_body == SL_H1_BODY_LENGTH) {
-		uint64_t total = t->req_body_bytes + t->req_remaining;
+	if (t->req.body == SL_H1_BODY_LENGTH) {
+		uint64_t total = t->req.bytes + t->req.remaining;
 		size_t n = avail < want ? avail : want;
 		*out = p;
 		*whole = total == n;

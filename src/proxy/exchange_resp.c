@@ -92,12 +92,12 @@ resp_interim(struct sl_seam *s, const struct sl_h1_response *resp, size_t hlen)
 	struct sl_txn *t = s->txn;
 	long n;
 
-	if (hlen > s->lconf->limits.max_header_bytes - t->interim_bytes) {
+	if (hlen > s->lconf->limits.max_header_bytes - t->rsp.interim_bytes) {
 		sl_attempt_failed(s, FAIL_BAD, "upstream_head_too_large",
 				  "interim_responses");
 		return -1;
 	}
-	t->interim_bytes += (uint32_t)hlen;
+	t->rsp.interim_bytes += (uint32_t)hlen;
 	if (resp->status == 100 || t->minor == 0)
 		return 0;
 	if (sl_exchange_out_reserve(s, hlen + sizeof(struct sl_hblk) +
@@ -166,9 +166,9 @@ resp_xconnect(struct sl_seam *s, const struct sl_h1_response *resp, size_t hlen,
 	t->status = 200;
 	t->resp_ph = SL_TXN_RESP_UPSTREAM;
 	t->up_ph = SL_TXN_UP_RECEIVING;
-	t->resp_body = SL_H1_BODY_CLOSE;
-	t->resp_remaining = 0;
-	t->resp_keepalive = 0;
+	t->rsp.body = SL_H1_BODY_CLOSE;
+	t->rsp.remaining = 0;
+	t->rsp.keepalive = 0;
 	t->flags |= SL_TXN_F_UP_BROKEN | SL_TXN_F_TUNNEL;
 	/* the tunnel's state (exchange_tun.c follows it; the exchange's
 	 * end frees it) */
@@ -224,7 +224,7 @@ resp_upgrade(struct sl_seam *s, const struct sl_h1_response *resp, size_t hlen)
 		return -1;
 	}
 	rules = sl_exchange_rules(s, 0, &vars, &vp, NULL, ip);
-	t->switch_ms = (uint32_t)SL_MIN(now_ms() - t->start_ms, UINT32_MAX);
+	t->switch_ms = (uint32_t)SL_MIN(now_ms() - t->clk.start_ms, UINT32_MAX);
 	if (s->flags & SL_SEAM_F_XCONNECT)
 		return resp_xconnect(s, resp, hlen, rules, vp);
 	len = sl_h1_write_response_head(t->out.data + t->out.len,
@@ -358,7 +358,7 @@ resp_advance(struct sl_seam *s)
 				return (int)hlen;
 			goto parsed;
 		}
-		hlen = sl_h1_scan_head(&t->resp_scan, u->in.data + u->in.off,
+		hlen = sl_h1_scan_head(&t->rsp.scan, u->in.data + u->in.off,
 				       sl_buf_pending(&u->in), &hl, 0);
 		if (hlen == 0 && head_fills_buffer(t, u) &&
 		    u->in.cap >= s->lconf->limits.buffer_bytes) {
@@ -373,7 +373,7 @@ resp_advance(struct sl_seam *s)
 			return 0;
 		if (hlen < 0) {
 			sl_attempt_failed(s, FAIL_BAD, "upstream_bad_response",
-					  sl_h1_reason_str(t->resp_scan.why));
+					  sl_h1_reason_str(t->rsp.scan.why));
 			return -1;
 		}
 		if (sl_h1_parse_response(u->in.data + u->in.off, (size_t)hlen,
@@ -401,7 +401,7 @@ resp_advance(struct sl_seam *s)
 				return -1;
 			u->in.off += (uint32_t)hlen;
 			u->ready = u->in.off;
-			sl_h1_scan_init(&t->resp_scan);
+			sl_h1_scan_init(&t->rsp.scan);
 			continue;
 		}
 		/* a status the route retries is dropped here, unseen; the
@@ -445,15 +445,15 @@ resp_advance(struct sl_seam *s)
 		if (t->body_ph == SL_TXN_BODY_KEPT)
 			sl_exchange_req_unretain(s, SL_TXN_BODY_STREAM);
 		t->status = resp.status;
-		t->resp_body = resp.body;
-		t->resp_remaining = resp.content_length;
-		t->resp_keepalive = sl_h1_persists(resp.minor, resp.flags);
+		t->rsp.body = resp.body;
+		t->rsp.remaining = resp.content_length;
+		t->rsp.keepalive = sl_h1_persists(resp.minor, resp.flags);
 		if (resp.body == SL_H1_BODY_CHUNKED) {
-			sl_h1_chunked_init(&t->resp_chunked,
+			sl_h1_chunked_init(&t->rsp.chunked,
 					   s->lconf->limits.max_header_bytes);
-			t->resp_chunked.max_trailers =
+			t->rsp.chunked.max_trailers =
 			    s->lconf->limits.max_headers;
-			t->resp_chunked.own = t->route->expose_cluster_header;
+			t->rsp.chunked.own = t->route->expose_cluster_header;
 			if (t->minor == 0)
 				t->flags |= SL_TXN_F_DECHUNK;
 		}
@@ -539,18 +539,18 @@ resp_advance(struct sl_seam *s)
 		size_t consumed, data;
 		int r;
 
-		switch (t->resp_body) {
+		switch (t->rsp.body) {
 		case SL_H1_BODY_LENGTH: {
-			uint64_t k = SL_MIN((uint64_t)avail, t->resp_remaining);
+			uint64_t k = SL_MIN((uint64_t)avail, t->rsp.remaining);
 			u->ready += (uint32_t)k;
-			t->resp_remaining -= k;
-			if (t->resp_remaining == 0)
+			t->rsp.remaining -= k;
+			if (t->rsp.remaining == 0)
 				resp_complete(t);
 			break;
 		}
 		case SL_H1_BODY_CHUNKED:
 			r = sl_h1_chunked_decode(
-			    &t->resp_chunked, u->in.data + u->ready, avail,
+			    &t->rsp.chunked, u->in.data + u->ready, avail,
 			    (t->flags & SL_TXN_F_DECHUNK) != 0, &consumed,
 			    &data);
 			if (t->flags & SL_TXN_F_DECHUNK) {
@@ -569,7 +569,7 @@ resp_advance(struct sl_seam *s)
 				t->flags |= SL_TXN_F_UP_BROKEN;
 				sl_attempt_failed(
 				    s, FAIL_BAD, "upstream_bad_chunk",
-				    sl_h1_reason_str(t->resp_chunked.why));
+				    sl_h1_reason_str(t->rsp.chunked.why));
 				return -1;
 			}
 			if (r < 0) {
@@ -585,7 +585,7 @@ resp_advance(struct sl_seam *s)
 							 sizeof(peer)),
 				    t->request_id, t->route->name,
 				    t->wc->eps[t->ep_index]->conf->addr.text,
-				    sl_h1_reason_str(t->resp_chunked.why));
+				    sl_h1_reason_str(t->rsp.chunked.why));
 				t->error = "upstream_bad_chunk";
 				t->flags |= SL_TXN_F_UP_BROKEN;
 				s->ops->close(s, "upstream_bad_chunk");
@@ -610,7 +610,7 @@ resp_advance(struct sl_seam *s)
 	}
 	/* pieces: whole at the stream's end, which its codec marks once
 	 * every byte was read (no second wake-up for the end) */
-	if (t->resp_body == SL_H1_BODY_STREAM &&
+	if (t->rsp.body == SL_H1_BODY_STREAM &&
 	    t->up_ph == SL_TXN_UP_RECEIVING && u->ready == u->in.len &&
 	    sl_upstream_ended(u) && resp_stream_end(s, t, u) == -1)
 		return -1;
@@ -687,7 +687,7 @@ again:
 		   : sl_seam_rbuf_size(s);
 	n = sl_upstream_read(u, size, max);
 	if (n > 0) {
-		t->up_progress_ms = now_ms();
+		t->clk.up_progress_ms = now_ms();
 		if (u->in.len == u->in.cap &&
 		    (s->flags & SL_SEAM_F_RBUF_PROVEN))
 			sl_seam_rbuf_set(s, 1);
@@ -728,12 +728,12 @@ again:
 				  n == 0 ? NULL : strerror(rerr));
 		return -1;
 	}
-	if (t->resp_body == SL_H1_BODY_CLOSE && n == 0) {
+	if (t->rsp.body == SL_H1_BODY_CLOSE && n == 0) {
 		resp_complete(t);
 		t->flags |= SL_TXN_F_UP_BROKEN;
 		return next;
 	}
-	if (t->resp_body == SL_H1_BODY_STREAM && n == 0 &&
+	if (t->rsp.body == SL_H1_BODY_STREAM && n == 0 &&
 	    t->up_ph != SL_TXN_UP_DONE) {
 		/* an end with nothing after the last read */
 		if (resp_stream_end(s, t, u) == -1)
@@ -763,7 +763,7 @@ again:
 static int
 body_more_ready(const struct sl_txn *t, const struct sl_upconn *u)
 {
-	if (t->resp_body != SL_H1_BODY_LENGTH || (t->up_ph == SL_TXN_UP_DONE) ||
+	if (t->rsp.body != SL_H1_BODY_LENGTH || (t->up_ph == SL_TXN_UP_DONE) ||
 	    u->ready - u->in.off < SEND_MORE_MIN)
 		return 0;
 	return sl_upstream_more_waiting(u);
@@ -823,14 +823,14 @@ sl_exchange_output_done(const struct sl_seam *s)
 void
 sl_exchange_stalled(struct sl_seam *s)
 {
-	s->txn->last_write_ms = now_ms();
+	s->txn->clk.last_write_ms = now_ms();
 }
 
 uint64_t
 sl_exchange_writable(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
-	uint64_t stalled_ms = now_ms() - t->last_write_ms;
+	uint64_t stalled_ms = now_ms() - t->clk.last_write_ms;
 
 	/* the response buffer follows the verdict of the stall (seam.h) */
 	sl_seam_rbuf_set(s, stalled_ms <= SL_RBUF_FAST_MS);
@@ -848,7 +848,7 @@ sl_exchange_sent(struct sl_seam *s, size_t n)
 	struct sl_upconn *u = t->up;
 	size_t op = sl_buf_pending(&t->out);
 
-	t->last_write_ms = now_ms();
+	t->clk.last_write_ms = now_ms();
 	t->bytes_out += (uint64_t)n;
 	t->send_written += (uint64_t)n;
 	if (t->send_written - t->rbuf_mark >= SL_RBUF_PROOF)

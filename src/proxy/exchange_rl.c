@@ -10,7 +10,7 @@
 #include "filter.h"
 #include "rlcheck.h"
 
-/* Where a request stands (t->rl.st; 0 with a new exchange). */
+/* Where a request stands (its slot's rl.st; RL_NEW with a new exchange). */
 enum {
 	RL_NEW = 0,	/* not checked yet */
 	RL_WAITING,	/* its lease is asked for */
@@ -19,6 +19,34 @@ enum {
 	RL_LIMITED,	/* refused: 429 */
 	RL_UNAVAILABLE, /* a store is out, on_store_error deny: 503 */
 };
+
+/* The filter's slot (filter.h): the request's way through its route's
+ * limits and its wait for a lease (rlcheck.h), and its exchange, which
+ * the wait's end wakes. */
+struct rl_slot {
+	struct sl_rlc rl;
+	struct sl_txn *t;
+};
+
+extern const struct sl_filter sl_filter_ratelimit;
+
+static inline struct sl_rlc *
+rlc(struct sl_txn *t)
+{
+	return &((struct rl_slot *)sl_fctx(t, &sl_filter_ratelimit))->rl;
+}
+
+/* Only what is read first is set: nothing waits, nothing checked yet
+ * (sl_rlcheck_start sets the rest). */
+static void
+rl_begin(struct sl_txn *t, void *ctx)
+{
+	struct rl_slot *rs = ctx;
+
+	rs->rl.wait.entry = NULL;
+	rs->rl.st = RL_NEW;
+	rs->t = t;
+}
 
 static int
 rl_used(const struct sl_conf_route *r)
@@ -32,11 +60,12 @@ static void
 rl_woken(struct sl_rl_wait *wt, int verdict, uint64_t wait_us)
 {
 	struct sl_txn *t =
-	    (struct sl_txn *)((char *)wt - offsetof(struct sl_txn, rl.wait));
+	    ((struct rl_slot *)((char *)wt - offsetof(struct rl_slot, rl.wait)))
+		->t;
 
-	t->rl.st = RL_WOKEN;
-	t->rl.woke_verdict = (uint8_t)verdict;
-	t->rl.woke_us = wait_us;
+	rlc(t)->st = RL_WOKEN;
+	rlc(t)->woke_verdict = (uint8_t)verdict;
+	rlc(t)->woke_us = wait_us;
 	sl_exchange_filters_woken(t);
 }
 
@@ -46,33 +75,33 @@ rl_head(struct sl_seam *s, struct sl_fhead *h)
 	struct sl_txn *t = s->txn;
 	int r;
 
-	switch (t->rl.st) {
+	switch (rlc(t)->st) {
 	case RL_PASSED:
 		return SL_FILTER_GO; /* a later filter waited */
 	case RL_WAITING:
 		return SL_FILTER_WAIT; /* woken by another: still waiting */
 	case RL_WOKEN:
-		r = sl_rlcheck_resume(&t->rl, t->rl.woke_verdict, t->rl.woke_us,
-				      s->w, s->gen->conf, t->route, h->req,
-				      &t->client_addr, s->id);
+		r = sl_rlcheck_resume(rlc(t), rlc(t)->woke_verdict,
+				      rlc(t)->woke_us, s->w, s->gen->conf,
+				      t->route, h->req, &t->client_addr, s->id);
 		break;
 	default:
-		r = sl_rlcheck_start(&t->rl, s->w, s->gen->conf, t->route,
+		r = sl_rlcheck_start(rlc(t), s->w, s->gen->conf, t->route,
 				     h->req, &t->client_addr, s->id, rl_woken);
 	}
 	switch (r) {
 	case SL_RLC_PASS:
-		t->rl.st = RL_PASSED;
+		rlc(t)->st = RL_PASSED;
 		return SL_FILTER_GO;
 	case SL_RLC_WAIT:
-		t->rl.st = RL_WAITING;
+		rlc(t)->st = RL_WAITING;
 		t->flags |= SL_TXN_F_FEND;
 		return SL_FILTER_WAIT;
 	default:
 		/* a body already here in full is read first, so that the
 		 * connection is kept: a bot's small POSTs do not cost a
 		 * connection each */
-		t->rl.st = r == SL_RLC_LIMITED ? RL_LIMITED : RL_UNAVAILABLE;
+		rlc(t)->st = r == SL_RLC_LIMITED ? RL_LIMITED : RL_UNAVAILABLE;
 		return SL_FILTER_ANSWER;
 	}
 }
@@ -82,12 +111,12 @@ rl_answer(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 	char fields[512];
-	int status = t->rl.st == RL_LIMITED ? 429 : 503;
+	int status = rlc(t)->st == RL_LIMITED ? 429 : 503;
 
 	sl_exchange_answer(
 	    s, status,
 	    status == 429 ? "rate_limited" : "rate_limit_unavailable", 0,
-	    sl_rlcheck_fields(&t->rl, status, t->route, fields,
+	    sl_rlcheck_fields(rlc(t), status, t->route, fields,
 			      sizeof(fields)) > 0
 		? fields
 		: "");
@@ -97,17 +126,20 @@ rl_answer(struct sl_seam *s)
 static void
 rl_stop(struct sl_txn *t)
 {
-	sl_rlcheck_cancel(&t->rl);
+	sl_rlcheck_cancel(rlc(t));
 }
 
 static void
 rl_end(struct sl_seam *s)
 {
-	sl_rlcheck_cancel(&s->txn->rl);
+	sl_rlcheck_cancel(rlc(s->txn));
 }
 
 const struct sl_filter sl_filter_ratelimit = {
     .name = "rate_limits",
+    .id = SL_FID_RATELIMIT,
+    .ctx_size = sizeof(struct rl_slot),
+    .begin = rl_begin,
     .used = rl_used,
     .req_head = rl_head,
     .answer = rl_answer,

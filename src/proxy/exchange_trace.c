@@ -3,8 +3,9 @@
  * A traced exchange (doc/operations.md, "Tracing"): its trace context, the
  * traceparent its upstream gets, its attempts, and at its end its spans,
  * written to the worker's export queue (traceexp.c). Nothing here runs
- * for a route without tracing: its callers test t->tr.on (or a recorded
- * exchange, t->tr.sampled) first.
+ * for a route without tracing, whose exchanges have no trace slot: the
+ * filter's operations run only for a route that uses it, and test its
+ * slot's on (or a recorded exchange's sampled) first.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -20,6 +21,63 @@
 #include "traceexp.h"
 #include "util.h"
 #include "wloop.h"
+
+/*
+ * A traced exchange's spans (doc/operations.md, "Tracing"), kept in the
+ * exchange until its end, when they are written to the worker's export
+ * queue. The filter's slot (filter.h): only `on` is cleared when a
+ * request is routed (trace_slot_begin), trace_begin sets the rest.
+ */
+#define SL_TRACE_TRIES 6    /* attempts recorded as spans, the first ones */
+#define SL_TRY_OPEN    0x01 /* the attempt goes on */
+#define SL_TRY_FAILED  0x02
+#define SL_TRY_QUEUED  0x04 /* it waited in the cluster's queue */
+#define SL_TRY_REUSED  0x08 /* on a pooled connection */
+struct sl_trace_try {
+	uint64_t start_ns, end_ns;
+	uint64_t queue_ns;    /* it left the queue (SL_TRY_QUEUED) */
+	uint64_t tcp_ns;      /* its connection was made (0: pooled) */
+	uint64_t tls_ns;      /* ... and TLS's handshake done (0: none) */
+	const char *upstream; /* its endpoint's address (borrowed from the
+				 generation), NULL: none yet */
+	const char *cluster;  /* its cluster's name (borrowed) */
+	const char *why;      /* error code of a failure, static */
+	uint8_t span_id[8];
+	uint16_t status; /* of the answer, 0: none */
+	uint8_t cls;	 /* enum sl_retry_class of a failure */
+	uint8_t flags;	 /* SL_TRY_* */
+	uint8_t grpc;	 /* a gRPC call's status in a trailers-only
+			    answer, plus one (0: none seen) */
+};
+struct sl_txn_trace {
+	uint8_t on;	    /* the exchange is traced (the rest is set) */
+	uint8_t sampled;    /* its spans are recorded and exported */
+	uint8_t has_parent; /* parent_id: a trusted caller's */
+	uint8_t ntries;	    /* tries used */
+	uint32_t tp_off;    /* uphead's bytes before the span id in the
+			       traceparent sent upstream (0: none) */
+	uint8_t trace_id[16];
+	uint8_t span_id[8]; /* the server span's */
+	uint8_t parent_id[8];
+	uint8_t flags; /* trace flags sent upstream */
+	uint64_t start_ns;
+	uint8_t believed;   /* the caller's context is believed: its
+			       tracestate goes on */
+	uint16_t state_len; /* bytes of state */
+	char *state;	    /* a believed caller's tracestate, the spans'
+			       trace_state (a sampled exchange's; owned, freed
+			       by sl_exchange_trace_end; NULL: none) */
+	char parent[SL_TRACEPARENT_LEN]; /* the traceparent sent upstream */
+	struct sl_trace_try tries[SL_TRACE_TRIES];
+};
+
+extern const struct sl_filter sl_filter_trace;
+
+static inline struct sl_txn_trace *
+trc(const struct sl_txn *t)
+{
+	return sl_fctx(t, &sl_filter_trace);
+}
 
 /* A span's worst size: its strings are bounded by the exchange's (path
  * 256, twice for a gRPC call's service and method; host 128; the rest
@@ -103,7 +161,7 @@ static void
 trace_begin(struct sl_seam *s, const struct sl_h1_request *req)
 {
 	struct sl_txn *t = s->txn;
-	struct sl_txn_trace *tr = &t->tr;
+	struct sl_txn_trace *tr = trc(t);
 	const struct sl_h1_header *tp = NULL;
 	struct sl_tracectx ctx;
 	enum trace_source src = SRC_NEW;
@@ -153,8 +211,9 @@ trace_begin(struct sl_seam *s, const struct sl_h1_request *req)
 	SL_STAT_INC(s->w->stats.trace_ctx[src]);
 	/* the span began with the request: now, less the time since
 	 * (start_ms is the loop's millisecond, at or before the start) */
-	tr->start_ns = sl_exchange_trace_now() -
-		       (mono_ns() - SL_MIN(mono_ns(), t->start_ms * 1000000u));
+	tr->start_ns =
+	    sl_exchange_trace_now() -
+	    (mono_ns() - SL_MIN(mono_ns(), t->clk.start_ms * 1000000u));
 	sl_trace_format_parent(tr->trace_id, tr->span_id, tr->flags,
 			       tr->parent);
 }
@@ -163,7 +222,7 @@ static void
 trace_fields(struct sl_txn *t, const struct sl_h1_request *req,
 	     struct sl_fwd_extra *x)
 {
-	struct sl_txn_trace *tr = &t->tr;
+	struct sl_txn_trace *tr = trc(t);
 	const struct sl_h1_header *ts = NULL;
 	int nts = 0;
 
@@ -213,7 +272,7 @@ trace_head(struct sl_txn *t, uint32_t at)
 {
 	/* at: where the traceparent's value was written (h1_msg.c), 0:
 	 * nowhere; its span id follows "00-", the trace id and "-" */
-	t->tr.tp_off = at != 0 ? at + 36 : 0;
+	trc(t)->tp_off = at != 0 ? at + 36 : 0;
 }
 
 /* The attempt going on, or NULL. */
@@ -230,14 +289,15 @@ open_try(struct sl_txn_trace *tr)
 
 /* A new attempt's record, or NULL when SL_TRACE_TRIES are taken (later
  * attempts are counted in the server span, not recorded). */
-static struct sl_trace_try *
+static SL_INLINE struct sl_trace_try *
 new_try(struct sl_worker *w, struct sl_txn *t)
 {
+	struct sl_txn_trace *tr = trc(t);
 	struct sl_trace_try *y;
 
-	if (t->tr.ntries == SL_TRACE_TRIES)
+	if (tr->ntries == SL_TRACE_TRIES)
 		return NULL;
-	y = &t->tr.tries[t->tr.ntries++];
+	y = &tr->tries[tr->ntries++];
 	memset(y, 0, sizeof(*y));
 	y->flags = SL_TRY_OPEN;
 	y->start_ns = sl_exchange_trace_now();
@@ -248,9 +308,10 @@ new_try(struct sl_worker *w, struct sl_txn *t)
 static void
 trace_queued(struct sl_txn *t)
 {
-	struct sl_trace_try *y = open_try(&t->tr);
+	struct sl_txn_trace *tr = trc(t);
+	struct sl_trace_try *y = open_try(tr);
 
-	if (!t->tr.sampled || (y == NULL && (y = new_try(t->s->w, t)) == NULL))
+	if (!tr->sampled || (y == NULL && (y = new_try(t->s->w, t)) == NULL))
 		return;
 	y->flags |= SL_TRY_QUEUED;
 }
@@ -258,7 +319,7 @@ trace_queued(struct sl_txn *t)
 static void
 trace_try(struct sl_txn *t)
 {
-	struct sl_txn_trace *tr = &t->tr;
+	struct sl_txn_trace *tr = trc(t);
 	struct sl_trace_try *y = NULL;
 
 	if (tr->sampled) {
@@ -283,7 +344,7 @@ trace_try(struct sl_txn *t)
 static void
 trace_conn(struct sl_txn *t, const struct sl_upconn *u, int connected)
 {
-	struct sl_trace_try *y = open_try(&t->tr);
+	struct sl_trace_try *y = open_try(trc(t));
 
 	if (y == NULL)
 		return;
@@ -301,7 +362,7 @@ trace_conn(struct sl_txn *t, const struct sl_upconn *u, int connected)
 static void
 trace_try_end(struct sl_txn *t, int status, int cls, const char *why)
 {
-	struct sl_trace_try *y = open_try(&t->tr);
+	struct sl_trace_try *y = open_try(trc(t));
 
 	if (y == NULL)
 		return;
@@ -318,7 +379,7 @@ trace_try_end(struct sl_txn *t, int status, int cls, const char *why)
 static void
 trace_grpc(struct sl_txn *t, int grpc_status)
 {
-	struct sl_trace_try *y = open_try(&t->tr);
+	struct sl_trace_try *y = open_try(trc(t));
 
 	if (y != NULL && grpc_status >= 0)
 		y->grpc = (uint8_t)(SL_MIN(grpc_status, 17) + 1);
@@ -429,21 +490,22 @@ put_try(struct sl_pbw *w, const struct sl_txn *t, const struct sl_trace_try *y,
 	const char *h;
 	size_t hl;
 	long port;
+	const struct sl_txn_trace *tr = trc(t);
 
-	sp.trace_id = t->tr.trace_id;
+	sp.trace_id = tr->trace_id;
 	sp.span_id = y->span_id;
-	sp.parent_id = t->tr.span_id;
-	sp.trace_state = t->tr.state;
-	sp.trace_state_len = t->tr.state_len;
+	sp.parent_id = tr->span_id;
+	sp.trace_state = tr->state;
+	sp.trace_state_len = tr->state_len;
 	sp.name = name;
-	sp.name_len = span_name(name, sizeof(name), t->method,
+	sp.name_len = span_name(name, sizeof(name), t->note.method,
 				y->cluster != NULL ? y->cluster : "");
 	sp.kind = SL_SPAN_CLIENT;
 	sp.start_ns = y->start_ns;
 	sp.end_ns = (y->flags & SL_TRY_OPEN) ? end_ns : y->end_ns;
 	sl_span_open(w, &sp);
-	sl_span_str(w, SL_KEY("http.request.method"), t->method,
-		    strlen(t->method));
+	sl_span_str(w, SL_KEY("http.request.method"), t->note.method,
+		    strlen(t->note.method));
 	if (y->upstream != NULL) {
 		port = split_addr(y->upstream, &h, &hl);
 		sl_span_str(w, SL_KEY("server.address"), h, hl);
@@ -467,7 +529,7 @@ put_try(struct sl_pbw *w, const struct sl_txn *t, const struct sl_trace_try *y,
 	sl_span_bool(w, SL_KEY("sluice.connection.reused"),
 		     (y->flags & SL_TRY_REUSED) != 0);
 	if (t->s->flags & SL_SEAM_F_GRPC)
-		put_rpc(w, t->path, grpc);
+		put_rpc(w, t->note.path, grpc);
 	e.key = "sluice.duration_us";
 	if (y->queue_ns != 0) {
 		e.time_ns = y->queue_ns;
@@ -502,7 +564,7 @@ put_try(struct sl_pbw *w, const struct sl_txn *t, const struct sl_trace_try *y,
 static void
 put_spans(struct sl_seam *s, struct sl_txn *t)
 {
-	struct sl_txn_trace *tr = &t->tr;
+	struct sl_txn_trace *tr = trc(t);
 	struct sl_span sp = {0};
 	struct sl_pbw w;
 	char name[160], ip[64], peer[64];
@@ -514,8 +576,8 @@ put_spans(struct sl_seam *s, struct sl_txn *t)
 	/* the call's status, as the access log says it: sluice's own
 	 * answer's, else the upstream's */
 	unsigned gs = !grpc		    ? 0
-		      : t->grpc_status != 0 ? t->grpc_status + 1u
-					    : t->grpc_up;
+		      : t->grpc.status != 0 ? t->grpc.status + 1u
+					    : t->grpc.up;
 
 	cap = nspans * SPAN_MAX;
 	if ((w.p = sl_traceexp_room(s->w, cap, nspans)) == NULL)
@@ -527,16 +589,18 @@ put_spans(struct sl_seam *s, struct sl_txn *t)
 	 * exchange is over: what went upstream and back went as sent. */
 	if (sl_log_cards()) {
 		if (!sl_access_enabled()) {
-			char m[sizeof(t->path)];
-			sl_log_target(m, sizeof(m), t->path, strlen(t->path),
-				      SL_LOG_QUERY_FULL, 1);
-			memcpy(t->path, m, sizeof(m));
-			(void)sl_pan_mask(t->method, strlen(t->method),
-					  strlen(t->method) ==
-					      sizeof(t->method) - 1);
-			(void)sl_pan_mask(t->host, strlen(t->host),
-					  strlen(t->host) ==
-					      sizeof(t->host) - 1);
+			char m[sizeof(t->note.path)];
+			sl_log_target(m, sizeof(m), t->note.path,
+				      strlen(t->note.path), SL_LOG_QUERY_FULL,
+				      1);
+			memcpy(t->note.path, m, sizeof(m));
+			(void)sl_pan_mask(t->note.method,
+					  strlen(t->note.method),
+					  strlen(t->note.method) ==
+					      sizeof(t->note.method) - 1);
+			(void)sl_pan_mask(t->note.host, strlen(t->note.host),
+					  strlen(t->note.host) ==
+					      sizeof(t->note.host) - 1);
 		}
 		if (t->flags & SL_TXN_F_CLIENT_RID)
 			(void)sl_pan_mask(t->request_id, strlen(t->request_id),
@@ -548,7 +612,7 @@ put_spans(struct sl_seam *s, struct sl_txn *t)
 		 * when its stream ended) when not with its head */
 		unsigned yg = !grpc			 ? 0
 			      : y->grpc != 0		 ? y->grpc
-			      : (y->flags & SL_TRY_OPEN) ? t->grpc_up
+			      : (y->flags & SL_TRY_OPEN) ? t->grpc.up
 							 : 0;
 		put_try(&w, t, y, i, end, yg);
 	}
@@ -561,17 +625,18 @@ put_spans(struct sl_seam *s, struct sl_txn *t)
 	sp.trace_state = tr->state;
 	sp.trace_state_len = tr->state_len;
 	sp.name = name;
-	sp.name_len = span_name(name, sizeof(name), t->method,
+	sp.name_len = span_name(name, sizeof(name), t->note.method,
 				t->route != NULL ? t->route->name : "-");
 	sp.kind = SL_SPAN_SERVER;
 	sp.start_ns = tr->start_ns;
 	sp.end_ns = end;
 	sl_span_open(&w, &sp);
-	sl_span_str(&w, SL_KEY("http.request.method"), t->method,
-		    strlen(t->method));
-	q = strchr(t->path, '?');
-	sl_span_str(&w, SL_KEY("url.path"), t->path,
-		    q != NULL ? (size_t)(q - t->path) : strlen(t->path));
+	sl_span_str(&w, SL_KEY("http.request.method"), t->note.method,
+		    strlen(t->note.method));
+	q = strchr(t->note.path, '?');
+	sl_span_str(&w, SL_KEY("url.path"), t->note.path,
+		    q != NULL ? (size_t)(q - t->note.path)
+			      : strlen(t->note.path));
 	if (q != NULL)
 		sl_span_str(&w, SL_KEY("url.query"), q + 1, strlen(q + 1));
 	if (s->flags & SL_SEAM_F_TLS)
@@ -592,9 +657,9 @@ put_spans(struct sl_seam *s, struct sl_txn *t)
 	else
 		sl_span_str(&w, SL_KEY("network.protocol.version"),
 			    SL_KEY("1.1"));
-	if (t->host[0] != '\0') {
+	if (t->note.host[0] != '\0') {
 		/* Host: its name, and its port when it has one */
-		port = split_addr(t->host, &h, &hl);
+		port = split_addr(t->note.host, &h, &hl);
 		sl_span_str(&w, SL_KEY("server.address"), h, hl);
 		if (port > 0)
 			sl_span_int(&w, SL_KEY("server.port"), port);
@@ -616,12 +681,12 @@ put_spans(struct sl_seam *s, struct sl_txn *t)
 		    strlen(t->request_id));
 	sl_span_str(&w, SL_KEY("sluice.listener"), s->lconf->name,
 		    strlen(s->lconf->name));
-	if (t->nretries > 0)
-		sl_span_int(&w, SL_KEY("sluice.retries"), t->nretries);
+	if (t->att.nretries > 0)
+		sl_span_int(&w, SL_KEY("sluice.retries"), t->att.nretries);
 	if (err[0] != '\0')
 		sl_span_str(&w, SL_KEY("error.type"), err, strlen(err));
 	if (grpc)
-		put_rpc(&w, t->path, gs);
+		put_rpc(&w, t->note.path, gs);
 	/* a 5xx, no answer, or an answer cut; a gRPC call whose status is
 	 * known: by the conventions' table for a server span instead */
 	error = t->status >= 500 || t->status < 100;
@@ -639,11 +704,13 @@ put_spans(struct sl_seam *s, struct sl_txn *t)
 static void
 trace_end(struct sl_seam *s, struct sl_txn *t)
 {
-	if (t->tr.sampled)
+	struct sl_txn_trace *tr = trc(t);
+
+	if (tr->sampled)
 		put_spans(s, t);
-	free(t->tr.state);
-	t->tr.state = NULL;
-	t->tr.state_len = 0;
+	free(tr->state);
+	tr->state = NULL;
+	tr->state_len = 0;
 }
 
 /* ---- the filter (filter.h) ---------------------------------------------- */
@@ -669,7 +736,7 @@ static void
 trace_req_fields(struct sl_seam *s, struct sl_fhead *h)
 {
 	trace_fields(s->txn, h->req, sl_fhead_extra(h));
-	h->mark = s->txn->tr.parent;
+	h->mark = trc(s->txn)->parent;
 }
 
 static void
@@ -700,12 +767,26 @@ trace_attempt(struct sl_txn *t, const struct sl_fattempt *a)
 	}
 }
 
-/* The log line's time: the spans go to the worker's export queue. */
+/* The log line's time: the spans go to the worker's export queue, and
+ * the ids to the line (a log line and its trace find each other). */
 static void
-trace_log(struct sl_seam *s, struct sl_txn *t)
+trace_log(struct sl_seam *s, struct sl_txn *t, struct sl_flog *l)
 {
-	if (t->tr.on)
+	struct sl_txn_trace *tr = trc(t);
+
+	if (tr->on) {
 		trace_end(s, t);
+		l->trace_id = tr->trace_id;
+		l->span_id = tr->span_id;
+	}
+}
+
+/* Not traced until trace_begin says (the rest is set there). */
+static void
+trace_slot_begin(struct sl_txn *t, void *ctx)
+{
+	(void)t;
+	((struct sl_txn_trace *)ctx)->on = 0;
 }
 
 /* A caller's tracestate, when no log line took it (the log's end frees
@@ -714,16 +795,20 @@ static void
 trace_free(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
+	struct sl_txn_trace *tr = trc(t);
 
-	if (t->tr.on) {
-		free(t->tr.state);
-		t->tr.state = NULL;
-		t->tr.state_len = 0;
+	if (tr->on) {
+		free(tr->state);
+		tr->state = NULL;
+		tr->state_len = 0;
 	}
 }
 
 const struct sl_filter sl_filter_trace = {
     .name = "trace",
+    .id = SL_FID_TRACE,
+    .ctx_size = sizeof(struct sl_txn_trace),
+    .begin = trace_slot_begin,
     .phase = SL_FPHASE_ACCESS,
     .used = trace_used,
     .req_head = trace_req_head,

@@ -56,12 +56,13 @@ uint64_t
 sl_exchange_xtun_deadline(const struct sl_seam *s, const struct sl_txn *t)
 {
 	const struct sl_conf_limits *lim = &s->lconf->limits;
-	uint64_t last = SL_MAX(SL_MAX(t->last_read_ms, t->up_progress_ms),
-			       t->last_write_ms);
+	uint64_t last =
+	    SL_MAX(SL_MAX(t->clk.last_read_ms, t->clk.up_progress_ms),
+		   t->clk.last_write_ms);
 	uint64_t d = last + lim->tunnel_idle_timeout_ms;
 
 	if (lim->tunnel_lifetime_ms > 0)
-		d = SL_MIN(d, t->start_ms + t->switch_ms +
+		d = SL_MIN(d, t->clk.start_ms + t->switch_ms +
 				  lim->tunnel_lifetime_ms);
 	if (t->ws == NULL)
 		return d;
@@ -90,7 +91,8 @@ tell_upstream(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 	/* the mask need not be secret for sluice's own two bytes */
 	iov.iov_base = f;
 	iov.iov_len = sl_ws_close_frame(
-	    f, w->code, 1, (uint32_t)(t->start_ms * 2654435761u) ^ 0x5a17c3e1u);
+	    f, w->code, 1,
+	    (uint32_t)(t->clk.start_ms * 2654435761u) ^ 0x5a17c3e1u);
 	if (sl_upstream_writev(u, &iov, 1, 0) != (ssize_t)iov.iov_len)
 		return;
 	sl_upstream_shutdown(u);
@@ -155,8 +157,9 @@ sl_exchange_xtun_expired(struct sl_seam *s, struct sl_txn *t, uint64_t now)
 
 	if (now < sl_exchange_xtun_deadline(s, t))
 		return 0;
-	lifetime = lim->tunnel_lifetime_ms > 0 &&
-		   now >= t->start_ms + t->switch_ms + lim->tunnel_lifetime_ms;
+	lifetime =
+	    lim->tunnel_lifetime_ms > 0 &&
+	    now >= t->clk.start_ms + t->switch_ms + lim->tunnel_lifetime_ms;
 	if (w == NULL || w->closing_ms != 0) {
 		/* no frames to follow, or a peer that did not answer in
 		 * time: the stream's reset */

@@ -65,6 +65,22 @@ struct sl_txwaf {
 	struct event ev; /* the deadline, or the verdict's wake */
 };
 
+/* The filter's slot (filter.h): the request's state, owned (NULL: none),
+ * and what the WAF said, for the access log (1 + enum sl_waf_res; 0: not
+ * looked). */
+struct waf_slot {
+	struct sl_txwaf *tw;
+	uint8_t res;
+};
+
+extern const struct sl_filter sl_filter_waf;
+
+static inline struct waf_slot *
+wslot(struct sl_txn *t)
+{
+	return sl_fctx(t, &sl_filter_waf);
+}
+
 /* A job: what one inspection reads, and what it says. One allocation,
  * the request's copy after it. */
 struct wafjob {
@@ -309,7 +325,7 @@ waf_log(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 	 * twice that escaped) and the body's error: a line is never cut (a
 	 * cut one is no JSON), and ids past the room left are counted */
 	char line[16384], matches[SL_WAF_HITS * 700], esc[1024], ts[40],
-	    path[sizeof(t->path)];
+	    path[sizeof(t->note.path)];
 	size_t o = 0, mlen, tail;
 	unsigned listed = 0;
 	int el;
@@ -339,12 +355,12 @@ waf_log(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 	el = (int)sl_json_escape(esc, sizeof(esc) - 1, t->route->name,
 				 strlen(t->route->name));
 	ADD(",\"route\":\"%.*s\",\"client\":\"%s\"", el, esc, tw->job->ip);
-	el = (int)sl_json_escape(esc, sizeof(esc) - 1, t->method,
-				 strlen(t->method));
+	el = (int)sl_json_escape(esc, sizeof(esc) - 1, t->note.method,
+				 strlen(t->note.method));
 	ADD(",\"method\":\"%.*s\"", el, esc);
 	/* the target as the access log shows it: log.query, and card
-	 * numbers masked (t->path has them only with an access log) */
-	snprintf(path, sizeof(path), "%s", t->path);
+	 * numbers masked (t->note.path has them only with an access log) */
+	snprintf(path, sizeof(path), "%s", t->note.path);
 	if (sl_log_cards())
 		(void)sl_pan_mask(path, strlen(path), 0);
 	el = (int)sl_json_escape(esc, sizeof(esc) - 1, path, strlen(path));
@@ -393,7 +409,8 @@ static void
 count(struct sl_seam *s, enum sl_waf_res res)
 {
 	SL_STAT_INC(s->txn->route->state->counts[s->w->id].waf[res]);
-	s->txn->waf_res = (uint8_t)(1 + res);
+	wslot(s->txn)->res = (uint8_t)(1 + res);
+	s->txn->flags |= SL_TXN_F_LOGF;
 }
 
 static int apply_verdict(struct sl_seam *s, struct sl_txwaf *tw);
@@ -495,7 +512,7 @@ static void
 waf_end(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
-	struct sl_txwaf *tw = t->waf;
+	struct sl_txwaf *tw = wslot(t)->tw;
 
 	if (tw == NULL)
 		return;
@@ -511,7 +528,7 @@ waf_end(struct sl_seam *s)
 		spare = tw;
 	else
 		free(tw);
-	t->waf = NULL;
+	wslot(t)->tw = NULL;
 }
 
 void
@@ -544,7 +561,7 @@ tw_new(struct sl_seam *s)
 	memset(tw, 0, offsetof(struct sl_txwaf, ev));
 	tw->t = t;
 	evtimer_assign(&tw->ev, s->w->base, tw_on_event, tw);
-	t->waf = tw;
+	wslot(t)->tw = tw;
 	t->flags |= SL_TXN_F_FEND;
 	return tw;
 }
@@ -561,7 +578,7 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 	const struct sl_h1_request *req = h->req;
 	struct sl_txn *t = s->txn;
 	const struct sl_conf_waf_route *c = t->route->waf;
-	struct sl_txwaf *tw = t->waf;
+	struct sl_txwaf *tw = wslot(t)->tw;
 	struct sl_tpool *p;
 	struct wafjob *wj;
 	const char *body = NULL;
@@ -674,9 +691,37 @@ waf_used(const struct sl_conf_route *r)
 	return r->waf != NULL;
 }
 
+/* What the WAF said (1 + enum sl_waf_res), as the access log shows it. */
+static const char *
+waf_str(uint8_t res)
+{
+	static const char *const names[SL_WAF_NRESULTS] = {
+	    "pass",	  "blocked",	   "detected",
+	    "over_limit", "failed_denied", "failed_allowed"};
+	return res >= 1 && res <= SL_WAF_NRESULTS ? names[res - 1] : "";
+}
+
+static void
+waf_begin(struct sl_txn *t, void *ctx)
+{
+	(void)t;
+	*(struct waf_slot *)ctx = (struct waf_slot){0};
+}
+
+static void
+waf_log_fields(struct sl_txn *t, struct sl_flog *l)
+{
+	if (wslot(t)->res != 0)
+		l->waf = waf_str(wslot(t)->res);
+}
+
 const struct sl_filter sl_filter_waf = {
     .name = "waf",
+    .id = SL_FID_WAF,
+    .ctx_size = sizeof(struct waf_slot),
     .used = waf_used,
     .req_head = waf_head,
+    .begin = waf_begin,
+    .log_fields = waf_log_fields,
     .end = waf_end,
 };

@@ -61,6 +61,26 @@ struct sl_txzip {
 	uint8_t finished; /* its end was written */
 };
 
+/* The filter's slot (filter.h), zeroed when a request is routed to a
+ * route that compresses (zip_begin). */
+struct zip_slot {
+	struct sl_txzip *z; /* the response's compressor, owned (NULL:
+			       none) */
+	uint8_t pick;	    /* the coding the request accepts best among
+			       its route's (enum sl_coding, 0: none) */
+	uint8_t sent;	    /* the one its response went with (the log) */
+	uint8_t creds;	    /* it carried credentials a browser sends */
+	uint8_t inm_weak;   /* its If-None-Match named a weak tag */
+};
+
+extern const struct sl_filter sl_filter_zip;
+
+static inline struct zip_slot *
+zslot(const struct sl_txn *t)
+{
+	return sl_fctx(t, &sl_filter_zip);
+}
+
 /* ---- the request -------------------------------------------------------- */
 
 /* A credential a browser attaches by itself (the requests a BREACH
@@ -77,8 +97,8 @@ ambient_credential(const struct sl_h1_header *h)
 	return !(h->value_len >= 7 && strncasecmp(h->value, "bearer ", 7) == 0);
 }
 
-/* The request: the coding it accepts best among its route's (zip_pick),
- * whether it carries credentials a browser sends by itself (zip_creds),
+/* The request: the coding it accepts best among its route's (its slot's pick),
+ * whether it carries credentials a browser sends by itself (creds),
  * and whether its If-None-Match names a weak tag. */
 static int
 zip_req_head(struct sl_seam *s, struct sl_fhead *fh)
@@ -102,20 +122,21 @@ zip_req_head(struct sl_seam *s, struct sl_fhead *fh)
 			sl_accenc_parse(&a, h->value, h->value_len);
 			named = 1;
 		} else if (ambient_credential(h))
-			t->zip_creds = 1;
+			zslot(t)->creds = 1;
 		else if (sl_h1_ieq(h->name, h->name_len, "if-none-match") &&
 			 memmem(h->value, h->value_len, "W/", 2) != NULL)
-			t->zip_inm_weak = 1;
+			zslot(t)->inm_weak = 1;
 	}
 	/* a client that sent no Accept-Encoding gets the body as it is:
 	 * RFC 9110 lets "any coding" be read into its absence, no client
 	 * that can decode one fails to say so */
 	if (named)
-		t->zip_pick = (uint8_t)sl_accenc_pick(&a, c->offer, c->noffer);
+		zslot(t)->pick =
+		    (uint8_t)sl_accenc_pick(&a, c->offer, c->noffer);
 	if (s->flags & SL_SEAM_F_PEER_CERT)
-		t->zip_creds = 1; /* a client certificate is one too */
+		zslot(t)->creds = 1; /* a client certificate is one too */
 	if (c->credentials != SL_COMPRESS_CREDS_SKIP)
-		t->zip_creds = 0;
+		zslot(t)->creds = 0;
 	return SL_FILTER_GO;
 }
 
@@ -346,7 +367,7 @@ static void zip_end(struct sl_seam *s);
  * are rewritten for it (Content-Encoding, Vary, a weakened ETag, no
  * Content-Length or Accept-Ranges, Transfer-Encoding: chunked for an
  * HTTP/1.1 client), resp->body becomes chunked (an HTTP/1.0 client's: to
- * the close), t->zip is set and SL_FILTER_R_TRANSFORM is returned. A 304
+ * the close), its slot's z is set and SL_FILTER_R_TRANSFORM is returned. A 304
  * gets its ETag weakened and its Vary as its 200 would. Returns 0 when the
  * body goes as it came.
  */
@@ -359,23 +380,23 @@ zip_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 	size_t est;
 	int level, whole;
 
-	if (t->zip != NULL)
+	if (zslot(t)->z != NULL)
 		zip_end(s); /* a head before this one's */
 	if (s->flags & SL_SEAM_F_GRPC)
 		return 0; /* gRPC compresses its messages itself */
 	if (t->upgrade != 0) {
 		/* the answer to an upgrade, a tunnel's: never compressed,
 		 * though its Vary says what a 200 would vary on */
-		t->zip_pick = 0;
-		t->zip_creds = 0;
-		t->zip_inm_weak = 0;
+		zslot(t)->pick = 0;
+		zslot(t)->creds = 0;
+		zslot(t)->inm_weak = 0;
 	}
 	if (resp->status == 304) {
 		/* revalidated: its ETag as the client holds it. A 304 has no
 		 * type to say whether its 200 was compressed; the client's
 		 * If-None-Match does: a weak tag it sent for a strong one
 		 * the upstream knows is one a compressed 200 gave it */
-		if (t->zip_inm_weak)
+		if (zslot(t)->inm_weak)
 			weaken_etag(resp, scratch);
 		/* and the Vary its 200 would have (RFC 9110 section
 		 * 15.4.5) */
@@ -390,30 +411,30 @@ zip_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 	/* whether it is compressed or not, a cache must know that it
 	 * depends on Accept-Encoding */
 	vary_accept_encoding(resp, scratch);
-	if (t->zip_pick == 0)
+	if (zslot(t)->pick == 0)
 		return 0;
-	if (t->zip_creds) {
+	if (zslot(t)->creds) {
 		skipped(s, SL_ZIP_S_CREDENTIALS);
 		return 0;
 	}
-	level = t->zip_pick == SL_CODING_GZIP ? (int)c->gzip_level
-		: t->zip_pick == SL_CODING_BR ? (int)c->brotli_level
-					      : (int)c->zstd_level;
+	level = zslot(t)->pick == SL_CODING_GZIP ? (int)c->gzip_level
+		: zslot(t)->pick == SL_CODING_BR ? (int)c->brotli_level
+						 : (int)c->zstd_level;
 	/* the budget, with what the compressor may come to hold (its
 	 * libraries allocate as they go; what it holds is counted exactly
 	 * from then on) */
 	whole = resp->body == SL_H1_BODY_LENGTH && !event_stream(resp) &&
 		resp->content_length > 0 &&
 		resp->content_length <= s->lconf->limits.buffer_bytes &&
-		sl_zstream_oneshot_bound(t->zip_pick, level, 1) > 0;
+		sl_zstream_oneshot_bound(zslot(t)->pick, level, 1) > 0;
 	/* a whole body holds its output (at most its bound, a stream's
 	 * state and a buffer); reserved at once, so that heads arriving
 	 * together cannot all pass on the same figure */
-	est = whole ? SL_MAX(sl_zstream_oneshot_bound(t->zip_pick, level,
+	est = whole ? SL_MAX(sl_zstream_oneshot_bound(zslot(t)->pick, level,
 						      resp->content_length) +
 				 GAP + TAIL,
 			     (size_t)ZOUT_SIZE)
-		    : sl_zstream_estimate(t->zip_pick, level, c->wlog,
+		    : sl_zstream_estimate(zslot(t)->pick, level, c->wlog,
 					  resp->body == SL_H1_BODY_LENGTH
 					      ? resp->content_length
 					      : 0) +
@@ -438,16 +459,17 @@ zip_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 	    resp->body == SL_H1_BODY_LENGTH ? resp->content_length : 0;
 	z->level = (uint8_t)level;
 	z->wlog = c->wlog;
-	z->coding = t->zip_pick;
+	z->coding = zslot(t)->pick;
 	z->each = resp->body != SL_H1_BODY_LENGTH || event_stream(resp);
 	/* a body the upstream buffer holds whole waits for its end and goes
 	 * through the one-shot compressor: one call, no stream's state */
 	z->whole = (uint8_t)whole;
 	z->reserve = est;
 	z->chunked = t->minor != 0 || sl_seam_fields(s);
-	t->zip = z;
+	zslot(t)->z = z;
 	t->flags |= SL_TXN_F_FEND;
-	t->zip_sent = z->coding;
+	zslot(t)->sent = z->coding;
+	t->flags |= SL_TXN_F_LOGF;
 	charge(s, z);
 	/* the fields: the body's length and ranges are the upstream's, not
 	 * the coded body's */
@@ -476,7 +498,7 @@ zip_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 	resp->content_length = 0;
 	/* the compressor takes a chunked body's payload only (its trailer
 	 * section is dropped: doc/operations.md) */
-	if (t->resp_body == SL_H1_BODY_CHUNKED)
+	if (t->rsp.body == SL_H1_BODY_CHUNKED)
 		t->flags |= SL_TXN_F_DECHUNK;
 	return SL_FILTER_R_TRANSFORM;
 }
@@ -621,7 +643,7 @@ done:
 static size_t
 zip_out(struct sl_seam *s, char **p)
 {
-	struct sl_txzip *z = s->txn->zip;
+	struct sl_txzip *z = zslot(s->txn)->z;
 
 	/* a few rounds: a compressor that took input and gave nothing yet
 	 * (it fills its window first) may take more at once */
@@ -630,7 +652,7 @@ zip_out(struct sl_seam *s, char **p)
 	     i++) {
 		uint64_t before = z->in_bytes;
 		fill(s, z);
-		if (s->txn == NULL || s->txn->zip != z)
+		if (s->txn == NULL || zslot(s->txn)->z != z)
 			return 0;
 		if (z->in_bytes == before && !z->more)
 			break;
@@ -642,7 +664,7 @@ zip_out(struct sl_seam *s, char **p)
 static void
 zip_sent(struct sl_seam *s, size_t n)
 {
-	struct sl_txzip *z = s->txn->zip;
+	struct sl_txzip *z = zslot(s->txn)->z;
 
 	z->out.off += (uint32_t)SL_MIN(n, (size_t)sl_buf_pending(&z->out));
 	if (sl_buf_pending(&z->out) == 0) {
@@ -655,7 +677,7 @@ zip_sent(struct sl_seam *s, size_t n)
 static int
 zip_pending(const struct sl_txn *t)
 {
-	const struct sl_txzip *z = t->zip;
+	const struct sl_txzip *z = zslot(t)->z;
 	const struct sl_upconn *u = t->up;
 
 	/* failed: never "done" (the connection is cut, not reused) */
@@ -672,20 +694,20 @@ zip_pending(const struct sl_txn *t)
 static const char *
 zip_failed(const struct sl_txn *t)
 {
-	return t->zip != NULL ? t->zip->failed : NULL;
+	return zslot(t)->z != NULL ? zslot(t)->z->failed : NULL;
 }
 
 static int
 zip_whole(const struct sl_txn *t)
 {
-	return t->zip != NULL && t->zip->whole;
+	return zslot(t)->z != NULL && zslot(t)->z->whole;
 }
 
 static void
 zip_end(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
-	struct sl_txzip *z = t->zip;
+	struct sl_txzip *z = zslot(t)->z;
 	struct sl_counts *rc;
 
 	if (z == NULL)
@@ -700,7 +722,7 @@ zip_end(struct sl_seam *s)
 	z->reserve = 0;
 	charge(s, z);
 	free(z);
-	t->zip = NULL;
+	zslot(t)->z = NULL;
 }
 
 static int
@@ -715,7 +737,7 @@ static void
 zip_resp_drop(struct sl_seam *s)
 {
 	zip_end(s);
-	s->txn->zip_sent = 0;
+	zslot(s->txn)->sent = 0;
 }
 
 static const struct sl_ftransform zip_xf = {
@@ -726,8 +748,27 @@ static const struct sl_ftransform zip_xf = {
     .whole = zip_whole,
 };
 
+static void
+zip_begin(struct sl_txn *t, void *ctx)
+{
+	(void)t;
+	*(struct zip_slot *)ctx = (struct zip_slot){0};
+}
+
+/* The coding the body went with, for the access log. */
+static void
+zip_log_fields(struct sl_txn *t, struct sl_flog *l)
+{
+	if (zslot(t)->sent != 0)
+		l->encoding = sl_coding_name(zslot(t)->sent);
+}
+
 const struct sl_filter sl_filter_zip = {
     .name = "compress",
+    .id = SL_FID_ZIP,
+    .ctx_size = sizeof(struct zip_slot),
+    .begin = zip_begin,
+    .log_fields = zip_log_fields,
     .used = zip_used,
     .req_head = zip_req_head,
     .resp_head = zip_resp_head,

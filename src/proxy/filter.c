@@ -7,6 +7,7 @@
 #include "filter.h"
 
 #include <assert.h>
+#include <pthread.h>
 
 #include "conf_types.h"
 #include "wgen.h"
@@ -33,14 +34,57 @@ extern const struct sl_filter sl_filter_mirror;	   /* exchange_mirror.c */
  * back the store keeps the answer before compression rewrites it. The
  * mirror copies the head as it is written for the upstream, last.
  */
-static const struct sl_filter *const sl_filters[] = {
-    &sl_filter_trace, &sl_filter_access, &sl_filter_ratelimit,
-    &sl_filter_jwt,   &sl_filter_waf,	 &sl_filter_extauth,
-    &sl_filter_idem,  &sl_filter_zip,	 &sl_filter_mirror,
+static const struct sl_filter *const sl_filters[SL_FID_N] = {
+    [SL_FID_TRACE] = &sl_filter_trace,
+    [SL_FID_ACCESS] = &sl_filter_access,
+    [SL_FID_RATELIMIT] = &sl_filter_ratelimit,
+    [SL_FID_JWT] = &sl_filter_jwt,
+    [SL_FID_WAF] = &sl_filter_waf,
+    [SL_FID_EXTAUTH] = &sl_filter_extauth,
+    [SL_FID_IDEM] = &sl_filter_idem,
+    [SL_FID_ZIP] = &sl_filter_zip,
+    [SL_FID_MIRROR] = &sl_filter_mirror,
 };
 
-static_assert(sizeof(sl_filters) / sizeof(sl_filters[0]) <= SL_WROUTE_FILTERS,
+static_assert(SL_FID_N <= SL_WROUTE_FILTERS,
 	      "a route's list cannot hold every filter");
+
+/* ---- the slots ----------------------------------------------------------- */
+
+/* A slot's alignment: any state's (pointers, uint64_t, struct event). */
+#define SLOT_ALIGN 16
+
+static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
+
+/* Each filter with state gets its place in the area, in the table's
+ * order: fixed for the process, so an exchange kept on a worker's free
+ * list fits any route of any generation. */
+static void
+slots_init(void)
+{
+	size_t off = 0;
+
+	for (size_t k = 0; k < SL_FID_N; k++) {
+		const struct sl_filter *f = sl_filters[k];
+		assert(f->id == k);
+		assert(f->ctx_size == 0 || f->begin != NULL);
+		sl_filter_slot_off[k] = (uint16_t)off;
+		off +=
+		    (f->ctx_size + SLOT_ALIGN - 1) & ~(size_t)(SLOT_ALIGN - 1);
+	}
+	assert(off <= UINT16_MAX);
+	sl_filter_slot_bytes = off;
+}
+
+size_t
+sl_filters_slot(const struct sl_wroute *wr, unsigned i, size_t *len)
+{
+	const struct sl_filter *f = wr->filt[i];
+
+	pthread_once(&slots_once, slots_init);
+	*len = f->ctx_size;
+	return f->ctx_size != 0 ? sl_filter_slot_off[f->id] : 0;
+}
 
 static void
 add(struct sl_wroute *wr, const struct sl_filter *f)
@@ -62,6 +106,8 @@ add(struct sl_wroute *wr, const struct sl_filter *f)
 		wr->fops |= SL_FOP_LOG;
 	if (f->end != NULL)
 		wr->fops |= SL_FOP_END;
+	if (f->begin != NULL)
+		wr->fops |= SL_FOP_BEGIN;
 }
 
 void
@@ -69,6 +115,7 @@ sl_filters_attach(struct sl_wgen *g)
 {
 	const struct sl_conf *conf = g->conf;
 
+	pthread_once(&slots_once, slots_init);
 	for (size_t i = 0; i < conf->nlisteners; i++)
 		for (size_t j = 0; j < conf->listeners[i].nroutes; j++) {
 			const struct sl_conf_route *r =
@@ -77,9 +124,7 @@ sl_filters_attach(struct sl_wgen *g)
 
 			wr->nfilt = 0;
 			wr->fops = 0;
-			for (size_t k = 0;
-			     k < sizeof(sl_filters) / sizeof(sl_filters[0]);
-			     k++)
+			for (size_t k = 0; k < SL_FID_N; k++)
 				if (sl_filters[k]->used(r))
 					add(wr, sl_filters[k]);
 		}

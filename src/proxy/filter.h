@@ -13,6 +13,7 @@
 #ifndef SL_FILTER_H
 #define SL_FILTER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "h1_msg.h"
@@ -25,6 +26,7 @@ struct sl_seam;
 struct sl_txn;
 struct sl_upconn;
 struct sl_wgen;
+struct sl_wroute;
 
 /* What a filter's req_head says. */
 enum sl_fverdict {
@@ -135,10 +137,52 @@ enum sl_fphase {
 				allow and deny) */
 };
 
+/*
+ * The filters' places in filter.c's table, which is their order: a
+ * filter's id names its slot (sl_fctx). Only filter.c's table and each
+ * filter's own definition use them.
+ */
+enum sl_filter_id {
+	SL_FID_TRACE,
+	SL_FID_ACCESS,
+	SL_FID_RATELIMIT,
+	SL_FID_JWT,
+	SL_FID_WAF,
+	SL_FID_EXTAUTH,
+	SL_FID_IDEM,
+	SL_FID_ZIP,
+	SL_FID_MIRROR,
+	SL_FID_N
+};
+
+/*
+ * What the filters of a route tell the access log (log_fields): the
+ * fields the line has for them, which it writes in its own documented
+ * order (doc/operations.md), whatever the filters' order. NULL: none.
+ */
+struct sl_flog {
+	const uint8_t *trace_id; /* 16 bytes, with span_id's 8: a traced
+				    exchange's */
+	const uint8_t *span_id;
+	const char *waf;      /* what the WAF said */
+	const char *encoding; /* the coding the response's body went with */
+	const char *idem;     /* what the Idempotency-Key store did */
+};
+
 struct sl_filter {
 	const char *name;
+	uint8_t id;    /* enum sl_filter_id */
 	uint8_t phase; /* enum sl_fphase; the table's order keeps every
 			  ACCESS filter before the others */
+	/* The bytes of the filter's state for one request: its slot in the
+	 * exchange (sl_fctx), 0: none. A slot is the filter's alone, and
+	 * made for a request only when its route uses the filter. */
+	uint16_t ctx_size;
+	/* The request was routed to a route that uses the filter: its
+	 * slot's state made (ctx: the slot), as the filter wants it. Only
+	 * what the filter reads before it writes needs setting: nothing
+	 * else clears a slot between requests. Required with ctx_size. */
+	void (*begin)(struct sl_txn *t, void *ctx);
 	/* Whether route r uses the filter (at sl_filters_attach). */
 	int (*used)(const struct sl_conf_route *r);
 	/* The request's head, once it is routed (the listener's allow and
@@ -183,8 +227,14 @@ struct sl_filter {
 	 * SL_FILTER_R_TRANSFORM. */
 	const struct sl_ftransform *xf;
 	/* The exchange's log line is being written: the filter's own
-	 * record of it goes out (a trace's spans). */
-	void (*log)(struct sl_seam *s, struct sl_txn *t);
+	 * record of it goes out (a trace's spans), and its fields of the
+	 * line to l (struct sl_flog). */
+	void (*log)(struct sl_seam *s, struct sl_txn *t, struct sl_flog *l);
+	/* For a filter without a record of its own: only its fields of the
+	 * line, called when a filter of the exchange said it has some
+	 * (SL_TXN_F_LOGF), so that a request it had nothing to say of
+	 * costs the line nothing. */
+	void (*log_fields)(struct sl_txn *t, struct sl_flog *l);
 	/* The exchange ends, whatever its way: what the filter holds for
 	 * it goes. The ends run only for an exchange that a filter marked
 	 * as holding something (SL_TXN_F_FEND: it made a state, it waits),
@@ -201,11 +251,28 @@ struct sl_filter {
 #define SL_FOP_LOG	  0x20
 #define SL_FOP_END	  0x40
 #define SL_FOP_REQ_FIELDS 0x80
+#define SL_FOP_BEGIN	  0x100 /* a filter with state (ctx_size) */
 
 /* Each route of g gets the filters it uses, in the order they run
  * (g->routes[i].filt). Called once per generation and worker, when it is
  * made (daemon/worker.c): the exchange reads the lists, and so never
  * names a filter, nor the table that names them all. */
 void sl_filters_attach(struct sl_wgen *g);
+
+/*
+ * The filters' slots: each filter with state (ctx_size) has one place in
+ * the area every exchange ends with (struct sl_txn's fslot), the same for
+ * every route and generation, so that an exchange of the worker's free
+ * list serves any route; a route's filters' slots never overlap, and a
+ * route without filters with state has none (sl_filters_slot). Set once
+ * for the process, by the first sl_filters_attach (before any exchange:
+ * an exchange has a route), kept in fslot.c.
+ */
+extern uint16_t sl_filter_slot_off[SL_FID_N];
+/* The area's size: every slot's. */
+extern size_t sl_filter_slot_bytes;
+/* The slot of wr's i-th filter: its offset, and its size in *len (0: the
+ * filter has none). */
+size_t sl_filters_slot(const struct sl_wroute *wr, unsigned i, size_t *len);
 
 #endif

@@ -121,11 +121,137 @@ test_routes_get_what_they_use_in_order(void **state)
 	sl_conf_unref(conf);
 }
 
+static const char yaml_slots[] =
+    "tracing:\n"
+    "  cluster: a\n"
+    "listeners:\n"
+    "  - name: l\n"
+    "    address: 127.0.0.1:19999\n"
+    "    routes:\n"
+    "      - name: bare\n"
+    "        match: { path_prefix: /bare }\n"
+    "        cluster: a\n"
+    "        tracing: false\n"
+    "      - name: denying\n"
+    "        match: { path_prefix: /denying }\n"
+    "        cluster: a\n"
+    "        tracing: false\n"
+    "        deny: [10.0.0.0/8]\n"
+    "      - name: one\n"
+    "        match: { path_prefix: /one }\n"
+    "        cluster: a\n"
+    "        compress: true\n"
+    "        rate_limit:\n"
+    "          - { name: ip, key: client_ip, rate: 10/s }\n"
+    "      - name: two\n"
+    "        cluster: a\n"
+    "        tracing: false\n"
+    "        idempotency: true\n"
+    "        mirror: { cluster: b, percent: 10 }\n"
+    "clusters:\n"
+    "  - name: a\n"
+    "    endpoints: [127.0.0.1:9001]\n"
+    "  - name: b\n"
+    "    endpoints: [127.0.0.1:9002]\n";
+
+/* The slots of wr's filters that have one: their [off, end) into r (n of
+ * them), each inside the exchange's area. Returns n. */
+static unsigned
+slots(const struct sl_wroute *wr, size_t r[][2])
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < wr->nfilt; i++) {
+		size_t len, off = sl_filters_slot(wr, i, &len);
+		if (len == 0)
+			continue;
+		assert_true(off + len <= sl_filter_slot_bytes);
+		assert_int_equal(off % 16, 0);
+		r[n][0] = off;
+		r[n++][1] = off + len;
+	}
+	return n;
+}
+
+static int
+overlap(const size_t a[2], const size_t b[2])
+{
+	return a[0] < b[1] && b[0] < a[1];
+}
+
+/* Each filter with per-request state gets its own slot in the exchange's
+ * area (filter.h): a route's never overlap, two routes with different
+ * filters get distinct ones, and a route whose filters keep nothing (or
+ * that has none) has none and pays nothing when a request begins. */
+static void
+test_slots(void **state)
+{
+	char *errs = NULL, buf[256];
+	struct sl_conf *conf = sl_conf_load_buffer("t.yaml", yaml_slots,
+						   strlen(yaml_slots), &errs);
+	struct sl_wgen g;
+	const struct sl_conf_listener *l;
+	const struct sl_wroute *bare, *denying, *one, *two;
+	size_t a[SL_WROUTE_FILTERS][2], b[SL_WROUTE_FILTERS][2];
+	unsigned na, nb;
+
+	(void)state;
+	if (conf == NULL)
+		print_error("errors:\n%s", errs ? errs : "(none)\n");
+	assert_non_null(conf);
+	memset(&g, 0, sizeof(g));
+	g.conf = conf;
+	g.nroutes = conf->nroutes;
+	g.routes = calloc(g.nroutes, sizeof(*g.routes));
+	assert_non_null(g.routes);
+	sl_filters_attach(&g);
+	l = &conf->listeners[0];
+	assert_int_equal(l->nroutes, 4);
+	bare = &g.routes[l->routes[0].index];
+	denying = &g.routes[l->routes[1].index];
+	one = &g.routes[l->routes[2].index];
+	two = &g.routes[l->routes[3].index];
+
+	/* no filter: no slot, nothing made when a request begins */
+	assert_int_equal(bare->nfilt, 0);
+	assert_int_equal(slots(bare, a), 0);
+	assert_false(bare->fops & SL_FOP_BEGIN);
+	/* a filter without state (allow and deny) gets none either */
+	assert_string_equal(names(denying, buf, sizeof(buf)), "allow_deny");
+	assert_int_equal(slots(denying, a), 0);
+	assert_false(denying->fops & SL_FOP_BEGIN);
+
+	assert_string_equal(names(one, buf, sizeof(buf)),
+			    "trace,rate_limits,compress");
+	assert_string_equal(names(two, buf, sizeof(buf)), "idempotency,mirror");
+	assert_true(one->fops & SL_FOP_BEGIN);
+	assert_true(two->fops & SL_FOP_BEGIN);
+	na = slots(one, a);
+	nb = slots(two, b);
+	assert_int_equal(na, 3);
+	assert_int_equal(nb, 2);
+	/* a route's slots never overlap */
+	for (unsigned i = 0; i < na; i++)
+		for (unsigned j = i + 1; j < na; j++)
+			assert_false(overlap(a[i], a[j]));
+	for (unsigned i = 0; i < nb; i++)
+		for (unsigned j = i + 1; j < nb; j++)
+			assert_false(overlap(b[i], b[j]));
+	/* nor do two routes' with different filters: distinct places */
+	for (unsigned i = 0; i < na; i++)
+		for (unsigned j = 0; j < nb; j++)
+			assert_false(overlap(a[i], b[j]));
+
+	free(g.routes);
+	sl_conf_unref(conf);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_routes_get_what_they_use_in_order),
+	    cmocka_unit_test(test_slots),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
