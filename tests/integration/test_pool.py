@@ -103,7 +103,11 @@ def upstream_closing_idle_pooled_connection_is_invisible():
     for i in range(3):
         r = c.request("GET", "/i%d" % i)
         eq(r.status, 200, "status of request %d" % i)
-        time.sleep(0.7)     # the upstream closes the pooled connection
+        # the upstream closes the pooled connection: waited for, not
+        # timed (a loaded machine runs its idle timer late)
+        check(wait_until(lambda: all(x.closed.is_set() for x in up.conns),
+                         10.0), "the upstream closed its idle connection")
+        time.sleep(0.1)
     # a fresh client connection too
     r = Client(port).request("GET", "/fresh")
     eq(r.status, 200, "status on a fresh client connection")

@@ -1432,7 +1432,12 @@ def upstream_tls_idle_close_is_not_a_failure():
     c = Client(port)
     for i in range(3):
         eq(c.request("GET", "/i%d" % i).status, 200, "request %d" % i)
-        time.sleep(0.6)
+        # the upstream closes the pooled connection: waited for, not
+        # timed (under load its idle timer fired after a fixed 0.6 s
+        # sleep, and the next request found the connection still open)
+        check(wait_until(lambda: all(x.closed.is_set() for x in tu.conns),
+                         10.0), "the upstream closed its idle connection")
+        time.sleep(0.1)
     eq(tu.accepts, 3, "connections (one per idle close)")
     eq(len(tu.requests), 3, "requests")
 
