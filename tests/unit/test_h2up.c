@@ -654,6 +654,46 @@ test_body_end_after_the_response_end(void **state)
 	sl_upstream_put(u, 0);
 }
 
+/* The transport's operations the exchange asks of any connection, on a
+ * stream: what it holds unsent, its room, more waiting; its shutdown
+ * (which cancels the stream: the exchange reads what came, then an end)
+ * and its abort (the close cancels anyway). */
+static void
+test_transport_answers_and_shutdown(void **state)
+{
+	static const char post[] = "POST /s HTTP/1.1\r\nHost: h\r\n"
+				   "Content-Length: 10\r\n\r\nhello";
+	const struct sl_xprt_ops *x = sl_xprt(SL_XPRT_STREAM);
+	struct sl_upconn *u;
+	struct h2up_stream *st;
+
+	(void)state;
+	u = stream_as_exchange();
+	st = u->xc;
+	assert_string_equal(x->name, "h2-stream");
+	/* before the head: room for a head and a window of body */
+	assert_int_equal(x->send_room(-1, st), UP_HEAD_MAX + UP_BODY_MAX);
+	assert_int_equal(x->unsent(-1, st), 0);
+	assert_int_equal(x->outq(-1, st), 0);
+	assert_int_equal(x->more_waiting(-1, st), 0);
+	assert_int_equal(x->connect_error(-1, st), 0);
+	/* a POST's head and part of its body: the body waits in the
+	 * stream (outq) until the server's window takes it */
+	end_write(post, sizeof(post) - 1);
+	assert_int_equal(x->outq(-1, st), 5);
+	assert_int_equal(x->send_room(-1, st), 2 * UP_BODY_MAX - 5);
+	run_until(first_request_seen);
+	/* the exchange ends its side: the stream is cancelled, and the
+	 * exchange reads an end, not a reset */
+	x->shutdown(-1, st);
+	run_until(reset_seen_up);
+	assert_int_equal(srvs[0].rst, NGHTTP2_CANCEL + 1);
+	assert_int_equal(end_state(), 1);
+	assert_int_equal(sl_upstream_unprocessed(u), 0);
+	x->abort(-1, st);
+	sl_upstream_put(u, 0);
+}
+
 /* ---- the stream's flow control, through its transport -------------------*/
 
 /* The bytes a stream holds for its exchange, unread. */
@@ -979,6 +1019,8 @@ main(void)
 		test_bytes_after_the_request_are_dropped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_body_end_after_the_response_end, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_transport_answers_and_shutdown, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_unread_stream_holds_the_server_back, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
