@@ -29,6 +29,10 @@
 #   --calls N        N for --count (default 10000). With GRPC_KEEP=DIR in
 #                    the environment each dump is kept as
 #                    DIR/GATEWAY.CALLS.cg, for callgrind_annotate.
+#   --no-length      with --count: the calls' requests carry no
+#                    content-length, as gRPC's own clients send them
+#                    (contrib/bench/grpc_client.js, Node's http2, instead
+#                    of h2load, which always sends one)
 #
 # What runs:
 #   upstream  contrib/bench/grpc_upstream.js (Node's http2 module): every
@@ -85,6 +89,7 @@ OUT=""
 KEEP=0
 COUNT=0
 CALLS=10000
+NOLEN=0
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -98,6 +103,7 @@ while [ $# -gt 0 ]; do
 	--keep) KEEP=1 ;;
 	--count) COUNT=1 ;;
 	--calls) CALLS=$2; shift ;;
+	--no-length) NOLEN=1 ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown option $1 (try --help)" ;;
 	esac
@@ -229,10 +235,17 @@ start_gw() {  # name [count]: the gateway on GW_CPU, listening; count: under
 }
 
 # ---- --count: instructions per call, by callgrind (cg_objects: lib.sh)
-count_load() {  # calls: h2load, every call must succeed
-	taskset -c "$LOAD_CPU" "$H2LOAD" -n "$1" -c "$CONNS" -m "$STREAMS" \
-		-d "$WORK/req.bin" -H 'content-type: application/grpc' -H 'te: trailers' \
-		"http://127.0.0.1:$GW_PORT/bench.Svc/Call" >"$WORK/count.txt" 2>&1 || true
+count_load() {  # calls: h2load (or grpc_client.js), every call must succeed
+	if [ "$NOLEN" = 1 ]; then
+		taskset -c "$LOAD_CPU" node "$HERE/grpc_client.js" "$GW_PORT" \
+			"$1" "$CONNS" "$STREAMS" "$WORK/req.bin" \
+			>"$WORK/count.txt" 2>&1 || true
+	else
+		taskset -c "$LOAD_CPU" "$H2LOAD" -n "$1" -c "$CONNS" -m "$STREAMS" \
+			-d "$WORK/req.bin" -H 'content-type: application/grpc' \
+			-H 'te: trailers' "http://127.0.0.1:$GW_PORT/bench.Svc/Call" \
+			>"$WORK/count.txt" 2>&1 || true
+	fi
 	grep -q "$1 succeeded, 0 failed" "$WORK/count.txt" ||
 		{ cat "$WORK/count.txt" >&2; die "$g: not every call succeeded"; }
 }
