@@ -596,6 +596,14 @@ txn_filters_begin(struct sl_txn *t, const struct sl_wroute *wr)
 		const struct sl_filter *f = wr->filt[i];
 		if (f->begin != NULL)
 			f->begin(t, sl_fctx(t, f));
+		else if (f->ctx_size > 16)
+			memset(sl_fctx(t, f), 0, f->ctx_size);
+		else if (f->ctx_size != 0) {
+			/* a pointer or two and a result: two stores (a slot
+			 * is 16-byte aligned and padded, filter.c) */
+			uint64_t *w = sl_fctx(t, f);
+			w[0] = w[1] = 0;
+		}
 	}
 }
 

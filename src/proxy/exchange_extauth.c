@@ -95,7 +95,7 @@ struct sl_extauth {
 extern const struct sl_filter sl_filter_extauth;
 
 /* The filter's slot (filter.h): the request's external check, owned
- * (NULL: none, from ea_begin on). */
+ * (NULL: none, zeroed by the exchange when a request is routed). */
 static inline struct sl_extauth **
 eslot(struct sl_txn *t)
 {
@@ -953,18 +953,10 @@ ea_used(const struct sl_conf_route *r)
 	return r->auth != NULL && r->auth->external != NULL;
 }
 
-static void
-ea_begin(struct sl_txn *t, void *ctx)
-{
-	(void)t;
-	*(struct sl_extauth **)ctx = NULL;
-}
-
 const struct sl_filter sl_filter_extauth = {
     .name = "auth.external",
     .id = SL_FID_EXTAUTH,
     .ctx_size = sizeof(struct sl_extauth *),
-    .begin = ea_begin,
     .used = ea_used,
     .req_head = ea_head,
     .end = ea_end,

@@ -590,13 +590,6 @@ idem_used(const struct sl_conf_route *r)
 	return r->idem != NULL;
 }
 
-static void
-idem_begin(struct sl_txn *t, void *ctx)
-{
-	(void)t;
-	*(struct sl_idem_slot *)ctx = (struct sl_idem_slot){0};
-}
-
 /* What the store did, for the access log. */
 static void
 idem_log_fields(struct sl_txn *t, struct sl_flog *l)
@@ -609,7 +602,6 @@ const struct sl_filter sl_filter_idem = {
     .name = "idempotency",
     .id = SL_FID_IDEM,
     .ctx_size = sizeof(struct sl_idem_slot),
-    .begin = idem_begin,
     .log_fields = idem_log_fields,
     .used = idem_used,
     .req_head = idem_head,

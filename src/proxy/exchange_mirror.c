@@ -17,7 +17,7 @@ static void mirror_req_data(struct sl_seam *s, const char *p, size_t n);
 extern const struct sl_filter sl_filter_mirror;
 
 /* The filter's slot (filter.h): the copy being filled, owned while set
- * (NULL from mirror_begin on). */
+ * (NULL: zeroed by the exchange when a request is routed). */
 static inline struct sl_mirror **
 mslot(struct sl_txn *t)
 {
@@ -83,13 +83,6 @@ mirror_req_data(struct sl_seam *s, const char *p, size_t n)
 		t->flags &= ~SL_TXN_F_REQ_TAP; /* a body may be spliced */
 }
 
-static void
-mirror_begin(struct sl_txn *t, void *ctx)
-{
-	(void)t;
-	*(struct sl_mirror **)ctx = NULL;
-}
-
 /* The request never completed: no copy goes out. */
 static void
 mirror_end(struct sl_seam *s)
@@ -106,7 +99,6 @@ const struct sl_filter sl_filter_mirror = {
     .name = "mirror",
     .id = SL_FID_MIRROR,
     .ctx_size = sizeof(struct sl_mirror *),
-    .begin = mirror_begin,
     .used = mirror_used,
     .up_head = mirror_up_head,
     .req_data = mirror_req_data,

@@ -702,13 +702,6 @@ waf_str(uint8_t res)
 }
 
 static void
-waf_begin(struct sl_txn *t, void *ctx)
-{
-	(void)t;
-	*(struct waf_slot *)ctx = (struct waf_slot){0};
-}
-
-static void
 waf_log_fields(struct sl_txn *t, struct sl_flog *l)
 {
 	if (wslot(t)->res != 0)
@@ -721,7 +714,6 @@ const struct sl_filter sl_filter_waf = {
     .ctx_size = sizeof(struct waf_slot),
     .used = waf_used,
     .req_head = waf_head,
-    .begin = waf_begin,
     .log_fields = waf_log_fields,
     .end = waf_end,
 };

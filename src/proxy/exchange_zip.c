@@ -62,7 +62,7 @@ struct sl_txzip {
 };
 
 /* The filter's slot (filter.h), zeroed when a request is routed to a
- * route that compresses (zip_begin). */
+ * route that compresses (no begin: the exchange zeroes it). */
 struct zip_slot {
 	struct sl_txzip *z; /* the response's compressor, owned (NULL:
 			       none) */
@@ -748,13 +748,6 @@ static const struct sl_ftransform zip_xf = {
     .whole = zip_whole,
 };
 
-static void
-zip_begin(struct sl_txn *t, void *ctx)
-{
-	(void)t;
-	*(struct zip_slot *)ctx = (struct zip_slot){0};
-}
-
 /* The coding the body went with, for the access log. */
 static void
 zip_log_fields(struct sl_txn *t, struct sl_flog *l)
@@ -767,7 +760,6 @@ const struct sl_filter sl_filter_zip = {
     .name = "compress",
     .id = SL_FID_ZIP,
     .ctx_size = sizeof(struct zip_slot),
-    .begin = zip_begin,
     .log_fields = zip_log_fields,
     .used = zip_used,
     .req_head = zip_req_head,

@@ -67,7 +67,6 @@ slots_init(void)
 	for (size_t k = 0; k < SL_FID_N; k++) {
 		const struct sl_filter *f = sl_filters[k];
 		assert(f->id == k);
-		assert(f->ctx_size == 0 || f->begin != NULL);
 		sl_filter_slot_off[k] = (uint16_t)off;
 		off +=
 		    (f->ctx_size + SLOT_ALIGN - 1) & ~(size_t)(SLOT_ALIGN - 1);
@@ -106,7 +105,7 @@ add(struct sl_wroute *wr, const struct sl_filter *f)
 		wr->fops |= SL_FOP_LOG;
 	if (f->end != NULL)
 		wr->fops |= SL_FOP_END;
-	if (f->begin != NULL)
+	if (f->ctx_size != 0)
 		wr->fops |= SL_FOP_BEGIN;
 }
 

@@ -181,7 +181,8 @@ struct sl_filter {
 	/* The request was routed to a route that uses the filter: its
 	 * slot's state made (ctx: the slot), as the filter wants it. Only
 	 * what the filter reads before it writes needs setting: nothing
-	 * else clears a slot between requests. Required with ctx_size. */
+	 * else clears a slot between requests. NULL with ctx_size: the
+	 * exchange zeroes the slot (a few bytes: pointers, a result). */
 	void (*begin)(struct sl_txn *t, void *ctx);
 	/* Whether route r uses the filter (at sl_filters_attach). */
 	int (*used)(const struct sl_conf_route *r);
