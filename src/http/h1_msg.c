@@ -30,6 +30,7 @@ struct blk {
 	uint16_t nfields; /* records written */
 	uint16_t status;
 	uint8_t body;	 /* enum sl_h1_body of what follows the block */
+	uint8_t flags;	 /* SL_HBLK_F_* */
 	uint64_t length; /* SL_H1_BODY_LENGTH's bytes */
 };
 
@@ -260,6 +261,7 @@ blk_finish(struct out *o)
 	h.len = (uint32_t)o->len;
 	h.nfields = o->b->nfields;
 	h.body = o->b->body;
+	h.flags = o->b->flags;
 	h.length = o->b->length;
 	memcpy(o->p, &h, sizeof(h));
 	return (long)o->len;
@@ -588,6 +590,7 @@ request_head(struct out *o, int blk, const struct sl_h1_request *req,
 		if (rules != NULL)
 			put_rules(o, 1, rules, fwd->vars, 0);
 		o->b->body = (uint8_t)req->body;
+		o->b->flags = fwd->blk_flags;
 		o->b->length = req->content_length;
 		return finish(o, 1);
 	}

@@ -75,6 +75,9 @@ struct sl_fwd {
 	 * when it was not written); mark NULL: none */
 	const char *mark;
 	uint32_t *mark_at;
+	/* sl_h1_block_request_head: the block's SL_HBLK_F_* (hblock.h:
+	 * SL_HBLK_F_PIECES); text ignores it */
+	uint8_t blk_flags;
 };
 
 /*

@@ -809,6 +809,14 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	 * attempt): where it goes */
 	fwd.mark = h.mark;
 	fwd.mark_at = &tp_at;
+	/* a codec of fields takes the answer's body as pieces and its
+	 * trailers as fields, unless a filter reads the body (the message
+	 * between codecs, doc/design-notes.md) */
+	fwd.blk_flags =
+	    s->ops->trailers != NULL &&
+		    !(wr->fops & (SL_FOP_RESP_HEAD | SL_FOP_RESP_DROP))
+		? SL_HBLK_F_PIECES
+		: 0;
 	if (txn_up_fields(t)) {
 		n = sl_h1_block_request_head(t->uphead.data, t->uphead.cap, req,
 					     &fwd);
@@ -818,13 +826,6 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 					 (size_t)t->uphead.cap * 2) == 0)
 			n = sl_h1_block_request_head(t->uphead.data,
 						     t->uphead.cap, req, &fwd);
-		/* a codec of fields takes the answer's body as pieces and
-		 * its trailers as fields, unless a filter reads the body
-		 * (the message between codecs, doc/design-notes.md) */
-		if (n > 0 && s->ops->trailers != NULL &&
-		    !(wr->fops & (SL_FOP_RESP_HEAD | SL_FOP_RESP_DROP)))
-			t->uphead.data[offsetof(struct sl_hblk, flags)] |=
-			    SL_HBLK_F_PIECES;
 	} else
 		n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, req,
 					     &fwd);
