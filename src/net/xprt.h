@@ -111,8 +111,8 @@ struct sl_xprt_ops {
 extern const struct sl_xprt_ops *sl_xprt_table[SL_XPRT_NKINDS];
 
 /* Gives SL_XPRT_STREAM its operations: the module that multiplexes the
- * streams (h2up.c), which lives above this layer, before its first
- * stream. The same table every time: a store, no lock. */
+ * streams (h2up.c), which lives above this layer, once (pthread_once)
+ * before its first stream; workers read the table afterwards. */
 void sl_xprt_set_stream(const struct sl_xprt_ops *ops);
 
 /* The operations of a kind of transport. */

@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -670,6 +671,17 @@ static const struct sl_xprt_ops h2up_xprt_ops = {
     .abort = st_abort,
     .close = st_close,
 };
+
+/* The net layer's table gets the stream's operations once for the
+ * process: every worker would store the same pointer at each stream,
+ * which is a data race all the same. */
+static pthread_once_t xprt_once = PTHREAD_ONCE_INIT;
+
+static void
+xprt_register(void)
+{
+	sl_xprt_set_stream(&h2up_xprt_ops);
+}
 
 int
 sl_upstream_unprocessed(const struct sl_upconn *u)
@@ -1416,7 +1428,7 @@ sl_h2up_get(struct sl_worker *w, struct sl_wendpoint *ep,
 
 	if ((u = sl_upstream_stream(w, ep, handler, arg)) == NULL)
 		return NULL;
-	sl_xprt_set_stream(&h2up_xprt_ops);
+	(void)pthread_once(&xprt_once, xprt_register);
 	if ((st = stream_open(ep)) == NULL) {
 		int saved = errno;
 		sl_upstream_put(u, 0);
