@@ -358,55 +358,6 @@ static struct {
 	int on; /* one request, one connection, no retry */
 } pay;
 
-/*
- * Walks the server's frames as nghttp2 reads them, for stream 1's DATA
- * payload (padding dropped). The walk stops where nghttp2 would end the
- * connection on the framing alone (a frame over the 16384 bytes sluice
- * allows, bad padding); later errors only make the client's body shorter,
- * and the check is that it is a prefix.
- */
-static void
-walk_server(const uint8_t *p, size_t n)
-{
-	pay.len = 0;
-	while (n >= 9) {
-		size_t len = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
-		uint32_t id = ((uint32_t)p[5] << 24 | (uint32_t)p[6] << 16 |
-			       (uint32_t)p[7] << 8 | p[8]) &
-			      0x7fffffffu;
-		const uint8_t *q = p + 9;
-		size_t ql = len, avail = n - 9;
-
-		if (len > 16384)
-			return;
-		if (p[3] == 0 && id == 1) {
-			if (p[4] & 0x08) { /* PADDED */
-				if (ql == 0 || avail == 0 || q[0] >= ql)
-					return;
-				ql -= 1 + q[0];
-				q++;
-				avail--;
-			}
-			/* a cut last frame: nghttp2 hands on what came */
-			ql = SL_MIN(ql, avail);
-			if (ql == 0)
-				goto next; /* (no buffer may exist yet) */
-			if (pay.len + ql > pay.cap) {
-				pay.cap = pay.len + ql + 4096;
-				pay.buf = realloc(pay.buf, pay.cap);
-				CHECK(pay.buf != NULL);
-			}
-			memcpy(pay.buf + pay.len, q, ql);
-			pay.len += ql;
-		}
-	next:
-		if (avail < len)
-			return;
-		p += 9 + len;
-		n -= 9 + len;
-	}
-}
-
 /* The client's body of an answer of the server's is the start of stream
  * 1's DATA; sluice's own answers (5xx) are not checked. */
 static void
@@ -670,7 +621,8 @@ pay_add(const uint8_t *p, size_t n)
 
 /*
  * Walks the server's frames for stream 1's DATA payload (padding off), up
- * to the first whole DATA or HEADERS frame on it with END_STREAM. The walk
+ * to the first whole DATA or HEADERS frame on it with END_STREAM (both
+ * modes: what the client or the pieces reader gets is a prefix of it). The walk
  * stops where sluice's reader would end the connection on the framing
  * alone (a frame over 16384 bytes, padding as long as the frame); other
  * errors fail the stream, whose body is then a prefix of this. A cut DATA
@@ -1234,7 +1186,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(int)SL_MIN(out.len, (size_t)4096), out.buf);
 	pay.on = reqs[k].n == 1 && !reqs[k].retry && nsrvs == 1;
 	if (pay.on)
-		walk_server(bytes, nbytes);
+		walk_pieces(bytes, nbytes);
 	check_out(reqs[k].m, reqs[k].n);
 
 	/* the end: every connection aborted, every server end closed */
