@@ -62,25 +62,36 @@ names(const struct sl_wroute *wr, char *out, size_t n)
 	return out;
 }
 
-static void
-test_routes_get_what_they_use_in_order(void **state)
+/* The configuration text, loaded, and a generation g of its routes with
+ * their filters attached, as a worker makes it. */
+static struct sl_conf *
+attach(const char *text, struct sl_wgen *g)
 {
-	char *errs = NULL, buf[256];
+	char *errs = NULL;
 	struct sl_conf *conf =
-	    sl_conf_load_buffer("t.yaml", yaml, strlen(yaml), &errs);
-	struct sl_wgen g;
-	const struct sl_conf_listener *l;
+	    sl_conf_load_buffer("t.yaml", text, strlen(text), &errs);
 
-	(void)state;
 	if (conf == NULL)
 		print_error("errors:\n%s", errs ? errs : "(none)\n");
 	assert_non_null(conf);
-	memset(&g, 0, sizeof(g));
-	g.conf = conf;
-	g.nroutes = conf->nroutes;
-	g.routes = calloc(g.nroutes, sizeof(*g.routes));
-	assert_non_null(g.routes);
-	sl_filters_attach(&g);
+	memset(g, 0, sizeof(*g));
+	g->conf = conf;
+	g->nroutes = conf->nroutes;
+	g->routes = calloc(g->nroutes, sizeof(*g->routes));
+	assert_non_null(g->routes);
+	sl_filters_attach(g);
+	return conf;
+}
+
+static void
+test_routes_get_what_they_use_in_order(void **state)
+{
+	char buf[256];
+	struct sl_wgen g;
+	struct sl_conf *conf = attach(yaml, &g);
+	const struct sl_conf_listener *l;
+
+	(void)state;
 	l = &conf->listeners[0];
 	assert_int_equal(l->nroutes, 3);
 
@@ -186,25 +197,15 @@ overlap(const size_t a[2], const size_t b[2])
 static void
 test_slots(void **state)
 {
-	char *errs = NULL, buf[256];
-	struct sl_conf *conf = sl_conf_load_buffer("t.yaml", yaml_slots,
-						   strlen(yaml_slots), &errs);
+	char buf[256];
 	struct sl_wgen g;
+	struct sl_conf *conf = attach(yaml_slots, &g);
 	const struct sl_conf_listener *l;
 	const struct sl_wroute *bare, *denying, *one, *two;
 	size_t a[SL_WROUTE_FILTERS][2], b[SL_WROUTE_FILTERS][2];
 	unsigned na, nb;
 
 	(void)state;
-	if (conf == NULL)
-		print_error("errors:\n%s", errs ? errs : "(none)\n");
-	assert_non_null(conf);
-	memset(&g, 0, sizeof(g));
-	g.conf = conf;
-	g.nroutes = conf->nroutes;
-	g.routes = calloc(g.nroutes, sizeof(*g.routes));
-	assert_non_null(g.routes);
-	sl_filters_attach(&g);
 	l = &conf->listeners[0];
 	assert_int_equal(l->nroutes, 4);
 	bare = &g.routes[l->routes[0].index];
