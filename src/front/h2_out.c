@@ -396,10 +396,9 @@ frame_stream(struct sl_h2stream *st)
 		if (n > 0 && st->body == H2B_CHUNKED) {
 			size_t consumed, dl;
 			/* read only (dechunk 0): the framing's state */
-			(void)sl_h1_chunked_decode(&st->ch,
-						   (char *)(uintptr_t)base,
-						   (size_t)n, 0, &consumed,
-						   &dl);
+			(void)sl_h1_chunked_decode(
+			    &st->ch, (char *)(uintptr_t)base, (size_t)n, 0,
+			    &consumed, &dl);
 		}
 		if (st->body == H2B_LENGTH)
 			st->resp_left -= (uint64_t)n;

@@ -869,8 +869,9 @@ sl_hpack_enc_field_memo(struct sl_hpack_memo *m, uint8_t *out, size_t room,
 		/* a long value replaces a long one that never repeated only
 		 * now and then (a request id never does; a Date does, for a
 		 * second) */
-		if (vlen > SL_HPACK_MEMO_SHORT && e->vlen > SL_HPACK_MEMO_SHORT &&
-		    !e->vhit && (++e->vskip & 15) != 0)
+		if (vlen > SL_HPACK_MEMO_SHORT &&
+		    e->vlen > SL_HPACK_MEMO_SHORT && !e->vhit &&
+		    (++e->vskip & 15) != 0)
 			return n + k;
 		/* at most 1 + SL_HPACK_MEMO_VALUE bytes: kept */
 		memcpy(e->value, value, vlen);

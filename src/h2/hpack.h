@@ -125,8 +125,7 @@ size_t sl_hpack_enc_field(uint8_t *out, size_t room, const char *name,
 #define SL_HPACK_MEMO_N	    32
 #define SL_HPACK_MEMO_NAME  24 /* longer names are not memoised */
 #define SL_HPACK_MEMO_VALUE 32 /* nor longer values (a Date's 29) */
-#define SL_HPACK_MEMO_SHORT 16 /* longer ones are kept only if they
-				  repeat (vhit) */
+#define SL_HPACK_MEMO_SHORT 16 /* longer ones kept if they repeat */
 struct sl_hpack_memo {
 	struct sl_hpack_memo_ent {
 		uint8_t nlen;  /* 0: empty */

@@ -713,8 +713,7 @@ sl_upstream_ended(const struct sl_upconn *u)
 int
 sl_upstream_grpc_status(const struct sl_upconn *u)
 {
-	return u->h2s ? (int)((const struct h2up_stream *)u->xc)->note - 1
-		      : -1;
+	return u->h2s ? (int)((const struct h2up_stream *)u->xc)->note - 1 : -1;
 }
 
 /* Both ends of st sent END_STREAM: the protocol forgot it (called from a

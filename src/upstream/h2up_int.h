@@ -21,8 +21,8 @@
 
 #define UP_STREAM_WINDOW (256 * 1024)
 #define UP_CONN_WINDOW	 (16 * 1024 * 1024)
-#define UP_BODY_MAX	 (64 * 1024) /* request bytes held before the
-					exchange's write waits: twice this */
+/* request bytes held before the exchange's write waits: twice this */
+#define UP_BODY_MAX	 (64 * 1024)
 #define UP_HEAD_MAX	 (64 * 1024) /* a request head from the exchange */
 #define UP_RESP_HEAD_MAX (64 * 1024) /* a response's fields (SETTINGS) */
 #define UP_READ		 16384
@@ -120,15 +120,17 @@ dbuf_free(struct dbuf *b)
 #define S_GRPC	     0x0800 /* content-type application/grpc* */
 #define S_TRAILERS   0x1000 /* the response's trailers are coming */
 #define S_BAD	     0x2000 /* the response broke RFC 9113 section 8 */
-#define S_FAILED     0x4000 /* the exchange reads a reset, after the bytes
-			       it was given */
-#define S_UNPROC     0x8000 /* ... and the server never processed the
-			       request (class 1, RFC 9113 section 8.7) */
-#define S_EOF	     0x10000 /* the exchange shut its side: it reads an end
-				after the bytes it was given */
-#define S_PIECES     0x20000 /* the exchange takes a body of no length as
-				pieces and the trailers as a field block
-				(the request's SL_HBLK_F_PIECES) */
+/* the exchange reads a reset, after the bytes it was given */
+#define S_FAILED 0x4000
+/* ... and the server never processed the request (class 1, RFC 9113
+ * section 8.7) */
+#define S_UNPROC 0x8000
+/* the exchange shut its side: it reads an end after the bytes it was
+ * given */
+#define S_EOF 0x10000
+/* the exchange takes a body of no length as pieces and the trailers as a
+ * field block (the request's SL_HBLK_F_PIECES) */
+#define S_PIECES 0x20000
 
 struct sl_h2up_conn;
 
@@ -143,8 +145,8 @@ struct h2up_stream {
 	int32_t id; /* 0: not submitted */
 	unsigned f; /* S_* */
 	int status;
-	int err;      /* a held connect refused: what it failed with */
-	uint8_t note; /* the response's grpc-status plus one (0: none) */
+	int err;	   /* a held connect refused: what it failed with */
+	uint8_t note;	   /* the response's grpc-status plus one (0: none) */
 	uint64_t req_left; /* Content-Length's bytes still to come */
 	struct sl_h1_chunked ck;
 	struct dbuf req;   /* bytes from the exchange not parsed yet */

@@ -126,8 +126,7 @@ srv_answer(nghttp2_session *s, int32_t id)
 					  big_body > 0 ? big_body : 2);
 	big_left[(id / 2) % 512] = big_body;
 	assert_int_equal(
-	    nghttp2_submit_response(s, id, nv, with_trailers ? 1 : 2, &prd),
-	    0);
+	    nghttp2_submit_response(s, id, nv, with_trailers ? 1 : 2, &prd), 0);
 }
 
 static int
@@ -1019,8 +1018,8 @@ main(void)
 		test_bytes_after_the_request_are_dropped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_body_end_after_the_response_end, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_transport_answers_and_shutdown, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_transport_answers_and_shutdown,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_unread_stream_holds_the_server_back, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -808,9 +808,9 @@ test_encoder_memo_long_values(void **state)
 		for (int i = 0; i < 3; i++) {
 			n = sl_hpack_enc_field_memo(m, a, sizeof(a), "Date", 4,
 						    dates[d], 29, 0);
-			assert_int_equal(n,
-					 sl_hpack_enc_field(b, sizeof(b), "date",
-							    4, dates[d], 29, 0));
+			assert_int_equal(
+			    n, sl_hpack_enc_field(b, sizeof(b), "date", 4,
+						  dates[d], 29, 0));
 			assert_memory_equal(a, b, n);
 			e = memo_ent(m, "Date");
 			assert_non_null(e);
