@@ -1183,13 +1183,14 @@ sl_exchange_pump(struct sl_seam *s)
 			txn_finish(s);
 			return -1;
 		}
-		/* an answer the store is still taking is not over: a close
-		 * would tell its client it is whole (exchange_idem_keep.c) */
+		/* an answer a filter still holds (the Idempotency-Key store
+		 * taking it) is not over: a close would tell its client it
+		 * is whole */
 		if ((t->up_ph == SL_TXN_UP_DONE) &&
 		    (t->up == NULL || t->up->ready == t->up->in.off) &&
 		    (t->xf == NULL || t->resp_ph != SL_TXN_RESP_UPSTREAM ||
 		     !t->xf->pending(t)) &&
-		    !(t->flags & SL_TXN_F_IDEM_HOLD)) {
+		    !(t->flags & SL_TXN_F_END_HELD)) {
 			txn_finish(s);
 			return -1;
 		}

@@ -202,7 +202,7 @@ ip_free(struct sl_txn *t)
 	free(ip->kept);
 	free(ip);
 	sl_idem_slot(t)->ip = NULL;
-	t->flags &= ~SL_TXN_F_IDEM_HOLD;
+	t->flags &= ~SL_TXN_F_END_HELD;
 }
 
 /* ---- the request ------------------------------------------------------- */

@@ -92,7 +92,7 @@ struct sl_txidem {
 	void (*woken)(struct sl_txn *);
 	struct event ev; /* the body's wake, the store's, the wait's timer */
 	/* the answer's last bytes wait for the store to take it (Redis:
-	 * SL_TXN_F_IDEM_HOLD): the keeping they wait for, and its first
+	 * SL_TXN_F_END_HELD): the keeping they wait for, and its first
 	 * word's wake (assigned when the hold begins) */
 	struct sl_idem_commit *hold;
 	struct event hev;

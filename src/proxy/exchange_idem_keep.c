@@ -127,7 +127,7 @@ keep_on_kept(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	sl_now_refresh();
-	t->flags &= ~SL_TXN_F_IDEM_HOLD;
+	t->flags &= ~SL_TXN_F_END_HELD;
 	t->s->ops->resume(t->s);
 }
 
@@ -136,7 +136,7 @@ keep_on_kept(evutil_socket_t fd, short what, void *arg)
  * must find it kept when it retries at once, through this gateway or
  * another: what the exchange has not sent of the answer (its last bytes
  * at least, the whole of a small one) waits for the store's first word on
- * it, one round trip (SL_TXN_F_IDEM_HOLD holds the output). An orphan's
+ * it, one round trip (SL_TXN_F_END_HELD holds the output). An orphan's
  * has no client to wait. A store that fails that first try lets the
  * answer go and is tried again, within the lease. Returns 1, or -3 (no
  * memory).
@@ -148,12 +148,12 @@ keep_in_redis(struct sl_txidem *ip, struct sl_counts *rc)
 
 	if (t != NULL) {
 		event_assign(&ip->hev, ip->w->base, -1, 0, keep_on_kept, ip);
-		t->flags |= SL_TXN_F_IDEM_HOLD;
+		t->flags |= SL_TXN_F_END_HELD;
 	}
 	if (sl_exchange_idem_store_commit(ip, rc, t != NULL) == 0)
 		return 1;
 	if (t != NULL)
-		t->flags &= ~SL_TXN_F_IDEM_HOLD;
+		t->flags &= ~SL_TXN_F_END_HELD;
 	return -3;
 }
 

@@ -424,9 +424,10 @@ sl_fctx(const struct sl_txn *t, const struct sl_filter *f)
 /* a filter holds something its end must let go (a state it made, a
  * wait): the filters' ends run at the exchange's (filter.h) */
 #define SL_TXN_F_FEND 0x800000
-#define SL_TXN_F_IDEM_HOLD                                                     \
-	0x100000 /* its answer's last bytes wait for the store to keep it      \
-		    (exchange_idem_keep.c) */
+/* a filter holds the answer's end: its last bytes wait until the filter
+ * lets them go (the Idempotency-Key store keeping it,
+ * exchange_idem_keep.c) */
+#define SL_TXN_F_END_HELD 0x100000
 #define SL_TXN_F_CLIENT_RID                                                    \
 	0x200000 /* request_id is the client's own X-Request-Id (the logs      \
 		    mask it as any value a client chose) */
@@ -774,9 +775,9 @@ sl_exchange_req_unretain(struct sl_seam *s, enum sl_txn_body_phase next)
  * while the upstream is being read for a body of known length: body bytes
  * are never delayed, and chunked or close-delimited responses (event
  * streams) get their head at once. A stalled upstream is on its response
- * timeout as before. An answer kept for an Idempotency-Key in Redis is
- * held whole while the store takes it (SL_TXN_F_IDEM_HOLD,
- * exchange_idem_keep.c).
+ * timeout as before. An answer a filter holds (SL_TXN_F_END_HELD: one
+ * kept for an Idempotency-Key in Redis, while the store takes it) is
+ * held whole.
  */
 static inline int
 sl_exchange_resp_held(const struct sl_txn *t, const struct sl_upconn *u)
@@ -785,7 +786,7 @@ sl_exchange_resp_held(const struct sl_txn *t, const struct sl_upconn *u)
 	return (t->up_ph == SL_TXN_UP_RECEIVING &&
 		t->rsp.body == SL_H1_BODY_LENGTH && t->bytes_out == 0 &&
 		u->ready == u->in.off && u->rev_on) ||
-	       (t->flags & SL_TXN_F_IDEM_HOLD);
+	       (t->flags & SL_TXN_F_END_HELD);
 }
 
 #endif

@@ -810,9 +810,8 @@ sl_exchange_output_done(const struct sl_seam *s)
 {
 	const struct sl_txn *t = s->txn;
 
-	if (t->flags & SL_TXN_F_IDEM_HOLD)
-		return 0; /* its end waits for the store (exchange_idem_keep.c)
-			   */
+	if (t->flags & SL_TXN_F_END_HELD)
+		return 0; /* its end waits for the filter holding it */
 	/* an HTTP/2 tunnel's end follows sluice's close frame */
 	if (t->xf != NULL && t->resp_ph != SL_TXN_RESP_LOCAL)
 		return t->up_ph == SL_TXN_UP_DONE && !t->xf->pending(t);
