@@ -2,15 +2,15 @@
 /*
  * The translation of heads for the HTTP/2 codec (h2.c, doc/http2.md
  * section 3): a stream's request fields, checked against RFC 9113 section
- * 8, into an HTTP/1.1 head in the stream's `in` with the notes the
- * exchange reads it from (h2_op_head), its body into chunks when it has no
- * length, its trailers; and the response head blocks (hblock.h) and
- * trailer sections the exchange writes, HPACK-encoded (hpack.h, no
- * table). Its entry for a header block's fields is the connection state's
- * field handler, which holds the header list to its limit. It performs no
- * I/O and sends no frame but a stream's reset, and calls nothing of h2.c
- * or h2_out.c: what it refuses it counts with h2_budget.c's refusals, or
- * returns for the session to decide (a 431, a reset).
+ * 8, into a head block (hblock.h) at the start of the stream's `in`, which
+ * the exchange takes without parsing (h2_op_head), its body into chunks
+ * when it has no length, its trailers; and the response head blocks (hblock.h)
+ * and trailer sections the exchange writes, HPACK-encoded (hpack.h, no table).
+ * Its entry for a header block's fields is the connection state's field
+ * handler, which holds the header list to its limit. It performs no I/O and
+ * sends no frame but a stream's reset, and calls nothing of h2.c or h2_out.c:
+ * what it refuses it counts with h2_budget.c's refusals, or returns for the
+ * session to decide (a 431, a reset).
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -29,7 +29,7 @@
  * digits as a window's largest size, then CRLF (doc/http2.md section 3) */
 #define CHUNK_GAP 10
 
-/* ---- the request: HTTP/2 fields into an HTTP/1.1 head ------------------ */
+/* ---- the request: HTTP/2 fields into a head block ---------------------- */
 
 /* Room for n more bytes at the end of the stream's `in`, within its cap.
  * Returns 0, or -1 (no memory, or past the cap). */
@@ -93,31 +93,24 @@ in_field(struct sl_h2stream *st, const char *n, size_t nlen, const char *v,
 	return 0;
 }
 
-/* A field of the request head: written as in_field, and noted for the
- * head's end (h2_head_end). */
+/* A field of the request head: a record of the block at `in`'s start
+ * (hblock.h), counted with the size its line would have as text
+ * ("name: value" CRLF), which the head's limits hold. */
 static int
 in_hfield(struct sl_h2stream *st, const char *n, size_t nlen, const char *v,
 	  size_t vlen, size_t cap)
 {
 	struct h2_worker *hw = h2w(st->s.w);
-	uint32_t off = st->s.in.len;
 
-	if (hw->nfv == hw->fv_cap) {
-		uint32_t ncap = hw->fv_cap ? 2 * hw->fv_cap : 32;
-		struct h2_field *fv = realloc(hw->fv, ncap * sizeof(*fv));
-		if (fv == NULL)
-			return -1;
-		hw->fv = fv;
-		hw->fv_cap = ncap;
-	}
-	if (in_field(st, n, nlen, v, vlen, cap) == -1)
+	if (nlen > UINT16_MAX ||
+	    in_reserve(st, SL_HBLK_REC_SIZE(nlen, vlen), cap) == -1)
 		return -1;
 	/* in_reserve may have moved `in`'s bytes, never the head's (in.off
 	 * is 0 until the exchange starts) */
-	hw->fv[hw->nfv].off = off;
-	hw->fv[hw->nfv].nlen = (uint32_t)nlen;
-	hw->fv[hw->nfv].vlen = (uint32_t)vlen;
-	hw->nfv++;
+	st->s.in.len += (uint32_t)sl_hblk_put(st->s.in.data + st->s.in.len, n,
+					      nlen, v, vlen);
+	hw->nrec++;
+	hw->text_len += (uint32_t)(nlen + vlen + 4);
 	return 0;
 }
 
@@ -171,7 +164,6 @@ head_reqline(struct sl_h2stream *st)
 	size_t cap = head_cap(st);
 	const char *target = sb + h->p_off, *method = sb + h->m_off;
 	size_t tlen = h->p_len, mlen = h->m_len;
-	char *p;
 
 	st->f |= S_REQLINE;
 	/* WebSocket by extended CONNECT (RFC 8441): the HTTP/1.1 handshake
@@ -188,18 +180,19 @@ head_reqline(struct sl_h2stream *st)
 		target = sb + h->a_off;
 		tlen = h->a_len;
 	}
-	if (in_reserve(st, mlen + tlen + 12, cap) == -1)
+	/* the block's header first (h2_head_end fills it), then the request
+	 * line's two parts as the pseudo-fields a request block begins with
+	 * (h2up_head.c reads the same) */
+	if (in_reserve(st, sizeof(struct sl_hblk), cap) == -1)
 		return -1;
-	h2w(st->s.w)->mlen = (uint32_t)mlen;
-	h2w(st->s.w)->tlen = (uint32_t)tlen;
-	p = st->s.in.data + st->s.in.len;
-	memcpy(p, method, mlen);
-	p += mlen;
-	*p++ = ' ';
-	memcpy(p, target, tlen);
-	p += tlen;
-	memcpy(p, " HTTP/1.1\r\n", 11);
-	st->s.in.len += (uint32_t)(mlen + tlen + 12);
+	memset(st->s.in.data + st->s.in.len, 0, sizeof(struct sl_hblk));
+	st->s.in.len += (uint32_t)sizeof(struct sl_hblk);
+	if (in_hfield(st, ":method", 7, method, mlen, cap) == -1 ||
+	    in_hfield(st, ":path", 5, target, tlen, cap) == -1)
+		return -1;
+	/* as text, "METHOD SP target SP HTTP/1.1 CRLF": mlen + tlen + 12,
+	 * where the two records counted (7 + 4) + (5 + 4) around them */
+	h2w(st->s.w)->text_len -= 8;
 	if ((st->f & S_AUTHORITY) &&
 	    in_hfield(st, "Host", 4, sb + h->a_off, h->a_len, cap) == -1)
 		return -1;
@@ -240,8 +233,8 @@ h2_head_end(struct sl_h2stream *st, int end_stream)
 	struct sl_h2conn *h = st->h;
 	struct sl_client *c = h->c;
 	struct h2_worker *hw = h2w(c->s.w);
-	size_t cap = head_cap(st), pad, fbytes;
-	struct h2_head_meta meta;
+	size_t cap = head_cap(st);
+	struct sl_hblk b;
 
 	if (!(st->f & S_REQLINE) && head_reqline(st) == -1)
 		return -1;
@@ -257,24 +250,17 @@ h2_head_end(struct sl_h2stream *st, int end_stream)
 		    -1)
 			return -1;
 	}
-	if (in_put(st, "\r\n", 2, cap) == -1)
-		return -1;
-	/* the fields and what ends the head, after the text (h2_op_head) */
-	meta.text_len = st->s.in.len;
-	meta.nfields = hw->nfv;
-	meta.mlen = hw->mlen;
-	meta.tlen = hw->tlen;
-	pad = (4 - meta.text_len % 4) % 4;
-	fbytes = (size_t)hw->nfv * sizeof(struct h2_field);
-	if (in_reserve(st, pad + fbytes + sizeof(meta), cap) == -1)
-		return -1;
-	memset(st->s.in.data + st->s.in.len, 0, pad);
-	st->s.in.len += pad;
-	if (fbytes > 0)
-		memcpy(st->s.in.data + st->s.in.len, hw->fv, fbytes);
-	st->s.in.len += (uint32_t)fbytes;
-	memcpy(st->s.in.data + st->s.in.len, &meta, sizeof(meta));
-	st->s.in.len += (uint32_t)sizeof(meta);
+	/* the block's header, at `in`'s start (head_reqline): what the
+	 * exchange takes the head from (h2_op_head) */
+	sl_hblk_init(&b, 0);
+	b.nfields = (uint16_t)SL_MIN(hw->nrec, (uint32_t)UINT16_MAX);
+	b.len = st->s.in.len;
+	b.text_len = hw->text_len + 2; /* and the empty line */
+	b.body = (uint8_t)(st->f & S_CHUNKED ? SL_H1_BODY_CHUNKED
+			   : st->f & S_CL    ? SL_H1_BODY_LENGTH
+					     : SL_H1_BODY_NONE);
+	b.length = st->f & S_CL ? st->req_cl : 0;
+	memcpy(st->s.in.data, &b, sizeof(b));
 	st->head_len = st->s.in.len;
 	/* what follows is the body: the windows' count starts there */
 	st->taken = st->head_len;
@@ -706,46 +692,45 @@ fail:
 	return 0;
 }
 
-/* The request head as h2_head_end left it: its fields, from the notes after
- * its text, held to the checks a request's text gets. */
+/* The request head as h2_head_end left it, a head block: its records walked
+ * into the head, no byte scanned, and held to the checks a request's text
+ * gets. */
 int
 h2_op_head(struct sl_seam *s, struct sl_h1_request *req,
 	   const struct sl_h1_limits *lim, size_t *text_len)
 {
-	struct sl_h2stream *st = (struct sl_h2stream *)(void *)s;
-	const char *base = s->in.data + s->in.off;
-	const char *fp;
-	struct h2_head_meta meta;
-	struct h2_field f;
-	size_t i, n;
+	const char *base = s->in.data + s->in.off, *n, *v;
+	struct sl_h1_header *hd = req->headers;
+	size_t nl, vl, i = 0;
+	struct sl_hblk_it it;
+	struct sl_hblk b;
 	int r;
 
-	memcpy(&meta, base + st->head_len - sizeof(meta), sizeof(meta));
-	*text_len = meta.text_len;
-	fp = base + st->head_len - sizeof(meta) -
-	     (size_t)meta.nfields * sizeof(f);
-	req->method = base;
-	req->method_len = meta.mlen;
-	req->target = base + meta.mlen + 1;
-	req->target_len = meta.tlen;
+	sl_hblk_head(base, &b);
+	*text_len = b.text_len;
+	sl_hblk_first(&it, base);
+	/* :method and :path first (head_reqline) */
+	if (sl_hblk_next(&it, &n, &nl, &req->method, &req->method_len) == 0 ||
+	    sl_hblk_next(&it, &n, &nl, &req->target, &req->target_len) == 0)
+		return -1;
 	/* the array holds max_headers; the check refuses a field past it
 	 * (431) before it would read it */
-	n = SL_MIN((size_t)meta.nfields, req->max_headers);
-	for (i = 0; i < n; i++) {
-		struct sl_h1_header *hd = &req->headers[i];
-		memcpy(&f, fp + i * sizeof(f), sizeof(f));
-		hd->name = base + f.off;
-		hd->name_len = f.nlen;
-		hd->value = base + f.off + f.nlen + 2;
-		hd->value_len = f.vlen;
-		hd->kind = SL_HK_UNSET;
+	while (sl_hblk_next(&it, &n, &nl, &v, &vl)) {
+		if (i < req->max_headers) {
+			hd[i].name = n;
+			hd[i].name_len = nl;
+			hd[i].value = v;
+			hd[i].value_len = vl;
+			hd[i].kind = SL_HK_UNSET;
+		}
+		i++;
 	}
-	req->nheaders = meta.nfields;
+	req->nheaders = i;
 	/* the decoder held the method, names and values to RFC 9113
 	 * section 8.2.1 (and sluice's own fields are well-formed) */
-	r = sl_h1_request_check(req, meta.text_len, lim, SL_H1_CHECKED_FIELDS);
-	if (req->nheaders > n)
-		req->nheaders = n;
+	r = sl_h1_request_check(req, b.text_len, lim, SL_H1_CHECKED_FIELDS);
+	if (req->nheaders > req->max_headers)
+		req->nheaders = req->max_headers;
 	return r;
 }
 

@@ -237,22 +237,6 @@ struct sl_h2conn {
 #define PS_HOST	     0x20 /* not a pseudo-field: a Host came */
 #define PS_HTTP	     0x40 /* :scheme is http or https */
 
-/* One field of a request head in the stream's `in` (in_hfield): where
- * its name is; its value follows the name's ": ". */
-struct h2_field {
-	uint32_t off, nlen, vlen;
-};
-
-/* What ends a request head in `in`, after its text, padding to 4 bytes
- * and its fields (h2_head_end): the exchange takes the head from these
- * (h2_op_head), not by parsing the text. */
-struct h2_head_meta {
-	uint32_t text_len; /* the head's text: request line to empty line */
-	uint32_t nfields;  /* struct h2_field before this */
-	uint32_t mlen;	   /* the method's bytes at the text's start */
-	uint32_t tlen;	   /* the target's, after the method and a SP */
-};
-
 /* What a worker keeps for its HTTP/2 connections (w->h2), made at the
  * first one. */
 struct h2_worker {
@@ -263,12 +247,12 @@ struct h2_worker {
 	 * queue is not empty */
 	TAILQ_HEAD(, sl_h2conn) runq;
 	struct event run_ev;
-	/* the fields of the request head being read (one header block at a
-	 * time on a worker: RFC 9113 section 4.3), copied into the stream's
-	 * `in` at its end */
-	struct h2_field *fv;
-	uint32_t nfv, fv_cap;
-	uint32_t mlen, tlen; /* its method's and target's bytes */
+	/* the request head being read (one header block at a time on a
+	 * worker: RFC 9113 section 4.3), a head block at the start of the
+	 * stream's `in`: its records so far, and its size as HTTP/1.1 text
+	 * (what max_header_bytes counts) */
+	uint32_t nrec;
+	uint32_t text_len;
 	/* lent to the connection being read: a frame's payload split across
 	 * reads (copied to the connection's own buffer when one is left
 	 * split), HPACK's Huffman strings (RFC 7541) */

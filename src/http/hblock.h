@@ -23,16 +23,17 @@
 
 /* The block's header, at its first byte. */
 struct sl_hblk {
-	uint8_t mark;	  /* SL_HBLK_MARK: no HTTP/1.1 head begins so */
-	uint8_t body;	  /* enum sl_h1_body: how the body after it is
-			     framed (a final head only) */
-	uint16_t nfields; /* records after the header */
-	uint16_t status;  /* 100..999; 0: a request's */
-	char digits[3];	  /* the status as three digits (:status) */
-	uint8_t flags;	  /* SL_HBLK_F_* */
-	uint32_t len;	  /* bytes of the block, this header included */
-	uint32_t pad2;
-	uint64_t length; /* SL_H1_BODY_LENGTH: the body's bytes */
+	uint8_t mark;	   /* SL_HBLK_MARK: no HTTP/1.1 head begins so */
+	uint8_t body;	   /* enum sl_h1_body: how the body after it is
+			      framed (a final head only) */
+	uint16_t nfields;  /* records after the header */
+	uint16_t status;   /* 100..999; 0: a request's */
+	char digits[3];	   /* the status as three digits (:status) */
+	uint8_t flags;	   /* SL_HBLK_F_* */
+	uint32_t len;	   /* bytes of the block, this header included */
+	uint32_t text_len; /* a request's: its size as HTTP/1.1 text, which
+			      max_header_bytes counts (0: not said) */
+	uint64_t length;   /* SL_H1_BODY_LENGTH: the body's bytes */
 };
 
 /* A block's first byte: a NUL, which no HTTP/1.1 message begins with, so

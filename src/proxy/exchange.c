@@ -384,7 +384,7 @@ sl_exchange_start(struct sl_seam *s, size_t head_len)
 	}
 	if (r < 0) {
 		/* what the logs need of a refused head, read leniently */
-		sl_exchange_salvage(t, s->in.data + s->in.off, text_len);
+		sl_exchange_salvage(t, s->in.data + s->in.off, head_len);
 		s->in.off += (uint32_t)head_len;
 		s->in_ready = s->in.off;
 		/* a 417 without a body leaves the connection in sync */

@@ -18,6 +18,7 @@
 #include "grpc.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
+#include "hblock.h"
 #include "log.h"
 #include "pan.h"
 #include "rlcheck.h"
@@ -125,12 +126,56 @@ sl_exchange_note_agent(struct sl_txn *t, const struct sl_h1_request *req)
 
 /* Fills the logged fields of t from a refused head of len bytes, as far
  * as they can be read; nothing already known is replaced. */
+/* sl_h1_salvage of a request head block (hblock.h) an HTTP/2 codec wrote,
+ * or was writing when it was refused: its records whole within len. */
+static void
+salvage_block(const char *buf, size_t len, struct sl_h1_salvage *out)
+{
+	struct sl_hblk_it it;
+	const char *n, *v;
+	size_t nl, vl;
+
+	memset(out, 0, sizeof(*out));
+	out->minor = -1;
+	if (len < sizeof(struct sl_hblk) || buf[0] != SL_HBLK_MARK)
+		return;
+	/* the records written so far: a head refused while it was being
+	 * written (past its cap) has no length in its header yet */
+	it.p = buf + sizeof(struct sl_hblk);
+	it.end = buf + len;
+	while (sl_hblk_next(&it, &n, &nl, &v, &vl)) {
+		if (nl == 7 && memcmp(n, ":method", 7) == 0) {
+			out->method = v;
+			out->method_len = vl;
+		} else if (nl == 5 && memcmp(n, ":path", 5) == 0) {
+			out->target = v;
+			out->target_len = vl;
+		} else if (out->host == NULL && sl_h1_ieq(n, nl, "host")) {
+			out->host = v;
+			out->host_len = vl;
+		} else if (out->referer == NULL &&
+			   sl_h1_ieq(n, nl, "referer")) {
+			out->referer = v;
+			out->referer_len = vl;
+		} else if (out->user_agent == NULL &&
+			   sl_h1_ieq(n, nl, "user-agent")) {
+			out->user_agent = v;
+			out->user_agent_len = vl;
+		}
+	}
+	/* a codec of fields wrote it: HTTP/1.1's framing rules apply */
+	out->minor = 1;
+}
+
 void
 sl_exchange_salvage(struct sl_txn *t, const char *head, size_t len)
 {
 	struct sl_h1_salvage sv;
 
-	sl_h1_salvage(head, len, &sv);
+	if (len > 0 && head[0] == SL_HBLK_MARK)
+		salvage_block(head, len, &sv); /* an HTTP/2 codec's */
+	else
+		sl_h1_salvage(head, len, &sv);
 	if (t->note.method[0] == '\0' && t->note.path[0] == '\0')
 		sl_exchange_note(t, sv.method, sv.method_len, sv.target,
 				 sv.target_len, sv.host, sv.host_len);

@@ -748,6 +748,51 @@ def local_answers_and_access_log_per_stream():
 
 
 @test
+def refused_heads_log_what_was_read():
+    """A head the checks refuse, or one refused while it was being written,
+    is logged with what was read of it (the head crosses as a head block:
+    the logs read its records)."""
+    d = sltest.tmpdir()
+    log = os.path.join(d, "access.log")
+    up, sl, port, aport = h2_sluice(
+        access_log=log, limits={"max_uri_bytes": "64B",
+                                "max_header_list_bytes": "16KiB"})
+    r = RawH2(port)
+    agent = [("user-agent", "refused-agent/1"), ("referer", "https://r.example/")]
+    r.send(r.headers(1, r.req_fields("/" + "u" * 200, extra=agent)))
+    check(r.wait(lambda: 1 in r.statuses(), 5), "414 answered")
+    eq(r.statuses()[1], [414], "URI past max_uri_bytes")
+    # a 4 000-byte field indexed once, then referenced by one byte each
+    idx = bytes([0x80 | 62])  # the dynamic table's newest entry
+    block = r.enc.encode(r.req_fields("/big", method="POST", extra=agent) +
+                         [("x-big", "v" * 4000)]) + idx * 4
+    r.send(frame(HEADERS, END_STREAM | END_HEADERS, 3, block))
+    check(r.wait(lambda: 3 in r.statuses(), 5), "431 answered")
+    eq(r.statuses()[3], [431], "header list past its limit")
+    r.close()
+
+    def lines():
+        try:
+            with open(log) as f:
+                return [json.loads(x) for x in f if x.strip()]
+        except (OSError, ValueError):
+            return []
+    check(wait_until(lambda: len(lines()) >= 2, 10), "access log lines")
+    by = {x["status"]: x for x in lines()}
+    eq(by[414]["method"], "GET", "414: method")
+    check(by[414]["path"].startswith("/uuuu"), "414: path %r" %
+          by[414]["path"])
+    eq(by[414]["host"], "test.local", "414: host")
+    eq(by[414]["user_agent"], "refused-agent/1", "414: user_agent")
+    eq(by[414]["referer"], "https://r.example/", "414: referer")
+    eq(by[431]["method"], "POST", "431: method")
+    eq(by[431]["path"], "/big", "431: path")
+    eq(by[431]["host"], "test.local", "431: host")
+    eq(by[431]["user_agent"], "refused-agent/1", "431: user_agent")
+    eq(len(up.requests), 0, "nothing upstream")
+
+
+@test
 def retries_splits_mirrors_rules_and_limits_per_stream():
     """What an HTTP/1.1 request gets, a stream gets: a retry of an
     idempotent request on another endpoint, the body kept for it, a sticky
