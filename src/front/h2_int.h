@@ -113,6 +113,10 @@ struct sl_h2conn;
 /* One stream. Owned by its connection (h->streams); its struct goes back
  * to the worker's list (w->h2) at the end of the run that closed it,
  * so that no caller holding it sees it freed. */
+/* The bytes of a response's trailers block a stream keeps in itself: a
+ * malloc and a free a gRPC call (about 420 instructions) less. */
+#define H2_TRL_INLINE 96
+
 struct sl_h2stream {
 	struct sl_seam s;	 /* what its exchange sees (first member) */
 	struct sl_h2c_stream hs; /* what the connection's state keeps */
@@ -138,9 +142,10 @@ struct sl_h2stream {
 	struct sl_h1_chunked ch; /* H2B_CHUNKED: the framing taken off */
 	struct sl_buf trailers;	 /* the response's trailer section */
 	/* ... or its trailers as a field block, after a body of pieces
-	 * (h2_op_trailers): malloc'd to its size, a few dozen bytes where
-	 * the section's buffer is 4 KiB of the pool */
+	 * (h2_op_trailers): in trl_inline when it fits (gRPC's grpc-status
+	 * and grpc-message: 40 to 80 bytes), else malloc'd to its size */
 	char *trl_block;
+	char trl_inline[H2_TRL_INLINE];
 };
 
 TAILQ_HEAD(sl_h2stream_q, sl_h2stream);

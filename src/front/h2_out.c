@@ -211,7 +211,9 @@ h2_op_trailers(struct sl_seam *s, const char *block)
 	sl_hblk_head(block, &b);
 	if (b.nfields == 0 || st->trl_block != NULL)
 		return 0;
-	if ((st->trl_block = malloc(b.len)) == NULL)
+	if (b.len <= sizeof(st->trl_inline))
+		st->trl_block = st->trl_inline;
+	else if ((st->trl_block = malloc(b.len)) == NULL)
 		return -1;
 	memcpy(st->trl_block, block, b.len);
 	return 0;

@@ -50,7 +50,8 @@ stream_new(struct sl_h2conn *h, int32_t id)
 		hw->nfree--;
 	} else if ((st = malloc(sizeof(*st))) == NULL)
 		return NULL;
-	memset(st, 0, sizeof(*st));
+	/* trl_inline, last, is written before it is read */
+	memset(st, 0, offsetof(struct sl_h2stream, trl_inline));
 	st->h = h;
 	st->id = id;
 	st->start_ms = now_ms();
@@ -174,7 +175,8 @@ stream_free(struct sl_h2stream *st)
 
 	sl_buf_release(&w->bufs, &st->s.in);
 	sl_buf_release(&w->bufs, &st->trailers);
-	free(st->trl_block);
+	if (st->trl_block != st->trl_inline)
+		free(st->trl_block);
 	st->trl_block = NULL;
 	if (st->s.gen != NULL)
 		sl_wgen_unref(w, st->s.gen);

@@ -36,7 +36,8 @@ import h2test  # noqa: E402
 NODE = shutil.which("node") or shutil.which("nodejs")
 
 # The Node server. Paths: /echo (the request body's SHA-256 and length in
-# fields, "ok N" as the body, x-done: yes as a trailer), /big/N (N bytes
+# fields, "ok N" as the body, x-done: yes as a trailer, and x-long of N
+# bytes with the request field x-long-trailer: N), /big/N (N bytes
 # of a known pattern), /stats (its sessions and streams, and how many
 # requests of each path it processed). Switches by path:
 # /refuse-once/K refuses K's first stream with REFUSED_STREAM; /die/K
@@ -154,7 +155,10 @@ srv.on('session', (s) => {
                       'x-authority': h[':authority'] || '',
                       'x-te': h['te'] || ''},
                      {waitForTrailers: true});
-      stream.on('wantTrailers', () => stream.sendTrailers({'x-done': 'yes'}));
+      /* x-long-trailer: N adds a trailer of N bytes */
+      const lt = +(h['x-long-trailer'] || 0), tr = {'x-done': 'yes'};
+      if (lt > 0) tr['x-long'] = 'l'.repeat(lt);
+      stream.on('wantTrailers', () => stream.sendTrailers(tr));
       stream.end('ok ' + got + '\n');
     });
   });
@@ -312,6 +316,13 @@ def http2_clients_to_an_h2c_upstream():
     eq(st.header("x-sha256"), hashlib.sha256(body).hexdigest())
     eq(dict(st.trailers or []).get("x-done"), "yes", "the trailers")
     eq(bytes(st.body), b"ok %d\n" % len(body))
+    # trailers past what a stream keeps in itself (96 bytes of block)
+    for n in (10, 60, 300, 5000):
+        st = h2_call(port, "POST", "/echo", body=b"x",
+                     headers=[("x-long-trailer", str(n))])
+        tr = dict(st.trailers or [])
+        eq(tr.get("x-done"), "yes", "the trailers, %d" % n)
+        eq(tr.get("x-long"), "l" * n, "a long trailer of %d bytes" % n)
     st = h2_call(port, "GET", "/big/8000000")
     eq(st.status, 200)
     eq(hashlib.sha256(bytes(st.body)).hexdigest(),
