@@ -31,10 +31,9 @@
 
 /* ---- the request: HTTP/2 fields into a head block ---------------------- */
 
-/* Room for n more bytes at the end of the stream's `in`, within its cap.
- * Returns 0, or -1 (no memory, or past the cap). */
+/* in_reserve when the buffer is short: taken, compacted or grown. */
 static int
-in_reserve(struct sl_h2stream *st, size_t n, size_t cap)
+in_reserve_slow(struct sl_h2stream *st, size_t n, size_t cap)
 {
 	struct sl_buf *b = &st->s.in;
 	struct sl_worker *w = st->s.w;
@@ -61,6 +60,19 @@ in_reserve(struct sl_h2stream *st, size_t n, size_t cap)
 	if (want > cap)
 		return -1;
 	return sl_buf_grow(&w->bufs, b, SL_MAX(want, (size_t)b->cap * 2));
+}
+
+/* Room for n more bytes at the end of the stream's `in`, within its cap.
+ * Returns 0, or -1 (no memory, or past the cap). Inline: a head's every
+ * field asks, and all but the first find room. */
+static inline int
+in_reserve(struct sl_h2stream *st, size_t n, size_t cap)
+{
+	const struct sl_buf *b = &st->s.in;
+
+	if (b->data != NULL && sl_buf_space(b) >= n)
+		return 0;
+	return in_reserve_slow(st, n, cap);
 }
 
 static int
