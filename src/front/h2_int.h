@@ -462,6 +462,7 @@ uint8_t *h2_out_room(void *arg, size_t n);
  * the loop's turn); writes what the write buffer holds (-1: the
  * connection failed, h->dead set). */
 void h2_output(struct sl_h2conn *h, int flush);
+void h2_out_frame_now(struct sl_h2stream *st);
 int h2_wbuf_flush(struct sl_h2conn *h);
 /* The response's END_STREAM went (h2_out.c, h2.c's head without body). */
 void h2_out_ended(struct sl_h2stream *st);

@@ -539,6 +539,25 @@ h2_output(struct sl_h2conn *h, int flush)
 		(void)h2_wbuf_flush(h);
 }
 
+/*
+ * The stream's first DATA frame framed at once, from its exchange's flush
+ * (op_flush), when the stream may send and a whole frame fits: the
+ * exchange then sees its answer taken in the same pump and ends there,
+ * where a frame left to the run's output needed one more pump of the
+ * stream (doc/http2.md section 4). The frame waits in the write buffer
+ * for the run's write as any other: one write a turn still. Not while
+ * the stream is blocked: its writable call would enter the exchange
+ * again.
+ */
+void
+h2_out_frame_now(struct sl_h2stream *st)
+{
+	if (stream_sends(st) && !wbuf_full(st->h) &&
+	    !(st->s.flags & SL_SEAM_F_WBLOCK) && st->h->dead == NULL &&
+	    !st->h->h2c.failed)
+		(void)frame_stream(st);
+}
+
 /* ---- a request not read whole ---------------------------------------- */
 
 /* A stream answered before its request was whole (S_RST_AFTER) drops

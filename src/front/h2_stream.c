@@ -651,7 +651,8 @@ op_flush(struct sl_seam *s)
 		h2_stream_close(st, why);
 		return -1;
 	}
-	h2_kick(h); /* the run's output frames what it has */
+	h2_out_frame_now(st);
+	h2_kick(h); /* the run's output frames the rest, and writes */
 	return 0;
 }
 
