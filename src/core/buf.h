@@ -25,10 +25,20 @@ struct sl_buf {
 #define SL_BUF_MAX_SHIFT 27 /* 128 MiB */
 #define SL_BUF_NCLASS	 (SL_BUF_MAX_SHIFT - SL_BUF_MIN_SHIFT + 1)
 
+/*
+ * A class keeps up to this many bytes of free buffers, and never fewer
+ * than max_free buffers: 4,096 of 4 KiB, ..., 256 of 64 KiB, 128 of
+ * 128 KiB, max_free of 256 KiB and up (buf.c says why).
+ */
+#define SL_BUF_FREE_BYTES ((uint32_t)16 << 20)
+
 struct sl_bufpool {
 	void *free[SL_BUF_NCLASS]; /* singly linked through the first word */
 	uint32_t nfree[SL_BUF_NCLASS];
-	uint32_t max_free;    /* kept per class; the rest goes back to malloc */
+	/* the fewest free buffers of the class since the last tick: that many
+	 * sat unused through the whole period */
+	uint32_t low[SL_BUF_NCLASS];
+	uint32_t max_free;    /* floor of a class's cap and of its decay */
 	uint64_t allocated;   /* bytes held by connections now */
 	uint64_t from_malloc; /* bytes taken from malloc since the last tick */
 	uint64_t to_malloc;   /* bytes given back to malloc since a trim */
@@ -36,10 +46,11 @@ struct sl_bufpool {
 
 void sl_bufpool_init(struct sl_bufpool *p, uint32_t max_free);
 /*
- * Called periodically: once a burst is over (at least 1 MiB went back to
- * malloc, and the last period needed nothing new from it), cuts the free
- * lists to a quarter and asks malloc to return its free pages to the
- * kernel.
+ * Called periodically (every 200 ms): frees half of what each class kept
+ * unused through the period, above max_free. Once a burst is over (at
+ * least 1 MiB went back to malloc, and the period needed nothing new from
+ * it), cuts the free lists to a quarter of max_free and asks malloc to
+ * return its free pages to the kernel.
  */
 void sl_bufpool_tick(struct sl_bufpool *p);
 void sl_bufpool_drain(struct sl_bufpool *p);

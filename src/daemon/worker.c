@@ -38,7 +38,9 @@
 #include "xprt.h"
 #include "zstream.h"
 
-#define ACCESS_FLUSH_MS	   200 /* also the idle-shedding and trim period */
+#define ACCESS_FLUSH_MS 200 /* also the idle-shedding and trim period */
+/* free buffers a class keeps at least; it keeps more while its traffic uses
+ * them, up to SL_BUF_FREE_BYTES (buf.c) */
 #define BUF_FREE_PER_CLASS 64
 
 static void worker_apply(struct sl_worker *, struct sl_reload_msg *);

@@ -125,10 +125,11 @@ def memory_goes_back_after_a_burst():
     # upstream that does not read for 30 s: each exchange holds a 64 KiB
     # request buffer (a body gets buffer_bytes at once). When they are
     # gone, the freed buffers must not stay in malloc's arena for good: RSS
-    # comes back down, to what the worker's free lists keep (64 buffers
-    # per size class, 4 MiB of 64 KiB ones) and a little more. (Slow
-    # readers of a download no longer make such a burst: they hold no
-    # response buffer, slow_readers_hold_no_response_buffers.)
+    # comes back down, to what the worker's free lists keep once the burst
+    # is over (16 buffers per size class, 1 MiB of 64 KiB ones) and a
+    # little more. (Slow readers of a download no longer make such a
+    # burst: they hold no response buffer,
+    # slow_readers_hold_no_response_buffers.)
     # (A body this large is spliced and gives its request buffer back:
     # test_splice's held_spliced_uploads_give_their_request_buffer_back.
     # Here the buffers are the point, so splicing is off.)
@@ -159,7 +160,8 @@ def memory_goes_back_after_a_burst():
         socks.append(s)
     grown = wait_until(lambda: rss(sl.pid) - base >= 8 << 20, 10.0, 0.1)
     # the peak is where the burst stops growing, not where it crosses
-    # 8 MiB: the free lists alone may keep 4 MiB afterwards
+    # 8 MiB: the free lists alone may keep 16 MiB of 64 KiB buffers until
+    # the next ticks
     peak = rss(sl.pid)
     t_end = time.monotonic() + 5.0
     while time.monotonic() < t_end:
