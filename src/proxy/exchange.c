@@ -746,6 +746,7 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	struct sl_hdr_vars vars;
 	struct sl_fhead h;
 	uint32_t tp_at = 0;
+	size_t cap_max;
 	long n;
 
 	/* the route's filters' operations, and the state of those that keep
@@ -788,7 +789,13 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 			t->clk.deadline_ms = t->grpc.deadline_ms;
 	}
 
-	if (sl_buf_alloc(&w->bufs, &t->uphead, sl_exchange_head_cap(s)) == -1) {
+	/* the head as the client sent it and the fields sluice adds, most
+	 * often: the buffer grows below when rules or a filter's fields
+	 * need more (a buffer of max_header_bytes a request in flight was
+	 * 64 KiB a gRPC call where its head takes a few hundred bytes) */
+	if (sl_buf_alloc(&w->bufs, &t->uphead,
+			 SL_MIN(sl_exchange_head_cap(s),
+				(size_t)t->bytes_in + 1024)) == -1) {
 		sl_exchange_local(s, 503, "out_of_memory", 0);
 		return;
 	}
@@ -817,18 +824,26 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 		    !(wr->fops & (SL_FOP_RESP_HEAD | SL_FOP_RESP_DROP))
 		? SL_HBLK_F_PIECES
 		: 0;
-	if (txn_up_fields(t)) {
-		n = sl_h1_block_request_head(t->uphead.data, t->uphead.cap, req,
-					     &fwd);
-		/* a block takes a few bytes a field more than the text the
-		 * buffer was sized for */
-		if (n < 0 && sl_buf_grow(&w->bufs, &t->uphead,
-					 (size_t)t->uphead.cap * 2) == 0)
+	/* a head that does not fit gets a buffer twice as large, up to the
+	 * buffer a head of max_header_bytes had (twice that for a block,
+	 * which takes a few bytes a field more than its text) */
+	cap_max = 4096;
+	while (cap_max < sl_exchange_head_cap(s))
+		cap_max <<= 1;
+	if (txn_up_fields(t))
+		cap_max *= 2;
+	for (;;) {
+		if (txn_up_fields(t))
 			n = sl_h1_block_request_head(t->uphead.data,
 						     t->uphead.cap, req, &fwd);
-	} else
-		n = sl_h1_write_request_head(t->uphead.data, t->uphead.cap, req,
-					     &fwd);
+		else
+			n = sl_h1_write_request_head(t->uphead.data,
+						     t->uphead.cap, req, &fwd);
+		if (n >= 0 || t->uphead.cap >= cap_max ||
+		    sl_buf_grow(&w->bufs, &t->uphead,
+				(size_t)t->uphead.cap * 2) == -1)
+			break;
+	}
 	if (n < 0) {
 		/* the head with the fields sluice adds does not fit */
 		sl_exchange_reject(s, 431, SL_H1_R_HEAD_TOO_LARGE);

@@ -383,6 +383,29 @@ def head_too_large_with_the_added_fields():
           "no upstream_head_too_large in the log")
 
 
+@test
+def rules_that_add_more_than_the_head_reach_the_upstream():
+    # the upstream head's buffer is sized for the client's head and grows
+    # when the rules add more (20 KB here, within max_header_bytes' 32 KiB
+    # and its buffer)
+    grow = "g" * 20000
+    up = Upstream("a")
+    cfg, port = make_config(
+        {"a": [up]},
+        routes=[{"name": "grow", "match": {"path_prefix": "/"},
+                 "cluster": "a",
+                 "request_headers": {"set": {"X-Grow": grow}}}])
+    start_sluice(cfg)
+    c = From(port)
+    for i in range(3):
+        r = c.request("GET", "/g%d" % i, [("X-Small", "s")])
+        eq(r.status, 200, "status %d" % i)
+    eq(len(up.requests), 3, "requests at the upstream")
+    for q in up.requests:
+        eq(q.headers.get_all("x-grow"), [grow], "X-Grow whole")
+        eq(q.headers.get_all("x-small"), ["s"], "the client's field")
+
+
 # ---------------------------------------------------------------------------
 # TLS variables
 
