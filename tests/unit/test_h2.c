@@ -104,6 +104,9 @@ static int nups;
 static const char *answer;
 static size_t answer_len;
 static size_t need;
+/* 1: ... and a chunked body's end (the bytes after the head end in an
+ * empty line) */
+static int need_end;
 /* 1: the upstreams read nothing more */
 static int up_deaf;
 
@@ -139,7 +142,11 @@ serve(void)
 		}
 		head = strstr(u->got, "\r\n\r\n");
 		if (answer != NULL && u->answered == 0 && head != NULL &&
-		    u->total - (size_t)(head + 4 - u->got) >= need) {
+		    u->total - (size_t)(head + 4 - u->got) >= need &&
+		    (!need_end ||
+		     (u->gotlen >= 4 &&
+		      (size_t)(head + 4 - u->got) < u->gotlen &&
+		      memcmp(u->got + u->gotlen - 4, "\r\n\r\n", 4) == 0))) {
 			assert_int_equal(
 			    sl_xprt_mem_write(u->e, answer, answer_len),
 			    (ssize_t)answer_len);
@@ -402,6 +409,7 @@ setup_on(int l)
 	nups = 0;
 	answer = NULL;
 	need = 0;
+	need_end = 0;
 	goaways = 0;
 	body_tr = NULL;
 	body_hold = 0;
@@ -1292,6 +1300,244 @@ up_head(char *out, size_t n)
 	out[k] = '\0';
 }
 
+/*
+ * A chunked body at p (len bytes) taken apart: its payload into pay and
+ * its trailer fields into tr as "name=value;" with the names lower-cased
+ * (as nghttp2 hands a client an HTTP/2 answer's). Returns 1 when it is
+ * whole, 0 when more is to come.
+ */
+static int
+unchunk(const char *p, size_t len, char *pay, size_t paycap, size_t *paylen,
+	char *tr, size_t trcap)
+{
+	const char *e = p + len;
+
+	*paylen = 0;
+	tr[0] = '\0';
+	for (;;) {
+		const char *eol = memmem(p, (size_t)(e - p), "\r\n", 2);
+		unsigned long n;
+		if (eol == NULL)
+			return 0;
+		n = strtoul(p, NULL, 16);
+		p = eol + 2;
+		if (n == 0)
+			break;
+		if ((size_t)(e - p) < n + 2)
+			return 0;
+		assert_true(*paylen + n <= paycap);
+		memcpy(pay + *paylen, p, n);
+		*paylen += n;
+		p += n + 2;
+	}
+	for (;;) {
+		const char *eol = memmem(p, (size_t)(e - p), "\r\n", 2);
+		const char *colon;
+		size_t k = strlen(tr);
+		if (eol == NULL)
+			return 0;
+		if (eol == p)
+			return 1;
+		colon = memchr(p, ':', (size_t)(eol - p));
+		assert_non_null(colon);
+		for (const char *q = p; q < colon && k + 1 < trcap; q++)
+			tr[k++] =
+			    (char)(*q >= 'A' && *q <= 'Z' ? *q | 0x20 : *q);
+		tr[k] = '\0';
+		snprintf(tr + k, trcap - k, "=%.*s;", (int)(eol - colon - 2),
+			 colon + 2);
+		p = eol + 2;
+	}
+}
+
+/* The H1 client's answer is whole in got: its head, and a body of
+ * Content-Length or a chunked one to its end. */
+static int
+h1_answer_whole(void)
+{
+	static char pay[4096], tr[512];
+	const char *e = strstr(got, "\r\n\r\n");
+	size_t pl;
+
+	if (e == NULL)
+		return 0;
+	if (strstr(got, "Transfer-Encoding: chunked\r\n") == NULL)
+		return one_response();
+	return unchunk(e + 4, gotlen - (size_t)(e + 4 - got), pay, sizeof(pay),
+		       &pl, tr, sizeof(tr));
+}
+
+struct msg_case {
+	const char *method, *path;
+	const char *fields[4][2]; /* HTTP/2 names */
+	int body;		  /* 0: none, 1: a length, 2: pieces of none */
+	const char *answer;	  /* the upstream's */
+};
+
+#define ANSWER_CHUNKED                                                         \
+	"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n"      \
+	"5\r\nhello\r\n6\r\n world\r\n0\r\nx-sum: 7\r\nx-more: yes\r\n\r\n"
+#define ANSWER_LENGTH "HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nabc"
+
+static const struct msg_case msg_cases[] = {
+    {"GET", "/up/m1", {{"accept", "*/*"}, {"x-one", "1"}}, 0, ANSWER_CHUNKED},
+    {"POST",
+     "/up/m2",
+     {{"content-type", "application/json"}, {"content-length", "10"}},
+     1,
+     ANSWER_LENGTH},
+    {"POST",
+     "/up/m3",
+     {{"content-type", "application/grpc"}},
+     2,
+     ANSWER_CHUNKED},
+    {"PUT", "/up/m4", {{"x-two", "2"}}, 2, ANSWER_LENGTH},
+};
+
+/* What the upstream read of one message: its head (X-Request-Id out),
+ * its body's payload and its trailers. */
+struct seen {
+	char head[2048];
+	char pay[4096];
+	size_t paylen;
+	char tr[512];
+	/* and what the client got: status, payload, trailers */
+	int status;
+	char cpay[4096];
+	size_t cpaylen;
+	char ctr[512];
+};
+
+static void
+seen_upstream(const struct msg_case *m, struct seen *x)
+{
+	const char *b = strstr(ups[0].got, "\r\n\r\n") + 4;
+	size_t blen = ups[0].gotlen - (size_t)(b - ups[0].got);
+
+	up_head(x->head, sizeof(x->head));
+	if (m->body == 2) {
+		assert_int_equal(unchunk(b, blen, x->pay, sizeof(x->pay),
+					 &x->paylen, x->tr, sizeof(x->tr)),
+				 1);
+	} else {
+		assert_true(blen <= sizeof(x->pay));
+		memcpy(x->pay, b, blen);
+		x->paylen = blen;
+		x->tr[0] = '\0';
+	}
+}
+
+/*
+ * One message, from an HTTP/1.1 client and from an HTTP/2 client: a
+ * head, a body of a length or of pieces with trailers, and the answers
+ * of an HTTP/1.1 upstream, chunked with trailers or of a length. The
+ * upstream reads the same head, payload and trailers from both codecs,
+ * and both clients get the same status, payload and trailers (issue 62:
+ * one message between codecs; test_h2up.c holds an HTTP/2 upstream's
+ * answer to both kinds of reader).
+ */
+static void
+test_same_message_over_h1_and_h2(void **state)
+{
+	nghttp2_data_provider prd = {.read_callback = body_read};
+	static struct seen a, b;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(msg_cases) / sizeof(msg_cases[0]); i++) {
+		const struct msg_case *m = &msg_cases[i];
+		nghttp2_nv nv[4];
+		char text[2048];
+		size_t nnv = 0, k, hl;
+		const char *e;
+		int32_t id;
+
+		memset(&a, 0, sizeof(a));
+		memset(&b, 0, sizeof(b));
+		/* over HTTP/1.1: the framing field last, where the HTTP/2
+		 * codec puts the one it adds */
+		k = (size_t)snprintf(text, sizeof(text),
+				     "%s %s HTTP/1.1\r\nHost: a.test\r\n",
+				     m->method, m->path);
+		for (size_t j = 0; j < 4 && m->fields[j][0] != NULL; j++)
+			k += (size_t)snprintf(text + k, sizeof(text) - k,
+					      "%s: %s\r\n", m->fields[j][0],
+					      m->fields[j][1]);
+		if (m->body == 2)
+			k += (size_t)snprintf(
+			    text + k, sizeof(text) - k,
+			    "Transfer-Encoding: chunked\r\n\r\n4\r\nbbbb\r\n"
+			    "6\r\nbbbbbb\r\n0\r\nx-sum: 42\r\n\r\n");
+		else
+			k += (size_t)snprintf(text + k, sizeof(text) - k,
+					      "\r\n%s",
+					      m->body == 1 ? "bbbbbbbbbb" : "");
+		set_answer(m->answer);
+		need = m->body == 1 ? 10 : 0;
+		need_end = m->body == 2;
+		client_write(text);
+		run_until(h1_answer_whole);
+		assert_int_equal(nups, 1);
+		seen_upstream(m, &a);
+		assert_true(sscanf(got, "HTTP/1.1 %d", &a.status) == 1);
+		e = strstr(got, "\r\n\r\n") + 4;
+		hl = (size_t)(e - got);
+		if (strstr(got, "Transfer-Encoding: chunked\r\n") != NULL)
+			assert_int_equal(unchunk(e, gotlen - hl, a.cpay,
+						 sizeof(a.cpay), &a.cpaylen,
+						 a.ctr, sizeof(a.ctr)),
+					 1);
+		else {
+			memcpy(a.cpay, e, gotlen - hl);
+			a.cpaylen = gotlen - hl;
+		}
+		teardown(NULL);
+		setup_on(CALM);
+
+		/* over HTTP/2 */
+		for (size_t j = 0; j < 4 && m->fields[j][0] != NULL; j++) {
+			nv[nnv].name = (uint8_t *)(uintptr_t)m->fields[j][0];
+			nv[nnv].namelen = strlen(m->fields[j][0]);
+			nv[nnv].value = (uint8_t *)(uintptr_t)m->fields[j][1];
+			nv[nnv].valuelen = strlen(m->fields[j][1]);
+			nv[nnv++].flags = NGHTTP2_NV_FLAG_NONE;
+		}
+		client_h2(NULL, 0);
+		set_answer(m->answer);
+		need = m->body == 1 ? 10 : 0;
+		need_end = m->body == 2;
+		body_left = m->body != 0 ? 10 : 0;
+		body_piece = 4;
+		body_trailers = m->body == 2;
+		id = request(m->method, m->path, nv, nnv,
+			     m->body != 0 ? &prd : NULL);
+		wait_stream(id);
+		assert_int_equal(nups, 1);
+		seen_upstream(m, &b);
+		b.status = cstream(id)->status;
+		memcpy(b.cpay, cstream(id)->body, cstream(id)->blen);
+		b.cpaylen = cstream(id)->blen;
+		snprintf(b.ctr, sizeof(b.ctr), "%s", cstream(id)->trailers);
+		teardown(NULL);
+		setup_on(CALM);
+
+		/* the same message both ways */
+		assert_string_equal(b.head, a.head);
+		assert_int_equal(b.paylen, a.paylen);
+		assert_memory_equal(b.pay, a.pay, a.paylen);
+		assert_string_equal(b.tr, a.tr);
+		assert_int_equal(b.status, a.status);
+		assert_int_equal(b.cpaylen, a.cpaylen);
+		assert_memory_equal(b.cpay, a.cpay, a.cpaylen);
+		assert_string_equal(b.ctr, a.ctr);
+		/* and what it is */
+		assert_int_equal(a.paylen, m->body != 0 ? 10 : 0);
+		assert_string_equal(a.tr, m->body == 2 ? "x-sum=42;" : "");
+		assert_string_equal(a.ctr, strstr(m->answer, "x-more")
+					       ? "x-sum=7;x-more=yes;"
+					       : "");
+	}
+}
+
 static void
 test_same_head_over_h1_and_h2(void **state)
 {
@@ -1836,6 +2082,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_zero_window_send_timeout,
 					    setup_quick, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_head_over_h1_and_h2,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_same_message_over_h1_and_h2,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_requests_are_reset,
 					    setup, teardown),
