@@ -755,6 +755,50 @@ sl_hpack_enc_field(uint8_t *out, size_t room, const char *name, size_t nlen,
 	return m == 0 ? 0 : n + m;
 }
 
+size_t
+sl_hpack_enc_pseudo(uint8_t *out, size_t room, enum sl_hpack_pseudo name,
+		    const char *value, size_t vlen, unsigned flags)
+{
+	uint32_t vidx = 0;
+	size_t n, m;
+
+	/* the static table's entries for the four names (RFC 7541 appendix
+	 * A), compared with constants: no call */
+	switch (name) {
+	case SL_HPACK_AUTHORITY:
+		vidx = vlen == 0 ? 1 : 0;
+		break;
+	case SL_HPACK_METHOD:
+		if (vlen == 3 && memcmp(value, "GET", 3) == 0)
+			vidx = 2;
+		else if (vlen == 4 && memcmp(value, "POST", 4) == 0)
+			vidx = 3;
+		break;
+	case SL_HPACK_PATH:
+		if (vlen == 1 && value[0] == '/')
+			vidx = 4;
+		else if (vlen == 11 && memcmp(value, "/index.html", 11) == 0)
+			vidx = 5;
+		break;
+	case SL_HPACK_SCHEME:
+		if (vlen == 4 && memcmp(value, "http", 4) == 0)
+			vidx = 6;
+		else if (vlen == 5 && memcmp(value, "https", 5) == 0)
+			vidx = 7;
+		break;
+	default:
+		return 0;
+	}
+	if (vidx != 0 && !(flags & SL_HPACK_F_NEVER))
+		return int_encode(out, room, 0x80, 7, vidx);
+	n = int_encode(out, room, (flags & SL_HPACK_F_NEVER) ? 0x10 : 0x00, 4,
+		       (uint32_t)name);
+	if (n == 0)
+		return 0;
+	m = str_encode(out + n, room - n, value, vlen, flags & SL_HPACK_F_RAW);
+	return m == 0 ? 0 : n + m;
+}
+
 void
 sl_hpack_lower(char *dst, const char *src, size_t n)
 {

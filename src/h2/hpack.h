@@ -110,6 +110,27 @@ size_t sl_hpack_enc_field(uint8_t *out, size_t room, const char *name,
 			  size_t nlen, const char *value, size_t vlen,
 			  unsigned flags);
 
+/* A request's pseudo-fields (RFC 9113 section 8.3.1): the static
+ * table's index of each one's name (RFC 7541 appendix A), its first
+ * entry. */
+enum sl_hpack_pseudo {
+	SL_HPACK_AUTHORITY = 1,
+	SL_HPACK_METHOD = 2,
+	SL_HPACK_PATH = 4,
+	SL_HPACK_SCHEME = 6
+};
+
+/*
+ * sl_hpack_enc_field of a request's pseudo-field, the same bytes without
+ * the static table's search: the one byte of an indexed field for a value
+ * the table holds with the name (:method GET and POST, :scheme http and
+ * https, :path / and /index.html, an empty :authority), else a literal
+ * with the name's index. Returns the bytes written, or 0 when room is too
+ * small.
+ */
+size_t sl_hpack_enc_pseudo(uint8_t *out, size_t room, enum sl_hpack_pseudo name,
+			   const char *value, size_t vlen, unsigned flags);
+
 /*
  * A memo of the names an encoder writes, for one thread: a field's name as
  * it comes (in any case, as an HTTP/1.1 upstream or the exchange gives

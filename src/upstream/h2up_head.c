@@ -91,18 +91,35 @@ enc_field(struct dbuf *blk, const char *n, size_t nl, const char *v, size_t vl)
 	return 0;
 }
 
+/* One pseudo-field at blk's end, its name by static index, without a
+ * search (sl_hpack_enc_pseudo: :method POST and :scheme http are a byte
+ * each). Returns 0, or -1 (no memory). */
+static int
+enc_pseudo_field(struct dbuf *blk, enum sl_hpack_pseudo name, const char *v,
+		 size_t vl)
+{
+	size_t max = SL_HPACK_ENC_MAX(0, vl);
+	uint8_t *p;
+
+	if ((p = dbuf_room(blk, max)) == NULL)
+		return -1;
+	blk->len -=
+	    max - sl_hpack_enc_pseudo(p, max, name, v, vl, SL_HPACK_F_RAW);
+	return 0;
+}
+
 /* The pseudo-fields, in their order (RFC 9113 section 8.3.1): no
  * :authority when there is no Host. */
 static int
 enc_pseudo(struct dbuf *blk, const char *m, size_t ml, int tls,
 	   const char *path, size_t pl, const char *auth, size_t al)
 {
-	if (enc_field(blk, ":method", 7, m, ml) == -1 ||
-	    enc_field(blk, ":scheme", 7, tls ? "https" : "http", tls ? 5 : 4) ==
-		-1 ||
-	    enc_field(blk, ":path", 5, path, pl) == -1)
+	if (enc_pseudo_field(blk, SL_HPACK_METHOD, m, ml) == -1 ||
+	    enc_pseudo_field(blk, SL_HPACK_SCHEME, tls ? "https" : "http",
+			     tls ? 5 : 4) == -1 ||
+	    enc_pseudo_field(blk, SL_HPACK_PATH, path, pl) == -1)
 		return -1;
-	return al > 0 ? enc_field(blk, ":authority", 10, auth, al) : 0;
+	return al > 0 ? enc_pseudo_field(blk, SL_HPACK_AUTHORITY, auth, al) : 0;
 }
 
 /*

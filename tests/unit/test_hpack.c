@@ -915,6 +915,97 @@ test_encoder_memo_two_ways(void **state)
 	free(m);
 }
 
+/*
+ * A request's pseudo-fields by their names' static indexes: what
+ * sl_hpack_enc_field writes for the name, every value the static table
+ * holds with it and values near them (case, a byte more or less, empty,
+ * past a 7-bit length), with every flag; a byte short of room writes
+ * nothing; the decoder reads the field back.
+ */
+static void
+test_encoder_pseudo(void **state)
+{
+	static const struct {
+		enum sl_hpack_pseudo idx;
+		const char *name;
+	} names[] = {{SL_HPACK_AUTHORITY, ":authority"},
+		     {SL_HPACK_METHOD, ":method"},
+		     {SL_HPACK_PATH, ":path"},
+		     {SL_HPACK_SCHEME, ":scheme"}};
+	static char longv[200];
+	static const char *values[] = {"",
+				       "GET",
+				       "POST",
+				       "get",
+				       "Post",
+				       "GETS",
+				       "GE",
+				       "PUT",
+				       "/",
+				       "//",
+				       "/index.html",
+				       "/index.htm",
+				       "/Index.html",
+				       "http",
+				       "https",
+				       "HTTP",
+				       "httpx",
+				       "a.test:8080",
+				       longv};
+	static const unsigned flagsets[] = {0, SL_HPACK_F_RAW, SL_HPACK_F_NEVER,
+					    SL_HPACK_F_NEVER | SL_HPACK_F_RAW};
+	uint8_t a[256], b[256];
+	struct sl_hpack_dec d;
+	struct got g;
+
+	(void)state;
+	memset(longv, 'v', sizeof(longv) - 1);
+	sl_hpack_dec_init(&d, 4096);
+	for (size_t i = 0; i < 4; i++)
+		for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++)
+			for (size_t f = 0; f < 4; f++) {
+				size_t vl = strlen(values[v]);
+				size_t na = sl_hpack_enc_pseudo(
+				    a, sizeof(a), names[i].idx, values[v], vl,
+				    flagsets[f]);
+				size_t nb = sl_hpack_enc_field(
+				    b, sizeof(b), names[i].name,
+				    strlen(names[i].name), values[v], vl,
+				    flagsets[f]);
+
+				assert_true(nb > 0);
+				assert_int_equal(na, nb);
+				assert_memory_equal(a, b, nb);
+				assert_true(na <= SL_HPACK_ENC_MAX(0, vl));
+				assert_int_equal(
+				    sl_hpack_enc_pseudo(a, na - 1, names[i].idx,
+							values[v], vl,
+							flagsets[f]),
+				    0);
+				if (vl >= 128)
+					continue; /* past what collect holds */
+				memset(&g, 0, sizeof(g));
+				assert_int_equal(
+				    sl_hpack_decode(&d, b, nb, scratch,
+						    sizeof(scratch), collect,
+						    &g),
+				    SL_HPACK_OK);
+				expect(&g, 0, names[i].name, values[v]);
+			}
+	/* the one-byte fields */
+	assert_int_equal(
+	    sl_hpack_enc_pseudo(a, 1, SL_HPACK_METHOD, "POST", 4, 0), 1);
+	assert_int_equal(a[0], 0x83);
+	assert_int_equal(
+	    sl_hpack_enc_pseudo(a, 1, SL_HPACK_SCHEME, "http", 4, 0), 1);
+	assert_int_equal(a[0], 0x86);
+	/* no other index is a pseudo-field's */
+	assert_int_equal(sl_hpack_enc_pseudo(
+			     a, sizeof(a), (enum sl_hpack_pseudo)3, "x", 1, 0),
+			 0);
+	assert_null(d.dyn);
+}
+
 static void
 test_encoder(void **state)
 {
@@ -1074,6 +1165,7 @@ main(void)
 	    cmocka_unit_test(test_name_of_an_evicted_entry),
 	    cmocka_unit_test(test_empty_entry_then_a_field),
 	    cmocka_unit_test(test_table_against_a_model),
+	    cmocka_unit_test(test_encoder_pseudo),
 	    cmocka_unit_test(test_encoder),
 	    cmocka_unit_test(test_encoder_memo),
 	    cmocka_unit_test(test_encoder_memo_two_ways),
