@@ -65,7 +65,10 @@ enc_field(struct dbuf *blk, const char *n, size_t nl, const char *v, size_t vl)
 	uint8_t *p;
 
 	if (nl > 0 && nl <= SL_HPACK_MEMO_NAME) {
-		/* the names the thread's upstream streams sent before */
+		/* the names the thread's upstream streams sent before; room
+		 * for the memo's copies without a call */
+		if (max < SL_HPACK_MEMO_ROOM)
+			max = SL_HPACK_MEMO_ROOM;
 		if ((p = dbuf_room(blk, max)) == NULL)
 			return -1;
 		k = sl_hpack_enc_field_memo(&names, p, max, n, nl, v, vl,

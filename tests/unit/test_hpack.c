@@ -685,6 +685,8 @@ test_table_against_a_model(void **state)
  * slot and evict each other, with and without Huffman coding and never
  * indexed; and the same again once the memo is warm.
  */
+static char longv[201]; /* past a 7-bit length */
+
 static void
 test_encoder_memo(void **state)
 {
@@ -704,16 +706,19 @@ test_encoder_memo(void **state)
 	    "text/plain",
 	    "",
 	    "x",
-	    "0123456789abcdef", /* the longest short value */
-	    "0123456789abcdef0123456789abcdef" /* the longest memoised */};
+	    "0123456789abcdef",			 /* the longest short value */
+	    "0123456789abcdef0123456789abcdef",	 /* the longest memoised */
+	    "0123456789abcdef0123456789abcdef0", /* one past it */
+	    longv};
 	static const unsigned flagsets[] = {0, SL_HPACK_F_RAW, SL_HPACK_F_NEVER,
 					    SL_HPACK_F_NEVER | SL_HPACK_F_RAW};
 	struct sl_hpack_memo *m = calloc(1, sizeof(*m));
-	uint8_t a[256], b[256];
+	uint8_t a[512], b[512];
 	char name[32], lower[32];
 
 	(void)state;
 	assert_non_null(m);
+	memset(longv, 'v', sizeof(longv) - 1);
 	for (int round = 0; round < 2; round++)
 		for (size_t k = 0; k < SL_HPACK_NSTATIC + 1 + 7 * 3; k++) {
 			const char *base =
@@ -735,7 +740,8 @@ test_encoder_memo(void **state)
 				lower[i] =
 				    ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
 			}
-			for (size_t v = 0; v < 8; v++)
+			for (size_t v = 0;
+			     v < sizeof(values) / sizeof(values[0]); v++)
 				for (size_t f = 0; f < 4; f++) {
 					size_t vl = strlen(values[v]);
 					size_t na = sl_hpack_enc_field_memo(
@@ -766,6 +772,33 @@ test_encoder_memo(void **state)
 						m, a, nb - 1, name, nl,
 						values[v], vl, flagsets[f]),
 					    0);
+					/* room of about the field's bytes
+					 * (under SL_HPACK_MEMO_ROOM: kept
+					 * bytes copied exactly; a byte more,
+					 * as str_encode wants a Huffman string
+					 * shorter than its room), and of
+					 * SL_HPACK_MEMO_ROOM and more (copied
+					 * whole): the same bytes, nothing
+					 * written past room */
+					for (size_t r = 0; r < 2; r++) {
+						size_t room =
+						    r == 0
+							? nb + 1
+							: nb +
+							      SL_HPACK_MEMO_ROOM;
+						memset(a, 0xaa, sizeof(a));
+						assert_int_equal(
+						    sl_hpack_enc_field_memo(
+							m, a, room, name, nl,
+							values[v], vl,
+							flagsets[f]),
+						    nb);
+						assert_memory_equal(a, b, nb);
+						for (size_t i = room;
+						     i < sizeof(a); i++)
+							assert_int_equal(a[i],
+									 0xaa);
+					}
 				}
 		}
 	free(m);
@@ -932,7 +965,6 @@ test_encoder_pseudo(void **state)
 		     {SL_HPACK_METHOD, ":method"},
 		     {SL_HPACK_PATH, ":path"},
 		     {SL_HPACK_SCHEME, ":scheme"}};
-	static char longv[200];
 	static const char *values[] = {"",
 				       "GET",
 				       "POST",
