@@ -300,6 +300,55 @@ ref_field(uint8_t *out, size_t at, size_t room, const char *name,
 	return at + k;
 }
 
+/* The connection's fields stay out in any case; names of their lengths
+ * and first letters that are not theirs go. */
+static void
+test_block_head_drops_in_any_case(void **state)
+{
+	static const char *f[][2] = {
+	    {":method", "GET"},
+	    {":path", "/"},
+	    {"TE", "trailers"},
+	    {"tE", "x"},
+	    {"Tx", "1"},
+	    {"HOST", "h"},
+	    {"hosT", "h"},
+	    {"Hast", "2"},
+	    {"UPGRADE", "x"},
+	    {"Upgrada", "3"},
+	    {"CONNECTION", "x"},
+	    {"Connectiox", "4"},
+	    {"KEEP-ALIVE", "x"},
+	    {"keep-alivx", "5"},
+	    {"HTTP2-SETTINGS", "x"},
+	    {"http2-settingz", "6"},
+	    {"PROXY-CONNECTION", "x"},
+	    {"proxy-connectioN", "x"},
+	    {"proxy-connectiox", "7"},
+	    {"TRANSFER-ENCODING", "x"},
+	    {"transfer-encodinx", "8"},
+	    {"CONTENT-TYPE", "application/grpc"},
+	};
+	char buf[1024], got[1024];
+	struct dbuf blk = {0};
+	struct h2up_stream st;
+	int body;
+	size_t n;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	n = block(buf, f, sizeof(f) / sizeof(f[0]), SL_H1_BODY_NONE, 0);
+	assert_int_equal(h2up_head_request(&st, buf, n, 0, &blk, &body), 0);
+	decode(&blk, got, sizeof(got));
+	assert_string_equal(got, ":method=GET;:scheme=http;:path=/;tx=1;"
+				 "hast=2;upgrada=3;connectiox=4;keep-alivx=5;"
+				 "http2-settingz=6;proxy-connectiox=7;"
+				 "transfer-encodinx=8;"
+				 "content-type=application/grpc;te=trailers;");
+	assert_true(st.f & S_GRPC);
+	dbuf_free(&blk);
+}
+
 static char longv[301], midv[34], longpath[301];
 static const char *fields[][2] = {
     {"Content-Type", "application/grpc"},
@@ -565,6 +614,7 @@ main(void)
 	    cmocka_unit_test(test_text_head_refused),
 	    cmocka_unit_test(test_block_head),
 	    cmocka_unit_test(test_block_head_bytes),
+	    cmocka_unit_test(test_block_head_drops_in_any_case),
 	    cmocka_unit_test(test_response_heads_refused),
 	    cmocka_unit_test(test_response_head_and_trailers),
 	    cmocka_unit_test(test_trailers_only_head),
