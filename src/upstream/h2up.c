@@ -373,16 +373,16 @@ stream_submit(struct h2up_stream *st, char *p, size_t hl)
 		st->f |= S_REQ_END | S_REQ_SENT;
 	blen = dbuf_n(w) - rel - SL_H2F_HEADER_LEN;
 	st->hs.id = id;
-	if (sl_h2c_stream_add(&c->h2c, &st->hs) == -1) {
-		w->len = w->off + rel;
+	if (sl_h2c_stream_add(&c->h2c, &st->hs) == -1)
 		r = 1;
-	} else if (blen <= c->h2c.peer_max_frame && dbuf_n(w) <= WBUF_CAP)
+	else if (blen <= c->h2c.peer_max_frame && dbuf_n(w) <= WBUF_CAP)
 		r = sl_h2c_send_headers_placed(&c->h2c, &st->hs,
 					       (uint8_t *)w->p + w->off + rel,
 					       blen, !body) == -1;
 	else
 		r = submit_long(c, st, rel, blen, !body) == -1;
 	if (r) {
+		w->len = w->off + rel; /* nothing of the stream goes */
 		sl_h2c_forget(&c->h2c, &st->hs);
 		c->dead = 1;
 		return -1;
