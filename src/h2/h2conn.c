@@ -732,6 +732,23 @@ sl_h2c_send_headers(struct sl_h2c *c, struct sl_h2c_stream *s,
 	return 0;
 }
 
+int
+sl_h2c_send_headers_placed(struct sl_h2c *c, struct sl_h2c_stream *s,
+			   uint8_t *frame, size_t block_len, int end_stream)
+{
+	if (c->failed || block_len > c->peer_max_frame)
+		return -1;
+	(void)sl_h2f_write_header(
+	    frame, SL_H2F_HEADER_LEN, (uint32_t)block_len, SL_H2F_HEADERS,
+	    (uint8_t)(SL_H2F_F_END_HEADERS |
+		      (end_stream ? SL_H2F_F_END_STREAM : 0)),
+	    s->id);
+	set_state(c, s,
+		  sl_h2f_stream_send((enum sl_h2f_st)s->st, SL_H2F_HEADERS,
+				     end_stream ? SL_H2F_F_END_STREAM : 0));
+	return 0;
+}
+
 size_t
 sl_h2c_send_room(const struct sl_h2c *c, const struct sl_h2c_stream *s)
 {

@@ -191,6 +191,19 @@ int sl_h2c_consumed(struct sl_h2c *c, struct sl_h2c_stream *s, size_t n);
 int sl_h2c_send_headers(struct sl_h2c *c, struct sl_h2c_stream *s,
 			const uint8_t *block, size_t block_len, int end_stream);
 
+/*
+ * sl_h2c_send_headers for a block the caller encoded in place, as one
+ * HEADERS frame: frame is SL_H2F_HEADER_LEN bytes the caller took through
+ * ops->out with the block_len bytes of the block after them (block_len at
+ * most the peer's frame size, c->peer_max_frame); the frame's header goes
+ * there. Spares a copy of the block (the upstream's request heads).
+ * Returns 0, or -1 (the connection failed, or the block needs
+ * CONTINUATIONs: sl_h2c_send_headers then).
+ */
+int sl_h2c_send_headers_placed(struct sl_h2c *c, struct sl_h2c_stream *s,
+			       uint8_t *frame, size_t block_len,
+			       int end_stream);
+
 /* The most DATA bytes s may send now: its window, the connection's and
  * the peer's frame size. */
 size_t sl_h2c_send_room(const struct sl_h2c *c, const struct sl_h2c_stream *s);

@@ -4,6 +4,7 @@
  * keeps none, and Huffman coding, on the tables hpack_gen.c writes at
  * build time. Performs no I/O; the dynamic table is the only allocation.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -755,6 +756,50 @@ sl_hpack_enc_field(uint8_t *out, size_t room, const char *name, size_t nlen,
 	return m == 0 ? 0 : n + m;
 }
 
+size_t
+sl_hpack_enc_pseudo(uint8_t *out, size_t room, enum sl_hpack_pseudo name,
+		    const char *value, size_t vlen, unsigned flags)
+{
+	uint32_t vidx = 0;
+	size_t n, m;
+
+	/* the static table's entries for the four names (RFC 7541 appendix
+	 * A), compared with constants: no call */
+	switch (name) {
+	case SL_HPACK_AUTHORITY:
+		vidx = vlen == 0 ? 1 : 0;
+		break;
+	case SL_HPACK_METHOD:
+		if (vlen == 3 && memcmp(value, "GET", 3) == 0)
+			vidx = 2;
+		else if (vlen == 4 && memcmp(value, "POST", 4) == 0)
+			vidx = 3;
+		break;
+	case SL_HPACK_PATH:
+		if (vlen == 1 && value[0] == '/')
+			vidx = 4;
+		else if (vlen == 11 && memcmp(value, "/index.html", 11) == 0)
+			vidx = 5;
+		break;
+	case SL_HPACK_SCHEME:
+		if (vlen == 4 && memcmp(value, "http", 4) == 0)
+			vidx = 6;
+		else if (vlen == 5 && memcmp(value, "https", 5) == 0)
+			vidx = 7;
+		break;
+	default:
+		return 0;
+	}
+	if (vidx != 0 && !(flags & SL_HPACK_F_NEVER))
+		return int_encode(out, room, 0x80, 7, vidx);
+	n = int_encode(out, room, (flags & SL_HPACK_F_NEVER) ? 0x10 : 0x00, 4,
+		       (uint32_t)name);
+	if (n == 0)
+		return 0;
+	m = str_encode(out + n, room - n, value, vlen, flags & SL_HPACK_F_RAW);
+	return m == 0 ? 0 : n + m;
+}
+
 void
 sl_hpack_lower(char *dst, const char *src, size_t n)
 {
@@ -774,6 +819,19 @@ memo_slot(const char *name, size_t nlen)
 
 	return (unsigned)(nlen * 7 + a + b * 3 + c * 5) % SL_HPACK_MEMO_N;
 }
+
+/* The memo's kept bytes fit their arrays, and the hit's whole copies fit
+ * SL_HPACK_MEMO_ROOM: the name's part at 0, the value's after it. */
+#define MEMO_ENT(f) (((struct sl_hpack_memo_ent *)0)->f)
+_Static_assert(offsetof(struct sl_hpack_memo_ent, raw) ==
+		   offsetof(struct sl_hpack_memo_ent, nlen) + 1,
+	       "memo_is reads nlen and raw at once");
+_Static_assert(sizeof(MEMO_ENT(enc)) >= 2 + SL_HPACK_MEMO_NAME &&
+		   sizeof(MEMO_ENT(venc)) >= 1 + SL_HPACK_MEMO_VALUE &&
+		   sizeof(MEMO_ENT(enc)) <= SL_HPACK_MEMO_ROOM &&
+		   2 + SL_HPACK_MEMO_NAME + sizeof(MEMO_ENT(venc)) <=
+		       SL_HPACK_MEMO_ROOM,
+	       "the memo's arrays and SL_HPACK_MEMO_ROOM");
 
 /* Fills e for name (nlen <= SL_HPACK_MEMO_NAME). */
 static void
@@ -801,88 +859,198 @@ memo_fill(struct sl_hpack_memo_ent *e, const char *name, size_t nlen,
 		memcpy(e->enc, l, nlen);
 		e->elen = (uint8_t)nlen;
 	} else if (idx == 0) {
-		e->elen = (uint8_t)str_encode(e->enc, sizeof(e->enc), l, nlen,
-					      (int)raw);
+		e->enc[0] = 0x00;
+		e->elen =
+		    (uint8_t)(1 + str_encode(e->enc + 1, sizeof(e->enc) - 1, l,
+					     nlen, (int)raw));
 	} else {
-		e->elen = 0;
+		e->elen =
+		    (uint8_t)int_encode(e->enc, sizeof(e->enc), 0x00, 4, idx);
 	}
 	e->vlen = e->velen = e->vhit = e->vskip = 0;
 }
 
-size_t
-sl_hpack_enc_field_memo(struct sl_hpack_memo *m, uint8_t *out, size_t room,
-			const char *name, size_t nlen, const char *value,
-			size_t vlen, unsigned flags)
+/* 8 and 4 bytes at p, as they lie. */
+static inline uint64_t
+ld64(const char *p)
 {
-	struct sl_hpack_memo_ent *e;
-	unsigned raw = (flags & SL_HPACK_F_RAW) != 0;
-	size_t n, k;
+	uint64_t v;
 
-	if (nlen == 0 || nlen > SL_HPACK_MEMO_NAME)
-		return 0;
-	k = memo_slot(name, nlen);
-	e = &m->e[k * 2];
-	if (e->nlen == nlen && e->raw == raw &&
-	    memcmp(e->name, name, nlen) == 0) {
-		m->victim[k] = 1;
-	} else if (e[1].nlen == nlen && e[1].raw == raw &&
-		   memcmp(e[1].name, name, nlen) == 0) {
-		e++;
-		m->victim[k] = 0;
-	} else {
-		e += m->victim[k];
-		m->victim[k] ^= 1;
-		memo_fill(e, name, nlen, raw);
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static inline uint32_t
+ld32(const char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* Whether n bytes (1 to 32) at a and b are the same: words compared,
+ * the last one overlapping the one before, without a call or a loop
+ * (libc's memcmp was two calls a field, about 18 instructions each). */
+static inline int
+memo_eq(const char *a, const char *b, size_t n)
+{
+	uint64_t d;
+
+	if (n >= 8) {
+		d = (ld64(a) ^ ld64(b)) | (ld64(a + n - 8) ^ ld64(b + n - 8));
+		if (n > 16) {
+			d |= ld64(a + 8) ^ ld64(b + 8);
+			if (n > 24)
+				d |= ld64(a + 16) ^ ld64(b + 16);
+		}
+		return d == 0;
 	}
-	/* a value the static table may hold (an empty one matches a name
-	 * whose entry has none): the whole search */
+	if (n >= 4)
+		return ((ld32(a) ^ ld32(b)) |
+			(ld32(a + n - 4) ^ ld32(b + n - 4))) == 0;
+	return a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1];
+}
+
+/* Whether e is name's entry, as written, for raw: its nlen and raw, side
+ * by side, compared at once, then the name. */
+static inline int
+memo_is(const struct sl_hpack_memo_ent *e, const char *name, size_t nlen,
+	unsigned raw)
+{
+	const uint8_t want[2] = {(uint8_t)nlen, (uint8_t)raw};
+	uint16_t a, b;
+
+	memcpy(&a,
+	       (const uint8_t *)e + offsetof(struct sl_hpack_memo_ent, nlen),
+	       2);
+	memcpy(&b, want, 2);
+	return a == b && memo_eq(e->name, name, nlen);
+}
+
+/* Whether e keeps value's literal (e->vlen is SL_HPACK_MEMO_VALUE at the
+ * most). */
+static inline int
+memo_has(const struct sl_hpack_memo_ent *e, const char *value, size_t vlen)
+{
+	return e->vlen == vlen && vlen != 0 && memo_eq(e->value, value, vlen);
+}
+
+/* The value's literal after the n bytes of the name's at out, when the
+ * memo does not hold it: encoded, and kept when short (or now and then
+ * when long). */
+static size_t __attribute__((noinline))
+memo_value(struct sl_hpack_memo_ent *e, uint8_t *out, size_t room, size_t n,
+	   const char *value, size_t vlen, unsigned flags)
+{
+	size_t k =
+	    str_encode(out + n, room - n, value, vlen, flags & SL_HPACK_F_RAW);
+
+	if (k == 0)
+		return 0;
+	if (vlen == 0 || vlen > SL_HPACK_MEMO_VALUE)
+		return n + k;
+	/* a long value replaces a long one that never repeated only now and
+	 * then (a request id never does; a Date does, for a second) */
+	if (vlen > SL_HPACK_MEMO_SHORT && e->vlen > SL_HPACK_MEMO_SHORT &&
+	    !e->vhit && (++e->vskip & 15) != 0)
+		return n + k;
+	/* at most 1 + SL_HPACK_MEMO_VALUE bytes: kept */
+	memcpy(e->value, value, vlen);
+	e->vlen = (uint8_t)vlen;
+	memcpy(e->venc, out + n, k);
+	e->velen = (uint8_t)k;
+	e->vhit = 0;
+	return n + k;
+}
+
+/* The field through e, the name's entry, where the hit's path does not
+ * go: a value the static table may hold (an empty one matches a name
+ * whose entry has none: the whole search), or room under
+ * SL_HPACK_MEMO_ROOM (copies of the bytes kept, no more). */
+static size_t __attribute__((noinline))
+memo_enc(struct sl_hpack_memo_ent *e, uint8_t *out, size_t room, size_t nlen,
+	 const char *value, size_t vlen, unsigned flags)
+{
+	size_t n = e->elen;
+
 	if (e->vscan || (vlen == 0 && e->sidx != 0))
 		return sl_hpack_enc_field(out, room,
 					  e->vscan
 					      ? (const char *)e->enc
 					      : sl_hpack_static[e->sidx].name,
 					  nlen, value, vlen, flags);
-	n = int_encode(out, room, (flags & SL_HPACK_F_NEVER) ? 0x10 : 0x00, 4,
-		       e->sidx);
-	if (n == 0)
+	if (room < n)
 		return 0;
-	if (e->sidx == 0) {
-		if (room - n < e->elen)
+	memcpy(out, e->enc, n);
+	if (flags & SL_HPACK_F_NEVER)
+		out[0] |= 0x10;
+	if (memo_has(e, value, vlen)) {
+		if (room - n < e->velen)
 			return 0;
-		memcpy(out + n, e->enc, e->elen);
-		n += e->elen;
+		memcpy(out + n, e->venc, e->velen);
+		e->vhit = 1;
+		return n + e->velen;
 	}
-	if (vlen > 0 && vlen <= SL_HPACK_MEMO_VALUE) {
-		/* the last byte first: a Date's seconds, a request id's
-		 * randomness differ there, without a call */
-		if (e->vlen == vlen && e->value[vlen - 1] == value[vlen - 1] &&
-		    memcmp(e->value, value, vlen) == 0) {
-			if (room - n < e->velen)
-				return 0;
-			memcpy(out + n, e->venc, e->velen);
-			e->vhit = 1;
-			return n + e->velen;
-		}
-		if ((k = str_encode(out + n, room - n, value, vlen,
-				    (int)raw)) == 0)
-			return 0;
-		/* a long value replaces a long one that never repeated only
-		 * now and then (a request id never does; a Date does, for a
-		 * second) */
-		if (vlen > SL_HPACK_MEMO_SHORT &&
-		    e->vlen > SL_HPACK_MEMO_SHORT && !e->vhit &&
-		    (++e->vskip & 15) != 0)
-			return n + k;
-		/* at most 1 + SL_HPACK_MEMO_VALUE bytes: kept */
-		memcpy(e->value, value, vlen);
-		e->vlen = (uint8_t)vlen;
-		memcpy(e->venc, out + n, k);
-		e->velen = (uint8_t)k;
-		e->vhit = 0;
-		return n + k;
+	return memo_value(e, out, room, n, value, vlen, flags);
+}
+
+/* A name the memo does not hold: it takes the place of the way of its
+ * set used less recently. */
+static size_t __attribute__((noinline))
+memo_miss(struct sl_hpack_memo *m, uint8_t *out, size_t room, const char *name,
+	  size_t nlen, const char *value, size_t vlen, unsigned flags)
+{
+	unsigned k = memo_slot(name, nlen);
+	struct sl_hpack_memo_ent *e = &m->e[k * 2 + m->victim[k]];
+
+	m->victim[k] ^= 1;
+	memo_fill(e, name, nlen, flags & SL_HPACK_F_RAW);
+	return memo_enc(e, out, room, nlen, value, vlen, flags);
+}
+
+/*
+ * The hit's path, a name and a value kept, makes no call and keeps no
+ * frame: the rest is in the functions above, called last. The name's
+ * part and the value's literal are copied whole (32 and 40 bytes, a few
+ * moves), which room of SL_HPACK_MEMO_ROOM allows.
+ */
+size_t
+sl_hpack_enc_field_memo(struct sl_hpack_memo *m, uint8_t *out, size_t room,
+			const char *name, size_t nlen, const char *value,
+			size_t vlen, unsigned flags)
+{
+	struct sl_hpack_memo_ent *e;
+	unsigned raw = (flags & SL_HPACK_F_RAW) != 0, k;
+	size_t n;
+
+	if (nlen - 1 >= SL_HPACK_MEMO_NAME) /* 0 too */
+		return 0;
+	k = memo_slot(name, nlen);
+	e = &m->e[k * 2];
+	if (memo_is(e, name, nlen, raw)) {
+		m->victim[k] = 1;
+	} else if (memo_is(e + 1, name, nlen, raw)) {
+		e++;
+		m->victim[k] = 0;
+	} else {
+		return memo_miss(m, out, room, name, nlen, value, vlen, flags);
 	}
-	k = str_encode(out + n, room - n, value, vlen, (int)raw);
-	return k == 0 ? 0 : n + k;
+	if (e->vscan || (vlen == 0 && e->sidx != 0) ||
+	    room < SL_HPACK_MEMO_ROOM)
+		return memo_enc(e, out, room, nlen, value, vlen, flags);
+	/* elen <= 2 + SL_HPACK_MEMO_NAME, velen <= 1 + SL_HPACK_MEMO_VALUE:
+	 * both whole within SL_HPACK_MEMO_ROOM */
+	memcpy(out, e->enc, sizeof(e->enc));
+	if (flags & SL_HPACK_F_NEVER) /* the 4-bit prefix's flag */
+		out[0] |= 0x10;
+	n = e->elen;
+	if (memo_has(e, value, vlen)) {
+		memcpy(out + n, e->venc, sizeof(e->venc));
+		e->vhit = 1;
+		return n + e->velen;
+	}
+	return memo_value(e, out, room, n, value, vlen, flags);
 }
 
 size_t

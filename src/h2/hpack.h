@@ -110,6 +110,27 @@ size_t sl_hpack_enc_field(uint8_t *out, size_t room, const char *name,
 			  size_t nlen, const char *value, size_t vlen,
 			  unsigned flags);
 
+/* A request's pseudo-fields (RFC 9113 section 8.3.1): the static
+ * table's index of each one's name (RFC 7541 appendix A), its first
+ * entry. */
+enum sl_hpack_pseudo {
+	SL_HPACK_AUTHORITY = 1,
+	SL_HPACK_METHOD = 2,
+	SL_HPACK_PATH = 4,
+	SL_HPACK_SCHEME = 6
+};
+
+/*
+ * sl_hpack_enc_field of a request's pseudo-field, the same bytes without
+ * the static table's search: the one byte of an indexed field for a value
+ * the table holds with the name (:method GET and POST, :scheme http and
+ * https, :path / and /index.html, an empty :authority), else a literal
+ * with the name's index. Returns the bytes written, or 0 when room is too
+ * small.
+ */
+size_t sl_hpack_enc_pseudo(uint8_t *out, size_t room, enum sl_hpack_pseudo name,
+			   const char *value, size_t vlen, unsigned flags);
+
 /*
  * A memo of the names an encoder writes, for one thread: a field's name as
  * it comes (in any case, as an HTTP/1.1 upstream or the exchange gives
@@ -118,7 +139,7 @@ size_t sl_hpack_enc_field(uint8_t *out, size_t room, const char *name,
  * memo spares their lower-casing, the static table's search and their
  * Huffman coding; the last short value of each name is kept the same way.
  * Two-way set-associative: SL_HPACK_MEMO_N sets of two entries, about
- * 5 KiB, so that two names of one head that hash alike (content-type and
+ * 9 KiB, so that two names of one head that hash alike (content-type and
  * te, x-forwarded-for and x-request-id) do not evict each other at every
  * request; zero it before the first use.
  */
@@ -135,19 +156,27 @@ struct sl_hpack_memo {
 				  name: enc is the name lower-cased, for
 				  sl_hpack_enc_field */
 		uint8_t elen;  /* bytes of enc */
-		char name[SL_HPACK_MEMO_NAME];
-		uint8_t enc[SL_HPACK_MEMO_NAME + 2]; /* the literal (sidx 0) */
 		/* the last short value written with the name, and its
 		 * string literal (content-type, content-length, ...) */
 		uint8_t vlen, velen; /* 0: none */
 		uint8_t vhit;	     /* the value kept was written again */
 		uint8_t vskip;	     /* long values not kept, counted */
+		char name[SL_HPACK_MEMO_NAME];
 		char value[SL_HPACK_MEMO_VALUE];
-		uint8_t venc[SL_HPACK_MEMO_VALUE + 1];
-	} e[SL_HPACK_MEMO_N * 2];	 /* set k: e[2k] and e[2k + 1] */
+		/* the field's start, as a literal without indexing writes
+		 * it: the name's index (1 or 2 bytes), or a 0 and the
+		 * name's literal (2 + SL_HPACK_MEMO_NAME bytes at the
+		 * most); sizes rounded up to 8 bytes, copied whole */
+		uint8_t enc[32];
+		uint8_t venc[40]; /* 1 + SL_HPACK_MEMO_VALUE at the most */
+	} e[SL_HPACK_MEMO_N * 2]; /* set k: e[2k] and e[2k + 1] */
 	uint8_t victim[SL_HPACK_MEMO_N]; /* the way a miss refills: the one
 					    used less recently */
 };
+
+/* Room for which sl_hpack_enc_field_memo copies what it kept without a
+ * call, whole (a caller that sizes its room gives at least this). */
+#define SL_HPACK_MEMO_ROOM 72
 
 /* n bytes of src into dst, ASCII upper case lowered (RFC 9113 section
  * 8.2.1: field names go lower case); dst may be src. */
@@ -156,7 +185,8 @@ void sl_hpack_lower(char *dst, const char *src, size_t n);
 /*
  * sl_hpack_enc_field of name lower-cased, the same bytes, through memo m.
  * nlen must be 1..SL_HPACK_MEMO_NAME (a caller lower-cases longer names
- * itself); 0 is returned otherwise, as when room is too small.
+ * itself); 0 is returned otherwise, as when room is too small. The bytes
+ * of room past those it returns may be written (scratch).
  */
 size_t sl_hpack_enc_field_memo(struct sl_hpack_memo *m, uint8_t *out,
 			       size_t room, const char *name, size_t nlen,

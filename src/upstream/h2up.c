@@ -301,16 +301,46 @@ stream_reset(struct h2up_stream *st, uint32_t code)
 	st->f |= S_NG_CLOSED;
 }
 
+/* The most the write buffer holds (on_out): a server that floods PINGs
+ * and never reads fails its connection. */
+#define WBUF_CAP (8u * 1024 * 1024)
+
+/*
+ * The request's HEADERS when its block needs CONTINUATIONs or passes
+ * WBUF_CAP (rare): the block, blen bytes at c->wbuf's rel + the frame
+ * header, taken out of the write buffer and framed by the connection
+ * state. Returns 0, or -1 (no memory or no room).
+ */
+static int
+submit_long(struct sl_h2up_conn *c, struct h2up_stream *st, size_t rel,
+	    size_t blen, int end_stream)
+{
+	uint8_t *copy = malloc(blen > 0 ? blen : 1);
+	int r;
+
+	if (copy == NULL)
+		return -1;
+	memcpy(copy, c->wbuf.p + c->wbuf.off + rel + SL_H2F_HEADER_LEN, blen);
+	c->wbuf.len = c->wbuf.off + rel;
+	r = sl_h2c_send_headers(&c->h2c, &st->hs, copy, blen, end_stream);
+	free(copy);
+	return r;
+}
+
 /*
  * Sends the request head the exchange wrote (hl bytes at p) as HEADERS on
- * a new stream, END_STREAM when no body follows. Returns 0, or -1: the
- * stream failed.
+ * a new stream, END_STREAM when no body follows. The block is encoded in
+ * place at the write buffer's end, after room for the frame's header: no
+ * buffer of its own, no copy (an allocation, its growth and its free
+ * were about 500 instructions a gRPC call). Returns 0, or -1: the stream
+ * failed (nothing of it left in the write buffer).
  */
 static int
 stream_submit(struct h2up_stream *st, char *p, size_t hl)
 {
 	struct sl_h2up_conn *c = st->c;
-	struct dbuf blk = {0};
+	struct dbuf *w = &c->wbuf;
+	size_t rel, blen;
 	uint32_t id;
 	int body, r;
 
@@ -319,31 +349,40 @@ stream_submit(struct h2up_stream *st, char *p, size_t hl)
 		c->dead = 1;
 		return -1;
 	}
-	if (h2up_head_request(st, p, hl,
-			      c->ep->cluster->protocol == SL_UP_PROTO_H2, &blk,
-			      &body) == -1) {
-		dbuf_free(&blk);
-		return -1;
-	}
-	if (st->f & S_REQ_CHUNK)
-		sl_h1_chunked_init(&st->ck, UP_HEAD_MAX);
-	if (!body)
-		st->f |= S_REQ_END | S_REQ_SENT;
 	id = c->h2c.last_local_id == 0 ? 1 : c->h2c.last_local_id + 2;
 	if (id > SL_H2F_MAX_STREAM_ID) {
 		/* stream ids ran out: the next request needs a new
 		 * connection (the failure is class 1) */
 		log_conn(c, "request not sent", "stream ids exhausted");
 		c->dead = 1;
-		dbuf_free(&blk);
 		return -1;
 	}
+	/* the frame's place, counted from w->off (which dbuf_room may move
+	 * to 0 with the bytes) */
+	rel = dbuf_n(w);
+	if (dbuf_room(w, SL_H2F_HEADER_LEN) == NULL ||
+	    h2up_head_request(st, p, hl,
+			      c->ep->cluster->protocol == SL_UP_PROTO_H2, w,
+			      &body) == -1) {
+		w->len = w->off + rel;
+		return -1;
+	}
+	if (st->f & S_REQ_CHUNK)
+		sl_h1_chunked_init(&st->ck, UP_HEAD_MAX);
+	if (!body)
+		st->f |= S_REQ_END | S_REQ_SENT;
+	blen = dbuf_n(w) - rel - SL_H2F_HEADER_LEN;
 	st->hs.id = id;
-	r = sl_h2c_stream_add(&c->h2c, &st->hs) == -1 ||
-	    sl_h2c_send_headers(&c->h2c, &st->hs, (const uint8_t *)blk.p,
-				blk.len, !body) == -1;
-	dbuf_free(&blk);
+	if (sl_h2c_stream_add(&c->h2c, &st->hs) == -1)
+		r = 1;
+	else if (blen <= c->h2c.peer_max_frame && dbuf_n(w) <= WBUF_CAP)
+		r = sl_h2c_send_headers_placed(&c->h2c, &st->hs,
+					       (uint8_t *)w->p + w->off + rel,
+					       blen, !body) == -1;
+	else
+		r = submit_long(c, st, rel, blen, !body) == -1;
 	if (r) {
+		w->len = w->off + rel; /* nothing of the stream goes */
 		sl_h2c_forget(&c->h2c, &st->hs);
 		c->dead = 1;
 		return -1;
@@ -750,7 +789,13 @@ frame_request(struct h2up_stream *st)
 	st->body.off += n;
 	if (end) {
 		st->f |= S_REQ_SENT;
-		dbuf_free(&st->body);
+		/* kept for the stream's next use (stream_put) unless large:
+		 * a gRPC call's body reallocated and freed was about 250
+		 * instructions a call */
+		if (st->body.cap > STREAM_BUF_KEPT)
+			dbuf_free(&st->body);
+		else
+			st->body.off = st->body.len = 0;
 		if (st->hs.in_end) /* the response had ended first */
 			st->f |= S_NG_CLOSED;
 	}
@@ -947,14 +992,13 @@ on_frame(void *arg, const struct sl_h2f_header *hd)
 	return 0;
 }
 
-/* Frames sluice sends go to the write buffer (8 MiB at most: a server
- * that floods PINGs and never reads fails its connection). */
+/* Frames sluice sends go to the write buffer (WBUF_CAP at most). */
 static uint8_t *
 on_out(void *arg, size_t n)
 {
 	struct sl_h2up_conn *c = arg;
 
-	if (dbuf_n(&c->wbuf) + n > 8u * 1024 * 1024)
+	if (dbuf_n(&c->wbuf) + n > WBUF_CAP)
 		return NULL;
 	return dbuf_room(&c->wbuf, n);
 }

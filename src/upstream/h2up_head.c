@@ -16,6 +16,11 @@
 #include "hblock.h"
 #include "hpack.h"
 
+/* The first byte of a name, lower-cased: the cases below compare it
+ * before calling sl_h1_ieq_n, so that the usual fields (user-agent,
+ * content-length, x-forwarded-proto, ...) make no call. */
+#define FIRST(n) ((unsigned char)(n)[0] | 0x20)
+
 /* Whether a request field stays out of HEADERS: HTTP/1.1's connection
  * fields (RFC 9113 section 8.2.2), Host (as :authority) and TE (added
  * back as "trailers" for gRPC). */
@@ -24,20 +29,21 @@ req_field_dropped(const char *n, size_t len)
 {
 	switch (len) {
 	case 2:
-		return sl_h1_ieq(n, len, "te");
+		return FIRST(n) == 't' && sl_h1_ieq(n, len, "te");
 	case 4:
-		return sl_h1_ieq(n, len, "host");
+		return FIRST(n) == 'h' && sl_h1_ieq(n, len, "host");
 	case 7:
-		return sl_h1_ieq(n, len, "upgrade");
+		return FIRST(n) == 'u' && sl_h1_ieq(n, len, "upgrade");
 	case 10:
-		return sl_h1_ieq(n, len, "connection") ||
-		       sl_h1_ieq(n, len, "keep-alive");
+		return (FIRST(n) == 'c' && sl_h1_ieq(n, len, "connection")) ||
+		       (FIRST(n) == 'k' && sl_h1_ieq(n, len, "keep-alive"));
 	case 14:
-		return sl_h1_ieq(n, len, "http2-settings");
+		return FIRST(n) == 'h' && sl_h1_ieq(n, len, "http2-settings");
 	case 16:
-		return sl_h1_ieq(n, len, "proxy-connection");
+		return FIRST(n) == 'p' && sl_h1_ieq(n, len, "proxy-connection");
 	case 17:
-		return sl_h1_ieq(n, len, "transfer-encoding");
+		return FIRST(n) == 't' &&
+		       sl_h1_ieq(n, len, "transfer-encoding");
 	default:
 		return 0;
 	}
@@ -48,31 +54,23 @@ static void
 stream_field(struct h2up_stream *st, const char *n, size_t nl, const char *v,
 	     size_t vl)
 {
-	if (nl == 12 && sl_h1_ieq(n, nl, "content-type") && vl >= 16 &&
-	    sl_h1_ieq(v, 16, "application/grpc"))
+	if (nl == 12 && FIRST(n) == 'c' && sl_h1_ieq(n, nl, "content-type") &&
+	    vl >= 16 && sl_h1_ieq(v, 16, "application/grpc"))
 		st->f |= S_GRPC;
 }
 
-/* One field HPACK-encoded at blk's end, its name lower-cased (RFC 9113
- * section 8.2.1: the exchange's names keep the client's case). Returns 0,
- * or -1 (no memory). */
-static int
-enc_field(struct dbuf *blk, const char *n, size_t nl, const char *v, size_t vl)
+/* The names the thread's upstream streams sent before (hpack.h). */
+static _Thread_local struct sl_hpack_memo names;
+
+/* enc_field of a name past the memo's: lowered into a copy of its own. */
+static int __attribute__((noinline))
+enc_field_long(struct dbuf *blk, const char *n, size_t nl, const char *v,
+	       size_t vl)
 {
-	static _Thread_local struct sl_hpack_memo names;
 	char stack[128], *ln = stack;
 	size_t max = SL_HPACK_ENC_MAX(nl, vl), k;
 	uint8_t *p;
 
-	if (nl > 0 && nl <= SL_HPACK_MEMO_NAME) {
-		/* the names the thread's upstream streams sent before */
-		if ((p = dbuf_room(blk, max)) == NULL)
-			return -1;
-		k = sl_hpack_enc_field_memo(&names, p, max, n, nl, v, vl,
-					    SL_HPACK_F_RAW);
-		blk->len -= max - k;
-		return 0;
-	}
 	if (nl > sizeof(stack) && (ln = malloc(nl)) == NULL)
 		return -1;
 	sl_hpack_lower(ln, n, nl);
@@ -91,18 +89,56 @@ enc_field(struct dbuf *blk, const char *n, size_t nl, const char *v, size_t vl)
 	return 0;
 }
 
+/* One field HPACK-encoded at blk's end, its name lower-cased (RFC 9113
+ * section 8.2.1: the exchange's names keep the client's case): through
+ * the memo, with room for its copies without a call. Returns 0, or -1
+ * (no memory). */
+static int
+enc_field(struct dbuf *blk, const char *n, size_t nl, const char *v, size_t vl)
+{
+	size_t max = SL_HPACK_ENC_MAX(nl, vl);
+	uint8_t *p;
+
+	if (nl - 1 >= SL_HPACK_MEMO_NAME) /* 0 too */
+		return enc_field_long(blk, n, nl, v, vl);
+	if (max < SL_HPACK_MEMO_ROOM)
+		max = SL_HPACK_MEMO_ROOM;
+	if ((p = dbuf_room(blk, max)) == NULL)
+		return -1;
+	blk->len -= max - sl_hpack_enc_field_memo(&names, p, max, n, nl, v, vl,
+						  SL_HPACK_F_RAW);
+	return 0;
+}
+
+/* One pseudo-field at blk's end, its name by static index, without a
+ * search (sl_hpack_enc_pseudo: :method POST and :scheme http are a byte
+ * each). Returns 0, or -1 (no memory). */
+static int
+enc_pseudo_field(struct dbuf *blk, enum sl_hpack_pseudo name, const char *v,
+		 size_t vl)
+{
+	size_t max = SL_HPACK_ENC_MAX(0, vl);
+	uint8_t *p;
+
+	if ((p = dbuf_room(blk, max)) == NULL)
+		return -1;
+	blk->len -=
+	    max - sl_hpack_enc_pseudo(p, max, name, v, vl, SL_HPACK_F_RAW);
+	return 0;
+}
+
 /* The pseudo-fields, in their order (RFC 9113 section 8.3.1): no
  * :authority when there is no Host. */
 static int
 enc_pseudo(struct dbuf *blk, const char *m, size_t ml, int tls,
 	   const char *path, size_t pl, const char *auth, size_t al)
 {
-	if (enc_field(blk, ":method", 7, m, ml) == -1 ||
-	    enc_field(blk, ":scheme", 7, tls ? "https" : "http", tls ? 5 : 4) ==
-		-1 ||
-	    enc_field(blk, ":path", 5, path, pl) == -1)
+	if (enc_pseudo_field(blk, SL_HPACK_METHOD, m, ml) == -1 ||
+	    enc_pseudo_field(blk, SL_HPACK_SCHEME, tls ? "https" : "http",
+			     tls ? 5 : 4) == -1 ||
+	    enc_pseudo_field(blk, SL_HPACK_PATH, path, pl) == -1)
 		return -1;
-	return al > 0 ? enc_field(blk, ":authority", 10, auth, al) : 0;
+	return al > 0 ? enc_pseudo_field(blk, SL_HPACK_AUTHORITY, auth, al) : 0;
 }
 
 /*

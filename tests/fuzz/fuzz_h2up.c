@@ -655,7 +655,10 @@ walk_pieces(const uint8_t *p, size_t n)
 			}
 			pay_add(q, SL_MIN(ql, avail));
 		}
-		if (avail < len)
+		/* whole or cut, by the frame's bytes (avail lost the pad
+		 * length's byte above: a whole padded frame was taken for a
+		 * cut one, and its END_STREAM missed) */
+		if (n - 9 < len)
 			return;
 		/* (a HEADERS frame's END_STREAM counts with its block's
 		 * end, END_HEADERS on it or on a CONTINUATION right after

@@ -7,9 +7,10 @@
  * is a list of fields: a flags byte (bit 0 never indexed, bit 1 a status
  * from the next two bytes instead of a field, bit 2 through the name memo,
  * which lower-cases the name and outlives the input, bit 3 no Huffman
- * coding), the name's length, the value's length (2 bytes), the name, the
- * value. Each field's size stays within SL_HPACK_ENC_MAX, and a byte less
- * of room writes nothing.
+ * coding, bit 4 a request's pseudo-field by its name's static index, the
+ * name's length modulo 4 choosing which), the name's length, the value's length
+ * (2 bytes), the name, the value. Each field's size stays within
+ * SL_HPACK_ENC_MAX, and a byte less of room writes nothing.
  */
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
@@ -72,9 +73,44 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    (char)(data[k] >= 'A' && data[k] <= 'Z'
 					       ? data[k] | 0x20
 					       : data[k]);
+			/* the general encoder's bytes, exactly */
+			CHECK(sl_hpack_enc_field(
+				  spare, sizeof(spare), lowered[nf], nlen,
+				  (const char *)data + nlen, vlen, ef) == w &&
+			      memcmp(spare, block + n, w) == 0);
 			names[nf] = (const uint8_t *)lowered[nf];
 			nlens[nf] = nlen;
 			values[nf] = data + nlen;
+			vlens[nf] = vlen;
+			never[nf++] = flags & 1;
+			n += w;
+			data += nlen + vlen;
+			size -= nlen + vlen;
+			continue;
+		}
+		if (flags & 16) {
+			/* a request's pseudo-field by its name's static
+			 * index (nlen's bytes unused): the general encoder's
+			 * bytes for the name */
+			static const char *const pn[] = {
+			    ":authority", ":method", ":path", ":scheme"};
+			static const enum sl_hpack_pseudo pi[] = {
+			    SL_HPACK_AUTHORITY, SL_HPACK_METHOD, SL_HPACK_PATH,
+			    SL_HPACK_SCHEME};
+			const char *v = (const char *)data + nlen;
+
+			w = sl_hpack_enc_pseudo(block + n, sizeof(block) - n,
+						pi[nlen % 4], v, vlen, ef);
+			CHECK(w > 0 && w <= SL_HPACK_ENC_MAX(0, vlen));
+			CHECK(sl_hpack_enc_pseudo(spare, w - 1, pi[nlen % 4], v,
+						  vlen, ef) == 0);
+			CHECK(sl_hpack_enc_field(
+				  spare, sizeof(spare), pn[nlen % 4],
+				  strlen(pn[nlen % 4]), v, vlen, ef) == w &&
+			      memcmp(spare, block + n, w) == 0);
+			names[nf] = (const uint8_t *)pn[nlen % 4];
+			nlens[nf] = strlen(pn[nlen % 4]);
+			values[nf] = (const uint8_t *)v;
 			vlens[nf] = vlen;
 			never[nf++] = flags & 1;
 			n += w;

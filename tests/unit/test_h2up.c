@@ -69,6 +69,7 @@ struct srv {
 	size_t data;  /* request DATA bytes received */
 	int closed;   /* sluice closed its end */
 	int rst;      /* a RST_STREAM's code + 1 */
+	size_t vmax;  /* the longest field value received */
 };
 static struct srv srvs[MAXSRV];
 static int nsrvs;
@@ -164,6 +165,24 @@ srv_on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *d,
 	return 0;
 }
 
+static int
+srv_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *n,
+	      size_t nlen, const uint8_t *v, size_t vlen, uint8_t flags,
+	      void *ud)
+{
+	struct srv *x = ud;
+
+	(void)s;
+	(void)f;
+	(void)n;
+	(void)nlen;
+	(void)v;
+	(void)flags;
+	if (vlen > x->vmax)
+		x->vmax = vlen;
+	return 0;
+}
+
 /* What the server's session has to send goes to its end. */
 static void
 srv_flush(struct srv *x)
@@ -195,6 +214,7 @@ connector(struct sl_wendpoint *ep, struct sl_xprt_mem **end)
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, srv_on_frame);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
 								  srv_on_data);
+	nghttp2_session_callbacks_set_on_header_callback(cb, srv_on_header);
 	assert_int_equal(nghttp2_session_server_new(&x->s, cb, x), 0);
 	nghttp2_session_callbacks_del(cb);
 	/* the server's preface */
@@ -539,6 +559,38 @@ test_head_block_in_pieces(void **state)
 	run_until(first_request_ended);
 	assert_int_equal(srvs[0].requests, 1);
 	assert_int_equal(srvs[0].data, 0);
+	sl_upstream_put(u, 0);
+}
+
+static void
+test_long_head_and_kept_body(void **state)
+{
+	/* the request's block is encoded in place in the connection's write
+	 * buffer; one past the server's frame size goes as HEADERS and
+	 * CONTINUATION, whole; the body's buffer stays with the stream */
+	static char head[20100];
+	static const char tail[] = "\r\nContent-Length: 5\r\n\r\nhello";
+	struct h2up_stream *st;
+	struct sl_upconn *u;
+	size_t k;
+
+	(void)state;
+	u = stream_as_exchange();
+	k = (size_t)snprintf(head, sizeof(head),
+			     "POST /l HTTP/1.1\r\nHost: h\r\nX-Long: ");
+	memset(head + k, 'v', 20000);
+	k += 20000;
+	memcpy(head + k, tail, sizeof(tail) - 1);
+	k += sizeof(tail) - 1;
+	end_write(head, k);
+	run_until(first_request_ended);
+	assert_int_equal(srvs[0].requests, 1);
+	assert_int_equal(srvs[0].vmax, 20000);
+	assert_int_equal(srvs[0].data, 5);
+	st = cur->xc;
+	assert_true(st->f & S_REQ_SENT);
+	assert_int_equal(dbuf_n(&st->body), 0);
+	assert_true(st->body.cap > 0);
 	sl_upstream_put(u, 0);
 }
 
@@ -1009,6 +1061,8 @@ main(void)
 		test_worker_freed_with_a_shared_connection, setup,
 		teardown_none),
 	    cmocka_unit_test_setup_teardown(test_head_block_in_pieces, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_long_head_and_kept_body, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_heads_fail_unprocessed,
 					    setup, teardown),

@@ -283,6 +283,169 @@ test_block_head(void **state)
 	dbuf_free(&blk);
 }
 
+/* name lower-cased, and value, as the general encoder writes them (RAW, as
+ * h2up_head.c asks) at out's end; returns the new end. */
+static size_t
+ref_field(uint8_t *out, size_t at, size_t room, const char *name,
+	  const char *value)
+{
+	char l[256];
+	size_t nl = strlen(name), k;
+
+	assert_true(nl < sizeof(l));
+	sl_hpack_lower(l, name, nl);
+	k = sl_hpack_enc_field(out + at, room - at, l, nl, value, strlen(value),
+			       SL_HPACK_F_RAW);
+	assert_true(k > 0);
+	return at + k;
+}
+
+/* The connection's fields stay out in any case; names of their lengths
+ * and first letters that are not theirs go. */
+static void
+test_block_head_drops_in_any_case(void **state)
+{
+	static const char *f[][2] = {
+	    {":method", "GET"},
+	    {":path", "/"},
+	    {"TE", "trailers"},
+	    {"tE", "x"},
+	    {"Tx", "1"},
+	    {"HOST", "h"},
+	    {"hosT", "h"},
+	    {"Hast", "2"},
+	    {"UPGRADE", "x"},
+	    {"Upgrada", "3"},
+	    {"CONNECTION", "x"},
+	    {"Connectiox", "4"},
+	    {"KEEP-ALIVE", "x"},
+	    {"keep-alivx", "5"},
+	    {"HTTP2-SETTINGS", "x"},
+	    {"http2-settingz", "6"},
+	    {"PROXY-CONNECTION", "x"},
+	    {"proxy-connectioN", "x"},
+	    {"proxy-connectiox", "7"},
+	    {"TRANSFER-ENCODING", "x"},
+	    {"transfer-encodinx", "8"},
+	    {"CONTENT-TYPE", "application/grpc"},
+	};
+	char buf[1024], got[1024];
+	struct dbuf blk = {0};
+	struct h2up_stream st;
+	int body;
+	size_t n;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	n = block(buf, f, sizeof(f) / sizeof(f[0]), SL_H1_BODY_NONE, 0);
+	assert_int_equal(h2up_head_request(&st, buf, n, 0, &blk, &body), 0);
+	decode(&blk, got, sizeof(got));
+	assert_string_equal(got, ":method=GET;:scheme=http;:path=/;tx=1;"
+				 "hast=2;upgrada=3;connectiox=4;keep-alivx=5;"
+				 "http2-settingz=6;proxy-connectiox=7;"
+				 "transfer-encodinx=8;"
+				 "content-type=application/grpc;te=trailers;");
+	assert_true(st.f & S_GRPC);
+	dbuf_free(&blk);
+}
+
+static char longv[301], midv[34], longpath[301];
+static const char *fields[][2] = {
+    {"Content-Type", "application/grpc"},
+    {"User-Agent", "grpc-go/1.62"},
+    {"X-Empty", ""},
+    {"accept-encoding", "gzip, deflate"},
+    {"Accept-Encoding", ""},
+    {"X-Mid", midv},
+    {"X-Long", longv},
+    {"X-A-Name-Longer-Than-The-Memo", "1"},
+    {"x-request-id", "0123456789abcdef0123456789abcdef01"},
+    {"Connection", "x"},
+    {"Date", "Fri, 27 Nov 2026 07:56:47 GMT"},
+    {"content-length", "0"},
+};
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+
+/* A head of method, path, authority (NULL: none) and the fields whose
+ * number is not a multiple of skip (Content-Type always), the
+ * pseudo-fields' records last: h2up_head_request's block, the general
+ * encoder's for the same fields, compared, and read by nghttp2. */
+static void
+head_bytes(const char *method, const char *path, const char *auth, int tls,
+	   size_t skip)
+{
+	static char buf[8192];
+	static uint8_t want[8192];
+	const char *f[NFIELDS + 3][2];
+	char got[8192];
+	struct dbuf blk = {0};
+	struct h2up_stream st;
+	size_t n = 0, w = 0, k;
+	int body;
+
+	for (size_t i = 0; i < NFIELDS; i++)
+		if (i == 0 || i % skip != 0)
+			memcpy(f[n++], fields[i], sizeof(f[0]));
+	k = n;
+	f[n][0] = ":method";
+	f[n++][1] = method;
+	f[n][0] = ":path";
+	f[n++][1] = path;
+	if (auth != NULL) {
+		f[n][0] = ":authority";
+		f[n++][1] = auth;
+	}
+	w = ref_field(want, w, sizeof(want), ":method", method);
+	w = ref_field(want, w, sizeof(want), ":scheme", tls ? "https" : "http");
+	w = ref_field(want, w, sizeof(want), ":path", path);
+	if (auth != NULL)
+		w = ref_field(want, w, sizeof(want), ":authority", auth);
+	for (size_t i = 0; i < k; i++)
+		if (strcmp(f[i][0], "Connection") != 0)
+			w = ref_field(want, w, sizeof(want), f[i][0], f[i][1]);
+	w = ref_field(want, w, sizeof(want), "te", "trailers");
+	memset(&st, 0, sizeof(st));
+	k = block(buf, f, n, SL_H1_BODY_LENGTH, 0);
+	assert_int_equal(h2up_head_request(&st, buf, k, tls, &blk, &body), 0);
+	assert_int_equal(dbuf_n(&blk), w);
+	assert_memory_equal(blk.p + blk.off, want, w);
+	decode(&blk, got, sizeof(got));
+	dbuf_free(&blk);
+}
+
+/*
+ * The block h2up_head_request writes, through the pseudo-fields' static
+ * indexes and the name memo, is byte for byte what the general encoder
+ * (sl_hpack_enc_field, the static table searched) writes for the same
+ * fields in the same order, and nghttp2 reads it: methods and paths the
+ * static table holds and others near them, both schemes, no :authority,
+ * names in any case, empty values, values past the memo's (32 bytes) and
+ * past a 7-bit length, names past the memo's (24 bytes); each head twice,
+ * the memo cold then warm.
+ */
+static void
+test_block_head_bytes(void **state)
+{
+	static const char *methods[] = {"GET",	  "POST", "get", "Post",
+					"DELETE", "GETX", "PU"};
+	static const char *paths[] = {
+	    "/", "/index.html", "/index.htm", "/Index.html", "//", longpath};
+	static const char *auths[] = {NULL, "a", "grpc.example.test:50051"};
+
+	(void)state;
+	memset(longv, 'L', 300);
+	memset(midv, 'M', 33);
+	memset(longpath, 'p', 300);
+	longpath[0] = '/';
+	for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++)
+		for (size_t q = 0; q < sizeof(paths) / sizeof(paths[0]); q++)
+			for (size_t a = 0; a < 3; a++)
+				for (int round = 0; round < 2; round++)
+					head_bytes(methods[m], paths[q],
+						   auths[a], (int)((m + a) % 2),
+						   2 + (m + q) % 3);
+}
+
 /* ---- the response --------------------------------------------------------*/
 
 /* The response fields (name, value pairs; NULL ends) handed to the field
@@ -450,6 +613,8 @@ main(void)
 	    cmocka_unit_test(test_text_head_long_names),
 	    cmocka_unit_test(test_text_head_refused),
 	    cmocka_unit_test(test_block_head),
+	    cmocka_unit_test(test_block_head_bytes),
+	    cmocka_unit_test(test_block_head_drops_in_any_case),
 	    cmocka_unit_test(test_response_heads_refused),
 	    cmocka_unit_test(test_response_head_and_trailers),
 	    cmocka_unit_test(test_trailers_only_head),

@@ -685,6 +685,8 @@ test_table_against_a_model(void **state)
  * slot and evict each other, with and without Huffman coding and never
  * indexed; and the same again once the memo is warm.
  */
+static char longv[201]; /* past a 7-bit length */
+
 static void
 test_encoder_memo(void **state)
 {
@@ -704,16 +706,19 @@ test_encoder_memo(void **state)
 	    "text/plain",
 	    "",
 	    "x",
-	    "0123456789abcdef", /* the longest short value */
-	    "0123456789abcdef0123456789abcdef" /* the longest memoised */};
+	    "0123456789abcdef",			 /* the longest short value */
+	    "0123456789abcdef0123456789abcdef",	 /* the longest memoised */
+	    "0123456789abcdef0123456789abcdef0", /* one past it */
+	    longv};
 	static const unsigned flagsets[] = {0, SL_HPACK_F_RAW, SL_HPACK_F_NEVER,
 					    SL_HPACK_F_NEVER | SL_HPACK_F_RAW};
 	struct sl_hpack_memo *m = calloc(1, sizeof(*m));
-	uint8_t a[256], b[256];
+	uint8_t a[512], b[512];
 	char name[32], lower[32];
 
 	(void)state;
 	assert_non_null(m);
+	memset(longv, 'v', sizeof(longv) - 1);
 	for (int round = 0; round < 2; round++)
 		for (size_t k = 0; k < SL_HPACK_NSTATIC + 1 + 7 * 3; k++) {
 			const char *base =
@@ -735,7 +740,8 @@ test_encoder_memo(void **state)
 				lower[i] =
 				    ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
 			}
-			for (size_t v = 0; v < 8; v++)
+			for (size_t v = 0;
+			     v < sizeof(values) / sizeof(values[0]); v++)
 				for (size_t f = 0; f < 4; f++) {
 					size_t vl = strlen(values[v]);
 					size_t na = sl_hpack_enc_field_memo(
@@ -766,6 +772,33 @@ test_encoder_memo(void **state)
 						m, a, nb - 1, name, nl,
 						values[v], vl, flagsets[f]),
 					    0);
+					/* room of about the field's bytes
+					 * (under SL_HPACK_MEMO_ROOM: kept
+					 * bytes copied exactly; a byte more,
+					 * as str_encode wants a Huffman string
+					 * shorter than its room), and of
+					 * SL_HPACK_MEMO_ROOM and more (copied
+					 * whole): the same bytes, nothing
+					 * written past room */
+					for (size_t r = 0; r < 2; r++) {
+						size_t room =
+						    r == 0
+							? nb + 1
+							: nb +
+							      SL_HPACK_MEMO_ROOM;
+						memset(a, 0xaa, sizeof(a));
+						assert_int_equal(
+						    sl_hpack_enc_field_memo(
+							m, a, room, name, nl,
+							values[v], vl,
+							flagsets[f]),
+						    nb);
+						assert_memory_equal(a, b, nb);
+						for (size_t i = room;
+						     i < sizeof(a); i++)
+							assert_int_equal(a[i],
+									 0xaa);
+					}
 				}
 		}
 	free(m);
@@ -913,6 +946,96 @@ test_encoder_memo_two_ways(void **state)
 		assert_false(memo_holds(m, "Content-Type"));
 	}
 	free(m);
+}
+
+/*
+ * A request's pseudo-fields by their names' static indexes: what
+ * sl_hpack_enc_field writes for the name, every value the static table
+ * holds with it and values near them (case, a byte more or less, empty,
+ * past a 7-bit length), with every flag; a byte short of room writes
+ * nothing; the decoder reads the field back.
+ */
+static void
+test_encoder_pseudo(void **state)
+{
+	static const struct {
+		enum sl_hpack_pseudo idx;
+		const char *name;
+	} names[] = {{SL_HPACK_AUTHORITY, ":authority"},
+		     {SL_HPACK_METHOD, ":method"},
+		     {SL_HPACK_PATH, ":path"},
+		     {SL_HPACK_SCHEME, ":scheme"}};
+	static const char *values[] = {"",
+				       "GET",
+				       "POST",
+				       "get",
+				       "Post",
+				       "GETS",
+				       "GE",
+				       "PUT",
+				       "/",
+				       "//",
+				       "/index.html",
+				       "/index.htm",
+				       "/Index.html",
+				       "http",
+				       "https",
+				       "HTTP",
+				       "httpx",
+				       "a.test:8080",
+				       longv};
+	static const unsigned flagsets[] = {0, SL_HPACK_F_RAW, SL_HPACK_F_NEVER,
+					    SL_HPACK_F_NEVER | SL_HPACK_F_RAW};
+	uint8_t a[256], b[256];
+	struct sl_hpack_dec d;
+	struct got g;
+
+	(void)state;
+	memset(longv, 'v', sizeof(longv) - 1);
+	sl_hpack_dec_init(&d, 4096);
+	for (size_t i = 0; i < 4; i++)
+		for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++)
+			for (size_t f = 0; f < 4; f++) {
+				size_t vl = strlen(values[v]);
+				size_t na = sl_hpack_enc_pseudo(
+				    a, sizeof(a), names[i].idx, values[v], vl,
+				    flagsets[f]);
+				size_t nb = sl_hpack_enc_field(
+				    b, sizeof(b), names[i].name,
+				    strlen(names[i].name), values[v], vl,
+				    flagsets[f]);
+
+				assert_true(nb > 0);
+				assert_int_equal(na, nb);
+				assert_memory_equal(a, b, nb);
+				assert_true(na <= SL_HPACK_ENC_MAX(0, vl));
+				assert_int_equal(
+				    sl_hpack_enc_pseudo(a, na - 1, names[i].idx,
+							values[v], vl,
+							flagsets[f]),
+				    0);
+				if (vl >= 128)
+					continue; /* past what collect holds */
+				memset(&g, 0, sizeof(g));
+				assert_int_equal(
+				    sl_hpack_decode(&d, b, nb, scratch,
+						    sizeof(scratch), collect,
+						    &g),
+				    SL_HPACK_OK);
+				expect(&g, 0, names[i].name, values[v]);
+			}
+	/* the one-byte fields */
+	assert_int_equal(
+	    sl_hpack_enc_pseudo(a, 1, SL_HPACK_METHOD, "POST", 4, 0), 1);
+	assert_int_equal(a[0], 0x83);
+	assert_int_equal(
+	    sl_hpack_enc_pseudo(a, 1, SL_HPACK_SCHEME, "http", 4, 0), 1);
+	assert_int_equal(a[0], 0x86);
+	/* no other index is a pseudo-field's */
+	assert_int_equal(sl_hpack_enc_pseudo(
+			     a, sizeof(a), (enum sl_hpack_pseudo)3, "x", 1, 0),
+			 0);
+	assert_null(d.dyn);
 }
 
 static void
@@ -1074,6 +1197,7 @@ main(void)
 	    cmocka_unit_test(test_name_of_an_evicted_entry),
 	    cmocka_unit_test(test_empty_entry_then_a_field),
 	    cmocka_unit_test(test_table_against_a_model),
+	    cmocka_unit_test(test_encoder_pseudo),
 	    cmocka_unit_test(test_encoder),
 	    cmocka_unit_test(test_encoder_memo),
 	    cmocka_unit_test(test_encoder_memo_two_ways),
