@@ -187,6 +187,12 @@ static int pings_sent, pings_acked; /* by the client, and answered */
 static int32_t goaway_last;
 static uint32_t goaway_code;
 
+/* the bytes the client read, as they came (the first 64 KiB), and the
+ * value of the last x-request-id field it decoded */
+static char craw[1 << 16];
+static size_t crawlen;
+static char crid[64];
+
 static struct cs *
 cstream(int32_t id)
 {
@@ -215,6 +221,8 @@ c_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
 			x->status = st;
 			finals++;
 		}
+	} else if (namelen == 12 && memcmp(name, "x-request-id", 12) == 0) {
+		snprintf(crid, sizeof(crid), "%.*s", (int)valuelen, value);
 	} else if (x->in_trailers) {
 		size_t n = strlen(x->trailers);
 		snprintf(x->trailers + n, sizeof(x->trailers) - n, "%.*s=%.*s;",
@@ -316,8 +324,12 @@ static void
 feed(void)
 {
 	if (gotlen > 0) {
-		ssize_t n =
-		    nghttp2_session_mem_recv(cs, (const uint8_t *)got, gotlen);
+		size_t k = SL_MIN(gotlen, sizeof(craw) - crawlen);
+		ssize_t n;
+
+		memcpy(craw + crawlen, got, k);
+		crawlen += k;
+		n = nghttp2_session_mem_recv(cs, (const uint8_t *)got, gotlen);
 		assert_int_equal(n, (ssize_t)gotlen);
 		gotlen = 0;
 	}
@@ -410,6 +422,8 @@ setup_on(int l)
 	answer = NULL;
 	need = 0;
 	need_end = 0;
+	crawlen = 0;
+	crid[0] = '\0';
 	goaways = 0;
 	body_tr = NULL;
 	body_hold = 0;
@@ -585,6 +599,29 @@ test_body_without_length_goes_chunked(void **state)
 	assert_non_null(p);
 	assert_string_equal(p + 4, "0000000a\r\nbbbbbbbbbb\r\n0\r\nx-sum: 42"
 				   "\r\n\r\n");
+}
+
+/* sluice's X-Request-Id reaches an HTTP/2 client without Huffman coding:
+ * new every response, coding it cost more than its bytes (h2_head.c) */
+static void
+test_request_id_goes_raw(void **state)
+{
+	int32_t id;
+
+	(void)state;
+	client_h2(NULL, 0);
+	set_answer(ok6);
+	id = request("GET", "/up/rid", NULL, 0, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_int_equal(strlen(crid), 32);
+	assert_non_null(memmem(craw, crawlen, crid, strlen(crid)));
+	/* a second response, its id new: raw again */
+	id = request("GET", "/up/rid2", NULL, 0, NULL);
+	ups[0].answered = 0;
+	wait_stream(id);
+	assert_int_equal(strlen(crid), 32);
+	assert_non_null(memmem(craw, crawlen, crid, strlen(crid)));
 }
 
 static void
@@ -2085,6 +2122,8 @@ main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_message_over_h1_and_h2,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_request_id_goes_raw, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_requests_are_reset,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_protocol_without_connect,
