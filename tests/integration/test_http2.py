@@ -84,6 +84,15 @@ def h2_sluice(up=None, handler=None, protocols=("h2", "http/1.1"),
     return up, sl, port, aport
 
 
+def log_lines(path):
+    """The JSON lines of an access log written so far (none yet: [])."""
+    try:
+        with open(path) as f:
+            return [json.loads(x) for x in f if x.strip()]
+    except (OSError, ValueError):
+        return []
+
+
 def refused(aport, reason):
     return metric_sum(metrics(aport), "sluice_http2_refused_total",
                       reason=reason)
@@ -733,11 +742,7 @@ def local_answers_and_access_log_per_stream():
     c.close()
 
     def lines():
-        try:
-            with open(log) as f:
-                return [json.loads(x) for x in f if x.strip()]
-        except (OSError, ValueError):
-            return []
+        return log_lines(log)
     check(wait_until(lambda: len(lines()) >= 3, 10), "access log lines")
     ls = lines()
     eq([x["protocol"] for x in ls], ["HTTP/2.0"] * 3, "protocol")
@@ -772,11 +777,7 @@ def refused_heads_log_what_was_read():
     r.close()
 
     def lines():
-        try:
-            with open(log) as f:
-                return [json.loads(x) for x in f if x.strip()]
-        except (OSError, ValueError):
-            return []
+        return log_lines(log)
     check(wait_until(lambda: len(lines()) >= 2, 10), "access log lines")
     by = {x["status"]: x for x in lines()}
     eq(by[414]["method"], "GET", "414: method")

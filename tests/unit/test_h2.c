@@ -1317,6 +1317,23 @@ static const struct same_req same_reqs[] = {
     {"GET", "/nowhere", {{"x-one", "1"}}, 0, 404},
 };
 
+/* A table's fields (name, value; a NULL name ends them) as nghttp2's
+ * pairs. Returns how many. */
+static size_t
+nv_of(nghttp2_nv *nv, const char *const (*fields)[2], size_t max)
+{
+	size_t n = 0;
+
+	for (; n < max && fields[n][0] != NULL; n++) {
+		nv[n].name = (uint8_t *)(uintptr_t)fields[n][0];
+		nv[n].namelen = strlen(fields[n][0]);
+		nv[n].value = (uint8_t *)(uintptr_t)fields[n][1];
+		nv[n].valuelen = strlen(fields[n][1]);
+		nv[n].flags = NGHTTP2_NV_FLAG_NONE;
+	}
+	return n;
+}
+
 /* The upstream's head as it read it, X-Request-Id's line taken out. */
 static void
 up_head(char *out, size_t n)
@@ -1531,13 +1548,7 @@ test_same_message_over_h1_and_h2(void **state)
 		setup_on(CALM);
 
 		/* over HTTP/2 */
-		for (size_t j = 0; j < 4 && m->fields[j][0] != NULL; j++) {
-			nv[nnv].name = (uint8_t *)(uintptr_t)m->fields[j][0];
-			nv[nnv].namelen = strlen(m->fields[j][0]);
-			nv[nnv].value = (uint8_t *)(uintptr_t)m->fields[j][1];
-			nv[nnv].valuelen = strlen(m->fields[j][1]);
-			nv[nnv++].flags = NGHTTP2_NV_FLAG_NONE;
-		}
+		nnv = nv_of(nv, m->fields, 4);
 		client_h2(NULL, 0);
 		set_answer(m->answer);
 		need = m->body == 1 ? 10 : 0;
@@ -1629,13 +1640,7 @@ test_same_head_over_h1_and_h2(void **state)
 		setup_on(CALM);
 
 		/* over HTTP/2 */
-		for (size_t j = 0; j < 6 && r->fields[j][0] != NULL; j++) {
-			nv[nnv].name = (uint8_t *)(uintptr_t)r->fields[j][0];
-			nv[nnv].namelen = strlen(r->fields[j][0]);
-			nv[nnv].value = (uint8_t *)(uintptr_t)r->fields[j][1];
-			nv[nnv].valuelen = strlen(r->fields[j][1]);
-			nv[nnv++].flags = NGHTTP2_NV_FLAG_NONE;
-		}
+		nnv = nv_of(nv, r->fields, 6);
 		client_h2(NULL, 0);
 		set_answer(okh);
 		need = r->body;
