@@ -272,6 +272,38 @@ enum { RUN_COMPACT, RUN_WALK, RUN_FRAME };
  * *trailer_at to where the trailer section begins among the bytes
  * consumed (left alone when none).
  */
+/*
+ * A chunk-size line of hex digits alone and its CRLF at p (n bytes): its
+ * bytes, the size in *size; 0 when the line is anything else, or not all
+ * here (chunk_size_byte takes it then, byte by byte: the same verdict,
+ * the same limits, an error included).
+ */
+static size_t
+size_line(const char *p, size_t n, uint64_t *size)
+{
+	uint64_t v = 0;
+	size_t j = 0;
+
+	for (; j < n && j < 16; j++) {
+		unsigned char b = (unsigned char)p[j];
+		unsigned d;
+
+		if (b >= '0' && b <= '9')
+			d = (unsigned)(b - '0');
+		else if ((b | 0x20) >= 'a' && (b | 0x20) <= 'f')
+			d = (unsigned)((b | 0x20) - 'a' + 10);
+		else
+			break;
+		if (v > (SL_H1_SIZE_MAX >> 4))
+			return 0;
+		v = (v << 4) | d;
+	}
+	if (j == 0 || n - j < 2 || p[j] != '\r' || p[j + 1] != '\n')
+		return 0;
+	*size = v;
+	return j + 2;
+}
+
 static int
 chunked_run(struct sl_h1_chunked *c, char *buf, size_t len, int mode,
 	    size_t *consumed, size_t *data_len, size_t *trailer_at)
@@ -281,6 +313,27 @@ chunked_run(struct sl_h1_chunked *c, char *buf, size_t len, int mode,
 	int ret = 0, st;
 
 	while (i < len && ret == 0) {
+		/* the common framing at once: a size line of hex digits and
+		 * CRLF, the CRLF after a chunk's data; anything else (an
+		 * extension, white space, a line cut by the read, an error)
+		 * goes byte by byte below, from the same place */
+		if (c->state == CH_SIZE && c->line_len == 0 &&
+		    (n = size_line(buf + i, len - i, &c->remaining)) != 0) {
+			c->ndigits = (int)(n - 2);
+			c->line_len = n - 2;
+			c->state = c->remaining > 0 ? CH_DATA : CH_TR_START;
+			i += n;
+			continue;
+		}
+		if (c->state == CH_DATA_CR && len - i >= 2 && buf[i] == '\r' &&
+		    buf[i + 1] == '\n') {
+			c->state = CH_SIZE;
+			c->remaining = 0;
+			c->ndigits = 0;
+			c->line_len = 0;
+			i += 2;
+			continue;
+		}
 		switch (c->state) {
 		case CH_DATA:
 			if (mode == RUN_FRAME)

@@ -990,6 +990,12 @@ static const struct chunk_case chunk_cases[] = {
 	  14),
     CCASE("only last chunk", "0\r\n\r\n", 1, "", 5),
     CCASE("16 hex digits", "0000000000000001\r\nx\r\n0\r\n\r\n", 1, "x", 26),
+    /* the size lines chunked_run reads at once (size_line), as the
+     * HTTP/2 codec writes them, and the largest size it takes */
+    CCASE("8 hex digits, upper case",
+	  "0000000A\r\n0123456789\r\n0000000B\r\nhello world\r\n0\r\n\r\n",
+	  1, "0123456789hello world", 50),
+    CCASE("the largest size", "7fffffffffffffff\r\nab", 0, NULL, 0),
     CCASE("incomplete", "5\r\nhel", 0, NULL, 0),
     CCASE("incomplete trailer", "0\r\nX: y\r\n", 0, NULL, 0),
     CCASE("trailer named like a forbidden one, longer",
