@@ -112,7 +112,7 @@ static int
 in_hfield(struct sl_h2stream *st, const char *n, size_t nlen, const char *v,
 	  size_t vlen, size_t cap)
 {
-	struct h2_worker *hw = h2w(st->s.w);
+	struct sl_h2conn *h = st->h;
 
 	if (nlen > UINT16_MAX ||
 	    in_reserve(st, SL_HBLK_REC_SIZE(nlen, vlen), cap) == -1)
@@ -121,8 +121,8 @@ in_hfield(struct sl_h2stream *st, const char *n, size_t nlen, const char *v,
 	 * is 0 until the exchange starts) */
 	st->s.in.len += (uint32_t)sl_hblk_put(st->s.in.data + st->s.in.len, n,
 					      nlen, v, vlen);
-	hw->nrec++;
-	hw->text_len += (uint32_t)(nlen + vlen + 4);
+	h->nrec++;
+	h->text_len += (uint32_t)(nlen + vlen + 4);
 	return 0;
 }
 
@@ -204,7 +204,7 @@ head_reqline(struct sl_h2stream *st)
 		return -1;
 	/* as text, "METHOD SP target SP HTTP/1.1 CRLF": mlen + tlen + 12,
 	 * where the two records counted (7 + 4) + (5 + 4) around them */
-	h2w(st->s.w)->text_len -= 8;
+	h->text_len -= 8;
 	if ((st->f & S_AUTHORITY) &&
 	    in_hfield(st, "Host", 4, sb + h->a_off, h->a_len, cap) == -1)
 		return -1;
@@ -244,7 +244,6 @@ h2_head_end(struct sl_h2stream *st, int end_stream)
 {
 	struct sl_h2conn *h = st->h;
 	struct sl_client *c = h->c;
-	struct h2_worker *hw = h2w(c->s.w);
 	size_t cap = head_cap(st);
 	struct sl_hblk b;
 
@@ -265,9 +264,9 @@ h2_head_end(struct sl_h2stream *st, int end_stream)
 	/* the block's header, at `in`'s start (head_reqline): what the
 	 * exchange takes the head from (h2_op_head) */
 	sl_hblk_init(&b, 0);
-	b.nfields = (uint16_t)SL_MIN(hw->nrec, (uint32_t)UINT16_MAX);
+	b.nfields = (uint16_t)SL_MIN(h->nrec, (uint32_t)UINT16_MAX);
 	b.len = st->s.in.len;
-	b.text_len = hw->text_len + 2; /* and the empty line */
+	b.text_len = h->text_len + 2; /* and the empty line */
 	b.body = (uint8_t)(st->f & S_CHUNKED ? SL_H1_BODY_CHUNKED
 			   : st->f & S_CL    ? SL_H1_BODY_LENGTH
 					     : SL_H1_BODY_NONE);

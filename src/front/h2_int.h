@@ -218,6 +218,13 @@ struct sl_h2conn {
 	struct sl_buf scratch; /* its pseudo-header values, cookie crumbs */
 	uint32_t m_off, m_len, p_off, p_len, a_off, a_len, ck_off, ck_len;
 	uint32_t pr_off, pr_len; /* :protocol (RFC 8441) */
+	/* its head block at the start of the stream's `in`: the records so
+	 * far, and its size as HTTP/1.1 text (what max_header_bytes
+	 * counts). Here, not in the worker: a block's HEADERS opens its
+	 * stream, its fields come when its last CONTINUATION is read, and a
+	 * block of another connection on the worker may be read between */
+	uint32_t nrec;
+	uint32_t text_len;
 	uint8_t pseudo;		 /* the pseudo-fields seen (PS_*) */
 	uint8_t connect_proto;	 /* extended CONNECT was offered */
 	const char *bad;	 /* why the block's request is malformed */
@@ -252,12 +259,6 @@ struct h2_worker {
 	 * queue is not empty */
 	TAILQ_HEAD(, sl_h2conn) runq;
 	struct event run_ev;
-	/* the request head being read (one header block at a time on a
-	 * worker: RFC 9113 section 4.3), a head block at the start of the
-	 * stream's `in`: its records so far, and its size as HTTP/1.1 text
-	 * (what max_header_bytes counts) */
-	uint32_t nrec;
-	uint32_t text_len;
 	/* lent to the connection being read: a frame's payload split across
 	 * reads (copied to the connection's own buffer when one is left
 	 * split), HPACK's Huffman strings (RFC 7541) */

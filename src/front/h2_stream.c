@@ -225,8 +225,8 @@ h2_on_stream_open(void *arg, uint32_t uid)
 	if (h->f & C2_GOAWAY2)
 		return NULL;
 	h->hdr_block_ms = now_ms();
-	h2w(h->c->s.w)->nrec = 0;
-	h2w(h->c->s.w)->text_len = 0;
+	h->nrec = 0;
+	h->text_len = 0;
 	h->scratch.len = h->scratch.off = 0;
 	h->m_len = h->p_len = h->a_len = h->ck_len = h->pr_len = 0;
 	h->m_off = h->p_off = h->a_off = h->ck_off = h->pr_off = 0;

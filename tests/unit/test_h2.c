@@ -758,6 +758,115 @@ test_header_list_limit(void **state)
 	assert_int_equal(cstream(id)->status, 200);
 }
 
+/* ---- a header block split across reads ------------------------------------*/
+
+/* An HPACK integer (RFC 7541 section 5.1) of an n-bit prefix, the first
+ * byte's other bits hi, at p. Returns its bytes. */
+static size_t
+hp_int(uint8_t *p, uint8_t hi, int n, size_t v)
+{
+	size_t max = ((size_t)1 << n) - 1, k = 0;
+
+	if (v < max) {
+		p[k++] = (uint8_t)(hi | v);
+		return k;
+	}
+	p[k++] = (uint8_t)(hi | max);
+	for (v -= max; v >= 128; v /= 128)
+		p[k++] = (uint8_t)(v % 128 + 128);
+	p[k++] = (uint8_t)v;
+	return k;
+}
+
+/* A field without indexing (RFC 7541 section 6.2.2), its name the static
+ * table's entry idx, or a literal name n when idx is 0. */
+static size_t
+hp_field(uint8_t *p, unsigned idx, const char *n, const char *v, size_t vlen)
+{
+	size_t k = hp_int(p, 0, 4, idx);
+
+	if (idx == 0) {
+		k += hp_int(p + k, 0, 7, strlen(n));
+		memcpy(p + k, n, strlen(n));
+		k += strlen(n);
+	}
+	k += hp_int(p + k, 0, 7, vlen);
+	memcpy(p + k, v, vlen);
+	return k + vlen;
+}
+
+/* A frame of stream 1 to the end e. */
+static void
+raw_frame(struct sl_xprt_mem *e, uint8_t type, uint8_t flags, const uint8_t *p,
+	  size_t len)
+{
+	uint8_t hd[9] = {0, 0, 0, type, flags, 0, 0, 0, 1};
+
+	hd[0] = (uint8_t)(len >> 16);
+	hd[1] = (uint8_t)(len >> 8);
+	hd[2] = (uint8_t)len;
+	assert_int_equal(sl_xprt_mem_write(e, hd, 9), 9);
+	assert_int_equal(sl_xprt_mem_write(e, p, len), (ssize_t)len);
+}
+
+static void
+raw_preface(struct sl_xprt_mem *e)
+{
+	static const char pri[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+	static const uint8_t settings[9] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
+
+	assert_int_equal(sl_xprt_mem_write(e, pri, 24), 24);
+	assert_int_equal(sl_xprt_mem_write(e, settings, 9), 9);
+}
+
+static void
+test_split_head_beside_another_connection(void **state)
+{
+	/* a request head whose header block ends in a later read
+	 * (CONTINUATION), while a request on another connection of the
+	 * same worker is read whole in between: each head is counted on its
+	 * own. Listener "small": 8 KiB of head; each is 5 KiB, together
+	 * they would pass it (a 431) */
+	static char big[5000];
+	static uint8_t blk[6000];
+	struct sl_xprt_mem *a = cli;
+	size_t n;
+
+	(void)state;
+	memset(big, 'v', sizeof(big));
+	raw_preface(a);
+	n = 0;
+	blk[n++] = 0x82; /* :method GET */
+	blk[n++] = 0x86; /* :scheme http */
+	n += hp_field(blk + n, 4, NULL, "/split", 6);
+	raw_frame(a, 0x1, 0x1, blk, n); /* HEADERS, END_STREAM */
+	run_ready();
+	/* the other connection's request, whole */
+	client_connect(SMALL);
+	raw_preface(cli);
+	n = 0;
+	blk[n++] = 0x82;
+	blk[n++] = 0x86;
+	n += hp_field(blk + n, 4, NULL, "/whole", 6);
+	n += hp_field(blk + n, 1, NULL, "a.test", 6);
+	n += hp_field(blk + n, 0, "x-b", big, sizeof(big));
+	raw_frame(cli, 0x1, 0x5, blk, n); /* END_STREAM, END_HEADERS */
+	run_ready();
+	assert_true(alog_has("\"path\":\"/whole\",\"host\":\"a.test\","
+			     "\"status\":404,"));
+	/* the first one's block ends */
+	n = hp_field(blk, 1, NULL, "a.test", 6);
+	n += hp_field(blk + n, 0, "x-aa", big, sizeof(big));
+	raw_frame(a, 0x9, 0x4, blk, n); /* CONTINUATION, END_HEADERS */
+	run_ready();
+	/* its size as text: "GET /split HTTP/1.1" CRLF, "Host: a.test"
+	 * CRLF, "x-aa: " and 5,000 bytes CRLF, CRLF */
+	assert_true(alog_has("\"path\":\"/split\",\"host\":\"a.test\","
+			     "\"status\":404,"));
+	assert_true(alog_has("\"bytes_in\":5045,"));
+	sl_xprt_mem_close(a);
+}
+
 static int
 goaway_and_end(void)
 {
@@ -2117,6 +2226,9 @@ main(void)
 		teardown),
 	    cmocka_unit_test_setup_teardown(test_header_list_limit, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_split_head_beside_another_connection, setup_small,
+		teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_goaway, setup_quick,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_drain_two_goaways, setup,
