@@ -225,10 +225,10 @@ struct sl_h2conn {
 	 * block of another connection on the worker may be read between */
 	uint32_t nrec;
 	uint32_t text_len;
-	uint8_t pseudo;		 /* the pseudo-fields seen (PS_*) */
-	uint8_t connect_proto;	 /* extended CONNECT was offered */
-	const char *bad;	 /* why the block's request is malformed */
-	uint8_t ncont;		 /* CONTINUATIONs of the block being read */
+	uint8_t pseudo;	       /* the pseudo-fields seen (PS_*) */
+	uint8_t connect_proto; /* extended CONNECT was offered */
+	const char *bad;       /* why the block's request is malformed */
+	uint8_t ncont;	       /* CONTINUATIONs of the block being read */
 	/* the budgets of section 5 */
 	int64_t calm;	     /* frames that carry no request left */
 	int32_t flow;	     /* WINDOW_UPDATEs and PINGs paid for by the

@@ -993,8 +993,8 @@ static const struct chunk_case chunk_cases[] = {
     /* the size lines chunked_run reads at once (size_line), as the
      * HTTP/2 codec writes them, and the largest size it takes */
     CCASE("8 hex digits, upper case",
-	  "0000000A\r\n0123456789\r\n0000000B\r\nhello world\r\n0\r\n\r\n",
-	  1, "0123456789hello world", 50),
+	  "0000000A\r\n0123456789\r\n0000000B\r\nhello world\r\n0\r\n\r\n", 1,
+	  "0123456789hello world", 50),
     CCASE("the largest size", "7fffffffffffffff\r\nab", 0, NULL, 0),
     CCASE("incomplete", "5\r\nhel", 0, NULL, 0),
     CCASE("incomplete trailer", "0\r\nX: y\r\n", 0, NULL, 0),
