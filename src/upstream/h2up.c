@@ -57,14 +57,6 @@ static void h2up_on_close_idle(struct sl_wendpoint *ep);
  * connection at a time): as long as the longest response head. */
 static _Thread_local char h2up_scratch[UP_RESP_HEAD_MAX];
 
-static void
-log_conn(const struct sl_h2up_conn *c, const char *what, const char *detail)
-{
-	log_info("upstream conn=%llu %s: http2: %s%s%s",
-		 (unsigned long long)c->u->id, c->ep->conf->addr.text, what,
-		 detail ? ": " : "", detail ? detail : "");
-}
-
 /* ---- streams: the exchange's transport --------------------------------- */
 
 /* What a read by the exchange would not wait for: bytes, an end, a
@@ -301,103 +293,6 @@ stream_reset(struct h2up_stream *st, uint32_t code)
 	st->f |= S_NG_CLOSED;
 }
 
-/* The most the write buffer holds (on_out): a server that floods PINGs
- * and never reads fails its connection. */
-#define WBUF_CAP (8u * 1024 * 1024)
-
-/*
- * The request's HEADERS when its block needs CONTINUATIONs or passes
- * WBUF_CAP (rare): the block, blen bytes at c->wbuf's rel + the frame
- * header, taken out of the write buffer and framed by the connection
- * state. Returns 0, or -1 (no memory or no room).
- */
-static int
-submit_long(struct sl_h2up_conn *c, struct h2up_stream *st, size_t rel,
-	    size_t blen, int end_stream)
-{
-	uint8_t *copy = malloc(blen > 0 ? blen : 1);
-	int r;
-
-	if (copy == NULL)
-		return -1;
-	memcpy(copy, c->wbuf.p + c->wbuf.off + rel + SL_H2F_HEADER_LEN, blen);
-	c->wbuf.len = c->wbuf.off + rel;
-	r = sl_h2c_send_headers(&c->h2c, &st->hs, copy, blen, end_stream);
-	free(copy);
-	return r;
-}
-
-/*
- * Sends the request head the exchange wrote (hl bytes at p) as HEADERS on
- * a new stream, END_STREAM when no body follows. The block is encoded in
- * place at the write buffer's end, after room for the frame's header: no
- * buffer of its own, no copy (an allocation, its growth and its free
- * were about 500 instructions a gRPC call). Returns 0, or -1: the stream
- * failed (nothing of it left in the write buffer).
- */
-static int
-stream_submit(struct h2up_stream *st, char *p, size_t hl)
-{
-	struct sl_h2up_conn *c = st->c;
-	struct dbuf *w = &c->wbuf;
-	size_t rel, blen;
-	uint32_t id;
-	int body, r;
-
-	if (c->h2c.goaway_in || c->h2c.failed) {
-		/* the server takes no new stream: never sent (class 1) */
-		c->dead = 1;
-		return -1;
-	}
-	id = c->h2c.last_local_id == 0 ? 1 : c->h2c.last_local_id + 2;
-	if (id > SL_H2F_MAX_STREAM_ID) {
-		/* stream ids ran out: the next request needs a new
-		 * connection (the failure is class 1) */
-		log_conn(c, "request not sent", "stream ids exhausted");
-		c->dead = 1;
-		return -1;
-	}
-	/* the frame's place, counted from w->off (which dbuf_room may move
-	 * to 0 with the bytes) */
-	rel = dbuf_n(w);
-	if (dbuf_room(w, SL_H2F_HEADER_LEN) == NULL ||
-	    h2up_head_request(st, p, hl,
-			      c->ep->cluster->protocol == SL_UP_PROTO_H2, w,
-			      &body) == -1) {
-		w->len = w->off + rel;
-		return -1;
-	}
-	if (st->f & S_REQ_CHUNK)
-		sl_h1_chunked_init(&st->ck, UP_HEAD_MAX);
-	if (!body)
-		st->f |= S_REQ_END | S_REQ_SENT;
-	blen = dbuf_n(w) - rel - SL_H2F_HEADER_LEN;
-	st->hs.id = id;
-	if (sl_h2c_stream_add(&c->h2c, &st->hs) == -1)
-		r = 1;
-	else if (blen <= c->h2c.peer_max_frame && dbuf_n(w) <= WBUF_CAP)
-		r = sl_h2c_send_headers_placed(&c->h2c, &st->hs,
-					       (uint8_t *)w->p + w->off + rel,
-					       blen, !body) == -1;
-	else
-		r = submit_long(c, st, rel, blen, !body) == -1;
-	if (r) {
-		w->len = w->off + rel; /* nothing of the stream goes */
-		sl_h2c_forget(&c->h2c, &st->hs);
-		c->dead = 1;
-		return -1;
-	}
-	/* pool.max_requests: a connection's lifetime in requests, as for
-	 * HTTP/1.1 (it closes after its last stream) */
-	if (++c->nsent >= c->ep->cluster->pool_max_requests &&
-	    c->ep->cluster->pool_max_requests > 0)
-		c->dead = 1;
-	st->id = (int32_t)id;
-	st->f |= S_HEAD_IN;
-	st->f &= ~S_NG_CLOSED;
-	return 0;
-}
-
 /* Parses what the exchange wrote: the head, then the body into body. */
 static int
 stream_parse(struct h2up_stream *st)
@@ -431,7 +326,7 @@ stream_parse(struct h2up_stream *st)
 				return n > UP_HEAD_MAX ? -1 : 0;
 			hl = (size_t)(e - p) + 4;
 		}
-		if (stream_submit(st, p, hl) == -1)
+		if (h2up_submit(st, p, hl) == -1)
 			return -1;
 		r->off += hl;
 	}
@@ -826,7 +721,7 @@ stream_malformed(struct h2up_stream *st)
 
 	snprintf(d, sizeof(d), "stream %d: a malformed response: %s", st->id,
 		 st->bad != NULL ? st->bad : "-");
-	log_conn(c, "stream reset", d);
+	h2up_log_conn(c, "stream reset", d);
 	stream_reset(st, SL_H2F_PROTOCOL_ERROR);
 	stream_fail(st, 0);
 	stream_maybe_free(st);
@@ -943,7 +838,7 @@ on_reset(void *arg, struct sl_h2c_stream *hs, uint32_t code, int sent)
 		char d[64];
 		snprintf(d, sizeof(d), "stream %d: %s%s", st->id,
 			 sent ? "sluice's " : "", sl_h2f_err_str(code));
-		log_conn(c, "stream reset", d);
+		h2up_log_conn(c, "stream reset", d);
 		/* a request the server refused was never processed */
 		stream_fail(st, !sent && code == SL_H2F_REFUSED_STREAM &&
 				    !(st->f & S_RESP_HEAD));
@@ -963,7 +858,7 @@ on_goaway(void *arg, uint32_t last_id, uint32_t code)
 
 	c->dead = 1;
 	snprintf(d, sizeof(d), "last stream %u, code %u", last_id, code);
-	log_conn(c, "GOAWAY", d);
+	h2up_log_conn(c, "GOAWAY", d);
 	for (st = TAILQ_FIRST(&c->streams); st != NULL; st = nx) {
 		nx = TAILQ_NEXT(st, link);
 		if (st->id <= 0 || (uint32_t)st->id <= last_id ||
@@ -1303,7 +1198,7 @@ conn_close(struct sl_h2up_conn *c, int err, const char *why)
 		return;
 	/* before the SETTINGS, the exchanges waiting say why they failed */
 	if (why != NULL && c->ready && !c->gone)
-		log_conn(c, "connection closed", why);
+		h2up_log_conn(c, "connection closed", why);
 	c->gone = 1;
 	c->dead = 1;
 	if (!c->ready && c->err == 0)

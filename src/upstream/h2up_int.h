@@ -194,6 +194,24 @@ struct sl_h2up_conn {
 /* The stream of a connection state's stream (its member hs). */
 #define H2UP_STREAM_OF(hs_) ((struct h2up_stream *)(void *)(hs_))
 
+/* The most the write buffer holds (on_out): a server that floods PINGs
+ * and never reads fails its connection. */
+#define WBUF_CAP (8u * 1024 * 1024)
+
+/* An info line about connection c: what happened, and a detail or NULL. */
+void h2up_log_conn(const struct sl_h2up_conn *c, const char *what,
+		   const char *detail);
+
+/* ---- h2up_submit.c: a request's HEADERS --------------------------------- */
+
+/*
+ * Sends the request head the exchange wrote (hl bytes at p) as HEADERS on
+ * a new stream of st's connection, END_STREAM when no body follows.
+ * Returns 0, or -1: the stream failed (nothing of it left in the write
+ * buffer).
+ */
+int h2up_submit(struct h2up_stream *st, char *p, size_t hl);
+
 /* ---- h2up_head.c: the translation of heads ------------------------------ */
 
 /*
