@@ -110,13 +110,13 @@ enum h2s_body {
 
 struct sl_h2conn;
 
-/* One stream. Owned by its connection (h->streams); its struct goes back
- * to the worker's list (w->h2) at the end of the run that closed it,
- * so that no caller holding it sees it freed. */
 /* The bytes of a response's trailers block a stream keeps in itself: a
  * malloc and a free a gRPC call (about 420 instructions) less. */
 #define H2_TRL_INLINE 96
 
+/* One stream. Owned by its connection (h->streams); its struct goes back
+ * to the worker's list (w->h2) at the end of the run that closed it,
+ * so that no caller holding it sees it freed. */
 struct sl_h2stream {
 	struct sl_seam s;	 /* what its exchange sees (first member) */
 	struct sl_h2c_stream hs; /* what the connection's state keeps */

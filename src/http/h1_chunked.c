@@ -268,11 +268,6 @@ chunk_reason(const struct sl_h1_chunked *c, int st, unsigned char b)
 enum { RUN_COMPACT, RUN_WALK, RUN_FRAME };
 
 /*
- * The decoder's loop. RUN_FRAME stops at the first payload byte and sets
- * *trailer_at to where the trailer section begins among the bytes
- * consumed (left alone when none).
- */
-/*
  * A chunk-size line of hex digits alone and its CRLF at p (n bytes): its
  * bytes, the size in *size; 0 when the line is anything else, or not all
  * here (chunk_size_byte takes it then, byte by byte: the same verdict,
@@ -286,17 +281,15 @@ size_line(const char *p, size_t n, uint64_t *size)
 
 	for (; j < n && j < 16; j++) {
 		unsigned char b = (unsigned char)p[j];
-		unsigned d;
 
-		if (b >= '0' && b <= '9')
-			d = (unsigned)(b - '0');
-		else if ((b | 0x20) >= 'a' && (b | 0x20) <= 'f')
-			d = (unsigned)((b | 0x20) - 'a' + 10);
-		else
+		if (!IS(b, C_HEX))
 			break;
 		if (v > (SL_H1_SIZE_MAX >> 4))
 			return 0;
-		v = (v << 4) | d;
+		/* the digit's value as chunk_size_byte takes it */
+		v = (v << 4) |
+		    (IS(b, C_DIGIT) ? (unsigned)(b - '0')
+				    : (unsigned)(lower(b) - 'a' + 10));
 	}
 	if (j == 0 || n - j < 2 || p[j] != '\r' || p[j + 1] != '\n')
 		return 0;
@@ -304,6 +297,11 @@ size_line(const char *p, size_t n, uint64_t *size)
 	return j + 2;
 }
 
+/*
+ * The decoder's loop. RUN_FRAME stops at the first payload byte and sets
+ * *trailer_at to where the trailer section begins among the bytes
+ * consumed (left alone when none).
+ */
 static int
 chunked_run(struct sl_h1_chunked *c, char *buf, size_t len, int mode,
 	    size_t *consumed, size_t *data_len, size_t *trailer_at)

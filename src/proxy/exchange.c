@@ -825,13 +825,12 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 		? SL_HBLK_F_PIECES
 		: 0;
 	/* a head that does not fit gets a buffer twice as large, up to the
-	 * buffer a head of max_header_bytes had (twice that for a block,
+	 * buffer a head of max_header_bytes had (the first power of two at
+	 * or past it, as the doubling reaches; twice that for a block,
 	 * which takes a few bytes a field more than its text) */
-	cap_max = 4096;
-	while (cap_max < sl_exchange_head_cap(s))
-		cap_max <<= 1;
-	if (txn_up_fields(t))
-		cap_max *= 2;
+	cap_max =
+	    SL_MAX(sl_exchange_head_cap(s), (size_t)1 << SL_BUF_MIN_SHIFT) *
+	    (txn_up_fields(t) ? 2 : 1);
 	for (;;) {
 		if (txn_up_fields(t))
 			n = sl_h1_block_request_head(t->uphead.data,

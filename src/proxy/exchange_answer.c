@@ -124,8 +124,6 @@ sl_exchange_note_agent(struct sl_txn *t, const struct sl_h1_request *req)
 	txn_note_agent(t, ref, rl, ua, ul);
 }
 
-/* Fills the logged fields of t from a refused head of len bytes, as far
- * as they can be read; nothing already known is replaced. */
 /* sl_h1_salvage of a request head block (hblock.h) an HTTP/2 codec wrote,
  * or was writing when it was refused: its records whole within len. */
 static void
@@ -167,6 +165,8 @@ salvage_block(const char *buf, size_t len, struct sl_h1_salvage *out)
 	out->minor = 1;
 }
 
+/* Fills the logged fields of t from a refused head of len bytes, as far
+ * as they can be read; nothing already known is replaced. */
 void
 sl_exchange_salvage(struct sl_txn *t, const char *head, size_t len)
 {
