@@ -40,8 +40,8 @@ enum sl_h2_refusal {
 				     header_timeout */
 	SL_H2_R_MISDIRECTED,	  /* an authority the certificate does not
 				     cover (421) */
-	SL_H2_R_BODY_OVERFLOW,	  /* tiny DATA frames past a stream's
-				     buffer */
+	SL_H2_R_BODY_OVERFLOW,	  /* DATA past a stream's buffer (no
+				     memory for it) */
 	SL_H2_R_HPACK_BOMB,	  /* a header block decoding to twice
 				     max_header_list_bytes: GOAWAY */
 	SL_H2_NREFUSALS

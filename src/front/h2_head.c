@@ -3,8 +3,9 @@
  * The translation of heads for the HTTP/2 codec (h2.c, doc/http2.md
  * section 3): a stream's request fields, checked against RFC 9113 section
  * 8, into a head block (hblock.h) at the start of the stream's `in`, which
- * the exchange takes without parsing (h2_op_head), its body into chunks
- * when it has no length, its trailers; and the response head blocks (hblock.h)
+ * the exchange takes without parsing (h2_op_head), its body as it came
+ * (pieces, SL_H1_BODY_STREAM, when it has no length), its trailers as a
+ * field block (h2_op_req_trailers); and the response head blocks (hblock.h)
  * and trailer sections the exchange writes, HPACK-encoded (hpack.h, no table).
  * Its entry for a header block's fields is the connection state's field
  * handler, which holds the header list to its limit. It performs no I/O and
@@ -25,10 +26,6 @@
 #include "runtime.h"
 #include "tls.h"
 
-/* Bytes of the gap left for a request chunk's size line: as many hex
- * digits as a window's largest size, then CRLF (doc/http2.md section 3) */
-#define CHUNK_GAP 10
-
 /* ---- the request: HTTP/2 fields into a head block ---------------------- */
 
 /* in_reserve when the buffer is short: taken, compacted or grown. */
@@ -47,8 +44,6 @@ in_reserve_slow(struct sl_h2stream *st, size_t n, size_t cap)
 		uint32_t off = b->off;
 		memmove(b->data, b->data + off, b->len - off);
 		b->len -= off;
-		if (st->f & S_CHUNK_OPEN)
-			st->chunk_at -= off;
 		st->s.in_ready =
 		    st->s.in_ready >= off ? st->s.in_ready - off : 0;
 		st->taken = st->taken >= off ? st->taken - off : 0;
@@ -82,26 +77,6 @@ in_put(struct sl_h2stream *st, const void *p, size_t n, size_t cap)
 		return -1;
 	memcpy(st->s.in.data + st->s.in.len, p, n);
 	st->s.in.len += (uint32_t)n;
-	return 0;
-}
-
-/* "name: value\r\n" at the end of the stream's `in`, within cap. */
-static int
-in_field(struct sl_h2stream *st, const char *n, size_t nlen, const char *v,
-	 size_t vlen, size_t cap)
-{
-	char *p;
-
-	if (in_reserve(st, nlen + vlen + 4, cap) == -1)
-		return -1;
-	p = st->s.in.data + st->s.in.len;
-	memcpy(p, n, nlen);
-	p[nlen] = ':';
-	p[nlen + 1] = ' ';
-	memcpy(p + nlen + 2, v, vlen);
-	p[nlen + 2 + vlen] = '\r';
-	p[nlen + 3 + vlen] = '\n';
-	st->s.in.len += (uint32_t)(nlen + vlen + 4);
 	return 0;
 }
 
@@ -253,23 +228,19 @@ h2_head_end(struct sl_h2stream *st, int end_stream)
 	    in_hfield(st, "Cookie", 6, h->scratch.data + h->ck_off, h->ck_len,
 		      cap) == -1)
 		return -1;
-	/* a body without a length goes chunked, its trailers as the
-	 * chunked trailer section */
-	if (!end_stream && !(st->f & (S_CL | S_XCONNECT))) {
-		st->f |= S_CHUNKED;
-		if (in_hfield(st, "Transfer-Encoding", 17, "chunked", 7, cap) ==
-		    -1)
-			return -1;
-	}
+	/* a body without a length goes as pieces, as its DATA came, its
+	 * end the stream's (SL_SEAM_F_EOF), its trailers a field block */
+	if (!end_stream && !(st->f & (S_CL | S_XCONNECT)))
+		st->f |= S_PIECES;
 	/* the block's header, at `in`'s start (head_reqline): what the
 	 * exchange takes the head from (h2_op_head) */
 	sl_hblk_init(&b, 0);
 	b.nfields = (uint16_t)SL_MIN(h->nrec, (uint32_t)UINT16_MAX);
 	b.len = st->s.in.len;
 	b.text_len = h->text_len + 2; /* and the empty line */
-	b.body = (uint8_t)(st->f & S_CHUNKED ? SL_H1_BODY_CHUNKED
-			   : st->f & S_CL    ? SL_H1_BODY_LENGTH
-					     : SL_H1_BODY_NONE);
+	b.body = (uint8_t)(st->f & S_PIECES ? SL_H1_BODY_STREAM
+			   : st->f & S_CL   ? SL_H1_BODY_LENGTH
+					    : SL_H1_BODY_NONE);
 	b.length = st->f & S_CL ? st->req_cl : 0;
 	memcpy(st->s.in.data, &b, sizeof(b));
 	st->head_len = st->s.in.len;
@@ -539,87 +510,39 @@ h2_head_check(struct sl_h2stream *st, const char **why)
 	return 0;
 }
 
-/* Closes the request body's open chunk, if one is open: its size into
- * the gap, CRLF after its bytes. */
-void
-h2_chunk_close(struct sl_h2stream *st)
-{
-	char *gap;
-	uint32_t size;
-
-	if (!(st->f & S_CHUNK_OPEN))
-		return;
-	gap = st->s.in.data + st->chunk_at;
-	size = st->s.in.len - st->chunk_at - CHUNK_GAP;
-	/* 8 hex digits, leading zeros (RFC 9112 section 7.1 allows them):
-	 * the gap was left before the size was known */
-	for (int i = 7; i >= 0; i--, size >>= 4)
-		gap[i] = "0123456789abcdef"[size & 15];
-	gap[CHUNK_GAP - 2] = '\r';
-	gap[CHUNK_GAP - 1] = '\n';
-	/* room for it was kept when the chunk opened */
-	memcpy(st->s.in.data + st->s.in.len, "\r\n", 2);
-	st->s.in.len += 2;
-	st->f &= ~S_CHUNK_OPEN;
-}
-
-/* A trailer field of a chunked request body (S_CHUNKED): the last chunk
- * before the first one, then "name: value" in the chunked trailer
- * section. Returns 0, or -1 past the stream's buffer (or no memory). */
+/* A trailer field of a request body of pieces (S_PIECES): a record of
+ * the request's trailers block (st->rtrl, made at the first), which the
+ * exchange takes at the body's end (h2_op_req_trailers); the header
+ * list's limit holds its size. Returns 0, or -1 (no memory). */
 static int
-head_trailer(struct sl_h2stream *st, const char *n, size_t namelen,
-	     const char *v, size_t valuelen)
+trailer_rec(struct sl_h2stream *st, const char *n, size_t nl, const char *v,
+	    size_t vl)
 {
-	size_t cap = body_cap(st);
+	struct sl_hblk b;
+	char *p;
 
-	if (!(st->f & S_TRAILERS)) {
-		/* the last chunk before the first trailer field */
-		h2_chunk_close(st);
-		if (in_put(st, "0\r\n", 3, cap) == -1)
-			return -1;
-		st->f |= S_TRAILERS;
+	if (st->rtrl != NULL)
+		sl_hblk_head(st->rtrl, &b);
+	else {
+		sl_hblk_init(&b, 0);
+		b.len = sizeof(b);
 	}
-	return in_field(st, n, namelen, v, valuelen, cap);
+	if (nl > UINT16_MAX || b.nfields == UINT16_MAX ||
+	    (p = realloc(st->rtrl, b.len + SL_HBLK_REC_SIZE(nl, vl))) == NULL)
+		return -1;
+	st->rtrl = p;
+	b.len += (uint32_t)sl_hblk_put(p + b.len, n, nl, v, vl);
+	b.nfields++;
+	memcpy(p, &b, sizeof(b));
+	return 0;
 }
 
-/* A DATA frame's payload into the stream's `in`: as it came, or inside
- * the open chunk (opened here) when the body goes chunked. Returns 0, or
- * -1 past the stream's buffer (or no memory). */
+/* A DATA frame's payload into the stream's `in`, as it came. Returns 0,
+ * or -1 past the stream's buffer (or no memory). */
 int
 h2_body_put(struct sl_h2stream *st, const uint8_t *data, size_t len)
 {
-	if (st->f & S_CHUNKED) {
-		if (!(st->f & S_CHUNK_OPEN)) {
-			/* a gap for the size, and room for the CRLF after */
-			if (in_reserve(st, CHUNK_GAP + len + 2, body_cap(st)) ==
-			    -1)
-				return -1;
-			st->chunk_at = st->s.in.len;
-			st->f |= S_CHUNK_OPEN;
-			st->s.in.len += CHUNK_GAP;
-		} else if (in_reserve(st, len + 2, body_cap(st)) == -1)
-			return -1;
-		memcpy(st->s.in.data + st->s.in.len, data, len);
-		st->s.in.len += (uint32_t)len;
-		return 0;
-	}
 	return in_put(st, data, len, body_cap(st));
-}
-
-/* The request's end (END_STREAM): for a chunked body, the last chunk and
- * the trailer section's end. Returns 0, or -1 past the stream's buffer. */
-int
-h2_body_end(struct sl_h2stream *st)
-{
-	size_t cap;
-
-	if (!(st->f & S_CHUNKED))
-		return 0;
-	cap = body_cap(st);
-	h2_chunk_close(st);
-	if (!(st->f & S_TRAILERS) && in_put(st, "0\r\n", 3, cap) == -1)
-		return -1;
-	return in_put(st, "\r\n", 2, cap);
 }
 
 /* The connection state's field handler (h2conn.h): a request field, or
@@ -667,12 +590,12 @@ h2_on_field(void *arg, struct sl_h2c_stream *hs, const char *n, size_t namelen,
 			: field_forbidden(n, namelen, v, valuelen);
 		if (bad != NULL)
 			return malformed(st, bad);
-		/* a trailer: only a chunked body can carry one; after a
-		 * Content-Length body it is dropped (RFC 9110 section
+		/* a trailer: only a body of pieces carries one on; after
+		 * a Content-Length body it is dropped (RFC 9110 section
 		 * 6.5.1 lets a recipient discard trailers) */
-		if (!(st->f & S_CHUNKED))
+		if (!(st->f & S_PIECES))
 			return 0;
-		if (head_trailer(st, n, namelen, v, valuelen) == -1)
+		if (trailer_rec(st, n, namelen, v, valuelen) == -1)
 			goto trailer_fail;
 		return 0;
 	}
@@ -740,9 +663,21 @@ h2_op_head(struct sl_seam *s, struct sl_h1_request *req,
 	/* the decoder held the method, names and values to RFC 9113
 	 * section 8.2.1 (and sluice's own fields are well-formed) */
 	r = sl_h1_request_check(req, b.text_len, lim, SL_H1_CHECKED_FIELDS);
+	/* a body of no length has no field that says so: the block's
+	 * framing does */
+	if (b.body == SL_H1_BODY_STREAM && req->body == SL_H1_BODY_NONE)
+		req->body = SL_H1_BODY_STREAM;
 	if (req->nheaders > req->max_headers)
 		req->nheaders = req->max_headers;
 	return r;
+}
+
+/* The stream operation req_trailers (seam.h): the request's trailers as
+ * a field block, once its body of pieces ended; NULL: none came. */
+const char *
+h2_op_req_trailers(struct sl_seam *s)
+{
+	return STREAM_OF(s)->rtrl;
 }
 
 /* ---- the response: the exchange's heads and trailers into pairs ------ */

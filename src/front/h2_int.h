@@ -69,7 +69,7 @@ enum h2s_body {
 /* A stream's facts (st->f). */
 #define S_AUTHORITY 0x0001 /* :authority came: a Host must match it */
 #define S_CL	    0x0002 /* the request has a Content-Length */
-#define S_CHUNKED   0x0004 /* its body goes to the exchange chunked */
+#define S_PIECES    0x0004 /* its body, of no length, goes as pieces */
 #define S_IN_END    0x0008 /* END_STREAM received: the request is whole */
 #define S_HEAD_OUT  0x0010 /* the final response head was submitted */
 #define S_MALFORMED                                                            \
@@ -93,10 +93,6 @@ enum h2s_body {
 				more bytes came (h2_rst_after) */
 #define S_CLIENT_RST 0x10000 /* the client reset it */
 #define S_DISCARD    0x20000 /* its request body is no longer wanted */
-#define S_CHUNK_OPEN 0x40000 /* a request chunk is open at chunk_at */
-#define S_TRAILERS                                                             \
-	0x80000 /* the request's last chunk is written: its                    \
-		   trailer fields follow */
 #define S_XCONNECT                                                             \
 	0x200000 /* extended CONNECT for WebSocket (RFC                        \
 			  8441): a tunnel on the stream */
@@ -130,7 +126,6 @@ struct sl_h2stream {
 	uint32_t hdr_list;	 /* header list bytes so far (RFC 9113 section
 				    6.5.2: name, value and 32 a field) */
 	uint32_t head_len;	 /* the request head's bytes at in's start */
-	uint32_t chunk_at;	 /* `in`: the open chunk's gap (S_CHUNK_OPEN) */
 	uint32_t unconsumed;	 /* DATA bytes not yet given back to the
 				    windows */
 	uint32_t taken;		 /* in.off + held at the last give-back */
@@ -141,6 +136,7 @@ struct sl_h2stream {
 	uint64_t req_in;	 /* the request's DATA bytes so far */
 	struct sl_h1_chunked ch; /* H2B_CHUNKED: the framing taken off */
 	struct sl_buf trailers;	 /* the response's trailer section */
+	char *rtrl; /* the request's trailers, a field block (S_PIECES) */
 	/* ... or its trailers as a field block, after a body of pieces
 	 * (h2_op_trailers): in trl_inline when it fits (gRPC's grpc-status
 	 * and grpc-message: 40 to 80 bytes), else malloc'd to its size */
@@ -436,9 +432,8 @@ int h2_head_end(struct sl_h2stream *st, int end_stream);
 /* The request body: DATA into `in` (chunked when it has no length), the
  * open chunk closed, the body's end. */
 int h2_body_put(struct sl_h2stream *st, const uint8_t *data, size_t len);
-void h2_chunk_close(struct sl_h2stream *st);
-int h2_body_end(struct sl_h2stream *st);
 /* The stream operation head (seam.h): the head h2_head_end left. */
+const char *h2_op_req_trailers(struct sl_seam *s);
 int h2_op_head(struct sl_seam *s, struct sl_h1_request *req,
 	       const struct sl_h1_limits *lim, size_t *text_len);
 /* A response head block (hblock.h) HPACK-encoded with its :status

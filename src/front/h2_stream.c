@@ -108,8 +108,7 @@ stream_adopt(struct sl_h2stream *st)
 static void
 stream_in_release(struct sl_h2stream *st)
 {
-	if (st->s.in.data != NULL && !(st->f & S_CHUNK_OPEN) &&
-	    st->s.in.off == st->s.in.len) {
+	if (st->s.in.data != NULL && st->s.in.off == st->s.in.len) {
 		sl_buf_release(&st->s.w->bufs, &st->s.in);
 		st->s.in_ready = 0;
 		st->taken = 0;
@@ -178,6 +177,8 @@ stream_free(struct sl_h2stream *st)
 	if (st->trl_block != st->trl_inline)
 		free(st->trl_block);
 	st->trl_block = NULL;
+	free(st->rtrl);
+	st->rtrl = NULL;
 	if (st->s.gen != NULL)
 		sl_wgen_unref(w, st->s.gen);
 	if (hw->nfree >= STREAMS_KEPT) {
@@ -266,8 +267,8 @@ stream_malformed(struct sl_h2stream *st, const char *why)
 		h2_stream_set_state(st, H2S_DONE);
 }
 
-/* The request's END_STREAM came (DATA or trailers): the last chunk and
- * the trailers' end. */
+/* The request's END_STREAM came (DATA or trailers): the end of a body
+ * without framing (a tunnel's, or pieces) is the stream's. */
 static void
 request_end(struct sl_h2stream *st)
 {
@@ -281,13 +282,8 @@ request_end(struct sl_h2stream *st)
 		stream_malformed(st, "a body short of its content-length");
 		return;
 	}
-	if (h2_body_end(st) == -1) {
-		h2_stream_reset(st, SL_H2F_INTERNAL_ERROR);
-		return;
-	}
 	st->f |= S_IN_END;
-	/* a tunnel's request has no framing: its end is the stream's */
-	if (st->f & S_XCONNECT)
+	if (st->f & (S_XCONNECT | S_PIECES))
 		st->s.flags |= SL_SEAM_F_EOF;
 	h2_stream_dirty(st);
 }
@@ -405,11 +401,11 @@ h2_on_data(void *arg, struct sl_h2c_stream *hs, const uint8_t *data, size_t len,
 		request_end(st);
 	return;
 overflow:
-	/* within its window a client fills a stream's buffer only with
-	 * DATA frames of a few bytes each, whose framing outgrows what
-	 * they carry */
+	/* the buffer's cap holds a head, a body kept for a retry and two
+	 * windows, and the body crosses as its DATA came (no framing): past
+	 * it only when no memory is left */
 	h2_refused(h, SL_H2_R_BODY_OVERFLOW, st->id,
-		   "request body framing past the stream's buffer");
+		   "request body past the stream's buffer");
 	if (st->s.txn != NULL) {
 		st->s.close_reason = "http2_body_overflow";
 		sl_exchange_closed(&st->s, "http2_body_overflow");
@@ -542,8 +538,6 @@ h2_pump(struct sl_h2conn *h)
 						: "stream_closed");
 			continue;
 		}
-		if (st->f & S_CHUNK_OPEN)
-			h2_chunk_close(st);
 		if (st->state == H2S_READY)
 			stream_start(st);
 		/* as HTTP/1 does after a start: the request goes upstream at
@@ -796,4 +790,5 @@ static const struct sl_seam_ops h2_stream_ops = {
     .tls_version = op_tls_version,
     .head = h2_op_head,
     .trailers = h2_op_trailers,
+    .req_trailers = h2_op_req_trailers,
 };

@@ -14,6 +14,7 @@
 
 #include "h1_parse.h"
 #include "h1_parse_int.h"
+#include "hblock.h"
 
 /* Longest chunk-size line, extensions included, CRLF excluded. */
 #define SL_H1_CHUNK_LINE_MAX 4096
@@ -180,6 +181,35 @@ sl_h1_trailer_forbidden(const char *name, size_t len, const char *own)
 		return 1;
 	return own != NULL && strlen(own) == len &&
 	       strncasecmp(name, own, len) == 0;
+}
+
+enum sl_h1_reason
+sl_h1_trailers_check(const char *trailers, size_t max_bytes, size_t max_fields,
+		     const char *own)
+{
+	struct sl_hblk_it it;
+	const char *n, *v;
+	size_t nl, vl, bytes = 0, count = 0;
+
+	sl_hblk_first(&it, trailers);
+	while (sl_hblk_next(&it, &n, &nl, &v, &vl)) {
+		/* the bytes a trailer section of text would take, as the
+		 * decoder counts them */
+		bytes += nl + 2 + vl + 2;
+		if (++count > max_fields || bytes > max_bytes)
+			return SL_H1_R_TRAILER_TOO_LARGE;
+		if (nl == 0)
+			return SL_H1_R_BAD_TRAILER;
+		for (size_t i = 0; i < nl; i++)
+			if (!IS((unsigned char)n[i], C_TCHAR))
+				return SL_H1_R_BAD_TRAILER;
+		for (size_t i = 0; i < vl; i++)
+			if (!IS((unsigned char)v[i], C_FVCHAR | C_WS))
+				return SL_H1_R_BAD_TRAILER;
+		if (sl_h1_trailer_forbidden(n, nl, own))
+			return SL_H1_R_FORBIDDEN_TRAILER;
+	}
+	return SL_H1_R_NONE;
 }
 
 /* One byte of the trailer section. Returns the next state. */

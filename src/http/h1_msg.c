@@ -537,8 +537,10 @@ request_head(struct out *o, int blk, const struct sl_h1_request *req,
 		if (k == SL_HK_EXPECT || k == SL_HK_X_REQUEST_ID ||
 		    k == SL_HK_X_FORWARDED_PROTO)
 			continue;
-		/* trailers go on with a chunked body only */
-		if (k == SL_HK_TRAILER && req->body != SL_H1_BODY_CHUNKED)
+		/* trailers go on with a chunked body only (or one of
+		 * pieces, which the text goes chunked for) */
+		if (k == SL_HK_TRAILER && req->body != SL_H1_BODY_CHUNKED &&
+		    req->body != SL_H1_BODY_STREAM)
 			continue;
 		if (fwd->subject_header != NULL &&
 		    h->name_len == strlen(fwd->subject_header) &&
@@ -594,6 +596,11 @@ request_head(struct out *o, int blk, const struct sl_h1_request *req,
 		o->b->length = req->content_length;
 		return finish(o, 1);
 	}
+	/* a body of pieces (an HTTP/2 request of no length) goes chunked,
+	 * its framing field where a client's would stand: the writer frames
+	 * it (sl_h1_chunk_size_line, sl_h1_last_chunk) */
+	if (req->body == SL_H1_BODY_STREAM)
+		puts_(o, "Transfer-Encoding: chunked\r\n");
 	if (!xff_done) {
 		puts_(o, "X-Forwarded-For: ");
 		puts_(o, fwd->client_ip);
@@ -675,6 +682,43 @@ sl_h1_chunk_size_line(char *out, uint64_t n)
 	out[i++] = '\r';
 	out[i++] = '\n';
 	return i;
+}
+
+size_t
+sl_h1_last_chunk_len(const char *trailers)
+{
+	struct sl_hblk_it it;
+	const char *n, *v;
+	size_t nl, vl, len = 5; /* "0" CRLF, the section's CRLF */
+
+	if (trailers == NULL)
+		return len;
+	sl_hblk_first(&it, trailers);
+	while (sl_hblk_next(&it, &n, &nl, &v, &vl))
+		len += nl + 2 + vl + 2;
+	return len;
+}
+
+size_t
+sl_h1_last_chunk(char *out, const char *trailers)
+{
+	struct sl_hblk_it it;
+	const char *n, *v;
+	size_t nl, vl, i = 3;
+
+	memcpy(out, "0\r\n", 3);
+	if (trailers != NULL) {
+		sl_hblk_first(&it, trailers);
+		while (sl_hblk_next(&it, &n, &nl, &v, &vl)) {
+			memcpy(out + i, n, nl);
+			memcpy(out + i + nl, ": ", 2);
+			memcpy(out + i + nl + 2, v, vl);
+			memcpy(out + i + nl + 2 + vl, "\r\n", 2);
+			i += nl + 2 + vl + 2;
+		}
+	}
+	memcpy(out + i, "\r\n", 2);
+	return i + 2;
 }
 
 /* "HTTP/1.1 NNN reason" CRLF: sluice speaks HTTP/1.1 to every client (the

@@ -179,6 +179,16 @@ long sl_h1_status_line(char *out, size_t cap, int status, const char *reason,
 size_t sl_h1_chunk_size_line(char *out, uint64_t n);
 
 /*
+ * A body of pieces (SL_H1_BODY_STREAM) framed for an HTTP/1.1 peer: its
+ * last chunk and trailer section, "0" CRLF, a "Name: value" line for each
+ * field of trailers (a field block, hblock.h; NULL: none) and the final
+ * CRLF. sl_h1_last_chunk_len says how many bytes sl_h1_last_chunk writes
+ * into out.
+ */
+size_t sl_h1_last_chunk_len(const char *trailers);
+size_t sl_h1_last_chunk(char *out, const char *trailers);
+
+/*
  * Writes an interim (1xx) response head to pass on to an HTTP/1.1 client:
  * the status line and the fields without hop-by-hop ones; no field of
  * sluice's own. Returns its length or -1 when it does not fit.

@@ -353,6 +353,16 @@ void sl_h1_chunked_init(struct sl_h1_chunked *c, size_t max_trailer_bytes);
 int sl_h1_trailer_forbidden(const char *name, size_t len, const char *own);
 
 /*
+ * The checks the decoder applies to a trailer section of text, applied to
+ * trailers as a field block (hblock.h, status 0): at most max_fields
+ * fields and max_bytes bytes as text ("Name: value" CRLF each), names of
+ * token characters, values of field characters, none that
+ * sl_h1_trailer_forbidden refuses. Returns SL_H1_R_NONE, or why not.
+ */
+enum sl_h1_reason sl_h1_trailers_check(const char *trailers, size_t max_bytes,
+				       size_t max_fields, const char *own);
+
+/*
  * Decodes buf[0 .. len), continuing where the last call stopped. Stops at
  * the end of the message: bytes after it are not consumed.
  *   *consumed  input bytes used (framing and data)

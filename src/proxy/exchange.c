@@ -113,6 +113,10 @@ sl_exchange_free(struct sl_seam *s)
 	s->ops->want_write(s, 0);
 	event_del(&t->tev);
 	sl_buf_release(&s->w->bufs, &t->out);
+	if (t->req.ck != NULL) {
+		free(t->req.ck->last);
+		free(t->req.ck);
+	}
 	if (t->flags & SL_TXN_F_FEV)
 		event_del(&t->fw.ev);
 	/* the route's filters let go of what they hold: a wait, a key
@@ -294,6 +298,7 @@ txn_retry_setup(struct sl_seam *s, const struct sl_h1_request *req)
 						      : t->route->timeout_ms;
 	if (p->attempts > 1 &&
 	    (req->body == SL_H1_BODY_CHUNKED ||
+	     req->body == SL_H1_BODY_STREAM ||
 	     (req->body == SL_H1_BODY_LENGTH &&
 	      req->content_length <= s->lconf->limits.buffer_bytes)))
 		t->body_ph = SL_TXN_BODY_KEPT;
@@ -849,6 +854,13 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 		return;
 	}
 	t->uphead.len = (uint32_t)n;
+	/* a body of pieces to a peer of text goes chunked (the head says
+	 * so: sl_h1_write_request_head) */
+	if (req->body == SL_H1_BODY_STREAM && !txn_up_fields(t) &&
+	    (t->req.ck = calloc(1, sizeof(*t->req.ck))) == NULL) {
+		sl_exchange_local(s, 503, "out_of_memory", 0);
+		return;
+	}
 	/* the filters see the head as it goes (a trace notes its mark, a
 	 * mirror copies it) */
 	if (wr->fops & SL_FOP_UP_HEAD) {
@@ -1156,12 +1168,20 @@ sl_exchange_pump(struct sl_seam *s)
 		if (t->resp_ph != SL_TXN_RESP_LOCAL) {
 			if (txn_req_advance(s) == -1)
 				continue; /* now a local response */
-			/* a tunnel's request ends with its stream */
-			if (t->req.body == SL_H1_BODY_CLOSE &&
+			/* a tunnel's request, or a body of pieces, ends
+			 * with its stream */
+			if ((t->req.body == SL_H1_BODY_CLOSE ||
+			     t->req.body == SL_H1_BODY_STREAM) &&
 			    (s->flags & SL_SEAM_F_EOF) &&
 			    t->req_ph != SL_TXN_REQ_DONE &&
-			    s->in_ready == s->in.len)
-				sl_exchange_req_complete(t);
+			    s->in_ready == s->in.len) {
+				if (sl_exchange_req_ended(s) == -1)
+					continue; /* now a local response */
+				/* a filter waiting for the body learns of its
+				 * end, which came with no byte */
+				if (t->flags & SL_TXN_F_BODY_WAIT)
+					txn_body_came(s);
+			}
 			if ((s->flags & SL_SEAM_F_EOF) &&
 			    t->req_ph != SL_TXN_REQ_DONE &&
 			    s->in_ready == s->in.len) {

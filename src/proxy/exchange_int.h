@@ -16,6 +16,8 @@
 
 #include <event2/event_struct.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "buf.h"
 #include "exchange.h"
@@ -173,7 +175,33 @@ struct sl_txn_reqbody {
 	uint64_t sent;	      /* body bytes written upstream, this
 				 attempt */
 	struct sl_h1_chunked chunked;
+	/* a body of pieces (SL_H1_BODY_STREAM) to a peer of text, which the
+	 * writer frames as chunks (malloc'd; NULL: the body goes as it is,
+	 * which is most bodies) */
+	struct sl_txn_chunker *ck;
 };
+
+/* A body of pieces as the writer frames it for a peer of text
+ * (up_write_framed): a chunk a run of payload, its size line (or the
+ * last chunk) at fx, the payload from `in`, its CRLF. */
+struct sl_txn_chunker {
+	uint8_t last_queued; /* the last chunk is at fx, or went */
+	uint8_t tail;	     /* bytes of the chunk's CRLF still to write */
+	uint32_t fx_len;     /* bytes at fx still to write */
+	uint64_t left;	     /* payload bytes of the chunk still to write */
+	const char *fx;	     /* into line, or last */
+	char *last;	     /* the last chunk with trailers as text, when
+				longer than line (malloc'd) */
+	char line[24];	     /* a size line, or "0" CRLF CRLF */
+};
+
+/* A new attempt writes a framed body from its start. */
+static inline void
+sl_txn_chunker_restart(struct sl_txn_chunker *ck)
+{
+	free(ck->last);
+	memset(ck, 0, sizeof(*ck));
+}
 
 /* The upstream's response as it is read (exchange_resp.c): its head's
  * scan, its body's framing and what is left of it. */
@@ -514,6 +542,14 @@ void sl_exchange_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err,
  * were read) are an HTTP/2 tunnel's, else 0. */
 int sl_exchange_req_read(struct sl_seam *s);
 
+/* A body of pieces (SL_H1_BODY_STREAM) reached its end mark (the
+ * stream's end, SL_SEAM_F_EOF) with all of `in` read: its trailers are
+ * checked (a 400 when the decoder of text would refuse them) and the
+ * request is complete. Returns -1 when the exchange was turned into an
+ * error response, else 0. A tunnel's body (SL_H1_BODY_CLOSE) just
+ * completes. */
+int sl_exchange_req_ended(struct sl_seam *s);
+
 /* Writes what is ready of the request upstream. Returns
  * SL_TXN_NEXT_READ_UP when a write failed (errno kept) before an answer
  * was read, else 0. */
@@ -521,11 +557,11 @@ int sl_exchange_up_write(struct sl_seam *s);
 
 /*
  * The first bytes of the request body at p (avail bytes of the buffer),
- * as a filter sees them: a Content-Length body's as they are, a chunked
- * one's payload decoded into a copy (*copy, malloc'd: the caller frees
- * it). Returns how many there are (at most want), *whole 1 when they are
- * the whole body, -1 when the chunked framing is malformed (none taken:
- * the exchange answers 400 when it reads it).
+ * as a filter sees them: a Content-Length body's or pieces as they are,
+ * a chunked one's payload decoded into a copy (*copy, malloc'd: the
+ * caller frees it). Returns how many there are (at most want), *whole 1 when
+ * they are the whole body, -1 when the chunked framing is malformed (none
+ * taken: the exchange answers 400 when it reads it).
  */
 size_t sl_exchange_body_take(struct sl_txn *t, const char *p, size_t avail,
 			     size_t want, const char **out, char **copy,

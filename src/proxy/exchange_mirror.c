@@ -5,6 +5,8 @@
  * read, sent (mirror.c) once the request is complete. A body larger than
  * buffer_bytes is not copied.
  */
+#include <stdlib.h>
+
 #include "attempt.h"
 #include "exchange_int.h"
 #include "filter.h"
@@ -64,6 +66,36 @@ mirror_up_head(struct sl_seam *s, struct sl_fhead *h)
 	mirror_req_data(s, s->in.data + s->in.off, s->in_ready - s->in.off);
 }
 
+/* Body bytes of pieces (SL_H1_BODY_STREAM) for the copy, whose head
+ * says chunked as the upstream's does: a chunk of them, and the last
+ * chunk with the trailers once the body is whole. Returns 0, or -1 (too
+ * large: dropped and counted). */
+static int
+mirror_chunk(struct sl_seam *s, struct sl_mirror *m, const char *p, size_t n)
+{
+	const char *trl;
+	char line[24], *last;
+	size_t len;
+	int r;
+
+	if (n > 0 &&
+	    (sl_mirror_body(m, line, sl_h1_chunk_size_line(line, n)) == -1 ||
+	     sl_mirror_body(m, p, n) == -1 ||
+	     sl_mirror_body(m, "\r\n", 2) == -1))
+		return -1;
+	if (s->txn->req_ph != SL_TXN_REQ_DONE)
+		return 0;
+	trl = s->ops->req_trailers != NULL ? s->ops->req_trailers(s) : NULL;
+	len = sl_h1_last_chunk_len(trl);
+	if ((last = malloc(len)) == NULL) {
+		sl_mirror_abort(m);
+		return -1;
+	}
+	r = sl_mirror_body(m, last, sl_h1_last_chunk(last, trl));
+	free(last);
+	return r;
+}
+
 /* Body bytes (as framed) for the copy; it goes once the request is
  * complete. */
 static void
@@ -73,7 +105,9 @@ mirror_req_data(struct sl_seam *s, const char *p, size_t n)
 
 	if (*mslot(t) == NULL)
 		return;
-	if (n > 0 && sl_mirror_body(*mslot(t), p, n) == -1)
+	if (t->req.body == SL_H1_BODY_STREAM
+		? mirror_chunk(s, *mslot(t), p, n) == -1
+		: n > 0 && sl_mirror_body(*mslot(t), p, n) == -1)
 		*mslot(t) = NULL; /* too large: dropped and counted */
 	else if (t->req_ph == SL_TXN_REQ_DONE) {
 		sl_mirror_send(*mslot(t));

@@ -107,6 +107,22 @@ sl_exchange_req_read(struct sl_seam *s)
 			sl_exchange_req_complete(t);
 		return t->ws != NULL ? SL_TXN_NEXT_TUNNEL_IN : 0;
 	}
+	if (t->req.body == SL_H1_BODY_STREAM) {
+		/* pieces: all of it is payload, to the stream's end */
+		s->in_ready += avail;
+		t->req.bytes += avail;
+		t->bytes_in += avail;
+		if (t->route->max_body_bytes &&
+		    t->req.bytes > t->route->max_body_bytes) {
+			sl_exchange_reject(s, 413, SL_H1_R_BODY_TOO_LARGE);
+			return -1;
+		}
+		if (t->flags & SL_TXN_F_REQ_TAP)
+			req_tap(s, s->in.data + s->in_ready - avail, avail);
+		if ((s->flags & SL_SEAM_F_EOF) && s->in_ready == s->in.len)
+			return sl_exchange_req_ended(s);
+		return 0;
+	}
 	if (t->req.body == SL_H1_BODY_LENGTH) {
 		uint64_t k = SL_MIN((uint64_t)avail, t->req.remaining);
 		s->in_ready += (uint32_t)k;
@@ -144,6 +160,38 @@ sl_exchange_req_read(struct sl_seam *s)
 	return 0;
 }
 
+int
+sl_exchange_req_ended(struct sl_seam *s)
+{
+	struct sl_txn *t = s->txn;
+	const struct sl_conf_limits *lim = &s->lconf->limits;
+	const char *trl;
+	enum sl_h1_reason why;
+
+	if (t->req.body == SL_H1_BODY_STREAM && s->ops->req_trailers != NULL &&
+	    (trl = s->ops->req_trailers(s)) != NULL &&
+	    (why = sl_h1_trailers_check(
+		 trl, lim->max_header_bytes, lim->max_headers,
+		 s->lconf->tls.client_subject_header)) != SL_H1_R_NONE) {
+		sl_exchange_reject(s, 400, why);
+		return -1;
+	}
+	sl_exchange_req_complete(t);
+	/* the filters that copy the body learn of its end (a mirror's copy
+	 * goes) */
+	if (t->flags & SL_TXN_F_REQ_TAP)
+		req_tap(s, s->in.data + s->in_ready, 0);
+	return 0;
+}
+
+/* The request's trailers, a field block: a body of pieces' (NULL:
+ * none). */
+static const char *
+req_trailers(struct sl_seam *s)
+{
+	return s->ops->req_trailers != NULL ? s->ops->req_trailers(s) : NULL;
+}
+
 /* The request cannot go on now: the upstream's writability is awaited
  * (SL_UP_EV_WRITABLE opens it again). */
 static void
@@ -175,16 +223,27 @@ send_error(struct sl_txn *t, struct sl_upconn *u, int werr)
 	return SL_TXN_NEXT_READ_UP;
 }
 
+/* send_done's for a body with no framing: a tunnel's client ended its
+ * side, so does the upstream's (a half-close passed on); a body of pieces
+ * to an HTTP/2 upstream's stream gets its end mark, and its trailers as
+ * fields. Out of line: most requests have neither. */
+static void __attribute__((noinline))
+send_end_mark(struct sl_txn *t, struct sl_upconn *u)
+{
+	if (t->req.body == SL_H1_BODY_CLOSE)
+		sl_upstream_shutdown(u);
+	else if (t->req.ck == NULL)
+		sl_upstream_end_request(u, req_trailers(t->s));
+}
+
 /* All of the request is out: the upstream's answer is awaited, unless it
  * came already (it answered early). */
-static void
+static SL_INLINE void
 send_done(struct sl_txn *t, struct sl_upconn *u)
 {
 	t->send_ph = SL_TXN_SEND_DONE;
-	/* a tunnel's client ended its side: so does the upstream's (a
-	 * half-close passed on) */
-	if (t->req.body == SL_H1_BODY_CLOSE)
-		sl_upstream_shutdown(u);
+	if (t->req.body == SL_H1_BODY_CLOSE || t->req.body == SL_H1_BODY_STREAM)
+		send_end_mark(t, u);
 	if (t->up_ph == SL_TXN_UP_SENDING)
 		t->up_ph = SL_TXN_UP_WAITING;
 	t->clk.up_progress_ms = now_ms();
@@ -300,6 +359,114 @@ txn_splice_write(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 	return 0;
 }
 
+/* The framing before the next chunk's payload, at ck->fx: a size line
+ * for the payload `in` holds past from, or, once the body is whole and
+ * all of it went, the last chunk with the trailers as text. Returns 0, or
+ * -1 (no memory). */
+static int
+frame_next(struct sl_seam *s, struct sl_txn *t, struct sl_txn_chunker *ck,
+	   uint32_t from)
+{
+	const char *trl;
+	size_t len;
+
+	if (s->in_ready > from) {
+		ck->left = s->in_ready - from;
+		ck->tail = 2;
+		ck->fx_len =
+		    (uint32_t)sl_h1_chunk_size_line(ck->line, ck->left);
+		ck->fx = ck->line;
+	} else if (t->req_ph == SL_TXN_REQ_DONE && !ck->last_queued) {
+		trl = req_trailers(s);
+		len = sl_h1_last_chunk_len(trl);
+		if (len > sizeof(ck->line) && (ck->last = malloc(len)) == NULL)
+			return -1;
+		ck->fx = ck->last != NULL ? ck->last : ck->line;
+		ck->fx_len = (uint32_t)sl_h1_last_chunk(
+		    ck->last != NULL ? ck->last : ck->line, trl);
+		ck->last_queued = 1;
+	}
+	return 0;
+}
+
+/*
+ * sl_exchange_up_write's for a body of pieces (SL_H1_BODY_STREAM: an
+ * HTTP/2 request of no length) to a peer of text: the chunked coding is
+ * the HTTP/1.1 writer's (doc/design-notes.md, "The message between
+ * codecs"). Each run of payload `in` holds goes as a chunk: its size
+ * line, the payload, CRLF, in one write with the head still unsent; once
+ * the body is whole, the last chunk and the trailers.
+ */
+static int
+up_write_framed(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
+{
+	struct sl_txn_chunker *ck = t->req.ck;
+
+	for (;;) {
+		uint32_t from = s->in.off + t->body_off;
+		size_t hp, body, k;
+		struct iovec iov[4];
+		int niov = 0;
+		ssize_t n;
+
+		if (ck->fx_len == 0 && ck->left == 0 && ck->tail == 0 &&
+		    frame_next(s, t, ck, from) == -1)
+			return send_error(t, u, ENOMEM);
+		hp = sl_buf_pending(&t->uphead);
+		body = (size_t)ck->left;
+		if (hp > 0)
+			iov[niov++] =
+			    (struct iovec){t->uphead.data + t->uphead.off, hp};
+		if (ck->fx_len > 0)
+			iov[niov++] =
+			    (struct iovec){(char *)ck->fx, ck->fx_len};
+		if (body > 0)
+			iov[niov++] = (struct iovec){s->in.data + from, body};
+		if (ck->tail > 0)
+			iov[niov++] = (struct iovec){
+			    (char *)"\r\n" + 2 - ck->tail, ck->tail};
+		if (niov == 0)
+			break;
+		n = sl_upstream_writev(u, iov, niov, 0);
+		if (n == -1)
+			return send_error(t, u, errno);
+		t->clk.up_progress_ms = now_ms();
+		k = SL_MIN((size_t)n, hp);
+		t->uphead.off += (uint32_t)k;
+		n -= (ssize_t)k;
+		k = SL_MIN((size_t)n, (size_t)ck->fx_len);
+		ck->fx += k;
+		ck->fx_len -= (uint32_t)k;
+		n -= (ssize_t)k;
+		k = SL_MIN((size_t)n, body);
+		ck->left -= k;
+		t->req.sent += k;
+		if (t->body_ph == SL_TXN_BODY_KEPT) {
+			t->body_off += (uint32_t)k;
+		} else if (k > 0) {
+			s->in.off += (uint32_t)k;
+			t->body_ph = SL_TXN_BODY_GONE;
+		}
+		n -= (ssize_t)k;
+		ck->tail -= (uint8_t)SL_MIN((size_t)n, (size_t)ck->tail);
+		/* a body that outgrew the buffer: what went out is dropped,
+		 * so that the rest can be read */
+		if (t->body_ph == SL_TXN_BODY_KEPT &&
+		    t->req_ph != SL_TXN_REQ_DONE &&
+		    s->in_ready - s->in.off >= s->lconf->limits.buffer_bytes)
+			sl_exchange_req_unretain(s, SL_TXN_BODY_GONE);
+		if (sl_buf_pending(&t->uphead) > 0 || ck->fx_len > 0 ||
+		    ck->left > 0 || ck->tail > 0) {
+			send_blocked(t, u);
+			return 0;
+		}
+	}
+	sl_upstream_want_write(u, 0);
+	if (ck->last_queued)
+		send_done(t, u);
+	return 0;
+}
+
 /* Writes what is ready of the request upstream, while the attempt is
  * connected and its send phase open. Returns 0, or SL_TXN_NEXT_READ_UP
  * when a write failed (errno kept; send_error). */
@@ -319,6 +486,8 @@ sl_exchange_up_write(struct sl_seam *s)
 		return 0;
 	if (t->pipe != NULL)
 		return txn_splice_write(s, t, u);
+	if (t->req.ck != NULL)
+		return up_write_framed(s, t, u);
 	hp = sl_buf_pending(&t->uphead);
 	if (hp > 0)
 		iov[niov++] =
@@ -395,6 +564,13 @@ sl_exchange_body_take(struct sl_txn *t, const char *p, size_t avail,
 		size_t n = avail < want ? avail : want;
 		*out = p;
 		*whole = total == n;
+		return n;
+	}
+	if (t->req.body == SL_H1_BODY_STREAM) {
+		/* pieces: the payload as it is, whole at the stream's end */
+		size_t n = avail < want ? avail : want;
+		*out = p;
+		*whole = (t->s->flags & SL_SEAM_F_EOF) && n == avail;
 		return n;
 	}
 	/* chunked: its framing decoded, on a copy of all the buffer holds

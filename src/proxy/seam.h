@@ -95,6 +95,12 @@ struct sl_seam_ops {
 	 * Returns 0, or -1 (no memory). NULL: the codec is never given
 	 * such a body (HTTP/1, which takes chunked text). */
 	int (*trailers)(struct sl_seam *s, const char *block);
+	/* The request's trailers as a field block (hblock.h, status 0),
+	 * once its body of pieces (SL_H1_BODY_STREAM) ended (the stream's
+	 * end, SL_SEAM_F_EOF): valid while the stream lasts. NULL: none came.
+	 * NULL operation: the codec never gives such a body (HTTP/1, whose
+	 * bodies of no length are chunked text). */
+	const char *(*req_trailers)(struct sl_seam *s);
 };
 
 /*

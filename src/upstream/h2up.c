@@ -635,6 +635,32 @@ sl_upstream_trailers(const struct sl_upconn *u)
 	return st->hdr.p + st->hdr.off;
 }
 
+void
+sl_upstream_end_request(struct sl_upconn *u, const char *trailers)
+{
+	struct h2up_stream *st = u->xc;
+	struct sl_hblk b;
+
+	if (!u->h2s || st == NULL || (st->f & (S_REQ_END | S_FAILED)))
+		return;
+	if (trailers != NULL) {
+		sl_hblk_head(trailers, &b);
+		st->req.off = st->req.len = 0;
+		if (b.nfields > 0 &&
+		    h2up_head_trailers(trailers, &st->req) == -1) {
+			/* the exchange reads the reset */
+			stream_reset(st, SL_H2F_INTERNAL_ERROR);
+			stream_fail(st, st->id == 0);
+			return;
+		}
+		if (dbuf_n(&st->req) > 0)
+			st->f |= S_REQ_TRL;
+	}
+	st->f |= S_REQ_END;
+	if (st->c != NULL)
+		conn_schedule(st->c);
+}
+
 int
 sl_upstream_ended(const struct sl_upconn *u)
 {
@@ -676,12 +702,23 @@ frame_request(struct h2up_stream *st)
 	end = (st->f & S_REQ_END) && n == dbuf_n(&st->body);
 	if (n == 0 && !end)
 		return 0;
-	if (sl_h2c_send_data(&c->h2c, &st->hs,
+	/* the trailers end the stream after the last DATA */
+	if ((n > 0 || !(st->f & S_REQ_TRL)) &&
+	    sl_h2c_send_data(&c->h2c, &st->hs,
 			     n > 0 ? (const uint8_t *)st->body.p + st->body.off
 				   : (const uint8_t *)"",
-			     n, end) == -1)
+			     n, end && !(st->f & S_REQ_TRL)) == -1)
 		return 0;
 	st->body.off += n;
+	if (end && (st->f & S_REQ_TRL)) {
+		if (sl_h2c_send_headers(&c->h2c, &st->hs,
+					(const uint8_t *)st->req.p +
+					    st->req.off,
+					dbuf_n(&st->req), 1) == -1)
+			return 0;
+		st->f &= ~(unsigned)S_REQ_TRL;
+		st->req.off = st->req.len = 0;
+	}
 	if (end) {
 		st->f |= S_REQ_SENT;
 		/* kept for the stream's next use (stream_put) unless large:

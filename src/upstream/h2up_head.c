@@ -187,6 +187,11 @@ head_block(struct h2up_stream *st, const char *p, const struct sl_hblk *b,
 	} else if (b->body == SL_H1_BODY_LENGTH) {
 		st->req_left = b->length;
 		*body = b->length > 0;
+	} else if (b->body == SL_H1_BODY_STREAM) {
+		/* pieces, to the exchange's end mark (sl_upstream_end_request)
+		 */
+		st->req_left = UINT64_MAX;
+		*body = 1;
 	}
 	return 0;
 }
@@ -284,6 +289,21 @@ h2up_head_request(struct h2up_stream *st, char *p, size_t hl, int tls,
 	if (r == 0 && (st->f & S_GRPC))
 		r = enc_field(blk, "te", 2, "trailers", 8);
 	return r;
+}
+
+int
+h2up_head_trailers(const char *block, struct dbuf *blk)
+{
+	const char *n, *v;
+	size_t nl, vl;
+	struct sl_hblk_it it;
+
+	sl_hblk_first(&it, block);
+	while (sl_hblk_next(&it, &n, &nl, &v, &vl))
+		if (!req_field_dropped(n, nl) &&
+		    enc_field(blk, n, nl, v, vl) == -1)
+			return -1;
+	return 0;
 }
 
 /* A field of the response's head as a record of its block, in hdr.

@@ -131,6 +131,9 @@ dbuf_free(struct dbuf *b)
 /* the exchange takes a body of no length as pieces and the trailers as a
  * field block (the request's SL_HBLK_F_PIECES) */
 #define S_PIECES 0x20000
+/* the request's trailers, HPACK-encoded in req, go as its last HEADERS
+ * (a body of pieces that ended with trailers) */
+#define S_REQ_TRL 0x40000
 
 struct sl_h2up_conn;
 
@@ -149,7 +152,8 @@ struct h2up_stream {
 	uint8_t note;	   /* the response's grpc-status plus one (0: none) */
 	uint64_t req_left; /* Content-Length's bytes still to come */
 	struct sl_h1_chunked ck;
-	struct dbuf req;   /* bytes from the exchange not parsed yet */
+	struct dbuf req;   /* bytes from the exchange not parsed yet; with
+			      S_REQ_TRL, the trailers' HPACK block */
 	struct dbuf body;  /* the request's payload for DATA */
 	struct dbuf resp;  /* the response for the exchange to read: its
 			      head block, then its body */
@@ -220,11 +224,16 @@ int h2up_submit(struct h2up_stream *st, char *p, size_t hl);
  * split's or a mirror's). HPACK-encoded (no table) into blk: :method,
  * :scheme (https when tls), :path, :authority from Host (none without
  * one), the fields but the connection's, te: trailers for gRPC. Sets st's
- * S_NOBODY, S_GRPC and S_REQ_CHUNK and req_left, and *body when DATA
+ * S_NOBODY, S_GRPC and S_REQ_CHUNK and req_left (UINT64_MAX: a body of
+ * pieces, to the exchange's end mark), and *body when DATA
  * follows. Returns 0, or -1: the stream fails.
  */
 int h2up_head_request(struct h2up_stream *st, char *p, size_t hl, int tls,
 		      struct dbuf *blk, int *body);
+
+/* A request's trailers (a field block, hblock.h) HPACK-encoded at blk's
+ * end, the connection's fields left out. Returns 0, or -1 (no memory). */
+int h2up_head_trailers(const char *block, struct dbuf *blk);
 
 /* The connection state's field handler: a response field, checked (RFC
  * 9113 section 8), into the head's block or the trailers' section.

@@ -213,6 +213,13 @@ int sl_upstream_grpc_status(const struct sl_upconn *u);
  * as long as u, once the response ended; NULL: none. */
 const char *sl_upstream_trailers(const struct sl_upconn *u);
 
+/* The end mark of a request body of pieces (SL_H1_BODY_STREAM) written
+ * to an HTTP/2 stream u, with its trailers (a field block, hblock.h, that
+ * need not outlast the call; NULL: none): END_STREAM goes after the last
+ * DATA, or on the trailers' HEADERS. Failing (no memory), the stream is
+ * reset, and the exchange reads the reset. Nothing for another u. */
+void sl_upstream_end_request(struct sl_upconn *u, const char *trailers);
+
 /* 1 when u is an HTTP/2 stream whose response ended and was all read:
  * a body of pieces is whole (the message's end mark). */
 int sl_upstream_ended(const struct sl_upconn *u);

@@ -28,6 +28,7 @@
 #define sl_h1_scan_head		scalar_sl_h1_scan_head
 #define sl_h1_scan_init		scalar_sl_h1_scan_init
 #define sl_h1_trailer_forbidden scalar_sl_h1_trailer_forbidden
+#define sl_h1_trailers_check	scalar_sl_h1_trailers_check
 /* The function only: struct sl_h1_salvage, a tag of the same name, stays
  * the type the driver passes. */
 #define sl_h1_salvage(...) scalar_sl_h1_salvage(__VA_ARGS__)

@@ -33,6 +33,10 @@ void scalar_sl_h1_chunked_init(struct sl_h1_chunked *c,
 			       size_t max_trailer_bytes);
 int scalar_sl_h1_trailer_forbidden(const char *name, size_t len,
 				   const char *own);
+enum sl_h1_reason scalar_sl_h1_trailers_check(const char *trailers,
+					      size_t max_bytes,
+					      size_t max_fields,
+					      const char *own);
 int scalar_sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
 				int compact, size_t *consumed,
 				size_t *data_len);

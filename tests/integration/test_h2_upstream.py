@@ -109,8 +109,10 @@ srv.on('session', (s) => {
       return;
     }
     const hash = crypto.createHash('sha256');
-    let got = 0;
+    let got = 0, rtr = null;
     stream.on('data', (d) => { hash.update(d); got += d.length; });
+    /* the request's own trailers, named back in x-req-trailers */
+    stream.on('trailers', (t) => { rtr = t; });
     stream.on('end', () => {
       st.paths[path] = (st.paths[path] || 0) + 1;
       m = /^\/die\//.exec(path);
@@ -153,7 +155,10 @@ srv.on('session', (s) => {
       stream.respond({':status': 200, 'x-sha256': hash.digest('hex'),
                       'x-got': String(got),
                       'x-authority': h[':authority'] || '',
-                      'x-te': h['te'] || ''},
+                      'x-te': h['te'] || '',
+                      'x-req-trailers': rtr === null ? '-' :
+                        Object.keys(rtr).filter((k) => k[0] !== ':')
+                          .map((k) => k + '=' + rtr[k]).join(';')},
                      {waitForTrailers: true});
       /* x-long-trailer: N adds a trailer of N bytes */
       const lt = +(h['x-long-trailer'] || 0), tr = {'x-done': 'yes'};
@@ -327,6 +332,29 @@ def http2_clients_to_an_h2c_upstream():
     eq(st.status, 200)
     eq(hashlib.sha256(bytes(st.body)).hexdigest(),
        hashlib.sha256(pattern(8000000)).hexdigest(), "8 MB down")
+    # a body of no length crosses as pieces, and the request's own
+    # trailers as fields: the server reads them as the stream's last
+    # HEADERS (until session 41 they were dropped on the way)
+    eq(st_tr(port, b"abc", [("x-sum", "42"), ("x-b", "2")]),
+       ("x-sum=42;x-b=2", hashlib.sha256(b"abc").hexdigest()),
+       "the request's trailers reach the server")
+    body = os.urandom(300000)
+    eq(st_tr(port, body, [("x-sum", "7")]),
+       ("x-sum=7", hashlib.sha256(body).hexdigest()),
+       "after a body of many DATA frames")
+    eq(st_tr(port, b"abc", None)[0], "-", "no trailers: none made up")
+
+
+def st_tr(port, body, trailers):
+    """A POST of body, no content-length, with trailers: (the trailers
+    the server read, the body's SHA-256 it read)."""
+    c = h2test.H2Client(port)
+    sid = c.request("POST", "/echo", body=body, trailers=trailers)
+    st = c.streams[sid]
+    check(c.wait(lambda: st.done(), 20), "the response ended")
+    c.close()
+    eq(st.status, 200, "answered")
+    return st.header("x-req-trailers"), st.header("x-sha256")
 
 
 @test

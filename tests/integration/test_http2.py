@@ -557,6 +557,66 @@ def request_bodies_with_and_without_length_and_trailers():
     r.close()
 
 
+def first_pay_resets(calls):
+    """An upstream's handler that resets the first request of all, when
+    it is a /pay one (once the request was read whole), and answers the
+    others "paid"; calls["n"] counts them."""
+    def handler(req):
+        calls["n"] += 1
+        if req.target.startswith("/pay") and calls["n"] == 1:
+            return Reply(action="reset")
+        return Reply(200, b"paid")
+    return handler
+
+
+@test
+def trailers_and_retries_of_a_body_of_pieces():
+    """A request of no length crosses as pieces, its trailers as fields
+    (doc/http2.md section 3): the trailers get the checks a chunked
+    trailer section gets, and a forbidden one is a 400 with the rule in
+    the log, no whole request upstream; a retry frames the kept body again
+    from its start."""
+    need_h2()
+    calls = {"n": 0}
+    a = Upstream("a", first_pay_resets(calls))
+    routes = [{"name": "pay", "match": {"path_prefix": "/"}, "cluster": "a",
+               "retry": {"attempts": 3, "on": ["reset"],
+                         "idempotency_key": True}}]
+    up, sl, port, aport = h2_sluice(up=a, routes=routes,
+                                    clusters={"a": [a]})
+    c = H2Client(port)
+    # fields sluice sets, or that frame or route the message, may not
+    # come as trailers
+    for name in ("x-forwarded-for", "content-length", "host"):
+        st = c.response(c.request("POST", "/trbad", body=b"abc",
+                                  trailers=[("x-ok", "1"), (name, "2")]))
+        eq(st.status, 400, "a %s trailer" % name)
+    check(wait_until(lambda: sl.stderr().count("forbidden_trailer") >= 3,
+                     5), "the log names the rule: %s" % sl.stderr()[-600:])
+    check(not any(r.target == "/trbad" for r in a.requests),
+          "no whole request upstream")
+    # more trailer fields than max_headers
+    many = [("x-t%d" % i, "v") for i in range(120)]
+    st = c.response(c.request("POST", "/trmany", body=b"abc",
+                              trailers=many))
+    eq(st.status, 400, "too many trailer fields")
+    check(wait_until(lambda: "trailer_too_large" in sl.stderr(), 5),
+          "the log names the limit")
+    # a body kept for a retry goes again whole, framed from its start:
+    # the first attempt is reset once the upstream read it all
+    body = os.urandom(30000)
+    st = c.response(c.request("POST", "/pay", body=body,
+                              headers=[("idempotency-key", "k-1")],
+                              trailers=[("x-sum", "9")]))
+    eq((st.status, bytes(st.body)), (200, b"paid"), "retried POST")
+    eq(calls["n"], 2, "two attempts")
+    r = a.requests[-1]
+    eq((r.body_sha, r.chunked, r.trailers),
+       (sha256(body), True, [("x-sum", "9")]),
+       "the body and trailers sent again whole")
+    c.close()
+
+
 def resp_handler(req):
     path = req.target
     if path == "/trailers":
@@ -802,13 +862,7 @@ def retries_splits_mirrors_rules_and_limits_per_stream():
     need_h2()
     dead = free_port()             # nothing listens: connect refused
     calls = {"n": 0}
-
-    def first_resets(req):
-        calls["n"] += 1
-        if req.target.startswith("/pay") and calls["n"] == 1:
-            return Reply(action="reset")
-        return Reply(200, b"paid")
-    a = Upstream("a", first_resets)
+    a = Upstream("a", first_pay_resets(calls))
     b = Upstream("b")
     c1 = Upstream("v1")
     c2 = Upstream("v2")

@@ -25,16 +25,23 @@ parse_req(const char *raw, struct sl_h1_request *req)
 	assert_int_equal(sl_h1_parse_request(raw, strlen(raw), req, &lim), 0);
 }
 
+/* What the tests forward with: the client 10.0.0.7 over plain HTTP. */
+static struct sl_fwd
+fwd_of(const char *rid)
+{
+	return (struct sl_fwd){.client_ip = "10.0.0.7",
+			       .proto = "http",
+			       .request_id = rid,
+			       .default_host = "127.0.0.1:8080",
+			       .xff = SL_FWD_APPEND};
+}
+
 static char *
 rewrite(const char *raw, const char *rid)
 {
 	static char out[4096];
 	struct sl_h1_request req;
-	struct sl_fwd fwd = {.client_ip = "10.0.0.7",
-			     .proto = "http",
-			     .request_id = rid,
-			     .default_host = "127.0.0.1:8080",
-			     .xff = SL_FWD_APPEND};
+	struct sl_fwd fwd = fwd_of(rid);
 	long n;
 
 	parse_req(raw, &req);
@@ -79,6 +86,65 @@ test_request_trailer_with_chunked_body(void **state)
 		    "Trailer: X-T\r\n\r\n",
 		    "r");
 	assert_null(strstr(o, "Trailer"));
+}
+
+/* A body of pieces (an HTTP/2 request of no length): its text head says
+ * chunked where a client's framing field would stand, and keeps Trailer;
+ * its block keeps the framing in its header, with no field for it. */
+static void
+test_request_head_of_a_body_of_pieces(void **state)
+{
+	static char out[4096];
+	struct sl_h1_request req;
+	struct sl_fwd fwd = fwd_of("r");
+	struct sl_hblk b;
+	long n;
+
+	(void)state;
+	parse_req("POST /a HTTP/1.1\r\nHost: h\r\nTrailer: x-sum\r\n\r\n",
+		  &req);
+	assert_int_equal(req.body, SL_H1_BODY_NONE);
+	req.body = SL_H1_BODY_STREAM; /* as h2_op_head sets it */
+	n = sl_h1_write_request_head(out, sizeof(out) - 1, &req, &fwd);
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_string_equal(out, "POST /a HTTP/1.1\r\nHost: h\r\n"
+				 "Trailer: x-sum\r\n"
+				 "Transfer-Encoding: chunked\r\n"
+				 "X-Forwarded-For: 10.0.0.7\r\n"
+				 "X-Forwarded-Proto: http\r\n"
+				 "X-Request-Id: r\r\n\r\n");
+	n = sl_h1_block_request_head(out, sizeof(out), &req, &fwd);
+	assert_true(n > 0);
+	sl_hblk_head(out, &b);
+	assert_int_equal(b.body, SL_H1_BODY_STREAM);
+	assert_null(memmem(out, (size_t)n, "chunked", 7));
+}
+
+/* The last chunk of a body of pieces, its trailers from a field block. */
+static void
+test_last_chunk_with_trailers(void **state)
+{
+	char blk[256], out[256];
+	struct sl_hblk b;
+	size_t len, n;
+
+	(void)state;
+	assert_int_equal(sl_h1_last_chunk_len(NULL), 5);
+	n = sl_h1_last_chunk(out, NULL);
+	assert_int_equal(n, 5);
+	assert_memory_equal(out, "0\r\n\r\n", 5);
+	sl_hblk_init(&b, 0);
+	len = sizeof(b);
+	len += sl_hblk_put(blk + len, "x-sum", 5, "42", 2);
+	len += sl_hblk_put(blk + len, "grpc-status", 11, "", 0);
+	b.len = (uint32_t)len;
+	b.nfields = 2;
+	memcpy(blk, &b, sizeof(b));
+	n = sl_h1_last_chunk(out, blk);
+	assert_int_equal(n, sl_h1_last_chunk_len(blk));
+	out[n] = '\0';
+	assert_string_equal(out, "0\r\nx-sum: 42\r\ngrpc-status: \r\n\r\n");
 }
 
 /* Special fields are recognized in any case; fields of the same length
@@ -407,6 +473,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_request_hop_by_hop_removed),
 	    cmocka_unit_test(test_request_trailer_with_chunked_body),
+	    cmocka_unit_test(test_request_head_of_a_body_of_pieces),
+	    cmocka_unit_test(test_last_chunk_with_trailers),
 	    cmocka_unit_test(test_special_names_any_case_not_look_alikes),
 	    cmocka_unit_test(test_connection_cannot_remove_framing),
 	    cmocka_unit_test(test_request_client_subject),

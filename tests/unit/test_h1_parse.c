@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "h1_parse.h"
+#include "hblock.h"
 
 #ifndef SRCDIR
 #define SRCDIR "."
@@ -1147,6 +1148,70 @@ test_trailer_forbidden(void **state)
 	assert_int_equal(sl_h1_trailer_forbidden("X-Trac", 6, "x-trace"), 0);
 }
 
+/* A trailers block of n fields name: value into blk. */
+static void
+trailers_block(char *blk, const char *const (*f)[2], size_t n)
+{
+	struct sl_hblk b;
+	size_t len = sizeof(b);
+
+	sl_hblk_init(&b, 0);
+	for (size_t i = 0; i < n; i++)
+		len += sl_hblk_put(blk + len, f[i][0], strlen(f[i][0]), f[i][1],
+				   strlen(f[i][1]));
+	b.len = (uint32_t)len;
+	b.nfields = (uint16_t)n;
+	memcpy(blk, &b, sizeof(b));
+}
+
+/* Trailers as a field block (an HTTP/2 request's) get the decoder's
+ * checks of a trailer section: count, bytes as text, characters, the
+ * forbidden names and the listener's own. */
+static void
+test_trailers_block_check(void **state)
+{
+	static const char *const ok[][2] = {{"x-sum", "42"},
+					    {"grpc-status", "0"}};
+	static const char *const fwd[][2] = {{"x-sum", "1"},
+					     {"X-Forwarded-For", "1.2.3.4"}};
+	static const char *const own[][2] = {{"x-client-subject", "cn=a"}};
+	static const char *const name[][2] = {{"x sum", "1"}};
+	static const char *const value[][2] = {{"x-sum", "a\001b"}};
+	static const char *const ws[][2] = {{"x-sum", "a b\tc"}};
+	char blk[512];
+
+	(void)state;
+	trailers_block(blk, ok, 2);
+	assert_int_equal(sl_h1_trailers_check(blk, 1000, 10, NULL),
+			 SL_H1_R_NONE);
+	/* "x-sum: 42" CRLF and "grpc-status: 0" CRLF: 11 + 16 bytes */
+	assert_int_equal(sl_h1_trailers_check(blk, 27, 10, NULL), SL_H1_R_NONE);
+	assert_int_equal(sl_h1_trailers_check(blk, 26, 10, NULL),
+			 SL_H1_R_TRAILER_TOO_LARGE);
+	assert_int_equal(sl_h1_trailers_check(blk, 1000, 1, NULL),
+			 SL_H1_R_TRAILER_TOO_LARGE);
+	trailers_block(blk, fwd, 2);
+	assert_int_equal(sl_h1_trailers_check(blk, 1000, 10, NULL),
+			 SL_H1_R_FORBIDDEN_TRAILER);
+	trailers_block(blk, own, 1);
+	assert_int_equal(sl_h1_trailers_check(blk, 1000, 10, NULL),
+			 SL_H1_R_NONE);
+	assert_int_equal(
+	    sl_h1_trailers_check(blk, 1000, 10, "X-Client-Subject"),
+	    SL_H1_R_FORBIDDEN_TRAILER);
+	trailers_block(blk, name, 1);
+	assert_int_equal(sl_h1_trailers_check(blk, 1000, 10, NULL),
+			 SL_H1_R_BAD_TRAILER);
+	trailers_block(blk, value, 1);
+	assert_int_equal(sl_h1_trailers_check(blk, 1000, 10, NULL),
+			 SL_H1_R_BAD_TRAILER);
+	trailers_block(blk, ws, 1);
+	assert_int_equal(sl_h1_trailers_check(blk, 1000, 10, NULL),
+			 SL_H1_R_NONE);
+	trailers_block(blk, ok, 0);
+	assert_int_equal(sl_h1_trailers_check(blk, 0, 0, NULL), SL_H1_R_NONE);
+}
+
 /*
  * sl_h1_chunked_frame, as a codec that frames the payload itself walks a
  * checked body (front/h2_out.c): it stops at each chunk's first payload
@@ -1924,6 +1989,7 @@ main(void)
 	    cmocka_unit_test(test_chunked_state),
 	    cmocka_unit_test(test_chunked_frame_walk),
 	    cmocka_unit_test(test_trailer_forbidden),
+	    cmocka_unit_test(test_trailers_block_check),
 	    cmocka_unit_test(test_ieq),
 	    cmocka_unit_test(test_req_reasons),
 	    cmocka_unit_test(test_scan_reasons),
