@@ -46,6 +46,9 @@
 #   zipidle plain, its route with compress: true, the client asking no
 #           coding (no Accept-Encoding): what a route's compress costs
 #           the requests that do not use it
+#   zip     plain, its route with compress: { min_length: 0B }: with
+#           --header 'Accept-Encoding: gzip' (or br, zstd) every answer
+#           is compressed at once (chunked to HTTP/1.1, pieces to HTTP/2)
 # A built-in name with "-h2" after it (plain-h2, edge-h2, ...) is the same
 # configuration on a listener with protocols: [h2, http/1.1] (doc/http2.md):
 # with the HTTP/1.1 client it measures what HTTP/2 on a listener costs the
@@ -182,6 +185,33 @@ socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(conns)]
 for s in socks:
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 bufs = [b""] * conns
+def body_end(b, j):
+    # where the answer whose head ends at j ends in b (None: not yet): a
+    # Content-Length's, or a chunked body's (a compressed answer's)
+    head = b[:j].lower()
+    if b"transfer-encoding: chunked" not in head:
+        cl = 0
+        for line in head.split(b"\r\n")[1:]:
+            if line.startswith(b"content-length:"):
+                cl = int(line.split(b":")[1])
+        return j + 4 + cl if len(b) >= j + 4 + cl else None
+    k = j + 4
+    while True:
+        e = b.find(b"\r\n", k)
+        if e < 0:
+            return None
+        n = int(b[k:e].split(b";")[0], 16)
+        k = e + 2
+        while n == 0:  # the trailer lines, to an empty one
+            t = b.find(b"\r\n", k)
+            if t < 0:
+                return None
+            if t == k:
+                return t + 2
+            k = t + 2
+        k += n + 2
+        if len(b) < k:
+            return None
 def one(i, k):
     s = socks[i]
     u = ("X-User: u%d\r\n" % (k % users)) if users else ""
@@ -190,16 +220,12 @@ def one(i, k):
     b = bufs[i]
     while True:
         j = b.find(b"\r\n\r\n")
-        if j >= 0:
-            cl = 0
-            for line in b[:j].split(b"\r\n")[1:]:
-                if line.lower().startswith(b"content-length:"):
-                    cl = int(line.split(b":")[1])
-            if len(b) >= j + 4 + cl:
-                if not b.startswith(b"HTTP/1.1 200"):
-                    sys.exit("bad response: %r" % b[:100])
-                bufs[i] = b[j + 4 + cl:]
-                return
+        end = body_end(b, j) if j >= 0 else None
+        if end is not None:
+            if not b.startswith(b"HTTP/1.1 200"):
+                sys.exit("bad response: %r" % b[:100])
+            bufs[i] = b[end:]
+            return
         d = s.recv(65536)
         if not d:
             sys.exit("closed")
@@ -310,6 +336,12 @@ EOF
 routes:
       - cluster: a
         compress: true
+EOF
+	;;
+	zip) cat <<EOF
+routes:
+      - cluster: a
+        compress: { min_length: 0B }
 EOF
 	;;
 	allow) cat <<EOF

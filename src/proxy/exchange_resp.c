@@ -812,9 +812,11 @@ sl_exchange_output_done(const struct sl_seam *s)
 
 	if (t->flags & SL_TXN_F_END_HELD)
 		return 0; /* its end waits for the filter holding it */
-	/* an HTTP/2 tunnel's end follows sluice's close frame */
+	/* transformed: the filter's end, which may be in the bytes it
+	 * gave last (HTTP/2's last DATA frame carries END_STREAM) */
 	if (t->xf != NULL && t->resp_ph != SL_TXN_RESP_LOCAL)
-		return t->up_ph == SL_TXN_UP_DONE && !t->xf->pending(t);
+		return t->up_ph == SL_TXN_UP_DONE && t->xf->ended(t);
+	/* an HTTP/2 tunnel's end follows sluice's close frame */
 	return t->resp_ph == SL_TXN_RESP_LOCAL || t->up_ph == SL_TXN_UP_DONE ||
 	       (t->ws != NULL && (t->ws->told & SL_XTUN_TOLD_CLIENT));
 }

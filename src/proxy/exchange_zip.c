@@ -3,13 +3,16 @@
  * Compression of a route's responses (doc/operations.md, "Compression"):
  * the coding a request accepts, chosen when it is forwarded; the head of
  * a response rewritten for it; its body compressed as the client takes
- * it, the compressor's output framed as chunks (or, for an HTTP/1.0
- * client, to the close). The upstream's body stays where it was read
- * (u->in, made ready by exchange_resp.c's framing, a chunked body's
- * payload only) until the compressor takes it, and the compressor takes
- * more only once the client took what it gave: a slow client holds one
- * output buffer, never a copy of the body. Called by the exchange's core
- * and exchange_resp.c; it calls neither.
+ * it, the compressor's output framed as chunks for an HTTP/1.1 client,
+ * to the close for an HTTP/1.0 one, and as payload pieces for a codec of
+ * fields (HTTP/2: SL_H1_BODY_STREAM, its end the compressor's, no chunk
+ * size; doc/design-notes.md, "The message between codecs"). The
+ * upstream's body stays where it was read (u->in, made ready by
+ * exchange_resp.c's framing, a chunked body's payload only) until the
+ * compressor takes it, and the compressor takes more only once the client
+ * took what it gave: a slow client holds one output buffer, never a copy
+ * of the body. Called by the exchange's core and exchange_resp.c; it
+ * calls neither.
  */
 #include "exchange.h"
 
@@ -28,8 +31,9 @@
 #include "upstream.h"
 #include "zstream.h"
 
-/* The output buffer: a chunk's size line before the compressed bytes
- * (GAP), its CRLF and the last chunk after them (TAIL). */
+/* The output buffer: for an HTTP/1.1 client, a chunk's size line before
+ * the compressed bytes (GAP), its CRLF and the last chunk after them
+ * (TAIL); pieces (HTTP/2) and an HTTP/1.0 client's bytes use neither. */
 #define ZOUT_SIZE (16 * 1024)
 #define GAP	  10
 #define TAIL	  (2 + 5)
@@ -47,7 +51,7 @@ struct sl_txzip {
 	uint8_t coding;	    /* enum sl_coding */
 	uint8_t level;
 	uint8_t wlog;
-	uint8_t chunked;  /* frame the output as chunks */
+	uint8_t chunked;  /* frame the output as chunks (HTTP/1.1) */
 	uint8_t each;	  /* flush at each read: a stream, an event stream */
 	uint8_t whole;	  /* a body of known length within the buffer:
 			     compressed at once when it is all in */
@@ -367,7 +371,8 @@ static void zip_end(struct sl_seam *s);
  * are rewritten for it (Content-Encoding, Vary, a weakened ETag, no
  * Content-Length or Accept-Ranges, Transfer-Encoding: chunked for an
  * HTTP/1.1 client), resp->body becomes chunked (an HTTP/1.0 client's: to
- * the close), its slot's z is set and SL_FILTER_R_TRANSFORM is returned. A 304
+ * the close; a codec of fields': pieces, SL_H1_BODY_STREAM), its slot's z
+ * is set and SL_FILTER_R_TRANSFORM is returned. A 304
  * gets its ETag weakened and its Vary as its 200 would. Returns 0 when the
  * body goes as it came.
  */
@@ -465,7 +470,7 @@ zip_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 	 * through the one-shot compressor: one call, no stream's state */
 	z->whole = (uint8_t)whole;
 	z->reserve = est;
-	z->chunked = t->minor != 0 || sl_seam_fields(s);
+	z->chunked = t->minor != 0 && !sl_seam_fields(s);
 	zslot(t)->z = z;
 	t->flags |= SL_TXN_F_FEND;
 	zslot(t)->sent = z->coding;
@@ -484,11 +489,14 @@ zip_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 	}
 	weaken_etag(resp, scratch);
 	add_field(resp, "Content-Encoding", sl_coding_name(z->coding));
-	if (z->chunked) {
-		if (!sl_seam_fields(s))
-			resp->headers[resp->nheaders++] = (struct sl_h1_header){
-			    "Transfer-Encoding", 17, "chunked", 7,
-			    SL_HK_TRANSFER_ENCODING};
+	if (sl_seam_fields(s)) {
+		/* HTTP/2: the coded bytes as they come, the compressor's
+		 * end the message's (zip_ended) */
+		resp->body = SL_H1_BODY_STREAM;
+	} else if (z->chunked) {
+		resp->headers[resp->nheaders++] =
+		    (struct sl_h1_header){"Transfer-Encoding", 17, "chunked", 7,
+					  SL_HK_TRANSFER_ENCODING};
 		resp->body = SL_H1_BODY_CHUNKED;
 	} else {
 		/* HTTP/1.0: to the close */
@@ -691,6 +699,16 @@ zip_pending(const struct sl_txn *t)
 	       (t->up_ph == SL_TXN_UP_DONE && !z->finished);
 }
 
+/* The compressor wrote its end: nothing follows what zip_out gave (the
+ * codec of pieces ends the message with those bytes). */
+static int
+zip_ended(const struct sl_txn *t)
+{
+	const struct sl_txzip *z = zslot(t)->z;
+
+	return z != NULL && z->finished && z->failed == NULL;
+}
+
 static const char *
 zip_failed(const struct sl_txn *t)
 {
@@ -744,6 +762,7 @@ static const struct sl_ftransform zip_xf = {
     .out = zip_out,
     .sent = zip_sent,
     .pending = zip_pending,
+    .ended = zip_ended,
     .failed = zip_failed,
     .whole = zip_whole,
 };

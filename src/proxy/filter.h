@@ -94,6 +94,9 @@ struct sl_ftransform {
 	/* More is to come: bytes ready, bytes the upstream made ready that
 	 * wait for it, or its end not written. */
 	int (*pending)(const struct sl_txn *t);
+	/* Its end is in the bytes out gave last: nothing follows them (a
+	 * codec that frames the body ends it with them). */
+	int (*ended)(const struct sl_txn *t);
 	/* Why it cannot go on (the exchange is to be cut), or NULL. */
 	const char *(*failed)(const struct sl_txn *t);
 	/* Does it take the upstream's body whole (reads take the whole

@@ -65,6 +65,7 @@ class Stream:
         self.interim = []        # [[(name, value)], ...]
         self.body = bytearray()
         self.trailers = None
+        self.data_frames = []    # [(payload bytes, END_STREAM)], a DATA each
         self.ended = False
         self.reset = None        # error code of a RST_STREAM received
 
@@ -208,6 +209,8 @@ class H2Client:
         elif isinstance(e, h2.events.DataReceived):
             if st is not None:
                 st.body += e.data
+                st.data_frames.append((len(e.data),
+                                       e.stream_ended is not None))
             if self.auto_window and e.flow_controlled_length:
                 try:
                     self.conn.acknowledge_received_data(

@@ -34,6 +34,9 @@
 
 #include <cmocka.h>
 #include <nghttp2/nghttp2.h>
+#ifdef HAVE_ZLIB
+#include <zlib.h>
+#endif
 
 #include "client.h"
 #include "client_int.h"
@@ -57,11 +60,20 @@
  * paces a response past 8 KiB to the client's window (buffer_bytes);
  * "many" takes 1,000 streams at once. /up/ goes to the memory upstream;
  * anything else has no route (a 404). */
+/* /z/ compresses (gzip, when zlib is built) */
+#ifdef HAVE_ZLIB
+#define ZROUTE                                                                 \
+	"      - match: { path_prefix: /z/ }\n"                                \
+	"        cluster: up\n"                                                \
+	"        compress: { algorithms: [gzip] }\n"
+#else
+#define ZROUTE ""
+#endif
 #define ROUTES                                                                 \
 	"    protocols: [h2, http/1.1]\n"                                      \
 	"    routes:\n"                                                        \
 	"      - match: { path_prefix: /up/ }\n"                               \
-	"        cluster: up\n"
+	"        cluster: up\n" ZROUTE
 static const char yaml[] =
     "listeners:\n"
     "  - name: calm\n"
@@ -172,6 +184,9 @@ struct cs {
 	int interim;	    /* 1xx heads received */
 	int in_trailers;    /* the header block being read is trailers */
 	int ended;	    /* END_STREAM received */
+	int end_data;	    /* ... on a DATA frame of payload */
+	int empty_data;	    /* DATA frames of no payload */
+	char coding[16];    /* its content-encoding */
 	int closed;	    /* closed, reset included */
 	uint32_t error;	    /* its close's error code */
 };
@@ -223,6 +238,9 @@ c_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
 		}
 	} else if (namelen == 12 && memcmp(name, "x-request-id", 12) == 0) {
 		snprintf(crid, sizeof(crid), "%.*s", (int)valuelen, value);
+	} else if (namelen == 16 && memcmp(name, "content-encoding", 16) == 0) {
+		snprintf(x->coding, sizeof(x->coding), "%.*s", (int)valuelen,
+			 value);
 	} else if (x->in_trailers) {
 		size_t n = strlen(x->trailers);
 		snprintf(x->trailers + n, sizeof(x->trailers) - n, "%.*s=%.*s;",
@@ -273,6 +291,12 @@ c_on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
 	    (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		cstream(f->hd.stream_id)->ended = 1;
+	if (f->hd.type == NGHTTP2_DATA) {
+		struct cs *x = cstream(f->hd.stream_id);
+		x->empty_data += f->hd.length == 0;
+		if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
+			x->end_data = f->hd.length > 0;
+	}
 	return 0;
 }
 
@@ -677,6 +701,58 @@ test_chunked_response_trailers_and_interim(void **state)
 	assert_string_equal(cstream(id)->trailers, "grpc-status=0;x-t=v;");
 	assert_int_equal(cstream(id)->error, NGHTTP2_NO_ERROR);
 }
+
+#ifdef HAVE_ZLIB
+/*
+ * A compressed answer goes to an HTTP/2 client as pieces (issue 62, item
+ * 1): the coded bytes in DATA frames, END_STREAM on the last of them, no
+ * empty DATA frame (a last chunk's trace: the compressor framed its
+ * output as chunks for this codec to take apart, and the answer ended
+ * with an empty frame, before), and no trailers (a compressed body's
+ * trailers are dropped, as for an HTTP/1.1 client: doc/operations.md
+ * section 16.1). The upstream answers chunked, with a trailer.
+ */
+static void
+test_compressed_answer_goes_as_pieces(void **state)
+{
+	nghttp2_nv ae[] = {NV("accept-encoding", "gzip")};
+	static char body[3000], a[4096], plain[sizeof(body) + 1];
+	z_stream zs = {0};
+	int32_t id;
+	int n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = "abcdefghij\n"[(i * 7 + i / 50) % 11];
+	n = snprintf(a, sizeof(a),
+		     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+		     "Transfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n"
+		     "%zx\r\n%.*s\r\n0\r\nX-T: v\r\n\r\n",
+		     sizeof(body), (int)sizeof(body), body);
+	assert_true(n > 0 && (size_t)n < sizeof(a));
+	client_h2(NULL, 0);
+	set_answer(a);
+	id = request("GET", "/z/x", ae, 1, NULL);
+	wait_stream(id);
+	assert_int_equal(cstream(id)->status, 200);
+	assert_string_equal(cstream(id)->coding, "gzip");
+	assert_int_equal(cstream(id)->error, NGHTTP2_NO_ERROR);
+	assert_true(cstream(id)->end_data);
+	assert_int_equal(cstream(id)->empty_data, 0);
+	assert_string_equal(cstream(id)->trailers, "");
+	/* the coded bytes are the body's, whole */
+	assert_int_equal(inflateInit2(&zs, 16 + MAX_WBITS), Z_OK);
+	zs.next_in = (Bytef *)cstream(id)->body;
+	zs.avail_in = (uInt)cstream(id)->blen;
+	zs.next_out = (Bytef *)plain;
+	zs.avail_out = sizeof(plain);
+	assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(zs.total_out, sizeof(body));
+	assert_int_equal(zs.avail_in, 0);
+	inflateEnd(&zs);
+	assert_memory_equal(plain, body, sizeof(body));
+}
+#endif
 
 static void
 test_response_without_length(void **state)
@@ -2219,6 +2295,10 @@ main(void)
 		test_chunked_response_trailers_and_interim, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_response_without_length, setup,
 					    teardown),
+#ifdef HAVE_ZLIB
+	    cmocka_unit_test_setup_teardown(
+		test_compressed_answer_goes_as_pieces, setup, teardown),
+#endif
 	    cmocka_unit_test_setup_teardown(
 		test_reset_in_the_same_read_never_goes_upstream, setup,
 		teardown),
