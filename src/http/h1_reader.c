@@ -113,7 +113,14 @@ rd_head(struct sl_h1_reader *r, char *buf, size_t len, unsigned in,
 				return rd_fail(r, ev, SL_H1_RD_BAD_HEAD,
 					       r->resp.why, off);
 		} else {
-			hlen = sl_h1_scan_head(&r->scan, p, n, &r->lim, 0);
+			/* the bytes a head may have, and no more: what
+			 * comes after them never decides, so the verdict
+			 * is the same whatever pieces they came in */
+			size_t w = n < r->lim.max_header_bytes
+				       ? n
+				       : r->lim.max_header_bytes;
+
+			hlen = sl_h1_scan_head(&r->scan, p, w, &r->lim, 0);
 			if (hlen < 0)
 				return rd_fail(r, ev, SL_H1_RD_BAD_HEAD,
 					       (enum sl_h1_reason)r->scan.why,
@@ -157,7 +164,7 @@ rd_body(struct sl_h1_reader *r, char *buf, size_t len, unsigned in,
 	struct sl_h1_rd_event *ev)
 {
 	size_t used = 0, data = 0, consumed;
-	int whole = 0, rc;
+	int whole = 0, rc = 0;
 
 	switch (r->body) {
 	case SL_H1_BODY_NONE:
@@ -172,9 +179,6 @@ rd_body(struct sl_h1_reader *r, char *buf, size_t len, unsigned in,
 		rc = sl_h1_chunked_decode(&r->chunked, buf, len,
 					  (r->flags & SL_H1_RD_F_PAYLOAD) != 0,
 					  &consumed, &data);
-		if (rc < 0)
-			return rd_fail(r, ev, SL_H1_RD_BAD_BODY, r->chunked.why,
-				       consumed);
 		used = consumed;
 		if (!(r->flags & SL_H1_RD_F_PAYLOAD))
 			data = consumed; /* framed, as it came */
@@ -202,12 +206,15 @@ rd_body(struct sl_h1_reader *r, char *buf, size_t len, unsigned in,
 		    r->persists && used == len && !(in & SL_H1_RD_IN_EOF);
 		return SL_H1_RD_END;
 	}
-	/* the bytes that came go before the end that cut them */
+	/* the bytes that came go before the failure or the end that cut
+	 * them: the same events whatever pieces the bytes came in */
+	if (rc < 0)
+		rd_fail(r, ev, SL_H1_RD_BAD_BODY, r->chunked.why, used);
+	else if (ev->len == 0 && (in & SL_H1_RD_IN_EOF))
+		return rd_fail(r, ev, SL_H1_RD_TRUNCATED, SL_H1_R_NONE, used);
 	if (ev->len > 0)
 		return SL_H1_RD_DATA;
-	if (in & SL_H1_RD_IN_EOF)
-		return rd_fail(r, ev, SL_H1_RD_TRUNCATED, SL_H1_R_NONE, used);
-	return SL_H1_RD_MORE;
+	return rc < 0 ? SL_H1_RD_BAD_BODY : SL_H1_RD_MORE;
 }
 
 enum sl_h1_rd_ev

@@ -28,7 +28,10 @@
  *              ev->data is buf, ev->len ev->used), or, with
  *              SL_H1_RD_F_PAYLOAD, its payload alone moved to the front
  *              of buf (buf is written). None with SL_H1_RD_F_DROP: the
- *              body's bytes are dropped as they come.
+ *              body's bytes are dropped as they come. The bytes read
+ *              before a failure or a cut in the same input come as DATA
+ *              first, and the failure at the next call: the events are
+ *              the same whatever pieces the bytes came in.
  *   END        the message is whole: ev->data, ev->len its last bytes
  *              (as DATA's); ev->reusable when the connection may carry
  *              another request (sl_h1_persists, no close-delimited body,

@@ -239,6 +239,13 @@ test_bad_chunk(void **state)
 		 1024, SL_M_GET, SL_H1_RD_F_PAYLOAD, 0, &run);
 	assert_string_equal(run.ev, "H200 Fbad_chunk:bad_chunk_size");
 	assert_int_equal(run.body_len, 0);
+	/* the payload before the bad chunk comes first, whole or not */
+	feed_all("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		 "5\r\nhello\r\nzz\r\n",
+		 1024, SL_M_GET, SL_H1_RD_F_PAYLOAD, 0, &run);
+	assert_string_equal(run.ev, "H200 Fbad_chunk:bad_chunk_size");
+	assert_int_equal(run.body_len, 5);
+	assert_memory_equal(run.body, "hello", 5);
 	feed_all("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 		 "5\r\nhelloXX0\r\n\r\n",
 		 1024, SL_M_GET, SL_H1_RD_F_DROP, 0, &run);
@@ -336,6 +343,11 @@ test_head_too_large(void **state)
 	/* its bound's worth of bytes without an end: never a head */
 	feed_all("HTTP/1.1 200 OK\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaa", 32,
 		 SL_M_GET, 0, 0, &run);
+	assert_string_equal(run.ev, "Fbad_response:head_too_large");
+	/* what follows the bound never decides: a CR as its last byte,
+	 * bare only by the byte after it, is too large, whole or not */
+	feed_all("HTTP/1.1 200 OK aaaaaaaaaaaaaaa\rX", 32, SL_M_GET, 0, 0,
+		 &run);
 	assert_string_equal(run.ev, "Fbad_response:head_too_large");
 	/* fewer: more is needed */
 	feed_all("HTTP/1.1 200 OK\r\nX-Pad: a", 64, SL_M_GET, 0, 0, &run);
