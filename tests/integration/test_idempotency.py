@@ -111,11 +111,13 @@ class Bank(Upstream):
         return self.receipt(req, n, **a)
 
     def receipt(self, req, n, status=None, pad=0, mode="cl", cut=False,
-                split=None, delay=0.0, action=None):
+                split=None, split_head=None, delay=0.0, action=None):
         """pad: the body's length (spaces after the JSON); mode: "cl" or
         "chunked"; cut: the body stops halfway and the connection closes;
         split: (at, gate) sends the head and the body's first `at` bytes,
-        then the rest once gate is set; action: Reply's (e.g. "hang")."""
+        then the rest once gate is set; split_head: (at, gate) the same
+        with the answer's first `at` bytes, inside its head; action:
+        Reply's (e.g. "hang")."""
         if status is None:
             status = 201 if req.method == "POST" else 200
         body = json.dumps({"payment": n, "status": status,
@@ -142,7 +144,7 @@ class Bank(Upstream):
             return Reply(status, body[:len(body) // 2], hs,
                          head_cl=len(body), close=True)
         r = Reply(status, body, hs, mode=mode, delay=delay, chunk_size=512)
-        r.split = split
+        r.split, r.in_head = split or split_head, split_head is not None
         return r
 
     def _reply(self, conn, bs, req, r):
@@ -153,9 +155,11 @@ class Bank(Upstream):
             head = "HTTP/1.1 %d X\r\n" % r.status + "".join(
                 "%s: %s\r\n" % kv for kv in r.headers) + \
                 "Content-Length: %d\r\n\r\n" % len(r.body)
-            conn.sock.sendall(head.encode() + r.body[:at])
+            whole = head.encode() + r.body
+            at += 0 if r.in_head else len(head)
+            conn.sock.sendall(whole[:at])
             gate.wait(GATE_TIMEOUT)
-            conn.sock.sendall(r.body[at:])
+            conn.sock.sendall(whole[at:])
             return True
         finally:
             with self.lock:
@@ -946,6 +950,37 @@ def drops_mid_body(gw, how, n):
     gw.expect_count("sluice_idempotency_stored_total", n, route="pay")
 
 
+def drops_inside_the_head(gw, how, n):
+    """The upstream sends the first bytes of its head, the client's
+    connection ends (how: see drop), then the rest of the answer comes:
+    the orphan reads the head in two pieces (it went round without
+    reading while a piece of a head waited, and never ended) and the
+    retry gets the answer from the store."""
+    gate = threading.Event()
+    path, key = "/pay/head-" + how, "head-" + how
+    gw.bank.plan(path, {"split_head": (20, gate)})
+    try:
+        c = Client(gw.port)
+        c.send(build_request("POST", path,
+                             [("Idempotency-Key", key),
+                              ("Content-Type", "application/json")], BODY))
+        check(wait_until(lambda: gw.bank.ledger(key), 5.0),
+              "%s: the request did not reach the upstream" % how)
+        drop(c, how)
+    finally:
+        gate.set()          # the rest comes once the client is gone
+    check(wait_until(lambda: gw.bank.answered >= n, 5.0),
+          "%s: the upstream did not finish its answer" % how)
+    gw.settled_count("sluice_idempotency_stored_total", n, route="pay")
+    r = pay(gw.port, key, path=path)
+    eq(r.status, 201, "%s: the retry's status (%r)" % (how, r.body[:200]))
+    eq(r.header("idempotent-replayed"), "true",
+       "%s: the retry is answered from the store" % how)
+    eq(payment(r), n, "%s: the retry gets the payment the upstream made"
+       % how)
+    ledger_count(gw.bank, key, 1, how + ": after the drop and the retry")
+
+
 @test
 def a_client_that_drops_before_the_answer_gets_it_from_the_store():
     gw = gateway()
@@ -959,6 +994,14 @@ def a_client_that_drops_mid_body_gets_the_whole_answer_from_the_store():
     gw = gateway()
     drops_mid_body(gw, "close", 1)
     drops_mid_body(gw, "reset", 2)
+    gw.sl.stop()
+
+
+@test
+def a_client_that_drops_while_the_head_comes_gets_it_from_the_store():
+    gw = gateway()
+    drops_inside_the_head(gw, "close", 1)
+    drops_inside_the_head(gw, "reset", 2)
     gw.sl.stop()
 
 
