@@ -137,6 +137,22 @@ feed_all(const char *resp, size_t max_head, enum sl_h1_method m, unsigned flags,
 	}
 }
 
+/* feed_all's run of resp must be the events want and, unless body is
+ * NULL, the body bytes body. */
+static void
+expect(const char *resp, size_t max_head, enum sl_h1_method m, unsigned flags,
+       unsigned in, const char *want, const char *body)
+{
+	struct run run;
+
+	feed_all(resp, max_head, m, flags, in, &run);
+	assert_string_equal(run.ev, want);
+	if (body != NULL) {
+		assert_int_equal(run.body_len, strlen(body));
+		assert_memory_equal(run.body, body, run.body_len);
+	}
+}
+
 static void
 test_length(void **state)
 {
@@ -145,13 +161,9 @@ test_length(void **state)
 	struct sl_h1_rd_event ev;
 	struct sl_h1_reader r;
 	char buf[256];
-	struct run run;
 
 	(void)state;
-	feed_all(ok, 1024, SL_M_GET, 0, 0, &run);
-	assert_string_equal(run.ev, "H200 E1");
-	assert_int_equal(run.body_len, 5);
-	assert_memory_equal(run.body, "hello", 5);
+	expect(ok, 1024, SL_M_GET, 0, 0, "H200 E1", "hello");
 	/* the head's event: its fields, its bytes, what it took */
 	reader(&r, 1024, SL_M_GET, 0);
 	memcpy(buf, ok, sizeof(ok));
@@ -174,25 +186,18 @@ test_length(void **state)
 			 SL_H1_RD_END);
 	assert_int_equal(ev.used, 0);
 	/* the end of the input after the body: no reuse either */
-	feed_all(ok, 1024, SL_M_GET, 0, SL_H1_RD_IN_EOF, &run);
-	assert_string_equal(run.ev, "H200 E0");
+	expect(ok, 1024, SL_M_GET, 0, SL_H1_RD_IN_EOF, "H200 E0", NULL);
 	/* HTTP/1.0 without keep-alive, and Connection: close */
-	feed_all("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", 1024,
-		 SL_M_GET, 0, 0, &run);
-	assert_string_equal(run.ev, "H200 E0");
-	feed_all("HTTP/1.1 200 OK\r\nConnection: close\r\n"
-		 "Content-Length: 1\r\n\r\nx",
-		 1024, SL_M_GET, 0, 0, &run);
-	assert_string_equal(run.ev, "H200 E0");
+	expect("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", 1024, SL_M_GET,
+	       0, 0, "H200 E0", NULL);
+	expect("HTTP/1.1 200 OK\r\nConnection: close\r\n"
+	       "Content-Length: 1\r\n\r\nx",
+	       1024, SL_M_GET, 0, 0, "H200 E0", NULL);
 	/* cut: the bytes that came, then the cut */
-	feed_all("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc", 1024,
-		 SL_M_GET, 0, SL_H1_RD_IN_EOF, &run);
-	assert_string_equal(run.ev, "H200 Ftruncated:none");
-	assert_int_equal(run.body_len, 3);
+	expect("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc", 1024,
+	       SL_M_GET, 0, SL_H1_RD_IN_EOF, "H200 Ftruncated:none", "abc");
 	/* dropped: no body bytes come out */
-	feed_all(ok, 1024, SL_M_GET, SL_H1_RD_F_DROP, 0, &run);
-	assert_string_equal(run.ev, "H200 E1");
-	assert_int_equal(run.body_len, 0);
+	expect(ok, 1024, SL_M_GET, SL_H1_RD_F_DROP, 0, "H200 E1", "");
 }
 
 static void
@@ -202,95 +207,72 @@ test_chunked(void **state)
 				 "chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n "
 				 "world\r\n0\r\nX-T: 1\r\n\r\n";
 	const char *framed = strstr(ch, "\r\n\r\n") + 4;
-	struct run run;
 
 	(void)state;
 	/* the payload alone */
-	feed_all(ch, 1024, SL_M_GET, SL_H1_RD_F_PAYLOAD, 0, &run);
-	assert_string_equal(run.ev, "H200 E1");
-	assert_int_equal(run.body_len, 11);
-	assert_memory_equal(run.body, "hello world", 11);
+	expect(ch, 1024, SL_M_GET, SL_H1_RD_F_PAYLOAD, 0, "H200 E1",
+	       "hello world");
 	/* framed as it came, the trailer section included */
-	feed_all(ch, 1024, SL_M_GET, 0, 0, &run);
-	assert_string_equal(run.ev, "H200 E1");
-	assert_int_equal(run.body_len, strlen(framed));
-	assert_memory_equal(run.body, framed, strlen(framed));
+	expect(ch, 1024, SL_M_GET, 0, 0, "H200 E1", framed);
 	/* the end of the input before the last chunk */
-	feed_all("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-		 "5\r\nhello\r\n",
-		 1024, SL_M_GET, SL_H1_RD_F_PAYLOAD, SL_H1_RD_IN_EOF, &run);
-	assert_string_equal(run.ev, "H200 Ftruncated:none");
-	assert_int_equal(run.body_len, 5);
+	expect("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	       "5\r\nhello\r\n",
+	       1024, SL_M_GET, SL_H1_RD_F_PAYLOAD, SL_H1_RD_IN_EOF,
+	       "H200 Ftruncated:none", "hello");
 	/* a trailer field that frames the message */
-	feed_all("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-		 "0\r\nContent-Length: 5\r\n\r\n",
-		 1024, SL_M_GET, SL_H1_RD_F_PAYLOAD, 0, &run);
-	assert_string_equal(run.ev, "H200 Fbad_chunk:forbidden_trailer");
+	expect("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	       "0\r\nContent-Length: 5\r\n\r\n",
+	       1024, SL_M_GET, SL_H1_RD_F_PAYLOAD, 0,
+	       "H200 Fbad_chunk:forbidden_trailer", NULL);
 }
 
 static void
 test_bad_chunk(void **state)
 {
-	struct run run;
 
 	(void)state;
-	feed_all("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-		 "zz\r\nhello\r\n0\r\n\r\n",
-		 1024, SL_M_GET, SL_H1_RD_F_PAYLOAD, 0, &run);
-	assert_string_equal(run.ev, "H200 Fbad_chunk:bad_chunk_size");
-	assert_int_equal(run.body_len, 0);
+	expect("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	       "zz\r\nhello\r\n0\r\n\r\n",
+	       1024, SL_M_GET, SL_H1_RD_F_PAYLOAD, 0,
+	       "H200 Fbad_chunk:bad_chunk_size", "");
 	/* the payload before the bad chunk comes first, whole or not */
-	feed_all("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-		 "5\r\nhello\r\nzz\r\n",
-		 1024, SL_M_GET, SL_H1_RD_F_PAYLOAD, 0, &run);
-	assert_string_equal(run.ev, "H200 Fbad_chunk:bad_chunk_size");
-	assert_int_equal(run.body_len, 5);
-	assert_memory_equal(run.body, "hello", 5);
-	feed_all("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-		 "5\r\nhelloXX0\r\n\r\n",
-		 1024, SL_M_GET, SL_H1_RD_F_DROP, 0, &run);
-	assert_string_equal(run.ev, "H200 Fbad_chunk:bad_chunk_end");
+	expect("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	       "5\r\nhello\r\nzz\r\n",
+	       1024, SL_M_GET, SL_H1_RD_F_PAYLOAD, 0,
+	       "H200 Fbad_chunk:bad_chunk_size", "hello");
+	expect("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	       "5\r\nhelloXX0\r\n\r\n",
+	       1024, SL_M_GET, SL_H1_RD_F_DROP, 0,
+	       "H200 Fbad_chunk:bad_chunk_end", NULL);
 }
 
 static void
 test_close_delimited(void **state)
 {
 	static const char cl[] = "HTTP/1.1 200 OK\r\n\r\nabc";
-	struct run run;
 
 	(void)state;
 	/* to the connection's end, never reused */
-	feed_all(cl, 1024, SL_M_GET, 0, SL_H1_RD_IN_EOF, &run);
-	assert_string_equal(run.ev, "H200 E0");
-	assert_int_equal(run.body_len, 3);
-	assert_memory_equal(run.body, "abc", 3);
+	expect(cl, 1024, SL_M_GET, 0, SL_H1_RD_IN_EOF, "H200 E0", "abc");
 	/* not ended while the connection is open */
-	feed_all(cl, 1024, SL_M_GET, 0, 0, &run);
-	assert_string_equal(run.ev, "H200 M");
-	assert_int_equal(run.body_len, 3);
+	expect(cl, 1024, SL_M_GET, 0, 0, "H200 M", "abc");
 	/* the stream's mark ends a close-delimited body only at the end */
-	feed_all(cl, 1024, SL_M_GET, 0, SL_H1_RD_IN_ENDED, &run);
-	assert_string_equal(run.ev, "H200 M");
+	expect(cl, 1024, SL_M_GET, 0, SL_H1_RD_IN_ENDED, "H200 M", NULL);
 }
 
 static void
 test_head_and_no_body(void **state)
 {
-	struct run run;
 
 	(void)state;
 	/* a response to HEAD has no body, whatever its length says */
-	feed_all("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", 1024,
-		 SL_M_HEAD, 0, 0, &run);
-	assert_string_equal(run.ev, "H200 E1");
-	assert_int_equal(run.body_len, 0);
+	expect("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", 1024, SL_M_HEAD,
+	       0, 0, "H200 E1", "");
 	/* the same to a GET waits for its ten bytes */
-	feed_all("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", 1024,
-		 SL_M_GET, 0, 0, &run);
-	assert_string_equal(run.ev, "H200 M");
-	feed_all("HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
-		 1024, SL_M_GET, 0, 0, &run);
-	assert_string_equal(run.ev, "H304 E1");
+	expect("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", 1024, SL_M_GET,
+	       0, 0, "H200 M", NULL);
+	expect("HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n", 1024,
+	       SL_M_GET, 0, 0, "H304 E1", NULL);
 }
 
 static void
@@ -303,12 +285,10 @@ test_interim(void **state)
 	struct sl_h1_rd_event ev;
 	struct sl_h1_reader r;
 	char buf[256];
-	struct run run;
 
 	(void)state;
 	/* skipped: one HEAD that takes them all */
-	feed_all(in, 1024, SL_M_GET, 0, 0, &run);
-	assert_string_equal(run.ev, "H204 E1");
+	expect(in, 1024, SL_M_GET, 0, 0, "H204 E1", NULL);
 	reader(&r, 1024, SL_M_GET, 0);
 	memcpy(buf, in, sizeof(in));
 	assert_int_equal(sl_h1_reader_next(&r, buf, sizeof(in) - 1, 0, &ev),
@@ -316,12 +296,11 @@ test_interim(void **state)
 	assert_int_equal(ev.used, sizeof(in) - 1);
 	assert_ptr_equal(ev.head, strstr(buf, "HTTP/1.1 204"));
 	/* reported, each in turn */
-	feed_all(in, 1024, SL_M_GET, SL_H1_RD_F_INTERIM, 0, &run);
-	assert_string_equal(run.ev, "I100 I103 H204 E1");
+	expect(in, 1024, SL_M_GET, SL_H1_RD_F_INTERIM, 0, "I100 I103 H204 E1",
+	       NULL);
 	/* an interim head and then the connection's end */
-	feed_all("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 2", 1024, SL_M_GET, 0,
-		 SL_H1_RD_IN_EOF, &run);
-	assert_string_equal(run.ev, "Fclosed:none");
+	expect("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 2", 1024, SL_M_GET, 0,
+	       SL_H1_RD_IN_EOF, "Fclosed:none", NULL);
 }
 
 static void
@@ -331,45 +310,37 @@ test_head_too_large(void **state)
 				   "aaaaaaaaaaaaaaaa\r\nContent-Length: 0\r\n"
 				   "\r\n";
 	size_t n = sizeof(head) - 1;
-	struct run run;
 
 	(void)state;
 	/* exactly its bound */
-	feed_all(head, n, SL_M_GET, 0, 0, &run);
-	assert_string_equal(run.ev, "H200 E1");
+	expect(head, n, SL_M_GET, 0, 0, "H200 E1", NULL);
 	/* one byte over, seen whole or as it comes */
-	feed_all(head, n - 1, SL_M_GET, 0, 0, &run);
-	assert_string_equal(run.ev, "Fbad_response:head_too_large");
+	expect(head, n - 1, SL_M_GET, 0, 0, "Fbad_response:head_too_large",
+	       NULL);
 	/* its bound's worth of bytes without an end: never a head */
-	feed_all("HTTP/1.1 200 OK\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaa", 32,
-		 SL_M_GET, 0, 0, &run);
-	assert_string_equal(run.ev, "Fbad_response:head_too_large");
+	expect("HTTP/1.1 200 OK\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaa", 32, SL_M_GET,
+	       0, 0, "Fbad_response:head_too_large", NULL);
 	/* what follows the bound never decides: a CR as its last byte,
 	 * bare only by the byte after it, is too large, whole or not */
-	feed_all("HTTP/1.1 200 OK aaaaaaaaaaaaaaa\rX", 32, SL_M_GET, 0, 0,
-		 &run);
-	assert_string_equal(run.ev, "Fbad_response:head_too_large");
+	expect("HTTP/1.1 200 OK aaaaaaaaaaaaaaa\rX", 32, SL_M_GET, 0, 0,
+	       "Fbad_response:head_too_large", NULL);
 	/* fewer: more is needed */
-	feed_all("HTTP/1.1 200 OK\r\nX-Pad: a", 64, SL_M_GET, 0, 0, &run);
-	assert_string_equal(run.ev, "M");
+	expect("HTTP/1.1 200 OK\r\nX-Pad: a", 64, SL_M_GET, 0, 0, "M", NULL);
 	/* the end of the input there */
-	feed_all("HTTP/1.1 200 OK\r\nX-Pad: a", 64, SL_M_GET, 0,
-		 SL_H1_RD_IN_EOF, &run);
-	assert_string_equal(run.ev, "Fclosed:none");
+	expect("HTTP/1.1 200 OK\r\nX-Pad: a", 64, SL_M_GET, 0, SL_H1_RD_IN_EOF,
+	       "Fclosed:none", NULL);
 }
 
 static void
 test_bad_head(void **state)
 {
-	struct run run;
 
 	(void)state;
-	feed_all("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
-		 "Transfer-Encoding: chunked\r\n\r\n",
-		 1024, SL_M_GET, 0, 0, &run);
-	assert_string_equal(run.ev, "Fbad_response:cl_te_conflict");
-	feed_all("HTTP/1.1 200 OK\nX: y\r\n\r\n", 1024, SL_M_GET, 0, 0, &run);
-	assert_string_equal(run.ev, "Fbad_response:bare_lf");
+	expect("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+	       "Transfer-Encoding: chunked\r\n\r\n",
+	       1024, SL_M_GET, 0, 0, "Fbad_response:cl_te_conflict", NULL);
+	expect("HTTP/1.1 200 OK\nX: y\r\n\r\n", 1024, SL_M_GET, 0, 0,
+	       "Fbad_response:bare_lf", NULL);
 }
 
 /* A head block of status, body and one field x: y into p. Returns its
