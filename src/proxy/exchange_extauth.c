@@ -499,21 +499,15 @@ removals(struct ea_decision *d, const char *v, size_t n)
 /* An HTTP answer into d. */
 static void
 http_decide(struct sl_extauth *ea, const struct sl_conf_extauth *x,
-	    const struct sl_subreq_result *r, struct sl_worker *w)
+	    const struct sl_subreq_result *r)
 {
 	struct ea_decision *d = &ea->d;
-	struct sl_h1_response resp;
 	int allow = r->status >= 200 && r->status < 300;
 
 	d->verdict = allow ? EA_ALLOW : EA_DENY;
 	d->status = r->status;
-	memset(&resp, 0, sizeof(resp));
-	resp.headers = w->hdrs;
-	resp.max_headers = w->max_hdrs;
-	if (sl_h1_parse_response(r->head, r->head_len, &resp, SL_M_GET) < 0)
-		resp.nheaders = 0; /* subreq.c parsed it: defensive */
-	for (size_t i = 0; i < resp.nheaders; i++) {
-		const struct sl_h1_header *h = &resp.headers[i];
+	for (size_t i = 0; i < r->nheaders; i++) {
+		const struct sl_h1_header *h = &r->headers[i];
 		if (allow && h->name_len == sizeof(HDR_REMOVE) - 1 &&
 		    strncasecmp(h->name, HDR_REMOVE, h->name_len) == 0) {
 			removals(d, h->value, h->value_len);
@@ -635,7 +629,7 @@ extauth_done(const struct sl_subreq_result *r, void *arg)
 		if (grpc_decide(ea, x, r) == -1)
 			ea->d.verdict = EA_FAIL;
 	} else
-		http_decide(ea, x, r, s->w);
+		http_decide(ea, x, r);
 	if (ea->d.verdict == EA_FAIL && sl_log_enabled(SL_LOG_WARN)) {
 		/* "(status 0)" left the reader guessing: no status came */
 		char st[24] = "no answer";

@@ -6,6 +6,7 @@
  * the client had stayed.
  */
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -14,9 +15,11 @@
 #include "exchange.h"
 #include "exchange_idem_int.h"
 #include "exchange_int.h"
+#include "h1_reader.h"
 #include "idem.h"
 #include "log.h"
 #include "runtime.h"
+#include "upread.h"
 #include "upstream.h"
 #include "util.h"
 #include "wloop.h"
@@ -39,14 +42,8 @@ struct sl_idem_orphan {
 	struct sl_txidem *ip;
 	struct sl_conf *conf; /* a reference: keeps the route */
 	const struct sl_conf_route *route;
-	struct sl_h1_scan scan;
-	struct sl_h1_chunked chunked;
-	enum sl_h1_body rbody;
-	uint64_t remaining;
-	int head_done;
-	int dechunk; /* a chunked body not kept framed: its payload is */
-	enum sl_h1_method method;
-	struct event tev; /* the lease's end; the first read */
+	struct sl_h1_reader rd; /* the answer, kept as it comes */
+	struct event tev;	/* the lease's end; the first read */
 };
 
 static void orphan_on_upstream(struct sl_upconn *, enum sl_up_event, int,
@@ -69,131 +66,38 @@ orphan_free(struct sl_idem_orphan *o, const char *cut)
 	free(o);
 }
 
-/* The head, when it is not read yet. Returns 1 when it is, 0 to wait, -1
- * when it is bad. */
-static int
-orphan_head(struct sl_idem_orphan *o)
-{
-	struct sl_upconn *u = o->u;
-	struct sl_h1_limits hl = {o->ip->hdr_max, o->ip->hdr_max,
-				  o->w->max_hdrs};
-	struct sl_h1_response resp;
-	long hlen;
-
-	for (;;) {
-		memset(&resp, 0, sizeof(resp));
-		resp.headers = o->w->hdrs;
-		resp.max_headers = o->w->max_hdrs;
-		if (sl_buf_pending(&u->in) > 0 &&
-		    u->in.data[u->in.off] == SL_HBLK_MARK) {
-			/* an HTTP/2 upstream's head, as fields */
-			hlen = sl_h1_block_response(u->in.data + u->in.off,
-						    sl_buf_pending(&u->in),
-						    o->ip->hdr_max, &resp);
-			if (hlen <= 0)
-				return hlen == 0 ? 0 : -1;
-		} else {
-			hlen = sl_h1_scan_head(&o->scan, u->in.data + u->in.off,
-					       sl_buf_pending(&u->in), &hl, 0);
-			if (hlen <= 0)
-				return hlen == 0 ? 0 : -1;
-			if (sl_h1_parse_response(u->in.data + u->in.off,
-						 (size_t)hlen, &resp,
-						 o->method) < 0)
-				return -1;
-		}
-		if (resp.status >= 200) {
-			sl_exchange_idem_keep_head(
-			    o->ip, &resp, resp.body == SL_H1_BODY_CHUNKED);
-			sl_upstream_consume(u, (size_t)hlen);
-			break;
-		}
-		sl_upstream_consume(u, (size_t)hlen);
-		sl_h1_scan_init(&o->scan); /* an interim response */
-	}
-	o->head_done = 1;
-	o->rbody = resp.body;
-	o->remaining = resp.content_length;
-	if (resp.body == SL_H1_BODY_CHUNKED) {
-		sl_h1_chunked_init(&o->chunked, o->ip->hdr_max);
-		o->chunked.max_trailers = o->ip->nhdr_max;
-	}
-	return 1;
-}
-
-/* The body bytes there are, kept. Returns 1 when the answer is whole, 0
- * to wait, -1 when its framing is bad. */
-static int
-orphan_body(struct sl_idem_orphan *o, struct sl_counts *rc, int eof)
-{
-	struct sl_upconn *u = o->u;
-	size_t avail = sl_buf_pending(&u->in), consumed, data, k = 0;
-	const char *p = u->in.data + u->in.off;
-	int r = 0;
-
-	switch (o->rbody) {
-	case SL_H1_BODY_NONE:
-		r = 1;
-		break;
-	case SL_H1_BODY_LENGTH:
-		k = avail < o->remaining ? avail : (size_t)o->remaining;
-		o->remaining -= k;
-		r = o->remaining == 0;
-		(void)sl_exchange_idem_keep(o->ip, rc, p, k, r);
-		sl_upstream_consume(u, k);
-		return r;
-	case SL_H1_BODY_CHUNKED:
-		r = sl_h1_chunked_decode(&o->chunked, u->in.data + u->in.off,
-					 avail, o->dechunk, &consumed, &data);
-		if (r < 0)
-			return -1;
-		(void)sl_exchange_idem_keep(
-		    o->ip, rc, p, o->dechunk ? data : consumed, r == 1);
-		sl_upstream_consume(u, consumed);
-		return r;
-	case SL_H1_BODY_CLOSE:
-	case SL_H1_BODY_STREAM: /* never: its requests are text */
-		(void)sl_exchange_idem_keep(o->ip, rc, p, avail, eof);
-		sl_upstream_consume(u, avail);
-		return eof;
-	}
-	(void)sl_exchange_idem_keep(o->ip, rc, p, 0, 1);
-	return r;
-}
-
+/* Reads the answer on and keeps it: its head when it is not read yet, its
+ * body as it comes, framed as the key keeps it. */
 static void
 orphan_read(struct sl_idem_orphan *o)
 {
 	struct sl_counts *rc = &o->route->state->counts[o->w->id];
-	ssize_t n = 1;
-	int r;
+	struct sl_h1_rd_event ev;
+	enum sl_h1_rd_ev e;
+	char cut[32];
 
 	for (;;) {
-		if (o->head_done || sl_buf_pending(&o->u->in) == 0) {
-			n = sl_upstream_read(o->u, ORPHAN_READ_BUF, SIZE_MAX);
-			if (n == SL_AGAIN) {
-				sl_upstream_want_read(o->u, 1);
-				return;
-			}
-			if (n == -1) {
-				orphan_free(o, "upstream_read");
-				return;
-			}
-		}
-		o->u->ready = o->u->in.len; /* nobody passes these on */
-		if (!o->head_done && (r = orphan_head(o)) != 1) {
-			if (r == -1 || n == 0)
-				orphan_free(o, r == -1 ? "upstream_bad_response"
-						       : "upstream_closed");
-			else if (sl_buf_pending(&o->u->in) > 0)
-				continue; /* read more of the head */
+		e = sl_upstream_read_response(o->u, &o->rd, ORPHAN_READ_BUF,
+					      &ev);
+		if (e == SL_H1_RD_MORE) {
+			sl_upstream_want_read(o->u, 1);
 			return;
 		}
-		if ((r = orphan_body(o, rc, n == 0)) != 0 || n == 0) {
-			orphan_free(o, r == -1 ? "upstream_bad_chunk"
-					       : "upstream_truncated");
-			return;
-		}
+		if (e == SL_H1_RD_HEAD)
+			sl_exchange_idem_keep_head(o->ip, ev.resp,
+						   ev.resp->body ==
+						       SL_H1_BODY_CHUNKED);
+		else if (e == SL_H1_RD_DATA || e == SL_H1_RD_END)
+			(void)sl_exchange_idem_keep(o->ip, rc, ev.data, ev.len,
+						    e == SL_H1_RD_END);
+		if (e < SL_H1_RD_END)
+			continue;
+		/* ended: a whole answer is kept by now, and whatever the
+		 * key has left goes with the cut */
+		snprintf(cut, sizeof(cut), "upstream_%s",
+			 e == SL_H1_RD_END ? "truncated" : sl_h1_rd_failure(e));
+		orphan_free(o, cut);
+		return;
 	}
 }
 
@@ -266,20 +170,22 @@ sl_exchange_idem_orphan_start(struct sl_seam *s, struct sl_txn *t)
 	o->ip = sl_idem_slot(t)->ip;
 	o->conf = sl_conf_ref(s->gen->conf);
 	o->route = t->route;
-	o->method = t->method_id;
 	o->ip->t = NULL;
+	sl_h1_reader_init(&o->rd,
+			  &(struct sl_h1_limits){o->ip->hdr_max, o->ip->hdr_max,
+						 s->w->max_hdrs},
+			  s->w->hdrs, s->w->max_hdrs, t->method_id, 0);
+	o->rd.max_trailers = o->ip->nhdr_max;
 	if (t->up_ph == SL_TXN_UP_RECEIVING) {
 		/* the head is read; what the exchange made ready of the body
-		 * is kept already, the rest follows its framing */
-		o->head_done = 1;
-		o->rbody = t->rsp.body;
-		o->remaining = t->rsp.remaining;
-		o->chunked = t->rsp.chunked;
-		o->dechunk =
-		    t->rsp.body == SL_H1_BODY_CHUNKED && !o->ip->chunked;
+		 * is kept already, the rest follows its framing (a chunked
+		 * body not kept framed: its payload) */
+		sl_h1_reader_resume(&o->rd, t->rsp.body, t->rsp.remaining,
+				    &t->rsp.chunked);
+		if (t->rsp.body == SL_H1_BODY_CHUNKED && !o->ip->chunked)
+			o->rd.flags |= SL_H1_RD_F_PAYLOAD;
 		sl_upstream_consume(u, u->ready - u->in.off);
-	} else
-		sl_h1_scan_init(&o->scan);
+	}
 	/* the connection is the orphan's: out of the exchange's count */
 	t->wc->eps[t->ep_index]->active--;
 	t->up = NULL;

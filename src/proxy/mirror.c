@@ -14,10 +14,11 @@
 #include <string.h>
 
 #include "balance.h"
-#include "h1_parse.h"
+#include "h1_reader.h"
 #include "h2up.h"
 #include "log.h"
 #include "runtime.h"
+#include "upread.h"
 #include "upstream.h"
 #include "wgen.h"
 #include "wproxy.h"
@@ -47,12 +48,7 @@ struct sl_mirror {
 	int head_method;	/* the request's: HEAD has no body */
 	struct sl_upconn *up;	/* owned while set */
 	struct event tev;	/* the copy's deadline */
-	struct sl_h1_scan scan; /* the response head */
-	int head_done;
-	enum sl_h1_body rbody;
-	uint64_t remaining; /* Content-Length bytes left */
-	struct sl_h1_chunked chunked;
-	int keepalive; /* the upstream allows reuse */
+	struct sl_h1_reader rd; /* the response, dropped as it comes */
 	/* identity: a PROXY header for the connection, 0: none */
 	size_t pp_len;
 	unsigned char pp[SL_PP_V2_OUT_MAX];
@@ -101,11 +97,12 @@ mirror_end(struct sl_mirror *m, enum sl_mirror_result result, int status,
 	mirror_free(m, reusable);
 }
 
+/* The copy failed: why is what failed ("mirror_" names it in the log). */
 static void
 mirror_fail(struct sl_mirror *m, const char *why, const char *detail)
 {
 	if (sl_log_enabled(SL_LOG_DEBUG))
-		log_debug("mirror route=%s cluster=%s: %s%s%s%s",
+		log_debug("mirror route=%s cluster=%s: mirror_%s%s%s%s",
 			  m->route->name, m->wc->conf->name, why,
 			  detail ? " (" : "", detail ? detail : "",
 			  detail ? ")" : "");
@@ -146,7 +143,7 @@ reserve(struct sl_mirror *m, size_t more)
 static void
 mirror_on_timer(evutil_socket_t fd, short what, void *arg)
 {
-	mirror_fail(arg, "mirror_timeout", NULL);
+	mirror_fail(arg, "timeout", NULL);
 }
 
 struct sl_mirror *
@@ -221,6 +218,8 @@ sl_mirror_abort(struct sl_mirror *m)
 static void
 mirror_write(struct sl_mirror *m)
 {
+	static const struct sl_h1_limits hl = {MIRROR_HEAD_MAX, MIRROR_HEAD_MAX,
+					       1000};
 	struct iovec iov = {m->req + m->sent, m->len - m->sent};
 	ssize_t n;
 
@@ -230,7 +229,7 @@ mirror_write(struct sl_mirror *m)
 		return;
 	}
 	if (n == -1) {
-		mirror_fail(m, "mirror_write", strerror(errno));
+		mirror_fail(m, "write", strerror(errno));
 		return;
 	}
 	m->sent += (size_t)n;
@@ -244,7 +243,9 @@ mirror_write(struct sl_mirror *m)
 	m->req = NULL;
 	m->len = m->cap = m->sent = 0;
 	m->state = M_READING;
-	sl_h1_scan_init(&m->scan);
+	sl_h1_reader_init(&m->rd, &hl, m->w->hdrs, m->w->max_hdrs,
+			  m->head_method ? SL_M_HEAD : SL_M_GET,
+			  SL_H1_RD_F_DROP);
 	sl_upstream_want_read(m->up, 1);
 }
 
@@ -261,7 +262,7 @@ sl_mirror_send(struct sl_mirror *m)
 	i = sl_balance_swrr(wc->swrr, wc->weights, cc->nendpoints, NULL);
 	if (i == SL_BALANCE_NONE) {
 		/* a cluster whose names resolved to nothing */
-		mirror_fail(m, "mirror_connect", "no upstream address");
+		mirror_fail(m, "connect", "no upstream address");
 		return;
 	}
 	m->state = M_CONNECTING;
@@ -275,7 +276,7 @@ sl_mirror_send(struct sl_mirror *m)
 		m->up =
 		    sl_upstream_get(m->w, wc->eps[i], 0, mirror_on_upstream, m);
 	if (m->up == NULL) {
-		mirror_fail(m, "mirror_connect", strerror(errno));
+		mirror_fail(m, "connect", strerror(errno));
 		return;
 	}
 	/* one deadline for the whole copy: connect, send and answer */
@@ -286,123 +287,31 @@ sl_mirror_send(struct sl_mirror *m)
 	}
 }
 
-/* Reads the response head. Returns 1 when the body's framing is known,
- * 0 to wait, -1 when m ended. */
-static int
-mirror_head(struct sl_mirror *m)
-{
-	struct sl_upconn *u = m->up;
-	struct sl_h1_limits hl = {MIRROR_HEAD_MAX, MIRROR_HEAD_MAX, 1000};
-	struct sl_h1_response resp;
-	long hlen;
-
-	for (;;) {
-		hlen = sl_h1_scan_head(&m->scan, u->in.data + u->in.off,
-				       sl_buf_pending(&u->in), &hl, 0);
-		if (hlen == 0)
-			return 0;
-		if (hlen < 0) {
-			mirror_fail(m, "mirror_bad_response",
-				    sl_h1_reason_str(m->scan.why));
-			return -1;
-		}
-		memset(&resp, 0, sizeof(resp));
-		resp.headers = m->w->hdrs;
-		resp.max_headers = m->w->max_hdrs;
-		if (sl_h1_parse_response(
-			u->in.data + u->in.off, (size_t)hlen, &resp,
-			m->head_method ? SL_M_HEAD : SL_M_GET) < 0) {
-			mirror_fail(m, "mirror_bad_response",
-				    sl_h1_reason_str(resp.why));
-			return -1;
-		}
-		sl_upstream_consume(u, (size_t)hlen);
-		if (resp.status >= 200)
-			break;
-		sl_h1_scan_init(&m->scan); /* an interim response */
-	}
-	m->head_done = resp.status;
-	m->rbody = resp.body;
-	m->remaining = resp.content_length;
-	m->keepalive = sl_h1_persists(resp.minor, resp.flags);
-	if (resp.body == SL_H1_BODY_CHUNKED)
-		sl_h1_chunked_init(&m->chunked, MIRROR_HEAD_MAX);
-	return 1;
-}
-
-/* Drops the response body bytes there are. Returns 1 when the response
- * is complete, 0 to wait, -1 when m ended. */
-static int
-mirror_drop_body(struct sl_mirror *m)
-{
-	struct sl_upconn *u = m->up;
-	size_t avail = sl_buf_pending(&u->in), consumed, data;
-	int r;
-
-	switch (m->rbody) {
-	case SL_H1_BODY_NONE:
-		return 1;
-	case SL_H1_BODY_LENGTH: {
-		uint64_t k = avail < m->remaining ? avail : m->remaining;
-		sl_upstream_consume(u, (size_t)k);
-		m->remaining -= k;
-		return m->remaining == 0;
-	}
-	case SL_H1_BODY_CHUNKED:
-		r = sl_h1_chunked_decode(&m->chunked, u->in.data + u->in.off,
-					 avail, 0, &consumed, &data);
-		sl_upstream_consume(u, consumed);
-		if (r < 0) {
-			mirror_fail(m, "mirror_bad_chunk",
-				    sl_h1_reason_str(m->chunked.why));
-			return -1;
-		}
-		return r == 1;
-	case SL_H1_BODY_CLOSE:
-	case SL_H1_BODY_STREAM: /* never: its requests are text */
-		sl_upstream_consume(u, avail);
-		return 0; /* until the upstream closes */
-	}
-	return 0;
-}
-
+/* Reads the response to its end, dropping it. */
 static void
 mirror_read(struct sl_mirror *m)
 {
-	struct sl_upconn *u = m->up;
-	ssize_t n;
-	int r;
+	struct sl_h1_rd_event ev;
+	enum sl_h1_rd_ev e;
 
 	for (;;) {
-		n = sl_upstream_read(u, MIRROR_READ_BUF, SIZE_MAX);
-		if (n == SL_AGAIN)
+		e = sl_upstream_read_response(m->up, &m->rd, MIRROR_READ_BUF,
+					      &ev);
+		if (e == SL_H1_RD_MORE)
 			return;
-		if (n == -1) {
-			mirror_fail(m, "mirror_read", strerror(errno));
-			return;
-		}
-		u->ready = u->in.len; /* nobody passes these bytes on */
-		if (!m->head_done && (r = mirror_head(m)) != 1) {
-			if (r == 0 && n == 0)
-				mirror_fail(m, "mirror_closed", NULL);
-			return;
-		}
-		if ((r = mirror_drop_body(m)) == -1)
-			return;
-		if (n == 0) {
-			/* end of stream: the end of a close-delimited body,
-			 * else a truncated one */
-			if (m->rbody == SL_H1_BODY_CLOSE || r == 1)
-				mirror_end(m, SL_MIRROR_SENT, m->head_done, 0);
-			else
-				mirror_fail(m, "mirror_truncated", NULL);
-			return;
-		}
-		if (r == 1) {
+		if (e == SL_H1_RD_END) {
 			/* answered: the connection goes back to the pool if
 			 * nothing follows the response */
-			mirror_end(m, SL_MIRROR_SENT, m->head_done,
-				   m->keepalive && sl_buf_pending(&u->in) == 0);
+			mirror_end(m, SL_MIRROR_SENT, ev.resp->status,
+				   ev.reusable);
+			return;
+		}
+		if (e >= SL_H1_RD_BAD_HEAD) {
+			mirror_fail(m, sl_h1_rd_failure(e),
+				    e == SL_H1_RD_FAILED ? strerror(ev.err)
+				    : ev.why != SL_H1_R_NONE
+					? sl_h1_reason_str(ev.why)
+					: NULL);
 			return;
 		}
 	}
@@ -415,7 +324,7 @@ mirror_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err, void *arg)
 
 	switch (ev) {
 	case SL_UP_EV_FAILED:
-		mirror_fail(m, "mirror_connect",
+		mirror_fail(m, "connect",
 			    err == SL_UP_ERR_TLS ? sl_upstream_tls_why()
 						 : strerror(err));
 		return;
@@ -434,7 +343,7 @@ mirror_on_upstream(struct sl_upconn *u, enum sl_up_event ev, int err, void *arg)
 			mirror_read(m);
 		else {
 			/* an answer before the whole copy went out */
-			mirror_fail(m, "mirror_early_response", NULL);
+			mirror_fail(m, "early_response", NULL);
 		}
 		return;
 	}

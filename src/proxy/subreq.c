@@ -18,11 +18,12 @@
 #include <string.h>
 
 #include "balance.h"
-#include "h1_parse.h"
+#include "h1_reader.h"
 #include "h2up.h"
 #include "hblock.h"
 #include "log.h"
 #include "runtime.h"
+#include "upread.h"
 #include "upstream.h"
 #include "wgen.h"
 #include "wproxy.h"
@@ -58,14 +59,13 @@ struct sl_subreq {
 	sl_subreq_done_fn done;
 	void *arg;
 	/* the answer */
-	struct sl_h1_scan scan;
+	struct sl_h1_reader rd;
 	int status;
-	char *head; /* owned, once read */
+	struct sl_h1_header *hdrs; /* owned, once read: the head's fields,
+				      then its text (head) they point into */
+	size_t nhdrs;
+	char *head;
 	size_t head_len;
-	enum sl_h1_body rbody;
-	uint64_t remaining;
-	struct sl_h1_chunked chunked;
-	int keepalive;
 	char *body; /* owned */
 	size_t body_len, body_cap, body_max;
 };
@@ -84,7 +84,7 @@ subreq_free(struct sl_subreq *q, int reusable)
 	sl_wgen_unref(q->w, q->gen);
 	if (!q->borrowed)
 		free(q->req);
-	free(q->head);
+	free(q->hdrs);
 	free(q->body);
 	free(q);
 }
@@ -111,6 +111,8 @@ subreq_end(struct sl_subreq *q, const char *why, int reusable)
 	    .why = why,
 	    .head = q->head,
 	    .head_len = q->head_len,
+	    .headers = q->hdrs,
+	    .nheaders = q->nhdrs,
 	    .body = q->body != NULL ? q->body : "",
 	    .body_len = q->body_len,
 	};
@@ -170,6 +172,8 @@ subreq_connect(struct sl_subreq *q)
 static void
 subreq_write(struct sl_subreq *q)
 {
+	static const struct sl_h1_limits hl = {SUBREQ_HEAD_MAX, SUBREQ_HEAD_MAX,
+					       100};
 	struct iovec iov = {q->req + q->sent, q->len - q->sent};
 	ssize_t n;
 
@@ -191,7 +195,9 @@ subreq_write(struct sl_subreq *q)
 	sl_upstream_want_write(q->up, 0);
 	q->up->nrequests++;
 	q->state = Q_READING;
-	sl_h1_scan_init(&q->scan);
+	sl_h1_reader_init(&q->rd, &hl, q->w->hdrs, q->w->max_hdrs,
+			  q->head_method ? SL_M_HEAD : SL_M_GET,
+			  SL_H1_RD_F_PAYLOAD);
 	sl_upstream_want_read(q->up, 1);
 }
 
@@ -277,111 +283,59 @@ sl_subreq_close_all(struct sl_worker *w)
 		subreq_end(q, "closing", 0);
 }
 
-/* An HTTP/2 upstream's head, a block (hblock.h), made the text the owner
- * reads. Returns 1, 0 to wait, -1 when q ended. */
-static int
-subreq_head_block(struct sl_subreq *q)
-{
-	struct sl_upconn *u = q->up;
-	const char *p = u->in.data + u->in.off, *nm, *v;
-	size_t avail = sl_buf_pending(&u->in), o, nl, vl, need = 32;
-	struct sl_hblk_it it;
-	struct sl_hblk b;
-
-	if (avail < sizeof(b))
-		return 0;
-	sl_hblk_head(p, &b);
-	if (b.len > avail)
-		return 0;
-	sl_hblk_first(&it, p);
-	while (sl_hblk_next(&it, &nm, &nl, &v, &vl))
-		need += nl + vl + 4;
-	if (b.status < 200 || b.status > 599 || need > SUBREQ_HEAD_MAX ||
-	    (q->head = malloc(need)) == NULL) {
-		subreq_end(q, "bad_response", 0);
-		return -1;
-	}
-	o = (size_t)snprintf(q->head, need, "HTTP/1.1 %03u -\r\n",
-			     (unsigned)b.status);
-	sl_hblk_first(&it, p);
-	while (sl_hblk_next(&it, &nm, &nl, &v, &vl)) {
-		memcpy(q->head + o, nm, nl);
-		memcpy(q->head + o + nl, ": ", 2);
-		memcpy(q->head + o + nl + 2, v, vl);
-		memcpy(q->head + o + nl + 2 + vl, "\r\n", 2);
-		o += nl + vl + 4;
-	}
-	memcpy(q->head + o, "\r\n", 2);
-	q->head_len = o + 2;
-	sl_upstream_consume(u, b.len);
-	q->status = b.status;
-	q->rbody = (enum sl_h1_body)b.body;
-	q->remaining = b.length;
-	q->keepalive = 0;
-	if (q->rbody == SL_H1_BODY_CHUNKED)
-		sl_h1_chunked_init(&q->chunked, SUBREQ_HEAD_MAX);
-	if (q->rbody == SL_H1_BODY_LENGTH && q->remaining > q->body_max) {
-		subreq_end(q, "too_large", 0);
-		return -1;
-	}
-	return 1;
-}
-
-/* Reads the head. Returns 1 when the body's framing is known, 0 to wait,
+/* The final head, kept for the owner as text (an HTTP/2 upstream's head
+ * block written as text), with its fields pointing into it. Returns 0, or
  * -1 when q ended. */
 static int
-subreq_head(struct sl_subreq *q)
+subreq_keep_head(struct sl_subreq *q, const struct sl_h1_rd_event *ev)
 {
-	struct sl_upconn *u = q->up;
-	struct sl_h1_limits hl = {SUBREQ_HEAD_MAX, SUBREQ_HEAD_MAX, 100};
-	struct sl_h1_response resp;
-	long hlen;
+	const struct sl_h1_response *resp = ev->resp;
+	int block = ev->head[0] == SL_HBLK_MARK;
+	size_t nh = resp->nheaders, need = ev->head_len, o, i;
+	struct sl_h1_header *h;
 
-	for (;;) {
-		if (sl_buf_pending(&u->in) > 0 &&
-		    u->in.data[u->in.off] == SL_HBLK_MARK)
-			return subreq_head_block(q);
-		hlen = sl_h1_scan_head(&q->scan, u->in.data + u->in.off,
-				       sl_buf_pending(&u->in), &hl, 0);
-		if (hlen == 0)
-			return 0;
-		if (hlen < 0) {
-			subreq_end(q, "bad_response", 0);
-			return -1;
-		}
-		memset(&resp, 0, sizeof(resp));
-		resp.headers = q->w->hdrs;
-		resp.max_headers = q->w->max_hdrs;
-		if (sl_h1_parse_response(
-			u->in.data + u->in.off, (size_t)hlen, &resp,
-			q->head_method ? SL_M_HEAD : SL_M_GET) < 0) {
-			subreq_end(q, "bad_response", 0);
-			return -1;
-		}
-		if (resp.status >= 200)
-			break;
-		sl_upstream_consume(u, (size_t)hlen);
-		sl_h1_scan_init(&q->scan); /* an interim response */
-	}
-	if ((q->head = malloc((size_t)hlen)) == NULL) {
+	if (block)
+		for (i = 0, need = 32; i < nh; i++)
+			need += resp->headers[i].name_len +
+				resp->headers[i].value_len + 4;
+	if ((q->hdrs = malloc(nh * sizeof(*h) + need)) == NULL) {
 		subreq_end(q, "out_of_memory", 0);
 		return -1;
 	}
-	memcpy(q->head, u->in.data + u->in.off, (size_t)hlen);
-	q->head_len = (size_t)hlen;
-	sl_upstream_consume(u, (size_t)hlen);
-	q->status = resp.status;
-	q->rbody = resp.body;
-	q->remaining = resp.content_length;
-	q->keepalive = sl_h1_persists(resp.minor, resp.flags);
-	if (resp.body == SL_H1_BODY_CHUNKED)
-		sl_h1_chunked_init(&q->chunked, SUBREQ_HEAD_MAX);
-	if (resp.body == SL_H1_BODY_LENGTH &&
-	    resp.content_length > q->body_max) {
+	h = q->hdrs;
+	q->nhdrs = nh;
+	q->head = (char *)(h + nh);
+	memcpy(h, resp->headers, nh * sizeof(*h));
+	if (block) {
+		o = (size_t)snprintf(q->head, need, "HTTP/1.1 %03u -\r\n",
+				     (unsigned)resp->status);
+		for (i = 0; i < nh; i++) {
+			h[i].name =
+			    memcpy(q->head + o, h[i].name, h[i].name_len);
+			o += h[i].name_len;
+			memcpy(q->head + o, ": ", 2);
+			h[i].value =
+			    memcpy(q->head + o + 2, h[i].value, h[i].value_len);
+			memcpy(q->head + o + 2 + h[i].value_len, "\r\n", 2);
+			o += h[i].value_len + 4;
+		}
+		memcpy(q->head + o, "\r\n", 2);
+		q->head_len = o + 2;
+	} else {
+		memcpy(q->head, ev->head, ev->head_len);
+		q->head_len = ev->head_len;
+		for (i = 0; i < nh; i++) {
+			h[i].name = q->head + (h[i].name - ev->head);
+			h[i].value = q->head + (h[i].value - ev->head);
+		}
+	}
+	q->status = resp->status;
+	if (resp->body == SL_H1_BODY_LENGTH &&
+	    resp->content_length > q->body_max) {
 		subreq_end(q, "too_large", 0);
 		return -1;
 	}
-	return 1;
+	return 0;
 }
 
 /* Keeps n payload bytes at p. Returns 0, or -1 when q ended. */
@@ -412,48 +366,6 @@ keep(struct sl_subreq *q, const char *p, size_t n)
 	return 0;
 }
 
-/* Takes the body bytes there are. Returns 1 when the answer is whole, 0
- * to wait, -1 when q ended. */
-static int
-subreq_body(struct sl_subreq *q)
-{
-	struct sl_upconn *u = q->up;
-	size_t avail = sl_buf_pending(&u->in), consumed, data;
-	char *p = u->in.data + u->in.off;
-	int r;
-
-	switch (q->rbody) {
-	case SL_H1_BODY_NONE:
-		return 1;
-	case SL_H1_BODY_LENGTH: {
-		size_t k = avail < q->remaining ? avail : (size_t)q->remaining;
-		if (keep(q, p, k) == -1)
-			return -1;
-		sl_upstream_consume(u, k);
-		q->remaining -= k;
-		return q->remaining == 0;
-	}
-	case SL_H1_BODY_CHUNKED:
-		r = sl_h1_chunked_decode(&q->chunked, p, avail, 1, &consumed,
-					 &data);
-		if (r < 0) {
-			subreq_end(q, "bad_chunk", 0);
-			return -1;
-		}
-		if (keep(q, p, data) == -1)
-			return -1;
-		sl_upstream_consume(u, consumed);
-		return r == 1;
-	case SL_H1_BODY_CLOSE:
-	case SL_H1_BODY_STREAM: /* never: its requests are text */
-		if (keep(q, p, avail) == -1)
-			return -1;
-		sl_upstream_consume(u, avail);
-		return 0; /* until the upstream closes */
-	}
-	return 0;
-}
-
 /* The connection closed before an answer. A pooled one may have been
  * closed by the upstream as the request went: the request is a GET, sent
  * once more on a new connection. */
@@ -479,40 +391,38 @@ subreq_closed(struct sl_subreq *q, const char *why)
 	subreq_end(q, why, 0);
 }
 
+/* Reads the answer: its head, its payload, to its end. */
 static void
 subreq_read(struct sl_subreq *q)
 {
-	struct sl_upconn *u = q->up;
-	ssize_t n;
-	int r;
+	struct sl_h1_rd_event ev;
+	enum sl_h1_rd_ev e;
 
 	for (;;) {
-		n = sl_upstream_read(u, SUBREQ_READ_BUF, SIZE_MAX);
-		if (n == SL_AGAIN)
+		e = sl_upstream_read_response(q->up, &q->rd, SUBREQ_READ_BUF,
+					      &ev);
+		switch (e) {
+		case SL_H1_RD_MORE:
 			return;
-		if (n == -1) {
-			subreq_end(q, "read", 0);
+		case SL_H1_RD_INTERIM: /* never: they are skipped */
+			break;
+		case SL_H1_RD_HEAD:
+			if (subreq_keep_head(q, &ev) == -1)
+				return;
+			break;
+		case SL_H1_RD_DATA:
+			if (keep(q, ev.data, ev.len) == -1)
+				return;
+			break;
+		case SL_H1_RD_END:
+			if (keep(q, ev.data, ev.len) == 0)
+				subreq_end(q, NULL, ev.reusable);
 			return;
-		}
-		u->ready = u->in.len; /* nobody passes these bytes on */
-		if (q->head == NULL && (r = subreq_head(q)) != 1) {
-			if (r == 0 && n == 0)
-				subreq_closed(q, "closed");
+		case SL_H1_RD_CLOSED:
+			subreq_closed(q, "closed");
 			return;
-		}
-		if ((r = subreq_body(q)) == -1)
-			return;
-		if (n == 0) {
-			/* the end of a close-delimited body, or a cut one */
-			if (q->rbody == SL_H1_BODY_CLOSE || r == 1)
-				subreq_end(q, NULL, 0);
-			else
-				subreq_end(q, "truncated", 0);
-			return;
-		}
-		if (r == 1) {
-			subreq_end(q, NULL,
-				   q->keepalive && sl_buf_pending(&u->in) == 0);
+		default:
+			subreq_end(q, sl_h1_rd_failure(e), 0);
 			return;
 		}
 	}

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct sl_h1_header;
 struct sl_worker;
 struct sl_wgen;
 struct sl_wcluster;
@@ -21,9 +22,11 @@ struct sl_subreq;
 
 /* How it ended: why (a static code) is NULL for a whole answer, else
  * what cut it; status is the answer's (0: no head came), head the
- * response head's text, body its payload (what came of it, with why
- * set). grpc_status: the grpc-status of an HTTP/2 cluster's answer, -1
- * none. All valid during the handler only. */
+ * response head's text (an HTTP/2 cluster's written as text), headers
+ * its fields as the reader parsed them (pointing into head), body its
+ * payload (what came of it, with why set). grpc_status: the grpc-status
+ * of an HTTP/2 cluster's answer, -1 none. All valid during the handler
+ * only. */
 struct sl_subreq_result {
 	int status;
 	int grpc_status;
@@ -31,6 +34,8 @@ struct sl_subreq_result {
 	const char *why;
 	const char *head;
 	size_t head_len;
+	const struct sl_h1_header *headers;
+	size_t nheaders;
 	const char *body;
 	size_t body_len;
 };

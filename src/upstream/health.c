@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "conf_types.h"
-#include "h1_parse.h"
+#include "h1_reader.h"
 #include "health_h2.h"
 #include "log.h"
 #include "proxyproto.h"
@@ -163,36 +163,27 @@ sl_health_response(const char *buf, size_t len, size_t cap, int *status,
 {
 	struct sl_h1_limits lim = {cap, cap, 100};
 	struct sl_h1_header headers[100];
-	struct sl_h1_response resp;
-	struct sl_h1_scan scan;
-	long n;
+	struct sl_h1_rd_event ev;
+	struct sl_h1_reader rd;
 
-	sl_h1_scan_init(&scan);
-	n = sl_h1_scan_head(&scan, buf, len, &lim, 0);
-	if (n == 0 && len >= cap) {
-		*why = "head_too_large";
-		return -1;
-	}
-	if (n == 0)
+	sl_h1_reader_init(&rd, &lim, headers, SL_NELEM(headers), SL_M_GET,
+			  SL_H1_RD_F_INTERIM | SL_H1_RD_F_DROP);
+	/* the reader writes to buf only to unframe a body: a check's ends
+	 * with its head */
+	switch (sl_h1_reader_next(&rd, (char *)(uintptr_t)buf, len, 0, &ev)) {
+	case SL_H1_RD_MORE:
 		return 0;
-	if (n < 0) {
-		*why = sl_h1_reason_str(scan.why);
-		return -1;
-	}
-	memset(&resp, 0, sizeof(resp));
-	resp.headers = headers;
-	resp.max_headers = SL_NELEM(headers);
-	if (sl_h1_parse_response(buf, (size_t)n, &resp, SL_M_GET) < 0) {
-		*why = sl_h1_reason_str(resp.why);
-		return -1;
-	}
-	if (resp.status < 200) {
+	case SL_H1_RD_HEAD:
+		*status = ev.resp->status;
+		return 1;
+	case SL_H1_RD_INTERIM:
 		/* an interim answer to a GET nobody asked to continue */
 		*why = "interim_response";
 		return -1;
+	default:
+		*why = sl_h1_reason_str(ev.why);
+		return -1;
 	}
-	*status = resp.status;
-	return 1;
 }
 
 const char *

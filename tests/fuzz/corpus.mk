@@ -31,6 +31,7 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/pan \
 	tests/fuzz/corpus/proxy \
 	tests/fuzz/corpus/ratelimit \
+	tests/fuzz/corpus/reader \
 	tests/fuzz/corpus/request \
 	tests/fuzz/corpus/response \
 	tests/fuzz/corpus/sticky \

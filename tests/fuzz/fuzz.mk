@@ -71,7 +71,7 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_hpack $(OUT)/fuzz_hpack_enc $(OUT)/fuzz_h2frame \
 	$(OUT)/fuzz_h2conn $(OUT)/fuzz_h2diff $(OUT)/fuzz_json $(OUT)/fuzz_jwt \
 	$(OUT)/fuzz_authzpb $(OUT)/fuzz_trace $(OUT)/fuzz_waf \
-	$(OUT)/fuzz_accenc $(OUT)/fuzz_idem
+	$(OUT)/fuzz_accenc $(OUT)/fuzz_idem $(OUT)/fuzz_reader
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -125,6 +125,14 @@ HDRRULE_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/http/h1_msg.c \
 $(OUT)/fuzz_hdrrule: $(top_srcdir)/tests/fuzz/fuzz_hdrrule.c $(HDRRULE_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(HDRRULE_SRCS)
+
+# the reader of upstream responses (fuzz_reader.c): the parser, and the
+# head blocks' reader in h1_msg.c
+READER_SRCS = $(HDRRULE_SRCS) $(top_srcdir)/src/http/h1_reader.c
+$(OUT)/fuzz_reader: $(top_srcdir)/tests/fuzz/fuzz_reader.c $(READER_SRCS) \
+		$(top_srcdir)/src/http/h1_reader.h $(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< $(READER_SRCS)
 # identity: the PROXY protocol parser; the forwarded fields and the head
 # written upstream
 PROXY_SRCS = $(top_srcdir)/src/net/proxyproto.c $(top_srcdir)/src/core/cidr.c \
@@ -217,7 +225,7 @@ $(OUT)/fuzz_ratelimit: $(top_srcdir)/tests/fuzz/fuzz_ratelimit.c $(RL_SRCS)
 GC = -ffunction-sections -fdata-sections -Wl,--gc-sections
 NET_LIBS ?= $(shell pkg-config --libs libevent_core libssl libcrypto \
 	2>/dev/null) -lpthread
-HEALTH_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/upstream/health.c \
+HEALTH_SRCS = $(READER_SRCS) $(top_srcdir)/src/upstream/health.c \
 	$(top_srcdir)/src/core/log.c $(top_srcdir)/src/core/util.c $(top_srcdir)/src/net/tls.c \
 	$(top_srcdir)/src/core/pan.c $(top_srcdir)/src/net/proxyproto.c \
 	$(top_srcdir)/src/core/cidr.c $(top_srcdir)/src/net/xprt.c \

@@ -717,15 +717,20 @@ def an_upstream_head_past_the_limits_is_a_502():
 def a_mirror_to_an_h2c_cluster():
     """A route that mirrors every request to an h2c cluster: the copy
     reaches the shadow server over HTTP/2, the client's answer is the
-    primary's."""
+    primary's, and the copy's answer (a head block) is read to its end:
+    the copy counts as sent (it counted as failed while the mirror's
+    reader took the block for a bad HTTP/1.1 head)."""
     a, b = NodeH2(), NodeH2()
+    aport = free_port()
     cfg, port = make_config({"svc": [a.addr()], "shadow": [b.addr()]},
                             routes=[{"name": "r", "cluster": "svc",
                                      "mirror": {"cluster": "shadow",
                                                 "percent": 100}}],
                             listener_opts={"protocols": ["h2", "http/1.1"]},
                             cluster_opts={"svc": {"protocol": "h2c"},
-                                          "shadow": {"protocol": "h2c"}})
+                                          "shadow": {"protocol": "h2c"}},
+                            extra={"admin": {"address": "127.0.0.1:%d"
+                                             % aport}})
     cfg["listeners"][0].pop("tls", None)
     sltest._tls_ports.discard(port)
     start_sluice(cfg)
@@ -736,6 +741,13 @@ def a_mirror_to_an_h2c_cluster():
     check(wait_until(lambda: b.stats()["paths"].get("/echo") == 1, 10),
           "the copy reached the shadow")
     eq(a.stats()["paths"].get("/echo"), 1)
+    key = 'sluice_mirror_requests_total{listener="main",route="r",' \
+          'cluster="shadow",result="%s"}'
+    check(wait_until(lambda: sltest.metrics(aport).get(key % "sent") == 1,
+                     5), "the copy's answer read: %r" % {
+                         r: sltest.metrics(aport).get(key % r)
+                         for r in ("sent", "failed")})
+    eq(sltest.metrics(aport).get(key % "failed"), 0)
 
 
 @test

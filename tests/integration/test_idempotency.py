@@ -111,11 +111,13 @@ class Bank(Upstream):
         return self.receipt(req, n, **a)
 
     def receipt(self, req, n, status=None, pad=0, mode="cl", cut=False,
-                split=None, delay=0.0, action=None):
+                split=None, split_head=None, delay=0.0, action=None):
         """pad: the body's length (spaces after the JSON); mode: "cl" or
         "chunked"; cut: the body stops halfway and the connection closes;
         split: (at, gate) sends the head and the body's first `at` bytes,
-        then the rest once gate is set; action: Reply's (e.g. "hang")."""
+        then the rest once gate is set; split_head: (at, gate) the same
+        with the answer's first `at` bytes, inside its head; action:
+        Reply's (e.g. "hang")."""
         if status is None:
             status = 201 if req.method == "POST" else 200
         body = json.dumps({"payment": n, "status": status,
@@ -142,7 +144,7 @@ class Bank(Upstream):
             return Reply(status, body[:len(body) // 2], hs,
                          head_cl=len(body), close=True)
         r = Reply(status, body, hs, mode=mode, delay=delay, chunk_size=512)
-        r.split = split
+        r.split, r.in_head = split or split_head, split_head is not None
         return r
 
     def _reply(self, conn, bs, req, r):
@@ -153,9 +155,11 @@ class Bank(Upstream):
             head = "HTTP/1.1 %d X\r\n" % r.status + "".join(
                 "%s: %s\r\n" % kv for kv in r.headers) + \
                 "Content-Length: %d\r\n\r\n" % len(r.body)
-            conn.sock.sendall(head.encode() + r.body[:at])
+            whole = head.encode() + r.body
+            at += 0 if r.in_head else len(head)
+            conn.sock.sendall(whole[:at])
             gate.wait(GATE_TIMEOUT)
-            conn.sock.sendall(r.body[at:])
+            conn.sock.sendall(whole[at:])
             return True
         finally:
             with self.lock:
@@ -878,14 +882,21 @@ def drop(c, how):
     c.close()
 
 
-def drops_before_the_answer(gw, how, n):
+def drops_before_the_answer(gw, how, n, head_at=None):
     """The drop-and-retry story: the upstream holds the request (the
     payment is made), the client's connection ends (how: see drop), then
     the upstream answers; the retry gets that answer from the store. n:
-    the how-manieth payment of the test."""
+    the how-manieth payment of the test. head_at: the upstream sends
+    that many bytes of its head before the client goes, the rest after
+    (the orphan reads the head in two pieces: it went round without
+    reading while a piece of a head waited, and never ended)."""
     gate = threading.Event()
     path, key = "/pay/drop-" + how, "drop-" + how
-    gw.bank.plan(path, {"gate": gate})
+    plan = {"gate": gate}
+    if head_at is not None:
+        path, key = "/pay/head-" + how, "head-" + how
+        plan = {"split_head": (head_at, gate)}
+    gw.bank.plan(path, plan)
     try:
         c = Client(gw.port)
         c.send(build_request("POST", path,
@@ -959,6 +970,14 @@ def a_client_that_drops_mid_body_gets_the_whole_answer_from_the_store():
     gw = gateway()
     drops_mid_body(gw, "close", 1)
     drops_mid_body(gw, "reset", 2)
+    gw.sl.stop()
+
+
+@test
+def a_client_that_drops_while_the_head_comes_gets_it_from_the_store():
+    gw = gateway()
+    drops_before_the_answer(gw, "close", 1, head_at=20)
+    drops_before_the_answer(gw, "reset", 2, head_at=20)
     gw.sl.stop()
 
 
