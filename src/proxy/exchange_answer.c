@@ -172,8 +172,10 @@ sl_exchange_salvage(struct sl_txn *t, const char *head, size_t len)
 {
 	struct sl_h1_salvage sv;
 
-	if (len > 0 && head[0] == SL_HBLK_MARK)
-		salvage_block(head, len, &sv); /* an HTTP/2 codec's */
+	/* a block only from a codec of fields (an HTTP/2 codec's): an
+	 * HTTP/1.1 client's NUL is text the scanner refused */
+	if (len > 0 && head[0] == SL_HBLK_MARK && t->s->ops->head != NULL)
+		salvage_block(head, len, &sv);
 	else
 		sl_h1_salvage(head, len, &sv);
 	if (t->note.method[0] == '\0' && t->note.path[0] == '\0')

@@ -352,8 +352,11 @@ resp_advance(struct sl_seam *s)
 		/* sl_h1_parse_response (or resp_block) clears the rest */
 		resp.headers = w->hdrs;
 		resp.max_headers = w->max_hdrs;
-		if (u->in.data[u->in.off] == SL_HBLK_MARK) {
-			/* an HTTP/2 upstream's head, as fields */
+		/* an HTTP/2 upstream's head, as fields, which its codec
+		 * checked; from an HTTP/1.1 upstream a NUL is only a bad
+		 * head (the scan's nul_byte), never a block whose values
+		 * no one checked */
+		if (u->h2s && u->in.data[u->in.off] == SL_HBLK_MARK) {
 			if ((hlen = resp_block(s, u, &resp)) <= 0)
 				return (int)hlen;
 			goto parsed;

@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import sys
 import time
 
@@ -63,6 +64,28 @@ def access_lines(path, n, timeout=3.0):
     got = wait_until(lines, timeout)
     check(got, "fewer than %d access log lines in %s" % (n, path))
     return got
+
+
+@test
+def a_head_that_starts_with_nul_is_logged_as_text():
+    """An HTTP/1.1 client's head whose first byte is a head block's mark
+    (a NUL: src/http/hblock.h) is refused as text, and its log line reads
+    nothing of it as a block's records, which only an HTTP/2 codec
+    writes. Until session 41 the salvage for the log took any head that
+    began so as a block: a client chose its logged method and path."""
+    up = Upstream("a")
+    sl, port, aport, alog = logged_sluice({"a": [up]})
+    recs = b""
+    for n, v in ((b":method", b"FORGED"), (b":path", b"/forged")):
+        recs += struct.pack("<HI", len(n), len(v)) + n + v
+    blk = struct.pack("<BBHH3sBxxIIxxxxQ", 0, 0, 2, 0, b"000", 0,
+                      32 + len(recs), 0, 0) + recs
+    eq(raw(port, blk + b"\r\n\r\n").status, 400, "refused")
+    line = json.loads(access_lines(alog, 1)[0])
+    sl.stop()
+    check("FORGED" not in line["method"] and "forged" not in line["path"],
+          "a block's records read from an HTTP/1.1 head: %r" % line)
+    eq(up.requests, [], "nothing upstream")
 
 
 # (request bytes, status, error code in the body, rule)

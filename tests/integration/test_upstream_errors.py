@@ -4,6 +4,7 @@
 truncated bodies, upstreams that close pooled connections."""
 
 import os
+import struct
 import sys
 import time
 
@@ -154,6 +155,24 @@ def upstream_partial_head_then_eof_502():
                          "upstream_reset")
 
 
+def forged_head_block():
+    """A head block (src/http/hblock.h: the form an HTTP/2 upstream's codec
+    hands a head over in, its values checked by that codec) sent by an
+    HTTP/1.1 upstream: a 200 with no body whose field value holds CR LF.
+    sluice took any answer whose first byte is the block's mark (a NUL) as
+    a block, whatever the upstream, and wrote the value to the client as
+    it was: a header line of the upstream's own making (found by the
+    session 41 reader's review)."""
+    recs = b""
+    for n, v in ((b"x-a", b"1\r\nInjected: yes"),):
+        recs += struct.pack("<HI", len(n), len(v)) + n + v
+    total = 32 + len(recs)
+    # mark, body (none), nfields, status, digits, flags, len, text_len,
+    # length
+    return struct.pack("<BBHH3sBxxIIxxxxQ", 0, 0, 1, 200, b"200", 0, total,
+                       0, 0) + recs
+
+
 BAD_RESPONSES = [
     ("garbage", b"NOT HTTP AT ALL\r\n\r\n"),
     ("cl_and_te", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
@@ -169,6 +188,7 @@ BAD_RESPONSES = [
     ("bad_cl", b"HTTP/1.1 200 OK\r\nContent-Length: 12x\r\n\r\n"),
     ("space_before_colon", b"HTTP/1.1 200 OK\r\nContent-Length : 0\r\n\r\n"),
     ("http2_version", b"HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ("head_block_from_http1", forged_head_block()),
 ]
 
 
