@@ -579,7 +579,9 @@ def trailers_and_retries_of_a_body_of_pieces():
     need_h2()
     calls = {"n": 0}
     a = Upstream("a", first_pay_resets(calls))
-    routes = [{"name": "pay", "match": {"path_prefix": "/"}, "cluster": "a",
+    routes = [{"name": "small", "match": {"path_prefix": "/small"},
+               "cluster": "a", "max_body_bytes": "1KiB"},
+              {"name": "pay", "match": {"path_prefix": "/"}, "cluster": "a",
                "retry": {"attempts": 3, "on": ["reset"],
                          "idempotency_key": True}}]
     up, sl, port, aport = h2_sluice(up=a, routes=routes,
@@ -594,6 +596,12 @@ def trailers_and_retries_of_a_body_of_pieces():
     check(wait_until(lambda: sl.stderr().count("forbidden_trailer") >= 3,
                      5), "the log names the rule: %s" % sl.stderr()[-600:])
     check(not any(r.target == "/trbad" for r in a.requests),
+          "no whole request upstream")
+    # a body of pieces is counted as its DATA is read: past the route's
+    # max_body_bytes, a 413 before its end goes upstream
+    st = c.response(c.request("POST", "/small", body=os.urandom(5000)))
+    eq(st.status, 413, "a body of no length past max_body_bytes")
+    check(not any(r.target == "/small" for r in a.requests),
           "no whole request upstream")
     # more trailer fields than max_headers
     many = [("x-t%d" % i, "v") for i in range(120)]
