@@ -434,10 +434,13 @@ up_write_framed(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 		k = SL_MIN((size_t)n, hp);
 		t->uphead.off += (uint32_t)k;
 		n -= (ssize_t)k;
-		k = SL_MIN((size_t)n, (size_t)ck->fx_len);
-		ck->fx += k;
-		ck->fx_len -= (uint32_t)k;
-		n -= (ssize_t)k;
+		/* fx is NULL until the first framing is queued: no offset to
+		 * it then (undefined even when 0) */
+		if ((k = SL_MIN((size_t)n, (size_t)ck->fx_len)) > 0) {
+			ck->fx += k;
+			ck->fx_len -= (uint32_t)k;
+			n -= (ssize_t)k;
+		}
 		k = SL_MIN((size_t)n, body);
 		ck->left -= k;
 		t->req.sent += k;
