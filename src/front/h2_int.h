@@ -429,11 +429,13 @@ int h2_on_field(void *arg, struct sl_h2c_stream *hs, const char *name,
 int h2_head_check(struct sl_h2stream *st, const char **why);
 /* END_HEADERS: the head's end and the notes op_head reads. */
 int h2_head_end(struct sl_h2stream *st, int end_stream);
-/* The request body: DATA into `in` (chunked when it has no length), the
- * open chunk closed, the body's end. */
+/* The request body: DATA into `in` as it came (pieces when it has no
+ * length: no framing is added). */
 int h2_body_put(struct sl_h2stream *st, const uint8_t *data, size_t len);
-/* The stream operation head (seam.h): the head h2_head_end left. */
+/* The stream operation req_trailers (seam.h): a body of pieces'
+ * trailers, a field block. */
 const char *h2_op_req_trailers(struct sl_seam *s);
+/* The stream operation head (seam.h): the head h2_head_end left. */
 int h2_op_head(struct sl_seam *s, struct sl_h1_request *req,
 	       const struct sl_h1_limits *lim, size_t *text_len);
 /* A response head block (hblock.h) HPACK-encoded with its :status

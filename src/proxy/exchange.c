@@ -1168,27 +1168,26 @@ sl_exchange_pump(struct sl_seam *s)
 		if (t->resp_ph != SL_TXN_RESP_LOCAL) {
 			if (txn_req_advance(s) == -1)
 				continue; /* now a local response */
-			/* a tunnel's request, or a body of pieces, ends
-			 * with its stream */
-			if ((t->req.body == SL_H1_BODY_CLOSE ||
-			     t->req.body == SL_H1_BODY_STREAM) &&
-			    (s->flags & SL_SEAM_F_EOF) &&
+			/* the client's end, with every byte it sent read */
+			if ((s->flags & SL_SEAM_F_EOF) &&
 			    t->req_ph != SL_TXN_REQ_DONE &&
 			    s->in_ready == s->in.len) {
+				/* half-closed before this (pipelined) body was
+				 * complete: the rest will never come */
+				if (t->req.body != SL_H1_BODY_CLOSE &&
+				    t->req.body != SL_H1_BODY_STREAM) {
+					s->ops->close(s,
+						      "client_closed_in_body");
+					return -1;
+				}
+				/* a tunnel's request, or a body of pieces,
+				 * ends with its stream */
 				if (sl_exchange_req_ended(s) == -1)
 					continue; /* now a local response */
 				/* a filter waiting for the body learns of its
 				 * end, which came with no byte */
 				if (t->flags & SL_TXN_F_BODY_WAIT)
 					txn_body_came(s);
-			}
-			if ((s->flags & SL_SEAM_F_EOF) &&
-			    t->req_ph != SL_TXN_REQ_DONE &&
-			    s->in_ready == s->in.len) {
-				/* half-closed before this (pipelined) body was
-				 * complete: the rest will never come */
-				s->ops->close(s, "client_closed_in_body");
-				return -1;
 			}
 			/* 0, or a write failed */
 			if (sl_exchange_up_write(s) == SL_TXN_NEXT_READ_UP &&

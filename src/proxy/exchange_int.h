@@ -550,6 +550,14 @@ int sl_exchange_req_read(struct sl_seam *s);
  * completes. */
 int sl_exchange_req_ended(struct sl_seam *s);
 
+/* The request's trailers as a field block, once a body of pieces ended
+ * (seam.h, req_trailers); NULL: none, or a codec that has none. */
+static inline const char *
+sl_exchange_req_trailers(struct sl_seam *s)
+{
+	return s->ops->req_trailers != NULL ? s->ops->req_trailers(s) : NULL;
+}
+
 /* Writes what is ready of the request upstream. Returns
  * SL_TXN_NEXT_READ_UP when a write failed (errno kept) before an answer
  * was read, else 0. */

@@ -74,7 +74,7 @@ static int
 mirror_chunk(struct sl_seam *s, struct sl_mirror *m, const char *p, size_t n)
 {
 	const char *trl;
-	char line[24], *last;
+	char line[64], *last = line;
 	size_t len;
 	int r;
 
@@ -85,14 +85,16 @@ mirror_chunk(struct sl_seam *s, struct sl_mirror *m, const char *p, size_t n)
 		return -1;
 	if (s->txn->req_ph != SL_TXN_REQ_DONE)
 		return 0;
-	trl = s->ops->req_trailers != NULL ? s->ops->req_trailers(s) : NULL;
+	/* the last chunk, in line unless trailers make it longer */
+	trl = sl_exchange_req_trailers(s);
 	len = sl_h1_last_chunk_len(trl);
-	if ((last = malloc(len)) == NULL) {
+	if (len > sizeof(line) && (last = malloc(len)) == NULL) {
 		sl_mirror_abort(m);
 		return -1;
 	}
 	r = sl_mirror_body(m, last, sl_h1_last_chunk(last, trl));
-	free(last);
+	if (last != line)
+		free(last);
 	return r;
 }
 

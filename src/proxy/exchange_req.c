@@ -168,8 +168,8 @@ sl_exchange_req_ended(struct sl_seam *s)
 	const char *trl;
 	enum sl_h1_reason why;
 
-	if (t->req.body == SL_H1_BODY_STREAM && s->ops->req_trailers != NULL &&
-	    (trl = s->ops->req_trailers(s)) != NULL &&
+	if (t->req.body == SL_H1_BODY_STREAM &&
+	    (trl = sl_exchange_req_trailers(s)) != NULL &&
 	    (why = sl_h1_trailers_check(
 		 trl, lim->max_header_bytes, lim->max_headers,
 		 s->lconf->tls.client_subject_header)) != SL_H1_R_NONE) {
@@ -182,14 +182,6 @@ sl_exchange_req_ended(struct sl_seam *s)
 	if (t->flags & SL_TXN_F_REQ_TAP)
 		req_tap(s, s->in.data + s->in_ready, 0);
 	return 0;
-}
-
-/* The request's trailers, a field block: a body of pieces' (NULL:
- * none). */
-static const char *
-req_trailers(struct sl_seam *s)
-{
-	return s->ops->req_trailers != NULL ? s->ops->req_trailers(s) : NULL;
 }
 
 /* The request cannot go on now: the upstream's writability is awaited
@@ -233,7 +225,7 @@ send_end_mark(struct sl_txn *t, struct sl_upconn *u)
 	if (t->req.body == SL_H1_BODY_CLOSE)
 		sl_upstream_shutdown(u);
 	else if (t->req.ck == NULL)
-		sl_upstream_end_request(u, req_trailers(t->s));
+		sl_upstream_end_request(u, sl_exchange_req_trailers(t->s));
 }
 
 /* All of the request is out: the upstream's answer is awaited, unless it
@@ -377,7 +369,7 @@ frame_next(struct sl_seam *s, struct sl_txn *t, struct sl_txn_chunker *ck,
 		    (uint32_t)sl_h1_chunk_size_line(ck->line, ck->left);
 		ck->fx = ck->line;
 	} else if (t->req_ph == SL_TXN_REQ_DONE && !ck->last_queued) {
-		trl = req_trailers(s);
+		trl = sl_exchange_req_trailers(s);
 		len = sl_h1_last_chunk_len(trl);
 		if (len > sizeof(ck->line) && (ck->last = malloc(len)) == NULL)
 			return -1;

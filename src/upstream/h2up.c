@@ -639,15 +639,14 @@ void
 sl_upstream_end_request(struct sl_upconn *u, const char *trailers)
 {
 	struct h2up_stream *st = u->xc;
-	struct sl_hblk b;
 
 	if (!u->h2s || st == NULL || (st->f & (S_REQ_END | S_FAILED)))
 		return;
+	/* the trailers' HPACK block in req, which the request's parse no
+	 * longer needs; none when every field was the connection's */
 	if (trailers != NULL) {
-		sl_hblk_head(trailers, &b);
 		st->req.off = st->req.len = 0;
-		if (b.nfields > 0 &&
-		    h2up_head_trailers(trailers, &st->req) == -1) {
+		if (h2up_head_trailers(trailers, &st->req) == -1) {
 			/* the exchange reads the reset */
 			stream_reset(st, SL_H2F_INTERNAL_ERROR);
 			stream_fail(st, st->id == 0);
