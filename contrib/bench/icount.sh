@@ -3,7 +3,7 @@
 #
 # usage: contrib/bench/icount.sh [--requests N] [--conns N] [--path P]
 #            [--header 'Name: value'] [--sticky-users N]
-#            [--h2 [--streams N] [--peers] [--tls]]
+#            [--h2 [--streams N] [--peers] [--tls]] [--up-chunked]
 #            NAME=SLUICE_BINARY:CONFIG [NAME=SLUICE_BINARY:CONFIG ...]
 #
 # Counts the instructions one sluice worker executes per keep-alive
@@ -71,6 +71,10 @@
 # is left is what a request costs on an open connection, OpenSSL's record
 # layer included.
 # With --sticky-users N the client sends X-User: u<i % N>.
+# With --up-chunked the upstream frames its 100 bytes as one chunk and a
+# trailer section of one field (X-Checksum) in place of a Content-Length:
+# what a chunked answer costs (to an HTTP/2 client, its framing taken off
+# and its trailer sent as a last HEADERS).
 # With ICOUNT_KEEP=DIR in the environment each run's dump is kept as
 # DIR/NAME.callgrind, for callgrind_annotate.
 #
@@ -95,6 +99,7 @@ H2=0
 PEERS=0
 TLS=0
 STREAMS=10
+UP_CHUNKED=0
 PYTHON=${PYTHON:-python3}
 
 RUNS=()
@@ -107,6 +112,7 @@ while [ $# -gt 0 ]; do
 	--sticky-users) STICKY_USERS=${2:?}; shift ;;
 	--h2) H2=1 ;;
 	--streams) STREAMS=${2:?}; shift ;;
+	--up-chunked) UP_CHUNKED=1 ;;
 	--peers) PEERS=1 ;;
 	--tls) TLS=1; H2=1 ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -138,6 +144,10 @@ import socket, sys, threading
 body = b"x" * 99 + b"\n"
 resp = (b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nContent-Type: text/plain"
         b"\r\n\r\n" % len(body)) + body
+if sys.argv[2] == "1":
+    resp = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Type: text/plain\r\n\r\n%x\r\n" % len(body) + body +
+            b"\r\n0\r\nX-Checksum: 5d41402a\r\n\r\n")
 def serve(c):
     buf = b""
     try:
@@ -170,7 +180,7 @@ while True:
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 EOF
-"$PYTHON" "$WORK/up.py" "$UP_PORT" &
+"$PYTHON" "$WORK/up.py" "$UP_PORT" "$UP_CHUNKED" &
 UP_PID=$!
 register_pid "$UP_PID"
 

@@ -109,7 +109,7 @@ in_room(const struct sl_client *c)
 static int
 client_write(struct sl_client *c)
 {
-	struct iovec iov[2];
+	struct iovec iov[SL_EXCHANGE_IOV];
 	int niov, flags = 0, hints = 0, want;
 	ssize_t n;
 
@@ -145,7 +145,10 @@ client_write(struct sl_client *c)
 	}
 	SL_STAT_ADD(c->s.w->stats.client_bytes_out, (uint64_t)n);
 	if (!(c->s.flags & C_F_OUT_BACKLOG)) {
-		size_t asked = iov[0].iov_len + (niov > 1 ? iov[1].iov_len : 0);
+		size_t asked = 0;
+
+		for (int i = 0; i < niov; i++)
+			asked += iov[i].iov_len;
 
 		c->out_bytes += (uint16_t)SL_MIN((size_t)n, SURELY_SENT + 1);
 		if ((size_t)n < asked || c->out_bytes > SURELY_SENT)

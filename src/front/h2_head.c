@@ -682,30 +682,6 @@ h2_op_req_trailers(struct sl_seam *s)
 
 /* ---- the response: the exchange's heads and trailers into pairs ------ */
 
-/* Whether a response field is connection-specific (RFC 9113 section
- * 8.2.2): HTTP/1.1's framing and connection management. */
-static int
-conn_specific(const char *n, size_t len)
-{
-	switch (len) {
-	case 7:
-		return (n[0] | 0x20) == 'u' && sl_h1_ieq(n, len, "upgrade");
-	case 10:
-		return ((n[0] | 0x20) == 'c' &&
-			sl_h1_ieq(n, len, "connection")) ||
-		       ((n[0] | 0x20) == 'k' &&
-			sl_h1_ieq(n, len, "keep-alive"));
-	case 16:
-		return (n[0] | 0x20) == 'p' &&
-		       sl_h1_ieq(n, len, "proxy-connection");
-	case 17:
-		return (n[0] | 0x20) == 't' &&
-		       sl_h1_ieq(n, len, "transfer-encoding");
-	default:
-		return 0;
-	}
-}
-
 /* Room for n bytes in the worker's block being encoded. */
 static uint8_t *
 enc_room(struct sl_worker *w, size_t n)
@@ -749,51 +725,6 @@ enc_field(struct h2_worker *hw, uint8_t *out, size_t room, const char *n,
 	}
 	sl_hpack_lower(ln, n, nl);
 	return sl_hpack_enc_field(out, room, ln, nl, v, vl, 0);
-}
-
-/* Field lines "name: value\r\n" of a trailer section, HPACK-encoded into
- * the worker's block (connection-specific ones left out). Returns its
- * bytes (0: no field), or -1 (no memory). */
-long
-h2_trailer_enc(struct sl_worker *w, const char *p, size_t len)
-{
-	struct h2_worker *hw = w->h2;
-	size_t at = 0, lines = 1;
-	uint8_t *out;
-
-	/* every field's bytes and its encoding's overhead
-	 * (SL_HPACK_ENC_MAX) */
-	for (size_t i = 0; i < len; i++)
-		lines += p[i] == '\n';
-	if ((out = enc_room(w, len + 12 * lines + 16)) == NULL)
-		return -1;
-	for (size_t i = 0; i < len;) {
-		const char *line = p + i, *eol = memchr(line, '\n', len - i),
-			   *colon;
-		size_t ll;
-
-		if (eol == NULL)
-			break;
-		i = (size_t)(eol - p) + 1;
-		ll = (size_t)(eol - line);
-		if (ll > 0 && line[ll - 1] == '\r')
-			ll--;
-		if (ll == 0 || (colon = memchr(line, ':', ll)) == NULL)
-			continue;
-		{
-			size_t nl = (size_t)(colon - line);
-			const char *v = colon + 1, *e = line + ll;
-			while (v < e && (*v == ' ' || *v == '\t'))
-				v++;
-			while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-				e--;
-			if (nl == 0 || conn_specific(line, nl))
-				continue;
-			at += enc_field(hw, out + at, hw->enc_cap - at, line,
-					nl, v, (size_t)(e - v));
-		}
-	}
-	return (long)at;
 }
 
 /*

@@ -58,12 +58,12 @@ enum h2s_state {
 	H2S_CLOSED /* closed: freed at the end of the run */
 };
 
-/* The response body as the exchange hands it over (HTTP/1.1 framing). */
+/* The response body as the exchange hands it over (never chunked: the
+ * exchange takes that framing off for a codec of fields). */
 enum h2s_body {
 	H2B_NONE,     /* none (HEAD, 204, 304, Content-Length: 0) */
 	H2B_LENGTH,   /* Content-Length: resp_left bytes */
-	H2B_CHUNKED,  /* chunked: the codec takes the framing off */
-	H2B_UNTIL_END /* no length: until the exchange's end */
+	H2B_UNTIL_END /* pieces: until the exchange's end */
 };
 
 /* A stream's facts (st->f). */
@@ -120,22 +120,20 @@ struct sl_h2stream {
 	TAILQ_ENTRY(sl_h2stream) link; /* in h->streams */
 	struct sl_h2stream *next;      /* in h->dirty or h->reap */
 	int32_t id;
-	uint8_t state;		 /* enum h2s_state */
-	uint8_t body;		 /* enum h2s_body */
-	uint32_t f;		 /* S_* */
-	uint32_t hdr_list;	 /* header list bytes so far (RFC 9113 section
-				    6.5.2: name, value and 32 a field) */
-	uint32_t head_len;	 /* the request head's bytes at in's start */
-	uint32_t unconsumed;	 /* DATA bytes not yet given back to the
-				    windows */
-	uint32_t taken;		 /* in.off + held at the last give-back */
-	uint32_t discarded;	 /* body bytes dropped after the answer */
-	uint64_t start_ms;	 /* its HEADERS began */
-	uint64_t resp_left;	 /* H2B_LENGTH: body bytes still to frame */
-	uint64_t req_cl;	 /* S_CL: the request's Content-Length */
-	uint64_t req_in;	 /* the request's DATA bytes so far */
-	struct sl_h1_chunked ch; /* H2B_CHUNKED: the framing taken off */
-	struct sl_buf trailers;	 /* the response's trailer section */
+	uint8_t state;	     /* enum h2s_state */
+	uint8_t body;	     /* enum h2s_body */
+	uint32_t f;	     /* S_* */
+	uint32_t hdr_list;   /* header list bytes so far (RFC 9113 section
+				6.5.2: name, value and 32 a field) */
+	uint32_t head_len;   /* the request head's bytes at in's start */
+	uint32_t unconsumed; /* DATA bytes not yet given back to the
+				windows */
+	uint32_t taken;	     /* in.off + held at the last give-back */
+	uint32_t discarded;  /* body bytes dropped after the answer */
+	uint64_t start_ms;   /* its HEADERS began */
+	uint64_t resp_left;  /* H2B_LENGTH: body bytes still to frame */
+	uint64_t req_cl;     /* S_CL: the request's Content-Length */
+	uint64_t req_in;     /* the request's DATA bytes so far */
 	char *rtrl; /* the request's trailers, a field block (S_PIECES) */
 	/* ... or its trailers as a field block, after a body of pieces
 	 * (h2_op_trailers): in trl_inline when it fits (gRPC's grpc-status
@@ -443,9 +441,6 @@ int h2_op_head(struct sl_seam *s, struct sl_h1_request *req,
  * bytes, or -1 (no memory). */
 long h2_resp_head_enc(struct sl_h2stream *st, const char *block,
 		      const struct sl_hblk *b);
-/* A chunked body's trailer section (lines) likewise: 0 when it holds no
- * field. */
-long h2_trailer_enc(struct sl_worker *w, const char *p, size_t len);
 
 /* ---- h2_out.c: output framing, the write buffer, flow control ---------- */
 

@@ -2,14 +2,13 @@
 /*
  * The output of the HTTP/2 codec (h2.c, doc/http2.md section 4): a
  * stream's response as the exchange hands it over into HEADERS, DATA and
- * trailers (a chunked body's framing taken off; a body of pieces as it
- * comes, its trailers a field block; the heads HPACK-encoded by
- * h2_head.c), framed by sluice's own connection state (h2conn.h) into the
- * write buffer, which goes out through the connection's transport; the
- * streams take turns, a frame each, while a whole DATA frame fits. And
- * flow control: the windows given back as the exchange takes a request's
- * bytes, the room a stream may send, a stream held by its window
- * (send_timeout). It calls nothing of h2.c: a failure is returned, or
+ * trailers (a body of a length, or of pieces as they come, its trailers a
+ * field block; the heads HPACK-encoded by h2_head.c), framed by sluice's own
+ * connection state (h2conn.h) into the write buffer, which goes out through the
+ * connection's transport; the streams take turns, a frame each, while a whole
+ * DATA frame fits. And flow control: the windows given back as the exchange
+ * takes a request's bytes, the room a stream may send, a stream held by its
+ * window (send_timeout). It calls nothing of h2.c: a failure is returned, or
  * noted in h->dead for the run's end; of the other h2 files it calls
  * h2_head.c (the heads' encoding) and h2_budget.c (refusals).
  */
@@ -109,7 +108,7 @@ h2_resp_heads(struct sl_h2stream *st, const char **why)
 	struct sl_seam *s = &st->s;
 
 	while (!(st->f & S_HEAD_OUT) && s->txn != NULL) {
-		struct iovec iov[2];
+		struct iovec iov[SL_EXCHANGE_IOV];
 		struct sl_hblk b;
 		int hints, end = 0;
 		long k;
@@ -133,9 +132,10 @@ h2_resp_heads(struct sl_h2stream *st, const char **why)
 			    (b.body == SL_H1_BODY_LENGTH && b.length == 0))
 				st->body = H2B_NONE;
 			else if (b.body == SL_H1_BODY_CHUNKED) {
-				st->body = H2B_CHUNKED;
-				sl_h1_chunked_init(
-				    &st->ch, s->lconf->limits.max_header_bytes);
+				/* the chunked coding is HTTP/1.1's: the
+				 * exchange hands pieces to a codec of fields */
+				*why = "http2_bad_response_head";
+				return -1;
 			} else if (b.body == SL_H1_BODY_LENGTH) {
 				st->body = H2B_LENGTH;
 				st->resp_left = b.length;
@@ -157,47 +157,25 @@ h2_resp_heads(struct sl_h2stream *st, const char **why)
 	return 0;
 }
 
-/* The trailer section gathered: its fields as a last HEADERS with
+/* The trailers, a field block (h2_op_trailers), as a last HEADERS with
  * END_STREAM. Returns 1 when one was sent, 0 when there is none, -1 when
  * it could not be. */
 static int
 resp_trailers(struct sl_h2stream *st)
 {
+	struct sl_hblk b;
 	long n;
 
-	if (st->trl_block != NULL) {
-		/* a field block (h2_op_trailers), not text */
-		struct sl_hblk b;
-		sl_hblk_head(st->trl_block, &b);
-		n = h2_resp_head_enc(st, st->trl_block, &b);
-	} else if (st->trailers.data == NULL || st->trailers.len <= 2)
+	if (st->trl_block == NULL)
 		return 0;
-	else
-		n = h2_trailer_enc(st->s.w, st->trailers.data,
-				   st->trailers.len);
+	sl_hblk_head(st->trl_block, &b);
+	n = h2_resp_head_enc(st, st->trl_block, &b);
 	if (n <= 0)
 		return n;
 	return sl_h2c_send_headers(&st->h->h2c, &st->hs, h2w(st->s.w)->enc,
 				   (size_t)n, 1) == 0
 		   ? 1
 		   : -1;
-}
-
-static int
-trailers_put(struct sl_h2stream *st, const char *p, size_t n)
-{
-	struct sl_buf *b = &st->trailers;
-	struct sl_worker *w = st->s.w;
-
-	if (sl_buf_alloc(&w->bufs, b, 4096) == -1)
-		return -1;
-	if (sl_buf_space(b) < n &&
-	    sl_buf_grow(&w->bufs, b,
-			SL_MAX((size_t)b->len + n, (size_t)b->cap * 2)) == -1)
-		return -1;
-	memcpy(b->data + b->len, p, n);
-	b->len += (uint32_t)n;
-	return 0;
 }
 
 /* The stream operation trailers (seam.h): the response's trailers as a
@@ -221,17 +199,16 @@ h2_op_trailers(struct sl_seam *s, const char *block)
 
 /*
  * How many payload bytes of the response can go in a DATA frame now (at
- * most max), at the front of the exchange's output, from *base; a chunked
- * body's framing before them is taken off first (its trailer section
- * kept). *end is set when the body ends with them. Returns -1 on bad
- * framing.
+ * most max), at the front of the exchange's output, from *base. *end is
+ * set when the body ends with them.
  */
-static long
+static size_t
 resp_avail(struct sl_h2stream *st, size_t max, int *end, const void **base)
 {
 	struct sl_seam *s = &st->s;
-	struct iovec iov[2];
+	struct iovec iov[SL_EXCHANGE_IOV];
 	int hints, niov;
+	size_t avail;
 
 	*end = 0;
 	*base = "";
@@ -239,60 +216,27 @@ resp_avail(struct sl_h2stream *st, size_t max, int *end, const void **base)
 		*end = 1;
 		return 0;
 	}
-	for (int guard = 0; guard < 64; guard++) {
-		size_t data, tr, avail;
-		long fr;
-
-		niov = sl_exchange_output(s, iov, &hints);
-		avail = niov > 0 ? iov[0].iov_len : 0;
-		if (niov > 0)
-			*base = iov[0].iov_base;
-		switch ((enum h2s_body)st->body) {
-		case H2B_NONE:
-			*end = 1;
-			return 0;
-		case H2B_LENGTH:
-			avail = (size_t)SL_MIN((uint64_t)avail, st->resp_left);
-			avail = SL_MIN(avail, max);
-			*end = avail == st->resp_left;
-			return (long)avail;
-		case H2B_UNTIL_END:
-			/* a frame from the first piece (the exchange's
-			 * output wraps around its buffer) */
-			if (niov < 2 && avail <= max &&
-			    sl_exchange_output_done(s))
-				*end = 1;
-			return (long)SL_MIN(avail, max);
-		case H2B_CHUNKED:
-			break;
-		}
-		if (st->ch.done) {
-			*end = 1;
-			return 0;
-		}
-		if (niov == 0)
-			return 0;
-		fr = sl_h1_chunked_frame(&st->ch, iov[0].iov_base,
-					 iov[0].iov_len, &data, &tr);
-		if (fr < 0)
-			return -1;
-		if ((size_t)fr > tr &&
-		    trailers_put(st, (char *)iov[0].iov_base + tr,
-				 (size_t)fr - tr) == -1)
-			return -1;
-		if (fr > 0) {
-			(void)sl_exchange_sent(s, (size_t)fr);
-			if (s->txn == NULL)
-				return 0;
-			continue;
-		}
-		if (st->ch.done) {
-			*end = 1;
-			return 0;
-		}
-		return (long)SL_MIN(data, max);
+	niov = sl_exchange_output(s, iov, &hints);
+	avail = niov > 0 ? iov[0].iov_len : 0;
+	if (niov > 0)
+		*base = iov[0].iov_base;
+	switch ((enum h2s_body)st->body) {
+	case H2B_NONE:
+		*end = 1;
+		return 0;
+	case H2B_LENGTH:
+		avail = (size_t)SL_MIN((uint64_t)avail, st->resp_left);
+		avail = SL_MIN(avail, max);
+		*end = avail == st->resp_left;
+		return avail;
+	case H2B_UNTIL_END:
+		break;
 	}
-	return 0;
+	/* a frame from the first piece (the exchange's output wraps around
+	 * its buffer) */
+	if (niov < 2 && avail <= max && sl_exchange_output_done(s))
+		*end = 1;
+	return SL_MIN(avail, max);
 }
 
 /* No frame more now: a whole DATA frame would not fit behind what waits. */
@@ -372,35 +316,23 @@ frame_stream(struct sl_h2stream *st)
 	size_t room = win > 0 ? (size_t)win : 0;
 	int end, tr = 0;
 	const void *base;
-	long n;
+	size_t n;
 
 	room = SL_MIN(room, (size_t)h->h2c.peer_max_frame);
 	n = resp_avail(st, room, &end, &base);
 	if (st->state == H2S_CLOSED || (st->f & S_NG_CLOSED))
 		return 0;
-	if (n < 0) {
-		frame_failed(st, "http2_bad_response_body");
-		return 0;
-	}
 	if (n == 0 && !end)
 		return 0;
 	/* trailers end the stream after the DATA, else the last DATA
 	 * carries END_STREAM */
-	tr = end && (st->trl_block != NULL ||
-		     (st->trailers.data != NULL && st->trailers.len > 2));
+	tr = end && st->trl_block != NULL;
 	if (n > 0 || (end && !tr)) {
 		/* base: the bytes resp_avail counted, at the output's front */
-		if (sl_h2c_send_data(&h->h2c, &st->hs, n > 0 ? base : "",
-				     (size_t)n, end && !tr) != 0) {
+		if (sl_h2c_send_data(&h->h2c, &st->hs, n > 0 ? base : "", n,
+				     end && !tr) != 0) {
 			h->dead = "out_of_memory";
 			return 0;
-		}
-		if (n > 0 && st->body == H2B_CHUNKED) {
-			size_t consumed, dl;
-			/* read only (dechunk 0): the framing's state */
-			(void)sl_h1_chunked_decode(
-			    &st->ch, (char *)(uintptr_t)base, (size_t)n, 0,
-			    &consumed, &dl);
 		}
 		if (st->body == H2B_LENGTH)
 			st->resp_left -= (uint64_t)n;
@@ -425,7 +357,7 @@ frame_stream(struct sl_h2stream *st)
 	if (end)
 		h2_out_ended(st);
 	if (n > 0) {
-		(void)sl_exchange_sent(s, (size_t)n);
+		(void)sl_exchange_sent(s, n);
 		if ((s->flags & SL_SEAM_F_WBLOCK) && s->txn != NULL) {
 			s->flags &= ~SL_SEAM_F_WBLOCK;
 			(void)sl_exchange_writable(s);

@@ -173,7 +173,6 @@ stream_free(struct sl_h2stream *st)
 	struct h2_worker *hw = w->h2; /* made with the stream */
 
 	sl_buf_release(&w->bufs, &st->s.in);
-	sl_buf_release(&w->bufs, &st->trailers);
 	if (st->trl_block != st->trl_inline)
 		free(st->trl_block);
 	st->trl_block = NULL;
@@ -500,7 +499,7 @@ stream_check_blocked(struct sl_h2stream *st)
 {
 	struct sl_h2conn *h = st->h;
 	struct sl_seam *s = &st->s;
-	struct iovec iov[2];
+	struct iovec iov[SL_EXCHANGE_IOV];
 	int hints;
 
 	/* the window first: asking the exchange for its output is a call

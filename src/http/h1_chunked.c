@@ -2,9 +2,10 @@
 /*
  * The chunked transfer coding of HTTP/1.1 (RFC 9112 section 7.1): an
  * incremental decoder (chunk sizes, extensions, data, the trailer section
- * and the fields it may not hold), and a walk over framing it already
- * checked for a codec that frames the payload itself. Declared in
- * h1_parse.h. Pure: no I/O, no malloc, no mutable global state, no
+ * and the fields it may not hold), the same taking the framing off for a
+ * codec of fields (the payload compacted, the trailer section found and
+ * made a field block), and the checks of trailers that came as a block.
+ * Declared in h1_parse.h. Pure: no I/O, no malloc, no mutable global state, no
  * locale; byte classes from h1_parse_int.h.
  */
 #include <stddef.h>
@@ -212,6 +213,46 @@ sl_h1_trailers_check(const char *trailers, size_t max_bytes, size_t max_fields,
 	return SL_H1_R_NONE;
 }
 
+long
+sl_h1_trailers_block(const char *text, size_t len, char *out, size_t cap)
+{
+	struct sl_hblk h;
+	size_t at = sizeof(h);
+
+	if (cap < sizeof(h))
+		return -1;
+	sl_hblk_init(&h, 0);
+	for (size_t i = 0; i < len;) {
+		const char *line = text + i, *eol = memchr(line, '\n', len - i),
+			   *colon, *v, *e;
+		size_t ll, nl;
+
+		if (eol == NULL)
+			break;
+		i = (size_t)(eol - text) + 1;
+		ll = (size_t)(eol - line);
+		if (ll > 0 && line[ll - 1] == '\r')
+			ll--;
+		if (ll == 0 || (colon = memchr(line, ':', ll)) == NULL)
+			continue;
+		nl = (size_t)(colon - line);
+		v = colon + 1;
+		e = line + ll;
+		while (v < e && (*v == ' ' || *v == '\t'))
+			v++;
+		while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (nl == 0 || nl > UINT16_MAX || h.nfields == UINT16_MAX ||
+		    cap - at < SL_HBLK_REC_SIZE(nl, (size_t)(e - v)))
+			return -1;
+		at += sl_hblk_put(out + at, line, nl, v, (size_t)(e - v));
+		h.nfields++;
+	}
+	h.len = (uint32_t)at;
+	memcpy(out, &h, sizeof(h));
+	return (long)at;
+}
+
 /* One byte of the trailer section. Returns the next state. */
 static int
 chunk_trailer_byte(struct sl_h1_chunked *c, unsigned char b)
@@ -293,9 +334,8 @@ chunk_reason(const struct sl_h1_chunked *c, int st, unsigned char b)
 	}
 }
 
-/* How chunked_run treats payload: compact it, step over it, or stop at
- * its first byte (a walk over the framing only). */
-enum { RUN_COMPACT, RUN_WALK, RUN_FRAME };
+/* How chunked_run treats payload: compact it, or step over it. */
+enum { RUN_COMPACT, RUN_WALK };
 
 /*
  * A chunk-size line of hex digits alone and its CRLF at p (n bytes): its
@@ -328,9 +368,9 @@ size_line(const char *p, size_t n, uint64_t *size)
 }
 
 /*
- * The decoder's loop. RUN_FRAME stops at the first payload byte and sets
- * *trailer_at to where the trailer section begins among the bytes
- * consumed (left alone when none).
+ * The decoder's loop. With trailer_at, *trailer_at is set to where the
+ * trailer section begins among the bytes consumed (left alone when none
+ * is).
  */
 static int
 chunked_run(struct sl_h1_chunked *c, char *buf, size_t len, int mode,
@@ -341,6 +381,9 @@ chunked_run(struct sl_h1_chunked *c, char *buf, size_t len, int mode,
 	int ret = 0, st;
 
 	while (i < len && ret == 0) {
+		if (trailer_at != NULL && c->state >= CH_TR_START &&
+		    *trailer_at == len)
+			*trailer_at = i;
 		/* the common framing at once: a size line of hex digits and
 		 * CRLF, the CRLF after a chunk's data; anything else (an
 		 * extension, white space, a line cut by the read, an error)
@@ -364,8 +407,6 @@ chunked_run(struct sl_h1_chunked *c, char *buf, size_t len, int mode,
 		}
 		switch (c->state) {
 		case CH_DATA:
-			if (mode == RUN_FRAME)
-				goto out;
 			n = len - i;
 			if ((uint64_t)n > c->remaining)
 				n = (size_t)c->remaining;
@@ -416,9 +457,6 @@ chunked_run(struct sl_h1_chunked *c, char *buf, size_t len, int mode,
 		}
 		b = (unsigned char)buf[i];
 		st = c->state;
-		if (mode == RUN_FRAME && st >= CH_TR_START &&
-		    *trailer_at == len)
-			*trailer_at = i;
 		switch (c->state) {
 		case CH_SIZE_LF:
 			if (b != '\n') {
@@ -467,7 +505,6 @@ chunked_run(struct sl_h1_chunked *c, char *buf, size_t len, int mode,
 		} else
 			i++;
 	}
-out:
 	if (ret == 0 && c->state == CH_DONE)
 		ret = 1;
 	else if (ret == 0 && c->state == CH_ERROR)
@@ -485,22 +522,16 @@ sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
 			   consumed, data_len, NULL);
 }
 
-long
-sl_h1_chunked_frame(struct sl_h1_chunked *c, const char *buf, size_t len,
-		    size_t *data, size_t *trailer_at)
+int
+sl_h1_chunked_unframe(struct sl_h1_chunked *c, char *buf, size_t len,
+		      size_t *consumed, size_t *data_len, size_t *trailer_at)
 {
-	size_t i, dl;
+	int r;
 
 	*trailer_at = len;
-	/* one pass over the framing, which stops at the first payload
-	 * byte (RUN_FRAME never writes to buf) */
-	if (chunked_run(c, (char *)(uintptr_t)buf, len, RUN_FRAME, &i, &dl,
-			trailer_at) < 0)
-		return -1;
-	*data = 0;
-	if (c->state == CH_DATA)
-		*data = (uint64_t)(len - i) < c->remaining
-			    ? len - i
-			    : (size_t)c->remaining;
-	return (long)i;
+	r = chunked_run(c, buf, len, RUN_COMPACT, consumed, data_len,
+			trailer_at);
+	if (*trailer_at > *consumed)
+		*trailer_at = *consumed;
+	return r;
 }

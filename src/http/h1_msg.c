@@ -592,7 +592,6 @@ request_head(struct out *o, int blk, const struct sl_h1_request *req,
 		if (rules != NULL)
 			put_rules(o, 1, rules, fwd->vars, 0);
 		o->b->body = (uint8_t)req->body;
-		o->b->flags = fwd->blk_flags;
 		o->b->length = req->content_length;
 		return finish(o, 1);
 	}
@@ -765,10 +764,12 @@ response_head(struct out *o, int blk, const struct sl_h1_response *resp,
 		if ((dechunk || blk) && k == SL_HK_TRANSFER_ENCODING)
 			continue;
 		/* Trailer announces trailer fields: it goes on when they do
-		 * (a chunked body passed on as it is), not when they are
-		 * dropped (dechunked for HTTP/1.0) or cannot exist */
+		 * (a chunked body passed on as it is, or as pieces and a
+		 * field block), not when they are dropped (dechunked for
+		 * HTTP/1.0) or cannot exist */
 		if (k == SL_HK_TRAILER &&
-		    (dechunk || resp->body != SL_H1_BODY_CHUNKED))
+		    (dechunk || (resp->body != SL_H1_BODY_CHUNKED &&
+				 resp->body != SL_H1_BODY_STREAM)))
 			continue;
 		/* the parser lets equal duplicates through (RFC 9110
 		 * section 8.6); the client gets one, not a list. A block
@@ -800,6 +801,10 @@ response_head(struct out *o, int blk, const struct sl_h1_response *resp,
 		put_header(o, blk, extra);
 	if (rules != NULL)
 		put_rules(o, blk, rules, vars, 0);
+	/* a body of pieces: the chunked coding is this writer's (none for
+	 * an HTTP/1.0 client, whose body runs to the close) */
+	if (!blk && !dechunk && resp->body == SL_H1_BODY_STREAM)
+		puts_(o, "Transfer-Encoding: chunked\r\n");
 	if (blk) {
 		o->b->body = (uint8_t)resp->body;
 		o->b->length = resp->content_length;
@@ -1246,10 +1251,6 @@ sl_h1_block_response(const char *p, size_t avail, size_t max_header_bytes,
 		resp->why = SL_H1_R_BAD_STATUS;
 	if (resp->why != SL_H1_R_NONE)
 		return -1;
-	if (b.body == SL_H1_BODY_CHUNKED)
-		h[n++] =
-		    (struct sl_h1_header){"transfer-encoding", 17, "chunked", 7,
-					  SL_HK_TRANSFER_ENCODING};
 	resp->nheaders = n;
 	resp->status = b.status;
 	resp->minor = 1;

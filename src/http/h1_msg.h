@@ -75,9 +75,6 @@ struct sl_fwd {
 	 * when it was not written); mark NULL: none */
 	const char *mark;
 	uint32_t *mark_at;
-	/* sl_h1_block_request_head: the block's SL_HBLK_F_* (hblock.h:
-	 * SL_HBLK_F_PIECES); text ignores it */
-	uint8_t blk_flags;
 };
 
 /*
@@ -129,12 +126,13 @@ long sl_h1_block_request_head(char *out, size_t cap,
 /*
  * Writes the head to send to the client for an upstream response: fields
  * without hop-by-hop ones (and without Transfer-Encoding when dechunk is
- * set), X-Request-Id, and "Connection: close" when close is set or
- * "Connection: keep-alive" for a persistent HTTP/1.0 client, and extra
- * when not NULL (a field sluice sets: the upstream's fields of that name
- * are dropped), and the header rules when not NULL (response_headers:, as
- * for a request, with vars). Returns its length or -1 when it does not
- * fit.
+ * set; with "Transfer-Encoding: chunked" for a body of pieces,
+ * SL_H1_BODY_STREAM, unless dechunk is set), X-Request-Id, and "Connection:
+ * close" when close is set or "Connection: keep-alive" for a persistent
+ * HTTP/1.0 client, and extra when not NULL (a field sluice sets: the upstream's
+ * fields of that name are dropped), and the header rules when not NULL
+ * (response_headers:, as for a request, with vars). Returns its length or -1
+ * when it does not fit.
  */
 long sl_h1_write_response_head(char *out, size_t cap,
 			       const struct sl_h1_response *resp,
@@ -203,8 +201,9 @@ const char *sl_h1_reason(int status);
  * An HTTP/2 upstream's response head as a head block (hblock.h; its first
  * byte SL_HBLK_MARK) at p, avail bytes, into resp (its headers and
  * max_headers set), as sl_h1_parse_response reads text, under
- * max_header_bytes counted as the text would be; a chunked body gets its
- * Transfer-Encoding for the HTTP/1.1 writer. Returns the block's length,
+ * max_header_bytes counted as the text would be (a body of no length is
+ * one of pieces, SL_H1_BODY_STREAM, which the HTTP/1.1 writer frames).
+ * Returns the block's length,
  * 0 while it is not all in, -1 when it is bad (resp->why says why). Used
  * by the exchange and by the Idempotency-Key store's orphan reader.
  */

@@ -380,18 +380,25 @@ int sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
 			 int compact, size_t *consumed, size_t *data_len);
 
 /*
- * Steps c over the framing at buf[0 .. len) that the same decoder already
- * checked (a response body sluice passes on), up to the first payload
- * byte or the end of the message, for a codec that frames the payload
- * itself (HTTP/2, doc/http2.md section 3). Returns the framing bytes
- * consumed, or -1 on malformed framing. *data gets the payload bytes that
- * follow them in buf (the caller passes those through
- * sl_h1_chunked_decode to step over them); *trailer_at the offset in buf
- * where bytes of the trailer section (and the final CRLF) begin among the
- * consumed ones, len when none.
+ * sl_h1_chunked_decode compacting, for a codec that frames the payload
+ * itself and takes the trailers as fields (HTTP/2, doc/http2.md section
+ * 3): *trailer_at is where the trailer section's bytes (its final CRLF
+ * included) begin among the *consumed ones, *consumed when none came in
+ * this call. The compacted payload never reaches past it, so
+ * buf[*trailer_at .. *consumed) is the section's text as it came.
  */
-long sl_h1_chunked_frame(struct sl_h1_chunked *c, const char *buf, size_t len,
-			 size_t *data, size_t *trailer_at);
+int sl_h1_chunked_unframe(struct sl_h1_chunked *c, char *buf, size_t len,
+			  size_t *consumed, size_t *data_len,
+			  size_t *trailer_at);
+
+/*
+ * A trailer section's text that the decoder accepted (field lines and
+ * the final CRLF), as a field block of status 0 (hblock.h) at out: the
+ * names as they came, the values without their white space at either
+ * end. At most sizeof(struct sl_hblk) + 2 * len bytes. Returns its bytes,
+ * or -1 when cap is too small.
+ */
+long sl_h1_trailers_block(const char *text, size_t len, char *out, size_t cap);
 
 /*
  * What can be read of a request head that was refused, for the logs only

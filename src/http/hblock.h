@@ -45,12 +45,6 @@ struct sl_hblk {
  * frames with a Content-Length of its own and HTTP/2 with END_STREAM. */
 #define SL_HBLK_F_ENDED 0x01
 
-/* A request's: its reader takes the response's body as pieces
- * (SL_H1_BODY_STREAM) and its trailers as a field block, where it would
- * otherwise get chunked text (the exchange sets it when the response
- * goes to a codec of fields with no filter reading its body). */
-#define SL_HBLK_F_PIECES 0x02
-
 #define SL_HBLK_REC 6 /* a record's lengths: 2 bytes name, 4 bytes value */
 
 /* Bytes of a record for a field of nlen + vlen bytes. */

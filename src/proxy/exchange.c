@@ -113,6 +113,11 @@ sl_exchange_free(struct sl_seam *s)
 	s->ops->want_write(s, 0);
 	event_del(&t->tev);
 	sl_buf_release(&s->w->bufs, &t->out);
+	sl_buf_release(&s->w->bufs, &t->rsp.trl);
+	if (t->rsp.ck != NULL) {
+		free(t->rsp.ck->last);
+		free(t->rsp.ck);
+	}
 	if (t->req.ck != NULL) {
 		free(t->req.ck->last);
 		free(t->req.ck);
@@ -821,14 +826,6 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	 * attempt): where it goes */
 	fwd.mark = h.mark;
 	fwd.mark_at = &tp_at;
-	/* a codec of fields takes the answer's body as pieces and its
-	 * trailers as fields, unless a filter reads the body (the message
-	 * between codecs, doc/design-notes.md) */
-	fwd.blk_flags =
-	    s->ops->trailers != NULL &&
-		    !(wr->fops & (SL_FOP_RESP_HEAD | SL_FOP_RESP_DROP))
-		? SL_HBLK_F_PIECES
-		: 0;
 	/* a head that does not fit gets a buffer twice as large, up to the
 	 * buffer a head of max_header_bytes had (the first power of two at
 	 * or past it, as the doubling reaches; twice that for a block,
@@ -1220,7 +1217,7 @@ sl_exchange_pump(struct sl_seam *s)
 		 * taking it) is not over: a close would tell its client it
 		 * is whole */
 		if ((t->up_ph == SL_TXN_UP_DONE) &&
-		    (t->up == NULL || t->up->ready == t->up->in.off) &&
+		    !sl_exchange_resp_pending(t, t->up) &&
 		    (t->xf == NULL || t->resp_ph != SL_TXN_RESP_UPSTREAM ||
 		     !t->xf->pending(t)) &&
 		    !(t->flags & SL_TXN_F_END_HELD)) {
@@ -1314,8 +1311,8 @@ txn_on_deadline(struct sl_seam *s, struct sl_txn *t, uint64_t now)
 		      (sl_buf_pending(&t->out) > 0 ||
 		       (t->xf != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM &&
 			t->xf->pending(t)) ||
-		       (u != NULL && (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
-			u->ready > u->in.off));
+		       (t->resp_ph == SL_TXN_RESP_UPSTREAM &&
+			sl_exchange_resp_pending(t, u)));
 	if (t->send_rate.start_ms != 0 && now >= t->send_rate.next_ms) {
 		/* the client took everything there was: waiting for
 		 * the upstream is not its fault */

@@ -108,8 +108,11 @@ int sl_exchange_splice_room(const struct sl_seam *s);
 void sl_exchange_body_paused(struct sl_seam *s);
 
 /* What to write to the client now: the exchange's own heads, then the
- * response bytes that are ready. Fills iov (2 entries) and returns how
- * many; *hints gets SL_EXCHANGE_OUT_* (seam.h). */
+ * response bytes that are ready (to a codec of text, a body of pieces
+ * framed as chunks). Fills iov (SL_EXCHANGE_IOV entries at most; 2 for a
+ * codec of fields) and returns how many; *hints gets SL_EXCHANGE_OUT_*
+ * (seam.h). */
+#define SL_EXCHANGE_IOV 4
 int sl_exchange_output(struct sl_seam *s, struct iovec *iov, int *hints);
 
 /* 1 when nothing will follow what sl_exchange_output hands over now: a

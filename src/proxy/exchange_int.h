@@ -210,8 +210,12 @@ struct sl_txn_upresp {
 	enum sl_h1_body body;
 	uint64_t remaining;
 	struct sl_h1_chunked chunked;
-	int keepalive;		/* upstream allows reuse */
-	uint32_t interim_bytes; /* 1xx head bytes read for this request */
+	struct sl_buf trl;	   /* a chunked body's trailer section, when it
+				      spans reads and goes on as fields */
+	struct sl_txn_chunker *ck; /* a body of pieces framed as chunks for
+				      an HTTP/1.1 client (on demand) */
+	int keepalive;		   /* upstream allows reuse */
+	uint32_t interim_bytes;	   /* 1xx head bytes read for this request */
 };
 
 /* What X-Forwarded-For upstream becomes (sl_forwarded_settle): kept here
@@ -831,6 +835,23 @@ sl_exchange_resp_held(const struct sl_txn *t, const struct sl_upconn *u)
 		t->rsp.body == SL_H1_BODY_LENGTH && t->bytes_out == 0 &&
 		u->ready == u->in.off && u->rev_on) ||
 	       (t->flags & SL_TXN_F_END_HELD);
+}
+
+/*
+ * Whether the upstream's side of the response has bytes the client did
+ * not take yet: its body's ready bytes, and a body of pieces' chunked
+ * framing to an HTTP/1.1 client (t->rsp.ck), its last chunk included
+ * once the body ended.
+ */
+static inline int
+sl_exchange_resp_pending(const struct sl_txn *t, const struct sl_upconn *u)
+{
+	const struct sl_txn_chunker *ck = t->rsp.ck;
+
+	if (u != NULL && u->ready > u->in.off)
+		return 1;
+	return ck != NULL && (ck->fx_len > 0 || ck->tail > 0 ||
+			      (t->up_ph == SL_TXN_UP_DONE && !ck->last_queued));
 }
 
 #endif

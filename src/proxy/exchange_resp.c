@@ -66,9 +66,23 @@ static int
 resp_stream_end(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 {
 	const char *tb = sl_upstream_trailers(u);
+	struct sl_txn_chunker *ck = t->rsp.ck;
+	size_t len;
 
-	if (tb != NULL && s->ops->trailers != NULL &&
+	/* to an HTTP/1.1 client, the trailers as text in the last chunk
+	 * (out_framed), made now when they do not fit its line */
+	if (tb != NULL && ck != NULL &&
+	    (len = sl_h1_last_chunk_len(tb)) > sizeof(ck->line) &&
+	    ck->last == NULL) {
+		if ((ck->last = malloc(len)) == NULL)
+			goto nomem;
+		(void)sl_h1_last_chunk(ck->last, tb);
+	}
+	/* a compressed body's are dropped (doc/operations.md section
+	 * 16.1), as a chunked one's are */
+	if (tb != NULL && s->ops->trailers != NULL && t->xf == NULL &&
 	    s->ops->trailers(s, tb) == -1) {
+	nomem:
 		t->error = "out_of_memory";
 		t->flags |= SL_TXN_F_UP_BROKEN;
 		s->ops->reset(s, "out_of_memory");
@@ -76,6 +90,112 @@ resp_stream_end(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 	}
 	resp_complete(t);
 	return 0;
+}
+
+/*
+ * A body framed by chunks or the close, or of pieces, before the filters
+ * see its head: the chunked coding is HTTP/1.1's, so a codec of fields
+ * gets a chunked body's payload as pieces and its trailers as a field
+ * block, and an HTTP/1.0 client the payload to the close
+ * (SL_TXN_F_DECHUNK); a body of pieces (an HTTP/2 upstream's of no
+ * length) goes to an HTTP/1.0 client to the close too. (Apart from
+ * resp_advance: a body of a length, the most common, does not carry it.)
+ */
+static __attribute__((noinline)) void
+resp_framing(struct sl_seam *s, struct sl_txn *t, enum sl_h1_body body,
+	     int fields)
+{
+	if (body == SL_H1_BODY_CHUNKED) {
+		sl_h1_chunked_init(&t->rsp.chunked,
+				   s->lconf->limits.max_header_bytes);
+		t->rsp.chunked.max_trailers = s->lconf->limits.max_headers;
+		t->rsp.chunked.own = t->route->expose_cluster_header;
+		if (t->minor == 0 || fields)
+			t->flags |= SL_TXN_F_DECHUNK;
+	}
+	if (body == SL_H1_BODY_CLOSE ||
+	    ((t->flags & SL_TXN_F_DECHUNK) && !fields) ||
+	    (body == SL_H1_BODY_STREAM && !fields && t->minor == 0))
+		t->flags |= SL_TXN_F_CLOSE;
+}
+
+/*
+ * ... and its writing, when no filter rewrites the body: to a codec of
+ * fields a chunked body is one of pieces; to an HTTP/1.1 client a body of
+ * pieces is chunked by the writer (t->rsp.ck, sl_exchange_output).
+ * Returns the head writer's dechunk (no Transfer-Encoding), or -1 when
+ * the attempt failed (no memory).
+ */
+static __attribute__((noinline)) int
+resp_writer(struct sl_seam *s, struct sl_txn *t, struct sl_h1_response *resp,
+	    int fields)
+{
+	if (fields) {
+		if (resp->body == SL_H1_BODY_CHUNKED)
+			resp->body = SL_H1_BODY_STREAM;
+		return 0;
+	}
+	if (resp->body != SL_H1_BODY_STREAM)
+		return (t->flags & SL_TXN_F_DECHUNK) != 0;
+	if (t->minor == 0)
+		return 1;
+	if ((t->rsp.ck = calloc(1, sizeof(*t->rsp.ck))) == NULL) {
+		sl_attempt_failed(s, FAIL_RESET, "out_of_memory", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * n bytes of a chunked body's trailer section, whose framing the exchange
+ * takes off (SL_TXN_F_DECHUNK): to a codec of fields, with no filter
+ * rewriting the body, the section goes on as a field block once it is
+ * whole (last), kept until then when it spans reads; an HTTP/1.0 client
+ * and a compressed answer get none. Returns 0, or -1 when the stream was
+ * reset (no memory: an answer without them must not look whole).
+ */
+static int
+resp_trailers_text(struct sl_seam *s, struct sl_txn *t, const char *p, size_t n,
+		   int last)
+{
+	struct sl_buf *k = &t->rsp.trl, blk = {0};
+	struct sl_bufpool *bp = &s->w->bufs;
+	long bl;
+
+	if (!sl_seam_fields(s) || t->xf != NULL || s->ops->trailers == NULL)
+		return 0;
+	if (k->data != NULL || !last) {
+		/* a section of text is at most max_header_bytes (the
+		 * decoder's bound) */
+		if (sl_buf_alloc(bp, k, 1024) == -1 ||
+		    (sl_buf_space(k) < n &&
+		     sl_buf_grow(bp, k, (size_t)k->len + n) == -1))
+			goto nomem;
+		memcpy(k->data + k->len, p, n);
+		k->len += (uint32_t)n;
+		if (!last)
+			return 0;
+		p = k->data;
+		n = k->len;
+	}
+	if (n > 2) { /* more than the final CRLF */
+		if (sl_buf_alloc(bp, &blk, sizeof(struct sl_hblk) + 2 * n) ==
+			-1 ||
+		    (bl = sl_h1_trailers_block(p, n, blk.data, blk.cap)) < 0 ||
+		    s->ops->trailers(s, blk.data) == -1) {
+			sl_buf_release(bp, &blk);
+			goto nomem;
+		}
+		sl_buf_release(bp, &blk);
+	}
+	sl_buf_release(bp, k);
+	return 0;
+nomem:
+	sl_buf_release(bp, k);
+	t->error = "out_of_memory";
+	t->flags |= SL_TXN_F_UP_BROKEN;
+	s->ops->reset(s, "out_of_memory");
+	return -1;
 }
 
 /*
@@ -451,32 +571,24 @@ resp_advance(struct sl_seam *s)
 		t->rsp.body = resp.body;
 		t->rsp.remaining = resp.content_length;
 		t->rsp.keepalive = sl_h1_persists(resp.minor, resp.flags);
-		if (resp.body == SL_H1_BODY_CHUNKED) {
-			sl_h1_chunked_init(&t->rsp.chunked,
-					   s->lconf->limits.max_header_bytes);
-			t->rsp.chunked.max_trailers =
-			    s->lconf->limits.max_headers;
-			t->rsp.chunked.own = t->route->expose_cluster_header;
-			if (t->minor == 0)
-				t->flags |= SL_TXN_F_DECHUNK;
-		}
-		if (resp.body == SL_H1_BODY_CLOSE ||
-		    (t->flags & SL_TXN_F_DECHUNK))
-			t->flags |= SL_TXN_F_CLOSE;
+		fields = sl_seam_fields(s);
+		if (resp.body >= SL_H1_BODY_CHUNKED)
+			resp_framing(s, t, resp.body, fields);
 		/* the route's filters see it (filter.h): the Idempotency-Key
 		 * store keeps it as the upstream sent it, compression
 		 * rewrites its fields and frames its body itself */
 		if ((t->fops & SL_FOP_RESP_HEAD) &&
 		    resp_filters(s, &resp, zscratch))
 			dechunk = 0;
-		else
-			dechunk = (t->flags & SL_TXN_F_DECHUNK) != 0;
+		else if (resp.body < SL_H1_BODY_CHUNKED)
+			dechunk = 0;
+		else if ((dechunk = resp_writer(s, t, &resp, fields)) < 0)
+			return -1;
 		close = (t->flags & SL_TXN_F_CLOSE) != 0 ||
 			t->req_ph != SL_TXN_REQ_DONE;
 		if (close)
 			t->flags |= SL_TXN_F_CLOSE;
 		/* a block takes up to 3 bytes a field more than text */
-		fields = sl_seam_fields(s);
 		if (sl_exchange_out_reserve(
 			s,
 			(size_t)hlen + 512 +
@@ -552,10 +664,21 @@ resp_advance(struct sl_seam *s)
 			break;
 		}
 		case SL_H1_BODY_CHUNKED:
-			r = sl_h1_chunked_decode(
-			    &t->rsp.chunked, u->in.data + u->ready, avail,
-			    (t->flags & SL_TXN_F_DECHUNK) != 0, &consumed,
-			    &data);
+			if (t->flags & SL_TXN_F_DECHUNK) {
+				size_t tr_at;
+
+				r = sl_h1_chunked_unframe(
+				    &t->rsp.chunked, u->in.data + u->ready,
+				    avail, &consumed, &data, &tr_at);
+				if (r >= 0 && tr_at < consumed &&
+				    resp_trailers_text(
+					s, t, u->in.data + u->ready + tr_at,
+					consumed - tr_at, r == 1) == -1)
+					return -1;
+			} else
+				r = sl_h1_chunked_decode(
+				    &t->rsp.chunked, u->in.data + u->ready,
+				    avail, 0, &consumed, &data);
 			if (t->flags & SL_TXN_F_DECHUNK) {
 				/* payload moved to ready; close the gap
 				 * left by the framing bytes */
@@ -772,6 +895,70 @@ body_more_ready(const struct sl_txn *t, const struct sl_upconn *u)
 	return sl_upstream_more_waiting(u);
 }
 
+/*
+ * A body of pieces to an HTTP/1.1 client (t->rsp.ck): the chunked coding
+ * is this writer's, as the request's is (exchange_req.c). What the
+ * upstream made ready goes as a chunk, its size line, the payload in
+ * place and CRLF; once the body ended and all of it went, the last chunk
+ * with the trailers as text. The framing is queued only when the last
+ * went whole, so that a second call before sl_exchange_sent gives the
+ * same bytes. Returns the iovecs in iov from niov.
+ */
+static __attribute__((noinline)) int
+out_framed(struct sl_txn *t, struct sl_upconn *u, struct iovec *iov, int niov)
+{
+	struct sl_txn_chunker *ck = t->rsp.ck;
+
+	if (ck->fx_len == 0 && ck->left == 0 && ck->tail == 0) {
+		if (u->ready > u->in.off) {
+			ck->left = u->ready - u->in.off;
+			ck->tail = 2;
+			ck->fx_len =
+			    (uint32_t)sl_h1_chunk_size_line(ck->line, ck->left);
+			ck->fx = ck->line;
+		} else if (t->up_ph == SL_TXN_UP_DONE && !ck->last_queued) {
+			const char *tb = sl_upstream_trailers(u);
+			/* made at the end when longer (resp_stream_end) */
+			ck->fx = ck->last != NULL ? ck->last : ck->line;
+			ck->fx_len =
+			    ck->last != NULL
+				? (uint32_t)sl_h1_last_chunk_len(tb)
+				: (uint32_t)sl_h1_last_chunk(ck->line, tb);
+			ck->last_queued = 1;
+		}
+	}
+	if (ck->fx_len > 0)
+		iov[niov++] = (struct iovec){(char *)ck->fx, ck->fx_len};
+	if (ck->left > 0)
+		iov[niov++] =
+		    (struct iovec){u->in.data + u->in.off, (size_t)ck->left};
+	if (ck->tail > 0)
+		iov[niov++] =
+		    (struct iovec){(char *)"\r\n" + 2 - ck->tail, ck->tail};
+	return niov;
+}
+
+/* n bytes of out_framed's went. (Both apart: the hot path of a body of
+ * a length does not carry them.) */
+static __attribute__((noinline)) void
+sent_framed(struct sl_txn *t, struct sl_upconn *u, size_t n)
+{
+	struct sl_txn_chunker *ck = t->rsp.ck;
+	size_t k;
+
+	if ((k = SL_MIN(n, (size_t)ck->fx_len)) > 0) {
+		ck->fx += k;
+		ck->fx_len -= (uint32_t)k;
+		n -= k;
+	}
+	if ((k = (size_t)SL_MIN((uint64_t)n, ck->left)) > 0) {
+		sl_upstream_consume(u, k);
+		ck->left -= k;
+		n -= k;
+	}
+	ck->tail -= (uint8_t)SL_MIN(n, (size_t)ck->tail);
+}
+
 int
 sl_exchange_output(struct sl_seam *s, struct iovec *iov, int *more)
 {
@@ -794,6 +981,8 @@ sl_exchange_output(struct sl_seam *s, struct iovec *iov, int *more)
 			return 0;
 		if (zn > 0)
 			iov[niov++] = (struct iovec){zp, zn};
+	} else if (t->rsp.ck != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM) {
+		niov = out_framed(t, u, iov, niov);
 	} else if (u != NULL && (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
 		   u->ready > u->in.off) {
 		iov[niov++] = (struct iovec){u->in.data + u->in.off,
@@ -862,6 +1051,8 @@ sl_exchange_sent(struct sl_seam *s, size_t n)
 		if (t->xf != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM &&
 		    n > op)
 			t->xf->sent(s, n - op);
+		else if (t->rsp.ck != NULL && n > op)
+			sent_framed(t, u, n - op);
 		else if (u != NULL && n > op)
 			sl_upstream_consume(u, n - op);
 	} else
@@ -875,6 +1066,6 @@ sl_exchange_sent(struct sl_seam *s, size_t n)
 	if (t->xf != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM)
 		return sl_buf_pending(&t->out) > 0 || t->xf->pending(t);
 	return sl_buf_pending(&t->out) > 0 ||
-	       (u != NULL && (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
-		u->ready > u->in.off);
+	       (t->resp_ph == SL_TXN_RESP_UPSTREAM &&
+		sl_exchange_resp_pending(t, u));
 }

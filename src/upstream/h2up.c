@@ -13,12 +13,12 @@
  * issue 62 a pair of memory ends did, xprt_mem.c). The request's head (a
  * head block, or HTTP/1.1 text for a split or a mirror) becomes HEADERS,
  * its body (Content-Length or chunked) DATA under the stream's window;
- * the response's HEADERS become a head block, its DATA a body (chunked
- * unless the server gave a length), its trailers the chunked body's
- * trailer section. The translation of heads is h2up_head.c's. Nothing
- * here runs inside the exchange's handlers but the transport's
- * operations, which never call the exchange back: the stream wakes it
- * through its own events, after the state's handlers returned.
+ * the response's HEADERS become a head block, its DATA a body of pieces
+ * (or of the length the server gave), its trailers a field block. The
+ * translation of heads is h2up_head.c's. Nothing here runs inside the
+ * exchange's handlers but the transport's operations, which never call the
+ * exchange back: the stream wakes it through its own events, after the state's
+ * handlers returned.
  *
  * Flow control: a stream's receive window is UP_STREAM_WINDOW, given back
  * (sl_h2c_consumed) as the exchange reads the bytes, so a client that
@@ -628,8 +628,7 @@ sl_upstream_trailers(const struct sl_upconn *u)
 {
 	const struct h2up_stream *st = u->xc;
 
-	if (!u->h2s || st == NULL ||
-	    (st->f & (S_PIECES | S_RESP_END)) != (S_PIECES | S_RESP_END) ||
+	if (!u->h2s || st == NULL || !(st->f & S_RESP_END) ||
 	    dbuf_n(&st->hdr) < sizeof(struct sl_hblk))
 		return NULL;
 	return st->hdr.p + st->hdr.off;
@@ -763,8 +762,8 @@ stream_malformed(struct h2up_stream *st)
 	stream_maybe_free(st);
 }
 
-/* The response ended (END_STREAM), in a handler: the chunked body's end,
- * then the stream is closed both ways if the request's end went. */
+/* The response ended (END_STREAM), in a handler: its trailers kept, then
+ * the stream is closed both ways if the request's end went. */
 static void
 response_end(struct h2up_stream *st)
 {
@@ -823,7 +822,6 @@ on_data(void *arg, struct sl_h2c_stream *hs, const uint8_t *data, size_t len,
 {
 	struct sl_h2up_conn *c = arg;
 	struct h2up_stream *st = H2UP_STREAM_OF(hs);
-	char sz[24];
 
 	if (!(st->f & S_RESP_HEAD)) {
 		(void)sl_h2c_consumed(&c->h2c, hs, len);
@@ -842,12 +840,7 @@ on_data(void *arg, struct sl_h2c_stream *hs, const uint8_t *data, size_t len,
 		/* nobody reads it: the window goes back at once */
 		(void)sl_h2c_consumed(&c->h2c, hs, len);
 	} else if (len > 0) {
-		if ((st->f & S_RESP_CHUNK)
-			? dbuf_put(&st->resp, sz,
-				   sl_h1_chunk_size_line(sz, len)) == -1 ||
-			      dbuf_put(&st->resp, data, len) == -1 ||
-			      dbuf_str(&st->resp, "\r\n") == -1
-			: dbuf_put(&st->resp, data, len) == -1) {
+		if (dbuf_put(&st->resp, data, len) == -1) {
 			(void)sl_h2c_consumed(&c->h2c, hs, len);
 			stream_reset(st, SL_H2F_INTERNAL_ERROR);
 			stream_fail(st, 0);

@@ -6,8 +6,8 @@
  * then one stream of such a connection: its transport (SL_XPRT_STREAM,
  * xprt.h) is the stream, on which the exchange writes its request (a head
  * block or HTTP/1.1 text, then its body) and reads the response (a head
- * block, then its body: chunked text, or pieces with the trailers as a
- * field block), as on a socket. h2up.c implements that transport and
+ * block, then its body as pieces, the trailers a field block, the end
+ * the stream's mark), as on a socket. h2up.c implements that transport and
  * holds the shared connections. It sits above upstream.c, which knows
  * nothing of it: the
  * pool reaches the shared connections only through the handler h2up.c

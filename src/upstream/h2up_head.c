@@ -281,8 +281,6 @@ h2up_head_request(struct h2up_stream *st, char *p, size_t hl, int tls,
 
 	if (hl > 0 && p[0] == SL_HBLK_MARK) {
 		sl_hblk_head(p, &b);
-		if (b.flags & SL_HBLK_F_PIECES)
-			st->f |= S_PIECES;
 		r = head_block(st, p, &b, tls, blk, body);
 	} else
 		r = head_text(st, p, hl, tls, blk, body);
@@ -412,40 +410,26 @@ h2up_on_field(void *arg, struct sl_h2c_stream *hs, const char *name,
 	/* the decoder checked both (RFC 9113 section 8.2.1): a lower-case
 	 * token, a value without CR, LF or NUL. A head's field is a record
 	 * of its block (resp_headers); a trailer a record of the trailers'
-	 * block when the exchange takes pieces (its header reserved before
-	 * the first, filled at resp_end), else a line of the chunked body's
-	 * trailer section (resp_end) */
+	 * block (its header reserved before the first, filled at
+	 * resp_end) */
 	if (!(st->f & S_RESP_HEAD))
 		return head_rec(st, name, namelen, value, valuelen) == -1
 			   ? bad(st, "no memory for the head")
 			   : 0;
-	if (st->f & S_PIECES) {
-		if (dbuf_n(&st->hdr) == 0 &&
-		    dbuf_room(&st->hdr, sizeof(struct sl_hblk)) == NULL)
-			return bad(st, "no memory for the trailers");
-		return head_rec(st, name, namelen, value, valuelen) == -1
-			   ? bad(st, "no memory for the trailers")
-			   : 0;
-	}
-	if (dbuf_put(&st->hdr, name, namelen) == -1 ||
-	    dbuf_put(&st->hdr, ": ", 2) == -1 ||
-	    dbuf_put(&st->hdr, value, valuelen) == -1 ||
-	    dbuf_put(&st->hdr, "\r\n", 2) == -1)
+	if (dbuf_n(&st->hdr) == 0 &&
+	    dbuf_room(&st->hdr, sizeof(struct sl_hblk)) == NULL)
 		return bad(st, "no memory for the trailers");
-	return 0;
+	return head_rec(st, name, namelen, value, valuelen) == -1
+		   ? bad(st, "no memory for the trailers")
+		   : 0;
 }
 
-/* The response ended (END_STREAM): the chunked body's end, with the
- * trailers gathered in hdr. */
+/* The response ended (END_STREAM): its trailers gathered in hdr, a
+ * field block kept for the exchange. */
 int
 h2up_resp_end(struct h2up_stream *st)
 {
-	if (st->f & S_RESP_CHUNK) {
-		if (dbuf_str(&st->resp, "0\r\n") == -1 ||
-		    dbuf_cat(&st->resp, &st->hdr) == -1 ||
-		    dbuf_str(&st->resp, "\r\n") == -1)
-			return -1;
-	} else if ((st->f & S_PIECES) && dbuf_n(&st->hdr) > 0) {
+	if (dbuf_n(&st->hdr) > 0) {
 		/* the trailers' block, kept for the exchange
 		 * (sl_upstream_trailers) */
 		struct sl_hblk b;
@@ -526,14 +510,11 @@ h2up_resp_headers(struct h2up_stream *st, int end_stream)
 		 * (an HTTP/1.1 client's text gets one: SL_HBLK_F_ENDED) */
 		b.body = SL_H1_BODY_LENGTH;
 		b.flags |= SL_HBLK_F_ENDED;
-	} else if (st->f & S_PIECES) {
-		/* DATA goes on as it came, the stream's end is the body's,
-		 * trailers a block of their own */
-		b.body = SL_H1_BODY_STREAM;
 	} else {
-		/* DATA goes on as chunks, trailers as their trailer section */
-		b.body = SL_H1_BODY_CHUNKED;
-		st->f |= S_RESP_CHUNK;
+		/* DATA goes on as it came, the stream's end is the body's,
+		 * trailers a block of their own: the chunked coding is the
+		 * HTTP/1.1 writer's, for a client of text */
+		b.body = SL_H1_BODY_STREAM;
 	}
 	b.nfields = st->nrec;
 	b.len = (uint32_t)(sizeof(b) + dbuf_n(&st->hdr));

@@ -104,14 +104,13 @@ dbuf_free(struct dbuf *b)
 }
 
 /* Stream flags. */
-#define S_HELD	     0x0001 /* its connect waits for the SETTINGS */
-#define S_HEAD_IN    0x0002 /* the request's head is submitted */
-#define S_REQ_CHUNK  0x0004 /* the request's body is chunked */
-#define S_REQ_END    0x0008 /* the request's body is all in body */
-#define S_REQ_SENT   0x0010 /* the request's END_STREAM went */
-#define S_RESP_HEAD  0x0020 /* the final response head is in resp */
-#define S_RESP_CHUNK 0x0040 /* its body goes chunked */
-#define S_RESP_END   0x0080 /* the response is all in resp */
+#define S_HELD	    0x0001 /* its connect waits for the SETTINGS */
+#define S_HEAD_IN   0x0002 /* the request's head is submitted */
+#define S_REQ_CHUNK 0x0004 /* the request's body is chunked */
+#define S_REQ_END   0x0008 /* the request's body is all in body */
+#define S_REQ_SENT  0x0010 /* the request's END_STREAM went */
+#define S_RESP_HEAD 0x0020 /* the final response head is in resp */
+#define S_RESP_END  0x0080 /* the response is all in resp */
 #define S_NG_CLOSED                                                            \
 	0x0100		    /* the protocol closed the stream (or it never     \
 			       had one) */
@@ -128,9 +127,6 @@ dbuf_free(struct dbuf *b)
 /* the exchange shut its side: it reads an end after the bytes it was
  * given */
 #define S_EOF 0x10000
-/* the exchange takes a body of no length as pieces and the trailers as a
- * field block (the request's SL_HBLK_F_PIECES) */
-#define S_PIECES 0x20000
 /* the request's trailers, HPACK-encoded in req, go as its last HEADERS
  * (a body of pieces that ended with trailers) */
 #define S_REQ_TRL 0x40000
@@ -157,9 +153,8 @@ struct h2up_stream {
 	struct dbuf body;  /* the request's payload for DATA */
 	struct dbuf resp;  /* the response for the exchange to read: its
 			      head block, then its body */
-	struct dbuf hdr;   /* the response's fields, or its trailers (with
-			      S_PIECES a field block: its header, then
-			      records) */
+	struct dbuf hdr;   /* the response's fields, or its trailers (a
+			      field block: its header, then records) */
 	size_t unconsumed; /* DATA payload in resp, window not given back
 			      (given as the exchange reads) */
 	int has_cl;	   /* the response has a Content-Length */

@@ -21,6 +21,7 @@
 #include "fuzz.h"
 #include "h1_parse.h"
 #include "h1_parse_scalar.h"
+#include "hblock.h"
 
 #define NHDR	   40
 #define MAX_INPUT  65536
@@ -42,8 +43,11 @@ struct build {
 	void (*chunked_init)(struct sl_h1_chunked *c, size_t max_trailer_bytes);
 	int (*chunked_decode)(struct sl_h1_chunked *c, char *buf, size_t len,
 			      int compact, size_t *consumed, size_t *data_len);
-	long (*chunked_frame)(struct sl_h1_chunked *c, const char *buf,
-			      size_t len, size_t *data, size_t *trailer_at);
+	int (*chunked_unframe)(struct sl_h1_chunked *c, char *buf, size_t len,
+			       size_t *consumed, size_t *data_len,
+			       size_t *trailer_at);
+	long (*trailers_block)(const char *text, size_t len, char *out,
+			       size_t cap);
 	void (*keep_alive)(const char *v, size_t n, uint32_t *timeout,
 			   uint32_t *max);
 	void (*salvage)(const char *buf, size_t len, struct sl_h1_salvage *out);
@@ -60,7 +64,8 @@ static const struct build simd = {
     .parse_response = sl_h1_parse_response,
     .chunked_init = sl_h1_chunked_init,
     .chunked_decode = sl_h1_chunked_decode,
-    .chunked_frame = sl_h1_chunked_frame,
+    .chunked_unframe = sl_h1_chunked_unframe,
+    .trailers_block = sl_h1_trailers_block,
     .keep_alive = sl_h1_keep_alive,
     .salvage = sl_h1_salvage,
     .classify = sl_h1_classify,
@@ -76,7 +81,8 @@ static const struct build scalar = {
     .parse_response = scalar_sl_h1_parse_response,
     .chunked_init = scalar_sl_h1_chunked_init,
     .chunked_decode = scalar_sl_h1_chunked_decode,
-    .chunked_frame = scalar_sl_h1_chunked_frame,
+    .chunked_unframe = scalar_sl_h1_chunked_unframe,
+    .trailers_block = scalar_sl_h1_trailers_block,
     .keep_alive = scalar_sl_h1_keep_alive,
     .salvage = scalar_sl_h1_salvage,
     .classify = scalar_sl_h1_classify,
@@ -335,7 +341,7 @@ chunked_start(struct sl_h1_chunked c[2], unsigned b0)
 /*
  * The decoder on in[0 .. len): at once in place, in pieces compacting
  * (the payload moved to the front of each piece must be the same bytes),
- * and the framer's walk as the HTTP/2 codec makes it.
+ * and taking the framing off as the exchange does for a codec of fields.
  */
 static void
 chunked(const uint8_t *in, size_t len, unsigned b0, const size_t align[2])
@@ -374,31 +380,58 @@ chunked(const uint8_t *in, size_t len, unsigned b0, const size_t align[2])
 	}
 	unplace(&p);
 
+	/* taking the framing off for a codec of fields: the same pieces,
+	 * the same trailer text, and a block made of it that the block's
+	 * checks accept (the decoder accepted the text) */
 	place(&p, in, len, align);
 	chunked_start(c, b0);
-	for (off = 0; off < len;) {
-		size_t data[2], tr[2];
-		long f[2];
+	{
+		static char text[2][4096],
+		    blk[2][sizeof(struct sl_hblk) + 8192];
+		size_t nt = 0, tr[2];
+		long bl[2];
 
-		for (int i = 0; i < 2; i++)
-			f[i] = B[i]->chunked_frame(&c[i], p.buf[i] + off,
-						   len - off, &data[i], &tr[i]);
-		CHECK(f[0] == f[1]);
-		same_chunked(&c[0], &c[1]);
-		if (f[0] < 0)
-			break;
-		CHECK(data[0] == data[1] && tr[0] == tr[1]);
-		off += (size_t)f[0];
-		if (data[0] == 0)
-			break; /* the end of the message or of the bytes */
-		for (int i = 0; i < 2; i++)
-			r[i] =
-			    B[i]->chunked_decode(&c[i], p.buf[i] + off, data[i],
-						 0, &consumed[i], &dl[i]);
-		CHECK(r[0] == r[1] && consumed[0] == consumed[1] &&
-		      dl[0] == dl[1] && consumed[0] == data[0]);
-		same_chunked(&c[0], &c[1]);
-		off += consumed[0];
+		r[0] = 0;
+		for (off = 0, k = 0; off < len && r[0] == 0; k++) {
+			size_t n = piece(in, len, k, 29);
+
+			if (n > len - off)
+				n = len - off;
+			for (int i = 0; i < 2; i++)
+				r[i] = B[i]->chunked_unframe(
+				    &c[i], p.buf[i] + off, n, &consumed[i],
+				    &dl[i], &tr[i]);
+			CHECK(r[0] == r[1] && consumed[0] == consumed[1] &&
+			      dl[0] == dl[1] && tr[0] == tr[1] &&
+			      dl[0] <= tr[0] && tr[0] <= consumed[0] &&
+			      consumed[0] <= n);
+			same_chunked(&c[0], &c[1]);
+			if (r[0] < 0)
+				break;
+			/* the section's bytes as they came */
+			CHECK(memcmp(p.buf[0] + off + tr[0], in + off + tr[0],
+				     consumed[0] - tr[0]) == 0);
+			if (consumed[0] - tr[0] <= sizeof(text[0]) - nt) {
+				for (int i = 0; i < 2; i++)
+					memcpy(text[i] + nt,
+					       p.buf[i] + off + tr[0],
+					       consumed[0] - tr[0]);
+				nt += consumed[0] - tr[0];
+			} else
+				nt = sizeof(text[0]) + 1; /* past the test's */
+			off += consumed[0];
+		}
+		if (r[0] == 1 && nt <= sizeof(text[0])) {
+			for (int i = 0; i < 2; i++)
+				bl[i] = B[i]->trailers_block(
+				    text[i], nt, blk[i], sizeof(blk[i]));
+			CHECK(bl[0] == bl[1] && bl[0] > 0 &&
+			      (size_t)bl[0] <=
+				  sizeof(struct sl_hblk) + 2 * nt &&
+			      memcmp(blk[0], blk[1], (size_t)bl[0]) == 0);
+			CHECK(sl_h1_trailers_check(blk[0], SIZE_MAX, SIZE_MAX,
+						   c[0].own) == SL_H1_R_NONE);
+		}
 	}
 	unplace(&p);
 }

@@ -46,7 +46,7 @@
  *
  * The pieces mode (F2_PIECES): no client; the driver is the exchange, as
  * tests/unit/test_h2up.c plays it. It opens a stream (sl_h2up_get), writes
- * a request head block with SL_HBLK_F_PIECES (byte 0's bits 0-2: GET,
+ * a request head block (byte 0's bits 0-2: GET,
  * HEAD, a POST with a length, a gRPC call, a GET with a gRPC
  * content-type, the POST's body in two writes, a POST past the windows,
  * the gRPC call's body after half the answer) through the stream's
@@ -539,7 +539,7 @@ settle(struct sl_xprt_mem *cli)
 /*
  * With F2_PIECES (a bit no other mode reads) no client comes: the driver
  * opens a stream itself (sl_h2up_get), as tests/unit/test_h2up.c plays an
- * exchange, writes a request head block with SL_HBLK_F_PIECES (and a body
+ * exchange, writes a request head block (and a body
  * for a POST) through the stream's transport, and reads what it gives
  * back while the input's bytes play the server.
  */
@@ -680,7 +680,7 @@ walk_pieces(const uint8_t *p, size_t n)
 	}
 }
 
-/* A head block (hblock.h) of fields and flags SL_HBLK_F_PIECES, then
+/* A head block (hblock.h) of fields, then
  * blen bytes of body, into pc.req. */
 static void
 pc_request(int kind)
@@ -693,7 +693,6 @@ pc_request(int kind)
 	char cl[24];
 
 	sl_hblk_init(&b, 0);
-	b.flags = SL_HBLK_F_PIECES;
 	b.body = SL_H1_BODY_NONE;
 	f[nf][0] = ":method";
 	f[nf++][1] = kind == PC_HEAD			     ? "HEAD"

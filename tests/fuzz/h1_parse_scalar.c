@@ -15,8 +15,8 @@
 #define SL_H1_SCALAR 1
 
 #define sl_h1_chunked_decode	scalar_sl_h1_chunked_decode
-#define sl_h1_chunked_frame	scalar_sl_h1_chunked_frame
 #define sl_h1_chunked_init	scalar_sl_h1_chunked_init
+#define sl_h1_chunked_unframe	scalar_sl_h1_chunked_unframe
 #define sl_h1_classify		scalar_sl_h1_classify
 #define sl_h1_ieq_n		scalar_sl_h1_ieq_n
 #define sl_h1_is_token		scalar_sl_h1_is_token
@@ -28,6 +28,7 @@
 #define sl_h1_scan_head		scalar_sl_h1_scan_head
 #define sl_h1_scan_init		scalar_sl_h1_scan_init
 #define sl_h1_trailer_forbidden scalar_sl_h1_trailer_forbidden
+#define sl_h1_trailers_block	scalar_sl_h1_trailers_block
 #define sl_h1_trailers_check	scalar_sl_h1_trailers_check
 /* The function only: struct sl_h1_salvage, a tag of the same name, stays
  * the type the driver passes. */

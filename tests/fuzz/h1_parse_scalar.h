@@ -40,8 +40,11 @@ enum sl_h1_reason scalar_sl_h1_trailers_check(const char *trailers,
 int scalar_sl_h1_chunked_decode(struct sl_h1_chunked *c, char *buf, size_t len,
 				int compact, size_t *consumed,
 				size_t *data_len);
-long scalar_sl_h1_chunked_frame(struct sl_h1_chunked *c, const char *buf,
-				size_t len, size_t *data, size_t *trailer_at);
+int scalar_sl_h1_chunked_unframe(struct sl_h1_chunked *c, char *buf, size_t len,
+				 size_t *consumed, size_t *data_len,
+				 size_t *trailer_at);
+long scalar_sl_h1_trailers_block(const char *text, size_t len, char *out,
+				 size_t cap);
 void scalar_sl_h1_salvage(const char *buf, size_t len,
 			  struct sl_h1_salvage *out);
 int scalar_sl_h1_ieq_n(const char *s, const char *lower, size_t n);

@@ -309,6 +309,94 @@ def http1_clients_to_an_h2c_upstream_bodies_by_sha256():
     eq([x["status"] for x in lines], [200, 200, 200, 200, 200, 204, 200])
 
 
+def _raw_response(c, buf):
+    """One response read from socket c (buf: bytes already read): (head
+    text, payload, trailer section text or None, the bytes after it).
+    The chunked framing is checked strictly: hex sizes, CRLF after each
+    chunk, a trailer section that ends in an empty line."""
+    while b"\r\n\r\n" not in buf:
+        d = c.recv(65536)
+        check(d, "closed before the head: %r" % buf[:200])
+        buf += d
+    i = buf.index(b"\r\n\r\n") + 4
+    head = buf[:i].decode("latin-1")
+    lower = head.lower()
+    if "transfer-encoding: chunked" not in lower:
+        while True:  # to the close
+            d = c.recv(65536)
+            if not d:
+                break
+            buf += d
+        return head, bytes(buf[i:]), None, b""
+    eq(lower.count("transfer-encoding"), 1, head)
+    pay = bytearray()
+    while True:
+        while buf.find(b"\r\n", i) < 0:
+            d = c.recv(65536)
+            check(d, "closed in the body")
+            buf += d
+        j = buf.index(b"\r\n", i)
+        line = bytes(buf[i:j])
+        check(line and all(ch in b"0123456789abcdefABCDEF" for ch in line),
+              "a size line of hex digits: %r" % line)
+        size = int(line, 16)
+        i = j + 2
+        if size == 0:
+            break
+        while len(buf) < i + size + 2:
+            d = c.recv(65536)
+            check(d, "closed in a chunk")
+            buf += d
+        pay += buf[i:i + size]
+        eq(bytes(buf[i + size:i + size + 2]), b"\r\n", "CRLF after a chunk")
+        i += size + 2
+    while buf.find(b"\r\n\r\n", i - 2) < 0:
+        d = c.recv(65536)
+        check(d, "closed in the trailers")
+        buf += d
+    j = buf.index(b"\r\n\r\n", i - 2) + 4
+    return head, bytes(pay), bytes(buf[i:j]).decode("latin-1"), buf[j:]
+
+
+@test
+def http1_clients_get_pieces_chunked_by_the_writer():
+    """An HTTP/2 upstream's body of no length crosses as pieces and its
+    trailers as fields; the HTTP/1.1 writer frames them for a client of
+    text (issue 62): one Transfer-Encoding, strict chunks, the trailers
+    as the last chunk's section, long ones too (past the writer's line:
+    made at the body's end), and the connection kept. An HTTP/1.0 client
+    gets the payload alone, to the close: no Transfer-Encoding, no
+    trailer text."""
+    import socket
+    up = NodeH2()
+    sl, port, alog = h2c_sluice([up.addr()], log=False)
+    c = socket.create_connection(("127.0.0.1", port))
+    c.settimeout(10)
+    buf = bytearray()
+    for n in (0, 300, 5000):
+        c.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nX-Long-Trailer: %d"
+                  b"\r\n\r\n" % n)
+        head, pay, trl, rest = _raw_response(c, buf)
+        buf = bytearray(rest)
+        check(head.startswith("HTTP/1.1 200 "), head)
+        check("connection: close" not in head.lower(), head)
+        eq(pay, b"ok 0\n", "the payload, %d" % n)
+        lines = trl.split("\r\n")
+        eq(lines[-2:], ["", ""], "the section's end")
+        want = ["x-done: yes"] + (["x-long: " + "l" * n] if n else [])
+        eq(sorted(lines[:-2]), sorted(want), "the trailers, %d" % n)
+    c.close()
+    c = socket.create_connection(("127.0.0.1", port))
+    c.settimeout(10)
+    c.sendall(b"GET /echo HTTP/1.0\r\nX-Long-Trailer: 40\r\n\r\n")
+    head, pay, trl, rest = _raw_response(c, bytearray())
+    check(head.startswith("HTTP/1.1 200 "), head)
+    check("transfer-encoding" not in head.lower(), head)
+    check("connection: close" in head.lower(), head)
+    eq(pay, b"ok 0\n", "HTTP/1.0: the payload alone, to the close")
+    c.close()
+
+
 @test
 def http2_clients_to_an_h2c_upstream():
     """HTTP/2 end to end: a POST's body and the trailers pass, 8 MB comes

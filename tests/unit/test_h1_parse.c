@@ -1213,67 +1213,97 @@ test_trailers_block_check(void **state)
 }
 
 /*
- * sl_h1_chunked_frame, as a codec that frames the payload itself walks a
- * checked body (front/h2_out.c): it stops at each chunk's first payload
- * byte, says how much payload follows, and where the trailer section
- * begins, for every split of the body into two reads.
+ * sl_h1_chunked_unframe, as the exchange takes the framing off for a codec
+ * of fields (proxy/exchange_resp.c): the payload compacted, and the
+ * trailer section's text left where it came and found, for every split
+ * of the body into two reads; the text made a field block.
  */
 static void
-test_chunked_frame_walk(void **state)
+test_chunked_unframe_finds_the_trailers(void **state)
 {
 	static const char raw[] = "3;x=\"q\"\r\nabc\r\n10\r\n0123456789abcdef"
-				  "\r\n0\r\nGrpc-Status: 0\r\n\r\n";
+				  "\r\n0\r\nGrpc-Status: 0\r\nX-T:\t v w \r\n"
+				  "\r\n";
+	static const char trl[] = "Grpc-Status: 0\r\nX-T:\t v w \r\n\r\n";
 	const size_t len = sizeof(raw) - 1;
-	const size_t tr_at = sizeof("3;x=\"q\"\r\nabc\r\n10\r\n"
-				    "0123456789abcdef\r\n0\r\n") -
-			     1;
 
 	(void)state;
 	for (size_t cut = 0; cut <= len; cut++) {
 		struct sl_h1_chunked c;
-		char payload[32];
-		size_t at = 0, np = 0, trailer = SIZE_MAX;
+		char buf[sizeof(raw)], payload[32], text[64];
+		size_t at = 0, np = 0, nt = 0;
+		int r = 0;
 
+		memcpy(buf, raw, sizeof(raw));
 		sl_h1_chunked_init(&c, 100);
-		while (at < len && !c.done) {
-			size_t end = at < cut ? cut : len, data, tr, consumed,
-			       dl;
-			long fr = sl_h1_chunked_frame(&c, raw + at, end - at,
-						      &data, &tr);
+		while (at < len && r == 0) {
+			size_t end = at < cut ? cut : len, consumed, dl, tr;
 
-			assert_true(fr >= 0);
-			if (tr < (size_t)fr && trailer == SIZE_MAX)
-				trailer = at + tr;
-			at += (size_t)fr;
-			if (data > 0) {
-				/* the payload, stepped over as the caller
-				 * does */
-				memcpy(payload + np, raw + at, data);
-				np += data;
-				assert_int_equal(sl_h1_chunked_decode(
-						     &c, (char *)raw + at, data,
-						     0, &consumed, &dl),
-						 0);
-				assert_int_equal(consumed, data);
-				at += data;
-			} else if (fr == 0) {
-				assert_int_equal(at, cut); /* wants more */
-			}
+			r = sl_h1_chunked_unframe(&c, buf + at, end - at,
+						  &consumed, &dl, &tr);
+			assert_true(r >= 0);
+			assert_true(dl <= tr && tr <= consumed);
+			memcpy(payload + np, buf + at, dl);
+			np += dl;
+			memcpy(text + nt, buf + at + tr, consumed - tr);
+			nt += consumed - tr;
+			at += consumed;
 		}
-		assert_int_equal(c.done, 1);
+		assert_int_equal(r, 1);
 		assert_int_equal(at, len);
 		assert_int_equal(np, 19);
 		assert_memory_equal(payload, "abc0123456789abcdef", 19);
-		assert_int_equal(trailer, tr_at);
-		assert_int_equal(c.ntrailers, 1);
+		assert_int_equal(nt, sizeof(trl) - 1);
+		assert_memory_equal(text, trl, nt);
 	}
-	{ /* bad framing: -1 */
+	{ /* the text as a block: names as they came, values trimmed */
+		char blk[256];
+		struct sl_hblk b;
+		struct sl_hblk_it it;
+		const char *n, *v;
+		size_t nl, vl;
+		long k = sl_h1_trailers_block(trl, sizeof(trl) - 1, blk,
+					      sizeof(blk));
+
+		assert_true(k > 0);
+		assert_true((size_t)k <= sizeof(b) + 2 * (sizeof(trl) - 1));
+		sl_hblk_head(blk, &b);
+		assert_int_equal(b.len, (uint32_t)k);
+		assert_int_equal(b.nfields, 2);
+		assert_int_equal(b.status, 0);
+		sl_hblk_first(&it, blk);
+		assert_true(sl_hblk_next(&it, &n, &nl, &v, &vl));
+		assert_int_equal(nl, 11);
+		assert_memory_equal(n, "Grpc-Status", 11);
+		assert_int_equal(vl, 1);
+		assert_memory_equal(v, "0", 1);
+		assert_true(sl_hblk_next(&it, &n, &nl, &v, &vl));
+		assert_int_equal(nl, 3);
+		assert_int_equal(vl, 3);
+		assert_memory_equal(v, "v w", 3);
+		assert_false(sl_hblk_next(&it, &n, &nl, &v, &vl));
+		assert_int_equal(sl_h1_trailers_check(blk, 100, 10, NULL),
+				 SL_H1_R_NONE);
+		/* too small a room: -1, never past it */
+		assert_int_equal(sl_h1_trailers_block(trl, sizeof(trl) - 1, blk,
+						      sizeof(b) + 10),
+				 -1);
+		/* the final CRLF alone: a block of no field */
+		assert_int_equal(
+		    sl_h1_trailers_block("\r\n", 2, blk, sizeof(blk)),
+		    (long)sizeof(b));
+		sl_hblk_head(blk, &b);
+		assert_int_equal(b.nfields, 0);
+	}
+	{ /* bad framing: refused, as the decoder refuses it */
 		struct sl_h1_chunked c;
-		size_t data, tr;
+		char bad[] = "3x\r\n";
+		size_t consumed, dl, tr;
 
 		sl_h1_chunked_init(&c, 100);
 		assert_int_equal(
-		    sl_h1_chunked_frame(&c, "3x\r\n", 4, &data, &tr), -1);
+		    sl_h1_chunked_unframe(&c, bad, 4, &consumed, &dl, &tr),
+		    -400);
 	}
 }
 
@@ -1987,7 +2017,7 @@ main(void)
 	    cmocka_unit_test(test_resp_fields),
 	    cmocka_unit_test(test_chunked_table),
 	    cmocka_unit_test(test_chunked_state),
-	    cmocka_unit_test(test_chunked_frame_walk),
+	    cmocka_unit_test(test_chunked_unframe_finds_the_trailers),
 	    cmocka_unit_test(test_trailer_forbidden),
 	    cmocka_unit_test(test_trailers_block_check),
 	    cmocka_unit_test(test_ieq),
