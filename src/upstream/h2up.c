@@ -293,6 +293,41 @@ stream_reset(struct h2up_stream *st, uint32_t code)
 	st->f |= S_NG_CLOSED;
 }
 
+/* A chunked request body ended: its trailer section (trl_held bytes at
+ * req's front, the final CRLF included) becomes the HPACK block the last
+ * HEADERS carries (S_REQ_TRL), in req, which the parse no longer needs.
+ * Returns 0, or -1 (no memory). */
+static int
+req_chunked_end(struct h2up_stream *st)
+{
+	struct dbuf *r = &st->req;
+	size_t n = st->trl_held;
+	char *blk = NULL;
+	long bl = 0;
+
+	st->trl_held = 0;
+	st->f |= S_REQ_END;
+	if (n > 2) { /* more than the final CRLF */
+		size_t cap = sizeof(struct sl_hblk) + 2 * n;
+		if ((blk = malloc(cap)) == NULL ||
+		    (bl = sl_h1_trailers_block(r->p + r->off, n, blk, cap)) <
+			0) {
+			free(blk);
+			return -1;
+		}
+	}
+	r->off = r->len = 0;
+	if (blk != NULL) {
+		int rc = h2up_head_trailers(blk, r);
+		free(blk);
+		if (rc == -1)
+			return -1;
+		if (dbuf_n(r) > 0)
+			st->f |= S_REQ_TRL;
+	}
+	return 0;
+}
+
 /* Parses what the exchange wrote: the head, then the body into body. */
 static int
 stream_parse(struct h2up_stream *st)
@@ -330,21 +365,28 @@ stream_parse(struct h2up_stream *st)
 			return -1;
 		r->off += hl;
 	}
-	while (dbuf_n(r) > 0 && !(st->f & S_REQ_END)) {
+	while (dbuf_n(r) > st->trl_held && !(st->f & S_REQ_END)) {
 		char *p = r->p + r->off;
-		size_t n = dbuf_n(r), used, data;
+		size_t n = dbuf_n(r), used, data, tr_at;
 
 		if (st->f & S_REQ_CHUNK) {
-			int rv = sl_h1_chunked_decode(&st->ck, p, n, 1, &used,
-						      &data);
+			/* an HTTP/1.1 client's chunked body, which the
+			 * exchange checked: its payload to DATA, its trailer
+			 * section kept (from its first byte, at req's front)
+			 * until it is whole, then the last HEADERS */
+			char *q = p + st->trl_held;
+			int rv = sl_h1_chunked_unframe(
+			    &st->ck, q, n - st->trl_held, &used, &data, &tr_at);
 			if (rv < 0)
 				return -1;
-			if (data > 0 && dbuf_put(&st->body, p, data) == -1)
+			if (data > 0 && dbuf_put(&st->body, q, data) == -1)
 				return -1;
-			r->off += used;
+			if (st->trl_held == 0)
+				r->off += tr_at;
+			st->trl_held += used - tr_at;
 			if (rv == 1)
-				st->f |= S_REQ_END;
-			else if (used == 0)
+				return req_chunked_end(st);
+			if (used == 0)
 				break;
 		} else {
 			data = (size_t)(n < st->req_left ? n : st->req_left);
@@ -356,8 +398,10 @@ stream_parse(struct h2up_stream *st)
 				st->f |= S_REQ_END;
 		}
 	}
-	if (st->f & S_REQ_END)
-		r->off = r->len; /* nothing follows a request on a stream */
+	/* nothing follows a request on a stream (req holds the trailers'
+	 * HPACK block once S_REQ_TRL is set) */
+	if ((st->f & (S_REQ_END | S_REQ_TRL)) == S_REQ_END)
+		r->off = r->len;
 	return 0;
 }
 
@@ -465,7 +509,7 @@ st_sendv(int fd, void *x, struct iovec *iov, int niov, int flags, int *want)
 		}
 		n += k;
 	}
-	if (st->f & S_REQ_END)
+	if ((st->f & (S_REQ_END | S_REQ_TRL)) == S_REQ_END)
 		st->req.off = st->req.len = 0; /* nothing follows a request */
 	conn_schedule(c);
 	return (ssize_t)total;

@@ -148,6 +148,8 @@ struct h2up_stream {
 	uint8_t note;	   /* the response's grpc-status plus one (0: none) */
 	uint64_t req_left; /* Content-Length's bytes still to come */
 	struct sl_h1_chunked ck;
+	size_t trl_held;   /* a chunked request's trailer section: its bytes
+			      read so far, kept at the front of req */
 	struct dbuf req;   /* bytes from the exchange not parsed yet; with
 			      S_REQ_TRL, the trailers' HPACK block */
 	struct dbuf body;  /* the request's payload for DATA */

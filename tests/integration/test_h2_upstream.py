@@ -364,8 +364,9 @@ def http1_clients_get_pieces_chunked_by_the_writer():
     trailers as fields; the HTTP/1.1 writer frames them for a client of
     text (issue 62): one Transfer-Encoding, strict chunks, the trailers
     as the last chunk's section, long ones too (past the writer's line:
-    made at the body's end), and the connection kept. An HTTP/1.0 client
-    gets the payload alone, to the close: no Transfer-Encoding, no
+    made at the body's end), and the connection kept; the client's own
+    chunked body's trailers reach the server as fields. An HTTP/1.0
+    client gets the payload alone, to the close: no Transfer-Encoding, no
     trailer text."""
     import socket
     up = NodeH2()
@@ -385,6 +386,27 @@ def http1_clients_get_pieces_chunked_by_the_writer():
         eq(lines[-2:], ["", ""], "the section's end")
         want = ["x-done: yes"] + (["x-long: " + "l" * n] if n else [])
         eq(sorted(lines[:-2]), sorted(want), "the trailers, %d" % n)
+    # the other way: an HTTP/1.1 client's chunked body reaches the server
+    # as DATA and its trailers as the stream's last HEADERS (until session
+    # 42 they were dropped), the trailer section cut across writes too
+    for pieces in ([b"0\r\nX-Sum: 42\r\nX-B: 2\r\n\r\n"],
+                   [b"0\r\nX-S", b"um: 42\r\nX-B", b": 2\r", b"\n\r\n"]):
+        c.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        for p in pieces:
+            time.sleep(0.05)
+            c.sendall(p)
+        head, pay, trl, rest = _raw_response(c, buf)
+        buf = bytearray(rest)
+        check(head.startswith("HTTP/1.1 200 "), head)
+        hs = dict(line.split(": ", 1) for line in head.split("\r\n")[1:]
+                  if ": " in line)
+        hs = {k.lower(): v for k, v in hs.items()}
+        eq(hs.get("x-got"), "3", "the payload's bytes")
+        eq(hs.get("x-sha256"), hashlib.sha256(b"abc").hexdigest())
+        eq(hs.get("x-req-trailers"), "x-sum=42;x-b=2",
+           "the client's trailers reach the server, %d pieces"
+           % len(pieces))
     c.close()
     c = socket.create_connection(("127.0.0.1", port))
     c.settimeout(10)

@@ -73,7 +73,9 @@
 	"    protocols: [h2, http/1.1]\n"                                      \
 	"    routes:\n"                                                        \
 	"      - match: { path_prefix: /up/ }\n"                               \
-	"        cluster: up\n" ZROUTE
+	"        cluster: up\n"                                                \
+	"      - match: { path_prefix: /h2/ }\n"                               \
+	"        cluster: up2\n" ZROUTE
 static const char yaml[] =
     "listeners:\n"
     "  - name: calm\n"
@@ -95,19 +97,24 @@ static const char yaml[] =
     "    address: 127.0.0.1:8084\n"
     "    limits: { max_concurrent_streams: 1000 }\n" ROUTES "clusters:\n"
     "  - name: up\n"
-    "    endpoints: [127.0.0.1:9001]\n";
+    "    endpoints: [127.0.0.1:9001]\n"
+    "  - name: up2\n"
+    "    protocol: h2c\n"
+    "    endpoints: [127.0.0.1:9002]\n";
 
 enum { CALM, QUICK, WS, SMALL, MANY };
 
 /* ---- the upstreams ------------------------------------------------------- */
 
 #define MAXUP 8
+struct h2srv;
 struct up {
 	struct sl_xprt_mem *e; /* the test's end */
 	char got[1 << 16];     /* what it read (the first 64 KiB) */
 	size_t gotlen;
-	size_t total; /* bytes it read */
-	int answered; /* answers written */
+	size_t total;	  /* bytes it read */
+	int answered;	  /* answers written */
+	struct h2srv *h2; /* cluster up2's: an HTTP/2 server (h2srv_*) */
 };
 static struct up ups[MAXUP];
 static int nups;
@@ -122,14 +129,162 @@ static int need_end;
 /* 1: the upstreams read nothing more */
 static int up_deaf;
 
+/* ---- cluster up2: an HTTP/2 server (an nghttp2 session) ---------------- */
+
+/* What it read of its one request, and what it answers: h2_length 0, a
+ * 200 with x-a: 1, "hello world" in one DATA frame of no length and the
+ * trailers x-sum: 7 and x-more: yes (ANSWER_CHUNKED's message); 1, a 201
+ * of content-length 3, "abc" (ANSWER_LENGTH's). */
+struct h2srv {
+	nghttp2_session *s;
+	char head[2048]; /* the request's fields, "name: value" CRLF each,
+			    x-request-id out */
+	size_t headlen;
+	char pay[4096];
+	size_t paylen;
+	char tr[512]; /* its trailers, "name=value;" each */
+	int ended;    /* its END_STREAM came */
+};
+static int h2_length;
+
+static ssize_t
+h2srv_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
+	   uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+	static const nghttp2_nv trl[] = {
+	    {(uint8_t *)"x-sum", (uint8_t *)"7", 5, 1, 0},
+	    {(uint8_t *)"x-more", (uint8_t *)"yes", 6, 3, 0}};
+	const char *b = h2_length ? "abc" : "hello world";
+
+	(void)src;
+	(void)ud;
+	assert_true(len >= strlen(b));
+	memcpy(buf, b, strlen(b));
+	*flags |= NGHTTP2_DATA_FLAG_EOF;
+	if (!h2_length) {
+		*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+		assert_int_equal(nghttp2_submit_trailer(s, id, trl, 2), 0);
+	}
+	return (ssize_t)strlen(b);
+}
+
+static int
+h2srv_on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+	struct h2srv *x = ud;
+	nghttp2_nv nv[2] = {{(uint8_t *)":status", (uint8_t *)"200", 7, 3, 0},
+			    {(uint8_t *)"x-a", (uint8_t *)"1", 3, 1, 0}};
+	nghttp2_data_provider prd = {.read_callback = h2srv_body};
+
+	if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
+	    !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return 0;
+	x->ended = 1;
+	if (h2_length) {
+		nv[0].value = (uint8_t *)"201";
+		nv[1] = (nghttp2_nv){(uint8_t *)"content-length",
+				     (uint8_t *)"3", 14, 1, 0};
+	}
+	assert_int_equal(
+	    nghttp2_submit_response(s, f->hd.stream_id, nv, 2, &prd), 0);
+	return 0;
+}
+
+static int
+h2srv_on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *d,
+	      size_t len, void *ud)
+{
+	struct h2srv *x = ud;
+
+	(void)s;
+	(void)flags;
+	(void)id;
+	assert_true(x->paylen + len <= sizeof(x->pay));
+	memcpy(x->pay + x->paylen, d, len);
+	x->paylen += len;
+	return 0;
+}
+
+static int
+h2srv_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *n,
+		size_t nlen, const uint8_t *v, size_t vlen, uint8_t flags,
+		void *ud)
+{
+	struct h2srv *x = ud;
+	size_t k;
+
+	(void)s;
+	(void)flags;
+	if (f->headers.cat != NGHTTP2_HCAT_REQUEST) {
+		k = strlen(x->tr);
+		snprintf(x->tr + k, sizeof(x->tr) - k, "%.*s=%.*s;", (int)nlen,
+			 (const char *)n, (int)vlen, (const char *)v);
+		return 0;
+	}
+	if (nlen == 12 && memcmp(n, "x-request-id", 12) == 0)
+		return 0;
+	x->headlen +=
+	    (size_t)snprintf(x->head + x->headlen, sizeof(x->head) - x->headlen,
+			     "%.*s: %.*s\r\n", (int)nlen, (const char *)n,
+			     (int)vlen, (const char *)v);
+	assert_true(x->headlen < sizeof(x->head));
+	return 0;
+}
+
+/* A server session on a new end of cluster up2's, its SETTINGS queued. */
+static struct h2srv *
+h2srv_new(void)
+{
+	nghttp2_session_callbacks *cb;
+	struct h2srv *x = calloc(1, sizeof(*x));
+
+	assert_non_null(x);
+	assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb,
+							     h2srv_on_frame);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+	    cb, h2srv_on_data);
+	nghttp2_session_callbacks_set_on_header_callback(cb, h2srv_on_header);
+	assert_int_equal(nghttp2_session_server_new(&x->s, cb, x), 0);
+	nghttp2_session_callbacks_del(cb);
+	assert_int_equal(
+	    nghttp2_submit_settings(x->s, NGHTTP2_FLAG_NONE, NULL, 0), 0);
+	return x;
+}
+
+static void
+h2srv_free(struct h2srv *x)
+{
+	if (x != NULL)
+		nghttp2_session_del(x->s);
+	free(x);
+}
+
+/* What the end holds goes to the session, what it answers to the end. */
+static void
+h2srv_serve(struct up *u)
+{
+	const uint8_t *p;
+	char buf[16384];
+	ssize_t n;
+
+	while ((n = sl_xprt_mem_read(u->e, buf, sizeof(buf))) > 0)
+		assert_int_equal(nghttp2_session_mem_recv(
+				     u->h2->s, (const uint8_t *)buf, (size_t)n),
+				 n);
+	while ((n = nghttp2_session_mem_send(u->h2->s, &p)) > 0)
+		assert_int_equal(sl_xprt_mem_write(u->e, p, (size_t)n), n);
+}
+
 static int
 connector(struct sl_wendpoint *ep, struct sl_xprt_mem **end)
 {
-	(void)ep;
 	if (nups == MAXUP) {
 		errno = EMFILE;
 		return -1;
 	}
+	if (strcmp(ep->conf->addr.text, "127.0.0.1:9002") == 0)
+		ups[nups].h2 = h2srv_new();
 	return sl_xprt_mem_pair(end, &ups[nups++].e);
 }
 
@@ -144,6 +299,10 @@ serve(void)
 
 		if (u->e == NULL || up_deaf)
 			continue;
+		if (u->h2 != NULL) {
+			h2srv_serve(u);
+			continue;
+		}
 		while ((n = sl_xprt_mem_read(u->e, buf, sizeof(buf))) > 0) {
 			size_t k =
 			    SL_MIN((size_t)n, sizeof(u->got) - 1 - u->gotlen);
@@ -497,9 +656,12 @@ teardown(void **state)
 {
 	(void)state;
 	harness_close_all();
-	for (int i = 0; i < nups; i++)
+	for (int i = 0; i < nups; i++) {
 		if (ups[i].e != NULL)
 			sl_xprt_mem_close(ups[i].e);
+		h2srv_free(ups[i].h2);
+		ups[i].h2 = NULL;
+	}
 	harness_teardown();
 	nghttp2_session_del(cs);
 	cs = NULL;
@@ -1648,9 +1810,21 @@ struct seen {
 static void
 seen_upstream(const struct msg_case *m, struct seen *x)
 {
-	const char *b = strstr(ups[0].got, "\r\n\r\n") + 4;
-	size_t blen = ups[0].gotlen - (size_t)(b - ups[0].got);
+	const char *b;
+	size_t blen;
 
+	if (ups[0].h2 != NULL) {
+		/* cluster up2's server: fields, payload, trailers */
+		struct h2srv *h = ups[0].h2;
+		assert_true(h->ended);
+		snprintf(x->head, sizeof(x->head), "%s", h->head);
+		memcpy(x->pay, h->pay, h->paylen);
+		x->paylen = h->paylen;
+		snprintf(x->tr, sizeof(x->tr), "%s", h->tr);
+		return;
+	}
+	b = strstr(ups[0].got, "\r\n\r\n") + 4;
+	blen = ups[0].gotlen - (size_t)(b - ups[0].got);
 	up_head(x->head, sizeof(x->head));
 	if (m->body == 2) {
 		assert_int_equal(unchunk(b, blen, x->pay, sizeof(x->pay),
@@ -1665,108 +1839,135 @@ seen_upstream(const struct msg_case *m, struct seen *x)
 }
 
 /*
- * One message, from an HTTP/1.1 client and from an HTTP/2 client: a
- * head, a body of a length or of pieces with trailers, and the answers
- * of an HTTP/1.1 upstream, chunked with trailers or of a length. The
- * upstream reads the same head, payload and trailers from both codecs,
- * and both clients get the same status, payload and trailers (issue 62:
- * one message between codecs; test_h2up.c holds an HTTP/2 upstream's
- * answer to both kinds of reader).
+ * One message, from an HTTP/1.1 client and from an HTTP/2 client, to an
+ * HTTP/1.1 upstream and (through the upstream codec, h2up.c) to an HTTP/2
+ * one: a head, a body of a length or of pieces with trailers, and the
+ * answers, of no length with trailers (chunked from HTTP/1.1, DATA and
+ * HEADERS from HTTP/2) or of a length. Each upstream reads the same head
+ * from both client codecs, both upstreams the same payload and trailers,
+ * and all four ways the client gets the same status, payload and
+ * trailers (issue 62: one message between codecs).
  */
 static void
 test_same_message_over_h1_and_h2(void **state)
 {
 	nghttp2_data_provider prd = {.read_callback = body_read};
-	static struct seen a, b;
+	static struct seen a, b,
+	    first[sizeof(msg_cases) / sizeof(msg_cases[0])];
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(msg_cases) / sizeof(msg_cases[0]); i++) {
-		const struct msg_case *m = &msg_cases[i];
-		nghttp2_nv nv[4];
-		char text[2048];
-		size_t nnv = 0, k, hl;
-		const char *e;
-		int32_t id;
+	for (int up2 = 0; up2 < 2; up2++)
+		for (size_t i = 0; i < sizeof(msg_cases) / sizeof(msg_cases[0]);
+		     i++) {
+			const struct msg_case *m = &msg_cases[i];
+			nghttp2_nv nv[4];
+			char text[2048], path[64];
+			size_t nnv = 0, k, hl;
+			const char *e;
+			int32_t id;
 
-		memset(&a, 0, sizeof(a));
-		memset(&b, 0, sizeof(b));
-		/* over HTTP/1.1: the framing field last, where the HTTP/2
-		 * codec puts the one it adds */
-		k = (size_t)snprintf(text, sizeof(text),
-				     "%s %s HTTP/1.1\r\nHost: a.test\r\n",
-				     m->method, m->path);
-		for (size_t j = 0; j < 4 && m->fields[j][0] != NULL; j++)
-			k += (size_t)snprintf(text + k, sizeof(text) - k,
-					      "%s: %s\r\n", m->fields[j][0],
-					      m->fields[j][1]);
-		if (m->body == 2)
-			k += (size_t)snprintf(
-			    text + k, sizeof(text) - k,
-			    "Transfer-Encoding: chunked\r\n\r\n4\r\nbbbb\r\n"
-			    "6\r\nbbbbbb\r\n0\r\nx-sum: 42\r\n\r\n");
-		else
-			k += (size_t)snprintf(text + k, sizeof(text) - k,
-					      "\r\n%s",
-					      m->body == 1 ? "bbbbbbbbbb" : "");
-		set_answer(m->answer);
-		need = m->body == 1 ? 10 : 0;
-		need_end = m->body == 2;
-		client_write(text);
-		run_until(h1_answer_whole);
-		assert_int_equal(nups, 1);
-		seen_upstream(m, &a);
-		assert_true(sscanf(got, "HTTP/1.1 %d", &a.status) == 1);
-		e = strstr(got, "\r\n\r\n") + 4;
-		hl = (size_t)(e - got);
-		if (strstr(got, "Transfer-Encoding: chunked\r\n") != NULL)
-			assert_int_equal(unchunk(e, gotlen - hl, a.cpay,
-						 sizeof(a.cpay), &a.cpaylen,
-						 a.ctr, sizeof(a.ctr)),
-					 1);
-		else {
-			memcpy(a.cpay, e, gotlen - hl);
-			a.cpaylen = gotlen - hl;
+			memset(&a, 0, sizeof(a));
+			memset(&b, 0, sizeof(b));
+			/* /h2/ goes to cluster up2, the HTTP/2 server */
+			snprintf(path, sizeof(path), "%s%s",
+				 up2 ? "/h2/" : "/up/", m->path + 4);
+			h2_length = strstr(m->answer, "x-more") == NULL;
+			/* over HTTP/1.1: the framing field last, where the
+			 * HTTP/2 codec puts the one it adds */
+			k = (size_t)snprintf(
+			    text, sizeof(text),
+			    "%s %s HTTP/1.1\r\nHost: a.test\r\n", m->method,
+			    path);
+			for (size_t j = 0; j < 4 && m->fields[j][0] != NULL;
+			     j++)
+				k += (size_t)snprintf(
+				    text + k, sizeof(text) - k, "%s: %s\r\n",
+				    m->fields[j][0], m->fields[j][1]);
+			if (m->body == 2)
+				k += (size_t)snprintf(
+				    text + k, sizeof(text) - k,
+				    "Transfer-Encoding: "
+				    "chunked\r\n\r\n4\r\nbbbb\r\n"
+				    "6\r\nbbbbbb\r\n0\r\nx-sum: 42\r\n\r\n");
+			else
+				k += (size_t)snprintf(
+				    text + k, sizeof(text) - k, "\r\n%s",
+				    m->body == 1 ? "bbbbbbbbbb" : "");
+			set_answer(m->answer);
+			need = m->body == 1 ? 10 : 0;
+			need_end = m->body == 2;
+			client_write(text);
+			run_until(h1_answer_whole);
+			assert_int_equal(nups, 1);
+			seen_upstream(m, &a);
+			assert_true(sscanf(got, "HTTP/1.1 %d", &a.status) == 1);
+			e = strstr(got, "\r\n\r\n") + 4;
+			hl = (size_t)(e - got);
+			if (strstr(got, "Transfer-Encoding: chunked\r\n") !=
+			    NULL)
+				assert_int_equal(unchunk(e, gotlen - hl, a.cpay,
+							 sizeof(a.cpay),
+							 &a.cpaylen, a.ctr,
+							 sizeof(a.ctr)),
+						 1);
+			else {
+				memcpy(a.cpay, e, gotlen - hl);
+				a.cpaylen = gotlen - hl;
+			}
+			teardown(NULL);
+			setup_on(CALM);
+
+			/* over HTTP/2 */
+			nnv = nv_of(nv, m->fields, 4);
+			client_h2(NULL, 0);
+			set_answer(m->answer);
+			need = m->body == 1 ? 10 : 0;
+			need_end = m->body == 2;
+			body_left = m->body != 0 ? 10 : 0;
+			body_piece = 4;
+			body_trailers = m->body == 2;
+			id = request(m->method, path, nv, nnv,
+				     m->body != 0 ? &prd : NULL);
+			wait_stream(id);
+			assert_int_equal(nups, 1);
+			seen_upstream(m, &b);
+			b.status = cstream(id)->status;
+			memcpy(b.cpay, cstream(id)->body, cstream(id)->blen);
+			b.cpaylen = cstream(id)->blen;
+			snprintf(b.ctr, sizeof(b.ctr), "%s",
+				 cstream(id)->trailers);
+			teardown(NULL);
+			setup_on(CALM);
+
+			/* the same message both ways */
+			assert_string_equal(b.head, a.head);
+			assert_int_equal(b.paylen, a.paylen);
+			assert_memory_equal(b.pay, a.pay, a.paylen);
+			assert_string_equal(b.tr, a.tr);
+			assert_int_equal(b.status, a.status);
+			assert_int_equal(b.cpaylen, a.cpaylen);
+			assert_memory_equal(b.cpay, a.cpay, a.cpaylen);
+			assert_string_equal(b.ctr, a.ctr);
+			/* and what it is */
+			assert_int_equal(a.paylen, m->body != 0 ? 10 : 0);
+			assert_string_equal(a.tr,
+					    m->body == 2 ? "x-sum=42;" : "");
+			assert_string_equal(a.ctr, strstr(m->answer, "x-more")
+						       ? "x-sum=7;x-more=yes;"
+						       : "");
+			/* and the same from either upstream */
+			if (!up2) {
+				first[i] = a;
+				continue;
+			}
+			assert_int_equal(a.paylen, first[i].paylen);
+			assert_memory_equal(a.pay, first[i].pay, a.paylen);
+			assert_string_equal(a.tr, first[i].tr);
+			assert_int_equal(a.status, first[i].status);
+			assert_int_equal(a.cpaylen, first[i].cpaylen);
+			assert_memory_equal(a.cpay, first[i].cpay, a.cpaylen);
+			assert_string_equal(a.ctr, first[i].ctr);
 		}
-		teardown(NULL);
-		setup_on(CALM);
-
-		/* over HTTP/2 */
-		nnv = nv_of(nv, m->fields, 4);
-		client_h2(NULL, 0);
-		set_answer(m->answer);
-		need = m->body == 1 ? 10 : 0;
-		need_end = m->body == 2;
-		body_left = m->body != 0 ? 10 : 0;
-		body_piece = 4;
-		body_trailers = m->body == 2;
-		id = request(m->method, m->path, nv, nnv,
-			     m->body != 0 ? &prd : NULL);
-		wait_stream(id);
-		assert_int_equal(nups, 1);
-		seen_upstream(m, &b);
-		b.status = cstream(id)->status;
-		memcpy(b.cpay, cstream(id)->body, cstream(id)->blen);
-		b.cpaylen = cstream(id)->blen;
-		snprintf(b.ctr, sizeof(b.ctr), "%s", cstream(id)->trailers);
-		teardown(NULL);
-		setup_on(CALM);
-
-		/* the same message both ways */
-		assert_string_equal(b.head, a.head);
-		assert_int_equal(b.paylen, a.paylen);
-		assert_memory_equal(b.pay, a.pay, a.paylen);
-		assert_string_equal(b.tr, a.tr);
-		assert_int_equal(b.status, a.status);
-		assert_int_equal(b.cpaylen, a.cpaylen);
-		assert_memory_equal(b.cpay, a.cpay, a.cpaylen);
-		assert_string_equal(b.ctr, a.ctr);
-		/* and what it is */
-		assert_int_equal(a.paylen, m->body != 0 ? 10 : 0);
-		assert_string_equal(a.tr, m->body == 2 ? "x-sum=42;" : "");
-		assert_string_equal(a.ctr, strstr(m->answer, "x-more")
-					       ? "x-sum=7;x-more=yes;"
-					       : "");
-	}
 }
 
 static void
