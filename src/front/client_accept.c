@@ -137,8 +137,7 @@ client_handshake(struct sl_client *c)
 			sl_client_close(c, "tls_handshake_failed");
 			return -1;
 		}
-		if ((c->ssl = sl_tls_accept(&c->s.lconf->tls, c->fd, c)) ==
-		    NULL) {
+		if ((c->ssl = sl_tls_accept(&c->s.lconf->tls, c->fd)) == NULL) {
 			sl_client_close(c, "out_of_memory");
 			return -1;
 		}

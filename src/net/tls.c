@@ -908,8 +908,13 @@ sl_tls_share(struct sl_conf *nc, const struct sl_conf *oc)
 
 /* ---- one connection ---------------------------------------------------- */
 
+/* No application data on a server-side SSL: nothing reads it back (the
+ * listener's callbacks take theirs from the SSL_CTX), and setting it made
+ * OpenSSL allocate an ex_data stack, two more blocks that every
+ * connection, idle ones too, held for its whole life (doc/performance.md,
+ * "Issue 62, session 42"). */
 SSL *
-sl_tls_accept(const struct sl_conf_tls_server *t, int fd, void *app)
+sl_tls_accept(const struct sl_conf_tls_server *t, int fd)
 {
 	SSL *ssl = SSL_new(t->ctx->groups[0].ctx);
 
@@ -921,7 +926,6 @@ sl_tls_accept(const struct sl_conf_tls_server *t, int fd, void *app)
 		return NULL;
 	}
 	SSL_set_accept_state(ssl);
-	SSL_set_app_data(ssl, app);
 	return ssl;
 }
 

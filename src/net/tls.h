@@ -73,9 +73,8 @@ void sl_tls_share(struct sl_conf *nc, const struct sl_conf *oc);
 
 /* ---- one connection ---------------------------------------------------- */
 
-/* A server-side connection on fd for a listener, or NULL (out of memory).
- * app is what sl_tls_app() gives back. */
-SSL *sl_tls_accept(const struct sl_conf_tls_server *t, int fd, void *app);
+/* A server-side connection on fd for a listener, or NULL (out of memory). */
+SSL *sl_tls_accept(const struct sl_conf_tls_server *t, int fd);
 
 /* Where an upstream connection keeps the session to resume: one per
  * endpoint per worker. */
