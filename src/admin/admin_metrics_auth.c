@@ -162,8 +162,8 @@ sl_admin_metrics_waf(const struct sl_admin_view *v, struct sbuf *b)
 
 	if (c->nwaf_routes == 0)
 		return;
-	for (int part = 0; part < 4; part++) {
-		static const char *const head[4] = {
+	for (int part = 0; part < 5; part++) {
+		static const char *const head[5] = {
 		    "# HELP sluice_waf_requests_total Requests a route's WAF "
 		    "looked at, by what came of them.\n# TYPE "
 		    "sluice_waf_requests_total counter\n",
@@ -175,7 +175,10 @@ sl_admin_metrics_waf(const struct sl_admin_view *v, struct sbuf *b)
 		    "sluice_waf_queue_waits_total counter\n",
 		    "# HELP sluice_waf_queue_wait_seconds_total Time requests "
 		    "waited for a WAF thread.\n# TYPE "
-		    "sluice_waf_queue_wait_seconds_total counter\n"};
+		    "sluice_waf_queue_wait_seconds_total counter\n",
+		    "# HELP sluice_waf_cpu_seconds_total The WAF threads' CPU "
+		    "time on a route's requests.\n# TYPE "
+		    "sluice_waf_cpu_seconds_total counter\n"};
 		sb_printf(b, "%s", head[part]);
 		for (size_t i = 0; i < c->nlisteners; i++)
 			for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
@@ -217,15 +220,36 @@ sl_admin_metrics_waf(const struct sl_admin_view *v, struct sbuf *b)
 						COUNT_OFF(waf_waits)));
 				else
 					sb_printf(
-					    b,
-					    "sluice_waf_queue_wait_seconds_"
-					    "total{%s} %.6f\n",
+					    b, "%s{%s} %.6f\n",
+					    part == 3
+						? "sluice_waf_queue_wait_"
+						  "seconds_total"
+						: "sluice_waf_cpu_seconds_"
+						  "total",
 					    labels,
 					    (double)counts_sum(
 						v, r->state->counts,
-						COUNT_OFF(waf_wait_sum_us)) /
+						part == 3
+						    ? COUNT_OFF(waf_wait_sum_us)
+						    : COUNT_OFF(
+							  waf_cpu_sum_us)) /
 						1e6);
 			}
+	}
+	/* the workers' threads: running a request's rules now, and made
+	 * (as the running settings say: threads takes effect at a restart
+	 * or an upgrade, so the generation's value may not be theirs) */
+	{
+		uint64_t busy = 0;
+
+		for (unsigned i = 0; i < v->nworkers; i++)
+			busy += SL_STAT_GET(v->workers[i]->stats.tpool_busy);
+		sb_printf(b,
+			  "# HELP sluice_waf_threads_busy WAF threads running "
+			  "a request's rules now, all workers.\n# TYPE "
+			  "sluice_waf_threads_busy gauge\n"
+			  "sluice_waf_threads_busy %llu\n",
+			  (unsigned long long)busy);
 	}
 }
 

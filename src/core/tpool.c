@@ -29,6 +29,7 @@ struct sl_tpool {
 	int stopping;
 	int efd;
 	int nice_inc;
+	atomic_uint_fast64_t *busy; /* sl_tpool_gauge's, or NULL */
 	struct event ev;
 	unsigned nthreads;
 	pthread_t th[];
@@ -46,6 +47,17 @@ mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The calling thread's CPU time. */
+static uint64_t
+cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void
 wake_loop(struct sl_tpool *p)
 {
@@ -60,6 +72,7 @@ tpool_main(void *arg)
 {
 	struct sl_tpool *p = arg;
 	struct sl_tjob *j;
+	uint64_t c0;
 
 	if (p->nice_inc > 0) {
 		/* lower than the loops, whatever their own nice: the
@@ -85,8 +98,16 @@ tpool_main(void *arg)
 		p->nbusy++;
 		j->run_ns = mono_ns();
 		pthread_mutex_unlock(&p->mu);
+		if (p->busy != NULL)
+			atomic_fetch_add_explicit(p->busy, 1,
+						  memory_order_relaxed);
+		c0 = cpu_ns();
 		j->run(j);
+		j->cpu_ns = cpu_ns() - c0;
 		j->end_ns = mono_ns();
+		if (p->busy != NULL)
+			atomic_fetch_sub_explicit(p->busy, 1,
+						  memory_order_relaxed);
 		pthread_mutex_lock(&p->mu);
 		p->nbusy--;
 		j->next = p->ended;
@@ -158,6 +179,12 @@ fail:
 	return NULL;
 }
 
+void
+sl_tpool_gauge(struct sl_tpool *p, atomic_uint_fast64_t *busy)
+{
+	p->busy = busy;
+}
+
 int
 sl_tpool_submit(struct sl_tpool *p, struct sl_tjob *j)
 {
@@ -173,7 +200,7 @@ sl_tpool_submit(struct sl_tpool *p, struct sl_tjob *j)
 	}
 	j->next = NULL;
 	j->queued_ns = mono_ns();
-	j->run_ns = j->end_ns = 0;
+	j->run_ns = j->end_ns = j->cpu_ns = 0;
 	j->dropped = 0;
 	if (p->tail != NULL)
 		p->tail->next = j;

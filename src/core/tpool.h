@@ -14,6 +14,7 @@
 #ifndef SL_TPOOL_H
 #define SL_TPOOL_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 struct event_base;
@@ -25,6 +26,9 @@ struct sl_tjob {
 	uint64_t queued_ns;		 /* set by submit (monotonic) */
 	uint64_t run_ns;		 /* when a thread took it, 0: never */
 	uint64_t end_ns;		 /* when it ended */
+	uint64_t cpu_ns;		 /* the thread's CPU time in run (its
+					    own clock: what the job cost, not
+					    the time others took the CPU) */
 	int dropped;			 /* done without run: the pool stops */
 };
 
@@ -38,6 +42,10 @@ struct sl_tpool;
  */
 struct sl_tpool *sl_tpool_new(struct event_base *base, unsigned nthreads,
 			      unsigned max_queued, int nice_inc);
+/* busy (NULL: none) counts the pool's threads running a job, for a
+ * gauge the loop and the admin read (a relaxed atomic: the threads
+ * write it). */
+void sl_tpool_gauge(struct sl_tpool *p, atomic_uint_fast64_t *busy);
 /* Queues j. Returns 0 when a thread is free for it, 1 when it waits
  * behind others, or -1 when the queue is full (j is the caller's). */
 int sl_tpool_submit(struct sl_tpool *p, struct sl_tjob *j);

@@ -168,6 +168,9 @@ struct sl_worker_stats {
 	/* tunnels (tunnel.c): open now, opened, closed by reason (enum
 	 * sl_tun_end), bytes from the client and to it */
 	atomic_uint_fast64_t tunnels_open;
+	/* the worker's thread pool (tpool.c, the WAF's): threads running a
+	 * job now, written by those threads (sl_tpool_gauge) */
+	atomic_uint_fast64_t tpool_busy;
 	/* compression (exchange_zip.c): the bytes its compressors and their
 	 * buffers hold now, against compress.memory */
 	atomic_uint_fast64_t zip_mem;

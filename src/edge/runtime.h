@@ -157,6 +157,9 @@ struct sl_counts {
 	atomic_uint_fast64_t waf_dur_sum_us;
 	atomic_uint_fast64_t waf_waits;
 	atomic_uint_fast64_t waf_wait_sum_us;
+	/* ... and the WAF threads' CPU time on the route's requests (their
+	 * own clock), in microseconds */
+	atomic_uint_fast64_t waf_cpu_sum_us;
 	/* routes with compress: responses compressed by coding (coding.h's
 	 * numbers; [0] unused), their body bytes before and after, and the
 	 * responses a request accepted a coding for that went as they came

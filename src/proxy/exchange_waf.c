@@ -152,6 +152,7 @@ job_done(struct sl_tjob *j)
 		SL_STAT_ADD(rc->waf_dur_sum_us, us);
 		SL_STAT_ADD(rc->waf_wait_sum_us,
 			    (j->run_ns - j->queued_ns) / 1000);
+		SL_STAT_ADD(rc->waf_cpu_sum_us, j->cpu_ns / 1000);
 	}
 	tw->verdict = wj->res.error	     ? WV_FAIL
 		      : wj->res.intervention ? WV_STOP
@@ -178,7 +179,8 @@ pool(struct sl_seam *s)
 		if (sl_wproxy(w)->waf == NULL) {
 			log_warn("worker %u: the WAF's threads", w->id);
 			retry_ms = sl_now_ms() + 1000;
-		}
+		} else
+			sl_tpool_gauge(sl_wproxy(w)->waf, &w->stats.tpool_busy);
 	}
 	return sl_wproxy(w)->waf;
 }
@@ -375,7 +377,7 @@ waf_log(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 	}
 	mlen = waf_log_matches(r, matches, sizeof(matches));
 	/* what follows the ids: the matches and the counts */
-	tail = mlen + 120;
+	tail = mlen + 170;
 	ADD(",\"rules\":[");
 	for (; listed < r->nids; listed++) {
 		if (o + 11 + tail >= sizeof(line))
@@ -389,6 +391,12 @@ waf_log(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 		ADD(",\"rules_left_out\":%u", r->ids_left + (r->nids - listed));
 	if (r->unparsed > 0)
 		ADD(",\"unparsed_messages\":%u", r->unparsed);
+	/* what the rules took on their thread: its time there, and its CPU
+	 * (less when other work took the CPU from it) */
+	if (tw->job->j.run_ns != 0)
+		ADD(",\"rules_ms\":%.3f,\"cpu_ms\":%.3f",
+		    (double)(tw->job->j.end_ns - tw->job->j.run_ns) / 1e6,
+		    (double)tw->job->j.cpu_ns / 1e6);
 	ADD("}\n");
 #undef ADD
 	if (line[o - 1] != '\n') /* cut: still one line */

@@ -397,6 +397,12 @@ def the_waf_log_of_its_own_names_every_rule_and_keeps_eight_matches():
           "the first rules matched, in order: %r" % w["rules"])
     eq(w["rules"][-1], 949110, "the blocking rule, last, named")
     check("rules_left_out" not in w, "none left out: %r" % w)
+    # what the rules took on their thread (issue 63): its time there and
+    # its CPU, which cannot be more
+    check(isinstance(w.get("rules_ms"), float) and w["rules_ms"] > 0,
+          "rules_ms: %r" % w)
+    check(isinstance(w.get("cpu_ms"), float) and
+          0 < w["cpu_ms"] <= w["rules_ms"] + 0.5, "cpu_ms: %r" % w)
     gw.sl.stop()
 
 
@@ -1558,8 +1564,42 @@ def metrics_count_each_result_and_time_each_inspection():
     check(metric_sum(m, "sluice_waf_inspect_seconds_sum", route="pay") > 0,
           "the rules' time is summed")
     for k in ("sluice_waf_queue_waits_total",
-              "sluice_waf_queue_wait_seconds_total"):
+              "sluice_waf_queue_wait_seconds_total",
+              "sluice_waf_cpu_seconds_total"):
         check('%s{listener="main",route="pay"}' % k in m, "%s exported" % k)
+    check(metric_sum(m, "sluice_waf_cpu_seconds_total", route="pay") > 0,
+          "the threads' CPU on pay's requests")
+    eq(metric_sum(m, "sluice_waf_cpu_seconds_total", route="small"), 0,
+       "none on a body refused before the threads")
+    eq(metric_sum(m, "sluice_waf_threads_busy"), 0, "no thread busy at rest")
+    gw.sl.stop()
+
+
+@test
+def a_busy_thread_and_its_cpu_are_visible():
+    """While a WAF thread runs a long inspection (1,500 cookies, a good
+    part of a second), sluice_waf_threads_busy says 1, and once it is
+    done 0, its CPU time added to the route's (issue 63: what a thread is
+    doing is visible)."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay", timeout="10s")],
+               waf={"threads": 1})
+    res = []
+    th = threading.Thread(target=lambda: res.append(
+        gw.send("GET", "/pay/v1/charges", heavy_cookie(1500),
+                client=Client(gw.port, timeout=30))))
+    th.start()
+    seen = wait_until(lambda: metric_sum(metrics(gw.aport),
+                                         "sluice_waf_threads_busy") == 1,
+                      20, 0.005)
+    th.join(30)
+    check(seen, "the busy thread was never seen")
+    eq(res[0].status, 200, "the request passed")
+    m = metrics(gw.aport)
+    eq(metric_sum(m, "sluice_waf_threads_busy"), 0, "idle again")
+    check(metric_sum(m, "sluice_waf_cpu_seconds_total", route="pay") > 0.01,
+          "its CPU counted: %r" % metric_sum(m, "sluice_waf_cpu_seconds_total",
+                                             route="pay"))
     gw.sl.stop()
 
 

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -42,6 +43,8 @@ struct tjob {
 	int *order;		      /* the order run, when set */
 	int *norder;
 	int tag;
+	uint64_t spin_ns; /* run spins until its thread's CPU clock moved
+			     this much */
 };
 
 static struct event_base *base;
@@ -63,6 +66,15 @@ job_run(struct sl_tjob *sj)
 	sem_post(&t->started);
 	if (t->hold)
 		sem_wait(&t->release);
+	if (t->spin_ns > 0) {
+		struct timespec a, b;
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+		do
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+		while ((uint64_t)(b.tv_sec - a.tv_sec) * 1000000000u +
+			   (uint64_t)b.tv_nsec - (uint64_t)a.tv_nsec <
+		       t->spin_ns);
+	}
 }
 
 static void
@@ -172,6 +184,44 @@ test_run_and_done(void **state)
 	assert_int_equal(sl_tpool_queued(p), 0);
 	sl_tpool_free(p);
 	assert_int_equal(ndone, 10);
+}
+
+/*
+ * A job's cost on its thread: its CPU time (the thread's own clock),
+ * which a job held waiting does not grow while its wall time does, and
+ * the gauge of threads running a job (issue 63: the WAF's busy threads,
+ * its CPU per request).
+ */
+static void
+test_cpu_time_and_busy_gauge(void **state)
+{
+	struct sl_tpool *p = sl_tpool_new(base, 1, 8, 0);
+	atomic_uint_fast64_t busy = 0;
+	struct tjob held, spin;
+
+	(void)state;
+	assert_non_null(p);
+	sl_tpool_gauge(p, &busy);
+	job_init(&held, 1);
+	job_init(&spin, 0);
+	spin.spin_ns = 20 * 1000000u;
+	assert_int_equal(sl_tpool_submit(p, &held.j), 0);
+	sem_wait(&held.started);
+	assert_int_equal(atomic_load(&busy), 1);
+	usleep(20000); /* held: its wall time grows, not its CPU */
+	sem_post(&held.release);
+	loop_until(1);
+	assert_int_equal(atomic_load(&busy), 0);
+	assert_true(held.j.end_ns - held.j.run_ns >= 20 * 1000000u);
+	assert_true(held.j.cpu_ns < 5 * 1000000u);
+	assert_true(sl_tpool_submit(p, &spin.j) >= 0);
+	loop_until(2);
+	assert_true(spin.j.cpu_ns >= 20 * 1000000u);
+	assert_true(spin.j.cpu_ns <= spin.j.end_ns - spin.j.run_ns + 1000000u);
+	assert_int_equal(atomic_load(&busy), 0);
+	job_fini(&held);
+	job_fini(&spin);
+	sl_tpool_free(p);
 }
 
 /* The bound is on the jobs waiting, the running ones apart. */
@@ -501,6 +551,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_run_and_done, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_bound, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cpu_time_and_busy_gauge, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_submit_waits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel_waiting, setup,
 					    teardown),
