@@ -156,6 +156,7 @@ sl_admin_metrics_waf(const struct sl_admin_view *v, struct sbuf *b)
 	    [SL_WAF_R_OVER_LIMIT] = "over_limit",
 	    [SL_WAF_R_FAIL_DENY] = "failed_denied",
 	    [SL_WAF_R_FAIL_ALLOW] = "failed_allowed",
+	    [SL_WAF_R_LIMITED] = "limited",
 	};
 	const struct sl_conf *c = v->conf;
 	const size_t u = sizeof(atomic_uint_fast64_t);

@@ -15,8 +15,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "cidr.h" /* struct sl_cidr_set */
-#include "log.h"  /* enum sl_log_level, sl_access_format, sl_log_query */
+#include "cidr.h"     /* struct sl_cidr_set */
+#include "log.h"      /* enum sl_log_level, sl_access_format, sl_log_query */
+#include "wafcheck.h" /* struct sl_waf_limits */
 
 struct sl_lstate;
 struct sl_lcstate;
@@ -443,6 +444,7 @@ struct sl_conf_waf_route {
 	int failure_status;  /* 503 or 403 */
 	unsigned line, col;  /* of its rules: where a rule file's error is
 				reported too */
+	struct sl_waf_limits limits; /* checked on the loop (wafcheck.h) */
 };
 
 /* A route's idempotency: which requests' keys are kept, whose they are,

@@ -86,6 +86,9 @@ enum sl_waf_res {
 	SL_WAF_R_OVER_LIMIT, /* its body past body_limit: refused (413) */
 	SL_WAF_R_FAIL_DENY,  /* no verdict (deadline, queue full): refused */
 	SL_WAF_R_FAIL_ALLOW, /* no verdict: let through (on_failure) */
+	SL_WAF_R_LIMITED,    /* past the route's waf.limits, on the loop:
+				refused (400, 413), or let through
+				uninspected in detect mode */
 	SL_WAF_NRESULTS
 };
 

@@ -48,19 +48,21 @@ enum wf_phase {
 	WF_APPLIED,  /* and applied: a later wait (an external check's)
 			wakes the request past it */
 };
-enum wf_verdict { WV_PASS = 0, WV_STOP, WV_FAIL, WV_OVER };
+enum wf_verdict { WV_PASS = 0, WV_STOP, WV_FAIL, WV_OVER, WV_LIMIT };
 
 struct wafjob;
 
 /* A request's WAF state: the loop's. */
 struct sl_txwaf {
 	struct sl_txn *t;
-	struct wafjob *job; /* the pool's while WF_RUNNING, then ours */
-	uint8_t phase;	    /* enum wf_phase */
-	uint8_t verdict;    /* enum wf_verdict, with WF_DONE */
-	uint8_t partial;    /* the body inspected is not all of it */
-	const char *why;    /* a failure's: static */
-	uint32_t body_want; /* body bytes to wait for; 0: none */
+	struct wafjob *job;  /* the pool's while WF_RUNNING, then ours */
+	uint8_t phase;	     /* enum wf_phase */
+	uint8_t verdict;     /* enum wf_verdict, with WF_DONE */
+	uint8_t partial;     /* the body inspected is not all of it */
+	uint8_t limit;	     /* WV_LIMIT: enum sl_wafcheck_limit */
+	uint64_t found, max; /* WV_LIMIT: the request's figure, the limit */
+	const char *why;     /* a failure's: static */
+	uint32_t body_want;  /* body bytes to wait for; 0: none */
 	void (*woken)(struct sl_txn *);
 	struct event ev; /* the deadline, or the verdict's wake */
 };
@@ -423,6 +425,65 @@ count(struct sl_seam *s, enum sl_waf_res res)
 
 static int apply_verdict(struct sl_seam *s, struct sl_txwaf *tw);
 
+/* The WAF log's line of a request past the route's limits (action
+ * "refused", or "detected" in detect mode): no rule ran, the limit it
+ * passed says why (doc/operations.md section 15.8). */
+static void
+waf_log_limit(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
+{
+	struct sl_txn *t = s->txn;
+	char line[4096], esc[1024], ts[40], ip[64], path[sizeof(t->note.path)];
+	struct timespec now;
+	struct tm tm;
+	int el, o = 0, n;
+
+	if (!sl_waflog_enabled())
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(path, sizeof(path), "%s", t->note.path);
+	if (sl_log_cards())
+		(void)sl_pan_mask(path, strlen(path), 0);
+	/* the request id may be the client's: escaped, as the path */
+	el = (int)sl_json_escape(esc, sizeof(esc) - 1, t->request_id,
+				 strlen(t->request_id));
+	n = snprintf(line, sizeof(line),
+		     "{\"time\":\"%s.%03ldZ\",\"type\":\"waf\",\"action\":"
+		     "\"%s\",\"request_id\":\"%.*s\"",
+		     ts, now.tv_nsec / 1000000, action, el, esc);
+	if (n > 0 && (size_t)n < sizeof(line))
+		o = n;
+	el = (int)sl_json_escape(esc, sizeof(esc) - 1, path, strlen(path));
+	n = snprintf(line + o, sizeof(line) - (size_t)o, ",\"path\":\"%.*s\"",
+		     el, esc);
+	if (n > 0 && (size_t)n < sizeof(line) - (size_t)o)
+		o += n;
+	el = (int)sl_json_escape(esc, sizeof(esc) - 1, s->lconf->name,
+				 strlen(s->lconf->name));
+	n = snprintf(line + o, sizeof(line) - (size_t)o,
+		     ",\"listener\":\"%.*s\"", el, esc);
+	if (n > 0 && (size_t)n < sizeof(line) - (size_t)o)
+		o += n;
+	el = (int)sl_json_escape(esc, sizeof(esc) - 1, t->route->name,
+				 strlen(t->route->name));
+	n = snprintf(
+	    line + o, sizeof(line) - (size_t)o,
+	    ",\"route\":\"%.*s\",\"client\":\"%s\",\"status\":%d,"
+	    "\"limit\":\"%s\",\"found\":%llu,\"max\":%llu,\"rules\":[]}\n",
+	    el, esc, sl_ip_str(&t->client_addr, ip, sizeof(ip)),
+	    action[0] == 'r' ? (tw->limit == SL_WAFCHECK_ARGS_BYTES ? 413 : 400)
+			     : 0,
+	    sl_wafcheck_name((enum sl_wafcheck_limit)tw->limit),
+	    (unsigned long long)tw->found, (unsigned long long)tw->max);
+	if (n <= 0 || (size_t)n >= sizeof(line) - (size_t)o)
+		return; /* never a cut line */
+	o += n;
+	if (sl_log_cards())
+		(void)sl_pan_mask(line, (size_t)o, 0);
+	sl_waflog_write(s->w->alog, line, (size_t)o);
+}
+
 /* Applies the verdict, once; the job's copy goes with it. */
 static int
 apply(struct sl_seam *s, struct sl_txwaf *tw)
@@ -454,6 +515,29 @@ apply_verdict(struct sl_seam *s, struct sl_txwaf *tw)
 			 (unsigned long long)s->id, t->request_id,
 			 t->route->name, c->body_limit);
 		sl_exchange_answer(s, 413, "waf_body_too_large", 1, NULL);
+		return -1;
+	case WV_LIMIT:
+		/* past a limit: the threads never see it. Refused in block
+		 * mode; in detect mode, which never refuses, it goes on
+		 * uninspected (a route being tried out must not cut its
+		 * clients on a limit not tuned yet) */
+		count(s, SL_WAF_R_LIMITED);
+		waf_log_limit(
+		    s, tw, c->mode == SL_WAF_DETECT ? "detected" : "refused");
+		if (c->mode == SL_WAF_DETECT)
+			return 0;
+		log_info("conn=%llu request_id=%s route=%s: %d waf: %s %llu "
+			 "past limits.%s %llu",
+			 (unsigned long long)s->id, t->request_id,
+			 t->route->name,
+			 tw->limit == SL_WAFCHECK_ARGS_BYTES ? 413 : 400,
+			 sl_wafcheck_name((enum sl_wafcheck_limit)tw->limit),
+			 (unsigned long long)tw->found,
+			 sl_wafcheck_name((enum sl_wafcheck_limit)tw->limit),
+			 (unsigned long long)tw->max);
+		sl_exchange_answer(
+		    s, tw->limit == SL_WAFCHECK_ARGS_BYTES ? 413 : 400,
+		    "waf_limit", t->req_ph != SL_TXN_REQ_DONE, NULL);
 		return -1;
 	case WV_STOP:
 		if (c->mode == SL_WAF_DETECT) {
@@ -574,6 +658,61 @@ tw_new(struct sl_seam *s)
 	return tw;
 }
 
+/* A Content-Type field's value names a JSON body as the rules' JSON
+ * processor takes it (waf.c: application/json, application/...+json),
+ * or a form's. */
+static int
+ctype_is(const char *v, size_t n, int json)
+{
+	size_t e = 0;
+
+	while (e < n && v[e] != ';' && v[e] != ' ' && v[e] != '\t')
+		e++;
+	if (!json)
+		return e == 33 &&
+		       sl_h1_ieq(v, 33, "application/x-www-form-urlencoded");
+	if (e < 16 || !sl_h1_ieq(v, 12, "application/"))
+		return 0;
+	return (e == 16 && sl_h1_ieq(v + 12, 4, "json")) ||
+	       sl_h1_ieq(v + e - 5, 5, "+json");
+}
+
+/* The loop's checks (wafcheck.h): what the rules would be given to read
+ * (the cookies, the query's arguments, a form's or a JSON body's, as far
+ * as body_limit lets them see it) against the route's limits. */
+static enum sl_wafcheck_limit
+waf_precheck(const struct sl_h1_request *req, const char *body, size_t blen,
+	     const struct sl_waf_limits *l, uint64_t *found, uint64_t *max)
+{
+	struct sl_wafcheck c = {0};
+	const char *q;
+	int json = 0, form = 0;
+
+	if (l->cookies == 0 && l->args == 0 && l->args_bytes == 0 &&
+	    l->json_depth == 0)
+		return SL_WAFCHECK_OK;
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct sl_h1_header *h = &req->headers[i];
+
+		if (h->name_len == 6 && sl_h1_ieq(h->name, 6, "cookie"))
+			sl_wafcheck_cookies(&c, h->value, h->value_len);
+		else if (h->name_len == 12 &&
+			 sl_h1_ieq(h->name, 12, "content-type")) {
+			json = ctype_is(h->value, h->value_len, 1);
+			form = ctype_is(h->value, h->value_len, 0);
+		}
+	}
+	if (req->path != NULL &&
+	    (q = memchr(req->path, '?', req->path_len)) != NULL)
+		sl_wafcheck_form(&c, q + 1,
+				 req->path_len - (size_t)(q + 1 - req->path));
+	if (blen > 0 && form)
+		sl_wafcheck_form(&c, body, blen);
+	else if (blen > 0 && json)
+		(void)sl_wafcheck_json(&c, body, blen);
+	return sl_wafcheck_over(&c, l, found, max);
+}
+
 /*
  * The route's WAF: GO when the request may go on (passed, detected only,
  * or let through by on_failure: allow); ANSWERED when it was answered
@@ -592,6 +731,7 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 	const char *body = NULL;
 	char *copy = NULL;
 	size_t blen = 0;
+	enum sl_wafcheck_limit lim;
 	int r;
 
 	if (tw != NULL && tw->phase == WF_APPLIED)
@@ -663,6 +803,16 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 				blen = c->body_limit;
 		}
 	}
+	/* what the rules would be given, against the route's limits, here
+	 * on the loop: a request past them costs no thread */
+	if ((lim = waf_precheck(req, body, blen, &c->limits, &tw->found,
+				&tw->max)) != SL_WAFCHECK_OK) {
+		free(copy);
+		tw->phase = WF_DONE;
+		tw->verdict = WV_LIMIT;
+		tw->limit = (uint8_t)lim;
+		return apply(s, tw);
+	}
 	wj = job_make(s, req, body, blen);
 	free(copy);
 	if (wj == NULL) {
@@ -704,8 +854,8 @@ static const char *
 waf_str(uint8_t res)
 {
 	static const char *const names[SL_WAF_NRESULTS] = {
-	    "pass",	  "blocked",	   "detected",
-	    "over_limit", "failed_denied", "failed_allowed"};
+	    "pass",	     "blocked",	       "detected", "over_limit",
+	    "failed_denied", "failed_allowed", "limited"};
 	return res >= 1 && res <= SL_WAF_NRESULTS ? names[res - 1] : "";
 }
 

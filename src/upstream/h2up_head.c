@@ -289,6 +289,41 @@ h2up_head_request(struct h2up_stream *st, char *p, size_t hl, int tls,
 	return r;
 }
 
+/* A chunked request body ended: its trailer section (trl_held bytes at
+ * req's front, the final CRLF included) becomes the HPACK block the last
+ * HEADERS carries (S_REQ_TRL), in req, which the parse no longer needs.
+ * Returns 0, or -1 (no memory). */
+int
+h2up_req_chunked_end(struct h2up_stream *st)
+{
+	struct dbuf *r = &st->req;
+	size_t n = st->trl_held;
+	char *blk = NULL;
+	long bl = 0;
+
+	st->trl_held = 0;
+	st->f |= S_REQ_END;
+	if (n > 2) { /* more than the final CRLF */
+		size_t cap = sizeof(struct sl_hblk) + 2 * n;
+		if ((blk = malloc(cap)) == NULL ||
+		    (bl = sl_h1_trailers_block(r->p + r->off, n, blk, cap)) <
+			0) {
+			free(blk);
+			return -1;
+		}
+	}
+	r->off = r->len = 0;
+	if (blk != NULL) {
+		int rc = h2up_head_trailers(blk, r);
+		free(blk);
+		if (rc == -1)
+			return -1;
+		if (dbuf_n(r) > 0)
+			st->f |= S_REQ_TRL;
+	}
+	return 0;
+}
+
 int
 h2up_head_trailers(const char *block, struct dbuf *blk)
 {

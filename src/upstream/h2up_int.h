@@ -228,6 +228,11 @@ int h2up_submit(struct h2up_stream *st, char *p, size_t hl);
 int h2up_head_request(struct h2up_stream *st, char *p, size_t hl, int tls,
 		      struct dbuf *blk, int *body);
 
+/* A chunked request body ended: its trailer section (trl_held bytes at
+ * req's front) becomes the last HEADERS' HPACK block, in req
+ * (S_REQ_TRL). Returns 0, or -1 (no memory). */
+int h2up_req_chunked_end(struct h2up_stream *st);
+
 /* A request's trailers (a field block, hblock.h) HPACK-encoded at blk's
  * end, the connection's fields left out. Returns 0, or -1 (no memory). */
 int h2up_head_trailers(const char *block, struct dbuf *blk);

@@ -38,4 +38,5 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/tls \
 	tests/fuzz/corpus/trace \
 	tests/fuzz/corpus/waf \
+	tests/fuzz/corpus/wafcheck \
 	tests/fuzz/corpus/ws

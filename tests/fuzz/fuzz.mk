@@ -71,7 +71,8 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_hpack $(OUT)/fuzz_hpack_enc $(OUT)/fuzz_h2frame \
 	$(OUT)/fuzz_h2conn $(OUT)/fuzz_h2diff $(OUT)/fuzz_json $(OUT)/fuzz_jwt \
 	$(OUT)/fuzz_authzpb $(OUT)/fuzz_trace $(OUT)/fuzz_waf \
-	$(OUT)/fuzz_accenc $(OUT)/fuzz_idem $(OUT)/fuzz_reader
+	$(OUT)/fuzz_accenc $(OUT)/fuzz_idem $(OUT)/fuzz_reader \
+	$(OUT)/fuzz_wafcheck
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -160,6 +161,14 @@ $(OUT)/fuzz_json: $(top_srcdir)/tests/fuzz/fuzz_json.c $(JSON_SRCS) \
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(JANSSON_CFLAGS) $(FUZZ_CFLAGS) -o $@ $< \
 		$(JSON_SRCS) $(JANSSON_LIBS)
+
+# the WAF's loop-side checks (fuzz_wafcheck.c), json.c their JSON oracle
+WAFCHECK_SRCS = $(top_srcdir)/src/edge/wafcheck.c $(JSON_SRCS)
+$(OUT)/fuzz_wafcheck: $(top_srcdir)/tests/fuzz/fuzz_wafcheck.c \
+		$(WAFCHECK_SRCS) $(top_srcdir)/src/edge/wafcheck.h \
+		$(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(WAFCHECK_SRCS)
 
 # JSON Web Tokens and key sets (fuzz_jwt.c): jwt.c on json.c, OpenSSL's
 # libcrypto for the keys and signatures

@@ -237,7 +237,7 @@ class Gw:
         """Checks sluice_waf_requests_total{route,result} for each
         result in want ({result: n}; the others 0)."""
         results = ("pass", "blocked", "detected", "over_limit",
-                   "failed_denied", "failed_allowed")
+                   "failed_denied", "failed_allowed", "limited")
         got = {}
 
         def read():
@@ -1417,16 +1417,113 @@ def heavy_cookie(n):
     return {"Cookie": "; ".join("c%d=v%d" % (i, i) for i in range(n))}
 
 
+def waf_lines(gw, rid):
+    """The WAF lines of request rid (its access line written)."""
+    return gw.lines([rid])[rid]["waf"]
+
+
+@test
+def loop_side_limits_refuse_before_a_thread():
+    """What the rules would be given to read, counted on the loop against
+    the route's waf.limits (issue 63, item 2): 2,500 cookies in 30 KB (a
+    second of a WAF thread, operations.md 15.7) are refused 400 at once,
+    as are 300 query arguments and a JSON body too deep; a form body past
+    args_bytes 413; each with a WAF line naming the limit, counted
+    "limited", never inspected, nothing upstream. A route that raises a
+    limit lets the same request through its rules; in detect mode one
+    past a limit goes on uninspected, its line "detected"."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay"),
+                waf_route("watch", "/watch", mode="detect"),
+                waf_route("raised", "/raised",
+                          limits={"args": 2000, "cookies": 3000}),
+                waf_route("small", "/small", body_limit="128KiB",
+                          limits={"json_depth": 4,
+                                  "args_bytes": "64KiB"})],
+               limits={"max_header_bytes": "64KiB", "max_uri_bytes": "32KiB",
+                       "buffer_bytes": "256KiB"})
+    cookies = heavy_cookie(2500)
+    check(len(cookies["Cookie"]) > 30000, "30 KB of cookies")
+    many = "/v1/charges?" + "&".join("a%d=%d" % (i, i) for i in range(1200))
+    deep = b"[" * 6 + b"1" + b"]" * 6
+    form = b"&".join(b"f%d=%s" % (i, b"v" * 1000) for i in range(70))
+    form_bytes = sum(len(x) - 1 for x in form.split(b"&"))
+    cases = [
+        ("GET", "/pay/v1/charges", cookies, None, 400, "cookies", 2500, 100),
+        ("GET", "/pay" + many, {}, None, 400, "args", 1200, 1000),
+        ("POST", "/small/v1/x", JSON_CT, deep, 400, "json_depth", 6, 4),
+        ("POST", "/small/v1/y", FORM_CT, form, 413, "args_bytes",
+         form_bytes, 65536),
+    ]
+    for method, path, h, body, status, limit, found, mx in cases:
+        r = gw.send(method, path, h, body)
+        assert_error(r, status, "waf_limit")
+        rid = r.header("x-request-id")
+        got = gw.lines([rid])[rid]
+        a = got["access"][0]
+        eq((a["status"], a["waf"], a["error"], a["upstream"]),
+           (status, "limited", "waf_limit", "-"), "the access line")
+        w = got["waf"]
+        eq(len(w), 1, "one WAF line for %s" % limit)
+        w = w[0]
+        eq((w["action"], w["limit"], w["found"], w["max"], w["status"],
+            w["rules"]), ("refused", limit, found, mx, status, []),
+           "the WAF line of %s" % limit)
+    eq(gw.up.paths(), [], "nothing went upstream")
+    gw.counts({"limited": 2}, route="pay")
+    gw.counts({"limited": 2}, route="small")
+    eq(gw.inspections("pay"), 0, "no thread looked at them")
+    eq(gw.inspections("small"), 0, "nor at these")
+    # the limits raised: the same requests go through the rules
+    eq(gw.send("GET", "/raised" + many).status, 200, "1,200 args allowed")
+    eq(gw.send("GET", "/raised/v1/c", heavy_cookie(120)).status, 200,
+       "120 cookies allowed")
+    gw.counts({"pass": 2}, route="raised")
+    # detect mode: on, uninspected, said
+    r = gw.send("GET", "/watch/v1/charges", cookies)
+    eq(r.status, 200, "detect mode refuses nothing")
+    w = waf_lines(gw, r.header("x-request-id"))
+    eq([(x["action"], x["limit"]) for x in w], [("detected", "cookies")],
+       "its WAF line")
+    gw.counts({"limited": 1}, route="watch")
+    eq(gw.inspections("watch"), 0, "not inspected")
+    eq(gw.up.paths(), ["/raised" + many, "/raised/v1/c",
+                       "/watch/v1/charges"], "what went upstream")
+    gw.sl.stop()
+
+
+@test
+def t_checks_the_waf_limits():
+    """waf.limits' keys: numbers, a size for args_bytes, 0 to turn one
+    off; an unknown key is named with its place."""
+    require_waf()
+    d = tmpdir()
+    ok = waf_route("pay", rules=[CRS_SETUP],
+                   limits={"cookies": 0, "args": 500, "json_depth": 64,
+                           "args_bytes": "1MiB"})
+    bad = waf_route("pay", rules=[CRS_SETUP], limits={"cookie": 10})
+    for route, good in ((ok, True), (bad, False)):
+        cfg, _ = make_config({"pay": ["127.0.0.1:9"]}, routes=[route])
+        path = write_yaml(os.path.join(d, "limits.yaml"), cfg)
+        rc, out, err = run_sluice(["-t", "-c", path])
+        if good:
+            eq(rc, 0, "limits accepted: %s" % err)
+        else:
+            check(rc != 0 and "cookie" in err and "waf.limits" in err,
+                  "the unknown key named: %r" % err)
+
+
 @test
 def no_verdict_in_time_follows_on_failure():
     """timeout 10ms against an inspection of 600 cookies: no verdict in
     time on any machine (load only makes the inspection longer)."""
     require_waf()
-    gw = start([waf_route("deny", "/deny", timeout="10ms"),
+    nolim = {"cookies": 0}  # the rules' time is what is tested
+    gw = start([waf_route("deny", "/deny", timeout="10ms", limits=nolim),
                 waf_route("deny403", "/d403", timeout="10ms",
-                          failure_status=403),
+                          failure_status=403, limits=nolim),
                 waf_route("allow", "/allow", timeout="10ms",
-                          on_failure="allow")])
+                          on_failure="allow", limits=nolim)])
     big = heavy_cookie(600)
     r = gw.send("GET", "/deny/v1/charges", big)
     assert_error(r, 503, "waf_unavailable")
@@ -1464,7 +1561,8 @@ def a_full_queue_answers_every_request_as_documented():
     counters, the warn lines and the upstream agree on how many of
     each."""
     require_waf()
-    gw = start([waf_route("pay", "/pay")], waf={"threads": 1, "queue": 1})
+    gw = start([waf_route("pay", "/pay", limits={"cookies": 0})],
+               waf={"threads": 1, "queue": 1})
     n = 16
     results = [None] * n
     go = threading.Barrier(n)
@@ -1582,7 +1680,8 @@ def a_busy_thread_and_its_cpu_are_visible():
     done 0, its CPU time added to the route's (issue 63: what a thread is
     doing is visible)."""
     require_waf()
-    gw = start([waf_route("pay", "/pay", timeout="10s")],
+    gw = start([waf_route("pay", "/pay", timeout="10s",
+                          limits={"cookies": 0})],
                waf={"threads": 1})
     res = []
     th = threading.Thread(target=lambda: res.append(

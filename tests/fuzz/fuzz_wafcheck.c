@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer driver for the WAF's loop-side checks (src/edge/wafcheck.c).
+ * The first byte picks what the rest is: a JSON body (0), a query or form
+ * body (1), or a Cookie field's value (2). Checked: no count past what
+ * the bytes can hold; and, for a text the strict JSON parser of the edge
+ * (json.c) accepts, the same arguments (its scalar values, member names
+ * apart), the same bytes (names and values as their spans) and the same
+ * depth as the parser's tokens say: the parser is the oracle.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "json.h"
+#include "wafcheck.h"
+
+#define MAXTOK 4096
+
+static struct sl_json_tok tok[MAXTOK];
+
+/* What the tokens of t[i]'s subtree hold: scalar values, the bytes of
+ * names and scalars, its depth. Returns the index after it. */
+static int
+walk(int i, uint64_t *args, uint64_t *bytes, uint32_t *depth, uint32_t d)
+{
+	const struct sl_json_tok *t = &tok[i];
+	int j;
+
+	if (t->type != SL_JSON_OBJECT && t->type != SL_JSON_ARRAY) {
+		(*args)++;
+		*bytes += t->len;
+		return i + 1;
+	}
+	if (d + 1 > *depth)
+		*depth = d + 1;
+	for (j = i + 1; j < (int)t->end;) {
+		if (t->type == SL_JSON_OBJECT) {
+			*bytes += tok[j].len; /* the member's name */
+			j++;
+		}
+		j = walk(j, args, bytes, depth, d + 1);
+	}
+	return (int)t->end;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct sl_wafcheck c = {0};
+	const char *p = (const char *)data + 1;
+	size_t n, seps = 0;
+
+	if (size < 1)
+		return 0;
+	n = size - 1;
+	switch (data[0] % 3) {
+	case 0: {
+		int r = sl_wafcheck_json(&c, p, n), nt;
+		uint64_t args = 0, bytes = 0;
+		uint32_t depth = 0;
+
+		CHECK(c.args <= n && c.args_bytes <= n && c.json_depth <= n);
+		CHECK(c.cookies == 0);
+		nt = sl_json_parse(p, n, tok, MAXTOK, 64, NULL);
+		if (nt < 1)
+			break;
+		CHECK(r == 0);
+		CHECK(walk(0, &args, &bytes, &depth, 0) == nt);
+		CHECK(c.args == args);
+		CHECK(c.args_bytes == bytes);
+		CHECK(c.json_depth == depth);
+		break;
+	}
+	case 1:
+		sl_wafcheck_form(&c, p, n);
+		for (size_t i = 0; i < n; i++)
+			seps += p[i] == '&';
+		CHECK(c.args <= seps + 1 && c.args_bytes <= n);
+		CHECK(c.cookies == 0 && c.json_depth == 0);
+		break;
+	default:
+		sl_wafcheck_cookies(&c, p, n);
+		for (size_t i = 0; i < n; i++)
+			seps += p[i] == ';';
+		CHECK(c.cookies <= seps + 1);
+		CHECK(c.args == 0 && c.args_bytes == 0);
+		break;
+	}
+	return 0;
+}
