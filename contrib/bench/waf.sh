@@ -2,7 +2,9 @@
 # contrib/bench/waf.sh -- the WAF (libmodsecurity3 + OWASP CRS, issue 46)
 # through sluice and nginx with the ModSecurity connector, one worker each:
 # CPU per inspected request, the latency of a route without a WAF while WAF
-# routes take half of the requests, and instructions per request by object.
+# routes take half of the requests, the latency of legitimate WAF requests
+# beside an attacker with heavy Cookies (issue 63), and instructions per
+# request by object.
 #
 # usage: contrib/bench/waf.sh [--quick] [--rounds N] [--duration SECS]
 #            [--mix-duration SECS] [--only LIST] [--gateways LIST]
@@ -66,9 +68,9 @@
 #                      is already queueing)
 #   --abuse-duration S seconds per measured phase of waf-abuse (default 20)
 #   --abuse-cookies N  cookies in the attacker's Cookie field, "c0=v0;
-#                      c1=v1; ..." (default 2500: 27,778 bytes, the field
-#                      of doc/operations.md section 15.7, about 1 s of the
-#                      CRS's time)
+#                      c1=v1; ..." (default 2500: 30,278 bytes, the field
+#                      of doc/operations.md section 15.7; 0.2-0.5 s of the
+#                      CRS's time each on the 2-CPU machine of session 42)
 #   --abuse-timeout S  waf-abuse: the generators' client timeout (default 5):
 #                      a request unanswered that long is given up, counted
 #                      as a timeout, and in the percentiles as infinitely
@@ -124,8 +126,8 @@
 #             WAF route of the same gateway. The legitimate one, the legit
 #             GET (--abuse-legit) at --abuse-legit-rate from 127.0.0.1; the
 #             attacker's, GETs of the WAF route with a Cookie field of
-#             --abuse-cookies short cookies (~28 KB: about a second of the
-#             CRS each) at --abuse-rate, from 127.0.0.2 (another client
+#             --abuse-cookies short cookies (~30 KB: 0.2-0.5 s of the CRS
+#             each) at --abuse-rate, from 127.0.0.2 (another client
 #             address on the loopback, for a future per-client budget to
 #             tell apart). Two phases, "alone" (the legitimate stream only)
 #             and "attacked" (both; the attacker starts first and ends
@@ -139,8 +141,8 @@
 #             attacked / alone, its 503s, other non-2xx and timeouts, and
 #             the attacker's statuses and timeouts. The target (issue 63):
 #             attacked/alone at most 2, no legitimate 503 or timeout. The
-#             first round also times one attacker request alone on each
-#             gateway (checks in waf-meta.txt)
+#             first round also times three attacker requests alone, one
+#             at a time, on each gateway (checks in waf-meta.txt)
 #   count     instructions per request, by callgrind (valgrind): each
 #             gateway under --tool=callgrind --separate-threads=no (sluice:
 #             every thread; nginx: master_process off, one process), the
@@ -198,15 +200,15 @@
 #
 # Output: DIR/waf.md (medians, ratios sluice/nginx, the counts),
 # DIR/waf-cpu.csv, DIR/waf-mix.csv, DIR/waf-abuse.csv, DIR/waf-count.csv
-# (every run),
-# DIR/waf-meta.txt (versions, machine, load, steal, other processes).
+# (every run), DIR/waf-meta.txt (versions, machine, load, steal, other
+# processes).
 # Noise: on a shared virtual machine CPU per request moves by +-20 % from
 # run to run (host steal, other jobs: see the "others" and steal columns);
 # the counts do not move. Typical: contrib/bench/waf.sh (about 25 min), and
 # for latency contrib/bench/waf.sh --only waf-mix,waf-mix-post --idle-poll
 # (each stream at 200/s for GETs, 25/s for POSTs, when no CPU run precedes),
 # and for issue 63's attacker contrib/bench/waf.sh --only waf-abuse
-# --threads 1,2 (about 10 min with 3 rounds).
+# --threads 1,2 (about 8 min with 3 rounds).
 #
 # Environment: SLUICE (default ./build-werror/src/sluice of this tree, else
 # ./build/src/sluice; copied to the scratch directory at the start), NGINX,

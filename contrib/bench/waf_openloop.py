@@ -35,7 +35,7 @@ counted as errors (and not in the percentiles).
 --source ADDR: connect from that local address (127.0.0.2 is on Linux's
 loopback as much as 127.0.0.1 is: another client, to the gateway).
 --cookies N: a Cookie field of N short cookies, "c0=v0; c1=v1; ..."
-(2,500 of them: 27,778 bytes; the heavy Cookie of doc/operations.md
+(2,500 of them: 30,278 bytes; the heavy Cookie of doc/operations.md
 section 15.7 and of tests/integration/test_waf.py).
 
 Prints one line:
