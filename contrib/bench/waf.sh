@@ -2,23 +2,28 @@
 # contrib/bench/waf.sh -- the WAF (libmodsecurity3 + OWASP CRS, issue 46)
 # through sluice and nginx with the ModSecurity connector, one worker each:
 # CPU per inspected request, the latency of a route without a WAF while WAF
-# routes take half of the requests, and instructions per request by object.
+# routes take half of the requests, the latency of legitimate WAF requests
+# beside an attacker with heavy Cookies (issue 63), and instructions per
+# request by object.
 #
 # usage: contrib/bench/waf.sh [--quick] [--rounds N] [--duration SECS]
 #            [--mix-duration SECS] [--only LIST] [--gateways LIST]
 #            [--threads LIST] [--conns N] [--mix-rate R] [--mix-load F]
+#            [--abuse-rate R] [--abuse-legit-rate R] [--abuse-legit get|post]
+#            [--abuse-duration SECS] [--abuse-cookies N] [--abuse-timeout SECS]
 #            [--count-get N] [--count-post N] [--idle-poll] [--hog]
 #            [--out DIR] [--keep]
 #
-#   --quick            3 s per CPU run, 6 s per mix phase, fewer counted
-#                      requests (--count-get 60, --count-post 8)
+#   --quick            3 s per CPU run, 6 s per mix phase, 8 s per abuse
+#                      phase, fewer counted requests (--count-get 60,
+#                      --count-post 8)
 #   --rounds N         runs per gateway per scenario, alternating
 #                      sluice-t1 sluice-t2 nginx, sluice-t1 ... (default 3)
 #   --duration SECS    seconds per measured CPU run (default 10)
 #   --mix-duration S   seconds per measured phase of waf-mix (default 20)
 #   --only LIST        scenarios, comma-separated, from plain, waf-get,
-#                      waf-post, waf-mix, waf-mix-post, count (default:
-#                      plain,waf-get,waf-post,waf-mix,count)
+#                      waf-post, waf-mix, waf-mix-post, waf-abuse, count
+#                      (default: plain,waf-get,waf-post,waf-mix,count)
 #   --gateways LIST    from sluice,nginx,nginx-mt,sluice-je (default
 #                      sluice,nginx). nginx-mt: nginx as nginx, plus
 #                      "thread_pool bench threads=1" (an idle thread in the
@@ -50,6 +55,26 @@
 #                      would be --mix-load busy; 200 (GET) or 25 (POST)
 #                      when they did not run)
 #   --mix-load F       that fraction (default 0.5)
+#   --abuse-rate R     waf-abuse: the attacker's requests per second
+#                      (default 20), each a GET of the WAF route with a
+#                      Cookie of --abuse-cookies cookies
+#   --abuse-legit-rate R
+#                      waf-abuse: the legitimate stream's requests per
+#                      second (default 50)
+#   --abuse-legit K    waf-abuse: the legitimate stream's request, get (the
+#                      legit WAF GET, the default) or post (the 2 KiB JSON
+#                      POST: ~15-20 ms of CPU each, so at 50/s it alone
+#                      keeps one WAF thread ~85 % busy and its "alone" p99
+#                      is already queueing)
+#   --abuse-duration S seconds per measured phase of waf-abuse (default 20)
+#   --abuse-cookies N  cookies in the attacker's Cookie field, "c0=v0;
+#                      c1=v1; ..." (default 2500: 30,278 bytes, the field
+#                      of doc/operations.md section 15.7; 0.2-0.5 s of the
+#                      CRS's time each on the 2-CPU machine of session 42)
+#   --abuse-timeout S  waf-abuse: the generators' client timeout (default 5):
+#                      a request unanswered that long is given up, counted
+#                      as a timeout, and in the percentiles as infinitely
+#                      slow
 #   --count-get N      count: N and 2N requests for plain and waf-get
 #                      (default 300)
 #   --count-post N     count: N and 2N requests for waf-post (default 20;
@@ -97,6 +122,27 @@
 #             (h2load --rps was tried: nghttp2 1.52's h2load does not end
 #             a -D run with --rps here; wrk has no fixed rate.)
 #   waf-mix-post  the same with the 2 KiB JSON POSTs as the WAF stream
+#   waf-abuse the first target of issue 63: two open-loop streams to the
+#             WAF route of the same gateway. The legitimate one, the legit
+#             GET (--abuse-legit) at --abuse-legit-rate from 127.0.0.1; the
+#             attacker's, GETs of the WAF route with a Cookie field of
+#             --abuse-cookies short cookies (~30 KB: 0.2-0.5 s of the CRS
+#             each) at --abuse-rate, from 127.0.0.2 (another client
+#             address on the loopback, for a future per-client budget to
+#             tell apart). Two phases, "alone" (the legitimate stream only)
+#             and "attacked" (both; the attacker starts first and ends
+#             last), each on a fresh gateway (nginx runs the rules on its
+#             event loop and would still be working through the attack's
+#             backlog after it), the legitimate stream with the same seed
+#             in both; their order alternates by round. Both generators
+#             give up a request after --abuse-timeout and count it.
+#             Reported: the legitimate stream's p50 and p99 in each phase
+#             (a timed-out request counted as infinitely slow), p99
+#             attacked / alone, its 503s, other non-2xx and timeouts, and
+#             the attacker's statuses and timeouts. The target (issue 63):
+#             attacked/alone at most 2, no legitimate 503 or timeout. The
+#             first round also times three attacker requests alone, one
+#             at a time, on each gateway (checks in waf-meta.txt)
 #   count     instructions per request, by callgrind (valgrind): each
 #             gateway under --tool=callgrind --separate-threads=no (sluice:
 #             every thread; nginx: master_process off, one process), the
@@ -122,7 +168,12 @@
 # anomaly threshold 5, blocking), after the same directives: SecRuleEngine
 # On, SecRequestBodyAccess On, the body limits sluice sets (1 GiB,
 # ProcessPartial), SecResponseBodyAccess Off and the JSON rule 77001;
-# nginx also SecAuditEngine Off (sluice runs no logging phase).
+# nginx also SecAuditEngine Off (sluice runs no logging phase). Heads of
+# up to 32 KiB: sluice's max_header_bytes default; nginx
+# large_client_header_buffers 4 32k (its default, 8k a line, would refuse
+# waf-abuse's Cookie with a 400 before the rules; the buffers are taken
+# only by heads that overflow client_header_buffer_size, 1k, so no other
+# request here uses them).
 #   sluice  waf: { threads: N } at the top; the route's waf: { rules: [...] }
 #           (mode block, body_limit 32 KiB: the defaults)
 #   nginx   load_module ngx_http_modsecurity_module.so; in location /waf/
@@ -148,13 +199,16 @@
 # busy fraction of GW_CPU that was not the gateway (other jobs: noise).
 #
 # Output: DIR/waf.md (medians, ratios sluice/nginx, the counts),
-# DIR/waf-cpu.csv, DIR/waf-mix.csv, DIR/waf-count.csv (every run),
-# DIR/waf-meta.txt (versions, machine, load, steal, other processes).
+# DIR/waf-cpu.csv, DIR/waf-mix.csv, DIR/waf-abuse.csv, DIR/waf-count.csv
+# (every run), DIR/waf-meta.txt (versions, machine, load, steal, other
+# processes).
 # Noise: on a shared virtual machine CPU per request moves by +-20 % from
 # run to run (host steal, other jobs: see the "others" and steal columns);
 # the counts do not move. Typical: contrib/bench/waf.sh (about 25 min), and
 # for latency contrib/bench/waf.sh --only waf-mix,waf-mix-post --idle-poll
-# (each stream at 200/s for GETs, 25/s for POSTs, when no CPU run precedes).
+# (each stream at 200/s for GETs, 25/s for POSTs, when no CPU run precedes),
+# and for issue 63's attacker contrib/bench/waf.sh --only waf-abuse
+# --threads 1,2 (about 8 min with 3 rounds).
 #
 # Environment: SLUICE (default ./build-werror/src/sluice of this tree, else
 # ./build/src/sluice; copied to the scratch directory at the start), NGINX,
@@ -204,6 +258,12 @@ CONNS=8
 PLAIN_CONNS=64
 MIX_RATE=""
 MIX_LOAD=0.5
+ABUSE_RATE=20
+ABUSE_LEGIT_RATE=50
+ABUSE_LEGIT=get
+ABUSE_DURATION=20
+ABUSE_COOKIES=2500
+ABUSE_TIMEOUT=5
 COUNT_GET=300
 COUNT_POST=20
 OUT=""
@@ -214,6 +274,7 @@ HOG=0
 ARGS="$*"
 DURATION_SET=""
 MIXD_SET=""
+ABUSED_SET=""
 CG_SET=""
 CP_SET=""
 
@@ -229,6 +290,12 @@ while [ $# -gt 0 ]; do
 	--conns) CONNS=${2:?}; shift ;;
 	--mix-rate) MIX_RATE=${2:?}; shift ;;
 	--mix-load) MIX_LOAD=${2:?}; shift ;;
+	--abuse-rate) ABUSE_RATE=${2:?}; shift ;;
+	--abuse-legit-rate) ABUSE_LEGIT_RATE=${2:?}; shift ;;
+	--abuse-legit) ABUSE_LEGIT=${2:?}; shift ;;
+	--abuse-duration) ABUSED_SET=${2:?}; shift ;;
+	--abuse-cookies) ABUSE_COOKIES=${2:?}; shift ;;
+	--abuse-timeout) ABUSE_TIMEOUT=${2:?}; shift ;;
 	--count-get) CG_SET=${2:?}; shift ;;
 	--count-post) CP_SET=${2:?}; shift ;;
 	--out) OUT=${2:?}; shift ;;
@@ -240,19 +307,21 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-if [ "$QUICK" = 1 ]; then DURATION=3; MIX_DURATION=6; COUNT_GET=60; COUNT_POST=8; fi
+if [ "$QUICK" = 1 ]; then DURATION=3; MIX_DURATION=6; ABUSE_DURATION=8; COUNT_GET=60; COUNT_POST=8; fi
 DURATION=${DURATION_SET:-$DURATION}
 MIX_DURATION=${MIXD_SET:-$MIX_DURATION}
+ABUSE_DURATION=${ABUSED_SET:-$ABUSE_DURATION}
 COUNT_GET=${CG_SET:-$COUNT_GET}
 COUNT_POST=${CP_SET:-$COUNT_POST}
-for v in ROUNDS DURATION MIX_DURATION CONNS COUNT_GET COUNT_POST; do
+for v in ROUNDS DURATION MIX_DURATION CONNS COUNT_GET COUNT_POST ABUSE_RATE ABUSE_LEGIT_RATE ABUSE_DURATION ABUSE_COOKIES ABUSE_TIMEOUT; do
 	case "${!v}" in ''|*[!0-9]*|0) die "$v wants an integer >= 1 (got '${!v}')" ;; esac
 done
 case "$MIX_RATE" in ''|*[!0-9]*) [ -z "$MIX_RATE" ] || die "--mix-rate wants an integer" ;; esac
 case "$MIX_LOAD" in 0.[0-9]*|1|1.0) ;; *) die "--mix-load wants a fraction, 0.05 to 1" ;; esac
+case "$ABUSE_LEGIT" in get|post) ;; *) die "--abuse-legit wants get or post" ;; esac
 IFS=, read -r -a SCENARIOS <<<"$ONLY"
 for s in "${SCENARIOS[@]}"; do
-	case "$s" in plain|waf-get|waf-post|waf-mix|waf-mix-post|count) ;; *) die "unknown scenario $s" ;; esac
+	case "$s" in plain|waf-get|waf-post|waf-mix|waf-mix-post|waf-abuse|count) ;; *) die "unknown scenario $s" ;; esac
 done
 IFS=, read -r -a GWL <<<"$GATEWAYS"
 IFS=, read -r -a THL <<<"$THREADS"
@@ -345,6 +414,8 @@ http {
     keepalive_timeout 300s;
     client_max_body_size 8m;
     client_body_buffer_size 64k;
+    # waf-abuse's heads, ~30 KB, as the gateways forward them
+    large_client_header_buffers 4 64k;
 $(nginx_temp_paths "$UP/tmp")
     server {
         listen 127.0.0.1:$UP_PORT backlog=4096;
@@ -431,6 +502,8 @@ http {
     client_body_timeout 30s;
     send_timeout 30s;
     client_max_body_size 8m;
+    # heads of up to 32 KiB, as sluice's max_header_bytes (waf-abuse)
+    large_client_header_buffers 4 32k;
 $(nginx_temp_paths "$1/tmp")
     upstream u {
         server 127.0.0.1:$UP_PORT;
@@ -488,12 +561,26 @@ start_gateway() {  # variant [count|check]
 }
 
 stop_gateway() {
+	local procs=$GW_PROCS p
 	gw_stop
+	# an nginx worker busy in the rules (waf-abuse) may outlive its master's
+	# SIGKILL: it would hold the port (reuseport) and the CPU into the next
+	# run
+	for p in $procs; do
+		if proc_alive "$p"; then
+			log "$GW_NAME: pid $p outlived the gateway's stop, killing it"
+			kill -KILL "$p" 2>/dev/null || true
+		fi
+	done
 	# what the gateways said, less the expected: nginx's start-up notice,
 	# the blocks of the check's attacks (sluice's WAF log lines, nginx's
 	# "Access denied")
-	gw_messages '^$|^==[0-9]+==|ModSecurity-nginx v[0-9.]+ \(rules loaded|"type":"waf","action":"blocked"|ModSecurity: Access denied with code 403|\[info\]|\[notice\]'
+	gw_messages '^$|^==[0-9]+==|ModSecurity-nginx v[0-9.]+ \(rules loaded|"type":"waf","action":"blocked"|ModSecurity: Access denied with code 403|\[info\]|\[notice\]'"$EXPECTED_MORE"
 }
+
+# more expected messages, in a scenario that provokes them (waf-abuse:
+# sluice's warning for each request without a verdict)
+EXPECTED_MORE=""
 
 # sluice-idle: its WAF threads (those with a nice above 0; made at the
 # first inspection, so after a warm-up) to SCHED_IDLE
@@ -633,7 +720,8 @@ run_cpu() {  # scenario variant round
 MIX_CSV="$OUT/waf-mix.csv"
 echo "scenario,round,gateway,rate,phase,plain_n,plain_p50_us,plain_p90_us,plain_p99_us,plain_p999_us,plain_errors,plain_non2xx,plain_late_p99_us,waf_n,waf_p50_us,waf_p99_us,waf_errors,waf_non2xx,gw_util,others_on_gw_cpu,steal" >"$MIX_CSV"
 
-gen() {  # kind rate seconds warmup seed out: one open-loop generator, in the background
+gen() {  # kind rate seconds warmup seed out [args...]: one open-loop
+	#      generator, in the background, with those further arguments
 	local a=(taskset -c "$LOAD_CPU" "$PYTHON" "$HERE/waf_openloop.py" --port "$GW_PORT"
 		--rate "$2" --duration "$3" --warmup "$4" --seed "$5"
 		--header "$HOST_H" --header "$UA_H" --header "$ACCEPT_H")
@@ -641,8 +729,12 @@ gen() {  # kind rate seconds warmup seed out: one open-loop generator, in the ba
 	plain) a+=(--path "$PLAIN_PATH") ;;
 	get) a+=(--path "$GET_PATH") ;;
 	post) a+=(--path "$POST_PATH" --method POST --body-file "$BODY" --header "Content-Type: application/json") ;;
+	abuse) a+=(--path "$GET_PATH" --cookies "$ABUSE_COOKIES" --source "$ABUSE_SRC") ;;
 	esac
-	"${a[@]}" >"$6" 2>&1 &
+	local o=$6
+	shift 6
+	a+=("$@")
+	"${a[@]}" >"$o" 2>&1 &
 	GEN_PID=$!
 	register_pid "$GEN_PID"
 }
@@ -739,6 +831,95 @@ else:
 EOF
 }
 
+# ---------------------------------------------------------------- abuse
+# issue 63: an attacker with heavy Cookie fields beside legitimate WAF traffic
+ABUSE_SRC=127.0.0.2
+ABUSE_CSV="$OUT/waf-abuse.csv"
+echo "scenario,round,gateway,legit_kind,legit_rate,abuse_rate,abuse_cookies,timeout_s,phase,legit_counted,legit_done,legit_p50_us,legit_p90_us,legit_p99_us,legit_max_us,legit_timeouts,legit_errors,legit_503,legit_other_non2xx,legit_statuses,abuse_counted,abuse_p50_us,abuse_timeouts,abuse_errors,abuse_statuses,gw_util,others_on_gw_cpu,steal" >"$ABUSE_CSV"
+
+# statuses "200:950,503:50" -> the count of one, or of the non-2xx less 503
+status_n() {  # statuses code|other
+	echo "$1" | tr ',' '\n' | awk -F: -v w="$2" '
+		NF == 2 && (w == "other" ? ($1 < 200 || $1 > 299) && $1 != 503 : $1 == w) { n += $2 }
+		END { print n + 0 }'
+}
+
+# three attacker requests alone, one after the other, on a fresh gateway:
+# their statuses and times
+abuse_check() {  # variant
+	local hf="$WORK/abuse-cookie.txt" got="" i
+	[ -s "$hf" ] || "$PYTHON" -c 'import sys; n = int(sys.argv[1]); print("Cookie: " + "; ".join("c%d=v%d" % (i, i) for i in range(n)))' \
+		"$ABUSE_COOKIES" >"$hf"
+	start_gateway "$1"
+	http_code "http://127.0.0.1:$GW_PORT$GET_PATH" >/dev/null
+	for i in 1 2 3; do
+		got="$got${got:+, }$(curl -s -o /dev/null --max-time 30 --interface "$ABUSE_SRC" -w '%{http_code} in %{time_total} s' \
+			-H "$HOST_H" -H "$UA_H" -H "$ACCEPT_H" -H "@$hf" "http://127.0.0.1:$GW_PORT$GET_PATH" || true)"
+	done
+	stop_gateway
+	echo "$1 attacker requests alone ($ABUSE_COOKIES cookies, a field of $(($(wc -c <"$hf") - 1)) bytes): $got" >>"$WORK/checks.txt"
+	log "$(printf '%-9s attacker requests alone, one at a time: %s' "$1" "$got")"
+}
+
+abuse_phase() {  # variant round phase
+	local v=$1 r=$2 ph=$3 lo="$WORK/abuse-$1-$2-$3-legit.txt" ao="$WORK/abuse-$1-$2-$3-attack.txt"
+	local cmd s0 s1 t0 t1 c apid="" lpid common
+	: >"$ao"
+	start_gateway "$v"
+	# warm-up: the legitimate request, closed loop, 1 s (the first
+	# inspection makes sluice's WAF threads)
+	cmd=$(wrk_cmd "$ABUSE_LEGIT" 4 "$WARMUP"); eval "timeout 60 $cmd" >/dev/null 2>&1 || true
+	sched_idle_waf
+	common=(--timeout "$ABUSE_TIMEOUT" --max-conns 1024)
+	if [ "$ph" = attacked ]; then
+		# the attacker starts first and ends last: it covers the whole window
+		gen abuse "$ABUSE_RATE" $((ABUSE_DURATION + 2)) 0.5 $((2000 + r)) "$ao" "${common[@]}"
+		apid=$GEN_PID
+	fi
+	# the legitimate stream: the same seed in both phases, the same arrivals
+	gen "$ABUSE_LEGIT" "$ABUSE_LEGIT_RATE" "$ABUSE_DURATION" 1 $((300 + r)) "$lo" "${common[@]}"
+	lpid=$GEN_PID
+	sleep 1
+	s0=$(snapshot)
+	t0=$(date +%s.%N)
+	wait "$lpid" || log "the legitimate generator failed: $(tail -n 2 "$lo")"
+	s1=$(snapshot)
+	t1=$(date +%s.%N)
+	forget_pid "$lpid"
+	if [ -n "$apid" ]; then
+		wait "$apid" || log "the attacker's generator failed: $(tail -n 2 "$ao")"
+		forget_pid "$apid"
+	fi
+	stop_gateway
+	# over the window measured (the legitimate stream's, and its wait for
+	# the last answers or timeouts)
+	c=$(cpu_figures "$s0" "$s1" 1 "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
+	read -r _ _ _ util _ _ oth steal <<<"$c"
+	local ln ld l50 l90 l99 lmax lto le lst l503 loth an a50 ato ae ast
+	ln=$(result_field "$lo" counted); ld=$(result_field "$lo" done)
+	l50=$(result_field "$lo" p50_us); l90=$(result_field "$lo" p90_us); l99=$(result_field "$lo" p99_us)
+	lmax=$(result_field "$lo" max_us); lto=$(result_field "$lo" timeouts); le=$(result_field "$lo" errors)
+	lst=$(result_field "$lo" statuses)
+	l503=$(status_n "${lst:-}" 503); loth=$(status_n "${lst:-}" other)
+	an=$(result_field "$ao" counted); a50=$(result_field "$ao" p50_us); ato=$(result_field "$ao" timeouts)
+	ae=$(result_field "$ao" errors); ast=$(result_field "$ao" statuses)
+	echo "waf-abuse,$r,$v,$ABUSE_LEGIT,$ABUSE_LEGIT_RATE,$ABUSE_RATE,$ABUSE_COOKIES,$ABUSE_TIMEOUT,$ph,${ln:-0},${ld:-0},${l50:-nan},${l90:-nan},${l99:-nan},${lmax:-nan},${lto:-0},${le:-0},$l503,$loth,${lst//,//},${an:-0},${a50:-nan},${ato:-0},${ae:-0},${ast//,//},$util,$oth,$steal" >>"$ABUSE_CSV"
+	log "$(printf '%-9s r%d %-8s: legit %s at %s/s: p50 %s p99 %s us, %s counted, statuses %s, %s timeouts, %s errors%s  gateway %.2f busy, others %.2f' \
+		"$v" "$r" "$ph" "$ABUSE_LEGIT" "$ABUSE_LEGIT_RATE" "${l50:-?}" "${l99:-?}" "${ln:-?}" "${lst:-?}" "${lto:-?}" "${le:-?}" \
+		"$([ "$ph" = attacked ] && printf '; attacker at %s/s: statuses %s, %s timeouts, %s errors (of %s)' "$ABUSE_RATE" "${ast:-?}" "${ato:-?}" "${ae:-?}" "${an:-?}")" \
+		"$util" "$oth")"
+}
+
+run_abuse() {  # variant round
+	if [ $(($2 % 2)) = 1 ]; then
+		abuse_phase "$1" "$2" alone
+		abuse_phase "$1" "$2" attacked
+	else
+		abuse_phase "$1" "$2" attacked
+		abuse_phase "$1" "$2" alone
+	fi
+}
+
 # ---------------------------------------------------------------- count
 COUNT_CSV="$OUT/waf-count.csv"
 echo "gateway,request,requests,kind,name,instructions_per_request" >"$COUNT_CSV"
@@ -806,16 +987,21 @@ if [ "$IDLE_POLL" = 1 ]; then
 	(exec 3>/dev/cpu_dma_latency && printf 0 >&3 && exec sleep 86400) &
 	register_pid $!
 fi
-log "scratch: $WORK; out: $OUT; CPU runs ${DURATION}s, mix phases ${MIX_DURATION}s, $ROUNDS rounds; gateways: ${VARIANTS[*]}; scenarios: $ONLY; ports $UP_PORT (upstream), $GW_PORT"
+log "scratch: $WORK; out: $OUT; CPU runs ${DURATION}s, mix phases ${MIX_DURATION}s, abuse phases ${ABUSE_DURATION}s, $ROUNDS rounds; gateways: ${VARIANTS[*]}; scenarios: $ONLY; ports $UP_PORT (upstream), $GW_PORT"
 start_upstream
 case ",$GATEWAYS," in *,nginx,*|*,nginx-mt,*) check_no_match ;; esac
 CHECKED=" "
 for s in "${SCENARIOS[@]}"; do
 	[ "$s" = count ] && continue
 	rate=""
-	case "$s" in waf-mix|waf-mix-post)
+	case "$s" in
+	waf-mix|waf-mix-post)
 		rate=$(mix_rate "$s")
 		log "$s: each stream at $rate requests/s" ;;
+	waf-abuse)
+		log "$s: legitimate $ABUSE_LEGIT at $ABUSE_LEGIT_RATE/s, the attacker (from $ABUSE_SRC) at $ABUSE_RATE/s with $ABUSE_COOKIES cookies"
+		for v in "${VARIANTS[@]}"; do abuse_check "$v"; done
+		EXPECTED_MORE='|warn: conn=[0-9]+ request_id=[0-9a-f]+ route=waf: waf: no verdict \((timeout|queue_full)\)$' ;;
 	esac
 	for r in $(seq "$ROUNDS"); do
 		for v in "${VARIANTS[@]}"; do
@@ -828,9 +1014,11 @@ for s in "${SCENARIOS[@]}"; do
 			case "$s" in
 			plain|waf-get|waf-post) run_cpu "$s" "$v" "$r" ;;
 			waf-mix|waf-mix-post) run_mix "$s" "$v" "$r" "$rate" ;;
+			waf-abuse) run_abuse "$v" "$r" ;;
 			esac
 		done
 	done
+	EXPECTED_MORE=""
 done
 case ",$ONLY," in *,count,*)
 	# threads do not change what a request executes: each sluice is
@@ -876,6 +1064,7 @@ META="$OUT/waf-meta.txt"
 	echo "conns=$CONNS"
 	echo "plain_conns=$PLAIN_CONNS"
 	echo "mix_load=$MIX_LOAD"
+	echo "abuse=legit $ABUSE_LEGIT at $ABUSE_LEGIT_RATE/s; attacker at $ABUSE_RATE/s from $ABUSE_SRC, $ABUSE_COOKIES cookies; phases ${ABUSE_DURATION}s; client timeout ${ABUSE_TIMEOUT}s"
 	echo "count_get=$COUNT_GET"
 	echo "count_post=$COUNT_POST"
 	echo "body_bytes=$BODY_BYTES"
@@ -888,7 +1077,7 @@ META="$OUT/waf-meta.txt"
 	echo "load_cpu=$LOAD_CPU"
 	[ -s "$WORK/checks.txt" ] && sed 's/^/check=/' "$WORK/checks.txt"
 } >"$META"
-"$PYTHON" "$HERE/waf_report.py" --cpu "$CPU_CSV" --mix "$MIX_CSV" --count "$COUNT_CSV" \
+"$PYTHON" "$HERE/waf_report.py" --cpu "$CPU_CSV" --mix "$MIX_CSV" --abuse "$ABUSE_CSV" --count "$COUNT_CSV" \
 	--meta "$META" --md "$OUT/waf.md"
 if [ -s "$WORK/gateway-messages.log" ]; then
 	log "messages from the gateways, most frequent first (numbers masked):"

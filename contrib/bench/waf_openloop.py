@@ -5,7 +5,7 @@
 Usage: waf_openloop.py --port P --path PATH --rate R --duration SECS
            [--method GET|POST] [--body-file F] [--header 'Name: value']...
            [--warmup SECS] [--seed N] [--conns N] [--max-conns N]
-           [--log FILE]
+           [--timeout SECS] [--source ADDR] [--cookies N] [--log FILE]
        waf_openloop.py --port P --path PATH --count N [--method ...]
            [--body-file F] [--header ...]
 
@@ -25,10 +25,26 @@ answer, as wrk and h2load measure it. Python's select() sleeps in whole
 milliseconds, so a request may leave up to ~1 ms after its due time; that
 shifts the arrival, not the latency (the lateness is reported: late_p99).
 
+--timeout SECS: a request without its whole answer SECS after that start
+(or, waiting for a connection, SECS after its due time) is given up: its
+connection is closed, it is counted in "timeouts", and a counted one
+enters the percentiles as infinitely slow (printed "inf"), so that a p99
+is never made good by leaving out the requests that got no answer.
+Without --timeout, requests still unanswered 10 s after the end are
+counted as errors (and not in the percentiles).
+--source ADDR: connect from that local address (127.0.0.2 is on Linux's
+loopback as much as 127.0.0.1 is: another client, to the gateway).
+--cookies N: a Cookie field of N short cookies, "c0=v0; c1=v1; ..."
+(2,500 of them: 30,278 bytes; the heavy Cookie of doc/operations.md
+section 15.7 and of tests/integration/test_waf.py).
+
 Prints one line:
 RESULT sent=N done=N errors=N non2xx=N conns=N p50_us=X p90_us=X p99_us=X
-       p999_us=X max_us=X late_p99_us=X rate=X
-and with --log every counted latency in microseconds, one a line.
+       p999_us=X max_us=X late_p99_us=X rate=X counted=N timeouts=N
+       statuses=CODE:N,...
+(counted, timeouts and statuses: the requests due after the warm-up
+only; the others, all of them) and with --log every counted latency in
+microseconds, one a line.
 """
 
 import argparse
@@ -51,8 +67,10 @@ def pct(v, q):
 class Conn:
     __slots__ = ("sock", "inb", "out", "t0", "count")
 
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    def __init__(self, port, source=None):
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout=5,
+            source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.setblocking(False)
         self.inb = b""
@@ -134,6 +152,9 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--conns", type=int, default=4)
     ap.add_argument("--max-conns", type=int, default=128)
+    ap.add_argument("--timeout", type=float)
+    ap.add_argument("--source")
+    ap.add_argument("--cookies", type=int, default=0)
     ap.add_argument("--log")
     a = ap.parse_args()
 
@@ -141,6 +162,8 @@ def main():
     head = "%s %s HTTP/1.1\r\n" % (a.method, a.path)
     for h in a.header:
         head += h + "\r\n"
+    if a.cookies > 0:
+        head += "Cookie: %s\r\n" % "; ".join("c%d=v%d" % (i, i) for i in range(a.cookies))
     if body:
         head += "Content-Length: %d\r\n" % len(body)
     req = (head + "\r\n").encode() + body
@@ -156,7 +179,7 @@ def main():
     waiting = collections.deque()  # due times of requests without a connection
 
     def new_conn():
-        c = Conn(a.port)
+        c = Conn(a.port, a.source)
         conns.append(c)
         sel.register(c.sock, selectors.EVENT_READ, c)
         return c
@@ -183,6 +206,8 @@ def main():
     lat = []
     late = []
     sent = done = errors = non2xx = 0
+    counted = timeouts = 0
+    statuses = collections.Counter()   # of the counted requests
     clock = time.perf_counter
     start = clock()
     t_measure = start + a.warmup
@@ -195,6 +220,7 @@ def main():
             count = t_next >= t_measure
             if count:
                 late.append((now - t_next) * 1e6)
+                counted += 1
             sent += 1
             if idle:
                 c = idle.pop()
@@ -212,12 +238,25 @@ def main():
             send(c, clock(), count)
             busy += 1
             t_next += rng.expovariate(a.rate)
+        if a.timeout is not None:
+            # give up the requests past their time: their connections go
+            for c in [c for c in conns if c.t0 is not None and now - c.t0 > a.timeout]:
+                sel.unregister(c.sock)
+                c.sock.close()
+                conns.remove(c)
+                timeouts += c.count
+                c.t0 = None
+                busy -= 1
+            while waiting and now - waiting[0][0] > a.timeout:
+                timeouts += waiting.popleft()[1]
         if t_next >= t_end and busy == 0 and not waiting:
             break
-        if now > t_end + 10:
+        if a.timeout is None and now > t_end + 10:
             errors += busy + len(waiting)
             break
         timeout = max(0.0, t_next - now) if t_next < t_end else 0.1
+        if a.timeout is not None:
+            timeout = min(timeout, 0.05)
         for key, mask in sel.select(timeout):
             c = key.data
             if mask & selectors.EVENT_WRITE and c.out:
@@ -255,6 +294,7 @@ def main():
                     non2xx += 1
                 if c.count:
                     lat.append((t - c.t0) * 1e6)
+                    statuses[status] += 1
             c.t0 = None
             busy -= 1
             if waiting:
@@ -264,16 +304,20 @@ def main():
             else:
                 idle.append(c)
     secs = a.duration
+    answered = len(lat)
+    lat.extend([float("inf")] * timeouts)
     lat.sort()
     late.sort()
     if a.log:
         with open(a.log, "w") as f:
             f.write("".join("%.1f\n" % x for x in lat))
     print("RESULT sent=%d done=%d errors=%d non2xx=%d conns=%d p50_us=%.1f p90_us=%.1f "
-          "p99_us=%.1f p999_us=%.1f max_us=%.1f late_p99_us=%.1f rate=%.1f" % (
+          "p99_us=%.1f p999_us=%.1f max_us=%.1f late_p99_us=%.1f rate=%.1f "
+          "counted=%d timeouts=%d statuses=%s" % (
               sent, done, errors, non2xx, len(conns), pct(lat, 50), pct(lat, 90),
               pct(lat, 99), pct(lat, 99.9), lat[-1] if lat else float("nan"),
-              pct(late, 99), len(lat) / secs))
+              pct(late, 99), answered / secs, counted, timeouts,
+              ",".join("%d:%d" % kv for kv in sorted(statuses.items())) or "-"))
     for c in conns:
         c.sock.close()
 

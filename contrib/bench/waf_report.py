@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 """The report of contrib/bench/waf.sh: Markdown from its CSV files.
 
-Usage: waf_report.py --cpu waf-cpu.csv --mix waf-mix.csv --count waf-count.csv
-                     --meta waf-meta.txt --md waf.md
+Usage: waf_report.py --cpu waf-cpu.csv --mix waf-mix.csv --abuse waf-abuse.csv
+                     --count waf-count.csv --meta waf-meta.txt --md waf.md
 
 Medians over the rounds; sluice's figures as ratios to nginx's. Printed and
 written to --md.
@@ -17,6 +17,7 @@ import statistics
 
 CPU_TARGET = 0.8   # CPU per inspected request, sluice / nginx (issue 46)
 MIX_TARGET = 1.5   # non-WAF p99 with WAF traffic / without
+ABUSE_TARGET = 2.0  # legitimate WAF p99 beside the attacker / without (issue 63)
 
 
 def rows(path):
@@ -42,6 +43,8 @@ def med(v):
 def f(x, nd=1):
     if isinstance(x, float) and math.isnan(x):
         return "-"
+    if isinstance(x, float) and math.isinf(x):
+        return "timeout"   # waf_openloop.py: a timed-out request is infinitely slow
     return "{:,.{}f}".format(x, nd)
 
 
@@ -144,6 +147,72 @@ def mix_section(rs, out):
                    "Runs with errors or non-2xx: %d.\n" % len(bad))
 
 
+def ms(x):
+    """µs as ms, 1 decimal (3 significant figures under 10 ms)."""
+    if isinstance(x, float) and not math.isnan(x) and not math.isinf(x):
+        return f(x / 1000, 2 if x < 10000 else 1)
+    return f(x)
+
+
+def abuse_section(rs, out):
+    if not rs:
+        return
+    gws = order({r["gateway"] for r in rs})
+    r0 = rs[0]
+    nround = max(int(r["round"]) for r in rs)
+    out.append("## waf-abuse: legitimate WAF %s at %s/s, alone and beside an attacker at %s/s "
+               "(GETs with %s cookies, from another address; client timeout %s s)\n" % (
+                   r0["legit_kind"].upper() + "s", r0["legit_rate"], r0["abuse_rate"],
+                   r0["abuse_cookies"], r0["timeout_s"]))
+    out.append("Medians of %d rounds, [each round's]; latencies in ms, a timed-out request "
+               "counted as infinitely slow (\"timeout\").\n" % nround)
+    out.append("| gateway | legit p50 alone | p50 attacked | p99 alone | p99 attacked | "
+               "p99 attacked / alone | legit 503 (alone, attacked) | other non-2xx | "
+               "timeouts (alone, attacked) | of (attacked) | attacker's statuses, timeouts | "
+               "gateway busy (attacked) | others (max) |")
+    out.append("|---" * 13 + "|")
+    for g in gws:
+        a = sorted((r for r in rs if r["gateway"] == g and r["phase"] == "alone"), key=lambda r: int(r["round"]))
+        m = sorted((r for r in rs if r["gateway"] == g and r["phase"] == "attacked"), key=lambda r: int(r["round"]))
+        ratios = []
+        for ra in a:
+            for rm in m:
+                if rm["round"] == ra["round"] and num(ra["legit_p99_us"]) > 0:
+                    ratios.append(num(rm["legit_p99_us"]) / num(ra["legit_p99_us"]))
+        q = med(ratios)
+        lost_m = sum(int(r["legit_503"]) + int(r["legit_timeouts"]) for r in m)
+        mark = ""
+        if g.startswith("sluice") and not math.isnan(q):
+            ok = q <= ABUSE_TARGET and lost_m == 0
+            mark = " (target <= %.0f and no 503 or timeout: %s)" % (ABUSE_TARGET, "met" if ok else "not met")
+        ast = collections.Counter()
+        for r in m:
+            for kv in r["abuse_statuses"].split("/"):
+                if ":" in kv:
+                    k, n = kv.split(":")
+                    ast[k] += int(n)
+        out.append("| %s | %s | %s | %s [%s] | %s [%s] | %s%s [%s] | %s; %s [%s] | %s | %s; %s [%s] | %s | %s; %s timeouts, %s errors | %.2f | %.2f |" % (
+            g, ms(med([num(r["legit_p50_us"]) for r in a])),
+            ms(med([num(r["legit_p50_us"]) for r in m])),
+            ms(med([num(r["legit_p99_us"]) for r in a])), ", ".join(ms(num(r["legit_p99_us"])) for r in a),
+            ms(med([num(r["legit_p99_us"]) for r in m])), ", ".join(ms(num(r["legit_p99_us"])) for r in m),
+            f(q, 2), mark, ", ".join(f(x, 2) for x in ratios),
+            sum(int(r["legit_503"]) for r in a), sum(int(r["legit_503"]) for r in m),
+            ", ".join(r["legit_503"] for r in m),
+            sum(int(r["legit_other_non2xx"]) for r in a + m),
+            sum(int(r["legit_timeouts"]) for r in a), sum(int(r["legit_timeouts"]) for r in m),
+            ", ".join(r["legit_timeouts"] for r in m),
+            sum(int(r["legit_counted"]) for r in m),
+            " ".join("%s:%d" % kv for kv in sorted(ast.items())) or "-",
+            sum(int(r["abuse_timeouts"]) for r in m), sum(int(r["abuse_errors"]) for r in m),
+            med([num(r["gw_util"]) for r in m]),
+            max([num(r["others_on_gw_cpu"]) for r in a + m] or [0])))
+    out.append("")
+    out.append("503s, timeouts and the attacker's statuses: summed over the rounds (attacked: "
+               "[each round's]); \"of\": the legitimate requests counted in the attacked "
+               "phases. Gateway busy: its processes' CPU time over the phase, all threads.\n")
+
+
 def count_section(rs, out):
     if not rs:
         return
@@ -193,6 +262,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cpu")
     ap.add_argument("--mix")
+    ap.add_argument("--abuse")
     ap.add_argument("--count")
     ap.add_argument("--meta")
     ap.add_argument("--md")
@@ -210,6 +280,7 @@ def main():
         out.append("```\n")
     cpu_section(rows(a.cpu) if a.cpu else [], out)
     mix_section(rows(a.mix) if a.mix else [], out)
+    abuse_section(rows(a.abuse) if a.abuse else [], out)
     count_section(rows(a.count) if a.count else [], out)
     text = "\n".join(out) + "\n"
     if a.md:
