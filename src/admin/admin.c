@@ -600,6 +600,11 @@ config_waf(struct sbuf *b, const struct sl_conf_waf_route *w)
 		  w->timeout_ms,
 		  w->on_failure == SL_WAF_FAIL_ALLOW ? "allow" : "deny",
 		  w->failure_status, w->audit ? "true" : "false");
+	sb_printf(b,
+		  ",\"limits\":{\"cookies\":%u,\"args\":%u,\"json_depth\":%u,"
+		  "\"args_bytes\":%llu}",
+		  w->limits.cookies, w->limits.args, w->limits.json_depth,
+		  (unsigned long long)w->limits.args_bytes);
 	jstrs(b, "rules", w->files, w->nfiles);
 	sb_printf(b, ",\"exclude\":[");
 	for (p = w->after; p != NULL && *p != '\0';) {

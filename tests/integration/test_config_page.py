@@ -94,6 +94,7 @@ NESTED = {
     ("top", "waf"): "waf",
     ("route", "waf"): "route_waf",
     ("route_waf", "exclude"): "route_waf_exclude",  # an id, or a mapping
+    ("route_waf", "limits"): "route_waf_limits",
     ("top", "compress"): "compress",
     ("route", "compress"): "route_compress",
     ("top", "idempotency"): "idem",
@@ -388,6 +389,9 @@ def full_config():
                           "on_body_limit": "partial", "timeout": "250ms",
                           "on_failure": "allow", "failure_status": 403,
                           "audit": True,
+                          "limits": {"cookies": 50, "args": 500,
+                                     "json_depth": 8,
+                                     "args_bytes": "16KiB"},
                           "exclude": [10003,
                                       {"rule": 10001,
                                        "field": "ARGS:json.note"},
