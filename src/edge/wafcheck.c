@@ -18,13 +18,17 @@ is_hex(unsigned char b)
 static uint64_t
 decoded_len(const char *p, size_t n)
 {
-	uint64_t k = 0;
+	uint64_t k = n;
+	const char *q = p, *e = p + n;
 
-	for (size_t i = 0; i < n; i++, k++)
-		if (p[i] == '%' && n - i >= 3 &&
-		    is_hex((unsigned char)p[i + 1]) &&
-		    is_hex((unsigned char)p[i + 2]))
-			i += 2;
+	while ((q = memchr(q, '%', (size_t)(e - q))) != NULL) {
+		if (e - q >= 3 && is_hex((unsigned char)q[1]) &&
+		    is_hex((unsigned char)q[2])) {
+			k -= 2;
+			q += 3;
+		} else
+			q++;
+	}
 	return k;
 }
 
@@ -74,15 +78,25 @@ sl_wafcheck_form(struct sl_wafcheck *c, const char *p, size_t n)
 }
 
 /* The end of the JSON string whose opening quote is at p[i] (the index
- * of its closing quote), or n when it does not end. */
+ * of its closing quote), or n when it does not end: the next quote not
+ * escaped, found by memchr (a body is mostly strings: the scan costs what
+ * memchr does, not a branch a byte). */
 static size_t
 string_end(const char *p, size_t n, size_t i)
 {
-	for (i++; i < n; i++) {
-		if (p[i] == '\\')
-			i++; /* the escaped byte (\uXXXX's digits are plain) */
-		else if (p[i] == '"')
-			return i;
+	for (i++; i < n;) {
+		const char *q = memchr(p + i, '"', n - i);
+		size_t k, bs = 0;
+
+		if (q == NULL)
+			return n;
+		k = (size_t)(q - p);
+		/* escaped when an odd run of backslashes precedes it */
+		while (k - bs > i && p[k - bs - 1] == '\\')
+			bs++;
+		if (bs % 2 == 0)
+			return k;
+		i = k + 1;
 	}
 	return n;
 }
