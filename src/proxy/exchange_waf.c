@@ -28,6 +28,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "coding.h"
 #include "exchange.h"
 #include "exchange_int.h"
 #include "log.h"
@@ -658,25 +659,6 @@ tw_new(struct sl_seam *s)
 	return tw;
 }
 
-/* A Content-Type field's value names a JSON body as the rules' JSON
- * processor takes it (waf.c: application/json, application/...+json),
- * or a form's. */
-static int
-ctype_is(const char *v, size_t n, int json)
-{
-	size_t e = 0;
-
-	while (e < n && v[e] != ';' && v[e] != ' ' && v[e] != '\t')
-		e++;
-	if (!json)
-		return e == 33 &&
-		       sl_h1_ieq(v, 33, "application/x-www-form-urlencoded");
-	if (e < 16 || !sl_h1_ieq(v, 12, "application/"))
-		return 0;
-	return (e == 16 && sl_h1_ieq(v + 12, 4, "json")) ||
-	       sl_h1_ieq(v + e - 5, 5, "+json");
-}
-
 /* The loop's checks (wafcheck.h): what the rules would be given to read
  * (the cookies, the query's arguments, a form's or a JSON body's, as far
  * as body_limit lets them see it) against the route's limits. */
@@ -698,8 +680,15 @@ waf_precheck(const struct sl_h1_request *req, const char *body, size_t blen,
 			sl_wafcheck_cookies(&c, h->value, h->value_len);
 		else if (h->name_len == 12 &&
 			 sl_h1_ieq(h->name, 12, "content-type")) {
-			json = ctype_is(h->value, h->value_len, 1);
-			form = ctype_is(h->value, h->value_len, 0);
+			/* the types the rules' processors take (waf.c:
+			 * application/json, application/...+json; a form) */
+			json = sl_coding_type_match("application/json",
+						    h->value, h->value_len) ||
+			       sl_coding_type_match("application/*+json",
+						    h->value, h->value_len);
+			form = sl_coding_type_match(
+			    "application/x-www-form-urlencoded", h->value,
+			    h->value_len);
 		}
 	}
 	if (req->path != NULL &&
