@@ -318,24 +318,65 @@ waf_log_matches(const struct sl_waf_result *r, char *out, size_t outsz)
 	return o;
 }
 
+/*
+ * The head of a WAF log line, in line (cap bytes, 2 KiB at least, which
+ * the head never passes: its names and path are 1,023 bytes each at most
+ * once escaped, and cap is more than their sum) from its start: the time,
+ * the action, the request's id, listener, route, client, method, and its
+ * target as the access log shows it (log.query, card numbers masked:
+ * t->note.path has them only with an access log). Returns its length.
+ */
+static size_t
+waf_log_head(struct sl_seam *s, const char *action, const char *client,
+	     char *line, size_t cap)
+{
+	struct sl_txn *t = s->txn;
+	char esc[4][1024], ts[40], path[sizeof(t->note.path)];
+	const char *in[4] = {t->request_id, s->lconf->name, t->route->name,
+			     t->note.method};
+	int el[4], n;
+	struct timespec now;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(path, sizeof(path), "%s", t->note.path);
+	if (sl_log_cards())
+		(void)sl_pan_mask(path, strlen(path), 0);
+	/* the request id and the method may be the client's: escaped */
+	for (int i = 0; i < 4; i++)
+		el[i] = (int)sl_json_escape(esc[i], sizeof(esc[i]) - 1, in[i],
+					    strlen(in[i]));
+	n = snprintf(line, cap,
+		     "{\"time\":\"%s.%03ldZ\",\"type\":\"waf\",\"action\":"
+		     "\"%s\",\"request_id\":\"%.*s\",\"listener\":\"%.*s\","
+		     "\"route\":\"%.*s\",\"client\":\"%s\",\"method\":\"%.*s\"",
+		     ts, now.tv_nsec / 1000000, action, el[0], esc[0], el[1],
+		     esc[1], el[2], esc[2], client, el[3], esc[3]);
+	if (n < 0 || (size_t)n >= cap)
+		return 0;
+	el[0] =
+	    (int)sl_json_escape(esc[0], sizeof(esc[0]) - 1, path, strlen(path));
+	n += snprintf(line + n, cap - (size_t)n, ",\"path\":\"%.*s\"", el[0],
+		      esc[0]);
+	return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 /* One JSON line for an intervention (blocked, or detected). */
 static void
 waf_log(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 {
 	const struct sl_waf_result *r = &tw->job->res;
-	struct sl_txn *t = s->txn;
 	/* room for all of it: the names and the path escaped (1,023 bytes
 	 * each at most), every id kept (SL_WAF_IDS of at most 10 bytes),
 	 * the matches (SL_WAF_HITS of at most 127 + 159 printable bytes,
 	 * twice that escaped) and the body's error: a line is never cut (a
 	 * cut one is no JSON), and ids past the room left are counted */
-	char line[16384], matches[SL_WAF_HITS * 700], esc[1024], ts[40],
-	    path[sizeof(t->note.path)];
-	size_t o = 0, mlen, tail;
+	char line[16384], matches[SL_WAF_HITS * 700], esc[1024];
+	size_t o, mlen, tail;
 	unsigned listed = 0;
 	int el;
-	struct timespec now;
-	struct tm tm;
 
 	if (!sl_waflog_enabled())
 		return;
@@ -346,30 +387,8 @@ waf_log(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 			o = o + (size_t)n_ < sizeof(line) ? o + (size_t)n_     \
 							  : sizeof(line) - 1;  \
 	} while (0)
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	ADD("{\"time\":\"%s.%03ldZ\",\"type\":\"waf\",\"action\":\"%s\"", ts,
-	    now.tv_nsec / 1000000, action);
-	el = (int)sl_json_escape(esc, sizeof(esc) - 1, t->request_id,
-				 strlen(t->request_id));
-	ADD(",\"request_id\":\"%.*s\"", el, esc);
-	el = (int)sl_json_escape(esc, sizeof(esc) - 1, s->lconf->name,
-				 strlen(s->lconf->name));
-	ADD(",\"listener\":\"%.*s\"", el, esc);
-	el = (int)sl_json_escape(esc, sizeof(esc) - 1, t->route->name,
-				 strlen(t->route->name));
-	ADD(",\"route\":\"%.*s\",\"client\":\"%s\"", el, esc, tw->job->ip);
-	el = (int)sl_json_escape(esc, sizeof(esc) - 1, t->note.method,
-				 strlen(t->note.method));
-	ADD(",\"method\":\"%.*s\"", el, esc);
-	/* the target as the access log shows it: log.query, and card
-	 * numbers masked (t->note.path has them only with an access log) */
-	snprintf(path, sizeof(path), "%s", t->note.path);
-	if (sl_log_cards())
-		(void)sl_pan_mask(path, strlen(path), 0);
-	el = (int)sl_json_escape(esc, sizeof(esc) - 1, path, strlen(path));
-	ADD(",\"path\":\"%.*s\",\"status\":%d,\"anomaly_score\":%d", el, esc,
+	o = waf_log_head(s, action, tw->job->ip, line, sizeof(line));
+	ADD(",\"status\":%d,\"anomaly_score\":%d",
 	    tw->verdict == WV_STOP ? r->status : 0, r->score);
 	if (tw->partial)
 		ADD(",\"body\":\"partial\"");
@@ -433,56 +452,28 @@ static void
 waf_log_limit(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 {
 	struct sl_txn *t = s->txn;
-	char line[4096], esc[1024], ts[40], ip[64], path[sizeof(t->note.path)];
-	struct timespec now;
-	struct tm tm;
-	int el, o = 0, n;
+	char line[8192], ip[64];
+	size_t o;
+	int n;
 
 	if (!sl_waflog_enabled())
 		return;
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(path, sizeof(path), "%s", t->note.path);
-	if (sl_log_cards())
-		(void)sl_pan_mask(path, strlen(path), 0);
-	/* the request id may be the client's: escaped, as the path */
-	el = (int)sl_json_escape(esc, sizeof(esc) - 1, t->request_id,
-				 strlen(t->request_id));
-	n = snprintf(line, sizeof(line),
-		     "{\"time\":\"%s.%03ldZ\",\"type\":\"waf\",\"action\":"
-		     "\"%s\",\"request_id\":\"%.*s\"",
-		     ts, now.tv_nsec / 1000000, action, el, esc);
-	if (n > 0 && (size_t)n < sizeof(line))
-		o = n;
-	el = (int)sl_json_escape(esc, sizeof(esc) - 1, path, strlen(path));
-	n = snprintf(line + o, sizeof(line) - (size_t)o, ",\"path\":\"%.*s\"",
-		     el, esc);
-	if (n > 0 && (size_t)n < sizeof(line) - (size_t)o)
-		o += n;
-	el = (int)sl_json_escape(esc, sizeof(esc) - 1, s->lconf->name,
-				 strlen(s->lconf->name));
-	n = snprintf(line + o, sizeof(line) - (size_t)o,
-		     ",\"listener\":\"%.*s\"", el, esc);
-	if (n > 0 && (size_t)n < sizeof(line) - (size_t)o)
-		o += n;
-	el = (int)sl_json_escape(esc, sizeof(esc) - 1, t->route->name,
-				 strlen(t->route->name));
+	o = waf_log_head(s, action, sl_ip_str(&t->client_addr, ip, sizeof(ip)),
+			 line, sizeof(line));
 	n = snprintf(
-	    line + o, sizeof(line) - (size_t)o,
-	    ",\"route\":\"%.*s\",\"client\":\"%s\",\"status\":%d,"
-	    "\"limit\":\"%s\",\"found\":%llu,\"max\":%llu,\"rules\":[]}\n",
-	    el, esc, sl_ip_str(&t->client_addr, ip, sizeof(ip)),
+	    line + o, sizeof(line) - o,
+	    ",\"status\":%d,\"limit\":\"%s\",\"found\":%llu,\"max\":%llu,"
+	    "\"rules\":[]}\n",
 	    action[0] == 'r' ? (tw->limit == SL_WAFCHECK_ARGS_BYTES ? 413 : 400)
 			     : 0,
 	    sl_wafcheck_name((enum sl_wafcheck_limit)tw->limit),
 	    (unsigned long long)tw->found, (unsigned long long)tw->max);
-	if (n <= 0 || (size_t)n >= sizeof(line) - (size_t)o)
+	if (o == 0 || n <= 0 || (size_t)n >= sizeof(line) - o)
 		return; /* never a cut line */
-	o += n;
+	o += (size_t)n;
 	if (sl_log_cards())
-		(void)sl_pan_mask(line, (size_t)o, 0);
-	sl_waflog_write(s->w->alog, line, (size_t)o);
+		(void)sl_pan_mask(line, o, 0);
+	sl_waflog_write(s->w->alog, line, o);
 }
 
 /* Applies the verdict, once; the job's copy goes with it. */
