@@ -114,14 +114,8 @@ sl_exchange_free(struct sl_seam *s)
 	event_del(&t->tev);
 	sl_buf_release(&s->w->bufs, &t->out);
 	sl_buf_release(&s->w->bufs, &t->rsp.trl);
-	if (t->rsp.ck != NULL) {
-		free(t->rsp.ck->last);
-		free(t->rsp.ck);
-	}
-	if (t->req.ck != NULL) {
-		free(t->req.ck->last);
-		free(t->req.ck);
-	}
+	sl_txn_chunker_free(t->rsp.ck);
+	sl_txn_chunker_free(t->req.ck);
 	if (t->flags & SL_TXN_F_FEV)
 		event_del(&t->fw.ev);
 	/* the route's filters let go of what they hold: a wait, a key

@@ -203,6 +203,16 @@ sl_txn_chunker_restart(struct sl_txn_chunker *ck)
 	memset(ck, 0, sizeof(*ck));
 }
 
+/* A chunk writer (request's or response's) and its last chunk, gone. */
+static inline void
+sl_txn_chunker_free(struct sl_txn_chunker *ck)
+{
+	if (ck == NULL)
+		return; /* most exchanges: no call */
+	free(ck->last);
+	free(ck);
+}
+
 /* The upstream's response as it is read (exchange_resp.c): its head's
  * scan, its body's framing and what is left of it. */
 struct sl_txn_upresp {
