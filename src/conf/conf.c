@@ -693,6 +693,8 @@ static const char *const route_waf_keys[] = {
     "rules",	  "mode",	    "body_limit", "on_body_limit", "timeout",
     "on_failure", "failure_status", "audit",	  "exclude",	   "limits",
     NULL};
+static const char *const route_waf_limits_keys[] = {
+    "cookies", "args", "args_bytes", "json_depth", NULL};
 static const char *const route_waf_exclude_keys[] = {"rule", "field", NULL};
 
 static const char *const endpoint_keys[] = {"address", "weight", "srv", NULL};
@@ -817,9 +819,9 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
 				       "in exclude", "in an \"exclude\" item",
 				       "in a route's \"waf.exclude\" item",
 				       NULL},
-    [SL_CONF_SEC_ROUTE_WAF_LIMITS] = {SL_CONF_SEC_ROUTE_WAF, NULL,
-				      sl_conf_waf_limits_table, "in waf.limits",
-				      "under \"limits\"",
+    [SL_CONF_SEC_ROUTE_WAF_LIMITS] = {SL_CONF_SEC_ROUTE_WAF,
+				      route_waf_limits_keys, NULL,
+				      "in waf.limits", "under \"limits\"",
 				      "under a route's \"waf.limits\"", NULL},
     [SL_CONF_SEC_COMPRESS] = {SL_CONF_SEC_TOP, NULL, sl_conf_compress_table,
 			      "in compress", "under \"compress\"",

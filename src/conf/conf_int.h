@@ -374,7 +374,6 @@ void sl_conf_settle_idem(struct sl_yaml_loader *ld, struct sl_conf *conf);
 /* ---- conf_waf.c: the WAF (doc/operations.md, "A WAF for PCI DSS 6.4.2") */
 
 extern const struct sl_conf_keydef sl_conf_waf_table[];
-extern const struct sl_conf_keydef sl_conf_waf_limits_table[];
 
 /* The top-level waf: (its threads, its queue, its log). */
 void sl_conf_parse_waf(struct sl_yaml_loader *ld,

@@ -228,22 +228,32 @@ read_exclude(struct sl_yaml_loader *ld, const char *lbl,
 	}
 }
 
-/* A route's waf: limits: (doc/sluice.yaml.5): what a request may give
- * the rules to read, checked on the loop before it costs a thread; 0
- * turns one off. The defaults are what no legitimate request reaches and
- * a costly one does (doc/operations.md section 15.7: the CRS ships its
- * own tx.max_num_args and tx.total_arg_length off, and its example, 255
- * arguments, would refuse an order of 150 lines); the bytes are bounded
- * by body_limit and max_uri_bytes already. */
-#define LIM(f) SL_CONF_FIELD(struct sl_waf_limits, f)
-const struct sl_conf_keydef sl_conf_waf_limits_table[] = {
-    {"cookies", SL_CONF_UINT, 0, 1000000, 100, LIM(cookies)},
-    {"args", SL_CONF_UINT, 0, 1000000, 1000, LIM(args)},
-    {"json_depth", SL_CONF_UINT, 0, 100000, 32, LIM(json_depth)},
-    {"args_bytes", SL_CONF_SIZE, 0, 1024 * 1024 * 1024, 0, LIM(args_bytes)},
-    {.name = NULL},
-};
-#undef LIM
+/* waf: limits: what a request may give the rules to read, checked on
+ * the loop before it costs a thread; 0 turns one off. */
+static void
+read_limits(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+	    struct sl_conf_waf_route *w)
+{
+	const struct sl_yaml_node *v;
+	uint64_t u;
+
+	if (sl_yaml_get_map(ld, "limits", map) == -1)
+		return;
+	sl_conf_check_keys(ld, map, SL_CONF_SEC_ROUTE_WAF_LIMITS);
+	if ((v = sl_yaml_map_get(map, "cookies", NULL)) != NULL &&
+	    sl_yaml_get_uint(ld, "cookies", v, 0, 1000000, &u) == 0)
+		w->limits.cookies = (uint32_t)u;
+	if ((v = sl_yaml_map_get(map, "args", NULL)) != NULL &&
+	    sl_yaml_get_uint(ld, "args", v, 0, 1000000, &u) == 0)
+		w->limits.args = (uint32_t)u;
+	if ((v = sl_yaml_map_get(map, "json_depth", NULL)) != NULL &&
+	    sl_yaml_get_uint(ld, "json_depth", v, 0, 100000, &u) == 0)
+		w->limits.json_depth = (uint32_t)u;
+	if ((v = sl_yaml_map_get(map, "args_bytes", NULL)) != NULL &&
+	    sl_yaml_get_size(ld, "args_bytes", v, 0, 1024 * 1024 * 1024, &u) ==
+		0)
+		w->limits.args_bytes = u;
+}
 
 void
 sl_conf_parse_route_waf(struct sl_yaml_loader *ld, const char *lbl,
@@ -267,7 +277,13 @@ sl_conf_parse_route_waf(struct sl_yaml_loader *ld, const char *lbl,
 	w->body_limit = 32 * 1024;
 	w->timeout_ms = 1000;
 	w->failure_status = 503;
-	sl_conf_table_defaults(sl_conf_waf_limits_table, &w->limits);
+	/* what no legitimate request reaches and a costly one does
+	 * (doc/operations.md section 15.7: the CRS ships its own
+	 * tx.max_num_args and tx.total_arg_length off; its example, 255
+	 * arguments, would refuse an order of 150 lines); the bytes are
+	 * bounded by body_limit and max_uri_bytes already */
+	w->limits = (struct sl_waf_limits){
+	    .cookies = 100, .args = 1000, .json_depth = 32, .args_bytes = 0};
 	w->line = map->line;
 	w->col = map->col;
 	if ((v = sl_yaml_map_get(map, "rules", NULL)) == NULL)
@@ -318,12 +334,8 @@ sl_conf_parse_route_waf(struct sl_yaml_loader *ld, const char *lbl,
 		w->audit = (uint8_t)i;
 	if ((v = sl_yaml_map_get(map, "exclude", NULL)) != NULL)
 		read_exclude(ld, lbl, v, w);
-	if ((v = sl_yaml_map_get(map, "limits", NULL)) != NULL &&
-	    sl_yaml_get_map(ld, "limits", v) == 0) {
-		sl_conf_check_keys(ld, v, SL_CONF_SEC_ROUTE_WAF_LIMITS);
-		sl_conf_table_read(ld, lbl, v, sl_conf_waf_limits_table,
-				   &w->limits, NULL);
-	}
+	if ((v = sl_yaml_map_get(map, "limits", NULL)) != NULL)
+		read_limits(ld, v, w);
 }
 
 void
