@@ -1,15 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A worker's pool of threads (tpool.h). One mutex guards the queue of
+ * A worker's pool of threads (tpool.h). One mutex guards the flows of
  * waiting jobs and the list of ended ones; a condition wakes the threads;
  * an eventfd wakes the loop, which takes the ended list whole and calls
  * each job's done. A job is a few instructions of locking at each end of
  * milliseconds of work.
+ *
+ * The waiting jobs are kept by flow, each with its jobs in order, found
+ * by a small hash of their keys, on one of two lists: the new flows (no
+ * job of theirs taken since they came) and the old. A thread takes the
+ * first job of the first new flow, else of the first old one; a flow
+ * that still has jobs goes to the old list's end: one job of each flow
+ * in turn (round robin, as a fair queue of equal weights), and a client
+ * that comes while another's burst waits is next, not behind the turn of
+ * the flow being served (fq_codel's new flows, RFC 8290). A flow with a
+ * job running is not new: its turn is that job. Flows come
+ * from an array made with the pool: there are never more than jobs
+ * waiting.
  */
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <linux/capability.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -19,17 +33,48 @@
 
 #include "tpool.h"
 
+/* The jobs of one flow that wait. */
+struct tflow {
+	uint64_t key;
+	struct sl_tjob *head, *tail;
+	unsigned n;
+	struct tflow *next;  /* in its list, or free */
+	struct tflow *hnext; /* in its hash chain */
+	int fresh;	     /* on the new list */
+};
+
+/* A list of flows. */
+struct tlist {
+	struct tflow *head, *tail;
+};
+
 struct sl_tpool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct sl_tjob *head, *tail; /* waiting, in order */
-	struct sl_tjob *ended;	     /* ended, for the loop (any order) */
+	struct tlist fresh, old; /* flows with jobs waiting, in turn */
+	struct tflow *free_flows;
+	struct tflow **hash; /* nhash chains */
+	unsigned nhash;
+	struct sl_tjob *ended; /* ended, for the loop (any order) */
 	unsigned nqueued, max_queued;
-	unsigned nbusy; /* threads running a job */
+	unsigned nbusy;	   /* threads running a job */
+	unsigned nstarted; /* threads that said their id */
 	int stopping;
 	int efd;
 	int nice_inc;
 	atomic_uint_fast64_t *busy; /* sl_tpool_gauge's, or NULL */
+	/* the idle class (sl_tpool_idle): the guard is the loop's, raised
+	 * and the policy changes under mu (a thread reads them as it
+	 * starts) */
+	int idle, raised;
+	uint64_t guard_ns, raised_until;
+	atomic_uint_fast64_t *raises;
+	struct event guard_ev;
+	int guard_armed;
+	struct tflow *flows; /* the array */
+	pid_t *tids;	     /* each thread's, for the guard */
+	uint64_t *run_since; /* each thread's job's start, 0: none */
+	uint64_t *run_flow;  /* and its flow */
 	struct event ev;
 	unsigned nthreads;
 	pthread_t th[];
@@ -37,6 +82,8 @@ struct sl_tpool {
 
 /* nice's highest value (the lowest priority) */
 #define SL_MIN_NICE(v) ((v) > 19 ? 19 : (v))
+/* the guard keeps the threads raised this long at least */
+#define GUARD_HOLD_NS 1000000000u
 
 static uint64_t
 mono_ns(void)
@@ -67,36 +114,150 @@ wake_loop(struct sl_tpool *p)
 	(void)!write(p->efd, &one, sizeof(one));
 }
 
+/* ---- flows (under mu) ---------------------------------------------------- */
+
+static struct tflow **
+flow_slot(struct sl_tpool *p, uint64_t key)
+{
+	/* the key is a hash already (the caller's) */
+	struct tflow **pp = &p->hash[(key ^ (key >> 29)) & (p->nhash - 1)];
+
+	while (*pp != NULL && (*pp)->key != key)
+		pp = &(*pp)->hnext;
+	return pp;
+}
+
+static void
+list_append(struct tlist *l, struct tflow *f)
+{
+	f->next = NULL;
+	if (l->tail != NULL)
+		l->tail->next = f;
+	else
+		l->head = f;
+	l->tail = f;
+}
+
+/* Unlinks f from its list (a walk: only a cancel's and a shed's). */
+static void
+list_remove(struct tlist *l, struct tflow *f)
+{
+	struct tflow *prev = NULL, *q;
+
+	for (q = l->head; q != f; q = q->next)
+		prev = q;
+	if (prev != NULL)
+		prev->next = f->next;
+	else
+		l->head = f->next;
+	if (l->tail == f)
+		l->tail = prev;
+}
+
+/* f, out of its list, has no job left: out of its hash chain, free. */
+static void
+flow_free(struct sl_tpool *p, struct tflow *f)
+{
+	*flow_slot(p, f->key) = f->hnext;
+	f->next = p->free_flows;
+	p->free_flows = f;
+}
+
+/* Takes j out of flow f's jobs (j waits there). */
+static void
+flow_unlink(struct sl_tpool *p, struct tflow *f, struct sl_tjob *j)
+{
+	if (j->prev != NULL)
+		j->prev->next = j->next;
+	else
+		f->head = j->next;
+	if (j->next != NULL)
+		j->next->prev = j->prev;
+	else
+		f->tail = j->prev;
+	j->queued = 0;
+	f->n--;
+	p->nqueued--;
+	if (f->n == 0) {
+		list_remove(f->fresh ? &p->fresh : &p->old, f);
+		flow_free(p, f);
+	}
+}
+
+/* The next job in turn, or NULL. */
+static struct sl_tjob *
+take(struct sl_tpool *p)
+{
+	struct tlist *l = p->fresh.head != NULL ? &p->fresh : &p->old;
+	struct tflow *f = l->head;
+	struct sl_tjob *j;
+
+	if (f == NULL)
+		return NULL;
+	j = f->head;
+	if ((f->head = j->next) != NULL)
+		f->head->prev = NULL;
+	else
+		f->tail = NULL;
+	j->queued = 0;
+	f->n--;
+	p->nqueued--;
+	/* its turn is over: off its list's head, to the old list's end
+	 * while it has jobs */
+	if ((l->head = f->next) == NULL)
+		l->tail = NULL;
+	if (f->n == 0)
+		flow_free(p, f);
+	else {
+		f->fresh = 0;
+		list_append(&p->old, f);
+	}
+	return j;
+}
+
+/* ---- the threads --------------------------------------------------------- */
+
+static void
+set_class(pid_t tid, int idle)
+{
+	struct sched_param sp = {0};
+
+	(void)sched_setscheduler(tid, idle ? SCHED_IDLE : SCHED_OTHER, &sp);
+}
+
 static void *
 tpool_main(void *arg)
 {
 	struct sl_tpool *p = arg;
 	struct sl_tjob *j;
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	unsigned me;
 	uint64_t c0;
 
 	if (p->nice_inc > 0) {
 		/* lower than the loops, whatever their own nice: the
 		 * thread's value is set, so it is theirs plus nice_inc */
-		id_t tid = (id_t)syscall(SYS_gettid);
 		int now;
 		errno = 0;
-		now = getpriority(PRIO_PROCESS, tid);
+		now = getpriority(PRIO_PROCESS, (id_t)tid);
 		if (errno == 0)
-			(void)setpriority(PRIO_PROCESS, tid,
+			(void)setpriority(PRIO_PROCESS, (id_t)tid,
 					  SL_MIN_NICE(now + p->nice_inc));
 	}
 	pthread_mutex_lock(&p->mu);
+	me = p->nstarted++;
+	p->tids[me] = tid;
+	pthread_cond_broadcast(&p->cv);
 	for (;;) {
-		while (p->head == NULL && !p->stopping)
+		while (p->fresh.head == NULL && p->old.head == NULL &&
+		       !p->stopping)
 			pthread_cond_wait(&p->cv, &p->mu);
-		if (p->head == NULL)
+		if ((j = take(p)) == NULL)
 			break;
-		j = p->head;
-		if ((p->head = j->next) == NULL)
-			p->tail = NULL;
-		p->nqueued--;
 		p->nbusy++;
 		j->run_ns = mono_ns();
+		p->run_since[me] = j->run_ns;
+		p->run_flow[me] = j->flow;
 		pthread_mutex_unlock(&p->mu);
 		if (p->busy != NULL)
 			atomic_fetch_add_explicit(p->busy, 1,
@@ -110,6 +271,7 @@ tpool_main(void *arg)
 						  memory_order_relaxed);
 		pthread_mutex_lock(&p->mu);
 		p->nbusy--;
+		p->run_since[me] = 0;
 		j->next = p->ended;
 		p->ended = j;
 		/* the loop is woken with the lock released: woken first, it
@@ -144,6 +306,7 @@ tpool_on_event(evutil_socket_t fd, short what, void *arg)
 {
 	uint64_t n;
 
+	(void)what;
 	(void)!read(fd, &n, sizeof(n));
 	tpool_reap(arg);
 }
@@ -153,15 +316,30 @@ sl_tpool_new(struct event_base *base, unsigned nthreads, unsigned max_queued,
 	     int nice_inc)
 {
 	struct sl_tpool *p;
+	/* at most this many jobs wait at once (sl_tpool_submit's bound),
+	 * each flow holding one at least */
+	unsigned nflows = max_queued + nthreads;
 
 	if ((p = calloc(1, sizeof(*p) + nthreads * sizeof(pthread_t))) == NULL)
 		return NULL;
 	p->max_queued = max_queued;
 	p->nice_inc = nice_inc;
-	if ((p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
-		free(p);
-		return NULL;
+	for (p->nhash = 8; p->nhash < nflows && p->nhash < (1u << 20);)
+		p->nhash *= 2;
+	p->flows = calloc(nflows, sizeof(*p->flows));
+	p->hash = calloc(p->nhash, sizeof(*p->hash));
+	p->tids = calloc(nthreads, sizeof(*p->tids));
+	p->run_since = calloc(nthreads, sizeof(*p->run_since));
+	p->run_flow = calloc(nthreads, sizeof(*p->run_flow));
+	if (p->flows == NULL || p->hash == NULL || p->tids == NULL ||
+	    p->run_since == NULL || p->run_flow == NULL)
+		goto fail0;
+	for (unsigned i = 0; i < nflows; i++) {
+		p->flows[i].next = p->free_flows;
+		p->free_flows = &p->flows[i];
 	}
+	if ((p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		goto fail0;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	if (event_assign(&p->ev, base, p->efd, EV_READ | EV_PERSIST,
@@ -172,9 +350,23 @@ sl_tpool_new(struct event_base *base, unsigned nthreads, unsigned max_queued,
 		if (pthread_create(&p->th[p->nthreads], NULL, tpool_main, p) !=
 		    0)
 			goto fail;
+	/* each thread's id, for the guard: said as it starts */
+	pthread_mutex_lock(&p->mu);
+	while (p->nstarted < p->nthreads)
+		pthread_cond_wait(&p->cv, &p->mu);
+	pthread_mutex_unlock(&p->mu);
 	return p;
 fail:
 	sl_tpool_free(p);
+	errno = ENOMEM;
+	return NULL;
+fail0:
+	free(p->flows);
+	free(p->hash);
+	free(p->tids);
+	free(p->run_since);
+	free(p->run_flow);
+	free(p);
 	errno = ENOMEM;
 	return NULL;
 }
@@ -185,51 +377,221 @@ sl_tpool_gauge(struct sl_tpool *p, atomic_uint_fast64_t *busy)
 	p->busy = busy;
 }
 
+/* ---- the idle class and its guard ---------------------------------------- */
+
+/* Whether this process may move a thread of nice `nice` from SCHED_IDLE
+ * back to SCHED_OTHER (sched(7)): with CAP_SYS_NICE, or an RLIMIT_NICE
+ * that allows that nice. */
+static int
+can_leave_idle(int nice)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NICE, &rl) == 0 &&
+	    (rl.rlim_cur == RLIM_INFINITY ||
+	     rl.rlim_cur >= (rlim_t)(20 - nice)))
+		return 1;
+	return syscall(SYS_capget, &h, d) == 0 &&
+	       (d[CAP_TO_INDEX(CAP_SYS_NICE)].effective &
+		CAP_TO_MASK(CAP_SYS_NICE)) != 0;
+}
+
+/* The longest a job now waiting, or running, has been there: 0 when
+ * none (under mu). */
+static uint64_t
+oldest_ns(struct sl_tpool *p, uint64_t now)
+{
+	uint64_t since = now;
+
+	for (struct tflow *f = p->fresh.head; f != NULL; f = f->next)
+		if (f->head->queued_ns < since)
+			since = f->head->queued_ns;
+	for (struct tflow *f = p->old.head; f != NULL; f = f->next)
+		if (f->head->queued_ns < since)
+			since = f->head->queued_ns;
+	for (unsigned i = 0; i < p->nthreads; i++)
+		if (p->run_since[i] != 0 && p->run_since[i] < since)
+			since = p->run_since[i];
+	return now - since;
+}
+
+static void
+guard_arm(struct sl_tpool *p)
+{
+	struct timeval tv = {(time_t)(p->guard_ns / 1000000000u),
+			     (suseconds_t)(p->guard_ns % 1000000000u / 1000)};
+
+	p->guard_armed = event_add(&p->guard_ev, &tv) == 0;
+}
+
+/* The guard's tick, every guard_ns while jobs are there or the threads
+ * are raised: a job past the bound raises them; a second later, with
+ * none past half of it, they go back to the idle class. */
+static void
+guard_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_tpool *p = arg;
+	uint64_t now = mono_ns(), waited;
+	int busy;
+
+	(void)fd;
+	(void)what;
+	p->guard_armed = 0;
+	pthread_mutex_lock(&p->mu);
+	waited = oldest_ns(p, now);
+	busy = p->nqueued > 0 || p->nbusy > 0;
+	if (!p->raised && waited > p->guard_ns) {
+		p->raised = 1;
+		for (unsigned i = 0; i < p->nthreads; i++)
+			set_class(p->tids[i], 0);
+		if (p->raises != NULL)
+			atomic_fetch_add_explicit(p->raises, 1,
+						  memory_order_relaxed);
+	}
+	if (p->raised && waited > p->guard_ns / 2)
+		p->raised_until = now + GUARD_HOLD_NS;
+	else if (p->raised && now >= p->raised_until) {
+		p->raised = 0;
+		for (unsigned i = 0; i < p->nthreads; i++)
+			set_class(p->tids[i], 1);
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (busy || p->raised)
+		guard_arm(p);
+}
+
+int
+sl_tpool_idle(struct sl_tpool *p, uint32_t guard_ms,
+	      atomic_uint_fast64_t *raises)
+{
+	int nice;
+
+	errno = 0;
+	nice = getpriority(PRIO_PROCESS, (id_t)p->tids[0]);
+	if (errno != 0 || !can_leave_idle(nice)) {
+		errno = EPERM;
+		return -1;
+	}
+	if (event_assign(&p->guard_ev, event_get_base(&p->ev), -1, 0,
+			 guard_tick, p) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	p->guard_ns = (uint64_t)guard_ms * 1000000u;
+	p->raises = raises;
+	pthread_mutex_lock(&p->mu);
+	p->idle = 1;
+	for (unsigned i = 0; i < p->nthreads; i++)
+		set_class(p->tids[i], 1);
+	pthread_mutex_unlock(&p->mu);
+	return 0;
+}
+
+/* ---- the loop's side ----------------------------------------------------- */
+
+/* The flow holding the most waiting jobs (under mu; the queue is full:
+ * a walk of the lists, only then), NULL: none. */
+static struct tflow *
+longest(struct sl_tpool *p)
+{
+	struct tflow *m = NULL;
+
+	for (struct tflow *f = p->fresh.head; f != NULL; f = f->next)
+		if (m == NULL || f->n > m->n)
+			m = f;
+	for (struct tflow *f = p->old.head; f != NULL; f = f->next)
+		if (m == NULL || f->n > m->n)
+			m = f;
+	return m;
+}
+
+/* Whether a job of flow key runs now (under mu). */
+static int
+running(const struct sl_tpool *p, uint64_t key)
+{
+	for (unsigned i = 0; i < p->nthreads; i++)
+		if (p->run_since[i] != 0 && p->run_flow[i] == key)
+			return 1;
+	return 0;
+}
+
 int
 sl_tpool_submit(struct sl_tpool *p, struct sl_tjob *j)
 {
+	struct tflow **pp, *f;
+	struct sl_tjob *shed = NULL;
 	int waits;
 
 	pthread_mutex_lock(&p->mu);
-	/* the queue bounds the jobs that wait for a thread: those that an
-	 * idle thread is about to take do not count */
-	if (p->nqueued >= p->max_queued + (p->nthreads - p->nbusy) ||
-	    p->stopping) {
+	if (p->stopping) {
 		pthread_mutex_unlock(&p->mu);
 		return -1;
 	}
+	pp = flow_slot(p, j->flow);
+	f = *pp;
+	/* the queue bounds the jobs that wait for a thread: those that an
+	 * idle thread is about to take do not count */
+	if (p->nqueued >= p->max_queued + (p->nthreads - p->nbusy)) {
+		struct tflow *m = longest(p);
+		unsigned mine = f != NULL ? f->n : 0;
+		if (m == NULL || m->n <= mine + 1) {
+			/* shedding would not make it fairer */
+			pthread_mutex_unlock(&p->mu);
+			return mine > 0 ? -2 : -1;
+		}
+		shed = m->tail;
+		flow_unlink(p, m, shed);
+		shed->dropped = SL_TJOB_SHED;
+		shed->next = p->ended;
+		p->ended = shed;
+		pp = flow_slot(p, j->flow); /* m's free may move chains */
+	}
+	if ((f = *pp) == NULL) {
+		f = p->free_flows;
+		p->free_flows = f->next;
+		f->key = j->flow;
+		f->head = f->tail = NULL;
+		f->n = 0;
+		f->hnext = NULL;
+		f->fresh = !running(p, j->flow);
+		*pp = f;
+		list_append(f->fresh ? &p->fresh : &p->old, f);
+	}
 	j->next = NULL;
+	j->prev = f->tail;
+	if (f->tail != NULL)
+		f->tail->next = j;
+	else
+		f->head = j;
+	f->tail = j;
+	f->n++;
+	j->queued = 1;
 	j->queued_ns = mono_ns();
 	j->run_ns = j->end_ns = j->cpu_ns = 0;
 	j->dropped = 0;
-	if (p->tail != NULL)
-		p->tail->next = j;
-	else
-		p->head = j;
-	p->tail = j;
 	p->nqueued++;
 	waits = p->nbusy + p->nqueued > p->nthreads;
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+	if (shed != NULL)
+		wake_loop(p); /* its done, from the loop's event */
+	if (p->idle && !p->guard_armed)
+		guard_arm(p);
 	return waits;
 }
 
 int
 sl_tpool_cancel(struct sl_tpool *p, struct sl_tjob *j)
 {
-	struct sl_tjob **pp, *prev = NULL;
 	int found = 0;
 
 	pthread_mutex_lock(&p->mu);
-	for (pp = &p->head; *pp != NULL; prev = *pp, pp = &(*pp)->next)
-		if (*pp == j) {
-			*pp = j->next;
-			if (p->tail == j)
-				p->tail = prev;
-			p->nqueued--;
-			found = 1;
-			break;
-		}
+	if (j->queued) {
+		flow_unlink(p, *flow_slot(p, j->flow), j);
+		found = 1;
+	}
 	pthread_mutex_unlock(&p->mu);
 	return found;
 }
@@ -244,29 +606,39 @@ sl_tpool_queued(const struct sl_tpool *p)
 void
 sl_tpool_free(struct sl_tpool *p)
 {
-	struct sl_tjob *j, *next;
+	struct sl_tjob *j, *drop = NULL, **dt = &drop;
 
 	if (p == NULL)
 		return;
 	pthread_mutex_lock(&p->mu);
 	p->stopping = 1;
-	j = p->head;
-	p->head = p->tail = NULL;
-	p->nqueued = 0;
+	/* the waiting jobs, dropped in the order they would have run */
+	while ((j = take(p)) != NULL) {
+		*dt = j;
+		dt = &j->next;
+	}
+	*dt = NULL;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
-	for (; j != NULL; j = next) {
-		next = j->next;
-		j->dropped = 1;
-		j->done(j);
+	for (; drop != NULL; drop = j) {
+		j = drop->next;
+		drop->dropped = SL_TJOB_STOPPING;
+		drop->done(drop);
 	}
 	for (unsigned i = 0; i < p->nthreads; i++)
 		pthread_join(p->th[i], NULL);
 	tpool_reap(p);
+	if (event_initialized(&p->guard_ev))
+		event_del(&p->guard_ev);
 	if (event_initialized(&p->ev))
 		event_del(&p->ev);
 	close(p->efd);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
+	free(p->flows);
+	free(p->hash);
+	free(p->tids);
+	free(p->run_since);
+	free(p->run_flow);
 	free(p);
 }

@@ -6,6 +6,19 @@
  * from its own event (an eventfd), never from the thread. The queue is
  * bounded: a submit past it fails at once, and the caller decides.
  *
+ * Fair: each job names its flow (a client); waiting jobs are taken one
+ * flow at a time, in turn, so a burst of one client waits behind its own
+ * jobs, not in front of another's. When the queue is full, the flow that
+ * holds the most waiting jobs gives way: its newest is shed (done with
+ * dropped SL_TJOB_SHED), or, when that is the submitting flow, the submit
+ * is refused (-2).
+ *
+ * Idle class (sl_tpool_idle): the threads run at SCHED_IDLE, so that any
+ * other work on the machine has the CPU first; a guard on the loop raises
+ * them to SCHED_OTHER (at their nice) when a job has waited or run past a
+ * bound, for a second at least, so that a busy machine slows the jobs
+ * down but never starves them.
+ *
  * Ownership: the job is the pool's from a successful submit until done is
  * called (or sl_tpool_cancel takes it back before it ran). The threads
  * never touch the loop, and the loop never touches a job the pool holds
@@ -20,7 +33,9 @@
 struct event_base;
 
 struct sl_tjob {
-	struct sl_tjob *next;		 /* the pool's */
+	struct sl_tjob *next, *prev;	 /* the pool's */
+	uint64_t flow;			 /* the caller's: whose job (a
+					    client's hash), for fairness */
 	void (*run)(struct sl_tjob *j);	 /* on a pool thread */
 	void (*done)(struct sl_tjob *j); /* on the loop: ran, or dropped */
 	uint64_t queued_ns;		 /* set by submit (monotonic) */
@@ -29,8 +44,13 @@ struct sl_tjob {
 	uint64_t cpu_ns;		 /* the thread's CPU time in run (its
 					    own clock: what the job cost, not
 					    the time others took the CPU) */
-	int dropped;			 /* done without run: the pool stops */
+	int dropped;			 /* done without run: SL_TJOB_STOPPING
+					    or SL_TJOB_SHED */
+	int queued;			 /* the pool's: waiting */
 };
+
+#define SL_TJOB_STOPPING 1 /* the pool stops */
+#define SL_TJOB_SHED	 2 /* the queue was full: its flow had the most */
 
 struct sl_tpool;
 
@@ -46,8 +66,21 @@ struct sl_tpool *sl_tpool_new(struct event_base *base, unsigned nthreads,
  * gauge the loop and the admin read (a relaxed atomic: the threads
  * write it). */
 void sl_tpool_gauge(struct sl_tpool *p, atomic_uint_fast64_t *busy);
-/* Queues j. Returns 0 when a thread is free for it, 1 when it waits
- * behind others, or -1 when the queue is full (j is the caller's). */
+/*
+ * Moves the pool's threads to the idle class, with the guard: a job that
+ * waited, or has run, longer than guard_ms raises them back to their
+ * class and nice for a second at least; raises (NULL: none) counts each
+ * time. From the loop, before any submit. Returns 0, or -1 with errno
+ * EPERM when the process could not raise them again (no CAP_SYS_NICE, and
+ * RLIMIT_NICE below their nice): the pool stays as it was.
+ */
+int sl_tpool_idle(struct sl_tpool *p, uint32_t guard_ms,
+		  atomic_uint_fast64_t *raises);
+/* Queues j in its flow (j->flow). Returns 0 when a thread is free for it,
+ * 1 when it waits behind others; -1 when the queue is full of other
+ * flows' jobs, none holding more than j's would, and -2 when it is full
+ * and j's flow holds the most (j is the caller's in both). A full queue
+ * otherwise sheds the newest job of the flow that holds the most. */
 int sl_tpool_submit(struct sl_tpool *p, struct sl_tjob *j);
 /* Takes back j if no thread took it yet: returns 1 (j is the caller's
  * again, done never called), else 0 (done will be called). */

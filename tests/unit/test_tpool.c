@@ -3,16 +3,19 @@
  * Unit tests of a worker's thread pool (src/core/tpool.c) on a libevent
  * loop: jobs run on the pool's threads and come back in done on the
  * loop's thread; the queue's bound; submit's answer when a job waits
- * behind others; cancel of a waiting job (taken back, done never called)
+ * behind others; the fair queue's turns by flow and a full queue's shed
+ * (issue 63); cancel of a waiting job (taken back, done never called)
  * and of a running or ended one (done still called); free with jobs
  * waiting (done with dropped, before the running ones are joined); the
- * threads' nice value; two thousand jobs through a small queue. Jobs
+ * threads' nice value; the idle class and its guard; two thousand jobs
+ * through a small queue. Jobs
  * are held running on semaphores, never with sleeps, so what the test
  * sees is what it arranged; a loop that gets no event in 10 s fails.
  */
 #include <errno.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,7 +41,9 @@ struct tjob {
 	sem_t release;	  /* run waits on it when hold */
 	pthread_t run_th, done_th;
 	int runs, dones, dropped;
-	int nice;		      /* the thread's nice value when it ran */
+	int nice;   /* the thread's nice value when it ran */
+	int policy; /* and its scheduling policy */
+	pid_t tid;
 	struct tjob *release_on_done; /* posted from this job's done */
 	int *order;		      /* the order run, when set */
 	int *norder;
@@ -61,6 +66,8 @@ job_run(struct sl_tjob *sj)
 	t->runs++;
 	errno = 0;
 	t->nice = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+	t->tid = (pid_t)syscall(SYS_gettid);
+	t->policy = sched_getscheduler(0);
 	if (t->order != NULL) /* a pool of one thread: in turn */
 		t->order[(*t->norder)++] = t->tag;
 	sem_post(&t->started);
@@ -224,12 +231,15 @@ test_cpu_time_and_busy_gauge(void **state)
 	sl_tpool_free(p);
 }
 
-/* The bound is on the jobs waiting, the running ones apart. */
+/* The bound is on the jobs waiting, the running ones apart. Full, the
+ * flow holding the most gives way: refused when it is the submitter's
+ * (-2), its newest shed when another's, refused (-1) when shedding would
+ * not be fairer. */
 static void
 test_queue_bound(void **state)
 {
 	struct sl_tpool *p = sl_tpool_new(base, 1, 2, 0);
-	struct tjob a, b, c, d;
+	struct tjob a, b, c, d, e, f;
 
 	(void)state;
 	assert_non_null(p);
@@ -237,31 +247,91 @@ test_queue_bound(void **state)
 	job_init(&b, 0);
 	job_init(&c, 0);
 	job_init(&d, 0);
+	job_init(&e, 0);
+	job_init(&f, 0);
+	e.j.flow = 1;
+	f.j.flow = 2;
 	assert_int_equal(sl_tpool_submit(p, &a.j), 0);
 	sem_wait(&a.started); /* a runs: the queue is empty */
 	assert_int_equal(sl_tpool_queued(p), 0);
 	assert_int_equal(sl_tpool_submit(p, &b.j), 1);
 	assert_int_equal(sl_tpool_submit(p, &c.j), 1);
 	assert_int_equal(sl_tpool_queued(p), 2);
-	/* full: refused at once, d still the caller's */
+	/* full, and d's flow holds the most: refused at once, d still the
+	 * caller's */
 	d.j.next = &d.j;
 	d.j.queued_ns = 42;
-	assert_int_equal(sl_tpool_submit(p, &d.j), -1);
+	assert_int_equal(sl_tpool_submit(p, &d.j), -2);
 	assert_ptr_equal(d.j.next, &d.j);
 	assert_int_equal(d.j.queued_ns, 42);
 	assert_int_equal(sl_tpool_queued(p), 2);
+	/* another flow: flow 0's newest (c) is shed, e waits */
+	assert_int_equal(sl_tpool_submit(p, &e.j), 1);
+	assert_int_equal(sl_tpool_queued(p), 2);
+	loop_until(1);
+	assert_int_equal(c.dones, 1);
+	assert_int_equal(c.runs, 0);
+	assert_int_equal(c.dropped, SL_TJOB_SHED);
+	/* a flow each: shedding would be no fairer, f is refused */
+	assert_int_equal(sl_tpool_submit(p, &f.j), -1);
 	sem_post(&a.release);
-	loop_until(3);
+	loop_until(4);
 	assert_int_equal(d.dones, 0);
+	assert_int_equal(b.runs, 1);
+	assert_int_equal(e.runs, 1);
 	/* room again */
 	assert_int_equal(sl_tpool_submit(p, &d.j), 0);
-	loop_until(4);
+	loop_until(5);
 	assert_int_equal(d.runs, 1);
 	sl_tpool_free(p);
 	job_fini(&a);
 	job_fini(&b);
 	job_fini(&c);
 	job_fini(&d);
+	job_fini(&e);
+	job_fini(&f);
+}
+
+/* Waiting jobs are taken a flow at a time, in turn: a burst of one flow
+ * waits behind its own jobs, another flow's job comes next (issue 63's
+ * fair queue): next after the job running, when that is the burst's
+ * first. Cancel keeps the turns. */
+static void
+test_fair_turns(void **state)
+{
+	struct sl_tpool *p = sl_tpool_new(base, 1, 16, 0);
+	struct tjob a, w[8];
+	int order[16], norder = 0;
+	static const uint64_t flow[8] = {1, 1, 1, 1, 2, 3, 2, 1};
+	static const int want[] = {4, 5, 0, 6, 1, 2, 3};
+
+	(void)state;
+	assert_non_null(p);
+	job_init(&a, 1);
+	a.j.flow = 1; /* the burst's first, running */
+	assert_int_equal(sl_tpool_submit(p, &a.j), 0);
+	sem_wait(&a.started);
+	for (int i = 0; i < 8; i++) {
+		job_init(&w[i], 0);
+		w[i].j.flow = flow[i];
+		w[i].order = order;
+		w[i].norder = &norder;
+		w[i].tag = i;
+		assert_int_equal(sl_tpool_submit(p, &w[i].j), 1);
+	}
+	/* flow 1's last taken back: the others keep their turns */
+	assert_int_equal(sl_tpool_cancel(p, &w[7].j), 1);
+	assert_int_equal(sl_tpool_queued(p), 7);
+	sem_post(&a.release);
+	loop_until(8);
+	assert_int_equal(norder, 7);
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(order[i], want[i]);
+	assert_int_equal(w[7].dones, 0);
+	sl_tpool_free(p);
+	job_fini(&a);
+	for (int i = 0; i < 8; i++)
+		job_fini(&w[i]);
 }
 
 /* submit says 1 when the job waits behind others: every thread busy, or
@@ -476,6 +546,82 @@ test_nice(void **state)
 	job_fini(&a);
 }
 
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+/* Runs the loop (a tick every 5 ms keeps it turning) until now(arg)
+ * says want, failing after 10 s. */
+static void
+loop_while_not(int (*now)(void *), void *arg, int want)
+{
+	struct timeval tv = {10, 0}, tick = {0, 5000};
+	struct event *deadline = evtimer_new(base, on_deadline, NULL);
+	struct event *t = event_new(base, -1, EV_PERSIST, on_tick, NULL);
+
+	timed_out = 0;
+	evtimer_add(deadline, &tv);
+	evtimer_add(t, &tick);
+	while (now(arg) != want && !timed_out)
+		assert_int_not_equal(event_base_loop(base, EVLOOP_ONCE), -1);
+	event_free(deadline);
+	event_free(t);
+	assert_false(timed_out);
+}
+
+static int
+raised_count(void *arg)
+{
+	return (int)atomic_load((atomic_uint_fast64_t *)arg);
+}
+
+static int
+policy_of(void *arg)
+{
+	return sched_getscheduler(*(pid_t *)arg);
+}
+
+/*
+ * The idle class (issue 63, item 4): the threads run at SCHED_IDLE; a job
+ * that has run longer than the guard's bound raises them to SCHED_OTHER,
+ * counted; a second after the jobs are gone they are idle again. Needs
+ * CAP_SYS_NICE or an RLIMIT_NICE that allows it (the CI runs as root);
+ * without, sl_tpool_idle says EPERM and the pool stays as it was.
+ */
+static void
+test_idle_guard(void **state)
+{
+	struct sl_tpool *p = sl_tpool_new(base, 1, 4, 0);
+	atomic_uint_fast64_t raises = 0;
+	struct tjob a;
+
+	(void)state;
+	assert_non_null(p);
+	if (sl_tpool_idle(p, 20, &raises) != 0) {
+		assert_int_equal(errno, EPERM);
+		sl_tpool_free(p);
+		skip();
+	}
+	job_init(&a, 1);
+	assert_int_equal(sl_tpool_submit(p, &a.j), 0);
+	sem_wait(&a.started);
+	assert_int_equal(a.policy, SCHED_IDLE);
+	/* held past 20 ms: the guard raises the thread */
+	loop_while_not(raised_count, &raises, 1);
+	assert_int_equal(sched_getscheduler(a.tid), SCHED_OTHER);
+	sem_post(&a.release);
+	loop_until(1);
+	/* nothing waits: back to the idle class after the hold */
+	loop_while_not(policy_of, &a.tid, SCHED_IDLE);
+	assert_int_equal(atomic_load(&raises), 1);
+	sl_tpool_free(p);
+	job_fini(&a);
+}
+
 /* Many jobs from the loop while the threads end others: each run and
  * done exactly once, the bound respected. */
 static void
@@ -551,6 +697,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_run_and_done, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_bound, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fair_turns, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_idle_guard, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cpu_time_and_busy_gauge, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_submit_waits, setup, teardown),
