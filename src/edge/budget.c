@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Budgets of a cost per client (budget.h): an open-addressed table of
+ * token buckets, each refilled lazily when its client is looked at.
+ */
+#include "budget.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#define WINDOW 8 /* slots a key may be kept in, from its hash's */
+
+struct slot {
+	uint64_t key;	/* 0: free */
+	int64_t tokens; /* at `at` */
+	uint64_t at;	/* monotonic ns */
+};
+
+struct sl_budget {
+	uint64_t rate, burst;
+	struct slot s[SL_BUDGET_SLOTS];
+};
+
+struct sl_budget *
+sl_budget_new(uint64_t rate, uint64_t burst)
+{
+	struct sl_budget *b;
+
+	if (rate == 0 || (b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	b->rate = rate;
+	b->burst = burst > (1ull << 62) ? 1ull << 62 : burst;
+	return b;
+}
+
+void
+sl_budget_free(struct sl_budget *b)
+{
+	free(b);
+}
+
+/* A key is never 0 (a free slot's). */
+static uint64_t
+key_of(uint64_t key)
+{
+	return key != 0 ? key : 1;
+}
+
+/* s's balance at now: refilled since s->at, at most burst. */
+static int64_t
+refilled(const struct sl_budget *b, const struct slot *s, uint64_t now)
+{
+	unsigned __int128 add;
+
+	if (now <= s->at)
+		return s->tokens;
+	add = (unsigned __int128)(now - s->at) * b->rate / 1000000000u;
+	if (add >= (unsigned __int128)((int64_t)b->burst - s->tokens))
+		return (int64_t)b->burst;
+	return s->tokens + (int64_t)add;
+}
+
+static struct slot *
+find(struct sl_budget *b, uint64_t key)
+{
+	size_t at = (size_t)(key ^ (key >> 32)) & (SL_BUDGET_SLOTS - 1);
+
+	for (unsigned i = 0; i < WINDOW; i++) {
+		struct slot *s = &b->s[(at + i) & (SL_BUDGET_SLOTS - 1)];
+		if (s->key == key)
+			return s;
+	}
+	return NULL;
+}
+
+uint64_t
+sl_budget_wait_ms(struct sl_budget *b, uint64_t key, uint64_t now_ns)
+{
+	const struct slot *s = find(b, key_of(key));
+	int64_t left;
+
+	if (s == NULL || (left = refilled(b, s, now_ns)) >= 0)
+		return 0;
+	/* until the refill brings it to 0, rounded up */
+	return (uint64_t)((unsigned __int128)(uint64_t)-left * 1000u /
+			  b->rate) +
+	       1;
+}
+
+int64_t
+sl_budget_left(struct sl_budget *b, uint64_t key, uint64_t now_ns)
+{
+	const struct slot *s = find(b, key_of(key));
+
+	return s != NULL ? refilled(b, s, now_ns) : (int64_t)b->burst;
+}
+
+void
+sl_budget_charge(struct sl_budget *b, uint64_t key, uint64_t cost,
+		 uint64_t now_ns)
+{
+	struct slot *s;
+	int64_t c = cost > INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)cost;
+
+	key = key_of(key);
+	if ((s = find(b, key)) == NULL) {
+		/* a free slot of the window, else the one nearest a full
+		 * bucket */
+		size_t at = (size_t)(key ^ (key >> 32)) & (SL_BUDGET_SLOTS - 1);
+		int64_t most = INT64_MIN;
+		for (unsigned i = 0; i < WINDOW; i++) {
+			struct slot *q =
+			    &b->s[(at + i) & (SL_BUDGET_SLOTS - 1)];
+			int64_t left =
+			    q->key == 0 ? INT64_MAX : refilled(b, q, now_ns);
+			if (left > most) {
+				most = left;
+				s = q;
+			}
+		}
+		s->key = key;
+		s->tokens = (int64_t)b->burst;
+		s->at = now_ns;
+	}
+	s->tokens = refilled(b, s, now_ns);
+	if (now_ns > s->at)
+		s->at = now_ns;
+	/* a debt is bounded: a client owes a burst at most, and waits at
+	 * most burst / rate for it */
+	s->tokens = s->tokens - c < -(int64_t)b->burst ? -(int64_t)b->burst
+						       : s->tokens - c;
+}
