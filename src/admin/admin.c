@@ -1101,6 +1101,13 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 	sb_printf(b, ",\"waf\":{\"threads\":%llu,\"queue\":%llu",
 		  (unsigned long long)c->waf.threads,
 		  (unsigned long long)c->waf.queue);
+	jkv_u64(b, "client_budget_ms", c->waf.client_budget_ms);
+	jkv_u64(b, "client_burst_ms", c->waf.client_burst_ms);
+	jkv_str(b, "client_key",
+		c->waf.client_key == SL_WAF_KEY_CALLER ? "caller" : "address");
+	jkv_str(b, "priority",
+		c->waf.priority == SL_WAF_PRIO_LOW ? "low" : "idle");
+	jkv_u64(b, "guard_ms", c->waf.guard_ms);
 	jkv_str(b, "log", c->waf.log != NULL ? c->waf.log : "access");
 	sb_printf(b, "}");
 	sb_printf(b, ",\"compress\":{\"memory\":%llu}",

@@ -157,6 +157,8 @@ sl_admin_metrics_waf(const struct sl_admin_view *v, struct sbuf *b)
 	    [SL_WAF_R_FAIL_DENY] = "failed_denied",
 	    [SL_WAF_R_FAIL_ALLOW] = "failed_allowed",
 	    [SL_WAF_R_LIMITED] = "limited",
+	    [SL_WAF_R_BUDGET] = "budget",
+	    [SL_WAF_R_SHED] = "shed",
 	};
 	const struct sl_conf *c = v->conf;
 	const size_t u = sizeof(atomic_uint_fast64_t);
@@ -241,16 +243,32 @@ sl_admin_metrics_waf(const struct sl_admin_view *v, struct sbuf *b)
 	 * (as the running settings say: threads takes effect at a restart
 	 * or an upgrade, so the generation's value may not be theirs) */
 	{
-		uint64_t busy = 0;
+		uint64_t busy = 0, raises = 0, idle = 0;
 
-		for (unsigned i = 0; i < v->nworkers; i++)
+		for (unsigned i = 0; i < v->nworkers; i++) {
 			busy += SL_STAT_GET(v->workers[i]->stats.tpool_busy);
+			raises +=
+			    SL_STAT_GET(v->workers[i]->stats.tpool_raises);
+			idle += SL_STAT_GET(v->workers[i]->stats.tpool_idle);
+		}
 		sb_printf(b,
 			  "# HELP sluice_waf_threads_busy WAF threads running "
 			  "a request's rules now, all workers.\n# TYPE "
 			  "sluice_waf_threads_busy gauge\n"
 			  "sluice_waf_threads_busy %llu\n",
 			  (unsigned long long)busy);
+		sb_printf(b,
+			  "# HELP sluice_waf_threads_idle_class Workers whose "
+			  "WAF threads run in the idle class (waf.priority: "
+			  "idle, and the process may raise them).\n# TYPE "
+			  "sluice_waf_threads_idle_class gauge\n"
+			  "sluice_waf_threads_idle_class %llu\n"
+			  "# HELP sluice_waf_threads_raised_total Times the "
+			  "guard raised a worker's idle WAF threads back to "
+			  "their class (a request waited or ran past "
+			  "waf.guard).\n# TYPE sluice_waf_threads_raised_total "
+			  "counter\nsluice_waf_threads_raised_total %llu\n",
+			  (unsigned long long)idle, (unsigned long long)raises);
 	}
 }
 

@@ -505,11 +505,30 @@ struct sl_conf_compress {
 };
 
 /* The top-level waf: the workers' WAF threads and the WAF log. */
+/* Whose budget a WAF request spends (waf: client_key:). */
+enum sl_waf_client_key {
+	SL_WAF_KEY_ADDRESS = 0, /* the client's address (IPv6: its /64) */
+	SL_WAF_KEY_CALLER,	/* the verified token's issuer and subject,
+				   else the address */
+};
+
+/* The WAF threads' class (waf: priority:). */
+enum sl_waf_priority {
+	SL_WAF_PRIO_IDLE = 0, /* SCHED_IDLE, with the guard */
+	SL_WAF_PRIO_LOW,      /* nice +10 */
+};
+
 struct sl_conf_waf {
 	uint64_t threads; /* per worker */
 	uint64_t queue;	  /* requests waiting for them, per worker */
-	char *log;	  /* "access" (the access log's), "off", "stdout",
-			     "stderr" or a path */
+	/* a client's budget of thread time (issue 63): ms it may spend a
+	 * second, per worker (0: none), and at once; whose it is */
+	uint64_t client_budget_ms, client_burst_ms;
+	int client_key;	   /* enum sl_waf_client_key */
+	int priority;	   /* enum sl_waf_priority */
+	uint64_t guard_ms; /* the idle class's guard: a wait that raises */
+	char *log;	   /* "access" (the access log's), "off", "stdout",
+			      "stderr" or a path */
 	struct sl_conf_pos log_pos; /* of its value, for sl_preflight */
 };
 

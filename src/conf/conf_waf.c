@@ -42,11 +42,21 @@ read_log(struct sl_yaml_loader *ld, const char *lbl,
 	return 0;
 }
 
+static const char *const client_key_names[] = {"address", "caller", NULL};
+static const char *const priority_names[] = {"idle", "low", NULL};
+
 /* The keys of the top-level waf: (doc/sluice.yaml.5), read in this
  * order. */
 const struct sl_conf_keydef sl_conf_waf_table[] = {
     {"threads", SL_CONF_UINT, 1, 64, 1, WAF(threads)},
     {"queue", SL_CONF_UINT, 1, 100000, 128, WAF(queue)},
+    {"client_budget", SL_CONF_DURATION, 0, 64000, 1000, WAF(client_budget_ms)},
+    {"client_burst", SL_CONF_DURATION, 1, 3600000, 10000, WAF(client_burst_ms)},
+    {"client_key", SL_CONF_ENUM, .def = SL_WAF_KEY_ADDRESS, WAF(client_key),
+     .names = client_key_names, .expected = "address or caller"},
+    {"priority", SL_CONF_ENUM, .def = SL_WAF_PRIO_IDLE, WAF(priority),
+     .names = priority_names, .expected = "idle or low"},
+    {"guard", SL_CONF_DURATION, 1, 10000, 50, WAF(guard_ms)},
     {"log", SL_CONF_SET, .set = read_log},
     {.name = NULL},
 };

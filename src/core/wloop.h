@@ -171,6 +171,11 @@ struct sl_worker_stats {
 	/* the worker's thread pool (tpool.c, the WAF's): threads running a
 	 * job now, written by those threads (sl_tpool_gauge) */
 	atomic_uint_fast64_t tpool_busy;
+	/* the guard of its idle class (sl_tpool_idle): times it raised the
+	 * threads back, and whether the class is idle (1) or could not be
+	 * (0: the process may not raise them; the loop's, written once) */
+	atomic_uint_fast64_t tpool_raises;
+	atomic_uint_fast64_t tpool_idle;
 	/* compression (exchange_zip.c): the bytes its compressors and their
 	 * buffers hold now, against compress.memory */
 	atomic_uint_fast64_t zip_mem;

@@ -57,12 +57,20 @@ reload_check_static(struct sl_main *m, struct sl_conf *nc)
 			  "(SIGUSR2) or a restart; WAF lines still go to %s",
 			  m->run_waf.log);
 	if (nc->waf.threads != m->run_waf.threads ||
-	    nc->waf.queue != m->run_waf.queue)
-		log_warnx("reload: \"waf.threads\" and \"waf.queue\" changes "
-			  "need an upgrade (SIGUSR2) or a restart; %llu "
-			  "thread(s) and a queue of %llu a worker keep running",
-			  (unsigned long long)m->run_waf.threads,
-			  (unsigned long long)m->run_waf.queue);
+	    nc->waf.queue != m->run_waf.queue ||
+	    nc->waf.client_budget_ms != m->run_waf.client_budget_ms ||
+	    nc->waf.client_burst_ms != m->run_waf.client_burst_ms ||
+	    nc->waf.client_key != m->run_waf.client_key ||
+	    nc->waf.priority != m->run_waf.priority ||
+	    nc->waf.guard_ms != m->run_waf.guard_ms)
+		log_warnx(
+		    "reload: changes of the top-level \"waf\" keys "
+		    "threads, queue, client_budget, client_burst, "
+		    "client_key, priority and guard need an upgrade "
+		    "(SIGUSR2) or a restart; %llu thread(s) and a queue of "
+		    "%llu a worker keep running, as they were",
+		    (unsigned long long)m->run_waf.threads,
+		    (unsigned long long)m->run_waf.queue);
 }
 
 /* The files conf names (certificates, keys, CAs, the Redis password,

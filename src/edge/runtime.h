@@ -89,6 +89,11 @@ enum sl_waf_res {
 	SL_WAF_R_LIMITED,    /* past the route's waf.limits, on the loop:
 				refused (400, 413), or let through
 				uninspected in detect mode */
+	SL_WAF_R_BUDGET,     /* its client past its budget of thread time:
+				refused (429) before the threads, or let
+				through uninspected in detect mode */
+	SL_WAF_R_SHED,	     /* the queue full, its client holding the most
+				of it: refused (429) */
 	SL_WAF_NRESULTS
 };
 

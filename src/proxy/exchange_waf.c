@@ -21,18 +21,22 @@
  * on its thread and freed then.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 
+#include "budget.h"
 #include "coding.h"
 #include "exchange.h"
 #include "exchange_int.h"
 #include "log.h"
 #include "pan.h"
+#include "ratelimit.h"
 #include "runtime.h"
 #include "tpool.h"
 #include "util.h"
@@ -49,7 +53,15 @@ enum wf_phase {
 	WF_APPLIED,  /* and applied: a later wait (an external check's)
 			wakes the request past it */
 };
-enum wf_verdict { WV_PASS = 0, WV_STOP, WV_FAIL, WV_OVER, WV_LIMIT };
+enum wf_verdict {
+	WV_PASS = 0,
+	WV_STOP,
+	WV_FAIL,
+	WV_OVER,
+	WV_LIMIT,
+	WV_BUDGET, /* its client owes thread time: wait retry_s */
+	WV_SHED,   /* the queue full, its client holding the most */
+};
 
 struct wafjob;
 
@@ -62,6 +74,8 @@ struct sl_txwaf {
 	uint8_t partial;     /* the body inspected is not all of it */
 	uint8_t limit;	     /* WV_LIMIT: enum sl_wafcheck_limit */
 	uint64_t found, max; /* WV_LIMIT: the request's figure, the limit */
+	uint64_t key;	     /* its client's (the budget's, the queue's) */
+	uint32_t retry_s;    /* WV_BUDGET: Retry-After */
 	const char *why;     /* a failure's: static */
 	uint32_t body_want;  /* body bytes to wait for; 0: none */
 	void (*woken)(struct sl_txn *);
@@ -132,14 +146,26 @@ job_done(struct sl_tjob *j)
 {
 	struct wafjob *wj = (struct wafjob *)j;
 	struct sl_txwaf *tw = wj->owner;
+	struct sl_budget *b = sl_wproxy(wj->w)->waf_budget;
 	struct sl_txn *t;
 
+	/* what it cost its client's budget: the thread's time, spent
+	 * whether or not anyone still waits for the verdict */
+	if (b != NULL && j->run_ns != 0)
+		sl_budget_charge(b, j->flow, j->cpu_ns, j->end_ns);
 	if (tw == NULL) {
 		job_free(wj);
 		return;
 	}
 	t = tw->t;
 	tw->phase = WF_DONE;
+	if (j->dropped == SL_TJOB_SHED) {
+		/* its client held the most of a full queue: room made for
+		 * another's */
+		tw->verdict = WV_SHED;
+		tw_wake(tw);
+		return;
+	}
 	if (j->dropped) {
 		/* the worker stops: the request is freed with its client,
 		 * never sent on */
@@ -165,6 +191,34 @@ job_done(struct sl_tjob *j)
 	tw_wake(tw);
 }
 
+/* The pool just made: its gauge, its class, the clients' budgets. */
+static void
+pool_setup(struct sl_worker *w, struct sl_wproxy *wp)
+{
+	sl_tpool_gauge(wp->waf, &w->stats.tpool_busy);
+	if (wp->waf_prio == SL_WAF_PRIO_IDLE) {
+		if (sl_tpool_idle(wp->waf, (uint32_t)wp->waf_guard_ms,
+				  &w->stats.tpool_raises) == 0)
+			SL_STAT_INC(w->stats.tpool_idle);
+		else if (errno == EPERM)
+			log_warnx("worker %u: waf: priority idle: the WAF "
+				  "threads stay at nice +10 (waf.priority: "
+				  "low): raising them out of the idle class "
+				  "needs CAP_SYS_NICE or an RLIMIT_NICE of 10 "
+				  "at least (systemd: LimitNICE=+10)",
+				  w->id);
+		else
+			log_warn("worker %u: waf: priority idle", w->id);
+	}
+	if (getrandom(&wp->waf_seed, sizeof(wp->waf_seed), 0) !=
+	    sizeof(wp->waf_seed))
+		wp->waf_seed = (uint64_t)(uintptr_t)wp ^ sl_now_ms();
+	if (wp->waf_budget_ms > 0 && (wp->waf_budget = sl_budget_new(
+					  wp->waf_budget_ms * 1000000u,
+					  wp->waf_burst_ms * 1000000u)) == NULL)
+		log_warn("worker %u: waf: the clients' budgets", w->id);
+}
+
 /* The worker's pool, made at its first inspection. NULL: none could be. */
 static struct sl_tpool *
 pool(struct sl_seam *s)
@@ -183,7 +237,7 @@ pool(struct sl_seam *s)
 			log_warn("worker %u: the WAF's threads", w->id);
 			retry_ms = sl_now_ms() + 1000;
 		} else
-			sl_tpool_gauge(sl_wproxy(w)->waf, &w->stats.tpool_busy);
+			pool_setup(w, sl_wproxy(w));
 	}
 	return sl_wproxy(w)->waf;
 }
@@ -445,9 +499,10 @@ count(struct sl_seam *s, enum sl_waf_res res)
 
 static int apply_verdict(struct sl_seam *s, struct sl_txwaf *tw);
 
-/* The WAF log's line of a request past the route's limits (action
+/* The WAF log's line of a request past the route's limits, or whose
+ * client is past its budget or holds the most of a full queue (action
  * "refused", or "detected" in detect mode): no rule ran, the limit it
- * passed says why (doc/operations.md section 15.8). */
+ * passed says why (doc/operations.md sections 15.7 and 15.8). */
 static void
 waf_log_limit(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 {
@@ -460,14 +515,25 @@ waf_log_limit(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 		return;
 	o = waf_log_head(s, action, sl_ip_str(&t->client_addr, ip, sizeof(ip)),
 			 line, sizeof(line));
-	n = snprintf(
-	    line + o, sizeof(line) - o,
-	    ",\"status\":%d,\"limit\":\"%s\",\"found\":%llu,\"max\":%llu,"
-	    "\"rules\":[]}\n",
-	    action[0] == 'r' ? (tw->limit == SL_WAFCHECK_ARGS_BYTES ? 413 : 400)
-			     : 0,
-	    sl_wafcheck_name((enum sl_wafcheck_limit)tw->limit),
-	    (unsigned long long)tw->found, (unsigned long long)tw->max);
+	if (tw->verdict == WV_BUDGET || tw->verdict == WV_SHED)
+		/* the client's share of the threads, not the request's */
+		n = snprintf(line + o, sizeof(line) - o,
+			     ",\"status\":%d,\"limit\":\"%s\","
+			     "\"retry_after\":%u,\"rules\":[]}\n",
+			     action[0] == 'r' ? 429 : 0,
+			     tw->verdict == WV_BUDGET ? "client_budget"
+						      : "queue_share",
+			     tw->verdict == WV_BUDGET ? tw->retry_s : 1);
+	else
+		n = snprintf(
+		    line + o, sizeof(line) - o,
+		    ",\"status\":%d,\"limit\":\"%s\",\"found\":%llu,"
+		    "\"max\":%llu,\"rules\":[]}\n",
+		    action[0] == 'r'
+			? (tw->limit == SL_WAFCHECK_ARGS_BYTES ? 413 : 400)
+			: 0,
+		    sl_wafcheck_name((enum sl_wafcheck_limit)tw->limit),
+		    (unsigned long long)tw->found, (unsigned long long)tw->max);
 	if (o == 0 || n <= 0 || (size_t)n >= sizeof(line) - o)
 		return; /* never a cut line */
 	o += (size_t)n;
@@ -531,6 +597,33 @@ apply_verdict(struct sl_seam *s, struct sl_txwaf *tw)
 		    s, tw->limit == SL_WAFCHECK_ARGS_BYTES ? 413 : 400,
 		    "waf_limit", t->req_ph != SL_TXN_REQ_DONE, NULL);
 		return -1;
+	case WV_BUDGET:
+	case WV_SHED: {
+		/* the client's share of the threads: past its budget, it
+		 * waits for the refill (detect mode lets it through
+		 * uninspected, as a limit); the most of a full queue, it is
+		 * shed, as on_failure says for a lack of threads */
+		int budget = tw->verdict == WV_BUDGET;
+		char ra[32];
+		count(s, budget ? SL_WAF_R_BUDGET : SL_WAF_R_SHED);
+		if (budget ? c->mode == SL_WAF_DETECT
+			   : c->on_failure == SL_WAF_FAIL_ALLOW) {
+			waf_log_limit(s, tw, "detected");
+			return 0;
+		}
+		waf_log_limit(s, tw, "refused");
+		log_info("conn=%llu request_id=%s route=%s: 429 waf: %s",
+			 (unsigned long long)s->id, t->request_id,
+			 t->route->name,
+			 budget ? "the client is past waf.client_budget"
+				: "the queue is full, the client holds the "
+				  "most of it");
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n",
+			 budget ? tw->retry_s : 1);
+		sl_exchange_answer(s, 429, budget ? "waf_budget" : "waf_shed",
+				   t->req_ph != SL_TXN_REQ_DONE, ra);
+		return -1;
+	}
 	case WV_STOP:
 		if (c->mode == SL_WAF_DETECT) {
 			count(s, SL_WAF_R_DETECTED);
@@ -620,6 +713,8 @@ sl_exchange_waf_worker_free(struct sl_worker *w)
 {
 	sl_tpool_free(sl_wproxy(w)->waf);
 	sl_wproxy(w)->waf = NULL;
+	sl_budget_free(sl_wproxy(w)->waf_budget);
+	sl_wproxy(w)->waf_budget = NULL;
 }
 
 void
@@ -648,6 +743,25 @@ tw_new(struct sl_seam *s)
 	wslot(t)->tw = tw;
 	t->flags |= SL_TXN_F_FEND;
 	return tw;
+}
+
+/* Whose request it is, for the budgets and the queue's turns: the
+ * verified token's issuer and subject (waf.client_key: caller), else the
+ * client's address after PROXY protocol and trusted proxies, an IPv6
+ * one by its /64 (what one host is given); hashed with the worker's seed,
+ * so that no client can choose to share another's key. */
+static uint64_t
+client_key(struct sl_seam *s, const struct sl_fhead *h)
+{
+	const struct sl_wproxy *wp = sl_wproxy(s->w);
+	const struct sl_ip *ip = &s->txn->client_addr;
+
+	if (wp->waf_key == SL_WAF_KEY_CALLER && h->jwt != NULL &&
+	    h->jwt->caller_len > 0)
+		return sl_rl_hash_bytes(~wp->waf_seed, h->jwt->caller,
+					h->jwt->caller_len);
+	return sl_rl_hash_bytes(wp->waf_seed, ip->a,
+				ip->len == 16 ? 8 : ip->len);
 }
 
 /* The loop's checks (wafcheck.h): what the rules would be given to read
@@ -720,8 +834,23 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 		return apply(s, tw);
 	if (tw != NULL && tw->phase == WF_RUNNING)
 		return SL_FILTER_WAIT; /* woken by another: still running */
-	if (tw == NULL && (tw = tw_new(s)) == NULL)
-		return -1;
+	if (tw == NULL) {
+		struct sl_wproxy *wp = sl_wproxy(s->w);
+		uint64_t wait;
+		if ((tw = tw_new(s)) == NULL)
+			return -1;
+		tw->key = client_key(s, h);
+		/* a client that owes thread time waits for it here, before
+		 * its body is read, at no thread's cost */
+		if (wp->waf_budget != NULL &&
+		    (wait = sl_budget_wait_ms(wp->waf_budget, tw->key,
+					      sl_now_ms() * 1000000u)) > 0) {
+			tw->phase = WF_DONE;
+			tw->verdict = WV_BUDGET;
+			tw->retry_s = (uint32_t)((wait + 999) / 1000);
+			return apply(s, tw);
+		}
+	}
 	tw->woken = sl_exchange_filters_woken;
 	if ((tw->phase == 0 || tw->phase == WF_BODY) && c->body_limit > 0 &&
 	    req->body != SL_H1_BODY_NONE) {
@@ -800,6 +929,7 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 		return -1;
 	}
 	wj->in.cut = tw->partial;
+	wj->j.flow = tw->key;
 	tw->job = wj;
 	wj->owner = tw;
 	tw->phase = WF_DONE;
@@ -809,6 +939,8 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 		return apply(s, tw);
 	}
 	if ((r = sl_tpool_submit(p, &wj->j)) < 0) {
+		if (r == -2)
+			tw->verdict = WV_SHED;
 		tw->why = "queue_full";
 		return apply(s, tw);
 	}
@@ -834,8 +966,9 @@ static const char *
 waf_str(uint8_t res)
 {
 	static const char *const names[SL_WAF_NRESULTS] = {
-	    "pass",	     "blocked",	       "detected", "over_limit",
-	    "failed_denied", "failed_allowed", "limited"};
+	    "pass",	  "blocked",	   "detected",
+	    "over_limit", "failed_denied", "failed_allowed",
+	    "limited",	  "budget",	   "shed"};
 	return res >= 1 && res <= SL_WAF_NRESULTS ? names[res - 1] : "";
 }
 

@@ -28,6 +28,11 @@ sl_wproxy_init(struct sl_worker *w, const struct sl_conf *conf)
 	TAILQ_INIT(&p->auth_waits);
 	p->waf_threads = (unsigned)conf->waf.threads;
 	p->waf_queue = (unsigned)conf->waf.queue;
+	p->waf_budget_ms = conf->waf.client_budget_ms;
+	p->waf_burst_ms = conf->waf.client_burst_ms;
+	p->waf_key = conf->waf.client_key;
+	p->waf_prio = conf->waf.priority;
+	p->waf_guard_ms = conf->waf.guard_ms;
 	w->proxy = p;
 	/* a span export keeps a drained worker alive until it is sent */
 	w->bg_busy = sl_traceexp_busy;

@@ -21,6 +21,7 @@ struct sl_subreq;
 struct sl_auth_wait;
 struct sl_traceexp;
 struct sl_tpool;
+struct sl_budget;
 
 struct sl_wproxy {
 	TAILQ_HEAD(, sl_mirror) mirrors; /* mirror copies in flight */
@@ -48,6 +49,13 @@ struct sl_wproxy {
 	 * started */
 	struct sl_tpool *waf;
 	unsigned waf_threads, waf_queue;
+	/* the clients' budgets of thread time (budget.h), made with the
+	 * threads when waf.client_budget is not 0, and what they were made
+	 * of (the top-level waf: as the worker started) */
+	struct sl_budget *waf_budget;
+	uint64_t waf_budget_ms, waf_burst_ms, waf_guard_ms;
+	int waf_key, waf_prio;
+	uint64_t waf_seed; /* the clients' keys' hash seed */
 };
 
 static inline struct sl_wproxy *

@@ -307,7 +307,9 @@ def full_config():
                     "service_name": "pay-edge", "sample": 0.25,
                     "batch": 100, "queue": 1000, "interval": "2s",
                     "timeout": "3s", "max_retries": 2},
-        "waf": {"threads": 2, "queue": 64,
+        "waf": {"threads": 2, "queue": 64, "client_budget": "500ms",
+                "client_burst": "5s", "client_key": "caller",
+                "priority": "low", "guard": "20ms",
                 "log": os.path.join(d, "waf.log")},
         "compress": {"memory": "64MiB"},
         "idempotency": {"memory": "32MiB", "key_file": keyfile,
@@ -740,7 +742,9 @@ def config_fills_in_every_default():
     eq(r["guard"], None, "no guard by default")
     eq(r["auth"], None, "no auth by default")
     eq(r["waf"], None, "no waf by default")
-    eq(shown["waf"], {"threads": 1, "queue": 128, "log": "access"},
+    eq(shown["waf"], {"threads": 1, "queue": 128, "client_budget_ms": 1000,
+                      "client_burst_ms": 10000, "client_key": "address",
+                      "priority": "idle", "guard_ms": 50, "log": "access"},
        "waf defaults")
     eq(r["compress"], None, "no compress by default")
     eq(shown["compress"], {"memory": 256 << 20}, "compress defaults")

@@ -40,8 +40,10 @@ import hashlib
 import json
 import os
 import re
+import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
@@ -237,7 +239,8 @@ class Gw:
         """Checks sluice_waf_requests_total{route,result} for each
         result in want ({result: n}; the others 0)."""
         results = ("pass", "blocked", "detected", "over_limit",
-                   "failed_denied", "failed_allowed", "limited")
+                   "failed_denied", "failed_allowed", "limited", "budget",
+                   "shed")
         got = {}
 
         def read():
@@ -1555,11 +1558,12 @@ def no_verdict_in_time_follows_on_failure():
 
 @test
 def a_full_queue_answers_every_request_as_documented():
-    """threads 1, queue 1, sixteen requests at once, each some hundredths
-    of a second to inspect: some may find the queue full (or pass their
-    deadline); every answer is 200 or 503 waf_unavailable, and the
-    counters, the warn lines and the upstream agree on how many of
-    each."""
+    """threads 1, queue 1, sixteen requests at once from sixteen clients
+    (addresses), each some hundredths of a second to inspect: some may
+    find the queue full (or pass their deadline); every answer is 200 or
+    503 waf_unavailable, and the counters, the warn lines and the
+    upstream agree on how many of each. (From one client, the queue's
+    share answers 429: one_clients_burst_is_shed_not_anothers.)"""
     require_waf()
     gw = start([waf_route("pay", "/pay", limits={"cookies": 0})],
                waf={"threads": 1, "queue": 1})
@@ -1568,7 +1572,7 @@ def a_full_queue_answers_every_request_as_documented():
     go = threading.Barrier(n)
 
     def one(i):
-        c = Client(gw.port, timeout=20)
+        c = Client(gw.port, timeout=20, src="127.0.0.%d" % (20 + i))
         go.wait(10)
         results[i] = gw.send("GET", "/pay/v1/charges/%d" % i,
                              heavy_cookie(200), client=c)
@@ -1601,6 +1605,188 @@ def a_full_queue_answers_every_request_as_documented():
     check(metric_sum(metrics(gw.aport), "sluice_waf_queue_waits_total",
                      route="pay") <= n, "a queue wait at most a request")
     sys.stdout.write("# %d passed, %d denied\n" % (len(ok), len(denied)))
+    gw.sl.stop()
+
+
+def burst(gw, n, path, cookies, src="127.0.0.1"):
+    """n requests at once from src, each with cookies cookies, on
+    threads; returns (threads, results: filled as they are answered)."""
+    results = [None] * n
+    go = threading.Barrier(n)
+
+    def one(i):
+        c = Client(gw.port, timeout=30, src=src)
+        go.wait(10)
+        results[i] = gw.send("GET", "%s/%d" % (path, i),
+                             heavy_cookie(cookies), client=c)
+        c.close()
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    return ts, results
+
+
+def waf_metric(gw, name, **labels):
+    return metric_sum(metrics(gw.aport), name, **labels)
+
+
+@test
+def a_burst_waits_behind_its_own_requests():
+    """The fair queue (issue 63, item 3): one thread; a client's burst of
+    eight costly requests is running and waiting when another client's
+    request comes: that one is inspected next, after the one running,
+    not after the burst (first come, first served would put it last).
+    Its place is read from the order the upstream got them in, not from
+    times: it comes after the burst's first, or its second if that one
+    started before it came (an inspection is a few tenths of a second),
+    and before the six others."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay", limits={"cookies": 0})],
+               waf={"threads": 1})
+    ts, results = burst(gw, 8, "/pay/a", 1500)
+    # the burst's first runs, the seven others wait
+    wait_until(lambda: waf_metric(gw, "sluice_waf_queue_waits_total",
+                                  route="pay") >= 7, 10.0)
+    r = gw.send("GET", "/pay/b", client=Client(gw.port, timeout=30,
+                                               src="127.0.0.2"))
+    for t in ts:
+        t.join(60)
+    gw.passed(r, "the other client's")
+    for i, x in enumerate(results):
+        gw.passed(x, "burst %d" % i)
+    gw.verify()
+    order = gw.up.paths()
+    eq(len(order), 9, "all went upstream: %r" % order)
+    check(order.index("/pay/b") <= 2,
+          "the other client's request inspected after at most the one "
+          "running when it came: %r" % order)
+    gw.sl.stop()
+
+
+@test
+def one_clients_burst_is_shed_not_anothers():
+    """threads 1, queue 2: a client's burst of six fills the queue; its
+    requests past it are answered 429 waf_shed with Retry-After (it holds
+    the queue), and when another client comes, the burst's newest waiting
+    request gives way (429) and the other client's is inspected (200):
+    never a 503 for the client that did not cause it."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay", limits={"cookies": 0})],
+               waf={"threads": 1, "queue": 2})
+    ts, results = burst(gw, 6, "/pay/a", 1000)
+    # one running, two waiting, three shed at once
+    wait_until(lambda: waf_metric(gw, "sluice_waf_requests_total",
+                                  route="pay", result="shed") >= 3, 10.0)
+    r = gw.send("GET", "/pay/b", client=Client(gw.port, timeout=30,
+                                               src="127.0.0.2"))
+    for t in ts:
+        t.join(60)
+    gw.passed(r, "the other client's")
+    ok = [x for x in results if x.status == 200]
+    shed = [x for x in results if x.status == 429]
+    eq((len(ok), len(shed)), (2, 4),
+       "the burst: the one running and one waiting inspected, the rest "
+       "shed: %r" % [x.status for x in results])
+    for x in ok:
+        gw.passed(x, "burst")
+    gw.verify()
+    for x in shed:
+        assert_error(x, 429, "waf_shed")
+        eq(x.header("retry-after"), "1", "Retry-After")
+        rid = x.header("x-request-id")
+        got = gw.lines([rid])[rid]
+        a = got["access"][0]
+        eq((a["status"], a["waf"], a["error"], a["upstream"]),
+           (429, "shed", "waf_shed", "-"), "the access line")
+        eq([(w["action"], w["limit"], w["status"], w["retry_after"])
+            for w in got["waf"]], [("refused", "queue_share", 429, 1)],
+           "its WAF line")
+    check("/pay/b" in gw.up.paths(), "the other client's went upstream")
+    eq(len(gw.up.paths()), 3, "only the inspected went upstream")
+    gw.counts({"pass": 3, "shed": 4})
+    gw.sl.stop()
+
+
+@test
+def a_client_past_its_budget_gets_429_another_does_not():
+    """The budget of thread time per client (issue 63, item 1): with
+    client_budget 20ms and client_burst 50ms, a client sending costly
+    requests one after another is answered 429 waf_budget with a
+    Retry-After once it owes thread time, at no thread's cost (no
+    inspection counted for it); another client (address) is inspected
+    as before."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay", limits={"cookies": 0})],
+               waf={"threads": 1, "client_budget": "20ms",
+                    "client_burst": "50ms"})
+    c = Client(gw.port, timeout=30)
+    refused = None
+    sent = 0
+    for i in range(20):
+        r = gw.send("GET", "/pay/a/%d" % i, heavy_cookie(600), client=c)
+        sent += 1
+        if r.status != 200:
+            refused = r
+            break
+        gw.passed(r, "a/%d" % i)
+    check(refused is not None, "a 429 once the client owes")
+    assert_error(refused, 429, "waf_budget")
+    ra = int(refused.header("retry-after"))
+    check(1 <= ra <= 3, "Retry-After: the refill's wait (%d)" % ra)
+    rid = refused.header("x-request-id")
+    got = gw.lines([rid])[rid]
+    a = got["access"][0]
+    eq((a["status"], a["waf"], a["error"], a["upstream"]),
+       (429, "budget", "waf_budget", "-"), "the access line")
+    eq([(w["action"], w["limit"], w["status"], w["retry_after"])
+        for w in got["waf"]], [("refused", "client_budget", 429, ra)],
+       "its WAF line")
+    eq(gw.inspections(), float(sent - 1), "the refused one cost no thread")
+    # another client is not touched
+    r = gw.send("GET", "/pay/b", heavy_cookie(600),
+                client=Client(gw.port, timeout=30, src="127.0.0.2"))
+    gw.passed(r, "another client's")
+    gw.verify()
+    gw.counts({"pass": sent, "budget": 1})
+    check("route=pay: 429 waf: the client is past waf.client_budget" in
+          gw.sl.stderr(), "the info line")
+    gw.sl.stop()
+
+
+@test
+def a_busy_cpu_slows_idle_threads_but_times_none_out():
+    """The idle class and its guard (issue 63, item 4): the WAF threads
+    run at SCHED_IDLE, so that a CPU-bound job on the machine starves
+    them; the guard (waf.guard 20ms) raises them back when a request
+    waits past it. With a busy loop on every CPU, every request is
+    answered 200 within its deadline, and the guard is seen to act.
+    Skipped where the process may not raise a thread out of the idle
+    class (no CAP_SYS_NICE, RLIMIT_NICE 0)."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay", timeout="5s")],
+               waf={"threads": 1, "guard": "20ms"})
+    r = gw.send("GET", "/pay/v1/charges")
+    gw.passed(r, "before")
+    if waf_metric(gw, "sluice_waf_threads_idle_class") != 1:
+        gw.sl.stop()
+        raise Skip("the WAF threads cannot be raised out of the idle "
+                   "class here (CAP_SYS_NICE, RLIMIT_NICE)")
+    eq(waf_metric(gw, "sluice_waf_threads_raised_total"), 0.0,
+       "not raised on an idle machine")
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range(os.cpu_count() or 2)]
+    try:
+        time.sleep(0.3)
+        for i in range(8):
+            r = gw.send("GET", "/pay/v1/charges/%d" % i)
+            gw.passed(r, "beside the busy loops, %d" % i)
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    check(waf_metric(gw, "sluice_waf_threads_raised_total") >= 1,
+          "the guard raised the threads")
+    gw.verify()
     gw.sl.stop()
 
 
