@@ -1754,6 +1754,41 @@ def a_client_past_its_budget_gets_429_another_does_not():
 
 
 @test
+def client_key_caller_gives_each_token_its_own_budget():
+    """client_key: caller: the budget is the verified token's (iss and
+    sub), not the address: alice, past hers, gets 429 waf_budget; bob,
+    from the same address, is inspected as before."""
+    require_waf()
+    from jwtkeys import AUD, ISS, Keys, bearer, claims, need_jwt
+    need_jwt()
+    k = Keys()
+    kp = os.path.join(tmpdir(), "jwks.json")
+    with open(kp, "w") as f:
+        json.dump(k.jwks(), f)
+    r = waf_route("pay", "/pay", limits={"cookies": 0})
+    r["auth"] = {"jwt": {"keys": kp, "issuer": ISS, "audience": [AUD]}}
+    gw = start([r], waf={"threads": 1, "client_budget": "20ms",
+                         "client_burst": "50ms", "client_key": "caller"})
+
+    def as_(who, i):
+        h = dict(heavy_cookie(600))
+        h.update(bearer(k.sign("ES256", claims(sub=who))))
+        return gw.send("GET", "/pay/%s/%d" % (who, i), h)
+    refused = None
+    for i in range(20):
+        x = as_("alice", i)
+        if x.status != 200:
+            refused = x
+            break
+        gw.passed(x, "alice %d" % i)
+    check(refused is not None, "alice past her budget")
+    assert_error(refused, 429, "waf_budget")
+    gw.passed(as_("bob", 0), "bob, from the same address")
+    gw.verify()
+    gw.sl.stop()
+
+
+@test
 def a_busy_cpu_slows_idle_threads_but_times_none_out():
     """The idle class and its guard (issue 63, item 4): the WAF threads
     run at SCHED_IDLE, so that a CPU-bound job on the machine starves
