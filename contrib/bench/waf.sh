@@ -10,7 +10,8 @@
 #            [--mix-duration SECS] [--only LIST] [--gateways LIST]
 #            [--threads LIST] [--conns N] [--mix-rate R] [--mix-load F]
 #            [--abuse-rate R] [--abuse-legit-rate R] [--abuse-legit get|post]
-#            [--abuse-duration SECS] [--abuse-cookies N] [--abuse-timeout SECS]
+#            [--abuse-duration SECS] [--abuse-cookies N] [--abuse-args N]
+#            [--abuse-timeout SECS] [--sluice-waf YAML]
 #            [--count-get N] [--count-post N] [--idle-poll] [--hog]
 #            [--out DIR] [--keep]
 #
@@ -33,13 +34,17 @@
 #                      second thread). sluice-je: sluice with jemalloc
 #                      (LD_PRELOAD=$JEMALLOC; libmodsecurity spends ~40 % of
 #                      its instructions in glibc's malloc and free), as
-#                      variants sluice-je-tN. sluice-idle: sluice whose WAF
-#                      threads are moved to SCHED_IDLE after the warm-up
-#                      (chrt --idle -p 0 on each thread with a nice above
-#                      0): the kernel then preempts them at once when the
-#                      loop wakes, where at nice +10 the loop may wait for
-#                      the rest of their time slice; variants
-#                      sluice-idle-tN. HAProxy is not here: Debian
+#                      variants sluice-je-tN. sluice-low: sluice with
+#                      "priority: low" in its top-level waf (its WAF
+#                      threads at nice +10, as before issue 63; sluice's
+#                      default, idle, runs them in SCHED_IDLE with the
+#                      guard that raises them when requests wait: the
+#                      kernel then preempts them at once when the loop
+#                      wakes, where at nice +10 the loop may wait for the
+#                      rest of their time slice); variants sluice-low-tN.
+#                      (sluice-idle, which moved the threads with chrt
+#                      before sluice did it itself, is gone.) HAProxy is
+#                      not here: Debian
 #                      packages no ModSecurity for it (neither the SPOE
 #                      agent nor Coraza's; Debian's "spoa" is a sequence
 #                      aligner)
@@ -71,6 +76,16 @@
 #                      c1=v1; ..." (default 2500: 30,278 bytes, the field
 #                      of doc/operations.md section 15.7; 0.2-0.5 s of the
 #                      CRS's time each on the 2-CPU machine of session 42)
+#   --abuse-args N     waf-abuse: the attacker's GET has a query of N
+#                      arguments instead (a0=0&a1=1&...; 999 stays under
+#                      sluice's default waf limits, 1,000 arguments: an
+#                      attacker the limits let through, for the budget
+#                      and the fair queue to meet; 80 ms of the CRS each
+#                      on the machine of session 42); with it the Cookie
+#                      is left out unless --abuse-cookies is given too
+#   --sluice-waf YAML  more keys for sluice's top-level waf, as YAML flow
+#                      mapping entries ("client_budget: 200ms, guard:
+#                      20ms"), every sluice variant
 #   --abuse-timeout S  waf-abuse: the generators' client timeout (default 5):
 #                      a request unanswered that long is given up, counted
 #                      as a timeout, and in the percentiles as infinitely
@@ -263,6 +278,8 @@ ABUSE_LEGIT_RATE=50
 ABUSE_LEGIT=get
 ABUSE_DURATION=20
 ABUSE_COOKIES=2500
+ABUSE_ARGS=0
+SLUICE_WAF=""
 ABUSE_TIMEOUT=5
 COUNT_GET=300
 COUNT_POST=20
@@ -294,7 +311,9 @@ while [ $# -gt 0 ]; do
 	--abuse-legit-rate) ABUSE_LEGIT_RATE=${2:?}; shift ;;
 	--abuse-legit) ABUSE_LEGIT=${2:?}; shift ;;
 	--abuse-duration) ABUSED_SET=${2:?}; shift ;;
-	--abuse-cookies) ABUSE_COOKIES=${2:?}; shift ;;
+	--abuse-cookies) ABUSE_COOKIES=${2:?}; COOKIES_SET=1; shift ;;
+	--abuse-args) ABUSE_ARGS=${2:?}; shift ;;
+	--sluice-waf) SLUICE_WAF=${2:?}; shift ;;
 	--abuse-timeout) ABUSE_TIMEOUT=${2:?}; shift ;;
 	--count-get) CG_SET=${2:?}; shift ;;
 	--count-post) CP_SET=${2:?}; shift ;;
@@ -313,7 +332,7 @@ MIX_DURATION=${MIXD_SET:-$MIX_DURATION}
 ABUSE_DURATION=${ABUSED_SET:-$ABUSE_DURATION}
 COUNT_GET=${CG_SET:-$COUNT_GET}
 COUNT_POST=${CP_SET:-$COUNT_POST}
-for v in ROUNDS DURATION MIX_DURATION CONNS COUNT_GET COUNT_POST ABUSE_RATE ABUSE_LEGIT_RATE ABUSE_DURATION ABUSE_COOKIES ABUSE_TIMEOUT; do
+for v in ROUNDS DURATION MIX_DURATION CONNS COUNT_GET COUNT_POST ABUSE_RATE ABUSE_LEGIT_RATE ABUSE_DURATION ABUSE_COOKIES ABUSE_ARGS ABUSE_TIMEOUT; do
 	case "${!v}" in ''|*[!0-9]*|0) die "$v wants an integer >= 1 (got '${!v}')" ;; esac
 done
 case "$MIX_RATE" in ''|*[!0-9]*) [ -z "$MIX_RATE" ] || die "--mix-rate wants an integer" ;; esac
@@ -328,7 +347,7 @@ IFS=, read -r -a THL <<<"$THREADS"
 VARIANTS=()
 for g in "${GWL[@]}"; do
 	case "$g" in
-	sluice|sluice-je|sluice-idle)
+	sluice|sluice-je|sluice-low)
 		for t in "${THL[@]}"; do
 			case "$t" in ''|*[!0-9]*|0) die "--threads wants integers from 1 to 64" ;; esac
 			[ "$t" -le 64 ] || die "--threads wants integers from 1 to 64"
@@ -389,6 +408,13 @@ UA_H="User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firef
 ACCEPT_H="Accept: application/json"
 GET_PATH="/waf/pay?id=123&page=2&sort=desc"
 POST_PATH="/waf/pay"
+# the attacker's target: the legit GET's, or a query of --abuse-args
+# arguments (without the Cookie field unless --abuse-cookies said)
+ABUSE_PATH=$GET_PATH
+if [ "$ABUSE_ARGS" -gt 0 ]; then
+	ABUSE_PATH="/waf/pay?$("$PYTHON" -c 'import sys; print("&".join("a%d=%d" % (i, i) for i in range(int(sys.argv[1]))))' "$ABUSE_ARGS")"
+	[ -n "${COOKIES_SET:-}" ] || ABUSE_COOKIES=0
+fi
 PLAIN_PATH="/plain"
 BODY=$HERE/waf_payment.json
 export WAF_BODY=$BODY   # read by waf_post.lua
@@ -432,7 +458,7 @@ EOF
 
 # ---------------------------------------------------------------- gateways
 CRS_FILES="$CRS_SETUP, $CRS_RULES/*.conf"
-conf_sluice() {  # threads [count]
+conf_sluice() {  # threads [count] [low]
 	local timeout=""
 	[ "${2:-}" = count ] && timeout="
           timeout: 30s"
@@ -440,7 +466,7 @@ conf_sluice() {  # threads [count]
 workers: 1
 drain_timeout: 1s
 log: { level: warn, access: off }
-waf: { threads: $1 }
+waf: { threads: $1$([ "${3:-}" = low ] && echo ", priority: low")${SLUICE_WAF:+, $SLUICE_WAF} }
 listeners:
   - name: bench
     address: 127.0.0.1:$GW_PORT
@@ -546,10 +572,10 @@ start_gateway() {  # variant [count|check]
 		wait_s=600
 	fi
 	case "$v" in
-	sluice-t*|sluice-je-t*|sluice-idle-t*)
+	sluice-t*|sluice-je-t*|sluice-low-t*)
 		[ "${v#sluice-je}" = "$v" ] || pre=(env "LD_PRELOAD=$JEMALLOC${GW_PRELOAD:+:$GW_PRELOAD}")
 		kind=sluice
-		conf_sluice "${v##*-t}" "$mode" >"$dir/sluice.yaml"
+		conf_sluice "${v##*-t}" "$mode" "$([ "${v#sluice-low}" = "$v" ] || echo low)" >"$dir/sluice.yaml"
 		"$SLUICE" -t -c "$dir/sluice.yaml" >"$dir/logs/check" 2>&1 || { cat "$dir/logs/check" >&2; die "sluice -t refused $dir/sluice.yaml"; } ;;
 	nginx|nginx-mt)
 		conf_modsec >"$dir/modsec.conf"
@@ -581,20 +607,6 @@ stop_gateway() {
 # more expected messages, in a scenario that provokes them (waf-abuse:
 # sluice's warning for each request without a verdict)
 EXPECTED_MORE=""
-
-# sluice-idle: its WAF threads (those with a nice above 0; made at the
-# first inspection, so after a warm-up) to SCHED_IDLE
-sched_idle_waf() {
-	local t n=0 ni
-	case "$GW_NAME" in sluice-idle-t*) ;; *) return 0 ;; esac
-	for t in /proc/"$GW_PID"/task/*; do
-		ni=$(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{ print $17 }')
-		[ -n "$ni" ] && [ "$ni" -gt 0 ] || continue
-		chrt --idle -p 0 "${t##*/}" >/dev/null 2>&1 || die "chrt --idle -p 0 ${t##*/} failed"
-		n=$((n + 1))
-	done
-	[ "$n" -gt 0 ] || die "$GW_NAME: no WAF thread found to move to SCHED_IDLE"
-}
 
 # The first round's check of each gateway: the WAF route inspects (attacks
 # in the query and in the JSON body are blocked), the legit requests pass.
@@ -698,7 +710,6 @@ run_cpu() {  # scenario variant round
 	start_gateway "$v"
 	cmd=$(wrk_cmd "$kind" "$conns" "$WARMUP")
 	eval "timeout 60 $cmd" >/dev/null 2>&1 || log "warm-up of $v/$sc failed"
-	[ "$sc" = plain ] || sched_idle_waf
 	out="$WORK/wrk-$sc-$v-$r.txt"
 	cmd=$(wrk_cmd "$kind" "$conns" "$DURATION")
 	echo "$cmd" >"$out.cmd"
@@ -729,7 +740,7 @@ gen() {  # kind rate seconds warmup seed out [args...]: one open-loop
 	plain) a+=(--path "$PLAIN_PATH") ;;
 	get) a+=(--path "$GET_PATH") ;;
 	post) a+=(--path "$POST_PATH" --method POST --body-file "$BODY" --header "Content-Type: application/json") ;;
-	abuse) a+=(--path "$GET_PATH" --cookies "$ABUSE_COOKIES" --source "$ABUSE_SRC") ;;
+	abuse) a+=(--path "$ABUSE_PATH" --cookies "$ABUSE_COOKIES" --source "$ABUSE_SRC") ;;
 	esac
 	local o=$6
 	shift 6
@@ -794,7 +805,6 @@ run_mix() {  # scenario variant round rate
 	# warm-up: both routes, closed loop, 1 s each
 	cmd=$(wrk_cmd plain 4 "$WARMUP"); eval "timeout 60 $cmd" >/dev/null 2>&1 || true
 	cmd=$(wrk_cmd "$wk" 4 "$WARMUP"); eval "timeout 60 $cmd" >/dev/null 2>&1 || true
-	sched_idle_waf
 	if [ $((r % 2)) = 1 ]; then
 		mix_phase "$sc" "$v" "$r" alone "$rate" "$wk"
 		mix_phase "$sc" "$v" "$r" mixed "$rate" "$wk"
@@ -848,16 +858,16 @@ status_n() {  # statuses code|other
 # their statuses and times
 abuse_check() {  # variant
 	local hf="$WORK/abuse-cookie.txt" got="" i
-	[ -s "$hf" ] || "$PYTHON" -c 'import sys; n = int(sys.argv[1]); print("Cookie: " + "; ".join("c%d=v%d" % (i, i) for i in range(n)))' \
+	[ -s "$hf" ] || "$PYTHON" -c 'import sys; n = int(sys.argv[1]); print("Cookie: " + "; ".join("c%d=v%d" % (i, i) for i in range(n)) if n else "X-Abuse: 1")' \
 		"$ABUSE_COOKIES" >"$hf"
 	start_gateway "$1"
 	http_code "http://127.0.0.1:$GW_PORT$GET_PATH" >/dev/null
 	for i in 1 2 3; do
 		got="$got${got:+, }$(curl -s -o /dev/null --max-time 30 --interface "$ABUSE_SRC" -w '%{http_code} in %{time_total} s' \
-			-H "$HOST_H" -H "$UA_H" -H "$ACCEPT_H" -H "@$hf" "http://127.0.0.1:$GW_PORT$GET_PATH" || true)"
+			-H "$HOST_H" -H "$UA_H" -H "$ACCEPT_H" -H "@$hf" "http://127.0.0.1:$GW_PORT$ABUSE_PATH" || true)"
 	done
 	stop_gateway
-	echo "$1 attacker requests alone ($ABUSE_COOKIES cookies, a field of $(($(wc -c <"$hf") - 1)) bytes): $got" >>"$WORK/checks.txt"
+	echo "$1 attacker requests alone ($ABUSE_COOKIES cookies, a field of $(($(wc -c <"$hf") - 1)) bytes; $ABUSE_ARGS query arguments): $got" >>"$WORK/checks.txt"
 	log "$(printf '%-9s attacker requests alone, one at a time: %s' "$1" "$got")"
 }
 
@@ -869,7 +879,6 @@ abuse_phase() {  # variant round phase
 	# warm-up: the legitimate request, closed loop, 1 s (the first
 	# inspection makes sluice's WAF threads)
 	cmd=$(wrk_cmd "$ABUSE_LEGIT" 4 "$WARMUP"); eval "timeout 60 $cmd" >/dev/null 2>&1 || true
-	sched_idle_waf
 	common=(--timeout "$ABUSE_TIMEOUT" --max-conns 1024)
 	if [ "$ph" = attacked ]; then
 		# the attacker starts first and ends last: it covers the whole window
@@ -999,7 +1008,7 @@ for s in "${SCENARIOS[@]}"; do
 		rate=$(mix_rate "$s")
 		log "$s: each stream at $rate requests/s" ;;
 	waf-abuse)
-		log "$s: legitimate $ABUSE_LEGIT at $ABUSE_LEGIT_RATE/s, the attacker (from $ABUSE_SRC) at $ABUSE_RATE/s with $ABUSE_COOKIES cookies"
+		log "$s: legitimate $ABUSE_LEGIT at $ABUSE_LEGIT_RATE/s, the attacker (from $ABUSE_SRC) at $ABUSE_RATE/s with $ABUSE_COOKIES cookies and $ABUSE_ARGS query arguments"
 		for v in "${VARIANTS[@]}"; do abuse_check "$v"; done
 		EXPECTED_MORE='|warn: conn=[0-9]+ request_id=[0-9a-f]+ route=waf: waf: no verdict \((timeout|queue_full)\)$' ;;
 	esac
@@ -1064,7 +1073,7 @@ META="$OUT/waf-meta.txt"
 	echo "conns=$CONNS"
 	echo "plain_conns=$PLAIN_CONNS"
 	echo "mix_load=$MIX_LOAD"
-	echo "abuse=legit $ABUSE_LEGIT at $ABUSE_LEGIT_RATE/s; attacker at $ABUSE_RATE/s from $ABUSE_SRC, $ABUSE_COOKIES cookies; phases ${ABUSE_DURATION}s; client timeout ${ABUSE_TIMEOUT}s"
+	echo "abuse=legit $ABUSE_LEGIT at $ABUSE_LEGIT_RATE/s; attacker at $ABUSE_RATE/s from $ABUSE_SRC, $ABUSE_COOKIES cookies, $ABUSE_ARGS query arguments; phases ${ABUSE_DURATION}s; client timeout ${ABUSE_TIMEOUT}s"
 	echo "count_get=$COUNT_GET"
 	echo "count_post=$COUNT_POST"
 	echo "body_bytes=$BODY_BYTES"

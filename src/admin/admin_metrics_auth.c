@@ -243,20 +243,25 @@ sl_admin_metrics_waf(const struct sl_admin_view *v, struct sbuf *b)
 	 * (as the running settings say: threads takes effect at a restart
 	 * or an upgrade, so the generation's value may not be theirs) */
 	{
-		uint64_t busy = 0, raises = 0, idle = 0;
+		uint64_t busy = 0, raises = 0, idle = 0, queued = 0;
 
 		for (unsigned i = 0; i < v->nworkers; i++) {
 			busy += SL_STAT_GET(v->workers[i]->stats.tpool_busy);
 			raises +=
 			    SL_STAT_GET(v->workers[i]->stats.tpool_raises);
 			idle += SL_STAT_GET(v->workers[i]->stats.tpool_idle);
+			queued +=
+			    SL_STAT_GET(v->workers[i]->stats.tpool_queued);
 		}
 		sb_printf(b,
 			  "# HELP sluice_waf_threads_busy WAF threads running "
 			  "a request's rules now, all workers.\n# TYPE "
 			  "sluice_waf_threads_busy gauge\n"
-			  "sluice_waf_threads_busy %llu\n",
-			  (unsigned long long)busy);
+			  "sluice_waf_threads_busy %llu\n"
+			  "# HELP sluice_waf_queued Requests waiting for a WAF "
+			  "thread now, all workers.\n# TYPE sluice_waf_queued "
+			  "gauge\nsluice_waf_queued %llu\n",
+			  (unsigned long long)busy, (unsigned long long)queued);
 		sb_printf(b,
 			  "# HELP sluice_waf_threads_idle_class Workers whose "
 			  "WAF threads run in the idle class (waf.priority: "

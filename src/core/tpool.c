@@ -59,10 +59,13 @@ struct sl_tpool {
 	unsigned nqueued, max_queued;
 	unsigned nbusy;	   /* threads running a job */
 	unsigned nstarted; /* threads that said their id */
+	unsigned cap;	   /* threads one flow may hold (sl_tpool_share),
+			      0: any */
 	int stopping;
 	int efd;
 	int nice_inc;
-	atomic_uint_fast64_t *busy; /* sl_tpool_gauge's, or NULL */
+	atomic_uint_fast64_t *busy;   /* sl_tpool_gauge's, or NULL */
+	atomic_uint_fast64_t *queued; /* the jobs waiting, or NULL */
 	/* the idle class (sl_tpool_idle): the guard is the loop's, raised
 	 * and the policy changes under mu (a thread reads them as it
 	 * starts) */
@@ -112,6 +115,15 @@ wake_loop(struct sl_tpool *p)
 
 	/* a full counter still wakes the loop: the loss is harmless */
 	(void)!write(p->efd, &one, sizeof(one));
+}
+
+/* The gauge of waiting jobs, after a change (under mu). */
+static void
+queued_gauge(struct sl_tpool *p)
+{
+	if (p->queued != NULL)
+		atomic_store_explicit(p->queued, p->nqueued,
+				      memory_order_relaxed);
 }
 
 /* ---- flows (under mu) ---------------------------------------------------- */
@@ -178,22 +190,56 @@ flow_unlink(struct sl_tpool *p, struct tflow *f, struct sl_tjob *j)
 	j->queued = 0;
 	f->n--;
 	p->nqueued--;
+	queued_gauge(p);
 	if (f->n == 0) {
 		list_remove(f->fresh ? &p->fresh : &p->old, f);
 		flow_free(p, f);
 	}
 }
 
-/* The next job in turn, or NULL. */
-static struct sl_tjob *
-take(struct sl_tpool *p)
+/* Jobs of flow key running now (under mu). */
+static unsigned
+running(const struct sl_tpool *p, uint64_t key)
 {
-	struct tlist *l = p->fresh.head != NULL ? &p->fresh : &p->old;
-	struct tflow *f = l->head;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < p->nthreads; i++)
+		n += p->run_since[i] != 0 && p->run_flow[i] == key;
+	return n;
+}
+
+/* The first flow of l whose jobs run on fewer than the cap's threads
+ * (capped: 0, any), and the one before it. */
+static struct tflow *
+first_open(struct sl_tpool *p, struct tlist *l, unsigned cap,
+	   struct tflow **prev)
+{
+	*prev = NULL;
+	for (struct tflow *f = l->head; f != NULL; *prev = f, f = f->next)
+		if (cap == 0 || running(p, f->key) < cap)
+			return f;
+	return NULL;
+}
+
+/*
+ * The next job in turn, or NULL. A flow already running on cap threads
+ * waits for one of them (cap 0: none does): with sl_tpool_share, one
+ * client never holds every thread, so another's request finds one free
+ * when there is more than one (issue 63). The cap costs a walk of the
+ * running threads a flow: a handful.
+ */
+static struct sl_tjob *
+take(struct sl_tpool *p, unsigned cap)
+{
+	struct tlist *l = &p->fresh;
+	struct tflow *f, *prev;
 	struct sl_tjob *j;
 
-	if (f == NULL)
-		return NULL;
+	if ((f = first_open(p, l, cap, &prev)) == NULL) {
+		l = &p->old;
+		if ((f = first_open(p, l, cap, &prev)) == NULL)
+			return NULL;
+	}
 	j = f->head;
 	if ((f->head = j->next) != NULL)
 		f->head->prev = NULL;
@@ -202,10 +248,15 @@ take(struct sl_tpool *p)
 	j->queued = 0;
 	f->n--;
 	p->nqueued--;
-	/* its turn is over: off its list's head, to the old list's end
-	 * while it has jobs */
-	if ((l->head = f->next) == NULL)
-		l->tail = NULL;
+	queued_gauge(p);
+	/* its turn is over: out of its list, to the old list's end while
+	 * it has jobs */
+	if (prev != NULL)
+		prev->next = f->next;
+	else
+		l->head = f->next;
+	if (l->tail == f)
+		l->tail = prev;
 	if (f->n == 0)
 		flow_free(p, f);
 	else {
@@ -249,10 +300,9 @@ tpool_main(void *arg)
 	p->tids[me] = tid;
 	pthread_cond_broadcast(&p->cv);
 	for (;;) {
-		while (p->fresh.head == NULL && p->old.head == NULL &&
-		       !p->stopping)
+		while ((j = take(p, p->cap)) == NULL && !p->stopping)
 			pthread_cond_wait(&p->cv, &p->mu);
-		if ((j = take(p)) == NULL)
+		if (j == NULL)
 			break;
 		p->nbusy++;
 		j->run_ns = mono_ns();
@@ -274,6 +324,10 @@ tpool_main(void *arg)
 		p->run_since[me] = 0;
 		j->next = p->ended;
 		p->ended = j;
+		/* a job its flow's cap held back may go now, on another
+		 * thread too */
+		if (p->nqueued > 0 && p->cap > 0)
+			pthread_cond_signal(&p->cv);
 		/* the loop is woken with the lock released: woken first, it
 		 * would preempt this (niced) thread and wait on the lock it
 		 * holds, a priority inversion the benchmark caught */
@@ -372,9 +426,19 @@ fail0:
 }
 
 void
-sl_tpool_gauge(struct sl_tpool *p, atomic_uint_fast64_t *busy)
+sl_tpool_gauge(struct sl_tpool *p, atomic_uint_fast64_t *busy,
+	       atomic_uint_fast64_t *queued)
 {
 	p->busy = busy;
+	p->queued = queued;
+}
+
+void
+sl_tpool_share(struct sl_tpool *p, unsigned cap)
+{
+	pthread_mutex_lock(&p->mu);
+	p->cap = cap;
+	pthread_mutex_unlock(&p->mu);
 }
 
 /* ---- the idle class and its guard ---------------------------------------- */
@@ -507,16 +571,6 @@ longest(struct sl_tpool *p)
 	return m;
 }
 
-/* Whether a job of flow key runs now (under mu). */
-static int
-running(const struct sl_tpool *p, uint64_t key)
-{
-	for (unsigned i = 0; i < p->nthreads; i++)
-		if (p->run_since[i] != 0 && p->run_flow[i] == key)
-			return 1;
-	return 0;
-}
-
 int
 sl_tpool_submit(struct sl_tpool *p, struct sl_tjob *j)
 {
@@ -555,7 +609,7 @@ sl_tpool_submit(struct sl_tpool *p, struct sl_tjob *j)
 		f->head = f->tail = NULL;
 		f->n = 0;
 		f->hnext = NULL;
-		f->fresh = !running(p, j->flow);
+		f->fresh = running(p, j->flow) == 0;
 		*pp = f;
 		list_append(f->fresh ? &p->fresh : &p->old, f);
 	}
@@ -572,7 +626,10 @@ sl_tpool_submit(struct sl_tpool *p, struct sl_tjob *j)
 	j->run_ns = j->end_ns = j->cpu_ns = 0;
 	j->dropped = 0;
 	p->nqueued++;
-	waits = p->nbusy + p->nqueued > p->nthreads;
+	queued_gauge(p);
+	/* behind others: every thread taken, or its flow's share */
+	waits = p->nbusy + p->nqueued > p->nthreads ||
+		(p->cap > 0 && running(p, j->flow) >= p->cap);
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	if (shed != NULL)
@@ -613,7 +670,7 @@ sl_tpool_free(struct sl_tpool *p)
 	pthread_mutex_lock(&p->mu);
 	p->stopping = 1;
 	/* the waiting jobs, dropped in the order they would have run */
-	while ((j = take(p)) != NULL) {
+	while ((j = take(p, 0)) != NULL) {
 		*dt = j;
 		dt = &j->next;
 	}

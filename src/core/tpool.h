@@ -62,10 +62,16 @@ struct sl_tpool;
  */
 struct sl_tpool *sl_tpool_new(struct event_base *base, unsigned nthreads,
 			      unsigned max_queued, int nice_inc);
-/* busy (NULL: none) counts the pool's threads running a job, for a
- * gauge the loop and the admin read (a relaxed atomic: the threads
- * write it). */
-void sl_tpool_gauge(struct sl_tpool *p, atomic_uint_fast64_t *busy);
+/* busy (NULL: none) counts the pool's threads running a job, and queued
+ * (NULL: none) the jobs waiting, for gauges the loop and the admin read
+ * (relaxed atomics: the threads write them). */
+void sl_tpool_gauge(struct sl_tpool *p, atomic_uint_fast64_t *busy,
+		    atomic_uint_fast64_t *queued);
+/* At most cap threads run one flow's jobs at once (0, the default: any):
+ * with cap the threads less one, a client never holds them all, and
+ * another's job finds one free. Not work-conserving: one flow alone
+ * leaves the rest idle. */
+void sl_tpool_share(struct sl_tpool *p, unsigned cap);
 /*
  * Moves the pool's threads to the idle class, with the guard: a job that
  * waited, or has run, longer than guard_ms raises them back to their

@@ -171,6 +171,8 @@ struct sl_worker_stats {
 	/* the worker's thread pool (tpool.c, the WAF's): threads running a
 	 * job now, written by those threads (sl_tpool_gauge) */
 	atomic_uint_fast64_t tpool_busy;
+	/* and its jobs waiting for a thread now (sl_tpool_gauge) */
+	atomic_uint_fast64_t tpool_queued;
 	/* the guard of its idle class (sl_tpool_idle): times it raised the
 	 * threads back, and whether the class is idle (1) or could not be
 	 * (0: the process may not raise them; the loop's, written once) */

@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "budget.h"
@@ -195,7 +194,11 @@ job_done(struct sl_tjob *j)
 static void
 pool_setup(struct sl_worker *w, struct sl_wproxy *wp)
 {
-	sl_tpool_gauge(wp->waf, &w->stats.tpool_busy);
+	sl_tpool_gauge(wp->waf, &w->stats.tpool_busy, &w->stats.tpool_queued);
+	/* one client never holds every thread: another's request finds
+	 * one free when there are two or more */
+	if (wp->waf_threads > 1)
+		sl_tpool_share(wp->waf, wp->waf_threads - 1);
 	if (wp->waf_prio == SL_WAF_PRIO_IDLE) {
 		if (sl_tpool_idle(wp->waf, (uint32_t)wp->waf_guard_ms,
 				  &w->stats.tpool_raises) == 0)
@@ -210,9 +213,6 @@ pool_setup(struct sl_worker *w, struct sl_wproxy *wp)
 		else
 			log_warn("worker %u: waf: priority idle", w->id);
 	}
-	if (getrandom(&wp->waf_seed, sizeof(wp->waf_seed), 0) !=
-	    sizeof(wp->waf_seed))
-		wp->waf_seed = (uint64_t)(uintptr_t)wp ^ sl_now_ms();
 	if (wp->waf_budget_ms > 0 && (wp->waf_budget = sl_budget_new(
 					  wp->waf_budget_ms * 1000000u,
 					  wp->waf_burst_ms * 1000000u)) == NULL)

@@ -7,6 +7,7 @@
 
 #include <event2/event.h>
 #include <stdlib.h>
+#include <sys/random.h>
 
 #include "conf.h"
 #include "exchange.h"
@@ -33,6 +34,10 @@ sl_wproxy_init(struct sl_worker *w, const struct sl_conf *conf)
 	p->waf_key = conf->waf.client_key;
 	p->waf_prio = conf->waf.priority;
 	p->waf_guard_ms = conf->waf.guard_ms;
+	/* before the first request's key is made */
+	if (getrandom(&p->waf_seed, sizeof(p->waf_seed), 0) !=
+	    sizeof(p->waf_seed))
+		p->waf_seed = (uint64_t)(uintptr_t)p ^ sl_now_ms();
 	w->proxy = p;
 	/* a span export keeps a drained worker alive until it is sent */
 	w->bg_busy = sl_traceexp_busy;

@@ -196,33 +196,36 @@ test_run_and_done(void **state)
 /*
  * A job's cost on its thread: its CPU time (the thread's own clock),
  * which a job held waiting does not grow while its wall time does, and
- * the gauge of threads running a job (issue 63: the WAF's busy threads,
- * its CPU per request).
+ * the gauges of threads running a job and of jobs waiting (issue 63: the
+ * WAF's busy threads and its queue, its CPU per request).
  */
 static void
 test_cpu_time_and_busy_gauge(void **state)
 {
 	struct sl_tpool *p = sl_tpool_new(base, 1, 8, 0);
-	atomic_uint_fast64_t busy = 0;
+	atomic_uint_fast64_t busy = 0, queued = 0;
 	struct tjob held, spin;
 
 	(void)state;
 	assert_non_null(p);
-	sl_tpool_gauge(p, &busy);
+	sl_tpool_gauge(p, &busy, &queued);
 	job_init(&held, 1);
 	job_init(&spin, 0);
 	spin.spin_ns = 20 * 1000000u;
 	assert_int_equal(sl_tpool_submit(p, &held.j), 0);
 	sem_wait(&held.started);
 	assert_int_equal(atomic_load(&busy), 1);
+	assert_int_equal(atomic_load(&queued), 0);
+	/* spin waits behind held: the queue's gauge says so */
+	assert_int_equal(sl_tpool_submit(p, &spin.j), 1);
+	assert_int_equal(atomic_load(&queued), 1);
 	usleep(20000); /* held: its wall time grows, not its CPU */
 	sem_post(&held.release);
-	loop_until(1);
+	loop_until(2);
 	assert_int_equal(atomic_load(&busy), 0);
+	assert_int_equal(atomic_load(&queued), 0);
 	assert_true(held.j.end_ns - held.j.run_ns >= 20 * 1000000u);
 	assert_true(held.j.cpu_ns < 5 * 1000000u);
-	assert_true(sl_tpool_submit(p, &spin.j) >= 0);
-	loop_until(2);
 	assert_true(spin.j.cpu_ns >= 20 * 1000000u);
 	assert_true(spin.j.cpu_ns <= spin.j.end_ns - spin.j.run_ns + 1000000u);
 	assert_int_equal(atomic_load(&busy), 0);
@@ -546,6 +549,42 @@ test_nice(void **state)
 	job_fini(&a);
 }
 
+/* sl_tpool_share: with a cap of 1 on two threads, a flow running on one
+ * leaves the other to another flow: its own next job waits, the other
+ * flow's runs at once. */
+static void
+test_share(void **state)
+{
+	struct sl_tpool *p = sl_tpool_new(base, 2, 8, 0);
+	struct tjob a, a2, b;
+
+	(void)state;
+	assert_non_null(p);
+	sl_tpool_share(p, 1);
+	job_init(&a, 1);
+	job_init(&a2, 0);
+	job_init(&b, 1);
+	a.j.flow = a2.j.flow = 1;
+	b.j.flow = 2;
+	assert_int_equal(sl_tpool_submit(p, &a.j), 0);
+	sem_wait(&a.started);
+	assert_true(sl_tpool_submit(p, &a2.j) >= 0);
+	assert_true(sl_tpool_submit(p, &b.j) >= 0);
+	/* b runs beside a (a free thread would hang here on a2 otherwise),
+	 * a2 waits for a */
+	sem_wait(&b.started);
+	assert_int_equal(sl_tpool_queued(p), 1);
+	assert_int_equal(a2.runs, 0);
+	sem_post(&a.release);
+	sem_post(&b.release);
+	loop_until(3);
+	assert_int_equal(a2.runs, 1);
+	sl_tpool_free(p);
+	job_fini(&a);
+	job_fini(&a2);
+	job_fini(&b);
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -699,6 +738,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_queue_bound, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fair_turns, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_guard, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_share, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cpu_time_and_busy_gauge, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_submit_waits, setup, teardown),
