@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <linux/capability.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -549,6 +550,61 @@ test_nice(void **state)
 	job_fini(&a);
 }
 
+/* The calling thread's CAP_SYS_NICE, effective or not: returns whether
+ * it was (capset(2) changes only the calling thread's sets). */
+static int
+sys_nice_effective(int on)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+	int was;
+
+	if (syscall(SYS_capget, &h, d) != 0)
+		return 0;
+	was = (d[CAP_TO_INDEX(CAP_SYS_NICE)].effective &
+	       CAP_TO_MASK(CAP_SYS_NICE)) != 0;
+	if (on)
+		d[CAP_TO_INDEX(CAP_SYS_NICE)].effective |=
+		    CAP_TO_MASK(CAP_SYS_NICE);
+	else
+		d[CAP_TO_INDEX(CAP_SYS_NICE)].effective &=
+		    ~CAP_TO_MASK(CAP_SYS_NICE);
+	(void)syscall(SYS_capset, &h, d);
+	return was;
+}
+
+/* Without CAP_SYS_NICE, and an RLIMIT_NICE below the threads' nice, a
+ * thread could not leave the idle class: sl_tpool_idle says EPERM and
+ * leaves the threads where they were (never idle without the guard). */
+static void
+test_idle_refused(void **state)
+{
+	struct sl_tpool *p = sl_tpool_new(base, 1, 4, 10);
+	struct rlimit rl;
+	struct tjob a;
+	int had;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(getrlimit(RLIMIT_NICE, &rl), 0);
+	if (rl.rlim_cur >= 10) {
+		sl_tpool_free(p);
+		skip(); /* the limit allows it: nothing to refuse */
+	}
+	had = sys_nice_effective(0);
+	errno = 0;
+	assert_int_equal(sl_tpool_idle(p, 20, NULL), -1);
+	assert_int_equal(errno, EPERM);
+	if (had)
+		sys_nice_effective(1);
+	job_init(&a, 0);
+	assert_int_equal(sl_tpool_submit(p, &a.j), 0);
+	loop_until(1);
+	assert_int_equal(a.policy, SCHED_OTHER);
+	sl_tpool_free(p);
+	job_fini(&a);
+}
+
 /* sl_tpool_share: with a cap of 1 on two threads, a flow running on one
  * leaves the other to another flow: its own next job waits, the other
  * flow's runs at once. */
@@ -739,6 +795,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_fair_turns, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_guard, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_share, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_idle_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cpu_time_and_busy_gauge, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_submit_waits, setup, teardown),
