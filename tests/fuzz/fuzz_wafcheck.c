@@ -3,10 +3,14 @@
  * libFuzzer driver for the WAF's loop-side checks (src/edge/wafcheck.c).
  * The first byte picks what the rest is: a JSON body (0), a query or form
  * body (1), or a Cookie field's value (2). Checked: no count past what
- * the bytes can hold; and, for a text the strict JSON parser of the edge
- * (json.c) accepts, the same arguments (its scalar values, member names
- * apart), the same bytes (names and values as their spans) and the same
- * depth as the parser's tokens say: the parser is the oracle.
+ * the bytes can hold; for any text, JSON or not, the same result and
+ * counts as ref_json, the scan as first written (a token at a time, a
+ * memchr a string): a faster scan counts what it counted and stops where
+ * it stopped on a text that is not JSON; and, for a text the strict JSON
+ * parser of the edge (json.c) accepts, the same arguments (its scalar
+ * values, member names apart), the same bytes (names and values as their
+ * spans) and the same depth as the parser's tokens say: the parser is
+ * the oracle.
  */
 #include <stdint.h>
 #include <string.h>
@@ -18,6 +22,81 @@
 #define MAXTOK 4096
 
 static struct sl_json_tok tok[MAXTOK];
+
+/* The reference, as wafcheck.c has it (commit 7c4f937): a token at a
+ * time, a string's end by memchr and the backslashes before each quote. */
+static size_t
+ref_string_end(const char *p, size_t n, size_t i)
+{
+	for (i++; i < n;) {
+		const char *q = memchr(p + i, '"', n - i);
+		size_t k, bs = 0;
+
+		if (q == NULL)
+			return n;
+		k = (size_t)(q - p);
+		/* escaped when an odd run of backslashes precedes it */
+		while (k - bs > i && p[k - bs - 1] == '\\')
+			bs++;
+		if (bs % 2 == 0)
+			return k;
+		i = k + 1;
+	}
+	return n;
+}
+
+static int
+ref_ws(char b)
+{
+	return b == ' ' || b == '\t' || b == '\n' || b == '\r';
+}
+
+static int
+ref_json(struct sl_wafcheck *c, const char *p, size_t n)
+{
+	uint32_t depth = 0;
+	size_t i = 0;
+
+	while (i < n) {
+		char b = p[i];
+
+		if (ref_ws(b) || b == ',' || b == ':') {
+			i++;
+		} else if (b == '{' || b == '[') {
+			if (++depth > c->json_depth)
+				c->json_depth = depth;
+			i++;
+		} else if (b == '}' || b == ']') {
+			if (depth == 0)
+				return -1;
+			depth--;
+			i++;
+		} else if (b == '"') {
+			size_t e = ref_string_end(p, n, i), j;
+
+			if (e == n)
+				return -1;
+			for (j = e + 1; j < n && ref_ws(p[j]); j++)
+				;
+			if (j == n || p[j] != ':')
+				c->args++;
+			c->args_bytes += e - i - 1;
+			i = e + 1;
+		} else if (b == '-' || (b >= '0' && b <= '9') || b == 't' ||
+			   b == 'f' || b == 'n') {
+			size_t j = i;
+
+			while (j < n && !ref_ws(p[j]) && p[j] != ',' &&
+			       p[j] != '}' && p[j] != ']' && p[j] != ':')
+				j++;
+			c->args++;
+			c->args_bytes += j - i;
+			i = j;
+		} else
+			return -1;
+	}
+	return 0;
+}
 
 /* What the tokens of t[i]'s subtree hold: scalar values, the bytes of
  * names and scalars, its depth. Returns the index after it. */
@@ -59,9 +138,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int r = sl_wafcheck_json(&c, p, n), nt;
 		uint64_t args = 0, bytes = 0;
 		uint32_t depth = 0;
+		struct sl_wafcheck ref = {0};
 
 		CHECK(c.args <= n && c.args_bytes <= n && c.json_depth <= n);
 		CHECK(c.cookies == 0);
+		CHECK(ref_json(&ref, p, n) == r);
+		CHECK(c.args == ref.args && c.args_bytes == ref.args_bytes &&
+		      c.json_depth == ref.json_depth);
 		nt = sl_json_parse(p, n, tok, MAXTOK, 64, NULL);
 		if (nt < 1)
 			break;
