@@ -10,7 +10,8 @@
  * parser of the edge (json.c) accepts, the same arguments (its scalar
  * values, member names apart), the same bytes (names and values as their
  * spans) and the same depth as the parser's tokens say: the parser is
- * the oracle.
+ * the oracle. Built with -DSL_WAFCHECK_SCALAR (wafcheck.c without SSE2),
+ * the same checks hold the portable scan to the reference.
  */
 #include <stdint.h>
 #include <string.h>
@@ -23,8 +24,9 @@
 
 static struct sl_json_tok tok[MAXTOK];
 
-/* The reference, as wafcheck.c has it (commit 7c4f937): a token at a
- * time, a string's end by memchr and the backslashes before each quote. */
+/* The reference, as wafcheck.c had it before (commit 7c4f937): a token
+ * at a time, a string's end by memchr and the backslashes before each
+ * quote. */
 static size_t
 ref_string_end(const char *p, size_t n, size_t i)
 {

@@ -2,12 +2,15 @@
 /*
  * Unit tests of the WAF's loop-side checks (src/edge/wafcheck.c): cookies,
  * form and query arguments and their decoded bytes, a JSON body's values,
- * keys and depth, and which limit a request passes first.
+ * keys and depth (and the JSON scan's 16-byte loads: a quote, a backslash
+ * or a string's end at each place in and around them), and which limit a
+ * request passes first.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -85,6 +88,126 @@ test_json(void **state)
 	assert_int_equal(sl_wafcheck_json(&c, "\"open", 5), -1);
 }
 
+/* sl_wafcheck_json on a fresh count: r, args, args_bytes, json_depth. The
+ * text is scanned in an allocation of its own size, so that a read past
+ * its end is one past the allocation (which ASan, in build-asan, stops). */
+static void
+json_is(const char *p, size_t n, int r, uint64_t args, uint64_t bytes,
+	uint32_t depth)
+{
+	struct sl_wafcheck c = {0};
+	char *copy = malloc(n > 0 ? n : 1);
+
+	assert_non_null(copy);
+	memcpy(copy, p, n);
+	assert_int_equal(sl_wafcheck_json(&c, copy, n), r);
+	free(copy);
+	assert_int_equal(c.args, args);
+	assert_int_equal(c.args_bytes, bytes);
+	assert_int_equal(c.json_depth, depth);
+}
+
+/* The same text with white space of each length before and after it: each
+ * of its strings at each distance from the body's end, where the scan
+ * stops loading 16 bytes a string (it wants 19 left) and reads the last
+ * 16 apart. The counts do not move. */
+static void
+test_json_offsets(void **state)
+{
+	/* keys k\"ey (5 bytes), 16-byte-and-more, z; values ab\\ (4, its
+	 * quote after a run of two backslashes: not escaped), 18 bytes
+	 * with an escaped quote the 17th, 37 with a run of three (escaped)
+	 * then of four (not), and 7 */
+	static const char body[] =
+	    "{\"k\\\"ey\":\"ab\\\\\",\"16-byte-and-more\":"
+	    "[\"0123456789abcde\\\"x\",\"0123456789abcdef0123\\\\\\\"45678"
+	    "9abc\\\\\\\\\"],\"z\":7}";
+	char buf[24 + sizeof(body) + 40];
+	size_t len = sizeof(body) - 1;
+
+	(void)state;
+	for (size_t off = 0; off < 24; off++)
+		for (size_t tail = 0; tail < 40; tail++) {
+			memset(buf, ' ', sizeof(buf));
+			memcpy(buf + off, body, len);
+			json_is(buf, off + len + tail, 0, 4,
+				4 + 18 + 37 + 1 + 5 + 16 + 1, 2);
+		}
+	/* a long string that ends at the body's end, at each length: the
+	 * last load the 16 bytes before the end */
+	for (size_t n = 2; n < 60; n++) {
+		char s[64];
+
+		memset(s, 'x', n);
+		s[0] = s[n - 1] = '"';
+		json_is(s, n, 0, 1, n - 2, 0);
+		/* without its closing quote: not JSON, nothing counted */
+		s[n - 1] = 'x';
+		json_is(s, n, -1, 0, 0, 0);
+		/* or with it escaped */
+		s[n - 1] = '"';
+		if (n > 2) {
+			s[n - 2] = '\\';
+			json_is(s, n, -1, 0, 0, 0);
+		}
+	}
+}
+
+/* Runs of backslashes before a quote, over a load's edge: an odd run
+ * escapes it, an even one does not. */
+static void
+test_json_backslashes(void **state)
+{
+	char s[128];
+
+	(void)state;
+	for (size_t run = 0; run < 40; run++)
+		for (size_t at = 1; at < 40; at++) {
+			/* "<at - 1 x><run \><"><20 y>" */
+			size_t n = 0;
+
+			s[n++] = '"';
+			memset(s + n, 'x', at - 1);
+			n += at - 1;
+			memset(s + n, '\\', run);
+			n += run;
+			s[n++] = '"';
+			memset(s + n, 'y', 20);
+			n += 20;
+			s[n++] = '"';
+			if (run % 2 == 1)
+				/* one string, its inner quote escaped */
+				json_is(s, n, 0, 1, n - 2, 0);
+			else
+				/* a string, then y... a scalar's start
+				 * it is not: not JSON after the first */
+				json_is(s, n, -1, 1, at - 1 + run, 0);
+		}
+}
+
+/* Not JSON: what came before the place it stops counts. */
+static void
+test_json_invalid(void **state)
+{
+	static const char open[] = "[1,\"abc\", \"xxxxxxxxxxxxxxxxxxxxxxxxxx";
+
+	(void)state;
+	/* a string that does not end, a long one: its bytes do not count */
+	json_is(open, sizeof(open) - 1, -1, 2, 1 + 3, 1);
+	/* a close too many, after a member */
+	json_is("{\"a\":1}},3", 10, -1, 1, 2, 1);
+	/* a byte no token starts with, after a string */
+	json_is("{\"key\":\"value\"@}", 16, -1, 1, 8, 1);
+	/* a quote in a scalar is the scalar's, as the rules' parser would
+	 * not have it: one token of four bytes, then 2 */
+	json_is("[1\"x\",2]", 8, 0, 2, 5, 1);
+	/* white space between a key and its colon */
+	json_is("{\"a\" \t: \"b\" , \"c\"\n:\n[ true , null ] }", 37, 0, 3,
+		1 + 1 + 1 + 4 + 4, 2);
+	/* a string at the very end: a value */
+	json_is("{\"a\"", 4, 0, 1, 1, 1);
+}
+
 static void
 test_json_depth(void **state)
 {
@@ -144,8 +267,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_cookies), cmocka_unit_test(test_form),
-	    cmocka_unit_test(test_json),    cmocka_unit_test(test_json_depth),
+	    cmocka_unit_test(test_cookies),
+	    cmocka_unit_test(test_form),
+	    cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_json_offsets),
+	    cmocka_unit_test(test_json_backslashes),
+	    cmocka_unit_test(test_json_invalid),
+	    cmocka_unit_test(test_json_depth),
 	    cmocka_unit_test(test_over),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
