@@ -162,7 +162,9 @@
 #             gateway under --tool=callgrind --separate-threads=no (sluice:
 #             every thread; nginx: master_process off, one process), the
 #             route's WAF timeout raised to 30 s for sluice (everything
-#             runs ~50x slower); sequential keep-alive requests on one
+#             runs ~50x slower), and its waf.guard to 2,500 ms (50x its
+#             50 ms, or the guard's timer would fire 50x as often a
+#             request as at full speed); sequential keep-alive requests on one
 #             connection: a warm-up and a dump thrown away (callgrind's
 #             zeroing misses the costs of code that ran before it and was
 #             never dumped), then for each of plain, waf-get and waf-post N
@@ -332,9 +334,10 @@ MIX_DURATION=${MIXD_SET:-$MIX_DURATION}
 ABUSE_DURATION=${ABUSED_SET:-$ABUSE_DURATION}
 COUNT_GET=${CG_SET:-$COUNT_GET}
 COUNT_POST=${CP_SET:-$COUNT_POST}
-for v in ROUNDS DURATION MIX_DURATION CONNS COUNT_GET COUNT_POST ABUSE_RATE ABUSE_LEGIT_RATE ABUSE_DURATION ABUSE_COOKIES ABUSE_ARGS ABUSE_TIMEOUT; do
+for v in ROUNDS DURATION MIX_DURATION CONNS COUNT_GET COUNT_POST ABUSE_RATE ABUSE_LEGIT_RATE ABUSE_DURATION ABUSE_COOKIES ABUSE_TIMEOUT; do
 	case "${!v}" in ''|*[!0-9]*|0) die "$v wants an integer >= 1 (got '${!v}')" ;; esac
 done
+case "$ABUSE_ARGS" in ''|*[!0-9]*) die "--abuse-args wants an integer (got '$ABUSE_ARGS')" ;; esac
 case "$MIX_RATE" in ''|*[!0-9]*) [ -z "$MIX_RATE" ] || die "--mix-rate wants an integer" ;; esac
 case "$MIX_LOAD" in 0.[0-9]*|1|1.0) ;; *) die "--mix-load wants a fraction, 0.05 to 1" ;; esac
 case "$ABUSE_LEGIT" in get|post) ;; *) die "--abuse-legit wants get or post" ;; esac
@@ -459,14 +462,18 @@ EOF
 # ---------------------------------------------------------------- gateways
 CRS_FILES="$CRS_SETUP, $CRS_RULES/*.conf"
 conf_sluice() {  # threads [count] [low]
-	local timeout=""
+	local timeout="" guard=""
+	# under callgrind everything runs ~50x slower: the route's deadline
+	# and the idle class's guard (50 ms) are stretched alike, or the
+	# guard would wake ~50x as often a request as it does at full speed
+	# (and raise the threads for an inspection of milliseconds)
 	[ "${2:-}" = count ] && timeout="
-          timeout: 30s"
+          timeout: 30s" && guard=", guard: 2500ms"
 	cat <<EOF
 workers: 1
 drain_timeout: 1s
 log: { level: warn, access: off }
-waf: { threads: $1$([ "${3:-}" = low ] && echo ", priority: low")${SLUICE_WAF:+, $SLUICE_WAF} }
+waf: { threads: $1$guard$([ "${3:-}" = low ] && echo ", priority: low")${SLUICE_WAF:+, $SLUICE_WAF} }
 listeners:
   - name: bench
     address: 127.0.0.1:$GW_PORT

@@ -18,6 +18,7 @@ struct slot {
 
 struct sl_budget {
 	uint64_t rate, burst;
+	uint64_t full_ns; /* a refill from a whole debt to a full bucket */
 	struct slot s[SL_BUDGET_SLOTS];
 };
 
@@ -29,7 +30,12 @@ sl_budget_new(uint64_t rate, uint64_t burst)
 	if (rate == 0 || (b = calloc(1, sizeof(*b))) == NULL)
 		return NULL;
 	b->rate = rate;
-	b->burst = burst > (1ull << 62) ? 1ull << 62 : burst;
+	/* 73 minutes at most: refilled() multiplies microseconds by the
+	 * rate in 64 bits */
+	b->burst = burst > (1ull << 42) ? 1ull << 42 : burst;
+	b->full_ns =
+	    (uint64_t)((unsigned __int128)2 * b->burst * 1000000000u / rate) +
+	    1;
 	return b;
 }
 
@@ -50,12 +56,16 @@ key_of(uint64_t key)
 static int64_t
 refilled(const struct sl_budget *b, const struct slot *s, uint64_t now)
 {
-	unsigned __int128 add;
+	uint64_t dt, add;
 
 	if (now <= s->at)
 		return s->tokens;
-	add = (unsigned __int128)(now - s->at) * b->rate / 1000000000u;
-	if (add >= (unsigned __int128)((int64_t)b->burst - s->tokens))
+	if ((dt = now - s->at) >= b->full_ns)
+		return (int64_t)b->burst;
+	/* in microseconds: dt < full_ns keeps the product in 64 bits, and
+	 * the divisions are by constants (a multiply each, not a call) */
+	add = dt / 1000u * b->rate / 1000000u;
+	if (add >= (uint64_t)((int64_t)b->burst - s->tokens))
 		return (int64_t)b->burst;
 	return s->tokens + (int64_t)add;
 }
