@@ -56,7 +56,7 @@ const struct sl_conf_keydef sl_conf_waf_table[] = {
      .names = client_key_names, .expected = "address or caller"},
     {"priority", SL_CONF_ENUM, .def = SL_WAF_PRIO_IDLE, WAF(priority),
      .names = priority_names, .expected = "idle or low"},
-    {"guard", SL_CONF_DURATION, 1, 10000, 50, WAF(guard_ms)},
+    {"guard", SL_CONF_DURATION, 10, 10000, 50, WAF(guard_ms)},
     {"log", SL_CONF_SET, .set = read_log},
     {.name = NULL},
 };

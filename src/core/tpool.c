@@ -66,18 +66,25 @@ struct sl_tpool {
 	int nice_inc;
 	atomic_uint_fast64_t *busy;   /* sl_tpool_gauge's, or NULL */
 	atomic_uint_fast64_t *queued; /* the jobs waiting, or NULL */
-	/* the idle class (sl_tpool_idle): the guard is the loop's, raised
-	 * and the policy changes under mu (a thread reads them as it
-	 * starts) */
-	int idle, raised;
+	/* the idle class (sl_tpool_idle): a thread is in it only while it
+	 * runs a job, never while it holds mu (a thread of the idle class
+	 * preempted with the lock would hold the loop as long as the CPU
+	 * is busy elsewhere). raised is the guard's (the loop's), read by
+	 * the threads as they start a job: atomic */
+	int idle;
+	atomic_int raised;
 	uint64_t guard_ns, raised_until;
 	atomic_uint_fast64_t *raises;
 	struct event guard_ev;
 	int guard_armed;
-	struct tflow *flows; /* the array */
-	pid_t *tids;	     /* each thread's, for the guard */
-	uint64_t *run_since; /* each thread's job's start, 0: none */
-	uint64_t *run_flow;  /* and its flow */
+	struct tflow *flows;  /* the array */
+	pid_t *tids;	      /* each thread's, for the guard */
+	uint64_t *run_since;  /* each thread's job's start, 0: none */
+	uint64_t *run_cpu;    /* and the thread's CPU time then */
+	clockid_t *cpu_clock; /* each thread's CPU clock, for the guard */
+	struct tflow *big;    /* a flow holding the most waiting jobs, or
+				 one that did (NULL: none known) */
+	uint64_t *run_flow;   /* and its flow */
 	struct event ev;
 	unsigned nthreads;
 	pthread_t th[];
@@ -171,6 +178,8 @@ static void
 flow_free(struct sl_tpool *p, struct tflow *f)
 {
 	*flow_slot(p, f->key) = f->hnext;
+	if (p->big == f)
+		p->big = NULL;
 	f->next = p->free_flows;
 	p->free_flows = f;
 }
@@ -268,12 +277,12 @@ take(struct sl_tpool *p, unsigned cap)
 
 /* ---- the threads --------------------------------------------------------- */
 
-static void
+static int
 set_class(pid_t tid, int idle)
 {
 	struct sched_param sp = {0};
 
-	(void)sched_setscheduler(tid, idle ? SCHED_IDLE : SCHED_OTHER, &sp);
+	return sched_setscheduler(tid, idle ? SCHED_IDLE : SCHED_OTHER, &sp);
 }
 
 static void *
@@ -284,6 +293,7 @@ tpool_main(void *arg)
 	pid_t tid = (pid_t)syscall(SYS_gettid);
 	unsigned me;
 	uint64_t c0;
+	int idle;
 
 	if (p->nice_inc > 0) {
 		/* lower than the loops, whatever their own nice: the
@@ -298,6 +308,8 @@ tpool_main(void *arg)
 	pthread_mutex_lock(&p->mu);
 	me = p->nstarted++;
 	p->tids[me] = tid;
+	if (pthread_getcpuclockid(pthread_self(), &p->cpu_clock[me]) != 0)
+		p->cpu_clock[me] = (clockid_t)-1;
 	pthread_cond_broadcast(&p->cv);
 	for (;;) {
 		while ((j = take(p, p->cap)) == NULL && !p->stopping)
@@ -305,15 +317,28 @@ tpool_main(void *arg)
 		if (j == NULL)
 			break;
 		p->nbusy++;
+		c0 = cpu_ns();
 		j->run_ns = mono_ns();
 		p->run_since[me] = j->run_ns;
+		p->run_cpu[me] = c0;
 		p->run_flow[me] = j->flow;
+		idle = p->idle;
 		pthread_mutex_unlock(&p->mu);
 		if (p->busy != NULL)
 			atomic_fetch_add_explicit(p->busy, 1,
 						  memory_order_relaxed);
-		c0 = cpu_ns();
+		/* the idle class for the job alone; raised meanwhile (the
+		 * guard sets raised, then the classes of the threads in a
+		 * job), the thread sees it after its own change, or the
+		 * guard's change comes after that */
+		if (idle && !atomic_load(&p->raised)) {
+			(void)set_class(0, 1);
+			if (atomic_load(&p->raised))
+				(void)set_class(0, 0);
+		}
 		j->run(j);
+		if (idle)
+			(void)set_class(0, 0);
 		j->cpu_ns = cpu_ns() - c0;
 		j->end_ns = mono_ns();
 		if (p->busy != NULL)
@@ -351,6 +376,9 @@ tpool_reap(struct sl_tpool *p)
 	pthread_mutex_unlock(&p->mu);
 	for (; j != NULL; j = next) {
 		next = j->next;
+		/* shed, then the pool stopped before the loop saw it */
+		if (j->dropped == SL_TJOB_SHED && p->stopping)
+			j->dropped = SL_TJOB_STOPPING;
 		j->done(j);
 	}
 }
@@ -385,8 +413,11 @@ sl_tpool_new(struct event_base *base, unsigned nthreads, unsigned max_queued,
 	p->tids = calloc(nthreads, sizeof(*p->tids));
 	p->run_since = calloc(nthreads, sizeof(*p->run_since));
 	p->run_flow = calloc(nthreads, sizeof(*p->run_flow));
+	p->run_cpu = calloc(nthreads, sizeof(*p->run_cpu));
+	p->cpu_clock = calloc(nthreads, sizeof(*p->cpu_clock));
 	if (p->flows == NULL || p->hash == NULL || p->tids == NULL ||
-	    p->run_since == NULL || p->run_flow == NULL)
+	    p->run_since == NULL || p->run_flow == NULL || p->run_cpu == NULL ||
+	    p->cpu_clock == NULL)
 		goto fail0;
 	for (unsigned i = 0; i < nflows; i++) {
 		p->flows[i].next = p->free_flows;
@@ -420,6 +451,8 @@ fail0:
 	free(p->tids);
 	free(p->run_since);
 	free(p->run_flow);
+	free(p->run_cpu);
+	free(p->cpu_clock);
 	free(p);
 	errno = ENOMEM;
 	return NULL;
@@ -462,23 +495,28 @@ can_leave_idle(int nice)
 		CAP_TO_MASK(CAP_SYS_NICE)) != 0;
 }
 
-/* The longest a job now waiting, or running, has been there: 0 when
- * none (under mu). */
+/* The most a job now running was kept from the CPU: its wall time
+ * less its thread's CPU time since it started (under mu; 0: none). A
+ * job that waits in the queue is load, not starvation, and is not
+ * counted: threads outside a job are in their normal class. */
 static uint64_t
-oldest_ns(struct sl_tpool *p, uint64_t now)
+starved_ns(struct sl_tpool *p, uint64_t now)
 {
-	uint64_t since = now;
+	uint64_t most = 0;
+	struct timespec ts;
 
-	for (struct tflow *f = p->fresh.head; f != NULL; f = f->next)
-		if (f->head->queued_ns < since)
-			since = f->head->queued_ns;
-	for (struct tflow *f = p->old.head; f != NULL; f = f->next)
-		if (f->head->queued_ns < since)
-			since = f->head->queued_ns;
-	for (unsigned i = 0; i < p->nthreads; i++)
-		if (p->run_since[i] != 0 && p->run_since[i] < since)
-			since = p->run_since[i];
-	return now - since;
+	for (unsigned i = 0; i < p->nthreads; i++) {
+		uint64_t wall, cpu;
+		if (p->run_since[i] == 0 || p->cpu_clock[i] == (clockid_t)-1 ||
+		    clock_gettime(p->cpu_clock[i], &ts) != 0)
+			continue;
+		wall = now - p->run_since[i];
+		cpu = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec -
+		      p->run_cpu[i];
+		if (wall > cpu && wall - cpu > most)
+			most = wall - cpu;
+	}
+	return most;
 }
 
 static void
@@ -490,39 +528,40 @@ guard_arm(struct sl_tpool *p)
 	p->guard_armed = event_add(&p->guard_ev, &tv) == 0;
 }
 
-/* The guard's tick, every guard_ns while jobs are there or the threads
- * are raised: a job past the bound raises them; a second later, with
- * none past half of it, they go back to the idle class. */
+/* The guard's tick, every guard_ns while jobs run or the threads are
+ * raised: a job kept from the CPU longer than the bound raises the
+ * threads in a job (the others are in their normal class already), and
+ * the jobs that start then stay out of the idle class; a second later,
+ * with none kept from it half the bound, the next jobs go back to it. */
 static void
 guard_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_tpool *p = arg;
-	uint64_t now = mono_ns(), waited;
-	int busy;
+	uint64_t now = mono_ns(), starved;
+	int busy, raised = atomic_load(&p->raised);
 
 	(void)fd;
 	(void)what;
 	p->guard_armed = 0;
 	pthread_mutex_lock(&p->mu);
-	waited = oldest_ns(p, now);
+	starved = starved_ns(p, now);
 	busy = p->nqueued > 0 || p->nbusy > 0;
-	if (!p->raised && waited > p->guard_ns) {
-		p->raised = 1;
+	if (!raised && starved > p->guard_ns) {
+		int moved = 0;
+		atomic_store(&p->raised, raised = 1);
 		for (unsigned i = 0; i < p->nthreads; i++)
-			set_class(p->tids[i], 0);
-		if (p->raises != NULL)
+			if (p->run_since[i] != 0)
+				moved += set_class(p->tids[i], 0) == 0;
+		if (moved > 0 && p->raises != NULL)
 			atomic_fetch_add_explicit(p->raises, 1,
 						  memory_order_relaxed);
 	}
-	if (p->raised && waited > p->guard_ns / 2)
+	if (raised && starved > p->guard_ns / 2)
 		p->raised_until = now + GUARD_HOLD_NS;
-	else if (p->raised && now >= p->raised_until) {
-		p->raised = 0;
-		for (unsigned i = 0; i < p->nthreads; i++)
-			set_class(p->tids[i], 1);
-	}
+	else if (raised && now >= p->raised_until)
+		atomic_store(&p->raised, raised = 0);
 	pthread_mutex_unlock(&p->mu);
-	if (busy || p->raised)
+	if (busy || raised)
 		guard_arm(p);
 }
 
@@ -546,21 +585,25 @@ sl_tpool_idle(struct sl_tpool *p, uint32_t guard_ms,
 	p->guard_ns = (uint64_t)guard_ms * 1000000u;
 	p->raises = raises;
 	pthread_mutex_lock(&p->mu);
-	p->idle = 1;
-	for (unsigned i = 0; i < p->nthreads; i++)
-		set_class(p->tids[i], 1);
+	p->idle = 1; /* from the next job on */
 	pthread_mutex_unlock(&p->mu);
 	return 0;
 }
 
 /* ---- the loop's side ----------------------------------------------------- */
 
-/* The flow holding the most waiting jobs (under mu; the queue is full:
- * a walk of the lists, only then), NULL: none. */
+/* The flow holding the most waiting jobs (under mu; the queue is full),
+ * NULL: none. The one kept in p->big, which submit keeps as the flow
+ * that grew the most, while it holds more than one: a flood of one
+ * client costs no walk; else a walk of the lists, and the flood of many
+ * clients that makes it long sheds nothing (each holds one). */
 static struct tflow *
 longest(struct sl_tpool *p)
 {
 	struct tflow *m = NULL;
+
+	if (p->big != NULL && p->big->n > 1)
+		return p->big;
 
 	for (struct tflow *f = p->fresh.head; f != NULL; f = f->next)
 		if (m == NULL || f->n > m->n)
@@ -568,7 +611,7 @@ longest(struct sl_tpool *p)
 	for (struct tflow *f = p->old.head; f != NULL; f = f->next)
 		if (m == NULL || f->n > m->n)
 			m = f;
-	return m;
+	return p->big = m;
 }
 
 int
@@ -600,7 +643,6 @@ sl_tpool_submit(struct sl_tpool *p, struct sl_tjob *j)
 		shed->dropped = SL_TJOB_SHED;
 		shed->next = p->ended;
 		p->ended = shed;
-		pp = flow_slot(p, j->flow); /* m's free may move chains */
 	}
 	if ((f = *pp) == NULL) {
 		f = p->free_flows;
@@ -621,6 +663,8 @@ sl_tpool_submit(struct sl_tpool *p, struct sl_tjob *j)
 		f->head = j;
 	f->tail = j;
 	f->n++;
+	if (p->big == NULL || f->n > p->big->n)
+		p->big = f;
 	j->queued = 1;
 	j->queued_ns = mono_ns();
 	j->run_ns = j->end_ns = j->cpu_ns = 0;
@@ -697,5 +741,7 @@ sl_tpool_free(struct sl_tpool *p)
 	free(p->tids);
 	free(p->run_since);
 	free(p->run_flow);
+	free(p->run_cpu);
+	free(p->cpu_clock);
 	free(p);
 }

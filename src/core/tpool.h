@@ -13,11 +13,12 @@
  * dropped SL_TJOB_SHED), or, when that is the submitting flow, the submit
  * is refused (-2).
  *
- * Idle class (sl_tpool_idle): the threads run at SCHED_IDLE, so that any
- * other work on the machine has the CPU first; a guard on the loop raises
- * them to SCHED_OTHER (at their nice) when a job has waited or run past a
- * bound, for a second at least, so that a busy machine slows the jobs
- * down but never starves them.
+ * Idle class (sl_tpool_idle): the threads run each job at SCHED_IDLE (and
+ * are in their class outside one, never idle with the pool's lock), so
+ * that other work in their cgroup has the CPU first; a guard on the loop
+ * raises them to SCHED_OTHER (at their nice) when a running job has been
+ * kept from the CPU past a bound, for a second at least, so that a busy
+ * machine slows the jobs down but never starves them.
  *
  * Ownership: the job is the pool's from a successful submit until done is
  * called (or sl_tpool_cancel takes it back before it ran). The threads
@@ -73,12 +74,14 @@ void sl_tpool_gauge(struct sl_tpool *p, atomic_uint_fast64_t *busy,
  * leaves the rest idle. */
 void sl_tpool_share(struct sl_tpool *p, unsigned cap);
 /*
- * Moves the pool's threads to the idle class, with the guard: a job that
- * waited, or has run, longer than guard_ms raises them back to their
- * class and nice for a second at least; raises (NULL: none) counts each
- * time. From the loop, before any submit. Returns 0, or -1 with errno
- * EPERM when the process could not raise them again (no CAP_SYS_NICE, and
- * RLIMIT_NICE below their nice): the pool stays as it was.
+ * Runs the pool's jobs in the idle class from now on, with the guard: a
+ * running job kept from the CPU (its wall time less its thread's CPU
+ * time) longer than guard_ms raises the threads in a job back to their
+ * class and nice, and the next jobs run there, for a second at least;
+ * raises (NULL: none) counts each time. From the loop. Returns 0, or -1
+ * with errno EPERM when the process could not take a thread out of the
+ * idle class (no CAP_SYS_NICE, and RLIMIT_NICE below their nice): the
+ * pool stays as it was.
  */
 int sl_tpool_idle(struct sl_tpool *p, uint32_t guard_ms,
 		  atomic_uint_fast64_t *raises);

@@ -27,7 +27,8 @@ sl_budget_new(uint64_t rate, uint64_t burst)
 {
 	struct sl_budget *b;
 
-	if (rate == 0 || (b = calloc(1, sizeof(*b))) == NULL)
+	/* a millisecond a second at least: full_ns fits 64 bits */
+	if (rate < 1000000u || (b = calloc(1, sizeof(*b))) == NULL)
 		return NULL;
 	b->rate = rate;
 	/* 73 minutes at most: refilled() multiplies microseconds by the

@@ -24,8 +24,9 @@
 
 struct sl_budget;
 
-/* A table of budgets refilled at rate a second (rate > 0) up to burst.
- * NULL: no memory. */
+/* A table of budgets refilled at rate a second (1,000,000 at least: a
+ * millisecond of thread time a second) up to burst. NULL: no memory, or
+ * a rate below that. */
 struct sl_budget *sl_budget_new(uint64_t rate, uint64_t burst);
 void sl_budget_free(struct sl_budget *b);
 

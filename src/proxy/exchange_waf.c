@@ -602,12 +602,12 @@ apply_verdict(struct sl_seam *s, struct sl_txwaf *tw)
 		/* the client's share of the threads: past its budget, it
 		 * waits for the refill (detect mode lets it through
 		 * uninspected, as a limit); the most of a full queue, it is
-		 * shed, as on_failure says for a lack of threads */
+		 * shed: refused whatever on_failure says, or a flood would
+		 * pass its excess uninspected */
 		int budget = tw->verdict == WV_BUDGET;
 		char ra[32];
 		count(s, budget ? SL_WAF_R_BUDGET : SL_WAF_R_SHED);
-		if (budget ? c->mode == SL_WAF_DETECT
-			   : c->on_failure == SL_WAF_FAIL_ALLOW) {
+		if (budget && c->mode == SL_WAF_DETECT) {
 			waf_log_limit(s, tw, "detected");
 			return 0;
 		}

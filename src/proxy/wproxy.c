@@ -35,7 +35,7 @@ sl_wproxy_init(struct sl_worker *w, const struct sl_conf *conf)
 	p->waf_prio = conf->waf.priority;
 	p->waf_guard_ms = conf->waf.guard_ms;
 	/* before the first request's key is made */
-	if (getrandom(&p->waf_seed, sizeof(p->waf_seed), 0) !=
+	if (getrandom(&p->waf_seed, sizeof(p->waf_seed), GRND_NONBLOCK) !=
 	    sizeof(p->waf_seed))
 		p->waf_seed = (uint64_t)(uintptr_t)p ^ sl_now_ms();
 	w->proxy = p;

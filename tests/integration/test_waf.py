@@ -1637,15 +1637,20 @@ def a_burst_waits_behind_its_own_requests():
     request comes: that one is inspected next, after the one running,
     not after the burst (first come, first served would put it last).
     Its place is read from the order the upstream got them in, not from
-    times: it comes after the burst's first, or its second if that one
-    started before it came (an inspection is a few tenths of a second),
-    and before the six others."""
+    times: after those of the burst that had ended when it was sent,
+    the one running then, and the one after if that ended meanwhile (an
+    inspection is a few tenths of a second); first come, first served
+    puts it ninth."""
     require_waf()
     gw = start([waf_route("pay", "/pay", limits={"cookies": 0})],
                waf={"threads": 1})
-    ts, results = burst(gw, 8, "/pay/a", 1500)
+    ts, results = burst(gw, 8, "/pay/a", 2000)
     # the burst's first runs, the seven others wait
-    wait_until(lambda: waf_metric(gw, "sluice_waf_queued") >= 7, 10.0)
+    check(wait_until(lambda: waf_metric(gw, "sluice_waf_queued") >= 7, 10.0),
+          "the burst waits")
+    # the burst's inspections ended so far: the one running when b comes
+    # may end before b is taken, and the next start: b is then third
+    done = len(gw.up.paths())
     r = gw.send("GET", "/pay/b", client=Client(gw.port, timeout=30,
                                                src="127.0.0.2"))
     for t in ts:
@@ -1656,26 +1661,28 @@ def a_burst_waits_behind_its_own_requests():
     gw.verify()
     order = gw.up.paths()
     eq(len(order), 9, "all went upstream: %r" % order)
-    check(order.index("/pay/b") <= 2,
+    check(order.index("/pay/b") <= done + 1,
           "the other client's request inspected after at most the one "
-          "running when it came: %r" % order)
+          "running when it came (%d ended before): %r" % (done, order))
     gw.sl.stop()
 
 
 @test
 def with_two_threads_one_client_never_holds_both():
     """threads 2: a client's burst runs on one thread at most, so another
-    client's request is inspected at once on the other, before the
-    burst's first ends (the upstream gets it first or second; were the
-    burst let onto both threads, it would wait for one of them and come
-    third)."""
+    client's request is inspected at once on the other: the upstream gets
+    it after those of the burst that had ended when it was sent, and the
+    one running then at most; were the burst let onto both threads, it
+    would wait for one of them."""
     require_waf()
     gw = start([waf_route("pay", "/pay", limits={"cookies": 0})],
                waf={"threads": 2})
-    ts, results = burst(gw, 6, "/pay/a", 1500)
+    ts, results = burst(gw, 6, "/pay/a", 2000)
     # the burst's first runs, the five others wait (the second thread is
     # not theirs)
-    wait_until(lambda: waf_metric(gw, "sluice_waf_queued") >= 5, 10.0)
+    check(wait_until(lambda: waf_metric(gw, "sluice_waf_queued") >= 5, 10.0),
+          "the burst waits")
+    done = len(gw.up.paths())
     r = gw.send("GET", "/pay/b", client=Client(gw.port, timeout=30,
                                                src="127.0.0.2"))
     for t in ts:
@@ -1685,8 +1692,9 @@ def with_two_threads_one_client_never_holds_both():
         gw.passed(x, "burst %d" % i)
     gw.verify()
     order = gw.up.paths()
-    check(order.index("/pay/b") <= 1,
-          "the other client's request on the free thread: %r" % order)
+    check(order.index("/pay/b") <= done + 1,
+          "the other client's request on the free thread (%d ended "
+          "before): %r" % (done, order))
     gw.sl.stop()
 
 
@@ -1700,10 +1708,11 @@ def one_clients_burst_is_shed_not_anothers():
     require_waf()
     gw = start([waf_route("pay", "/pay", limits={"cookies": 0})],
                waf={"threads": 1, "queue": 2})
-    ts, results = burst(gw, 6, "/pay/a", 1000)
+    ts, results = burst(gw, 6, "/pay/a", 2000)
     # one running, two waiting, three shed at once
-    wait_until(lambda: waf_metric(gw, "sluice_waf_requests_total",
-                                  route="pay", result="shed") >= 3, 10.0)
+    check(wait_until(lambda: waf_metric(gw, "sluice_waf_requests_total",
+                                        route="pay", result="shed") >= 3,
+                     10.0), "the burst past the queue shed")
     r = gw.send("GET", "/pay/b", client=Client(gw.port, timeout=30,
                                                src="127.0.0.2"))
     for t in ts:
@@ -1711,9 +1720,12 @@ def one_clients_burst_is_shed_not_anothers():
     gw.passed(r, "the other client's")
     ok = [x for x in results if x.status == 200]
     shed = [x for x in results if x.status == 429]
-    eq((len(ok), len(shed)), (2, 4),
-       "the burst: the one running and one waiting inspected, the rest "
-       "shed: %r" % [x.status for x in results])
+    # b came while the queue was full (then the burst's newest waiting
+    # one gave way: 2 and 4), or, on a slow machine, after the first
+    # inspection ended and made room (3 and 3)
+    check((len(ok), len(shed)) in ((2, 4), (3, 3)),
+          "the burst: the one running and the waiting inspected, the rest "
+          "shed: %r" % [x.status for x in results])
     for x in ok:
         gw.passed(x, "burst")
     gw.verify()
@@ -1729,8 +1741,8 @@ def one_clients_burst_is_shed_not_anothers():
             for w in got["waf"]], [("refused", "queue_share", 429, 1)],
            "its WAF line")
     check("/pay/b" in gw.up.paths(), "the other client's went upstream")
-    eq(len(gw.up.paths()), 3, "only the inspected went upstream")
-    gw.counts({"pass": 3, "shed": 4})
+    eq(len(gw.up.paths()), len(ok) + 1, "only the inspected went upstream")
+    gw.counts({"pass": len(ok) + 1, "shed": len(shed)})
     gw.sl.stop()
 
 
@@ -1834,8 +1846,7 @@ def a_busy_cpu_slows_idle_threads_but_times_none_out():
         gw.sl.stop()
         raise Skip("the WAF threads cannot be raised out of the idle "
                    "class here (CAP_SYS_NICE, RLIMIT_NICE)")
-    eq(waf_metric(gw, "sluice_waf_threads_raised_total"), 0.0,
-       "not raised on an idle machine")
+    raised = waf_metric(gw, "sluice_waf_threads_raised_total")
     hogs = [subprocess.Popen(["/usr/bin/python3", "-c", "while True: pass"])
             for _ in range(len(os.sched_getaffinity(0)))]
     try:
@@ -1851,8 +1862,10 @@ def a_busy_cpu_slows_idle_threads_but_times_none_out():
         for h in hogs:
             h.kill()
             h.wait()
+    # raised beside the busy loops, or already before them when other
+    # work kept the CPUs busy (the raise then held while it was needed)
     check(waf_metric(gw, "sluice_waf_threads_raised_total") >= 1,
-          "the guard raised the threads")
+          "the guard raised the threads (%d before the busy loops)" % raised)
     gw.verify()
     gw.sl.stop()
 

@@ -105,6 +105,7 @@ test_edges(void **state)
 
 	(void)state;
 	assert_null(sl_budget_new(0, S));
+	assert_null(sl_budget_new(999999, S)); /* under 1 ms a second */
 	b = sl_budget_new(S, S);
 	sl_budget_charge(b, 3, 2 * S, 10 * S);
 	assert_int_equal(sl_budget_left(b, 3, 9 * S), -(int64_t)S);

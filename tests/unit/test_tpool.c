@@ -674,25 +674,41 @@ raised_count(void *arg)
 	return (int)atomic_load((atomic_uint_fast64_t *)arg);
 }
 
-static int
-policy_of(void *arg)
+/* Runs the loop ms milliseconds (a tick every 5 ms keeps it turning). */
+static void
+loop_for_ms(long ms)
 {
-	return sched_getscheduler(*(pid_t *)arg);
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000}, tk = {0, 5000};
+	struct event *t = evtimer_new(base, on_deadline, NULL);
+	struct event *tick = event_new(base, -1, EV_PERSIST, on_tick, NULL);
+
+	timed_out = 0;
+	evtimer_add(t, &tv);
+	evtimer_add(tick, &tk);
+	while (!timed_out)
+		assert_int_not_equal(event_base_loop(base, EVLOOP_ONCE), -1);
+	event_free(t);
+	event_free(tick);
+	timed_out = 0;
 }
 
 /*
- * The idle class (issue 63, item 4): the threads run at SCHED_IDLE; a job
- * that has run longer than the guard's bound raises them to SCHED_OTHER,
- * counted; a second after the jobs are gone they are idle again. Needs
- * CAP_SYS_NICE or an RLIMIT_NICE that allows it (the CI runs as root);
- * without, sl_tpool_idle says EPERM and the pool stays as it was.
+ * The idle class (issue 63, item 4): a thread runs its job at SCHED_IDLE
+ * and is in its normal class outside one (never idle with the pool's
+ * lock); a job kept from the CPU longer than the guard's bound (its wall
+ * time less its thread's CPU: a job held on a semaphore is such a job)
+ * raises the threads in a job to SCHED_OTHER, counted; the jobs that
+ * start while raised run in the normal class; a second after, with none
+ * kept from the CPU, the next job is idle again. Needs CAP_SYS_NICE or an
+ * RLIMIT_NICE that allows it (the CI runs as root); without,
+ * sl_tpool_idle says EPERM (test_idle_refused).
  */
 static void
 test_idle_guard(void **state)
 {
 	struct sl_tpool *p = sl_tpool_new(base, 1, 4, 0);
 	atomic_uint_fast64_t raises = 0;
-	struct tjob a;
+	struct tjob a, b, c;
 
 	(void)state;
 	assert_non_null(p);
@@ -702,6 +718,8 @@ test_idle_guard(void **state)
 		skip();
 	}
 	job_init(&a, 1);
+	job_init(&b, 0);
+	job_init(&c, 0);
 	assert_int_equal(sl_tpool_submit(p, &a.j), 0);
 	sem_wait(&a.started);
 	assert_int_equal(a.policy, SCHED_IDLE);
@@ -710,11 +728,22 @@ test_idle_guard(void **state)
 	assert_int_equal(sched_getscheduler(a.tid), SCHED_OTHER);
 	sem_post(&a.release);
 	loop_until(1);
-	/* nothing waits: back to the idle class after the hold */
-	loop_while_not(policy_of, &a.tid, SCHED_IDLE);
+	/* out of its job: the normal class */
+	assert_int_equal(sched_getscheduler(a.tid), SCHED_OTHER);
+	/* a job while raised: not idle */
+	assert_true(sl_tpool_submit(p, &b.j) >= 0);
+	loop_until(2);
+	assert_int_equal(b.policy, SCHED_OTHER);
+	/* the hold over, none kept from the CPU: idle again */
+	loop_for_ms(1300);
+	assert_true(sl_tpool_submit(p, &c.j) >= 0);
+	loop_until(3);
+	assert_int_equal(c.policy, SCHED_IDLE);
 	assert_int_equal(atomic_load(&raises), 1);
 	sl_tpool_free(p);
 	job_fini(&a);
+	job_fini(&b);
+	job_fini(&c);
 }
 
 /* Many jobs from the loop while the threads end others: each run and
