@@ -41,6 +41,7 @@ struct tflow {
 	struct tflow *next;  /* in its list, or free */
 	struct tflow *hnext; /* in its hash chain */
 	int fresh;	     /* on the new list */
+	int64_t prio;	     /* its latest job's */
 };
 
 /* A list of flows. */
@@ -217,21 +218,31 @@ running(const struct sl_tpool *p, uint64_t key)
 	return n;
 }
 
-/* The first flow of l whose jobs run on fewer than the cap's threads
- * (capped: 0, any), and the one before it. */
-static struct tflow *
-first_open(struct sl_tpool *p, struct tlist *l, unsigned cap,
-	   struct tflow **prev)
+/* In l, the flow of the highest priority (the first of those) whose
+ * jobs run on fewer than the cap's threads (cap 0: any), if higher than
+ * *best's; *prev the one before it, *in its list. */
+static void
+best_of(struct sl_tpool *p, struct tlist *l, unsigned cap, struct tflow **best,
+	struct tflow **prev, struct tlist **in)
 {
-	*prev = NULL;
-	for (struct tflow *f = l->head; f != NULL; *prev = f, f = f->next)
-		if (cap == 0 || running(p, f->key) < cap)
-			return f;
-	return NULL;
+	struct tflow *before = NULL;
+
+	for (struct tflow *f = l->head; f != NULL; before = f, f = f->next)
+		if ((*best == NULL || f->prio > (*best)->prio) &&
+		    (cap == 0 || running(p, f->key) < cap)) {
+			*best = f;
+			*prev = before;
+			*in = l;
+		}
 }
 
 /*
- * The next job in turn, or NULL. A flow already running on cap threads
+ * The next job in turn, or NULL: of the flow of the highest priority
+ * (the caller's, of its latest job: the WAF's is what its client has
+ * left of its budget, so that a client that spent less goes first, fair
+ * in thread time and not only in turns), and among equals in turn. A
+ * walk of the flows waiting: a handful, the queue's bound at most. A
+ * flow already running on cap threads
  * waits for one of them (cap 0: none does): with sl_tpool_share, one
  * client never holds every thread, so another's request finds one free
  * when there is more than one (issue 63). The cap costs a walk of the
@@ -240,15 +251,16 @@ first_open(struct sl_tpool *p, struct tlist *l, unsigned cap,
 static struct sl_tjob *
 take(struct sl_tpool *p, unsigned cap)
 {
-	struct tlist *l = &p->fresh;
-	struct tflow *f, *prev;
+	struct tlist *l = NULL;
+	struct tflow *f = NULL, *prev = NULL;
 	struct sl_tjob *j;
 
-	if ((f = first_open(p, l, cap, &prev)) == NULL) {
-		l = &p->old;
-		if ((f = first_open(p, l, cap, &prev)) == NULL)
-			return NULL;
-	}
+	/* the highest priority; among equals, the new flows first, then
+	 * the old in turn */
+	best_of(p, &p->fresh, cap, &f, &prev, &l);
+	best_of(p, &p->old, cap, &f, &prev, &l);
+	if (f == NULL)
+		return NULL;
 	j = f->head;
 	if ((f->head = j->next) != NULL)
 		f->head->prev = NULL;
@@ -652,6 +664,7 @@ sl_tpool_submit(struct sl_tpool *p, struct sl_tjob *j)
 		f->n = 0;
 		f->hnext = NULL;
 		f->fresh = running(p, j->flow) == 0;
+		f->prio = j->prio;
 		*pp = f;
 		list_append(f->fresh ? &p->fresh : &p->old, f);
 	}
@@ -663,6 +676,7 @@ sl_tpool_submit(struct sl_tpool *p, struct sl_tjob *j)
 		f->head = j;
 	f->tail = j;
 	f->n++;
+	f->prio = j->prio;
 	if (p->big == NULL || f->n > p->big->n)
 		p->big = f;
 	j->queued = 1;

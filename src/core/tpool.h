@@ -6,11 +6,12 @@
  * from its own event (an eventfd), never from the thread. The queue is
  * bounded: a submit past it fails at once, and the caller decides.
  *
- * Fair: each job names its flow (a client); waiting jobs are taken one
- * flow at a time, in turn, so a burst of one client waits behind its own
- * jobs, not in front of another's. When the queue is full, the flow that
- * holds the most waiting jobs gives way: its newest is shed (done with
- * dropped SL_TJOB_SHED), or, when that is the submitting flow, the submit
+ * Fair: each job names its flow (a client) and its flow's priority;
+ * waiting jobs are taken from the flow of the highest priority, and among
+ * equals one flow at a time, in turn, so a burst of one client waits
+ * behind its own jobs, not in front of another's. When the queue is full, the
+ * flow that holds the most waiting jobs gives way: its newest is shed (done
+ * with dropped SL_TJOB_SHED), or, when that is the submitting flow, the submit
  * is refused (-2).
  *
  * Idle class (sl_tpool_idle): the threads run each job at SCHED_IDLE (and
@@ -37,6 +38,8 @@ struct sl_tjob {
 	struct sl_tjob *next, *prev;	 /* the pool's */
 	uint64_t flow;			 /* the caller's: whose job (a
 					    client's hash), for fairness */
+	int64_t prio;			 /* the caller's: its flow's priority
+					    (higher first; equal: in turn) */
 	void (*run)(struct sl_tjob *j);	 /* on a pool thread */
 	void (*done)(struct sl_tjob *j); /* on the loop: ran, or dropped */
 	uint64_t queued_ns;		 /* set by submit (monotonic) */

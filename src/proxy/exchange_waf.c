@@ -930,6 +930,12 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 	}
 	wj->in.cut = tw->partial;
 	wj->j.flow = tw->key;
+	/* the client that has spent least of its budget first: fair in
+	 * thread time, not only in turns (a client of 50 ms requests and
+	 * one of 2 ms ones would otherwise get one each a round) */
+	if (sl_wproxy(s->w)->waf_budget != NULL)
+		wj->j.prio = sl_budget_left(sl_wproxy(s->w)->waf_budget,
+					    tw->key, sl_now_ms() * 1000000u);
 	tw->job = wj;
 	wj->owner = tw;
 	tw->phase = WF_DONE;

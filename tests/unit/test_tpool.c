@@ -605,6 +605,44 @@ test_idle_refused(void **state)
 	job_fini(&a);
 }
 
+/* A flow of a higher priority is taken first (the WAF's: what its
+ * client has left of its budget); equals in turn, the new flows first. */
+static void
+test_priority(void **state)
+{
+	struct sl_tpool *p = sl_tpool_new(base, 1, 8, 0);
+	struct tjob g, w[4];
+	int order[8], norder = 0;
+	static const uint64_t flow[4] = {1, 1, 2, 3};
+	static const int64_t prio[4] = {5, 5, 10, 5};
+	static const int want[] = {2, 0, 3, 1};
+
+	(void)state;
+	assert_non_null(p);
+	job_init(&g, 1);
+	g.j.flow = 9;
+	assert_int_equal(sl_tpool_submit(p, &g.j), 0);
+	sem_wait(&g.started);
+	for (int i = 0; i < 4; i++) {
+		job_init(&w[i], 0);
+		w[i].j.flow = flow[i];
+		w[i].j.prio = prio[i];
+		w[i].order = order;
+		w[i].norder = &norder;
+		w[i].tag = i;
+		assert_int_equal(sl_tpool_submit(p, &w[i].j), 1);
+	}
+	sem_post(&g.release);
+	loop_until(5);
+	assert_int_equal(norder, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(order[i], want[i]);
+	sl_tpool_free(p);
+	job_fini(&g);
+	for (int i = 0; i < 4; i++)
+		job_fini(&w[i]);
+}
+
 /* sl_tpool_share: with a cap of 1 on two threads, a flow running on one
  * leaves the other to another flow: its own next job waits, the other
  * flow's runs at once. */
@@ -822,6 +860,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_run_and_done, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_bound, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fair_turns, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_priority, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_guard, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_share, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_refused, setup, teardown),
