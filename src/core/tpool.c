@@ -405,6 +405,20 @@ tpool_on_event(evutil_socket_t fd, short what, void *arg)
 	tpool_reap(arg);
 }
 
+/* The pool's arrays, and the pool. */
+static void
+free_arrays(struct sl_tpool *p)
+{
+	free(p->flows);
+	free(p->hash);
+	free(p->tids);
+	free(p->run_since);
+	free(p->run_flow);
+	free(p->run_cpu);
+	free(p->cpu_clock);
+	free(p);
+}
+
 struct sl_tpool *
 sl_tpool_new(struct event_base *base, unsigned nthreads, unsigned max_queued,
 	     int nice_inc)
@@ -458,14 +472,7 @@ fail:
 	errno = ENOMEM;
 	return NULL;
 fail0:
-	free(p->flows);
-	free(p->hash);
-	free(p->tids);
-	free(p->run_since);
-	free(p->run_flow);
-	free(p->run_cpu);
-	free(p->cpu_clock);
-	free(p);
+	free_arrays(p);
 	errno = ENOMEM;
 	return NULL;
 }
@@ -750,12 +757,5 @@ sl_tpool_free(struct sl_tpool *p)
 	close(p->efd);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
-	free(p->flows);
-	free(p->hash);
-	free(p->tids);
-	free(p->run_since);
-	free(p->run_flow);
-	free(p->run_cpu);
-	free(p->cpu_clock);
-	free(p);
+	free_arrays(p);
 }
