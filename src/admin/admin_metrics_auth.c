@@ -270,7 +270,7 @@ sl_admin_metrics_waf(const struct sl_admin_view *v, struct sbuf *b)
 			  "sluice_waf_threads_idle_class %llu\n"
 			  "# HELP sluice_waf_threads_raised_total Times the "
 			  "guard raised a worker's idle WAF threads back to "
-			  "their class (a request waited or ran past "
+			  "their class (an inspection kept from the CPU past "
 			  "waf.guard).\n# TYPE sluice_waf_threads_raised_total "
 			  "counter\nsluice_waf_threads_raised_total %llu\n",
 			  (unsigned long long)idle, (unsigned long long)raises);
