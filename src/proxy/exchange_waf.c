@@ -75,6 +75,7 @@ struct sl_txwaf {
 	uint64_t found, max; /* WV_LIMIT: the request's figure, the limit */
 	uint64_t key;	     /* its client's (the budget's, the queue's) */
 	uint32_t retry_s;    /* WV_BUDGET: Retry-After */
+	int64_t left;	     /* its client's budget left, as it came */
 	const char *why;     /* a failure's: static */
 	uint32_t body_want;  /* body bytes to wait for; 0: none */
 	void (*woken)(struct sl_txn *);
@@ -836,15 +837,18 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 		return SL_FILTER_WAIT; /* woken by another: still running */
 	if (tw == NULL) {
 		struct sl_wproxy *wp = sl_wproxy(s->w);
-		uint64_t wait;
+		uint64_t now = sl_now_ms() * 1000000u;
 		if ((tw = tw_new(s)) == NULL)
 			return -1;
 		tw->key = client_key(s, h);
 		/* a client that owes thread time waits for it here, before
-		 * its body is read, at no thread's cost */
+		 * its body is read, at no thread's cost; what it has left is
+		 * its place in the queue */
 		if (wp->waf_budget != NULL &&
-		    (wait = sl_budget_wait_ms(wp->waf_budget, tw->key,
-					      sl_now_ms() * 1000000u)) > 0) {
+		    (tw->left = sl_budget_left(wp->waf_budget, tw->key, now)) <
+			0) {
+			uint64_t wait =
+			    sl_budget_wait_ms(wp->waf_budget, tw->key, now);
 			tw->phase = WF_DONE;
 			tw->verdict = WV_BUDGET;
 			tw->retry_s = (uint32_t)((wait + 999) / 1000);
@@ -932,10 +936,9 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 	wj->j.flow = tw->key;
 	/* the client that has spent least of its budget first: fair in
 	 * thread time, not only in turns (a client of 50 ms requests and
-	 * one of 2 ms ones would otherwise get one each a round) */
-	if (sl_wproxy(s->w)->waf_budget != NULL)
-		wj->j.prio = sl_budget_left(sl_wproxy(s->w)->waf_budget,
-					    tw->key, sl_now_ms() * 1000000u);
+	 * one of 2 ms ones would otherwise get one each a round); its
+	 * budget as its request came, one look-up for both */
+	wj->j.prio = tw->left;
 	tw->job = wj;
 	wj->owner = tw;
 	tw->phase = WF_DONE;
