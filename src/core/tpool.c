@@ -158,6 +158,18 @@ list_append(struct tlist *l, struct tflow *f)
 	l->tail = f;
 }
 
+/* Unlinks f from l, prev the flow before it (NULL: the first). */
+static void
+list_unlink(struct tlist *l, struct tflow *f, struct tflow *prev)
+{
+	if (prev != NULL)
+		prev->next = f->next;
+	else
+		l->head = f->next;
+	if (l->tail == f)
+		l->tail = prev;
+}
+
 /* Unlinks f from its list (a walk: only a cancel's and a shed's). */
 static void
 list_remove(struct tlist *l, struct tflow *f)
@@ -166,12 +178,7 @@ list_remove(struct tlist *l, struct tflow *f)
 
 	for (q = l->head; q != f; q = q->next)
 		prev = q;
-	if (prev != NULL)
-		prev->next = f->next;
-	else
-		l->head = f->next;
-	if (l->tail == f)
-		l->tail = prev;
+	list_unlink(l, f, prev);
 }
 
 /* f, out of its list, has no job left: out of its hash chain, free. */
@@ -185,9 +192,10 @@ flow_free(struct sl_tpool *p, struct tflow *f)
 	p->free_flows = f;
 }
 
-/* Takes j out of flow f's jobs (j waits there). */
+/* Takes j out of flow f's jobs (j waits there), counted; f stays where
+ * it is. */
 static void
-flow_unlink(struct sl_tpool *p, struct tflow *f, struct sl_tjob *j)
+job_unlink(struct sl_tpool *p, struct tflow *f, struct sl_tjob *j)
 {
 	if (j->prev != NULL)
 		j->prev->next = j->next;
@@ -201,6 +209,13 @@ flow_unlink(struct sl_tpool *p, struct tflow *f, struct sl_tjob *j)
 	f->n--;
 	p->nqueued--;
 	queued_gauge(p);
+}
+
+/* Takes j out of flow f's jobs, and f away when it has none left. */
+static void
+flow_unlink(struct sl_tpool *p, struct tflow *f, struct sl_tjob *j)
+{
+	job_unlink(p, f, j);
 	if (f->n == 0) {
 		list_remove(f->fresh ? &p->fresh : &p->old, f);
 		flow_free(p, f);
@@ -262,22 +277,10 @@ take(struct sl_tpool *p, unsigned cap)
 	if (f == NULL)
 		return NULL;
 	j = f->head;
-	if ((f->head = j->next) != NULL)
-		f->head->prev = NULL;
-	else
-		f->tail = NULL;
-	j->queued = 0;
-	f->n--;
-	p->nqueued--;
-	queued_gauge(p);
+	job_unlink(p, f, j);
 	/* its turn is over: out of its list, to the old list's end while
 	 * it has jobs */
-	if (prev != NULL)
-		prev->next = f->next;
-	else
-		l->head = f->next;
-	if (l->tail == f)
-		l->tail = prev;
+	list_unlink(l, f, prev);
 	if (f->n == 0)
 		flow_free(p, f);
 	else {

@@ -1637,6 +1637,36 @@ def waf_metric(gw, name, **labels):
     return metric_sum(metrics(gw.aport), name, **labels)
 
 
+def other_after_burst(threads, n):
+    """A burst of n costly requests from 127.0.0.1 on a gateway of
+    `threads` WAF threads, then, once all but the first wait, one request
+    from 127.0.0.2; every one inspected and passed. Returns the order the
+    upstream got them in and how many of the burst it had when the other
+    client's was sent."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay", limits={"cookies": 0},
+                          timeout=BURST_DEADLINE)],
+               waf={"threads": threads})
+    ts, results = burst(gw, n, "/pay/a", 2000)
+    # the burst's first runs, the others wait (with two threads, the
+    # second is not theirs)
+    check(wait_until(lambda: waf_metric(gw, "sluice_waf_queued") >= n - 1,
+                     10.0), "the burst waits")
+    # the burst's inspections ended so far
+    done = len(gw.up.paths())
+    r = gw.send("GET", "/pay/b", client=Client(gw.port, timeout=90,
+                                               src="127.0.0.2"))
+    for t in ts:
+        t.join(120)
+    gw.passed(r, "the other client's")
+    for i, x in enumerate(results):
+        gw.passed(x, "burst %d" % i)
+    gw.verify()
+    order = gw.up.paths()
+    gw.sl.stop()
+    return order, done
+
+
 @test
 def a_burst_waits_behind_its_own_requests():
     """The fair queue (issue 63, item 3): one thread; a client's burst of
@@ -1648,31 +1678,13 @@ def a_burst_waits_behind_its_own_requests():
     the one running then, and the one after if that ended meanwhile (an
     inspection is a few tenths of a second); first come, first served
     puts it ninth."""
-    require_waf()
-    gw = start([waf_route("pay", "/pay", limits={"cookies": 0},
-                          timeout=BURST_DEADLINE)],
-               waf={"threads": 1})
-    ts, results = burst(gw, 8, "/pay/a", 2000)
-    # the burst's first runs, the seven others wait
-    check(wait_until(lambda: waf_metric(gw, "sluice_waf_queued") >= 7, 10.0),
-          "the burst waits")
-    # the burst's inspections ended so far: the one running when b comes
-    # may end before b is taken, and the next start: b is then third
-    done = len(gw.up.paths())
-    r = gw.send("GET", "/pay/b", client=Client(gw.port, timeout=90,
-                                               src="127.0.0.2"))
-    for t in ts:
-        t.join(120)
-    gw.passed(r, "the other client's")
-    for i, x in enumerate(results):
-        gw.passed(x, "burst %d" % i)
-    gw.verify()
-    order = gw.up.paths()
+    order, done = other_after_burst(1, 8)
     eq(len(order), 9, "all went upstream: %r" % order)
+    # the one running when b comes may end before b is taken, and the
+    # next start: b is then after it
     check(order.index("/pay/b") <= done + 1,
           "the other client's request inspected after at most the one "
           "running when it came (%d ended before): %r" % (done, order))
-    gw.sl.stop()
 
 
 @test
@@ -1682,29 +1694,10 @@ def with_two_threads_one_client_never_holds_both():
     it after those of the burst that had ended when it was sent, and the
     one running then at most; were the burst let onto both threads, it
     would wait for one of them."""
-    require_waf()
-    gw = start([waf_route("pay", "/pay", limits={"cookies": 0},
-                          timeout=BURST_DEADLINE)],
-               waf={"threads": 2})
-    ts, results = burst(gw, 6, "/pay/a", 2000)
-    # the burst's first runs, the five others wait (the second thread is
-    # not theirs)
-    check(wait_until(lambda: waf_metric(gw, "sluice_waf_queued") >= 5, 10.0),
-          "the burst waits")
-    done = len(gw.up.paths())
-    r = gw.send("GET", "/pay/b", client=Client(gw.port, timeout=90,
-                                               src="127.0.0.2"))
-    for t in ts:
-        t.join(120)
-    gw.passed(r, "the other client's")
-    for i, x in enumerate(results):
-        gw.passed(x, "burst %d" % i)
-    gw.verify()
-    order = gw.up.paths()
+    order, done = other_after_burst(2, 6)
     check(order.index("/pay/b") <= done + 1,
           "the other client's request on the free thread (%d ended "
           "before): %r" % (done, order))
-    gw.sl.stop()
 
 
 @test

@@ -688,46 +688,39 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Runs the loop (a tick every 5 ms keeps it turning) until now(arg)
- * says want, failing after 10 s. */
-static void
-loop_while_not(int (*now)(void *), void *arg, int want)
+ * says want (now NULL: never) or ms milliseconds passed. Returns 1 when
+ * the time passed. */
+static int
+loop_turning(int (*now)(void *), void *arg, int want, long ms)
 {
-	struct timeval tv = {10, 0}, tick = {0, 5000};
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000}, tk = {0, 5000};
 	struct event *deadline = evtimer_new(base, on_deadline, NULL);
-	struct event *t = event_new(base, -1, EV_PERSIST, on_tick, NULL);
+	struct event *tick = event_new(base, -1, EV_PERSIST, on_tick, NULL);
+	int passed;
 
 	timed_out = 0;
 	evtimer_add(deadline, &tv);
-	evtimer_add(t, &tick);
-	while (now(arg) != want && !timed_out)
+	evtimer_add(tick, &tk);
+	while ((now == NULL || now(arg) != want) && !timed_out)
 		assert_int_not_equal(event_base_loop(base, EVLOOP_ONCE), -1);
 	event_free(deadline);
-	event_free(t);
-	assert_false(timed_out);
+	event_free(tick);
+	passed = timed_out;
+	timed_out = 0;
+	return passed;
+}
+
+/* Runs the loop until now(arg) says want, failing after 10 s. */
+static void
+loop_while_not(int (*now)(void *), void *arg, int want)
+{
+	assert_false(loop_turning(now, arg, want, 10000));
 }
 
 static int
 raised_count(void *arg)
 {
 	return (int)atomic_load((atomic_uint_fast64_t *)arg);
-}
-
-/* Runs the loop ms milliseconds (a tick every 5 ms keeps it turning). */
-static void
-loop_for_ms(long ms)
-{
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000}, tk = {0, 5000};
-	struct event *t = evtimer_new(base, on_deadline, NULL);
-	struct event *tick = event_new(base, -1, EV_PERSIST, on_tick, NULL);
-
-	timed_out = 0;
-	evtimer_add(t, &tv);
-	evtimer_add(tick, &tk);
-	while (!timed_out)
-		assert_int_not_equal(event_base_loop(base, EVLOOP_ONCE), -1);
-	event_free(t);
-	event_free(tick);
-	timed_out = 0;
 }
 
 /*
@@ -773,7 +766,7 @@ test_idle_guard(void **state)
 	loop_until(2);
 	assert_int_equal(b.policy, SCHED_OTHER);
 	/* the hold over, none kept from the CPU: idle again */
-	loop_for_ms(1300);
+	(void)loop_turning(NULL, NULL, 0, 1300);
 	assert_true(sl_tpool_submit(p, &c.j) >= 0);
 	loop_until(3);
 	assert_int_equal(c.policy, SCHED_IDLE);
