@@ -650,11 +650,7 @@ sl_worker_join_free(struct sl_worker *w)
 	sl_zstream_thread_free();
 	if (w->notify_fd != -1)
 		close(w->notify_fd);
-	while (w->free_txns != NULL) {
-		struct sl_txn *t = w->free_txns;
-		w->free_txns = *(struct sl_txn **)t;
-		free(t);
-	}
+	sl_exchange_txns_free(w);
 	free(w->hdrs);
 	free(w->alog);
 	sl_bufpool_drain(&w->bufs);

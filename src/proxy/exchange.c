@@ -168,6 +168,17 @@ sl_exchange_free(struct sl_seam *s)
 
 /* ---- local responses ---------------------------------------------------*/
 
+void
+sl_exchange_txns_free(struct sl_worker *w)
+{
+	while (w->free_txns != NULL) {
+		struct sl_txn *t = w->free_txns;
+		w->free_txns = t->next_free;
+		sl_exchange_keep_free(t);
+		free(t);
+	}
+}
+
 struct sl_txn *
 sl_exchange_new(struct sl_seam *s, uint64_t start_ms)
 {
@@ -178,6 +189,8 @@ sl_exchange_new(struct sl_seam *s, uint64_t start_ms)
 		w->free_txns = t->next_free;
 	else if ((t = malloc(sizeof(*t) + sl_filter_slot_bytes)) == NULL)
 		return NULL;
+	else
+		t->fw.kept = NULL;
 	/* the filters' slots are theirs to make (txn_filters_begin) */
 	memset(t, 0, offsetof(struct sl_txn, att.fails));
 	t->request_id[0] = t->note.method[0] = t->note.path[0] =
@@ -331,9 +344,10 @@ txn_head(struct sl_seam *s, size_t head_len, struct sl_h1_request *req,
 /*
  * A request woken from a filter's wait (filter.h: a lease, a key set's
  * fetch, a WAF thread, a service, body bytes) takes its head again as it
- * was kept before the wait,
- * and in.off goes past it. Returns 0, or -1 when the request is gone or
- * answered meanwhile, or the head cannot be had (the stream closed).
+ * was kept before the wait (or parses it again, when there was no memory
+ * to keep it), and in.off goes past it. Returns 0, or -1 when the request
+ * is gone or answered meanwhile, or the head cannot be had (the stream
+ * closed).
  */
 static int
 txn_rehead(struct sl_seam *s, struct sl_txn *t, size_t head_len,
@@ -344,7 +358,8 @@ txn_rehead(struct sl_seam *s, struct sl_txn *t, size_t head_len,
 	sl_now_refresh();
 	if (s->txn != t || (t->resp_ph == SL_TXN_RESP_LOCAL))
 		return -1;
-	if (txn_head(s, head_len, req, &text_len) != 0) {
+	if (sl_exchange_unkeep(s, t, head_len, req) != 0 &&
+	    txn_head(s, head_len, req, &text_len) != 0) {
 		s->ops->close(s, "out_of_memory");
 		return -1;
 	}
@@ -687,8 +702,8 @@ txn_body_limit(struct sl_seam *s, const struct sl_h1_request *req)
 /*
  * Runs the route's filters on the request's head (head_len bytes, in.off
  * past them). Returns 0 when the request goes on, -1 when a filter keeps
- * it (the head goes back in front of in.off, to be parsed again when it
- * is woken) or answered it.
+ * it (the head goes back in front of in.off, its parse kept for the wake:
+ * exchange_kept.c) or answered it.
  */
 static int
 txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len)
@@ -711,10 +726,11 @@ txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len)
 			continue;
 		if (r == SL_FILTER_WAIT) {
 			/* the head stays in `in` (a compaction keeps it at
-			 * in.off), to be parsed again; the body's clock stops
+			 * in.off), its parse kept; the body's clock stops
 			 * unless the filter waits for the body itself */
 			t->fw.head_len = (uint32_t)head_len;
 			s->in.off -= (uint32_t)head_len;
+			sl_exchange_keep(s, t, h->req);
 			if (!(t->flags & SL_TXN_F_BODY_WAIT)) {
 				t->flags |= SL_TXN_F_HELD;
 				t->fw.at = (uint8_t)i;

@@ -160,9 +160,12 @@ const char *sl_exchange_peer_str(const struct sl_seam *s,
 void sl_exchange_auth_thread_free(void);
 void sl_exchange_extauth_thread_free(void);
 void sl_exchange_waf_thread_free(void);
+struct sl_worker;
+/* The worker's free exchanges, and what each keeps for the next (at its
+ * end). */
+void sl_exchange_txns_free(struct sl_worker *w);
 /* The worker's WAF threads stopped (exchange_waf.c), after its requests:
  * at its end. */
-struct sl_worker;
 void sl_exchange_waf_worker_free(struct sl_worker *w);
 /* Ends the answers a worker reads for Idempotency-Keys whose clients
  * went (exchange_idem.c): their keys are let go. */

@@ -229,7 +229,7 @@ struct sl_txn_upresp {
 };
 
 /* What X-Forwarded-For upstream becomes (sl_forwarded_settle): kept here
- * because the head may be parsed again (a filter's wait). */
+ * because the head is taken again after a filter's wait. */
 struct sl_txn_fwd {
 	uint8_t xff;	  /* enum sl_fwd_xff */
 	uint16_t cut_hdr; /* SL_FWD_CUT: index in the head's fields */
@@ -290,6 +290,10 @@ struct sl_txn_fwait {
 	uint32_t body_want; /* BODY_WAIT: the body's bytes it waits for */
 	uint8_t at;	    /* HELD: the waiting filter's place in its
 			       route's list */
+	/* the head as parsed before the wait, taken back at the wake
+	 * rather than parsed again (exchange_kept.c); kept from one
+	 * request to the next on the free list, NULL until a first wait */
+	struct sl_txn_kept *kept;
 };
 
 /* One request/response exchange. Owned by its stream's codec; free list
@@ -541,6 +545,20 @@ int sl_exchange_body_wait(struct sl_seam *s, size_t want);
 /* Frees s's exchange, if any: its events, buffers, queue place and
  * upstream connection (not reused); s->txn is NULL then. */
 void sl_exchange_free(struct sl_seam *s);
+
+/* A filter's wait (exchange.c, txn_filters): keeps req, whose head is at
+ * in.off, for the wake; with no memory for it nothing is kept, and the
+ * wake parses the head again. */
+void sl_exchange_keep(struct sl_seam *s, struct sl_txn *t,
+		      const struct sl_h1_request *req);
+/* The wake: the head kept into req (its fields in the worker's array,
+ * its pointers where the text of head_len bytes at in.off now is).
+ * Returns 0, or -1 when nothing was kept. */
+int sl_exchange_unkeep(struct sl_seam *s, struct sl_txn *t, size_t head_len,
+		       struct sl_h1_request *req);
+/* What t keeps from one request to the next, at its free (worker's end).
+ */
+void sl_exchange_keep_free(struct sl_txn *t);
 
 /* The handler of an exchange's upstream connection (arg: its stream).
  * attempt.c hands the upstream the one in the exchange (t->on_upstream),

@@ -167,7 +167,7 @@ trace_begin(struct sl_seam *s, const struct sl_h1_request *req)
 	enum trace_source src = SRC_NEW;
 	int ntp = 0;
 
-	if (tr->on) /* a head parsed again (a lease's wait) */
+	if (tr->on) /* a head taken again (a lease's wait) */
 		return;
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const struct sl_h1_header *h = &req->headers[i];
@@ -239,7 +239,8 @@ trace_fields(struct sl_txn *t, const struct sl_h1_request *req,
 	if (!tr->believed)
 		return;
 	/* a believed caller's tracestate, from the head being forwarded
-	 * (parsed again after a wait: never a pointer kept from before) */
+	 * (taken again after a wait, maybe moved: never a pointer kept
+	 * from before) */
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const struct sl_h1_header *h = &req->headers[i];
 		if (h->name_len == 10 &&
@@ -256,7 +257,7 @@ trace_fields(struct sl_txn *t, const struct sl_h1_request *req,
 		x->set[x->nset++].vlen = ts->value_len;
 		/* and is the spans' trace_state: kept (the head is not) */
 		if (tr->sampled) {
-			free(tr->state); /* a head parsed again */
+			free(tr->state); /* a head taken again */
 			tr->state_len = 0;
 			if ((tr->state = malloc(ts->value_len)) != NULL) {
 				t->flags |= SL_TXN_F_FEND;

@@ -1247,6 +1247,62 @@ def a_body_within_body_limit_is_not_refused():
 
 
 @test
+def a_head_kept_while_its_body_comes_reaches_the_upstream_whole():
+    """The head a request waits with (for its body, then for its thread)
+    is taken back as parsed, not parsed again; when the body read
+    meanwhile grows or compacts the buffer, the head's text moves and
+    the request's fields go with it. Bodies of three sizes, sent with
+    the head, after it in pieces, and behind a pipelined GET: the
+    upstream gets the target, every field and the body as sent."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay")])
+    target = "/pay/v1/orders?ref=A-1&page=two"
+    fields = [("X-Order-%d" % i, "v%d-%s" % (i, "k" * (7 * i)))
+              for i in range(12)]
+    sent = []
+    for n in (20, 100, 400):
+        body = json_body({"items": [{"sku": "SKU-%05d" % i,
+                                     "note": "gift wrap " * 4}
+                                    for i in range(n)]})
+        head = build_request("POST", target,
+                             [("Host", HOST)] + fields +
+                             [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(body)))])
+        for how in ("with its head", "in pieces", "behind a GET"):
+            c = Client(gw.port)
+            if how == "with its head":
+                c.send(head + body)
+            elif how == "in pieces":
+                c.send(head)
+                time.sleep(0.05)
+                for i in range(0, len(body), 3000):
+                    c.send(body[i:i + 3000])
+                    time.sleep(0.01)
+            else:
+                c.send(build_request("GET", "/pay/v1/ping",
+                                     [("Host", HOST)]) + head + body[:100])
+                gw.passed(c.read_response("GET"), "the GET before")
+                time.sleep(0.05)
+                c.send(body[100:])
+            gw.passed(c.read_response("POST"),
+                      "%d bytes %s" % (len(body), how))
+            c.close()
+            sent.append(body)
+    check(len(sent[-1]) > 16 * KiB, "the last body is %d bytes" %
+          len(sent[-1]))
+    gw.verify()
+    posts = [u for u in gw.up.requests if u.method == "POST"]
+    eq(len(posts), len(sent), "every POST went up")
+    for u, body in zip(posts, sent):
+        eq(u.target, target, "the target")
+        for k, v in fields:
+            eq(u.header(k), v, k)
+        eq(u.header("Host"), HOST, "Host")
+        eq(u.body, body, "the body")
+    gw.sl.stop()
+
+
+@test
 def an_attack_within_body_limit_is_found_past_the_first_read():
     """The default body_limit (32 KiB), on_body_limit reject or partial:
     an attack at byte 6,000 of a body sent with its head in one write is
