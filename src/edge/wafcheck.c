@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#define SL_WAFCHECK_MIN(a, b) ((a) < (b) ? (a) : (b))
+
 /* SSE2 is in every x86-64 CPU: no check at run time. Elsewhere, or with
  * -DSL_WAFCHECK_SCALAR, the JSON scan finds a string's end by memchr. */
 #if defined(__SSE2__) && !defined(SL_WAFCHECK_SCALAR)
@@ -297,6 +299,66 @@ out:
 	c->args_bytes += bytes;
 	c->json_depth = maxdepth;
 	return r;
+}
+
+#ifdef SL_WAFCHECK_SSE2
+/* The sum of a's byte lanes. */
+static inline uint64_t
+lanes_sum(__m128i a)
+{
+	__m128i s = _mm_sad_epu8(a, _mm_setzero_si128());
+
+	return (uint64_t)_mm_cvtsi128_si64(s) +
+	       (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s));
+}
+#endif
+
+void
+sl_wafcheck_json_bound(const char *p, size_t n, uint64_t *args, uint64_t *depth)
+{
+	uint64_t a = 0, d = 0;
+	size_t i = 0;
+
+#ifdef SL_WAFCHECK_SSE2
+	/* '}' and ']', '{' and '[' differ in 0x20 alone: one compare each
+	 * of the byte with 0x20 set. A compare's lanes are 0 or -1, so
+	 * each step subtracts them from byte counters, two a lane a step
+	 * of 32 bytes, summed every 127 steps before one could wrap. */
+	const __m128i comma = _mm_set1_epi8(','), close = _mm_set1_epi8('}'),
+		      open = _mm_set1_epi8('{'), bit = _mm_set1_epi8(0x20);
+
+	while (n - i >= 32) {
+		size_t m = SL_WAFCHECK_MIN((n - i) / 32, (size_t)127);
+		__m128i ca = _mm_setzero_si128(), cd = _mm_setzero_si128();
+
+		for (size_t k = 0; k < m; k++, i += 32) {
+			const __m128i *q =
+			    (const __m128i *)(const void *)(p + i);
+			__m128i x = _mm_loadu_si128(q),
+				y = _mm_loadu_si128(q + 1);
+			__m128i xb = _mm_or_si128(x, bit),
+				yb = _mm_or_si128(y, bit);
+
+			ca = _mm_sub_epi8(
+			    ca, _mm_or_si128(_mm_cmpeq_epi8(x, comma),
+					     _mm_cmpeq_epi8(xb, close)));
+			ca = _mm_sub_epi8(
+			    ca, _mm_or_si128(_mm_cmpeq_epi8(y, comma),
+					     _mm_cmpeq_epi8(yb, close)));
+			cd = _mm_sub_epi8(cd, _mm_cmpeq_epi8(xb, open));
+			cd = _mm_sub_epi8(cd, _mm_cmpeq_epi8(yb, open));
+		}
+		a += lanes_sum(ca);
+		d += lanes_sum(cd);
+	}
+#endif
+	for (; i < n; i++) {
+		unsigned char b = (unsigned char)p[i] | 0x20;
+		a += p[i] == ',' || b == '}';
+		d += b == '{';
+	}
+	*args = a + 1;
+	*depth = d;
 }
 
 enum sl_wafcheck_limit

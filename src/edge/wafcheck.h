@@ -60,6 +60,18 @@ void sl_wafcheck_form(struct sl_wafcheck *c, const char *p, size_t n);
  * counted before stays counted; the rules' JSON processor refuses it). */
 int sl_wafcheck_json(struct sl_wafcheck *c, const char *p, size_t n);
 
+/* Bounds of what sl_wafcheck_json counts on p[0 .. n) when it is a JSON
+ * text or the start of one (a body cut at body_limit): *args, its scalar
+ * values, at most the ',' '}' and ']' in it, and one (each value but the
+ * last is followed by one of them, which no other value is); *depth at
+ * most its '{' and '['. Both count the bytes inside strings too: a bound,
+ * in 16-byte compares and no branch a byte, a fifth of the exact scan's
+ * cost. On a text that is not JSON the exact scan may count more; the
+ * rules' JSON parser stops at its first error, having seen no more than
+ * the bounds of the JSON before it. */
+void sl_wafcheck_json_bound(const char *p, size_t n, uint64_t *args,
+			    uint64_t *depth);
+
 /* The first limit c is past, its figure in *found and the limit in
  * *max; SL_WAFCHECK_OK when none. */
 enum sl_wafcheck_limit sl_wafcheck_over(const struct sl_wafcheck *c,

@@ -803,8 +803,16 @@ waf_precheck(const struct sl_h1_request *req, const char *body, size_t blen,
 				 req->path_len - (size_t)(q + 1 - req->path));
 	if (blen > 0 && form)
 		sl_wafcheck_form(&c, body, blen);
-	else if (blen > 0 && json)
-		(void)sl_wafcheck_json(&c, body, blen);
+	else if (blen > 0 && json) {
+		/* the exact count only when its bounds do not settle it
+		 * (a body near a limit, or not JSON) */
+		uint64_t args, depth;
+		sl_wafcheck_json_bound(body, blen, &args, &depth);
+		if ((l->args > 0 && c.args + args > l->args) ||
+		    (l->json_depth > 0 && depth > l->json_depth) ||
+		    (l->args_bytes > 0 && c.args_bytes + blen > l->args_bytes))
+			(void)sl_wafcheck_json(&c, body, blen);
+	}
 	return sl_wafcheck_over(&c, l, found, max);
 }
 

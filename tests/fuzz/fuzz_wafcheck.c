@@ -10,8 +10,10 @@
  * parser of the edge (json.c) accepts, the same arguments (its scalar
  * values, member names apart), the same bytes (names and values as their
  * spans) and the same depth as the parser's tokens say: the parser is
- * the oracle. Built with -DSL_WAFCHECK_SCALAR (wafcheck.c without SSE2),
- * the same checks hold the portable scan to the reference.
+ * the oracle; and for such a text and a start of it, the bounds
+ * (sl_wafcheck_json_bound) at least the counts. Built with
+ * -DSL_WAFCHECK_SCALAR (wafcheck.c without SSE2), the same checks hold
+ * the portable scan to the reference.
  */
 #include <stdint.h>
 #include <string.h>
@@ -151,6 +153,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (nt < 1)
 			break;
 		CHECK(r == 0);
+		/* the bounds, of the text and of a start of it (a body cut
+		 * at body_limit) */
+		for (size_t k = n;; k = n - 1 - data[n] % n) {
+			struct sl_wafcheck cut = {0};
+			uint64_t ba, bd;
+			(void)sl_wafcheck_json(&cut, p, k);
+			sl_wafcheck_json_bound(p, k, &ba, &bd);
+			CHECK(cut.args <= ba && cut.json_depth <= bd);
+			if (k != n)
+				break;
+		}
 		CHECK(walk(0, &args, &bytes, &depth, 0) == nt);
 		CHECK(c.args == args);
 		CHECK(c.args_bytes == bytes);

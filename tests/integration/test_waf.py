@@ -1552,6 +1552,38 @@ def loop_side_limits_refuse_before_a_thread():
 
 
 @test
+def a_json_body_is_counted_exactly_only_past_its_bounds():
+    """The loop counts a JSON body's values exactly only when its bounds
+    (its ',' '}' ']' and '{' '[', wafcheck.h) are past a limit (issue
+    63, session 44): 1,200 values are refused "args" as counted, commas
+    inside a string raise the bounds but not the count, and a text that
+    is not JSON, 3,000 strings with no comma, is one value to its bounds:
+    it goes to the rules, whose JSON parser stops at its second string
+    (77004, trailing garbage) and refuses it."""
+    require_waf()
+    gw = start([waf_route("pay", "/pay")])
+    many = b"[" + b",".join(b"1" for _ in range(1200)) + b"]"
+    r = gw.send("POST", "/pay/v1/x", JSON_CT, many)
+    assert_error(r, 400, "waf_limit")
+    w = waf_lines(gw, r.header("x-request-id"))
+    eq([(x["action"], x["limit"], x["found"]) for x in w],
+       [("refused", "args", 1200)], "counted exactly")
+    commas = json_body({"note": "a, b, " * 700, "amount": "12.50"})
+    gw.passed(gw.send("POST", "/pay/v1/y", JSON_CT, commas),
+              "commas in a string: 2 values")
+    strings = b'"a" ' * 3000
+    r = gw.send("POST", "/pay/v1/z", JSON_CT, strings)
+    assert_error(r, 400, "bad_request")
+    w = waf_lines(gw, r.header("x-request-id"))
+    eq([x["action"] for x in w], ["blocked"], "the rules refused it")
+    check(w[0]["body_error"].startswith(
+        "JSON parsing error: parse error: trailing garbage"),
+        "the parser stopped at the second string: %r" % w[0])
+    eq([u.body for u in gw.up.requests], [commas], "what went upstream")
+    gw.sl.stop()
+
+
+@test
 def t_checks_the_waf_limits():
     """waf.limits' keys: numbers, a size for args_bytes, 0 to turn one
     off; an unknown key is named with its place."""

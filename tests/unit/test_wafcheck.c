@@ -3,8 +3,8 @@
  * Unit tests of the WAF's loop-side checks (src/edge/wafcheck.c): cookies,
  * form and query arguments and their decoded bytes, a JSON body's values,
  * keys and depth (and the JSON scan's 16-byte loads: a quote, a backslash
- * or a string's end at each place in and around them), and which limit a
- * request passes first.
+ * or a string's end at each place in and around them), the bounds that
+ * spare the exact scan, and which limit a request passes first.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -227,6 +227,77 @@ test_json_depth(void **state)
 	assert_int_equal(c.args, 3);
 }
 
+/* The bounds of a text in an allocation of its own size, every start of
+ * it (the body cut at body_limit) included: at least the exact counts,
+ * and exactly the structural bytes' counts. */
+static void
+bound_is(const char *p, size_t n, uint64_t args, uint64_t depth)
+{
+	char *copy = malloc(n > 0 ? n : 1);
+	uint64_t a, d;
+
+	assert_non_null(copy);
+	memcpy(copy, p, n);
+	sl_wafcheck_json_bound(copy, n, &a, &d);
+	assert_int_equal(a, args);
+	assert_int_equal(d, depth);
+	for (size_t k = 0; k <= n; k++) {
+		struct sl_wafcheck c = {0};
+		(void)sl_wafcheck_json(&c, copy, k);
+		sl_wafcheck_json_bound(copy, k, &a, &d);
+		assert_true(c.args <= a);
+		assert_true(c.json_depth <= d);
+	}
+	free(copy);
+}
+
+static void
+test_json_bound(void **state)
+{
+	static const char pay[] =
+	    "{\"amount\": 1250, \"currency\":\"EUR\", \"card\": {\"pan\": "
+	    "\"4111\", \"exp\":[12, 2030]}, \"ok\": true, \"note\": null,"
+	    " \"esc\": \"a\\\"b\", \"e\": {}, \"l\": []}";
+	size_t n = 10000;
+	char *big = malloc(n);
+
+	(void)state;
+	/* 8 values: 9 ',', 5 '}' ']' and one; 5 '{' '[' for a depth of 3 */
+	bound_is(pay, sizeof(pay) - 1, 9 + 5 + 1, 5);
+	bound_is("", 0, 1, 0);
+	bound_is(" 42 ", 4, 1, 0);
+	/* bytes in strings count too: a bound */
+	bound_is("[\",],}{[\"]", 11, 6, 3);
+	bound_is("[[1],[[2]],[3]]", 15, 8, 5);
+	/* a text that is not JSON may count more than its bounds: three
+	 * strings to the exact scan, one value to the bounds (the rules'
+	 * parser stops at the second) */
+	{
+		struct sl_wafcheck c = {0};
+		uint64_t a, d;
+		assert_int_equal(sl_wafcheck_json(&c, "\"a\" \"b\" \"c\"", 11),
+				 0);
+		sl_wafcheck_json_bound("\"a\" \"b\" \"c\"", 11, &a, &d);
+		assert_int_equal(c.args, 3);
+		assert_int_equal(a, 1);
+	}
+	/* past the 127 blocks of 32 bytes whose byte counters are summed
+	 * before they could wrap, and a tail of each length */
+	assert_non_null(big);
+	for (size_t m = n - 40; m <= n; m++) {
+		uint64_t a, d;
+		memset(big, ',', m);
+		big[m / 2] = '[';
+		big[m / 3] = ']';
+		big[m / 5] = '{';
+		sl_wafcheck_json_bound(big, m, &a, &d);
+		assert_int_equal(a,
+				 m - 3 + 1 + 1); /* the commas, the "]", one */
+		assert_int_equal(d, 2);
+	}
+	free(big);
+}
+
 static void
 test_over(void **state)
 {
@@ -274,6 +345,7 @@ main(void)
 	    cmocka_unit_test(test_json_backslashes),
 	    cmocka_unit_test(test_json_invalid),
 	    cmocka_unit_test(test_json_depth),
+	    cmocka_unit_test(test_json_bound),
 	    cmocka_unit_test(test_over),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
