@@ -262,13 +262,13 @@ test_json_bound(void **state)
 	char *big = malloc(n);
 
 	(void)state;
-	/* 8 values: 9 ',', 5 '}' ']' and one; 5 '{' '[' for a depth of 3 */
+	/* 8 values: 9 ',', 5 '{' '[' and one; 5 '{' '[' for a depth of 3 */
 	bound_is(pay, sizeof(pay) - 1, 9 + 5 + 1, 5);
 	bound_is("", 0, 1, 0);
 	bound_is(" 42 ", 4, 1, 0);
 	/* bytes in strings count too: a bound */
-	bound_is("[\",],}{[\"]", 11, 6, 3);
-	bound_is("[[1],[[2]],[3]]", 15, 8, 5);
+	bound_is("[\",],}{[\"]", 11, 2 + 3 + 1, 3);
+	bound_is("[[1],[[2]],[3]]", 15, 2 + 5 + 1, 5);
 	/* a text that is not JSON may count more than its bounds: three
 	 * strings to the exact scan, one value to the bounds (the rules'
 	 * parser stops at the second) */
@@ -281,7 +281,7 @@ test_json_bound(void **state)
 		assert_int_equal(c.args, 3);
 		assert_int_equal(a, 1);
 	}
-	/* past the 127 blocks of 32 bytes whose byte counters are summed
+	/* past the 127 steps of 32 bytes whose byte counters are summed
 	 * before they could wrap, and a tail of each length */
 	assert_non_null(big);
 	for (size_t m = n - 40; m <= n; m++) {
@@ -290,9 +290,10 @@ test_json_bound(void **state)
 		big[m / 2] = '[';
 		big[m / 3] = ']';
 		big[m / 5] = '{';
+		big[m / 7] = '\f'; /* 0x0c | 0x20 is ',': a bound */
 		sl_wafcheck_json_bound(big, m, &a, &d);
-		assert_int_equal(a,
-				 m - 3 + 1 + 1); /* the commas, the "]", one */
+		/* the commas and the form feed, the "[" and "{", and one */
+		assert_int_equal(a, m - 3 + 2 + 1);
 		assert_int_equal(d, 2);
 	}
 	free(big);
