@@ -7,6 +7,7 @@ libevent-dev libssl-dev libyaml-dev libcmocka-dev libhiredis-dev \
 libnghttp2-dev nghttp2-client python3-h2 python3-websockets python3-grpcio python3-dnslib \
 python3-jwt python3-cryptography libmodsecurity-dev modsecurity-crs \
 libnginx-mod-http-modsecurity \
+libngtcp2-dev libnghttp3-dev ngtcp2-client \
 zlib1g-dev libdeflate-dev libbrotli-dev libzstd-dev python3-brotli python3-zstandard \
 node-llhttp nodejs python3 python3-yaml curl iproute2 openssl haproxy redis-server \
 systemd wrk gnuplot-nox"
@@ -17,7 +18,8 @@ systemd wrk gnuplot-nox"
 # for the WAF (optional at build time, tested in CI), and nginx's
 # ModSecurity module for the WAF's benchmark beside nginx; zlib, libbrotli
 # and libzstd for compression (each optional at build time), and Python's
-# Brotli and zstd decoders for its tests
+# Brotli and zstd decoders for its tests; libngtcp2-dev and libnghttp3-dev for
+# HTTP/3 (optional at build time) and ngtcp2-client, its tests' client
 # npm for the tracing tests' OTLP receiver (below): Node's own npm when
 # it came with one, else Debian's
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
