@@ -308,8 +308,10 @@ lanes_sum(__m128i a)
 {
 	__m128i s = _mm_sad_epu8(a, _mm_setzero_si128());
 
-	return (uint64_t)_mm_cvtsi128_si64(s) +
-	       (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s));
+	/* each half's sum is at most 8 x 255: 32 bits (and on i386 too,
+	 * which has no 64-bit move) */
+	return (uint64_t)(uint32_t)_mm_cvtsi128_si32(s) +
+	       (uint64_t)(uint32_t)_mm_cvtsi128_si32(_mm_unpackhi_epi64(s, s));
 }
 #endif
 

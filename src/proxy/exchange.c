@@ -166,8 +166,6 @@ sl_exchange_free(struct sl_seam *s)
 	s->txn = NULL;
 }
 
-/* ---- local responses ---------------------------------------------------*/
-
 void
 sl_exchange_txns_free(struct sl_worker *w)
 {
@@ -178,6 +176,8 @@ sl_exchange_txns_free(struct sl_worker *w)
 		free(t);
 	}
 }
+
+/* ---- local responses ---------------------------------------------------*/
 
 struct sl_txn *
 sl_exchange_new(struct sl_seam *s, uint64_t start_ms)
@@ -191,6 +191,8 @@ sl_exchange_new(struct sl_seam *s, uint64_t start_ms)
 		return NULL;
 	else
 		t->fw.kept = NULL;
+	/* no wake of this request takes a head kept for another's */
+	t->fw.kept_base = NULL;
 	/* the filters' slots are theirs to make (txn_filters_begin) */
 	memset(t, 0, offsetof(struct sl_txn, att.fails));
 	t->request_id[0] = t->note.method[0] = t->note.path[0] =

@@ -294,6 +294,9 @@ struct sl_txn_fwait {
 	 * rather than parsed again (exchange_kept.c); kept from one
 	 * request to the next on the free list, NULL until a first wait */
 	struct sl_txn_kept *kept;
+	/* the head's text as it was kept, NULL: nothing kept for this
+	 * request (cleared as an exchange is made) */
+	const char *kept_base;
 };
 
 /* One request/response exchange. Owned by its stream's codec; free list

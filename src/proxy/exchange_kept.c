@@ -19,10 +19,13 @@
  * saves is a second parse: on an inspected GET, 1,400 of sluice's 14,000
  * instructions (doc/performance.md, issue 63 session 44).
  */
+/* The fields a block kept from request to request holds at most: past
+ * it a block is freed after its wake. */
+#define KEPT_CAP 64
+
 struct sl_txn_kept {
 	struct sl_h1_request req;
-	const char *base; /* the head's text at the wait */
-	size_t cap;	  /* fields h holds */
+	size_t cap; /* fields h holds */
 	struct sl_h1_header h[];
 };
 
@@ -42,19 +45,22 @@ sl_exchange_keep(struct sl_seam *s, struct sl_txn *t,
 	}
 	k->req = *req;
 	memcpy(k->h, req->headers, req->nheaders * sizeof(k->h[0]));
-	k->base = s->in.data + s->in.off;
+	t->fw.kept_base = s->in.data + s->in.off;
 }
 
 /* p, kept from a head's text at old_base of len bytes, where that text is
  * now (at base); a pointer elsewhere (a constant: "/" for an empty path)
- * as it was. */
+ * as it was. A field added to struct sl_h1_request or sl_h1_header that
+ * points into the text must be moved here too. */
 static const char *
 kept_at(const char *p, const char *old_base, size_t len, const char *base)
 {
-	/* compared as integers: p may point into another object */
+	/* compared as integers: p may point into another object; one past
+	 * the text is in it (an HTTP/2 head's last value, when empty, ends
+	 * its block) */
 	uintptr_t o = (uintptr_t)p - (uintptr_t)old_base;
 
-	return p != NULL && o < len ? base + o : p;
+	return p != NULL && o <= len ? base + o : p;
 }
 
 int
@@ -64,13 +70,19 @@ sl_exchange_unkeep(struct sl_seam *s, struct sl_txn *t, size_t head_len,
 	struct sl_txn_kept *k = t->fw.kept;
 	const char *base = s->in.data + s->in.off, *ob;
 
-	if (k == NULL || k->base == NULL)
+	if (k == NULL || t->fw.kept_base == NULL)
 		return -1;
-	ob = k->base;
+	ob = t->fw.kept_base;
 	*req = k->req;
 	req->headers = s->w->hdrs;
 	memcpy(req->headers, k->h, req->nheaders * sizeof(k->h[0]));
-	k->base = NULL;
+	t->fw.kept_base = NULL;
+	/* a block grown by a head of many fields is not kept for the next
+	 * request (max_headers may be thousands) */
+	if (k->cap > KEPT_CAP) {
+		t->fw.kept = NULL;
+		free(k);
+	}
 	if (base == ob)
 		return 0;
 	req->method = kept_at(req->method, ob, head_len, base);
@@ -90,4 +102,5 @@ sl_exchange_keep_free(struct sl_txn *t)
 {
 	free(t->fw.kept);
 	t->fw.kept = NULL;
+	t->fw.kept_base = NULL;
 }

@@ -243,18 +243,16 @@ pool(struct sl_seam *s)
 }
 
 /* "A.B.C.D" or the IPv6 text, and the port, of a socket address (an
- * IPv4 address written by sl_ip_str: a table, where inet_ntop prints,
- * 1,700 instructions). */
+ * IPv4 address written by table, sl_addr_ip: inet_ntop prints, 1,700
+ * instructions). */
 static int
 addr_str(const struct sockaddr *sa, char *out, size_t outsz)
 {
-	struct sl_ip ip;
-
-	if (sl_ip_from_sockaddr(sa, &ip) != 0) {
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) {
 		snprintf(out, outsz, "0.0.0.0");
 		return 0;
 	}
-	sl_ip_str(&ip, out, outsz);
+	sl_addr_ip(sa, out, outsz);
 	return sa->sa_family == AF_INET
 		   ? ntohs(((const struct sockaddr_in *)(const void *)sa)
 			       ->sin_port)
