@@ -160,9 +160,11 @@ sl_qcrypto_update_secret(enum sl_qaead aead, const uint8_t *secret,
 	return 0;
 }
 
-int
-sl_qkey_init(struct sl_qkey *k, enum sl_qaead aead, const uint8_t *secret,
-	     size_t secret_len, int seal)
+/* k at secret: its key and IV by QUIC's labels ("quic key", "quic iv")
+ * and a header key ("quic hp"), or by TLS 1.3's ("key", "iv") and none. */
+static int
+key_init(struct sl_qkey *k, enum sl_qaead aead, const uint8_t *secret,
+	 size_t secret_len, int seal, int quic)
 {
 	const EVP_MD *md = aead_md(aead);
 	size_t kl = sl_qaead_key_len(aead);
@@ -170,15 +172,20 @@ sl_qkey_init(struct sl_qkey *k, enum sl_qaead aead, const uint8_t *secret,
 	memset(k, 0, sizeof(*k));
 	k->aead = aead;
 	k->seal = seal;
-	if (expand_label(md, secret, secret_len, "quic key", k->key, kl) != 0 ||
-	    expand_label(md, secret, secret_len, "quic iv", k->iv,
+	if (expand_label(md, secret, secret_len, quic ? "quic key" : "key",
+			 k->key, kl) != 0 ||
+	    expand_label(md, secret, secret_len, quic ? "quic iv" : "iv", k->iv,
 			 SL_QIV_LEN) != 0 ||
-	    expand_label(md, secret, secret_len, "quic hp", k->hp, kl) != 0)
+	    (quic &&
+	     expand_label(md, secret, secret_len, "quic hp", k->hp, kl) != 0))
 		goto fail;
 	if ((k->pp = EVP_CIPHER_CTX_new()) == NULL ||
-	    (k->hpc = EVP_CIPHER_CTX_new()) == NULL ||
 	    EVP_CipherInit_ex(k->pp, aead_cipher(aead), NULL, k->key, NULL,
 			      seal) != 1)
+		goto fail;
+	if (!quic)
+		return 0;
+	if ((k->hpc = EVP_CIPHER_CTX_new()) == NULL)
 		goto fail;
 	/* AES's mask is one block of ECB at hp; ChaCha20's is its key
 	 * stream at hp, the sample its counter and nonce (made a mask) */
@@ -192,6 +199,20 @@ sl_qkey_init(struct sl_qkey *k, enum sl_qaead aead, const uint8_t *secret,
 fail:
 	sl_qkey_free(k);
 	return -1;
+}
+
+int
+sl_qkey_init(struct sl_qkey *k, enum sl_qaead aead, const uint8_t *secret,
+	     size_t secret_len, int seal)
+{
+	return key_init(k, aead, secret, secret_len, seal, 1);
+}
+
+int
+sl_qkey_init_tls(struct sl_qkey *k, enum sl_qaead aead, const uint8_t *secret,
+		 size_t secret_len, int seal)
+{
+	return key_init(k, aead, secret, secret_len, seal, 0);
 }
 
 void

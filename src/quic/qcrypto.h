@@ -84,6 +84,11 @@ struct sl_qkey {
  */
 int sl_qkey_init(struct sl_qkey *k, enum sl_qaead aead, const uint8_t *secret,
 		 size_t secret_len, int seal);
+/* The same with TLS 1.3's labels ("key", "iv"; RFC 8446 section 7.3) and
+ * no header key: a TLS record's protection, which the handshake's glue
+ * gives OpenSSL the peer's handshake bytes in (qtls.c). */
+int sl_qkey_init_tls(struct sl_qkey *k, enum sl_qaead aead,
+		     const uint8_t *secret, size_t secret_len, int seal);
 void sl_qkey_free(struct sl_qkey *k);
 
 /* The nonce of packet number pn: the IV with pn xored into its end. */
