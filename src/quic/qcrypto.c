@@ -8,6 +8,7 @@
 
 #include <ngtcp2/ngtcp2.h>
 #include <openssl/kdf.h>
+#include <openssl/obj_mac.h>
 
 /*
  * QUIC version 1's initial salt (RFC 9001 section 5.2): a constant of the
@@ -160,45 +161,129 @@ sl_qcrypto_update_secret(enum sl_qaead aead, const uint8_t *secret,
 	return 0;
 }
 
+int
+sl_qcrypto_keys(enum sl_qaead aead, const uint8_t *secret, size_t secret_len,
+		int quic, uint8_t *key, uint8_t *iv, uint8_t *hp)
+{
+	const EVP_MD *md = aead_md(aead);
+	size_t kl = sl_qaead_key_len(aead);
+
+	return expand_label(md, secret, secret_len, quic ? "quic key" : "key",
+			    key, kl) == 0 &&
+		       expand_label(md, secret, secret_len,
+				    quic ? "quic iv" : "iv", iv,
+				    SL_QIV_LEN) == 0 &&
+		       (hp == NULL || expand_label(md, secret, secret_len,
+						   "quic hp", hp, kl) == 0)
+		   ? 0
+		   : -1;
+}
+
+EVP_CIPHER_CTX *
+sl_qaead_ctx_new(enum sl_qaead aead, const uint8_t *key, int seal)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+
+	if (c != NULL && EVP_CipherInit_ex(c, aead_cipher(aead), NULL, key,
+					   NULL, seal) != 1) {
+		EVP_CIPHER_CTX_free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+int
+sl_qaead_run(EVP_CIPHER_CTX *c, int seal, const uint8_t *nonce,
+	     const uint8_t *ad, size_t ad_len, const uint8_t *in, size_t n,
+	     uint8_t *out)
+{
+	uint8_t tag[SL_QTAG_LEN];
+	int l, f;
+
+	if (c == NULL || n > INT32_MAX || ad_len > INT32_MAX ||
+	    (!seal && n < SL_QTAG_LEN))
+		return -1;
+	if (!seal) {
+		/* the tag read before out, which may be in, is written */
+		n -= SL_QTAG_LEN;
+		memcpy(tag, in + n, SL_QTAG_LEN);
+	}
+	if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, seal) != 1 ||
+	    EVP_CipherUpdate(c, NULL, &l, ad, (int)ad_len) != 1 ||
+	    EVP_CipherUpdate(c, out, &l, in, (int)n) != 1)
+		return -1;
+	if (!seal && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, SL_QTAG_LEN,
+					 tag) != 1)
+		return -1;
+	if (EVP_CipherFinal_ex(c, out + l, &f) != 1)
+		return -1;
+	if (seal && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, SL_QTAG_LEN,
+					out + n) != 1)
+		return -1;
+	return 0;
+}
+
+EVP_CIPHER_CTX *
+sl_qhp_ctx_new(enum sl_qaead aead, const uint8_t *hp)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	const EVP_CIPHER *ci = aead == SL_QAEAD_CHACHA20 ? EVP_chacha20()
+			       : aead == SL_QAEAD_AES_128_GCM
+				   ? EVP_aes_128_ecb()
+				   : EVP_aes_256_ecb();
+
+	/* AES's mask is one block of ECB at hp; ChaCha20's is its key
+	 * stream at hp, the sample its counter and nonce (set a mask) */
+	if (c != NULL && (EVP_EncryptInit_ex(c, ci, NULL, hp, NULL) != 1 ||
+			  EVP_CIPHER_CTX_set_padding(c, 0) != 1)) {
+		EVP_CIPHER_CTX_free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+int
+sl_qhp_run(EVP_CIPHER_CTX *c, const uint8_t *sample, uint8_t *mask)
+{
+	static const uint8_t zero[SL_QMASK_LEN];
+	uint8_t block[SL_QSAMPLE_LEN];
+	int l;
+
+	if (c == NULL)
+		return -1;
+	if (EVP_CIPHER_CTX_get_nid(c) == NID_chacha20) {
+		/* OpenSSL's ChaCha20 IV is the 32-bit counter, little-endian,
+		 * then the 96-bit nonce: the sample as it is */
+		return EVP_EncryptInit_ex(c, NULL, NULL, NULL, sample) == 1 &&
+			       EVP_EncryptUpdate(c, mask, &l, zero,
+						 SL_QMASK_LEN) == 1
+			   ? 0
+			   : -1;
+	}
+	if (EVP_EncryptUpdate(c, block, &l, sample, SL_QSAMPLE_LEN) != 1 ||
+	    l != SL_QSAMPLE_LEN)
+		return -1;
+	memcpy(mask, block, SL_QMASK_LEN);
+	return 0;
+}
+
 /* k at secret: its key and IV by QUIC's labels ("quic key", "quic iv")
  * and a header key ("quic hp"), or by TLS 1.3's ("key", "iv") and none. */
 static int
 key_init(struct sl_qkey *k, enum sl_qaead aead, const uint8_t *secret,
 	 size_t secret_len, int seal, int quic)
 {
-	const EVP_MD *md = aead_md(aead);
-	size_t kl = sl_qaead_key_len(aead);
-
 	memset(k, 0, sizeof(*k));
 	k->aead = aead;
 	k->seal = seal;
-	if (expand_label(md, secret, secret_len, quic ? "quic key" : "key",
-			 k->key, kl) != 0 ||
-	    expand_label(md, secret, secret_len, quic ? "quic iv" : "iv", k->iv,
-			 SL_QIV_LEN) != 0 ||
-	    (quic &&
-	     expand_label(md, secret, secret_len, "quic hp", k->hp, kl) != 0))
-		goto fail;
-	if ((k->pp = EVP_CIPHER_CTX_new()) == NULL ||
-	    EVP_CipherInit_ex(k->pp, aead_cipher(aead), NULL, k->key, NULL,
-			      seal) != 1)
-		goto fail;
-	if (!quic)
-		return 0;
-	if ((k->hpc = EVP_CIPHER_CTX_new()) == NULL)
-		goto fail;
-	/* AES's mask is one block of ECB at hp; ChaCha20's is its key
-	 * stream at hp, the sample its counter and nonce (made a mask) */
-	if (aead != SL_QAEAD_CHACHA20 &&
-	    (EVP_EncryptInit_ex(
-		 k->hpc, kl == 16 ? EVP_aes_128_ecb() : EVP_aes_256_ecb(), NULL,
-		 k->hp, NULL) != 1 ||
-	     EVP_CIPHER_CTX_set_padding(k->hpc, 0) != 1))
-		goto fail;
+	if (sl_qcrypto_keys(aead, secret, secret_len, quic, k->key, k->iv,
+			    quic ? k->hp : NULL) != 0 ||
+	    (k->pp = sl_qaead_ctx_new(aead, k->key, seal)) == NULL ||
+	    (quic && (k->hpc = sl_qhp_ctx_new(aead, k->hp)) == NULL)) {
+		sl_qkey_free(k);
+		return -1;
+	}
 	return 0;
-fail:
-	sl_qkey_free(k);
-	return -1;
 }
 
 int
@@ -232,79 +317,35 @@ sl_qkey_nonce(const struct sl_qkey *k, uint64_t pn, uint8_t nonce[SL_QIV_LEN])
 		nonce[SL_QIV_LEN - 1 - i] ^= (uint8_t)(pn >> (8 * i));
 }
 
-/* The AEAD over n bytes at in into out, the nonce of pn set and ad
- * authenticated; the tag written after out (sealing) or checked from tag
- * (opening). Returns 0, or -1. */
-static int
-aead(struct sl_qkey *k, uint64_t pn, const uint8_t *ad, size_t ad_len,
-     const uint8_t *in, size_t n, uint8_t *out, const uint8_t *tag)
-{
-	uint8_t nonce[SL_QIV_LEN];
-	int l, f;
-
-	if (k->pp == NULL || n > INT32_MAX || ad_len > INT32_MAX)
-		return -1;
-	sl_qkey_nonce(k, pn, nonce);
-	if (EVP_CipherInit_ex(k->pp, NULL, NULL, NULL, nonce, k->seal) != 1 ||
-	    EVP_CipherUpdate(k->pp, NULL, &l, ad, (int)ad_len) != 1 ||
-	    EVP_CipherUpdate(k->pp, out, &l, in, (int)n) != 1)
-		return -1;
-	if (!k->seal && EVP_CIPHER_CTX_ctrl(k->pp, EVP_CTRL_AEAD_SET_TAG,
-					    SL_QTAG_LEN, (void *)tag) != 1)
-		return -1;
-	if (EVP_CipherFinal_ex(k->pp, out + l, &f) != 1)
-		return -1;
-	if (k->seal && EVP_CIPHER_CTX_ctrl(k->pp, EVP_CTRL_AEAD_GET_TAG,
-					   SL_QTAG_LEN, out + n) != 1)
-		return -1;
-	return 0;
-}
-
 int
 sl_qkey_seal(struct sl_qkey *k, uint64_t pn, const uint8_t *ad, size_t ad_len,
 	     const uint8_t *in, size_t n, uint8_t *out)
 {
-	return k->seal ? aead(k, pn, ad, ad_len, in, n, out, NULL) : -1;
+	uint8_t nonce[SL_QIV_LEN];
+
+	if (!k->seal)
+		return -1;
+	sl_qkey_nonce(k, pn, nonce);
+	return sl_qaead_run(k->pp, 1, nonce, ad, ad_len, in, n, out);
 }
 
 int
 sl_qkey_open(struct sl_qkey *k, uint64_t pn, const uint8_t *ad, size_t ad_len,
 	     const uint8_t *in, size_t n, uint8_t *out)
 {
-	uint8_t tag[SL_QTAG_LEN];
+	uint8_t nonce[SL_QIV_LEN];
 
-	if (k->seal || n < SL_QTAG_LEN)
+	if (k->seal)
 		return -1;
-	/* the tag read before out, which may be in, is written */
-	memcpy(tag, in + n - SL_QTAG_LEN, SL_QTAG_LEN);
-	return aead(k, pn, ad, ad_len, in, n - SL_QTAG_LEN, out, tag);
+	sl_qkey_nonce(k, pn, nonce);
+	return sl_qaead_run(k->pp, 0, nonce, ad, ad_len, in, n, out);
 }
 
 int
 sl_qkey_mask(struct sl_qkey *k, const uint8_t sample[SL_QSAMPLE_LEN],
 	     uint8_t mask[SL_QMASK_LEN])
 {
-	static const uint8_t zero[SL_QMASK_LEN];
-	uint8_t block[SL_QSAMPLE_LEN];
-	int l;
-
-	if (k->hpc == NULL)
-		return -1;
-	if (k->aead == SL_QAEAD_CHACHA20) {
-		/* OpenSSL's ChaCha20 IV is the 32-bit counter, little-endian,
-		 * then the 96-bit nonce: the sample as it is */
-		if (EVP_EncryptInit_ex(k->hpc, EVP_chacha20(), NULL, k->hp,
-				       sample) != 1 ||
-		    EVP_EncryptUpdate(k->hpc, mask, &l, zero, SL_QMASK_LEN) !=
-			1)
-			return -1;
-		return 0;
-	}
-	if (EVP_EncryptUpdate(k->hpc, block, &l, sample, SL_QSAMPLE_LEN) != 1 ||
-	    l != SL_QSAMPLE_LEN)
-		return -1;
-	memcpy(mask, block, SL_QMASK_LEN);
-	return 0;
+	return sl_qhp_run(k->hpc, sample, mask);
 }
 
 int

@@ -65,6 +65,31 @@ int sl_qcrypto_initial_secrets(const uint8_t *dcid, size_t dcid_len,
 int sl_qcrypto_update_secret(enum sl_qaead aead, const uint8_t *secret,
 			     size_t secret_len, uint8_t *out);
 
+/* A key's key, IV and (quic, with hp not NULL) header key from a
+ * secret: by QUIC's labels ("quic key", "quic iv", "quic hp"), or by TLS
+ * 1.3's ("key", "iv"). Returns 0, or -1. */
+int sl_qcrypto_keys(enum sl_qaead aead, const uint8_t *secret,
+		    size_t secret_len, int quic, uint8_t *key, uint8_t *iv,
+		    uint8_t *hp);
+
+/* The contexts of one key, as libngtcp2's crypto callbacks hold them
+ * (qconn.c): an AEAD's at key, to seal or open; a header mask's at hp.
+ * NULL: no memory. EVP_CIPHER_CTX_free frees either. */
+EVP_CIPHER_CTX *sl_qaead_ctx_new(enum sl_qaead aead, const uint8_t *key,
+				 int seal);
+EVP_CIPHER_CTX *sl_qhp_ctx_new(enum sl_qaead aead, const uint8_t *hp);
+
+/* The AEAD of a context made to seal (seal 1: n bytes into n +
+ * SL_QTAG_LEN) or to open (n bytes with their tag into n - SL_QTAG_LEN;
+ * -1 when the tag does not verify), at nonce, ad authenticated; out may
+ * be in. Returns 0, or -1. */
+int sl_qaead_run(EVP_CIPHER_CTX *c, int seal, const uint8_t *nonce,
+		 const uint8_t *ad, size_t ad_len, const uint8_t *in, size_t n,
+		 uint8_t *out);
+
+/* The header mask of a sample by a context of sl_qhp_ctx_new. */
+int sl_qhp_run(EVP_CIPHER_CTX *c, const uint8_t *sample, uint8_t *mask);
+
 /* One direction's protection at one key: the payload's AEAD and the
  * header's mask, their contexts made for it. */
 struct sl_qkey {
