@@ -282,6 +282,20 @@ fail:
 	return NULL;
 }
 
+int
+sl_qtls_set_tp(struct sl_qtls *q, const uint8_t *tp, size_t tp_len)
+{
+	uint8_t *p = malloc(tp_len > 0 ? tp_len : 1);
+
+	if (p == NULL)
+		return -1;
+	memcpy(p, tp, tp_len);
+	free(q->tp);
+	q->tp = p;
+	q->tp_len = tp_len;
+	return 0;
+}
+
 void
 sl_qtls_free(struct sl_qtls *q)
 {

@@ -65,6 +65,11 @@ struct sl_qtls *sl_qtls_new(SSL_CTX *ctx, int server, const char *sni,
 			    const struct sl_qtls_ops *ops, void *arg);
 void sl_qtls_free(struct sl_qtls *q);
 
+/* The transport parameters sent, when they are known only after
+ * sl_qtls_new (a server's: libngtcp2 encodes them once it has read the
+ * client's first packet). Returns 0, or -1 (no memory). */
+int sl_qtls_set_tp(struct sl_qtls *q, const uint8_t *tp, size_t tp_len);
+
 /* A client's first flight (its ClientHello, through ops->crypto).
  * Returns 0, or -1. */
 int sl_qtls_start(struct sl_qtls *q);

@@ -20,11 +20,9 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <openssl/ec.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
 
 #include "qtls.h"
+#include "quic_cert.h"
 
 #define QBUF 65536
 
@@ -66,65 +64,21 @@ on_crypto(void *arg, enum sl_qlevel lv, const uint8_t *p, size_t n)
 
 static const struct sl_qtls_ops ops = {on_secret, on_crypto};
 
-static EVP_PKEY *pkey;
-static X509 *cert;
-
-/* A self-signed P-256 certificate for the server. */
-static int
-setup(void **state)
-{
-	X509_NAME *name;
-
-	(void)state;
-	pkey = EVP_EC_gen("P-256");
-	assert_non_null(pkey);
-	cert = X509_new();
-	assert_non_null(cert);
-	ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-	X509_gmtime_adj(X509_getm_notBefore(cert), -60);
-	X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-	X509_set_pubkey(cert, pkey);
-	name = X509_get_subject_name(cert);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-				   (const unsigned char *)"quic.test", -1, -1,
-				   0);
-	X509_set_issuer_name(cert, name);
-	assert_true(X509_sign(cert, pkey, EVP_sha256()) > 0);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	X509_free(cert);
-	EVP_PKEY_free(pkey);
-	return 0;
-}
-
 static SSL_CTX *
 server_ctx(void)
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX *ctx = quic_server_ctx();
 
 	assert_non_null(ctx);
-	assert_int_equal(SSL_CTX_use_certificate(ctx, cert), 1);
-	assert_int_equal(SSL_CTX_use_PrivateKey(ctx, pkey), 1);
-	assert_int_equal(sl_qtls_ctx_setup(ctx, 1), 0);
 	return ctx;
 }
 
 static SSL_CTX *
 client_ctx(const char *suites)
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX *ctx = quic_client_ctx(suites);
 
 	assert_non_null(ctx);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
-	if (suites != NULL)
-		assert_int_equal(SSL_CTX_set_ciphersuites(ctx, suites), 1);
-	assert_int_equal(sl_qtls_ctx_setup(ctx, 0), 0);
 	return ctx;
 }
 
@@ -335,5 +289,5 @@ main(void)
 	    cmocka_unit_test(test_refused),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, quic_cert_make, quic_cert_free);
 }

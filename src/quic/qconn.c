@@ -1,0 +1,619 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A QUIC connection on libngtcp2's core (qconn.h): its callbacks, its
+ * keys, its handshake.
+ */
+#include "qconn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ngtcp2/ngtcp2.h>
+#include <openssl/rand.h>
+
+#include "qcrypto.h"
+#include "qtls.h"
+
+#define CID_LEN 16 /* the connection IDs sluice issues */
+
+struct sl_qconn {
+	ngtcp2_conn *conn;
+	struct sl_qtls *tls;
+	int server;
+	int aead;		/* the handshake's suite, -1 until known */
+	ngtcp2_crypto_ctx hctx; /* its handshake's and 1-RTT's crypto */
+	int tp_done;		/* the peer's transport parameters given */
+	int tp_set;		/* ours given to TLS */
+	char err[80];
+};
+
+/* The AEADs as libngtcp2's opaque handles: a pointer to their enum. */
+static const enum sl_qaead aead_id[] = {
+    SL_QAEAD_AES_128_GCM, SL_QAEAD_AES_256_GCM, SL_QAEAD_CHACHA20};
+
+/* The crypto context of an AEAD, with RFC 9001 section 6.6's limits: a
+ * key's packets, and the forgeries a connection tolerates. */
+static ngtcp2_crypto_ctx
+crypto_ctx(enum sl_qaead a)
+{
+	ngtcp2_crypto_ctx x;
+
+	memset(&x, 0, sizeof(x));
+	x.aead.native_handle = (void *)&aead_id[a];
+	x.aead.max_overhead = SL_QTAG_LEN;
+	x.hp.native_handle = (void *)&aead_id[a];
+	x.max_encryption =
+	    a == SL_QAEAD_CHACHA20 ? (uint64_t)1 << 62 : (uint64_t)1 << 23;
+	x.max_decryption_failure =
+	    a == SL_QAEAD_CHACHA20 ? (uint64_t)1 << 36 : (uint64_t)1 << 52;
+	return x;
+}
+
+static int local_tp(struct sl_qconn *c);
+
+/* ---- the crypto callbacks ---------------------------------------------- */
+
+/* Seals (seal 1) or opens a packet's payload at a nonce libngtcp2 made,
+ * by the key's context. */
+static int
+aead_cb(int seal, uint8_t *dest, const ngtcp2_crypto_aead_ctx *aead_ctx,
+	const uint8_t *in, size_t n, const uint8_t *nonce, const uint8_t *aad,
+	size_t aadlen)
+{
+	if (sl_qaead_run(aead_ctx->native_handle, seal, nonce, aad, aadlen, in,
+			 n, dest) == 0)
+		return 0;
+	/* a packet that does not open is dropped, not an error */
+	return seal ? NGTCP2_ERR_CALLBACK_FAILURE : NGTCP2_ERR_DECRYPT;
+}
+
+static int
+cb_encrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
+	   const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *plaintext,
+	   size_t plaintextlen, const uint8_t *nonce, size_t noncelen,
+	   const uint8_t *aad, size_t aadlen)
+{
+	(void)aead;
+	(void)noncelen;
+	return aead_cb(1, dest, aead_ctx, plaintext, plaintextlen, nonce, aad,
+		       aadlen);
+}
+
+static int
+cb_decrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
+	   const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *ciphertext,
+	   size_t ciphertextlen, const uint8_t *nonce, size_t noncelen,
+	   const uint8_t *aad, size_t aadlen)
+{
+	(void)aead;
+	(void)noncelen;
+	return aead_cb(0, dest, aead_ctx, ciphertext, ciphertextlen, nonce, aad,
+		       aadlen);
+}
+
+static int
+cb_hp_mask(uint8_t *dest, const ngtcp2_crypto_cipher *hp,
+	   const ngtcp2_crypto_cipher_ctx *hp_ctx, const uint8_t *sample)
+{
+	(void)hp;
+	return sl_qhp_run(hp_ctx->native_handle, sample, dest) == 0
+		   ? 0
+		   : NGTCP2_ERR_CALLBACK_FAILURE;
+}
+
+static void
+cb_delete_aead_ctx(ngtcp2_conn *conn, ngtcp2_crypto_aead_ctx *ctx, void *ud)
+{
+	(void)conn;
+	(void)ud;
+	EVP_CIPHER_CTX_free(ctx->native_handle);
+	ctx->native_handle = NULL;
+}
+
+static void
+cb_delete_cipher_ctx(ngtcp2_conn *conn, ngtcp2_crypto_cipher_ctx *ctx, void *ud)
+{
+	(void)conn;
+	(void)ud;
+	EVP_CIPHER_CTX_free(ctx->native_handle);
+	ctx->native_handle = NULL;
+}
+
+/* A direction's contexts of secret: its AEAD's (to seal, or open), its
+ * IV, its header mask's. Returns 0, or -1 (nothing made). */
+static int
+make_key(enum sl_qaead a, const uint8_t *secret, size_t len, int seal,
+	 ngtcp2_crypto_aead_ctx *actx, uint8_t *iv,
+	 ngtcp2_crypto_cipher_ctx *hctx)
+{
+	uint8_t key[32], hp[32];
+	int r = -1;
+
+	if (sl_qcrypto_keys(a, secret, len, 1, key, iv, hp) == 0) {
+		actx->native_handle = sl_qaead_ctx_new(a, key, seal);
+		hctx->native_handle = sl_qhp_ctx_new(a, hp);
+		r = actx->native_handle != NULL && hctx->native_handle != NULL
+			? 0
+			: -1;
+		if (r != 0) {
+			EVP_CIPHER_CTX_free(actx->native_handle);
+			EVP_CIPHER_CTX_free(hctx->native_handle);
+		}
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(hp, sizeof(hp));
+	return r;
+}
+
+/* The Initial keys of a client's Destination Connection ID (for a
+ * compatible version negotiation's new version, vneg). */
+static int
+install_initial(struct sl_qconn *c, const ngtcp2_cid *dcid, int vneg,
+		uint32_t version)
+{
+	uint8_t cs[SL_QINITIAL_LEN], ss[SL_QINITIAL_LEN], rxiv[SL_QIV_LEN],
+	    txiv[SL_QIV_LEN];
+	ngtcp2_crypto_aead_ctx rxa, txa;
+	ngtcp2_crypto_cipher_ctx rxh, txh;
+	ngtcp2_crypto_ctx ic = crypto_ctx(SL_QAEAD_AES_128_GCM);
+	int r;
+
+	if (sl_qcrypto_initial_secrets(dcid->data, dcid->datalen, cs, ss) !=
+		0 ||
+	    make_key(SL_QAEAD_AES_128_GCM, c->server ? cs : ss, sizeof(cs), 0,
+		     &rxa, rxiv, &rxh) != 0)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	if (make_key(SL_QAEAD_AES_128_GCM, c->server ? ss : cs, sizeof(ss), 1,
+		     &txa, txiv, &txh) != 0) {
+		EVP_CIPHER_CTX_free(rxa.native_handle);
+		EVP_CIPHER_CTX_free(rxh.native_handle);
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	}
+	OPENSSL_cleanse(cs, sizeof(cs));
+	OPENSSL_cleanse(ss, sizeof(ss));
+	if (!vneg)
+		ngtcp2_conn_set_initial_crypto_ctx(c->conn, &ic);
+	r = vneg ? ngtcp2_conn_install_vneg_initial_key(c->conn, version, &rxa,
+							rxiv, &rxh, &txa, txiv,
+							&txh, SL_QIV_LEN)
+		 : ngtcp2_conn_install_initial_key(
+		       c->conn, &rxa, rxiv, &rxh, &txa, txiv, &txh, SL_QIV_LEN);
+	if (r != 0) {
+		EVP_CIPHER_CTX_free(rxa.native_handle);
+		EVP_CIPHER_CTX_free(rxh.native_handle);
+		EVP_CIPHER_CTX_free(txa.native_handle);
+		EVP_CIPHER_CTX_free(txh.native_handle);
+	}
+	return r;
+}
+
+static int
+cb_recv_client_initial(ngtcp2_conn *conn, const ngtcp2_cid *dcid, void *ud)
+{
+	(void)conn;
+	return install_initial(ud, dcid, 0, 0);
+}
+
+static int
+cb_client_initial(ngtcp2_conn *conn, void *ud)
+{
+	struct sl_qconn *c = ud;
+
+	if (install_initial(c, ngtcp2_conn_get_dcid(conn), 0, 0) != 0 ||
+	    sl_qtls_start(c->tls) != 0)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	return 0;
+}
+
+/* A client sent a Retry: the Initial keys of the server's new
+ * connection ID (libngtcp2 has made it the destination). */
+static int
+cb_recv_retry(ngtcp2_conn *conn, const ngtcp2_pkt_hd *hd, void *ud)
+{
+	(void)hd;
+	return install_initial(ud, ngtcp2_conn_get_dcid(conn), 0, 0);
+}
+
+static int
+cb_version_negotiation(ngtcp2_conn *conn, uint32_t version,
+		       const ngtcp2_cid *client_dcid, void *ud)
+{
+	(void)conn;
+	return install_initial(ud, client_dcid, 1, version);
+}
+
+/* The peer's transport parameters to libngtcp2, once TLS has them. */
+static int
+peer_tp(struct sl_qconn *c)
+{
+	const uint8_t *tp;
+	size_t n;
+	int r;
+
+	if (c->tp_done || (tp = sl_qtls_peer_tp(c->tls, &n)) == NULL)
+		return 0;
+	c->tp_done = 1;
+	if ((r = ngtcp2_conn_decode_remote_transport_params(c->conn, tp, n)) !=
+	    0) {
+		snprintf(c->err, sizeof(c->err), "transport parameters: %s",
+			 ngtcp2_strerror(r));
+		return r;
+	}
+	return 0;
+}
+
+static int
+cb_recv_crypto_data(ngtcp2_conn *conn, ngtcp2_crypto_level level,
+		    uint64_t offset, const uint8_t *data, size_t len, void *ud)
+{
+	struct sl_qconn *c = ud;
+	int r;
+
+	(void)offset;
+	if (level == NGTCP2_CRYPTO_LEVEL_EARLY)
+		return NGTCP2_ERR_CRYPTO;
+	if (!c->tp_set && local_tp(c) != 0)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	r = sl_qtls_input(c->tls, (enum sl_qlevel)level, data, len);
+	if (r < 0) {
+		ngtcp2_conn_set_tls_alert(conn, sl_qtls_alert(c->tls));
+		if (c->err[0] == '\0')
+			snprintf(c->err, sizeof(c->err), "TLS alert %u",
+				 sl_qtls_alert(c->tls));
+		return NGTCP2_ERR_CRYPTO;
+	}
+	if ((r == 1 || c->tp_done == 0) && peer_tp(c) != 0)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	if (r == 1 && !ngtcp2_conn_get_handshake_completed(conn))
+		ngtcp2_conn_handshake_completed(conn);
+	return 0;
+}
+
+static int
+cb_update_key(ngtcp2_conn *conn, uint8_t *rx_secret, uint8_t *tx_secret,
+	      ngtcp2_crypto_aead_ctx *rx_aead_ctx, uint8_t *rx_iv,
+	      ngtcp2_crypto_aead_ctx *tx_aead_ctx, uint8_t *tx_iv,
+	      const uint8_t *current_rx_secret,
+	      const uint8_t *current_tx_secret, size_t secretlen, void *ud)
+{
+	struct sl_qconn *c = ud;
+	enum sl_qaead a = (enum sl_qaead)c->aead;
+	uint8_t key[32];
+	int ok;
+
+	(void)conn;
+	/* the next generation's secrets and keys; the header keys stay */
+	ok = sl_qcrypto_update_secret(a, current_rx_secret, secretlen,
+				      rx_secret) == 0 &&
+	     sl_qcrypto_update_secret(a, current_tx_secret, secretlen,
+				      tx_secret) == 0 &&
+	     sl_qcrypto_keys(a, rx_secret, secretlen, 1, key, rx_iv, NULL) ==
+		 0 &&
+	     (rx_aead_ctx->native_handle = sl_qaead_ctx_new(a, key, 0)) !=
+		 NULL &&
+	     sl_qcrypto_keys(a, tx_secret, secretlen, 1, key, tx_iv, NULL) ==
+		 0 &&
+	     (tx_aead_ctx->native_handle = sl_qaead_ctx_new(a, key, 1)) != NULL;
+	OPENSSL_cleanse(key, sizeof(key));
+	return ok ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
+}
+
+static void
+cb_rand(uint8_t *dest, size_t destlen, const ngtcp2_rand_ctx *rand_ctx)
+{
+	(void)rand_ctx;
+	if (RAND_bytes(dest, (int)destlen) != 1)
+		memset(dest, 0, destlen); /* RAND_bytes does not fail seeded */
+}
+
+static int
+cb_new_cid(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_t cidlen,
+	   void *ud)
+{
+	(void)conn;
+	(void)ud;
+	if (cidlen > NGTCP2_MAX_CIDLEN ||
+	    RAND_bytes(cid->data, (int)cidlen) != 1 ||
+	    RAND_bytes(token, NGTCP2_STATELESS_RESET_TOKENLEN) != 1)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	cid->datalen = cidlen;
+	return 0;
+}
+
+static int
+cb_path_challenge(ngtcp2_conn *conn, uint8_t *data, void *ud)
+{
+	(void)conn;
+	(void)ud;
+	return RAND_bytes(data, NGTCP2_PATH_CHALLENGE_DATALEN) == 1
+		   ? 0
+		   : NGTCP2_ERR_CALLBACK_FAILURE;
+}
+
+/* ---- the TLS glue's callbacks -------------------------------------------- */
+
+static int
+tls_secret(void *arg, enum sl_qlevel lv, int tx, const uint8_t *secret,
+	   size_t len, enum sl_qaead aead)
+{
+	struct sl_qconn *c = arg;
+	ngtcp2_crypto_aead_ctx actx;
+	ngtcp2_crypto_cipher_ctx hctx;
+	uint8_t iv[SL_QIV_LEN];
+	int r;
+
+	if (c->aead < 0) {
+		c->aead = (int)aead;
+		c->hctx = crypto_ctx(aead);
+		ngtcp2_conn_set_crypto_ctx(c->conn, &c->hctx);
+	}
+	if (peer_tp(c) != 0)
+		return -1;
+	if (make_key(aead, secret, len, tx, &actx, iv, &hctx) != 0) {
+		snprintf(c->err, sizeof(c->err), "keys: no memory");
+		return -1;
+	}
+	if (lv == SL_QL_HANDSHAKE)
+		r = tx ? ngtcp2_conn_install_tx_handshake_key(
+			     c->conn, &actx, iv, SL_QIV_LEN, &hctx)
+		       : ngtcp2_conn_install_rx_handshake_key(
+			     c->conn, &actx, iv, SL_QIV_LEN, &hctx);
+	else
+		r = tx ? ngtcp2_conn_install_tx_key(c->conn, secret, len, &actx,
+						    iv, SL_QIV_LEN, &hctx)
+		       : ngtcp2_conn_install_rx_key(c->conn, secret, len, &actx,
+						    iv, SL_QIV_LEN, &hctx);
+	if (r != 0) {
+		EVP_CIPHER_CTX_free(actx.native_handle);
+		EVP_CIPHER_CTX_free(hctx.native_handle);
+		snprintf(c->err, sizeof(c->err), "keys: %s",
+			 ngtcp2_strerror(r));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+tls_crypto(void *arg, enum sl_qlevel lv, const uint8_t *p, size_t n)
+{
+	struct sl_qconn *c = arg;
+
+	return ngtcp2_conn_submit_crypto_data(c->conn, (ngtcp2_crypto_level)lv,
+					      p, n) == 0
+		   ? 0
+		   : -1;
+}
+
+static const struct sl_qtls_ops tls_ops = {tls_secret, tls_crypto};
+
+/* ---- a connection ------------------------------------------------------ */
+
+static void
+callbacks(ngtcp2_callbacks *cb, int server)
+{
+	memset(cb, 0, sizeof(*cb));
+	if (server)
+		cb->recv_client_initial = cb_recv_client_initial;
+	else {
+		cb->client_initial = cb_client_initial;
+		cb->recv_retry = cb_recv_retry;
+	}
+	cb->recv_crypto_data = cb_recv_crypto_data;
+	cb->encrypt = cb_encrypt;
+	cb->decrypt = cb_decrypt;
+	cb->hp_mask = cb_hp_mask;
+	cb->rand = cb_rand;
+	cb->get_new_connection_id = cb_new_cid;
+	cb->update_key = cb_update_key;
+	cb->delete_crypto_aead_ctx = cb_delete_aead_ctx;
+	cb->delete_crypto_cipher_ctx = cb_delete_cipher_ctx;
+	cb->get_path_challenge_data = cb_path_challenge;
+	cb->version_negotiation = cb_version_negotiation;
+}
+
+/* What sluice offers a peer (doc/http3.md will list them as keys). */
+static void
+params(ngtcp2_transport_params *p)
+{
+	ngtcp2_transport_params_default(p);
+	p->initial_max_streams_bidi = 100;
+	p->initial_max_streams_uni = 3;
+	p->initial_max_data = 1024 * 1024;
+	p->initial_max_stream_data_bidi_local = 256 * 1024;
+	p->initial_max_stream_data_bidi_remote = 256 * 1024;
+	p->initial_max_stream_data_uni = 256 * 1024;
+	p->max_idle_timeout = 30 * NGTCP2_SECONDS;
+}
+
+static ngtcp2_path
+npath(const struct sl_qpath *p)
+{
+	ngtcp2_path np;
+
+	np.local.addr = (struct sockaddr *)(uintptr_t)p->local;
+	np.local.addrlen = p->local_len;
+	np.remote.addr = (struct sockaddr *)(uintptr_t)p->remote;
+	np.remote.addrlen = p->remote_len;
+	np.user_data = NULL;
+	return np;
+}
+
+/* c's transport parameters, encoded for its TLS: a client's at once, a
+ * server's once libngtcp2 has read the client's first packet (its
+ * version information names the version negotiated then). */
+static int
+local_tp(struct sl_qconn *c)
+{
+	uint8_t tp[512];
+	ngtcp2_ssize n =
+	    ngtcp2_conn_encode_local_transport_params(c->conn, tp, sizeof(tp));
+
+	if (n < 0 || sl_qtls_set_tp(c->tls, tp, (size_t)n) != 0)
+		return -1;
+	c->tp_set = 1;
+	return 0;
+}
+
+/* c's TLS. */
+static int
+tls_make(struct sl_qconn *c, SSL_CTX *ctx, const char *sni)
+{
+	if ((c->tls = sl_qtls_new(ctx, c->server, sni, NULL, 0, &tls_ops, c)) ==
+		NULL ||
+	    (!c->server && local_tp(c) != 0))
+		return -1;
+	ngtcp2_conn_set_tls_native_handle(c->conn, sl_qtls_ssl(c->tls));
+	return 0;
+}
+
+struct sl_qconn *
+sl_qconn_accept(SSL_CTX *ctx, const struct sl_qpath *path, const uint8_t *pkt,
+		size_t n, uint64_t now)
+{
+	struct sl_qconn *c;
+	ngtcp2_pkt_hd hd;
+	ngtcp2_callbacks cb;
+	ngtcp2_settings s;
+	ngtcp2_transport_params p;
+	ngtcp2_cid scid;
+	ngtcp2_path np = npath(path);
+
+	if (ngtcp2_accept(&hd, pkt, n) != 0 ||
+	    (c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->server = 1;
+	c->aead = -1;
+	callbacks(&cb, 1);
+	ngtcp2_settings_default(&s);
+	s.initial_ts = now;
+	params(&p);
+	p.original_dcid = hd.dcid;
+	p.stateless_reset_token_present = 1;
+	scid.datalen = CID_LEN;
+	if (RAND_bytes(p.stateless_reset_token,
+		       NGTCP2_STATELESS_RESET_TOKENLEN) != 1 ||
+	    RAND_bytes(scid.data, CID_LEN) != 1) {
+		sl_qconn_free(c);
+		return NULL;
+	}
+	/* libngtcp2 0.12 leaves a server's initial_source_connection_id to
+	 * it, and a client refuses parameters without it */
+	p.initial_scid = scid;
+	if (ngtcp2_conn_server_new(&c->conn, &hd.scid, &scid, &np, hd.version,
+				   &cb, &s, &p, NULL, c) != 0 ||
+	    tls_make(c, ctx, NULL) != 0 ||
+	    sl_qconn_read(c, path, pkt, n, now) != 0) {
+		sl_qconn_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct sl_qconn *
+sl_qconn_connect(SSL_CTX *ctx, const char *sni, const struct sl_qpath *path,
+		 uint64_t now)
+{
+	struct sl_qconn *c = calloc(1, sizeof(*c));
+	ngtcp2_callbacks cb;
+	ngtcp2_settings s;
+	ngtcp2_transport_params p;
+	ngtcp2_cid dcid, scid;
+	ngtcp2_path np = npath(path);
+
+	if (c == NULL)
+		return NULL;
+	c->aead = -1;
+	callbacks(&cb, 0);
+	ngtcp2_settings_default(&s);
+	s.initial_ts = now;
+	params(&p);
+	dcid.datalen = scid.datalen = CID_LEN;
+	if (RAND_bytes(dcid.data, CID_LEN) != 1 ||
+	    RAND_bytes(scid.data, CID_LEN) != 1 ||
+	    ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &np,
+				   NGTCP2_PROTO_VER_V1, &cb, &s, &p, NULL,
+				   c) != 0 ||
+	    tls_make(c, ctx, sni) != 0) {
+		sl_qconn_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+sl_qconn_free(struct sl_qconn *c)
+{
+	if (c == NULL)
+		return;
+	ngtcp2_conn_del(c->conn); /* its keys, by the delete callbacks */
+	sl_qtls_free(c->tls);
+	free(c);
+}
+
+int
+sl_qconn_read(struct sl_qconn *c, const struct sl_qpath *path,
+	      const uint8_t *pkt, size_t n, uint64_t now)
+{
+	ngtcp2_path np = npath(path);
+	ngtcp2_pkt_info pi;
+	int r;
+
+	memset(&pi, 0, sizeof(pi));
+	if ((r = ngtcp2_conn_read_pkt(c->conn, &np, &pi, pkt, n, now)) == 0)
+		return 0;
+	if (c->err[0] == '\0')
+		snprintf(c->err, sizeof(c->err), "%s", ngtcp2_strerror(r));
+	return -1;
+}
+
+long
+sl_qconn_write(struct sl_qconn *c, uint8_t *out, size_t room, uint64_t now)
+{
+	ngtcp2_path_storage ps;
+	ngtcp2_pkt_info pi;
+	ngtcp2_ssize n;
+
+	ngtcp2_path_storage_zero(&ps);
+	n = ngtcp2_conn_write_pkt(c->conn, &ps.path, &pi, out, room, now);
+	if (n >= 0)
+		return (long)n;
+	if (c->err[0] == '\0')
+		snprintf(c->err, sizeof(c->err), "%s", ngtcp2_strerror((int)n));
+	return -1;
+}
+
+uint64_t
+sl_qconn_expiry(struct sl_qconn *c)
+{
+	return ngtcp2_conn_get_expiry(c->conn);
+}
+
+int
+sl_qconn_expire(struct sl_qconn *c, uint64_t now)
+{
+	int r = ngtcp2_conn_handle_expiry(c->conn, now);
+
+	if (r == 0)
+		return 0;
+	snprintf(c->err, sizeof(c->err), "%s", ngtcp2_strerror(r));
+	return -1;
+}
+
+int
+sl_qconn_established(const struct sl_qconn *c)
+{
+	return ngtcp2_conn_get_handshake_completed(c->conn);
+}
+
+const char *
+sl_qconn_error(const struct sl_qconn *c)
+{
+	return c->err;
+}
+
+SSL *
+sl_qconn_ssl(const struct sl_qconn *c)
+{
+	return sl_qtls_ssl(c->tls);
+}
