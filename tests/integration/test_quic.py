@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""QUIC handshakes between sluice's QUIC connection (src/quic: libngtcp2's
+core with sluice's glue to OpenSSL 3.0) and a client that shares nothing
+with it: ngtcp2's gtlsclient (Debian's ngtcp2-client), built on GnuTLS.
+The server is tests/unit/quic_serve, sluice's connection on a UDP socket
+of 127.0.0.1, until the daemon serves QUIC itself (doc/http3.md). Each
+TLS 1.3 suite, a resumed session (early data refused), a key update, and
+20% loss each way: the handshake completes and is confirmed on both
+sides, and no connection ends with an error but its idle timeout.
+Skipped in a build without HTTP/3 (./configure --without-quic) or
+without gtlsclient."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sltest  # noqa: E402
+from sltest import Skip, check, eq, main, test, tmpdir  # noqa: E402
+
+SUITES = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+"
+
+
+def serve_path():
+    return os.path.join(sltest.TOP_BUILDDIR, "tests", "unit", "quic_serve")
+
+
+def require():
+    if sltest.over_tls():
+        raise Skip("QUIC is its own transport: run once")
+    if not os.access(serve_path(), os.X_OK):
+        raise Skip("built without HTTP/3 (./configure --without-quic)")
+    if shutil.which("gtlsclient") is None:
+        raise Skip("gtlsclient not found (apt-get install ngtcp2-client)")
+
+
+def cert():
+    d = tmpdir()
+    c, k = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-subj",
+                    "/CN=localhost", "-days", "1", "-keyout", k, "-out", c],
+                   check=True, capture_output=True)
+    return c, k
+
+
+class Server:
+    """quic_serve for count connections: its port, then its lines."""
+
+    def __init__(self, count=1):
+        c, k = cert()
+        self.p = subprocess.Popen([serve_path(), c, k, str(count)],
+                                  stdout=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline().split()
+        eq(line[0], "port", "quic_serve's first line")
+        self.port = int(line[1])
+
+    def lines(self):
+        out, _ = self.p.communicate(timeout=30)
+        return out.split("\n")[:-1]
+
+
+def client(port, *args, idle="1s"):
+    """gtlsclient's handshake with port, closed when idle that long (the
+    connection's idle timeout, the lower of the two sides'): its
+    output."""
+    r = subprocess.run(["gtlsclient", "--timeout=" + idle] + list(args)
+                       + ["127.0.0.1", str(port)],
+                       capture_output=True, text=True, timeout=30)
+    out = r.stdout + r.stderr
+    eq(r.returncode, 0, "gtlsclient's status: %s" % out[-2000:])
+    check("QUIC handshake has completed" in out and
+          "QUIC handshake has been confirmed" in out,
+          "gtlsclient's handshake: %s" % out[-2000:])
+    check("Negotiated ALPN is h3" in out, "h3")
+    return out
+
+
+@test
+def each_tls13_suite_with_gtlsclient():
+    require()
+    for gnutls, openssl in [("AES-128-GCM", "TLS_AES_128_GCM_SHA256"),
+                            ("AES-256-GCM", "TLS_AES_256_GCM_SHA384"),
+                            ("CHACHA20-POLY1305",
+                             "TLS_CHACHA20_POLY1305_SHA256")]:
+        s = Server()
+        client(s.port, "--ciphers=" + SUITES + gnutls)
+        eq(s.lines(), ["established %s h3" % openssl,
+                       "closed ERR_IDLE_CLOSE"], "the server's lines")
+
+
+@test
+def a_session_resumes_without_early_data():
+    require()
+    s = Server(2)
+    sess = os.path.join(tmpdir(), "session")
+    client(s.port, "--session-file=" + sess)
+    out = client(s.port, "--session-file=" + sess)
+    check("Early data was rejected by server" in out,
+          "no 0-RTT: %s" % out[-1500:])
+    eq(s.lines(), ["established TLS_AES_128_GCM_SHA256 h3",
+                   "closed ERR_IDLE_CLOSE",
+                   "established TLS_AES_128_GCM_SHA256 h3 resumed",
+                   "closed ERR_IDLE_CLOSE"], "the server's lines")
+
+
+@test
+def a_key_update_and_loss_each_way():
+    require()
+    for args in (["--key-update=50ms"], ["-t", "0.2", "-r", "0.2"]):
+        s = Server()
+        t0 = time.monotonic()
+        # under loss a lost flight waits for its probe timeout, which
+        # doubles: an idle timeout of 5 s, not 1, leaves it room
+        out = client(s.port, *args, idle="1s" if len(args) == 1 else "5s")
+        if "--key-update=50ms" in args:
+            check("Initiate key update" in out, "the client's key update")
+        eq(s.lines(), ["established TLS_AES_128_GCM_SHA256 h3",
+                       "closed ERR_IDLE_CLOSE"],
+           "the server's lines (%s, %.1f s)" % (args, time.monotonic() - t0))
+
+
+if __name__ == "__main__":
+    main()
