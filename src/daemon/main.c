@@ -24,6 +24,9 @@
 #include "idem.h"
 #include "log.h"
 #include "main_int.h"
+#ifdef HAVE_QUIC
+#include "qconn.h"
+#endif
 #include "resolve.h"
 #include "runtime.h"
 #include "waf.h"
@@ -67,6 +70,11 @@ version(void)
 	       "version at run time)\n",
 	       HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
 	printf("%s\n", sl_waf_version());
+#ifdef HAVE_QUIC
+	printf("libngtcp2 %s\n", sl_quic_version());
+#else
+	printf("libngtcp2 (not built: no HTTP/3; ./configure --with-quic)\n");
+#endif
 	/* the compressors (doc/operations.md, "Compression") */
 	for (int c = 1; c <= 4; c++) {
 		static const char *const lib[5] = {NULL, "zlib", "libbrotlienc",

@@ -617,3 +617,9 @@ sl_qconn_ssl(const struct sl_qconn *c)
 {
 	return sl_qtls_ssl(c->tls);
 }
+
+const char *
+sl_quic_version(void)
+{
+	return ngtcp2_version(0)->version_str;
+}

@@ -65,4 +65,7 @@ const char *sl_qconn_error(const struct sl_qconn *c);
 /* The connection's SSL (its SNI, ALPN, session). */
 SSL *sl_qconn_ssl(const struct sl_qconn *c);
 
+/* The version of the libngtcp2 loaded (sluice -V). */
+const char *sl_quic_version(void);
+
 #endif

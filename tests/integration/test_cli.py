@@ -151,6 +151,12 @@ def version_flag_names_nghttp2_and_hiredis():
     eq(len(h2), 1, "libnghttp2 lines in %r" % out)
     check(re.match(r"libnghttp2 \d+\.\d+\.\d+$", h2[0]),
           "libnghttp2 line %r" % h2[0])
+    # issue 64: HTTP/3's transport core, or why it is not there
+    q = [ln for ln in lines if ln.startswith("libngtcp2 ")]
+    eq(len(q), 1, "libngtcp2 lines in %r" % out)
+    check(re.match(r"libngtcp2 (\d+\.\d+\.\d+|\(not built: no HTTP/3; "
+                   r"\./configure --with-quic\))$", q[0]),
+          "libngtcp2 line %r" % q[0])
     hr = [ln for ln in lines if ln.startswith("hiredis ")]
     eq(len(hr), 1, "hiredis lines in %r" % out)
     # hiredis has no version call: the line says it is the headers'
