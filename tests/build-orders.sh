@@ -207,6 +207,14 @@ EOF
 	else
 		echo "ok   --without-brotli --without-zstd: -t says br needs its library"
 	fi
+	# and without HTTP/3: -V says so, nothing links libngtcp2
+	if nm "$b/build/src/sluice" | grep -q ' U ngtcp2_'; then
+		fail "--without-quic: src/sluice still links libngtcp2"
+	elif ! "$b/build/src/sluice" -V | grep -q '^libngtcp2 (not built: no HTTP/3'; then
+		fail "--without-quic: -V said: $("$b/build/src/sluice" -V)"
+	else
+		echo "ok   --without-quic: -V says the build has no HTTP/3"
+	fi
 }
 
 if step B-quickstart "$b" contrib/quickstart.sh --build-only &&
@@ -223,7 +231,7 @@ if step B-quickstart "$b" contrib/quickstart.sh --build-only &&
 	# without the WAF's library: -t names what a route's waf needs
 	if step B-reconfigure-werror "$b/build" sh -c \
 		'../configure -q --enable-werror --without-modsecurity \
-		--without-brotli --without-zstd &&
+		--without-brotli --without-zstd --without-quic &&
 		make -j2 >/dev/null'; then
 		strict "$b/build" yes
 		fresh "$b/build"
