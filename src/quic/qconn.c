@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "qcrypto.h"
+#include "qroute.h"
 #include "qtls.h"
 
 #define CID_LEN 16 /* the connection IDs sluice issues */
@@ -25,6 +26,9 @@ struct sl_qconn {
 	ngtcp2_crypto_ctx hctx; /* its handshake's and 1-RTT's crypto */
 	int tp_done;		/* the peer's transport parameters given */
 	int tp_set;		/* ours given to TLS */
+	unsigned worker;	/* the first byte of the IDs it issues */
+	int keyed;		/* reset tokens under reset_key */
+	uint8_t reset_key[32];
 	char err[80];
 };
 
@@ -307,15 +311,23 @@ cb_rand(uint8_t *dest, size_t destlen, const ngtcp2_rand_ctx *rand_ctx)
 		memset(dest, 0, destlen); /* RAND_bytes does not fail seeded */
 }
 
+/* A connection ID of c's worker, and its stateless reset token. */
+static int
+new_cid(struct sl_qconn *c, uint8_t *cid, size_t len, uint8_t *token)
+{
+	if (sl_qroute_cid(cid, len, c->worker) != 0)
+		return -1;
+	return c->keyed ? sl_qroute_reset_token(c->reset_key, cid, len, token)
+	       : RAND_bytes(token, NGTCP2_STATELESS_RESET_TOKENLEN) == 1 ? 0
+									 : -1;
+}
+
 static int
 cb_new_cid(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_t cidlen,
 	   void *ud)
 {
 	(void)conn;
-	(void)ud;
-	if (cidlen > NGTCP2_MAX_CIDLEN ||
-	    RAND_bytes(cid->data, (int)cidlen) != 1 ||
-	    RAND_bytes(token, NGTCP2_STATELESS_RESET_TOKENLEN) != 1)
+	if (cidlen > NGTCP2_MAX_CIDLEN || new_cid(ud, cid->data, cidlen, token))
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	cid->datalen = cidlen;
 	return 0;
@@ -468,8 +480,9 @@ tls_make(struct sl_qconn *c, SSL_CTX *ctx, const char *sni)
 }
 
 struct sl_qconn *
-sl_qconn_accept(SSL_CTX *ctx, const struct sl_qpath *path, const uint8_t *pkt,
-		size_t n, uint64_t now)
+sl_qconn_accept(SSL_CTX *ctx, const struct sl_qconn_ids *ids,
+		const struct sl_qpath *path, const uint8_t *pkt, size_t n,
+		uint64_t now)
 {
 	struct sl_qconn *c;
 	ngtcp2_pkt_hd hd;
@@ -484,6 +497,11 @@ sl_qconn_accept(SSL_CTX *ctx, const struct sl_qpath *path, const uint8_t *pkt,
 		return NULL;
 	c->server = 1;
 	c->aead = -1;
+	c->worker = ids->worker;
+	if (ids->reset_key != NULL) {
+		memcpy(c->reset_key, ids->reset_key, sizeof(c->reset_key));
+		c->keyed = 1;
+	}
 	callbacks(&cb, 1);
 	ngtcp2_settings_default(&s);
 	s.initial_ts = now;
@@ -491,9 +509,7 @@ sl_qconn_accept(SSL_CTX *ctx, const struct sl_qpath *path, const uint8_t *pkt,
 	p.original_dcid = hd.dcid;
 	p.stateless_reset_token_present = 1;
 	scid.datalen = CID_LEN;
-	if (RAND_bytes(p.stateless_reset_token,
-		       NGTCP2_STATELESS_RESET_TOKENLEN) != 1 ||
-	    RAND_bytes(scid.data, CID_LEN) != 1) {
+	if (new_cid(c, scid.data, CID_LEN, p.stateless_reset_token) != 0) {
 		sl_qconn_free(c);
 		return NULL;
 	}
@@ -548,6 +564,7 @@ sl_qconn_free(struct sl_qconn *c)
 		return;
 	ngtcp2_conn_del(c->conn); /* its keys, by the delete callbacks */
 	sl_qtls_free(c->tls);
+	OPENSSL_cleanse(c->reset_key, sizeof(c->reset_key));
 	free(c);
 }
 

@@ -24,13 +24,22 @@ struct sl_qpath {
 	socklen_t local_len, remote_len;
 };
 
+/* Whose connection IDs a server's connection issues: its worker's
+ * (qroute.h), their stateless reset tokens under reset_key (32 bytes;
+ * NULL: random tokens, which no other process can reproduce). */
+struct sl_qconn_ids {
+	unsigned worker;
+	const uint8_t *reset_key;
+};
+
 /*
  * A server's connection for a client's first datagram (pkt, n bytes),
  * on ctx (made by sl_qtls_ctx_setup). NULL when the datagram opens no
  * connection (not a client's Initial of a version spoken here), or no
  * memory. The datagram is read: write what it answers next.
  */
-struct sl_qconn *sl_qconn_accept(SSL_CTX *ctx, const struct sl_qpath *path,
+struct sl_qconn *sl_qconn_accept(SSL_CTX *ctx, const struct sl_qconn_ids *ids,
+				 const struct sl_qpath *path,
 				 const uint8_t *pkt, size_t n, uint64_t now);
 
 /* A client's connection to sni on ctx (tests, and HTTP/3 upstreams later);

@@ -48,6 +48,8 @@ now_ns(void)
 }
 
 static struct sockaddr_in local;
+/* worker 0's connection IDs, random reset tokens */
+static const struct sl_qconn_ids ids = {0, NULL};
 
 static struct sl_qpath
 path_of(const struct peer *p)
@@ -173,8 +175,8 @@ main(int argc, char **argv)
 				spare->addr = from;
 				spare->said = 0;
 				q = path_of(spare);
-				spare->c =
-				    sl_qconn_accept(ctx, &q, d, (size_t)n, now);
+				spare->c = sl_qconn_accept(ctx, &ids, &q, d,
+							   (size_t)n, now);
 			}
 		}
 		now = now_ns();

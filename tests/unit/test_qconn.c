@@ -26,6 +26,9 @@
 #include "quic_cert.h"
 
 static struct sockaddr_in caddr, saddr;
+static const uint8_t reset_key[32] = {42};
+/* the server's IDs, worker 5's (qroute.h) */
+static const struct sl_qconn_ids ids = {5, reset_key};
 
 static struct sl_qpath
 path(int server)
@@ -57,10 +60,12 @@ flush(struct sl_qconn *from, struct sl_qconn **to, int to_server, SSL_CTX *sctx,
 			/* a changed datagram is dropped, not an error */
 		}
 		if (*to == NULL) {
-			*to = sl_qconn_accept(sctx, &p, d, (size_t)n, now);
+			*to =
+			    sl_qconn_accept(sctx, &ids, &p, d, (size_t)n, now);
 			assert_non_null(*to);
 		} else if (sl_qconn_read(*to, &p, d, (size_t)n, now) != 0)
-			fail_msg("%s's read: %s", to_server ? "server" : "client",
+			fail_msg("%s's read: %s",
+				 to_server ? "server" : "client",
 				 sl_qconn_error(*to));
 	}
 	if (n != 0)
@@ -169,10 +174,10 @@ test_not_initial(void **state)
 
 	(void)state;
 	memset(junk, 0x41, sizeof(junk)); /* a short header, nothing known */
-	assert_null(sl_qconn_accept(sctx, &p, junk, sizeof(junk), 1));
+	assert_null(sl_qconn_accept(sctx, &ids, &p, junk, sizeof(junk), 1));
 	junk[0] = 0xc0; /* a long header of an unknown version 0x41414141 */
-	assert_null(sl_qconn_accept(sctx, &p, junk, sizeof(junk), 1));
-	assert_null(sl_qconn_accept(sctx, &p, junk, 10, 1));
+	assert_null(sl_qconn_accept(sctx, &ids, &p, junk, sizeof(junk), 1));
+	assert_null(sl_qconn_accept(sctx, &ids, &p, junk, 10, 1));
 	SSL_CTX_free(sctx);
 }
 
