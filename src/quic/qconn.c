@@ -30,6 +30,7 @@ struct sl_qconn {
 	int keyed;		/* reset tokens under reset_key */
 	uint8_t reset_key[32];
 	char err[80];
+	int liberr; /* the libngtcp2 error that ended it, 0 */
 };
 
 /* The AEADs as libngtcp2's opaque handles: a pointer to their enum. */
@@ -202,8 +203,18 @@ cb_recv_client_initial(ngtcp2_conn *conn, const ngtcp2_cid *dcid, void *ud)
 static int
 cb_client_initial(ngtcp2_conn *conn, void *ud)
 {
+	static const uint8_t key[] = NGTCP2_RETRY_KEY_V1;
+	static const ngtcp2_crypto_aead retry = {
+	    (void *)&aead_id[SL_QAEAD_AES_128_GCM], SL_QTAG_LEN};
 	struct sl_qconn *c = ud;
+	ngtcp2_crypto_aead_ctx rc;
 
+	/* a client checks a Retry's integrity tag by this AEAD's key, its
+	 * context libngtcp2's once given */
+	if ((rc.native_handle =
+		 sl_qaead_ctx_new(SL_QAEAD_AES_128_GCM, key, 1)) == NULL)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	ngtcp2_conn_set_retry_aead(conn, &retry, &rc);
 	if (install_initial(c, ngtcp2_conn_get_dcid(conn), 0, 0) != 0 ||
 	    sl_qtls_start(c->tls) != 0)
 		return NGTCP2_ERR_CALLBACK_FAILURE;
@@ -484,6 +495,15 @@ sl_qconn_accept(SSL_CTX *ctx, const struct sl_qconn_ids *ids,
 		const struct sl_qpath *path, const uint8_t *pkt, size_t n,
 		uint64_t now)
 {
+	return sl_qconn_accept_retried(ctx, ids, NULL, path, pkt, n, now);
+}
+
+struct sl_qconn *
+sl_qconn_accept_retried(SSL_CTX *ctx, const struct sl_qconn_ids *ids,
+			const struct sl_qretried *retried,
+			const struct sl_qpath *path, const uint8_t *pkt,
+			size_t n, uint64_t now)
+{
 	struct sl_qconn *c;
 	ngtcp2_pkt_hd hd;
 	ngtcp2_callbacks cb;
@@ -507,6 +527,15 @@ sl_qconn_accept(SSL_CTX *ctx, const struct sl_qconn_ids *ids,
 	s.initial_ts = now;
 	params(&p);
 	p.original_dcid = hd.dcid;
+	if (retried != NULL) {
+		/* the client's first DCID, and the ID the Retry gave it,
+		 * which this Initial is sent to (RFC 9000 7.3) */
+		ngtcp2_cid_init(&p.original_dcid, retried->odcid,
+				retried->odcid_len);
+		ngtcp2_cid_init(&p.retry_scid, retried->rscid,
+				retried->rscid_len);
+		p.retry_scid_present = 1;
+	}
 	p.stateless_reset_token_present = 1;
 	scid.datalen = CID_LEN;
 	if (new_cid(c, scid.data, CID_LEN, p.stateless_reset_token) != 0) {
@@ -579,13 +608,15 @@ sl_qconn_read(struct sl_qconn *c, const struct sl_qpath *path,
 	memset(&pi, 0, sizeof(pi));
 	if ((r = ngtcp2_conn_read_pkt(c->conn, &np, &pi, pkt, n, now)) == 0)
 		return 0;
+	c->liberr = r;
 	if (c->err[0] == '\0')
 		snprintf(c->err, sizeof(c->err), "%s", ngtcp2_strerror(r));
 	return -1;
 }
 
 long
-sl_qconn_write(struct sl_qconn *c, uint8_t *out, size_t room, uint64_t now)
+sl_qconn_write(struct sl_qconn *c, uint8_t *out, size_t room, uint64_t now,
+	       struct sockaddr_storage *to, socklen_t *to_len)
 {
 	ngtcp2_path_storage ps;
 	ngtcp2_pkt_info pi;
@@ -593,11 +624,24 @@ sl_qconn_write(struct sl_qconn *c, uint8_t *out, size_t room, uint64_t now)
 
 	ngtcp2_path_storage_zero(&ps);
 	n = ngtcp2_conn_write_pkt(c->conn, &ps.path, &pi, out, room, now);
-	if (n >= 0)
+	if (n >= 0) {
+		if (to != NULL && n > 0) {
+			memcpy(to, ps.path.remote.addr, ps.path.remote.addrlen);
+			*to_len = (socklen_t)ps.path.remote.addrlen;
+		}
 		return (long)n;
+	}
+	c->liberr = (int)n;
 	if (c->err[0] == '\0')
 		snprintf(c->err, sizeof(c->err), "%s", ngtcp2_strerror((int)n));
 	return -1;
+}
+
+void
+sl_qconn_keep_alive(struct sl_qconn *c, uint64_t ns)
+{
+	ngtcp2_conn_set_keep_alive_timeout(c->conn, ns > 0 ? (ngtcp2_duration)ns
+							   : UINT64_MAX);
 }
 
 uint64_t
@@ -613,6 +657,7 @@ sl_qconn_expire(struct sl_qconn *c, uint64_t now)
 
 	if (r == 0)
 		return 0;
+	c->liberr = r;
 	snprintf(c->err, sizeof(c->err), "%s", ngtcp2_strerror(r));
 	return -1;
 }
@@ -639,4 +684,171 @@ const char *
 sl_quic_version(void)
 {
 	return ngtcp2_version(0)->version_str;
+}
+
+/* ---- what an endpoint writes without a connection ---------------------- */
+
+int
+sl_qconn_peek(const uint8_t *pkt, size_t n, struct sl_qpeek *p)
+{
+	size_t dl, sl;
+
+	/* decoded here, not by libngtcp2's version-and-IDs decoder, which
+	 * refuses a packet whose QUIC bit is clear: libngtcp2 0.12 always
+	 * offers to grease that bit (RFC 9287), and a client that does so
+	 * after the handshake (gtlsclient) must still find its connection */
+	if (n == 0)
+		return -1;
+	memset(p, 0, sizeof(*p));
+	if (!(pkt[0] & 0x80)) {
+		if (n < 1 + CID_LEN)
+			return -1;
+		p->dcid = pkt + 1;
+		p->dcid_len = CID_LEN;
+		return 0;
+	}
+	if (n < 7 || (dl = pkt[5]) + 7 > n || (sl = pkt[6 + dl]) + dl + 7 > n)
+		return -1;
+	p->version = (uint32_t)pkt[1] << 24 | (uint32_t)pkt[2] << 16 |
+		     (uint32_t)pkt[3] << 8 | pkt[4];
+	p->dcid = pkt + 6;
+	p->dcid_len = dl;
+	p->scid = pkt + 7 + dl;
+	p->scid_len = sl;
+	if (p->version == 0) /* a Version Negotiation: never a client's */
+		return -1;
+	if (p->version != NGTCP2_PROTO_VER_V1)
+		return 1; /* any IDs: RFC 8999 lets a version have its own */
+	return dl > NGTCP2_MAX_CIDLEN || sl > NGTCP2_MAX_CIDLEN ? -1 : 0;
+}
+
+int
+sl_qconn_initial(const uint8_t *pkt, size_t n, struct sl_qinitial *i)
+{
+	ngtcp2_pkt_hd hd;
+
+	if (ngtcp2_accept(&hd, pkt, n) != 0)
+		return -1;
+	i->version = hd.version;
+	memcpy(i->dcid, hd.dcid.data, hd.dcid.datalen);
+	i->dcid_len = hd.dcid.datalen;
+	memcpy(i->scid, hd.scid.data, hd.scid.datalen);
+	i->scid_len = hd.scid.datalen;
+	i->token = hd.token.base;
+	i->token_len = hd.token.len;
+	return 0;
+}
+
+long
+sl_qconn_write_vn(uint8_t *out, size_t room, const struct sl_qpeek *p)
+{
+	static const uint32_t versions[] = {NGTCP2_PROTO_VER_V1};
+	uint8_t r;
+
+	if (RAND_bytes(&r, 1) != 1)
+		r = 0;
+	/* the client's IDs swapped */
+	return (long)ngtcp2_pkt_write_version_negotiation(
+	    out, room, r, p->scid, p->scid_len, p->dcid, p->dcid_len, versions,
+	    sizeof(versions) / sizeof(versions[0]));
+}
+
+long
+sl_qconn_write_retry(uint8_t *out, size_t room, const struct sl_qinitial *i,
+		     const uint8_t *rscid, size_t rscid_len,
+		     const uint8_t *token, size_t token_len)
+{
+	static const uint8_t key[] = NGTCP2_RETRY_KEY_V1;
+	ngtcp2_crypto_ctx x = crypto_ctx(SL_QAEAD_AES_128_GCM);
+	ngtcp2_crypto_aead_ctx actx;
+	ngtcp2_cid dcid, scid, odcid;
+	ngtcp2_ssize n;
+
+	if ((actx.native_handle =
+		 sl_qaead_ctx_new(SL_QAEAD_AES_128_GCM, key, 1)) == NULL)
+		return -1;
+	ngtcp2_cid_init(&dcid, i->scid, i->scid_len);
+	ngtcp2_cid_init(&scid, rscid, rscid_len);
+	ngtcp2_cid_init(&odcid, i->dcid, i->dcid_len);
+	n = ngtcp2_pkt_write_retry(out, room, i->version, &dcid, &scid, &odcid,
+				   token, token_len, cb_encrypt, &x.aead,
+				   &actx);
+	EVP_CIPHER_CTX_free(actx.native_handle);
+	return n < 0 ? -1 : (long)n;
+}
+
+long
+sl_qconn_write_reset(uint8_t *out, size_t room, const uint8_t *token,
+		     size_t trigger_len)
+{
+	uint8_t rnd[64];
+	/* smaller than what it answers, and not below the 21 bytes RFC 9000
+	 * 10.3 requires: a short packet of ours is never mistaken */
+	size_t n = trigger_len > 42 ? 41 : trigger_len - 1;
+	ngtcp2_ssize w;
+
+	if (trigger_len < 22 ||
+	    n - NGTCP2_STATELESS_RESET_TOKENLEN > sizeof(rnd) ||
+	    RAND_bytes(rnd, (int)(n - NGTCP2_STATELESS_RESET_TOKENLEN)) != 1)
+		return -1;
+	w = ngtcp2_pkt_write_stateless_reset(
+	    out, room < n ? room : n, token, rnd,
+	    n - NGTCP2_STATELESS_RESET_TOKENLEN);
+	return w < 0 ? -1 : (long)w;
+}
+
+size_t
+sl_qconn_scids(const struct sl_qconn *c, uint8_t (*ids)[20], uint8_t *lens,
+	       size_t max)
+{
+	size_t n = ngtcp2_conn_get_num_scid(c->conn);
+	ngtcp2_cid *cids = calloc(n > 0 ? n : 1, sizeof(*cids));
+
+	if (cids == NULL)
+		return 0;
+	n = ngtcp2_conn_get_scid(c->conn, cids);
+	if (n > max)
+		n = max;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(ids[i], cids[i].data, cids[i].datalen);
+		lens[i] = (uint8_t)cids[i].datalen;
+	}
+	free(cids);
+	return n;
+}
+
+long
+sl_qconn_write_close(struct sl_qconn *c, uint8_t *out, size_t room,
+		     uint64_t now)
+{
+	ngtcp2_connection_close_error cc;
+	ngtcp2_path_storage ps;
+	ngtcp2_pkt_info pi;
+	ngtcp2_ssize n;
+
+	/* nothing to say: the peer closed (draining), or it was idle */
+	if (c->liberr == NGTCP2_ERR_DRAINING ||
+	    c->liberr == NGTCP2_ERR_IDLE_CLOSE ||
+	    ngtcp2_conn_is_in_draining_period(c->conn))
+		return 0;
+	ngtcp2_connection_close_error_default(&cc);
+	if (c->liberr == NGTCP2_ERR_CRYPTO)
+		ngtcp2_connection_close_error_set_transport_error_tls_alert(
+		    &cc, sl_qtls_alert(c->tls), NULL, 0);
+	else if (c->liberr != 0)
+		ngtcp2_connection_close_error_set_transport_error_liberr(
+		    &cc, c->liberr, NULL, 0);
+	ngtcp2_path_storage_zero(&ps);
+	n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, out,
+					       room, &cc, now);
+	return n < 0 ? 0 : (long)n;
+}
+
+const struct sockaddr *
+sl_qconn_remote(const struct sl_qconn *c, socklen_t *len)
+{
+	const ngtcp2_path *p = ngtcp2_conn_get_path(c->conn);
+
+	*len = (socklen_t)p->remote.addrlen;
+	return p->remote.addr;
 }

@@ -42,6 +42,75 @@ struct sl_qconn *sl_qconn_accept(SSL_CTX *ctx, const struct sl_qconn_ids *ids,
 				 const struct sl_qpath *path,
 				 const uint8_t *pkt, size_t n, uint64_t now);
 
+/* A datagram's first packet, as an endpoint routes it. */
+struct sl_qpeek {
+	uint32_t version; /* 0: a short header */
+	const uint8_t *dcid, *scid;
+	size_t dcid_len, scid_len;
+};
+
+/* pkt's header into p: 0, 1 when its version is not spoken here (answer
+ * with sl_qconn_write_vn), -1 when it is no QUIC packet. */
+int sl_qconn_peek(const uint8_t *pkt, size_t n, struct sl_qpeek *p);
+
+/* A client's Initial that could open a connection. */
+struct sl_qinitial {
+	uint32_t version;
+	uint8_t dcid[20], scid[20];
+	size_t dcid_len, scid_len;
+	const uint8_t *token; /* in the datagram */
+	size_t token_len;
+};
+
+/* pkt as a client's first Initial into i: 0, or -1 when it cannot open a
+ * connection (another packet, a datagram under 1,200 bytes). */
+int sl_qconn_initial(const uint8_t *pkt, size_t n, struct sl_qinitial *i);
+
+/* The Version Negotiation packet that answers p (our versions: 1), the
+ * Retry that answers i (from the new connection ID rscid, carrying
+ * token), the stateless reset of token that answers a datagram of
+ * trigger_len bytes (smaller than it, RFC 9000 10.3): their length in
+ * out, or -1 (none to send: a reset would not be smaller). */
+long sl_qconn_write_vn(uint8_t *out, size_t room, const struct sl_qpeek *p);
+long sl_qconn_write_retry(uint8_t *out, size_t room,
+			  const struct sl_qinitial *i, const uint8_t *rscid,
+			  size_t rscid_len, const uint8_t *token,
+			  size_t token_len);
+long sl_qconn_write_reset(uint8_t *out, size_t room, const uint8_t *token,
+			  size_t trigger_len);
+
+/* A client's Initial after a Retry, its token opened: the original
+ * destination connection ID and the Retry's source connection ID, which
+ * the server's transport parameters must name. */
+struct sl_qretried {
+	const uint8_t *odcid, *rscid;
+	size_t odcid_len, rscid_len;
+};
+
+/* sl_qconn_accept's, for an Initial that followed a Retry (retried not
+ * NULL). */
+struct sl_qconn *sl_qconn_accept_retried(SSL_CTX *ctx,
+					 const struct sl_qconn_ids *ids,
+					 const struct sl_qretried *retried,
+					 const struct sl_qpath *path,
+					 const uint8_t *pkt, size_t n,
+					 uint64_t now);
+
+/* The connection IDs c answers to now, into ids (max of them, each up to
+ * 20 bytes, their lengths in lens): their number. */
+size_t sl_qconn_scids(const struct sl_qconn *c, uint8_t (*ids)[20],
+		      uint8_t *lens, size_t max);
+
+/* The datagram that closes c (a CONNECTION_CLOSE of the error that ended
+ * it, or none in its draining period): its length in out, to (its
+ * peer's address), 0 when none is sent. */
+long sl_qconn_write_close(struct sl_qconn *c, uint8_t *out, size_t room,
+			  uint64_t now);
+
+/* c's peer's address now (after a migration, the new one). */
+const struct sockaddr *sl_qconn_remote(const struct sl_qconn *c,
+				       socklen_t *len);
+
 /* A client's connection to sni on ctx (tests, and HTTP/3 upstreams later);
  * its first datagram is written next. NULL: no memory. */
 struct sl_qconn *sl_qconn_connect(SSL_CTX *ctx, const char *sni,
@@ -54,10 +123,15 @@ void sl_qconn_free(struct sl_qconn *c);
 int sl_qconn_read(struct sl_qconn *c, const struct sl_qpath *path,
 		  const uint8_t *pkt, size_t n, uint64_t now);
 
-/* The next datagram c sends, into out (room bytes, 1,200 at least): its
+/* The next datagram c sends, into out (room bytes, 1,200 at least), and
+ * where to (to, when not NULL: a path being validated may be new): its
  * length, 0 when there is none now, -1 when the connection is over. */
-long sl_qconn_write(struct sl_qconn *c, uint8_t *out, size_t room,
-		    uint64_t now);
+long sl_qconn_write(struct sl_qconn *c, uint8_t *out, size_t room, uint64_t now,
+		    struct sockaddr_storage *to, socklen_t *to_len);
+
+/* A PING after ns of quiet (0: none), which keeps a path's NAT binding
+ * and tells the peer the path is alive. */
+void sl_qconn_keep_alive(struct sl_qconn *c, uint64_t ns);
 
 /* When c's next timer is due (ns, UINT64_MAX: none), and its run: 0, or
  * -1 when it ended the connection (the idle timeout). */

@@ -3,11 +3,12 @@
 """QUIC handshakes between sluice's QUIC connection (src/quic: libngtcp2's
 core with sluice's glue to OpenSSL 3.0) and a client that shares nothing
 with it: ngtcp2's gtlsclient (Debian's ngtcp2-client), built on GnuTLS.
-The server is tests/unit/quic_serve, sluice's connection on a UDP socket
-of 127.0.0.1, until the daemon serves QUIC itself (doc/http3.md). Each
-TLS 1.3 suite, a resumed session (early data refused), a key update, and
-20% loss each way: the handshake completes and is confirmed on both
-sides, and no connection ends with an error but its idle timeout.
+The server is tests/unit/quic_serve, sluice's endpoint (src/quic/qend.c)
+on a UDP socket of 127.0.0.1, until the daemon serves QUIC itself
+(doc/http3.md). Each TLS 1.3 suite, a resumed session (early data
+refused), a Retry first, a key update, and 20% loss each way: the
+handshake completes and is confirmed on both sides, every connection
+opened is closed, and no stateless reset is sent.
 Skipped in a build without HTTP/3 (./configure --without-quic) or
 without gtlsclient."""
 
@@ -48,11 +49,13 @@ def cert():
 
 
 class Server:
-    """quic_serve for count connections: its port, then its lines."""
+    """quic_serve for count connections (retry: each after a Retry): its
+    port, then its lines."""
 
-    def __init__(self, count=1):
+    def __init__(self, count=1, retry=False):
         c, k = cert()
-        self.p = subprocess.Popen([serve_path(), c, k, str(count)],
+        self.p = subprocess.Popen([serve_path(), c, k, str(count)]
+                                  + (["retry"] if retry else []),
                                   stdout=subprocess.PIPE, text=True)
         line = self.p.stdout.readline().split()
         eq(line[0], "port", "quic_serve's first line")
@@ -89,7 +92,8 @@ def each_tls13_suite_with_gtlsclient():
         s = Server()
         client(s.port, "--ciphers=" + SUITES + gnutls)
         eq(s.lines(), ["established %s h3" % openssl,
-                       "closed ERR_IDLE_CLOSE"], "the server's lines")
+                       "stats accepted=1 retries=0 closed=1 resets=0"],
+           "the server's lines")
 
 
 @test
@@ -102,9 +106,24 @@ def a_session_resumes_without_early_data():
     check("Early data was rejected by server" in out,
           "no 0-RTT: %s" % out[-1500:])
     eq(s.lines(), ["established TLS_AES_128_GCM_SHA256 h3",
-                   "closed ERR_IDLE_CLOSE",
                    "established TLS_AES_128_GCM_SHA256 h3 resumed",
-                   "closed ERR_IDLE_CLOSE"], "the server's lines")
+                   "stats accepted=2 retries=0 closed=2 resets=0"],
+       "the server's lines")
+
+
+@test
+def a_retry_validates_the_clients_address_first():
+    """The endpoint answers each first Initial with a Retry and its token
+    (bound to the client's address); gtlsclient comes back with it, and
+    the connection opens naming both IDs in its transport parameters,
+    which the client checks (RFC 9000 7.3)."""
+    require()
+    s = Server(2, retry=True)
+    for _ in range(2):
+        client(s.port)
+    eq(s.lines(), ["established TLS_AES_128_GCM_SHA256 h3"] * 2
+       + ["stats accepted=2 retries=2 closed=2 resets=0"],
+       "the server's lines")
 
 
 @test
@@ -119,7 +138,7 @@ def a_key_update_and_loss_each_way():
         if "--key-update=50ms" in args:
             check("Initiate key update" in out, "the client's key update")
         eq(s.lines(), ["established TLS_AES_128_GCM_SHA256 h3",
-                       "closed ERR_IDLE_CLOSE"],
+                       "stats accepted=1 retries=0 closed=1 resets=0"],
            "the server's lines (%s, %.1f s)" % (args, time.monotonic() - t0))
 
 

@@ -1,18 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A QUIC server for the HTTP/3 integration tests (test_http3.py), until
- * the daemon serves QUIC itself: sluice's QUIC connection (src/quic,
+ * A QUIC server for the QUIC integration tests (test_quic.py), until the
+ * daemon serves QUIC itself: sluice's endpoint (src/quic/qend.c:
  * libngtcp2 with sluice's OpenSSL glue) on a UDP socket of 127.0.0.1,
  * for an independent client (ngtcp2's gtlsclient, GnuTLS) to handshake
  * with. Prints "port N" once bound, then "established SUITE ALPN" for
- * each handshake done (and " resumed" when it resumed a session) and
- * "closed REASON" for each connection ended;
- * exits after COUNT connections have ended, or after 20 s.
+ * each handshake done (" resumed" after it when it resumed a session);
+ * when COUNT connections have been opened and all have ended, or after
+ * 20 s, "stats accepted=N retries=N closed=N resets=N" and exits.
  *
- *   quic_serve CERT.pem KEY.pem [COUNT]
+ *   quic_serve CERT.pem KEY.pem [COUNT [retry]]
  *
- * One connection a client address (no connection-ID routing: that is the
- * endpoint's, doc/http3.md).
+ * With "retry", every client's address is validated by a Retry first.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -25,18 +24,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include "qconn.h"
+#include "qend.h"
 #include "qtls.h"
 
-#define MAXC 8
+#define MAXSAID 64
 
-struct peer {
-	struct sl_qconn *c;
-	struct sockaddr_in addr;
-	int said;
-};
+static int fd;
 
 static uint64_t
 now_ns(void)
@@ -47,77 +44,36 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static struct sockaddr_in local;
-/* worker 0's connection IDs, random reset tokens */
-static const struct sl_qconn_ids ids = {0, NULL};
-
-static struct sl_qpath
-path_of(const struct peer *p)
-{
-	struct sl_qpath q;
-
-	q.local = (const struct sockaddr *)&local;
-	q.local_len = sizeof(local);
-	q.remote = (const struct sockaddr *)&p->addr;
-	q.remote_len = sizeof(p->addr);
-	return q;
-}
-
-/* What p writes, sent; its end said and freed when it is over. Returns 1
- * when it ended. */
-static int
-pump(int fd, struct peer *p, uint64_t now)
-{
-	uint8_t d[1500];
-	long n;
-
-	while ((n = sl_qconn_write(p->c, d, sizeof(d), now)) > 0)
-		(void)sendto(fd, d, (size_t)n, 0,
-			     (const struct sockaddr *)&p->addr,
-			     sizeof(p->addr));
-	if (!p->said && sl_qconn_established(p->c)) {
-		SSL *ssl = sl_qconn_ssl(p->c);
-		const unsigned char *alpn;
-		unsigned int alen;
-
-		SSL_get0_alpn_selected(ssl, &alpn, &alen);
-		printf("established %s %.*s%s\n",
-		       SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)),
-		       (int)alen, (const char *)alpn,
-		       SSL_session_reused(ssl) ? " resumed" : "");
-		fflush(stdout);
-		p->said = 1;
-	}
-	return n < 0;
-}
-
 static void
-end(struct peer *p)
+on_send(void *arg, const struct sockaddr *to, socklen_t tl, const uint8_t *d,
+	size_t n)
 {
-	printf("closed %s\n", sl_qconn_error(p->c));
-	fflush(stdout);
-	sl_qconn_free(p->c);
-	p->c = NULL;
+	(void)arg;
+	(void)sendto(fd, d, n, 0, to, tl);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct peer peers[MAXC];
-	SSL_CTX *ctx;
+	static uint64_t said[MAXSAID];
+	struct sockaddr_in local;
 	socklen_t sl = sizeof(local);
+	uint8_t key[32];
+	struct sl_qend_cfg cfg;
+	struct sl_qend *e;
+	SSL_CTX *ctx;
 	uint64_t start = now_ns();
-	int fd, count = argc > 3 ? atoi(argv[3]) : 1, ended = 0;
+	size_t nsaid = 0;
+	int count = argc > 3 ? atoi(argv[3]) : 1;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: quic_serve CERT KEY [COUNT]\n");
+		fprintf(stderr, "usage: quic_serve CERT KEY [COUNT [retry]]\n");
 		return 2;
 	}
-	memset(peers, 0, sizeof(peers));
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
 	    SSL_CTX_use_certificate_chain_file(ctx, argv[1]) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(ctx, argv[2], SSL_FILETYPE_PEM) != 1 ||
-	    sl_qtls_ctx_setup(ctx, 1) != 0) {
+	    sl_qtls_ctx_setup(ctx, 1) != 0 || RAND_bytes(key, 32) != 1) {
 		fprintf(stderr, "quic_serve: the certificate\n");
 		return 1;
 	}
@@ -130,71 +86,74 @@ main(int argc, char **argv)
 		perror("quic_serve: socket");
 		return 1;
 	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.ctx = ctx;
+	cfg.key = key;
+	cfg.retry = argc > 4 && strcmp(argv[4], "retry") == 0;
+	cfg.max_conns = 64;
+	cfg.token_age_ms = 10000;
+	cfg.send = on_send;
+	if ((e = sl_qend_new(&cfg, (struct sockaddr *)&local, sl)) == NULL)
+		return 1;
 	printf("port %d\n", ntohs(local.sin_port));
 	fflush(stdout);
-	while (ended < count && now_ns() - start < 20ull * 1000000000u) {
+	while (now_ns() - start < 20ull * 1000000000u) {
+		const struct sl_qend_stats *st = sl_qend_stats(e);
 		struct pollfd pfd = {fd, POLLIN, 0};
-		uint64_t now = now_ns(), next = UINT64_MAX;
-		int timeout;
+		uint64_t now = now_ns(), next = sl_qend_run(e, now);
+		int timeout = next == UINT64_MAX ? 100
+			      : next <= now	 ? 0
+					    : (int)((next - now) / 1000000 + 1);
 
-		for (int i = 0; i < MAXC; i++)
-			if (peers[i].c != NULL &&
-			    sl_qconn_expiry(peers[i].c) < next)
-				next = sl_qconn_expiry(peers[i].c);
-		timeout = next == UINT64_MAX ? 100
-			  : next <= now	     ? 0
-					: (int)((next - now) / 1000000 + 1);
-		if (timeout > 100)
-			timeout = 100;
-		if (poll(&pfd, 1, timeout) > 0) {
+		if (st->accepted >= (uint64_t)count && st->conns == 0)
+			break;
+		if (poll(&pfd, 1, timeout > 100 ? 100 : timeout) > 0) {
 			uint8_t d[65536];
-			struct sockaddr_in from;
+			struct sockaddr_storage from;
 			socklen_t fl = sizeof(from);
 			ssize_t n = recvfrom(fd, d, sizeof(d), 0,
 					     (struct sockaddr *)&from, &fl);
-			struct peer *p = NULL, *spare = NULL;
-
-			now = now_ns();
-			for (int i = 0; n > 0 && i < MAXC; i++) {
-				if (peers[i].c == NULL) {
-					if (spare == NULL)
-						spare = &peers[i];
-				} else if (memcmp(&peers[i].addr, &from,
-						  sizeof(from)) == 0)
-					p = &peers[i];
-			}
-			if (p != NULL) {
-				struct sl_qpath q = path_of(p);
-				if (sl_qconn_read(p->c, &q, d, (size_t)n,
-						  now) != 0) {
-					end(p);
-					ended++;
-				}
-			} else if (spare != NULL && n > 0) {
-				struct sl_qpath q;
-				spare->addr = from;
-				spare->said = 0;
-				q = path_of(spare);
-				spare->c = sl_qconn_accept(ctx, &ids, &q, d,
-							   (size_t)n, now);
-			}
+			if (n > 0)
+				sl_qend_input(e, d, (size_t)n,
+					      (struct sockaddr *)&from, fl,
+					      now_ns());
 		}
-		now = now_ns();
-		for (int i = 0; i < MAXC; i++) {
-			struct peer *p = &peers[i];
-			if (p->c == NULL)
+		/* each handshake done, said once */
+		for (size_t i = 0; i < st->conns; i++) {
+			struct sl_qconn *c = sl_qend_conn(e, i);
+			uint64_t serial = sl_qend_conn_serial(e, i);
+			size_t k = 0;
+			while (k < nsaid && said[k] != serial)
+				k++;
+			if (k < nsaid || !sl_qconn_established(c) ||
+			    nsaid == MAXSAID)
 				continue;
-			if ((sl_qconn_expiry(p->c) <= now &&
-			     sl_qconn_expire(p->c, now) != 0) ||
-			    pump(fd, p, now)) {
-				end(p);
-				ended++;
+			{
+				SSL *ssl = sl_qconn_ssl(c);
+				const unsigned char *alpn;
+				unsigned int alen;
+				SSL_get0_alpn_selected(ssl, &alpn, &alen);
+				printf("established %s %.*s%s\n",
+				       SSL_CIPHER_get_name(
+					   SSL_get_current_cipher(ssl)),
+				       (int)alen, (const char *)alpn,
+				       SSL_session_reused(ssl) ? " resumed"
+							       : "");
+				fflush(stdout);
 			}
+			said[nsaid++] = serial;
 		}
 	}
-	for (int i = 0; i < MAXC; i++)
-		if (peers[i].c != NULL)
-			sl_qconn_free(peers[i].c);
+	{
+		const struct sl_qend_stats *st = sl_qend_stats(e);
+		printf("stats accepted=%llu retries=%llu closed=%llu "
+		       "resets=%llu\n",
+		       (unsigned long long)st->accepted,
+		       (unsigned long long)st->retries,
+		       (unsigned long long)st->closed,
+		       (unsigned long long)st->resets);
+	}
+	sl_qend_free(e);
 	SSL_CTX_free(ctx);
 	close(fd);
 	return 0;
