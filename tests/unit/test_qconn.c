@@ -53,7 +53,7 @@ flush(struct sl_qconn *from, struct sl_qconn **to, int to_server, SSL_CTX *sctx,
 	int k = 0;
 	struct sl_qpath p = path(to_server);
 
-	while ((n = sl_qconn_write(from, d, sizeof(d), now)) > 0) {
+	while ((n = sl_qconn_write(from, d, sizeof(d), now, NULL, NULL)) > 0) {
 		k++;
 		if (++*seq == drop_nth) {
 			d[n / 2] ^= 0x40;
