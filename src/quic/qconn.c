@@ -31,6 +31,29 @@ struct sl_qconn {
 	uint8_t reset_key[32];
 	char err[80];
 	int liberr; /* the libngtcp2 error that ended it, 0 */
+	struct sl_qconn_app app;
+	struct qstream *streams; /* those with data of ours or open */
+};
+
+/* A stream's data of ours, in chunks that never move: libngtcp2 sends
+ * again from the bytes it was given until they are acknowledged, so a
+ * chunk goes only once all of it is (RFC 9000's retransmission is
+ * libngtcp2's; keeping the bytes is ours). */
+#define QCHUNK 16384
+
+struct qchunk {
+	struct qchunk *next;
+	size_t len;
+	uint8_t d[QCHUNK];
+};
+
+struct qstream {
+	struct qstream *next;
+	int64_t id;
+	struct qchunk *head, *tail;
+	uint64_t head_off; /* the stream offset of head->d[0] */
+	uint64_t acked, sent, end;
+	int fin, fin_sent, blocked;
 };
 
 /* The AEADs as libngtcp2's opaque handles: a pointer to their enum. */
@@ -354,6 +377,121 @@ cb_path_challenge(ngtcp2_conn *conn, uint8_t *data, void *ud)
 		   : NGTCP2_ERR_CALLBACK_FAILURE;
 }
 
+/* ---- streams ----------------------------------------------------------- */
+
+static struct qstream *
+stream_find(const struct sl_qconn *c, int64_t id)
+{
+	struct qstream *q = c->streams;
+
+	while (q != NULL && q->id != id)
+		q = q->next;
+	return q;
+}
+
+static struct qstream *
+stream_new(struct sl_qconn *c, int64_t id)
+{
+	struct qstream *q = calloc(1, sizeof(*q));
+
+	if (q != NULL) {
+		q->id = id;
+		q->next = c->streams;
+		c->streams = q;
+	}
+	return q;
+}
+
+static void
+stream_free(struct sl_qconn *c, int64_t id)
+{
+	for (struct qstream **pp = &c->streams; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->id == id) {
+			struct qstream *q = *pp;
+			*pp = q->next;
+			while (q->head != NULL) {
+				struct qchunk *k = q->head;
+				q->head = k->next;
+				free(k);
+			}
+			free(q);
+			return;
+		}
+}
+
+static int
+cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t id,
+		    uint64_t offset, const uint8_t *data, size_t len, void *ud,
+		    void *sud)
+{
+	struct sl_qconn *c = ud;
+
+	(void)offset;
+	(void)sud;
+	if (c->app.recv != NULL &&
+	    c->app.recv(c->app.arg, id, data, len,
+			(flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0) != 0)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	/* taken: the peer may send as much again */
+	ngtcp2_conn_extend_max_stream_offset(conn, id, len);
+	ngtcp2_conn_extend_max_offset(conn, len);
+	return 0;
+}
+
+static int
+cb_acked(ngtcp2_conn *conn, int64_t id, uint64_t offset, uint64_t len, void *ud,
+	 void *sud)
+{
+	struct qstream *q = stream_find(ud, id);
+
+	(void)conn;
+	(void)sud;
+	/* acknowledged in order: the chunks wholly acknowledged go */
+	if (q == NULL || offset + len <= q->acked)
+		return 0;
+	q->acked = offset + len;
+	while (q->head != NULL && q->head != q->tail &&
+	       q->head_off + q->head->len <= q->acked) {
+		struct qchunk *k = q->head;
+		q->head = k->next;
+		q->head_off += k->len;
+		free(k);
+	}
+	return 0;
+}
+
+static int
+cb_stream_reset(ngtcp2_conn *conn, int64_t id, uint64_t final_size,
+		uint64_t app_error, void *ud, void *sud)
+{
+	struct sl_qconn *c = ud;
+
+	(void)conn;
+	(void)final_size;
+	(void)sud;
+	if (c->app.reset != NULL)
+		c->app.reset(c->app.arg, id, app_error);
+	return 0;
+}
+
+static int
+cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t id,
+		uint64_t app_error, void *ud, void *sud)
+{
+	struct sl_qconn *c = ud;
+
+	(void)conn;
+	(void)sud;
+	if (c->app.closed != NULL)
+		c->app.closed(
+		    c->app.arg, id,
+		    (flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET)
+			? app_error
+			: 0);
+	stream_free(c, id);
+	return 0;
+}
+
 /* ---- the TLS glue's callbacks -------------------------------------------- */
 
 static int
@@ -433,6 +571,10 @@ callbacks(ngtcp2_callbacks *cb, int server)
 	cb->delete_crypto_cipher_ctx = cb_delete_cipher_ctx;
 	cb->get_path_challenge_data = cb_path_challenge;
 	cb->version_negotiation = cb_version_negotiation;
+	cb->recv_stream_data = cb_recv_stream_data;
+	cb->acked_stream_data_offset = cb_acked;
+	cb->stream_reset = cb_stream_reset;
+	cb->stream_close = cb_stream_close;
 }
 
 /* What sluice offers a peer (doc/http3.md will list them as keys). */
@@ -591,6 +733,8 @@ sl_qconn_free(struct sl_qconn *c)
 {
 	if (c == NULL)
 		return;
+	while (c->streams != NULL)
+		stream_free(c, c->streams->id);
 	ngtcp2_conn_del(c->conn); /* its keys, by the delete callbacks */
 	sl_qtls_free(c->tls);
 	OPENSSL_cleanse(c->reset_key, sizeof(c->reset_key));
@@ -614,16 +758,82 @@ sl_qconn_read(struct sl_qconn *c, const struct sl_qpath *path,
 	return -1;
 }
 
+/* The stream to send from next: data or an end not yet given to
+ * libngtcp2, not blocked by flow control in this write. */
+static struct qstream *
+stream_ready(const struct sl_qconn *c)
+{
+	for (struct qstream *q = c->streams; q != NULL; q = q->next)
+		if (!q->blocked &&
+		    (q->sent < q->end || (q->fin && !q->fin_sent)))
+			return q;
+	return NULL;
+}
+
+/* The bytes of q not yet given to libngtcp2, as vectors into its
+ * chunks (at most max): their number. */
+static size_t
+stream_vecs(const struct qstream *q, ngtcp2_vec *v, size_t max)
+{
+	uint64_t off = q->head_off;
+	size_t n = 0;
+
+	for (const struct qchunk *k = q->head; k != NULL && n < max;
+	     off += k->len, k = k->next) {
+		if (off + k->len <= q->sent)
+			continue;
+		v[n].base =
+		    (uint8_t *)(uintptr_t)(k->d +
+					   (q->sent > off ? q->sent - off : 0));
+		v[n].len =
+		    (size_t)(off + k->len - (q->sent > off ? q->sent : off));
+		n++;
+	}
+	return n;
+}
+
 long
 sl_qconn_write(struct sl_qconn *c, uint8_t *out, size_t room, uint64_t now,
 	       struct sockaddr_storage *to, socklen_t *to_len)
 {
 	ngtcp2_path_storage ps;
 	ngtcp2_pkt_info pi;
-	ngtcp2_ssize n;
+	ngtcp2_ssize n, took;
 
 	ngtcp2_path_storage_zero(&ps);
-	n = ngtcp2_conn_write_pkt(c->conn, &ps.path, &pi, out, room, now);
+	for (struct qstream *q = c->streams; q != NULL; q = q->next)
+		q->blocked = 0;
+	for (;;) {
+		/* the streams' data coalesced into one packet (MORE), then
+		 * the packet finished without a stream */
+		struct qstream *q = stream_ready(c);
+		ngtcp2_vec v[8];
+		size_t nv = 0;
+		uint32_t fl = NGTCP2_WRITE_STREAM_FLAG_MORE;
+
+		if (q != NULL) {
+			nv = stream_vecs(q, v, sizeof(v) / sizeof(v[0]));
+			if (q->fin)
+				fl |= NGTCP2_WRITE_STREAM_FLAG_FIN;
+		}
+		took = -1;
+		n = ngtcp2_conn_writev_stream(
+		    c->conn, &ps.path, &pi, out, room, &took,
+		    q != NULL ? fl : 0, q != NULL ? q->id : -1, v, nv, now);
+		if (q != NULL && took >= 0) {
+			q->sent += (uint64_t)took;
+			if (q->fin && q->sent == q->end)
+				q->fin_sent = 1;
+		}
+		if (n == NGTCP2_ERR_WRITE_MORE)
+			continue;
+		if (q != NULL && (n == NGTCP2_ERR_STREAM_DATA_BLOCKED ||
+				  n == NGTCP2_ERR_STREAM_SHUT_WR)) {
+			q->blocked = 1;
+			continue;
+		}
+		break;
+	}
 	if (n >= 0) {
 		if (to != NULL && n > 0) {
 			memcpy(to, ps.path.remote.addr, ps.path.remote.addrlen);
@@ -635,6 +845,75 @@ sl_qconn_write(struct sl_qconn *c, uint8_t *out, size_t room, uint64_t now,
 	if (c->err[0] == '\0')
 		snprintf(c->err, sizeof(c->err), "%s", ngtcp2_strerror((int)n));
 	return -1;
+}
+
+void
+sl_qconn_set_app(struct sl_qconn *c, const struct sl_qconn_app *app)
+{
+	c->app = *app;
+}
+
+int64_t
+sl_qconn_open(struct sl_qconn *c, int bidi)
+{
+	int64_t id;
+
+	if ((bidi ? ngtcp2_conn_open_bidi_stream(c->conn, &id, NULL)
+		  : ngtcp2_conn_open_uni_stream(c->conn, &id, NULL)) != 0)
+		return -1;
+	return id;
+}
+
+int
+sl_qconn_send(struct sl_qconn *c, int64_t id, const uint8_t *d, size_t n,
+	      int fin)
+{
+	struct qstream *q = stream_find(c, id);
+
+	if (q == NULL && (q = stream_new(c, id)) == NULL)
+		return -1;
+	if (q->fin)
+		return -1;
+	while (n > 0) {
+		size_t k;
+		if (q->tail == NULL || q->tail->len == QCHUNK) {
+			struct qchunk *ch = malloc(sizeof(*ch));
+			if (ch == NULL)
+				return -1;
+			ch->next = NULL;
+			ch->len = 0;
+			if (q->tail != NULL)
+				q->tail->next = ch;
+			else {
+				q->head = ch;
+				q->head_off = q->end;
+			}
+			q->tail = ch;
+		}
+		k = QCHUNK - q->tail->len < n ? QCHUNK - q->tail->len : n;
+		memcpy(q->tail->d + q->tail->len, d, k);
+		q->tail->len += k;
+		q->end += k;
+		d += k;
+		n -= k;
+	}
+	q->fin = fin;
+	return 0;
+}
+
+size_t
+sl_qconn_unacked(const struct sl_qconn *c, int64_t id)
+{
+	const struct qstream *q = stream_find(c, id);
+
+	return q != NULL ? (size_t)(q->end - q->acked) : 0;
+}
+
+int
+sl_qconn_shutdown(struct sl_qconn *c, int64_t id, uint64_t app_error)
+{
+	return ngtcp2_conn_shutdown_stream(c->conn, id, app_error) == 0 ? 0
+									: -1;
 }
 
 void

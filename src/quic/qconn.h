@@ -133,6 +133,39 @@ long sl_qconn_write(struct sl_qconn *c, uint8_t *out, size_t room, uint64_t now,
  * and tells the peer the path is alive. */
 void sl_qconn_keep_alive(struct sl_qconn *c, uint64_t ns);
 
+/* ---- streams ------------------------------------------------------------
+ * What the layer above (HTTP/3) hears of c's streams, from inside
+ * sl_qconn_read: a stream's data in order (taken: its flow-control
+ * credit goes back to the peer), its end (fin), its reset by the peer
+ * and its close. A callback returning -1 ends the connection. */
+struct sl_qconn_app {
+	int (*recv)(void *arg, int64_t id, const uint8_t *d, size_t n, int fin);
+	void (*reset)(void *arg, int64_t id, uint64_t app_error);
+	void (*closed)(void *arg, int64_t id, uint64_t app_error);
+	void *arg;
+};
+
+void sl_qconn_set_app(struct sl_qconn *c, const struct sl_qconn_app *app);
+
+/* A stream of ours: bidirectional (a client's requests) or
+ * unidirectional (HTTP/3's control and QPACK streams). Its id, or -1
+ * when the peer allows none more now. */
+int64_t sl_qconn_open(struct sl_qconn *c, int bidi);
+
+/* n bytes queued on stream id (copied: kept until the peer acknowledges
+ * them), and its end after them (fin). Sent by sl_qconn_write as flow
+ * control allows. Returns 0, or -1 (its end already queued, no
+ * memory). */
+int sl_qconn_send(struct sl_qconn *c, int64_t id, const uint8_t *d, size_t n,
+		  int fin);
+
+/* Bytes queued on stream id and not yet acknowledged. */
+size_t sl_qconn_unacked(const struct sl_qconn *c, int64_t id);
+
+/* Stream id ended both ways with app_error (RESET_STREAM and
+ * STOP_SENDING). Returns 0, or -1. */
+int sl_qconn_shutdown(struct sl_qconn *c, int64_t id, uint64_t app_error);
+
 /* When c's next timer is due (ns, UINT64_MAX: none), and its run: 0, or
  * -1 when it ended the connection (the idle timeout). */
 uint64_t sl_qconn_expiry(struct sl_qconn *c);
