@@ -74,7 +74,7 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_accenc $(OUT)/fuzz_idem $(OUT)/fuzz_reader \
 	$(OUT)/fuzz_wafcheck
 ifneq ($(shell pkg-config --exists libnghttp3 2>/dev/null && echo y),)
-TARGETS += $(OUT)/fuzz_qpack
+TARGETS += $(OUT)/fuzz_qpack $(OUT)/fuzz_h3frame
 endif
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
@@ -355,6 +355,16 @@ $(OUT)/fuzz_qpack: $(top_srcdir)/tests/fuzz/fuzz_qpack.c $(QPACK_SRCS) \
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(QPACK_SRCS) \
 		$(NGHTTP3_LIBS)
 
+# HTTP/3's frame rules (fuzz_h3frame.c) against an nghttp3 server
+# connection, with QPACK's stream checks
+H3FRAME_SRCS = $(top_srcdir)/src/h3/frame.c $(QPACK_SRCS)
+$(OUT)/fuzz_h3frame: $(top_srcdir)/tests/fuzz/fuzz_h3frame.c $(H3FRAME_SRCS) \
+		$(top_srcdir)/src/h3/frame.h $(top_srcdir)/src/h3/qpack.h \
+		$(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(H3FRAME_SRCS) \
+		$(NGHTTP3_LIBS)
+
 # one connection's state (fuzz_h2conn.c): pure, the frame layer and HPACK
 H2CONN_SRCS = $(top_srcdir)/src/h2/h2conn.c $(FRAME_SRCS)
 $(OUT)/fuzz_h2conn: $(top_srcdir)/tests/fuzz/fuzz_h2conn.c $(H2CONN_SRCS) \
@@ -376,6 +386,6 @@ $(OUT)/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(CONF_SRCS)
 
 clean:
 	rm -f $(TARGETS) $(OUT)/hpack_gen $(HPACK_TAB) $(OUT)/qpack_gen \
-		$(QPACK_TAB)
+		$(QPACK_TAB) $(OUT)/fuzz_qpack $(OUT)/fuzz_h3frame
 
 .PHONY: all clean
