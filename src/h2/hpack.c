@@ -643,9 +643,11 @@ sl_hpack_decode(struct sl_hpack_dec *d, const uint8_t *in, size_t len,
 /*
  * s Huffman-coded at out, if that takes fewer than limit bytes. Returns
  * the bytes, or 0 when it would take limit or more. One pass, 32 bits
- * written at a time.
+ * written at a time. Inlined into str_encode_prefix's copies: once QPACK
+ * shared it, gcc made it a call, and HPACK's encoder took 2 to 5% more
+ * instructions a block (contrib/bench/hpack.sh).
  */
-static size_t
+static inline size_t __attribute__((always_inline))
 huff_encode_under(uint8_t *out, size_t limit, const char *s, size_t len)
 {
 	uint8_t *o = out, *end = out + limit;
@@ -687,8 +689,9 @@ huff_encode_under(uint8_t *out, size_t limit, const char *s, size_t len)
 /* A string literal, Huffman-coded when that is shorter, its length in a
  * prefix of `bits` bits under the high bits `first` and the H bit just
  * above the prefix (7 in HPACK; QPACK writes names with 3). Returns the
- * bytes written, or 0 when room is short. */
-static inline size_t
+ * bytes written, or 0 when room is short. Inlined into each caller, so
+ * that HPACK's own keeps its constant prefix. */
+static inline size_t __attribute__((always_inline))
 str_encode_prefix(uint8_t *out, size_t room, uint8_t first, int bits,
 		  const char *s, size_t len, int raw)
 {
