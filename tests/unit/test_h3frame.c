@@ -5,7 +5,8 @@
  * every cut, which frame may come on which stream (RFC 9114 section 7.2,
  * table 1), the order of a message's frames, SETTINGS read and written,
  * the frames of one integer, GOAWAY's ids and the unidirectional stream
- * types.
+ * types; and SETTINGS both ways with libnghttp3 (its control stream read
+ * by sluice, sluice's SETTINGS read by an nghttp3 server).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <nghttp3/nghttp3.h>
 
 #include "frame.h"
 
@@ -298,6 +300,122 @@ test_settings(void **state)
 	assert_memory_equal(&back, &s, sizeof(s));
 }
 
+/* An nghttp3 server's control stream, as sluice reads it (a server's:
+ * only servers say ENABLE_CONNECT_PROTOCOL, RFC 9220 section 3). */
+static void
+test_settings_from_nghttp3(void **state)
+{
+	nghttp3_callbacks cb;
+	nghttp3_settings ns;
+	nghttp3_conn *conn;
+	nghttp3_vec vec[8];
+	struct sl_h3_uni_seen u;
+	struct sl_h3f_reader r;
+	struct sl_h3_settings s;
+	uint8_t ctl[256];
+	size_t len = 0, at;
+	int64_t sid;
+	int fin, found = 0;
+	unsigned what;
+
+	(void)state;
+	memset(&cb, 0, sizeof(cb));
+	nghttp3_settings_default(&ns);
+	ns.max_field_section_size = 12345;
+	ns.qpack_max_dtable_capacity = 4096;
+	ns.qpack_blocked_streams = 7;
+	ns.enable_connect_protocol = 1;
+	assert_int_equal(nghttp3_conn_server_new(&conn, &cb, &ns,
+						 nghttp3_mem_default(), NULL),
+			 0);
+	assert_int_equal(nghttp3_conn_bind_control_stream(conn, 3), 0);
+	assert_int_equal(nghttp3_conn_bind_qpack_streams(conn, 7, 11), 0);
+	for (;;) {
+		nghttp3_ssize n =
+		    nghttp3_conn_writev_stream(conn, &sid, &fin, vec, 8);
+		size_t bytes = 0;
+
+		assert_true(n >= 0);
+		if (sid < 0)
+			break;
+		for (nghttp3_ssize i = 0; i < n; i++) {
+			if (sid == 3) {
+				assert_true(len + vec[i].len <= sizeof(ctl));
+				memcpy(ctl + len, vec[i].base, vec[i].len);
+				len += vec[i].len;
+			}
+			bytes += vec[i].len;
+		}
+		assert_int_equal(
+		    nghttp3_conn_add_write_offset(conn, sid, bytes), 0);
+		if (bytes == 0)
+			break;
+	}
+	nghttp3_conn_del(conn);
+
+	/* the stream's type, then SETTINGS first, then whatever follows */
+	memset(&u, 0, sizeof(u));
+	assert_true(len > 1);
+	assert_int_equal(sl_h3_uni_open(&u, ctl[0], 0, &what), 0);
+	assert_int_equal(what, SL_H3_UNI_CONTROL);
+	for (at = 1; at < len;) {
+		memset(&r, 0, sizeof(r));
+		at += sl_h3f_reader_feed(&r, ctl + at, len - at);
+		assert_int_equal(r.part, 2);
+		assert_true(r.length <= len - at);
+		if (!found) {
+			assert_int_equal(
+			    sl_h3f_check(SL_H3_STREAM_CONTROL, r.type, 1, 0),
+			    SL_H3F_TAKE);
+			sl_h3_settings_init(&s);
+			assert_int_equal(sl_h3_settings_parse(
+					     ctl + at, (size_t)r.length, &s),
+					 0);
+			found = 1;
+		}
+		at += (size_t)r.length;
+	}
+	assert_true(found);
+	assert_true(s.max_field_section_size == 12345);
+	assert_true(s.qpack_max_table_capacity == 4096);
+	assert_true(s.qpack_blocked_streams == 7);
+	assert_int_equal(s.enable_connect_protocol, 1);
+}
+
+/* sluice's SETTINGS, with grease, read by an nghttp3 server. */
+static void
+test_settings_to_nghttp3(void **state)
+{
+	nghttp3_callbacks cb;
+	nghttp3_settings ns;
+	nghttp3_conn *conn;
+	struct sl_h3_settings s;
+	uint8_t ctl[128];
+	size_t n;
+
+	(void)state;
+	sl_h3_settings_init(&s);
+	s.max_field_section_size = 65536;
+	s.enable_connect_protocol = 1;
+	ctl[0] = SL_H3_UNI_CONTROL;
+	n = 1 + sl_h3_settings_write(ctl + 1, sizeof(ctl) - 1, &s,
+				     UINT64_C(0x1f) * 1000000 + 0x21);
+	/* and a GOAWAY, to see the frame after it read */
+	n += sl_h3f_id_write(ctl + n, sizeof(ctl) - n, SL_H3F_GOAWAY, 8);
+	memset(&cb, 0, sizeof(cb));
+	nghttp3_settings_default(&ns);
+	assert_int_equal(nghttp3_conn_server_new(&conn, &cb, &ns,
+						 nghttp3_mem_default(), NULL),
+			 0);
+	assert_int_equal(nghttp3_conn_read_stream(conn, 2, ctl, n, 0),
+			 (nghttp3_ssize)n);
+	/* a later GOAWAY naming a higher id: nghttp3 saw the first */
+	n = sl_h3f_id_write(ctl, sizeof(ctl), SL_H3F_GOAWAY, 12);
+	assert_int_equal(nghttp3_conn_read_stream(conn, 2, ctl, n, 0),
+			 NGHTTP3_ERR_H3_ID_ERROR);
+	nghttp3_conn_del(conn);
+}
+
 /* ---- frames of one integer -----------------------------------------------*/
 
 static void
@@ -401,6 +519,8 @@ main(void)
 	    cmocka_unit_test(test_check),
 	    cmocka_unit_test(test_message_order),
 	    cmocka_unit_test(test_settings),
+	    cmocka_unit_test(test_settings_from_nghttp3),
+	    cmocka_unit_test(test_settings_to_nghttp3),
 	    cmocka_unit_test(test_id_frames),
 	    cmocka_unit_test(test_uni),
 	    cmocka_unit_test(test_names),
