@@ -2,9 +2,11 @@
 /*
  * HTTP/3's frame rules (src/h3/frame.c) against an nghttp3 server
  * connection, libnghttp3 the oracle. An input is a set-up byte (its low 3
- * bits: the size of the pieces the stream is fed in, 1 to 7 or whole)
- * and a client's unidirectional stream: its type (a variable-length
- * integer, so control, push, QPACK or reserved) and its bytes. The
+ * bits: the size of the pieces the stream is fed in, 1 to 7 or whole;
+ * bit 3: a request stream, made as request() says, with the frame rules
+ * of a request and the order of a message's frames) and a client's
+ * unidirectional stream: its type (a variable-length integer, so
+ * control, push, QPACK or reserved) and its bytes. The
  * driver reads it as sluice's HTTP/3 codec will, on frame.c and qpack.c
  * alone: the stream type (sl_h3_uni_open), then on the control stream
  * each frame header (sl_h3f_reader_feed), its verdict (sl_h3f_check),
@@ -37,7 +39,7 @@ struct side {
 	int typed;
 	struct sl_h3_uni_seen seen;
 	struct sl_h3f_reader r;
-	int frames; /* frames read on the control stream */
+	int frames; /* frames read on the stream */
 	int take;   /* the current frame's payload is gathered */
 	uint64_t left;
 	uint8_t payload[PAYLOAD_MAX];
@@ -45,6 +47,8 @@ struct side {
 	uint64_t goaway, max_push; /* the last of each, or UINT64_MAX */
 	struct sl_qpack_dstream qd;
 	int quirk; /* a frame nghttp3 0.8 reads otherwise (see expect) */
+	enum sl_h3_stream_kind kind; /* control, or a request (no type) */
+	uint8_t msg;		     /* sl_h3f_message_next's state */
 };
 
 /* A whole payload of the control stream's frame type. Returns 0 or an
@@ -82,9 +86,48 @@ control_frame(struct side *s, uint64_t type)
 	}
 }
 
-/* The control stream's next bytes. Returns 0 or an error code. */
 static int
-control(struct side *s, const uint8_t *p, size_t len)
+no_field(void *arg, const char *name, size_t nlen, const char *value,
+	 size_t vlen, unsigned flags)
+{
+	(void)arg, (void)name, (void)nlen, (void)value, (void)vlen, (void)flags;
+	return 0;
+}
+
+/* A whole HEADERS payload of a request stream: 0 or an error code. */
+static int
+request_headers(struct side *s)
+{
+	static char scratch[SL_QPACK_SCRATCH_MIN];
+	int rc = sl_qpack_decode(s->payload, s->plen, SIZE_MAX, scratch,
+				 sizeof(scratch), no_field, NULL);
+
+	if (rc == SL_QPACK_FAILED)
+		return SL_QPACK_DECOMPRESSION_FAILED;
+	return rc == SL_QPACK_OK ? 0 : SL_H3_MESSAGE_ERROR;
+}
+
+/* The verdict on a frame whose header is whole: 0 or an error code;
+ * s->take says whether its payload is gathered. */
+static int
+frame_start(struct side *s)
+{
+	int rc = sl_h3f_check(s->kind, s->r.type, s->frames++ == 0, 1);
+
+	if (rc != SL_H3F_TAKE && rc != SL_H3F_IGNORE)
+		return rc;
+	s->take = rc == SL_H3F_TAKE;
+	if (s->kind == SL_H3_STREAM_REQUEST && s->take) {
+		if ((rc = sl_h3f_message_next(&s->msg, s->r.type, 0)) != 0)
+			return rc;
+		s->take = s->r.type == SL_H3F_HEADERS; /* DATA is skipped */
+	}
+	return 0;
+}
+
+/* The stream's frames, its next bytes. Returns 0 or an error code. */
+static int
+frames(struct side *s, const uint8_t *p, size_t len)
 {
 	while (len > 0) {
 		size_t n;
@@ -94,16 +137,13 @@ control(struct side *s, const uint8_t *p, size_t len)
 			n = sl_h3f_reader_feed(&s->r, p, len);
 			p += n;
 			len -= n;
-			if (s->r.part >= 1 && s->r.type == SL_H3F_CANCEL_PUSH &&
-			    s->frames > 0)
+			if (s->kind == SL_H3_STREAM_CONTROL && s->r.part >= 1 &&
+			    s->r.type == SL_H3F_CANCEL_PUSH && s->frames > 0)
 				s->quirk = 1;
 			if (s->r.part < 2)
 				return 0;
-			rc = sl_h3f_check(SL_H3_STREAM_CONTROL, s->r.type,
-					  s->frames++ == 0, 1);
-			if (rc != SL_H3F_TAKE && rc != SL_H3F_IGNORE)
+			if ((rc = frame_start(s)) != 0)
 				return rc;
-			s->take = rc == SL_H3F_TAKE;
 			s->left = s->r.length;
 			s->plen = 0;
 			if ((s->r.type == SL_H3F_GOAWAY ||
@@ -129,7 +169,9 @@ control(struct side *s, const uint8_t *p, size_t len)
 		len -= n;
 		if (s->left > 0)
 			return 0;
-		if (s->take && (rc = control_frame(s, s->r.type)) != 0)
+		if (s->take && (rc = s->kind == SL_H3_STREAM_CONTROL
+					 ? control_frame(s, s->r.type)
+					 : request_headers(s)) != 0)
 			return rc;
 		memset(&s->r, 0, sizeof(s->r));
 	}
@@ -142,6 +184,8 @@ side_feed(struct side *s, const uint8_t *p, size_t len)
 {
 	int rc;
 
+	if (s->kind == SL_H3_STREAM_REQUEST)
+		return frames(s, p, len);
 	while (!s->typed && len > 0) {
 		uint64_t type;
 
@@ -158,7 +202,7 @@ side_feed(struct side *s, const uint8_t *p, size_t len)
 		return 0;
 	switch (s->what) {
 	case SL_H3_UNI_CONTROL:
-		return control(s, p, len);
+		return frames(s, p, len);
 	case SL_H3_UNI_QPACK_ENCODER:
 		return sl_qpack_estream_feed(p, len) == 0
 			   ? 0
@@ -173,6 +217,92 @@ side_feed(struct side *s, const uint8_t *p, size_t len)
 }
 
 static struct side side;
+
+/* A request stream's bytes, made from the input's records (request()). */
+static uint8_t reqbuf[1 << 16];
+
+/* Appends a frame of type with payload p (n bytes; NULL: zeros). */
+static size_t
+put_frame(size_t at, uint64_t type, const uint8_t *p, size_t n)
+{
+	size_t h =
+	    sl_h3f_write_header(reqbuf + at, sizeof(reqbuf) - at, type, n);
+
+	if (h == 0 || sizeof(reqbuf) - at - h < n)
+		return at;
+	if (p != NULL)
+		memcpy(reqbuf + at + h, p, n);
+	else
+		memset(reqbuf + at + h, 0, n);
+	return at + h + n;
+}
+
+/* A HEADERS frame of sluice's encoder's fields (a request's head, or
+ * trailers). */
+static size_t
+put_headers(size_t at, int trailers)
+{
+	static const char *const head[][2] = {{":method", "POST"},
+					      {":scheme", "https"},
+					      {":authority", "example.com"},
+					      {":path", "/upload"}};
+	uint8_t sec[256];
+	size_t n = sl_qpack_enc_prefix(sec, sizeof(sec));
+
+	if (trailers)
+		n += sl_qpack_enc_field(sec + n, sizeof(sec) - n, "x-sum", 5,
+					"42", 2, 0);
+	else
+		for (size_t i = 0; i < 4; i++)
+			n += sl_qpack_enc_field(sec + n, sizeof(sec) - n,
+						head[i][0], strlen(head[i][0]),
+						head[i][1], strlen(head[i][1]),
+						0);
+	return put_frame(at, SL_H3F_HEADERS, sec, n);
+}
+
+/*
+ * A client's request stream from records: an op byte (modulo 3) and a
+ * length byte, then for op 2 a type byte and the payload's bytes. Op 0:
+ * HEADERS with a request's head, the first time, trailers after it; 1:
+ * DATA of that length; 2: a frame of that type (but HEADERS, whose
+ * payload would be QPACK that fuzz_qpack covers). Returns the stream's
+ * length.
+ */
+static size_t
+request(const uint8_t *in, size_t len)
+{
+	size_t at = 0;
+	int headed = 0;
+
+	while (len >= 2) {
+		uint8_t op = in[0] % 3;
+		size_t n = in[1];
+		uint64_t type;
+
+		in += 2;
+		len -= 2;
+		if (op == 0) {
+			/* the head first, then trailers: a head in trailers
+			 * or trailers as the head is malformed, a stream
+			 * error nghttp3 keeps to itself */
+			at = put_headers(at, headed);
+			headed = 1;
+		} else if (op == 1) {
+			at = put_frame(at, SL_H3F_DATA, NULL, n);
+		} else if (len >= 1) {
+			type = in[0] == SL_H3F_HEADERS ? 0x21 : in[0];
+			in++;
+			len--;
+			if (n > len)
+				n = len;
+			at = put_frame(at, type, in, n);
+			in += n;
+			len -= n;
+		}
+	}
+	return at;
+}
 
 /* What the settings of a SETTINGS payload sluice has in part say, the
  * last one cut short left out: 0 or an error code. */
@@ -297,17 +427,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nghttp3_settings set;
 	nghttp3_conn *conn;
 	size_t piece;
+	uint8_t setup;
 	uint64_t sl_code = 0, ng_code = 0;
 	size_t sl_at = 0, ng_at = 0, quirk_at = 0;
 
 	if (size < 1)
 		return 0;
-	piece = data[0] & 7 ? (size_t)(data[0] & 7) : size;
-	data++;
-	size--;
-
+	setup = data[0];
 	memset(&side, 0, sizeof(side));
 	side.goaway = side.max_push = UINT64_MAX;
+	side.kind = SL_H3_STREAM_CONTROL;
+	if (setup & 8) {
+		side.kind = SL_H3_STREAM_REQUEST;
+		size = request(data + 1, size - 1);
+		data = reqbuf;
+	} else {
+		data++;
+		size--;
+	}
+	piece = setup & 7 ? (size_t)(setup & 7) : size;
+
 	memset(&cb, 0, sizeof(cb));
 	nghttp3_settings_default(&set);
 	if (nghttp3_conn_server_new(&conn, &cb, &set, nghttp3_mem_default(),
@@ -327,8 +466,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				quirk_at = k;
 		}
 		if (ng_code == 0) {
-			nghttp3_ssize rv =
-			    nghttp3_conn_read_stream(conn, 2, data + i, n, 0);
+			nghttp3_ssize rv = nghttp3_conn_read_stream(
+			    conn, side.kind == SL_H3_STREAM_REQUEST ? 0 : 2,
+			    data + i, n, 0);
 
 			if (rv < 0) {
 				ng_code = nghttp3_err_infer_quic_app_error_code(
