@@ -180,6 +180,12 @@ huff_decode(char *out, size_t room, const uint8_t *in, size_t len)
 }
 
 long
+sl_hpack_huff_decode_all(char *out, size_t room, const uint8_t *in, size_t len)
+{
+	return huff_decode(out, room, in, len);
+}
+
+long
 sl_hpack_huff_decode(char *out, size_t room, const uint8_t *in, size_t len)
 {
 	long n = huff_decode(out, room, in, len);
@@ -445,6 +451,12 @@ field_ok(const char *n, size_t nlen, const char *v, size_t vlen)
 	return 0;
 }
 
+int
+sl_hpack_field_ok(const char *n, size_t nlen, const char *v, size_t vlen)
+{
+	return field_ok(n, nlen, v, vlen);
+}
+
 /* One field's name or value, as decoded: where its bytes are. */
 struct str {
 	const char *p;
@@ -631,9 +643,11 @@ sl_hpack_decode(struct sl_hpack_dec *d, const uint8_t *in, size_t len,
 /*
  * s Huffman-coded at out, if that takes fewer than limit bytes. Returns
  * the bytes, or 0 when it would take limit or more. One pass, 32 bits
- * written at a time.
+ * written at a time. Inlined into str_encode_prefix's copies: once QPACK
+ * shared it, gcc made it a call, and HPACK's encoder took 2 to 5% more
+ * instructions a block (contrib/bench/hpack.sh).
  */
-static size_t
+static inline size_t __attribute__((always_inline))
 huff_encode_under(uint8_t *out, size_t limit, const char *s, size_t len)
 {
 	uint8_t *o = out, *end = out + limit;
@@ -672,10 +686,14 @@ huff_encode_under(uint8_t *out, size_t limit, const char *s, size_t len)
 	return o < end ? (size_t)(o - out) : 0;
 }
 
-/* A string literal, Huffman-coded when that is shorter. Returns the bytes
- * written, or 0 when room is short. */
-static size_t
-str_encode(uint8_t *out, size_t room, const char *s, size_t len, int raw)
+/* A string literal, Huffman-coded when that is shorter, its length in a
+ * prefix of `bits` bits under the high bits `first` and the H bit just
+ * above the prefix (7 in HPACK; QPACK writes names with 3). Returns the
+ * bytes written, or 0 when room is short. Inlined into each caller, so
+ * that HPACK's own keeps its constant prefix. */
+static inline size_t __attribute__((always_inline))
+str_encode_prefix(uint8_t *out, size_t room, uint8_t first, int bits,
+		  const char *s, size_t len, int raw)
 {
 	size_t n, hlen, m;
 
@@ -683,13 +701,14 @@ str_encode(uint8_t *out, size_t room, const char *s, size_t len, int raw)
 		return 0;
 	/* the length's prefix as for the raw string, the Huffman text after
 	 * it: a shorter text never needs a longer prefix */
-	n = int_encode(out, room, 0x00, 7, (uint32_t)len);
+	n = int_encode(out, room, first, bits, (uint32_t)len);
 	if (n == 0)
 		return 0;
 	if (len > 0 && !raw &&
 	    (hlen = huff_encode_under(out + n, room - n < len ? room - n : len,
 				      s, len)) != 0) {
-		m = int_encode(out, n, 0x80, 7, (uint32_t)hlen);
+		m = int_encode(out, n, (uint8_t)(first | (1u << bits)), bits,
+			       (uint32_t)hlen);
 		if (m < n) /* the prefix shrank (rare: 127 and up) */
 			memmove(out + m, out + n, hlen);
 		return m + hlen;
@@ -698,6 +717,26 @@ str_encode(uint8_t *out, size_t room, const char *s, size_t len, int raw)
 		return 0;
 	memcpy(out + n, s, len);
 	return n + len;
+}
+
+static size_t
+str_encode(uint8_t *out, size_t room, const char *s, size_t len, int raw)
+{
+	return str_encode_prefix(out, room, 0x00, 7, s, len, raw);
+}
+
+size_t
+sl_hpack_str_encode(uint8_t *out, size_t room, uint8_t first, int bits,
+		    const char *s, size_t len, int raw)
+{
+	return str_encode_prefix(out, room, first, bits, s, len, raw);
+}
+
+size_t
+sl_hpack_int_encode(uint8_t *out, size_t room, uint8_t first, int bits,
+		    uint32_t v)
+{
+	return int_encode(out, room, first, bits, v);
 }
 
 /* The static index of name, or 0; *vidx: the index of name with value,

@@ -216,4 +216,28 @@ void sl_hpack_huff_encode(uint8_t *out, const char *s, size_t len);
 long sl_hpack_huff_decode(char *out, size_t room, const uint8_t *in,
 			  size_t len);
 
+/* ---- for QPACK (src/h3), which shares RFC 7541's primitives ---------------*/
+
+/* sl_hpack_huff_decode, but a string that does not fit room is still
+ * decoded whole and its length returned (the bytes past room are not
+ * written), so that one too long is told from a bad one (-1). */
+long sl_hpack_huff_decode_all(char *out, size_t room, const uint8_t *in,
+			      size_t len);
+
+/* Whether a field may be emitted as it is (RFC 9113 section 8.2.1, which
+ * RFC 9114 section 4.2 repeats): 0, or -1 when it is malformed. */
+int sl_hpack_field_ok(const char *n, size_t nlen, const char *v, size_t vlen);
+
+/* v as an integer of RFC 7541 section 5.1, in a prefix of `bits` bits
+ * under the high bits `first`. Returns the bytes written (at most 6), or
+ * 0 when room is short. */
+size_t sl_hpack_int_encode(uint8_t *out, size_t room, uint8_t first, int bits,
+			   uint32_t v);
+
+/* A string literal: its length in a prefix of `bits` bits under `first`,
+ * the H bit just above the prefix, Huffman-coded when that is shorter
+ * (never with raw). Returns the bytes written, or 0 when room is short. */
+size_t sl_hpack_str_encode(uint8_t *out, size_t room, uint8_t first, int bits,
+			   const char *s, size_t len, int raw);
+
 #endif

@@ -19,6 +19,7 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/h2diff \
 	tests/fuzz/corpus/h2frame \
 	tests/fuzz/corpus/h2up \
+	tests/fuzz/corpus/h3frame \
 	tests/fuzz/corpus/hdrrule \
 	tests/fuzz/corpus/health \
 	tests/fuzz/corpus/health_h2 \
@@ -30,6 +31,7 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/keepalive \
 	tests/fuzz/corpus/pan \
 	tests/fuzz/corpus/proxy \
+	tests/fuzz/corpus/qpack \
 	tests/fuzz/corpus/ratelimit \
 	tests/fuzz/corpus/reader \
 	tests/fuzz/corpus/request \

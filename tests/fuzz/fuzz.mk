@@ -13,7 +13,7 @@ FUZZ_CC ?= clang
 FUZZ_CFLAGS ?= -std=c11 -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-Wall -Wextra -Wno-unused-parameter
-FUZZ_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/src/daemon -I$(top_srcdir)/src/admin -I$(top_srcdir)/src/front -I$(top_srcdir)/src/proxy -I$(top_srcdir)/src/upstream -I$(top_srcdir)/src/fleet -I$(top_srcdir)/src/conf -I$(top_srcdir)/src/edge -I$(top_srcdir)/src/h2 -I$(top_srcdir)/src/http -I$(top_srcdir)/src/net -I$(top_srcdir)/src/core
+FUZZ_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/src/daemon -I$(top_srcdir)/src/admin -I$(top_srcdir)/src/front -I$(top_srcdir)/src/proxy -I$(top_srcdir)/src/upstream -I$(top_srcdir)/src/fleet -I$(top_srcdir)/src/conf -I$(top_srcdir)/src/edge -I$(top_srcdir)/src/h3 -I$(top_srcdir)/src/h2 -I$(top_srcdir)/src/http -I$(top_srcdir)/src/quic -I$(top_srcdir)/src/net -I$(top_srcdir)/src/core
 
 # HPACK's tables, written at build time from libnghttp2 as Makefile.am
 # does (src/h2/hpack_gen.c); defined before any rule that names them
@@ -73,6 +73,9 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_authzpb $(OUT)/fuzz_trace $(OUT)/fuzz_waf \
 	$(OUT)/fuzz_accenc $(OUT)/fuzz_idem $(OUT)/fuzz_reader \
 	$(OUT)/fuzz_wafcheck
+ifneq ($(shell pkg-config --exists libnghttp3 2>/dev/null && echo y),)
+TARGETS += $(OUT)/fuzz_qpack $(OUT)/fuzz_h3frame
+endif
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -285,8 +288,12 @@ $(OUT)/fuzz_grpc: $(top_srcdir)/tests/fuzz/fuzz_grpc.c $(top_srcdir)/src/http/gr
 # the HTTP/2 codec (fuzz_h2.c): a whole worker over the memory transport,
 # so every source but the daemon's (main.c, main_*.c: not in libsluice.a),
 # and every library libsluice.a links
+# (not HTTP/3's folders: src/quic links libngtcp2, src/h3 its generated
+# table, and nothing of the worker built here calls them without
+# HAVE_QUIC, which these drivers are built without)
 H2_SRCS = $(filter-out $(top_srcdir)/src/daemon/main.c $(top_srcdir)/src/main_%.c \
-	$(top_srcdir)/src/h2/hpack_gen.c, \
+	$(top_srcdir)/src/h2/hpack_gen.c $(top_srcdir)/src/quic/%.c \
+	$(top_srcdir)/src/h3/%.c, \
 	$(wildcard $(top_srcdir)/src/*/*.c)) $(HPACK_TAB)
 H2_HDRS = $(wildcard $(top_srcdir)/src/*/*.h)
 H2_PKGS = libevent_core libevent_pthreads libssl libcrypto yaml-0.1 hiredis \
@@ -332,6 +339,36 @@ $(OUT)/fuzz_h2frame: $(top_srcdir)/tests/fuzz/fuzz_h2frame.c $(FRAME_SRCS) \
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(FRAME_SRCS) \
 		$(NGHTTP2_LIBS)
 
+# QPACK (fuzz_qpack.c) against libnghttp3's: pure, nghttp3 the oracle;
+# its static table written from libnghttp3 as Makefile.am does
+# (src/h3/qpack_gen.c). Built where pkg-config finds libnghttp3.
+NGHTTP3_LIBS ?= $(shell pkg-config --libs libnghttp3 2>/dev/null)
+QPACK_TAB = $(OUT)/qpack_tab.c
+$(OUT)/qpack_gen: $(top_srcdir)/src/h3/qpack_gen.c $(top_srcdir)/src/h3/qpack_tab.h \
+		$(top_srcdir)/src/h2/hpack_tab.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -O1 -I$(top_srcdir)/src/h3 -I$(top_srcdir)/src/h2 -o $@ $< \
+		$(NGHTTP3_LIBS)
+$(QPACK_TAB): $(OUT)/qpack_gen
+	$(OUT)/qpack_gen >$@-t && mv -f $@-t $@
+QPACK_SRCS = $(top_srcdir)/src/h3/qpack.c $(QPACK_TAB) $(HPACK_SRCS)
+$(OUT)/fuzz_qpack: $(top_srcdir)/tests/fuzz/fuzz_qpack.c $(QPACK_SRCS) \
+		$(top_srcdir)/src/h3/qpack.h $(top_srcdir)/tests/unit/qpack_oracle.h \
+		$(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(QPACK_SRCS) \
+		$(NGHTTP3_LIBS)
+
+# HTTP/3's frame rules (fuzz_h3frame.c) against an nghttp3 server
+# connection, with QPACK's stream checks
+H3FRAME_SRCS = $(top_srcdir)/src/h3/h3frame.c $(QPACK_SRCS)
+$(OUT)/fuzz_h3frame: $(top_srcdir)/tests/fuzz/fuzz_h3frame.c $(H3FRAME_SRCS) \
+		$(top_srcdir)/src/h3/h3frame.h $(top_srcdir)/src/h3/qpack.h \
+		$(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(H3FRAME_SRCS) \
+		$(NGHTTP3_LIBS)
+
 # one connection's state (fuzz_h2conn.c): pure, the frame layer and HPACK
 H2CONN_SRCS = $(top_srcdir)/src/h2/h2conn.c $(FRAME_SRCS)
 $(OUT)/fuzz_h2conn: $(top_srcdir)/tests/fuzz/fuzz_h2conn.c $(H2CONN_SRCS) \
@@ -352,6 +389,7 @@ $(OUT)/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(CONF_SRCS)
 		$< $(CONF_SRCS) $(CONF_LIBS)
 
 clean:
-	rm -f $(TARGETS) $(OUT)/hpack_gen $(HPACK_TAB)
+	rm -f $(TARGETS) $(OUT)/hpack_gen $(HPACK_TAB) $(OUT)/qpack_gen \
+		$(QPACK_TAB) $(OUT)/fuzz_qpack $(OUT)/fuzz_h3frame
 
 .PHONY: all clean
