@@ -32,6 +32,7 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/pan \
 	tests/fuzz/corpus/proxy \
 	tests/fuzz/corpus/qpack \
+	tests/fuzz/corpus/quic \
 	tests/fuzz/corpus/ratelimit \
 	tests/fuzz/corpus/reader \
 	tests/fuzz/corpus/request \

@@ -76,6 +76,9 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 ifneq ($(shell pkg-config --exists libnghttp3 2>/dev/null && echo y),)
 TARGETS += $(OUT)/fuzz_qpack $(OUT)/fuzz_h3frame
 endif
+ifneq ($(shell pkg-config --exists libngtcp2 2>/dev/null && echo y),)
+TARGETS += $(OUT)/fuzz_quic
+endif
 ifneq ($(wildcard $(top_srcdir)/tests/fuzz/fuzz_conf.c),)
 TARGETS += $(OUT)/fuzz_conf
 endif
@@ -388,8 +391,21 @@ $(OUT)/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(CONF_SRCS)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(CONF_CFLAGS) $(FUZZ_CFLAGS) -o $@ \
 		$< $(CONF_SRCS) $(CONF_LIBS)
 
+# what the QUIC endpoint decodes itself (fuzz_quic.c): headers, the
+# steering, Initials (libngtcp2's), Retry tokens (OpenSSL's AEAD)
+NGTCP2_LIBS ?= $(shell pkg-config --libs libngtcp2 2>/dev/null)
+QUIC_SRCS = $(top_srcdir)/src/quic/qconn.c $(top_srcdir)/src/quic/qcrypto.c \
+	$(top_srcdir)/src/quic/qtls.c $(top_srcdir)/src/quic/qroute.c \
+	$(top_srcdir)/src/quic/qtoken.c
+$(OUT)/fuzz_quic: $(top_srcdir)/tests/fuzz/fuzz_quic.c $(QUIC_SRCS) \
+		$(wildcard $(top_srcdir)/src/quic/*.h) $(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(QUIC_SRCS) \
+		$(NGTCP2_LIBS) -lssl -lcrypto
+
 clean:
 	rm -f $(TARGETS) $(OUT)/hpack_gen $(HPACK_TAB) $(OUT)/qpack_gen \
-		$(QPACK_TAB) $(OUT)/fuzz_qpack $(OUT)/fuzz_h3frame
+		$(QPACK_TAB) $(OUT)/fuzz_qpack $(OUT)/fuzz_h3frame \
+		$(OUT)/fuzz_quic
 
 .PHONY: all clean

@@ -12,7 +12,7 @@ ran=0
 for target in request response chunked conf sticky keepalive health tls pan \
 	hdrrule proxy forwarded ratelimit h2 ws grpc health_h2 h2up dns h1simd \
 	hpack hpack_enc h2frame h2conn h2diff json jwt authzpb trace waf \
-	accenc idem reader wafcheck qpack h3frame diff_request diff_response; do
+	accenc idem reader wafcheck qpack h3frame quic diff_request diff_response; do
 	corpus=$top_srcdir/tests/fuzz/corpus/$target
 	bin=$top_builddir/tests/fuzz/replay_$target
 	if [ ! -d "$corpus" ]; then
@@ -28,7 +28,7 @@ for target in request response chunked conf sticky keepalive health tls pan \
 			continue
 		fi
 		;;
-	qpack | h3frame)
+	qpack | h3frame | quic)
 		# built only with QUIC (configure's HAVE_QUIC)
 		if [ ! -x "$bin" ]; then
 			echo "replay.sh: $target skipped: a build without QUIC" \
