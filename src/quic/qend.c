@@ -127,6 +127,8 @@ conn_end(struct sl_qend *e, struct qe_conn *qc, uint64_t now)
 
 	if (n > 0)
 		e->cfg.send(e->cfg.arg, to, tl, e->buf, (size_t)n);
+	if (e->cfg.ended != NULL)
+		e->cfg.ended(e->cfg.arg, qc->c);
 	ids_drop(e, qc);
 	for (size_t i = 0; i < e->nconns; i++)
 		if (e->conns[i] == qc) {
@@ -279,6 +281,10 @@ initial(struct sl_qend *e, const uint8_t *d, size_t n,
 	memcpy(qc->ids[0], in.dcid, in.dcid_len);
 	qc->lens[0] = (uint8_t)in.dcid_len;
 	qc->nids = 1;
+	/* its first datagram, read, held only the ClientHello: no stream
+	 * data comes before the layer above has its callbacks set */
+	if (e->cfg.opened != NULL)
+		e->cfg.opened(e->cfg.arg, qc->c);
 	e->conns[e->nconns++] = qc;
 	e->st.accepted++;
 	qc->serial = e->st.accepted;

@@ -29,6 +29,11 @@ struct sl_qend_cfg {
 	uint64_t token_age_ms; /* a Retry token's life */
 	void (*send)(void *arg, const struct sockaddr *to, socklen_t to_len,
 		     const uint8_t *d, size_t n);
+	/* a connection opened (before its first datagram is read: the layer
+	 * above sets its streams' callbacks here), and one about to be
+	 * freed; either may be NULL */
+	void (*opened)(void *arg, struct sl_qconn *c);
+	void (*ended)(void *arg, struct sl_qconn *c);
 	void *arg;
 };
 

@@ -8,7 +8,13 @@ on a UDP socket of 127.0.0.1, until the daemon serves QUIC itself
 (doc/http3.md). Each TLS 1.3 suite, a resumed session (early data
 refused), a Retry first, a key update, and 20% loss each way: the
 handshake completes and is confirmed on both sides, every connection
-opened is closed, and no stateless reset is sent.
+opened is closed, and no stateless reset is sent. Then HTTP/3 requests,
+answered by a minimal responder in the harness on sluice's QPACK and
+frames (src/h3), until the daemon's codec exists: one GET; 100
+concurrent streams under 10% loss each way; a request after the client
+moved to a new port (an active migration) and after a NAT rebinding,
+each found by its connection ID and answered at the new address once
+the path is validated.
 Skipped in a build without HTTP/3 (./configure --without-quic) or
 without gtlsclient."""
 
@@ -66,12 +72,13 @@ class Server:
         return out.split("\n")[:-1]
 
 
-def client(port, *args, idle="1s"):
+def client(port, *args, idle="1s", uri=None):
     """gtlsclient's handshake with port, closed when idle that long (the
-    connection's idle timeout, the lower of the two sides'): its
-    output."""
+    connection's idle timeout, the lower of the two sides'), and its
+    requests of uri when given: its output."""
     r = subprocess.run(["gtlsclient", "--timeout=" + idle] + list(args)
-                       + ["127.0.0.1", str(port)],
+                       + ["127.0.0.1", str(port)]
+                       + ([uri % port] if uri else []),
                        capture_output=True, text=True, timeout=30)
     out = r.stdout + r.stderr
     eq(r.returncode, 0, "gtlsclient's status: %s" % out[-2000:])
@@ -140,6 +147,63 @@ def a_key_update_and_loss_each_way():
         eq(s.lines(), ["established TLS_AES_128_GCM_SHA256 h3",
                        "stats accepted=1 retries=0 closed=1 resets=0"],
            "the server's lines (%s, %.1f s)" % (args, time.monotonic() - t0))
+
+
+URI = "https://127.0.0.1:%d/pay/v1/ping"
+
+
+def requests(out):
+    """The responses gtlsclient read: (status 200 heads, bodies)."""
+    return (out.count("[:status: 200]"),
+            out.count("over HTTP/3"))
+
+
+@test
+def http3_requests_with_gtlsclient():
+    """A GET, then 100 streams at once under 10% loss each way: each is
+    answered 200 with its body, the harness reading each HEADERS with
+    sluice's QPACK decoder and frame reader and writing each answer with
+    its encoder; gtlsclient's HTTP/3 (nghttp3) reads them."""
+    require()
+    s = Server()
+    out = client(s.port, "--exit-on-all-streams-close", uri=URI)
+    eq(requests(out)[0], 1, "a 200: %s" % out[-1500:])
+    check("http: stream 0x0 [content-type: text/plain]" in out,
+          "its field, QPACK-coded by sluice")
+    eq(s.lines(), ["request GET /pay/v1/ping",
+                   "established TLS_AES_128_GCM_SHA256 h3",
+                   "stats accepted=1 retries=0 closed=1 resets=0"],
+       "the server's lines")
+    s = Server()
+    out = client(s.port, "--exit-on-all-streams-close", "-n", "100",
+                 "-t", "0.1", "-r", "0.1", idle="5s", uri=URI)
+    eq(requests(out)[0], 100, "100 answers under loss")
+    lines = s.lines()
+    eq(lines.count("request GET /pay/v1/ping"), 100, "100 requests")
+    eq(lines[-1], "stats accepted=1 retries=0 closed=1 resets=0",
+       "one connection")
+
+
+@test
+def a_client_that_moves_keeps_its_connection():
+    """gtlsclient changes its local port (an active migration, with a
+    new connection ID), or its NAT does (a rebinding, the same ID), then
+    sends its request: the endpoint finds the connection by its ID,
+    validates the new path, and answers there; no stateless reset, one
+    connection."""
+    require()
+    for how in (["--change-local-addr=200ms"],
+                ["--nat-rebinding", "--change-local-addr=200ms"]):
+        s = Server()
+        out = client(s.port, "--exit-on-all-streams-close",
+                     "--delay-stream=500ms", *how, idle="3s", uri=URI)
+        check("Local address is now" in out, "%s: it moved" % how)
+        # the path validated: the client's challenge answered (a
+        # migration), or the server's challenge to it (a rebinding)
+        check("PATH_CHALLENGE" in out, "%s: a path validation" % how)
+        eq(requests(out)[0], 1, "%s: its answer" % how)
+        eq(s.lines()[-1], "stats accepted=1 retries=0 closed=1 resets=0",
+           "%s: one connection, no reset" % how)
 
 
 if __name__ == "__main__":

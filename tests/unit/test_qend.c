@@ -70,8 +70,16 @@ client_addr(uint16_t port)
 static struct sl_qend *
 endpoint(SSL_CTX *sctx, int retry, size_t max_conns)
 {
-	struct sl_qend_cfg cfg = {sctx,	     3,	    key,     retry,
-				  max_conns, 10000, on_send, NULL};
+	struct sl_qend_cfg cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.ctx = sctx;
+	cfg.worker = 3;
+	cfg.key = key;
+	cfg.retry = retry;
+	cfg.max_conns = max_conns;
+	cfg.token_age_ms = 10000;
+	cfg.send = on_send;
 
 	saddr = client_addr(443);
 	nq = 0;
