@@ -193,7 +193,8 @@ tp_parse(SSL *ssl, unsigned int ext_type, unsigned int context,
 		*al = A_INTERNAL;
 		return 0;
 	}
-	memcpy(q->peer_tp, in, inlen);
+	if (inlen > 0)
+		memcpy(q->peer_tp, in, inlen);
 	q->peer_tp_len = inlen;
 	return 1;
 }
@@ -263,7 +264,8 @@ sl_qtls_new(SSL_CTX *ctx, int server, const char *sni, const uint8_t *tp,
 		goto fail;
 	}
 	SSL_set_bio(q->ssl, q->rbio, q->wbio); /* the SSL's from now on */
-	memcpy(q->tp, tp, tp_len);
+	if (tp_len > 0) /* a server's come later (sl_qtls_set_tp) */
+		memcpy(q->tp, tp, tp_len);
 	q->tp_len = tp_len;
 	if (SSL_set_ex_data(q->ssl, qtls_idx, q) != 1)
 		goto fail;
@@ -289,7 +291,8 @@ sl_qtls_set_tp(struct sl_qtls *q, const uint8_t *tp, size_t tp_len)
 
 	if (p == NULL)
 		return -1;
-	memcpy(p, tp, tp_len);
+	if (tp_len > 0)
+		memcpy(p, tp, tp_len);
 	free(q->tp);
 	q->tp = p;
 	q->tp_len = tp_len;
