@@ -23,8 +23,8 @@
 
 #include <nghttp3/nghttp3.h>
 
-#include "h3frame.h"
 #include "fuzz.h"
+#include "h3frame.h"
 #include "qpack.h"
 
 /* The payload sluice gathers for a frame of the control stream: SETTINGS
