@@ -10,6 +10,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "qcrypto.h"
+
 #define NONCE 12
 #define TAG   16
 /* the plaintext: two IDs with their lengths, the time */
@@ -36,28 +38,17 @@ addr_ad(const struct sockaddr *a, socklen_t len, uint8_t *out)
 	return 0;
 }
 
-/* AES-256-GCM over n bytes at in into out, the tag after (seal) or
- * checked (open). Returns 0, or -1. */
+/* AES-256-GCM by qcrypto's AEAD: n bytes sealed (the tag after them)
+ * or opened (n with the tag), at nonce, ad authenticated. 0, or -1. */
 static int
 gcm(int seal, const uint8_t key[32], const uint8_t *nonce, const uint8_t *ad,
-    size_t ad_len, const uint8_t *in, size_t n, uint8_t *out, uint8_t *tag)
+    size_t ad_len, const uint8_t *in, size_t n, uint8_t *out)
 {
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	int l, ok;
+	EVP_CIPHER_CTX *c = sl_qaead_ctx_new(SL_QAEAD_AES_256_GCM, key, seal);
+	int r = sl_qaead_run(c, seal, nonce, ad, ad_len, in, n, out);
 
-	if (c == NULL)
-		return -1;
-	ok = EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce, seal) ==
-		 1 &&
-	     EVP_CipherUpdate(c, NULL, &l, ad, (int)ad_len) == 1 &&
-	     EVP_CipherUpdate(c, out, &l, in, (int)n) == 1 &&
-	     (seal ||
-	      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, TAG, tag) == 1) &&
-	     EVP_CipherFinal_ex(c, out + l, &l) == 1 &&
-	     (!seal ||
-	      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, TAG, tag) == 1);
 	EVP_CIPHER_CTX_free(c);
-	return ok ? 0 : -1;
+	return r;
 }
 
 long
@@ -76,8 +67,7 @@ sl_qtoken_seal(const uint8_t key[32], const struct sl_qtoken *t,
 	memcpy(plain + 22, t->rscid, 20);
 	for (int i = 0; i < 8; i++)
 		plain[42 + i] = (uint8_t)(t->made_ms >> (56 - 8 * i));
-	if (gcm(1, key, out, ad, al, plain, PLAIN, out + NONCE,
-		out + NONCE + PLAIN) != 0)
+	if (gcm(1, key, out, ad, al, plain, PLAIN, out + NONCE) != 0)
 		return -1;
 	return NONCE + PLAIN + TAG;
 }
@@ -87,13 +77,12 @@ sl_qtoken_open(const uint8_t key[32], const uint8_t *tok, size_t n,
 	       const struct sockaddr *addr, socklen_t addr_len, uint64_t now_ms,
 	       uint64_t max_age_ms, struct sl_qtoken *t)
 {
-	uint8_t ad[19], plain[PLAIN], tag[TAG];
+	uint8_t ad[19], plain[PLAIN];
 	size_t al = addr_ad(addr, addr_len, ad);
 
 	if (al == 0 || n != NONCE + PLAIN + TAG)
 		return -1;
-	memcpy(tag, tok + NONCE + PLAIN, TAG);
-	if (gcm(0, key, tok, ad, al, tok + NONCE, PLAIN, plain, tag) != 0 ||
+	if (gcm(0, key, tok, ad, al, tok + NONCE, PLAIN + TAG, plain) != 0 ||
 	    plain[0] > 20 || plain[21] > 20)
 		return -1;
 	memset(t, 0, sizeof(*t));
