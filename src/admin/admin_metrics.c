@@ -878,7 +878,7 @@ page_rate_limits(const struct sl_admin_view *v, struct sbuf *b)
 static void
 metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 {
-	static const char *const proto[2] = {"http/1.1", "h2"};
+	static const char *const proto[3] = {"http/1.1", "h2", "h3"};
 	static const double bounds[SL_HIST_N - 1] = SL_HIST_BOUNDS;
 	const size_t u = sizeof(atomic_uint_fast64_t);
 
@@ -886,43 +886,46 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 		     "answered or cut, by the client's protocol (http/1.1 "
 		     "counts HTTP/1.0 too).\n# TYPE "
 		     "sluice_protocol_requests_total counter\n");
-	/* HTTP/2's are counted; HTTP/1.x's are the rest (exchange_log.c) */
-	{
-		uint64_t all =
-		    sum(v, offsetof(struct sl_worker_stats, requests));
-		uint64_t h2 = sum(
-		    v, offsetof(struct sl_worker_stats, proto_requests) + u);
-		sb_printf(b,
-			  "sluice_protocol_requests_total{protocol=\"%s\"} "
-			  "%llu\n"
-			  "sluice_protocol_requests_total{protocol=\"%s\"} "
-			  "%llu\n",
-			  proto[0], (unsigned long long)(all - h2), proto[1],
-			  (unsigned long long)h2);
+	/* HTTP/2's and HTTP/3's are counted; HTTP/1.x's are the rest
+	 * (exchange_log.c): by request, then by class */
+	for (int cls = 0; cls <= 5; cls++) {
+		size_t at =
+		    cls == 0
+			? offsetof(struct sl_worker_stats, proto_requests)
+			: offsetof(struct sl_worker_stats, proto_responses) +
+			      (size_t)cls * u;
+		uint64_t n[3], step = cls == 0 ? u : 6 * u;
+		n[0] = sum(
+		    v, cls == 0 ? offsetof(struct sl_worker_stats, requests)
+				: offsetof(struct sl_worker_stats, responses) +
+				      (size_t)cls * u);
+		for (int p = 1; p < 3; p++)
+			n[0] -= (n[p] = sum(v, at + (size_t)p * step));
+		if (cls == 1)
+			sb_printf(b, "# HELP sluice_protocol_responses_total "
+				     "Responses by the client's protocol and "
+				     "status class.\n# TYPE "
+				     "sluice_protocol_responses_total "
+				     "counter\n");
+		for (int p = 0; p < 3; p++)
+			if (cls == 0)
+				sb_printf(b,
+					  "sluice_protocol_requests_total{"
+					  "protocol=\"%s\"} %llu\n",
+					  proto[p], (unsigned long long)n[p]);
+			else
+				sb_printf(b,
+					  "sluice_protocol_responses_total{"
+					  "protocol=\"%s\",class=\"%dxx\"} "
+					  "%llu\n",
+					  proto[p], cls,
+					  (unsigned long long)n[p]);
 	}
-	sb_printf(b, "# HELP sluice_protocol_responses_total Responses by "
-		     "the client's protocol and status class.\n# TYPE "
-		     "sluice_protocol_responses_total counter\n");
-	for (int p = 0; p < 2; p++)
-		for (int cls = 1; cls <= 5; cls++) {
-			uint64_t h2 = sum(v, offsetof(struct sl_worker_stats,
-						      proto_responses) +
-						 ((size_t)6 + (size_t)cls) * u);
-			uint64_t all =
-			    sum(v, offsetof(struct sl_worker_stats, responses) +
-				       (size_t)cls * u);
-			sb_printf(
-			    b,
-			    "sluice_protocol_responses_total{protocol=\"%s\","
-			    "class=\"%dxx\"} %llu\n",
-			    proto[p], cls,
-			    (unsigned long long)(p == 1 ? h2 : all - h2));
-		}
 	sb_printf(b, "# HELP sluice_protocol_request_duration_seconds Time "
 		     "from the first byte of a request's head to the end of "
 		     "its exchange, by the client's protocol.\n# TYPE "
 		     "sluice_protocol_request_duration_seconds histogram\n");
-	for (int p = 0; p < 2; p++) {
+	for (int p = 0; p < 3; p++) {
 		uint64_t cum = 0;
 		size_t base = offsetof(struct sl_worker_stats, proto_dur) +
 			      (size_t)p * SL_HIST_N * u;

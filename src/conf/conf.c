@@ -219,6 +219,8 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	l->tls.session_cache = 20000;
 	if ((v = sl_yaml_map_get(map, "tls", NULL)) != NULL)
 		sl_conf_parse_tls_server(ld, lbl, v, &l->tls);
+	if ((v = sl_yaml_map_get(map, "http3", NULL)) != NULL)
+		sl_conf_parse_http3(ld, lbl, map, v, l);
 	sl_conf_parse_policy(ld, map, SL_CONF_SEC_LISTENER_HEADERS, &l->policy);
 	sl_conf_parse_identity(ld, lbl, map, l);
 
@@ -629,6 +631,7 @@ static const char *const listener_keys[] = {
     "protocols",
     "limits",
     "tls",
+    "http3",
     "routes",
     /* edge policy (doc/edge.md sections 4 and 5) */
     "allow",
@@ -651,6 +654,9 @@ static const char *const tls_server_keys[] = {
     NULL,
 };
 static const char *const tls_cert_keys[] = {"cert", "key", NULL};
+static const char *const http3_keys[] = {
+    "alt_svc_max_age", "retry", "retry_threshold", "max_connections", NULL,
+};
 static const char *const proxy_protocol_keys[] = {"from", "versions", NULL};
 static const char *const header_rules_keys[] = {"set", "add", "remove", NULL};
 
@@ -735,6 +741,9 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
 			      "in a \"certificates\" item of a listener's "
 			      "\"tls\"",
 			      NULL},
+    [SL_CONF_SEC_HTTP3] = {SL_CONF_SEC_LISTENER, http3_keys, NULL, "in http3",
+			   "under \"http3\"", "under a listener's \"http3\"",
+			   NULL},
     [SL_CONF_SEC_PROXY_PROTOCOL] = {SL_CONF_SEC_LISTENER, proxy_protocol_keys,
 				    NULL, "in proxy_protocol",
 				    "under \"proxy_protocol\"",

@@ -47,6 +47,7 @@ enum sl_conf_section {
 	SL_CONF_SEC_LIMITS,
 	SL_CONF_SEC_TLS_SERVER,
 	SL_CONF_SEC_TLS_CERT, /* an item of a listener's tls.certificates */
+	SL_CONF_SEC_HTTP3,
 	SL_CONF_SEC_PROXY_PROTOCOL,
 	SL_CONF_SEC_LISTENER_HEADERS, /* request_headers, response_headers */
 	SL_CONF_SEC_ROUTE,
@@ -423,5 +424,11 @@ void sl_conf_parse_tls_server(struct sl_yaml_loader *ld, const char *lbl,
 void sl_conf_parse_tls_client(struct sl_yaml_loader *ld, const char *lbl,
 			      const struct sl_yaml_node *map,
 			      struct sl_conf_tls_client *t);
+/* A listener's http3: (map, true or false), beside its other keys
+ * (listener: it needs tls:, and no proxy_protocol:). */
+void sl_conf_parse_http3(struct sl_yaml_loader *ld, const char *lbl,
+			 const struct sl_yaml_node *listener,
+			 const struct sl_yaml_node *map,
+			 struct sl_conf_listener *l);
 
 #endif

@@ -219,3 +219,78 @@ sl_conf_parse_tls_client(struct sl_yaml_loader *ld, const char *lbl,
 	if ((v = sl_yaml_map_get(map, "min_version", NULL)) != NULL)
 		get_tls_version(ld, v, &t->min_version);
 }
+
+/* A listener's http3: { alt_svc_max_age, retry, retry_threshold,
+ * max_connections } (doc/http3.md). `true` takes the
+ * defaults; `false` is as if the key were absent. It needs tls:, and a
+ * build with HTTP/3. */
+void
+sl_conf_parse_http3(struct sl_yaml_loader *ld, const char *lbl,
+		    const struct sl_yaml_node *listener,
+		    const struct sl_yaml_node *map, struct sl_conf_listener *l)
+{
+	static const char *const retry_names[] = {"auto", "always", "never",
+						  NULL};
+	struct sl_conf_http3 *h = &l->http3;
+	const struct sl_yaml_node *v;
+	uint64_t u;
+	int on = 1;
+
+	h->alt_svc_max_age_ms = 86400 * 1000ull;
+	h->retry = SL_H3_RETRY_AUTO;
+	h->retry_threshold = 100;
+	h->max_connections = 10000;
+	h->pos.line = map->line;
+	h->pos.col = map->col;
+	if (map->type != SL_YAML_NODE_MAP) {
+		sl_conf_get_bool(ld, "http3", map, &on);
+		if (!on)
+			return;
+	} else {
+		sl_conf_check_keys(ld, map, SL_CONF_SEC_HTTP3);
+		if ((v = sl_yaml_map_get(map, "alt_svc_max_age", NULL)) !=
+			NULL &&
+		    sl_yaml_get_duration(ld, "alt_svc_max_age", v, 0,
+					 365 * 86400 * 1000ull, &u) == 0)
+			h->alt_svc_max_age_ms = u;
+		if ((v = sl_yaml_map_get(map, "retry", NULL)) != NULL) {
+			int e = sl_yaml_get_enum(ld, "retry", v, retry_names,
+						 "auto, always or never");
+			if (e >= 0)
+				h->retry = (enum sl_h3_retry)e;
+		}
+		if ((v = sl_yaml_map_get(map, "retry_threshold", NULL)) !=
+			NULL &&
+		    sl_yaml_get_uint(ld, "retry_threshold", v, 0, 1000000,
+				     &u) == 0)
+			h->retry_threshold = u;
+		if ((v = sl_yaml_map_get(map, "max_connections", NULL)) !=
+			NULL &&
+		    sl_yaml_get_uint(ld, "max_connections", v, 1, 10000000,
+				     &u) == 0)
+			h->max_connections = u;
+	}
+#ifndef HAVE_QUIC
+	sl_yaml_err_node(ld, map,
+			 "%s: \"http3\" needs libngtcp2: this sluice was built "
+			 "without HTTP/3 (./configure --with-quic)",
+			 lbl);
+	return;
+#endif
+	if (sl_yaml_map_get(listener, "tls", NULL) == NULL) {
+		sl_yaml_err_node(ld, map,
+				 "%s: \"http3\" needs \"tls\" (QUIC is "
+				 "always encrypted)",
+				 lbl);
+		return;
+	}
+	if (sl_yaml_map_get(listener, "proxy_protocol", NULL) != NULL) {
+		sl_yaml_err_node(ld, map,
+				 "%s: \"http3\" cannot be used with "
+				 "\"proxy_protocol\" (a PROXY header has no "
+				 "place in a UDP datagram)",
+				 lbl);
+		return;
+	}
+	h->enabled = 1;
+}

@@ -168,6 +168,26 @@ struct sl_conf_tls_server {
 	int client_verify_optional;    /* client_verify: optional */
 	char *client_subject_header;   /* optional; as written */
 	struct sl_tls_server *ctx;     /* built by sl_tls_load */
+	/* the same settings for QUIC (http3:), built by sl_tls_load with
+	 * the hook sl_tls_quic_hook; NULL: no http3 */
+	struct sl_tls_server *qctx;
+};
+
+/* A listener's http3: (doc/http3.md): HTTP/3 over QUIC on the UDP port of
+ * its TLS address, with the same certificates, routes and limits. */
+enum sl_h3_retry {
+	SL_H3_RETRY_AUTO = 0, /* a Retry once handshakes in progress pass
+				 retry_threshold on a worker */
+	SL_H3_RETRY_ALWAYS,   /* every client's address validated first */
+	SL_H3_RETRY_NEVER,
+};
+struct sl_conf_http3 {
+	int enabled;
+	uint64_t alt_svc_max_age_ms; /* Alt-Svc's ma; 0: no Alt-Svc sent */
+	enum sl_h3_retry retry;
+	uint64_t retry_threshold; /* auto: handshakes in progress a worker */
+	uint64_t max_connections; /* a worker's QUIC connections at most */
+	struct sl_conf_pos pos;	  /* of the key, for messages */
 };
 
 /* A cluster's tls: (doc/tls.md). */
@@ -649,6 +669,7 @@ struct sl_conf_listener {
 	struct sl_conf_pos addr_pos; /* of the address, for sl_preflight */
 	struct sl_conf_limits limits;
 	struct sl_conf_tls_server tls;
+	struct sl_conf_http3 http3; /* enabled 0: TCP only */
 	struct sl_conf_route *routes;
 	size_t nroutes;
 	struct sl_lstate *state;     /* by address: connections, set by

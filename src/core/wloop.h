@@ -156,10 +156,10 @@ struct sl_worker_stats {
 	/* by protocol ([0] HTTP/1.x, [1] HTTP/2): exchanges finished, their
 	 * responses by status class, their durations (SL_HIST buckets, the
 	 * sum in ms) */
-	atomic_uint_fast64_t proto_requests[2];
-	atomic_uint_fast64_t proto_responses[2][6];
-	atomic_uint_fast64_t proto_dur[2][SL_HIST_N];
-	atomic_uint_fast64_t proto_dur_sum_ms[2];
+	atomic_uint_fast64_t proto_requests[3];
+	atomic_uint_fast64_t proto_responses[3][6];
+	atomic_uint_fast64_t proto_dur[3][SL_HIST_N];
+	atomic_uint_fast64_t proto_dur_sum_ms[3];
 	/* HTTP/2 (h2.c): connections and streams open now, and what the
 	 * codec refused, by reason (enum sl_h2_refusal) */
 	atomic_uint_fast64_t h2_conns;
@@ -236,6 +236,8 @@ struct sl_worker {
 	struct sl_txn *free_txns;    /* free list */
 	void *h2; /* what the HTTP/2 codec keeps per worker: streams for
 		     reuse, scratch (h2.c's; freed by sl_h2_worker_free) */
+	void *h3; /* the HTTP/3 codec's: its endpoints (h3.c's; freed by
+		     sl_h3_worker_free) */
 	/* the proxy layer's per-worker state: its features' (mirror copies,
 	 * answers kept for Idempotency-Keys, sluice's own requests, waits
 	 * for key sets, the span export, the WAF's threads; proxy/wproxy.h,

@@ -25,7 +25,12 @@
 #include "log.h"
 #include "main_int.h"
 #ifdef HAVE_QUIC
+#include <openssl/rand.h>
+
+#include "h3.h"
 #include "qconn.h"
+#include "qtls.h"
+#include "tls.h"
 #endif
 #include "resolve.h"
 #include "runtime.h"
@@ -314,6 +319,30 @@ main_free(struct sl_main *m)
 	free(m->xfds);
 }
 
+#ifdef HAVE_QUIC
+static int
+quic_server_ctx(SSL_CTX *ctx)
+{
+	return sl_qtls_ctx_setup(ctx, 1);
+}
+
+/* HTTP/3's part of the process: the TLS loader makes an http3 listener's
+ * contexts QUIC's with the glue (net calls no layer above it), and the
+ * key of the stateless-reset and Retry tokens, the same for every worker
+ * (any may reset or validate for another) and kept across reloads. */
+static void
+main_quic_init(void)
+{
+	uint8_t key[32];
+
+	sl_tls_quic_hook = quic_server_ctx;
+	if (RAND_bytes(key, sizeof(key)) != 1)
+		fatalx("no random bytes for the QUIC token key");
+	sl_h3_set_key(key);
+	OPENSSL_cleanse(key, sizeof(key));
+}
+#endif
+
 int
 main(int argc, char **argv)
 {
@@ -331,6 +360,9 @@ main(int argc, char **argv)
 	signal(SIGUSR2, SIG_IGN);
 	if ((r = main_args(argc, argv, &path, &pid_file, &check)) != -1)
 		return r;
+#ifdef HAVE_QUIC
+	main_quic_init();
+#endif
 	/* the file and all a start on it needs: -t stops here */
 	if (sl_main_load(&m, path, pid_file, check) == -1)
 		return 1;

@@ -15,6 +15,9 @@
 
 #include "admin.h"
 #include "conf_types.h"
+#ifdef HAVE_QUIC
+#include "h3.h"
+#endif
 #include "handover.h"
 #include "listener.h"
 #include "log.h"
@@ -267,6 +270,53 @@ sl_main_admin_start(struct sl_main *m)
 	log_info("admin listener on %s", m->conf->admin_addr.text);
 }
 
+#ifdef HAVE_QUIC
+/* Each http3 listener's UDP sockets, one a worker, bound in the workers'
+ * order (the group's order, which the routing program counts on), and the
+ * program attached (doc/http3.md). A reload keeps them (an endpoint
+ * follows its listener's address); a listener that gains http3 at a
+ * reload serves it from the next start. */
+static void
+main_h3_sockets(struct sl_main *m, const struct sl_conf *conf)
+{
+	for (size_t j = 0; j < conf->nlisteners; j++) {
+		const struct sl_conf_listener *l = &conf->listeners[j];
+		int first = -1;
+
+		if (!l->http3.enabled)
+			continue;
+		for (unsigned i = 0; i < m->nworkers; i++) {
+			char why[768], at[1024];
+			int fd = sl_h3_socket_open(l);
+			if (fd == -1) {
+				log_error("%s: error: listener \"%s\" %s: "
+					  "cannot listen on UDP (http3): %s",
+					  conf_where(at, sizeof(at), conf,
+						     &l->addr_pos),
+					  l->name, l->addr.text,
+					  cannot_listen(why, sizeof(why), errno,
+							&l->addr.ss, NULL, 0));
+				exit(1);
+			}
+			if (first == -1)
+				first = fd;
+			else if (i == m->nworkers - 1 &&
+				 sl_h3_route(first, m->nworkers) != 0)
+				log_warn("listener \"%s\": http3: the "
+					 "routing program could not be "
+					 "attached: a connection whose "
+					 "address changes may be lost",
+					 l->name);
+			if (sl_worker_add_h3(m->workers[i], j, fd) != 0)
+				fatalx("listener \"%s\": http3: cannot start",
+				       l->name);
+		}
+		log_info("listener \"%s\": http3 on UDP %s", l->name,
+			 l->addr.text);
+	}
+}
+#endif
+
 void
 sl_main_start_workers(struct sl_main *m)
 {
@@ -394,6 +444,9 @@ sl_main_start_workers(struct sl_main *m)
 					 m->xfds[x].fd) == -1)
 			fatalx("out of memory");
 	}
+#ifdef HAVE_QUIC
+	main_h3_sockets(m, conf);
+#endif
 	for (unsigned i = 0; i < m->nworkers; i++)
 		if (sl_worker_start(m->workers[i]) == -1)
 			fatal("worker %u: cannot start", i);

@@ -23,6 +23,9 @@
 #include "filter.h"
 #include "h2.h"
 #include "h2up.h"
+#ifdef HAVE_QUIC
+#include "h3.h"
+#endif
 #include "handover.h"
 #include "keyfetch.h"
 #include "listener.h"
@@ -79,6 +82,9 @@ worker_on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 			  w->id, w->nclients);
 	while ((c = sl_client_first(w)) != NULL)
 		sl_client_abort(c);
+#ifdef HAVE_QUIC
+	sl_h3_abort(w);
+#endif
 	event_base_loopexit(w->base, NULL);
 }
 
@@ -154,6 +160,9 @@ worker_drain(struct sl_worker *w, enum sl_drain how)
 		sl_listener_close(w->lsocks[i]);
 	for (size_t i = 0; i < w->nxlsocks; i++)
 		sl_listener_close(w->xlsocks[i]);
+#ifdef HAVE_QUIC
+	sl_h3_drain(w);
+#endif
 	sl_upstream_close_idle(w);
 	if (how == SL_DRAIN_HANDOVER && w->hand_chan != -1) {
 		w->hand_ev = event_new(w->base, w->hand_chan, EV_WRITE,
@@ -388,6 +397,9 @@ worker_apply(struct sl_worker *w, struct sl_reload_msg *msg)
 		next = sl_client_next(c);
 		sl_client_reloaded(c);
 	}
+#ifdef HAVE_QUIC
+	sl_h3_reloaded(w);
+#endif
 	sl_wgen_unref(w, old);
 	free(msg->fds);
 	free(msg);
@@ -545,6 +557,14 @@ sl_worker_start(struct sl_worker *w)
 	return 0;
 }
 
+#ifdef HAVE_QUIC
+int
+sl_worker_add_h3(struct sl_worker *w, size_t listener, int fd)
+{
+	return sl_h3_start(w, &w->gen->conf->listeners[listener], fd);
+}
+#endif
+
 void
 sl_worker_stop(struct sl_worker *w, enum sl_drain how, int chan)
 {
@@ -612,6 +632,10 @@ sl_worker_join_free(struct sl_worker *w)
 		free(msg->fds);
 		free(msg);
 	}
+#ifdef HAVE_QUIC
+	/* its exchanges cut while the features they log to still are */
+	sl_h3_worker_free(w);
+#endif
 	sl_wproxy_stop(w); /* the features' work in flight */
 	sl_upstream_close_idle(w);
 	sl_rlstore_worker_free(w); /* rate limits' store connection */

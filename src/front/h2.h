@@ -68,4 +68,13 @@ extern const struct sl_client_codec sl_h2_codec;
 /* Frees the streams the worker keeps for reuse (worker teardown). */
 void sl_h2_worker_free(struct sl_worker *w);
 
+struct sl_seam;
+struct sl_h1_request;
+struct sl_h1_limits;
+/* The stream operation head (seam.h) of any codec whose request head is
+ * a block at the stream's in.off (hblock.h, :method and :path first):
+ * HTTP/2's, which HTTP/3's shares (h3_stream.c). */
+int sl_h2_block_head(struct sl_seam *s, struct sl_h1_request *req,
+		     const struct sl_h1_limits *lim, size_t *text_len);
+
 #endif

@@ -672,6 +672,13 @@ h2_op_head(struct sl_seam *s, struct sl_h1_request *req,
 	return r;
 }
 
+int
+sl_h2_block_head(struct sl_seam *s, struct sl_h1_request *req,
+		 const struct sl_h1_limits *lim, size_t *text_len)
+{
+	return h2_op_head(s, req, lim, text_len);
+}
+
 /* The stream operation req_trailers (seam.h): the request's trailers as
  * a field block, once its body of pieces ended; NULL: none came. */
 const char *

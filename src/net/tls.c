@@ -629,8 +629,16 @@ server_free(struct sl_tls_server *srv)
 	free(srv);
 }
 
+int (*sl_tls_quic_hook)(SSL_CTX *ctx);
+
+SSL_CTX *
+sl_tls_server_ctx(const struct sl_tls_server *srv)
+{
+	return srv->groups[0].ctx;
+}
+
 static struct sl_tls_server *
-server_load(struct msgs *m, const struct sl_conf_listener *l)
+server_load(struct msgs *m, const struct sl_conf_listener *l, int quic)
 {
 	const struct sl_conf_tls_server *t = &l->tls;
 	struct sl_tls_server *srv = calloc(1, sizeof(*srv));
@@ -681,6 +689,20 @@ server_load(struct msgs *m, const struct sl_conf_listener *l)
 			g = &srv->groups[srv->ngroups];
 			if ((g->ctx = server_ctx(m, l, srv)) == NULL) {
 				free_names(names, nnames);
+				bad = 1;
+				break;
+			}
+			/* QUIC's: TLS 1.3, its callbacks, ALPN h3 (the
+			 * rest as the TCP listener's: each context of the
+			 * set, since SNI may switch to any) */
+			if (quic && (sl_tls_quic_hook == NULL ||
+				     sl_tls_quic_hook(g->ctx) != 0)) {
+				SSL_CTX_free(g->ctx);
+				g->ctx = NULL;
+				free_names(names, nnames);
+				msg(m, 0, &l->http3.pos,
+				    "\"http3\": cannot make a QUIC TLS "
+				    "context");
 				bad = 1;
 				break;
 			}
@@ -855,6 +877,8 @@ tls_free(struct sl_conf *conf)
 	for (size_t i = 0; i < conf->nlisteners; i++) {
 		server_free(conf->listeners[i].tls.ctx);
 		conf->listeners[i].tls.ctx = NULL;
+		server_free(conf->listeners[i].tls.qctx);
+		conf->listeners[i].tls.qctx = NULL;
 	}
 	for (size_t i = 0; i < conf->nclusters; i++) {
 		client_free(conf->clusters[i].tls.ctx);
@@ -873,7 +897,15 @@ sl_tls_load(struct sl_conf *conf, char **warnings)
 	for (size_t i = 0; i < conf->nlisteners; i++) {
 		struct sl_conf_listener *l = &conf->listeners[i];
 		if (l->tls.ncerts > 0)
-			l->tls.ctx = server_load(&m, l);
+			l->tls.ctx = server_load(&m, l, 0);
+		/* its warnings (an expired certificate) were said for the
+		 * TCP contexts */
+		if (l->tls.ctx != NULL && l->http3.enabled) {
+			struct msgs q = {conf, m.errors, NULL};
+			l->tls.qctx = server_load(&q, l, 1);
+			m.errors = q.errors;
+			free(q.warnings);
+		}
 	}
 	for (size_t i = 0; i < conf->nclusters; i++) {
 		struct sl_conf_cluster *cc = &conf->clusters[i];
@@ -897,6 +929,9 @@ sl_tls_share(struct sl_conf *nc, const struct sl_conf *oc)
 		if (srv != NULL)
 			atomic_fetch_add(&srv->refs, 1);
 		nc->listeners[i].tls.ctx = srv;
+		if ((srv = oc->listeners[i].tls.qctx) != NULL)
+			atomic_fetch_add(&srv->refs, 1);
+		nc->listeners[i].tls.qctx = srv;
 	}
 	for (size_t i = 0; i < nc->nclusters && i < oc->nclusters; i++) {
 		struct sl_tls_client *cl = oc->clusters[i].tls.ctx;

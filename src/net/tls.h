@@ -64,6 +64,19 @@ struct sl_tls_client {
 char *sl_tls_load(struct sl_conf *conf, char **warnings);
 
 /*
+ * What makes a listener's context QUIC's (src/quic's sl_qtls_ctx_setup for
+ * a server), set by the daemon before a configuration is loaded: net calls
+ * no layer above it. sl_tls_load builds each http3 listener's contexts a
+ * second time (tls.qctx) and hands each to it; NULL (a build without
+ * HTTP/3): an http3 listener fails to load. Returns 0, or -1.
+ */
+extern int (*sl_tls_quic_hook)(SSL_CTX *ctx);
+
+/* A listener's default context (its first certificate's), on which a
+ * connection starts before SNI picks another. */
+SSL_CTX *sl_tls_server_ctx(const struct sl_tls_server *srv);
+
+/*
  * Gives nc, a generation sl_conf_reparse made from oc (the same listeners
  * and clusters), oc's TLS contexts instead of loading them again: one more
  * reference each, so that a generation the resolver makes reads no

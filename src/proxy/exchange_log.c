@@ -279,14 +279,14 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		SL_STAT_INC(s->w->stats.grpc_local[t->grpc.status]);
 	else if (t->grpc.up != 0)
 		SL_STAT_INC(s->w->stats.grpc_upstream[t->grpc.up - 1]);
-	/* by protocol: HTTP/2's counted, HTTP/1.x's are the rest (the admin
-	 * page subtracts); the durations of both */
-	if (s->stream_id != 0) {
-		SL_STAT_INC(s->w->stats.proto_requests[1]);
-		SL_STAT_INC(s->w->stats.proto_responses[1][cls]);
+	/* by protocol: HTTP/2's and HTTP/3's counted, HTTP/1.x's are the
+	 * rest (the admin page subtracts); the durations of each */
+	if (SL_SEAM_PROTO(s) != 0) {
+		SL_STAT_INC(s->w->stats.proto_requests[SL_SEAM_PROTO(s)]);
+		SL_STAT_INC(s->w->stats.proto_responses[SL_SEAM_PROTO(s)][cls]);
 	}
-	SL_STAT_INC(s->w->stats.proto_dur[s->stream_id != 0][slot]);
-	SL_STAT_ADD(s->w->stats.proto_dur_sum_ms[s->stream_id != 0], hdur);
+	SL_STAT_INC(s->w->stats.proto_dur[SL_SEAM_PROTO(s)][slot]);
+	SL_STAT_ADD(s->w->stats.proto_dur_sum_ms[SL_SEAM_PROTO(s)], hdur);
 	{
 		struct sl_counts *lc = &s->lconf->counters->counts[s->w->id];
 		SL_STAT_INC(lc->requests);
@@ -329,7 +329,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 	 * (an HTTP/2 stream: why the stream was cut, "" when it was not) */
 	if (s->close_reason != NULL)
 		close_why = s->close_reason;
-	else if ((t->flags & SL_TXN_F_CLOSE) && s->stream_id == 0)
+	else if ((t->flags & SL_TXN_F_CLOSE) && SL_SEAM_PROTO(s) == 0)
 		/* a refusal or a cut closes for its own reason */
 		close_why =
 		    (t->resp_ph == SL_TXN_RESP_LOCAL) && txn_error(t)[0] != '\0'
@@ -382,7 +382,11 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		}
 		LW_LIT(&w, "\",\"listener\":\"");
 		lw_str(&w, s->lconf->name);
-		if (s->stream_id != 0) {
+		if (SL_SEAM_PROTO(s) == 2) {
+			LW_LIT(&w, "\",\"protocol\":\"HTTP/3\",\"stream\":");
+			lw_u64(&w, s->stream_id);
+			LW_LIT(&w, ",\"method\":\"");
+		} else if (s->stream_id != 0) {
 			LW_LIT(&w, "\",\"protocol\":\"HTTP/2.0\",\"stream\":");
 			lw_u64(&w, s->stream_id);
 			LW_LIT(&w, ",\"method\":\"");
@@ -516,8 +520,9 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 			sl_trace_hex(fl.span_id, 8, tids + 51);
 			tids[67] = '\0';
 		}
-		if (s->stream_id != 0) {
-			snprintf(proto, sizeof(proto), "HTTP/2.0");
+		if (SL_SEAM_PROTO(s) != 0) {
+			snprintf(proto, sizeof(proto), "%s",
+				 SL_SEAM_PROTO(s) == 2 ? "HTTP/3" : "HTTP/2.0");
 			snprintf(sid, sizeof(sid), " stream=%u", s->stream_id);
 		} else
 			snprintf(proto, sizeof(proto), "HTTP/1.%d", t->minor);

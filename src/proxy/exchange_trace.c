@@ -649,7 +649,10 @@ put_spans(struct sl_seam *s, struct sl_txn *t)
 			    strlen(t->route->name));
 	if (t->status > 0)
 		sl_span_int(&w, SL_KEY("http.response.status_code"), t->status);
-	if (s->stream_id != 0)
+	if (SL_SEAM_PROTO(s) == 2)
+		sl_span_str(&w, SL_KEY("network.protocol.version"),
+			    SL_KEY("3"));
+	else if (s->stream_id != 0)
 		sl_span_str(&w, SL_KEY("network.protocol.version"),
 			    SL_KEY("2"));
 	else if (t->minor == 0)

@@ -131,6 +131,13 @@ struct sl_seam_ops {
  * listener key asked for its subject): a credential its browser sends by
  * itself, for compression's BREACH rule (exchange_zip.c) */
 #define SL_SEAM_F_PEER_CERT 0x1000000
+/* the stream is an HTTP/3 request stream (h3_stream.c): its logs say
+ * HTTP/3, its counts are the protocol's own (stream_id may be 0) */
+#define SL_SEAM_F_H3 0x2000000
+/* The client's protocol as the counts index it: 0 HTTP/1.x, 1 HTTP/2,
+ * 2 HTTP/3. */
+#define SL_SEAM_PROTO(s)                                                       \
+	((s)->flags & SL_SEAM_F_H3 ? 2 : (s)->stream_id != 0 ? 1 : 0)
 /* the client took SL_RBUF_PROOF bytes since its last slow stall */
 #define SL_SEAM_F_RBUF_PROVEN 0x80
 /* the size class of the response buffer this client has earned: 8 KiB <<

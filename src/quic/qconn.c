@@ -30,7 +30,9 @@ struct sl_qconn {
 	int keyed;		/* reset tokens under reset_key */
 	uint8_t reset_key[32];
 	char err[80];
-	int liberr; /* the libngtcp2 error that ended it, 0 */
+	int liberr;	/* the libngtcp2 error that ended it, 0 */
+	int app_failed; /* the layer above ended it: app_err says why */
+	uint64_t app_err;
 	struct sl_qconn_app app;
 	struct qstream *streams; /* those with data of ours or open */
 };
@@ -432,7 +434,10 @@ cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t id,
 	    c->app.recv(c->app.arg, id, data, len,
 			(flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0) != 0)
 		return NGTCP2_ERR_CALLBACK_FAILURE;
-	/* taken: the peer may send as much again */
+	/* taken: the peer may send as much again, unless the layer above
+	 * gives a request stream's credit back itself (sl_qconn_consumed) */
+	if (c->app.manual && (id & 2) == 0)
+		return 0;
 	ngtcp2_conn_extend_max_stream_offset(conn, id, len);
 	ngtcp2_conn_extend_max_offset(conn, len);
 	return 0;
@@ -1111,7 +1116,10 @@ sl_qconn_write_close(struct sl_qconn *c, uint8_t *out, size_t room,
 	    ngtcp2_conn_is_in_draining_period(c->conn))
 		return 0;
 	ngtcp2_connection_close_error_default(&cc);
-	if (c->liberr == NGTCP2_ERR_CRYPTO)
+	if (c->app_failed)
+		ngtcp2_connection_close_error_set_application_error(
+		    &cc, c->app_err, NULL, 0);
+	else if (c->liberr == NGTCP2_ERR_CRYPTO)
 		ngtcp2_connection_close_error_set_transport_error_tls_alert(
 		    &cc, sl_qtls_alert(c->tls), NULL, 0);
 	else if (c->liberr != 0)
@@ -1130,4 +1138,37 @@ sl_qconn_remote(const struct sl_qconn *c, socklen_t *len)
 
 	*len = (socklen_t)p->remote.addrlen;
 	return p->remote.addr;
+}
+
+void
+sl_qconn_fail(struct sl_qconn *c, uint64_t app_error)
+{
+	if (c->app_failed)
+		return;
+	c->app_failed = 1;
+	c->app_err = app_error;
+	if (c->err[0] == '\0')
+		snprintf(c->err, sizeof(c->err), "application error 0x%llx",
+			 (unsigned long long)app_error);
+}
+
+int
+sl_qconn_app_failed(const struct sl_qconn *c)
+{
+	return c->app_failed;
+}
+
+void
+sl_qconn_consumed(struct sl_qconn *c, int64_t id, size_t n)
+{
+	if (n == 0)
+		return;
+	ngtcp2_conn_extend_max_stream_offset(c->conn, id, n);
+	ngtcp2_conn_extend_max_offset(c->conn, n);
+}
+
+void
+sl_qconn_stop(struct sl_qconn *c, int64_t id, uint64_t app_error)
+{
+	(void)ngtcp2_conn_shutdown_stream_read(c->conn, id, app_error);
 }

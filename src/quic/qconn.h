@@ -143,6 +143,10 @@ struct sl_qconn_app {
 	void (*reset)(void *arg, int64_t id, uint64_t app_error);
 	void (*closed)(void *arg, int64_t id, uint64_t app_error);
 	void *arg;
+	/* 1: the data of the peer's bidirectional streams is not credited
+	 * back when heard, but by sl_qconn_consumed as the layer above
+	 * takes it (a request body goes no faster than its upstream) */
+	int manual;
 };
 
 void sl_qconn_set_app(struct sl_qconn *c, const struct sl_qconn_app *app);
@@ -158,6 +162,21 @@ int64_t sl_qconn_open(struct sl_qconn *c, int bidi);
  * memory). */
 int sl_qconn_send(struct sl_qconn *c, int64_t id, const uint8_t *d, size_t n,
 		  int fin);
+
+/* n bytes of stream id's data were taken (with app.manual): the peer
+ * may send as many more, on the stream and on the connection. */
+void sl_qconn_consumed(struct sl_qconn *c, int64_t id, size_t n);
+
+/* The peer is asked to stop sending on stream id (STOP_SENDING with
+ * app_error): its request is answered, the rest is not wanted. */
+void sl_qconn_stop(struct sl_qconn *c, int64_t id, uint64_t app_error);
+
+/* The layer above ends c with app_error (an HTTP/3 connection error, or
+ * H3_NO_ERROR after its GOAWAY): its CONNECTION_CLOSE says so, sent when
+ * the endpoint ends it (sl_qend_close, or a callback that returned -1).
+ * sl_qconn_app_failed: whether it was. */
+void sl_qconn_fail(struct sl_qconn *c, uint64_t app_error);
+int sl_qconn_app_failed(const struct sl_qconn *c);
 
 /* Bytes queued on stream id and not yet acknowledged. */
 size_t sl_qconn_unacked(const struct sl_qconn *c, int64_t id);

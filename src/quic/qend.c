@@ -386,3 +386,41 @@ sl_qend_conn_serial(const struct sl_qend *e, size_t i)
 {
 	return i < e->nconns ? e->conns[i]->serial : 0;
 }
+
+static struct qe_conn *
+qe_of(const struct sl_qend *e, const struct sl_qconn *c)
+{
+	for (size_t i = 0; i < e->nconns; i++)
+		if (e->conns[i]->c == c)
+			return e->conns[i];
+	return NULL;
+}
+
+int
+sl_qend_flush(struct sl_qend *e, struct sl_qconn *c, uint64_t now)
+{
+	struct qe_conn *qc = qe_of(e, c);
+
+	return qc != NULL ? flush(e, qc, now) : -1;
+}
+
+void
+sl_qend_close(struct sl_qend *e, struct sl_qconn *c, uint64_t now)
+{
+	struct qe_conn *qc = qe_of(e, c);
+
+	if (qc != NULL)
+		conn_end(e, qc, now);
+}
+
+void
+sl_qend_set_max_conns(struct sl_qend *e, size_t n)
+{
+	e->cfg.max_conns = n;
+}
+
+void
+sl_qend_set_retry(struct sl_qend *e, int on)
+{
+	e->cfg.retry = on;
+}

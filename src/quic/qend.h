@@ -68,6 +68,22 @@ uint64_t sl_qend_run(struct sl_qend *e, uint64_t now);
 
 const struct sl_qend_stats *sl_qend_stats(const struct sl_qend *e);
 
+/* What the layer above queued on c (outside the endpoint's own input and
+ * timers: an answer that came later), sent now. Returns 0, or -1 when c
+ * ended (ended was called, c is freed). */
+int sl_qend_flush(struct sl_qend *e, struct sl_qconn *c, uint64_t now);
+
+/* Ends c now (its CONNECTION_CLOSE sent: sl_qconn_fail's error, if the
+ * layer above set one); ended is called, c is freed. */
+void sl_qend_close(struct sl_qend *e, struct sl_qconn *c, uint64_t now);
+
+/* Whether each new connection is asked for a Retry first (cfg.retry),
+ * changed as the load says (http3.retry: auto). */
+void sl_qend_set_retry(struct sl_qend *e, int on);
+/* The connections it holds at most from now on (0: a drain's, no new
+ * one). */
+void sl_qend_set_max_conns(struct sl_qend *e, size_t n);
+
 /* The open connections whose handshake is done. */
 size_t sl_qend_established(const struct sl_qend *e);
 

@@ -1,0 +1,690 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/3 to clients (RFC 9114; doc/http3.md): a worker's endpoint on each
+ * http3 listener's UDP socket, and its connections. Each worker has its
+ * own socket in the listener's SO_REUSEPORT group, and the program
+ * attached to the group (qroute.c) gives every datagram of a connection
+ * to the worker whose index its connection IDs begin with, so a
+ * connection lives on one worker for its whole life. Datagrams are read
+ * into the endpoint (qend.c), whose connections (qconn.c) hand this file
+ * their streams' bytes: the client's control stream (SETTINGS first,
+ * then GOAWAY and MAX_PUSH_ID), its QPACK streams (checked: with a
+ * dynamic table of capacity 0 they carry almost nothing), and its
+ * request streams, which h3_stream.c carries to exchanges. A run (after
+ * a read, a timer, or an exchange's kick from the loop's active queue)
+ * pumps the streams and sends what they queued.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "h3_int.h"
+#include "log.h"
+#include "qconn.h"
+#include "qend.h"
+#include "qroute.h"
+#include "tls.h"
+#include "wgen.h"
+#include "wloop.h"
+
+/* The datagrams one read event takes at most before the others' turn. */
+#define READ_BATCH 64
+
+static uint8_t h3_key[32];
+
+void
+sl_h3_set_key(const uint8_t key[32])
+{
+	memcpy(h3_key, key, sizeof(h3_key));
+}
+
+/* The worker's endpoints (w->h3). */
+static struct sl_h3ep **
+eps_of(struct sl_worker *w)
+{
+	return (struct sl_h3ep **)&w->h3;
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- a connection --------------------------------------------------------*/
+
+/* Our control stream and its SETTINGS, once 1-RTT keys are there. */
+static void
+conn_control(struct sl_h3conn *h)
+{
+	struct sl_h3_settings st;
+	uint8_t b[64];
+	size_t n = 1;
+	int64_t id;
+
+	if ((h->f & H3C_CONTROL) || h->qc == NULL ||
+	    !sl_qconn_established(h->qc) || (id = sl_qconn_open(h->qc, 0)) < 0)
+		return;
+	b[0] = SL_H3_UNI_CONTROL;
+	sl_h3_settings_init(&st);
+	st.max_field_section_size = h->lconf->limits.max_header_list_bytes;
+	n += sl_h3_settings_write(b + 1, sizeof(b) - 1, &st, 0);
+	if (sl_qconn_send(h->qc, id, b, n, 0) == 0)
+		h->f |= H3C_CONTROL | H3C_FLUSH;
+	h->ctrl_id = id;
+}
+
+/* GOAWAY with the first request stream id not served (RFC 9114 section
+ * 5.2): the requests begun are answered, the connection ends after. */
+static void
+conn_goaway(struct sl_h3conn *h)
+{
+	uint8_t b[16];
+	size_t n;
+	uint64_t next = h->max_seen < 0 ? 0 : (uint64_t)h->max_seen + 4;
+
+	if ((h->f & H3C_GOAWAY) || h->qc == NULL)
+		return;
+	conn_control(h);
+	if (!(h->f & H3C_CONTROL)) {
+		/* no handshake yet: nothing was asked */
+		h->f |= H3C_GOAWAY;
+		return;
+	}
+	n = sl_h3f_id_write(b, sizeof(b), SL_H3F_GOAWAY, next);
+	if (n > 0 && sl_qconn_send(h->qc, h->ctrl_id, b, n, 0) == 0)
+		h->f |= H3C_FLUSH;
+	h->f |= H3C_GOAWAY;
+}
+
+/* A frame of the client's control stream, whole in u->fbuf. */
+static int
+control_frame(struct sl_h3conn *h, struct h3_uni *u)
+{
+	uint64_t id;
+
+	switch (u->rd.type) {
+	case SL_H3F_SETTINGS: {
+		struct sl_h3_settings st;
+		int r;
+		sl_h3_settings_init(&st);
+		if ((r = sl_h3_settings_parse(u->fbuf, u->fgot, &st)) != 0) {
+			h3_conn_error(h, (uint64_t)r, "bad SETTINGS");
+			return -1;
+		}
+		h->f |= H3C_SETTINGS;
+		return 0;
+	}
+	case SL_H3F_GOAWAY:
+	case SL_H3F_MAX_PUSH_ID:
+	case SL_H3F_CANCEL_PUSH:
+		if (sl_h3f_id_parse(u->fbuf, u->fgot, &id) != 0) {
+			h3_conn_error(h, SL_H3_FRAME_ERROR, "a bad id frame");
+			return -1;
+		}
+		/* the client's GOAWAY: it opens no stream more; sluice
+		 * pushes nothing, so push ids mean nothing here */
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* The client's control stream's bytes. */
+static int
+control_recv(struct sl_h3conn *h, struct h3_uni *u, const uint8_t *d, size_t n)
+{
+	while (n > 0) {
+		size_t k;
+		if (u->rd.part != 2) {
+			int c;
+			k = sl_h3f_reader_feed(&u->rd, d, n);
+			d += k;
+			n -= k;
+			if (u->rd.part != 2)
+				return 0;
+			c = sl_h3f_check(SL_H3_STREAM_CONTROL, u->rd.type,
+					 !u->first, 1);
+			u->first = 1;
+			if (c != SL_H3F_TAKE && c != SL_H3F_IGNORE) {
+				h3_conn_error(h, (uint64_t)c,
+					      "a frame the control stream may "
+					      "not carry");
+				return -1;
+			}
+			u->skip = c == SL_H3F_IGNORE;
+			if (!u->skip && u->rd.length > sizeof(u->fbuf)) {
+				h3_conn_error(h, SL_H3_EXCESSIVE_LOAD,
+					      "a control frame too long");
+				return -1;
+			}
+			u->left = u->rd.length;
+			u->fgot = 0;
+		}
+		k = (size_t)SL_MIN((uint64_t)n, u->left);
+		if (!u->skip) {
+			memcpy(u->fbuf + u->fgot, d, k);
+			u->fgot += (uint32_t)k;
+		}
+		d += k;
+		n -= k;
+		u->left -= k;
+		if (u->left == 0) {
+			if (!u->skip && control_frame(h, u) != 0)
+				return -1;
+			memset(&u->rd, 0, sizeof(u->rd));
+		}
+	}
+	return 0;
+}
+
+/* A client's unidirectional stream's bytes (RFC 9114 section 6.2). */
+static int
+uni_recv(struct sl_h3conn *h, int64_t id, const uint8_t *d, size_t n, int fin)
+{
+	struct h3_uni *u = NULL;
+
+	for (size_t i = 0; i < H3_UNI_MAX && u == NULL; i++)
+		if (h->uni[i].id == id)
+			u = &h->uni[i];
+	for (size_t i = 0; i < H3_UNI_MAX && u == NULL; i++)
+		if (h->uni[i].id == -1) {
+			u = &h->uni[i];
+			memset(u, 0, sizeof(*u));
+			u->id = id;
+			u->type = -1;
+		}
+	if (u == NULL) {
+		/* more than a client needs: read and dropped */
+		return 0;
+	}
+	if (u->type == -1) {
+		uint64_t t;
+		while (
+		    n > 0 && u->tgot < sizeof(u->tbuf) &&
+		    (u->tgot == 0 || u->tgot < SL_H3_VARINT_LEN(u->tbuf[0]))) {
+			u->tbuf[u->tgot++] = *d++;
+			n--;
+		}
+		if (u->tgot == 0 || u->tgot < SL_H3_VARINT_LEN(u->tbuf[0]))
+			return 0;
+		(void)sl_h3_varint_read(u->tbuf, u->tgot, &t);
+		for (size_t i = 0; i < H3_UNI_MAX; i++)
+			if (&h->uni[i] != u && h->uni[i].id != -1 &&
+			    h->uni[i].type >= 0 &&
+			    (uint64_t)h->uni[i].type == t && t <= 3) {
+				h3_conn_error(h, SL_H3_STREAM_CREATION_ERROR,
+					      "a second critical stream");
+				return -1;
+			}
+		if (t == SL_H3_UNI_PUSH) {
+			h3_conn_error(h, SL_H3_STREAM_CREATION_ERROR,
+				      "a push stream from a client");
+			return -1;
+		}
+		u->type = t <= 3 ? (int)t : 0x7f;
+	}
+	switch (u->type) {
+	case SL_H3_UNI_CONTROL:
+		if (fin) {
+			h3_conn_error(h, SL_H3_CLOSED_CRITICAL_STREAM,
+				      "the control stream closed");
+			return -1;
+		}
+		return control_recv(h, u, d, n);
+	case SL_H3_UNI_QPACK_ENCODER:
+		if (n > 0 && sl_qpack_estream_feed(d, n) != 0) {
+			h3_conn_error(h, SL_QPACK_ENCODER_STREAM_ERROR,
+				      "an insertion into a table of 0");
+			return -1;
+		}
+		break;
+	case SL_H3_UNI_QPACK_DECODER:
+		if (n > 0 && sl_qpack_dstream_feed(&u->ds, d, n) != 0) {
+			h3_conn_error(h, SL_QPACK_DECODER_STREAM_ERROR,
+				      "a bad decoder instruction");
+			return -1;
+		}
+		break;
+	default:
+		break; /* unknown types are read and dropped */
+	}
+	if (fin && (u->type == SL_H3_UNI_QPACK_ENCODER ||
+		    u->type == SL_H3_UNI_QPACK_DECODER)) {
+		h3_conn_error(h, SL_H3_CLOSED_CRITICAL_STREAM,
+			      "a QPACK stream closed");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+app_recv(void *arg, int64_t id, const uint8_t *d, size_t n, int fin)
+{
+	struct sl_h3conn *h = arg;
+
+	if (h->qc == NULL || sl_qconn_app_failed(h->qc))
+		return -1;
+	if ((id & 1) != 0)
+		return 0; /* a server stream: ours, the client sends nothing */
+	if ((id & 2) != 0)
+		return uni_recv(h, id, d, n, fin) == 0 &&
+			       !sl_qconn_app_failed(h->qc)
+			   ? 0
+			   : -1;
+	if (h3_stream_recv(h, id, d, n, fin) != 0 || sl_qconn_app_failed(h->qc))
+		return -1;
+	return 0;
+}
+
+static void
+app_reset(void *arg, int64_t id, uint64_t code)
+{
+	struct sl_h3conn *h = arg;
+
+	if ((id & 3) == 0)
+		h3_stream_reset(h, id, code);
+}
+
+static void
+app_closed(void *arg, int64_t id, uint64_t code)
+{
+	struct sl_h3conn *h = arg;
+
+	(void)code;
+	if ((id & 3) == 0)
+		h3_stream_closed(h, id);
+}
+
+static const struct sl_conf_listener *
+listener_now(struct sl_h3ep *e)
+{
+	const struct sl_conf *conf = e->w->gen->conf;
+
+	for (size_t i = 0; i < conf->nlisteners; i++)
+		if ((void *)conf->listeners[i].state == e->lstate &&
+		    conf->listeners[i].http3.enabled)
+			return &conf->listeners[i];
+	return NULL;
+}
+
+static void
+ep_opened(void *arg, struct sl_qconn *c)
+{
+	struct sl_h3ep *e = arg;
+	struct sl_h3conn *h = calloc(1, sizeof(*h));
+	struct sl_qconn_app app = {app_recv, app_reset, app_closed, h, 1};
+	socklen_t len;
+	const struct sockaddr *sa = sl_qconn_remote(c, &len);
+
+	if (h == NULL) {
+		sl_qconn_fail(c, SL_H3_INTERNAL_ERROR);
+		return;
+	}
+	h->ep = e;
+	h->qc = c;
+	h->id = sl_conn_id();
+	h->start_ms = now_ms();
+	h->max_seen = -1;
+	h->ctrl_id = -1;
+	TAILQ_INIT(&h->streams);
+	for (size_t i = 0; i < H3_UNI_MAX; i++)
+		h->uni[i].id = -1;
+	if (len <= sizeof(h->peer))
+		memcpy(&h->peer, sa, len);
+	h->gen = e->w->gen;
+	sl_wgen_ref(h->gen);
+	h->lconf = e->l;
+	TAILQ_INSERT_TAIL(&e->conns, h, link);
+	e->w->nclients++;
+	sl_qconn_set_app(c, &app);
+}
+
+static struct sl_h3conn *
+conn_of(struct sl_h3ep *e, const struct sl_qconn *c)
+{
+	struct sl_h3conn *h;
+
+	TAILQ_FOREACH(h, &e->conns, link)
+	if (h->qc == c)
+		return h;
+	return NULL;
+}
+
+static void
+conn_free(struct sl_h3conn *h)
+{
+	struct sl_worker *w = h->ep->w;
+
+	h3_streams_free(h);
+	TAILQ_REMOVE(&h->ep->conns, h, link);
+	sl_wgen_unref(w, h->gen);
+	free(h);
+	w->nclients--;
+	sl_worker_maybe_done(w);
+}
+
+/* The endpoint ends c (its close sent): its streams' exchanges are cut,
+ * and it is freed at the end of the run. */
+static void
+ep_ended(void *arg, struct sl_qconn *c)
+{
+	struct sl_h3ep *e = arg;
+	struct sl_h3conn *h = conn_of(e, c);
+
+	if (h == NULL)
+		return;
+	h3_streams_end(h, sl_qconn_app_failed(c) ? "http3_error"
+						 : "connection_closed");
+	h->qc = NULL;
+	h->f |= H3C_DEAD;
+	h3_conn_kick(h);
+}
+
+/* ---- the endpoint ------------------------------------------------------- */
+
+static void
+ep_send(void *arg, const struct sockaddr *to, socklen_t tl, const uint8_t *d,
+	size_t n)
+{
+	struct sl_h3ep *e = arg;
+
+	/* a datagram the kernel cannot take now is lost, as on the network:
+	 * QUIC sends it again */
+	(void)sendto(e->fd, d, n, MSG_DONTWAIT, to, tl);
+}
+
+/* A connection's run: its streams pumped, what they queued sent; a
+ * drained one (GOAWAY sent, no stream open) closed. */
+static void
+conn_run(struct sl_h3ep *e, struct sl_h3conn *h, uint64_t now)
+{
+	if (h->f & H3C_DEAD)
+		return;
+	conn_control(h);
+	if ((e->draining || e->l == NULL) && !(h->f & H3C_GOAWAY))
+		conn_goaway(h);
+	h3_streams_writable(h);
+	h3_streams_pump(h);
+	h3_streams_reap(h);
+	/* after GOAWAY, once every stream is answered and QUIC closed it
+	 * (its answer acknowledged) */
+	if (h->qc != NULL && (h->f & H3C_GOAWAY) && h->nopen == 0 &&
+	    TAILQ_EMPTY(&h->streams)) {
+		sl_qconn_fail(h->qc, SL_H3_NO_ERROR);
+		(void)sl_qend_flush(e->qe, h->qc, now);
+		if (h->qc != NULL)
+			sl_qend_close(e->qe, h->qc, now);
+		return;
+	}
+	if (h->qc != NULL && sl_qconn_app_failed(h->qc)) {
+		sl_qend_close(e->qe, h->qc, now);
+		return;
+	}
+	if (h->qc != NULL && (h->f & H3C_FLUSH)) {
+		h->f &= ~H3C_FLUSH;
+		(void)sl_qend_flush(e->qe, h->qc, now);
+	}
+}
+
+/* Arms the timer for the endpoint's next deadline. */
+static void
+ep_arm(struct sl_h3ep *e, uint64_t next, uint64_t now)
+{
+	struct timeval tv;
+	uint64_t d;
+
+	if (next == UINT64_MAX) {
+		if (e->tev_ns != 0)
+			event_del(&e->tev);
+		e->tev_ns = 0;
+		return;
+	}
+	if (e->tev_ns == next)
+		return;
+	d = next > now ? next - now : 0;
+	tv.tv_sec = (time_t)(d / 1000000000u);
+	tv.tv_usec = (suseconds_t)(d % 1000000000u / 1000 + 1);
+	e->tev_ns = next;
+	event_add(&e->tev, &tv);
+}
+
+static void
+ep_run(struct sl_h3ep *e)
+{
+	uint64_t now = now_ns();
+	struct sl_h3conn *h, *next;
+
+	sl_now_refresh();
+	/* every connection: acknowledgments may have made room anywhere,
+	 * and a drain asks each */
+	TAILQ_FOREACH(h, &e->conns, link)
+	conn_run(e, h, now);
+	e->run = NULL;
+	for (h = TAILQ_FIRST(&e->conns); h != NULL; h = next) {
+		next = TAILQ_NEXT(h, link);
+		h->f &= ~H3C_ON_LIST;
+		if (h->f & H3C_DEAD)
+			conn_free(h);
+	}
+	ep_arm(e, sl_qend_run(e->qe, now), now);
+}
+
+static void
+ep_on_run(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ep_run(arg);
+}
+
+static void
+ep_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_h3ep *e = arg;
+
+	(void)fd;
+	(void)what;
+	e->tev_ns = 0;
+	ep_run(e);
+}
+
+static void
+ep_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_h3ep *e = arg;
+	uint8_t d[65536];
+
+	(void)what;
+	sl_now_refresh();
+	if (e->l != NULL && e->l->http3.retry == SL_H3_RETRY_AUTO) {
+		const struct sl_qend_stats *st = sl_qend_stats(e->qe);
+		sl_qend_set_retry(e->qe,
+				  st->conns - sl_qend_established(e->qe) >=
+				      e->l->http3.retry_threshold);
+	}
+	for (int i = 0; i < READ_BATCH; i++) {
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(fd, d, sizeof(d), MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &fl);
+		if (n < 0)
+			break;
+		/* a drained endpoint takes no new connection: its datagrams
+		 * of none are dropped (the other process or a restart's
+		 * answer them) */
+		sl_qend_input(e->qe, d, (size_t)n, (struct sockaddr *)&from, fl,
+			      now_ns());
+	}
+	ep_run(e);
+}
+
+int
+sl_h3_start(struct sl_worker *w, const struct sl_conf_listener *l, int fd)
+{
+	struct sl_h3ep *e = calloc(1, sizeof(*e));
+	struct sl_qend_cfg cfg;
+
+	if (e == NULL || l->tls.qctx == NULL)
+		goto fail;
+	e->w = w;
+	e->l = l;
+	e->lstate = l->state;
+	e->fd = fd;
+	TAILQ_INIT(&e->conns);
+	e->local_len = sizeof(e->local);
+	if (getsockname(fd, (struct sockaddr *)&e->local, &e->local_len) != 0)
+		goto fail;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.ctx = sl_tls_server_ctx(l->tls.qctx);
+	cfg.worker = w->id;
+	cfg.key = h3_key;
+	cfg.retry = l->http3.retry == SL_H3_RETRY_ALWAYS;
+	cfg.max_conns = (size_t)l->http3.max_connections;
+	cfg.token_age_ms = 10000;
+	cfg.send = ep_send;
+	cfg.opened = ep_opened;
+	cfg.ended = ep_ended;
+	cfg.arg = e;
+	if ((e->qe = sl_qend_new(&cfg, (struct sockaddr *)&e->local,
+				 e->local_len)) == NULL)
+		goto fail;
+	event_assign(&e->rev, w->base, fd, EV_READ | EV_PERSIST, ep_on_read, e);
+	event_assign(&e->tev, w->base, -1, 0, ep_on_timer, e);
+	event_assign(&e->run_ev, w->base, -1, 0, ep_on_run, e);
+	if (event_add(&e->rev, NULL) != 0)
+		goto fail;
+	e->next = *eps_of(w);
+	*eps_of(w) = e;
+	return 0;
+fail:
+	if (e != NULL && e->qe != NULL)
+		sl_qend_free(e->qe);
+	free(e);
+	close(fd);
+	return -1;
+}
+
+void
+sl_h3_reloaded(struct sl_worker *w)
+{
+	for (struct sl_h3ep *e = *eps_of(w); e != NULL; e = e->next) {
+		struct sl_h3conn *h;
+		e->l = e->draining ? NULL : listener_now(e);
+		/* new streams run under the new generation, on the
+		 * listener's new settings */
+		TAILQ_FOREACH(h, &e->conns, link)
+		{
+			if (e->l == NULL)
+				continue;
+			sl_wgen_unref(w, h->gen);
+			h->gen = w->gen;
+			sl_wgen_ref(h->gen);
+			h->lconf = e->l;
+		}
+		if (e->l == NULL && !e->draining) {
+			e->draining = 1;
+			sl_qend_set_max_conns(e->qe, 0);
+		}
+		ep_run(e);
+	}
+}
+
+void
+sl_h3_drain(struct sl_worker *w)
+{
+	for (struct sl_h3ep *e = *eps_of(w); e != NULL; e = e->next) {
+		e->draining = 1;
+		sl_qend_set_max_conns(e->qe, 0);
+		ep_run(e);
+	}
+}
+
+void
+sl_h3_abort(struct sl_worker *w)
+{
+	for (struct sl_h3ep *e = *eps_of(w); e != NULL; e = e->next) {
+		struct sl_h3conn *h;
+		TAILQ_FOREACH(h, &e->conns, link)
+		if (h->qc != NULL) {
+			sl_qconn_fail(h->qc, SL_H3_NO_ERROR);
+			sl_qend_close(e->qe, h->qc, now_ns());
+		}
+		ep_run(e);
+	}
+}
+
+size_t
+sl_h3_conns(const struct sl_worker *w)
+{
+	size_t n = 0;
+
+	for (const struct sl_h3ep *e = w->h3; e != NULL; e = e->next)
+		n += sl_qend_stats(e->qe)->conns;
+	return n;
+}
+
+void
+sl_h3_worker_free(struct sl_worker *w)
+{
+	struct sl_h3ep *e;
+
+	while ((e = *eps_of(w)) != NULL) {
+		struct sl_h3conn *h;
+		*eps_of(w) = e->next;
+		event_del(&e->rev);
+		event_del(&e->tev);
+		event_del(&e->run_ev);
+		/* every connection ends: ended marks each */
+		while ((h = TAILQ_FIRST(&e->conns)) != NULL) {
+			if (h->qc != NULL)
+				sl_qend_close(e->qe, h->qc, now_ns());
+			else
+				conn_free(h);
+		}
+		sl_qend_free(e->qe);
+		close(e->fd);
+		free(e);
+	}
+}
+
+int
+sl_h3_socket_open(const struct sl_conf_listener *l)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&l->addr.ss;
+	socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						  : sizeof(struct sockaddr_in);
+	int fd = socket(sa->sa_family,
+			SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
+	    on = 1, buf = 4 << 20;
+
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+	    (sa->sa_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0) ||
+	    bind(fd, sa, len) != 0) {
+		int err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	/* bursts of a few connections' datagrams wait here */
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	return fd;
+}
+
+int
+sl_h3_route(int fd, unsigned nworkers)
+{
+	return sl_qroute_attach(fd, nworkers);
+}

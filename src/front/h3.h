@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client side's HTTP/3 codec (doc/http3.md): a worker's QUIC endpoint
+ * on each http3 listener's UDP socket (src/quic's qend.c: libngtcp2 with
+ * sluice's OpenSSL glue), its connections, and their request streams
+ * carried to the exchange through the codec seam as HTTP/2's are: each
+ * request a structured head (hblock.h) from sluice's QPACK decoder
+ * (src/h3), its body as its DATA came, its answer QPACK-encoded. The
+ * worker calls these; nothing else does.
+ */
+#ifndef SL_H3_H
+#define SL_H3_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf_types.h"
+
+struct sl_worker;
+
+/* What the process gives every worker's endpoints: the key of their
+ * stateless-reset and Retry tokens (32 bytes, the same in every worker,
+ * so that any may reset or validate for another), set once before the
+ * workers start. */
+void sl_h3_set_key(const uint8_t key[32]);
+
+/*
+ * Serves HTTP/3 on fd, the UDP socket of w's place in listener l's
+ * SO_REUSEPORT group (taken over). Returns 0, or -1 (fd closed).
+ */
+int sl_h3_start(struct sl_worker *w, const struct sl_conf_listener *l, int fd);
+
+/* A reload was applied (w->gen is new): each endpoint finds its listener
+ * in it; one whose listener left (or no longer has http3) drains. */
+void sl_h3_reloaded(struct sl_worker *w);
+
+/* The worker drains: every connection is sent GOAWAY, and closes once its
+ * requests are answered; no connection is accepted. */
+void sl_h3_drain(struct sl_worker *w);
+
+/* The drain's time is up: every connection closes now, its exchanges
+ * cut and logged. */
+void sl_h3_abort(struct sl_worker *w);
+
+/* QUIC connections open on w. */
+size_t sl_h3_conns(const struct sl_worker *w);
+
+/* Frees w's endpoints and their connections (the loop has ended). */
+void sl_h3_worker_free(struct sl_worker *w);
+
+/* The UDP socket of one worker's place in l's group: bound to l's
+ * address with SO_REUSEPORT, non-blocking. Returns it, or -1 (errno). The
+ * sockets of a group are opened in the workers' order, and then
+ * sl_h3_route attaches the program that gives each connection's
+ * datagrams to its worker (qroute.h). */
+int sl_h3_socket_open(const struct sl_conf_listener *l);
+int sl_h3_route(int fd, unsigned nworkers);
+
+#endif
