@@ -485,8 +485,16 @@ cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t id,
 {
 	struct sl_qconn *c = ud;
 
-	(void)conn;
 	(void)sud;
+	/* a stream of the peer's is over: it may open one more (libngtcp2
+	 * leaves MAX_STREAMS to its caller; without it a connection would
+	 * take its first initial_max_streams_bidi requests and no more) */
+	if (!ngtcp2_conn_is_local_stream(conn, id)) {
+		if ((id & 2) == 0)
+			ngtcp2_conn_extend_max_streams_bidi(conn, 1);
+		else
+			ngtcp2_conn_extend_max_streams_uni(conn, 1);
+	}
 	if (c->app.closed != NULL)
 		c->app.closed(
 		    c->app.arg, id,
@@ -1171,4 +1179,10 @@ void
 sl_qconn_stop(struct sl_qconn *c, int64_t id, uint64_t app_error)
 {
 	(void)ngtcp2_conn_shutdown_stream_read(c->conn, id, app_error);
+}
+
+uint64_t
+sl_qconn_pto(struct sl_qconn *c)
+{
+	return ngtcp2_conn_get_pto(c->conn);
 }

@@ -190,6 +190,10 @@ int sl_qconn_shutdown(struct sl_qconn *c, int64_t id, uint64_t app_error);
 uint64_t sl_qconn_expiry(struct sl_qconn *c);
 int sl_qconn_expire(struct sl_qconn *c, uint64_t now);
 
+/* c's probe timeout now (ns): how long an ended connection's IDs are
+ * kept is three of them (RFC 9000 section 10.2). */
+uint64_t sl_qconn_pto(struct sl_qconn *c);
+
 /* Whether c's handshake is done. */
 int sl_qconn_established(const struct sl_qconn *c);
 

@@ -19,8 +19,20 @@
 #define CID_LEN	 16   /* the IDs sluice issues (qconn.c's) */
 #define DGRAM	 1500 /* a datagram written */
 
-/* A connection, and the IDs it is found by. */
+/* A connection ended answers its closed state this many times at most:
+ * its CONNECTION_CLOSE again (RFC 9000 section 10.2.1). */
+#define CLOSE_RESENDS 3
+
+/* A connection, and the IDs it is found by. Once ended (c NULL), it
+ * stays found by them for three probe timeouts (RFC 9000 section 10.2),
+ * so that what the peer still sends is not taken for a stranger's: its
+ * CONNECTION_CLOSE is sent again (closing) or nothing is (draining). */
 struct qe_conn {
+	struct qe_conn *gone_next; /* in e->gone, once ended */
+	uint64_t gone_until;	   /* ns */
+	uint8_t *close;		   /* the CONNECTION_CLOSE it sent, or NULL */
+	size_t close_len;
+	unsigned resent;
 	struct sl_qconn *c;
 	uint64_t serial;
 	uint8_t ids[MAX_IDS + 1][20]; /* its own, then the client's first */
@@ -43,6 +55,7 @@ struct sl_qend {
 	socklen_t local_len;
 	struct qe_conn **conns;
 	size_t nconns, cap;
+	struct qe_conn *gone; /* ended, still found by their IDs */
 	struct qe_id *buckets[NBUCKETS];
 	struct sl_qend_stats st;
 	uint8_t buf[DGRAM];
@@ -124,19 +137,27 @@ conn_end(struct sl_qend *e, struct qe_conn *qc, uint64_t now)
 	socklen_t tl;
 	const struct sockaddr *to = sl_qconn_remote(qc->c, &tl);
 	long n = sl_qconn_write_close(qc->c, e->buf, sizeof(e->buf), now);
+	uint64_t pto = sl_qconn_pto(qc->c);
 
-	if (n > 0)
+	if (n > 0) {
 		e->cfg.send(e->cfg.arg, to, tl, e->buf, (size_t)n);
+		if ((qc->close = malloc((size_t)n)) != NULL) {
+			memcpy(qc->close, e->buf, (size_t)n);
+			qc->close_len = (size_t)n;
+		}
+	}
 	if (e->cfg.ended != NULL)
 		e->cfg.ended(e->cfg.arg, qc->c);
-	ids_drop(e, qc);
 	for (size_t i = 0; i < e->nconns; i++)
 		if (e->conns[i] == qc) {
 			e->conns[i] = e->conns[--e->nconns];
 			break;
 		}
 	sl_qconn_free(qc->c);
-	free(qc);
+	qc->c = NULL;
+	qc->gone_until = now + 3 * pto;
+	qc->gone_next = e->gone;
+	e->gone = qc;
 	e->st.closed++;
 	e->st.conns = e->nconns;
 }
@@ -180,6 +201,25 @@ sl_qend_new(const struct sl_qend_cfg *cfg, const struct sockaddr *local,
 	return e;
 }
 
+/* Ended connections whose time is up (all: UINT64_MAX) forgotten. */
+static void
+gone_expire(struct sl_qend *e, uint64_t now)
+{
+	struct qe_conn **pp = &e->gone;
+
+	while (*pp != NULL) {
+		struct qe_conn *qc = *pp;
+		if (qc->gone_until > now) {
+			pp = &qc->gone_next;
+			continue;
+		}
+		*pp = qc->gone_next;
+		ids_drop(e, qc);
+		free(qc->close);
+		free(qc);
+	}
+}
+
 void
 sl_qend_free(struct sl_qend *e)
 {
@@ -187,6 +227,7 @@ sl_qend_free(struct sl_qend *e)
 		return;
 	while (e->nconns > 0)
 		conn_end(e, e->conns[e->nconns - 1], 0);
+	gone_expire(e, UINT64_MAX);
 	free(e->conns);
 	OPENSSL_cleanse(e->key, sizeof(e->key));
 	free(e);
@@ -313,7 +354,17 @@ sl_qend_input(struct sl_qend *e, const uint8_t *d, size_t n,
 		       from, fl, &e->st.vneg);
 		return;
 	}
-	if ((qc = find(e, p.dcid, p.dcid_len)) != NULL) {
+	if ((qc = find(e, p.dcid, p.dcid_len)) != NULL && qc->c == NULL) {
+		/* ended: its close again, a few times, or silence */
+		if (qc->close != NULL && qc->resent < CLOSE_RESENDS) {
+			qc->resent++;
+			e->cfg.send(e->cfg.arg, from, fl, qc->close,
+				    qc->close_len);
+		} else
+			e->st.dropped++;
+		return;
+	}
+	if (qc != NULL) {
 		struct sl_qpath path = {(const struct sockaddr *)&e->local,
 					from, e->local_len, fl};
 		if (sl_qconn_read(qc->c, &path, d, n, now) != 0)
@@ -340,6 +391,11 @@ uint64_t
 sl_qend_run(struct sl_qend *e, uint64_t now)
 {
 	uint64_t next = UINT64_MAX;
+
+	gone_expire(e, now);
+	for (const struct qe_conn *g = e->gone; g != NULL; g = g->gone_next)
+		if (g->gone_until < next)
+			next = g->gone_until;
 
 	for (size_t i = 0; i < e->nconns;) {
 		struct qe_conn *qc = e->conns[i];

@@ -268,6 +268,60 @@ test_no_connection(void **state)
 	SSL_CTX_free(sctx);
 }
 
+/* The client's datagrams into e, one at a time (after it queued one byte
+ * on a stream of its own, so that it has some to send). */
+static void
+client_sends(struct sl_qend *e, struct sl_qconn *c, struct sockaddr_in *ca,
+	     uint64_t now)
+{
+	int64_t id = sl_qconn_open(c, 1);
+	uint8_t d[1500];
+	long n;
+
+	assert_true(id >= 0);
+	assert_int_equal(sl_qconn_send(c, id, (const uint8_t *)"x", 1, 0), 0);
+	while ((n = sl_qconn_write(c, d, sizeof(d), now, NULL, NULL)) > 0)
+		sl_qend_input(e, d, (size_t)n, (struct sockaddr *)ca,
+			      sizeof(*ca), now);
+}
+
+/* A connection the endpoint closed stays known by its IDs for three
+ * probe timeouts (RFC 9000 section 10.2): what its client still sends
+ * gets the CONNECTION_CLOSE again (a few times), never a stateless
+ * reset; after that, a stranger's answer. */
+static void
+test_closed_ids_kept(void **state)
+{
+	SSL_CTX *sctx = quic_server_ctx(), *cctx = quic_client_ctx(NULL);
+	struct sl_qend *e = endpoint(sctx, 0, 10);
+	struct sockaddr_in ca = client_addr(50001);
+	uint64_t now = 1000000000;
+	struct sl_qconn *c = client(cctx, &ca, now);
+
+	(void)state;
+	carry(e, c, &ca, &now, 20);
+	assert_true(sl_qconn_established(c));
+	nq = 0;
+	sl_qconn_fail(sl_qend_conn(e, 0), 0x100);
+	sl_qend_close(e, sl_qend_conn(e, 0), now);
+	assert_int_equal(nq, 1); /* its CONNECTION_CLOSE */
+	assert_int_equal(sl_qend_stats(e)->conns, 0);
+	for (int i = 0; i < 5; i++)
+		client_sends(e, c, &ca, now);
+	assert_int_equal(sl_qend_stats(e)->resets, 0);
+	assert_int_equal(nq, 1 + 3); /* sent again three times */
+	assert_memory_equal(q[1].d, q[0].d, q[0].n);
+	/* three probe timeouts later: forgotten */
+	now += 60ull * 1000000000u;
+	(void)sl_qend_run(e, now);
+	client_sends(e, c, &ca, now);
+	assert_int_equal(sl_qend_stats(e)->resets, 1);
+	sl_qconn_free(c);
+	sl_qend_free(e);
+	SSL_CTX_free(cctx);
+	SSL_CTX_free(sctx);
+}
+
 static void
 test_idle_and_full(void **state)
 {
@@ -311,6 +365,7 @@ main(void)
 	    cmocka_unit_test(test_handshake_and_retry),
 	    cmocka_unit_test(test_new_address),
 	    cmocka_unit_test(test_no_connection),
+	    cmocka_unit_test(test_closed_ids_kept),
 	    cmocka_unit_test(test_idle_and_full),
 	};
 
