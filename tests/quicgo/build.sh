@@ -67,7 +67,7 @@ cp "$here/hook/hook.go" "$farm/sluicehook/" || exit 1
 # binary and no C compiler needed (the pure-Go resolver suffices for
 # loopback addresses)
 if ! log=$(cd "$here" && GO111MODULE=off GOPATH="$w/gopath:$gocode" \
-	GOCACHE="$w/cache" GOPROXY=off GOFLAGS= GOENV=off CGO_ENABLED=0 \
+	GOCACHE="$w/cache" GOPROXY=off GOFLAGS='' GOENV=off CGO_ENABLED=0 \
 	GOTOOLCHAIN=local \
 	go build -o "$out/slquic.tmp" slquic.go interop.go load.go 2>&1); then
 	printf '%s\n' "$log" >&2

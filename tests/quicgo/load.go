@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"math/rand"
 	"net/http"
 	"sort"
 	"strconv"
@@ -151,10 +150,12 @@ func percentile(d []time.Duration, p int) time.Duration {
 
 // ---- large bodies --------------------------------------------------------
 
-// pattern is an upload's body: size bytes of a fixed pseudo-random
-// sequence (seed 1), made as it is read, so that gigabytes cost no memory
-// and a server that echoes a digest can be checked against the one
-// printed.
+// pattern is an upload's body: size bytes of a 64 KiB block repeated,
+// made as it is read, so that gigabytes cost no memory. Byte j of the
+// block is the top byte of j*2654435761 mod 2^32 (Knuth's multiplicative
+// hash: no run of equal bytes), so that a test can compute the digest of
+// what was sent, in Python as
+// bytes(((j * 2654435761) & 0xffffffff) >> 24 for j in range(65536)).
 type pattern struct {
 	left  int64
 	block []byte
@@ -163,7 +164,9 @@ type pattern struct {
 
 func newPattern(size int64) *pattern {
 	b := make([]byte, 64<<10)
-	rand.New(rand.NewSource(1)).Read(b)
+	for j := range b {
+		b[j] = byte(uint32(j) * 2654435761 >> 24)
+	}
 	return &pattern{left: size, block: b}
 }
 
