@@ -53,6 +53,10 @@ func getMain(args []string) {
 	t := c.tlsConfig()
 	d := &dialer{addr: c.addr}
 	body := bytes.Repeat([]byte("x"), bodySize)
+	qc := c.quicConfig()
+	// no path MTU probes: quic-go sends them on timers, packets a count
+	// of the server's instructions per request would include by chance
+	qc.DisablePathMTUDiscovery = true
 
 	var next atomic.Int64
 	lat := make([]time.Duration, n) // by request, 0 for a failed one
@@ -64,6 +68,7 @@ func getMain(args []string) {
 	t0 := time.Now()
 	for ci := range rts {
 		rts[ci] = roundTripper(&c, d, t)
+		rts[ci].QuicConfig = qc
 		for s := 0; s < streams; s++ {
 			wg.Add(1)
 			go func(rt *http3.RoundTripper) {
