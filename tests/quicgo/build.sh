@@ -72,7 +72,7 @@ if ! log=$(cd "$here" && GO111MODULE=off GOPATH="$w/gopath:$gocode" \
 	go build -o "$out/slquic.tmp" slquic.go interop.go load.go 2>&1); then
 	printf '%s\n' "$log" >&2
 	echo "build.sh: go build failed" >&2
-	rm -f "$out/slquic.tmp"
+	rm -f "$out/slquic.tmp" "$out/slquic"
 	exit 1
 fi
 mv -f "$out/slquic.tmp" "$out/slquic"
