@@ -8,6 +8,7 @@ libnghttp2-dev nghttp2-client python3-h2 python3-websockets python3-grpcio pytho
 python3-jwt python3-cryptography libmodsecurity-dev modsecurity-crs \
 libnginx-mod-http-modsecurity \
 libngtcp2-dev libnghttp3-dev ngtcp2-client \
+golang-go golang-github-lucas-clemente-quic-go-dev \
 zlib1g-dev libdeflate-dev libbrotli-dev libzstd-dev python3-brotli python3-zstandard \
 node-llhttp nodejs python3 python3-yaml curl iproute2 openssl haproxy redis-server \
 systemd wrk gnuplot-nox"
@@ -19,7 +20,9 @@ systemd wrk gnuplot-nox"
 # ModSecurity module for the WAF's benchmark beside nginx; zlib, libbrotli
 # and libzstd for compression (each optional at build time), and Python's
 # Brotli and zstd decoders for its tests; libngtcp2-dev and libnghttp3-dev for
-# HTTP/3 (optional at build time) and ngtcp2-client, its tests' client
+# HTTP/3 (optional at build time) and ngtcp2-client, its tests' client;
+# Go 1.19 and quic-go 0.29's source for the other client of the HTTP/3
+# tests, built offline (tests/quicgo/README)
 # npm for the tracing tests' OTLP receiver (below): Node's own npm when
 # it came with one, else Debian's
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"

@@ -155,7 +155,8 @@ h3_recv(void *arg, int64_t id, const uint8_t *d, size_t n, int fin)
 		}
 	if (r == NULL || r->len + n > REQ_MAX)
 		return -1;
-	memcpy(r->buf + r->len, d, n);
+	if (n > 0) /* a FIN alone comes with no bytes, and d NULL */
+		memcpy(r->buf + r->len, d, n);
 	r->len += n;
 	if (!fin)
 		return 0;
