@@ -63,6 +63,20 @@ load(atomic_uint_fast64_t *a)
 	return atomic_load_explicit(a, memory_order_relaxed);
 }
 
+/* A counter of the workers' stats (struct sl_worker_stats, at offset),
+ * summed. */
+static inline uint64_t
+wsum(const struct sl_admin_view *v, size_t offset)
+{
+	uint64_t total = 0;
+
+	for (unsigned i = 0; i < v->nworkers; i++)
+		total += SL_STAT_GET(
+		    *(atomic_uint_fast64_t *)((char *)&v->workers[i]->stats +
+					      offset));
+	return total;
+}
+
 /* A per-worker counter of a listener, route, cluster or endpoint, summed.
  * off is the counter's offset in struct sl_counts. */
 static inline uint64_t
@@ -118,6 +132,9 @@ void sl_admin_metrics_waf(const struct sl_admin_view *v, struct sbuf *b);
  * compressors' bytes now. */
 void sl_admin_metrics_compress(const struct sl_admin_view *v, struct sbuf *b,
 			       uint64_t mem);
+/* The HTTP/3 families (admin_metrics_h3.c): QUIC connections open, the
+ * endpoints' events, the codec's refusals. */
+void sl_admin_metrics_h3(const struct sl_admin_view *v, struct sbuf *b);
 /* The idempotency families (admin_metrics_auth.c): the routes' outcomes
  * and keys let go, and the local store's size. */
 void sl_admin_metrics_idem(const struct sl_admin_view *v, struct sbuf *b);

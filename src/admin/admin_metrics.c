@@ -40,20 +40,6 @@ _Static_assert(SL_H1_R_NREASONS == SL_WSTAT_H1_REASONS,
 _Static_assert(SL_H2_NREFUSALS == SL_WSTAT_H2_REFUSALS,
 	       "wloop.h's SL_WSTAT_H2_REFUSALS is h2.h's SL_H2_NREFUSALS");
 
-static uint64_t
-sum(const struct sl_admin_view *v, size_t offset)
-{
-	uint64_t total = 0;
-
-	for (unsigned i = 0; i < v->nworkers; i++) {
-		atomic_uint_fast64_t *f =
-		    (atomic_uint_fast64_t *)((char *)&v->workers[i]->stats +
-					     offset);
-		total += SL_STAT_GET(*f);
-	}
-	return total;
-}
-
 /* Tracing (doc/operations.md, "Tracing"): the traced requests by where
  * their context came from, the spans and exports by result, the queues.
  * Workers' counters: kept across reloads, as the queues are. */
@@ -72,7 +58,7 @@ metrics_trace(const struct sl_admin_view *v, struct sbuf *b)
 	for (size_t i = 0; i < 4; i++)
 		sb_printf(b, "sluice_trace_context_total{source=\"%s\"} %llu\n",
 			  src[i],
-			  (unsigned long long)sum(
+			  (unsigned long long)wsum(
 			      v, offsetof(struct sl_worker_stats, trace_ctx) +
 				     i * u));
 	sb_printf(b, "# HELP sluice_trace_spans_total Spans exported, dropped "
@@ -82,7 +68,7 @@ metrics_trace(const struct sl_admin_view *v, struct sbuf *b)
 	for (size_t i = 0; i < 3; i++)
 		sb_printf(b, "sluice_trace_spans_total{result=\"%s\"} %llu\n",
 			  spans[i],
-			  (unsigned long long)sum(
+			  (unsigned long long)wsum(
 			      v, offsetof(struct sl_worker_stats, trace_spans) +
 				     i * u));
 	sb_printf(b, "# HELP sluice_trace_exports_total Exports to the "
@@ -92,7 +78,7 @@ metrics_trace(const struct sl_admin_view *v, struct sbuf *b)
 		sb_printf(
 		    b, "sluice_trace_exports_total{result=\"%s\"} %llu\n",
 		    exps[i],
-		    (unsigned long long)sum(
+		    (unsigned long long)wsum(
 			v, offsetof(struct sl_worker_stats, trace_exports) +
 			       i * u));
 	sb_printf(b,
@@ -100,7 +86,7 @@ metrics_trace(const struct sl_admin_view *v, struct sbuf *b)
 		  "export, queued or in flight.\n"
 		  "# TYPE sluice_trace_queue_spans gauge\n"
 		  "sluice_trace_queue_spans %llu\n",
-		  (unsigned long long)sum(
+		  (unsigned long long)wsum(
 		      v, offsetof(struct sl_worker_stats, trace_queue)));
 }
 
@@ -651,9 +637,10 @@ page_routes(const struct sl_admin_view *v, struct sbuf *b)
 		}
 	metrics_guards(c, b);
 	sl_admin_metrics_auth(v, b);
+	sl_admin_metrics_h3(v, b);
 	sl_admin_metrics_waf(v, b);
 	sl_admin_metrics_compress(
-	    v, b, sum(v, offsetof(struct sl_worker_stats, zip_mem)));
+	    v, b, wsum(v, offsetof(struct sl_worker_stats, zip_mem)));
 	sl_admin_metrics_idem(v, b);
 	metrics_trace(v, b);
 	sb_printf(b, "# HELP sluice_cluster_requests_total Requests sent to a "
@@ -817,7 +804,7 @@ page_rate_limits(const struct sl_admin_view *v, struct sbuf *b)
 			  "sluice_rate_limit_store_requests_total{result="
 			  "\"%s\"} %llu\n",
 			  results[i],
-			  (unsigned long long)sum(
+			  (unsigned long long)wsum(
 			      v, w + i * sizeof(atomic_uint_fast64_t)));
 	sb_printf(
 	    b,
@@ -826,7 +813,7 @@ page_rate_limits(const struct sl_admin_view *v, struct sbuf *b)
 	    "sluice_rate_limit_store_seconds histogram\n");
 	w = offsetof(struct sl_worker_stats, rl_store_dur);
 	for (int i = 0; i < SL_HIST_N; i++) {
-		cum += sum(v, w + (size_t)i * sizeof(atomic_uint_fast64_t));
+		cum += wsum(v, w + (size_t)i * sizeof(atomic_uint_fast64_t));
 		if (i < SL_HIST_N - 1)
 			sb_printf(b,
 				  "sluice_rate_limit_store_seconds_bucket{le="
@@ -841,21 +828,22 @@ page_rate_limits(const struct sl_admin_view *v, struct sbuf *b)
 	sb_printf(b,
 		  "sluice_rate_limit_store_seconds_sum %.3f\n"
 		  "sluice_rate_limit_store_seconds_count %llu\n",
-		  (double)sum(v, offsetof(struct sl_worker_stats,
-					  rl_store_dur_sum_ms)) /
+		  (double)wsum(v, offsetof(struct sl_worker_stats,
+					   rl_store_dur_sum_ms)) /
 		      1000.0,
 		  (unsigned long long)cum);
 	w = offsetof(struct sl_worker_stats, rl_store_connects);
-	sb_printf(b,
-		  "# HELP sluice_rate_limit_store_connects_total Connections "
-		  "to the rate limit store, by result (failed ones are "
-		  "retried after 100 ms, doubling to 5 s).\n# TYPE "
-		  "sluice_rate_limit_store_connects_total counter\n"
-		  "sluice_rate_limit_store_connects_total{result=\"ok\"} %llu\n"
-		  "sluice_rate_limit_store_connects_total{result=\"failed\"} "
-		  "%llu\n",
-		  (unsigned long long)sum(v, w),
-		  (unsigned long long)sum(v, w + sizeof(atomic_uint_fast64_t)));
+	sb_printf(
+	    b,
+	    "# HELP sluice_rate_limit_store_connects_total Connections "
+	    "to the rate limit store, by result (failed ones are "
+	    "retried after 100 ms, doubling to 5 s).\n# TYPE "
+	    "sluice_rate_limit_store_connects_total counter\n"
+	    "sluice_rate_limit_store_connects_total{result=\"ok\"} %llu\n"
+	    "sluice_rate_limit_store_connects_total{result=\"failed\"} "
+	    "%llu\n",
+	    (unsigned long long)wsum(v, w),
+	    (unsigned long long)wsum(v, w + sizeof(atomic_uint_fast64_t)));
 	sb_printf(
 	    b,
 	    "# HELP sluice_rate_limit_store_disconnects_total Connections "
@@ -863,14 +851,14 @@ page_rate_limits(const struct sl_admin_view *v, struct sbuf *b)
 	    "command timed out.\n# TYPE "
 	    "sluice_rate_limit_store_disconnects_total counter\n"
 	    "sluice_rate_limit_store_disconnects_total %llu\n",
-	    (unsigned long long)sum(
+	    (unsigned long long)wsum(
 		v, offsetof(struct sl_worker_stats, rl_store_lost)));
 	sb_printf(b,
 		  "# HELP sluice_rate_limit_store_connected Workers connected "
 		  "to the rate limit store now.\n# TYPE "
 		  "sluice_rate_limit_store_connected gauge\n"
 		  "sluice_rate_limit_store_connected %llu\n",
-		  (unsigned long long)sum(
+		  (unsigned long long)wsum(
 		      v, offsetof(struct sl_worker_stats, rl_store_up)));
 }
 
@@ -895,12 +883,12 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 			: offsetof(struct sl_worker_stats, proto_responses) +
 			      (size_t)cls * u;
 		uint64_t n[3], step = cls == 0 ? u : 6 * u;
-		n[0] = sum(
+		n[0] = wsum(
 		    v, cls == 0 ? offsetof(struct sl_worker_stats, requests)
 				: offsetof(struct sl_worker_stats, responses) +
 				      (size_t)cls * u);
 		for (int p = 1; p < 3; p++)
-			n[0] -= (n[p] = sum(v, at + (size_t)p * step));
+			n[0] -= (n[p] = wsum(v, at + (size_t)p * step));
 		if (cls == 1)
 			sb_printf(b, "# HELP sluice_protocol_responses_total "
 				     "Responses by the client's protocol and "
@@ -930,7 +918,7 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 		size_t base = offsetof(struct sl_worker_stats, proto_dur) +
 			      (size_t)p * SL_HIST_N * u;
 		for (int i = 0; i < SL_HIST_N; i++) {
-			cum += sum(v, base + (size_t)i * u);
+			cum += wsum(v, base + (size_t)i * u);
 			if (i < SL_HIST_N - 1)
 				sb_printf(b,
 					  "sluice_protocol_request_duration_"
@@ -952,7 +940,7 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 		    "sluice_protocol_request_duration_seconds_count{protocol="
 		    "\"%s\"} %llu\n",
 		    proto[p],
-		    (double)sum(
+		    (double)wsum(
 			v, offsetof(struct sl_worker_stats, proto_dur_sum_ms) +
 			       (size_t)p * u) /
 			1000.0,
@@ -966,9 +954,9 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 		  "request being read, answered, or its end being sent).\n"
 		  "# TYPE sluice_http2_streams gauge\nsluice_http2_streams "
 		  "%llu\n",
-		  (unsigned long long)sum(
+		  (unsigned long long)wsum(
 		      v, offsetof(struct sl_worker_stats, h2_conns)),
-		  (unsigned long long)sum(
+		  (unsigned long long)wsum(
 		      v, offsetof(struct sl_worker_stats, h2_streams)));
 	sb_printf(b, "# HELP sluice_http2_refused_total HTTP/2 frames, "
 		     "streams and connections refused, by reason "
@@ -977,7 +965,7 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 	for (int r = 0; r < SL_H2_NREFUSALS; r++)
 		sb_printf(b, "sluice_http2_refused_total{reason=\"%s\"} %llu\n",
 			  sl_h2_refusal_str((enum sl_h2_refusal)r),
-			  (unsigned long long)sum(
+			  (unsigned long long)wsum(
 			      v, offsetof(struct sl_worker_stats, h2_refused) +
 				     (size_t)r * u));
 	/* tunnels (doc/websocket.md) */
@@ -996,19 +984,19 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 	    "sluice_tunnel_bytes_total{direction=\"out\"} %llu\n"
 	    "# HELP sluice_tunnels_closed_total Tunnels ended, by "
 	    "reason.\n# TYPE sluice_tunnels_closed_total counter\n",
-	    (unsigned long long)sum(
+	    (unsigned long long)wsum(
 		v, offsetof(struct sl_worker_stats, tunnels_open)),
-	    (unsigned long long)sum(
+	    (unsigned long long)wsum(
 		v, offsetof(struct sl_worker_stats, tunnels_opened)),
-	    (unsigned long long)sum(
+	    (unsigned long long)wsum(
 		v, offsetof(struct sl_worker_stats, tunnel_bytes_in)),
-	    (unsigned long long)sum(
+	    (unsigned long long)wsum(
 		v, offsetof(struct sl_worker_stats, tunnel_bytes_out)));
 	for (int r = 0; r < SL_TUN_NENDS; r++)
 		sb_printf(
 		    b, "sluice_tunnels_closed_total{reason=\"%s\"} %llu\n",
 		    sl_tunnel_end_str((enum sl_tun_end)r),
-		    (unsigned long long)sum(
+		    (unsigned long long)wsum(
 			v, offsetof(struct sl_worker_stats, tunnels_closed) +
 			       (size_t)r * u));
 	/* gRPC (doc/grpc.md): the statuses sluice answers with */
@@ -1027,7 +1015,7 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 				  "sluice_grpc_responses_total{source="
 				  "\"sluice\",grpc_status=\"%d\"} %llu\n",
 				  st[i],
-				  (unsigned long long)sum(
+				  (unsigned long long)wsum(
 				      v, offsetof(struct sl_worker_stats,
 						  grpc_local) +
 					     (size_t)st[i] * u));
@@ -1043,7 +1031,7 @@ metrics_protocols(const struct sl_admin_view *v, struct sbuf *b)
 				  "sluice_grpc_responses_total{source="
 				  "\"upstream\",grpc_status=\"%s\"} %llu\n",
 				  name,
-				  (unsigned long long)sum(
+				  (unsigned long long)wsum(
 				      v, offsetof(struct sl_worker_stats,
 						  grpc_upstream) +
 					     (size_t)g * u));
@@ -1181,13 +1169,13 @@ sl_admin_page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 	for (size_t i = 0; i < SL_NELEM(m); i++)
 		sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", m[i].name,
 			  m[i].help, m[i].name, m[i].type, m[i].name,
-			  (unsigned long long)sum(v, m[i].off));
+			  (unsigned long long)wsum(v, m[i].off));
 	sb_printf(b, "# HELP sluice_responses_total Responses by status "
 		     "class.\n# TYPE sluice_responses_total counter\n");
 	for (int cls = 1; cls <= 5; cls++)
 		sb_printf(
 		    b, "sluice_responses_total{class=\"%dxx\"} %llu\n", cls,
-		    (unsigned long long)sum(
+		    (unsigned long long)wsum(
 			v, offsetof(struct sl_worker_stats, responses) +
 			       (size_t)cls * sizeof(atomic_uint_fast64_t)));
 	sb_printf(b, "# HELP sluice_client_timeouts_total Client connections "
@@ -1197,7 +1185,7 @@ sl_admin_page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 		sb_printf(b,
 			  "sluice_client_timeouts_total{reason=\"%s\"} %llu\n",
 			  sl_timeout_reason_str((enum sl_timeout_reason)r),
-			  (unsigned long long)sum(
+			  (unsigned long long)wsum(
 			      v, offsetof(struct sl_worker_stats, timeouts) +
 				     (size_t)r * sizeof(atomic_uint_fast64_t)));
 	{
@@ -1217,7 +1205,7 @@ sl_admin_page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 				  "sluice_upstream_closed_total{reason=\"%s\"} "
 				  "%llu\n",
 				  why[r],
-				  (unsigned long long)sum(
+				  (unsigned long long)wsum(
 				      v, offsetof(struct sl_worker_stats,
 						  upstream_closed) +
 					     (size_t)r *
@@ -1233,7 +1221,7 @@ sl_admin_page_metrics(const struct sl_admin_view *v, struct sbuf *b)
 			  "sluice_requests_rejected_total{reason=\"%s\"} "
 			  "%llu\n",
 			  sl_h1_reason_str((enum sl_h1_reason)r),
-			  (unsigned long long)sum(
+			  (unsigned long long)wsum(
 			      v, offsetof(struct sl_worker_stats, rejected) +
 				     (size_t)r * sizeof(atomic_uint_fast64_t)));
 	metrics_protocols(v, b);

@@ -655,7 +655,8 @@ static const char *const tls_server_keys[] = {
 };
 static const char *const tls_cert_keys[] = {"cert", "key", NULL};
 static const char *const http3_keys[] = {
-    "alt_svc_max_age", "retry", "retry_threshold", "max_connections", NULL,
+    "alt_svc_max_age",	     "retry", "retry_threshold", "max_connections",
+    "max_handshakes_per_ip", NULL,
 };
 static const char *const proxy_protocol_keys[] = {"from", "versions", NULL};
 static const char *const header_rules_keys[] = {"set", "add", "remove", NULL};

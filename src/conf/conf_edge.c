@@ -472,6 +472,53 @@ sl_conf_parse_route_policy(struct sl_yaml_loader *ld, const char *lbl,
 			       r->expose_cluster_header, whose);
 }
 
+/* Whether rules r name field name (set:, add: or remove:). */
+static int
+rules_name(const struct sl_hdr_rules *r, const char *name)
+{
+	for (size_t i = 0; r != NULL && i < r->nremove; i++)
+		if (strcasecmp(r->remove[i].name, name) == 0)
+			return 1;
+	for (size_t i = 0; r != NULL && i < r->nfields; i++)
+		if (strcasecmp(r->fields[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A listener with http3 advertises it on every response (RFC 7838):
+ * Alt-Svc: h3=":PORT"; ma=SECONDS, a response_headers set: of its own,
+ * unless alt_svc_max_age is 0 or the listener's response_headers name
+ * Alt-Svc already (the operator's word wins: another port, behind a
+ * balancer that maps it). Its wire is written with the listener's other
+ * fields, by one copy.
+ */
+static void
+alt_svc(struct sl_yaml_loader *ld, struct sl_conf_listener *l)
+{
+	struct sl_policy *p;
+	char v[64];
+	size_t off, elen;
+	int n;
+
+	if (!l->http3.enabled || l->http3.alt_svc_max_age_ms == 0 ||
+	    (l->policy != NULL && rules_name(l->policy->response, "alt-svc")))
+		return;
+	if ((p = policy_of(ld, &l->policy)) == NULL ||
+	    (p->response == NULL &&
+	     (p->response = sl_hdr_rules_new()) == NULL)) {
+		ld->oom = 1;
+		return;
+	}
+	n = snprintf(v, sizeof(v), "h3=\":%u\"; ma=%llu",
+		     (unsigned)sl_conf_sockaddr_port(&l->addr.ss),
+		     (unsigned long long)(l->http3.alt_svc_max_age_ms / 1000));
+	if (sl_hdr_rules_field(p->response, "Alt-Svc", v, (size_t)n, 0,
+			       l->http3.pos.line, l->http3.pos.col, &off,
+			       &elen) == SL_HDR_E_NOMEM)
+		ld->oom = 1;
+}
+
 /*
  * A listener's policy (sl_conf_parse_policy) with its routes: no rule of the
  * listener or of a route may name the listener's client_subject_header,
@@ -486,6 +533,7 @@ sl_conf_check_listener_policy(struct sl_yaml_loader *ld,
 	const struct sl_hdr_rules *lq = NULL, *ls = NULL;
 	char whose[SL_YAML_LABEL_MAX + 32];
 
+	alt_svc(ld, l);
 	if (l->policy != NULL)
 		check_own_name(ld, "request_headers", l->policy->request,
 			       subject, "the listener's client_subject_header");

@@ -235,6 +235,8 @@ void sl_conf_item_name(struct sl_yaml_loader *ld,
 		       size_t idx, char *lbl, char **name);
 
 /* The same address and port: 1 or 0. */
+/* The port of an address, in host order. */
+uint16_t sl_conf_sockaddr_port(const struct sockaddr_storage *ss);
 int sl_conf_sockaddr_same(const struct sockaddr_storage *a,
 			  const struct sockaddr_storage *b);
 

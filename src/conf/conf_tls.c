@@ -221,7 +221,7 @@ sl_conf_parse_tls_client(struct sl_yaml_loader *ld, const char *lbl,
 }
 
 /* A listener's http3: { alt_svc_max_age, retry, retry_threshold,
- * max_connections } (doc/http3.md). `true` takes the
+ * max_connections, max_handshakes_per_ip } (doc/http3.md). `true` takes the
  * defaults; `false` is as if the key were absent. It needs tls:, and a
  * build with HTTP/3. */
 void
@@ -240,6 +240,7 @@ sl_conf_parse_http3(struct sl_yaml_loader *ld, const char *lbl,
 	h->retry = SL_H3_RETRY_AUTO;
 	h->retry_threshold = 100;
 	h->max_connections = 10000;
+	h->max_handshakes_per_ip = 100;
 	h->pos.line = map->line;
 	h->pos.col = map->col;
 	if (map->type != SL_YAML_NODE_MAP) {
@@ -269,6 +270,11 @@ sl_conf_parse_http3(struct sl_yaml_loader *ld, const char *lbl,
 		    sl_yaml_get_uint(ld, "max_connections", v, 1, 10000000,
 				     &u) == 0)
 			h->max_connections = u;
+		if ((v = sl_yaml_map_get(map, "max_handshakes_per_ip", NULL)) !=
+			NULL &&
+		    sl_yaml_get_uint(ld, "max_handshakes_per_ip", v, 1, 65535,
+				     &u) == 0)
+			h->max_handshakes_per_ip = u;
 	}
 #ifndef HAVE_QUIC
 	sl_yaml_err_node(ld, map,

@@ -187,7 +187,9 @@ struct sl_conf_http3 {
 	enum sl_h3_retry retry;
 	uint64_t retry_threshold; /* auto: handshakes in progress a worker */
 	uint64_t max_connections; /* a worker's QUIC connections at most */
-	struct sl_conf_pos pos;	  /* of the key, for messages */
+	uint64_t max_handshakes_per_ip; /* a worker's handshakes in progress
+					   from one address at most */
+	struct sl_conf_pos pos;		/* of the key, for messages */
 };
 
 /* A cluster's tls: (doc/tls.md). */

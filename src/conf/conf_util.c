@@ -46,8 +46,8 @@ sockaddr_is_any(const struct sockaddr_storage *ss)
 	    &((const struct sockaddr_in6 *)ss)->sin6_addr);
 }
 
-static uint16_t
-sockaddr_port(const struct sockaddr_storage *ss)
+uint16_t
+sl_conf_sockaddr_port(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET)
 		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
@@ -59,7 +59,7 @@ sl_conf_sockaddr_same(const struct sockaddr_storage *a,
 		      const struct sockaddr_storage *b)
 {
 	if (a->ss_family != b->ss_family ||
-	    sockaddr_port(a) != sockaddr_port(b))
+	    sl_conf_sockaddr_port(a) != sl_conf_sockaddr_port(b))
 		return 0;
 	if (a->ss_family == AF_INET)
 		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
@@ -75,7 +75,7 @@ sl_conf_sockaddr_overlap(const struct sockaddr_storage *a,
 			 const struct sockaddr_storage *b)
 {
 	if (a->ss_family != b->ss_family ||
-	    sockaddr_port(a) != sockaddr_port(b))
+	    sl_conf_sockaddr_port(a) != sl_conf_sockaddr_port(b))
 		return 0;
 	return sockaddr_is_any(a) || sockaddr_is_any(b);
 }

@@ -111,6 +111,10 @@ enum sl_up_close {
 #define SL_WSTAT_H1_REASONS 40
 /* enum sl_h2_refusal's SL_H2_NREFUSALS (h2.h) */
 #define SL_WSTAT_H2_REFUSALS 17
+/* enum sl_h3_refusal's SL_H3_NREFUSALS, and enum sl_h3_event's
+ * SL_H3_NEVENTS (h3.h) */
+#define SL_WSTAT_H3_REFUSALS 9
+#define SL_WSTAT_QUIC_EVENTS 8
 
 /*
  * Counters of one worker. Only the worker writes them; the admin thread
@@ -165,6 +169,12 @@ struct sl_worker_stats {
 	atomic_uint_fast64_t h2_conns;
 	atomic_uint_fast64_t h2_streams;
 	atomic_uint_fast64_t h2_refused[SL_WSTAT_H2_REFUSALS];
+	/* HTTP/3 (h3.c): QUIC connections open now, the endpoints' events
+	 * (enum sl_h3_event) and what the codec refused (enum
+	 * sl_h3_refusal) */
+	atomic_uint_fast64_t quic_conns;
+	atomic_uint_fast64_t quic_events[SL_WSTAT_QUIC_EVENTS];
+	atomic_uint_fast64_t h3_refused[SL_WSTAT_H3_REFUSALS];
 	/* tunnels (tunnel.c): open now, opened, closed by reason (enum
 	 * sl_tun_end), bytes from the client and to it */
 	atomic_uint_fast64_t tunnels_open;

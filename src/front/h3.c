@@ -118,7 +118,8 @@ control_frame(struct sl_h3conn *h, struct h3_uni *u)
 		int r;
 		sl_h3_settings_init(&st);
 		if ((r = sl_h3_settings_parse(u->fbuf, u->fgot, &st)) != 0) {
-			h3_conn_error(h, (uint64_t)r, "bad SETTINGS");
+			h3_conn_error(h, (uint64_t)r, SL_H3_R_PROTOCOL,
+				      "bad SETTINGS");
 			return -1;
 		}
 		h->f |= H3C_SETTINGS;
@@ -128,7 +129,8 @@ control_frame(struct sl_h3conn *h, struct h3_uni *u)
 	case SL_H3F_MAX_PUSH_ID:
 	case SL_H3F_CANCEL_PUSH:
 		if (sl_h3f_id_parse(u->fbuf, u->fgot, &id) != 0) {
-			h3_conn_error(h, SL_H3_FRAME_ERROR, "a bad id frame");
+			h3_conn_error(h, SL_H3_FRAME_ERROR, SL_H3_R_PROTOCOL,
+				      "a bad id frame");
 			return -1;
 		}
 		/* the client's GOAWAY: it opens no stream more; sluice
@@ -156,14 +158,19 @@ control_recv(struct sl_h3conn *h, struct h3_uni *u, const uint8_t *d, size_t n)
 					 !u->first, 1);
 			u->first = 1;
 			if (c != SL_H3F_TAKE && c != SL_H3F_IGNORE) {
-				h3_conn_error(h, (uint64_t)c,
+				h3_conn_error(h, (uint64_t)c, SL_H3_R_PROTOCOL,
 					      "a frame the control stream may "
 					      "not carry");
 				return -1;
 			}
 			u->skip = c == SL_H3F_IGNORE;
+			if (u->skip &&
+			    h3_calm_spend(h, "frames that carry no request") !=
+				0)
+				return -1;
 			if (!u->skip && u->rd.length > sizeof(u->fbuf)) {
 				h3_conn_error(h, SL_H3_EXCESSIVE_LOAD,
+					      SL_H3_R_PROTOCOL,
 					      "a control frame too long");
 				return -1;
 			}
@@ -223,11 +230,13 @@ uni_recv(struct sl_h3conn *h, int64_t id, const uint8_t *d, size_t n, int fin)
 			    h->uni[i].type >= 0 &&
 			    (uint64_t)h->uni[i].type == t && t <= 3) {
 				h3_conn_error(h, SL_H3_STREAM_CREATION_ERROR,
+					      SL_H3_R_PROTOCOL,
 					      "a second critical stream");
 				return -1;
 			}
 		if (t == SL_H3_UNI_PUSH) {
 			h3_conn_error(h, SL_H3_STREAM_CREATION_ERROR,
+				      SL_H3_R_PROTOCOL,
 				      "a push stream from a client");
 			return -1;
 		}
@@ -237,6 +246,7 @@ uni_recv(struct sl_h3conn *h, int64_t id, const uint8_t *d, size_t n, int fin)
 	case SL_H3_UNI_CONTROL:
 		if (fin) {
 			h3_conn_error(h, SL_H3_CLOSED_CRITICAL_STREAM,
+				      SL_H3_R_PROTOCOL,
 				      "the control stream closed");
 			return -1;
 		}
@@ -244,6 +254,7 @@ uni_recv(struct sl_h3conn *h, int64_t id, const uint8_t *d, size_t n, int fin)
 	case SL_H3_UNI_QPACK_ENCODER:
 		if (n > 0 && sl_qpack_estream_feed(d, n) != 0) {
 			h3_conn_error(h, SL_QPACK_ENCODER_STREAM_ERROR,
+				      SL_H3_R_PROTOCOL,
 				      "an insertion into a table of 0");
 			return -1;
 		}
@@ -251,16 +262,21 @@ uni_recv(struct sl_h3conn *h, int64_t id, const uint8_t *d, size_t n, int fin)
 	case SL_H3_UNI_QPACK_DECODER:
 		if (n > 0 && sl_qpack_dstream_feed(&u->ds, d, n) != 0) {
 			h3_conn_error(h, SL_QPACK_DECODER_STREAM_ERROR,
+				      SL_H3_R_PROTOCOL,
 				      "a bad decoder instruction");
 			return -1;
 		}
 		break;
 	default:
-		break; /* unknown types are read and dropped */
+		/* unknown types are read and dropped; each piece spends the
+		 * budget of what carries no request */
+		if (n > 0 && h3_calm_spend(h, "an unknown stream's bytes") != 0)
+			return -1;
+		break;
 	}
 	if (fin && (u->type == SL_H3_UNI_QPACK_ENCODER ||
 		    u->type == SL_H3_UNI_QPACK_DECODER)) {
-		h3_conn_error(h, SL_H3_CLOSED_CRITICAL_STREAM,
+		h3_conn_error(h, SL_H3_CLOSED_CRITICAL_STREAM, SL_H3_R_PROTOCOL,
 			      "a QPACK stream closed");
 		return -1;
 	}
@@ -272,6 +288,7 @@ app_recv(void *arg, int64_t id, const uint8_t *d, size_t n, int fin)
 {
 	struct sl_h3conn *h = arg;
 
+	h3_conn_kick(h); /* its run follows the read */
 	if (h->qc == NULL || sl_qconn_app_failed(h->qc))
 		return -1;
 	if ((id & 1) != 0)
@@ -287,10 +304,24 @@ app_recv(void *arg, int64_t id, const uint8_t *d, size_t n, int fin)
 }
 
 static void
+app_established(void *arg)
+{
+	h3_conn_kick(arg); /* its control stream and SETTINGS go */
+}
+
+static void
+app_acked(void *arg, int64_t id)
+{
+	(void)id;
+	h3_conn_kick(arg); /* streams waiting for room may go on */
+}
+
+static void
 app_reset(void *arg, int64_t id, uint64_t code)
 {
 	struct sl_h3conn *h = arg;
 
+	h3_conn_kick(h);
 	if ((id & 3) == 0)
 		h3_stream_reset(h, id, code);
 }
@@ -300,6 +331,7 @@ app_closed(void *arg, int64_t id, uint64_t code)
 {
 	struct sl_h3conn *h = arg;
 
+	h3_conn_kick(h);
 	(void)code;
 	if ((id & 3) == 0)
 		h3_stream_closed(h, id);
@@ -322,7 +354,15 @@ ep_opened(void *arg, struct sl_qconn *c)
 {
 	struct sl_h3ep *e = arg;
 	struct sl_h3conn *h = calloc(1, sizeof(*h));
-	struct sl_qconn_app app = {app_recv, app_reset, app_closed, h, 1};
+	struct sl_qconn_app app = {
+	    .recv = app_recv,
+	    .reset = app_reset,
+	    .closed = app_closed,
+	    .arg = h,
+	    .manual = 1,
+	    .acked = app_acked,
+	    .established = app_established,
+	};
 	socklen_t len;
 	const struct sockaddr *sa = sl_qconn_remote(c, &len);
 
@@ -346,6 +386,7 @@ ep_opened(void *arg, struct sl_qconn *c)
 	h->lconf = e->l;
 	TAILQ_INSERT_TAIL(&e->conns, h, link);
 	e->w->nclients++;
+	SL_STAT_INC(e->w->stats.quic_conns);
 	sl_qconn_set_app(c, &app);
 }
 
@@ -370,6 +411,8 @@ conn_free(struct sl_h3conn *h)
 	sl_wgen_unref(w, h->gen);
 	free(h);
 	w->nclients--;
+	atomic_fetch_sub_explicit(&w->stats.quic_conns, 1,
+				  memory_order_relaxed);
 	sl_worker_maybe_done(w);
 }
 
@@ -415,6 +458,8 @@ conn_run(struct sl_h3ep *e, struct sl_h3conn *h, uint64_t now)
 		conn_goaway(h);
 	h3_streams_writable(h);
 	h3_streams_pump(h);
+	e->head_ms = SL_MIN(e->head_ms, h3_streams_heads(h, now_ms()));
+	h3_streams_pump(h);
 	h3_streams_reap(h);
 	/* after GOAWAY, once every stream is answered and QUIC closed it
 	 * (its answer acknowledged) */
@@ -430,7 +475,9 @@ conn_run(struct sl_h3ep *e, struct sl_h3conn *h, uint64_t now)
 		sl_qend_close(e->qe, h->qc, now);
 		return;
 	}
-	if (h->qc != NULL && (h->f & H3C_FLUSH)) {
+	/* what its streams queued, credit given back, resets: each run
+	 * ends with what the connection has to send */
+	if (h->qc != NULL) {
 		h->f &= ~H3C_FLUSH;
 		(void)sl_qend_flush(e->qe, h->qc, now);
 	}
@@ -458,25 +505,70 @@ ep_arm(struct sl_h3ep *e, uint64_t next, uint64_t now)
 	event_add(&e->tev, &tv);
 }
 
+/* The worker's counts follow the endpoint's (what it did since the
+ * last run). */
 static void
-ep_run(struct sl_h3ep *e)
+ep_count(struct sl_h3ep *e)
 {
-	uint64_t now = now_ns();
+	const struct sl_qend_stats *st = sl_qend_stats(e->qe);
+	struct sl_worker_stats *ws = &e->w->stats;
+	uint64_t per_ip = st->per_ip - e->seen.per_ip;
+
+	SL_STAT_ADD(ws->quic_events[SL_H3_EV_ACCEPTED],
+		    st->accepted - e->seen.accepted);
+	SL_STAT_ADD(ws->quic_events[SL_H3_EV_CLOSED],
+		    st->closed - e->seen.closed);
+	SL_STAT_ADD(ws->quic_events[SL_H3_EV_RETRY],
+		    st->retries - e->seen.retries);
+	SL_STAT_ADD(ws->quic_events[SL_H3_EV_RESET],
+		    st->resets - e->seen.resets);
+	SL_STAT_ADD(ws->quic_events[SL_H3_EV_VNEG], st->vneg - e->seen.vneg);
+	SL_STAT_ADD(ws->quic_events[SL_H3_EV_DROPPED],
+		    st->dropped - e->seen.dropped);
+	SL_STAT_ADD(ws->quic_events[SL_H3_EV_FULL], st->full - e->seen.full);
+	/* one said (and counted) by h3_refused, the rest counted */
+	if (per_ip > 0) {
+		h3_refused(e, NULL, SL_H3_R_HANDSHAKES_PER_IP, -1,
+			   "an address past max_handshakes_per_ip");
+		SL_STAT_ADD(ws->h3_refused[SL_H3_R_HANDSHAKES_PER_IP],
+			    per_ip - 1);
+	}
+	e->seen = *st;
+}
+
+/* A run: the connections on the run list (those a read, an
+ * acknowledgment or an exchange touched), or every one (all: a timer, a
+ * drain, a reload); then the timer for the next deadline. */
+static void
+ep_run(struct sl_h3ep *e, int all)
+{
+	uint64_t now = now_ns(), t;
 	struct sl_h3conn *h, *next;
 
 	sl_now_refresh();
-	/* every connection: acknowledgments may have made room anywhere,
-	 * and a drain asks each */
-	TAILQ_FOREACH(h, &e->conns, link)
-	conn_run(e, h, now);
-	e->run = NULL;
-	for (h = TAILQ_FIRST(&e->conns); h != NULL; h = next) {
-		next = TAILQ_NEXT(h, link);
+	if (all) {
+		e->head_ms = UINT64_MAX;
+		TAILQ_FOREACH(h, &e->conns, link)
+		conn_run(e, h, now);
+	} else
+		for (h = e->run; h != NULL; h = h->run_next)
+			conn_run(e, h, now);
+	/* the list, run or not (a dead connection waits on it), emptied */
+	for (h = e->run, e->run = NULL; h != NULL; h = next) {
+		next = h->run_next;
 		h->f &= ~H3C_ON_LIST;
 		if (h->f & H3C_DEAD)
 			conn_free(h);
 	}
-	ep_arm(e, sl_qend_run(e->qe, now), now);
+	ep_count(e);
+	t = sl_qend_run(e->qe, now);
+	/* the header deadlines are of the loop's clock (ms), the
+	 * endpoint's of the monotonic one (ns) */
+	if (e->head_ms != UINT64_MAX)
+		t = SL_MIN(t, now + (e->head_ms > now_ms()
+					 ? (e->head_ms - now_ms()) * 1000000u
+					 : 0));
+	ep_arm(e, t, now);
 }
 
 static void
@@ -484,7 +576,7 @@ ep_on_run(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	ep_run(arg);
+	ep_run(arg, 0);
 }
 
 static void
@@ -495,7 +587,7 @@ ep_on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	e->tev_ns = 0;
-	ep_run(e);
+	ep_run(e, 1);
 }
 
 static void
@@ -517,15 +609,24 @@ ep_on_read(evutil_socket_t fd, short what, void *arg)
 		socklen_t fl = sizeof(from);
 		ssize_t n = recvfrom(fd, d, sizeof(d), MSG_DONTWAIT,
 				     (struct sockaddr *)&from, &fl);
-		if (n < 0)
+		if (n < 0) {
+			/* an ICMP error of a datagram sent earlier comes
+			 * back as one of the socket's: counted, not fatal */
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				SL_STAT_INC(
+				    e->w->stats
+					.quic_events[SL_H3_EV_READ_ERROR]);
+				continue;
+			}
 			break;
+		}
 		/* a drained endpoint takes no new connection: its datagrams
 		 * of none are dropped (the other process or a restart's
 		 * answer them) */
 		sl_qend_input(e->qe, d, (size_t)n, (struct sockaddr *)&from, fl,
 			      now_ns());
 	}
-	ep_run(e);
+	ep_run(e, 0);
 }
 
 int
@@ -550,6 +651,8 @@ sl_h3_start(struct sl_worker *w, const struct sl_conf_listener *l, int fd)
 	cfg.key = h3_key;
 	cfg.retry = l->http3.retry == SL_H3_RETRY_ALWAYS;
 	cfg.max_conns = (size_t)l->http3.max_connections;
+	cfg.max_handshakes_per_ip = (unsigned)l->http3.max_handshakes_per_ip;
+	cfg.max_streams = l->limits.max_concurrent_streams;
 	cfg.token_age_ms = 10000;
 	cfg.send = ep_send;
 	cfg.opened = ep_opened;
@@ -595,7 +698,7 @@ sl_h3_reloaded(struct sl_worker *w)
 			e->draining = 1;
 			sl_qend_set_max_conns(e->qe, 0);
 		}
-		ep_run(e);
+		ep_run(e, 1);
 	}
 }
 
@@ -605,7 +708,7 @@ sl_h3_drain(struct sl_worker *w)
 	for (struct sl_h3ep *e = *eps_of(w); e != NULL; e = e->next) {
 		e->draining = 1;
 		sl_qend_set_max_conns(e->qe, 0);
-		ep_run(e);
+		ep_run(e, 1);
 	}
 }
 
@@ -619,7 +722,7 @@ sl_h3_abort(struct sl_worker *w)
 			sl_qconn_fail(h->qc, SL_H3_NO_ERROR);
 			sl_qend_close(e->qe, h->qc, now_ns());
 		}
-		ep_run(e);
+		ep_run(e, 1);
 	}
 }
 

@@ -18,6 +18,46 @@
 
 struct sl_worker;
 
+/* What the codec refused, counted by reason
+ * (sluice_http3_refused_total, doc/http3.md "Defences"). */
+enum sl_h3_refusal {
+	SL_H3_R_PROTOCOL = 0,	   /* a connection error of RFC 9114 or
+				      9204 (frames out of place, bad
+				      SETTINGS, QPACK) */
+	SL_H3_R_MESSAGE,	   /* a malformed request: its stream reset */
+	SL_H3_R_HEADER_LIST,	   /* a field section over
+				      max_header_list_bytes (431) */
+	SL_H3_R_MISDIRECTED,	   /* an authority the certificate does not
+				      cover (421) */
+	SL_H3_R_IDLE_FRAMES,	   /* frames that carry no request (unknown
+				      and reserved ones, empty DATA) past
+				      their budget */
+	SL_H3_R_RAPID_RESET,	   /* requests cancelled faster than they
+				      finish */
+	SL_H3_R_HEADER_TIMEOUT,	   /* a request's HEADERS not whole within
+				      header_timeout */
+	SL_H3_R_HANDSHAKES_PER_IP, /* an address past
+				      max_handshakes_per_ip */
+	SL_H3_R_BODY_OVERFLOW,	   /* a request body past its stream's
+				      buffer */
+	SL_H3_NREFUSALS
+};
+const char *sl_h3_refusal_str(enum sl_h3_refusal r);
+
+/* What the endpoints did, counted (sluice_quic_events_total). */
+enum sl_h3_event {
+	SL_H3_EV_ACCEPTED = 0, /* connections opened */
+	SL_H3_EV_CLOSED,       /* ended */
+	SL_H3_EV_RETRY,	       /* Retries sent */
+	SL_H3_EV_RESET,	       /* stateless resets sent */
+	SL_H3_EV_VNEG,	       /* Version Negotiations sent */
+	SL_H3_EV_DROPPED,      /* datagrams of no connection, unanswered */
+	SL_H3_EV_FULL,	       /* Initials dropped at max_connections */
+	SL_H3_EV_READ_ERROR,   /* datagrams the socket failed to read */
+	SL_H3_NEVENTS
+};
+const char *sl_h3_event_str(enum sl_h3_event e);
+
 /* What the process gives every worker's endpoints: the key of their
  * stateless-reset and Retry tokens (32 bytes, the same in every worker,
  * so that any may reset or validate for another), set once before the

@@ -20,11 +20,11 @@
 #include "buf.h"
 #include "h3.h"
 #include "h3frame.h"
+#include "qend.h"
 #include "qpack.h"
 #include "seam.h"
 
 struct sl_qconn;
-struct sl_qend;
 struct sl_h3conn;
 
 /* A request stream's place in its life (as HTTP/2's). */
@@ -128,6 +128,9 @@ struct sl_h3conn {
 	struct h3_uni uni[H3_UNI_MAX]; /* the client's */
 	uint64_t id;		       /* for log lines */
 	uint64_t start_ms;
+	int64_t calm;	  /* frames that carry no request left */
+	uint64_t calm_ms; /* its last refill; 0: not yet spent */
+	uint32_t resets;  /* requests cancelled, less those finished */
 	int64_t max_seen; /* the largest request stream id opened */
 	int64_t ctrl_id;  /* our control stream, -1 before it */
 	unsigned nopen;	  /* streams HEAD to DONE */
@@ -146,7 +149,10 @@ struct sl_h3ep {
 	int fd;
 	int draining;
 	struct event rev, tev, run_ev;
-	uint64_t tev_ns; /* tev's deadline, 0: none */
+	uint64_t tev_ns;	   /* tev's deadline, 0: none */
+	uint64_t head_ms;	   /* the streams' next header deadline (ms) */
+	struct sl_qend_stats seen; /* the endpoint's counts, as last added
+				      to the worker's */
 	struct sl_qend *qe;
 	TAILQ_HEAD(, sl_h3conn) conns;
 	struct sl_h3conn *run; /* connections to run */
@@ -162,9 +168,26 @@ struct sl_h3ep {
 /* Something changed outside a read (an exchange's operation): the
  * connection runs from the loop's active queue. */
 void h3_conn_kick(struct sl_h3conn *h);
+
+/* ---- h3_budget.c --------------------------------------------------------*/
+
+/* A refusal of endpoint e's, counted by reason r and said (peer and the
+ * stream id when known, id -1 else; why static or copied). */
+void h3_refused(struct sl_h3ep *e, const struct sockaddr_in6 *peer,
+		enum sl_h3_refusal r, int64_t id, const char *why);
 /* A connection error (RFC 9114 section 8): the connection closes with
- * code; why is logged. */
-void h3_conn_error(struct sl_h3conn *h, uint64_t code, const char *why);
+ * code, refused for r; why is logged. */
+void h3_conn_error(struct sl_h3conn *h, uint64_t code, enum sl_h3_refusal r,
+		   const char *why);
+/* A frame that carries no request (an unknown or reserved one, an empty
+ * DATA, an unknown stream) spends the budget: -1 once it is spent (the
+ * connection fails, H3_EXCESSIVE_LOAD). h3_calm_earn gives back n. */
+int h3_calm_spend(struct sl_h3conn *h, const char *what);
+void h3_calm_earn(struct sl_h3conn *h, int n);
+/* A request the client cancelled before its answer: -1 once they pass
+ * twice max_concurrent_streams more than the requests finished (the
+ * connection fails). */
+int h3_rapid_reset(struct sl_h3conn *h);
 
 /* A request stream's bytes (fin: its end). Returns 0, or -1 after a
  * connection error. */
@@ -182,6 +205,10 @@ void h3_streams_reap(struct sl_h3conn *h);
 void h3_streams_free(struct sl_h3conn *h);
 /* The connection ended: every stream's exchange is cut (reason). */
 void h3_streams_end(struct sl_h3conn *h, const char *reason);
+/* The streams whose HEADERS are not whole within header_timeout are
+ * reset (never begun); returns the next such deadline (ms), UINT64_MAX:
+ * none. */
+uint64_t h3_streams_heads(struct sl_h3conn *h, uint64_t now_ms);
 /* Streams that wait for room, now that acknowledgments may have come. */
 void h3_streams_writable(struct sl_h3conn *h);
 

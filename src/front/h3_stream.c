@@ -53,22 +53,6 @@ h3_conn_kick(struct sl_h3conn *h)
 	e->run = h;
 }
 
-void
-h3_conn_error(struct sl_h3conn *h, uint64_t code, const char *why)
-{
-	char peer[SL_PEER_MAX];
-	struct sl_seam s;
-
-	if (h->qc == NULL)
-		return;
-	memset(&s, 0, sizeof(s));
-	s.peer = h->peer;
-	log_info("http3: %s: connection error %s: %s",
-		 sl_seam_peer_str(&s, NULL, peer, sizeof(peer)),
-		 sl_h3_err_str(code), why);
-	sl_qconn_fail(h->qc, code);
-}
-
 /* ---- the stream's life --------------------------------------------------*/
 
 static void
@@ -202,11 +186,7 @@ h3_streams_end(struct sl_h3conn *h, const char *reason)
 static void
 stream_malformed(struct sl_h3stream *st, const char *why)
 {
-	char peer[SL_PEER_MAX];
-
-	log_info("http3: %s: stream %lld: malformed request: %s",
-		 sl_seam_peer_str(&st->s, NULL, peer, sizeof(peer)),
-		 (long long)st->id, why);
+	h3_refused(st->h->ep, &st->h->peer, SL_H3_R_MESSAGE, st->id, why);
 	stream_reset(st, SL_H3_MESSAGE_ERROR);
 	stream_close(st, "http3_message_error");
 }
@@ -472,6 +452,7 @@ head_end(struct sl_h3stream *st, int fin)
 	sl_buf_release(&st->s.w->bufs, &st->sec);
 	if (r == SL_QPACK_FAILED) {
 		h3_conn_error(h, SL_QPACK_DECOMPRESSION_FAILED,
+			      SL_H3_R_PROTOCOL,
 			      "a field section that cannot be decoded");
 		return -1;
 	}
@@ -482,6 +463,8 @@ head_end(struct sl_h3stream *st, int fin)
 	}
 	if (r == SL_QPACK_REFUSED) {
 		/* past max_header_list_bytes: a 431 of the exchange's */
+		h3_refused(h->ep, &h->peer, SL_H3_R_HEADER_LIST, st->id,
+			   "a field section past max_header_list_bytes");
 		st->f |= T_TOO_LARGE;
 		sl_buf_release(&st->s.w->bufs, &st->s.in);
 		st->nrec = 0;
@@ -521,8 +504,11 @@ head_end(struct sl_h3stream *st, int fin)
 		SSL *ssl = sl_qconn_ssl(h->qc);
 		authority_host(st->scratch.data + st->a_off, st->a_len, &host,
 			       &len);
-		if (!sl_tls_name_covered(ssl, &h->lconf->tls, host, len))
+		if (!sl_tls_name_covered(ssl, &h->lconf->tls, host, len)) {
+			h3_refused(h->ep, &h->peer, SL_H3_R_MISDIRECTED, st->id,
+				   "authority not covered by the certificate");
 			st->f |= T_MISDIRECT;
+		}
 	}
 	sl_buf_release(&st->s.w->bufs, &st->scratch);
 	stream_set_state(st, H3S_READY);
@@ -583,6 +569,7 @@ trailers_end(struct sl_h3stream *st)
 	if (r == SL_QPACK_FAILED) {
 		sl_buf_release(&st->s.w->bufs, &t.b);
 		h3_conn_error(st->h, SL_QPACK_DECOMPRESSION_FAILED,
+			      SL_H3_R_PROTOCOL,
 			      "a field section that cannot be decoded");
 		return -1;
 	}
@@ -648,6 +635,8 @@ body_data(struct sl_h3stream *st, const uint8_t *d, size_t n)
 	}
 	st->unconsumed += (uint32_t)n;
 	if (in_put(st, d, n, body_cap(st)) == -1) {
+		h3_refused(st->h->ep, &st->h->peer, SL_H3_R_BODY_OVERFLOW,
+			   st->id, "request body past the stream's buffer");
 		stream_reset(st, SL_H3_EXCESSIVE_LOAD);
 		stream_close(st, "http3_body_overflow");
 		return;
@@ -701,17 +690,26 @@ h3_stream_recv(struct sl_h3conn *h, int64_t id, const uint8_t *d, size_t n,
 			c = sl_h3f_check(SL_H3_STREAM_REQUEST, st->rd.type,
 					 st->msg == 0, 1);
 			if (c != SL_H3F_TAKE && c != SL_H3F_IGNORE) {
-				h3_conn_error(h, (uint64_t)c,
+				h3_conn_error(h, (uint64_t)c, SL_H3_R_PROTOCOL,
 					      "a frame a request stream may "
 					      "not carry");
 				return -1;
 			}
 			st->f &= ~T_SKIP;
+			/* a frame that carries nothing of the request, or an
+			 * empty DATA, spends the budget */
+			if ((c == SL_H3F_IGNORE ||
+			     (st->rd.type == SL_H3F_DATA &&
+			      st->rd.length == 0)) &&
+			    h3_calm_spend(h, "frames that carry no request") !=
+				0)
+				return -1;
 			if (c == SL_H3F_IGNORE)
 				st->f |= T_SKIP;
 			else if (sl_h3f_message_next(&st->msg, st->rd.type,
 						     0) != 0) {
 				h3_conn_error(h, SL_H3_FRAME_UNEXPECTED,
+					      SL_H3_R_PROTOCOL,
 					      "frames out of order");
 				return -1;
 			}
@@ -721,6 +719,7 @@ h3_stream_recv(struct sl_h3conn *h, int64_t id, const uint8_t *d, size_t n,
 			    st->rd.length >
 				(uint64_t)l->max_header_list_bytes * 2 + 1024) {
 				h3_conn_error(h, SL_H3_EXCESSIVE_LOAD,
+					      SL_H3_R_HEADER_LIST,
 					      "a HEADERS frame past twice the "
 					      "header list's limit");
 				return -1;
@@ -732,6 +731,7 @@ h3_stream_recv(struct sl_h3conn *h, int64_t id, const uint8_t *d, size_t n,
 		else if (st->rd.type == SL_H3F_DATA) {
 			if (st->state == H3S_HEAD) {
 				h3_conn_error(h, SL_H3_FRAME_UNEXPECTED,
+					      SL_H3_R_PROTOCOL,
 					      "DATA before HEADERS");
 				return -1;
 			}
@@ -767,6 +767,17 @@ h3_stream_recv(struct sl_h3conn *h, int64_t id, const uint8_t *d, size_t n,
 	return 0;
 }
 
+/* The client ended a stream whose answer was not done (a reset, or QUIC
+ * closed it under the exchange): counted against those finished. */
+static void
+stream_cancelled(struct sl_h3stream *st)
+{
+	st->f |= T_RESET;
+	if (st->state < H3S_DONE)
+		(void)h3_rapid_reset(st->h);
+	stream_close(st, "client_reset");
+}
+
 void
 h3_stream_closed(struct sl_h3conn *h, int64_t id)
 {
@@ -776,7 +787,7 @@ h3_stream_closed(struct sl_h3conn *h, int64_t id)
 		return;
 	st->f |= T_QCLOSED;
 	if (st->state != H3S_CLOSED)
-		stream_close(st, "stream_closed");
+		stream_cancelled(st);
 	stream_dirty(st);
 }
 
@@ -788,8 +799,7 @@ h3_stream_reset(struct sl_h3conn *h, int64_t id, uint64_t code)
 	(void)code;
 	if (st == NULL || st->state == H3S_CLOSED)
 		return;
-	st->f |= T_RESET;
-	stream_close(st, "client_reset");
+	stream_cancelled(st);
 }
 
 /* ---- the response --------------------------------------------------------*/
@@ -1105,6 +1115,30 @@ h3_streams_pump(struct sl_h3conn *h)
 	}
 }
 
+uint64_t
+h3_streams_heads(struct sl_h3conn *h, uint64_t now)
+{
+	uint64_t next = UINT64_MAX, lim = h->lconf->limits.header_timeout_ms;
+	struct sl_h3stream *st;
+
+	TAILQ_FOREACH(st, &h->streams, link)
+	{
+		if (st->state != H3S_HEAD)
+			continue;
+		if (st->start_ms + lim > now) {
+			next = SL_MIN(next, st->start_ms + lim);
+			continue;
+		}
+		/* never begun: the client may send it again (RFC 9114
+		 * section 8.1, H3_REQUEST_REJECTED) */
+		h3_refused(h->ep, &h->peer, SL_H3_R_HEADER_TIMEOUT, st->id,
+			   "HEADERS not whole within header_timeout");
+		stream_reset(st, SL_H3_REQUEST_REJECTED);
+		stream_close(st, "header_timeout");
+	}
+	return next;
+}
+
 void
 h3_streams_writable(struct sl_h3conn *h)
 {
@@ -1192,6 +1226,9 @@ op_done(struct sl_seam *s, const char *why, int close, int linger)
 	if (st->state == H3S_CLOSED)
 		return;
 	stream_set_state(st, H3S_DONE);
+	if (h->resets > 0)
+		h->resets--;
+	h3_calm_earn(h, 2);
 	/* answered before its request was whole: the rest is not wanted */
 	if (!(st->f & T_IN_END) && h->qc != NULL) {
 		sl_qconn_stop(h->qc, st->id, SL_H3_NO_ERROR);

@@ -31,6 +31,7 @@ struct sl_qconn {
 	uint8_t reset_key[32];
 	char err[80];
 	int liberr;	/* the libngtcp2 error that ended it, 0 */
+	void *owner;	/* its endpoint's record of it (qend.c) */
 	int app_failed; /* the layer above ended it: app_err says why */
 	uint64_t app_err;
 	struct sl_qconn_app app;
@@ -305,8 +306,11 @@ cb_recv_crypto_data(ngtcp2_conn *conn, ngtcp2_crypto_level level,
 	}
 	if ((r == 1 || c->tp_done == 0) && peer_tp(c) != 0)
 		return NGTCP2_ERR_CALLBACK_FAILURE;
-	if (r == 1 && !ngtcp2_conn_get_handshake_completed(conn))
+	if (r == 1 && !ngtcp2_conn_get_handshake_completed(conn)) {
 		ngtcp2_conn_handshake_completed(conn);
+		if (c->app.established != NULL)
+			c->app.established(c->app.arg);
+	}
 	return 0;
 }
 
@@ -447,10 +451,14 @@ static int
 cb_acked(ngtcp2_conn *conn, int64_t id, uint64_t offset, uint64_t len, void *ud,
 	 void *sud)
 {
-	struct qstream *q = stream_find(ud, id);
+	struct sl_qconn *c = ud;
+	struct qstream *q = stream_find(c, id);
 
 	(void)conn;
 	(void)sud;
+	/* the layer above may send more on it */
+	if (c->app.acked != NULL)
+		c->app.acked(c->app.arg, id);
 	/* acknowledged in order: the chunks wholly acknowledged go */
 	if (q == NULL || offset + len <= q->acked)
 		return 0;
@@ -680,7 +688,13 @@ sl_qconn_accept_retried(SSL_CTX *ctx, const struct sl_qconn_ids *ids,
 	callbacks(&cb, 1);
 	ngtcp2_settings_default(&s);
 	s.initial_ts = now;
+	/* a handshake not done by then ends (one that never sends its
+	 * Finished holds a connection and its address's handshake slot,
+	 * qend.c, until then, not for the idle timeout) */
+	s.handshake_timeout = SL_QCONN_HANDSHAKE_NS;
 	params(&p);
+	if (ids->max_streams > 0)
+		p.initial_max_streams_bidi = ids->max_streams;
 	p.original_dcid = hd.dcid;
 	if (retried != NULL) {
 		/* the client's first DCID, and the ID the Retry gave it,
@@ -1185,4 +1199,29 @@ uint64_t
 sl_qconn_pto(struct sl_qconn *c)
 {
 	return ngtcp2_conn_get_pto(c->conn);
+}
+
+int
+sl_qconn_peer_close(struct sl_qconn *c, uint64_t *code, int *app)
+{
+	ngtcp2_connection_close_error cc;
+
+	if (c->liberr != NGTCP2_ERR_DRAINING)
+		return 0;
+	ngtcp2_conn_get_connection_close_error(c->conn, &cc);
+	*code = cc.error_code;
+	*app = cc.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION;
+	return 1;
+}
+
+void
+sl_qconn_set_owner(struct sl_qconn *c, void *owner)
+{
+	c->owner = owner;
+}
+
+void *
+sl_qconn_owner(const struct sl_qconn *c)
+{
+	return c->owner;
 }

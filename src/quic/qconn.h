@@ -30,6 +30,9 @@ struct sl_qpath {
 struct sl_qconn_ids {
 	unsigned worker;
 	const uint8_t *reset_key;
+	/* the requests a client may have open at once (0: 100), the
+	 * listener's max_concurrent_streams */
+	uint64_t max_streams;
 };
 
 /*
@@ -118,6 +121,9 @@ struct sl_qconn *sl_qconn_connect(SSL_CTX *ctx, const char *sni,
 
 void sl_qconn_free(struct sl_qconn *c);
 
+/* A server's handshake not done within this long ends its connection. */
+#define SL_QCONN_HANDSHAKE_NS (10ull * 1000000000u)
+
 /* A datagram that came for c. Returns 0, or -1 when the connection is
  * over (closed, or an error: sl_qconn_error says which). */
 int sl_qconn_read(struct sl_qconn *c, const struct sl_qpath *path,
@@ -147,6 +153,12 @@ struct sl_qconn_app {
 	 * back when heard, but by sl_qconn_consumed as the layer above
 	 * takes it (a request body goes no faster than its upstream) */
 	int manual;
+	/* data of ours on stream id was acknowledged (room to send more);
+	 * may be NULL */
+	void (*acked)(void *arg, int64_t id);
+	/* the handshake is done (1-RTT keys): streams of ours may open;
+	 * may be NULL */
+	void (*established)(void *arg);
 };
 
 void sl_qconn_set_app(struct sl_qconn *c, const struct sl_qconn_app *app);
@@ -193,6 +205,14 @@ int sl_qconn_expire(struct sl_qconn *c, uint64_t now);
 /* c's probe timeout now (ns): how long an ended connection's IDs are
  * kept is three of them (RFC 9000 section 10.2). */
 uint64_t sl_qconn_pto(struct sl_qconn *c);
+
+/* The CONNECTION_CLOSE c's peer sent: 1 with its code (*app: an
+ * application error, else a transport one), 0 when none came. */
+int sl_qconn_peer_close(struct sl_qconn *c, uint64_t *code, int *app);
+
+/* What holds c (its endpoint's record of it), set and read back. */
+void sl_qconn_set_owner(struct sl_qconn *c, void *owner);
+void *sl_qconn_owner(const struct sl_qconn *c);
 
 /* Whether c's handshake is done. */
 int sl_qconn_established(const struct sl_qconn *c);

@@ -4,6 +4,7 @@
  */
 #include "qend.h"
 
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,6 +19,10 @@
 #define MAX_IDS	 8    /* the IDs a connection answers to, at most */
 #define CID_LEN	 16   /* the IDs sluice issues (qconn.c's) */
 #define DGRAM	 1500 /* a datagram written */
+/* handshakes in progress by address: counts in a table of this many
+ * slots by a hash of the address (two addresses may share one: each is
+ * then held to the limit with the other's) */
+#define IPSLOTS 4096
 
 /* A connection ended answers its closed state this many times at most:
  * its CONNECTION_CLOSE again (RFC 9000 section 10.2.1). */
@@ -33,6 +38,8 @@ struct qe_conn {
 	uint8_t *close;		   /* the CONNECTION_CLOSE it sent, or NULL */
 	size_t close_len;
 	unsigned resent;
+	uint16_t ipslot;     /* its address's slot in e->hs_ip */
+	uint8_t handshaking; /* counted in e->hs_ip and e->nhs */
 	struct sl_qconn *c;
 	uint64_t serial;
 	uint8_t ids[MAX_IDS + 1][20]; /* its own, then the client's first */
@@ -56,6 +63,8 @@ struct sl_qend {
 	struct qe_conn **conns;
 	size_t nconns, cap;
 	struct qe_conn *gone; /* ended, still found by their IDs */
+	size_t nhs;	      /* connections whose handshake goes on */
+	uint16_t hs_ip[IPSLOTS];
 	struct qe_id *buckets[NBUCKETS];
 	struct sl_qend_stats st;
 	uint8_t buf[DGRAM];
@@ -131,6 +140,40 @@ ids_sync(struct sl_qend *e, struct qe_conn *qc)
 	}
 }
 
+/* qc's handshake is over (done, or the connection ended): its address
+ * may begin another. */
+static void
+hs_done(struct sl_qend *e, struct qe_conn *qc)
+{
+	if (!qc->handshaking)
+		return;
+	qc->handshaking = 0;
+	e->nhs--;
+	if (e->hs_ip[qc->ipslot] > 0)
+		e->hs_ip[qc->ipslot]--;
+}
+
+static uint16_t
+ip_slot(const struct sockaddr *sa)
+{
+	const uint8_t *a;
+	size_t n;
+	uint32_t h = 2166136261u;
+
+	if (sa->sa_family == AF_INET6) {
+		a = (const uint8_t *)&((const struct sockaddr_in6 *)sa)
+			->sin6_addr;
+		n = 16;
+	} else {
+		a = (const uint8_t *)&((const struct sockaddr_in *)sa)
+			->sin_addr;
+		n = 4;
+	}
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ a[i]) * 16777619u;
+	return (uint16_t)(h % IPSLOTS);
+}
+
 static void
 conn_end(struct sl_qend *e, struct qe_conn *qc, uint64_t now)
 {
@@ -148,6 +191,7 @@ conn_end(struct sl_qend *e, struct qe_conn *qc, uint64_t now)
 	}
 	if (e->cfg.ended != NULL)
 		e->cfg.ended(e->cfg.arg, qc->c);
+	hs_done(e, qc);
 	for (size_t i = 0; i < e->nconns; i++)
 		if (e->conns[i] == qc) {
 			e->conns[i] = e->conns[--e->nconns];
@@ -179,6 +223,8 @@ flush(struct sl_qend *e, struct qe_conn *qc, uint64_t now)
 		conn_end(e, qc, now);
 		return -1;
 	}
+	if (qc->handshaking && sl_qconn_established(qc->c))
+		hs_done(e, qc);
 	ids_sync(e, qc);
 	return 0;
 }
@@ -253,7 +299,7 @@ initial(struct sl_qend *e, const uint8_t *d, size_t n,
 	struct sl_qinitial in;
 	struct sl_qtoken t;
 	struct sl_qretried rt, *retried = NULL;
-	struct sl_qconn_ids ids = {e->cfg.worker, e->key};
+	struct sl_qconn_ids ids = {e->cfg.worker, e->key, e->cfg.max_streams};
 	struct sl_qpath path;
 	struct qe_conn *qc, **grown;
 	uint64_t now_ms = now / 1000000;
@@ -297,6 +343,11 @@ initial(struct sl_qend *e, const uint8_t *d, size_t n,
 		       from, fl, &e->st.retries);
 		return;
 	}
+	if (e->cfg.max_handshakes_per_ip > 0 &&
+	    e->hs_ip[ip_slot(from)] >= e->cfg.max_handshakes_per_ip) {
+		e->st.per_ip++;
+		return;
+	}
 	path.local = (const struct sockaddr *)&e->local;
 	path.local_len = e->local_len;
 	path.remote = from;
@@ -327,6 +378,11 @@ initial(struct sl_qend *e, const uint8_t *d, size_t n,
 	if (e->cfg.opened != NULL)
 		e->cfg.opened(e->cfg.arg, qc->c);
 	e->conns[e->nconns++] = qc;
+	sl_qconn_set_owner(qc->c, qc);
+	qc->ipslot = ip_slot(from);
+	qc->handshaking = 1;
+	e->hs_ip[qc->ipslot]++;
+	e->nhs++;
 	e->st.accepted++;
 	qc->serial = e->st.accepted;
 	e->st.conns = e->nconns;
@@ -431,6 +487,12 @@ sl_qend_established(const struct sl_qend *e)
 	return k;
 }
 
+size_t
+sl_qend_handshaking(const struct sl_qend *e)
+{
+	return e->nhs;
+}
+
 struct sl_qconn *
 sl_qend_conn(const struct sl_qend *e, size_t i)
 {
@@ -446,10 +508,8 @@ sl_qend_conn_serial(const struct sl_qend *e, size_t i)
 static struct qe_conn *
 qe_of(const struct sl_qend *e, const struct sl_qconn *c)
 {
-	for (size_t i = 0; i < e->nconns; i++)
-		if (e->conns[i]->c == c)
-			return e->conns[i];
-	return NULL;
+	(void)e;
+	return sl_qconn_owner(c);
 }
 
 int

@@ -21,11 +21,15 @@
 struct sl_qconn;
 
 struct sl_qend_cfg {
-	SSL_CTX *ctx;	       /* made by sl_qtls_ctx_setup */
-	unsigned worker;       /* the first byte of its connection IDs */
-	const uint8_t *key;    /* 32 bytes: reset and Retry tokens */
-	int retry;	       /* a Retry before each connection */
-	size_t max_conns;      /* past it, an Initial is dropped */
+	SSL_CTX *ctx;	    /* made by sl_qtls_ctx_setup */
+	unsigned worker;    /* the first byte of its connection IDs */
+	const uint8_t *key; /* 32 bytes: reset and Retry tokens */
+	int retry;	    /* a Retry before each connection */
+	size_t max_conns;   /* past it, an Initial is dropped */
+	/* handshakes in progress from one address at most (0: no limit):
+	 * past it, its Initials open nothing (counted as per_ip) */
+	unsigned max_handshakes_per_ip;
+	uint64_t max_streams;  /* a connection's requests at once (0: 100) */
 	uint64_t token_age_ms; /* a Retry token's life */
 	void (*send)(void *arg, const struct sockaddr *to, socklen_t to_len,
 		     const uint8_t *d, size_t n);
@@ -45,6 +49,7 @@ struct sl_qend_stats {
 	uint64_t vneg;	   /* Version Negotiations sent */
 	uint64_t dropped;  /* datagrams of no connection, not answered */
 	uint64_t full;	   /* Initials dropped at max_conns */
+	uint64_t per_ip;   /* Initials dropped at max_handshakes_per_ip */
 	uint64_t closed;   /* connections ended */
 	size_t conns;	   /* open now */
 };
@@ -86,6 +91,10 @@ void sl_qend_set_max_conns(struct sl_qend *e, size_t n);
 
 /* The open connections whose handshake is done. */
 size_t sl_qend_established(const struct sl_qend *e);
+
+/* The handshakes in progress (connections open whose handshake is not
+ * done): http3.retry auto's measure. */
+size_t sl_qend_handshaking(const struct sl_qend *e);
 
 /* The open connection i (0 .. conns - 1), for tests and the layer above
  * it. */

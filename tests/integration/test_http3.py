@@ -24,9 +24,9 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
-from sltest import (Skip, Upstream, check, eq, free_port, main,  # noqa: E402
-                    make_config, run_sluice, start_sluice, test, tmpdir,
-                    to_yaml, wait_until)
+from sltest import (Reply, Skip, Upstream, check, eq, free_port,  # noqa
+                    main, make_config, run_sluice, start_sluice, test,
+                    tmpdir, to_yaml, wait_until)
 
 
 def require():
@@ -205,6 +205,151 @@ def a_drain_tells_the_quic_clients_and_ends():
     check("[:status: 200]" in out, "the request was answered")
     check("GOAWAY" in out or "CONNECTION_CLOSE" in out,
           "the client was told: %s" % out[-1500:])
+
+
+def alt_svc_of(port, flag="--http1.1", path="/x"):
+    r = subprocess.run(["curl", "-sk", flag, "-D", "-", "-o", "/dev/null",
+                        "https://127.0.0.1:%d%s" % (port, path)],
+                       capture_output=True, text=True, timeout=30)
+    eq(r.returncode, 0, "curl")
+    return [x.split(":", 1)[1].strip() for x in r.stdout.splitlines()
+            if x.lower().startswith("alt-svc:")]
+
+
+@test
+def the_tls_listener_advertises_http3_with_alt_svc():
+    """Alt-Svc: h3=":PORT"; ma=86400 on every response of the listener,
+    over HTTP/1.1 and HTTP/2, an answer of sluice's own (no route) too;
+    alt_svc_max_age sets ma, 0 sends none; a response_headers rule of
+    the operator's that names Alt-Svc wins."""
+    require()
+    up = Upstream("a")
+    s, port, _, _ = serve(up)
+    want = ['h3=":%d"; ma=86400' % port]
+    eq(alt_svc_of(port), want, "over HTTP/1.1")
+    eq(alt_svc_of(port, "--http2"), want, "over HTTP/2")
+    s.stop()
+    c, k = cert()
+    for h3cfg, rules, want in (
+            ({"alt_svc_max_age": "1h"}, None, ['h3=":%d"; ma=3600']),
+            ({"alt_svc_max_age": "0s"}, None, []),
+            ({}, {"set": {"Alt-Svc": 'h3=":443"; ma=60'}},
+             ['h3=":443"; ma=60'])):
+        opts = {"tls": {"certificates": [{"cert": c, "key": k}]},
+                "http3": h3cfg}
+        if rules:
+            opts["response_headers"] = rules
+        cfg, port = make_config({"app": [up]}, listener_opts=opts,
+                                routes=[{"match": {"path_prefix": "/in"},
+                                         "cluster": "app"}])
+        s = start_sluice(cfg)
+        want = [w % port if "%d" in w else w for w in want]
+        eq(alt_svc_of(port, path="/in"), want, "%s %s" % (h3cfg, rules))
+        eq(alt_svc_of(port, path="/nowhere"), want,
+           "a 404 of sluice's own: %s" % h3cfg)
+        s.stop()
+
+
+# ---- defences: quic_poke, a misbehaving client on sluice's own QUIC -------
+
+def poke(port, *args):
+    """tests/unit/quic_poke's lines."""
+    r = subprocess.run([os.path.join(sltest.TOP_BUILDDIR, "tests", "unit",
+                                     "quic_poke"), str(port)] + list(args),
+                       capture_output=True, text=True, timeout=60)
+    eq(r.returncode, 0, "quic_poke %s: %s %s" % (args, r.stdout, r.stderr))
+    return r.stdout.split("\n")[:-1]
+
+
+def refused(aport):
+    """sluice_http3_refused_total by reason, and the QUIC events."""
+    m = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % aport,
+                               timeout=5).read().decode()
+    out = {}
+    for x in m.split("\n"):
+        for fam, key in (("sluice_http3_refused_total{reason=", "r:"),
+                         ("sluice_quic_events_total{event=", "e:")):
+            if x.startswith(fam):
+                out[key + x.split('"')[1]] = int(x.split()[-1])
+        if x.startswith("sluice_quic_connections "):
+            out["conns"] = int(x.split()[-1])
+    return out
+
+
+def guarded(up, limits=None, http3=None):
+    c, k = cert()
+    aport = free_port()
+    cfg, port = make_config(
+        {"app": [up]}, workers=1, limits=limits,
+        listener_opts={"tls": {"certificates": [{"cert": c, "key": k}]},
+                       "http3": dict({"retry": "never"}, **(http3 or {}))},
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}})
+    return start_sluice(cfg), port, aport
+
+
+@test
+def frames_that_carry_no_request_past_their_budget_close_the_connection():
+    """1,000 reserved frames on the control stream: past the budget (400,
+    then 200 a second, as HTTP/2's), H3_EXCESSIVE_LOAD (0x107), counted;
+    a client that sends requests is not touched."""
+    require()
+    up = Upstream("a")
+    s, port, aport = guarded(up)
+    eq(poke(port, "idle", "1000"), ["established", "closed 0x107"],
+       "the connection closed")
+    eq(refused(aport)["r:idle_frames"], 1, "counted")
+    out = h3(port, "/after", "-n", "20")
+    eq(out.count("[:status: 200]"), 20, "a client with requests")
+    s.stop()
+
+
+@test
+def a_head_that_never_ends_is_rejected_after_header_timeout():
+    """Half a HEADERS frame and nothing more: after header_timeout the
+    stream is reset with H3_REQUEST_REJECTED (0x10b: never begun, the
+    client may send it again), nothing reaches the upstream."""
+    require()
+    up = Upstream("a")
+    s, port, aport = guarded(up, limits={"header_timeout": "1s"})
+    eq(poke(port, "slowhead"), ["established", "reset 0 0x10b", "done"],
+       "the stream reset")
+    eq(refused(aport)["r:header_timeout"], 1, "counted")
+    eq(len(up.requests), 0, "nothing upstream")
+    s.stop()
+
+
+@test
+def requests_cancelled_faster_than_they_finish_close_the_connection():
+    """Requests cancelled (RESET_STREAM) while their upstream is still
+    answering: past twice max_concurrent_streams more than those
+    finished, the connection closes with H3_EXCESSIVE_LOAD, counted."""
+    require()
+    up = Upstream("a", handler=lambda req: Reply(200, b"late", delay=3))
+    s, port, aport = guarded(up, limits={"max_concurrent_streams": 5})
+    lines = poke(port, "cancel", "40")
+    eq(lines[-1], "closed 0x107", "the connection closed: %s" % lines)
+    eq(refused(aport)["r:rapid_reset"], 1, "counted")
+    s.stop()
+
+
+@test
+def handshakes_from_one_address_past_the_limit_are_dropped():
+    """10 handshakes begun from one address, never finished, with
+    max_handshakes_per_ip 5: five are held, the rest's Initials open
+    nothing (counted); the five end after the handshake timeout (10 s),
+    and a client from that address is served again."""
+    require()
+    up = Upstream("a")
+    s, port, aport = guarded(up, http3={"max_handshakes_per_ip": 5})
+    eq(poke(port, "handshakes", "10"), ["sent 10"], "sent")
+    check(wait_until(lambda: refused(aport).get("e:accepted") == 5,
+                     timeout=5), "five accepted: %s" % refused(aport))
+    eq(refused(aport)["r:handshakes_per_ip"], 5, "five refused")
+    check(wait_until(lambda: refused(aport)["conns"] == 0, timeout=15),
+          "the five ended: %s" % refused(aport))
+    out = h3(port, "/again")
+    check("[:status: 200]" in out, "served again")
+    s.stop()
 
 
 @test

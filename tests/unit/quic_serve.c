@@ -207,7 +207,7 @@ static void
 on_opened(void *arg, struct sl_qconn *c)
 {
 	struct h3conn *hc = calloc(1, sizeof(*hc)), **slot = h3_of(NULL);
-	struct sl_qconn_app app = {h3_recv, NULL, h3_closed, hc, 0};
+	struct sl_qconn_app app = {h3_recv, NULL, h3_closed, hc, 0, NULL, NULL};
 
 	(void)arg;
 	for (size_t i = 0; slot == NULL && i < 64; i++)

@@ -69,7 +69,8 @@ test_binom_tail(void **state)
 					continue;
 				want = tail_exact(n, k, q);
 				got = sl_guard_binom_tail(n, k, q);
-				assert_true(fabs(got - want) <= want * 1e-9 + 1e-300);
+				assert_true(fabs(got - want) <=
+					    want * 1e-9 + 1e-300);
 			}
 	/* all seven failures on a tenth of the traffic */
 	assert_true(fabs(sl_guard_binom_tail(7, 7, 0.1) - 1e-7) < 1e-12);
@@ -218,7 +219,7 @@ test_false_alarms(void **state)
 		unsigned rate;
 		double share, p;
 	} sc[] = {
-	    {100, 0.10, 0.00}, {100, 0.10, 0.01}, {100, 0.10, 0.05},
+	    {100, 0.10, 0.00},	{100, 0.10, 0.01},  {100, 0.10, 0.05},
 	    {1000, 0.01, 0.01}, {1000, 0.10, 0.02}, {20, 0.50, 0.10},
 	};
 
@@ -227,8 +228,8 @@ test_false_alarms(void **state)
 		unsigned first, trips;
 
 		rng = 0x9e3779b97f4a7c15ULL + i;
-		trips = simulate(&g, seconds, sc[i].rate, sc[i].share,
-				 sc[i].p, sc[i].p, &first);
+		trips = simulate(&g, seconds, sc[i].rate, sc[i].share, sc[i].p,
+				 sc[i].p, &first);
 		if (env != NULL)
 			printf("# healthy: %u req/s, canary %.0f %%, both "
 			       "failing %.0f %%: %u trips in %u s "
@@ -299,8 +300,8 @@ static struct sl_conf *
 load(const char *text)
 {
 	char *errors = NULL;
-	struct sl_conf *c = sl_conf_load_buffer("t.yaml", text, strlen(text),
-						&errors);
+	struct sl_conf *c =
+	    sl_conf_load_buffer("t.yaml", text, strlen(text), &errors);
 
 	if (c == NULL)
 		fprintf(stderr, "%s", errors);

@@ -28,16 +28,17 @@ test_serving_message(void **state)
 	/* unknown fields around it (varint 2, string 3, fixed64 4,
 	 * fixed32 5) are stepped over */
 	static const unsigned char others[] = {
-	    0, 0, 0, 0, 24, 0x10, 0x96, 0x01, 0x1a, 3, 'a', 'b', 'c',
-	    0x21, 1, 2, 3, 4, 5, 6, 7, 8, 0x08, 3, 0x2d, 1, 2, 3, 4};
+	    0,	 0,   0,    0,	  24,	0x10, 0x96, 0x01, 0x1a, 3,
+	    'a', 'b', 'c',  0x21, 1,	2,    3,    4,	  5,	6,
+	    7,	 8,   0x08, 3,	  0x2d, 1,    2,    3,	  4};
 	static const unsigned char compressed[] = {1, 0, 0, 0, 2, 0x08, 1};
 	static const unsigned char short_len[] = {0, 0, 0, 0, 3, 0x08, 1};
 	static const unsigned char cut_varint[] = {0, 0, 0, 0, 2, 0x08, 0x81};
 	static const unsigned char group[] = {0, 0, 0, 0, 2, 0x0b, 1};
-	static const unsigned char long_string[] = {0, 0, 0, 0, 3,
-						    0x1a, 9, 'a'};
-	static const unsigned char big[] = {0, 0, 0, 0, 4, 0x08,
-					    0xff, 0xff, 0x7f};
+	static const unsigned char long_string[] = {0, 0,    0, 0,
+						    3, 0x1a, 9, 'a'};
+	static const unsigned char big[] = {0,	  0,	0,    0,   4,
+					    0x08, 0xff, 0xff, 0x7f};
 
 	(void)state;
 	assert_int_equal(sl_hc_grpc_serving(serving, sizeof(serving)), 1);
@@ -62,7 +63,7 @@ test_serving_message(void **state)
 
 struct server {
 	nghttp2_session *ng;
-	int32_t sid;		/* the request's stream */
+	int32_t sid; /* the request's stream */
 	char path[128];
 	char method[8];
 	unsigned char body[512]; /* the request's DATA */
@@ -90,8 +91,8 @@ srv_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 }
 
 static int
-srv_on_data(nghttp2_session *ng, uint8_t flags, int32_t id,
-	    const uint8_t *data, size_t len, void *ud)
+srv_on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data,
+	    size_t len, void *ud)
 {
 	struct server *sv = ud;
 
@@ -131,20 +132,20 @@ server_new2(struct server *sv, const char *out, size_t outlen,
 	nghttp2_session_callbacks_del(cb);
 	/* a server's first frame is its SETTINGS (RFC 9113 section 3.4) */
 	if (settings_first)
-		assert_int_equal(nghttp2_submit_settings(
-				     sv->ng, NGHTTP2_FLAG_NONE, NULL, 0),
-				 0);
+		assert_int_equal(
+		    nghttp2_submit_settings(sv->ng, NGHTTP2_FLAG_NONE, NULL, 0),
+		    0);
 	assert_true(outlen > sizeof(preface) - 1);
 	assert_memory_equal(out, preface, sizeof(preface) - 1);
-	assert_int_equal(nghttp2_session_mem_recv(sv->ng, (const uint8_t *)out,
-						  outlen),
-			 (ssize_t)outlen);
+	assert_int_equal(
+	    nghttp2_session_mem_recv(sv->ng, (const uint8_t *)out, outlen),
+	    (ssize_t)outlen);
 	assert_int_equal(sv->sid, 1);
 	assert_true(sv->ended);
 	if (!settings_first)
-		assert_int_equal(nghttp2_submit_settings(
-				     sv->ng, NGHTTP2_FLAG_NONE, NULL, 0),
-				 0);
+		assert_int_equal(
+		    nghttp2_submit_settings(sv->ng, NGHTTP2_FLAG_NONE, NULL, 0),
+		    0);
 }
 
 static void
@@ -175,8 +176,8 @@ server_to_check(struct server *sv, struct sl_hc_h2 *x, size_t step,
 		n += (size_t)k;
 	}
 	for (size_t off = 0; off < n && r == 0; off += step)
-		r = sl_hc_h2_input(x, all + off, n - off < step ? n - off : step,
-				   res, why);
+		r = sl_hc_h2_input(x, all + off,
+				   n - off < step ? n - off : step, res, why);
 	free(all);
 	return r;
 }
@@ -204,7 +205,8 @@ msg_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
 		 * nghttp2 asks (HEADERS would overtake queued DATA) */
 		nghttp2_nv t[1];
 		nv(&t[0], "grpc-status", msg_trailer);
-		*flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+		*flags |=
+		    NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
 		assert_int_equal(nghttp2_submit_trailer(ng, id, t, 1), 0);
 	}
 	return (ssize_t)n;
@@ -363,8 +365,8 @@ test_get_check_and_failures(void **state)
 	/* a reset */
 	x = sl_hc_h2_new("a:1", "/", 0, NULL, &out, &outlen);
 	server_new(&sv, out, outlen);
-	assert_int_equal(nghttp2_submit_rst_stream(sv.ng, NGHTTP2_FLAG_NONE,
-						   1, NGHTTP2_REFUSED_STREAM),
+	assert_int_equal(nghttp2_submit_rst_stream(sv.ng, NGHTTP2_FLAG_NONE, 1,
+						   NGHTTP2_REFUSED_STREAM),
 			 0);
 	assert_int_equal(server_to_check(&sv, x, 100000, &res, &why), -1);
 	assert_string_equal(why, "stream refused");
@@ -373,8 +375,8 @@ test_get_check_and_failures(void **state)
 
 	x = sl_hc_h2_new("a:1", "/", 0, NULL, &out, &outlen);
 	server_new(&sv, out, outlen);
-	assert_int_equal(nghttp2_submit_rst_stream(sv.ng, NGHTTP2_FLAG_NONE,
-						   1, NGHTTP2_INTERNAL_ERROR),
+	assert_int_equal(nghttp2_submit_rst_stream(sv.ng, NGHTTP2_FLAG_NONE, 1,
+						   NGHTTP2_INTERNAL_ERROR),
 			 0);
 	assert_int_equal(server_to_check(&sv, x, 100000, &res, &why), -1);
 	assert_string_equal(why, "stream reset");
@@ -406,9 +408,8 @@ test_get_check_and_failures(void **state)
 	x = sl_hc_h2_new("a:1", "/", 0, NULL, &out, &outlen);
 	{
 		static const char h1[] = "HTTP/1.1 200 OK\r\n\r\n";
-		assert_int_equal(sl_hc_h2_input(x, h1, sizeof(h1) - 1, &res,
-						&why),
-				 -1);
+		assert_int_equal(
+		    sl_hc_h2_input(x, h1, sizeof(h1) - 1, &res, &why), -1);
 		assert_non_null(why);
 	}
 	sl_hc_h2_free(x);

@@ -30,7 +30,7 @@
 static struct sockaddr_in caddr, saddr;
 static const uint8_t reset_key[32] = {42};
 /* the server's IDs, worker 5's (qroute.h) */
-static const struct sl_qconn_ids ids = {5, reset_key};
+static const struct sl_qconn_ids ids = {5, reset_key, 0};
 
 static struct sl_qpath
 path(int server)
@@ -259,8 +259,10 @@ test_stream_echo(void **state)
 	for (int drop = 0; drop <= 1; drop++) {
 		struct sl_qconn *c, *s;
 		struct echo ce = {0}, se = {0};
-		struct sl_qconn_app ca = {echo_recv, NULL, echo_closed, &ce, 0},
-				    sa = {echo_recv, NULL, echo_closed, &se, 0};
+		struct sl_qconn_app ca = {echo_recv, NULL, echo_closed, &ce,
+					  0,	     NULL, NULL},
+				    sa = {echo_recv, NULL, echo_closed, &se,
+					  0,	     NULL, NULL};
 		uint64_t now = 2000000000;
 		int64_t id;
 
@@ -342,7 +344,7 @@ test_manual_credit(void **state)
 	uint8_t *data = calloc(1, len);
 	struct sl_qconn *c, *s;
 	struct echo se = {0};
-	struct sl_qconn_app sa = {hold_recv, NULL, NULL, &se, 1};
+	struct sl_qconn_app sa = {hold_recv, NULL, NULL, &se, 1, NULL, NULL};
 	uint64_t now = 2000000000;
 	size_t credited = 0, before;
 	int64_t id;

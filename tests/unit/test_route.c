@@ -221,15 +221,21 @@ test_failover_excludes(void **state)
 	(void)state;
 	/* the one left out and the one of weight 0 never take it */
 	for (int i = 0; i < 10; i++) {
-		assert_int_equal(sl_route_failover(&r, r.split_weights, 1u << 0, NULL, swrr), 2);
-		assert_int_equal(sl_route_failover(&r, r.split_weights, 1u << 2, NULL, swrr), 0);
-		assert_int_equal(sl_route_failover(&r, r.split_weights, 1u << 0, &key, swrr), 2);
+		assert_int_equal(
+		    sl_route_failover(&r, r.split_weights, 1u << 0, NULL, swrr),
+		    2);
+		assert_int_equal(
+		    sl_route_failover(&r, r.split_weights, 1u << 2, NULL, swrr),
+		    0);
+		assert_int_equal(
+		    sl_route_failover(&r, r.split_weights, 1u << 0, &key, swrr),
+		    2);
 	}
 	/* every cluster with traffic left: none */
-	assert_true(sl_route_failover(&r, r.split_weights, 1u << 0 | 1u << 2, NULL, swrr) ==
-		    SL_BALANCE_NONE);
-	assert_true(sl_route_failover(&r, r.split_weights, 1u << 0 | 1u << 2, &key, swrr) ==
-		    SL_BALANCE_NONE);
+	assert_true(sl_route_failover(&r, r.split_weights, 1u << 0 | 1u << 2,
+				      NULL, swrr) == SL_BALANCE_NONE);
+	assert_true(sl_route_failover(&r, r.split_weights, 1u << 0 | 1u << 2,
+				      &key, swrr) == SL_BALANCE_NONE);
 	/* a move over the rest leaves the counters as balanced as they
 	 * were */
 	assert_int_equal(swrr[0] + swrr[1] + swrr[2], 0);
@@ -255,11 +261,13 @@ test_failover_sticky_second_choice(void **state)
 		memcpy(w2, w, sizeof(w2));
 		w2[first] = 0;
 		second = sl_balance_race(key, split_ids, w2, 4, NULL);
-		got = sl_route_failover(&r, r.split_weights, (uint64_t)1 << first, &key, swrr);
+		got = sl_route_failover(&r, r.split_weights,
+					(uint64_t)1 << first, &key, swrr);
 		assert_int_equal(got, second);
-		assert_int_equal(
-		    sl_route_failover(&r, r.split_weights, (uint64_t)1 << first, &key, swrr),
-		    got);
+		assert_int_equal(sl_route_failover(&r, r.split_weights,
+						   (uint64_t)1 << first, &key,
+						   swrr),
+				 got);
 	}
 	assert_int_equal(swrr[0] | swrr[1] | swrr[2] | swrr[3], 0);
 }
@@ -275,7 +283,8 @@ test_failover_by_weight(void **state)
 	(void)state;
 	/* without a key: in turn by weight over the rest, exactly */
 	for (int i = 0; i < 300; i++)
-		n[sl_route_failover(&r, r.split_weights, 1u << 0, NULL, swrr)]++;
+		n[sl_route_failover(&r, r.split_weights, 1u << 0, NULL,
+				    swrr)]++;
 	assert_int_equal(n[0], 0);
 	assert_int_equal(n[1], 100);
 	assert_int_equal(n[2], 200);
@@ -297,11 +306,13 @@ test_failover_first_64(void **state)
 	memset(swrr, 0, sizeof(swrr));
 	/* entries past the 64th never take a failover */
 	for (int i = 0; i < 200; i++) {
-		assert_true(sl_route_failover(&r, r.split_weights, 1, NULL, swrr) < 64);
-		assert_true(sl_route_failover(&r, r.split_weights, 1, &key, swrr) < 64);
+		assert_true(
+		    sl_route_failover(&r, r.split_weights, 1, NULL, swrr) < 64);
+		assert_true(
+		    sl_route_failover(&r, r.split_weights, 1, &key, swrr) < 64);
 	}
-	assert_true(sl_route_failover(&r, r.split_weights, UINT64_MAX, NULL, swrr) ==
-		    SL_BALANCE_NONE);
+	assert_true(sl_route_failover(&r, r.split_weights, UINT64_MAX, NULL,
+				      swrr) == SL_BALANCE_NONE);
 }
 
 int
