@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "log.h"
 #include "util.h"
 
@@ -225,6 +227,13 @@ given_add(struct sl_handover *h, int fd, const char *name)
 	g->sslen = sizeof(g->ss);
 	if (getsockname(fd, (struct sockaddr *)&g->ss, &g->sslen) == -1)
 		g->sslen = 0;
+	{
+		int type = 0;
+		socklen_t tl = sizeof(type);
+		g->dgram =
+		    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
+		    type == SOCK_DGRAM;
+	}
 	if (name != NULL && (g->name = strdup(name)) == NULL)
 		return -1;
 	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -284,6 +293,16 @@ receive_upgrade(struct sl_handover *h, int chan, char *why, size_t whysz)
 					 "the hand-over's counters broke off");
 				return -1;
 			}
+			continue;
+		}
+		if (strncmp(buf, "QKEY ", 5) == 0 && strlen(buf) == 5 + 64) {
+			for (size_t i = 0; i < 32; i++) {
+				unsigned v;
+				if (sscanf(buf + 5 + 2 * i, "%2x", &v) != 1)
+					break;
+				h->qkey[i] = (uint8_t)v;
+			}
+			h->has_qkey = 1;
 			continue;
 		}
 		if (strcmp(buf, "END") == 0)
@@ -393,7 +412,7 @@ sl_handover_claim(struct sl_handover *h, const struct sockaddr *ss,
 		struct sl_given *g = &h->v[i];
 		int named = name != NULL && g->name != NULL &&
 			    strcmp(name, g->name) == 0;
-		if (g->claimed)
+		if (g->claimed || g->dgram)
 			continue;
 		if (named && g->sslen > 0 && !same_addr(ss, &g->ss)) {
 			/* the socket unit and the file disagree: serving it
@@ -405,6 +424,23 @@ sl_handover_claim(struct sl_handover *h, const struct sockaddr *ss,
 			g->claimed = 1;
 			out[k++] = g->fd;
 		}
+	}
+	return k;
+}
+
+size_t
+sl_handover_claim_dgram(struct sl_handover *h, const struct sockaddr *ss,
+			int *out, size_t max)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < h->n && k < max; i++) {
+		struct sl_given *g = &h->v[i];
+		if (g->claimed || !g->dgram || g->sslen == 0 ||
+		    !same_addr(ss, &g->ss))
+			continue;
+		g->claimed = 1;
+		out[k++] = g->fd;
 	}
 	return k;
 }
@@ -631,7 +667,7 @@ upgrade_on_timeout(evutil_socket_t fd, short what, void *arg)
 struct sl_upgrade *
 sl_upgrade_start(struct event_base *base, const char *exe, char *const argv[],
 		 const int *fds, size_t nfds, const char *counters,
-		 unsigned timeout_ms,
+		 const uint8_t *qkey, unsigned timeout_ms,
 		 void (*done)(void *, const struct sl_upgrade_result *),
 		 void *arg, char *why, size_t whysz)
 {
@@ -703,6 +739,17 @@ sl_upgrade_start(struct event_base *base, const char *exe, char *const argv[],
 		int len = snprintf(line, sizeof(line), "FDS %zu", k);
 		if (chan_send(u->chan, line, (size_t)len, fds + off, k) == -1)
 			goto sendfail;
+	}
+	if (qkey != NULL) {
+		char line[8 + 64];
+		memcpy(line, "QKEY ", 5);
+		for (size_t i = 0; i < 32; i++)
+			snprintf(line + 5 + 2 * i, 3, "%02x", qkey[i]);
+		if (chan_send(u->chan, line, 5 + 64, NULL, 0) == -1) {
+			OPENSSL_cleanse(line, sizeof(line));
+			goto sendfail;
+		}
+		OPENSSL_cleanse(line, sizeof(line));
 	}
 	if (chan_send_counters(u->chan, counters) == -1 ||
 	    chan_sendf(u->chan, "END") == -1)

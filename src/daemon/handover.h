@@ -12,6 +12,7 @@
 #define SL_HANDOVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -25,6 +26,8 @@ struct sl_given {
 	socklen_t sslen;
 	char *name; /* systemd's FileDescriptorName, else NULL */
 	int claimed;
+	int dgram; /* a UDP socket (an http3 listener's), not a listening
+		      one: claimed only by sl_handover_claim_dgram */
 };
 
 /* What a new process was given at start. */
@@ -37,6 +40,11 @@ struct sl_handover {
 	long old_pid;
 	char old_version[64];
 	char *counters; /* the old process's /metrics page, malloc'd */
+	/* the old process's QUIC token key (stateless resets, Retry), so
+	 * that its connections, whose datagrams now come here, are reset at
+	 * once (doc/http3.md) */
+	uint8_t qkey[32];
+	int has_qkey;
 	/* set by sl_handover_claim: a socket named as the listener but bound
 	 * to another address (nothing was claimed), else NULL */
 	const struct sl_given *misnamed;
@@ -72,6 +80,11 @@ int sl_handover_upgrading(void);
  */
 size_t sl_handover_claim(struct sl_handover *h, const struct sockaddr *ss,
 			 const char *name, int *out, size_t max);
+/* The UDP sockets given on address ss (an http3 listener's), in the order
+ * the old process sent them, which is their order in the kernel's
+ * SO_REUSEPORT group: at most max into out. Returns how many. */
+size_t sl_handover_claim_dgram(struct sl_handover *h, const struct sockaddr *ss,
+			       int *out, size_t max);
 
 /* Closes the given sockets nothing claimed (a listener the new file does
  * not have), logging each. */
@@ -115,17 +128,18 @@ struct sl_upgrade_result {
 /*
  * Starts an upgrade: spawns exe with argv (the new process is told by
  * SLUICE_UPGRADE_FD where to read), hands it fds[0..nfds) (every listening
- * socket of this process, the admin's included) and counters (this
- * process's /metrics page), and waits on base for its READY at most
- * timeout_ms. done(arg, result) is called once from base's loop: ok, or
- * failed (the new process exited, did not answer in time, or the
+ * socket of this process, the admin's included, and the http3 listeners'
+ * UDP sockets in their groups' order), counters (this process's /metrics
+ * page) and qkey (its QUIC token key, 32 bytes, or NULL), and waits on base for
+ * its READY at most timeout_ms. done(arg, result) is called once from base's
+ * loop: ok, or failed (the new process exited, did not answer in time, or the
  * channel broke; a process still running then is killed). Returns NULL
  * with why set when the upgrade cannot start (done is not called).
  */
 struct sl_upgrade *
 sl_upgrade_start(struct event_base *base, const char *exe, char *const argv[],
 		 const int *fds, size_t nfds, const char *counters,
-		 unsigned timeout_ms,
+		 const uint8_t *qkey, unsigned timeout_ms,
 		 void (*done)(void *arg, const struct sl_upgrade_result *r),
 		 void *arg, char *why, size_t whysz);
 

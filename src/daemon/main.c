@@ -301,6 +301,9 @@ main_free(struct sl_main *m)
 	for (unsigned i = 0; i < m->nworkers; i++)
 		free(m->fds[i]);
 	free(m->fds);
+	for (size_t i = 0; i < m->nqsocks; i++)
+		close(m->qsocks[i].fd);
+	free(m->qsocks);
 	if (m->pid_written)
 		sl_main_pidfile_remove(m->pid_file);
 	log_info("stopped");

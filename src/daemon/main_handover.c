@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include "admin.h"
+#ifdef HAVE_QUIC
+#include "h3.h"
+#endif
 #include "handover.h"
 #include "log.h"
 #include "main_int.h"
@@ -60,7 +63,8 @@ void
 sl_main_on_usr2(evutil_socket_t sig, short what, void *arg)
 {
 	struct sl_main *m = arg;
-	size_t n = 0, cap = m->nworkers * m->conf->nlisteners + m->nxfds + 1;
+	size_t n = 0, cap = m->nworkers * m->conf->nlisteners + m->nxfds +
+			    m->nqsocks + 1;
 	char why[512], *counters;
 	int *fds;
 
@@ -80,10 +84,19 @@ sl_main_on_usr2(evutil_socket_t sig, short what, void *arg)
 		fds[n++] = m->xfds[i].fd;
 	if (m->admin != NULL)
 		fds[n++] = sl_admin_fd(m->admin);
+	/* the http3 listeners' UDP sockets, each group in its order, and the
+	 * key their connections' resets are made with (doc/http3.md) */
+	for (size_t i = 0; i < m->nqsocks; i++)
+		fds[n++] = m->qsocks[i].fd;
 	counters = sl_admin_metrics(&m->view);
 	m->upgrade = sl_upgrade_start(
-	    m->base, m->exe, m->argv, fds, n, counters, UPGRADE_TIMEOUT_MS,
-	    main_on_upgrade_done, m, why, sizeof(why));
+	    m->base, m->exe, m->argv, fds, n, counters,
+#ifdef HAVE_QUIC
+	    m->nqsocks > 0 ? sl_h3_key() : NULL,
+#else
+	    NULL,
+#endif
+	    UPGRADE_TIMEOUT_MS, main_on_upgrade_done, m, why, sizeof(why));
 	free(counters);
 	free(fds);
 	if (m->upgrade == NULL) {

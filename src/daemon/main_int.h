@@ -90,7 +90,23 @@ struct sl_main {
 	} * xfds;
 	size_t nxfds;
 	struct event *sig_ev[SL_MAIN_NSIGS]; /* TERM, INT, HUP, USR1, USR2 */
+	/* the http3 listeners' UDP sockets (doc/http3.md): this process's
+	 * copies (each worker holds its own), in their SO_REUSEPORT groups'
+	 * order, each group's sockets together: what an upgrade hands over,
+	 * so that the groups, and the routing by connection ID, stay */
+	struct sl_qsock {
+		int fd;
+		unsigned slot; /* its place in its group: the first byte of
+				  the connection IDs of the endpoint on it */
+		struct sockaddr_storage ss; /* its listener's address */
+	} * qsocks;
+	size_t nqsocks;
 };
+
+/* Says which http3 listeners of nc have no UDP sockets (http3 added by
+ * a reload: it serves from the next start or upgrade, doc/http3.md). */
+void sl_main_h3_unbound(const struct sl_main *m, const struct sl_conf *nc,
+			const char *why);
 
 /* "1 worker", "2 workers": for the log lines of a start and a reload. */
 static inline const char *

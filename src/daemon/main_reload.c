@@ -243,6 +243,7 @@ main_apply(struct sl_main *m, struct sl_conf *nc, const char *why)
 		    sl_main_plural(nc->nclusters, "cluster", "clusters"),
 		    nc->sha256);
 		sl_conf_log_keys(nc, why);
+		sl_main_h3_unbound(m, nc, why);
 		sl_main_watch_refresh(m, 0);
 	}
 	sl_conf_unref(oc);

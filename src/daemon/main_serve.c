@@ -271,21 +271,76 @@ sl_main_admin_start(struct sl_main *m)
 }
 
 #ifdef HAVE_QUIC
-/* Each http3 listener's UDP sockets, one a worker, bound in the workers'
- * order (the group's order, which the routing program counts on), and the
- * program attached (doc/http3.md). A reload keeps them (an endpoint
- * follows its listener's address); a listener that gains http3 at a
- * reload serves it from the next start. */
+/* The same address and port (a listener's, as the loader wrote it). */
+static int
+same_ss(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	return a->ss_family == AF_INET6
+		   ? memcmp(a, b, sizeof(struct sockaddr_in6)) == 0
+		   : memcmp(a, b, sizeof(struct sockaddr_in)) == 0;
+}
+
 static void
-main_h3_sockets(struct sl_main *m, const struct sl_conf *conf)
+qsock_add(struct sl_main *m, int fd, unsigned slot,
+	  const struct sockaddr_storage *ss)
+{
+	struct sl_qsock *v = realloc(m->qsocks, (m->nqsocks + 1) * sizeof(*v));
+
+	if (v == NULL)
+		fatalx("out of memory");
+	m->qsocks = v;
+	v[m->nqsocks].fd = fd;
+	v[m->nqsocks].slot = slot;
+	v[m->nqsocks++].ss = *ss;
+}
+
+/* The UDP sockets an upgrade handed over for each http3 listener, in
+ * their group's order (before the sockets no listener claims are closed):
+ * the new process takes the old one's groups, and with them the routing
+ * of each connection ID's datagrams (its first byte names the socket). */
+static void
+main_h3_claim(struct sl_main *m, const struct sl_conf *conf)
 {
 	for (size_t j = 0; j < conf->nlisteners; j++) {
 		const struct sl_conf_listener *l = &conf->listeners[j];
+		int got[SL_H3_SLOTS];
+		size_t k;
+
+		if (!l->http3.enabled)
+			continue;
+		k = sl_handover_claim_dgram(
+		    &m->given, (const struct sockaddr *)&l->addr.ss, got,
+		    SL_H3_SLOTS);
+		for (size_t x = 0; x < k; x++)
+			qsock_add(m, got[x], (unsigned)x, &l->addr.ss);
+	}
+}
+
+/* Each http3 listener's UDP sockets: those handed over, then new ones for
+ * the workers beyond them, bound in the group's order, which the routing
+ * program counts on (doc/http3.md); each served by worker slot %
+ * nworkers. A reload keeps them (an endpoint follows its listener's
+ * address); a listener that gains http3 at a reload serves it from the
+ * next start or upgrade. */
+static void
+main_h3_sockets(struct sl_main *m, const struct sl_conf *conf)
+{
+	if (m->given.has_qkey)
+		sl_h3_set_key(m->given.qkey);
+	for (size_t j = 0; j < conf->nlisteners; j++) {
+		const struct sl_conf_listener *l = &conf->listeners[j];
+		size_t had = 0, n;
 		int first = -1;
 
 		if (!l->http3.enabled)
 			continue;
-		for (unsigned i = 0; i < m->nworkers; i++) {
+		for (size_t x = 0; x < m->nqsocks; x++)
+			if (same_ss(&m->qsocks[x].ss, &l->addr.ss))
+				had++;
+		n = SL_MAX(had, (size_t)m->nworkers);
+		for (size_t slot = had; slot < n; slot++) {
 			char why[768], at[1024];
 			int fd = sl_h3_socket_open(l);
 			if (fd == -1) {
@@ -298,24 +353,58 @@ main_h3_sockets(struct sl_main *m, const struct sl_conf *conf)
 							&l->addr.ss, NULL, 0));
 				exit(1);
 			}
+			qsock_add(m, fd, (unsigned)slot, &l->addr.ss);
+		}
+		for (size_t x = 0; x < m->nqsocks; x++) {
+			struct sl_qsock *q = &m->qsocks[x];
+			int fd;
+			if (!same_ss(&q->ss, &l->addr.ss))
+				continue;
 			if (first == -1)
-				first = fd;
-			else if (i == m->nworkers - 1 &&
-				 sl_h3_route(first, m->nworkers) != 0)
-				log_warn("listener \"%s\": http3: the "
-					 "routing program could not be "
-					 "attached: a connection whose "
-					 "address changes may be lost",
-					 l->name);
-			if (sl_worker_add_h3(m->workers[i], j, fd) != 0)
+				first = q->fd;
+			/* the worker's own descriptor: this one stays for an
+			 * upgrade */
+			if ((fd = fcntl(q->fd, F_DUPFD_CLOEXEC, 0)) == -1 ||
+			    sl_worker_add_h3(m->workers[q->slot % m->nworkers],
+					     j, fd, q->slot) != 0)
 				fatalx("listener \"%s\": http3: cannot start",
 				       l->name);
 		}
-		log_info("listener \"%s\": http3 on UDP %s", l->name,
-			 l->addr.text);
+		if (n > 1 && sl_h3_route(first, (unsigned)n) != 0)
+			log_warn("listener \"%s\": http3: the routing "
+				 "program could not be attached: a "
+				 "connection whose address changes may be "
+				 "lost",
+				 l->name);
+		log_info("listener \"%s\": http3 on UDP %s (%zu sockets%s)",
+			 l->name, l->addr.text, n,
+			 had > 0 ? ", handed over" : "");
 	}
 }
 #endif
+
+void
+sl_main_h3_unbound(const struct sl_main *m, const struct sl_conf *nc,
+		   const char *why)
+{
+	for (size_t j = 0; j < nc->nlisteners; j++) {
+		const struct sl_conf_listener *l = &nc->listeners[j];
+		int bound = 0;
+		if (!l->http3.enabled)
+			continue;
+#ifdef HAVE_QUIC
+		for (size_t x = 0; x < m->nqsocks && !bound; x++)
+			bound = same_ss(&m->qsocks[x].ss, &l->addr.ss);
+#else
+		(void)m;
+#endif
+		if (!bound)
+			log_warnx("%s: listener \"%s\": http3 serves from the "
+				  "next start or upgrade (its UDP sockets are "
+				  "opened then)",
+				  why, l->name);
+	}
+}
 
 void
 sl_main_start_workers(struct sl_main *m)
@@ -376,6 +465,9 @@ sl_main_start_workers(struct sl_main *m)
 		}
 		free(got);
 	}
+#ifdef HAVE_QUIC
+	main_h3_claim(m, conf);
+#endif
 	sl_handover_close_unclaimed(&m->given);
 	/* every socket is bound before any is checked or used: the check
 	 * must know all of our own */

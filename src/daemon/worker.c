@@ -161,7 +161,7 @@ worker_drain(struct sl_worker *w, enum sl_drain how)
 	for (size_t i = 0; i < w->nxlsocks; i++)
 		sl_listener_close(w->xlsocks[i]);
 #ifdef HAVE_QUIC
-	sl_h3_drain(w);
+	sl_h3_drain(w, how == SL_DRAIN_HANDOVER);
 #endif
 	sl_upstream_close_idle(w);
 	if (how == SL_DRAIN_HANDOVER && w->hand_chan != -1) {
@@ -559,9 +559,9 @@ sl_worker_start(struct sl_worker *w)
 
 #ifdef HAVE_QUIC
 int
-sl_worker_add_h3(struct sl_worker *w, size_t listener, int fd)
+sl_worker_add_h3(struct sl_worker *w, size_t listener, int fd, unsigned slot)
 {
-	return sl_h3_start(w, &w->gen->conf->listeners[listener], fd);
+	return sl_h3_start(w, &w->gen->conf->listeners[listener], fd, slot);
 }
 #endif
 

@@ -35,10 +35,11 @@ struct sl_worker *sl_worker_new(unsigned id, struct sl_conf *conf,
  */
 int sl_worker_add_socket(struct sl_worker *w, size_t listener, int fd);
 int sl_worker_start(struct sl_worker *w);
-/* Gives a worker not started yet its UDP socket of an http3 listener
- * (index listener; taken over): its HTTP/3 endpoint (h3.h). Returns 0 or
- * -1 (fd closed). Only in a build with HTTP/3. */
-int sl_worker_add_h3(struct sl_worker *w, size_t listener, int fd);
+/* Gives a worker not started yet a UDP socket of an http3 listener (index
+ * listener; taken over) at place slot of its group: an HTTP/3 endpoint
+ * (h3.h). Returns 0 or -1 (fd closed). Only in a build with HTTP/3. */
+int sl_worker_add_h3(struct sl_worker *w, size_t listener, int fd,
+		     unsigned slot);
 /*
  * Hands msg (a new generation) to the worker; thread-safe. The caller
  * waits until applied_gen shows it before sending another.

@@ -44,6 +44,12 @@ sl_h3_set_key(const uint8_t key[32])
 	memcpy(h3_key, key, sizeof(h3_key));
 }
 
+const uint8_t *
+sl_h3_key(void)
+{
+	return h3_key;
+}
+
 /* The worker's endpoints (w->h3). */
 static struct sl_h3ep **
 eps_of(struct sl_worker *w)
@@ -629,8 +635,22 @@ ep_on_read(evutil_socket_t fd, short what, void *arg)
 	ep_run(e, 0);
 }
 
+/* What an endpoint takes of listener l (at its start and each reload). */
+static void
+ep_cfg(struct sl_qend_cfg *cfg, const struct sl_conf_listener *l)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ctx = sl_tls_server_ctx(l->tls.qctx);
+	cfg->retry = l->http3.retry == SL_H3_RETRY_ALWAYS;
+	cfg->max_conns = (size_t)l->http3.max_connections;
+	cfg->max_handshakes_per_ip = (unsigned)l->http3.max_handshakes_per_ip;
+	cfg->max_streams = l->limits.max_concurrent_streams;
+	cfg->token_age_ms = 10000;
+}
+
 int
-sl_h3_start(struct sl_worker *w, const struct sl_conf_listener *l, int fd)
+sl_h3_start(struct sl_worker *w, const struct sl_conf_listener *l, int fd,
+	    unsigned slot)
 {
 	struct sl_h3ep *e = calloc(1, sizeof(*e));
 	struct sl_qend_cfg cfg;
@@ -645,15 +665,9 @@ sl_h3_start(struct sl_worker *w, const struct sl_conf_listener *l, int fd)
 	e->local_len = sizeof(e->local);
 	if (getsockname(fd, (struct sockaddr *)&e->local, &e->local_len) != 0)
 		goto fail;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.ctx = sl_tls_server_ctx(l->tls.qctx);
-	cfg.worker = w->id;
+	ep_cfg(&cfg, l);
+	cfg.worker = slot;
 	cfg.key = h3_key;
-	cfg.retry = l->http3.retry == SL_H3_RETRY_ALWAYS;
-	cfg.max_conns = (size_t)l->http3.max_connections;
-	cfg.max_handshakes_per_ip = (unsigned)l->http3.max_handshakes_per_ip;
-	cfg.max_streams = l->limits.max_concurrent_streams;
-	cfg.token_age_ms = 10000;
 	cfg.send = ep_send;
 	cfg.opened = ep_opened;
 	cfg.ended = ep_ended;
@@ -697,19 +711,30 @@ sl_h3_reloaded(struct sl_worker *w)
 		if (e->l == NULL && !e->draining) {
 			e->draining = 1;
 			sl_qend_set_max_conns(e->qe, 0);
+		} else if (e->l != NULL) {
+			/* the new generation's TLS contexts and settings for
+			 * the connections to come: the old generation's go
+			 * with it */
+			struct sl_qend_cfg cfg;
+			ep_cfg(&cfg, e->l);
+			sl_qend_reconfigure(e->qe, &cfg);
 		}
 		ep_run(e, 1);
 	}
 }
 
 void
-sl_h3_drain(struct sl_worker *w)
+sl_h3_drain(struct sl_worker *w, int handover)
 {
 	for (struct sl_h3ep *e = *eps_of(w); e != NULL; e = e->next) {
 		e->draining = 1;
 		sl_qend_set_max_conns(e->qe, 0);
+		if (handover)
+			event_del(&e->rev);
 		ep_run(e, 1);
 	}
+	if (handover)
+		sl_h3_abort(w);
 }
 
 void

@@ -58,25 +58,37 @@ enum sl_h3_event {
 };
 const char *sl_h3_event_str(enum sl_h3_event e);
 
+/* The sockets of an http3 listener's group at most: the first byte of a
+ * connection ID names one (qroute.h). */
+#define SL_H3_SLOTS 256
+
 /* What the process gives every worker's endpoints: the key of their
  * stateless-reset and Retry tokens (32 bytes, the same in every worker,
  * so that any may reset or validate for another), set once before the
  * workers start. */
 void sl_h3_set_key(const uint8_t key[32]);
+/* The key, for an upgrade to hand over. */
+const uint8_t *sl_h3_key(void);
 
 /*
- * Serves HTTP/3 on fd, the UDP socket of w's place in listener l's
- * SO_REUSEPORT group (taken over). Returns 0, or -1 (fd closed).
+ * Serves HTTP/3 on fd, the UDP socket at place slot of listener l's
+ * SO_REUSEPORT group (taken over): the connection IDs it issues begin with
+ * slot, which routes their datagrams to it. Returns 0, or -1 (fd
+ * closed).
  */
-int sl_h3_start(struct sl_worker *w, const struct sl_conf_listener *l, int fd);
+int sl_h3_start(struct sl_worker *w, const struct sl_conf_listener *l, int fd,
+		unsigned slot);
 
 /* A reload was applied (w->gen is new): each endpoint finds its listener
  * in it; one whose listener left (or no longer has http3) drains. */
 void sl_h3_reloaded(struct sl_worker *w);
 
 /* The worker drains: every connection is sent GOAWAY, and closes once its
- * requests are answered; no connection is accepted. */
-void sl_h3_drain(struct sl_worker *w);
+ * requests are answered; no connection is accepted. At an upgrade's
+ * hand-over (handover 1) the new process reads the sockets from now on:
+ * the endpoints stop reading, and every connection closes at once
+ * (GOAWAY and H3_NO_ERROR), its requests in flight cut (doc/http3.md). */
+void sl_h3_drain(struct sl_worker *w, int handover);
 
 /* The drain's time is up: every connection closes now, its exchanges
  * cut and logged. */

@@ -540,3 +540,14 @@ sl_qend_set_retry(struct sl_qend *e, int on)
 {
 	e->cfg.retry = on;
 }
+
+void
+sl_qend_reconfigure(struct sl_qend *e, const struct sl_qend_cfg *cfg)
+{
+	e->cfg.ctx = cfg->ctx;
+	e->cfg.retry = cfg->retry;
+	e->cfg.max_conns = cfg->max_conns;
+	e->cfg.max_handshakes_per_ip = cfg->max_handshakes_per_ip;
+	e->cfg.max_streams = cfg->max_streams;
+	e->cfg.token_age_ms = cfg->token_age_ms;
+}

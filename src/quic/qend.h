@@ -85,6 +85,13 @@ void sl_qend_close(struct sl_qend *e, struct sl_qconn *c, uint64_t now);
 /* Whether each new connection is asked for a Retry first (cfg.retry),
  * changed as the load says (http3.retry: auto). */
 void sl_qend_set_retry(struct sl_qend *e, int on);
+/* A reload's new settings for the connections to come: cfg's ctx,
+ * retry, max_conns, max_handshakes_per_ip, max_streams and token_age_ms
+ * (the rest, the ID byte, the key and the callbacks, stay). The
+ * connections open keep the context they began on (an SSL holds its
+ * own reference). */
+void sl_qend_reconfigure(struct sl_qend *e, const struct sl_qend_cfg *cfg);
+
 /* The connections it holds at most from now on (0: a drain's, no new
  * one). */
 void sl_qend_set_max_conns(struct sl_qend *e, size_t n);

@@ -250,6 +250,132 @@ def the_tls_listener_advertises_http3_with_alt_svc():
         s.stop()
 
 
+# ---- an upgrade and a reload ---------------------------------------------
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@test
+def an_upgrade_hands_the_quic_sockets_over():
+    """SIGUSR2 with two workers: the new process takes the old one's UDP
+    sockets (their SO_REUSEPORT group, and with it the routing by
+    connection ID) and its token key; a QUIC connection of the old one
+    is closed at once (H3_NO_ERROR), not left to its idle timeout; new
+    connections, whichever worker they land on, are served by the new
+    process."""
+    require()
+    up = Upstream("a")
+    c, k = cert()
+    cfg, port = make_config(
+        {"app": [up]}, workers=2,
+        listener_opts={"tls": {"certificates": [{"cert": c, "key": k}]},
+                       "http3": {"retry": "never"}})
+    d = tmpdir()
+    conf, pidf, errf = (os.path.join(d, x) for x in
+                        ("s.yaml", "s.pid", "err.log"))
+    with open(conf, "w") as f:
+        f.write(to_yaml(cfg))
+    err = open(errf, "ab")
+    first = subprocess.Popen([sltest.sluice_path(), "-c", conf, "-p", pidf],
+                             stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=err)
+
+    def pid():
+        try:
+            with open(pidf) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def log():
+        with open(errf, errors="replace") as f:
+            return f.read()
+    new = None
+    try:
+        check(wait_until(lambda: pid() is not None and
+                         "started" in log(), 10), "started: %s" % log())
+        old = pid()
+        check("[:status: 200]" in h3(port, "/before"), "before")
+        held = subprocess.Popen(
+            ["gtlsclient", "--timeout=30s", "127.0.0.1", str(port),
+             "https://127.0.0.1:%d/held" % port],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        check(up.wait_requests(2, timeout=10), "the held connection's")
+        os.kill(old, signal.SIGUSR2)
+        check(wait_until(lambda: pid() not in (None, old) and
+                         not alive(old), 30),
+              "the upgrade: %s" % log()[-2000:])
+        new = pid()
+        check("(2 sockets, handed over)" in log(), "handed over: %s"
+              % log()[-2000:])
+        out, _ = held.communicate(timeout=20)
+        check("CONNECTION_CLOSE" in out and "(0x100)" in out,
+              "the old connection closed with H3_NO_ERROR: %s"
+              % out[-1500:])
+        for i in range(8):
+            out = h3(port, "/after%d" % i)
+            check("[:status: 200]" in out, "after %d: %s" % (i, out[-800:]))
+        check(up.wait_requests(10), "every request upstream")
+    finally:
+        for p in (new, pid()):
+            if p is not None and alive(p):
+                os.kill(p, signal.SIGTERM)
+                wait_until(lambda: not alive(p), 15)
+        try:
+            first.wait(5)
+        except subprocess.TimeoutExpired:
+            first.kill()
+        err.close()
+    for pat in ("ERROR: AddressSanitizer", "runtime error:",
+                "ERROR: LeakSanitizer"):
+        check(pat not in log(), "sanitizer report: %s" % log()[-3000:])
+
+
+@test
+def a_reload_keeps_quic_and_says_when_http3_waits_for_a_start():
+    """A reload that keeps the listener keeps its QUIC sockets, and new
+    requests run under the new generation (a new route answers); a
+    reload that gives another listener http3 says it serves from the
+    next start or upgrade."""
+    require()
+    up, up2 = Upstream("a"), Upstream("b")
+    c, k = cert()
+    tls = {"certificates": [{"cert": c, "key": k}]}
+    cfg, port = make_config(
+        {"app": [up], "two": [up2]}, workers=1,
+        listener_opts={"tls": tls, "http3": {"retry": "never"}})
+    s = start_sluice(cfg)
+    check("[:status: 200]" in h3(port, "/one"), "before")
+    cfg["listeners"][0]["routes"] = [
+        {"name": "two", "match": {"path_prefix": "/two"}, "cluster": "two"},
+        {"name": "main", "cluster": "app"}]
+    p2 = free_port()
+    cfg["listeners"].append({"name": "later", "address": "127.0.0.1:%d" % p2,
+                             "tls": tls, "http3": True,
+                             "routes": [{"cluster": "app"}]})
+    with open(s.conf_path + ".tmp", "w") as f:
+        f.write(to_yaml(cfg))
+    os.rename(s.conf_path + ".tmp", s.conf_path)
+    s.send_signal(signal.SIGHUP)
+    check(wait_until(lambda: "generation 2 from" in s.stderr(), 10),
+          "the reload: %s" % s.stderr()[-2000:])
+    check("listener \"later\": http3 serves from the next start"
+          in s.stderr(), "the warning: %s" % s.stderr()[-2000:])
+    check("[:status: 200]" in h3(port, "/two/x"), "after")
+    check(up2.wait_requests(1), "the new route's upstream")
+    s.stop()
+
+
 # ---- defences: quic_poke, a misbehaving client on sluice's own QUIC -------
 
 def poke(port, *args):
