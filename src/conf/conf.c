@@ -219,8 +219,17 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	l->tls.session_cache = 20000;
 	if ((v = sl_yaml_map_get(map, "tls", NULL)) != NULL)
 		sl_conf_parse_tls_server(ld, lbl, v, &l->tls);
-	if ((v = sl_yaml_map_get(map, "http3", NULL)) != NULL)
+	if ((v = sl_yaml_map_get(map, "http3", NULL)) != NULL) {
 		sl_conf_parse_http3(ld, lbl, map, v, l);
+		/* a connection ID's first byte names its worker's socket */
+		if (l->http3.enabled && conf->workers > 256)
+			sl_yaml_err_node(ld, v,
+					 "%s: \"http3\" serves at most 256 "
+					 "workers (\"workers\" is %u): a "
+					 "connection ID's first byte names its "
+					 "worker",
+					 lbl, conf->workers);
+	}
 	sl_conf_parse_policy(ld, map, SL_CONF_SEC_LISTENER_HEADERS, &l->policy);
 	sl_conf_parse_identity(ld, lbl, map, l);
 

@@ -340,6 +340,17 @@ main_h3_sockets(struct sl_main *m, const struct sl_conf *conf)
 			if (same_ss(&m->qsocks[x].ss, &l->addr.ss))
 				had++;
 		n = SL_MAX(had, (size_t)m->nworkers);
+		if (n > SL_H3_SLOTS) {
+			char at[1024];
+			log_error(
+			    "%s: error: listener \"%s\": http3 serves "
+			    "at most %d workers, and this start has %zu "
+			    "(\"workers\": auto on a machine of as many "
+			    "CPUs): set \"workers\"",
+			    conf_where(at, sizeof(at), conf, &l->addr_pos),
+			    l->name, SL_H3_SLOTS, n);
+			exit(1);
+		}
 		for (size_t slot = had; slot < n; slot++) {
 			char why[768], at[1024];
 			int fd = sl_h3_socket_open(l);

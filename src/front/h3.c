@@ -29,6 +29,7 @@
 #include "qconn.h"
 #include "qend.h"
 #include "qroute.h"
+#include "runtime.h"
 #include "tls.h"
 #include "wgen.h"
 #include "wloop.h"
@@ -312,7 +313,23 @@ app_recv(void *arg, int64_t id, const uint8_t *d, size_t n, int fin)
 static void
 app_established(void *arg)
 {
-	h3_conn_kick(arg); /* its control stream and SETTINGS go */
+	struct sl_h3conn *h = arg;
+	SSL *ssl = sl_qconn_ssl(h->qc);
+	struct sl_lcstate *st = h->lconf->counters;
+
+	/* counted with the listener's TLS handshakes, as over TCP */
+	atomic_fetch_add(&st->tls_handshakes, 1);
+	if (sl_tls_resumed(ssl))
+		atomic_fetch_add(&st->tls_resumed, 1);
+	/* the client certificate, as client_accept.c takes it: its subject
+	 * for client_subject_header, ${tls_client_subject}, external
+	 * authorization and an Idempotency-Key's caller; a verified one is
+	 * a credential for compression's BREACH rule */
+	if (h->lconf->tls.client_subject_header != NULL ||
+	    h->lconf->wants_subject)
+		h->tls_subject = sl_tls_peer_subject(ssl);
+	h->peer_cert = sl_tls_peer_verified(ssl);
+	h3_conn_kick(h); /* its control stream and SETTINGS go */
 }
 
 static void
@@ -415,6 +432,7 @@ conn_free(struct sl_h3conn *h)
 	h3_streams_free(h);
 	TAILQ_REMOVE(&h->ep->conns, h, link);
 	sl_wgen_unref(w, h->gen);
+	free(h->tls_subject);
 	free(h);
 	w->nclients--;
 	atomic_fetch_sub_explicit(&w->stats.quic_conns, 1,
@@ -696,7 +714,7 @@ sl_h3_reloaded(struct sl_worker *w)
 {
 	for (struct sl_h3ep *e = *eps_of(w); e != NULL; e = e->next) {
 		struct sl_h3conn *h;
-		e->l = e->draining ? NULL : listener_now(e);
+		e->l = e->draining && !e->retired ? NULL : listener_now(e);
 		/* new streams run under the new generation, on the
 		 * listener's new settings */
 		TAILQ_FOREACH(h, &e->conns, link)
@@ -709,9 +727,13 @@ sl_h3_reloaded(struct sl_worker *w)
 			h->lconf = e->l;
 		}
 		if (e->l == NULL && !e->draining) {
-			e->draining = 1;
+			e->draining = e->retired = 1;
 			sl_qend_set_max_conns(e->qe, 0);
 		} else if (e->l != NULL) {
+			/* http3 back on its listener (its sockets were kept):
+			 * the endpoint serves again */
+			if (e->retired && !w->draining)
+				e->draining = e->retired = 0;
 			/* the new generation's TLS contexts and settings for
 			 * the connections to come: the old generation's go
 			 * with it */

@@ -137,6 +137,10 @@ struct sl_h3conn {
 	uint32_t f;
 	struct sockaddr_in6 peer;
 	struct sl_wgen *gen; /* the generation its streams start under */
+	/* the verified client certificate's subject, when the listener
+	 * forwards it (its streams borrow it), and whether one verified */
+	char *tls_subject;
+	int peer_cert;
 	const struct sl_conf_listener *lconf;
 };
 
@@ -147,7 +151,8 @@ struct sl_h3ep {
 	const struct sl_conf_listener *l; /* in w->gen, or NULL: drains */
 	void *lstate;			  /* l->state: its address's */
 	int fd;
-	int draining;
+	int draining; /* the worker drains, or retired */
+	int retired;  /* its listener left the generation, or lost http3 */
 	struct event rev, tev, run_ev;
 	uint64_t tev_ns;	   /* tev's deadline, 0: none */
 	uint64_t head_ms;	   /* the streams' next header deadline (ms) */

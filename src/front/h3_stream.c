@@ -87,7 +87,9 @@ stream_new(struct sl_h3conn *h, int64_t id)
 	st->id = id;
 	st->s.ops = &h3_stream_ops;
 	st->s.w = h->ep->w;
-	st->s.flags = SL_SEAM_F_TLS | SL_SEAM_F_H3;
+	st->s.flags = SL_SEAM_F_TLS | SL_SEAM_F_H3 |
+		      (h->peer_cert ? SL_SEAM_F_PEER_CERT : 0);
+	st->s.tls_subject = h->tls_subject; /* borrowed */
 	st->s.id = h->id;
 	st->s.peer = h->peer;
 	st->s.stream_id = (uint32_t)id;
@@ -250,15 +252,21 @@ static int
 in_field(struct sl_h3stream *st, const char *n, size_t nl, const char *v,
 	 size_t vl)
 {
-	char rec[SL_HBLK_REC];
+	struct sl_buf *b = &st->s.in;
+	size_t need = SL_HBLK_REC_SIZE(nl, vl);
 
 	if (nl > UINT16_MAX)
 		return -1;
-	sl_hblk_rec_lens(rec, nl, vl);
-	if (in_put(st, rec, sizeof(rec), head_cap(st)) == -1 ||
-	    in_put(st, n, nl, head_cap(st)) == -1 ||
-	    in_put(st, v, vl, head_cap(st)) == -1)
-		return -1;
+	/* room for the whole record, then one write of it */
+	if (b->data == NULL || sl_buf_space(b) < need) {
+		char rec[SL_HBLK_REC];
+		sl_hblk_rec_lens(rec, nl, vl);
+		if (in_put(st, rec, sizeof(rec), head_cap(st)) == -1 ||
+		    in_put(st, n, nl, head_cap(st)) == -1 ||
+		    in_put(st, v, vl, head_cap(st)) == -1)
+			return -1;
+	} else
+		b->len += (uint32_t)sl_hblk_put(b->data + b->len, n, nl, v, vl);
 	st->nrec++;
 	st->text_len += (uint32_t)(nl + vl + 4);
 	return 0;
@@ -836,7 +844,8 @@ send_block(struct sl_h3stream *st, const char *block, const struct sl_hblk *b,
 	   int fin)
 {
 	size_t cap = (size_t)b->len + 12 * ((size_t)b->nfields + 1) + 16, at;
-	uint8_t *out = malloc(cap);
+	/* most heads fit on the stack: a malloc and a free a response less */
+	uint8_t small[2048], *out = cap <= sizeof(small) ? small : malloc(cap);
 	char lname[256];
 	struct sl_hblk_it it;
 	const char *n, *v;
@@ -858,15 +867,23 @@ send_block(struct sl_h3stream *st, const char *block, const struct sl_hblk *b,
 			sl_hpack_lower((char *)(uintptr_t)n, n, nl);
 			ln = n;
 		}
-		w = sl_qpack_enc_field(out + at, cap - at, ln, nl, v, vl, 0);
+		/* values go without Huffman coding, as HAProxy sends them:
+		 * with no dynamic table every response codes them again, at
+		 * about 600 instructions a response for some 20 bytes
+		 * (callgrind, doc/http3.md); names are the static table's or
+		 * short */
+		w = sl_qpack_enc_field(out + at, cap - at, ln, nl, v, vl,
+				       SL_HPACK_F_RAW);
 		if (w == 0) {
-			free(out);
+			if (out != small)
+				free(out);
 			return -1;
 		}
 		at += w;
 	}
 	r = send_frame(st, SL_H3F_HEADERS, out, at, fin);
-	free(out);
+	if (out != small)
+		free(out);
 	return r;
 }
 

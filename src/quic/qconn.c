@@ -46,8 +46,8 @@ struct sl_qconn {
 
 struct qchunk {
 	struct qchunk *next;
-	size_t len;
-	uint8_t d[QCHUNK];
+	size_t len, cap;
+	uint8_t d[];
 };
 
 struct qstream {
@@ -469,6 +469,14 @@ cb_acked(ngtcp2_conn *conn, int64_t id, uint64_t offset, uint64_t len, void *ud,
 		q->head = k->next;
 		q->head_off += k->len;
 		free(k);
+	}
+	/* all of it acknowledged: the last chunk goes too (an idle
+	 * connection's control stream keeps none) */
+	if (q->head != NULL && q->head == q->tail && q->acked >= q->end &&
+	    q->sent >= q->end) {
+		q->head_off = q->end;
+		free(q->head);
+		q->head = q->tail = NULL;
 	}
 	return 0;
 }
@@ -903,12 +911,20 @@ sl_qconn_send(struct sl_qconn *c, int64_t id, const uint8_t *d, size_t n,
 		return -1;
 	while (n > 0) {
 		size_t k;
-		if (q->tail == NULL || q->tail->len == QCHUNK) {
-			struct qchunk *ch = malloc(sizeof(*ch));
+		if (q->tail == NULL || q->tail->len == q->tail->cap) {
+			/* a stream's first chunk as large as its first write
+			 * (a control stream's SETTINGS, a response's HEADERS:
+			 * what an idle connection keeps is small), the next
+			 * ones QCHUNK */
+			size_t cap = q->tail == NULL && n < QCHUNK
+					 ? (n + 255) & ~(size_t)255
+					 : QCHUNK;
+			struct qchunk *ch = malloc(sizeof(*ch) + cap);
 			if (ch == NULL)
 				return -1;
 			ch->next = NULL;
 			ch->len = 0;
+			ch->cap = cap;
 			if (q->tail != NULL)
 				q->tail->next = ch;
 			else {
@@ -917,7 +933,8 @@ sl_qconn_send(struct sl_qconn *c, int64_t id, const uint8_t *d, size_t n,
 			}
 			q->tail = ch;
 		}
-		k = QCHUNK - q->tail->len < n ? QCHUNK - q->tail->len : n;
+		k = q->tail->cap - q->tail->len < n ? q->tail->cap - q->tail->len
+						    : n;
 		memcpy(q->tail->d + q->tail->len, d, k);
 		q->tail->len += k;
 		q->end += k;

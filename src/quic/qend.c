@@ -120,6 +120,19 @@ ids_sync(struct sl_qend *e, struct qe_conn *qc)
 		flen = qc->lens[qc->nids - 1];
 		memcpy(first, qc->ids[qc->nids - 1], flen);
 	}
+	/* the same IDs as at the last sync (nearly every flush): nothing to
+	 * do */
+	{
+		uint8_t now[MAX_IDS + 1][20], lens[MAX_IDS + 1];
+		size_t k = sl_qconn_scids(qc->c, now, lens, MAX_IDS), i = 0;
+		if (qc->nids == k + (flen > 0))
+			for (; i < k; i++)
+				if (lens[i] != qc->lens[i] ||
+				    memcmp(now[i], qc->ids[i], lens[i]) != 0)
+					break;
+		if (qc->nids == k + (flen > 0) && i == k)
+			return;
+	}
 	ids_drop(e, qc);
 	n = sl_qconn_scids(qc->c, qc->ids, qc->lens, MAX_IDS);
 	if (flen > 0) {

@@ -9,9 +9,16 @@ request over the three protocols reaches the upstream as the same
 request; a 1.5 MB upload under 10% loss each way reaches it whole; 150
 concurrent streams (past QUIC's first 100) under 10% loss each way are
 all answered, each once;
-the access log and the metrics name HTTP/3; a drain ends the process
-with its QUIC clients told. -t refuses http3 without tls, or with a
-PROXY header. Skipped in a build without HTTP/3, or without gtlsclient."""
+the access log and the metrics name HTTP/3; Alt-Svc advertises it on the
+TCP listener's answers; a client certificate in the QUIC handshake is the
+listener's (its subject forwarded); an upgrade hands the UDP sockets over,
+a reload keeps them; each defence (frames that carry no request, a head
+that never ends, requests cancelled faster than they finish, handshakes
+per address) is tried by tests/unit/quic_poke and counted, and a client
+that behaves is served after it; a drain ends the process with its QUIC
+clients told. -t refuses http3 without tls, with a PROXY header, or with
+more than 256 workers.
+Skipped in a build without HTTP/3, or without gtlsclient."""
 
 import hashlib
 import json
@@ -250,6 +257,58 @@ def the_tls_listener_advertises_http3_with_alt_svc():
         s.stop()
 
 
+@test
+def a_client_certificate_over_quic_is_the_listeners():
+    """client_ca with client_verify: optional and client_subject_header:
+    a client certificate presented in the QUIC handshake verifies, and
+    its subject reaches the upstream in the header, as over TCP; without
+    one the header is absent; the handshakes are counted with the
+    listener's TLS ones."""
+    require()
+    d = tmpdir()
+
+    def run(*a):
+        subprocess.run(["openssl"] + list(a), check=True,
+                       capture_output=True, cwd=d)
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt",
+        "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=test-ca",
+        "-days", "1", "-keyout", "ca.key", "-out", "ca.pem")
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-subj", "/CN=partner-a", "-keyout", "cl.key", "-out",
+        "cl.csr")
+    run("x509", "-req", "-in", "cl.csr", "-CA", "ca.pem", "-CAkey",
+        "ca.key", "-CAcreateserial", "-days", "1", "-out", "cl.pem")
+    up = Upstream("a")
+    c, k = cert()
+    aport = free_port()
+    cfg, port = make_config(
+        {"app": [up]}, workers=1,
+        listener_opts={"tls": {"certificates": [{"cert": c, "key": k}],
+                               "client_ca": os.path.join(d, "ca.pem"),
+                               "client_verify": "optional",
+                               "client_subject_header": "X-Client-Subject"},
+                       "http3": {"retry": "never"}},
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}})
+    s = start_sluice(cfg)
+    check("[:status: 200]" in h3(port, "/with",
+                                 "--cert=" + os.path.join(d, "cl.pem"),
+                                 "--key=" + os.path.join(d, "cl.key")),
+          "with a certificate")
+    check("[:status: 200]" in h3(port, "/without"), "without one")
+    check(up.wait_requests(2), "both upstream")
+    got = {r.target: r.headers.get("x-client-subject") for r in up.requests}
+    check(got["/with"] is not None and "partner-a" in got["/with"],
+          "the subject forwarded: %s" % got)
+    eq(got["/without"], None, "none without a certificate")
+    m = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % aport,
+                               timeout=5).read().decode()
+    check(any(x.startswith("sluice_tls_handshakes_total{") and
+              x.endswith(" 2") for x in m.split("\n")),
+          "two TLS handshakes counted: %s" %
+          [x for x in m.split("\n") if "tls_handshakes" in x])
+    s.stop()
+
+
 # ---- an upgrade and a reload ---------------------------------------------
 
 
@@ -373,6 +432,20 @@ def a_reload_keeps_quic_and_says_when_http3_waits_for_a_start():
           in s.stderr(), "the warning: %s" % s.stderr()[-2000:])
     check("[:status: 200]" in h3(port, "/two/x"), "after")
     check(up2.wait_requests(1), "the new route's upstream")
+
+    def reload_to(gen):
+        with open(s.conf_path + ".tmp", "w") as f:
+            f.write(to_yaml(cfg))
+        os.rename(s.conf_path + ".tmp", s.conf_path)
+        s.send_signal(signal.SIGHUP)
+        check(wait_until(lambda: "generation %d from" % gen in s.stderr(),
+                         10), "reload %d: %s" % (gen, s.stderr()[-2000:]))
+    # http3 off, then on again: its sockets were kept, and it serves
+    del cfg["listeners"][0]["http3"]
+    reload_to(3)
+    cfg["listeners"][0]["http3"] = {"retry": "never"}
+    reload_to(4)
+    check("[:status: 200]" in h3(port, "/two/again"), "http3 back")
     s.stop()
 
 
@@ -479,7 +552,7 @@ def handshakes_from_one_address_past_the_limit_are_dropped():
 
 
 @test
-def check_refuses_http3_without_tls_or_with_a_proxy_header():
+def check_refuses_http3_without_tls_with_a_proxy_header_or_300_workers():
     d = tmpdir()
     for extra, want in (({}, '"http3" needs "tls"'),
                         ({"proxy_protocol": {"from": ["127.0.0.1"]},
@@ -499,6 +572,20 @@ def check_refuses_http3_without_tls_or_with_a_proxy_header():
         check(rc != 0 and (want in out or
                                      "built without HTTP/3" in out),
               "-t says %r: %s" % (want, out))
+    # a connection ID's first byte names its worker's socket
+    c, k = cert()
+    cfg = {"workers": 300, "listeners": [{
+        "name": "web", "address": "127.0.0.1:%d" % free_port(),
+        "tls": {"certificates": [{"cert": c, "key": k}]}, "http3": True,
+        "routes": [{"cluster": "app"}]}],
+        "clusters": [{"name": "app", "endpoints": ["127.0.0.1:1"]}]}
+    path = os.path.join(d, "w.yaml")
+    with open(path, "w") as f:
+        f.write(to_yaml(cfg))
+    rc, out, err = run_sluice(["-t", "-c", path])
+    check(rc != 0 and ("serves at most 256 workers" in out + err or
+                       "built without HTTP/3" in out + err),
+          "-t refuses 300 workers: %s" % (out + err))
 
 
 if __name__ == "__main__":

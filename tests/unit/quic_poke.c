@@ -11,6 +11,10 @@
  *   quic_poke PORT slowhead       one request whose HEADERS never end
  *   quic_poke PORT handshakes N   N connections that never finish their
  *                                 handshake (their first Initial only)
+ *   quic_poke PORT hold N SECS    N connections, one GET / each, then held
+ *                                 idle for SECS (contrib/bench/h3.sh's
+ *                                 idle memory): "READY ok=K" once all are
+ *                                 answered, "DONE" at the end
  *
  * Prints "established" once its handshake is done, "reset ID CODE" for
  * each stream the server reset (slowhead: then "done", or "not reset"
@@ -143,7 +147,8 @@ control(void)
 	return id;
 }
 
-/* A request's HEADERS frame: GET https://localhost/slow. */
+/* A request's HEADERS frame: GET https://localhost/slow (the path a
+ * test's upstream may answer late; hold's are answered at once). */
 static size_t
 request(uint8_t *out, size_t room)
 {
@@ -161,6 +166,142 @@ request(uint8_t *out, size_t room)
 	n = sl_h3f_write_header(out, room, SL_H3F_HEADERS, sl);
 	memcpy(out + n, sec, sl);
 	return n + sl;
+}
+
+/* hold: one connection, its request's end heard. */
+struct held {
+	int fd, fin, answered;
+	struct sockaddr_in me;
+	struct sl_qconn *c;
+	int64_t id;
+};
+
+static int
+held_recv(void *arg, int64_t id, const uint8_t *d, size_t n, int fin)
+{
+	struct held *h = arg;
+
+	(void)d;
+	(void)n;
+	if (id == h->id && fin)
+		h->fin = 1;
+	return 0;
+}
+
+/* c's control stream and SETTINGS. */
+static void
+control_of(struct sl_qconn *c)
+{
+	struct sl_qconn *was = qc;
+
+	qc = c;
+	(void)control();
+	qc = was;
+}
+
+/* hold: n connections, one GET each, held idle for secs. */
+static int
+hold(SSL_CTX *cx, int n, int secs)
+{
+	struct held *v = calloc((size_t)n, sizeof(*v));
+	struct pollfd *p = calloc((size_t)n, sizeof(*p));
+	uint64_t end = 0, start = now_ns();
+	int ok = 0, said = 0;
+
+	if (v == NULL || p == NULL)
+		return 1;
+	for (int i = 0; i < n; i++) {
+		socklen_t ml = sizeof(v[i].me);
+		struct sl_qpath path;
+		struct sl_qconn_app app = {.recv = held_recv, .arg = &v[i]};
+		if ((v[i].fd = socket(AF_INET, SOCK_DGRAM, 0)) < 0 ||
+		    connect(v[i].fd, (struct sockaddr *)&srv, sizeof(srv)) ||
+		    getsockname(v[i].fd, (struct sockaddr *)&v[i].me, &ml))
+			return 1;
+		path = (struct sl_qpath){(struct sockaddr *)&v[i].me,
+					 (struct sockaddr *)&srv,
+					 sizeof(v[i].me), sizeof(srv)};
+		if ((v[i].c = sl_qconn_connect(cx, "localhost", &path,
+					       now_ns())) == NULL)
+			return 1;
+		sl_qconn_set_app(v[i].c, &app);
+		v[i].id = -1;
+		p[i].fd = v[i].fd;
+		p[i].events = POLLIN;
+	}
+	for (;;) {
+		uint64_t now = now_ns();
+		if (end != 0 && now >= end)
+			break;
+		if (end == 0 && now - start > 60ull * 1000000000u)
+			break; /* not all answered in a minute */
+		for (int i = 0; i < n; i++) {
+			uint8_t d[1500];
+			long k;
+			struct held *h = &v[i];
+			if (h->c == NULL)
+				continue;
+			if (h->id < 0 && sl_qconn_established(h->c)) {
+				uint8_t b[512];
+				size_t m = request(b, sizeof(b));
+				control_of(h->c);
+				if ((h->id = sl_qconn_open(h->c, 1)) >= 0)
+					(void)sl_qconn_send(h->c, h->id, b, m,
+							    1);
+			}
+			while ((k = sl_qconn_write(h->c, d, sizeof(d), now,
+						   NULL, NULL)) > 0)
+				(void)send(h->fd, d, (size_t)k, 0);
+			if (sl_qconn_expiry(h->c) <= now &&
+			    sl_qconn_expire(h->c, now) != 0) {
+				sl_qconn_free(h->c);
+				h->c = NULL;
+				continue;
+			}
+			if (!h->answered && h->fin) {
+				h->answered = 1;
+				ok++;
+			}
+		}
+		if (!said && ok == n) {
+			printf("READY ok=%d\n", ok);
+			fflush(stdout);
+			said = 1;
+			end = now_ns() + (uint64_t)secs * 1000000000u;
+		}
+		if (poll(p, (nfds_t)n, 20) <= 0)
+			continue;
+		for (int i = 0; i < n; i++) {
+			uint8_t d[1500];
+			ssize_t k;
+			if (!(p[i].revents & POLLIN) || v[i].c == NULL)
+				continue;
+			while ((k = recv(v[i].fd, d, sizeof(d), MSG_DONTWAIT)) >
+			       0) {
+				struct sl_qpath path = {
+				    (struct sockaddr *)&v[i].me,
+				    (struct sockaddr *)&srv, sizeof(v[i].me),
+				    sizeof(srv)};
+				if (sl_qconn_read(v[i].c, &path, d, (size_t)k,
+						  now_ns()) != 0) {
+					sl_qconn_free(v[i].c);
+					v[i].c = NULL;
+					break;
+				}
+			}
+		}
+	}
+	if (!said)
+		printf("READY ok=%d (of %d)\n", ok, n);
+	puts("DONE");
+	for (int i = 0; i < n; i++) {
+		if (v[i].c != NULL)
+			sl_qconn_free(v[i].c);
+		close(v[i].fd);
+	}
+	free(v);
+	free(p);
+	return 0;
 }
 
 static int
@@ -244,6 +385,8 @@ main(int argc, char **argv)
 		printf("sent %d\n", n);
 		return 0;
 	}
+	if (strcmp(mode, "hold") == 0)
+		return hold(ctx, n, argc > 4 ? atoi(argv[4]) : 10);
 	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) < 0 ||
 	    connect(fd, (struct sockaddr *)&srv, sizeof(srv)) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&local, &ll) != 0)
