@@ -3,7 +3,8 @@
 #
 # usage: contrib/bench/icount.sh [--requests N] [--conns N] [--path P]
 #            [--header 'Name: value'] [--sticky-users N]
-#            [--h2 [--streams N] [--peers] [--tls]] [--up-chunked]
+#            [--h2 [--streams N] [--peers] [--tls]] [--h3 [--streams N]]
+#            [--up-chunked]
 #            NAME=SLUICE_BINARY:CONFIG [NAME=SLUICE_BINARY:CONFIG ...]
 #
 # Counts the instructions one sluice worker executes per keep-alive
@@ -70,6 +71,14 @@
 # handshakes (a few hundred thousand instructions each) cancel out and what
 # is left is what a request costs on an open connection, OpenSSL's record
 # layer included.
+# With --h3 the requests are HTTP/3 (QUIC) to the same TLS listener with
+# http3: { retry: never } added (a built-in name; doc/http3.md), made by
+# tests/quicgo's slquic (quic-go 0.29's client; SLQUIC names a binary,
+# else it is built once into ~/.cache/sluice-bench with
+# tests/quicgo/build.sh) over --conns connections with --streams requests
+# at a time each, N and 2N requests on new connections as with --tls, so
+# that the handshakes cancel out. Issue 64's target: at most 1.3 times
+# HTTP/2 over TLS (--tls) in the same run (contrib/bench/h3.sh runs both).
 # With --sticky-users N the client sends X-User: u<i % N>.
 # With --up-chunked the upstream frames its 100 bytes as one chunk and a
 # trailer section of one field (X-Checksum) in place of a Content-Length:
@@ -96,6 +105,7 @@ PATH_Q=/
 HEADERS=()
 STICKY_USERS=0
 H2=0
+H3=0
 PEERS=0
 TLS=0
 STREAMS=10
@@ -115,6 +125,7 @@ while [ $# -gt 0 ]; do
 	--up-chunked) UP_CHUNKED=1 ;;
 	--peers) PEERS=1 ;;
 	--tls) TLS=1; H2=1 ;;
+	--h3) H3=1; TLS=1 ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	-*) die "unknown option $1" ;;
 	*=*:*) RUNS+=("$1") ;;
@@ -124,8 +135,18 @@ while [ $# -gt 0 ]; do
 done
 [ ${#RUNS[@]} -gt 0 ] || die "nothing to measure (try --help)"
 [ "$PEERS" = 0 ] || [ "$H2" = 1 ] || die "--peers counts HTTP/2 requests: add --h2"
-[ "$H2" = 0 ] || command -v h2load >/dev/null ||
+[ "$H2" = 0 ] || [ "$H3" = 1 ] || command -v h2load >/dev/null ||
 	die "h2load not found (apt-get install nghttp2-client)"
+[ "$H3" = 0 ] || [ "$PEERS" = 0 ] || die "--h3: nginx and HAProxy of Debian speak no HTTP/3"
+if [ "$H3" = 1 ]; then
+	if [ -z "${SLQUIC:-}" ]; then
+		cache=${XDG_CACHE_HOME:-$HOME/.cache}/sluice-bench
+		sh "$HERE/../../tests/quicgo/build.sh" "$cache" >&2 ||
+			die "--h3: slquic could not be built (apt-get install golang-go golang-github-lucas-clemente-quic-go-dev)"
+		SLQUIC=$cache/slquic
+	fi
+	[ -x "$SLQUIC" ] || die "--h3: $SLQUIC is not executable"
+fi
 for t in valgrind callgrind_control "$PYTHON" ss; do
 	command -v "$t" >/dev/null || die "$t not found (apt-get install valgrind python3 iproute2)"
 done
@@ -373,6 +394,8 @@ make_conf() {  # config-name-or-file out
 		[ "$name" != "$1" ] && protocols="protocols: [h2, http/1.1]"
 		[ "$TLS" = 1 ] &&
 			tls="tls: { certificates: [ { cert: $WORK/cert.pem, key: $WORK/key.pem } ] }"
+		[ "$H3" = 1 ] && tls="$tls
+    http3: { retry: never }"
 		routes=$(conf_builtin "$name") || die "no built-in configuration $1"
 		local top=""
 		case "$name" in traced | untraced)
@@ -423,8 +446,14 @@ fi
 h2args=(-c "$CONNS" -m "$STREAMS")
 for h in ${HEADERS[@]+"${HEADERS[@]}"}; do h2args+=(-H "$h"); done
 
-load() {  # name port requests: h2load, or the Python client
-	if [ "$H2" = 1 ]; then
+load() {  # name port requests: slquic, h2load, or the Python client
+	if [ "$H3" = 1 ]; then
+		"$SLQUIC" get -insecure -timeout 120s -n "$3" -c "$CONNS" \
+			-m "$STREAMS" "https://127.0.0.1:$2$PATH_Q" \
+			>"$WORK/$1.slquic" 2>&1 || die "$1: slquic failed: $(tail -2 "$WORK/$1.slquic")"
+		grep -q "ok=$3 failed=0" "$WORK/$1.slquic" ||
+			die "$1: $(cat "$WORK/$1.slquic")"
+	elif [ "$H2" = 1 ]; then
 		h2load -n "$3" "${h2args[@]}" "$SCHEME://127.0.0.1:$2$PATH_Q" \
 			>"$WORK/$1.h2load" 2>&1 || die "$1: h2load failed"
 		grep -q "$3 succeeded, 0 failed" "$WORK/$1.h2load" ||

@@ -1,6 +1,6 @@
 # contrib/bench/lib.sh -- the plumbing the benchmark scripts here share,
 # written once: sourced (". "$HERE/lib.sh"") by run.sh, icount.sh,
-# count.sh, grpc.sh, compress.sh, idem.sh, waf.sh, ws.sh, hpack.sh and
+# count.sh, grpc.sh, compress.sh, idem.sh, waf.sh, ws.sh, hpack.sh, h3.sh and
 # uring-trial/bench.sh, all of them bash scripts (so this is bash too).
 #
 # What it gives them:
