@@ -260,6 +260,25 @@ config_tls_server(struct sbuf *b, const struct sl_conf_tls_server *t)
 	sb_printf(b, "}");
 }
 
+/* A listener's http3 (null when off; doc/http3.md). */
+static void
+config_http3(struct sbuf *b, const struct sl_conf_http3 *h)
+{
+	static const char *const retry[] = {"auto", "always", "never"};
+
+	if (!h->enabled) {
+		sb_printf(b, ",\"http3\":null");
+		return;
+	}
+	sb_printf(b, ",\"http3\":{\"alt_svc_max_age_ms\":%llu",
+		  (unsigned long long)h->alt_svc_max_age_ms);
+	jkv_str(b, "retry", retry[h->retry]);
+	jkv_u64(b, "retry_threshold", h->retry_threshold);
+	jkv_u64(b, "max_connections", h->max_connections);
+	jkv_u64(b, "max_handshakes_per_ip", h->max_handshakes_per_ip);
+	sb_printf(b, "}");
+}
+
 /* ,"key":[...] of a list of ranges as JSON strings ("10.0.0.0/8");
  * an empty list is [] or, with empty_null, null (a list that is off). */
 static void
@@ -1138,6 +1157,7 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 							  : "");
 		config_limits(b, &l->limits);
 		config_tls_server(b, &l->tls);
+		config_http3(b, &l->http3);
 		config_policy(b, l->policy);
 		config_identity(b, l);
 		sb_printf(b, ",\"routes\":[");

@@ -20,6 +20,15 @@ _Thread_local uint64_t sl_now_tl;
 _Thread_local struct timespec sl_now_ts;
 
 uint64_t
+sl_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
 sl_now_ms(void)
 {
 	struct timespec ts;

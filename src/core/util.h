@@ -39,6 +39,8 @@ uint64_t sl_realtime_ns(void);
 
 /* Milliseconds of CLOCK_MONOTONIC (vDSO, no syscall). */
 uint64_t sl_now_ms(void);
+/* Nanoseconds of CLOCK_MONOTONIC (vDSO): QUIC's clock. */
+uint64_t sl_mono_ns(void);
 
 /* Reads CLOCK_MONOTONIC for sl_now_cached and sl_now_us_cached; returns
  * its milliseconds. */

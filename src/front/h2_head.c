@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "exchange.h"
+#include "fields.h"
 #include "grpc.h"
 #include "h1_parse.h"
 #include "h2_int.h"
@@ -197,21 +198,6 @@ head_reqline(struct sl_h2stream *st)
 	return 0;
 }
 
-/* The authority's host, without a port or an IPv6 literal's brackets. */
-static void
-authority_host(const char *a, size_t n, const char **host, size_t *len)
-{
-	if (n > 0 && a[0] == '[') {
-		const char *e = memchr(a, ']', n);
-		*host = a + 1;
-		*len = e != NULL ? (size_t)(e - a - 1) : n - 1;
-		return;
-	}
-	*host = a;
-	for (*len = 0; *len < n && a[*len] != ':'; (*len)++)
-		;
-}
-
 /* The head is whole (END_HEADERS): the cookie, the body's framing and the
  * empty line. Returns -1 when out of memory or past the cap. */
 int
@@ -250,45 +236,12 @@ h2_head_end(struct sl_h2stream *st, int end_stream)
 	if ((c->s.flags & C_F_TLS) && (st->f & S_AUTHORITY)) {
 		const char *host;
 		size_t len;
-		authority_host(h->scratch.data + h->a_off, h->a_len, &host,
+		sl_fields_host(h->scratch.data + h->a_off, h->a_len, &host,
 			       &len);
 		if (!sl_tls_name_covered(c->ssl, &c->s.lconf->tls, host, len))
 			st->f |= S_MISDIRECT;
 	}
 	return 0;
-}
-
-/* A field RFC 9113 section 8.2.2 forbids: HTTP/1.1's connection
- * management, and TE but for "trailers". */
-static const char *
-field_forbidden(const char *n, size_t nlen, const char *v, size_t vlen)
-{
-	switch (nlen) {
-	case 2:
-		if (memcmp(n, "te", 2) == 0 &&
-		    !(vlen == 8 && strncasecmp(v, "trailers", 8) == 0))
-			return "te other than trailers";
-		return NULL;
-	case 7:
-		return memcmp(n, "upgrade", 7) == 0
-			   ? "a connection-specific field"
-			   : NULL;
-	case 10:
-		return memcmp(n, "connection", 10) == 0 ||
-			       memcmp(n, "keep-alive", 10) == 0
-			   ? "a connection-specific field"
-			   : NULL;
-	case 16:
-		return memcmp(n, "proxy-connection", 16) == 0
-			   ? "a connection-specific field"
-			   : NULL;
-	case 17:
-		return memcmp(n, "transfer-encoding", 17) == 0
-			   ? "a connection-specific field"
-			   : NULL;
-	default:
-		return NULL;
-	}
 }
 
 /* A pseudo-field of a request (RFC 9113 section 8.3.1): its bit, or 0
@@ -322,23 +275,6 @@ malformed(struct sl_h2stream *st, const char *why)
 	if (st->h->bad == NULL)
 		st->h->bad = why;
 	return 1;
-}
-
-/* A Content-Length value: digits only. Returns 0, or -1. */
-static int
-parse_cl(const char *v, size_t n, uint64_t *out)
-{
-	uint64_t x = 0;
-
-	if (n == 0 || n > 19)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return -1;
-		x = x * 10 + (uint64_t)(v[i] - '0');
-	}
-	*out = x;
-	return 0;
 }
 
 /* A request field (pseudo-header or not) of the header block being read
@@ -408,7 +344,7 @@ head_field(struct sl_h2stream *st, const char *n, size_t namelen, const char *v,
 		}
 		return 0;
 	}
-	if ((bad = field_forbidden(n, namelen, v, valuelen)) != NULL)
+	if ((bad = sl_fields_forbidden(n, namelen, v, valuelen)) != NULL)
 		return malformed(st, bad);
 	if (!(st->f & S_REQLINE) && head_reqline(st) == -1)
 		return -1;
@@ -437,7 +373,8 @@ head_field(struct sl_h2stream *st, const char *n, size_t namelen, const char *v,
 	}
 	if (namelen == 14 && memcmp(n, "content-length", 14) == 0) {
 		/* one, of digits: DATA is held to it (h2.c) */
-		if ((st->f & S_CL) || parse_cl(v, valuelen, &st->req_cl) == -1)
+		if ((st->f & S_CL) ||
+		    sl_fields_cl(v, valuelen, &st->req_cl) == -1)
 			return malformed(st, "a bad content-length");
 		st->f |= S_CL;
 	}
@@ -587,7 +524,7 @@ h2_on_field(void *arg, struct sl_h2c_stream *hs, const char *n, size_t namelen,
 		const char *bad =
 		    namelen > 0 && n[0] == ':'
 			? "a pseudo-field in trailers"
-			: field_forbidden(n, namelen, v, valuelen);
+			: sl_fields_forbidden(n, namelen, v, valuelen);
 		if (bad != NULL)
 			return malformed(st, bad);
 		/* a trailer: only a body of pieces carries one on; after

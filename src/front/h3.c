@@ -58,15 +58,6 @@ eps_of(struct sl_worker *w)
 	return (struct sl_h3ep **)&w->h3;
 }
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- a connection --------------------------------------------------------*/
 
 /* Our control stream and its SETTINGS, once 1-RTT keys are there. */
@@ -566,7 +557,7 @@ ep_count(struct sl_h3ep *e)
 static void
 ep_run(struct sl_h3ep *e, int all)
 {
-	uint64_t now = now_ns(), t;
+	uint64_t now = sl_mono_ns(), t;
 	struct sl_h3conn *h, *next;
 
 	sl_now_refresh();
@@ -648,7 +639,7 @@ ep_on_read(evutil_socket_t fd, short what, void *arg)
 		 * of none are dropped (the other process or a restart's
 		 * answer them) */
 		sl_qend_input(e->qe, d, (size_t)n, (struct sockaddr *)&from, fl,
-			      now_ns());
+			      sl_mono_ns());
 	}
 	ep_run(e, 0);
 }
@@ -767,7 +758,7 @@ sl_h3_abort(struct sl_worker *w)
 		TAILQ_FOREACH(h, &e->conns, link)
 		if (h->qc != NULL) {
 			sl_qconn_fail(h->qc, SL_H3_NO_ERROR);
-			sl_qend_close(e->qe, h->qc, now_ns());
+			sl_qend_close(e->qe, h->qc, sl_mono_ns());
 		}
 		ep_run(e, 1);
 	}
@@ -797,7 +788,7 @@ sl_h3_worker_free(struct sl_worker *w)
 		/* every connection ends: ended marks each */
 		while ((h = TAILQ_FIRST(&e->conns)) != NULL) {
 			if (h->qc != NULL)
-				sl_qend_close(e->qe, h->qc, now_ns());
+				sl_qend_close(e->qe, h->qc, sl_mono_ns());
 			else
 				conn_free(h);
 		}

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "exchange.h"
+#include "fields.h"
 #include "grpc.h"
 #include "h1_parse.h"
 #include "h2.h"
@@ -272,36 +273,6 @@ in_field(struct sl_h3stream *st, const char *n, size_t nl, const char *v,
 	return 0;
 }
 
-static int
-parse_cl(const char *v, size_t n, uint64_t *out)
-{
-	uint64_t x = 0;
-
-	if (n == 0 || n > 19)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return -1;
-		x = x * 10 + (uint64_t)(v[i] - '0');
-	}
-	*out = x;
-	return 0;
-}
-
-/* A field RFC 9114 section 4.2 forbids: HTTP/1.1's connection fields, and
- * TE but for "trailers". */
-static int
-field_forbidden(const char *n, size_t nl, const char *v, size_t vl)
-{
-	if (nl == 2 && memcmp(n, "te", 2) == 0)
-		return !(vl == 8 && strncasecmp(v, "trailers", 8) == 0);
-	return (nl == 7 && memcmp(n, "upgrade", 7) == 0) ||
-	       (nl == 10 && (memcmp(n, "connection", 10) == 0 ||
-			     memcmp(n, "keep-alive", 10) == 0)) ||
-	       (nl == 16 && memcmp(n, "proxy-connection", 16) == 0) ||
-	       (nl == 17 && memcmp(n, "transfer-encoding", 17) == 0);
-}
-
 /* The request line's two records and Host, once the pseudo-fields are
  * known: what a request block begins with (hblock.h). */
 static int
@@ -329,6 +300,7 @@ head_field(void *arg, const char *n, size_t nl, const char *v, size_t vl,
 {
 	struct sl_h3stream *st = arg;
 	struct sl_worker *w = st->s.w;
+	const char *bad;
 	uint32_t off;
 
 	(void)flags;
@@ -380,8 +352,8 @@ head_field(void *arg, const char *n, size_t nl, const char *v, size_t vl,
 			st->bad = "a :scheme other than https";
 		return 0;
 	}
-	if (field_forbidden(n, nl, v, vl)) {
-		st->bad = "a connection-specific field";
+	if ((bad = sl_fields_forbidden(n, nl, v, vl)) != NULL) {
+		st->bad = bad;
 		return 0;
 	}
 	if (st->nrec == 0) {
@@ -413,7 +385,7 @@ head_field(void *arg, const char *n, size_t nl, const char *v, size_t vl,
 		return 0;
 	}
 	if (nl == 14 && memcmp(n, "content-length", 14) == 0) {
-		if ((st->f & T_CL) || parse_cl(v, vl, &st->req_cl) == -1) {
+		if ((st->f & T_CL) || sl_fields_cl(v, vl, &st->req_cl) == -1) {
 			st->bad = "a bad content-length";
 			return 0;
 		}
@@ -426,21 +398,6 @@ head_field(void *arg, const char *n, size_t nl, const char *v, size_t vl,
 		 sl_grpc_timeout_parse(v, vl, &st->s.grpc_timeout_ms) == -1)
 		st->s.grpc_timeout_ms = 0;
 	return in_field(st, n, nl, v, vl);
-}
-
-/* The authority's host, without a port or an IPv6 literal's brackets. */
-static void
-authority_host(const char *a, size_t n, const char **host, size_t *len)
-{
-	if (n > 0 && a[0] == '[') {
-		const char *e = memchr(a, ']', n);
-		*host = a + 1;
-		*len = e != NULL ? (size_t)(e - a - 1) : n - 1;
-		return;
-	}
-	*host = a;
-	for (*len = 0; *len < n && a[*len] != ':'; (*len)++)
-		;
 }
 
 /* The HEADERS frame's section, whole: the head built, the stream READY.
@@ -510,7 +467,7 @@ head_end(struct sl_h3stream *st, int fin)
 		const char *host;
 		size_t len;
 		SSL *ssl = sl_qconn_ssl(h->qc);
-		authority_host(st->scratch.data + st->a_off, st->a_len, &host,
+		sl_fields_host(st->scratch.data + st->a_off, st->a_len, &host,
 			       &len);
 		if (!sl_tls_name_covered(ssl, &h->lconf->tls, host, len)) {
 			h3_refused(h->ep, &h->peer, SL_H3_R_MISDIRECTED, st->id,
