@@ -933,8 +933,9 @@ sl_qconn_send(struct sl_qconn *c, int64_t id, const uint8_t *d, size_t n,
 			}
 			q->tail = ch;
 		}
-		k = q->tail->cap - q->tail->len < n ? q->tail->cap - q->tail->len
-						    : n;
+		k = q->tail->cap - q->tail->len < n
+			? q->tail->cap - q->tail->len
+			: n;
 		memcpy(q->tail->d + q->tail->len, d, k);
 		q->tail->len += k;
 		q->end += k;

@@ -219,8 +219,8 @@ sl_qaead_run(EVP_CIPHER_CTX *c, int seal, const uint8_t *nonce,
 	 * twice a packet (about 1,500 instructions a request, callgrind) */
 	if (!seal) {
 		OSSL_PARAM p[2] = {
-		    OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
-						      tag, SL_QTAG_LEN),
+		    OSSL_PARAM_construct_octet_string(
+			OSSL_CIPHER_PARAM_AEAD_TAG, tag, SL_QTAG_LEN),
 		    OSSL_PARAM_construct_end()};
 		if (EVP_CIPHER_CTX_set_params(c, p) != 1)
 			return -1;
@@ -229,8 +229,8 @@ sl_qaead_run(EVP_CIPHER_CTX *c, int seal, const uint8_t *nonce,
 		return -1;
 	if (seal) {
 		OSSL_PARAM p[2] = {
-		    OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
-						      out + n, SL_QTAG_LEN),
+		    OSSL_PARAM_construct_octet_string(
+			OSSL_CIPHER_PARAM_AEAD_TAG, out + n, SL_QTAG_LEN),
 		    OSSL_PARAM_construct_end()};
 		if (EVP_CIPHER_CTX_get_params(c, p) != 1)
 			return -1;
