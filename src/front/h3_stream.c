@@ -212,32 +212,45 @@ body_cap(const struct sl_h3stream *st)
 	       2 * 256 * 1024;
 }
 
+/* Room for n more bytes at the end of b, within cap. Returns 0, or
+ * -1. */
+static int
+buf_room(struct sl_worker *w, struct sl_buf *b, size_t n, size_t cap)
+{
+	size_t want;
+
+	if (sl_buf_alloc(&w->bufs, b, SL_MAX(n, (size_t)4096)) == -1)
+		return -1;
+	if (sl_buf_space(b) >= n)
+		return 0;
+	want = (size_t)b->len + n;
+	if (want > cap)
+		return -1;
+	return sl_buf_grow(&w->bufs, b, SL_MAX(want, (size_t)b->cap * 2));
+}
+
 static int
 buf_put(struct sl_worker *w, struct sl_buf *b, const void *p, size_t n,
 	size_t cap)
 {
-	if (sl_buf_alloc(&w->bufs, b, SL_MAX(n, (size_t)4096)) == -1)
+	if (buf_room(w, b, n, cap) == -1)
 		return -1;
-	if (sl_buf_space(b) < n) {
-		size_t want = (size_t)b->len + n;
-		if (want > cap ||
-		    sl_buf_grow(&w->bufs, b,
-				SL_MAX(want, (size_t)b->cap * 2)) == -1)
-			return -1;
-	}
 	memcpy(b->data + b->len, p, n);
 	b->len += (uint32_t)n;
 	return 0;
 }
 
-/* Room for n more bytes at the end of `in`: its front compacted once the
- * exchange took bytes from it. */
+/* Room for n more bytes at the end of `in` (its front compacted once
+ * the exchange took bytes from it, then grown within cap). Returns 0, or
+ * -1. */
 static int
-in_put(struct sl_h3stream *st, const void *p, size_t n, size_t cap)
+in_room(struct sl_h3stream *st, size_t n, size_t cap)
 {
 	struct sl_buf *b = &st->s.in;
 
-	if (b->data != NULL && sl_buf_space(b) < n && b->off > 0) {
+	if (b->data != NULL && sl_buf_space(b) >= n)
+		return 0;
+	if (b->data != NULL && b->off > 0) {
 		uint32_t off = b->off;
 		memmove(b->data, b->data + off, b->len - off);
 		b->len -= off;
@@ -246,7 +259,17 @@ in_put(struct sl_h3stream *st, const void *p, size_t n, size_t cap)
 		st->taken = st->taken >= off ? st->taken - off : 0;
 		b->off = 0;
 	}
-	return buf_put(st->s.w, b, p, n, cap);
+	return buf_room(st->s.w, b, n, cap);
+}
+
+static int
+in_put(struct sl_h3stream *st, const void *p, size_t n, size_t cap)
+{
+	if (in_room(st, n, cap) == -1)
+		return -1;
+	memcpy(st->s.in.data + st->s.in.len, p, n);
+	st->s.in.len += (uint32_t)n;
+	return 0;
 }
 
 static int
@@ -259,15 +282,9 @@ in_field(struct sl_h3stream *st, const char *n, size_t nl, const char *v,
 	if (nl > UINT16_MAX)
 		return -1;
 	/* room for the whole record, then one write of it */
-	if (b->data == NULL || sl_buf_space(b) < need) {
-		char rec[SL_HBLK_REC];
-		sl_hblk_rec_lens(rec, nl, vl);
-		if (in_put(st, rec, sizeof(rec), head_cap(st)) == -1 ||
-		    in_put(st, n, nl, head_cap(st)) == -1 ||
-		    in_put(st, v, vl, head_cap(st)) == -1)
-			return -1;
-	} else
-		b->len += (uint32_t)sl_hblk_put(b->data + b->len, n, nl, v, vl);
+	if (in_room(st, need, head_cap(st)) == -1)
+		return -1;
+	b->len += (uint32_t)sl_hblk_put(b->data + b->len, n, nl, v, vl);
 	st->nrec++;
 	st->text_len += (uint32_t)(nl + vl + 4);
 	return 0;
