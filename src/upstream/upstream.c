@@ -173,7 +173,7 @@ stream_conn_put(struct sl_upconn *u)
 	memset(u, 0, offsetof(struct sl_upconn, rev));
 	memset(&u->tev + 1, 0,
 	       sizeof(*u) - (offsetof(struct sl_upconn, tev) + sizeof(u->tev)));
-	memcpy(u, &stream_conns, sizeof(stream_conns));
+	memcpy(u, &stream_conns, sizeof(void *));
 	stream_conns = u;
 	nstream_conns++;
 }
@@ -185,7 +185,7 @@ stream_conn_take(void)
 
 	if (u == NULL)
 		return calloc(1, sizeof(*u));
-	memcpy(&stream_conns, u, sizeof(stream_conns));
+	memcpy(&stream_conns, u, sizeof(void *));
 	/* the link's bytes (the rest is zero, the events assigned) */
 	memset(u, 0, sizeof(void *));
 	nstream_conns--;
@@ -198,7 +198,7 @@ sl_upstream_streams_free(void)
 	struct sl_upconn *u;
 
 	while ((u = stream_conns) != NULL) {
-		memcpy(&stream_conns, u, sizeof(stream_conns));
+		memcpy(&stream_conns, u, sizeof(void *));
 		free(u);
 	}
 	nstream_conns = 0;
