@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@
 #include "health.h"
 #include "jwt.h"
 #include "keysrc.h"
+#include "log.h"
 #include "policy.h"
 #include "proxyproto.h"
 #include "resolve.h"
@@ -49,6 +52,9 @@ struct sl_admin {
 	struct event_base *base;
 	int fd;
 	struct event *ev;
+	struct sl_admin_ring *ring; /* the status page's history */
+	struct event *tick;	    /* reads it once a second */
+	uint64_t refused_logged_ms; /* the last 401 said in the log */
 	struct admin_conn *conns;
 	unsigned nconns;
 };
@@ -85,7 +91,7 @@ conn_free(struct admin_conn *ac)
  * are UTF-8 (libyaml checks it), passed on as they are; a byte that does
  * not start a valid sequence (the -c path may hold anything) becomes
  * U+FFFD. Nothing is cut short. */
-static void
+void
 jesc(struct sbuf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s, *run;
@@ -149,14 +155,14 @@ jstr2(struct sbuf *b, const char *prefix, const char *s)
 }
 
 /* A JSON string of s, or null. */
-static void
+void
 jstr(struct sbuf *b, const char *s)
 {
 	jstr2(b, "", s);
 }
 
 /* ,"key":"s" (or null) */
-static void
+void
 jkv_str(struct sbuf *b, const char *key, const char *s)
 {
 	sb_printf(b, ",\"%s\":", key);
@@ -164,14 +170,14 @@ jkv_str(struct sbuf *b, const char *key, const char *s)
 }
 
 /* ,"key":N */
-static void
+void
 jkv_u64(struct sbuf *b, const char *key, uint64_t v)
 {
 	sb_printf(b, ",\"%s\":%llu", key, (unsigned long long)v);
 }
 
 /* ,"key":true|false */
-static void
+void
 jkv_bool(struct sbuf *b, const char *key, int v)
 {
 	sb_printf(b, ",\"%s\":%s", key, v ? "true" : "false");
@@ -1054,8 +1060,18 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 		  when);
 	sb_printf(b, ",\"workers\":%u", v->nworkers);
 	if (v->run_admin != NULL) {
+		const struct sl_admin_auth *au = &c->admin_auth;
 		sb_printf(b, ",\"admin\":{\"address\":");
 		jstr(b, v->run_admin);
+		/* the files' names, never what they hold */
+		if (au->token_file.path != NULL ||
+		    au->basic_file.path != NULL) {
+			sb_printf(b, ",\"auth\":{\"token_file\":");
+			jstr(b, au->token_file.path);
+			jkv_str(b, "basic_file", au->basic_file.path);
+			sb_printf(b, "}");
+		} else
+			sb_printf(b, ",\"auth\":null");
 		sb_printf(b, "}");
 	} else
 		sb_printf(b, ",\"admin\":null");
@@ -1175,6 +1191,52 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 	sb_printf(b, "]}\n");
 }
 
+/*
+ * Whether req may read path under admin.auth (doc/dashboard.md): always
+ * when it is not set, and for /healthz and /readyz, which load balancers
+ * probe without credentials; else when its Authorization value is one
+ * the files allow (compared as SHA-256 digests, in constant time).
+ */
+static int
+allowed(const struct sl_admin_view *v, const struct sl_h1_request *req)
+{
+	const struct sl_admin_auth *au = &v->conf->admin_auth;
+	unsigned char md[32];
+	unsigned len = 0;
+
+	if (!au->has_token && !au->has_basic)
+		return 1;
+	if (sl_h1_ieq(req->path, req->path_len, "/healthz") ||
+	    sl_h1_ieq(req->path, req->path_len, "/readyz"))
+		return 1;
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct sl_h1_header *h = &req->headers[i];
+		if (!sl_h1_ieq(h->name, h->name_len, "authorization"))
+			continue;
+		if (EVP_Digest(h->value, h->value_len, md, &len, EVP_sha256(),
+			       NULL) != 1 ||
+		    len != 32)
+			return 0;
+		return (au->has_token &&
+			CRYPTO_memcmp(md, au->token_sha, 32) == 0) |
+		       (au->has_basic &&
+			CRYPTO_memcmp(md, au->basic_sha, 32) == 0);
+	}
+	return 0;
+}
+
+/* The page's files (dash_assets.c, written at build time from
+ * src/admin/dash/): the one at path, or NULL. */
+static const struct sl_admin_asset *
+asset(const char *path, size_t len)
+{
+	for (size_t i = 0; sl_admin_assets[i].path != NULL; i++)
+		if (strlen(sl_admin_assets[i].path) == len &&
+		    memcmp(sl_admin_assets[i].path, path, len) == 0)
+			return &sl_admin_assets[i];
+	return NULL;
+}
+
 /* Builds the whole response for the request head in ac->in. */
 static void
 respond(struct admin_conn *ac, size_t head_len)
@@ -1185,6 +1247,7 @@ respond(struct admin_conn *ac, size_t head_len)
 	struct sl_h1_limits lim = {1024, ADMIN_HEAD_MAX, 64};
 	struct sbuf body = {0}, out = {0};
 	const char *ctype = "application/json";
+	const struct sl_admin_asset *as = NULL;
 	int status = 200;
 
 	memset(&req, 0, sizeof(req));
@@ -1196,6 +1259,21 @@ respond(struct admin_conn *ac, size_t head_len)
 	} else if (req.method_id != SL_M_GET && req.method_id != SL_M_HEAD) {
 		status = 405;
 		sb_printf(&body, "{\"error\":\"method_not_allowed\"}\n");
+	} else if (!allowed(v, &req)) {
+		uint64_t now = sl_now_ms();
+		status = 401;
+		sb_printf(&body, "{\"error\":\"unauthorized\"}\n");
+		if (now - ac->a->refused_logged_ms >= 1000) {
+			ac->a->refused_logged_ms = now;
+			log_info("admin: %.*s refused (401): no valid "
+				 "credentials (admin.auth)",
+				 (int)SL_MIN(req.path_len, 128), req.path);
+		}
+	} else if (sl_h1_ieq(req.path, req.path_len, "/status")) {
+		sl_admin_page_status(v, ac->a->ring, &body);
+	} else if ((as = asset(req.path, req.path_len)) != NULL) {
+		ctype = as->ctype;
+		sb_printf(&body, "%.*s", (int)as->len, (const char *)as->data);
 	} else if (sl_h1_ieq(req.path, req.path_len, "/healthz")) {
 		sb_printf(&body, "{\"status\":\"ok\"}\n");
 	} else if (sl_h1_ieq(req.path, req.path_len, "/readyz")) {
@@ -1217,18 +1295,32 @@ respond(struct admin_conn *ac, size_t head_len)
 		status = 500;
 		body.len = 0;
 	}
+	/* read only, never framed, nothing from elsewhere
+	 * (doc/dashboard.md) */
 	sb_printf(&out,
 		  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
 		  "%zu\r\n"
-		  "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+		  "Cache-Control: no-store\r\nConnection: close\r\n"
+		  "Content-Security-Policy: default-src 'none'; script-src "
+		  "'self'; style-src 'self'; img-src 'self'; connect-src "
+		  "'self'; base-uri 'none'; form-action 'none'; "
+		  "frame-ancestors 'none'\r\n"
+		  "X-Frame-Options: DENY\r\nX-Content-Type-Options: "
+		  "nosniff\r\nReferrer-Policy: no-referrer\r\n%s\r\n",
 		  status,
 		  status == 200	  ? "OK"
+		  : status == 401 ? "Unauthorized"
 		  : status == 404 ? "Not Found"
 		  : status == 405 ? "Method Not Allowed"
 		  : status == 503 ? "Service Unavailable"
 		  : status == 400 ? "Bad Request"
 				  : "Internal Server Error",
-		  ctype, body.len);
+		  ctype, body.len,
+		  status != 401 ? ""
+		  : v->conf->admin_auth.has_basic
+		      ? "WWW-Authenticate: Basic realm=\"sluice admin\", "
+			"charset=\"UTF-8\"\r\n"
+		      : "WWW-Authenticate: Bearer realm=\"sluice admin\"\r\n");
 	if (req.method_id != SL_M_HEAD && body.len > 0)
 		sb_printf(&out, "%.*s", (int)body.len, body.p);
 	free(body.p);
@@ -1314,6 +1406,14 @@ admin_on_accept(evutil_socket_t lfd, short what, void *arg)
 	event_add(ac->ev, &tv);
 }
 
+static void
+admin_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct sl_admin *a = arg;
+
+	sl_admin_ring_tick(a->ring, a->view);
+}
+
 struct sl_admin *
 sl_admin_start(struct event_base *base, const struct sl_admin_view *view,
 	       int fd)
@@ -1347,9 +1447,19 @@ sl_admin_start(struct event_base *base, const struct sl_admin_view *view,
 	    event_new(base, a->fd, EV_READ | EV_PERSIST, admin_on_accept, a);
 	if (a->ev == NULL || event_add(a->ev, NULL) == -1)
 		goto fail;
+	/* the status page's history: from the start, so that it has the
+	 * minutes before someone looks */
+	a->ring = sl_admin_ring_new();
+	a->tick = event_new(base, -1, EV_PERSIST, admin_on_tick, a);
+	if (a->ring == NULL || a->tick == NULL ||
+	    event_add(a->tick, &(struct timeval){1, 0}) == -1)
+		goto fail;
 	return a;
 fail : {
 	int saved = errno;
+	if (a->tick)
+		event_free(a->tick);
+	sl_admin_ring_free(a->ring);
 	if (a->ev)
 		event_free(a->ev);
 	if (a->fd != -1)
@@ -1373,6 +1483,8 @@ sl_admin_free(struct sl_admin *a)
 		return;
 	while (a->conns != NULL)
 		conn_free(a->conns);
+	event_free(a->tick);
+	sl_admin_ring_free(a->ring);
 	event_free(a->ev);
 	close(a->fd);
 	free(a);

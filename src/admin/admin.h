@@ -23,6 +23,14 @@ struct sl_admin_view {
 	uint64_t start_ms;
 	uint64_t reloads_ok;	 /* SIGHUP reloads applied */
 	uint64_t reloads_failed; /* SIGHUP reloads refused */
+	/* the last reload asked for (SIGHUP or the watch), for the status
+	 * page: when it ended (wall clock, ms; 0: none yet), whether it
+	 * was applied, why it was asked ("reload", "watch"), and a
+	 * refusal's first error line */
+	uint64_t last_reload_ms;
+	int last_reload_ok;
+	const char *last_reload_why;
+	char last_reload_error[256];
 	/* what runs of the settings read at start only (borrowed): the
 	 * admin address (NULL: none) and the access log */
 	const char *run_admin, *run_access;

@@ -123,6 +123,47 @@ sl_admin_histogram(struct sbuf *b, const struct sl_admin_view *v,
 		  labels, (unsigned long long)cum);
 }
 
+/* A file of the status page (dash_assets.c, written at build time from
+ * src/admin/dash/ by src/admin/dash/embed.sh): its path, type and bytes;
+ * the table ends with a NULL path. */
+struct sl_admin_asset {
+	const char *path, *ctype;
+	const unsigned char *data;
+	size_t len;
+};
+extern const struct sl_admin_asset sl_admin_assets[];
+
+/* JSON pieces (admin.c): the body of a string, with every byte that is
+ * not valid UTF-8 as U+FFFD; a string or null; ,"key":"s" (or null);
+ * ,"key":N; ,"key":true|false. */
+void jesc(struct sbuf *b, const char *s);
+void jstr(struct sbuf *b, const char *s);
+void jkv_str(struct sbuf *b, const char *key, const char *s);
+void jkv_u64(struct sbuf *b, const char *key, uint64_t v);
+void jkv_bool(struct sbuf *b, const char *key, int v);
+
+/*
+ * The status page's history (admin_status.c, doc/dashboard.md): one
+ * second's snapshots of every listener's, route's, cluster's and
+ * endpoint's counters, a minute of them, and five minutes of sparkline
+ * points. The admin thread's alone: ticked once a second, read by
+ * /status.
+ */
+#define SL_ADMIN_RING_MAX 4096 /* objects followed at most */
+struct sl_admin_ring;
+struct sl_admin_ring *sl_admin_ring_new(void);
+void sl_admin_ring_free(struct sl_admin_ring *r);
+/* Reads the counters of what v->conf names; forgets what it no longer
+ * names. */
+void sl_admin_ring_tick(struct sl_admin_ring *r, const struct sl_admin_view *v);
+/* The /status document (doc/dashboard.md's schema) into b. */
+void sl_admin_page_status(const struct sl_admin_view *v,
+			  struct sl_admin_ring *r, struct sbuf *b);
+/* The duration (ms) under which a share q of the requests of histogram
+ * h (SL_HIST_N slots, not cumulative) ended, interpolated within its
+ * bucket; -1 when h is empty. */
+double sl_admin_quantile(const uint64_t *h, double q);
+
 /* The families of routes' auth: (doc/auth.md): decisions, and the key
  * sets fetched from URLs. admin_metrics_auth.c. */
 void sl_admin_metrics_auth(const struct sl_admin_view *v, struct sbuf *b);

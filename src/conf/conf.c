@@ -548,11 +548,50 @@ const struct sl_conf_keydef sl_conf_top_table[] = {
 };
 #undef TOP
 
+/* A file the admin listener's credentials are read from (admin.auth):
+ * named here, read by sl_conf_load_secrets. */
+static void
+admin_auth_file(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+		const char *key, struct sl_conf_file *f)
+{
+	const struct sl_yaml_node *v;
+	const char *s;
+
+	if ((v = sl_yaml_map_get(map, key, NULL)) == NULL ||
+	    sl_yaml_get_str(ld, key, v, &s) == -1)
+		return;
+	if (s[0] == '\0') {
+		sl_yaml_err_node(ld, v, "\"%s\": must not be empty", key);
+		return;
+	}
+	f->pos.line = v->line;
+	f->pos.col = v->col;
+	f->path = sl_yaml_strdup(ld, s);
+}
+
+/* admin.auth (doc/dashboard.md): a bearer token's file, a basic user's
+ * file, or both; one of them at least. */
+static void
+parse_admin_auth(struct sl_yaml_loader *ld, const struct sl_yaml_node *v,
+		 struct sl_conf *conf)
+{
+	if (sl_yaml_get_map(ld, "auth", v) == -1)
+		return;
+	sl_conf_check_keys(ld, v, SL_CONF_SEC_ADMIN_AUTH);
+	admin_auth_file(ld, v, "token_file", &conf->admin_auth.token_file);
+	admin_auth_file(ld, v, "basic_file", &conf->admin_auth.basic_file);
+	if (conf->admin_auth.token_file.path == NULL &&
+	    conf->admin_auth.basic_file.path == NULL && sl_yaml_whole(ld, v))
+		sl_yaml_err_node(ld, v,
+				 "admin: \"auth\" needs \"token_file\" or "
+				 "\"basic_file\"");
+}
+
 static void
 parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 	   struct sl_conf *conf)
 {
-	const struct sl_yaml_node *v, *admin = NULL;
+	const struct sl_yaml_node *v, *a, *admin = NULL;
 
 	if (root == NULL) {
 		if (ld->stopped)
@@ -586,6 +625,8 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 			conf->admin_addr_pos.col = admin->col;
 		} else
 			admin = NULL;
+		if ((a = sl_yaml_map_get(v, "auth", NULL)) != NULL)
+			parse_admin_auth(ld, a, conf);
 	}
 	sl_conf_table_read(ld, NULL, root, sl_conf_top_table, conf, NULL);
 	/* Clusters first: routes refer to them wherever they are
@@ -629,7 +670,8 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
  * key checks (ld->outline).
  */
 
-static const char *const admin_keys[] = {"address", NULL};
+static const char *const admin_keys[] = {"address", "auth", NULL};
+static const char *const admin_auth_keys[] = {"token_file", "basic_file", NULL};
 static const char *const rate_limit_store_keys[] = {
     "address", "timeout", "prefix", "username", "password_file", NULL,
 };
@@ -726,6 +768,9 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
     [SL_CONF_SEC_ADMIN] = {SL_CONF_SEC_TOP, admin_keys, NULL, "in admin",
 			   "under \"admin\"", "under the top-level \"admin\"",
 			   NULL},
+    [SL_CONF_SEC_ADMIN_AUTH] = {SL_CONF_SEC_ADMIN, admin_auth_keys, NULL,
+				"in admin.auth", "under \"auth\"",
+				"under \"admin\"'s \"auth\"", NULL},
     [SL_CONF_SEC_LOG] = {SL_CONF_SEC_TOP, NULL, sl_conf_log_table, "in log",
 			 "under \"log\"", "under the top-level \"log\"", NULL},
     [SL_CONF_SEC_RL_STORE] = {SL_CONF_SEC_TOP, rate_limit_store_keys, NULL,
@@ -898,6 +943,9 @@ conf_free(struct sl_conf *conf)
 	free(conf->rl_store.prefix);
 	free(conf->rl_store.username);
 	free(conf->rl_store.password_file.path);
+	free(conf->admin_auth.token_file.path);
+	free(conf->admin_auth.basic_file.path);
+	OPENSSL_cleanse(&conf->admin_auth, sizeof(conf->admin_auth));
 	free(conf->idem.key_file.path);
 	for (size_t k = 0; k < conf->idem.nold; k++)
 		free(conf->idem.old_files[k].path);

@@ -40,6 +40,7 @@ sl_conf_limits_room(const struct sl_conf_limits *lim)
 enum sl_conf_section {
 	SL_CONF_SEC_TOP = 0,
 	SL_CONF_SEC_ADMIN,
+	SL_CONF_SEC_ADMIN_AUTH,
 	SL_CONF_SEC_LOG,
 	SL_CONF_SEC_RL_STORE,
 	SL_CONF_SEC_RESOLVER,

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The secrets a valid generation names, read into it after parsing:
- * rate_limit_store.password_file (doc/edge.md section 6.5). Parsing opens
+ * rate_limit_store.password_file (doc/edge.md section 6.5), the idempotency
+ * store's keys, admin.auth's files (doc/dashboard.md). Parsing opens
  * no file but the configuration (its fuzzer feeds it any path); this is
  * the step that does, at start-up, for -t and at every reload. A password
  * is never written to a message, a log or /config: only its file's name.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -51,7 +54,7 @@ add_msg(char **out, const struct sl_conf *conf, const char *level,
  */
 static char *
 read_password(const struct sl_conf *conf, const struct sl_conf_file *f,
-	      char **errors, char **warnings)
+	      const char *key, char **errors, char **warnings)
 {
 	char buf[SECRET_MAX + 1], *pw = NULL;
 	size_t len = 0;
@@ -63,69 +66,68 @@ read_password(const struct sl_conf *conf, const struct sl_conf_file *f,
 	if ((fd = open(f->path,
 		       O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
 		add_msg(errors, conf, "error", &f->pos,
-			"\"password_file\": cannot read \"%s\": %s", f->path,
+			"\"%s\": cannot read \"%s\": %s", key, f->path,
 			strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		add_msg(errors, conf, "error", &f->pos,
-			"\"password_file\": \"%s\" is not a regular file",
-			f->path);
+			"\"%s\": \"%s\" is not a regular file", key, f->path);
 		goto out;
 	}
 	if (st.st_mode & (S_IROTH | S_IWOTH))
 		add_msg(warnings, conf, "warning", &f->pos,
-			"\"password_file\": \"%s\" is readable by others "
+			"\"%s\": \"%s\" is readable by others "
 			"(mode %04o): chmod o-rwx",
-			f->path, (unsigned)(st.st_mode & 07777));
+			key, f->path, (unsigned)(st.st_mode & 07777));
 	while (len < sizeof(buf) &&
 	       (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
 			add_msg(errors, conf, "error", &f->pos,
-				"\"password_file\": cannot read \"%s\": %s",
-				f->path, strerror(errno));
+				"\"%s\": cannot read \"%s\": %s", key, f->path,
+				strerror(errno));
 			goto out;
 		}
 		len += (size_t)n;
 	}
 	if (len > SECRET_MAX) {
 		add_msg(errors, conf, "error", &f->pos,
-			"\"password_file\": \"%s\" is larger than %d bytes: "
+			"\"%s\": \"%s\" is larger than %d bytes: "
 			"not a password",
-			f->path, SECRET_MAX);
+			key, f->path, SECRET_MAX);
 		goto out;
 	}
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		len--;
 	if (len == 0) {
 		add_msg(errors, conf, "error", &f->pos,
-			"\"password_file\": \"%s\" is empty", f->path);
+			"\"%s\": \"%s\" is empty", key, f->path);
 		goto out;
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)buf[i];
 		if (c == '\n' || c == '\r') {
 			add_msg(errors, conf, "error", &f->pos,
-				"\"password_file\": \"%s\" holds more than "
+				"\"%s\": \"%s\" holds more than "
 				"one line (the password alone, on one line)",
-				f->path);
+				key, f->path);
 			goto out;
 		}
 		/* the byte's value only: never the characters around it */
 		if (c < 0x20 || c == 0x7f) {
 			add_msg(errors, conf, "error", &f->pos,
-				"\"password_file\": the password in \"%s\" "
+				"\"%s\": the password in \"%s\" "
 				"holds a control byte (0x%02x); it must be "
 				"printable",
-				f->path, c);
+				key, f->path, c);
 			goto out;
 		}
 	}
 	if ((pw = malloc(len + 1)) == NULL) {
 		add_msg(errors, conf, "error", &f->pos,
-			"\"password_file\": \"%s\": out of memory", f->path);
+			"\"%s\": \"%s\": out of memory", key, f->path);
 		goto out;
 	}
 	memcpy(pw, buf, len);
@@ -246,6 +248,88 @@ seal_key_id(struct sl_conf *conf, const unsigned char key[SL_IDEM_SEAL_KEY],
 	return 0;
 }
 
+/* SHA-256 of "PREFIX" and n bytes of s into md: what an Authorization
+ * header's value is compared with. Returns 0, or -1. */
+static int
+auth_sha(const char *prefix, const void *s, size_t n, unsigned char md[32])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned len = 0;
+	int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+		 EVP_DigestUpdate(ctx, prefix, strlen(prefix)) &&
+		 EVP_DigestUpdate(ctx, s, n) &&
+		 EVP_DigestFinal_ex(ctx, md, &len) && len == 32;
+
+	EVP_MD_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
+/* Is the admin address one only this host reaches (127.0.0.0/8, ::1)? */
+static int
+admin_loopback(const struct sl_conf_addr *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)&a->ss)
+				  ->sin_addr.s_addr) >>
+			24) == 127;
+	if (a->ss.ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(
+		    &((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
+	return 0;
+}
+
+/*
+ * admin.auth's files (doc/dashboard.md): a token ("Bearer TOKEN") and a
+ * user ("user:password", sent as "Basic BASE64"), kept as the SHA-256 of
+ * the header value each allows, never as they are. An admin address
+ * others can reach without them is warned of.
+ */
+static void
+admin_auth_load(struct sl_conf *conf, char **errors, char **warn)
+{
+	struct sl_admin_auth *a = &conf->admin_auth;
+	char *pw;
+
+	if (a->token_file.path != NULL && !a->has_token &&
+	    (pw = read_password(conf, &a->token_file, "token_file", errors,
+				warn)) != NULL) {
+		a->has_token =
+		    auth_sha("Bearer ", pw, strlen(pw), a->token_sha) == 0;
+		OPENSSL_cleanse(pw, strlen(pw));
+		free(pw);
+	}
+	if (a->basic_file.path != NULL && !a->has_basic &&
+	    (pw = read_password(conf, &a->basic_file, "basic_file", errors,
+				warn)) != NULL) {
+		size_t n = strlen(pw);
+		unsigned char *b64 = malloc(4 * ((n + 2) / 3) + 1);
+		char *colon = strchr(pw, ':');
+		if (colon == NULL || colon == pw)
+			add_msg(errors, conf, "error", &a->basic_file.pos,
+				"\"basic_file\": \"%s\" must hold one line "
+				"USER:PASSWORD",
+				a->basic_file.path);
+		else if (b64 != NULL) {
+			int len =
+			    EVP_EncodeBlock(b64, (unsigned char *)pw, (int)n);
+			a->has_basic =
+			    len > 0 && auth_sha("Basic ", b64, (size_t)len,
+						a->basic_sha) == 0;
+			OPENSSL_cleanse(b64, (size_t)len);
+		}
+		free(b64);
+		OPENSSL_cleanse(pw, n);
+		free(pw);
+	}
+	if (conf->has_admin && a->token_file.path == NULL &&
+	    a->basic_file.path == NULL && !admin_loopback(&conf->admin_addr))
+		add_msg(warn, conf, "warning", &conf->admin_addr_pos,
+			"admin: %s is not a loopback address and \"auth\" "
+			"is not set: whoever reaches it reads the status "
+			"page, /config and /metrics (doc/dashboard.md)",
+			conf->admin_addr.text);
+}
+
 char *
 sl_conf_load_secrets(struct sl_conf *conf, char **warnings)
 {
@@ -273,8 +357,10 @@ sl_conf_load_secrets(struct sl_conf *conf, char **warnings)
 
 	if (conf->rl_store.password_file.path != NULL &&
 	    conf->rl_store.password == NULL)
-		conf->rl_store.password = read_password(
-		    conf, &conf->rl_store.password_file, &errors, &warn);
+		conf->rl_store.password =
+		    read_password(conf, &conf->rl_store.password_file,
+				  "password_file", &errors, &warn);
+	admin_auth_load(conf, &errors, &warn);
 	if (warn != NULL && warnings != NULL) {
 		size_t have = *warnings != NULL ? strlen(*warnings) : 0;
 		char *p = realloc(*warnings, have + strlen(warn) + 1);
@@ -285,6 +371,24 @@ sl_conf_load_secrets(struct sl_conf *conf, char **warnings)
 	}
 	free(warn);
 	return errors;
+}
+
+/* admin.auth's digests, from a generation that read the same files. */
+static void
+admin_auth_share(struct sl_admin_auth *n, const struct sl_admin_auth *o)
+{
+	if (o->has_token && !n->has_token && n->token_file.path != NULL &&
+	    o->token_file.path != NULL &&
+	    strcmp(n->token_file.path, o->token_file.path) == 0) {
+		memcpy(n->token_sha, o->token_sha, sizeof(n->token_sha));
+		n->has_token = 1;
+	}
+	if (o->has_basic && !n->has_basic && n->basic_file.path != NULL &&
+	    o->basic_file.path != NULL &&
+	    strcmp(n->basic_file.path, o->basic_file.path) == 0) {
+		memcpy(n->basic_sha, o->basic_sha, sizeof(n->basic_sha));
+		n->has_basic = 1;
+	}
 }
 
 int
@@ -313,6 +417,7 @@ sl_conf_share_secrets(struct sl_conf *nc, const struct sl_conf *oc)
 			nc->idem.has_old = 1;
 		}
 	}
+	admin_auth_share(&nc->admin_auth, &oc->admin_auth);
 	if (oc->rl_store.password == NULL || nc->rl_store.password != NULL)
 		return 0;
 	if ((nc->rl_store.password = strdup(oc->rl_store.password)) == NULL)

@@ -708,6 +708,15 @@ struct sl_conf {
 	int has_admin;
 	struct sl_conf_addr admin_addr;
 	struct sl_conf_pos admin_addr_pos; /* of its value, for sl_preflight */
+	/* admin.auth (doc/dashboard.md): the files named, and what
+	 * sl_conf_load_secrets read from them: the SHA-256 of the
+	 * Authorization value each allows ("Bearer TOKEN", "Basic
+	 * BASE64"); has_*: read */
+	struct sl_admin_auth {
+		struct sl_conf_file token_file, basic_file;
+		int has_token, has_basic;
+		unsigned char token_sha[32], basic_sha[32];
+	} admin_auth;
 	enum sl_log_level log_level;
 	char *access_log; /* "off", "stdout", "stderr" or a file path */
 	struct sl_conf_pos access_log_pos; /* of its value, for sl_preflight */

@@ -9,11 +9,13 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conf.h"
 #include "health.h"
 #include "log.h"
 #include "main_int.h"
+#include "pan.h"
 #include "preflight.h"
 #include "resolve.h"
 #include "runtime.h"
@@ -163,6 +165,31 @@ sl_main_watch_refresh(struct sl_main *m, int fp)
 	free(paths);
 }
 
+/* What the status page says of the last reload (admin.h): why it was
+ * asked, and error, a refusal's first line (NULL: applied), with card
+ * numbers masked as the logs mask them. */
+static void
+reload_noted(struct sl_main *m, const char *why, const char *error)
+{
+	struct timespec ts;
+	size_t n = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	m->view.last_reload_ms =
+	    (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	m->view.last_reload_ok = error == NULL;
+	m->view.last_reload_why = why;
+	if (error != NULL)
+		while (error[n] != '\0' && error[n] != '\n' &&
+		       n < sizeof(m->view.last_reload_error) - 1)
+			n++;
+	memcpy(m->view.last_reload_error, error != NULL ? error : "", n);
+	m->view.last_reload_error[n] = '\0';
+	(void)sl_pan_mask(m->view.last_reload_error, n,
+			  error != NULL && error[n] != '\0' &&
+			      error[n] != '\n');
+}
+
 /*
  * Hands generation nc (loaded and checked, its names' answers filled in,
  * nobody using it yet) to every worker: what a reload, a watch and a DNS
@@ -228,6 +255,7 @@ main_apply(struct sl_main *m, struct sl_conf *nc, const char *why)
 			 (unsigned long long)nc->generation);
 	} else {
 		m->view.reloads_ok++;
+		reload_noted(m, why, NULL);
 		/* the files as they were before this reload read them: a
 		 * change since differs from it, and is reloaded ("" when
 		 * not taken: then any change is) */
@@ -275,6 +303,7 @@ pending_apply(struct sl_main *m)
 			  m->pending_why);
 	if (sl_resolver_fill(m->resolver, nc) == -1) {
 		m->view.reloads_failed++;
+		reload_noted(m, m->pending_why, "out of memory");
 		log_error("%s: out of memory; generation %llu keeps running",
 			  m->pending_why,
 			  (unsigned long long)m->conf->generation);
@@ -285,6 +314,9 @@ pending_apply(struct sl_main *m)
 	m->dns_dirty = 0; /* the answers are in nc */
 	if (main_apply(m, nc, m->pending_why) == -1) {
 		m->view.reloads_failed++;
+		reload_noted(m, m->pending_why,
+			     "the new generation could not be applied (the "
+			     "log says why)");
 		(void)sl_resolver_apply(m->resolver, m->conf);
 	}
 }
@@ -360,6 +392,7 @@ sl_main_reload(struct sl_main *m, const char *why)
 	nc = sl_conf_load(m->path, &errors);
 	if (nc == NULL) {
 		m->view.reloads_failed++;
+		reload_noted(m, why, errors != NULL ? errors : "not valid");
 		log_error("%s: %s is not valid; generation %llu keeps "
 			  "running",
 			  why, m->path, (unsigned long long)oc->generation);
@@ -372,6 +405,7 @@ sl_main_reload(struct sl_main *m, const char *why)
 	    (errors = sl_tls_load(nc, &warnings)) != NULL ||
 	    (errors = sl_conf_load_secrets(nc, &warnings)) != NULL) {
 		m->view.reloads_failed++;
+		reload_noted(m, why, errors);
 		sl_main_log_lines(1, "reload: ", warnings);
 		free(warnings);
 		log_error("%s: %s cannot start as it is; generation %llu "
@@ -394,6 +428,7 @@ sl_main_reload(struct sl_main *m, const char *why)
 	}
 	if (sl_resolver_apply(m->resolver, nc) == -1) {
 		m->view.reloads_failed++;
+		reload_noted(m, why, "out of memory");
 		log_error("%s: out of memory; generation %llu keeps running",
 			  why, (unsigned long long)oc->generation);
 		sl_conf_unref(nc);

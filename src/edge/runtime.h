@@ -136,6 +136,9 @@ enum sl_idem_rel {
 	SL_IDEM_NREL
 };
 
+/* The entries of a split whose shares a route counts (the status page) */
+#define SL_SPLIT_SEEN 8
+
 struct sl_counts {
 	atomic_uint_fast64_t requests;	   /* exchanges finished */
 	atomic_uint_fast64_t responses[6]; /* by status class, [0] = other */
@@ -147,6 +150,14 @@ struct sl_counts {
 	atomic_uint_fast64_t dur[SL_HIST_N];
 	atomic_uint_fast64_t dur_sum_ms;
 	atomic_uint_fast64_t idle; /* endpoints: pooled idle connections */
+	/* endpoints: requests in flight now (the worker's ep->active) and
+	 * connections opened (the status page, doc/dashboard.md) */
+	atomic_uint_fast64_t inflight;
+	atomic_uint_fast64_t connects;
+	/* routes with a split: exchanges that ended on each of its first
+	 * SL_SPLIT_SEEN entries, and of those the ones a sticky key sent */
+	atomic_uint_fast64_t split[SL_SPLIT_SEEN];
+	atomic_uint_fast64_t sticky[SL_SPLIT_SEEN];
 	/* listeners: client connections closed, by kind (sl_close_kind) */
 	atomic_uint_fast64_t closed[SL_CLOSE_NKINDS];
 	/* routes with auth: (doc/auth.md), their decisions */
@@ -247,6 +258,8 @@ struct sl_epstate {
 	atomic_uint eject_streak;	       /* ejections in a row, for the
 						  growing ejection time */
 	atomic_uint_fast64_t ejections;	       /* in all */
+	/* when the checks last changed the verdict (monotonic; 0: never) */
+	atomic_uint_fast64_t health_since_ms;
 	/* the cluster's TLS identity (sl_tls_client.fp, 0 plain) the
 	 * outlier state above was earned under; main thread only
 	 * (sl_health_apply), tls_seen 0 until the first generation */

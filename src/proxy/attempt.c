@@ -421,7 +421,7 @@ attempt_connect(struct sl_seam *s)
 	t->att.attempts++;
 	tried_set(t, i, 1);
 	/* counted while t->up is set (sl_attempt_release) */
-	t->wc->eps[i]->active++;
+	sl_upstream_active_add(t->wc->eps[i], 1);
 	/* > 1 from now on: a pooled connection (sl_attempt_failed) */
 	t->up->nrequests++;
 	/* a new attempt starts the request over on this connection */

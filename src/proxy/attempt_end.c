@@ -33,7 +33,7 @@ sl_attempt_release(struct sl_seam *s, int reusable)
 		return;
 	/* a connection is counted in its endpoint's active while it is the
 	 * exchange's (attempt.c, attempt_connect) */
-	t->wc->eps[t->ep_index]->active--;
+	sl_upstream_active_add(t->wc->eps[t->ep_index], -1);
 	if (t->up->h2s) {
 		/* the gRPC status in the stream's answer, if any */
 		int g = sl_upstream_grpc_status(t->up);

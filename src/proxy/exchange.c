@@ -541,13 +541,13 @@ txn_upgraded(struct sl_seam *s, int ws)
 
 	/* the attempt is over: the connection is the tunnel's, never a
 	 * pool's again */
-	t->wc->eps[t->ep_index]->active--;
+	sl_upstream_active_add(t->wc->eps[t->ep_index], -1);
 	t->up = NULL;
 	sl_attempt_done(t);
 	event_del(&t->tev);
 	t->clk.armed_ms = 0;
 	if (s->ops->tunnel(s, u, ws) == -1) {
-		t->wc->eps[t->ep_index]->active++;
+		sl_upstream_active_add(t->wc->eps[t->ep_index], 1);
 		t->up = u;
 		s->ops->close(s, "out_of_memory");
 	}

@@ -187,7 +187,7 @@ sl_exchange_idem_orphan_start(struct sl_seam *s, struct sl_txn *t)
 		sl_upstream_consume(u, u->ready - u->in.off);
 	}
 	/* the connection is the orphan's: out of the exchange's count */
-	t->wc->eps[t->ep_index]->active--;
+	sl_upstream_active_add(t->wc->eps[t->ep_index], -1);
 	t->up = NULL;
 	t->up_ph = SL_TXN_UP_NONE;
 	sl_idem_slot(t)->ip = NULL;

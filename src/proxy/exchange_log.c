@@ -116,6 +116,25 @@ txn_guard_note(struct sl_seam *s, const struct sl_txn *t)
 	    t->clk.up_start_ms != 0 ? now_ms() - t->clk.up_start_ms : 0);
 }
 
+/* A split route's exchange counted by the entry it ended on (the status
+ * page's shares), and by whether a sticky key chose it. */
+static void
+txn_split_note(struct sl_counts *rc, const struct sl_txn *t)
+{
+	const struct sl_conf_route *r = t->route;
+	size_t i;
+
+	for (i = 0; i < r->nsplit && i < SL_SPLIT_SEEN &&
+		    r->split[i].cluster != t->wc->conf;
+	     i++)
+		;
+	if (i >= r->nsplit || i >= SL_SPLIT_SEEN)
+		return;
+	SL_STAT_INC(rc->split[i]);
+	if (t->flags & SL_TXN_F_STICKY_KEY)
+		SL_STAT_INC(rc->sticky[i]);
+}
+
 /*
  * The failed attempts of an exchange, as the access log shows them: in
  * JSON, [{"class":2,"error":"upstream_reset","upstream":"10.0.0.1:80"}],
@@ -298,6 +317,8 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		SL_STAT_INC(rc->responses[cls]);
 		SL_STAT_INC(rc->dur[slot]);
 		SL_STAT_ADD(rc->dur_sum_ms, hdur);
+		if (t->route->split != NULL && t->wc != NULL)
+			txn_split_note(rc, t);
 	}
 	/* a tunnel's life is no request's latency: not counted */
 	if (t->wc != NULL && t->route != NULL && t->route->guard != NULL &&

@@ -251,12 +251,14 @@ hc_done(struct hc *c, enum sl_health_error err, int status, const char *detail)
 			    c->unhealthy);
 	if (ch == SL_HEALTH_WENT_DOWN) {
 		atomic_store(&c->st->unhealthy, 1);
+		atomic_store(&c->st->health_since_ms, now);
 		log_warnx("health: %s is down after %u failed checks in a row "
 			  "(last: %s%s%s)",
 			  c->st->key, c->streak.fail, sl_health_error_str(err),
 			  detail ? ", " : "", detail ? detail : "");
 	} else if (ch == SL_HEALTH_WENT_UP) {
 		atomic_store(&c->st->unhealthy, 0);
+		atomic_store(&c->st->health_since_ms, now);
 		log_info("health: %s is up after %u passed checks in a row",
 			 c->st->key, c->streak.ok);
 	} else if (err != SL_HC_OK && sl_log_enabled(SL_LOG_DEBUG)) {

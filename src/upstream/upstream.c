@@ -85,6 +85,7 @@ sl_upstream_endpoint(struct sl_worker *w, struct sl_conf *conf,
 			return NULL;
 		ep->key = ce->state;
 		ep->w = w;
+		ep->inflight = &ce->state->counts[w->id].inflight;
 		TAILQ_INIT(&ep->idle);
 		TAILQ_INIT(&ep->h2);
 		TAILQ_INSERT_TAIL(&w->eps, ep, link);
@@ -424,6 +425,7 @@ upstream_connect(struct sl_worker *w, struct sl_wendpoint *ep, const void *pp,
 		     upstream_on_write, u);
 	evtimer_assign(&u->tev, w->base, upstream_on_idle_timeout, u);
 	SL_STAT_INC(w->stats.upstream_connects);
+	SL_STAT_INC(ep->key->counts[w->id].connects);
 	u->tls_fp = ep_tls_fp(ep);
 	if ((u->xkind == SL_XPRT_MEM
 		 ? upstream_connect_mem(u)

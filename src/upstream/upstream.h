@@ -59,7 +59,10 @@ struct sl_wendpoint {
 	const struct sl_conf_cluster *cluster; /* same generation */
 	TAILQ_HEAD(, sl_upconn) idle; /* pooled connections, newest first */
 	uint32_t nidle;
-	uint32_t active;   /* requests in flight (least_request) */
+	uint32_t active; /* requests in flight (least_request) */
+	/* the same for the admin thread (struct sl_counts' inflight of the
+	 * endpoint's state in this worker): sl_upstream_active_add */
+	atomic_uint_fast64_t *inflight;
 	int refs;	   /* generations naming it + its connections */
 	int retired;	   /* not in the current generation: no pooling */
 	uint64_t seen_gen; /* newest generation naming it */
@@ -73,6 +76,15 @@ struct sl_wendpoint {
 	TAILQ_HEAD(sl_h2up_list, sl_h2up_conn) h2;
 	sl_up_pool_handler *on_close_idle;
 };
+
+/* An endpoint's requests in flight change by d: what its balancer reads,
+ * and what the status page shows. */
+static inline void
+sl_upstream_active_add(struct sl_wendpoint *ep, int d)
+{
+	ep->active += (uint32_t)d;
+	atomic_store_explicit(ep->inflight, ep->active, memory_order_relaxed);
+}
 
 enum sl_upconn_state {
 	SL_UP_ST_CONNECTING, /* connect() in progress; handler != NULL */

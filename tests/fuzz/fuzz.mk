@@ -25,6 +25,12 @@ $(OUT)/hpack_gen: $(top_srcdir)/src/h2/hpack_gen.c $(top_srcdir)/src/h2/hpack_ta
 	$(FUZZ_CC) -O1 -I$(top_srcdir)/src/h2 -o $@ $< $(NGHTTP2_LIBS)
 $(HPACK_TAB): $(OUT)/hpack_gen
 	$(OUT)/hpack_gen >$@-t && mv -f $@-t $@
+# the status page's files as C (src/admin/dash/embed.sh, as Makefile.am)
+DASH_TAB = $(OUT)/dash_assets.c
+$(DASH_TAB): $(top_srcdir)/src/admin/dash/embed.sh \
+		$(wildcard $(top_srcdir)/src/admin/dash/*)
+	@mkdir -p $(@D)
+	sh $(top_srcdir)/src/admin/dash/embed.sh $(top_srcdir)/src/admin/dash >$@-t && mv -f $@-t $@
 # sluice's own HTTP/2 layer (src/h2), for the drivers of what sits on it
 OWN_H2_SRCS = $(top_srcdir)/src/h2/h2conn.c $(top_srcdir)/src/h2/frame.c \
 	$(top_srcdir)/src/h2/hpack.c $(HPACK_TAB)
@@ -297,7 +303,7 @@ $(OUT)/fuzz_grpc: $(top_srcdir)/tests/fuzz/fuzz_grpc.c $(top_srcdir)/src/http/gr
 H2_SRCS = $(filter-out $(top_srcdir)/src/daemon/main.c $(top_srcdir)/src/main_%.c \
 	$(top_srcdir)/src/h2/hpack_gen.c $(top_srcdir)/src/quic/%.c \
 	$(top_srcdir)/src/h3/%.c $(top_srcdir)/src/front/h3%.c, \
-	$(wildcard $(top_srcdir)/src/*/*.c)) $(HPACK_TAB)
+	$(wildcard $(top_srcdir)/src/*/*.c)) $(HPACK_TAB) $(DASH_TAB)
 H2_HDRS = $(wildcard $(top_srcdir)/src/*/*.h)
 H2_PKGS = libevent_core libevent_pthreads libssl libcrypto yaml-0.1 hiredis \
 	libnghttp2

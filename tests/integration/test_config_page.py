@@ -58,6 +58,7 @@ def conf_key_lists():
 # mapping, or a list of mappings). The JSON of /config has the same key.
 NESTED = {
     ("top", "admin"): "admin",
+    ("admin", "auth"): "admin_auth",
     ("top", "log"): "log",
     ("top", "listeners"): "listener",
     ("top", "clusters"): "cluster",
@@ -623,7 +624,8 @@ def config_shows_every_key_of_the_file():
     eq(shown["log"]["access"], cfg["log"]["access"], "log.access")
     # what runs
     eq(shown["workers"], 2, "workers")
-    eq(shown["admin"], {"address": "127.0.0.1:%d" % aport}, "admin")
+    eq(shown["admin"], {"address": "127.0.0.1:%d" % aport, "auth": None},
+       "admin")
     sl.stop()
 
 

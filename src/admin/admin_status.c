@@ -1,0 +1,741 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The status page's figures (doc/dashboard.md): once a second the admin
+ * thread reads the counters the workers keep anyway (per-worker, summed
+ * here) of every listener, route, cluster and endpoint of the running
+ * generation into a ring of one-second snapshots, a minute long, and
+ * every five seconds a sparkline point (rate, errors, p99) into a ring of
+ * five minutes. /status is written from those rings and from the states
+ * read now. The workers do nothing for it: no history of their own, no
+ * work when the page is read. Nothing is kept on disk.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin_int.h"
+#include "guard.h"
+#include "health.h"
+#include "resolve.h"
+#include "util.h"
+
+#define RING_S	   61 /* one-second snapshots: a minute, and one before */
+#define SPARK_N	   60 /* points of a sparkline */
+#define SPARK_STEP 5  /* seconds a point */
+#define TAB_N	   256
+
+/* What one snapshot of a listener, route or cluster holds: requests,
+ * responses by class (1xx to 5xx), the duration histogram, the features'
+ * counts, and a split's entries. An endpoint's holds its connects. */
+enum {
+	V_REQ = 0,
+	V_RESP = 1,	    /* 5 */
+	V_DUR = V_RESP + 5, /* SL_HIST_N */
+	V_FEAT = V_DUR + SL_HIST_N,
+	F_LIMITED = 0, /* rate limits' 429 */
+	F_AUTH,	       /* auth: refusals, the service's denials */
+	F_WAF,	       /* WAF: blocked by the rules */
+	F_REPLAYED,    /* idempotency: answered from the store */
+	F_CONFLICT,    /* idempotency: 409 and 422 */
+	F_ZIP_IN,      /* compress: body bytes before */
+	F_ZIP_OUT,     /* and after */
+	F_RETRY1,      /* clusters: retried failures, class 1 */
+	F_RETRY2,      /* class 2 */
+	NFEAT,
+	V_SPLIT = V_FEAT + NFEAT, /* SL_SPLIT_SEEN, then as many sticky */
+	NV_COUNTS = V_SPLIT,	  /* without a split */
+};
+
+enum track_kind { T_LISTENER, T_ROUTE, T_CLUSTER, T_ENDPOINT };
+
+/* One object's history. */
+struct track {
+	const void *id; /* its state (sl_lcstate, sl_rstate, ...) */
+	char *key;	/* the state's key, copied: another state at a freed
+			   one's address is not taken for it */
+	enum track_kind kind;
+	unsigned nval;
+	uint64_t born;	/* the first tick it was read at */
+	uint64_t seen;	/* the last */
+	uint64_t *snap; /* RING_S x nval */
+	float *spark;	/* SPARK_N x 3: rate, errors a second, p99 (ms);
+			   -1: no request */
+	struct track *next;
+};
+
+struct sl_admin_ring {
+	struct track *tab[TAB_N];
+	uint64_t tick; /* ticks taken; snapshot slot tick % RING_S */
+	size_t ntracks;
+};
+
+struct sl_admin_ring *
+sl_admin_ring_new(void)
+{
+	return calloc(1, sizeof(struct sl_admin_ring));
+}
+
+static void
+track_free(struct track *t)
+{
+	free(t->key);
+	free(t->snap);
+	free(t->spark);
+	free(t);
+}
+
+void
+sl_admin_ring_free(struct sl_admin_ring *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < TAB_N; i++)
+		while (r->tab[i] != NULL) {
+			struct track *t = r->tab[i];
+			r->tab[i] = t->next;
+			track_free(t);
+		}
+	free(r);
+}
+
+static size_t
+slot_of(const void *id)
+{
+	uintptr_t p = (uintptr_t)id;
+
+	return (size_t)((p >> 6) ^ (p >> 14)) % TAB_N;
+}
+
+/* The track of state id (key, kind, nval), made when new; NULL when out
+ * of memory or past the bound of tracks kept. */
+static struct track *
+track_get(struct sl_admin_ring *r, const void *id, const char *key,
+	  enum track_kind kind, unsigned nval, int make)
+{
+	struct track **pp = &r->tab[slot_of(id)], *t;
+
+	for (; (t = *pp) != NULL; pp = &t->next)
+		if (t->id == id && t->kind == kind && strcmp(t->key, key) == 0)
+			break;
+	if (t != NULL && t->nval != nval) {
+		/* a reload gave the route another split: afresh */
+		*pp = t->next;
+		track_free(t);
+		r->ntracks--;
+		t = NULL;
+	}
+	if (t != NULL || !make)
+		return t;
+	if (r->ntracks >= SL_ADMIN_RING_MAX ||
+	    (t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->id = id;
+	t->kind = kind;
+	t->nval = nval;
+	t->born = r->tick;
+	t->key = strdup(key);
+	t->snap = calloc((size_t)RING_S * nval, sizeof(uint64_t));
+	if (kind != T_ENDPOINT)
+		t->spark = malloc(SPARK_N * 3 * sizeof(float));
+	if (t->key == NULL || t->snap == NULL ||
+	    (kind != T_ENDPOINT && t->spark == NULL)) {
+		track_free(t);
+		return NULL;
+	}
+	for (size_t i = 0; kind != T_ENDPOINT && i < SPARK_N * 3; i++)
+		t->spark[i] = -2; /* not measured yet */
+	t->next = r->tab[slot_of(id)];
+	r->tab[slot_of(id)] = t;
+	r->ntracks++;
+	return t;
+}
+
+/* The snapshot of tick k (k within the last RING_S ticks). */
+static uint64_t *
+snap_at(const struct track *t, uint64_t k)
+{
+	return t->snap + (size_t)(k % RING_S) * t->nval;
+}
+
+/* The seconds of history t has at tick now, at most max. */
+static uint64_t
+span(const struct track *t, uint64_t now, uint64_t max)
+{
+	return SL_MIN(now - t->born, max);
+}
+
+/* ---- reading the counters ------------------------------------------ */
+
+static uint64_t
+csum(const struct sl_admin_view *v, const struct sl_counts *c, size_t off)
+{
+	return counts_sum(v, c, off);
+}
+
+static void
+read_counts(const struct sl_admin_view *v, const struct sl_counts *c,
+	    uint64_t *s)
+{
+	s[V_REQ] = csum(v, c, COUNT_OFF(requests));
+	for (int k = 0; k < 5; k++)
+		s[V_RESP + k] = csum(v, c,
+				     COUNT_OFF(responses) +
+					 (size_t)(k + 1) * sizeof(c->requests));
+	for (int k = 0; k < SL_HIST_N; k++)
+		s[V_DUR + k] = csum(
+		    v, c, COUNT_OFF(dur) + (size_t)k * sizeof(c->requests));
+}
+
+static void
+read_route(const struct sl_admin_view *v, const struct sl_conf_route *r,
+	   uint64_t *s)
+{
+	const struct sl_counts *c = r->state->counts;
+	uint64_t *f = s + V_FEAT;
+	const size_t u = sizeof(c->requests);
+
+	read_counts(v, c, s);
+	for (size_t k = 0; k < r->nrate_limits; k++) {
+		const struct sl_rlcounts *rc = r->rate_limits[k].state->counts;
+		for (unsigned w = 0; rc != NULL && w < v->nworkers; w++)
+			f[F_LIMITED] += SL_STAT_GET(rc[w].limited);
+	}
+	for (size_t k = 1; k < SL_AUTH_NRESULTS; k++)
+		f[F_AUTH] += csum(v, c, COUNT_OFF(auth) + k * u);
+	f[F_AUTH] += csum(v, c, COUNT_OFF(ext) + SL_EXT_DENY * u) +
+		     csum(v, c, COUNT_OFF(ext) + SL_EXT_ERROR_DENY * u);
+	f[F_WAF] = csum(v, c, COUNT_OFF(waf) + SL_WAF_R_BLOCKED * u);
+	f[F_REPLAYED] = csum(v, c, COUNT_OFF(idem) + SL_IDEM_O_REPLAYED * u);
+	f[F_CONFLICT] = csum(v, c, COUNT_OFF(idem) + SL_IDEM_O_CONFLICT * u) +
+			csum(v, c, COUNT_OFF(idem) + SL_IDEM_O_MISMATCH * u);
+	for (size_t k = 1; k < 4; k++) {
+		f[F_ZIP_IN] += csum(v, c, COUNT_OFF(zip_in) + k * u);
+		f[F_ZIP_OUT] += csum(v, c, COUNT_OFF(zip_out) + k * u);
+	}
+	for (size_t k = 0; r->split != NULL && k < SL_SPLIT_SEEN; k++) {
+		s[V_SPLIT + k] = csum(v, c, COUNT_OFF(split) + k * u);
+		s[V_SPLIT + SL_SPLIT_SEEN + k] =
+		    csum(v, c, COUNT_OFF(sticky) + k * u);
+	}
+}
+
+/* The duration (ms) below which a share q of the requests of histogram
+ * delta h ended: linear within its bucket, as Prometheus's
+ * histogram_quantile; the last bound for the +Inf bucket; -1 when h is
+ * empty. */
+double
+sl_admin_quantile(const uint64_t *h, double q)
+{
+	static const double bounds[SL_HIST_N - 1] = SL_HIST_BOUNDS;
+	uint64_t n = 0, cum = 0;
+	double want;
+
+	for (int i = 0; i < SL_HIST_N; i++)
+		n += h[i];
+	if (n == 0)
+		return -1;
+	want = q * (double)n;
+	for (int i = 0; i < SL_HIST_N; i++) {
+		if (h[i] == 0 || (double)(cum + h[i]) < want) {
+			cum += h[i];
+			continue;
+		}
+		if (i == SL_HIST_N - 1)
+			return bounds[SL_HIST_N - 2];
+		double lo = i == 0 ? 0 : bounds[i - 1];
+		return lo +
+		       (bounds[i] - lo) * (want - (double)cum) / (double)h[i];
+	}
+	return bounds[SL_HIST_N - 2];
+}
+
+/* The delta of values [from, from + n) between ticks a (older) and b. */
+static void
+delta(const struct track *t, uint64_t a, uint64_t b, unsigned from, unsigned n,
+      uint64_t *out)
+{
+	const uint64_t *sa = snap_at(t, a), *sb = snap_at(t, b);
+
+	for (unsigned i = 0; i < n; i++)
+		out[i] = sb[from + i] >= sa[from + i]
+			     ? sb[from + i] - sa[from + i]
+			     : 0;
+}
+
+/* A sparkline point of t at tick now: its last SPARK_STEP seconds. */
+static void
+spark_point(struct track *t, uint64_t now)
+{
+	float *p = t->spark + (size_t)((now / SPARK_STEP) % SPARK_N) * 3;
+	uint64_t d[V_DUR + SL_HIST_N];
+
+	delta(t, now - SPARK_STEP, now, 0, V_DUR + SL_HIST_N, d);
+	p[0] = (float)d[V_REQ] / SPARK_STEP;
+	p[1] = (float)d[V_RESP + 4] / SPARK_STEP;
+	p[2] = (float)sl_admin_quantile(d + V_DUR, 0.99);
+}
+
+/* Reads one object's counters into its snapshot of this tick, which it
+ * returns (NULL: not followed). */
+static uint64_t *
+take(struct sl_admin_ring *r, const struct sl_admin_view *v,
+     enum track_kind kind, const void *id, const char *key, unsigned nval,
+     const struct sl_conf_route *route, const struct sl_counts *c)
+{
+	struct track *t = track_get(r, id, key, kind, nval, 1);
+	uint64_t *s;
+
+	if (t == NULL)
+		return NULL;
+	t->seen = r->tick;
+	s = snap_at(t, r->tick);
+	memset(s, 0, nval * sizeof(*s));
+	if (kind == T_ENDPOINT)
+		s[0] = csum(v, c, COUNT_OFF(connects));
+	else if (route != NULL)
+		read_route(v, route, s);
+	else
+		read_counts(v, c, s);
+	if (kind == T_CLUSTER) {
+		const struct sl_clstate *cs = id;
+		s[V_FEAT + F_RETRY1] =
+		    load((atomic_uint_fast64_t *)&cs->retries[1]);
+		s[V_FEAT + F_RETRY2] =
+		    load((atomic_uint_fast64_t *)&cs->retries[2]);
+	}
+	return s;
+}
+
+static unsigned
+route_nval(const struct sl_conf_route *r)
+{
+	return r->split != NULL ? NV_COUNTS + 2 * SL_SPLIT_SEEN : NV_COUNTS;
+}
+
+void
+sl_admin_ring_tick(struct sl_admin_ring *r, const struct sl_admin_view *v)
+{
+	const struct sl_conf *c = v->conf;
+
+	r->tick++;
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		const struct sl_conf_listener *l = &c->listeners[i];
+		uint64_t *ls, *rs;
+		ls = take(r, v, T_LISTENER, l->counters, l->counters->key,
+			  NV_COUNTS, NULL, l->counters->counts);
+		/* a listener keeps no durations: its routes' are its */
+		for (size_t j = 0; j < l->nroutes; j++) {
+			const struct sl_conf_route *rt = &l->routes[j];
+			rs = take(r, v, T_ROUTE, rt->state, rt->state->key,
+				  route_nval(rt), rt, rt->state->counts);
+			for (int k = 0;
+			     ls != NULL && rs != NULL && k < SL_HIST_N; k++)
+				ls[V_DUR + k] += rs[V_DUR + k];
+		}
+	}
+	for (size_t i = 0; i < c->nclusters; i++) {
+		const struct sl_conf_cluster *cl = &c->clusters[i];
+		take(r, v, T_CLUSTER, cl->state, cl->state->key, NV_COUNTS,
+		     NULL, cl->state->counts);
+		for (size_t j = 0; j < cl->nendpoints; j++) {
+			const struct sl_epstate *e = cl->endpoints[j].state;
+			take(r, v, T_ENDPOINT, e, e->key, 1, NULL, e->counts);
+		}
+	}
+	/* what the generation no longer names goes; the others get their
+	 * sparkline's point every SPARK_STEP ticks */
+	for (size_t i = 0; i < TAB_N; i++)
+		for (struct track **pp = &r->tab[i], *t; (t = *pp) != NULL;)
+			if (t->seen != r->tick) {
+				*pp = t->next;
+				track_free(t);
+				r->ntracks--;
+			} else {
+				if (t->spark != NULL &&
+				    r->tick % SPARK_STEP == 0 &&
+				    r->tick - t->born >= SPARK_STEP)
+					spark_point(t, r->tick);
+				pp = &t->next;
+			}
+}
+
+/* ---- /status --------------------------------------------------------- */
+
+static void
+jnum(struct sbuf *b, double x)
+{
+	if (x < 0 || !isfinite(x))
+		sb_printf(b, "null");
+	else if (x == floor(x) && x < 1e15)
+		sb_printf(b, "%.0f", x);
+	else
+		sb_printf(b, "%.3g", x);
+}
+
+static void
+jkv_num(struct sbuf *b, const char *key, double x)
+{
+	sb_printf(b, ",\"%s\":", key);
+	jnum(b, x);
+}
+
+/* A track's traffic: rate over the last 10 s, the last minute's
+ * requests, classes and percentiles, its sparklines; its figures over
+ * the minute in d (V_* indexed) for the caller. */
+static void
+traffic(struct sbuf *b, const struct sl_admin_ring *r, const struct track *t,
+	uint64_t *d)
+{
+	static const char *const cls[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+	uint64_t now = r->tick, w, w10, d10;
+
+	memset(d, 0, t->nval * sizeof(*d));
+	w = span(t, now, RING_S - 1);
+	w10 = span(t, now, 10);
+	if (w > 0)
+		delta(t, now - w, now, 0, t->nval, d);
+	d10 =
+	    w10 > 0 ? snap_at(t, now)[V_REQ] - snap_at(t, now - w10)[V_REQ] : 0;
+	sb_printf(b, ",\"window_s\":%llu", (unsigned long long)w);
+	jkv_num(b, "rps", w10 > 0 ? (double)d10 / (double)w10 : -1);
+	jkv_u64(b, "requests", snap_at(t, now)[V_REQ]);
+	jkv_u64(b, "requests_1m", d[V_REQ]);
+	sb_printf(b, ",\"status_1m\":{");
+	for (int k = 0; k < 5; k++)
+		sb_printf(b, "%s\"%s\":%llu", k ? "," : "", cls[k],
+			  (unsigned long long)d[V_RESP + k]);
+	sb_printf(b, "}");
+	jkv_num(b, "p50_ms", sl_admin_quantile(d + V_DUR, 0.50));
+	jkv_num(b, "p95_ms", sl_admin_quantile(d + V_DUR, 0.95));
+	jkv_num(b, "p99_ms", sl_admin_quantile(d + V_DUR, 0.99));
+	if (t->spark == NULL)
+		return;
+	/* oldest first; a point not measured yet is null */
+	static const char *const series[3] = {"rps", "errors", "p99_ms"};
+	sb_printf(b, ",\"spark\":{\"step_s\":%d", SPARK_STEP);
+	for (int k = 0; k < 3; k++) {
+		sb_printf(b, ",\"%s\":[", series[k]);
+		for (size_t i = 0; i < SPARK_N; i++) {
+			uint64_t at = now / SPARK_STEP + 1 + i;
+			float x = t->spark[(at % SPARK_N) * 3 + (size_t)k];
+			sb_printf(b, "%s", i ? "," : "");
+			jnum(b, x);
+		}
+		sb_printf(b, "]");
+	}
+	sb_printf(b, "}");
+}
+
+/* An empty traffic block: a track not read yet (a reload a moment ago). */
+static void
+no_traffic(struct sbuf *b)
+{
+	sb_printf(b, ",\"window_s\":0,\"rps\":null,\"requests\":0,"
+		     "\"requests_1m\":0,\"status_1m\":{\"1xx\":0,\"2xx\":0,"
+		     "\"3xx\":0,\"4xx\":0,\"5xx\":0},\"p50_ms\":null,"
+		     "\"p95_ms\":null,\"p99_ms\":null");
+}
+
+static void
+status_split(struct sbuf *b, const struct sl_conf_route *rt, const uint64_t *d,
+	     int have)
+{
+	uint64_t total = 0;
+	uint64_t now = sl_now_ms();
+
+	for (size_t k = 0; have && k < rt->nsplit && k < SL_SPLIT_SEEN; k++)
+		total += d[V_SPLIT + k];
+	sb_printf(b, ",\"split\":[");
+	for (size_t k = 0; k < rt->nsplit; k++) {
+		struct sl_guard_view gv = {0};
+		int seen = have && k < SL_SPLIT_SEEN;
+
+		if (rt->guard != NULL)
+			sl_guard_view(rt, k, &gv);
+		sb_printf(b, "%s{\"cluster\":", k ? "," : "");
+		jstr(b, rt->split[k].cluster->name);
+		sb_printf(b, ",\"weight\":%u,\"effective_weight\":%u",
+			  rt->split[k].weight,
+			  gv.tripped ? 0 : rt->split[k].weight);
+		jkv_num(b, "share_1m",
+			seen && total > 0
+			    ? (double)d[V_SPLIT + k] / (double)total
+			    : -1);
+		if (seen) {
+			jkv_u64(b, "requests_1m", d[V_SPLIT + k]);
+			jkv_u64(b, "sticky_1m", d[V_SPLIT + SL_SPLIT_SEEN + k]);
+		} else
+			sb_printf(b,
+				  ",\"requests_1m\":null,\"sticky_1m\":null");
+		if (rt->guard == NULL) {
+			sb_printf(b, ",\"guard\":null}");
+			continue;
+		}
+		sb_printf(b, ",\"guard\":{\"role\":\"%s\"",
+			  k == rt->guard->stable ? "stable" : "judged");
+		jkv_str(b, "state", gv.tripped ? "tripped" : "watching");
+		sb_printf(b,
+			  ",\"window\":{\"requests\":%llu,\"failures\":%llu,"
+			  "\"slow\":%llu}",
+			  (unsigned long long)gv.window.requests,
+			  (unsigned long long)gv.window.failures,
+			  (unsigned long long)gv.window.slow);
+		if (gv.tripped) {
+			jkv_str(b, "reason", sl_guard_verdict_str(gv.why));
+			jkv_u64(b, "tripped_s_ago",
+				(now - SL_MIN(now, gv.tripped_ms)) / 1000);
+			sb_printf(b, ",\"p\":%.3g", gv.p);
+		}
+		sb_printf(b, "}}");
+	}
+	sb_printf(b, "]");
+	if (rt->guard != NULL) {
+		sb_printf(b, ",\"guard\":{\"stable\":");
+		jstr(b, rt->split[rt->guard->stable].cluster->name);
+		jkv_u64(b, "window_ms", rt->guard->window_ms);
+		jkv_u64(b, "min_requests", rt->guard->min_requests);
+		jkv_u64(b, "margin_percent", rt->guard->margin_percent);
+		jkv_u64(b, "latency_ms", rt->guard->latency_ms);
+		sb_printf(b, "}");
+	} else
+		sb_printf(b, ",\"guard\":null");
+}
+
+static void
+status_route(struct sbuf *b, struct sl_admin_ring *r,
+	     const struct sl_conf_route *rt)
+{
+	struct track *t =
+	    track_get(r, rt->state, rt->state->key, T_ROUTE, route_nval(rt), 0);
+	uint64_t d[NV_COUNTS + 2 * SL_SPLIT_SEEN] = {0};
+	const uint64_t *f = d + V_FEAT;
+
+	sb_printf(b, "{\"name\":");
+	jstr(b, rt->name);
+	jkv_str(b, "cluster", rt->cluster != NULL ? rt->cluster->name : NULL);
+	if (t != NULL)
+		traffic(b, r, t, d);
+	else
+		no_traffic(b);
+	sb_printf(b, ",\"features_1m\":{\"rate_limited\":");
+	jnum(b, rt->nrate_limits > 0 ? (double)f[F_LIMITED] : -1);
+	sb_printf(b, ",\"auth_refused\":");
+	jnum(b, rt->auth != NULL ? (double)f[F_AUTH] : -1);
+	sb_printf(b, ",\"waf_blocked\":");
+	jnum(b, rt->waf != NULL ? (double)f[F_WAF] : -1);
+	sb_printf(b, ",\"idempotency_replayed\":");
+	jnum(b, rt->idem != NULL ? (double)f[F_REPLAYED] : -1);
+	sb_printf(b, ",\"idempotency_conflicts\":");
+	jnum(b, rt->idem != NULL ? (double)f[F_CONFLICT] : -1);
+	sb_printf(b, ",\"compress_ratio\":");
+	jnum(b, rt->compress != NULL && f[F_ZIP_OUT] > 0
+		    ? (double)f[F_ZIP_IN] / (double)f[F_ZIP_OUT]
+		    : -1);
+	sb_printf(b, "}");
+	if (rt->split != NULL)
+		status_split(b, rt, d, t != NULL);
+	else
+		sb_printf(b, ",\"split\":null,\"guard\":null");
+	sb_printf(b, "}");
+}
+
+static void
+status_listener(struct sbuf *b, struct sl_admin_ring *r,
+		const struct sl_conf_listener *l)
+{
+	struct track *t = track_get(r, l->counters, l->counters->key,
+				    T_LISTENER, NV_COUNTS, 0);
+	uint64_t d[NV_COUNTS];
+
+	sb_printf(b, "{\"name\":");
+	jstr(b, l->name);
+	jkv_str(b, "address", l->addr.text);
+	jkv_bool(b, "tls", l->tls.certs != NULL);
+	jkv_bool(b, "http3", l->http3.enabled);
+	jkv_u64(b, "connections", load(&l->state->conns));
+	if (t != NULL)
+		traffic(b, r, t, d);
+	else
+		no_traffic(b);
+	sb_printf(b, ",\"routes\":[");
+	for (size_t j = 0; j < l->nroutes; j++) {
+		sb_printf(b, "%s", j ? "," : "");
+		status_route(b, r, &l->routes[j]);
+	}
+	sb_printf(b, "]}");
+}
+
+/* An endpoint's health: "up", "down" (active checks), "ejected"
+ * (outlier detection), with the reason and since when. */
+static void
+status_endpoint(struct sbuf *b, struct sl_admin_ring *r,
+		const struct sl_admin_view *v, const struct sl_conf_cluster *cl,
+		const struct sl_conf_endpoint *e)
+{
+	struct sl_epstate *st = e->state;
+	struct track *t = track_get(r, st, st->key, T_ENDPOINT, 1, 0);
+	uint64_t now = sl_now_ms(), until = load(&st->ejected_until_ms);
+	uint64_t idle = counts_sum(v, st->counts, COUNT_OFF(idle));
+	uint64_t conns = load(&st->conns), since = 0;
+	const char *state = "up", *reason = NULL;
+	char why[64];
+
+	if (cl->health.enabled && atomic_load(&st->unhealthy)) {
+		state = "down";
+		reason = sl_health_error_str(
+		    (enum sl_health_error)atomic_load(&st->check_error));
+		since = load(&st->health_since_ms);
+	} else if (cl->outlier.enabled && until > now) {
+		state = "ejected";
+		snprintf(why, sizeof(why), "outlier: %u errors in a row",
+			 cl->outlier.consecutive_errors);
+		reason = why;
+		since = load(&st->ejected_since_ms);
+	} else if (cl->health.enabled)
+		since = load(&st->health_since_ms);
+	sb_printf(b, "{\"address\":");
+	jstr(b, e->addr.text);
+	jkv_str(b, "name", e->dns_name);
+	sb_printf(b, ",\"weight\":%u", e->weight);
+	jkv_str(b, "state", state);
+	jkv_str(b, "reason", reason);
+	if (since != 0 && since <= now)
+		jkv_u64(b, "since_s_ago", (now - since) / 1000);
+	else
+		sb_printf(b, ",\"since_s_ago\":null");
+	jkv_u64(b, "in_flight", counts_sum(v, st->counts, COUNT_OFF(inflight)));
+	sb_printf(b, ",\"pool\":{\"idle\":%llu,\"busy\":%llu",
+		  (unsigned long long)idle,
+		  (unsigned long long)(conns > idle ? conns - idle : 0));
+	if (t != NULL && span(t, r->tick, RING_S - 1) > 0) {
+		uint64_t w = span(t, r->tick, RING_S - 1), dc;
+		delta(t, r->tick - w, r->tick, 0, 1, &dc);
+		jkv_num(b, "connects_per_s", (double)dc / (double)w);
+	} else
+		sb_printf(b, ",\"connects_per_s\":null");
+	sb_printf(b, "}");
+	if (cl->health.enabled)
+		sb_printf(b,
+			  ",\"checks\":{\"ok\":%llu,\"failed\":%llu,"
+			  "\"last_status\":%d}",
+			  (unsigned long long)load(&st->checks_ok),
+			  (unsigned long long)load(&st->checks_failed),
+			  atomic_load(&st->check_status));
+	else
+		sb_printf(b, ",\"checks\":null");
+	jkv_u64(b, "ejections", load(&st->ejections));
+	sb_printf(b, "}");
+}
+
+static void
+status_cluster(struct sbuf *b, struct sl_admin_ring *r,
+	       const struct sl_admin_view *v, const struct sl_conf_cluster *cl)
+{
+	struct sl_clstate *cs = cl->state;
+	struct track *t = track_get(r, cs, cs->key, T_CLUSTER, NV_COUNTS, 0);
+	uint64_t d[NV_COUNTS] = {0}, now = sl_now_ms();
+
+	sb_printf(b, "{\"name\":");
+	jstr(b, cl->name);
+	if (t != NULL)
+		traffic(b, r, t, d);
+	else
+		no_traffic(b);
+	sb_printf(b, ",\"retries_1m\":{\"class1\":%llu,\"class2\":%llu}",
+		  (unsigned long long)d[V_FEAT + F_RETRY1],
+		  (unsigned long long)d[V_FEAT + F_RETRY2]);
+	jkv_u64(b, "pending", load(&cs->pending));
+	jkv_u64(b, "no_healthy", load(&cs->no_healthy));
+	jkv_u64(b, "overloaded", load(&cs->overloaded));
+	sb_printf(b, ",\"endpoints\":[");
+	for (size_t j = 0; j < cl->nendpoints; j++) {
+		sb_printf(b, "%s", j ? "," : "");
+		status_endpoint(b, r, v, cl, &cl->endpoints[j]);
+	}
+	sb_printf(b, "],\"dns\":[");
+	for (size_t k = 0; k < cl->nnames; k++) {
+		const struct sl_conf_dns_name *nm = &cl->names[k];
+		struct sl_resolver_state st;
+		sb_printf(b, "%s{\"name\":", k ? "," : "");
+		jstr(b, nm->srv ? nm->name : nm->text);
+		jkv_bool(b, "srv", nm->srv);
+		if (sl_resolver_state(v->resolver, cl->name, nm->text, &st) ==
+		    0) {
+			jkv_str(b, "result",
+				st.looked_up ? sl_dns_result_str(st.last)
+					     : "none");
+			jkv_u64(b, "addresses", st.have ? st.naddrs : 0);
+			if (st.good_ms != 0 && st.good_ms <= now)
+				jkv_u64(b, "answer_age_s",
+					(now - st.good_ms) / 1000);
+			else
+				sb_printf(b, ",\"answer_age_s\":null");
+			jkv_u64(b, "ttl_s", st.ttl_s);
+		} else
+			sb_printf(b, ",\"result\":null,\"addresses\":0,"
+				     "\"answer_age_s\":null,\"ttl_s\":null");
+		sb_printf(b, "}");
+	}
+	sb_printf(b, "]}");
+}
+
+void
+sl_admin_page_status(const struct sl_admin_view *v, struct sl_admin_ring *r,
+		     struct sbuf *b)
+{
+	const struct sl_conf *c = v->conf;
+	uint64_t active = wsum(v, offsetof(struct sl_worker_stats, active));
+	uint64_t h2 = wsum(v, offsetof(struct sl_worker_stats, h2_conns));
+	uint64_t now_ms = sl_now_ms();
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	sb_printf(b, "{\"schema\":1,\"sluice\":{\"version\":\"%s\"",
+		  PACKAGE_VERSION);
+	jkv_u64(b, "pid", (uint64_t)getpid());
+	jkv_u64(b, "time_s", (uint64_t)ts.tv_sec);
+	jkv_u64(b, "uptime_s", (now_ms - SL_MIN(now_ms, v->start_ms)) / 1000);
+	jkv_u64(b, "workers", v->nworkers);
+	jkv_bool(b, "draining", v->draining);
+	sb_printf(b, ",\"config\":{\"generation\":%llu",
+		  (unsigned long long)c->generation);
+	jkv_str(b, "sha256", c->sha256[0] != '\0' ? c->sha256 : NULL);
+	jkv_str(b, "path", c->path);
+	sb_printf(b, "},\"reloads\":{\"applied\":%llu,\"refused\":%llu",
+		  (unsigned long long)v->reloads_ok,
+		  (unsigned long long)v->reloads_failed);
+	if (v->last_reload_ms != 0) {
+		uint64_t wall =
+		    (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		sb_printf(b, ",\"last\":{\"time_s\":%llu",
+			  (unsigned long long)(v->last_reload_ms / 1000));
+		jkv_u64(b, "s_ago",
+			(wall - SL_MIN(wall, v->last_reload_ms)) / 1000);
+		jkv_str(b, "result", v->last_reload_ok ? "applied" : "refused");
+		jkv_str(b, "why", v->last_reload_why);
+		jkv_str(b, "error",
+			v->last_reload_ok ? NULL : v->last_reload_error);
+		sb_printf(b, "}}");
+	} else
+		sb_printf(b, ",\"last\":null}");
+	sb_printf(b,
+		  ",\"connections\":{\"http1\":%llu,\"http2\":%llu,"
+		  "\"http3\":%llu}",
+		  (unsigned long long)(active > h2 ? active - h2 : 0),
+		  (unsigned long long)h2,
+		  (unsigned long long)wsum(
+		      v, offsetof(struct sl_worker_stats, quic_conns)));
+	sb_printf(b, "},\"listeners\":[");
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		sb_printf(b, "%s", i ? "," : "");
+		status_listener(b, r, &c->listeners[i]);
+	}
+	sb_printf(b, "],\"clusters\":[");
+	for (size_t i = 0; i < c->nclusters; i++) {
+		sb_printf(b, "%s", i ? "," : "");
+		status_cluster(b, r, v, &c->clusters[i]);
+	}
+	sb_printf(b, "]}\n");
+}
