@@ -11,7 +11,7 @@ libngtcp2-dev libnghttp3-dev ngtcp2-client \
 golang-go golang-github-lucas-clemente-quic-go-dev \
 zlib1g-dev libdeflate-dev libbrotli-dev libzstd-dev python3-brotli python3-zstandard \
 node-llhttp nodejs python3 python3-yaml curl iproute2 openssl haproxy redis-server \
-systemd wrk gnuplot-nox"
+systemd wrk gnuplot-nox chromium fonts-dejavu-core"
 # systemd for systemd-socket-activate and systemd-analyze (test_upgrade,
 # test_packaging: nothing runs it as the init system); wrk for the load of
 # test_upgrade and the benchmarks, gnuplot-nox for contrib/bench/run.sh's
@@ -22,7 +22,8 @@ systemd wrk gnuplot-nox"
 # Brotli and zstd decoders for its tests; libngtcp2-dev and libnghttp3-dev for
 # HTTP/3 (optional at build time) and ngtcp2-client, its tests' client;
 # Go 1.19 and quic-go 0.29's source for the other client of the HTTP/3
-# tests, built offline (tests/quicgo/README)
+# tests, built offline (tests/quicgo/README); chromium (headless) and a
+# font for the status page's test (test_dashboard.py, doc/dashboard.md)
 # npm for the tracing tests' OTLP receiver (below): Node's own npm when
 # it came with one, else Debian's
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"

@@ -133,10 +133,11 @@ struct sl_admin_asset {
 };
 extern const struct sl_admin_asset sl_admin_assets[];
 
-/* JSON pieces (admin.c): the body of a string, with every byte that is
- * not valid UTF-8 as U+FFFD; a string or null; ,"key":"s" (or null);
- * ,"key":N; ,"key":true|false. */
+/* JSON pieces (admin_json.c): the body of a string, with every byte that
+ * is not valid UTF-8 as U+FFFD; a string of prefix and s, or null; a
+ * string or null; ,"key":"s" (or null); ,"key":N; ,"key":true|false. */
 void jesc(struct sbuf *b, const char *s);
+void jstr2(struct sbuf *b, const char *prefix, const char *s);
 void jstr(struct sbuf *b, const char *s);
 void jkv_str(struct sbuf *b, const char *key, const char *s);
 void jkv_u64(struct sbuf *b, const char *key, uint64_t v);

@@ -115,6 +115,7 @@ track_get(struct sl_admin_ring *r, const void *id, const char *key,
 	  enum track_kind kind, unsigned nval, int make)
 {
 	struct track **pp = &r->tab[slot_of(id)], *t;
+	int again = 0;
 
 	for (; (t = *pp) != NULL; pp = &t->next)
 		if (t->id == id && t->kind == kind && strcmp(t->key, key) == 0)
@@ -125,6 +126,7 @@ track_get(struct sl_admin_ring *r, const void *id, const char *key,
 		track_free(t);
 		r->ntracks--;
 		t = NULL;
+		again = 1;
 	}
 	if (t != NULL || !make)
 		return t;
@@ -134,7 +136,11 @@ track_get(struct sl_admin_ring *r, const void *id, const char *key,
 	t->id = id;
 	t->kind = kind;
 	t->nval = nval;
-	t->born = r->tick;
+	/* A state new to the page is new: its counters began at 0, which
+	 * is its snapshot of the tick before (zeroed by calloc), so that
+	 * what it counted since is in its last minute. One that had a
+	 * track (a reload changed its split) starts from its counts now. */
+	t->born = again || r->tick == 0 ? r->tick : r->tick - 1;
 	t->key = strdup(key);
 	t->snap = calloc((size_t)RING_S * nval, sizeof(uint64_t));
 	if (kind != T_ENDPOINT)

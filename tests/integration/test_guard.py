@@ -9,7 +9,6 @@ the servers and by wrk); a healthy canary at 1 % is never pulled over
 that keeps the split keeps the trip, one that changes it clears it; two
 gateways judge on their own and both trip; latency trips too."""
 
-import json
 import os
 import re
 import shutil
@@ -17,89 +16,14 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
+from nodever import Version  # noqa: E402
 from sltest import (Client, check, eq, free_port, main,  # noqa: E402
-                    make_config, metrics, start_sluice, test, tmpdir,
-                    wait_until)
+                    make_config, metrics, start_sluice, test, wait_until)
 
-NODE = shutil.which("node") or shutil.which("nodejs")
 WRK = shutil.which("wrk")
-
-# A version of the service: GET /__ctl?fail=R&delay=MS sets the share of
-# requests answered 500 and a delay; GET /__stats says what it answered.
-# Every other request is answered 200 (or 500 by the share) with its name.
-NODE_SERVER = r"""
-const http = require('http');
-const port = +process.argv[2], name = process.argv[3];
-let fail = 0, delay = 0, acc = 0;
-const st = {ok: 0, failed: 0};
-http.createServer((req, res) => {
-  if (req.url.startsWith('/__ctl')) {
-    const q = new URL(req.url, 'http://x').searchParams;
-    if (q.has('fail')) fail = +q.get('fail');
-    if (q.has('delay')) delay = +q.get('delay');
-    acc = 0;
-    res.end('ok');
-    return;
-  }
-  if (req.url === '/__stats') {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(st));
-    return;
-  }
-  // exact shares, in turn: the counts do not depend on chance
-  acc += fail;
-  const bad = acc >= 1;
-  if (bad) acc -= 1;
-  const answer = () => {
-    if (bad) st.failed++; else st.ok++;
-    res.statusCode = bad ? 500 : 200;
-    res.setHeader('x-version', name);
-    res.end(name + '\n');
-  };
-  if (delay > 0) setTimeout(answer, delay); else answer();
-}).listen(port, '127.0.0.1', () => console.log('ready'));
-"""
-
-
-class Version:
-    """One Node server."""
-
-    def __init__(self, name):
-        if NODE is None:
-            raise sltest.Skip("no node")
-        self.name = name
-        self.port = free_port()
-        path = os.path.join(tmpdir(), "version.js")
-        with open(path, "w") as f:
-            f.write(NODE_SERVER)
-        self.proc = subprocess.Popen([NODE, path, str(self.port), name],
-                                     stdout=subprocess.PIPE)
-        sltest._all_procs.append(self.proc)
-        check(self.proc.stdout.readline().strip() == b"ready",
-              "the Node server %s started" % name)
-        sltest._register("upstreams", self)
-
-    @property
-    def addr(self):
-        return "127.0.0.1:%d" % self.port
-
-    def ctl(self, **kw):
-        q = "&".join("%s=%s" % kv for kv in kw.items())
-        urllib.request.urlopen("http://%s/__ctl?%s" % (self.addr, q),
-                               timeout=5).read()
-
-    def stats(self):
-        return json.loads(urllib.request.urlopen(
-            "http://%s/__stats" % self.addr, timeout=5).read())
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def guarded(stable, canary, weights=(90, 10), guard=None, sticky=None,

@@ -1,0 +1,388 @@
+# SPDX-License-Identifier: MIT
+"""The admin listener's status page (doc/dashboard.md), through the real
+binary and a real browser: Debian's chromium, headless, on the DevTools
+protocol (chrome.py), against Node versions of a service under steady
+traffic. The page shows a split ramped by SIGHUP, an endpoint killed and
+a canary the guard pulls, each within two refreshes of /status saying
+so, with its console free of errors; a screenshot is kept. Without a
+browser: /status's schema, admin.auth, the headers, the masking of a
+refused reload's error, -t's warning."""
+
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+import base64
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sltest  # noqa: E402
+import chrome  # noqa: E402
+from nodever import Version  # noqa: E402
+from sltest import (check, eq, free_port, main, make_config,  # noqa: E402
+                    run_sluice, start_sluice, test, tmpdir, wait_until)
+
+
+def status(aport, headers=None):
+    r = sltest.get(aport, "/status", headers=headers)
+    eq(r.status, 200, "/status")
+    return r.json()
+
+
+def config(v1, v2, api, aport, weights=(90, 10), extra=None):
+    routes = [{"name": "api", "match": {"path_prefix": "/api/"},
+               "cluster": "api"},
+              {"name": "pay",
+               "split": [{"cluster": "v1", "weight": weights[0]},
+                         {"cluster": "v2", "weight": weights[1]}],
+               "guard": {"window": "10s", "min_requests": 20}}]
+    ex = {"admin": {"address": "127.0.0.1:%d" % aport}}
+    ex.update(extra or {})
+    cfg, port = make_config(
+        {"v1": [v1.addr], "v2": [v2.addr], "api": [a.addr for a in api]},
+        routes=routes, workers=2, extra=ex,
+        cluster_opts={"api": {"health_check": {
+            "path": "/", "interval": "300ms", "unhealthy": 2,
+            "healthy": 1}}})
+    return cfg, port
+
+
+class Traffic:
+    """Keep-alive GETs of each path in turn, about 200 a second, until
+    stopped."""
+
+    def __init__(self, port, paths):
+        self.port, self.paths = port, paths
+        self.stop_ = False
+        self.n = 0
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        c = None
+        while not self.stop_:
+            for p in self.paths:
+                try:
+                    if c is None:
+                        c = sltest.Client(self.port)
+                    c.request("GET", p)
+                    self.n += 1
+                except Exception:
+                    c = None
+                time.sleep(0.005)
+
+    def stop(self):
+        self.stop_ = True
+        self.t.join(10)
+
+
+def reload(s, aport, cfg):
+    with open(s.conf_path, "w") as f:
+        f.write(sltest.to_yaml(cfg) + "\n")
+    gen = status(aport)["sluice"]["config"]["generation"]
+    s.send_signal(signal.SIGHUP)
+    check(wait_until(lambda: status(aport)["sluice"]["config"]["generation"]
+                     > gen, timeout=10), "the reload applied")
+
+
+def refreshes(b):
+    return b.eval("Number((document.body && "
+                  "document.body.dataset.refreshes) || 0)")
+
+
+def shown_within_two_refreshes(b, js, what, timeout=15):
+    """Once /status says something, the page says it by its second
+    refresh after: js (an expression) becomes true."""
+    start = refreshes(b)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if b.eval(js):
+            n = refreshes(b) - start
+            check(n <= 2, "%s: shown after %d refreshes" % (what, n))
+            print("# %s: shown after %d refreshes" % (what, n))
+            return
+        time.sleep(0.1)
+    raise AssertionError("%s: not shown in %d s (%s)" % (what, timeout, js))
+
+
+def text(sel):
+    return ("(document.querySelector(%s) || {textContent: ''}).textContent"
+            % json.dumps(sel))
+
+
+def artefact(name):
+    d = os.environ.get("SLTEST_ARTEFACTS") or os.path.join(
+        os.environ.get("top_builddir", "."), "tests", "artefacts")
+    os.makedirs(d, exist_ok=True)
+    return os.path.join(d, name)
+
+
+@test
+def the_page_follows_a_ramp_a_dead_endpoint_and_a_trip():
+    v1, v2 = Version("v1"), Version("v2")
+    api = [Version("a1"), Version("a2")]
+    aport = free_port()
+    cfg, port = config(v1, v2, api, aport)
+    s = start_sluice(cfg)
+    load = Traffic(port, ["/pay", "/api/x"])
+    b = chrome.Browser()
+    try:
+        b.open("http://127.0.0.1:%d/" % aport)
+        check(wait_until(lambda: refreshes(b) >= 2, timeout=20),
+              "the page refreshed twice")
+        eq(b.eval("document.title"), "sluice", "the page's title")
+        # traffic: the route's rate and its 2xx
+        check(wait_until(lambda: b.eval(text('tr[data-route="main/pay"] .rps'))
+                         not in ("", "0", "\u2013"), timeout=15),
+              "the route's rate shows")
+        # a ramp by SIGHUP: 90/10 to 50/50
+        cfg2, _ = config(v1, v2, api, aport, weights=(50, 50))
+        cfg2["listeners"][0]["address"] = cfg["listeners"][0]["address"]
+        reload(s, aport, cfg2)
+        shown_within_two_refreshes(
+            b, text('tr[data-split="main/pay/v2"] .weight') + " === '50'",
+            "the ramp to 50/50")
+        check("applied" in b.eval(text("#reload")), "the reload shows")
+        # an endpoint killed: its checks take it down
+        dead = api[1]
+        dead.stop()
+        check(wait_until(lambda: [e["state"] for e in
+                                  status(aport)["clusters"][2]["endpoints"]]
+                         == ["up", "down"], timeout=15),
+              "/status says the endpoint is down")
+        shown_within_two_refreshes(
+            b, text('tr[data-endpoint="api/%s"] .badge' % dead.addr)
+            + " === 'down'", "the dead endpoint")
+        # the canary fails: the guard pulls it
+        v2.ctl(fail=1)
+        check(wait_until(lambda: status(aport)["listeners"][0]["routes"][1]
+                         ["split"][1]["guard"]["state"] == "tripped",
+                         timeout=30), "/status says the guard tripped")
+        shown_within_two_refreshes(
+            b, text('tr[data-split="main/pay/v2"] .guard')
+            + ".startsWith('tripped')", "the guard's trip")
+        check(b.eval(text('tr[data-split="main/pay/v2"] .weight'))
+              == "50 \u2192 0", "the canary's weight now")
+        time.sleep(2.5)
+        path = artefact("dashboard.png")
+        b.screenshot(path)
+        print("# screenshot: %s" % path)
+        eq(b.errors(), [], "the page's console and log errors")
+    finally:
+        load.stop()
+        b.close()
+    check(load.n > 500, "traffic ran: %d requests" % load.n)
+    s.stop()
+
+
+# /status's keys, and the types of their values (a list: of each item;
+# None: any value)
+NUM = (int, float, type(None))
+SCHEMA = {
+    "schema": int,
+    "sluice": {
+        "version": str, "pid": int, "time_s": int, "uptime_s": int,
+        "workers": int, "draining": bool,
+        "config": {"generation": int, "sha256": str, "path": str},
+        "reloads": {"applied": int, "refused": int, "last": None},
+        "connections": {"http1": int, "http2": int, "http3": int}},
+    "listeners": [{
+        "name": str, "address": str, "tls": bool, "http3": bool,
+        "connections": int, "window_s": int, "rps": NUM,
+        "requests": int, "requests_1m": int,
+        "status_1m": {"1xx": int, "2xx": int, "3xx": int, "4xx": int,
+                      "5xx": int},
+        "p50_ms": NUM, "p95_ms": NUM,
+        "p99_ms": NUM,
+        "spark": {"step_s": int, "rps": list, "errors": list,
+                  "p99_ms": list},
+        "routes": list}],
+    "clusters": [{
+        "name": str, "window_s": int, "rps": NUM, "requests": int,
+        "requests_1m": int, "status_1m": dict, "p50_ms": NUM,
+        "p95_ms": NUM, "p99_ms": NUM, "spark": dict,
+        "retries_1m": {"class1": int, "class2": int}, "pending": int,
+        "no_healthy": int, "overloaded": int,
+        "endpoints": [{
+            "address": str, "name": None, "weight": int, "state": str,
+            "reason": None, "since_s_ago": None, "in_flight": int,
+            "pool": {"idle": int, "busy": int,
+                     "connects_per_s": NUM},
+            "checks": None, "ejections": int}],
+        "dns": list}],
+}
+
+
+def conforms(doc, schema, where="status"):
+    if schema is None:          # any value, null included
+        return
+    if isinstance(schema, dict):
+        check(isinstance(doc, dict), "%s: an object" % where)
+        eq(sorted(doc), sorted(schema), "%s's keys" % where)
+        for k, v in schema.items():
+            conforms(doc[k], v, where + "." + k)
+    elif isinstance(schema, list):
+        check(isinstance(doc, list) and doc, "%s: a list" % where)
+        for i, x in enumerate(doc):
+            conforms(x, schema[0], "%s[%d]" % (where, i))
+    else:
+        check(isinstance(doc, schema) and not (schema is int and
+                                                isinstance(doc, bool)),
+              "%s: %r is not %r" % (where, doc, schema))
+
+
+@test
+def status_keeps_its_schema_and_its_figures_add_up():
+    v1, v2 = Version("v1"), Version("v2")
+    api = [Version("a1")]
+    aport = free_port()
+    cfg, port = config(v1, v2, api, aport)
+    s = start_sluice(cfg)
+    c = sltest.Client(port)
+    for _ in range(100):
+        eq(c.request("GET", "/pay").status, 200, "GET /pay")
+    # two ticks at least after the last request
+    time.sleep(2.5)
+    st = status(aport)
+    conforms(st, SCHEMA)
+    eq(st["schema"], 1, "schema")
+    pay = st["listeners"][0]["routes"][1]
+    eq(pay["name"], "pay", "route")
+    eq(pay["requests"], 100, "the route's requests")
+    eq(pay["requests_1m"], 100, "in the last minute")
+    eq(pay["status_1m"]["2xx"], 100, "2xx")
+    split = pay["split"]
+    eq([x["requests_1m"] for x in split], [90, 10],
+       "the split's requests: smooth round robin at 90/10")
+    eq([x["share_1m"] for x in split], [0.9, 0.1], "shares")
+    eq(sum(x["requests"] for x in st["clusters"][:2]), 100,
+       "the clusters' requests")
+    check(0 < pay["p50_ms"] <= pay["p95_ms"] <= pay["p99_ms"],
+          "percentiles in order: %r" % pay)
+    eq(len(pay["spark"]["rps"]), 60, "sparkline points")
+    eq(st["sluice"]["workers"], 2, "workers")
+    eq(st["sluice"]["reloads"]["last"], None, "no reload yet")
+    s.stop()
+
+
+@test
+def admin_auth_headers_and_masking():
+    d = tmpdir()
+    token = "tok-" + "7" * 40
+    tf, bf = os.path.join(d, "token"), os.path.join(d, "basic")
+    for path, body in ((tf, token + "\n"), (bf, "ops:s3cret pass\n")):
+        with open(path, "w") as f:
+            f.write(body)
+        os.chmod(path, 0o600)
+    v1, v2 = Version("v1"), Version("v2")
+    api = [Version("a1")]
+    aport = free_port()
+    cfg, port = config(v1, v2, api, aport)
+    cfg["admin"]["auth"] = {"token_file": tf, "basic_file": bf}
+    s = start_sluice(cfg)
+    bearer = {"Authorization": "Bearer " + token}
+    basic = {"Authorization": "Basic " +
+             base64.b64encode(b"ops:s3cret pass").decode()}
+    for path in ("/", "/status", "/config", "/metrics", "/dash.js"):
+        r = sltest.get(aport, path)
+        eq(r.status, 401, "%s without credentials" % path)
+        eq(r.headers.get("www-authenticate"),
+           'Basic realm="sluice admin", charset="UTF-8"', "the challenge")
+        eq(sltest.get(aport, path, headers=bearer).status, 200,
+           "%s with the token" % path)
+        eq(sltest.get(aport, path, headers=basic).status, 200,
+           "%s with the user" % path)
+        for bad in ("Bearer " + token[:-1], "Bearer " + token + "x",
+                    "Basic " + base64.b64encode(b"ops:s3cret").decode(),
+                    token):
+            eq(sltest.get(aport, path,
+                          headers={"Authorization": bad}).status, 401,
+               "%s with %r" % (path, bad))
+    for path in ("/healthz", "/readyz"):
+        eq(sltest.get(aport, path).status, 200, "%s stays open" % path)
+    # the headers of every answer
+    r = sltest.get(aport, "/", headers=bearer)
+    eq(r.headers.get("content-type"), "text/html; charset=utf-8", "type")
+    csp = r.headers.get("content-security-policy")
+    check("script-src 'self'" in csp and "unsafe-inline" not in csp and
+          "frame-ancestors 'none'" in csp, "the CSP: %r" % csp)
+    eq(r.headers.get("x-frame-options"), "DENY", "X-Frame-Options")
+    eq(r.headers.get("x-content-type-options"), "nosniff", "nosniff")
+    check(b"<script" in r.body and b"<script>" not in r.body and
+          b" style=" not in r.body, "no inline script or style")
+    # read only
+    c = socket.create_connection(("127.0.0.1", aport))
+    c.sendall(b"POST /status HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+              b"Authorization: Bearer " + token.encode() + b"\r\n\r\n")
+    check(c.recv(100).startswith(b"HTTP/1.1 405"), "POST is refused")
+    c.close()
+    # no secret, anywhere
+    for path in ("/status", "/config", "/"):
+        body = sltest.get(aport, path, headers=bearer).body
+        check(token.encode() not in body and b"s3cret" not in body,
+              "%s holds a credential" % path)
+    eq(status(aport, bearer)["sluice"]["reloads"]["last"], None, "none")
+    # a refused reload: its first error line, card number masked
+    s.expect_errors(r"reload: ")
+    with open(s.conf_path, "a") as f:
+        f.write("4111111111111111: 1\n")
+    s.send_signal(signal.SIGHUP)
+    check(wait_until(lambda: status(aport, bearer)["sluice"]["reloads"]
+                     ["last"] is not None, timeout=10), "the reload ended")
+    last = status(aport, bearer)["sluice"]["reloads"]["last"]
+    eq(last["result"], "refused", "the reload's result")
+    eq(last["why"], "reload", "why")
+    check("4111111111111111" not in last["error"] and
+          "unknown key" in last["error"], "the error, masked: %r" % last)
+    eq(status(aport, bearer)["sluice"]["reloads"]["refused"], 1, "refused")
+    check(re.search(r"info: admin: /\S* refused \(401\)", s.stderr()),
+          "the refusal is logged")
+    s.stop()
+
+
+@test
+def t_warns_of_an_open_admin_and_checks_the_files():
+    v1, v2 = Version("v1"), Version("v2")
+    api = [Version("a1")]
+    cfg, port = config(v1, v2, api, free_port())
+    cfg["admin"]["address"] = "0.0.0.0:%d" % free_port()
+    d = tmpdir()
+    path = os.path.join(d, "s.yaml")
+    with open(path, "w") as f:
+        f.write(sltest.to_yaml(cfg) + "\n")
+    rc, out, err = run_sluice(["-t", "-c", path])
+    eq(rc, 0, "-t: %s" % err)
+    check(re.search(r"warning: admin: 0\.0\.0\.0:\d+ is not a loopback "
+                    r"address and \"auth\" is not set", err),
+          "the warning: %r" % err)
+    tf = os.path.join(d, "token")
+    cfg["admin"]["auth"] = {"token_file": tf}
+    with open(path, "w") as f:
+        f.write(sltest.to_yaml(cfg) + "\n")
+    rc, out, err = run_sluice(["-t", "-c", path])
+    eq(rc, 1, "-t with a missing token file")
+    check('"token_file": cannot read' in err, "why: %r" % err)
+    with open(tf, "w") as f:
+        f.write("a\nb\n")
+    rc, out, err = run_sluice(["-t", "-c", path])
+    eq(rc, 1, "-t with two lines")
+    with open(tf, "w") as f:
+        f.write("tok\n")
+    os.chmod(tf, 0o644)
+    rc, out, err = run_sluice(["-t", "-c", path])
+    eq(rc, 0, "-t: %s" % err)
+    check("readable by others" in err and "loopback" not in err,
+          "warned of the mode only: %r" % err)
+    cfg["admin"]["auth"] = {}
+    with open(path, "w") as f:
+        f.write(sltest.to_yaml(cfg) + "\n")
+    rc, out, err = run_sluice(["-t", "-c", path])
+    eq(rc, 1, "-t with an empty auth")
+    check('needs "token_file" or "basic_file"' in err, "why: %r" % err)
+
+
+if __name__ == "__main__":
+    main()
