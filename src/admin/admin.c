@@ -30,6 +30,7 @@
 #include "proxyproto.h"
 #include "resolve.h"
 #include "runtime.h"
+#include "tls.h"
 #include "util.h"
 
 #define ADMIN_HEAD_MAX	4096
@@ -39,6 +40,8 @@
 struct admin_conn {
 	struct sl_admin *a;
 	int fd;
+	SSL *ssl; /* admin.tls: NULL plain */
+	int hs;	  /* its handshake is done */
 	struct event *ev;
 	char in[ADMIN_HEAD_MAX];
 	size_t inlen;
@@ -72,6 +75,8 @@ conn_free(struct admin_conn *ac)
 		}
 	a->nconns--;
 	event_free(ac->ev);
+	if (ac->ssl != NULL)
+		sl_tls_free(ac->ssl, ac->hs);
 	close(ac->fd);
 	free(ac->out);
 	free(ac);
@@ -976,6 +981,7 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 			sb_printf(b, "}");
 		} else
 			sb_printf(b, ",\"auth\":null");
+		config_tls_server(b, &c->admin_tls);
 		sb_printf(b, "}");
 	} else
 		sb_printf(b, ",\"admin\":null");
@@ -1233,25 +1239,84 @@ respond(struct admin_conn *ac, size_t head_len)
 	ac->outoff = 0;
 }
 
+static void admin_on_conn(evutil_socket_t fd, short what, void *arg);
+
+/* Waits for the socket to be readable (or writable: what TLS wants). */
+static void
+conn_wait(struct admin_conn *ac, int writable)
+{
+	struct timeval tv = {ADMIN_TIMEOUT_S, 0};
+
+	event_del(ac->ev);
+	event_assign(ac->ev, ac->a->base, ac->fd,
+		     (writable ? EV_WRITE : EV_READ) | EV_PERSIST,
+		     admin_on_conn, ac);
+	event_add(ac->ev, &tv);
+}
+
+/* Reads or writes on the connection, through TLS when it has it: the
+ * bytes, 0 at the end, or -1 (errno EAGAIN: *want says what for). */
+static ssize_t
+conn_io(struct admin_conn *ac, int writing, char *p, size_t n, int *want)
+{
+	ssize_t r;
+
+	*want = writing;
+	if (ac->ssl != NULL) {
+		struct iovec iov = {p, n};
+		int w = 0;
+		r = writing ? sl_tls_writev(ac->ssl, &iov, 1, &w)
+			    : sl_tls_read(ac->ssl, p, n, &w);
+		*want = w == SL_TLS_WANT_WRITE;
+		return r;
+	}
+	r = writing ? write(ac->fd, p, n) : read(ac->fd, p, n);
+	if (r == -1 && errno == EINTR)
+		errno = EAGAIN;
+	return r;
+}
+
 static void
 admin_on_conn(evutil_socket_t fd, short what, void *arg)
 {
 	struct admin_conn *ac = arg;
 	struct sl_h1_scan scan;
 	struct sl_h1_limits lim = {1024, ADMIN_HEAD_MAX, 64};
-	struct timeval tv = {ADMIN_TIMEOUT_S, 0};
 	ssize_t n;
 	long r;
+	int want;
 
 	if (what & EV_TIMEOUT) {
 		conn_free(ac);
 		return;
 	}
-	if (ac->out == NULL) {
-		n = read(ac->fd, ac->in + ac->inlen,
-			 sizeof(ac->in) - ac->inlen);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+	if (ac->ssl != NULL && !ac->hs) {
+		switch (sl_tls_handshake(ac->ssl, &want)) {
+		case 1:
+			ac->hs = 1;
+			conn_wait(ac, 0);
+			break; /* a request may be in its buffers already */
+		case 0:
+			conn_wait(ac, want == SL_TLS_WANT_WRITE);
 			return;
+		default:
+			if (sl_log_enabled(SL_LOG_DEBUG)) {
+				char why[160];
+				log_debug(
+				    "admin: TLS handshake failed: %s",
+				    sl_tls_why(ac->ssl, why, sizeof(why)));
+			}
+			conn_free(ac);
+			return;
+		}
+	}
+	if (ac->out == NULL) {
+		n = conn_io(ac, 0, ac->in + ac->inlen,
+			    sizeof(ac->in) - ac->inlen, &want);
+		if (n == -1 && errno == EAGAIN) {
+			conn_wait(ac, want);
+			return;
+		}
 		if (n <= 0) {
 			conn_free(ac);
 			return;
@@ -1259,24 +1324,26 @@ admin_on_conn(evutil_socket_t fd, short what, void *arg)
 		ac->inlen += (size_t)n;
 		sl_h1_scan_init(&scan);
 		r = sl_h1_scan_head(&scan, ac->in, ac->inlen, &lim, 1);
-		if (r == 0 && ac->inlen < sizeof(ac->in))
+		if (r == 0 && ac->inlen < sizeof(ac->in)) {
+			conn_wait(ac, 0);
 			return;
+		}
 		if (r <= 0) {
 			conn_free(ac);
 			return;
 		}
 		respond(ac, (size_t)r);
-		event_del(ac->ev);
-		event_assign(ac->ev, ac->a->base, ac->fd, EV_WRITE | EV_PERSIST,
-			     admin_on_conn, ac);
-		event_add(ac->ev, &tv);
+	}
+	n = conn_io(ac, 1, ac->out + ac->outoff, ac->outlen - ac->outoff,
+		    &want);
+	if (n == -1 && errno == EAGAIN) {
+		conn_wait(ac, want);
 		return;
 	}
-	n = write(ac->fd, ac->out + ac->outoff, ac->outlen - ac->outoff);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
 	if (n <= 0 || (ac->outoff += (size_t)n) == ac->outlen)
 		conn_free(ac);
+	else
+		conn_wait(ac, 1);
 }
 
 static void
@@ -1297,9 +1364,17 @@ admin_on_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 	ac->a = a;
 	ac->fd = fd;
+	if (a->view->conf->admin_tls.ctx != NULL &&
+	    (ac->ssl = sl_tls_accept(&a->view->conf->admin_tls, fd)) == NULL) {
+		close(fd);
+		free(ac);
+		return;
+	}
 	ac->ev =
 	    event_new(a->base, fd, EV_READ | EV_PERSIST, admin_on_conn, ac);
 	if (ac->ev == NULL) {
+		if (ac->ssl != NULL)
+			sl_tls_free(ac->ssl, 0);
 		close(fd);
 		free(ac);
 		return;

@@ -627,6 +627,20 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 			admin = NULL;
 		if ((a = sl_yaml_map_get(v, "auth", NULL)) != NULL)
 			parse_admin_auth(ld, a, conf);
+		/* a listener's tls keys and defaults (doc/dashboard.md),
+		 * but a small session cache: operators, not clients */
+		conf->admin_tls.min_version = 12;
+		conf->admin_tls.session_tickets = 1;
+		conf->admin_tls.session_cache = 100;
+		if ((a = sl_yaml_map_get(v, "tls", NULL)) != NULL)
+			sl_conf_parse_tls_server(ld, "admin", a,
+						 &conf->admin_tls);
+		if (conf->admin_tls.client_subject_header != NULL)
+			sl_yaml_err_node(
+			    ld, a,
+			    "admin: tls: \"client_subject_header\" "
+			    "has no use here: the admin listener "
+			    "forwards nothing");
 	}
 	sl_conf_table_read(ld, NULL, root, sl_conf_top_table, conf, NULL);
 	/* Clusters first: routes refer to them wherever they are
@@ -670,7 +684,7 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
  * key checks (ld->outline).
  */
 
-static const char *const admin_keys[] = {"address", "auth", NULL};
+static const char *const admin_keys[] = {"address", "auth", "tls", NULL};
 static const char *const admin_auth_keys[] = {"token_file", "basic_file", NULL};
 static const char *const rate_limit_store_keys[] = {
     "address", "timeout", "prefix", "username", "password_file", NULL,
@@ -907,6 +921,20 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
 /* ---- the generation: load, reference counts, free ------------------- */
 
 static void
+tls_server_free(struct sl_conf_tls_server *t)
+{
+	for (size_t j = 0; j < t->ncerts; j++) {
+		free(t->certs[j].cert.path);
+		free(t->certs[j].key.path);
+	}
+	free(t->certs);
+	free(t->ciphers);
+	free(t->ciphersuites);
+	free(t->client_ca.path);
+	free(t->client_subject_header);
+}
+
+static void
 conf_free(struct sl_conf *conf)
 {
 	if (conf->tls_free != NULL)
@@ -921,15 +949,7 @@ conf_free(struct sl_conf *conf)
 		for (j = 0; j < l->nroutes; j++)
 			sl_conf_free_route(&l->routes[j]);
 		free(l->routes);
-		for (j = 0; j < l->tls.ncerts; j++) {
-			free(l->tls.certs[j].cert.path);
-			free(l->tls.certs[j].key.path);
-		}
-		free(l->tls.certs);
-		free(l->tls.ciphers);
-		free(l->tls.ciphersuites);
-		free(l->tls.client_ca.path);
-		free(l->tls.client_subject_header);
+		tls_server_free(&l->tls);
 		sl_policy_free(l->policy);
 		sl_conf_free_identity(l);
 	}
@@ -943,6 +963,7 @@ conf_free(struct sl_conf *conf)
 	free(conf->rl_store.prefix);
 	free(conf->rl_store.username);
 	free(conf->rl_store.password_file.path);
+	tls_server_free(&conf->admin_tls);
 	free(conf->admin_auth.token_file.path);
 	free(conf->admin_auth.basic_file.path);
 	OPENSSL_cleanse(&conf->admin_auth, sizeof(conf->admin_auth));

@@ -321,8 +321,12 @@ admin_auth_load(struct sl_conf *conf, char **errors, char **warn)
 		OPENSSL_cleanse(pw, n);
 		free(pw);
 	}
+	/* client certificates required are credentials too */
 	if (conf->has_admin && a->token_file.path == NULL &&
-	    a->basic_file.path == NULL && !admin_loopback(&conf->admin_addr))
+	    a->basic_file.path == NULL &&
+	    (conf->admin_tls.client_ca.path == NULL ||
+	     conf->admin_tls.client_verify_optional) &&
+	    !admin_loopback(&conf->admin_addr))
 		add_msg(warn, conf, "warning", &conf->admin_addr_pos,
 			"admin: %s is not a loopback address and \"auth\" "
 			"is not set: whoever reaches it reads the status "

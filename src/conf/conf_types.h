@@ -717,6 +717,9 @@ struct sl_conf {
 		int has_token, has_basic;
 		unsigned char token_sha[32], basic_sha[32];
 	} admin_auth;
+	/* admin.tls (doc/dashboard.md): a listener's TLS settings; certs
+	 * NULL: plain HTTP. Its context is built by sl_tls_load */
+	struct sl_conf_tls_server admin_tls;
 	enum sl_log_level log_level;
 	char *access_log; /* "off", "stdout", "stderr" or a file path */
 	struct sl_conf_pos access_log_pos; /* of its value, for sl_preflight */

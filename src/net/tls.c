@@ -884,6 +884,8 @@ tls_free(struct sl_conf *conf)
 		client_free(conf->clusters[i].tls.ctx);
 		conf->clusters[i].tls.ctx = NULL;
 	}
+	server_free(conf->admin_tls.ctx);
+	conf->admin_tls.ctx = NULL;
 }
 
 char *
@@ -912,6 +914,15 @@ sl_tls_load(struct sl_conf *conf, char **warnings)
 		if (cc->tls.enabled)
 			cc->tls.ctx = client_load(&m, cc);
 	}
+	if (conf->admin_tls.ncerts > 0) {
+		/* the admin listener's (doc/dashboard.md): a listener of
+		 * HTTP/1.1 on its address, for the contexts' sake */
+		struct sl_conf_listener al = {.name = "admin",
+					      .addr = conf->admin_addr,
+					      .protocols = SL_PROTO_HTTP1,
+					      .tls = conf->admin_tls};
+		conf->admin_tls.ctx = server_load(&m, &al, 0);
+	}
 	ERR_clear_error();
 	if (warnings != NULL)
 		*warnings = m.warnings;
@@ -939,6 +950,8 @@ sl_tls_share(struct sl_conf *nc, const struct sl_conf *oc)
 			atomic_fetch_add(&cl->refs, 1);
 		nc->clusters[i].tls.ctx = cl;
 	}
+	if ((nc->admin_tls.ctx = oc->admin_tls.ctx) != NULL)
+		atomic_fetch_add(&nc->admin_tls.ctx->refs, 1);
 }
 
 /* ---- one connection ---------------------------------------------------- */

@@ -23,12 +23,13 @@ import glob
 import json
 import os
 import re
+import ssl
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sltest import (TOP_SRCDIR, Pki, Skip, check, eq, free_port,  # noqa: E402
-                    get, have_openssl, main, run_sluice, start_sluice, test,
-                    tmpdir)
+from sltest import (TOP_SRCDIR, Pki, Skip, TLSClient, check,  # noqa: E402
+                    eq, free_port, get, have_openssl, main, run_sluice,
+                    start_sluice, test, tmpdir)
 
 # ---------------------------------------------------------------------------
 # What the loader accepts
@@ -59,6 +60,7 @@ def conf_key_lists():
 NESTED = {
     ("top", "admin"): "admin",
     ("admin", "auth"): "admin_auth",
+    ("admin", "tls"): "tls_server",
     ("top", "log"): "log",
     ("top", "listeners"): "listener",
     ("top", "clusters"): "cluster",
@@ -255,6 +257,9 @@ ODD = 'a "quoted" \\ back\tslash caf\u00e9 \u2713 ' + "x" * 1200
 
 
 REDIS_PW = "redis-pw-in-no-page-3e8a"
+# admin.auth's token and user (doc/dashboard.md), in no page either
+ADMIN_TOKEN = "admin-token-in-no-page-5c1d"
+ADMIN_USER = "ops:admin-pw-in-no-page-77e0"
 
 
 def full_config():
@@ -280,6 +285,12 @@ def full_config():
     jwks = os.path.join(d, "jwks.json")
     with open(jwks, "w") as f:
         f.write(JWKS)
+    tokfile, userfile = (os.path.join(d, "admin-token"),
+                         os.path.join(d, "admin-user"))
+    for path, secret in ((tokfile, ADMIN_TOKEN), (userfile, ADMIN_USER)):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secret + "\n")
     # a route's waf: a file, then a pattern of two (shown expanded)
     os.makedirs(os.path.join(d, "waf"))
     for name, rule in (("waf-first.conf", 'SecRule ARGS "@contains attack" '
@@ -292,7 +303,11 @@ def full_config():
             f.write(rule + "\n")
     cfg = {
         "workers": 2,
-        "admin": {"address": "127.0.0.1:%d" % aport},
+        "admin": {"address": "127.0.0.1:%d" % aport,
+                  "auth": {"token_file": tokfile, "basic_file": userfile},
+                  "tls": {"certificates": [{"cert": p["srv"].cert,
+                                            "key": p["srv"].key}],
+                          "min_version": "TLSv1.3"}},
         "log": {"level": "warn", "access": access,
                 "access_format": "combined", "query": "full",
                 "mask_card_numbers": False},
@@ -574,8 +589,20 @@ def without_route_waf(cfg):
     return cfg
 
 
-def config_of(aport):
-    r = get(aport, "/config", timeout=5.0)
+def config_of(aport, tls=False):
+    """/config; tls: over TLS with the token (full_config's admin)."""
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        c = TLSClient(aport, ctx=ctx, timeout=5.0)
+        try:
+            r = c.request("GET", "/config",
+                          {"Authorization": "Bearer " + ADMIN_TOKEN})
+        finally:
+            c.close()
+    else:
+        r = get(aport, "/config", timeout=5.0)
     eq(r.status, 200, "status of /config")
     eq(r.header("content-type"), "application/json", "Content-Type")
     return r.body.decode("utf-8"), json.loads(r.body.decode("utf-8"))
@@ -606,13 +633,15 @@ def config_shows_every_key_of_the_file():
                   "set: set it to a value other than its default, and "
                   "make /config show it" % (name, k))
     sl = start_sluice(without_route_waf(cfg))
-    body, shown = config_of(aport)
+    body, shown = config_of(aport, tls=True)
     objs = compare(cfg, shown)
     check(len(objs) > 20, "mappings compared: %d" % len(objs))
     # never a key file, anywhere, nor a password
     for k in keyfiles:
         check(k not in body, "the key file %s is named in /config" % k)
     check(REDIS_PW not in body, "the Redis password is in /config")
+    check(ADMIN_TOKEN not in body and ADMIN_USER.split(":")[1] not in body,
+          "admin.auth's credentials are in /config")
     check("ab" * 32 not in body and "abababab" not in body,
           "the idempotency key is in /config")
     check("cdcdcdcd" not in body, "a previous idempotency key is in /config")
@@ -624,8 +653,7 @@ def config_shows_every_key_of_the_file():
     eq(shown["log"]["access"], cfg["log"]["access"], "log.access")
     # what runs
     eq(shown["workers"], 2, "workers")
-    eq(shown["admin"], {"address": "127.0.0.1:%d" % aport, "auth": None},
-       "admin")
+    eq(shown["admin"]["address"], "127.0.0.1:%d" % aport, "admin.address")
     sl.stop()
 
 
@@ -676,7 +704,7 @@ def config_fills_in_every_default():
     _, shown = config_of(aport)
     full, faport = full_config()[:2]
     sl = start_sluice(without_route_waf(full))
-    _, fshown = config_of(faport)
+    _, fshown = config_of(faport, tls=True)
     sl.stop()
     # the same keys whether the file sets them or not (endpoint state
     # aside: it shows only with health_check or outlier)

@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -382,6 +383,76 @@ def t_warns_of_an_open_admin_and_checks_the_files():
     rc, out, err = run_sluice(["-t", "-c", path])
     eq(rc, 1, "-t with an empty auth")
     check('needs "token_file" or "basic_file"' in err, "why: %r" % err)
+
+
+@test
+def the_admin_over_tls_with_client_certificates():
+    if not sltest.have_openssl():
+        raise sltest.Skip("the openssl command is not installed")
+    p = sltest.Pki()
+    p.ca("ca", "/O=Sluice Test/CN=Admin CA")
+    p.leaf("admin", "/CN=admin.test", "ca", ["admin.test"],
+           ips=["127.0.0.1"])
+    p.leaf("ops", "/O=Ops/CN=ops", "ca")
+    p.ca("other", "/O=Elsewhere/CN=Other CA")
+    p.leaf("stranger", "/CN=stranger", "other")
+    v1, v2 = Version("v1"), Version("v2")
+    api = [Version("a1")]
+    aport = free_port()
+    cfg, port = config(v1, v2, api, aport)
+    cfg["admin"]["tls"] = {
+        "certificates": [{"cert": p["admin"].cert,
+                          "key": p["admin"].key}],
+        "client_ca": p["ca"].cert}
+    s = start_sluice(cfg)
+    ca = p["ca"].cert
+    ops = {"cert": p["ops"].cert, "key": p["ops"].key}
+    for path in ("/", "/status", "/healthz"):
+        r = sltest.tls_get(aport, path, cafile=ca, **ops)
+        eq(r.status, 200, "%s over TLS with a client certificate" % path)
+    eq(sltest.tls_get(aport, "/status", cafile=ca, **ops).json()["schema"],
+       1, "/status over TLS")
+    # without a certificate, or with one of another CA: no answer
+    for kw in ({}, {"cert": p["stranger"].cert,
+                    "key": p["stranger"].key}):
+        try:
+            r = sltest.tls_get(aport, "/status", cafile=ca, **kw)
+            raise AssertionError("answered %d without a certificate of "
+                                 "the CA (%r)" % (r.status, kw))
+        except (OSError, sltest.Closed):
+            pass
+    # plain HTTP on it: no answer either
+    c = socket.create_connection(("127.0.0.1", aport))
+    c.settimeout(5)
+    c.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        got = c.recv(100)
+    except ConnectionResetError:
+        got = b""
+    check(not got.startswith(b"HTTP/"), "plain HTTP answered")
+    c.close()
+    # a real client, curl
+    out = subprocess.run(
+        ["curl", "-sS", "--cacert", ca, "--cert", ops["cert"], "--key",
+         ops["key"], "https://127.0.0.1:%d/status" % aport],
+        capture_output=True, timeout=20)
+    eq(out.returncode, 0, "curl: %r" % out.stderr)
+    eq(json.loads(out.stdout)["schema"], 1, "curl's /status")
+    s.stop()
+    # client certificates required are credentials: no warning for an
+    # address others reach
+    cfg["admin"]["address"] = "0.0.0.0:%d" % free_port()
+    path = os.path.join(tmpdir(), "s.yaml")
+    with open(path, "w") as f:
+        f.write(sltest.to_yaml(cfg) + "\n")
+    rc, out, err = run_sluice(["-t", "-c", path])
+    eq(rc, 0, "-t: %s" % err)
+    check("loopback" not in err, "no warning: %r" % err)
+    cfg["admin"]["tls"]["client_verify"] = "optional"
+    with open(path, "w") as f:
+        f.write(sltest.to_yaml(cfg) + "\n")
+    rc, out, err = run_sluice(["-t", "-c", path])
+    check("is not a loopback address" in err, "optional: warned: %r" % err)
 
 
 if __name__ == "__main__":
