@@ -1183,7 +1183,7 @@ respond(struct admin_conn *ac, size_t head_len)
 		sl_admin_page_status(v, ac->a->ring, &body);
 	} else if ((as = asset(req.path, req.path_len)) != NULL) {
 		ctype = as->ctype;
-		sb_printf(&body, "%.*s", (int)as->len, (const char *)as->data);
+		sb_put(&body, (const char *)as->data, as->len);
 	} else if (sl_h1_ieq(req.path, req.path_len, "/healthz")) {
 		sb_printf(&body, "{\"status\":\"ok\"}\n");
 	} else if (sl_h1_ieq(req.path, req.path_len, "/readyz")) {
@@ -1232,7 +1232,7 @@ respond(struct admin_conn *ac, size_t head_len)
 			"charset=\"UTF-8\"\r\n"
 		      : "WWW-Authenticate: Bearer realm=\"sluice admin\"\r\n");
 	if (req.method_id != SL_M_HEAD && body.len > 0)
-		sb_printf(&out, "%.*s", (int)body.len, body.p);
+		sb_put(&out, body.p, body.len);
 	free(body.p);
 	ac->out = out.p;
 	ac->outlen = out.failed ? 0 : out.len;

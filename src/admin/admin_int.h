@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "admin.h"
 #include "runtime.h"
@@ -54,6 +55,27 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
 		b->p = np;
 		b->cap = ncap;
 	}
+}
+
+/* Appends n bytes of s: sb_printf without a format to read. */
+static inline void
+sb_put(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->cap - b->len <= n) {
+		size_t ncap = (b->cap + n + 1) * 2;
+		char *np = realloc(b->p, ncap);
+		if (np == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
 }
 
 /* A counter read by the admin thread while a worker writes it. */

@@ -3,10 +3,10 @@
  * The status page's figures (doc/dashboard.md): once a second the admin
  * thread reads the counters the workers keep anyway (per-worker, summed
  * here) of every listener, route, cluster and endpoint of the running
- * generation into a ring of one-second snapshots, a minute long, and
- * every five seconds a sparkline point (rate, errors, p99) into a ring of
- * five minutes. /status is written from those rings and from the states
- * read now. The workers do nothing for it: no history of their own, no
+ * generation: the latest reading, and every five seconds a snapshot
+ * into a ring a minute long and a sparkline point (rate, errors, p99)
+ * into a ring of five minutes. /status is written from those rings and from the
+ * states read now. The workers do nothing for it: no history of their own, no
  * work when the page is read. Nothing is kept on disk.
  */
 #include <math.h>
@@ -21,9 +21,9 @@
 #include "resolve.h"
 #include "util.h"
 
-#define RING_S	   61 /* one-second snapshots: a minute, and one before */
+#define SPARK_STEP 5  /* seconds a snapshot and a sparkline point */
+#define STEPS	   13 /* snapshots kept: a minute, and the one before */
 #define SPARK_N	   60 /* points of a sparkline */
-#define SPARK_STEP 5  /* seconds a point */
 #define TAB_N	   256
 
 /* What one snapshot of a listener, route or cluster holds: requests,
@@ -57,9 +57,14 @@ struct track {
 			   one's address is not taken for it */
 	enum track_kind kind;
 	unsigned nval;
-	uint64_t born;	/* the first tick it was read at */
-	uint64_t seen;	/* the last */
-	uint64_t *snap; /* RING_S x nval */
+	uint64_t born; /* the first tick it was read at */
+	uint64_t seen; /* the last */
+	/* the first step (tick / SPARK_STEP) its ring holds; zero_base:
+	 * that step's snapshot is the zeros its counters began at (a state
+	 * new to the page), as at tick born - 1 */
+	uint64_t first_step;
+	int zero_base;
+	uint64_t *snap; /* STEPS snapshots of nval, then the latest */
 	float *spark;	/* SPARK_N x 3: rate, errors a second, p99 (ms);
 			   -1: no request */
 	struct track *next;
@@ -67,7 +72,7 @@ struct track {
 
 struct sl_admin_ring {
 	struct track *tab[TAB_N];
-	uint64_t tick; /* ticks taken; snapshot slot tick % RING_S */
+	uint64_t tick; /* ticks taken (seconds) */
 	size_t ntracks;
 };
 
@@ -137,12 +142,16 @@ track_get(struct sl_admin_ring *r, const void *id, const char *key,
 	t->kind = kind;
 	t->nval = nval;
 	/* A state new to the page is new: its counters began at 0, which
-	 * is its snapshot of the tick before (zeroed by calloc), so that
+	 * is its snapshot of the step before (zeroed by calloc), so that
 	 * what it counted since is in its last minute. One that had a
-	 * track (a reload changed its split) starts from its counts now. */
-	t->born = again || r->tick == 0 ? r->tick : r->tick - 1;
+	 * track (a reload changed its split) starts from its first
+	 * snapshot. */
+	t->born = r->tick;
+	t->zero_base = !again && r->tick > 0;
+	t->first_step = t->zero_base ? (r->tick - 1) / SPARK_STEP
+				     : (r->tick + SPARK_STEP - 1) / SPARK_STEP;
 	t->key = strdup(key);
-	t->snap = calloc((size_t)RING_S * nval, sizeof(uint64_t));
+	t->snap = calloc((size_t)(STEPS + 1) * nval, sizeof(uint64_t));
 	if (kind != T_ENDPOINT)
 		t->spark = malloc(SPARK_N * 3 * sizeof(float));
 	if (t->key == NULL || t->snap == NULL ||
@@ -158,18 +167,46 @@ track_get(struct sl_admin_ring *r, const void *id, const char *key,
 	return t;
 }
 
-/* The snapshot of tick k (k within the last RING_S ticks). */
+/* The snapshot of step k (within the last STEPS). */
 static uint64_t *
-snap_at(const struct track *t, uint64_t k)
+step_at(const struct track *t, uint64_t k)
 {
-	return t->snap + (size_t)(k % RING_S) * t->nval;
+	return t->snap + (size_t)(k % STEPS) * t->nval;
 }
 
-/* The seconds of history t has at tick now, at most max. */
-static uint64_t
-span(const struct track *t, uint64_t now, uint64_t max)
+/* The latest reading. */
+static uint64_t *
+cur_of(const struct track *t)
 {
-	return SL_MIN(now - t->born, max);
+	return t->snap + (size_t)STEPS * t->nval;
+}
+
+/* The tick step k stands for. */
+static uint64_t
+step_tick(const struct track *t, uint64_t k)
+{
+	return k == t->first_step && t->zero_base ? t->born - 1
+						  : k * SPARK_STEP;
+}
+
+/*
+ * The snapshot to measure the last `back` seconds against at tick now:
+ * the newest at least that old (so a minute is 60 to 64 s), or the
+ * oldest there is; NULL when there is none yet. *secs: the seconds
+ * since it.
+ */
+static const uint64_t *
+older(const struct track *t, uint64_t now, uint64_t back, uint64_t *secs)
+{
+	uint64_t cur = now / SPARK_STEP, k, at;
+
+	k = cur >= back / SPARK_STEP ? cur - back / SPARK_STEP : 0;
+	if (k < t->first_step)
+		k = t->first_step;
+	if (k > cur || (at = step_tick(t, k)) >= now)
+		return NULL;
+	*secs = now - at;
+	return step_at(t, k);
 }
 
 /* ---- reading the counters ------------------------------------------ */
@@ -257,29 +294,32 @@ sl_admin_quantile(const uint64_t *h, double q)
 	return bounds[SL_HIST_N - 2];
 }
 
-/* The delta of values [from, from + n) between ticks a (older) and b. */
+/* The delta of n values from snapshot sa (older) to sb. */
 static void
-delta(const struct track *t, uint64_t a, uint64_t b, unsigned from, unsigned n,
-      uint64_t *out)
+delta(const uint64_t *sa, const uint64_t *sb, unsigned n, uint64_t *out)
 {
-	const uint64_t *sa = snap_at(t, a), *sb = snap_at(t, b);
-
 	for (unsigned i = 0; i < n; i++)
-		out[i] = sb[from + i] >= sa[from + i]
-			     ? sb[from + i] - sa[from + i]
-			     : 0;
+		out[i] = sb[i] >= sa[i] ? sb[i] - sa[i] : 0;
 }
 
-/* A sparkline point of t at tick now: its last SPARK_STEP seconds. */
+/* At a step's tick: the latest reading becomes its snapshot, and the
+ * sparkline gets the point of the step since the one before. */
 static void
-spark_point(struct track *t, uint64_t now)
+step_taken(struct track *t, uint64_t now)
 {
-	float *p = t->spark + (size_t)((now / SPARK_STEP) % SPARK_N) * 3;
-	uint64_t d[V_DUR + SL_HIST_N];
+	uint64_t k = now / SPARK_STEP, d[V_DUR + SL_HIST_N], secs;
+	float *p;
 
-	delta(t, now - SPARK_STEP, now, 0, V_DUR + SL_HIST_N, d);
-	p[0] = (float)d[V_REQ] / SPARK_STEP;
-	p[1] = (float)d[V_RESP + 4] / SPARK_STEP;
+	memcpy(step_at(t, k), cur_of(t), t->nval * sizeof(uint64_t));
+	if (t->spark == NULL || k == 0 || k - 1 < t->first_step)
+		return;
+	secs = now - step_tick(t, k - 1);
+	if (secs == 0)
+		return;
+	p = t->spark + (size_t)(k % SPARK_N) * 3;
+	delta(step_at(t, k - 1), step_at(t, k), V_DUR + SL_HIST_N, d);
+	p[0] = (float)d[V_REQ] / (float)secs;
+	p[1] = (float)d[V_RESP + 4] / (float)secs;
 	p[2] = (float)sl_admin_quantile(d + V_DUR, 0.99);
 }
 
@@ -296,7 +336,7 @@ take(struct sl_admin_ring *r, const struct sl_admin_view *v,
 	if (t == NULL)
 		return NULL;
 	t->seen = r->tick;
-	s = snap_at(t, r->tick);
+	s = cur_of(t);
 	memset(s, 0, nval * sizeof(*s));
 	if (kind == T_ENDPOINT)
 		s[0] = csum(v, c, COUNT_OFF(connects));
@@ -359,25 +399,36 @@ sl_admin_ring_tick(struct sl_admin_ring *r, const struct sl_admin_view *v)
 				track_free(t);
 				r->ntracks--;
 			} else {
-				if (t->spark != NULL &&
-				    r->tick % SPARK_STEP == 0 &&
-				    r->tick - t->born >= SPARK_STEP)
-					spark_point(t, r->tick);
+				if (r->tick % SPARK_STEP == 0)
+					step_taken(t, r->tick);
 				pp = &t->next;
 			}
 }
 
 /* ---- /status --------------------------------------------------------- */
 
+/* A figure: null when negative (not measured), else as an integer when
+ * it is one, else to 3 significant digits. Most of a page's numbers are
+ * sparkline points, null or whole: those skip printf. */
 static void
 jnum(struct sbuf *b, double x)
 {
-	if (x < 0 || !isfinite(x))
-		sb_printf(b, "null");
-	else if (x == floor(x) && x < 1e15)
-		sb_printf(b, "%.0f", x);
-	else
+	char tmp[24], *p = tmp + sizeof(tmp);
+	uint64_t u;
+
+	if (x < 0 || !isfinite(x)) {
+		sb_put(b, "null", 4);
+		return;
+	}
+	if (x != floor(x) || x >= 1e15) {
 		sb_printf(b, "%.3g", x);
+		return;
+	}
+	u = (uint64_t)x;
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	sb_put(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 static void
@@ -395,18 +446,17 @@ traffic(struct sbuf *b, const struct sl_admin_ring *r, const struct track *t,
 	uint64_t *d)
 {
 	static const char *const cls[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
-	uint64_t now = r->tick, w, w10, d10;
+	uint64_t now = r->tick, w = 0, w10 = 0, d10 = 0;
+	const uint64_t *cur = cur_of(t), *o;
 
 	memset(d, 0, t->nval * sizeof(*d));
-	w = span(t, now, RING_S - 1);
-	w10 = span(t, now, 10);
-	if (w > 0)
-		delta(t, now - w, now, 0, t->nval, d);
-	d10 =
-	    w10 > 0 ? snap_at(t, now)[V_REQ] - snap_at(t, now - w10)[V_REQ] : 0;
+	if ((o = older(t, now, 60, &w)) != NULL)
+		delta(o, cur, t->nval, d);
+	if ((o = older(t, now, 10, &w10)) != NULL)
+		delta(o, cur, 1, &d10);
 	sb_printf(b, ",\"window_s\":%llu", (unsigned long long)w);
 	jkv_num(b, "rps", w10 > 0 ? (double)d10 / (double)w10 : -1);
-	jkv_u64(b, "requests", snap_at(t, now)[V_REQ]);
+	jkv_u64(b, "requests", cur[V_REQ]);
 	jkv_u64(b, "requests_1m", d[V_REQ]);
 	sb_printf(b, ",\"status_1m\":{");
 	for (int k = 0; k < 5; k++)
@@ -426,10 +476,11 @@ traffic(struct sbuf *b, const struct sl_admin_ring *r, const struct track *t,
 		for (size_t i = 0; i < SPARK_N; i++) {
 			uint64_t at = now / SPARK_STEP + 1 + i;
 			float x = t->spark[(at % SPARK_N) * 3 + (size_t)k];
-			sb_printf(b, "%s", i ? "," : "");
+			if (i > 0)
+				sb_put(b, ",", 1);
 			jnum(b, x);
 		}
-		sb_printf(b, "]");
+		sb_put(b, "]", 1);
 	}
 	sb_printf(b, "}");
 }
@@ -615,9 +666,10 @@ status_endpoint(struct sbuf *b, struct sl_admin_ring *r,
 	sb_printf(b, ",\"pool\":{\"idle\":%llu,\"busy\":%llu",
 		  (unsigned long long)idle,
 		  (unsigned long long)(conns > idle ? conns - idle : 0));
-	if (t != NULL && span(t, r->tick, RING_S - 1) > 0) {
-		uint64_t w = span(t, r->tick, RING_S - 1), dc;
-		delta(t, r->tick - w, r->tick, 0, 1, &dc);
+	const uint64_t *o;
+	uint64_t w, dc;
+	if (t != NULL && (o = older(t, r->tick, 60, &w)) != NULL) {
+		delta(o, cur_of(t), 1, &dc);
 		jkv_num(b, "connects_per_s", (double)dc / (double)w);
 	} else
 		sb_printf(b, ",\"connects_per_s\":null");
