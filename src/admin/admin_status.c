@@ -57,6 +57,7 @@ struct track {
 			   one's address is not taken for it */
 	enum track_kind kind;
 	unsigned nval;
+	uint64_t sig;  /* a route's: its split's clusters, in order */
 	uint64_t born; /* the first tick it was read at */
 	uint64_t seen; /* the last */
 	/* the first step (tick / SPARK_STEP) its ring holds; zero_base:
@@ -117,7 +118,7 @@ slot_of(const void *id)
  * of memory or past the bound of tracks kept. */
 static struct track *
 track_get(struct sl_admin_ring *r, const void *id, const char *key,
-	  enum track_kind kind, unsigned nval, int make)
+	  enum track_kind kind, unsigned nval, uint64_t sig, int make)
 {
 	struct track **pp = &r->tab[slot_of(id)], *t;
 	int again = 0;
@@ -125,8 +126,9 @@ track_get(struct sl_admin_ring *r, const void *id, const char *key,
 	for (; (t = *pp) != NULL; pp = &t->next)
 		if (t->id == id && t->kind == kind && strcmp(t->key, key) == 0)
 			break;
-	if (t != NULL && t->nval != nval) {
-		/* a reload gave the route another split: afresh */
+	if (t != NULL && (t->nval != nval || t->sig != sig)) {
+		/* a reload gave the route another split: afresh, its
+		 * entries' counts being by place */
 		*pp = t->next;
 		track_free(t);
 		r->ntracks--;
@@ -141,6 +143,7 @@ track_get(struct sl_admin_ring *r, const void *id, const char *key,
 	t->id = id;
 	t->kind = kind;
 	t->nval = nval;
+	t->sig = sig;
 	/* A state new to the page is new: its counters began at 0, which
 	 * is its snapshot of the step before (zeroed by calloc), so that
 	 * what it counted since is in its last minute. One that had a
@@ -323,6 +326,30 @@ step_taken(struct track *t, uint64_t now)
 	p[2] = (float)sl_admin_quantile(d + V_DUR, 0.99);
 }
 
+static unsigned
+route_nval(const struct sl_conf_route *r)
+{
+	return r->split != NULL ? NV_COUNTS + 2 * SL_SPLIT_SEEN : NV_COUNTS;
+}
+
+/* What names a route's split: its clusters in order (FNV-1a); 0 for a
+ * route to one cluster. */
+static uint64_t
+route_sig(const struct sl_conf_route *r)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (r->split == NULL)
+		return 0;
+	for (size_t i = 0; i < r->nsplit; i++)
+		for (const char *p = r->split[i].cluster->name;; p++) {
+			h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+			if (*p == '\0')
+				break;
+		}
+	return h;
+}
+
 /* Reads one object's counters into its snapshot of this tick, which it
  * returns (NULL: not followed). */
 static uint64_t *
@@ -330,7 +357,8 @@ take(struct sl_admin_ring *r, const struct sl_admin_view *v,
      enum track_kind kind, const void *id, const char *key, unsigned nval,
      const struct sl_conf_route *route, const struct sl_counts *c)
 {
-	struct track *t = track_get(r, id, key, kind, nval, 1);
+	uint64_t sig = route != NULL ? route_sig(route) : 0;
+	struct track *t = track_get(r, id, key, kind, nval, sig, 1);
 	uint64_t *s;
 
 	if (t == NULL)
@@ -352,12 +380,6 @@ take(struct sl_admin_ring *r, const struct sl_admin_view *v,
 		    load((atomic_uint_fast64_t *)&cs->retries[2]);
 	}
 	return s;
-}
-
-static unsigned
-route_nval(const struct sl_conf_route *r)
-{
-	return r->split != NULL ? NV_COUNTS + 2 * SL_SPLIT_SEEN : NV_COUNTS;
 }
 
 void
@@ -564,8 +586,8 @@ static void
 status_route(struct sbuf *b, struct sl_admin_ring *r,
 	     const struct sl_conf_route *rt)
 {
-	struct track *t =
-	    track_get(r, rt->state, rt->state->key, T_ROUTE, route_nval(rt), 0);
+	struct track *t = track_get(r, rt->state, rt->state->key, T_ROUTE,
+				    route_nval(rt), route_sig(rt), 0);
 	uint64_t d[NV_COUNTS + 2 * SL_SPLIT_SEEN] = {0};
 	const uint64_t *f = d + V_FEAT;
 
@@ -603,7 +625,7 @@ status_listener(struct sbuf *b, struct sl_admin_ring *r,
 		const struct sl_conf_listener *l)
 {
 	struct track *t = track_get(r, l->counters, l->counters->key,
-				    T_LISTENER, NV_COUNTS, 0);
+				    T_LISTENER, NV_COUNTS, 0, 0);
 	uint64_t d[NV_COUNTS];
 
 	sb_printf(b, "{\"name\":");
@@ -632,7 +654,7 @@ status_endpoint(struct sbuf *b, struct sl_admin_ring *r,
 		const struct sl_conf_endpoint *e)
 {
 	struct sl_epstate *st = e->state;
-	struct track *t = track_get(r, st, st->key, T_ENDPOINT, 1, 0);
+	struct track *t = track_get(r, st, st->key, T_ENDPOINT, 1, 0, 0);
 	uint64_t now = sl_now_ms(), until = load(&st->ejected_until_ms);
 	uint64_t idle = counts_sum(v, st->counts, COUNT_OFF(idle));
 	uint64_t conns = load(&st->conns), since = 0;
@@ -692,7 +714,7 @@ status_cluster(struct sbuf *b, struct sl_admin_ring *r,
 	       const struct sl_admin_view *v, const struct sl_conf_cluster *cl)
 {
 	struct sl_clstate *cs = cl->state;
-	struct track *t = track_get(r, cs, cs->key, T_CLUSTER, NV_COUNTS, 0);
+	struct track *t = track_get(r, cs, cs->key, T_CLUSTER, NV_COUNTS, 0, 0);
 	uint64_t d[NV_COUNTS] = {0}, now = sl_now_ms();
 
 	sb_printf(b, "{\"name\":");
