@@ -36,6 +36,10 @@ def status(aport, headers=None):
 def config(v1, v2, api, aport, weights=(90, 10), extra=None):
     routes = [{"name": "api", "match": {"path_prefix": "/api/"},
                "cluster": "api"},
+              {"name": "limited", "match": {"path_prefix": "/limited/"},
+               "cluster": "api",
+               "rate_limit": [{"name": "one", "key": "route",
+                               "rate": "1/m", "burst": 1}]},
               {"name": "pay",
                "split": [{"cluster": "v1", "weight": weights[0]},
                          {"cluster": "v2", "weight": weights[1]}],
@@ -139,6 +143,13 @@ def the_page_follows_a_ramp_a_dead_endpoint_and_a_trip():
         check(wait_until(lambda: b.eval(text('tr[data-route="main/pay"] .rps'))
                          not in ("", "0", "\u2013"), timeout=15),
               "the route's rate shows")
+        # a feature's doing: a rate limit's refusals
+        c = sltest.Client(port)
+        for _ in range(3):
+            c.request("GET", "/limited/x")
+        check(wait_until(lambda: "rate-limited 2" in b.eval(
+            text('tr[data-route="main/limited"] .features')), timeout=10),
+            "the route's refusals show")
         # a ramp by SIGHUP: 90/10 to 50/50
         cfg2, _ = config(v1, v2, api, aport, weights=(50, 50))
         cfg2["listeners"][0]["address"] = cfg["listeners"][0]["address"]
@@ -159,7 +170,7 @@ def the_page_follows_a_ramp_a_dead_endpoint_and_a_trip():
             + " === 'down'", "the dead endpoint")
         # the canary fails: the guard pulls it
         v2.ctl(fail=1)
-        check(wait_until(lambda: status(aport)["listeners"][0]["routes"][1]
+        check(wait_until(lambda: status(aport)["listeners"][0]["routes"][2]
                          ["split"][1]["guard"]["state"] == "tripped",
                          timeout=30), "/status says the guard tripped")
         shown_within_two_refreshes(
@@ -245,12 +256,14 @@ def status_keeps_its_schema_and_its_figures_add_up():
     c = sltest.Client(port)
     for _ in range(100):
         eq(c.request("GET", "/pay").status, 200, "GET /pay")
+    eq([c.request("GET", "/limited/x").status for _ in range(4)],
+       [200, 429, 429, 429], "a rate limit of 1 a minute")
     # two ticks at least after the last request
     time.sleep(2.5)
     st = status(aport)
     conforms(st, SCHEMA)
     eq(st["schema"], 1, "schema")
-    pay = st["listeners"][0]["routes"][1]
+    pay = st["listeners"][0]["routes"][2]
     eq(pay["name"], "pay", "route")
     eq(pay["requests"], 100, "the route's requests")
     eq(pay["requests_1m"], 100, "in the last minute")
@@ -265,6 +278,10 @@ def status_keeps_its_schema_and_its_figures_add_up():
           "percentiles in order: %r" % pay)
     eq(len(pay["spark"]["rps"]), 60, "sparkline points")
     eq(st["sluice"]["workers"], 2, "workers")
+    lim = st["listeners"][0]["routes"][1]
+    eq(lim["features_1m"]["rate_limited"], 3, "rate-limited in the minute")
+    eq(lim["status_1m"]["4xx"], 3, "the 429s")
+    eq(pay["features_1m"]["rate_limited"], None, "pay has no limit")
     eq(st["sluice"]["reloads"]["last"], None, "no reload yet")
     s.stop()
 
