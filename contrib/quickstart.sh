@@ -161,6 +161,7 @@ echo "quickstart: sluice listens on $listen -> demo upstream $upstream;" \
 	"Ctrl-C stops both"
 echo "try:        curl -i http://$listen/hello"
 echo "            curl http://$admin/metrics"
+echo "status page: http://$admin/ (doc/dashboard.md)"
 status=0
 wait "$sluice" || status=$?
 sluice=
