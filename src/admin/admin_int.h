@@ -173,6 +173,9 @@ void jkv_bool(struct sbuf *b, const char *key, int v);
  * /status.
  */
 #define SL_ADMIN_RING_MAX 4096 /* objects followed at most */
+#define SL_ADMIN_RING_KEEP_S                                                   \
+	300 /* an object's history, kept that long                             \
+	       once no generation names it */
 struct sl_admin_ring;
 struct sl_admin_ring *sl_admin_ring_new(void);
 void sl_admin_ring_free(struct sl_admin_ring *r);

@@ -350,6 +350,19 @@ route_sig(const struct sl_conf_route *r)
 	return h;
 }
 
+/* A track whose counts went back (another state at a freed one's
+ * address, of the same name): a new state, from zero. */
+static void
+track_restart(struct track *t, uint64_t now)
+{
+	memset(t->snap, 0, (size_t)STEPS * t->nval * sizeof(uint64_t));
+	t->born = now;
+	t->zero_base = 1;
+	t->first_step = (now - 1) / SPARK_STEP;
+	for (size_t i = 0; t->spark != NULL && i < SPARK_N * 3; i++)
+		t->spark[i] = -2;
+}
+
 /* Reads one object's counters into its snapshot of this tick, which it
  * returns (NULL: not followed). */
 static uint64_t *
@@ -359,12 +372,13 @@ take(struct sl_admin_ring *r, const struct sl_admin_view *v,
 {
 	uint64_t sig = route != NULL ? route_sig(route) : 0;
 	struct track *t = track_get(r, id, key, kind, nval, sig, 1);
-	uint64_t *s;
+	uint64_t *s, before;
 
 	if (t == NULL)
 		return NULL;
 	t->seen = r->tick;
 	s = cur_of(t);
+	before = s[0];
 	memset(s, 0, nval * sizeof(*s));
 	if (kind == T_ENDPOINT)
 		s[0] = csum(v, c, COUNT_OFF(connects));
@@ -379,6 +393,8 @@ take(struct sl_admin_ring *r, const struct sl_admin_view *v,
 		s[V_FEAT + F_RETRY2] =
 		    load((atomic_uint_fast64_t *)&cs->retries[2]);
 	}
+	if (s[0] < before)
+		track_restart(t, r->tick);
 	return s;
 }
 
@@ -412,11 +428,16 @@ sl_admin_ring_tick(struct sl_admin_ring *r, const struct sl_admin_view *v)
 			take(r, v, T_ENDPOINT, e, e->key, 1, NULL, e->counts);
 		}
 	}
-	/* what the generation no longer names goes; the others get their
-	 * sparkline's point every SPARK_STEP ticks */
+	/* what the generation no longer names goes after a while (a reload
+	 * that takes a route out and one that puts it back find its state,
+	 * and its history, as they were while an older generation kept the
+	 * state); the others get their snapshot every SPARK_STEP ticks */
 	for (size_t i = 0; i < TAB_N; i++)
 		for (struct track **pp = &r->tab[i], *t; (t = *pp) != NULL;)
-			if (t->seen != r->tick) {
+			if (t->seen != r->tick &&
+			    r->tick - t->seen < SL_ADMIN_RING_KEEP_S)
+				pp = &t->next;
+			else if (t->seen != r->tick) {
 				*pp = t->next;
 				track_free(t);
 				r->ntracks--;

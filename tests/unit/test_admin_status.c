@@ -295,6 +295,27 @@ test_status_document(void **state)
 	assert_int_equal(num(d, "listeners.#0.routes.#0.status_1m.5xx"), 3);
 	/* v3 is new to the page: from zero, its counts are in its minute */
 	assert_int_equal(num(d, "clusters.#2.window_s"), 12);
+	/* a reload takes v3 out and the next puts it back while the older
+	 * generation still holds its state: its history is as it was */
+	v.conf = c;
+	for (int i = 0; i < 5; i++)
+		sl_admin_ring_tick(r, &v);
+	v.conf = c3;
+	sl_admin_ring_tick(r, &v);
+	render(d, &v, r);
+	assert_int_equal(num(d, "clusters.#2.window_s"), 18);
+	assert_int_equal(num(d, "clusters.#2.requests_1m"), 0);
+	/* counts that go back are another state's: from zero */
+	SL_STAT_ADD(c3->clusters[2].state->counts[1].requests, 10);
+	sl_admin_ring_tick(r, &v);
+	for (unsigned w = 0; w < 2; w++)
+		atomic_store(&c3->clusters[2].state->counts[w].requests, 0);
+	SL_STAT_ADD(c3->clusters[2].state->counts[0].requests, 2);
+	sl_admin_ring_tick(r, &v);
+	render(d, &v, r);
+	assert_int_equal(num(d, "clusters.#2.requests"), 2);
+	assert_int_equal(num(d, "clusters.#2.requests_1m"), 2);
+	assert_int_equal(num(d, "clusters.#2.window_s"), 1);
 	free(d->b.p);
 	free(d);
 	sl_admin_ring_free(r);
