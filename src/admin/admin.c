@@ -1102,37 +1102,73 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 }
 
 /*
- * Whether req may read path under admin.auth (doc/dashboard.md): always
- * when it is not set, and for /healthz and /readyz, which load balancers
- * probe without credentials; else when its Authorization value is one
- * the files allow (compared as SHA-256 digests, in constant time).
+ * Whether an Authorization value (n bytes) is one admin.auth allows: its
+ * scheme in any case (RFC 9110 section 11.1), one or more spaces, its
+ * credentials; the SHA-256 of "Bearer " or "Basic " and those compared
+ * with the files' in constant time.
  */
 static int
-allowed(const struct sl_admin_view *v, const struct sl_h1_request *req)
+credentials_ok(const struct sl_admin_auth *au, const char *s, size_t n)
+{
+	char buf[ADMIN_HEAD_MAX + 8];
+	unsigned char md[32];
+	const unsigned char *want;
+	unsigned len = 0;
+	size_t k = 0, at;
+
+	while (k < n && s[k] != ' ')
+		k++;
+	if (sl_h1_ieq(s, k, "bearer") && au->has_token) {
+		memcpy(buf, "Bearer ", 7);
+		want = au->token_sha;
+	} else if (sl_h1_ieq(s, k, "basic") && au->has_basic) {
+		memcpy(buf, "Basic ", 6);
+		want = au->basic_sha;
+	} else
+		return 0;
+	at = k == 6 ? 7 : 6;
+	while (k < n && s[k] == ' ')
+		k++;
+	if (k == n || n - k > ADMIN_HEAD_MAX)
+		return 0;
+	memcpy(buf + at, s + k, n - k);
+	return EVP_Digest(buf, at + n - k, md, &len, EVP_sha256(), NULL) == 1 &&
+	       len == 32 && CRYPTO_memcmp(md, want, 32) == 0;
+}
+
+/*
+ * Whether req may read path (its query left out) under admin.auth
+ * (doc/dashboard.md): always when it is not set, and for /healthz and
+ * /readyz, which load balancers probe without credentials; else when one
+ * of its Authorization fields holds credentials the files allow.
+ */
+static int
+allowed(const struct sl_admin_view *v, const struct sl_h1_request *req,
+	size_t plen)
 {
 	const struct sl_admin_auth *au = &v->conf->admin_auth;
-	unsigned char md[32];
-	unsigned len = 0;
 
 	if (!au->has_token && !au->has_basic)
 		return 1;
-	if (sl_h1_ieq(req->path, req->path_len, "/healthz") ||
-	    sl_h1_ieq(req->path, req->path_len, "/readyz"))
+	if (sl_h1_ieq(req->path, plen, "/healthz") ||
+	    sl_h1_ieq(req->path, plen, "/readyz"))
 		return 1;
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const struct sl_h1_header *h = &req->headers[i];
-		if (!sl_h1_ieq(h->name, h->name_len, "authorization"))
-			continue;
-		if (EVP_Digest(h->value, h->value_len, md, &len, EVP_sha256(),
-			       NULL) != 1 ||
-		    len != 32)
-			return 0;
-		return (au->has_token &&
-			CRYPTO_memcmp(md, au->token_sha, 32) == 0) |
-		       (au->has_basic &&
-			CRYPTO_memcmp(md, au->basic_sha, 32) == 0);
+		if (sl_h1_ieq(h->name, h->name_len, "authorization") &&
+		    credentials_ok(au, h->value, h->value_len))
+			return 1;
 	}
 	return 0;
+}
+
+/* The bytes of s (n) before the first c, or all n. */
+static size_t
+strcspn_n(const char *s, size_t n, char c)
+{
+	const char *p = memchr(s, c, n);
+
+	return p != NULL ? (size_t)(p - s) : n;
 }
 
 /* The page's files (dash_assets.c, written at build time from
@@ -1159,17 +1195,22 @@ respond(struct admin_conn *ac, size_t head_len)
 	const char *ctype = "application/json";
 	const struct sl_admin_asset *as = NULL;
 	int status = 200;
+	size_t plen = 0; /* of the path, its query left out */
+	int bad;
 
 	memset(&req, 0, sizeof(req));
 	req.headers = hdrs;
 	req.max_headers = 64;
-	if (sl_h1_parse_request(ac->in, head_len, &req, &lim) != 0) {
+	bad = sl_h1_parse_request(ac->in, head_len, &req, &lim) != 0;
+	if (!bad)
+		plen = strcspn_n(req.path, req.path_len, '?');
+	if (bad) {
 		status = 400;
 		sb_printf(&body, "{\"error\":\"bad_request\"}\n");
 	} else if (req.method_id != SL_M_GET && req.method_id != SL_M_HEAD) {
 		status = 405;
 		sb_printf(&body, "{\"error\":\"method_not_allowed\"}\n");
-	} else if (!allowed(v, &req)) {
+	} else if (!allowed(v, &req, plen)) {
 		uint64_t now = sl_now_ms();
 		status = 401;
 		sb_printf(&body, "{\"error\":\"unauthorized\"}\n");
@@ -1177,24 +1218,24 @@ respond(struct admin_conn *ac, size_t head_len)
 			ac->a->refused_logged_ms = now;
 			log_info("admin: %.*s refused (401): no valid "
 				 "credentials (admin.auth)",
-				 (int)SL_MIN(req.path_len, 128), req.path);
+				 (int)SL_MIN(plen, 128), req.path);
 		}
-	} else if (sl_h1_ieq(req.path, req.path_len, "/status")) {
+	} else if (sl_h1_ieq(req.path, plen, "/status")) {
 		sl_admin_page_status(v, ac->a->ring, &body);
-	} else if ((as = asset(req.path, req.path_len)) != NULL) {
+	} else if ((as = asset(req.path, plen)) != NULL) {
 		ctype = as->ctype;
 		sb_put(&body, (const char *)as->data, as->len);
-	} else if (sl_h1_ieq(req.path, req.path_len, "/healthz")) {
+	} else if (sl_h1_ieq(req.path, plen, "/healthz")) {
 		sb_printf(&body, "{\"status\":\"ok\"}\n");
-	} else if (sl_h1_ieq(req.path, req.path_len, "/readyz")) {
+	} else if (sl_h1_ieq(req.path, plen, "/readyz")) {
 		if (v->draining) {
 			status = 503;
 			sb_printf(&body, "{\"status\":\"draining\"}\n");
 		} else
 			sb_printf(&body, "{\"status\":\"ready\"}\n");
-	} else if (sl_h1_ieq(req.path, req.path_len, "/config")) {
+	} else if (sl_h1_ieq(req.path, plen, "/config")) {
 		page_config(v, &body);
-	} else if (sl_h1_ieq(req.path, req.path_len, "/metrics")) {
+	} else if (sl_h1_ieq(req.path, plen, "/metrics")) {
 		ctype = "text/plain; version=0.0.4";
 		sl_admin_page_metrics(v, &body);
 	} else {
@@ -1390,7 +1431,7 @@ admin_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_admin *a = arg;
 
-	sl_admin_ring_tick(a->ring, a->view);
+	sl_admin_ring_tick(a->ring, a->view, sl_now_ms());
 }
 
 struct sl_admin *

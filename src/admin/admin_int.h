@@ -179,9 +179,10 @@ void jkv_bool(struct sbuf *b, const char *key, int v);
 struct sl_admin_ring;
 struct sl_admin_ring *sl_admin_ring_new(void);
 void sl_admin_ring_free(struct sl_admin_ring *r);
-/* Reads the counters of what v->conf names; forgets what it no longer
- * names. */
-void sl_admin_ring_tick(struct sl_admin_ring *r, const struct sl_admin_view *v);
+/* Reads the counters of what v->conf names at now_ms (the monotonic
+ * clock, sl_now_ms); forgets what it has not named for a while. */
+void sl_admin_ring_tick(struct sl_admin_ring *r, const struct sl_admin_view *v,
+			uint64_t now_ms);
 /* The /status document (doc/dashboard.md's schema) into b. */
 void sl_admin_page_status(const struct sl_admin_view *v,
 			  struct sl_admin_ring *r, struct sbuf *b);

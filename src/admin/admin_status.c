@@ -43,6 +43,8 @@ enum {
 	F_ZIP_OUT,     /* and after */
 	F_RETRY1,      /* clusters: retried failures, class 1 */
 	F_RETRY2,      /* class 2 */
+	F_NO_HEALTHY,  /* clusters: 503 no_healthy_upstream */
+	F_OVERLOADED,  /* clusters: 503 upstream_overloaded */
 	NFEAT,
 	V_SPLIT = V_FEAT + NFEAT, /* SL_SPLIT_SEEN, then as many sticky */
 	NV_COUNTS = V_SPLIT,	  /* without a split */
@@ -57,9 +59,10 @@ struct track {
 			   one's address is not taken for it */
 	enum track_kind kind;
 	unsigned nval;
-	uint64_t sig;  /* a route's: its split's clusters, in order */
-	uint64_t born; /* the first tick it was read at */
-	uint64_t seen; /* the last */
+	uint64_t sig;	  /* a route's: its split's clusters, in order */
+	uint64_t born;	  /* the first tick it was read at */
+	uint64_t seen;	  /* the last */
+	uint64_t base_ms; /* zero_base: when its counters were zero */
 	/* the first step (tick / SPARK_STEP) its ring holds; zero_base:
 	 * that step's snapshot is the zeros its counters began at (a state
 	 * new to the page), as at tick born - 1 */
@@ -73,7 +76,12 @@ struct track {
 
 struct sl_admin_ring {
 	struct track *tab[TAB_N];
-	uint64_t tick; /* ticks taken (seconds) */
+	uint64_t tick; /* ticks taken (about one a second) */
+	/* when (monotonic ms) the latest tick read the counters, the one
+	 * before, and each step's snapshot (by step % STEPS): figures are
+	 * per second of the clock, not per tick, which a busy admin
+	 * thread may delay */
+	uint64_t now_ms, prev_ms, step_ms[STEPS];
 	size_t ntracks;
 };
 
@@ -151,6 +159,7 @@ track_get(struct sl_admin_ring *r, const void *id, const char *key,
 	 * snapshot. */
 	t->born = r->tick;
 	t->zero_base = !again && r->tick > 0;
+	t->base_ms = r->prev_ms;
 	t->first_step = t->zero_base ? (r->tick - 1) / SPARK_STEP
 				     : (r->tick + SPARK_STEP - 1) / SPARK_STEP;
 	t->key = strdup(key);
@@ -184,31 +193,32 @@ cur_of(const struct track *t)
 	return t->snap + (size_t)STEPS * t->nval;
 }
 
-/* The tick step k stands for. */
+/* When step k's snapshot stands for (monotonic ms). */
 static uint64_t
-step_tick(const struct track *t, uint64_t k)
+step_time(const struct sl_admin_ring *r, const struct track *t, uint64_t k)
 {
-	return k == t->first_step && t->zero_base ? t->born - 1
-						  : k * SPARK_STEP;
+	return k == t->first_step && t->zero_base ? t->base_ms
+						  : r->step_ms[k % STEPS];
 }
 
 /*
- * The snapshot to measure the last `back` seconds against at tick now:
- * the newest at least that old (so a minute is 60 to 64 s), or the
- * oldest there is; NULL when there is none yet. *secs: the seconds
- * since it.
+ * The snapshot to measure the last `back` seconds against, at the latest
+ * tick: the newest step at least that many ticks old (so a minute is 60
+ * to 64 s), or the oldest there is; NULL when there is none yet. *secs:
+ * the seconds of the clock since it.
  */
 static const uint64_t *
-older(const struct track *t, uint64_t now, uint64_t back, uint64_t *secs)
+older(const struct sl_admin_ring *r, const struct track *t, uint64_t back,
+      double *secs)
 {
-	uint64_t cur = now / SPARK_STEP, k, at;
+	uint64_t cur = r->tick / SPARK_STEP, k, at;
 
 	k = cur >= back / SPARK_STEP ? cur - back / SPARK_STEP : 0;
 	if (k < t->first_step)
 		k = t->first_step;
-	if (k > cur || (at = step_tick(t, k)) >= now)
+	if (k > cur || (at = step_time(r, t, k)) >= r->now_ms)
 		return NULL;
-	*secs = now - at;
+	*secs = (double)(r->now_ms - at) / 1000;
 	return step_at(t, k);
 }
 
@@ -308,21 +318,22 @@ delta(const uint64_t *sa, const uint64_t *sb, unsigned n, uint64_t *out)
 /* At a step's tick: the latest reading becomes its snapshot, and the
  * sparkline gets the point of the step since the one before. */
 static void
-step_taken(struct track *t, uint64_t now)
+step_taken(const struct sl_admin_ring *r, struct track *t)
 {
-	uint64_t k = now / SPARK_STEP, d[V_DUR + SL_HIST_N], secs;
-	float *p;
+	uint64_t k = r->tick / SPARK_STEP, d[V_DUR + SL_HIST_N], then;
+	float *p, secs;
 
 	memcpy(step_at(t, k), cur_of(t), t->nval * sizeof(uint64_t));
 	if (t->spark == NULL || k == 0 || k - 1 < t->first_step)
 		return;
-	secs = now - step_tick(t, k - 1);
-	if (secs == 0)
+	then = step_time(r, t, k - 1);
+	if (then >= r->now_ms)
 		return;
+	secs = (float)(r->now_ms - then) / 1000;
 	p = t->spark + (size_t)(k % SPARK_N) * 3;
 	delta(step_at(t, k - 1), step_at(t, k), V_DUR + SL_HIST_N, d);
-	p[0] = (float)d[V_REQ] / (float)secs;
-	p[1] = (float)d[V_RESP + 4] / (float)secs;
+	p[0] = (float)d[V_REQ] / secs;
+	p[1] = (float)d[V_RESP + 4] / secs;
 	p[2] = (float)sl_admin_quantile(d + V_DUR, 0.99);
 }
 
@@ -353,12 +364,13 @@ route_sig(const struct sl_conf_route *r)
 /* A track whose counts went back (another state at a freed one's
  * address, of the same name): a new state, from zero. */
 static void
-track_restart(struct track *t, uint64_t now)
+track_restart(const struct sl_admin_ring *r, struct track *t)
 {
 	memset(t->snap, 0, (size_t)STEPS * t->nval * sizeof(uint64_t));
-	t->born = now;
+	t->born = r->tick;
 	t->zero_base = 1;
-	t->first_step = (now - 1) / SPARK_STEP;
+	t->base_ms = r->prev_ms;
+	t->first_step = (r->tick - 1) / SPARK_STEP;
 	for (size_t i = 0; t->spark != NULL && i < SPARK_N * 3; i++)
 		t->spark[i] = -2;
 }
@@ -392,31 +404,37 @@ take(struct sl_admin_ring *r, const struct sl_admin_view *v,
 		    load((atomic_uint_fast64_t *)&cs->retries[1]);
 		s[V_FEAT + F_RETRY2] =
 		    load((atomic_uint_fast64_t *)&cs->retries[2]);
+		s[V_FEAT + F_NO_HEALTHY] =
+		    load((atomic_uint_fast64_t *)&cs->no_healthy);
+		s[V_FEAT + F_OVERLOADED] =
+		    load((atomic_uint_fast64_t *)&cs->overloaded);
 	}
 	if (s[0] < before)
-		track_restart(t, r->tick);
+		track_restart(r, t);
 	return s;
 }
 
 void
-sl_admin_ring_tick(struct sl_admin_ring *r, const struct sl_admin_view *v)
+sl_admin_ring_tick(struct sl_admin_ring *r, const struct sl_admin_view *v,
+		   uint64_t now_ms)
 {
 	const struct sl_conf *c = v->conf;
 
+	/* the first tick's "before" is the start: a state's counters were
+	 * zero then */
+	r->prev_ms = r->tick > 0 ? r->now_ms : SL_MIN(v->start_ms, now_ms);
+	r->now_ms = now_ms;
 	r->tick++;
+	if (r->tick % SPARK_STEP == 0)
+		r->step_ms[(r->tick / SPARK_STEP) % STEPS] = now_ms;
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct sl_conf_listener *l = &c->listeners[i];
-		uint64_t *ls, *rs;
-		ls = take(r, v, T_LISTENER, l->counters, l->counters->key,
-			  NV_COUNTS, NULL, l->counters->counts);
-		/* a listener keeps no durations: its routes' are its */
+		take(r, v, T_LISTENER, l->counters, l->counters->key, NV_COUNTS,
+		     NULL, l->counters->counts);
 		for (size_t j = 0; j < l->nroutes; j++) {
 			const struct sl_conf_route *rt = &l->routes[j];
-			rs = take(r, v, T_ROUTE, rt->state, rt->state->key,
-				  route_nval(rt), rt, rt->state->counts);
-			for (int k = 0;
-			     ls != NULL && rs != NULL && k < SL_HIST_N; k++)
-				ls[V_DUR + k] += rs[V_DUR + k];
+			take(r, v, T_ROUTE, rt->state, rt->state->key,
+			     route_nval(rt), rt, rt->state->counts);
 		}
 	}
 	for (size_t i = 0; i < c->nclusters; i++) {
@@ -443,7 +461,7 @@ sl_admin_ring_tick(struct sl_admin_ring *r, const struct sl_admin_view *v)
 				r->ntracks--;
 			} else {
 				if (r->tick % SPARK_STEP == 0)
-					step_taken(t, r->tick);
+					step_taken(r, t);
 				pp = &t->next;
 			}
 }
@@ -489,16 +507,17 @@ traffic(struct sbuf *b, const struct sl_admin_ring *r, const struct track *t,
 	uint64_t *d)
 {
 	static const char *const cls[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
-	uint64_t now = r->tick, w = 0, w10 = 0, d10 = 0;
+	uint64_t now = r->tick, d10 = 0;
+	double w = 0, w10 = 0;
 	const uint64_t *cur = cur_of(t), *o;
 
 	memset(d, 0, t->nval * sizeof(*d));
-	if ((o = older(t, now, 60, &w)) != NULL)
+	if ((o = older(r, t, 60, &w)) != NULL)
 		delta(o, cur, t->nval, d);
-	if ((o = older(t, now, 10, &w10)) != NULL)
+	if ((o = older(r, t, 10, &w10)) != NULL)
 		delta(o, cur, 1, &d10);
-	sb_printf(b, ",\"window_s\":%llu", (unsigned long long)w);
-	jkv_num(b, "rps", w10 > 0 ? (double)d10 / (double)w10 : -1);
+	sb_printf(b, ",\"window_s\":%.0f", w);
+	jkv_num(b, "rps", w10 > 0 ? (double)d10 / w10 : -1);
 	jkv_u64(b, "requests", cur[V_REQ]);
 	jkv_u64(b, "requests_1m", d[V_REQ]);
 	sb_printf(b, ",\"status_1m\":{");
@@ -710,10 +729,11 @@ status_endpoint(struct sbuf *b, struct sl_admin_ring *r,
 		  (unsigned long long)idle,
 		  (unsigned long long)(conns > idle ? conns - idle : 0));
 	const uint64_t *o;
-	uint64_t w, dc;
-	if (t != NULL && (o = older(t, r->tick, 60, &w)) != NULL) {
+	uint64_t dc;
+	double w;
+	if (t != NULL && (o = older(r, t, 60, &w)) != NULL) {
 		delta(o, cur_of(t), 1, &dc);
-		jkv_num(b, "connects_per_s", (double)dc / (double)w);
+		jkv_num(b, "connects_per_s", (double)dc / w);
 	} else
 		sb_printf(b, ",\"connects_per_s\":null");
 	sb_printf(b, "}");
@@ -748,8 +768,8 @@ status_cluster(struct sbuf *b, struct sl_admin_ring *r,
 		  (unsigned long long)d[V_FEAT + F_RETRY1],
 		  (unsigned long long)d[V_FEAT + F_RETRY2]);
 	jkv_u64(b, "pending", load(&cs->pending));
-	jkv_u64(b, "no_healthy", load(&cs->no_healthy));
-	jkv_u64(b, "overloaded", load(&cs->overloaded));
+	jkv_u64(b, "no_healthy_1m", d[V_FEAT + F_NO_HEALTHY]);
+	jkv_u64(b, "overloaded_1m", d[V_FEAT + F_OVERLOADED]);
 	sb_printf(b, ",\"endpoints\":[");
 	for (size_t j = 0; j < cl->nendpoints; j++) {
 		sb_printf(b, "%s", j ? "," : "");

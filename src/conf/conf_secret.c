@@ -54,7 +54,7 @@ add_msg(char **out, const struct sl_conf *conf, const char *level,
  */
 static char *
 read_password(const struct sl_conf *conf, const struct sl_conf_file *f,
-	      const char *key, char **errors, char **warnings)
+	      const char *key, const char *what, char **errors, char **warnings)
 {
 	char buf[SECRET_MAX + 1], *pw = NULL;
 	size_t len = 0;
@@ -95,8 +95,8 @@ read_password(const struct sl_conf *conf, const struct sl_conf_file *f,
 	if (len > SECRET_MAX) {
 		add_msg(errors, conf, "error", &f->pos,
 			"\"%s\": \"%s\" is larger than %d bytes: "
-			"not a password",
-			key, f->path, SECRET_MAX);
+			"not a %s",
+			key, f->path, SECRET_MAX, what);
 		goto out;
 	}
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
@@ -111,17 +111,17 @@ read_password(const struct sl_conf *conf, const struct sl_conf_file *f,
 		if (c == '\n' || c == '\r') {
 			add_msg(errors, conf, "error", &f->pos,
 				"\"%s\": \"%s\" holds more than "
-				"one line (the password alone, on one line)",
-				key, f->path);
+				"one line (the %s alone, on one line)",
+				key, f->path, what);
 			goto out;
 		}
 		/* the byte's value only: never the characters around it */
 		if (c < 0x20 || c == 0x7f) {
 			add_msg(errors, conf, "error", &f->pos,
-				"\"%s\": the password in \"%s\" "
+				"\"%s\": the %s in \"%s\" "
 				"holds a control byte (0x%02x); it must be "
 				"printable",
-				key, f->path, c);
+				key, what, f->path, c);
 			goto out;
 		}
 	}
@@ -291,23 +291,23 @@ admin_auth_load(struct sl_conf *conf, char **errors, char **warn)
 	char *pw;
 
 	if (a->token_file.path != NULL && !a->has_token &&
-	    (pw = read_password(conf, &a->token_file, "token_file", errors,
-				warn)) != NULL) {
+	    (pw = read_password(conf, &a->token_file, "token_file", "token",
+				errors, warn)) != NULL) {
 		a->has_token =
 		    auth_sha("Bearer ", pw, strlen(pw), a->token_sha) == 0;
 		OPENSSL_cleanse(pw, strlen(pw));
 		free(pw);
 	}
 	if (a->basic_file.path != NULL && !a->has_basic &&
-	    (pw = read_password(conf, &a->basic_file, "basic_file", errors,
-				warn)) != NULL) {
+	    (pw = read_password(conf, &a->basic_file, "basic_file",
+				"user and password", errors, warn)) != NULL) {
 		size_t n = strlen(pw);
 		unsigned char *b64 = malloc(4 * ((n + 2) / 3) + 1);
 		char *colon = strchr(pw, ':');
-		if (colon == NULL || colon == pw)
+		if (colon == NULL || colon == pw || colon[1] == '\0')
 			add_msg(errors, conf, "error", &a->basic_file.pos,
 				"\"basic_file\": \"%s\" must hold one line "
-				"USER:PASSWORD",
+				"USER:PASSWORD, neither empty",
 				a->basic_file.path);
 		else if (b64 != NULL) {
 			int len =
@@ -363,7 +363,7 @@ sl_conf_load_secrets(struct sl_conf *conf, char **warnings)
 	    conf->rl_store.password == NULL)
 		conf->rl_store.password =
 		    read_password(conf, &conf->rl_store.password_file,
-				  "password_file", &errors, &warn);
+				  "password_file", "password", &errors, &warn);
 	admin_auth_load(conf, &errors, &warn);
 	if (warn != NULL && warnings != NULL) {
 		size_t have = *warnings != NULL ? strlen(*warnings) : 0;

@@ -40,7 +40,13 @@ reload_check_static(struct sl_main *m, struct sl_conf *nc)
 		    sl_main_plural(m->nworkers, "worker", "workers"));
 	if ((admin == NULL) != (m->run_admin == NULL) ||
 	    (admin != NULL && strcmp(admin, m->run_admin) != 0)) {
-		if (m->run_admin != NULL)
+		if (m->run_admin != NULL && admin == NULL)
+			log_warnx("reload: \"admin\" changes need an "
+				  "upgrade (SIGUSR2) or a restart; the admin "
+				  "listener stays on %s, with the credentials "
+				  "and TLS it had",
+				  m->run_admin);
+		else if (m->run_admin != NULL)
 			log_warnx("reload: \"admin\" changes need an "
 				  "upgrade (SIGUSR2) or a restart; the admin "
 				  "listener stays on %s",
@@ -76,7 +82,8 @@ reload_check_static(struct sl_main *m, struct sl_conf *nc)
 }
 
 /* The files conf names (certificates, keys, CAs, the Redis password,
- * the routes' JSON Web Key sets), after the file itself: what the watch
+ * the routes' JSON Web Key sets, the admin listener's credentials and
+ * TLS), after the file itself: what the watch
  * follows. *n is set; the array is malloc'd (NULL when out of memory),
  * its strings conf's. */
 static const char **
@@ -90,6 +97,7 @@ conf_files(const struct sl_conf *conf, const char *path, size_t *n)
 	cap += 3 * conf->nclusters;
 	for (size_t i = 0; i < conf->nlisteners; i++)
 		cap += conf->listeners[i].nroutes;
+	cap += 2 + 2 * conf->admin_tls.ncerts + 1;
 	if ((v = calloc(cap, sizeof(*v))) == NULL)
 		return NULL;
 	v[k++] = path;
@@ -115,6 +123,16 @@ conf_files(const struct sl_conf *conf, const char *path, size_t *n)
 	}
 	if (conf->rl_store.password_file.path != NULL && k < cap)
 		v[k++] = conf->rl_store.password_file.path;
+	if (conf->admin_auth.token_file.path != NULL)
+		v[k++] = conf->admin_auth.token_file.path;
+	if (conf->admin_auth.basic_file.path != NULL)
+		v[k++] = conf->admin_auth.basic_file.path;
+	for (size_t j = 0; j < conf->admin_tls.ncerts; j++) {
+		v[k++] = conf->admin_tls.certs[j].cert.path;
+		v[k++] = conf->admin_tls.certs[j].key.path;
+	}
+	if (conf->admin_tls.client_ca.path != NULL)
+		v[k++] = conf->admin_tls.client_ca.path;
 	for (size_t i = 0; i < conf->nlisteners; i++)
 		for (size_t j = 0; j < conf->listeners[i].nroutes; j++) {
 			const struct sl_conf_auth *a =
@@ -191,6 +209,27 @@ reload_noted(struct sl_main *m, const char *why, const char *error)
 }
 
 /*
+ * A file without "admin" while the admin listener runs (it stays until an
+ * upgrade): the listener keeps the credentials and the TLS context it
+ * had, so that a reload never opens it to everyone (doc/dashboard.md).
+ */
+static void
+admin_inherit(struct sl_main *m, struct sl_conf *nc, const struct sl_conf *oc)
+{
+	struct sl_admin_auth *na = &nc->admin_auth;
+	const struct sl_admin_auth *oa = &oc->admin_auth;
+
+	if (nc->has_admin || m->run_admin == NULL)
+		return;
+	na->has_token = oa->has_token;
+	na->has_basic = oa->has_basic;
+	memcpy(na->token_sha, oa->token_sha, sizeof(na->token_sha));
+	memcpy(na->basic_sha, oa->basic_sha, sizeof(na->basic_sha));
+	if (nc->admin_tls.ctx == NULL)
+		nc->admin_tls.ctx = sl_tls_server_ref(oc->admin_tls.ctx);
+}
+
+/*
  * Hands generation nc (loaded and checked, its names' answers filled in,
  * nobody using it yet) to every worker: what a reload, a watch and a DNS
  * change end with. why: "reload", "watch" or "dns", for the log. Returns
@@ -205,6 +244,7 @@ main_apply(struct sl_main *m, struct sl_conf *nc, const char *why)
 
 	if (strcmp(why, "dns") != 0)
 		reload_check_static(m, nc);
+	admin_inherit(m, nc, oc);
 	if (sl_runtime_bind(nc) == -1 ||
 	    (nfds = sl_main_reload_sockets(m, nc)) == NULL) {
 		log_error("%s: %s not applied; generation %llu keeps running",

@@ -631,6 +631,14 @@ server_free(struct sl_tls_server *srv)
 
 int (*sl_tls_quic_hook)(SSL_CTX *ctx);
 
+struct sl_tls_server *
+sl_tls_server_ref(struct sl_tls_server *srv)
+{
+	if (srv != NULL)
+		atomic_fetch_add(&srv->refs, 1);
+	return srv;
+}
+
 SSL_CTX *
 sl_tls_server_ctx(const struct sl_tls_server *srv)
 {
@@ -950,8 +958,7 @@ sl_tls_share(struct sl_conf *nc, const struct sl_conf *oc)
 			atomic_fetch_add(&cl->refs, 1);
 		nc->clusters[i].tls.ctx = cl;
 	}
-	if ((nc->admin_tls.ctx = oc->admin_tls.ctx) != NULL)
-		atomic_fetch_add(&nc->admin_tls.ctx->refs, 1);
+	nc->admin_tls.ctx = sl_tls_server_ref(oc->admin_tls.ctx);
 }
 
 /* ---- one connection ---------------------------------------------------- */

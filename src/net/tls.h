@@ -72,6 +72,11 @@ char *sl_tls_load(struct sl_conf *conf, char **warnings);
  */
 extern int (*sl_tls_quic_hook)(SSL_CTX *ctx);
 
+/* One more reference to srv (NULL: none), which the generation it is
+ * given to drops with its own (the admin listener's, kept across a
+ * reload of a file without "admin"). */
+struct sl_tls_server *sl_tls_server_ref(struct sl_tls_server *srv);
+
 /* A listener's default context (its first certificate's), on which a
  * connection starts before SNI picks another. */
 SSL_CTX *sl_tls_server_ctx(const struct sl_tls_server *srv);

@@ -310,6 +310,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		struct sl_counts *lc = &s->lconf->counters->counts[s->w->id];
 		SL_STAT_INC(lc->requests);
 		SL_STAT_INC(lc->responses[cls]);
+		SL_STAT_INC(lc->dur[slot]); /* the status page's */
 	}
 	if (t->route != NULL) {
 		struct sl_counts *rc = &t->route->state->counts[s->w->id];

@@ -217,7 +217,7 @@ SCHEMA = {
         "requests_1m": int, "status_1m": dict, "p50_ms": NUM,
         "p95_ms": NUM, "p99_ms": NUM, "spark": dict,
         "retries_1m": {"class1": int, "class2": int}, "pending": int,
-        "no_healthy": int, "overloaded": int,
+        "no_healthy_1m": int, "overloaded_1m": int,
         "endpoints": [{
             "address": str, "name": None, "weight": int, "state": str,
             "reason": None, "since_s_ago": None, "in_flight": int,
@@ -358,6 +358,59 @@ def admin_auth_headers_and_masking():
     eq(status(aport, bearer)["sluice"]["reloads"]["refused"], 1, "refused")
     check(re.search(r"info: admin: /\S* refused \(401\)", s.stderr()),
           "the refusal is logged")
+    # the scheme in any case, spaces, several fields, a query
+    for h in ({"Authorization": "bearer " + token},
+              {"Authorization": "BEARER   " + token},
+              [("Authorization", "Bearer nope"),
+               ("Authorization", "Bearer " + token)]):
+        eq(sltest.get(aport, "/status?x=1", headers=h).status, 200,
+           "credentials %r" % (h,))
+    eq(sltest.get(aport, "/healthz?probe=1").status, 200,
+       "/healthz with a query stays open")
+    eq(sltest.get(aport, "/status?x=1").status, 401, "a query is no key")
+    # a reload of a file without "admin": the listener stays, and so do
+    # its credentials
+    cfg2 = dict(cfg)
+    del cfg2["admin"]
+    with open(s.conf_path, "w") as f:
+        f.write(sltest.to_yaml(cfg2) + "\n")
+    s.send_signal(signal.SIGHUP)
+    check(wait_until(lambda: status(aport, bearer)["sluice"]["reloads"]
+                     ["applied"] == 1, timeout=10), "the reload applied")
+    eq(sltest.get(aport, "/status").status, 401,
+       "no credentials after a reload without admin")
+    eq(sltest.get(aport, "/status", headers=bearer).status, 200,
+       "the token still")
+    check("the admin listener stays on 127.0.0.1:%d, with the credentials "
+          "and TLS it had" % aport in s.stderr(), "the reload says so")
+    s.stop()
+
+
+@test
+def the_watch_follows_the_token_file():
+    d = tmpdir()
+    tf = os.path.join(d, "token")
+    with open(tf, "w") as f:
+        f.write("first-token\n")
+    os.chmod(tf, 0o600)
+    v1, v2 = Version("v1"), Version("v2")
+    api = [Version("a1")]
+    aport = free_port()
+    cfg, port = config(v1, v2, api, aport)
+    cfg["admin"]["auth"] = {"token_file": tf}
+    cfg["watch"] = True
+    s = start_sluice(cfg)
+    first = {"Authorization": "Bearer first-token"}
+    second = {"Authorization": "Bearer second-token"}
+    eq(sltest.get(aport, "/status", headers=first).status, 200, "first")
+    with open(tf + ".new", "w") as f:
+        f.write("second-token\n")
+    os.chmod(tf + ".new", 0o600)
+    os.rename(tf + ".new", tf)
+    check(wait_until(lambda: sltest.get(aport, "/status", headers=second)
+                     .status == 200, timeout=15), "the new token works")
+    eq(sltest.get(aport, "/status", headers=first).status, 401,
+       "the old one no longer")
     s.stop()
 
 

@@ -1505,9 +1505,9 @@ static const struct error_case error_cases[] = {
      "t.yaml:1:7: error: unknown key \"format\" in log (did you mean "
      "\"access_format\"?)\n"},
     {"unknown key admin",
-     "admin: {address: 127.0.0.1:9901, tls: on}\n" LISTENER CLUSTER,
-     "t.yaml:1:34: error: unknown key \"tls\" in admin (it belongs in a "
-     "listener or in a cluster)\n"},
+     "admin: {address: 127.0.0.1:9901, limits: on}\n" LISTENER CLUSTER,
+     "t.yaml:1:34: error: unknown key \"limits\" in admin (it belongs in a "
+     "listener)\n"},
     {"unknown key misspelt",
      LISTENER "clusters:\n"
 	      "  - name: demo\n"

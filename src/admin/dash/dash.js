@@ -224,7 +224,8 @@ function drawClusters(st) {
     const dns = c.dns.map((d) => d.name + ': ' + (d.result || 'none') + ', ' + d.addresses +
       ' addresses' + (d.answer_age_s !== null ? ', answer ' + ago(d.answer_age_s) : '')).join('; ');
     tr.appendChild(td((c.pending ? c.pending + ' waiting \u00b7 ' : '') +
-      (c.no_healthy ? c.no_healthy + ' no healthy \u00b7 ' : '') + dns, 'detail'));
+      (c.no_healthy_1m ? c.no_healthy_1m + ' refused: no healthy endpoint \u00b7 ' : '') +
+      (c.overloaded_1m ? c.overloaded_1m + ' refused: overloaded \u00b7 ' : '') + dns, 'detail'));
     tr.appendChild(sparkCell(c, 'rps'));
     tr.appendChild(sparkCell(c, 'errors', 'errors'));
     rows.push(tr);
