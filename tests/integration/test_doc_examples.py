@@ -156,7 +156,7 @@ def roff_blocks(rel):
 # ---- the files examples name ---------------------------------------------
 
 PATH_KEYS = ("cert", "key", "ca", "client_ca", "password_file", "access",
-             "keys", "log", "key_file")
+             "keys", "log", "key_file", "token_file", "basic_file")
 # a route's auth.jwt keys: a JSON Web Key set of one public P-256 key,
 # made for these examples (its private half was never kept)
 DOC_JWKS = ('{"keys": [{"kty": "EC", "crv": "P-256", '
@@ -243,11 +243,14 @@ class Files:
             elif k in ("ca", "client_ca") and p not in self.made:
                 self._put(self._pki()["doc-ca"].cert, p)
                 self.made[p] = "ca"
-            elif k == "password_file" and p not in self.made:
+            elif (k in ("password_file", "token_file", "basic_file") and
+                  p not in self.made):
+                # one line: a password, admin.auth's token, its user
                 dst = self.local(p)
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
                 with open(dst, "w") as f:
-                    f.write("doc-example-password\n")
+                    f.write("doc-example:password\n" if k == "basic_file"
+                            else "doc-example-password\n")
                 os.chmod(dst, 0o600)
                 self.made[p] = "password"
             elif k == "key_file" and p not in self.made:
