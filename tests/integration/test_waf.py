@@ -57,6 +57,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CRS_SETUP = "/etc/modsecurity/crs/crs-setup.conf"
 CRS_RULES = "/usr/share/modsecurity-crs/rules/*.conf"
 CRS = [CRS_SETUP, CRS_RULES]
+SEND_TIMEOUT = 30.0  # seconds (Gateway.send)
 HOST = "api.pay.test"      # a name: CRS rule 920350 scores a numeric Host
 CARD = "4111111111111111"
 CARD_MASKED = "411111******1111"
@@ -135,13 +136,18 @@ class Gw:
 
     def send(self, method, path, headers=None, body=None, client=None):
         """One request with Host api.pay.test (a fresh connection, or
-        client's)."""
+        client's). A fresh connection waits up to SEND_TIMEOUT: longer
+        than the routes' WAF deadline (10 s), so that an inspection slowed
+        by a loaded machine (ASan, two CPUs, other tests) gets its
+        verdict from sluice, not from the client giving up (a CI run of
+        session 46: 1,200 arguments through the CRS took over 5 s)."""
         h = [("Host", HOST)] + list((headers or {}).items())
         if isinstance(body, (dict, list)):
             body = json_body(body)
         if client is not None:
             return client.request(method, path, h, body, None)
-        return get(self.port, path, h, None, method=method, body=body)
+        return get(self.port, path, h, None, method=method, body=body,
+                   timeout=SEND_TIMEOUT)
 
     # -- what the logs must say
 
