@@ -388,6 +388,22 @@ take(struct sl_admin_ring *r, const struct sl_admin_view *v,
 
 	if (t == NULL)
 		return NULL;
+	/* named again after a while (no generation named it): the steps it
+	 * missed get its last reading, so that the counts of the while
+	 * fall in the step after it, and their sparkline points are not
+	 * measured, never a lap of the ring ago (this tick's step, when
+	 * this is its tick, is taken after) */
+	uint64_t last = r->tick / SPARK_STEP - (r->tick % SPARK_STEP == 0);
+	for (uint64_t k = t->seen / SPARK_STEP + 1;
+	     t->seen > 0 && t->seen + 1 < r->tick && k <= last; k++) {
+		if (k + STEPS >= r->tick / SPARK_STEP)
+			memcpy(step_at(t, k), cur_of(t),
+			       t->nval * sizeof(uint64_t));
+		for (int j = 0; t->spark != NULL && j < 3 &&
+				k + SPARK_N >= r->tick / SPARK_STEP;
+		     j++)
+			t->spark[(k % SPARK_N) * 3 + (size_t)j] = -2;
+	}
 	t->seen = r->tick;
 	s = cur_of(t);
 	before = s[0];

@@ -307,6 +307,10 @@ test_status_document(void **state)
 	render(d, &v, r);
 	assert_int_equal(num(d, "clusters.#2.window_s"), 18);
 	assert_int_equal(num(d, "clusters.#2.requests_1m"), 0);
+	/* the step it missed has no point; the one it is back for has */
+	assert_true(is_null(d, "clusters.#2.spark.rps.#58"));
+	assert_false(is_null(d, "clusters.#2.spark.rps.#59"));
+	assert_false(is_null(d, "clusters.#2.spark.rps.#57"));
 	/* counts that go back are another state's: from zero */
 	SL_STAT_ADD(c3->clusters[2].state->counts[1].requests, 10);
 	sl_admin_ring_tick(r, &v, ++clock_ms * 1000);
