@@ -972,16 +972,22 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 		const struct sl_admin_auth *au = &c->admin_auth;
 		sb_printf(b, ",\"admin\":{\"address\":");
 		jstr(b, v->run_admin);
-		/* the files' names, never what they hold */
-		if (au->token_file.path != NULL ||
-		    au->basic_file.path != NULL) {
+		/* the files' names, never what they hold; a file without
+		 * "admin" keeps the running listener's (doc/dashboard.md) */
+		if (!c->has_admin && (au->has_token || au->has_basic))
+			sb_printf(b, ",\"auth\":{\"kept\":true}");
+		else if (au->token_file.path != NULL ||
+			 au->basic_file.path != NULL) {
 			sb_printf(b, ",\"auth\":{\"token_file\":");
 			jstr(b, au->token_file.path);
 			jkv_str(b, "basic_file", au->basic_file.path);
 			sb_printf(b, "}");
 		} else
 			sb_printf(b, ",\"auth\":null");
-		config_tls_server(b, &c->admin_tls);
+		if (!c->has_admin && c->admin_tls.ctx != NULL)
+			sb_printf(b, ",\"tls\":{\"kept\":true}");
+		else
+			config_tls_server(b, &c->admin_tls);
 		sb_printf(b, "}");
 	} else
 		sb_printf(b, ",\"admin\":null");
@@ -1101,6 +1107,13 @@ page_config(const struct sl_admin_view *v, struct sbuf *b)
 	sb_printf(b, "]}\n");
 }
 
+/* Whether path (n bytes) is exactly p: paths are case-sensitive. */
+static int
+path_is(const char *path, size_t n, const char *p)
+{
+	return strlen(p) == n && memcmp(path, p, n) == 0;
+}
+
 /*
  * Whether an Authorization value (n bytes) is one admin.auth allows: its
  * scheme in any case (RFC 9110 section 11.1), one or more spaces, its
@@ -1150,8 +1163,8 @@ allowed(const struct sl_admin_view *v, const struct sl_h1_request *req,
 
 	if (!au->has_token && !au->has_basic)
 		return 1;
-	if (sl_h1_ieq(req->path, plen, "/healthz") ||
-	    sl_h1_ieq(req->path, plen, "/readyz"))
+	if (path_is(req->path, plen, "/healthz") ||
+	    path_is(req->path, plen, "/readyz"))
 		return 1;
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const struct sl_h1_header *h = &req->headers[i];
@@ -1220,22 +1233,22 @@ respond(struct admin_conn *ac, size_t head_len)
 				 "credentials (admin.auth)",
 				 (int)SL_MIN(plen, 128), req.path);
 		}
-	} else if (sl_h1_ieq(req.path, plen, "/status")) {
+	} else if (path_is(req.path, plen, "/status")) {
 		sl_admin_page_status(v, ac->a->ring, &body);
 	} else if ((as = asset(req.path, plen)) != NULL) {
 		ctype = as->ctype;
 		sb_put(&body, (const char *)as->data, as->len);
-	} else if (sl_h1_ieq(req.path, plen, "/healthz")) {
+	} else if (path_is(req.path, plen, "/healthz")) {
 		sb_printf(&body, "{\"status\":\"ok\"}\n");
-	} else if (sl_h1_ieq(req.path, plen, "/readyz")) {
+	} else if (path_is(req.path, plen, "/readyz")) {
 		if (v->draining) {
 			status = 503;
 			sb_printf(&body, "{\"status\":\"draining\"}\n");
 		} else
 			sb_printf(&body, "{\"status\":\"ready\"}\n");
-	} else if (sl_h1_ieq(req.path, plen, "/config")) {
+	} else if (path_is(req.path, plen, "/config")) {
 		page_config(v, &body);
-	} else if (sl_h1_ieq(req.path, plen, "/metrics")) {
+	} else if (path_is(req.path, plen, "/metrics")) {
 		ctype = "text/plain; version=0.0.4";
 		sl_admin_page_metrics(v, &body);
 	} else {

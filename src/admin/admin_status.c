@@ -63,6 +63,7 @@ struct track {
 	uint64_t born;	  /* the first tick it was read at */
 	uint64_t seen;	  /* the last */
 	uint64_t base_ms; /* zero_base: when its counters were zero */
+	uint64_t seen_ms; /* when it was last read */
 	/* the first step (tick / SPARK_STEP) its ring holds; zero_base:
 	 * that step's snapshot is the zeros its counters began at (a state
 	 * new to the page), as at tick born - 1 */
@@ -126,7 +127,8 @@ slot_of(const void *id)
  * of memory or past the bound of tracks kept. */
 static struct track *
 track_get(struct sl_admin_ring *r, const void *id, const char *key,
-	  enum track_kind kind, unsigned nval, uint64_t sig, int make)
+	  enum track_kind kind, unsigned nval, uint64_t sig, uint64_t born_ms,
+	  int make)
 {
 	struct track **pp = &r->tab[slot_of(id)], *t;
 	int again = 0;
@@ -152,13 +154,15 @@ track_get(struct sl_admin_ring *r, const void *id, const char *key,
 	t->kind = kind;
 	t->nval = nval;
 	t->sig = sig;
-	/* A state new to the page is new: its counters began at 0, which
-	 * is its snapshot of the step before (zeroed by calloc), so that
-	 * what it counted since is in its last minute. One that had a
-	 * track (a reload changed its split) starts from its first
-	 * snapshot. */
+	/* A state made since the last tick (or by the start, at the first)
+	 * is new: its counters began at 0, which is its snapshot of the
+	 * step before (zeroed by calloc), so that what it counted since is
+	 * in its last minute. Any other (one that had a track when a
+	 * reload changed its split, one past SL_ADMIN_RING_MAX that got
+	 * room, one forgotten and named again) starts from its first
+	 * snapshot, not from counts that may be hours old. */
 	t->born = r->tick;
-	t->zero_base = !again && r->tick > 0;
+	t->zero_base = !again && (r->tick == 1 || born_ms >= r->prev_ms);
 	t->base_ms = r->prev_ms;
 	t->first_step = t->zero_base ? (r->tick - 1) / SPARK_STEP
 				     : (r->tick + SPARK_STEP - 1) / SPARK_STEP;
@@ -379,11 +383,12 @@ track_restart(const struct sl_admin_ring *r, struct track *t)
  * returns (NULL: not followed). */
 static uint64_t *
 take(struct sl_admin_ring *r, const struct sl_admin_view *v,
-     enum track_kind kind, const void *id, const char *key, unsigned nval,
-     const struct sl_conf_route *route, const struct sl_counts *c)
+     enum track_kind kind, const void *id, const char *key, uint64_t born_ms,
+     unsigned nval, const struct sl_conf_route *route,
+     const struct sl_counts *c)
 {
 	uint64_t sig = route != NULL ? route_sig(route) : 0;
-	struct track *t = track_get(r, id, key, kind, nval, sig, 1);
+	struct track *t = track_get(r, id, key, kind, nval, sig, born_ms, 1);
 	uint64_t *s, before;
 
 	if (t == NULL)
@@ -405,6 +410,7 @@ take(struct sl_admin_ring *r, const struct sl_admin_view *v,
 			t->spark[(k % SPARK_N) * 3 + (size_t)j] = -2;
 	}
 	t->seen = r->tick;
+	t->seen_ms = r->now_ms;
 	s = cur_of(t);
 	before = s[0];
 	memset(s, 0, nval * sizeof(*s));
@@ -445,21 +451,24 @@ sl_admin_ring_tick(struct sl_admin_ring *r, const struct sl_admin_view *v,
 		r->step_ms[(r->tick / SPARK_STEP) % STEPS] = now_ms;
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct sl_conf_listener *l = &c->listeners[i];
-		take(r, v, T_LISTENER, l->counters, l->counters->key, NV_COUNTS,
-		     NULL, l->counters->counts);
+		take(r, v, T_LISTENER, l->counters, l->counters->key,
+		     l->counters->born_ms, NV_COUNTS, NULL,
+		     l->counters->counts);
 		for (size_t j = 0; j < l->nroutes; j++) {
 			const struct sl_conf_route *rt = &l->routes[j];
 			take(r, v, T_ROUTE, rt->state, rt->state->key,
-			     route_nval(rt), rt, rt->state->counts);
+			     rt->state->born_ms, route_nval(rt), rt,
+			     rt->state->counts);
 		}
 	}
 	for (size_t i = 0; i < c->nclusters; i++) {
 		const struct sl_conf_cluster *cl = &c->clusters[i];
-		take(r, v, T_CLUSTER, cl->state, cl->state->key, NV_COUNTS,
-		     NULL, cl->state->counts);
+		take(r, v, T_CLUSTER, cl->state, cl->state->key,
+		     cl->state->born_ms, NV_COUNTS, NULL, cl->state->counts);
 		for (size_t j = 0; j < cl->nendpoints; j++) {
 			const struct sl_epstate *e = cl->endpoints[j].state;
-			take(r, v, T_ENDPOINT, e, e->key, 1, NULL, e->counts);
+			take(r, v, T_ENDPOINT, e, e->key, e->born_ms, 1, NULL,
+			     e->counts);
 		}
 	}
 	/* what the generation no longer names goes after a while (a reload
@@ -469,7 +478,8 @@ sl_admin_ring_tick(struct sl_admin_ring *r, const struct sl_admin_view *v,
 	for (size_t i = 0; i < TAB_N; i++)
 		for (struct track **pp = &r->tab[i], *t; (t = *pp) != NULL;)
 			if (t->seen != r->tick &&
-			    r->tick - t->seen < SL_ADMIN_RING_KEEP_S)
+			    r->now_ms - t->seen_ms <
+				SL_ADMIN_RING_KEEP_S * 1000)
 				pp = &t->next;
 			else if (t->seen != r->tick) {
 				*pp = t->next;
@@ -643,7 +653,7 @@ status_route(struct sbuf *b, struct sl_admin_ring *r,
 	     const struct sl_conf_route *rt)
 {
 	struct track *t = track_get(r, rt->state, rt->state->key, T_ROUTE,
-				    route_nval(rt), route_sig(rt), 0);
+				    route_nval(rt), route_sig(rt), 0, 0);
 	uint64_t d[NV_COUNTS + 2 * SL_SPLIT_SEEN] = {0};
 	const uint64_t *f = d + V_FEAT;
 
@@ -681,7 +691,7 @@ status_listener(struct sbuf *b, struct sl_admin_ring *r,
 		const struct sl_conf_listener *l)
 {
 	struct track *t = track_get(r, l->counters, l->counters->key,
-				    T_LISTENER, NV_COUNTS, 0, 0);
+				    T_LISTENER, NV_COUNTS, 0, 0, 0);
 	uint64_t d[NV_COUNTS];
 
 	sb_printf(b, "{\"name\":");
@@ -710,7 +720,7 @@ status_endpoint(struct sbuf *b, struct sl_admin_ring *r,
 		const struct sl_conf_endpoint *e)
 {
 	struct sl_epstate *st = e->state;
-	struct track *t = track_get(r, st, st->key, T_ENDPOINT, 1, 0, 0);
+	struct track *t = track_get(r, st, st->key, T_ENDPOINT, 1, 0, 0, 0);
 	uint64_t now = sl_now_ms(), until = load(&st->ejected_until_ms);
 	uint64_t idle = counts_sum(v, st->counts, COUNT_OFF(idle));
 	uint64_t conns = load(&st->conns), since = 0;
@@ -771,7 +781,8 @@ status_cluster(struct sbuf *b, struct sl_admin_ring *r,
 	       const struct sl_admin_view *v, const struct sl_conf_cluster *cl)
 {
 	struct sl_clstate *cs = cl->state;
-	struct track *t = track_get(r, cs, cs->key, T_CLUSTER, NV_COUNTS, 0, 0);
+	struct track *t =
+	    track_get(r, cs, cs->key, T_CLUSTER, NV_COUNTS, 0, 0, 0);
 	uint64_t d[NV_COUNTS] = {0}, now = sl_now_ms();
 
 	sb_printf(b, "{\"name\":");

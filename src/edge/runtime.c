@@ -41,7 +41,7 @@ ip_key_init(void)
 }
 
 /* Finds or creates the entry of key in a list of one of the state types:
- * all three start with next, key, refs. */
+ * all start with next, key, refs, born_ms. */
 #define LOOKUP(type, list, k)                                                  \
 	({                                                                     \
 		struct type *e_;                                               \
@@ -55,6 +55,7 @@ ip_key_init(void)
 			} else {                                               \
 				e_->next = (list);                             \
 				(list) = e_;                                   \
+				e_->born_ms = sl_now_ms();                     \
 			}                                                      \
 		}                                                              \
 		if (e_ != NULL)                                                \

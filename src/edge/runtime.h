@@ -204,6 +204,7 @@ struct sl_lstate {
 	struct sl_lstate *next;	    /* registry */
 	char *key;		    /* listener address as written */
 	int refs;		    /* generations using it (registry lock) */
+	uint64_t born_ms;	    /* made (monotonic; the status page) */
 	atomic_uint_fast64_t conns; /* open client connections */
 	_Atomic(atomic_uint *) per_ip; /* SL_PER_IP_SLOTS, lazily */
 	/* tunnels open on the listener (max_tunnels) */
@@ -222,6 +223,7 @@ struct sl_lcstate {
 	struct sl_lcstate *next; /* registry */
 	char *key;		 /* listener name */
 	int refs;		 /* generations using it (registry lock) */
+	uint64_t born_ms;	 /* made (monotonic; the status page) */
 	atomic_uint_fast64_t rejected_max;    /* past max_connections */
 	atomic_uint_fast64_t rejected_per_ip; /* past max_connections_per_ip */
 	/* TLS handshakes done, of which resumed, and failed by reason
@@ -243,6 +245,7 @@ struct sl_epstate {
 	struct sl_epstate *next;
 	char *key; /* "cluster address" */
 	int refs;
+	uint64_t born_ms;	    /* made (monotonic; the status page) */
 	atomic_uint_fast64_t conns; /* open upstream connections, all workers */
 	/* health, written by the main thread's checker, read by workers */
 	struct sl_counts *counts;	    /* one per worker: idle */
@@ -271,6 +274,7 @@ struct sl_clstate {
 	struct sl_clstate *next;
 	char *key; /* cluster name */
 	int refs;
+	uint64_t born_ms;		 /* made (monotonic; the status page) */
 	atomic_uint_fast64_t pending;	 /* requests waiting for a connection */
 	atomic_uint_fast64_t overloaded; /* 503 upstream_overloaded answered */
 	struct sl_counts *counts;	 /* one per worker */
@@ -288,6 +292,7 @@ struct sl_rstate {
 	struct sl_rstate *next;
 	char *key; /* "listener route" */
 	int refs;
+	uint64_t born_ms;	  /* made (monotonic; the status page) */
 	struct sl_counts *counts; /* one per worker */
 };
 
@@ -313,6 +318,7 @@ struct sl_rlcstate {
 	struct sl_rlcstate *next;
 	char *key;
 	int refs;		    /* sl_rlstates using it (registry lock) */
+	uint64_t born_ms;	    /* made (monotonic; the status page) */
 	struct sl_rlcounts *counts; /* one per worker */
 };
 
@@ -327,6 +333,7 @@ struct sl_rlstate {
 	struct sl_rlstate *next;
 	char *key;
 	int refs;
+	uint64_t born_ms; /* made (monotonic; the status page) */
 	struct sl_rl_spec spec;
 	uint64_t seed;		    /* local: keys' hashes (per table) */
 	struct sl_rl_table *table;  /* local: shared by the workers */
@@ -355,6 +362,7 @@ struct sl_gstate {
 	struct sl_gstate *next;
 	char *key;
 	int refs;
+	uint64_t born_ms;	      /* made (monotonic; the status page) */
 	size_t n;		      /* clusters of the split */
 	unsigned nworkers;	      /* of counts */
 	atomic_uint_fast64_t tripped; /* bit i: cluster i (the first 64) */

@@ -383,6 +383,10 @@ def admin_auth_headers_and_masking():
        "the token still")
     check("the admin listener stays on 127.0.0.1:%d, with the credentials "
           "and TLS it had" % aport in s.stderr(), "the reload says so")
+    eq(sltest.get(aport, "/config", headers=bearer).json()["admin"]["auth"],
+       {"kept": True}, "/config says the credentials were kept")
+    # paths are case-sensitive: /HEALTHZ is no probe's
+    eq(sltest.get(aport, "/HEALTHZ").status, 401, "/HEALTHZ")
     s.stop()
 
 

@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "json.h"
 #include "runtime.h"
+#include "util.h"
 
 static void
 test_empty(void **state)
@@ -331,6 +332,75 @@ test_status_document(void **state)
 	sl_conf_unref(c);
 }
 
+/* only v1 */
+static const char solo[] = "workers: 2\n"
+			   "admin: { address: 127.0.0.1:9901 }\n"
+			   "listeners:\n"
+			   "  - name: main\n"
+			   "    address: 127.0.0.1:8080\n"
+			   "    routes:\n"
+			   "      - { name: pay, cluster: v1 }\n"
+			   "clusters:\n"
+			   "  - { name: v1, endpoints: [127.0.0.1:2] }\n";
+
+static void
+test_old_state_named_again(void **state)
+{
+	static struct sl_worker w0, w1;
+	struct sl_worker *ws[2] = {&w0, &w1};
+	struct sl_admin_view v = {0};
+	struct sl_admin_ring *r = sl_admin_ring_new();
+	struct doc *d = calloc(1, sizeof(*d));
+	struct sl_conf *c, *c1;
+	uint64_t now;
+
+	(void)state;
+	assert_non_null(r);
+	assert_non_null(d);
+	sl_runtime_set_workers(2);
+	c = load_conf(two_way);
+	c1 = load_conf(solo);
+	v.conf = c;
+	v.workers = ws;
+	v.nworkers = 2;
+	/* the daemon's clock: the states were made before these ticks */
+	now = sl_now_ms() + 1000;
+	v.start_ms = now - 1000;
+	sl_admin_ring_tick(r, &v, now);
+	/* v2 counts, then no generation names it for longer than its
+	 * history is kept, while c still holds its state */
+	count(&c->clusters[1].state->counts[0], 50, 2, 0);
+	v.conf = c1;
+	for (int i = 0; i <= SL_ADMIN_RING_KEEP_S + 1; i++)
+		sl_admin_ring_tick(r, &v, now += 1000);
+	v.conf = c;
+	sl_admin_ring_tick(r, &v, now += 1000);
+	render(d, &v, r);
+	/* named again: its 50 are old, not of its last minute */
+	assert_true(str_is(d, "clusters.#1.name", "v2"));
+	assert_int_equal(num(d, "clusters.#1.requests"), 50);
+	assert_int_equal(num(d, "clusters.#1.requests_1m"), 0);
+	assert_int_equal(num(d, "clusters.#1.window_s"), 0);
+	/* it counts from its first snapshot on (the tick of the next
+	 * step) */
+	while ((num(d, "clusters.#1.window_s")) == 0) {
+		sl_admin_ring_tick(r, &v, now += 1000);
+		render(d, &v, r);
+	}
+	count(&c->clusters[1].state->counts[1], 3, 2, 0);
+	for (int i = 0; i < 6; i++)
+		sl_admin_ring_tick(r, &v, now += 1000);
+	render(d, &v, r);
+	assert_int_equal(num(d, "clusters.#1.requests_1m"), 3);
+	free(d->b.p);
+	free(d);
+	sl_admin_ring_free(r);
+	sl_runtime_unbind(c1);
+	sl_conf_unref(c1);
+	sl_runtime_unbind(c);
+	sl_conf_unref(c);
+}
+
 int
 main(void)
 {
@@ -339,6 +409,7 @@ main(void)
 	    cmocka_unit_test(test_interpolated),
 	    cmocka_unit_test(test_past_the_last_bound),
 	    cmocka_unit_test(test_status_document),
+	    cmocka_unit_test(test_old_state_named_again),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
