@@ -637,7 +637,8 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 						 &conf->admin_tls);
 		if (conf->admin_tls.client_subject_header != NULL)
 			sl_yaml_err_node(
-			    ld, a,
+			    ld,
+			    sl_yaml_map_get(a, "client_subject_header", NULL),
 			    "admin: tls: \"client_subject_header\" "
 			    "has no use here: the admin listener "
 			    "forwards nothing");

@@ -7,6 +7,10 @@ CONF_TEST_FILES = \
 	tests/conf/bad/access-log-dir-missing.yaml \
 	tests/conf/bad/address-bad-name.yaml \
 	tests/conf/bad/admin-address-conflict.yaml \
+	tests/conf/bad/admin-auth-basic-no-colon.yaml \
+	tests/conf/bad/admin-auth-empty.yaml \
+	tests/conf/bad/admin-auth-token-two-lines.yaml \
+	tests/conf/bad/admin-tls-subject-header.yaml \
 	tests/conf/bad/alias-bomb.yaml \
 	tests/conf/bad/alias-error-through.yaml \
 	tests/conf/bad/alias-recursive.yaml \
@@ -98,6 +102,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/route-missing-cluster.yaml \
 	tests/conf/bad/secrets/control \
 	tests/conf/bad/secrets/empty \
+	tests/conf/bad/secrets/no-colon \
 	tests/conf/bad/secrets/two-lines \
 	tests/conf/bad/size-bare.yaml \
 	tests/conf/bad/size-range.yaml \

@@ -73,6 +73,10 @@ static const char two_way[] = "workers: 2\n"
 			      "        split:\n"
 			      "          - { cluster: v1, weight: 90 }\n"
 			      "          - { cluster: v2, weight: 10 }\n"
+			      "      - name: page\n"
+			      "        match: { path_prefix: /page/ }\n"
+			      "        cluster: v1\n"
+			      "        compress: true\n"
 			      "clusters:\n"
 			      "  - name: v1\n"
 			      "    endpoints: [127.0.0.1:2]\n"
@@ -227,6 +231,12 @@ test_status_document(void **state)
 	SL_STAT_ADD(rt->state->counts[1].split[1], 10);
 	SL_STAT_ADD(rt->state->counts[1].sticky[1], 5);
 	count(&c->listeners[0].counters->counts[0], 100, 2, 0);
+	/* the page route compresses 4,000 bytes to 1,000, in two codings
+	 * and two workers */
+	SL_STAT_ADD(c->listeners[0].routes[1].state->counts[0].zip_in[1], 3000);
+	SL_STAT_ADD(c->listeners[0].routes[1].state->counts[0].zip_out[1], 800);
+	SL_STAT_ADD(c->listeners[0].routes[1].state->counts[1].zip_in[3], 1000);
+	SL_STAT_ADD(c->listeners[0].routes[1].state->counts[1].zip_out[3], 200);
 	render(d, &v, r); /* nothing read yet */
 	assert_int_equal(num(d, "schema"), 1);
 	assert_int_equal(num(d, "listeners.#0.routes.#0.window_s"), 0);
@@ -255,6 +265,19 @@ test_status_document(void **state)
 		    0);
 	assert_true(
 	    is_null(d, "listeners.#0.routes.#0.features_1m.waf_blocked"));
+	assert_true(
+	    is_null(d, "listeners.#0.routes.#0.features_1m.compress_ratio"));
+	/* the route that compresses: its ratio over the minute */
+	{
+		int i =
+		    at(d, "listeners.#0.routes.#1.features_1m.compress_ratio");
+		assert_true(i >= 0);
+		assert_int_equal(d->t[i].type, SL_JSON_NUMBER);
+		assert_int_equal(d->t[i].len, 1);
+		assert_memory_equal(d->b.p + d->t[i].start, "4", 1);
+	}
+	assert_true(
+	    is_null(d, "listeners.#0.routes.#1.features_1m.rate_limited"));
 	/* the sparkline: 60 points, the last two measured (ticks 5, 10) */
 	{
 		int i = at(d, "listeners.#0.routes.#0.spark.rps");
