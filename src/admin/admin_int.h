@@ -207,6 +207,10 @@ void sl_admin_metrics_h3(const struct sl_admin_view *v, struct sbuf *b);
  * and keys let go, and the local store's size. */
 void sl_admin_metrics_idem(const struct sl_admin_view *v, struct sbuf *b);
 
+/* Appends the /config page (JSON) to b: the running generation, every
+ * key with its default filled in. admin_config.c. */
+void sl_admin_page_config(const struct sl_admin_view *v, struct sbuf *b);
+
 /* Appends the /metrics page (Prometheus text format) to b: the workers'
  * counters summed, the generation's listeners, routes, rate limits and
  * clusters, the process's, and what an upgrade carried over. On

@@ -1,0 +1,1046 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The admin listener's /config page (admin.c serves it): the running
+ * generation, every key with its default filled in.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "admin_int.h"
+#include "guard.h"
+#include "h1_parse.h"
+#include "health.h"
+#include "jwt.h"
+#include "keysrc.h"
+#include "policy.h"
+#include "proxyproto.h"
+#include "resolve.h"
+#include "runtime.h"
+#include "util.h"
+
+/* ---- /config ------------------------------------------------------------
+ *
+ * The running generation, every key with its default filled in, in the
+ * file's names: a duration as KEY_ms (milliseconds), a rate as
+ * KEY_bytes_per_s, a percentage as KEY_percent, sizes in bytes (their
+ * keys end in _bytes already); a part that is not set is null. Key files
+ * are never named. workers, admin and log.access are what runs (they
+ * change at a restart only).
+ */
+
+static const char *
+tls_version_str(int v)
+{
+	return v == 13 ? "TLSv1.3" : "TLSv1.2";
+}
+
+/* A sticky: or hash_key: as written ("header:x-user-id", with the
+ * header's name lower-cased as it is matched), or null. */
+static void
+config_key(struct sbuf *b, const char *name, const struct sl_conf_key *k)
+{
+	sb_printf(b, ",\"%s\":", name);
+	if (k->source == SL_KEY_NONE)
+		sb_printf(b, "null");
+	else if (k->source == SL_KEY_CLIENT_IP)
+		sb_printf(b, "\"client_ip\"");
+	else
+		jstr2(b, k->source == SL_KEY_HEADER ? "header:" : "cookie:",
+		      k->name != NULL ? k->name : "");
+}
+
+/* A listener's limits (doc/contracts.md 1.3). */
+static void
+config_limits(struct sbuf *b, const struct sl_conf_limits *l)
+{
+	sb_printf(b, ",\"limits\":{\"header_timeout_ms\":%llu",
+		  (unsigned long long)l->header_timeout_ms);
+	jkv_u64(b, "body_timeout_ms", l->body_timeout_ms);
+	jkv_u64(b, "send_timeout_ms", l->send_timeout_ms);
+	jkv_u64(b, "idle_timeout_ms", l->idle_timeout_ms);
+	jkv_u64(b, "max_uri_bytes", l->max_uri_bytes);
+	jkv_u64(b, "max_header_bytes", l->max_header_bytes);
+	jkv_u64(b, "max_headers", l->max_headers);
+	jkv_u64(b, "max_body_bytes", l->max_body_bytes);
+	jkv_u64(b, "buffer_bytes", l->buffer_bytes);
+	jkv_u64(b, "splice_min_bytes", l->splice_min_bytes);
+	jkv_u64(b, "max_requests", l->max_requests);
+	jkv_u64(b, "min_body_rate_bytes_per_s", l->min_body_rate_bps);
+	jkv_u64(b, "min_send_rate_bytes_per_s", l->min_send_rate_bps);
+	jkv_u64(b, "max_connections", l->max_connections);
+	jkv_u64(b, "max_connections_per_ip", l->max_connections_per_ip);
+	jkv_u64(b, "max_concurrent_streams", l->max_concurrent_streams);
+	jkv_u64(b, "max_header_list_bytes", l->max_header_list_bytes);
+	jkv_u64(b, "tunnel_idle_timeout_ms", l->tunnel_idle_timeout_ms);
+	jkv_u64(b, "tunnel_lifetime_ms", l->tunnel_lifetime_ms);
+	jkv_u64(b, "tunnel_drain_timeout_ms", l->tunnel_drain_timeout_ms);
+	jkv_u64(b, "tunnel_buffer_bytes", l->tunnel_buffer_bytes);
+	jkv_u64(b, "max_tunnels", l->max_tunnels);
+	jkv_u64(b, "max_tunnels_per_ip", l->max_tunnels_per_ip);
+	sb_printf(b, "}");
+}
+
+/* A listener's tls: the certificate files and the choices, never a key;
+ * null for plain HTTP. */
+static void
+config_tls_server(struct sbuf *b, const struct sl_conf_tls_server *t)
+{
+	if (t->ncerts == 0) {
+		sb_printf(b, ",\"tls\":null");
+		return;
+	}
+	sb_printf(b, ",\"tls\":{\"certificates\":[");
+	for (size_t i = 0; i < t->ncerts; i++) {
+		sb_printf(b, "%s{\"cert\":", i ? "," : "");
+		jstr(b, t->certs[i].cert.path);
+		sb_printf(b, "}");
+	}
+	sb_printf(b, "],\"min_version\":\"%s\"",
+		  tls_version_str(t->min_version));
+	/* null: sluice's own list (doc/tls.md), OpenSSL's suites */
+	jkv_str(b, "ciphers", t->ciphers);
+	jkv_str(b, "ciphersuites", t->ciphersuites);
+	jkv_bool(b, "session_tickets", t->session_tickets);
+	jkv_u64(b, "session_cache", t->session_cache);
+	jkv_str(b, "client_ca", t->client_ca.path);
+	jkv_str(b, "client_verify",
+		t->client_ca.path == NULL   ? NULL
+		: t->client_verify_optional ? "optional"
+					    : "required");
+	jkv_str(b, "client_subject_header", t->client_subject_header);
+	sb_printf(b, "}");
+}
+
+/* A listener's http3 (null when off; doc/http3.md). */
+static void
+config_http3(struct sbuf *b, const struct sl_conf_http3 *h)
+{
+	static const char *const retry[] = {"auto", "always", "never"};
+
+	if (!h->enabled) {
+		sb_printf(b, ",\"http3\":null");
+		return;
+	}
+	sb_printf(b, ",\"http3\":{\"alt_svc_max_age_ms\":%llu",
+		  (unsigned long long)h->alt_svc_max_age_ms);
+	jkv_str(b, "retry", retry[h->retry]);
+	jkv_u64(b, "retry_threshold", h->retry_threshold);
+	jkv_u64(b, "max_connections", h->max_connections);
+	jkv_u64(b, "max_handshakes_per_ip", h->max_handshakes_per_ip);
+	sb_printf(b, "}");
+}
+
+/* ,"key":[...] of a list of ranges as JSON strings ("10.0.0.0/8");
+ * an empty list is [] or, with empty_null, null (a list that is off). */
+static void
+config_cidrs(struct sbuf *b, const char *key, const struct sl_cidr_set *set,
+	     int empty_null)
+{
+	char buf[64];
+
+	if (set->n == 0 && empty_null) {
+		sb_printf(b, ",\"%s\":null", key);
+		return;
+	}
+	sb_printf(b, ",\"%s\":[", key);
+	for (size_t i = 0; i < set->n; i++)
+		sb_printf(b, "%s\"%s\"", i ? "," : "",
+			  sl_cidr_str(&set->v[i], buf, sizeof(buf)));
+	sb_printf(b, "]");
+}
+
+/* identity: a listener's proxy_protocol (null when off), trusted_proxies,
+ * client_address_header and untrusted_forwarded. */
+static void
+config_identity(struct sbuf *b, const struct sl_conf_listener *l)
+{
+	const struct sl_conf_proxy_protocol *pp = &l->proxy_protocol;
+
+	if (!pp->enabled)
+		sb_printf(b, ",\"proxy_protocol\":null");
+	else {
+		sb_printf(b, ",\"proxy_protocol\":{\"versions\":[%s%s%s]",
+			  pp->versions & SL_PP_V1 ? "1" : "",
+			  (pp->versions & SL_PP_V1) && (pp->versions & SL_PP_V2)
+			      ? ","
+			      : "",
+			  pp->versions & SL_PP_V2 ? "2" : "");
+		config_cidrs(b, "from", &pp->from, 0);
+		sb_printf(b, "}");
+	}
+	config_cidrs(b, "trusted_proxies", &l->trusted_proxies, 0);
+	jkv_str(b, "client_address_header",
+		l->client_address_header == SL_CLIENT_HEADER_FORWARDED
+		    ? "forwarded"
+		    : "x-forwarded-for");
+	jkv_str(b, "untrusted_forwarded",
+		l->untrusted_forwarded == SL_UNTRUSTED_STRIP ? "strip"
+							     : "append");
+	{
+		static const char *const tc[] = {"trusted", "always", "never",
+						 "off"};
+		jkv_str(b, "trace_context", tc[l->trace_context]);
+	}
+}
+
+/* A route's match: every part, null where any value matches. */
+static void
+config_match(struct sbuf *b, const struct sl_conf_route *r)
+{
+	sb_printf(b, ",\"match\":{\"host\":");
+	/* a wildcard's host holds its suffix, ".example.com" */
+	jstr2(b, r->host_wildcard ? "*" : "", r->host);
+	jkv_str(b, "path", r->path_prefix ? NULL : r->path);
+	jkv_str(b, "path_prefix", r->path_prefix ? r->path : NULL);
+	if (r->methods == NULL)
+		sb_printf(b, ",\"methods\":null");
+	else {
+		sb_printf(b, ",\"methods\":[");
+		for (size_t k = 0; k < r->nmethods; k++) {
+			sb_printf(b, "%s", k ? "," : "");
+			jstr(b, r->methods[k]);
+		}
+		sb_printf(b, "]");
+	}
+	if (r->headers == NULL)
+		sb_printf(b, ",\"headers\":null}");
+	else {
+		sb_printf(b, ",\"headers\":{");
+		for (size_t k = 0; k < r->nheaders; k++) {
+			sb_printf(b, "%s", k ? "," : "");
+			jstr(b, r->headers[k].name);
+			sb_printf(b, ":");
+			jstr(b, r->headers[k].value);
+		}
+		sb_printf(b, "}}");
+	}
+}
+
+/* A route's timeout and retry policy. */
+static void
+config_retry(struct sbuf *b, const struct sl_conf_route *r)
+{
+	static const char *const on[] = {
+	    "connect-failure", "reset", "timeout", "502", "503", "504"};
+	const struct sl_conf_retry *p = &r->retry;
+	int first = 1;
+
+	sb_printf(b, ",\"timeout_ms\":%llu,\"retry\":{\"attempts\":%u,\"on\":[",
+		  (unsigned long long)r->timeout_ms, p->attempts);
+	for (size_t k = 0; k < SL_NELEM(on); k++)
+		if (p->on & (1u << k)) {
+			sb_printf(b, "%s\"%s\"", first ? "" : ",", on[k]);
+			first = 0;
+		}
+	sb_printf(b,
+		  "],\"idempotency_key\":%s,\"per_try_timeout_ms\":%llu,"
+		  "\"budget_percent\":%u}",
+		  p->idempotency_key ? "true" : "false",
+		  (unsigned long long)(p->per_try_timeout_ms
+					   ? p->per_try_timeout_ms
+					   : r->timeout_ms),
+		  p->budget_percent);
+}
+
+/* One direction's header rules, values as written; null without any. */
+static void
+config_hdr_rules(struct sbuf *b, const char *key, const struct sl_hdr_rules *r)
+{
+	if (r == NULL) {
+		sb_printf(b, ",\"%s\":null", key);
+		return;
+	}
+	sb_printf(b, ",\"%s\":{", key);
+	for (int add = 0; add < 2; add++) {
+		int first = 1;
+		sb_printf(b, "%s\"%s\":{", add ? "," : "", add ? "add" : "set");
+		for (size_t i = 0; i < r->nfields; i++) {
+			if (r->fields[i].add != add)
+				continue;
+			sb_printf(b, "%s", first ? "" : ",");
+			jstr(b, r->fields[i].name);
+			sb_printf(b, ":");
+			jstr(b, r->fields[i].text);
+			first = 0;
+		}
+		sb_printf(b, "}");
+	}
+	sb_printf(b, ",\"remove\":[");
+	for (size_t i = 0; i < r->nremove; i++) {
+		sb_printf(b, "%s", i ? "," : "");
+		jstr(b, r->remove[i].name);
+	}
+	sb_printf(b, "]}");
+}
+
+/* A listener's or a route's allow, deny and header rules. */
+static void
+config_policy(struct sbuf *b, const struct sl_policy *p)
+{
+	static const struct sl_cidr_set none;
+
+	config_cidrs(b, "allow", p != NULL ? &p->allow : &none, 1);
+	config_cidrs(b, "deny", p != NULL ? &p->deny : &none, 1);
+	config_hdr_rules(b, "request_headers", p != NULL ? p->request : NULL);
+	config_hdr_rules(b, "response_headers", p != NULL ? p->response : NULL);
+}
+
+/* A route's rate limits, in the file's form ("10/s"), or null. */
+static void
+config_rate_limits(struct sbuf *b, const struct sl_conf_route *r)
+{
+	if (r->nrate_limits == 0) {
+		sb_printf(b, ",\"rate_limit\":null");
+		return;
+	}
+	sb_printf(b, ",\"rate_limit\":[");
+	for (size_t k = 0; k < r->nrate_limits; k++) {
+		const struct sl_conf_rate_limit *rl = &r->rate_limits[k];
+		sb_printf(b, "%s{\"name\":", k ? "," : "");
+		jstr(b, rl->name);
+		if (rl->key.source == SL_KEY_NONE)
+			sb_printf(b, ",\"key\":\"route\"");
+		else
+			config_key(b, "key", &rl->key);
+		sb_printf(b, ",\"rate\":\"%llu/%s\",\"burst\":%llu",
+			  (unsigned long long)rl->rate,
+			  rl->unit_s == 1    ? "s"
+			  : rl->unit_s == 60 ? "m"
+					     : "h",
+			  (unsigned long long)rl->burst);
+		sb_printf(b, ",\"scope\":\"%s\"",
+			  rl->scope == SL_RL_SCOPE_FLEET ? "fleet" : "local");
+		jkv_u64(b, "max_keys", rl->max_keys);
+		jkv_str(b, "on_store_error",
+			rl->scope != SL_RL_SCOPE_FLEET ? NULL
+			: rl->store_error_deny	       ? "deny"
+						       : "allow");
+		sb_printf(b, "}");
+	}
+	sb_printf(b, "]");
+}
+
+/* A list of strings as a JSON array. */
+static void
+jstrs(struct sbuf *b, const char *key, char *const *v, size_t n)
+{
+	sb_printf(b, ",\"%s\":[", key);
+	for (size_t i = 0; i < n; i++) {
+		sb_printf(b, "%s", i ? "," : "");
+		jstr(b, v[i]);
+	}
+	sb_printf(b, "]");
+}
+
+/* A route's auth.external, or nothing without one. */
+static void
+config_external(struct sbuf *b, const struct sl_conf_extauth *x)
+{
+	if (x == NULL)
+		return;
+	sb_printf(b, "\"external\":{\"cluster\":");
+	jstr(b, x->cluster->name);
+	sb_printf(b, ",\"protocol\":\"%s\",\"path\":",
+		  x->protocol == SL_EXTAUTH_GRPC ? "grpc" : "http");
+	jstr(b, x->path);
+	jkv_u64(b, "timeout_ms", x->timeout_ms);
+	jstrs(b, "headers", x->send, x->nsend);
+	jstrs(b, "upstream_headers", x->upstream, x->nupstream);
+	jstrs(b, "client_headers", x->client, x->nclient);
+	sb_printf(b,
+		  ",\"on_failure\":\"%s\",\"failure_status\":%d,"
+		  "\"failure_header\":",
+		  x->on_failure == SL_EXTAUTH_FAIL_ALLOW ? "allow" : "deny",
+		  x->failure_status);
+	jstr(b, x->failure_header);
+	jkv_u64(b, "body_bytes", x->body_bytes);
+	if (x->cache_entries > 0) {
+		sb_printf(b, ",\"cache\":{\"max_entries\":%u",
+			  (unsigned)x->cache_entries);
+		jkv_u64(b, "ttl_ms", x->cache_ttl_ms);
+		sb_printf(b, "}");
+	} else
+		sb_printf(b, ",\"cache\":null");
+	sb_printf(b, "}");
+}
+
+/* A route's compress (doc/operations.md, "Compression"). */
+static void
+config_compress(struct sbuf *b, const struct sl_conf_compress_route *c)
+{
+	static const char *const alg[4] = {"identity", "gzip", "br", "zstd"};
+
+	if (c == NULL) {
+		sb_printf(b, ",\"compress\":null");
+		return;
+	}
+	sb_printf(b, ",\"compress\":{\"algorithms\":[");
+	for (size_t i = 0; i < c->noffer; i++)
+		sb_printf(b, "%s\"%s\"", i ? "," : "", alg[c->offer[i] & 3]);
+	sb_printf(
+	    b,
+	    "],\"gzip_level\":%llu,\"brotli_level\":%llu,"
+	    "\"zstd_level\":%llu,\"window\":%llu,\"min_length\":%llu,"
+	    "\"credentials\":\"%s\"",
+	    (unsigned long long)c->gzip_level,
+	    (unsigned long long)c->brotli_level,
+	    (unsigned long long)c->zstd_level, (unsigned long long)c->window,
+	    (unsigned long long)c->min_length,
+	    c->credentials == SL_COMPRESS_CREDS_ALLOW ? "compress" : "skip");
+	jstrs(b, "types", c->types, c->ntypes);
+	sb_printf(b, "}");
+}
+
+/* Whether status s is in c's release list (none past the table). */
+static int
+released(const struct sl_conf_idem_route *c, unsigned s)
+{
+	return s < SL_IDEM_STATUS_MAX && ((c->release[s / 64] >> (s % 64)) & 1);
+}
+
+/* A route's idempotency (doc/operations.md, "Idempotent payments"). */
+static void
+config_idem(struct sbuf *b, const struct sl_conf_idem_route *c)
+{
+	static const char *const callers[] = {"auto", "jwt", "certificate",
+					      "header", "none"};
+	static const char *const methods[] = {"POST", "PUT", "PATCH", "DELETE"};
+	static const enum sl_h1_method mids[] = {SL_M_POST, SL_M_PUT,
+						 SL_M_PATCH, SL_M_DELETE};
+	int first = 1;
+
+	if (c == NULL) {
+		sb_printf(b, ",\"idempotency\":null");
+		return;
+	}
+	sb_printf(b, ",\"idempotency\":{\"store\":\"%s\",\"methods\":[",
+		  c->store == SL_IDEM_STORE_REDIS ? "redis" : "local");
+	for (size_t i = 0; i < 4; i++)
+		if (c->methods & (1u << mids[i])) {
+			sb_printf(b, "%s\"%s\"", first ? "" : ",", methods[i]);
+			first = 0;
+		}
+	sb_printf(b, "],\"required\":%s,\"ttl_ms\":%llu,\"caller\":\"%s\"",
+		  c->required ? "true" : "false", (unsigned long long)c->ttl_ms,
+		  callers[c->caller % 5]);
+	jkv_str(b, "caller_header", c->caller_header);
+	sb_printf(b,
+		  ",\"max_request_bytes\":%llu,\"max_response_bytes\":%llu,"
+		  "\"release\":[",
+		  (unsigned long long)c->max_request_bytes,
+		  (unsigned long long)c->max_response_bytes);
+	first = 1;
+	/* as the file says it: a whole class is "5xx", not 100 statuses */
+	for (unsigned s = 200; s < SL_IDEM_STATUS_MAX; s++) {
+		unsigned k = 0;
+		while (s % 100 == 0 && k < 100 && released(c, s + k))
+			k++;
+		if (k == 100) {
+			sb_printf(b, "%s\"%uxx\"", first ? "" : ",", s / 100);
+			s += 99;
+		} else if (released(c, s))
+			sb_printf(b, "%s%u", first ? "" : ",", s);
+		else
+			continue;
+		first = 0;
+	}
+	sb_printf(b, "],\"fail\":\"%s\",\"wait_ms\":%llu}",
+		  c->fail == SL_IDEM_FAIL_OPEN ? "open" : "closed",
+		  (unsigned long long)c->wait_ms);
+}
+
+/* A route's waf (doc/operations.md, "A WAF for PCI DSS 6.4.2"): its rule
+ * files as expanded, its exclusions as the directives they became. */
+static void
+config_waf(struct sbuf *b, const struct sl_conf_waf_route *w)
+{
+	const char *p;
+
+	if (w == NULL) {
+		sb_printf(b, ",\"waf\":null");
+		return;
+	}
+	sb_printf(b,
+		  ",\"waf\":{\"mode\":\"%s\",\"body_limit\":%u,"
+		  "\"on_body_limit\":\"%s\",\"timeout_ms\":%u,"
+		  "\"on_failure\":\"%s\",\"failure_status\":%d,"
+		  "\"audit\":%s",
+		  w->mode == SL_WAF_DETECT ? "detect" : "block", w->body_limit,
+		  w->over == SL_WAF_OVER_PARTIAL ? "partial" : "reject",
+		  w->timeout_ms,
+		  w->on_failure == SL_WAF_FAIL_ALLOW ? "allow" : "deny",
+		  w->failure_status, w->audit ? "true" : "false");
+	sb_printf(b,
+		  ",\"limits\":{\"cookies\":%u,\"args\":%u,\"json_depth\":%u,"
+		  "\"args_bytes\":%llu}",
+		  w->limits.cookies, w->limits.args, w->limits.json_depth,
+		  (unsigned long long)w->limits.args_bytes);
+	jstrs(b, "rules", w->files, w->nfiles);
+	sb_printf(b, ",\"exclude\":[");
+	for (p = w->after; p != NULL && *p != '\0';) {
+		const char *e = strchr(p, '\n');
+		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+		char line[256];
+		snprintf(line, sizeof(line), "%.*s", (int)n, p);
+		if (p != w->after)
+			sb_printf(b, ",");
+		jstr(b, line);
+		p += n + (e != NULL);
+	}
+	sb_printf(b, "]}");
+}
+
+/* A route's auth (doc/auth.md): its external check, its keys as the file
+ * has them, and what the key set loaded: its keys' ids, its fingerprint
+ * (the SHA-256 of the text it was parsed from), and how many it
+ * skipped. */
+static void
+config_auth(struct sbuf *b, const struct sl_conf_route *r)
+{
+	const struct sl_conf_auth *a = r->auth;
+	const struct sl_jwt_policy *p;
+	struct sl_jwks *ks;
+
+	if (a == NULL) {
+		sb_printf(b, ",\"auth\":null");
+		return;
+	}
+	sb_printf(b, ",\"auth\":{");
+	config_external(b, a->external);
+	if ((p = a->jwt) == NULL) {
+		sb_printf(b, "%s\"jwt\":null}", a->external ? "," : "");
+		return;
+	}
+	sb_printf(b, "%s\"jwt\":{\"keys\":", a->external ? "," : "");
+	if (a->keys_url != NULL) {
+		const struct sl_conf_keys_url *k = a->keys_url;
+		sb_printf(b, "{\"url\":");
+		jstr(b, k->url);
+		sb_printf(b, ",\"cluster\":");
+		jstr(b, k->cluster->name);
+		jkv_u64(b, "refresh_ms", k->refresh_ms);
+		jkv_u64(b, "refetch_interval_ms", k->refetch_ms);
+		jkv_u64(b, "timeout_ms", k->timeout_ms);
+		sb_printf(b, "}");
+	} else
+		jstr(b, a->keys_path);
+	sb_printf(b, ",\"algorithms\":[");
+	for (int i = 0, n = 0; i < SL_JWA_N; i++)
+		if (p->algs & (1u << i))
+			sb_printf(b, "%s\"%s\"", n++ ? "," : "",
+				  sl_jwa_name(i));
+	sb_printf(b, "]");
+	jstrs(b, "issuer", p->issuers, p->nissuers);
+	jstrs(b, "audience", p->audiences, p->naudiences);
+	jkv_u64(b, "clock_skew_ms", (uint64_t)p->skew_s * 1000);
+	jkv_bool(b, "require_exp", !p->exp_optional);
+	config_key(b, "token", &a->token);
+	jkv_bool(b, "forward_token", a->forward_token);
+	sb_printf(b, ",\"require\":{");
+	for (size_t i = 0; i < p->nrequire; i++) {
+		sb_printf(b, "%s", i ? "," : "");
+		jstr(b, p->require[i].claim);
+		sb_printf(b, ":[");
+		for (size_t k = 0; k < p->require[i].nvalues; k++) {
+			sb_printf(b, "%s", k ? "," : "");
+			jstr(b, p->require[i].values[k]);
+		}
+		sb_printf(b, "]");
+	}
+	sb_printf(b, "},\"claims_to_headers\":{");
+	for (size_t i = 0; i < p->nfields; i++) {
+		sb_printf(b, "%s", i ? "," : "");
+		jstr(b, p->fields[i].claim);
+		sb_printf(b, ":");
+		jstr(b, p->fields[i].field);
+	}
+	/* the set in use: the file's, or the last fetched (none yet:
+	 * empty) */
+	ks =
+	    a->keys_url != NULL ? sl_keysrc_current(a->keys_url->src) : a->keys;
+	sb_printf(b, "},\"key_ids\":[");
+	for (size_t i = 0; ks != NULL && i < ks->n; i++) {
+		sb_printf(b, "%s", i ? "," : "");
+		jstr(b, ks->keys[i].kid);
+	}
+	sb_printf(b, "],\"keys_sha256\":\"%s\"", ks != NULL ? ks->sha256 : "");
+	sb_printf(b, ",\"keys_skipped\":%zu}}", ks != NULL ? ks->skipped : 0);
+	if (a->keys_url != NULL)
+		sl_jwks_free(ks);
+}
+
+/* A route's guard (doc/fleet.md section 4): its keys, and for each
+ * cluster of the split its last window and whether it tripped. */
+static void
+config_guard(struct sbuf *b, const struct sl_conf_route *r)
+{
+	const struct sl_conf_guard *g = r->guard;
+	uint64_t now = sl_now_ms();
+
+	if (g == NULL || r->split == NULL) {
+		sb_printf(b, ",\"guard\":null");
+		return;
+	}
+	sb_printf(b, ",\"guard\":{\"stable\":");
+	jstr(b, r->split[g->stable].cluster->name);
+	jkv_u64(b, "window_ms", g->window_ms);
+	jkv_u64(b, "min_requests", g->min_requests);
+	jkv_u64(b, "margin_percent", g->margin_percent);
+	jkv_u64(b, "latency_ms", g->latency_ms);
+	jkv_u64(b, "percentile", g->percentile);
+	sb_printf(b, ",\"clusters\":[");
+	for (size_t k = 0; k < r->nsplit; k++) {
+		struct sl_guard_view gv;
+
+		sl_guard_view(r, k, &gv);
+		sb_printf(b, "%s{\"cluster\":", k ? "," : "");
+		jstr(b, r->split[k].cluster->name);
+		sb_printf(b,
+			  ",\"window\":{\"requests\":%llu,\"failures\":%llu,"
+			  "\"slow\":%llu}",
+			  (unsigned long long)gv.window.requests,
+			  (unsigned long long)gv.window.failures,
+			  (unsigned long long)gv.window.slow);
+		jkv_bool(b, "tripped", gv.tripped);
+		if (gv.tripped) {
+			jkv_str(b, "reason", sl_guard_verdict_str(gv.why));
+			jkv_u64(b, "tripped_s_ago",
+				(now - gv.tripped_ms) / 1000);
+			sb_printf(b, ",\"p\":%.3g", gv.p);
+		}
+		sb_printf(b, "}");
+	}
+	sb_printf(b, "]}");
+}
+
+static void
+config_route(struct sbuf *b, const struct sl_conf_route *r)
+{
+	sb_printf(b, "{\"name\":");
+	jstr(b, r->name);
+	config_match(b, r);
+	jkv_str(b, "cluster", r->cluster != NULL ? r->cluster->name : NULL);
+	if (r->split == NULL)
+		sb_printf(b, ",\"split\":null");
+	else {
+		sb_printf(b, ",\"split\":[");
+		for (size_t k = 0; k < r->nsplit; k++) {
+			sb_printf(b, "%s{\"cluster\":", k ? "," : "");
+			jstr(b, r->split[k].cluster->name);
+			sb_printf(b, ",\"weight\":%u", r->split[k].weight);
+			if (r->guard != NULL) {
+				/* what this gateway sends it now */
+				struct sl_guard_view gv;
+				sl_guard_view(r, k, &gv);
+				sb_printf(b, ",\"effective_weight\":%u",
+					  gv.tripped ? 0 : r->split[k].weight);
+			}
+			sb_printf(b, "}");
+		}
+		sb_printf(b, "]");
+	}
+	config_guard(b, r);
+	config_auth(b, r);
+	config_waf(b, r->waf);
+	config_compress(b, r->compress);
+	config_idem(b, r->idem);
+	/* null: not traced; else the ratio of new traces recorded */
+	if (r->trace_sample == 0)
+		sb_printf(b, ",\"tracing\":null");
+	else
+		sb_printf(b, ",\"tracing\":{\"sample\":%g}",
+			  (double)(r->trace_sample - 1) / 1e6);
+	config_key(b, "sticky", &r->sticky);
+	jkv_bool(b, "split_failover", r->split_failover);
+	if (r->mirror == NULL)
+		sb_printf(b, ",\"mirror\":null");
+	else {
+		sb_printf(b, ",\"mirror\":{\"cluster\":");
+		jstr(b, r->mirror->name);
+		sb_printf(b, ",\"percent\":%u}", r->mirror_percent);
+	}
+	jkv_str(b, "expose_cluster_header", r->expose_cluster_header);
+	config_retry(b, r);
+	config_policy(b, r->policy);
+	jkv_u64(b, "max_body_bytes", r->max_body_bytes);
+	config_rate_limits(b, r);
+	sb_printf(b, ",\"upgrade\":[");
+	for (size_t k = 0; k < r->nupgrade; k++) {
+		sb_printf(b, "%s", k ? "," : "");
+		jstr(b, r->upgrade[k]);
+	}
+	sb_printf(b, "]}");
+}
+
+/* A cluster's health_check, outlier and tls, each null when not set. */
+static void
+config_checks(struct sbuf *b, const struct sl_conf_cluster *cl)
+{
+	const struct sl_conf_health *h = &cl->health;
+	const struct sl_conf_outlier *o = &cl->outlier;
+	const struct sl_conf_tls_client *t = &cl->tls;
+
+	if (h->enabled) {
+		int first = 1;
+		sb_printf(b, ",\"health_check\":{\"path\":");
+		jstr(b, h->path);
+		sb_printf(b,
+			  ",\"interval_ms\":%llu,\"timeout_ms\":%llu,"
+			  "\"healthy\":%u,\"unhealthy\":%u,"
+			  "\"expect_status\":[",
+			  (unsigned long long)h->interval_ms,
+			  (unsigned long long)h->timeout_ms, h->healthy,
+			  h->unhealthy);
+		/* as written: a whole class as "2xx", else each status
+		 */
+		for (int cls = 1; cls <= 5; cls++) {
+			int all = 1;
+			for (int st = cls * 100; st < cls * 100 + 100; st++)
+				all &= sl_health_expected(h->expect, st);
+			if (all) {
+				sb_printf(b, "%s\"%dxx\"", first ? "" : ",",
+					  cls);
+				first = 0;
+				continue;
+			}
+			for (int st = cls * 100; st < cls * 100 + 100; st++)
+				if (sl_health_expected(h->expect, st)) {
+					sb_printf(b, "%s%d", first ? "" : ",",
+						  st);
+					first = 0;
+				}
+		}
+		sb_printf(b, "]");
+		if (h->grpc_service != NULL) {
+			sb_printf(b, ",\"grpc_service\":");
+			jstr(b, h->grpc_service);
+		}
+		sb_printf(b, "}");
+	} else
+		sb_printf(b, ",\"health_check\":null");
+	if (o->enabled)
+		sb_printf(b,
+			  ",\"outlier\":{\"consecutive_errors\":%u,"
+			  "\"ejection_time_ms\":%llu,"
+			  "\"max_ejected_percent\":%u}",
+			  o->consecutive_errors,
+			  (unsigned long long)o->ejection_time_ms,
+			  o->max_ejected_percent);
+	else
+		sb_printf(b, ",\"outlier\":null");
+	if (!t->enabled) {
+		sb_printf(b, ",\"tls\":null");
+		return;
+	}
+	sb_printf(b, ",\"tls\":{\"sni\":");
+	jstr(b, t->sni);
+	/* the client certificate's file, never its key's */
+	jkv_str(b, "ca", t->ca.path != NULL ? t->ca.path : "system");
+	jkv_bool(b, "verify", t->verify);
+	jkv_str(b, "client_cert", t->cert.path);
+	sb_printf(b, ",\"min_version\":\"%s\"}",
+		  tls_version_str(t->min_version));
+}
+
+/* What health checks and outlier detection say of an endpoint now. */
+static void
+config_endpoint_state(struct sbuf *b, const struct sl_conf_cluster *cl,
+		      const struct sl_conf_endpoint *e)
+{
+	struct sl_epstate *st = e->state;
+
+	if (cl->health.enabled)
+		sb_printf(
+		    b,
+		    ",\"healthy\":%s,\"checks_ok\":%llu,"
+		    "\"checks_failed\":%llu,"
+		    "\"last_check\":{\"status\":%d,\"result\":\"%s\"}",
+		    atomic_load(&st->unhealthy) ? "false" : "true",
+		    (unsigned long long)load(&st->checks_ok),
+		    (unsigned long long)load(&st->checks_failed),
+		    atomic_load(&st->check_status),
+		    load(&st->checks_ok) + load(&st->checks_failed) == 0
+			? "none"
+			: sl_health_error_str((enum sl_health_error)atomic_load(
+			      &st->check_error)));
+	if (cl->outlier.enabled) {
+		uint64_t until = load(&st->ejected_until_ms), now = sl_now_ms();
+		sb_printf(b,
+			  ",\"ejected\":%s,\"ejected_ms_left\":%llu,"
+			  "\"ejections\":%llu",
+			  until > now ? "true" : "false",
+			  (unsigned long long)(until > now ? until - now : 0),
+			  (unsigned long long)load(&st->ejections));
+	}
+}
+
+/* A name of cluster cl (doc/fleet.md section 2): as written, what the
+ * resolver knows of it, and the endpoints it gives now. */
+static void
+config_name(struct sbuf *b, const struct sl_admin_view *v,
+	    const struct sl_conf_cluster *cl, size_t k)
+{
+	const struct sl_conf_dns_name *nm = &cl->names[k];
+	struct sl_resolver_state st;
+	uint64_t now = sl_now_ms();
+	int first = 1;
+
+	if (nm->srv) {
+		sb_printf(b, "{\"srv\":");
+		jstr(b, nm->name);
+	} else {
+		sb_printf(b, "{\"address\":");
+		jstr(b, nm->text);
+		sb_printf(b, ",\"weight\":%u", nm->weight);
+	}
+	if (sl_resolver_state(v->resolver, cl->name, nm->text, &st) == 0) {
+		sb_printf(b, ",\"dns\":{\"result\":\"%s\"",
+			  st.looked_up ? sl_dns_result_str(st.last) : "none");
+		jkv_u64(b, "ttl_s", st.ttl_s);
+		if (st.good_ms != 0)
+			jkv_u64(b, "answer_age_ms", now - st.good_ms);
+		else
+			sb_printf(b, ",\"answer_age_ms\":null");
+		if (st.stale_since_ms != 0)
+			jkv_u64(b, "stale_ms", now - st.stale_since_ms);
+		else
+			sb_printf(b, ",\"stale_ms\":null");
+		jkv_u64(b, "next_lookup_ms",
+			st.next_ms > now ? st.next_ms - now : 0);
+		sb_printf(b, "}");
+	} else
+		sb_printf(b, ",\"dns\":null");
+	sb_printf(b, ",\"resolved\":[");
+	for (size_t j = cl->nstatic; j < cl->nendpoints; j++) {
+		if (cl->endpoints[j].dns_name != nm->text)
+			continue;
+		sb_printf(b, "%s{\"address\":", first ? "" : ",");
+		first = 0;
+		jstr(b, cl->endpoints[j].addr.text);
+		sb_printf(b, ",\"weight\":%u", cl->endpoints[j].weight);
+		config_endpoint_state(b, cl, &cl->endpoints[j]);
+		sb_printf(b, "}");
+	}
+	sb_printf(b, "]}");
+}
+
+static void
+config_cluster(struct sbuf *b, const struct sl_admin_view *v,
+	       const struct sl_conf_cluster *cl)
+{
+	static const char *const balance[] = {"round_robin", "least_request",
+					      "hash"};
+
+	sb_printf(b, "{\"name\":");
+	jstr(b, cl->name);
+	sb_printf(b, ",\"balance\":\"%s\"",
+		  (unsigned)cl->balance < SL_NELEM(balance)
+		      ? balance[cl->balance]
+		      : "?");
+	if (cl->balance == SL_BALANCE_HASH)
+		config_key(b, "hash_key", &cl->hash_key);
+	else
+		jkv_str(b, "hash_key", NULL);
+	jkv_u64(b, "connect_timeout_ms", cl->connect_timeout_ms);
+	sb_printf(b, ",\"pool\":{\"max_idle\":%llu",
+		  (unsigned long long)cl->pool_max_idle);
+	jkv_u64(b, "idle_timeout_ms", cl->pool_idle_timeout_ms);
+	jkv_u64(b, "max_requests", cl->pool_max_requests);
+	jkv_u64(b, "max_lifetime_ms", cl->pool_max_lifetime_ms);
+	sb_printf(b, "}");
+	jkv_u64(b, "max_connections", cl->max_connections);
+	jkv_u64(b, "max_pending", cl->max_pending);
+	jkv_u64(b, "queue_timeout_ms", cl->queue_timeout_ms);
+	config_checks(b, cl);
+	jkv_str(b, "proxy_protocol", cl->proxy_protocol ? "v2" : "off");
+	{
+		static const char *const proto[] = {"http1", "h2c", "h2"};
+		jkv_str(b, "protocol", proto[cl->protocol]);
+		jkv_u64(b, "max_concurrent_streams",
+			cl->max_concurrent_streams);
+		jkv_u64(b, "ping_interval_ms", cl->ping_interval_ms);
+	}
+	if (cl->nnames > 0) {
+		static const char *const fam[] = {"any", "ipv4", "ipv6"};
+		sb_printf(b, ",\"dns\":{\"family\":\"%s\"",
+			  fam[cl->dns_family]);
+		jkv_u64(b, "min_ttl_ms", cl->dns_min_ttl_ms);
+		jkv_u64(b, "max_ttl_ms", cl->dns_max_ttl_ms);
+		jkv_u64(b, "keep_stale_ms", cl->dns_keep_stale_ms);
+		sb_printf(b, "}");
+	} else
+		sb_printf(b, ",\"dns\":null");
+	/* as written: the addresses, then the names with what they resolve
+	 * to now */
+	sb_printf(b, ",\"endpoints\":[");
+	for (size_t j = 0; j < cl->nstatic; j++) {
+		sb_printf(b, "%s{\"address\":", j ? "," : "");
+		jstr(b, cl->endpoints[j].addr.text);
+		sb_printf(b, ",\"weight\":%u", cl->endpoints[j].weight);
+		config_endpoint_state(b, cl, &cl->endpoints[j]);
+		sb_printf(b, "}");
+	}
+	for (size_t k = 0; k < cl->nnames; k++) {
+		sb_printf(b, "%s", cl->nstatic + k ? "," : "");
+		config_name(b, v, cl, k);
+	}
+	sb_printf(b, "]}");
+}
+
+void
+sl_admin_page_config(const struct sl_admin_view *v, struct sbuf *b)
+{
+	static const char *const level[] = {"error", "warn", "info", "debug"};
+	static const char *const query[] = {"names", "full", "off"};
+	const struct sl_conf *c = v->conf;
+	char when[32] = "";
+	struct tm tm;
+
+	sb_printf(b, "{\"generation\":%llu,\"path\":",
+		  (unsigned long long)c->generation);
+	jstr(b, c->path ? c->path : "");
+	if (c->loaded_at != 0 && gmtime_r(&c->loaded_at, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	sb_printf(b, ",\"sha256\":\"%s\",\"loaded_at\":\"%s\"", c->sha256,
+		  when);
+	sb_printf(b, ",\"workers\":%u", v->nworkers);
+	if (v->run_admin != NULL) {
+		const struct sl_admin_auth *au = &c->admin_auth;
+		sb_printf(b, ",\"admin\":{\"address\":");
+		jstr(b, v->run_admin);
+		/* the files' names, never what they hold; a file without
+		 * "admin" keeps the running listener's (doc/dashboard.md) */
+		if (!c->has_admin && (au->has_token || au->has_basic))
+			sb_printf(b, ",\"auth\":{\"kept\":true}");
+		else if (au->token_file.path != NULL ||
+			 au->basic_file.path != NULL) {
+			sb_printf(b, ",\"auth\":{\"token_file\":");
+			jstr(b, au->token_file.path);
+			jkv_str(b, "basic_file", au->basic_file.path);
+			sb_printf(b, "}");
+		} else
+			sb_printf(b, ",\"auth\":null");
+		if (!c->has_admin && c->admin_tls.ctx != NULL)
+			sb_printf(b, ",\"tls\":{\"kept\":true}");
+		else
+			config_tls_server(b, &c->admin_tls);
+		sb_printf(b, "}");
+	} else
+		sb_printf(b, ",\"admin\":null");
+	sb_printf(b, ",\"log\":{\"level\":\"%s\"",
+		  (unsigned)c->log_level < SL_NELEM(level) ? level[c->log_level]
+							   : "?");
+	jkv_str(b, "access",
+		v->run_access != NULL ? v->run_access : c->access_log);
+	sb_printf(b, ",\"access_format\":\"%s\"",
+		  c->access_format == SL_ACCESS_COMBINED ? "combined" : "json");
+	sb_printf(b, ",\"query\":\"%s\"",
+		  (unsigned)c->log_query < SL_NELEM(query) ? query[c->log_query]
+							   : "?");
+	jkv_bool(b, "mask_card_numbers", c->log_cards);
+	sb_printf(b, "}");
+	jkv_u64(b, "drain_timeout_ms", c->drain_timeout_ms);
+	/* a fleet (doc/fleet.md) */
+	sb_printf(b, ",\"resolver\":{\"nameservers\":");
+	if (c->nnameservers == 0)
+		sb_printf(b, "\"/etc/resolv.conf\"");
+	else {
+		sb_printf(b, "[");
+		for (size_t i = 0; i < c->nnameservers; i++) {
+			sb_printf(b, "%s", i ? "," : "");
+			jstr(b, c->nameservers[i].text);
+		}
+		sb_printf(b, "]");
+	}
+	jkv_u64(b, "timeout_ms", c->dns_timeout_ms);
+	jkv_u64(b, "attempts", c->dns_attempts);
+	sb_printf(b, "}");
+	jkv_bool(b, "watch", c->watch);
+	jkv_u64(b, "watch_debounce_ms", c->watch_debounce_ms);
+	if (c->rl_store.set) {
+		sb_printf(b, ",\"rate_limit_store\":{\"address\":");
+		jstr(b, c->rl_store.addr.text);
+		jkv_u64(b, "timeout_ms", c->rl_store.timeout_ms);
+		jkv_str(b, "prefix", c->rl_store.prefix);
+		jkv_str(b, "username", c->rl_store.username);
+		/* the file's name and whether a password was read from
+		 * it: never the password */
+		jkv_str(b, "password_file", c->rl_store.password_file.path);
+		jkv_bool(b, "password_set", c->rl_store.password != NULL);
+		sb_printf(b, "}");
+	} else
+		sb_printf(b, ",\"rate_limit_store\":null");
+	if (c->tracing != NULL) {
+		const struct sl_conf_tracing *t = c->tracing;
+		sb_printf(b, ",\"tracing\":{\"cluster\":");
+		jstr(b, t->cluster != NULL ? t->cluster->name : "");
+		jkv_str(b, "path", t->path);
+		jkv_str(b, "service_name", t->service_name);
+		sb_printf(b, ",\"sample\":%g", (double)t->sample / 1e6);
+		jkv_u64(b, "batch", t->batch);
+		jkv_u64(b, "queue", t->queue);
+		jkv_u64(b, "interval_ms", t->interval_ms);
+		jkv_u64(b, "timeout_ms", t->timeout_ms);
+		jkv_u64(b, "max_retries", t->retries);
+		sb_printf(b, "}");
+	} else
+		sb_printf(b, ",\"tracing\":null");
+	sb_printf(b, ",\"waf\":{\"threads\":%llu,\"queue\":%llu",
+		  (unsigned long long)c->waf.threads,
+		  (unsigned long long)c->waf.queue);
+	jkv_u64(b, "client_budget_ms", c->waf.client_budget_ms);
+	jkv_u64(b, "client_burst_ms", c->waf.client_burst_ms);
+	jkv_str(b, "client_key",
+		c->waf.client_key == SL_WAF_KEY_CALLER ? "caller" : "address");
+	jkv_str(b, "priority",
+		c->waf.priority == SL_WAF_PRIO_LOW ? "low" : "idle");
+	jkv_u64(b, "guard_ms", c->waf.guard_ms);
+	jkv_str(b, "log", c->waf.log != NULL ? c->waf.log : "access");
+	sb_printf(b, "}");
+	sb_printf(b, ",\"compress\":{\"memory\":%llu}",
+		  (unsigned long long)c->compress.memory);
+	sb_printf(b, ",\"idempotency\":{\"memory\":%llu",
+		  (unsigned long long)c->idem.memory);
+	jkv_str(b, "key_file", c->idem.key_file.path);
+	sb_printf(b, ",\"previous_key_files\":[");
+	for (size_t i = 0; i < c->idem.nold; i++) {
+		sb_printf(b, "%s", i ? "," : "");
+		jstr(b, c->idem.old_files[i].path);
+	}
+	sb_printf(b, "]}");
+	sb_printf(b, ",\"listeners\":[");
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		const struct sl_conf_listener *l = &c->listeners[i];
+		sb_printf(b, "%s{\"name\":", i ? "," : "");
+		jstr(b, l->name);
+		jkv_str(b, "address", l->addr.text);
+		/* in the order of preference */
+		sb_printf(b, ",\"protocols\":[%s%s%s]",
+			  (l->protocols & SL_PROTO_H2) ? "\"h2\"" : "",
+			  (l->protocols & SL_PROTO_H2) &&
+				  (l->protocols & SL_PROTO_HTTP1)
+			      ? ","
+			      : "",
+			  (l->protocols & SL_PROTO_HTTP1) ? "\"http/1.1\""
+							  : "");
+		config_limits(b, &l->limits);
+		config_tls_server(b, &l->tls);
+		config_http3(b, &l->http3);
+		config_policy(b, l->policy);
+		config_identity(b, l);
+		sb_printf(b, ",\"routes\":[");
+		for (size_t j = 0; j < l->nroutes; j++) {
+			sb_printf(b, "%s", j ? "," : "");
+			config_route(b, &l->routes[j]);
+		}
+		sb_printf(b, "]}");
+	}
+	sb_printf(b, "],\"clusters\":[");
+	for (size_t i = 0; i < c->nclusters; i++) {
+		sb_printf(b, "%s", i ? "," : "");
+		config_cluster(b, v, &c->clusters[i]);
+	}
+	sb_printf(b, "]}\n");
+}
