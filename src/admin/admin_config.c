@@ -577,7 +577,6 @@ static void
 config_guard(struct sbuf *b, const struct sl_conf_route *r)
 {
 	const struct sl_conf_guard *g = r->guard;
-	uint64_t now = sl_now_ms();
 
 	if (g == NULL || r->split == NULL) {
 		sb_printf(b, ",\"guard\":null");
@@ -592,24 +591,9 @@ config_guard(struct sbuf *b, const struct sl_conf_route *r)
 	jkv_u64(b, "percentile", g->percentile);
 	sb_printf(b, ",\"clusters\":[");
 	for (size_t k = 0; k < r->nsplit; k++) {
-		struct sl_guard_view gv;
-
-		sl_guard_view(r, k, &gv);
 		sb_printf(b, "%s{\"cluster\":", k ? "," : "");
 		jstr(b, r->split[k].cluster->name);
-		sb_printf(b,
-			  ",\"window\":{\"requests\":%llu,\"failures\":%llu,"
-			  "\"slow\":%llu}",
-			  (unsigned long long)gv.window.requests,
-			  (unsigned long long)gv.window.failures,
-			  (unsigned long long)gv.window.slow);
-		jkv_bool(b, "tripped", gv.tripped);
-		if (gv.tripped) {
-			jkv_str(b, "reason", sl_guard_verdict_str(gv.why));
-			jkv_u64(b, "tripped_s_ago",
-				(now - gv.tripped_ms) / 1000);
-			sb_printf(b, ",\"p\":%.3g", gv.p);
-		}
+		jkv_bool(b, "tripped", sl_admin_guard_entry(b, r, k));
 		sb_printf(b, "}");
 	}
 	sb_printf(b, "]}");

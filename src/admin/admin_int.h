@@ -26,6 +26,27 @@ struct sbuf {
 	int failed;
 };
 
+/* Room for n more bytes and a NUL in b; 0, or -1 (b is failed). */
+static inline int
+sb_room(struct sbuf *b, size_t n)
+{
+	size_t ncap;
+	char *np;
+
+	if (b->failed)
+		return -1;
+	if (b->cap - b->len > n)
+		return 0;
+	ncap = (b->cap + n + 1) * 2;
+	if ((np = realloc(b->p, ncap)) == NULL) {
+		b->failed = 1;
+		return -1;
+	}
+	b->p = np;
+	b->cap = ncap;
+	return 0;
+}
+
 static inline void __attribute__((format(printf, 2, 3)))
 sb_printf(struct sbuf *b, const char *fmt, ...)
 {
@@ -46,14 +67,8 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
 			b->len += (size_t)n;
 			return;
 		}
-		size_t ncap = (b->cap + (size_t)n + 1) * 2;
-		char *np = realloc(b->p, ncap);
-		if (np == NULL) {
-			b->failed = 1;
+		if (sb_room(b, (size_t)n) == -1)
 			return;
-		}
-		b->p = np;
-		b->cap = ncap;
 	}
 }
 
@@ -61,18 +76,8 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
 static inline void
 sb_put(struct sbuf *b, const char *s, size_t n)
 {
-	if (b->failed)
+	if (sb_room(b, n) == -1)
 		return;
-	if (b->cap - b->len <= n) {
-		size_t ncap = (b->cap + n + 1) * 2;
-		char *np = realloc(b->p, ncap);
-		if (np == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	b->p[b->len] = '\0';
@@ -190,6 +195,13 @@ void sl_admin_page_status(const struct sl_admin_view *v,
  * h (SL_HIST_N slots, not cumulative) ended, interpolated within its
  * bucket; -1 when h is empty. */
 double sl_admin_quantile(const uint64_t *h, double q);
+
+/* ,"window":{...} and, when tripped, ,"reason","tripped_s_ago","p" of
+ * split entry k of guarded route r (guard.h): what /config and /status
+ * show of it. Returns whether it is tripped. admin_status.c. */
+struct sl_conf_route;
+int sl_admin_guard_entry(struct sbuf *b, const struct sl_conf_route *r,
+			 size_t k);
 
 /* The families of routes' auth: (doc/auth.md): decisions, and the key
  * sets fetched from URLs. admin_metrics_auth.c. */

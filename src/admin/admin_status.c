@@ -583,12 +583,33 @@ no_traffic(struct sbuf *b)
 		     "\"p95_ms\":null,\"p99_ms\":null");
 }
 
+int
+sl_admin_guard_entry(struct sbuf *b, const struct sl_conf_route *r, size_t k)
+{
+	struct sl_guard_view gv;
+	uint64_t now = sl_now_ms();
+
+	sl_guard_view(r, k, &gv);
+	sb_printf(b,
+		  ",\"window\":{\"requests\":%llu,\"failures\":%llu,"
+		  "\"slow\":%llu}",
+		  (unsigned long long)gv.window.requests,
+		  (unsigned long long)gv.window.failures,
+		  (unsigned long long)gv.window.slow);
+	if (gv.tripped) {
+		jkv_str(b, "reason", sl_guard_verdict_str(gv.why));
+		jkv_u64(b, "tripped_s_ago",
+			(now - SL_MIN(now, gv.tripped_ms)) / 1000);
+		sb_printf(b, ",\"p\":%.3g", gv.p);
+	}
+	return gv.tripped;
+}
+
 static void
 status_split(struct sbuf *b, const struct sl_conf_route *rt, const uint64_t *d,
 	     int have)
 {
 	uint64_t total = 0;
-	uint64_t now = sl_now_ms();
 
 	for (size_t k = 0; have && k < rt->nsplit && k < SL_SPLIT_SEEN; k++)
 		total += d[V_SPLIT + k];
@@ -621,18 +642,7 @@ status_split(struct sbuf *b, const struct sl_conf_route *rt, const uint64_t *d,
 		sb_printf(b, ",\"guard\":{\"role\":\"%s\"",
 			  k == rt->guard->stable ? "stable" : "judged");
 		jkv_str(b, "state", gv.tripped ? "tripped" : "watching");
-		sb_printf(b,
-			  ",\"window\":{\"requests\":%llu,\"failures\":%llu,"
-			  "\"slow\":%llu}",
-			  (unsigned long long)gv.window.requests,
-			  (unsigned long long)gv.window.failures,
-			  (unsigned long long)gv.window.slow);
-		if (gv.tripped) {
-			jkv_str(b, "reason", sl_guard_verdict_str(gv.why));
-			jkv_u64(b, "tripped_s_ago",
-				(now - SL_MIN(now, gv.tripped_ms)) / 1000);
-			sb_printf(b, ",\"p\":%.3g", gv.p);
-		}
+		(void)sl_admin_guard_entry(b, rt, k);
 		sb_printf(b, "}}");
 	}
 	sb_printf(b, "]");
