@@ -548,38 +548,24 @@ const struct sl_conf_keydef sl_conf_top_table[] = {
 };
 #undef TOP
 
-/* A file the admin listener's credentials are read from (admin.auth):
- * named here, read by sl_conf_load_secrets. */
-static void
-admin_auth_file(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
-		const char *key, struct sl_conf_file *f)
-{
-	const struct sl_yaml_node *v;
-	const char *s;
-
-	if ((v = sl_yaml_map_get(map, key, NULL)) == NULL ||
-	    sl_yaml_get_str(ld, key, v, &s) == -1)
-		return;
-	if (s[0] == '\0') {
-		sl_yaml_err_node(ld, v, "\"%s\": must not be empty", key);
-		return;
-	}
-	f->pos.line = v->line;
-	f->pos.col = v->col;
-	f->path = sl_yaml_strdup(ld, s);
-}
-
 /* admin.auth (doc/dashboard.md): a bearer token's file, a basic user's
  * file, or both; one of them at least. */
 static void
 parse_admin_auth(struct sl_yaml_loader *ld, const struct sl_yaml_node *v,
 		 struct sl_conf *conf)
 {
+	const struct sl_yaml_node *f;
+
 	if (sl_yaml_get_map(ld, "auth", v) == -1)
 		return;
 	sl_conf_check_keys(ld, v, SL_CONF_SEC_ADMIN_AUTH);
-	admin_auth_file(ld, v, "token_file", &conf->admin_auth.token_file);
-	admin_auth_file(ld, v, "basic_file", &conf->admin_auth.basic_file);
+	/* named here, read by sl_conf_load_secrets */
+	if ((f = sl_yaml_map_get(v, "token_file", NULL)) != NULL)
+		sl_conf_get_file(ld, "token_file", f,
+				 &conf->admin_auth.token_file);
+	if ((f = sl_yaml_map_get(v, "basic_file", NULL)) != NULL)
+		sl_conf_get_file(ld, "basic_file", f,
+				 &conf->admin_auth.basic_file);
 	if (conf->admin_auth.token_file.path == NULL &&
 	    conf->admin_auth.basic_file.path == NULL && sl_yaml_whole(ld, v))
 		sl_yaml_err_node(ld, v,

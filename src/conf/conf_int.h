@@ -420,6 +420,10 @@ void sl_conf_check_rate_limit_store(struct sl_yaml_loader *ld,
  * A listener's tls: (the value map) into t, which holds the defaults;
  * lbl names the listener in messages. File names are kept, not opened.
  */
+/* A file's path at node n of key (not empty), and its place for the
+ * messages of whatever reads it later (conf_tls.c). */
+void sl_conf_get_file(struct sl_yaml_loader *ld, const char *key,
+		      const struct sl_yaml_node *n, struct sl_conf_file *f);
 void sl_conf_parse_tls_server(struct sl_yaml_loader *ld, const char *lbl,
 			      const struct sl_yaml_node *map,
 			      struct sl_conf_tls_server *t);

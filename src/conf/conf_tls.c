@@ -17,9 +17,9 @@ static const char *const tls_version_names[] = {"TLSv1.2", "TLSv1.3", NULL};
 static const char *const tls_verify_names[] = {"required", "optional", NULL};
 
 /* A file name: a non-empty string, kept with its position. */
-static void
-get_file(struct sl_yaml_loader *ld, const char *key,
-	 const struct sl_yaml_node *n, struct sl_conf_file *f)
+void
+sl_conf_get_file(struct sl_yaml_loader *ld, const char *key,
+		 const struct sl_yaml_node *n, struct sl_conf_file *f)
 {
 	const char *str;
 
@@ -115,14 +115,14 @@ sl_conf_parse_tls_server(struct sl_yaml_loader *ld, const char *lbl,
 					  "key \"cert\"",
 					  lbl, i + 1);
 		else
-			get_file(ld, "cert", v, &t->certs[i].cert);
+			sl_conf_get_file(ld, "cert", v, &t->certs[i].cert);
 		if ((v = sl_yaml_map_get(c, "key", NULL)) == NULL)
 			sl_yaml_err_lacks(ld, c,
 					  "%s: certificate #%zu: missing "
 					  "key \"key\"",
 					  lbl, i + 1);
 		else
-			get_file(ld, "key", v, &t->certs[i].key);
+			sl_conf_get_file(ld, "key", v, &t->certs[i].key);
 	}
 	if ((v = sl_yaml_map_get(map, "min_version", NULL)) != NULL)
 		get_tls_version(ld, v, &t->min_version);
@@ -137,7 +137,7 @@ sl_conf_parse_tls_server(struct sl_yaml_loader *ld, const char *lbl,
 	    sl_yaml_get_uint(ld, "session_cache", v, 0, 10000000, &u) == 0)
 		t->session_cache = u;
 	if ((v = sl_yaml_map_get(map, "client_ca", NULL)) != NULL)
-		get_file(ld, "client_ca", v, &t->client_ca);
+		sl_conf_get_file(ld, "client_ca", v, &t->client_ca);
 	if ((v = sl_yaml_map_get(map, "client_verify", NULL)) != NULL) {
 		int e =
 		    sl_yaml_get_enum(ld, "client_verify", v, tls_verify_names,
@@ -202,15 +202,15 @@ sl_conf_parse_tls_client(struct sl_yaml_loader *ld, const char *lbl,
 			t->sni = sl_yaml_strdup(ld, str);
 	}
 	if ((v = sl_yaml_map_get(map, "ca", NULL)) != NULL)
-		get_file(ld, "ca", v, &t->ca);
+		sl_conf_get_file(ld, "ca", v, &t->ca);
 	if ((v = sl_yaml_map_get(map, "verify", NULL)) != NULL)
 		sl_conf_get_bool(ld, "verify", v, &t->verify);
 	cert = sl_yaml_map_get(map, "cert", NULL);
 	key = sl_yaml_map_get(map, "key", NULL);
 	if (cert != NULL)
-		get_file(ld, "cert", cert, &t->cert);
+		sl_conf_get_file(ld, "cert", cert, &t->cert);
 	if (key != NULL)
-		get_file(ld, "key", key, &t->key);
+		sl_conf_get_file(ld, "key", key, &t->key);
 	if ((cert == NULL) != (key == NULL) && sl_yaml_whole(ld, map))
 		sl_yaml_err_node(ld, cert != NULL ? cert : key,
 				 "%s: tls: \"cert\" and \"key\" go together "
