@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -22,21 +23,29 @@
 #include <unistd.h>
 
 #include "admin_int.h"
+#include "conf.h"
 #include "h1_parse.h"
 #include "log.h"
 #include "runtime.h"
 #include "tls.h"
 #include "util.h"
 
-#define ADMIN_HEAD_MAX	4096
-#define ADMIN_TIMEOUT_S 5
-#define ADMIN_MAX_CONNS 64
+#define ADMIN_HEAD_MAX	      4096
+#define ADMIN_TIMEOUT_S	      5	    /* a write's, from its last progress */
+#define ADMIN_HEAD_TIMEOUT_MS 10000 /* the handshake and the head, in all */
+#define ADMIN_MAX_CONNS	      64
+#define ADMIN_MAX_PER_ADDR    8 /* of one client address */
 
 struct admin_conn {
 	struct sl_admin *a;
 	int fd;
-	SSL *ssl; /* admin.tls: NULL plain */
-	int hs;	  /* its handshake is done */
+	/* the generation it was accepted under (a reference): its TLS
+	 * context, which a reload may let go, lives as long as the SSL */
+	struct sl_conf *gen;
+	struct sockaddr_storage peer;
+	uint64_t head_until_ms; /* the handshake and the head by then */
+	SSL *ssl;		/* admin.tls: NULL plain */
+	int hs;			/* its handshake is done */
 	struct event *ev;
 	char in[ADMIN_HEAD_MAX];
 	size_t inlen;
@@ -72,6 +81,7 @@ conn_free(struct admin_conn *ac)
 	event_free(ac->ev);
 	if (ac->ssl != NULL)
 		sl_tls_free(ac->ssl, ac->hs);
+	sl_conf_unref(ac->gen);
 	close(ac->fd);
 	free(ac->out);
 	free(ac);
@@ -131,7 +141,10 @@ allowed(const struct sl_admin_view *v, const struct sl_h1_request *req,
 {
 	const struct sl_admin_auth *au = &v->conf->admin_auth;
 
-	if (!au->has_token && !au->has_basic)
+	/* fail closed: a file named but not read (never the case of a
+	 * generation that runs, but cheap to hold) lets no one in */
+	if (!au->has_token && !au->has_basic && au->token_file.path == NULL &&
+	    au->basic_file.path == NULL)
 		return 1;
 	if (path_is(req->path, plen, "/healthz") ||
 	    path_is(req->path, plen, "/readyz"))
@@ -271,6 +284,16 @@ conn_wait(struct admin_conn *ac, int writable)
 {
 	struct timeval tv = {ADMIN_TIMEOUT_S, 0};
 
+	/* before the answer: the head's deadline, which progress does
+	 * not move */
+	if (ac->out == NULL) {
+		uint64_t now = sl_now_ms();
+		uint64_t left =
+		    ac->head_until_ms > now ? ac->head_until_ms - now : 1;
+		tv.tv_sec = (time_t)(left / 1000);
+		tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	}
+
 	event_del(ac->ev);
 	event_assign(ac->ev, ac->a->base, ac->fd,
 		     (writable ? EV_WRITE : EV_READ) | EV_PERSIST,
@@ -370,35 +393,77 @@ admin_on_conn(evutil_socket_t fd, short what, void *arg)
 		conn_wait(ac, 1);
 }
 
+/* Whether a and b are the same IP address (ports aside). */
+static int
+same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr,
+			      16) == 0;
+	return 1;
+}
+
+/* The connections open from the address of ss. */
+static unsigned
+conns_from(const struct sl_admin *a, const struct sockaddr_storage *ss)
+{
+	unsigned n = 0;
+
+	for (const struct admin_conn *ac = a->conns; ac != NULL; ac = ac->next)
+		n += same_ip(&ac->peer, ss);
+	return n;
+}
+
+/*
+ * A connection is taken unless 64 are open, or 8 from its address: with
+ * the head's deadline, a client that holds connections open without a
+ * request (or a handshake) holds them for 10 s at most, and never all of
+ * them (a load balancer's /healthz gets its own).
+ */
 static void
 admin_on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct sl_admin *a = arg;
 	struct timeval tv = {ADMIN_TIMEOUT_S, 0};
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
 	struct admin_conn *ac;
+	struct sl_conf *c = a->view->conf;
 	int fd;
 
-	fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	fd = accept4(a->fd, (struct sockaddr *)&ss, &sslen,
+		     SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1)
 		return;
 	if (a->nconns >= ADMIN_MAX_CONNS ||
+	    conns_from(a, &ss) >= ADMIN_MAX_PER_ADDR ||
 	    (ac = calloc(1, sizeof(*ac))) == NULL) {
 		close(fd);
 		return;
 	}
 	ac->a = a;
 	ac->fd = fd;
-	if (a->view->conf->admin_tls.ctx != NULL &&
-	    (ac->ssl = sl_tls_accept(&a->view->conf->admin_tls, fd)) == NULL) {
+	ac->peer = ss;
+	ac->head_until_ms = sl_now_ms() + ADMIN_HEAD_TIMEOUT_MS;
+	if (c->admin_tls.ctx != NULL &&
+	    (ac->ssl = sl_tls_accept(&c->admin_tls, fd)) == NULL) {
 		close(fd);
 		free(ac);
 		return;
 	}
+	ac->gen = sl_conf_ref(c);
 	ac->ev =
 	    event_new(a->base, fd, EV_READ | EV_PERSIST, admin_on_conn, ac);
 	if (ac->ev == NULL) {
 		if (ac->ssl != NULL)
 			sl_tls_free(ac->ssl, 0);
+		sl_conf_unref(ac->gen);
 		close(fd);
 		free(ac);
 		return;

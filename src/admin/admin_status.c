@@ -431,7 +431,10 @@ take(struct sl_admin_ring *r, const struct sl_admin_view *v,
 		s[V_FEAT + F_OVERLOADED] =
 		    load((atomic_uint_fast64_t *)&cs->overloaded);
 	}
-	if (s[0] < before)
+	/* counts that went back, or a state made since the last tick under
+	 * a track that had one before (another state at a freed one's
+	 * address, of the same name): a new state, from zero */
+	if (s[0] < before || (t->born != r->tick && born_ms >= r->prev_ms))
 		track_restart(r, t);
 	return s;
 }
@@ -583,6 +586,15 @@ no_traffic(struct sbuf *b)
 		     "\"p95_ms\":null,\"p99_ms\":null");
 }
 
+/* t when the latest tick read it, else NULL: between a reload that
+ * names an object again and the next tick, its snapshots are not yet
+ * of the present (take() mends them) */
+static struct track *
+read_at_tick(const struct sl_admin_ring *r, struct track *t)
+{
+	return t != NULL && t->seen == r->tick ? t : NULL;
+}
+
 int
 sl_admin_guard_entry(struct sbuf *b, const struct sl_conf_route *r, size_t k)
 {
@@ -662,8 +674,9 @@ static void
 status_route(struct sbuf *b, struct sl_admin_ring *r,
 	     const struct sl_conf_route *rt)
 {
-	struct track *t = track_get(r, rt->state, rt->state->key, T_ROUTE,
-				    route_nval(rt), route_sig(rt), 0, 0);
+	struct track *t =
+	    read_at_tick(r, track_get(r, rt->state, rt->state->key, T_ROUTE,
+				      route_nval(rt), route_sig(rt), 0, 0));
 	uint64_t d[NV_COUNTS + 2 * SL_SPLIT_SEEN] = {0};
 	const uint64_t *f = d + V_FEAT;
 
@@ -700,8 +713,9 @@ static void
 status_listener(struct sbuf *b, struct sl_admin_ring *r,
 		const struct sl_conf_listener *l)
 {
-	struct track *t = track_get(r, l->counters, l->counters->key,
-				    T_LISTENER, NV_COUNTS, 0, 0, 0);
+	struct track *t =
+	    read_at_tick(r, track_get(r, l->counters, l->counters->key,
+				      T_LISTENER, NV_COUNTS, 0, 0, 0));
 	uint64_t d[NV_COUNTS];
 
 	sb_printf(b, "{\"name\":");
@@ -730,7 +744,8 @@ status_endpoint(struct sbuf *b, struct sl_admin_ring *r,
 		const struct sl_conf_endpoint *e)
 {
 	struct sl_epstate *st = e->state;
-	struct track *t = track_get(r, st, st->key, T_ENDPOINT, 1, 0, 0, 0);
+	struct track *t =
+	    read_at_tick(r, track_get(r, st, st->key, T_ENDPOINT, 1, 0, 0, 0));
 	uint64_t now = sl_now_ms(), until = load(&st->ejected_until_ms);
 	uint64_t idle = counts_sum(v, st->counts, COUNT_OFF(idle));
 	uint64_t conns = load(&st->conns), since = 0;
@@ -791,8 +806,8 @@ status_cluster(struct sbuf *b, struct sl_admin_ring *r,
 	       const struct sl_admin_view *v, const struct sl_conf_cluster *cl)
 {
 	struct sl_clstate *cs = cl->state;
-	struct track *t =
-	    track_get(r, cs, cs->key, T_CLUSTER, NV_COUNTS, 0, 0, 0);
+	struct track *t = read_at_tick(
+	    r, track_get(r, cs, cs->key, T_CLUSTER, NV_COUNTS, 0, 0, 0));
 	uint64_t d[NV_COUNTS] = {0}, now = sl_now_ms();
 
 	sb_printf(b, "{\"name\":");

@@ -295,6 +295,10 @@ admin_auth_load(struct sl_conf *conf, char **errors, char **warn)
 				errors, warn)) != NULL) {
 		a->has_token =
 		    auth_sha("Bearer ", pw, strlen(pw), a->token_sha) == 0;
+		if (!a->has_token)
+			add_msg(errors, conf, "error", &a->token_file.pos,
+				"\"token_file\": cannot take its digest "
+				"(SHA-256 failed)");
 		OPENSSL_cleanse(pw, strlen(pw));
 		free(pw);
 	}
@@ -309,13 +313,21 @@ admin_auth_load(struct sl_conf *conf, char **errors, char **warn)
 				"\"basic_file\": \"%s\" must hold one line "
 				"USER:PASSWORD, neither empty",
 				a->basic_file.path);
-		else if (b64 != NULL) {
-			int len =
-			    EVP_EncodeBlock(b64, (unsigned char *)pw, (int)n);
+		else {
+			int len = b64 == NULL
+				      ? 0
+				      : EVP_EncodeBlock(
+					    b64, (unsigned char *)pw, (int)n);
 			a->has_basic =
 			    len > 0 && auth_sha("Basic ", b64, (size_t)len,
 						a->basic_sha) == 0;
-			OPENSSL_cleanse(b64, (size_t)len);
+			if (!a->has_basic)
+				add_msg(errors, conf, "error",
+					&a->basic_file.pos,
+					"\"basic_file\": cannot take its "
+					"digest (out of memory)");
+			if (len > 0)
+				OPENSSL_cleanse(b64, (size_t)len);
 		}
 		free(b64);
 		OPENSSL_cleanse(pw, n);

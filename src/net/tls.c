@@ -534,6 +534,40 @@ free_names(char **names, size_t n)
 	free(names);
 }
 
+/*
+ * A listener's session id context: the SHA-256 of its address, whether
+ * it asks for client certificates and requires them, and the bytes of
+ * its client_ca file. Returns 0, or -1 (the file cannot be read).
+ */
+static int
+session_context(const struct sl_conf_tls_server *t, const char *addr,
+		unsigned char sid[32], unsigned *sidlen)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char mode[2] = {t->client_ca.path != NULL,
+				 !t->client_verify_optional};
+	char buf[4096];
+	size_t n;
+	FILE *f = NULL;
+	int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
+		 EVP_DigestUpdate(md, addr, strlen(addr) + 1) &&
+		 EVP_DigestUpdate(md, mode, sizeof(mode));
+
+	if (ok && t->client_ca.path != NULL) {
+		if ((f = fopen(t->client_ca.path, "re")) == NULL)
+			ok = 0;
+		while (ok && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+			ok = EVP_DigestUpdate(md, buf, n);
+		if (f != NULL && ferror(f))
+			ok = 0;
+		if (f != NULL)
+			fclose(f);
+	}
+	ok = ok && EVP_DigestFinal_ex(md, sid, sidlen);
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : -1;
+}
+
 static SSL_CTX *
 server_ctx(struct msgs *m, const struct sl_conf_listener *l,
 	   struct sl_tls_server *srv)
@@ -580,9 +614,17 @@ server_ctx(struct msgs *m, const struct sl_conf_listener *l,
 		SSL_CTX_set_num_tickets(ctx, 1);
 	} else if (t->session_cache == 0)
 		SSL_CTX_set_num_tickets(ctx, 0);
-	/* sessions of one listener are not resumed on another */
-	EVP_Digest(l->addr.text, strlen(l->addr.text), sid, &sidlen,
-		   EVP_sha256(), NULL);
+	/* sessions of one listener are not resumed on another, nor under
+	 * other client certificate rules: a reload that asks for them, or
+	 * trusts another CA, makes sessions (and tickets) of before it
+	 * unusable, which would have let a client in without the
+	 * certificate now required */
+	if (session_context(t, l->addr.text, sid, &sidlen) == -1) {
+		msg(m, 0, &t->client_ca.pos,
+		    "\"client_ca\": cannot read \"%s\"",
+		    t->client_ca.path != NULL ? t->client_ca.path : "");
+		goto fail;
+	}
 	SSL_CTX_set_session_id_context(ctx, sid, sidlen);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb,
 				   (void *)(uintptr_t)l->protocols);

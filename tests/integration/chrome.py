@@ -9,6 +9,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import time
 
@@ -40,17 +41,27 @@ class Browser:
             a, b = os.dup(r_in), os.dup(w_out)
             os.dup2(a, 3)
             os.dup2(b, 4)
+        # a session of its own: chromium's helpers die with it (killpg)
         self.proc = subprocess.Popen(args, close_fds=False, preexec_fn=fds,
+                                     start_new_session=True,
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         os.close(r_in)
         os.close(w_out)
         sltest._all_procs.append(self.proc)
+        sltest.on_watchdog(self.kill)
         self.buf = b""
         self.next_id = 0
         self.events = []
         self.session = None
+
+    def kill(self):
+        """chromium and every process it started."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
 
     def close(self):
         try:
@@ -60,8 +71,9 @@ class Browser:
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            pass
+        self.kill()
+        self.proc.wait()
         for fd in (self.w, self.r):
             try:
                 os.close(fd)
@@ -109,9 +121,14 @@ class Browser:
             self.call(m)
         self.call("Page.navigate", {"url": url})
 
-    def eval(self, expr):
-        r = self.call("Runtime.evaluate",
-                      {"expression": expr, "returnByValue": True})
+    def eval(self, expr, wait=None):
+        """The value of expr in the page; wait: seconds to wait for the
+        promise it is."""
+        p = {"expression": expr, "returnByValue": True}
+        if wait is not None:
+            p["awaitPromise"] = True
+        r = self.call("Runtime.evaluate", p,
+                      timeout=30 if wait is None else wait + 10)
         if "exceptionDetails" in r:
             raise AssertionError("%s: %r" % (expr, r["exceptionDetails"]))
         return r["result"].get("value")

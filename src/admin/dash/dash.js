@@ -221,7 +221,7 @@ function drawClusters(st) {
     tr.appendChild(td(c.status_1m['5xx'], c.status_1m['5xx'] > 0 ? 'bad' : ''));
     tr.appendChild(td(ms(c.p99_ms)));
     tr.appendChild(td(c.retries_1m.class1 + ' / ' + c.retries_1m.class2));
-    const dns = c.dns.map((d) => d.name + ': ' + (d.result || 'none') + ', ' + d.addresses +
+    const dns = c.dns.map((d) => d.name + ': ' + (d.result || 'not followed') + ', ' + d.addresses +
       ' addresses' + (d.answer_age_s !== null ? ', answer ' + ago(d.answer_age_s) : '')).join('; ');
     tr.appendChild(td((c.pending ? c.pending + ' waiting \u00b7 ' : '') +
       (c.no_healthy_1m ? c.no_healthy_1m + ' refused: no healthy endpoint \u00b7 ' : '') +
@@ -267,23 +267,41 @@ function draw(st) {
   document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
 }
 
+function stale(why) {
+  const u = document.getElementById('updated');
+  u.className = 'stale';
+  u.textContent = 'not updated' + (lastOk ? ' since ' + new Date(lastOk).toLocaleTimeString() : '') +
+    ': ' + why;
+}
+
+// One read at a time, the next REFRESH_MS after it ends; a read that
+// takes longer than FETCH_TIMEOUT_MS is given up, and the page says it
+// is stale once no read has succeeded for two refreshes (a gateway held
+// up, a tunnel gone).
+const FETCH_TIMEOUT_MS = 5000;
 async function refresh() {
   const u = document.getElementById('updated');
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), FETCH_TIMEOUT_MS);
   try {
-    const r = await fetch('/status', { cache: 'no-store', credentials: 'same-origin' });
+    const r = await fetch('/status', { cache: 'no-store', credentials: 'same-origin', signal: ctl.signal });
     if (!r.ok) throw new Error('/status answered ' + r.status);
     draw(await r.json());
     lastOk = Date.now();
     u.className = 'muted';
     u.textContent = 'updated ' + new Date(lastOk).toLocaleTimeString();
   } catch (e) {
-    u.className = 'stale';
-    u.textContent = 'not updated' + (lastOk ? ' since ' + new Date(lastOk).toLocaleTimeString() : '') +
-      ': ' + e.message;
+    stale(e.name === 'AbortError' ? '/status did not answer in ' + FETCH_TIMEOUT_MS / 1000 + ' s' : e.message);
+  } finally {
+    clearTimeout(timer);
+    setTimeout(refresh, REFRESH_MS);
   }
 }
 
 document.addEventListener('DOMContentLoaded', () => {
   refresh();
-  setInterval(refresh, REFRESH_MS);
+  setInterval(() => {
+    if (lastOk && Date.now() - lastOk > 2 * REFRESH_MS + 1000)
+      stale('no answer');
+  }, 1000);
 });
