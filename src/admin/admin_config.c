@@ -47,8 +47,9 @@ config_key(struct sbuf *b, const char *name, const struct sl_conf_key *k)
 	else if (k->source == SL_KEY_CLIENT_IP)
 		sb_printf(b, "\"client_ip\"");
 	else
-		jstr2(b, k->source == SL_KEY_HEADER ? "header:" : "cookie:",
-		      k->name != NULL ? k->name : "");
+		sl_admin_jstr2(
+		    b, k->source == SL_KEY_HEADER ? "header:" : "cookie:",
+		    k->name != NULL ? k->name : "");
 }
 
 /* A listener's limits (doc/contracts.md 1.3). */
@@ -57,28 +58,32 @@ config_limits(struct sbuf *b, const struct sl_conf_limits *l)
 {
 	sb_printf(b, ",\"limits\":{\"header_timeout_ms\":%llu",
 		  (unsigned long long)l->header_timeout_ms);
-	jkv_u64(b, "body_timeout_ms", l->body_timeout_ms);
-	jkv_u64(b, "send_timeout_ms", l->send_timeout_ms);
-	jkv_u64(b, "idle_timeout_ms", l->idle_timeout_ms);
-	jkv_u64(b, "max_uri_bytes", l->max_uri_bytes);
-	jkv_u64(b, "max_header_bytes", l->max_header_bytes);
-	jkv_u64(b, "max_headers", l->max_headers);
-	jkv_u64(b, "max_body_bytes", l->max_body_bytes);
-	jkv_u64(b, "buffer_bytes", l->buffer_bytes);
-	jkv_u64(b, "splice_min_bytes", l->splice_min_bytes);
-	jkv_u64(b, "max_requests", l->max_requests);
-	jkv_u64(b, "min_body_rate_bytes_per_s", l->min_body_rate_bps);
-	jkv_u64(b, "min_send_rate_bytes_per_s", l->min_send_rate_bps);
-	jkv_u64(b, "max_connections", l->max_connections);
-	jkv_u64(b, "max_connections_per_ip", l->max_connections_per_ip);
-	jkv_u64(b, "max_concurrent_streams", l->max_concurrent_streams);
-	jkv_u64(b, "max_header_list_bytes", l->max_header_list_bytes);
-	jkv_u64(b, "tunnel_idle_timeout_ms", l->tunnel_idle_timeout_ms);
-	jkv_u64(b, "tunnel_lifetime_ms", l->tunnel_lifetime_ms);
-	jkv_u64(b, "tunnel_drain_timeout_ms", l->tunnel_drain_timeout_ms);
-	jkv_u64(b, "tunnel_buffer_bytes", l->tunnel_buffer_bytes);
-	jkv_u64(b, "max_tunnels", l->max_tunnels);
-	jkv_u64(b, "max_tunnels_per_ip", l->max_tunnels_per_ip);
+	sl_admin_jkv_u64(b, "body_timeout_ms", l->body_timeout_ms);
+	sl_admin_jkv_u64(b, "send_timeout_ms", l->send_timeout_ms);
+	sl_admin_jkv_u64(b, "idle_timeout_ms", l->idle_timeout_ms);
+	sl_admin_jkv_u64(b, "max_uri_bytes", l->max_uri_bytes);
+	sl_admin_jkv_u64(b, "max_header_bytes", l->max_header_bytes);
+	sl_admin_jkv_u64(b, "max_headers", l->max_headers);
+	sl_admin_jkv_u64(b, "max_body_bytes", l->max_body_bytes);
+	sl_admin_jkv_u64(b, "buffer_bytes", l->buffer_bytes);
+	sl_admin_jkv_u64(b, "splice_min_bytes", l->splice_min_bytes);
+	sl_admin_jkv_u64(b, "max_requests", l->max_requests);
+	sl_admin_jkv_u64(b, "min_body_rate_bytes_per_s", l->min_body_rate_bps);
+	sl_admin_jkv_u64(b, "min_send_rate_bytes_per_s", l->min_send_rate_bps);
+	sl_admin_jkv_u64(b, "max_connections", l->max_connections);
+	sl_admin_jkv_u64(b, "max_connections_per_ip",
+			 l->max_connections_per_ip);
+	sl_admin_jkv_u64(b, "max_concurrent_streams",
+			 l->max_concurrent_streams);
+	sl_admin_jkv_u64(b, "max_header_list_bytes", l->max_header_list_bytes);
+	sl_admin_jkv_u64(b, "tunnel_idle_timeout_ms",
+			 l->tunnel_idle_timeout_ms);
+	sl_admin_jkv_u64(b, "tunnel_lifetime_ms", l->tunnel_lifetime_ms);
+	sl_admin_jkv_u64(b, "tunnel_drain_timeout_ms",
+			 l->tunnel_drain_timeout_ms);
+	sl_admin_jkv_u64(b, "tunnel_buffer_bytes", l->tunnel_buffer_bytes);
+	sl_admin_jkv_u64(b, "max_tunnels", l->max_tunnels);
+	sl_admin_jkv_u64(b, "max_tunnels_per_ip", l->max_tunnels_per_ip);
 	sb_printf(b, "}");
 }
 
@@ -94,22 +99,22 @@ config_tls_server(struct sbuf *b, const struct sl_conf_tls_server *t)
 	sb_printf(b, ",\"tls\":{\"certificates\":[");
 	for (size_t i = 0; i < t->ncerts; i++) {
 		sb_printf(b, "%s{\"cert\":", i ? "," : "");
-		jstr(b, t->certs[i].cert.path);
+		sl_admin_jstr(b, t->certs[i].cert.path);
 		sb_printf(b, "}");
 	}
 	sb_printf(b, "],\"min_version\":\"%s\"",
 		  tls_version_str(t->min_version));
 	/* null: sluice's own list (doc/tls.md), OpenSSL's suites */
-	jkv_str(b, "ciphers", t->ciphers);
-	jkv_str(b, "ciphersuites", t->ciphersuites);
-	jkv_bool(b, "session_tickets", t->session_tickets);
-	jkv_u64(b, "session_cache", t->session_cache);
-	jkv_str(b, "client_ca", t->client_ca.path);
-	jkv_str(b, "client_verify",
-		t->client_ca.path == NULL   ? NULL
-		: t->client_verify_optional ? "optional"
-					    : "required");
-	jkv_str(b, "client_subject_header", t->client_subject_header);
+	sl_admin_jkv_str(b, "ciphers", t->ciphers);
+	sl_admin_jkv_str(b, "ciphersuites", t->ciphersuites);
+	sl_admin_jkv_bool(b, "session_tickets", t->session_tickets);
+	sl_admin_jkv_u64(b, "session_cache", t->session_cache);
+	sl_admin_jkv_str(b, "client_ca", t->client_ca.path);
+	sl_admin_jkv_str(b, "client_verify",
+			 t->client_ca.path == NULL   ? NULL
+			 : t->client_verify_optional ? "optional"
+						     : "required");
+	sl_admin_jkv_str(b, "client_subject_header", t->client_subject_header);
 	sb_printf(b, "}");
 }
 
@@ -125,10 +130,10 @@ config_http3(struct sbuf *b, const struct sl_conf_http3 *h)
 	}
 	sb_printf(b, ",\"http3\":{\"alt_svc_max_age_ms\":%llu",
 		  (unsigned long long)h->alt_svc_max_age_ms);
-	jkv_str(b, "retry", retry[h->retry]);
-	jkv_u64(b, "retry_threshold", h->retry_threshold);
-	jkv_u64(b, "max_connections", h->max_connections);
-	jkv_u64(b, "max_handshakes_per_ip", h->max_handshakes_per_ip);
+	sl_admin_jkv_str(b, "retry", retry[h->retry]);
+	sl_admin_jkv_u64(b, "retry_threshold", h->retry_threshold);
+	sl_admin_jkv_u64(b, "max_connections", h->max_connections);
+	sl_admin_jkv_u64(b, "max_handshakes_per_ip", h->max_handshakes_per_ip);
 	sb_printf(b, "}");
 }
 
@@ -171,17 +176,17 @@ config_identity(struct sbuf *b, const struct sl_conf_listener *l)
 		sb_printf(b, "}");
 	}
 	config_cidrs(b, "trusted_proxies", &l->trusted_proxies, 0);
-	jkv_str(b, "client_address_header",
-		l->client_address_header == SL_CLIENT_HEADER_FORWARDED
-		    ? "forwarded"
-		    : "x-forwarded-for");
-	jkv_str(b, "untrusted_forwarded",
-		l->untrusted_forwarded == SL_UNTRUSTED_STRIP ? "strip"
-							     : "append");
+	sl_admin_jkv_str(b, "client_address_header",
+			 l->client_address_header == SL_CLIENT_HEADER_FORWARDED
+			     ? "forwarded"
+			     : "x-forwarded-for");
+	sl_admin_jkv_str(
+	    b, "untrusted_forwarded",
+	    l->untrusted_forwarded == SL_UNTRUSTED_STRIP ? "strip" : "append");
 	{
 		static const char *const tc[] = {"trusted", "always", "never",
 						 "off"};
-		jkv_str(b, "trace_context", tc[l->trace_context]);
+		sl_admin_jkv_str(b, "trace_context", tc[l->trace_context]);
 	}
 }
 
@@ -191,16 +196,16 @@ config_match(struct sbuf *b, const struct sl_conf_route *r)
 {
 	sb_printf(b, ",\"match\":{\"host\":");
 	/* a wildcard's host holds its suffix, ".example.com" */
-	jstr2(b, r->host_wildcard ? "*" : "", r->host);
-	jkv_str(b, "path", r->path_prefix ? NULL : r->path);
-	jkv_str(b, "path_prefix", r->path_prefix ? r->path : NULL);
+	sl_admin_jstr2(b, r->host_wildcard ? "*" : "", r->host);
+	sl_admin_jkv_str(b, "path", r->path_prefix ? NULL : r->path);
+	sl_admin_jkv_str(b, "path_prefix", r->path_prefix ? r->path : NULL);
 	if (r->methods == NULL)
 		sb_printf(b, ",\"methods\":null");
 	else {
 		sb_printf(b, ",\"methods\":[");
 		for (size_t k = 0; k < r->nmethods; k++) {
 			sb_printf(b, "%s", k ? "," : "");
-			jstr(b, r->methods[k]);
+			sl_admin_jstr(b, r->methods[k]);
 		}
 		sb_printf(b, "]");
 	}
@@ -210,9 +215,9 @@ config_match(struct sbuf *b, const struct sl_conf_route *r)
 		sb_printf(b, ",\"headers\":{");
 		for (size_t k = 0; k < r->nheaders; k++) {
 			sb_printf(b, "%s", k ? "," : "");
-			jstr(b, r->headers[k].name);
+			sl_admin_jstr(b, r->headers[k].name);
 			sb_printf(b, ":");
-			jstr(b, r->headers[k].value);
+			sl_admin_jstr(b, r->headers[k].value);
 		}
 		sb_printf(b, "}}");
 	}
@@ -260,9 +265,9 @@ config_hdr_rules(struct sbuf *b, const char *key, const struct sl_hdr_rules *r)
 			if (r->fields[i].add != add)
 				continue;
 			sb_printf(b, "%s", first ? "" : ",");
-			jstr(b, r->fields[i].name);
+			sl_admin_jstr(b, r->fields[i].name);
 			sb_printf(b, ":");
-			jstr(b, r->fields[i].text);
+			sl_admin_jstr(b, r->fields[i].text);
 			first = 0;
 		}
 		sb_printf(b, "}");
@@ -270,7 +275,7 @@ config_hdr_rules(struct sbuf *b, const char *key, const struct sl_hdr_rules *r)
 	sb_printf(b, ",\"remove\":[");
 	for (size_t i = 0; i < r->nremove; i++) {
 		sb_printf(b, "%s", i ? "," : "");
-		jstr(b, r->remove[i].name);
+		sl_admin_jstr(b, r->remove[i].name);
 	}
 	sb_printf(b, "]}");
 }
@@ -299,7 +304,7 @@ config_rate_limits(struct sbuf *b, const struct sl_conf_route *r)
 	for (size_t k = 0; k < r->nrate_limits; k++) {
 		const struct sl_conf_rate_limit *rl = &r->rate_limits[k];
 		sb_printf(b, "%s{\"name\":", k ? "," : "");
-		jstr(b, rl->name);
+		sl_admin_jstr(b, rl->name);
 		if (rl->key.source == SL_KEY_NONE)
 			sb_printf(b, ",\"key\":\"route\"");
 		else
@@ -312,11 +317,11 @@ config_rate_limits(struct sbuf *b, const struct sl_conf_route *r)
 			  (unsigned long long)rl->burst);
 		sb_printf(b, ",\"scope\":\"%s\"",
 			  rl->scope == SL_RL_SCOPE_FLEET ? "fleet" : "local");
-		jkv_u64(b, "max_keys", rl->max_keys);
-		jkv_str(b, "on_store_error",
-			rl->scope != SL_RL_SCOPE_FLEET ? NULL
-			: rl->store_error_deny	       ? "deny"
-						       : "allow");
+		sl_admin_jkv_u64(b, "max_keys", rl->max_keys);
+		sl_admin_jkv_str(b, "on_store_error",
+				 rl->scope != SL_RL_SCOPE_FLEET ? NULL
+				 : rl->store_error_deny		? "deny"
+								: "allow");
 		sb_printf(b, "}");
 	}
 	sb_printf(b, "]");
@@ -329,7 +334,7 @@ jstrs(struct sbuf *b, const char *key, char *const *v, size_t n)
 	sb_printf(b, ",\"%s\":[", key);
 	for (size_t i = 0; i < n; i++) {
 		sb_printf(b, "%s", i ? "," : "");
-		jstr(b, v[i]);
+		sl_admin_jstr(b, v[i]);
 	}
 	sb_printf(b, "]");
 }
@@ -341,11 +346,11 @@ config_external(struct sbuf *b, const struct sl_conf_extauth *x)
 	if (x == NULL)
 		return;
 	sb_printf(b, "\"external\":{\"cluster\":");
-	jstr(b, x->cluster->name);
+	sl_admin_jstr(b, x->cluster->name);
 	sb_printf(b, ",\"protocol\":\"%s\",\"path\":",
 		  x->protocol == SL_EXTAUTH_GRPC ? "grpc" : "http");
-	jstr(b, x->path);
-	jkv_u64(b, "timeout_ms", x->timeout_ms);
+	sl_admin_jstr(b, x->path);
+	sl_admin_jkv_u64(b, "timeout_ms", x->timeout_ms);
 	jstrs(b, "headers", x->send, x->nsend);
 	jstrs(b, "upstream_headers", x->upstream, x->nupstream);
 	jstrs(b, "client_headers", x->client, x->nclient);
@@ -354,12 +359,12 @@ config_external(struct sbuf *b, const struct sl_conf_extauth *x)
 		  "\"failure_header\":",
 		  x->on_failure == SL_EXTAUTH_FAIL_ALLOW ? "allow" : "deny",
 		  x->failure_status);
-	jstr(b, x->failure_header);
-	jkv_u64(b, "body_bytes", x->body_bytes);
+	sl_admin_jstr(b, x->failure_header);
+	sl_admin_jkv_u64(b, "body_bytes", x->body_bytes);
 	if (x->cache_entries > 0) {
 		sb_printf(b, ",\"cache\":{\"max_entries\":%u",
 			  (unsigned)x->cache_entries);
-		jkv_u64(b, "ttl_ms", x->cache_ttl_ms);
+		sl_admin_jkv_u64(b, "ttl_ms", x->cache_ttl_ms);
 		sb_printf(b, "}");
 	} else
 		sb_printf(b, ",\"cache\":null");
@@ -425,7 +430,7 @@ config_idem(struct sbuf *b, const struct sl_conf_idem_route *c)
 	sb_printf(b, "],\"required\":%s,\"ttl_ms\":%llu,\"caller\":\"%s\"",
 		  c->required ? "true" : "false", (unsigned long long)c->ttl_ms,
 		  callers[c->caller % 5]);
-	jkv_str(b, "caller_header", c->caller_header);
+	sl_admin_jkv_str(b, "caller_header", c->caller_header);
 	sb_printf(b,
 		  ",\"max_request_bytes\":%llu,\"max_response_bytes\":%llu,"
 		  "\"release\":[",
@@ -486,7 +491,7 @@ config_waf(struct sbuf *b, const struct sl_conf_waf_route *w)
 		snprintf(line, sizeof(line), "%.*s", (int)n, p);
 		if (p != w->after)
 			sb_printf(b, ",");
-		jstr(b, line);
+		sl_admin_jstr(b, line);
 		p += n + (e != NULL);
 	}
 	sb_printf(b, "]}");
@@ -517,15 +522,15 @@ config_auth(struct sbuf *b, const struct sl_conf_route *r)
 	if (a->keys_url != NULL) {
 		const struct sl_conf_keys_url *k = a->keys_url;
 		sb_printf(b, "{\"url\":");
-		jstr(b, k->url);
+		sl_admin_jstr(b, k->url);
 		sb_printf(b, ",\"cluster\":");
-		jstr(b, k->cluster->name);
-		jkv_u64(b, "refresh_ms", k->refresh_ms);
-		jkv_u64(b, "refetch_interval_ms", k->refetch_ms);
-		jkv_u64(b, "timeout_ms", k->timeout_ms);
+		sl_admin_jstr(b, k->cluster->name);
+		sl_admin_jkv_u64(b, "refresh_ms", k->refresh_ms);
+		sl_admin_jkv_u64(b, "refetch_interval_ms", k->refetch_ms);
+		sl_admin_jkv_u64(b, "timeout_ms", k->timeout_ms);
 		sb_printf(b, "}");
 	} else
-		jstr(b, a->keys_path);
+		sl_admin_jstr(b, a->keys_path);
 	sb_printf(b, ",\"algorithms\":[");
 	for (int i = 0, n = 0; i < SL_JWA_N; i++)
 		if (p->algs & (1u << i))
@@ -534,27 +539,27 @@ config_auth(struct sbuf *b, const struct sl_conf_route *r)
 	sb_printf(b, "]");
 	jstrs(b, "issuer", p->issuers, p->nissuers);
 	jstrs(b, "audience", p->audiences, p->naudiences);
-	jkv_u64(b, "clock_skew_ms", (uint64_t)p->skew_s * 1000);
-	jkv_bool(b, "require_exp", !p->exp_optional);
+	sl_admin_jkv_u64(b, "clock_skew_ms", (uint64_t)p->skew_s * 1000);
+	sl_admin_jkv_bool(b, "require_exp", !p->exp_optional);
 	config_key(b, "token", &a->token);
-	jkv_bool(b, "forward_token", a->forward_token);
+	sl_admin_jkv_bool(b, "forward_token", a->forward_token);
 	sb_printf(b, ",\"require\":{");
 	for (size_t i = 0; i < p->nrequire; i++) {
 		sb_printf(b, "%s", i ? "," : "");
-		jstr(b, p->require[i].claim);
+		sl_admin_jstr(b, p->require[i].claim);
 		sb_printf(b, ":[");
 		for (size_t k = 0; k < p->require[i].nvalues; k++) {
 			sb_printf(b, "%s", k ? "," : "");
-			jstr(b, p->require[i].values[k]);
+			sl_admin_jstr(b, p->require[i].values[k]);
 		}
 		sb_printf(b, "]");
 	}
 	sb_printf(b, "},\"claims_to_headers\":{");
 	for (size_t i = 0; i < p->nfields; i++) {
 		sb_printf(b, "%s", i ? "," : "");
-		jstr(b, p->fields[i].claim);
+		sl_admin_jstr(b, p->fields[i].claim);
 		sb_printf(b, ":");
-		jstr(b, p->fields[i].field);
+		sl_admin_jstr(b, p->fields[i].field);
 	}
 	/* the set in use: the file's, or the last fetched (none yet:
 	 * empty) */
@@ -563,7 +568,7 @@ config_auth(struct sbuf *b, const struct sl_conf_route *r)
 	sb_printf(b, "},\"key_ids\":[");
 	for (size_t i = 0; ks != NULL && i < ks->n; i++) {
 		sb_printf(b, "%s", i ? "," : "");
-		jstr(b, ks->keys[i].kid);
+		sl_admin_jstr(b, ks->keys[i].kid);
 	}
 	sb_printf(b, "],\"keys_sha256\":\"%s\"", ks != NULL ? ks->sha256 : "");
 	sb_printf(b, ",\"keys_skipped\":%zu}}", ks != NULL ? ks->skipped : 0);
@@ -583,17 +588,17 @@ config_guard(struct sbuf *b, const struct sl_conf_route *r)
 		return;
 	}
 	sb_printf(b, ",\"guard\":{\"stable\":");
-	jstr(b, r->split[g->stable].cluster->name);
-	jkv_u64(b, "window_ms", g->window_ms);
-	jkv_u64(b, "min_requests", g->min_requests);
-	jkv_u64(b, "margin_percent", g->margin_percent);
-	jkv_u64(b, "latency_ms", g->latency_ms);
-	jkv_u64(b, "percentile", g->percentile);
+	sl_admin_jstr(b, r->split[g->stable].cluster->name);
+	sl_admin_jkv_u64(b, "window_ms", g->window_ms);
+	sl_admin_jkv_u64(b, "min_requests", g->min_requests);
+	sl_admin_jkv_u64(b, "margin_percent", g->margin_percent);
+	sl_admin_jkv_u64(b, "latency_ms", g->latency_ms);
+	sl_admin_jkv_u64(b, "percentile", g->percentile);
 	sb_printf(b, ",\"clusters\":[");
 	for (size_t k = 0; k < r->nsplit; k++) {
 		sb_printf(b, "%s{\"cluster\":", k ? "," : "");
-		jstr(b, r->split[k].cluster->name);
-		jkv_bool(b, "tripped", sl_admin_guard_entry(b, r, k));
+		sl_admin_jstr(b, r->split[k].cluster->name);
+		sl_admin_jkv_bool(b, "tripped", sl_admin_guard_entry(b, r, k));
 		sb_printf(b, "}");
 	}
 	sb_printf(b, "]}");
@@ -603,16 +608,17 @@ static void
 config_route(struct sbuf *b, const struct sl_conf_route *r)
 {
 	sb_printf(b, "{\"name\":");
-	jstr(b, r->name);
+	sl_admin_jstr(b, r->name);
 	config_match(b, r);
-	jkv_str(b, "cluster", r->cluster != NULL ? r->cluster->name : NULL);
+	sl_admin_jkv_str(b, "cluster",
+			 r->cluster != NULL ? r->cluster->name : NULL);
 	if (r->split == NULL)
 		sb_printf(b, ",\"split\":null");
 	else {
 		sb_printf(b, ",\"split\":[");
 		for (size_t k = 0; k < r->nsplit; k++) {
 			sb_printf(b, "%s{\"cluster\":", k ? "," : "");
-			jstr(b, r->split[k].cluster->name);
+			sl_admin_jstr(b, r->split[k].cluster->name);
 			sb_printf(b, ",\"weight\":%u", r->split[k].weight);
 			if (r->guard != NULL) {
 				/* what this gateway sends it now */
@@ -637,23 +643,23 @@ config_route(struct sbuf *b, const struct sl_conf_route *r)
 		sb_printf(b, ",\"tracing\":{\"sample\":%g}",
 			  (double)(r->trace_sample - 1) / 1e6);
 	config_key(b, "sticky", &r->sticky);
-	jkv_bool(b, "split_failover", r->split_failover);
+	sl_admin_jkv_bool(b, "split_failover", r->split_failover);
 	if (r->mirror == NULL)
 		sb_printf(b, ",\"mirror\":null");
 	else {
 		sb_printf(b, ",\"mirror\":{\"cluster\":");
-		jstr(b, r->mirror->name);
+		sl_admin_jstr(b, r->mirror->name);
 		sb_printf(b, ",\"percent\":%u}", r->mirror_percent);
 	}
-	jkv_str(b, "expose_cluster_header", r->expose_cluster_header);
+	sl_admin_jkv_str(b, "expose_cluster_header", r->expose_cluster_header);
 	config_retry(b, r);
 	config_policy(b, r->policy);
-	jkv_u64(b, "max_body_bytes", r->max_body_bytes);
+	sl_admin_jkv_u64(b, "max_body_bytes", r->max_body_bytes);
 	config_rate_limits(b, r);
 	sb_printf(b, ",\"upgrade\":[");
 	for (size_t k = 0; k < r->nupgrade; k++) {
 		sb_printf(b, "%s", k ? "," : "");
-		jstr(b, r->upgrade[k]);
+		sl_admin_jstr(b, r->upgrade[k]);
 	}
 	sb_printf(b, "]}");
 }
@@ -669,7 +675,7 @@ config_checks(struct sbuf *b, const struct sl_conf_cluster *cl)
 	if (h->enabled) {
 		int first = 1;
 		sb_printf(b, ",\"health_check\":{\"path\":");
-		jstr(b, h->path);
+		sl_admin_jstr(b, h->path);
 		sb_printf(b,
 			  ",\"interval_ms\":%llu,\"timeout_ms\":%llu,"
 			  "\"healthy\":%u,\"unhealthy\":%u,"
@@ -699,7 +705,7 @@ config_checks(struct sbuf *b, const struct sl_conf_cluster *cl)
 		sb_printf(b, "]");
 		if (h->grpc_service != NULL) {
 			sb_printf(b, ",\"grpc_service\":");
-			jstr(b, h->grpc_service);
+			sl_admin_jstr(b, h->grpc_service);
 		}
 		sb_printf(b, "}");
 	} else
@@ -719,11 +725,11 @@ config_checks(struct sbuf *b, const struct sl_conf_cluster *cl)
 		return;
 	}
 	sb_printf(b, ",\"tls\":{\"sni\":");
-	jstr(b, t->sni);
+	sl_admin_jstr(b, t->sni);
 	/* the client certificate's file, never its key's */
-	jkv_str(b, "ca", t->ca.path != NULL ? t->ca.path : "system");
-	jkv_bool(b, "verify", t->verify);
-	jkv_str(b, "client_cert", t->cert.path);
+	sl_admin_jkv_str(b, "ca", t->ca.path != NULL ? t->ca.path : "system");
+	sl_admin_jkv_bool(b, "verify", t->verify);
+	sl_admin_jkv_str(b, "client_cert", t->cert.path);
 	sb_printf(b, ",\"min_version\":\"%s\"}",
 		  tls_version_str(t->min_version));
 }
@@ -773,26 +779,27 @@ config_name(struct sbuf *b, const struct sl_admin_view *v,
 
 	if (nm->srv) {
 		sb_printf(b, "{\"srv\":");
-		jstr(b, nm->name);
+		sl_admin_jstr(b, nm->name);
 	} else {
 		sb_printf(b, "{\"address\":");
-		jstr(b, nm->text);
+		sl_admin_jstr(b, nm->text);
 		sb_printf(b, ",\"weight\":%u", nm->weight);
 	}
 	if (sl_resolver_state(v->resolver, cl->name, nm->text, &st) == 0) {
 		sb_printf(b, ",\"dns\":{\"result\":\"%s\"",
 			  st.looked_up ? sl_dns_result_str(st.last) : "none");
-		jkv_u64(b, "ttl_s", st.ttl_s);
+		sl_admin_jkv_u64(b, "ttl_s", st.ttl_s);
 		if (st.good_ms != 0)
-			jkv_u64(b, "answer_age_ms", now - st.good_ms);
+			sl_admin_jkv_u64(b, "answer_age_ms", now - st.good_ms);
 		else
 			sb_printf(b, ",\"answer_age_ms\":null");
 		if (st.stale_since_ms != 0)
-			jkv_u64(b, "stale_ms", now - st.stale_since_ms);
+			sl_admin_jkv_u64(b, "stale_ms",
+					 now - st.stale_since_ms);
 		else
 			sb_printf(b, ",\"stale_ms\":null");
-		jkv_u64(b, "next_lookup_ms",
-			st.next_ms > now ? st.next_ms - now : 0);
+		sl_admin_jkv_u64(b, "next_lookup_ms",
+				 st.next_ms > now ? st.next_ms - now : 0);
 		sb_printf(b, "}");
 	} else
 		sb_printf(b, ",\"dns\":null");
@@ -802,7 +809,7 @@ config_name(struct sbuf *b, const struct sl_admin_view *v,
 			continue;
 		sb_printf(b, "%s{\"address\":", first ? "" : ",");
 		first = 0;
-		jstr(b, cl->endpoints[j].addr.text);
+		sl_admin_jstr(b, cl->endpoints[j].addr.text);
 		sb_printf(b, ",\"weight\":%u", cl->endpoints[j].weight);
 		config_endpoint_state(b, cl, &cl->endpoints[j]);
 		sb_printf(b, "}");
@@ -818,7 +825,7 @@ config_cluster(struct sbuf *b, const struct sl_admin_view *v,
 					      "hash"};
 
 	sb_printf(b, "{\"name\":");
-	jstr(b, cl->name);
+	sl_admin_jstr(b, cl->name);
 	sb_printf(b, ",\"balance\":\"%s\"",
 		  (unsigned)cl->balance < SL_NELEM(balance)
 		      ? balance[cl->balance]
@@ -826,33 +833,34 @@ config_cluster(struct sbuf *b, const struct sl_admin_view *v,
 	if (cl->balance == SL_BALANCE_HASH)
 		config_key(b, "hash_key", &cl->hash_key);
 	else
-		jkv_str(b, "hash_key", NULL);
-	jkv_u64(b, "connect_timeout_ms", cl->connect_timeout_ms);
+		sl_admin_jkv_str(b, "hash_key", NULL);
+	sl_admin_jkv_u64(b, "connect_timeout_ms", cl->connect_timeout_ms);
 	sb_printf(b, ",\"pool\":{\"max_idle\":%llu",
 		  (unsigned long long)cl->pool_max_idle);
-	jkv_u64(b, "idle_timeout_ms", cl->pool_idle_timeout_ms);
-	jkv_u64(b, "max_requests", cl->pool_max_requests);
-	jkv_u64(b, "max_lifetime_ms", cl->pool_max_lifetime_ms);
+	sl_admin_jkv_u64(b, "idle_timeout_ms", cl->pool_idle_timeout_ms);
+	sl_admin_jkv_u64(b, "max_requests", cl->pool_max_requests);
+	sl_admin_jkv_u64(b, "max_lifetime_ms", cl->pool_max_lifetime_ms);
 	sb_printf(b, "}");
-	jkv_u64(b, "max_connections", cl->max_connections);
-	jkv_u64(b, "max_pending", cl->max_pending);
-	jkv_u64(b, "queue_timeout_ms", cl->queue_timeout_ms);
+	sl_admin_jkv_u64(b, "max_connections", cl->max_connections);
+	sl_admin_jkv_u64(b, "max_pending", cl->max_pending);
+	sl_admin_jkv_u64(b, "queue_timeout_ms", cl->queue_timeout_ms);
 	config_checks(b, cl);
-	jkv_str(b, "proxy_protocol", cl->proxy_protocol ? "v2" : "off");
+	sl_admin_jkv_str(b, "proxy_protocol",
+			 cl->proxy_protocol ? "v2" : "off");
 	{
 		static const char *const proto[] = {"http1", "h2c", "h2"};
-		jkv_str(b, "protocol", proto[cl->protocol]);
-		jkv_u64(b, "max_concurrent_streams",
-			cl->max_concurrent_streams);
-		jkv_u64(b, "ping_interval_ms", cl->ping_interval_ms);
+		sl_admin_jkv_str(b, "protocol", proto[cl->protocol]);
+		sl_admin_jkv_u64(b, "max_concurrent_streams",
+				 cl->max_concurrent_streams);
+		sl_admin_jkv_u64(b, "ping_interval_ms", cl->ping_interval_ms);
 	}
 	if (cl->nnames > 0) {
 		static const char *const fam[] = {"any", "ipv4", "ipv6"};
 		sb_printf(b, ",\"dns\":{\"family\":\"%s\"",
 			  fam[cl->dns_family]);
-		jkv_u64(b, "min_ttl_ms", cl->dns_min_ttl_ms);
-		jkv_u64(b, "max_ttl_ms", cl->dns_max_ttl_ms);
-		jkv_u64(b, "keep_stale_ms", cl->dns_keep_stale_ms);
+		sl_admin_jkv_u64(b, "min_ttl_ms", cl->dns_min_ttl_ms);
+		sl_admin_jkv_u64(b, "max_ttl_ms", cl->dns_max_ttl_ms);
+		sl_admin_jkv_u64(b, "keep_stale_ms", cl->dns_keep_stale_ms);
 		sb_printf(b, "}");
 	} else
 		sb_printf(b, ",\"dns\":null");
@@ -861,7 +869,7 @@ config_cluster(struct sbuf *b, const struct sl_admin_view *v,
 	sb_printf(b, ",\"endpoints\":[");
 	for (size_t j = 0; j < cl->nstatic; j++) {
 		sb_printf(b, "%s{\"address\":", j ? "," : "");
-		jstr(b, cl->endpoints[j].addr.text);
+		sl_admin_jstr(b, cl->endpoints[j].addr.text);
 		sb_printf(b, ",\"weight\":%u", cl->endpoints[j].weight);
 		config_endpoint_state(b, cl, &cl->endpoints[j]);
 		sb_printf(b, "}");
@@ -884,7 +892,7 @@ sl_admin_page_config(const struct sl_admin_view *v, struct sbuf *b)
 
 	sb_printf(b, "{\"generation\":%llu,\"path\":",
 		  (unsigned long long)c->generation);
-	jstr(b, c->path ? c->path : "");
+	sl_admin_jstr(b, c->path ? c->path : "");
 	if (c->loaded_at != 0 && gmtime_r(&c->loaded_at, &tm) != NULL)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	sb_printf(b, ",\"sha256\":\"%s\",\"loaded_at\":\"%s\"", c->sha256,
@@ -893,7 +901,7 @@ sl_admin_page_config(const struct sl_admin_view *v, struct sbuf *b)
 	if (v->run_admin != NULL) {
 		const struct sl_admin_auth *au = &c->admin_auth;
 		sb_printf(b, ",\"admin\":{\"address\":");
-		jstr(b, v->run_admin);
+		sl_admin_jstr(b, v->run_admin);
 		/* the files' names, never what they hold; a file without
 		 * "admin" keeps the running listener's (doc/dashboard.md) */
 		if (!c->has_admin && (au->has_token || au->has_basic))
@@ -901,8 +909,8 @@ sl_admin_page_config(const struct sl_admin_view *v, struct sbuf *b)
 		else if (au->token_file.path != NULL ||
 			 au->basic_file.path != NULL) {
 			sb_printf(b, ",\"auth\":{\"token_file\":");
-			jstr(b, au->token_file.path);
-			jkv_str(b, "basic_file", au->basic_file.path);
+			sl_admin_jstr(b, au->token_file.path);
+			sl_admin_jkv_str(b, "basic_file", au->basic_file.path);
 			sb_printf(b, "}");
 		} else
 			sb_printf(b, ",\"auth\":null");
@@ -916,16 +924,16 @@ sl_admin_page_config(const struct sl_admin_view *v, struct sbuf *b)
 	sb_printf(b, ",\"log\":{\"level\":\"%s\"",
 		  (unsigned)c->log_level < SL_NELEM(level) ? level[c->log_level]
 							   : "?");
-	jkv_str(b, "access",
-		v->run_access != NULL ? v->run_access : c->access_log);
+	sl_admin_jkv_str(b, "access",
+			 v->run_access != NULL ? v->run_access : c->access_log);
 	sb_printf(b, ",\"access_format\":\"%s\"",
 		  c->access_format == SL_ACCESS_COMBINED ? "combined" : "json");
 	sb_printf(b, ",\"query\":\"%s\"",
 		  (unsigned)c->log_query < SL_NELEM(query) ? query[c->log_query]
 							   : "?");
-	jkv_bool(b, "mask_card_numbers", c->log_cards);
+	sl_admin_jkv_bool(b, "mask_card_numbers", c->log_cards);
 	sb_printf(b, "}");
-	jkv_u64(b, "drain_timeout_ms", c->drain_timeout_ms);
+	sl_admin_jkv_u64(b, "drain_timeout_ms", c->drain_timeout_ms);
 	/* a fleet (doc/fleet.md) */
 	sb_printf(b, ",\"resolver\":{\"nameservers\":");
 	if (c->nnameservers == 0)
@@ -934,72 +942,75 @@ sl_admin_page_config(const struct sl_admin_view *v, struct sbuf *b)
 		sb_printf(b, "[");
 		for (size_t i = 0; i < c->nnameservers; i++) {
 			sb_printf(b, "%s", i ? "," : "");
-			jstr(b, c->nameservers[i].text);
+			sl_admin_jstr(b, c->nameservers[i].text);
 		}
 		sb_printf(b, "]");
 	}
-	jkv_u64(b, "timeout_ms", c->dns_timeout_ms);
-	jkv_u64(b, "attempts", c->dns_attempts);
+	sl_admin_jkv_u64(b, "timeout_ms", c->dns_timeout_ms);
+	sl_admin_jkv_u64(b, "attempts", c->dns_attempts);
 	sb_printf(b, "}");
-	jkv_bool(b, "watch", c->watch);
-	jkv_u64(b, "watch_debounce_ms", c->watch_debounce_ms);
+	sl_admin_jkv_bool(b, "watch", c->watch);
+	sl_admin_jkv_u64(b, "watch_debounce_ms", c->watch_debounce_ms);
 	if (c->rl_store.set) {
 		sb_printf(b, ",\"rate_limit_store\":{\"address\":");
-		jstr(b, c->rl_store.addr.text);
-		jkv_u64(b, "timeout_ms", c->rl_store.timeout_ms);
-		jkv_str(b, "prefix", c->rl_store.prefix);
-		jkv_str(b, "username", c->rl_store.username);
+		sl_admin_jstr(b, c->rl_store.addr.text);
+		sl_admin_jkv_u64(b, "timeout_ms", c->rl_store.timeout_ms);
+		sl_admin_jkv_str(b, "prefix", c->rl_store.prefix);
+		sl_admin_jkv_str(b, "username", c->rl_store.username);
 		/* the file's name and whether a password was read from
 		 * it: never the password */
-		jkv_str(b, "password_file", c->rl_store.password_file.path);
-		jkv_bool(b, "password_set", c->rl_store.password != NULL);
+		sl_admin_jkv_str(b, "password_file",
+				 c->rl_store.password_file.path);
+		sl_admin_jkv_bool(b, "password_set",
+				  c->rl_store.password != NULL);
 		sb_printf(b, "}");
 	} else
 		sb_printf(b, ",\"rate_limit_store\":null");
 	if (c->tracing != NULL) {
 		const struct sl_conf_tracing *t = c->tracing;
 		sb_printf(b, ",\"tracing\":{\"cluster\":");
-		jstr(b, t->cluster != NULL ? t->cluster->name : "");
-		jkv_str(b, "path", t->path);
-		jkv_str(b, "service_name", t->service_name);
+		sl_admin_jstr(b, t->cluster != NULL ? t->cluster->name : "");
+		sl_admin_jkv_str(b, "path", t->path);
+		sl_admin_jkv_str(b, "service_name", t->service_name);
 		sb_printf(b, ",\"sample\":%g", (double)t->sample / 1e6);
-		jkv_u64(b, "batch", t->batch);
-		jkv_u64(b, "queue", t->queue);
-		jkv_u64(b, "interval_ms", t->interval_ms);
-		jkv_u64(b, "timeout_ms", t->timeout_ms);
-		jkv_u64(b, "max_retries", t->retries);
+		sl_admin_jkv_u64(b, "batch", t->batch);
+		sl_admin_jkv_u64(b, "queue", t->queue);
+		sl_admin_jkv_u64(b, "interval_ms", t->interval_ms);
+		sl_admin_jkv_u64(b, "timeout_ms", t->timeout_ms);
+		sl_admin_jkv_u64(b, "max_retries", t->retries);
 		sb_printf(b, "}");
 	} else
 		sb_printf(b, ",\"tracing\":null");
 	sb_printf(b, ",\"waf\":{\"threads\":%llu,\"queue\":%llu",
 		  (unsigned long long)c->waf.threads,
 		  (unsigned long long)c->waf.queue);
-	jkv_u64(b, "client_budget_ms", c->waf.client_budget_ms);
-	jkv_u64(b, "client_burst_ms", c->waf.client_burst_ms);
-	jkv_str(b, "client_key",
-		c->waf.client_key == SL_WAF_KEY_CALLER ? "caller" : "address");
-	jkv_str(b, "priority",
-		c->waf.priority == SL_WAF_PRIO_LOW ? "low" : "idle");
-	jkv_u64(b, "guard_ms", c->waf.guard_ms);
-	jkv_str(b, "log", c->waf.log != NULL ? c->waf.log : "access");
+	sl_admin_jkv_u64(b, "client_budget_ms", c->waf.client_budget_ms);
+	sl_admin_jkv_u64(b, "client_burst_ms", c->waf.client_burst_ms);
+	sl_admin_jkv_str(b, "client_key",
+			 c->waf.client_key == SL_WAF_KEY_CALLER ? "caller"
+								: "address");
+	sl_admin_jkv_str(b, "priority",
+			 c->waf.priority == SL_WAF_PRIO_LOW ? "low" : "idle");
+	sl_admin_jkv_u64(b, "guard_ms", c->waf.guard_ms);
+	sl_admin_jkv_str(b, "log", c->waf.log != NULL ? c->waf.log : "access");
 	sb_printf(b, "}");
 	sb_printf(b, ",\"compress\":{\"memory\":%llu}",
 		  (unsigned long long)c->compress.memory);
 	sb_printf(b, ",\"idempotency\":{\"memory\":%llu",
 		  (unsigned long long)c->idem.memory);
-	jkv_str(b, "key_file", c->idem.key_file.path);
+	sl_admin_jkv_str(b, "key_file", c->idem.key_file.path);
 	sb_printf(b, ",\"previous_key_files\":[");
 	for (size_t i = 0; i < c->idem.nold; i++) {
 		sb_printf(b, "%s", i ? "," : "");
-		jstr(b, c->idem.old_files[i].path);
+		sl_admin_jstr(b, c->idem.old_files[i].path);
 	}
 	sb_printf(b, "]}");
 	sb_printf(b, ",\"listeners\":[");
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct sl_conf_listener *l = &c->listeners[i];
 		sb_printf(b, "%s{\"name\":", i ? "," : "");
-		jstr(b, l->name);
-		jkv_str(b, "address", l->addr.text);
+		sl_admin_jstr(b, l->name);
+		sl_admin_jkv_str(b, "address", l->addr.text);
 		/* in the order of preference */
 		sb_printf(b, ",\"protocols\":[%s%s%s]",
 			  (l->protocols & SL_PROTO_H2) ? "\"h2\"" : "",

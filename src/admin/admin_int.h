@@ -163,12 +163,12 @@ extern const struct sl_admin_asset sl_admin_assets[];
 /* JSON pieces (admin_json.c): the body of a string, with every byte that
  * is not valid UTF-8 as U+FFFD; a string of prefix and s, or null; a
  * string or null; ,"key":"s" (or null); ,"key":N; ,"key":true|false. */
-void jesc(struct sbuf *b, const char *s);
-void jstr2(struct sbuf *b, const char *prefix, const char *s);
-void jstr(struct sbuf *b, const char *s);
-void jkv_str(struct sbuf *b, const char *key, const char *s);
-void jkv_u64(struct sbuf *b, const char *key, uint64_t v);
-void jkv_bool(struct sbuf *b, const char *key, int v);
+void sl_admin_jesc(struct sbuf *b, const char *s);
+void sl_admin_jstr2(struct sbuf *b, const char *prefix, const char *s);
+void sl_admin_jstr(struct sbuf *b, const char *s);
+void sl_admin_jkv_str(struct sbuf *b, const char *key, const char *s);
+void sl_admin_jkv_u64(struct sbuf *b, const char *key, uint64_t v);
+void sl_admin_jkv_bool(struct sbuf *b, const char *key, int v);
 
 /*
  * The status page's history (admin_status.c, doc/dashboard.md): one

@@ -12,7 +12,7 @@
  * not start a valid sequence (the -c path may hold anything) becomes
  * U+FFFD. Nothing is cut short. */
 void
-jesc(struct sbuf *b, const char *s)
+sl_admin_jesc(struct sbuf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s, *run;
 
@@ -63,42 +63,42 @@ jesc(struct sbuf *b, const char *s)
 
 /* A JSON string of prefix and s, or null when s is NULL. */
 void
-jstr2(struct sbuf *b, const char *prefix, const char *s)
+sl_admin_jstr2(struct sbuf *b, const char *prefix, const char *s)
 {
 	if (s == NULL) {
 		sb_printf(b, "null");
 		return;
 	}
 	sb_printf(b, "\"%s", prefix);
-	jesc(b, s);
+	sl_admin_jesc(b, s);
 	sb_printf(b, "\"");
 }
 
 /* A JSON string of s, or null. */
 void
-jstr(struct sbuf *b, const char *s)
+sl_admin_jstr(struct sbuf *b, const char *s)
 {
-	jstr2(b, "", s);
+	sl_admin_jstr2(b, "", s);
 }
 
 /* ,"key":"s" (or null) */
 void
-jkv_str(struct sbuf *b, const char *key, const char *s)
+sl_admin_jkv_str(struct sbuf *b, const char *key, const char *s)
 {
 	sb_printf(b, ",\"%s\":", key);
-	jstr(b, s);
+	sl_admin_jstr(b, s);
 }
 
 /* ,"key":N */
 void
-jkv_u64(struct sbuf *b, const char *key, uint64_t v)
+sl_admin_jkv_u64(struct sbuf *b, const char *key, uint64_t v)
 {
 	sb_printf(b, ",\"%s\":%llu", key, (unsigned long long)v);
 }
 
 /* ,"key":true|false */
 void
-jkv_bool(struct sbuf *b, const char *key, int v)
+sl_admin_jkv_bool(struct sbuf *b, const char *key, int v)
 {
 	sb_printf(b, ",\"%s\":%s", key, v ? "true" : "false");
 }

@@ -547,8 +547,8 @@ traffic(struct sbuf *b, const struct sl_admin_ring *r, const struct track *t,
 		delta(o, cur, 1, &d10);
 	sb_printf(b, ",\"window_s\":%.0f", w);
 	jkv_num(b, "rps", w10 > 0 ? (double)d10 / w10 : -1);
-	jkv_u64(b, "requests", cur[V_REQ]);
-	jkv_u64(b, "requests_1m", d[V_REQ]);
+	sl_admin_jkv_u64(b, "requests", cur[V_REQ]);
+	sl_admin_jkv_u64(b, "requests_1m", d[V_REQ]);
 	sb_printf(b, ",\"status_1m\":{");
 	for (int k = 0; k < 5; k++)
 		sb_printf(b, "%s\"%s\":%llu", k ? "," : "", cls[k],
@@ -609,9 +609,9 @@ sl_admin_guard_entry(struct sbuf *b, const struct sl_conf_route *r, size_t k)
 		  (unsigned long long)gv.window.failures,
 		  (unsigned long long)gv.window.slow);
 	if (gv.tripped) {
-		jkv_str(b, "reason", sl_guard_verdict_str(gv.why));
-		jkv_u64(b, "tripped_s_ago",
-			(now - SL_MIN(now, gv.tripped_ms)) / 1000);
+		sl_admin_jkv_str(b, "reason", sl_guard_verdict_str(gv.why));
+		sl_admin_jkv_u64(b, "tripped_s_ago",
+				 (now - SL_MIN(now, gv.tripped_ms)) / 1000);
 		sb_printf(b, ",\"p\":%.3g", gv.p);
 	}
 	return gv.tripped;
@@ -633,7 +633,7 @@ status_split(struct sbuf *b, const struct sl_conf_route *rt, const uint64_t *d,
 		if (rt->guard != NULL)
 			sl_guard_view(rt, k, &gv);
 		sb_printf(b, "%s{\"cluster\":", k ? "," : "");
-		jstr(b, rt->split[k].cluster->name);
+		sl_admin_jstr(b, rt->split[k].cluster->name);
 		sb_printf(b, ",\"weight\":%u,\"effective_weight\":%u",
 			  rt->split[k].weight,
 			  gv.tripped ? 0 : rt->split[k].weight);
@@ -642,8 +642,9 @@ status_split(struct sbuf *b, const struct sl_conf_route *rt, const uint64_t *d,
 			    ? (double)d[V_SPLIT + k] / (double)total
 			    : -1);
 		if (seen) {
-			jkv_u64(b, "requests_1m", d[V_SPLIT + k]);
-			jkv_u64(b, "sticky_1m", d[V_SPLIT + SL_SPLIT_SEEN + k]);
+			sl_admin_jkv_u64(b, "requests_1m", d[V_SPLIT + k]);
+			sl_admin_jkv_u64(b, "sticky_1m",
+					 d[V_SPLIT + SL_SPLIT_SEEN + k]);
 		} else
 			sb_printf(b,
 				  ",\"requests_1m\":null,\"sticky_1m\":null");
@@ -653,18 +654,20 @@ status_split(struct sbuf *b, const struct sl_conf_route *rt, const uint64_t *d,
 		}
 		sb_printf(b, ",\"guard\":{\"role\":\"%s\"",
 			  k == rt->guard->stable ? "stable" : "judged");
-		jkv_str(b, "state", gv.tripped ? "tripped" : "watching");
+		sl_admin_jkv_str(b, "state",
+				 gv.tripped ? "tripped" : "watching");
 		(void)sl_admin_guard_entry(b, rt, k);
 		sb_printf(b, "}}");
 	}
 	sb_printf(b, "]");
 	if (rt->guard != NULL) {
 		sb_printf(b, ",\"guard\":{\"stable\":");
-		jstr(b, rt->split[rt->guard->stable].cluster->name);
-		jkv_u64(b, "window_ms", rt->guard->window_ms);
-		jkv_u64(b, "min_requests", rt->guard->min_requests);
-		jkv_u64(b, "margin_percent", rt->guard->margin_percent);
-		jkv_u64(b, "latency_ms", rt->guard->latency_ms);
+		sl_admin_jstr(b, rt->split[rt->guard->stable].cluster->name);
+		sl_admin_jkv_u64(b, "window_ms", rt->guard->window_ms);
+		sl_admin_jkv_u64(b, "min_requests", rt->guard->min_requests);
+		sl_admin_jkv_u64(b, "margin_percent",
+				 rt->guard->margin_percent);
+		sl_admin_jkv_u64(b, "latency_ms", rt->guard->latency_ms);
 		sb_printf(b, "}");
 	} else
 		sb_printf(b, ",\"guard\":null");
@@ -681,8 +684,9 @@ status_route(struct sbuf *b, struct sl_admin_ring *r,
 	const uint64_t *f = d + V_FEAT;
 
 	sb_printf(b, "{\"name\":");
-	jstr(b, rt->name);
-	jkv_str(b, "cluster", rt->cluster != NULL ? rt->cluster->name : NULL);
+	sl_admin_jstr(b, rt->name);
+	sl_admin_jkv_str(b, "cluster",
+			 rt->cluster != NULL ? rt->cluster->name : NULL);
 	if (t != NULL)
 		traffic(b, r, t, d);
 	else
@@ -719,11 +723,11 @@ status_listener(struct sbuf *b, struct sl_admin_ring *r,
 	uint64_t d[NV_COUNTS];
 
 	sb_printf(b, "{\"name\":");
-	jstr(b, l->name);
-	jkv_str(b, "address", l->addr.text);
-	jkv_bool(b, "tls", l->tls.certs != NULL);
-	jkv_bool(b, "http3", l->http3.enabled);
-	jkv_u64(b, "connections", load(&l->state->conns));
+	sl_admin_jstr(b, l->name);
+	sl_admin_jkv_str(b, "address", l->addr.text);
+	sl_admin_jkv_bool(b, "tls", l->tls.certs != NULL);
+	sl_admin_jkv_bool(b, "http3", l->http3.enabled);
+	sl_admin_jkv_u64(b, "connections", load(&l->state->conns));
 	if (t != NULL)
 		traffic(b, r, t, d);
 	else
@@ -766,16 +770,17 @@ status_endpoint(struct sbuf *b, struct sl_admin_ring *r,
 	} else if (cl->health.enabled)
 		since = load(&st->health_since_ms);
 	sb_printf(b, "{\"address\":");
-	jstr(b, e->addr.text);
-	jkv_str(b, "name", e->dns_name);
+	sl_admin_jstr(b, e->addr.text);
+	sl_admin_jkv_str(b, "name", e->dns_name);
 	sb_printf(b, ",\"weight\":%u", e->weight);
-	jkv_str(b, "state", state);
-	jkv_str(b, "reason", reason);
+	sl_admin_jkv_str(b, "state", state);
+	sl_admin_jkv_str(b, "reason", reason);
 	if (since != 0 && since <= now)
-		jkv_u64(b, "since_s_ago", (now - since) / 1000);
+		sl_admin_jkv_u64(b, "since_s_ago", (now - since) / 1000);
 	else
 		sb_printf(b, ",\"since_s_ago\":null");
-	jkv_u64(b, "in_flight", counts_sum(v, st->counts, COUNT_OFF(inflight)));
+	sl_admin_jkv_u64(b, "in_flight",
+			 counts_sum(v, st->counts, COUNT_OFF(inflight)));
 	sb_printf(b, ",\"pool\":{\"idle\":%llu,\"busy\":%llu",
 		  (unsigned long long)idle,
 		  (unsigned long long)(conns > idle ? conns - idle : 0));
@@ -797,7 +802,7 @@ status_endpoint(struct sbuf *b, struct sl_admin_ring *r,
 			  atomic_load(&st->check_status));
 	else
 		sb_printf(b, ",\"checks\":null");
-	jkv_u64(b, "ejections", load(&st->ejections));
+	sl_admin_jkv_u64(b, "ejections", load(&st->ejections));
 	sb_printf(b, "}");
 }
 
@@ -811,7 +816,7 @@ status_cluster(struct sbuf *b, struct sl_admin_ring *r,
 	uint64_t d[NV_COUNTS] = {0}, now = sl_now_ms();
 
 	sb_printf(b, "{\"name\":");
-	jstr(b, cl->name);
+	sl_admin_jstr(b, cl->name);
 	if (t != NULL)
 		traffic(b, r, t, d);
 	else
@@ -819,9 +824,9 @@ status_cluster(struct sbuf *b, struct sl_admin_ring *r,
 	sb_printf(b, ",\"retries_1m\":{\"class1\":%llu,\"class2\":%llu}",
 		  (unsigned long long)d[V_FEAT + F_RETRY1],
 		  (unsigned long long)d[V_FEAT + F_RETRY2]);
-	jkv_u64(b, "pending", load(&cs->pending));
-	jkv_u64(b, "no_healthy_1m", d[V_FEAT + F_NO_HEALTHY]);
-	jkv_u64(b, "overloaded_1m", d[V_FEAT + F_OVERLOADED]);
+	sl_admin_jkv_u64(b, "pending", load(&cs->pending));
+	sl_admin_jkv_u64(b, "no_healthy_1m", d[V_FEAT + F_NO_HEALTHY]);
+	sl_admin_jkv_u64(b, "overloaded_1m", d[V_FEAT + F_OVERLOADED]);
 	sb_printf(b, ",\"endpoints\":[");
 	for (size_t j = 0; j < cl->nendpoints; j++) {
 		sb_printf(b, "%s", j ? "," : "");
@@ -832,20 +837,21 @@ status_cluster(struct sbuf *b, struct sl_admin_ring *r,
 		const struct sl_conf_dns_name *nm = &cl->names[k];
 		struct sl_resolver_state st;
 		sb_printf(b, "%s{\"name\":", k ? "," : "");
-		jstr(b, nm->srv ? nm->name : nm->text);
-		jkv_bool(b, "srv", nm->srv);
+		sl_admin_jstr(b, nm->srv ? nm->name : nm->text);
+		sl_admin_jkv_bool(b, "srv", nm->srv);
 		if (sl_resolver_state(v->resolver, cl->name, nm->text, &st) ==
 		    0) {
-			jkv_str(b, "result",
-				st.looked_up ? sl_dns_result_str(st.last)
-					     : "none");
-			jkv_u64(b, "addresses", st.have ? st.naddrs : 0);
+			sl_admin_jkv_str(
+			    b, "result",
+			    st.looked_up ? sl_dns_result_str(st.last) : "none");
+			sl_admin_jkv_u64(b, "addresses",
+					 st.have ? st.naddrs : 0);
 			if (st.good_ms != 0 && st.good_ms <= now)
-				jkv_u64(b, "answer_age_s",
-					(now - st.good_ms) / 1000);
+				sl_admin_jkv_u64(b, "answer_age_s",
+						 (now - st.good_ms) / 1000);
 			else
 				sb_printf(b, ",\"answer_age_s\":null");
-			jkv_u64(b, "ttl_s", st.ttl_s);
+			sl_admin_jkv_u64(b, "ttl_s", st.ttl_s);
 		} else
 			sb_printf(b, ",\"result\":null,\"addresses\":0,"
 				     "\"answer_age_s\":null,\"ttl_s\":null");
@@ -867,15 +873,16 @@ sl_admin_page_status(const struct sl_admin_view *v, struct sl_admin_ring *r,
 	clock_gettime(CLOCK_REALTIME, &ts);
 	sb_printf(b, "{\"schema\":1,\"sluice\":{\"version\":\"%s\"",
 		  PACKAGE_VERSION);
-	jkv_u64(b, "pid", (uint64_t)getpid());
-	jkv_u64(b, "time_s", (uint64_t)ts.tv_sec);
-	jkv_u64(b, "uptime_s", (now_ms - SL_MIN(now_ms, v->start_ms)) / 1000);
-	jkv_u64(b, "workers", v->nworkers);
-	jkv_bool(b, "draining", v->draining);
+	sl_admin_jkv_u64(b, "pid", (uint64_t)getpid());
+	sl_admin_jkv_u64(b, "time_s", (uint64_t)ts.tv_sec);
+	sl_admin_jkv_u64(b, "uptime_s",
+			 (now_ms - SL_MIN(now_ms, v->start_ms)) / 1000);
+	sl_admin_jkv_u64(b, "workers", v->nworkers);
+	sl_admin_jkv_bool(b, "draining", v->draining);
 	sb_printf(b, ",\"config\":{\"generation\":%llu",
 		  (unsigned long long)c->generation);
-	jkv_str(b, "sha256", c->sha256[0] != '\0' ? c->sha256 : NULL);
-	jkv_str(b, "path", c->path);
+	sl_admin_jkv_str(b, "sha256", c->sha256[0] != '\0' ? c->sha256 : NULL);
+	sl_admin_jkv_str(b, "path", c->path);
 	sb_printf(b, "},\"reloads\":{\"applied\":%llu,\"refused\":%llu",
 		  (unsigned long long)v->reloads_ok,
 		  (unsigned long long)v->reloads_failed);
@@ -884,12 +891,15 @@ sl_admin_page_status(const struct sl_admin_view *v, struct sl_admin_ring *r,
 		    (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 		sb_printf(b, ",\"last\":{\"time_s\":%llu",
 			  (unsigned long long)(v->last_reload_ms / 1000));
-		jkv_u64(b, "s_ago",
-			(wall - SL_MIN(wall, v->last_reload_ms)) / 1000);
-		jkv_str(b, "result", v->last_reload_ok ? "applied" : "refused");
-		jkv_str(b, "why", v->last_reload_why);
-		jkv_str(b, "error",
-			v->last_reload_ok ? NULL : v->last_reload_error);
+		sl_admin_jkv_u64(b, "s_ago",
+				 (wall - SL_MIN(wall, v->last_reload_ms)) /
+				     1000);
+		sl_admin_jkv_str(b, "result",
+				 v->last_reload_ok ? "applied" : "refused");
+		sl_admin_jkv_str(b, "why", v->last_reload_why);
+		sl_admin_jkv_str(b, "error",
+				 v->last_reload_ok ? NULL
+						   : v->last_reload_error);
 		sb_printf(b, "}}");
 	} else
 		sb_printf(b, ",\"last\":null}");
