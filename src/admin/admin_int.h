@@ -178,14 +178,11 @@ void sl_admin_jkv_bool(struct sbuf *b, const char *key, int v);
  * /status.
  */
 #define SL_ADMIN_RING_MAX 4096 /* objects followed at most */
-#define SL_ADMIN_RING_KEEP_S                                                   \
-	300 /* an object's history, kept that long                             \
-	       once no generation names it */
 struct sl_admin_ring;
 struct sl_admin_ring *sl_admin_ring_new(void);
 void sl_admin_ring_free(struct sl_admin_ring *r);
 /* Reads the counters of what v->conf names at now_ms (the monotonic
- * clock, sl_now_ms); forgets what it has not named for a while. */
+ * clock, sl_now_ms); forgets what it no longer names. */
 void sl_admin_ring_tick(struct sl_admin_ring *r, const struct sl_admin_view *v,
 			uint64_t now_ms);
 /* The /status document (doc/dashboard.md's schema) into b. */
