@@ -100,35 +100,37 @@ txn_upstream_failed(const struct sl_txn *t)
 	}
 }
 
-/* A guarded route's exchange counted by its guard (guard.h). */
-static void
-txn_guard_note(struct sl_seam *s, const struct sl_txn *t)
+/* The entry of its route's split an exchange ended on (its cluster's
+ * place; nsplit when the route has no split or none matches). */
+static size_t
+txn_split_entry(const struct sl_txn *t)
 {
 	const struct sl_conf_route *r = t->route;
 	size_t i;
 
 	for (i = 0; i < r->nsplit && r->split[i].cluster != t->wc->conf; i++)
 		;
+	return i;
+}
+
+/* A guarded route's exchange, that ended on split entry i, counted by
+ * its guard (guard.h). */
+static void
+txn_guard_note(struct sl_seam *s, const struct sl_txn *t, size_t i)
+{
 	sl_guard_note(
-	    r, s->w->id, i,
+	    t->route, s->w->id, i,
 	    t->att.split_first != 0xff ? t->att.split_first : SIZE_MAX,
 	    txn_upstream_failed(t),
 	    t->clk.up_start_ms != 0 ? now_ms() - t->clk.up_start_ms : 0);
 }
 
-/* A split route's exchange counted by the entry it ended on (the status
- * page's shares), and by whether a sticky key chose it. */
+/* A split route's exchange counted by the entry i it ended on (the
+ * status page's shares), and by whether a sticky key chose it. */
 static void
-txn_split_note(struct sl_counts *rc, const struct sl_txn *t)
+txn_split_note(struct sl_counts *rc, const struct sl_txn *t, size_t i)
 {
-	const struct sl_conf_route *r = t->route;
-	size_t i;
-
-	for (i = 0; i < r->nsplit && i < SL_SPLIT_SEEN &&
-		    r->split[i].cluster != t->wc->conf;
-	     i++)
-		;
-	if (i >= r->nsplit || i >= SL_SPLIT_SEEN)
+	if (i >= t->route->nsplit || i >= SL_SPLIT_SEEN)
 		return;
 	SL_STAT_INC(rc->split[i]);
 	if (t->flags & SL_TXN_F_STICKY_KEY)
@@ -318,13 +320,15 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 		SL_STAT_INC(rc->responses[cls]);
 		SL_STAT_INC(rc->dur[slot]);
 		SL_STAT_ADD(rc->dur_sum_ms, hdur);
-		if (t->route->split != NULL && t->wc != NULL)
-			txn_split_note(rc, t);
+		if (t->route->split != NULL && t->wc != NULL) {
+			size_t i = txn_split_entry(t);
+			txn_split_note(rc, t, i);
+			/* a tunnel's life is no request's latency: not
+			 * counted */
+			if (t->route->guard != NULL && t->status != 101)
+				txn_guard_note(s, t, i);
+		}
 	}
-	/* a tunnel's life is no request's latency: not counted */
-	if (t->wc != NULL && t->route != NULL && t->route->guard != NULL &&
-	    t->status != 101)
-		txn_guard_note(s, t);
 	if (t->wc != NULL) {
 		struct sl_counts *cc = &t->wc->conf->state->counts[s->w->id];
 		SL_STAT_INC(cc->requests);
