@@ -497,8 +497,7 @@ def t_warns_of_an_open_admin_and_checks_the_files():
     check('needs "token_file" or "basic_file"' in err, "why: %r" % err)
 
 
-@test
-def the_admin_over_tls_with_client_certificates():
+def admin_pki():
     if not sltest.have_openssl():
         raise sltest.Skip("the openssl command is not installed")
     p = sltest.Pki()
@@ -506,6 +505,12 @@ def the_admin_over_tls_with_client_certificates():
     p.leaf("admin", "/CN=admin.test", "ca", ["admin.test"],
            ips=["127.0.0.1"])
     p.leaf("ops", "/O=Ops/CN=ops", "ca")
+    return p
+
+
+@test
+def the_admin_over_tls_with_client_certificates():
+    p = admin_pki()
     p.ca("other", "/O=Elsewhere/CN=Other CA")
     p.leaf("stranger", "/CN=stranger", "other")
     v1, v2 = Version("v1"), Version("v2")
@@ -565,17 +570,6 @@ def the_admin_over_tls_with_client_certificates():
         f.write(sltest.to_yaml(cfg) + "\n")
     rc, out, err = run_sluice(["-t", "-c", path])
     check("is not a loopback address" in err, "optional: warned: %r" % err)
-
-
-def admin_pki():
-    if not sltest.have_openssl():
-        raise sltest.Skip("the openssl command is not installed")
-    p = sltest.Pki()
-    p.ca("ca", "/O=Sluice Test/CN=Admin CA")
-    p.leaf("admin", "/CN=admin.test", "ca", ["admin.test"],
-           ips=["127.0.0.1"])
-    p.leaf("ops", "/O=Ops/CN=ops", "ca")
-    return p
 
 
 def admin_tls_reload(s, cfg):
