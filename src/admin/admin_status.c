@@ -227,23 +227,18 @@ older(const struct sl_admin_ring *r, const struct track *t, uint64_t back,
 
 /* ---- reading the counters ------------------------------------------ */
 
-static uint64_t
-csum(const struct sl_admin_view *v, const struct sl_counts *c, size_t off)
-{
-	return counts_sum(v, c, off);
-}
-
 static void
 read_counts(const struct sl_admin_view *v, const struct sl_counts *c,
 	    uint64_t *s)
 {
-	s[V_REQ] = csum(v, c, COUNT_OFF(requests));
+	s[V_REQ] = counts_sum(v, c, COUNT_OFF(requests));
 	for (int k = 0; k < 5; k++)
-		s[V_RESP + k] = csum(v, c,
-				     COUNT_OFF(responses) +
-					 (size_t)(k + 1) * sizeof(c->requests));
+		s[V_RESP + k] =
+		    counts_sum(v, c,
+			       COUNT_OFF(responses) +
+				   (size_t)(k + 1) * sizeof(c->requests));
 	for (int k = 0; k < SL_HIST_N; k++)
-		s[V_DUR + k] = csum(
+		s[V_DUR + k] = counts_sum(
 		    v, c, COUNT_OFF(dur) + (size_t)k * sizeof(c->requests));
 }
 
@@ -262,21 +257,23 @@ read_route(const struct sl_admin_view *v, const struct sl_conf_route *r,
 			f[F_LIMITED] += SL_STAT_GET(rc[w].limited);
 	}
 	for (size_t k = 1; k < SL_AUTH_NRESULTS; k++)
-		f[F_AUTH] += csum(v, c, COUNT_OFF(auth) + k * u);
-	f[F_AUTH] += csum(v, c, COUNT_OFF(ext) + SL_EXT_DENY * u) +
-		     csum(v, c, COUNT_OFF(ext) + SL_EXT_ERROR_DENY * u);
-	f[F_WAF] = csum(v, c, COUNT_OFF(waf) + SL_WAF_R_BLOCKED * u);
-	f[F_REPLAYED] = csum(v, c, COUNT_OFF(idem) + SL_IDEM_O_REPLAYED * u);
-	f[F_CONFLICT] = csum(v, c, COUNT_OFF(idem) + SL_IDEM_O_CONFLICT * u) +
-			csum(v, c, COUNT_OFF(idem) + SL_IDEM_O_MISMATCH * u);
+		f[F_AUTH] += counts_sum(v, c, COUNT_OFF(auth) + k * u);
+	f[F_AUTH] += counts_sum(v, c, COUNT_OFF(ext) + SL_EXT_DENY * u) +
+		     counts_sum(v, c, COUNT_OFF(ext) + SL_EXT_ERROR_DENY * u);
+	f[F_WAF] = counts_sum(v, c, COUNT_OFF(waf) + SL_WAF_R_BLOCKED * u);
+	f[F_REPLAYED] =
+	    counts_sum(v, c, COUNT_OFF(idem) + SL_IDEM_O_REPLAYED * u);
+	f[F_CONFLICT] =
+	    counts_sum(v, c, COUNT_OFF(idem) + SL_IDEM_O_CONFLICT * u) +
+	    counts_sum(v, c, COUNT_OFF(idem) + SL_IDEM_O_MISMATCH * u);
 	for (size_t k = 1; k < 4; k++) {
-		f[F_ZIP_IN] += csum(v, c, COUNT_OFF(zip_in) + k * u);
-		f[F_ZIP_OUT] += csum(v, c, COUNT_OFF(zip_out) + k * u);
+		f[F_ZIP_IN] += counts_sum(v, c, COUNT_OFF(zip_in) + k * u);
+		f[F_ZIP_OUT] += counts_sum(v, c, COUNT_OFF(zip_out) + k * u);
 	}
 	for (size_t k = 0; r->split != NULL && k < SL_SPLIT_SEEN; k++) {
-		s[V_SPLIT + k] = csum(v, c, COUNT_OFF(split) + k * u);
+		s[V_SPLIT + k] = counts_sum(v, c, COUNT_OFF(split) + k * u);
 		s[V_SPLIT + SL_SPLIT_SEEN + k] =
-		    csum(v, c, COUNT_OFF(sticky) + k * u);
+		    counts_sum(v, c, COUNT_OFF(sticky) + k * u);
 	}
 }
 
@@ -397,7 +394,7 @@ take(struct sl_admin_ring *r, const struct sl_admin_view *v,
 	before = s[0];
 	memset(s, 0, nval * sizeof(*s));
 	if (kind == T_ENDPOINT)
-		s[0] = csum(v, c, COUNT_OFF(connects));
+		s[0] = counts_sum(v, c, COUNT_OFF(connects));
 	else if (route != NULL)
 		read_route(v, route, s);
 	else
