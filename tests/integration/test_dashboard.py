@@ -4,7 +4,9 @@ binary and a real browser: Debian's chromium, headless, on the DevTools
 protocol (chrome.py), against Node versions of a service under steady
 traffic. The page shows a split ramped by SIGHUP, an endpoint killed and
 a canary the guard pulls, each within two refreshes of /status saying
-so, with its console free of errors; a screenshot is kept. Without a
+so, with its console free of errors; a screenshot is kept. It shows a
+cluster's DNS names with their answers (and a resolver that stopped
+answering) and an endpoint ejected by outlier detection. Without a
 browser: /status's schema, admin.auth, the headers, the masking of a
 refused reload's error, -t's warning."""
 
@@ -200,6 +202,124 @@ def the_page_follows_a_ramp_a_dead_endpoint_and_a_trip():
         b.close()
     check(load.n > 500, "traffic ran: %d requests" % load.n)
     s.stop()
+
+
+def dns_server():
+    try:
+        from dnstest import DnsServer
+    except ImportError:  # python3-dnslib missing
+        raise sltest.Skip("python3-dnslib is not installed")
+    d = DnsServer()
+    sltest._register("upstreams", d)
+    return d
+
+
+DNS = {"name": str, "srv": bool, "result": str, "addresses": int,
+       "answer_age_s": int, "ttl_s": int}
+
+
+def cluster_of(st, name):
+    return [c for c in st["clusters"] if c["name"] == name][0]
+
+
+@test
+def the_page_shows_names_their_answers_and_an_ejection():
+    """A cluster of endpoints by name (the test's DNS server answers for
+    them) and one with outlier detection: /status and the page give the
+    name's result, addresses and answer age, the resolver failing, and an
+    endpoint ejected with its reason and since when."""
+    dns = dns_server()
+    named = Version("named")
+    f1, f2 = Version("f1"), Version("f2")
+    dns.set("pay.test", a=["127.0.0.1"], ttl=1)
+    name = "pay.test:%d" % named.port
+    aport = free_port()
+    routes = [{"name": "named", "match": {"path_prefix": "/named/"},
+               "cluster": "named"},
+              {"name": "flaky", "match": {"path_prefix": "/flaky/"},
+               "cluster": "flaky"}]
+    cfg, port = make_config(
+        {"named": [name], "flaky": [f1.addr, f2.addr]}, routes=routes,
+        workers=2,
+        cluster_opts={"named": {"dns": {"min_ttl": "200ms",
+                                        "family": "ipv4"}},
+                      "flaky": {"outlier": {
+                          "consecutive_errors": 3, "ejection_time": "60s",
+                          "max_ejected_percent": "50%"}}},
+        extra={"admin": {"address": "127.0.0.1:%d" % aport},
+               "resolver": {"nameservers": [dns.addr],
+                            "timeout": "500ms", "attempts": 1}})
+    s = start_sluice(cfg)
+    c = sltest.Client(port)
+    for _ in range(5):
+        eq(c.request("GET", "/named/x").status, 200, "GET /named/x")
+    st = status(aport)
+    nc = cluster_of(st, "named")
+    conforms(nc["dns"], [DNS], "status.named.dns")
+    d = nc["dns"][0]
+    eq((d["name"], d["srv"], d["result"], d["addresses"], d["ttl_s"]),
+       (name, False, "ok", 1, 1), "the name's answer")
+    check(d["answer_age_s"] <= 5, "the answer's age: %r" % d)
+    eq([(e["address"], e["name"]) for e in nc["endpoints"]],
+       [(named.addr, name)], "the endpoint the name gave")
+    eq(cluster_of(st, "flaky")["dns"], [], "no names in flaky")
+    b = chrome.Browser()
+    try:
+        b.open("http://127.0.0.1:%d/" % aport)
+        check(wait_until(lambda: refreshes(b) >= 1, timeout=20),
+              "the page refreshed")
+        detail = text('tr[data-cluster="named"] td.detail')
+        check(wait_until(lambda: "%s: ok, 1 addresses" % name
+                         in b.eval(detail), timeout=10),
+              "the name's answer on the page: %r" % b.eval(detail))
+        eq(b.eval(text('tr[data-endpoint="named/%s"] td' % named.addr)),
+           "%s (%s)" % (named.addr, name), "the endpoint and its name")
+        # the resolver stops answering: the last answer is kept, and
+        # said so (a SERVFAIL is counted as a timeout too: doc/fleet.md)
+        dns.fail("pay.test", "drop")
+        check(wait_until(lambda: cluster_of(status(aport), "named")
+                         ["dns"][0]["result"] == "timeout", timeout=10),
+              "/status says the lookup failed")
+        shown_within_two_refreshes(
+            b, text('tr[data-cluster="named"] td.detail') +
+            ".includes(%s)" % json.dumps("%s: timeout, 1 addresses"
+                                         % name), "the failed lookup")
+        d = cluster_of(status(aport), "named")["dns"][0]
+        eq(d["addresses"], 1, "the last answer kept")
+        eq(c.request("GET", "/named/x").status, 200, "served on the "
+           "last answer")
+        # an endpoint that fails every request: three errors in a row
+        # eject it for 60 s
+        f1.ctl(fail=1)
+        for _ in range(12):
+            c.request("GET", "/flaky/x")
+        eps = cluster_of(status(aport), "flaky")["endpoints"]
+        eq([e["state"] for e in eps], ["ejected", "up"], "/status: f1 "
+           "ejected: %r" % eps)
+        e1 = eps[0]
+        eq((e1["reason"], e1["ejections"]),
+           ("outlier: 3 errors in a row", 1), "the ejection's reason")
+        check(isinstance(e1["since_s_ago"], int) and
+              0 <= e1["since_s_ago"] <= 5, "since when: %r" % e1)
+        eq(eps[1]["since_s_ago"], None, "f2 (no checks): no since")
+        row = 'tr[data-endpoint="flaky/%s"]' % f1.addr
+        shown_within_two_refreshes(
+            b, text(row + ' .badge') + " === 'ejected'", "the ejection")
+        check(b.eval(text(row + ' td.reason')).startswith(
+            "outlier: 3 errors in a row, since "),
+            "the reason on the page: %r" % b.eval(text(row + ' td.reason')))
+        check("1 ejections" in b.eval(text(row + ' td.reason')),
+              "the ejections counted on the page")
+        eq(b.eval(text('tr[data-cluster="flaky"] td:nth-child(2)')),
+           "1/2 up", "the cluster's endpoints up")
+        eq(b.errors(), [], "the page's console and log errors")
+    finally:
+        b.close()
+    c.close()
+    s.stop()
+    line = ("dns: cluster \"named\": %s: lookup timeout: the last answer "
+            "(1 address) stands for up to 600.0 s (keep_stale)" % name)
+    check(line in s.stderr(), "the failed lookup is logged: %r" % line)
 
 
 # /status's keys, and the types of their values (a list: of each item;
