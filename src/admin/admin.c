@@ -9,6 +9,8 @@
  */
 #include "admin.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -62,6 +64,7 @@ struct sl_admin {
 	struct sl_admin_ring *ring; /* the status page's history */
 	struct event *tick;	    /* reads it once a second */
 	uint64_t refused_logged_ms; /* the last 401 said in the log */
+	uint64_t host_logged_ms;    /* the last 403 (Host) said */
 	struct admin_conn *conns;
 	unsigned nconns;
 };
@@ -92,6 +95,15 @@ static int
 path_is(const char *path, size_t n, const char *p)
 {
 	return strlen(p) == n && memcmp(path, p, n) == 0;
+}
+
+/* Whether req's path (plen bytes, its query left out) is one a load
+ * balancer probes: answered without credentials, by any Host. */
+static int
+is_probe(const struct sl_h1_request *req, size_t plen)
+{
+	return path_is(req->path, plen, "/healthz") ||
+	       path_is(req->path, plen, "/readyz");
 }
 
 /*
@@ -146,8 +158,7 @@ allowed(const struct sl_admin_view *v, const struct sl_h1_request *req,
 	if (!au->has_token && !au->has_basic && au->token_file.path == NULL &&
 	    au->basic_file.path == NULL)
 		return 1;
-	if (path_is(req->path, plen, "/healthz") ||
-	    path_is(req->path, plen, "/readyz"))
+	if (is_probe(req, plen))
 		return 1;
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const struct sl_h1_header *h = &req->headers[i];
@@ -156,6 +167,68 @@ allowed(const struct sl_admin_view *v, const struct sl_h1_request *req,
 			return 1;
 	}
 	return 0;
+}
+
+/*
+ * Whether req's Host may read the admin listener (doc/dashboard.md 6.7).
+ * Over plain HTTP without credentials to ask for, a page of another site
+ * whose name is made to resolve here (DNS rebinding) would read it in a
+ * browser; so only an address, localhost (and *.localhost, which browsers
+ * keep on this machine), or a name of admin.hosts. No Host (HTTP/1.0) is
+ * no browser's. With credentials the other site has none; over TLS the
+ * browser finds that the certificate is not the other site's.
+ */
+static int
+host_ok(const struct sl_admin_view *v, const struct sl_h1_request *req)
+{
+	const struct sl_conf *c = v->conf;
+	const struct sl_admin_auth *au = &c->admin_auth;
+	char name[256], ip[16];
+	size_t n = req->host_len;
+	const char *h = req->host, *end;
+
+	if (au->hosts_any || au->has_token || au->has_basic ||
+	    au->token_file.path != NULL || au->basic_file.path != NULL ||
+	    c->admin_tls.ctx != NULL || h == NULL)
+		return 1;
+	if (n > 0 && h[0] == '[') { /* an IPv6 address (h1_parse checked) */
+		end = memchr(h, ']', n);
+		if (end == NULL || (size_t)(end - h - 1) >= sizeof(name))
+			return 0;
+		memcpy(name, h + 1, (size_t)(end - h - 1));
+		name[end - h - 1] = '\0';
+		return inet_pton(AF_INET6, name, ip) == 1;
+	}
+	if ((end = memchr(h, ':', n)) != NULL)
+		n = (size_t)(end - h);
+	if (n == 0 || n >= sizeof(name))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		name[i] = (char)tolower((unsigned char)h[i]);
+	n -= n > 1 && name[n - 1] == '.'; /* "localhost." is localhost */
+	name[n] = '\0';
+	if (inet_pton(AF_INET, name, ip) == 1 ||
+	    strcmp(name, "localhost") == 0 ||
+	    (n > 10 && strcmp(name + n - 10, ".localhost") == 0))
+		return 1;
+	for (const char *p = au->hosts; p != NULL && *p != '\0';
+	     p += strlen(p) + 1)
+		if (strcmp(p, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Whether a refusal may be logged now: at most once a second for each
+ * kind, whose last line's time *last holds. */
+static int
+log_due(uint64_t *last)
+{
+	uint64_t now = sl_now_ms();
+
+	if (now - *last < 1000)
+		return 0;
+	*last = now;
+	return 1;
 }
 
 /* The bytes of s (n) before the first c, or all n. */
@@ -206,16 +279,22 @@ respond(struct admin_conn *ac, size_t head_len)
 	} else if (req.method_id != SL_M_GET && req.method_id != SL_M_HEAD) {
 		status = 405;
 		sb_printf(&body, "{\"error\":\"method_not_allowed\"}\n");
+	} else if (!is_probe(&req, plen) && !host_ok(v, &req)) {
+		status = 403;
+		sb_printf(&body, "{\"error\":\"host_not_allowed\"}\n");
+		if (log_due(&ac->a->host_logged_ms))
+			log_info("admin: %.*s refused (403): Host \"%.*s\" is "
+				 "not an address, localhost or a name of "
+				 "admin.hosts (doc/dashboard.md 6.7)",
+				 (int)SL_MIN(plen, 128), req.path,
+				 (int)SL_MIN(req.host_len, 128), req.host);
 	} else if (!allowed(v, &req, plen)) {
-		uint64_t now = sl_now_ms();
 		status = 401;
 		sb_printf(&body, "{\"error\":\"unauthorized\"}\n");
-		if (now - ac->a->refused_logged_ms >= 1000) {
-			ac->a->refused_logged_ms = now;
+		if (log_due(&ac->a->refused_logged_ms))
 			log_info("admin: %.*s refused (401): no valid "
 				 "credentials (admin.auth)",
 				 (int)SL_MIN(plen, 128), req.path);
-		}
 	} else if (path_is(req.path, plen, "/status")) {
 		sl_admin_page_status(v, ac->a->ring, &body);
 	} else if ((as = asset(req.path, plen)) != NULL) {
@@ -257,6 +336,7 @@ respond(struct admin_conn *ac, size_t head_len)
 		  status,
 		  status == 200	  ? "OK"
 		  : status == 401 ? "Unauthorized"
+		  : status == 403 ? "Forbidden"
 		  : status == 404 ? "Not Found"
 		  : status == 405 ? "Method Not Allowed"
 		  : status == 503 ? "Service Unavailable"

@@ -914,6 +914,16 @@ sl_admin_page_config(const struct sl_admin_view *v, struct sbuf *b)
 			sb_printf(b, "}");
 		} else
 			sb_printf(b, ",\"auth\":null");
+		sb_printf(b, ",\"hosts\":[");
+		if (au->hosts_any)
+			sl_admin_jstr(b, "*");
+		for (const char *p = au->hosts; p != NULL && *p != '\0';
+		     p += strlen(p) + 1) {
+			sb_printf(b, "%s",
+				  p != au->hosts || au->hosts_any ? "," : "");
+			sl_admin_jstr(b, p);
+		}
+		sb_printf(b, "]");
 		if (!c->has_admin && c->admin_tls.ctx != NULL)
 			sb_printf(b, ",\"tls\":{\"kept\":true}");
 		else

@@ -12,6 +12,7 @@
  * nothing else; it must not touch libyaml, sockets, DNS or the logs.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
@@ -573,6 +574,70 @@ parse_admin_auth(struct sl_yaml_loader *ld, const struct sl_yaml_node *v,
 				 "\"basic_file\"");
 }
 
+/* admin.hosts (doc/dashboard.md 6.7): host names without a port, or
+ * "*" for any. An address needs no entry: one is always allowed. */
+static void
+parse_admin_hosts(struct sl_yaml_loader *ld, const struct sl_yaml_node *v,
+		  struct sl_admin_auth *au)
+{
+	size_t len = 1;
+	int bad = 0;
+	char *p;
+
+	if (sl_yaml_get_seq(ld, "hosts", v) == -1)
+		return;
+	for (size_t i = 0; i < v->nkids; i++) {
+		const struct sl_yaml_node *n = v->kids[i];
+		const char *s;
+		size_t k;
+
+		if (sl_yaml_get_str(ld, "hosts", n, &s) == -1) {
+			bad = 1;
+			continue;
+		}
+		if (strcmp(s, "*") == 0) {
+			au->hosts_any = 1;
+			continue;
+		}
+		for (k = 0; s[k] != '\0'; k++)
+			if (!isalnum((unsigned char)s[k]) && s[k] != '-' &&
+			    s[k] != '.' && s[k] != '_')
+				break;
+		if (k == 0 || s[k] != '\0' || k > 253 || s[0] == '.') {
+			sl_yaml_err_node(ld, n,
+					 "admin: hosts: \"%s\" is not a host "
+					 "name (letters, digits, '-', '.' and "
+					 "'_'; no port, no scheme; \"*\" for "
+					 "any)",
+					 sl_yaml_qnode(ld, n));
+			bad = 1;
+			continue;
+		}
+		len += k + 1;
+	}
+	if (bad || len == 1) /* none, or "*" only */
+		return;
+	if ((p = malloc(len)) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	au->hosts = p;
+	au->hosts_len = len;
+	for (size_t i = 0; i < v->nkids; i++) {
+		const char *s = v->kids[i]->str;
+		size_t k = strlen(s);
+
+		if (strcmp(s, "*") == 0)
+			continue;
+		/* "gw.example." is "gw.example" */
+		k -= k > 1 && s[k - 1] == '.';
+		for (size_t j = 0; j < k; j++)
+			*p++ = (char)tolower((unsigned char)s[j]);
+		*p++ = '\0';
+	}
+	*p = '\0';
+}
+
 static void
 parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 	   struct sl_conf *conf)
@@ -613,6 +678,8 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 			admin = NULL;
 		if ((a = sl_yaml_map_get(v, "auth", NULL)) != NULL)
 			parse_admin_auth(ld, a, conf);
+		if ((a = sl_yaml_map_get(v, "hosts", NULL)) != NULL)
+			parse_admin_hosts(ld, a, &conf->admin_auth);
 		/* a listener's tls keys and defaults (doc/dashboard.md),
 		 * but a small session cache: operators, not clients */
 		conf->admin_tls.min_version = 12;
@@ -671,7 +738,8 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
  * key checks (ld->outline).
  */
 
-static const char *const admin_keys[] = {"address", "auth", "tls", NULL};
+static const char *const admin_keys[] = {"address", "auth", "hosts", "tls",
+					 NULL};
 static const char *const admin_auth_keys[] = {"token_file", "basic_file", NULL};
 static const char *const rate_limit_store_keys[] = {
     "address", "timeout", "prefix", "username", "password_file", NULL,
@@ -953,6 +1021,7 @@ conf_free(struct sl_conf *conf)
 	tls_server_free(&conf->admin_tls);
 	free(conf->admin_auth.token_file.path);
 	free(conf->admin_auth.basic_file.path);
+	free(conf->admin_auth.hosts);
 	OPENSSL_cleanse(&conf->admin_auth, sizeof(conf->admin_auth));
 	free(conf->idem.key_file.path);
 	for (size_t k = 0; k < conf->idem.nold; k++)

@@ -716,6 +716,14 @@ struct sl_conf {
 		struct sl_conf_file token_file, basic_file;
 		int has_token, has_basic;
 		unsigned char token_sha[32], basic_sha[32];
+		/* admin.hosts: the names a request's Host may give, besides
+		 * an address and localhost, when no credentials are needed
+		 * (doc/dashboard.md 6.7): lowercase, each NUL-ended, an
+		 * empty one last (hosts_len bytes in all); NULL: none.
+		 * hosts_any: "*", any name */
+		char *hosts;
+		size_t hosts_len;
+		int hosts_any;
 	} admin_auth;
 	/* admin.tls (doc/dashboard.md): a listener's TLS settings; certs
 	 * NULL: plain HTTP. Its context is built by sl_tls_load */

@@ -210,8 +210,9 @@ reload_noted(struct sl_main *m, const char *why, const char *error)
 
 /*
  * A file without "admin" while the admin listener runs (it stays until an
- * upgrade): the listener keeps the credentials and the TLS context it
- * had, so that a reload never opens it to everyone (doc/dashboard.md).
+ * upgrade): the listener keeps the credentials, the TLS context and the
+ * Host names it had, so that a reload never opens it to everyone
+ * (doc/dashboard.md).
  */
 static void
 admin_inherit(struct sl_main *m, struct sl_conf *nc, const struct sl_conf *oc)
@@ -225,6 +226,11 @@ admin_inherit(struct sl_main *m, struct sl_conf *nc, const struct sl_conf *oc)
 	na->has_basic = oa->has_basic;
 	memcpy(na->token_sha, oa->token_sha, sizeof(na->token_sha));
 	memcpy(na->basic_sha, oa->basic_sha, sizeof(na->basic_sha));
+	na->hosts_any = oa->hosts_any;
+	if (oa->hosts != NULL && (na->hosts = malloc(oa->hosts_len)) != NULL) {
+		memcpy(na->hosts, oa->hosts, oa->hosts_len);
+		na->hosts_len = oa->hosts_len;
+	}
 	if (nc->admin_tls.ctx == NULL)
 		nc->admin_tls.ctx = sl_tls_server_ref(oc->admin_tls.ctx);
 }

@@ -10,6 +10,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/admin-auth-basic-no-colon.yaml \
 	tests/conf/bad/admin-auth-empty.yaml \
 	tests/conf/bad/admin-auth-token-two-lines.yaml \
+	tests/conf/bad/admin-hosts-port.yaml \
 	tests/conf/bad/admin-tls-subject-header.yaml \
 	tests/conf/bad/alias-bomb.yaml \
 	tests/conf/bad/alias-error-through.yaml \

@@ -19,7 +19,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 class Browser:
-    def __init__(self):
+    def __init__(self, args=()):
+        """args: more of chromium's switches (--host-resolver-rules=...)."""
         if CHROMIUM is None:
             raise sltest.Skip("no chromium")
         self.profile = sltest.tmpdir()
@@ -32,7 +33,8 @@ class Browser:
                 "--disable-component-update", "--mute-audio",
                 "--disable-dev-shm-usage", "--hide-scrollbars",
                 "--window-size=1400,1000",
-                "--user-data-dir=" + self.profile, "about:blank"]
+                "--user-data-dir=" + self.profile] + list(args) + [
+                "about:blank"]
 
         def fds():
             # the pipe's ends as the child's 3 and 4 (copies first: an

@@ -480,6 +480,40 @@ def sanitized(pid):
 ERROR_LINE_RE = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z error: (.*)$")
 
 
+class _DefaultHost(str):
+    """The Host a request gives when the test names none: "test.local",
+    the listeners' name; to an admin listener a sluice of this test runs
+    (ADMIN_PORTS), "127.0.0.1:PORT", as curl and Prometheus give it (an
+    admin listener without credentials answers only addresses, localhost
+    and admin.hosts: doc/dashboard.md 6.7)."""
+
+
+DEFAULT_HOST = _DefaultHost("test.local")
+ADMIN_PORTS = set()
+
+
+def _host_for(port, host):
+    if host is DEFAULT_HOST and port in ADMIN_PORTS:
+        return "127.0.0.1:%d" % port
+    return host
+
+
+def _note_admin(config):
+    """Adds the admin listener's port of config (a dict or YAML text) to
+    ADMIN_PORTS."""
+    if isinstance(config, dict):
+        addr = (config.get("admin") or {}).get("address")
+    else:
+        m = re.search(r"^admin:\s*\n(?:[ \t]+.*\n)*?[ \t]+address:\s*"
+                      r"[\"']?(\S+?)[\"']?\s*$", config, re.M)
+        addr = m.group(1) if m else None
+    if isinstance(addr, str) and ":" in addr:
+        try:
+            ADMIN_PORTS.add(int(addr.rsplit(":", 1)[1]))
+        except ValueError:
+            pass
+
+
 class Sluice:
     """One sluice process. Use start_sluice()."""
 
@@ -491,6 +525,7 @@ class Sluice:
             f.write(config if isinstance(config, str) else to_yaml(config))
             f.write("\n")
         self.config = config
+        _note_admin(config)
         self.stderr_path = os.path.join(self.dir, "stderr.log")
         self.stdout_path = os.path.join(self.dir, "stdout.log")
         self.proc = None
@@ -970,8 +1005,9 @@ class Client(BufSock):
         self.sock.sendall(data)
 
     def request(self, method="GET", path="/", headers=None, body=None,
-                host="test.local", version="1.1", read=True):
-        self.send(build_request(method, path, headers, body, host, version))
+                host=DEFAULT_HOST, version="1.1", read=True):
+        self.send(build_request(method, path, headers, body,
+                                _host_for(self.port, host), version))
         if read:
             return read_response(self, method)
         return None
@@ -1064,7 +1100,7 @@ def chunked(data, size=4096, ext=b""):
     return bytes(out)
 
 
-def get(port, path="/", headers=None, host="test.local", timeout=SOCK_TIMEOUT,
+def get(port, path="/", headers=None, host=DEFAULT_HOST, timeout=SOCK_TIMEOUT,
         method="GET", body=None, version="1.1"):
     """One request on a fresh connection (TLS to a listener the harness
     gave TLS); returns the response."""
@@ -1082,7 +1118,8 @@ def metrics(aport, timeout=5.0):
     deadline = time.monotonic() + timeout
     while True:
         try:
-            r = get(aport, "/metrics", timeout=3.0)
+            r = get(aport, "/metrics", timeout=3.0,
+                    host="127.0.0.1:%d" % aport)
             break
         except (OSError, Closed):
             if time.monotonic() > deadline:
@@ -2143,7 +2180,7 @@ class TLSClient(Client):
             pass
 
 
-def tls_get(port, path="/", sni=None, headers=None, host="test.local",
+def tls_get(port, path="/", sni=None, headers=None, host=DEFAULT_HOST,
             method="GET", body=None, timeout=SOCK_TIMEOUT, **kw):
     """One request over a fresh TLS connection; returns the response."""
     c = TLSClient(port, sni=sni, timeout=timeout, **kw)

@@ -8,7 +8,9 @@ so, with its console free of errors; a screenshot is kept. It shows a
 cluster's DNS names with their answers (and a resolver that stopped
 answering) and an endpoint ejected by outlier detection. Without a
 browser: /status's schema, admin.auth, the headers, the masking of a
-refused reload's error, -t's warning."""
+refused reload's error, -t's warning. Without credentials, only the
+admin's own names are answered: a page rebound to its address (DNS
+rebinding, shown in chromium) reads nothing."""
 
 import json
 import os
@@ -545,6 +547,106 @@ def admin_auth_headers_and_masking():
        {"kept": True}, "/config says the credentials were kept")
     # paths are case-sensitive: /HEALTHZ is no probe's
     eq(sltest.get(aport, "/HEALTHZ").status, 401, "/HEALTHZ")
+    s.stop()
+
+
+@test
+def the_admin_answers_only_its_own_names_without_credentials():
+    """DNS rebinding (doc/dashboard.md 6.7): without admin.auth, a page of
+    another site whose name resolves to the admin's address reads
+    nothing: only an address, localhost or a name of admin.hosts is
+    answered. Shown in chromium, its resolver told to map the name here,
+    as a rebinding DNS server would."""
+    v1, v2 = Version("v1"), Version("v2")
+    api = [Version("a1")]
+    aport = free_port()
+    cfg, port = config(v1, v2, api, aport)
+    cfg["admin"]["hosts"] = ["gw.example", "Ops.Example."]
+    s = start_sluice(cfg)
+    for host in ("127.0.0.1:%d" % aport, "127.0.0.1", "[::1]:%d" % aport,
+                 "localhost:%d" % aport, "LOCALHOST.", "app.localhost",
+                 "gw.example:%d" % aport, "GW.example.", "ops.example"):
+        eq(sltest.get(aport, "/status", host=host).status, 200,
+           "Host %s" % host)
+    for host in ("evil.example:%d" % aport, "gw.example.evil.example",
+                 "localhost.evil.example", "127.0.0.1.evil.example",
+                 "example", "[::1"):
+        r = sltest.get(aport, "/status", host=host)
+        eq((r.status, r.body), (400 if host == "[::1" else 403,
+                                b'{"error":"bad_request"}\n'
+                                if host == "[::1" else
+                                b'{"error":"host_not_allowed"}\n'),
+           "Host %s" % host)
+        if r.status == 403:
+            eq(r.headers.get("x-frame-options"), "DENY", "headers kept")
+    for path in ("/healthz", "/readyz"):
+        eq(sltest.get(aport, path, host="evil.example").status, 200,
+           "%s answers any Host (probes)" % path)
+    # no Host (HTTP/1.0): no browser's request
+    eq(sltest.get(aport, "/status", host=None, version="1.0").status, 200,
+       "HTTP/1.0 without Host")
+    # an absolute-form target names the host: it is the one checked
+    c = socket.create_connection(("127.0.0.1", aport), timeout=10)
+    c.sendall(b"GET http://evil.example/status HTTP/1.1\r\n"
+              b"Host: evil.example\r\n\r\n")
+    check(c.recv(100).startswith(b"HTTP/1.1 403"), "absolute form")
+    c.close()
+    check(re.search(r'info: admin: /status refused \(403\): Host '
+                    r'"evil\.example:\d+" is not an address, localhost '
+                    r'or a name of admin\.hosts', s.stderr()),
+          "the refusal is logged")
+    check(s.stderr().count("refused (403)") <= 3, "at most once a second: "
+          "%d lines" % s.stderr().count("refused (403)"))
+    eq(sltest.get(aport, "/config").json()["admin"]["hosts"],
+       ["gw.example", "ops.example"], "/config's hosts")
+    # a browser on this machine, led to the admin by another name
+    b = chrome.Browser(["--host-resolver-rules=MAP evil.example "
+                        "127.0.0.1, MAP gw.example 127.0.0.1"])
+    try:
+        b.open("http://evil.example:%d/" % aport)
+        eq(b.eval("document.body.textContent"),
+           '{"error":"host_not_allowed"}\n', "the rebound page")
+        eq(b.eval("fetch('/status').then((r) => r.status)", wait=10), 403,
+           "the rebound page's read of /status")
+        check(all("403" in e for e in b.errors()), "the refusals' errors")
+        before = len(b.errors())
+        b.open("http://gw.example:%d/" % aport)
+        check(wait_until(lambda: refreshes(b) >= 1, timeout=20),
+              "the page by a name of admin.hosts refreshed")
+        eq(b.errors()[before:], [], "its console and log errors")
+    finally:
+        b.close()
+    # a file without "admin" keeps the running names
+    cfg2 = json.loads(json.dumps(cfg))
+    del cfg2["admin"]
+    reload(s, aport, cfg2)
+    eq([sltest.get(aport, "/status", host=h).status
+        for h in ("gw.example", "evil.example")], [200, 403],
+       "gw.example and evil.example after a reload without admin")
+    # "*": any name
+    cfg2 = json.loads(json.dumps(cfg))
+    cfg2["admin"]["hosts"] = ["*"]
+    reload(s, aport, cfg2)
+    eq(sltest.get(aport, "/status", host="evil.example").status, 200,
+       "evil.example with hosts [*]")
+    # credentials: the check is theirs (a rebound page has none)
+    d = tmpdir()
+    tf = os.path.join(d, "token")
+    with open(tf, "w") as f:
+        f.write("tok-" + "5" * 40 + "\n")
+    os.chmod(tf, 0o600)
+    del cfg2["admin"]["hosts"]
+    cfg2["admin"]["auth"] = {"token_file": tf}
+    with open(s.conf_path, "w") as f:
+        f.write(sltest.to_yaml(cfg2) + "\n")
+    s.send_signal(signal.SIGHUP)
+    check(wait_until(lambda: sltest.get(aport, "/status").status == 401,
+                     timeout=10), "the token applied")
+    eq(sltest.get(aport, "/status", host="evil.example").status, 401,
+       "another name without the token")
+    eq(sltest.get(aport, "/status", host="evil.example", headers={
+        "Authorization": "Bearer tok-" + "5" * 40}).status, 200,
+       "another name with the token")
     s.stop()
 
 
