@@ -19,6 +19,7 @@
 #include "guard.h"
 #include "health.h"
 #include "resolve.h"
+#include "users.h"
 #include "util.h"
 
 #define SPARK_STEP 5  /* seconds a snapshot and a sparkline point */
@@ -598,7 +599,10 @@ static void
 status_split(struct sbuf *b, const struct sl_conf_route *rt, const uint64_t *d,
 	     int have)
 {
-	uint64_t total = 0;
+	struct sl_users *u = rt->sticky.source != SL_KEY_NONE
+				 ? atomic_load(&rt->state->users)
+				 : NULL;
+	uint64_t total = 0, now = sl_now_ms();
 
 	for (size_t k = 0; have && k < rt->nsplit && k < SL_SPLIT_SEEN; k++)
 		total += d[V_SPLIT + k];
@@ -625,6 +629,12 @@ status_split(struct sbuf *b, const struct sl_conf_route *rt, const uint64_t *d,
 		} else
 			sb_printf(b,
 				  ",\"requests_1m\":null,\"sticky_1m\":null");
+		/* distinct keys, estimated (users.h); null without a key */
+		if (u != NULL && k < SL_USERS_ENTRIES)
+			sl_admin_jkv_u64(b, "users_1m",
+					 sl_users_count(u, k, now));
+		else
+			sb_printf(b, ",\"users_1m\":null");
 		if (rt->guard == NULL) {
 			sb_printf(b, ",\"guard\":null}");
 			continue;

@@ -15,6 +15,7 @@
 
 #include "conf_types.h"
 #include "guard.h"
+#include "users.h"
 #include "util.h"
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -331,8 +332,10 @@ unbind_locked(struct sl_conf *conf)
 		l->counters = NULL;
 		for (size_t j = 0; j < l->nroutes; j++) {
 			struct sl_rstate *r = l->routes[j].state;
-			if (r != NULL && r->refs == 1)
+			if (r != NULL && r->refs == 1) {
 				free(r->counts);
+				free(atomic_load(&r->users));
+			}
 			RELEASE(sl_rstate, rstates, r);
 			l->routes[j].state = NULL;
 			rl_unbind(&l->routes[j]);
@@ -391,6 +394,13 @@ sl_runtime_bind(struct sl_conf *conf)
 			ok = r->state != NULL &&
 			     counts_alloc(&r->state->counts) == 0 &&
 			     rl_bind(l, r) == 0 && guard_bind(l, r) == 0;
+			if (ok && r->nsplit > 0 &&
+			    r->sticky.source != SL_KEY_NONE &&
+			    atomic_load(&r->state->users) == NULL) {
+				struct sl_users *u = calloc(1, sizeof(*u));
+				ok = u != NULL;
+				atomic_store(&r->state->users, u);
+			}
 		}
 	}
 	for (size_t i = 0; i < conf->nclusters && ok; i++) {

@@ -288,12 +288,17 @@ struct sl_clstate {
 /* A route's counters, by its labels on /metrics: its listener's name and
  * its own. Not by the listener's address: a listener that moves keeps its
  * routes' counters (nothing but counters lives here). */
+struct sl_users; /* users.h */
+
 struct sl_rstate {
 	struct sl_rstate *next;
 	char *key; /* "listener route" */
 	int refs;
 	uint64_t born_ms;	  /* made (monotonic; the status page) */
 	struct sl_counts *counts; /* one per worker */
+	/* a split route with a sticky key: the keys each entry got (the
+	 * status page; users.h), all workers'; NULL: none yet */
+	_Atomic(struct sl_users *) users;
 };
 
 /* A rate limit's counters in one worker (only it writes them). */

@@ -37,6 +37,7 @@
 #include "runtime.h"
 #include "tls.h"
 #include "upstream.h"
+#include "users.h"
 #include "wloop.h"
 #include "xprt.h"
 
@@ -133,8 +134,13 @@ txn_split_note(struct sl_counts *rc, const struct sl_txn *t, size_t i)
 	if (i >= t->route->nsplit || i >= SL_SPLIT_SEEN)
 		return;
 	SL_STAT_INC(rc->split[i]);
-	if (t->flags & SL_TXN_F_STICKY_KEY)
+	if (t->flags & SL_TXN_F_STICKY_KEY) {
+		struct sl_users *u = atomic_load_explicit(
+		    &t->route->state->users, memory_order_relaxed);
 		SL_STAT_INC(rc->sticky[i]);
+		if (u != NULL)
+			sl_users_note(u, i, t->sticky_key, now_ms());
+	}
 }
 
 /*

@@ -49,7 +49,7 @@ def config(v1, v2, api, aport, weights=(90, 10), extra=None):
                "cluster": "api",
                "rate_limit": [{"name": "one", "key": "route",
                                "rate": "1/m", "burst": 1}]},
-              {"name": "pay",
+              {"name": "pay", "sticky": "header:X-User-Id",
                "split": [{"cluster": "v1", "weight": weights[0]},
                          {"cluster": "v2", "weight": weights[1]}],
                "guard": {"window": "10s", "min_requests": 20}}]
@@ -174,6 +174,16 @@ def the_page_follows_a_ramp_a_dead_endpoint_and_a_trip():
             b, text('tr[data-split="main/pay/v2"] .weight') + " === '50'",
             "the ramp to 50/50")
         check("applied" in b.eval(text("#reload")), "the reload shows")
+        # a user's requests, sent by its sticky key: counted on the page
+        for _ in range(3):
+            c.request("GET", "/pay", headers={"X-User-Id": "u-42"})
+        check(wait_until(lambda: any(
+            "3 req, \u22481 user" in b.eval(
+                text('tr[data-split="main/pay/%s"] .sticky' % v))
+            for v in ("v1", "v2")), timeout=15),
+            "the sticky user shows: %r" % [b.eval(text(
+                'tr[data-split="main/pay/%s"] .sticky' % v))
+                for v in ("v1", "v2")])
         # an endpoint killed: its checks take it down
         dead = api[1]
         dead.stop()
@@ -375,6 +385,7 @@ SCHEMA = {
 
 SPLIT = {"cluster": str, "weight": int, "effective_weight": int,
          "share_1m": NUM, "requests_1m": NUM, "sticky_1m": NUM,
+         "users_1m": NUM,
          "guard": {"role": str, "state": str,
                    "window": {"requests": int, "failures": int,
                               "slow": int}}}
@@ -443,6 +454,25 @@ def status_keeps_its_schema_and_its_figures_add_up():
     eq(lim["status_1m"]["4xx"], 3, "the 429s")
     eq(pay["features_1m"]["rate_limited"], None, "pay has no limit")
     eq(st["sluice"]["reloads"]["last"], None, "no reload yet")
+    eq([x["users_1m"] for x in split], [0, 0], "no sticky key yet")
+    # 40 users, three requests each: the sticky key sends each user's to
+    # one side, and the page counts the users (an estimate: users.h)
+    for rnd in range(3):
+        for u in range(40):
+            eq(c.request("GET", "/pay", headers={
+                "X-User-Id": "user-%d" % u}).status, 200, "sticky GET")
+    check(wait_until(lambda: sum(x["sticky_1m"] for x in status(aport)
+                                 ["listeners"][0]["routes"][2]["split"])
+                     == 120, timeout=10), "the ticks read the sticky counts")
+    split = status(aport)["listeners"][0]["routes"][2]["split"]
+    users = [x["users_1m"] for x in split]
+    print("# sticky requests %r, users %r" %
+          ([x["sticky_1m"] for x in split], users))
+    check(38 <= sum(users) <= 42, "40 users: %r" % users)
+    for x in split:
+        check(x["users_1m"] * 3 - 6 <= x["sticky_1m"] <= x["users_1m"] * 3 + 6,
+              "three requests a user on %s: %r" % (x["cluster"], x))
+    check(users[1] >= 1, "some users on the canary: %r" % users)
     s.stop()
 
 

@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "json.h"
 #include "runtime.h"
+#include "users.h"
 #include "util.h"
 
 static void
@@ -235,6 +236,12 @@ test_status_document(void **state)
 	SL_STAT_ADD(rt->state->counts[0].split[0], 90);
 	SL_STAT_ADD(rt->state->counts[1].split[1], 10);
 	SL_STAT_ADD(rt->state->counts[1].sticky[1], 5);
+	/* ... from 3 users (users.h; the sketch keeps the real clock) */
+	assert_non_null(atomic_load(&rt->state->users));
+	for (int i = 0; i < 5; i++)
+		sl_users_note(atomic_load(&rt->state->users), 1,
+			      sl_hash64(&(int){i % 3}, sizeof(int)),
+			      sl_now_ms());
 	count(&c->listeners[0].counters->counts[0], 100, 2, 0);
 	/* the page route compresses 4,000 bytes to 1,000, in two codings
 	 * and two workers */
@@ -261,6 +268,8 @@ test_status_document(void **state)
 			 90);
 	assert_int_equal(num(d, "listeners.#0.routes.#0.split.#1.sticky_1m"),
 			 5);
+	assert_int_equal(num(d, "listeners.#0.routes.#0.split.#1.users_1m"), 3);
+	assert_int_equal(num(d, "listeners.#0.routes.#0.split.#0.users_1m"), 0);
 	assert_int_equal(num(d, "listeners.#0.routes.#0.split.#1.weight"), 10);
 	assert_true(str_is(d, "listeners.#0.routes.#0.split.#0.cluster", "v1"));
 	assert_true(is_null(d, "listeners.#0.routes.#0.split.#0.guard"));
@@ -318,6 +327,8 @@ test_status_document(void **state)
 	/* v3 is new to the page: its counters began at zero a tick ago */
 	assert_int_equal(num(d, "clusters.#2.window_s"), 1);
 	assert_true(at(d, "listeners.#0.routes.#0.split.#2") >= 0);
+	/* without a sticky key, no users */
+	assert_true(is_null(d, "listeners.#0.routes.#0.split.#1.users_1m"));
 	for (int i = 0; i < 10; i++)
 		sl_admin_ring_tick(r, &v, ++clock_ms * 1000);
 	count(&c3->listeners[0].routes[0].state->counts[1], 3, 5, 1);

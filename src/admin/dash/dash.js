@@ -181,7 +181,8 @@ function drawSplits(st) {
           : s.weight + ' \u2192 ' + s.effective_weight, 'weight');
         tr.appendChild(w);
         tr.appendChild(share(s.share_1m));
-        tr.appendChild(td(s.sticky_1m === null ? '\u2013' : s.sticky_1m));
+        tr.appendChild(td(s.sticky_1m === null ? '\u2013'
+          : s.sticky_1m + ' req' + (s.users_1m === null ? '' : ', \u2248' + s.users_1m + (s.users_1m === 1 ? ' user' : ' users')), 'sticky'));
         if (!s.guard) {
           tr.appendChild(td('no guard', 'muted guard'));
           tr.appendChild(td(''));
