@@ -612,6 +612,11 @@ def the_admin_answers_only_its_own_names_without_credentials():
     for path in ("/healthz", "/readyz"):
         eq(sltest.get(aport, path, host="evil.example").status, 200,
            "%s answers any Host (probes)" % path)
+    # an unknown path: 404 by an allowed name, 403 by another
+    r = sltest.get(aport, "/nope", host="gw.example")
+    eq((r.status, r.body), (404, b'{"error":"not_found"}\n'), "/nope")
+    eq(sltest.get(aport, "/nope", host="evil.example").status, 403,
+       "/nope by another name")
     # no Host (HTTP/1.0): no browser's request
     eq(sltest.get(aport, "/status", host=None, version="1.0").status, 200,
        "HTTP/1.0 without Host")
