@@ -179,7 +179,7 @@ allowed(const struct sl_admin_view *v, const struct sl_h1_request *req,
  * browser finds that the certificate is not the other site's.
  */
 static int
-host_ok(const struct sl_admin_view *v, const struct sl_h1_request *req)
+host_ok(const struct sl_admin_view *v, const struct sl_h1_request *req, int tls)
 {
 	const struct sl_conf *c = v->conf;
 	const struct sl_admin_auth *au = &c->admin_auth;
@@ -188,8 +188,8 @@ host_ok(const struct sl_admin_view *v, const struct sl_h1_request *req)
 	const char *h = req->host, *end;
 
 	if (au->hosts_any || au->has_token || au->has_basic ||
-	    au->token_file.path != NULL || au->basic_file.path != NULL ||
-	    c->admin_tls.ctx != NULL || h == NULL)
+	    au->token_file.path != NULL || au->basic_file.path != NULL || tls ||
+	    h == NULL)
 		return 1;
 	if (n > 0 && h[0] == '[') { /* an IPv6 address (h1_parse checked) */
 		end = memchr(h, ']', n);
@@ -279,7 +279,8 @@ respond(struct admin_conn *ac, size_t head_len)
 	} else if (req.method_id != SL_M_GET && req.method_id != SL_M_HEAD) {
 		status = 405;
 		sb_printf(&body, "{\"error\":\"method_not_allowed\"}\n");
-	} else if (!is_probe(&req, plen) && !host_ok(v, &req)) {
+	} else if (!is_probe(&req, plen) &&
+		   !host_ok(v, &req, ac->ssl != NULL)) {
 		status = 403;
 		sb_printf(&body, "{\"error\":\"host_not_allowed\"}\n");
 		if (log_due(&ac->a->host_logged_ms))

@@ -603,7 +603,8 @@ parse_admin_hosts(struct sl_yaml_loader *ld, const struct sl_yaml_node *v,
 			if (!isalnum((unsigned char)s[k]) && s[k] != '-' &&
 			    s[k] != '.' && s[k] != '_')
 				break;
-		if (k == 0 || s[k] != '\0' || k > 253 || s[0] == '.') {
+		if (k == 0 || s[k] != '\0' || k - (s[k - 1] == '.') > 253 ||
+		    s[0] == '.') {
 			sl_yaml_err_node(ld, n,
 					 "admin: hosts: \"%s\" is not a host "
 					 "name (letters, digits, '-', '.' and "
@@ -622,7 +623,6 @@ parse_admin_hosts(struct sl_yaml_loader *ld, const struct sl_yaml_node *v,
 		return;
 	}
 	au->hosts = p;
-	au->hosts_len = len;
 	for (size_t i = 0; i < v->nkids; i++) {
 		const char *s = v->kids[i]->str;
 		size_t k = strlen(s);
@@ -636,6 +636,7 @@ parse_admin_hosts(struct sl_yaml_loader *ld, const struct sl_yaml_node *v,
 		*p++ = '\0';
 	}
 	*p = '\0';
+	au->hosts_len = (size_t)(p - au->hosts) + 1;
 }
 
 static void

@@ -43,8 +43,8 @@ reload_check_static(struct sl_main *m, struct sl_conf *nc)
 		if (m->run_admin != NULL && admin == NULL)
 			log_warnx("reload: \"admin\" changes need an "
 				  "upgrade (SIGUSR2) or a restart; the admin "
-				  "listener stays on %s, with the credentials "
-				  "and TLS it had",
+				  "listener stays on %s, with the credentials, "
+				  "TLS and hosts it had",
 				  m->run_admin);
 		else if (m->run_admin != NULL)
 			log_warnx("reload: \"admin\" changes need an "
@@ -230,7 +230,9 @@ admin_inherit(struct sl_main *m, struct sl_conf *nc, const struct sl_conf *oc)
 	if (oa->hosts != NULL && (na->hosts = malloc(oa->hosts_len)) != NULL) {
 		memcpy(na->hosts, oa->hosts, oa->hosts_len);
 		na->hosts_len = oa->hosts_len;
-	}
+	} else if (oa->hosts != NULL) /* fails closed: fewer names */
+		log_warnx("reload: out of memory: the admin listener answers "
+			  "only addresses and localhost until the next reload");
 	if (nc->admin_tls.ctx == NULL)
 		nc->admin_tls.ctx = sl_tls_server_ref(oc->admin_tls.ctx);
 }

@@ -4,8 +4,8 @@
  * the last minute (the status page, doc/dashboard.md section 2.3): a
  * HyperLogLog sketch (Flajolet et al., 2007) of the keys' hashes per
  * entry, in 13 slots of 5 s, so that the minute's is the union of the
- * slots that are not older. Approximate: 6.5 % off (one standard error)
- * at most counts, a user or two below a few hundred.
+ * slots that are not older. Approximate: a user or so off below about
+ * 30, about 5 % (one standard error) to a few hundred, 6.5 % above.
  */
 #ifndef SL_USERS_H
 #define SL_USERS_H
@@ -24,7 +24,8 @@
  * One route's sketches (26 KiB), shared by its workers: a register only
  * grows, so a worker's write is a load and, rarely, a store; the first
  * worker into a new 5 s step clears its slot. A race loses a key now and
- * then, which the estimate's error dwarfs.
+ * then, and a reading while a slot is being cleared may count some of
+ * the keys of 65 s before: both dwarfed by the estimate's error.
  */
 struct sl_users {
 	atomic_uint_fast64_t step[SL_USERS_SLOTS]; /* of what the slot holds */

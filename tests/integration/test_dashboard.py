@@ -178,7 +178,7 @@ def the_page_follows_a_ramp_a_dead_endpoint_and_a_trip():
         for _ in range(3):
             c.request("GET", "/pay", headers={"X-User-Id": "u-42"})
         check(wait_until(lambda: any(
-            "3 req, \u22481 user" in b.eval(
+            "\u22481 user" in b.eval(
                 text('tr[data-split="main/pay/%s"] .sticky' % v))
             for v in ("v1", "v2")), timeout=15),
             "the sticky user shows: %r" % [b.eval(text(
@@ -571,8 +571,8 @@ def admin_auth_headers_and_masking():
        "no credentials after a reload without admin")
     eq(sltest.get(aport, "/status", headers=bearer).status, 200,
        "the token still")
-    check("the admin listener stays on 127.0.0.1:%d, with the credentials "
-          "and TLS it had" % aport in s.stderr(), "the reload says so")
+    check("the admin listener stays on 127.0.0.1:%d, with the credentials, "
+          "TLS and hosts it had" % aport in s.stderr(), "the reload says so")
     eq(sltest.get(aport, "/config", headers=bearer).json()["admin"]["auth"],
        {"kept": True}, "/config says the credentials were kept")
     # paths are case-sensitive: /HEALTHZ is no probe's
@@ -620,18 +620,31 @@ def the_admin_answers_only_its_own_names_without_credentials():
     # no Host (HTTP/1.0): no browser's request
     eq(sltest.get(aport, "/status", host=None, version="1.0").status, 200,
        "HTTP/1.0 without Host")
-    # an absolute-form target names the host: it is the one checked
-    c = socket.create_connection(("127.0.0.1", aport), timeout=10)
-    c.sendall(b"GET http://evil.example/status HTTP/1.1\r\n"
-              b"Host: evil.example\r\n\r\n")
-    check(c.recv(100).startswith(b"HTTP/1.1 403"), "absolute form")
-    c.close()
+    # an absolute-form target names the host: it is the one checked,
+    # whatever Host says
+    for target, host, want in ((b"http://evil.example/status",
+                                b"127.0.0.1", b"403"),
+                               (b"http://127.0.0.1/status",
+                                b"evil.example", b"200")):
+        c = socket.create_connection(("127.0.0.1", aport), timeout=10)
+        c.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: " + host +
+                  b"\r\n\r\n")
+        check(c.recv(100).startswith(b"HTTP/1.1 " + want),
+              "absolute form %r, Host %r" % (target, host))
+        c.close()
     check(re.search(r'info: admin: /status refused \(403\): Host '
                     r'"evil\.example:\d+" is not an address, localhost '
                     r'or a name of admin\.hosts', s.stderr()),
           "the refusal is logged")
-    check(s.stderr().count("refused (403)") <= 3, "at most once a second: "
-          "%d lines" % s.stderr().count("refused (403)"))
+    # at most once a second: a burst of refusals, a second after the
+    # last, is one line or two
+    time.sleep(1.1)
+    n0, t0 = s.stderr().count("refused (403)"), time.monotonic()
+    for _ in range(20):
+        sltest.get(aport, "/status", host="evil.example")
+    lines = s.stderr().count("refused (403)") - n0
+    check(1 <= lines <= time.monotonic() - t0 + 1, "20 refusals in %.1f s "
+          "logged %d times" % (time.monotonic() - t0, lines))
     eq(sltest.get(aport, "/config").json()["admin"]["hosts"],
        ["gw.example", "ops.example"], "/config's hosts")
     # a browser on this machine, led to the admin by another name
@@ -643,12 +656,15 @@ def the_admin_answers_only_its_own_names_without_credentials():
            '{"error":"host_not_allowed"}\n', "the rebound page")
         eq(b.eval("fetch('/status').then((r) => r.status)", wait=10), 403,
            "the rebound page's read of /status")
-        check(all("403" in e for e in b.errors()), "the refusals' errors")
-        before = len(b.errors())
+        errs = b.errors()
+        check(errs and all("403" in e for e in errs),
+              "the refusals are the browser's errors: %r" % errs)
         b.open("http://gw.example:%d/" % aport)
         check(wait_until(lambda: refreshes(b) >= 1, timeout=20),
               "the page by a name of admin.hosts refreshed")
-        eq(b.errors()[before:], [], "its console and log errors")
+        # the rebound page's own (its favicon's 403 may come late)
+        eq([e for e in b.errors() if "evil.example" not in e or
+            "403" not in e], [], "the page's console and log errors")
     finally:
         b.close()
     # a file without "admin" keeps the running names
@@ -658,12 +674,16 @@ def the_admin_answers_only_its_own_names_without_credentials():
     eq([sltest.get(aport, "/status", host=h).status
         for h in ("gw.example", "evil.example")], [200, 403],
        "gw.example and evil.example after a reload without admin")
-    # "*": any name
+    # "*": any name; taken out, the check is back
     cfg2 = json.loads(json.dumps(cfg))
     cfg2["admin"]["hosts"] = ["*"]
     reload(s, aport, cfg2)
     eq(sltest.get(aport, "/status", host="evil.example").status, 200,
        "evil.example with hosts [*]")
+    cfg2["admin"]["hosts"] = ["gw.example"]
+    reload(s, aport, cfg2)
+    eq(sltest.get(aport, "/status", host="evil.example").status, 403,
+       "evil.example with hosts [gw.example]")
     # credentials: the check is theirs (a rebound page has none)
     d = tmpdir()
     tf = os.path.join(d, "token")

@@ -86,9 +86,10 @@ static void
 test_many(void **state)
 {
 	(void)state;
-	/* linear counting: a key or two off */
-	within(100, 0.03);
-	within(500, 0.05);
+	/* linear counting: about 5 % (one standard error) at these counts,
+	 * so three errors is a bound */
+	within(100, 0.15);
+	within(500, 0.2);
 	/* HyperLogLog's 256 registers: 6.5 % standard error; these keys
 	 * are fixed, so the result is too, and three errors is a bound */
 	within(1000, 0.2);
