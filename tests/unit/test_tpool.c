@@ -364,14 +364,17 @@ test_submit_waits(void **state)
 	sl_tpool_free(p);
 
 	/* one thread, two jobs submitted at once: whether or not the
-	 * thread took the first yet, the second waits */
+	 * thread took the first yet, the second waits. The first is held
+	 * until then: a first job that ran to its end in between (a loaded
+	 * machine) left the thread free, and the second did not wait */
 	ndone = 0;
 	p = sl_tpool_new(base, 1, 8, 0);
 	assert_non_null(p);
-	job_init(&q1, 0);
+	job_init(&q1, 1);
 	job_init(&q2, 0);
 	assert_int_equal(sl_tpool_submit(p, &q1.j), 0);
 	assert_int_equal(sl_tpool_submit(p, &q2.j), 1);
+	sem_post(&q1.release);
 	loop_until(2);
 	sl_tpool_free(p);
 	job_fini(&a);
