@@ -235,7 +235,10 @@ def quickstart_takes_its_ports():
               "quickstart.sh never said %r: %r" % (said, "".join(out)))
         check(p.poll() is None, "quickstart.sh exited %s: %r"
               % (p.returncode, "".join(out)))
-        check("curl -i http://127.0.0.1:%d/hello" % port in "".join(out),
+        # the hint is the line after: read by the reader thread a moment
+        # later on a loaded machine
+        hint = "curl -i http://127.0.0.1:%d/hello" % port
+        check(wait_until(lambda: hint in "".join(out), timeout=10),
               "quickstart.sh's hint names another port: %r" % "".join(out))
         r = get(port, "/hello")
         eq(r.status, 200, "GET /hello through --port %d" % port)
