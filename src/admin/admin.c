@@ -106,6 +106,16 @@ is_probe(const struct sl_h1_request *req, size_t plen)
 	       path_is(req->path, plen, "/readyz");
 }
 
+/* Whether admin.auth asks for credentials: a file named (one not read
+ * yet lets no one in: fail closed) or digests kept (a reload without
+ * "admin" keeps the running ones). */
+static int
+needs_credentials(const struct sl_admin_auth *au)
+{
+	return au->has_token || au->has_basic || au->token_file.path != NULL ||
+	       au->basic_file.path != NULL;
+}
+
 /*
  * Whether an Authorization value (n bytes) is one admin.auth allows: its
  * scheme in any case (RFC 9110 section 11.1), one or more spaces, its
@@ -153,10 +163,7 @@ allowed(const struct sl_admin_view *v, const struct sl_h1_request *req,
 {
 	const struct sl_admin_auth *au = &v->conf->admin_auth;
 
-	/* fail closed: a file named but not read (never the case of a
-	 * generation that runs, but cheap to hold) lets no one in */
-	if (!au->has_token && !au->has_basic && au->token_file.path == NULL &&
-	    au->basic_file.path == NULL)
+	if (!needs_credentials(au))
 		return 1;
 	if (is_probe(req, plen))
 		return 1;
@@ -181,15 +188,12 @@ allowed(const struct sl_admin_view *v, const struct sl_h1_request *req,
 static int
 host_ok(const struct sl_admin_view *v, const struct sl_h1_request *req, int tls)
 {
-	const struct sl_conf *c = v->conf;
-	const struct sl_admin_auth *au = &c->admin_auth;
+	const struct sl_admin_auth *au = &v->conf->admin_auth;
 	char name[256], ip[16];
 	size_t n = req->host_len;
 	const char *h = req->host, *end;
 
-	if (au->hosts_any || au->has_token || au->has_basic ||
-	    au->token_file.path != NULL || au->basic_file.path != NULL || tls ||
-	    h == NULL)
+	if (au->hosts_any || needs_credentials(au) || tls || h == NULL)
 		return 1;
 	if (n > 0 && h[0] == '[') { /* an IPv6 address (h1_parse checked) */
 		end = memchr(h, ']', n);

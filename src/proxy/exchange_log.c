@@ -126,6 +126,9 @@ txn_guard_note(struct sl_seam *s, const struct sl_txn *t, size_t i)
 	    t->clk.up_start_ms != 0 ? now_ms() - t->clk.up_start_ms : 0);
 }
 
+_Static_assert(SL_USERS_ENTRIES == SL_SPLIT_SEEN,
+	       "the users' sketch follows the entries the page counts");
+
 /* A split route's exchange counted by the entry i it ended on (the
  * status page's shares), and by whether a sticky key chose it. */
 static void
