@@ -428,13 +428,27 @@ sni_cb(SSL *ssl, int *al, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
+/* Whether ctx is one of srv's contexts. */
+static int
+owns_ctx(const struct sl_tls_server *srv, const SSL_CTX *ctx)
+{
+	for (size_t i = 0; i < srv->ngroups; i++)
+		if (srv->groups[i].ctx == ctx)
+			return 1;
+	return 0;
+}
+
 int
 sl_tls_name_covered(SSL *ssl, const struct sl_conf_tls_server *t,
 		    const char *host, size_t len)
 {
 	const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-	const struct sl_tls_server *srv = t->ctx;
 	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+	/* the connection's context is one of the TCP set's or, over QUIC,
+	 * one of the QUIC set's (tls.qctx): the same certificates, made
+	 * twice (server_load) */
+	const struct sl_tls_server *srv =
+	    t->qctx != NULL && owns_ctx(t->qctx, ctx) ? t->qctx : t->ctx;
 	char name[256];
 
 	/* no name asked for: the client relied on no certificate's name */
