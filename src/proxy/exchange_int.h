@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to the exchange's files (exchange.c, exchange_req.c,
- * exchange_resp.c, exchange_tun.c, exchange_answer.c, exchange_log.c) and
- * attempt.c, attempt_end.c: the exchange's struct, its phases (one enum
- * per side, a few sub-states) and its handful of SL_TXN_F_ flags, what the
- * core calls in its directions and what they answer it (enum
- * sl_txn_next), and the small helpers all of them inline. No other module
- * may include it; theirs is exchange.h. None of these files calls
- * client.c: the connection under an exchange is its stream (seam.h).
+ * Private to the exchange's files in src/proxy: exchange.c and every
+ * exchange_*.c (its directions, answers and log, and the features it
+ * runs: auth, rate limits, the WAF, idempotency, mirrors, compression,
+ * traces), attempt.c, attempt_end.c and exchange_idem_int.h. It holds the
+ * exchange's struct, its phases (one enum per side, a few sub-states) and
+ * its handful of SL_TXN_F_ flags, what the core calls in its directions
+ * and what they answer it (enum sl_txn_next), and the small helpers all
+ * of them inline. No file outside src/proxy includes it; theirs is
+ * exchange.h. That some twenty files share one struct is the debt of
+ * features wired into the exchange (a feature as one module is issue
+ * 79's). None of these files calls client.c: the connection under an
+ * exchange is its stream (seam.h).
  */
 #ifndef SL_EXCHANGE_INT_H
 #define SL_EXCHANGE_INT_H
