@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to admin.c and admin_metrics.c: the growing string the pages are
- * written into, and what admin.c calls to render /metrics. No other
- * module may include it; theirs is admin.h.
+ * Private to the admin's files: included by every admin*.c, by the
+ * status page's assets that dash/embed.sh writes (dash_assets.c) and by
+ * tests/unit/test_admin_status.c. It holds the growing string the pages
+ * are written into, the JSON pieces, the status page's rings, and what
+ * admin.c calls to render /config, /metrics and /status. No other module
+ * may include it; theirs is admin.h.
  */
 #ifndef SL_ADMIN_INT_H
 #define SL_ADMIN_INT_H

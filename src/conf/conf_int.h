@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to the schema files (conf.c, conf_cluster.c, conf_route.c,
- * conf_edge.c, conf_tls.c, conf_keys.c): the sections of the file, the
- * helpers and bounds they share and what conf.c calls in the others while
- * it walks the node tree.
- * Every function here reports its errors through ld and does no I/O. No
- * other module may include it; theirs is conf.h.
+ * Private to the schema files (conf.c and every conf_*.c but the YAML
+ * layer's conf_yaml.c, conf_yaml_err.c and conf_node.c, and
+ * conf_secret.c) and to the unit tests test_conf.c and test_conf_tables.c:
+ * the sections of the file, the helpers and bounds they share and what
+ * conf.c calls in the others while it walks the node tree.
+ * Every function here reports its errors through ld and does no I/O, but
+ * two: sl_conf_parse_auth reads a key set's file, and sl_conf_settle_waf
+ * loads the WAF's rule files (waf.h). No other module may include it;
+ * theirs is conf.h.
  */
 #ifndef SL_CONF_INT_H
 #define SL_CONF_INT_H

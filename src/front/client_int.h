@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private to the connection itself (client.c, client_pool.c), its own
- * HTTP/1 codec (client_h1.c) and the unit tests that play a client: what
- * goes beyond the codecs' view of it (client_codec.h). No other codec and
- * no other module may include it.
+ * HTTP/1 codec (client_h1.c) and the unit tests and fuzzers that play a
+ * client (tests/unit/harness.h and test_client.c, test_h2.c, test_h2up.c,
+ * test_tunnel.c, test_upstream_cut.c; tests/fuzz/fuzz_h2.c, fuzz_h2up.c):
+ * what goes beyond the codecs' view of it (client_codec.h). No other codec
+ * and no other module may include it.
  */
 #ifndef SL_CLIENT_INT_H
 #define SL_CLIENT_INT_H

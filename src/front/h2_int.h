@@ -10,8 +10,8 @@
  * buffer) and h2_budget.c (the budgets, refusals and deadlines); those
  * never call h2.c: h2_stream.c calls h2_head.c, h2_out.c and h2_budget.c,
  * h2_out.c calls h2_head.c and h2_budget.c, h2_head.c calls h2_budget.c,
- * and h2_budget.c calls none. No other file includes this one: the rest of
- * sluice sees h2.h.
+ * and h2_budget.c calls none. No other file includes this one but
+ * tests/unit/test_h2.c: the rest of sluice sees h2.h.
  */
 #ifndef SL_H2_INT_H
 #define SL_H2_INT_H

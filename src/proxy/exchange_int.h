@@ -7,11 +7,12 @@
  * exchange's struct, its phases (one enum per side, a few sub-states) and
  * its handful of SL_TXN_F_ flags, what the core calls in its directions
  * and what they answer it (enum sl_txn_next), and the small helpers all
- * of them inline. No file outside src/proxy includes it; theirs is
- * exchange.h. That some twenty files share one struct is the debt of
- * features wired into the exchange (a feature as one module is issue
- * 79's). None of these files calls client.c: the connection under an
- * exchange is its stream (seam.h).
+ * of them inline. No file outside src/proxy includes it but the unit
+ * tests test_exchange.c and test_h2.c; the others' is exchange.h. That
+ * some twenty files share one struct is the debt of features wired into
+ * the exchange (a feature as one module is issue 79's). None of these
+ * files calls client.c: the connection under an exchange is its stream
+ * (seam.h).
  */
 #ifndef SL_EXCHANGE_INT_H
 #define SL_EXCHANGE_INT_H

@@ -8,7 +8,10 @@
  * feature by name: it runs the filters its route uses, in the one order
  * filter.c writes down, and a route's list is made once per generation
  * (sl_filters_attach), so a route that uses none costs a request one
- * byte's test. Private to the exchange's files, as exchange_int.h.
+ * byte's test. Included by the exchange's files (through exchange_int.h),
+ * filter.c and fslot.c, by daemon/worker.c, which makes each route's list
+ * for a worker's generation (sl_filters_attach), and by
+ * tests/unit/test_filter.c.
  */
 #ifndef SL_FILTER_H
 #define SL_FILTER_H

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * HTTP/2 to upstreams, inside: what h2up.c (the shared connections and
- * the streams' ends) and h2up_head.c (the translation of heads between
- * the exchange's end and HPACK) both read. Private to those two files.
+ * the streams' ends), h2up_head.c (the translation of heads between
+ * the exchange's end and HPACK) and h2up_submit.c (a request's HEADERS on
+ * a new stream) share. Private to those three files and
+ * tests/unit/test_h2up.c.
  */
 #ifndef SL_H2UP_INT_H
 #define SL_H2UP_INT_H
