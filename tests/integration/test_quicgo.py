@@ -12,9 +12,12 @@ echoed body, the suite, the Retry, the Version Negotiation, the
 resumption, the key update) and on what the server printed; slquic's
 load driver, upload and download on the small bodies the harness
 answers. Then against the real binary (a TLS listener's http3, a route
-to a real upstream): every case again, the Retry, the listener's
-ciphersuites, 250 requests on one connection, POSTs, and 8 MiB each way
-checked byte for byte at the other end.
+to a real upstream), reached as a browser reaches it, by name (SNI and
+:authority pay.test, the certificate verified for it, 127.0.0.1
+dialled): every case again, the Retry, the listener's ciphersuites, 250
+requests on one connection, POSTs, and 8 MiB each way checked byte for
+byte at the other end. (Names against several certificates, and 421:
+test_http3_names.py.)
 Skipped in a build without HTTP/3 (./configure --without-quic), or when
 build.sh cannot build slquic (no Go 1.19 or no quic-go 0.29: exit 77)."""
 
@@ -125,11 +128,13 @@ class Server:
         return lines
 
 
-def slquic(*args, ok=True, timeout="15s"):
+def slquic(*args, ok=True, timeout="15s", via=None):
     """slquic's run: (status, stdout lines, stderr). ok: it must succeed,
-    its last line "ok" for interop."""
-    r = subprocess.run([os.path.join(slquic_dir(), "slquic"), args[0],
-                        "-insecure", "-timeout", timeout] + list(args[1:]),
+    its last line "ok" for interop. via: where to dial and what to trust
+    (daemon's), else -insecure."""
+    r = subprocess.run([os.path.join(slquic_dir(), "slquic"), args[0]]
+                       + (via or ["-insecure"]) + ["-timeout", timeout]
+                       + list(args[1:]),
                        capture_output=True, text=True, timeout=60)
     lines = r.stdout.split("\n")[:-1]
     if ok:
@@ -417,11 +422,26 @@ def pattern(size):
     return (block * (size // len(block) + 1))[:size]
 
 
+def named_cert():
+    """A certificate for pay.test (its subjectAltName), its own trust
+    anchor: (cert, key)."""
+    d = tmpdir()
+    c, k = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-subj",
+                    "/CN=pay.test", "-addext", "subjectAltName=DNS:pay.test",
+                    "-days", "1", "-keyout", k, "-out", c],
+                   check=True, capture_output=True)
+    return c, k
+
+
 def daemon(retry="never", tls=None):
     """sluice with a TLS listener and http3 on it, before a real upstream
     that answers /big with BIG bytes and anything else with its JSON
     (the method, the path, the body's digest): (sluice, upstream,
-    url(path))."""
+    url(path), via). As a browser reaches it: by name, https://pay.test:
+    PORT/path, SNI and :authority pay.test, the certificate verified for
+    it; via is slquic's flags for that (-addr 127.0.0.1:PORT, -cacert)."""
     big = pattern(BIG)
 
     def handler(req):
@@ -429,14 +449,15 @@ def daemon(retry="never", tls=None):
             return Reply(200, big)
         return up.default_handler(req)
     up = Upstream("a", handler=handler, backlog=1024)
-    c, k = cert()
+    c, k = named_cert()
     cfg, port = make_config(
         {"app": [up]}, workers=2,
         listener_opts={"tls": dict({"certificates": [{"cert": c, "key": k}]},
                                    **(tls or {})),
                        "http3": {"retry": retry}})
     s = start_sluice(cfg)
-    return s, up, lambda p: "https://127.0.0.1:%d%s" % (port, p)
+    return (s, up, lambda p: "https://pay.test:%d%s" % (port, p),
+            ["-addr", "127.0.0.1:%d" % port, "-cacert", c])
 
 
 def upstream_saw(up, paths):
@@ -444,6 +465,8 @@ def upstream_saw(up, paths):
           "%d requests upstream" % len(paths))
     eq(sorted(r.target for r in up.requests), sorted(paths),
        "the requests upstream, each once")
+    eq({r.headers.get("host").split(":")[0] for r in up.requests},
+       {"pay.test"}, "by name")
 
 
 @test
@@ -454,7 +477,7 @@ def interop_cases_against_the_daemon():
     reads whole), each request reaching it once; the Retry with retry:
     always."""
     require()
-    s, up, url = daemon()
+    s, up, url, via = daemon()
     for case, paths, extra in (
             ("handshake", ["/h1", "/h2"], []),
             ("transfer", ["/t%d" % i for i in range(8)], []),
@@ -466,7 +489,7 @@ def interop_cases_against_the_daemon():
             ("resumption", ["/r"], [])):
         up.requests.clear()
         _, lines, _ = slquic("interop", "-case", case, *extra,
-                             *[url(p) for p in paths])
+                             *[url(p) for p in paths], via=via)
         oks = [x for x in lines if x.startswith("case=%s ok status=200 "
                                                 % case)]
         c = conns(lines)
@@ -490,14 +513,17 @@ def interop_cases_against_the_daemon():
         upstream_saw(up, paths * want if case in ("multiconnect",
                                                   "resumption") else paths)
     s.stop()
-    s, up, url = daemon(retry="always")
-    _, lines, _ = slquic("interop", "-case", "retry", url("/after-retry"))
+    s, up, url, via = daemon(retry="always")
+    _, lines, _ = slquic("interop", "-case", "retry", url("/after-retry"),
+                         via=via)
     eq(conns(lines)[1]["retry"], 1, "the Retry seen")
     upstream_saw(up, ["/after-retry"])
     s.stop()
     # the listener's TLS settings are QUIC's too
-    s, up, url = daemon(tls={"ciphersuites": "TLS_AES_128_GCM_SHA256"})
-    _, lines, _ = slquic("interop", "-case", "handshake", url("/suite"))
+    s, up, url, via = daemon(
+        tls={"ciphersuites": "TLS_AES_128_GCM_SHA256"})
+    _, lines, _ = slquic("interop", "-case", "handshake", url("/suite"),
+                         via=via)
     plain(conns(lines)[1])
     s.stop()
 
@@ -509,12 +535,13 @@ def load_and_large_bodies_against_the_daemon():
     an upload and a download of 8 MiB, each byte checked at the other
     end."""
     require()
-    s, up, url = daemon()
+    s, up, url, via = daemon()
     for n, args, method in ((250, ["-m", "20"], "GET"),
                             (40, ["-c", "2", "-m", "4", "-method", "POST",
                                   "-body-size", "100000"], "POST")):
         up.requests.clear()
-        _, lines, _ = slquic("get", "-n", str(n), *args, url("/g"))
+        _, lines, _ = slquic("get", "-n", str(n), *args, url("/g"),
+                             via=via)
         m = SUMMARY_RE.match(lines[0] if lines else "")
         check(m is not None, "its summary: %s" % lines)
         eq(m.groups(), (str(n), str(n), "0"), "%d %ss" % (n, method))
@@ -522,7 +549,7 @@ def load_and_large_bodies_against_the_daemon():
         eq({r.method for r in up.requests}, {method}, "their method")
     up.requests.clear()
     _, lines, _ = slquic("upload", "-size", str(BIG), url("/u"),
-                         timeout="60s")
+                         timeout="60s", via=via)
     check(lines and lines[0].startswith("uploaded=%d sha256=%s status=200 "
                                         % (BIG, hashlib.sha256(
                                             pattern(BIG)).hexdigest())),
@@ -530,7 +557,7 @@ def load_and_large_bodies_against_the_daemon():
     upstream_saw(up, ["/u"])
     eq((up.requests[0].body_len, up.requests[0].body_sha),
        (BIG, hashlib.sha256(pattern(BIG)).hexdigest()), "the body upstream")
-    _, lines, _ = slquic("download", url("/big"), timeout="60s")
+    _, lines, _ = slquic("download", url("/big"), timeout="60s", via=via)
     check(lines and lines[0].startswith("bytes=%d sha256=%s status=200 "
                                         % (BIG, hashlib.sha256(
                                             pattern(BIG)).hexdigest())),

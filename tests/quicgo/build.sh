@@ -53,6 +53,12 @@ grep -q '^var KeyUpdateInterval' "$qg/internal/handshake/updatable_aead.go" \
 
 mkdir -p "$out" && out=$(cd "$out" && pwd) || exit 1
 w=$out/slquic.d
+# one build at a time in OUTDIR: test_quicgo.py and test_http3_names.py
+# may run together (make -j2), and each remakes the GOPATH below
+mkdir -p "$w" || exit 1
+if command -v flock >/dev/null 2>&1; then
+	exec 9>"$w/lock" && flock 9 || exit 1
+fi
 farm=$w/gopath/src/github.com/lucas-clemente/quic-go
 # made anew each time (a few dozen links): it follows an upgraded package,
 # and Go's cache, keyed by path and content, still hits
@@ -69,7 +75,7 @@ cp "$here/hook/hook.go" "$farm/sluicehook/" || exit 1
 if ! log=$(cd "$here" && GO111MODULE=off GOPATH="$w/gopath:$gocode" \
 	GOCACHE="$w/cache" GOPROXY=off GOFLAGS='' GOENV=off CGO_ENABLED=0 \
 	GOTOOLCHAIN=local \
-	go build -o "$out/slquic.tmp" slquic.go interop.go load.go 2>&1); then
+	go build -o "$out/slquic.tmp" slquic.go interop.go load.go fetch.go 2>&1); then
 	printf '%s\n' "$log" >&2
 	echo "build.sh: go build failed" >&2
 	rm -f "$out/slquic.tmp" "$out/slquic"

@@ -10,6 +10,7 @@
 //	slquic get -n N [-c CONNS] [-m STREAMS] [-method POST -body-size B] URL
 //	slquic upload -size BYTES URL
 //	slquic download URL
+//	slquic fetch [-sni NAME | -no-sni] [-authority A] [-H 'N: v']... URL...
 //
 // Every subcommand takes -insecure (no certificate verification), -cacert
 // FILE, -addr HOST:PORT (dial there, the URL's host still naming the
@@ -57,6 +58,9 @@ func usage() {
   slquic get -n N [-c CONNS] [-m STREAMS] [-method POST -body-size B] URL
   slquic upload -size BYTES URL
   slquic download URL
+  slquic fetch [-sni NAME | -no-sni] [-authority HOST[:PORT]]
+         [-H 'Name: value']... [-method M] [-data BODY | -data-file F]
+         [-n N] URL...
 common flags: -insecure -cacert FILE -addr HOST:PORT -timeout DURATION
 `)
 	os.Exit(2)
@@ -154,6 +158,7 @@ type dialer struct {
 	addr  string
 	offer quic.VersionNumber // 0: offer version 1 only
 	trace bool
+	noSNI bool // no SNI: ServerName is the dialled address (fetch)
 
 	mu    sync.Mutex
 	conns []*connInfo
@@ -172,6 +177,15 @@ func (d *dialer) dial(ctx context.Context, hostport string, tlsCfg *tls.Config, 
 	target := hostport
 	if d.addr != "" {
 		target = d.addr
+	}
+	if d.noSNI {
+		name, err := sniNone(target)
+		if err != nil {
+			return nil, err
+		}
+		tlsCfg = tlsCfg.Clone()
+		tlsCfg.ServerName = name
+	} else if d.addr != "" {
 		if tlsCfg.ServerName == "" {
 			host, _, err := net.SplitHostPort(hostport)
 			if err != nil {
@@ -285,6 +299,8 @@ func main() {
 		uploadMain(args)
 	case "download":
 		downloadMain(args)
+	case "fetch":
+		fetchMain(args)
 	case "-h", "-help", "--help", "help":
 		usage()
 	default:

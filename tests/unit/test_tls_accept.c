@@ -7,6 +7,12 @@
  * (doc/performance.md, "Issue 62, session 42": the application data it
  * once set cost two blocks a connection, read by nothing).
  *
+ * And of sl_tls_name_covered, the 421 check, on a connection of each of a
+ * listener's two sets of contexts: the TCP one and the one made for QUIC
+ * (tls.qctx), whose contexts SNI switches among (issue 77: a QUIC
+ * connection's context was looked for among the TCP set's only, so a
+ * name its certificate holds, other than the SNI, was refused).
+ *
  * OpenSSL's allocations are counted through CRYPTO_set_mem_functions,
  * which must come before OpenSSL allocates anything: first in main.
  */
@@ -15,6 +21,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -176,11 +183,193 @@ test_accept_holds_what_openssl_needs(void **state)
 	rmdir(dir);
 }
 
+/* ---- the 421 check on each set of contexts ------------------------------ */
+
+/* A P-256 certificate for san ("DNS:a,DNS:b", openssl's form), self-signed,
+ * and its key, written to d/base.pem and d/base.key (paths in cert and key,
+ * of len bytes). */
+static void
+write_named(const char *d, const char *base, const char *san, char *cert,
+	    char *key, size_t len)
+{
+	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	X509 *crt = X509_new();
+	X509_EXTENSION *ext;
+	FILE *f;
+
+	assert_non_null(pk);
+	assert_non_null(crt);
+	snprintf(cert, len, "%s/%s.pem", d, base);
+	snprintf(key, len, "%s/%s.key", d, base);
+	X509_set_version(crt, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(crt), 1);
+	X509_gmtime_adj(X509_getm_notBefore(crt), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(crt), 3600);
+	X509_set_pubkey(crt, pk);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(crt), "CN",
+				   MBSTRING_ASC, (const unsigned char *)base,
+				   -1, -1, 0);
+	X509_set_issuer_name(crt, X509_get_subject_name(crt));
+	ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san);
+	assert_non_null(ext);
+	assert_int_equal(X509_add_ext(crt, ext, -1), 1);
+	X509_EXTENSION_free(ext);
+	assert_true(X509_sign(crt, pk, EVP_sha256()) > 0);
+	assert_non_null(f = fopen(cert, "w"));
+	assert_int_equal(PEM_write_X509(f, crt), 1);
+	fclose(f);
+	assert_non_null(f = fopen(key, "w"));
+	assert_int_equal(PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL),
+			 1);
+	fclose(f);
+	X509_free(crt);
+	EVP_PKEY_free(pk);
+}
+
+/* What src/quic's sl_qtls_ctx_setup does to a context is QUIC's transport
+ * (its SSL_QUIC_METHOD); the name check needs none of it, and without it
+ * a handshake runs over a BIO pair as TCP's would. */
+static int
+quic_hook_none(SSL_CTX *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+/* A server SSL on ctx that has read a ClientHello with SNI sni (NULL:
+ * none): its SNI callback ran, and switched its context where the name
+ * chose one. The handshake is run to its end over a BIO pair. */
+static SSL *
+hello(SSL_CTX *ctx, const char *sni)
+{
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	SSL *cl, *sv;
+	BIO *a, *b;
+	int done = 0;
+
+	assert_non_null(cctx);
+	assert_non_null(cl = SSL_new(cctx));
+	assert_non_null(sv = SSL_new(ctx));
+	assert_int_equal(BIO_new_bio_pair(&a, 0, &b, 0), 1);
+	SSL_set_bio(cl, a, a);
+	SSL_set_bio(sv, b, b);
+	SSL_set_connect_state(cl);
+	SSL_set_accept_state(sv);
+	if (sni != NULL)
+		assert_int_equal(SSL_set_tlsext_host_name(cl, sni), 1);
+	for (int i = 0; i < 20 && done != 3; i++) {
+		if (SSL_do_handshake(cl) == 1)
+			done |= 1;
+		if (SSL_do_handshake(sv) == 1)
+			done |= 2;
+	}
+	assert_int_equal(done, 3);
+	SSL_free(cl);
+	SSL_CTX_free(cctx);
+	return sv;
+}
+
+static int
+covered(SSL *ssl, const struct sl_conf_tls_server *t, const char *host)
+{
+	return sl_tls_name_covered(ssl, t, host, strlen(host));
+}
+
+static void
+test_name_covered_on_tcp_and_quic_contexts(void **state)
+{
+	char d[] = "/tmp/sl-test-names-XXXXXX";
+	char pc[64], pk[64], sc[64], sk[64], yaml[2048];
+	char *errs = NULL, *warn = NULL, *why;
+	const struct sl_conf_tls_server *t;
+	struct sl_conf *conf;
+
+	(void)state;
+	assert_non_null(mkdtemp(d));
+	write_named(d, "pay", "DNS:pay.test,DNS:www.pay.test", pc, pk,
+		    sizeof(pc));
+	write_named(d, "shop", "DNS:shop.test", sc, sk, sizeof(sc));
+	snprintf(yaml, sizeof(yaml),
+		 "listeners:\n"
+		 "  - name: t\n"
+		 "    address: 127.0.0.1:18998\n"
+		 "    tls:\n"
+		 "      certificates:\n"
+		 "        - { cert: %s, key: %s }\n"
+		 "        - { cert: %s, key: %s }\n"
+		 "    http3: true\n"
+		 "    routes:\n"
+		 "      - cluster: up\n"
+		 "clusters:\n"
+		 "  - name: up\n"
+		 "    endpoints: [127.0.0.1:1]\n",
+		 pc, pk, sc, sk);
+	conf = sl_conf_load_buffer("t.yaml", yaml, strlen(yaml), &errs);
+	if (conf == NULL)
+		fail_msg("%s", errs);
+	sl_tls_quic_hook = quic_hook_none;
+	why = sl_tls_load(conf, &warn);
+	sl_tls_quic_hook = NULL;
+	if (why != NULL)
+		fail_msg("%s", why);
+	free(warn);
+	t = &conf->listeners[0].tls;
+	assert_non_null(t->ctx);
+	assert_non_null(t->qctx);
+
+	/* each set alike: TCP's contexts, then QUIC's */
+	for (int quic = 0; quic <= 1; quic++) {
+		SSL_CTX *ctx = sl_tls_server_ctx(quic ? t->qctx : t->ctx);
+		SSL *ssl;
+
+		/* SNI pay.test: its certificate's names, the SNI itself,
+		 * an address; not shop.test's, nor a name none holds */
+		ssl = hello(ctx, "pay.test");
+		assert_true(covered(ssl, t, "pay.test"));
+		assert_true(covered(ssl, t, "WWW.Pay.Test"));
+		assert_true(covered(ssl, t, "127.0.0.1"));
+		assert_false(covered(ssl, t, "shop.test"));
+		assert_false(covered(ssl, t, "a.pay.test"));
+		assert_false(covered(ssl, t, "nothing.test"));
+		SSL_free(ssl);
+		/* SNI www.pay.test chose the same certificate */
+		ssl = hello(ctx, "www.pay.test");
+		assert_true(covered(ssl, t, "pay.test"));
+		assert_false(covered(ssl, t, "shop.test"));
+		SSL_free(ssl);
+		/* SNI shop.test switched to the second context of the set */
+		ssl = hello(ctx, "shop.test");
+		assert_ptr_not_equal(SSL_get_SSL_CTX(ssl), ctx);
+		assert_true(covered(ssl, t, "shop.test"));
+		assert_false(covered(ssl, t, "pay.test"));
+		SSL_free(ssl);
+		/* a name none holds: the first certificate, whose names are
+		 * covered, and the SNI itself */
+		ssl = hello(ctx, "other.test");
+		assert_ptr_equal(SSL_get_SSL_CTX(ssl), ctx);
+		assert_true(covered(ssl, t, "pay.test"));
+		assert_true(covered(ssl, t, "other.test"));
+		assert_false(covered(ssl, t, "shop.test"));
+		SSL_free(ssl);
+		/* no SNI: no name relied on, nothing refused */
+		ssl = hello(ctx, NULL);
+		assert_true(covered(ssl, t, "shop.test"));
+		SSL_free(ssl);
+	}
+	sl_conf_unref(conf);
+	unlink(pc);
+	unlink(pk);
+	unlink(sc);
+	unlink(sk);
+	rmdir(d);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_accept_holds_what_openssl_needs),
+	    cmocka_unit_test(test_name_covered_on_tcp_and_quic_contexts),
 	};
 
 	if (CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free) !=
