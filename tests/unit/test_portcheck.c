@@ -519,23 +519,22 @@ test_udp_holders(void **state)
 	int fd;
 
 	(void)state;
-	/* a UDP socket of this process on 127.0.0.1: no TCP listener is
-	 * there, and the UDP tables name it (the process is visible: the
-	 * same user's, not "a process this user cannot see") */
+	/* a UDP socket of this process on 127.0.0.1 (without SO_REUSEADDR
+	 * or SO_REUSEPORT: no other can share its address): the UDP tables
+	 * name it (the process is visible, the same user's, not "a process
+	 * this user cannot see") */
 	assert_true((fd = socket(AF_INET, SOCK_DGRAM, 0)) >= 0);
 	assert_int_equal(
 	    bind(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
 	me(who, sizeof(who));
-	assert_int_equal(sl_portcheck_holders(&ss, NULL, 0, h, 8), 0);
 	assert_int_equal(sl_portcheck_udp_holders(&ss, NULL, 0, h, 8), 1);
 	assert_int_equal(h[0].pid, (long)getpid());
-	/* a wildcard meets it */
+	/* a wildcard meets it (and any socket on another address) */
 	{
 		struct sockaddr_storage any = addr(
 		    "0.0.0.0", ntohs(((struct sockaddr_in *)&ss)->sin_port));
-		assert_int_equal(sl_portcheck_udp_holders(&any, NULL, 0, h, 8),
-				 1);
+		assert_true(sl_portcheck_udp_holders(&any, NULL, 0, h, 8) >= 1);
 	}
 	snprintf(want, sizeof(want), "address already in use by %s", who);
 	sl_portcheck_udp_in_use(&ss, NULL, 0, out, sizeof(out));

@@ -213,9 +213,11 @@ test_ports_udp(void **state)
 	assert_non_null(strstr(e, want));
 	free(e);
 	close(fd);
-	/* once it is closed, the port is free again */
-	assert_null(
-	    sl_preflight_ports(&conf, "/nonexistent", NULL, 0, 0, &warn));
+	/* once it is closed, the port is free again (a TCP line only if
+	 * some connection of another test happens to hold the port) */
+	e = sl_preflight_ports(&conf, "/nonexistent", NULL, 0, 0, &warn);
+	assert_true(e == NULL || strstr(e, "UDP") == NULL);
+	free(e);
 }
 
 int
