@@ -296,6 +296,34 @@ qsock_add(struct sl_main *m, int fd, unsigned slot,
 	v[m->nqsocks++].ss = *ss;
 }
 
+/*
+ * Why an http3 listener's UDP socket on ss cannot be bound after a failure
+ * with errno err: for EADDRINUSE, who holds a UDP socket there, asked of
+ * the UDP tables with this process's sockets on ss (the group's, so far)
+ * left out; the TCP tables would only find the listener's own TCP
+ * sockets, once named "a process this user cannot see" (issue 77). Else
+ * strerror(err). Writes into msg (msgsz bytes).
+ */
+static const char *
+udp_cannot_listen(char *msg, size_t msgsz, int err, const struct sl_main *m,
+		  const struct sockaddr_storage *ss)
+{
+	int *own;
+	size_t nown = 0;
+
+	if (err != EADDRINUSE) {
+		snprintf(msg, msgsz, "%s", strerror(err));
+		return msg;
+	}
+	if ((own = calloc(m->nqsocks + 1, sizeof(*own))) != NULL)
+		for (size_t x = 0; x < m->nqsocks; x++)
+			if (same_ss(&m->qsocks[x].ss, ss))
+				own[nown++] = m->qsocks[x].fd;
+	sl_portcheck_udp_in_use(ss, own, nown, msg, msgsz);
+	free(own);
+	return msg;
+}
+
 /* The UDP sockets an upgrade handed over for each http3 listener, in
  * their group's order (before the sockets no listener claims are closed):
  * the new process takes the old one's groups, and with them the routing
@@ -355,13 +383,14 @@ main_h3_sockets(struct sl_main *m, const struct sl_conf *conf)
 			char why[768], at[1024];
 			int fd = sl_h3_socket_open(l);
 			if (fd == -1) {
-				log_error("%s: error: listener \"%s\" %s: "
-					  "cannot listen on UDP (http3): %s",
+				log_error("%s: error: listener \"%s\" UDP %s "
+					  "(http3): cannot listen: %s",
 					  conf_where(at, sizeof(at), conf,
 						     &l->addr_pos),
 					  l->name, l->addr.text,
-					  cannot_listen(why, sizeof(why), errno,
-							&l->addr.ss, NULL, 0));
+					  udp_cannot_listen(why, sizeof(why),
+							    errno, m,
+							    &l->addr.ss));
 				exit(1);
 			}
 			qsock_add(m, fd, (unsigned)slot, &l->addr.ss);

@@ -290,6 +290,36 @@ check_addr(char **errors, const struct sl_conf *conf, const char *what,
 	return 0;
 }
 
+/*
+ * Checks the UDP port of an http3 listener (its QUIC sockets bind the
+ * listener's address): any UDP socket bound there holds it, and one with
+ * SO_REUSEPORT of the same user would take a share of the datagrams, so
+ * every one counts, not only those that would fail the bind (issue 77: -t
+ * said OK, then the start failed). Returns -1 when the socket table
+ * cannot be read.
+ */
+static int
+check_udp(char **errors, const struct sl_conf *conf, const char *what,
+	  const struct sl_conf_addr *addr, const struct sl_conf_pos *pos,
+	  const struct ours *o)
+{
+	struct sl_port_holder h[MAX_HOLDERS];
+	const struct sl_port_holder *other;
+	char who[128];
+	int n;
+
+	if ((n = sl_portcheck_udp_holders(&addr->ss, NULL, 0, h,
+					  MAX_HOLDERS)) == -1)
+		return -1;
+	if ((other = other_holder(h, n, o)) != NULL) {
+		sl_portcheck_describe(other, who, sizeof(who));
+		add_error(errors, conf, pos,
+			  "%s UDP %s (http3): address already in use by %s",
+			  what, addr->text, who);
+	}
+	return 0;
+}
+
 /* Whether ss is the address of one of given[0..n). */
 static int
 is_given(const struct sockaddr_storage *ss,
@@ -350,6 +380,9 @@ sl_preflight_ports(const struct sl_conf *conf, const char *default_conf,
 		/* listeners are IPV6_V6ONLY: no IPv4 alias */
 		unreadable = check_addr(&errors, conf, what, &l->addr,
 					&l->addr_pos, 0, &o) == -1;
+		if (!unreadable && l->http3.enabled)
+			unreadable = check_udp(&errors, conf, what, &l->addr,
+					       &l->addr_pos, &o) == -1;
 	}
 	if (unreadable && warnings != NULL)
 		add_warning(warnings, conf, NULL,

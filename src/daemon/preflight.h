@@ -55,7 +55,10 @@ int sl_preflight_pidfile(const char *path, char *why, size_t whysz);
  * them, naming who holds each address ("listener \"public\"
  * 127.0.0.1:8080: address already in use by pid 4242 (nginx)", or "...
  * by a connection (state ESTABLISHED, to ...) owned by pid 77 (curl)"
- * when no listener does and the bind would fail). When the
+ * when no listener does and the bind would fail); and, for an http3
+ * listener, who holds a UDP socket on its address ("listener \"pub\" UDP
+ * 127.0.0.1:8443 (http3): address already in use by pid 1234
+ * (python3)"). When the
  * socket table cannot be read, *warnings (when not NULL) gets a warning
  * line and nothing is checked; it is NULL otherwise. An address of
  * given[0..ngiven) (sockets this process was given by an upgrade or

@@ -3,7 +3,9 @@
  * Finds listening sockets of other processes on a listener's address, and
  * who holds them. The kernel's table comes from sock_diag netlink (only
  * sockets in LISTEN, as ss(8) asks for them), or from /proc/net/tcp and
- * tcp6 when netlink is not available; the holder from /proc/PID/fd. When
+ * tcp6 when netlink is not available; the holder from /proc/PID/fd. An
+ * http3 listener's UDP port is looked up the same way in the UDP tables,
+ * where every bound socket holds the port (UDP has no LISTEN state). When
  * a bind fails and no listener explains it, the connections on the port
  * (/proc/net/tcp*, every state) do. Runs on the main thread at start-up,
  * for `sluice -t`, when a bind fails and when a reload opens a new
@@ -167,6 +169,27 @@ sl_portcheck_parse_tcp(const char *line, int family, struct sl_tcp_sock *out)
 }
 
 int
+sl_portcheck_parse_udp(const char *line, int family, struct sl_listen_sock *out)
+{
+	struct sl_tcp_sock t;
+	int r;
+
+	/* the same columns as /proc/net/tcp; the state is 07 (CLOSE) for
+	 * a bound socket and 01 (ESTABLISHED) for a connected one: either
+	 * holds its port, so the state says nothing here */
+	if ((r = sl_portcheck_parse_tcp(line, family, &t)) != 1)
+		return r;
+	if (ss_port(&t.local) == 0)
+		return 0; /* not bound to any port */
+	memset(out, 0, sizeof(*out));
+	out->ss = t.local;
+	out->inode = t.inode;
+	out->uid = t.uid;
+	out->v6only = 0; /* not in /proc: as for TCP, err towards refusing */
+	return 1;
+}
+
+int
 sl_portcheck_parse_proc(const char *line, int family,
 			struct sl_listen_sock *out)
 {
@@ -263,10 +286,12 @@ search_one(struct search *s, const struct sl_listen_sock *ls)
 	h->uid = ls->uid;
 }
 
-/* Walks the listening TCP sockets of one family through sock_diag.
- * Returns 0, or -1 when netlink cannot answer. */
+/* Walks the sockets of one family and protocol through sock_diag: TCP's
+ * listening ones, or every UDP socket (a bound one is in CLOSE, a
+ * connected one in ESTABLISHED, and both hold their port). Returns 0, or
+ * -1 when netlink cannot answer. */
 static int
-diag_walk(int family, struct search *s)
+diag_walk(int family, int protocol, struct search *s)
 {
 	struct sockaddr_nl nladdr = {.nl_family = AF_NETLINK};
 	struct {
@@ -284,8 +309,9 @@ diag_walk(int family, struct search *s)
 	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	req.r.sdiag_family = (uint8_t)family;
-	req.r.sdiag_protocol = IPPROTO_TCP;
-	req.r.idiag_states = 1U << TCP_ST_LISTEN;
+	req.r.sdiag_protocol = (uint8_t)protocol;
+	req.r.idiag_states =
+	    protocol == IPPROTO_UDP ? 0xffffffffU : 1U << TCP_ST_LISTEN;
 	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&nladdr,
 		   sizeof(nladdr)) != (ssize_t)sizeof(req))
 		goto out;
@@ -329,6 +355,8 @@ diag_walk(int family, struct search *s)
 				memcpy(&sin6->sin6_addr, m->id.idiag_src, 16);
 			} else
 				continue;
+			if (ss_port(&ls.ss) == 0)
+				continue; /* a UDP socket bound to no port */
 			/* the kernel adds INET_DIAG_SKV6ONLY for every IPv6
 			 * socket */
 			a = (struct rtattr *)(m + 1);
@@ -346,20 +374,25 @@ out:
 	return ret;
 }
 
-/* The same from /proc/net/tcp or tcp6. Returns 0 or -1. */
+/* The same from /proc/net/tcp, tcp6, udp or udp6. Returns 0 or -1. */
 static int
-proc_walk(int family, struct search *s)
+proc_walk(int family, int protocol, struct search *s)
 {
-	const char *path =
-	    family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6";
+	const char *path;
 	struct sl_listen_sock ls;
 	char line[512];
 	FILE *f;
 
+	if (protocol == IPPROTO_UDP)
+		path = family == AF_INET ? "/proc/net/udp" : "/proc/net/udp6";
+	else
+		path = family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6";
 	if ((f = fopen(path, "re")) == NULL)
 		return errno == ENOENT && family == AF_INET6 ? 0 : -1;
 	while (fgets(line, sizeof(line), f) != NULL)
-		if (sl_portcheck_parse_proc(line, family, &ls) == 1)
+		if ((protocol == IPPROTO_UDP
+			 ? sl_portcheck_parse_udp(line, family, &ls)
+			 : sl_portcheck_parse_proc(line, family, &ls)) == 1)
 			search_one(s, &ls);
 	fclose(f);
 	return 0;
@@ -450,9 +483,12 @@ find_owners(struct sl_port_holder *h, size_t n, int self)
 	closedir(pd);
 }
 
-int
-sl_portcheck_holders(const struct sockaddr_storage *ss, const int *own,
-		     size_t nown, struct sl_port_holder *h, size_t max)
+/* sl_portcheck_holders and sl_portcheck_udp_holders for protocol; self:
+ * whether a socket of this process not among own is named (as this
+ * process) or left as one nobody shows. */
+static int
+holders(int protocol, int self, const struct sockaddr_storage *ss,
+	const int *own, size_t nown, struct sl_port_holder *h, size_t max)
 {
 	struct search s = {.ss = ss, .found = h, .max = max};
 	uint64_t *inodes;
@@ -468,23 +504,42 @@ sl_portcheck_holders(const struct sockaddr_storage *ss, const int *own,
 	s.own = inodes;
 	/* an IPv4 address can also meet a dual-stack IPv6 socket */
 	if (ss->ss_family == AF_INET)
-		r = diag_walk(AF_INET, &s) == 0 && diag_walk(AF_INET6, &s) == 0
+		r = diag_walk(AF_INET, protocol, &s) == 0 &&
+			    diag_walk(AF_INET6, protocol, &s) == 0
 			? 0
 			: -1;
 	else
-		r = diag_walk(AF_INET6, &s);
+		r = diag_walk(AF_INET6, protocol, &s);
 	if (r == -1) {
 		s.n = 0;
-		r = (ss->ss_family != AF_INET || proc_walk(AF_INET, &s) == 0) &&
-			    proc_walk(AF_INET6, &s) == 0
+		r = (ss->ss_family != AF_INET ||
+		     proc_walk(AF_INET, protocol, &s) == 0) &&
+			    proc_walk(AF_INET6, protocol, &s) == 0
 			? 0
 			: -1;
 	}
 	free(inodes);
 	if (r == -1)
 		return -1;
-	find_owners(h, s.n, 0);
+	find_owners(h, s.n, self);
 	return (int)s.n;
+}
+
+int
+sl_portcheck_holders(const struct sockaddr_storage *ss, const int *own,
+		     size_t nown, struct sl_port_holder *h, size_t max)
+{
+	return holders(IPPROTO_TCP, 0, ss, own, nown, h, max);
+}
+
+int
+sl_portcheck_udp_holders(const struct sockaddr_storage *ss, const int *own,
+			 size_t nown, struct sl_port_holder *h, size_t max)
+{
+	/* this process too: a UDP socket of its own that is not among own
+	 * (a TCP listener's never is: issue 77 blamed one, unnamed, for a
+	 * UDP port another process held) is still named for what it is */
+	return holders(IPPROTO_UDP, 1, ss, own, nown, h, max);
 }
 
 void
@@ -608,6 +663,31 @@ sl_portcheck_describe_conn(const struct sl_conn_holder *h, char *out,
 			 st, peer, (unsigned)h->sock.uid);
 }
 
+/* Appends to out (outsz bytes, holding a message) a hint when port is one
+ * the kernel gives outgoing connections and UDP client sockets: a
+ * listener's port there can be taken by any of them, at any time. */
+static void
+ephemeral_hint(unsigned port, char *out, size_t outsz)
+{
+	char range[64], reserved[1024];
+	size_t len = strlen(out);
+	unsigned lo, hi;
+
+	if (read_small("/proc/sys/net/ipv4/ip_local_reserved_ports", reserved,
+		       sizeof(reserved)) == -1)
+		reserved[0] = '\0';
+	if (read_small("/proc/sys/net/ipv4/ip_local_port_range", range,
+		       sizeof(range)) > 0 &&
+	    sl_portcheck_ephemeral(range, reserved, port, &lo, &hi))
+		snprintf(out + len, outsz - len,
+			 "; port %u is in the kernel's range of local ports "
+			 "for outgoing connections, %u-%u "
+			 "(net.ipv4.ip_local_port_range): choose a port "
+			 "outside it, or reserve it in "
+			 "net.ipv4.ip_local_reserved_ports",
+			 port, lo, hi);
+}
+
 const char *
 sl_portcheck_in_use(const struct sockaddr_storage *ss, const int *own,
 		    size_t nown, char *out, size_t outsz)
@@ -615,10 +695,9 @@ sl_portcheck_in_use(const struct sockaddr_storage *ss, const int *own,
 	struct sl_conn_holder h[MAX_CONN_HOLDERS];
 	const struct sl_conn_holder *c;
 	struct sockaddr_storage v4;
-	char who[256], range[64], reserved[1024];
-	unsigned port = ntohs(ss_port(ss)), lo, hi;
+	char who[256];
+	unsigned port = ntohs(ss_port(ss));
 	int alias = sl_portcheck_v4_alias(ss, &v4), n;
-	size_t len;
 
 	/* a dual-stack socket (the admin's) on [::] also needs 0.0.0.0 */
 	if (sl_portcheck_foreign(ss, own, nown, who, sizeof(who)) == 1 ||
@@ -661,22 +740,38 @@ sl_portcheck_in_use(const struct sockaddr_storage *ss, const int *own,
 		snprintf(out, outsz,
 			 "address already in use (the kernel's tables of "
 			 "sockets cannot be read)");
-	/* outgoing connections take their local port from this range: a
-	 * listener's port there can be taken by any of them, at any time */
-	len = strlen(out);
-	if (read_small("/proc/sys/net/ipv4/ip_local_reserved_ports", reserved,
-		       sizeof(reserved)) == -1)
-		reserved[0] = '\0';
-	if (read_small("/proc/sys/net/ipv4/ip_local_port_range", range,
-		       sizeof(range)) > 0 &&
-	    sl_portcheck_ephemeral(range, reserved, port, &lo, &hi))
-		snprintf(out + len, outsz - len,
-			 "; port %u is in the kernel's range of local ports "
-			 "for outgoing connections, %u-%u "
-			 "(net.ipv4.ip_local_port_range): choose a port "
-			 "outside it, or reserve it in "
-			 "net.ipv4.ip_local_reserved_ports",
-			 port, lo, hi);
+	ephemeral_hint(port, out, outsz);
+	return out;
+}
+
+const char *
+sl_portcheck_udp_in_use(const struct sockaddr_storage *ss, const int *own,
+			size_t nown, char *out, size_t outsz)
+{
+	struct sl_port_holder h[8];
+	int n = sl_portcheck_udp_holders(ss, own, nown, h, 8);
+	char who[128];
+
+	if (n > 0) {
+		const struct sl_port_holder *c = &h[0];
+		for (int i = 0; i < n; i++)
+			if (h[i].pid > 0) {
+				c = &h[i]; /* one that can be named */
+				break;
+			}
+		sl_portcheck_describe(c, who, sizeof(who));
+		snprintf(out, outsz, "address already in use by %s", who);
+	} else if (n == 0)
+		snprintf(out, outsz,
+			 "address already in use, though no UDP socket on "
+			 "port %u shows in the kernel's tables",
+			 (unsigned)ntohs(ss_port(ss)));
+	else
+		snprintf(out, outsz,
+			 "address already in use (the kernel's tables of "
+			 "sockets cannot be read)");
+	/* a UDP client socket takes its port from the same range */
+	ephemeral_hint(ntohs(ss_port(ss)), out, outsz);
 	return out;
 }
 

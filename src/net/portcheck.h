@@ -8,9 +8,11 @@
  * not own also listens on; `sluice -t` asks the same before binding, and a
  * bind that fails with EADDRINUSE names the holder: a listener, or else a
  * connection on that port (an outgoing one may take any port of the
- * kernel's ephemeral range). Main thread only; reads the kernel's socket
- * table (sock_diag netlink, else /proc/net/tcp*) and /proc, and opens
- * nothing else but the probe's unlistened socket (sl_portcheck_probe).
+ * kernel's ephemeral range). An http3 listener's UDP port is asked the
+ * same of the UDP tables. Main thread only; reads the kernel's socket
+ * tables (sock_diag netlink, else /proc/net/tcp* and udp*) and /proc, and
+ * opens nothing else but the probe's unlistened socket
+ * (sl_portcheck_probe).
  */
 #ifndef SL_PORTCHECK_H
 #define SL_PORTCHECK_H
@@ -64,6 +66,17 @@ int sl_portcheck_parse_proc(const char *line, int family,
 			    struct sl_listen_sock *out);
 
 /*
+ * Parses one line of /proc/net/udp or /proc/net/udp6 (family AF_INET or
+ * AF_INET6) into *out. UDP has no LISTEN state: a bound socket is in 07
+ * (CLOSE), a connected one in 01 (ESTABLISHED), and both hold their port.
+ * Returns 1 for a socket bound to a port, whatever its state, 0 for the
+ * header line or a socket on no port, -1 when the line is malformed.
+ * Pure.
+ */
+int sl_portcheck_parse_udp(const char *line, int family,
+			   struct sl_listen_sock *out);
+
+/*
  * Lists the listening sockets that overlap ss (see above) and are none of
  * own[0..nown) (descriptors of this process), at most max of them into
  * h[0..max), each with a process that holds it when /proc shows one.
@@ -72,6 +85,15 @@ int sl_portcheck_parse_proc(const char *line, int family,
  */
 int sl_portcheck_holders(const struct sockaddr_storage *ss, const int *own,
 			 size_t nown, struct sl_port_holder *h, size_t max);
+
+/*
+ * The same as sl_portcheck_holders for UDP (an http3 listener's port):
+ * every UDP socket bound on an address that overlaps ss, whatever its
+ * state, other than own[0..nown). A socket of this process that is not
+ * among own is named as this process's.
+ */
+int sl_portcheck_udp_holders(const struct sockaddr_storage *ss, const int *own,
+			     size_t nown, struct sl_port_holder *h, size_t max);
 
 /*
  * Writes who holds h into out (outsz bytes): "pid N (comm)", or "a
@@ -164,6 +186,18 @@ int sl_portcheck_ephemeral(const char *range, const char *reserved,
 const char *sl_portcheck_in_use(const struct sockaddr_storage *ss,
 				const int *own, size_t nown, char *out,
 				size_t outsz);
+
+/*
+ * Why binding a UDP socket on ss failed with EADDRINUSE, into out (outsz
+ * bytes): "address already in use by pid N (comm)" for a UDP socket of
+ * another process (own[0..nown) are this process's UDP sockets there),
+ * else that none shows in the kernel's tables; followed by the hint of
+ * sl_portcheck_in_use when the port is one the kernel gives out. Returns
+ * out.
+ */
+const char *sl_portcheck_udp_in_use(const struct sockaddr_storage *ss,
+				    const int *own, size_t nown, char *out,
+				    size_t outsz);
 
 /*
  * Asks the kernel whether ss can be bound by a socket with a listener's

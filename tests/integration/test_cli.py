@@ -16,8 +16,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
-from sltest import (TOP_SRCDIR, Sluice, _register, check,  # noqa: E402
-                    connect_refused, eq, free_port, main, run_sluice,
+from sltest import (TOP_SRCDIR, Skip, Sluice, _register,  # noqa: E402
+                    check, connect_refused, eq, free_port, main, run_sluice,
                     sluice_path, start_sluice, test, tmpdir, wait_until)
 
 
@@ -348,6 +348,108 @@ def check_names_a_connection_that_holds_a_listener_port():
         client.close()
         accepted.close()
         lst.close()
+
+
+HTTP3 = """\
+workers: 1
+listeners:
+  - name: pub
+    address: 127.0.0.1:%(port)d
+    tls:
+      certificates:
+        - { cert: "%(cert)s", key: "%(key)s" }
+    http3: true
+    routes:
+      - cluster: app
+clusters:
+  - name: app
+    endpoints:
+      - 127.0.0.1:9001
+"""
+
+
+def require_http3():
+    _, out, err = run_sluice(["-V"])
+    if "libngtcp2 (not built" in out + err:
+        raise Skip("built without HTTP/3 (./configure --without-quic)")
+
+
+def cert():
+    d = tmpdir()
+    c, k = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-subj",
+                    "/CN=localhost", "-days", "1", "-keyout", k, "-out", c],
+                   check=True, capture_output=True)
+    return c, k
+
+
+def held_udp(reuseport=False):
+    """A UDP socket of this process bound to 127.0.0.1 on a port whose TCP
+    side is free (the listener's TCP socket must bind): (socket, port)."""
+    for _ in range(50):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        if reuseport:
+            u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        u.bind(("127.0.0.1", 0))
+        port = u.getsockname()[1]
+        t = socket.socket()
+        try:
+            t.bind(("127.0.0.1", port))
+            return u, port
+        except OSError:
+            u.close()
+        finally:
+            t.close()
+    raise AssertionError("no port free for both TCP and UDP")
+
+
+@test
+def check_names_who_holds_an_http3_listeners_udp_port():
+    # issue 77: -t said OK on an http3 listener whose UDP port a process
+    # held; start-up then failed, blaming "a process this user cannot see
+    # (uid 0)" (the TCP table, where it found its own listener) for this
+    # very visible process of the same user
+    require_http3()
+    c, k = cert()
+    busy, port = held_udp()
+    try:
+        p = write(HTTP3 % {"port": port, "cert": c, "key": k})
+        rc, out, err = run_sluice(["-t", "-c", p])
+        eq(rc, 1, "exit status of -t (stdout %r, stderr %r)" % (out, err))
+        check("configuration OK" not in out, "-t said OK")
+        want = ('%s:4:14: error: listener "pub" UDP 127.0.0.1:%d (http3): '
+                'address already in use by %s' % (p, port, me()))
+        check(want in err, "-t stderr lacks %r:\n%s" % (want, err))
+        check("cannot see" not in err, "-t stderr:\n%s" % err)
+        err = start_fails(p)
+        check(want in err, "start-up stderr lacks %r:\n%s" % (want, err))
+        check("cannot see" not in err, "start-up stderr:\n%s" % err)
+    finally:
+        busy.close()
+    # a socket with SO_REUSEPORT would let the bind pass and take a share
+    # of the datagrams: -t refuses it as well
+    busy, port = held_udp(reuseport=True)
+    try:
+        p = write(HTTP3 % {"port": port, "cert": c, "key": k})
+        rc, out, err = run_sluice(["-t", "-c", p])
+        eq(rc, 1, "exit status of -t, SO_REUSEPORT (stderr %r)" % err)
+        check('listener "pub" UDP 127.0.0.1:%d (http3): address already '
+              'in use by %s' % (port, me()) in err, "-t stderr:\n%s" % err)
+    finally:
+        busy.close()
+    # free again: OK (the TCP check still runs: a TCP holder is named)
+    rc, out, err = run_sluice(["-t", "-c", p])
+    eq(rc, 0, "exit status of -t once the port is free (stderr %r)" % err)
+    tcp = held(port)
+    try:
+        rc, out, err = run_sluice(["-t", "-c", p])
+        eq(rc, 1, "exit status of -t, TCP port held (stderr %r)" % err)
+        check('%s:4:14: error: listener "pub" 127.0.0.1:%d: address already '
+              'in use by %s' % (p, port, me()) in err, "-t stderr:\n%s" % err)
+        check("UDP" not in err, "UDP blamed for TCP:\n%s" % err)
+    finally:
+        tcp.close()
 
 
 ADMIN = """\

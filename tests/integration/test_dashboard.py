@@ -8,7 +8,10 @@ so, with its console free of errors; a screenshot is kept. It shows a
 cluster's DNS names with their answers (and a resolver that stopped
 answering) and an endpoint ejected by outlier detection. Without a
 browser: /status's schema, admin.auth, the headers, the masking of a
-refused reload's error, -t's warning. Without credentials, only the
+refused reload's error, -t's warning. Opened as
+http://user:password@host/ (basic admin.auth), the page reads /status;
+a page that cannot read it says so (a password changed under it, reads
+blocked from the start) instead of showing empty or stale panels. Without credentials, only the
 admin's own names are answered: a page rebound to its address (DNS
 rebinding, shown in chromium) reads nothing."""
 
@@ -702,6 +705,110 @@ def the_admin_answers_only_its_own_names_without_credentials():
     eq(sltest.get(aport, "/status", host="evil.example", headers={
         "Authorization": "Bearer tok-" + "5" * 40}).status, 200,
        "another name with the token")
+    s.stop()
+
+
+def basic_admin(user_pass):
+    """A sluice whose admin asks for the basic user user_pass
+    ("USER:PASSWORD"), with the split of config(): (sluice, admin port,
+    the basic file's path)."""
+    bf = os.path.join(tmpdir(), "basic")
+    with open(bf, "w") as f:
+        f.write(user_pass + "\n")
+    os.chmod(bf, 0o600)
+    v1, v2 = Version("v1"), Version("v2")
+    aport = free_port()
+    cfg, port = config(v1, v2, [Version("a1")], aport)
+    cfg["admin"]["auth"] = {"basic_file": bf}
+    return start_sluice(cfg), aport, bf
+
+
+def visible(sel):
+    return ("(() => { const e = document.querySelector(%s); return !!e && "
+            "!e.closest('[hidden]') && e.getClientRects().length > 0; })()"
+            % json.dumps(sel))
+
+
+@test
+def the_page_opened_with_credentials_in_its_url_reads_status():
+    # issue 77: opened as http://user:password@host:port/ (how a browser
+    # is given basic credentials in one line), the page read nothing:
+    # fetch() refuses a URL that holds credentials, and the page's reads
+    # were relative to its own URL. It showed empty panels and "No route
+    # splits its traffic" as if they were facts
+    s, aport, _ = basic_admin("ops:s3cret")
+    b = chrome.Browser()
+    try:
+        b.open("http://ops:s3cret@127.0.0.1:%d/" % aport)
+        check(wait_until(lambda: refreshes(b) >= 2, timeout=20),
+              "the page read /status twice (updated line: %r, banner: %r)"
+              % (b.eval(text("#updated")), b.eval(text("#unread"))))
+        check(b.eval(visible('tr[data-split="main/pay/v2"]')),
+              "the route's split shows")
+        check(not b.eval(visible("#nosplits")), "'no split' is not said")
+        check(not b.eval(visible("#unread")), "no banner")
+        check(b.eval(text("#updated")).startswith("updated "),
+              "the updated line: %r" % b.eval(text("#updated")))
+        eq(b.errors(), [], "the page's console and log errors")
+    finally:
+        b.close()
+    s.stop()
+
+
+@test
+def a_page_that_cannot_read_status_says_so():
+    # a page that cannot read /status must say so, not show what it has
+    # (nothing, or figures gone stale) as the gateway's state: the
+    # admin's password changed under an open page (its reads answered
+    # 401), and a browser that blocks the reads from the start
+    s, aport, bf = basic_admin("ops:first")
+    b = chrome.Browser()
+    try:
+        b.open("http://ops:first@127.0.0.1:%d/" % aport)
+        check(wait_until(lambda: refreshes(b) >= 1, timeout=20),
+              "the page read /status")
+        with open(bf + ".new", "w") as f:
+            f.write("ops:second\n")
+        os.chmod(bf + ".new", 0o600)
+        os.rename(bf + ".new", bf)
+        s.send_signal(signal.SIGHUP)
+        second = {"Authorization": "Basic " +
+                  base64.b64encode(b"ops:second").decode()}
+        check(wait_until(lambda: sltest.get(aport, "/status",
+                                            headers=second).status == 200,
+                         timeout=10), "the new password applied")
+        # (chromium holds a read that was answered 401 with a challenge
+        # for its login prompt, which no one fills in here: the page
+        # says it had no answer)
+        check(wait_until(lambda: b.eval(visible("#unread")), timeout=15),
+              "no banner once /status answers 401 (updated line: %r)"
+              % b.eval(text("#updated")))
+        banner = b.eval(text("#unread"))
+        check(banner.startswith("cannot read /status: ")
+              and "the figures below were read at" in banner,
+              "the banner: %r" % banner)
+        check("admin: /status refused (401)" in s.stderr(),
+              "the admin refused the page's read")
+        check(b.eval("document.querySelector('main').classList"
+                     ".contains('stale')"), "the figures are marked stale")
+        # the page read nothing: no panel says anything
+        b.open("about:blank")
+        b.call("Network.enable")
+        b.call("Network.setBlockedURLs", {"urls": ["*/status"]})
+        b.call("Page.navigate",
+               {"url": "http://ops:second@127.0.0.1:%d/" % aport})
+        check(wait_until(lambda: b.eval(visible("#unread")), timeout=15),
+              "no banner when the page read nothing (updated line: %r)"
+              % b.eval(text("#updated")))
+        banner = b.eval(text("#unread"))
+        check(banner.startswith("cannot read /status: ") and
+              "nothing read yet" in banner, "the banner: %r" % banner)
+        eq(refreshes(b), 0, "refreshes")
+        check(not b.eval(visible("#nosplits")),
+              "'No route splits its traffic' said of nothing read")
+        check(not b.eval(visible("main")), "empty panels shown")
+    finally:
+        b.close()
     s.stop()
 
 

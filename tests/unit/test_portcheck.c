@@ -5,7 +5,9 @@
  * the kernel prints them) and of connections in every state, how a
  * holder and a connection are named, which ports the kernel gives
  * outgoing connections, and which configuration file a sluice command
- * line serves. */
+ * line serves; the /proc/net/udp* parser and, with a UDP socket of the
+ * test's own, how the holder of an http3 listener's UDP port is found
+ * and named (issue 77). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -428,6 +432,120 @@ test_cmdline_conf(void **state)
 	assert_string_equal(sl_portcheck_cmdline_conf(buf, 7, "/d"), "/d");
 }
 
+static void
+test_parse_udp(void **state)
+{
+	struct sl_listen_sock ls;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ls.ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ls.ss;
+	char ip[INET6_ADDRSTRLEN];
+
+	(void)state;
+	assert_int_equal(
+	    sl_portcheck_parse_udp(
+		"   sl  local_address rem_address   st tx_queue rx_queue tr "
+		"tm->when retrnsmt   uid  timeout inode ref pointer drops\n",
+		AF_INET, &ls),
+	    0);
+	/* a bound socket is in 07 (CLOSE): UDP has no LISTEN state, and
+	 * the TCP parser calls it no listener */
+	static const char bound[] =
+	    " 1234: 0100007F:20FB 00000000:0000 07 00000000:00000000 "
+	    "00:00000000 00000000     0        0 98765 2 0000000000000000 0\n";
+	assert_int_equal(sl_portcheck_parse_proc(bound, AF_INET, &ls), 0);
+	assert_int_equal(sl_portcheck_parse_udp(bound, AF_INET, &ls), 1);
+	assert_int_equal(s4->sin_family, AF_INET);
+	assert_int_equal(ntohs(s4->sin_port), 8443);
+	assert_non_null(inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip)));
+	assert_string_equal(ip, "127.0.0.1");
+	assert_int_equal(ls.inode, 98765);
+	assert_int_equal(ls.uid, 0);
+	/* a connected one (01) holds its port too */
+	assert_int_equal(
+	    sl_portcheck_parse_udp(
+		" 1300: 0100007F:20FB 0100007F:0035 01 00000000:00000000 "
+		"00:00000000 00000000  1000        0 555 2 0000000000000000 "
+		"0\n",
+		AF_INET, &ls),
+	    1);
+	assert_int_equal(ls.uid, 1000);
+	assert_int_equal(ls.inode, 555);
+	/* a socket on no port holds none */
+	assert_int_equal(
+	    sl_portcheck_parse_udp(
+		"   12: 00000000:0000 00000000:0000 07 00000000:00000000 "
+		"00:00000000 00000000     0        0 556 2 0000000000000000 "
+		"0\n",
+		AF_INET, &ls),
+	    0);
+	/* udp6: ::1 port 8443 */
+	assert_int_equal(
+	    sl_portcheck_parse_udp(
+		" 1234: 00000000000000000000000001000000:20FB "
+		"00000000000000000000000000000000:0000 07 00000000:00000000 "
+		"00:00000000 00000000     0        0 777 2 0000000000000000 "
+		"0\n",
+		AF_INET6, &ls),
+	    1);
+	assert_int_equal(s6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(s6->sin6_port), 8443);
+	assert_non_null(inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip)));
+	assert_string_equal(ip, "::1");
+	assert_int_equal(
+	    sl_portcheck_parse_udp("   2: garbage\n", AF_INET, &ls), -1);
+}
+
+/* "pid N (comm)" of this process, as sl_portcheck_describe names it. */
+static void
+me(char *out, size_t outsz)
+{
+	char comm[32] = "";
+	FILE *f = fopen("/proc/self/comm", "r");
+
+	assert_non_null(f);
+	assert_non_null(fgets(comm, sizeof(comm), f));
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	snprintf(out, outsz, "pid %ld (%s)", (long)getpid(), comm);
+}
+
+static void
+test_udp_holders(void **state)
+{
+	struct sockaddr_storage ss = addr("127.0.0.1", 0);
+	socklen_t len = sizeof(ss);
+	struct sl_port_holder h[8];
+	char out[768], who[128], want[256];
+	int fd;
+
+	(void)state;
+	/* a UDP socket of this process on 127.0.0.1 (without SO_REUSEADDR
+	 * or SO_REUSEPORT: no other can share its address): the UDP tables
+	 * name it (the process is visible, the same user's, not "a process
+	 * this user cannot see") */
+	assert_true((fd = socket(AF_INET, SOCK_DGRAM, 0)) >= 0);
+	assert_int_equal(
+	    bind(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+	me(who, sizeof(who));
+	assert_int_equal(sl_portcheck_udp_holders(&ss, NULL, 0, h, 8), 1);
+	assert_int_equal(h[0].pid, (long)getpid());
+	/* a wildcard meets it (and any socket on another address) */
+	{
+		struct sockaddr_storage any = addr(
+		    "0.0.0.0", ntohs(((struct sockaddr_in *)&ss)->sin_port));
+		assert_true(sl_portcheck_udp_holders(&any, NULL, 0, h, 8) >= 1);
+	}
+	snprintf(want, sizeof(want), "address already in use by %s", who);
+	sl_portcheck_udp_in_use(&ss, NULL, 0, out, sizeof(out));
+	assert_non_null(strstr(out, want));
+	/* one of the caller's own sockets is nobody else's */
+	assert_int_equal(sl_portcheck_udp_holders(&ss, &fd, 1, h, 8), 0);
+	sl_portcheck_udp_in_use(&ss, &fd, 1, out, sizeof(out));
+	assert_non_null(strstr(out, "no UDP socket on port"));
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -441,6 +559,8 @@ main(void)
 	    cmocka_unit_test(test_describe_conn),
 	    cmocka_unit_test(test_ephemeral),
 	    cmocka_unit_test(test_cmdline_conf),
+	    cmocka_unit_test(test_parse_udp),
+	    cmocka_unit_test(test_udp_holders),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

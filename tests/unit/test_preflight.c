@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for preflight.c: when an access log path could be opened for
- * appending, when a pid file could be written, and the error lines
- * sl_preflight() writes. Works in a fresh
+ * appending, when a pid file could be written, the error lines
+ * sl_preflight() writes, and that sl_preflight_ports() checks an http3
+ * listener's UDP port (with a UDP socket of the test's own). Works in a
+ * fresh
  * temporary directory; creates nothing the code under test should have
  * created. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -156,6 +161,65 @@ test_pidfile(void **state)
 	}
 }
 
+static void
+test_ports_udp(void **state)
+{
+	struct sl_conf conf;
+	struct sl_conf_listener l;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&l.addr.ss;
+	socklen_t len = sizeof(struct sockaddr_in);
+	char text[32], comm[32] = "", want[256], *e, *warn;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	/* issue 77: an http3 listener whose UDP port a process holds (the
+	 * test itself, with nothing on the TCP port) was called free */
+	memset(&conf, 0, sizeof(conf));
+	memset(&l, 0, sizeof(l));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((fd = socket(AF_INET, SOCK_DGRAM, 0)) >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)sin, len), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)sin, &len), 0);
+	snprintf(text, sizeof(text), "127.0.0.1:%u", ntohs(sin->sin_port));
+	l.name = "pub";
+	l.addr.text = text;
+	l.addr.sslen = len;
+	l.addr_pos.line = 4;
+	l.addr_pos.col = 14;
+	conf.path = "my.yaml"; /* no such file: no sluice serves it */
+	conf.listeners = &l;
+	conf.nlisteners = 1;
+	/* without http3 the UDP port is none of its business */
+	e = sl_preflight_ports(&conf, "/nonexistent", NULL, 0, 0, &warn);
+	if (warn != NULL)
+		skip(); /* no socket table to read here */
+	/* (a TCP line, only if some connection happens to hold the port) */
+	assert_true(e == NULL || strstr(e, "UDP") == NULL);
+	free(e);
+	l.http3.enabled = 1;
+	assert_non_null(
+	    e = sl_preflight_ports(&conf, "/nonexistent", NULL, 0, 0, &warn));
+	assert_null(warn);
+	assert_non_null(f = fopen("/proc/self/comm", "r"));
+	assert_non_null(fgets(comm, sizeof(comm), f));
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	snprintf(want, sizeof(want),
+		 "my.yaml:4:14: error: listener \"pub\" UDP %s (http3): "
+		 "address already in use by pid %ld (%s)\n",
+		 text, (long)getpid(), comm);
+	assert_non_null(strstr(e, want));
+	free(e);
+	close(fd);
+	/* once it is closed, the port is free again (a TCP line only if
+	 * some connection of another test happens to hold the port) */
+	e = sl_preflight_ports(&conf, "/nonexistent", NULL, 0, 0, &warn);
+	assert_true(e == NULL || strstr(e, "UDP") == NULL);
+	free(e);
+}
+
 int
 main(void)
 {
@@ -163,6 +227,7 @@ main(void)
 	    cmocka_unit_test(test_appendable),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_pidfile),
+	    cmocka_unit_test(test_ports_udp),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

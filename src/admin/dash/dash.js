@@ -6,6 +6,13 @@
 
 const REFRESH_MS = 2000;
 const SVG = 'http://www.w3.org/2000/svg';
+// /status on this page's origin, which holds no user or password: a page
+// opened as http://user:password@host/ has them in location.href, and a
+// URL relative to it is refused by fetch() ("Request cannot be
+// constructed from a URL that includes credentials"), which is how the
+// page once read nothing. The browser sends the credentials it was given
+// for the origin by itself.
+const STATUS_URL = location.origin + '/status';
 let lastOk = 0;
 
 function el(tag, cls, text) {
@@ -268,11 +275,30 @@ function draw(st) {
   document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
 }
 
+// A read that failed: the line under the header and a banner say why,
+// and what is shown is marked as old; a page that has read nothing shows
+// no panel at all, since an empty table or "No route splits its traffic"
+// would read as the gateway's state.
 function stale(why) {
   const u = document.getElementById('updated');
+  const since = lastOk ? new Date(lastOk).toLocaleTimeString() : '';
   u.className = 'stale';
-  u.textContent = 'not updated' + (lastOk ? ' since ' + new Date(lastOk).toLocaleTimeString() : '') +
-    ': ' + why;
+  u.textContent = 'not updated' + (lastOk ? ' since ' + since : '') + ': ' + why;
+  const b = document.getElementById('unread');
+  b.textContent = 'cannot read /status: ' + why + ' \u00b7 ' +
+    (lastOk ? 'the figures below were read at ' + since : 'nothing read yet');
+  b.hidden = false;
+  document.querySelector('main').classList.toggle('stale', lastOk !== 0);
+}
+
+function fresh() {
+  const u = document.getElementById('updated');
+  u.className = 'muted';
+  u.textContent = 'updated ' + new Date(lastOk).toLocaleTimeString();
+  document.getElementById('unread').hidden = true;
+  const m = document.querySelector('main');
+  m.hidden = false;
+  m.classList.remove('stale');
 }
 
 // One read at a time, the next REFRESH_MS after it ends; a read that
@@ -281,16 +307,14 @@ function stale(why) {
 // up, a tunnel gone).
 const FETCH_TIMEOUT_MS = 5000;
 async function refresh() {
-  const u = document.getElementById('updated');
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), FETCH_TIMEOUT_MS);
   try {
-    const r = await fetch('/status', { cache: 'no-store', credentials: 'same-origin', signal: ctl.signal });
+    const r = await fetch(STATUS_URL, { cache: 'no-store', credentials: 'same-origin', signal: ctl.signal });
     if (!r.ok) throw new Error('/status answered ' + r.status);
     draw(await r.json());
     lastOk = Date.now();
-    u.className = 'muted';
-    u.textContent = 'updated ' + new Date(lastOk).toLocaleTimeString();
+    fresh();
   } catch (e) {
     stale(e.name === 'AbortError' ? '/status did not answer in ' + FETCH_TIMEOUT_MS / 1000 + ' s' : e.message);
   } finally {
