@@ -231,7 +231,8 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 					 "worker",
 					 lbl, conf->workers);
 	}
-	sl_conf_parse_policy(ld, map, SL_CONF_SEC_LISTENER_HEADERS, &l->policy);
+	sl_conf_parse_policy(ld, map, SL_CONF_SEC_LISTENER_HEADERS, conf,
+			     &l->policy);
 	sl_conf_parse_identity(ld, lbl, map, l);
 
 	if ((v = sl_yaml_map_get(map, "routes", NULL)) == NULL)
@@ -523,6 +524,53 @@ read_resolver(struct sl_yaml_loader *ld, const char *lbl,
 	return 0;
 }
 
+/* secret_headers: a list of header names whose values are credentials,
+ * besides the built-in ones (doc/sluice.yaml.5): kept lower-cased. */
+static int
+read_secret_headers(struct sl_yaml_loader *ld, const char *lbl,
+		    const struct sl_yaml_node *seq, void *base)
+{
+	struct sl_conf *conf = base;
+
+	(void)lbl;
+	if (sl_yaml_get_seq(ld, "secret_headers", seq) == -1)
+		return -1;
+	if (seq->nkids == 0)
+		return 0;
+	if ((conf->secret_headers =
+		 calloc(seq->nkids, sizeof(*conf->secret_headers))) == NULL) {
+		ld->oom = 1;
+		return -1;
+	}
+	for (size_t i = 0; i < seq->nkids; i++) {
+		const struct sl_yaml_node *n = seq->kids[i];
+		char *d;
+
+		if (n->type == SL_YAML_NODE_BAD)
+			continue;
+		if (!sl_yaml_is_string(n)) {
+			sl_yaml_err_node(ld, n,
+					 "\"secret_headers\": expected a "
+					 "header name");
+			continue;
+		}
+		if (!sl_conf_is_token(n->str, n->len)) {
+			sl_yaml_err_node(ld, n,
+					 "\"secret_headers\": invalid header "
+					 "name \"%s\"",
+					 sl_yaml_qnode(ld, n));
+			continue;
+		}
+		if ((d = sl_yaml_strdup(ld, n->str)) == NULL)
+			return -1;
+		for (char *c = d; *c != '\0'; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+		conf->secret_headers[conf->nsecret_headers++] = d;
+	}
+	return 0;
+}
+
 const struct sl_conf_keydef sl_conf_top_table[] = {
     {"workers", .type = SL_CONF_CODE},
     {"admin", .type = SL_CONF_CODE},
@@ -545,6 +593,9 @@ const struct sl_conf_keydef sl_conf_top_table[] = {
     {"watch", SL_CONF_BOOL, .def = 0, TOP(watch)},
     {"watch_debounce", SL_CONF_DURATION, 50, 60000, 1000,
      TOP(watch_debounce_ms)},
+    /* credentials' header names (doc/sluice.yaml.5): read before the
+     * listeners, whose header rules ask it */
+    {"secret_headers", SL_CONF_SET, .set = read_secret_headers},
     {.name = NULL},
 };
 #undef TOP
@@ -1037,6 +1088,9 @@ conf_free(struct sl_conf *conf)
 	for (i = 0; i < conf->nnameservers; i++)
 		free(conf->nameservers[i].text);
 	free(conf->nameservers);
+	for (i = 0; i < conf->nsecret_headers; i++)
+		free(conf->secret_headers[i]);
+	free(conf->secret_headers);
 	sl_conf_free_tracing(conf->tracing);
 	free(conf->waf.log);
 	free(conf->access_log);

@@ -46,6 +46,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/hash-key-without-hash-all.yaml \
 	tests/conf/bad/header-exceeds-buffer.yaml \
 	tests/conf/bad/header-rules-all.yaml \
+	tests/conf/bad/header-rules-secret.yaml \
 	tests/conf/bad/header-rules-subject.yaml \
 	tests/conf/bad/headers-all.yaml \
 	tests/conf/bad/health-expect-bad.yaml \
@@ -101,6 +102,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/retry-idempotency-key-type.yaml \
 	tests/conf/bad/retry-on-unknown.yaml \
 	tests/conf/bad/route-missing-cluster.yaml \
+	tests/conf/bad/secret-headers-bad-name.yaml \
 	tests/conf/bad/secrets/control \
 	tests/conf/bad/secrets/empty \
 	tests/conf/bad/secrets/no-colon \
