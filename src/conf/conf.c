@@ -180,6 +180,54 @@ parse_protocols(struct sl_yaml_loader *ld, const char *lbl,
 		*out = got; /* bit 0 http/1.1, bit 1 h2: SL_PROTO_* */
 }
 
+/*
+ * Two routes of one listener with one name, given or the default
+ * "route-N": /metrics would carry each of their series twice with the
+ * same labels, which Prometheus refuses as duplicate samples. seq is the
+ * listener's routes, lbl its label.
+ */
+static void
+check_route_names(struct sl_yaml_loader *ld, const char *lbl,
+		  const struct sl_yaml_node *seq,
+		  const struct sl_conf_listener *l)
+{
+	const struct sl_yaml_node *na, *nb, *first;
+
+	for (size_t i = 1; i < l->nroutes; i++) {
+		const char *b = l->routes[i].name;
+		for (size_t j = 0; b != NULL && j < i; j++) {
+			const char *a = l->routes[j].name;
+			if (a == NULL || strcmp(a, b) != 0)
+				continue;
+			na = sl_yaml_map_get(seq->kids[j], "name", NULL);
+			nb = sl_yaml_map_get(seq->kids[i], "name", NULL);
+			first = na != NULL ? na : seq->kids[j];
+			if (nb == NULL)
+				sl_yaml_err_node(
+				    ld, seq->kids[i],
+				    "%s: route %zu has no \"name\", and its "
+				    "default \"%s\" is the name of the route "
+				    "at %u:%u (give it a name)",
+				    lbl, i + 1, sl_yaml_qstr(ld, b),
+				    first->line, first->col);
+			else if (na == NULL)
+				sl_yaml_err_node(
+				    ld, nb,
+				    "%s: duplicate route name \"%s\" (the "
+				    "default name of route %zu, at %u:%u)",
+				    lbl, sl_yaml_qnode(ld, nb), j + 1,
+				    first->line, first->col);
+			else
+				sl_yaml_err_node(ld, nb,
+						 "%s: duplicate route name "
+						 "\"%s\" (first at %u:%u)",
+						 lbl, sl_yaml_qnode(ld, nb),
+						 first->line, first->col);
+			break;
+		}
+	}
+}
+
 /* Returns the address node when the listener's address is usable. */
 static const struct sl_yaml_node *
 parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
@@ -252,6 +300,7 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		for (i = 0; i < v->nkids; i++)
 			sl_conf_parse_route(ld, v->kids[i], i, &l->routes[i],
 					    conf);
+		check_route_names(ld, lbl, v, l);
 	}
 	sl_conf_check_listener_policy(ld, l);
 	return addr;

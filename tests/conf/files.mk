@@ -34,6 +34,8 @@ CONF_TEST_FILES = \
 	tests/conf/bad/duplicate-key.yaml \
 	tests/conf/bad/duplicate-listener-address.yaml \
 	tests/conf/bad/duplicate-listener-name.yaml \
+	tests/conf/bad/duplicate-route-default-name.yaml \
+	tests/conf/bad/duplicate-route-name.yaml \
 	tests/conf/bad/duration-bare.yaml \
 	tests/conf/bad/duration-overflow.yaml \
 	tests/conf/bad/duration-range.yaml \

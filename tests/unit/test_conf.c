@@ -2474,6 +2474,29 @@ static const struct error_case error_cases[] = {
      "\"a\\x0db\" for \"X-A\" "
      "(no "
      "control characters, no leading or trailing blanks)\n"},
+    /* two routes of a listener named alike: /metrics would have their
+     * series twice, with the same labels */
+    {"route names twice",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - {name: api, cluster: demo}\n"
+     "      - {cluster: demo}\n"
+     "      - {name: api, cluster: demo}\n"
+     "      - {name: route-2, cluster: demo}\n"
+     "      - {name: route-6, cluster: demo}\n"
+     "      - {cluster: demo}\n"
+     "  - name: other\n"
+     "    address: 127.0.0.1:8081\n"
+     "    routes: [{name: api, cluster: demo}]\n" CLUSTER,
+     "t.yaml:7:16: error: listener \"public\": duplicate route name "
+     "\"api\" (first at 5:16)\n"
+     "t.yaml:8:16: error: listener \"public\": duplicate route name "
+     "\"route-2\" (the default name of route 2, at 6:9)\n"
+     "t.yaml:10:9: error: listener \"public\": route 6 has no \"name\", "
+     "and its default \"route-6\" is the name of the route at 9:16 "
+     "(give it a name)\n"},
     /* a credential's value is never quoted: starred, its length and
      * its flaw said (doc/sluice.yaml.5, secret_headers) */
     {"credentials in header values",
