@@ -36,6 +36,26 @@ tls_version_str(int v)
 	return v == 13 ? "TLSv1.3" : "TLSv1.2";
 }
 
+/* A header's value as a JSON string: a credential's (secret) starred, one
+ * '*' a byte, as the WAF's log shows one: its length, never its bytes. */
+static void
+config_value(struct sbuf *b, const char *v, int secret)
+{
+	size_t n = strlen(v);
+	char *s;
+
+	if (!secret) {
+		sl_admin_jstr(b, v);
+		return;
+	}
+	if ((s = malloc(n + 1)) == NULL) {
+		sl_admin_jstr(b, "");
+		return;
+	}
+	sl_admin_jstr(b, sl_hdr_starred(s, n + 1, n));
+	free(s);
+}
+
 /* A sticky: or hash_key: as written ("header:x-user-id", with the
  * header's name lower-cased as it is matched), or null. */
 static void
@@ -192,7 +212,8 @@ config_identity(struct sbuf *b, const struct sl_conf_listener *l)
 
 /* A route's match: every part, null where any value matches. */
 static void
-config_match(struct sbuf *b, const struct sl_conf_route *r)
+config_match(struct sbuf *b, const struct sl_conf *c,
+	     const struct sl_conf_route *r)
 {
 	sb_printf(b, ",\"match\":{\"host\":");
 	/* a wildcard's host holds its suffix, ".example.com" */
@@ -217,7 +238,12 @@ config_match(struct sbuf *b, const struct sl_conf_route *r)
 			sb_printf(b, "%s", k ? "," : "");
 			sl_admin_jstr(b, r->headers[k].name);
 			sb_printf(b, ":");
-			sl_admin_jstr(b, r->headers[k].value);
+			config_value(b, r->headers[k].value,
+				     sl_hdr_name_secret(
+					 r->headers[k].name,
+					 strlen(r->headers[k].name),
+					 (const char *const *)c->secret_headers,
+					 c->nsecret_headers));
 		}
 		sb_printf(b, "}}");
 	}
@@ -249,7 +275,8 @@ config_retry(struct sbuf *b, const struct sl_conf_route *r)
 		  p->budget_percent);
 }
 
-/* One direction's header rules, values as written; null without any. */
+/* One direction's header rules, values as written but a credential's
+ * (starred); null without any. */
 static void
 config_hdr_rules(struct sbuf *b, const char *key, const struct sl_hdr_rules *r)
 {
@@ -267,7 +294,7 @@ config_hdr_rules(struct sbuf *b, const char *key, const struct sl_hdr_rules *r)
 			sb_printf(b, "%s", first ? "" : ",");
 			sl_admin_jstr(b, r->fields[i].name);
 			sb_printf(b, ":");
-			sl_admin_jstr(b, r->fields[i].text);
+			config_value(b, r->fields[i].text, r->fields[i].secret);
 			first = 0;
 		}
 		sb_printf(b, "}");
@@ -605,11 +632,12 @@ config_guard(struct sbuf *b, const struct sl_conf_route *r)
 }
 
 static void
-config_route(struct sbuf *b, const struct sl_conf_route *r)
+config_route(struct sbuf *b, const struct sl_conf *c,
+	     const struct sl_conf_route *r)
 {
 	sb_printf(b, "{\"name\":");
 	sl_admin_jstr(b, r->name);
-	config_match(b, r);
+	config_match(b, c, r);
 	sl_admin_jkv_str(b, "cluster",
 			 r->cluster != NULL ? r->cluster->name : NULL);
 	if (r->split == NULL)
@@ -959,6 +987,12 @@ sl_admin_page_config(const struct sl_admin_view *v, struct sbuf *b)
 	sl_admin_jkv_u64(b, "timeout_ms", c->dns_timeout_ms);
 	sl_admin_jkv_u64(b, "attempts", c->dns_attempts);
 	sb_printf(b, "}");
+	sb_printf(b, ",\"secret_headers\":[");
+	for (size_t i = 0; i < c->nsecret_headers; i++) {
+		sb_printf(b, "%s", i ? "," : "");
+		sl_admin_jstr(b, c->secret_headers[i]);
+	}
+	sb_printf(b, "]");
 	sl_admin_jkv_bool(b, "watch", c->watch);
 	sl_admin_jkv_u64(b, "watch_debounce_ms", c->watch_debounce_ms);
 	if (c->rl_store.set) {
@@ -1038,7 +1072,7 @@ sl_admin_page_config(const struct sl_admin_view *v, struct sbuf *b)
 		sb_printf(b, ",\"routes\":[");
 		for (size_t j = 0; j < l->nroutes; j++) {
 			sb_printf(b, "%s", j ? "," : "");
-			config_route(b, &l->routes[j]);
+			config_route(b, c, &l->routes[j]);
 		}
 		sb_printf(b, "]}");
 	}

@@ -180,6 +180,54 @@ parse_protocols(struct sl_yaml_loader *ld, const char *lbl,
 		*out = got; /* bit 0 http/1.1, bit 1 h2: SL_PROTO_* */
 }
 
+/*
+ * Two routes of one listener with one name, given or the default
+ * "route-N": /metrics would carry each of their series twice with the
+ * same labels, which Prometheus refuses as duplicate samples. seq is the
+ * listener's routes, lbl its label.
+ */
+static void
+check_route_names(struct sl_yaml_loader *ld, const char *lbl,
+		  const struct sl_yaml_node *seq,
+		  const struct sl_conf_listener *l)
+{
+	const struct sl_yaml_node *na, *nb, *first;
+
+	for (size_t i = 1; i < l->nroutes; i++) {
+		const char *b = l->routes[i].name;
+		for (size_t j = 0; b != NULL && j < i; j++) {
+			const char *a = l->routes[j].name;
+			if (a == NULL || strcmp(a, b) != 0)
+				continue;
+			na = sl_yaml_map_get(seq->kids[j], "name", NULL);
+			nb = sl_yaml_map_get(seq->kids[i], "name", NULL);
+			first = na != NULL ? na : seq->kids[j];
+			if (nb == NULL)
+				sl_yaml_err_node(
+				    ld, seq->kids[i],
+				    "%s: route %zu has no \"name\", and its "
+				    "default \"%s\" is the name of the route "
+				    "at %u:%u (give it a name)",
+				    lbl, i + 1, sl_yaml_qstr(ld, b),
+				    first->line, first->col);
+			else if (na == NULL)
+				sl_yaml_err_node(
+				    ld, nb,
+				    "%s: duplicate route name \"%s\" (the "
+				    "default name of route %zu, at %u:%u)",
+				    lbl, sl_yaml_qnode(ld, nb), j + 1,
+				    first->line, first->col);
+			else
+				sl_yaml_err_node(ld, nb,
+						 "%s: duplicate route name "
+						 "\"%s\" (first at %u:%u)",
+						 lbl, sl_yaml_qnode(ld, nb),
+						 first->line, first->col);
+			break;
+		}
+	}
+}
+
 /* Returns the address node when the listener's address is usable. */
 static const struct sl_yaml_node *
 parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
@@ -231,7 +279,8 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 					 "worker",
 					 lbl, conf->workers);
 	}
-	sl_conf_parse_policy(ld, map, SL_CONF_SEC_LISTENER_HEADERS, &l->policy);
+	sl_conf_parse_policy(ld, map, SL_CONF_SEC_LISTENER_HEADERS, conf,
+			     &l->policy);
 	sl_conf_parse_identity(ld, lbl, map, l);
 
 	if ((v = sl_yaml_map_get(map, "routes", NULL)) == NULL)
@@ -251,6 +300,7 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		for (i = 0; i < v->nkids; i++)
 			sl_conf_parse_route(ld, v->kids[i], i, &l->routes[i],
 					    conf);
+		check_route_names(ld, lbl, v, l);
 	}
 	sl_conf_check_listener_policy(ld, l);
 	return addr;
@@ -523,6 +573,53 @@ read_resolver(struct sl_yaml_loader *ld, const char *lbl,
 	return 0;
 }
 
+/* secret_headers: a list of header names whose values are credentials,
+ * besides the built-in ones (doc/sluice.yaml.5): kept lower-cased. */
+static int
+read_secret_headers(struct sl_yaml_loader *ld, const char *lbl,
+		    const struct sl_yaml_node *seq, void *base)
+{
+	struct sl_conf *conf = base;
+
+	(void)lbl;
+	if (sl_yaml_get_seq(ld, "secret_headers", seq) == -1)
+		return -1;
+	if (seq->nkids == 0)
+		return 0;
+	if ((conf->secret_headers =
+		 calloc(seq->nkids, sizeof(*conf->secret_headers))) == NULL) {
+		ld->oom = 1;
+		return -1;
+	}
+	for (size_t i = 0; i < seq->nkids; i++) {
+		const struct sl_yaml_node *n = seq->kids[i];
+		char *d;
+
+		if (n->type == SL_YAML_NODE_BAD)
+			continue;
+		if (!sl_yaml_is_string(n)) {
+			sl_yaml_err_node(ld, n,
+					 "\"secret_headers\": expected a "
+					 "header name");
+			continue;
+		}
+		if (!sl_conf_is_token(n->str, n->len)) {
+			sl_yaml_err_node(ld, n,
+					 "\"secret_headers\": invalid header "
+					 "name \"%s\"",
+					 sl_yaml_qnode(ld, n));
+			continue;
+		}
+		if ((d = sl_yaml_strdup(ld, n->str)) == NULL)
+			return -1;
+		for (char *c = d; *c != '\0'; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+		conf->secret_headers[conf->nsecret_headers++] = d;
+	}
+	return 0;
+}
+
 const struct sl_conf_keydef sl_conf_top_table[] = {
     {"workers", .type = SL_CONF_CODE},
     {"admin", .type = SL_CONF_CODE},
@@ -545,6 +642,9 @@ const struct sl_conf_keydef sl_conf_top_table[] = {
     {"watch", SL_CONF_BOOL, .def = 0, TOP(watch)},
     {"watch_debounce", SL_CONF_DURATION, 50, 60000, 1000,
      TOP(watch_debounce_ms)},
+    /* credentials' header names (doc/sluice.yaml.5): read before the
+     * listeners, whose header rules ask it */
+    {"secret_headers", SL_CONF_SET, .set = read_secret_headers},
     {.name = NULL},
 };
 #undef TOP
@@ -1037,6 +1137,9 @@ conf_free(struct sl_conf *conf)
 	for (i = 0; i < conf->nnameservers; i++)
 		free(conf->nameservers[i].text);
 	free(conf->nameservers);
+	for (i = 0; i < conf->nsecret_headers; i++)
+		free(conf->secret_headers[i]);
+	free(conf->secret_headers);
 	sl_conf_free_tracing(conf->tracing);
 	free(conf->waf.log);
 	free(conf->access_log);

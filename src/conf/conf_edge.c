@@ -237,18 +237,68 @@ parse_cidrs(struct sl_yaml_loader *ld, const struct sl_yaml_node *keyn,
 	}
 }
 
-/* The message for a value sl_hdr_rules_field refused. */
+int
+sl_conf_secret_header(const struct sl_conf *conf, const char *name, size_t len)
+{
+	return sl_hdr_name_secret(name, len,
+				  (const char *const *)conf->secret_headers,
+				  conf->nsecret_headers);
+}
+
+const char *
+sl_conf_qstarred(struct sl_yaml_loader *ld, size_t len)
+{
+	char stars[SL_YAML_QUOTE_MAX + 1];
+
+	return sl_yaml_qstr(ld, sl_hdr_starred(stars, sizeof(stars), len));
+}
+
+const char *
+sl_conf_value_flaw(const char *v, size_t len, char *buf, size_t bufsz)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			snprintf(buf, bufsz, "a control character at byte %zu",
+				 i + 1);
+			return buf;
+		}
+	}
+	if (len > 0 && (v[0] == ' ' || v[0] == '\t'))
+		return "a blank at its start";
+	if (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+		return "a blank at its end";
+	return NULL;
+}
+
+/*
+ * The message for a value sl_hdr_rules_field refused. A credential's
+ * value (secret) is never quoted, not even the part in error: it is shown
+ * starred with its length, and the flaw said with its place.
+ */
 static void
 header_value_error(struct sl_yaml_loader *ld, const char *key,
 		   const struct sl_yaml_node *k, const struct sl_yaml_node *v,
-		   enum sl_hdr_err e, size_t off, size_t elen)
+		   int secret, enum sl_hdr_err e, size_t off, size_t elen)
 {
 	char var[SL_YAML_QUOTE_MAX + 1], mean[SL_YAML_LABEL_MAX] = "";
-	const char *best = NULL;
+	char flaw[64];
+	const char *best = NULL, *why;
 	unsigned bestd = 0;
 
 	switch (e) {
 	case SL_HDR_E_VAR:
+		if (secret) {
+			sl_yaml_err_node(
+			    ld, v,
+			    "\"%s\": unknown variable at byte %zu of the "
+			    "value of \"%s\" (a credential's value, "
+			    "not shown; known: client_ip, request_id, "
+			    "route, cluster, tls_version, "
+			    "tls_client_subject)",
+			    key, off + 1, sl_yaml_qnode(ld, k));
+			break;
+		}
 		/* "${name}": the name without its braces */
 		snprintf(var, sizeof(var), "%.*s",
 			 (int)SL_MIN(elen - 3, SL_YAML_QUOTE_MAX),
@@ -285,6 +335,20 @@ header_value_error(struct sl_yaml_loader *ld, const char *key,
 		ld->oom = 1;
 		break;
 	default:
+		if (secret) {
+			why = sl_conf_value_flaw(v->str, v->len, flaw,
+						 sizeof(flaw));
+			sl_yaml_err_node(
+			    ld, v,
+			    "\"%s\": invalid value \"%s\" for \"%s\" (a "
+			    "credential's value, %zu bytes, shown starred): "
+			    "%s (no control characters, no leading or "
+			    "trailing blanks)",
+			    key, sl_conf_qstarred(ld, v->len),
+			    sl_yaml_qnode(ld, k), v->len,
+			    why != NULL ? why : "a byte not allowed");
+			break;
+		}
 		sl_yaml_err_node(ld, v,
 				 "\"%s\": invalid value \"%s\" for \"%s\" (no "
 				 "control characters, no leading or trailing "
@@ -327,7 +391,7 @@ header_rule_name(struct sl_yaml_loader *ld, const char *key,
 static void
 parse_header_fields(struct sl_yaml_loader *ld, const char *key, int add,
 		    const struct sl_yaml_node *map, int request,
-		    struct sl_hdr_rules *r)
+		    const struct sl_conf *conf, struct sl_hdr_rules *r)
 {
 	if (sl_yaml_get_map(ld, add ? "add" : "set", map) == -1)
 		return;
@@ -359,7 +423,10 @@ parse_header_fields(struct sl_yaml_loader *ld, const char *key, int add,
 					 key, add ? "add" : "set",
 					 sl_yaml_qnode(ld, k));
 		else if (e != SL_HDR_E_OK)
-			header_value_error(ld, key, k, v, e, off, elen);
+			header_value_error(
+			    ld, key, k, v,
+			    sl_conf_secret_header(conf, k->str, k->len), e, off,
+			    elen);
 	}
 }
 
@@ -367,7 +434,7 @@ parse_header_fields(struct sl_yaml_loader *ld, const char *key, int add,
 static void
 parse_header_rules(struct sl_yaml_loader *ld, const char *key,
 		   const struct sl_yaml_node *map, enum sl_conf_section sec,
-		   struct sl_hdr_rules **out)
+		   const struct sl_conf *conf, struct sl_hdr_rules **out)
 {
 	int request = strcmp(key, "request_headers") == 0;
 	const struct sl_yaml_node *v;
@@ -380,6 +447,10 @@ parse_header_rules(struct sl_yaml_loader *ld, const char *key,
 		ld->oom = 1;
 		return;
 	}
+	/* the file's credentials besides the built-in ones: their
+	 * fields are marked, so that /config stars their values */
+	r->secret_names = (const char *const *)conf->secret_headers;
+	r->nsecret_names = conf->nsecret_headers;
 	if ((v = sl_yaml_map_get(map, "remove", NULL)) != NULL &&
 	    sl_yaml_get_seq(ld, "remove", v) == 0)
 		for (size_t i = 0; i < v->nkids; i++) {
@@ -398,16 +469,17 @@ parse_header_rules(struct sl_yaml_loader *ld, const char *key,
 				ld->oom = 1;
 		}
 	if ((v = sl_yaml_map_get(map, "set", NULL)) != NULL)
-		parse_header_fields(ld, key, 0, v, request, r);
+		parse_header_fields(ld, key, 0, v, request, conf, r);
 	if ((v = sl_yaml_map_get(map, "add", NULL)) != NULL)
-		parse_header_fields(ld, key, 1, v, request, r);
+		parse_header_fields(ld, key, 1, v, request, conf, r);
 }
 
 /* allow, deny, request_headers and response_headers of a listener or a
  * route (the mapping map); *pp stays NULL when none is written. */
 void
 sl_conf_parse_policy(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
-		     enum sl_conf_section headers, struct sl_policy **pp)
+		     enum sl_conf_section headers, const struct sl_conf *conf,
+		     struct sl_policy **pp)
 {
 	static const char *const keys[] = {"allow", "deny", "request_headers",
 					   "response_headers"};
@@ -421,7 +493,7 @@ sl_conf_parse_policy(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		if (i < 2)
 			parse_cidrs(ld, k, v, p);
 		else
-			parse_header_rules(ld, keys[i], v, headers,
+			parse_header_rules(ld, keys[i], v, headers, conf,
 					   i == 2 ? &p->request : &p->response);
 	}
 }
@@ -455,7 +527,7 @@ check_own_name(struct sl_yaml_loader *ld, const char *key,
 void
 sl_conf_parse_route_policy(struct sl_yaml_loader *ld, const char *lbl,
 			   const struct sl_yaml_node *map,
-			   struct sl_conf_route *r)
+			   const struct sl_conf *conf, struct sl_conf_route *r)
 {
 	const struct sl_yaml_node *v;
 	char whose[SL_YAML_LABEL_MAX + 32];
@@ -465,7 +537,8 @@ sl_conf_parse_route_policy(struct sl_yaml_loader *ld, const char *lbl,
 	    sl_yaml_get_size(ld, "max_body_bytes", v, 0, UINT64_MAX - 1,
 			     &r->max_body_bytes) == -1)
 		r->max_body_bytes = ROUTE_BODY_UNSET;
-	sl_conf_parse_policy(ld, map, SL_CONF_SEC_ROUTE_HEADERS, &r->policy);
+	sl_conf_parse_policy(ld, map, SL_CONF_SEC_ROUTE_HEADERS, conf,
+			     &r->policy);
 	snprintf(whose, sizeof(whose), "%s's expose_cluster_header", lbl);
 	if (r->policy != NULL)
 		check_own_name(ld, "response_headers", r->policy->response,

@@ -298,12 +298,29 @@ void sl_conf_free_identity(struct sl_conf_listener *l);
  */
 void sl_conf_parse_policy(struct sl_yaml_loader *ld,
 			  const struct sl_yaml_node *map,
-			  enum sl_conf_section headers, struct sl_policy **pp);
+			  enum sl_conf_section headers,
+			  const struct sl_conf *conf, struct sl_policy **pp);
 /* A route's policy and max_body_bytes; call after its
  * expose_cluster_header is read. */
 void sl_conf_parse_route_policy(struct sl_yaml_loader *ld, const char *lbl,
 				const struct sl_yaml_node *map,
+				const struct sl_conf *conf,
 				struct sl_conf_route *r);
+/*
+ * Credentials in header values (doc/sluice.yaml.5, secret_headers): no
+ * message quotes one. sl_conf_secret_header: whether the field
+ * name[0..len) holds one, by the built-in names or conf's secret_headers
+ * (read before the listeners). sl_conf_qstarred: what a message shows
+ * instead of a value of len bytes, one '*' a byte (cut as a quote is),
+ * in one of ld's quote buffers. sl_conf_value_flaw: why a field value
+ * v[0..len) is refused (a control byte, a blank at an end), said by its
+ * place and never its bytes (in buf when it needs one), or NULL.
+ */
+int sl_conf_secret_header(const struct sl_conf *conf, const char *name,
+			  size_t len);
+const char *sl_conf_qstarred(struct sl_yaml_loader *ld, size_t len);
+const char *sl_conf_value_flaw(const char *v, size_t len, char *buf,
+			       size_t bufsz);
 /*
  * Once a listener's tls, policy and routes are read: checks the rules
  * against the fields sluice writes, puts together the rules each route's

@@ -217,12 +217,14 @@ parse_upgrade(struct sl_yaml_loader *ld, const char *lbl,
 
 static void
 parse_headers(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
-	      struct sl_conf_route *r)
+	      const struct sl_conf *conf, struct sl_conf_route *r)
 {
 	struct sl_conf_header_match *h;
 	const struct sl_yaml_node *k, *v;
 	size_t i, j, vl;
-	int bad;
+	int bad, secret;
+	char flaw[64];
+	const char *why;
 
 	if (sl_yaml_get_map(ld, "headers", map) == -1 || map->nkids == 0)
 		return;
@@ -256,16 +258,23 @@ parse_headers(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 			continue;
 		}
 		vl = v->len;
-		for (j = 0; j < vl; j++) {
-			unsigned char c = (unsigned char)v->str[j];
-
-			if ((c < 0x20 && c != '\t') || c == 0x7f)
-				break;
+		secret = k->type == SL_YAML_NODE_SCALAR &&
+			 sl_conf_secret_header(conf, k->str, k->len);
+		if ((why = sl_conf_value_flaw(v->str, vl, flaw,
+					      sizeof(flaw))) != NULL &&
+		    secret) {
+			/* a credential's value is never quoted */
+			sl_yaml_err_node(
+			    ld, v,
+			    "\"headers\": invalid value \"%s\" for \"%s\" "
+			    "(a credential's value, %zu bytes, shown "
+			    "starred): %s (no control characters, no "
+			    "leading or trailing blanks)",
+			    sl_conf_qstarred(ld, vl), sl_yaml_qnode(ld, k), vl,
+			    why);
+			continue;
 		}
-		if (j < vl ||
-		    (vl > 0 &&
-		     (v->str[0] == ' ' || v->str[0] == '\t' ||
-		      v->str[vl - 1] == ' ' || v->str[vl - 1] == '\t'))) {
+		if (why != NULL) {
 			sl_yaml_err_node(
 			    ld, v,
 			    "\"headers\": invalid value \"%s\" for "
@@ -307,7 +316,8 @@ parse_headers(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 
 static void
 parse_match(struct sl_yaml_loader *ld, const char *lbl,
-	    const struct sl_yaml_node *map, struct sl_conf_route *r)
+	    const struct sl_yaml_node *map, const struct sl_conf *conf,
+	    struct sl_conf_route *r)
 {
 	const struct sl_yaml_node *v, *path, *prefix, *pathk, *prefixk;
 
@@ -330,7 +340,7 @@ parse_match(struct sl_yaml_loader *ld, const char *lbl,
 	if ((v = sl_yaml_map_get(map, "methods", NULL)) != NULL)
 		parse_methods(ld, v, r);
 	if ((v = sl_yaml_map_get(map, "headers", NULL)) != NULL)
-		parse_headers(ld, v, r);
+		parse_headers(ld, v, conf, r);
 }
 
 /* split: a list of { cluster: NAME, weight: 0..10000 }, weights not all
@@ -691,7 +701,7 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 
 	if ((v = sl_yaml_map_get(map, "match", NULL)) != NULL &&
 	    sl_yaml_get_map(ld, "match", v) == 0)
-		parse_match(ld, lbl, v, r);
+		parse_match(ld, lbl, v, conf, r);
 
 	/*
 	 * Each value is checked even when the route is wrong as a
@@ -739,7 +749,7 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	if ((v = sl_yaml_map_get(map, "retry", NULL)) != NULL)
 		parse_retry(ld, lbl, v, r);
 	sl_conf_table_read(ld, lbl, map, sl_conf_route_table, r, NULL);
-	sl_conf_parse_route_policy(ld, lbl, map, r);
+	sl_conf_parse_route_policy(ld, lbl, map, conf, r);
 	if ((v = sl_yaml_map_get(map, "rate_limit", NULL)) != NULL)
 		sl_conf_parse_rate_limits(ld, lbl, v, r);
 	if ((v = sl_yaml_map_get(map, "upgrade", NULL)) != NULL)

@@ -790,6 +790,11 @@ struct sl_conf {
 	/* idempotency: (doc/operations.md, "Idempotent payments"): always
 	 * set */
 	struct sl_conf_idem idem;
+	/* secret_headers: (doc/sluice.yaml.5): the names whose values are
+	 * credentials besides the built-in ones (sl_hdr_name_secret),
+	 * lower-cased: no message, /config or log shows their values */
+	char **secret_headers; /* owned, each owned */
+	size_t nsecret_headers;
 };
 
 #endif

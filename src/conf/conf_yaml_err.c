@@ -515,7 +515,8 @@ err_indent(struct sl_yaml_loader *ld, const struct build *b, unsigned line,
 
 /*
  * The plain scalar at line:col was meant as a key but has no ":" (next:
- * the line libyaml read as its continuation, or 0).
+ * the line libyaml read as its continuation, or 0). Only its first word is
+ * quoted.
  */
 static int
 err_colon(struct sl_yaml_loader *ld, unsigned line, unsigned col, unsigned next)
@@ -530,6 +531,14 @@ err_colon(struct sl_yaml_loader *ld, unsigned line, unsigned col, unsigned next)
 			break;
 	while (n > i && (s[n - 1] == ' ' || s[n - 1] == '\t'))
 		n--;
+	/* the first word alone: it is the key the ":" was meant after,
+	 * and the rest of the line may be its value, a credential
+	 * ("Authorization Bearer ..."), which no message may echo */
+	for (size_t w = i; w < n; w++)
+		if (s[w] == ' ' || s[w] == '\t') {
+			n = w;
+			break;
+		}
 	word = sl_yaml_quote(ld, s + i, n - i);
 	if (next > 0)
 		sl_yaml_err_at(ld, line, col,

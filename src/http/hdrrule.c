@@ -150,6 +150,45 @@ sl_hdr_name_refused(const char *name, size_t len, int request)
 	return NULL;
 }
 
+/* The built-in credential names, lower-cased (hdrrule.h). */
+static const char *const secret_names[] = {
+    "authorization",  "proxy-authorization",
+    "cookie",	      "set-cookie",
+    "x-api-key",      "api-key",
+    "apikey",	      "x-auth-token",
+    "x-access-token", "x-amz-security-token",
+    "x-vault-token",
+};
+
+int
+sl_hdr_name_secret(const char *name, size_t len, const char *const *extra,
+		   size_t n)
+{
+	for (size_t i = 0; i < sizeof(secret_names) / sizeof(secret_names[0]);
+	     i++)
+		if (strlen(secret_names[i]) == len &&
+		    strncasecmp(name, secret_names[i], len) == 0)
+			return 1;
+	for (size_t i = 0; i < n; i++)
+		if (strlen(extra[i]) == len &&
+		    strncasecmp(name, extra[i], len) == 0)
+			return 1;
+	return 0;
+}
+
+char *
+sl_hdr_starred(char *out, size_t cap, size_t len)
+{
+	size_t n;
+
+	if (cap == 0)
+		return out;
+	n = len < cap - 1 ? len : cap - 1;
+	memset(out, '*', n);
+	out[n] = '\0';
+	return out;
+}
+
 static char *
 lower_dup(const char *s, size_t n)
 {
@@ -347,6 +386,8 @@ sl_hdr_rules_field(struct sl_hdr_rules *r, const char *name, const char *value,
 	memcpy(f.text, value, len);
 	f.text[len] = '\0';
 	f.own_clash = own_clash(f.lname);
+	f.secret =
+	    sl_hdr_name_secret(name, nlen, r->secret_names, r->nsecret_names);
 	if ((e = split_value(&f, value, len, &vars, off, elen)) !=
 	    SL_HDR_E_OK) {
 		field_free(&f);

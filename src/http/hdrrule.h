@@ -64,6 +64,8 @@ struct sl_hdr_field {
 	int own_clash;	    /* a field sluice's own answers carry
 			       (Content-Type, Allow, Retry-After): not
 			       written on them */
+	int secret;	    /* a credential's name (sl_hdr_name_secret):
+			       its value is never shown, only its length */
 	unsigned line, col; /* of the name in the file, 0 = unknown */
 };
 
@@ -97,6 +99,11 @@ struct sl_hdr_rules {
 	char *block;
 	size_t block_len;
 	int own_clash; /* a field has own_clash */
+	/* the configuration's secret_headers, lower-cased, besides the
+	 * built-in credential names; set before the fields are added
+	 * (borrowed: the generation's) */
+	const char *const *secret_names;
+	size_t nsecret_names;
 };
 
 /*
@@ -136,6 +143,24 @@ void sl_hdr_rules_free(struct sl_hdr_rules *r);
  * are the caller's to check.
  */
 const char *sl_hdr_name_refused(const char *name, size_t len, int request);
+
+/*
+ * Whether the field name[0..len) holds a credential, whose value nothing
+ * may show (a message, /config, a log): the built-in names
+ * (Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key,
+ * Api-Key, Apikey, X-Auth-Token, X-Access-Token, X-Amz-Security-Token,
+ * X-Vault-Token; doc/sluice.yaml.5, secret_headers) or one of extra[0..n)
+ * (lower-cased). Case-insensitive.
+ */
+int sl_hdr_name_secret(const char *name, size_t len, const char *const *extra,
+		       size_t n);
+
+/*
+ * A credential's value of len bytes as shown instead of it: one '*' a
+ * byte, its length kept, as the WAF's log masks one (doc/operations.md),
+ * into out[0..cap), cut at cap - 1 bytes. Returns out.
+ */
+char *sl_hdr_starred(char *out, size_t cap, size_t len);
 
 /* What went wrong in a value (sl_hdr_rules_field). */
 enum sl_hdr_err {

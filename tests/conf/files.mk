@@ -34,6 +34,8 @@ CONF_TEST_FILES = \
 	tests/conf/bad/duplicate-key.yaml \
 	tests/conf/bad/duplicate-listener-address.yaml \
 	tests/conf/bad/duplicate-listener-name.yaml \
+	tests/conf/bad/duplicate-route-default-name.yaml \
+	tests/conf/bad/duplicate-route-name.yaml \
 	tests/conf/bad/duration-bare.yaml \
 	tests/conf/bad/duration-overflow.yaml \
 	tests/conf/bad/duration-range.yaml \
@@ -46,6 +48,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/hash-key-without-hash-all.yaml \
 	tests/conf/bad/header-exceeds-buffer.yaml \
 	tests/conf/bad/header-rules-all.yaml \
+	tests/conf/bad/header-rules-secret.yaml \
 	tests/conf/bad/header-rules-subject.yaml \
 	tests/conf/bad/headers-all.yaml \
 	tests/conf/bad/health-expect-bad.yaml \
@@ -101,6 +104,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/retry-idempotency-key-type.yaml \
 	tests/conf/bad/retry-on-unknown.yaml \
 	tests/conf/bad/route-missing-cluster.yaml \
+	tests/conf/bad/secret-headers-bad-name.yaml \
 	tests/conf/bad/secrets/control \
 	tests/conf/bad/secrets/empty \
 	tests/conf/bad/secrets/no-colon \

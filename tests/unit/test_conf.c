@@ -723,6 +723,48 @@ test_route_names(void **state)
 	sl_conf_unref(c);
 }
 
+/* secret_headers: kept lower-cased, and what marks a header rule's field
+ * as a credential's, with the built-in names; the values stay as
+ * written (they are sent). */
+static void
+test_secret_headers(void **state)
+{
+	struct sl_conf *c;
+	const struct sl_hdr_rules *r;
+
+	(void)state;
+	c = load_ok("secret_headers: [X-Partner-Key, x-other]\n"
+		    "listeners:\n"
+		    "  - name: a\n"
+		    "    address: 127.0.0.1:8080\n"
+		    "    request_headers:\n"
+		    "      set: {X-Partner-Key: k1, X-Env: prod}\n"
+		    "    routes:\n"
+		    "      - cluster: demo\n"
+		    "        request_headers:\n"
+		    "          set: {Authorization: \"Bearer t\", X-Other: o}\n"
+		    "          add: {X-Note: n}\n" CLUSTER);
+	assert_int_equal(c->nsecret_headers, 2);
+	assert_string_equal(c->secret_headers[0], "x-partner-key");
+	assert_string_equal(c->secret_headers[1], "x-other");
+	r = c->listeners[0].policy->request;
+	assert_int_equal(r->nfields, 2);
+	assert_string_equal(r->fields[0].name, "X-Partner-Key");
+	assert_true(r->fields[0].secret);
+	assert_string_equal(r->fields[0].text, "k1");
+	assert_false(r->fields[1].secret);
+	r = c->listeners[0].routes[0].policy->request;
+	assert_int_equal(r->nfields, 3);
+	assert_true(r->fields[0].secret);
+	assert_string_equal(r->fields[0].text, "Bearer t");
+	assert_true(r->fields[1].secret);
+	assert_false(r->fields[2].secret);
+	assert_true(sl_conf_secret_header(c, "X-OTHER", 7));
+	assert_true(sl_conf_secret_header(c, "Cookie", 6));
+	assert_false(sl_conf_secret_header(c, "X-Env", 5));
+	sl_conf_unref(c);
+}
+
 static void
 test_match(void **state)
 {
@@ -2432,6 +2474,69 @@ static const struct error_case error_cases[] = {
      "\"a\\x0db\" for \"X-A\" "
      "(no "
      "control characters, no leading or trailing blanks)\n"},
+    /* two routes of a listener named alike: /metrics would have their
+     * series twice, with the same labels */
+    {"route names twice",
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - {name: api, cluster: demo}\n"
+     "      - {cluster: demo}\n"
+     "      - {name: api, cluster: demo}\n"
+     "      - {name: route-2, cluster: demo}\n"
+     "      - {name: route-6, cluster: demo}\n"
+     "      - {cluster: demo}\n"
+     "  - name: other\n"
+     "    address: 127.0.0.1:8081\n"
+     "    routes: [{name: api, cluster: demo}]\n" CLUSTER,
+     "t.yaml:7:16: error: listener \"public\": duplicate route name "
+     "\"api\" (first at 5:16)\n"
+     "t.yaml:8:16: error: listener \"public\": duplicate route name "
+     "\"route-2\" (the default name of route 2, at 6:9)\n"
+     "t.yaml:10:9: error: listener \"public\": route 6 has no \"name\", "
+     "and its default \"route-6\" is the name of the route at 9:16 "
+     "(give it a name)\n"},
+    /* a credential's value is never quoted: starred, its length and
+     * its flaw said (doc/sluice.yaml.5, secret_headers) */
+    {"credentials in header values",
+     "secret_headers: [X-Partner-Key]\n"
+     "listeners:\n"
+     "  - name: public\n"
+     "    address: 127.0.0.1:8080\n"
+     "    routes:\n"
+     "      - cluster: demo\n"
+     "        match: {headers: {Cookie: \"sid=abc \"}}\n"
+     "        request_headers:\n"
+     "          set: {Authorization: \"Bearer abc \", X-Partner-Key: "
+     "\"k\\x01\", X-Api-Key: \"a${b}\"}\n" CLUSTER,
+     "t.yaml:7:35: error: route \"route-1\": \"headers\": invalid value "
+     "\"********\" for \"Cookie\" (a credential's value, 8 bytes, shown "
+     "starred): a blank at its end (no control characters, no leading or "
+     "trailing blanks)\n"
+     "t.yaml:9:32: error: route \"route-1\": \"request_headers\": invalid "
+     "value \"***********\" for \"Authorization\" (a credential's value, "
+     "11 bytes, shown starred): a blank at its end (no control "
+     "characters, no leading or trailing blanks)\n"
+     "t.yaml:9:62: error: route \"route-1\": \"request_headers\": invalid "
+     "value \"**\" for \"X-Partner-Key\" (a credential's value, 2 bytes, "
+     "shown starred): a control character at byte 2 (no control "
+     "characters, no leading or trailing blanks)\n"
+     "t.yaml:9:82: error: route \"route-1\": \"request_headers\": unknown "
+     "variable at byte 2 of the value of \"X-Api-Key\" (a credential's "
+     "value, not shown; known: client_ip, request_id, route, cluster, "
+     "tls_version, tls_client_subject)\n"},
+    {"secret_headers names",
+     "secret_headers: [X-A, \"X B\", {a: b}]\n" LISTENER CLUSTER,
+     "t.yaml:1:23: error: \"secret_headers\": invalid header name \"X "
+     "B\"\n"
+     "t.yaml:1:30: error: \"secret_headers\": expected a header name\n"},
+    /* the rest of a line after its key may be a credential: only the
+     * key is quoted */
+    {"yaml missing colon before a value",
+     "log:\n  Authorization Bearer tok123\n  access: stdout\n",
+     "t.yaml:2:3: error: missing \":\" after \"Authorization\" (YAML "
+     "reads this line and line 3 as one value)" STOPPED_AT("3:9")},
     {"headers duplicate",
      "listeners:\n"
      "  - name: public\n"
@@ -3948,6 +4053,7 @@ main(void)
 	    cmocka_unit_test(test_limits_table),
 	    cmocka_unit_test(test_route_names),
 	    cmocka_unit_test(test_match),
+	    cmocka_unit_test(test_secret_headers),
 	    cmocka_unit_test(test_cluster_order),
 	    cmocka_unit_test(test_bounds),
 	    cmocka_unit_test(test_listener_addresses),

@@ -721,6 +721,97 @@ test_request_blocks_hold_the_texts_fields(void **state)
 	sl_hdr_rules_free(r);
 }
 
+/* Credentials' names: the built-in ones in any case, the file's own
+ * (lower-cased, as conf keeps them), and nothing that merely contains
+ * one. */
+static void
+test_secret_names(void **state)
+{
+	static const char *const yes[] = {
+	    "Authorization",
+	    "authorization",
+	    "PROXY-AUTHORIZATION",
+	    "Cookie",
+	    "Set-Cookie",
+	    "X-Api-Key",
+	    "api-key",
+	    "Apikey",
+	    "X-Auth-Token",
+	    "x-access-token",
+	    "X-Amz-Security-Token",
+	    "X-Vault-Token",
+	};
+	static const char *const no[] = {
+	    "X-Authorization-Id", "Cookies", "X-Api", "Accept", "", "X-Key",
+	};
+	const char *const extra[] = {"x-partner-key", "x-key2"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		assert_true(
+		    sl_hdr_name_secret(yes[i], strlen(yes[i]), NULL, 0));
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		assert_false(sl_hdr_name_secret(no[i], strlen(no[i]), NULL, 0));
+	assert_false(sl_hdr_name_secret("X-Partner-Key", 13, NULL, 0));
+	assert_true(sl_hdr_name_secret("X-Partner-Key", 13, extra, 2));
+	assert_true(sl_hdr_name_secret("X-KEY2", 6, extra, 2));
+	assert_false(sl_hdr_name_secret("X-Key", 5, extra, 2));
+	/* a name's length is what is compared, not a prefix */
+	assert_false(sl_hdr_name_secret("Cookie", 3, NULL, 0));
+}
+
+/* A credential as shown: one '*' a byte, cut at the buffer. */
+static void
+test_starred(void **state)
+{
+	char b[8];
+
+	(void)state;
+	assert_string_equal(sl_hdr_starred(b, sizeof(b), 0), "");
+	assert_string_equal(sl_hdr_starred(b, sizeof(b), 3), "***");
+	assert_string_equal(sl_hdr_starred(b, sizeof(b), 7), "*******");
+	assert_string_equal(sl_hdr_starred(b, sizeof(b), 19), "*******");
+	b[0] = 'x';
+	sl_hdr_starred(b, 0, 5); /* no room: untouched */
+	assert_int_equal(b[0], 'x');
+}
+
+/* A field of a credential's name is marked (what /config stars), by the
+ * built-in names or the rules' secret_names, whatever its value; its
+ * value is still written as given. */
+static void
+test_secret_fields(void **state)
+{
+	const char *const extra[] = {"x-partner-key"};
+	struct sl_hdr_rules *r = sl_hdr_rules_new();
+	char out[512];
+	struct sl_hdr_apply a;
+	long n;
+
+	(void)state;
+	r->secret_names = extra;
+	r->nsecret_names = 1;
+	set(r, "Authorization", "Bearer tok123");
+	set(r, "X-Partner-Key", "k-${request_id}");
+	add(r, "Cookie", "a=b");
+	set(r, "X-Env", "prod");
+	for (size_t i = 0; i < r->nfields; i++)
+		assert_int_equal(r->fields[i].secret,
+				 strcmp(r->fields[i].name, "X-Env") != 0);
+	assert_non_null(sl_hdr_apply_set(&a, NULL, r));
+	n = sl_hdr_write(out, sizeof(out) - 1, &a, &vars, 0);
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_non_null(strstr(out, "Authorization: Bearer tok123\r\n"));
+	assert_non_null(strstr(out, "Cookie: a=b\r\n"));
+	sl_hdr_rules_free(r);
+	/* without secret_names, the file's own name is no credential */
+	r = sl_hdr_rules_new();
+	set(r, "X-Partner-Key", "k");
+	assert_false(r->fields[0].secret);
+	sl_hdr_rules_free(r);
+}
+
 int
 main(void)
 {
@@ -735,6 +826,9 @@ main(void)
 	    cmocka_unit_test(test_response_head_and_error_with_rules),
 	    cmocka_unit_test(test_blocks_hold_the_texts_fields),
 	    cmocka_unit_test(test_request_blocks_hold_the_texts_fields),
+	    cmocka_unit_test(test_secret_names),
+	    cmocka_unit_test(test_starred),
+	    cmocka_unit_test(test_secret_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
