@@ -248,6 +248,17 @@ out:
 	return ks;
 }
 
+/* Whether url's authority (what follows "scheme://" up to the path)
+ * holds a "@": user information, a credential. */
+static int
+has_userinfo(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	p = p != NULL ? p + 3 : url;
+	return memchr(p, '@', strcspn(p, "/?#")) != NULL;
+}
+
 /* Splits url into its scheme's TLS (1: https), its authority and its
  * path (with the query). Returns 0, or -1 when it is no absolute http or
  * https URL sluice can send as it is. */
@@ -347,10 +358,21 @@ parse_keys_url(struct sl_yaml_loader *ld, const char *lbl,
 	    (cl = sl_conf_find_cluster(ld, lbl, "cluster", cn, conf)) == NULL)
 		return;
 	if (split_url(url, &tls, &authority, &alen, &path) == -1) {
-		sl_yaml_err_node(ld, urln,
-				 "%s: keys: \"url\": \"%s\" is not an http:// "
-				 "or https:// URL with a host and a path",
-				 lbl, sl_yaml_qnode(ld, urln));
+		if (has_userinfo(url))
+			/* never quoted: what stands before "@" is a
+			 * credential */
+			sl_yaml_err_node(
+			    ld, urln,
+			    "%s: keys: \"url\": credentials in a "
+			    "URL (user:password@) are refused, and "
+			    "not shown: a key set is public",
+			    lbl);
+		else
+			sl_yaml_err_node(
+			    ld, urln,
+			    "%s: keys: \"url\": \"%s\" is not an http:// "
+			    "or https:// URL with a host and a path",
+			    lbl, sl_yaml_qnode(ld, urln));
 		return;
 	}
 	if (tls != (cl->tls.enabled != 0) ||

@@ -17,6 +17,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/alias-recursive.yaml \
 	tests/conf/bad/alias-undefined.yaml \
 	tests/conf/bad/allow-deny-all.yaml \
+	tests/conf/bad/auth-keys-url-credentials.yaml \
 	tests/conf/bad/bad-address.yaml \
 	tests/conf/bad/bad-balance.yaml \
 	tests/conf/bad/bad-header-name.yaml \
