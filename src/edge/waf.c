@@ -418,9 +418,7 @@ static const char own_rules[] =
     "SecRule REQBODY_PROCESSOR \"!@streq XML\" "
     "\"id:77006,phase:2,pass,nolog,noauditlog,t:none,"
     "ctl:ruleRemoveTargetById=941110;REQUEST_BODY,"
-    "ctl:ruleRemoveTargetById=941120;REQUEST_BODY,"
-    "ctl:ruleRemoveTargetById=941140;REQUEST_BODY,"
-    "ctl:ruleRemoveTargetById=941160;REQUEST_BODY\"\n";
+    "ctl:ruleRemoveTargetById=941120;REQUEST_BODY\"\n";
 
 /*
  * A body sent without a Content-Type, on a route that names the type to
@@ -438,22 +436,23 @@ static const char *const untyped_processor[] = {NULL, "JSON", "XML",
  * The rules read an XML body as the text of its nodes (their XML
  * target, every node from the root), so its markup (<script> as an
  * element, an onerror attribute) and every attribute's value were read
- * by no rule (issue 77). The Core Rule Set's attack
- * rules get the attribute values (XML://@*, values as the text nodes
- * are), and its XSS rules that look for active markup (941110 script
- * tags, 941120 event handlers, 941140 javascript: URIs, 941160 HTML
- * elements and attributes) the raw body. Not its others: libinjection
- * (941100) and 941130 take any xmlns attribute, 941180 any comment or
- * CDATA section for an attack, 941101, 941330 and 941340 (paranoia 2)
- * ordinary XML too; with the four, a SOAP envelope, an invoice and a
- * payment document score what they score without them at paranoia 1 to
- * 4. A rule set without these ids or tags is left as it is.
+ * by no rule (issue 77). The Core Rule Set's attack rules get the
+ * attribute values (XML://@*, values as the text nodes are: a
+ * javascript: URI, an injection), and the two XSS rules that find
+ * what runs in markup whatever the element's name, 941110 (a script
+ * element) and 941120 (an on...= event handler), the raw body. Not its
+ * others, which read element names as HTML: libinjection (941100) and
+ * 941130 take any xmlns attribute for an attack, 941180 any comment or
+ * CDATA section, 941140 a <meta> or <form> element, 941160 any name
+ * that begins like an HTML one (<format>, <styleId>, <param name=..>),
+ * 941101, 941330 and 941340 (paranoia 2) ordinary documents. With the
+ * two, a SOAP envelope, an invoice and a payment document score what
+ * they score without them at paranoia 1 to 4. A rule set without these
+ * ids or tags is left as it is.
  */
 static const char own_markup[] =
     "SecRuleUpdateTargetById 941110 \"REQUEST_BODY\"\n"
     "SecRuleUpdateTargetById 941120 \"REQUEST_BODY\"\n"
-    "SecRuleUpdateTargetById 941140 \"REQUEST_BODY\"\n"
-    "SecRuleUpdateTargetById 941160 \"REQUEST_BODY\"\n"
     "SecRuleUpdateTargetByTag \"attack-xss\" \"XML://@*\"\n"
     "SecRuleUpdateTargetByTag \"attack-sqli\" \"XML://@*\"\n"
     "SecRuleUpdateTargetByTag \"attack-rce\" \"XML://@*\"\n"

@@ -913,6 +913,7 @@ XML_MARKUP = [
      b"</pay>", "941"),
     ("an event handler attribute",
      b'<pay><note><img src="x" onerror="alert(1)"/></note></pay>', "941"),
+    ("an svg's onload", b'<pay><svg onload="alert(1)"/></pay>', "941"),
     ("a javascript: URI in an attribute",
      b'<pay><link href="javascript:alert(1)">receipt</link></pay>', "941"),
     ("SQL injection in an attribute",
@@ -938,6 +939,11 @@ XML_LEGIT = [
      b'  <cbc:Amount currencyID="EUR">24.00</cbc:Amount>\n'
      b'  <cbc:Note><![CDATA[Paid by card; see https://pay.example.com/r/42'
      b'?a=1&b=2]]></cbc:Note>\n</Invoice>'),
+    # element names that begin like HTML's: the CRS's 941140 and 941160
+    # would take them for markup, which is why they do not read it
+    ("names like HTML's",
+     b'<order><meta><format>pdf</format><styleId>3</styleId></meta>'
+     b'<form id="W-9"><param name="year">2026</param></form></order>'),
 ]
 
 
