@@ -19,6 +19,7 @@
 #include "resolve.h"
 #include "runtime.h"
 #include "util.h"
+#include "waf.h"
 
 /* ---- /config ------------------------------------------------------------
  *
@@ -504,6 +505,9 @@ config_waf(struct sbuf *b, const struct sl_conf_waf_route *w)
 		  w->timeout_ms,
 		  w->on_failure == SL_WAF_FAIL_ALLOW ? "allow" : "deny",
 		  w->failure_status, w->audit ? "true" : "false");
+	if (w->untyped != SL_WAF_UNTYPED_REFUSE)
+		sb_printf(b, ",\"untyped_body\":\"%s\"",
+			  sl_waf_untyped_name((enum sl_waf_untyped)w->untyped));
 	sb_printf(b,
 		  ",\"limits\":{\"cookies\":%u,\"args\":%u,\"json_depth\":%u,"
 		  "\"args_bytes\":%llu}",

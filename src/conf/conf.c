@@ -918,9 +918,9 @@ static const char *const rate_limit_keys[] = {
 
 static const char *const route_tracing_keys[] = {"sample", NULL};
 static const char *const route_waf_keys[] = {
-    "rules",	  "mode",	    "body_limit", "on_body_limit", "timeout",
-    "on_failure", "failure_status", "audit",	  "exclude",	   "limits",
-    NULL};
+    "rules",   "mode",	     "body_limit",     "on_body_limit",
+    "timeout", "on_failure", "failure_status", "audit",
+    "exclude", "limits",     "untyped_body",   NULL};
 static const char *const route_waf_limits_keys[] = {
     "cookies", "args", "args_bytes", "json_depth", NULL};
 static const char *const route_waf_exclude_keys[] = {"rule", "field", NULL};

@@ -463,6 +463,7 @@ struct sl_conf_waf_route {
 	uint8_t over;	     /* enum sl_waf_over: a body past body_limit */
 	uint8_t on_failure;  /* enum sl_waf_fail: no verdict in time */
 	uint8_t audit;	     /* run the logging phase (the audit log) */
+	uint8_t untyped;     /* enum sl_waf_untyped: a body without a type */
 	int failure_status;  /* 503 or 403 */
 	unsigned line, col;  /* of its rules: where a rule file's error is
 				reported too */

@@ -265,6 +265,31 @@ read_limits(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		w->limits.args_bytes = u;
 }
 
+/* untyped_body: the type a body sent without a Content-Type is parsed
+ * as; one the rules' processors take (waf.c), or octet-stream (raw).
+ * Absent: such a body is refused (415). */
+static void
+read_untyped(struct sl_yaml_loader *ld, const char *lbl,
+	     const struct sl_yaml_node *v, struct sl_conf_waf_route *w)
+{
+	const char *s;
+	int u;
+
+	if (sl_yaml_get_str(ld, "untyped_body", v, &s) == -1)
+		return;
+	if ((u = sl_waf_untyped_parse(s, strlen(s))) < 0) {
+		sl_yaml_err_node(ld, v,
+				 "%s: waf: \"untyped_body\": expected "
+				 "application/json, application/xml, "
+				 "application/x-www-form-urlencoded or "
+				 "application/octet-stream (the types the WAF "
+				 "parses, or raw), got %s",
+				 lbl, sl_yaml_qnode(ld, v));
+		return;
+	}
+	w->untyped = (uint8_t)u;
+}
+
 void
 sl_conf_parse_route_waf(struct sl_yaml_loader *ld, const char *lbl,
 			const struct sl_yaml_node *map, struct sl_conf_route *r)
@@ -342,6 +367,8 @@ sl_conf_parse_route_waf(struct sl_yaml_loader *ld, const char *lbl,
 	if ((v = sl_yaml_map_get(map, "audit", NULL)) != NULL &&
 	    sl_conf_get_bool(ld, "audit", v, &i) == 0)
 		w->audit = (uint8_t)i;
+	if ((v = sl_yaml_map_get(map, "untyped_body", NULL)) != NULL)
+		read_untyped(ld, lbl, v, w);
 	if ((v = sl_yaml_map_get(map, "exclude", NULL)) != NULL)
 		read_exclude(ld, lbl, v, w);
 	if ((v = sl_yaml_map_get(map, "limits", NULL)) != NULL)
@@ -363,13 +390,14 @@ sl_conf_free_route_waf(struct sl_conf_waf_route *w)
 }
 
 /* The set's identity: its files and exclusions, each NUL-ended (a file
- * name holds no NUL, the exclusions' text no NUL either); its length in
- * w->keylen, compared whole. */
+ * name holds no NUL, the exclusions' text no NUL either), then what it
+ * does with a body without a type (one byte); its length in w->keylen,
+ * compared whole. */
 static char *
 set_key(struct sl_conf_waf_route *w)
 {
 	const char *after = w->after != NULL ? w->after : "";
-	size_t n = strlen(after) + 1, o = 0;
+	size_t n = strlen(after) + 2, o = 0;
 	char *k;
 
 	for (size_t i = 0; i < w->nfiles; i++)
@@ -382,6 +410,8 @@ set_key(struct sl_conf_waf_route *w)
 		o += l;
 	}
 	memcpy(k + o, after, strlen(after) + 1);
+	/* 1 + the enum: never a NUL */
+	k[n - 1] = (char)(1 + w->untyped);
 	w->keylen = n;
 	return k;
 }
@@ -446,9 +476,9 @@ sl_conf_settle_waf(struct sl_yaml_loader *ld, struct sl_conf *conf)
 			}
 			if (w->rules != NULL)
 				continue;
-			w->rules = sl_waf_rules_load(
+			w->rules = sl_waf_rules_load_as(
 			    (const char *const *)w->files, w->nfiles, w->after,
-			    err, sizeof(err));
+			    (enum sl_waf_untyped)w->untyped, err, sizeof(err));
 			if (w->rules == NULL)
 				sl_yaml_err_at(ld, w->line, w->col,
 					       "route \"%s\": waf: %s", r->name,

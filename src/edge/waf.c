@@ -255,6 +255,55 @@ sl_waf_parse_msg(const char *s, size_t n, struct sl_waf_hit *h)
 	return 1;
 }
 
+/* untyped_body's values, by enum sl_waf_untyped (refuse has none) */
+static const char *const untyped_names[] = {
+    NULL, "application/json", "application/xml",
+    "application/x-www-form-urlencoded", "application/octet-stream"};
+
+const char *
+sl_waf_untyped_name(enum sl_waf_untyped u)
+{
+	return (size_t)u < sizeof(untyped_names) / sizeof(untyped_names[0])
+		   ? untyped_names[u]
+		   : NULL;
+}
+
+int
+sl_waf_untyped_parse(const char *s, size_t n)
+{
+	for (size_t i = 1; i < sizeof(untyped_names) / sizeof(untyped_names[0]);
+	     i++)
+		if (strlen(untyped_names[i]) == n &&
+		    strncasecmp(s, untyped_names[i], n) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Drops what ends a processor's message and says nothing: its line's
+ * end and spaces, raw or as ModSecurity escapes them ("...not
+ * enabled.\x0a"), so that the WAF log's body_error ends with its last
+ * word (issue 77). */
+static void
+trim_end(char *s)
+{
+	size_t n = strlen(s);
+
+	for (;;) {
+		if (n > 0 && strchr(" \t\r\n", s[n - 1]) != NULL)
+			n--;
+		else if (n >= 4 && (memcmp(s + n - 4, "\\x0a", 4) == 0 ||
+				    memcmp(s + n - 4, "\\x0d", 4) == 0 ||
+				    memcmp(s + n - 4, "\\x0A", 4) == 0 ||
+				    memcmp(s + n - 4, "\\x0D", 4) == 0 ||
+				    memcmp(s + n - 4, "\\x09", 4) == 0 ||
+				    memcmp(s + n - 4, "\\x20", 4) == 0))
+			n -= 4;
+		else
+			break;
+		s[n] = '\0';
+	}
+}
+
 #ifdef HAVE_MODSECURITY
 
 #include <modsecurity/intervention.h>
@@ -289,10 +338,12 @@ add_hit(struct sl_waf_result *r, const char *s, size_t n)
 	if ((score = sl_waf_msg_score(h.msg)) >= 0 && score > r->score)
 		r->score = score;
 	if (h.id == SL_WAF_RULE_BODY || h.id == SL_WAF_RULE_MULTIPART ||
-	    h.id == SL_WAF_RULE_QUOTE) {
+	    h.id == SL_WAF_RULE_QUOTE || h.id == SL_WAF_RULE_UNTYPED) {
 		r->body_error = 1;
-		if (r->body_why[0] == '\0')
+		if (r->body_why[0] == '\0') {
 			memcpy(r->body_why, h.data, sizeof(r->body_why));
+			trim_end(r->body_why);
+		}
 	}
 	if (r->nids < SL_WAF_IDS)
 		r->ids[r->nids++] = h.id;
@@ -359,7 +410,72 @@ static const char own_rules[] =
     "SecRule REQUEST_HEADERS:Content-Type "
     "\"@rx ^(?:application|text)/(?:[a-z0-9.+-]+\\+)?xml(?:\\s*;|\\s*$)\" "
     "\"id:77002,phase:1,pass,nolog,noauditlog,t:none,t:lowercase,"
-    "ctl:requestBodyProcessor=XML\"\n";
+    "ctl:requestBodyProcessor=XML\"\n"
+    /* the markup targets (own_markup) are for XML bodies only: a JSON
+     * or form body's raw text is read through its arguments already,
+     * and its quotes and colons are no markup. Phase 2, first: the
+     * processor is settled, whoever chose it */
+    "SecRule REQBODY_PROCESSOR \"!@streq XML\" "
+    "\"id:77006,phase:2,pass,nolog,noauditlog,t:none,"
+    "ctl:ruleRemoveTargetById=941110;REQUEST_BODY,"
+    "ctl:ruleRemoveTargetById=941120;REQUEST_BODY\"\n";
+
+/*
+ * A body sent without a Content-Type, on a route that names the type to
+ * parse it as (untyped_body): to that type's processor, as 77001 and
+ * 77002 do for a named one. Most JSON APIs parse a body as JSON whatever
+ * its type says; without this the rules would read it raw, and only the
+ * few that read REQUEST_BODY would see it.
+ */
+static const char *const untyped_processor[] = {NULL, "JSON", "XML",
+						"URLENCODED", NULL};
+
+/*
+ * After the files, before the route's exclusions (which may take them
+ * away again, rule by rule): what an XML body's processor leaves out.
+ * The rules read an XML body as the text of its nodes (their XML
+ * target, every node from the root), so its markup (<script> as an
+ * element, an onerror attribute) and every attribute's value were read
+ * by no rule (issue 77). The Core Rule Set's attack rules get the
+ * attribute values (XML://@*, values as the text nodes are: a
+ * javascript: URI, an injection), and the two XSS rules that find
+ * what runs in markup whatever the element's name, 941110 (a script
+ * element) and 941120 (an on...= event handler), the raw body. Not its
+ * others, which read element names as HTML: libinjection (941100) and
+ * 941130 take any xmlns attribute for an attack, 941180 any comment or
+ * CDATA section, 941140 a <meta> or <form> element, 941160 any name
+ * that begins like an HTML one (<format>, <styleId>, <param name=..>),
+ * 941101, 941330 and 941340 (paranoia 2) ordinary documents. With the
+ * two, a SOAP envelope, an invoice and a payment document score what
+ * they score without them at paranoia 1 to 4. A rule set without these
+ * ids or tags is left as it is.
+ */
+static const char own_markup[] =
+    "SecRuleUpdateTargetById 941110 \"REQUEST_BODY\"\n"
+    "SecRuleUpdateTargetById 941120 \"REQUEST_BODY\"\n"
+    "SecRuleUpdateTargetByTag \"attack-xss\" \"XML://@*\"\n"
+    "SecRuleUpdateTargetByTag \"attack-sqli\" \"XML://@*\"\n"
+    "SecRuleUpdateTargetByTag \"attack-rce\" \"XML://@*\"\n"
+    "SecRuleUpdateTargetByTag \"attack-lfi\" \"XML://@*\"\n"
+    "SecRuleUpdateTargetByTag \"attack-rfi\" \"XML://@*\"\n"
+    "SecRuleUpdateTargetByTag \"attack-injection-php\" \"XML://@*\"\n"
+    "SecRuleUpdateTargetByTag \"attack-injection-nodejs\" \"XML://@*\"\n";
+
+/*
+ * Last, on a route that names no type for it: a body without a
+ * Content-Type is refused with 415 (in detect mode, logged). The rules
+ * read such a body raw, and the Core Rule Set only notes it (920340, a
+ * notice), while the application behind may well parse it as JSON: one
+ * header left out would pass any attack in it. No body (none sent, or
+ * body_limit: 0) is nothing unread.
+ */
+static const char own_untyped[] =
+    "SecRule &REQUEST_HEADERS:Content-Type \"@eq 0\" "
+    "\"id:77007,phase:2,deny,status:415,log,t:none,"
+    "msg:'Request body without a Content-Type',"
+    "logdata:'a body of %{REQUEST_BODY_LENGTH} bytes and no Content-Type "
+    "(waf.untyped_body names the type to parse it as)',chain\"\n"
+    "SecRule REQUEST_BODY_LENGTH \"!@eq 0\" \"t:none\"\n";
 
 /*
  * And after them: the engine and the body's access once more (a rule file
@@ -478,8 +594,17 @@ struct sl_waf_rules *
 sl_waf_rules_load(const char *const *files, size_t nfiles, const char *after,
 		  char *err, size_t errsz)
 {
+	return sl_waf_rules_load_as(files, nfiles, after, SL_WAF_UNTYPED_REFUSE,
+				    err, errsz);
+}
+
+struct sl_waf_rules *
+sl_waf_rules_load_as(const char *const *files, size_t nfiles, const char *after,
+		     enum sl_waf_untyped untyped, char *err, size_t errsz)
+{
 	struct sl_waf_rules *r;
 	const char *e = NULL;
+	char as[160];
 
 	pthread_once(&msc_once, msc_make);
 	if (msc == NULL || (r = calloc(1, sizeof(*r))) == NULL) {
@@ -492,7 +617,17 @@ sl_waf_rules_load(const char *const *files, size_t nfiles, const char *after,
 		snprintf(err, errsz, "out of memory");
 		return NULL;
 	}
-	if (msc_rules_add(r->set, own_rules, &e) < 0) {
+	as[0] = '\0';
+	if ((size_t)untyped <
+		sizeof(untyped_processor) / sizeof(untyped_processor[0]) &&
+	    untyped_processor[untyped] != NULL)
+		snprintf(as, sizeof(as),
+			 "SecRule &REQUEST_HEADERS:Content-Type \"@eq 0\" "
+			 "\"id:%d,phase:1,pass,nolog,noauditlog,t:none,"
+			 "ctl:requestBodyProcessor=%s\"\n",
+			 SL_WAF_RULE_UNTYPED_AS, untyped_processor[untyped]);
+	if (msc_rules_add(r->set, own_rules, &e) < 0 ||
+	    (as[0] != '\0' && msc_rules_add(r->set, as, &e) < 0)) {
 		rules_error(e, "sluice's own directives", err, errsz);
 		goto fail;
 	}
@@ -503,12 +638,18 @@ sl_waf_rules_load(const char *const *files, size_t nfiles, const char *after,
 			goto fail;
 		}
 	}
+	if (msc_rules_add(r->set, own_markup, &e) < 0) {
+		rules_error(e, "sluice's own directives", err, errsz);
+		goto fail;
+	}
 	if (after != NULL && after[0] != '\0' &&
 	    msc_rules_add(r->set, after, &e) < 0) {
 		rules_error(e, "the route's exclusions", err, errsz);
 		goto fail;
 	}
-	if (msc_rules_add(r->set, own_last, &e) < 0) {
+	if (msc_rules_add(r->set, own_last, &e) < 0 ||
+	    (untyped == SL_WAF_UNTYPED_REFUSE &&
+	     msc_rules_add(r->set, own_untyped, &e) < 0)) {
 		rules_error(e, "sluice's own directives", err, errsz);
 		goto fail;
 	}
@@ -624,6 +765,15 @@ struct sl_waf_rules *
 sl_waf_rules_load(const char *const *files, size_t nfiles, const char *after,
 		  char *err, size_t errsz)
 {
+	return sl_waf_rules_load_as(files, nfiles, after, SL_WAF_UNTYPED_REFUSE,
+				    err, errsz);
+}
+
+struct sl_waf_rules *
+sl_waf_rules_load_as(const char *const *files, size_t nfiles, const char *after,
+		     enum sl_waf_untyped untyped, char *err, size_t errsz)
+{
+	(void)untyped;
 	snprintf(err, errsz,
 		 "this sluice was built without libmodsecurity "
 		 "(./configure --with-modsecurity; Debian: "

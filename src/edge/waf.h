@@ -28,32 +28,65 @@ struct sl_waf_rules;
 
 /*
  * sluice's own rules (doc/operations.md, 15.2): JSON and XML bodies to
- * their processors (phase 1, before the files), and, after the files
- * (phase 2, once the rules have scored), a multipart body that fails
- * strict validation or has a quote never closed in a part's header, or a
- * body its processor could not parse, denied with 400. The range is sluice's: a
- * route's exclude cannot name it.
+ * their processors (phase 1, before the files), a body without a
+ * Content-Type to the processor the route names (untyped_body), an XML
+ * body's markup kept to XML bodies (phase 2, before the files: the
+ * Core Rule Set's markup rules read an XML body raw, its attack rules
+ * its attribute values), and, after the files (phase 2, once the rules
+ * have scored), a multipart body that fails strict validation or has a
+ * quote never closed in a part's header, or a body its processor could
+ * not parse, denied with 400, and a body without a Content-Type on a
+ * route that names no type for it, denied with 415. The range is
+ * sluice's: a route's exclude cannot name it.
  */
-#define SL_WAF_RULE_JSON      77001
-#define SL_WAF_RULE_XML	      77002
-#define SL_WAF_RULE_MULTIPART 77003
-#define SL_WAF_RULE_BODY      77004
-#define SL_WAF_RULE_QUOTE     77005
-#define SL_WAF_RULE_FIRST     77000
-#define SL_WAF_RULE_LAST      77099
+#define SL_WAF_RULE_JSON       77001
+#define SL_WAF_RULE_XML	       77002
+#define SL_WAF_RULE_MULTIPART  77003
+#define SL_WAF_RULE_BODY       77004
+#define SL_WAF_RULE_QUOTE      77005
+#define SL_WAF_RULE_MARKUP     77006
+#define SL_WAF_RULE_UNTYPED    77007
+#define SL_WAF_RULE_UNTYPED_AS 77008
+#define SL_WAF_RULE_FIRST      77000
+#define SL_WAF_RULE_LAST       77099
+
+/* What a route's rules do with a body sent without a Content-Type
+ * (waf: untyped_body). */
+enum sl_waf_untyped {
+	SL_WAF_UNTYPED_REFUSE = 0, /* 415 (rule SL_WAF_RULE_UNTYPED) */
+	SL_WAF_UNTYPED_JSON,	   /* parsed as application/json */
+	SL_WAF_UNTYPED_XML,	   /* as application/xml */
+	SL_WAF_UNTYPED_FORM,	   /* as a form (urlencoded) */
+	SL_WAF_UNTYPED_RAW,	   /* inspected raw (octet-stream): only the
+				      rules that read REQUEST_BODY see it */
+};
+
+/* The untyped_body value's type for u, as sluice.yaml(5) spells it;
+ * NULL for SL_WAF_UNTYPED_REFUSE. Pure. */
+const char *sl_waf_untyped_name(enum sl_waf_untyped u);
+/* The value for a type (n bytes), or -1: not a type the WAF parses. */
+int sl_waf_untyped_parse(const char *s, size_t n);
 
 /*
  * Loads a rule set: sluice's own directives first (the engine on, the
  * body's access, JSON and XML bodies to their processors), then the files
- * in order, then `after` (directives, NUL-terminated, or NULL: a route's
- * exclusions), then sluice's last directives (the engine and the body's
- * access again, the body's parse checks). Returns the set (one
+ * in order, then the targets sluice adds to the files' rules (an XML
+ * body's markup), then `after` (directives, NUL-terminated, or NULL: a
+ * route's exclusions, which may take those targets away again), then
+ * sluice's last directives (the engine and the body's access again, the
+ * body's parse checks, a body without a type). Returns the set (one
  * reference), or NULL with err (errsz bytes) saying why: "FILE:LINE:
  * MESSAGE" when ModSecurity named the place.
  */
 struct sl_waf_rules *sl_waf_rules_load(const char *const *files, size_t nfiles,
 				       const char *after, char *err,
 				       size_t errsz);
+/* The same, with what the set does with a body sent without a
+ * Content-Type (sl_waf_rules_load: refused). */
+struct sl_waf_rules *sl_waf_rules_load_as(const char *const *files,
+					  size_t nfiles, const char *after,
+					  enum sl_waf_untyped untyped,
+					  char *err, size_t errsz);
 void sl_waf_rules_ref(struct sl_waf_rules *r);
 void sl_waf_rules_unref(struct sl_waf_rules *r);
 

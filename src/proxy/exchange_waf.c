@@ -636,12 +636,13 @@ apply_verdict(struct sl_seam *s, struct sl_txwaf *tw)
 		waf_log(s, tw, "blocked");
 		/* a body the rules could not read is the client's error, as
 		 * a malformed one is elsewhere */
-		sl_exchange_answer_as(s, tw->job->res.status,
-				      tw->job->res.status == 403 ? "forbidden"
-				      : tw->job->res.status == 400
-					  ? "bad_request"
-					  : "waf_blocked",
-				      "waf_blocked", 0, NULL);
+		sl_exchange_answer_as(
+		    s, tw->job->res.status,
+		    tw->job->res.status == 403	 ? "forbidden"
+		    : tw->job->res.status == 400 ? "bad_request"
+		    : tw->job->res.status == 415 ? "unsupported_media_type"
+						 : "waf_blocked",
+		    "waf_blocked", 0, NULL);
 		return -1;
 	default:
 		break;
@@ -771,11 +772,14 @@ client_key(struct sl_seam *s, const struct sl_fhead *h)
  * as body_limit lets them see it) against the route's limits. */
 static enum sl_wafcheck_limit
 waf_precheck(const struct sl_h1_request *req, const char *body, size_t blen,
-	     const struct sl_waf_limits *l, uint64_t *found, uint64_t *max)
+	     const struct sl_conf_waf_route *w, uint64_t *found, uint64_t *max)
 {
+	const struct sl_waf_limits *l = &w->limits;
 	struct sl_wafcheck c = {0};
 	const char *q;
-	int json = 0, form = 0;
+	/* a body without a type is parsed as the route's untyped_body */
+	int json = w->untyped == SL_WAF_UNTYPED_JSON,
+	    form = w->untyped == SL_WAF_UNTYPED_FORM;
 
 	if (l->cookies == 0 && l->args == 0 && l->args_bytes == 0 &&
 	    l->json_depth == 0)
@@ -927,8 +931,8 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 	}
 	/* what the rules would be given, against the route's limits, here
 	 * on the loop: a request past them costs no thread */
-	if ((lim = waf_precheck(req, body, blen, &c->limits, &tw->found,
-				&tw->max)) != SL_WAFCHECK_OK) {
+	if ((lim = waf_precheck(req, body, blen, c, &tw->found, &tw->max)) !=
+	    SL_WAFCHECK_OK) {
 		free(copy);
 		tw->phase = WF_DONE;
 		tw->verdict = WV_LIMIT;

@@ -146,6 +146,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/uri-exceeds-header.yaml \
 	tests/conf/bad/waf-keys.yaml \
 	tests/conf/bad/waf-rules.yaml \
+	tests/conf/bad/waf-untyped-body.yaml \
 	tests/conf/bad/weight-range.yaml \
 	tests/conf/bad/workers-range.yaml \
 	tests/conf/bad/workers-type.yaml \

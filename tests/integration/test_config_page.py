@@ -409,6 +409,7 @@ def full_config():
                           "on_body_limit": "partial", "timeout": "250ms",
                           "on_failure": "allow", "failure_status": 403,
                           "audit": True,
+                          "untyped_body": "application/json",
                           "limits": {"cookies": 50, "args": 500,
                                      "json_depth": 8,
                                      "args_bytes": "16KiB"},

@@ -33,20 +33,24 @@ static const char M_BODY[] =
     "ODY_ERROR' (Value: `1' ) [file \"<<reference missing or not informed"
     ">>\"] [line \"8\"] [id \"77004\"] [rev \"\"] [msg \"Request body cou"
     "ld not be parsed\"] [data \"JSON parsing error: lexical error: proba"
-    "ble comment found in input text, comments are not enabled.\x0a\"] [se"
+    "ble comment found in input text, comments are not enabled.\\x0a\"] [se"
     "verity \"0\"] [ver \"\"] [maturity \"0\"] [accuracy \"0\"] [hostname "
     "\"127.0.0.1\"] [uri \"/api/pay\"] [unique_id \"179574262153.312106\"]"
     " [ref \"v120,1\"]";
 
 static char rules_path[64]; /* the test's rule file */
 static struct sl_waf_rules *own;
+static struct sl_waf_rules *cur; /* run()'s set; NULL: own */
 
 /* The test's rules: ids 1001.. (ModSecurity's local range). */
 static const char test_rules[] =
     "SecRule ARGS \"@rx attack\" \"id:1001,phase:2,deny,status:406,"
     "msg:'attack word'\"\n"
     "SecRule XML:/* \"@rx attack\" \"id:1021,phase:2,deny,status:403,"
-    "msg:'xml attack'\"\n";
+    "tag:'attack-sqli',msg:'xml attack'\"\n"
+    /* as the Core Rule Set's script tag rule reads a request */
+    "SecRule ARGS|XML:/* \"@rx (?i)<script\" \"id:941110,phase:2,deny,"
+    "status:403,tag:'attack-xss',msg:'script tag'\"\n";
 
 static int
 setup(void **state)
@@ -109,7 +113,7 @@ run(const char *method, const char *uri, const char *const *fields,
 	}
 	in.nfields = n;
 	memset(out, 0xa5, sizeof(*out)); /* what is not set shows */
-	sl_waf_run(own, &in, out);
+	sl_waf_run(cur != NULL ? cur : own, &in, out);
 	assert_int_equal(out->error, 0);
 	assert_true(out->nhits <= SL_WAF_HITS);
 	assert_true(out->nids <= SL_WAF_IDS);
@@ -165,9 +169,10 @@ test_ids_bound(void **state)
 	memset(r, 0, sizeof(*r));
 	add_hit(r, M_BODY, strlen(M_BODY));
 	assert_int_equal(r->body_error, 1);
+	/* without the library's line end, which it escapes (issue 77) */
 	assert_string_equal(
 	    r->body_why, "JSON parsing error: lexical error: probable comment "
-			 "found in input text, comments are not enabled.?");
+			 "found in input text, comments are not enabled.");
 	free(r);
 }
 
@@ -225,6 +230,9 @@ test_run_bodies(void **state)
 		assert_string_equal(h->msg, "Request body could not be parsed");
 		assert_true(strncmp(out.body_why, "JSON parsing error: ", 20) ==
 			    0);
+		/* its last word last: no line end, raw or escaped */
+		assert_null(strstr(out.body_why, "\\x0"));
+		assert_true(out.body_why[strlen(out.body_why) - 1] != ' ');
 	}
 	/* well formed: the rules' own verdict */
 	run("POST", "/pay", json, "{\"q\":\"hello\"}", &out);
@@ -248,7 +256,7 @@ test_run_bodies(void **state)
 		/* as ModSecurity escapes it */
 		assert_string_equal(out.body_why,
 				    "Content-Disposition: form-data; "
-				    "name=\\x22q\\x0d\\x0a");
+				    "name=\\x22q");
 	else
 		assert_true(out.body_why[0] != '\0');
 	/* a multipart body that fails strict validation */
@@ -298,12 +306,151 @@ test_run_bodies(void **state)
 	assert_int_equal(out.status, 400);
 }
 
+/* An XML body's markup and attribute values (issue 77): the text of its
+ * nodes was all the rules read, so a <script> element or an attack in an
+ * attribute passed. The script tag rule (941110) reads an XML body raw,
+ * the attack rules its attribute values; other bodies are read as
+ * before, their raw text not by the markup rule (77006). */
+static void
+test_run_xml_markup(void **state)
+{
+	static const char *const xml[] = {"Content-Type", "application/xml",
+					  NULL};
+	static const char *const json[] = {"Content-Type", "application/json",
+					   NULL};
+	static const char *const text[] = {"Content-Type", "text/plain", NULL};
+	struct sl_waf_result out;
+
+	(void)state;
+	run("POST", "/x", xml,
+	    "<pay><note><script>alert(1)</script></note></pay>", &out);
+	assert_int_equal(out.intervention, 1);
+	assert_int_equal(out.status, 403);
+	assert_non_null(hit(&out, 941110));
+	run("POST", "/x", xml, "<pay><amount value=\"an attack\"/></pay>",
+	    &out);
+	assert_int_equal(out.intervention, 1);
+	assert_non_null(hit(&out, 1021));
+	/* a document with attributes, a namespace, a comment: nothing */
+	run("POST", "/x", xml,
+	    "<?xml version=\"1.0\"?><p:pay xmlns:p=\"urn:x\"><!-- c -->"
+	    "<p:amount currency=\"GBP\">12</p:amount></p:pay>",
+	    &out);
+	assert_int_equal(out.intervention, 0);
+	/* the same in the CDATA of a node, as before */
+	run("POST", "/x", xml,
+	    "<pay><note><![CDATA[<script>alert(1)</script>]]></note></pay>",
+	    &out);
+	assert_non_null(hit(&out, 941110));
+	/* a JSON body's names, a text body: not read raw by the markup rule
+	 * (its arguments are read; a raw body is for the rules that read
+	 * REQUEST_BODY) */
+	run("POST", "/x", json, "{\"k<script>\":\"v\"}", &out);
+	assert_int_equal(out.intervention, 0);
+	run("POST", "/x", text, "<script>alert(1)</script>", &out);
+	assert_int_equal(out.intervention, 0);
+}
+
+/* A body without a Content-Type (issue 77): refused with 415 (77007),
+ * which says why, unless the set names the type to parse it as; a
+ * request without a body is not refused. */
+static void
+test_run_untyped(void **state)
+{
+	static const char *const none[] = {"Content-Length", "13", NULL};
+	static const char *const empty[] = {"Content-Type", "", NULL};
+	const char *files[1] = {rules_path};
+	struct sl_waf_rules *as;
+	struct sl_waf_result out;
+	const struct sl_waf_hit *h;
+	char err[512];
+
+	(void)state;
+	run("POST", "/x", none, "{\"q\":\"hello\"}", &out);
+	assert_int_equal(out.intervention, 1);
+	assert_int_equal(out.status, 415);
+	assert_non_null(h = hit(&out, SL_WAF_RULE_UNTYPED));
+	assert_string_equal(h->msg, "Request body without a Content-Type");
+	assert_int_equal(out.body_error, 1);
+	assert_string_equal(out.body_why,
+			    "a body of 13 bytes and no Content-Type "
+			    "(waf.untyped_body names the type to parse it as)");
+	run("POST", "/x", NULL, NULL, &out);
+	assert_int_equal(out.intervention, 0);
+	run("GET", "/x", NULL, NULL, &out);
+	assert_int_equal(out.intervention, 0);
+	/* a type named, empty: the rules' to judge (the CRS's 920470) */
+	run("POST", "/x", empty, "{\"q\":\"hello\"}", &out);
+	assert_null(hit(&out, SL_WAF_RULE_UNTYPED));
+
+	/* parsed as the route says */
+	as = sl_waf_rules_load_as(files, 1, NULL, SL_WAF_UNTYPED_JSON, err,
+				  sizeof(err));
+	assert_non_null(as);
+	cur = as;
+	run("POST", "/x", NULL, "{\"q\":\"attack\"}", &out);
+	assert_int_equal(out.status, 406);
+	assert_non_null(hit(&out, 1001));
+	run("POST", "/x", NULL, "{\"q\":\"hello\"}", &out);
+	assert_int_equal(out.intervention, 0);
+	run("POST", "/x", NULL, "/*x*/{\"q\":\"attack\"}", &out);
+	assert_int_equal(out.status, 400);
+	assert_non_null(hit(&out, SL_WAF_RULE_BODY));
+	sl_waf_rules_unref(as);
+	as = sl_waf_rules_load_as(files, 1, NULL, SL_WAF_UNTYPED_FORM, err,
+				  sizeof(err));
+	assert_non_null(as);
+	cur = as;
+	run("POST", "/x", NULL, "a=1&q=attack", &out);
+	assert_int_equal(out.status, 406);
+	sl_waf_rules_unref(as);
+	as = sl_waf_rules_load_as(files, 1, NULL, SL_WAF_UNTYPED_XML, err,
+				  sizeof(err));
+	assert_non_null(as);
+	cur = as;
+	run("POST", "/x", NULL, "<a><b>an attack</b></a>", &out);
+	assert_int_equal(out.status, 403);
+	assert_non_null(hit(&out, 1021));
+	run("POST", "/x", NULL, "<a><b><script>x</script></b></a>", &out);
+	assert_non_null(hit(&out, 941110));
+	sl_waf_rules_unref(as);
+	/* raw: read only by the rules that read REQUEST_BODY */
+	as = sl_waf_rules_load_as(files, 1, NULL, SL_WAF_UNTYPED_RAW, err,
+				  sizeof(err));
+	assert_non_null(as);
+	cur = as;
+	run("POST", "/x", NULL, "{\"q\":\"attack\"}", &out);
+	assert_int_equal(out.intervention, 0);
+	sl_waf_rules_unref(as);
+	cur = NULL;
+}
+
+static void
+test_untyped_names(void **state)
+{
+	(void)state;
+	assert_null(sl_waf_untyped_name(SL_WAF_UNTYPED_REFUSE));
+	for (int u = SL_WAF_UNTYPED_JSON; u <= SL_WAF_UNTYPED_RAW; u++) {
+		const char *n = sl_waf_untyped_name((enum sl_waf_untyped)u);
+		assert_non_null(n);
+		assert_int_equal(sl_waf_untyped_parse(n, strlen(n)), u);
+	}
+	assert_int_equal(sl_waf_untyped_parse("Application/JSON", 16),
+			 SL_WAF_UNTYPED_JSON);
+	assert_int_equal(sl_waf_untyped_parse("text/plain", 10), -1);
+	assert_int_equal(sl_waf_untyped_parse("application/json", 15), -1);
+	assert_int_equal(sl_waf_untyped_parse("multipart/form-data", 19), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ids_bound),
 	    cmocka_unit_test(test_run_bodies),
+	    cmocka_unit_test(test_run_xml_markup),
+	    cmocka_unit_test(test_run_untyped),
+	    cmocka_unit_test(test_untyped_names),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
