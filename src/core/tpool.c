@@ -377,7 +377,7 @@ tpool_main(void *arg)
 	pid_t tid = (pid_t)syscall(SYS_gettid);
 	unsigned me;
 	uint64_t c0;
-	int idle, fav, nice_now;
+	int idle, fav, nice_now, lng;
 
 	if (p->nice_inc > 0) {
 		/* lower than the loops, whatever their own nice: the
@@ -415,6 +415,11 @@ tpool_main(void *arg)
 		idle = p->idle;
 		fav = idle && favour_start(p, me, j, j->run_ns);
 		atomic_store(&p->favoured[me], fav);
+		/* a long job starts idle while the threads are raised: a
+		 * short one beside it, raised, then has the CPU first, where
+		 * other work on it would otherwise leave the two as equals;
+		 * kept from the CPU past the guard itself, it is raised too */
+		lng = p->favour > 0 && j->hint_ns >= FAVOUR_MIN_NS;
 		pthread_mutex_unlock(&p->mu);
 		if (p->busy != NULL)
 			atomic_fetch_add_explicit(p->busy, 1,
@@ -423,10 +428,10 @@ tpool_main(void *arg)
 		 * guard sets raised, then the classes of the threads in a
 		 * job), the thread sees it after its own change, or the
 		 * guard's change comes after that */
-		if (idle && !atomic_load(&p->raised) &&
+		if (idle && (!atomic_load(&p->raised) || lng) &&
 		    !atomic_load(&p->favoured[me])) {
 			(void)set_class(0, 1);
-			if (atomic_load(&p->raised) ||
+			if ((atomic_load(&p->raised) && !lng) ||
 			    atomic_load(&p->favoured[me]))
 				(void)set_class(0, 0);
 		}
@@ -801,6 +806,12 @@ guard_tick(evutil_socket_t fd, short what, void *arg)
 		if (p->level == LEVEL_STRONG)
 			(void)set_nice_all(p, p->thread_nice);
 		atomic_store(&p->raised, 0);
+	} else if (level != LEVEL_IDLE && level == p->level) {
+		/* raised: a long job that started idle (see tpool_main) and
+		 * is kept from the CPU past the bound itself */
+		for (unsigned i = 0; i < p->nthreads; i++)
+			if (p->run_since[i] != 0 && p->g_kept[i] > p->guard_ns)
+				(void)set_class(p->tids[i], 0);
 	}
 	if (level != p->level)
 		guard_reset(p, now);

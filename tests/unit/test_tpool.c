@@ -929,6 +929,59 @@ test_favour(void **state)
 	job_fini(&f);
 }
 
+static int
+thread_class(void *arg)
+{
+	return sched_getscheduler(*(pid_t *)arg);
+}
+
+/*
+ * While the guard has the threads raised, a long job (sl_tpool_favour:
+ * a hint of 20 ms or more) still starts in the idle class, so that a
+ * short job beside it, raised, has the CPU first (issue 77: other work
+ * on the CPU had the guard raise both, and they shared it as equals);
+ * kept from the CPU past the guard itself, it is raised too.
+ */
+static void
+test_favour_raised(void **state)
+{
+	struct sl_tpool *p = sl_tpool_new(base, 2, 8, 10);
+	atomic_uint_fast64_t raises = 0;
+	struct tjob x, l;
+
+	(void)state;
+	assert_non_null(p);
+	if (sl_tpool_idle(p, 20, &raises) != 0) {
+		assert_int_equal(errno, EPERM);
+		sl_tpool_free(p);
+		skip();
+	}
+	sl_tpool_favour(p, 2);
+	job_init(&x, 1);
+	job_init(&l, 1);
+	/* two long ones: neither runs above the other */
+	x.j.flow = 1;
+	x.j.hint_ns = 10000000000u;
+	l.j.flow = 2;
+	l.j.hint_ns = 10000000000u;
+	assert_int_equal(sl_tpool_submit(p, &x.j), 0);
+	sem_wait(&x.started);
+	/* x held: kept from the CPU, the threads raised (x too: the guard
+	 * raises every thread in a job) */
+	loop_while_not(raised_count, &raises, 1);
+	assert_int_equal(sl_tpool_submit(p, &l.j), 0);
+	sem_wait(&l.started);
+	assert_int_equal(l.policy, SCHED_IDLE);
+	/* held too: kept from the CPU past the guard, raised itself */
+	loop_while_not(thread_class, &l.tid, SCHED_OTHER);
+	sem_post(&x.release);
+	sem_post(&l.release);
+	loop_until(2);
+	sl_tpool_free(p);
+	job_fini(&x);
+	job_fini(&l);
+}
+
 /* Many jobs from the loop while the threads end others: each run and
  * done exactly once, the bound respected. */
 static void
@@ -1009,6 +1062,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_idle_guard, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_guard_strong, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_favour, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_favour_raised, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_share, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cpu_time_and_busy_gauge, setup,
