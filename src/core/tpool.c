@@ -343,13 +343,14 @@ shorter(uint64_t mine, uint64_t theirs, uint64_t age, unsigned ratio)
  * whether j runs above the idle class, short beside a long job running;
  * when j is long, the short jobs running beside it are raised now (their
  * threads see favoured after their own change of class, or this one
- * comes after it). */
+ * comes after it), and *under says so. */
 static int
 favour_start(struct sl_tpool *p, unsigned me, const struct sl_tjob *j,
-	     uint64_t now)
+	     uint64_t now, int *under)
 {
 	int fav = 0;
 
+	*under = 0;
 	if (p->favour == 0)
 		return 0;
 	for (unsigned k = 0; k < p->nthreads; k++) {
@@ -359,11 +360,13 @@ favour_start(struct sl_tpool *p, unsigned me, const struct sl_tjob *j,
 		age = now > p->run_since[k] ? now - p->run_since[k] : 0;
 		if (shorter(j->hint_ns, p->run_hint[k], age, p->favour))
 			fav = 1;
-		else if (!atomic_load(&p->favoured[k]) &&
-			 shorter(p->run_hint[k] > age ? p->run_hint[k] : age,
+		else if (shorter(p->run_hint[k] > age ? p->run_hint[k] : age,
 				 j->hint_ns, 0, p->favour)) {
-			atomic_store(&p->favoured[k], 1);
-			(void)set_class(p->tids[k], 0);
+			*under = 1;
+			if (!atomic_load(&p->favoured[k])) {
+				atomic_store(&p->favoured[k], 1);
+				(void)set_class(p->tids[k], 0);
+			}
 		}
 	}
 	return fav;
@@ -413,13 +416,14 @@ tpool_main(void *arg)
 		p->run_flow[me] = j->flow;
 		p->run_hint[me] = j->hint_ns;
 		idle = p->idle;
-		fav = idle && favour_start(p, me, j, j->run_ns);
+		lng = 0;
+		fav = idle && favour_start(p, me, j, j->run_ns, &lng);
 		atomic_store(&p->favoured[me], fav);
-		/* a long job starts idle while the threads are raised: a
-		 * short one beside it, raised, then has the CPU first, where
-		 * other work on it would otherwise leave the two as equals;
-		 * kept from the CPU past the guard itself, it is raised too */
-		lng = p->favour > 0 && j->hint_ns >= FAVOUR_MIN_NS;
+		/* a long job beside a short one running starts idle even
+		 * while the threads are raised, so that the short one has
+		 * the CPU first where other work on it would otherwise make
+		 * the two equals; kept from the CPU past the guard itself,
+		 * the guard raises it too */
 		pthread_mutex_unlock(&p->mu);
 		if (p->busy != NULL)
 			atomic_fetch_add_explicit(p->busy, 1,
