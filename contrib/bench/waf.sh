@@ -77,8 +77,10 @@
 #                      of doc/operations.md section 15.7; 0.2-0.5 s of the
 #                      CRS's time each on the 2-CPU machine of session 42)
 #   --abuse-args N     waf-abuse: the attacker's GET has a query of N
-#                      arguments instead (a0=0&a1=1&...; 999 stays under
-#                      sluice's default waf limits, 1,000 arguments: an
+#                      arguments instead (a0=0&a1=1&...&a10=0&...: a
+#                      one-digit value, so that 1,000 of them, 6.9 KB,
+#                      stay under max_uri_bytes, 8 KiB; 1,000 is within
+#                      sluice's default waf limits.args, 1,000: an
 #                      attacker the limits let through, for the budget
 #                      and the fair queue to meet; 80 ms of the CRS each
 #                      on the machine of session 42); with it the Cookie
@@ -137,6 +139,15 @@
 #             (h2load --rps was tried: nghttp2 1.52's h2load does not end
 #             a -D run with --rps here; wrk has no fixed rate.)
 #   waf-mix-post  the same with the 2 KiB JSON POSTs as the WAF stream
+#   waf-hog   issue 77, defect 10: waf-mix-post with --hog always (a busy
+#             loop at nice 0 on GW_CPU, sluice's own cgroup, in both
+#             phases), each stream at --mix-rate, 23/s by default (the
+#             POSTs a quarter of the CPU). Reported as waf-mix: the /plain
+#             stream's p99 beside the busy loop alone and beside the busy
+#             loop and the WAF POSTs, and the WAF POSTs' p50, p99 and
+#             non-2xx (the 503s of starved WAF threads). Issue 77's
+#             attacker (defect 9) is waf-abuse with --abuse-args 1000
+#             --abuse-legit post (50/s) --abuse-rate 20
 #   waf-abuse the first target of issue 63: two open-loop streams to the
 #             WAF route of the same gateway. The legitimate one, the legit
 #             GET (--abuse-legit) at --abuse-legit-rate from 127.0.0.1; the
@@ -343,7 +354,7 @@ case "$MIX_LOAD" in 0.[0-9]*|1|1.0) ;; *) die "--mix-load wants a fraction, 0.05
 case "$ABUSE_LEGIT" in get|post) ;; *) die "--abuse-legit wants get or post" ;; esac
 IFS=, read -r -a SCENARIOS <<<"$ONLY"
 for s in "${SCENARIOS[@]}"; do
-	case "$s" in plain|waf-get|waf-post|waf-mix|waf-mix-post|waf-abuse|count) ;; *) die "unknown scenario $s" ;; esac
+	case "$s" in plain|waf-get|waf-post|waf-mix|waf-mix-post|waf-hog|waf-abuse|count) ;; *) die "unknown scenario $s" ;; esac
 done
 IFS=, read -r -a GWL <<<"$GATEWAYS"
 IFS=, read -r -a THL <<<"$THREADS"
@@ -415,7 +426,7 @@ POST_PATH="/waf/pay"
 # arguments (without the Cookie field unless --abuse-cookies said)
 ABUSE_PATH=$GET_PATH
 if [ "$ABUSE_ARGS" -gt 0 ]; then
-	ABUSE_PATH="/waf/pay?$("$PYTHON" -c 'import sys; print("&".join("a%d=%d" % (i, i) for i in range(int(sys.argv[1]))))' "$ABUSE_ARGS")"
+	ABUSE_PATH="/waf/pay?$("$PYTHON" -c 'import sys; print("&".join("a%d=%d" % (i, i % 10) for i in range(int(sys.argv[1]))))' "$ABUSE_ARGS")"
 	[ -n "${COOKIES_SET:-}" ] || ABUSE_COOKIES=0
 fi
 PLAIN_PATH="/plain"
@@ -802,9 +813,9 @@ mix_phase() {  # scenario variant round phase rate wkind
 
 run_mix() {  # scenario variant round rate
 	local sc=$1 v=$2 r=$3 rate=$4 wk=get cmd hog=""
-	[ "$sc" = waf-mix-post ] && wk=post
+	[ "$sc" = waf-mix-post ] || [ "$sc" = waf-hog ] && wk=post
 	start_gateway "$v"
-	if [ "$HOG" = 1 ]; then
+	if [ "$HOG" = 1 ] || [ "$sc" = waf-hog ]; then
 		taskset -c "$GW_CPU" nice -n 0 sh -c 'while :; do :; done' &
 		hog=$!
 		register_pid "$hog"
@@ -1014,6 +1025,9 @@ for s in "${SCENARIOS[@]}"; do
 	waf-mix|waf-mix-post)
 		rate=$(mix_rate "$s")
 		log "$s: each stream at $rate requests/s" ;;
+	waf-hog)
+		rate=${MIX_RATE:-23}
+		log "$s: each stream at $rate requests/s, a busy loop at nice 0 on CPU $GW_CPU" ;;
 	waf-abuse)
 		log "$s: legitimate $ABUSE_LEGIT at $ABUSE_LEGIT_RATE/s, the attacker (from $ABUSE_SRC) at $ABUSE_RATE/s with $ABUSE_COOKIES cookies and $ABUSE_ARGS query arguments"
 		for v in "${VARIANTS[@]}"; do abuse_check "$v"; done
@@ -1029,7 +1043,7 @@ for s in "${SCENARIOS[@]}"; do
 			fi
 			case "$s" in
 			plain|waf-get|waf-post) run_cpu "$s" "$v" "$r" ;;
-			waf-mix|waf-mix-post) run_mix "$s" "$v" "$r" "$rate" ;;
+			waf-mix|waf-mix-post|waf-hog) run_mix "$s" "$v" "$r" "$rate" ;;
 			waf-abuse) run_abuse "$v" "$r" ;;
 			esac
 		done

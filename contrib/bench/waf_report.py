@@ -35,6 +35,12 @@ def num(x):
     return v
 
 
+def count(x):
+    """A count of the CSV, 0 when empty."""
+    v = num(x)
+    return 0 if math.isnan(v) else int(v)
+
+
 def med(v):
     v = [x for x in v if not math.isnan(x)]
     return statistics.median(v) if v else float("nan")
@@ -104,14 +110,16 @@ def cpu_section(rs, out):
 def mix_section(rs, out):
     if not rs:
         return
-    for sc in ("waf-mix", "waf-mix-post"):
+    for sc in ("waf-mix", "waf-mix-post", "waf-hog"):
         sel = [r for r in rs if r["scenario"] == sc]
         if not sel:
             continue
         gws = order({r["gateway"] for r in sel})
         rate = sel[0]["rate"]
         out.append("## %s: GET /plain at %s/s, alone and beside WAF %s at %s/s (µs)\n" % (
-            sc, rate, "POSTs" if sc.endswith("post") else "GETs", rate))
+            sc, rate, "POSTs" if sc.endswith("post") or sc == "waf-hog" else "GETs", rate)
+            + ("\nBoth phases beside a busy loop at nice 0 on the gateway's CPU.\n"
+               if sc == "waf-hog" else ""))
         out.append("| gateway | /plain p50 alone | p50 mixed | p99 alone | p99 mixed | "
                    "p99 mixed / alone | p99.9 alone | p99.9 mixed | WAF p50, p99 | "
                    "gateway busy (mixed) | others (max) |")
@@ -145,6 +153,14 @@ def mix_section(rs, out):
         out.append("")
         out.append("p99 mixed / alone: the median of the rounds' ratios [each round's]. "
                    "Runs with errors or non-2xx: %d.\n" % len(bad))
+        if sc == "waf-hog":
+            for g in gws:
+                m = [r for r in sel if r["gateway"] == g and r["phase"] == "mixed"]
+                out.append("%s: WAF POSTs answered other than 2xx (503 at the deadline): %s of %s "
+                           "[each round's: %s]\n" % (
+                               g, sum(count(r["waf_non2xx"]) for r in m),
+                               sum(count(r["waf_n"]) for r in m),
+                               ", ".join("%s/%s" % (r["waf_non2xx"], r["waf_n"]) for r in m)))
 
 
 def ms(x):

@@ -48,7 +48,7 @@ static const char *const priority_names[] = {"idle", "low", NULL};
 /* The keys of the top-level waf: (doc/sluice.yaml.5), read in this
  * order. */
 const struct sl_conf_keydef sl_conf_waf_table[] = {
-    {"threads", SL_CONF_UINT, 1, 64, 1, WAF(threads)},
+    {"threads", SL_CONF_UINT, 1, 64, 2, WAF(threads)},
     {"queue", SL_CONF_UINT, 1, 100000, 128, WAF(queue)},
     {"client_budget", SL_CONF_DURATION, 0, 64000, 1000, WAF(client_budget_ms)},
     {"client_burst", SL_CONF_DURATION, 1, 3600000, 10000, WAF(client_burst_ms)},

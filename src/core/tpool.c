@@ -78,6 +78,21 @@ struct sl_tpool {
 	atomic_uint_fast64_t *raises;
 	struct event guard_ev;
 	int guard_armed;
+	int level;	      /* the guard's: LEVEL_* */
+	int strong_denied;    /* LEVEL_STRONG refused: not tried again */
+	int thread_nice;      /* the threads' nice, the loop's + nice_inc */
+	int loop_nice;	      /* the loop's, as the pool was made */
+	unsigned favour;      /* sl_tpool_favour's ratio, 0: off */
+	uint64_t g_tick;      /* the guard's last look (monotonic ns) */
+	uint64_t *g_since;    /* each thread's job's start then */
+	uint64_t *g_cpu;      /* and its CPU clock then */
+	uint64_t *g_scratch;  /* starved_ns's, 2 * nthreads */
+	uint64_t *g_kept;     /* a job's time kept from the CPU by other work
+				 than the pool's, since it started or the
+				 level changed */
+	uint64_t *run_hint;   /* each thread's job's hint_ns */
+	atomic_int *favoured; /* each thread's job runs above the idle
+				 class, short beside a long one */
 	struct tflow *flows;  /* the array */
 	pid_t *tids;	      /* each thread's, for the guard */
 	uint64_t *run_since;  /* each thread's job's start, 0: none */
@@ -95,6 +110,15 @@ struct sl_tpool {
 #define SL_MIN_NICE(v) ((v) > 19 ? 19 : (v))
 /* the guard keeps the threads raised this long at least */
 #define GUARD_HOLD_NS 1000000000u
+/* a job is long, for sl_tpool_favour, from this cost or time on */
+#define FAVOUR_MIN_NS 20000000u
+
+/* The guard's steps (p->level). */
+enum {
+	LEVEL_IDLE,   /* jobs in the idle class */
+	LEVEL_RAISED, /* jobs in the normal class, at the threads' nice */
+	LEVEL_STRONG  /* and every thread at the loop's nice */
+};
 
 static uint64_t
 mono_ns(void)
@@ -300,6 +324,54 @@ set_class(pid_t tid, int idle)
 	return sched_setscheduler(tid, idle ? SCHED_IDLE : SCHED_OTHER, &sp);
 }
 
+/*
+ * Whether a job of hint mine is short beside one of hint theirs that has
+ * run age ns (sl_tpool_favour): the other is long (FAVOUR_MIN_NS at
+ * least, by its hint or by the time it has run) and ratio times mine at
+ * least. A job without a hint (a client not seen yet) is short beside a
+ * long one: it has not shown otherwise.
+ */
+static int
+shorter(uint64_t mine, uint64_t theirs, uint64_t age, unsigned ratio)
+{
+	uint64_t other = theirs > age ? theirs : age;
+
+	return ratio > 0 && other >= FAVOUR_MIN_NS && mine <= other / ratio;
+}
+
+/* At the start of thread me's job j (under mu, me in its normal class):
+ * whether j runs above the idle class, short beside a long job running;
+ * when j is long, the short jobs running beside it are raised now (their
+ * threads see favoured after their own change of class, or this one
+ * comes after it), and *under says so. */
+static int
+favour_start(struct sl_tpool *p, unsigned me, const struct sl_tjob *j,
+	     uint64_t now, int *under)
+{
+	int fav = 0;
+
+	*under = 0;
+	if (p->favour == 0)
+		return 0;
+	for (unsigned k = 0; k < p->nthreads; k++) {
+		uint64_t age;
+		if (k == me || p->run_since[k] == 0)
+			continue;
+		age = now > p->run_since[k] ? now - p->run_since[k] : 0;
+		if (shorter(j->hint_ns, p->run_hint[k], age, p->favour))
+			fav = 1;
+		else if (shorter(p->run_hint[k] > age ? p->run_hint[k] : age,
+				 j->hint_ns, 0, p->favour)) {
+			*under = 1;
+			if (!atomic_load(&p->favoured[k])) {
+				atomic_store(&p->favoured[k], 1);
+				(void)set_class(p->tids[k], 0);
+			}
+		}
+	}
+	return fav;
+}
+
 static void *
 tpool_main(void *arg)
 {
@@ -308,7 +380,7 @@ tpool_main(void *arg)
 	pid_t tid = (pid_t)syscall(SYS_gettid);
 	unsigned me;
 	uint64_t c0;
-	int idle;
+	int idle, fav, nice_now, lng;
 
 	if (p->nice_inc > 0) {
 		/* lower than the loops, whatever their own nice: the
@@ -321,6 +393,11 @@ tpool_main(void *arg)
 					  SL_MIN_NICE(now + p->nice_inc));
 	}
 	pthread_mutex_lock(&p->mu);
+	/* the threads' nice, for the guard to put them back to */
+	errno = 0;
+	nice_now = getpriority(PRIO_PROCESS, (id_t)tid);
+	if (errno == 0)
+		p->thread_nice = nice_now;
 	me = p->nstarted++;
 	p->tids[me] = tid;
 	if (pthread_getcpuclockid(pthread_self(), &p->cpu_clock[me]) != 0)
@@ -337,7 +414,16 @@ tpool_main(void *arg)
 		p->run_since[me] = j->run_ns;
 		p->run_cpu[me] = c0;
 		p->run_flow[me] = j->flow;
+		p->run_hint[me] = j->hint_ns;
 		idle = p->idle;
+		lng = 0;
+		fav = idle && favour_start(p, me, j, j->run_ns, &lng);
+		atomic_store(&p->favoured[me], fav);
+		/* a long job beside a short one running starts idle even
+		 * while the threads are raised, so that the short one has
+		 * the CPU first where other work on it would otherwise make
+		 * the two equals; kept from the CPU past the guard itself,
+		 * the guard raises it too */
 		pthread_mutex_unlock(&p->mu);
 		if (p->busy != NULL)
 			atomic_fetch_add_explicit(p->busy, 1,
@@ -346,9 +432,11 @@ tpool_main(void *arg)
 		 * guard sets raised, then the classes of the threads in a
 		 * job), the thread sees it after its own change, or the
 		 * guard's change comes after that */
-		if (idle && !atomic_load(&p->raised)) {
+		if (idle && (!atomic_load(&p->raised) || lng) &&
+		    !atomic_load(&p->favoured[me])) {
 			(void)set_class(0, 1);
-			if (atomic_load(&p->raised))
+			if ((atomic_load(&p->raised) && !lng) ||
+			    atomic_load(&p->favoured[me]))
 				(void)set_class(0, 0);
 		}
 		j->run(j);
@@ -362,6 +450,7 @@ tpool_main(void *arg)
 		pthread_mutex_lock(&p->mu);
 		p->nbusy--;
 		p->run_since[me] = 0;
+		atomic_store(&p->favoured[me], 0);
 		j->next = p->ended;
 		p->ended = j;
 		/* a job its flow's cap held back may go now, on another
@@ -419,6 +508,12 @@ free_arrays(struct sl_tpool *p)
 	free(p->run_flow);
 	free(p->run_cpu);
 	free(p->cpu_clock);
+	free(p->g_since);
+	free(p->g_cpu);
+	free(p->g_kept);
+	free(p->g_scratch);
+	free(p->run_hint);
+	free(p->favoured);
 	free(p);
 }
 
@@ -444,10 +539,24 @@ sl_tpool_new(struct event_base *base, unsigned nthreads, unsigned max_queued,
 	p->run_flow = calloc(nthreads, sizeof(*p->run_flow));
 	p->run_cpu = calloc(nthreads, sizeof(*p->run_cpu));
 	p->cpu_clock = calloc(nthreads, sizeof(*p->cpu_clock));
+	p->g_since = calloc(nthreads, sizeof(*p->g_since));
+	p->g_cpu = calloc(nthreads, sizeof(*p->g_cpu));
+	p->g_kept = calloc(nthreads, sizeof(*p->g_kept));
+	p->g_scratch = calloc(2 * (size_t)nthreads, sizeof(*p->g_scratch));
+	p->run_hint = calloc(nthreads, sizeof(*p->run_hint));
+	p->favoured = calloc(nthreads, sizeof(*p->favoured));
 	if (p->flows == NULL || p->hash == NULL || p->tids == NULL ||
 	    p->run_since == NULL || p->run_flow == NULL || p->run_cpu == NULL ||
-	    p->cpu_clock == NULL)
+	    p->cpu_clock == NULL || p->g_since == NULL || p->g_cpu == NULL ||
+	    p->g_kept == NULL || p->g_scratch == NULL || p->run_hint == NULL ||
+	    p->favoured == NULL)
 		goto fail0;
+	/* the loop's nice: where the guard's strongest step puts the
+	 * threads */
+	errno = 0;
+	p->loop_nice = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+	if (p->loop_nice == -1 && errno != 0)
+		p->loop_nice = 0;
 	for (unsigned i = 0; i < nflows; i++) {
 		p->flows[i].next = p->free_flows;
 		p->free_flows = &p->flows[i];
@@ -489,6 +598,14 @@ sl_tpool_gauge(struct sl_tpool *p, atomic_uint_fast64_t *busy,
 }
 
 void
+sl_tpool_favour(struct sl_tpool *p, unsigned ratio)
+{
+	pthread_mutex_lock(&p->mu);
+	p->favour = ratio;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
 sl_tpool_share(struct sl_tpool *p, unsigned cap)
 {
 	pthread_mutex_lock(&p->mu);
@@ -517,28 +634,124 @@ can_leave_idle(int nice)
 		CAP_TO_MASK(CAP_SYS_NICE)) != 0;
 }
 
-/* The most a job now running was kept from the CPU: its wall time
- * less its thread's CPU time since it started (under mu; 0: none). A
- * job that waits in the queue is load, not starvation, and is not
- * counted: threads outside a job are in their normal class. */
+/* Thread i's CPU clock (0: unknown). */
+static uint64_t
+thread_cpu(const struct sl_tpool *p, unsigned i)
+{
+	struct timespec ts;
+
+	if (p->cpu_clock[i] == (clockid_t)-1 ||
+	    clock_gettime(p->cpu_clock[i], &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The guard's look starts again at now: what the jobs running were kept
+ * from the CPU is forgotten (under mu; at a change of level, and when the
+ * guard starts after a rest). */
+static void
+guard_reset(struct sl_tpool *p, uint64_t now)
+{
+	for (unsigned i = 0; i < p->nthreads; i++) {
+		p->g_cpu[i] = thread_cpu(p, i);
+		p->g_since[i] = p->run_since[i];
+		p->g_kept[i] = 0;
+	}
+	p->g_tick = now;
+}
+
+/*
+ * The most a job now running has been kept from the CPU by other work
+ * than the pool's own, since it started or the level changed (under mu; 0:
+ * none): at each look, its wall time since the last, less its thread's
+ * CPU time, less the CPU time the pool's other threads had (on one CPU,
+ * the time they took from it; on several, more than that, so a thread is
+ * then raised later, never sooner). The pool's own threads are load, not
+ * starvation: raising all of them would take nothing from each other. A
+ * job that a short one runs above (sl_tpool_favour) is kept from the CPU
+ * by design, and is not counted then.
+ */
 static uint64_t
 starved_ns(struct sl_tpool *p, uint64_t now)
 {
-	uint64_t most = 0;
-	struct timespec ts;
+	uint64_t most = 0, sum = 0;
+	uint64_t *c = p->g_scratch, *d = p->g_scratch + p->nthreads;
+	int fav = 0;
 
 	for (unsigned i = 0; i < p->nthreads; i++) {
-		uint64_t wall, cpu;
-		if (p->run_since[i] == 0 || p->cpu_clock[i] == (clockid_t)-1 ||
-		    clock_gettime(p->cpu_clock[i], &ts) != 0)
-			continue;
-		wall = now - p->run_since[i];
-		cpu = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec -
-		      p->run_cpu[i];
-		if (wall > cpu && wall - cpu > most)
-			most = wall - cpu;
+		c[i] = thread_cpu(p, i);
+		d[i] = c[i] > p->g_cpu[i] ? c[i] - p->g_cpu[i] : 0;
+		sum += d[i];
+		fav |= p->run_since[i] != 0 && atomic_load(&p->favoured[i]);
 	}
+	for (unsigned i = 0; i < p->nthreads; i++) {
+		uint64_t from, own, others = sum - d[i], wall;
+		if (p->run_since[i] == 0 || c[i] == 0)
+			continue;
+		if (p->run_since[i] != p->g_since[i]) {
+			/* a job started since the last look */
+			p->g_kept[i] = 0;
+			from = p->run_since[i];
+			own = c[i] > p->run_cpu[i] ? c[i] - p->run_cpu[i] : 0;
+		} else {
+			from = p->g_tick;
+			own = d[i];
+		}
+		wall = now > from ? now - from : 0;
+		if (!(fav && !atomic_load(&p->favoured[i])) &&
+		    wall > own + others)
+			p->g_kept[i] += wall - own - others;
+		if (p->g_kept[i] > most)
+			most = p->g_kept[i];
+	}
+	for (unsigned i = 0; i < p->nthreads; i++) {
+		if (c[i] != 0)
+			p->g_cpu[i] = c[i];
+		p->g_since[i] = p->run_since[i];
+	}
+	p->g_tick = now;
 	return most;
+}
+
+/*
+ * The guard's next level (pure): from level, with a job kept from the CPU
+ * starved ns of the guard's bound guard (since it started or the level
+ * changed), and whether the hold is over. One step up when starved past
+ * the bound (to LEVEL_STRONG only when strong_ok); down to LEVEL_IDLE when
+ * the hold is over and none is kept from the CPU half the bound; else
+ * where it is. *hold says the hold starts again (a step up, or starved
+ * half the bound).
+ */
+static int
+guard_next(int level, uint64_t starved, uint64_t guard, int strong_ok,
+	   int hold_over, int *hold)
+{
+	*hold = 0;
+	if (starved > guard &&
+	    (level == LEVEL_IDLE || (level == LEVEL_RAISED && strong_ok))) {
+		*hold = 1;
+		return level + 1;
+	}
+	if (level != LEVEL_IDLE && starved > guard / 2) {
+		*hold = 1;
+		return level;
+	}
+	if (level != LEVEL_IDLE && hold_over)
+		return LEVEL_IDLE;
+	return level;
+}
+
+/* Every thread's nice to nice (under mu). 0, or -1 when one was refused
+ * (the others keep theirs: the caller puts them back). */
+static int
+set_nice_all(struct sl_tpool *p, int nice)
+{
+	int r = 0;
+
+	for (unsigned i = 0; i < p->nthreads; i++)
+		if (setpriority(PRIO_PROCESS, (id_t)p->tids[i], nice) != 0)
+			r = -1;
+	return r;
 }
 
 static void
@@ -551,16 +764,18 @@ guard_arm(struct sl_tpool *p)
 }
 
 /* The guard's tick, every guard_ns while jobs run or the threads are
- * raised: a job kept from the CPU longer than the bound raises the
- * threads in a job (the others are in their normal class already), and
- * the jobs that start then stay out of the idle class; a second later,
- * with none kept from it half the bound, the next jobs go back to it. */
+ * raised (guard_next): a job kept from the CPU longer than the bound
+ * raises the threads in a job (the others are in their normal class
+ * already), and the jobs that start then stay out of the idle class; kept
+ * that long again, every thread goes to the loop's nice; a second later,
+ * with none kept from it half the bound, the threads go back to their
+ * nice and the next jobs to the idle class. */
 static void
 guard_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_tpool *p = arg;
 	uint64_t now = mono_ns(), starved;
-	int busy, raised = atomic_load(&p->raised);
+	int busy, hold, level;
 
 	(void)fd;
 	(void)what;
@@ -568,22 +783,47 @@ guard_tick(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_lock(&p->mu);
 	starved = starved_ns(p, now);
 	busy = p->nqueued > 0 || p->nbusy > 0;
-	if (!raised && starved > p->guard_ns) {
+	level = guard_next(p->level, starved, p->guard_ns,
+			   !p->strong_denied && p->loop_nice < p->thread_nice,
+			   now >= p->raised_until, &hold);
+	if (level == LEVEL_RAISED && p->level == LEVEL_IDLE) {
 		int moved = 0;
-		atomic_store(&p->raised, raised = 1);
+		atomic_store(&p->raised, 1);
 		for (unsigned i = 0; i < p->nthreads; i++)
 			if (p->run_since[i] != 0)
 				moved += set_class(p->tids[i], 0) == 0;
 		if (moved > 0 && p->raises != NULL)
 			atomic_fetch_add_explicit(p->raises, 1,
 						  memory_order_relaxed);
+	} else if (level == LEVEL_STRONG && p->level == LEVEL_RAISED) {
+		if (set_nice_all(p, p->loop_nice) == 0) {
+			if (p->raises != NULL)
+				atomic_fetch_add_explicit(p->raises, 1,
+							  memory_order_relaxed);
+		} else {
+			/* not allowed here: raised as before */
+			(void)set_nice_all(p, p->thread_nice);
+			p->strong_denied = 1;
+			level = LEVEL_RAISED;
+		}
+	} else if (level == LEVEL_IDLE && p->level != LEVEL_IDLE) {
+		if (p->level == LEVEL_STRONG)
+			(void)set_nice_all(p, p->thread_nice);
+		atomic_store(&p->raised, 0);
+	} else if (level != LEVEL_IDLE && level == p->level) {
+		/* raised: a long job that started idle (see tpool_main) and
+		 * is kept from the CPU past the bound itself */
+		for (unsigned i = 0; i < p->nthreads; i++)
+			if (p->run_since[i] != 0 && p->g_kept[i] > p->guard_ns)
+				(void)set_class(p->tids[i], 0);
 	}
-	if (raised && starved > p->guard_ns / 2)
+	if (level != p->level)
+		guard_reset(p, now);
+	p->level = level;
+	if (hold)
 		p->raised_until = now + GUARD_HOLD_NS;
-	else if (raised && now >= p->raised_until)
-		atomic_store(&p->raised, raised = 0);
 	pthread_mutex_unlock(&p->mu);
-	if (busy || raised)
+	if (busy || level != LEVEL_IDLE)
 		guard_arm(p);
 }
 
@@ -634,6 +874,36 @@ longest(struct sl_tpool *p)
 		if (m == NULL || f->n > m->n)
 			m = f;
 	return p->big = m;
+}
+
+/* Whether j, just queued, waits behind others (under mu): its flow has
+ * its share of the threads, or the jobs that may run no fewer threads
+ * than are free. With a share, the jobs of a flow that has its share do
+ * not take a free thread (issue 77: another client's request beside one
+ * client's burst finds a thread, and is not counted as waiting). */
+static int
+must_wait(struct sl_tpool *p, const struct sl_tjob *j)
+{
+	unsigned free_th = p->nthreads - p->nbusy, ahead = 0;
+	const struct tlist *ls[2] = {&p->fresh, &p->old};
+
+	if (p->cap > 0 && running(p, j->flow) >= p->cap)
+		return 1;
+	if (p->nqueued <= free_th)
+		return 0; /* every job waiting, j's too, has a thread */
+	if (p->cap == 0)
+		return 1;
+	for (unsigned i = 0; i < 2; i++)
+		for (const struct tflow *f = ls[i]->head; f != NULL;
+		     f = f->next) {
+			unsigned run = running(p, f->key);
+			unsigned room = run < p->cap ? p->cap - run : 0;
+			unsigned n = f->key == j->flow ? f->n - 1 : f->n;
+			if (f->key == j->flow && n >= room)
+				return 1; /* its own take its share */
+			ahead += n < room ? n : room;
+		}
+	return ahead >= free_th;
 }
 
 int
@@ -695,9 +965,11 @@ sl_tpool_submit(struct sl_tpool *p, struct sl_tjob *j)
 	j->dropped = 0;
 	p->nqueued++;
 	queued_gauge(p);
-	/* behind others: every thread taken, or its flow's share */
-	waits = p->nbusy + p->nqueued > p->nthreads ||
-		(p->cap > 0 && running(p, j->flow) >= p->cap);
+	waits = must_wait(p, j);
+	/* the guard starts after a rest: what the threads did before is
+	 * not this look's */
+	if (p->idle && !p->guard_armed)
+		guard_reset(p, mono_ns());
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	if (shed != NULL)

@@ -18,8 +18,10 @@
  * are in their class outside one, never idle with the pool's lock), so
  * that other work in their cgroup has the CPU first; a guard on the loop
  * raises them to SCHED_OTHER (at their nice) when a running job has been
- * kept from the CPU past a bound, for a second at least, so that a busy
- * machine slows the jobs down but never starves them.
+ * kept from the CPU past a bound, for a second at least, and to the
+ * loop's nice when that is not enough, so that a busy machine slows the
+ * jobs down but never starves them. sl_tpool_favour runs a short job
+ * above a long one.
  *
  * Ownership: the job is the pool's from a successful submit until done is
  * called (or sl_tpool_cancel takes it back before it ran). The threads
@@ -40,6 +42,9 @@ struct sl_tjob {
 					    client's hash), for fairness */
 	int64_t prio;			 /* the caller's: its flow's priority
 					    (higher first; equal: in turn) */
+	uint64_t hint_ns;		 /* the caller's: what a job of its
+					    flow costs, as far as it knows (0:
+					    unknown), for sl_tpool_favour */
 	void (*run)(struct sl_tjob *j);	 /* on a pool thread */
 	void (*done)(struct sl_tjob *j); /* on the loop: ran, or dropped */
 	uint64_t queued_ns;		 /* set by submit (monotonic) */
@@ -79,15 +84,30 @@ void sl_tpool_share(struct sl_tpool *p, unsigned cap);
 /*
  * Runs the pool's jobs in the idle class from now on, with the guard: a
  * running job kept from the CPU (its wall time less its thread's CPU
- * time) longer than guard_ms raises the threads in a job back to their
- * class and nice, and the next jobs run there, for a second at least;
- * raises (NULL: none) counts each time. From the loop. Returns 0, or -1
+ * time, less the CPU time the pool's other threads had meanwhile: kept
+ * by other work than the pool's own) longer than guard_ms raises the
+ * threads in a job back to their class and nice, and the next jobs run
+ * there, for a second at least; a job kept from the CPU that long again,
+ * raised, moves every thread to the loop's own nice, where the process
+ * may (CAP_SYS_NICE, or an RLIMIT_NICE that allows it), as long (issue
+ * 77: at nice +10 a thread has a tenth of a CPU beside a CPU-bound job);
+ * raises (NULL: none) counts each step. From the loop. Returns 0, or -1
  * with errno EPERM when the process could not take a thread out of the
  * idle class (no CAP_SYS_NICE, and RLIMIT_NICE below their nice): the
  * pool stays as it was.
  */
 int sl_tpool_idle(struct sl_tpool *p, uint32_t guard_ms,
 		  atomic_uint_fast64_t *raises);
+/*
+ * In the idle class (sl_tpool_idle), a job that is short beside one
+ * running, ratio times shorter at least (its hint against the other's
+ * hint, or the time the other has run so far, the larger; 20 ms at
+ * least), runs out of the idle class, above it, while it runs; a long job
+ * that starts raises the short ones running so. With one client's costly
+ * inspections on one thread, another's cheap one on the next thread gets
+ * the CPU first instead of half of it (issue 77). 0: off (the default).
+ */
+void sl_tpool_favour(struct sl_tpool *p, unsigned ratio);
 /* Queues j in its flow (j->flow). Returns 0 when a thread is free for it,
  * 1 when it waits behind others; -1 when the queue is full of other
  * flows' jobs, none holding more than j's would, and -2 when it is full

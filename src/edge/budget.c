@@ -14,6 +14,7 @@ struct slot {
 	uint64_t key;	/* 0: free */
 	int64_t tokens; /* at `at` */
 	uint64_t at;	/* monotonic ns */
+	uint64_t mean;	/* a charge's cost, a moving mean (0: none yet) */
 };
 
 struct sl_budget {
@@ -98,6 +99,14 @@ sl_budget_wait_ms(struct sl_budget *b, uint64_t key, uint64_t now_ns)
 	       1;
 }
 
+uint64_t
+sl_budget_cost(struct sl_budget *b, uint64_t key)
+{
+	const struct slot *s = find(b, key_of(key));
+
+	return s != NULL ? s->mean : 0;
+}
+
 int64_t
 sl_budget_left(struct sl_budget *b, uint64_t key, uint64_t now_ns)
 {
@@ -132,7 +141,12 @@ sl_budget_charge(struct sl_budget *b, uint64_t key, uint64_t cost,
 		s->key = key;
 		s->tokens = (int64_t)b->burst;
 		s->at = now_ns;
+		s->mean = 0;
 	}
+	/* the last charges weigh most: a quarter each, so that a client
+	 * that changes what it sends is seen as it is within a few */
+	s->mean = s->mean == 0 ? (uint64_t)c
+			       : s->mean - s->mean / 4 + (uint64_t)c / 4;
 	s->tokens = refilled(b, s, now_ns);
 	if (now_ns > s->at)
 		s->at = now_ns;

@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#define SL_BUDGET_SLOTS 4096 /* clients a table remembers */
+#define SL_BUDGET_SLOTS 4096 /* clients a table remembers (128 KiB) */
 
 struct sl_budget;
 
@@ -37,6 +37,12 @@ uint64_t sl_budget_wait_ms(struct sl_budget *b, uint64_t key, uint64_t now_ns);
 /* Charges key cost spent at now_ns. */
 void sl_budget_charge(struct sl_budget *b, uint64_t key, uint64_t cost,
 		      uint64_t now_ns);
+
+/* What a charge of key costs, a moving mean of its charges (the last
+ * weigh a quarter each); 0 for a key not charged yet (or forgotten). A
+ * request's hint of what it will cost: a client of costly requests is
+ * told from one of cheap ones before its request runs (issue 77). */
+uint64_t sl_budget_cost(struct sl_budget *b, uint64_t key);
 
 /* key's balance at now_ns: what it may still spend (negative: owes).
  * For tests and the admin. */

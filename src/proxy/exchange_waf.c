@@ -199,6 +199,10 @@ pool_setup(struct sl_worker *w, struct sl_wproxy *wp)
 	 * one free when there are two or more */
 	if (wp->waf_threads > 1)
 		sl_tpool_share(wp->waf, wp->waf_threads - 1);
+	/* and its costly inspections do not take half the CPU from
+	 * another's cheap one on the other thread: the cheap one runs
+	 * above them (issue 77; doc/operations.md section 15.7) */
+	sl_tpool_favour(wp->waf, 2);
 	if (wp->waf_prio == SL_WAF_PRIO_IDLE) {
 		if (sl_tpool_idle(wp->waf, (uint32_t)wp->waf_guard_ms,
 				  &w->stats.tpool_raises) == 0)
@@ -952,6 +956,12 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 	 * one of 2 ms ones would otherwise get one each a round); its
 	 * budget as its request came, one look-up for both */
 	wj->j.prio = tw->left;
+	/* what its client's inspections cost, for a cheap one to run above
+	 * a costly one (0: not known, or no budgets) */
+	wj->j.hint_ns =
+	    sl_wproxy(s->w)->waf_budget != NULL
+		? sl_budget_cost(sl_wproxy(s->w)->waf_budget, tw->key)
+		: 0;
 	tw->job = wj;
 	wj->owner = tw;
 	tw->phase = WF_DONE;

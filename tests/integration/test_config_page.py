@@ -790,7 +790,7 @@ def config_fills_in_every_default():
     eq(r["guard"], None, "no guard by default")
     eq(r["auth"], None, "no auth by default")
     eq(r["waf"], None, "no waf by default")
-    eq(shown["waf"], {"threads": 1, "queue": 128, "client_budget_ms": 1000,
+    eq(shown["waf"], {"threads": 2, "queue": 128, "client_budget_ms": 1000,
                       "client_burst_ms": 10000, "client_key": "address",
                       "priority": "idle", "guard_ms": 50, "log": "access"},
        "waf defaults")

@@ -3,7 +3,8 @@
  * Unit tests of the per-client budgets (src/edge/budget.c, issue 63 item
  * 1): a client has its burst, is refused once it owes, for as long as the
  * refill takes; another client is not touched; a debt is bounded; a full
- * table makes room from the client nearest a full bucket. Times are
+ * table makes room from the client nearest a full bucket; what a
+ * client's charges cost, for a hint. Times are
  * given, never read: nothing here waits.
  */
 #include <setjmp.h>
@@ -114,6 +115,38 @@ test_edges(void **state)
 	sl_budget_free(b);
 }
 
+/* What a client's charges cost, a moving mean (issue 77: a hint of what
+ * its next request costs, so a cheap request of another client runs
+ * above its costly ones): the first charge as it is, then each a quarter;
+ * a client not charged has none; a client whose requests grow costly is
+ * seen so within a few. */
+static void
+test_cost(void **state)
+{
+	struct sl_budget *b = sl_budget_new(1000 * MS, 10 * S);
+	uint64_t t = 10 * S;
+
+	(void)state;
+	assert_non_null(b);
+	assert_int_equal(sl_budget_cost(b, 3), 0);
+	sl_budget_charge(b, 3, 12 * MS, t);
+	assert_int_equal(sl_budget_cost(b, 3), 12 * MS);
+	sl_budget_charge(b, 3, 12 * MS, t + MS);
+	assert_int_equal(sl_budget_cost(b, 3), 12 * MS);
+	/* 80 ms now: 12 - 3 + 20 */
+	sl_budget_charge(b, 3, 80 * MS, t + 2 * MS);
+	assert_int_equal(sl_budget_cost(b, 3), 29 * MS);
+	for (int i = 0; i < 12; i++)
+		sl_budget_charge(b, 3, 80 * MS, t + (uint64_t)(3 + i) * MS);
+	assert_true(sl_budget_cost(b, 3) > 75 * MS);
+	assert_true(sl_budget_cost(b, 3) <= 80 * MS);
+	/* another client: its own */
+	assert_int_equal(sl_budget_cost(b, 4), 0);
+	sl_budget_charge(b, 4, 2 * MS, t);
+	assert_int_equal(sl_budget_cost(b, 4), 2 * MS);
+	sl_budget_free(b);
+}
+
 int
 main(void)
 {
@@ -122,6 +155,7 @@ main(void)
 	    cmocka_unit_test(test_debt_bounded),
 	    cmocka_unit_test(test_table_full),
 	    cmocka_unit_test(test_edges),
+	    cmocka_unit_test(test_cost),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

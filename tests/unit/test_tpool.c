@@ -7,7 +7,8 @@
  * (issue 63); cancel of a waiting job (taken back, done never called)
  * and of a running or ended one (done still called); free with jobs
  * waiting (done with dropped, before the running ones are joined); the
- * threads' nice value; the idle class and its guard; two thousand jobs
+ * threads' nice value; the idle class and its guard, and the guard's
+ * stronger step; a short job above a long one; two thousand jobs
  * through a small queue. Jobs
  * are held running on semaphores, never with sleeps, so what the test
  * sees is what it arranged; a loop that gets no event in 10 s fails.
@@ -665,8 +666,10 @@ test_share(void **state)
 	b.j.flow = 2;
 	assert_int_equal(sl_tpool_submit(p, &a.j), 0);
 	sem_wait(&a.started);
-	assert_true(sl_tpool_submit(p, &a2.j) >= 0);
-	assert_true(sl_tpool_submit(p, &b.j) >= 0);
+	/* a2 waits for a's thread; b finds the other free, and says so
+	 * (issue 77: it was counted as waiting, a2 being queued) */
+	assert_int_equal(sl_tpool_submit(p, &a2.j), 1);
+	assert_int_equal(sl_tpool_submit(p, &b.j), 0);
 	/* b runs beside a (a free thread would hang here on a2 otherwise),
 	 * a2 waits for a */
 	sem_wait(&b.started);
@@ -780,6 +783,207 @@ test_idle_guard(void **state)
 	job_fini(&c);
 }
 
+/* The calling thread's nice. */
+static int
+my_nice(void)
+{
+	return getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+}
+
+/*
+ * The guard's stronger step (issue 77, defect 10): at nice +10 a raised
+ * thread has a tenth of a CPU beside a CPU-bound job, and its requests
+ * still miss their deadline. A job still kept from the CPU past the bound
+ * once raised moves every thread to the loop's nice (counted as a second
+ * raise); the hold over, the threads go back to their nice and the next
+ * job to the idle class. Skipped where the process may not lower a
+ * thread's nice to the loop's (no CAP_SYS_NICE, RLIMIT_NICE too low).
+ */
+static void
+test_guard_strong(void **state)
+{
+	struct sl_tpool *p = sl_tpool_new(base, 1, 4, 10);
+	atomic_uint_fast64_t raises = 0;
+	int loop_nice = my_nice(), own;
+	struct rlimit rl;
+	struct tjob a, c;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(getrlimit(RLIMIT_NICE, &rl), 0);
+	if (loop_nice >= 19 || sl_tpool_idle(p, 20, &raises) != 0 ||
+	    (!sys_nice_effective(1) && rl.rlim_cur != RLIM_INFINITY &&
+	     rl.rlim_cur < (rlim_t)(20 - loop_nice))) {
+		sl_tpool_free(p);
+		skip();
+	}
+	own = loop_nice + 10 > 19 ? 19 : loop_nice + 10;
+	job_init(&a, 1);
+	job_init(&c, 0);
+	assert_int_equal(sl_tpool_submit(p, &a.j), 0);
+	sem_wait(&a.started);
+	assert_int_equal(a.policy, SCHED_IDLE);
+	assert_int_equal(a.nice, own);
+	/* held: kept from the CPU past 20 ms, raised at its nice ... */
+	loop_while_not(raised_count, &raises, 1);
+	assert_int_equal(sched_getscheduler(a.tid), SCHED_OTHER);
+	/* ... and still kept from it: the loop's nice */
+	loop_while_not(raised_count, &raises, 2);
+	assert_int_equal(getpriority(PRIO_PROCESS, (id_t)a.tid), loop_nice);
+	assert_int_equal(sched_getscheduler(a.tid), SCHED_OTHER);
+	sem_post(&a.release);
+	loop_until(1);
+	/* the hold over, none kept from the CPU: back to their nice, and
+	 * the next job idle */
+	(void)loop_turning(NULL, NULL, 0, 1300);
+	assert_int_equal(getpriority(PRIO_PROCESS, (id_t)a.tid), own);
+	assert_true(sl_tpool_submit(p, &c.j) >= 0);
+	loop_until(2);
+	assert_int_equal(c.policy, SCHED_IDLE);
+	assert_int_equal(c.nice, own);
+	assert_int_equal(atomic_load(&raises), 2);
+	sl_tpool_free(p);
+	job_fini(&a);
+	job_fini(&c);
+}
+
+/*
+ * sl_tpool_favour (issue 77, defect 9): beside a long job (a client whose
+ * jobs cost 10 s: far from what a slow test can make of the time a job
+ * has run), a short one (1 ms) of another flow runs out of the idle
+ * class, above it, where it would otherwise have half the CPU; and a long
+ * job that starts beside a short one running raises that one. Equal jobs
+ * (1 s each) stay idle. Skipped where a thread may not leave the
+ * idle class (test_idle_refused).
+ */
+static void
+test_favour(void **state)
+{
+	struct sl_tpool *p = sl_tpool_new(base, 2, 8, 10);
+	struct tjob a, b, c, d, e, f;
+
+	(void)state;
+	assert_non_null(p);
+	if (sl_tpool_idle(p, 10000, NULL) != 0) {
+		assert_int_equal(errno, EPERM);
+		sl_tpool_free(p);
+		skip();
+	}
+	sl_tpool_favour(p, 2);
+	job_init(&a, 1);
+	job_init(&b, 1);
+	job_init(&c, 1);
+	job_init(&d, 1);
+	job_init(&e, 1);
+	job_init(&f, 1);
+	/* long running, short comes: the short above it */
+	a.j.flow = 1;
+	a.j.hint_ns = 10000000000u;
+	b.j.flow = 2;
+	b.j.hint_ns = 1000000;
+	assert_int_equal(sl_tpool_submit(p, &a.j), 0);
+	sem_wait(&a.started);
+	assert_int_equal(sl_tpool_submit(p, &b.j), 0);
+	sem_wait(&b.started);
+	assert_int_equal(a.policy, SCHED_IDLE);
+	assert_int_equal(b.policy, SCHED_OTHER);
+	assert_int_equal(sched_getscheduler(a.tid), SCHED_IDLE);
+	sem_post(&a.release);
+	sem_post(&b.release);
+	loop_until(2);
+	/* short running, long comes: the short one raised */
+	c.j.flow = 3;
+	c.j.hint_ns = 1000000;
+	d.j.flow = 4;
+	d.j.hint_ns = 10000000000u;
+	assert_int_equal(sl_tpool_submit(p, &c.j), 0);
+	sem_wait(&c.started);
+	assert_int_equal(c.policy, SCHED_IDLE);
+	assert_int_equal(sl_tpool_submit(p, &d.j), 0);
+	sem_wait(&d.started);
+	assert_int_equal(d.policy, SCHED_IDLE);
+	assert_int_equal(sched_getscheduler(c.tid), SCHED_OTHER);
+	sem_post(&c.release);
+	sem_post(&d.release);
+	loop_until(4);
+	/* two alike (and short): both idle */
+	e.j.flow = 5;
+	e.j.hint_ns = 1000000000;
+	f.j.flow = 6;
+	f.j.hint_ns = 1000000000;
+	assert_int_equal(sl_tpool_submit(p, &e.j), 0);
+	sem_wait(&e.started);
+	assert_int_equal(sl_tpool_submit(p, &f.j), 0);
+	sem_wait(&f.started);
+	assert_int_equal(e.policy, SCHED_IDLE);
+	assert_int_equal(f.policy, SCHED_IDLE);
+	sem_post(&e.release);
+	sem_post(&f.release);
+	loop_until(6);
+	sl_tpool_free(p);
+	job_fini(&a);
+	job_fini(&b);
+	job_fini(&c);
+	job_fini(&d);
+	job_fini(&e);
+	job_fini(&f);
+}
+
+static int
+thread_class(void *arg)
+{
+	return sched_getscheduler(*(pid_t *)arg);
+}
+
+/*
+ * While the guard has the threads raised, a long job that starts beside
+ * a short one running (sl_tpool_favour) still starts in the idle class,
+ * so that the short one has the CPU first (issue 77: other work on the
+ * CPU had the guard raise both, and they shared it as equals); once the
+ * short one is gone, kept from the CPU past the guard itself, it is
+ * raised too. A long job alone starts raised (a CPU-bound job beside
+ * would starve it otherwise).
+ */
+static void
+test_favour_raised(void **state)
+{
+	struct sl_tpool *p = sl_tpool_new(base, 2, 8, 10);
+	atomic_uint_fast64_t raises = 0;
+	struct tjob x, l;
+
+	(void)state;
+	assert_non_null(p);
+	if (sl_tpool_idle(p, 20, &raises) != 0) {
+		assert_int_equal(errno, EPERM);
+		sl_tpool_free(p);
+		skip();
+	}
+	sl_tpool_favour(p, 2);
+	job_init(&x, 1);
+	job_init(&l, 1);
+	x.j.flow = 1;
+	x.j.hint_ns = 1000000;
+	l.j.flow = 2;
+	l.j.hint_ns = 10000000000u;
+	assert_int_equal(sl_tpool_submit(p, &x.j), 0);
+	sem_wait(&x.started);
+	/* x held: kept from the CPU, the threads raised */
+	loop_while_not(raised_count, &raises, 1);
+	assert_int_equal(sl_tpool_submit(p, &l.j), 0);
+	sem_wait(&l.started);
+	assert_int_equal(l.policy, SCHED_IDLE);
+	assert_int_equal(sched_getscheduler(x.tid), SCHED_OTHER);
+	/* x gone, l held: kept from the CPU past the guard, raised */
+	sem_post(&x.release);
+	loop_until(1);
+	loop_while_not(thread_class, &l.tid, SCHED_OTHER);
+	sem_post(&l.release);
+	loop_until(2);
+	sl_tpool_free(p);
+	job_fini(&x);
+	job_fini(&l);
+}
+
 /* Many jobs from the loop while the threads end others: each run and
  * done exactly once, the bound respected. */
 static void
@@ -858,6 +1062,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_fair_turns, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_priority, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_guard, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_guard_strong, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_favour, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_favour_raised, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_share, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cpu_time_and_busy_gauge, setup,
