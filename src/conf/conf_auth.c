@@ -248,15 +248,14 @@ out:
 	return ks;
 }
 
-/* Whether url's authority (what follows "scheme://" up to the path)
- * holds a "@": user information, a credential. */
+/* Whether url holds a "@" anywhere: user information, a credential
+ * ("https://u:pa/ss@host/" too, whose password has a "/" in it, so its
+ * authority as split below would not hold the "@"). A key set's URL has
+ * no reason to hold one. */
 static int
 has_userinfo(const char *url)
 {
-	const char *p = strstr(url, "://");
-
-	p = p != NULL ? p + 3 : url;
-	return memchr(p, '@', strcspn(p, "/?#")) != NULL;
+	return strchr(url, '@') != NULL;
 }
 
 /* Splits url into its scheme's TLS (1: https), its authority and its
@@ -278,7 +277,7 @@ split_url(const char *url, int *tls, const char **auth, size_t *alen,
 		return -1;
 	*auth = p;
 	*alen = strcspn(p, "/?#");
-	if (*alen == 0 || memchr(p, '@', *alen) != NULL)
+	if (*alen == 0 || has_userinfo(url))
 		return -1; /* no host, or credentials in the URL */
 	*path = p + *alen;
 	if (**path != '/')

@@ -533,9 +533,21 @@ err_colon(struct sl_yaml_loader *ld, unsigned line, unsigned col, unsigned next)
 		n--;
 	/* the first word alone: it is the key the ":" was meant after,
 	 * and the rest of the line may be its value, a credential
-	 * ("Authorization Bearer ..."), which no message may echo */
+	 * ("Authorization Bearer ..."), which no message may echo; and
+	 * "X-Api-Key:abc" (no blank after the ":") is one plain scalar
+	 * whose text past the ":" is the value */
 	for (size_t w = i; w < n; w++)
-		if (s[w] == ' ' || s[w] == '\t') {
+		if (s[w] == ' ' || s[w] == '\t' || s[w] == ':') {
+			if (s[w] == ':') {
+				word = sl_yaml_quote(ld, s + i, w - i);
+				sl_yaml_err_at(ld, line, col,
+					       "missing a blank after \"%s:\" "
+					       "(YAML reads the key and what "
+					       "follows as one value, not "
+					       "shown)",
+					       word);
+				return 0;
+			}
 			n = w;
 			break;
 		}

@@ -428,16 +428,6 @@ sni_cb(SSL *ssl, int *al, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
-/* Whether ctx is one of srv's contexts. */
-static int
-owns_ctx(const struct sl_tls_server *srv, const SSL_CTX *ctx)
-{
-	for (size_t i = 0; i < srv->ngroups; i++)
-		if (srv->groups[i].ctx == ctx)
-			return 1;
-	return 0;
-}
-
 int
 sl_tls_name_covered(SSL *ssl, const struct sl_conf_tls_server *t,
 		    const char *host, size_t len)
@@ -445,14 +435,13 @@ sl_tls_name_covered(SSL *ssl, const struct sl_conf_tls_server *t,
 	const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
 	/* the connection's context is one of the TCP set's or, over QUIC,
-	 * one of the QUIC set's (tls.qctx): the same certificates, made
-	 * twice (server_load) */
-	const struct sl_tls_server *srv =
-	    t->qctx != NULL && owns_ctx(t->qctx, ctx) ? t->qctx : t->ctx;
+	 * one of the QUIC set's (tls.qctx): the same certificates in the
+	 * same order, made twice (server_load) */
+	const struct sl_tls_server *sets[2] = {t->ctx, t->qctx};
 	char name[256];
 
 	/* no name asked for: the client relied on no certificate's name */
-	if (sni == NULL || srv == NULL)
+	if (sni == NULL || t->ctx == NULL)
 		return 1;
 	if (len >= sizeof(name))
 		return 0;
@@ -468,13 +457,17 @@ sl_tls_name_covered(SSL *ssl, const struct sl_conf_tls_server *t,
 	}
 	if (strcasecmp(name, sni) == 0)
 		return 1;
-	for (size_t i = 0; i < srv->ngroups; i++) {
-		if (srv->groups[i].ctx != ctx)
-			continue;
-		for (size_t j = 0; j < srv->groups[i].nnames; j++)
-			if (name_matches(srv->groups[i].names[j], name))
-				return 1;
-		return 0;
+	for (size_t k = 0; k < 2; k++) {
+		const struct sl_tls_server *srv = sets[k];
+
+		for (size_t i = 0; srv != NULL && i < srv->ngroups; i++) {
+			if (srv->groups[i].ctx != ctx)
+				continue;
+			for (size_t j = 0; j < srv->groups[i].nnames; j++)
+				if (name_matches(srv->groups[i].names[j], name))
+					return 1;
+			return 0;
+		}
 	}
 	return 0;
 }

@@ -152,6 +152,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/workers-type.yaml \
 	tests/conf/bad/wrong-type-list.yaml \
 	tests/conf/bad/wrong-type-mapping.yaml \
+	tests/conf/bad/yaml-key-no-blank-secret.yaml \
 	tests/conf/good/anchors.yaml \
 	tests/conf/good/full.yaml \
 	tests/conf/good/minimal.yaml \
