@@ -26,6 +26,7 @@
 #include "conf.h"
 #include "conf_int.h"
 #include "conf_yaml.h"
+#include "hdrrule.h"
 #include "policy.h"
 #include "util.h"
 
@@ -610,11 +611,10 @@ read_secret_headers(struct sl_yaml_loader *ld, const char *lbl,
 					 sl_yaml_qnode(ld, n));
 			continue;
 		}
-		if ((d = sl_yaml_strdup(ld, n->str)) == NULL)
+		if ((d = sl_hdr_lower_dup(n->str, n->len)) == NULL) {
+			ld->oom = 1;
 			return -1;
-		for (char *c = d; *c != '\0'; c++)
-			if (*c >= 'A' && *c <= 'Z')
-				*c = (char)(*c - 'A' + 'a');
+		}
 		conf->secret_headers[conf->nsecret_headers++] = d;
 	}
 	return 0;

@@ -336,8 +336,13 @@ header_value_error(struct sl_yaml_loader *ld, const char *key,
 		break;
 	default:
 		if (secret) {
-			why = sl_conf_value_flaw(v->str, v->len, flaw,
-						 sizeof(flaw));
+			/* the flaw sl_hdr_rules_field found, by its place */
+			snprintf(flaw, sizeof(flaw),
+				 "a control character at byte %zu", off + 1);
+			why = e == SL_HDR_E_CTL	    ? flaw
+			      : e != SL_HDR_E_BLANK ? NULL
+			      : off == 0	    ? "a blank at its start"
+						    : "a blank at its end";
 			sl_yaml_err_node(
 			    ld, v,
 			    "\"%s\": invalid value \"%s\" for \"%s\" (a "

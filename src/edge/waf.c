@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hdrrule.h"
 #include "pan.h"
 #include "waf.h"
 
@@ -57,29 +58,6 @@ copy_text(char *out, size_t outsz, const char *v, long vl)
 	out[o] = '\0';
 }
 
-/* Whether a field name (n bytes) says it holds a credential. A path
- * (json.card.pin, REQUEST_HEADERS:Authorization) is read by its parts. */
-static int
-secret_name(const char *name, size_t n)
-{
-	static const char *const words[] = {
-	    "token",  "password", "passwd", "secret",  "cvv",
-	    "cvc",    "api_key",  "apikey", "api-key", "authorization",
-	    "cookie", "session",  "sessid"};
-	size_t last = n;
-
-	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
-		size_t wl = strlen(words[w]);
-		for (size_t i = 0; i + wl <= n; i++)
-			if (strncasecmp(name + i, words[w], wl) == 0)
-				return 1;
-	}
-	/* "pin" only as a whole part: "shipping" is no pin, json.pin is */
-	while (last > 0 && strchr(".:[", name[last - 1]) == NULL)
-		last--;
-	return n - last == 3 && strncasecmp(name + last, "pin", 3) == 0;
-}
-
 /* A name's byte: what a field or a JSON key is made of. */
 static int
 name_byte(char c)
@@ -101,11 +79,12 @@ quote_at(const char *s, const char *end)
 }
 
 /* Every "NAME=VALUE", "NAME: VALUE" or JSON "NAME":"VALUE" in s (n
- * bytes) whose NAME says it is a credential gets its VALUE starred, its
- * length kept: a target's "token=...", a form body's, a JSON body
- * matched whole (REQUEST_BODY), a header line. */
+ * bytes) whose NAME says it is a credential (sl_hdr_name_secret, with
+ * the secret_headers extra[0..ne)) gets its VALUE starred, its length
+ * kept: a target's "token=...", a form body's, a JSON body matched whole
+ * (REQUEST_BODY), a header line. */
 static void
-mask_pairs(char *s, size_t n)
+mask_pairs(char *s, size_t n, const char *const *extra, size_t ne)
 {
 	const char *end = s + n;
 	char *p = s;
@@ -120,7 +99,7 @@ mask_pairs(char *s, size_t n)
 		}
 		while (p < end && name_byte(*p))
 			p++;
-		if (!secret_name(b, (size_t)(p - b)))
+		if (!sl_hdr_name_secret(b, (size_t)(p - b), extra, ne))
 			continue;
 		q = p + quote_at(p, end);
 		while (q < end && *q == ' ')
@@ -149,6 +128,12 @@ mask_pairs(char *s, size_t n)
 void
 sl_waf_mask_data(char *s, size_t n)
 {
+	sl_waf_mask_data_as(s, n, NULL, 0);
+}
+
+void
+sl_waf_mask_data_as(char *s, size_t n, const char *const *extra, size_t ne)
+{
 	static const char within[] = " found within ";
 	const char *p = NULL, *end = s + n;
 
@@ -168,7 +153,8 @@ sl_waf_mask_data(char *s, size_t n)
 				e++;
 			/* a JSON argument's name is its path: json.a.token */
 			if (e + 1 < end &&
-			    secret_name(name, (size_t)(e - name))) {
+			    sl_hdr_name_secret(name, (size_t)(e - name), extra,
+					       ne)) {
 				char v[96];
 				snprintf(v, sizeof(v), "%.*s",
 					 (int)(e - p < 80 ? e - p : 80), p);
@@ -179,7 +165,7 @@ sl_waf_mask_data(char *s, size_t n)
 			}
 		}
 	}
-	mask_pairs(s, n);
+	mask_pairs(s, n, extra, ne);
 	(void)sl_pan_mask(s, n, 0);
 }
 
@@ -198,6 +184,13 @@ sl_waf_msg_score(const char *msg)
 
 int
 sl_waf_parse_msg(const char *s, size_t n, struct sl_waf_hit *h)
+{
+	return sl_waf_parse_msg_as(s, n, h, NULL, 0);
+}
+
+int
+sl_waf_parse_msg_as(const char *s, size_t n, struct sl_waf_hit *h,
+		    const char *const *extra, size_t ne)
 {
 	const char *v;
 	long vl;
@@ -231,7 +224,8 @@ sl_waf_parse_msg(const char *s, size_t n, struct sl_waf_hit *h)
 			const char *vn = a + sizeof(against) - 1, *ve;
 			ve = memchr(vn, '\'', n - (size_t)(vn - s));
 			if (ve != NULL && ve - vn < 128 &&
-			    secret_name(vn, (size_t)(ve - vn))) {
+			    sl_hdr_name_secret(vn, (size_t)(ve - vn), extra,
+					       ne)) {
 				snprintf(h->data, sizeof(h->data),
 					 "Matched Data: * found within %.*s: *",
 					 (int)(ve - vn), vn);
@@ -245,7 +239,7 @@ sl_waf_parse_msg(const char *s, size_t n, struct sl_waf_hit *h)
 	}
 	if (vl >= 0) {
 		/* cut: a card number's end may be lost, so mask it as cut */
-		sl_waf_mask_data(h->data, strlen(h->data));
+		sl_waf_mask_data_as(h->data, strlen(h->data), extra, ne);
 		if ((size_t)vl >= sizeof(h->data))
 			(void)sl_pan_mask(h->data, strlen(h->data), 1);
 	}
@@ -320,15 +314,25 @@ struct sl_waf_rules {
 static ModSecurity *msc;
 static pthread_once_t msc_once = PTHREAD_ONCE_INIT;
 
+/* One transaction's callback data: its result, and the names whose
+ * values its hits mask besides the built-in ones (the input's, which
+ * outlives the transaction). */
+struct run {
+	struct sl_waf_result *out;
+	const struct sl_waf_input *in;
+};
+
 /* A hit added to the result, once a rule id: its id kept (up to
- * SL_WAF_IDS), and all of it among the first SL_WAF_HITS. */
+ * SL_WAF_IDS), and all of it among the first SL_WAF_HITS; its data
+ * masked with the names extra[0..ne) besides the built-in ones. */
 static void
-add_hit(struct sl_waf_result *r, const char *s, size_t n)
+add_hit(struct sl_waf_result *r, const char *s, size_t n,
+	const char *const *extra, size_t ne)
 {
 	struct sl_waf_hit h;
 	int score;
 
-	if (!sl_waf_parse_msg(s, n, &h)) {
+	if (!sl_waf_parse_msg_as(s, n, &h, extra, ne)) {
 		r->unparsed++;
 		return;
 	}
@@ -356,12 +360,15 @@ add_hit(struct sl_waf_result *r, const char *s, size_t n)
 }
 
 /* ModSecurity's messages, on the thread that runs the transaction: data is
- * the transaction's result. */
+ * the transaction's struct run. */
 static void
 on_log(void *data, const void *msg)
 {
-	if (data != NULL && msg != NULL)
-		add_hit(data, msg, strlen(msg));
+	const struct run *x = data;
+
+	if (x != NULL && msg != NULL)
+		add_hit(x->out, msg, strlen(msg), x->in->secret_names,
+			x->in->nsecret_names);
 }
 
 static void
@@ -683,14 +690,15 @@ sl_waf_run(struct sl_waf_rules *rules, const struct sl_waf_input *in,
 {
 	ModSecurityIntervention it;
 	Transaction *tx;
+	struct run x = {out, in};
 
 	memset(out, 0, offsetof(struct sl_waf_result, hits));
 	out->score = -1;
 	/* with sluice's request id: no id of the library's to make (a
 	 * third of a transaction's setup) */
 	tx = in->id != NULL ? msc_new_transaction_with_id(msc, rules->set,
-							  (char *)in->id, out)
-			    : msc_new_transaction(msc, rules->set, out);
+							  (char *)in->id, &x)
+			    : msc_new_transaction(msc, rules->set, &x);
 	if (tx == NULL) {
 		out->error = 1;
 		return;
@@ -733,7 +741,8 @@ sl_waf_run(struct sl_waf_rules *rules, const struct sl_waf_input *in,
 		    it.status >= 400 && it.status <= 599 ? it.status : 403;
 	}
 	if (it.log != NULL) {
-		add_hit(out, it.log, strlen(it.log));
+		add_hit(out, it.log, strlen(it.log), in->secret_names,
+			in->nsecret_names);
 		free(it.log);
 	}
 	free(it.url);

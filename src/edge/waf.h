@@ -113,6 +113,11 @@ struct sl_waf_input {
 			   (on_body_limit: partial): its processor's failure
 			   there (rule SL_WAF_RULE_BODY) is the cut's, no
 			   verdict */
+	/* the configuration's secret_headers (lower-cased): values of
+	 * these fields are masked in the hits too (sl_waf_mask_data_as);
+	 * borrowed, alive until sl_waf_run returns */
+	const char *const *secret_names;
+	size_t nsecret_names;
 };
 
 #define SL_WAF_HITS 8 /* rule matches kept whole a request */
@@ -165,19 +170,28 @@ void sl_waf_run(struct sl_waf_rules *rules, const struct sl_waf_input *in,
 
 /*
  * Reads one ModSecurity message (n bytes: "... [id \"942100\"] [msg
- * \"...\"] [data \"...\"] [severity \"2\"] ...") into h, the data masked.
- * Returns 1 when it names a rule id, else 0. Pure.
+ * \"...\"] [data \"...\"] [severity \"2\"] ...") into h, the data masked
+ * (sl_waf_mask_data_as, with extra[0..ne)). Returns 1 when it names a
+ * rule id, else 0. Pure. sl_waf_parse_msg: with no extra names.
  */
 int sl_waf_parse_msg(const char *s, size_t n, struct sl_waf_hit *h);
+int sl_waf_parse_msg_as(const char *s, size_t n, struct sl_waf_hit *h,
+			const char *const *extra, size_t ne);
 
 /*
  * Masks a matched data text in place (NUL-terminated, n bytes): card
  * numbers (pan.h), and, when it says which field matched ("... found
  * within ARGS:card_token: ..." or "REQUEST_HEADERS:Authorization"), the
- * whole text when that field's name says it holds a credential (token,
- * password, secret, cvv, cvc, api key, authorization, cookie). Pure.
+ * whole text when that field's name holds a credential by
+ * sl_hdr_name_secret (hdrrule.h: the built-in names, extra[0..ne) — the
+ * configuration's secret_headers, lower-cased — and the words token,
+ * password, secret, cvv, cvc, api key, authorization, cookie, session),
+ * and a "NAME=VALUE" or "NAME: VALUE" pair's value by the same rule.
+ * Pure. sl_waf_mask_data: with no extra names.
  */
 void sl_waf_mask_data(char *s, size_t n);
+void sl_waf_mask_data_as(char *s, size_t n, const char *const *extra,
+			 size_t ne);
 
 /* The anomaly score a message says ("(Total Score: 10)"), or -1. Pure. */
 int sl_waf_msg_score(const char *msg);

@@ -160,9 +160,17 @@ static const char *const secret_names[] = {
     "x-vault-token",
 };
 
-int
-sl_hdr_name_secret(const char *name, size_t len, const char *const *extra,
-		   size_t n)
+/* Words that say a name holds a credential wherever they stand in it
+ * (X-Session-Id, card_token, json.a.password): the WAF log's heuristic
+ * since it began, kept so that no value masked before is shown now. */
+static const char *const secret_words[] = {
+    "token",  "password", "passwd", "secret",  "cvv",
+    "cvc",    "api_key",  "apikey", "api-key", "authorization",
+    "cookie", "session",  "sessid"};
+
+/* Whether name[0..len) is one of the built-in names or extra[0..n). */
+static int
+secret_exact(const char *name, size_t len, const char *const *extra, size_t n)
 {
 	for (size_t i = 0; i < sizeof(secret_names) / sizeof(secret_names[0]);
 	     i++)
@@ -174,6 +182,32 @@ sl_hdr_name_secret(const char *name, size_t len, const char *const *extra,
 		    strncasecmp(name, extra[i], len) == 0)
 			return 1;
 	return 0;
+}
+
+int
+sl_hdr_name_secret(const char *name, size_t len, const char *const *extra,
+		   size_t n)
+{
+	size_t last = len, colon = len;
+
+	for (size_t w = 0; w < sizeof(secret_words) / sizeof(secret_words[0]);
+	     w++) {
+		size_t wl = strlen(secret_words[w]);
+		for (size_t i = 0; i + wl <= len; i++)
+			if (strncasecmp(name + i, secret_words[w], wl) == 0)
+				return 1;
+	}
+	/* a WAF variable's field is past its last ':'
+	 * (REQUEST_HEADERS:X-Partner-Key); a header name has none */
+	while (colon > 0 && name[colon - 1] != ':')
+		colon--;
+	if (secret_exact(name, len, extra, n) ||
+	    (colon > 0 && secret_exact(name + colon, len - colon, extra, n)))
+		return 1;
+	/* "pin" only as a whole part: "shipping" is no pin, json.pin is */
+	while (last > 0 && strchr(".:[", name[last - 1]) == NULL)
+		last--;
+	return len - last == 3 && strncasecmp(name + last, "pin", 3) == 0;
 }
 
 char *
@@ -189,8 +223,8 @@ sl_hdr_starred(char *out, size_t cap, size_t len)
 	return out;
 }
 
-static char *
-lower_dup(const char *s, size_t n)
+char *
+sl_hdr_lower_dup(const char *s, size_t n)
 {
 	char *d = malloc(n + 1);
 
@@ -255,7 +289,7 @@ sl_hdr_rules_remove(struct sl_hdr_rules *r, const char *name, unsigned line,
 	rm[r->nremove].line = line;
 	rm[r->nremove].col = col;
 	r->nremove++;
-	if ((lname = lower_dup(name, len)) == NULL ||
+	if ((lname = sl_hdr_lower_dup(name, len)) == NULL ||
 	    add_drop(r, lname, len) == -1)
 		return SL_HDR_E_NOMEM;
 	return SL_HDR_E_OK;
@@ -378,7 +412,7 @@ sl_hdr_rules_field(struct sl_hdr_rules *r, const char *name, const char *value,
 	f.line = line;
 	f.col = col;
 	if ((f.name = strdup(name)) == NULL ||
-	    (f.lname = lower_dup(name, nlen)) == NULL ||
+	    (f.lname = sl_hdr_lower_dup(name, nlen)) == NULL ||
 	    (f.text = malloc(len + 1)) == NULL) {
 		field_free(&f);
 		return SL_HDR_E_NOMEM;
@@ -419,7 +453,7 @@ sl_hdr_rules_field(struct sl_hdr_rules *r, const char *name, const char *value,
 			f.wire_len = 0; /* empty: never written */
 	}
 	if (!add) {
-		char *d = lower_dup(name, nlen);
+		char *d = sl_hdr_lower_dup(name, nlen);
 		if (d == NULL || add_drop(r, d, nlen) == -1) {
 			field_free(&f);
 			return SL_HDR_E_NOMEM;

@@ -146,14 +146,24 @@ const char *sl_hdr_name_refused(const char *name, size_t len, int request);
 
 /*
  * Whether the field name[0..len) holds a credential, whose value nothing
- * may show (a message, /config, a log): the built-in names
+ * may show (a message, /config, the WAF's log): sluice's one rule for it,
+ * which they all call. A name is one when it is a built-in name
  * (Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key,
  * Api-Key, Apikey, X-Auth-Token, X-Access-Token, X-Amz-Security-Token,
- * X-Vault-Token; doc/sluice.yaml.5, secret_headers) or one of extra[0..n)
- * (lower-cased). Case-insensitive.
+ * X-Vault-Token) or one of extra[0..n) (the configuration's
+ * secret_headers, lower-cased), whole or as the part past a WAF
+ * variable's last ':' (REQUEST_HEADERS:X-Partner-Key); or when it holds
+ * one of the words token, password, passwd, secret, cvv, cvc, api_key,
+ * apikey, api-key, authorization, cookie, session, sessid anywhere, or
+ * "pin" as a whole part (json.card.pin). Case-insensitive; pure.
+ * doc/sluice.yaml.5, secret_headers.
  */
 int sl_hdr_name_secret(const char *name, size_t len, const char *const *extra,
 		       size_t n);
+
+/* A copy of s[0..n) lower-cased (ASCII), NUL-terminated; the caller
+ * frees it. NULL: no memory. */
+char *sl_hdr_lower_dup(const char *s, size_t n);
 
 /*
  * A credential's value of len bytes as shown instead of it: one '*' a

@@ -274,9 +274,13 @@ job_make(struct sl_seam *s, const struct sl_h1_request *req, const char *body,
 	 size_t blen)
 {
 	struct sl_txn *t = s->txn;
-	size_t nf = req->nheaders, bytes, o = 0;
+	/* secret_headers, copied: an abandoned job outlives its request,
+	 * and the generation may go with it */
+	const struct sl_conf *conf = s->gen->conf;
+	size_t nf = req->nheaders, ns = conf->nsecret_headers, bytes, o = 0;
 	int host = 0;
 	struct wafjob *wj;
+	const char **sn;
 	char *d;
 
 	for (size_t i = 0; i < req->nheaders; i++)
@@ -289,13 +293,17 @@ job_make(struct sl_seam *s, const struct sl_h1_request *req, const char *body,
 		bytes += req->headers[i].name_len + req->headers[i].value_len;
 	if (!host && req->host != NULL)
 		bytes += req->host_len + 4;
-	wj = malloc(sizeof(*wj) + nf * sizeof(wj->f[0]) + bytes);
+	for (size_t i = 0; i < ns; i++)
+		bytes += strlen(conf->secret_headers[i]) + 1;
+	wj = malloc(sizeof(*wj) + nf * sizeof(wj->f[0]) + ns * sizeof(*sn) +
+		    bytes);
 	if (wj == NULL)
 		return NULL;
 	/* the result is the run's to set (sl_waf_run), the strings after
 	 * it written below: 3 KB not cleared */
 	memset(wj, 0, offsetof(struct wafjob, res));
-	d = (char *)&wj->f[nf];
+	sn = (const char **)(void *)&wj->f[nf];
+	d = (char *)&sn[ns];
 #define PUT(p, n) (memcpy(d + o, (p), (n)), o += (n), d + o - (n))
 	wj->in.method = PUT(req->method, req->method_len);
 	d[o++] = '\0';
@@ -320,6 +328,11 @@ job_make(struct sl_seam *s, const struct sl_h1_request *req, const char *body,
 		wj->in.body = PUT(body, blen);
 		wj->in.blen = blen;
 	}
+	for (size_t i = 0; i < ns; i++)
+		sn[i] = PUT(conf->secret_headers[i],
+			    strlen(conf->secret_headers[i]) + 1);
+	wj->in.secret_names = sn;
+	wj->in.nsecret_names = ns;
 #undef PUT
 	wj->in.version = sl_seam_fields(s) ? "2.0"
 			 : req->minor == 0 ? "1.0"

@@ -740,9 +740,27 @@ test_secret_names(void **state)
 	    "x-access-token",
 	    "X-Amz-Security-Token",
 	    "X-Vault-Token",
+	    /* by a word anywhere, as the WAF's log has always masked */
+	    "X-Authorization-Id",
+	    "Cookies",
+	    "X-Session-Id",
+	    "X-Client-Secret",
+	    "X-Refresh-Token",
+	    "Pin",
+	    "json.card.pin",
+	    "REQUEST_HEADERS:Authorization",
 	};
 	static const char *const no[] = {
-	    "X-Authorization-Id", "Cookies", "X-Api", "Accept", "", "X-Key",
+	    "X-Api",
+	    "Accept",
+	    "",
+	    "X-Key",
+	    "Shipping",
+	    "X-Pinned",
+	    "X-Request-Id",
+	    "REQUEST_HEADERS:Host",
+	    "X-Tok",
+	    "X-Internal-Key",
 	};
 	const char *const extra[] = {"x-partner-key", "x-key2"};
 
@@ -758,6 +776,17 @@ test_secret_names(void **state)
 	assert_false(sl_hdr_name_secret("X-Key", 5, extra, 2));
 	/* a name's length is what is compared, not a prefix */
 	assert_false(sl_hdr_name_secret("Cookie", 3, NULL, 0));
+	/* a secret_headers name as the WAF names its field: the part past
+	 * the variable's last ':', whole */
+	assert_true(
+	    sl_hdr_name_secret("REQUEST_HEADERS:x-partner-key", 29, extra, 2));
+	assert_true(
+	    sl_hdr_name_secret("REQUEST_HEADERS:X-Vault-Token", 29, NULL, 0));
+	assert_false(
+	    sl_hdr_name_secret("REQUEST_HEADERS:X-Partner-Key", 29, NULL, 0));
+	assert_false(
+	    sl_hdr_name_secret("REQUEST_HEADERS:X-Partner-Key2", 30, extra, 2));
+	assert_false(sl_hdr_name_secret("X-Partner-Key:Host", 18, extra, 2));
 }
 
 /* A credential as shown: one '*' a byte, cut at the buffer. */

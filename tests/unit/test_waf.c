@@ -590,6 +590,48 @@ test_mask_credentials(void **state)
 			    "Matched Data: * found within ARGS:passw");
 }
 
+/* A field the configuration names in secret_headers is masked as a
+ * built-in credential's is: by its name in the message, and as a
+ * "NAME: VALUE" pair; without the list, it is no credential. */
+static void
+test_mask_secret_headers(void **state)
+{
+	static const char *const extra[] = {"x-internal-key"};
+	static const char m[] =
+	    "Warning. Matched phrase \"etc/passwd\" at "
+	    "REQUEST_HEADERS:X-Internal-Key. [file \"/r.conf\"] "
+	    "[line \"1\"] [id \"930120\"] [msg \"OS File Access "
+	    "Attempt\"] [data \"Matched Data: etc/passwd found within "
+	    "REQUEST_HEADERS:X-Internal-Key: tok1/../etc/passwd\"] "
+	    "[severity \"2\"]";
+	struct sl_waf_hit h;
+	char buf[128];
+
+	(void)state;
+	assert_int_equal(sl_waf_parse_msg_as(m, sizeof(m) - 1, &h, extra, 1),
+			 1);
+	assert_string_equal(h.data, "Matched Data: * found within "
+				    "REQUEST_HEADERS:X-Internal-Key: *");
+	assert_int_equal(sl_waf_parse_msg(m, sizeof(m) - 1, &h), 1);
+	assert_non_null(strstr(h.data, "tok1"));
+	/* a header line in a matched text: its value starred */
+	snprintf(buf, sizeof(buf), "X-Internal-Key: tok1 or 1=1");
+	sl_waf_mask_data_as(buf, strlen(buf), extra, 1);
+	assert_string_equal(buf, "X-Internal-Key: ***********");
+	/* the built-in names and the words stand with or without a list */
+	snprintf(buf, sizeof(buf),
+		 "Matched Data: x found within REQUEST_HEADERS:X-Session-Id: "
+		 "s1");
+	sl_waf_mask_data_as(buf, strlen(buf), extra, 1);
+	assert_string_equal(buf, "Matched Data: * found within "
+				 "REQUEST_HEADERS:X-Session-Id: *");
+	snprintf(buf, sizeof(buf),
+		 "Matched Data: x found within REQUEST_HEADERS:Apikey: k1");
+	sl_waf_mask_data(buf, strlen(buf));
+	assert_string_equal(
+	    buf, "Matched Data: * found within REQUEST_HEADERS:Apikey: *");
+}
+
 /* A variable without a name (the target, the whole body): each
  * credential's NAME=VALUE has its value starred, its length kept. */
 static void
@@ -1245,9 +1287,9 @@ runner_main(void *arg)
 {
 	struct runner *ru = arg;
 	struct sl_waf_field f = {"Host", "a", 4, 1};
-	struct sl_waf_input in = {"192.0.2.1", "192.0.2.2", 1,	  2, "GET",
-				  NULL,	       "1.1",	    &f,	  1, NULL,
-				  0,	       0,	    NULL, 0};
+	struct sl_waf_input in = {
+	    "192.0.2.1", "192.0.2.2", 1, 2, "GET", NULL, "1.1", &f,
+	    1,		 NULL,	      0, 0, NULL,  0,	 NULL,	0};
 	struct sl_waf_result out;
 
 	for (int i = 0; i < 50; i++) {
@@ -1334,8 +1376,8 @@ test_run_crs(void **state)
 					    {"User-Agent", "t", 10, 1},
 					    {"Accept", "*/*", 6, 3}};
 		struct sl_waf_input in = {
-		    "192.0.2.1", "10.1.2.3", 1,	   80, "GET", "/",  "1.1",
-		    f,		 3,	     NULL, 0,  0,     NULL, 0};
+		    "192.0.2.1", "10.1.2.3", 1, 80, "GET", "/", "1.1", f,
+		    3,		 NULL,	     0, 0,  NULL,  0,	NULL,  0};
 		sl_waf_run(r, &in, &out);
 		assert_int_equal(out.intervention, 0);
 		assert_non_null(h = hit(&out, 920350));
@@ -1405,6 +1447,7 @@ main(void)
 	    cmocka_unit_test(test_parse_fields),
 	    cmocka_unit_test(test_mask_cards),
 	    cmocka_unit_test(test_mask_credentials),
+	    cmocka_unit_test(test_mask_secret_headers),
 	    cmocka_unit_test(test_mask_pairs),
 	    cmocka_unit_test(test_msg_score),
 	    cmocka_unit_test(test_bug_json_pin),

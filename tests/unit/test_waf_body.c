@@ -138,7 +138,7 @@ add_id(struct sl_waf_result *r, uint32_t id)
 		 "ModSecurity: Warning. [file \"/r.conf\"] [line \"1\"] [id "
 		 "\"%u\"] [msg \"m\"] [data \"\"] [severity \"2\"]",
 		 (unsigned)id);
-	add_hit(r, m, strlen(m));
+	add_hit(r, m, strlen(m), NULL, 0);
 }
 
 /* Every rule that matched keeps its id, up to SL_WAF_IDS; the rest are
@@ -167,7 +167,7 @@ test_ids_bound(void **state)
 	assert_int_equal(r->body_error, 0);
 	/* sluice's body rule: the body's error noted, with its reason */
 	memset(r, 0, sizeof(*r));
-	add_hit(r, M_BODY, strlen(M_BODY));
+	add_hit(r, M_BODY, strlen(M_BODY), NULL, 0);
 	assert_int_equal(r->body_error, 1);
 	/* without the library's line end, which it escapes (issue 77) */
 	assert_string_equal(
