@@ -82,6 +82,8 @@ struct sl_tpool {
 	int strong_denied;    /* LEVEL_STRONG refused: not tried again */
 	int thread_nice;      /* the threads' nice, the loop's + nice_inc */
 	int loop_nice;	      /* the loop's, as the pool was made */
+	unsigned ncpu;	      /* CPUs the process may run on, as the pool
+				 was made (1 at least) */
 	unsigned favour;      /* sl_tpool_favour's ratio, 0: off */
 	uint64_t g_tick;      /* the guard's last look (monotonic ns) */
 	uint64_t *g_since;    /* each thread's job's start then */
@@ -372,6 +374,22 @@ favour_start(struct sl_tpool *p, unsigned me, const struct sl_tjob *j,
 	return fav;
 }
 
+/* Thread me's job j ended (under mu): out of the threads running, to
+ * the ended list. */
+static void
+job_end(struct sl_tpool *p, unsigned me, struct sl_tjob *j)
+{
+	p->nbusy--;
+	p->run_since[me] = 0;
+	atomic_store(&p->favoured[me], 0);
+	j->next = p->ended;
+	p->ended = j;
+	/* a job its flow's cap held back may go now, on another thread
+	 * too */
+	if (p->nqueued > 0 && p->cap > 0)
+		pthread_cond_signal(&p->cv);
+}
+
 static void *
 tpool_main(void *arg)
 {
@@ -448,15 +466,7 @@ tpool_main(void *arg)
 			atomic_fetch_sub_explicit(p->busy, 1,
 						  memory_order_relaxed);
 		pthread_mutex_lock(&p->mu);
-		p->nbusy--;
-		p->run_since[me] = 0;
-		atomic_store(&p->favoured[me], 0);
-		j->next = p->ended;
-		p->ended = j;
-		/* a job its flow's cap held back may go now, on another
-		 * thread too */
-		if (p->nqueued > 0 && p->cap > 0)
-			pthread_cond_signal(&p->cv);
+		job_end(p, me, j);
 		/* the loop is woken with the lock released: woken first, it
 		 * would preempt this (niced) thread and wait on the lock it
 		 * holds, a priority inversion the benchmark caught */
@@ -557,6 +567,14 @@ sl_tpool_new(struct event_base *base, unsigned nthreads, unsigned max_queued,
 	p->loop_nice = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
 	if (p->loop_nice == -1 && errno != 0)
 		p->loop_nice = 0;
+	{
+		cpu_set_t set;
+		p->ncpu = sched_getaffinity(0, sizeof(set), &set) == 0
+			      ? (unsigned)CPU_COUNT(&set)
+			      : 1;
+		if (p->ncpu == 0)
+			p->ncpu = 1;
+	}
 	for (unsigned i = 0; i < nflows; i++) {
 		p->flows[i].next = p->free_flows;
 		p->free_flows = &p->flows[i];
@@ -663,23 +681,23 @@ guard_reset(struct sl_tpool *p, uint64_t now)
 /*
  * The most a job now running has been kept from the CPU by other work
  * than the pool's own, since it started or the level changed (under mu; 0:
- * none): at each look, its wall time since the last, less its thread's
- * CPU time, less the CPU time the pool's other threads had (on one CPU,
- * the time they took from it; on several, more than that, so a thread is
- * then raised later, never sooner). The pool's own threads are load, not
- * starvation: raising all of them would take nothing from each other. A
- * job that a short one runs above (sl_tpool_favour) is kept from the CPU
- * by design, and is not counted then.
+ * none), from each thread's CPU clock now in p->g_scratch (starved_ns
+ * reads them; a test gives its own): at each look, its wall time since the
+ * last, less its thread's CPU time, less the CPU time the pool's other threads
+ * had (on one CPU, the time they took from it; on several, more than that, so a
+ * thread is then raised later, never sooner). The pool's own threads are load,
+ * not starvation: raising all of them would take nothing from each other. A job
+ * that a short one runs above (sl_tpool_favour) is kept from the CPU by design,
+ * and is not counted then.
  */
 static uint64_t
-starved_ns(struct sl_tpool *p, uint64_t now)
+guard_look(struct sl_tpool *p, uint64_t now)
 {
 	uint64_t most = 0, sum = 0;
 	uint64_t *c = p->g_scratch, *d = p->g_scratch + p->nthreads;
 	int fav = 0;
 
 	for (unsigned i = 0; i < p->nthreads; i++) {
-		c[i] = thread_cpu(p, i);
 		d[i] = c[i] > p->g_cpu[i] ? c[i] - p->g_cpu[i] : 0;
 		sum += d[i];
 		fav |= p->run_since[i] != 0 && atomic_load(&p->favoured[i]);
@@ -711,6 +729,15 @@ starved_ns(struct sl_tpool *p, uint64_t now)
 	}
 	p->g_tick = now;
 	return most;
+}
+
+/* guard_look on the threads' CPU clocks now (under mu). */
+static uint64_t
+starved_ns(struct sl_tpool *p, uint64_t now)
+{
+	for (unsigned i = 0; i < p->nthreads; i++)
+		p->g_scratch[i] = thread_cpu(p, i);
+	return guard_look(p, now);
 }
 
 /*
