@@ -682,13 +682,20 @@ guard_reset(struct sl_tpool *p, uint64_t now)
  * The most a job now running has been kept from the CPU by other work
  * than the pool's own, since it started or the level changed (under mu; 0:
  * none), from each thread's CPU clock now in p->g_scratch (starved_ns
- * reads them; a test gives its own): at each look, its wall time since the
- * last, less its thread's CPU time, less the CPU time the pool's other threads
- * had (on one CPU, the time they took from it; on several, more than that, so a
- * thread is then raised later, never sooner). The pool's own threads are load,
- * not starvation: raising all of them would take nothing from each other. A job
- * that a short one runs above (sl_tpool_favour) is kept from the CPU by design,
- * and is not counted then.
+ * reads them; a test gives its own): at each look, its wall time since
+ * the last, less its thread's CPU time, less the CPU time the pool's
+ * other threads had over the CPUs the process may use. The pool's own
+ * threads are load, not starvation: raising all of them would take
+ * nothing from each other; but they took a thread's CPU only where they
+ * shared it, and on N CPUs a thread starved by other work beside one of
+ * the pool's running freely on the next CPU would lose nothing if all
+ * their time were taken off (review of issue 77). Over N, their time
+ * hides a thread's loss only as far as they kept all N CPUs busy, when
+ * raising it would take from them alone; else the loss counts, less at
+ * most their time over N: a thread starved by other work is raised later
+ * than on one CPU (twice as late at most, with two threads), never not at
+ * all. A job that a short one runs above (sl_tpool_favour) is kept from
+ * the CPU by design, and is not counted while the favour holds.
  */
 static uint64_t
 guard_look(struct sl_tpool *p, uint64_t now)
@@ -703,7 +710,8 @@ guard_look(struct sl_tpool *p, uint64_t now)
 		fav |= p->run_since[i] != 0 && atomic_load(&p->favoured[i]);
 	}
 	for (unsigned i = 0; i < p->nthreads; i++) {
-		uint64_t from, own, others = sum - d[i], wall;
+		uint64_t from, own, wall;
+		uint64_t others = (sum - d[i]) / p->ncpu;
 		if (p->run_since[i] == 0 || c[i] == 0)
 			continue;
 		if (p->run_since[i] != p->g_since[i]) {

@@ -84,9 +84,9 @@ void sl_tpool_share(struct sl_tpool *p, unsigned cap);
 /*
  * Runs the pool's jobs in the idle class from now on, with the guard: a
  * running job kept from the CPU (its wall time less its thread's CPU
- * time, less the CPU time the pool's other threads had meanwhile: kept
- * by other work than the pool's own) longer than guard_ms raises the
- * threads in a job back to their class and nice, and the next jobs run
+ * time, less the CPU time the pool's other threads had meanwhile over
+ * the CPUs the process may use: kept by other work than the pool's own)
+ * longer than guard_ms raises the threads in a job back to their class and nice, and the next jobs run
  * there, for a second at least; a job kept from the CPU that long again,
  * raised, moves every thread to the loop's own nice, where the process
  * may (CAP_SYS_NICE, or an RLIMIT_NICE that allows it), as long (issue

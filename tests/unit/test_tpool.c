@@ -33,7 +33,8 @@
 
 #include <cmocka.h>
 
-#include "tpool.h"
+/* the pool itself: its guard's arithmetic is driven by hand below */
+#include "tpool.c"
 
 /* A job of the test: held running until released, when asked. */
 struct tjob {
@@ -1053,6 +1054,92 @@ test_bug_idle_threads(void **state)
 	assert_int_equal(refused, 0);
 }
 
+#define MS (1000000u)
+
+/* A pool of two threads waiting for jobs whose guard the test drives by
+ * hand, with the clocks its own (under the pool's lock); NULL when a
+ * thread may not leave the idle class here (the test skips). */
+static struct sl_tpool *
+hand_pool(void)
+{
+	struct sl_tpool *p = sl_tpool_new(base, 2, 8, 0);
+
+	assert_non_null(p);
+	if (sl_tpool_idle(p, 20, NULL) != 0) {
+		assert_int_equal(errno, EPERM);
+		sl_tpool_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* Thread i runs a job since since, with hint, as of the guard's last look
+ * at cpu0 on its clock. */
+static void
+hand_job(struct sl_tpool *p, unsigned i, uint64_t since, uint64_t hint,
+	 int favoured, uint64_t cpu0)
+{
+	p->run_since[i] = p->g_since[i] = since;
+	p->run_hint[i] = hint;
+	p->run_cpu[i] = p->g_cpu[i] = cpu0;
+	atomic_store(&p->favoured[i], favoured);
+	p->g_kept[i] = 0;
+}
+
+/* Back to no job running, the threads in their class, and free. */
+static void
+hand_free(struct sl_tpool *p)
+{
+	for (unsigned i = 0; i < p->nthreads; i++) {
+		p->run_since[i] = 0;
+		atomic_store(&p->favoured[i], 0);
+		assert_int_equal(set_class(p->tids[i], 0), 0);
+	}
+	atomic_store(&p->raised, 0);
+	p->level = LEVEL_IDLE;
+	pthread_mutex_unlock(&p->mu);
+	sl_tpool_free(p);
+}
+
+/*
+ * A thread kept from its CPU while another of the pool runs freely on the
+ * next one is starved (review of issue 77, defect 1): on two CPUs, A used
+ * the whole look, B none of it; B's loss was wall - own - A's CPU = 0, so
+ * the guard never raised B while A was busy. The pool's other threads
+ * take from it at most their CPU over the CPUs there are: B lost half
+ * the look. On one CPU, A's time is B's loss: the pool's own load, not
+ * starvation.
+ */
+static void
+test_guard_other_cpu(void **state)
+{
+	struct sl_tpool *p = hand_pool();
+	uint64_t now = 10000 * (uint64_t)MS, c0 = 1000 * (uint64_t)MS;
+
+	(void)state;
+	if (p == NULL)
+		skip();
+	pthread_mutex_lock(&p->mu);
+	p->ncpu = 2;
+	hand_job(p, 0, now - 200 * MS, 0, 0, c0);
+	hand_job(p, 1, now - 200 * MS, 0, 0, c0);
+	p->g_tick = now - 100 * MS;
+	p->g_scratch[0] = c0 + 100 * MS; /* A: the whole look */
+	p->g_scratch[1] = c0;		 /* B: none of it */
+	assert_int_equal(guard_look(p, now), 50 * MS);
+	assert_int_equal(p->g_kept[1], 50 * MS);
+	assert_int_equal(p->g_kept[0], 0);
+	/* one CPU: A took it from B */
+	p->ncpu = 1;
+	hand_job(p, 0, now - 200 * MS, 0, 0, c0);
+	hand_job(p, 1, now - 200 * MS, 0, 0, c0);
+	p->g_tick = now - 100 * MS;
+	p->g_scratch[0] = c0 + 100 * MS;
+	p->g_scratch[1] = c0;
+	assert_int_equal(guard_look(p, now), 0);
+	hand_free(p);
+}
+
 int
 main(void)
 {
@@ -1065,6 +1152,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_guard_strong, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_favour, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_favour_raised, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_guard_other_cpu, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_share, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_refused, setup, teardown),
