@@ -679,6 +679,52 @@ guard_reset(struct sl_tpool *p, uint64_t now)
 }
 
 /*
+ * At the guard's look (under mu): a favour is decided at its job's start
+ * from its client's mean cost, which one costly request of a cheap
+ * client (or of one not seen yet) belies; so it holds while its job has
+ * run less than a long one's bound (FAVOUR_MIN_NS) and is still short
+ * beside one running under it (its hint or its run time, the larger,
+ * against the other's), and no longer (review of issue 77). When the
+ * last favour goes, the threads under it leave the idle class: the jobs
+ * are equals then (a thread in a job is never moved down: it would end
+ * the job with the pool's lock in the idle class).
+ */
+static void
+favour_check(struct sl_tpool *p, uint64_t now)
+{
+	int dropped = 0, left = 0;
+
+	for (unsigned i = 0; i < p->nthreads; i++) {
+		uint64_t age, mine;
+		int keep = 0;
+		if (p->run_since[i] == 0 || !atomic_load(&p->favoured[i]))
+			continue;
+		age = now > p->run_since[i] ? now - p->run_since[i] : 0;
+		mine = p->run_hint[i] > age ? p->run_hint[i] : age;
+		for (unsigned k = 0; k < p->nthreads && age < FAVOUR_MIN_NS;
+		     k++) {
+			if (k == i || p->run_since[k] == 0 ||
+			    atomic_load(&p->favoured[k]))
+				continue;
+			keep |= shorter(
+			    mine, p->run_hint[k],
+			    now > p->run_since[k] ? now - p->run_since[k] : 0,
+			    p->favour);
+		}
+		if (keep)
+			left = 1;
+		else {
+			atomic_store(&p->favoured[i], 0);
+			dropped = 1;
+		}
+	}
+	if (dropped && !left)
+		for (unsigned k = 0; k < p->nthreads; k++)
+			if (p->run_since[k] != 0)
+				(void)set_class(p->tids[k], 0);
+}
+
+/*
  * The most a job now running has been kept from the CPU by other work
  * than the pool's own, since it started or the level changed (under mu; 0:
  * none), from each thread's CPU clock now in p->g_scratch (starved_ns
@@ -704,6 +750,7 @@ guard_look(struct sl_tpool *p, uint64_t now)
 	uint64_t *c = p->g_scratch, *d = p->g_scratch + p->nthreads;
 	int fav = 0;
 
+	favour_check(p, now);
 	for (unsigned i = 0; i < p->nthreads; i++) {
 		d[i] = c[i] > p->g_cpu[i] ? c[i] - p->g_cpu[i] : 0;
 		sum += d[i];

@@ -102,8 +102,11 @@ int sl_tpool_idle(struct sl_tpool *p, uint32_t guard_ms,
  * In the idle class (sl_tpool_idle), a job that is short beside one
  * running, ratio times shorter at least (its hint against the other's
  * hint, or the time the other has run so far, the larger; 20 ms at
- * least), runs out of the idle class, above it, while it runs; a long job
- * that starts raises the short ones running so. With one client's costly
+ * least), runs out of the idle class, above it; a long job that starts
+ * raises the short ones running so. The guard checks each favour at its
+ * look: it holds while its job has run less than 20 ms and is still
+ * short so (by the larger of its hint and its run time); when the last
+ * goes, the threads under it leave the idle class too. With one client's costly
  * inspections on one thread, another's cheap one on the next thread gets
  * the CPU first instead of half of it (issue 77). 0: off (the default).
  */

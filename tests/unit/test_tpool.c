@@ -1140,6 +1140,48 @@ test_guard_other_cpu(void **state)
 	hand_free(p);
 }
 
+/*
+ * A favoured job's favour is checked at each look of the guard (review of
+ * issue 77, defect 2): a client of a cheap mean (1 ms) whose request runs
+ * long keeps its favour only while it has run less than the bound of a
+ * long job (20 ms); then it is dropped, the thread under it put back out
+ * of the idle class, and what the job under it is kept from the CPU is
+ * counted again (it was not while any job was favoured).
+ */
+static void
+test_favour_drop(void **state)
+{
+	struct sl_tpool *p = hand_pool();
+	uint64_t now = 10000 * (uint64_t)MS, c0 = 1000 * (uint64_t)MS;
+
+	(void)state;
+	if (p == NULL)
+		skip();
+	pthread_mutex_lock(&p->mu);
+	p->favour = 2;
+	/* 0 favoured (hint 1 ms), 1 long (hint 10 s) under it, idle */
+	hand_job(p, 0, now - 5 * MS, MS, 1, c0);
+	hand_job(p, 1, now - 40 * MS, 10000 * (uint64_t)MS, 0, c0);
+	assert_int_equal(set_class(p->tids[1], 1), 0);
+	p->g_tick = now - 5 * MS;
+	p->g_scratch[0] = c0 + 5 * MS;
+	p->g_scratch[1] = c0;
+	/* run 5 ms: still favoured, 1 not counted */
+	(void)guard_look(p, now);
+	assert_int_equal(atomic_load(&p->favoured[0]), 1);
+	assert_int_equal(sched_getscheduler(p->tids[1]), SCHED_IDLE);
+	assert_int_equal(p->g_kept[1], 0);
+	/* run 30 ms, both kept from the CPU the last 25 by other work: the
+	 * favour dropped, 1 out of the idle class, its loss counted */
+	p->g_scratch[0] = c0 + 5 * MS;
+	p->g_scratch[1] = c0;
+	(void)guard_look(p, now + 25 * MS);
+	assert_int_equal(atomic_load(&p->favoured[0]), 0);
+	assert_int_equal(sched_getscheduler(p->tids[1]), SCHED_OTHER);
+	assert_int_equal(p->g_kept[1], 25 * MS);
+	hand_free(p);
+}
+
 int
 main(void)
 {
@@ -1155,6 +1197,7 @@ main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_guard_other_cpu, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_favour_drop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_share, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cpu_time_and_busy_gauge, setup,
