@@ -375,13 +375,26 @@ favour_start(struct sl_tpool *p, unsigned me, const struct sl_tjob *j,
 }
 
 /* Thread me's job j ended (under mu): out of the threads running, to
- * the ended list. */
+ * the ended list. A favoured job that ends was the last one above the
+ * jobs that started idle under it while the threads were raised: they go
+ * back to the pool's level now, not when the guard finds them kept from
+ * the CPU (review of issue 77); at the idle level the idle class is
+ * theirs. */
 static void
 job_end(struct sl_tpool *p, unsigned me, struct sl_tjob *j)
 {
+	int fav = atomic_load(&p->favoured[me]);
+
 	p->nbusy--;
 	p->run_since[me] = 0;
 	atomic_store(&p->favoured[me], 0);
+	for (unsigned k = 0; k < p->nthreads && fav; k++)
+		if (p->run_since[k] != 0 && atomic_load(&p->favoured[k]))
+			fav = 0; /* another still above them */
+	if (fav && atomic_load(&p->raised))
+		for (unsigned k = 0; k < p->nthreads; k++)
+			if (p->run_since[k] != 0)
+				(void)set_class(p->tids[k], 0);
 	j->next = p->ended;
 	p->ended = j;
 	/* a job its flow's cap held back may go now, on another thread
@@ -440,8 +453,9 @@ tpool_main(void *arg)
 		/* a long job beside a short one running starts idle even
 		 * while the threads are raised, so that the short one has
 		 * the CPU first where other work on it would otherwise make
-		 * the two equals; kept from the CPU past the guard itself,
-		 * the guard raises it too */
+		 * the two equals; the short one's end (job_end) or its
+		 * favour's (favour_check) raises it, and so does the guard
+		 * when it is kept from the CPU past the bound itself */
 		pthread_mutex_unlock(&p->mu);
 		if (p->busy != NULL)
 			atomic_fetch_add_explicit(p->busy, 1,

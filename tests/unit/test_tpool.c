@@ -941,9 +941,8 @@ thread_class(void *arg)
  * a short one running (sl_tpool_favour) still starts in the idle class,
  * so that the short one has the CPU first (issue 77: other work on the
  * CPU had the guard raise both, and they shared it as equals); once the
- * short one is gone, kept from the CPU past the guard itself, it is
- * raised too. A long job alone starts raised (a CPU-bound job beside
- * would starve it otherwise).
+ * short one is gone, it is raised too (test_favour_end). A long job alone
+ * starts raised (a CPU-bound job beside would starve it otherwise).
  */
 static void
 test_favour_raised(void **state)
@@ -974,7 +973,7 @@ test_favour_raised(void **state)
 	sem_wait(&l.started);
 	assert_int_equal(l.policy, SCHED_IDLE);
 	assert_int_equal(sched_getscheduler(x.tid), SCHED_OTHER);
-	/* x gone, l held: kept from the CPU past the guard, raised */
+	/* x gone, l held: raised */
 	sem_post(&x.release);
 	loop_until(1);
 	loop_while_not(thread_class, &l.tid, SCHED_OTHER);
@@ -1182,6 +1181,52 @@ test_favour_drop(void **state)
 	hand_free(p);
 }
 
+/*
+ * A long job started beside a favoured one starts idle even with the
+ * threads raised (test_favour_raised); when the favoured one ends, the
+ * long one goes back to the pool's level at once (review of issue 77,
+ * defect 3): raised, its normal class; at the idle level, it stays idle.
+ */
+static void
+test_favour_end(void **state)
+{
+	struct sl_tpool *p = hand_pool();
+	uint64_t now = 10000 * (uint64_t)MS;
+	struct tjob a, b;
+
+	(void)state;
+	if (p == NULL)
+		skip();
+	job_init(&a, 0);
+	job_init(&b, 0);
+	pthread_mutex_lock(&p->mu);
+	p->favour = 2;
+	/* raised: 1 back to its normal class */
+	atomic_store(&p->raised, 1);
+	p->level = LEVEL_RAISED;
+	hand_job(p, 0, now - 5 * MS, MS, 1, 1);
+	hand_job(p, 1, now - 40 * MS, 10000 * (uint64_t)MS, 0, 1);
+	assert_int_equal(set_class(p->tids[1], 1), 0);
+	p->nbusy = 2;
+	job_end(p, 0, &a.j);
+	assert_int_equal(sched_getscheduler(p->tids[1]), SCHED_OTHER);
+	/* the idle level: 1 stays idle */
+	atomic_store(&p->raised, 0);
+	p->level = LEVEL_IDLE;
+	hand_job(p, 0, now - 5 * MS, MS, 1, 1);
+	assert_int_equal(set_class(p->tids[1], 1), 0);
+	p->nbusy = 2;
+	job_end(p, 0, &b.j);
+	assert_int_equal(sched_getscheduler(p->tids[1]), SCHED_IDLE);
+	p->nbusy = 0;
+	hand_free(p);
+	/* a and b went to the ended list: done by the free */
+	assert_int_equal(a.dones, 1);
+	assert_int_equal(b.dones, 1);
+	job_fini(&a);
+	job_fini(&b);
+}
+
 int
 main(void)
 {
@@ -1198,6 +1243,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_guard_other_cpu, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_favour_drop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_favour_end, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_share, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cpu_time_and_busy_gauge, setup,
