@@ -987,7 +987,9 @@ must_wait(struct sl_tpool *p, const struct sl_tjob *j)
 		return 1;
 	if (p->nqueued <= free_th)
 		return 0; /* every job waiting, j's too, has a thread */
-	if (p->cap == 0)
+	/* no thread free, or no share: behind the others, no walk (a
+	 * submit holds the lock the threads wait on) */
+	if (p->cap == 0 || free_th == 0)
 		return 1;
 	for (unsigned i = 0; i < 2; i++)
 		for (const struct tflow *f = ls[i]->head; f != NULL;
@@ -998,8 +1000,10 @@ must_wait(struct sl_tpool *p, const struct sl_tjob *j)
 			if (f->key == j->flow && n >= room)
 				return 1; /* its own take its share */
 			ahead += n < room ? n : room;
+			if (ahead >= free_th)
+				return 1; /* the rest cannot change it */
 		}
-	return ahead >= free_th;
+	return 0;
 }
 
 int

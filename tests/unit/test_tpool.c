@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -1227,6 +1228,52 @@ test_favour_end(void **state)
 	job_fini(&b);
 }
 
+/*
+ * Whether a submitted job waits (must_wait) is known once the jobs that
+ * may run ahead of it fill the free threads, or at once with none free;
+ * it walked every waiting flow under the pool's lock all the same, on
+ * each submit past the free threads, for a counter (review of issue 77,
+ * defect 4). A flow past that point is never read: the test puts one
+ * there that cannot be (a page without access), which the walk would
+ * fault on.
+ */
+static void
+test_must_wait_stops(void **state)
+{
+	struct sl_tpool *p = sl_tpool_new(base, 2, 8, 0);
+	long pg = sysconf(_SC_PAGESIZE);
+	struct tflow a = {0}, *poison;
+	struct sl_tjob j = {0};
+
+	(void)state;
+	assert_non_null(p);
+	poison = mmap(NULL, (size_t)pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		      -1, 0);
+	assert_true(poison != MAP_FAILED);
+	pthread_mutex_lock(&p->mu);
+	p->cap = 1;
+	j.flow = 9;
+	/* one thread free, a flow ahead that fills it, then the poison */
+	a.key = 1;
+	a.n = 1;
+	a.next = poison;
+	p->fresh.head = &a;
+	p->fresh.tail = poison;
+	p->nbusy = 1;
+	p->nqueued = 3;
+	assert_int_equal(must_wait(p, &j), 1);
+	/* no thread free: no walk */
+	p->nbusy = 2;
+	p->fresh.head = poison;
+	assert_int_equal(must_wait(p, &j), 1);
+	p->fresh.head = p->fresh.tail = NULL;
+	p->nbusy = 0;
+	p->nqueued = 0;
+	pthread_mutex_unlock(&p->mu);
+	sl_tpool_free(p);
+	munmap(poison, (size_t)pg);
+}
+
 int
 main(void)
 {
@@ -1244,6 +1291,8 @@ main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_favour_drop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_favour_end, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_must_wait_stops, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_share, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cpu_time_and_busy_gauge, setup,
