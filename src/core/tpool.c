@@ -82,6 +82,8 @@ struct sl_tpool {
 	int strong_denied;    /* LEVEL_STRONG refused: not tried again */
 	int thread_nice;      /* the threads' nice, the loop's + nice_inc */
 	int loop_nice;	      /* the loop's, as the pool was made */
+	unsigned ncpu;	      /* CPUs the process may run on, as the pool
+				 was made (1 at least) */
 	unsigned favour;      /* sl_tpool_favour's ratio, 0: off */
 	uint64_t g_tick;      /* the guard's last look (monotonic ns) */
 	uint64_t *g_since;    /* each thread's job's start then */
@@ -372,6 +374,35 @@ favour_start(struct sl_tpool *p, unsigned me, const struct sl_tjob *j,
 	return fav;
 }
 
+/* Thread me's job j ended (under mu): out of the threads running, to
+ * the ended list. A favoured job that ends was the last one above the
+ * jobs that started idle under it while the threads were raised: they go
+ * back to the pool's level now, not when the guard finds them kept from
+ * the CPU (review of issue 77); at the idle level the idle class is
+ * theirs. */
+static void
+job_end(struct sl_tpool *p, unsigned me, struct sl_tjob *j)
+{
+	int fav = atomic_load(&p->favoured[me]);
+
+	p->nbusy--;
+	p->run_since[me] = 0;
+	atomic_store(&p->favoured[me], 0);
+	for (unsigned k = 0; k < p->nthreads && fav; k++)
+		if (p->run_since[k] != 0 && atomic_load(&p->favoured[k]))
+			fav = 0; /* another still above them */
+	if (fav && atomic_load(&p->raised))
+		for (unsigned k = 0; k < p->nthreads; k++)
+			if (p->run_since[k] != 0)
+				(void)set_class(p->tids[k], 0);
+	j->next = p->ended;
+	p->ended = j;
+	/* a job its flow's cap held back may go now, on another thread
+	 * too */
+	if (p->nqueued > 0 && p->cap > 0)
+		pthread_cond_signal(&p->cv);
+}
+
 static void *
 tpool_main(void *arg)
 {
@@ -422,8 +453,9 @@ tpool_main(void *arg)
 		/* a long job beside a short one running starts idle even
 		 * while the threads are raised, so that the short one has
 		 * the CPU first where other work on it would otherwise make
-		 * the two equals; kept from the CPU past the guard itself,
-		 * the guard raises it too */
+		 * the two equals; the short one's end (job_end) or its
+		 * favour's (favour_check) raises it, and so does the guard
+		 * when it is kept from the CPU past the bound itself */
 		pthread_mutex_unlock(&p->mu);
 		if (p->busy != NULL)
 			atomic_fetch_add_explicit(p->busy, 1,
@@ -448,15 +480,7 @@ tpool_main(void *arg)
 			atomic_fetch_sub_explicit(p->busy, 1,
 						  memory_order_relaxed);
 		pthread_mutex_lock(&p->mu);
-		p->nbusy--;
-		p->run_since[me] = 0;
-		atomic_store(&p->favoured[me], 0);
-		j->next = p->ended;
-		p->ended = j;
-		/* a job its flow's cap held back may go now, on another
-		 * thread too */
-		if (p->nqueued > 0 && p->cap > 0)
-			pthread_cond_signal(&p->cv);
+		job_end(p, me, j);
 		/* the loop is woken with the lock released: woken first, it
 		 * would preempt this (niced) thread and wait on the lock it
 		 * holds, a priority inversion the benchmark caught */
@@ -557,6 +581,14 @@ sl_tpool_new(struct event_base *base, unsigned nthreads, unsigned max_queued,
 	p->loop_nice = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
 	if (p->loop_nice == -1 && errno != 0)
 		p->loop_nice = 0;
+	{
+		cpu_set_t set;
+		p->ncpu = sched_getaffinity(0, sizeof(set), &set) == 0
+			      ? (unsigned)CPU_COUNT(&set)
+			      : 1;
+		if (p->ncpu == 0)
+			p->ncpu = 1;
+	}
 	for (unsigned i = 0; i < nflows; i++) {
 		p->flows[i].next = p->free_flows;
 		p->free_flows = &p->flows[i];
@@ -661,31 +693,86 @@ guard_reset(struct sl_tpool *p, uint64_t now)
 }
 
 /*
+ * At the guard's look (under mu): a favour is decided at its job's start
+ * from its client's mean cost, which one costly request of a cheap
+ * client (or of one not seen yet) belies; so it holds while its job has
+ * run less than a long one's bound (FAVOUR_MIN_NS) and is still short
+ * beside one running under it (its hint or its run time, the larger,
+ * against the other's), and no longer (review of issue 77). When the
+ * last favour goes, the threads under it leave the idle class: the jobs
+ * are equals then (a thread in a job is never moved down: it would end
+ * the job with the pool's lock in the idle class).
+ */
+static void
+favour_check(struct sl_tpool *p, uint64_t now)
+{
+	int dropped = 0, left = 0;
+
+	for (unsigned i = 0; i < p->nthreads; i++) {
+		uint64_t age, mine;
+		int keep = 0;
+		if (p->run_since[i] == 0 || !atomic_load(&p->favoured[i]))
+			continue;
+		age = now > p->run_since[i] ? now - p->run_since[i] : 0;
+		mine = p->run_hint[i] > age ? p->run_hint[i] : age;
+		for (unsigned k = 0; k < p->nthreads && age < FAVOUR_MIN_NS;
+		     k++) {
+			if (k == i || p->run_since[k] == 0 ||
+			    atomic_load(&p->favoured[k]))
+				continue;
+			keep |= shorter(
+			    mine, p->run_hint[k],
+			    now > p->run_since[k] ? now - p->run_since[k] : 0,
+			    p->favour);
+		}
+		if (keep)
+			left = 1;
+		else {
+			atomic_store(&p->favoured[i], 0);
+			dropped = 1;
+		}
+	}
+	if (dropped && !left)
+		for (unsigned k = 0; k < p->nthreads; k++)
+			if (p->run_since[k] != 0)
+				(void)set_class(p->tids[k], 0);
+}
+
+/*
  * The most a job now running has been kept from the CPU by other work
  * than the pool's own, since it started or the level changed (under mu; 0:
- * none): at each look, its wall time since the last, less its thread's
- * CPU time, less the CPU time the pool's other threads had (on one CPU,
- * the time they took from it; on several, more than that, so a thread is
- * then raised later, never sooner). The pool's own threads are load, not
- * starvation: raising all of them would take nothing from each other. A
- * job that a short one runs above (sl_tpool_favour) is kept from the CPU
- * by design, and is not counted then.
+ * none), from each thread's CPU clock now in p->g_scratch (starved_ns
+ * reads them; a test gives its own): at each look, its wall time since
+ * the last, less its thread's CPU time, less the CPU time the pool's
+ * other threads had over the CPUs the process may use. The pool's own
+ * threads are load, not starvation: raising all of them would take
+ * nothing from each other; but they took a thread's CPU only where they
+ * shared it, and on N CPUs a thread starved by other work beside one of
+ * the pool's running freely on the next CPU would lose nothing if all
+ * their time were taken off (review of issue 77). Over N, their time
+ * hides a thread's loss only as far as they kept all N CPUs busy, when
+ * raising it would take from them alone; else the loss counts, less at
+ * most their time over N: a thread starved by other work is raised later
+ * than on one CPU (twice as late at most, with two threads), never not at
+ * all. A job that a short one runs above (sl_tpool_favour) is kept from
+ * the CPU by design, and is not counted while the favour holds.
  */
 static uint64_t
-starved_ns(struct sl_tpool *p, uint64_t now)
+guard_look(struct sl_tpool *p, uint64_t now)
 {
 	uint64_t most = 0, sum = 0;
 	uint64_t *c = p->g_scratch, *d = p->g_scratch + p->nthreads;
 	int fav = 0;
 
+	favour_check(p, now);
 	for (unsigned i = 0; i < p->nthreads; i++) {
-		c[i] = thread_cpu(p, i);
 		d[i] = c[i] > p->g_cpu[i] ? c[i] - p->g_cpu[i] : 0;
 		sum += d[i];
 		fav |= p->run_since[i] != 0 && atomic_load(&p->favoured[i]);
 	}
 	for (unsigned i = 0; i < p->nthreads; i++) {
-		uint64_t from, own, others = sum - d[i], wall;
+		uint64_t from, own, wall;
+		uint64_t others = (sum - d[i]) / p->ncpu;
 		if (p->run_since[i] == 0 || c[i] == 0)
 			continue;
 		if (p->run_since[i] != p->g_since[i]) {
@@ -711,6 +798,15 @@ starved_ns(struct sl_tpool *p, uint64_t now)
 	}
 	p->g_tick = now;
 	return most;
+}
+
+/* guard_look on the threads' CPU clocks now (under mu). */
+static uint64_t
+starved_ns(struct sl_tpool *p, uint64_t now)
+{
+	for (unsigned i = 0; i < p->nthreads; i++)
+		p->g_scratch[i] = thread_cpu(p, i);
+	return guard_look(p, now);
 }
 
 /*
@@ -891,7 +987,9 @@ must_wait(struct sl_tpool *p, const struct sl_tjob *j)
 		return 1;
 	if (p->nqueued <= free_th)
 		return 0; /* every job waiting, j's too, has a thread */
-	if (p->cap == 0)
+	/* no thread free, or no share: behind the others, no walk (a
+	 * submit holds the lock the threads wait on) */
+	if (p->cap == 0 || free_th == 0)
 		return 1;
 	for (unsigned i = 0; i < 2; i++)
 		for (const struct tflow *f = ls[i]->head; f != NULL;
@@ -902,8 +1000,10 @@ must_wait(struct sl_tpool *p, const struct sl_tjob *j)
 			if (f->key == j->flow && n >= room)
 				return 1; /* its own take its share */
 			ahead += n < room ? n : room;
+			if (ahead >= free_th)
+				return 1; /* the rest cannot change it */
 		}
-	return ahead >= free_th;
+	return 0;
 }
 
 int

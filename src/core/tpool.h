@@ -84,14 +84,14 @@ void sl_tpool_share(struct sl_tpool *p, unsigned cap);
 /*
  * Runs the pool's jobs in the idle class from now on, with the guard: a
  * running job kept from the CPU (its wall time less its thread's CPU
- * time, less the CPU time the pool's other threads had meanwhile: kept
- * by other work than the pool's own) longer than guard_ms raises the
- * threads in a job back to their class and nice, and the next jobs run
- * there, for a second at least; a job kept from the CPU that long again,
- * raised, moves every thread to the loop's own nice, where the process
- * may (CAP_SYS_NICE, or an RLIMIT_NICE that allows it), as long (issue
- * 77: at nice +10 a thread has a tenth of a CPU beside a CPU-bound job);
- * raises (NULL: none) counts each step. From the loop. Returns 0, or -1
+ * time, less the CPU time the pool's other threads had meanwhile over
+ * the CPUs the process may use: kept by other work than the pool's own)
+ * longer than guard_ms raises the threads in a job back to their class
+ * and nice, and the next jobs run there, for a second at least; a job kept from
+ * the CPU that long again, raised, moves every thread to the loop's own nice,
+ * where the process may (CAP_SYS_NICE, or an RLIMIT_NICE that allows it), as
+ * long (issue 77: at nice +10 a thread has a tenth of a CPU beside a CPU-bound
+ * job); raises (NULL: none) counts each step. From the loop. Returns 0, or -1
  * with errno EPERM when the process could not take a thread out of the
  * idle class (no CAP_SYS_NICE, and RLIMIT_NICE below their nice): the
  * pool stays as it was.
@@ -102,10 +102,14 @@ int sl_tpool_idle(struct sl_tpool *p, uint32_t guard_ms,
  * In the idle class (sl_tpool_idle), a job that is short beside one
  * running, ratio times shorter at least (its hint against the other's
  * hint, or the time the other has run so far, the larger; 20 ms at
- * least), runs out of the idle class, above it, while it runs; a long job
- * that starts raises the short ones running so. With one client's costly
- * inspections on one thread, another's cheap one on the next thread gets
- * the CPU first instead of half of it (issue 77). 0: off (the default).
+ * least), runs out of the idle class, above it; a long job that starts
+ * raises the short ones running so. The guard checks each favour at its
+ * look: it holds while its job has run less than 20 ms and is still
+ * short so (by the larger of its hint and its run time); when the last
+ * goes, the threads under it leave the idle class too. With one
+ * client's costly inspections on one thread, another's cheap one on the
+ * next thread gets the CPU first instead of half of it (issue 77). 0: off
+ * (the default).
  */
 void sl_tpool_favour(struct sl_tpool *p, unsigned ratio);
 /* Queues j in its flow (j->flow). Returns 0 when a thread is free for it,

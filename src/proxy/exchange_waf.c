@@ -199,10 +199,6 @@ pool_setup(struct sl_worker *w, struct sl_wproxy *wp)
 	 * one free when there are two or more */
 	if (wp->waf_threads > 1)
 		sl_tpool_share(wp->waf, wp->waf_threads - 1);
-	/* and its costly inspections do not take half the CPU from
-	 * another's cheap one on the other thread: the cheap one runs
-	 * above them (issue 77; doc/operations.md section 15.7) */
-	sl_tpool_favour(wp->waf, 2);
 	if (wp->waf_prio == SL_WAF_PRIO_IDLE) {
 		if (sl_tpool_idle(wp->waf, (uint32_t)wp->waf_guard_ms,
 				  &w->stats.tpool_raises) == 0)
@@ -221,6 +217,15 @@ pool_setup(struct sl_worker *w, struct sl_wproxy *wp)
 					  wp->waf_budget_ms * 1000000u,
 					  wp->waf_burst_ms * 1000000u)) == NULL)
 		log_warn("worker %u: waf: the clients' budgets", w->id);
+	/* and its costly inspections do not take half the CPU from
+	 * another's cheap one on the other thread: the cheap one runs out
+	 * of the idle class, above them, which only priority: idle and two
+	 * threads or more make possible (issue 77; doc/operations.md
+	 * section 15.7). A client's cost is its budget's mean: without
+	 * budgets every hint would be 0, counted cheap, so none is
+	 * favoured */
+	if (wp->waf_budget != NULL)
+		sl_tpool_favour(wp->waf, 2);
 }
 
 /* The worker's pool, made at its first inspection. NULL: none could be. */
@@ -967,10 +972,12 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 	/* the client that has spent least of its budget first: fair in
 	 * thread time, not only in turns (a client of 50 ms requests and
 	 * one of 2 ms ones would otherwise get one each a round); its
-	 * budget as its request came, one look-up for both */
+	 * budget as its request came, read once for its wait and its
+	 * place (its mean cost below is a second look-up) */
 	wj->j.prio = tw->left;
 	/* what its client's inspections cost, for a cheap one to run above
-	 * a costly one (0: not known, or no budgets) */
+	 * a costly one (0: not known, or no budgets, when the pool favours
+	 * none: pool_setup) */
 	wj->j.hint_ns =
 	    sl_wproxy(s->w)->waf_budget != NULL
 		? sl_budget_cost(sl_wproxy(s->w)->waf_budget, tw->key)
