@@ -273,6 +273,14 @@ sl_waf_untyped_parse(const char *s, size_t n)
 	return -1;
 }
 
+#ifdef HAVE_MODSECURITY
+
+#include <modsecurity/intervention.h>
+#include <modsecurity/modsecurity.h>
+#include <modsecurity/rules_set.h>
+#include <modsecurity/transaction.h>
+#include <pthread.h>
+
 /* Drops what ends a processor's message and says nothing: its line's
  * end and spaces, raw or as ModSecurity escapes them ("...not
  * enabled.\x0a"), so that the WAF log's body_error ends with its last
@@ -297,14 +305,6 @@ trim_end(char *s)
 		s[n] = '\0';
 	}
 }
-
-#ifdef HAVE_MODSECURITY
-
-#include <modsecurity/intervention.h>
-#include <modsecurity/modsecurity.h>
-#include <modsecurity/rules_set.h>
-#include <modsecurity/transaction.h>
-#include <pthread.h>
 
 struct sl_waf_rules {
 	RulesSet *set;

@@ -205,9 +205,11 @@ $(OUT)/fuzz_trace: $(top_srcdir)/tests/fuzz/fuzz_trace.c $(TRACE_SRCS) \
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(TRACE_SRCS)
 
-# what is kept of ModSecurity's messages (fuzz_waf.c): pure; built
+# what is kept of ModSecurity's messages (fuzz_waf.c): pure, with the
+# credential names of hdrrule.c (what is masked); built
 # without HAVE_MODSECURITY, so waf.c's stubs stand for the library's part
-WAF_SRCS = $(top_srcdir)/src/edge/waf.c $(top_srcdir)/src/core/pan.c
+WAF_SRCS = $(top_srcdir)/src/edge/waf.c $(top_srcdir)/src/core/pan.c \
+	$(top_srcdir)/src/http/hdrrule.c
 $(OUT)/fuzz_waf: $(top_srcdir)/tests/fuzz/fuzz_waf.c $(WAF_SRCS) \
 		$(top_srcdir)/src/edge/waf.h $(top_srcdir)/tests/fuzz/fuzz.h
 	@mkdir -p $(@D)
