@@ -769,6 +769,14 @@ class BufSock:
         return bool(r)
 
 
+def require_http3():
+    """Skips the test in a build without HTTP/3 (sluice -V says
+    libngtcp2 is not built)."""
+    _, out, err = run_sluice(["-V"])
+    if "libngtcp2 (not built" in out + err:
+        raise Skip("built without HTTP/3 (./configure --without-quic)")
+
+
 def parse_head(raw):
     """b'HTTP/1.1 200 OK\\r\\nA: b\\r\\n\\r\\n' -> (start line, [(n, v)])."""
     text = raw.decode("latin-1")

@@ -16,7 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
-from sltest import (TOP_SRCDIR, Skip, Sluice, _register,  # noqa: E402
+from sltest import (TOP_SRCDIR, Sluice, _register,  # noqa: E402
                     check, connect_refused, eq, free_port, main, run_sluice,
                     sluice_path, start_sluice, test, tmpdir, wait_until)
 
@@ -368,12 +368,6 @@ clusters:
 """
 
 
-def require_http3():
-    _, out, err = run_sluice(["-V"])
-    if "libngtcp2 (not built" in out + err:
-        raise Skip("built without HTTP/3 (./configure --without-quic)")
-
-
 def cert():
     d = tmpdir()
     c, k = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
@@ -410,7 +404,7 @@ def check_names_who_holds_an_http3_listeners_udp_port():
     # held; start-up then failed, blaming "a process this user cannot see
     # (uid 0)" (the TCP table, where it found its own listener) for this
     # very visible process of the same user
-    require_http3()
+    sltest.require_http3()
     c, k = cert()
     busy, port = held_udp()
     try:

@@ -40,9 +40,7 @@ from sltest import (Reply, Skip, Upstream, check, eq, free_port,  # noqa
 def require():
     if sltest.over_tls():
         raise Skip("HTTP/3 is its own transport: run once")
-    _, out, err = run_sluice(["-V"])
-    if "libngtcp2 (not built" in out + err:
-        raise Skip("built without HTTP/3 (./configure --without-quic)")
+    sltest.require_http3()
     if shutil.which("gtlsclient") is None:
         raise Skip("gtlsclient not found (apt-get install ngtcp2-client)")
 

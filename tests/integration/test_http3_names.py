@@ -79,9 +79,7 @@ def build():
 def require():
     if sltest.over_tls():
         raise Skip("QUIC is its own transport: run once")
-    _, out, err = run_sluice(["-V"])
-    if "libngtcp2 (not built" in out + err:
-        raise Skip("built without HTTP/3 (./configure --without-quic)")
+    sltest.require_http3()
     if _built is None:
         build()
     status, out = _built

@@ -844,9 +844,7 @@ def a_body_without_a_content_type_is_refused_over_http3():
     require_waf()
     if sltest.over_tls():
         raise Skip("HTTP/3 is its own transport: run once")
-    _, out, err = run_sluice(["-V"])
-    if "libngtcp2 (not built" in out + err:
-        raise Skip("built without HTTP/3 (./configure --without-quic)")
+    sltest.require_http3()
     if shutil.which("gtlsclient") is None:
         raise Skip("gtlsclient not found (apt-get install ngtcp2-client)")
     d = tmpdir()
