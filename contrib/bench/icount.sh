@@ -86,6 +86,8 @@
 # and its trailer sent as a last HEADERS).
 # With ICOUNT_KEEP=DIR in the environment each run's dump is kept as
 # DIR/NAME.callgrind, for callgrind_annotate.
+# ICOUNT_START_S (20) is how long a gateway may take to listen under
+# callgrind: a file of 100,000 routes needs more (contrib/bench/scale.sh).
 #
 # Environment: PYTHON (python3), NGINX and HAPROXY (--peers), UP_PORT and
 # GW_PORT (the first free ports from 19300 and 19400; with --peers nginx and
@@ -484,7 +486,7 @@ count_one() {  # name port command...
 		"$@" >"$WORK/$name.log" 2>&1 &
 	vpid=$!
 	register_pid "$vpid"
-	wait_listen "$port" 20 "$vpid" || { cat "$WORK/$name.log" >&2; die "$name did not start"; }
+	wait_listen "$port" "${ICOUNT_START_S:-20}" "$vpid" || { cat "$WORK/$name.log" >&2; die "$name did not start"; }
 	load "$name" "$port" 2000
 	callgrind_control -z "$vpid" >/dev/null 2>&1
 	load "$name" "$port" "$REQUESTS"

@@ -28,6 +28,7 @@
 #include "conf_yaml.h"
 #include "hdrrule.h"
 #include "policy.h"
+#include "route_index.h"
 #include "util.h"
 
 #define CONF_MAX_FILE	 (16 * 1024 * 1024) /* bytes */
@@ -1102,6 +1103,7 @@ conf_free(struct sl_conf *conf)
 		l = &conf->listeners[i];
 		free(l->name);
 		free(l->addr.text);
+		sl_route_index_free(l->rindex);
 		for (j = 0; j < l->nroutes; j++)
 			sl_conf_free_route(&l->routes[j]);
 		free(l->routes);
@@ -1148,6 +1150,20 @@ conf_free(struct sl_conf *conf)
 	free(conf);
 }
 
+/* Each listener's route index, when it has enough routes to need one. */
+static void
+index_routes(struct sl_yaml_loader *ld, struct sl_conf *conf)
+{
+	for (size_t i = 0; i < conf->nlisteners; i++) {
+		struct sl_conf_listener *l = &conf->listeners[i];
+		if (l->nroutes < SL_ROUTE_INDEX_MIN)
+			continue;
+		l->rindex = sl_route_index_build(l->routes, l->nroutes);
+		if (l->rindex == NULL)
+			ld->oom = 1;
+	}
+}
+
 struct sl_conf *
 sl_conf_load_buffer(const char *name, const char *text, size_t len,
 		    char **errors)
@@ -1173,6 +1189,8 @@ sl_conf_load_buffer(const char *name, const char *text, size_t len,
 		conf->rl_store.prefix = sl_yaml_strdup(&ld, "sluice:");
 		conf->rl_store.timeout_ms = DEF_RL_TIMEOUT_MS;
 		parse_root(&ld, root, conf);
+		if (ld.nerrs == 0 && !ld.oom)
+			index_routes(&ld, conf);
 	}
 	sl_yaml_node_free(root);
 

@@ -364,6 +364,7 @@ struct sl_conf_guard {
 	struct sl_gstate *state; /* set by sl_runtime_bind */
 };
 
+struct sl_route_index;
 struct sl_conf_route {
 	char *name; /* given, or "route-N" with N from 1 within its listener */
 	size_t index; /* position among all routes of the generation (every
@@ -675,6 +676,9 @@ struct sl_conf_listener {
 	struct sl_conf_http3 http3; /* enabled 0: TCP only */
 	struct sl_conf_route *routes;
 	size_t nroutes;
+	/* its routes by host and path (edge/route_index.c), built by the
+	 * loader when there are SL_ROUTE_INDEX_MIN or more; NULL: walked */
+	struct sl_route_index *rindex;
 	struct sl_lstate *state;     /* by address: connections, set by
 					sl_runtime_bind */
 	struct sl_lcstate *counters; /* by name: its counters, set by

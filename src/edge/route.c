@@ -3,14 +3,17 @@
  * Route matching on host, path, method and header values, first match wins;
  * the keys that keep a user on one cluster of a split (or one endpoint of
  * a hash-balanced cluster), and the cluster of a split a request fails over
- * to. Pure: no I/O, no allocation.
+ * to. Pure: no I/O, no allocation. A listener of many routes is looked up
+ * through its index (route_index.c); the walk here stays its oracle.
  */
 #include "route.h"
 
 #include <netinet/in.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "balance.h"
+#include "route_index.h"
 
 static unsigned char
 lower(unsigned char c)
@@ -32,16 +35,14 @@ sl_route_host_len(const char *host, size_t len)
 	return len;
 }
 
-int
-sl_route_host_match(const struct sl_conf_route *r, const char *host, size_t len)
+/* Whether r's host matches a request's host, len bytes without its port
+ * and trailing dot. */
+static int
+host_eq(const struct sl_conf_route *r, const char *host, size_t len)
 {
 	size_t plen = strlen(r->host);
 	const char *p;
 
-	len = sl_route_host_len(host, len);
-	/* a trailing dot names the same host (absolute FQDN) */
-	if (len > 1 && host[len - 1] == '.')
-		len--;
 	if (r->host_wildcard) {
 		/* ".example.com" needs at least one label before it */
 		if (len <= plen)
@@ -58,15 +59,29 @@ sl_route_host_match(const struct sl_conf_route *r, const char *host, size_t len)
 	return 1;
 }
 
+/* The host of a Host value as routes compare it: without its port, and
+ * without a trailing dot (an absolute FQDN names the same host). */
+static size_t
+host_key_len(const char *host, size_t len)
+{
+	len = sl_route_host_len(host, len);
+	if (len > 1 && host[len - 1] == '.')
+		len--;
+	return len;
+}
+
+int
+sl_route_host_match(const struct sl_conf_route *r, const char *host, size_t len)
+{
+	return host_eq(r, host, host_key_len(host, len));
+}
+
+/* Whether r's path matches a path of len bytes without its query. */
 static int
-path_match(const struct sl_conf_route *r, const char *path, size_t len)
+path_eq(const struct sl_conf_route *r, const char *path, size_t len)
 {
 	size_t plen = strlen(r->path);
-	const char *q = memchr(path, '?', len);
 
-	/* the query is not part of the path */
-	if (q != NULL)
-		len = (size_t)(q - path);
 	if (r->path_prefix)
 		return len >= plen && memcmp(path, r->path, plen) == 0;
 	return len == plen && memcmp(path, r->path, plen) == 0;
@@ -98,30 +113,78 @@ header_match(const struct sl_conf_header_match *m,
 	return 0;
 }
 
-const struct sl_conf_route *
-sl_route_match(const struct sl_conf_listener *l,
-	       const struct sl_h1_request *req)
+static inline int
+rest_match(const struct sl_conf_route *r, const struct sl_h1_request *req)
 {
-	for (size_t i = 0; i < l->nroutes; i++) {
-		const struct sl_conf_route *r = &l->routes[i];
-		size_t j;
+	size_t j;
 
-		if (r->host != NULL &&
-		    (req->host == NULL ||
-		     !sl_route_host_match(r, req->host, req->host_len)))
-			continue;
-		if (r->path != NULL && !path_match(r, req->path, req->path_len))
-			continue;
-		if (r->methods != NULL && !method_match(r, req))
-			continue;
-		for (j = 0; j < r->nheaders; j++)
-			if (!header_match(&r->headers[j], req))
-				break;
-		if (j < r->nheaders)
+	if (r->methods != NULL && !method_match(r, req))
+		return 0;
+	for (j = 0; j < r->nheaders; j++)
+		if (!header_match(&r->headers[j], req))
+			return 0;
+	return 1;
+}
+
+int
+sl_route_rest_match(const struct sl_conf_route *r,
+		    const struct sl_h1_request *req)
+{
+	return rest_match(r, req);
+}
+
+static inline const struct sl_conf_route *
+walk(const struct sl_conf_route *routes, size_t n,
+     const struct sl_h1_request *req)
+{
+	/* the request's host and path as routes compare them, measured
+	 * once, when a route first asks (a route of any host and path asks
+	 * nothing) */
+	size_t hlen = SIZE_MAX, plen = SIZE_MAX;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct sl_conf_route *r = &routes[i];
+
+		if (r->host != NULL) {
+			if (req->host == NULL)
+				continue;
+			if (hlen == SIZE_MAX)
+				hlen = host_key_len(req->host, req->host_len);
+			if (!host_eq(r, req->host, hlen))
+				continue;
+		}
+		if (r->path != NULL) {
+			if (plen == SIZE_MAX) {
+				const char *q =
+				    memchr(req->path, '?', req->path_len);
+				/* the query is not part of the path */
+				plen = q != NULL ? (size_t)(q - req->path)
+						 : req->path_len;
+			}
+			if (!path_eq(r, req->path, plen))
+				continue;
+		}
+		if (!rest_match(r, req))
 			continue;
 		return r;
 	}
 	return NULL;
+}
+
+const struct sl_conf_route *
+sl_route_match_walk(const struct sl_conf_route *routes, size_t n,
+		    const struct sl_h1_request *req)
+{
+	return walk(routes, n, req);
+}
+
+const struct sl_conf_route *
+sl_route_match(const struct sl_conf_listener *l,
+	       const struct sl_h1_request *req)
+{
+	if (l->rindex != NULL)
+		return sl_route_index_match(l->rindex, l->routes, req);
+	return walk(l->routes, l->nroutes, req);
 }
 
 int

@@ -35,6 +35,7 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/quic \
 	tests/fuzz/corpus/ratelimit \
 	tests/fuzz/corpus/reader \
+	tests/fuzz/corpus/route \
 	tests/fuzz/corpus/request \
 	tests/fuzz/corpus/response \
 	tests/fuzz/corpus/sticky \

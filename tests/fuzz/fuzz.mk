@@ -59,6 +59,8 @@ CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf/conf.c $(top_srcdir)/src/conf/con
 	$(top_srcdir)/src/edge/waf.c $(top_srcdir)/src/core/pan.c \
 	$(top_srcdir)/src/edge/jwt.c $(top_srcdir)/src/edge/json.c $(top_srcdir)/src/edge/keysrc.c \
 	$(top_srcdir)/src/edge/runtime.c $(top_srcdir)/src/core/util.c \
+	$(top_srcdir)/src/edge/route.c $(top_srcdir)/src/edge/route_index.c \
+	$(top_srcdir)/src/edge/balance.c \
 	$(top_srcdir)/src/core/cidr.c $(top_srcdir)/src/edge/policy.c \
 	$(top_srcdir)/src/http/hdrrule.c $(top_srcdir)/src/net/proxyproto.c \
 	$(top_srcdir)/src/edge/ratelimit.c $(top_srcdir)/src/net/dnsmsg.c \
@@ -78,7 +80,7 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_h2conn $(OUT)/fuzz_h2diff $(OUT)/fuzz_json $(OUT)/fuzz_jwt \
 	$(OUT)/fuzz_authzpb $(OUT)/fuzz_trace $(OUT)/fuzz_waf \
 	$(OUT)/fuzz_accenc $(OUT)/fuzz_idem $(OUT)/fuzz_reader \
-	$(OUT)/fuzz_wafcheck
+	$(OUT)/fuzz_wafcheck $(OUT)/fuzz_route
 ifneq ($(shell pkg-config --exists libnghttp3 2>/dev/null && echo y),)
 TARGETS += $(OUT)/fuzz_qpack $(OUT)/fuzz_h3frame
 endif
@@ -116,9 +118,16 @@ $(OUT)/fuzz_h1simd: $(top_srcdir)/tests/fuzz/fuzz_h1simd.c $(SIMD_SRCS) \
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(SIMD_SRCS)
 
 # sticky keys: the parser, route matching and the race
-STICKY_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/edge/route.c $(top_srcdir)/src/edge/balance.c \
+STICKY_SRCS = $(PARSE_SRCS) $(top_srcdir)/src/edge/route.c \
+	$(top_srcdir)/src/edge/route_index.c $(top_srcdir)/src/edge/balance.c \
 	$(top_srcdir)/src/core/cidr.c $(top_srcdir)/src/core/util.c
 $(OUT)/fuzz_sticky: $(top_srcdir)/tests/fuzz/fuzz_sticky.c $(STICKY_SRCS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(STICKY_SRCS)
+
+# the route index against the walk (fuzz_route.c)
+$(OUT)/fuzz_route: $(top_srcdir)/tests/fuzz/fuzz_route.c $(STICKY_SRCS) \
+		$(top_srcdir)/src/edge/route_index.h $(top_srcdir)/tests/fuzz/fuzz.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(STICKY_SRCS)
 
