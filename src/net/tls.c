@@ -778,7 +778,10 @@ server_load(struct msgs *m, const struct sl_conf_listener *l, int quic)
 	for (size_t i = 0; i < t->ncerts; i++)
 		if (t->certs[i].cert.path != NULL &&
 		    t->certs[i].key.path != NULL) /* else said by the loader */
-			jobs[njobs++].c = &t->certs[i];
+			jobs[njobs++] = (struct sl_tls_cert_job){
+			    .cert_path = t->certs[i].cert.path,
+			    .key_path = t->certs[i].key.path,
+			    .arg = &t->certs[i]};
 	if (sl_tls_certs_load(jobs, njobs,
 			      srv->ctx != NULL
 				  ? SSL_CTX_get_security_level(srv->ctx)
@@ -786,23 +789,30 @@ server_load(struct msgs *m, const struct sl_conf_listener *l, int quic)
 		goto oom;
 	for (size_t i = 0; i < njobs; i++) {
 		struct sl_tls_cert_job *j = &jobs[i];
+		const struct sl_conf_tls_cert *c = j->arg;
 		long g;
 
 		for (unsigned k = 0; k < j->nmsg; k++)
-			msg(m, 0, j->msg[k].pos, "%s", j->msg[k].text);
+			msg(m, 0,
+			    j->msg[k].about == SL_TLS_CERT_ABOUT_CERT
+				? &c->cert.pos
+			    : j->msg[k].about == SL_TLS_CERT_ABOUT_KEY
+				? &c->key.pos
+				: NULL,
+			    "%s", j->msg[k].text);
 		if (j->cert == NULL) {
 			bad = 1;
 			continue;
 		}
 		/* its dates read once (X509_cmp_current_time makes a time
 		 * object per call: a reload of 10,000 spent 13 % there) */
-		check_dates_at(m, &j->c->cert, j->cert->leaf,
+		check_dates_at(m, &c->cert, j->cert->leaf,
 			       j->cert->not_after <= now,
 			       j->cert->not_before > now);
 		/* a key many certificates share is said once */
-		if (last_key == NULL || strcmp(last_key, j->c->key.path) != 0)
-			check_key_mode(m, &j->c->key);
-		last_key = j->c->key.path;
+		if (last_key == NULL || strcmp(last_key, c->key.path) != 0)
+			check_key_mode(m, &c->key);
+		last_key = c->key.path;
 		/* RSA and ECDSA certificates of the same names: one group,
 		 * OpenSSL picks per client */
 		if ((g = group_of(srv, tab, cap, j->cert)) == -1 ||

@@ -22,8 +22,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conf_types.h"
-
 /* Fewer files than this per thread are not worth one. */
 #define PER_THREAD  64
 #define MAX_THREADS 16
@@ -321,14 +319,13 @@ ossl_reason(char *buf, size_t n)
 }
 
 static void __attribute__((format(printf, 3, 4)))
-job_msg(struct sl_tls_cert_job *j, const struct sl_conf_pos *pos,
-	const char *fmt, ...)
+job_msg(struct sl_tls_cert_job *j, int about, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (j->nmsg >= sizeof(j->msg) / sizeof(j->msg[0]))
 		return;
-	j->msg[j->nmsg].pos = pos;
+	j->msg[j->nmsg].about = about;
 	va_start(ap, fmt);
 	vsnprintf(j->msg[j->nmsg].text, sizeof(j->msg[0].text), fmt, ap);
 	va_end(ap);
@@ -390,7 +387,6 @@ static void
 read_cert(struct miss *ms, SSL_CTX *scratch)
 {
 	struct sl_tls_cert_job *j = ms->job;
-	const struct sl_conf_tls_cert *c = j->c;
 	struct sl_tls_cert *cert = NULL;
 	char why[256];
 	unsigned long e;
@@ -398,16 +394,16 @@ read_cert(struct miss *ms, SSL_CTX *scratch)
 	X509 *x;
 	int cert_errno = 0;
 
-	if ((b = BIO_new_file(c->cert.path, "r")) == NULL) {
+	if ((b = BIO_new_file(j->cert_path, "r")) == NULL) {
 		cert_errno = errno ? errno : EIO;
 		ERR_clear_error();
 	}
 	/* both said when both are missing */
 	if (cert_errno != 0)
-		job_msg(j, &c->cert.pos, "certificate \"%s\": %s", c->cert.path,
-			strerror(cert_errno));
+		job_msg(j, SL_TLS_CERT_ABOUT_CERT, "certificate \"%s\": %s",
+			j->cert_path, strerror(cert_errno));
 	if (ms->key->open_errno != 0)
-		job_msg(j, &c->key.pos, "key \"%s\": %s", c->key.path,
+		job_msg(j, SL_TLS_CERT_ABOUT_KEY, "key \"%s\": %s", j->key_path,
 			strerror(ms->key->open_errno));
 	if (b == NULL || ms->key->open_errno != 0)
 		goto out;
@@ -417,9 +413,9 @@ read_cert(struct miss *ms, SSL_CTX *scratch)
 	if ((cert->leaf = PEM_read_bio_X509_AUX(b, NULL, no_password, NULL)) ==
 	    NULL) {
 		ERR_clear_error();
-		job_msg(j, &c->cert.pos,
+		job_msg(j, SL_TLS_CERT_ABOUT_CERT,
 			"certificate \"%s\": no PEM certificate in it",
-			c->cert.path);
+			j->cert_path);
 		goto fail;
 	}
 	/* the rest of the file is its chain, as
@@ -437,12 +433,12 @@ read_cert(struct miss *ms, SSL_CTX *scratch)
 	    ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
 		ERR_clear_error();
 	else if (e != 0) {
-		job_msg(j, &c->cert.pos, "certificate \"%s\": %s", c->cert.path,
-			ossl_reason(why, sizeof(why)));
+		job_msg(j, SL_TLS_CERT_ABOUT_CERT, "certificate \"%s\": %s",
+			j->cert_path, ossl_reason(why, sizeof(why)));
 		goto fail;
 	}
 	if (ms->key->pkey == NULL) {
-		job_msg(j, &c->key.pos, "key \"%s\": %s", c->key.path,
+		job_msg(j, SL_TLS_CERT_ABOUT_KEY, "key \"%s\": %s", j->key_path,
 			ms->key->why);
 		goto fail;
 	}
@@ -458,12 +454,13 @@ read_cert(struct miss *ms, SSL_CTX *scratch)
 		if (ERR_GET_REASON(e) == SSL_R_PRIVATE_KEY_MISMATCH ||
 		    ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH) {
 			ERR_clear_error();
-			job_msg(j, &c->key.pos,
+			job_msg(j, SL_TLS_CERT_ABOUT_KEY,
 				"key \"%s\" does not match certificate \"%s\"",
-				c->key.path, c->cert.path);
+				j->key_path, j->cert_path);
 		} else
-			job_msg(j, &c->cert.pos, "certificate \"%s\": %s",
-				c->cert.path, ossl_reason(why, sizeof(why)));
+			job_msg(j, SL_TLS_CERT_ABOUT_CERT,
+				"certificate \"%s\": %s", j->cert_path,
+				ossl_reason(why, sizeof(why)));
 		goto fail;
 	}
 	if (cert_names(cert->leaf, &cert->names, &cert->nnames) == -1)
@@ -475,7 +472,7 @@ read_cert(struct miss *ms, SSL_CTX *scratch)
 	j->cert = cert;
 	goto out;
 oom:
-	job_msg(j, NULL, "out of memory");
+	job_msg(j, SL_TLS_CERT_ABOUT_NONE, "out of memory");
 fail:
 	sl_tls_cert_unref(cert);
 out:
@@ -567,8 +564,8 @@ sl_tls_certs_load(struct sl_tls_cert_job *jobs, size_t n, int seclevel)
 		j->cert = NULL;
 		j->nmsg = 0;
 		if (id == NULL ||
-		    (id->cert_path = strdup(j->c->cert.path)) == NULL ||
-		    (id->key_path = strdup(j->c->key.path)) == NULL) {
+		    (id->cert_path = strdup(j->cert_path)) == NULL ||
+		    (id->key_path = strdup(j->key_path)) == NULL) {
 			id_free(id);
 			pthread_mutex_unlock(&cache_lock);
 			goto out;
@@ -577,7 +574,7 @@ sl_tls_certs_load(struct sl_tls_cert_job *jobs, size_t n, int seclevel)
 		/* a key that many certificates share: stat once */
 		if (last_key == NULL || strcmp(last_key, id->key_path) != 0)
 			fid_of(id->key_path, &last_kid);
-		last_key = j->c->key.path;
+		last_key = j->key_path;
 		id->key = last_kid;
 		id->seclevel = seclevel;
 		id->h = id_hash(id);
@@ -598,21 +595,20 @@ sl_tls_certs_load(struct sl_tls_cert_job *jobs, size_t n, int seclevel)
 		ms->id = id;
 		/* the key, once per file: by its path's hash */
 		{
-			uint64_t h =
-			    h_bytes(1469598103934665603ull, j->c->key.path,
-				    strlen(j->c->key.path));
+			uint64_t h = h_bytes(1469598103934665603ull,
+					     j->key_path, strlen(j->key_path));
 			size_t s;
 			for (s = h & (kcap - 1); kslot[s] != 0;
 			     s = (s + 1) & (kcap - 1)) {
 				struct key *y = &r.keys[kslot[s] - 1];
-				if (strcmp(y->path, j->c->key.path) == 0 &&
+				if (strcmp(y->path, j->key_path) == 0 &&
 				    (fid_eq(&y->id, &kid) ||
 				     (!kid.ok && !y->id.ok)))
 					break;
 			}
 			if (kslot[s] == 0) {
 				k = r.nkeys++;
-				r.keys[k].path = j->c->key.path;
+				r.keys[k].path = j->key_path;
 				r.keys[k].id = kid;
 				kslot[s] = k + 1;
 			} else

@@ -16,9 +16,6 @@
 #include <stddef.h>
 #include <time.h>
 
-struct sl_conf_pos;
-struct sl_conf_tls_cert;
-
 /* One certificate file and its key, checked to match and to pass the
  * security level it was loaded for; shared by reference (the cache, and
  * every listener set that serves it) and read-only. */
@@ -34,14 +31,18 @@ struct sl_tls_cert {
 	struct sl_tls_cert_id *id;    /* the files it was read from */
 };
 
+/* What a message of a job is about: the certificate's file, its key's,
+ * or neither (out of memory). */
+enum { SL_TLS_CERT_ABOUT_CERT, SL_TLS_CERT_ABOUT_KEY, SL_TLS_CERT_ABOUT_NONE };
+
 /* What a listener asks for one of its certificates, and what it gets. */
 struct sl_tls_cert_job {
-	const struct sl_conf_tls_cert *c; /* borrowed: paths and positions */
-	struct sl_tls_cert *cert;	  /* a reference, or NULL (msgs say
-					     why) */
+	const char *cert_path, *key_path; /* borrowed */
+	const void *arg;		  /* the caller's (its positions) */
+	struct sl_tls_cert *cert; /* a reference, or NULL (msg says why) */
 	unsigned nmsg;
 	struct {
-		const struct sl_conf_pos *pos; /* borrowed (c's) */
+		int about; /* SL_TLS_CERT_ABOUT_* */
 		char text[900];
 	} msg[2];
 };

@@ -253,9 +253,11 @@ HEALTH_SRCS = $(READER_SRCS) $(top_srcdir)/src/upstream/health.c \
 	$(top_srcdir)/src/core/pan.c $(top_srcdir)/src/net/proxyproto.c \
 	$(top_srcdir)/src/core/cidr.c $(top_srcdir)/src/net/xprt.c \
 	$(top_srcdir)/src/net/xprt_mem.c $(top_srcdir)/src/upstream/health_h2.c \
+	$(top_srcdir)/src/net/tlscert.c $(top_srcdir)/src/net/sniname.c \
 	$(OWN_H2_SRCS)
 TLS_SRCS = $(top_srcdir)/src/net/tls.c $(top_srcdir)/src/core/log.c \
-	$(top_srcdir)/src/core/util.c $(top_srcdir)/src/core/pan.c
+	$(top_srcdir)/src/core/util.c $(top_srcdir)/src/core/pan.c \
+	$(top_srcdir)/src/net/tlscert.c $(top_srcdir)/src/net/sniname.c
 $(OUT)/fuzz_health: $(top_srcdir)/tests/fuzz/fuzz_health.c $(HEALTH_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \

@@ -88,7 +88,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				memmove(s, s + 1, n - i);
 				asked[nasked++] = s;
 			} else if (s[0] != '?' &&
-				   nnames[s[0] % NGROUPS] < MAXNAMES) {
+				   nnames[(unsigned char)s[0] % NGROUPS] <
+				       MAXNAMES) {
 				unsigned g = (unsigned char)s[0] % NGROUPS;
 				memmove(s, s + 1, n - i);
 				names[g][nnames[g]++] = s;
