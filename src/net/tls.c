@@ -670,8 +670,8 @@ static char *
 names_key(const struct sl_tls_cert *c, size_t *len, uint64_t *h)
 {
 	char **v = malloc((c->nnames ? c->nnames : 1) * sizeof(*v));
-	size_t n = 0;
-	char *k, *p;
+	size_t n = 0, at = 0;
+	char *k;
 
 	if (v == NULL)
 		return NULL;
@@ -685,19 +685,18 @@ names_key(const struct sl_tls_cert *c, size_t *len, uint64_t *h)
 		return NULL;
 	}
 	*h = 1469598103934665603ull;
-	for (size_t i = 0, p0 = 0; i < c->nnames; i++) {
+	for (size_t i = 0; i < c->nnames; i++) {
 		for (const char *s = v[i];; s++) {
 			char ch = (char)tolower((unsigned char)*s);
-			k[p0++] = ch;
+			k[at++] = ch;
 			*h = (*h ^ (unsigned char)ch) * 1099511628211ull;
 			if (*s == '\0')
 				break;
 		}
 	}
-	p = k;
 	*len = n;
 	free(v);
-	return p;
+	return k;
 }
 
 /* The group of the names of c: found, or made (the next one). -1 when
