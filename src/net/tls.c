@@ -476,19 +476,25 @@ sl_tls_name_covered(SSL *ssl, const struct sl_conf_tls_server *t,
 	if (strcasecmp(name, sni) == 0)
 		return 1;
 	/* the group SNI chose (sni_cb), whose certificate the connection
-	 * holds; the TCP and the QUIC sets (tls.qctx) hold the same
-	 * certificates in the same groups. A certificate of none of them
-	 * (not one of this listener's): no name of it is known */
-	if ((g = sl_sni_idx_find(srv->idx, sni, strlen(sni))) < 0)
-		g = 0;
-	if (leaf != NULL && !group_has(&srv->groups[g], leaf)) {
-		for (g = 0; (size_t)g < srv->ngroups; g++)
-			if (group_has(&srv->groups[g], leaf))
-				break;
-		if ((size_t)g == srv->ngroups)
-			return 0;
+	 * holds: in the TCP set or, over QUIC, the QUIC set (tls.qctx),
+	 * which holds the same certificates in the same groups, read once
+	 * (tlscert.c). A certificate of neither (not one of this
+	 * listener's): no name of it is known */
+	for (int k = 0; k < 2; k++) {
+		const struct sl_tls_server *set = k == 0 ? srv : t->qctx;
+		if (set == NULL)
+			continue;
+		if ((g = sl_sni_idx_find(set->idx, sni, strlen(sni))) < 0)
+			g = 0;
+		if (leaf != NULL && !group_has(&set->groups[g], leaf))
+			for (g = 0; (size_t)g < set->ngroups; g++)
+				if (group_has(&set->groups[g], leaf))
+					break;
+		if ((size_t)g < set->ngroups)
+			return sl_sni_idx_covers(set->idx, (uint32_t)g, name,
+						 len);
 	}
-	return sl_sni_idx_covers(srv->idx, (uint32_t)g, name, len);
+	return 0;
 }
 
 /*
