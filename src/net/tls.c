@@ -8,6 +8,7 @@
 #include "tls.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -24,6 +25,8 @@
 #include <time.h>
 
 #include "conf_types.h"
+#include "sniname.h"
+#include "tlscert.h"
 #include "util.h"
 
 /* TLS 1.2: forward secrecy and AEAD only (TLS 1.3's suites are all so). */
@@ -41,16 +44,20 @@
 #define RECORD_PLAIN 16384
 #define RECORD_EXTRA 22
 
+/* Certificates of the same names (RSA and ECDSA), served together. */
 struct sl_tls_group {
-	SSL_CTX *ctx;
-	char **names; /* lower-cased; "*.example.com" for wildcards */
-	size_t nnames;
+	struct sl_tls_cert **certs; /* a reference each */
+	size_t ncerts;
 };
 
+/* A listener's TLS (or QUIC's, tls.qctx): one context, holding the first
+ * group's certificates; the others are put on a connection by SNI. */
 struct sl_tls_server {
 	atomic_int refs;	     /* generations holding it */
+	SSL_CTX *ctx;		     /* the listener's settings */
 	struct sl_tls_group *groups; /* the first is the default */
 	size_t ngroups;
+	struct sl_sni_idx *idx; /* the groups' names */
 };
 
 const char *
@@ -139,14 +146,27 @@ read_leaf(const char *path)
 	return x;
 }
 
+static void check_dates_at(struct msgs *m, const struct sl_conf_file *f,
+			   X509 *x, int expired, int early);
+
 /* Warnings a certificate deserves: expired, not yet valid. */
 static void
 check_dates(struct msgs *m, const struct sl_conf_file *f, X509 *x)
 {
+	check_dates_at(m, f, x,
+		       X509_cmp_current_time(X509_get0_notAfter(x)) < 0,
+		       X509_cmp_current_time(X509_get0_notBefore(x)) > 0);
+}
+
+/* The same, from what the caller compared already. */
+static void
+check_dates_at(struct msgs *m, const struct sl_conf_file *f, X509 *x,
+	       int expired, int early)
+{
 	char when[64] = "?";
 	BIO *b;
 
-	if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0) {
+	if (expired) {
 		if ((b = BIO_new(BIO_s_mem())) != NULL) {
 			int n;
 			ASN1_TIME_print(b, X509_get0_notAfter(x));
@@ -156,7 +176,7 @@ check_dates(struct msgs *m, const struct sl_conf_file *f, X509 *x)
 		}
 		msg(m, 1, &f->pos, "certificate \"%s\" expired on %s", f->path,
 		    when);
-	} else if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0)
+	} else if (early)
 		msg(m, 1, &f->pos, "certificate \"%s\" is not valid yet",
 		    f->path);
 }
@@ -385,47 +405,47 @@ sl_tls_alpn_h2(SSL *ssl)
 	return n == 2 && p[0] == 'h' && p[1] == '2';
 }
 
-/* "*.example.com" matches one label before ".example.com". */
+/* The group SNI chose for ssl: the context holds the first group's
+ * certificates, any other's are put on the connection. 0, or -1. */
 static int
-name_matches(const char *pattern, const char *name)
+group_use(const struct sl_tls_group *g, SSL *ssl)
 {
-	const char *dot;
-
-	if (strcasecmp(pattern, name) == 0)
-		return 2;
-	if (pattern[0] != '*' || pattern[1] != '.')
-		return 0;
-	if ((dot = strchr(name, '.')) == NULL || dot == name)
-		return 0;
-	return strcasecmp(pattern + 1, dot) == 0;
+	SSL_certs_clear(ssl);
+	for (size_t i = 0; i < g->ncerts; i++)
+		if (sl_tls_cert_use(g->certs[i], NULL, ssl) != 1)
+			return -1;
+	return 0;
 }
 
+/* SNI picks a group by the listener's index (sniname.h): an exact name
+ * first, then a wildcard; none keeps the first group's, the context's. */
 static int
 sni_cb(SSL *ssl, int *al, void *arg)
 {
 	const struct sl_tls_server *srv = arg;
 	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-	const struct sl_tls_group *best = NULL;
+	long g;
 
-	(void)al;
 	if (name == NULL || srv == NULL)
 		return SSL_TLSEXT_ERR_OK;
-	/* an exact name first, then a wildcard */
-	for (size_t i = 0; i < srv->ngroups && best == NULL; i++)
-		for (size_t j = 0; j < srv->groups[i].nnames; j++)
-			if (name_matches(srv->groups[i].names[j], name) == 2) {
-				best = &srv->groups[i];
-				break;
-			}
-	for (size_t i = 0; i < srv->ngroups && best == NULL; i++)
-		for (size_t j = 0; j < srv->groups[i].nnames; j++)
-			if (name_matches(srv->groups[i].names[j], name) == 1) {
-				best = &srv->groups[i];
-				break;
-			}
-	if (best != NULL && best->ctx != SSL_get_SSL_CTX(ssl))
-		SSL_set_SSL_CTX(ssl, best->ctx);
+	g = sl_sni_idx_find(srv->idx, name, strlen(name));
+	if (g <= 0)
+		return SSL_TLSEXT_ERR_OK;
+	if (group_use(&srv->groups[g], ssl) == -1) {
+		ERR_clear_error();
+		*al = SSL_AD_INTERNAL_ERROR;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
 	return SSL_TLSEXT_ERR_OK;
+}
+
+static int
+group_has(const struct sl_tls_group *g, const X509 *leaf)
+{
+	for (size_t i = 0; i < g->ncerts; i++)
+		if (g->certs[i]->leaf == leaf)
+			return 1;
+	return 0;
 }
 
 int
@@ -433,15 +453,13 @@ sl_tls_name_covered(SSL *ssl, const struct sl_conf_tls_server *t,
 		    const char *host, size_t len)
 {
 	const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
-	/* the connection's context is one of the TCP set's or, over QUIC,
-	 * one of the QUIC set's (tls.qctx): the same certificates in the
-	 * same order, made twice (server_load) */
-	const struct sl_tls_server *sets[2] = {t->ctx, t->qctx};
+	const struct sl_tls_server *srv = t->ctx;
+	X509 *leaf = SSL_get_certificate(ssl);
 	char name[256];
+	long g;
 
 	/* no name asked for: the client relied on no certificate's name */
-	if (sni == NULL || t->ctx == NULL)
+	if (sni == NULL || srv == NULL)
 		return 1;
 	if (len >= sizeof(name))
 		return 0;
@@ -457,88 +475,26 @@ sl_tls_name_covered(SSL *ssl, const struct sl_conf_tls_server *t,
 	}
 	if (strcasecmp(name, sni) == 0)
 		return 1;
-	for (size_t k = 0; k < 2; k++) {
-		const struct sl_tls_server *srv = sets[k];
-
-		for (size_t i = 0; srv != NULL && i < srv->ngroups; i++) {
-			if (srv->groups[i].ctx != ctx)
-				continue;
-			for (size_t j = 0; j < srv->groups[i].nnames; j++)
-				if (name_matches(srv->groups[i].names[j], name))
-					return 1;
-			return 0;
-		}
+	/* the group SNI chose (sni_cb), whose certificate the connection
+	 * holds: in the TCP set or, over QUIC, the QUIC set (tls.qctx),
+	 * which holds the same certificates in the same groups, read once
+	 * (tlscert.c). A certificate of neither (not one of this
+	 * listener's): no name of it is known */
+	for (int k = 0; k < 2; k++) {
+		const struct sl_tls_server *set = k == 0 ? srv : t->qctx;
+		if (set == NULL)
+			continue;
+		if ((g = sl_sni_idx_find(set->idx, sni, strlen(sni))) < 0)
+			g = 0;
+		if (leaf != NULL && !group_has(&set->groups[g], leaf))
+			for (g = 0; (size_t)g < set->ngroups; g++)
+				if (group_has(&set->groups[g], leaf))
+					break;
+		if ((size_t)g < set->ngroups)
+			return sl_sni_idx_covers(set->idx, (uint32_t)g, name,
+						 len);
 	}
 	return 0;
-}
-
-/* The DNS names of a certificate (its CN when it has none). */
-static int
-cert_names(X509 *x, char ***names, size_t *n)
-{
-	GENERAL_NAMES *sans =
-	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	char cn[256];
-
-	*names = NULL;
-	*n = 0;
-	for (int i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
-		const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
-		const unsigned char *d;
-		char **nn;
-		int len;
-
-		if (g->type != GEN_DNS)
-			continue;
-		d = ASN1_STRING_get0_data(g->d.dNSName);
-		len = ASN1_STRING_length(g->d.dNSName);
-		if (len <= 0 || memchr(d, '\0', (size_t)len) != NULL)
-			continue;
-		if ((nn = realloc(*names, (*n + 1) * sizeof(*nn))) == NULL)
-			goto oom;
-		*names = nn;
-		if ((nn[*n] = strndup((const char *)d, (size_t)len)) == NULL)
-			goto oom;
-		(*n)++;
-	}
-	GENERAL_NAMES_free(sans);
-	sans = NULL;
-	if (*n == 0 &&
-	    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName,
-				      cn, sizeof(cn)) > 0) {
-		if ((*names = malloc(sizeof(**names))) == NULL ||
-		    ((*names)[0] = strdup(cn)) == NULL)
-			goto oom;
-		*n = 1;
-	}
-	return 0;
-oom:
-	GENERAL_NAMES_free(sans);
-	return -1;
-}
-
-static int
-same_names(char **a, size_t na, char **b, size_t nb)
-{
-	if (na != nb)
-		return 0;
-	for (size_t i = 0; i < na; i++) {
-		size_t j;
-		for (j = 0; j < nb; j++)
-			if (strcasecmp(a[i], b[j]) == 0)
-				break;
-		if (j == nb)
-			return 0;
-	}
-	return 1;
-}
-
-static void
-free_names(char **names, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
 }
 
 /*
@@ -671,10 +627,13 @@ server_free(struct sl_tls_server *srv)
 	if (srv == NULL || atomic_fetch_sub(&srv->refs, 1) > 1)
 		return;
 	for (size_t i = 0; i < srv->ngroups; i++) {
-		SSL_CTX_free(srv->groups[i].ctx);
-		free_names(srv->groups[i].names, srv->groups[i].nnames);
+		for (size_t j = 0; j < srv->groups[i].ncerts; j++)
+			sl_tls_cert_unref(srv->groups[i].certs[j]);
+		free(srv->groups[i].certs);
 	}
 	free(srv->groups);
+	sl_sni_idx_free(srv->idx);
+	SSL_CTX_free(srv->ctx);
 	free(srv);
 }
 
@@ -691,7 +650,97 @@ sl_tls_server_ref(struct sl_tls_server *srv)
 SSL_CTX *
 sl_tls_server_ctx(const struct sl_tls_server *srv)
 {
-	return srv->groups[0].ctx;
+	return srv->ctx;
+}
+
+/*
+ * The groups of a listener's certificates, by the set of names each
+ * carries (case folded): a table from that set, written out sorted, to
+ * its group, so that 10,000 certificates are not compared pairwise.
+ */
+struct gkey {
+	uint64_t h;
+	char *key; /* the sorted, folded names, each with its NUL */
+	size_t len;
+	size_t group;
+};
+
+static int
+cmp_fold(const void *a, const void *b)
+{
+	return strcasecmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The set of c's names written out, or NULL (out of memory). */
+static char *
+names_key(const struct sl_tls_cert *c, size_t *len, uint64_t *h)
+{
+	char **v = malloc((c->nnames ? c->nnames : 1) * sizeof(*v));
+	size_t n = 0, at = 0;
+	char *k;
+
+	if (v == NULL)
+		return NULL;
+	for (size_t i = 0; i < c->nnames; i++) {
+		v[i] = c->names[i];
+		n += strlen(v[i]) + 1;
+	}
+	qsort(v, c->nnames, sizeof(*v), cmp_fold);
+	if ((k = malloc(n + 1)) == NULL) {
+		free(v);
+		return NULL;
+	}
+	*h = 1469598103934665603ull;
+	for (size_t i = 0; i < c->nnames; i++) {
+		for (const char *s = v[i];; s++) {
+			char ch = (char)tolower((unsigned char)*s);
+			k[at++] = ch;
+			*h = (*h ^ (unsigned char)ch) * 1099511628211ull;
+			if (*s == '\0')
+				break;
+		}
+	}
+	*len = n;
+	free(v);
+	return k;
+}
+
+/* The group of the names of c: found, or made (the next one). -1 when
+ * out of memory. */
+static long
+group_of(struct sl_tls_server *srv, struct gkey *tab, size_t cap,
+	 const struct sl_tls_cert *c)
+{
+	size_t len, i;
+	uint64_t h;
+	char *k = names_key(c, &len, &h);
+
+	if (k == NULL)
+		return -1;
+	for (i = h & (cap - 1); tab[i].key != NULL; i = (i + 1) & (cap - 1))
+		if (tab[i].h == h && tab[i].len == len &&
+		    memcmp(tab[i].key, k, len) == 0) {
+			free(k);
+			return (long)tab[i].group;
+		}
+	tab[i].h = h;
+	tab[i].key = k;
+	tab[i].len = len;
+	tab[i].group = srv->ngroups++;
+	return (long)tab[i].group;
+}
+
+static int
+group_add(struct sl_tls_group *g, struct sl_tls_cert *c)
+{
+	struct sl_tls_cert **v =
+	    realloc(g->certs, (g->ncerts + 1) * sizeof(*v));
+
+	if (v == NULL)
+		return -1;
+	g->certs = v;
+	g->certs[g->ncerts++] = sl_tls_cert_ref(c);
+	return 0;
 }
 
 static struct sl_tls_server *
@@ -699,92 +748,119 @@ server_load(struct msgs *m, const struct sl_conf_listener *l, int quic)
 {
 	const struct sl_conf_tls_server *t = &l->tls;
 	struct sl_tls_server *srv = calloc(1, sizeof(*srv));
+	struct sl_tls_cert_job *jobs = NULL;
+	struct gkey *tab = NULL;
+	size_t njobs = 0, cap = 16;
+	const char *last_key = NULL;
+	time_t now = time(NULL);
 	int bad = 0;
 
 	if (srv != NULL)
 		atomic_init(&srv->refs, 1);
+	while (cap < 2 * t->ncerts)
+		cap *= 2;
 	if (srv == NULL ||
-	    (srv->groups = calloc(t->ncerts, sizeof(*srv->groups))) == NULL)
+	    (srv->groups = calloc(t->ncerts ? t->ncerts : 1,
+				  sizeof(*srv->groups))) == NULL ||
+	    (srv->idx = sl_sni_idx_new()) == NULL ||
+	    (jobs = calloc(t->ncerts ? t->ncerts : 1, sizeof(*jobs))) == NULL ||
+	    (tab = calloc(cap, sizeof(*tab))) == NULL)
 		goto oom;
-	for (size_t i = 0; i < t->ncerts; i++) {
-		const struct sl_conf_tls_cert *c = &t->certs[i];
-		struct sl_tls_group *g = NULL;
-		char **names;
-		size_t nnames;
-		X509 *leaf;
-
-		if (c->cert.path == NULL || c->key.path == NULL)
-			continue; /* reported by the loader */
-		/* both said when both are missing */
-		if ((readable(m, "certificate", &c->cert) == -1) |
-		    (readable(m, "key", &c->key) == -1)) {
-			bad = 1;
-			continue;
-		}
-		if ((leaf = read_leaf(c->cert.path)) == NULL) {
-			ERR_clear_error();
-			msg(m, 0, &c->cert.pos,
-			    "certificate \"%s\": no PEM certificate in it",
-			    c->cert.path);
-			bad = 1;
-			continue;
-		}
-		if (cert_names(leaf, &names, &nnames) == -1) {
-			X509_free(leaf);
-			goto oom;
-		}
-		X509_free(leaf);
-		/* RSA and ECDSA certificates of the same names: one context
-		 * that holds both, OpenSSL picks per client */
-		for (size_t k = 0; k < srv->ngroups; k++)
-			if (same_names(srv->groups[k].names,
-				       srv->groups[k].nnames, names, nnames)) {
-				g = &srv->groups[k];
-				break;
-			}
-		if (g == NULL) {
-			g = &srv->groups[srv->ngroups];
-			if ((g->ctx = server_ctx(m, l, srv)) == NULL) {
-				free_names(names, nnames);
-				bad = 1;
-				break;
-			}
-			/* QUIC's: TLS 1.3, its callbacks, ALPN h3 (the
-			 * rest as the TCP listener's: each context of the
-			 * set, since SNI may switch to any) */
-			if (quic && (sl_tls_quic_hook == NULL ||
-				     sl_tls_quic_hook(g->ctx) != 0)) {
-				SSL_CTX_free(g->ctx);
-				g->ctx = NULL;
-				free_names(names, nnames);
-				msg(m, 0, &l->http3.pos,
-				    "\"http3\": cannot make a QUIC TLS "
-				    "context");
-				bad = 1;
-				break;
-			}
-			g->names = names;
-			g->nnames = nnames;
-			srv->ngroups++;
-		} else
-			free_names(names, nnames);
-		if (load_pair(m, g->ctx, &c->cert, &c->key) == -1)
-			bad = 1;
+	/* one context for every certificate of the listener: SNI puts
+	 * another group's on the connection (sni_cb). Its ciphers may set
+	 * the security level the certificates are checked at */
+	if ((srv->ctx = server_ctx(m, l, srv)) == NULL)
+		bad = 1; /* the files are read still: -t says all at once */
+	/* QUIC's: TLS 1.3, its callbacks, ALPN h3 (the rest as the TCP
+	 * listener's) */
+	else if (quic && (sl_tls_quic_hook == NULL ||
+			  sl_tls_quic_hook(srv->ctx) != 0)) {
+		msg(m, 0, &l->http3.pos,
+		    "\"http3\": cannot make a QUIC TLS context");
+		bad = 1;
+		goto out;
 	}
-	if (t->client_ca.path != NULL) {
-		struct msgs quiet = {m->conf, NULL, NULL};
-		/* said once, for the first context */
-		for (size_t k = 0; k < srv->ngroups; k++)
-			if (server_client_ca(k == 0 ? m : &quiet, t,
-					     srv->groups[k].ctx) == -1)
-				bad = 1;
-		free(quiet.errors);
-		free(quiet.warnings);
+	for (size_t i = 0; i < t->ncerts; i++)
+		if (t->certs[i].cert.path != NULL &&
+		    t->certs[i].key.path != NULL) /* else said by the loader */
+			jobs[njobs++] = (struct sl_tls_cert_job){
+			    .cert_path = t->certs[i].cert.path,
+			    .key_path = t->certs[i].key.path,
+			    .arg = &t->certs[i]};
+	if (sl_tls_certs_load(jobs, njobs,
+			      srv->ctx != NULL
+				  ? SSL_CTX_get_security_level(srv->ctx)
+				  : -1) == -1)
+		goto oom;
+	for (size_t i = 0; i < njobs; i++) {
+		struct sl_tls_cert_job *j = &jobs[i];
+		const struct sl_conf_tls_cert *c = j->arg;
+		long g;
+
+		for (unsigned k = 0; k < j->nmsg; k++)
+			msg(m, 0,
+			    j->msg[k].about == SL_TLS_CERT_ABOUT_CERT
+				? &c->cert.pos
+			    : j->msg[k].about == SL_TLS_CERT_ABOUT_KEY
+				? &c->key.pos
+				: NULL,
+			    "%s", j->msg[k].text);
+		if (j->cert == NULL) {
+			bad = 1;
+			continue;
+		}
+		/* its dates read once (X509_cmp_current_time makes a time
+		 * object per call: a reload of 10,000 spent 13 % there) */
+		check_dates_at(m, &c->cert, j->cert->leaf,
+			       j->cert->not_after <= now,
+			       j->cert->not_before > now);
+		/* a key many certificates share is said once */
+		if (last_key == NULL || strcmp(last_key, c->key.path) != 0)
+			check_key_mode(m, &c->key);
+		last_key = c->key.path;
+		/* RSA and ECDSA certificates of the same names: one group,
+		 * OpenSSL picks per client */
+		if ((g = group_of(srv, tab, cap, j->cert)) == -1 ||
+		    group_add(&srv->groups[g], j->cert) == -1)
+			goto oom;
+	}
+	for (size_t g = 0; g < srv->ngroups; g++) {
+		const struct sl_tls_cert *c = srv->groups[g].certs[0];
+		for (size_t k = 0; k < c->nnames; k++)
+			if (sl_sni_idx_add(srv->idx, c->names[k],
+					   (uint32_t)g) == -1)
+				goto oom;
+	}
+	if (srv->ctx == NULL)
+		goto out;
+	/* the first group's are the context's, a connection's until SNI
+	 * chooses another */
+	for (size_t k = 0; srv->ngroups > 0 && k < srv->groups[0].ncerts; k++) {
+		char why[256];
+		const struct sl_tls_cert *c = srv->groups[0].certs[k];
+		if (sl_tls_cert_use(srv->groups[0].certs[k], srv->ctx, NULL) !=
+		    1) {
+			msg(m, 0, NULL, "certificate of \"%s\": %s",
+			    c->nnames > 0 ? c->names[0] : "?",
+			    ossl_reason(why, sizeof(why)));
+			bad = 1;
+		}
+	}
+	if (t->client_ca.path != NULL && srv->ngroups > 0) {
+		if (server_client_ca(m, t, srv->ctx) == -1)
+			bad = 1;
 	} else if (t->ncerts > 0 && srv->ngroups == 0 && !bad)
 		bad = 1;
 	if (t->client_ca.path != NULL && srv->ngroups == 0)
-		/* no context to load it into: at least say if it is there */
+		/* no certificate to serve: at least say if it is there */
 		(void)readable(m, "CA file", &t->client_ca);
+out:
+	for (size_t i = 0; jobs != NULL && i < njobs; i++)
+		sl_tls_cert_unref(jobs[i].cert);
+	free(jobs);
+	for (size_t i = 0; tab != NULL && i < cap; i++)
+		free(tab[i].key);
+	free(tab);
 	if (bad || srv->ngroups == 0) {
 		server_free(srv);
 		return NULL;
@@ -792,8 +868,13 @@ server_load(struct msgs *m, const struct sl_conf_listener *l, int quic)
 	return srv;
 oom:
 	msg(m, 0, NULL, "out of memory");
-	server_free(srv);
-	return NULL;
+	bad = 1;
+	if (srv == NULL) {
+		free(jobs);
+		free(tab);
+		return NULL;
+	}
+	goto out;
 }
 
 /* ---- client contexts ------------------------------------------------------
@@ -980,6 +1061,8 @@ sl_tls_load(struct sl_conf *conf, char **warnings)
 					      .tls = conf->admin_tls};
 		conf->admin_tls.ctx = server_load(&m, &al, 0);
 	}
+	/* what no generation serves any more is read again if named */
+	sl_tls_certs_prune();
 	ERR_clear_error();
 	if (warnings != NULL)
 		*warnings = m.warnings;
@@ -1020,7 +1103,7 @@ sl_tls_share(struct sl_conf *nc, const struct sl_conf *oc)
 SSL *
 sl_tls_accept(const struct sl_conf_tls_server *t, int fd)
 {
-	SSL *ssl = SSL_new(t->ctx->groups[0].ctx);
+	SSL *ssl = SSL_new(t->ctx->ctx);
 
 	if (ssl == NULL)
 		return NULL;

@@ -11,6 +11,7 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/diff_request \
 	tests/fuzz/corpus/diff_response \
 	tests/fuzz/corpus/dns \
+	tests/fuzz/corpus/sni \
 	tests/fuzz/corpus/forwarded \
 	tests/fuzz/corpus/grpc \
 	tests/fuzz/corpus/h1simd \

@@ -75,7 +75,7 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_tls $(OUT)/fuzz_pan $(OUT)/fuzz_hdrrule $(OUT)/fuzz_proxy \
 	$(OUT)/fuzz_forwarded $(OUT)/fuzz_ratelimit $(OUT)/fuzz_h2 \
 	$(OUT)/fuzz_ws $(OUT)/fuzz_grpc $(OUT)/fuzz_health_h2 \
-	$(OUT)/fuzz_h2up $(OUT)/fuzz_dns $(OUT)/fuzz_h1simd \
+	$(OUT)/fuzz_h2up $(OUT)/fuzz_dns $(OUT)/fuzz_sni $(OUT)/fuzz_h1simd \
 	$(OUT)/fuzz_hpack $(OUT)/fuzz_hpack_enc $(OUT)/fuzz_h2frame \
 	$(OUT)/fuzz_h2conn $(OUT)/fuzz_h2diff $(OUT)/fuzz_json $(OUT)/fuzz_jwt \
 	$(OUT)/fuzz_authzpb $(OUT)/fuzz_trace $(OUT)/fuzz_waf \
@@ -262,9 +262,11 @@ HEALTH_SRCS = $(READER_SRCS) $(top_srcdir)/src/upstream/health.c \
 	$(top_srcdir)/src/core/pan.c $(top_srcdir)/src/net/proxyproto.c \
 	$(top_srcdir)/src/core/cidr.c $(top_srcdir)/src/net/xprt.c \
 	$(top_srcdir)/src/net/xprt_mem.c $(top_srcdir)/src/upstream/health_h2.c \
+	$(top_srcdir)/src/net/tlscert.c $(top_srcdir)/src/net/sniname.c \
 	$(OWN_H2_SRCS)
 TLS_SRCS = $(top_srcdir)/src/net/tls.c $(top_srcdir)/src/core/log.c \
-	$(top_srcdir)/src/core/util.c $(top_srcdir)/src/core/pan.c
+	$(top_srcdir)/src/core/util.c $(top_srcdir)/src/core/pan.c \
+	$(top_srcdir)/src/net/tlscert.c $(top_srcdir)/src/net/sniname.c
 $(OUT)/fuzz_health: $(top_srcdir)/tests/fuzz/fuzz_health.c $(HEALTH_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
@@ -298,6 +300,13 @@ $(OUT)/fuzz_dns: $(top_srcdir)/tests/fuzz/fuzz_dns.c $(DNS_SRCS) \
 		$(top_srcdir)/src/net/dnsmsg.h $(top_srcdir)/tests/fuzz/fuzz.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(DNS_SRCS)
+
+# SNI's index against the walk (fuzz_sni.c): pure
+SNI_SRCS = $(top_srcdir)/src/net/sniname.c
+$(OUT)/fuzz_sni: $(top_srcdir)/tests/fuzz/fuzz_sni.c $(SNI_SRCS) \
+		$(top_srcdir)/src/net/sniname.h $(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(SNI_SRCS)
 
 # gRPC's fields (fuzz_grpc.c): pure
 $(OUT)/fuzz_grpc: $(top_srcdir)/tests/fuzz/fuzz_grpc.c $(top_srcdir)/src/http/grpc.c
