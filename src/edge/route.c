@@ -4,7 +4,8 @@
  * the keys that keep a user on one cluster of a split (or one endpoint of
  * a hash-balanced cluster), and the cluster of a split a request fails over
  * to. Pure: no I/O, no allocation. A listener of many routes is looked up
- * through its index (route_index.c); the walk here stays its oracle.
+ * through its index (route_index.c, which calls the walk here for the
+ * others, and is tested against it).
  */
 #include "route.h"
 
@@ -13,7 +14,6 @@
 #include <string.h>
 
 #include "balance.h"
-#include "route_index.h"
 
 static unsigned char
 lower(unsigned char c)
@@ -133,9 +133,9 @@ sl_route_rest_match(const struct sl_conf_route *r,
 	return rest_match(r, req);
 }
 
-static inline const struct sl_conf_route *
-walk(const struct sl_conf_route *routes, size_t n,
-     const struct sl_h1_request *req)
+const struct sl_conf_route *
+sl_route_match_walk(const struct sl_conf_route *routes, size_t n,
+		    const struct sl_h1_request *req)
 {
 	/* the request's host and path as routes compare them, measured
 	 * once, when a route first asks (a route of any host and path asks
@@ -169,22 +169,6 @@ walk(const struct sl_conf_route *routes, size_t n,
 		return r;
 	}
 	return NULL;
-}
-
-const struct sl_conf_route *
-sl_route_match_walk(const struct sl_conf_route *routes, size_t n,
-		    const struct sl_h1_request *req)
-{
-	return walk(routes, n, req);
-}
-
-const struct sl_conf_route *
-sl_route_match(const struct sl_conf_listener *l,
-	       const struct sl_h1_request *req)
-{
-	if (l->rindex != NULL)
-		return sl_route_index_match(l->rindex, l->routes, req);
-	return walk(l->routes, l->nroutes, req);
 }
 
 int

@@ -11,13 +11,9 @@
 #include "conf_types.h"
 #include "h1_parse.h"
 
-/* Returns the first matching route of l (borrowed from the generation), or
- * NULL when none matches (404): through l's index when it has one. */
-const struct sl_conf_route *sl_route_match(const struct sl_conf_listener *l,
-					   const struct sl_h1_request *req);
-
 /* The first of routes[0 .. n) that matches req, walked in order: what a
- * listener without an index does, and the index's oracle in tests. */
+ * listener without an index does (sl_route_match, route_index.h), and the
+ * index's oracle in tests. */
 const struct sl_conf_route *
 sl_route_match_walk(const struct sl_conf_route *routes, size_t n,
 		    const struct sl_h1_request *req);

@@ -438,3 +438,12 @@ sl_route_index_match(const struct sl_route_index *idx,
 	best = class_first(idx, 0, routes, req, plen, best);
 	return best < idx->nroutes ? &routes[best] : NULL;
 }
+
+const struct sl_conf_route *
+sl_route_match(const struct sl_conf_listener *l,
+	       const struct sl_h1_request *req)
+{
+	if (l->rindex != NULL)
+		return sl_route_index_match(l->rindex, l->routes, req);
+	return sl_route_match_walk(l->routes, l->nroutes, req);
+}

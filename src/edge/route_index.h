@@ -9,13 +9,20 @@
 
 #include <stddef.h>
 
-#include "conf_types.h"
-#include "h1_parse.h"
+struct sl_conf_listener;
+struct sl_conf_route;
+struct sl_h1_request;
 
 /* A listener with fewer routes is walked: the walk costs less. */
 #define SL_ROUTE_INDEX_MIN 8
 
 struct sl_route_index;
+
+/* Returns the first matching route of l (borrowed from the generation), or
+ * NULL when none matches (404): through l's index when it has one, else
+ * walked. */
+const struct sl_conf_route *sl_route_match(const struct sl_conf_listener *l,
+					   const struct sl_h1_request *req);
 
 /* The index of routes[0 .. n) (borrowed: they must outlive it), or NULL
  * when out of memory. */

@@ -50,6 +50,7 @@
 #include "retry.h"
 #include "rlcheck.h"
 #include "route.h"
+#include "route_index.h"
 #include "runtime.h"
 #include "tls.h"
 #include "upstream.h"

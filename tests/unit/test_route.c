@@ -13,6 +13,7 @@
 
 #include "balance.h"
 #include "route.h"
+#include "route_index.h"
 #include "util.h"
 
 static struct sl_h1_header hdrs[8];
