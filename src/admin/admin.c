@@ -62,6 +62,7 @@ struct sl_admin {
 	int fd;
 	struct event *ev;
 	struct sl_admin_ring *ring; /* the status page's history */
+	struct sl_admin_rm_seen rm; /* admin.route_metrics, as last logged */
 	struct event *tick;	    /* reads it once a second */
 	uint64_t refused_logged_ms; /* the last 401 said in the log */
 	uint64_t host_logged_ms;    /* the last 403 (Host) said */
@@ -301,7 +302,9 @@ respond(struct admin_conn *ac, size_t head_len)
 				 "credentials (admin.auth)",
 				 (int)SL_MIN(plen, 128), req.path);
 	} else if (path_is(req.path, plen, "/status")) {
-		sl_admin_page_status(v, ac->a->ring, &body);
+		sl_admin_page_status_q(
+		    v, ac->a->ring, req.path + SL_MIN(plen + 1, req.path_len),
+		    req.path_len - SL_MIN(plen + 1, req.path_len), &body);
 	} else if ((as = asset(req.path, plen)) != NULL) {
 		ctype = as->ctype;
 		sb_put(&body, (const char *)as->data, as->len);
@@ -564,6 +567,7 @@ admin_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_admin *a = arg;
 
+	sl_admin_route_series_note(a->view->conf, &a->rm);
 	sl_admin_ring_tick(a->ring, a->view, sl_now_ms());
 }
 
