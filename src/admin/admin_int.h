@@ -229,6 +229,17 @@ void sl_admin_metrics_idem(const struct sl_admin_view *v, struct sbuf *b);
 /* Appends the /config page (JSON) to b: the running generation, every
  * key with its default filled in. admin_config.c. */
 void sl_admin_page_config(const struct sl_admin_view *v, struct sbuf *b);
+/* The same a piece at a time, for admin.c to write as it goes: appends
+ * the next piece (about 64 KiB) of generation c's /config to b from
+ * where *cur (zeroed at first) stands, and returns 1 when that was the
+ * last. c must outlive the pieces (a reference). */
+struct sl_admin_config_cursor {
+	int phase;
+	size_t i, j;
+};
+int sl_admin_config_piece(const struct sl_admin_view *v,
+			  const struct sl_conf *c,
+			  struct sl_admin_config_cursor *cur, struct sbuf *b);
 
 /*
  * admin.route_metrics (doc/operations.md "A platform's size"): whether
