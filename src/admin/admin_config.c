@@ -957,6 +957,12 @@ config_top(const struct sl_admin_view *v, const struct sl_conf *c,
 			sl_admin_jstr(b, p);
 		}
 		sb_printf(b, "]");
+		/* the file's choice, and what /metrics does with it */
+		sb_printf(b, ",\"route_metrics\":\"%s\"",
+			  c->route_metrics == SL_ROUTE_METRICS_ON    ? "on"
+			  : c->route_metrics == SL_ROUTE_METRICS_OFF ? "off"
+								     : "auto");
+		sl_admin_jkv_bool(b, "route_series", sl_admin_route_series(c));
 		if (!c->has_admin && c->admin_tls.ctx != NULL)
 			sb_printf(b, ",\"tls\":{\"kept\":true}");
 		else

@@ -369,7 +369,12 @@ SCHEMA = {
                             "idempotency_replayed": NUM,
                             "idempotency_conflicts": NUM,
                             "compress_ratio": NUM},
-            "split": None, "guard": None}]}],
+            "split": None, "guard": None}],
+        "routes_total": int, "routes_matched": int, "routes_offset": int}],
+    "clusters_total": int, "clusters_matched": int, "clusters_offset": int,
+    "page": {"routes_offset": int, "routes_limit": int, "routes_q": str,
+             "clusters_offset": int, "clusters_limit": int,
+             "clusters_q": str},
     "clusters": [{
         "name": str, "window_s": int, "rps": NUM, "requests": int,
         "requests_1m": int, "status_1m": dict, "p50_ms": NUM,
