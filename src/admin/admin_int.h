@@ -246,14 +246,14 @@ int sl_admin_config_piece(const struct sl_admin_view *v,
  * /metrics writes generation c's routes' requests, responses and
  * durations a series per route (1), or per listener with route="*" (0).
  * auto: per route when c has at most SL_ROUTE_METRICS_AUTO_MAX routes.
- * admin_metrics.c.
+ * admin_metrics_routes.c.
  */
 #define SL_ROUTE_METRICS_AUTO_MAX 1000
 int sl_admin_route_series(const struct sl_conf *c);
 /* Logs at info which of the two applies to generation c, and why, once
  * per load: *seen keeps what was said last (the file's digest, when it
  * was loaded and its routes), so that the generations a DNS answer makes
- * say nothing again. admin_metrics.c. */
+ * say nothing again. admin_metrics_routes.c. */
 struct sl_admin_rm_seen {
 	char sha256[65];
 	long long loaded_at;
@@ -262,6 +262,9 @@ struct sl_admin_rm_seen {
 };
 void sl_admin_route_series_note(const struct sl_conf *c,
 				struct sl_admin_rm_seen *seen);
+/* The routes' requests, responses and durations, per route or per
+ * listener as sl_admin_route_series says. admin_metrics_routes.c. */
+void sl_admin_metrics_routes(const struct sl_admin_view *v, struct sbuf *b);
 
 /* Appends the /metrics page (Prometheus text format) to b: the workers'
  * counters summed, the generation's listeners, routes, rate limits and
