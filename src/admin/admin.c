@@ -53,6 +53,13 @@ struct admin_conn {
 	size_t inlen;
 	char *out; /* owned */
 	size_t outlen, outoff;
+	/* /config, written a piece at a time: the generation it is of (a
+	 * reference; NULL: nothing more to write), where it stands, and
+	 * whether each piece is a chunk (HTTP/1.1) or the bytes alone, the
+	 * end being the close (HTTP/1.0) */
+	struct sl_conf *stream;
+	struct sl_admin_config_cursor cursor;
+	int chunked;
 	struct admin_conn *next;
 };
 
@@ -62,6 +69,7 @@ struct sl_admin {
 	int fd;
 	struct event *ev;
 	struct sl_admin_ring *ring; /* the status page's history */
+	struct sl_admin_rm_seen rm; /* admin.route_metrics, as last logged */
 	struct event *tick;	    /* reads it once a second */
 	uint64_t refused_logged_ms; /* the last 401 said in the log */
 	uint64_t host_logged_ms;    /* the last 403 (Host) said */
@@ -85,6 +93,8 @@ conn_free(struct admin_conn *ac)
 	if (ac->ssl != NULL)
 		sl_tls_free(ac->ssl, ac->hs);
 	sl_conf_unref(ac->gen);
+	if (ac->stream != NULL)
+		sl_conf_unref(ac->stream);
 	close(ac->fd);
 	free(ac->out);
 	free(ac);
@@ -269,7 +279,8 @@ respond(struct admin_conn *ac, size_t head_len)
 	const struct sl_admin_asset *as = NULL;
 	int status = 200;
 	size_t plen = 0; /* of the path, its query left out */
-	int bad;
+	char length[48];
+	int bad, streamed = 0;
 
 	memset(&req, 0, sizeof(req));
 	req.headers = hdrs;
@@ -301,7 +312,9 @@ respond(struct admin_conn *ac, size_t head_len)
 				 "credentials (admin.auth)",
 				 (int)SL_MIN(plen, 128), req.path);
 	} else if (path_is(req.path, plen, "/status")) {
-		sl_admin_page_status(v, ac->a->ring, &body);
+		sl_admin_page_status_q(
+		    v, ac->a->ring, req.path + SL_MIN(plen + 1, req.path_len),
+		    req.path_len - SL_MIN(plen + 1, req.path_len), &body);
 	} else if ((as = asset(req.path, plen)) != NULL) {
 		ctype = as->ctype;
 		sb_put(&body, (const char *)as->data, as->len);
@@ -314,7 +327,11 @@ respond(struct admin_conn *ac, size_t head_len)
 		} else
 			sb_printf(&body, "{\"status\":\"ready\"}\n");
 	} else if (path_is(req.path, plen, "/config")) {
-		sl_admin_page_config(v, &body);
+		/* written as it is made (stream_more), not held whole */
+		streamed = 1;
+		ac->chunked = req.minor >= 1;
+		if (req.method_id != SL_M_HEAD)
+			ac->stream = sl_conf_ref(v->conf);
 	} else if (path_is(req.path, plen, "/metrics")) {
 		ctype = "text/plain; version=0.0.4";
 		sl_admin_page_metrics(v, &body);
@@ -326,11 +343,16 @@ respond(struct admin_conn *ac, size_t head_len)
 		status = 500;
 		body.len = 0;
 	}
+	if (streamed)
+		snprintf(length, sizeof(length), "%s",
+			 ac->chunked ? "Transfer-Encoding: chunked\r\n" : "");
+	else
+		snprintf(length, sizeof(length), "Content-Length: %zu\r\n",
+			 body.len);
 	/* read only, never framed, nothing from elsewhere
 	 * (doc/dashboard.md) */
 	sb_printf(&out,
-		  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
-		  "%zu\r\n"
+		  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%s"
 		  "Cache-Control: no-store\r\nConnection: close\r\n"
 		  "Content-Security-Policy: default-src 'none'; script-src "
 		  "'self'; style-src 'self'; img-src 'self'; connect-src "
@@ -347,7 +369,7 @@ respond(struct admin_conn *ac, size_t head_len)
 		  : status == 503 ? "Service Unavailable"
 		  : status == 400 ? "Bad Request"
 				  : "Internal Server Error",
-		  ctype, body.len,
+		  ctype, length,
 		  status != 401 ? ""
 		  : v->conf->admin_auth.has_basic
 		      ? "WWW-Authenticate: Basic realm=\"sluice admin\", "
@@ -359,6 +381,43 @@ respond(struct admin_conn *ac, size_t head_len)
 	ac->out = out.p;
 	ac->outlen = out.failed ? 0 : out.len;
 	ac->outoff = 0;
+}
+
+/* The next piece of a streamed answer into ac->out, framed; 0 when
+ * there is none: the answer is whole. */
+static int
+stream_more(struct admin_conn *ac)
+{
+	struct sbuf b = {0};
+	char head[24];
+	int last, n;
+
+	if (ac->stream == NULL)
+		return 0;
+	/* room for the chunk's size line before the piece */
+	sb_put(&b, "                  ", 18);
+	last = sl_admin_config_piece(ac->a->view, ac->stream, &ac->cursor, &b);
+	if (b.failed) {
+		/* out of memory: the answer ends short, which the chunked
+		 * framing (or the JSON) shows the client */
+		free(b.p);
+		return 0;
+	}
+	if (ac->chunked) {
+		n = snprintf(head, sizeof(head), "%zx\r\n", b.len - 18);
+		memcpy(b.p + 18 - n, head, (size_t)n);
+		sb_put(&b, last ? "\r\n0\r\n\r\n" : "\r\n", last ? 7 : 2);
+		ac->outoff = 18 - (size_t)n;
+	} else
+		ac->outoff = 18;
+	if (last) {
+		sl_conf_unref(ac->stream);
+		ac->stream = NULL;
+	}
+	free(ac->out);
+	ac->out = b.p;
+	ac->outlen = b.failed ? ac->outoff : b.len;
+	return 1;
 }
 
 static void admin_on_conn(evutil_socket_t fd, short what, void *arg);
@@ -472,7 +531,8 @@ admin_on_conn(evutil_socket_t fd, short what, void *arg)
 		conn_wait(ac, want);
 		return;
 	}
-	if (n <= 0 || (ac->outoff += (size_t)n) == ac->outlen)
+	if (n <= 0 ||
+	    ((ac->outoff += (size_t)n) == ac->outlen && !stream_more(ac)))
 		conn_free(ac);
 	else
 		conn_wait(ac, 1);
@@ -564,6 +624,7 @@ admin_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_admin *a = arg;
 
+	sl_admin_route_series_note(a->view->conf, &a->rm);
 	sl_admin_ring_tick(a->ring, a->view, sl_now_ms());
 }
 

@@ -913,12 +913,13 @@ config_cluster(struct sbuf *b, const struct sl_admin_view *v,
 	sb_printf(b, "]}");
 }
 
-void
-sl_admin_page_config(const struct sl_admin_view *v, struct sbuf *b)
+/* The top of /config: every key before the listeners. */
+static void
+config_top(const struct sl_admin_view *v, const struct sl_conf *c,
+	   struct sbuf *b)
 {
 	static const char *const level[] = {"error", "warn", "info", "debug"};
 	static const char *const query[] = {"names", "full", "off"};
-	const struct sl_conf *c = v->conf;
 	char when[32] = "";
 	struct tm tm;
 
@@ -956,6 +957,12 @@ sl_admin_page_config(const struct sl_admin_view *v, struct sbuf *b)
 			sl_admin_jstr(b, p);
 		}
 		sb_printf(b, "]");
+		/* the file's choice, and what /metrics does with it */
+		sb_printf(b, ",\"route_metrics\":\"%s\"",
+			  c->route_metrics == SL_ROUTE_METRICS_ON    ? "on"
+			  : c->route_metrics == SL_ROUTE_METRICS_OFF ? "off"
+								     : "auto");
+		sl_admin_jkv_bool(b, "route_series", sl_admin_route_series(c));
 		if (!c->has_admin && c->admin_tls.ctx != NULL)
 			sb_printf(b, ",\"tls\":{\"kept\":true}");
 		else
@@ -1054,8 +1061,13 @@ sl_admin_page_config(const struct sl_admin_view *v, struct sbuf *b)
 	}
 	sb_printf(b, "]}");
 	sb_printf(b, ",\"listeners\":[");
-	for (size_t i = 0; i < c->nlisteners; i++) {
-		const struct sl_conf_listener *l = &c->listeners[i];
+}
+
+/* A listener's keys, up to its routes. */
+static void
+config_listener(const struct sl_conf_listener *l, size_t i, struct sbuf *b)
+{
+	{
 		sb_printf(b, "%s{\"name\":", i ? "," : "");
 		sl_admin_jstr(b, l->name);
 		sl_admin_jkv_str(b, "address", l->addr.text);
@@ -1074,16 +1086,76 @@ sl_admin_page_config(const struct sl_admin_view *v, struct sbuf *b)
 		config_policy(b, l->policy);
 		config_identity(b, l);
 		sb_printf(b, ",\"routes\":[");
-		for (size_t j = 0; j < l->nroutes; j++) {
-			sb_printf(b, "%s", j ? "," : "");
-			config_route(b, c, &l->routes[j]);
+	}
+}
+
+/*
+ * /config is written a piece at a time (doc/dashboard.md): the top, then
+ * each listener's keys, its routes and its clusters by the batch of
+ * about CONFIG_PIECE bytes, so that a generation of 100,000 routes is
+ * never one buffer of its whole text.
+ */
+#define CONFIG_PIECE 65536
+
+enum { CUR_TOP = 0, CUR_LISTENER, CUR_ROUTES, CUR_CLUSTERS, CUR_DONE };
+
+int
+sl_admin_config_piece(const struct sl_admin_view *v, const struct sl_conf *c,
+		      struct sl_admin_config_cursor *cur, struct sbuf *b)
+{
+	size_t start = b->len;
+
+	while (cur->phase != CUR_DONE && b->len - start < CONFIG_PIECE &&
+	       !b->failed) {
+		switch (cur->phase) {
+		case CUR_TOP:
+			config_top(v, c, b);
+			cur->phase = CUR_LISTENER;
+			cur->i = 0;
+			break;
+		case CUR_LISTENER:
+			if (cur->i == c->nlisteners) {
+				sb_printf(b, "],\"clusters\":[");
+				cur->phase = CUR_CLUSTERS;
+				cur->i = 0;
+				break;
+			}
+			config_listener(&c->listeners[cur->i], cur->i, b);
+			cur->phase = CUR_ROUTES;
+			cur->j = 0;
+			break;
+		case CUR_ROUTES: {
+			const struct sl_conf_listener *l =
+			    &c->listeners[cur->i];
+			if (cur->j == l->nroutes) {
+				sb_printf(b, "]}");
+				cur->phase = CUR_LISTENER;
+				cur->i++;
+				break;
+			}
+			sb_printf(b, "%s", cur->j ? "," : "");
+			config_route(b, c, &l->routes[cur->j++]);
+			break;
 		}
-		sb_printf(b, "]}");
+		case CUR_CLUSTERS:
+			if (cur->i == c->nclusters) {
+				sb_printf(b, "]}\n");
+				cur->phase = CUR_DONE;
+				break;
+			}
+			sb_printf(b, "%s", cur->i ? "," : "");
+			config_cluster(b, v, &c->clusters[cur->i++]);
+			break;
+		}
 	}
-	sb_printf(b, "],\"clusters\":[");
-	for (size_t i = 0; i < c->nclusters; i++) {
-		sb_printf(b, "%s", i ? "," : "");
-		config_cluster(b, v, &c->clusters[i]);
-	}
-	sb_printf(b, "]}\n");
+	return cur->phase == CUR_DONE;
+}
+
+void
+sl_admin_page_config(const struct sl_admin_view *v, struct sbuf *b)
+{
+	struct sl_admin_config_cursor cur = {0};
+
+	while (!sl_admin_config_piece(v, v->conf, &cur, b) && !b->failed)
+		;
 }

@@ -191,6 +191,13 @@ void sl_admin_ring_tick(struct sl_admin_ring *r, const struct sl_admin_view *v,
 /* The /status document (doc/dashboard.md's schema) into b. */
 void sl_admin_page_status(const struct sl_admin_view *v,
 			  struct sl_admin_ring *r, struct sbuf *b);
+/* The same for a request whose query (after '?', query_len bytes, not
+ * NUL-ended) pages and searches the tables of routes and clusters
+ * (doc/dashboard.md 5.11): routes_offset, routes_limit, routes_q,
+ * clusters_offset, clusters_limit, clusters_q. */
+void sl_admin_page_status_q(const struct sl_admin_view *v,
+			    struct sl_admin_ring *r, const char *query,
+			    size_t query_len, struct sbuf *b);
 /* The duration (ms) under which a share q of the requests of histogram
  * h (SL_HIST_N slots, not cumulative) ended, interpolated within its
  * bucket; -1 when h is empty. */
@@ -222,6 +229,42 @@ void sl_admin_metrics_idem(const struct sl_admin_view *v, struct sbuf *b);
 /* Appends the /config page (JSON) to b: the running generation, every
  * key with its default filled in. admin_config.c. */
 void sl_admin_page_config(const struct sl_admin_view *v, struct sbuf *b);
+/* The same a piece at a time, for admin.c to write as it goes: appends
+ * the next piece (about 64 KiB) of generation c's /config to b from
+ * where *cur (zeroed at first) stands, and returns 1 when that was the
+ * last. c must outlive the pieces (a reference). */
+struct sl_admin_config_cursor {
+	int phase;
+	size_t i, j;
+};
+int sl_admin_config_piece(const struct sl_admin_view *v,
+			  const struct sl_conf *c,
+			  struct sl_admin_config_cursor *cur, struct sbuf *b);
+
+/*
+ * admin.route_metrics (doc/operations.md "A platform's size"): whether
+ * /metrics writes generation c's routes' requests, responses and
+ * durations a series per route (1), or per listener with route="*" (0).
+ * auto: per route when c has at most SL_ROUTE_METRICS_AUTO_MAX routes.
+ * admin_metrics_routes.c.
+ */
+#define SL_ROUTE_METRICS_AUTO_MAX 1000
+int sl_admin_route_series(const struct sl_conf *c);
+/* Logs at info which of the two applies to generation c, and why, once
+ * per load: *seen keeps what was said last (the file's digest, when it
+ * was loaded and its routes), so that the generations a DNS answer makes
+ * say nothing again. admin_metrics_routes.c. */
+struct sl_admin_rm_seen {
+	char sha256[65];
+	long long loaded_at;
+	size_t nroutes;
+	int said;
+};
+void sl_admin_route_series_note(const struct sl_conf *c,
+				struct sl_admin_rm_seen *seen);
+/* The routes' requests, responses and durations, per route or per
+ * listener as sl_admin_route_series says. admin_metrics_routes.c. */
+void sl_admin_metrics_routes(const struct sl_admin_view *v, struct sbuf *b);
 
 /* Appends the /metrics page (Prometheus text format) to b: the workers'
  * counters summed, the generation's listeners, routes, rate limits and

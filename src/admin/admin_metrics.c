@@ -600,41 +600,7 @@ page_routes(const struct sl_admin_view *v, struct sbuf *b)
 	    "sent", "dropped", "failed", "too_large"};
 	const struct sl_conf *c = v->conf;
 
-	sb_printf(b, "# HELP sluice_route_requests_total Requests a route "
-		     "matched, answered or cut.\n# TYPE "
-		     "sluice_route_requests_total counter\n");
-	for (size_t i = 0; i < c->nlisteners; i++)
-		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
-			const struct sl_conf_route *r =
-			    &c->listeners[i].routes[j];
-			sb_printf(
-			    b,
-			    "sluice_route_requests_total{listener=\"%s\","
-			    "route=\"%s\"} %llu\n",
-			    c->listeners[i].name, r->name,
-			    (unsigned long long)counts_sum(
-				v, r->state->counts, COUNT_OFF(requests)));
-		}
-	sb_printf(b, "# HELP sluice_route_responses_total Responses of a "
-		     "route's requests by status class.\n# TYPE "
-		     "sluice_route_responses_total counter\n");
-	for (size_t i = 0; i < c->nlisteners; i++)
-		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
-			const struct sl_conf_route *r =
-			    &c->listeners[i].routes[j];
-			for (int cls = 1; cls <= 5; cls++)
-				sb_printf(
-				    b,
-				    "sluice_route_responses_total{listener="
-				    "\"%s\",route=\"%s\",class=\"%dxx\"} "
-				    "%llu\n",
-				    c->listeners[i].name, r->name, cls,
-				    (unsigned long long)counts_sum(
-					v, r->state->counts,
-					COUNT_OFF(responses) +
-					    (size_t)cls *
-						sizeof(atomic_uint_fast64_t)));
-		}
+	sl_admin_metrics_routes(v, b);
 	metrics_guards(c, b);
 	sl_admin_metrics_auth(v, b);
 	sl_admin_metrics_h3(v, b);
@@ -694,21 +660,6 @@ page_routes(const struct sl_admin_view *v, struct sbuf *b)
 					COUNT_OFF(mirror) +
 					    (size_t)k *
 						sizeof(atomic_uint_fast64_t)));
-		}
-	sb_printf(b, "# HELP sluice_request_duration_seconds Time from the "
-		     "first byte of a request's head to the end of its "
-		     "exchange, by route.\n# TYPE "
-		     "sluice_request_duration_seconds histogram\n");
-	for (size_t i = 0; i < c->nlisteners; i++)
-		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
-			const struct sl_conf_route *r =
-			    &c->listeners[i].routes[j];
-			char labels[160];
-			snprintf(labels, sizeof(labels),
-				 "listener=\"%s\",route=\"%s\"",
-				 c->listeners[i].name, r->name);
-			histogram(b, v, "sluice_request_duration_seconds",
-				  labels, r->state->counts);
 		}
 	sb_printf(b, "# HELP sluice_upstream_response_seconds Time from a "
 		     "request's first upstream attempt to the last byte of "

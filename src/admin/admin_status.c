@@ -700,10 +700,155 @@ status_route(struct sbuf *b, struct sl_admin_ring *r,
 	sb_printf(b, "}");
 }
 
+/* ---- paging and searching (doc/dashboard.md 5.11) -------------------- */
+
+#define PAGE_DEFAULT 100   /* rows of a table when the query names none */
+#define PAGE_MAX     10000 /* and at most */
+#define Q_MAX	     128   /* bytes of a search, decoded */
+
+/* What the query asks of the tables that grow with the file: the routes
+ * (of each listener) and the clusters, a window of each, of the rows
+ * whose text holds a search. */
+struct page {
+	size_t routes_offset, routes_limit;
+	size_t clusters_offset, clusters_limit;
+	char routes_q[Q_MAX + 1], clusters_q[Q_MAX + 1]; /* lowercase */
+};
+
+static int
+hexval(int c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
+/* A query value, percent-decoded ('+' a space), lowercased, cut at
+ * Q_MAX bytes. */
+static void
+q_value(const char *p, size_t n, char *out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && k < Q_MAX; i++) {
+		int c = (unsigned char)p[i];
+		if (c == '+')
+			c = ' ';
+		else if (c == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 &&
+			 hexval(p[i + 2]) >= 0) {
+			c = hexval(p[i + 1]) * 16 + hexval(p[i + 2]);
+			i += 2;
+		}
+		out[k++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+	}
+	out[k] = '\0';
+}
+
+/* A count of the query: digits only, else def; at most max. */
+static size_t
+q_count(const char *p, size_t n, size_t def, size_t max)
+{
+	size_t x = 0;
+
+	if (n == 0 || n > 9)
+		return def;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return def;
+		x = x * 10 + (size_t)(p[i] - '0');
+	}
+	return x > max ? max : x;
+}
+
+static void
+page_parse(struct page *pg, const char *q, size_t qlen)
+{
+	memset(pg, 0, sizeof(*pg));
+	pg->routes_limit = pg->clusters_limit = PAGE_DEFAULT;
+	for (size_t i = 0; i < qlen;) {
+		size_t end = i, eq;
+		while (end < qlen && q[end] != '&')
+			end++;
+		for (eq = i; eq < end && q[eq] != '='; eq++)
+			;
+		const char *k = q + i, *val = eq < end ? q + eq + 1 : q + end;
+		size_t kn = eq - i, vn = eq < end ? end - eq - 1 : 0;
+#define KEY_IS(s) (kn == sizeof(s) - 1 && memcmp(k, s, kn) == 0)
+		if (KEY_IS("routes_offset"))
+			pg->routes_offset = q_count(val, vn, 0, SIZE_MAX);
+		else if (KEY_IS("routes_limit"))
+			pg->routes_limit =
+			    q_count(val, vn, PAGE_DEFAULT, PAGE_MAX);
+		else if (KEY_IS("routes_q"))
+			q_value(val, vn, pg->routes_q);
+		else if (KEY_IS("clusters_offset"))
+			pg->clusters_offset = q_count(val, vn, 0, SIZE_MAX);
+		else if (KEY_IS("clusters_limit"))
+			pg->clusters_limit =
+			    q_count(val, vn, PAGE_DEFAULT, PAGE_MAX);
+		else if (KEY_IS("clusters_q"))
+			q_value(val, vn, pg->clusters_q);
+#undef KEY_IS
+		i = end + 1;
+	}
+}
+
+/* Whether s holds q (lowercase), ignoring case. */
+static int
+holds(const char *s, const char *q)
+{
+	size_t qn = strlen(q);
+
+	if (qn == 0)
+		return 1;
+	for (; s != NULL && *s != '\0'; s++) {
+		size_t i = 0;
+		while (i < qn && s[i] != '\0' &&
+		       (s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]) == q[i])
+			i++;
+		if (i == qn)
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether route rt is among what search q finds: its name, its host,
+ * its path, the cluster it names or one of its split. */
+static int
+route_found(const struct sl_conf_route *rt, const char *q)
+{
+	if (*q == '\0' || holds(rt->name, q) || holds(rt->host, q) ||
+	    holds(rt->path, q))
+		return 1;
+	if (rt->cluster != NULL && holds(rt->cluster->name, q))
+		return 1;
+	for (size_t k = 0; rt->split != NULL && k < rt->nsplit; k++)
+		if (holds(rt->split[k].cluster->name, q))
+			return 1;
+	return 0;
+}
+
+/* Whether cluster cl is among what search q finds: its name, or the
+ * address or DNS name of one of its endpoints. */
+static int
+cluster_found(const struct sl_conf_cluster *cl, const char *q)
+{
+	if (*q == '\0' || holds(cl->name, q))
+		return 1;
+	for (size_t j = 0; j < cl->nendpoints; j++)
+		if (holds(cl->endpoints[j].addr.text, q) ||
+		    holds(cl->endpoints[j].dns_name, q))
+			return 1;
+	return 0;
+}
+
 static void
 status_listener(struct sbuf *b, struct sl_admin_ring *r,
-		const struct sl_conf_listener *l)
+		const struct sl_conf_listener *l, const struct page *pg)
 {
+	size_t matched = 0, shown = 0;
+
 	struct track *t =
 	    read_at_tick(r, track_get(r, l->counters, l->counters->key,
 				      T_LISTENER, NV_COUNTS, 0, 0, 0));
@@ -721,10 +866,18 @@ status_listener(struct sbuf *b, struct sl_admin_ring *r,
 		no_traffic(b);
 	sb_printf(b, ",\"routes\":[");
 	for (size_t j = 0; j < l->nroutes; j++) {
-		sb_printf(b, "%s", j ? "," : "");
+		if (!route_found(&l->routes[j], pg->routes_q))
+			continue;
+		if (matched++ < pg->routes_offset || shown >= pg->routes_limit)
+			continue;
+		sb_printf(b, "%s", shown++ ? "," : "");
 		status_route(b, r, &l->routes[j]);
 	}
-	sb_printf(b, "]}");
+	sb_printf(b, "]");
+	sl_admin_jkv_u64(b, "routes_total", l->nroutes);
+	sl_admin_jkv_u64(b, "routes_matched", matched);
+	sl_admin_jkv_u64(b, "routes_offset", pg->routes_offset);
+	sb_printf(b, "}");
 }
 
 /* An endpoint's health: "up", "down" (active checks), "ejected"
@@ -851,12 +1004,22 @@ void
 sl_admin_page_status(const struct sl_admin_view *v, struct sl_admin_ring *r,
 		     struct sbuf *b)
 {
+	sl_admin_page_status_q(v, r, "", 0, b);
+}
+
+void
+sl_admin_page_status_q(const struct sl_admin_view *v, struct sl_admin_ring *r,
+		       const char *query, size_t query_len, struct sbuf *b)
+{
 	const struct sl_conf *c = v->conf;
+	size_t matched = 0, shown = 0;
+	struct page pg;
 	uint64_t active = wsum(v, offsetof(struct sl_worker_stats, active));
 	uint64_t h2 = wsum(v, offsetof(struct sl_worker_stats, h2_conns));
 	uint64_t now_ms = sl_now_ms();
 	struct timespec ts;
 
+	page_parse(&pg, query, query_len);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	sb_printf(b, "{\"schema\":1,\"sluice\":{\"version\":\"%s\"",
 		  PACKAGE_VERSION);
@@ -900,12 +1063,27 @@ sl_admin_page_status(const struct sl_admin_view *v, struct sl_admin_ring *r,
 	sb_printf(b, "},\"listeners\":[");
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		sb_printf(b, "%s", i ? "," : "");
-		status_listener(b, r, &c->listeners[i]);
+		status_listener(b, r, &c->listeners[i], &pg);
 	}
 	sb_printf(b, "],\"clusters\":[");
 	for (size_t i = 0; i < c->nclusters; i++) {
-		sb_printf(b, "%s", i ? "," : "");
+		if (!cluster_found(&c->clusters[i], pg.clusters_q))
+			continue;
+		if (matched++ < pg.clusters_offset ||
+		    shown >= pg.clusters_limit)
+			continue;
+		sb_printf(b, "%s", shown++ ? "," : "");
 		status_cluster(b, r, v, &c->clusters[i]);
 	}
-	sb_printf(b, "]}\n");
+	sb_printf(b, "]");
+	sl_admin_jkv_u64(b, "clusters_total", c->nclusters);
+	sl_admin_jkv_u64(b, "clusters_matched", matched);
+	sl_admin_jkv_u64(b, "clusters_offset", pg.clusters_offset);
+	sb_printf(b, ",\"page\":{\"routes_offset\":%zu,\"routes_limit\":%zu",
+		  pg.routes_offset, pg.routes_limit);
+	sl_admin_jkv_str(b, "routes_q", pg.routes_q);
+	sl_admin_jkv_u64(b, "clusters_offset", pg.clusters_offset);
+	sl_admin_jkv_u64(b, "clusters_limit", pg.clusters_limit);
+	sl_admin_jkv_str(b, "clusters_q", pg.clusters_q);
+	sb_printf(b, "}}\n");
 }

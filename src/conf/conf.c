@@ -782,6 +782,14 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 			parse_admin_auth(ld, a, conf);
 		if ((a = sl_yaml_map_get(v, "hosts", NULL)) != NULL)
 			parse_admin_hosts(ld, a, &conf->admin_auth);
+		if ((a = sl_yaml_map_get(v, "route_metrics", NULL)) != NULL) {
+			static const char *const rm[] = {"auto", "on", "off",
+							 NULL};
+			int k = sl_yaml_get_enum(ld, "route_metrics", a, rm,
+						 "auto, on or off");
+			if (k >= 0)
+				conf->route_metrics = (enum sl_route_metrics)k;
+		}
 		/* a listener's tls keys and defaults (doc/dashboard.md),
 		 * but a small session cache: operators, not clients */
 		conf->admin_tls.min_version = 12;
@@ -841,7 +849,7 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
  */
 
 static const char *const admin_keys[] = {"address", "auth", "hosts", "tls",
-					 NULL};
+					 "route_metrics", NULL};
 static const char *const admin_auth_keys[] = {"token_file", "basic_file", NULL};
 static const char *const rate_limit_store_keys[] = {
     "address", "timeout", "prefix", "username", "password_file", NULL,

@@ -733,6 +733,15 @@ struct sl_conf {
 	/* admin.tls (doc/dashboard.md): a listener's TLS settings; certs
 	 * NULL: plain HTTP. Its context is built by sl_tls_load */
 	struct sl_conf_tls_server admin_tls;
+	/* admin.route_metrics (doc/operations.md "A platform's size"):
+	 * /metrics' per-route series, or their sums per listener
+	 * (route="*"); auto: per route up to SL_ROUTE_METRICS_AUTO_MAX
+	 * routes in the generation */
+	enum sl_route_metrics {
+		SL_ROUTE_METRICS_AUTO = 0,
+		SL_ROUTE_METRICS_ON,
+		SL_ROUTE_METRICS_OFF,
+	} route_metrics;
 	enum sl_log_level log_level;
 	char *access_log; /* "off", "stdout", "stderr" or a file path */
 	struct sl_conf_pos access_log_pos; /* of its value, for sl_preflight */

@@ -306,6 +306,7 @@ def full_config():
         "admin": {"address": "127.0.0.1:%d" % aport,
                   "auth": {"token_file": tokfile, "basic_file": userfile},
                   "hosts": ["*", "gw.example"],
+                  "route_metrics": "off",
                   "tls": {"certificates": [{"cert": p["srv"].cert,
                                             "key": p["srv"].key}],
                           "min_version": "TLSv1.3"}},

@@ -369,7 +369,12 @@ SCHEMA = {
                             "idempotency_replayed": NUM,
                             "idempotency_conflicts": NUM,
                             "compress_ratio": NUM},
-            "split": None, "guard": None}]}],
+            "split": None, "guard": None}],
+        "routes_total": int, "routes_matched": int, "routes_offset": int}],
+    "clusters_total": int, "clusters_matched": int, "clusters_offset": int,
+    "page": {"routes_offset": int, "routes_limit": int, "routes_q": str,
+             "clusters_offset": int, "clusters_limit": int,
+             "clusters_q": str},
     "clusters": [{
         "name": str, "window_s": int, "rps": NUM, "requests": int,
         "requests_1m": int, "status_1m": dict, "p50_ms": NUM,
@@ -727,6 +732,49 @@ def visible(sel):
     return ("(() => { const e = document.querySelector(%s); return !!e && "
             "!e.closest('[hidden]') && e.getClientRects().length > 0; })()"
             % json.dumps(sel))
+
+
+@test
+def the_page_pages_and_searches_its_routes():
+    # issue 78: 100,000 routes made one table of 100,000 rows, rebuilt
+    # every 2 s; the page now shows 100 at a time, with a search
+    up = sltest.Upstream("up")
+    aport = free_port()
+    routes = [{"match": {"host": "m%06d.pay.test" % i}, "cluster": "a"}
+              for i in range(250)]
+    cfg, port = make_config({"a": [up]}, routes=routes,
+                            extra={"admin": {"address":
+                                             "127.0.0.1:%d" % aport}})
+    s = start_sluice(cfg)
+    rows = "document.querySelectorAll('#listeners tr.child').length"
+    b = chrome.Browser()
+    try:
+        b.open("http://127.0.0.1:%d/" % aport)
+        check(wait_until(lambda: refreshes(b) >= 1, timeout=20),
+              "the page read /status")
+        eq(b.eval(rows), 100, "100 routes shown")
+        eq(b.eval(text("#routes-range")), "1\u2013100 of 250", "the range")
+        check(b.eval("document.getElementById('routes-prev').disabled"),
+              "no previous page")
+        b.eval("document.getElementById('routes-next').click()")
+        shown_within_two_refreshes(
+            b, text("#routes-range") + " === '101\u2013200 of 250'",
+            "the next page")
+        eq(b.eval("document.querySelector('#listeners tr.child')"
+                  ".dataset.route"), "main/route-101", "its first route")
+        b.eval("(() => { const q = document.getElementById('routes-q'); "
+               "q.value = 'M00012'; q.dispatchEvent(new Event('input')); "
+               "})()")
+        shown_within_two_refreshes(
+            b, text("#routes-range") + ".startsWith('1\u201310 of 10 "
+            "matching')", "the search")
+        eq(b.eval(rows), 10, "the routes found")
+        check(b.eval("document.getElementById('routes-next').disabled"),
+              "no next page of the search")
+        eq(b.errors(), [], "the page's console and log errors")
+    finally:
+        b.close()
+    s.stop()
 
 
 @test

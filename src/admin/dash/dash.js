@@ -15,6 +15,38 @@ const SVG = 'http://www.w3.org/2000/svg';
 const STATUS_URL = location.origin + '/status';
 let lastOk = 0;
 
+// The tables that grow with the file (routes, clusters) come a page at a
+// time, of the rows a search finds (doc/dashboard.md 5.11): what this
+// page asks for, and what the last answer said there is.
+const PAGE = 100;
+const pages = {
+  routes: { offset: 0, q: '', matched: 0 },
+  clusters: { offset: 0, q: '', matched: 0 },
+};
+
+function statusUrl() {
+  const p = new URLSearchParams();
+  for (const t of ['routes', 'clusters']) {
+    p.set(t + '_offset', String(pages[t].offset));
+    p.set(t + '_limit', String(PAGE));
+    if (pages[t].q) p.set(t + '_q', pages[t].q);
+  }
+  return STATUS_URL + '?' + p.toString();
+}
+
+// "1-100 of 100,000", and the buttons that move within them.
+function drawPager(t, matched, total) {
+  const pg = pages[t];
+  pg.matched = matched;
+  const first = matched === 0 ? 0 : Math.min(pg.offset + 1, matched);
+  const last = Math.min(pg.offset + PAGE, matched);
+  let text = first + '\u2013' + last + ' of ' + matched.toLocaleString('en-US');
+  if (pg.q) text += ' matching \u201c' + pg.q + '\u201d (' + total.toLocaleString('en-US') + ' in all)';
+  document.getElementById(t + '-range').textContent = text;
+  document.getElementById(t + '-prev').disabled = pg.offset === 0;
+  document.getElementById(t + '-next').disabled = pg.offset + PAGE >= matched;
+}
+
 function el(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -268,6 +300,13 @@ function drawClusters(st) {
 }
 
 function draw(st) {
+  let matched = 0, total = 0;
+  for (const l of st.listeners) {
+    matched = Math.max(matched, l.routes_matched);
+    total = Math.max(total, l.routes_total);
+  }
+  drawPager('routes', matched, total);
+  drawPager('clusters', st.clusters_matched, st.clusters_total);
   drawGateway(st);
   drawListeners(st);
   drawSplits(st);
@@ -307,10 +346,11 @@ function fresh() {
 // up, a tunnel gone).
 const FETCH_TIMEOUT_MS = 5000;
 async function refresh() {
+  inFlight = true;
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), FETCH_TIMEOUT_MS);
   try {
-    const r = await fetch(STATUS_URL, { cache: 'no-store', credentials: 'same-origin', signal: ctl.signal });
+    const r = await fetch(statusUrl(), { cache: 'no-store', credentials: 'same-origin', signal: ctl.signal });
     if (!r.ok) throw new Error('/status answered ' + r.status);
     draw(await r.json());
     lastOk = Date.now();
@@ -319,11 +359,44 @@ async function refresh() {
     stale(e.name === 'AbortError' ? '/status did not answer in ' + FETCH_TIMEOUT_MS / 1000 + ' s' : e.message);
   } finally {
     clearTimeout(timer);
-    setTimeout(refresh, REFRESH_MS);
+    inFlight = false;
+    nextRead = setTimeout(refresh, again ? 0 : REFRESH_MS);
+    again = false;
   }
 }
 
+// A search or a page asked for: read now, not at the next refresh.
+let inFlight = false, again = false, nextRead = 0;
+function readNow() {
+  if (inFlight) { again = true; return; }
+  clearTimeout(nextRead);
+  refresh();
+}
+
+function pagerControls(t) {
+  const pg = pages[t];
+  let typing = 0;
+  document.getElementById(t + '-q').addEventListener('input', (ev) => {
+    clearTimeout(typing);
+    typing = setTimeout(() => {
+      pg.q = ev.target.value.trim();
+      pg.offset = 0;
+      readNow();
+    }, 250);
+  });
+  document.getElementById(t + '-prev').addEventListener('click', () => {
+    pg.offset = Math.max(0, pg.offset - PAGE);
+    readNow();
+  });
+  document.getElementById(t + '-next').addEventListener('click', () => {
+    if (pg.offset + PAGE < pg.matched) pg.offset += PAGE;
+    readNow();
+  });
+}
+
 document.addEventListener('DOMContentLoaded', () => {
+  pagerControls('routes');
+  pagerControls('clusters');
   refresh();
   setInterval(() => {
     if (lastOk && Date.now() - lastOk > 2 * REFRESH_MS + 1000)
