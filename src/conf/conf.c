@@ -193,13 +193,21 @@ check_route_names(struct sl_yaml_loader *ld, const char *lbl,
 		  const struct sl_conf_listener *l)
 {
 	const struct sl_yaml_node *na, *nb, *first;
+	struct sl_strtab seen = {0};
 
-	for (size_t i = 1; i < l->nroutes; i++) {
+	/* by a table of the names seen, not route by route: a listener of
+	 * 100,000 routes (issue 78) */
+	for (size_t i = 0; i < l->nroutes; i++) {
 		const char *b = l->routes[i].name;
-		for (size_t j = 0; b != NULL && j < i; j++) {
-			const char *a = l->routes[j].name;
-			if (a == NULL || strcmp(a, b) != 0)
-				continue;
+		size_t j;
+		int added;
+		if (b == NULL)
+			continue;
+		if ((added = sl_strtab_put(&seen, b, i, &j)) == -1) {
+			ld->oom = 1;
+			break;
+		}
+		if (added == 0) {
 			na = sl_yaml_map_get(seq->kids[j], "name", NULL);
 			nb = sl_yaml_map_get(seq->kids[i], "name", NULL);
 			first = na != NULL ? na : seq->kids[j];
@@ -224,9 +232,9 @@ check_route_names(struct sl_yaml_loader *ld, const char *lbl,
 						 "\"%s\" (first at %u:%u)",
 						 lbl, sl_yaml_qnode(ld, nb),
 						 first->line, first->col);
-			break;
 		}
 	}
+	sl_strtab_free(&seen);
 }
 
 /* Returns the address node when the listener's address is usable. */
@@ -1090,9 +1098,20 @@ tls_server_free(struct sl_conf_tls_server *t)
 	free(t->client_subject_header);
 }
 
+/* What only the load looks names up in. */
+static void
+conf_names_free(struct sl_conf *conf)
+{
+	if (conf->cluster_names != NULL)
+		sl_strtab_free(conf->cluster_names);
+	free(conf->cluster_names);
+	conf->cluster_names = NULL;
+}
+
 static void
 conf_free(struct sl_conf *conf)
 {
+	conf_names_free(conf);
 	if (conf->tls_free != NULL)
 		conf->tls_free(conf);
 	struct sl_conf_listener *l;
@@ -1173,6 +1192,7 @@ sl_conf_load_buffer(const char *name, const char *text, size_t len,
 		conf->rl_store.prefix = sl_yaml_strdup(&ld, "sluice:");
 		conf->rl_store.timeout_ms = DEF_RL_TIMEOUT_MS;
 		parse_root(&ld, root, conf);
+		conf_names_free(conf);
 	}
 	sl_yaml_node_free(root);
 

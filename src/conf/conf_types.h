@@ -701,6 +701,7 @@ struct sl_conf_listener {
  * One generation. Immutable once loaded; shared by the main thread and the
  * workers through sl_conf_ref()/sl_conf_unref(). Freed by the last unref.
  */
+struct sl_strtab; /* util.h */
 struct sl_conf {
 	atomic_int refcnt;
 	uint64_t generation; /* set by the caller that installs it */
@@ -740,6 +741,9 @@ struct sl_conf {
 	size_t nlisteners;
 	struct sl_conf_cluster *clusters;
 	size_t nclusters;
+	/* the load's: clusters by name (sl_conf_find_cluster), owned; NULL
+	 * once the load is done */
+	struct sl_strtab *cluster_names;
 	size_t nroutes; /* every listener's together */
 	/* the key sets routes fetch from a URL, each source once (borrowed
 	 * from the routes' auth): what a worker's tick refreshes */
