@@ -1193,6 +1193,10 @@ sl_conf_load_buffer(const char *name, const char *text, size_t len,
 		conf->rl_store.timeout_ms = DEF_RL_TIMEOUT_MS;
 		parse_root(&ld, root, conf);
 		conf_names_free(conf);
+		for (size_t i = 0; i < conf->nlisteners; i++)
+			for (size_t j = 0; j < conf->listeners[i].nroutes; j++)
+				conf->nguards +=
+				    conf->listeners[i].routes[j].guard != NULL;
 	}
 	sl_yaml_node_free(root);
 
@@ -1285,10 +1289,16 @@ sl_conf_load(const char *path, char **errors)
 					 md[i]);
 		conf->loaded_at = time(NULL);
 		/* kept: a generation made from this one with new DNS
-		 * answers parses the same bytes (sl_conf_reparse) */
-		conf->text = buf;
-		conf->text_len = len;
-		buf = NULL;
+		 * answers parses the same bytes (sl_conf_reparse); a file
+		 * that names no endpoint by a DNS name never has new
+		 * answers (72 bytes a host route kept for nothing: issue
+		 * 78) */
+		for (size_t i = 0; i < conf->nclusters && buf != NULL; i++)
+			if (conf->clusters[i].nnames > 0) {
+				conf->text = buf;
+				conf->text_len = len;
+				buf = NULL;
+			}
 	}
 	free(buf);
 	return conf;
@@ -1341,8 +1351,17 @@ sl_conf_unref(struct sl_conf *conf)
 		return;
 	if (atomic_fetch_sub_explicit(&conf->refcnt, 1, memory_order_acq_rel) ==
 	    1) {
-		if (conf->on_free != NULL)
-			conf->on_free(conf);
-		conf_free(conf);
+		if (conf->reap != NULL)
+			conf->reap(conf);
+		else
+			sl_conf_destroy(conf);
 	}
+}
+
+void
+sl_conf_destroy(struct sl_conf *conf)
+{
+	if (conf->on_free != NULL)
+		conf->on_free(conf);
+	conf_free(conf);
 }
