@@ -194,13 +194,21 @@ check_route_names(struct sl_yaml_loader *ld, const char *lbl,
 		  const struct sl_conf_listener *l)
 {
 	const struct sl_yaml_node *na, *nb, *first;
+	struct sl_strtab seen = {0};
 
-	for (size_t i = 1; i < l->nroutes; i++) {
+	/* by a table of the names seen, not route by route: a listener of
+	 * 100,000 routes (issue 78) */
+	for (size_t i = 0; i < l->nroutes; i++) {
 		const char *b = l->routes[i].name;
-		for (size_t j = 0; b != NULL && j < i; j++) {
-			const char *a = l->routes[j].name;
-			if (a == NULL || strcmp(a, b) != 0)
-				continue;
+		size_t j;
+		int added;
+		if (b == NULL)
+			continue;
+		if ((added = sl_strtab_put(&seen, b, i, &j)) == -1) {
+			ld->oom = 1;
+			break;
+		}
+		if (added == 0) {
 			na = sl_yaml_map_get(seq->kids[j], "name", NULL);
 			nb = sl_yaml_map_get(seq->kids[i], "name", NULL);
 			first = na != NULL ? na : seq->kids[j];
@@ -225,9 +233,9 @@ check_route_names(struct sl_yaml_loader *ld, const char *lbl,
 						 "\"%s\" (first at %u:%u)",
 						 lbl, sl_yaml_qnode(ld, nb),
 						 first->line, first->col);
-			break;
 		}
 	}
+	sl_strtab_free(&seen);
 }
 
 /* Returns the address node when the listener's address is usable. */
@@ -1099,9 +1107,20 @@ tls_server_free(struct sl_conf_tls_server *t)
 	free(t->client_subject_header);
 }
 
+/* What only the load looks names up in. */
+static void
+conf_names_free(struct sl_conf *conf)
+{
+	if (conf->cluster_names != NULL)
+		sl_strtab_free(conf->cluster_names);
+	free(conf->cluster_names);
+	conf->cluster_names = NULL;
+}
+
 static void
 conf_free(struct sl_conf *conf)
 {
+	conf_names_free(conf);
 	if (conf->tls_free != NULL)
 		conf->tls_free(conf);
 	struct sl_conf_listener *l;
@@ -1197,6 +1216,11 @@ sl_conf_load_buffer(const char *name, const char *text, size_t len,
 		conf->rl_store.prefix = sl_yaml_strdup(&ld, "sluice:");
 		conf->rl_store.timeout_ms = DEF_RL_TIMEOUT_MS;
 		parse_root(&ld, root, conf);
+		conf_names_free(conf);
+		for (size_t i = 0; i < conf->nlisteners; i++)
+			for (size_t j = 0; j < conf->listeners[i].nroutes; j++)
+				conf->nguards +=
+				    conf->listeners[i].routes[j].guard != NULL;
 		if (ld.nerrs == 0 && !ld.oom)
 			index_routes(&ld, conf);
 	}
@@ -1291,10 +1315,16 @@ sl_conf_load(const char *path, char **errors)
 					 md[i]);
 		conf->loaded_at = time(NULL);
 		/* kept: a generation made from this one with new DNS
-		 * answers parses the same bytes (sl_conf_reparse) */
-		conf->text = buf;
-		conf->text_len = len;
-		buf = NULL;
+		 * answers parses the same bytes (sl_conf_reparse); a file
+		 * that names no endpoint by a DNS name never has new
+		 * answers (72 bytes a host route kept for nothing: issue
+		 * 78) */
+		for (size_t i = 0; i < conf->nclusters && buf != NULL; i++)
+			if (conf->clusters[i].nnames > 0) {
+				conf->text = buf;
+				conf->text_len = len;
+				buf = NULL;
+			}
 	}
 	free(buf);
 	return conf;
@@ -1347,8 +1377,17 @@ sl_conf_unref(struct sl_conf *conf)
 		return;
 	if (atomic_fetch_sub_explicit(&conf->refcnt, 1, memory_order_acq_rel) ==
 	    1) {
-		if (conf->on_free != NULL)
-			conf->on_free(conf);
-		conf_free(conf);
+		if (conf->reap != NULL)
+			conf->reap(conf);
+		else
+			sl_conf_destroy(conf);
 	}
+}
+
+void
+sl_conf_destroy(struct sl_conf *conf)
+{
+	if (conf->on_free != NULL)
+		conf->on_free(conf);
+	conf_free(conf);
 }

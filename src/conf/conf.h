@@ -76,8 +76,12 @@ int sl_conf_share_secrets(struct sl_conf *nc, const struct sl_conf *oc);
 void sl_conf_log_keys(const struct sl_conf *conf, const char *why);
 
 struct sl_conf *sl_conf_ref(struct sl_conf *conf);
-/* Drops one reference; frees the generation with the last one. */
+/* Drops one reference; frees the generation with the last one, or hands
+ * it to its reap (conf_types.h). */
 void sl_conf_unref(struct sl_conf *conf);
+/* Frees a generation nobody refers to any more (on_free first): what
+ * sl_conf_unref does, or the reaper it handed the generation to. */
+void sl_conf_destroy(struct sl_conf *conf);
 
 /*
  * Parses "HOST:PORT" or "[V6]:PORT" (numeric hosts and "localhost" only; no

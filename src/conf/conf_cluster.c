@@ -700,23 +700,32 @@ sl_conf_parse_clusters(struct sl_yaml_loader *ld,
 	conf->nclusters = seq->nkids;
 	for (i = 0; i < seq->nkids; i++)
 		parse_cluster(ld, seq->kids[i], i, &conf->clusters[i]);
-	for (i = 1; i < conf->nclusters; i++) {
+	/* the names in a table, which routes then look theirs up in: a
+	 * file of many clusters and routes reads in linear time (issue
+	 * 78) */
+	if ((conf->cluster_names = calloc(1, sizeof(*conf->cluster_names))) ==
+	    NULL) {
+		ld->oom = 1;
+		return;
+	}
+	for (i = 0; i < conf->nclusters; i++) {
+		int added;
 		if (conf->clusters[i].name == NULL)
 			continue;
-		for (j = 0; j < i; j++) {
-			if (conf->clusters[j].name == NULL ||
-			    strcmp(conf->clusters[i].name,
-				   conf->clusters[j].name) != 0)
-				continue;
-			a = sl_yaml_map_get(seq->kids[j], "name", NULL);
-			b = sl_yaml_map_get(seq->kids[i], "name", NULL);
-			sl_yaml_err_node(
-			    ld, b,
-			    "duplicate cluster name \"%s\" (first at "
-			    "%u:%u)",
-			    sl_yaml_qnode(ld, b), a->line, a->col);
-			break;
+		added = sl_strtab_put(conf->cluster_names,
+				      conf->clusters[i].name, i, &j);
+		if (added == -1) {
+			ld->oom = 1;
+			return;
 		}
+		if (added == 1)
+			continue;
+		a = sl_yaml_map_get(seq->kids[j], "name", NULL);
+		b = sl_yaml_map_get(seq->kids[i], "name", NULL);
+		sl_yaml_err_node(ld, b,
+				 "duplicate cluster name \"%s\" (first at "
+				 "%u:%u)",
+				 sl_yaml_qnode(ld, b), a->line, a->col);
 	}
 }
 void

@@ -705,6 +705,7 @@ struct sl_conf_listener {
  * One generation. Immutable once loaded; shared by the main thread and the
  * workers through sl_conf_ref()/sl_conf_unref(). Freed by the last unref.
  */
+struct sl_strtab; /* util.h */
 struct sl_conf {
 	atomic_int refcnt;
 	uint64_t generation; /* set by the caller that installs it */
@@ -753,7 +754,11 @@ struct sl_conf {
 	size_t nlisteners;
 	struct sl_conf_cluster *clusters;
 	size_t nclusters;
+	/* the load's: clusters by name (sl_conf_find_cluster), owned; NULL
+	 * once the load is done */
+	struct sl_strtab *cluster_names;
 	size_t nroutes; /* every listener's together */
+	size_t nguards; /* of them, those with a guard (sl_guard_tick) */
 	/* the key sets routes fetch from a URL, each source once (borrowed
 	 * from the routes' auth): what a worker's tick refreshes */
 	struct sl_conf_keys_url **keys_urls;
@@ -762,6 +767,13 @@ struct sl_conf {
 	/* called with the last reference, before the generation is freed:
 	 * set by whoever attached state to it (sl_runtime_bind) */
 	void (*on_free)(struct sl_conf *conf);
+	/* set by the daemon on a generation it serves: the last reference,
+	 * often a worker's, hands the generation to reap, which frees it
+	 * (sl_conf_destroy) on the main thread, not on the worker's loop
+	 * (a generation of 100,000 routes takes milliseconds to free);
+	 * NULL: freed where the last reference goes */
+	void (*reap)(struct sl_conf *conf);
+	struct sl_conf *reap_next; /* the reaper's list */
 	/* resolver: (doc/fleet.md section 2): nameservers, none written:
 	 * /etc/resolv.conf's */
 	struct sl_conf_addr *nameservers; /* owned */

@@ -14,6 +14,7 @@
 
 #include "conf_int.h"
 #include "conf_types.h"
+#include "util.h"
 
 static int
 is_tchar(char c)
@@ -188,10 +189,15 @@ sl_conf_find_cluster(struct sl_yaml_loader *ld, const char *lbl,
 
 	if (sl_yaml_get_str(ld, key, n, &s) == -1)
 		return NULL;
-	for (size_t i = 0; i < conf->nclusters; i++)
-		if (conf->clusters[i].name != NULL &&
-		    strcmp(conf->clusters[i].name, s) == 0)
+	if (conf->cluster_names != NULL) {
+		size_t i;
+		if (sl_strtab_get(conf->cluster_names, s, &i))
 			return &conf->clusters[i];
+	} else
+		for (size_t i = 0; i < conf->nclusters; i++)
+			if (conf->clusters[i].name != NULL &&
+			    strcmp(conf->clusters[i].name, s) == 0)
+				return &conf->clusters[i];
 	if (!ld->names_cut)
 		unknown_cluster(ld, lbl, n, conf);
 	return NULL;

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -271,4 +272,68 @@ sl_rand_next(struct sl_rand *r)
 	s[2] ^= t;
 	s[3] = rotl(s[3], 45);
 	return result;
+}
+
+/* ---- strings to values (sl_strtab) ------------------------------------ */
+
+static size_t
+strtab_find(const struct sl_strtab *t, const char *key)
+{
+	size_t i = (size_t)sl_hash64(key, strlen(key)) & (t->cap - 1);
+
+	while (t->e[i].key != NULL && strcmp(t->e[i].key, key) != 0)
+		i = (i + 1) & (t->cap - 1);
+	return i;
+}
+
+int
+sl_strtab_put(struct sl_strtab *t, const char *key, size_t val, size_t *had)
+{
+	size_t i;
+
+	if ((t->n + 1) * 2 > t->cap) {
+		struct sl_strtab bigger = {NULL, t->cap ? t->cap * 2 : 16, 0};
+		if ((bigger.e = calloc(bigger.cap, sizeof(*bigger.e))) == NULL)
+			return -1;
+		for (size_t j = 0; j < t->cap; j++)
+			if (t->e[j].key != NULL)
+				bigger.e[strtab_find(&bigger, t->e[j].key)] =
+				    t->e[j];
+		bigger.n = t->n;
+		free(t->e);
+		*t = bigger;
+	}
+	i = strtab_find(t, key);
+	if (t->e[i].key != NULL) {
+		if (had != NULL)
+			*had = t->e[i].val;
+		return 0;
+	}
+	t->e[i].key = key;
+	t->e[i].val = val;
+	t->n++;
+	return 1;
+}
+
+int
+sl_strtab_get(const struct sl_strtab *t, const char *key, size_t *val)
+{
+	size_t i;
+
+	if (t->cap == 0)
+		return 0;
+	i = strtab_find(t, key);
+	if (t->e[i].key == NULL)
+		return 0;
+	*val = t->e[i].val;
+	return 1;
+}
+
+void
+sl_strtab_free(struct sl_strtab *t)
+{
+	free(t->e);
+	t->e = NULL;
+	t->cap = 0;
+	t->n = 0;
 }

@@ -140,6 +140,30 @@ sl_sendv(int fd, struct iovec *iov, int niov, int flags)
 	return sendmsg(fd, &mh, flags | MSG_NOSIGNAL);
 }
 
+/*
+ * Strings to values, for the names a load checks and looks up (issue 78:
+ * a file of 100,000 routes is read in linear time). Keys are borrowed:
+ * they must outlive the table. Open addressing over sl_hash64, at most
+ * half full. Zero-initialized is empty; not thread-safe.
+ */
+struct sl_strtab {
+	struct sl_strtab_ent {
+		const char *key; /* borrowed; NULL: free slot */
+		size_t val;
+	} * e;
+	size_t cap; /* slots, a power of two (0: none yet) */
+	size_t n;   /* keys */
+};
+/* Adds key with val unless the table has key already: then *had (when not
+ * NULL) gets the value it has. Returns 1 when added, 0 when key was there,
+ * -1 when out of memory. */
+int sl_strtab_put(struct sl_strtab *t, const char *key, size_t val,
+		  size_t *had);
+/* The value of key in *val. Returns 1 when found, else 0. */
+int sl_strtab_get(const struct sl_strtab *t, const char *key, size_t *val);
+/* Frees the table's slots (not its keys); it is empty again. */
+void sl_strtab_free(struct sl_strtab *t);
+
 /* xoshiro256** state, one per thread. */
 struct sl_rand {
 	uint64_t s[4];

@@ -242,8 +242,10 @@ main_loop_new(struct sl_main *m, char **argv, const char *path)
 	m->resolver = sl_resolver_new(m->base, sl_main_on_dns, m);
 	if (m->wait_ev == NULL || m->reload_ev == NULL || m->guard_ev == NULL ||
 	    m->pending_ev == NULL || m->resolver == NULL ||
-	    event_add(m->guard_ev, &(struct timeval){1, 0}) == -1)
+	    event_add(m->guard_ev, &(struct timeval){1, 0}) == -1 ||
+	    sl_main_reaper_init(m) == -1)
 		fatalx("out of memory");
+	sl_main_reaper_adopt(m->conf);
 }
 
 /* What the admin pages show of this process, once it is about to serve. */
@@ -294,6 +296,7 @@ main_free(struct sl_main *m)
 	for (unsigned i = 0; i < m->nworkers; i++)
 		sl_worker_join_free(m->workers[i]);
 	sl_idem_local_free(); /* the workers' Idempotency-Key store */
+	sl_main_reaper_free(m);
 	event_free(m->wait_ev);
 	event_free(m->reload_ev);
 	event_free(m->guard_ev);
@@ -392,6 +395,7 @@ main(int argc, char **argv)
 	sl_main_start_workers(&m);
 	sl_main_watch_refresh(&m, 1);
 	main_serving(&m, pid_file);
+	sl_main_trim(); /* the load's YAML tree, freed */
 	sl_main_announce(&m);
 
 	event_base_dispatch(m.base);

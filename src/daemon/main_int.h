@@ -63,6 +63,8 @@ struct sl_main {
 				     before it read the file ("": not
 				     taken) */
 	struct event *reload_ev;  /* retries a reload that had to wait */
+	struct event *reap_ev;	  /* generations a worker let go of, to free
+				     (main_reload.c's reaper) */
 	const char *path;	  /* configuration file */
 	const char *pid_file;	  /* -p, NULL for none */
 	int pid_written;	  /* pid_file is ours: remove it at exit */
@@ -187,6 +189,17 @@ int sl_main_resolve_at_start(struct sl_main *m);
 /* Follows (or stops following) the running file and what it names, as
  * its watch: says; fp: take their fingerprint as the one now loaded. */
 void sl_main_watch_refresh(struct sl_main *m, int fp);
+
+/* The reaper (main_reload.c): generations whose last reference goes on
+ * a worker are freed on the main thread (m->reap_ev). init returns 0 or
+ * -1; adopt marks a generation the process serves as the reaper's; free
+ * (after the workers are joined) frees what was handed over. */
+int sl_main_reaper_init(struct sl_main *m);
+void sl_main_reaper_adopt(struct sl_conf *conf);
+void sl_main_reaper_free(struct sl_main *m);
+/* Gives the heap's free pages back (a load's YAML tree), but under a
+ * sanitizer. */
+void sl_main_trim(void);
 
 /* The callbacks of m->pending_ev, m->reload_ev and the resolver. */
 void sl_main_on_pending(evutil_socket_t fd, short what, void *arg);

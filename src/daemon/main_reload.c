@@ -7,9 +7,13 @@
  * start. Opens no socket itself (main_serve.c does) and never exits the
  * process on a bad file.
  */
+#include <malloc.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "health.h"
@@ -22,6 +26,118 @@
 #include "tls.h"
 #include "watch.h"
 #include "worker.h"
+
+/*
+ * Under a sanitizer its allocator owns the heap: glibc's malloc_trim has
+ * nothing of sluice's to give back (as in core/buf.c).
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define MAIN_MALLOC_TRIM 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||     \
+    __has_feature(memory_sanitizer)
+#define MAIN_MALLOC_TRIM 0
+#endif
+#endif
+#ifndef MAIN_MALLOC_TRIM
+#define MAIN_MALLOC_TRIM 1
+#endif
+
+void
+sl_main_trim(void)
+{
+	/* a load's YAML tree is freed once the generation is built: 1.8 KB
+	 * a host route, which glibc would otherwise keep as RSS (issue 78:
+	 * 100,000 routes, 180 MB) */
+	if (MAIN_MALLOC_TRIM)
+		malloc_trim(0);
+}
+
+/* ---- the reaper ----------------------------------------------------------
+ *
+ * The last reference of a generation is most often a worker's (its view
+ * of the generation goes with the last request under it). Freeing
+ * 100,000 routes and letting go of their shared state takes milliseconds:
+ * not on a worker's loop. The worker hands the generation over (a list
+ * and an eventfd), and the main thread frees it.
+ */
+static _Atomic(struct sl_conf *) reaped; /* by reap_next */
+static int reap_fd = -1;
+
+static void
+main_reap(struct sl_conf *conf)
+{
+	uint64_t one = 1;
+
+	if (reap_fd == -1) { /* the main loop is gone: here and now */
+		sl_conf_destroy(conf);
+		return;
+	}
+	conf->reap_next = atomic_load(&reaped);
+	while (!atomic_compare_exchange_weak(&reaped, &conf->reap_next, conf))
+		;
+	(void)!write(reap_fd, &one, sizeof(one));
+}
+
+/* Frees the generations handed over; returns how many. */
+static size_t
+reap_all(void)
+{
+	struct sl_conf *c = atomic_exchange(&reaped, NULL), *next;
+	size_t n = 0;
+
+	for (; c != NULL; c = next, n++) {
+		next = c->reap_next;
+		sl_conf_destroy(c);
+	}
+	return n;
+}
+
+static void
+main_on_reap(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t v;
+
+	(void)what;
+	(void)arg;
+	(void)!read(fd, &v, sizeof(v));
+	if (reap_all() > 0)
+		sl_main_trim();
+}
+
+int
+sl_main_reaper_init(struct sl_main *m)
+{
+	if ((reap_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		return -1;
+	m->reap_ev =
+	    event_new(m->base, reap_fd, EV_READ | EV_PERSIST, main_on_reap, m);
+	if (m->reap_ev == NULL || event_add(m->reap_ev, NULL) == -1)
+		return -1;
+	return 0;
+}
+
+void
+sl_main_reaper_adopt(struct sl_conf *conf)
+{
+	if (reap_fd != -1)
+		conf->reap = main_reap;
+}
+
+void
+sl_main_reaper_free(struct sl_main *m)
+{
+	/* the workers are joined: what they let go of is freed here, and
+	 * the last generation where its last reference goes */
+	(void)reap_all();
+	if (m->conf != NULL)
+		m->conf->reap = NULL;
+	event_free(m->reap_ev);
+	m->reap_ev = NULL;
+	if (reap_fd != -1)
+		close(reap_fd);
+	reap_fd = -1;
+}
 
 /* Settings read at start only: say so when a reload asks for something
  * other than what is running (not merely other than the previous file:
@@ -261,6 +377,7 @@ main_apply(struct sl_main *m, struct sl_conf *nc, const char *why)
 		return -1;
 	}
 	nc->generation = oc->generation + 1;
+	sl_main_reaper_adopt(nc);
 	sl_log_set_level(nc->log_level);
 	sl_access_set_format(nc->access_format);
 	sl_log_set_query(nc->log_query);
@@ -323,6 +440,7 @@ main_apply(struct sl_main *m, struct sl_conf *nc, const char *why)
 		sl_main_watch_refresh(m, 0);
 	}
 	sl_conf_unref(oc);
+	sl_main_trim(); /* the load's YAML tree */
 	return 0;
 }
 
@@ -518,6 +636,13 @@ main_dns_update(struct sl_main *m)
 
 	if (m->stopping || !m->dns_dirty || m->workers == NULL)
 		return;
+	if (m->conf->text == NULL) {
+		/* the running file names no endpoint by a DNS name (its
+		 * text was not kept): answers for an older one's names
+		 * change nothing */
+		m->dns_dirty = 0;
+		return;
+	}
 	if (m->pending != NULL)
 		return; /* the pending reload takes the answers */
 	if (workers_busy(m)) {

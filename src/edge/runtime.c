@@ -8,6 +8,7 @@
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,15 +19,28 @@
 #include "users.h"
 #include "util.h"
 
+/*
+ * One kind of state: its entries by key in a hash table, chained through
+ * each entry's next field (all the state types start with next, key,
+ * refs, born_ms). A generation of 100,000 routes binds and lets go of its
+ * states in time linear in the file (issue 78); a list searched by name
+ * made that quadratic. Registry lock.
+ */
+struct reg {
+	void **b;  /* buckets (nb, a power of two); NULL while nb is 0 */
+	size_t nb; /* buckets */
+	size_t n;  /* entries */
+};
+
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sl_lstate *lstates;
-static struct sl_lcstate *lcstates;
-static struct sl_epstate *epstates;
-static struct sl_clstate *clstates;
-static struct sl_rstate *rstates;
-static struct sl_rlstate *rlstates;
-static struct sl_rlcstate *rlcstates;
-static struct sl_gstate *gstates;
+static struct reg lstates;
+static struct reg lcstates;
+static struct reg epstates;
+static struct reg clstates;
+static struct reg rstates;
+static struct reg rlstates;
+static struct reg rlcstates;
+static struct reg gstates;
 static unsigned nworkers = 1; /* per-worker counters in each state */
 static uint64_t ip_key[2];    /* keys the per-address hash */
 static pthread_once_t ip_key_once = PTHREAD_ONCE_INIT;
@@ -41,41 +55,103 @@ ip_key_init(void)
 	}
 }
 
-/* Finds or creates the entry of key in a list of one of the state types:
- * all start with next, key, refs, born_ms. */
-#define LOOKUP(type, list, k)                                                  \
+#define REG_NEXT(e, off) (*(void **)((char *)(e) + (off)))
+#define REG_KEY(e, off)	 (*(char **)((char *)(e) + (off)))
+
+static size_t
+reg_slot(const struct reg *r, const char *k, size_t len)
+{
+	return (size_t)sl_hash64(k, len) & (r->nb - 1);
+}
+
+/* Room in r for one more entry: the table doubled (16 buckets at first)
+ * once it holds as many entries as buckets. noff and koff: where an
+ * entry's next and key are. Returns 0, or -1 when out of memory (r is
+ * left as it was). */
+static int
+reg_room(struct reg *r, size_t noff, size_t koff)
+{
+	size_t nb = r->nb > 0 ? r->nb * 2 : 16;
+	void **b;
+
+	if (r->n < r->nb)
+		return 0;
+	if ((b = calloc(nb, sizeof(*b))) == NULL)
+		return -1;
+	for (size_t i = 0; i < r->nb; i++)
+		for (void *e = r->b[i], *next; e != NULL; e = next) {
+			const char *k = REG_KEY(e, koff);
+			size_t at = (size_t)sl_hash64(k, strlen(k)) & (nb - 1);
+			next = REG_NEXT(e, noff);
+			REG_NEXT(e, noff) = b[at];
+			b[at] = e;
+		}
+	free(r->b);
+	r->b = b;
+	r->nb = nb;
+	return 0;
+}
+
+/* Takes e out of r (it is there). */
+static void
+reg_remove(struct reg *r, void *e, size_t noff, size_t koff)
+{
+	const char *k = REG_KEY(e, koff);
+	void **pp = &r->b[reg_slot(r, k, strlen(k))];
+
+	while (*pp != NULL && *pp != e)
+		pp = &REG_NEXT(*pp, noff);
+	if (*pp == e) {
+		*pp = REG_NEXT(e, noff);
+		r->n--;
+	}
+	if (r->n == 0) { /* the last generation went: nothing is kept */
+		free(r->b);
+		r->b = NULL;
+		r->nb = 0;
+	}
+}
+
+/* Finds the entry of key k in r (a struct reg of struct type), or makes
+ * one (born now, its key in the same allocation), and takes a reference
+ * on it. NULL when out of memory. */
+#define LOOKUP(type, r, k)                                                     \
 	({                                                                     \
-		struct type *e_;                                               \
-		for (e_ = (list); e_ != NULL; e_ = e_->next)                   \
-			if (strcmp(e_->key, (k)) == 0)                         \
-				break;                                         \
-		if (e_ == NULL && (e_ = calloc(1, sizeof(*e_))) != NULL) {     \
-			if ((e_->key = strdup(k)) == NULL) {                   \
-				free(e_);                                      \
-				e_ = NULL;                                     \
-			} else {                                               \
-				e_->next = (list);                             \
-				(list) = e_;                                   \
-				e_->born_ms = sl_now_ms();                     \
-			}                                                      \
+		const char *k_ = (k);                                          \
+		size_t kl_ = strlen(k_);                                       \
+		struct type *e_ = NULL;                                        \
+		if ((r).nb > 0)                                                \
+			for (e_ = (r).b[reg_slot(&(r), k_, kl_)]; e_ != NULL;  \
+			     e_ = e_->next)                                    \
+				if (strcmp(e_->key, k_) == 0)                  \
+					break;                                 \
+		if (e_ == NULL &&                                              \
+		    reg_room(&(r), offsetof(struct type, next),                \
+			     offsetof(struct type, key)) == 0 &&               \
+		    (e_ = calloc(1, sizeof(*e_) + kl_ + 1)) != NULL) {         \
+			size_t at_ = reg_slot(&(r), k_, kl_);                  \
+			e_->key = (char *)(e_ + 1);                            \
+			memcpy(e_->key, k_, kl_ + 1);                          \
+			e_->next = (r).b[at_];                                 \
+			(r).b[at_] = e_;                                       \
+			(r).n++;                                               \
+			e_->born_ms = sl_now_ms();                             \
 		}                                                              \
 		if (e_ != NULL)                                                \
 			e_->refs++;                                            \
 		e_;                                                            \
 	})
 
-#define RELEASE(type, list, e)                                                 \
+/* Drops a reference on e (NULL: none); the last one takes it out of r
+ * and frees it (what it points to is the caller's to free before). */
+#define RELEASE(type, r, e)                                                    \
 	do {                                                                   \
-		struct type **pp_;                                             \
-		if ((e) == NULL || --(e)->refs > 0)                            \
+		struct type *x_ = (e);                                         \
+		if (x_ == NULL || --x_->refs > 0)                              \
 			break;                                                 \
-		for (pp_ = &(list); *pp_ != NULL; pp_ = &(*pp_)->next)         \
-			if (*pp_ == (e)) {                                     \
-				*pp_ = (e)->next;                              \
-				break;                                         \
-			}                                                      \
-		free((e)->key);                                                \
-		free((e));                                                     \
+		reg_remove(&(r), x_, offsetof(struct type, next),              \
+			   offsetof(struct type, key));                        \
+		free(x_);                                                      \
 	} while (0)
 
 void
@@ -333,7 +409,7 @@ unbind_locked(struct sl_conf *conf)
 		for (size_t j = 0; j < l->nroutes; j++) {
 			struct sl_rstate *r = l->routes[j].state;
 			if (r != NULL && r->refs == 1) {
-				free(r->counts);
+				free(atomic_load(&r->counts));
 				free(atomic_load(&r->users));
 			}
 			RELEASE(sl_rstate, rstates, r);
@@ -390,10 +466,11 @@ sl_runtime_bind(struct sl_conf *conf)
 		for (size_t j = 0; j < l->nroutes && ok; j++) {
 			struct sl_conf_route *r = &l->routes[j];
 			snprintf(key, sizeof(key), "%s %s", l->name, r->name);
+			/* its counters wait for its first request
+			 * (sl_runtime_route_counts) */
 			r->state = LOOKUP(sl_rstate, rstates, key);
-			ok = r->state != NULL &&
-			     counts_alloc(&r->state->counts) == 0 &&
-			     rl_bind(l, r) == 0 && guard_bind(l, r) == 0;
+			ok = r->state != NULL && rl_bind(l, r) == 0 &&
+			     guard_bind(l, r) == 0;
 			if (ok && r->nsplit > 0 &&
 			    r->sticky.source != SL_KEY_NONE &&
 			    atomic_load(&r->state->users) == NULL) {
@@ -425,6 +502,25 @@ sl_runtime_bind(struct sl_conf *conf)
 	}
 	pthread_mutex_unlock(&reg_lock);
 	return ok ? 0 : -1;
+}
+
+struct sl_counts *
+sl_runtime_route_counts_make(struct sl_rstate *rs)
+{
+	struct sl_counts *c, *had = NULL;
+
+	if ((c = aligned_alloc(64, nworkers * sizeof(*c))) == NULL)
+		return NULL;
+	memset(c, 0, nworkers * sizeof(*c));
+	/* published once, complete (release); a worker that lost the race
+	 * takes the winner's */
+	if (!atomic_compare_exchange_strong_explicit(&rs->counts, &had, c,
+						     memory_order_acq_rel,
+						     memory_order_acquire)) {
+		free(c);
+		return had;
+	}
+	return c;
 }
 
 void

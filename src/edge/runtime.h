@@ -294,8 +294,12 @@ struct sl_rstate {
 	struct sl_rstate *next;
 	char *key; /* "listener route" */
 	int refs;
-	uint64_t born_ms;	  /* made (monotonic; the status page) */
-	struct sl_counts *counts; /* one per worker */
+	uint64_t born_ms; /* made (monotonic; the status page) */
+	/* one per worker, made at the route's first request
+	 * (sl_runtime_route_counts), so that a route configured and never
+	 * asked costs none of them (issue 78); NULL until then, never
+	 * changed after: readers sum NULL as zeros */
+	_Atomic(struct sl_counts *) counts;
 	/* a split route with a sticky key: the keys each entry got (the
 	 * status page; users.h), all workers'; NULL: none yet */
 	_Atomic(struct sl_users *) users;
@@ -395,6 +399,26 @@ int sl_runtime_bind(struct sl_conf *conf);
 /* Drops conf's references; state nobody uses any more is freed. Any
  * thread. */
 void sl_runtime_unbind(struct sl_conf *conf);
+
+struct sl_counts *sl_runtime_route_counts_make(struct sl_rstate *rs);
+
+/*
+ * The per-worker counters of a route's state, made at its first request
+ * (by whichever worker comes first; the others take those): what a worker
+ * calls once a request has its route, before it counts anything on it.
+ * One load and a test after the first. Returns NULL when out of memory
+ * (nothing made: the request cannot be counted). Any thread.
+ */
+static inline struct sl_counts *
+sl_runtime_route_counts(struct sl_rstate *rs)
+{
+	struct sl_counts *c =
+	    atomic_load_explicit(&rs->counts, memory_order_acquire);
+
+	return __builtin_expect(c != NULL, 1)
+		   ? c
+		   : sl_runtime_route_counts_make(rs);
+}
 
 #define SL_RUNTIME_IP_UNCOUNTED (-2)
 /* A connection from a PROXY protocol source (listener.c to client.c): not

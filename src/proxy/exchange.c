@@ -462,6 +462,13 @@ sl_exchange_start(struct sl_seam *s, size_t head_len)
 		sl_exchange_local(s, 404, "no_route", 0);
 		return;
 	}
+	/* a route's counters are made at its first request (runtime.h):
+	 * without them it cannot be counted, nor served */
+	if (sl_runtime_route_counts(t->route->state) == NULL) {
+		t->route = NULL;
+		sl_exchange_local(s, 503, "out_of_memory", 0);
+		return;
+	}
 	txn_forward(s, &req, head_len);
 }
 

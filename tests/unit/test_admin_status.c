@@ -115,6 +115,12 @@ load_conf(const char *text)
 	free(errors);
 	assert_non_null(c);
 	assert_int_equal(sl_runtime_bind(c), 0);
+	/* the tests count on every route: as a first request does, its
+	 * counters are made */
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++)
+			assert_non_null(sl_runtime_route_counts(
+			    c->listeners[i].routes[j].state));
 	return c;
 }
 

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <arpa/inet.h>
@@ -156,11 +157,51 @@ test_json_escape_runs(void **state)
 	}
 }
 
+/* sl_strtab: the first value of a key is kept, every key is found after
+ * the table grew many times, a missing key is not, and the table is empty
+ * again once freed. */
+static void
+test_strtab(void **state)
+{
+	enum { N = 5000 };
+	struct sl_strtab t = {0};
+	char(*keys)[16] = calloc(N, sizeof(*keys));
+	size_t v = 0;
+
+	(void)state;
+	assert_non_null(keys);
+	assert_int_equal(sl_strtab_get(&t, "x", &v), 0);
+	for (size_t i = 0; i < N; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "name-%zu", i);
+		assert_int_equal(sl_strtab_put(&t, keys[i], i, NULL), 1);
+	}
+	assert_int_equal(t.n, N);
+	assert_true(t.cap >= 2 * N);
+	for (size_t i = 0; i < N; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "name-%zu", i); /* another copy */
+		assert_int_equal(sl_strtab_get(&t, k, &v), 1);
+		assert_int_equal(v, i);
+		/* a duplicate: refused, the first value said */
+		v = 0;
+		assert_int_equal(sl_strtab_put(&t, k, i + N, &v), 0);
+		assert_int_equal(v, i);
+	}
+	assert_int_equal(t.n, N);
+	assert_int_equal(sl_strtab_get(&t, "name-5000", &v), 0);
+	assert_int_equal(sl_strtab_get(&t, "", &v), 0);
+	sl_strtab_free(&t);
+	assert_int_equal(t.n, 0);
+	assert_int_equal(sl_strtab_get(&t, "name-1", &v), 0);
+	free(keys);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ipv4_every_octet),
+	    cmocka_unit_test(test_strtab),
 	    cmocka_unit_test(test_request_id_format_vectors),
 	    cmocka_unit_test(test_json_escape_runs),
 	    cmocka_unit_test(test_ipv4_longest_fits_16_bytes),
