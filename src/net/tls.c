@@ -8,7 +8,6 @@
 #include "tls.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -665,46 +664,6 @@ struct gkey {
 	size_t group;
 };
 
-static int
-cmp_fold(const void *a, const void *b)
-{
-	return strcasecmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The set of c's names written out, or NULL (out of memory). */
-static char *
-names_key(const struct sl_tls_cert *c, size_t *len, uint64_t *h)
-{
-	char **v = malloc((c->nnames ? c->nnames : 1) * sizeof(*v));
-	size_t n = 0, at = 0;
-	char *k;
-
-	if (v == NULL)
-		return NULL;
-	for (size_t i = 0; i < c->nnames; i++) {
-		v[i] = c->names[i];
-		n += strlen(v[i]) + 1;
-	}
-	qsort(v, c->nnames, sizeof(*v), cmp_fold);
-	if ((k = malloc(n + 1)) == NULL) {
-		free(v);
-		return NULL;
-	}
-	*h = 1469598103934665603ull;
-	for (size_t i = 0; i < c->nnames; i++) {
-		for (const char *s = v[i];; s++) {
-			char ch = (char)tolower((unsigned char)*s);
-			k[at++] = ch;
-			*h = (*h ^ (unsigned char)ch) * 1099511628211ull;
-			if (*s == '\0')
-				break;
-		}
-	}
-	*len = n;
-	free(v);
-	return k;
-}
-
 /* The group of the names of c: found, or made (the next one). -1 when
  * out of memory. */
 static long
@@ -713,7 +672,7 @@ group_of(struct sl_tls_server *srv, struct gkey *tab, size_t cap,
 {
 	size_t len, i;
 	uint64_t h;
-	char *k = names_key(c, &len, &h);
+	char *k = sl_tls_cert_names_key(c, &len, &h);
 
 	if (k == NULL)
 		return -1;

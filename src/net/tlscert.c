@@ -9,6 +9,7 @@
  */
 #include "tlscert.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -634,4 +635,43 @@ out:
 	free(r.keys);
 	free(kslot);
 	return rc;
+}
+
+static int
+cmp_fold(const void *a, const void *b)
+{
+	return strcasecmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *
+sl_tls_cert_names_key(const struct sl_tls_cert *c, size_t *len, uint64_t *h)
+{
+	char **v = malloc((c->nnames ? c->nnames : 1) * sizeof(*v));
+	size_t n = 0, at = 0;
+	char *k;
+
+	if (v == NULL)
+		return NULL;
+	for (size_t i = 0; i < c->nnames; i++) {
+		v[i] = c->names[i];
+		n += strlen(v[i]) + 1;
+	}
+	qsort(v, c->nnames, sizeof(*v), cmp_fold);
+	if ((k = malloc(n + 1)) == NULL) {
+		free(v);
+		return NULL;
+	}
+	*h = 1469598103934665603ull;
+	for (size_t i = 0; i < c->nnames; i++) {
+		for (const char *s = v[i];; s++) {
+			char ch = (char)tolower((unsigned char)*s);
+			k[at++] = ch;
+			*h = (*h ^ (unsigned char)ch) * 1099511628211ull;
+			if (*s == '\0')
+				break;
+		}
+	}
+	*len = n;
+	free(v);
+	return k;
 }

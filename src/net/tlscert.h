@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 /* One certificate file and its key, checked to match and to pass the
@@ -69,5 +70,12 @@ void sl_tls_cert_unref(struct sl_tls_cert *c);
 /* Loads c (leaf, key, chain) into ctx or, when ssl is not NULL, into the
  * connection ssl, replacing a certificate of the same key type. 1, or 0. */
 int sl_tls_cert_use(struct sl_tls_cert *c, SSL_CTX *ctx, SSL *ssl);
+
+/* The set of c's names, case folded, sorted and written out one after
+ * another with their NULs (*len bytes, hashed into *h): equal for two
+ * certificates of the same names, which are served together (a group).
+ * Returns it (the caller frees it), or NULL when out of memory. */
+char *sl_tls_cert_names_key(const struct sl_tls_cert *c, size_t *len,
+			    uint64_t *h);
 
 #endif

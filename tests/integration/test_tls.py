@@ -169,9 +169,11 @@ REASONS = ("plain_http", "timeout", "closed", "protocol", "no_client_cert",
 
 class TlsCounters:
     """The TLS counters of listener "main" as a dict: handshakes, resumed
-    and one key per failure reason. settled() waits until they stop
-    moving (sluice's start-up probe, a plain connect and close, may still
-    be counted just after start)."""
+    and one key per failure reason. settled() waits until sluice's
+    start-up probe (a plain connect and close: "closed") is counted, then
+    until they stop moving. Waiting for stillness alone lost that race on
+    a loaded machine: the probe was counted after 100 ms without a
+    change, inside the test's own delta."""
 
     def __init__(self, aport, listener="main"):
         self.aport = aport
@@ -187,6 +189,7 @@ class TlsCounters:
         return out
 
     def settled(self):
+        wait_until(lambda: self.read()["closed"] >= 1, timeout=5.0)
         last = self.read()
         for _ in range(20):
             time.sleep(0.1)
