@@ -168,8 +168,9 @@ cell() {  # key gateway text
 	CELL["$1|$2"]=$3
 	log "$2: $1: $3"
 }
-fail() {  # key gateway why
-	cell "$1" "$2" "failed: $(head -c 60 <<<"$3" | tr '\n|' ' /')"
+fail() {  # key gateway [why]: ERR's file without a why
+	local w=${3:-$(cat "$WORK/err" 2>/dev/null)}
+	cell "$1" "$2" "failed: $(head -c 70 <<<"$w" | tr '\n|' ' /' | sed 's/ *$//')"
 }
 commas() { sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$1"; }
 now() { date +%s.%N; }
@@ -178,14 +179,16 @@ now() { date +%s.%N; }
 GPID=""
 CMD=()
 ERR=""
+# ERR through a file too: the measurements run inside $( )
+err() { ERR=$1; printf '%s' "$1" >"$WORK/err"; }
 
 conf() {  # kind dir mode n [certdir [admin port]]: the files; sluice's checked
 	server_dir "$2"
 	"$PYTHON" "$GEN" conf "$1" "$2" "$3" "$4" "$GW_PORT" "$UP_PORT" "${5:-}" "${6:-0}" ||
-		{ ERR="scale_gen.py conf failed"; return 1; }
+		{ err "scale_gen.py conf failed"; return 1; }
 	if [ "$1" = sluice ]; then
 		"$SLUICE" -t -c "$2/sluice.yaml" >"$2/logs/check" 2>&1 ||
-			{ ERR="-t: $(grep -m1 error "$2/logs/check")"; return 1; }
+			{ err "-t: $(grep -m1 error "$2/logs/check")"; return 1; }
 	fi
 	return 0
 }
@@ -229,14 +232,14 @@ wait200() {  # port host path t0 limit [sni]: seconds to the first 200
 	if out=$("$PYTHON" "$GEN" wait "$@" 2>&1); then
 		echo "$out"
 	else
-		ERR=$out
+		err "$out"
 		return 1
 	fi
 }
 
 why() {  # dir: ERR, with the gateway's last line if it died
 	if [ -n "$GPID" ] && ! proc_alive "$GPID"; then
-		ERR="exited: $(cat "$1"/logs/stderr "$1"/logs/error.log 2>/dev/null | grep -v '^==' | tail -1)"
+		err "exited: $(cat "$1"/logs/stderr "$1"/logs/error.log 2>/dev/null | grep -v '^==' | tail -1)"
 	fi
 }
 
@@ -262,25 +265,25 @@ cg_ir() {  # dir: the counters of GPID dumped (unless they are), their instructi
 icount() {
 	local kind=$1 mode=$2 n=$3 host=$4 path=$5 certdir=${6:-} sni=${7:-}
 	local d="$WORK/$kind-$mode-$n-cg" ir t0 warm=$((REQUESTS / 10 + 1))
-	ERR=""
+	err ""
 	conf "$kind" "$d" "$mode" "$n" "$certdir" || return 1
 	t0=$(now)
 	start "$kind" "$d" cg
 	if ! wait200 "$GW_PORT" "$host" "$path" "$t0" "$CG_TIMEOUT" ${sni:+"$sni"} >/dev/null; then
 		why "$d"; stop; return 1
 	fi
-	callgrind_control -i on "$GPID" >/dev/null 2>&1 || { ERR="callgrind_control -i failed"; stop; return 1; }
+	callgrind_control -i on "$GPID" >/dev/null 2>&1 || { err "callgrind_control -i failed"; stop; return 1; }
 	if [ -n "$sni" ]; then
 		"$PYTHON" "$GEN" tls "$GW_PORT" "$sni" 5 &&
 			callgrind_control -z "$GPID" >/dev/null 2>&1 &&
 			"$PYTHON" "$GEN" tls "$GW_PORT" "$sni" "$HANDSHAKES" ||
-			{ ERR="handshakes failed"; why "$d"; stop; return 1; }
+			{ err "handshakes failed"; why "$d"; stop; return 1; }
 	else
 		"$PYTHON" "$GEN" load "$GW_PORT" "$host" "$path" "$REQUESTS" "$CONNS" "$warm" \
 			"callgrind_control -z $GPID >/dev/null 2>&1" "callgrind_control -d $GPID >/dev/null 2>&1" ||
-			{ ERR="requests failed"; why "$d"; stop; return 1; }
+			{ err "requests failed"; why "$d"; stop; return 1; }
 	fi
-	ir=$(cg_ir "$d") || { ERR="no callgrind dump"; stop; return 1; }
+	ir=$(cg_ir "$d") || { err "no callgrind dump"; stop; return 1; }
 	stop
 	rm -rf "$d"
 	awk -v ir="$ir" -v r="${sni:+$HANDSHAKES}${sni:-$REQUESTS}" 'BEGIN { printf "%.0f\n", ir / r }'
@@ -291,7 +294,7 @@ check_cpu() {  # kind dir
 	local t TIMEFORMAT='%3U %3S'
 	gw_cmd "$1" "$2" check
 	t=$({ time "${CMD[@]}" >"$2/logs/check-out" 2>&1; } 2>&1) ||
-		{ ERR=$(grep -m1 -iE 'error|alert|emerg' "$2/logs/check-out"); ERR=${ERR:-check failed}; return 1; }
+		{ t=$(grep -m1 -iE 'error|alert|emerg' "$2/logs/check-out"); err "${t:-check failed}"; return 1; }
 	awk '{ printf "%.2f\n", $1 + $2 }' <<<"$t"
 }
 
@@ -312,7 +315,7 @@ if selected icount-hosts; then
 		for g in $gws; do
 			if v=$(icount "$g" hosts "$n" "h$n.example" /); then
 				cell "$key" "$g" "$(commas "$v")"
-			else fail "$key" "$g" "$ERR"; fi
+			else fail "$key" "$g"; fi
 		done
 	done
 fi
@@ -324,7 +327,7 @@ if selected icount-prefixes; then
 		for g in $gws; do
 			if v=$(icount "$g" prefixes "$n" bench "/p$n/x"); then
 				cell "$key" "$g" "$(commas "$v")"
-			else fail "$key" "$g" "$ERR"; fi
+			else fail "$key" "$g"; fi
 		done
 	done
 fi
@@ -337,23 +340,23 @@ if selected start || selected reload || selected check; then
 		selected check && row "ck$n" "$N hosts: \`-t\` (CPU)"
 		for g in $gws; do
 			d="$WORK/$g-hosts-$n"
-			ERR=""
+			err ""
 			if ! conf "$g" "$d" hosts "$n"; then
-				selected start && fail "st$n" "$g" "$ERR"
-				selected reload && fail "rl$n" "$g" "$ERR"
-				selected check && fail "ck$n" "$g" "$ERR"
+				selected start && fail "st$n" "$g"
+				selected reload && fail "rl$n" "$g"
+				selected check && fail "ck$n" "$g"
 				continue
 			fi
 			if selected check; then
 				if v=$(check_cpu "$g" "$d"); then cell "ck$n" "$g" "$v s"
-				else fail "ck$n" "$g" "$ERR"; fi
+				else fail "ck$n" "$g"; fi
 			fi
 			selected start || selected reload || continue
 			t0=$(now)
 			start "$g" "$d" serve
 			if ! v=$(wait200 "$GW_PORT" "h$n.example" / "$t0" "$TIMEOUT"); then
 				why "$d"; stop
-				selected start && fail "st$n" "$g" "$ERR"
+				selected start && fail "st$n" "$g"
 				selected reload && fail "rl$n" "$g" "not started"
 				continue
 			fi
@@ -365,7 +368,7 @@ if selected start || selected reload || selected check; then
 					reload_signal "$g" "$GPID"
 					if v=$(wait200 "$GW_PORT" "h$m.example" / "$t0" "$TIMEOUT"); then
 						cell "rl$n" "$g" "$v s"
-					else why "$d"; fail "rl$n" "$g" "$ERR"; fi
+					else why "$d"; fail "rl$n" "$g"; fi
 				else fail "rl$n" "$g" "scale_gen.py conf failed"; fi
 			fi
 			stop
@@ -384,7 +387,7 @@ if selected mem; then
 		declare -A M=()
 		for n in $a $b; do
 			d="$WORK/$g-mem-$n"
-			ERR=""
+			err ""
 			conf "$g" "$d" hosts "$n" || { ok=0; break; }
 			t0=$(now)
 			start "$g" "$d" serve
@@ -405,7 +408,7 @@ if selected mem; then
 			v=$(awk -v a="${M[$a]#* }" -v b="${M[$b]#* }" -v n=$((b - a)) \
 				'BEGIN { printf "%d", (b - a) * 1024 / n }')
 			DETAILS+=("$g: memory per host route counted by PSS (shared pages divided among the processes): $(commas "$v") B")
-		else fail "$key" "$g" "$ERR"; fi
+		else fail "$key" "$g"; fi
 		unset M
 	done
 fi
@@ -430,6 +433,7 @@ if selected icount-tls; then
 				DETAILS+=("$g: full handshake + a request, last of $n names: $(commas "$v") instructions")
 				log "$g: $n certificates: $v instructions per handshake and request"
 			else
+				ERR=$(cat "$WORK/err" 2>/dev/null)
 				TLSIR["$n|$g"]="failed: $ERR"
 				log "$g: $n certificates: failed: $ERR"
 			fi
@@ -457,17 +461,17 @@ if selected certs; then
 	cd_=$(certs_dir "$n") || die "certificates could not be made in $CACHE/certs-$n"
 	for g in $gws; do
 		d="$WORK/$g-certs-$n"
-		ERR=""
+		err ""
 		admin=0
 		[ "$g" != sluice ] || admin=$ADMIN_PORT
 		if ! conf "$g" "$d" certs "$n" "$cd_" "$admin"; then
-			fail "cs$n" "$g" "$ERR"; fail "cm$n" "$g" "$ERR"; continue
+			fail "cs$n" "$g"; fail "cm$n" "$g"; continue
 		fi
 		t0=$(now)
 		start "$g" "$d" serve
 		if ! v=$(wait200 "$GW_PORT" "c$n.example" / "$t0" "$TIMEOUT" "c$n.example"); then
 			why "$d"; stop
-			fail "cs$n" "$g" "$ERR"; fail "cm$n" "$g" "not started"; continue
+			fail "cs$n" "$g"; fail "cm$n" "$g" "not started"; continue
 		fi
 		cell "cs$n" "$g" "$v s"
 		sleep 0.5
