@@ -104,18 +104,6 @@ msg(struct msgs *m, int warning, const struct sl_conf_pos *pos, const char *fmt,
 	*out = p;
 }
 
-/* OpenSSL's last reason, for a message; clears the queue. */
-static const char *
-ossl_reason(char *buf, size_t n)
-{
-	unsigned long e = ERR_peek_last_error();
-	const char *r = e ? ERR_reason_error_string(e) : NULL;
-
-	snprintf(buf, n, "%s", r ? r : "unknown error");
-	ERR_clear_error();
-	return buf;
-}
-
 /* A file that must be there and readable: says why not. */
 static int
 readable(struct msgs *m, const char *what, const struct sl_conf_file *f)
@@ -214,7 +202,7 @@ load_pair(struct msgs *m, SSL_CTX *ctx, const struct sl_conf_file *cert,
 	X509_free(leaf);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert->path) != 1) {
 		msg(m, 0, &cert->pos, "certificate \"%s\": %s", cert->path,
-		    ossl_reason(why, sizeof(why)));
+		    sl_tls_ossl_reason(why, sizeof(why)));
 		return -1;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key->path, SSL_FILETYPE_PEM) !=
@@ -227,7 +215,7 @@ load_pair(struct msgs *m, SSL_CTX *ctx, const struct sl_conf_file *cert,
 			    key->path, cert->path);
 		} else
 			msg(m, 0, &key->pos, "key \"%s\": %s", key->path,
-			    ossl_reason(why, sizeof(why)));
+			    sl_tls_ossl_reason(why, sizeof(why)));
 		return -1;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -250,7 +238,7 @@ load_ca(struct msgs *m, SSL_CTX *ctx, const struct sl_conf_file *ca)
 	if (readable(m, "CA file", ca) == -1)
 		return -1;
 	if (SSL_CTX_load_verify_locations(ctx, ca->path, NULL) != 1) {
-		ossl_reason(why, sizeof(why));
+		sl_tls_ossl_reason(why, sizeof(why));
 		msg(m, 0, &ca->pos, "CA file \"%s\": %s", ca->path,
 		    strstr(why, "no certificate") != NULL ||
 			    strstr(why, "NO_CERTIFICATE") != NULL
@@ -556,13 +544,13 @@ server_ctx(struct msgs *m, const struct sl_conf_listener *l,
 	if (SSL_CTX_set_cipher_list(ctx, t->ciphers ? t->ciphers
 						    : DEFAULT_CIPHERS) != 1) {
 		msg(m, 0, &t->ciphers_pos, "\"ciphers\": %s",
-		    ossl_reason(why, sizeof(why)));
+		    sl_tls_ossl_reason(why, sizeof(why)));
 		goto fail;
 	}
 	if (t->ciphersuites != NULL &&
 	    SSL_CTX_set_ciphersuites(ctx, t->ciphersuites) != 1) {
 		msg(m, 0, &t->ciphersuites_pos, "\"ciphersuites\": %s",
-		    ossl_reason(why, sizeof(why)));
+		    sl_tls_ossl_reason(why, sizeof(why)));
 		goto fail;
 	}
 	SSL_CTX_set_timeout(ctx, SESSION_TIMEOUT_S);
@@ -801,7 +789,7 @@ server_load(struct msgs *m, const struct sl_conf_listener *l, int quic)
 		    1) {
 			msg(m, 0, NULL, "certificate of \"%s\": %s",
 			    c->nnames > 0 ? c->names[0] : "?",
-			    ossl_reason(why, sizeof(why)));
+			    sl_tls_ossl_reason(why, sizeof(why)));
 			bad = 1;
 		}
 	}

@@ -307,9 +307,8 @@ sl_tls_certs_prune(void)
 /* ---- reading files -------------------------------------------------------
  */
 
-/* OpenSSL's last reason, for a message; clears the queue. */
-static const char *
-ossl_reason(char *buf, size_t n)
+const char *
+sl_tls_ossl_reason(char *buf, size_t n)
 {
 	unsigned long e = ERR_peek_last_error();
 	const char *r = e ? ERR_reason_error_string(e) : NULL;
@@ -380,7 +379,7 @@ read_key(struct key *k)
 	}
 	k->pkey = PEM_read_bio_PrivateKey(b, NULL, no_password, NULL);
 	if (k->pkey == NULL)
-		ossl_reason(k->why, sizeof(k->why));
+		sl_tls_ossl_reason(k->why, sizeof(k->why));
 	BIO_free(b);
 }
 
@@ -435,7 +434,7 @@ read_cert(struct miss *ms, SSL_CTX *scratch)
 		ERR_clear_error();
 	else if (e != 0) {
 		job_msg(j, SL_TLS_CERT_ABOUT_CERT, "certificate \"%s\": %s",
-			j->cert_path, ossl_reason(why, sizeof(why)));
+			j->cert_path, sl_tls_ossl_reason(why, sizeof(why)));
 		goto fail;
 	}
 	if (ms->key->pkey == NULL) {
@@ -461,7 +460,7 @@ read_cert(struct miss *ms, SSL_CTX *scratch)
 		} else
 			job_msg(j, SL_TLS_CERT_ABOUT_CERT,
 				"certificate \"%s\": %s", j->cert_path,
-				ossl_reason(why, sizeof(why)));
+				sl_tls_ossl_reason(why, sizeof(why)));
 		goto fail;
 	}
 	if (cert_names(cert->leaf, &cert->names, &cert->nnames) == -1)

@@ -78,4 +78,7 @@ int sl_tls_cert_use(struct sl_tls_cert *c, SSL_CTX *ctx, SSL *ssl);
 char *sl_tls_cert_names_key(const struct sl_tls_cert *c, size_t *len,
 			    uint64_t *h);
 
+/* OpenSSL's last reason, for a message, in buf; clears the queue. */
+const char *sl_tls_ossl_reason(char *buf, size_t n);
+
 #endif
