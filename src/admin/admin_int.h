@@ -122,23 +122,19 @@ counts_sum(const struct sl_admin_view *v, const struct sl_counts *c, size_t off)
 
 #define COUNT_OFF(field) offsetof(struct sl_counts, field)
 
-/* One histogram's samples from per-worker counts: the SL_HIST_N slots at
- * offset off of struct sl_counts, cumulative from one reading of each so
- * that +Inf and _count agree, and the sum at sum_off divided by sum_div
- * (1000: milliseconds, printed to the millisecond; 1e6: microseconds, to
- * the microsecond) as seconds. */
+/* One histogram's text from its SL_HIST_N slots (each read once, not
+ * cumulative: the lines are, so that +Inf and _count agree) and its sum
+ * divided by sum_div (1000: milliseconds, printed to the millisecond;
+ * 1e6: microseconds, to the microsecond) as seconds. */
 static inline void
-sl_admin_histogram(struct sbuf *b, const struct sl_admin_view *v,
-		   const char *name, const char *labels,
-		   const struct sl_counts *counts, size_t off, size_t sum_off,
-		   double sum_div)
+sl_admin_histogram_of(struct sbuf *b, const char *name, const char *labels,
+		      const uint64_t *slots, uint64_t sum, double sum_div)
 {
 	static const double bounds[SL_HIST_N - 1] = SL_HIST_BOUNDS;
 	uint64_t cum = 0;
 
 	for (int i = 0; i < SL_HIST_N; i++) {
-		cum += counts_sum(
-		    v, counts, off + (size_t)i * sizeof(atomic_uint_fast64_t));
+		cum += slots[i];
 		if (i < SL_HIST_N - 1)
 			sb_printf(b, "%s_bucket{%s,le=\"%g\"} %llu\n", name,
 				  labels, bounds[i] / 1000.0,
@@ -148,9 +144,25 @@ sl_admin_histogram(struct sbuf *b, const struct sl_admin_view *v,
 				  labels, (unsigned long long)cum);
 	}
 	sb_printf(b, "%s_sum{%s} %.*f\n%s_count{%s} %llu\n", name, labels,
-		  sum_div > 1000.0 ? 6 : 3,
-		  (double)counts_sum(v, counts, sum_off) / sum_div, name,
-		  labels, (unsigned long long)cum);
+		  sum_div > 1000.0 ? 6 : 3, (double)sum / sum_div, name, labels,
+		  (unsigned long long)cum);
+}
+
+/* The same from per-worker counts: the SL_HIST_N slots at offset off of
+ * struct sl_counts and the sum at sum_off. */
+static inline void
+sl_admin_histogram(struct sbuf *b, const struct sl_admin_view *v,
+		   const char *name, const char *labels,
+		   const struct sl_counts *counts, size_t off, size_t sum_off,
+		   double sum_div)
+{
+	uint64_t slots[SL_HIST_N];
+
+	for (int i = 0; i < SL_HIST_N; i++)
+		slots[i] = counts_sum(
+		    v, counts, off + (size_t)i * sizeof(atomic_uint_fast64_t));
+	sl_admin_histogram_of(b, name, labels, slots,
+			      counts_sum(v, counts, sum_off), sum_div);
 }
 
 /* A file of the status page (dash_assets.c, written at build time from

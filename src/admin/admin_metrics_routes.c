@@ -78,30 +78,6 @@ route_sums(const struct sl_admin_view *v, const struct sl_conf_listener *l,
 	}
 }
 
-/* A histogram's samples from slots already summed (not cumulative), the
- * sum in ms: sl_admin_histogram's text. */
-static void
-histogram_of(struct sbuf *b, const char *name, const char *labels,
-	     const uint64_t *slots, uint64_t sum_ms)
-{
-	static const double bounds[SL_HIST_N - 1] = SL_HIST_BOUNDS;
-	uint64_t cum = 0;
-
-	for (int i = 0; i < SL_HIST_N; i++) {
-		cum += slots[i];
-		if (i < SL_HIST_N - 1)
-			sb_printf(b, "%s_bucket{%s,le=\"%g\"} %llu\n", name,
-				  labels, bounds[i] / 1000.0,
-				  (unsigned long long)cum);
-		else
-			sb_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name,
-				  labels, (unsigned long long)cum);
-	}
-	sb_printf(b, "%s_sum{%s} %.3f\n%s_count{%s} %llu\n", name, labels,
-		  (double)sum_ms / 1000.0, name, labels,
-		  (unsigned long long)cum);
-}
-
 /*
  * The routes' requests, responses and durations: a series per route, or,
  * when sl_admin_route_series says not, one per listener with route="*",
@@ -190,8 +166,9 @@ sl_admin_metrics_routes(const struct sl_admin_view *v, struct sbuf *b)
 			snprintf(labels, sizeof(labels),
 				 "listener=\"%s\",route=\"*\"",
 				 c->listeners[i].name);
-			histogram_of(b, "sluice_request_duration_seconds",
-				     labels, sums[i].dur, sums[i].dur_sum_ms);
+			sl_admin_histogram_of(
+			    b, "sluice_request_duration_seconds", labels,
+			    sums[i].dur, sums[i].dur_sum_ms, 1000.0);
 			continue;
 		}
 		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
