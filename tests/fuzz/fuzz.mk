@@ -46,7 +46,8 @@ PARSE_HDRS = $(top_srcdir)/src/http/h1_parse.h $(top_srcdir)/src/http/h1_parse_i
 # pan.c: built here without HAVE_MODSECURITY, so waf.c's stubs refuse a
 # route's rules; conf_compress.c with coding.c and zstream.c, built
 # without the compressors' libraries, whose absence -t reports;
-# conf_idem.c), libyaml and libcrypto (the file's SHA-256); it is built
+# conf_idem.c; route.c, route_index.c, balance.c and h1_parse.c for the
+# routes' index), libyaml and libcrypto (the file's SHA-256); it is built
 # only when its driver exists.
 # Override CONF_SRCS or CONF_LIBS if the loader grows other dependencies.
 CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf/conf.c $(top_srcdir)/src/conf/conf_yaml.c \
@@ -60,7 +61,7 @@ CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf/conf.c $(top_srcdir)/src/conf/con
 	$(top_srcdir)/src/edge/jwt.c $(top_srcdir)/src/edge/json.c $(top_srcdir)/src/edge/keysrc.c \
 	$(top_srcdir)/src/edge/runtime.c $(top_srcdir)/src/core/util.c \
 	$(top_srcdir)/src/edge/route.c $(top_srcdir)/src/edge/route_index.c \
-	$(top_srcdir)/src/edge/balance.c \
+	$(top_srcdir)/src/edge/balance.c $(top_srcdir)/src/http/h1_parse.c \
 	$(top_srcdir)/src/core/cidr.c $(top_srcdir)/src/edge/policy.c \
 	$(top_srcdir)/src/http/hdrrule.c $(top_srcdir)/src/net/proxyproto.c \
 	$(top_srcdir)/src/edge/ratelimit.c $(top_srcdir)/src/net/dnsmsg.c \
