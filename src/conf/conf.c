@@ -856,8 +856,8 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
  * key checks (ld->outline).
  */
 
-static const char *const admin_keys[] = {"address", "auth", "hosts", "tls",
-					 "route_metrics", NULL};
+static const char *const admin_keys[] = {"address", "auth",	     "hosts",
+					 "tls",	    "route_metrics", NULL};
 static const char *const admin_auth_keys[] = {"token_file", "basic_file", NULL};
 static const char *const rate_limit_store_keys[] = {
     "address", "timeout", "prefix", "username", "password_file", NULL,
