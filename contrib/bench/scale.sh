@@ -10,7 +10,10 @@
 # Each gateway is configured the way it is meant to be used at scale
 # (contrib/bench/scale_gen.py writes the files): sluice one route per host
 # (match: { host: hI.example }), per prefix (match: { path_prefix: /pI/ })
-# and tls.certificates; nginx one server block per name (server_name
+# and tls.certificates; sluice-file (a gateway of --gateways, not in the
+# default list) the hosts as the names of one route's hosts_file, the
+# form meant for a platform's merchant hosts, measured by the host rows
+# (icount-hosts, start, reload, check, mem); nginx one server block per name (server_name
 # hashed, server_names_hash_max_size raised) and a location block per
 # prefix; HAProxy a host map (map_str), a map_beg for prefixes and a
 # crt-list. Every route goes to the same upstream (scale_gen.py upstream,
@@ -120,7 +123,7 @@ for r in $(list "$ONLY"); do
 	esac
 done
 for g in $(list "$GATEWAYS"); do
-	case "$g" in sluice|nginx|haproxy) ;; *) die "unknown gateway $g" ;; esac
+	case "$g" in sluice|sluice-file|nginx|haproxy) ;; *) die "unknown gateway $g" ;; esac
 done
 [ "$(list "$MEM_HOSTS" | wc -w)" = 2 ] || die "--mem-hosts takes two sizes"
 
@@ -186,7 +189,7 @@ conf() {  # kind dir mode n [certdir [admin port]]: the files; sluice's checked
 	server_dir "$2"
 	"$PYTHON" "$GEN" conf "$1" "$2" "$3" "$4" "$GW_PORT" "$UP_PORT" "${5:-}" "${6:-0}" ||
 		{ err "scale_gen.py conf failed"; return 1; }
-	if [ "$1" = sluice ]; then
+	if [ "${1%-file}" = sluice ]; then
 		"$SLUICE" -t -c "$2/sluice.yaml" >"$2/logs/check" 2>&1 ||
 			{ err "-t: $(grep -m1 error "$2/logs/check")"; return 1; }
 	fi
@@ -195,8 +198,8 @@ conf() {  # kind dir mode n [certdir [admin port]]: the files; sluice's checked
 
 gw_cmd() {  # kind dir serve|cg|check: CMD
 	case "$1:$3" in
-	sluice:check) CMD=("$SLUICE" -t -c "$2/sluice.yaml") ;;
-	sluice:*) CMD=("$SLUICE" -c "$2/sluice.yaml") ;;
+	sluice*:check) CMD=("$SLUICE" -t -c "$2/sluice.yaml") ;;
+	sluice*:*) CMD=("$SLUICE" -c "$2/sluice.yaml") ;;
 	nginx:*)
 		CMD=("$NGINX" -p "$2/" -c "$2/nginx.conf" -e "$2/logs/error.log")
 		case "$3" in
@@ -325,6 +328,8 @@ if selected icount-prefixes; then
 		key="ip$n"
 		row "$key" "... to the last of $(commas "$n") path prefixes on one host"
 		for g in $gws; do
+			# (a hosts_file names hosts, not prefixes)
+			[ "$g" != sluice-file ] || { cell "$key" "$g" "n/a"; continue; }
 			if v=$(icount "$g" prefixes "$n" bench "/p$n/x"); then
 				cell "$key" "$g" "$(commas "$v")"
 			else fail "$key" "$g"; fi
@@ -428,6 +433,7 @@ if selected icount-tls; then
 	for n in $(list "$CERTS"); do
 		cd_=$(certs_dir "$n") || die "certificates could not be made in $CACHE/certs-$n"
 		for g in $gws; do
+			[ "$g" != sluice-file ] || { TLSIR["$n|$g"]="n/a"; continue; }
 			if v=$(icount "$g" certs "$n" "c$n.example" / "$cd_" "c$n.example"); then
 				TLSIR["$n|$g"]=$v
 				DETAILS+=("$g: full handshake + a request, last of $n names: $(commas "$v") instructions")
@@ -445,6 +451,7 @@ if selected icount-tls; then
 			x=${TLSIR["$n|$g"]}
 			y=${TLSIR["$lo|$g"]}
 			case "$x$y" in
+			n/a*) cell "tls$n" "$g" "n/a" ;;
 			*failed*) fail "tls$n" "$g" "${x#failed: }${y#failed: }" ;;
 			*) cell "tls$n" "$g" "$(awk -v x="$x" -v y="$y" 'BEGIN { printf "%.2fx", x / y }')" ;;
 			esac
@@ -462,6 +469,9 @@ if selected certs; then
 	for g in $gws; do
 		d="$WORK/$g-certs-$n"
 		err ""
+		if [ "$g" = sluice-file ]; then
+			cell "cs$n" "$g" "n/a"; cell "cm$n" "$g" "n/a"; continue
+		fi
 		admin=0
 		[ "$g" != sluice ] || admin=$ADMIN_PORT
 		if ! conf "$g" "$d" certs "$n" "$cd_" "$admin"; then
@@ -495,7 +505,7 @@ fi
 {
 	printf '\n| |'
 	for g in $gws; do
-		case "$g" in sluice) printf ' sluice |' ;; nginx) printf ' nginx |' ;; haproxy) printf ' HAProxy |' ;; esac
+		case "$g" in sluice) printf ' sluice |' ;; sluice-file) printf ' sluice, hosts_file |' ;; nginx) printf ' nginx |' ;; haproxy) printf ' HAProxy |' ;; esac
 	done
 	printf '\n|---|'
 	for g in $gws; do printf -- '--:|'; done

@@ -2,14 +2,17 @@
 """contrib/bench/scale_gen.py -- scale.sh's Python half (run with /usr/bin/python3).
 
     scale_gen.py conf KIND DIR MODE N GW_PORT UP_PORT [CERTDIR [ADMIN_PORT]]
-        KIND: sluice | nginx | haproxy; MODE: hosts | prefixes | certs.
+        KIND: sluice | sluice-file | nginx | haproxy; MODE: hosts |
+        prefixes | certs.
         Writes DIR/sluice.yaml, or DIR/nginx.conf, or DIR/haproxy.cfg
         (with DIR/hosts.map, DIR/prefixes.map or DIR/crt-list), each
         gateway configured the way it is meant to be at scale:
           hosts     N names h1.example .. hN.example, each its own route
                     (sluice: a route matching the host; nginx: a server
                     block with server_name; HAProxy: a line of a host map
-                    read by map_str); any other name gets no 200
+                    read by map_str; sluice-file: one route whose
+                    hosts_file, DIR/hosts.list, names them all); any
+                    other name gets no 200
           prefixes  N path prefixes /p1/ .. /pN/ on one listener (sluice:
                     path_prefix routes; nginx: location blocks; HAProxy:
                     map_beg); any other path gets no 200
@@ -61,7 +64,7 @@ def sluice_cluster(up):
             "    pool: { max_idle: 64, max_requests: 0 }\n" % up)
 
 
-def conf_sluice(d, mode, n, gw, up, certdir, admin):
+def conf_sluice(d, mode, n, gw, up, certdir, admin, hosts_file=False):
     out = [sluice_head(gw, up)]
     if admin:
         out.append("admin: { address: 127.0.0.1:%d }\n" % admin)
@@ -73,7 +76,15 @@ def conf_sluice(d, mode, n, gw, up, certdir, admin):
             out.append("        - { cert: %s/c%d.pem, key: %s }\n"
                        % (certdir, i, key))
     out.append("    routes:\n")
-    if mode == "hosts":
+    if mode == "hosts" and hosts_file:
+        # written whole, then renamed: a reload never reads half of it
+        path = os.path.join(d, "hosts.list")
+        with open(path + ".new", "w") as f:
+            f.write("".join("h%d.example\n" % i for i in range(1, n + 1)))
+        os.rename(path + ".new", path)
+        out.append("      - match: { hosts_file: %s }\n"
+                   "        cluster: a\n" % path)
+    elif mode == "hosts":
         for i in range(1, n + 1):
             out.append("      - match: { host: h%d.example }\n"
                        "        cluster: a\n" % i)
@@ -177,8 +188,9 @@ def cmd_conf(a):
     certdir = a[6] if len(a) > 6 else ""
     admin = int(a[7]) if len(a) > 7 else 0
     os.makedirs(d, exist_ok=True)
-    if kind == "sluice":
-        conf_sluice(d, mode, n, gw, up, certdir, admin)
+    if kind in ("sluice", "sluice-file"):
+        conf_sluice(d, mode, n, gw, up, certdir, admin,
+                    kind == "sluice-file")
     elif kind == "nginx":
         conf_nginx(d, mode, n, gw, up, certdir)
     elif kind == "haproxy":

@@ -219,6 +219,12 @@ config_match(struct sbuf *b, const struct sl_conf *c,
 	sb_printf(b, ",\"match\":{\"host\":");
 	/* a wildcard's host holds its suffix, ".example.com" */
 	sl_admin_jstr2(b, r->host_wildcard ? "*" : "", r->host);
+	/* a hosts_file: its path and how many names it held at the load */
+	sl_admin_jkv_str(b, "hosts_file", r->hosts ? r->hosts->file : NULL);
+	if (r->hosts != NULL)
+		sb_printf(b, ",\"hosts\":%zu", r->hosts->n);
+	else
+		sb_printf(b, ",\"hosts\":null");
 	sl_admin_jkv_str(b, "path", r->path_prefix ? NULL : r->path);
 	sl_admin_jkv_str(b, "path_prefix", r->path_prefix ? r->path : NULL);
 	if (r->methods == NULL)

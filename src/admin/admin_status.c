@@ -816,14 +816,18 @@ holds(const char *s, const char *q)
 	return 0;
 }
 
-/* Whether route rt is among what search q finds: its name, its host,
- * its path, the cluster it names or one of its split. */
+/* Whether route rt is among what search q finds: its name, its host or
+ * a name of its hosts_file (so a merchant's host finds the route that
+ * serves it), its path, the cluster it names or one of its split. */
 static int
 route_found(const struct sl_conf_route *rt, const char *q)
 {
 	if (*q == '\0' || holds(rt->name, q) || holds(rt->host, q) ||
 	    holds(rt->path, q))
 		return 1;
+	for (size_t k = 0; rt->hosts != NULL && k < rt->hosts->n; k++)
+		if (holds(rt->hosts->names + rt->hosts->at[k].off, q))
+			return 1;
 	if (rt->cluster != NULL && holds(rt->cluster->name, q))
 		return 1;
 	for (size_t k = 0; rt->split != NULL && k < rt->nsplit; k++)

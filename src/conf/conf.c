@@ -900,7 +900,7 @@ static const char *const proxy_protocol_keys[] = {"from", "versions", NULL};
 static const char *const header_rules_keys[] = {"set", "add", "remove", NULL};
 
 static const char *const match_keys[] = {
-    "host", "path", "path_prefix", "methods", "headers", NULL,
+    "host", "hosts_file", "path", "path_prefix", "methods", "headers", NULL,
 };
 static const char *const split_keys[] = {"cluster", "weight", NULL};
 static const char *const mirror_keys[] = {"cluster", "percent", NULL};
@@ -1183,7 +1183,12 @@ index_routes(struct sl_yaml_loader *ld, struct sl_conf *conf)
 {
 	for (size_t i = 0; i < conf->nlisteners; i++) {
 		struct sl_conf_listener *l = &conf->listeners[i];
-		if (l->nroutes < SL_ROUTE_INDEX_MIN)
+		size_t sets = 0;
+
+		/* a hosts_file's names are found by the index, never walked */
+		for (size_t j = 0; j < l->nroutes && sets == 0; j++)
+			sets += l->routes[j].hosts != NULL;
+		if (l->nroutes < SL_ROUTE_INDEX_MIN && sets == 0)
 			continue;
 		l->rindex = sl_route_index_build(l->routes, l->nroutes);
 		if (l->rindex == NULL)

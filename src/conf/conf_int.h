@@ -215,6 +215,9 @@ extern const struct sl_conf_section_def sl_conf_outline[];
 
 /* An HTTP token of len bytes (RFC 9110 tchar), s holding no NUL: 1 or 0. */
 int sl_conf_is_token(const char *s, size_t len);
+/* Whether s (len bytes) is a route's host: 0 a name or "*.suffix"
+ * (*wild 1 then), -2 a name with a port, -1 anything else. */
+int sl_conf_host_pattern(const char *s, size_t len, int *wild);
 
 /* true | false into *out. Returns 0, or -1 with the error reported. */
 int sl_conf_get_bool(struct sl_yaml_loader *ld, const char *key,
@@ -272,6 +275,15 @@ void sl_conf_parse_route(struct sl_yaml_loader *ld,
 			 struct sl_conf_route *r, struct sl_conf *conf);
 /* Frees what sl_conf_parse_route allocated in r (not r itself). */
 void sl_conf_free_route(struct sl_conf_route *r);
+
+/* ---- conf_hosts.c ------------------------------------------------------- */
+
+/* A route's match.hosts_file, the node n naming it: the file read and
+ * every name checked into r->hosts, or errors at n. */
+void sl_conf_parse_hosts_file(struct sl_yaml_loader *ld, const char *lbl,
+			      const struct sl_yaml_node *n,
+			      struct sl_conf_route *r);
+void sl_conf_free_hostset(struct sl_conf_hostset *hs);
 
 /* ---- conf_edge.c: identity (doc/edge.md sections 2 and 3) --------------- */
 

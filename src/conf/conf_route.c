@@ -22,7 +22,6 @@
 #include "policy.h"
 #include "util.h"
 
-#define CONF_MAX_HOST	      253 /* bytes of a host pattern */
 #define CONF_MAX_SPLIT_WEIGHT 10000
 
 static const char *const retry_on_names[] = {
@@ -34,61 +33,18 @@ static void
 parse_host(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
 	   struct sl_conf_route *r)
 {
-	const char *s, *p, *name;
-	size_t i, len, nlen;
-	int wild = 0, ok = 1;
+	const char *s;
+	int wild, bad;
 
 	if (sl_yaml_get_str(ld, "host", n, &s) == -1)
 		return;
-	len = n->len;
-	if (len >= 2 && s[0] == '*' && s[1] == '.') {
-		wild = 1;
-		s++;
-		len--;
+	if ((bad = sl_conf_host_pattern(s, n->len, &wild)) == -2) {
+		sl_yaml_err_node(ld, n,
+				 "\"host\": \"%s\" must not contain a port",
+				 sl_yaml_qnode(ld, n));
+		return;
 	}
-	if (s[0] == '[') {
-		/* An IPv6 literal as it appears in a Host header. */
-		p = strchr(s, ']');
-		if (wild || p == NULL || p == s + 1)
-			ok = 0;
-		else if (p[1] == ':') {
-			sl_yaml_err_node(ld, n,
-					 "\"host\": \"%s\" must not contain a "
-					 "port",
-					 sl_yaml_qnode(ld, n));
-			return;
-		} else if (p[1] != '\0')
-			ok = 0;
-		for (i = 1; ok && s + i < p; i++)
-			if (strchr("0123456789abcdefABCDEF:.", s[i]) == NULL)
-				ok = 0;
-	} else {
-		if ((p = strchr(s, ':')) != NULL) {
-			sl_yaml_err_node(ld, n,
-					 "\"host\": \"%s\" must not contain a "
-					 "port",
-					 sl_yaml_qnode(ld, n));
-			return;
-		}
-		/* Dot-separated non-empty labels of [A-Za-z0-9_-]. */
-		name = s + wild; /* after the "." of "*." */
-		nlen = len - (size_t)wild;
-		if (nlen == 0 || nlen > CONF_MAX_HOST || name[0] == '.' ||
-		    name[nlen - 1] == '.')
-			ok = 0;
-		for (i = 0; ok && i < nlen; i++) {
-			char c = name[i];
-
-			if (c == '.' && name[i + 1] == '.')
-				ok = 0;
-			else if (!((c >= 'a' && c <= 'z') ||
-				   (c >= 'A' && c <= 'Z') ||
-				   (c >= '0' && c <= '9') || c == '-' ||
-				   c == '_' || c == '.'))
-				ok = 0;
-		}
-	}
-	if (!ok) {
+	if (bad != 0) {
 		sl_yaml_err_node(
 		    ld, n,
 		    "\"host\": invalid host pattern \"%s\" (expected a "
@@ -96,9 +52,9 @@ parse_host(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
 		    sl_yaml_qnode(ld, n));
 		return;
 	}
-	if ((r->host = sl_yaml_strdup(ld, s)) == NULL)
+	if ((r->host = sl_yaml_strdup(ld, s + wild)) == NULL)
 		return;
-	for (i = 0; r->host[i] != '\0'; i++)
+	for (size_t i = 0; r->host[i] != '\0'; i++)
 		if (r->host[i] >= 'A' && r->host[i] <= 'Z')
 			r->host[i] = (char)(r->host[i] - 'A' + 'a');
 	r->host_wildcard = wild;
@@ -321,9 +277,20 @@ parse_match(struct sl_yaml_loader *ld, const char *lbl,
 {
 	const struct sl_yaml_node *v, *path, *prefix, *pathk, *prefixk;
 
+	const struct sl_yaml_node *file, *hostk, *filek;
+
 	sl_conf_check_keys(ld, map, SL_CONF_SEC_MATCH);
-	if ((v = sl_yaml_map_get(map, "host", NULL)) != NULL)
+	v = sl_yaml_map_get(map, "host", &hostk);
+	file = sl_yaml_map_get(map, "hosts_file", &filek);
+	if (v != NULL && file != NULL)
+		sl_yaml_err_node(ld, sl_yaml_later(hostk, filek),
+				 "%s: \"host\" and \"hosts_file\" are mutually "
+				 "exclusive",
+				 lbl);
+	else if (v != NULL)
 		parse_host(ld, v, r);
+	else if (file != NULL)
+		sl_conf_parse_hosts_file(ld, lbl, file, r);
 	path = sl_yaml_map_get(map, "path", &pathk);
 	prefix = sl_yaml_map_get(map, "path_prefix", &prefixk);
 	if (path != NULL && prefix != NULL)
@@ -777,6 +744,7 @@ sl_conf_free_route(struct sl_conf_route *r)
 
 	free(r->name);
 	free(r->host);
+	sl_conf_free_hostset(r->hosts);
 	free(r->path);
 	for (k = 0; k < r->nmethods; k++)
 		free(r->methods[k]);

@@ -365,6 +365,21 @@ struct sl_conf_guard {
 };
 
 struct sl_route_index;
+/* A route's hosts_file: its names, read at each load (conf_hosts.c).
+ * Name i is names + at[i].off, at[i].len bytes and a NUL, lower-cased;
+ * a wildcard's holds its suffix (".example.com") as a route's host does. */
+struct sl_conf_hostname {
+	uint32_t off;
+	uint32_t len : 31;
+	uint32_t wild : 1;
+};
+struct sl_conf_hostset {
+	char *file; /* as written */
+	char *names;
+	struct sl_conf_hostname *at;
+	size_t n;
+};
+
 struct sl_conf_route {
 	char *name; /* given, or "route-N" with N from 1 within its listener */
 	size_t index; /* position among all routes of the generation (every
@@ -372,9 +387,11 @@ struct sl_conf_route {
 	/* match; every part optional, all present parts must match */
 	char *host;	   /* NULL = any; lower-cased, without port */
 	int host_wildcard; /* 1: host holds the suffix, e.g. ".example.com" */
-	char *path;	   /* NULL = any */
-	int path_prefix;   /* 1: path is a prefix (path_prefix:), 0: exact */
-	char **methods;	   /* NULL = any; upper-case tokens as written */
+	struct sl_conf_hostset *hosts; /* match.hosts_file (host is NULL
+					  then); NULL: none (owned) */
+	char *path;		       /* NULL = any */
+	int path_prefix; /* 1: path is a prefix (path_prefix:), 0: exact */
+	char **methods;	 /* NULL = any; upper-case tokens as written */
 	size_t nmethods;
 	struct sl_conf_header_match *headers;
 	size_t nheaders;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The small readers the schema files share (conf_int.h): HTTP tokens,
- * true/false, a request key (header:, cookie:, client_ip), an item's name
+ * a route's host name (a host: or a line of a hosts_file), true/false, a request key (header:, cookie:, client_ip), an item's name
  * and label, a cluster by its name, and how two socket addresses compare. The
  * floor of the schema: it calls only the YAML layer (conf_yaml.h) and never a
  * section's file.
@@ -15,6 +15,8 @@
 #include "conf_int.h"
 #include "conf_types.h"
 #include "util.h"
+
+#define CONF_MAX_HOST 253 /* bytes of a host name */
 
 static int
 is_tchar(char c)
@@ -201,4 +203,50 @@ sl_conf_find_cluster(struct sl_yaml_loader *ld, const char *lbl,
 	if (!ld->names_cut)
 		unknown_cluster(ld, lbl, n, conf);
 	return NULL;
+}
+
+int
+sl_conf_host_pattern(const char *s, size_t len, int *wild)
+{
+	const char *p, *name;
+	size_t i, nlen;
+
+	*wild = 0;
+	if (len >= 2 && s[0] == '*' && s[1] == '.') {
+		*wild = 1;
+		s++;
+		len--;
+	}
+	if (len > 0 && s[0] == '[') {
+		/* An IPv6 literal as it appears in a Host header. */
+		p = memchr(s, ']', len);
+		if (*wild || p == NULL || p == s + 1)
+			return -1;
+		if (p + 1 < s + len)
+			return p[1] == ':' ? -2 : -1;
+		for (i = 1; s + i < p; i++)
+			if (strchr("0123456789abcdefABCDEF:.", s[i]) == NULL ||
+			    s[i] == '\0')
+				return -1;
+		return 0;
+	}
+	if (memchr(s, ':', len) != NULL)
+		return -2;
+	/* Dot-separated non-empty labels of [A-Za-z0-9_-]. */
+	name = s + *wild; /* after the "." of "*." */
+	nlen = len - (size_t)*wild;
+	if (nlen == 0 || nlen > CONF_MAX_HOST || name[0] == '.' ||
+	    name[nlen - 1] == '.')
+		return -1;
+	for (i = 0; i < nlen; i++) {
+		char c = name[i];
+
+		if (c == '.' && i + 1 < nlen && name[i + 1] == '.')
+			return -1;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		      c == '.'))
+			return -1;
+	}
+	return 0;
 }

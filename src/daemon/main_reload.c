@@ -198,10 +198,9 @@ reload_check_static(struct sl_main *m, struct sl_conf *nc)
 }
 
 /* The files conf names (certificates, keys, CAs, the Redis password,
- * the routes' JSON Web Key sets, the admin listener's credentials and
- * TLS), after the file itself: what the watch
- * follows. *n is set; the array is malloc'd (NULL when out of memory),
- * its strings conf's. */
+ * the routes' JSON Web Key sets and hosts files, the admin listener's
+ * credentials and TLS), after the file itself: what the watch follows. *n is
+ * set; the array is malloc'd (NULL when out of memory), its strings conf's. */
 static const char **
 conf_files(const struct sl_conf *conf, const char *path, size_t *n)
 {
@@ -212,7 +211,7 @@ conf_files(const struct sl_conf *conf, const char *path, size_t *n)
 		cap += 2 * conf->listeners[i].tls.ncerts + 1;
 	cap += 3 * conf->nclusters;
 	for (size_t i = 0; i < conf->nlisteners; i++)
-		cap += conf->listeners[i].nroutes;
+		cap += 2 * conf->listeners[i].nroutes;
 	cap += 2 + 2 * conf->admin_tls.ncerts + 1;
 	if ((v = calloc(cap, sizeof(*v))) == NULL)
 		return NULL;
@@ -255,6 +254,10 @@ conf_files(const struct sl_conf *conf, const char *path, size_t *n)
 			    conf->listeners[i].routes[j].auth;
 			if (a != NULL && a->keys_path != NULL && k < cap)
 				v[k++] = a->keys_path;
+			if (conf->listeners[i].routes[j].hosts != NULL &&
+			    k < cap)
+				v[k++] =
+				    conf->listeners[i].routes[j].hosts->file;
 		}
 	*n = k;
 	return v;

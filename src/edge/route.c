@@ -59,6 +59,30 @@ host_eq(const struct sl_conf_route *r, const char *host, size_t len)
 	return 1;
 }
 
+/* Whether a name of a hosts_file matches, walked (the index finds it by
+ * hash; this is its oracle, and what a host longer than any name gets). */
+static int
+set_eq(const struct sl_conf_hostset *hs, const char *host, size_t len)
+{
+	for (size_t k = 0; k < hs->n; k++) {
+		const char *name = hs->names + hs->at[k].off;
+		size_t plen = hs->at[k].len, i;
+		const char *p;
+
+		/* a wildcard's ".suffix" needs a label before it */
+		if (hs->at[k].wild ? len <= plen : len != plen)
+			continue;
+		p = host + len - plen;
+		for (i = 0; i < plen; i++)
+			if (lower((unsigned char)p[i]) !=
+			    (unsigned char)name[i])
+				break;
+		if (i == plen)
+			return 1;
+	}
+	return 0;
+}
+
 /* The host of a Host value as routes compare it: without its port, and
  * without a trailing dot (an absolute FQDN names the same host). */
 static size_t
@@ -145,12 +169,14 @@ sl_route_match_walk(const struct sl_conf_route *routes, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		const struct sl_conf_route *r = &routes[i];
 
-		if (r->host != NULL) {
+		if (r->host != NULL || r->hosts != NULL) {
 			if (req->host == NULL)
 				continue;
 			if (hlen == SIZE_MAX)
 				hlen = host_key_len(req->host, req->host_len);
-			if (!host_eq(r, req->host, hlen))
+			if (r->host != NULL
+				? !host_eq(r, req->host, hlen)
+				: !set_eq(r->hosts, req->host, hlen))
 				continue;
 		}
 		if (r->path != NULL) {

@@ -7,7 +7,8 @@
  * a few candidates instead of all of them.
  *
  * A route's host puts it in a host class: any host (no "host"), one exact
- * host, or one wildcard suffix (".example.com"). Within a class its path
+ * host, or one wildcard suffix (".example.com"); a route with a
+ * hosts_file is in the class of each of its names. Within a class its path
  * puts it in one list: no path, one exact path, or one path prefix. Each
  * list holds route positions in list order. A request's classes are the
  * "any" class, its host's, and one per "." of its host (each suffix a
@@ -151,9 +152,11 @@ table_size(size_t n)
 
 /* ---- build --------------------------------------------------------- */
 
-/* What build needs per route before the lists are laid out. */
+/* What build needs per entry before the lists are laid out: an entry is
+ * a route and one of its hosts (each name of its hosts_file, else its
+ * host or none). */
 struct pre {
-	uint32_t cls, list;
+	uint32_t route, cls, list;
 };
 
 static int
@@ -178,84 +181,118 @@ sl_route_index_free(struct sl_route_index *idx)
 	free(idx);
 }
 
+/* The entry's class: the one its host names, made when new. */
+static uint32_t
+host_class(struct sl_route_index *idx, const char *host, size_t len, int wild)
+{
+	uint32_t kind = wild ? K_WILD : K_EXACT, h, c;
+	const struct slot *s;
+	struct slot *ns;
+
+	h = hfin(host_hash(host, len), kind);
+	if ((s = find(idx->hosts, idx->hmask, h, kind, 0, host, len)) != NULL)
+		return s->val;
+	c = idx->ncls++;
+	idx->cls[c].any = UINT32_MAX;
+	ns = put(idx->hosts, idx->hmask, h);
+	*ns = (struct slot){h, 0, host, (uint32_t)len, kind, c};
+	idx->wild |= kind == K_WILD;
+	return c;
+}
+
+/* The entry's list within its class c: the one its path names, made when
+ * new. */
+static uint32_t
+path_list(struct sl_route_index *idx, uint32_t c, const struct sl_conf_route *r,
+	  size_t *nplen)
+{
+	uint32_t kind, h, j;
+	const struct slot *s;
+	struct slot *ns;
+	size_t len;
+
+	if (r->path == NULL) {
+		if (idx->cls[c].any == UINT32_MAX)
+			idx->cls[c].any = idx->nlists++;
+		return idx->cls[c].any;
+	}
+	len = strlen(r->path);
+	kind = r->path_prefix ? K_PREFIX : K_PATH;
+	h = hfin(path_hash(H_SEED, r->path, 0, len), kind ^ (c << 2));
+	if ((s = find(idx->paths, idx->pmask, h, kind, c, r->path, len)) !=
+	    NULL)
+		return s->val;
+	j = idx->nlists++;
+	ns = put(idx->paths, idx->pmask, h);
+	*ns = (struct slot){h, c, r->path, (uint32_t)len, kind, j};
+	if (kind == K_PREFIX)
+		(*nplen)++;
+	else
+		idx->cls[c].exact_paths++;
+	return j;
+}
+
 struct sl_route_index *
 sl_route_index_build(const struct sl_conf_route *routes, size_t n)
 {
 	struct sl_route_index *idx = calloc(1, sizeof(*idx));
-	struct pre *pre = calloc(n > 0 ? n : 1, sizeof(*pre));
-	uint32_t *count = NULL, *fill = NULL;
-	size_t nhosts = 0, npaths = 0, nplen = 0;
+	struct pre *pre = NULL;
+	uint32_t *count = NULL, *fill = NULL, *last = NULL;
+	size_t nhosts = 0, nent = 0, npaths = 0, e = 0, nplen = 0, npos = 0;
 
-	if (idx == NULL || pre == NULL || n >= UINT32_MAX / 4)
+	if (idx == NULL)
 		goto fail;
 	idx->nroutes = n;
 	for (size_t i = 0; i < n; i++) {
-		nhosts += routes[i].host != NULL;
-		npaths += routes[i].path != NULL;
+		size_t k = routes[i].hosts != NULL  ? routes[i].hosts->n
+			   : routes[i].host != NULL ? 1
+						    : 0;
+		nhosts += k;
+		nent += k > 0 ? k : 1;
+		npaths += routes[i].path != NULL ? (k > 0 ? k : 1) : 0;
 	}
+	/* the paths' table holds at most one key per entry with a path, the
+	 * lists one per entry, the classes one per host and the "any"
+	 * class */
+	if (nent >= UINT32_MAX / 4 ||
+	    (pre = calloc(nent > 0 ? nent : 1, sizeof(*pre))) == NULL)
+		goto fail;
 	idx->hmask = table_size(nhosts) - 1;
 	idx->pmask = table_size(npaths) - 1;
 	idx->hosts = calloc(idx->hmask + 1, sizeof(*idx->hosts));
 	idx->paths = calloc(idx->pmask + 1, sizeof(*idx->paths));
-	/* at most one class per route, and one per route without a path */
-	idx->cls = calloc(n + 1, sizeof(*idx->cls));
-	idx->lists = calloc(n > 0 ? n : 1, sizeof(*idx->lists));
-	idx->pos = calloc(n > 0 ? n : 1, sizeof(*idx->pos));
+	idx->cls = calloc(nhosts + 1, sizeof(*idx->cls));
+	idx->lists = calloc(nent > 0 ? nent : 1, sizeof(*idx->lists));
 	idx->plens = calloc(npaths > 0 ? npaths : 1, sizeof(*idx->plens));
 	if (idx->hosts == NULL || idx->paths == NULL || idx->cls == NULL ||
-	    idx->lists == NULL || idx->pos == NULL || idx->plens == NULL)
+	    idx->lists == NULL || idx->plens == NULL)
 		goto fail;
 	idx->ncls = 1;
 	idx->cls[0].any = UINT32_MAX;
 
-	/* classes and lists, counted */
+	/* classes and lists, entry by entry in route order */
 	for (size_t i = 0; i < n; i++) {
 		const struct sl_conf_route *r = &routes[i];
-		uint32_t c = 0, h, kind;
-		const struct slot *s;
-		struct slot *ns;
-		size_t len;
+		const struct sl_conf_hostset *hs = r->hosts;
 
-		if (r->host != NULL) {
-			len = strlen(r->host);
-			kind = r->host_wildcard ? K_WILD : K_EXACT;
-			h = hfin(host_hash(r->host, len), kind);
-			s = find(idx->hosts, idx->hmask, h, kind, 0, r->host,
-				 len);
-			if (s != NULL)
-				c = s->val;
-			else {
-				c = idx->ncls++;
-				idx->cls[c].any = UINT32_MAX;
-				ns = put(idx->hosts, idx->hmask, h);
-				*ns = (struct slot){
-				    h, 0, r->host, (uint32_t)len, kind, c};
-				idx->wild |= kind == K_WILD;
+		if (hs != NULL)
+			for (size_t k = 0; k < hs->n; k++) {
+				uint32_t c =
+				    host_class(idx, hs->names + hs->at[k].off,
+					       hs->at[k].len, hs->at[k].wild);
+				pre[e++] =
+				    (struct pre){(uint32_t)i, c,
+						 path_list(idx, c, r, &nplen)};
 			}
+		else {
+			uint32_t c =
+			    r->host == NULL
+				? 0
+				: host_class(idx, r->host, strlen(r->host),
+					     r->host_wildcard);
+			pre[e++] = (struct pre){(uint32_t)i, c,
+						path_list(idx, c, r, &nplen)};
 		}
-		pre[i].cls = c;
-		if (r->path == NULL) {
-			if (idx->cls[c].any == UINT32_MAX)
-				idx->cls[c].any = idx->nlists++;
-			pre[i].list = idx->cls[c].any;
-			continue;
-		}
-		len = strlen(r->path);
-		kind = r->path_prefix ? K_PREFIX : K_PATH;
-		h = hfin(path_hash(H_SEED, r->path, 0, len), kind ^ (c << 2));
-		s = find(idx->paths, idx->pmask, h, kind, c, r->path, len);
-		if (s != NULL) {
-			pre[i].list = s->val;
-			continue;
-		}
-		pre[i].list = idx->nlists++;
-		ns = put(idx->paths, idx->pmask, h);
-		*ns = (struct slot){h,	  c,	      r->path, (uint32_t)len,
-				    kind, pre[i].list};
-		if (kind == K_PREFIX)
-			nplen++;
-		else
-			idx->cls[c].exact_paths++;
 	}
 
 	/* each class's prefix lengths: collected per class in route order
@@ -301,23 +338,36 @@ sl_route_index_build(const struct sl_conf_route *routes, size_t n)
 		free(cnt);
 	}
 
-	/* the lists laid out one after another, positions in order */
+	/* the lists laid out one after another, positions in order; a route
+	 * whose hosts_file names a host twice is in its list once */
 	count = calloc(idx->nlists + 1, sizeof(*count));
 	fill = calloc(idx->nlists + 1, sizeof(*fill));
-	if (count == NULL || fill == NULL)
+	last = calloc(idx->nlists + 1, sizeof(*last));
+	if (count == NULL || fill == NULL || last == NULL)
 		goto fail;
-	for (size_t i = 0; i < n; i++)
-		count[pre[i].list + 1]++;
+	for (size_t k = 0; k < nent; k++)
+		if (last[pre[k].list] != pre[k].route + 1) {
+			last[pre[k].list] = pre[k].route + 1;
+			count[pre[k].list + 1]++;
+			npos++;
+		}
+	if ((idx->pos = calloc(npos > 0 ? npos : 1, sizeof(*idx->pos))) == NULL)
+		goto fail;
 	for (uint32_t j = 0; j < idx->nlists; j++) {
 		count[j + 1] += count[j];
 		idx->lists[j].off = count[j];
 		idx->lists[j].n = count[j + 1] - count[j];
+		last[j] = 0;
 	}
-	for (size_t i = 0; i < n; i++)
-		idx->pos[idx->lists[pre[i].list].off + fill[pre[i].list]++] =
-		    (uint32_t)i;
+	for (size_t k = 0; k < nent; k++)
+		if (last[pre[k].list] != pre[k].route + 1) {
+			last[pre[k].list] = pre[k].route + 1;
+			idx->pos[idx->lists[pre[k].list].off +
+				 fill[pre[k].list]++] = pre[k].route;
+		}
 	free(count);
 	free(fill);
+	free(last);
 	free(pre);
 	/* what was sized for the worst case, cut to what is used */
 	{
@@ -325,15 +375,20 @@ sl_route_index_build(const struct sl_conf_route *routes, size_t n)
 		struct list *l =
 		    realloc(idx->lists,
 			    (idx->nlists > 0 ? idx->nlists : 1) * sizeof(*l));
+		uint32_t *pl =
+		    realloc(idx->plens, (nplen > 0 ? nplen : 1) * sizeof(*pl));
 		if (c != NULL)
 			idx->cls = c;
 		if (l != NULL)
 			idx->lists = l;
+		if (pl != NULL)
+			idx->plens = pl;
 	}
 	return idx;
 fail:
 	free(count);
 	free(fill);
+	free(last);
 	free(pre);
 	sl_route_index_free(idx);
 	return NULL;

@@ -10,12 +10,15 @@
  * none, exact or wildcard; path: none, exact or prefix; a method; a field)
  * and its host and path (a length byte, then that many alphabet bytes);
  * then requests until the input ends: a flags byte, a host (or none) and a
- * path, the same way.
+ * path, the same way. A route with a host and flag 0x10 has a hosts_file
+ * instead: its host and the host of each earlier route (exact or
+ * wildcard as each was).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf_types.h"
 #include "fuzz.h"
 #include "route.h"
 #include "route_index.h"
@@ -45,6 +48,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char *mset[2][1] = {{"GET"}, {"POST"}};
 	static struct sl_conf_header_match hm = {.name = "x-t", .value = "1"};
 	static char hosts[MAXR][24], paths[MAXR][24];
+	static struct sl_conf_hostset sets[MAXR];
+	static struct sl_conf_hostname at[MAXR][MAXR];
+	static char names[MAXR][MAXR * 24];
 	struct sl_conf_route r[MAXR];
 	const uint8_t *p = data, *end = data + size;
 	struct sl_route_index *idx;
@@ -82,6 +88,39 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (f & 0x80) {
 			r[i].headers = &hm;
 			r[i].nheaders = 1;
+		}
+		if ((f & 0x10) && r[i].host != NULL) {
+			/* a hosts_file: this host, then the earlier ones */
+			struct sl_conf_hostset *hs = &sets[i];
+			size_t used = 0;
+
+			memset(hs, 0, sizeof(*hs));
+			hs->names = names[i];
+			hs->at = at[i];
+			for (size_t k = i + 1; k-- > 0;) {
+				const char *h = k == i ? r[i].host : r[k].host;
+				int w = k == i ? r[i].host_wildcard
+					       : r[k].host_wildcard;
+				size_t len;
+
+				if (h == NULL && k < i && r[k].hosts != NULL) {
+					/* an earlier set: its first name */
+					h = r[k].hosts->names;
+					w = r[k].hosts->at[0].wild;
+				}
+				if (h == NULL)
+					continue;
+				len = strlen(h);
+				memcpy(names[i] + used, h, len + 1);
+				at[i][hs->n].off = (uint32_t)used;
+				at[i][hs->n].len = (uint32_t)len;
+				at[i][hs->n].wild = (uint32_t)w;
+				hs->n++;
+				used += len + 1;
+			}
+			r[i].hosts = hs;
+			r[i].host = NULL;
+			r[i].host_wildcard = 0;
 		}
 	}
 	idx = sl_route_index_build(r, n);

@@ -270,6 +270,9 @@ def full_config():
     aport = free_port()
     access = os.path.join(d, 'access "log" \u00e9.txt')
     # /config names the password file, never the password (REDIS_PW)
+    hosts = os.path.join(d, "merchants.hosts")
+    with open(hosts, "w") as f:
+        f.write("# merchants\nshop1.example\n*.tenants.example\n")
     keyfile = os.path.join(d, "idempotency.key")
     fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.write(fd, b"ab" * 32 + b"\n")
@@ -448,6 +451,8 @@ def full_config():
                   "guard": {"stable": "hashed", "window": "30s",
                             "min_requests": 20, "margin": "2%",
                             "latency": "500ms", "percentile": 95}},
+                 {"name": "merchants", "match": {"hosts_file": hosts},
+                  "cluster": "pay"},
                  {"name": "checked", "match": {"path_prefix": "/c"},
                   "cluster": "pay",
                   "auth": {"external": {
@@ -752,7 +757,8 @@ def config_fills_in_every_default():
        (None, [], "x-forwarded-for", "append"), "identity defaults")
     r = lst["routes"][0]
     eq(r["name"], "route-1", "default route name")
-    eq(r["match"], {"host": None, "path": None, "path_prefix": None,
+    eq(r["match"], {"host": None, "hosts_file": None, "hosts": None,
+                    "path": None, "path_prefix": None,
                     "methods": None, "headers": None}, "match of all")
     eq((r["cluster"], r["split"], r["sticky"], r["mirror"],
         r["expose_cluster_header"], r["timeout_ms"], r["split_failover"]),

@@ -723,6 +723,142 @@ test_route_names(void **state)
 	sl_conf_unref(c);
 }
 
+/* A file of text made for a test: its path in path (a mkstemp template). */
+static void
+write_tmp(char *path, const char *text)
+{
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* The YAML of one listener whose route reads hosts_file path. */
+static char *
+hosts_yaml(const char *path, const char *extra)
+{
+	static char y[1024];
+
+	snprintf(y, sizeof(y),
+		 "listeners:\n"
+		 "  - name: a\n"
+		 "    address: 127.0.0.1:8080\n"
+		 "    routes:\n"
+		 "      - name: merchants\n"
+		 "        match: { hosts_file: %s%s }\n"
+		 "        cluster: demo\n" CLUSTER,
+		 path, extra);
+	return y;
+}
+
+/* match.hosts_file: names one a line, comments and blanks skipped,
+ * lower-cased, wildcards kept as a route's host keeps them; the listener
+ * gets an index whatever its size; each bad line said with its line. */
+static void
+test_hosts_file(void **state)
+{
+	char good[] = "/tmp/sluice-test-hosts-XXXXXX";
+	char bad[] = "/tmp/sluice-test-hosts-XXXXXX";
+	char empty[] = "/tmp/sluice-test-hosts-XXXXXX";
+	char many[] = "/tmp/sluice-test-hosts-XXXXXX";
+	char want[4096], big[2048];
+	const struct sl_conf_hostset *hs;
+	struct sl_conf *c;
+	char *errs = NULL, *y;
+
+	(void)state;
+	write_tmp(good, "# merchants\n"
+			"Shop1.Example\r\n"
+			"  shop2.example   # the second\n"
+			"\n"
+			"*.Tenants.Example\n"
+			"[::1]\n"
+			"shop1.example");
+	c = load_ok(hosts_yaml(good, ""));
+	hs = c->listeners[0].routes[0].hosts;
+	assert_non_null(hs);
+	assert_null(c->listeners[0].routes[0].host);
+	assert_string_equal(hs->file, good);
+	assert_int_equal(hs->n, 5);
+	assert_string_equal(hs->names + hs->at[0].off, "shop1.example");
+	assert_int_equal(hs->at[0].len, 13);
+	assert_string_equal(hs->names + hs->at[1].off, "shop2.example");
+	assert_string_equal(hs->names + hs->at[2].off, ".tenants.example");
+	assert_int_equal(hs->at[2].wild, 1);
+	assert_int_equal(hs->at[1].wild, 0);
+	assert_string_equal(hs->names + hs->at[3].off, "[::1]");
+	assert_non_null(c->listeners[0].rindex);
+	sl_conf_unref(c);
+
+	write_tmp(bad, "ok.example\n"
+		       "bad..name\n"
+		       "two names\n"
+		       "shop.example:443\n"
+		       "*.\n"
+		       "\"quoted\"\n");
+	snprintf(want, sizeof(want),
+		 "t.yaml:6:30: error: route \"merchants\": \"hosts_file\": "
+		 "%s:2: \"bad..name\" is not a host name (expected a name "
+		 "or *.suffix)\n"
+		 "t.yaml:6:30: error: route \"merchants\": \"hosts_file\": "
+		 "%s:3: \"two names\" is not one name\n"
+		 "t.yaml:6:30: error: route \"merchants\": \"hosts_file\": "
+		 "%s:4: \"shop.example:443\" must not contain a port\n"
+		 "t.yaml:6:30: error: route \"merchants\": \"hosts_file\": "
+		 "%s:5: \"*.\" is not a host name (expected a name or "
+		 "*.suffix)\n"
+		 "t.yaml:6:30: error: route \"merchants\": \"hosts_file\": "
+		 "%s:6: \"\\\"quoted\\\"\" is not a host name (expected a "
+		 "name or *.suffix)\n",
+		 bad, bad, bad, bad, bad);
+	y = hosts_yaml(bad, "");
+	load_bad(y, strlen(y), want);
+
+	/* no name at all: a truncated file is refused, not served empty */
+	write_tmp(empty, "# nothing yet\n\n");
+	snprintf(want, sizeof(want),
+		 "t.yaml:6:30: error: route \"merchants\": \"hosts_file\": "
+		 "\"%s\" holds no name (a route of no host would match "
+		 "none)\n",
+		 empty);
+	y = hosts_yaml(empty, "");
+	load_bad(y, strlen(y), want);
+
+	/* twenty bad lines said, then a count */
+	big[0] = '\0';
+	for (int i = 0; i < 25; i++)
+		strcat(big, "x..y\n");
+	write_tmp(many, big);
+	y = hosts_yaml(many, "");
+	c = sl_conf_load_buffer("t.yaml", y, strlen(y), &errs);
+	assert_null(c);
+	assert_non_null(errs);
+	assert_non_null(strstr(errs, ":20: \"x..y\""));
+	assert_null(strstr(errs, ":21: \"x..y\""));
+	assert_non_null(strstr(errs, "\": 5 more bad lines\n"));
+	free(errs);
+
+	unlink(good);
+	unlink(bad);
+	unlink(empty);
+	unlink(many);
+
+	y = hosts_yaml("/nonexistent/sluice.hosts", "");
+	load_bad(y, strlen(y),
+		 "t.yaml:6:30: error: route \"merchants\": \"hosts_file\": "
+		 "cannot read \"/nonexistent/sluice.hosts\": No such file or "
+		 "directory\n");
+	y = hosts_yaml("/tmp", "");
+	load_bad(y, strlen(y),
+		 "t.yaml:6:30: error: route \"merchants\": \"hosts_file\": "
+		 "\"/tmp\" is not a regular file of at most 64 MiB\n");
+	y = hosts_yaml("/nonexistent", ", host: a.example");
+	load_bad(y, strlen(y),
+		 "t.yaml:6:44: error: route \"merchants\": \"host\" and "
+		 "\"hosts_file\" are mutually exclusive\n");
+}
+
 /* secret_headers: kept lower-cased, and what marks a header rule's field
  * as a credential's, with the built-in names; the values stay as
  * written (they are sent). */
@@ -4052,6 +4188,7 @@ main(void)
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_limits_table),
 	    cmocka_unit_test(test_route_names),
+	    cmocka_unit_test(test_hosts_file),
 	    cmocka_unit_test(test_match),
 	    cmocka_unit_test(test_secret_headers),
 	    cmocka_unit_test(test_cluster_order),

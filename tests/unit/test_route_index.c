@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "conf_types.h"
 #include "route.h"
 #include "route_index.h"
 
@@ -130,12 +131,58 @@ pick(unsigned n)
 	return (unsigned)(rng % n);
 }
 
+/* hs holds the names given (each exact, or ".suffix" when wild[i]), in
+ * buf. */
 static void
-random_route(struct sl_conf_route *r)
+mkset(struct sl_conf_hostset *hs, struct sl_conf_hostname *at, char *buf,
+      const char *const *names, const int *wild, size_t n)
+{
+	size_t used = 0;
+
+	memset(hs, 0, sizeof(*hs));
+	hs->names = buf;
+	hs->at = at;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(names[i]);
+		memcpy(buf + used, names[i], len + 1);
+		at[i].off = (uint32_t)used;
+		at[i].len = (uint32_t)len;
+		at[i].wild = (uint32_t)wild[i];
+		used += len + 1;
+	}
+	hs->n = n;
+}
+
+/* A random route's hosts_file: 1 to 4 names, exact or wildcard, maybe one
+ * of them twice; storage per route of the list, by its position. */
+static struct sl_conf_hostset sets[40];
+static struct sl_conf_hostname set_at[40][4];
+static char set_buf[40][64];
+
+static void
+random_set(struct sl_conf_route *r, size_t i)
+{
+	const char *names[4];
+	int wild[4];
+	size_t n = 1 + pick(4);
+
+	for (size_t k = 0; k < n; k++) {
+		wild[k] = pick(3) == 0;
+		names[k] = wild[k] ? wilds[pick(4)] : hosts[pick(7)];
+	}
+	mkset(&sets[i], set_at[i], set_buf[i], names, wild, n);
+	r->hosts = &sets[i];
+}
+
+static void
+random_route(struct sl_conf_route *r, size_t i)
 {
 	memset(r, 0, sizeof(*r));
-	switch (pick(4)) {
+	switch (pick(5)) {
 	case 0:
+		break;
+	case 4:
+		random_set(r, i);
 		break;
 	case 1:
 		r->host = (char *)wilds[pick(4)];
@@ -200,7 +247,7 @@ test_random_against_walk(void **state)
 		size_t n = 1 + pick(40);
 		struct sl_route_index *idx;
 		for (size_t i = 0; i < n; i++)
-			random_route(&r[i]);
+			random_route(&r[i], i);
 		idx = sl_route_index_build(r, n);
 		assert_non_null(idx);
 		for (int k = 0; k < 300; k++) {
@@ -232,6 +279,87 @@ test_long_host(void **state)
 	q = mkreq("GET", big, "/");
 	assert_ptr_equal(sl_route_index_match(idx, r, &q), &r[1]);
 	sl_route_index_free(idx);
+}
+
+/* A route's hosts_file: each name finds the route, wildcards too, and a
+ * name named twice or by an earlier route keeps list order; a host longer
+ * than any name is walked through the set. */
+static void
+test_hosts_file(void **state)
+{
+	size_t n = 100000;
+	char *buf = malloc(n * 24 + 64);
+	struct sl_conf_hostname *at = calloc(n + 2, sizeof(*at));
+	const char *pre[] = {"first.pay.test", "m000007.pay.test"};
+	int prew[] = {0, 0};
+	const char *two[] = {".pay.test", ".pay.test"};
+	int twow[] = {1, 1};
+	struct sl_conf_hostset early, dup, big;
+	struct sl_conf_hostname early_at[2], dup_at[2];
+	char early_buf[64], dup_buf[64];
+	struct sl_conf_route r[5];
+	struct sl_route_index *idx;
+	struct sl_h1_request q;
+	size_t used = 0;
+	char longh[400];
+
+	(void)state;
+	assert_non_null(buf);
+	assert_non_null(at);
+	memset(&big, 0, sizeof(big));
+	big.names = buf;
+	big.at = at;
+	for (size_t i = 0; i < n; i++) {
+		int len = snprintf(buf + used, 24, "m%06zu.pay.test", i);
+		at[i].off = (uint32_t)used;
+		at[i].len = (uint32_t)len;
+		used += (size_t)len + 1;
+	}
+	/* and a wildcard of its own, and its first name again */
+	memcpy(buf + used, ".shop.test", 11);
+	at[n] = (struct sl_conf_hostname){(uint32_t)used, 10, 1};
+	at[n + 1] = at[0];
+	big.n = n + 2;
+	mkset(&early, early_at, early_buf, pre, prew, 2);
+	mkset(&dup, dup_at, dup_buf, two, twow, 2);
+	memset(r, 0, sizeof(r));
+	r[0].hosts = &early;
+	r[0].path = "/early";
+	r[1].hosts = &big;
+	r[2].hosts = &dup;
+	r[3].path = "/";
+	r[3].path_prefix = 1;
+	idx = sl_route_index_build(r, 4);
+	assert_non_null(idx);
+	q = mkreq("GET", "M099999.pay.test:443", "/x");
+	assert_ptr_equal(sl_route_index_match(idx, r, &q), &r[1]);
+	same(idx, r, 4, &q);
+	q = mkreq("GET", "m000007.pay.test", "/early");
+	assert_ptr_equal(sl_route_index_match(idx, r, &q), &r[0]);
+	same(idx, r, 4, &q);
+	q = mkreq("GET", "m000007.pay.test", "/late");
+	assert_ptr_equal(sl_route_index_match(idx, r, &q), &r[1]);
+	q = mkreq("GET", "a.b.shop.test.", "/");
+	assert_ptr_equal(sl_route_index_match(idx, r, &q), &r[1]);
+	same(idx, r, 4, &q);
+	q = mkreq("GET", "shop.test", "/");
+	assert_ptr_equal(sl_route_index_match(idx, r, &q), &r[3]);
+	same(idx, r, 4, &q);
+	q = mkreq("GET", "x.pay.test", "/");
+	assert_ptr_equal(sl_route_index_match(idx, r, &q), &r[2]);
+	same(idx, r, 4, &q);
+	q = mkreq("GET", "m100000.pay.test", "/");
+	assert_ptr_equal(sl_route_index_match(idx, r, &q), &r[2]);
+	q = mkreq("GET", NULL, "/");
+	assert_ptr_equal(sl_route_index_match(idx, r, &q), &r[3]);
+	/* longer than any name: the walk goes through the set */
+	memset(longh, 'a', sizeof(longh));
+	memcpy(longh + sizeof(longh) - 11, ".shop.test", 11);
+	q = mkreq("GET", longh, "/");
+	assert_ptr_equal(sl_route_index_match(idx, r, &q), &r[1]);
+	sl_route_index_free(idx);
+	free(buf);
+	free(at);
 }
 
 /* A platform's file: 100,000 hosts, a catch-all after them; 10,000
@@ -288,6 +416,7 @@ main(void)
 	    cmocka_unit_test(test_order_between_classes),
 	    cmocka_unit_test(test_random_against_walk),
 	    cmocka_unit_test(test_long_host),
+	    cmocka_unit_test(test_hosts_file),
 	    cmocka_unit_test(test_at_scale),
 	};
 
