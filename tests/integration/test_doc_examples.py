@@ -28,7 +28,7 @@ The rule (doc/design-notes.md, "YAML examples in the documentation"):
   CA's certificate; for password_file, a one-line password, mode 0600;
   for key_file, 64 hexadecimal digits, mode 0600; for
   log.access and waf.log, its directory; for a route's auth.jwt keys, a key set of
-  one public P-256 key.
+  one public P-256 key; for a route's hosts_file, two names.
 - The port of every "address:" value (listeners, the admin listener) is
   replaced by a free port, the same port by the same one within a block:
   -t fails on an address another process listens on, and the examples'
@@ -156,7 +156,8 @@ def roff_blocks(rel):
 # ---- the files examples name ---------------------------------------------
 
 PATH_KEYS = ("cert", "key", "ca", "client_ca", "password_file", "access",
-             "keys", "log", "key_file", "token_file", "basic_file")
+             "keys", "log", "key_file", "token_file", "basic_file",
+             "hosts_file")
 # a route's auth.jwt keys: a JSON Web Key set of one public P-256 key,
 # made for these examples (its private half was never kept)
 DOC_JWKS = ('{"keys": [{"kty": "EC", "crv": "P-256", '
@@ -262,6 +263,12 @@ class Files:
                 self.made[p] = "seal key"
             elif k in ("access", "log"):
                 os.makedirs(os.path.dirname(self.local(p)), exist_ok=True)
+            elif k == "hosts_file" and p not in self.made:
+                dst = self.local(p)
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                with open(dst, "w") as f:
+                    f.write("# merchants\nshop1.example\n*.shops.example\n")
+                self.made[p] = "hosts"
             elif k == "keys" and p not in self.made:
                 dst = self.local(p)
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
