@@ -28,6 +28,7 @@
 #include "conf_yaml.h"
 #include "hdrrule.h"
 #include "policy.h"
+#include "route.h"
 #include "route_index.h"
 #include "util.h"
 
@@ -1188,6 +1189,9 @@ index_routes(struct sl_yaml_loader *ld, struct sl_conf *conf)
 		/* a hosts_file's names are found by the index, never walked */
 		for (size_t j = 0; j < l->nroutes && sets == 0; j++)
 			sets += l->routes[j].hosts != NULL;
+		for (size_t j = 0; j < l->nroutes && l->any_at == 0; j++)
+			if (sl_route_any(&l->routes[j]))
+				l->any_at = j + 1;
 		if (l->nroutes < SL_ROUTE_INDEX_MIN && sets == 0)
 			continue;
 		l->rindex = sl_route_index_build(l->routes, l->nroutes);

@@ -696,6 +696,10 @@ struct sl_conf_listener {
 	/* its routes by host and path (edge/route_index.c), built by the
 	 * loader when there are SL_ROUTE_INDEX_MIN or more; NULL: walked */
 	struct sl_route_index *rindex;
+	/* 1 + the position of its first route that matches every request
+	 * (no match part), set by the loader; 0: none (or not known). The
+	 * walk stops there. */
+	size_t any_at;
 	struct sl_lstate *state;     /* by address: connections, set by
 					sl_runtime_bind */
 	struct sl_lcstate *counters; /* by name: its counters, set by

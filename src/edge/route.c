@@ -151,6 +151,13 @@ rest_match(const struct sl_conf_route *r, const struct sl_h1_request *req)
 }
 
 int
+sl_route_any(const struct sl_conf_route *r)
+{
+	return r->host == NULL && r->hosts == NULL && r->path == NULL &&
+	       r->methods == NULL && r->nheaders == 0;
+}
+
+int
 sl_route_rest_match(const struct sl_conf_route *r,
 		    const struct sl_h1_request *req)
 {

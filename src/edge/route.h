@@ -18,6 +18,9 @@ const struct sl_conf_route *
 sl_route_match_walk(const struct sl_conf_route *routes, size_t n,
 		    const struct sl_h1_request *req);
 
+/* Whether r matches every request: it has no match part. */
+int sl_route_any(const struct sl_conf_route *r);
+
 /* Whether r's methods and fields (the parts no index keys) match req. */
 int sl_route_rest_match(const struct sl_conf_route *r,
 			const struct sl_h1_request *req);

@@ -498,7 +498,16 @@ const struct sl_conf_route *
 sl_route_match(const struct sl_conf_listener *l,
 	       const struct sl_h1_request *req)
 {
+	const struct sl_conf_route *r;
+
 	if (l->rindex != NULL)
 		return sl_route_index_match(l->rindex, l->routes, req);
-	return sl_route_match_walk(l->routes, l->nroutes, req);
+	if (l->any_at == 0)
+		return sl_route_match_walk(l->routes, l->nroutes, req);
+	/* the routes before the first that matches every request, walked;
+	 * then that one (a listener of one catch-all route walks none) */
+	if (l->any_at > 1 &&
+	    (r = sl_route_match_walk(l->routes, l->any_at - 1, req)) != NULL)
+		return r;
+	return &l->routes[l->any_at - 1];
 }
