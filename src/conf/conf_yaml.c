@@ -36,16 +36,75 @@ sl_yaml_loader_init(struct sl_yaml_loader *ld, const char *name,
 
 /* ---- the YAML tree ----------------------------------------------------- */
 
+#define ARENA_CHUNK (256u << 10) /* bytes; a larger value gets its own */
+#define ARENA_ALIGN 16u
+
+/* n bytes of the loader's arena (not zeroed), or NULL when out of memory.
+ * Freed all at once by sl_yaml_errors_finish. */
+static void *
+arena_alloc(struct sl_yaml_loader *ld, size_t n)
+{
+	size_t hdr = (sizeof(struct sl_yaml_chunk) + ARENA_ALIGN - 1) &
+		     ~(size_t)(ARENA_ALIGN - 1);
+	struct sl_yaml_chunk *c = ld->arena;
+	void *p;
+
+	n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+	if (c == NULL || c->size - c->used < n) {
+		size_t size = n > ARENA_CHUNK / 4 ? n : ARENA_CHUNK;
+
+		if (n > SIZE_MAX - hdr || (c = malloc(hdr + size)) == NULL) {
+			ld->oom = 1;
+			return NULL;
+		}
+		c->used = 0;
+		c->size = size;
+		if (size == n && ld->arena != NULL) {
+			/* a large value: behind the current chunk, which
+			 * keeps taking the small ones */
+			c->next = ld->arena->next;
+			ld->arena->next = c;
+		} else {
+			c->next = ld->arena;
+			ld->arena = c;
+		}
+	}
+	p = (char *)c + hdr + c->used;
+	c->used += n;
+	return p;
+}
+
+/* A node with room for a value of len bytes and its NUL (scalars) after
+ * it, from the arena. */
 static struct sl_yaml_node *
-node_new(struct sl_yaml_loader *ld, enum sl_yaml_node_type type,
-	 const yaml_mark_t *m)
+node_alloc(struct sl_yaml_loader *ld, size_t len, int scalar)
 {
 	struct sl_yaml_node *n;
+	size_t sz = sizeof(*n);
 
-	if ((n = calloc(1, sizeof(*n))) == NULL) {
+	if (scalar && len > SIZE_MAX / 2) {
 		ld->oom = 1;
 		return NULL;
 	}
+	if (scalar)
+		sz += len + 1;
+	if ((n = arena_alloc(ld, sz)) == NULL)
+		return NULL;
+	memset(n, 0, sizeof(*n));
+	n->in_arena = 1;
+	if (scalar)
+		n->str = (char *)(n + 1);
+	return n;
+}
+
+static struct sl_yaml_node *
+node_new(struct sl_yaml_loader *ld, enum sl_yaml_node_type type,
+	 const yaml_mark_t *m, size_t len)
+{
+	struct sl_yaml_node *n;
+
+	if ((n = node_alloc(ld, len, type == SL_YAML_NODE_SCALAR)) == NULL)
+		return NULL;
 	n->type = type;
 	n->line = (unsigned)m->line + 1;
 	n->col = (unsigned)m->column + 1;
@@ -64,8 +123,12 @@ sl_yaml_node_free(struct sl_yaml_node *n)
 	for (i = 0; i < n->nkids; i++)
 		sl_yaml_node_free(n->kids[i]);
 	free(n->kids);
-	free(n->str);
-	free(n);
+	n->kids = NULL;
+	n->nkids = 0;
+	if (!n->in_arena) {
+		free(n->str);
+		free(n);
+	}
 }
 
 static int
@@ -259,25 +322,22 @@ node_copy(struct sl_yaml_loader *ld, struct build *b,
 	struct sl_yaml_node *n, *k;
 	size_t i;
 
-	if ((n = malloc(sizeof(*n))) == NULL) {
-		ld->oom = 1;
+	if ((n = node_alloc(ld, src->len, src->str != NULL)) == NULL)
 		return NULL;
+	{
+		char *str = n->str;
+
+		*n = *src;
+		n->str = str;
 	}
-	*n = *src;
-	n->str = NULL;
+	n->in_arena = 1;
 	n->kids = NULL;
 	n->nkids = n->cap = 0;
 	n->anchored = 0;
 	n->via = via_for(ld, b, src->via);
 	b->copied++;
-	if (src->str != NULL) {
-		if ((n->str = malloc(src->len + 1)) == NULL) {
-			ld->oom = 1;
-			sl_yaml_node_free(n);
-			return NULL;
-		}
+	if (src->str != NULL)
 		memcpy(n->str, src->str, src->len + 1);
-	}
 	if (src->nkids > 0) {
 		if ((n->kids = calloc(src->nkids, sizeof(*n->kids))) == NULL) {
 			ld->oom = 1;
@@ -345,7 +405,7 @@ alias_expand(struct sl_yaml_loader *ld, struct build *b, const yaml_event_t *ev)
 		b->cur = NULL;
 		return n;
 	}
-	return node_new(ld, SL_YAML_NODE_BAD, &ev->start_mark);
+	return node_new(ld, SL_YAML_NODE_BAD, &ev->start_mark, 0);
 }
 
 /* The YAML 1.1 merge key "<<" (plain, untagged). */
@@ -682,15 +742,10 @@ tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 			break;
 		case YAML_SCALAR_EVENT:
 			if ((n = node_new(ld, SL_YAML_NODE_SCALAR,
-					  &ev.start_mark)) == NULL)
+					  &ev.start_mark,
+					  ev.data.scalar.length)) == NULL)
 				break;
 			n->len = ev.data.scalar.length;
-			if ((n->str = malloc(n->len + 1)) == NULL) {
-				ld->oom = 1;
-				sl_yaml_node_free(n);
-				n = NULL;
-				break;
-			}
 			memcpy(n->str, ev.data.scalar.value, n->len);
 			n->str[n->len] = '\0';
 			n->plain =
@@ -703,7 +758,7 @@ tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 			anchor = ev.data.scalar.anchor;
 			break;
 		case YAML_SEQUENCE_START_EVENT:
-			n = node_new(ld, SL_YAML_NODE_SEQ, &ev.start_mark);
+			n = node_new(ld, SL_YAML_NODE_SEQ, &ev.start_mark, 0);
 			if (n != NULL)
 				n->flow = ev.data.sequence_start.style ==
 					  YAML_FLOW_SEQUENCE_STYLE;
@@ -711,7 +766,7 @@ tree_build(struct sl_yaml_loader *ld, yaml_parser_t *p, int *fatal)
 			opens = 1;
 			break;
 		case YAML_MAPPING_START_EVENT:
-			n = node_new(ld, SL_YAML_NODE_MAP, &ev.start_mark);
+			n = node_new(ld, SL_YAML_NODE_MAP, &ev.start_mark, 0);
 			if (n != NULL)
 				n->flow = ev.data.mapping_start.style ==
 					  YAML_FLOW_MAPPING_STYLE;

@@ -72,6 +72,16 @@ struct sl_yaml_node {
 	unsigned
 	    levels;   /* once whole: nested seqs and maps in it, itself too */
 	int anchored; /* an anchor names it: merges copy, never move it */
+	int in_arena; /* it and its str are the loader's arena's, freed
+			 with it (sl_yaml_errors_finish) */
+};
+
+/* A chunk of the loader's arena: nodes and their values, bump-allocated
+ * (a file of 100,000 routes makes a million nodes). */
+struct sl_yaml_chunk {
+	struct sl_yaml_chunk *next;
+	size_t used, size;
+	/* the bytes follow, max_align_t-aligned */
 };
 
 struct sl_yaml_err; /* one error line, private to conf_yaml_int.h */
@@ -86,8 +96,9 @@ struct sl_yaml_loader {
 	size_t len;
 	struct sl_yaml_err *errs;
 	size_t nerrs, errcap;
-	int oom;		  /* set by any failed malloc */
-	struct sl_yaml_via *vias; /* every via, to free */
+	int oom;		     /* set by any failed malloc */
+	struct sl_yaml_via *vias;    /* every via, to free */
+	struct sl_yaml_chunk *arena; /* the tree's nodes, newest first */
 	/*
 	 * YAML parsing stopped before the end of the input (a syntax
 	 * error): the tree is the part before stop_line, and a collection
@@ -143,7 +154,9 @@ void sl_yaml_loader_init(struct sl_yaml_loader *ld, const char *name,
  */
 struct sl_yaml_node *sl_yaml_parse(struct sl_yaml_loader *ld, int *fatal);
 
-/* Frees n and everything under it; takes NULL. */
+/* Frees n and everything under it; takes NULL. The nodes themselves and
+ * their values are the loader's arena's, released by
+ * sl_yaml_errors_finish: only the lists of their kids go at once. */
 void sl_yaml_node_free(struct sl_yaml_node *n);
 
 /*

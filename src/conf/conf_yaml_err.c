@@ -201,6 +201,13 @@ sl_yaml_errors_finish(struct sl_yaml_loader *ld)
 		free(v->own);
 		free(v);
 	}
+	/* the tree's arena (conf_yaml.c), its trees freed by now */
+	while (ld->arena != NULL) {
+		struct sl_yaml_chunk *c = ld->arena;
+
+		ld->arena = c->next;
+		free(c);
+	}
 	return out;
 }
 
