@@ -295,8 +295,13 @@ worker_gen(struct sl_worker *w, struct sl_conf *conf)
 {
 	struct sl_wgen *g = sl_wgen_new(w, conf);
 
-	if (g != NULL)
-		sl_filters_attach(g);
+	if (g != NULL && sl_filters_attach(g) == -1) {
+		/* its unref drops a reference to conf, which stays the
+		 * caller's */
+		sl_conf_ref(conf);
+		sl_wgen_unref(w, g);
+		g = NULL;
+	}
 	return g;
 }
 

@@ -48,6 +48,7 @@ static const struct sl_filter *const sl_filters[SL_FID_N] = {
 
 static_assert(SL_FID_N <= SL_WROUTE_FILTERS,
 	      "a route's list cannot hold every filter");
+static_assert(SL_FID_N <= 15, "a route's set of filters is 15 bits");
 
 /* ---- the slots ----------------------------------------------------------- */
 
@@ -85,46 +86,91 @@ sl_filters_slot(const struct sl_wroute *wr, unsigned i, size_t *len)
 	return f->ctx_size != 0 ? sl_filter_slot_off[f->id] : 0;
 }
 
+/* One distinct list: the filters of a set, in the table's order, and
+ * the operations they have. */
+struct flist {
+	const struct sl_filter *f[SL_WROUTE_FILTERS];
+	uint16_t fops;
+	uint8_t n;
+};
+
 static void
-add(struct sl_wroute *wr, const struct sl_filter *f)
+add(struct flist *l, const struct sl_filter *f)
 {
-	wr->filt[wr->nfilt++] = f;
+	l->f[l->n++] = f;
 	if (f->req_head != NULL || f->req_fields != NULL)
-		wr->fops |= SL_FOP_REQ_HEAD;
+		l->fops |= SL_FOP_REQ_HEAD;
 	if (f->req_fields != NULL)
-		wr->fops |= SL_FOP_REQ_FIELDS;
+		l->fops |= SL_FOP_REQ_FIELDS;
 	if (f->up_head != NULL)
-		wr->fops |= SL_FOP_UP_HEAD;
+		l->fops |= SL_FOP_UP_HEAD;
 	if (f->resp_head != NULL)
-		wr->fops |= SL_FOP_RESP_HEAD;
+		l->fops |= SL_FOP_RESP_HEAD;
 	if (f->resp_drop != NULL)
-		wr->fops |= SL_FOP_RESP_DROP;
+		l->fops |= SL_FOP_RESP_DROP;
 	if (f->stop != NULL)
-		wr->fops |= SL_FOP_STOP;
+		l->fops |= SL_FOP_STOP;
 	if (f->log != NULL)
-		wr->fops |= SL_FOP_LOG;
+		l->fops |= SL_FOP_LOG;
 	if (f->end != NULL)
-		wr->fops |= SL_FOP_END;
+		l->fops |= SL_FOP_END;
 	if (f->ctx_size != 0)
-		wr->fops |= SL_FOP_BEGIN;
+		l->fops |= SL_FOP_BEGIN;
 }
 
-void
+int
 sl_filters_attach(struct sl_wgen *g)
 {
 	const struct sl_conf *conf = g->conf;
+	uint16_t *set = NULL, *at = NULL;
+	struct flist *lists = NULL;
+	size_t nlists = 0;
 
 	pthread_once(&slots_once, slots_init);
+	/* each route's set of filters (a bit per filter), and which sets
+	 * there are: at[set] is 1 + its list's place */
+	if ((set = calloc(g->nroutes ? g->nroutes : 1, sizeof(*set))) == NULL ||
+	    (at = calloc((size_t)1 << SL_FID_N, sizeof(*at))) == NULL)
+		goto fail;
 	for (size_t i = 0; i < conf->nlisteners; i++)
 		for (size_t j = 0; j < conf->listeners[i].nroutes; j++) {
 			const struct sl_conf_route *r =
 			    &conf->listeners[i].routes[j];
-			struct sl_wroute *wr = &g->routes[r->index];
+			uint16_t m = 0;
 
-			wr->nfilt = 0;
-			wr->fops = 0;
 			for (size_t k = 0; k < SL_FID_N; k++)
 				if (sl_filters[k]->used(r))
-					add(wr, sl_filters[k]);
+					m |= (uint16_t)(1u << k);
+			set[r->index] = m;
+			if (at[m] == 0)
+				at[m] = (uint16_t)++nlists;
 		}
+	if ((lists = calloc(nlists ? nlists : 1, sizeof(*lists))) == NULL)
+		goto fail;
+	for (size_t m = 0; m < ((size_t)1 << SL_FID_N); m++)
+		if (at[m] != 0)
+			for (size_t k = 0; k < SL_FID_N; k++)
+				if (m & (1u << k))
+					add(&lists[at[m] - 1], sl_filters[k]);
+	for (size_t i = 0; i < g->nroutes; i++) {
+		const struct flist *l;
+		struct sl_wroute *wr = &g->routes[i];
+
+		if (at[set[i]] == 0) /* (every index is a route's) */
+			continue;
+		l = &lists[at[set[i]] - 1];
+		wr->filt = l->f;
+		wr->nfilt = l->n;
+		wr->fops = l->fops;
+	}
+	free(g->flists);
+	g->flists = lists;
+	free(set);
+	free(at);
+	return 0;
+fail:
+	free(set);
+	free(at);
+	free(lists);
+	return -1;
 }

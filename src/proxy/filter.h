@@ -261,10 +261,13 @@ struct sl_filter {
 #define SL_FOP_BEGIN	  0x100 /* a filter with state (ctx_size) */
 
 /* Each route of g gets the filters it uses, in the order they run
- * (g->routes[i].filt). Called once per generation and worker, when it is
- * made (daemon/worker.c): the exchange reads the lists, and so never
- * names a filter, nor the table that names them all. */
-void sl_filters_attach(struct sl_wgen *g);
+ * (g->routes[i].filt): one list per distinct set of filters, shared by
+ * the routes that use it (a platform's 100,000 plain routes share one
+ * empty list). Called once per generation and worker, when it is made
+ * (daemon/worker.c): the exchange reads the lists, and so never names a
+ * filter, nor the table that names them all. Returns 0, or -1 when out
+ * of memory (g is then not to be used). */
+int sl_filters_attach(struct sl_wgen *g);
 
 /*
  * The filters' slots: each filter with state (ctx_size) has one place in

@@ -36,6 +36,8 @@ wroutes_free(struct sl_wgen *g)
 	}
 	free(g->routes);
 	g->routes = NULL;
+	free(g->flists);
+	g->flists = NULL;
 }
 
 /* Per-route state: split counters, mirror accumulators. Returns 0 or

@@ -57,8 +57,10 @@ struct sl_wroute {
 	uint32_t *gweights;
 	uint64_t gmask;
 	/* the filters the route uses, in the order they run (the
-	 * exchange's, proxy/filter.h; set by sl_filters_attach) */
-	const struct sl_filter *filt[SL_WROUTE_FILTERS];
+	 * exchange's, proxy/filter.h; set by sl_filters_attach): one of its
+	 * generation's lists (sl_wgen.flists), shared by every route that
+	 * uses the same filters */
+	const struct sl_filter *const *filt;
 	uint8_t nfilt;
 	uint16_t fops; /* the operations they have (SL_FOP_*): a place no
 			  filter of the route acts at costs one test */
@@ -76,6 +78,8 @@ struct sl_wgen {
 	size_t nclusters;
 	struct sl_wroute *routes; /* owned, one per route (route->index) */
 	size_t nroutes;
+	void *flists; /* owned, one allocation: the distinct filter lists
+			 its routes' filt point into (proxy/filter.c) */
 	int refs;
 };
 

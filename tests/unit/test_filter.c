@@ -43,6 +43,13 @@ static const char yaml[] =
     "          - { name: ip, key: client_ip, rate: 10/s }\n"
     "      - name: traced\n"
     "        cluster: a\n"
+    "      - name: plain2\n"
+    "        match: { path_prefix: /plain2 }\n"
+    "        cluster: a\n"
+    "        tracing: false\n"
+    "      - name: traced2\n"
+    "        match: { path_prefix: /traced2 }\n"
+    "        cluster: a\n"
     "clusters:\n"
     "  - name: a\n"
     "    endpoints: [127.0.0.1:9001]\n"
@@ -79,7 +86,7 @@ attach(const char *text, struct sl_wgen *g)
 	g->nroutes = conf->nroutes;
 	g->routes = calloc(g->nroutes, sizeof(*g->routes));
 	assert_non_null(g->routes);
-	sl_filters_attach(g);
+	assert_int_equal(sl_filters_attach(g), 0);
 	return conf;
 }
 
@@ -93,7 +100,7 @@ test_routes_get_what_they_use_in_order(void **state)
 
 	(void)state;
 	l = &conf->listeners[0];
-	assert_int_equal(l->nroutes, 3);
+	assert_int_equal(l->nroutes, 5);
 
 	/* a route without features runs no filter, and no place tests
 	 * more than its empty set */
@@ -128,7 +135,21 @@ test_routes_get_what_they_use_in_order(void **state)
 	assert_int_equal(g.routes[l->routes[2].index].filt[0]->phase,
 			 SL_FPHASE_ACCESS);
 
+	/* routes of the same filters share one list; others have theirs
+	 * (a platform's many plain routes cost one list, not one each) */
+	assert_ptr_equal(g.routes[l->routes[3].index].filt,
+			 g.routes[l->routes[0].index].filt);
+	assert_ptr_equal(g.routes[l->routes[4].index].filt,
+			 g.routes[l->routes[2].index].filt);
+	assert_ptr_not_equal(g.routes[l->routes[0].index].filt,
+			     g.routes[l->routes[1].index].filt);
+	assert_ptr_not_equal(g.routes[l->routes[1].index].filt,
+			     g.routes[l->routes[2].index].filt);
+	assert_string_equal(
+	    names(&g.routes[l->routes[4].index], buf, sizeof(buf)), "trace");
+
 	free(g.routes);
+	free(g.flists);
 	sl_conf_unref(conf);
 }
 
@@ -244,6 +265,7 @@ test_slots(void **state)
 			assert_false(overlap(a[i], b[j]));
 
 	free(g.routes);
+	free(g.flists);
 	sl_conf_unref(conf);
 }
 
