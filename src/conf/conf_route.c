@@ -276,7 +276,6 @@ parse_match(struct sl_yaml_loader *ld, const char *lbl,
 	    struct sl_conf_route *r)
 {
 	const struct sl_yaml_node *v, *path, *prefix, *pathk, *prefixk;
-
 	const struct sl_yaml_node *file, *hostk, *filek;
 
 	sl_conf_check_keys(ld, map, SL_CONF_SEC_MATCH);
