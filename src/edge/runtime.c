@@ -15,7 +15,6 @@
 #include <sys/random.h>
 
 #include "conf_types.h"
-#include "guard.h"
 #include "users.h"
 #include "util.h"
 

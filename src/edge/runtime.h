@@ -20,7 +20,6 @@
 #include "ratelimit.h"
 
 struct sl_conf;
-struct sl_guard_view;
 
 #define SL_PER_IP_SLOTS 65536
 
@@ -353,6 +352,35 @@ struct sl_rlstate {
 	struct sl_rlcstate *cstate; /* its counters (one reference) */
 	struct sl_rlcounts *counts; /* cstate's, one per worker; set once
 				       the state is complete */
+};
+
+/* ---- canary guards' state (fleet/guard.h judges; these are its types,
+ * here so that the registry, which owns the state, needs nothing above
+ * it) ---- */
+
+/* What one cluster of a split did over a window. */
+struct sl_guard_obs {
+	uint64_t requests; /* exchanges that ended on it */
+	uint64_t failures; /* ... that the upstream failed (doc/fleet.md) */
+	uint64_t slow;	   /* ... slower than the guard's latency bound */
+};
+
+enum sl_guard_verdict {
+	SL_GUARD_PASS = 0, /* judged, and not worse */
+	SL_GUARD_FEW,	   /* not judged: too few requests on either side */
+	SL_GUARD_FAILURES, /* worse: more failures */
+	SL_GUARD_LATENCY,  /* worse: slower */
+	SL_GUARD_NVERDICTS,
+};
+
+/* What the admin pages show of a split's entry (sl_guard_view): its last
+ * window, whether it is tripped, and when (0: never) and why. */
+struct sl_guard_view {
+	struct sl_guard_obs window;
+	int tripped;
+	uint64_t tripped_ms;	   /* monotonic */
+	enum sl_guard_verdict why; /* of the trip */
+	double p;		   /* the test's probability at the trip */
 };
 
 /* A guarded split's counts in one worker (only it writes them), one per

@@ -18,25 +18,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runtime.h" /* the guard's state and what it shows */
+
 struct sl_conf;
 struct sl_conf_guard;
 struct sl_conf_route;
-struct sl_gstate;
-
-/* What one cluster of a split did over a window. */
-struct sl_guard_obs {
-	uint64_t requests; /* exchanges that ended on it */
-	uint64_t failures; /* ... that the upstream failed (doc/fleet.md) */
-	uint64_t slow;	   /* ... slower than the guard's latency bound */
-};
-
-enum sl_guard_verdict {
-	SL_GUARD_PASS = 0, /* judged, and not worse */
-	SL_GUARD_FEW,	   /* not judged: too few requests on either side */
-	SL_GUARD_FAILURES, /* worse: more failures */
-	SL_GUARD_LATENCY,  /* worse: slower */
-	SL_GUARD_NVERDICTS,
-};
 
 /* "pass", "few", "failures", "latency". */
 const char *sl_guard_verdict_str(enum sl_guard_verdict v);
@@ -96,14 +82,8 @@ const uint32_t *sl_guard_weights(const struct sl_conf_route *r, uint32_t *cache,
 void sl_guard_tick(struct sl_conf *conf, uint64_t now_ms);
 
 /* What the admin pages show of split entry i of guarded route r: its
- * last window, whether it is tripped, and when (0: never) and why. */
-struct sl_guard_view {
-	struct sl_guard_obs window;
-	int tripped;
-	uint64_t tripped_ms;	   /* monotonic */
-	enum sl_guard_verdict why; /* of the trip */
-	double p;		   /* the test's probability at the trip */
-};
+ * last window, whether it is tripped, and when (0: never) and why
+ * (struct sl_guard_view, runtime.h). */
 void sl_guard_view(const struct sl_conf_route *r, size_t i,
 		   struct sl_guard_view *v);
 

@@ -40,6 +40,7 @@
 #include "tpool.h"
 #include "util.h"
 #include "waf.h"
+#include "wafcheck.h"
 #include "wloop.h"
 #include "wproxy.h"
 

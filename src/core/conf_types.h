@@ -4,7 +4,10 @@
  * holds: listeners, their limits and tls, routes, clusters, ...), for the
  * many files that read a generation and call none of conf.h's functions.
  * Types only: no function, and no include beyond what the types need.
- * conf.h includes it and adds the loading and reference counting.
+ * conf.h includes it and adds the loading and reference counting. Here in
+ * core, the lowest layer, because net/ (TLS) and edge/ (routes, the
+ * registry) read a generation too and include only downward; conf/ fills
+ * it (issue 79).
  */
 #ifndef SL_CONF_TYPES_H
 #define SL_CONF_TYPES_H
@@ -15,9 +18,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "cidr.h"     /* struct sl_cidr_set */
-#include "log.h"      /* enum sl_log_level, sl_access_format, sl_log_query */
-#include "wafcheck.h" /* struct sl_waf_limits */
+#include "cidr.h" /* struct sl_cidr_set */
+#include "log.h"  /* enum sl_log_level, sl_access_format, sl_log_query */
 
 struct sl_lstate;
 struct sl_lcstate;
@@ -459,6 +461,15 @@ struct sl_conf_compress_route {
 	size_t ntypes;
 	uint8_t wlog; /* log2(window) */
 	unsigned line, col;
+};
+
+/* A route's WAF limits (waf: limits:), checked on the loop
+ * (edge/wafcheck.h); 0: none. */
+struct sl_waf_limits {
+	uint32_t cookies;    /* cookie pairs */
+	uint32_t args;	     /* arguments: query, form and JSON values */
+	uint32_t json_depth; /* a JSON body's nesting */
+	uint64_t args_bytes; /* the arguments' names and values */
 };
 
 /* A route's waf: what its requests go through, and what is done with the
