@@ -232,6 +232,52 @@ path_list(struct sl_route_index *idx, uint32_t c, const struct sl_conf_route *r,
 	return j;
 }
 
+/* Each class's prefix lengths (nplen prefix keys in all): collected per
+ * class (one per distinct prefix), then sorted and made unique, into
+ * idx->plens. Returns 0, or -1 when out of memory. */
+static int
+class_plens(struct sl_route_index *idx, size_t nplen)
+{
+	uint32_t *tmp = malloc(nplen * sizeof(*tmp));
+	uint32_t *cnt = calloc(idx->ncls + 1, sizeof(*cnt));
+	size_t k = 0;
+
+	if (tmp == NULL || cnt == NULL) {
+		free(tmp);
+		free(cnt);
+		return -1;
+	}
+	/* where each class's lengths start */
+	for (uint32_t j = 0; j <= idx->pmask; j++)
+		if (idx->paths[j].hash != 0 && idx->paths[j].kind == K_PREFIX)
+			cnt[idx->paths[j].cls + 1]++;
+	for (uint32_t c = 0; c < idx->ncls; c++)
+		cnt[c + 1] += cnt[c];
+	for (uint32_t c = 0; c < idx->ncls; c++)
+		idx->cls[c].plen_off = cnt[c];
+	for (uint32_t j = 0; j <= idx->pmask; j++)
+		if (idx->paths[j].hash != 0 && idx->paths[j].kind == K_PREFIX) {
+			uint32_t c = idx->paths[j].cls;
+			tmp[idx->cls[c].plen_off + idx->cls[c].nplen++] =
+			    idx->paths[j].len;
+		}
+	for (uint32_t c = 0; c < idx->ncls; c++) {
+		uint32_t *v = tmp + idx->cls[c].plen_off;
+		uint32_t m = 0;
+		qsort(v, idx->cls[c].nplen, sizeof(*v), cmp_u32);
+		for (uint32_t j = 0; j < idx->cls[c].nplen; j++)
+			if (m == 0 || v[m - 1] != v[j])
+				v[m++] = v[j];
+		memcpy(idx->plens + k, v, m * sizeof(*v));
+		idx->cls[c].plen_off = (uint32_t)k;
+		idx->cls[c].nplen = m;
+		k += m;
+	}
+	free(tmp);
+	free(cnt);
+	return 0;
+}
+
 struct sl_route_index *
 sl_route_index_build(const struct sl_conf_route *routes, size_t n)
 {
@@ -295,48 +341,9 @@ sl_route_index_build(const struct sl_conf_route *routes, size_t n)
 		}
 	}
 
-	/* each class's prefix lengths: collected per class in route order
-	 * (one per distinct prefix), then sorted and made unique */
-	if (nplen > 0) {
-		uint32_t *tmp = malloc(nplen * sizeof(*tmp));
-		uint32_t *cnt = calloc(idx->ncls + 1, sizeof(*cnt));
-		size_t k = 0;
-		if (tmp == NULL || cnt == NULL) {
-			free(tmp);
-			free(cnt);
-			goto fail;
-		}
-		/* where each class's lengths start */
-		for (uint32_t j = 0; j <= idx->pmask; j++)
-			if (idx->paths[j].hash != 0 &&
-			    idx->paths[j].kind == K_PREFIX)
-				cnt[idx->paths[j].cls + 1]++;
-		for (uint32_t c = 0; c < idx->ncls; c++)
-			cnt[c + 1] += cnt[c];
-		for (uint32_t c = 0; c < idx->ncls; c++)
-			idx->cls[c].plen_off = cnt[c];
-		for (uint32_t j = 0; j <= idx->pmask; j++)
-			if (idx->paths[j].hash != 0 &&
-			    idx->paths[j].kind == K_PREFIX) {
-				uint32_t c = idx->paths[j].cls;
-				tmp[idx->cls[c].plen_off +
-				    idx->cls[c].nplen++] = idx->paths[j].len;
-			}
-		for (uint32_t c = 0; c < idx->ncls; c++) {
-			uint32_t *v = tmp + idx->cls[c].plen_off;
-			uint32_t m = 0;
-			qsort(v, idx->cls[c].nplen, sizeof(*v), cmp_u32);
-			for (uint32_t j = 0; j < idx->cls[c].nplen; j++)
-				if (m == 0 || v[m - 1] != v[j])
-					v[m++] = v[j];
-			memcpy(idx->plens + k, v, m * sizeof(*v));
-			idx->cls[c].plen_off = (uint32_t)k;
-			idx->cls[c].nplen = m;
-			k += m;
-		}
-		free(tmp);
-		free(cnt);
-	}
+	/* each class's prefix lengths */
+	if (nplen > 0 && class_plens(idx, nplen) == -1)
+		goto fail;
 
 	/* the lists laid out one after another, positions in order; a route
 	 * whose hosts_file names a host twice is in its list once */

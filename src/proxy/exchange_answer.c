@@ -285,6 +285,9 @@ sl_exchange_answer_body(struct sl_seam *s, int status, const char *error,
 	txn_answer(s, status, error, error, 0, fields, body, blen);
 }
 
+static void answer_note(struct sl_seam *s, struct sl_txn *t, int status,
+			const char *error);
+
 /* sl_exchange_answer, with what the logs call it (error: the access log's
  * "error", the info line's name) apart from the answer's code. */
 static void
@@ -427,26 +430,30 @@ written:
 		}
 	}
 	s->txn->out.len += (uint32_t)n;
-	if (sl_log_enabled(SL_LOG_INFO) && status != 404 && fields == NULL) {
-		char peer[SL_PEER_MAX], m[64], p[1024], h[512];
-		/* the rule a refused request broke: the response says only
-		 * bad_request, the operator needs more */
-		log_info(
-		    "conn=%llu peer=%s request_id=%s route=%s: %d %s%s%s%s%s%s "
-		    "method=%s target=\"%s\" host=\"%s\"",
-		    (unsigned long long)s->id,
-		    sl_exchange_peer_str(s, t, peer, sizeof(peer)),
-		    t->request_id, t->route ? t->route->name : "-", status,
-		    error, t->why != SL_H1_R_NONE ? " reason=" : "",
-		    t->why != SL_H1_R_NONE ? sl_h1_reason_str(t->why) : "",
-		    t->rule != NULL ? " rule=\"" : "",
-		    t->rule != NULL ? t->rule : "", t->rule != NULL ? "\"" : "",
-		    sl_escape(m, sizeof(m), t->note.method,
-			      strlen(t->note.method)),
-		    sl_escape(p, sizeof(p), t->note.path, strlen(t->note.path)),
-		    sl_escape(h, sizeof(h), t->note.host,
-			      strlen(t->note.host)));
-	}
+	if (sl_log_enabled(SL_LOG_INFO) && status != 404 && fields == NULL)
+		answer_note(s, t, status, error);
+}
+
+/* The rule a refused request broke, at info: the response says only
+ * bad_request, the operator needs more. */
+static void
+answer_note(struct sl_seam *s, struct sl_txn *t, int status, const char *error)
+{
+	char peer[SL_PEER_MAX], m[64], p[1024], h[512];
+
+	log_info(
+	    "conn=%llu peer=%s request_id=%s route=%s: %d %s%s%s%s%s%s "
+	    "method=%s target=\"%s\" host=\"%s\"",
+	    (unsigned long long)s->id,
+	    sl_exchange_peer_str(s, t, peer, sizeof(peer)), t->request_id,
+	    t->route ? t->route->name : "-", status, error,
+	    t->why != SL_H1_R_NONE ? " reason=" : "",
+	    t->why != SL_H1_R_NONE ? sl_h1_reason_str(t->why) : "",
+	    t->rule != NULL ? " rule=\"" : "", t->rule != NULL ? t->rule : "",
+	    t->rule != NULL ? "\"" : "",
+	    sl_escape(m, sizeof(m), t->note.method, strlen(t->note.method)),
+	    sl_escape(p, sizeof(p), t->note.path, strlen(t->note.path)),
+	    sl_escape(h, sizeof(h), t->note.host, strlen(t->note.host)));
 }
 
 void

@@ -268,41 +268,13 @@ access_time(time_t sec)
 	ts_sec = sec;
 }
 
-/* Counts the exchange and writes its access log line; called once for
- * every exchange, finished or cut. The line's time is when the exchange
- * ended (duration_ms before it, it started). */
-void
-sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
+/* The exchange counted: the worker's, its listener's, its route's
+ * (and split's and guard's) and its cluster's counters. hdur: its time
+ * for the histograms, slot its bucket. */
+static void
+exchange_count(struct sl_seam *s, struct sl_txn *t, int cls, uint64_t hdur,
+	       unsigned slot)
 {
-	char line[4096], peer[64], fails[512], viab[64];
-	char rid[sizeof(t->request_id)], authb[512];
-	const char *upstream = "-", *via = NULL, *auth = NULL;
-	struct timespec now;
-	size_t n = 0;
-	uint64_t dur = now_ms() - t->clk.start_ms, up_ms = 0;
-	int cls = t->status >= 100 && t->status < 600 ? t->status / 100 : 0;
-	const char *cluster = "-", *close_why = "";
-	/* a tunnel's life is no request's latency: its histograms take the
-	 * time to the switch */
-	uint64_t hdur = t->status == 101 ? t->switch_ms : dur;
-
-	unsigned slot = sl_hist_slot(hdur);
-	/* the filters' fields of the line (filter.h) */
-	struct sl_flog fl = {0};
-
-	if ((t->fops & SL_FOP_LOG) || (t->flags & SL_TXN_F_LOGF)) {
-		/* the filters' own records go (a trace's spans), and their
-		 * fields of the line */
-		const struct sl_wroute *wr = &s->gen->routes[t->route->index];
-		for (unsigned i = 0; i < wr->nfilt; i++) {
-			const struct sl_filter *f = wr->filt[i];
-			if (f->log != NULL)
-				f->log(s, t, &fl);
-			else if (f->log_fields != NULL &&
-				 (t->flags & SL_TXN_F_LOGF))
-				f->log_fields(t, &fl);
-		}
-	}
 	SL_STAT_INC(s->w->stats.requests);
 	SL_STAT_INC(s->w->stats.responses[cls]);
 	if (t->grpc.status != 0)
@@ -353,240 +325,299 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 			SL_STAT_ADD(cc->dur_sum_ms, up);
 		}
 	}
-	if (!sl_access_enabled())
-		return;
+}
+
+/* What one line says beyond the exchange's own fields, worked out once
+ * for either format. */
+struct lline {
+	struct timespec now;
+	uint64_t dur, up_ms;
+	const char *upstream, *cluster, *close_why;
+	const char *via, *auth; /* NULL: not said */
+	char peer[64], viab[64], rid[SL_REQUEST_ID_MAX + 1], authb[512];
+	struct sl_flog fl; /* the filters' fields */
+};
+
+static void
+line_values(struct sl_seam *s, struct sl_txn *t, struct lline *l)
+{
+	l->upstream = "-";
+	l->cluster = "-";
+	l->close_why = "";
+	l->via = l->auth = NULL;
+	l->up_ms = 0;
 	if (t->wc != NULL) {
-		cluster = t->wc->conf->name;
+		l->cluster = t->wc->conf->name;
 		if (t->clk.up_start_ms != 0)
-			up_ms = now_ms() - t->clk.up_start_ms;
+			l->up_ms = now_ms() - t->clk.up_start_ms;
 	}
 	/* why the connection ends with this exchange, "" when it is kept
 	 * (an HTTP/2 stream: why the stream was cut, "" when it was not) */
 	if (s->close_reason != NULL)
-		close_why = s->close_reason;
+		l->close_why = s->close_reason;
 	else if ((t->flags & SL_TXN_F_CLOSE) && SL_SEAM_PROTO(s) == 0)
 		/* a refusal or a cut closes for its own reason */
-		close_why =
+		l->close_why =
 		    (t->resp_ph == SL_TXN_RESP_LOCAL) && txn_error(t)[0] != '\0'
 			? txn_error(t)
 			: "connection_close";
-	clock_gettime(CLOCK_REALTIME, &now);
-	sl_ip_str(&t->client_addr, peer, sizeof(peer));
+	clock_gettime(CLOCK_REALTIME, &l->now);
+	sl_ip_str(&t->client_addr, l->peer, sizeof(l->peer));
 	/* identity: who connected, when not the client (edge.md) */
 	if (s->pp != NULL || (t->flags & SL_TXN_F_FWD_CLIENT)) {
-		via = sl_seam_via(s, (t->flags & SL_TXN_F_FWD_CLIENT) != 0,
-				  &t->client_addr, viab, sizeof(viab));
+		l->via = sl_seam_via(s, (t->flags & SL_TXN_F_FWD_CLIENT) != 0,
+				     &t->client_addr, l->viab, sizeof(l->viab));
 		if (s->pp != NULL && s->pp->authority_len > 0) {
 			/* the PROXY protocol's authority is the client's
 			 * choice of name: masked as the others are */
-			snprintf(authb, sizeof(authb), "%s", s->pp->authority);
+			snprintf(l->authb, sizeof(l->authb), "%s",
+				 s->pp->authority);
 			if (sl_log_cards())
-				(void)sl_pan_mask(authb, strlen(authb),
+				(void)sl_pan_mask(l->authb, strlen(l->authb),
 						  s->pp->authority_len >=
-						      sizeof(authb));
-			auth = authb;
+						      sizeof(l->authb));
+			l->auth = l->authb;
 		}
 	}
 	if (t->wc != NULL)
-		upstream = t->wc->eps[t->ep_index]->conf->addr.text;
+		l->upstream = t->wc->eps[t->ep_index]->conf->addr.text;
 	/* a client's own X-Request-Id is a value it chose, masked as the
 	 * others are (one sluice made holds no card number) */
-	memcpy(rid, t->request_id, sizeof(rid));
+	memcpy(l->rid, t->request_id, sizeof(l->rid));
 	if ((t->flags & SL_TXN_F_CLIENT_RID) && sl_log_cards())
-		(void)sl_pan_mask(rid, strlen(rid), 0);
-	if (sl_access_format() == SL_ACCESS_JSON) {
-		/* by hand, not snprintf: the line is most of what logging
-		 * costs per request */
-		struct lw w = {line, line + sizeof(line) - 1};
-		access_time(now.tv_sec);
-		LW_LIT(&w, "{\"time\":\"");
-		lw_mem(&w, ts_json, ts_json_len);
-		lw_ch(&w, '.');
-		lw_u64w(&w, (uint64_t)(now.tv_nsec / 1000000), 3);
-		LW_LIT(&w, "Z\",\"conn\":");
-		lw_u64(&w, s->id);
-		LW_LIT(&w, ",\"peer\":\"");
-		lw_str(&w, peer);
-		if (via != NULL) {
-			LW_LIT(&w, "\",\"via\":\"");
-			lw_str(&w, via);
-		}
-		if (auth != NULL) {
-			LW_LIT(&w, "\",\"authority\":\"");
-			lw_esc(&w, auth, 512);
-		}
-		LW_LIT(&w, "\",\"listener\":\"");
-		lw_str(&w, s->lconf->name);
-		if (SL_SEAM_PROTO(s) == 2) {
-			LW_LIT(&w, "\",\"protocol\":\"HTTP/3\",\"stream\":");
-			lw_u64(&w, s->stream_id);
-			LW_LIT(&w, ",\"method\":\"");
-		} else if (s->stream_id != 0) {
-			LW_LIT(&w, "\",\"protocol\":\"HTTP/2.0\",\"stream\":");
-			lw_u64(&w, s->stream_id);
-			LW_LIT(&w, ",\"method\":\"");
-		} else if (t->minor == 0)
-			LW_LIT(&w,
-			       "\",\"protocol\":\"HTTP/1.0\",\"method\":\"");
-		else
-			LW_LIT(&w,
-			       "\",\"protocol\":\"HTTP/1.1\",\"method\":\"");
-		lw_esc(&w, t->note.method, 128);
-		LW_LIT(&w, "\",\"path\":\"");
-		lw_esc(&w, t->note.path, 1024);
-		LW_LIT(&w, "\",\"host\":\"");
-		lw_esc(&w, t->note.host, 256);
-		LW_LIT(&w, "\",\"status\":");
-		lw_u64(&w, (uint64_t)(t->status > 0 ? t->status : 0));
-		if (t->grpc.status != 0) {
-			/* sluice's own gRPC answer (doc/grpc.md) */
-			LW_LIT(&w, ",\"grpc_status\":");
-			lw_u64(&w, t->grpc.status);
-		} else if (t->grpc.up != 0) {
-			/* the upstream's */
-			LW_LIT(&w, ",\"grpc_status\":");
-			lw_u64(&w, (uint64_t)(t->grpc.up - 1));
-		}
-		if (t->flags & SL_TXN_F_AUTH_MASK) {
-			LW_LIT(&w, ",\"auth\":\"");
-			lw_str(&w, auth_str(t->flags));
-			LW_LIT(&w, "\"");
-		}
-		LW_LIT(&w, ",\"route\":\"");
-		lw_str(&w, t->route ? t->route->name : "-");
-		LW_LIT(&w, "\",\"upstream\":\"");
-		lw_str(&w, upstream);
-		LW_LIT(&w, "\",\"bytes_in\":");
-		lw_u64(&w, t->bytes_in);
-		LW_LIT(&w, ",\"bytes_out\":");
-		lw_u64(&w, t->bytes_out);
-		LW_LIT(&w, ",\"duration_ms\":");
-		lw_u64(&w, dur);
-		LW_LIT(&w, ",\"request_id\":\"");
-		lw_str(&w, rid);
-		if (fl.trace_id != NULL) {
-			/* a log line and its trace find each other */
-			char id[32];
-			LW_LIT(&w, "\",\"trace_id\":\"");
-			sl_trace_hex(fl.trace_id, 16, id);
-			lw_mem(&w, id, 32);
-			LW_LIT(&w, "\",\"span_id\":\"");
-			sl_trace_hex(fl.span_id, 8, id);
-			lw_mem(&w, id, 16);
-		}
-		if (fl.waf != NULL) {
-			LW_LIT(&w, "\",\"waf\":\"");
-			lw_str(&w, fl.waf);
-		}
-		if (fl.encoding != NULL) {
-			/* the coding the body went with; bytes_out counts
-			 * the coded bytes */
-			LW_LIT(&w, "\",\"encoding\":\"");
-			lw_str(&w, fl.encoding);
-		}
-		if (fl.idem != NULL) {
-			/* what the Idempotency-Key store did */
-			LW_LIT(&w, "\",\"idempotency\":\"");
-			lw_str(&w, fl.idem);
-		}
-		LW_LIT(&w, "\",\"error\":\"");
-		lw_str(&w, txn_error(t));
-		LW_LIT(&w, "\",\"retried\":");
-		if (t->att.nretries > 0)
-			LW_LIT(&w, "true");
-		else
-			LW_LIT(&w, "false");
-		LW_LIT(&w, ",\"retries\":");
-		lw_u64(&w, t->att.nretries);
-		LW_LIT(&w, ",\"failures\":[");
-		if (t->att.nfail > 0) {
-			txn_failures(t, fails, sizeof(fails), 1);
-			lw_str(&w, fails);
-		}
-		LW_LIT(&w, "],\"referer\":\"");
-		lw_esc(&w, t->note.referer, 512);
-		LW_LIT(&w, "\",\"user_agent\":\"");
-		lw_esc(&w, t->note.user_agent, 512);
-		LW_LIT(&w, "\",\"cluster\":\"");
-		lw_str(&w, cluster);
-		LW_LIT(&w, "\",\"connect_ms\":");
-		lw_u64(&w, t->connect_ms);
-		LW_LIT(&w, ",\"upstream_ms\":");
-		lw_u64(&w, up_ms);
-		LW_LIT(&w, ",\"close\":\"");
-		lw_str(&w, close_why);
-		LW_LIT(&w, "\"}\n");
-		n = (size_t)(w.p - line);
-		if (w.p == w.end) /* cut short: still one line */
-			line[n - 1] = '\n';
-	} else {
-		char m[64], p[1024], r[512], u[512], retries[24] = "";
-		char ident[1200] = "", proto[16], sid[24] = "", gs[24] = "";
-		char tids[72] = "";
-		access_time(now.tv_sec);
-		if (t->att.nretries > 0)
-			snprintf(retries, sizeof(retries), " retries=%u",
-				 t->att.nretries);
-		sl_escape(m, sizeof(m), t->note.method, strlen(t->note.method));
-		sl_escape(p, sizeof(p), t->note.path, strlen(t->note.path));
-		sl_escape(r, sizeof(r), t->note.referer,
-			  strlen(t->note.referer));
-		sl_escape(u, sizeof(u), t->note.user_agent,
-			  strlen(t->note.user_agent));
-		if (via != NULL || auth != NULL) {
-			char a[1100];
-			snprintf(
-			    ident, sizeof(ident), "%s%s%s%s",
-			    via ? " via=" : "", via ? via : "",
-			    auth ? " authority=" : "",
-			    auth ? sl_escape(a, sizeof(a), auth, strlen(auth))
-				 : "");
-		}
-		if (t->grpc.status != 0)
-			snprintf(gs, sizeof(gs), " grpc_status=%u",
-				 t->grpc.status);
-		else if (t->grpc.up != 0)
-			snprintf(gs, sizeof(gs), " grpc_status=%u",
-				 (unsigned)(t->grpc.up - 1));
-		if (fl.trace_id != NULL) {
-			memcpy(tids, " trace_id=", 10);
-			sl_trace_hex(fl.trace_id, 16, tids + 10);
-			memcpy(tids + 42, " span_id=", 9);
-			sl_trace_hex(fl.span_id, 8, tids + 51);
-			tids[67] = '\0';
-		}
-		if (SL_SEAM_PROTO(s) != 0) {
-			snprintf(proto, sizeof(proto), "%s",
-				 SL_SEAM_PROTO(s) == 2 ? "HTTP/3" : "HTTP/2.0");
-			snprintf(sid, sizeof(sid), " stream=%u", s->stream_id);
-		} else
-			snprintf(proto, sizeof(proto), "HTTP/1.%d", t->minor);
-		/* the combined format proper, then sluice's fields */
-		n = (size_t)snprintf(
-		    line, sizeof(line),
-		    "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\" "
-		    "rid=%s route=%s upstream=%s ms=%llu cluster=%s "
-		    "connect_ms=%u upstream_ms=%llu "
-		    "close=%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s\n",
-		    peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", proto,
-		    t->status, (unsigned long long)txn_body_out(t),
-		    r[0] ? r : "-", u[0] ? u : "-", rid,
-		    t->route ? t->route->name : "-", upstream,
-		    (unsigned long long)dur, cluster, t->connect_ms,
-		    (unsigned long long)up_ms, close_why[0] ? close_why : "-",
-		    txn_error(t)[0] ? " error=" : "", txn_error(t), retries,
-		    txn_failures(t, fails, sizeof(fails), 0) ? " failures="
-							     : "",
-		    fails, ident, sid, gs,
-		    (t->flags & SL_TXN_F_AUTH_MASK) ? " auth=" : "",
-		    (t->flags & SL_TXN_F_AUTH_MASK) ? auth_str(t->flags) : "",
-		    tids, fl.waf != NULL ? " waf=" : "",
-		    fl.waf != NULL ? fl.waf : "",
-		    fl.encoding != NULL ? " encoding=" : "",
-		    fl.encoding != NULL ? fl.encoding : "",
-		    fl.idem != NULL ? " idempotency=" : "",
-		    fl.idem != NULL ? fl.idem : "");
+		(void)sl_pan_mask(l->rid, strlen(l->rid), 0);
+	access_time(l->now.tv_sec);
+}
+
+/* The line as JSON, written by hand, not by snprintf: the line is most of
+ * what logging costs per request. Returns its length. */
+static size_t
+line_json(struct sl_seam *s, struct sl_txn *t, const struct lline *l,
+	  char *line, size_t cap)
+{
+	struct lw w = {line, line + cap - 1};
+	char fails[512];
+	size_t n;
+
+	LW_LIT(&w, "{\"time\":\"");
+	lw_mem(&w, ts_json, ts_json_len);
+	lw_ch(&w, '.');
+	lw_u64w(&w, (uint64_t)(l->now.tv_nsec / 1000000), 3);
+	LW_LIT(&w, "Z\",\"conn\":");
+	lw_u64(&w, s->id);
+	LW_LIT(&w, ",\"peer\":\"");
+	lw_str(&w, l->peer);
+	if (l->via != NULL) {
+		LW_LIT(&w, "\",\"via\":\"");
+		lw_str(&w, l->via);
 	}
+	if (l->auth != NULL) {
+		LW_LIT(&w, "\",\"authority\":\"");
+		lw_esc(&w, l->auth, 512);
+	}
+	LW_LIT(&w, "\",\"listener\":\"");
+	lw_str(&w, s->lconf->name);
+	if (SL_SEAM_PROTO(s) == 2) {
+		LW_LIT(&w, "\",\"protocol\":\"HTTP/3\",\"stream\":");
+		lw_u64(&w, s->stream_id);
+		LW_LIT(&w, ",\"method\":\"");
+	} else if (s->stream_id != 0) {
+		LW_LIT(&w, "\",\"protocol\":\"HTTP/2.0\",\"stream\":");
+		lw_u64(&w, s->stream_id);
+		LW_LIT(&w, ",\"method\":\"");
+	} else if (t->minor == 0)
+		LW_LIT(&w, "\",\"protocol\":\"HTTP/1.0\",\"method\":\"");
+	else
+		LW_LIT(&w, "\",\"protocol\":\"HTTP/1.1\",\"method\":\"");
+	lw_esc(&w, t->note.method, 128);
+	LW_LIT(&w, "\",\"path\":\"");
+	lw_esc(&w, t->note.path, 1024);
+	LW_LIT(&w, "\",\"host\":\"");
+	lw_esc(&w, t->note.host, 256);
+	LW_LIT(&w, "\",\"status\":");
+	lw_u64(&w, (uint64_t)(t->status > 0 ? t->status : 0));
+	if (t->grpc.status != 0) {
+		/* sluice's own gRPC answer (doc/grpc.md) */
+		LW_LIT(&w, ",\"grpc_status\":");
+		lw_u64(&w, t->grpc.status);
+	} else if (t->grpc.up != 0) {
+		/* the upstream's */
+		LW_LIT(&w, ",\"grpc_status\":");
+		lw_u64(&w, (uint64_t)(t->grpc.up - 1));
+	}
+	if (t->flags & SL_TXN_F_AUTH_MASK) {
+		LW_LIT(&w, ",\"auth\":\"");
+		lw_str(&w, auth_str(t->flags));
+		LW_LIT(&w, "\"");
+	}
+	LW_LIT(&w, ",\"route\":\"");
+	lw_str(&w, t->route ? t->route->name : "-");
+	LW_LIT(&w, "\",\"upstream\":\"");
+	lw_str(&w, l->upstream);
+	LW_LIT(&w, "\",\"bytes_in\":");
+	lw_u64(&w, t->bytes_in);
+	LW_LIT(&w, ",\"bytes_out\":");
+	lw_u64(&w, t->bytes_out);
+	LW_LIT(&w, ",\"duration_ms\":");
+	lw_u64(&w, l->dur);
+	LW_LIT(&w, ",\"request_id\":\"");
+	lw_str(&w, l->rid);
+	if (l->fl.trace_id[0] != '\0') {
+		/* a log line and its trace find each other */
+		LW_LIT(&w, "\",\"trace_id\":\"");
+		lw_mem(&w, l->fl.trace_id, 32);
+		LW_LIT(&w, "\",\"span_id\":\"");
+		lw_mem(&w, l->fl.span_id, 16);
+	}
+	if (l->fl.waf != NULL) {
+		LW_LIT(&w, "\",\"waf\":\"");
+		lw_str(&w, l->fl.waf);
+	}
+	if (l->fl.encoding != NULL) {
+		/* the coding the body went with; bytes_out counts the coded
+		 * bytes */
+		LW_LIT(&w, "\",\"encoding\":\"");
+		lw_str(&w, l->fl.encoding);
+	}
+	if (l->fl.idem != NULL) {
+		/* what the Idempotency-Key store did */
+		LW_LIT(&w, "\",\"idempotency\":\"");
+		lw_str(&w, l->fl.idem);
+	}
+	LW_LIT(&w, "\",\"error\":\"");
+	lw_str(&w, txn_error(t));
+	LW_LIT(&w, "\",\"retried\":");
+	if (t->att.nretries > 0)
+		LW_LIT(&w, "true");
+	else
+		LW_LIT(&w, "false");
+	LW_LIT(&w, ",\"retries\":");
+	lw_u64(&w, t->att.nretries);
+	LW_LIT(&w, ",\"failures\":[");
+	if (t->att.nfail > 0) {
+		txn_failures(t, fails, sizeof(fails), 1);
+		lw_str(&w, fails);
+	}
+	LW_LIT(&w, "],\"referer\":\"");
+	lw_esc(&w, t->note.referer, 512);
+	LW_LIT(&w, "\",\"user_agent\":\"");
+	lw_esc(&w, t->note.user_agent, 512);
+	LW_LIT(&w, "\",\"cluster\":\"");
+	lw_str(&w, l->cluster);
+	LW_LIT(&w, "\",\"connect_ms\":");
+	lw_u64(&w, t->connect_ms);
+	LW_LIT(&w, ",\"upstream_ms\":");
+	lw_u64(&w, l->up_ms);
+	LW_LIT(&w, ",\"close\":\"");
+	lw_str(&w, l->close_why);
+	LW_LIT(&w, "\"}\n");
+	n = (size_t)(w.p - line);
+	if (w.p == w.end) /* cut short: still one line */
+		line[n - 1] = '\n';
+	return n;
+}
+
+/* The line in the combined format, then sluice's fields. Returns what
+ * snprintf does. */
+static size_t
+line_clf(struct sl_seam *s, struct sl_txn *t, const struct lline *l, char *line,
+	 size_t cap)
+{
+	char m[64], p[1024], r[512], u[512], retries[24] = "", fails[512];
+	char ident[1200] = "", proto[16], sid[24] = "", gs[24] = "";
+	char tids[72] = "";
+
+	if (t->att.nretries > 0)
+		snprintf(retries, sizeof(retries), " retries=%u",
+			 t->att.nretries);
+	sl_escape(m, sizeof(m), t->note.method, strlen(t->note.method));
+	sl_escape(p, sizeof(p), t->note.path, strlen(t->note.path));
+	sl_escape(r, sizeof(r), t->note.referer, strlen(t->note.referer));
+	sl_escape(u, sizeof(u), t->note.user_agent, strlen(t->note.user_agent));
+	if (l->via != NULL || l->auth != NULL) {
+		char a[1100];
+		snprintf(
+		    ident, sizeof(ident), "%s%s%s%s", l->via ? " via=" : "",
+		    l->via ? l->via : "", l->auth ? " authority=" : "",
+		    l->auth ? sl_escape(a, sizeof(a), l->auth, strlen(l->auth))
+			    : "");
+	}
+	if (t->grpc.status != 0)
+		snprintf(gs, sizeof(gs), " grpc_status=%u", t->grpc.status);
+	else if (t->grpc.up != 0)
+		snprintf(gs, sizeof(gs), " grpc_status=%u",
+			 (unsigned)(t->grpc.up - 1));
+	if (l->fl.trace_id[0] != '\0')
+		snprintf(tids, sizeof(tids), " trace_id=%s span_id=%s",
+			 l->fl.trace_id, l->fl.span_id);
+	if (SL_SEAM_PROTO(s) != 0) {
+		snprintf(proto, sizeof(proto), "%s",
+			 SL_SEAM_PROTO(s) == 2 ? "HTTP/3" : "HTTP/2.0");
+		snprintf(sid, sizeof(sid), " stream=%u", s->stream_id);
+	} else
+		snprintf(proto, sizeof(proto), "HTTP/1.%d", t->minor);
+	return (size_t)snprintf(
+	    line, cap,
+	    "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\" "
+	    "rid=%s route=%s upstream=%s ms=%llu cluster=%s "
+	    "connect_ms=%u upstream_ms=%llu "
+	    "close=%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s\n",
+	    l->peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", proto, t->status,
+	    (unsigned long long)txn_body_out(t), r[0] ? r : "-", u[0] ? u : "-",
+	    l->rid, t->route ? t->route->name : "-", l->upstream,
+	    (unsigned long long)l->dur, l->cluster, t->connect_ms,
+	    (unsigned long long)l->up_ms, l->close_why[0] ? l->close_why : "-",
+	    txn_error(t)[0] ? " error=" : "", txn_error(t), retries,
+	    txn_failures(t, fails, sizeof(fails), 0) ? " failures=" : "", fails,
+	    ident, sid, gs, (t->flags & SL_TXN_F_AUTH_MASK) ? " auth=" : "",
+	    (t->flags & SL_TXN_F_AUTH_MASK) ? auth_str(t->flags) : "", tids,
+	    l->fl.waf != NULL ? " waf=" : "",
+	    l->fl.waf != NULL ? l->fl.waf : "",
+	    l->fl.encoding != NULL ? " encoding=" : "",
+	    l->fl.encoding != NULL ? l->fl.encoding : "",
+	    l->fl.idem != NULL ? " idempotency=" : "",
+	    l->fl.idem != NULL ? l->fl.idem : "");
+}
+
+/* Counts the exchange and writes its access log line; called once for
+ * every exchange, finished or cut. The line's time is when the exchange
+ * ended (duration_ms before it, it started). */
+void
+sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
+{
+	char line[4096];
+	struct lline l;
+	size_t n;
+	uint64_t dur = now_ms() - t->clk.start_ms;
+	int cls = t->status >= 100 && t->status < 600 ? t->status / 100 : 0;
+	/* a tunnel's life is no request's latency: its histograms take the
+	 * time to the switch */
+	uint64_t hdur = t->status == 101 ? t->switch_ms : dur;
+
+	l.fl.trace_id[0] = '\0';
+	l.fl.waf = l.fl.encoding = l.fl.idem = NULL;
+	if ((t->fops & SL_FOP_LOG) || (t->flags & SL_TXN_F_LOGF)) {
+		/* the filters' own records go (a trace's spans), and their
+		 * fields of the line */
+		const struct sl_wroute *wr = &s->gen->routes[t->route->index];
+		for (unsigned i = 0; i < wr->nfilt; i++) {
+			const struct sl_filter *f = wr->filt[i];
+			if (f->log != NULL)
+				f->log(s, t, &l.fl);
+			else if (f->log_fields != NULL &&
+				 (t->flags & SL_TXN_F_LOGF))
+				f->log_fields(t, &l.fl);
+		}
+	}
+	exchange_count(s, t, cls, hdur, sl_hist_slot(hdur));
+	if (!sl_access_enabled())
+		return;
+	l.dur = dur;
+	line_values(s, t, &l);
+	if (sl_access_format() == SL_ACCESS_JSON)
+		n = line_json(s, t, &l, line, sizeof(line));
+	else
+		n = line_clf(s, t, &l, line, sizeof(line));
 	if (n >= sizeof(line)) {
 		n = sizeof(line) - 1;
 		line[n - 1] = '\n';

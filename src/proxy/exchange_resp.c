@@ -441,213 +441,203 @@ resp_tap(struct sl_seam *s, const char *p, size_t n)
 			wr->filt[i]->resp_data(s, p, n);
 }
 
-/* Checks new response bytes: head, then body framing. Returns -1 when
- * the exchange failed (already handled), SL_TXN_NEXT_SWITCH or
- * _SWITCH_WS on a checked 101, SL_TXN_NEXT_TUNNEL_OUT when bytes past
- * u->ready are an HTTP/2 tunnel's (left to the core), else 0. */
-static int
-resp_advance(struct sl_seam *s)
+/* The head of the upstream's answer at u->in.off into *resp, its bytes
+ * in *hlen. Returns 1 when it is parsed, 0 when more bytes must come,
+ * -1 when the exchange failed (already handled). */
+static SL_INLINE int
+resp_head_parse(struct sl_seam *s, struct sl_upconn *u,
+		struct sl_h1_response *resp, long *hlen)
 {
 	struct sl_txn *t = s->txn;
-	struct sl_upconn *u = t->up;
 	struct sl_worker *w = s->w;
-	uint32_t from;
-	int next;
+	struct sl_h1_limits hl = {s->lconf->limits.max_header_bytes,
+				  s->lconf->limits.max_header_bytes,
+				  w->max_hdrs};
+	long n;
 
-	while (t->resp_ph != SL_TXN_RESP_UPSTREAM) {
-		struct sl_h1_limits hl = {s->lconf->limits.max_header_bytes,
-					  s->lconf->limits.max_header_bytes,
-					  w->max_hdrs};
-		struct sl_h1_response resp;
-		struct sl_h1_header expose;
-		const struct sl_hdr_apply *rules;
-		const struct sl_hdr_vars *vp = NULL;
-		struct sl_hdr_vars vars;
-		char ip[64], zscratch[SL_FILTER_SCRATCH];
-		long hlen, n;
-		int close, rstatus, fields, dechunk;
-
-		if (sl_buf_pending(&u->in) == 0)
-			return 0;
-		/* sl_h1_parse_response (or resp_block) clears the rest */
-		resp.headers = w->hdrs;
-		resp.max_headers = w->max_hdrs;
-		/* an HTTP/2 upstream's head, as fields, which its codec
-		 * checked; from an HTTP/1.1 upstream a NUL is only a bad
-		 * head (the scan's nul_byte), never a block whose values
-		 * no one checked */
-		if (u->h2s && u->in.data[u->in.off] == SL_HBLK_MARK) {
-			if ((hlen = resp_block(s, u, &resp)) <= 0)
-				return (int)hlen;
-			goto parsed;
-		}
-		hlen = sl_h1_scan_head(&t->rsp.scan, u->in.data + u->in.off,
-				       sl_buf_pending(&u->in), &hl, 0);
-		if (hlen == 0 && head_fills_buffer(t, u) &&
-		    u->in.cap >= s->lconf->limits.buffer_bytes) {
-			/* a head that does not fit the whole budget never
-			 * will (a smaller buffer grows: sl_exchange_up_read) */
-			sl_attempt_failed(s, FAIL_BAD,
-					  "upstream_head_too_large",
-					  "buffer_bytes");
-			return -1;
-		}
-		if (hlen == 0)
-			return 0;
-		if (hlen < 0) {
-			sl_attempt_failed(s, FAIL_BAD, "upstream_bad_response",
-					  sl_h1_reason_str(t->rsp.scan.why));
-			return -1;
-		}
-		if (sl_h1_parse_response(u->in.data + u->in.off, (size_t)hlen,
-					 &resp, t->method_id) < 0) {
-			sl_attempt_failed(s, FAIL_BAD, "upstream_bad_response",
-					  sl_h1_reason_str(resp.why));
-			return -1;
-		}
-	parsed:
-		if (resp.status == 101 && t->upgrade != 0) {
-			/* a tunnel: the connection's (the core switches),
-			 * or this exchange's own over HTTP/2, its body from
-			 * here */
-			if ((next = resp_upgrade(s, &resp, (size_t)hlen)) != 0)
-				return next;
-			continue;
-		}
-		if (resp.status == 101) {
-			sl_attempt_failed(s, FAIL_BAD, "upstream_bad_response",
-					  "unrequested_101");
-			return -1;
-		}
-		if (resp.status < 200) {
-			if (resp_interim(s, &resp, (size_t)hlen) == -1)
-				return -1;
-			u->in.off += (uint32_t)hlen;
-			u->ready = u->in.off;
-			sl_h1_scan_init(&t->rsp.scan);
-			continue;
-		}
-		/* a status the route retries is dropped here, unseen; the
-		 * outlier detector hears of every answer. A gRPC call's
-		 * UNAVAILABLE known with the head (a trailers-only answer
-		 * from an HTTP/2 upstream, doc/grpc.md) counts as a 503 */
-		rstatus = resp.status;
-		if (s->flags & SL_SEAM_F_GRPC) {
-			if (!u->h2s) {
-				/* an HTTP/1.1 upstream's empty answer is the
-				 * call's trailers-only answer: the
-				 * Content-Length that framed its text is no
-				 * field of it (doc/grpc.md section 3a) */
-				if (resp.body == SL_H1_BODY_NONE &&
-				    resp.content_length == 0)
-					resp.flags |= SL_H1_F_CL_FRAMING;
-			} else if (rstatus == 200 &&
-				   sl_upstream_grpc_status(u) ==
-				       SL_GRPC_UNAVAILABLE)
-				rstatus = 503;
-		}
-		if (t->flags & SL_TXN_F_WATCH) {
-			sl_exchange_watch(t, &(struct sl_fattempt){
-						 .ev = SL_FA_END,
-						 .status = resp.status,
-					     });
-			if (u->h2s && (s->flags & SL_SEAM_F_GRPC))
-				sl_exchange_watch(
-				    t, &(struct sl_fattempt){
-					   .ev = SL_FA_GRPC,
-					   .status = sl_upstream_grpc_status(u),
-				       });
-		}
-		if ((rstatus >= 500 || t->wc->conf->outlier.enabled) &&
-		    sl_attempt_answered(s, rstatus))
-			return -1;
-		if (resp.ka_timeout > 0 || resp.ka_max > 0)
-			sl_upstream_keepalive(u, resp.ka_timeout, resp.ka_max);
-		/* answered: the request is not sent again, its kept body
-		 * goes */
-		if (t->body_ph == SL_TXN_BODY_KEPT)
-			sl_exchange_req_unretain(s, SL_TXN_BODY_STREAM);
-		t->status = resp.status;
-		t->rsp.body = resp.body;
-		t->rsp.remaining = resp.content_length;
-		t->rsp.keepalive = sl_h1_persists(resp.minor, resp.flags);
-		fields = sl_seam_fields(s);
-		if (resp.body >= SL_H1_BODY_CHUNKED)
-			resp_framing(s, t, resp.body, fields);
-		/* the route's filters see it (filter.h): the Idempotency-Key
-		 * store keeps it as the upstream sent it, compression
-		 * rewrites its fields and frames its body itself */
-		if ((t->fops & SL_FOP_RESP_HEAD) &&
-		    resp_filters(s, &resp, zscratch))
-			dechunk = 0;
-		else if (resp.body < SL_H1_BODY_CHUNKED)
-			dechunk = 0;
-		else if ((dechunk = resp_writer(s, t, &resp, fields)) < 0)
-			return -1;
-		close = (t->flags & SL_TXN_F_CLOSE) != 0 ||
-			t->req_ph != SL_TXN_REQ_DONE;
-		if (close)
-			t->flags |= SL_TXN_F_CLOSE;
-		/* a block takes up to 3 bytes a field more than text */
-		if (sl_exchange_out_reserve(
-			s,
-			(size_t)hlen + 512 +
-			    (fields ? 3 * resp.nheaders + sizeof(struct sl_hblk)
-				    : 0)) == -1) {
-			sl_attempt_failed(s, FAIL_BAD,
-					  "upstream_head_too_large",
-					  "max_header_bytes");
-			return -1;
-		}
-		if (t->route->expose_cluster_header != NULL) {
-			/* which cluster served it (a split's, say) */
-			expose.name = t->route->expose_cluster_header;
-			expose.name_len = strlen(expose.name);
-			expose.value = t->wc->conf->name;
-			expose.value_len = strlen(expose.value);
-			expose.kind = SL_HK_UNSET;
-		}
-		rules = sl_exchange_rules(s, 0, &vars, &vp, NULL, ip);
-		if (fields)
-			n = sl_h1_block_response_head(
-			    s->txn->out.data + s->txn->out.len,
-			    sl_buf_space(&s->txn->out), &resp, t->request_id,
-			    t->route->expose_cluster_header != NULL ? &expose
-								    : NULL,
-			    rules, vp);
-		else
-			n = sl_h1_write_response_head(
-			    s->txn->out.data + s->txn->out.len,
-			    sl_buf_space(&s->txn->out), &resp, t->minor, close,
-			    dechunk, t->request_id,
-			    t->route->expose_cluster_header != NULL ? &expose
-								    : NULL,
-			    rules, vp);
-		if (n < 0) {
-			sl_attempt_failed(s, FAIL_BAD,
-					  "upstream_head_too_large",
-					  "max_header_bytes");
-			return -1;
-		}
-		s->txn->out.len += (uint32_t)n;
-		t->head_out += (uint32_t)n;
-		u->in.off += (uint32_t)hlen;
-		u->ready = u->in.off;
-		t->resp_ph = SL_TXN_RESP_UPSTREAM;
-		t->up_ph = SL_TXN_UP_RECEIVING;
-		if (s->lconf->limits.min_send_rate_bps > 0)
-			sl_rate_start(&t->send_rate, now_ms());
-		/* an answer before the whole request went out: the upstream
-		 * connection cannot carry another exchange */
-		if (t->send_ph != SL_TXN_SEND_DONE)
-			t->flags |= SL_TXN_F_UP_BROKEN;
-		/* the request cannot be replayed any more; a head still
-		 * being written is kept until it is out */
-		if (sl_buf_pending(&t->uphead) == 0)
-			sl_buf_release(&w->bufs, &t->uphead);
-		if (resp.body == SL_H1_BODY_NONE)
-			resp_complete(t);
+	if (sl_buf_pending(&u->in) == 0)
+		return 0;
+	/* sl_h1_parse_response (or resp_block) clears the rest */
+	resp->headers = w->hdrs;
+	resp->max_headers = w->max_hdrs;
+	/* an HTTP/2 upstream's head, as fields, which its codec checked;
+	 * from an HTTP/1.1 upstream a NUL is only a bad head (the scan's
+	 * nul_byte), never a block whose values no one checked */
+	if (u->h2s && u->in.data[u->in.off] == SL_HBLK_MARK) {
+		if ((n = resp_block(s, u, resp)) <= 0)
+			return (int)n;
+		*hlen = n;
+		return 1;
 	}
+	n = sl_h1_scan_head(&t->rsp.scan, u->in.data + u->in.off,
+			    sl_buf_pending(&u->in), &hl, 0);
+	if (n == 0 && head_fills_buffer(t, u) &&
+	    u->in.cap >= s->lconf->limits.buffer_bytes) {
+		/* a head that does not fit the whole budget never will (a
+		 * smaller buffer grows: sl_exchange_up_read) */
+		sl_attempt_failed(s, FAIL_BAD, "upstream_head_too_large",
+				  "buffer_bytes");
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	if (n < 0) {
+		sl_attempt_failed(s, FAIL_BAD, "upstream_bad_response",
+				  sl_h1_reason_str(t->rsp.scan.why));
+		return -1;
+	}
+	if (sl_h1_parse_response(u->in.data + u->in.off, (size_t)n, resp,
+				 t->method_id) < 0) {
+		sl_attempt_failed(s, FAIL_BAD, "upstream_bad_response",
+				  sl_h1_reason_str(resp->why));
+		return -1;
+	}
+	*hlen = n;
+	return 1;
+}
+
+/* The final answer's head (resp, hlen bytes at u->in.off): the attempt
+ * answered, the filters shown it, its head written for the client, the
+ * exchange on to the body. Returns 0, or -1 when the exchange failed
+ * (already handled). */
+static SL_INLINE int
+resp_head_final(struct sl_seam *s, struct sl_upconn *u,
+		struct sl_h1_response *resp, long hlen)
+{
+	struct sl_txn *t = s->txn;
+	struct sl_worker *w = s->w;
+	struct sl_h1_header expose;
+	const struct sl_hdr_apply *rules;
+	const struct sl_hdr_vars *vp = NULL;
+	struct sl_hdr_vars vars;
+	char ip[64], zscratch[SL_FILTER_SCRATCH];
+	long n;
+	int close, rstatus, fields, dechunk;
+
+	/* a status the route retries is dropped here, unseen; the
+	 * outlier detector hears of every answer. A gRPC call's
+	 * UNAVAILABLE known with the head (a trailers-only answer
+	 * from an HTTP/2 upstream, doc/grpc.md) counts as a 503 */
+	rstatus = resp->status;
+	if (s->flags & SL_SEAM_F_GRPC) {
+		if (!u->h2s) {
+			/* an HTTP/1.1 upstream's empty answer is the
+			 * call's trailers-only answer: the
+			 * Content-Length that framed its text is no
+			 * field of it (doc/grpc.md section 3a) */
+			if (resp->body == SL_H1_BODY_NONE &&
+			    resp->content_length == 0)
+				resp->flags |= SL_H1_F_CL_FRAMING;
+		} else if (rstatus == 200 &&
+			   sl_upstream_grpc_status(u) == SL_GRPC_UNAVAILABLE)
+			rstatus = 503;
+	}
+	if (t->flags & SL_TXN_F_WATCH) {
+		sl_exchange_watch(t, &(struct sl_fattempt){
+					 .ev = SL_FA_END,
+					 .status = resp->status,
+				     });
+		if (u->h2s && (s->flags & SL_SEAM_F_GRPC))
+			sl_exchange_watch(
+			    t, &(struct sl_fattempt){
+				   .ev = SL_FA_GRPC,
+				   .status = sl_upstream_grpc_status(u),
+			       });
+	}
+	if ((rstatus >= 500 || t->wc->conf->outlier.enabled) &&
+	    sl_attempt_answered(s, rstatus))
+		return -1;
+	if (resp->ka_timeout > 0 || resp->ka_max > 0)
+		sl_upstream_keepalive(u, resp->ka_timeout, resp->ka_max);
+	/* answered: the request is not sent again, its kept body
+	 * goes */
+	if (t->body_ph == SL_TXN_BODY_KEPT)
+		sl_exchange_req_unretain(s, SL_TXN_BODY_STREAM);
+	t->status = resp->status;
+	t->rsp.body = resp->body;
+	t->rsp.remaining = resp->content_length;
+	t->rsp.keepalive = sl_h1_persists(resp->minor, resp->flags);
+	fields = sl_seam_fields(s);
+	if (resp->body >= SL_H1_BODY_CHUNKED)
+		resp_framing(s, t, resp->body, fields);
+	/* the route's filters see it (filter.h): the Idempotency-Key
+	 * store keeps it as the upstream sent it, compression
+	 * rewrites its fields and frames its body itself */
+	if ((t->fops & SL_FOP_RESP_HEAD) && resp_filters(s, resp, zscratch))
+		dechunk = 0;
+	else if (resp->body < SL_H1_BODY_CHUNKED)
+		dechunk = 0;
+	else if ((dechunk = resp_writer(s, t, resp, fields)) < 0)
+		return -1;
+	close =
+	    (t->flags & SL_TXN_F_CLOSE) != 0 || t->req_ph != SL_TXN_REQ_DONE;
+	if (close)
+		t->flags |= SL_TXN_F_CLOSE;
+	/* a block takes up to 3 bytes a field more than text */
+	if (sl_exchange_out_reserve(
+		s, (size_t)hlen + 512 +
+		       (fields ? 3 * resp->nheaders + sizeof(struct sl_hblk)
+			       : 0)) == -1) {
+		sl_attempt_failed(s, FAIL_BAD, "upstream_head_too_large",
+				  "max_header_bytes");
+		return -1;
+	}
+	if (t->route->expose_cluster_header != NULL) {
+		/* which cluster served it (a split's, say) */
+		expose.name = t->route->expose_cluster_header;
+		expose.name_len = strlen(expose.name);
+		expose.value = t->wc->conf->name;
+		expose.value_len = strlen(expose.value);
+		expose.kind = SL_HK_UNSET;
+	}
+	rules = sl_exchange_rules(s, 0, &vars, &vp, NULL, ip);
+	if (fields)
+		n = sl_h1_block_response_head(
+		    s->txn->out.data + s->txn->out.len,
+		    sl_buf_space(&s->txn->out), resp, t->request_id,
+		    t->route->expose_cluster_header != NULL ? &expose : NULL,
+		    rules, vp);
+	else
+		n = sl_h1_write_response_head(
+		    s->txn->out.data + s->txn->out.len,
+		    sl_buf_space(&s->txn->out), resp, t->minor, close, dechunk,
+		    t->request_id,
+		    t->route->expose_cluster_header != NULL ? &expose : NULL,
+		    rules, vp);
+	if (n < 0) {
+		sl_attempt_failed(s, FAIL_BAD, "upstream_head_too_large",
+				  "max_header_bytes");
+		return -1;
+	}
+	s->txn->out.len += (uint32_t)n;
+	t->head_out += (uint32_t)n;
+	u->in.off += (uint32_t)hlen;
+	u->ready = u->in.off;
+	t->resp_ph = SL_TXN_RESP_UPSTREAM;
+	t->up_ph = SL_TXN_UP_RECEIVING;
+	if (s->lconf->limits.min_send_rate_bps > 0)
+		sl_rate_start(&t->send_rate, now_ms());
+	/* an answer before the whole request went out: the upstream
+	 * connection cannot carry another exchange */
+	if (t->send_ph != SL_TXN_SEND_DONE)
+		t->flags |= SL_TXN_F_UP_BROKEN;
+	/* the request cannot be replayed any more; a head still
+	 * being written is kept until it is out */
+	if (sl_buf_pending(&t->uphead) == 0)
+		sl_buf_release(&w->bufs, &t->uphead);
+	if (resp->body == SL_H1_BODY_NONE)
+		resp_complete(t);
+	return 0;
+}
+
+/* The body's bytes past u->ready checked by its framing and made ready
+ * (resp_advance's second half). Returns as resp_advance. */
+static SL_INLINE int
+resp_body(struct sl_seam *s, struct sl_upconn *u)
+{
+	struct sl_txn *t = s->txn;
+	uint32_t from;
+
 	from = u->ready;
 	if (t->up_ph != SL_TXN_UP_DONE && u->in.len > u->ready) {
 		uint32_t avail = u->in.len - u->ready;
@@ -747,6 +737,50 @@ resp_advance(struct sl_seam *s)
 	if ((t->up_ph == SL_TXN_UP_DONE) && u->in.len > u->ready)
 		t->flags |= SL_TXN_F_UP_BROKEN; /* bytes after the response */
 	return 0;
+}
+
+/* Checks new response bytes: head, then body framing. Returns -1 when
+ * the exchange failed (already handled), SL_TXN_NEXT_SWITCH or
+ * _SWITCH_WS on a checked 101, SL_TXN_NEXT_TUNNEL_OUT when bytes past
+ * u->ready are an HTTP/2 tunnel's (left to the core), else 0. */
+static int
+resp_advance(struct sl_seam *s)
+{
+	struct sl_txn *t = s->txn;
+	struct sl_upconn *u = t->up;
+	int next;
+
+	while (t->resp_ph != SL_TXN_RESP_UPSTREAM) {
+		struct sl_h1_response resp;
+		long hlen = 0;
+
+		if ((next = resp_head_parse(s, u, &resp, &hlen)) != 1)
+			return next;
+		if (resp.status == 101 && t->upgrade != 0) {
+			/* a tunnel: the connection's (the core switches),
+			 * or this exchange's own over HTTP/2, its body from
+			 * here */
+			if ((next = resp_upgrade(s, &resp, (size_t)hlen)) != 0)
+				return next;
+			continue;
+		}
+		if (resp.status == 101) {
+			sl_attempt_failed(s, FAIL_BAD, "upstream_bad_response",
+					  "unrequested_101");
+			return -1;
+		}
+		if (resp.status < 200) {
+			if (resp_interim(s, &resp, (size_t)hlen) == -1)
+				return -1;
+			u->in.off += (uint32_t)hlen;
+			u->ready = u->in.off;
+			sl_h1_scan_init(&t->rsp.scan);
+			continue;
+		}
+		if (resp_head_final(s, u, &resp, hlen) == -1)
+			return -1;
+	}
+	return resp_body(s, u);
 }
 
 /*

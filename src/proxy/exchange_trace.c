@@ -780,8 +780,10 @@ trace_log(struct sl_seam *s, struct sl_txn *t, struct sl_flog *l)
 
 	if (tr->on) {
 		trace_end(s, t);
-		l->trace_id = tr->trace_id;
-		l->span_id = tr->span_id;
+		sl_trace_hex(tr->trace_id, 16, l->trace_id);
+		l->trace_id[32] = '\0';
+		sl_trace_hex(tr->span_id, 8, l->span_id);
+		l->span_id[16] = '\0';
 	}
 }
 

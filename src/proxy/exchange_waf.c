@@ -844,6 +844,8 @@ waf_precheck(const struct sl_h1_request *req, const char *body, size_t blen,
 	return sl_wafcheck_over(&c, l, found, max);
 }
 
+static int waf_run(struct sl_seam *s, struct sl_txwaf *tw, struct wafjob *wj);
+
 /*
  * The route's WAF: GO when the request may go on (passed, detected only,
  * or let through by on_failure: allow); ANSWERED when it was answered
@@ -857,13 +859,11 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 	struct sl_txn *t = s->txn;
 	const struct sl_conf_waf_route *c = t->route->waf;
 	struct sl_txwaf *tw = wslot(t)->tw;
-	struct sl_tpool *p;
 	struct wafjob *wj;
 	const char *body = NULL;
 	char *copy = NULL;
 	size_t blen = 0;
 	enum sl_wafcheck_limit lim;
-	int r;
 
 	if (tw != NULL && tw->phase == WF_APPLIED)
 		return 0;
@@ -968,6 +968,20 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 		sl_exchange_local(s, 503, "out_of_memory", 0);
 		return -1;
 	}
+	return waf_run(s, tw, wj);
+}
+
+/* wj, the request's inspection, queued on a WAF thread (the exchange
+ * waits for its verdict, or its timeout), or the verdict of a pool that
+ * cannot take it. Returns as waf_head. */
+static int
+waf_run(struct sl_seam *s, struct sl_txwaf *tw, struct wafjob *wj)
+{
+	struct sl_txn *t = s->txn;
+	const struct sl_conf_waf_route *c = t->route->waf;
+	struct sl_tpool *p;
+	int r;
+
 	wj->in.cut = tw->partial;
 	wj->j.flow = tw->key;
 	/* the client that has spent least of its budget first: fair in

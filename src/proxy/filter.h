@@ -167,9 +167,10 @@ enum sl_filter_id {
  * order (doc/operations.md), whatever the filters' order. NULL: none.
  */
 struct sl_flog {
-	const uint8_t *trace_id; /* 16 bytes, with span_id's 8: a traced
-				    exchange's */
-	const uint8_t *span_id;
+	/* a traced exchange's ids in hex, for the line to name its trace
+	 * (32 and 16 digits); trace_id[0] 0: not traced */
+	char trace_id[33];
+	char span_id[17];
 	const char *waf;      /* what the WAF said */
 	const char *encoding; /* the coding the response's body went with */
 	const char *idem;     /* what the Idempotency-Key store did */
