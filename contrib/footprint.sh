@@ -1,0 +1,63 @@
+#!/bin/sh
+# contrib/footprint.sh -- in how many src files besides its own each
+# feature is named by an identifier (comments and strings aside): the
+# measure of issue 79's "a feature is one module".
+#
+# usage: contrib/footprint.sh [-v] [SRC_DIR]
+#   -v  list the files that name each feature
+# A feature's own files are those whose name holds its token; a file names
+# a feature when an identifier of its code (comments removed by the
+# compiler's preprocessor in -fpreprocessed mode, string and character
+# literals blanked) holds one of the feature's patterns (extended regular
+# expressions, matched against whole identifiers, without case).
+set -eu
+verbose=0
+[ "${1:-}" = -v ] && { verbose=1; shift; }
+src=${1:-$(dirname "$0")/../src}
+CC=${CC:-cc}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-footprint.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+# each file's identifiers, one a line, lower-cased
+for f in "$src"/*/*.c "$src"/*/*.h; do
+	out=$tmp/$(echo "$f" | tr '/' '_').ids
+	"$CC" -fpreprocessed -dD -E -P -x c "$f" 2>/dev/null |
+		sed -e 's/"\([^"\\]\|\\.\)*"/""/g' -e "s/'\([^'\\\\]\|\\\\.\)*'/''/g" |
+		grep -oE '[A-Za-z_][A-Za-z_0-9]*' | tr 'A-Z' 'a-z' | sort -u >"$out"
+	echo "$f" >"$out.name"
+done
+
+# feature | own files' token | identifier patterns
+features='
+waf|waf|waf
+idempotency|idem|idem
+compression|zip compress|zip|compress
+jwt|jwt jwks auth|jwt|jwks
+tracing|trace|trace|span
+external authorization|extauth authz|extauth|authz
+rate limits|ratelimit rate_limit rl|ratelimit|rate_limit|(^|_)rl(_|$)|rlcheck
+allow/deny|access policy|sl_policy_refuses|sl_policy_check|allow_deny
+mirror|mirror|mirror
+canary guard|guard|guard
+'
+printf '| feature | files naming it besides its own |\n|---|--:|\n'
+echo "$features" | while IFS='|' read -r name own pats; do
+	[ -n "$name" ] || continue
+	n=0
+	list=""
+	for ids in "$tmp"/*.ids; do
+		f=$(cat "$ids.name")
+		base=$(basename "$f")
+		mine=0
+		for o in $own; do
+			case "$base" in *"$o"*) mine=1 ;; esac
+		done
+		[ $mine = 1 ] && continue
+		if grep -qiE "$pats" "$ids"; then
+			n=$((n + 1))
+			list="$list ${f#"$src"/}"
+		fi
+	done
+	printf '| %s | %d |\n' "$name" "$n"
+	[ $verbose = 1 ] && printf '  %s\n' $list || true
+done
