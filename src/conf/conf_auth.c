@@ -5,14 +5,10 @@
  * again; a set that does not parse refuses the reload, and the old one
  * keeps serving), checked whole so that -t says every mistake.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "conf.h"
 #include "conf_int.h"
@@ -201,50 +197,17 @@ static struct sl_jwks *
 read_keys(struct sl_yaml_loader *ld, const char *lbl,
 	  const struct sl_yaml_node *n, const char *path)
 {
-	char why[256], *buf = NULL;
+	char why[256], *buf;
 	struct sl_jwks *ks = NULL;
-	struct stat st;
-	size_t len = 0;
-	ssize_t r;
-	int fd;
+	size_t len;
 
-	/* O_NONBLOCK: a FIFO named by mistake does not hang a reload */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
-	    -1) {
-		sl_yaml_err_node(ld, n, "%s: \"keys\": cannot read \"%s\": %s",
-				 lbl, sl_yaml_qstr(ld, path), strerror(errno));
+	if (sl_conf_read_file(ld, lbl, "keys", n, path, KEYS_FILE_MAX, "1 MiB",
+			      &buf, &len) == -1)
 		return NULL;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > KEYS_FILE_MAX) {
-		sl_yaml_err_node(ld, n,
-				 "%s: \"keys\": \"%s\" is not a regular file "
-				 "of at most 1 MiB",
-				 lbl, sl_yaml_qstr(ld, path));
-		goto out;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		ld->oom = 1;
-		goto out;
-	}
-	while (len < (size_t)st.st_size &&
-	       (r = read(fd, buf + len, (size_t)st.st_size - len)) != 0) {
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			sl_yaml_err_node(
-			    ld, n, "%s: \"keys\": cannot read \"%s\": %s", lbl,
-			    sl_yaml_qstr(ld, path), strerror(errno));
-			goto out;
-		}
-		len += (size_t)r;
-	}
 	if ((ks = sl_jwks_parse(buf, len, why, sizeof(why))) == NULL)
 		sl_yaml_err_node(ld, n, "%s: \"keys\": \"%s\": %s", lbl,
 				 sl_yaml_qstr(ld, path), why);
-out:
 	free(buf);
-	close(fd);
 	return ks;
 }
 

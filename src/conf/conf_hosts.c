@@ -8,12 +8,8 @@
  * an error at the hosts_file key, with the file's line, up to
  * HOSTS_MAX_ERRORS of them.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "conf_int.h"
 #include "conf_types.h"
@@ -31,59 +27,6 @@ sl_conf_free_hostset(struct sl_conf_hostset *hs)
 	free(hs->names);
 	free(hs->at);
 	free(hs);
-}
-
-/* The whole of path into *buf (NUL-terminated), or -1 with an error at n. */
-static int
-slurp(struct sl_yaml_loader *ld, const char *lbl, const struct sl_yaml_node *n,
-      const char *path, char **buf, size_t *len)
-{
-	struct stat st;
-	ssize_t r;
-	int fd;
-
-	*buf = NULL;
-	*len = 0;
-	/* O_NONBLOCK: a FIFO named by mistake does not hang a reload */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
-	    -1) {
-		sl_yaml_err_node(ld, n,
-				 "%s: \"hosts_file\": cannot read \"%s\": %s",
-				 lbl, sl_yaml_qstr(ld, path), strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size > HOSTS_FILE_MAX) {
-		sl_yaml_err_node(ld, n,
-				 "%s: \"hosts_file\": \"%s\" is not a regular "
-				 "file of at most 64 MiB",
-				 lbl, sl_yaml_qstr(ld, path));
-		close(fd);
-		return -1;
-	}
-	if ((*buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		ld->oom = 1;
-		close(fd);
-		return -1;
-	}
-	while (*len < (size_t)st.st_size &&
-	       (r = read(fd, *buf + *len, (size_t)st.st_size - *len)) != 0) {
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			sl_yaml_err_node(
-			    ld, n, "%s: \"hosts_file\": cannot read \"%s\": %s",
-			    lbl, sl_yaml_qstr(ld, path), strerror(errno));
-			free(*buf);
-			*buf = NULL;
-			close(fd);
-			return -1;
-		}
-		*len += (size_t)r;
-	}
-	(*buf)[*len] = '\0';
-	close(fd);
-	return 0;
 }
 
 static int
@@ -126,7 +69,8 @@ sl_conf_parse_hosts_file(struct sl_yaml_loader *ld, const char *lbl,
 				 lbl);
 		return;
 	}
-	if (slurp(ld, lbl, n, path, &buf, &len) == -1)
+	if (sl_conf_read_file(ld, lbl, "hosts_file", n, path, HOSTS_FILE_MAX,
+			      "64 MiB", &buf, &len) == -1)
 		return;
 	for (p = buf; (p = memchr(p, '\n', len - (size_t)(p - buf))) != NULL;
 	     p++)

@@ -215,6 +215,13 @@ extern const struct sl_conf_section_def sl_conf_outline[];
 
 /* An HTTP token of len bytes (RFC 9110 tchar), s holding no NUL: 1 or 0. */
 int sl_conf_is_token(const char *s, size_t len);
+/* The whole of the regular file path (at most max bytes, max_text in
+ * messages) that key names at node n, NUL-terminated, into *buf (*len
+ * bytes, the caller frees it). Returns 0, or -1 with an error at n. */
+int sl_conf_read_file(struct sl_yaml_loader *ld, const char *lbl,
+		      const char *key, const struct sl_yaml_node *n,
+		      const char *path, size_t max, const char *max_text,
+		      char **buf, size_t *len);
 /* Whether s (len bytes) is a route's host: 0 a name or "*.suffix"
  * (*wild 1 then), -2 a name with a port, -1 anything else. */
 int sl_conf_host_pattern(const char *s, size_t len, int *wild);

@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The small readers the schema files share (conf_int.h): HTTP tokens,
- * a route's host name (a host: or a line of a hosts_file), true/false, a request key (header:, cookie:, client_ip), an item's name
- * and label, a cluster by its name, and how two socket addresses compare. The
- * floor of the schema: it calls only the YAML layer (conf_yaml.h) and never a
- * section's file.
+ * a route's host name (a host: or a line of a hosts_file), a file a key
+ * names read whole, true/false, a request key (header:, cookie:, client_ip), an
+ * item's name and label, a cluster by its name, and how two socket addresses
+ * compare. The floor of the schema: it calls only the YAML layer (conf_yaml.h)
+ * and never a section's file.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf_int.h"
 #include "conf_types.h"
@@ -248,5 +254,58 @@ sl_conf_host_pattern(const char *s, size_t len, int *wild)
 		      c == '.'))
 			return -1;
 	}
+	return 0;
+}
+
+int
+sl_conf_read_file(struct sl_yaml_loader *ld, const char *lbl, const char *key,
+		  const struct sl_yaml_node *n, const char *path, size_t max,
+		  const char *max_text, char **buf, size_t *len)
+{
+	struct stat st;
+	ssize_t r;
+	int fd;
+
+	*buf = NULL;
+	*len = 0;
+	/* O_NONBLOCK: a FIFO named by mistake does not hang a reload */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
+	    -1) {
+		sl_yaml_err_node(ld, n, "%s: \"%s\": cannot read \"%s\": %s",
+				 lbl, key, sl_yaml_qstr(ld, path),
+				 strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > max) {
+		sl_yaml_err_node(ld, n,
+				 "%s: \"%s\": \"%s\" is not a regular file "
+				 "of at most %s",
+				 lbl, key, sl_yaml_qstr(ld, path), max_text);
+		close(fd);
+		return -1;
+	}
+	if ((*buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		ld->oom = 1;
+		close(fd);
+		return -1;
+	}
+	while (*len < (size_t)st.st_size &&
+	       (r = read(fd, *buf + *len, (size_t)st.st_size - *len)) != 0) {
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			sl_yaml_err_node(
+			    ld, n, "%s: \"%s\": cannot read \"%s\": %s", lbl,
+			    key, sl_yaml_qstr(ld, path), strerror(errno));
+			free(*buf);
+			*buf = NULL;
+			close(fd);
+			return -1;
+		}
+		*len += (size_t)r;
+	}
+	(*buf)[*len] = '\0';
+	close(fd);
 	return 0;
 }
