@@ -78,6 +78,36 @@ route_sums(const struct sl_admin_view *v, const struct sl_conf_listener *l,
 	}
 }
 
+/* How many names each route's hosts_file held at the running
+ * generation's load, per route whatever route_metrics says (such routes
+ * are few): a generator's output that lost half its merchants shows. No
+ * family without such a route. */
+static void
+hosts_files(const struct sl_conf *c, struct sbuf *b)
+{
+	int head = 0;
+
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &c->listeners[i].routes[j];
+			if (r->hosts == NULL)
+				continue;
+			if (!head++)
+				sb_printf(
+				    b, "# HELP sluice_route_hosts_file_names "
+				       "Names a route's hosts_file held at "
+				       "the running generation's load.\n"
+				       "# TYPE sluice_route_hosts_file_names "
+				       "gauge\n");
+			sb_printf(
+			    b,
+			    "sluice_route_hosts_file_names{listener=\"%s\","
+			    "route=\"%s\"} %zu\n",
+			    c->listeners[i].name, r->name, r->hosts->n);
+		}
+}
+
 /*
  * The routes' requests, responses and durations: a series per route, or,
  * when sl_admin_route_series says not, one per listener with route="*",
@@ -184,4 +214,5 @@ sl_admin_metrics_routes(const struct sl_admin_view *v, struct sbuf *b)
 		}
 	}
 	free(sums);
+	hosts_files(c, b);
 }

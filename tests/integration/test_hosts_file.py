@@ -79,6 +79,18 @@ def served_by(port, host, path="/"):
         c.close()
 
 
+def hosts_metric(aport):
+    """sluice_route_hosts_file_names of the merchants' route."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % aport,
+                                timeout=10) as r:
+        text = r.read().decode()
+    for line in text.splitlines():
+        if line.startswith('sluice_route_hosts_file_names{listener="main",'
+                           'route="merchants"} '):
+            return int(line.rsplit(" ", 1)[1])
+    return None
+
+
 def start(watch=False):
     d = tmpdir()
     hp = os.path.join(d, "merchants.hosts")
@@ -123,10 +135,13 @@ def a_hundred_thousand_hosts_in_one_route():
     rows = [rt["name"] for lst in st["listeners"] for rt in lst["routes"]]
     eq(rows, ["merchants"], "a merchant's host finds its route")
 
-    # a reload: one name added, one removed
-    write_hosts(hp, names(drop={7}, add=["new.shop.test"]))
+    eq(hosts_metric(aport), N + 1, "sluice_route_hosts_file_names")
+
+    # a reload: one name added, two removed
+    write_hosts(hp, names(drop={7, 8}, add=["new.shop.test"]))
     res, _ = sltest.sighup_reload(sl, aport, timeout=30)
     eq(res, "ok", "the reload")
+    eq(hosts_metric(aport), N, "the metric follows the file")
     eq(served_by(port, "new.shop.test"), "a", "the added name is served")
     eq(served_by(port, "m000007.shop.test"), "b", "the removed one is not")
 

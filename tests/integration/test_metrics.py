@@ -173,6 +173,9 @@ def histograms_count_known_traffic_exactly():
             fams["sluice_listener_requests_total"]["samples"]
             if labels.get("listener") == "main"]
     eq(lreq, [8.0], "sluice_listener_requests_total of main")
+    # a feature configured nowhere has no family (a hosts_file's names)
+    check("sluice_route_hosts_file_names" not in fams,
+          "no hosts_file, no sluice_route_hosts_file_names")
     l2xx = [v for name, labels, v in
             fams["sluice_listener_responses_total"]["samples"]
             if labels == {"listener": "main", "class": "2xx"}]

@@ -286,8 +286,8 @@ def check_grouping(where, expr, doc, extra_refs=()):
 
 @test
 def dashboard_and_rules_use_exported_metrics():
-    # a configuration with every family: a route with a local and a fleet
-    # rate limit, a rate_limit_store (its families are exported whenever
+    # a configuration with every family: a route with a hosts_file, one
+    # with a local and a fleet rate limit, a rate_limit_store (its families are exported whenever
     # it is set, connected or not: the address is a free port nobody
     # listens on, and no request here needs it, so no redis-server), and a
     # listener with proxy_protocol. TLS listener metrics need a TLS
@@ -295,7 +295,12 @@ def dashboard_and_rules_use_exported_metrics():
     # sluice(8) lists.
     up = Upstream("up")
     aport = free_port()
-    routes = [{"name": "authorize",
+    hosts = os.path.join(tmpdir(), "merchants.hosts")
+    with open(hosts, "w") as f:
+        f.write("shop1.example\n")
+    routes = [{"name": "merchants", "match": {"hosts_file": hosts},
+               "cluster": "c"},
+              {"name": "authorize",
                "match": {"path_prefix": "/v1/authorizations"},
                "cluster": "c",
                "rate_limit": [{"name": "per-key", "key": "header:X-Api-Key",
