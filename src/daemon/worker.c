@@ -535,9 +535,7 @@ worker_main(void *arg)
 	 * (sl_worker_join_free) runs on the main thread */
 	sl_h2up_thread_free();
 	sl_xprt_mem_cache_free();
-	sl_exchange_auth_thread_free();
-	sl_exchange_extauth_thread_free();
-	sl_exchange_waf_thread_free();
+	sl_filters_thread_free();
 	sl_zstream_thread_free();
 	atomic_store(&w->done, 1);
 	return NULL;
@@ -673,9 +671,7 @@ sl_worker_join_free(struct sl_worker *w)
 	/* what the teardown freed on this (the main) thread and kept */
 	sl_h2up_thread_free();
 	sl_xprt_mem_cache_free(); /* the pairs (after the streams') */
-	sl_exchange_auth_thread_free();
-	sl_exchange_extauth_thread_free();
-	sl_exchange_waf_thread_free();
+	sl_filters_thread_free();
 	sl_zstream_thread_free();
 	if (w->notify_fd != -1)
 		close(w->notify_fd);

@@ -154,12 +154,6 @@ const char *sl_exchange_status_code_name(int status);
 const char *sl_exchange_peer_str(const struct sl_seam *s,
 				 const struct sl_txn *t, char *buf, size_t n);
 
-/* Frees the calling thread's cache of verified tokens (exchange_auth.c,
- * doc/auth.md), and its external decisions' (exchange_extauth.c): a
- * worker's last step, and its teardown's. */
-void sl_exchange_auth_thread_free(void);
-void sl_exchange_extauth_thread_free(void);
-void sl_exchange_waf_thread_free(void);
 struct sl_worker;
 /* The worker's free exchanges, and what each keeps for the next (at its
  * end). */

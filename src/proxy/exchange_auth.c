@@ -59,8 +59,10 @@ sha256_fetch(void)
 	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-void
-sl_exchange_auth_thread_free(void)
+/* The calling thread's cache of verified tokens and its SHA-256 context
+ * (filter.h's thread_free). */
+static void
+auth_thread_free(void)
 {
 	free(cache);
 	cache = NULL;
@@ -460,4 +462,5 @@ const struct sl_filter sl_filter_jwt = {
     .used = jwt_used,
     .req_head = jwt_head,
     .end = jwt_end,
+    .thread_free = auth_thread_free,
 };

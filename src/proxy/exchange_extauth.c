@@ -125,8 +125,10 @@ cache_free(void)
 	cache_n = 0;
 }
 
-void
-sl_exchange_extauth_thread_free(void)
+/* The calling thread's external decisions and its spare state
+ * (filter.h's thread_free). */
+static void
+extauth_thread_free(void)
 {
 	cache_free();
 	free(spare);
@@ -954,4 +956,5 @@ const struct sl_filter sl_filter_extauth = {
     .used = ea_used,
     .req_head = ea_head,
     .end = ea_end,
+    .thread_free = extauth_thread_free,
 };

@@ -743,8 +743,9 @@ sl_exchange_waf_worker_free(struct sl_worker *w)
 	sl_wproxy(w)->waf_budget = NULL;
 }
 
-void
-sl_exchange_waf_thread_free(void)
+/* The calling thread's spare request state (filter.h's thread_free). */
+static void
+waf_thread_free(void)
 {
 	free(spare);
 	spare = NULL;
@@ -1054,4 +1055,5 @@ const struct sl_filter sl_filter_waf = {
     .req_head = waf_head,
     .log_fields = waf_log_fields,
     .end = waf_end,
+    .thread_free = waf_thread_free,
 };

@@ -174,3 +174,11 @@ fail:
 	free(lists);
 	return -1;
 }
+
+void
+sl_filters_thread_free(void)
+{
+	for (size_t k = 0; k < SL_FID_N; k++)
+		if (sl_filters[k]->thread_free != NULL)
+			sl_filters[k]->thread_free();
+}

@@ -191,6 +191,10 @@ struct sl_filter {
 	 * else clears a slot between requests. NULL with ctx_size: the
 	 * exchange zeroes the slot (a few bytes: pointers, a result). */
 	void (*begin)(struct sl_txn *t, void *ctx);
+	/* What the filter keeps per thread for reuse (a spare state, a
+	 * cache), freed: a worker's last step, and after its teardown on
+	 * the main thread (sl_filters_thread_free). NULL: none. */
+	void (*thread_free)(void);
 	/* Whether route r uses the filter (at sl_filters_attach). */
 	int (*used)(const struct sl_conf_route *r);
 	/* The request's head, once it is routed (the listener's allow and
@@ -269,6 +273,10 @@ struct sl_filter {
  * filter, nor the table that names them all. Returns 0, or -1 when out
  * of memory (g is then not to be used). */
 int sl_filters_attach(struct sl_wgen *g);
+
+/* Every filter's thread_free, for the calling thread (daemon/worker.c):
+ * the worker names none of them. */
+void sl_filters_thread_free(void);
 
 /*
  * The filters' slots: each filter with state (ctx_size) has one place in
