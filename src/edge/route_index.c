@@ -473,26 +473,32 @@ sl_route_index_match(const struct sl_route_index *idx,
 	if (req->host != NULL && idx->ncls > 1) {
 		char host[256];
 		size_t len = sl_route_host_len(req->host, req->host_len);
+		size_t from = 0;
 		uint64_t h = H_SEED;
 		const struct slot *s;
 
 		/* a trailing dot names the same host (absolute FQDN) */
 		if (len > 1 && req->host[len - 1] == '.')
 			len--;
+		/* a host longer than any name (253 bytes) can only end in a
+		 * wildcard's suffix (254 at most): its last 255 bytes are
+		 * probed, never walked (a long Host must not buy a walk of
+		 * a platform's 100,000 names) */
 		if (len >= sizeof(host))
-			/* longer than any name: the walk decides */
-			return sl_route_match_walk(routes, idx->nroutes, req);
-		for (size_t i = len; i-- > 0;) {
-			host[i] = (char)lower((unsigned char)req->host[i]);
-			h = hstep(h, (unsigned char)host[i]);
+			from = len - (sizeof(host) - 1);
+		for (size_t i = len; i-- > from;) {
+			char *c = &host[i - from];
+			*c = (char)lower((unsigned char)req->host[i]);
+			h = hstep(h, (unsigned char)*c);
 			/* ".suffix" with at least one byte before it */
-			if (idx->wild && host[i] == '.' && i > 0 &&
+			if (idx->wild && *c == '.' && i > 0 &&
 			    (s = find(idx->hosts, idx->hmask, hfin(h, K_WILD),
-				      K_WILD, 0, host + i, len - i)) != NULL)
+				      K_WILD, 0, c, len - i)) != NULL)
 				best = class_first(idx, s->val, routes, req,
 						   plen, best);
 		}
-		if ((s = find(idx->hosts, idx->hmask, hfin(h, K_EXACT), K_EXACT,
+		if (from == 0 &&
+		    (s = find(idx->hosts, idx->hmask, hfin(h, K_EXACT), K_EXACT,
 			      0, host, len)) != NULL)
 			best =
 			    class_first(idx, s->val, routes, req, plen, best);

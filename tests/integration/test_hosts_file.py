@@ -114,6 +114,13 @@ def a_hundred_thousand_hosts_in_one_route():
     for host in ("m100000.shop.test", "tenants.test", "shop.test",
                  "m000001.shop.test.evil.test", "127.0.0.1"):
         eq(served_by(port, host), "b", "%s: the next route" % host)
+    # a Host longer than any name: only a wildcard can take it (probed,
+    # never a walk of the 100,000 names)
+    long_label = ".".join(["x" * 60] * 5)
+    eq(served_by(port, long_label + ".tenants.test"), "a",
+       "a 318-byte host under the wildcard")
+    eq(served_by(port, long_label + ".shop.test"), "b",
+       "a 315-byte host under no name")
     if HAVE_H2:
         h = H2Client(port, host="m099999.shop.test")
         st = h.get("/")

@@ -19,6 +19,24 @@
 
 static struct sl_h1_header hdrs[4];
 
+/* The walk, counted (the test is linked with --wrap=sl_route_match_walk):
+ * the index's calls of it are seen. */
+const struct sl_conf_route *
+__real_sl_route_match_walk(const struct sl_conf_route *routes, size_t n,
+			   const struct sl_h1_request *req);
+const struct sl_conf_route *
+__wrap_sl_route_match_walk(const struct sl_conf_route *routes, size_t n,
+			   const struct sl_h1_request *req);
+static unsigned walks;
+
+const struct sl_conf_route *
+__wrap_sl_route_match_walk(const struct sl_conf_route *routes, size_t n,
+			   const struct sl_h1_request *req)
+{
+	walks++;
+	return __real_sl_route_match_walk(routes, n, req);
+}
+
 static struct sl_h1_request
 mkreq(const char *method, const char *host, const char *path)
 {
@@ -268,7 +286,10 @@ test_random_against_walk(void **state)
 	}
 }
 
-/* A host longer than any name: the walk decides (and agrees). */
+/* A host longer than any name: only a wildcard can take it, found by
+ * the probes of its last 255 bytes, as the walk (the oracle) finds it;
+ * the index never walks for it (a long Host bought a walk of every
+ * route before session 50). */
 static void
 test_long_host(void **state)
 {
@@ -282,10 +303,46 @@ test_long_host(void **state)
 	memset(big, 'a', sizeof(big));
 	memcpy(big + sizeof(big) - 6, ".test", 6);
 	q = mkreq("GET", big, "/");
+	walks = 0;
 	assert_ptr_equal(sl_route_index_match(idx, r, &q), &r[0]);
+	assert_int_equal(walks, 0);
+	assert_ptr_equal(sl_route_match_walk(r, 2, &q), &r[0]);
 	big[sizeof(big) - 2] = 'x';
 	q = mkreq("GET", big, "/");
+	walks = 0;
 	assert_ptr_equal(sl_route_index_match(idx, r, &q), &r[1]);
+	assert_int_equal(walks, 0);
+	assert_ptr_equal(sl_route_match_walk(r, 2, &q), &r[1]);
+	/* a wildcard whose suffix is the longest a name allows, 254 bytes,
+	 * with one label before it; and with a port after the long host */
+	{
+		char suffix[256], longh[600];
+		struct sl_conf_route w[2] = {
+		    {.host = suffix, .host_wildcard = 1}, {.path = "/"}};
+		struct sl_route_index *wi;
+
+		suffix[0] = '.';
+		for (size_t i = 1; i < 254; i++)
+			suffix[i] = (i % 60 == 0) ? '.' : 'b';
+		suffix[254] = '\0';
+		wi = sl_route_index_build(w, 2);
+		assert_non_null(wi);
+		snprintf(longh, sizeof(longh), "x%s:443", suffix);
+		q = mkreq("GET", longh, "/");
+		walks = 0;
+		assert_ptr_equal(sl_route_index_match(wi, w, &q), &w[0]);
+		assert_int_equal(walks, 0);
+		memset(longh, 'y', 300);
+		snprintf(longh + 300, sizeof(longh) - 300, "%s", suffix);
+		q = mkreq("GET", longh, "/");
+		assert_ptr_equal(sl_route_index_match(wi, w, &q), &w[0]);
+		same(wi, w, 2, &q);
+		/* the suffix alone is no subdomain of itself */
+		q = mkreq("GET", suffix + 1, "/");
+		assert_ptr_equal(sl_route_index_match(wi, w, &q), &w[1]);
+		same(wi, w, 2, &q);
+		sl_route_index_free(wi);
+	}
 	sl_route_index_free(idx);
 }
 
