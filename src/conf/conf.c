@@ -1184,15 +1184,15 @@ index_routes(struct sl_yaml_loader *ld, struct sl_conf *conf)
 {
 	for (size_t i = 0; i < conf->nlisteners; i++) {
 		struct sl_conf_listener *l = &conf->listeners[i];
-		size_t sets = 0;
+		int sets = 0;
 
-		/* a hosts_file's names are found by the index, never walked */
-		for (size_t j = 0; j < l->nroutes && sets == 0; j++)
-			sets += l->routes[j].hosts != NULL;
-		for (size_t j = 0; j < l->nroutes && l->any_at == 0; j++)
-			if (sl_route_any(&l->routes[j]))
+		for (size_t j = 0; j < l->nroutes; j++) {
+			sets |= l->routes[j].hosts != NULL;
+			if (l->any_at == 0 && sl_route_any(&l->routes[j]))
 				l->any_at = j + 1;
-		if (l->nroutes < SL_ROUTE_INDEX_MIN && sets == 0)
+		}
+		/* a hosts_file's names are found by the index, never walked */
+		if (l->nroutes < SL_ROUTE_INDEX_MIN && !sets)
 			continue;
 		l->rindex = sl_route_index_build(l->routes, l->nroutes);
 		if (l->rindex == NULL)

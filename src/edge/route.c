@@ -35,15 +35,15 @@ sl_route_host_len(const char *host, size_t len)
 	return len;
 }
 
-/* Whether r's host matches a request's host, len bytes without its port
- * and trailing dot. */
+/* Whether a route's name (plen bytes, lower-case; a wildcard's ".suffix"
+ * when wild) matches a request's host, len bytes without its port and
+ * trailing dot. */
 static int
-host_eq(const struct sl_conf_route *r, const char *host, size_t len)
+name_eq(const char *name, size_t plen, int wild, const char *host, size_t len)
 {
-	size_t plen = strlen(r->host);
 	const char *p;
 
-	if (r->host_wildcard) {
+	if (wild) {
 		/* ".example.com" needs at least one label before it */
 		if (len <= plen)
 			return 0;
@@ -54,32 +54,26 @@ host_eq(const struct sl_conf_route *r, const char *host, size_t len)
 		p = host;
 	}
 	for (size_t i = 0; i < plen; i++)
-		if (lower((unsigned char)p[i]) != (unsigned char)r->host[i])
+		if (lower((unsigned char)p[i]) != (unsigned char)name[i])
 			return 0;
 	return 1;
 }
 
-/* Whether a name of a hosts_file matches, walked (the index finds it by
- * hash; this is its oracle, and what a host longer than any name gets). */
+static int
+host_eq(const struct sl_conf_route *r, const char *host, size_t len)
+{
+	return name_eq(r->host, strlen(r->host), r->host_wildcard, host, len);
+}
+
+/* Whether a name of r's hosts_file matches, walked: the index finds it by
+ * hash, and this is its oracle. */
 static int
 set_eq(const struct sl_conf_hostset *hs, const char *host, size_t len)
 {
-	for (size_t k = 0; k < hs->n; k++) {
-		const char *name = hs->names + hs->at[k].off;
-		size_t plen = hs->at[k].len, i;
-		const char *p;
-
-		/* a wildcard's ".suffix" needs a label before it */
-		if (hs->at[k].wild ? len <= plen : len != plen)
-			continue;
-		p = host + len - plen;
-		for (i = 0; i < plen; i++)
-			if (lower((unsigned char)p[i]) !=
-			    (unsigned char)name[i])
-				break;
-		if (i == plen)
+	for (size_t k = 0; k < hs->n; k++)
+		if (name_eq(hs->names + hs->at[k].off, hs->at[k].len,
+			    hs->at[k].wild, host, len))
 			return 1;
-	}
 	return 0;
 }
 
