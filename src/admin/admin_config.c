@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "admin_int.h"
+#include "conf.h"
 #include "guard.h"
 #include "h1_parse.h"
 #include "health.h"
@@ -405,31 +406,21 @@ config_external(struct sbuf *b, const struct sl_conf_extauth *x)
 	sb_printf(b, "}");
 }
 
-/* A route's compress (doc/operations.md, "Compression"). */
+/* The modules' values of a slot array (a route's or the top level's;
+ * NULL: none), each at its module's place in the table (core/module.h). */
 static void
-config_compress(struct sbuf *b, const struct sl_conf_compress_route *c)
+config_modules(struct sbuf *b, void *const *mod, int top)
 {
-	static const char *const alg[4] = {"identity", "gzip", "br", "zstd"};
+	struct sl_jout o;
 
-	if (c == NULL) {
-		sb_printf(b, ",\"compress\":null");
-		return;
+	sl_admin_jout(&o, b);
+	for (size_t i = 0; i < sl_conf_nmodules; i++) {
+		const struct sl_module *m = sl_conf_modules[i];
+		void (*print)(const struct sl_jout *, const void *) =
+		    top ? m->top_print : m->route_print;
+		if (print != NULL)
+			print(&o, mod != NULL ? mod[m->slot] : NULL);
 	}
-	sb_printf(b, ",\"compress\":{\"algorithms\":[");
-	for (size_t i = 0; i < c->noffer; i++)
-		sb_printf(b, "%s\"%s\"", i ? "," : "", alg[c->offer[i] & 3]);
-	sb_printf(
-	    b,
-	    "],\"gzip_level\":%llu,\"brotli_level\":%llu,"
-	    "\"zstd_level\":%llu,\"window\":%llu,\"min_length\":%llu,"
-	    "\"credentials\":\"%s\"",
-	    (unsigned long long)c->gzip_level,
-	    (unsigned long long)c->brotli_level,
-	    (unsigned long long)c->zstd_level, (unsigned long long)c->window,
-	    (unsigned long long)c->min_length,
-	    c->credentials == SL_COMPRESS_CREDS_ALLOW ? "compress" : "skip");
-	jstrs(b, "types", c->types, c->ntypes);
-	sb_printf(b, "}");
 }
 
 /* Whether status s is in c's release list (none past the table). */
@@ -672,7 +663,7 @@ config_route(struct sbuf *b, const struct sl_conf *c,
 	config_guard(b, r);
 	config_auth(b, r);
 	config_waf(b, r->waf);
-	config_compress(b, r->compress);
+	config_modules(b, r->mod, 0);
 	config_idem(b, r->idem);
 	/* null: not traced; else the ratio of new traces recorded */
 	if (r->trace_sample == 0)
@@ -1055,8 +1046,7 @@ config_top(const struct sl_admin_view *v, const struct sl_conf *c,
 	sl_admin_jkv_u64(b, "guard_ms", c->waf.guard_ms);
 	sl_admin_jkv_str(b, "log", c->waf.log != NULL ? c->waf.log : "access");
 	sb_printf(b, "}");
-	sb_printf(b, ",\"compress\":{\"memory\":%llu}",
-		  (unsigned long long)c->compress.memory);
+	config_modules(b, c->mod, 1);
 	sb_printf(b, ",\"idempotency\":{\"memory\":%llu",
 		  (unsigned long long)c->idem.memory);
 	sl_admin_jkv_str(b, "key_file", c->idem.key_file.path);

@@ -50,18 +50,18 @@ sb_room(struct sbuf *b, size_t n)
 	return 0;
 }
 
-static inline void __attribute__((format(printf, 2, 3)))
-sb_printf(struct sbuf *b, const char *fmt, ...)
+static inline void __attribute__((format(printf, 2, 0)))
+sb_vprintf(struct sbuf *b, const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list aq;
 	int n;
 
 	for (;;) {
 		if (b->failed)
 			return;
-		va_start(ap, fmt);
-		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
+		va_copy(aq, ap);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, aq);
+		va_end(aq);
 		if (n < 0) {
 			b->failed = 1;
 			return;
@@ -73,6 +73,16 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
 		if (sb_room(b, (size_t)n) == -1)
 			return;
 	}
+}
+
+static inline void __attribute__((format(printf, 2, 3)))
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sb_vprintf(b, fmt, ap);
+	va_end(ap);
 }
 
 /* Appends n bytes of s: sb_printf without a format to read. */
@@ -181,6 +191,8 @@ extern const struct sl_admin_asset sl_admin_assets[];
 void sl_admin_jesc(struct sbuf *b, const char *s);
 void sl_admin_jstr2(struct sbuf *b, const char *prefix, const char *s);
 void sl_admin_jstr(struct sbuf *b, const char *s);
+/* o writes into b (a module's /config text, core/module.h). */
+void sl_admin_jout(struct sl_jout *o, struct sbuf *b);
 void sl_admin_jkv_str(struct sbuf *b, const char *key, const char *s);
 void sl_admin_jkv_u64(struct sbuf *b, const char *key, uint64_t v);
 void sl_admin_jkv_bool(struct sbuf *b, const char *key, int v);
@@ -227,10 +239,9 @@ int sl_admin_guard_entry(struct sbuf *b, const struct sl_conf_route *r,
 void sl_admin_metrics_auth(const struct sl_admin_view *v, struct sbuf *b);
 /* The routes' WAF families. admin_metrics_auth.c. */
 void sl_admin_metrics_waf(const struct sl_admin_view *v, struct sbuf *b);
-/* The compress families (admin_metrics_auth.c); mem: the workers'
- * compressors' bytes now. */
-void sl_admin_metrics_compress(const struct sl_admin_view *v, struct sbuf *b,
-			       uint64_t mem);
+/* The modules' families (core/module.h; admin_metrics_mods.c), in the
+ * module table's order. */
+void sl_admin_metrics_modules(const struct sl_admin_view *v, struct sbuf *b);
 /* The HTTP/3 families (admin_metrics_h3.c): QUIC connections open, the
  * endpoints' events, the codec's refusals. */
 void sl_admin_metrics_h3(const struct sl_admin_view *v, struct sbuf *b);

@@ -3,7 +3,9 @@
  * The JSON pieces the admin pages are written with (/config, /status):
  * strings escaped, and "key": value pairs.
  */
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "admin_int.h"
 
@@ -101,4 +103,28 @@ void
 sl_admin_jkv_bool(struct sbuf *b, const char *key, int v)
 {
 	sb_printf(b, ",\"%s\":%s", key, v ? "true" : "false");
+}
+
+static void __attribute__((format(printf, 2, 3)))
+jout_printf(void *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sb_vprintf(ctx, fmt, ap);
+	va_end(ap);
+}
+
+static void
+jout_str(void *ctx, const char *s)
+{
+	sl_admin_jstr(ctx, s);
+}
+
+void
+sl_admin_jout(struct sl_jout *o, struct sbuf *b)
+{
+	o->ctx = b;
+	o->printf = jout_printf;
+	o->str = jout_str;
 }

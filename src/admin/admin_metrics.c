@@ -605,8 +605,7 @@ page_routes(const struct sl_admin_view *v, struct sbuf *b)
 	sl_admin_metrics_auth(v, b);
 	sl_admin_metrics_h3(v, b);
 	sl_admin_metrics_waf(v, b);
-	sl_admin_metrics_compress(
-	    v, b, wsum(v, offsetof(struct sl_worker_stats, zip_mem)));
+	sl_admin_metrics_modules(v, b);
 	sl_admin_metrics_idem(v, b);
 	metrics_trace(v, b);
 	sb_printf(b, "# HELP sluice_cluster_requests_total Requests sent to a "

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "admin_int.h"
+#include "conf.h"
 #include "guard.h"
 #include "health.h"
 #include "resolve.h"
@@ -43,12 +44,14 @@ enum {
 	F_WAF,	       /* WAF: blocked by the rules */
 	F_REPLAYED,    /* idempotency: answered from the store */
 	F_CONFLICT,    /* idempotency: 409 and 422 */
-	F_ZIP_IN,      /* compress: body bytes before */
-	F_ZIP_OUT,     /* and after */
-	F_RETRY1,      /* clusters: retried failures, class 1 */
-	F_RETRY2,      /* class 2 */
-	F_NO_HEALTHY,  /* clusters: 503 no_healthy_upstream */
-	F_OVERLOADED,  /* clusters: 503 upstream_overloaded */
+	F_MOD,	       /* the modules' fields (core/module.h's sl_mstatus,
+			  in the table's order: a count's sum, or a ratio's
+			  numerator and denominator) */
+	F_MOD_END = F_MOD + 2,
+	F_RETRY1,     /* clusters: retried failures, class 1 */
+	F_RETRY2,     /* class 2 */
+	F_NO_HEALTHY, /* clusters: 503 no_healthy_upstream */
+	F_OVERLOADED, /* clusters: 503 upstream_overloaded */
 	NFEAT,
 	V_SPLIT = V_FEAT + NFEAT, /* SL_SPLIT_SEEN, then as many sticky */
 	NV_COUNTS = V_SPLIT,	  /* without a split */
@@ -246,6 +249,43 @@ read_counts(const struct sl_admin_view *v, const struct sl_counts *c,
 		    v, c, COUNT_OFF(dur) + (size_t)k * sizeof(c->requests));
 }
 
+/* The sum of n words of a route's module counts from word at. */
+static uint64_t
+mod_sum(const struct sl_admin_view *v, const struct sl_counts *c, size_t at,
+	unsigned n)
+{
+	uint64_t t = 0;
+
+	for (unsigned k = 0; k < n; k++)
+		t += counts_sum(v, c,
+				COUNT_OFF(mod) +
+				    (at + k) * sizeof(atomic_uint_fast64_t));
+	return t;
+}
+
+/* The modules' status fields of a route's counts c into f (F_MOD's). */
+static void
+read_modules(const struct sl_admin_view *v, const struct sl_counts *c,
+	     uint64_t *f)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < sl_conf_nmodules; i++) {
+		const struct sl_module *m = sl_conf_modules[i];
+		for (size_t k = 0; k < m->nstatus; k++) {
+			const struct sl_mstatus *st = &m->status[k];
+			if (w + 2 > F_MOD_END - F_MOD)
+				return; /* F_MOD is to grow with the table */
+			f[w++] = mod_sum(
+			    v, c, (size_t)m->route_at + st->num_off, st->num_n);
+			if (st->den_n != 0)
+				f[w++] = mod_sum(
+				    v, c, (size_t)m->route_at + st->den_off,
+				    st->den_n);
+		}
+	}
+}
+
 static void
 read_route(const struct sl_admin_view *v, const struct sl_conf_route *r,
 	   uint64_t *s)
@@ -270,10 +310,7 @@ read_route(const struct sl_admin_view *v, const struct sl_conf_route *r,
 	f[F_CONFLICT] =
 	    counts_sum(v, c, COUNT_OFF(idem) + SL_IDEM_O_CONFLICT * u) +
 	    counts_sum(v, c, COUNT_OFF(idem) + SL_IDEM_O_MISMATCH * u);
-	for (size_t k = 1; k < 4; k++) {
-		f[F_ZIP_IN] += counts_sum(v, c, COUNT_OFF(zip_in) + k * u);
-		f[F_ZIP_OUT] += counts_sum(v, c, COUNT_OFF(zip_out) + k * u);
-	}
+	read_modules(v, c, f + F_MOD);
 	for (size_t k = 0; r->split != NULL && k < SL_SPLIT_SEEN; k++) {
 		s[V_SPLIT + k] = counts_sum(v, c, COUNT_OFF(split) + k * u);
 		s[V_SPLIT + SL_SPLIT_SEEN + k] =
@@ -663,6 +700,33 @@ status_split(struct sbuf *b, const struct sl_conf_route *rt, const uint64_t *d,
 		sb_printf(b, ",\"guard\":null");
 }
 
+/* The modules' fields of a route's features_1m from the minute's f (F_MOD's
+ * deltas): null where the route does not use the module. */
+static void
+status_modules(struct sbuf *b, const struct sl_conf_route *rt,
+	       const uint64_t *f)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < sl_conf_nmodules; i++) {
+		const struct sl_module *m = sl_conf_modules[i];
+		int on = sl_route_mod(rt, m) != NULL;
+		for (size_t k = 0; k < m->nstatus; k++) {
+			const struct sl_mstatus *st = &m->status[k];
+			if (w + 2 > F_MOD_END - F_MOD)
+				return;
+			sb_printf(b, ",\"%s\":", st->name);
+			if (st->den_n == 0)
+				jnum(b, on ? (double)f[w] : -1);
+			else
+				jnum(b, on && f[w + 1] > 0
+					    ? (double)f[w] / (double)f[w + 1]
+					    : -1);
+			w += st->den_n != 0 ? 2 : 1;
+		}
+	}
+}
+
 static void
 status_route(struct sbuf *b, struct sl_admin_ring *r,
 	     const struct sl_conf_route *rt)
@@ -691,10 +755,7 @@ status_route(struct sbuf *b, struct sl_admin_ring *r,
 	jnum(b, rt->idem != NULL ? (double)f[F_REPLAYED] : -1);
 	sb_printf(b, ",\"idempotency_conflicts\":");
 	jnum(b, rt->idem != NULL ? (double)f[F_CONFLICT] : -1);
-	sb_printf(b, ",\"compress_ratio\":");
-	jnum(b, rt->compress != NULL && f[F_ZIP_OUT] > 0
-		    ? (double)f[F_ZIP_IN] / (double)f[F_ZIP_OUT]
-		    : -1);
+	status_modules(b, rt, f + F_MOD);
 	sb_printf(b, "}");
 	if (rt->split != NULL)
 		status_split(b, rt, d, t != NULL);

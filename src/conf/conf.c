@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -643,8 +644,6 @@ const struct sl_conf_keydef sl_conf_top_table[] = {
     {"tracing", .type = SL_CONF_CODE},
     /* the WAF (doc/operations.md, A WAF for PCI DSS 6.4.2) */
     {"waf", .type = SL_CONF_CODE},
-    /* compression (doc/operations.md, Compression) */
-    {"compress", .type = SL_CONF_CODE},
     /* the Idempotency-Key store (doc/operations.md, Idempotent payments) */
     {"idempotency", .type = SL_CONF_CODE},
     /* a fleet (doc/fleet.md) */
@@ -830,9 +829,8 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 	sl_conf_table_defaults(sl_conf_waf_table, &conf->waf);
 	if ((v = sl_yaml_map_get(root, "waf", NULL)) != NULL)
 		sl_conf_parse_waf(ld, v, conf);
-	sl_conf_table_defaults(sl_conf_compress_table, &conf->compress);
-	if ((v = sl_yaml_map_get(root, "compress", NULL)) != NULL)
-		sl_conf_parse_compress(ld, v, conf);
+	/* the modules' (conf_mods.c): compression */
+	sl_conf_modules_top(ld, root, conf);
 	sl_conf_table_defaults(sl_conf_idem_table, &conf->idem);
 	if ((v = sl_yaml_map_get(root, "idempotency", NULL)) != NULL)
 		sl_conf_parse_idem(ld, v, conf);
@@ -1075,13 +1073,6 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
 				      route_waf_limits_keys, NULL,
 				      "in waf.limits", "under \"limits\"",
 				      "under a route's \"waf.limits\"", NULL},
-    [SL_CONF_SEC_COMPRESS] = {SL_CONF_SEC_TOP, NULL, sl_conf_compress_table,
-			      "in compress", "under \"compress\"",
-			      "under the top-level \"compress\"", NULL},
-    [SL_CONF_SEC_ROUTE_COMPRESS] = {SL_CONF_SEC_ROUTE, NULL,
-				    sl_conf_route_compress_table, "in compress",
-				    "under \"compress\"",
-				    "under a route's \"compress\"", NULL},
     [SL_CONF_SEC_IDEM] = {SL_CONF_SEC_TOP, NULL, sl_conf_idem_table,
 			  "in idempotency", "under \"idempotency\"",
 			  "under the top-level \"idempotency\"", NULL},
@@ -1091,6 +1082,38 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
 				"under a route's \"idempotency\"", NULL},
 };
 #undef HDRS
+
+/* The whole outline: the sections above, then the modules' (conf_mods.c);
+ * the top level's and a route's lists of keys are their tables', then the
+ * modules' keys. Made once for the process. */
+static struct sl_conf_section_def
+    outline_all[SL_CONF_SEC_N + 2 * SL_CONF_MODULES_MAX];
+static unsigned noutline_all;
+static const char *top_keys[SL_CONF_TABLE_MAX + SL_CONF_MODULES_MAX + 1];
+static const char *route_keys[SL_CONF_TABLE_MAX + SL_CONF_MODULES_MAX + 1];
+static pthread_once_t outline_once = PTHREAD_ONCE_INIT;
+
+static void
+outline_init(void)
+{
+	memcpy(outline_all, sl_conf_outline,
+	       SL_CONF_SEC_N * sizeof(outline_all[0]));
+	noutline_all = sl_conf_modules_sections(outline_all, SL_CONF_SEC_N);
+	sl_conf_modules_keys(top_keys, sl_conf_top_table, 1);
+	outline_all[SL_CONF_SEC_TOP].table = NULL;
+	outline_all[SL_CONF_SEC_TOP].keys = top_keys;
+	sl_conf_modules_keys(route_keys, sl_conf_route_table, 0);
+	outline_all[SL_CONF_SEC_ROUTE].table = NULL;
+	outline_all[SL_CONF_SEC_ROUTE].keys = route_keys;
+}
+
+const struct sl_conf_section_def *
+sl_conf_outline_all(unsigned *n)
+{
+	pthread_once(&outline_once, outline_init);
+	*n = noutline_all;
+	return outline_all;
+}
 
 /* ---- the generation: load, reference counts, free ------------------- */
 
@@ -1172,6 +1195,7 @@ conf_free(struct sl_conf *conf)
 	free(conf->secret_headers);
 	sl_conf_free_tracing(conf->tracing);
 	free(conf->waf.log);
+	sl_conf_modules_top_free(conf);
 	free(conf->access_log);
 	free(conf->path);
 	free(conf->text);
@@ -1210,7 +1234,7 @@ sl_conf_load_buffer(const char *name, const char *text, size_t len,
 	int fatal;
 
 	sl_yaml_loader_init(&ld, name, text, len);
-	ld.outline = sl_conf_outline;
+	ld.outline = sl_conf_outline_all(&ld.noutline);
 	root = sl_yaml_parse(&ld, &fatal);
 
 	if (!fatal && (conf = calloc(1, sizeof(*conf))) == NULL)

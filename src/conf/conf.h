@@ -16,6 +16,12 @@
 
 #include "conf_types.h"
 
+/* The modules (core/module.h), in the table's order (conf_mods.c): what
+ * the admin renders and the runtime counts without naming them. Their
+ * slots, counters' first words and sections are set by the first load. */
+extern struct sl_module *const *const sl_conf_modules;
+extern const size_t sl_conf_nmodules;
+
 /*
  * Loads and validates the file at path. Returns a generation with refcnt 1,
  * or NULL. When errors is not NULL, *errors is set: NULL on success, else a

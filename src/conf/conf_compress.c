@@ -9,27 +9,36 @@
 #include <string.h>
 
 #include "coding.h"
+#include "conf_compress.h"
 #include "conf_int.h"
+#include "util.h"
 #include "zstream.h"
 
 #define TOP(f) SL_CONF_FIELD(struct sl_conf_compress, f)
 
-const struct sl_conf_keydef sl_conf_compress_table[] = {
+static const struct sl_conf_keydef top_table[] = {
     {"memory", SL_CONF_SIZE, 64 * 1024, (uint64_t)1 << 40, 256 * 1024 * 1024,
      TOP(memory)},
     {.name = NULL},
 };
 #undef TOP
 
-void
-sl_conf_parse_compress(struct sl_yaml_loader *ld,
-		       const struct sl_yaml_node *map, struct sl_conf *conf)
+static void
+top_parse(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+	  void **slot)
 {
-	if (sl_yaml_get_map(ld, "compress", map) == -1)
+	struct sl_conf_compress *c;
+
+	if ((c = *slot = calloc(1, sizeof(*c))) == NULL) {
+		ld->oom = 1;
 		return;
-	sl_conf_check_keys(ld, map, SL_CONF_SEC_COMPRESS);
-	sl_conf_table_read(ld, NULL, map, sl_conf_compress_table,
-			   &conf->compress, NULL);
+	}
+	sl_conf_table_defaults(top_table, c);
+	if (map == NULL || sl_yaml_get_map(ld, "compress", map) == -1)
+		return;
+	sl_conf_check_keys(ld, map,
+			   (enum sl_conf_section)sl_module_compress.top_sec_id);
+	sl_conf_table_read(ld, NULL, map, top_table, c, NULL);
 }
 
 /* ---- a route's compress: ----------------------------------------------- */
@@ -153,7 +162,7 @@ static const char *const creds_names[] = {"skip", "compress", NULL};
 #define RC(f) SL_CONF_FIELD(struct sl_conf_compress_route, f)
 /* The keys of a route's compress: (doc/sluice.yaml.5), read in this
  * order. */
-const struct sl_conf_keydef sl_conf_route_compress_table[] = {
+static const struct sl_conf_keydef route_table[] = {
     {"algorithms", SL_CONF_SET, .set = read_algorithms},
     {"gzip_level", SL_CONF_UINT, 1, 9, 5, RC(gzip_level)},
     {"brotli_level", SL_CONF_UINT, 0, 9, 4, RC(brotli_level)},
@@ -179,10 +188,9 @@ static const char *const default_types[] = {"application/json",
 					    "image/svg+xml",
 					    NULL};
 
-void
-sl_conf_parse_route_compress(struct sl_yaml_loader *ld, const char *lbl,
-			     const struct sl_yaml_node *map,
-			     struct sl_conf_route *r)
+static void
+route_parse(struct sl_yaml_loader *ld, const char *lbl,
+	    const struct sl_yaml_node *map, void **slot)
 {
 	struct sl_conf_compress_route *c;
 	const struct sl_yaml_node *got[SL_CONF_TABLE_MAX];
@@ -193,14 +201,16 @@ sl_conf_parse_route_compress(struct sl_yaml_loader *ld, const char *lbl,
 		if (sl_conf_get_bool(ld, "compress", map, &b) == -1 || !b)
 			return;
 	} else
-		sl_conf_check_keys(ld, map, SL_CONF_SEC_ROUTE_COMPRESS);
-	if ((c = r->compress = calloc(1, sizeof(*c))) == NULL) {
+		sl_conf_check_keys(
+		    ld, map,
+		    (enum sl_conf_section)sl_module_compress.route_sec_id);
+	if ((c = *slot = calloc(1, sizeof(*c))) == NULL) {
 		ld->oom = 1;
 		return;
 	}
 	c->line = map->line;
 	c->col = map->col;
-	sl_conf_table_defaults(sl_conf_route_compress_table, c);
+	sl_conf_table_defaults(route_table, c);
 	/* by default each coding built, Zstandard first: of the three it
 	 * costs the least CPU for a ratio near Brotli's */
 	static const uint8_t pref[] = {SL_CODING_ZSTD, SL_CODING_BR,
@@ -209,8 +219,7 @@ sl_conf_parse_route_compress(struct sl_yaml_loader *ld, const char *lbl,
 		if (sl_zstream_built(pref[i]))
 			c->offer[c->noffer++] = pref[i];
 	if (map->type == SL_YAML_NODE_MAP)
-		sl_conf_table_read(ld, lbl, map, sl_conf_route_compress_table,
-				   c, got);
+		sl_conf_table_read(ld, lbl, map, route_table, c, got);
 	if (c->noffer == 0 &&
 	    (map->type != SL_YAML_NODE_MAP ||
 	     sl_yaml_map_get(map, "algorithms", NULL) == NULL))
@@ -238,13 +247,127 @@ sl_conf_parse_route_compress(struct sl_yaml_loader *ld, const char *lbl,
 	c->window = (uint64_t)1 << c->wlog;
 }
 
-void
-sl_conf_free_route_compress(struct sl_conf_compress_route *c)
+static void
+route_free(void *slot)
 {
-	if (c == NULL)
-		return;
+	struct sl_conf_compress_route *c = slot;
+
 	for (size_t i = 0; i < c->ntypes; i++)
 		free(c->types[i]);
 	free(c->types);
 	free(c);
 }
+
+/* ---- /config ---------------------------------------------------------- */
+
+static void
+top_print(const struct sl_jout *o, const void *slot)
+{
+	const struct sl_conf_compress *c = slot;
+
+	o->printf(o->ctx, ",\"compress\":{\"memory\":%llu}",
+		  (unsigned long long)(c != NULL ? c->memory : 0));
+}
+
+static void
+route_print(const struct sl_jout *o, const void *slot)
+{
+	static const char *const alg[4] = {"identity", "gzip", "br", "zstd"};
+	const struct sl_conf_compress_route *c = slot;
+
+	if (c == NULL) {
+		o->printf(o->ctx, ",\"compress\":null");
+		return;
+	}
+	o->printf(o->ctx, ",\"compress\":{\"algorithms\":[");
+	for (size_t i = 0; i < c->noffer; i++)
+		o->printf(o->ctx, "%s\"%s\"", i ? "," : "",
+			  alg[c->offer[i] & 3]);
+	o->printf(
+	    o->ctx,
+	    "],\"gzip_level\":%llu,\"brotli_level\":%llu,"
+	    "\"zstd_level\":%llu,\"window\":%llu,\"min_length\":%llu,"
+	    "\"credentials\":\"%s\"",
+	    (unsigned long long)c->gzip_level,
+	    (unsigned long long)c->brotli_level,
+	    (unsigned long long)c->zstd_level, (unsigned long long)c->window,
+	    (unsigned long long)c->min_length,
+	    c->credentials == SL_COMPRESS_CREDS_ALLOW ? "compress" : "skip");
+	o->printf(o->ctx, ",\"types\":[");
+	for (size_t i = 0; i < c->ntypes; i++) {
+		o->printf(o->ctx, "%s", i ? "," : "");
+		o->str(o->ctx, c->types[i]);
+	}
+	o->printf(o->ctx, "]}");
+}
+
+/* ---- the module --------------------------------------------------------- */
+
+static const struct sl_conf_section_def top_sec = {
+    SL_CONF_SEC_TOP,
+    NULL,
+    top_table,
+    "in compress",
+    "under \"compress\"",
+    "under the top-level \"compress\"",
+    NULL};
+static const struct sl_conf_section_def route_sec = {
+    SL_CONF_SEC_ROUTE,
+    NULL,
+    route_table,
+    "in compress",
+    "under \"compress\"",
+    "under a route's \"compress\"",
+    NULL};
+
+#define W(f) (uint16_t)(offsetof(struct sl_zip_counts, f) / sizeof(uint64_t))
+static const char *const alg_names[4] = {NULL, "gzip", "br", "zstd"};
+static const char *const skip_names[SL_ZIP_NSKIP] = {
+    [SL_ZIP_S_CREDENTIALS] = "credentials",
+    [SL_ZIP_S_MEMORY] = "memory",
+};
+static const struct sl_mfamily families[] = {
+    {"sluice_compress_responses_total",
+     "Responses a route compressed, by algorithm.", SL_MFAM_COUNTER,
+     SL_MFAM_ROUTE, W(zip), 1, 4, "algorithm", alg_names},
+    {"sluice_compress_bytes_in_total",
+     "Body bytes compressed (before), by algorithm.", SL_MFAM_COUNTER,
+     SL_MFAM_ROUTE, W(in), 1, 4, "algorithm", alg_names},
+    {"sluice_compress_bytes_out_total",
+     "Compressed body bytes (after, without chunk framing), by algorithm.",
+     SL_MFAM_COUNTER, SL_MFAM_ROUTE, W(out), 1, 4, "algorithm", alg_names},
+    {"sluice_compress_skipped_total",
+     "Responses that could have been compressed for their request and "
+     "went as they came, by reason.",
+     SL_MFAM_COUNTER, SL_MFAM_ROUTE, W(skip), 0, SL_ZIP_NSKIP, "reason",
+     skip_names},
+    {"sluice_compress_memory_bytes",
+     "Bytes the compressors and their buffers hold now, all workers "
+     "(compress.memory bounds each worker's).",
+     SL_MFAM_GAUGE, SL_MFAM_WORKERS, 0, 0, 1, NULL, NULL},
+};
+
+/* the status page: body bytes before over after, in the minute */
+static const struct sl_mstatus status[] = {
+    {"compress_ratio", W(in) + 1, W(out) + 1, 3, 3},
+};
+#undef W
+
+struct sl_module sl_module_compress = {
+    .name = "compress",
+    .key = "compress",
+    .top_parse = top_parse,
+    .top_free = free,
+    .route_parse = route_parse,
+    .route_free = route_free,
+    .top_print = top_print,
+    .route_print = route_print,
+    .top_sec = &top_sec,
+    .route_sec = &route_sec,
+    .route_words = sizeof(struct sl_zip_counts) / sizeof(uint64_t),
+    .worker_words = sizeof(struct sl_zip_wcounts) / sizeof(uint64_t),
+    .families = families,
+    .nfamilies = SL_NELEM(families),
+    .status = status,
+    .nstatus = SL_NELEM(status),
+};

@@ -80,8 +80,6 @@ enum sl_conf_section {
 	SL_CONF_SEC_ROUTE_WAF,
 	SL_CONF_SEC_ROUTE_WAF_EXCLUDE,
 	SL_CONF_SEC_ROUTE_WAF_LIMITS,
-	SL_CONF_SEC_COMPRESS,
-	SL_CONF_SEC_ROUTE_COMPRESS,
 	SL_CONF_SEC_IDEM,
 	SL_CONF_SEC_ROUTE_IDEM,
 	SL_CONF_SEC_N
@@ -209,6 +207,36 @@ extern const struct sl_conf_keydef sl_conf_dns_table[];	     /* .._cluster */
  * conf.c names their tables: the calls go one way (contrib/layers.sh).
  */
 extern const struct sl_conf_section_def sl_conf_outline[];
+
+/* ---- conf_mods.c: the module table (core/module.h) ----------------------- */
+
+/* The modules the table holds, most (their sections: two each at most). */
+#define SL_CONF_MODULES_MAX 16
+/* Sets each module's slot and counters' first words, once for the
+ * process. */
+void sl_conf_modules_init(void);
+/* Appends the modules' sections to outline o of n sections (numbering
+ * them: each module's top_sec_id, route_sec_id); returns the new count.
+ * Once for the process (conf.c's sl_conf_outline_all). */
+unsigned sl_conf_modules_sections(struct sl_conf_section_def *o, unsigned n);
+/* keys: table t's names, then the modules' keys at the top level (top)
+ * or in a route, NULL-terminated (room: t's and SL_CONF_MODULES_MAX). */
+void sl_conf_modules_keys(const char **keys, const struct sl_conf_keydef *t,
+			  int top);
+/* The whole outline (conf.c): sl_conf_outline's sections, then the
+ * modules'; the top level's and a route's keys with theirs. *n
+ * sections. */
+const struct sl_conf_section_def *sl_conf_outline_all(unsigned *n);
+/* The modules' top-level keys (root: the file's mapping, NULL: none
+ * written): each module's slot of conf, its value or its defaults. */
+void sl_conf_modules_top(struct sl_yaml_loader *ld,
+			 const struct sl_yaml_node *root, struct sl_conf *conf);
+void sl_conf_modules_top_free(struct sl_conf *conf);
+/* A route's keys of the modules (map: the route), into its slots. */
+void sl_conf_modules_route(struct sl_yaml_loader *ld, const char *lbl,
+			   const struct sl_yaml_node *map,
+			   struct sl_conf_route *r);
+void sl_conf_modules_route_free(struct sl_conf_route *r);
 
 /* ---- conf_util.c: shared helpers
  * --------------------------------------------- */
@@ -379,21 +407,6 @@ void sl_conf_parse_route_tracing(struct sl_yaml_loader *ld, const char *lbl,
 
 /* Every route's trace_sample, final: 0 (not traced) or 1 + millionths. */
 void sl_conf_settle_tracing(struct sl_yaml_loader *ld, struct sl_conf *conf);
-
-/* ---- conf_compress.c: compression (doc/operations.md, "Compression") */
-
-extern const struct sl_conf_keydef sl_conf_compress_table[];
-extern const struct sl_conf_keydef sl_conf_route_compress_table[];
-
-/* The top-level compress: (the workers' budget). */
-void sl_conf_parse_compress(struct sl_yaml_loader *ld,
-			    const struct sl_yaml_node *map,
-			    struct sl_conf *conf);
-/* A route's compress: { algorithms, levels, types, ... }. */
-void sl_conf_parse_route_compress(struct sl_yaml_loader *ld, const char *lbl,
-				  const struct sl_yaml_node *map,
-				  struct sl_conf_route *r);
-void sl_conf_free_route_compress(struct sl_conf_compress_route *c);
 
 /* ---- conf_idem.c: the Idempotency-Key store (doc/operations.md,
  * "Idempotent payments") */

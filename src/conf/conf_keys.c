@@ -113,6 +113,7 @@ has_key(const struct sl_conf_section_def *o, enum sl_conf_section s,
 /* What elsewhere() is told: the outline and the section the key is in. */
 struct look {
 	const struct sl_conf_section_def *outline;
+	int n; /* its sections */
 	enum sl_conf_section sec;
 };
 
@@ -140,13 +141,12 @@ elsewhere(const void *ctx, const char *key, char *buf, size_t sz)
 	/* a part of one key of its own section: most likely that key, but
 	 * for a key of that very name one step away ("interval" in a
 	 * cluster is its health_check's, not its ping_interval) */
-	for (ti = 0; ti < SL_CONF_SEC_N; ti++) {
+	for (ti = 0; ti < lk->n; ti++) {
 		t = (enum sl_conf_section)ti;
 		if (t != cur && distance(o, cur, t) == 1 && has_key(o, t, key))
 			break;
 	}
-	for (i = 0; ti == SL_CONF_SEC_N && (name = key_at(o, cur, i)) != NULL;
-	     i++) {
+	for (i = 0; ti == lk->n && (name = key_at(o, cur, i)) != NULL; i++) {
 		if (!part_of(key, name))
 			continue;
 		if (bestkey != NULL) {
@@ -159,7 +159,7 @@ elsewhere(const void *ctx, const char *key, char *buf, size_t sz)
 		snprintf(buf, sz, " (did you mean \"%s\"?)", bestkey);
 		return;
 	}
-	for (ti = 0; ti < SL_CONF_SEC_N; ti++) {
+	for (ti = 0; ti < lk->n; ti++) {
 		t = (enum sl_conf_section)ti;
 		if (t == cur || !has_key(o, t, key))
 			continue;
@@ -189,7 +189,7 @@ elsewhere(const void *ctx, const char *key, char *buf, size_t sz)
 		snprintf(buf + len, sz - len, ")");
 		return;
 	}
-	for (ti = 0; ti < SL_CONF_SEC_N; ti++) {
+	for (ti = 0; ti < lk->n; ti++) {
 		t = (enum sl_conf_section)ti;
 		if (t == cur)
 			continue;
@@ -222,7 +222,7 @@ sl_conf_check_keys(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		   enum sl_conf_section sec)
 {
 	const char *names[SL_CONF_TABLE_MAX + 1];
-	const struct look lk = {ld->outline, sec};
+	const struct look lk = {ld->outline, (int)ld->noutline, sec};
 	const struct sl_conf_section_def *o = ld->outline;
 	const char *const *keys = o[sec].keys;
 	size_t i;

@@ -113,10 +113,11 @@ struct sl_yaml_loader {
 	int names_cut;
 	/*
 	 * Set by the schema: the outline of its sections that its key checks
-	 * read (conf_int.h's sl_conf_outline; borrowed). NULL from
+	 * read (conf_int.h's sl_conf_outline_all; borrowed). NULL from
 	 * sl_yaml_loader_init: this layer never reads it.
 	 */
 	const struct sl_conf_section_def *outline;
+	unsigned noutline; /* its sections */
 	/*
 	 * Set by the schema while it reads one named part (a route's
 	 * label, `route "api"`): every message is then said of it, so that

@@ -3,7 +3,8 @@
  * The types of one configuration generation (struct sl_conf and what it
  * holds: listeners, their limits and tls, routes, clusters, ...), for the
  * many files that read a generation and call none of conf.h's functions.
- * Types only: no function, and no include beyond what the types need.
+ * Types only, and the two accessors of a module's slots; no include
+ * beyond what the types need.
  * conf.h includes it and adds the loading and reference counting. Here in
  * core, the lowest layer, because net/ (TLS) and edge/ (routes, the
  * registry) read a generation too and include only downward; conf/ fills
@@ -18,8 +19,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "cidr.h" /* struct sl_cidr_set */
-#include "log.h"  /* enum sl_log_level, sl_access_format, sl_log_query */
+#include "cidr.h"   /* struct sl_cidr_set */
+#include "log.h"    /* enum sl_log_level, sl_access_format, sl_log_query */
+#include "module.h" /* struct sl_module: sl_route_mod, sl_conf_mod */
 
 struct sl_lstate;
 struct sl_lcstate;
@@ -439,28 +441,12 @@ struct sl_conf_route {
 	/* the WAF (doc/operations.md, "A WAF for PCI DSS 6.4.2"): NULL when
 	 * the route has none */
 	struct sl_conf_waf_route *waf; /* owned */
-	/* compression (doc/operations.md, "Compression"): NULL when the
-	 * route has none */
-	struct sl_conf_compress_route *compress; /* owned */
+	/* the modules' slots (core/module.h: sl_route_mod), NULL while the
+	 * route uses none (owned, each slot by its module) */
+	void **mod;
 	/* the Idempotency-Key store (doc/operations.md, "Idempotent
 	 * payments"): NULL when the route has none */
 	struct sl_conf_idem_route *idem; /* owned */
-};
-
-/* A route's compress: the codings it offers (coding.h's numbers, in the
- * route's order of preference) and when a response is compressed. */
-enum sl_compress_creds { SL_COMPRESS_CREDS_SKIP = 0, SL_COMPRESS_CREDS_ALLOW };
-struct sl_conf_compress_route {
-	uint8_t offer[3]; /* enum sl_coding */
-	uint8_t noffer;
-	uint64_t gzip_level, brotli_level, zstd_level;
-	uint64_t window;      /* bytes: a power of two */
-	uint64_t min_length;  /* a known length below it is sent as it is */
-	uint32_t credentials; /* enum sl_compress_creds */
-	char **types;	      /* media types and patterns (coding.h) */
-	size_t ntypes;
-	uint8_t wlog; /* log2(window) */
-	unsigned line, col;
 };
 
 /* A route's WAF limits (waf: limits:), checked on the loop
@@ -549,11 +535,6 @@ struct sl_conf_idem {
 	unsigned char old_ids[SL_IDEM_OLD_KEYS][4];
 	int has_old;   /* every one was read */
 	size_t nredis; /* routes with store: redis */
-};
-
-/* The top-level compress: the compressors' budget. */
-struct sl_conf_compress {
-	uint64_t memory; /* bytes per worker: states and their buffers */
 };
 
 /* The top-level waf: the workers' WAF threads and the WAF log. */
@@ -843,8 +824,9 @@ struct sl_conf {
 	 * defaults when absent; nwaf_routes counts the routes with a waf */
 	struct sl_conf_waf waf;
 	size_t nwaf_routes;
-	/* compress: (doc/operations.md, "Compression"): always set */
-	struct sl_conf_compress compress;
+	/* the modules' top-level slots (core/module.h: sl_conf_mod), one
+	 * a module, each owned by its module */
+	void **mod;
 	/* idempotency: (doc/operations.md, "Idempotent payments"): always
 	 * set */
 	struct sl_conf_idem idem;
@@ -854,5 +836,20 @@ struct sl_conf {
 	char **secret_headers; /* owned, each owned */
 	size_t nsecret_headers;
 };
+
+/* Module m's slot of route r (NULL: r does not use m) and of the top
+ * level (NULL: m has no top-level key, or the generation was not made by
+ * the loader). */
+static inline void *
+sl_route_mod(const struct sl_conf_route *r, const struct sl_module *m)
+{
+	return r->mod != NULL ? r->mod[m->slot] : NULL;
+}
+
+static inline void *
+sl_conf_mod(const struct sl_conf *c, const struct sl_module *m)
+{
+	return c->mod != NULL ? c->mod[m->slot] : NULL;
+}
 
 #endif

@@ -116,6 +116,10 @@ enum sl_up_close {
 #define SL_WSTAT_H3_REFUSALS 9
 #define SL_WSTAT_QUIC_EVENTS 8
 
+/* The words of the modules' counters in a worker's stats (core/module.h,
+ * conf/conf_mods.c). */
+#define SL_WSTAT_MOD_WORDS 1
+
 /*
  * Counters of one worker. Only the worker writes them; the admin thread
  * reads them at scrape time. Relaxed atomics: on x86-64 an increment is a
@@ -188,9 +192,10 @@ struct sl_worker_stats {
 	 * (0: the process may not raise them; the loop's, written once) */
 	atomic_uint_fast64_t tpool_raises;
 	atomic_uint_fast64_t tpool_idle;
-	/* compression (exchange_zip.c): the bytes its compressors and their
-	 * buffers hold now, against compress.memory */
-	atomic_uint_fast64_t zip_mem;
+	/* the modules' counters of a worker (core/module.h), each module's
+	 * from its worker_at; SL_WSTAT_MOD_WORDS is the table's sum
+	 * (conf/conf_mods.c checks it): compression's 1 */
+	atomic_uint_fast64_t mod[SL_WSTAT_MOD_WORDS];
 	atomic_uint_fast64_t tunnels_opened;
 	atomic_uint_fast64_t tunnels_closed[SL_TUN_NENDS];
 	atomic_uint_fast64_t tunnel_bytes_in, tunnel_bytes_out;

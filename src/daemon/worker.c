@@ -39,7 +39,6 @@
 #include "wgen.h"
 #include "wproxy.h"
 #include "xprt.h"
-#include "zstream.h"
 
 #define ACCESS_FLUSH_MS 200 /* also the idle-shedding and trim period */
 /* free buffers a class keeps at least; it keeps more while its traffic uses
@@ -536,7 +535,6 @@ worker_main(void *arg)
 	sl_h2up_thread_free();
 	sl_xprt_mem_cache_free();
 	sl_filters_thread_free();
-	sl_zstream_thread_free();
 	atomic_store(&w->done, 1);
 	return NULL;
 }
@@ -672,7 +670,6 @@ sl_worker_join_free(struct sl_worker *w)
 	sl_h2up_thread_free();
 	sl_xprt_mem_cache_free(); /* the pairs (after the streams') */
 	sl_filters_thread_free();
-	sl_zstream_thread_free();
 	if (w->notify_fd != -1)
 		close(w->notify_fd);
 	sl_exchange_txns_free(w);

@@ -16,7 +16,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "hist.h" /* SL_HIST_N, sl_hist_slot */
+#include "hist.h"   /* SL_HIST_N, sl_hist_slot */
+#include "module.h" /* struct sl_module: sl_counts_mod */
 #include "ratelimit.h"
 
 struct sl_conf;
@@ -96,15 +97,6 @@ enum sl_waf_res {
 	SL_WAF_NRESULTS
 };
 
-/* Why a response whose request accepted a coding went as it came
- * (sluice_compress_skipped_total's reason; doc/operations.md,
- * "Compression"). */
-enum sl_zip_skip {
-	SL_ZIP_S_CREDENTIALS = 0, /* credentials a browser sends by itself */
-	SL_ZIP_S_MEMORY,	  /* the worker's compression memory is full */
-	SL_ZIP_NSKIP
-};
-
 /* What a route's Idempotency-Key store did with a request
  * (sluice_idempotency_requests_total's outcome; doc/operations.md,
  * "Idempotent payments"), and why a reserved key was let go
@@ -137,6 +129,10 @@ enum sl_idem_rel {
 
 /* The entries of a split whose shares a route counts (the status page) */
 #define SL_SPLIT_SEEN 8
+
+/* The words of the modules' blocks of a route's counts (core/module.h):
+ * compression's 14. */
+#define SL_COUNTS_MOD_WORDS 14
 
 struct sl_counts {
 	atomic_uint_fast64_t requests;	   /* exchanges finished */
@@ -178,21 +174,24 @@ struct sl_counts {
 	/* ... and the WAF threads' CPU time on the route's requests (their
 	 * own clock), in microseconds */
 	atomic_uint_fast64_t waf_cpu_sum_us;
-	/* routes with compress: responses compressed by coding (coding.h's
-	 * numbers; [0] unused), their body bytes before and after, and the
-	 * responses a request accepted a coding for that went as they came
-	 * for a reason the operator watches (enum sl_zip_skip) */
-	atomic_uint_fast64_t zip[4];
-	atomic_uint_fast64_t zip_in[4];
-	atomic_uint_fast64_t zip_out[4];
-	atomic_uint_fast64_t zip_skip[SL_ZIP_NSKIP];
 	/* routes with idempotency: requests by outcome, keys let go by
 	 * reason, answers kept */
 	atomic_uint_fast64_t idem[SL_IDEM_NOUT];
 	atomic_uint_fast64_t idem_rel[SL_IDEM_NREL];
 	atomic_uint_fast64_t idem_stored;
 	atomic_uint_fast64_t idem_store_err; /* the fleet store failed */
+	/* routes: the modules' counters (core/module.h), each module's
+	 * block from its route_at; SL_COUNTS_MOD_WORDS is the table's sum
+	 * (conf_mods.c checks it) */
+	atomic_uint_fast64_t mod[SL_COUNTS_MOD_WORDS];
 } __attribute__((aligned(64)));
+
+/* Module m's block of counts c. */
+static inline atomic_uint_fast64_t *
+sl_counts_mod(struct sl_counts *c, const struct sl_module *m)
+{
+	return &c->mod[m->route_at];
+}
 
 /* enum sl_tls_fail's SL_TLS_NFAIL (tls.h checks) */
 #define SL_RUNTIME_TLS_NFAIL 7

@@ -30,9 +30,8 @@ access_head(struct sl_seam *s, struct sl_fhead *h)
 	return SL_FILTER_ANSWERED;
 }
 
-const struct sl_filter sl_filter_access = {
+struct sl_filter sl_filter_access = {
     .name = "allow_deny",
-    .id = SL_FID_ACCESS,
     .phase = SL_FPHASE_ACCESS,
     .used = access_used,
     .req_head = access_head,

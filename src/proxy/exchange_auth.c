@@ -201,7 +201,7 @@ struct sl_auth_wait {
 	uint8_t waited; /* it waited once: never again */
 };
 
-extern const struct sl_filter sl_filter_jwt;
+extern struct sl_filter sl_filter_jwt;
 
 static inline struct sl_auth_wait *
 awt(struct sl_txn *t)
@@ -454,9 +454,8 @@ jwt_used(const struct sl_conf_route *r)
 	return r->auth != NULL && r->auth->jwt != NULL;
 }
 
-const struct sl_filter sl_filter_jwt = {
+struct sl_filter sl_filter_jwt = {
     .name = "auth.jwt",
-    .id = SL_FID_JWT,
     .ctx_size = sizeof(struct sl_auth_wait),
     .begin = jwt_begin,
     .used = jwt_used,

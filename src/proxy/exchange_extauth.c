@@ -92,7 +92,7 @@ struct sl_extauth {
 	struct ea_decision d;
 };
 
-extern const struct sl_filter sl_filter_extauth;
+extern struct sl_filter sl_filter_extauth;
 
 /* The filter's slot (filter.h): the request's external check, owned
  * (NULL: none, zeroed by the exchange when a request is routed). */
@@ -949,9 +949,8 @@ ea_used(const struct sl_conf_route *r)
 	return r->auth != NULL && r->auth->external != NULL;
 }
 
-const struct sl_filter sl_filter_extauth = {
+struct sl_filter sl_filter_extauth = {
     .name = "auth.external",
-    .id = SL_FID_EXTAUTH,
     .ctx_size = sizeof(struct sl_extauth *),
     .used = ea_used,
     .req_head = ea_head,

@@ -598,9 +598,16 @@ idem_log_fields(struct sl_txn *t, struct sl_flog *l)
 		l->idem = sl_idem_out_str(sl_idem_slot(t)->res);
 }
 
-const struct sl_filter sl_filter_idem = {
+static void
+idem_placed(const struct sl_filter *f, size_t off)
+{
+	(void)f;
+	sl_idem_slot_off = off;
+}
+
+struct sl_filter sl_filter_idem = {
     .name = "idempotency",
-    .id = SL_FID_IDEM,
+    .placed = idem_placed,
     .ctx_size = sizeof(struct sl_idem_slot),
     .log_fields = idem_log_fields,
     .used = idem_used,

@@ -106,12 +106,16 @@ struct sl_idem_slot {
 	uint8_t res;
 };
 
-/* By its id: the store's files share it without naming the filter,
- * which exchange_idem.c defines. */
+/* Where the filter's slot is in an exchange's area: set once for the
+ * process by the filter's placed (exchange_idem.c), kept here by
+ * exchange_idem_keep.c, so that the store's files reach the slot without
+ * naming the filter (whose file calls theirs). */
+extern size_t sl_idem_slot_off;
+
 static inline struct sl_idem_slot *
 sl_idem_slot(const struct sl_txn *t)
 {
-	return sl_fslot(t, SL_FID_IDEM);
+	return (struct sl_idem_slot *)(void *)(t->fslot + sl_idem_slot_off);
 }
 
 #define LOOK_UNREADABLE 100 /* a kept answer that does not open */

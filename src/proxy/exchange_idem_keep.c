@@ -20,6 +20,8 @@
 #include "util.h"
 #include "wloop.h"
 
+size_t sl_idem_slot_off;
+
 /* ---- the answer --------------------------------------------------------- */
 
 /* The answer is not kept: the key goes (at the exchange's end, or the

@@ -711,10 +711,6 @@ struct sl_extauth;
 
 struct sl_txwaf;
 
-/* ---- exchange_zip.c: compression (doc/operations.md, "Compression") -- */
-
-struct sl_txzip;
-
 /* ---- exchange_idem.c: the Idempotency-Key store (doc/operations.md,
  * "Idempotent payments") ---------------------------------------------- */
 

@@ -16,7 +16,7 @@
 
 static void mirror_req_data(struct sl_seam *s, const char *p, size_t n);
 
-extern const struct sl_filter sl_filter_mirror;
+extern struct sl_filter sl_filter_mirror;
 
 /* The filter's slot (filter.h): the copy being filled, owned while set
  * (NULL: zeroed by the exchange when a request is routed). */
@@ -131,9 +131,8 @@ mirror_end(struct sl_seam *s)
 	}
 }
 
-const struct sl_filter sl_filter_mirror = {
+struct sl_filter sl_filter_mirror = {
     .name = "mirror",
-    .id = SL_FID_MIRROR,
     .ctx_size = sizeof(struct sl_mirror *),
     .used = mirror_used,
     .up_head = mirror_up_head,

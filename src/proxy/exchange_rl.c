@@ -28,7 +28,7 @@ struct rl_slot {
 	struct sl_txn *t;
 };
 
-extern const struct sl_filter sl_filter_ratelimit;
+extern struct sl_filter sl_filter_ratelimit;
 
 static inline struct sl_rlc *
 rlc(struct sl_txn *t)
@@ -135,9 +135,8 @@ rl_end(struct sl_seam *s)
 	sl_rlcheck_cancel(rlc(s->txn));
 }
 
-const struct sl_filter sl_filter_ratelimit = {
+struct sl_filter sl_filter_ratelimit = {
     .name = "rate_limits",
-    .id = SL_FID_RATELIMIT,
     .ctx_size = sizeof(struct rl_slot),
     .begin = rl_begin,
     .used = rl_used,

@@ -71,7 +71,7 @@ struct sl_txn_trace {
 	struct sl_trace_try tries[SL_TRACE_TRIES];
 };
 
-extern const struct sl_filter sl_filter_trace;
+extern struct sl_filter sl_filter_trace;
 
 static inline struct sl_txn_trace *
 trc(const struct sl_txn *t)
@@ -810,9 +810,8 @@ trace_free(struct sl_seam *s)
 	}
 }
 
-const struct sl_filter sl_filter_trace = {
+struct sl_filter sl_filter_trace = {
     .name = "trace",
-    .id = SL_FID_TRACE,
     .ctx_size = sizeof(struct sl_txn_trace),
     .begin = trace_slot_begin,
     .phase = SL_FPHASE_ACCESS,

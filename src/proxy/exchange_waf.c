@@ -91,7 +91,7 @@ struct waf_slot {
 	uint8_t res;
 };
 
-extern const struct sl_filter sl_filter_waf;
+extern struct sl_filter sl_filter_waf;
 
 static inline struct waf_slot *
 wslot(struct sl_txn *t)
@@ -1047,9 +1047,8 @@ waf_log_fields(struct sl_txn *t, struct sl_flog *l)
 		l->waf = waf_str(wslot(t)->res);
 }
 
-const struct sl_filter sl_filter_waf = {
+struct sl_filter sl_filter_waf = {
     .name = "waf",
-    .id = SL_FID_WAF,
     .ctx_size = sizeof(struct waf_slot),
     .used = waf_used,
     .req_head = waf_head,

@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "coding.h"
+#include "conf_compress.h"
 #include "exchange_int.h"
 #include "h1_parse.h"
 #include "log.h"
@@ -44,7 +45,7 @@ struct sl_txzip {
 	uint64_t len_hint;     /* the body's length, when known */
 	struct sl_buf out;
 	uint64_t in_bytes, out_bytes;
-	uint64_t charged;   /* bytes counted in the worker's zip_mem */
+	uint64_t charged;   /* bytes counted in the worker's mem */
 	uint64_t reserve;   /* what it was admitted for: counted at least */
 	const char *failed; /* why it cannot go on (the exchange is cut at
 			       its next step, never inside the output) */
@@ -77,7 +78,7 @@ struct zip_slot {
 	uint8_t inm_weak;   /* its If-None-Match named a weak tag */
 };
 
-extern const struct sl_filter sl_filter_zip;
+extern struct sl_filter sl_filter_zip;
 
 static inline struct zip_slot *
 zslot(const struct sl_txn *t)
@@ -109,7 +110,7 @@ zip_req_head(struct sl_seam *s, struct sl_fhead *fh)
 {
 	const struct sl_h1_request *req = fh->req;
 	struct sl_txn *t = s->txn;
-	const struct sl_conf_compress_route *c = t->route->compress;
+	const struct sl_conf_compress_route *c = sl_compress_route(t->route);
 	struct sl_accenc a;
 	int named = 0;
 
@@ -276,7 +277,7 @@ static int
 fields_compressible(const struct sl_txn *t, const struct sl_h1_response *resp,
 		    int untyped)
 {
-	const struct sl_conf_compress_route *c = t->route->compress;
+	const struct sl_conf_compress_route *c = sl_compress_route(t->route);
 	int typed = -1;
 
 	for (size_t i = 0; i < resp->nheaders; i++) {
@@ -318,7 +319,7 @@ nm_varies(const struct sl_txn *t, const struct sl_h1_response *resp)
 static int
 eligible(const struct sl_txn *t, const struct sl_h1_response *resp)
 {
-	const struct sl_conf_compress_route *c = t->route->compress;
+	const struct sl_conf_compress_route *c = sl_compress_route(t->route);
 	/* a HEAD's fields are its GET's (RFC 9110 section 9.3.2): it is
 	 * looked at as the GET would be, for its Vary */
 	int head = t->method_id == SL_M_HEAD;
@@ -344,10 +345,37 @@ event_stream(const struct sl_h1_response *resp)
 	return 0;
 }
 
+/* The module's counters: the route's block of this worker's counts, and
+ * the worker's (conf_compress.h). */
+static struct sl_zip_counts *
+zcounts(struct sl_seam *s, const struct sl_txn *t)
+{
+	return (struct sl_zip_counts *)sl_counts_mod(
+	    &t->route->state->counts[s->w->id], &sl_module_compress);
+}
+
+static struct sl_zip_wcounts *
+zwcounts(struct sl_seam *s)
+{
+	return (struct sl_zip_wcounts *)&s->w->stats
+	    .mod[sl_module_compress.worker_at];
+}
+
+/* The workers' budget (compress.memory; a loaded generation always has
+ * it). */
+static uint64_t
+zip_memory(const struct sl_seam *s)
+{
+	const struct sl_conf_compress *c =
+	    sl_conf_mod(s->gen->conf, &sl_module_compress);
+
+	return c != NULL ? c->memory : 0;
+}
+
 static void
 skipped(struct sl_seam *s, enum sl_zip_skip why)
 {
-	SL_STAT_INC(s->txn->route->state->counts[s->w->id].zip_skip[why]);
+	SL_STAT_INC(zcounts(s, s->txn)->skip[why]);
 }
 
 /* The worker's count of the compressor's bytes follows what it holds. */
@@ -360,7 +388,7 @@ charge(struct sl_seam *s, struct sl_txzip *z)
 	if (now < z->reserve)
 		now = z->reserve;
 
-	SL_STAT_ADD(s->w->stats.zip_mem, (int64_t)(now - z->charged));
+	SL_STAT_ADD(zwcounts(s)->mem, (int64_t)(now - z->charged));
 	z->charged = now;
 }
 
@@ -380,7 +408,7 @@ static int
 zip_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 {
 	struct sl_txn *t = s->txn;
-	const struct sl_conf_compress_route *c = t->route->compress;
+	const struct sl_conf_compress_route *c = sl_compress_route(t->route);
 	struct sl_txzip *z;
 	size_t est;
 	int level, whole;
@@ -444,9 +472,9 @@ zip_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 					      ? resp->content_length
 					      : 0) +
 			  ZOUT_SIZE;
-	if (atomic_load_explicit(&s->w->stats.zip_mem, memory_order_relaxed) +
+	if (atomic_load_explicit(&zwcounts(s)->mem, memory_order_relaxed) +
 		est >
-	    s->gen->conf->compress.memory) {
+	    zip_memory(s)) {
 		skipped(s, SL_ZIP_S_MEMORY);
 		return 0;
 	}
@@ -726,14 +754,14 @@ zip_end(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 	struct sl_txzip *z = zslot(t)->z;
-	struct sl_counts *rc;
+	struct sl_zip_counts *rc;
 
 	if (z == NULL)
 		return;
-	rc = &t->route->state->counts[s->w->id];
+	rc = zcounts(s, t);
 	SL_STAT_INC(rc->zip[z->coding]);
-	SL_STAT_ADD(rc->zip_in[z->coding], z->in_bytes);
-	SL_STAT_ADD(rc->zip_out[z->coding], z->out_bytes);
+	SL_STAT_ADD(rc->in[z->coding], z->in_bytes);
+	SL_STAT_ADD(rc->out[z->coding], z->out_bytes);
 	sl_buf_release(&s->w->bufs, &z->out);
 	sl_zstream_free(z->zs);
 	z->zs = NULL;
@@ -746,7 +774,7 @@ zip_end(struct sl_seam *s)
 static int
 zip_used(const struct sl_conf_route *r)
 {
-	return r->compress != NULL;
+	return sl_compress_route(r) != NULL;
 }
 
 /* sluice answers in place of a response head held back: its
@@ -775,9 +803,8 @@ zip_log_fields(struct sl_txn *t, struct sl_flog *l)
 		l->encoding = sl_coding_name(zslot(t)->sent);
 }
 
-const struct sl_filter sl_filter_zip = {
+struct sl_filter sl_filter_zip = {
     .name = "compress",
-    .id = SL_FID_ZIP,
     .ctx_size = sizeof(struct zip_slot),
     .log_fields = zip_log_fields,
     .used = zip_used,
@@ -786,4 +813,5 @@ const struct sl_filter sl_filter_zip = {
     .resp_drop = zip_resp_drop,
     .xf = &zip_xf,
     .end = zip_end,
+    .thread_free = sl_zstream_thread_free,
 };

@@ -10,17 +10,18 @@
 #include <pthread.h>
 
 #include "conf_types.h"
+#include "util.h"
 #include "wgen.h"
 
-extern const struct sl_filter sl_filter_trace;	   /* exchange_trace.c */
-extern const struct sl_filter sl_filter_access;	   /* exchange_access.c */
-extern const struct sl_filter sl_filter_ratelimit; /* exchange_rl.c */
-extern const struct sl_filter sl_filter_jwt;	   /* exchange_auth.c */
-extern const struct sl_filter sl_filter_waf;	   /* exchange_waf.c */
-extern const struct sl_filter sl_filter_extauth;   /* exchange_extauth.c */
-extern const struct sl_filter sl_filter_idem;	   /* exchange_idem.c */
-extern const struct sl_filter sl_filter_zip;	   /* exchange_zip.c */
-extern const struct sl_filter sl_filter_mirror;	   /* exchange_mirror.c */
+extern struct sl_filter sl_filter_trace;     /* exchange_trace.c */
+extern struct sl_filter sl_filter_access;    /* exchange_access.c */
+extern struct sl_filter sl_filter_ratelimit; /* exchange_rl.c */
+extern struct sl_filter sl_filter_jwt;	     /* exchange_auth.c */
+extern struct sl_filter sl_filter_waf;	     /* exchange_waf.c */
+extern struct sl_filter sl_filter_extauth;   /* exchange_extauth.c */
+extern struct sl_filter sl_filter_idem;	     /* exchange_idem.c */
+extern struct sl_filter sl_filter_zip;	     /* exchange_zip.c */
+extern struct sl_filter sl_filter_mirror;    /* exchange_mirror.c */
 
 /*
  * The order is the contract of doc/auth.md and doc/operations.md. The
@@ -34,21 +35,17 @@ extern const struct sl_filter sl_filter_mirror;	   /* exchange_mirror.c */
  * back the store keeps the answer before compression rewrites it. The
  * mirror copies the head as it is written for the upstream, last.
  */
-static const struct sl_filter *const sl_filters[SL_FID_N] = {
-    [SL_FID_TRACE] = &sl_filter_trace,
-    [SL_FID_ACCESS] = &sl_filter_access,
-    [SL_FID_RATELIMIT] = &sl_filter_ratelimit,
-    [SL_FID_JWT] = &sl_filter_jwt,
-    [SL_FID_WAF] = &sl_filter_waf,
-    [SL_FID_EXTAUTH] = &sl_filter_extauth,
-    [SL_FID_IDEM] = &sl_filter_idem,
-    [SL_FID_ZIP] = &sl_filter_zip,
-    [SL_FID_MIRROR] = &sl_filter_mirror,
+static struct sl_filter *const sl_filters[] = {
+    &sl_filter_trace, &sl_filter_access, &sl_filter_ratelimit,
+    &sl_filter_jwt,   &sl_filter_waf,	 &sl_filter_extauth,
+    &sl_filter_idem,  &sl_filter_zip,	 &sl_filter_mirror,
 };
+#define SL_FID_N SL_NELEM(sl_filters)
 
 static_assert(SL_FID_N <= SL_WROUTE_FILTERS,
 	      "a route's list cannot hold every filter");
-static_assert(SL_FID_N <= 15, "a route's set of filters is 15 bits");
+static_assert(SL_FID_N <= SL_FILTERS_MAX,
+	      "a route's set of filters is 15 bits");
 
 /* ---- the slots ----------------------------------------------------------- */
 
@@ -66,14 +63,18 @@ slots_init(void)
 	size_t off = 0;
 
 	for (size_t k = 0; k < SL_FID_N; k++) {
-		const struct sl_filter *f = sl_filters[k];
-		assert(f->id == k);
+		struct sl_filter *f = sl_filters[k];
+		f->id = (uint8_t)k;
 		sl_filter_slot_off[k] = (uint16_t)off;
 		off +=
 		    (f->ctx_size + SLOT_ALIGN - 1) & ~(size_t)(SLOT_ALIGN - 1);
 	}
 	assert(off <= UINT16_MAX);
 	sl_filter_slot_bytes = off;
+	for (size_t k = 0; k < SL_FID_N; k++)
+		if (sl_filters[k]->placed != NULL)
+			sl_filters[k]->placed(sl_filters[k],
+					      sl_filter_slot_off[k]);
 }
 
 size_t

@@ -143,23 +143,9 @@ enum sl_fphase {
 				allow and deny) */
 };
 
-/*
- * The filters' places in filter.c's table, which is their order: a
- * filter's id names its slot (sl_fctx). Only filter.c's table and each
- * filter's own definition use them.
- */
-enum sl_filter_id {
-	SL_FID_TRACE,
-	SL_FID_ACCESS,
-	SL_FID_RATELIMIT,
-	SL_FID_JWT,
-	SL_FID_WAF,
-	SL_FID_EXTAUTH,
-	SL_FID_IDEM,
-	SL_FID_ZIP,
-	SL_FID_MIRROR,
-	SL_FID_N
-};
+/* The filters filter.c's table may hold: a route's set of them is a bit
+ * each of 15. */
+#define SL_FILTERS_MAX 15
 
 /*
  * What the filters of a route tell the access log (log_fields): the
@@ -178,7 +164,10 @@ struct sl_flog {
 
 struct sl_filter {
 	const char *name;
-	uint8_t id;    /* enum sl_filter_id */
+	uint8_t id;    /* its place in filter.c's table, which is the
+			  filters' order, set there once for the process
+			  (the first sl_filters_attach): it names its slot
+			  (sl_fctx) */
 	uint8_t phase; /* enum sl_fphase; the table's order keeps every
 			  ACCESS filter before the others */
 	/* The bytes of the filter's state for one request: its slot in the
@@ -191,6 +180,11 @@ struct sl_filter {
 	 * else clears a slot between requests. NULL with ctx_size: the
 	 * exchange zeroes the slot (a few bytes: pointers, a result). */
 	void (*begin)(struct sl_txn *t, void *ctx);
+	/* Once for the process, when filter.c's table gave each filter its
+	 * id and its slot (off, in the exchange's area): a filter whose
+	 * files reach the slot without naming the filter notes where it is
+	 * (the idempotency store's). NULL: nothing to note. */
+	void (*placed)(const struct sl_filter *f, size_t off);
 	/* What the filter keeps per thread for reuse (a spare state, a
 	 * cache), freed: a worker's last step, and after its teardown on
 	 * the main thread (sl_filters_thread_free). NULL: none. */
@@ -287,7 +281,7 @@ void sl_filters_thread_free(void);
  * for the process, by the first sl_filters_attach (before any exchange:
  * an exchange has a route), kept in fslot.c.
  */
-extern uint16_t sl_filter_slot_off[SL_FID_N];
+extern uint16_t sl_filter_slot_off[SL_FILTERS_MAX];
 /* The area's size: every slot's. */
 extern size_t sl_filter_slot_bytes;
 /* The slot of wr's i-th filter: its offset, and its size in *len (0: the

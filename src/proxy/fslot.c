@@ -8,5 +8,5 @@
  */
 #include "filter.h"
 
-uint16_t sl_filter_slot_off[SL_FID_N];
+uint16_t sl_filter_slot_off[SL_FILTERS_MAX];
 size_t sl_filter_slot_bytes;

@@ -41,7 +41,7 @@ PARSE_HDRS = $(top_srcdir)/src/http/h1_parse.h $(top_srcdir)/src/http/h1_parse_i
 
 # The configuration fuzzer (tests/fuzz/fuzz_conf.c) needs the loader
 # (conf.c, conf_util.c, conf_keys.c, conf_cluster.c, conf_route.c,
-# conf_hosts.c, conf_edge.c, conf_tls.c, dnsmsg.c (names in endpoints),
+# conf_hosts.c, conf_mods.c (the module table), conf_edge.c, conf_tls.c, dnsmsg.c (names in endpoints),
 # conf_yaml.c, conf_yaml_err.c, conf_node.c, conf_waf.c with waf.c and
 # pan.c: built here without HAVE_MODSECURITY, so waf.c's stubs refuse a
 # route's rules; conf_compress.c with coding.c and zstream.c, built
@@ -55,7 +55,7 @@ CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf/conf.c $(top_srcdir)/src/conf/con
 	$(top_srcdir)/src/conf/conf_node.c $(top_srcdir)/src/conf/conf_edge.c \
 	$(top_srcdir)/src/conf/conf_tls.c $(top_srcdir)/src/conf/conf_cluster.c \
 	$(top_srcdir)/src/conf/conf_route.c $(top_srcdir)/src/conf/conf_keys.c \
-	$(top_srcdir)/src/conf/conf_hosts.c \
+	$(top_srcdir)/src/conf/conf_hosts.c $(top_srcdir)/src/conf/conf_mods.c \
 	$(top_srcdir)/src/conf/conf_util.c $(top_srcdir)/src/conf/conf_auth.c \
 	$(top_srcdir)/src/conf/conf_trace.c $(top_srcdir)/src/conf/conf_waf.c \
 	$(top_srcdir)/src/edge/waf.c $(top_srcdir)/src/core/pan.c \

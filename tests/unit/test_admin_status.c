@@ -15,6 +15,7 @@
 
 #include "admin_int.h"
 #include "conf.h"
+#include "conf_compress.h"
 #include "json.h"
 #include "runtime.h"
 #include "users.h"
@@ -223,6 +224,7 @@ test_status_document(void **state)
 	struct doc *d = calloc(1, sizeof(*d));
 	struct sl_conf *c, *c3;
 	struct sl_conf_route *rt;
+	struct sl_zip_counts *zc;
 
 	(void)state;
 	assert_non_null(r);
@@ -251,10 +253,14 @@ test_status_document(void **state)
 	count(&c->listeners[0].counters->counts[0], 100, 2, 0);
 	/* the page route compresses 4,000 bytes to 1,000, in two codings
 	 * and two workers */
-	SL_STAT_ADD(c->listeners[0].routes[1].state->counts[0].zip_in[1], 3000);
-	SL_STAT_ADD(c->listeners[0].routes[1].state->counts[0].zip_out[1], 800);
-	SL_STAT_ADD(c->listeners[0].routes[1].state->counts[1].zip_in[3], 1000);
-	SL_STAT_ADD(c->listeners[0].routes[1].state->counts[1].zip_out[3], 200);
+	zc = (struct sl_zip_counts *)sl_counts_mod(
+	    &c->listeners[0].routes[1].state->counts[0], &sl_module_compress);
+	SL_STAT_ADD(zc->in[1], 3000);
+	SL_STAT_ADD(zc->out[1], 800);
+	zc = (struct sl_zip_counts *)sl_counts_mod(
+	    &c->listeners[0].routes[1].state->counts[1], &sl_module_compress);
+	SL_STAT_ADD(zc->in[3], 1000);
+	SL_STAT_ADD(zc->out[3], 200);
 	render(d, &v, r); /* nothing read yet */
 	assert_int_equal(num(d, "schema"), 1);
 	assert_int_equal(num(d, "listeners.#0.routes.#0.window_s"), 0);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "conf_compress.h"
 #include "conf_int.h"
 #include "conf_yaml.h"
 
@@ -34,13 +35,17 @@
  * doc/sluice.yaml.5 describes its keys ("SECTION/parent key"). */
 struct tbl {
 	const struct sl_conf_keydef *t;
-	enum sl_conf_section sec;
+	int sec;	  /* a module's: set by setup() */
 	size_t base_size; /* of the struct the table fills */
 	int base;	  /* tables that fill one struct share it */
 	const char *man;
 };
 
-static const struct tbl tables[] = {
+/* The module's sections' numbers, known once the table is set. */
+#define SEC_MOD_TOP   (-1)
+#define SEC_MOD_ROUTE (-2)
+
+static struct tbl tables[] = {
     {sl_conf_top_table, SL_CONF_SEC_TOP, sizeof(struct sl_conf), 1,
      "TOP LEVEL"},
     {sl_conf_log_table, SL_CONF_SEC_LOG, sizeof(struct sl_conf), 1,
@@ -69,10 +74,10 @@ static const struct tbl tables[] = {
      1, "TOP LEVEL/tracing"},
     {sl_conf_waf_table, SL_CONF_SEC_WAF, sizeof(struct sl_conf_waf), 9,
      "TOP LEVEL/waf"},
-    {sl_conf_compress_table, SL_CONF_SEC_COMPRESS,
-     sizeof(struct sl_conf_compress), 10, "TOP LEVEL/compress"},
-    {sl_conf_route_compress_table, SL_CONF_SEC_ROUTE_COMPRESS,
-     sizeof(struct sl_conf_compress_route), 11, "ROUTES/compress"},
+    {NULL, SEC_MOD_TOP, sizeof(struct sl_conf_compress), 10,
+     "TOP LEVEL/compress"},
+    {NULL, SEC_MOD_ROUTE, sizeof(struct sl_conf_compress_route), 11,
+     "ROUTES/compress"},
     {sl_conf_idem_table, SL_CONF_SEC_IDEM, sizeof(struct sl_conf_idem), 12,
      "TOP LEVEL/idempotency"},
     {sl_conf_route_idem_table, SL_CONF_SEC_ROUTE_IDEM,
@@ -107,6 +112,38 @@ nnames(const char *const *names)
 	return n;
 }
 
+/* The whole outline (the modules' sections after conf.c's), and its
+ * sections' number. */
+static const struct sl_conf_section_def *full;
+static unsigned nfull;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	full = sl_conf_outline_all(&nfull);
+	for (size_t i = 0; i < NTABLES; i++) {
+		if (tables[i].sec == SEC_MOD_TOP)
+			tables[i].sec = sl_module_compress.top_sec_id;
+		else if (tables[i].sec == SEC_MOD_ROUTE)
+			tables[i].sec = sl_module_compress.route_sec_id;
+		else
+			continue;
+		/* a module's tables are its own: its sections name them */
+		tables[i].t = full[tables[i].sec].table;
+	}
+	return 0;
+}
+
+/* The outline a section's table is read from: conf.c's for its own (the
+ * whole outline's top level and route list the modules' keys too), the
+ * whole one for a module's. */
+static const struct sl_conf_section_def *
+outline_of(int sec)
+{
+	return sec < SL_CONF_SEC_N ? sl_conf_outline : full;
+}
+
 /* Every section the outline reads from a table is listed above, and
  * each listed table is the one its section's outline reads. */
 static void
@@ -115,21 +152,46 @@ test_tables_listed(void **state)
 	size_t i, s;
 
 	(void)state;
-	for (s = 0; s < SL_CONF_SEC_N; s++) {
-		if (sl_conf_outline[s].table == NULL) {
-			assert_non_null(sl_conf_outline[s].keys);
+	for (s = 0; s < nfull; s++) {
+		const struct sl_conf_section_def *o = outline_of((int)s);
+		if (o[s].table == NULL) {
+			assert_non_null(o[s].keys);
 			continue;
 		}
-		assert_null(sl_conf_outline[s].keys);
+		assert_null(o[s].keys);
 		for (i = 0; i < NTABLES; i++)
-			if (tables[i].t == sl_conf_outline[s].table)
+			if (tables[i].t == o[s].table)
 				break;
 		assert_true(i < NTABLES);
 		assert_int_equal(tables[i].sec, s);
 	}
 	for (i = 0; i < NTABLES; i++)
-		assert_ptr_equal(sl_conf_outline[tables[i].sec].table,
+		assert_ptr_equal(outline_of(tables[i].sec)[tables[i].sec].table,
 				 tables[i].t);
+}
+
+/* The whole outline's top level and route hold their tables' keys, then
+ * each module's key (compress), so that the key checks know them. */
+static void
+test_module_keys(void **state)
+{
+	static const int secs[] = {SL_CONF_SEC_TOP, SL_CONF_SEC_ROUTE};
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+		int s = secs[i];
+		const struct sl_conf_keydef *t = sl_conf_outline[s].table;
+		assert_null(full[s].table);
+		for (n = 0; t[n].name != NULL; n++)
+			assert_string_equal(full[s].keys[n], t[n].name);
+		assert_string_equal(full[s].keys[n], "compress");
+		assert_null(full[s].keys[n + 1]);
+	}
+	assert_int_equal(full[sl_module_compress.route_sec_id].parent,
+			 SL_CONF_SEC_ROUTE);
+	assert_int_equal(full[sl_module_compress.top_sec_id].parent,
+			 SL_CONF_SEC_TOP);
 }
 
 static void
@@ -252,14 +314,17 @@ test_tables_in_outline(void **state)
 	(void)state;
 	for (i = 0; i < NTABLES; i++) {
 		for (k = tables[i].t, n = 0; k->name != NULL; k++, n++) {
-			if (!has_key(sl_conf_outline, tables[i].sec, k->name))
+			const struct sl_conf_section_def *o =
+			    outline_of(tables[i].sec);
+			if (!has_key(o, tables[i].sec, k->name))
 				fail_msg(
 				    "\"%s\" is not in its section's outline",
 				    k->name);
-			assert_string_equal(
-			    key_at(sl_conf_outline, tables[i].sec, n), k->name);
+			assert_string_equal(key_at(o, tables[i].sec, n),
+					    k->name);
 		}
-		assert_null(key_at(sl_conf_outline, tables[i].sec, n));
+		assert_null(
+		    key_at(outline_of(tables[i].sec), tables[i].sec, n));
 	}
 }
 
@@ -678,11 +743,12 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tables_listed),
+	    cmocka_unit_test(test_module_keys),
 	    cmocka_unit_test(test_tables_sane),
 	    cmocka_unit_test(test_tables_in_outline),
 	    cmocka_unit_test(test_table_read),
 	    cmocka_unit_test(test_tables_man),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /metrics' families of the modules (core/module.h), in the module
+ * table's order: each module's counters as it describes them, for the
+ * routes that use it and summed over the workers. Names no module.
+ */
+#include <stddef.h>
+
+#include "conf.h"
+
+#include "admin_int.h"
+
+/* Whether a route of c uses m. */
+static int
+used(const struct sl_conf *c, const struct sl_module *m)
+{
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++)
+			if (sl_route_mod(&c->listeners[i].routes[j], m) != NULL)
+				return 1;
+	return 0;
+}
+
+/* Family f's lines of m for every route that uses m. */
+static void
+route_lines(const struct sl_admin_view *v, struct sbuf *b,
+	    const struct sl_module *m, const struct sl_mfamily *f)
+{
+	const struct sl_conf *c = v->conf;
+	const size_t u = sizeof(atomic_uint_fast64_t);
+	const size_t base = offsetof(struct sl_counts, mod) +
+			    ((size_t)m->route_at + f->off) * u;
+
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &c->listeners[i].routes[j];
+			if (sl_route_mod(r, m) == NULL)
+				continue;
+			if (f->label == NULL) {
+				sb_printf(b,
+					  "%s{listener=\"%s\",route=\"%s\"} "
+					  "%llu\n",
+					  f->name, c->listeners[i].name,
+					  r->name,
+					  (unsigned long long)counts_sum(
+					      v, r->state->counts, base));
+				continue;
+			}
+			for (unsigned k = f->first; k < f->n; k++)
+				sb_printf(b,
+					  "%s{listener=\"%s\",route=\"%s\","
+					  "%s=\"%s\"} %llu\n",
+					  f->name, c->listeners[i].name,
+					  r->name, f->label, f->values[k],
+					  (unsigned long long)counts_sum(
+					      v, r->state->counts,
+					      base + (size_t)k * u));
+		}
+}
+
+void
+sl_admin_metrics_modules(const struct sl_admin_view *v, struct sbuf *b)
+{
+	const size_t u = sizeof(atomic_uint_fast64_t);
+
+	for (size_t i = 0; i < sl_conf_nmodules; i++) {
+		const struct sl_module *m = sl_conf_modules[i];
+
+		/* a module no route uses has no family */
+		if (m->nfamilies == 0 || !used(v->conf, m))
+			continue;
+		for (size_t k = 0; k < m->nfamilies; k++) {
+			const struct sl_mfamily *f = &m->families[k];
+
+			sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", f->name,
+				  f->help, f->name,
+				  f->kind == SL_MFAM_GAUGE ? "gauge"
+							   : "counter");
+			if (f->scope == SL_MFAM_ROUTE)
+				route_lines(v, b, m, f);
+			else
+				sb_printf(
+				    b, "%s %llu\n", f->name,
+				    (unsigned long long)wsum(
+					v,
+					offsetof(struct sl_worker_stats, mod) +
+					    ((size_t)m->worker_at + f->off) *
+						u));
+		}
+	}
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The module table (core/module.h; doc/design-notes.md, "A module"): the
+ * one place of the configuration that names the features that are
+ * modules. It gives each its slot, its counters' first words, and the
+ * outline's sections of its keys; the loader, the runtime and the admin
+ * read the modules through it, in its order.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf_int.h"
+#include "module.h"
+#include "runtime.h" /* SL_COUNTS_MOD_WORDS */
+#include "util.h"
+#include "wloop.h" /* SL_WSTAT_MOD_WORDS */
+
+extern struct sl_module sl_module_compress; /* conf_compress.c */
+
+/* The order of their keys in the top level's and a route's key checks,
+ * of their /metrics families and of their fields on the status page. */
+static struct sl_module *const modules[] = {
+    &sl_module_compress,
+};
+_Static_assert(SL_NELEM(modules) <= SL_CONF_MODULES_MAX,
+	       "conf_int.h's room for the modules' keys and sections");
+
+struct sl_module *const *const sl_conf_modules = modules;
+const size_t sl_conf_nmodules = SL_NELEM(modules);
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void
+init(void)
+{
+	unsigned rw = 0, ww = 0;
+
+	for (size_t i = 0; i < SL_NELEM(modules); i++) {
+		struct sl_module *m = modules[i];
+
+		m->slot = (uint8_t)i;
+		m->route_at = (uint16_t)rw;
+		m->worker_at = (uint16_t)ww;
+		rw += m->route_words;
+		ww += m->worker_words;
+	}
+	/* the counts' room is sized for the table: a module that grows its
+	 * counters grows the room (runtime.h, wloop.h) */
+	if (rw != SL_COUNTS_MOD_WORDS || ww != SL_WSTAT_MOD_WORDS) {
+		fprintf(stderr,
+			"sluice: the modules' counters take %u and %u words, "
+			"the counts hold %u and %u\n",
+			rw, ww, (unsigned)SL_COUNTS_MOD_WORDS,
+			(unsigned)SL_WSTAT_MOD_WORDS);
+		abort();
+	}
+}
+
+void
+sl_conf_modules_init(void)
+{
+	pthread_once(&once, init);
+}
+
+unsigned
+sl_conf_modules_sections(struct sl_conf_section_def *o, unsigned n)
+{
+	sl_conf_modules_init();
+	for (size_t i = 0; i < SL_NELEM(modules); i++) {
+		struct sl_module *m = modules[i];
+		if (m->top_sec != NULL) {
+			m->top_sec_id = (uint16_t)n;
+			o[n++] = *m->top_sec;
+		}
+		if (m->route_sec != NULL) {
+			m->route_sec_id = (uint16_t)n;
+			o[n++] = *m->route_sec;
+		}
+	}
+	return n;
+}
+
+void
+sl_conf_modules_keys(const char **keys, const struct sl_conf_keydef *t, int top)
+{
+	size_t n = 0;
+
+	for (; t->name != NULL; t++)
+		keys[n++] = t->name;
+	for (size_t i = 0; i < SL_NELEM(modules); i++)
+		if (top ? modules[i]->top_parse != NULL
+			: modules[i]->route_parse != NULL)
+			keys[n++] = modules[i]->key;
+	keys[n] = NULL;
+}
+
+void
+sl_conf_modules_top(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
+		    struct sl_conf *conf)
+{
+	if (conf->mod == NULL &&
+	    (conf->mod = calloc(SL_NELEM(modules), sizeof(void *))) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < SL_NELEM(modules); i++)
+		if (modules[i]->top_parse != NULL)
+			modules[i]->top_parse(
+			    ld,
+			    root != NULL
+				? sl_yaml_map_get(root, modules[i]->key, NULL)
+				: NULL,
+			    &conf->mod[i]);
+}
+
+void
+sl_conf_modules_route(struct sl_yaml_loader *ld, const char *lbl,
+		      const struct sl_yaml_node *map, struct sl_conf_route *r)
+{
+	for (size_t i = 0; i < SL_NELEM(modules); i++) {
+		const struct sl_yaml_node *v;
+		void *slot = NULL;
+
+		if (modules[i]->route_parse == NULL ||
+		    (v = sl_yaml_map_get(map, modules[i]->key, NULL)) == NULL)
+			continue;
+		modules[i]->route_parse(ld, lbl, v, &slot);
+		if (slot == NULL)
+			continue;
+		/* a route's slots are made with its first module: a plain
+		 * route holds one pointer */
+		if (r->mod == NULL &&
+		    (r->mod = calloc(SL_NELEM(modules), sizeof(void *))) ==
+			NULL) {
+			modules[i]->route_free(slot);
+			ld->oom = 1;
+			return;
+		}
+		r->mod[i] = slot;
+	}
+}
+
+void
+sl_conf_modules_route_free(struct sl_conf_route *r)
+{
+	if (r->mod == NULL)
+		return;
+	for (size_t i = 0; i < SL_NELEM(modules); i++)
+		if (r->mod[i] != NULL)
+			modules[i]->route_free(r->mod[i]);
+	free(r->mod);
+	r->mod = NULL;
+}
+
+void
+sl_conf_modules_top_free(struct sl_conf *conf)
+{
+	if (conf->mod == NULL)
+		return;
+	for (size_t i = 0; i < SL_NELEM(modules); i++)
+		if (conf->mod[i] != NULL && modules[i]->top_free != NULL)
+			modules[i]->top_free(conf->mod[i]);
+	free(conf->mod);
+	conf->mod = NULL;
+}

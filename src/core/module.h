@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A module: what one feature gives the rest of sluice besides its filter
+ * (doc/design-notes.md, "A module"): its configuration keys, kept in its
+ * own slots of the generation; its counters, a block of each route's
+ * per-worker counts and of each worker's stats; the /metrics families and
+ * the status page's fields made of them; and its /config text. conf/ reads
+ * the keys through it (conf_mods.c's table, the one place that names every
+ * module), the runtime makes room for the counters, the admin renders them,
+ * and none of them names the feature. Its request operations are its
+ * filter's (proxy/filter.h), which points at its module.
+ *
+ * Types only, here in core, the lowest layer: conf/ fills the slots, edge/
+ * sizes the counters, admin/ renders them.
+ */
+#ifndef SL_MODULE_H
+#define SL_MODULE_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sl_conf;
+struct sl_conf_route;
+struct sl_conf_section_def;
+struct sl_yaml_loader;
+struct sl_yaml_node;
+
+/*
+ * Where a module writes JSON (/config): text as it is, and a string
+ * quoted and escaped. The admin hands one in; a module never sees the
+ * admin's buffer.
+ */
+struct sl_jout {
+	void *ctx;
+	void (*printf)(void *ctx, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+	void (*str)(void *ctx, const char *s); /* NULL: null */
+};
+
+/* A /metrics family of a module's counters. */
+enum sl_mfam_kind {
+	SL_MFAM_COUNTER = 0,
+	SL_MFAM_GAUGE,
+};
+enum sl_mfam_scope {
+	SL_MFAM_ROUTE = 0, /* a line per route that uses the module, labelled
+			      listener and route: its workers' sum */
+	SL_MFAM_WORKERS,   /* one line: every worker's stats, summed */
+};
+struct sl_mfamily {
+	const char *name; /* "sluice_compress_responses_total" */
+	const char *help;
+	uint8_t kind;  /* enum sl_mfam_kind */
+	uint8_t scope; /* enum sl_mfam_scope */
+	/* its counters: words first .. n-1 of the block from word off, a
+	 * line each, labelled label="values[k]"; label NULL: one line, of
+	 * word off */
+	uint16_t off;
+	uint8_t first, n;
+	const char *label;
+	const char *const *values;
+};
+
+/* A field of a route's "features_1m" on the status page: the minute's
+ * growth of the sum of its words (num), or of num over den (a ratio);
+ * null when the route does not use the module, or (a ratio) den did not
+ * grow. */
+struct sl_mstatus {
+	const char *name; /* "compress_ratio" */
+	uint16_t num_off, den_off;
+	uint8_t num_n, den_n; /* den_n 0: a count, not a ratio */
+};
+
+struct sl_module {
+	const char *name;
+	/* ---- configuration: the key, at the top level and in a route,
+	 * whose value lives in the module's slot (NULL: none there) */
+	const char *key;
+	/* The top-level value, or its defaults (v NULL: the key is not
+	 * written): *slot its state, owned. NULL: no top-level key. */
+	void (*top_parse)(struct sl_yaml_loader *ld,
+			  const struct sl_yaml_node *v, void **slot);
+	void (*top_free)(void *slot);
+	/* A route's value (written: v not NULL): *slot NULL (the route does
+	 * not use the module, as "key: false") or its state, owned. NULL:
+	 * no route key. */
+	void (*route_parse)(struct sl_yaml_loader *ld, const char *lbl,
+			    const struct sl_yaml_node *v, void **slot);
+	void (*route_free)(void *slot);
+	/* /config: ,"key":VALUE of the top level's and of a route's slot
+	 * (NULL: "null"). */
+	void (*top_print)(const struct sl_jout *o, const void *slot);
+	void (*route_print)(const struct sl_jout *o, const void *slot);
+	/* the outline's sections of its keys (conf_int.h's
+	 * sl_conf_section_def), for the key checks: the top level's and a
+	 * route's value, NULL: none */
+	const struct sl_conf_section_def *top_sec, *route_sec;
+	/* ---- counters: words in each route's per-worker counts and in
+	 * each worker's stats; where they start is the module's (below) */
+	uint16_t route_words, worker_words;
+	const struct sl_mfamily *families;
+	uint8_t nfamilies;
+	const struct sl_mstatus *status;
+	uint8_t nstatus;
+	/* ---- set by the table (conf_mods.c), once for the process: the
+	 * module's slot, and its counters' first words */
+	uint8_t slot;
+	uint16_t route_at, worker_at;
+	/* the outline's numbers of top_sec and route_sec */
+	uint16_t top_sec_id, route_sec_id;
+};
+
+#endif
