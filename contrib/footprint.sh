@@ -18,12 +18,24 @@ CC=${CC:-cc}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-footprint.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
+# Identifiers that are not sluice's features though they hold a feature's
+# word: the libraries' own names (OpenSSL's SSL_OP_NO_COMPRESSION, the
+# compressors' Brotli*, ZSTD_*, libdeflate_*) and the protocols' error
+# codes (HTTP/2's COMPRESSION_ERROR, QPACK's DECOMPRESSION_FAILED and the
+# HPACK codec's name for it). Counted before issue 79's session 51, they
+# made compression look named by h2/, h3/, net/tls.c and core/zstream.c;
+# and its pattern "zip" took http/coding.h's SL_CODING_GZIP (the content
+# coding's name, which decoding uses too) for the feature: it is now "zip"
+# at an identifier's start or after an underscore.
+exclude='^(ssl_|brotli|zstd_|libdeflate_)|compression_error$|decompression_failed$|^sl_hpack_compression$'
+
 # each file's identifiers, one a line, lower-cased
 for f in "$src"/*/*.c "$src"/*/*.h; do
 	out=$tmp/$(echo "$f" | tr '/' '_').ids
 	"$CC" -fpreprocessed -dD -E -P -x c "$f" 2>/dev/null |
 		sed -e 's/"\([^"\\]\|\\.\)*"/""/g' -e "s/'\([^'\\\\]\|\\\\.\)*'/''/g" |
-		grep -oE '[A-Za-z_][A-Za-z_0-9]*' | tr 'A-Z' 'a-z' | sort -u >"$out"
+		grep -oE '[A-Za-z_][A-Za-z_0-9]*' | tr 'A-Z' 'a-z' |
+		grep -vE "$exclude" | sort -u >"$out"
 	echo "$f" >"$out.name"
 done
 
@@ -31,7 +43,7 @@ done
 features='
 waf|waf|waf
 idempotency|idem|idem
-compression|zip compress|zip|compress
+compression|zip compress|(^|_)zip|compress
 jwt|jwt jwks auth|jwt|jwks
 tracing|trace|trace|span
 external authorization|extauth authz|extauth|authz
