@@ -423,64 +423,6 @@ config_modules(struct sbuf *b, void *const *mod, int top)
 	}
 }
 
-/* Whether status s is in c's release list (none past the table). */
-static int
-released(const struct sl_conf_idem_route *c, unsigned s)
-{
-	return s < SL_IDEM_STATUS_MAX && ((c->release[s / 64] >> (s % 64)) & 1);
-}
-
-/* A route's idempotency (doc/operations.md, "Idempotent payments"). */
-static void
-config_idem(struct sbuf *b, const struct sl_conf_idem_route *c)
-{
-	static const char *const callers[] = {"auto", "jwt", "certificate",
-					      "header", "none"};
-	static const char *const methods[] = {"POST", "PUT", "PATCH", "DELETE"};
-	static const enum sl_h1_method mids[] = {SL_M_POST, SL_M_PUT,
-						 SL_M_PATCH, SL_M_DELETE};
-	int first = 1;
-
-	if (c == NULL) {
-		sb_printf(b, ",\"idempotency\":null");
-		return;
-	}
-	sb_printf(b, ",\"idempotency\":{\"store\":\"%s\",\"methods\":[",
-		  c->store == SL_IDEM_STORE_REDIS ? "redis" : "local");
-	for (size_t i = 0; i < 4; i++)
-		if (c->methods & (1u << mids[i])) {
-			sb_printf(b, "%s\"%s\"", first ? "" : ",", methods[i]);
-			first = 0;
-		}
-	sb_printf(b, "],\"required\":%s,\"ttl_ms\":%llu,\"caller\":\"%s\"",
-		  c->required ? "true" : "false", (unsigned long long)c->ttl_ms,
-		  callers[c->caller % 5]);
-	sl_admin_jkv_str(b, "caller_header", c->caller_header);
-	sb_printf(b,
-		  ",\"max_request_bytes\":%llu,\"max_response_bytes\":%llu,"
-		  "\"release\":[",
-		  (unsigned long long)c->max_request_bytes,
-		  (unsigned long long)c->max_response_bytes);
-	first = 1;
-	/* as the file says it: a whole class is "5xx", not 100 statuses */
-	for (unsigned s = 200; s < SL_IDEM_STATUS_MAX; s++) {
-		unsigned k = 0;
-		while (s % 100 == 0 && k < 100 && released(c, s + k))
-			k++;
-		if (k == 100) {
-			sb_printf(b, "%s\"%uxx\"", first ? "" : ",", s / 100);
-			s += 99;
-		} else if (released(c, s))
-			sb_printf(b, "%s%u", first ? "" : ",", s);
-		else
-			continue;
-		first = 0;
-	}
-	sb_printf(b, "],\"fail\":\"%s\",\"wait_ms\":%llu}",
-		  c->fail == SL_IDEM_FAIL_OPEN ? "open" : "closed",
-		  (unsigned long long)c->wait_ms);
-}
-
 /* A route's waf (doc/operations.md, "A WAF for PCI DSS 6.4.2"): its rule
  * files as expanded, its exclusions as the directives they became. */
 static void
@@ -664,7 +606,6 @@ config_route(struct sbuf *b, const struct sl_conf *c,
 	config_auth(b, r);
 	config_waf(b, r->waf);
 	config_modules(b, r->mod, 0);
-	config_idem(b, r->idem);
 	/* null: not traced; else the ratio of new traces recorded */
 	if (r->trace_sample == 0)
 		sb_printf(b, ",\"tracing\":null");
@@ -1047,15 +988,6 @@ config_top(const struct sl_admin_view *v, const struct sl_conf *c,
 	sl_admin_jkv_str(b, "log", c->waf.log != NULL ? c->waf.log : "access");
 	sb_printf(b, "}");
 	config_modules(b, c->mod, 1);
-	sb_printf(b, ",\"idempotency\":{\"memory\":%llu",
-		  (unsigned long long)c->idem.memory);
-	sl_admin_jkv_str(b, "key_file", c->idem.key_file.path);
-	sb_printf(b, ",\"previous_key_files\":[");
-	for (size_t i = 0; i < c->idem.nold; i++) {
-		sb_printf(b, "%s", i ? "," : "");
-		sl_admin_jstr(b, c->idem.old_files[i].path);
-	}
-	sb_printf(b, "]}");
 	sb_printf(b, ",\"listeners\":[");
 }
 

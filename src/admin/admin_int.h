@@ -245,9 +245,6 @@ void sl_admin_metrics_modules(const struct sl_admin_view *v, struct sbuf *b);
 /* The HTTP/3 families (admin_metrics_h3.c): QUIC connections open, the
  * endpoints' events, the codec's refusals. */
 void sl_admin_metrics_h3(const struct sl_admin_view *v, struct sbuf *b);
-/* The idempotency families (admin_metrics_auth.c): the routes' outcomes
- * and keys let go, and the local store's size. */
-void sl_admin_metrics_idem(const struct sl_admin_view *v, struct sbuf *b);
 
 /* Appends the /config page (JSON) to b: the running generation, every
  * key with its default filled in. admin_config.c. */

@@ -606,7 +606,6 @@ page_routes(const struct sl_admin_view *v, struct sbuf *b)
 	sl_admin_metrics_h3(v, b);
 	sl_admin_metrics_waf(v, b);
 	sl_admin_metrics_modules(v, b);
-	sl_admin_metrics_idem(v, b);
 	metrics_trace(v, b);
 	sb_printf(b, "# HELP sluice_cluster_requests_total Requests sent to a "
 		     "cluster (mirror copies included), answered or cut.\n"

@@ -67,8 +67,10 @@ sl_admin_metrics_modules(const struct sl_admin_view *v, struct sbuf *b)
 	for (size_t i = 0; i < sl_conf_nmodules; i++) {
 		const struct sl_module *m = sl_conf_modules[i];
 
-		/* a module no route uses has no family */
-		if (m->nfamilies == 0 || !used(v->conf, m))
+		/* a module no route uses has no family, but while it holds
+		 * state of its own (a store a reload left) */
+		if (m->nfamilies == 0 ||
+		    (!used(v->conf, m) && (m->alive == NULL || !m->alive())))
 			continue;
 		for (size_t k = 0; k < m->nfamilies; k++) {
 			const struct sl_mfamily *f = &m->families[k];
@@ -79,6 +81,9 @@ sl_admin_metrics_modules(const struct sl_admin_view *v, struct sbuf *b)
 							   : "counter");
 			if (f->scope == SL_MFAM_ROUTE)
 				route_lines(v, b, m, f);
+			else if (f->scope == SL_MFAM_PROCESS)
+				sb_printf(b, "%s %llu\n", f->name,
+					  (unsigned long long)f->read());
 			else
 				sb_printf(
 				    b, "%s %llu\n", f->name,

@@ -42,12 +42,10 @@ enum {
 	F_LIMITED = 0, /* rate limits' 429 */
 	F_AUTH,	       /* auth: refusals, the service's denials */
 	F_WAF,	       /* WAF: blocked by the rules */
-	F_REPLAYED,    /* idempotency: answered from the store */
-	F_CONFLICT,    /* idempotency: 409 and 422 */
 	F_MOD,	       /* the modules' fields (core/module.h's sl_mstatus,
 			  in the table's order: a count's sum, or a ratio's
 			  numerator and denominator) */
-	F_MOD_END = F_MOD + 2,
+	F_MOD_END = F_MOD + 4,
 	F_RETRY1,     /* clusters: retried failures, class 1 */
 	F_RETRY2,     /* class 2 */
 	F_NO_HEALTHY, /* clusters: 503 no_healthy_upstream */
@@ -274,7 +272,7 @@ read_modules(const struct sl_admin_view *v, const struct sl_counts *c,
 		const struct sl_module *m = sl_conf_modules[i];
 		for (size_t k = 0; k < m->nstatus; k++) {
 			const struct sl_mstatus *st = &m->status[k];
-			if (w + 2 > F_MOD_END - F_MOD)
+			if (w + 1 + (st->den_n != 0) > F_MOD_END - F_MOD)
 				return; /* F_MOD is to grow with the table */
 			f[w++] = mod_sum(
 			    v, c, (size_t)m->route_at + st->num_off, st->num_n);
@@ -305,11 +303,6 @@ read_route(const struct sl_admin_view *v, const struct sl_conf_route *r,
 	f[F_AUTH] += counts_sum(v, c, COUNT_OFF(ext) + SL_EXT_DENY * u) +
 		     counts_sum(v, c, COUNT_OFF(ext) + SL_EXT_ERROR_DENY * u);
 	f[F_WAF] = counts_sum(v, c, COUNT_OFF(waf) + SL_WAF_R_BLOCKED * u);
-	f[F_REPLAYED] =
-	    counts_sum(v, c, COUNT_OFF(idem) + SL_IDEM_O_REPLAYED * u);
-	f[F_CONFLICT] =
-	    counts_sum(v, c, COUNT_OFF(idem) + SL_IDEM_O_CONFLICT * u) +
-	    counts_sum(v, c, COUNT_OFF(idem) + SL_IDEM_O_MISMATCH * u);
 	read_modules(v, c, f + F_MOD);
 	for (size_t k = 0; r->split != NULL && k < SL_SPLIT_SEEN; k++) {
 		s[V_SPLIT + k] = counts_sum(v, c, COUNT_OFF(split) + k * u);
@@ -713,7 +706,7 @@ status_modules(struct sbuf *b, const struct sl_conf_route *rt,
 		int on = sl_route_mod(rt, m) != NULL;
 		for (size_t k = 0; k < m->nstatus; k++) {
 			const struct sl_mstatus *st = &m->status[k];
-			if (w + 2 > F_MOD_END - F_MOD)
+			if (w + 1 + (st->den_n != 0) > F_MOD_END - F_MOD)
 				return;
 			sb_printf(b, ",\"%s\":", st->name);
 			if (st->den_n == 0)
@@ -751,10 +744,6 @@ status_route(struct sbuf *b, struct sl_admin_ring *r,
 	jnum(b, rt->auth != NULL ? (double)f[F_AUTH] : -1);
 	sb_printf(b, ",\"waf_blocked\":");
 	jnum(b, rt->waf != NULL ? (double)f[F_WAF] : -1);
-	sb_printf(b, ",\"idempotency_replayed\":");
-	jnum(b, rt->idem != NULL ? (double)f[F_REPLAYED] : -1);
-	sb_printf(b, ",\"idempotency_conflicts\":");
-	jnum(b, rt->idem != NULL ? (double)f[F_CONFLICT] : -1);
 	status_modules(b, rt, f + F_MOD);
 	sb_printf(b, "}");
 	if (rt->split != NULL)

@@ -644,8 +644,6 @@ const struct sl_conf_keydef sl_conf_top_table[] = {
     {"tracing", .type = SL_CONF_CODE},
     /* the WAF (doc/operations.md, A WAF for PCI DSS 6.4.2) */
     {"waf", .type = SL_CONF_CODE},
-    /* the Idempotency-Key store (doc/operations.md, Idempotent payments) */
-    {"idempotency", .type = SL_CONF_CODE},
     /* a fleet (doc/fleet.md) */
     {"resolver", SL_CONF_SET, .set = read_resolver},
     {"watch", SL_CONF_BOOL, .def = 0, TOP(watch)},
@@ -829,18 +827,15 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 	sl_conf_table_defaults(sl_conf_waf_table, &conf->waf);
 	if ((v = sl_yaml_map_get(root, "waf", NULL)) != NULL)
 		sl_conf_parse_waf(ld, v, conf);
-	/* the modules' (conf_mods.c): compression */
+	/* the modules' (conf_mods.c): compression, idempotency */
 	sl_conf_modules_top(ld, root, conf);
-	sl_conf_table_defaults(sl_conf_idem_table, &conf->idem);
-	if ((v = sl_yaml_map_get(root, "idempotency", NULL)) != NULL)
-		sl_conf_parse_idem(ld, v, conf);
 	if ((v = sl_yaml_map_get(root, "listeners", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, root, "missing key \"listeners\"");
 	else
 		parse_listeners(ld, v, admin, conf);
 	sl_conf_settle_tracing(ld, conf);
 	sl_conf_settle_waf(ld, conf);
-	sl_conf_settle_idem(ld, conf);
+	sl_conf_modules_settle(ld, conf);
 	sl_conf_check_rate_limit_store(ld, root, conf);
 }
 
@@ -1073,13 +1068,6 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
 				      route_waf_limits_keys, NULL,
 				      "in waf.limits", "under \"limits\"",
 				      "under a route's \"waf.limits\"", NULL},
-    [SL_CONF_SEC_IDEM] = {SL_CONF_SEC_TOP, NULL, sl_conf_idem_table,
-			  "in idempotency", "under \"idempotency\"",
-			  "under the top-level \"idempotency\"", NULL},
-    [SL_CONF_SEC_ROUTE_IDEM] = {SL_CONF_SEC_ROUTE, NULL,
-				sl_conf_route_idem_table, "in idempotency",
-				"under \"idempotency\"",
-				"under a route's \"idempotency\"", NULL},
 };
 #undef HDRS
 
@@ -1177,11 +1165,6 @@ conf_free(struct sl_conf *conf)
 	free(conf->admin_auth.basic_file.path);
 	free(conf->admin_auth.hosts);
 	OPENSSL_cleanse(&conf->admin_auth, sizeof(conf->admin_auth));
-	free(conf->idem.key_file.path);
-	for (size_t k = 0; k < conf->idem.nold; k++)
-		free(conf->idem.old_files[k].path);
-	OPENSSL_cleanse(conf->idem.key, sizeof(conf->idem.key));
-	OPENSSL_cleanse(conf->idem.old_keys, sizeof(conf->idem.old_keys));
 	if (conf->rl_store.password != NULL) {
 		OPENSSL_cleanse(conf->rl_store.password,
 				strlen(conf->rl_store.password));

@@ -190,8 +190,11 @@ static const char *const default_types[] = {"application/json",
 
 static void
 route_parse(struct sl_yaml_loader *ld, const char *lbl,
-	    const struct sl_yaml_node *map, void **slot)
+	    const struct sl_yaml_node *map, void **slot,
+	    const struct sl_conf_route *r, struct sl_conf *conf)
 {
+	(void)r;
+	(void)conf;
 	struct sl_conf_compress_route *c;
 	const struct sl_yaml_node *got[SL_CONF_TABLE_MAX];
 	int b;
@@ -329,22 +332,23 @@ static const char *const skip_names[SL_ZIP_NSKIP] = {
 static const struct sl_mfamily families[] = {
     {"sluice_compress_responses_total",
      "Responses a route compressed, by algorithm.", SL_MFAM_COUNTER,
-     SL_MFAM_ROUTE, W(zip), 1, 4, "algorithm", alg_names},
+     SL_MFAM_ROUTE, W(zip), 1, 4, "algorithm", alg_names, NULL},
     {"sluice_compress_bytes_in_total",
      "Body bytes compressed (before), by algorithm.", SL_MFAM_COUNTER,
-     SL_MFAM_ROUTE, W(in), 1, 4, "algorithm", alg_names},
+     SL_MFAM_ROUTE, W(in), 1, 4, "algorithm", alg_names, NULL},
     {"sluice_compress_bytes_out_total",
      "Compressed body bytes (after, without chunk framing), by algorithm.",
-     SL_MFAM_COUNTER, SL_MFAM_ROUTE, W(out), 1, 4, "algorithm", alg_names},
+     SL_MFAM_COUNTER, SL_MFAM_ROUTE, W(out), 1, 4, "algorithm", alg_names,
+     NULL},
     {"sluice_compress_skipped_total",
      "Responses that could have been compressed for their request and "
      "went as they came, by reason.",
      SL_MFAM_COUNTER, SL_MFAM_ROUTE, W(skip), 0, SL_ZIP_NSKIP, "reason",
-     skip_names},
+     skip_names, NULL},
     {"sluice_compress_memory_bytes",
      "Bytes the compressors and their buffers hold now, all workers "
      "(compress.memory bounds each worker's).",
-     SL_MFAM_GAUGE, SL_MFAM_WORKERS, 0, 0, 1, NULL, NULL},
+     SL_MFAM_GAUGE, SL_MFAM_WORKERS, 0, 0, 1, NULL, NULL, NULL},
 };
 
 /* the status page: body bytes before over after, in the minute */

@@ -656,13 +656,8 @@ sl_conf_check_listener_policy(struct sl_yaml_loader *ld,
 		}
 		if (sl_policy_uses(r->policy, SL_HDR_V_TLS_CLIENT_SUBJECT))
 			l->wants_subject = 1;
-		/* an Idempotency-Key belongs to the client certificate's
-		 * subject (caller: certificate, or auto without a token):
-		 * without it one client would get another's answers */
-		if (r->idem != NULL &&
-		    (r->idem->caller == SL_IDEM_CALLER_AUTO ||
-		     r->idem->caller == SL_IDEM_CALLER_CERT))
-			l->wants_subject = 1;
+		/* (a module may want it too: the idempotency store's
+		 * settle, conf_idem.c) */
 	}
 }
 

@@ -80,8 +80,6 @@ enum sl_conf_section {
 	SL_CONF_SEC_ROUTE_WAF,
 	SL_CONF_SEC_ROUTE_WAF_EXCLUDE,
 	SL_CONF_SEC_ROUTE_WAF_LIMITS,
-	SL_CONF_SEC_IDEM,
-	SL_CONF_SEC_ROUTE_IDEM,
 	SL_CONF_SEC_N
 };
 
@@ -235,7 +233,18 @@ void sl_conf_modules_top_free(struct sl_conf *conf);
 /* A route's keys of the modules (map: the route), into its slots. */
 void sl_conf_modules_route(struct sl_yaml_loader *ld, const char *lbl,
 			   const struct sl_yaml_node *map,
-			   struct sl_conf_route *r);
+			   struct sl_conf_route *r, struct sl_conf *conf);
+/* The modules' checks once the whole file is read. */
+void sl_conf_modules_settle(struct sl_yaml_loader *ld, struct sl_conf *conf);
+/* The modules' secrets (conf_secret.c): read, and shared on a reload. */
+void sl_conf_modules_secrets(struct sl_conf *conf, char **errors,
+			     char **warnings);
+int sl_conf_modules_share(struct sl_conf *nc, const struct sl_conf *oc);
+/* Appends one "FILE:LINE:COL: LEVEL: TEXT" line to *out (conf_secret.c):
+ * a secret's message. */
+void sl_conf_msg(char **out, const struct sl_conf *conf, const char *level,
+		 const struct sl_conf_pos *pos, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 void sl_conf_modules_route_free(struct sl_conf_route *r);
 
 /* ---- conf_util.c: shared helpers
@@ -407,25 +416,6 @@ void sl_conf_parse_route_tracing(struct sl_yaml_loader *ld, const char *lbl,
 
 /* Every route's trace_sample, final: 0 (not traced) or 1 + millionths. */
 void sl_conf_settle_tracing(struct sl_yaml_loader *ld, struct sl_conf *conf);
-
-/* ---- conf_idem.c: the Idempotency-Key store (doc/operations.md,
- * "Idempotent payments") */
-
-extern const struct sl_conf_keydef sl_conf_idem_table[];
-extern const struct sl_conf_keydef sl_conf_route_idem_table[];
-
-/* The top-level idempotency: (the local store's bound). */
-void sl_conf_parse_idem(struct sl_yaml_loader *ld,
-			const struct sl_yaml_node *map, struct sl_conf *conf);
-/* A route's idempotency: { store, methods, ttl, caller, ... }; after its
- * auth: (caller: jwt needs it). */
-void sl_conf_parse_route_idem(struct sl_yaml_loader *ld, const char *lbl,
-			      const struct sl_yaml_node *map,
-			      struct sl_conf_route *r, struct sl_conf *conf);
-void sl_conf_free_route_idem(struct sl_conf_idem_route *c);
-/* Every route's max_request_bytes held to its listener's buffer (the body
- * waits whole in it); after the listeners. */
-void sl_conf_settle_idem(struct sl_yaml_loader *ld, struct sl_conf *conf);
 
 /* ---- conf_waf.c: the WAF (doc/operations.md, "A WAF for PCI DSS 6.4.2") */
 

@@ -18,11 +18,13 @@
 #include "wloop.h" /* SL_WSTAT_MOD_WORDS */
 
 extern struct sl_module sl_module_compress; /* conf_compress.c */
+extern struct sl_module sl_module_idem;	    /* conf_idem.c */
 
 /* The order of their keys in the top level's and a route's key checks,
  * of their /metrics families and of their fields on the status page. */
 static struct sl_module *const modules[] = {
     &sl_module_compress,
+    &sl_module_idem,
 };
 _Static_assert(SL_NELEM(modules) <= SL_CONF_MODULES_MAX,
 	       "conf_int.h's room for the modules' keys and sections");
@@ -117,7 +119,8 @@ sl_conf_modules_top(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 
 void
 sl_conf_modules_route(struct sl_yaml_loader *ld, const char *lbl,
-		      const struct sl_yaml_node *map, struct sl_conf_route *r)
+		      const struct sl_yaml_node *map, struct sl_conf_route *r,
+		      struct sl_conf *conf)
 {
 	for (size_t i = 0; i < SL_NELEM(modules); i++) {
 		const struct sl_yaml_node *v;
@@ -126,7 +129,7 @@ sl_conf_modules_route(struct sl_yaml_loader *ld, const char *lbl,
 		if (modules[i]->route_parse == NULL ||
 		    (v = sl_yaml_map_get(map, modules[i]->key, NULL)) == NULL)
 			continue;
-		modules[i]->route_parse(ld, lbl, v, &slot);
+		modules[i]->route_parse(ld, lbl, v, &slot, r, conf);
 		if (slot == NULL)
 			continue;
 		/* a route's slots are made with its first module: a plain
@@ -140,6 +143,31 @@ sl_conf_modules_route(struct sl_yaml_loader *ld, const char *lbl,
 		}
 		r->mod[i] = slot;
 	}
+}
+
+void
+sl_conf_modules_settle(struct sl_yaml_loader *ld, struct sl_conf *conf)
+{
+	for (size_t i = 0; i < SL_NELEM(modules); i++)
+		if (modules[i]->settle != NULL)
+			modules[i]->settle(ld, conf);
+}
+
+void
+sl_conf_modules_secrets(struct sl_conf *conf, char **errors, char **warnings)
+{
+	for (size_t i = 0; i < SL_NELEM(modules); i++)
+		if (modules[i]->secrets != NULL)
+			modules[i]->secrets(conf, errors, warnings);
+}
+
+int
+sl_conf_modules_share(struct sl_conf *nc, const struct sl_conf *oc)
+{
+	for (size_t i = 0; i < SL_NELEM(modules); i++)
+		if (modules[i]->share != NULL && modules[i]->share(nc, oc) != 0)
+			return -1;
+	return 0;
 }
 
 void

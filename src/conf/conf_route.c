@@ -629,8 +629,6 @@ const struct sl_conf_keydef sl_conf_route_table[] = {
     {"tracing", .type = SL_CONF_CODE},
     /* the WAF (doc/operations.md, A WAF for PCI DSS 6.4.2) */
     {"waf", .type = SL_CONF_CODE},
-    /* the Idempotency-Key store (doc/operations.md, Idempotent payments) */
-    {"idempotency", .type = SL_CONF_CODE},
     {.name = NULL},
 };
 #undef RO
@@ -727,10 +725,8 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		sl_conf_parse_route_tracing(ld, lbl, v, r, conf);
 	if ((v = sl_yaml_map_get(map, "waf", NULL)) != NULL)
 		sl_conf_parse_route_waf(ld, lbl, v, r);
-	/* the modules' keys (conf_mods.c): compress */
-	sl_conf_modules_route(ld, lbl, map, r);
-	if ((v = sl_yaml_map_get(map, "idempotency", NULL)) != NULL)
-		sl_conf_parse_route_idem(ld, lbl, v, r, conf);
+	/* the modules' keys (conf_mods.c): compress, idempotency */
+	sl_conf_modules_route(ld, lbl, map, r, conf);
 	ld->owner = NULL;
 }
 
@@ -765,5 +761,4 @@ sl_conf_free_route(struct sl_conf_route *r)
 	sl_conf_free_auth(r->auth);
 	sl_conf_free_route_waf(r->waf);
 	sl_conf_modules_route_free(r);
-	sl_conf_free_route_idem(r->idem);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The secrets a valid generation names, read into it after parsing:
- * rate_limit_store.password_file (doc/edge.md section 6.5), the idempotency
- * store's keys, admin.auth's files (doc/dashboard.md). Parsing opens
+ * rate_limit_store.password_file (doc/edge.md section 6.5), admin.auth's
+ * files (doc/dashboard.md), and the modules' (the idempotency store's
+ * keys: conf_idem.c). Parsing opens
  * no file but the configuration (its fuzzer feeds it any path); this is
  * the step that does, at start-up, for -t and at every reload. A password
  * is never written to a message, a log or /config: only its file's name.
@@ -21,13 +22,13 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conf_int.h"
 
 #define SECRET_MAX 4096 /* bytes of a password file */
 
-/* Appends one "FILE:LINE:COL: LEVEL: TEXT" line to *out. */
-static void __attribute__((format(printf, 5, 6)))
-add_msg(char **out, const struct sl_conf *conf, const char *level,
-	const struct sl_conf_pos *pos, const char *fmt, ...)
+void
+sl_conf_msg(char **out, const struct sl_conf *conf, const char *level,
+	    const struct sl_conf_pos *pos, const char *fmt, ...)
 {
 	char text[1024], line[1400];
 	size_t have = *out != NULL ? strlen(*out) : 0, n;
@@ -65,69 +66,70 @@ read_password(const struct sl_conf *conf, const struct sl_conf_file *f,
 	/* O_NONBLOCK: a FIFO named by mistake does not hang a reload */
 	if ((fd = open(f->path,
 		       O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
-		add_msg(errors, conf, "error", &f->pos,
-			"\"%s\": cannot read \"%s\": %s", key, f->path,
-			strerror(errno));
+		sl_conf_msg(errors, conf, "error", &f->pos,
+			    "\"%s\": cannot read \"%s\": %s", key, f->path,
+			    strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		add_msg(errors, conf, "error", &f->pos,
-			"\"%s\": \"%s\" is not a regular file", key, f->path);
+		sl_conf_msg(errors, conf, "error", &f->pos,
+			    "\"%s\": \"%s\" is not a regular file", key,
+			    f->path);
 		goto out;
 	}
 	if (st.st_mode & (S_IROTH | S_IWOTH))
-		add_msg(warnings, conf, "warning", &f->pos,
-			"\"%s\": \"%s\" is readable by others "
-			"(mode %04o): chmod o-rwx",
-			key, f->path, (unsigned)(st.st_mode & 07777));
+		sl_conf_msg(warnings, conf, "warning", &f->pos,
+			    "\"%s\": \"%s\" is readable by others "
+			    "(mode %04o): chmod o-rwx",
+			    key, f->path, (unsigned)(st.st_mode & 07777));
 	while (len < sizeof(buf) &&
 	       (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			add_msg(errors, conf, "error", &f->pos,
-				"\"%s\": cannot read \"%s\": %s", key, f->path,
-				strerror(errno));
+			sl_conf_msg(errors, conf, "error", &f->pos,
+				    "\"%s\": cannot read \"%s\": %s", key,
+				    f->path, strerror(errno));
 			goto out;
 		}
 		len += (size_t)n;
 	}
 	if (len > SECRET_MAX) {
-		add_msg(errors, conf, "error", &f->pos,
-			"\"%s\": \"%s\" is larger than %d bytes: "
-			"not a %s",
-			key, f->path, SECRET_MAX, what);
+		sl_conf_msg(errors, conf, "error", &f->pos,
+			    "\"%s\": \"%s\" is larger than %d bytes: "
+			    "not a %s",
+			    key, f->path, SECRET_MAX, what);
 		goto out;
 	}
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		len--;
 	if (len == 0) {
-		add_msg(errors, conf, "error", &f->pos,
-			"\"%s\": \"%s\" is empty", key, f->path);
+		sl_conf_msg(errors, conf, "error", &f->pos,
+			    "\"%s\": \"%s\" is empty", key, f->path);
 		goto out;
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)buf[i];
 		if (c == '\n' || c == '\r') {
-			add_msg(errors, conf, "error", &f->pos,
-				"\"%s\": \"%s\" holds more than "
-				"one line (the %s alone, on one line)",
-				key, f->path, what);
+			sl_conf_msg(errors, conf, "error", &f->pos,
+				    "\"%s\": \"%s\" holds more than "
+				    "one line (the %s alone, on one line)",
+				    key, f->path, what);
 			goto out;
 		}
 		/* the byte's value only: never the characters around it */
 		if (c < 0x20 || c == 0x7f) {
-			add_msg(errors, conf, "error", &f->pos,
-				"\"%s\": the %s in \"%s\" "
-				"holds a control byte (0x%02x); it must be "
-				"printable",
-				key, what, f->path, c);
+			sl_conf_msg(errors, conf, "error", &f->pos,
+				    "\"%s\": the %s in \"%s\" "
+				    "holds a control byte (0x%02x); it must be "
+				    "printable",
+				    key, what, f->path, c);
 			goto out;
 		}
 	}
 	if ((pw = malloc(len + 1)) == NULL) {
-		add_msg(errors, conf, "error", &f->pos,
-			"\"%s\": \"%s\": out of memory", key, f->path);
+		sl_conf_msg(errors, conf, "error", &f->pos,
+			    "\"%s\": \"%s\": out of memory", key, f->path);
 		goto out;
 	}
 	memcpy(pw, buf, len);
@@ -136,116 +138,6 @@ out:
 	OPENSSL_cleanse(buf, sizeof(buf));
 	close(fd);
 	return pw;
-}
-
-static int
-hexval(unsigned char c)
-{
-	return c >= '0' && c <= '9'   ? c - '0'
-	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
-				      : -1;
-}
-
-/*
- * The key that seals kept answers (idempotency.key_file): 32 bytes as
- * they are, or as 64 hexadecimal digits (a line end after them allowed).
- * The same for each of previous_key_files (what names the key, in its
- * messages). Returns 0 with out set, or -1 with the reason in *errors.
- */
-static int
-read_seal_key(struct sl_conf *conf, const struct sl_conf_file *f,
-	      const char *what, unsigned char out[SL_IDEM_SEAL_KEY],
-	      char **errors, char **warnings)
-{
-	unsigned char buf[SL_IDEM_SEAL_KEY * 2 + 3];
-	size_t len = 0;
-	struct stat st;
-	ssize_t n;
-	int fd, r = -1;
-
-	if ((fd = open(f->path,
-		       O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
-		add_msg(errors, conf, "error", &f->pos,
-			"\"%s\": cannot read \"%s\": %s", what, f->path,
-			strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		add_msg(errors, conf, "error", &f->pos,
-			"\"%s\": \"%s\" is not a regular file", what, f->path);
-		goto out;
-	}
-	if (st.st_mode & (S_IROTH | S_IWOTH))
-		add_msg(warnings, conf, "warning", &f->pos,
-			"\"%s\": \"%s\" is readable by others (mode "
-			"%04o): chmod o-rwx",
-			what, f->path, (unsigned)(st.st_mode & 07777));
-	while (len < sizeof(buf) &&
-	       (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			add_msg(errors, conf, "error", &f->pos,
-				"\"%s\": cannot read \"%s\": %s", what, f->path,
-				strerror(errno));
-			goto out;
-		}
-		len += (size_t)n;
-	}
-	if (len == SL_IDEM_SEAL_KEY) {
-		memcpy(out, buf, SL_IDEM_SEAL_KEY);
-		r = 0;
-		goto out;
-	}
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	if (len == 2 * SL_IDEM_SEAL_KEY) {
-		r = 0;
-		for (size_t i = 0; i < SL_IDEM_SEAL_KEY && r == 0; i++) {
-			int hi = hexval(buf[2 * i]),
-			    lo = hexval(buf[2 * i + 1]);
-			if (hi < 0 || lo < 0)
-				r = -1;
-			else
-				out[i] = (unsigned char)(hi << 4 | lo);
-		}
-		if (r == 0)
-			goto out;
-	}
-	add_msg(errors, conf, "error", &f->pos,
-		"\"%s\": \"%s\" holds no key: 32 bytes, or 64 "
-		"hexadecimal digits (openssl rand -hex 32)",
-		what, f->path);
-out:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
-	return r;
-}
-
-/* A sealing key's name in kept values (id): the first bytes of
- * SHA-256(key, 0, "key id", 0). Returns 0, or -1 (said, at f). */
-static int
-seal_key_id(struct sl_conf *conf, const unsigned char key[SL_IDEM_SEAL_KEY],
-	    unsigned char id[4], const struct sl_conf_file *f, const char *what,
-	    char **errors)
-{
-	unsigned char in[SL_IDEM_SEAL_KEY + 8], md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	int ok;
-
-	memcpy(in, key, SL_IDEM_SEAL_KEY);
-	memcpy(in + SL_IDEM_SEAL_KEY, "\0key id\0", 8);
-	ok = EVP_Digest(in, sizeof(in), md, &n, EVP_sha256(), NULL) == 1 &&
-	     n >= 4;
-	OPENSSL_cleanse(in, sizeof(in));
-	if (!ok) {
-		add_msg(errors, conf, "error", &f->pos,
-			"\"%s\": cannot name the key (SHA-256 failed)", what);
-		return -1;
-	}
-	memcpy(id, md, 4);
-	return 0;
 }
 
 /* SHA-256 of "PREFIX" and n bytes of s into md: what an Authorization
@@ -296,9 +188,9 @@ admin_auth_load(struct sl_conf *conf, char **errors, char **warn)
 		a->has_token =
 		    auth_sha("Bearer ", pw, strlen(pw), a->token_sha) == 0;
 		if (!a->has_token)
-			add_msg(errors, conf, "error", &a->token_file.pos,
-				"\"token_file\": cannot take its digest "
-				"(SHA-256 failed)");
+			sl_conf_msg(errors, conf, "error", &a->token_file.pos,
+				    "\"token_file\": cannot take its digest "
+				    "(SHA-256 failed)");
 		OPENSSL_cleanse(pw, strlen(pw));
 		free(pw);
 	}
@@ -309,10 +201,10 @@ admin_auth_load(struct sl_conf *conf, char **errors, char **warn)
 		unsigned char *b64 = malloc(4 * ((n + 2) / 3) + 1);
 		char *colon = strchr(pw, ':');
 		if (colon == NULL || colon == pw || colon[1] == '\0')
-			add_msg(errors, conf, "error", &a->basic_file.pos,
-				"\"basic_file\": \"%s\" must hold one line "
-				"USER:PASSWORD, neither empty",
-				a->basic_file.path);
+			sl_conf_msg(errors, conf, "error", &a->basic_file.pos,
+				    "\"basic_file\": \"%s\" must hold one line "
+				    "USER:PASSWORD, neither empty",
+				    a->basic_file.path);
 		else {
 			int len = b64 == NULL
 				      ? 0
@@ -322,10 +214,10 @@ admin_auth_load(struct sl_conf *conf, char **errors, char **warn)
 			    len > 0 && auth_sha("Basic ", b64, (size_t)len,
 						a->basic_sha) == 0;
 			if (!a->has_basic)
-				add_msg(errors, conf, "error",
-					&a->basic_file.pos,
-					"\"basic_file\": cannot take its "
-					"digest (out of memory)");
+				sl_conf_msg(errors, conf, "error",
+					    &a->basic_file.pos,
+					    "\"basic_file\": cannot take its "
+					    "digest (out of memory)");
 			if (len > 0)
 				OPENSSL_cleanse(b64, (size_t)len);
 		}
@@ -339,11 +231,11 @@ admin_auth_load(struct sl_conf *conf, char **errors, char **warn)
 	    (conf->admin_tls.client_ca.path == NULL ||
 	     conf->admin_tls.client_verify_optional) &&
 	    !admin_loopback(&conf->admin_addr))
-		add_msg(warn, conf, "warning", &conf->admin_addr_pos,
-			"admin: %s is not a loopback address and \"auth\" "
-			"is not set: whoever reaches it reads the status "
-			"page, /config and /metrics (doc/dashboard.md)",
-			conf->admin_addr.text);
+		sl_conf_msg(warn, conf, "warning", &conf->admin_addr_pos,
+			    "admin: %s is not a loopback address and \"auth\" "
+			    "is not set: whoever reaches it reads the status "
+			    "page, /config and /metrics (doc/dashboard.md)",
+			    conf->admin_addr.text);
 }
 
 char *
@@ -351,25 +243,8 @@ sl_conf_load_secrets(struct sl_conf *conf, char **warnings)
 {
 	char *errors = NULL, *warn = NULL;
 
-	struct sl_conf_idem *ci = &conf->idem;
-
-	if (ci->key_file.path != NULL && !ci->has_key)
-		ci->has_key =
-		    read_seal_key(conf, &ci->key_file, "key_file", ci->key,
-				  &errors, &warn) == 0 &&
-		    seal_key_id(conf, ci->key, ci->key_id, &ci->key_file,
-				"key_file", &errors) == 0;
-	if (ci->nold > 0 && !ci->has_old) {
-		ci->has_old = 1;
-		for (size_t i = 0; i < ci->nold; i++)
-			if (read_seal_key(conf, &ci->old_files[i],
-					  "previous_key_files", ci->old_keys[i],
-					  &errors, &warn) != 0 ||
-			    seal_key_id(conf, ci->old_keys[i], ci->old_ids[i],
-					&ci->old_files[i], "previous_key_files",
-					&errors) != 0)
-				ci->has_old = 0;
-	}
+	/* the modules' (conf_mods.c): the idempotency store's keys */
+	sl_conf_modules_secrets(conf, &errors, &warn);
 
 	if (conf->rl_store.password_file.path != NULL &&
 	    conf->rl_store.password == NULL)
@@ -410,29 +285,8 @@ admin_auth_share(struct sl_admin_auth *n, const struct sl_admin_auth *o)
 int
 sl_conf_share_secrets(struct sl_conf *nc, const struct sl_conf *oc)
 {
-	if (oc->idem.has_key && !nc->idem.has_key &&
-	    nc->idem.key_file.path != NULL && oc->idem.key_file.path != NULL &&
-	    strcmp(nc->idem.key_file.path, oc->idem.key_file.path) == 0) {
-		memcpy(nc->idem.key, oc->idem.key, SL_IDEM_SEAL_KEY);
-		memcpy(nc->idem.key_id, oc->idem.key_id,
-		       sizeof(nc->idem.key_id));
-		nc->idem.has_key = 1;
-	}
-	if (oc->idem.has_old && !nc->idem.has_old &&
-	    nc->idem.nold == oc->idem.nold) {
-		size_t i;
-		for (i = 0; i < nc->idem.nold; i++)
-			if (strcmp(nc->idem.old_files[i].path,
-				   oc->idem.old_files[i].path) != 0)
-				break;
-		if (i == nc->idem.nold) {
-			memcpy(nc->idem.old_keys, oc->idem.old_keys,
-			       sizeof(nc->idem.old_keys));
-			memcpy(nc->idem.old_ids, oc->idem.old_ids,
-			       sizeof(nc->idem.old_ids));
-			nc->idem.has_old = 1;
-		}
-	}
+	if (sl_conf_modules_share(nc, oc) != 0)
+		return -1;
 	admin_auth_share(&nc->admin_auth, &oc->admin_auth);
 	if (oc->rl_store.password == NULL || nc->rl_store.password != NULL)
 		return 0;

@@ -444,9 +444,6 @@ struct sl_conf_route {
 	/* the modules' slots (core/module.h: sl_route_mod), NULL while the
 	 * route uses none (owned, each slot by its module) */
 	void **mod;
-	/* the Idempotency-Key store (doc/operations.md, "Idempotent
-	 * payments"): NULL when the route has none */
-	struct sl_conf_idem_route *idem; /* owned */
 };
 
 /* A route's WAF limits (waf: limits:), checked on the loop
@@ -483,58 +480,6 @@ struct sl_conf_waf_route {
 	unsigned line, col;  /* of its rules: where a rule file's error is
 				reported too */
 	struct sl_waf_limits limits; /* checked on the loop (wafcheck.h) */
-};
-
-/* A route's idempotency: which requests' keys are kept, whose they are,
- * what is kept of an answer and for how long. */
-enum sl_idem_store { SL_IDEM_STORE_LOCAL = 0, SL_IDEM_STORE_REDIS };
-enum sl_idem_caller {
-	SL_IDEM_CALLER_AUTO = 0, /* the token's, else the certificate's */
-	SL_IDEM_CALLER_JWT,	 /* the verified token's iss and sub */
-	SL_IDEM_CALLER_CERT,	 /* the verified client certificate's subject */
-	SL_IDEM_CALLER_HEADER,	 /* a field a trusted hop in front sets */
-	SL_IDEM_CALLER_NONE	 /* the key alone */
-};
-enum sl_idem_fail { SL_IDEM_FAIL_CLOSED = 0, SL_IDEM_FAIL_OPEN };
-#define SL_IDEM_STATUS_MAX 600 /* release: statuses 0..599 */
-struct sl_conf_idem_route {
-	uint32_t store;	     /* enum sl_idem_store */
-	uint32_t methods;    /* bit m: enum sl_h1_method m is looked at */
-	int required;	     /* a request without the key gets 400 */
-	uint64_t ttl_ms;     /* a completed key's answer is kept so long */
-	uint32_t caller;     /* enum sl_idem_caller */
-	char *caller_header; /* caller: header's field (owned) */
-	uint64_t max_request_bytes;
-	uint64_t max_response_bytes;
-	uint64_t release[(SL_IDEM_STATUS_MAX + 63) / 64]; /* bit s: an
-							     answer s is not
-							     kept */
-	uint32_t fail;	  /* enum sl_idem_fail */
-	uint64_t wait_ms; /* a retry of a key in flight waits so long for its
-			     answer before 409 (0: 409 at once) */
-	unsigned line, col;
-	unsigned mrb_line, mrb_col; /* max_request_bytes's (else line, col) */
-};
-
-/* The top-level idempotency: the local store's bound, and the key that
- * seals the answers kept in Redis (read from key_file by
- * sl_conf_load_secrets; never shown). */
-#define SL_IDEM_SEAL_KEY 32
-#define SL_IDEM_OLD_KEYS 4 /* previous_key_files, at most */
-struct sl_conf_idem {
-	uint64_t memory; /* bytes, the whole process */
-	struct sl_conf_file key_file;
-	unsigned char key[SL_IDEM_SEAL_KEY];
-	unsigned char key_id[4]; /* names key in a kept value: the first
-				    bytes of SHA-256(key, 0, "key id", 0) */
-	int has_key;		 /* key and key_id were read */
-	/* previous_key_files: keys that open kept answers, never seal */
-	struct sl_conf_file old_files[SL_IDEM_OLD_KEYS];
-	size_t nold;
-	unsigned char old_keys[SL_IDEM_OLD_KEYS][SL_IDEM_SEAL_KEY];
-	unsigned char old_ids[SL_IDEM_OLD_KEYS][4];
-	int has_old;   /* every one was read */
-	size_t nredis; /* routes with store: redis */
 };
 
 /* The top-level waf: the workers' WAF threads and the WAF log. */
@@ -827,9 +772,6 @@ struct sl_conf {
 	/* the modules' top-level slots (core/module.h: sl_conf_mod), one
 	 * a module, each owned by its module */
 	void **mod;
-	/* idempotency: (doc/operations.md, "Idempotent payments"): always
-	 * set */
-	struct sl_conf_idem idem;
 	/* secret_headers: (doc/sluice.yaml.5): the names whose values are
 	 * credentials besides the built-in ones (sl_hdr_name_secret),
 	 * lower-cased: no message, /config or log shows their values */

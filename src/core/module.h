@@ -48,6 +48,8 @@ enum sl_mfam_scope {
 	SL_MFAM_ROUTE = 0, /* a line per route that uses the module, labelled
 			      listener and route: its workers' sum */
 	SL_MFAM_WORKERS,   /* one line: every worker's stats, summed */
+	SL_MFAM_PROCESS,   /* one line: what read says (a store the workers
+			      share) */
 };
 struct sl_mfamily {
 	const char *name; /* "sluice_compress_responses_total" */
@@ -61,6 +63,7 @@ struct sl_mfamily {
 	uint8_t first, n;
 	const char *label;
 	const char *const *values;
+	uint64_t (*read)(void); /* SL_MFAM_PROCESS's value */
 };
 
 /* A field of a route's "features_1m" on the status page: the minute's
@@ -84,11 +87,30 @@ struct sl_module {
 			  const struct sl_yaml_node *v, void **slot);
 	void (*top_free)(void *slot);
 	/* A route's value (written: v not NULL): *slot NULL (the route does
-	 * not use the module, as "key: false") or its state, owned. NULL:
-	 * no route key. */
+	 * not use the module, as "key: false") or its state, owned. r: the
+	 * route as read so far (the keys before the modules'); conf: the
+	 * generation, its top level read. NULL: no route key. */
 	void (*route_parse)(struct sl_yaml_loader *ld, const char *lbl,
-			    const struct sl_yaml_node *v, void **slot);
+			    const struct sl_yaml_node *v, void **slot,
+			    const struct sl_conf_route *r,
+			    struct sl_conf *conf);
 	void (*route_free)(void *slot);
+	/* The whole file read: checks across the routes and listeners, and
+	 * what the module sets in them. NULL: none. */
+	void (*settle)(struct sl_yaml_loader *ld, struct sl_conf *conf);
+	/* The files of secrets its keys name, read once the file loaded
+	 * (start, -t, each reload; conf.h's sl_conf_load_secrets): each
+	 * problem a "FILE:LINE:COL: LEVEL: TEXT" line appended to *errors
+	 * or *warnings. NULL: none. */
+	void (*secrets)(struct sl_conf *conf, char **errors, char **warnings);
+	/* A reload: the secrets oc read that nc names the same way, copied
+	 * into nc (sl_conf_share_secrets). Returns 0, or -1 (no memory).
+	 * NULL: none. */
+	int (*share)(struct sl_conf *nc, const struct sl_conf *oc);
+	/* Whether it holds state of its own though no route uses it (a
+	 * store of the workers'): its families are rendered while it does.
+	 * NULL: only while a route uses it. */
+	int (*alive)(void);
 	/* /config: ,"key":VALUE of the top level's and of a route's slot
 	 * (NULL: "null"). */
 	void (*top_print)(const struct sl_jout *o, const void *slot);

@@ -679,21 +679,3 @@ sl_close_kind_of(const char *r)
 	/* the other codes are refused requests' (bad_request, ...) */
 	return SL_CLOSE_REFUSED;
 }
-
-const char *
-sl_idem_out_str(int res)
-{
-	static const char *const names[SL_IDEM_NOUT] = {
-	    [SL_IDEM_O_RESERVED] = "reserved",
-	    [SL_IDEM_O_REPLAYED] = "replayed",
-	    [SL_IDEM_O_CONFLICT] = "conflict",
-	    [SL_IDEM_O_MISMATCH] = "mismatch",
-	    [SL_IDEM_O_MISSING] = "missing",
-	    [SL_IDEM_O_INVALID] = "invalid",
-	    [SL_IDEM_O_TOO_LARGE] = "too_large",
-	    [SL_IDEM_O_UNAVAILABLE] = "unavailable",
-	    [SL_IDEM_O_UNPROTECTED] = "unprotected",
-	};
-
-	return res > 0 && res <= SL_IDEM_NOUT ? names[res - 1] : NULL;
-}

@@ -97,42 +97,12 @@ enum sl_waf_res {
 	SL_WAF_NRESULTS
 };
 
-/* What a route's Idempotency-Key store did with a request
- * (sluice_idempotency_requests_total's outcome; doc/operations.md,
- * "Idempotent payments"), and why a reserved key was let go
- * (sluice_idempotency_released_total's reason). */
-enum sl_idem_out {
-	SL_IDEM_O_RESERVED = 0, /* its key is new: reserved, sent on */
-	SL_IDEM_O_REPLAYED,	/* answered from the store */
-	SL_IDEM_O_CONFLICT,	/* 409: its key is in flight */
-	SL_IDEM_O_MISMATCH,	/* 422: its key was used for another request */
-	SL_IDEM_O_MISSING,	/* 400: no key, and the route requires one */
-	SL_IDEM_O_INVALID,	/* 400: a malformed key, or no caller */
-	SL_IDEM_O_TOO_LARGE,	/* 413: a body past max_request_bytes */
-	SL_IDEM_O_UNAVAILABLE,	/* 503: the store cannot take it (fail:
-				   closed) */
-	SL_IDEM_O_UNPROTECTED,	/* sent on unkept (fail: open) */
-	SL_IDEM_NOUT
-};
-
-/* The access log's name of an outcome plus one ("replayed"; a
- * request's idem_res), NULL for 0. */
-const char *sl_idem_out_str(int res);
-enum sl_idem_rel {
-	SL_IDEM_R_STATUS = 0, /* its answer's status is one release names */
-	SL_IDEM_R_TOO_LARGE,  /* its answer is past max_response_bytes */
-	SL_IDEM_R_FAILED,     /* no whole answer: the upstream failed or was
-				 cut, or sluice answered */
-	SL_IDEM_R_MEMORY,     /* no room to keep its answer */
-	SL_IDEM_NREL
-};
-
 /* The entries of a split whose shares a route counts (the status page) */
 #define SL_SPLIT_SEEN 8
 
 /* The words of the modules' blocks of a route's counts (core/module.h):
- * compression's 14. */
-#define SL_COUNTS_MOD_WORDS 14
+ * compression's 14, idempotency's 15. */
+#define SL_COUNTS_MOD_WORDS 29
 
 struct sl_counts {
 	atomic_uint_fast64_t requests;	   /* exchanges finished */
@@ -174,12 +144,6 @@ struct sl_counts {
 	/* ... and the WAF threads' CPU time on the route's requests (their
 	 * own clock), in microseconds */
 	atomic_uint_fast64_t waf_cpu_sum_us;
-	/* routes with idempotency: requests by outcome, keys let go by
-	 * reason, answers kept */
-	atomic_uint_fast64_t idem[SL_IDEM_NOUT];
-	atomic_uint_fast64_t idem_rel[SL_IDEM_NREL];
-	atomic_uint_fast64_t idem_stored;
-	atomic_uint_fast64_t idem_store_err; /* the fleet store failed */
 	/* routes: the modules' counters (core/module.h), each module's
 	 * block from its route_at; SL_COUNTS_MOD_WORDS is the table's sum
 	 * (conf_mods.c checks it) */

@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "conf_idem.h"
 #include "exchange.h"
 #include "exchange_idem_int.h"
 #include "exchange_int.h"
@@ -55,7 +56,7 @@ count(struct sl_seam *s, enum sl_idem_out o)
 
 	sl_idem_slot(t)->res = (uint8_t)(1 + o);
 	t->flags |= SL_TXN_F_LOGF;
-	SL_STAT_INC(t->route->state->counts[s->w->id].idem[o]);
+	SL_STAT_INC(sl_idem_counts(&t->route->state->counts[s->w->id])->out[o]);
 }
 
 /* Answers status with an RFC 9457 problem (application/problem+json),
@@ -113,7 +114,7 @@ static int
 caller(struct sl_seam *s, const struct sl_h1_request *req,
        const struct sl_jwt_out *jwt, char *kind, const char **c, size_t *cn)
 {
-	const struct sl_conf_idem_route *ic = s->txn->route->idem;
+	const struct sl_conf_idem_route *ic = sl_idem_route(s->txn->route);
 	int how = (int)ic->caller;
 
 	if (how == SL_IDEM_CALLER_AUTO)
@@ -269,7 +270,7 @@ idem_check(struct sl_seam *s, const struct sl_h1_request *req,
 	   const struct sl_jwt_out *jwt, void (*woken)(struct sl_txn *))
 {
 	struct sl_txn *t = s->txn;
-	const struct sl_conf_idem_route *ic = t->route->idem;
+	const struct sl_conf_idem_route *ic = sl_idem_route(t->route);
 	struct sl_txidem *ip = sl_idem_slot(t)->ip;
 	const char *v = NULL, *key, *who, *body = NULL;
 	size_t vn = 0, klen, wn, blen = 0, want = 0;
@@ -368,7 +369,7 @@ idem_check(struct sl_seam *s, const struct sl_h1_request *req,
 	ip->route = t->route->name;
 	ip->hdr_max = s->lconf->limits.max_header_bytes;
 	ip->nhdr_max = s->lconf->limits.max_headers;
-	ip->memory = s->gen->conf->idem.memory;
+	ip->memory = sl_idem_conf(s->gen->conf)->memory;
 	ip->w = s->w;
 	ip->conf = s->gen->conf;
 	ip->woken = woken;
@@ -389,9 +390,10 @@ look(struct sl_seam *s, struct sl_txidem *ip)
 		return sl_exchange_idem_store_reserve(s, ip, ip->woken) == 0
 			   ? 1
 			   : sl_exchange_idem_verdict(s, ip, -1);
-	r = sl_idem_local_reserve(
-	    ip->id, ip->fp, now_ms(), t->route->timeout_ms + LEASE_MARGIN_MS,
-	    s->gen->conf->idem.memory, &ip->token, &ip->kept, &ip->klen);
+	r = sl_idem_local_reserve(ip->id, ip->fp, now_ms(),
+				  t->route->timeout_ms + LEASE_MARGIN_MS,
+				  sl_idem_conf(s->gen->conf)->memory,
+				  &ip->token, &ip->kept, &ip->klen);
 	return sl_exchange_idem_verdict(s, ip, r);
 }
 
@@ -434,7 +436,7 @@ static int
 sl_exchange_idem_verdict(struct sl_seam *s, struct sl_txidem *ip, int r)
 {
 	struct sl_txn *t = s->txn;
-	const struct sl_conf_idem_route *ic = t->route->idem;
+	const struct sl_conf_idem_route *ic = sl_idem_route(t->route);
 
 	switch (r) {
 	case SL_IDEM_RESERVED:
@@ -462,7 +464,8 @@ sl_exchange_idem_verdict(struct sl_seam *s, struct sl_txidem *ip, int r)
 			      : "");
 		if (r != SL_IDEM_FULL)
 			SL_STAT_INC(
-			    t->route->state->counts[s->w->id].idem_store_err);
+			    sl_idem_counts(&t->route->state->counts[s->w->id])
+				->store_err);
 		if (ic->fail == SL_IDEM_FAIL_OPEN) {
 			ip_free(t);
 			count(s, SL_IDEM_O_UNPROTECTED);
@@ -587,7 +590,7 @@ idem_head(struct sl_seam *s, struct sl_fhead *h)
 static int
 idem_used(const struct sl_conf_route *r)
 {
-	return r->idem != NULL;
+	return sl_idem_route(r) != NULL;
 }
 
 /* What the store did, for the access log. */

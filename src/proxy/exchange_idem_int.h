@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf_idem.h"
 #include "exchange_int.h"
 #include "idem.h"
 

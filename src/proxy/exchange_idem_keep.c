@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "conf_idem.h"
 #include "exchange.h"
 #include "exchange_idem_int.h"
 #include "exchange_int.h"
@@ -201,19 +202,19 @@ sl_exchange_idem_keep(struct sl_txidem *ip, struct sl_counts *rc, const char *p,
 	if (r == 1)
 		return 1; /* on its way to the store: counted there */
 	if (r == 0) {
-		SL_STAT_INC(rc->idem_stored);
+		SL_STAT_INC(sl_idem_counts(rc)->stored);
 		return 1;
 	}
 	if (r == -3) {
 		/* the key stays in flight in the store until its lease */
-		SL_STAT_INC(rc->idem_rel[SL_IDEM_R_MEMORY]);
+		SL_STAT_INC(sl_idem_counts(rc)->rel[SL_IDEM_R_MEMORY]);
 		log_warnx("request_id=%s route=%s: idempotency: the answer is "
 			  "not kept: out of memory; the key is let go at its "
 			  "lease's end",
 			  ip->request_id, ip->route);
 		return -1;
 	}
-	SL_STAT_INC(rc->idem_rel[SL_IDEM_R_MEMORY]);
+	SL_STAT_INC(sl_idem_counts(rc)->rel[SL_IDEM_R_MEMORY]);
 	log_warnx("request_id=%s route=%s: idempotency: the answer is not "
 		  "kept: %s; the key is let go",
 		  ip->request_id, ip->route,
@@ -262,7 +263,7 @@ sl_exchange_idem_release(struct sl_txidem *ip, struct sl_counts *rc,
 	else
 		sl_idem_local_release(ip->id, ip->token);
 	ip->phase = IP_DONE;
-	SL_STAT_INC(rc->idem_rel[why]);
+	SL_STAT_INC(sl_idem_counts(rc)->rel[why]);
 	if (why == SL_IDEM_R_TOO_LARGE)
 		log_warnx("request_id=%s route=%s: idempotency: the answer is "
 			  "longer than max_response_bytes: not kept, the key "

@@ -12,6 +12,7 @@
 #include <sys/queue.h>
 
 #include "conf.h"
+#include "conf_idem.h"
 #include "exchange.h"
 #include "exchange_idem_int.h"
 #include "exchange_int.h"

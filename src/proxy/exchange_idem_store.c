@@ -18,6 +18,7 @@
 #include <sys/queue.h>
 
 #include "conf.h"
+#include "conf_idem.h"
 #include "exchange.h"
 #include "exchange_idem_int.h"
 #include "exchange_int.h"
@@ -174,7 +175,7 @@ static const unsigned char *
 open_key(const struct sl_txidem *ip, const unsigned char *kid,
 	 uint8_t rfp[SL_IDEM_HASH])
 {
-	const struct sl_conf_idem *ci = &ip->conf->idem;
+	const struct sl_conf_idem *ci = sl_idem_conf(ip->conf);
 
 	if (memcmp(kid, ip->kid, 4) == 0) {
 		memcpy(rfp, ip->rfp, SL_IDEM_HASH);
@@ -259,7 +260,7 @@ sl_exchange_idem_store_reserve(struct sl_seam *s, struct sl_txidem *ip,
 	const char *argv[3];
 	size_t lens[3];
 
-	const struct sl_conf_idem *ci = &s->gen->conf->idem;
+	const struct sl_conf_idem *ci = sl_idem_conf(s->gen->conf);
 	const void *fparts[] = {ci->key, ip->fp};
 	const size_t lens2[] = {SL_IDEM_SEAL_KEY, SL_IDEM_HASH};
 
@@ -301,7 +302,7 @@ store_on_after(void *arg, const struct redisReply *r, int result)
 
 	(void)result;
 	if (r == NULL || r->type != REDIS_REPLY_INTEGER)
-		SL_STAT_INC(rc->idem_store_err);
+		SL_STAT_INC(sl_idem_counts(rc)->store_err);
 }
 
 /*
@@ -383,7 +384,7 @@ commit_lost(struct sl_idem_commit *k, const char *why)
 	log_warnx("request_id=%s route=%s: idempotency: the answer is not "
 		  "kept: %s",
 		  k->request_id, k->route, why);
-	SL_STAT_INC(k->rc->idem_rel[SL_IDEM_R_MEMORY]);
+	SL_STAT_INC(sl_idem_counts(k->rc)->rel[SL_IDEM_R_MEMORY]);
 	commit_free(k);
 }
 
@@ -422,7 +423,7 @@ commit_on_reply(void *arg, const struct redisReply *r, int result)
 		return;
 	}
 	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
-		SL_STAT_INC(k->rc->idem_stored);
+		SL_STAT_INC(sl_idem_counts(k->rc)->stored);
 		commit_free(k);
 		return;
 	}
@@ -433,7 +434,7 @@ commit_on_reply(void *arg, const struct redisReply *r, int result)
 			       "and the key is another's");
 		return;
 	}
-	SL_STAT_INC(k->rc->idem_store_err);
+	SL_STAT_INC(sl_idem_counts(k->rc)->store_err);
 	commit_later(k);
 }
 
@@ -490,7 +491,7 @@ sl_exchange_idem_store_commit(struct sl_txidem *ip, struct sl_counts *rc,
 	v[0] = 'D';
 	memcpy(v + 1, ip->kid, 4);
 	memcpy(v + 5, ip->rfp, SL_IDEM_HASH);
-	if (sl_idem_seal(ip->conf->idem.key, ip->id, ip->a, ip->alen,
+	if (sl_idem_seal(sl_idem_conf(ip->conf)->key, ip->id, ip->a, ip->alen,
 			 v + DONE_HEAD) != 0 ||
 	    (k = commit_new(ip, rc)) == NULL) {
 		free(v);
@@ -543,7 +544,7 @@ sl_exchange_idem_store_release(struct sl_txidem *ip, struct sl_counts *rc)
 	lens[1] = sizeof(flight);
 	if (sl_rlstore_eval(ip->w, ip->conf, &release_lua, 1, 2, argv, lens,
 			    store_on_after, rc) == NULL)
-		SL_STAT_INC(rc->idem_store_err);
+		SL_STAT_INC(sl_idem_counts(rc)->store_err);
 }
 
 void

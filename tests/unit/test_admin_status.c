@@ -293,6 +293,13 @@ test_status_document(void **state)
 	    is_null(d, "listeners.#0.routes.#0.features_1m.waf_blocked"));
 	assert_true(
 	    is_null(d, "listeners.#0.routes.#0.features_1m.compress_ratio"));
+	/* every module's fields are there, null for a route without it
+	 * (idempotency_conflicts was left out once: the fields' room held
+	 * fewer words than the modules' fields took) */
+	assert_true(is_null(
+	    d, "listeners.#0.routes.#0.features_1m.idempotency_replayed"));
+	assert_true(is_null(
+	    d, "listeners.#0.routes.#0.features_1m.idempotency_conflicts"));
 	/* the route that compresses: its ratio over the minute */
 	{
 		int i =

@@ -20,6 +20,7 @@
 
 #include "conf.h"
 #include "conf_compress.h"
+#include "conf_idem.h"
 #include "conf_int.h"
 #include "conf_yaml.h"
 
@@ -39,6 +40,7 @@ struct tbl {
 	size_t base_size; /* of the struct the table fills */
 	int base;	  /* tables that fill one struct share it */
 	const char *man;
+	const struct sl_module *mod; /* a module's table: its sections' */
 };
 
 /* The module's sections' numbers, known once the table is set. */
@@ -46,42 +48,42 @@ struct tbl {
 #define SEC_MOD_ROUTE (-2)
 
 static struct tbl tables[] = {
-    {sl_conf_top_table, SL_CONF_SEC_TOP, sizeof(struct sl_conf), 1,
-     "TOP LEVEL"},
+    {sl_conf_top_table, SL_CONF_SEC_TOP, sizeof(struct sl_conf), 1, "TOP LEVEL",
+     NULL},
     {sl_conf_log_table, SL_CONF_SEC_LOG, sizeof(struct sl_conf), 1,
-     "TOP LEVEL/log"},
+     "TOP LEVEL/log", NULL},
     {sl_conf_limits_table, SL_CONF_SEC_LIMITS, sizeof(struct sl_conf_limits), 2,
-     "LIMITS"},
+     "LIMITS", NULL},
     {sl_conf_route_table, SL_CONF_SEC_ROUTE, sizeof(struct sl_conf_route), 3,
-     "ROUTES"},
+     "ROUTES", NULL},
     {sl_conf_retry_table, SL_CONF_SEC_RETRY, sizeof(struct sl_conf_retry), 4,
-     "ROUTES/retry"},
+     "ROUTES/retry", NULL},
     {sl_conf_cluster_table, SL_CONF_SEC_CLUSTER, sizeof(struct sl_conf_cluster),
-     5, "CLUSTERS"},
+     5, "CLUSTERS", NULL},
     {sl_conf_pool_table, SL_CONF_SEC_POOL, sizeof(struct sl_conf_cluster), 5,
-     "CLUSTERS/pool"},
+     "CLUSTERS/pool", NULL},
     {sl_conf_health_table, SL_CONF_SEC_HEALTH, sizeof(struct sl_conf_health), 6,
-     "CLUSTERS/health_check"},
+     "CLUSTERS/health_check", NULL},
     {sl_conf_outlier_table, SL_CONF_SEC_OUTLIER, sizeof(struct sl_conf_outlier),
-     7, "CLUSTERS/outlier"},
+     7, "CLUSTERS/outlier", NULL},
     {sl_conf_resolver_table, SL_CONF_SEC_RESOLVER, sizeof(struct sl_conf), 1,
-     "TOP LEVEL/resolver"},
+     "TOP LEVEL/resolver", NULL},
     {sl_conf_guard_table, SL_CONF_SEC_GUARD, sizeof(struct sl_conf_guard), 8,
-     "ROUTES/guard"},
+     "ROUTES/guard", NULL},
     {sl_conf_dns_table, SL_CONF_SEC_DNS, sizeof(struct sl_conf_cluster), 5,
-     "CLUSTERS/dns"},
+     "CLUSTERS/dns", NULL},
     {sl_conf_tracing_table, SL_CONF_SEC_TRACING, sizeof(struct sl_conf_tracing),
-     1, "TOP LEVEL/tracing"},
+     1, "TOP LEVEL/tracing", NULL},
     {sl_conf_waf_table, SL_CONF_SEC_WAF, sizeof(struct sl_conf_waf), 9,
-     "TOP LEVEL/waf"},
+     "TOP LEVEL/waf", NULL},
     {NULL, SEC_MOD_TOP, sizeof(struct sl_conf_compress), 10,
-     "TOP LEVEL/compress"},
+     "TOP LEVEL/compress", &sl_module_compress},
     {NULL, SEC_MOD_ROUTE, sizeof(struct sl_conf_compress_route), 11,
-     "ROUTES/compress"},
-    {sl_conf_idem_table, SL_CONF_SEC_IDEM, sizeof(struct sl_conf_idem), 12,
-     "TOP LEVEL/idempotency"},
-    {sl_conf_route_idem_table, SL_CONF_SEC_ROUTE_IDEM,
-     sizeof(struct sl_conf_idem_route), 13, "ROUTES/idempotency"},
+     "ROUTES/compress", &sl_module_compress},
+    {NULL, SEC_MOD_TOP, sizeof(struct sl_conf_idem), 12,
+     "TOP LEVEL/idempotency", &sl_module_idem},
+    {NULL, SEC_MOD_ROUTE, sizeof(struct sl_conf_idem_route), 13,
+     "ROUTES/idempotency", &sl_module_idem},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -124,9 +126,9 @@ setup(void **state)
 	full = sl_conf_outline_all(&nfull);
 	for (size_t i = 0; i < NTABLES; i++) {
 		if (tables[i].sec == SEC_MOD_TOP)
-			tables[i].sec = sl_module_compress.top_sec_id;
+			tables[i].sec = tables[i].mod->top_sec_id;
 		else if (tables[i].sec == SEC_MOD_ROUTE)
-			tables[i].sec = sl_module_compress.route_sec_id;
+			tables[i].sec = tables[i].mod->route_sec_id;
 		else
 			continue;
 		/* a module's tables are its own: its sections name them */
@@ -171,7 +173,8 @@ test_tables_listed(void **state)
 }
 
 /* The whole outline's top level and route hold their tables' keys, then
- * each module's key (compress), so that the key checks know them. */
+ * each module's key (compress, idempotency), so that the key checks know
+ * them. */
 static void
 test_module_keys(void **state)
 {
@@ -186,12 +189,16 @@ test_module_keys(void **state)
 		for (n = 0; t[n].name != NULL; n++)
 			assert_string_equal(full[s].keys[n], t[n].name);
 		assert_string_equal(full[s].keys[n], "compress");
-		assert_null(full[s].keys[n + 1]);
+		assert_string_equal(full[s].keys[n + 1], "idempotency");
+		assert_null(full[s].keys[n + 2]);
 	}
-	assert_int_equal(full[sl_module_compress.route_sec_id].parent,
-			 SL_CONF_SEC_ROUTE);
-	assert_int_equal(full[sl_module_compress.top_sec_id].parent,
-			 SL_CONF_SEC_TOP);
+	for (size_t i = 0; i < sl_conf_nmodules; i++) {
+		const struct sl_module *m = sl_conf_modules[i];
+		assert_int_equal(m->slot, i);
+		assert_int_equal(full[m->route_sec_id].parent,
+				 SL_CONF_SEC_ROUTE);
+		assert_int_equal(full[m->top_sec_id].parent, SL_CONF_SEC_TOP);
+	}
 }
 
 static void
