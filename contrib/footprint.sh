@@ -26,8 +26,11 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 # made compression look named by h2/, h3/, net/tls.c and core/zstream.c;
 # and its pattern "zip" took http/coding.h's SL_CODING_GZIP (the content
 # coding's name, which decoding uses too) for the feature: it is now "zip"
-# at an identifier's start or after an underscore.
-exclude='^(ssl_|brotli|zstd_|libdeflate_)|compression_error$|decompression_failed$|^sl_hpack_compression$'
+# at an identifier's start or after an underscore. A method's being
+# idempotent (RFC 9110: SL_TXN_F_IDEMPOTENT, sl_retry_idempotent) and
+# retry's idempotency_key (a request with the field may be retried) are
+# retries', not the Idempotency-Key store's.
+exclude='^(ssl_|brotli|zstd_|libdeflate_)|compression_error$|decompression_failed$|^sl_hpack_compression$|idempotent|idempotency_key$'
 
 # each file's identifiers, one a line, lower-cased
 for f in "$src"/*/*.c "$src"/*/*.h; do
