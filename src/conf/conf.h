@@ -21,6 +21,8 @@
  * slots, counters' first words and sections are set by the first load. */
 extern struct sl_module *const *const sl_conf_modules;
 extern const size_t sl_conf_nmodules;
+/* The process ends: each module's process_free (daemon/main.c). */
+void sl_conf_modules_exit(void);
 
 /*
  * Loads and validates the file at path. Returns a generation with refcnt 1,

@@ -799,6 +799,7 @@ struct sl_module sl_module_idem = {
     .secrets = secrets,
     .share = share,
     .alive = alive,
+    .process_free = sl_idem_local_free,
     .top_print = top_print,
     .route_print = route_print,
     .top_sec = &top_sec,

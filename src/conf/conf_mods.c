@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "conf_int.h"
 #include "module.h"
 #include "runtime.h" /* SL_COUNTS_MOD_WORDS */
@@ -168,6 +169,14 @@ sl_conf_modules_share(struct sl_conf *nc, const struct sl_conf *oc)
 		if (modules[i]->share != NULL && modules[i]->share(nc, oc) != 0)
 			return -1;
 	return 0;
+}
+
+void
+sl_conf_modules_exit(void)
+{
+	for (size_t i = 0; i < SL_NELEM(modules); i++)
+		if (modules[i]->process_free != NULL)
+			modules[i]->process_free();
 }
 
 void

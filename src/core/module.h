@@ -111,6 +111,9 @@ struct sl_module {
 	 * store of the workers'): its families are rendered while it does.
 	 * NULL: only while a route uses it. */
 	int (*alive)(void);
+	/* The process ends: what the module keeps for it (a store the
+	 * workers share) goes. NULL: nothing. */
+	void (*process_free)(void);
 	/* /config: ,"key":VALUE of the top level's and of a route's slot
 	 * (NULL: "null"). */
 	void (*top_print)(const struct sl_jout *o, const void *slot);

@@ -33,8 +33,6 @@ struct sl_wendpoint;
 struct sl_reload_msg;
 struct sl_txn;
 struct sl_mirror;
-struct sl_idem_orphan;
-struct sl_idem_commit;
 struct sl_subreq;
 struct sl_auth_wait;
 struct sl_rlstore;

@@ -21,7 +21,6 @@
 #include "conf.h"
 #include "guard.h"
 #include "health.h"
-#include "idem.h"
 #include "log.h"
 #include "main_int.h"
 #ifdef HAVE_QUIC
@@ -295,7 +294,7 @@ main_free(struct sl_main *m)
 	sl_conf_unref(m->pending);
 	for (unsigned i = 0; i < m->nworkers; i++)
 		sl_worker_join_free(m->workers[i]);
-	sl_idem_local_free(); /* the workers' Idempotency-Key store */
+	sl_conf_modules_exit(); /* the modules' (the workers' stores) */
 	sl_main_reaper_free(m);
 	event_free(m->wait_ev);
 	event_free(m->reload_ev);

@@ -161,8 +161,5 @@ void sl_exchange_txns_free(struct sl_worker *w);
 /* The worker's WAF threads stopped (exchange_waf.c), after its requests:
  * at its end. */
 void sl_exchange_waf_worker_free(struct sl_worker *w);
-/* Ends the answers a worker reads for Idempotency-Keys whose clients
- * went (exchange_idem.c): their keys are let go. */
-void sl_exchange_idem_worker_free(struct sl_worker *w);
 
 #endif

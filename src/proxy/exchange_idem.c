@@ -555,13 +555,28 @@ idem_answer(struct sl_seam *s)
 	}
 }
 
-void
-sl_exchange_idem_worker_free(struct sl_worker *w)
+static int
+idem_worker_init(struct sl_worker *w, void *ws)
 {
+	struct sl_idem_ws *x = ws;
+
+	(void)w;
+	TAILQ_INIT(&x->orphans);
+	TAILQ_INIT(&x->commits);
+	return 0;
+}
+
+/* The worker stopped: the answers of gone clients and those on their way
+ * to the fleet store go (their keys are let go). */
+static void
+idem_worker_stop(struct sl_worker *w, void *ws)
+{
+	struct sl_idem_ws *x = ws;
+
 	sl_exchange_idem_orphans_free(w);
 	sl_exchange_idem_store_free(w);
-	EVP_MD_CTX_free(sl_wproxy(w)->idem_md);
-	sl_wproxy(w)->idem_md = NULL;
+	EVP_MD_CTX_free(x->md);
+	x->md = NULL;
 }
 
 void
@@ -598,19 +613,24 @@ static void
 idem_log_fields(struct sl_txn *t, struct sl_flog *l)
 {
 	if (sl_idem_slot(t)->res != 0)
-		l->idem = sl_idem_out_str(sl_idem_slot(t)->res);
+		/* what the store did: the line's third optional field */
+		sl_flog_add(l, 30, "idempotency",
+			    sl_idem_out_str(sl_idem_slot(t)->res));
 }
 
 static void
-idem_placed(const struct sl_filter *f, size_t off)
+idem_placed(const struct sl_filter *f)
 {
-	(void)f;
-	sl_idem_slot_off = off;
+	sl_idem_slot_off = sl_filter_slot_off[f->id];
+	sl_idem_ws_off = sl_filter_wstate_off[f->id];
 }
 
 struct sl_filter sl_filter_idem = {
     .name = "idempotency",
     .placed = idem_placed,
+    .wsize = sizeof(struct sl_idem_ws),
+    .worker_init = idem_worker_init,
+    .worker_stop = idem_worker_stop,
     .ctx_size = sizeof(struct sl_idem_slot),
     .log_fields = idem_log_fields,
     .used = idem_used,

@@ -14,9 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/queue.h>
+
 #include "conf_idem.h"
 #include "exchange_int.h"
 #include "idem.h"
+#include "wproxy.h"
 
 struct sl_counts;
 
@@ -107,11 +110,37 @@ struct sl_idem_slot {
 	uint8_t res;
 };
 
-/* Where the filter's slot is in an exchange's area: set once for the
- * process by the filter's placed (exchange_idem.c), kept here by
- * exchange_idem_keep.c, so that the store's files reach the slot without
- * naming the filter (whose file calls theirs). */
-extern size_t sl_idem_slot_off;
+/* Where the filter's slot is in an exchange's area, and its per-worker
+ * state in the worker's proxy state: set once for the process by the
+ * filter's placed (exchange_idem.c), kept by exchange_idem_keep.c, so
+ * that the store's files reach them without naming the filter (whose
+ * file calls theirs). */
+extern size_t sl_idem_slot_off, sl_idem_ws_off;
+
+struct sl_idem_orphan;
+struct sl_txidem;
+
+/* The exchange ends: a key still reserved is let go. */
+void sl_exchange_idem_end(struct sl_seam *s);
+
+/* The filter's per-worker state (filter.h's wsize). */
+struct sl_idem_ws {
+	/* answers read for an Idempotency-Key whose client went
+	 * (exchange_idem_orphan.c) */
+	TAILQ_HEAD(, sl_idem_orphan) orphans;
+	/* answers on their way to the fleet store, tried again while it is
+	 * away (exchange_idem_store.c) */
+	TAILQ_HEAD(, sl_idem_commit) commits;
+	void *md; /* the worker's SHA-256 context, made once (an
+		     EVP_MD_CTX; freed with the state) */
+};
+
+static inline struct sl_idem_ws *
+sl_idem_ws(const struct sl_worker *w)
+{
+	return (struct sl_idem_ws *)(void *)(sl_wproxy(w)->fws +
+					     sl_idem_ws_off);
+}
 
 static inline struct sl_idem_slot *
 sl_idem_slot(const struct sl_txn *t)

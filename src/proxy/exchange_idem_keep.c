@@ -21,7 +21,7 @@
 #include "util.h"
 #include "wloop.h"
 
-size_t sl_idem_slot_off;
+size_t sl_idem_slot_off, sl_idem_ws_off;
 
 /* ---- the answer --------------------------------------------------------- */
 

@@ -37,7 +37,7 @@
 #define ORPHAN_READ_BUF (16 * 1024)
 
 struct sl_idem_orphan {
-	TAILQ_ENTRY(sl_idem_orphan) link; /* in sl_wproxy(w)->idem_orphans */
+	TAILQ_ENTRY(sl_idem_orphan) link; /* in sl_idem_ws(w)->orphans */
 	struct sl_worker *w;
 	struct sl_upconn *u;
 	struct sl_txidem *ip;
@@ -60,7 +60,7 @@ orphan_free(struct sl_idem_orphan *o, const char *cut)
 	if (o->u != NULL)
 		sl_upstream_put(o->u, 0);
 	event_del(&o->tev);
-	TAILQ_REMOVE(&sl_wproxy(o->w)->idem_orphans, o, link);
+	TAILQ_REMOVE(&sl_idem_ws(o->w)->orphans, o, link);
 	free(o->ip->a);
 	free(o->ip);
 	sl_conf_unref(o->conf);
@@ -197,7 +197,7 @@ sl_exchange_idem_orphan_start(struct sl_seam *s, struct sl_txn *t)
 	u->arg = o;
 	sl_upstream_want_write(u, 0);
 	sl_upstream_want_read(u, 1);
-	TAILQ_INSERT_TAIL(&sl_wproxy(o->w)->idem_orphans, o, link);
+	TAILQ_INSERT_TAIL(&sl_idem_ws(o->w)->orphans, o, link);
 	evtimer_assign(&o->tev, o->w->base, orphan_on_timer, o);
 	/* read from the loop first (bytes may wait in the buffer); the
 	 * lease's end is armed then */
@@ -216,6 +216,6 @@ sl_exchange_idem_orphans_free(struct sl_worker *w)
 {
 	struct sl_idem_orphan *o;
 
-	while ((o = TAILQ_FIRST(&sl_wproxy(w)->idem_orphans)) != NULL)
+	while ((o = TAILQ_FIRST(&sl_idem_ws(w)->orphans)) != NULL)
 		orphan_free(o, "stopping");
 }

@@ -50,13 +50,12 @@ int
 sl_exchange_idem_digest(struct sl_worker *w, uint8_t out[SL_IDEM_HASH],
 			const void *const *p, const size_t *n, size_t parts)
 {
-	EVP_MD_CTX *ctx = sl_wproxy(w)->idem_md;
+	EVP_MD_CTX *ctx = sl_idem_ws(w)->md;
 	unsigned int len = 0;
 	int ok;
 
 	pthread_once(&sha256_once, sha256_fetch);
-	if (ctx == NULL &&
-	    (ctx = sl_wproxy(w)->idem_md = EVP_MD_CTX_new()) == NULL)
+	if (ctx == NULL && (ctx = sl_idem_ws(w)->md = EVP_MD_CTX_new()) == NULL)
 		return -1;
 	ok = EVP_DigestInit_ex(
 	    ctx, sha256_md != NULL ? sha256_md : EVP_sha256(), NULL);
@@ -315,7 +314,7 @@ store_on_after(void *arg, const struct redisReply *r, int result)
 #define COMMIT_RETRY_MS 250
 
 struct sl_idem_commit {
-	TAILQ_ENTRY(sl_idem_commit) link; /* in sl_wproxy(w)->idem_commits */
+	TAILQ_ENTRY(sl_idem_commit) link; /* in sl_idem_ws(w)->commits */
 	struct sl_worker *w;
 	struct sl_conf *conf; /* a reference */
 	struct sl_counts *rc;
@@ -362,7 +361,7 @@ commit_free(struct sl_idem_commit *k)
 	if (k->cmd != NULL)
 		sl_rlstore_cancel(k->cmd);
 	event_del(&k->tev);
-	TAILQ_REMOVE(&sl_wproxy(k->w)->idem_commits, k, link);
+	TAILQ_REMOVE(&sl_idem_ws(k->w)->commits, k, link);
 	sl_conf_unref(k->conf);
 	free(k->v);
 	free(k);
@@ -472,7 +471,7 @@ commit_new(struct sl_txidem *ip, struct sl_counts *rc)
 	store_key(ip, k->key, sizeof(k->key));
 	store_flight(ip, k->flight);
 	evtimer_assign(&k->tev, k->w->base, commit_on_timer, k);
-	TAILQ_INSERT_TAIL(&sl_wproxy(k->w)->idem_commits, k, link);
+	TAILQ_INSERT_TAIL(&sl_idem_ws(k->w)->commits, k, link);
 	return k;
 }
 
@@ -554,7 +553,7 @@ sl_exchange_idem_store_free(struct sl_worker *w)
 
 	/* answers still on their way to the store (it was away): lost
 	 * with the process, their keys free at their leases' end */
-	while ((k = TAILQ_FIRST(&sl_wproxy(w)->idem_commits)) != NULL) {
+	while ((k = TAILQ_FIRST(&sl_idem_ws(w)->commits)) != NULL) {
 		if (!k->release)
 			log_warnx("request_id=%s route=%s: idempotency: the "
 				  "answer is not kept: stopping before the "

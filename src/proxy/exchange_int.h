@@ -711,14 +711,6 @@ struct sl_extauth;
 
 struct sl_txwaf;
 
-/* ---- exchange_idem.c: the Idempotency-Key store (doc/operations.md,
- * "Idempotent payments") ---------------------------------------------- */
-
-struct sl_txidem;
-
-/* The exchange ends: a key still reserved is let go. */
-void sl_exchange_idem_end(struct sl_seam *s);
-
 /* Sends "100 Continue" to a client that asked for it (once: the caller
  * knows it is due). */
 void sl_exchange_continue(struct sl_seam *s);

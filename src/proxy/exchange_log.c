@@ -469,20 +469,12 @@ line_json(struct sl_seam *s, struct sl_txn *t, const struct lline *l,
 		LW_LIT(&w, "\",\"span_id\":\"");
 		lw_mem(&w, l->fl.span_id, 16);
 	}
-	if (l->fl.waf != NULL) {
-		LW_LIT(&w, "\",\"waf\":\"");
-		lw_str(&w, l->fl.waf);
-	}
-	if (l->fl.encoding != NULL) {
-		/* the coding the body went with; bytes_out counts the coded
-		 * bytes */
-		LW_LIT(&w, "\",\"encoding\":\"");
-		lw_str(&w, l->fl.encoding);
-	}
-	if (l->fl.idem != NULL) {
-		/* what the Idempotency-Key store did */
-		LW_LIT(&w, "\",\"idempotency\":\"");
-		lw_str(&w, l->fl.idem);
+	/* the filters' fields (filter.h's sl_flog), in their places */
+	for (unsigned i = 0; i < l->fl.n; i++) {
+		LW_LIT(&w, "\",\"");
+		lw_str(&w, l->fl.f[i].name);
+		LW_LIT(&w, "\":\"");
+		lw_str(&w, l->fl.f[i].value);
 	}
 	LW_LIT(&w, "\",\"error\":\"");
 	lw_str(&w, txn_error(t));
@@ -525,7 +517,7 @@ line_clf(struct sl_seam *s, struct sl_txn *t, const struct lline *l, char *line,
 {
 	char m[64], p[1024], r[512], u[512], retries[24] = "", fails[512];
 	char ident[1200] = "", proto[16], sid[24] = "", gs[24] = "";
-	char tids[72] = "";
+	char tids[72] = "", fields[160] = "";
 
 	if (t->att.nretries > 0)
 		snprintf(retries, sizeof(retries), " retries=%u",
@@ -550,6 +542,11 @@ line_clf(struct sl_seam *s, struct sl_txn *t, const struct lline *l, char *line,
 	if (l->fl.trace_id[0] != '\0')
 		snprintf(tids, sizeof(tids), " trace_id=%s span_id=%s",
 			 l->fl.trace_id, l->fl.span_id);
+	/* the filters' fields (filter.h's sl_flog), in their places */
+	for (unsigned i = 0, at = 0; i < l->fl.n && at < sizeof(fields); i++)
+		at += (unsigned)snprintf(fields + at, sizeof(fields) - at,
+					 " %s=%s", l->fl.f[i].name,
+					 l->fl.f[i].value);
 	if (SL_SEAM_PROTO(s) != 0) {
 		snprintf(proto, sizeof(proto), "%s",
 			 SL_SEAM_PROTO(s) == 2 ? "HTTP/3" : "HTTP/2.0");
@@ -561,7 +558,7 @@ line_clf(struct sl_seam *s, struct sl_txn *t, const struct lline *l, char *line,
 	    "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\" "
 	    "rid=%s route=%s upstream=%s ms=%llu cluster=%s "
 	    "connect_ms=%u upstream_ms=%llu "
-	    "close=%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s\n",
+	    "close=%s%s%s%s%s%s%s%s%s%s%s%s%s\n",
 	    l->peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", proto, t->status,
 	    (unsigned long long)txn_body_out(t), r[0] ? r : "-", u[0] ? u : "-",
 	    l->rid, t->route ? t->route->name : "-", l->upstream,
@@ -571,12 +568,7 @@ line_clf(struct sl_seam *s, struct sl_txn *t, const struct lline *l, char *line,
 	    txn_failures(t, fails, sizeof(fails), 0) ? " failures=" : "", fails,
 	    ident, sid, gs, (t->flags & SL_TXN_F_AUTH_MASK) ? " auth=" : "",
 	    (t->flags & SL_TXN_F_AUTH_MASK) ? auth_str(t->flags) : "", tids,
-	    l->fl.waf != NULL ? " waf=" : "",
-	    l->fl.waf != NULL ? l->fl.waf : "",
-	    l->fl.encoding != NULL ? " encoding=" : "",
-	    l->fl.encoding != NULL ? l->fl.encoding : "",
-	    l->fl.idem != NULL ? " idempotency=" : "",
-	    l->fl.idem != NULL ? l->fl.idem : "");
+	    fields);
 }
 
 /* Counts the exchange and writes its access log line; called once for
@@ -595,7 +587,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 	uint64_t hdur = t->status == 101 ? t->switch_ms : dur;
 
 	l.fl.trace_id[0] = '\0';
-	l.fl.waf = l.fl.encoding = l.fl.idem = NULL;
+	l.fl.n = 0;
 	if ((t->fops & SL_FOP_LOG) || (t->flags & SL_TXN_F_LOGF)) {
 		/* the filters' own records go (a trace's spans), and their
 		 * fields of the line */

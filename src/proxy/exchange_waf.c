@@ -1044,7 +1044,8 @@ static void
 waf_log_fields(struct sl_txn *t, struct sl_flog *l)
 {
 	if (wslot(t)->res != 0)
-		l->waf = waf_str(wslot(t)->res);
+		/* the line's first optional field */
+		sl_flog_add(l, 10, "waf", waf_str(wslot(t)->res));
 }
 
 struct sl_filter sl_filter_waf = {

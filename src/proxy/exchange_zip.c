@@ -800,7 +800,9 @@ static void
 zip_log_fields(struct sl_txn *t, struct sl_flog *l)
 {
 	if (zslot(t)->sent != 0)
-		l->encoding = sl_coding_name(zslot(t)->sent);
+		/* the coding the body went with (bytes_out counts the coded
+		 * bytes): the line's second optional field */
+		sl_flog_add(l, 20, "encoding", sl_coding_name(zslot(t)->sent));
 }
 
 struct sl_filter sl_filter_zip = {

@@ -71,10 +71,17 @@ slots_init(void)
 	}
 	assert(off <= UINT16_MAX);
 	sl_filter_slot_bytes = off;
+	off = 0;
+	for (size_t k = 0; k < SL_FID_N; k++) {
+		sl_filter_wstate_off[k] = (uint16_t)off;
+		off += (sl_filters[k]->wsize + SLOT_ALIGN - 1) &
+		       ~(size_t)(SLOT_ALIGN - 1);
+	}
+	assert(off <= UINT16_MAX);
+	sl_filter_wstate_bytes = off;
 	for (size_t k = 0; k < SL_FID_N; k++)
 		if (sl_filters[k]->placed != NULL)
-			sl_filters[k]->placed(sl_filters[k],
-					      sl_filter_slot_off[k]);
+			sl_filters[k]->placed(sl_filters[k]);
 }
 
 size_t
@@ -182,4 +189,54 @@ sl_filters_thread_free(void)
 	for (size_t k = 0; k < SL_FID_N; k++)
 		if (sl_filters[k]->thread_free != NULL)
 			sl_filters[k]->thread_free();
+}
+
+/* ---- the per-worker states ------------------------------------------------
+ */
+
+size_t
+sl_filters_wstate_size(void)
+{
+	pthread_once(&slots_once, slots_init);
+	return sl_filter_wstate_bytes;
+}
+
+int
+sl_filters_worker_init(struct sl_worker *w, unsigned char *ws)
+{
+	pthread_once(&slots_once, slots_init);
+	for (size_t k = 0; k < SL_FID_N; k++) {
+		const struct sl_filter *f = sl_filters[k];
+		if (f->worker_init == NULL ||
+		    f->worker_init(w, ws + sl_filter_wstate_off[k]) == 0)
+			continue;
+		/* the ones made go (a stop and a free know what they hold) */
+		while (k-- > 0) {
+			f = sl_filters[k];
+			if (f->worker_stop != NULL)
+				f->worker_stop(w, ws + sl_filter_wstate_off[k]);
+			if (f->worker_free != NULL)
+				f->worker_free(w, ws + sl_filter_wstate_off[k]);
+		}
+		return -1;
+	}
+	return 0;
+}
+
+void
+sl_filters_worker_stop(struct sl_worker *w, unsigned char *ws)
+{
+	for (size_t k = SL_FID_N; k-- > 0;)
+		if (sl_filters[k]->worker_stop != NULL)
+			sl_filters[k]->worker_stop(
+			    w, ws + sl_filter_wstate_off[k]);
+}
+
+void
+sl_filters_worker_free(struct sl_worker *w, unsigned char *ws)
+{
+	for (size_t k = 0; k < SL_FID_N; k++)
+		if (sl_filters[k]->worker_free != NULL)
+			sl_filters[k]->worker_free(
+			    w, ws + sl_filter_wstate_off[k]);
 }

@@ -29,6 +29,7 @@ struct sl_seam;
 struct sl_txn;
 struct sl_upconn;
 struct sl_wgen;
+struct sl_worker;
 struct sl_wroute;
 
 /* What a filter's req_head says. */
@@ -148,19 +149,42 @@ enum sl_fphase {
 #define SL_FILTERS_MAX 15
 
 /*
- * What the filters of a route tell the access log (log_fields): the
- * fields the line has for them, which it writes in its own documented
- * order (doc/operations.md), whatever the filters' order. NULL: none.
+ * What the filters of a route tell the access log (log, log_fields): a
+ * traced exchange's ids, and fields of their own (sl_flog_add), each a
+ * name, a value (a word of sluice's own, written as it is in the text
+ * format) and its place among the line's optional fields: the line
+ * writes them by place, whatever the filters' order (doc/operations.md
+ * documents each field, and so their order).
  */
+#define SL_FLOG_FIELDS 4
 struct sl_flog {
 	/* a traced exchange's ids in hex, for the line to name its trace
 	 * (32 and 16 digits); trace_id[0] 0: not traced */
 	char trace_id[33];
 	char span_id[17];
-	const char *waf;      /* what the WAF said */
-	const char *encoding; /* the coding the response's body went with */
-	const char *idem;     /* what the Idempotency-Key store did */
+	struct sl_flog_field {
+		const char *name, *value;
+		uint8_t pos;
+	} f[SL_FLOG_FIELDS];
+	uint8_t n;
 };
+
+/* Field name=value at place pos of l's line (value NULL: none). */
+static inline void
+sl_flog_add(struct sl_flog *l, uint8_t pos, const char *name, const char *value)
+{
+	unsigned i;
+
+	if (value == NULL || l->n == SL_FLOG_FIELDS)
+		return;
+	/* kept in place order: a line's few go in by insertion */
+	for (i = l->n; i > 0 && l->f[i - 1].pos > pos; i--)
+		l->f[i] = l->f[i - 1];
+	l->f[i].name = name;
+	l->f[i].value = value;
+	l->f[i].pos = pos;
+	l->n++;
+}
 
 struct sl_filter {
 	const char *name;
@@ -181,10 +205,21 @@ struct sl_filter {
 	 * exchange zeroes the slot (a few bytes: pointers, a result). */
 	void (*begin)(struct sl_txn *t, void *ctx);
 	/* Once for the process, when filter.c's table gave each filter its
-	 * id and its slot (off, in the exchange's area): a filter whose
-	 * files reach the slot without naming the filter notes where it is
-	 * (the idempotency store's). NULL: nothing to note. */
-	void (*placed)(const struct sl_filter *f, size_t off);
+	 * id, its slot (sl_filter_slot_off[id]) and its per-worker state
+	 * (sl_filter_wstate_off[id]): a filter whose files reach them
+	 * without naming the filter notes where they are (the idempotency
+	 * store's). NULL: nothing to note. */
+	void (*placed)(const struct sl_filter *f);
+	/* Per worker: wsize bytes of the worker's proxy state (wproxy.h,
+	 * sl_fwstate), the filter's alone, zeroed and then made by
+	 * worker_init (0, or -1 when out of memory) as the worker starts;
+	 * worker_stop when its loop ended, in the table's reverse order,
+	 * before the exchange's own requests close: what the filter has in
+	 * flight goes; worker_free after them, in the table's order. */
+	uint16_t wsize;
+	int (*worker_init)(struct sl_worker *w, void *ws);
+	void (*worker_stop)(struct sl_worker *w, void *ws);
+	void (*worker_free)(struct sl_worker *w, void *ws);
 	/* What the filter keeps per thread for reuse (a spare state, a
 	 * cache), freed: a worker's last step, and after its teardown on
 	 * the main thread (sl_filters_thread_free). NULL: none. */
@@ -272,6 +307,15 @@ int sl_filters_attach(struct sl_wgen *g);
  * the worker names none of them. */
 void sl_filters_thread_free(void);
 
+/* The filters' per-worker states (wproxy.c): their bytes (setting the
+ * slots if no generation did yet), worker_init of each (0, or -1: those
+ * made are stopped and freed), worker_stop in the table's reverse order,
+ * worker_free in its order. ws: the area. */
+size_t sl_filters_wstate_size(void);
+int sl_filters_worker_init(struct sl_worker *w, unsigned char *ws);
+void sl_filters_worker_stop(struct sl_worker *w, unsigned char *ws);
+void sl_filters_worker_free(struct sl_worker *w, unsigned char *ws);
+
 /*
  * The filters' slots: each filter with state (ctx_size) has one place in
  * the area every exchange ends with (struct sl_txn's fslot), the same for
@@ -282,6 +326,10 @@ void sl_filters_thread_free(void);
  * an exchange has a route), kept in fslot.c.
  */
 extern uint16_t sl_filter_slot_off[SL_FILTERS_MAX];
+/* Where each filter's per-worker state is in the worker's proxy state
+ * (wproxy.h), and those states' size: set with the slots. */
+extern uint16_t sl_filter_wstate_off[SL_FILTERS_MAX];
+extern size_t sl_filter_wstate_bytes;
 /* The area's size: every slot's. */
 extern size_t sl_filter_slot_bytes;
 /* The slot of wr's i-th filter: its offset, and its size in *len (0: the

@@ -9,4 +9,6 @@
 #include "filter.h"
 
 uint16_t sl_filter_slot_off[SL_FILTERS_MAX];
+uint16_t sl_filter_wstate_off[SL_FILTERS_MAX];
+size_t sl_filter_wstate_bytes;
 size_t sl_filter_slot_bytes;

@@ -11,6 +11,7 @@
 
 #include "conf.h"
 #include "exchange.h"
+#include "filter.h"
 #include "mirror.h"
 #include "subreq.h"
 #include "traceexp.h"
@@ -18,13 +19,11 @@
 int
 sl_wproxy_init(struct sl_worker *w, const struct sl_conf *conf)
 {
-	struct sl_wproxy *p = calloc(1, sizeof(*p));
+	struct sl_wproxy *p = calloc(1, sizeof(*p) + sl_filters_wstate_size());
 
 	if (p == NULL)
 		return -1;
 	TAILQ_INIT(&p->mirrors);
-	TAILQ_INIT(&p->idem_orphans);
-	TAILQ_INIT(&p->idem_commits);
 	TAILQ_INIT(&p->subreqs);
 	TAILQ_INIT(&p->auth_waits);
 	p->waf_threads = (unsigned)conf->waf.threads;
@@ -39,6 +38,11 @@ sl_wproxy_init(struct sl_worker *w, const struct sl_conf *conf)
 	    sizeof(p->waf_seed))
 		p->waf_seed = (uint64_t)(uintptr_t)p ^ sl_now_ms();
 	w->proxy = p;
+	if (sl_filters_worker_init(w, p->fws) == -1) {
+		w->proxy = NULL;
+		free(p);
+		return -1;
+	}
 	/* a span export keeps a drained worker alive until it is sent */
 	w->bg_busy = sl_traceexp_busy;
 	return 0;
@@ -50,8 +54,11 @@ sl_wproxy_stop(struct sl_worker *w)
 	if (w->proxy == NULL)
 		return;
 	sl_mirror_close_all(w);
-	sl_exchange_idem_worker_free(w);
+	/* the filters' work in flight (the idempotency store's), then
+	 * sluice's own requests, then what the filters keep past them */
+	sl_filters_worker_stop(w, sl_wproxy(w)->fws);
 	sl_subreq_close_all(w);
+	sl_filters_worker_free(w, sl_wproxy(w)->fws);
 	sl_traceexp_free(w);		/* after its export's end */
 	sl_exchange_waf_worker_free(w); /* after its requests */
 }

@@ -15,8 +15,6 @@
 struct event;
 struct sl_conf;
 struct sl_mirror;
-struct sl_idem_orphan;
-struct sl_idem_commit;
 struct sl_subreq;
 struct sl_auth_wait;
 struct sl_traceexp;
@@ -26,14 +24,6 @@ struct sl_budget;
 struct sl_wproxy {
 	TAILQ_HEAD(, sl_mirror) mirrors; /* mirror copies in flight */
 	unsigned nmirrors;
-	/* answers read for an Idempotency-Key whose client went
-	 * (exchange_idem_orphan.c) */
-	TAILQ_HEAD(, sl_idem_orphan) idem_orphans;
-	/* answers on their way to the fleet store, tried again while it is
-	 * away (exchange_idem_store.c) */
-	TAILQ_HEAD(, sl_idem_commit) idem_commits;
-	void *idem_md; /* the worker's SHA-256 context, made once (an
-			  EVP_MD_CTX; freed by sl_exchange_idem_worker_free) */
 	/* sluice's own requests (a key set's fetch, an external check) in
 	 * flight (subreq.c) */
 	TAILQ_HEAD(, sl_subreq) subreqs;
@@ -56,6 +46,9 @@ struct sl_wproxy {
 	uint64_t waf_budget_ms, waf_burst_ms, waf_guard_ms;
 	int waf_key, waf_prio;
 	uint64_t waf_seed; /* the clients' keys' hash seed */
+	/* the filters' per-worker states (filter.h: each filter's wsize
+	 * bytes at its sl_filter_wstate_off) */
+	_Alignas(16) unsigned char fws[];
 };
 
 static inline struct sl_wproxy *

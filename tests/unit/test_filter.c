@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "filter.h"
 #include "wgen.h"
+#include "wproxy.h"
 
 static const char yaml[] =
     "tracing:\n"
@@ -269,12 +270,68 @@ test_slots(void **state)
 	sl_conf_unref(conf);
 }
 
+/* The filters' fields of the access log line come out in their places,
+ * whatever order the filters add them in (the WAF's, the coding's, the
+ * store's: 10, 20, 30), none past the room, none for a NULL value. */
+static void
+test_log_fields_in_place(void **state)
+{
+	struct sl_flog l;
+
+	(void)state;
+	l.n = 0;
+	sl_flog_add(&l, 30, "idempotency", "replayed");
+	sl_flog_add(&l, 10, "waf", "pass");
+	sl_flog_add(&l, 20, "encoding", NULL);
+	sl_flog_add(&l, 20, "encoding", "gzip");
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.f[0].name, "waf");
+	assert_string_equal(l.f[1].name, "encoding");
+	assert_string_equal(l.f[1].value, "gzip");
+	assert_string_equal(l.f[2].name, "idempotency");
+	for (int i = 0; i < 4; i++)
+		sl_flog_add(&l, 5, "x", "y");
+	assert_int_equal(l.n, SL_FLOG_FIELDS);
+	assert_string_equal(l.f[0].name, "x");
+}
+
+/* A worker's proxy state holds each filter's per-worker state (the
+ * idempotency store's lists): made as the worker starts, stopped and
+ * freed with it, without the worker naming a filter. */
+static void
+test_worker_states(void **state)
+{
+	struct sl_worker w;
+	struct sl_wproxy *p;
+	struct sl_conf *conf;
+	struct sl_wgen g;
+
+	(void)state;
+	conf = attach(yaml, &g);
+	assert_true(sl_filters_wstate_size() > 0);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(sl_wproxy_init(&w, conf), 0);
+	p = sl_wproxy(&w);
+	assert_non_null(p);
+	/* every filter's place is inside the area */
+	for (unsigned i = 0; i < SL_FILTERS_MAX; i++)
+		assert_true(sl_filter_wstate_off[i] <= sl_filter_wstate_bytes);
+	sl_wproxy_stop(&w);
+	sl_wproxy_free(&w);
+	assert_null(w.proxy);
+	free(g.routes);
+	free(g.flists);
+	sl_conf_unref(conf);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_routes_get_what_they_use_in_order),
 	    cmocka_unit_test(test_slots),
+	    cmocka_unit_test(test_log_fields_in_place),
+	    cmocka_unit_test(test_worker_states),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
