@@ -614,13 +614,6 @@ config_route(struct sbuf *b, const struct sl_conf *c,
 			  (double)(r->trace_sample - 1) / 1e6);
 	config_key(b, "sticky", &r->sticky);
 	sl_admin_jkv_bool(b, "split_failover", r->split_failover);
-	if (r->mirror == NULL)
-		sb_printf(b, ",\"mirror\":null");
-	else {
-		sb_printf(b, ",\"mirror\":{\"cluster\":");
-		sl_admin_jstr(b, r->mirror->name);
-		sb_printf(b, ",\"percent\":%u}", r->mirror_percent);
-	}
 	sl_admin_jkv_str(b, "expose_cluster_header", r->expose_cluster_header);
 	config_retry(b, r);
 	config_policy(b, r->policy);

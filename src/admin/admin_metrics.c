@@ -596,8 +596,6 @@ metrics_guards(const struct sl_conf *c, struct sbuf *b)
 static void
 page_routes(const struct sl_admin_view *v, struct sbuf *b)
 {
-	static const char *const results[SL_MIRROR_NRESULTS] = {
-	    "sent", "dropped", "failed", "too_large"};
 	const struct sl_conf *c = v->conf;
 
 	sl_admin_metrics_routes(v, b);
@@ -634,31 +632,6 @@ page_routes(const struct sl_admin_view *v, struct sbuf *b)
 				COUNT_OFF(responses) +
 				    (size_t)cls *
 					sizeof(atomic_uint_fast64_t)));
-	sb_printf(b, "# HELP sluice_mirror_requests_total Mirror copies of a "
-		     "route's requests by result: sent (and answered), "
-		     "dropped (the worker's copies at their bound), failed, "
-		     "too_large (body over buffer_bytes).\n# TYPE "
-		     "sluice_mirror_requests_total counter\n");
-	for (size_t i = 0; i < c->nlisteners; i++)
-		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
-			const struct sl_conf_route *r =
-			    &c->listeners[i].routes[j];
-			if (r->mirror == NULL)
-				continue;
-			for (int k = 0; k < SL_MIRROR_NRESULTS; k++)
-				sb_printf(
-				    b,
-				    "sluice_mirror_requests_total{listener="
-				    "\"%s\",route=\"%s\",cluster=\"%s\","
-				    "result=\"%s\"} %llu\n",
-				    c->listeners[i].name, r->name,
-				    r->mirror->name, results[k],
-				    (unsigned long long)counts_sum(
-					v, r->state->counts,
-					COUNT_OFF(mirror) +
-					    (size_t)k *
-						sizeof(atomic_uint_fast64_t)));
-		}
 	sb_printf(b, "# HELP sluice_upstream_response_seconds Time from a "
 		     "request's first upstream attempt to the last byte of "
 		     "its answer (retries included), by cluster.\n# TYPE "

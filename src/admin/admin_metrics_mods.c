@@ -37,6 +37,21 @@ route_lines(const struct sl_admin_view *v, struct sbuf *b,
 			    &c->listeners[i].routes[j];
 			if (sl_route_mod(r, m) == NULL)
 				continue;
+			if (f->slot_label != NULL) {
+				for (unsigned k = f->first; k < f->n; k++)
+					sb_printf(
+					    b,
+					    "%s{listener=\"%s\",route=\"%s\","
+					    "%s=\"%s\",%s=\"%s\"} %llu\n",
+					    f->name, c->listeners[i].name,
+					    r->name, f->slot_label,
+					    f->slot_value(sl_route_mod(r, m)),
+					    f->label, f->values[k],
+					    (unsigned long long)counts_sum(
+						v, r->state->counts,
+						base + (size_t)k * u));
+				continue;
+			}
 			if (f->label == NULL) {
 				sb_printf(b,
 					  "%s{listener=\"%s\",route=\"%s\"} "
@@ -70,7 +85,8 @@ sl_admin_metrics_modules(const struct sl_admin_view *v, struct sbuf *b)
 		/* a module no route uses has no family, but while it holds
 		 * state of its own (a store a reload left) */
 		if (m->nfamilies == 0 ||
-		    (!used(v->conf, m) && (m->alive == NULL || !m->alive())))
+		    (!m->families_always && !used(v->conf, m) &&
+		     (m->alive == NULL || !m->alive())))
 			continue;
 		for (size_t k = 0; k < m->nfamilies; k++) {
 			const struct sl_mfamily *f = &m->families[k];

@@ -897,7 +897,6 @@ static const char *const match_keys[] = {
     "host", "hosts_file", "path", "path_prefix", "methods", "headers", NULL,
 };
 static const char *const split_keys[] = {"cluster", "weight", NULL};
-static const char *const mirror_keys[] = {"cluster", "percent", NULL};
 static const char *const auth_keys[] = {"jwt", "external", NULL};
 static const char *const external_keys[] = {
     "cluster",
@@ -1001,9 +1000,6 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
     [SL_CONF_SEC_RETRY] = {SL_CONF_SEC_ROUTE, NULL, sl_conf_retry_table,
 			   "in retry", "under \"retry\"",
 			   "under a route's \"retry\"", NULL},
-    [SL_CONF_SEC_MIRROR] = {SL_CONF_SEC_ROUTE, mirror_keys, NULL, "in mirror",
-			    "under \"mirror\"", "under a route's \"mirror\"",
-			    NULL},
     [SL_CONF_SEC_RATE_LIMIT] = {SL_CONF_SEC_ROUTE, rate_limit_keys, NULL,
 				"in rate_limit", "in a \"rate_limit\" item",
 				"in a \"rate_limit\" item of a route", NULL},

@@ -58,7 +58,6 @@ enum sl_conf_section {
 	SL_CONF_SEC_MATCH,
 	SL_CONF_SEC_SPLIT, /* an item of split */
 	SL_CONF_SEC_RETRY,
-	SL_CONF_SEC_MIRROR,
 	SL_CONF_SEC_RATE_LIMIT, /* an item of rate_limit */
 	SL_CONF_SEC_ROUTE_HEADERS,
 	SL_CONF_SEC_GUARD,

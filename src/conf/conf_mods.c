@@ -20,12 +20,14 @@
 
 extern struct sl_module sl_module_compress; /* conf_compress.c */
 extern struct sl_module sl_module_idem;	    /* conf_idem.c */
+extern struct sl_module sl_module_mirror;   /* conf_mirror.c */
 
 /* The order of their keys in the top level's and a route's key checks,
  * of their /metrics families and of their fields on the status page. */
 static struct sl_module *const modules[] = {
     &sl_module_compress,
     &sl_module_idem,
+    &sl_module_mirror,
 };
 _Static_assert(SL_NELEM(modules) <= SL_CONF_MODULES_MAX,
 	       "conf_int.h's room for the modules' keys and sections");

@@ -511,48 +511,6 @@ parse_guard(struct sl_yaml_loader *ld, const char *lbl,
 			 lbl, sl_yaml_qnode(ld, v));
 }
 
-/* mirror: { cluster: NAME, percent: 0..100 } */
-static void
-parse_mirror(struct sl_yaml_loader *ld, const char *lbl,
-	     const struct sl_yaml_node *map, struct sl_conf_route *r,
-	     struct sl_conf *conf)
-{
-	const struct sl_yaml_node *c, *p;
-	uint64_t pct = 100;
-
-	if (sl_yaml_get_map(ld, "mirror", map) == -1)
-		return;
-	sl_conf_check_keys(ld, map, SL_CONF_SEC_MIRROR);
-	/* a wrong percent does not hide what is wrong with the cluster */
-	if ((p = sl_yaml_map_get(map, "percent", NULL)) != NULL)
-		sl_yaml_get_uint(ld, "percent", p, 0, 100, &pct);
-	if ((c = sl_yaml_map_get(map, "cluster", NULL)) == NULL) {
-		sl_yaml_err_lacks(ld, map,
-				  "%s: mirror: missing key \"cluster\"", lbl);
-		return;
-	}
-	if ((r->mirror = sl_conf_find_cluster(ld, lbl, "cluster", c, conf)) ==
-	    NULL)
-		return;
-	r->mirror_percent = (uint32_t)pct;
-	/* a copy sent where the request goes anyway doubles its effect */
-	if (r->mirror == r->cluster) {
-		sl_yaml_err_node(ld, c,
-				 "%s: \"mirror\" to \"%s\", the route's own "
-				 "cluster",
-				 lbl, sl_yaml_qnode(ld, c));
-		r->mirror = NULL;
-	}
-	for (size_t i = 0; r->mirror != NULL && i < r->nsplit; i++)
-		if (r->split[i].cluster == r->mirror) {
-			sl_yaml_err_node(ld, c,
-					 "%s: \"mirror\" to \"%s\", a cluster "
-					 "of the route's split",
-					 lbl, sl_yaml_qnode(ld, c));
-			r->mirror = NULL;
-		}
-}
-
 /* A response field name sluice may add: a token, not one that frames
  * the message or that sluice sets itself. */
 static void
@@ -606,7 +564,6 @@ const struct sl_conf_keydef sl_conf_route_table[] = {
     {"cluster", .type = SL_CONF_CODE},
     {"split", .type = SL_CONF_CODE},
     {"sticky", .type = SL_CONF_CODE},
-    {"mirror", .type = SL_CONF_CODE},
     {"timeout", SL_CONF_DURATION, 1, CONF_DAY_MS, 30000, RO(timeout_ms)},
     {"expose_cluster_header", .type = SL_CONF_CODE},
     {"retry", .type = SL_CONF_CODE},
@@ -704,8 +661,6 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 			sl_conf_get_bool(ld, "split_failover", v,
 					 &r->split_failover);
 	}
-	if ((v = sl_yaml_map_get(map, "mirror", NULL)) != NULL)
-		parse_mirror(ld, lbl, v, r, conf);
 	if ((v = sl_yaml_map_get(map, "expose_cluster_header", NULL)) != NULL)
 		parse_expose(ld, lbl, v, r);
 	if ((v = sl_yaml_map_get(map, "retry", NULL)) != NULL)
@@ -725,7 +680,7 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		sl_conf_parse_route_tracing(ld, lbl, v, r, conf);
 	if ((v = sl_yaml_map_get(map, "waf", NULL)) != NULL)
 		sl_conf_parse_route_waf(ld, lbl, v, r);
-	/* the modules' keys (conf_mods.c): compress, idempotency */
+	/* the modules' keys (conf_mods.c): compress, idempotency, mirror */
 	sl_conf_modules_route(ld, lbl, map, r, conf);
 	ld->owner = NULL;
 }

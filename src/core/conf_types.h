@@ -403,14 +403,12 @@ struct sl_conf_route {
 	struct sl_conf_cluster *cluster; /* borrowed from sl_conf.clusters */
 	struct sl_conf_split *split;	 /* owned, nsplit >= 1 */
 	size_t nsplit;
-	uint32_t *split_weights;	/* owned: split[i].weight, and */
-	uint64_t *split_ids;		/* split[i].id, as arrays */
-	struct sl_conf_key sticky;	/* split only; SL_KEY_NONE = per
-					   request */
-	struct sl_conf_cluster *mirror; /* borrowed; NULL = none */
-	uint32_t mirror_percent;	/* 0..100 of the requests */
-	char *expose_cluster_header;	/* response field naming the cluster
-					   that served it; NULL = none */
+	uint32_t *split_weights;     /* owned: split[i].weight, and */
+	uint64_t *split_ids;	     /* split[i].id, as arrays */
+	struct sl_conf_key sticky;   /* split only; SL_KEY_NONE = per
+					request */
+	char *expose_cluster_header; /* response field naming the cluster
+					that served it; NULL = none */
 	uint64_t timeout_ms; /* the whole request read -> response head, across
 				all attempts, 30s */
 	struct sl_conf_retry retry;

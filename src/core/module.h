@@ -64,6 +64,10 @@ struct sl_mfamily {
 	const char *label;
 	const char *const *values;
 	uint64_t (*read)(void); /* SL_MFAM_PROCESS's value */
+	/* SL_MFAM_ROUTE: a label of the route's slot's, before label (the
+	 * mirror's cluster="..."); NULL: none */
+	const char *slot_label;
+	const char *(*slot_value)(const void *slot);
 };
 
 /* A field of a route's "features_1m" on the status page: the minute's
@@ -127,6 +131,8 @@ struct sl_module {
 	uint16_t route_words, worker_words;
 	const struct sl_mfamily *families;
 	uint8_t nfamilies;
+	/* its families' HELP and TYPE even while no route uses it */
+	uint8_t families_always;
 	const struct sl_mstatus *status;
 	uint8_t nstatus;
 	/* ---- set by the table (conf_mods.c), once for the process: the

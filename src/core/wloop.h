@@ -32,7 +32,6 @@ struct sl_wgen;
 struct sl_wendpoint;
 struct sl_reload_msg;
 struct sl_txn;
-struct sl_mirror;
 struct sl_subreq;
 struct sl_auth_wait;
 struct sl_rlstore;

@@ -24,15 +24,6 @@ struct sl_conf;
 
 #define SL_PER_IP_SLOTS 65536
 
-/* What became of a mirror copy (route counters). */
-enum sl_mirror_result {
-	SL_MIRROR_SENT = 0,  /* sent, and its response read */
-	SL_MIRROR_DROPPED,   /* the worker's copies were at their bound */
-	SL_MIRROR_FAILED,    /* connect, write, timeout or bad response */
-	SL_MIRROR_TOO_LARGE, /* a body larger than buffer_bytes: not copied */
-	SL_MIRROR_NRESULTS,
-};
-
 /*
  * Counters of one route or cluster in one worker: only that worker writes
  * its own (a plain relaxed load and store, see SL_STAT_INC), the admin
@@ -101,13 +92,12 @@ enum sl_waf_res {
 #define SL_SPLIT_SEEN 8
 
 /* The words of the modules' blocks of a route's counts (core/module.h):
- * compression's 14, idempotency's 15. */
-#define SL_COUNTS_MOD_WORDS 29
+ * compression's 14, idempotency's 15, the mirror's 4. */
+#define SL_COUNTS_MOD_WORDS 33
 
 struct sl_counts {
 	atomic_uint_fast64_t requests;	   /* exchanges finished */
 	atomic_uint_fast64_t responses[6]; /* by status class, [0] = other */
-	atomic_uint_fast64_t mirror[SL_MIRROR_NRESULTS]; /* routes only */
 	/* routes: request durations (first byte of the head to the end of
 	 * the exchange); clusters: upstream response times (first attempt's
 	 * start to the last byte). Each slot its own bucket, not cumulative;

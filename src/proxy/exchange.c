@@ -44,7 +44,6 @@
 #include "h1_parse.h"
 #include "jwt.h"
 #include "log.h"
-#include "mirror.h"
 #include "policy.h"
 #include "rate.h"
 #include "retry.h"
@@ -609,8 +608,8 @@ txn_up_fields(const struct sl_txn *t)
 	const struct sl_conf_route *r = t->route;
 
 	return r->cluster != NULL &&
-	       r->cluster->protocol != SL_UP_PROTO_HTTP1 && r->mirror == NULL &&
-	       t->upgrade == 0;
+	       r->cluster->protocol != SL_UP_PROTO_HTTP1 &&
+	       !(t->fops & SL_FOP_TEXT_HEAD) && t->upgrade == 0;
 }
 
 /* ---- the route's filters (filter.h) ------------------------------------ */

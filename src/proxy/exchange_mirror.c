@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "attempt.h"
+#include "conf_mirror.h"
 #include "exchange_int.h"
 #include "filter.h"
 #include "mirror.h"
@@ -29,7 +30,7 @@ mslot(struct sl_txn *t)
 static int
 mirror_used(const struct sl_conf_route *r)
 {
-	return r->mirror != NULL;
+	return sl_mirror_route(r) != NULL;
 }
 
 /* The request as it goes upstream: its head copied now, when the route's
@@ -45,8 +46,8 @@ mirror_up_head(struct sl_seam *s, struct sl_fhead *h)
 	if (t->upgrade != 0 || !sl_mirror_due(s->gen, t->route))
 		return;
 	if (req->body == SL_H1_BODY_LENGTH && req->content_length > max) {
-		SL_STAT_INC(t->route->state->counts[s->w->id]
-				.mirror[SL_MIRROR_TOO_LARGE]);
+		SL_STAT_INC(sl_mirror_counts(&t->route->state->counts[s->w->id])
+				->res[SL_MIRROR_TOO_LARGE]);
 		return;
 	}
 	*mslot(t) = sl_mirror_new(s->w, s->gen, t->route, t->uphead.data,
@@ -54,7 +55,7 @@ mirror_up_head(struct sl_seam *s, struct sl_fhead *h)
 	if (*mslot(t) == NULL)
 		return;
 	t->flags |= SL_TXN_F_FEND;
-	if (t->route->mirror->proxy_protocol) {
+	if (sl_mirror_route(t->route)->cluster->proxy_protocol) {
 		/* identity: the copy carries the client too (edge.md) */
 		unsigned char pp[SL_PP_V2_OUT_MAX];
 		sl_mirror_set_proxy_header(*mslot(t), pp,
@@ -131,8 +132,37 @@ mirror_end(struct sl_seam *s)
 	}
 }
 
+static void
+mirror_placed(const struct sl_filter *f)
+{
+	sl_mirror_ws_off = sl_filter_wstate_off[f->id];
+}
+
+static int
+mirror_worker_init(struct sl_worker *w, void *ws)
+{
+	struct sl_mirror_ws *x = ws;
+
+	(void)w;
+	TAILQ_INIT(&x->all);
+	return 0;
+}
+
+/* The worker stopped: its copies in flight go (first of the filters'). */
+static void
+mirror_worker_stop(struct sl_worker *w, void *ws)
+{
+	(void)ws;
+	sl_mirror_close_all(w);
+}
+
 struct sl_filter sl_filter_mirror = {
     .name = "mirror",
+    .text_head = 1,
+    .placed = mirror_placed,
+    .wsize = sizeof(struct sl_mirror_ws),
+    .worker_init = mirror_worker_init,
+    .worker_stop = mirror_worker_stop,
     .ctx_size = sizeof(struct sl_mirror *),
     .used = mirror_used,
     .up_head = mirror_up_head,

@@ -124,6 +124,8 @@ add(struct flist *l, const struct sl_filter *f)
 		l->fops |= SL_FOP_END;
 	if (f->ctx_size != 0)
 		l->fops |= SL_FOP_BEGIN;
+	if (f->text_head)
+		l->fops |= SL_FOP_TEXT_HEAD;
 }
 
 int

@@ -198,6 +198,10 @@ struct sl_filter {
 	 * exchange (sl_fctx), 0: none. A slot is the filter's alone, and
 	 * made for a request only when its route uses the filter. */
 	uint16_t ctx_size;
+	/* 1: it copies the head written for the upstream as HTTP/1.1 text
+	 * (a mirror's copy), so the head is written as text even for an
+	 * HTTP/2 upstream, which would take a block */
+	uint8_t text_head;
 	/* The request was routed to a route that uses the filter: its
 	 * slot's state made (ctx: the slot), as the filter wants it. Only
 	 * what the filter reads before it writes needs setting: nothing
@@ -293,6 +297,9 @@ struct sl_filter {
 #define SL_FOP_END	  0x40
 #define SL_FOP_REQ_FIELDS 0x80
 #define SL_FOP_BEGIN	  0x100 /* a filter with state (ctx_size) */
+#define SL_FOP_TEXT_HEAD                                                       \
+	0x200 /* a filter copies the upstream head as                          \
+		 text (text_head) */
 
 /* Each route of g gets the filters it uses, in the order they run
  * (g->routes[i].filt): one list per distinct set of filters, shared by

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "balance.h"
+#include "conf_mirror.h"
 #include "h1_reader.h"
 #include "h2up.h"
 #include "log.h"
@@ -36,7 +37,7 @@ enum mirror_state {
 
 /* Owned by its worker's list from sl_mirror_new to its end. */
 struct sl_mirror {
-	TAILQ_ENTRY(sl_mirror) link; /* in sl_wproxy(w)->mirrors */
+	TAILQ_ENTRY(sl_mirror) link; /* in mws(w)->all */
 	struct sl_worker *w;
 	struct sl_wgen *gen;		   /* a reference */
 	const struct sl_conf_route *route; /* borrowed from gen */
@@ -57,6 +58,15 @@ struct sl_mirror {
 static void mirror_on_upstream(struct sl_upconn *, enum sl_up_event, int,
 			       void *);
 
+size_t sl_mirror_ws_off;
+
+static struct sl_mirror_ws *
+mws(const struct sl_worker *w)
+{
+	return (struct sl_mirror_ws *)(void *)(sl_wproxy(w)->fws +
+					       sl_mirror_ws_off);
+}
+
 static struct sl_counts *
 route_counts(const struct sl_mirror *m)
 {
@@ -72,8 +82,8 @@ mirror_free(struct sl_mirror *m, int reusable)
 	if (m->up != NULL)
 		sl_upstream_put(m->up, reusable);
 	event_del(&m->tev);
-	TAILQ_REMOVE(&sl_wproxy(w)->mirrors, m, link);
-	sl_wproxy(w)->nmirrors--;
+	TAILQ_REMOVE(&mws(w)->all, m, link);
+	mws(w)->n--;
 	sl_wgen_unref(w, m->gen);
 	free(m->req);
 	free(m);
@@ -88,7 +98,7 @@ mirror_end(struct sl_mirror *m, enum sl_mirror_result result, int status,
 	struct sl_counts *cc = &m->wc->conf->state->counts[m->w->id];
 	int cls = status >= 100 && status < 600 ? status / 100 : 0;
 
-	SL_STAT_INC(route_counts(m)->mirror[result]);
+	SL_STAT_INC(sl_mirror_counts(route_counts(m))->res[result]);
 	if (m->state != M_FILLING) {
 		/* it reached the mirror cluster, or tried to */
 		SL_STAT_INC(cc->requests);
@@ -116,10 +126,10 @@ sl_mirror_due(struct sl_wgen *gen, const struct sl_conf_route *r)
 
 	/* exact shares, in turn: every time the accumulated percent passes
 	 * 100, a request is copied */
-	wr->mirror_acc += r->mirror_percent;
-	if (wr->mirror_acc < 100)
+	wr->facc += sl_mirror_route(r)->percent;
+	if (wr->facc < 100)
 		return 0;
-	wr->mirror_acc -= 100;
+	wr->facc -= 100;
 	return 1;
 }
 
@@ -156,19 +166,19 @@ sl_mirror_new(struct sl_worker *w, struct sl_wgen *gen,
 	struct sl_mirror *m;
 
 	/* a bound of its own: copies never pile up behind a slow mirror */
-	if (sl_wproxy(w)->nmirrors >= SL_MIRROR_MAX || head_len < 4 ||
+	if (mws(w)->n >= SL_MIRROR_MAX || head_len < 4 ||
 	    (m = calloc(1, sizeof(*m))) == NULL) {
-		SL_STAT_INC(rc->mirror[SL_MIRROR_DROPPED]);
+		SL_STAT_INC(sl_mirror_counts(rc)->res[SL_MIRROR_DROPPED]);
 		return NULL;
 	}
 	m->w = w;
 	m->route = r;
-	m->wc = &gen->clusters[r->mirror->index];
+	m->wc = &gen->clusters[sl_mirror_route(r)->cluster->index];
 	m->body_max = body_max;
 	m->head_method = head_len >= 5 && memcmp(head, "HEAD ", 5) == 0;
 	if (reserve(m, head_len + fl) == -1) {
 		free(m);
-		SL_STAT_INC(rc->mirror[SL_MIRROR_DROPPED]);
+		SL_STAT_INC(sl_mirror_counts(rc)->res[SL_MIRROR_DROPPED]);
 		return NULL;
 	}
 	/* the head as the primary upstream got it, and a field saying it is
@@ -180,8 +190,8 @@ sl_mirror_new(struct sl_worker *w, struct sl_wgen *gen,
 	m->gen = gen;
 	sl_wgen_ref(gen);
 	evtimer_assign(&m->tev, w->base, mirror_on_timer, m);
-	TAILQ_INSERT_TAIL(&sl_wproxy(w)->mirrors, m, link);
-	sl_wproxy(w)->nmirrors++;
+	TAILQ_INSERT_TAIL(&mws(w)->all, m, link);
+	mws(w)->n++;
 	return m;
 }
 
@@ -354,6 +364,6 @@ sl_mirror_close_all(struct sl_worker *w)
 {
 	struct sl_mirror *m;
 
-	while ((m = TAILQ_FIRST(&sl_wproxy(w)->mirrors)) != NULL)
+	while ((m = TAILQ_FIRST(&mws(w)->all)) != NULL)
 		mirror_free(m, 0);
 }

@@ -11,6 +11,8 @@
 #ifndef SL_MIRROR_H
 #define SL_MIRROR_H
 
+#include <sys/queue.h>
+
 #include <stddef.h>
 
 #include "conf_types.h"
@@ -62,5 +64,15 @@ void sl_mirror_abort(struct sl_mirror *m);
 
 /* Closes every copy of w (worker teardown). */
 void sl_mirror_close_all(struct sl_worker *w);
+
+/* The filter's per-worker state (filter.h's wsize): the copies in
+ * flight. Where it is in the worker's proxy state is set once by the
+ * filter's placed (exchange_mirror.c), kept by mirror.c, which never
+ * names the filter (whose file calls it). */
+struct sl_mirror_ws {
+	TAILQ_HEAD(, sl_mirror) all;
+	unsigned n;
+};
+extern size_t sl_mirror_ws_off;
 
 #endif

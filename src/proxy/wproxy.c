@@ -12,7 +12,6 @@
 #include "conf.h"
 #include "exchange.h"
 #include "filter.h"
-#include "mirror.h"
 #include "subreq.h"
 #include "traceexp.h"
 
@@ -23,7 +22,6 @@ sl_wproxy_init(struct sl_worker *w, const struct sl_conf *conf)
 
 	if (p == NULL)
 		return -1;
-	TAILQ_INIT(&p->mirrors);
 	TAILQ_INIT(&p->subreqs);
 	TAILQ_INIT(&p->auth_waits);
 	p->waf_threads = (unsigned)conf->waf.threads;
@@ -53,9 +51,9 @@ sl_wproxy_stop(struct sl_worker *w)
 {
 	if (w->proxy == NULL)
 		return;
-	sl_mirror_close_all(w);
-	/* the filters' work in flight (the idempotency store's), then
-	 * sluice's own requests, then what the filters keep past them */
+	/* the filters' work in flight (the mirror's copies, then the
+	 * idempotency store's), then sluice's own requests, then what the
+	 * filters keep past them */
 	sl_filters_worker_stop(w, sl_wproxy(w)->fws);
 	sl_subreq_close_all(w);
 	sl_filters_worker_free(w, sl_wproxy(w)->fws);

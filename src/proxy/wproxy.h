@@ -14,7 +14,6 @@
 
 struct event;
 struct sl_conf;
-struct sl_mirror;
 struct sl_subreq;
 struct sl_auth_wait;
 struct sl_traceexp;
@@ -22,8 +21,6 @@ struct sl_tpool;
 struct sl_budget;
 
 struct sl_wproxy {
-	TAILQ_HEAD(, sl_mirror) mirrors; /* mirror copies in flight */
-	unsigned nmirrors;
 	/* sluice's own requests (a key set's fetch, an external check) in
 	 * flight (subreq.c) */
 	TAILQ_HEAD(, sl_subreq) subreqs;

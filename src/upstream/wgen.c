@@ -67,7 +67,7 @@ wgen_routes(struct sl_wgen *g, struct sl_worker *w)
 				return -1;
 			/* workers start their sequences at different points,
 			 * as for endpoints */
-			wr->mirror_acc = (uint32_t)(w->id * 37 % 100);
+			wr->facc = (uint32_t)(w->id * 37 % 100);
 		}
 	return 0;
 }

@@ -48,10 +48,12 @@ struct sl_wcluster {
 /* One route of one generation in one worker: what its choices need, and
  * its filters. */
 struct sl_wroute {
-	int64_t *swrr;	     /* owned, smooth WRR counters of a split's
-				clusters (requests without a sticky key) */
-	uint32_t mirror_acc; /* percent accumulated: a copy goes out each
-				time it passes 100 */
+	int64_t *swrr; /* owned, smooth WRR counters of a split's
+			  clusters (requests without a sticky key) */
+	/* a word the route's filters keep in this worker (the mirror's
+	 * share: the percent accumulated, a copy going out each time it
+	 * passes 100), from the worker's own phase */
+	uint32_t facc;
 	/* a guarded split (guard.h): its weights with the tripped clusters
 	 * at 0, for the tripped set gmask (owned; NULL: no guard) */
 	uint32_t *gweights;

@@ -23,6 +23,7 @@
 #include "cidr.h"
 #include "conf.h"
 #include "conf_int.h"
+#include "conf_mirror.h"
 #include "conf_yaml.h"
 #include "policy.h"
 #include "util.h"
@@ -3152,8 +3153,8 @@ test_weighted_routes(void **state)
 	assert_true(r->split_ids[1] == sl_hash64("pay-v2", 6));
 	assert_int_equal(r->sticky.source, SL_KEY_HEADER);
 	assert_string_equal(r->sticky.name, "x-user-id"); /* lower-cased */
-	assert_string_equal(r->mirror->name, "shadow");
-	assert_int_equal(r->mirror_percent, 5);
+	assert_string_equal(sl_mirror_route(r)->cluster->name, "shadow");
+	assert_int_equal(sl_mirror_route(r)->percent, 5);
 	assert_string_equal(r->expose_cluster_header, "X-Served-By");
 	r = &c->listeners[0].routes[1];
 	assert_int_equal(r->sticky.source, SL_KEY_COOKIE);
@@ -3163,7 +3164,7 @@ test_weighted_routes(void **state)
 			 SL_KEY_CLIENT_IP);
 	r = &c->listeners[1].routes[0];
 	assert_int_equal(r->index, 3);
-	assert_int_equal(r->mirror_percent, 100); /* the default */
+	assert_int_equal(sl_mirror_route(r)->percent, 100); /* the default */
 	assert_int_equal(r->sticky.source, SL_KEY_NONE);
 	assert_int_equal(c->clusters[0].hash_key.source, SL_KEY_CLIENT_IP);
 	assert_int_equal(c->clusters[1].hash_key.source, SL_KEY_COOKIE);

@@ -173,8 +173,8 @@ test_tables_listed(void **state)
 }
 
 /* The whole outline's top level and route hold their tables' keys, then
- * each module's key (compress, idempotency), so that the key checks know
- * them. */
+ * each module's key (compress, idempotency; a route's mirror), so that the
+ * key checks know them. */
 static void
 test_module_keys(void **state)
 {
@@ -188,16 +188,30 @@ test_module_keys(void **state)
 		assert_null(full[s].table);
 		for (n = 0; t[n].name != NULL; n++)
 			assert_string_equal(full[s].keys[n], t[n].name);
-		assert_string_equal(full[s].keys[n], "compress");
-		assert_string_equal(full[s].keys[n + 1], "idempotency");
-		assert_null(full[s].keys[n + 2]);
+		/* then each module's that has the key there, in the
+		 * table's order */
+		for (size_t k = 0; k < sl_conf_nmodules; k++) {
+			const struct sl_module *m = sl_conf_modules[k];
+			if (s == SL_CONF_SEC_TOP ? m->top_parse == NULL
+						 : m->route_parse == NULL)
+				continue;
+			assert_string_equal(full[s].keys[n++], m->key);
+		}
+		assert_null(full[s].keys[n]);
 	}
+	/* compress and idempotency have both; the mirror a route's only */
+	assert_string_equal(full[SL_CONF_SEC_ROUTE]
+				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 1],
+			    "mirror");
 	for (size_t i = 0; i < sl_conf_nmodules; i++) {
 		const struct sl_module *m = sl_conf_modules[i];
 		assert_int_equal(m->slot, i);
-		assert_int_equal(full[m->route_sec_id].parent,
-				 SL_CONF_SEC_ROUTE);
-		assert_int_equal(full[m->top_sec_id].parent, SL_CONF_SEC_TOP);
+		if (m->route_sec != NULL)
+			assert_int_equal(full[m->route_sec_id].parent,
+					 SL_CONF_SEC_ROUTE);
+		if (m->top_sec != NULL)
+			assert_int_equal(full[m->top_sec_id].parent,
+					 SL_CONF_SEC_TOP);
 	}
 }
 
